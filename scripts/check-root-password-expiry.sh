@@ -1,0 +1,98 @@
+#!/bin/sh
+# Usage: check-root-password-expiry.sh [--days N] [--dry-run] [--user NAME] [--vault-cmd PATH]
+#
+# Reads the password expiry of NAME (default root) with `chage -l`. When it expires within N days
+# (default 14), sets a new random password with `chpasswd` — but only after the executable given by
+# --vault-cmd has stored it: it is run as `PATH_TO_VAULT_CMD <user>` with the password on stdin and
+# must exit 0. Without --vault-cmd the password is never changed. --dry-run changes nothing.
+# The password is never printed.
+#
+# Last line: RESULT user=<u> expires_in_days=<n|never> action=<none|would-reset|reset|error> [reason=...]
+# Exit: 0 ok (including nothing to do), 1 reset failed, 2 usage error.
+# CHAGE_CMD / CHPASSWD_CMD override the tools (tests).
+set -eu
+LC_ALL=C
+export LC_ALL
+
+days=14
+dry_run=0
+user=root
+vault_cmd=''
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --days) [ "$#" -ge 2 ] || { echo '--days needs a value' >&2; exit 2; }; days=$2; shift ;;
+    --dry-run) dry_run=1 ;;
+    --user) [ "$#" -ge 2 ] || { echo '--user needs a value' >&2; exit 2; }; user=$2; shift ;;
+    --vault-cmd) [ "$#" -ge 2 ] || { echo '--vault-cmd needs a value' >&2; exit 2; }; vault_cmd=$2; shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+case "$days" in ''|*[!0-9]*) echo '--days must be a non-negative integer' >&2; exit 2 ;; esac
+case "$user" in ''|-*|*[!a-z0-9_.-]*) echo 'invalid user name' >&2; exit 2 ;; esac
+
+chage_cmd=${CHAGE_CMD:-chage}
+chpasswd_cmd=${CHPASSWD_CMD:-chpasswd}
+
+result() {
+  echo "RESULT user=$user expires_in_days=$1 action=$2${3:+ reason=$3}"
+}
+
+if ! info=$("$chage_cmd" -l "$user" 2>&1); then
+  echo "chage -l failed: $info" >&2
+  result unknown error chage-failed
+  exit 1
+fi
+expires=$(printf '%s\n' "$info" | sed -n 's/^Password expires[[:space:]]*:[[:space:]]*//p' | head -n 1)
+if [ -z "$expires" ]; then
+  result unknown error unparsable-chage-output
+  exit 1
+fi
+if [ "$expires" = "never" ]; then
+  result never none
+  exit 0
+fi
+if ! exp_epoch=$(date -u -d "$expires" +%s 2>/dev/null); then
+  result unknown error unparsable-date
+  exit 1
+fi
+now_epoch=$(date -u +%s)
+# Whole days left, rounding down (negative when already expired).
+remaining=$(( (exp_epoch - now_epoch) / 86400 ))
+if [ "$exp_epoch" -lt "$now_epoch" ] && [ $(( (exp_epoch - now_epoch) % 86400 )) -ne 0 ]; then
+  remaining=$((remaining - 1))
+fi
+
+if [ "$remaining" -gt "$days" ]; then
+  result "$remaining" none
+  exit 0
+fi
+if [ "$dry_run" -eq 1 ]; then
+  result "$remaining" would-reset
+  exit 0
+fi
+if [ -z "$vault_cmd" ]; then
+  echo 'password expires soon but no --vault-cmd given: not resetting' >&2
+  result "$remaining" error no-vault-cmd
+  exit 1
+fi
+if [ ! -x "$vault_cmd" ]; then
+  result "$remaining" error vault-cmd-not-executable
+  exit 1
+fi
+
+password=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+if [ "${#password}" -lt 40 ]; then
+  result "$remaining" error random-failed
+  exit 1
+fi
+if ! printf '%s\n' "$password" | "$vault_cmd" "$user" >/dev/null; then
+  result "$remaining" error vault-store-failed
+  exit 1
+fi
+if ! printf '%s:%s\n' "$user" "$password" | "$chpasswd_cmd"; then
+  result "$remaining" error chpasswd-failed
+  exit 1
+fi
+result "$remaining" reset
+exit 0

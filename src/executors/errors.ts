@@ -1,0 +1,97 @@
+/**
+ * Error classes raised by executors. Each carries `retryable` so the activity layer can turn it into a
+ * Temporal ApplicationFailure with `nonRetryable` set, and a stable `name` usable in
+ * `retry.nonRetryableErrorTypes`. Messages never contain secret values.
+ */
+export class ExecutorError extends Error {
+  readonly retryable: boolean;
+
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.retryable = retryable;
+  }
+}
+
+/** A secret reference could not be resolved (unknown scheme, missing variable or file). */
+export class SecretResolutionError extends ExecutorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, false, options);
+  }
+}
+
+/** The requested script is not an executable regular file inside the allow-listed directory. */
+export class ScriptNotAllowedError extends ExecutorError {
+  constructor(message: string) {
+    super(message, false);
+  }
+}
+
+/** The scripts directory itself is unusable (missing, not a directory, world-writable). */
+export class ScriptsDirError extends ExecutorError {
+  constructor(message: string) {
+    super(message, false);
+  }
+}
+
+/** The SSH server presented a host key whose fingerprint differs from the pinned one. */
+export class HostKeyMismatchError extends ExecutorError {
+  constructor(message: string) {
+    super(message, false);
+  }
+}
+
+/** The SSH server rejected our credentials. */
+export class SshAuthError extends ExecutorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, false, options);
+  }
+}
+
+/** Connection refused, reset or timed out: worth retrying later. */
+export class SshConnectionError extends ExecutorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, true, options);
+  }
+}
+
+/** Invalid input to an SSH call (e.g. empty command, malformed fingerprint). */
+export class SshConfigError extends ExecutorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, false, options);
+  }
+}
+
+/** An HTTP peer (Slack, Jira, GitHub, EWM, webhook target) answered with an error or was unreachable. */
+export class HttpCallError extends ExecutorError {
+  readonly status: number | null;
+
+  constructor(message: string, status: number | null, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, retryable, options);
+    this.status = status;
+  }
+}
+
+/** Sending an email failed. `retryable` follows the SMTP reply class (4xx transient, 5xx permanent). */
+export class EmailSendError extends ExecutorError {
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, retryable, options);
+  }
+}
+
+/** A work-item provider answered with something we could not interpret. */
+export class WorkItemError extends ExecutorError {
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, retryable, options);
+  }
+}
+
+/** Names of error classes that must never be retried, for `retry.nonRetryableErrorTypes`. */
+export const NON_RETRYABLE_EXECUTOR_ERRORS: readonly string[] = [
+  'SecretResolutionError',
+  'ScriptNotAllowedError',
+  'ScriptsDirError',
+  'HostKeyMismatchError',
+  'SshAuthError',
+  'SshConfigError',
+];

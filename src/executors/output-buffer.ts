@@ -1,0 +1,45 @@
+/** Collects a stream's bytes up to a cap, counting everything seen and flagging truncation. */
+export class CappedBuffer {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  /** Total bytes received, including the ones dropped past the cap. */
+  totalBytes = 0;
+  truncated = false;
+
+  constructor(private readonly maxBytes: number) {}
+
+  push(chunk: Buffer | string): void {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.totalBytes += buf.length;
+    const room = this.maxBytes - this.kept;
+    if (room <= 0) {
+      if (buf.length > 0) this.truncated = true;
+      return;
+    }
+    if (buf.length > room) {
+      this.chunks.push(buf.subarray(0, room));
+      this.kept += room;
+      this.truncated = true;
+    } else {
+      this.chunks.push(buf);
+      this.kept += buf.length;
+    }
+  }
+
+  /** Kept bytes as UTF-8 text (a multi-byte character cut by the cap becomes U+FFFD). */
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+
+  result(): CappedOutput {
+    return { text: this.text(), truncated: this.truncated, totalBytes: this.totalBytes };
+  }
+}
+
+export interface CappedOutput {
+  text: string;
+  truncated: boolean;
+  totalBytes: number;
+}
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
