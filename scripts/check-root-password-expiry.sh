@@ -56,12 +56,9 @@ if ! exp_epoch=$(date -u -d "$expires" +%s 2>/dev/null); then
   result unknown error unparsable-date
   exit 1
 fi
-now_epoch=$(date -u +%s)
-# Whole days left, rounding down (negative when already expired).
-remaining=$(( (exp_epoch - now_epoch) / 86400 ))
-if [ "$exp_epoch" -lt "$now_epoch" ] && [ $(( (exp_epoch - now_epoch) % 86400 )) -ne 0 ]; then
-  remaining=$((remaining - 1))
-fi
+# chage prints whole dates: count calendar days from today (UTC midnight); negative when already past.
+today_epoch=$(date -u -d "$(date -u +%Y-%m-%d)" +%s)
+remaining=$(( (exp_epoch - today_epoch) / 86400 ))
 
 if [ "$remaining" -gt "$days" ]; then
   result "$remaining" none

@@ -1,0 +1,255 @@
+import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access, realpath, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { ScriptNotAllowedError, ScriptsDirError } from './errors.js';
+import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES } from './output-buffer.js';
+import { signalProcessGroup } from './process-group.js';
+
+export interface ScriptProgress {
+  stdoutBytes: number;
+  stderrBytes: number;
+  elapsedMs: number;
+}
+
+export interface RunScriptOptions {
+  /** The allow-listed scripts directory; only executables inside it may run. */
+  scriptsDir: string;
+  /** Script name relative to scriptsDir, e.g. `health-check.sh`. */
+  script: string;
+  /** Passed as argv; never interpreted by a shell. */
+  args?: readonly string[];
+  /** Extra environment entries given explicitly by the caller (e.g. resolved secrets the script needs). */
+  env?: Readonly<Record<string, string>>;
+  /** Context exported as `SELFHEAL_<KEY>` (key upper-cased, non-alphanumerics → `_`), e.g. `{ incidentId }`. */
+  context?: Readonly<Record<string, string>>;
+  timeoutMs: number;
+  /** Cap for each of stdout and stderr. Default 64 KiB. */
+  maxOutputBytes?: number;
+  /** Aborting kills the whole process group; runScript then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called at most once per second while the script runs (drive Temporal heartbeats from it). */
+  onProgress?: (progress: ScriptProgress) => void;
+  /** Time between SIGTERM and SIGKILL when stopping the group. Default 5000 ms. */
+  killGraceMs?: number;
+  /** Working directory. Default: the OS temp dir (never the scripts dir, so scripts cannot write next to themselves). */
+  cwd?: string;
+  /** Environment the allowed base variables (PATH, LANG, HOME) are taken from. Default process.env. */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+export interface ScriptResult {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const PASSED_THROUGH = ['PATH', 'LANG', 'HOME'] as const;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PROGRESS_INTERVAL_MS = 1000;
+/** After the script's main process exits, how long its output may stay open before leftovers are killed. */
+const DRAIN_AFTER_EXIT_MS = 2000;
+
+/**
+ * Checks that `dir` is usable as the scripts directory: exists, is a directory and is not
+ * world-writable (anyone able to drop a file there could run code as the agent). Returns its realpath.
+ */
+export async function validateScriptsDir(dir: string): Promise<string> {
+  let real: string;
+  try {
+    real = await realpath(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ScriptsDirError(`scripts directory ${dir} does not exist`);
+    throw new ScriptsDirError(`scripts directory ${dir} is not accessible (${code ?? 'unknown error'})`);
+  }
+  const st = await stat(real);
+  if (!st.isDirectory()) throw new ScriptsDirError(`scripts directory ${dir} is not a directory`);
+  if ((st.mode & 0o002) !== 0) {
+    throw new ScriptsDirError(`scripts directory ${dir} is world-writable (mode ${(st.mode & 0o777).toString(8)}); run chmod o-w on it`);
+  }
+  return real;
+}
+
+/**
+ * Resolves `script` to the realpath of an executable regular file strictly inside `scriptsDir`.
+ * Absolute names, `..` escapes and symlinks pointing outside are rejected with ScriptNotAllowedError.
+ */
+export async function resolveAllowedScript(scriptsDir: string, script: string): Promise<string> {
+  if (script === '' || script.includes('\0')) throw new ScriptNotAllowedError('script name is empty or invalid');
+  if (isAbsolute(script)) throw new ScriptNotAllowedError(`script "${script}" must be a name relative to the scripts directory`);
+  const dir = await validateScriptsDir(scriptsDir);
+  let real: string;
+  try {
+    real = await realpath(resolve(dir, script));
+  } catch {
+    throw new ScriptNotAllowedError(`script "${script}" not found in the scripts directory`);
+  }
+  const rel = relative(dir, real);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || !real.startsWith(dir + sep)) {
+    throw new ScriptNotAllowedError(`script "${script}" resolves outside the scripts directory`);
+  }
+  const st = await stat(real);
+  if (!st.isFile()) throw new ScriptNotAllowedError(`script "${script}" is not a regular file`);
+  if ((st.mode & 0o002) !== 0) throw new ScriptNotAllowedError(`script "${script}" is world-writable`);
+  try {
+    await access(real, fsConstants.X_OK);
+  } catch {
+    throw new ScriptNotAllowedError(`script "${script}" is not executable`);
+  }
+  return real;
+}
+
+/** Builds the child's environment: PATH, LANG, HOME, explicit entries and SELFHEAL_* context only. */
+export function buildScriptEnv(
+  baseEnv: NodeJS.ProcessEnv,
+  env: Readonly<Record<string, string>> = {},
+  context: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of PASSED_THROUGH) {
+    const value = baseEnv[name];
+    if (value !== undefined) out[name] = value;
+  }
+  out.PATH ??= DEFAULT_PATH;
+  for (const [key, value] of Object.entries(context)) {
+    const name = `SELFHEAL_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
+    out[name] = checkEnvValue(name, value);
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (!ENV_NAME.test(name)) throw new ScriptNotAllowedError(`invalid environment variable name "${name}"`);
+    out[name] = checkEnvValue(name, value);
+  }
+  return out;
+}
+
+function checkEnvValue(name: string, value: string): string {
+  if (typeof value !== 'string' || value.includes('\0')) {
+    throw new ScriptNotAllowedError(`environment variable ${name} has an invalid value`);
+  }
+  return value;
+}
+
+/**
+ * Runs an allow-listed script as its own process group, with a filtered environment, capped output,
+ * a timeout that kills the whole group (SIGTERM, then SIGKILL after a grace period) and cancellation.
+ */
+export async function runScript(options: RunScriptOptions): Promise<ScriptResult> {
+  const {
+    scriptsDir,
+    script,
+    args = [],
+    timeoutMs,
+    maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES,
+    signal,
+    onProgress,
+    killGraceMs = 5000,
+    baseEnv = process.env,
+  } = options;
+  signal?.throwIfAborted();
+  const file = await resolveAllowedScript(scriptsDir, script);
+  const env = buildScriptEnv(baseEnv, options.env, options.context);
+  for (const arg of args) {
+    if (typeof arg !== 'string' || arg.includes('\0')) throw new ScriptNotAllowedError('script arguments must be strings without NUL');
+  }
+  signal?.throwIfAborted();
+
+  const started = performance.now();
+  const child = spawn(file, [...args], {
+    shell: false,
+    detached: true,
+    env,
+    cwd: options.cwd ?? tmpdir(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout = new CappedBuffer(maxOutputBytes);
+  const stderr = new CappedBuffer(maxOutputBytes);
+  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+
+  return await new Promise<ScriptResult>((resolvePromise, rejectPromise) => {
+    let timedOut = false;
+    let aborted = false;
+    let exitCode: number | null = null;
+    let exitSignal: string | null = null;
+    const timers: NodeJS.Timeout[] = [];
+    const pid = child.pid;
+
+    const killGroup = (sig: NodeJS.Signals): void => {
+      if (pid !== undefined) signalProcessGroup(pid, sig);
+    };
+    const stop = (): void => {
+      killGroup('SIGTERM');
+      timers.push(setTimeout(() => {
+        killGroup('SIGKILL');
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, killGraceMs));
+    };
+    const onAbort = (): void => {
+      if (aborted || timedOut) return;
+      aborted = true;
+      stop();
+    };
+
+    timers.push(setTimeout(() => {
+      if (aborted) return;
+      timedOut = true;
+      stop();
+    }, timeoutMs));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const progressTimer = onProgress
+      ? setInterval(() => {
+          onProgress({ stdoutBytes: stdout.totalBytes, stderrBytes: stderr.totalBytes, elapsedMs: Math.round(performance.now() - started) });
+        }, PROGRESS_INTERVAL_MS)
+      : undefined;
+
+    const cleanup = (): void => {
+      for (const t of timers) clearTimeout(t);
+      if (progressTimer) clearInterval(progressTimer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+
+    child.once('error', (err) => {
+      cleanup();
+      killGroup('SIGKILL');
+      rejectPromise(err);
+    });
+    child.once('exit', (code, sig) => {
+      exitCode = code;
+      exitSignal = sig;
+      // Leftover group members holding stdout/stderr open must not keep us waiting: the script is done.
+      timers.push(setTimeout(() => {
+        killGroup('SIGKILL');
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, DRAIN_AFTER_EXIT_MS));
+    });
+    child.once('close', () => {
+      cleanup();
+      // Reap anything the script left behind in its group.
+      killGroup('SIGKILL');
+      if (aborted) {
+        rejectPromise(signal?.reason ?? new Error('script run aborted'));
+        return;
+      }
+      resolvePromise({
+        exitCode,
+        signal: exitSignal,
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        stdoutTruncated: stdout.truncated,
+        stderrTruncated: stderr.truncated,
+        durationMs: Math.round(performance.now() - started),
+        timedOut,
+      });
+    });
+  });
+}

@@ -1,0 +1,293 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ScriptNotAllowedError, ScriptsDirError } from '../../src/executors/errors.js';
+import { runScript, validateScriptsDir } from '../../src/executors/script-runner.js';
+
+const SHIPPED_SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts');
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
+describe('executors/script-runner', () => {
+  let root: string;
+  let dir: string;
+
+  async function addScript(name: string, body: string, mode = 0o755): Promise<void> {
+    await writeFile(join(dir, name), `#!/bin/sh\n${body}\n`);
+    await chmod(join(dir, name), mode);
+  }
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'selfheal-scripts-'));
+    dir = join(root, 'scripts');
+    await mkdir(dir, { mode: 0o755 });
+    await chmod(dir, 0o755);
+  });
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('runs a script with argv (no shell) and captures exit code and output', async () => {
+    await addScript('echo-args.sh', 'for a in "$@"; do printf "[%s]\\n" "$a"; done; echo oops >&2; exit 3');
+    const result = await runScript({ scriptsDir: dir, script: 'echo-args.sh', args: ['a b', '$(id)', ';rm -rf /'], timeoutMs: 5000 });
+    assert.equal(result.exitCode, 3);
+    assert.equal(result.signal, null);
+    assert.equal(result.timedOut, false);
+    assert.equal(result.stdout, '[a b]\n[$(id)]\n[;rm -rf /]\n');
+    assert.equal(result.stderr, 'oops\n');
+    assert.equal(result.stdoutTruncated, false);
+    assert.ok(result.durationMs >= 0);
+  });
+
+  it('rejects names escaping the scripts directory', async () => {
+    await writeFile(join(root, 'outside.sh'), '#!/bin/sh\necho escaped\n', { mode: 0o755 });
+    await symlink(join(root, 'outside.sh'), join(dir, 'link.sh'));
+    for (const script of ['../outside.sh', join(root, 'outside.sh'), 'link.sh', 'missing.sh', '', 'sub/../../outside.sh']) {
+      await assert.rejects(runScript({ scriptsDir: dir, script, timeoutMs: 1000 }), ScriptNotAllowedError, `script ${JSON.stringify(script)}`);
+    }
+  });
+
+  it('allows a symlink that stays inside the directory, rejects non-executables and directories', async () => {
+    await addScript('real.sh', 'echo real');
+    await symlink('real.sh', join(dir, 'alias.sh'));
+    const ok = await runScript({ scriptsDir: dir, script: 'alias.sh', timeoutMs: 5000 });
+    assert.equal(ok.stdout, 'real\n');
+    await addScript('plain.sh', 'echo x', 0o644);
+    await assert.rejects(runScript({ scriptsDir: dir, script: 'plain.sh', timeoutMs: 1000 }), ScriptNotAllowedError);
+    await mkdir(join(dir, 'subdir'));
+    await assert.rejects(runScript({ scriptsDir: dir, script: 'subdir', timeoutMs: 1000 }), ScriptNotAllowedError);
+  });
+
+  it('passes only PATH, LANG, HOME, explicit env and SELFHEAL_* context to the script', async () => {
+    await addScript('env.sh', 'env | sort');
+    const result = await runScript({
+      scriptsDir: dir,
+      script: 'env.sh',
+      timeoutMs: 5000,
+      env: { TARGET_HOST: 'vm-1' },
+      context: { incidentId: 'Q1ABC', ruleId: 'r-7' },
+      baseEnv: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: '/root', AWS_SECRET_ACCESS_KEY: 'leak-me', SELFHEAL_ADMIN_TOKEN: 'leak-me-too' },
+    });
+    const vars = Object.fromEntries(
+      result.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    delete vars.PWD; // set by the shell itself
+    delete vars.SHLVL;
+    delete vars._;
+    assert.deepEqual(vars, {
+      HOME: '/root',
+      LANG: 'C.UTF-8',
+      PATH: '/usr/bin:/bin',
+      SELFHEAL_INCIDENT_ID: 'Q1ABC',
+      SELFHEAL_RULE_ID: 'r-7',
+      TARGET_HOST: 'vm-1',
+    });
+    assert.ok(!result.stdout.includes('leak-me'));
+  });
+
+  it('caps output and flags truncation', async () => {
+    await addScript('big.sh', 'head -c 200000 /dev/zero | tr "\\0" x');
+    const result = await runScript({ scriptsDir: dir, script: 'big.sh', timeoutMs: 5000, maxOutputBytes: 1000 });
+    assert.equal(result.exitCode, 0);
+    assert.equal(result.stdout.length, 1000);
+    assert.equal(result.stdoutTruncated, true);
+    assert.equal(result.stderrTruncated, false);
+  });
+
+  it('on timeout kills the whole process group, children included', async () => {
+    const pidFile = join(root, 'child.pid');
+    await addScript('hang.sh', `sleep 300 &\necho $! > ${pidFile}\nwait`);
+    const result = await runScript({ scriptsDir: dir, script: 'hang.sh', timeoutMs: 500, killGraceMs: 1000 });
+    assert.equal(result.timedOut, true);
+    assert.equal(result.exitCode, null);
+    assert.equal(result.signal, 'SIGTERM');
+    const childPid = Number((await readFile(pidFile, 'utf8')).trim());
+    assert.ok(childPid > 0);
+    assert.ok(await waitUntil(() => !isAlive(childPid)), 'child sleep must be killed with its group');
+  });
+
+  it('escalates to SIGKILL when the script ignores SIGTERM', async () => {
+    await addScript('stubborn.sh', 'trap "" TERM\nwhile :; do sleep 0.1; done');
+    const started = Date.now();
+    const result = await runScript({ scriptsDir: dir, script: 'stubborn.sh', timeoutMs: 300, killGraceMs: 500 });
+    assert.equal(result.timedOut, true);
+    assert.equal(result.signal, 'SIGKILL');
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('cancellation through AbortSignal kills the group and rejects', async () => {
+    const pidFile = join(root, 'child.pid');
+    await addScript('hang.sh', `sleep 300 &\necho $! > ${pidFile}\nwait`);
+    const controller = new AbortController();
+    const run = runScript({ scriptsDir: dir, script: 'hang.sh', timeoutMs: 60_000, signal: controller.signal });
+    assert.ok(await waitUntil(async () => (await stat(pidFile).catch(() => null)) !== null));
+    controller.abort(new Error('cancelled by test'));
+    await assert.rejects(run, /cancelled by test/);
+    const childPid = Number((await readFile(pidFile, 'utf8')).trim());
+    assert.ok(await waitUntil(() => !isAlive(childPid)), 'child sleep must be killed on cancel');
+  });
+
+  it('reports progress at most once per second', async () => {
+    await addScript('slow.sh', 'echo start; sleep 2.5; echo end');
+    const seen: Array<{ stdoutBytes: number; elapsedMs: number }> = [];
+    const result = await runScript({ scriptsDir: dir, script: 'slow.sh', timeoutMs: 10_000, onProgress: (p) => seen.push(p) });
+    assert.equal(result.exitCode, 0);
+    assert.ok(seen.length >= 1 && seen.length <= 3, `got ${seen.length} progress calls`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.elapsedMs - seen[i - 1]!.elapsedMs >= 900);
+    assert.equal(seen[0]!.stdoutBytes, 'start\n'.length);
+  });
+
+  it('validateScriptsDir rejects missing, non-directory and world-writable dirs', async () => {
+    await assert.rejects(validateScriptsDir(join(root, 'nope')), (err: Error) => err instanceof ScriptsDirError && /does not exist/.test(err.message));
+    await writeFile(join(root, 'file'), 'x');
+    await assert.rejects(validateScriptsDir(join(root, 'file')), /not a directory/);
+    await chmod(dir, 0o777);
+    await assert.rejects(validateScriptsDir(dir), /world-writable/);
+    await assert.rejects(runScript({ scriptsDir: dir, script: 'x.sh', timeoutMs: 1000 }), ScriptsDirError);
+    await chmod(dir, 0o755);
+    assert.equal(typeof (await validateScriptsDir(dir)), 'string');
+  });
+
+  describe('shipped scripts', () => {
+    it('scripts/ is a valid scripts dir and health-check.sh succeeds', async () => {
+      await validateScriptsDir(SHIPPED_SCRIPTS);
+      const result = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'health-check.sh', timeoutMs: 10_000 });
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.match(result.stdout, /^hostname: /m);
+      assert.match(result.stdout, /^uptime: /m);
+      assert.match(result.stdout, /RESULT status=ok/);
+    });
+
+    it('restart-service.sh validates the unit name', async () => {
+      const ok = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'restart-service.sh', args: ['--dry-run', 'nginx@a-1.service'], timeoutMs: 5000 });
+      assert.equal(ok.exitCode, 0);
+      assert.match(ok.stdout, /RESULT unit=nginx@a-1.service action=would-restart/);
+      for (const bad of ['a;reboot', '$(id)', '-x', 'a b', '']) {
+        const r = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'restart-service.sh', args: ['--dry-run', bad], timeoutMs: 5000 });
+        assert.equal(r.exitCode, 2, `unit ${JSON.stringify(bad)}`);
+      }
+    });
+
+    it('disk-cleanup.sh is a dry run by default and deletes only with --apply', async () => {
+      const target = join(root, 'junk');
+      await mkdir(target);
+      const old = join(target, 'old.log');
+      const fresh = join(target, 'fresh.log');
+      await writeFile(old, 'x'.repeat(100));
+      await writeFile(fresh, 'y');
+      const tenDaysAgo = new Date(Date.now() - 10 * 86_400_000);
+      await utimes(old, tenDaysAgo, tenDaysAgo);
+      const dry = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'disk-cleanup.sh', args: ['--path', target, '--days', '7'], timeoutMs: 5000 });
+      assert.equal(dry.exitCode, 0, dry.stderr);
+      assert.match(dry.stdout, /RESULT mode=dry-run days=7 files=1 bytes=100/);
+      await stat(old);
+      const applied = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'disk-cleanup.sh', args: ['--apply', '--path', target, '--days', '7'], timeoutMs: 5000 });
+      assert.match(applied.stdout, /RESULT mode=apply days=7 files=1 bytes=100/);
+      await assert.rejects(stat(old));
+      await stat(fresh);
+    });
+
+    describe('check-root-password-expiry.sh', () => {
+      let fakeChage: string;
+      let fakeChpasswd: string;
+      let vault: string;
+      let chpasswdLog: string;
+      let vaultLog: string;
+
+      async function writeTool(path: string, body: string): Promise<void> {
+        await writeFile(path, `#!/bin/sh\n${body}\n`);
+        await chmod(path, 0o755);
+      }
+
+      async function setExpiry(daysFromNow: number | 'never'): Promise<void> {
+        const when = daysFromNow === 'never' ? 'never' : new Date(Date.now() + daysFromNow * 86_400_000).toLocaleDateString('en-US', { month: 'short', day: '2-digit', year: 'numeric', timeZone: 'UTC' });
+        await writeTool(fakeChage, `echo "Last password change : Jan 01, 2025"\necho "Password expires : ${when}"\necho "Account expires : never"`);
+      }
+
+      beforeEach(async () => {
+        fakeChage = join(root, 'chage');
+        fakeChpasswd = join(root, 'chpasswd');
+        vault = join(root, 'vault');
+        chpasswdLog = join(root, 'chpasswd.log');
+        vaultLog = join(root, 'vault.log');
+        await writeTool(fakeChpasswd, `cat > ${chpasswdLog}`);
+        await writeTool(vault, `echo "user=$1" > ${vaultLog}; cat >> ${vaultLog}`);
+      });
+
+      const run = (args: string[]) =>
+        runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'check-root-password-expiry.sh', args, timeoutMs: 10_000, env: { CHAGE_CMD: fakeChage, CHPASSWD_CMD: fakeChpasswd } });
+
+      it('reports never-expiring passwords without action', async () => {
+        await setExpiry('never');
+        const r = await run(['--days', '14']);
+        assert.equal(r.exitCode, 0);
+        assert.match(r.stdout, /^RESULT user=root expires_in_days=never action=none$/m);
+      });
+
+      it('with --dry-run changes nothing even when expiry is near', async () => {
+        await setExpiry(3);
+        const r = await run(['--days', '14', '--dry-run', '--vault-cmd', vault]);
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.match(r.stdout, /^RESULT user=root expires_in_days=3 action=would-reset$/m);
+        await assert.rejects(stat(chpasswdLog));
+        await assert.rejects(stat(vaultLog));
+      });
+
+      it('does nothing when expiry is far away', async () => {
+        await setExpiry(60);
+        const r = await run(['--days', '14', '--vault-cmd', vault]);
+        assert.match(r.stdout, /expires_in_days=60 action=none/);
+        await assert.rejects(stat(chpasswdLog));
+      });
+
+      it('refuses to reset without a vault command', async () => {
+        await setExpiry(2);
+        const r = await run(['--days', '14']);
+        assert.equal(r.exitCode, 1);
+        assert.match(r.stdout, /action=error reason=no-vault-cmd/);
+        await assert.rejects(stat(chpasswdLog));
+      });
+
+      it('stores the new password in the vault first, then sets it, never printing it', async () => {
+        await setExpiry(2);
+        const r = await run(['--days', '14', '--user', 'root', '--vault-cmd', vault]);
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.match(r.stdout, /^RESULT user=root expires_in_days=2 action=reset$/m);
+        const stored = (await readFile(vaultLog, 'utf8')).split('\n');
+        assert.equal(stored[0], 'user=root');
+        const password = stored[1]!;
+        assert.match(password, /^[0-9a-f]{48}$/);
+        assert.equal((await readFile(chpasswdLog, 'utf8')).trim(), `root:${password}`);
+        assert.ok(!r.stdout.includes(password) && !r.stderr.includes(password));
+      });
+
+      it('does not change the password when the vault fails', async () => {
+        await setExpiry(2);
+        await writeTool(vault, 'cat > /dev/null; exit 1');
+        const r = await run(['--days', '14', '--vault-cmd', vault]);
+        assert.equal(r.exitCode, 1);
+        assert.match(r.stdout, /reason=vault-store-failed/);
+        await assert.rejects(stat(chpasswdLog));
+      });
+    });
+  });
+});
