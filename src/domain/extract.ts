@@ -1,0 +1,350 @@
+// Environment extraction: which host / environment / region / account / cluster an incident is about.
+// PURE: used from activities and workflows alike. Extracted values are data, never code: they are
+// kept as trimmed strings capped at MAX_VALUE_LENGTH and never interpreted here.
+import { z } from 'zod';
+
+export const MAX_VALUE_LENGTH = 256;
+/** Texts longer than this are cut before regexes run, to bound matching cost. */
+export const MAX_TEXT_LENGTH = 16_384;
+/** Alerts beyond this many are not looked at. */
+export const MAX_ALERTS = 100;
+
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const RESERVED_FIELDS = new Set(['sources']);
+
+const fieldNameSchema = z
+  .string()
+  .regex(FIELD_NAME, 'field names are letters, digits and _, starting with a letter (max 64)')
+  .refine((name) => !RESERVED_FIELDS.has(name), 'field name is reserved');
+
+// ---------------------------------------------------------------------------------------------
+// Paths: `details.host`, `cef_details.source_location`, `body.contexts[0].href`, `details.*`.
+
+type PathStep = { kind: 'key'; key: string } | { kind: 'index'; index: number } | { kind: 'wildcard' };
+
+const SEGMENT = /^([^[\]]*)((?:\[(?:\d+|\*)\])*)$/;
+
+/** Parse a simple dotted path; undefined when it is not one. */
+export function parsePath(path: string): PathStep[] | undefined {
+  if (path.length === 0 || path.length > 512) return undefined;
+  const steps: PathStep[] = [];
+  for (const segment of path.split('.')) {
+    const match = SEGMENT.exec(segment);
+    if (!match) return undefined;
+    const [, key = '', brackets = ''] = match;
+    if (key === '' && brackets === '') return undefined;
+    if (key === '*') steps.push({ kind: 'wildcard' });
+    else if (key !== '') steps.push({ kind: 'key', key });
+    for (const [, inner] of brackets.matchAll(/\[(\d+|\*)\]/g)) {
+      steps.push(inner === '*' ? { kind: 'wildcard' } : { kind: 'index', index: Number(inner) });
+    }
+  }
+  return steps;
+}
+
+function isObj(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Every value reached by `steps` from `root`, depth-first in document order. */
+function walk(root: unknown, steps: readonly PathStep[], out: unknown[], limit = 1000): void {
+  if (out.length >= limit) return;
+  const [step, ...rest] = steps;
+  if (!step) {
+    out.push(root);
+    return;
+  }
+  if (step.kind === 'key') {
+    if (isObj(root) && Object.hasOwn(root, step.key)) walk(root[step.key], rest, out, limit);
+  } else if (step.kind === 'index') {
+    if (Array.isArray(root) && step.index < root.length) walk(root[step.index], rest, out, limit);
+  } else if (Array.isArray(root)) {
+    for (const item of root) walk(item, rest, out, limit);
+  } else if (isObj(root)) {
+    for (const value of Object.values(root)) walk(value, rest, out, limit);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+const REGEX_FLAGS = /^(?!.*(.).*\1)[imsu]*$/;
+
+export const regexExtractorSchema = z
+  .object({
+    type: z.literal('regex'),
+    name: z.string().min(1).max(100).optional(),
+    source: z.enum(['title', 'description', 'details', 'any']),
+    pattern: z.string().min(1).max(2000),
+    flags: z.string().regex(REGEX_FLAGS, 'flags are any of i, m, s, u, each once').optional(),
+    /** Lower-case what the groups captured (e.g. `[PROD-WEST]` → `prod`). */
+    lowercase: z.boolean().optional(),
+  })
+  .superRefine((extractor, ctx) => {
+    let regex: RegExp;
+    try {
+      regex = new RegExp(extractor.pattern, extractor.flags);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: `invalid regular expression: ${(error as Error).message}` });
+      return;
+    }
+    const groups = namedGroups(regex);
+    if (groups.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'pattern needs at least one named group, e.g. (?<host>[\\w.-]+)' });
+    }
+    for (const group of groups) {
+      if (!FIELD_NAME.test(group) || RESERVED_FIELDS.has(group)) {
+        ctx.addIssue({ code: 'custom', path: ['pattern'], message: `group name ${group} is not a valid field name` });
+      }
+    }
+  });
+
+export const jsonpathExtractorSchema = z.object({
+  type: z.literal('jsonpath'),
+  name: z.string().min(1).max(100).optional(),
+  field: fieldNameSchema,
+  path: z.string().refine((path) => parsePath(path) !== undefined, 'path must be dotted keys with optional [n] or [*], e.g. details.host'),
+});
+
+export const extractorSchema = z.discriminatedUnion('type', [regexExtractorSchema, jsonpathExtractorSchema]);
+
+export const serviceMapSchema = z.record(
+  z.string().min(1),
+  z.record(fieldNameSchema, z.string().max(MAX_VALUE_LENGTH)),
+);
+
+export const extractorsConfigSchema = z.object({
+  /** Tried first, in order; the first extractor to produce a field wins it. */
+  extractors: z.array(extractorSchema).max(200).default([]),
+  /** Fixed fields per PagerDuty service id; tried after `extractors`. */
+  serviceMap: serviceMapSchema.default({}),
+  /** Whether {@link defaultExtractors} run last. */
+  useDefaults: z.boolean().default(true),
+});
+
+export type RegexExtractor = z.infer<typeof regexExtractorSchema>;
+export type JsonpathExtractor = z.infer<typeof jsonpathExtractorSchema>;
+export type Extractor = z.infer<typeof extractorSchema>;
+export type ExtractorsConfig = z.input<typeof extractorsConfigSchema>;
+
+export interface ExtractionInput {
+  title?: string | null | undefined;
+  description?: string | null | undefined;
+  serviceId?: string | null | undefined;
+  /** PagerDuty alert objects as returned by GET /incidents/{id}/alerts. */
+  alerts?: readonly unknown[] | null | undefined;
+}
+
+export interface ExtractedEnvironment {
+  environment?: string;
+  region?: string;
+  account?: string;
+  host?: string;
+  cluster?: string;
+  [field: string]: string | Record<string, string> | undefined;
+  /** Which extractor produced each field. */
+  sources: Record<string, string>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Defaults an SRE would expect without configuring anything.
+
+const ENV_WORDS = 'prod|production|prd|stg|stage|staging|preprod|pre-prod|dev|development|test|qa|uat|sandbox|perf|demo';
+
+function detailPaths(field: string, keys: string[]): JsonpathExtractor[] {
+  return keys.map((path) => ({ type: 'jsonpath', name: `default:${path}`, field, path }));
+}
+
+/** Alertmanager puts the alert's labels in a `firing` text: ` - label = value` lines. */
+function alertmanagerLabel(field: string, labels: string[]): RegexExtractor {
+  return {
+    type: 'regex',
+    name: `default:alertmanager-label:${labels.join('|')}`,
+    source: 'details',
+    pattern: `^\\s*-\\s*(?:${labels.join('|')})\\s*=\\s*(?<${field}>\\S[^\\n]*?)\\s*$`,
+    flags: 'm',
+  };
+}
+
+export const defaultExtractors: readonly Extractor[] = Object.freeze([
+  ...detailPaths('host', ['details.host', 'details.hostname', 'details.instance', 'details.source', 'cef_details.source_location', 'cef_details.source_component']),
+  ...detailPaths('environment', ['details.environment', 'details.env']),
+  ...detailPaths('region', ['details.region', 'details.aws_region']),
+  ...detailPaths('account', ['details.account', 'details.account_id']),
+  ...detailPaths('cluster', ['details.cluster', 'details.k8s_cluster']),
+  alertmanagerLabel('host', ['instance', 'host', 'hostname']),
+  alertmanagerLabel('environment', ['environment', 'env']),
+  alertmanagerLabel('region', ['region', 'aws_region']),
+  alertmanagerLabel('account', ['account', 'account_id']),
+  alertmanagerLabel('cluster', ['cluster', 'k8s_cluster']),
+  {
+    type: 'regex',
+    name: 'default:title-tag',
+    source: 'title',
+    // `[PROD-WEST]`, `[staging us-east-1]`, `[PROD]`
+    pattern: `\\[(?<environment>${ENV_WORDS})(?:[-_ /](?<region>[a-z0-9][a-z0-9-]*))?\\]`,
+    flags: 'i',
+    lowercase: true,
+  },
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Extraction
+
+const regexCache = new Map<string, RegExp>();
+
+function compile(pattern: string, flags: string | undefined): RegExp | undefined {
+  const key = `${flags ?? ''}/${pattern}`;
+  let regex = regexCache.get(key);
+  if (!regex) {
+    try {
+      regex = new RegExp(pattern, flags);
+    } catch {
+      return undefined;
+    }
+    if (regexCache.size > 500) regexCache.clear();
+    regexCache.set(key, regex);
+  }
+  return regex;
+}
+
+function namedGroups(regex: RegExp): string[] {
+  // Match the empty string against an alternation to learn the group names without running the
+  // user's pattern: every named group is present (undefined) in `groups` of any successful match.
+  const probe = new RegExp(`${regex.source}|(?:)`, regex.flags.replace('y', ''));
+  const match = probe.exec('');
+  return match?.groups ? Object.keys(match.groups) : [];
+}
+
+/** A value fit to keep: scalars only, trimmed, non-empty, capped. */
+export function cleanValue(value: unknown): string | undefined {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' && Number.isFinite(value)) text = String(value);
+  else if (typeof value === 'boolean') text = String(value);
+  else return undefined;
+  text = text.trim();
+  if (text.length === 0) return undefined;
+  return text.length > MAX_VALUE_LENGTH ? text.slice(0, MAX_VALUE_LENGTH) : text;
+}
+
+function cut(text: string): string {
+  return text.length > MAX_TEXT_LENGTH ? text.slice(0, MAX_TEXT_LENGTH) : text;
+}
+
+interface Prepared {
+  title: string[];
+  description: string[];
+  details: string[];
+  roots: Record<string, unknown>[];
+}
+
+function stringLeaves(value: unknown, out: string[], depth = 0): void {
+  if (out.length >= 1000 || depth > 8) return;
+  if (typeof value === 'string') out.push(cut(value));
+  else if (Array.isArray(value)) for (const item of value) stringLeaves(item, out, depth + 1);
+  else if (isObj(value)) for (const item of Object.values(value)) stringLeaves(item, out, depth + 1);
+}
+
+function prepare(input: ExtractionInput): Prepared {
+  const alerts = (input.alerts ?? []).slice(0, MAX_ALERTS).filter(isObj);
+  const roots = alerts.map((alert) => {
+    const body = isObj(alert['body']) ? alert['body'] : {};
+    const cef = isObj(body['cef_details']) ? body['cef_details'] : undefined;
+    // Events API v2 custom_details land in body.details and again in body.cef_details.details.
+    const details = body['details'] ?? cef?.['details'];
+    return { ...alert, body, details, cef_details: cef };
+  });
+  const details: string[] = [];
+  for (const root of roots) stringLeaves(root.details, details);
+  return {
+    title: typeof input.title === 'string' ? [cut(input.title)] : [],
+    description: typeof input.description === 'string' ? [cut(input.description)] : [],
+    details,
+    roots,
+  };
+}
+
+function runRegex(extractor: RegexExtractor, prepared: Prepared): Record<string, string> {
+  const regex = compile(extractor.pattern, extractor.flags);
+  if (!regex) return {};
+  const texts =
+    extractor.source === 'any'
+      ? [...prepared.title, ...prepared.description, ...prepared.details]
+      : prepared[extractor.source];
+  const found: Record<string, string> = {};
+  for (const text of texts) {
+    const groups = regex.exec(text)?.groups;
+    if (!groups) continue;
+    for (const [name, raw] of Object.entries(groups)) {
+      if (!FIELD_NAME.test(name) || RESERVED_FIELDS.has(name) || Object.hasOwn(found, name)) continue;
+      const value = cleanValue(raw);
+      if (value !== undefined) found[name] = extractor.lowercase ? value.toLowerCase() : value;
+    }
+  }
+  return found;
+}
+
+function runPath(extractor: JsonpathExtractor, prepared: Prepared): Record<string, string> {
+  const steps = parsePath(extractor.path);
+  if (!steps) return {};
+  for (const root of prepared.roots) {
+    const values: unknown[] = [];
+    walk(root, steps, values);
+    for (const value of values) {
+      const cleaned = cleanValue(value);
+      if (cleaned !== undefined) return { [extractor.field]: cleaned };
+    }
+  }
+  return {};
+}
+
+function describe(extractor: Extractor): string {
+  if (extractor.name) return extractor.name;
+  return extractor.type === 'regex' ? `regex:${extractor.source}:/${extractor.pattern}/${extractor.flags ?? ''}` : `jsonpath:${extractor.path}`;
+}
+
+function serviceIdOf(input: ExtractionInput, prepared: Prepared): string | undefined {
+  if (input.serviceId) return input.serviceId;
+  for (const root of prepared.roots) {
+    const service = root['service'];
+    if (isObj(service) && typeof service['id'] === 'string' && service['id']) return service['id'];
+  }
+  return undefined;
+}
+
+/**
+ * Extract environment fields from an incident and its alerts. Configured extractors run first (in
+ * order), then the service map, then the defaults; the first source to produce a field keeps it.
+ * `config` is parsed with {@link extractorsConfigSchema}, so a raw stored config may be passed.
+ */
+export function extractEnvironment(input: ExtractionInput, config: ExtractorsConfig = {}): ExtractedEnvironment {
+  const parsed = extractorsConfigSchema.parse(config);
+  const prepared = prepare(input);
+  const result: ExtractedEnvironment = { sources: {} };
+
+  const take = (found: Record<string, string>, source: string): void => {
+    for (const [field, value] of Object.entries(found)) {
+      if (Object.hasOwn(result.sources, field)) continue;
+      result[field] = value;
+      result.sources[field] = source;
+    }
+  };
+  const run = (extractor: Extractor): void => {
+    take(extractor.type === 'regex' ? runRegex(extractor, prepared) : runPath(extractor, prepared), describe(extractor));
+  };
+
+  for (const extractor of parsed.extractors) run(extractor);
+  const serviceId = serviceIdOf(input, prepared);
+  const mapped = serviceId !== undefined && Object.hasOwn(parsed.serviceMap, serviceId) ? parsed.serviceMap[serviceId] : undefined;
+  if (mapped) {
+    const cleaned: Record<string, string> = {};
+    for (const [field, value] of Object.entries(mapped)) {
+      const v = cleanValue(value);
+      if (v !== undefined) cleaned[field] = v;
+    }
+    take(cleaned, `serviceMap:${serviceId}`);
+  }
+  if (parsed.useDefaults) for (const extractor of defaultExtractors) run(extractor);
+  return result;
+}
