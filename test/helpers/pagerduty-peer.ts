@@ -1,0 +1,449 @@
+// A local stand-in for PagerDuty's REST API (the endpoints Self-healing calls). Every request is
+// checked against PagerDuty's official OpenAPI document: method and path, auth token, the header,
+// path and query parameters the operation declares, and the JSON body against the operation's
+// requestBody schema (ajv, $refs resolved inside the document). Bad requests get 400 with the
+// validation errors, in PagerDuty's error shape; every request is recorded for assertions.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Ajv } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+
+export const sharedDir = new URL('../../../shared/', import.meta.url);
+const OPENAPI_URL = new URL('pagerduty-openapi/rest-openapiv3.json', sharedDir);
+const DOC_ID = 'pagerduty-rest';
+
+type Json = Record<string, unknown>;
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | undefined>;
+  body: unknown;
+  rawBody: string;
+  operationId: string | undefined;
+  status: number;
+  errors: string[];
+}
+
+export interface PeerNote {
+  id: string;
+  content: string;
+  from: string;
+  created_at: string;
+}
+
+export interface PeerIncident {
+  id: string;
+  status: 'triggered' | 'acknowledged' | 'resolved';
+  priority: { id: string } | null;
+  escalation_level: number;
+  resolution?: string;
+}
+
+export interface PagerDutyPeer {
+  url: string;
+  requests: RecordedRequest[];
+  /** Alerts returned by GET /incidents/{id}/alerts for this incident (default: none). */
+  seedAlerts(incidentId: string, alerts: unknown[]): void;
+  /** Answer the next `times` matching requests with `status` instead of handling them. */
+  failNext(status: number, times?: number, match?: { method?: string; pathPrefix?: string }): void;
+  notes(incidentId: string): PeerNote[];
+  incident(incidentId: string): PeerIncident | undefined;
+  webhookSubscriptions(): Json[];
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenAPI document and validators (loaded once per process)
+
+interface Operation {
+  method: string;
+  template: string;
+  operationId: string | undefined;
+  pattern: RegExp;
+  pathParams: string[];
+  headers: { name: string; required: boolean; validate: ValidateFunction }[];
+  query: Map<string, { required: boolean; schema: Json; validate: ValidateFunction }>;
+  body: { required: boolean; validate: ValidateFunction } | undefined;
+}
+
+function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Make `#/...` refs of a schema taken out of the document point back into the document. */
+function rehome(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(rehome);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Json = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key] = key === '$ref' && typeof inner === 'string' && inner.startsWith('#') ? `${DOC_ID}${inner}` : rehome(inner);
+  }
+  return out;
+}
+
+function resolve(doc: Json, value: unknown): Json {
+  let current = value as Json;
+  for (let depth = 0; depth < 10 && typeof current['$ref'] === 'string'; depth++) {
+    const pointer = (current['$ref'] as string).replace(/^#\//, '').split('/');
+    let target: unknown = doc;
+    for (const raw of pointer) target = (target as Json)[raw.replace(/~1/g, '/').replace(/~0/g, '~')];
+    current = target as Json;
+  }
+  return current;
+}
+
+const SUPPORTED: [string, string][] = [
+  ['get', '/incidents/{id}/alerts'],
+  ['post', '/incidents/{id}/notes'],
+  ['put', '/incidents/{id}'],
+  ['get', '/incidents/{id}'],
+  ['get', '/webhook_subscriptions'],
+  ['post', '/webhook_subscriptions'],
+  ['get', '/webhook_subscriptions/{id}'],
+  ['delete', '/webhook_subscriptions/{id}'],
+];
+
+let operationsPromise: Promise<Operation[]> | undefined;
+
+async function loadOperations(): Promise<Operation[]> {
+  const doc = JSON.parse(await readFile(OPENAPI_URL, 'utf8')) as Json;
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
+  addFormats.default(ajv);
+  // PagerDuty's document uses `format: url` for delivery URLs; ajv-formats has no such format.
+  ajv.addFormat('url', (value: string) => {
+    try {
+      const parsed = new URL(value);
+      return parsed.protocol === 'https:' || parsed.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  });
+  ajv.addSchema(doc, DOC_ID);
+  const paths = doc['paths'] as Record<string, Record<string, Json>>;
+  return SUPPORTED.map(([method, template]) => {
+    const op = paths[template]?.[method];
+    if (!op) throw new Error(`OpenAPI document has no ${method.toUpperCase()} ${template}`);
+    const pathParams = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+    const pattern = new RegExp(`^${template.replace(/\{\w+\}/g, '([^/]+)')}$`);
+    const operation: Operation = {
+      method: method.toUpperCase(),
+      template,
+      operationId: typeof op['operationId'] === 'string' ? op['operationId'] : undefined,
+      pattern,
+      pathParams,
+      headers: [],
+      query: new Map(),
+      body: undefined,
+    };
+    for (const rawParam of (op['parameters'] as unknown[] | undefined) ?? []) {
+      const param = resolve(doc, rawParam);
+      const schema = rehome(param['schema'] ?? {}) as Json;
+      const entry = { required: param['required'] === true, schema, validate: ajv.compile(schema) };
+      const name = String(param['name']);
+      if (param['in'] === 'header') operation.headers.push({ name, ...entry });
+      if (param['in'] === 'query') operation.query.set(name, entry);
+    }
+    const requestBody = op['requestBody'] ? resolve(doc, op['requestBody']) : undefined;
+    const bodySchema = (requestBody?.['content'] as Record<string, Json> | undefined)?.['application/json']?.['schema'];
+    if (bodySchema) {
+      const pointer = `${DOC_ID}#/paths/${escapePointer(template)}/${method}/requestBody/content/${escapePointer('application/json')}/schema`;
+      let validate: ValidateFunction;
+      try {
+        validate = ajv.compile({ $ref: pointer });
+      } catch {
+        validate = ajv.compile(rehome(bodySchema) as Json);
+      }
+      operation.body = { required: true, validate };
+    }
+    return operation;
+  });
+}
+
+function formatErrors(where: string, errors: ErrorObject[] | null | undefined): string[] {
+  return (errors ?? []).map((e) => `${where}${e.instancePath || ''} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params['allowedValues'] as unknown[]).join(', ')})` : ''}`);
+}
+
+function coerce(raw: string, schema: Json): unknown {
+  switch (schema['type']) {
+    case 'integer':
+    case 'number':
+      return raw.trim() === '' ? raw : Number(raw);
+    case 'boolean':
+      return raw === 'true' ? true : raw === 'false' ? false : raw;
+    default:
+      return raw;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The peer
+
+export interface PagerDutyPeerOptions {
+  token: string;
+  /** Largest page the peer serves, whatever `limit` asks (PagerDuty's is 100). */
+  maxPageSize?: number;
+}
+
+export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise<PagerDutyPeer> {
+  const maxPageSize = options.maxPageSize ?? 100;
+  operationsPromise ??= loadOperations();
+  const operations = await operationsPromise;
+  const requests: RecordedRequest[] = [];
+  const alertsByIncident = new Map<string, unknown[]>();
+  const notesByIncident = new Map<string, PeerNote[]>();
+  const incidents = new Map<string, PeerIncident>();
+  const subscriptions = new Map<string, Json>();
+  const failures: { status: number; remaining: number; method?: string; pathPrefix?: string }[] = [];
+  let baseUrl = '';
+
+  const incidentState = (id: string): PeerIncident => {
+    let incident = incidents.get(id);
+    if (!incident) {
+      incident = { id, status: 'triggered', priority: null, escalation_level: 1 };
+      incidents.set(id, incident);
+    }
+    return incident;
+  };
+
+  const incidentBody = (incident: PeerIncident): Json => ({
+    id: incident.id,
+    type: 'incident',
+    summary: `[#1] Incident ${incident.id}`,
+    self: `${baseUrl}/incidents/${incident.id}`,
+    html_url: `https://example.pagerduty.com/incidents/${incident.id}`,
+    incident_number: 1,
+    title: `Incident ${incident.id}`,
+    created_at: '2024-01-01T00:00:00Z',
+    updated_at: new Date().toISOString(),
+    status: incident.status,
+    urgency: 'high',
+    priority: incident.priority ? { id: incident.priority.id, type: 'priority_reference', summary: incident.priority.id } : null,
+    escalation_level: incident.escalation_level,
+    service: { id: 'PSERVICE', type: 'service_reference', summary: 'Service', self: `${baseUrl}/services/PSERVICE` },
+    assignments: [],
+  });
+
+  function handle(op: Operation, params: Record<string, string>, query: Record<string, string>, body: Json, from: string): [number, unknown] {
+    switch (`${op.method} ${op.template}`) {
+      case 'GET /incidents/{id}/alerts': {
+        const all = alertsByIncident.get(params['id']!) ?? [];
+        const limit = Math.min(Math.max(Number(query['limit'] ?? 25), 1), maxPageSize);
+        const offset = Math.max(Number(query['offset'] ?? 0), 0);
+        const page = all.slice(offset, offset + limit);
+        return [200, { alerts: page, limit, offset, more: offset + page.length < all.length, total: query['total'] === 'true' ? all.length : null }];
+      }
+      case 'POST /incidents/{id}/notes': {
+        const content = String((body['note'] as Json)['content']);
+        const note: PeerNote = { id: `N${randomBytes(4).toString('hex').toUpperCase()}`, content, from, created_at: new Date().toISOString() };
+        const list = notesByIncident.get(params['id']!) ?? [];
+        list.push(note);
+        notesByIncident.set(params['id']!, list);
+        return [
+          200,
+          {
+            note: {
+              id: note.id,
+              user: { id: 'PUSER01', type: 'user_reference', summary: from, self: `${baseUrl}/users/PUSER01` },
+              channel: { summary: 'The PagerDuty website or APIs' },
+              content: note.content,
+              created_at: note.created_at,
+            },
+          },
+        ];
+      }
+      case 'PUT /incidents/{id}': {
+        const update = body['incident'] as Json;
+        const incident = incidentState(params['id']!);
+        if (update['status'] === 'triggered' || update['status'] === 'acknowledged' || update['status'] === 'resolved') incident.status = update['status'];
+        if (update['priority'] && typeof update['priority'] === 'object') incident.priority = { id: String((update['priority'] as Json)['id']) };
+        if (typeof update['escalation_level'] === 'number') incident.escalation_level = update['escalation_level'];
+        if (typeof update['resolution'] === 'string') incident.resolution = update['resolution'];
+        return [200, { incident: incidentBody(incident) }];
+      }
+      case 'GET /incidents/{id}':
+        return [200, { incident: incidentBody(incidentState(params['id']!)) }];
+      case 'GET /webhook_subscriptions': {
+        let all = [...subscriptions.values()];
+        // The list filter says `service`; a subscription's filter says `service_reference`.
+        if (query['filter_type']) all = all.filter((s) => (s['filter'] as Json)['type'] === `${query['filter_type']}_reference`);
+        if ((query['filter_type'] === 'service' || query['filter_type'] === 'team') && !query['filter_id']) {
+          return [400, { error: { message: 'Invalid Input Provided', code: 2001, errors: ['filter_id is required for filter_type service or team'] } }];
+        }
+        if (query['filter_id']) all = all.filter((s) => (s['filter'] as Json)['id'] === query['filter_id']);
+        const limit = Math.min(Math.max(Number(query['limit'] ?? 25), 1), maxPageSize);
+        const offset = Math.max(Number(query['offset'] ?? 0), 0);
+        const page = all.slice(offset, offset + limit).map(redact);
+        return [200, { webhook_subscriptions: page, limit, offset, more: offset + page.length < all.length, total: null }];
+      }
+      case 'POST /webhook_subscriptions': {
+        const input = body['webhook_subscription'] as Json;
+        const id = `P${randomBytes(3).toString('hex').toUpperCase()}`;
+        const stored: Json = {
+          ...input,
+          id,
+          type: 'webhook_subscription',
+          active: input['active'] ?? true,
+          delivery_method: { ...(input['delivery_method'] as Json), id: `P${randomBytes(3).toString('hex').toUpperCase()}`, temporarily_disabled: false, secret: randomBytes(24).toString('base64') },
+        };
+        subscriptions.set(id, stored);
+        return [200, { webhook_subscription: stored }];
+      }
+      case 'GET /webhook_subscriptions/{id}': {
+        const found = subscriptions.get(params['id']!);
+        return found ? [200, { webhook_subscription: redact(found) }] : notFound();
+      }
+      case 'DELETE /webhook_subscriptions/{id}':
+        return subscriptions.delete(params['id']!) ? [204, undefined] : notFound();
+      default:
+        return notFound();
+    }
+  }
+
+  function redact(subscription: Json): Json {
+    const method = subscription['delivery_method'] as Json;
+    const headers = (method['custom_headers'] as Json[] | undefined)?.map((h) => ({ name: h['name'], value: '-- redacted --' }));
+    return { ...subscription, delivery_method: { ...method, secret: null, ...(headers ? { custom_headers: headers } : {}) } };
+  }
+
+  function notFound(): [number, unknown] {
+    return [404, { error: { message: 'Not Found', code: 2100 } }];
+  }
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const rawBody = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', baseUrl);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const headers: Record<string, string | undefined> = {};
+    for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    const query = Object.fromEntries(url.searchParams.entries());
+    const record: RecordedRequest = { method, path: url.pathname, query, headers, body: undefined, rawBody, operationId: undefined, status: 0, errors: [] };
+    requests.push(record);
+
+    const reply = (status: number, payload: unknown): void => {
+      record.status = status;
+      if (payload === undefined) {
+        res.writeHead(status).end();
+        return;
+      }
+      res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(payload));
+    };
+
+    let params: Record<string, string> = {};
+    const op = operations.find((candidate) => {
+      if (candidate.method !== method) return false;
+      const match = candidate.pattern.exec(url.pathname);
+      if (!match) return false;
+      params = Object.fromEntries(candidate.pathParams.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+      return true;
+    });
+    if (!op) {
+      record.errors.push(`no PagerDuty operation ${method} ${url.pathname} in this peer`);
+      reply(404, { error: { message: 'Not Found', code: 2100 } });
+      return;
+    }
+    record.operationId = op.operationId;
+
+    // PagerDuty checks the token before anything else.
+    if (headers['authorization'] !== `Token token=${options.token}`) {
+      record.errors.push('Authorization must be "Token token=<API key>" with a valid key');
+      reply(401, { error: { message: 'Authentication failed', code: 2006 } });
+      return;
+    }
+
+    const failure = failures.find((f) => f.remaining > 0 && (!f.method || f.method === method) && (!f.pathPrefix || url.pathname.startsWith(f.pathPrefix)));
+    if (failure) {
+      failure.remaining--;
+      if (failure.status === 429) res.setHeader('Retry-After', '1');
+      reply(failure.status, { error: { message: failure.status === 429 ? 'Rate Limit Exceeded' : 'Internal Server Error', code: failure.status === 429 ? 2020 : 2001 } });
+      return;
+    }
+
+    const errors = record.errors;
+    for (const header of op.headers) {
+      const raw = headers[header.name.toLowerCase()];
+      if (raw === undefined) {
+        if (header.required) errors.push(`header ${header.name} is required`);
+        continue;
+      }
+      // Compare media types without parameters (charset) for Content-Type.
+      const value = header.name.toLowerCase() === 'content-type' ? raw.split(';')[0]!.trim() : raw;
+      if (!header.validate(value)) errors.push(...formatErrors(`header ${header.name}`, header.validate.errors));
+    }
+    const accept = headers['accept'] ?? '';
+    if (!/application\/(json|vnd\.pagerduty\+json)/.test(accept)) errors.push('header Accept must accept application/json');
+
+    for (const [name, raw] of Object.entries(query)) {
+      const param = op.query.get(name) ?? op.query.get(name.replace(/\[\]$/, ''));
+      if (!param) {
+        errors.push(`query parameter ${name} is not defined for ${op.operationId ?? op.template}`);
+        continue;
+      }
+      const value = param.schema['type'] === 'array' ? url.searchParams.getAll(name) : coerce(raw, param.schema);
+      if (!param.validate(value)) errors.push(...formatErrors(`query ${name}`, param.validate.errors));
+    }
+    for (const [name, entry] of op.query) if (entry.required && !(name in query)) errors.push(`query parameter ${name} is required`);
+
+    let body: Json = {};
+    if (op.body) {
+      if (headers['content-type']?.split(';')[0]?.trim() !== 'application/json') errors.push('Content-Type must be application/json');
+      try {
+        const parsed: unknown = JSON.parse(rawBody);
+        record.body = parsed;
+        if (!op.body.validate(parsed)) errors.push(...formatErrors('body', op.body.validate.errors));
+        else body = parsed as Json;
+      } catch {
+        errors.push('body is not valid JSON');
+      }
+    } else if (rawBody.length > 0) {
+      errors.push(`${method} ${op.template} takes no request body`);
+    }
+
+    if (errors.length > 0) {
+      reply(400, { error: { message: 'Invalid Input Provided', code: 2001, errors } });
+      return;
+    }
+    const [status, payload] = handle(op, params, query, body, headers['from'] ?? '');
+    reply(status, payload);
+  }
+
+  const server = createServer((req, res) => {
+    onRequest(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `peer failure: ${String(error)}`, code: 2001 } }));
+    });
+  });
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url: baseUrl,
+    requests,
+    seedAlerts(incidentId, alerts) {
+      alertsByIncident.set(incidentId, [...alerts]);
+    },
+    failNext(status, times = 1, match = {}) {
+      failures.push({ status, remaining: times, ...match });
+    },
+    notes: (incidentId) => [...(notesByIncident.get(incidentId) ?? [])],
+    incident: (incidentId) => incidents.get(incidentId),
+    webhookSubscriptions: () => [...subscriptions.values()],
+    close: () =>
+      new Promise<void>((resolvePromise, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolvePromise()));
+      }),
+  };
+}
+
+/** A fresh alert id-ed like PagerDuty's, for seeding many alerts. */
+export function fakeAlertId(): string {
+  return `Q${randomUUID().replace(/-/g, '').slice(0, 13).toUpperCase()}`;
+}
