@@ -2,6 +2,7 @@
 // PURE: used from activities and workflows alike. Extracted values are data, never code: they are
 // kept as trimmed strings capped at MAX_VALUE_LENGTH and never interpreted here.
 import { z } from 'zod';
+import { checkRegex } from './rules/safe-regex.js';
 
 export const MAX_VALUE_LENGTH = 256;
 /** Texts longer than this are cut before regexes run, to bound matching cost. */
@@ -81,6 +82,12 @@ export const regexExtractorSchema = z
     lowercase: z.boolean().optional(),
   })
   .superRefine((extractor, ctx) => {
+    // Same screening as rule conditions: no catastrophic backtracking on attacker-controlled titles.
+    const safety = checkRegex(extractor.pattern, extractor.flags ?? '');
+    if (!safety.ok) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: safety.reason });
+      return;
+    }
     let regex: RegExp;
     try {
       regex = new RegExp(extractor.pattern, extractor.flags);
