@@ -1,0 +1,211 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { HostKeyMismatchError, SshAuthError, SshConfigError, SshConnectionError } from './errors.js';
+import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES } from './output-buffer.js';
+
+export interface SshCommandOptions {
+  host: string;
+  port: number;
+  username: string;
+  /** OpenSSH or PEM private key text (resolve it from a secret reference; never store it). */
+  privateKey: string;
+  passphrase?: string;
+  /** Pinned host key fingerprint as `ssh-keygen -lf` prints it: `SHA256:<base64 without padding>`. */
+  hostKeyFingerprint: string;
+  /** argv; each element is single-quoted, so nothing is interpreted by the remote shell. */
+  command: readonly string[];
+  /** Whole budget: connect, handshake, authentication and command. */
+  timeoutMs: number;
+  /** Cap for each of stdout and stderr. Default 64 KiB. */
+  maxOutputBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface SshCommandResult {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+/** Quotes one argument for a POSIX shell: `'…'`, with embedded quotes written as `'\''`. */
+export function shellQuote(arg: string): string {
+  if (arg.includes('\0')) throw new SshConfigError('command arguments must not contain NUL');
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Builds the remote command string from argv, every element quoted. */
+export function buildRemoteCommand(argv: readonly string[]): string {
+  if (argv.length === 0) throw new SshConfigError('command must have at least one element');
+  return argv.map(shellQuote).join(' ');
+}
+
+/** SHA256 fingerprint of a raw SSH public key blob, in `ssh-keygen -l` form. */
+export function fingerprintOfKeyBlob(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Fingerprint of an OpenSSH public key line such as `ssh-ed25519 AAAAC3Nza… comment`. */
+export function fingerprintOfPublicKey(openSshPublicKeyLine: string): string {
+  const parts = openSshPublicKeyLine.trim().split(/\s+/);
+  const b64 = parts[1];
+  if (parts.length < 2 || b64 === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) {
+    throw new SshConfigError('not an OpenSSH public key line ("<type> <base64> [comment]")');
+  }
+  const blob = Buffer.from(b64, 'base64');
+  // The blob starts with the key type as an SSH string; it must match the first field.
+  const typeLen = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  if (typeLen < 0 || blob.subarray(4, 4 + typeLen).toString('latin1') !== parts[0]) {
+    throw new SshConfigError('public key blob does not match its key type');
+  }
+  return fingerprintOfKeyBlob(blob);
+}
+
+function normalizeFingerprint(fp: string): string {
+  const trimmed = fp.trim();
+  if (!/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(trimmed)) {
+    throw new SshConfigError('hostKeyFingerprint must look like SHA256:<43 base64 chars> (as ssh-keygen -lf prints)');
+  }
+  return trimmed.replace(/=+$/, '');
+}
+
+function sameFingerprint(a: string, b: string): boolean {
+  const ba = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ba.length === bb.length && timingSafeEqual(ba, bb);
+}
+
+/**
+ * Runs one command on a remote host over SSH. The host key is checked against the pinned fingerprint
+ * during key exchange, before authentication, so a mismatching host never sees our credentials or the
+ * command. Errors: HostKeyMismatchError and SshAuthError are permanent; SshConnectionError
+ * (refused, reset, handshake timeout) is retryable. A command that outlives the timeout is signalled,
+ * the connection closed, and the result has `timedOut: true`.
+ */
+export async function runSshCommand(options: SshCommandOptions): Promise<SshCommandResult> {
+  const { host, port, username, privateKey, timeoutMs, maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
+  const pinned = normalizeFingerprint(options.hostKeyFingerprint);
+  const remoteCommand = buildRemoteCommand(options.command);
+  signal?.throwIfAborted();
+
+  const started = performance.now();
+  const stdout = new CappedBuffer(maxOutputBytes);
+  const stderr = new CappedBuffer(maxOutputBytes);
+  const client = new Client();
+
+  return await new Promise<SshCommandResult>((resolvePromise, rejectPromise) => {
+    let settled = false;
+    let hostKeyRejected: string | null = null;
+    let channel: ClientChannel | null = null;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    let exitCode: number | null = null;
+    let exitSignal: string | null = null;
+
+    const finish = (outcome: { result: SshCommandResult } | { error: unknown }): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      client.end();
+      if ('result' in outcome) resolvePromise(outcome.result);
+      else rejectPromise(outcome.error);
+    };
+    const result = (exitCode: number | null, sig: string | null): SshCommandResult => ({
+      exitCode,
+      signal: sig,
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      stdoutTruncated: stdout.truncated,
+      stderrTruncated: stderr.truncated,
+      durationMs: Math.round(performance.now() - started),
+      timedOut,
+    });
+    const stopChannel = (): void => {
+      if (channel) {
+        try {
+          channel.signal('KILL');
+        } catch {
+          // the channel may already be closing
+        }
+        channel.close();
+      }
+    };
+
+    const onAbort = (): void => {
+      stopChannel();
+      finish({ error: signal?.reason ?? new Error('ssh command aborted') });
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    timer = setTimeout(() => {
+      if (channel === null) {
+        finish({ error: new SshConnectionError(`ssh ${host}:${port}: timed out after ${timeoutMs} ms before the command started`) });
+        return;
+      }
+      timedOut = true;
+      stopChannel();
+      finish({ result: result(null, null) });
+    }, timeoutMs);
+
+    client.on('error', (err: Error & { level?: string; code?: string }) => {
+      if (hostKeyRejected !== null) {
+        finish({ error: new HostKeyMismatchError(`ssh ${host}:${port}: host key ${hostKeyRejected} does not match the pinned fingerprint ${pinned}`) });
+      } else if (err.level === 'client-authentication') {
+        finish({ error: new SshAuthError(`ssh ${host}:${port}: authentication failed for user ${username}`, { cause: err }) });
+      } else {
+        finish({ error: new SshConnectionError(`ssh ${host}:${port}: ${err.code ?? err.level ?? 'connection error'}: ${err.message}`, { cause: err }) });
+      }
+    });
+    client.on('close', () => {
+      if (hostKeyRejected !== null) {
+        finish({ error: new HostKeyMismatchError(`ssh ${host}:${port}: host key ${hostKeyRejected} does not match the pinned fingerprint ${pinned}`) });
+      } else {
+        finish({ error: new SshConnectionError(`ssh ${host}:${port}: connection closed before the command finished`) });
+      }
+    });
+    client.on('ready', () => {
+      client.exec(remoteCommand, (err, stream) => {
+        if (err) {
+          finish({ error: new SshConnectionError(`ssh ${host}:${port}: could not start command: ${err.message}`, { cause: err }) });
+          return;
+        }
+        channel = stream;
+        stream.on('data', (chunk: Buffer) => stdout.push(chunk));
+        stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+        stream.on('exit', (code: number | null | undefined, sig?: string | null) => {
+          if (typeof code === 'number') exitCode = code;
+          if (typeof sig === 'string') exitSignal = sig;
+        });
+        stream.on('close', () => finish({ result: result(exitCode, exitSignal) }));
+      });
+    });
+
+    const config: ConnectConfig = {
+      host,
+      port,
+      username,
+      privateKey,
+      readyTimeout: timeoutMs,
+      // Only key auth: never fall back to agent, password or keyboard-interactive.
+      authHandler: ['publickey'],
+      hostVerifier: (key: Buffer): boolean => {
+        const presented = fingerprintOfKeyBlob(key);
+        if (sameFingerprint(presented, pinned)) return true;
+        hostKeyRejected = presented;
+        return false;
+      },
+    };
+    if (options.passphrase !== undefined) config.passphrase = options.passphrase;
+    try {
+      client.connect(config);
+    } catch (err) {
+      // Synchronous failures are configuration problems (e.g. an unparsable private key).
+      finish({ error: new SshConfigError(`ssh ${host}:${port}: ${(err as Error).message}`, { cause: err }) });
+    }
+  });
+}

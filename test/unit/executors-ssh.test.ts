@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HostKeyMismatchError, SshAuthError, SshConnectionError } from '../../src/executors/errors.js';
+import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote } from '../../src/executors/ssh.js';
+import { generateKeyPair, startSshd, type SshdHandle } from '../helpers/sshd.js';
+
+describe('executors/ssh', () => {
+  describe('shellQuote', () => {
+    it('single-quotes every argument so the shell interprets nothing', () => {
+      assert.equal(shellQuote('plain'), `'plain'`);
+      assert.equal(shellQuote(''), `''`);
+      assert.equal(shellQuote(`it's`), `'it'\\''s'`);
+      assert.equal(buildRemoteCommand(['echo', '$(id)', 'a b']), `'echo' '$(id)' 'a b'`);
+      assert.throws(() => shellQuote('a\0b'));
+      assert.throws(() => buildRemoteCommand([]));
+    });
+
+    it('round-trips hostile strings through a real shell', () => {
+      const hostile = [`'`, `"`, '$HOME', '`id`', '; touch /tmp/x', 'a\nb', '\\', `'\\''`, '*', '-n'];
+      for (const arg of hostile) {
+        const out = execFileSync('/bin/sh', ['-c', `printf '%s' ${shellQuote(arg)}`], { encoding: 'utf8' });
+        assert.equal(out, arg);
+      }
+    });
+  });
+
+  describe('fingerprintOfPublicKey', () => {
+    it('matches ssh-keygen -lf', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'selfheal-fp-'));
+      try {
+        const pair = await generateKeyPair(dir, 'k');
+        assert.match(pair.fingerprint, /^SHA256:[A-Za-z0-9+/]{43}$/);
+        assert.equal(fingerprintOfPublicKey(pair.publicKey), pair.fingerprint);
+        assert.throws(() => fingerprintOfPublicKey('ssh-rsa not-base64!'));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('against a real sshd', function () {
+    this.timeout(60_000);
+    let sshd: SshdHandle;
+    let work: string;
+
+    before(async () => {
+      sshd = await startSshd();
+    });
+    after(async () => {
+      await sshd?.stop();
+    });
+    beforeEach(async () => {
+      work = await mkdtemp(join(tmpdir(), 'selfheal-ssh-'));
+    });
+    afterEach(async () => {
+      await rm(work, { recursive: true, force: true });
+    });
+
+    const base = () => ({
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      privateKey: sshd.privateKey,
+      hostKeyFingerprint: sshd.hostKeyFingerprint,
+      timeoutMs: 15_000,
+    });
+
+    it('runs a command and captures exit code, stdout and stderr', async () => {
+      const result = await runSshCommand({ ...base(), command: ['sh', '-c', 'echo "out:$1"; echo err >&2; exit 7', 'sh', "it's $(not) expanded"] });
+      assert.equal(result.exitCode, 7);
+      assert.equal(result.stdout, "out:it's $(not) expanded\n");
+      assert.equal(result.stderr, 'err\n');
+      assert.equal(result.timedOut, false);
+      assert.ok(result.durationMs > 0);
+    });
+
+    it('passes arguments verbatim (no remote shell injection)', async () => {
+      const marker = join(work, 'injected');
+      const result = await runSshCommand({ ...base(), command: ['echo', `; touch ${marker}`, '$(touch ' + marker + ')'] });
+      assert.equal(result.exitCode, 0);
+      assert.equal(result.stdout, `; touch ${marker} $(touch ${marker})\n`);
+      await assert.rejects(stat(marker));
+    });
+
+    it('caps output', async () => {
+      const result = await runSshCommand({ ...base(), command: ['head', '-c', '100000', '/dev/zero'], maxOutputBytes: 1024 });
+      assert.equal(result.exitCode, 0);
+      assert.equal(Buffer.byteLength(result.stdout), 1024);
+      assert.equal(result.stdoutTruncated, true);
+    });
+
+    it('refuses a host whose key does not match the pin, before running anything', async () => {
+      const marker = join(work, 'ran');
+      const other = await generateKeyPair(work, 'other');
+      const logOffset = sshd.logs().length;
+      await assert.rejects(
+        runSshCommand({ ...base(), hostKeyFingerprint: other.fingerprint, command: ['touch', marker] }),
+        (err: Error) => err instanceof HostKeyMismatchError && (err as HostKeyMismatchError).retryable === false && err.message.includes(sshd.hostKeyFingerprint),
+      );
+      await assert.rejects(stat(marker), 'the command must not have run');
+      // Our credentials were never offered: sshd saw no authentication attempt.
+      await new Promise((r) => setTimeout(r, 200));
+      const logs = sshd.logs().slice(logOffset);
+      assert.match(logs, /Connection from/);
+      assert.doesNotMatch(logs, /Accepted key|Accepted publickey|Failed publickey|Postponed publickey|Starting session/);
+    });
+
+    it('maps a wrong client key to SshAuthError (non-retryable)', async () => {
+      const marker = join(work, 'ran');
+      const stranger = await generateKeyPair(work, 'stranger');
+      await assert.rejects(
+        runSshCommand({ ...base(), privateKey: stranger.privateKey, command: ['touch', marker] }),
+        (err: Error) => err instanceof SshAuthError && (err as SshAuthError).retryable === false,
+      );
+      await assert.rejects(stat(marker));
+    });
+
+    // The remote process is sent SIGKILL over the channel (OpenSSH honours that only for non-root
+    // logins) and the channel is closed, so a command still writing output dies of SIGPIPE at the latest.
+    it('times out a long command, reports timedOut and tears the remote command down', async () => {
+      const pidFile = join(work, 'pid');
+      const started = Date.now();
+      const result = await runSshCommand({ ...base(), timeoutMs: 1500, command: ['sh', '-c', `echo $$ > ${pidFile}; while :; do echo tick; sleep 0.2; done`] });
+      assert.match(result.stdout, /^tick\n/);
+      assert.equal(result.timedOut, true);
+      assert.equal(result.exitCode, null);
+      assert.ok(Date.now() - started < 10_000);
+      const pid = Number((await readFile(pidFile, 'utf8')).trim());
+      const deadline = Date.now() + 5000;
+      let alive = true;
+      while (alive && Date.now() < deadline) {
+        try {
+          process.kill(pid, 0);
+          await new Promise((r) => setTimeout(r, 100));
+        } catch {
+          alive = false;
+        }
+      }
+      assert.equal(alive, false, 'remote command should be killed after the timeout');
+    });
+
+    it('cancels through AbortSignal', async () => {
+      const controller = new AbortController();
+      const run = runSshCommand({ ...base(), command: ['sleep', '30'], signal: controller.signal });
+      setTimeout(() => controller.abort(new Error('cancelled')), 500);
+      await assert.rejects(run, /cancelled/);
+    });
+  });
+
+  it('maps a refused connection to a retryable SshConnectionError', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'selfheal-ssh-'));
+    try {
+      const pair = await generateKeyPair(dir, 'k');
+      await assert.rejects(
+        runSshCommand({
+          host: '127.0.0.1',
+          port: 1,
+          username: 'nobody',
+          privateKey: pair.privateKey,
+          hostKeyFingerprint: pair.fingerprint,
+          command: ['true'],
+          timeoutMs: 5000,
+        }),
+        (err: Error) => err instanceof SshConnectionError && (err as SshConnectionError).retryable === true && /ECONNREFUSED/.test(err.message),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
