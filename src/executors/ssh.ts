@@ -102,7 +102,7 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
     let hostKeyRejected: string | null = null;
     let channel: ClientChannel | null = null;
     let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: NodeJS.Timeout | undefined = undefined;
     let exitCode: number | null = null;
     let exitSignal: string | null = null;
 
