@@ -1,0 +1,211 @@
+import { z } from 'zod';
+
+/**
+ * One schema over the process environment (DESIGN.md "Interface contract").
+ * Parsed once per process by its composition root; everything else receives a Config.
+ */
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const port = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? String(fallback) : v.trim()))
+    .pipe(
+      z
+        .string()
+        .regex(/^\d+$/, 'must be a whole number between 0 and 65535')
+        .transform(Number)
+        .pipe(z.number().int().min(0, 'must be between 0 and 65535').max(65535, 'must be between 0 and 65535')),
+    );
+
+const hostPort = optionalString.refine((v) => v === undefined || /^[^\s:/]+:\d{1,5}$/.test(v), {
+  message: 'must be host:port, e.g. temporal:7233',
+});
+
+const url = (fallback?: string) =>
+  optionalString
+    .transform((v) => v ?? fallback)
+    .refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), { message: 'must be an http(s) URL' });
+
+const databaseUrl = optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\/[^\s]+$/.test(v), {
+  message: 'must be a postgres:// URL',
+});
+
+const list = optionalString.transform((v) =>
+  v === undefined
+    ? []
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+);
+
+const boolean = (fallback: boolean) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+    return z.NEVER;
+  });
+
+const email = optionalString.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$/.test(v), {
+  message: 'must be an email address',
+});
+
+const secretToken = optionalString.refine((v) => v === undefined || v.length >= 16, {
+  message: 'must be at least 16 characters',
+});
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port(8080),
+  HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: databaseUrl,
+  DATABASE_POOL_SIZE: port(10).pipe(z.number().min(1, 'must be at least 1')),
+  SELFHEAL_DATA_DIR: optionalString.transform((v) => v ?? '.data'),
+  TEMPORAL_ADDRESS: hostPort,
+  TEMPORAL_NAMESPACE: optionalString.transform((v) => v ?? 'default'),
+  TEMPORAL_TASK_QUEUE: optionalString.transform((v) => v ?? 'selfheal'),
+  TEMPORAL_UI_URL: url('http://localhost:8233'),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_TLS_CERT_PATH: optionalString,
+  TEMPORAL_TLS_KEY_PATH: optionalString,
+  TEMPORAL_TLS_CA_PATH: optionalString,
+  TEMPORAL_API_KEY: optionalString,
+  PAGERDUTY_WEBHOOK_SECRETS: list,
+  PAGERDUTY_API_URL: url('https://api.pagerduty.com'),
+  PAGERDUTY_API_TOKEN: optionalString,
+  PAGERDUTY_FROM_EMAIL: email,
+  SELFHEAL_ADMIN_TOKEN: secretToken,
+  SELFHEAL_PUBLIC_URL: url(),
+  SELFHEAL_EXTRACTORS_FILE: optionalString,
+  SELFHEAL_ENVIRONMENT: optionalString.refine((v) => v === undefined || /^[a-z0-9][a-z0-9._-]{0,62}$/.test(v), {
+    message: 'must be a lowercase environment name (a-z, 0-9, . _ -)',
+  }),
+  SELFHEAL_SCRIPTS_DIR: optionalString.transform((v) => v ?? 'scripts'),
+  SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS: port(600).pipe(z.number().min(1, 'must be at least 1')),
+  SMTP_URL: optionalString.refine((v) => v === undefined || /^smtps?:\/\/[^\s]+$/.test(v), {
+    message: 'must be an smtp:// or smtps:// URL',
+  }),
+  SMTP_FROM: email,
+  SELFHEAL_DEV_SIGNATURES_OFF: boolean(false),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  nodeEnv: Env['NODE_ENV'];
+  port: number;
+  host: string;
+  logLevel: Env['LOG_LEVEL'];
+  dataDir: string;
+  database: { url: string | undefined; poolSize: number };
+  temporal: {
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+    cliPath: string | undefined;
+    tls: { certPath: string | undefined; keyPath: string | undefined; caPath: string | undefined };
+    apiKey: string | undefined;
+  };
+  pagerduty: {
+    webhookSecrets: string[];
+    apiUrl: string;
+    apiToken: string | undefined;
+    fromEmail: string | undefined;
+  };
+  adminToken: string | undefined;
+  publicUrl: string | undefined;
+  extractorsFile: string | undefined;
+  agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number };
+  smtp: { url: string | undefined; from: string | undefined };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly variable: string,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse the environment; on the first bad variable throw one line naming it and what is wrong. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const raw = source[variable];
+    const shown = raw === undefined || /TOKEN|SECRET|KEY|PASSWORD/i.test(variable) ? '' : ` (got "${raw}")`;
+    throw new ConfigError(`Invalid configuration: ${variable} ${lowerFirst(issue.message)}${shown}`, variable);
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production' && e.PAGERDUTY_WEBHOOK_SECRETS.length === 0) {
+    throw new ConfigError(
+      'Invalid configuration: PAGERDUTY_WEBHOOK_SECRETS is required when NODE_ENV=production (comma-separated V3 signing secrets)',
+      'PAGERDUTY_WEBHOOK_SECRETS',
+    );
+  }
+  if (e.PAGERDUTY_API_TOKEN && !e.PAGERDUTY_FROM_EMAIL) {
+    throw new ConfigError(
+      'Invalid configuration: PAGERDUTY_FROM_EMAIL is required with PAGERDUTY_API_TOKEN (PagerDuty needs a From header on writes)',
+      'PAGERDUTY_FROM_EMAIL',
+    );
+  }
+  if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
+    throw new ConfigError(
+      'Invalid configuration: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
+      e.TEMPORAL_TLS_CERT_PATH ? 'TEMPORAL_TLS_KEY_PATH' : 'TEMPORAL_TLS_CERT_PATH',
+    );
+  }
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    dataDir: e.SELFHEAL_DATA_DIR,
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL!.replace(/\/+$/, ''),
+      cliPath: e.TEMPORAL_CLI_PATH,
+      tls: { certPath: e.TEMPORAL_TLS_CERT_PATH, keyPath: e.TEMPORAL_TLS_KEY_PATH, caPath: e.TEMPORAL_TLS_CA_PATH },
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    pagerduty: {
+      webhookSecrets: e.PAGERDUTY_WEBHOOK_SECRETS,
+      apiUrl: e.PAGERDUTY_API_URL!.replace(/\/+$/, ''),
+      apiToken: e.PAGERDUTY_API_TOKEN,
+      fromEmail: e.PAGERDUTY_FROM_EMAIL,
+    },
+    adminToken: e.SELFHEAL_ADMIN_TOKEN,
+    publicUrl: e.SELFHEAL_PUBLIC_URL,
+    extractorsFile: e.SELFHEAL_EXTRACTORS_FILE,
+    agent: {
+      environment: e.SELFHEAL_ENVIRONMENT,
+      scriptsDir: e.SELFHEAL_SCRIPTS_DIR,
+      timeoutSeconds: e.SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS,
+    },
+    smtp: { url: e.SMTP_URL, from: e.SMTP_FROM },
+  };
+}
+
+/** Every variable the schema knows, for .env.example and the docker-compose test. */
+export const configVariables = Object.keys(envSchema.shape) as (keyof Env)[];
+
+function lowerFirst(s: string): string {
+  if (/^Invalid option/.test(s)) return s.replace(/^Invalid option: expected one of/, 'must be one of');
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}

@@ -1,0 +1,57 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  pool: pg.Pool;
+  /** The URL other components (or processes) can use to reach this database. */
+  url: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+// timestamptz → Date (pg default); bigint ids stay strings (pg default) so they never lose precision.
+
+/**
+ * Real Postgres when a URL is given. Without one, an embedded PGlite persisted under `dataDir`,
+ * served over the Postgres wire protocol on loopback so the very same pg + Kysely code runs.
+ */
+export async function openDatabase(opts: { url?: string; dataDir: string; poolSize?: number }): Promise<DatabaseHandle> {
+  if (opts.url) {
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    pool.on('error', () => {
+      // An idle client lost its connection (Postgres restarted). The pool replaces it; queries report their own errors.
+    });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, pool, url: opts.url, embedded: false, close: () => db.destroy() };
+  }
+  return openEmbedded(opts.dataDir, opts.poolSize ?? 10);
+}
+
+async function openEmbedded(dataDir: string, poolSize: number): Promise<DatabaseHandle> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const dir = path.resolve(dataDir, 'pglite');
+  await mkdir(dir, { recursive: true });
+  const lite = await PGlite.create({ dataDir: dir });
+  const server = new PGLiteSocketServer({ db: lite, host: '127.0.0.1', port: 0, maxConnections: poolSize + 4 });
+  await server.start();
+  const url = `postgres://postgres@${server.getServerConn()}/postgres`;
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    pool,
+    url,
+    embedded: true,
+    async close() {
+      await db.destroy();
+      await server.stop();
+      await lite.close();
+    },
+  };
+}

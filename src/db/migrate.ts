@@ -1,0 +1,26 @@
+import type { Kysely } from 'kysely';
+import { Migrator, type Migration, type MigrationProvider, type MigrationResult } from 'kysely/migration';
+import * as initial from './migrations/2026-11-24T00-00-initial.js';
+
+/** Migrations in order; names are timestamps and never change once landed. */
+const migrations: Record<string, Migration> = {
+  '2026-11-24T00-00-initial': initial,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export class MigrationError extends Error {}
+
+/** Bring the schema up to date. Idempotent; safe to run at every start from several processes. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResult[]> {
+  const migrator = new Migrator({ db, provider, migrationTableName: 'selfheal_migrations', migrationLockTableName: 'selfheal_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new MigrationError(
+      `Migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  return results ?? [];
+}

@@ -1,0 +1,39 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths whose values are secrets; pino replaces them before anything is written. */
+export const redactPaths = [
+  'password',
+  'token',
+  'secret',
+  'secrets',
+  'privateKey',
+  'authorization',
+  '*.password',
+  '*.token',
+  '*.secret',
+  '*.secrets',
+  '*.privateKey',
+  '*.authorization',
+  '*.apiToken',
+  '*.adminToken',
+  '*.webhookSecrets',
+  'req.headers.authorization',
+  'req.headers["x-pagerduty-signature"]',
+  'headers.authorization',
+  'headers["x-pagerduty-signature"]',
+];
+
+export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
+  return pino(
+    {
+      name: opts.name ?? 'selfheal',
+      level: opts.level ?? 'info',
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    opts.destination,
+  );
+}

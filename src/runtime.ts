@@ -1,0 +1,80 @@
+import { readFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+import YAML from 'yaml';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openDatabase, type DatabaseHandle } from './db/connect.js';
+import { migrateToLatest } from './db/migrate.js';
+import { extractorsConfigSchema, type ExtractorsConfig } from './domain/extract.js';
+import { createLogger, type Logger } from './logger.js';
+import { tlsOptions, type TemporalTarget } from './temporal/connection.js';
+
+/** Shared start-up steps of the composition roots (server, worker, dev). */
+
+export function configOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+export function loggerFor(config: Config, name: string): Logger {
+  return createLogger({ level: config.logLevel, name });
+}
+
+export async function openMigratedDatabase(config: Config, logger: Logger, url = config.database.url): Promise<DatabaseHandle> {
+  const handle = await openDatabase({ url, dataDir: config.dataDir, poolSize: config.database.poolSize });
+  const results = await migrateToLatest(handle.db);
+  const applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  if (applied.length > 0) logger.info({ applied }, 'database migrated');
+  return handle;
+}
+
+/** A client whose connection is made on first use: the API starts (and answers 503) while Temporal is down. */
+export async function lazyTemporalClient(target: TemporalTarget): Promise<Client> {
+  const tls = await tlsOptions(target);
+  const connection = Connection.lazy({
+    address: target.address,
+    ...(tls ? { tls } : {}),
+    ...(target.apiKey ? { apiKey: target.apiKey } : {}),
+    connectTimeout: 3000,
+  });
+  return new Client({ connection, namespace: target.namespace });
+}
+
+export async function loadExtractors(file: string | undefined): Promise<ExtractorsConfig> {
+  if (!file) return {};
+  const text = await readFile(file, 'utf8');
+  const parsed = extractorsConfigSchema.safeParse(file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text));
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new ConfigError(`Invalid configuration: SELFHEAL_EXTRACTORS_FILE ${file}: ${i.path.join('.')} ${i.message}`, 'SELFHEAL_EXTRACTORS_FILE');
+  }
+  return parsed.data;
+}
+
+/** Run `stop` once on SIGINT/SIGTERM; a second signal exits at once. */
+export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}

@@ -1,0 +1,61 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Logger } from '../logger.js';
+import { tlsOptions, type TemporalTarget } from './connection.js';
+
+const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** Bundle the workflow code once per process (it takes seconds) and reuse it for every worker. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  return bundle;
+}
+
+const quietBundlerLogger = new DefaultLogger('WARN');
+
+let runtimeInstalled = false;
+/** Route the Temporal SDK's own logs into our logger. Call once, before any worker or native connection. */
+export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN'): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const sdk = logger.child({ component: 'temporal-sdk' });
+  Runtime.install({
+    logger: new DefaultLogger(level, (entry) => {
+      const meta = entry.meta ?? {};
+      const lvl = entry.level.toLowerCase();
+      const fn = lvl === 'error' ? sdk.error : lvl === 'warn' ? sdk.warn : lvl === 'info' ? sdk.info : sdk.debug;
+      fn.call(sdk, meta, entry.message);
+    }),
+  });
+}
+
+export async function connectNative(target: TemporalTarget): Promise<NativeConnection> {
+  const tls = await tlsOptions(target);
+  return NativeConnection.connect({
+    address: target.address,
+    ...(tls ? { tls } : {}),
+    ...(target.apiKey ? { apiKey: target.apiKey } : {}),
+  });
+}
+
+export async function createMainWorker(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activities: object;
+  identity?: string;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: opts.activities,
+    ...(opts.identity ? { identity: opts.identity } : {}),
+    shutdownGraceTime: '10 seconds',
+  });
+}
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
