@@ -1,0 +1,32 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../src/db/database.js';
+import type { ExtractorsConfig } from '../src/domain/extract.js';
+import type { Logger } from '../src/logger.js';
+import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
+import { createActionRunActivities } from './action-runs.js';
+import { createActionActivities, type Integrations } from './actions.js';
+import { createIncidentActivities } from './incidents.js';
+import { createPlanActivities } from './plan.js';
+
+export interface ActivityDeps {
+  db: Kysely<Database>;
+  logger: Logger;
+  extractors: ExtractorsConfig;
+  pagerduty?: PagerDutyClient | undefined;
+  integrations?: Integrations | undefined;
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+}
+
+/** Every activity of the main worker, built from injected dependencies (tests pass their own). */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createIncidentActivities(deps),
+    ...createPlanActivities(deps),
+    ...createActionRunActivities(deps),
+    ...createActionActivities(deps),
+  };
+}
+
+/** Activities the Doctor agent registers on its environment's task queue. */
+export { createAgentActivities } from './agent.js';

@@ -1,0 +1,69 @@
+// The Doctor agent: one per environment. A Temporal worker polling its environment's task queue, so it
+// needs outbound connections only. It runs allow-listed scripts and nothing else.
+import { pathToFileURL } from 'node:url';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createAgentActivities } from '../activities/agent.js';
+import type { Config } from './config.js';
+import { validateScriptsDir } from './executors/script-runner.js';
+import type { Logger } from './logger.js';
+import { temporalTarget } from './temporal/connection.js';
+import { agentTaskQueue } from './temporal/names.js';
+import { connectNative, installTemporalRuntime } from './temporal/worker.js';
+import { configOrExit, loggerFor, onShutdown } from './runtime.js';
+
+export class AgentStartError extends Error {}
+
+/** Build the agent's worker: activities only (no workflows), on `selfheal-agent-<environment>`. */
+export async function buildAgentWorker(opts: { config: Config; connection: NativeConnection; environment: string; scriptsDir: string; identity?: string }): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.config.temporal.namespace,
+    taskQueue: agentTaskQueue(opts.environment),
+    activities: createAgentActivities({ scriptsDir: opts.scriptsDir, maxTimeoutSeconds: opts.config.agent.timeoutSeconds }),
+    identity: opts.identity ?? `doctor-agent@${opts.environment}`,
+    shutdownGraceTime: '15 seconds',
+  });
+}
+
+/** Connect with retries; after the last one, a clear error naming the address. */
+export async function connectWithRetries(config: Config, address: string, logger: Logger, attempts = 5): Promise<NativeConnection> {
+  let lastError: unknown;
+  for (let i = 1; i <= attempts; i++) {
+    try {
+      return await connectNative(temporalTarget(config, address));
+    } catch (err) {
+      lastError = err;
+      logger.warn({ attempt: i, attempts, address }, 'cannot reach Temporal yet');
+      if (i < attempts) await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (i - 1), 15_000)));
+    }
+  }
+  throw new AgentStartError(`cannot reach Temporal at ${address} after ${attempts} attempts: ${(lastError as Error).message.split('\n')[0]}`);
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit();
+  const logger = loggerFor(config, 'selfheal-agent');
+  const environment = config.agent.environment;
+  if (!environment) throw new AgentStartError('SELFHEAL_ENVIRONMENT is required: the name of the environment this agent serves');
+  let scriptsDir: string;
+  try {
+    scriptsDir = await validateScriptsDir(config.agent.scriptsDir);
+  } catch (err) {
+    throw new AgentStartError(`SELFHEAL_SCRIPTS_DIR: ${(err as Error).message}`);
+  }
+  installTemporalRuntime(logger);
+  const address = config.temporal.address ?? 'localhost:7233';
+  const connection = await connectWithRetries(config, address, logger);
+  const worker = await buildAgentWorker({ config, connection, environment, scriptsDir });
+  onShutdown(logger, async () => worker.shutdown());
+  logger.info({ environment, taskQueue: agentTaskQueue(environment), scriptsDir, address }, 'Doctor agent polling');
+  await worker.run();
+  await connection.close();
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err) => {
+    process.stderr.write(`agent failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,143 @@
+import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { Hono } from 'hono';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/database.js';
+import { eventExists, insertEventOnce } from '../../db/queries/incidents.js';
+import { classifyEvent, incidentIdOf, parseWebhookBody } from '../../pagerduty/webhook.js';
+import { verifySignature } from '../../pagerduty/signature.js';
+import { incidentWorkflowId, searchAttributes } from '../../temporal/names.js';
+import { incidentEventSignal, type IncidentEventMessage } from '../../../workflows/messages.js';
+import type { AppDeps, AppEnv } from '../app.js';
+import { withTimeout } from '../app.js';
+import { problem } from '../problem.js';
+
+export const MAX_WEBHOOK_BYTES = 256 * 1024;
+/** Postgres is a best-effort helper here (duplicate detection, recording ignored events), never a dependency. */
+const DB_BUDGET_MS = 250;
+
+export interface WebhookDeps extends AppDeps {
+  /** Counters for /metrics; optional. */
+  onWebhook?: (outcome: string) => void;
+}
+
+/** PagerDuty Webhooks V3 → signalWithStart of the incident's workflow. Answers in milliseconds. */
+export function webhookRoutes(deps: WebhookDeps) {
+  const app = new Hono<AppEnv>();
+  const secrets = deps.config.pagerduty.webhookSecrets;
+  const count = (o: string) => deps.onWebhook?.(o);
+
+  app.post('/webhooks/pagerduty', async (c) => {
+    const log = c.get('logger');
+    const declared = Number(c.req.header('content-length') ?? '0');
+    if (declared > MAX_WEBHOOK_BYTES) {
+      count('too_large');
+      return problem(c, 413, 'Payload Too Large', `body exceeds ${MAX_WEBHOOK_BYTES} bytes`);
+    }
+    const raw = new Uint8Array(await c.req.arrayBuffer());
+    if (raw.byteLength > MAX_WEBHOOK_BYTES) {
+      count('too_large');
+      return problem(c, 413, 'Payload Too Large', `body exceeds ${MAX_WEBHOOK_BYTES} bytes`);
+    }
+
+    if (secrets.length > 0) {
+      const header = c.req.header('x-pagerduty-signature');
+      if (!header || !verifySignature(raw, header, secrets)) {
+        count('bad_signature');
+        log.warn({ reason: header ? 'mismatch' : 'missing' }, 'webhook signature rejected');
+        return problem(c, 401, 'Unauthorized', header ? 'X-PagerDuty-Signature does not match any configured secret' : 'X-PagerDuty-Signature header is missing');
+      }
+    }
+
+    const parsed = parseWebhookBody(new TextDecoder().decode(raw));
+    if (!parsed.ok) {
+      count('malformed');
+      return problem(c, 400, 'Bad Request', parsed.detail, { errors: parsed.fields.map((f) => ({ path: f, message: 'missing or invalid' })) });
+    }
+    const event = parsed.event;
+    const webhookId = c.req.header('x-webhook-id') ?? undefined;
+    const incidentId = classifyEvent(event) === 'incident' ? incidentIdOf(event) : undefined;
+
+    if (!incidentId) {
+      await bestEffort(deps.db, (db) =>
+        insertEventOnce(db, {
+          eventId: event.id,
+          webhookId,
+          incidentId: null,
+          eventType: event.event_type,
+          resourceType: event.resource_type,
+          occurredAt: event.occurred_at,
+          disposition: 'ignored',
+          payload: { event },
+        }),
+      );
+      count('ignored');
+      return c.json({ status: 'ignored', eventId: event.id, eventType: event.event_type }, 202);
+    }
+
+    if (await bestEffort(deps.db, (db) => eventExists(db, event.id))) {
+      count('duplicate');
+      return c.json({ status: 'duplicate', eventId: event.id, incidentId }, 200);
+    }
+
+    const msg: IncidentEventMessage = {
+      eventId: event.id,
+      webhookId,
+      eventType: event.event_type,
+      occurredAt: event.occurred_at,
+      receivedAt: new Date().toISOString(),
+      event,
+    };
+    const workflowId = incidentWorkflowId(incidentId);
+    try {
+      await signalIncident(deps.temporal, deps.config.temporal.taskQueue, incidentId, msg, serviceIdOf(event));
+    } catch (err) {
+      count('temporal_unavailable');
+      log.error({ err: { message: (err as Error).message }, incidentId }, 'signalWithStart failed');
+      return problem(c, 503, 'Service Unavailable', 'workflow service unavailable; PagerDuty will retry', { retryable: true });
+    }
+    count('accepted');
+    log.info({ incidentId, eventId: event.id, eventType: event.event_type, workflowId }, 'webhook accepted');
+    return c.json({ status: 'accepted', eventId: event.id, incidentId, workflowId }, 202);
+  });
+
+  return app;
+}
+
+export async function signalIncident(
+  client: Client,
+  taskQueue: string,
+  incidentId: string,
+  msg: IncidentEventMessage,
+  serviceId?: string,
+): Promise<void> {
+  await withTimeout(
+    client.workflow.signalWithStart('incidentWorkflow', {
+      workflowId: incidentWorkflowId(incidentId),
+      taskQueue,
+      args: [{ incidentId }],
+      signal: incidentEventSignal,
+      signalArgs: [msg],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      typedSearchAttributes: [
+        { key: searchAttributes.incidentId, value: incidentId },
+        ...(serviceId ? [{ key: searchAttributes.service, value: serviceId }] : []),
+      ],
+      memo: { incidentId, ...(serviceId ? { serviceId } : {}) },
+    }),
+    4000,
+  );
+}
+
+function serviceIdOf(event: { data: Record<string, unknown> }): string | undefined {
+  const data = event.data;
+  const svc = (data['service'] ?? (data['incident'] as Record<string, unknown> | undefined)?.['service']) as { id?: unknown } | undefined;
+  return typeof svc?.id === 'string' ? svc.id : undefined;
+}
+
+async function bestEffort<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T | undefined> {
+  try {
+    return await withTimeout(fn(db), DB_BUDGET_MS);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Connection } from '@temporalio/client';
+// `npm start`: the whole stack in one process for a laptop. Embedded Temporal dev server and Postgres
+// (PGlite) unless TEMPORAL_ADDRESS / DATABASE_URL point at real ones; the worker; the API.
+import path from 'node:path';
+import { connectClient, temporalTarget } from './temporal/connection.js';
+import { findTemporalCli, startDevServer, TemporalCliMissingError, type DevServer } from './temporal/dev-server.js';
+import { ensureSearchAttributes } from './temporal/search-attributes.js';
+import { connectNative, installTemporalRuntime } from './temporal/worker.js';
+import { configOrExit, lazyTemporalClient, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+import { startApiServer } from './server.js';
+import { buildMainWorker } from './worker.js';
+
+const DEV_TEMPORAL_PORT = 7233;
+const DEV_UI_PORT = 8233;
+
+async function main(): Promise<void> {
+  const config = configOrExit({ NODE_ENV: 'development', ...process.env });
+  const logger = loggerFor(config, 'selfheal-dev');
+  installTemporalRuntime(logger);
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+
+  let devServer: DevServer | undefined;
+  let sdkServer: { teardown(): Promise<void> } | undefined;
+  let address = config.temporal.address;
+  let uiUrl = config.temporal.uiUrl;
+  if (!address) {
+    const cli = await findTemporalCli({ cliPath: config.temporal.cliPath, provision: true, log: (m) => say(`» ${m}`) });
+    if (cli) {
+      say(`» starting the Temporal dev server (${cli})`);
+      devServer = await startDevServer({
+        executable: cli,
+        port: DEV_TEMPORAL_PORT,
+        uiPort: DEV_UI_PORT,
+        dbFilename: path.resolve(config.dataDir, 'temporal.db'),
+        namespace: config.temporal.namespace,
+      });
+      address = devServer.address;
+      uiUrl = devServer.uiUrl ?? uiUrl;
+    } else {
+      say('» no Temporal CLI and no Go toolchain: trying the Temporal SDK download of the dev server');
+      try {
+        const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+        const env = await TestWorkflowEnvironment.createLocal({
+          server: { ip: '127.0.0.1', port: DEV_TEMPORAL_PORT, ui: true, uiPort: DEV_UI_PORT, dbFilename: path.resolve(config.dataDir, 'temporal.db'), namespace: config.temporal.namespace },
+        });
+        sdkServer = env;
+        address = `127.0.0.1:${DEV_TEMPORAL_PORT}`;
+        uiUrl = `http://localhost:${DEV_UI_PORT}`;
+      } catch (err) {
+        throw new TemporalCliMissingError(`the SDK download failed: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+
+  const database = await openMigratedDatabase(config, logger);
+  const target = temporalTarget(config, address);
+  const admin = await connectClient(target);
+  await ensureSearchAttributes(admin.connection as Connection, config.temporal.namespace);
+  await admin.connection.close();
+
+  const connection = await connectNative(target);
+  const worker = await buildMainWorker({ config, db: database.db, logger, connection, extractors: await loadExtractors(config.extractorsFile) });
+  const workerDone = worker.run();
+
+  const temporal = await lazyTemporalClient(target);
+  const api = await startApiServer({ config, db: database.db, temporal, logger, temporalUiUrl: uiUrl });
+
+  say('');
+  say('Self-healing is running (Ctrl-C to stop)');
+  say(`  API            ${api.url}`);
+  say(`  API docs       ${api.url}/docs`);
+  say(`  Webhook        ${api.url}/webhooks/pagerduty`);
+  say(`  Temporal UI    ${uiUrl}`);
+  say(`  Temporal       ${address} (namespace ${config.temporal.namespace})`);
+  say(`  Database       ${database.embedded ? `embedded PGlite in ${path.resolve(config.dataDir, 'pglite')}` : 'DATABASE_URL'}`);
+  if (config.pagerduty.webhookSecrets.length === 0) say('  WARNING        PAGERDUTY_WEBHOOK_SECRETS unset: webhook signatures are not checked');
+  if (!config.adminToken) say('  NOTE           SELFHEAL_ADMIN_TOKEN unset: the /api endpoints refuse every request');
+  say('');
+
+  onShutdown(logger, async () => {
+    await api.close();
+    worker.shutdown();
+    await workerDone;
+    await connection.close();
+    await temporal.connection.close();
+    await database.close();
+    await devServer?.stop();
+    await sdkServer?.teardown();
+    say('stopped');
+  });
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+});

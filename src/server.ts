@@ -1,0 +1,61 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { pathToFileURL } from 'node:url';
+import type { Client } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import { createApp } from './api/app.js';
+import { allRoutes } from './api/routes/index.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import type { Logger } from './logger.js';
+import { temporalTarget } from './temporal/connection.js';
+import { configOrExit, lazyTemporalClient, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+
+export interface ApiServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serve the API on config.host:port (port 0 → a free port). */
+export async function startApiServer(deps: { config: Config; db: Kysely<Database>; temporal: Client; logger: Logger; temporalUiUrl?: string }): Promise<ApiServer> {
+  const app = createApp(deps, allRoutes);
+  return new Promise((resolve) => {
+    const server: ServerType = serve({ fetch: app.fetch, port: deps.config.port, hostname: deps.config.host }, (info) => {
+      const host = deps.config.host === '0.0.0.0' ? 'localhost' : deps.config.host;
+      resolve({
+        url: `http://${host}:${info.port}`,
+        port: info.port,
+        close: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          }),
+      });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit();
+  const logger = loggerFor(config, 'selfheal-api');
+  if (config.pagerduty.webhookSecrets.length === 0) {
+    logger.warn('PAGERDUTY_WEBHOOK_SECRETS is not set: webhook signatures are NOT checked (development only)');
+  }
+  const { db, close } = await openMigratedDatabase(config, logger);
+  const address = config.temporal.address ?? 'localhost:7233';
+  const temporal = await lazyTemporalClient(temporalTarget(config, address));
+  const api = await startApiServer({ config, db, temporal, logger });
+  logger.info({ url: api.url, temporal: address }, 'API listening');
+  onShutdown(logger, async () => {
+    await api.close();
+    await temporal.connection.close();
+    await close();
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err) => {
+    process.stderr.write(`server failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

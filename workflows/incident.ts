@@ -1,0 +1,225 @@
+// One durable workflow per PagerDuty incident: persist, enrich, extract, match, act, write back.
+// Deterministic orchestration only; every read of the clock, network or database is an activity.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities, createAgentActivities } from '../activities/index.js';
+import type { ActionOutcome, MatchPlan, PlannedAction } from '../activities/types.js';
+import { searchAttributes } from '../src/temporal/names.js';
+import {
+  approvalSignal,
+  incidentEventSignal,
+  incidentStateQuery,
+  type ApprovalDecision,
+  type IncidentEventMessage,
+} from './messages.js';
+import { dbOptions, externalApiOptions, optionsForAction } from './options.js';
+
+type Activities = ReturnType<typeof createActivities> & ReturnType<typeof createAgentActivities>;
+
+const db = proxyActivities<Activities>(dbOptions);
+const api = proxyActivities<Activities>(externalApiOptions);
+
+export interface IncidentWorkflowInput {
+  incidentId: string;
+  /** How long a resolved incident's run waits for late events before completing. */
+  lingerSeconds?: number;
+  /** Carried over by continue-as-new. */
+  carried?: { status: string; seenEventIds: string[]; pending: IncidentEventMessage[] };
+}
+
+export interface IncidentWorkflowResult {
+  incidentId: string;
+  status: string;
+  eventsProcessed: number;
+  actionRuns: number;
+}
+
+/** Event types that start remediation (rules choose among them with `eventTypes`). */
+const REMEDIATING = new Set(['incident.triggered', 'incident.reopened', 'incident.escalated', 'incident.priority_updated', 'incident.unacknowledged']);
+const MAX_HISTORY = 8000;
+
+export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<IncidentWorkflowResult> {
+  const { incidentId } = input;
+  const pending: IncidentEventMessage[] = [...(input.carried?.pending ?? [])];
+  const seen = new Set<string>(input.carried?.seenEventIds ?? []);
+  let status = input.carried?.status ?? 'triggered';
+  let eventsProcessed = 0;
+  let actionRuns = 0;
+  const running = new Map<string, { scope: CancellationScope; cancelOnResolve: boolean }>();
+  const approvals = new Map<string, ApprovalDecision>();
+  const awaiting = new Set<string>();
+
+  setHandler(incidentEventSignal, (msg) => {
+    if (seen.has(msg.eventId) || pending.some((p) => p.eventId === msg.eventId)) return;
+    pending.push(msg);
+  });
+  setHandler(approvalSignal, (d) => {
+    approvals.set(d.actionRunId, d);
+  });
+  setHandler(incidentStateQuery, () => ({
+    incidentId,
+    status,
+    eventsSeen: seen.size,
+    pendingEvents: pending.length,
+    runningRules: [...running.keys()],
+    awaitingApproval: [...awaiting],
+  }));
+
+  const runRule = async (plan: MatchPlan, eventId: string): Promise<void> => {
+    const outcomes: ActionOutcome[] = [];
+    let lastOk = true;
+    for (const action of plan.actions) {
+      const actionRunId = `${incidentId}:${plan.ruleId}:${action.id}:${eventId}`;
+      const shouldRun = action.when === 'always' || (action.when === 'success' ? lastOk : !lastOk);
+      if (!shouldRun) {
+        outcomes.push(await db.recordActionSkipped({ actionRunId, incidentId, plan, action, reason: `when: ${action.when} and previous ${lastOk ? 'succeeded' : 'failed'}` }));
+        continue;
+      }
+      let outcome: ActionOutcome;
+      try {
+        outcome = await runOneAction(plan, action, actionRunId, eventId, outcomes);
+      } catch (err) {
+        if (isCancellation(err)) {
+          await CancellationScope.nonCancellable(() =>
+            db.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'cancelled', error: 'cancelled: incident resolved' }),
+          );
+          throw err;
+        }
+        throw err;
+      }
+      outcomes.push(outcome);
+      actionRuns += 1;
+      if (outcome.status === 'succeeded' || outcome.status === 'dry_run') lastOk = true;
+      else if (outcome.status === 'failed' || outcome.status === 'rejected') lastOk = false;
+    }
+    await CancellationScope.nonCancellable(async () => {
+      if (plan.decision === 'run') await db.recordRuleOutcome({ ruleId: plan.ruleId, succeeded: outcomes.every((o) => o.status !== 'failed') });
+      await api.writeBackNote({ incidentId, plan, outcomes });
+    });
+  };
+
+  const runOneAction = async (
+    plan: MatchPlan,
+    action: PlannedAction,
+    actionRunId: string,
+    eventId: string,
+    previous: ActionOutcome[],
+  ): Promise<ActionOutcome> => {
+    const dryRun = plan.decision === 'dry_run';
+    await db.recordActionStart({ actionRunId, incidentId, eventId, plan, action, dryRun, awaitingApproval: Boolean(action.approval) && !dryRun });
+    if (dryRun) {
+      return db.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'dry_run' });
+    }
+    if (action.approval) {
+      awaiting.add(actionRunId);
+      const decided = await condition(() => approvals.has(actionRunId), `${action.approval.timeoutMinutes} minutes`);
+      awaiting.delete(actionRunId);
+      const decision = decided ? approvals.get(actionRunId)!.decision : action.approval.onTimeout;
+      const actor = decided ? approvals.get(actionRunId)!.actor : 'timeout';
+      await db.recordApproval({ actionRunId, decision, actor });
+      if (decision === 'reject') {
+        return db.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'rejected', error: `rejected by ${actor}` });
+      }
+    }
+    const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
+    const agentQueue = action.type === 'script.agent' ? String(action.params.agentTaskQueue ?? '') : '';
+    const runInput = { actionRunId, incidentId, eventId, matchId: plan.matchId, ruleId: plan.ruleId, ruleVersion: plan.ruleVersion, target: plan.target, action, dryRun, previous };
+    try {
+      const result = agentQueue
+        ? await proxyActivities<Activities>({ ...options, taskQueue: agentQueue }).runAgentScript({
+            script: String(action.params.script),
+            args: (action.params.args as string[] | undefined) ?? [],
+            timeoutSeconds: action.timeoutSeconds ?? 300,
+            context: { incidentId, ruleId: plan.ruleId, actionRunId },
+          })
+        : await proxyActivities<Activities>(options).executeAction(runInput);
+      const ok = result.exitCode === undefined || result.exitCode === null ? !result.error : result.exitCode === 0;
+      return db.recordActionOutcome({
+        actionRunId,
+        actionId: action.id,
+        type: action.type,
+        status: ok ? 'succeeded' : 'failed',
+        exitCode: result.exitCode,
+        outputExcerpt: result.outputExcerpt,
+        link: result.link,
+        error: ok ? undefined : (result.error ?? `exit code ${result.exitCode}`),
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+      const message = cause instanceof Error ? cause.message : String(cause);
+      return db.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'failed', error: message });
+    }
+  };
+
+  const processEvent = async (msg: IncidentEventMessage): Promise<void> => {
+    const recorded = await db.recordIncidentEvent(msg);
+    seen.add(msg.eventId);
+    eventsProcessed += 1;
+    if (recorded.duplicate) return;
+    status = recorded.incidentStatus;
+
+    if (status === 'resolved') {
+      for (const r of running.values()) if (r.cancelOnResolve) r.scope.cancel();
+    }
+    if (!REMEDIATING.has(msg.eventType) || recorded.stale) return;
+
+    const environment = await (async () => {
+      await api.enrichIncident({ incidentId });
+      return db.extractIncidentEnvironment({ incidentId });
+    })();
+    const plans = await db.planIncidentActions({ incidentId, eventId: msg.eventId, eventType: msg.eventType });
+    const attributes = [
+      ...(typeof environment.environment === 'string' ? [{ key: searchAttributes.environment, value: environment.environment }] : []),
+      ...(plans.length > 0 ? [{ key: searchAttributes.ruleIds, value: plans.map((p) => p.ruleId) }] : []),
+    ];
+    if (attributes.length > 0) upsertSearchAttributes(attributes);
+    for (const plan of plans) {
+      if (plan.decision === 'skipped' || plan.actions.length === 0) continue;
+      const key = `${plan.ruleId}:${msg.eventId}`;
+      const scope = new CancellationScope();
+      void scope
+        .run(() => runRule(plan, msg.eventId))
+        .catch((err) => {
+          if (!isCancellation(err)) throw err;
+        })
+        .finally(() => running.delete(key));
+      running.set(key, { scope, cancelOnResolve: plan.cancelOnResolve });
+    }
+  };
+
+  const linger = input.lingerSeconds ?? 300;
+  for (;;) {
+    const next = pending.shift();
+    if (next) {
+      await processEvent(next);
+      continue;
+    }
+    if (status === 'resolved' && running.size === 0) {
+      const more = await condition(() => pending.length > 0, `${linger} seconds`);
+      if (!more) break;
+      continue;
+    }
+    if (running.size === 0 && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY)) {
+      await continueAsNew<typeof incidentWorkflow>({
+        incidentId,
+        lingerSeconds: input.lingerSeconds,
+        carried: { status, seenEventIds: [...seen].slice(-500), pending },
+      });
+    }
+    const runningBefore = running.size;
+    await condition(() => pending.length > 0 || running.size < runningBefore);
+  }
+  if (running.size > 0) throw ApplicationFailure.nonRetryable('incident workflow ended with remediation still running');
+  return { incidentId, status, eventsProcessed, actionRuns };
+}

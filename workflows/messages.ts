@@ -1,0 +1,33 @@
+// Signals, queries and shared shapes of the incident workflow. Names are forever (STYLE.md habit 5).
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export interface IncidentEventMessage {
+  /** PagerDuty event.id (unique per delivery content; redeliveries repeat it). */
+  eventId: string;
+  webhookId?: string | undefined;
+  eventType: string;
+  occurredAt?: string | undefined;
+  receivedAt: string;
+  /** The `event` object of the V3 envelope, as received. */
+  event: Record<string, unknown>;
+}
+
+export interface ApprovalDecision {
+  actionRunId: string;
+  decision: 'approve' | 'reject';
+  actor: string;
+  comment?: string | undefined;
+}
+
+export interface IncidentWorkflowState {
+  incidentId: string;
+  status: string;
+  eventsSeen: number;
+  pendingEvents: number;
+  runningRules: string[];
+  awaitingApproval: string[];
+}
+
+export const incidentEventSignal = defineSignal<[IncidentEventMessage]>('incidentEvent');
+export const approvalSignal = defineSignal<[ApprovalDecision]>('approval');
+export const incidentStateQuery = defineQuery<IncidentWorkflowState>('state');

@@ -1,0 +1,52 @@
+// Activity option presets (STYLE.md habit 3): every activity call has explicit timeouts and retries.
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** Database writes: retried until Postgres is back (an incident is never lost while it is down). */
+export const dbOptions: ActivityOptions = {
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '15 seconds' },
+};
+
+/** Calls to SaaS APIs (PagerDuty, Slack, Jira, GitHub, EWM): retried with backoff, bounded. */
+export const externalApiOptions: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: ['NonRetryableError', 'ValidationError', 'SecretResolutionError'],
+  },
+};
+
+/** Scripts: not retried unless the rule marks them idempotent; long ones heartbeat. */
+export const scriptOptions: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: {
+    maximumAttempts: 1,
+    nonRetryableErrorTypes: ['NonRetryableError', 'ScriptNotAllowedError', 'HostKeyMismatchError', 'SshAuthError'],
+  },
+};
+
+export function optionsForAction(
+  type: string,
+  timeoutSeconds?: number,
+  retry?: { maximumAttempts?: number; initialIntervalSeconds?: number; backoffCoefficient?: number },
+  idempotent?: boolean,
+): ActivityOptions {
+  const isScript = type.startsWith('script.');
+  const base = isScript ? scriptOptions : externalApiOptions;
+  const maximumAttempts = retry?.maximumAttempts ?? (isScript ? (idempotent ? 3 : 1) : base.retry?.maximumAttempts);
+  return {
+    ...base,
+    ...(isScript && type === 'script.agent' ? { scheduleToStartTimeout: '5 minutes' } : {}),
+    startToCloseTimeout: timeoutSeconds ? `${timeoutSeconds + 5} seconds` : base.startToCloseTimeout!,
+    retry: {
+      ...base.retry,
+      ...(maximumAttempts !== undefined ? { maximumAttempts } : {}),
+      ...(retry?.initialIntervalSeconds ? { initialInterval: `${retry.initialIntervalSeconds} seconds` } : {}),
+      ...(retry?.backoffCoefficient ? { backoffCoefficient: retry.backoffCoefficient } : {}),
+    },
+  };
+}
