@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import type { Worker } from '@temporalio/worker';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { openDatabase } from '../../src/db/connect.js';
+import { buildMainWorker } from '../../src/worker.js';
+import type { ExtractorsConfig } from '../../src/domain/extract.js';
+import { signBody } from '../../src/pagerduty/signature.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+import { testTemporal, type TestTemporal } from './temporal.js';
+
+export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface Stack {
+  config: Config;
+  db: TestDatabase;
+  temporal: TestTemporal;
+  app: ReturnType<typeof createApp>;
+  worker: Worker;
+  taskQueue: string;
+  stop(): Promise<void>;
+  /** POST a payload to the webhook, signed with the test secret (or as told). */
+  deliver(payload: unknown, opts?: { signature?: string | null; webhookId?: string; raw?: string }): Promise<Response>;
+  api(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/** Real Temporal dev server + real database + the real main worker on a unique task queue + the API app. */
+export async function startStack(opts: { env?: Record<string, string>; extractors?: ExtractorsConfig; db?: TestDatabase } = {}): Promise<Stack> {
+  const temporal = await testTemporal();
+  const db = opts.db ?? (await createTestDatabase());
+  const taskQueue = `test-${randomUUID()}`;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+    SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+    DATABASE_URL: db.url,
+    ...opts.env,
+  });
+  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  // The components may reach the database another way (e.g. through a proxy that simulates outages).
+  const own = config.database.url !== db.url ? await openDatabase({ url: config.database.url, dataDir: '' }) : undefined;
+  const kdb = own?.db ?? db.db;
+  const worker = await buildMainWorker({ config, db: kdb, logger, connection: temporal.nativeConnection, extractors: opts.extractors ?? {} });
+  const running = worker.run();
+  const app = createApp({ config, db: kdb, temporal: temporal.client, logger }, allRoutes);
+  return {
+    config,
+    db,
+    temporal,
+    app,
+    worker,
+    taskQueue,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await own?.close();
+    },
+    deliver(payload, o = {}) {
+      const raw = o.raw ?? JSON.stringify(payload);
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'PagerDuty-Webhook/V3.0' };
+      const signature = o.signature === undefined ? signBody(raw, WEBHOOK_SECRET) : o.signature;
+      if (signature !== null) headers['x-pagerduty-signature'] = signature;
+      if (o.webhookId) headers['x-webhook-id'] = o.webhookId;
+      return Promise.resolve(app.request('/webhooks/pagerduty', { method: 'POST', headers, body: raw }));
+    },
+    api(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${ADMIN_TOKEN}`);
+      if (init.body && !headers.has('content-type')) headers.set('content-type', 'application/json');
+      return Promise.resolve(app.request(path, { ...init, headers }));
+    },
+  };
+}
+
+/** Poll until `check` returns a value (not undefined/false) or the time runs out. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
