@@ -45,15 +45,6 @@ const list = optionalString.transform((v) =>
         .filter((s) => s.length > 0),
 );
 
-const boolean = (fallback: boolean) =>
-  optionalString.transform((v, ctx) => {
-    if (v === undefined) return fallback;
-    if (/^(1|true|yes|on)$/i.test(v)) return true;
-    if (/^(0|false|no|off)$/i.test(v)) return false;
-    ctx.addIssue({ code: 'custom', message: 'must be true or false' });
-    return z.NEVER;
-  });
-
 const email = optionalString.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$/.test(v), {
   message: 'must be an email address',
 });
@@ -95,7 +86,6 @@ export const envSchema = z.object({
     message: 'must be an smtp:// or smtps:// URL',
   }),
   SMTP_FROM: email,
-  SELFHEAL_DEV_SIGNATURES_OFF: boolean(false),
 });
 
 export type Env = z.infer<typeof envSchema>;

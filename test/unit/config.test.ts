@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { configVariables, ConfigError, loadConfig } from '../../src/config.js';
+
+describe('config', function () {
+  it('gives the documented defaults for an empty environment', function () {
+    const c = loadConfig({});
+    assert.equal(c.port, 8080);
+    assert.equal(c.database.url, undefined);
+    assert.equal(c.temporal.address, undefined);
+    assert.equal(c.temporal.namespace, 'default');
+    assert.equal(c.temporal.uiUrl, 'http://localhost:8233');
+    assert.equal(c.pagerduty.apiUrl, 'https://api.pagerduty.com');
+    assert.deepEqual(c.pagerduty.webhookSecrets, []);
+  });
+
+  it('splits rotating webhook secrets on commas', function () {
+    assert.deepEqual(loadConfig({ PAGERDUTY_WEBHOOK_SECRETS: ' old-secret , new-secret ,' }).pagerduty.webhookSecrets, ['old-secret', 'new-secret']);
+  });
+
+  const bad: [Record<string, string>, string, RegExp][] = [
+    [{ PORT: 'abc' }, 'PORT', /^Invalid configuration: PORT must be a whole number.*\(got "abc"\)$/],
+    [{ PORT: '70000' }, 'PORT', /PORT must be between 0 and 65535/],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', /DATABASE_URL must be a postgres:\/\/ URL/],
+    [{ TEMPORAL_ADDRESS: 'temporal' }, 'TEMPORAL_ADDRESS', /TEMPORAL_ADDRESS must be host:port/],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /LOG_LEVEL must be one of/],
+    [{ TEMPORAL_UI_URL: 'localhost:8233' }, 'TEMPORAL_UI_URL', /must be an http\(s\) URL/],
+    [{ SELFHEAL_ADMIN_TOKEN: 'short' }, 'SELFHEAL_ADMIN_TOKEN', /at least 16 characters$/],
+    [{ NODE_ENV: 'production' }, 'PAGERDUTY_WEBHOOK_SECRETS', /required when NODE_ENV=production/],
+    [{ PAGERDUTY_API_TOKEN: 'tok' }, 'PAGERDUTY_FROM_EMAIL', /PAGERDUTY_FROM_EMAIL is required/],
+    [{ TEMPORAL_TLS_CERT_PATH: '/c.pem' }, 'TEMPORAL_TLS_KEY_PATH', /must be set together/],
+  ];
+  for (const [env, variable, message] of bad) {
+    it(`rejects ${JSON.stringify(env)} naming ${variable}`, function () {
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && err.variable === variable && message.test(err.message) && !err.message.includes('\n'),
+      );
+    });
+  }
+
+  it('never echoes a secret value in the error', function () {
+    assert.throws(() => loadConfig({ SELFHEAL_ADMIN_TOKEN: 'tooshort' }), (err: Error) => !err.message.includes('tooshort'));
+  });
+
+  it('stops the server at start-up with one line naming the variable', function () {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { ...process.env, PORT: 'not-a-port' }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), 'Invalid configuration: PORT must be a whole number between 0 and 65535 (got "not-a-port")');
+  });
+
+  it('documents every variable in .env.example', function () {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const documented = new Set([...example.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    assert.deepEqual(configVariables.filter((v) => !documented.has(v)), []);
+    assert.deepEqual([...documented].filter((v) => !configVariables.includes(v as never)), []);
+  });
+});
