@@ -1,0 +1,68 @@
+import { HttpCallError } from './errors.js';
+
+export type FetchLike = typeof fetch;
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT';
+  url: string;
+  /** Used in error messages instead of the URL (URLs such as Slack webhooks carry secrets). */
+  label: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  fetch?: FetchLike;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+export const DEFAULT_HTTP_TIMEOUT_MS = 15_000;
+
+/** Whether an HTTP status is worth retrying: 408, 429 and 5xx. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/**
+ * One HTTP call with a timeout. Non-2xx answers throw HttpCallError (retryable for 408/429/5xx, not
+ * for other 4xx); network failures and timeouts throw a retryable HttpCallError with status null.
+ */
+export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+  const doFetch = req.fetch ?? fetch;
+  const timeout = AbortSignal.timeout(req.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS);
+  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+  let res: Response;
+  try {
+    const init: RequestInit = { method: req.method, signal, redirect: 'error' };
+    if (req.headers) init.headers = req.headers;
+    if (req.body !== undefined) init.body = req.body;
+    res = await doFetch(req.url, init);
+  } catch (err) {
+    if (req.signal?.aborted) throw req.signal.reason;
+    const reason = timeout.aborted ? 'timed out' : ((err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+    throw new HttpCallError(`${req.label}: request failed (${reason})`, null, true, { cause: err });
+  }
+  const text = await res.text();
+  if (res.status < 200 || res.status > 299) {
+    const snippet = text.replace(/\s+/g, ' ').slice(0, 200);
+    throw new HttpCallError(`${req.label}: HTTP ${res.status}${snippet ? `: ${snippet}` : ''}`, res.status, isRetryableStatus(res.status));
+  }
+  return { status: res.status, headers: res.headers, text };
+}
+
+/** Parses a JSON response body, turning garbage into a non-retryable HttpCallError. */
+export function parseJson(res: HttpResponse, label: string): unknown {
+  try {
+    return JSON.parse(res.text) as unknown;
+  } catch {
+    throw new HttpCallError(`${label}: response is not JSON`, res.status, false);
+  }
+}
+
+export function basicAuth(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}

@@ -1,0 +1,138 @@
+import { createHmac } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import { EmailSendError, HttpCallError } from './errors.js';
+import { httpRequest, type FetchLike } from './http.js';
+import { resolveSecretRef } from './secrets.js';
+
+export interface HttpNotifyDeps {
+  fetch?: FetchLike;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface SlackMessage {
+  /** Incoming-webhook URL (a secret: resolve it from a secret reference, never log it). */
+  webhookUrl: string;
+  text: string;
+  blocks?: unknown[];
+}
+
+/**
+ * Posts to a Slack incoming webhook. Slack answers 200 with the text `ok`; 4xx (bad payload, revoked
+ * hook) is permanent, 429/5xx retryable.
+ */
+export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}): Promise<{ ok: true }> {
+  const payload: Record<string, unknown> = { text: message.text };
+  if (message.blocks) payload.blocks = message.blocks;
+  const res = await httpRequest({
+    method: 'POST',
+    url: message.webhookUrl,
+    label: 'slack webhook',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(payload),
+    ...httpOptions(deps),
+  });
+  if (res.text.trim() !== 'ok') {
+    throw new HttpCallError(`slack webhook: unexpected answer ${JSON.stringify(res.text.slice(0, 100))}`, res.status, false);
+  }
+  return { ok: true };
+}
+
+export interface EmailMessage {
+  smtp: {
+    host: string;
+    port: number;
+    /** true: implicit TLS (465). false: plain, upgraded with STARTTLS when offered. */
+    secure: boolean;
+    user?: string;
+    /** Secret reference (`env:…` / `file:…`) of the SMTP password. */
+    passRef?: string;
+  };
+  from: string;
+  to: string[];
+  subject: string;
+  text: string;
+}
+
+export interface EmailDeps {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+/** Sends a plain-text email through SMTP with nodemailer; returns the Message-ID. */
+export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Promise<{ messageId: string }> {
+  if (message.to.length === 0) throw new EmailSendError('email: no recipients', false);
+  const timeoutMs = deps.timeoutMs ?? 30_000;
+  let auth: { user: string; pass: string } | undefined;
+  if (message.smtp.user !== undefined) {
+    if (message.smtp.passRef === undefined) throw new EmailSendError('email: smtp.user given without smtp.passRef', false);
+    auth = { user: message.smtp.user, pass: await resolveSecretRef(message.smtp.passRef, deps.env) };
+  }
+  const transport = nodemailer.createTransport({
+    host: message.smtp.host,
+    port: message.smtp.port,
+    secure: message.smtp.secure,
+    ...(auth ? { auth } : {}),
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+  });
+  try {
+    const info = await transport.sendMail({ from: message.from, to: message.to, subject: message.subject, text: message.text });
+    return { messageId: info.messageId };
+  } catch (err) {
+    const e = err as Error & { code?: string; responseCode?: number };
+    const permanent = e.code === 'EAUTH' || e.code === 'EENVELOPE' || e.code === 'EMESSAGE' || (e.responseCode !== undefined && e.responseCode >= 500);
+    throw new EmailSendError(`email via ${message.smtp.host}:${message.smtp.port}: ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}`, !permanent, { cause: err });
+  } finally {
+    transport.close();
+  }
+}
+
+export interface WebhookMessage {
+  url: string;
+  body: unknown;
+  /** Signing secret value (resolve from a secret reference). Without it no signature header is sent. */
+  secret?: string;
+  idempotencyKey?: string;
+}
+
+export interface WebhookDeps extends HttpNotifyDeps {
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+export const SIGNATURE_HEADER = 'X-SelfHeal-Signature';
+export const TIMESTAMP_HEADER = 'X-SelfHeal-Timestamp';
+
+/** `v1=<hex HMAC-SHA256 of the raw body>`, the value of X-SelfHeal-Signature. */
+export function signWebhookBody(rawBody: string | Buffer, secret: string): string {
+  return `v1=${createHmac('sha256', secret).update(rawBody).digest('hex')}`;
+}
+
+/** POSTs JSON to a generic webhook, signed when a secret is given; returns the status. */
+export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {}): Promise<{ status: number }> {
+  const raw = JSON.stringify(message.body);
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json',
+    [TIMESTAMP_HEADER]: String(Math.floor((deps.now?.() ?? new Date()).getTime() / 1000)),
+  };
+  if (message.secret !== undefined) headers[SIGNATURE_HEADER] = signWebhookBody(raw, message.secret);
+  if (message.idempotencyKey !== undefined) headers['Idempotency-Key'] = message.idempotencyKey;
+  let label = 'webhook';
+  try {
+    label = `webhook ${new URL(message.url).host}`;
+  } catch {
+    throw new HttpCallError('webhook: invalid URL', null, false);
+  }
+  const res = await httpRequest({ method: 'POST', url: message.url, label, headers, body: raw, ...httpOptions(deps) });
+  return { status: res.status };
+}
+
+function httpOptions(deps: HttpNotifyDeps): { fetch?: FetchLike; timeoutMs?: number; signal?: AbortSignal } {
+  const out: { fetch?: FetchLike; timeoutMs?: number; signal?: AbortSignal } = {};
+  if (deps.fetch) out.fetch = deps.fetch;
+  if (deps.timeoutMs !== undefined) out.timeoutMs = deps.timeoutMs;
+  if (deps.signal) out.signal = deps.signal;
+  return out;
+}

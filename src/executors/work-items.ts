@@ -1,0 +1,311 @@
+import { createHash } from 'node:crypto';
+import { WorkItemError } from './errors.js';
+import { basicAuth, httpRequest, parseJson, type FetchLike } from './http.js';
+import { resolveSecretRef } from './secrets.js';
+
+export interface WorkItemInput {
+  /** Business key of the action run, e.g. `incident:rule:action`. */
+  idempotencyKey: string;
+  title: string;
+  description: string;
+  /** Work item / issue type (EWM `dcterms:type`, Jira issue type name). */
+  type?: string;
+  /** EWM category resource URL (`rtc_cm:filedAgainst`). */
+  filedAgainst?: string;
+  /** Jira project key overriding the provider default. */
+  project?: string;
+  labels?: string[];
+}
+
+export interface WorkItemRef {
+  id: string;
+  url: string;
+}
+
+export interface WorkItemProvider {
+  readonly kind: 'ewm' | 'jira' | 'github';
+  create(input: WorkItemInput): Promise<WorkItemRef>;
+  findByIdempotencyKey(idempotencyKey: string): Promise<WorkItemRef | null>;
+}
+
+export interface ProviderDeps {
+  fetch?: FetchLike;
+  /** Environment secret references are resolved against. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+/**
+ * Opens the work item unless one with the same idempotency key already exists, so a retried activity
+ * never opens a second item.
+ */
+export async function createWorkItemOnce(provider: WorkItemProvider, input: WorkItemInput): Promise<WorkItemRef & { created: boolean }> {
+  const existing = await provider.findByIdempotencyKey(input.idempotencyKey);
+  if (existing) return { ...existing, created: false };
+  const created = await provider.create(input);
+  return { ...created, created: true };
+}
+
+const KEY_PATTERN = /^[A-Za-z0-9:._@/+-]{1,200}$/;
+
+function checkKey(key: string): string {
+  if (!KEY_PATTERN.test(key)) throw new WorkItemError('idempotency key must be 1-200 chars of [A-Za-z0-9:._@/+-]', false);
+  return key;
+}
+
+/** A label/tag derived from the idempotency key, safe for Jira labels and EWM tags. */
+export function idempotencyLabel(key: string): string {
+  return `selfheal-${createHash('sha256').update(checkKey(key)).digest('hex').slice(0, 20)}`;
+}
+
+/** The hidden marker put in GitHub issue bodies. */
+export function idempotencyMarker(key: string): string {
+  return `<!-- selfheal:${checkKey(key)} -->`;
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function http(deps: ProviderDeps): { fetch?: FetchLike; timeoutMs?: number } {
+  const out: { fetch?: FetchLike; timeoutMs?: number } = {};
+  if (deps.fetch) out.fetch = deps.fetch;
+  if (deps.timeoutMs !== undefined) out.timeoutMs = deps.timeoutMs;
+  return out;
+}
+
+function asRecord(value: unknown, label: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new WorkItemError(`${label}: unexpected response shape`, false);
+  return value as Record<string, unknown>;
+}
+
+function asString(value: unknown): string | undefined {
+  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'number') return String(value);
+  return undefined;
+}
+
+// ---------------------------------------------------------------- IBM EWM / RTC (OSLC CM 2.0)
+
+export interface EwmConfig {
+  /** OSLC creation factory URL of the project area (from its services document). */
+  creationFactoryUrl: string;
+  /** OSLC query capability URL of the same project area. */
+  queryCapabilityUrl: string;
+  usernameRef: string;
+  passwordRef: string;
+  /** Default `dcterms:type` when the input has none (e.g. `task`, or a type URI). */
+  defaultType?: string;
+}
+
+/**
+ * EWM/RTC through OSLC CM 2.0 with JSON: POST the change request to the creation factory; the
+ * idempotency label is stored as a tag (`dcterms:subject`) and found with an `oslc.where` query.
+ */
+export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): WorkItemProvider {
+  const label = 'ewm';
+  const headers = async (): Promise<Record<string, string>> => ({
+    Authorization: basicAuth(await resolveSecretRef(config.usernameRef, deps.env), await resolveSecretRef(config.passwordRef, deps.env)),
+    'OSLC-Core-Version': '2.0',
+    Accept: 'application/json',
+  });
+  const refOf = (item: Record<string, unknown>, location: string | null): WorkItemRef => {
+    const url = asString(item['rdf:about']) ?? location ?? undefined;
+    if (!url) throw new WorkItemError(`${label}: response has neither rdf:about nor Location`, false);
+    const id = asString(item['dcterms:identifier']) ?? asString(item['oslc:shortId']) ?? url.split('/').filter(Boolean).pop() ?? url;
+    return { id, url };
+  };
+  return {
+    kind: 'ewm',
+    async create(input) {
+      const tag = idempotencyLabel(input.idempotencyKey);
+      const body: Record<string, unknown> = {
+        'dcterms:title': input.title,
+        'dcterms:description': input.description,
+        'dcterms:subject': [tag, ...(input.labels ?? [])].join(', '),
+      };
+      const type = input.type ?? config.defaultType;
+      if (type !== undefined) body['dcterms:type'] = type;
+      if (input.filedAgainst !== undefined) body['rtc_cm:filedAgainst'] = { 'rdf:resource': input.filedAgainst };
+      const res = await httpRequest({
+        method: 'POST',
+        url: config.creationFactoryUrl,
+        label,
+        headers: { ...(await headers()), 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        ...http(deps),
+      });
+      const location = res.headers.get('location');
+      const parsed = res.text.trim() === '' ? {} : asRecord(parseJson(res, label), label);
+      return refOf(parsed, location);
+    },
+    async findByIdempotencyKey(key) {
+      const tag = idempotencyLabel(key);
+      const url = new URL(config.queryCapabilityUrl);
+      url.searchParams.set('oslc.where', `dcterms:subject="${tag}"`);
+      url.searchParams.set('oslc.select', 'dcterms:identifier');
+      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps) });
+      const parsed = asRecord(parseJson(res, label), label);
+      const results = parsed['oslc:results'] ?? parsed['rdfs:member'];
+      if (!Array.isArray(results)) throw new WorkItemError(`${label}: query response without oslc:results`, false);
+      const first = results[0] as unknown;
+      if (first === undefined) return null;
+      const item = asRecord(first, label);
+      const resource = asString(item['rdf:resource']);
+      return refOf(resource ? { ...item, 'rdf:about': resource } : item, null);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- Jira Cloud
+
+export interface JiraConfig {
+  /** e.g. https://your-domain.atlassian.net */
+  baseUrl: string;
+  email: string;
+  apiTokenRef: string;
+  projectKey: string;
+  /** Default issue type name. Default `Task`. */
+  issueType?: string;
+}
+
+/** Atlassian Document Format for plain text: one paragraph per blank-line-separated block. */
+export function toAdf(text: string): Record<string, unknown> {
+  const paragraphs = text
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((p) => ({
+      type: 'paragraph',
+      content: p.split('\n').flatMap((line, i) => [...(i > 0 ? [{ type: 'hardBreak' }] : []), ...(line === '' ? [] : [{ type: 'text', text: line }])]),
+    }));
+  return { type: 'doc', version: 1, content: paragraphs };
+}
+
+/** Jira Cloud REST v3: issues carry a label derived from the idempotency key, found again with JQL. */
+export function createJiraProvider(config: JiraConfig, deps: ProviderDeps = {}): WorkItemProvider {
+  const base = trimSlash(config.baseUrl);
+  const label = 'jira';
+  const headers = async (): Promise<Record<string, string>> => ({
+    Authorization: basicAuth(config.email, await resolveSecretRef(config.apiTokenRef, deps.env)),
+    Accept: 'application/json',
+  });
+  return {
+    kind: 'jira',
+    async create(input) {
+      const keyLabel = idempotencyLabel(input.idempotencyKey);
+      const labels = [...new Set([...(input.labels ?? []).map((l) => l.replace(/\s+/g, '-')), keyLabel])];
+      const body = {
+        fields: {
+          project: { key: input.project ?? config.projectKey },
+          issuetype: { name: input.type ?? config.issueType ?? 'Task' },
+          summary: input.title.slice(0, 255),
+          description: toAdf(input.description),
+          labels,
+        },
+      };
+      const res = await httpRequest({
+        method: 'POST',
+        url: `${base}/rest/api/3/issue`,
+        label,
+        headers: { ...(await headers()), 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        ...http(deps),
+      });
+      const parsed = asRecord(parseJson(res, label), label);
+      const key = asString(parsed.key);
+      if (!key) throw new WorkItemError(`${label}: create response without key`, false);
+      return { id: key, url: `${base}/browse/${key}` };
+    },
+    async findByIdempotencyKey(key) {
+      const url = new URL(`${base}/rest/api/3/search/jql`);
+      url.searchParams.set('jql', `labels = "${idempotencyLabel(key)}" ORDER BY created ASC`);
+      url.searchParams.set('fields', 'summary');
+      url.searchParams.set('maxResults', '1');
+      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps) });
+      const parsed = asRecord(parseJson(res, label), label);
+      if (!Array.isArray(parsed.issues)) throw new WorkItemError(`${label}: search response without issues`, false);
+      const first = parsed.issues[0] as unknown;
+      if (first === undefined) return null;
+      const issueKey = asString(asRecord(first, label).key);
+      if (!issueKey) throw new WorkItemError(`${label}: search result without key`, false);
+      return { id: issueKey, url: `${base}/browse/${issueKey}` };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- GitHub Issues
+
+export interface GitHubConfig {
+  /** Default https://api.github.com (GitHub Enterprise: https://host/api/v3). */
+  apiUrl?: string;
+  owner: string;
+  repo: string;
+  tokenRef: string;
+  /** Label put on every issue and used to list candidates. Default `selfheal`. */
+  label?: string;
+  /** How many pages of 100 issues to scan for the marker. Default 10. */
+  maxPages?: number;
+}
+
+/** GitHub Issues: a hidden `<!-- selfheal:<key> -->` marker in the body, found by listing labelled issues. */
+export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = {}): WorkItemProvider {
+  const api = trimSlash(config.apiUrl ?? 'https://api.github.com');
+  const repoPath = `/repos/${encodeURIComponent(config.owner)}/${encodeURIComponent(config.repo)}`;
+  const marker = config.label ?? 'selfheal';
+  const label = 'github';
+  const headers = async (): Promise<Record<string, string>> => ({
+    Authorization: `Bearer ${await resolveSecretRef(config.tokenRef, deps.env)}`,
+    Accept: 'application/vnd.github+json',
+    'X-GitHub-Api-Version': '2022-11-28',
+    'User-Agent': 'selfheal',
+  });
+  const refOf = (issue: Record<string, unknown>): WorkItemRef => {
+    const number = asString(issue.number);
+    const url = asString(issue.html_url);
+    if (!number || !url) throw new WorkItemError(`${label}: issue without number or html_url`, false);
+    return { id: number, url };
+  };
+  return {
+    kind: 'github',
+    async create(input) {
+      const body = {
+        title: input.title,
+        body: `${input.description}\n\n${idempotencyMarker(input.idempotencyKey)}`,
+        labels: [...new Set([marker, ...(input.labels ?? [])])],
+      };
+      const res = await httpRequest({
+        method: 'POST',
+        url: `${api}${repoPath}/issues`,
+        label,
+        headers: { ...(await headers()), 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        ...http(deps),
+      });
+      return refOf(asRecord(parseJson(res, label), label));
+    },
+    async findByIdempotencyKey(key) {
+      const needle = idempotencyMarker(key);
+      const maxPages = config.maxPages ?? 10;
+      for (let page = 1; page <= maxPages; page++) {
+        const url = new URL(`${api}${repoPath}/issues`);
+        url.searchParams.set('labels', marker);
+        url.searchParams.set('state', 'all');
+        url.searchParams.set('sort', 'created');
+        url.searchParams.set('direction', 'desc');
+        url.searchParams.set('per_page', '100');
+        url.searchParams.set('page', String(page));
+        const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps) });
+        const list = parseJson(res, label);
+        if (!Array.isArray(list)) throw new WorkItemError(`${label}: issue list is not an array`, false);
+        for (const entry of list) {
+          const issue = asRecord(entry, label);
+          if (issue.pull_request !== undefined) continue;
+          if (typeof issue.body === 'string' && issue.body.includes(needle)) return refOf(issue);
+        }
+        if (list.length < 100) return null;
+      }
+      return null;
+    },
+  };
+}

@@ -1,0 +1,389 @@
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  rawBody: string;
+  /** Parsed JSON body, or undefined when the body is empty or not JSON. */
+  json: unknown;
+  /** Named groups of the route's path pattern. */
+  params: Record<string, string>;
+}
+
+export interface PeerResponse {
+  status: number;
+  json?: unknown;
+  text?: string;
+  headers?: Record<string, string>;
+}
+
+export type RouteHandler = (req: RecordedRequest) => PeerResponse | Promise<PeerResponse>;
+
+export interface Route {
+  method: string;
+  /** Exact path, or a RegExp with named groups matched against the path (without query). */
+  path: string | RegExp;
+  handle: RouteHandler;
+}
+
+/** Thrown by handlers when a request violates the documented shape; answered 400 with the message. */
+export class ShapeError extends Error {}
+
+/** Asserts a request-shape condition inside a handler. */
+export function expectShape(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new ShapeError(message);
+}
+
+export interface HttpPeer {
+  url: string;
+  requests: RecordedRequest[];
+  /** Shape violations answered with 400, for assertions. */
+  violations: string[];
+  /** The next matching request gets this answer instead of the handler's (e.g. 500, 429). */
+  failNext(response: PeerResponse): void;
+  close(): Promise<void>;
+}
+
+/** A local HTTP peer on 127.0.0.1 (port 0) that records requests and answers through route handlers. */
+export async function startHttpPeer(routes: Route[]): Promise<HttpPeer> {
+  const requests: RecordedRequest[] = [];
+  const violations: string[] = [];
+  const forced: PeerResponse[] = [];
+  const send = (res: ServerResponse, answer: PeerResponse): void => {
+    const headers: Record<string, string> = { ...answer.headers };
+    let body = '';
+    if (answer.json !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      body = JSON.stringify(answer.json);
+    } else if (answer.text !== undefined) {
+      headers['content-type'] ??= 'text/plain';
+      body = answer.text;
+    }
+    res.writeHead(answer.status, headers).end(body);
+  };
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+        const rawBody = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = rawBody === '' ? undefined : (JSON.parse(rawBody) as unknown);
+        } catch {
+          json = undefined;
+        }
+        const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, rawBody, json, params: {} };
+        requests.push(recorded);
+        for (const route of routes) {
+          if (route.method !== recorded.method) continue;
+          let params: Record<string, string> | null = null;
+          if (typeof route.path === 'string') params = route.path === recorded.path ? {} : null;
+          else {
+            const m = route.path.exec(recorded.path);
+            params = m ? { ...m.groups } : null;
+          }
+          if (params === null) continue;
+          recorded.params = params;
+          const override = forced.shift();
+          if (override) return send(res, override);
+          try {
+            return send(res, await route.handle(recorded));
+          } catch (err) {
+            if (err instanceof ShapeError) {
+              violations.push(`${recorded.method} ${recorded.path}: ${err.message}`);
+              return send(res, { status: 400, json: { error: err.message } });
+            }
+            return send(res, { status: 500, json: { error: (err as Error).message } });
+          }
+        }
+        send(res, { status: 404, json: { error: `no route for ${recorded.method} ${recorded.path}` } });
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    violations,
+    failNext: (response) => forced.push(response),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
+  };
+}
+
+function header(req: RecordedRequest, name: string): string {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(',') : (value ?? '');
+}
+
+function expectJson(req: RecordedRequest): Record<string, unknown> {
+  expectShape(header(req, 'content-type').startsWith('application/json'), 'Content-Type must be application/json');
+  expectShape(typeof req.json === 'object' && req.json !== null && !Array.isArray(req.json), 'body must be a JSON object');
+  return req.json as Record<string, unknown>;
+}
+
+function expectBasic(req: RecordedRequest, user: string, password: string): void {
+  const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  if (header(req, 'authorization') !== expected) throw new AuthError();
+}
+
+class AuthError extends Error {}
+
+/** Wraps a handler so a failed credential check answers 401 (not a shape violation). */
+function authed(check: (req: RecordedRequest) => void, handle: RouteHandler): RouteHandler {
+  return (req) => {
+    try {
+      check(req);
+    } catch (err) {
+      if (err instanceof AuthError) return { status: 401, json: { message: 'unauthorized' } };
+      throw err;
+    }
+    return handle(req);
+  };
+}
+
+// ------------------------------------------------------------------ Slack incoming webhook
+
+export interface SlackPeer extends HttpPeer {
+  webhookUrl: string;
+  messages: Array<{ text: string; blocks?: unknown[] }>;
+}
+
+export async function startSlackPeer(): Promise<SlackPeer> {
+  const hookPath = '/services/T000TEST/B000TEST/secretpart';
+  const messages: SlackPeer['messages'] = [];
+  const peer = await startHttpPeer([
+    {
+      method: 'POST',
+      path: /^\/services\/[^/]+\/[^/]+\/[^/]+$/,
+      handle: (req) => {
+        if (req.path !== hookPath) return { status: 404, text: 'no_service' };
+        const body = expectJson(req);
+        expectShape(typeof body.text === 'string' && body.text !== '', 'text must be a non-empty string');
+        expectShape(body.blocks === undefined || Array.isArray(body.blocks), 'blocks must be an array');
+        messages.push({ text: body.text, ...(Array.isArray(body.blocks) ? { blocks: body.blocks } : {}) });
+        return { status: 200, text: 'ok' };
+      },
+    },
+  ]);
+  return Object.assign(peer, { webhookUrl: `${peer.url}${hookPath}`, messages });
+}
+
+// ------------------------------------------------------------------ Jira Cloud REST v3
+
+export interface JiraIssue {
+  id: string;
+  key: string;
+  fields: Record<string, unknown> & { labels: string[]; summary: string };
+}
+
+export interface JiraPeer extends HttpPeer {
+  baseUrl: string;
+  email: string;
+  token: string;
+  issues: JiraIssue[];
+}
+
+function isAdfDoc(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const doc = value as Record<string, unknown>;
+  if (doc.type !== 'doc' || doc.version !== 1 || !Array.isArray(doc.content)) return false;
+  const validNode = (node: unknown): boolean => {
+    if (typeof node !== 'object' || node === null) return false;
+    const n = node as Record<string, unknown>;
+    if (typeof n.type !== 'string') return false;
+    if (n.type === 'text') return typeof n.text === 'string' && n.text !== '';
+    return n.content === undefined || (Array.isArray(n.content) && n.content.every(validNode));
+  };
+  return doc.content.every(validNode);
+}
+
+export async function startJiraPeer(opts: { email?: string; token?: string; projects?: string[] } = {}): Promise<JiraPeer> {
+  const email = opts.email ?? 'sre@example.com';
+  const token = opts.token ?? 'jira-test-token';
+  const projects = opts.projects ?? ['OPS'];
+  const issues: JiraIssue[] = [];
+  const check = (req: RecordedRequest): void => {
+    expectBasic(req, email, token);
+  };
+  const peerRef: { url: string } = { url: '' };
+  const peer = await startHttpPeer([
+    {
+      method: 'POST',
+      path: '/rest/api/3/issue',
+      handle: authed(check, (req) => {
+        const body = expectJson(req);
+        const fields = body.fields as Record<string, unknown> | undefined;
+        expectShape(typeof fields === 'object' && fields !== null, 'fields must be an object');
+        const project = fields.project as Record<string, unknown> | undefined;
+        expectShape(typeof project?.key === 'string' || typeof project?.id === 'string', 'fields.project.key or .id required');
+        const issuetype = fields.issuetype as Record<string, unknown> | undefined;
+        expectShape(typeof issuetype?.name === 'string' || typeof issuetype?.id === 'string', 'fields.issuetype.name or .id required');
+        expectShape(typeof fields.summary === 'string' && fields.summary.trim() !== '' && fields.summary.length <= 255, 'fields.summary must be a 1-255 char string');
+        expectShape(fields.description === undefined || isAdfDoc(fields.description), 'fields.description must be an ADF document (v3 API)');
+        const labels = fields.labels ?? [];
+        expectShape(Array.isArray(labels) && labels.every((l) => typeof l === 'string' && l !== '' && !/\s/.test(l)), 'fields.labels must be strings without spaces');
+        if (typeof project.key === 'string' && !projects.includes(project.key)) {
+          return { status: 400, json: { errorMessages: [], errors: { project: 'valid project is required' } } };
+        }
+        const id = String(10000 + issues.length);
+        const key = `${String(project.key ?? projects[0])}-${issues.length + 1}`;
+        issues.push({ id, key, fields: { ...fields, labels: labels as string[], summary: fields.summary } });
+        return { status: 201, json: { id, key, self: `${peerRef.url}/rest/api/3/issue/${id}` } };
+      }),
+    },
+    ...['/rest/api/3/search/jql', '/rest/api/3/search'].map((path) => ({
+      method: 'GET',
+      path,
+      handle: authed(check, (req: RecordedRequest): PeerResponse => {
+        const jql = req.query.get('jql') ?? '';
+        const m = /^labels\s*=\s*"([^"]+)"/.exec(jql);
+        expectShape(m, `unsupported jql in test peer: ${jql}`);
+        const found = issues.filter((i) => i.fields.labels.includes(m[1]!));
+        const max = Number(req.query.get('maxResults') ?? '50');
+        return { status: 200, json: { issues: found.slice(0, max).map((i) => ({ id: i.id, key: i.key, fields: { summary: i.fields.summary } })), isLast: true } };
+      }),
+    })),
+  ]);
+  peerRef.url = peer.url;
+  return Object.assign(peer, { baseUrl: peer.url, email, token, issues });
+}
+
+// ------------------------------------------------------------------ GitHub Issues REST
+
+export interface GitHubIssue {
+  number: number;
+  title: string;
+  body: string;
+  labels: string[];
+  html_url: string;
+}
+
+export interface GitHubPeer extends HttpPeer {
+  apiUrl: string;
+  owner: string;
+  repo: string;
+  token: string;
+  issues: GitHubIssue[];
+}
+
+export async function startGitHubPeer(opts: { owner?: string; repo?: string; token?: string } = {}): Promise<GitHubPeer> {
+  const owner = opts.owner ?? 'acme';
+  const repo = opts.repo ?? 'ops';
+  const token = opts.token ?? 'ghp_testtoken';
+  const issues: GitHubIssue[] = [];
+  const check = (req: RecordedRequest): void => {
+    if (header(req, 'authorization') !== `Bearer ${token}`) throw new AuthError();
+    expectShape(header(req, 'accept') === 'application/vnd.github+json', 'Accept must be application/vnd.github+json');
+    expectShape(header(req, 'x-github-api-version') === '2022-11-28', 'X-GitHub-Api-Version must be 2022-11-28');
+    expectShape(header(req, 'user-agent') !== '', 'User-Agent is required by GitHub');
+  };
+  const issuesPath = `/repos/${owner}/${repo}/issues`;
+  const peer = await startHttpPeer([
+    {
+      method: 'POST',
+      path: issuesPath,
+      handle: authed(check, (req) => {
+        const body = expectJson(req);
+        expectShape(typeof body.title === 'string' && body.title !== '', 'title is required');
+        expectShape(body.body === undefined || typeof body.body === 'string', 'body must be a string');
+        const labels = body.labels ?? [];
+        expectShape(Array.isArray(labels) && labels.every((l) => typeof l === 'string'), 'labels must be strings');
+        const number = issues.length + 1;
+        const issue: GitHubIssue = { number, title: body.title, body: (body.body as string | undefined) ?? '', labels: labels as string[], html_url: `https://github.com/${owner}/${repo}/issues/${number}` };
+        issues.push(issue);
+        return { status: 201, json: { id: 900000 + number, ...issue, labels: issue.labels.map((name) => ({ name })), state: 'open' } };
+      }),
+    },
+    {
+      method: 'GET',
+      path: issuesPath,
+      handle: authed(check, (req) => {
+        const wanted = (req.query.get('labels') ?? '').split(',').filter(Boolean);
+        const perPage = Math.min(Number(req.query.get('per_page') ?? '30'), 100);
+        const page = Number(req.query.get('page') ?? '1');
+        const matching = issues.filter((i) => wanted.every((l) => i.labels.includes(l))).reverse();
+        const slice = matching.slice((page - 1) * perPage, page * perPage);
+        return { status: 200, json: slice.map((i) => ({ ...i, labels: i.labels.map((name) => ({ name })), state: 'open' })) };
+      }),
+    },
+  ]);
+  return Object.assign(peer, { apiUrl: peer.url, owner, repo, token, issues });
+}
+
+// ------------------------------------------------------------------ IBM EWM / RTC OSLC CM 2.0
+
+export interface EwmWorkItem {
+  id: string;
+  about: string;
+  properties: Record<string, unknown>;
+}
+
+export interface EwmPeer extends HttpPeer {
+  creationFactoryUrl: string;
+  queryCapabilityUrl: string;
+  username: string;
+  password: string;
+  items: EwmWorkItem[];
+}
+
+export async function startEwmPeer(opts: { username?: string; password?: string } = {}): Promise<EwmPeer> {
+  const username = opts.username ?? 'ewm-bot';
+  const password = opts.password ?? 'ewm-secret';
+  const items: EwmWorkItem[] = [];
+  const context = '/ccm/oslc/contexts/_projArea1/workitems';
+  const base: { url: string } = { url: '' };
+  const check = (req: RecordedRequest): void => {
+    expectBasic(req, username, password);
+    expectShape(header(req, 'oslc-core-version') === '2.0', 'OSLC-Core-Version: 2.0 is required');
+    expectShape(header(req, 'accept').includes('application/json'), 'Accept must include application/json');
+  };
+  const peer = await startHttpPeer([
+    {
+      method: 'POST',
+      path: context,
+      handle: authed(check, (req) => {
+        const body = expectJson(req);
+        expectShape(typeof body['dcterms:title'] === 'string' && body['dcterms:title'] !== '', 'dcterms:title is required');
+        expectShape(body['dcterms:description'] === undefined || typeof body['dcterms:description'] === 'string', 'dcterms:description must be a string');
+        expectShape(body['dcterms:type'] === undefined || typeof body['dcterms:type'] === 'string', 'dcterms:type must be a string');
+        const filed = body['rtc_cm:filedAgainst'] as Record<string, unknown> | undefined;
+        expectShape(filed === undefined || (typeof filed === 'object' && typeof filed['rdf:resource'] === 'string'), 'rtc_cm:filedAgainst must be {"rdf:resource": "<category URL>"}');
+        expectShape(body['dcterms:subject'] === undefined || typeof body['dcterms:subject'] === 'string', 'dcterms:subject (tags) must be a string');
+        const id = String(100 + items.length);
+        const about = `${base.url}/ccm/resource/itemName/com.ibm.team.workitem.WorkItem/${id}`;
+        items.push({ id, about, properties: body });
+        return { status: 201, headers: { Location: about }, json: { 'rdf:about': about, 'dcterms:identifier': id, ...body } };
+      }),
+    },
+    {
+      method: 'GET',
+      path: `${context}/query`,
+      handle: authed(check, (req) => {
+        const where = req.query.get('oslc.where') ?? '';
+        const m = /^dcterms:subject="([^"]+)"$/.exec(where);
+        expectShape(m, `unsupported oslc.where in test peer: ${where}`);
+        const found = items.filter((i) => String(i.properties['dcterms:subject'] ?? '').split(/\s*,\s*/).includes(m[1]!));
+        return { status: 200, json: { 'oslc:responseInfo': { 'oslc:totalCount': found.length }, 'oslc:results': found.map((i) => ({ 'rdf:about': i.about, 'dcterms:identifier': i.id })) } };
+      }),
+    },
+  ]);
+  base.url = peer.url;
+  return Object.assign(peer, {
+    creationFactoryUrl: `${peer.url}${context}`,
+    queryCapabilityUrl: `${peer.url}${context}/query`,
+    username,
+    password,
+    items,
+  });
+}

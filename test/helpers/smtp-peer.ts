@@ -1,0 +1,100 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export interface ReceivedMail {
+  envelope: { from: string | null; to: string[] };
+  raw: string;
+  /** Header names lower-cased, values unfolded; repeated headers keep every value. */
+  headers: Map<string, string[]>;
+  subject: string | undefined;
+  body: string;
+  authUser: string | undefined;
+}
+
+export interface SmtpPeer {
+  host: string;
+  port: number;
+  messages: ReceivedMail[];
+  /** Resolves when `count` messages have arrived. */
+  waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
+  close(): Promise<void>;
+}
+
+function parseMail(raw: string): { headers: Map<string, string[]>; body: string } {
+  const split = raw.search(/\r?\n\r?\n/);
+  const head = split === -1 ? raw : raw.slice(0, split);
+  const body = split === -1 ? '' : raw.slice(split).replace(/^\r?\n\r?\n/, '');
+  const headers = new Map<string, string[]>();
+  const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
+  for (const line of unfolded.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
+  }
+  return { headers, body };
+}
+
+/**
+ * A real SMTP server (smtp-server) on 127.0.0.1, random port, plain text (no STARTTLS). With `auth`,
+ * AUTH PLAIN/LOGIN is required and checked; without it, mail is accepted anonymously.
+ */
+export async function startSmtpPeer(opts: { auth?: { user: string; pass: string } } = {}): Promise<SmtpPeer> {
+  const messages: ReceivedMail[] = [];
+  const waiters: Array<() => void> = [];
+  const server = new SMTPServer({
+    secure: false,
+    authOptional: opts.auth === undefined,
+    allowInsecureAuth: true,
+    disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+    logger: false,
+    onAuth(auth, _session, callback) {
+      if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) {
+        callback(null, { user: auth.username });
+        return;
+      }
+      callback(new Error('Invalid username or password'));
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const { headers, body } = parseMail(raw);
+        const from = session.envelope.mailFrom;
+        messages.push({
+          envelope: { from: from ? from.address : null, to: session.envelope.rcptTo.map((r) => r.address) },
+          raw,
+          headers,
+          subject: headers.get('subject')?.[0],
+          body,
+          authUser: typeof session.user === 'string' ? session.user : undefined,
+        });
+        for (const wake of waiters.splice(0)) wake();
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.server.address() as AddressInfo;
+  return {
+    host: '127.0.0.1',
+    port,
+    messages,
+    async waitFor(count, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (messages.length < count) {
+        if (Date.now() > deadline) throw new Error(`smtp peer: expected ${count} messages, got ${messages.length}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
+      }
+      return messages;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

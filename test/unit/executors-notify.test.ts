@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { EmailSendError, HttpCallError, SecretResolutionError } from '../../src/executors/errors.js';
+import { sendEmail, sendSlack, sendWebhook, signWebhookBody } from '../../src/executors/notify.js';
+import { startHttpPeer, startSlackPeer, type HttpPeer, type SlackPeer } from '../helpers/http-peer.js';
+import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
+
+describe('executors/notify', () => {
+  describe('sendSlack', () => {
+    let slack: SlackPeer;
+    beforeEach(async () => {
+      slack = await startSlackPeer();
+    });
+    afterEach(async () => {
+      await slack.close();
+    });
+
+    it('posts {text} as JSON to the incoming webhook', async () => {
+      assert.deepEqual(await sendSlack({ webhookUrl: slack.webhookUrl, text: 'Restarted nginx on vm-1' }), { ok: true });
+      assert.deepEqual(slack.messages, [{ text: 'Restarted nginx on vm-1' }]);
+      assert.deepEqual(slack.violations, []);
+    });
+
+    it('sends blocks when given', async () => {
+      const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: '*done*' } }];
+      await sendSlack({ webhookUrl: slack.webhookUrl, text: 'done', blocks });
+      assert.deepEqual(slack.messages[0]?.blocks, blocks);
+    });
+
+    it('4xx is permanent, 5xx and 429 are retryable, and the hook URL never appears in errors', async () => {
+      await assert.rejects(sendSlack({ webhookUrl: `${slack.url}/services/T/B/wrong`, text: 'x' }), (err: Error) => {
+        assert.ok(err instanceof HttpCallError);
+        assert.equal(err.status, 404);
+        assert.equal(err.retryable, false);
+        assert.ok(!err.message.includes('/services/'));
+        return true;
+      });
+      slack.failNext({ status: 503, text: 'unavailable' });
+      await assert.rejects(sendSlack({ webhookUrl: slack.webhookUrl, text: 'x' }), (err: Error) => err instanceof HttpCallError && err.retryable && err.status === 503);
+      slack.failNext({ status: 429, text: 'rate_limited' });
+      await assert.rejects(sendSlack({ webhookUrl: slack.webhookUrl, text: 'x' }), (err: Error) => err instanceof HttpCallError && err.retryable && err.status === 429);
+    });
+
+    it('a refused connection is retryable', async () => {
+      const url = slack.webhookUrl;
+      await slack.close();
+      await assert.rejects(sendSlack({ webhookUrl: url, text: 'x' }), (err: Error) => err instanceof HttpCallError && err.retryable && err.status === null);
+      slack = await startSlackPeer();
+    });
+  });
+
+  describe('sendEmail (real SMTP peer)', () => {
+    let smtp: SmtpPeer;
+    afterEach(async () => {
+      await smtp.close();
+    });
+
+    it('delivers to every recipient with the right subject and body', async () => {
+      smtp = await startSmtpPeer();
+      const { messageId } = await sendEmail({
+        smtp: { host: smtp.host, port: smtp.port, secure: false },
+        from: 'selfheal@example.com',
+        to: ['oncall@example.com', 'lead@example.com'],
+        subject: 'Incident Q1ABC: nginx restarted',
+        text: 'The rule restart-nginx ran on vm-1.\nExit code 0.',
+      });
+      const [mail] = await smtp.waitFor(1);
+      assert.ok(mail);
+      assert.match(messageId, /^<.+@.+>$/);
+      assert.equal(mail.headers.get('message-id')?.[0], messageId);
+      assert.deepEqual(mail.envelope, { from: 'selfheal@example.com', to: ['oncall@example.com', 'lead@example.com'] });
+      assert.equal(mail.subject, 'Incident Q1ABC: nginx restarted');
+      assert.equal(mail.headers.get('to')?.[0], 'oncall@example.com, lead@example.com');
+      assert.match(mail.body, /The rule restart-nginx ran on vm-1\.\r?\nExit code 0\./);
+    });
+
+    it('authenticates with a password from a secret reference', async () => {
+      smtp = await startSmtpPeer({ auth: { user: 'mailer', pass: 's3cret' } });
+      const env = { SMTP_PASS: 's3cret\n' };
+      await sendEmail(
+        { smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'mailer', passRef: 'env:SMTP_PASS' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' },
+        { env },
+      );
+      const [mail] = await smtp.waitFor(1);
+      assert.equal(mail?.authUser, 'mailer');
+      await assert.rejects(
+        sendEmail({ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'mailer', passRef: 'env:SMTP_PASS' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' }, { env: { SMTP_PASS: 'wrong' } }),
+        (err: Error) => err instanceof EmailSendError && !err.retryable && !err.message.includes('wrong'),
+      );
+      await assert.rejects(
+        sendEmail({ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'mailer', passRef: 'env:MISSING' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' }, { env: {} }),
+        SecretResolutionError,
+      );
+    });
+  });
+
+  describe('sendWebhook', () => {
+    let peer: HttpPeer;
+    beforeEach(async () => {
+      peer = await startHttpPeer([{ method: 'POST', path: '/hook', handle: () => ({ status: 202, json: { accepted: true } }) }]);
+    });
+    afterEach(async () => {
+      await peer.close();
+    });
+
+    it('signs the raw body with HMAC-SHA256 so the receiver can verify it', async () => {
+      const secret = 'whsec_test';
+      const body = { incident: 'Q1ABC', action: 'restart', note: 'ünïcode ✓' };
+      const { status } = await sendWebhook({ url: `${peer.url}/hook`, body, secret, idempotencyKey: 'Q1ABC:r1:a0' }, { now: () => new Date('2025-01-02T03:04:05Z') });
+      assert.equal(status, 202);
+      const req = peer.requests[0]!;
+      assert.equal(req.headers['content-type'], 'application/json');
+      assert.equal(req.headers['x-selfheal-timestamp'], String(Date.parse('2025-01-02T03:04:05Z') / 1000));
+      assert.equal(req.headers['idempotency-key'], 'Q1ABC:r1:a0');
+      // Receiver side: recompute over the raw bytes received.
+      const received = String(req.headers['x-selfheal-signature']);
+      const expected = `v1=${createHmac('sha256', secret).update(Buffer.from(req.rawBody, 'utf8')).digest('hex')}`;
+      assert.ok(timingSafeEqual(Buffer.from(received), Buffer.from(expected)));
+      assert.equal(received, signWebhookBody(req.rawBody, secret));
+      assert.deepEqual(req.json, body);
+    });
+
+    it('omits the signature without a secret and maps errors', async () => {
+      await sendWebhook({ url: `${peer.url}/hook`, body: { a: 1 } });
+      assert.equal(peer.requests[0]!.headers['x-selfheal-signature'], undefined);
+      await assert.rejects(sendWebhook({ url: `${peer.url}/nope`, body: {} }), (err: Error) => err instanceof HttpCallError && err.status === 404 && !err.retryable);
+      peer.failNext({ status: 502 });
+      await assert.rejects(sendWebhook({ url: `${peer.url}/hook`, body: {} }), (err: Error) => err instanceof HttpCallError && err.retryable);
+    });
+  });
+});

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { HttpCallError, SecretResolutionError } from '../../src/executors/errors.js';
+import {
+  createEwmProvider,
+  createGitHubProvider,
+  createJiraProvider,
+  createWorkItemOnce,
+  idempotencyLabel,
+  toAdf,
+  type WorkItemInput,
+} from '../../src/executors/work-items.js';
+import { startEwmPeer, startGitHubPeer, startJiraPeer, type EwmPeer, type GitHubPeer, type JiraPeer } from '../helpers/http-peer.js';
+
+const input = (key: string): WorkItemInput => ({
+  idempotencyKey: key,
+  title: 'Disk full on vm-1',
+  description: 'PagerDuty incident Q1ABC.\n\nThe cleanup script freed 2 GiB.\nPlease check the log rotation.',
+  labels: ['selfheal-auto'],
+});
+
+describe('executors/work-items', () => {
+  it('toAdf builds a valid ADF document', () => {
+    assert.deepEqual(toAdf('a\nb\n\nc'), {
+      type: 'doc',
+      version: 1,
+      content: [
+        { type: 'paragraph', content: [{ type: 'text', text: 'a' }, { type: 'hardBreak' }, { type: 'text', text: 'b' }] },
+        { type: 'paragraph', content: [{ type: 'text', text: 'c' }] },
+      ],
+    });
+    assert.deepEqual(toAdf(''), { type: 'doc', version: 1, content: [] });
+  });
+
+  describe('IBM EWM (OSLC CM 2.0)', () => {
+    let ewm: EwmPeer;
+    beforeEach(async () => {
+      ewm = await startEwmPeer();
+    });
+    afterEach(async () => {
+      await ewm.close();
+    });
+    const provider = () =>
+      createEwmProvider(
+        { creationFactoryUrl: ewm.creationFactoryUrl, queryCapabilityUrl: ewm.queryCapabilityUrl, usernameRef: 'env:EWM_USER', passwordRef: 'file:/nonexistent/ignored' },
+        { env: { EWM_USER: ewm.username } },
+      );
+
+    it('creates once, with OSLC JSON properties', async () => {
+      const p = createEwmProvider(
+        { creationFactoryUrl: ewm.creationFactoryUrl, queryCapabilityUrl: ewm.queryCapabilityUrl, usernameRef: 'env:EWM_USER', passwordRef: 'env:EWM_PASS' },
+        { env: { EWM_USER: ewm.username, EWM_PASS: ewm.password } },
+      );
+      const category = 'https://ewm.example.com/ccm/resource/itemOid/com.ibm.team.workitem.Category/_cat1';
+      const first = await createWorkItemOnce(p, { ...input('Q1ABC:rule-1:0'), type: 'task', filedAgainst: category });
+      const second = await createWorkItemOnce(p, { ...input('Q1ABC:rule-1:0'), type: 'task', filedAgainst: category });
+      assert.equal(first.created, true);
+      assert.equal(second.created, false);
+      assert.equal(second.id, first.id);
+      assert.equal(second.url, first.url);
+      assert.equal(ewm.items.length, 1);
+      assert.deepEqual(ewm.violations, []);
+      const props = ewm.items[0]!.properties;
+      assert.equal(props['dcterms:title'], 'Disk full on vm-1');
+      assert.equal(props['dcterms:type'], 'task');
+      assert.deepEqual(props['rtc_cm:filedAgainst'], { 'rdf:resource': category });
+      assert.match(String(props['dcterms:subject']), new RegExp(idempotencyLabel('Q1ABC:rule-1:0')));
+      const post = ewm.requests.find((r) => r.method === 'POST')!;
+      assert.equal(post.headers['oslc-core-version'], '2.0');
+      assert.equal(post.headers['content-type'], 'application/json');
+      // A different key opens a different item.
+      const other = await createWorkItemOnce(p, input('Q1ABC:rule-1:1'));
+      assert.equal(other.created, true);
+      assert.notEqual(other.id, first.id);
+    });
+
+    it('a missing secret fails without calling the server', async () => {
+      await assert.rejects(provider().create(input('k')), SecretResolutionError);
+      assert.equal(ewm.requests.length, 0);
+    });
+  });
+
+  describe('Jira Cloud', () => {
+    let jira: JiraPeer;
+    beforeEach(async () => {
+      jira = await startJiraPeer();
+    });
+    afterEach(async () => {
+      await jira.close();
+    });
+    const provider = (token = jira.token) => createJiraProvider({ baseUrl: jira.baseUrl, email: jira.email, apiTokenRef: 'env:JIRA_TOKEN', projectKey: 'OPS' }, { env: { JIRA_TOKEN: token } });
+
+    it('creates one issue with an ADF description and the idempotency label, even when called twice', async () => {
+      const first = await createWorkItemOnce(provider(), input('Q1ABC:rule-2:0'));
+      const second = await createWorkItemOnce(provider(), input('Q1ABC:rule-2:0'));
+      assert.deepEqual(jira.violations, []);
+      assert.equal(jira.issues.length, 1);
+      assert.equal(first.created, true);
+      assert.equal(second.created, false);
+      assert.equal(first.id, 'OPS-1');
+      assert.equal(second.id, 'OPS-1');
+      assert.equal(first.url, `${jira.baseUrl}/browse/OPS-1`);
+      const issue = jira.issues[0]!;
+      assert.equal(issue.fields.summary, 'Disk full on vm-1');
+      assert.deepEqual(issue.fields.issuetype, { name: 'Task' });
+      assert.deepEqual(issue.fields.labels.sort(), ['selfheal-auto', idempotencyLabel('Q1ABC:rule-2:0')].sort());
+      const search = jira.requests.find((r) => r.method === 'GET')!;
+      assert.equal(search.path, '/rest/api/3/search/jql');
+      assert.equal(search.query.get('jql'), `labels = "${idempotencyLabel('Q1ABC:rule-2:0')}" ORDER BY created ASC`);
+    });
+
+    it('bad credentials are a permanent error', async () => {
+      await assert.rejects(provider('wrong').create(input('k')), (err: Error) => err instanceof HttpCallError && err.status === 401 && !err.retryable);
+    });
+
+    it('an unknown project is a permanent 400', async () => {
+      const p = createJiraProvider({ baseUrl: jira.baseUrl, email: jira.email, apiTokenRef: 'env:T', projectKey: 'NOPE' }, { env: { T: jira.token } });
+      await assert.rejects(p.create(input('k')), (err: Error) => err instanceof HttpCallError && err.status === 400 && !err.retryable);
+    });
+  });
+
+  describe('GitHub Issues', () => {
+    let gh: GitHubPeer;
+    beforeEach(async () => {
+      gh = await startGitHubPeer();
+    });
+    afterEach(async () => {
+      await gh.close();
+    });
+    const provider = () => createGitHubProvider({ apiUrl: gh.apiUrl, owner: gh.owner, repo: gh.repo, tokenRef: 'env:GH_TOKEN' }, { env: { GH_TOKEN: gh.token } });
+
+    it('creates one issue carrying the hidden marker, even when called twice', async () => {
+      const first = await createWorkItemOnce(provider(), input('Q1ABC:rule-3:0'));
+      const second = await createWorkItemOnce(provider(), input('Q1ABC:rule-3:0'));
+      assert.deepEqual(gh.violations, []);
+      assert.equal(gh.issues.length, 1);
+      assert.deepEqual([first.created, second.created], [true, false]);
+      assert.equal(second.id, '1');
+      assert.equal(second.url, `https://github.com/${gh.owner}/${gh.repo}/issues/1`);
+      const issue = gh.issues[0]!;
+      assert.ok(issue.body.endsWith('<!-- selfheal:Q1ABC:rule-3:0 -->'));
+      assert.deepEqual(issue.labels, ['selfheal', 'selfheal-auto']);
+      const list = gh.requests.find((r) => r.method === 'GET')!;
+      assert.equal(list.query.get('labels'), 'selfheal');
+      assert.equal(list.query.get('state'), 'all');
+    });
+
+    it('finds the marker beyond the first page', async () => {
+      const p = provider();
+      await p.create(input('old-key'));
+      for (let i = 0; i < 120; i++) await p.create(input(`filler-${i}`));
+      const found = await p.findByIdempotencyKey('old-key');
+      assert.equal(found?.id, '1');
+      assert.equal(await p.findByIdempotencyKey('never-created'), null);
+    });
+
+    it('rejects keys that could break out of the marker', async () => {
+      await assert.rejects(provider().create(input('a --> b')), /idempotency key/);
+    });
+  });
+});
