@@ -1,0 +1,388 @@
+/**
+ * The OpenAPI 3.1 document, generated from the zod schemas the routes validate with.
+ *
+ * Each route group describes its operations as {@link OperationSpec}s (the request schemas are the very
+ * objects the handlers parse with); {@link buildOpenApiDocument} converts them with zod's JSON Schema
+ * generator (input side: what a client may send, defaults optional) and hoists every schema carrying a
+ * meta `id` into `components.schemas`. A new route group adds its specs to {@link apiOperations}.
+ */
+import { z } from 'zod';
+import { ruleInputSchema } from '../domain/rules/index.js';
+import { webhookBodySchema } from '../pagerduty/webhook.js';
+import type { Scope } from './auth.js';
+import { auditEntrySchema, auditQuerySchema } from './routes/audit.js';
+import { incidentListQuerySchema } from './routes/incidents.js';
+import {
+  ruleDiffQuerySchema,
+  ruleGetQuerySchema,
+  ruleListQuerySchema,
+  ruleRollbackSchema,
+  ruleTestSchema,
+  ruleUpdateSchema,
+  ruleViewSchema,
+  unsavedRuleTestSchema,
+} from './routes/rules.js';
+import { tokenCreateSchema, tokenViewSchema } from './routes/tokens.js';
+
+type Method = 'get' | 'post' | 'put' | 'delete' | 'patch';
+
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
+export interface OperationSpec {
+  method: Method;
+  /** OpenAPI path template, e.g. `/api/rules/{id}` */
+  path: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** Bearer scope needed; absent = public. */
+  scope?: Scope;
+  query?: z.ZodObject;
+  headers?: { name: string; description: string; required?: boolean }[];
+  body?: z.ZodType;
+  bodyContentType?: string;
+  responses: Record<number, ResponseSpec>;
+}
+
+export const problemSchema = z
+  .object({
+    type: z.string().describe('URI of the problem type.'),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ path: z.string().describe('Dotted path of the offending field.'), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details; validation errors list each offending field path.' });
+
+const anyObject = z.record(z.string(), z.unknown());
+const list = (item: z.ZodType) => z.object({ items: z.array(item) });
+const idParam = (what: string) => ({ description: `${what} id` });
+
+export const ruleTestResultSchema = z
+  .object({
+    matched: z.boolean().describe('The rule applies to the service and event type and its conditions hold.'),
+    conditionsMatched: z.boolean(),
+    appliesTo: z.object({
+      service: z.object({ id: z.string().nullable(), matches: z.boolean() }),
+      eventType: z.object({ type: z.string().nullable(), matches: z.boolean() }),
+    }),
+    explanation: anyObject.describe('Tree of reasons mirroring the conditions.'),
+    explanationText: z.string(),
+    dryRun: z.boolean(),
+    maintenanceWindow: anyObject.nullable(),
+    context: z.object({ incident: anyObject, environment: anyObject }),
+    renderedActions: z.array(anyObject).describe('The actions with their templates rendered; nothing is run.'),
+  })
+  .meta({ id: 'RuleTestResult' });
+
+const ruleVersionSchema = z.object({ version: z.number().int(), change: z.enum(['create', 'update', 'delete', 'rollback']), actor: z.string(), createdAt: z.string(), definition: ruleInputSchema });
+const ifMatch = { name: 'If-Match', description: 'The version being replaced, as an entity tag: "3".' };
+
+const coreOperations: OperationSpec[] = [
+  { method: 'get', path: '/healthz', tag: 'health', summary: 'Liveness', responses: { 200: { description: 'The process is up.', schema: z.object({ status: z.literal('ok') }) } } },
+  {
+    method: 'get',
+    path: '/readyz',
+    tag: 'health',
+    summary: 'Readiness: Temporal and the database reachable',
+    responses: { 200: { description: 'Ready.', schema: z.object({ status: z.literal('ready'), checks: anyObject }) }, 503: { description: 'Not ready.', schema: problemSchema } },
+  },
+  {
+    method: 'post',
+    path: '/webhooks/pagerduty',
+    tag: 'webhooks',
+    summary: 'PagerDuty V3 webhook',
+    description: 'Signed with `X-PagerDuty-Signature: v1=<hex>` (several, comma-separated, during secret rotation). Starts or signals the incident workflow.',
+    headers: [{ name: 'X-PagerDuty-Signature', description: 'v1=<hex HMAC-SHA256 of the raw body>', required: true }],
+    body: webhookBodySchema,
+    responses: {
+      202: { description: 'Accepted (or ignored: not an incident event).' },
+      200: { description: 'Duplicate event: already accepted.' },
+      400: { description: 'Malformed body.', schema: problemSchema },
+      401: { description: 'Bad or missing signature.', schema: problemSchema },
+      413: { description: 'Body too large.', schema: problemSchema },
+      503: { description: 'Temporal unavailable; PagerDuty retries.', schema: problemSchema },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/incidents',
+    tag: 'incidents',
+    summary: 'List incidents',
+    scope: 'read',
+    query: incidentListQuerySchema,
+    responses: { 200: { description: 'A page of incidents.', schema: z.object({ items: z.array(anyObject), nextCursor: z.string().nullable() }) } },
+  },
+  {
+    method: 'get',
+    path: '/api/incidents/{id}',
+    tag: 'incidents',
+    summary: 'One incident with events, environment, matches, action runs and its Temporal link',
+    scope: 'read',
+    responses: { 200: { description: 'The incident.', schema: anyObject }, 404: { description: 'Unknown incident.', schema: problemSchema } },
+  },
+];
+
+const ruleOperations: OperationSpec[] = [
+  { method: 'get', path: '/api/rules', tag: 'rules', summary: 'List rules', scope: 'read', query: ruleListQuerySchema, responses: { 200: { description: 'Rules.', schema: list(ruleViewSchema) } } },
+  {
+    method: 'post',
+    path: '/api/rules',
+    tag: 'rules',
+    summary: 'Create a rule',
+    scope: 'write',
+    body: ruleInputSchema,
+    responses: { 201: { description: 'Created.', schema: ruleViewSchema }, 409: { description: 'A rule with this name exists.', schema: problemSchema } },
+  },
+  {
+    method: 'post',
+    path: '/api/rules/validate',
+    tag: 'rules',
+    summary: 'Validate a rule without saving it',
+    scope: 'read',
+    body: ruleInputSchema,
+    responses: { 200: { description: 'Valid; the rule with defaults applied.', schema: z.object({ valid: z.literal(true), rule: ruleInputSchema }) } },
+  },
+  {
+    method: 'post',
+    path: '/api/rules/test',
+    tag: 'rules',
+    summary: 'Test an unsaved rule against a payload (nothing runs)',
+    scope: 'read',
+    body: unsavedRuleTestSchema,
+    responses: { 200: { description: 'Whether it matches, and why.', schema: ruleTestResultSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/rules/{id}',
+    tag: 'rules',
+    summary: 'One rule',
+    scope: 'read',
+    query: ruleGetQuerySchema,
+    responses: { 200: { description: 'The rule; ETag is its version.', schema: ruleViewSchema }, 404: { description: 'Unknown or deleted.', schema: problemSchema } },
+  },
+  {
+    method: 'put',
+    path: '/api/rules/{id}',
+    tag: 'rules',
+    summary: 'Replace a rule (optimistic concurrency)',
+    scope: 'write',
+    headers: [ifMatch],
+    body: ruleUpdateSchema,
+    responses: {
+      200: { description: 'The new version (unchanged when the body equals the current definition).', schema: ruleViewSchema },
+      404: { description: 'Unknown or deleted.', schema: problemSchema },
+      409: { description: 'Stale version (currentVersion tells the current one) or name taken.', schema: problemSchema },
+      428: { description: 'Neither If-Match nor version was sent.', schema: problemSchema },
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/rules/{id}',
+    tag: 'rules',
+    summary: 'Soft-delete a rule (history kept)',
+    scope: 'write',
+    headers: [ifMatch],
+    responses: { 200: { description: 'The deleted rule.', schema: ruleViewSchema }, 404: { description: 'Unknown or deleted.', schema: problemSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/rules/{id}/versions',
+    tag: 'rules',
+    summary: 'Version history',
+    scope: 'read',
+    responses: { 200: { description: 'Every version, oldest first.', schema: z.object({ ruleId: z.string(), currentVersion: z.number().int(), items: z.array(ruleVersionSchema) }) } },
+  },
+  {
+    method: 'get',
+    path: '/api/rules/{id}/diff',
+    tag: 'rules',
+    summary: 'Changed paths between two versions',
+    scope: 'read',
+    query: ruleDiffQuerySchema,
+    responses: {
+      200: {
+        description: 'Changes.',
+        schema: z.object({
+          ruleId: z.string(),
+          from: z.number().int(),
+          to: z.number().int(),
+          changes: z.array(z.object({ path: z.string(), kind: z.enum(['added', 'removed', 'changed']), before: z.unknown().optional(), after: z.unknown().optional() })),
+        }),
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/rules/{id}/rollback',
+    tag: 'rules',
+    summary: 'Make an old version current again (as a new version)',
+    scope: 'write',
+    headers: [ifMatch],
+    body: ruleRollbackSchema,
+    responses: { 200: { description: 'The new version.', schema: ruleViewSchema } },
+  },
+  {
+    method: 'post',
+    path: '/api/rules/{id}/reset-breaker',
+    tag: 'rules',
+    summary: 'Close an open circuit breaker',
+    scope: 'write',
+    responses: { 200: { description: 'The rule.', schema: ruleViewSchema } },
+  },
+  {
+    method: 'post',
+    path: '/api/rules/{id}/test',
+    tag: 'rules',
+    summary: 'Test a stored rule against a payload or a stored incident (nothing runs)',
+    scope: 'read',
+    body: ruleTestSchema,
+    responses: { 200: { description: 'Whether it matches, and why.', schema: ruleTestResultSchema } },
+  },
+];
+
+const adminOperations: OperationSpec[] = [
+  {
+    method: 'post',
+    path: '/api/tokens',
+    tag: 'tokens',
+    summary: 'Issue an API token (shown once)',
+    scope: 'admin',
+    body: tokenCreateSchema,
+    responses: { 201: { description: 'The token, with its secret value shown only in this answer.', schema: tokenViewSchema.extend({ token: z.string() }) } },
+  },
+  { method: 'get', path: '/api/tokens', tag: 'tokens', summary: 'List tokens (never their values)', scope: 'admin', responses: { 200: { description: 'Tokens.', schema: list(tokenViewSchema) } } },
+  {
+    method: 'delete',
+    path: '/api/tokens/{id}',
+    tag: 'tokens',
+    summary: 'Revoke a token',
+    scope: 'admin',
+    responses: { 200: { description: 'The revoked token.', schema: tokenViewSchema }, 404: { description: 'Unknown token.', schema: problemSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/audit',
+    tag: 'audit',
+    summary: 'Audit log, newest first',
+    scope: 'admin',
+    query: auditQuerySchema,
+    responses: { 200: { description: 'A page of entries.', schema: z.object({ items: z.array(auditEntrySchema), nextCursor: z.string().nullable() }) } },
+  },
+];
+
+const docOperations: OperationSpec[] = [
+  { method: 'get', path: '/openapi.json', tag: 'docs', summary: 'This OpenAPI document', responses: { 200: { description: 'OpenAPI 3.1.', schema: anyObject } } },
+  { method: 'get', path: '/docs', tag: 'docs', summary: 'Interactive API explorer', responses: { 200: { description: 'HTML page.', contentType: 'text/html' } } },
+];
+
+/** Every documented operation. Route groups added later append theirs here. */
+export const apiOperations: OperationSpec[] = [...coreOperations, ...ruleOperations, ...adminOperations, ...docOperations];
+
+// ---- generation -----------------------------------------------------------------------------------------
+
+type JsonSchema = Record<string, unknown>;
+
+const idOf = (schema: z.ZodType): string | undefined => (z.globalRegistry.get(schema) as { id?: string } | undefined)?.id;
+
+function rewriteRefs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(rewriteRefs);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' ? v.replace(/^#\/\$defs\//, '#/components/schemas/') : rewriteRefs(v)]),
+    );
+  }
+  return value;
+}
+
+/** Converts a schema, hoisting named sub-schemas into `components`; a named root becomes a $ref. */
+function schemaConverter(components: Record<string, JsonSchema>) {
+  return (schema: z.ZodType): JsonSchema => {
+    const js = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any', cycles: 'ref', reused: 'inline' }) as JsonSchema;
+    const { $schema: _s, $defs, id: _id, ...root } = js as JsonSchema & { $defs?: Record<string, JsonSchema> };
+    for (const [name, def] of Object.entries($defs ?? {})) components[name] ??= rewriteRefs(def) as JsonSchema;
+    const rewritten = rewriteRefs(root) as JsonSchema;
+    const id = idOf(schema);
+    if (!id) return rewritten;
+    components[id] ??= rewritten;
+    return { $ref: `#/components/schemas/${id}` };
+  };
+}
+
+const isRequired = (schema: z.ZodType) => !schema.safeParse(undefined).success;
+
+export function buildOpenApiDocument(operations: OperationSpec[] = apiOperations, info: { title?: string; version?: string; serverUrl?: string } = {}) {
+  const components: Record<string, JsonSchema> = {};
+  const convert = schemaConverter(components);
+  const paths: Record<string, Record<string, unknown>> = {};
+  convert(problemSchema);
+
+  for (const op of operations) {
+    const parameters: unknown[] = [];
+    for (const name of op.path.match(/\{(\w+)\}/g) ?? []) {
+      const n = name.slice(1, -1);
+      parameters.push({ name: n, in: 'path', required: true, schema: { type: 'string' }, ...idParam(op.tag.replace(/s$/, '')) });
+    }
+    for (const [name, field] of Object.entries(op.query?.shape ?? {}) as [string, z.ZodType][]) {
+      const schema = convert(field);
+      const description = typeof schema.description === 'string' ? schema.description : undefined;
+      parameters.push({ name, in: 'query', required: isRequired(field), schema, ...(description ? { description } : {}) });
+    }
+    for (const h of op.headers ?? []) parameters.push({ name: h.name, in: 'header', required: h.required ?? false, description: h.description, schema: { type: 'string' } });
+
+    const responses: Record<string, unknown> = {};
+    for (const [status, r] of Object.entries(op.responses)) {
+      const contentType = r.contentType ?? (Number(status) >= 400 ? 'application/problem+json' : 'application/json');
+      responses[status] = { description: r.description, ...(r.schema || r.contentType ? { content: { [contentType]: r.schema ? { schema: convert(r.schema) } : {} } } : {}) };
+    }
+    const problem = { content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+    if (op.body || op.query) responses['400'] ??= { description: 'Invalid request: `errors` lists each offending field path.', ...problem };
+    if (op.scope) {
+      responses['401'] ??= { description: 'Missing, invalid or revoked bearer token.', ...problem };
+      responses['403'] ??= { description: `The token lacks the "${op.scope}" scope.`, ...problem };
+    }
+
+    const operation: Record<string, unknown> = {
+      operationId: operationId(op),
+      tags: [op.tag],
+      summary: op.summary,
+      ...(op.description ? { description: op.description } : {}),
+      ...(parameters.length ? { parameters } : {}),
+      ...(op.body ? { requestBody: { required: true, content: { [op.bodyContentType ?? 'application/json']: { schema: convert(op.body) } } } } : {}),
+      responses,
+      ...(op.scope ? { security: [{ bearer: [op.scope] }], 'x-required-scope': op.scope } : { security: [] }),
+    };
+    (paths[op.path] ??= {})[op.method] = operation;
+  }
+
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: info.title ?? 'Self-healing API',
+      version: info.version ?? '0.1.0',
+      description: 'Rules that remediate PagerDuty incidents, scheduled jobs, and the PagerDuty webhook. Errors are application/problem+json (RFC 9457).',
+    },
+    ...(info.serverUrl ? { servers: [{ url: info.serverUrl }] } : {}),
+    tags: [...new Set(operations.map((o) => o.tag))].map((name) => ({ name })),
+    paths,
+    components: {
+      schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'SELFHEAL_ADMIN_TOKEN or a token from POST /api/tokens (scopes: read < write < admin).' } },
+    },
+  };
+}
+
+function operationId(op: OperationSpec): string {
+  const words = op.path
+    .split('/')
+    .filter((s) => s && s !== 'api')
+    .map((s) => (s.startsWith('{') ? 'by-' + s.slice(1, -1) : s))
+    .join('-');
+  return `${op.method}-${words || 'root'}`.replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ? ch.toUpperCase() : ''));
+}

@@ -1,0 +1,519 @@
+import { randomUUID } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { incidentContext } from '../../../activities/plan.js';
+import type { Database, Incident, RuleRow } from '../../db/database.js';
+import { writeAudit } from '../../db/queries/audit.js';
+import { findIncident } from '../../db/queries/incidents.js';
+import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion } from '../../db/queries/rules.js';
+import { extractEnvironment } from '../../domain/extract.js';
+import {
+  activeMaintenanceWindow,
+  evaluateRule,
+  formatExplanation,
+  parseRuleInput,
+  ruleApplies,
+  ruleInputSchema,
+  ruleIssues,
+  type Explanation,
+  type Rule,
+  type RuleInput,
+} from '../../domain/rules/index.js';
+import { renderAction } from '../../domain/template.js';
+import { toIncidentSnapshot, type PagerDutyEvent } from '../../pagerduty/parse.js';
+import type { AppDeps, AppEnv } from '../app.js';
+import { requireScope } from '../auth.js';
+import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
+
+// ---- request schemas (they also generate the OpenAPI document) ---------------------------------------
+
+const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const ruleListQuerySchema = z.object({
+  enabled: booleanQuery.optional().describe('Only enabled (true) or disabled (false) rules.'),
+  service: z.string().min(1).max(64).optional().describe('Rules applying to this PagerDuty service id (including rules for every service).'),
+  includeDeleted: booleanQuery.optional().describe('Include soft-deleted rules.'),
+});
+
+export const ruleGetQuerySchema = z.object({
+  includeDeleted: booleanQuery.optional().describe('Answer soft-deleted rules too.'),
+});
+
+/** Fields a client may echo back from GET on PUT; they are accepted and ignored (version = If-Match). */
+const READ_ONLY_KEYS = ['id', 'version', 'createdAt', 'updatedAt', 'deletedAt', 'breaker'] as const;
+
+export const ruleUpdateSchema = ruleInputSchema
+  .extend({
+    id: z.string().optional().describe('Ignored (the id is in the path).'),
+    version: z.number().int().min(1).optional().describe('Version being replaced (optimistic concurrency), unless If-Match is sent.'),
+    createdAt: z.string().optional().describe('Ignored.'),
+    updatedAt: z.string().optional().describe('Ignored.'),
+    deletedAt: z.string().nullable().optional().describe('Ignored.'),
+    breaker: z.unknown().optional().describe('Ignored.'),
+  })
+  .meta({ id: 'RuleUpdate', description: 'A full replacement of a rule; read-only fields returned by GET may be echoed back.' });
+
+export const ruleDiffQuerySchema = z.object({
+  from: z.coerce.number().int().min(1).describe('Older version.'),
+  to: z.coerce.number().int().min(1).optional().describe('Newer version (default: the current one).'),
+});
+
+export const ruleRollbackSchema = z
+  .strictObject({ version: z.number().int().min(1).describe('Version whose definition becomes the new current version.') })
+  .meta({ id: 'RuleRollback' });
+
+const testInputShape = {
+  payload: z
+    .unknown()
+    .optional()
+    .describe('A PagerDuty V3 webhook body ({event: {...}}) or its event object. Exactly one of payload or incidentId.'),
+  incidentId: z.string().min(1).max(64).optional().describe('A stored incident (its latest event gives the event type).'),
+  alerts: z.array(z.unknown()).max(100).optional().describe('PagerDuty alerts of the incident (GET /incidents/{id}/alerts → alerts).'),
+  environment: z.record(z.string(), z.unknown()).optional().describe('Environment fields overriding the extracted ones (host, environment, region, ...).'),
+  eventType: z.string().min(1).max(100).optional().describe('Event type to evaluate as (default: the payload or latest stored event type).'),
+  now: z.iso.datetime({ offset: true }).optional().describe('Evaluation time (time windows, relative times); default now.'),
+};
+
+function exactlyOneSource(v: { payload?: unknown; incidentId?: string | undefined }, ctx: z.RefinementCtx): void {
+  if ((v.payload === undefined) === (v.incidentId === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['payload'], message: 'exactly one of payload or incidentId is required' });
+  }
+}
+
+export const ruleTestSchema = z.strictObject(testInputShape).superRefine(exactlyOneSource).meta({ id: 'RuleTestRequest' });
+
+export const unsavedRuleTestSchema = z
+  .strictObject({ rule: ruleInputSchema, ...testInputShape })
+  .superRefine(exactlyOneSource)
+  .meta({ id: 'UnsavedRuleTestRequest' });
+
+// ---- views -------------------------------------------------------------------------------------------
+
+export function ruleView(row: RuleRow) {
+  const definition = row.definition as RuleInput;
+  return {
+    id: row.id,
+    version: row.version,
+    ...definition,
+    enabled: row.enabled,
+    breaker: { state: row.breaker_state, consecutiveFailures: row.consecutive_failures, openedAt: row.breaker_opened_at },
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deletedAt: row.deleted_at,
+  };
+}
+
+const auditState = (row: RuleRow) => ({ version: row.version, deleted: row.deleted_at !== null, definition: row.definition });
+
+export const ruleViewSchema = ruleInputSchema
+  .extend({
+    id: z.string(),
+    version: z.number().int(),
+    breaker: z.object({ state: z.enum(['closed', 'open']), consecutiveFailures: z.number().int(), openedAt: z.string().nullable() }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    deletedAt: z.string().nullable(),
+  })
+  .meta({ id: 'RuleView', description: 'A stored rule with defaults applied, its version and circuit-breaker state.' });
+
+// ---- diff ----------------------------------------------------------------------------------------------
+
+export interface JsonChange {
+  path: string;
+  kind: 'added' | 'removed' | 'changed';
+  before?: unknown;
+  after?: unknown;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** JSON text with sorted keys: equal values give equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    isPlainObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
+  );
+}
+
+/** Changed leaf paths between two JSON values (dotted paths, array indexes as segments). */
+export function diffJson(before: unknown, after: unknown, path = '', out: JsonChange[] = []): JsonChange[] {
+  if (canonicalJson(before) === canonicalJson(after)) return out;
+  const at = (key: string | number) => (path ? `${path}.${key}` : String(key));
+  if (isPlainObject(before) && isPlainObject(after)) {
+    for (const key of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) diffJson(before[key], after[key], at(key), out);
+  } else if (Array.isArray(before) && Array.isArray(after)) {
+    for (let i = 0; i < Math.max(before.length, after.length); i++) diffJson(before[i], after[i], at(i), out);
+  } else if (before === undefined) {
+    out.push({ path: path || '(root)', kind: 'added', after });
+  } else if (after === undefined) {
+    out.push({ path: path || '(root)', kind: 'removed', before });
+  } else {
+    out.push({ path: path || '(root)', kind: 'changed', before, after });
+  }
+  return out;
+}
+
+// ---- rule testing (no side effects) --------------------------------------------------------------------
+
+export interface RuleTestResult {
+  matched: boolean;
+  conditionsMatched: boolean;
+  appliesTo: { service: { id: string | null; matches: boolean }; eventType: { type: string | null; matches: boolean } };
+  explanation: Explanation;
+  explanationText: string;
+  dryRun: boolean;
+  maintenanceWindow: unknown;
+  context: { incident: Record<string, unknown>; environment: Record<string, unknown> };
+  renderedActions: unknown[];
+}
+
+export interface PayloadTestInput {
+  payload: unknown;
+  alerts?: unknown[] | undefined;
+  environment?: Record<string, unknown> | undefined;
+  eventType?: string | undefined;
+  now?: Date | undefined;
+}
+
+/** The event of a V3 webhook body, or the event itself; throws a 400 problem when it is neither. */
+export function eventOfPayload(payload: unknown): PagerDutyEvent {
+  const event = isPlainObject(payload) && isPlainObject(payload.event) ? payload.event : payload;
+  const errors: { path: string; message: string }[] = [];
+  if (!isPlainObject(event)) throw badRequest('payload is not a PagerDuty webhook body or event', [{ path: 'payload', message: 'must be an object' }]);
+  if (typeof event.event_type !== 'string') errors.push({ path: 'payload.event.event_type', message: 'must be a string' });
+  if (!isPlainObject(event.data)) errors.push({ path: 'payload.event.data', message: 'must be an object' });
+  if (errors.length > 0) throw badRequest('payload is not a PagerDuty V3 webhook event', errors);
+  return { id: '', resource_type: 'incident', occurred_at: '', ...event } as PagerDutyEvent;
+}
+
+/** Evaluates `rule` against a webhook payload exactly as the worker would, without running anything. */
+export function testRuleWithPayload(rule: Rule, input: PayloadTestInput): RuleTestResult {
+  const event = eventOfPayload(input.payload);
+  const snap = toIncidentSnapshot(event);
+  if (!snap) throw badRequest('the payload names no incident', [{ path: 'payload.event.data', message: 'no incident id found' }]);
+  const alerts = input.alerts ?? [];
+  const extracted = extractEnvironment({ title: snap.title, description: snap.description, serviceId: snap.serviceId, alerts });
+  const incident: Incident = {
+    id: snap.id,
+    number: snap.number ?? null,
+    title: snap.title ?? null,
+    description: snap.description ?? null,
+    status: snap.status ?? 'triggered',
+    urgency: snap.urgency ?? null,
+    priority: snap.priority?.summary ?? null,
+    service_id: snap.serviceId ?? null,
+    service_name: snap.serviceName ?? null,
+    escalation_policy_id: snap.escalationPolicyId ?? null,
+    escalation_policy_name: snap.escalationPolicyName ?? null,
+    assignees: snap.assignees,
+    html_url: snap.htmlUrl ?? null,
+    incident_key: snap.incidentKey ?? null,
+    environment: { ...extracted, ...(input.environment ?? {}) },
+    alerts,
+    workflow_id: '',
+    pd_created_at: null,
+    resolved_at: null,
+    last_event_at: null,
+    created_at: new Date(0),
+    updated_at: new Date(0),
+  };
+  return testRuleWithIncident(rule, incident, event, input.eventType ?? event.event_type, input.now ?? new Date());
+}
+
+export function testRuleWithIncident(rule: Rule, incident: Incident, event: Record<string, unknown>, eventType: string, now: Date): RuleTestResult {
+  const ctx = incidentContext(incident, event, eventType);
+  const serviceId = incident.service_id ?? undefined;
+  const service = { id: serviceId ?? null, matches: ruleApplies({ services: rule.services, eventTypes: ['*'] }, { serviceId, eventType }) };
+  const eventMatches = ruleApplies({ services: ['*'], eventTypes: rule.eventTypes }, { serviceId, eventType });
+  const evaluation = evaluateRule(rule, ctx, now);
+  const tctx = { ...ctx, rule: { id: rule.id, name: rule.name, version: rule.version } };
+  return {
+    matched: service.matches && eventMatches && evaluation.matched,
+    conditionsMatched: evaluation.matched,
+    appliesTo: { service, eventType: { type: eventType, matches: eventMatches } },
+    explanation: evaluation.reasons,
+    explanationText: formatExplanation(evaluation.reasons),
+    dryRun: rule.dryRun,
+    maintenanceWindow: activeMaintenanceWindow(rule, now) ?? null,
+    context: { incident: ctx.incident, environment: ctx.environment },
+    renderedActions: rule.actions.map((a) => renderAction(a, tctx)),
+  };
+}
+
+// ---- helpers ---------------------------------------------------------------------------------------------
+
+async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') throw badRequest('a JSON body is required', [{ path: '(body)', message: 'required' }]);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw badRequest('the body is not valid JSON', [{ path: '(body)', message: 'invalid JSON' }]);
+  }
+}
+
+function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string>): z.output<T> {
+  const q = schema.safeParse(query);
+  if (!q.success) throw badRequest('invalid query parameters', issuesToErrors(q.error.issues));
+  return q.data;
+}
+
+function parseWith<T extends z.ZodType>(schema: T, body: unknown, what: string): z.output<T> {
+  const r = schema.safeParse(body);
+  if (!r.success) throw badRequest(`${what} is not valid`, ruleIssues(r.error, body).map((i) => ({ path: i.path || '(body)', message: i.message })));
+  return r.data;
+}
+
+function validRule(body: unknown): RuleInput {
+  const parsed = parseRuleInput(body);
+  if (!parsed.ok) throw badRequest('the rule is not valid', parsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })));
+  return parsed.value;
+}
+
+/** `"3"`, `W/"3"` or `3` → 3. */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header);
+  if (!m) throw badRequest('If-Match must be the rule version as an entity tag, e.g. "3"', [{ path: 'If-Match', message: 'not a version' }]);
+  return Number(m[1]);
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string } | null)?.code === '23505';
+
+async function nameTaken(db: Kysely<Database>, name: string, exceptId?: string): Promise<void> {
+  const other = await findLiveRuleByName(db, name);
+  if (other && other.id !== exceptId) throw conflict(`a rule named "${name}" already exists`, { ruleId: other.id, errors: [{ path: 'name', message: 'already used by another rule' }] });
+}
+
+function staleCheck(row: RuleRow, expected: number | undefined): void {
+  if (expected === undefined) {
+    throw new ProblemError(428, 'Precondition Required', `send If-Match: "${row.version}" (or "version" in the body) to replace this rule`, {
+      currentVersion: row.version,
+    });
+  }
+  if (expected !== row.version) {
+    throw conflict(`the rule is at version ${row.version}, not ${expected}; fetch it again and reapply your change`, { currentVersion: row.version });
+  }
+}
+
+const storedRule = (row: RuleRow): Rule => ({ ...(row.definition as RuleInput), id: row.id, version: row.version }) as Rule;
+
+// ---- routes ----------------------------------------------------------------------------------------------
+
+export function ruleRoutes(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+  const auth = { db: deps.db, adminToken: deps.config.adminToken };
+  const read = requireScope(auth, 'read');
+  const write = requireScope(auth, 'write');
+  const db = deps.db;
+
+  /** Runs `fn` in one transaction; a concurrent insert of the same name becomes a 409. */
+  async function inTransaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await db.transaction().execute(fn);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('a rule with this name already exists', { errors: [{ path: 'name', message: 'already used by another rule' }] });
+      throw err;
+    }
+  }
+
+  app.get('/api/rules', read, async (c) => {
+    const q = parseQuery(ruleListQuerySchema, c.req.query());
+    const rows = await listRules(db, { enabled: q.enabled, service: q.service, includeDeleted: q.includeDeleted });
+    return c.json({ items: rows.map(ruleView) });
+  });
+
+  app.post('/api/rules/validate', read, async (c) => {
+    const rule = validRule(await jsonBody(c));
+    return c.json({ valid: true, rule });
+  });
+
+  app.post('/api/rules/test', read, async (c) => {
+    const body = await jsonBody(c);
+    const input = parseWith(unsavedRuleTestSchema, body, 'the request');
+    const rule = { ...input.rule, id: 'unsaved', version: 0 } as Rule;
+    return c.json(await runTest(rule, input));
+  });
+
+  app.post('/api/rules', write, async (c) => {
+    const definition = validRule(await jsonBody(c));
+    const actor = c.get('actor')!;
+    const row = await inTransaction(async (trx) => {
+      await nameTaken(trx, definition.name);
+      const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor, change: 'create', at: new Date() });
+      await writeAudit(trx, { actor, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created) });
+      return created;
+    });
+    c.get('logger').info({ ruleId: row.id, name: row.name, actor }, 'rule created');
+    c.header('ETag', `"${row.version}"`);
+    c.header('Location', `/api/rules/${row.id}`);
+    return c.json(ruleView(row), 201);
+  });
+
+  app.get('/api/rules/:id', read, async (c) => {
+    const q = parseQuery(ruleGetQuerySchema, c.req.query());
+    const row = await findRule(db, c.req.param('id'), { includeDeleted: q.includeDeleted });
+    if (!row) throw notFound(`rule ${c.req.param('id')} is not known`);
+    c.header('ETag', `"${row.version}"`);
+    return c.json(ruleView(row));
+  });
+
+  app.put('/api/rules/:id', write, async (c) => {
+    const id = c.req.param('id');
+    const body = await jsonBody(c);
+    const parsed = parseWith(ruleUpdateSchema, body, 'the rule');
+    const bodyVersion = parsed.version;
+    const definition = validRule(stripReadOnly(body));
+    const expected = parseIfMatch(c.req.header('if-match')) ?? bodyVersion;
+    const actor = c.get('actor')!;
+    const row = await inTransaction(async (trx) => {
+      const current = await findRule(trx, id, { forUpdate: true });
+      if (!current) throw notFound(`rule ${id} is not known`);
+      staleCheck(current, expected);
+      if (canonicalJson(current.definition) === canonicalJson(definition)) return current;
+      if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
+      const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor, at: new Date() });
+      await writeAudit(trx, { actor, action: 'rule.update', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next) });
+      return next;
+    });
+    c.header('ETag', `"${row.version}"`);
+    return c.json(ruleView(row));
+  });
+
+  app.delete('/api/rules/:id', write, async (c) => {
+    const id = c.req.param('id');
+    const expected = parseIfMatch(c.req.header('if-match'));
+    const actor = c.get('actor')!;
+    const row = await inTransaction(async (trx) => {
+      const current = await findRule(trx, id, { forUpdate: true });
+      if (!current) throw notFound(`rule ${id} is not known`);
+      if (expected !== undefined) staleCheck(current, expected);
+      const at = new Date();
+      const next = await writeRuleVersion(trx, current, {
+        name: current.name,
+        definition: current.definition,
+        enabled: current.enabled,
+        change: 'delete',
+        actor,
+        at,
+        deletedAt: at,
+      });
+      await writeAudit(trx, { actor, action: 'rule.delete', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next) });
+      return next;
+    });
+    return c.json(ruleView(row));
+  });
+
+  app.get('/api/rules/:id/versions', read, async (c) => {
+    const id = c.req.param('id');
+    const rule = await findRule(db, id, { includeDeleted: true });
+    if (!rule) throw notFound(`rule ${id} is not known`);
+    const versions = await listRuleVersions(db, id);
+    return c.json({
+      ruleId: id,
+      currentVersion: rule.version,
+      items: versions.map((v) => ({ version: v.version, change: v.change, actor: v.actor, createdAt: v.created_at, definition: v.definition })),
+    });
+  });
+
+  app.get('/api/rules/:id/diff', read, async (c) => {
+    const id = c.req.param('id');
+    const q = parseQuery(ruleDiffQuerySchema, c.req.query());
+    const rule = await findRule(db, id, { includeDeleted: true });
+    if (!rule) throw notFound(`rule ${id} is not known`);
+    const to = q.to ?? rule.version;
+    const [a, b] = await Promise.all([findRuleVersion(db, id, q.from), findRuleVersion(db, id, to)]);
+    const missing = [!a && { path: 'from', message: `version ${q.from} does not exist` }, !b && { path: 'to', message: `version ${to} does not exist` }].filter(
+      (e): e is { path: string; message: string } => Boolean(e),
+    );
+    if (missing.length > 0 || !a || !b) throw notFound(`rule ${id}: ${missing.map((m) => m.message).join('; ')}`);
+    return c.json({ ruleId: id, from: q.from, to, changes: diffJson(a.definition, b.definition) });
+  });
+
+  app.post('/api/rules/:id/rollback', write, async (c) => {
+    const id = c.req.param('id');
+    const input = parseWith(ruleRollbackSchema, await jsonBody(c), 'the request');
+    const expected = parseIfMatch(c.req.header('if-match'));
+    const actor = c.get('actor')!;
+    const row = await inTransaction(async (trx) => {
+      const current = await findRule(trx, id, { forUpdate: true });
+      if (!current) throw notFound(`rule ${id} is not known`);
+      if (expected !== undefined) staleCheck(current, expected);
+      const old = await findRuleVersion(trx, id, input.version);
+      if (!old) throw notFound(`rule ${id} has no version ${input.version}`);
+      const reparsed = parseRuleInput(old.definition);
+      if (!reparsed.ok) {
+        throw conflict(`version ${input.version} is no longer a valid rule`, { errors: reparsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })) });
+      }
+      const definition = reparsed.value;
+      if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
+      const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'rollback', actor, at: new Date() });
+      await writeAudit(trx, {
+        actor,
+        action: 'rule.rollback',
+        entityType: 'rule',
+        entityId: id,
+        before: auditState(current),
+        after: { ...auditState(next), rolledBackTo: input.version },
+      });
+      return next;
+    });
+    c.header('ETag', `"${row.version}"`);
+    return c.json(ruleView(row));
+  });
+
+  app.post('/api/rules/:id/reset-breaker', write, async (c) => {
+    const id = c.req.param('id');
+    const actor = c.get('actor')!;
+    const row = await db.transaction().execute(async (trx) => {
+      const current = await findRule(trx, id, { forUpdate: true });
+      if (!current) throw notFound(`rule ${id} is not known`);
+      const next = await resetBreaker(trx, id, new Date());
+      if (!next) throw notFound(`rule ${id} is not known`);
+      const breaker = (r: RuleRow) => ({ state: r.breaker_state, consecutiveFailures: r.consecutive_failures, openedAt: r.breaker_opened_at });
+      await writeAudit(trx, { actor, action: 'rule.reset-breaker', entityType: 'rule', entityId: id, before: breaker(current), after: breaker(next) });
+      return next;
+    });
+    return c.json(ruleView(row));
+  });
+
+  app.post('/api/rules/:id/test', read, async (c) => {
+    const id = c.req.param('id');
+    const input = parseWith(ruleTestSchema, await jsonBody(c), 'the request');
+    const row = await findRule(db, id);
+    if (!row) throw notFound(`rule ${id} is not known`);
+    return c.json(await runTest(storedRule(row), input));
+  });
+
+  async function runTest(rule: Rule, input: z.output<typeof ruleTestSchema>): Promise<RuleTestResult> {
+    const now = input.now ? new Date(input.now) : new Date();
+    if (input.payload !== undefined) {
+      return testRuleWithPayload(rule, { payload: input.payload, alerts: input.alerts, environment: input.environment, eventType: input.eventType, now });
+    }
+    const incident = await findIncident(db, input.incidentId!);
+    if (!incident) throw notFound(`incident ${input.incidentId} is not known`);
+    const latest = await db
+      .selectFrom('incident_events')
+      .select(['event_type', 'payload'])
+      .where('incident_id', '=', incident.id)
+      .orderBy('occurred_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    const event = (latest?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
+    const stored: Incident = {
+      ...incident,
+      alerts: input.alerts ?? incident.alerts,
+      environment: { ...incident.environment, ...(input.environment ?? {}) },
+    };
+    return testRuleWithIncident(rule, stored, event, input.eventType ?? latest?.event_type ?? 'incident.triggered', now);
+  }
+
+  return app;
+}
+
+function stripReadOnly(body: unknown): unknown {
+  if (!isPlainObject(body)) return body;
+  const out: Record<string, unknown> = { ...body };
+  for (const key of READ_ONLY_KEYS) delete out[key];
+  return out;
+}

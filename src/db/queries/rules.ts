@@ -1,0 +1,95 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, RuleRow } from '../database.js';
+
+type Db = Kysely<Database>;
+
+export interface RuleListFilter {
+  enabled?: boolean | undefined;
+  /** PagerDuty service id: rules listing it, or applying to every service (`*`). */
+  service?: string | undefined;
+  includeDeleted?: boolean | undefined;
+}
+
+export async function listRules(db: Db, filter: RuleListFilter = {}): Promise<RuleRow[]> {
+  let q = db.selectFrom('rules').selectAll();
+  if (!filter.includeDeleted) q = q.where('deleted_at', 'is', null);
+  if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled);
+  if (filter.service !== undefined) {
+    const wanted = JSON.stringify([filter.service]);
+    q = q.where(sql<boolean>`(definition->'services' @> ${wanted}::jsonb or definition->'services' @> '["*"]'::jsonb)`);
+  }
+  return q.orderBy('name').orderBy('id').execute();
+}
+
+export async function findRule(db: Db, id: string, opts: { includeDeleted?: boolean; forUpdate?: boolean } = {}): Promise<RuleRow | undefined> {
+  let q = db.selectFrom('rules').selectAll().where('id', '=', id);
+  if (!opts.includeDeleted) q = q.where('deleted_at', 'is', null);
+  if (opts.forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/** The live (not deleted) rule named `name`. */
+export async function findLiveRuleByName(db: Db, name: string): Promise<RuleRow | undefined> {
+  return db.selectFrom('rules').selectAll().where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+export async function insertRule(db: Db, row: { id: string; name: string; definition: unknown; enabled: boolean; actor: string; change: string; at: Date }): Promise<RuleRow> {
+  const inserted = await db
+    .insertInto('rules')
+    .values({ id: row.id, name: row.name, version: 1, enabled: row.enabled, definition: JSON.stringify(row.definition), created_at: row.at, updated_at: row.at })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await insertRuleVersion(db, { ruleId: row.id, version: 1, definition: row.definition, change: row.change, actor: row.actor, at: row.at });
+  return inserted;
+}
+
+/** Writes the next version of a rule (definition, enabled, name, optional soft delete) and its history row. */
+export async function writeRuleVersion(
+  db: Db,
+  current: RuleRow,
+  next: { name: string; definition: unknown; enabled: boolean; change: string; actor: string; at: Date; deletedAt?: Date | null },
+): Promise<RuleRow> {
+  const version = current.version + 1;
+  const updated = await db
+    .updateTable('rules')
+    .set({
+      name: next.name,
+      version,
+      enabled: next.enabled,
+      definition: JSON.stringify(next.definition),
+      updated_at: next.at,
+      ...(next.deletedAt !== undefined ? { deleted_at: next.deletedAt } : {}),
+    })
+    .where('id', '=', current.id)
+    .where('version', '=', current.version)
+    .returningAll()
+    .executeTakeFirst();
+  if (!updated) throw new Error(`rule ${current.id} changed concurrently`);
+  await insertRuleVersion(db, { ruleId: current.id, version, definition: next.definition, change: next.change, actor: next.actor, at: next.at });
+  return updated;
+}
+
+async function insertRuleVersion(db: Db, v: { ruleId: string; version: number; definition: unknown; change: string; actor: string; at: Date }): Promise<void> {
+  await db
+    .insertInto('rule_versions')
+    .values({ rule_id: v.ruleId, version: v.version, definition: JSON.stringify(v.definition), change: v.change, actor: v.actor, created_at: v.at })
+    .execute();
+}
+
+export async function resetBreaker(db: Db, id: string, at: Date): Promise<RuleRow | undefined> {
+  return db
+    .updateTable('rules')
+    .set({ breaker_state: 'closed', consecutive_failures: 0, breaker_opened_at: null, updated_at: at })
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function listRuleVersions(db: Db, ruleId: string) {
+  return db.selectFrom('rule_versions').selectAll().where('rule_id', '=', ruleId).orderBy('version', 'asc').execute();
+}
+
+export async function findRuleVersion(db: Db, ruleId: string, version: number) {
+  return db.selectFrom('rule_versions').selectAll().where('rule_id', '=', ruleId).where('version', '=', version).executeTakeFirst();
+}
