@@ -6,6 +6,7 @@ import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { createActionRunActivities } from './action-runs.js';
 import { createActionActivities, type Integrations } from './actions.js';
 import { createIncidentActivities } from './incidents.js';
+import { createJobActivities } from './jobs.js';
 import { createPlanActivities } from './plan.js';
 
 export interface ActivityDeps {
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlanActivities(deps),
     ...createActionRunActivities(deps),
     ...createActionActivities(deps),
+    ...createJobActivities(deps),
   };
 }
 

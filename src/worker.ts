@@ -10,6 +10,7 @@ import { createIntegrations } from './integrations.js';
 import type { Logger } from './logger.js';
 import { createPagerDutyClient } from './pagerduty/rest-client.js';
 import { connectClient, temporalTarget } from './temporal/connection.js';
+import { reconcileSchedules } from './temporal/schedules.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { connectNative, createMainWorker, installTemporalRuntime } from './temporal/worker.js';
 import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
@@ -47,6 +48,11 @@ async function main(): Promise<void> {
   const { db, close } = await openMigratedDatabase(config, logger);
   const client = await connectClient(target);
   await ensureSearchAttributes(client.connection as Connection, config.temporal.namespace);
+  try {
+    await reconcileSchedules(client, db, logger, { taskQueue: config.temporal.taskQueue });
+  } catch (err) {
+    logger.error({ err: { message: (err as Error).message } }, 'job schedule reconcile failed; jobs keep their current schedules');
+  }
   const connection = await connectNative(target);
   const worker = await buildMainWorker({ config, db, logger, connection, extractors: await loadExtractors(config.extractorsFile) });
   onShutdown(logger, async () => {

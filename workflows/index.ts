@@ -1,2 +1,3 @@
 // The workflow bundle's entry: every workflow the main worker runs.
 export { incidentWorkflow } from './incident.js';
+export { jobWorkflow } from './job.js';

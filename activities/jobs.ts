@@ -1,0 +1,220 @@
+// Activities of the scheduled-job workflow: resolve targets, record runs and per-target results, run a
+// script over SSH on an environment's management VM, notify on failure.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { sql, type Kysely } from 'kysely';
+import type { Database, EnvironmentSsh } from '../src/db/database.js';
+import { jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
+import { resolveSecretRef } from '../src/executors/secrets.js';
+import { runSshCommand } from '../src/executors/ssh.js';
+import type { Logger } from '../src/logger.js';
+import { agentTaskQueue } from '../src/temporal/names.js';
+import { DEFAULT_REMOTE_SCRIPTS_DIR, toFailure, type Integrations } from './actions.js';
+import type { ScriptActionResult } from './agent.js';
+
+export interface JobActivityDeps {
+  db: Kysely<Database>;
+  logger: Logger;
+  integrations?: Integrations | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type TargetStatus = 'succeeded' | 'failed' | 'timed_out' | 'skipped';
+export type JobRunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'skipped' | 'cancelled';
+
+export interface JobTarget {
+  environment: string;
+  via: 'agent' | 'ssh';
+  /** The agent's task queue (via agent). */
+  taskQueue?: string | undefined;
+  /** Set when the target cannot run at all (unknown environment, no management VM). */
+  problem?: string | undefined;
+}
+
+export interface JobRunPlan {
+  jobId: string;
+  name: string;
+  via: 'agent' | 'ssh';
+  script: string;
+  args: string[];
+  timeoutSecondsPerTarget: number;
+  agentPickupTimeoutSeconds: number;
+  concurrency: number;
+  notify: boolean;
+  targets: JobTarget[];
+}
+
+export interface TargetOutcome {
+  jobRunId: string;
+  environment: string;
+  via: 'agent' | 'ssh';
+  status: TargetStatus;
+  exitCode?: number | null | undefined;
+  outputExcerpt?: string | undefined;
+  error?: string | undefined;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface JobRunSummary {
+  total: number;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  skipped: number;
+  failures: { environment: string; status: TargetStatus; error?: string | undefined }[];
+  dryRun?: boolean;
+  reason?: string;
+  notification?: string;
+}
+
+/** Stored excerpt size: the end of the output (scripts print their RESULT line last). */
+export const STORED_OUTPUT_CHARS = 4000;
+
+function tail(text: string | undefined, max = STORED_OUTPUT_CHARS): string | null {
+  if (text === undefined) return null;
+  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
+}
+
+export function createJobActivities(deps: JobActivityDeps) {
+  const env = deps.env ?? process.env;
+  const { db } = deps;
+
+  async function recordJobRunStart(input: { jobRunId: string; runId: string; jobId: string; trigger: string; scheduledAt?: string | undefined }): Promise<void> {
+    await db
+      .insertInto('job_runs')
+      .values({
+        id: input.jobRunId,
+        run_id: input.runId,
+        job_id: input.jobId,
+        trigger: input.trigger,
+        status: 'running',
+        scheduled_at: input.scheduledAt ?? null,
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+
+  async function resolveJobTargets(input: { jobId: string }): Promise<JobRunPlan | { skipped: string }> {
+    const row = await db.selectFrom('jobs').select(['id', 'definition', 'enabled']).where('id', '=', input.jobId).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!row) return { skipped: `job ${input.jobId} no longer exists` };
+    const parsed = jobDefinitionSchema.safeParse(row.definition);
+    if (!parsed.success) throw ApplicationFailure.nonRetryable(`stored definition of job ${input.jobId} is not valid: ${parsed.error.message}`, 'ValidationError');
+    const job = { ...parsed.data, id: row.id } as JobDefinition;
+
+    let query = db.selectFrom('environments').select(['name', 'agent_task_queue', 'ssh']).orderBy('name');
+    const t = job.targets;
+    if ('environments' in t) query = query.where('name', 'in', t.environments);
+    else if ('selector' in t) query = query.where(sql<boolean>`labels @> ${JSON.stringify(t.selector)}::jsonb`);
+    const rows = await query.execute();
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    const names = 'environments' in t ? [...new Set(t.environments)] : rows.map((r) => r.name);
+
+    const targets: JobTarget[] = names.map((name) => {
+      const e = byName.get(name);
+      if (!e) return { environment: name, via: job.via, problem: `environment ${name} is not registered` };
+      if (job.via === 'ssh') {
+        return e.ssh ? { environment: name, via: 'ssh' } : { environment: name, via: 'ssh', problem: `environment ${name} has no management VM (ssh) configured` };
+      }
+      return { environment: name, via: 'agent', taskQueue: e.agent_task_queue ?? agentTaskQueue(name) };
+    });
+    return {
+      jobId: job.id,
+      name: job.name,
+      via: job.via,
+      script: job.script,
+      args: jobScriptArgs(job),
+      timeoutSecondsPerTarget: job.timeoutSecondsPerTarget,
+      agentPickupTimeoutSeconds: job.agentPickupTimeoutSeconds,
+      concurrency: job.concurrency,
+      notify: Boolean(job.notifyOnFailure?.slack || job.notifyOnFailure?.email),
+      targets,
+    };
+  }
+
+  async function recordTargetResult(r: TargetOutcome): Promise<void> {
+    const values = {
+      status: r.status,
+      via: r.via,
+      exit_code: r.exitCode ?? null,
+      output_excerpt: tail(r.outputExcerpt),
+      error: r.error ?? null,
+      started_at: r.startedAt,
+      finished_at: r.finishedAt,
+    };
+    await db
+      .insertInto('job_target_results')
+      .values({ job_run_id: r.jobRunId, environment: r.environment, ...values })
+      .onConflict((oc) => oc.columns(['job_run_id', 'environment']).doUpdateSet(values))
+      .execute();
+  }
+
+  async function recordJobRunFinish(input: { jobRunId: string; status: JobRunStatus; summary: JobRunSummary }): Promise<void> {
+    await db
+      .updateTable('job_runs')
+      .set({ status: input.status, summary: JSON.stringify(input.summary), finished_at: new Date() })
+      .where('id', '=', input.jobRunId)
+      .execute();
+  }
+
+  async function runSshTarget(input: { jobRunId: string; environment: string; script: string; args: string[]; timeoutSeconds: number }): Promise<ScriptActionResult> {
+    const row = await db.selectFrom('environments').select('ssh').where('name', '=', input.environment).executeTakeFirst();
+    const ssh = row?.ssh as (EnvironmentSsh & { scriptsDir?: string }) | null | undefined;
+    if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${input.environment} has no management VM (ssh) configured`, 'ValidationError');
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(), 5000);
+    try {
+      const r = await runSshCommand({
+        host: ssh.host,
+        port: ssh.port,
+        username: ssh.user,
+        privateKey: await resolveSecretRef(ssh.keyRef, env),
+        hostKeyFingerprint: ssh.hostKeyFingerprint,
+        command: [`${ssh.scriptsDir ?? DEFAULT_REMOTE_SCRIPTS_DIR}/${input.script}`, ...input.args],
+        timeoutMs: input.timeoutSeconds * 1000,
+        signal: ctx.cancellationSignal,
+      });
+      const output = [r.stdout, r.stderr ? `--- stderr ---\n${r.stderr}` : ''].filter(Boolean).join('\n');
+      return {
+        exitCode: r.exitCode,
+        outputExcerpt: output,
+        timedOut: r.timedOut,
+        durationMs: r.durationMs,
+        ...(r.timedOut ? { error: `timed out after ${input.timeoutSeconds} s` } : r.exitCode !== 0 ? { error: `exit code ${r.exitCode ?? r.signal}` } : {}),
+      };
+    } catch (err) {
+      throw toFailure(err);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async function notifyJobFailure(input: { jobId: string; jobName: string; jobRunId: string; status: JobRunStatus; summary: JobRunSummary; runUrl?: string | undefined }): Promise<string> {
+    const row = await db.selectFrom('jobs').select('definition').where('id', '=', input.jobId).executeTakeFirst();
+    const notify = (row?.definition as Partial<JobDefinition> | undefined)?.notifyOnFailure;
+    const log = deps.logger.child({ jobId: input.jobId, jobRunId: input.jobRunId });
+    if (!notify?.slack && !notify?.email) return 'no notification configured';
+    const lines = input.summary.failures.slice(0, 20).map((f) => `- ${f.environment}: ${f.status}${f.error ? ` (${f.error.slice(0, 200)})` : ''}`);
+    const text = [
+      `Job "${input.jobName}" (${input.jobId}) run ${input.jobRunId}: ${input.status}, ${input.summary.failed + input.summary.timedOut} of ${input.summary.total} targets failed.`,
+      ...lines,
+      ...(input.runUrl ? [input.runUrl] : []),
+    ].join('\n');
+    if (!deps.integrations) {
+      log.warn({ summary: input.summary }, 'job failed; notifications are not configured on this worker');
+      return 'notifications not configured on this worker; logged';
+    }
+    const sent: string[] = [];
+    if (notify.slack) {
+      await deps.integrations.slack({ webhookUrl: await resolveSecretRef(notify.slack.webhookUrlRef, env), text });
+      sent.push('slack');
+    }
+    if (notify.email) {
+      await deps.integrations.email({ to: notify.email, subject: `[selfheal] job ${input.jobName}: ${input.status}`, text });
+      sent.push('email');
+    }
+    return `notified via ${sent.join(', ')}`;
+  }
+
+  return { recordJobRunStart, resolveJobTargets, recordTargetResult, recordJobRunFinish, runSshTarget, notifyJobFailure };
+}

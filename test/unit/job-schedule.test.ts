@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { jobDefinitionSchema, jobScriptArgs, parseDuration, parseInterval, scheduleSpecOf, slugify, validateCron } from '../../src/domain/jobs.js';
+
+const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
+
+function issues(input: unknown): string[] {
+  const r = jobDefinitionSchema.safeParse(input);
+  return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+describe('job schedules (pure)', function () {
+  it('parses durations and intervals, with offsets', function () {
+    assert.equal(parseDuration('30m'), 30 * 60_000);
+    assert.equal(parseDuration('1h30m'), 90 * 60_000);
+    assert.equal(parseDuration('0s'), undefined);
+    assert.equal(parseDuration('1 hour'), undefined);
+    assert.deepEqual(parseInterval('1h'), { ok: true, spec: { everyMs: 3_600_000, offsetMs: 0 } });
+    assert.deepEqual(parseInterval('every 1h offset 15m'), { ok: true, spec: { everyMs: 3_600_000, offsetMs: 900_000 } });
+    assert.deepEqual(parseInterval('@every 2h/30m'), { ok: true, spec: { everyMs: 7_200_000, offsetMs: 1_800_000 } });
+  });
+
+  it('names the problem of a bad interval', function () {
+    const offset = parseInterval('every 1h offset 2h');
+    assert.equal(offset.ok, false);
+    assert.match((offset as { message: string }).message, /offset 2h must be shorter than the interval 1h/);
+    assert.match((parseInterval('every hour') as { message: string }).message, /"hour" is not a duration/);
+    assert.match((parseInterval('every 1h at noon') as { message: string }).message, /not understood/);
+  });
+
+  it('accepts 5-field cron with ranges, steps, lists and names', function () {
+    for (const ok of ['0 6 * * *', '*/15 * * * *', '0 9-17/2 * * MON-FRI', '30 2 1,15 jan,jul *', '0 0 * * 0', '0 0 * * 7', '@daily', '5 4 * * sun']) {
+      assert.equal(validateCron(ok), undefined, ok);
+    }
+  });
+
+  it('names the offending cron field', function () {
+    assert.match(validateCron('0 25 * * *')!, /field 2 \(hour\) "25": 25 is out of range 0-23/);
+    assert.match(validateCron('61 * * * *')!, /field 1 \(minute\)/);
+    assert.match(validateCron('0 0 * * MOO')!, /field 5 \(day of week\) "MOO": "MOO" is not a number or a name/);
+    assert.match(validateCron('0 0 * 13 *')!, /field 4 \(month\).*out of range 1-12/);
+    assert.match(validateCron('*/0 * * * *')!, /step "0"/);
+    assert.match(validateCron('0 10-2 * * *')!, /runs backwards/);
+    assert.match(validateCron('0 0 * *')!, /has 4 fields; expected 5/);
+    assert.match(validateCron('0 0 1,,2 * *')!, /empty list item/);
+    assert.match(validateCron('@sometimes')!, /shorthand "@sometimes" is not known/);
+  });
+
+  it('validates a whole job, with defaults, and reports field paths', function () {
+    const r = jobDefinitionSchema.parse({ ...base, schedule: { cron: '0 6 * * *', timezone: 'Europe/Paris' } });
+    assert.equal(r.via, 'agent');
+    assert.equal(r.concurrency, 5);
+    assert.equal(r.schedule.overlap, 'skip');
+    assert.equal(r.schedule.catchupWindow, '10m');
+    assert.deepEqual(scheduleSpecOf(r.schedule), { cronExpressions: ['0 6 * * *'], timezone: 'Europe/Paris' });
+
+    assert.deepEqual(issues({ ...base, schedule: { cron: '0 6 * * *', timezone: 'Mars/Olympus' } }), ['schedule.timezone: must be an IANA time zone such as "Europe/Paris" or "UTC"']);
+    assert.deepEqual(issues({ ...base, schedule: { interval: '1h', cron: '0 * * * *' } }), ['schedule: give exactly one of "interval" or "cron"']);
+    assert.deepEqual(issues({ ...base, schedule: { interval: '1h', overlap: 'sometimes' } }).length, 1);
+    assert.match(issues({ ...base, schedule: { interval: '1h', catchupWindow: '1s' } })[0]!, /catchupWindow must be at least 10s/);
+    assert.match(issues({ ...base, script: '../etc/passwd', schedule: { interval: '1h' } })[0]!, /^script: must be a script file name/);
+    assert.match(issues({ ...base, targets: { selector: {} }, schedule: { interval: '1h' } }).join(), /targets/);
+    assert.match(issues({ ...base, notifyOnFailure: { slack: { webhookUrlRef: 'https://hooks.slack.com/x' } }, schedule: { interval: '1h' } })[0]!, /^notifyOnFailure\.slack\.webhookUrlRef/);
+  });
+
+  it('derives ids and dry-run arguments', function () {
+    assert.equal(slugify('Root password expiry!'), 'root-password-expiry');
+    assert.deepEqual(jobScriptArgs({ args: ['--days', '14'], dryRun: true }), ['--days', '14', '--dry-run']);
+    assert.deepEqual(jobScriptArgs({ args: ['--dry-run'], dryRun: true }), ['--dry-run']);
+    assert.deepEqual(scheduleSpecOf({ interval: 'every 1h offset 15m', timezone: 'UTC', overlap: 'skip', catchupWindow: '10m' }), {
+      intervals: [{ every: 3_600_000, offset: 900_000 }],
+      timezone: 'UTC',
+    });
+  });
+});

@@ -1,0 +1,155 @@
+// One run of a scheduled job: resolve its targets, run the script on each (Doctor agent or SSH) with a
+// concurrency limit, persist every per-target result, summarise, notify on failure.
+// A target that fails, times out or whose agent is offline never stops the others.
+import {
+  ActivityFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  TimeoutFailure,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { defineSearchAttributeKey, TimeoutType } from '@temporalio/common';
+import type { createAgentActivities } from '../activities/agent.js';
+import type { createJobActivities, JobRunPlan, JobRunStatus, JobRunSummary, JobTarget, TargetOutcome } from '../activities/jobs.js';
+import { dbOptions, externalApiOptions, scriptOptions } from './options.js';
+
+type JobActivities = ReturnType<typeof createJobActivities>;
+type AgentActivities = ReturnType<typeof createAgentActivities>;
+
+const db = proxyActivities<JobActivities>(dbOptions);
+const notifier = proxyActivities<JobActivities>({ ...externalApiOptions, retry: { ...externalApiOptions.retry, maximumAttempts: 3 } });
+
+export interface JobWorkflowInput {
+  jobId: string;
+}
+
+export interface JobWorkflowResult {
+  jobRunId: string;
+  status: JobRunStatus;
+  summary: JobRunSummary;
+}
+
+const scheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
+const scheduledById = defineSearchAttributeKey('TemporalScheduledById', 'KEYWORD');
+
+/** Extra time an activity gets beyond the script's own timeout (connect, output, recording). */
+const SLACK_SECONDS = 30;
+
+export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
+  const info = workflowInfo();
+  const jobRunId = info.workflowId;
+  const scheduledAt = info.typedSearchAttributes.get(scheduledStartTime);
+  const trigger = info.typedSearchAttributes.get(scheduledById) ? 'schedule' : 'manual';
+  await db.recordJobRunStart({ jobRunId, runId: info.runId, jobId: input.jobId, trigger, scheduledAt: scheduledAt?.toISOString() });
+
+  const resolved = await db.resolveJobTargets({ jobId: input.jobId });
+  if ('skipped' in resolved) {
+    const summary: JobRunSummary = { total: 0, succeeded: 0, failed: 0, timedOut: 0, skipped: 0, failures: [], reason: resolved.skipped };
+    await db.recordJobRunFinish({ jobRunId, status: 'skipped', summary });
+    return { jobRunId, status: 'skipped', summary };
+  }
+  const plan = resolved;
+  const outcomes: TargetOutcome[] = [];
+
+  try {
+    const queue = [...plan.targets];
+    const lane = async (): Promise<void> => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        const outcome = await runTarget(plan, t, jobRunId);
+        await db.recordTargetResult(outcome);
+        outcomes.push(outcome);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(plan.concurrency, plan.targets.length) }, lane));
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => db.recordJobRunFinish({ jobRunId, status: 'cancelled', summary: summarise(plan, outcomes) }));
+    }
+    throw err;
+  }
+
+  const summary = summarise(plan, outcomes);
+  const status: JobRunStatus =
+    summary.failures.length === 0 ? 'succeeded' : summary.succeeded + summary.skipped === 0 ? 'failed' : 'partial';
+  if (summary.failures.length > 0 && plan.notify) {
+    try {
+      summary.notification = await notifier.notifyJobFailure({ jobId: plan.jobId, jobName: plan.name, jobRunId, status, summary });
+    } catch (err) {
+      summary.notification = `notification failed: ${messageOf(err)}`;
+    }
+  }
+  await db.recordJobRunFinish({ jobRunId, status, summary });
+  return { jobRunId, status, summary };
+}
+
+async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Promise<TargetOutcome> {
+  const startedAt = new Date(Date.now()).toISOString();
+  const base = { jobRunId, environment: t.environment, via: t.via, startedAt };
+  const done = (o: Omit<TargetOutcome, 'jobRunId' | 'environment' | 'via' | 'startedAt' | 'finishedAt'>): TargetOutcome => ({
+    ...base,
+    ...o,
+    finishedAt: new Date(Date.now()).toISOString(),
+  });
+  if (t.problem) return done({ status: 'failed', error: t.problem });
+
+  const timeoutSeconds = plan.timeoutSecondsPerTarget;
+  const options = {
+    ...scriptOptions,
+    startToCloseTimeout: `${timeoutSeconds + SLACK_SECONDS} seconds`,
+    retry: { ...scriptOptions.retry, maximumAttempts: 1 },
+  } as const;
+  try {
+    const result =
+      t.via === 'agent'
+        ? await proxyActivities<AgentActivities>({
+            ...options,
+            taskQueue: t.taskQueue!,
+            // An offline agent never picks the task up: that target fails, the others go on.
+            scheduleToStartTimeout: `${plan.agentPickupTimeoutSeconds} seconds`,
+          }).runAgentScript({
+            script: plan.script,
+            args: plan.args,
+            timeoutSeconds,
+            context: { jobId: plan.jobId, jobRunId, environment: t.environment },
+          })
+        : await proxyActivities<JobActivities>(options).runSshTarget({
+            jobRunId,
+            environment: t.environment,
+            script: plan.script,
+            args: plan.args,
+            timeoutSeconds,
+          });
+    const status = result.timedOut ? 'timed_out' : result.exitCode === 0 ? 'succeeded' : 'failed';
+    return done({ status, exitCode: result.exitCode, outputExcerpt: result.outputExcerpt, error: status === 'succeeded' ? undefined : (result.error ?? `exit code ${result.exitCode}`) });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const timeout = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure ? err.cause : undefined;
+    if (timeout?.timeoutType === TimeoutType.SCHEDULE_TO_START) {
+      return done({
+        status: 'failed',
+        error: `no Doctor agent picked the task up on ${t.taskQueue} within ${plan.agentPickupTimeoutSeconds} s (agent offline?)`,
+      });
+    }
+    if (timeout) return done({ status: 'timed_out', error: `activity ${timeout.timeoutType === TimeoutType.HEARTBEAT ? 'stopped heartbeating' : 'timed out'}` });
+    return done({ status: 'failed', error: messageOf(err) });
+  }
+}
+
+function summarise(plan: JobRunPlan, outcomes: TargetOutcome[]): JobRunSummary {
+  const count = (s: TargetOutcome['status']) => outcomes.filter((o) => o.status === s).length;
+  return {
+    total: plan.targets.length,
+    succeeded: count('succeeded'),
+    failed: count('failed'),
+    timedOut: count('timed_out'),
+    skipped: count('skipped'),
+    failures: outcomes.filter((o) => o.status === 'failed' || o.status === 'timed_out').map((o) => ({ environment: o.environment, status: o.status, error: o.error })),
+    dryRun: plan.args.includes('--dry-run'),
+  };
+}
+
+function messageOf(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
