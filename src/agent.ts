@@ -55,10 +55,14 @@ async function main(): Promise<void> {
   const address = config.temporal.address ?? 'localhost:7233';
   const connection = await connectWithRetries(config, address, logger);
   const worker = await buildAgentWorker({ config, connection, environment, scriptsDir });
-  onShutdown(logger, async () => worker.shutdown());
+  const running = worker.run();
   logger.info({ environment, taskQueue: agentTaskQueue(environment), scriptsDir, address }, 'Doctor agent polling');
-  await worker.run();
-  await connection.close();
+  onShutdown(logger, async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    await connection.close();
+  });
+  await running;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

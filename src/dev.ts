@@ -79,7 +79,8 @@ async function main(): Promise<void> {
 
   onShutdown(logger, async () => {
     await api.close();
-    worker.shutdown();
+    // The SDK also reacts to SIGINT/SIGTERM and may already be draining.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await workerDone;
     await connection.close();
     await temporal.connection.close();
