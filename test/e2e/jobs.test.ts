@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Connection, Client, ScheduleNotFoundError } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { buildAgentWorker } from '../../src/agent.js';
+import { createLogger } from '../../src/logger.js';
+import { freePort } from '../../src/temporal/dev-server.js';
+import { jobScheduleId } from '../../src/temporal/names.js';
+import { jobScheduleOptions, reconcileSchedules } from '../../src/temporal/schedules.js';
+import { jobDefinitionSchema, type JobDefinition } from '../../src/domain/jobs.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
+
+const PROBE = `#!/bin/sh
+# Test probe: [--sleep N] [--fail] [--dry-run]
+sleep_s=0; code=0; dry=no
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --sleep) sleep_s=$2; shift ;;
+    --fail) code=3 ;;
+    --dry-run) dry=yes ;;
+  esac
+  shift
+done
+[ "$sleep_s" -gt 0 ] && sleep "$sleep_s"
+echo "RESULT env=\${SELFHEAL_ENVIRONMENT:-none} dry_run=$dry"
+exit $code
+`;
+
+interface RunView {
+  id: string;
+  status: string;
+  trigger: string;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  temporalUrl: string;
+  summary: { total: number; succeeded: number; failed: number } | null;
+  targets: { environment: string; via: string; status: string; exitCode: number | null; outputExcerpt: string | null; error: string | null; durationMs: number | null }[];
+}
+
+describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor agent / SSH → Postgres', function () {
+  let stack: Stack;
+  let sshd: SshdHandle;
+  let agent: Worker;
+  let agentRunning: Promise<void>;
+  let scriptsDir: string;
+  const created: string[] = [];
+
+  const json = async <T>(res: Response | Promise<Response>): Promise<T> => (await res).json() as Promise<T>;
+  const post = (p: string, body?: unknown) => stack.api(p, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const runs = async (id: string) => (await json<{ items: RunView[] }>(stack.api(`/api/jobs/${id}/runs?limit=200`))).items;
+  const finished = async (id: string) => (await runs(id)).filter((r) => r.status !== 'running');
+  const createJob = async (body: Record<string, unknown>) => {
+    const res = await post('/api/jobs', body);
+    assert.equal(res.status, 201, await res.clone().text());
+    const job = (await res.json()) as { id: string };
+    created.push(job.id);
+    return job.id;
+  };
+
+  before(async function () {
+    stack = await startStack();
+    scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-job-scripts-'));
+    await chmod(scriptsDir, 0o755);
+    await writeFile(path.join(scriptsDir, 'probe.sh'), PROBE, { mode: 0o755 });
+    sshd = await startSshd();
+    process.env.SELFHEAL_TEST_JOBS_SSH_KEY = sshd.privateKey;
+
+    agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: 'jobs-agent-a', scriptsDir });
+    agentRunning = agent.run();
+
+    for (const body of [
+      { name: 'jobs-agent-a', labels: { fleet: 'jobs-e2e' } },
+      // No agent ever polls this one's queue.
+      { name: 'jobs-agent-offline', labels: { fleet: 'jobs-e2e' } },
+      {
+        name: 'jobs-ssh-a',
+        ssh: { host: sshd.host, port: sshd.port, user: sshd.username, keyRef: 'env:SELFHEAL_TEST_JOBS_SSH_KEY', hostKeyFingerprint: sshd.hostKeyFingerprint, scriptsDir },
+      },
+    ]) {
+      const res = await post('/api/environments', body);
+      assert.equal(res.status, 201, await res.text());
+    }
+  });
+
+  after(async function () {
+    for (const id of created) await stack?.temporal.client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
+    agent?.shutdown();
+    await agentRunning;
+    await stack?.stop();
+    await sshd?.stop();
+    delete process.env.SELFHEAL_TEST_JOBS_SSH_KEY;
+    if (scriptsDir) await rm(scriptsDir, { recursive: true, force: true });
+  });
+
+  it('runs every few seconds on agent targets; an environment without agent fails alone; results persisted and listed', async function () {
+    const id = await createJob({
+      name: 'probe via agent',
+      schedule: { interval: '3s' },
+      targets: { selector: { fleet: 'jobs-e2e' } },
+      via: 'agent',
+      script: 'probe.sh',
+      agentPickupTimeoutSeconds: 2,
+      concurrency: 2,
+    });
+    const detail = await json<{ paused: boolean; nextRunTimes: string[] }>(stack.api(`/api/jobs/${id}`));
+    assert.equal(detail.paused, false);
+    assert.ok(detail.nextRunTimes.length > 0, 'next run times from the schedule');
+
+    const done = await eventually(async () => {
+      const f = await finished(id);
+      return f.length >= 2 ? f : undefined;
+    }, 40_000, 'two finished runs');
+    for (const run of done) {
+      assert.equal(run.status, 'partial');
+      assert.equal(run.trigger, 'schedule');
+      assert.deepEqual(run.summary && { total: run.summary.total, succeeded: run.summary.succeeded, failed: run.summary.failed }, { total: 2, succeeded: 1, failed: 1 });
+      assert.match(run.temporalUrl, new RegExp(`/namespaces/default/workflows/jobrun-${id}-`));
+      const [online, offline] = run.targets;
+      assert.equal(online!.environment, 'jobs-agent-a');
+      assert.equal(online!.status, 'succeeded');
+      assert.equal(online!.exitCode, 0);
+      assert.match(online!.outputExcerpt ?? '', /RESULT env=jobs-agent-a dry_run=no/);
+      assert.ok(typeof online!.durationMs === 'number');
+      assert.equal(offline!.environment, 'jobs-agent-offline');
+      assert.equal(offline!.status, 'failed');
+      assert.match(offline!.error ?? '', /no Doctor agent picked the task up on selfheal-agent-jobs-agent-offline within 2 s/);
+    }
+    const rows = await stack.db.db.selectFrom('job_target_results').selectAll().where('job_run_id', '=', done[0]!.id).execute();
+    assert.equal(rows.length, 2);
+  });
+
+  it('runs over SSH on the management VM, with dry-run passed to the script and failures reported', async function () {
+    const id = await createJob({
+      name: 'probe via ssh',
+      schedule: { interval: '3s' },
+      targets: { environments: ['jobs-ssh-a', 'jobs-not-registered'] },
+      via: 'ssh',
+      script: 'probe.sh',
+      dryRun: true,
+    });
+    const run = await eventually(async () => (await finished(id))[0], 40_000, 'a finished ssh run');
+    assert.equal(run.status, 'partial');
+    const ssh = run.targets.find((t) => t.environment === 'jobs-ssh-a')!;
+    assert.equal(ssh.via, 'ssh');
+    assert.equal(ssh.status, 'succeeded', ssh.error ?? '');
+    assert.match(ssh.outputExcerpt ?? '', /RESULT env=none dry_run=yes/);
+    const missing = run.targets.find((t) => t.environment === 'jobs-not-registered')!;
+    assert.equal(missing.status, 'failed');
+    assert.match(missing.error ?? '', /not registered/);
+  });
+
+  it('pause stops runs, resume restarts them, trigger runs once now', async function () {
+    const id = await createJob({ name: 'probe pause', schedule: { interval: '2s' }, targets: { environments: ['jobs-agent-a'] }, script: 'probe.sh' });
+    await eventually(async () => (await finished(id)).length >= 1, 30_000, 'first run');
+
+    const paused = await post(`/api/jobs/${id}/pause`);
+    assert.equal(paused.status, 200);
+    assert.equal(((await paused.json()) as { paused: boolean }).paused, true);
+    assert.equal((await json<{ paused: boolean }>(stack.api(`/api/jobs/${id}`))).paused, true);
+    // Anything already started finishes; after that, nothing new starts.
+    await eventually(async () => (await runs(id)).every((r) => r.status !== 'running'), 20_000, 'in-flight run done');
+    const count = (await runs(id)).length;
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.equal((await runs(id)).length, count, 'no runs while paused');
+
+    assert.equal((await post(`/api/jobs/${id}/trigger`)).status, 202);
+    await eventually(async () => (await finished(id)).length === count + 1, 20_000, 'the triggered run');
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal((await runs(id)).length, count + 1, 'trigger runs exactly once');
+
+    assert.equal((await post(`/api/jobs/${id}/resume`)).status, 200);
+    await eventually(async () => (await finished(id)).length >= count + 2, 20_000, 'runs after resume');
+    const audit = await stack.db.db.selectFrom('audit_log').select('action').where('entity_id', '=', id).orderBy('id').execute();
+    assert.deepEqual(audit.map((a) => a.action), ['job.create', 'job.pause', 'job.trigger', 'job.resume']);
+  });
+
+  it('skips a due run while the previous one is still running (overlap: skip)', async function () {
+    const id = await createJob({
+      name: 'probe slow',
+      schedule: { interval: '1s', overlap: 'skip' },
+      targets: { environments: ['jobs-agent-a'] },
+      script: 'probe.sh',
+      args: ['--sleep', '4'],
+    });
+    const body = await eventually(async () => {
+      const r = await json<{ schedule: { skippedOverlap: number }; items: RunView[] }>(stack.api(`/api/jobs/${id}/runs`));
+      return r.items.filter((i) => i.status !== 'running').length >= 2 && r.schedule.skippedOverlap >= 2 ? r : undefined;
+    }, 40_000, 'skipped runs reported');
+    assert.ok(body.schedule.skippedOverlap >= 2);
+    await post(`/api/jobs/${id}/pause`);
+    const spans = body.items
+      .filter((r) => r.finishedAt)
+      .map((r) => [Date.parse(r.startedAt), Date.parse(r.finishedAt!)] as const)
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) assert.ok(spans[i]![0] >= spans[i - 1]![1], 'runs never overlap');
+  });
+
+  it('answers 400 naming the problem for a bad cron or interval, and creates nothing', async function () {
+    const bad = async (schedule: unknown, pattern: RegExp) => {
+      const res = await post('/api/jobs', { name: 'bad schedule', schedule, targets: { all: true }, script: 'probe.sh' });
+      assert.equal(res.status, 400);
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+      const p = (await res.json()) as { detail: string; errors: { path: string; message: string }[] };
+      assert.ok(p.errors.some((e) => e.path.startsWith('schedule') && pattern.test(e.message)), JSON.stringify(p.errors));
+      assert.match(p.detail, pattern);
+    };
+    await bad({ cron: '0 25 * * *' }, /cron field 2 \(hour\) "25": 25 is out of range 0-23/);
+    await bad({ cron: '0 6 * * FUNDAY' }, /day of week/);
+    await bad({ interval: 'every 1h offset 2h' }, /offset 2h must be shorter than the interval 1h/);
+    await bad({ interval: 'hourly' }, /"hourly" is not a duration/);
+    await bad({ cron: '0 6 * * *', timezone: 'Europe/Atlantis' }, /IANA time zone/);
+    assert.equal((await json<{ items: unknown[] }>(stack.api('/api/jobs'))).items.filter((j) => (j as { name: string }).name === 'bad schedule').length, 0);
+  });
+
+  it('deleting a job removes its schedule; updating it changes the schedule', async function () {
+    const id = await createJob({ name: 'probe delete', schedule: { cron: '0 3 * * *', timezone: 'Europe/Paris' }, targets: { all: true }, script: 'probe.sh' });
+    const handle = stack.temporal.client.schedule.getHandle(jobScheduleId(id));
+    assert.deepEqual((await handle.describe()).spec.timezone, 'Europe/Paris');
+
+    const put = await stack.api(`/api/jobs/${id}`, {
+      method: 'PUT',
+      body: JSON.stringify({ name: 'probe delete', schedule: { interval: 'every 1h offset 15m' }, targets: { all: true }, script: 'probe.sh', enabled: false }),
+    });
+    assert.equal(put.status, 200, await put.clone().text());
+    const d = await handle.describe();
+    assert.equal(d.spec.intervals?.[0]?.every, 3_600_000);
+    assert.equal(d.spec.intervals?.[0]?.offset, 900_000);
+    assert.equal(d.state.paused, true);
+
+    assert.equal((await stack.api(`/api/jobs/${id}`, { method: 'DELETE' })).status, 204);
+    await assert.rejects(handle.describe(), ScheduleNotFoundError);
+    assert.equal((await stack.api(`/api/jobs/${id}`)).status, 404);
+    assert.equal((await stack.api(`/api/jobs/${id}`, { method: 'DELETE' })).status, 404);
+  });
+
+  it('answers 503 and keeps no job row when Temporal is unreachable', async function () {
+    const connection = await Connection.connect({ address: `127.0.0.1:${await freePort()}`, connectTimeout: 1000 }).catch(() => undefined);
+    const dead = connection ? new Client({ connection }) : new Client({ connection: Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: 1000 }) });
+    const app = createApp({ config: stack.config, db: stack.db.db, temporal: dead, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    const res = await app.request('/api/jobs', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'probe-no-temporal', name: 'probe no temporal', schedule: { interval: '1h' }, targets: { all: true }, script: 'probe.sh' }),
+    });
+    assert.equal(res.status, 503);
+    const row = await stack.db.db.selectFrom('jobs').select('id').where('id', '=', 'probe-no-temporal').executeTakeFirst();
+    assert.equal(row, undefined, 'the insert was rolled back');
+  });
+
+  it('reconciles at worker start: a job without schedule gets one, an orphaned job-* schedule is deleted', async function () {
+    const def = { ...jobDefinitionSchema.parse({ name: 'probe reconcile', schedule: { interval: '1h' }, targets: { all: true }, script: 'probe.sh' }), id: 'probe-reconcile' } as JobDefinition;
+    await stack.db.db.insertInto('jobs').values({ id: def.id, name: def.name, definition: JSON.stringify(def), enabled: true, schedule_id: jobScheduleId(def.id) }).execute();
+    created.push(def.id);
+    const orphan = { ...def, id: 'probe-orphan', name: 'orphan' };
+    await stack.temporal.client.schedule.create(jobScheduleOptions(orphan, { taskQueue: stack.taskQueue }));
+    created.push(orphan.id);
+
+    // Schedule listing is eventually consistent: wait until the orphan is visible, then reconcile.
+    await eventually(async () => {
+      for await (const s of stack.temporal.client.schedule.list()) if (s.scheduleId === jobScheduleId(orphan.id)) return true;
+      return false;
+    }, 20_000, 'orphan listed');
+    const result = await reconcileSchedules(stack.temporal.client, stack.db.db, createLogger({ level: 'silent' }), { taskQueue: stack.taskQueue });
+    assert.ok(result.created.includes(def.id));
+    assert.ok(result.deleted.includes(orphan.id));
+    assert.ok(!result.deleted.some((id) => created.includes(id) && id !== orphan.id), 'live jobs keep their schedules');
+    await stack.temporal.client.schedule.getHandle(jobScheduleId(def.id)).describe();
+    await assert.rejects(stack.temporal.client.schedule.getHandle(jobScheduleId(orphan.id)).describe(), ScheduleNotFoundError);
+  });
+});
