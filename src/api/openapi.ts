@@ -7,10 +7,12 @@
  * meta `id` into `components.schemas`. A new route group adds its specs to {@link apiOperations}.
  */
 import { z } from 'zod';
+import { jobDefinitionSchema } from '../domain/jobs.js';
 import { ruleInputSchema } from '../domain/rules/index.js';
 import { webhookBodySchema } from '../pagerduty/webhook.js';
 import type { Scope } from './auth.js';
 import { auditEntrySchema, auditQuerySchema } from './routes/audit.js';
+import { environmentCreateSchema, environmentUpdateSchema } from './routes/environments.js';
 import { incidentListQuerySchema } from './routes/incidents.js';
 import {
   ruleDiffQuerySchema,
@@ -39,8 +41,8 @@ export interface OperationSpec {
   tag: string;
   summary: string;
   description?: string;
-  /** Bearer scope needed; absent = public. */
-  scope?: Scope;
+  /** Bearer scope needed; 'bearer' = a token, scope not described; absent = public. */
+  scope?: Scope | 'bearer';
   query?: z.ZodObject;
   headers?: { name: string; description: string; required?: boolean }[];
   body?: z.ZodType;
@@ -276,13 +278,48 @@ const adminOperations: OperationSpec[] = [
   },
 ];
 
+const environmentOperations: OperationSpec[] = [
+  { method: 'get', path: '/api/environments', tag: 'environments', summary: 'List cloud environments', scope: 'read', responses: { 200: { description: 'Environments.', schema: list(anyObject) } } },
+  {
+    method: 'post',
+    path: '/api/environments',
+    tag: 'environments',
+    summary: 'Register a cloud environment (agent task queue, management VM)',
+    scope: 'write',
+    body: environmentCreateSchema,
+    responses: { 201: { description: 'Created.', schema: anyObject }, 409: { description: 'Name taken.', schema: problemSchema } },
+  },
+  { method: 'get', path: '/api/environments/{name}', tag: 'environments', summary: 'One environment with its agent status', scope: 'read', responses: { 200: { description: 'The environment.', schema: anyObject }, 404: { description: 'Unknown.', schema: problemSchema } } },
+  { method: 'put', path: '/api/environments/{name}', tag: 'environments', summary: 'Replace an environment', scope: 'write', body: environmentUpdateSchema, responses: { 200: { description: 'Updated.', schema: anyObject }, 404: { description: 'Unknown.', schema: problemSchema } } },
+  { method: 'delete', path: '/api/environments/{name}', tag: 'environments', summary: 'Delete an environment', scope: 'write', responses: { 200: { description: 'Deleted.' }, 404: { description: 'Unknown.', schema: problemSchema } } },
+];
+
+const jobOperations: OperationSpec[] = [
+  { method: 'get', path: '/api/jobs', tag: 'jobs', summary: 'List scheduled jobs', scope: 'read', responses: { 200: { description: 'Jobs.', schema: list(anyObject) } } },
+  { method: 'post', path: '/api/jobs', tag: 'jobs', summary: 'Create a scheduled job (a Temporal Schedule)', scope: 'write', body: jobDefinitionSchema, responses: { 201: { description: 'Created.', schema: anyObject }, 409: { description: 'Id or name taken.', schema: problemSchema } } },
+  { method: 'get', path: '/api/jobs/{id}', tag: 'jobs', summary: 'One job with its schedule state', scope: 'read', responses: { 200: { description: 'The job.', schema: anyObject }, 404: { description: 'Unknown.', schema: problemSchema } } },
+  { method: 'put', path: '/api/jobs/{id}', tag: 'jobs', summary: 'Replace a job', scope: 'write', body: jobDefinitionSchema, responses: { 200: { description: 'Updated.', schema: anyObject }, 404: { description: 'Unknown.', schema: problemSchema } } },
+  { method: 'delete', path: '/api/jobs/{id}', tag: 'jobs', summary: 'Delete a job and its schedule', scope: 'write', responses: { 200: { description: 'Deleted.' }, 404: { description: 'Unknown.', schema: problemSchema } } },
+  { method: 'post', path: '/api/jobs/{id}/trigger', tag: 'jobs', summary: 'Run a job now', scope: 'write', responses: { 202: { description: 'Triggered.' } } },
+  { method: 'post', path: '/api/jobs/{id}/pause', tag: 'jobs', summary: 'Pause the schedule', scope: 'write', responses: { 200: { description: 'Paused.' } } },
+  { method: 'post', path: '/api/jobs/{id}/resume', tag: 'jobs', summary: 'Resume the schedule', scope: 'write', responses: { 200: { description: 'Resumed.' } } },
+  { method: 'get', path: '/api/jobs/{id}/runs', tag: 'jobs', summary: 'Runs of a job, newest first', scope: 'read', responses: { 200: { description: 'Runs.', schema: list(anyObject) } } },
+];
+
 const docOperations: OperationSpec[] = [
   { method: 'get', path: '/openapi.json', tag: 'docs', summary: 'This OpenAPI document', responses: { 200: { description: 'OpenAPI 3.1.', schema: anyObject } } },
   { method: 'get', path: '/docs', tag: 'docs', summary: 'Interactive API explorer', responses: { 200: { description: 'HTML page.', contentType: 'text/html' } } },
 ];
 
 /** Every documented operation. Route groups added later append theirs here. */
-export const apiOperations: OperationSpec[] = [...coreOperations, ...ruleOperations, ...adminOperations, ...docOperations];
+export const apiOperations: OperationSpec[] = [
+  ...coreOperations,
+  ...ruleOperations,
+  ...adminOperations,
+  ...environmentOperations,
+  ...jobOperations,
+  ...docOperations,
+];
 
 // ---- generation -----------------------------------------------------------------------------------------
 
@@ -316,6 +353,26 @@ function schemaConverter(components: Record<string, JsonSchema>) {
 
 const isRequired = (schema: z.ZodType) => !schema.safeParse(undefined).success;
 
+/**
+ * Served routes (Hono `app.routes`: method + `/api/x/:id`) that no spec describes, as minimal operations,
+ * so the document never silently omits an endpoint.
+ */
+export function undocumentedOperations(served: { method: string; path: string }[], operations: OperationSpec[] = apiOperations): OperationSpec[] {
+  const known = new Set(operations.map((o) => `${o.method.toUpperCase()} ${o.path}`));
+  const out: OperationSpec[] = [];
+  for (const r of served) {
+    const method = r.method.toLowerCase();
+    if (!['get', 'post', 'put', 'delete', 'patch'].includes(method)) continue;
+    const path = r.path.replace(/:(\w+)/g, '{$1}');
+    const key = `${r.method.toUpperCase()} ${path}`;
+    if (known.has(key)) continue;
+    known.add(key);
+    const tag = path.split('/').filter((x) => x && x !== 'api')[0] ?? 'other';
+    out.push({ method: method as Method, path, tag, summary: `${r.method.toUpperCase()} ${path} (not yet described)`, ...(path.startsWith('/api/') ? { scope: 'bearer' as const } : {}), responses: { 200: { description: 'OK.' } } });
+  }
+  return out;
+}
+
 export function buildOpenApiDocument(operations: OperationSpec[] = apiOperations, info: { title?: string; version?: string; serverUrl?: string } = {}) {
   const components: Record<string, JsonSchema> = {};
   const convert = schemaConverter(components);
@@ -344,7 +401,7 @@ export function buildOpenApiDocument(operations: OperationSpec[] = apiOperations
     if (op.body || op.query) responses['400'] ??= { description: 'Invalid request: `errors` lists each offending field path.', ...problem };
     if (op.scope) {
       responses['401'] ??= { description: 'Missing, invalid or revoked bearer token.', ...problem };
-      responses['403'] ??= { description: `The token lacks the "${op.scope}" scope.`, ...problem };
+      responses['403'] ??= { description: op.scope === 'bearer' ? 'The token lacks the scope.' : `The token lacks the "${op.scope}" scope.`, ...problem };
     }
 
     const operation: Record<string, unknown> = {
@@ -355,7 +412,7 @@ export function buildOpenApiDocument(operations: OperationSpec[] = apiOperations
       ...(parameters.length ? { parameters } : {}),
       ...(op.body ? { requestBody: { required: true, content: { [op.bodyContentType ?? 'application/json']: { schema: convert(op.body) } } } } : {}),
       responses,
-      ...(op.scope ? { security: [{ bearer: [op.scope] }], 'x-required-scope': op.scope } : { security: [] }),
+      ...(op.scope === 'bearer' ? { security: [{ bearer: [] }] } : op.scope ? { security: [{ bearer: [op.scope] }], 'x-required-scope': op.scope } : { security: [] }),
     };
     (paths[op.path] ??= {})[op.method] = operation;
   }

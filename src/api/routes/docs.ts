@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
-import { buildOpenApiDocument } from '../openapi.js';
+import { apiOperations, buildOpenApiDocument, undocumentedOperations } from '../openapi.js';
 import type { AppDeps, AppEnv } from '../app.js';
+// A cycle (index.ts mounts this group); `allRoutes` is only read at request time, after both loaded.
+import { allRoutes } from './index.js';
 
 // A self-contained explorer: no CDN, no external font or script. It fetches /openapi.json, lists the
 // operations by tag, shows their schemas, and sends requests with a pasted bearer token (kept in
@@ -125,13 +127,18 @@ const HTML = `<!doctype html>
 const scriptHash = createHash('sha256').update(SCRIPT).digest('base64');
 const CSP = `default-src 'none'; script-src 'sha256-${scriptHash}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
+/** Method and path of every route the other route groups serve (read from fresh instances, never run). */
+function servedRoutes(deps: AppDeps): { method: string; path: string }[] {
+  return allRoutes.filter((factory) => factory !== docsRoutes).flatMap((factory) => factory(deps).routes.filter((r) => r.method !== 'ALL'));
+}
+
 /** GET /openapi.json and GET /docs (public: they describe the API, they expose no data). */
 export function docsRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   let document: unknown;
 
   app.get('/openapi.json', (c) => {
-    document ??= buildOpenApiDocument(undefined, { serverUrl: deps.config.publicUrl });
+    document ??= buildOpenApiDocument([...apiOperations, ...undocumentedOperations(servedRoutes(deps))], { serverUrl: deps.config.publicUrl });
     return c.json(document);
   });
 
