@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
 import { jobDefinitionSchema, jobScriptArgs, parseDuration, parseInterval, scheduleSpecOf, slugify, validateCron } from '../../src/domain/jobs.js';
 
 const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
@@ -70,5 +72,14 @@ describe('job schedules (pure)', function () {
       intervals: [{ every: 3_600_000, offset: 900_000 }],
       timezone: 'UTC',
     });
+  });
+});
+
+describe('examples/jobs', function () {
+  it('root-password-expiry.yaml is a valid job definition', async function () {
+    const job = jobDefinitionSchema.parse(parse(await readFile(new URL('../../examples/jobs/root-password-expiry.yaml', import.meta.url), 'utf8')));
+    assert.equal(job.script, 'check-root-password-expiry.sh');
+    assert.deepEqual(jobScriptArgs(job), ['--days', '14', '--dry-run']);
+    assert.deepEqual(scheduleSpecOf(job.schedule), { cronExpressions: ['0 6 * * *'], timezone: 'Europe/Paris' });
   });
 });
