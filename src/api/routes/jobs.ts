@@ -1,4 +1,4 @@
-import { ScheduleNotFoundError } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { JobRow } from '../../db/database.js';
@@ -40,9 +40,12 @@ function temporalProblem(err: unknown, what: string): unknown {
   return unavailable(`Temporal is unavailable, ${what} was not changed: ${first}`);
 }
 
-async function temporalCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+/** A request never waits on an unreachable Temporal longer than this before answering 503. */
+const TEMPORAL_DEADLINE_MS = 10_000;
+
+async function temporalCall<T>(client: Client, what: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
   } catch (err) {
     throw temporalProblem(err, what);
   }
@@ -73,7 +76,7 @@ export function jobRoutes(deps: AppDeps) {
 
   /** Run a schedule operation; a schedule missing in Temporal is recreated from the job first. */
   async function onSchedule(row: JobRow, what: string, op: () => Promise<void>): Promise<void> {
-    await temporalCall(what, async () => {
+    await temporalCall(deps.temporal, what, async () => {
       try {
         await op();
       } catch (err) {
@@ -108,7 +111,7 @@ export function jobRoutes(deps: AppDeps) {
         .executeTakeFirstOrThrow();
       await audit(trx, { actor: c.get('actor'), action: 'job.create', entityType: 'job', entityId: id, after: job });
       // Last: if Temporal refuses, the transaction rolls back and no job exists without its schedule.
-      await temporalCall('the job', () => createJobSchedule(deps.temporal, job, target));
+      await temporalCall(deps.temporal, 'the job', () => createJobSchedule(deps.temporal, job, target));
       return inserted;
     });
     c.get('logger').info({ jobId: id, scheduleId: row.schedule_id }, 'job created');
@@ -120,7 +123,7 @@ export function jobRoutes(deps: AppDeps) {
     const row = await mustFindJob(c.req.param('id'));
     let schedule: unknown;
     try {
-      schedule = (await describeJobSchedule(deps.temporal, row.id)) ?? { missing: true, note: 'no schedule in Temporal; the worker recreates it at start' };
+      schedule = (await deps.temporal.withDeadline(Date.now() + 5000, () => describeJobSchedule(deps.temporal, row.id))) ?? { missing: true, note: 'no schedule in Temporal; the worker recreates it at start' };
     } catch (err) {
       schedule = { error: `Temporal unavailable: ${(err as Error).message.split('\n')[0]}` };
     }
@@ -145,7 +148,7 @@ export function jobRoutes(deps: AppDeps) {
         .returningAll()
         .executeTakeFirstOrThrow();
       await audit(trx, { actor: c.get('actor'), action: 'job.update', entityType: 'job', entityId: id, before: definitionOf(before), after: job });
-      await temporalCall('the job', () => updateJobSchedule(deps.temporal, job, target));
+      await temporalCall(deps.temporal, 'the job', () => updateJobSchedule(deps.temporal, job, target));
       return updated;
     });
     return c.json(view(row));
@@ -157,7 +160,7 @@ export function jobRoutes(deps: AppDeps) {
       const before = await trx.deleteFrom('jobs').where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
       if (!before) throw notFound(`job ${id} is not known`);
       await audit(trx, { actor: c.get('actor'), action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before) });
-      await temporalCall('the job', () => deleteJobSchedule(deps.temporal, id));
+      await temporalCall(deps.temporal, 'the job', () => deleteJobSchedule(deps.temporal, id));
     });
     return c.body(null, 204);
   });
@@ -223,7 +226,7 @@ export function jobRoutes(deps: AppDeps) {
             .execute();
     let schedule: { skippedOverlap: number; missedCatchupWindow: number; actionsTaken: number } | { error: string } | null = null;
     try {
-      const s = await describeJobSchedule(deps.temporal, row.id);
+      const s = await deps.temporal.withDeadline(Date.now() + 5000, () => describeJobSchedule(deps.temporal, row.id));
       if (s) schedule = { actionsTaken: s.actionsTaken, skippedOverlap: s.skippedOverlap, missedCatchupWindow: s.missedCatchupWindow };
     } catch (err) {
       schedule = { error: `Temporal unavailable: ${(err as Error).message.split('\n')[0]}` };
