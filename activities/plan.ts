@@ -4,7 +4,6 @@ import { matchRules, RuleIndex } from '../src/domain/rules/rule-index.js';
 import { buildContext } from '../src/domain/rules/evaluate.js';
 import type { Action, Rule } from '../src/domain/rules/schema.js';
 import { inTimeWindow, type TimeWindow } from '../src/domain/rules/time-window.js';
-import { renderAction, type TemplateContext } from '../src/domain/template.js';
 import type { Logger } from '../src/logger.js';
 import { NOTE_MARKER } from './action-runs.js';
 import type { MatchDecision, MatchPlan, PlannedAction } from './types.js';
@@ -16,6 +15,9 @@ export interface PlanDeps {
 }
 
 /** Types that still run while a rule's circuit breaker is open: tell people, never touch systems. */
+/** Alerts carried in the template context (the workflow history holds it). */
+const MAX_CONTEXT_ALERTS = 5;
+
 const NOTIFY_ONLY_TYPES = new Set(['notify.slack', 'notify.email', 'notify.webhook', 'pagerduty.note', 'pagerduty.escalate', 'workitem']);
 
 /** Enabled rules, reloaded only when a rule changed (cheap check per incident). */
@@ -106,13 +108,10 @@ export function createPlanActivities(deps: PlanDeps) {
     const matchRow = existing ?? (await trx.selectFrom('rule_matches').select('id').where('incident_id', '=', input.incidentId).where('event_id', '=', input.eventId).where('rule_id', '=', rule.id).executeTakeFirstOrThrow());
 
     const agentQueue = await agentQueueFor(trx, env);
-    const tctx: TemplateContext = { ...ctx, rule: { id: rule.id, name: rule.name, version: rule.version } };
     const actions =
       decision === 'skipped'
         ? []
-        : rule.actions
-            .map((a, index) => plannedAction(a, index, tctx, agentQueue))
-            .filter((a) => decision !== 'notify_only' || NOTIFY_ONLY_TYPES.has(a.type));
+        : rule.actions.map((a, index) => plannedAction(a, index, agentQueue)).filter((a) => decision !== 'notify_only' || NOTIFY_ONLY_TYPES.has(a.type));
     return {
       matchId: String(matchRow.id),
       ruleId: rule.id,
@@ -123,6 +122,7 @@ export function createPlanActivities(deps: PlanDeps) {
       target,
       cancelOnResolve: rule.policies?.cancelOnResolve ?? true,
       actions,
+      context: { ...ctx, alerts: ctx.alerts.slice(0, MAX_CONTEXT_ALERTS), rule: { id: rule.id, name: rule.name, version: rule.version } },
     };
   }
 
@@ -190,9 +190,8 @@ async function agentQueueFor(trx: Transaction<Database>, env: Record<string, unk
   return row?.agent_task_queue ?? undefined;
 }
 
-function plannedAction(action: Action, index: number, ctx: TemplateContext, agentQueue: string | undefined): PlannedAction {
-  const rendered = renderAction(action, ctx) as Action & Record<string, unknown>;
-  const { id, type, when, timeoutSeconds, retry, approval, ...params } = rendered;
+function plannedAction(action: Action, index: number, agentQueue: string | undefined): PlannedAction {
+  const { id, type, when, timeoutSeconds, retry, approval, ...params } = action as Action & Record<string, unknown>;
   return {
     index,
     id,
@@ -201,7 +200,7 @@ function plannedAction(action: Action, index: number, ctx: TemplateContext, agen
     params: { ...params, ...(type === 'script.agent' ? { agentTaskQueue: agentQueue ?? '' } : {}) },
     timeoutSeconds,
     retry,
-    idempotent: 'idempotent' in rendered ? Boolean(rendered.idempotent) : undefined,
+    idempotent: 'idempotent' in action ? Boolean(action.idempotent) : undefined,
     approval: approval ? { timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout } : undefined,
   };
 }

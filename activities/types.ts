@@ -7,7 +7,7 @@ export interface PlannedAction {
   id: string;
   type: string;
   when: ActionWhen;
-  /** Parameters with templates already rendered (data, never shell). */
+  /** Parameters as written in the rule; the workflow renders templates just before the action runs. */
   params: Record<string, unknown>;
   timeoutSeconds?: number | undefined;
   retry?: { maximumAttempts?: number; initialIntervalSeconds?: number; backoffCoefficient?: number } | undefined;
@@ -27,6 +27,8 @@ export interface MatchPlan {
   target?: string | undefined;
   cancelOnResolve: boolean;
   actions: PlannedAction[];
+  /** What templates see (incident, environment, alert, event, rule); `results` is added per action. */
+  context: Record<string, unknown>;
 }
 
 export interface RecordEventResult {

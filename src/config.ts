@@ -86,6 +86,18 @@ export const envSchema = z.object({
     message: 'must be an smtp:// or smtps:// URL',
   }),
   SMTP_FROM: email,
+  SMTP_USER: optionalString,
+  SMTP_PASSWORD: optionalString,
+  JIRA_BASE_URL: url(),
+  JIRA_EMAIL: email,
+  JIRA_API_TOKEN: optionalString,
+  JIRA_ISSUE_TYPE: optionalString.transform((v) => v ?? 'Task'),
+  GITHUB_API_URL: url('https://api.github.com'),
+  GITHUB_TOKEN: optionalString,
+  EWM_CREATION_FACTORY_URL: url(),
+  EWM_QUERY_URL: url(),
+  EWM_USERNAME: optionalString,
+  EWM_PASSWORD: optionalString,
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -116,7 +128,11 @@ export interface Config {
   publicUrl: string | undefined;
   extractorsFile: string | undefined;
   agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number };
-  smtp: { url: string | undefined; from: string | undefined };
+  smtp: { url: string | undefined; from: string | undefined; user: string | undefined; passwordSet: boolean };
+  /** Work-item trackers. Tokens stay in the environment; only whether they are set is kept here. */
+  jira: { baseUrl: string | undefined; email: string | undefined; tokenSet: boolean; issueType: string };
+  github: { apiUrl: string; tokenSet: boolean };
+  ewm: { creationFactoryUrl: string | undefined; queryUrl: string | undefined; username: string | undefined; passwordSet: boolean };
 }
 
 export class ConfigError extends Error {
@@ -188,7 +204,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       scriptsDir: e.SELFHEAL_SCRIPTS_DIR,
       timeoutSeconds: e.SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS,
     },
-    smtp: { url: e.SMTP_URL, from: e.SMTP_FROM },
+    smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
+    jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
+    github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN) },
+    ewm: { creationFactoryUrl: e.EWM_CREATION_FACTORY_URL, queryUrl: e.EWM_QUERY_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
   };
 }
 

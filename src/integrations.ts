@@ -1,7 +1,81 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { Integrations } from '../activities/actions.js';
 import type { Config } from './config.js';
+import { sendEmail, sendSlack, sendWebhook } from './executors/notify.js';
+import { createEwmProvider, createGitHubProvider, createJiraProvider, createWorkItemOnce, type WorkItemProvider } from './executors/work-items.js';
 
-/** Notification and work-item clients from configuration (filled in as providers land). */
-export function createIntegrations(_config: Config): Integrations | undefined {
-  return undefined;
+/**
+ * The SaaS side effects of rule actions, built from configuration. Credentials are passed on as
+ * secret references (`env:NAME`) and resolved at call time, so they never sit in memory objects,
+ * logs or the database.
+ */
+export function createIntegrations(config: Config, opts: { fetch?: typeof fetch; env?: NodeJS.ProcessEnv } = {}): Integrations {
+  const deps = { ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.env ? { env: opts.env } : {}) };
+  const notConfigured = (what: string, vars: string) =>
+    ApplicationFailure.nonRetryable(`${what} is not configured: set ${vars}`, 'ValidationError');
+
+  function provider(kind: 'ewm' | 'jira' | 'github', target: { project?: string | undefined; repo?: string | undefined }): WorkItemProvider {
+    if (kind === 'jira') {
+      const j = config.jira;
+      if (!j.baseUrl || !j.email || !j.tokenSet) throw notConfigured('Jira', 'JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN');
+      return createJiraProvider({ baseUrl: j.baseUrl, email: j.email, apiTokenRef: 'env:JIRA_API_TOKEN', projectKey: target.project ?? '', issueType: j.issueType }, deps);
+    }
+    if (kind === 'github') {
+      if (!config.github.tokenSet) throw notConfigured('GitHub', 'GITHUB_TOKEN');
+      const [owner = '', repo = ''] = (target.repo ?? '').split('/');
+      return createGitHubProvider({ apiUrl: config.github.apiUrl, owner, repo, tokenRef: 'env:GITHUB_TOKEN' }, deps);
+    }
+    const e = config.ewm;
+    if (!e.creationFactoryUrl || !e.queryUrl || !e.username || !e.passwordSet) {
+      throw notConfigured('IBM EWM', 'EWM_CREATION_FACTORY_URL, EWM_QUERY_URL, EWM_USERNAME and EWM_PASSWORD');
+    }
+    return createEwmProvider({ creationFactoryUrl: e.creationFactoryUrl, queryCapabilityUrl: e.queryUrl, usernameRef: 'env:EWM_USERNAME', passwordRef: 'env:EWM_PASSWORD' }, deps);
+  }
+
+  return {
+    async slack(input) {
+      await sendSlack({ webhookUrl: input.webhookUrl, text: input.text }, deps);
+    },
+    async email(input) {
+      if (!config.smtp.url || !config.smtp.from) throw notConfigured('email', 'SMTP_URL and SMTP_FROM');
+      const u = new URL(config.smtp.url);
+      const secure = u.protocol === 'smtps:';
+      return sendEmail(
+        {
+          smtp: {
+            host: u.hostname,
+            port: Number(u.port || (secure ? 465 : 587)),
+            secure,
+            ...(config.smtp.user ? { user: config.smtp.user, passRef: 'env:SMTP_PASSWORD' } : {}),
+          },
+          from: config.smtp.from,
+          to: input.to,
+          subject: input.subject,
+          text: input.text,
+        },
+        deps,
+      );
+    },
+    async webhook(input) {
+      let body: unknown = input.body;
+      try {
+        body = JSON.parse(input.body);
+      } catch {
+        // Not JSON: sent as a JSON string.
+      }
+      await sendWebhook({ url: input.url, body, ...(input.secret ? { secret: input.secret } : {}), idempotencyKey: input.idempotencyKey }, deps);
+    },
+    async workItem(input) {
+      const p = provider(input.provider, input);
+      const item = await createWorkItemOnce(p, {
+        idempotencyKey: input.idempotencyKey,
+        title: input.title,
+        description: input.description,
+        ...(input.type ? { type: input.type } : {}),
+        ...(input.filedAgainst ? { filedAgainst: input.filedAgainst } : {}),
+        ...(input.project ? { project: input.project } : {}),
+      });
+      return { id: item.id, url: item.url };
+    },
+  };
 }

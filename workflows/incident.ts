@@ -14,6 +14,8 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities, createAgentActivities } from '../activities/index.js';
 import type { ActionOutcome, MatchPlan, PlannedAction } from '../activities/types.js';
+import { renderAction } from '../src/domain/template.js';
+import type { Action } from '../src/domain/rules/schema.js';
 import { searchAttributes } from '../src/temporal/names.js';
 import {
   approvalSignal,
@@ -87,7 +89,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       }
       let outcome: ActionOutcome;
       try {
-        outcome = await runOneAction(plan, action, actionRunId, eventId, outcomes);
+        outcome = await runOneAction(plan, render(action, plan, outcomes), actionRunId, eventId, outcomes);
       } catch (err) {
         if (isCancellation(err)) {
           await CancellationScope.nonCancellable(() =>
@@ -222,4 +224,18 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   }
   if (running.size > 0) throw ApplicationFailure.nonRetryable('incident workflow ended with remediation still running');
   return { incidentId, status, eventsProcessed, actionRuns };
+}
+
+/**
+ * Render an action's templates just before it runs, so `results.<actionId>` holds the outcomes of the
+ * earlier actions. Pure and deterministic; rendered values are data (argv, JSON), never shell.
+ */
+function render(action: PlannedAction, plan: MatchPlan, previous: ActionOutcome[]): PlannedAction {
+  const results = Object.fromEntries(
+    previous.map((o) => [o.actionId, { status: o.status, exitCode: o.exitCode ?? null, outputExcerpt: o.outputExcerpt ?? '', link: o.link ?? '', error: o.error ?? '' }]),
+  );
+  const { agentTaskQueue, ...raw } = action.params;
+  const rendered = renderAction({ ...raw, id: action.id, type: action.type } as unknown as Action, { ...plan.context, results }) as unknown as Record<string, unknown>;
+  const { id: _id, type: _type, ...params } = rendered;
+  return { ...action, params: { ...params, ...(agentTaskQueue !== undefined ? { agentTaskQueue } : {}) } };
 }

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Worker } from '@temporalio/worker';
+import { buildAgentWorker } from '../../src/agent.js';
+import { parseRuleInput, type RuleInputDocument } from '../../src/domain/rules/schema.js';
+import { agentTaskQueue } from '../../src/temporal/names.js';
+import { startJiraPeer, startSlackPeer, type JiraPeer, type SlackPeer } from '../helpers/http-peer.js';
+import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
+
+// A signed incident over HTTP matches rules whose actions run a script on a live Doctor agent, then over
+// SSH on the management VM, open a Jira work item, notify Slack and write back to PagerDuty; a failing
+// script triggers the `when: failure` action.
+describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, PagerDuty', function () {
+  const PD_TOKEN = 'pd-test-token-123';
+  let stack: Stack;
+  let pd: PagerDutyPeer;
+  let jira: JiraPeer;
+  let slack: SlackPeer;
+  let sshd: SshdHandle;
+  let agent: Worker;
+  let agentRun: Promise<void>;
+  let scriptsDir: string;
+  let markerDir: string;
+  const env = `prod-eu-${randomUUID().slice(0, 6)}`;
+
+  before(async function () {
+    pd = await startPagerDutyPeer({ token: PD_TOKEN });
+    jira = await startJiraPeer();
+    slack = await startSlackPeer();
+    sshd = await startSshd();
+    scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-scripts-'));
+    markerDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-markers-'));
+    await chmod(scriptsDir, 0o755);
+    const script = async (name: string, body: string) => {
+      await writeFile(path.join(scriptsDir, name), `#!/bin/sh\n${body}\n`);
+      await chmod(path.join(scriptsDir, name), 0o755);
+    };
+    // Arguments arrive as argv: a hostile title never reaches a shell.
+    await script('restart-db.sh', `printf '%s\\n' "$@" > "${markerDir}/agent-args"; echo "restarted $1 on $(hostname)"`);
+    await script('fail.sh', 'echo "disk still full" >&2; exit 3');
+    await script('vm-check.sh', `printf '%s\\n' "$@" > "${markerDir}/ssh-args"; echo "vm ok for $1"`);
+
+    process.env.TEST_SSH_KEY = sshd.privateKey;
+    process.env.TEST_SLACK_URL = slack.webhookUrl;
+    process.env.JIRA_API_TOKEN = jira.token;
+    stack = await startStack({
+      env: {
+        PAGERDUTY_API_URL: pd.url,
+        PAGERDUTY_API_TOKEN: PD_TOKEN,
+        PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
+        JIRA_BASE_URL: jira.baseUrl,
+        JIRA_EMAIL: jira.email,
+        JIRA_API_TOKEN: jira.token,
+      },
+    });
+    agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: env, scriptsDir });
+    agentRun = agent.run();
+    await stack.db.db
+      .insertInto('environments')
+      .values({
+        name: env,
+        labels: JSON.stringify({ cloud: 'aws', region: 'eu-west-1' }),
+        agent_task_queue: agentTaskQueue(env),
+        maintenance_windows: '[]',
+        ssh: JSON.stringify({ host: sshd.host, port: sshd.port, user: sshd.username, keyRef: 'env:TEST_SSH_KEY', hostKeyFingerprint: sshd.hostKeyFingerprint, scriptsDir }),
+      })
+      .execute();
+  });
+
+  after(async function () {
+    agent?.shutdown();
+    await agentRun;
+    await stack?.stop();
+    await Promise.all([pd?.close(), jira?.close(), slack?.close(), sshd?.stop()]);
+    await rm(scriptsDir, { recursive: true, force: true });
+    await rm(markerDir, { recursive: true, force: true });
+  });
+
+  async function addRule(doc: RuleInputDocument): Promise<string> {
+    const parsed = parseRuleInput(doc);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    const id = `r-${randomUUID()}`;
+    await stack.db.db
+      .insertInto('rules')
+      .values({ id, name: parsed.value.name, version: 1, enabled: parsed.value.enabled, definition: JSON.stringify(parsed.value) })
+      .execute();
+    return id;
+  }
+
+  const alertsFor = (host: string) => [
+    { id: `A${randomUUID().slice(0, 8)}`, type: 'alert', summary: 'db down', body: { type: 'alert_body', details: { environment: env, host, region: 'eu-west-1' } } },
+  ];
+
+  it('runs agent script, SSH script, Jira, Slack and a PagerDuty note for a matching incident', async function () {
+    const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
+    const ruleId = await addRule({
+      name: `db-restart-${randomUUID().slice(0, 6)}`,
+      services: [serviceId],
+      conditions: { all: [{ field: 'incident.urgency', op: 'equals', value: 'high' }, { field: 'environment.environment', op: 'equals', value: env }] },
+      actions: [
+        { id: 'restart', type: 'script.agent', script: 'restart-db.sh', args: ['{{ environment.host }}', '{{ incident.title }}'] },
+        { id: 'vm', type: 'script.ssh', script: 'vm-check.sh', args: ['{{ environment.host }}'] },
+        { id: 'ticket', type: 'workitem', provider: 'jira', project: 'OPS', title: 'DB restarted on {{ environment.host }}', description: 'Incident {{ incident.id }}: {{ results.restart.outputExcerpt }}' },
+        { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:TEST_SLACK_URL', text: 'Self-healing restarted {{ environment.host }} for {{ incident.id }}' },
+      ],
+    });
+    const id = newIncidentId();
+    const host = 'db-7.prod';
+    pd.seedAlerts(id, alertsFor(host));
+    const hostileTitle = 'DB down; $(touch /tmp/pwned) `id` && rm -rf /';
+    const res = await stack.deliver(
+      sampleFor('v3-incident.triggered-01.json', id, { data: { title: hostileTitle, service: { id: serviceId, type: 'service_reference', summary: 'db' } } }),
+    );
+    assert.equal(res.status, 202);
+
+    const runs = await eventually(async () => {
+      const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
+      return r.length === 4 && r.every((x) => x.finished_at) ? r : undefined;
+    }, 60_000, 'four finished action runs');
+    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [
+      ['restart', 'succeeded'],
+      ['vm', 'succeeded'],
+      ['ticket', 'succeeded'],
+      ['chat', 'succeeded'],
+    ]);
+    assert.ok(runs.every((r) => r.rule_id === ruleId && r.rule_version === 1));
+    assert.match(runs[0]!.output_excerpt ?? '', /restarted db-7\.prod/);
+    assert.equal(runs[0]!.exit_code, 0);
+    assert.match(runs[1]!.output_excerpt ?? '', /vm ok for db-7\.prod/);
+
+    // Templated values arrived as argv, byte for byte, through the agent and through SSH.
+    assert.deepEqual((await readFile(path.join(markerDir, 'agent-args'), 'utf8')).trimEnd().split('\n'), [host, hostileTitle]);
+    assert.deepEqual((await readFile(path.join(markerDir, 'ssh-args'), 'utf8')).trimEnd().split('\n'), [host]);
+    await assert.rejects(readFile('/tmp/pwned'));
+
+    assert.equal(jira.issues.length, 1);
+    assert.equal(jira.issues[0]!.fields.summary, `DB restarted on ${host}`);
+    assert.equal(runs[2]!.link, `${jira.baseUrl}/browse/${jira.issues[0]!.key}`);
+    assert.deepEqual(slack.messages.map((m) => m.text), [`Self-healing restarted ${host} for ${id}`]);
+
+    // PagerDuty: alerts were fetched, and a note summarising the run was posted (validated against the OpenAPI schema).
+    const notes = await eventually(async () => (pd.notes(id).length > 0 ? pd.notes(id) : undefined), 30_000, 'PagerDuty note');
+    assert.match(notes[0]!.content, /\[self-healing\] Rule "db-restart-/);
+    assert.match(notes[0]!.content, /restart \(script\.agent\): succeeded/);
+    assert.ok(notes[0]!.content.includes(jira.issues[0]!.key));
+
+    const incident = (await (await stack.api(`/api/incidents/${id}`)).json()) as {
+      environment: Record<string, string>;
+      matches: { ruleId: string; decision: string }[];
+      actionRuns: { actionId: string; status: string; link: string | null }[];
+    };
+    assert.equal(incident.environment.environment, env);
+    assert.equal(incident.environment.host, host);
+    assert.deepEqual(incident.matches.map((m) => [m.ruleId, m.decision]), [[ruleId, 'run']]);
+    assert.equal(incident.actionRuns.find((r) => r.actionId === 'ticket')?.link, runs[2]!.link);
+  });
+
+  it('runs the when: failure action after a script fails, and skips the when: success one', async function () {
+    const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
+    await addRule({
+      name: `cleanup-${randomUUID().slice(0, 6)}`,
+      services: [serviceId],
+      actions: [
+        { id: 'clean', type: 'script.agent', script: 'fail.sh' },
+        { id: 'celebrate', type: 'notify.slack', webhookUrlRef: 'env:TEST_SLACK_URL', text: 'cleaned {{ environment.host }}' },
+        { id: 'escalate', type: 'pagerduty.escalate', when: 'failure', level: 2 },
+      ],
+    });
+    const id = newIncidentId();
+    pd.seedAlerts(id, alertsFor('web-3'));
+    const before = slack.messages.length;
+    await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'web' } } }));
+    const runs = await eventually(async () => {
+      const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
+      return r.length === 3 && r.every((x) => x.finished_at) ? r : undefined;
+    }, 60_000, 'three action runs');
+    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [
+      ['clean', 'failed'],
+      ['celebrate', 'skipped'],
+      ['escalate', 'succeeded'],
+    ]);
+    assert.equal(runs[0]!.exit_code, 3);
+    assert.match(runs[0]!.output_excerpt ?? '', /disk still full/);
+    assert.equal(slack.messages.length, before);
+    assert.equal(pd.incident(id)?.escalation_level, 2);
+  });
+});
