@@ -55,14 +55,17 @@ async function main(): Promise<void> {
   }
   const connection = await connectNative(target);
   const worker = await buildMainWorker({ config, db, logger, connection, extractors: await loadExtractors(config.extractorsFile) });
-  onShutdown(logger, async () => {
-    worker.shutdown();
-  });
+  const running = worker.run();
   logger.info({ address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue }, 'worker started');
-  await worker.run();
-  await connection.close();
-  await client.connection.close();
-  await close();
+  onShutdown(logger, async () => {
+    // The SDK also reacts to SIGINT/SIGTERM and may already be draining.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    await connection.close();
+    await client.connection.close();
+    await close();
+  });
+  await running;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
