@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Launcher for the `selfheal` CLI: registers tsx's ESM loader, then runs src/cli.ts.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli.ts');
+process.exitCode = await main(process.argv.slice(2));
