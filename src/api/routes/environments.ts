@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import type { Kysely } from 'kysely';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { z } from 'zod';
 import type { Database, Environment } from '../../db/database.js';
 import { secretRefSchema, SLUG_PATTERN, timeWindowSchema } from '../../domain/rules/schema.js';
@@ -9,6 +9,8 @@ import type { AppDeps, AppEnv } from '../app.js';
 import { withTimeout } from '../app.js';
 import { requireScope } from '../auth.js';
 import { badRequest, conflict, issuesToErrors, notFound } from '../problem.js';
+
+const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
 
 /** Things that are key material, not a reference to it. */
 const KEY_MATERIAL = /-----BEGIN|PRIVATE KEY|^ssh-(rsa|ed25519|dss)|^ecdsa-sha2-|\n|^[A-Za-z0-9+/=]{100,}$/;
@@ -128,8 +130,8 @@ export function environmentRoutes(deps: AppDeps) {
       const res = await withTimeout(
         deps.temporal.workflowService.describeTaskQueue({
           namespace: deps.config.temporal.namespace,
-          taskQueue: { name: queue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+          taskQueue: { name: queue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
         }),
         5000,
       );
