@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Launcher for the `selfheal` CLI: registers tsx's ESM loader, then runs src/cli.ts.
+import process from 'node:process';
 import { register } from 'tsx/esm/api';
 
 register();

@@ -70,7 +70,7 @@ describe('selfheal CLI (rules)', function () {
   });
 
   it('apply creates, a second apply changes nothing, edits update with If-Match, --prune deletes', async () => {
-    await writeFile(file('rules.yaml'), `rules:\n${[disk, ack].map((r) => r.trim().replace(/^/gm, '    ').replace(/^    /, '  - ')).join('\n')}\n`);
+    await writeFile(file('rules.yaml'), `rules:\n${[disk, ack].map((r) => r.trim().replace(/^/gm, '    ').replace(/^ {4}/, '  - ')).join('\n')}\n`);
     const dry = await selfheal(['rules', 'apply', '-f', file('rules.yaml'), '--dry-run'], env);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /\+ would create disk-full-cleanup/);
