@@ -106,7 +106,8 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     }
     await CancellationScope.nonCancellable(async () => {
       if (plan.decision === 'run') await db.recordRuleOutcome({ ruleId: plan.ruleId, succeeded: outcomes.every((o) => o.status !== 'failed') });
-      await api.writeBackNote({ incidentId, plan, outcomes });
+      // A dry run touches nothing outside Self-healing, PagerDuty included.
+      if (plan.decision !== 'dry_run') await api.writeBackNote({ incidentId, plan, outcomes });
     });
   };
 

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { buildAgentWorker } from '../../src/agent.js';
-import { parseRuleInput, type RuleInputDocument } from '../../src/domain/rules/schema.js';
+import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
+import { insertRule } from '../helpers/rules.js';
 import { agentTaskQueue } from '../../src/temporal/names.js';
 import { startJiraPeer, startSlackPeer, type JiraPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
@@ -82,16 +83,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     await rm(markerDir, { recursive: true, force: true });
   });
 
-  async function addRule(doc: RuleInputDocument): Promise<string> {
-    const parsed = parseRuleInput(doc);
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    const id = `r-${randomUUID()}`;
-    await stack.db.db
-      .insertInto('rules')
-      .values({ id, name: parsed.value.name, version: 1, enabled: parsed.value.enabled, definition: JSON.stringify(parsed.value) })
-      .execute();
-    return id;
-  }
+  const addRule = (doc: RuleInputDocument) => insertRule(stack.db.db, doc);
 
   const alertsFor = (host: string) => [
     { id: `A${randomUUID().slice(0, 8)}`, type: 'alert', summary: 'db down', body: { type: 'alert_body', details: { environment: env, host, region: 'eu-west-1' } } },

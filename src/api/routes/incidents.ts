@@ -2,10 +2,11 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Incident } from '../../db/database.js';
 import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../../db/queries/incidents.js';
-import { workflowUrl } from '../../temporal/names.js';
+import { incidentWorkflowId, workflowUrl } from '../../temporal/names.js';
+import { approvalSignal } from '../../../workflows/messages.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
-import { badRequest, issuesToErrors, notFound } from '../problem.js';
+import { badRequest, conflict, issuesToErrors, notFound, unavailable } from '../problem.js';
 
 export const incidentListQuerySchema = z.object({
   status: z.enum(['triggered', 'acknowledged', 'resolved']).optional(),
@@ -24,6 +25,11 @@ function decodeCursor(s: string): { createdAt: Date; id: string } {
   if (!id || Number.isNaN(createdAt.getTime())) throw badRequest('cursor is not valid', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
   return { createdAt, id };
 }
+
+export const approvalBodySchema = z.strictObject({
+  decision: z.enum(['approve', 'reject']).describe('Run the gated action, or skip it.'),
+  comment: z.string().max(2000).optional(),
+});
 
 export function incidentRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
@@ -109,6 +115,30 @@ export function incidentRoutes(deps: AppDeps) {
         finishedAt: r.finished_at,
       })),
     });
+  });
+
+  // Approval gate: the waiting workflow receives the decision as a signal.
+  app.post('/api/incidents/:id/approvals/:actionRunId', requireScope(auth, 'write'), async (c) => {
+    const id = c.req.param('id');
+    const actionRunId = c.req.param('actionRunId');
+    const body = approvalBodySchema.safeParse(await c.req.json().catch(() => undefined));
+    if (!body.success) throw badRequest('invalid approval', issuesToErrors(body.error.issues));
+    const run = await deps.db.selectFrom('action_runs').select(['status', 'incident_id']).where('id', '=', actionRunId).executeTakeFirst();
+    if (!run || run.incident_id !== id) throw notFound(`action run ${actionRunId} of incident ${id} is not known`);
+    if (run.status !== 'awaiting_approval') throw conflict(`action run ${actionRunId} is not awaiting approval (status ${run.status})`, { status: run.status });
+    const actor = c.get('actor') ?? 'unknown';
+    try {
+      await deps.temporal.workflow
+        .getHandle(incidentWorkflowId(id))
+        .signal(approvalSignal, { actionRunId, decision: body.data.decision, actor, comment: body.data.comment });
+    } catch (err) {
+      throw unavailable(`could not reach the incident workflow: ${(err as Error).message.split('\n')[0]}`);
+    }
+    await deps.db
+      .insertInto('audit_log')
+      .values({ actor, action: `approval.${body.data.decision}`, entity_type: 'action_run', entity_id: actionRunId, before: null, after: JSON.stringify(body.data) })
+      .execute();
+    return c.json({ actionRunId, decision: body.data.decision, actor }, 202);
   });
 
   return app;

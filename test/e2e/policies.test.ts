@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
+import { incidentWorkflowId } from '../../src/temporal/names.js';
+import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
+
+// Safety policies, enforced from Postgres and Temporal state (never process memory): dry-run, rate limit,
+// cooldown per target, circuit breaker, maintenance windows, approval gates, cancel on resolve.
+describe('rule policies end to end', function () {
+  const PD_TOKEN = 'pd-policy-token';
+  let stack: Stack;
+  let pd: PagerDutyPeer;
+
+  before(async function () {
+    pd = await startPagerDutyPeer({ token: PD_TOKEN });
+    stack = await startStack({
+      env: { PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
+      // The host (the policies' target) comes from the title: "[web-1] is down".
+      extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] },
+    });
+  });
+  after(async function () {
+    await stack?.stop();
+    await pd?.close();
+  });
+
+  const rule = (serviceId: string, extra: Partial<RuleInputDocument>): Promise<string> =>
+    insertRule(stack.db.db, {
+      name: `policy-${randomUUID().slice(0, 8)}`,
+      services: [serviceId],
+      actions: [{ id: 'note', type: 'pagerduty.note', content: 'fixing {{ environment.host }}' }],
+      ...extra,
+    } as RuleInputDocument);
+
+  /** Trigger an incident on the service for `host`; resolves with its id. */
+  async function trigger(serviceId: string, host = 'web-1'): Promise<string> {
+    const id = newIncidentId();
+    const res = await stack.deliver(
+      sampleFor('v3-incident.triggered-01.json', id, { data: { title: `[${host}] is down`, service: { id: serviceId, type: 'service_reference', summary: 's' } } }),
+    );
+    assert.equal(res.status, 202);
+    return id;
+  }
+
+  const matchOf = (id: string) =>
+    eventually(() => stack.db.db.selectFrom('rule_matches').selectAll().where('incident_id', '=', id).executeTakeFirst(), 30_000, `match of ${id}`);
+  const runsOf = (id: string) => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
+  const finishedRuns = (id: string, n: number) =>
+    eventually(async () => {
+      const r = await runsOf(id);
+      return r.length === n && r.every((x) => x.finished_at) ? r : undefined;
+    }, 30_000, `${n} finished runs of ${id}`);
+  it('dry-run records what would run and touches nothing', async function () {
+    const svc = newServiceId();
+    await rule(svc, { dryRun: true });
+    const id = await trigger(svc);
+    const match = await matchOf(id);
+    assert.equal(match.decision, 'dry_run');
+    const runs = await finishedRuns(id, 1);
+    assert.equal(runs[0]!.status, 'dry_run');
+    assert.deepEqual(runs[0]!.rendered, { content: 'fixing web-1' });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(pd.notes(id), []);
+  });
+
+  it('rate limit: at most N runs of a rule per window', async function () {
+    const svc = newServiceId();
+    await rule(svc, { policies: { rateLimit: { max: 1, windowSeconds: 3600 } } });
+    const first = await trigger(svc, 'a-1');
+    assert.equal((await matchOf(first)).decision, 'run');
+    const second = await trigger(svc, 'a-2');
+    const m = await matchOf(second);
+    assert.equal(m.decision, 'skipped');
+    assert.match(m.skip_reason ?? '', /^rate limit: 1 runs in the last 3600 s \(max 1\)/);
+    assert.deepEqual(await runsOf(second), []);
+  });
+
+  it('cooldown: the same host is not remediated twice within the cooldown', async function () {
+    const svc = newServiceId();
+    await rule(svc, { policies: { cooldownSeconds: 600 } });
+    const first = await trigger(svc, 'db-9');
+    assert.equal((await matchOf(first)).decision, 'run');
+    assert.equal((await matchOf(first)).target, 'db-9');
+    const again = await trigger(svc, 'db-9');
+    assert.match((await matchOf(again)).skip_reason ?? '', /^cooldown: db-9/);
+    const other = await trigger(svc, 'db-10');
+    assert.equal((await matchOf(other)).decision, 'run');
+  });
+
+  it('circuit breaker: after K consecutive failures only notifications run until an SRE resets it', async function () {
+    const svc = newServiceId();
+    const ruleId = await rule(svc, {
+      policies: { circuitBreaker: { failureThreshold: 2 } },
+      actions: [
+        // No management VM is configured, so this fails every time.
+        { id: 'fix', type: 'script.ssh', command: 'systemctl restart web' },
+        { id: 'tell', type: 'pagerduty.note', when: 'always', content: 'tried to fix {{ environment.host }}' },
+      ],
+    });
+    for (const host of ['b-1', 'b-2']) {
+      const id = await trigger(svc, host);
+      const runs = await finishedRuns(id, 2);
+      assert.equal(runs[0]!.status, 'failed');
+      assert.match(runs[0]!.error ?? '', /no management VM|no environment/);
+    }
+    const state = await eventually(async () => {
+      const r = await stack.db.db.selectFrom('rules').select(['breaker_state', 'consecutive_failures']).where('id', '=', ruleId).executeTakeFirstOrThrow();
+      return r.breaker_state === 'open' ? r : undefined;
+    }, 30_000, 'breaker open');
+    assert.equal(state.consecutive_failures, 2);
+
+    const id = await trigger(svc, 'b-3');
+    const m = await matchOf(id);
+    assert.equal(m.decision, 'notify_only');
+    const runs = await finishedRuns(id, 1);
+    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [['tell', 'succeeded']]);
+  });
+
+  it('maintenance window: a rule does not run inside its window', async function () {
+    const svc = newServiceId();
+    await rule(svc, { policies: { maintenanceWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '24:00', timezone: 'UTC' }] } });
+    const id = await trigger(svc);
+    const m = await matchOf(id);
+    assert.equal(m.decision, 'skipped');
+    assert.equal(m.skip_reason, 'maintenance window');
+  });
+
+  it('approval gate: the action waits for an SRE, then runs on approve and not on reject', async function () {
+    const svc = newServiceId();
+    await rule(svc, {
+      actions: [{ id: 'gated', type: 'pagerduty.note', content: 'approved fix', approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' } }],
+    });
+    for (const decision of ['approve', 'reject'] as const) {
+      const id = await trigger(svc, `g-${decision}`);
+      const waiting = await eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, 'awaiting approval');
+      const detail = (await (await stack.api(`/api/incidents/${id}`)).json()) as { actionRuns: { id: string; status: string }[] };
+      assert.equal(detail.actionRuns[0]?.status, 'awaiting_approval');
+
+      const bad = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(waiting.id)}`, { method: 'POST', body: JSON.stringify({ decision: 'maybe' }) });
+      assert.equal(bad.status, 400);
+      const res = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(waiting.id)}`, { method: 'POST', body: JSON.stringify({ decision }) });
+      assert.equal(res.status, 202);
+      const [run] = await finishedRuns(id, 1);
+      assert.equal(run!.status, decision === 'approve' ? 'succeeded' : 'rejected');
+      assert.equal((run!.approval as { actor: string }).actor, 'admin-token');
+      const again = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(waiting.id)}`, { method: 'POST', body: JSON.stringify({ decision }) });
+      assert.equal(again.status, 409);
+    }
+  });
+
+  it('a resolve cancels remediation still pending, and the run completes', async function () {
+    const svc = newServiceId();
+    await rule(svc, {
+      actions: [{ id: 'gated', type: 'pagerduty.note', content: 'late fix', approval: { required: true, timeoutMinutes: 30, onTimeout: 'approve' } }],
+    });
+    const id = newIncidentId();
+    const data = { title: '[c-1] down', service: { id: svc, type: 'service_reference', summary: 's' } };
+    await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data, occurredAt: '2026-03-01T10:00:00Z' }));
+    await eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, 'awaiting approval');
+    await stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { data: { service: data.service }, occurredAt: '2026-03-01T10:05:00Z' }));
+    const [run] = await finishedRuns(id, 1);
+    assert.equal(run!.status, 'cancelled');
+    const handle = stack.temporal.client.workflow.getHandle(incidentWorkflowId(id));
+    const state = (await handle.query('state')) as { status: string; runningRules: string[] };
+    assert.equal(state.status, 'resolved');
+    assert.deepEqual(state.runningRules, []);
+    assert.deepEqual(pd.notes(id).filter((n) => n.content.includes('late fix')), []);
+  });
+});
