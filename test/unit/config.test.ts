@@ -46,7 +46,7 @@ describe('config', function () {
 
   it('stops the server at start-up with one line naming the variable', function () {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { ...process.env, PORT: 'not-a-port' }, encoding: 'utf8', timeout: 30_000 });
-    assert.equal(r.status, 2);
+    assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stderr.trim(), 'Invalid configuration: PORT must be a whole number between 0 and 65535 (got "not-a-port")');
   });
 
