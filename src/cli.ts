@@ -6,6 +6,7 @@
  * Exit codes: 0 ok, 1 a negative answer (no match, differences, not found), 2 usage or validation
  * error, 3 server or network error.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -13,6 +14,9 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { canonicalJson, diffJson, testRuleWithPayload, type JsonChange } from './api/routes/rules.js';
 import { ProblemError } from './api/problem.js';
 import { parseRuleInput, type Rule, type RuleInput } from './domain/rules/index.js';
+import { EVENT_TYPES } from './domain/rules/schema.js';
+import { createPagerDutyClient, PagerDutyApiError } from './pagerduty/rest-client.js';
+import { signBody } from './pagerduty/signature.js';
 
 export const EXIT = { ok: 0, negative: 1, usage: 2, server: 3 } as const;
 
@@ -373,6 +377,390 @@ export const commands: Record<string, Command> = {
     },
   },
 };
+
+// ---- onboarding: PagerDuty webhook subscriptions, webhook ping, environments add/check --------------------------
+
+interface PagerDutyCliSettings {
+  baseUrl: string;
+  token: string;
+  fromEmail: string;
+}
+
+const PAGERDUTY_OPTIONS: Options = {
+  'pagerduty-api-url': { type: 'string' },
+  'pagerduty-token': { type: 'string' },
+  'from-email': { type: 'string' },
+};
+
+/** PagerDuty REST settings from flags, then PAGERDUTY_API_URL / PAGERDUTY_API_TOKEN / PAGERDUTY_FROM_EMAIL. */
+function pagerDutySettings(values: Values, io: Io, needsFrom: boolean): PagerDutyCliSettings {
+  const pick = (flag: string, env: string) => (typeof values[flag] === 'string' ? (values[flag] as string) : io.env[env]) || undefined;
+  const baseUrl = pick('pagerduty-api-url', 'PAGERDUTY_API_URL') ?? 'https://api.pagerduty.com';
+  const token = pick('pagerduty-token', 'PAGERDUTY_API_TOKEN');
+  const fromEmail = pick('from-email', 'PAGERDUTY_FROM_EMAIL');
+  if (!token) throw new CliError(EXIT.usage, 'a PagerDuty REST API token is required: set PAGERDUTY_API_TOKEN or pass --pagerduty-token');
+  if (needsFrom && !fromEmail) throw new CliError(EXIT.usage, 'PagerDuty needs the email of a user on the account for writes: set PAGERDUTY_FROM_EMAIL or pass --from-email');
+  try {
+    new URL(baseUrl);
+  } catch {
+    throw new CliError(EXIT.usage, `PagerDuty API URL "${baseUrl}" is not a URL`);
+  }
+  return { baseUrl, token, fromEmail: fromEmail ?? '' };
+}
+
+async function pagerDutyCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof PagerDutyApiError) {
+      const code = err.status === undefined || err.status >= 500 || err.status === 429 || err.status === 401 || err.status === 403 ? EXIT.server : EXIT.usage;
+      throw new CliError(code, `${what}: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+const stringList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+
+function describeFilter(filter: Record<string, unknown> | undefined): string {
+  if (!filter) return '(none)';
+  const type = String(filter.type ?? '').replace(/_reference$/, '');
+  return filter.id ? `${type}:${String(filter.id)}` : type;
+}
+
+/** A fresh PagerDuty-like event id (26 upper-case letters and digits, like the V3 samples). */
+function syntheticEventId(): string {
+  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  return Array.from(randomBytes(26), (b) => alphabet[b % alphabet.length]).join('');
+}
+
+function syntheticIncidentEvent(incidentId: string, serviceId: string): unknown {
+  return {
+    event: {
+      id: syntheticEventId(),
+      event_type: 'incident.triggered',
+      resource_type: 'incident',
+      occurred_at: new Date().toISOString(),
+      agent: null,
+      client: { name: 'selfheal pagerduty ping' },
+      data: {
+        id: incidentId,
+        type: 'incident',
+        self: `https://api.pagerduty.com/incidents/${incidentId}`,
+        html_url: `https://example.pagerduty.com/incidents/${incidentId}`,
+        number: 0,
+        status: 'triggered',
+        title: 'Self-healing synthetic test incident (selfheal pagerduty ping --incident)',
+        service: { id: serviceId, type: 'service_reference', summary: 'selfheal ping', self: `https://api.pagerduty.com/services/${serviceId}`, html_url: `https://example.pagerduty.com/services/${serviceId}` },
+        assignees: [],
+        escalation_policy: null,
+        teams: [],
+        priority: null,
+        urgency: 'low',
+        conference_bridge: null,
+        resolve_reason: null,
+      },
+    },
+  };
+}
+
+interface PingOutcome {
+  eventType: string;
+  status: number;
+  signed: boolean;
+  signatureAccepted: boolean;
+  body: unknown;
+}
+
+async function sendSignedEvent(url: string, payload: unknown, secrets: string[]): Promise<PingOutcome> {
+  const raw = JSON.stringify(payload);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json',
+    'user-agent': 'PagerDuty-Webhook/V3.0 (selfheal pagerduty ping)',
+    'x-webhook-id': randomUUID(),
+  };
+  // Like PagerDuty during a rotation: one v1 signature per active secret.
+  if (secrets.length > 0) headers['x-pagerduty-signature'] = secrets.map((s) => signBody(raw, s)).join(',');
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers, body: raw, signal: AbortSignal.timeout(15_000) });
+  } catch (err) {
+    const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+    throw new CliError(EXIT.server, `cannot reach ${url}: ${cause}`);
+  }
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // keep the text
+  }
+  const eventType = (payload as { event: { event_type: string } }).event.event_type;
+  return { eventType, status: res.status, signed: secrets.length > 0, signatureAccepted: res.status !== 401, body };
+}
+
+function webhookUrlOf(values: Values, io: Io): string {
+  const explicit = typeof values.url === 'string' ? values.url : undefined;
+  const url = explicit ?? `${(io.env.SELFHEAL_URL ?? 'http://localhost:8080').replace(/\/+$/, '')}/webhooks/pagerduty`;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    throw new CliError(EXIT.usage, `webhook URL "${url}" is not an http(s) URL`);
+  }
+  return url;
+}
+
+interface EnvironmentCheckAnswer {
+  environment: string;
+  taskQueue: string;
+  healthy: boolean;
+  agent: { online: boolean; pollers: { identity: string; lastAccessTime: string | null }[] };
+  check: { script: string; reached: boolean; exitCode: number | null; output: string; error?: string; durationMs?: number } | null;
+}
+
+const onboardingCommands: Record<string, Command> = {
+  'pagerduty subscribe': {
+    summary: 'Create PagerDuty V3 webhook subscription(s) for incident events; prints the signing secret once',
+    usage:
+      'selfheal pagerduty subscribe --url <public webhook url> (--service <id>... | --account) [--description <text>] [--pagerduty-token <t>] [--from-email <email>] [--pagerduty-api-url <url>] [--json]',
+    options: { ...PAGERDUTY_OPTIONS, service: { type: 'string', multiple: true }, account: { type: 'boolean', default: false }, description: { type: 'string' } },
+    async run({ io, values, global }) {
+      const services = stringList(values.service);
+      const account = values.account === true;
+      if (typeof values.url !== 'string') {
+        throw new CliError(EXIT.usage, `--url <public webhook url> is required (where PagerDuty will POST, ending in /webhooks/pagerduty)\nusage: ${this.usage}`);
+      }
+      const url = webhookUrlOf(values, io);
+      if (services.length === 0 && !account) throw new CliError(EXIT.usage, `choose --service <id> (one subscription per service) or --account\nusage: ${this.usage}`);
+      if (services.length > 0 && account) throw new CliError(EXIT.usage, '--service and --account exclude each other');
+      for (const s of services) if (!/^[A-Za-z0-9]{1,32}$/.test(s)) throw new CliError(EXIT.usage, `--service "${s}" is not a PagerDuty service id (like PA2P440)`);
+      if (new URL(url).protocol !== 'https:') io.err(`warning: ${url} is not https; PagerDuty delivers webhooks to public https URLs only`);
+      const client = createPagerDutyClient(pagerDutySettings(values, io, true));
+      const description = typeof values.description === 'string' ? values.description : 'Self-healing: incident events (selfheal pagerduty subscribe)';
+
+      const targets: ({ type: 'service'; id: string } | { type: 'account' })[] = account ? [{ type: 'account' }] : [...new Set(services)].map((id) => ({ type: 'service' as const, id }));
+      const results: { filter: string; id: string; created: boolean; secret?: string }[] = [];
+      for (const target of targets) {
+        const existing = await pagerDutyCall('listing webhook subscriptions', () => client.listWebhookSubscriptions(target));
+        const same = existing.find((s) => s.delivery_method?.url === url);
+        const label = target.type === 'account' ? 'account' : `service:${target.id}`;
+        if (same) {
+          results.push({ filter: label, id: same.id, created: false });
+          continue;
+        }
+        const created = await pagerDutyCall('creating the webhook subscription', () =>
+          client.createWebhookSubscription({
+            url,
+            events: [...EVENT_TYPES],
+            filter: target.type === 'account' ? { type: 'account_reference' } : { type: 'service_reference', id: target.id },
+            description,
+          }),
+        );
+        results.push({ filter: label, id: created.id, created: true, ...(created.delivery_method?.secret ? { secret: created.delivery_method.secret } : {}) });
+      }
+
+      if (global.json) {
+        io.out(JSON.stringify({ url, events: EVENT_TYPES, subscriptions: results }, null, 2));
+        return EXIT.ok;
+      }
+      for (const r of results) {
+        io.out(r.created ? `created webhook subscription ${r.id} (${r.filter}) → ${url}` : `already subscribed: ${r.id} (${r.filter}) → ${url}; its secret was shown when it was created`);
+      }
+      const secrets = results.filter((r) => r.secret).map((r) => r.secret!);
+      if (secrets.length > 0) {
+        io.out('');
+        io.out(`Signing secret${secrets.length > 1 ? 's' : ''} (shown ONCE; PagerDuty will not show ${secrets.length > 1 ? 'them' : 'it'} again):`);
+        for (const r of results) if (r.secret) io.out(`  ${r.id}  ${r.secret}`);
+        io.out('');
+        io.out('Add to PAGERDUTY_WEBHOOK_SECRETS of every API process (comma-separated), keeping the secrets already there:');
+        io.out(`  PAGERDUTY_WEBHOOK_SECRETS="\${PAGERDUTY_WEBHOOK_SECRETS:+$PAGERDUTY_WEBHOOK_SECRETS,}${secrets.join(',')}"`);
+        io.out('then restart the API. Rotating: add the new secret, keep the old one until PagerDuty signs with the new one only, then remove the old.');
+        io.out(`Check it: selfheal pagerduty ping --url ${url} --secret <secret>`);
+      }
+      return EXIT.ok;
+    },
+  },
+
+  'pagerduty list': {
+    summary: 'List PagerDuty V3 webhook subscriptions',
+    usage: 'selfheal pagerduty list [--service <id> | --account] [--pagerduty-token <t>] [--pagerduty-api-url <url>] [--json]',
+    options: { ...PAGERDUTY_OPTIONS, service: { type: 'string' }, account: { type: 'boolean', default: false } },
+    async run({ io, values, global }) {
+      const client = createPagerDutyClient(pagerDutySettings(values, io, false));
+      const filter = typeof values.service === 'string' ? { type: 'service' as const, id: values.service } : values.account === true ? { type: 'account' as const } : undefined;
+      const subs = await pagerDutyCall('listing webhook subscriptions', () => client.listWebhookSubscriptions(filter));
+      if (global.json) {
+        io.out(JSON.stringify(subs, null, 2));
+        return EXIT.ok;
+      }
+      io.out(['ID', 'ACTIVE', 'FILTER', 'EVENTS', 'URL', 'DESCRIPTION'].join('\t'));
+      for (const s of subs) {
+        io.out([s.id, s.active ?? '', describeFilter(s.filter), s.events?.length ?? 0, s.delivery_method?.url ?? '', typeof s.description === 'string' ? s.description : ''].join('\t'));
+      }
+      return EXIT.ok;
+    },
+  },
+
+  'pagerduty delete': {
+    summary: 'Delete a PagerDuty webhook subscription (exit 1 when it does not exist)',
+    usage: 'selfheal pagerduty delete <subscription id> [--pagerduty-token <t>] [--from-email <email>] [--pagerduty-api-url <url>]',
+    options: { ...PAGERDUTY_OPTIONS },
+    async run({ io, values, args }) {
+      const id = args[0];
+      if (!id) throw new CliError(EXIT.usage, `usage: ${this.usage}`);
+      const client = createPagerDutyClient(pagerDutySettings(values, io, true));
+      try {
+        await client.deleteWebhookSubscription(id);
+      } catch (err) {
+        if (err instanceof PagerDutyApiError && err.status === 404) {
+          io.err(`no webhook subscription ${id}`);
+          return EXIT.negative;
+        }
+        return pagerDutyCall('deleting the webhook subscription', () => Promise.reject(err));
+      }
+      io.out(`deleted webhook subscription ${id}; remove its secret from PAGERDUTY_WEBHOOK_SECRETS when no other subscription uses it`);
+      return EXIT.ok;
+    },
+  },
+
+  'pagerduty ping': {
+    summary: 'Send a signed pagey.ping (and with --incident a synthetic incident) to the webhook; exit 1 if rejected',
+    usage: 'selfheal pagerduty ping [--url <webhook url>] [--secret <s>[,<s2>]] [--incident [--incident-id <id>] [--service <id>]] [--json]',
+    options: { secret: { type: 'string' }, incident: { type: 'boolean', default: false }, 'incident-id': { type: 'string' }, service: { type: 'string' } },
+    async run({ io, values, global }) {
+      const url = webhookUrlOf(values, io);
+      const secretText = typeof values.secret === 'string' ? values.secret : (io.env.PAGERDUTY_WEBHOOK_SECRETS ?? '');
+      const secrets = secretText.split(',').map((s) => s.trim()).filter(Boolean);
+      const payloads: unknown[] = [
+        {
+          event: {
+            id: syntheticEventId(),
+            event_type: 'pagey.ping',
+            resource_type: 'pagey',
+            occurred_at: new Date().toISOString(),
+            agent: null,
+            client: null,
+            data: { message: 'Hello from your friend Pagey! (selfheal pagerduty ping)', type: 'ping' },
+          },
+        },
+      ];
+      if (values.incident === true) {
+        const incidentId = typeof values['incident-id'] === 'string' ? values['incident-id'] : `PSH${randomBytes(4).toString('hex').toUpperCase()}`;
+        if (!/^[A-Za-z0-9]{1,32}$/.test(incidentId)) throw new CliError(EXIT.usage, `--incident-id "${incidentId}" is not a PagerDuty-like id`);
+        payloads.push(syntheticIncidentEvent(incidentId, typeof values.service === 'string' ? values.service : 'PSELFHEALPING'));
+      }
+      const outcomes: PingOutcome[] = [];
+      for (const p of payloads) outcomes.push(await sendSignedEvent(url, p, secrets));
+      if (global.json) {
+        io.out(JSON.stringify({ url, outcomes }, null, 2));
+      } else {
+        if (!secrets.length) io.err('warning: no secret given (--secret or PAGERDUTY_WEBHOOK_SECRETS): sending unsigned');
+        for (const o of outcomes) {
+          const verdict =
+            o.status === 401
+              ? 'signature REJECTED (401): the secret matches none of the server\'s PAGERDUTY_WEBHOOK_SECRETS'
+              : o.status >= 200 && o.status < 300
+                ? o.signed
+                  ? 'signature accepted'
+                  : 'accepted UNSIGNED: the server does not check signatures (PAGERDUTY_WEBHOOK_SECRETS unset, development only)'
+                : `not accepted: ${describeProblem(o.status, o.body)}`;
+          const detail = o.body && typeof o.body === 'object' ? ` ${JSON.stringify(o.body)}` : '';
+          io.out(`${o.eventType}: POST ${url} → ${o.status}; ${verdict}${o.status < 300 ? detail : ''}`);
+        }
+      }
+      if (outcomes.some((o) => o.status >= 500)) return EXIT.server;
+      return outcomes.every((o) => o.status >= 200 && o.status < 300) ? EXIT.ok : EXIT.negative;
+    },
+  },
+
+  'environments add': {
+    summary: 'Register a cloud environment (its Doctor agent queue and optional management VM)',
+    usage:
+      'selfheal environments add <name> [--description <text>] [--label k=v]... [--agent-task-queue <q>] [--ssh-host <h> --ssh-user <u> --ssh-key-ref env:VAR --ssh-fingerprint SHA256:... [--ssh-port 22] [--ssh-scripts-dir /path]] [--json]',
+    options: {
+      description: { type: 'string' },
+      label: { type: 'string', multiple: true },
+      'agent-task-queue': { type: 'string' },
+      'ssh-host': { type: 'string' },
+      'ssh-user': { type: 'string' },
+      'ssh-key-ref': { type: 'string' },
+      'ssh-fingerprint': { type: 'string' },
+      'ssh-port': { type: 'string' },
+      'ssh-scripts-dir': { type: 'string' },
+    },
+    async run({ api, io, values, args, global }) {
+      const name = args[0];
+      if (!name) throw new CliError(EXIT.usage, `usage: ${this.usage}`);
+      const labels: Record<string, string> = {};
+      for (const l of stringList(values.label)) {
+        const eq = l.indexOf('=');
+        if (eq <= 0) throw new CliError(EXIT.usage, `--label "${l}" must be key=value`);
+        labels[l.slice(0, eq)] = l.slice(eq + 1);
+      }
+      const body: Record<string, unknown> = { name, labels };
+      if (typeof values.description === 'string') body.description = values.description;
+      if (typeof values['agent-task-queue'] === 'string') body.agentTaskQueue = values['agent-task-queue'];
+      const sshFlags = ['ssh-host', 'ssh-user', 'ssh-key-ref', 'ssh-fingerprint'] as const;
+      const given = sshFlags.filter((f) => typeof values[f] === 'string');
+      if (given.length > 0 || typeof values['ssh-port'] === 'string' || typeof values['ssh-scripts-dir'] === 'string') {
+        const missing = sshFlags.filter((f) => typeof values[f] !== 'string');
+        if (missing.length > 0) throw new CliError(EXIT.usage, `a management VM needs ${missing.map((f) => `--${f}`).join(', ')} as well`);
+        const ssh: Record<string, unknown> = { host: values['ssh-host'], user: values['ssh-user'], keyRef: values['ssh-key-ref'], hostKeyFingerprint: values['ssh-fingerprint'] };
+        if (typeof values['ssh-port'] === 'string') {
+          const port = Number(values['ssh-port']);
+          if (!Number.isInteger(port)) throw new CliError(EXIT.usage, `--ssh-port "${values['ssh-port']}" is not a port number`);
+          ssh.port = port;
+        }
+        if (typeof values['ssh-scripts-dir'] === 'string') ssh.scriptsDir = values['ssh-scripts-dir'];
+        body.ssh = ssh;
+      }
+      const res = await api.request<{ name: string; agentTaskQueue: string; ssh: { host: string } | null }>('POST', '/api/environments', { body });
+      if (global.json) {
+        io.out(JSON.stringify(res.body, null, 2));
+        return EXIT.ok;
+      }
+      io.out(`registered environment ${res.body.name}: agent task queue ${res.body.agentTaskQueue}${res.body.ssh ? `, management VM ${res.body.ssh.host}` : ''}`);
+      io.out(`next: run a Doctor agent there with SELFHEAL_ENVIRONMENT=${res.body.name}, then: selfheal environments check ${res.body.name}`);
+      return EXIT.ok;
+    },
+  },
+
+  'environments check': {
+    summary: "Is the environment's Doctor agent polling? Runs health-check.sh through it (exit 0 healthy, 1 not)",
+    usage: 'selfheal environments check <name> [--json]',
+    async run({ api, io, args, global }) {
+      const name = args[0];
+      if (!name) throw new CliError(EXIT.usage, `usage: ${this.usage}`);
+      const res = await api.request<EnvironmentCheckAnswer>('POST', `/api/environments/${encodeURIComponent(name)}/check`, { allow404: true });
+      if (res.status === 404) {
+        io.err(`environment ${name} is not known (register it: selfheal environments add ${name})`);
+        return EXIT.negative;
+      }
+      const a = res.body;
+      if (global.json) {
+        io.out(JSON.stringify(a, null, 2));
+        return a.healthy ? EXIT.ok : EXIT.negative;
+      }
+      if (!a.agent.online) {
+        io.out(`✗ agent OFFLINE: nothing is polling ${a.taskQueue}`);
+        io.out(`  start one with SELFHEAL_ENVIRONMENT=${a.environment} (see docs/runbooks/deploy-doctor-agent.md)`);
+      } else {
+        io.out(`✓ agent online on ${a.taskQueue}: ${a.agent.pollers.map((p) => `${p.identity} (last poll ${p.lastAccessTime ?? 'unknown'})`).join(', ')}`);
+      }
+      if (a.check) {
+        const c = a.check;
+        if (!c.reached) io.out(`✗ ${c.script} not picked up: ${c.error ?? 'no agent took the task'}`);
+        else io.out(`${c.exitCode === 0 && !c.error ? '✓' : '✗'} ${c.script} exit ${c.exitCode ?? '-'}${c.durationMs !== undefined ? ` in ${c.durationMs} ms` : ''}${c.error ? `: ${c.error}` : ''}`);
+        for (const line of c.output.trimEnd().split('\n')) if (line) io.out(`    ${line}`);
+      }
+      io.out(a.healthy ? `environment ${a.environment} is HEALTHY` : `environment ${a.environment} is NOT healthy`);
+      return a.healthy ? EXIT.ok : EXIT.negative;
+    },
+  },
+};
+Object.assign(commands, onboardingCommands);
 
 // ---- entry point ---------------------------------------------------------------------------------------------------
 

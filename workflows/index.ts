@@ -1,3 +1,4 @@
 // The workflow bundle's entry: every workflow the main worker runs.
 export { incidentWorkflow } from './incident.js';
 export { jobWorkflow } from './job.js';
+export { agentCheckWorkflow } from './agent-check.js';

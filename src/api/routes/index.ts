@@ -1,4 +1,5 @@
 import type { RouteFactory } from '../app.js';
+import { agentCheckRoutes } from './agent-check.js';
 import { auditRoutes } from './audit.js';
 import { docsRoutes } from './docs.js';
 import { environmentRoutes } from './environments.js';
@@ -9,4 +10,4 @@ import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
 /** Every route group of the API, in mount order. */
-export const allRoutes: RouteFactory[] = [webhookRoutes, incidentRoutes, ruleRoutes, tokenRoutes, auditRoutes, environmentRoutes, jobRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [webhookRoutes, incidentRoutes, ruleRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, docsRoutes];

@@ -1,0 +1,67 @@
+// `selfheal environments check`: run the allow-listed health-check script once on an environment's
+// Doctor agent, end to end through its task queue. A short schedule-to-start timeout turns "no agent
+// is polling" into a quick, clear answer instead of a task that waits for minutes.
+import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
+import type { createAgentActivities, ScriptActionResult } from '../activities/agent.js';
+
+type AgentActivities = ReturnType<typeof createAgentActivities>;
+
+export interface AgentCheckInput {
+  environment: string;
+  taskQueue: string;
+  /** Script name inside the agent's scripts directory; default `health-check.sh`. */
+  script?: string;
+  /** How long the task may wait for an agent to pick it up; default 15 s. */
+  scheduleToStartSeconds?: number;
+  /** The script's own time limit; default 60 s. */
+  timeoutSeconds?: number;
+}
+
+export interface AgentCheckResult {
+  environment: string;
+  taskQueue: string;
+  script: string;
+  /** True when the agent picked the task up and the script ran to completion with exit code 0. */
+  healthy: boolean;
+  /** True when an agent picked the task up. */
+  reached: boolean;
+  exitCode: number | null;
+  output: string;
+  error?: string;
+  durationMs?: number;
+}
+
+export const AGENT_CHECK_SCRIPT = 'health-check.sh';
+
+export async function agentCheckWorkflow(input: AgentCheckInput): Promise<AgentCheckResult> {
+  const script = input.script ?? AGENT_CHECK_SCRIPT;
+  const timeoutSeconds = input.timeoutSeconds ?? 60;
+  const agent = proxyActivities<AgentActivities>({
+    taskQueue: input.taskQueue,
+    scheduleToStartTimeout: `${input.scheduleToStartSeconds ?? 15} seconds`,
+    startToCloseTimeout: `${timeoutSeconds + 15} seconds`,
+    retry: { maximumAttempts: 1 },
+  });
+  const base = { environment: input.environment, taskQueue: input.taskQueue, script };
+  try {
+    const r: ScriptActionResult = await agent.runAgentScript({ script, args: [], timeoutSeconds });
+    return {
+      ...base,
+      healthy: r.exitCode === 0 && !r.timedOut,
+      reached: true,
+      exitCode: r.exitCode,
+      output: r.outputExcerpt,
+      ...(r.error ? { error: r.error } : {}),
+      ...(r.durationMs !== undefined ? { durationMs: r.durationMs } : {}),
+    };
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    const cause = err.cause;
+    if (cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_START) {
+      return { ...base, healthy: false, reached: false, exitCode: null, output: '', error: `no Doctor agent picked the check up from ${input.taskQueue} within ${input.scheduleToStartSeconds ?? 15} s` };
+    }
+    const message = cause instanceof ApplicationFailure ? `${cause.type ?? 'error'}: ${cause.message}` : (cause?.message ?? err.message);
+    return { ...base, healthy: false, reached: true, exitCode: null, output: '', error: message };
+  }
+}
