@@ -33,7 +33,7 @@ describe('fault: main worker killed mid-action', function () {
   before(async function () {
     temporal = await testTemporal();
     db = await createTestDatabase();
-    scripts = await slowScriptDir('slow-fix.sh', 5);
+    scripts = await slowScriptDir({ 'slow-fix.sh': 5 });
     await db.db
       .insertInto('environments')
       .values({ name: env, labels: '{}', agent_task_queue: agentTaskQueue(env), maintenance_windows: '[]', ssh: null })
@@ -67,7 +67,7 @@ describe('fault: main worker killed mid-action', function () {
     assert.equal(res.status, 202);
 
     // The script has started on the agent and the action is recorded as running: kill the worker now.
-    await eventually(async () => (await scripts.starts()) === 1, 30_000, 'script started');
+    await eventually(async () => (await scripts.starts('slow-fix.sh')) === 1, 30_000, 'script started');
     const running = await db.db.selectFrom('action_runs').select(['status']).where('incident_id', '=', id).execute();
     assert.deepEqual(running.map((r) => r.status), ['running']);
     await first.kill();
@@ -85,7 +85,7 @@ describe('fault: main worker killed mid-action', function () {
     assert.equal(runs[0]!.exit_code, 0);
     assert.match(runs[0]!.output_excerpt ?? '', /done/);
     // Exactly once: one row, one start of the script.
-    assert.equal(await scripts.starts(), 1);
+    assert.equal(await scripts.starts('slow-fix.sh'), 1);
     const events = await db.db.selectFrom('incident_events').select('event_id').where('incident_id', '=', id).execute();
     assert.equal(events.length, 1);
     const stuck = await db.db.selectFrom('action_runs').select('id').where('status', '=', 'running').execute();

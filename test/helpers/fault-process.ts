@@ -59,16 +59,19 @@ export function startChildRoot(entry: 'src/worker.ts' | 'src/agent.ts', env: Rec
 }
 
 /**
- * A scripts directory for a Doctor agent holding `name`, a script that appends a line to a marker file
- * each time it starts (so a test counts starts), sleeps `seconds`, then prints "done".
+ * A scripts directory for a Doctor agent holding one script per entry of `scripts` (name → seconds): each
+ * appends a line to its own marker file every time it starts (so a test counts starts), sleeps, then
+ * prints "done".
  */
-export async function slowScriptDir(name: string, seconds: number): Promise<{ scriptsDir: string; markerFile: string; starts(): Promise<number>; remove(): Promise<void> }> {
+export async function slowScriptDir(scripts: Record<string, number>): Promise<{ scriptsDir: string; starts(name: string): Promise<number>; remove(): Promise<void> }> {
   const scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-fault-scripts-'));
   const markerDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-fault-markers-'));
   await chmod(scriptsDir, 0o755);
-  const markerFile = path.join(markerDir, 'starts');
-  await writeFile(path.join(scriptsDir, name), `#!/bin/sh\necho "start $$" >> "${markerFile}"\nsleep ${seconds}\necho done\n`);
-  await chmod(path.join(scriptsDir, name), 0o755);
+  const marker = (name: string) => path.join(markerDir, `${name}.starts`);
+  for (const [name, seconds] of Object.entries(scripts)) {
+    await writeFile(path.join(scriptsDir, name), `#!/bin/sh\necho "start $$" >> "${marker(name)}"\nsleep ${seconds}\necho done\n`);
+    await chmod(path.join(scriptsDir, name), 0o755);
+  }
   const remove = async () => {
     await rm(scriptsDir, { recursive: true, force: true });
     await rm(markerDir, { recursive: true, force: true });
@@ -76,10 +79,9 @@ export async function slowScriptDir(name: string, seconds: number): Promise<{ sc
   onTeardown(remove);
   return {
     scriptsDir,
-    markerFile,
-    async starts() {
+    async starts(name) {
       try {
-        return (await readFile(markerFile, 'utf8')).split('\n').filter((l) => l.startsWith('start')).length;
+        return (await readFile(marker(name), 'utf8')).split('\n').filter((l) => l.startsWith('start')).length;
       } catch {
         return 0;
       }
