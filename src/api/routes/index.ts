@@ -5,9 +5,10 @@ import { docsRoutes } from './docs.js';
 import { environmentRoutes } from './environments.js';
 import { incidentRoutes } from './incidents.js';
 import { jobRoutes } from './jobs.js';
+import { metricsRoutes } from './metrics.js';
 import { ruleRoutes } from './rules.js';
 import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
-/** Every route group of the API, in mount order. */
-export const allRoutes: RouteFactory[] = [webhookRoutes, incidentRoutes, ruleRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, docsRoutes];
+/** Every route group of the API, in mount order. metricsRoutes comes first: its middleware wraps the others. */
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, docsRoutes];
