@@ -35,6 +35,8 @@ export interface IncidentWorkflowInput {
   incidentId: string;
   /** How long a resolved incident's run waits for late events before completing. */
   lingerSeconds?: number;
+  /** History length after which the run continues as new (default 8000; Temporal may suggest it earlier). */
+  historyLimit?: number;
   /** Carried over by continue-as-new. */
   carried?: { status: string; seenEventIds: string[]; pending: IncidentEventMessage[] };
 }
@@ -213,10 +215,11 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       if (!more) break;
       continue;
     }
-    if (running.size === 0 && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY)) {
+    if (running.size === 0 && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.historyLimit ?? MAX_HISTORY))) {
       await continueAsNew<typeof incidentWorkflow>({
         incidentId,
         lingerSeconds: input.lingerSeconds,
+        historyLimit: input.historyLimit,
         carried: { status, seenEventIds: [...seen].slice(-500), pending },
       });
     }

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { WorkflowIdReusePolicy } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { incidentWorkflowId } from '../../src/temporal/names.js';
+import { workflowBundle } from '../../src/temporal/worker.js';
+import { incidentEventSignal } from '../../workflows/messages.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
+
+const historiesDir = new URL('./histories/', import.meta.url);
+
+describe('incident workflow', function () {
+  let stack: Stack;
+  before(async function () {
+    stack = await startStack();
+  });
+  after(async function () {
+    await stack?.stop();
+  });
+
+  it('continues as new before its history grows large, carrying the incident state', async function () {
+    const id = newIncidentId();
+    const first = sampleFor('v3-incident.triggered-01.json', id, { occurredAt: '2026-04-01T10:00:00Z' });
+    // Start the run as the webhook would, but with a small history limit.
+    const handle = await stack.temporal.client.workflow.signalWithStart('incidentWorkflow', {
+      workflowId: incidentWorkflowId(id),
+      taskQueue: stack.taskQueue,
+      args: [{ incidentId: id, historyLimit: 40 }],
+      signal: incidentEventSignal,
+      signalArgs: [{ eventId: first.event.id, eventType: 'incident.triggered', occurredAt: first.event.occurred_at as string, receivedAt: new Date().toISOString(), event: first.event }],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    });
+    const firstRunId = handle.signaledRunId;
+    // Twenty annotations: each is persisted, which needs more history than the limit allows.
+    for (let i = 0; i < 20; i++) {
+      const note = sampleFor('v3-incident.annotated-01.json', id, { occurredAt: `2026-04-01T10:${String(i + 1).padStart(2, '0')}:00Z` });
+      assert.equal((await stack.deliver(note)).status, 202);
+    }
+    await eventually(
+      async () => (await stack.db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length === 21,
+      60_000,
+      'all 21 events persisted',
+    );
+    const firstRun = await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id), firstRunId).describe();
+    assert.equal(firstRun.status.name, 'CONTINUED_AS_NEW');
+    const latest = await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe();
+    assert.notEqual(latest.runId, firstRunId);
+    const state = (await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { status: string; eventsSeen: number };
+    assert.equal(state.status, 'triggered');
+    assert.ok(state.eventsSeen >= 1);
+    // A redelivery after the continue-as-new is still a duplicate.
+    const again = await stack.deliver(first);
+    assert.equal(again.status, 200);
+  });
+
+  it('replays every recorded history with the current code (no non-determinism)', async function () {
+    const files = readdirSync(historiesDir).filter((f) => f.endsWith('.json'));
+    assert.ok(files.length > 0, 'no recorded histories in test/workflows/histories');
+    const histories = files.map((f) => ({ workflowId: f, history: JSON.parse(readFileSync(new URL(f, historiesDir), 'utf8')) }));
+    const results = Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories);
+    let n = 0;
+    for await (const r of results) {
+      n += 1;
+      assert.equal(r.error, undefined, `${r.workflowId}: ${r.error?.message}`);
+    }
+    assert.equal(n, files.length);
+  });
+});
