@@ -21,10 +21,7 @@ export interface DatabaseHandle {
  */
 export async function openDatabase(opts: { url?: string; dataDir: string; poolSize?: number }): Promise<DatabaseHandle> {
   if (opts.url) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
-    pool.on('error', () => {
-      // An idle client lost its connection (Postgres restarted). The pool replaces it; queries report their own errors.
-    });
+    const pool = resilientPool(opts.url, opts.poolSize ?? 10);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, pool, url: opts.url, embedded: false, close: () => db.destroy() };
   }
@@ -40,8 +37,7 @@ async function openEmbedded(dataDir: string, poolSize: number): Promise<Database
   const server = new PGLiteSocketServer({ db: lite, host: '127.0.0.1', port: 0, maxConnections: poolSize + 4 });
   await server.start();
   const url = `postgres://postgres@${server.getServerConn()}/postgres`;
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
-  pool.on('error', () => {});
+  const pool = resilientPool(url, poolSize);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -54,4 +50,17 @@ async function openEmbedded(dataDir: string, poolSize: number): Promise<Database
       await lite.close();
     },
   };
+}
+
+/**
+ * A pool that survives Postgres going away. pg emits 'error' on a client whose connection drops; the
+ * pool listens only on idle clients, so a checked-out client's error would crash the process. Every
+ * client gets a listener: the failed query rejects on its own and the pool discards the client.
+ */
+function resilientPool(url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  const ignore = () => {};
+  pool.on('error', ignore);
+  pool.on('connect', (client) => client.on('error', ignore));
+  return pool;
 }
