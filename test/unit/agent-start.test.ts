@@ -1,0 +1,110 @@
+// The Doctor agent refuses to start, with one clear line on stderr and a non-zero exit, when it cannot
+// do its job safely: no environment named, a missing or world-writable scripts directory, no Temporal.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** `node --import tsx src/agent.ts` with only the given variables (plus PATH and HOME). */
+function startAgent(env: Record<string, string>, timeoutMs = 90_000): Promise<Exit> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/agent.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`agent still running after ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  return lines[0]!;
+}
+
+describe('Doctor agent start-up checks', function () {
+  let dir: string;
+  const scripts = path.join(ROOT, 'scripts');
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-agent-start-'));
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to start without SELFHEAL_ENVIRONMENT', async () => {
+    const r = await startAgent({ SELFHEAL_SCRIPTS_DIR: scripts, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(r.code, 1);
+    assert.equal(oneLine(r.stderr), 'agent failed: SELFHEAL_ENVIRONMENT is required: the name of the environment this agent serves');
+  });
+
+  it('refuses an invalid SELFHEAL_ENVIRONMENT as a configuration error (exit 2)', async () => {
+    const r = await startAgent({ SELFHEAL_ENVIRONMENT: 'Prod East', SELFHEAL_SCRIPTS_DIR: scripts });
+    assert.equal(r.code, 2);
+    assert.match(oneLine(r.stderr), /^Invalid configuration: SELFHEAL_ENVIRONMENT must be a lowercase environment name/);
+  });
+
+  it('refuses a scripts directory that does not exist', async () => {
+    const missing = path.join(dir, 'no-such-dir');
+    const r = await startAgent({ SELFHEAL_ENVIRONMENT: 'prod', SELFHEAL_SCRIPTS_DIR: missing, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(r.code, 1);
+    assert.equal(oneLine(r.stderr), `agent failed: SELFHEAL_SCRIPTS_DIR: scripts directory ${missing} does not exist`);
+  });
+
+  it('refuses a world-writable scripts directory and says how to fix it', async () => {
+    const open = await mkdtemp(path.join(dir, 'open-'));
+    await chmod(open, 0o777);
+    const r = await startAgent({ SELFHEAL_ENVIRONMENT: 'prod', SELFHEAL_SCRIPTS_DIR: open, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(r.code, 1);
+    assert.equal(oneLine(r.stderr), `agent failed: SELFHEAL_SCRIPTS_DIR: scripts directory ${open} is world-writable (mode 777); run chmod o-w on it`);
+  });
+
+  it('gives up on an unreachable Temporal after its retries, naming the address', async function () {
+    // connectWithRetries: 5 attempts with 1+2+4+8 s of back-off, so about 15-25 s in all.
+    this.timeout(100_000);
+    const address = `127.0.0.1:${await closedPort()}`;
+    const r = await startAgent({ SELFHEAL_ENVIRONMENT: 'prod', SELFHEAL_SCRIPTS_DIR: scripts, TEMPORAL_ADDRESS: address, LOG_LEVEL: 'warn' });
+    assert.equal(r.code, 1);
+    assert.match(oneLine(r.stderr), new RegExp(`^agent failed: cannot reach Temporal at ${address.replace(/\./g, '\\.')} after 5 attempts: .*[Cc]onnection refused`));
+    const retries = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; attempt: number; address: string }).filter((l) => l.msg === 'cannot reach Temporal yet');
+    assert.deepEqual(retries.map((l) => l.attempt), [1, 2, 3, 4, 5]);
+    assert.ok(retries.every((l) => l.address === address));
+    assert.ok(r.ms >= 15_000, `retried with back-off (${r.ms} ms)`);
+  });
+});
