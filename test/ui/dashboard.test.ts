@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createLogger } from '../../src/logger.js';
+import { startApiServer, type ApiServer } from '../../src/server.js';
+import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
+
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+// The dashboard in a real headless Chromium against a real API server, real Temporal and real Postgres.
+describe('dashboard (/ui) in headless Chromium', function () {
+  const PD_TOKEN = 'pd-ui-token';
+  let stack: Stack;
+  let pd: PagerDutyPeer;
+  let server: ApiServer;
+  let browser: Browser;
+  let page: Page;
+  const violations: string[] = [];
+  const foreign: string[] = [];
+  let incidentId: string;
+  let ruleId: string;
+  const svc = newServiceId();
+
+  before(async function () {
+    await mkdir(ARTIFACTS, { recursive: true });
+    pd = await startPagerDutyPeer({ token: PD_TOKEN });
+    stack = await startStack({ env: { PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' } });
+    server = await startApiServer({ config: { ...stack.config, port: 0, host: '127.0.0.1' }, db: stack.db.db, temporal: stack.temporal.client, logger: createLogger({ level: 'silent' }) });
+
+    // Real data through the real API: a rule with an approval-gated action, an environment, a job, an incident.
+    const rule = await stack.api('/api/rules', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'ui-disk-full',
+        services: [svc],
+        conditions: { all: [{ field: 'incident.urgency', op: 'equals', value: 'high' }] },
+        actions: [{ id: 'gated-note', type: 'pagerduty.note', content: 'approved by an SRE for {{ incident.id }}', approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' } }],
+      }),
+    });
+    assert.equal(rule.status, 201, await rule.clone().text());
+    ruleId = ((await rule.json()) as { id: string }).id;
+    const env = await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'ui-prod-eu', description: 'prod, eu-west-1', labels: { tier: 'prod' } }) });
+    assert.equal(env.status, 201, await env.clone().text());
+    const job = await stack.api('/api/jobs', {
+      method: 'POST',
+      body: JSON.stringify({ id: 'ui-root-expiry', name: 'ui root password expiry', schedule: { interval: '6h' }, targets: { environments: ['ui-prod-eu'] }, script: 'probe.sh', agentPickupTimeoutSeconds: 1 }),
+    });
+    assert.equal(job.status, 201, await job.clone().text());
+
+    incidentId = newIncidentId();
+    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', incidentId, { data: { urgency: 'high', title: 'Disk full on web-7', service: { id: svc, type: 'service_reference', summary: 'web' } } }));
+    assert.equal(res.status, 202);
+    await eventually(
+      () => stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', incidentId).where('status', '=', 'awaiting_approval').executeTakeFirst(),
+      30_000,
+      'the gated action to wait for approval',
+    );
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Refused/i.test(m.text())) violations.push(m.text());
+    });
+    page.on('request', (r) => {
+      if (!r.url().startsWith(server.url)) foreign.push(r.url());
+    });
+  });
+
+  after(async function () {
+    await browser?.close();
+    await server?.close();
+    await stack?.stop();
+    await pd?.close();
+  });
+
+  const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}dashboard-${name}.png`, fullPage: true });
+
+  it('serves the page with a strict CSP and asks for a token, which it keeps in sessionStorage', async function () {
+    const res = await fetch(`${server.url}/ui`);
+    assert.equal(res.status, 200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);
+
+    await page.goto(`${server.url}/ui`);
+    await page.locator('#token').waitFor();
+    await page.fill('#token', 'wrong-token-0123456789');
+    await page.click('#login button[type=submit]');
+    await page.getByTestId('login-error').filter({ hasText: 'not accepted' }).waitFor();
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('#login button[type=submit]');
+    await page.getByTestId('incidents').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('selfheal-token')), ADMIN_TOKEN);
+    assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+  });
+
+  it('lists incidents and shows the incident timeline: events, environment, match explanation, action awaiting approval', async function () {
+    const row = page.locator(`[data-testid=incident-row][data-id="${incidentId}"]`);
+    await row.waitFor();
+    assert.match(await row.innerText(), /Disk full on web-7/);
+    await shot('incidents');
+    await row.click();
+    await page.getByTestId('timeline').waitFor();
+    assert.match(await page.getByTestId('incident-title').innerText(), /Disk full on web-7/);
+    assert.equal(await page.getByTestId('temporal-link').getAttribute('href'), `http://localhost:8233/namespaces/default/workflows/incident-${incidentId}`);
+    const timeline = await page.getByTestId('timeline').innerText();
+    assert.match(timeline, /PagerDuty incident\.triggered/);
+    assert.match(timeline, /ui-disk-full/);
+    assert.ok((await page.getByTestId('explanation').first().textContent())?.includes('urgency'), 'the explanation says why the rule matched');
+    assert.equal(await page.getByTestId('action-status').first().innerText(), 'awaiting_approval');
+    await page.getByTestId('approve').waitFor();
+    await shot('incident-awaiting-approval');
+  });
+
+  it('approving by clicking runs the gated action, and the page shows it succeeded', async function () {
+    await page.getByTestId('approve').click();
+    await page.locator('[data-testid=action-status]', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
+    const run = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', incidentId).executeTakeFirstOrThrow();
+    assert.equal(run.status, 'succeeded');
+    assert.equal((run.approval as { actor: string; decision: string }).decision, 'approve');
+    assert.ok(pd.notes(incidentId).some((n) => n.content.includes(`approved by an SRE for ${incidentId}`)), 'the note reached PagerDuty');
+    await shot('incident-approved');
+  });
+
+  it('rules: list, editor in JSON and YAML, and the dry-run tester', async function () {
+    await page.click('nav a[data-nav=rules]');
+    await page.getByTestId('rule-row').filter({ hasText: 'ui-disk-full' }).click();
+    await page.getByTestId('rule-editor').waitFor();
+    assert.match(await page.getByTestId('rule-editor').inputValue(), /"name": "ui-disk-full"/);
+    await page.getByTestId('rule-format').selectOption('yaml');
+    await eventually(async () => /^name: ui-disk-full$/m.test(await page.getByTestId('rule-editor').inputValue()), 10_000, 'YAML in the editor');
+
+    const payload = sampleFor('v3-incident.triggered-01.json', 'PTEST01', { data: { urgency: 'high', service: { id: svc, type: 'service_reference', summary: 'web' } } });
+    await page.getByTestId('test-payload').fill(JSON.stringify(payload));
+    await page.getByTestId('rule-test').click();
+    await page.getByTestId('test-verdict').waitFor();
+    assert.equal(await page.getByTestId('test-verdict').innerText(), 'MATCHES');
+    await shot('rule-editor');
+
+    // Edit in YAML and save: a new version.
+    const yaml = (await page.getByTestId('rule-editor').inputValue()).replace(/^name: ui-disk-full$/m, 'name: ui-disk-full-v2');
+    await page.getByTestId('rule-editor').fill(yaml);
+    await page.getByTestId('rule-save').click();
+    await page.locator('h2', { hasText: 'ui-disk-full-v2 (v2)' }).waitFor({ timeout: 10_000 }).catch(async (err: Error) => {
+      throw new Error(`${err.message}; editor says: ${await page.getByTestId('rule-status').textContent()}`);
+    });
+    const stored = await stack.db.db.selectFrom('rules').select(['version', 'name']).where('id', '=', ruleId).executeTakeFirstOrThrow();
+    assert.deepEqual(stored, { version: 2, name: 'ui-disk-full-v2' });
+  });
+
+  it('jobs: next runs, run now, run history with per-target results and Temporal links', async function () {
+    await page.click('nav a[data-nav=jobs]');
+    const row = page.getByTestId('job-row').filter({ hasText: 'ui root password expiry' });
+    await row.waitFor();
+    assert.notEqual((await row.getByTestId('job-next').innerText()).trim(), '', 'next run shown');
+    await row.click();
+    await page.getByTestId('next-runs').waitFor();
+    await page.getByTestId('job-trigger').click();
+    // No agent polls ui-prod-eu: the target fails after the 1 s pickup timeout, and the run is recorded.
+    await eventually(
+      async () => {
+        await page.reload();
+        await page.getByTestId('job-state').waitFor();
+        return (await page.getByTestId('job-target').count()) > 0;
+      },
+      60_000,
+      'a job run with a target result',
+    );
+    assert.match(await page.getByTestId('job-target').first().innerText(), /ui-prod-eu/);
+    assert.match((await page.getByTestId('run-temporal-link').first().getAttribute('href')) ?? '', /^http:\/\/localhost:8233\/namespaces\/default\/workflows\//);
+    assert.equal(await page.getByTestId('schedule-link').getAttribute('href'), 'http://localhost:8233/namespaces/default/schedules/job-ui-root-expiry');
+    await shot('job');
+    await page.getByTestId('job-pause').click();
+    await page.getByTestId('job-resume').waitFor();
+    assert.equal(await page.getByTestId('job-state').innerText(), 'paused');
+  });
+
+  it('environments: agent online/offline', async function () {
+    await page.click('nav a[data-nav=environments]');
+    const row = page.locator('[data-testid=environment-row][data-name=ui-prod-eu]');
+    await row.waitFor();
+    assert.equal(await row.getByTestId('agent-state').innerText(), 'offline');
+    await shot('environments');
+  });
+
+  it('loaded nothing from elsewhere and broke no CSP rule', function () {
+    assert.deepEqual(foreign, []);
+    assert.deepEqual(violations, []);
+  });
+});
