@@ -64,7 +64,7 @@ export function createPlanActivities(deps: PlanDeps) {
   async function decide(
     trx: Transaction<Database>,
     incident: Incident,
-    input: { incidentId: string; eventId: string },
+    input: { incidentId: string; eventId: string; eventType: string },
     rule: Rule,
     explanation: unknown,
     ctx: ReturnType<typeof buildContext>,
@@ -88,7 +88,7 @@ export function createPlanActivities(deps: PlanDeps) {
       decision = existing.decision as MatchDecision;
       skipReason = existing.skip_reason ?? undefined;
     } else {
-      ({ decision, skipReason } = await applyPolicies(trx, rule, incident, target, at));
+      ({ decision, skipReason } = await applyPolicies(trx, rule, incident, input.eventType, target, at));
       await trx
         .insertInto('rule_matches')
         .values({
@@ -130,11 +130,12 @@ export function createPlanActivities(deps: PlanDeps) {
     trx: Transaction<Database>,
     rule: Rule,
     incident: Incident,
+    eventType: string,
     target: string | undefined,
     at: Date,
   ): Promise<{ decision: MatchDecision; skipReason?: string }> {
     const p = rule.policies ?? {};
-    if (incident.status === 'resolved') return { decision: 'skipped', skipReason: 'incident already resolved' };
+    if (incident.status === 'resolved' && eventType !== 'incident.resolved') return { decision: 'skipped', skipReason: 'incident already resolved' };
     const windows = [...(p.maintenanceWindows ?? [])] as TimeWindow[];
     const envName = (incident.environment as Record<string, unknown>).environment;
     if (typeof envName === 'string') {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Puts Node 22 first on PATH (installing it from the npm registry when the machine's node is older)
-# and makes sure the Temporal CLI exists in the tool cache. Source it: `. scripts/ensure-toolchain.sh`.
+# and makes sure the Temporal CLI exists in the tool cache. Source it: `. tools/ensure-toolchain.sh`.
 # Used by .ci/run; handy for developers on machines without Node 22 or the Temporal CLI.
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/selfheal"
 node_major() { node -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0; }

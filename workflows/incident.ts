@@ -7,6 +7,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -48,7 +49,7 @@ export interface IncidentWorkflowResult {
   actionRuns: number;
 }
 
-/** Event types that start remediation (rules choose among them with `eventTypes`). */
+/** Event types after which alerts are fetched and the environment extracted again. */
 const REMEDIATING = new Set(['incident.triggered', 'incident.reopened', 'incident.escalated', 'incident.priority_updated', 'incident.unacknowledged']);
 const MAX_HISTORY = 8000;
 
@@ -177,12 +178,17 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     if (status === 'resolved') {
       for (const r of running.values()) if (r.cancelOnResolve) r.scope.cancel();
     }
-    if (!REMEDIATING.has(msg.eventType) || recorded.stale) return;
+    if (recorded.stale) return;
+    const remediating = REMEDIATING.has(msg.eventType);
+    // Rules choose their event types (incident.annotated, incident.resolved, ...): every event is matched.
+    // Histories recorded before this change matched only the remediating types.
+    if (!remediating && !patched('match-every-event-type')) return;
 
-    const environment = await (async () => {
+    let environment: Record<string, unknown> = {};
+    if (remediating) {
       await api.enrichIncident({ incidentId });
-      return db.extractIncidentEnvironment({ incidentId });
-    })();
+      environment = await db.extractIncidentEnvironment({ incidentId });
+    }
     const plans = await db.planIncidentActions({ incidentId, eventId: msg.eventId, eventType: msg.eventType });
     const attributes = [
       ...(typeof environment.environment === 'string' ? [{ key: searchAttributes.environment, value: environment.environment }] : []),

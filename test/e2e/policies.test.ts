@@ -169,4 +169,29 @@ describe('rule policies end to end', function () {
     assert.deepEqual(state.runningRules, []);
     assert.deepEqual(pd.notes(id).filter((n) => n.content.includes('late fix')), []);
   });
+
+  it('rules react to the event types they name, and never to the notes Self-healing wrote', async function () {
+    const svc = newServiceId();
+    const ruleId = await rule(svc, {
+      eventTypes: ['incident.annotated'],
+      conditions: { field: 'event.data.content', op: 'contains', value: 'KILL' },
+      actions: [{ id: 'echo', type: 'pagerduty.note', content: 'seen: {{ event.data.content }}' }],
+    });
+    const id = await trigger(svc, 'n-1');
+    await eventually(async () => (await stack.db.db.selectFrom('incidents').select('id').where('id', '=', id).executeTakeFirst()) !== undefined, 30_000, 'incident stored');
+    const human = sampleFor('v3-incident.annotated-01.json', id, { data: { content: 'Running KILL on long-running queries' } });
+    await stack.deliver(human);
+    const own = sampleFor('v3-incident.annotated-01.json', id, { data: { content: '[self-healing] Rule "x" (v1): KILL ran' } });
+    await stack.deliver(own);
+    const matches = await eventually(async () => {
+      const m = await stack.db.db.selectFrom('rule_matches').selectAll().where('incident_id', '=', id).execute();
+      const events = await stack.db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute();
+      return events.length === 3 && m.length >= 1 ? m : undefined;
+    }, 30_000, 'the annotation matched');
+    await new Promise((r) => setTimeout(r, 1000));
+    const all = await stack.db.db.selectFrom('rule_matches').selectAll().where('incident_id', '=', id).execute();
+    assert.deepEqual(all.map((m) => [m.rule_id, m.event_id]), [[ruleId, human.event.id]]);
+    assert.equal(matches[0]!.decision, 'run');
+    await eventually(async () => pd.notes(id).some((n) => n.content === 'seen: Running KILL on long-running queries'), 30_000, 'note posted');
+  });
 });
