@@ -1,0 +1,101 @@
+// Baselines measured in the same run as the figures they bound: the HTTP ceiling (Hono hello-world),
+// raw Temporal starts and signalWithStarts against trivial workflows, raw single-row Postgres inserts.
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { closedLoop, keepAliveTarget, log, openLoop, quick, request, type ClosedLoopResult, type LatencySummary } from './lib.js';
+import type { BenchStack } from './stack.js';
+import { benchNoopWorkflow, benchSignal, benchSignalWorkflow } from './workflows/trivial.js';
+
+export interface BaselineResults {
+  helloWorld: ClosedLoopResult;
+  helloWorldAt100: LatencySummary;
+  pgInsert: ClosedLoopResult;
+  workflowStart: ClosedLoopResult;
+  signalWithStart: ClosedLoopResult;
+}
+
+/** Concurrency of the closed-loop callers: what a busy API process keeps in flight. */
+export const CALLERS = 32;
+
+export async function runBaselines(stack: BenchStack): Promise<BaselineResults> {
+  const seconds = quick ? 3 : 6;
+
+  log('baseline: Hono hello-world');
+  const hello = keepAliveTarget(stack.hello.url, CALLERS);
+  const helloWorld = await closedLoop({
+    concurrency: CALLERS,
+    count: 500_000,
+    maxMs: seconds * 1000,
+    op: async () => {
+      const a = await request(hello, '/');
+      if (a.status !== 200) throw new Error(`hello-world answered ${a.status}`);
+    },
+  });
+  const at100 = await openLoop({
+    target: hello,
+    rate: 100,
+    durationMs: (quick ? 3 : 5) * 1000,
+    build: () => ({ path: '/', headers: { 'content-type': 'application/json' }, body: '{"event":{}}' }),
+  });
+  hello.agent.destroy();
+  log(`  hello-world ${helloWorld.perSecond}/s; at 100/s p50 ${at100.latency.p50Ms} ms, p99 ${at100.latency.p99Ms} ms`);
+
+  log('baseline: Postgres single-row inserts, pool of 10');
+  const pool = new pg.Pool({ connectionString: stack.database.url, max: 10 });
+  let pgInsert: ClosedLoopResult;
+  try {
+    await pool.query('CREATE TABLE IF NOT EXISTS bench_inserts (id bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE, payload jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now())');
+    const payload = JSON.stringify({ event: { event_type: 'incident.triggered', data: { title: 'Disk full on db-1', urgency: 'high' } } });
+    pgInsert = await closedLoop({
+      concurrency: 10,
+      count: 200_000,
+      maxMs: seconds * 1000,
+      op: (i) => pool.query('INSERT INTO bench_inserts (event_id, payload) VALUES ($1, $2)', [`E${i}`, payload]),
+    });
+    await pool.query('DROP TABLE bench_inserts');
+    log(`  ${pgInsert.perSecond} inserts/s`);
+  } finally {
+    await pool.end();
+  }
+
+  log('baseline: Temporal start and signalWithStart against trivial workflows');
+  const taskQueue = `bench-trivial-${randomBytes(4).toString('hex')}`;
+  const worker = await Worker.create({
+    connection: stack.native,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL('./workflows/trivial.ts', import.meta.url)),
+  });
+  const running = worker.run();
+  let workflowStart: ClosedLoopResult;
+  let signalWithStart: ClosedLoopResult;
+  try {
+    const prefix = randomBytes(3).toString('hex');
+    // Warm the connection and the worker up.
+    await stack.client.workflow.execute(benchNoopWorkflow, { taskQueue, workflowId: `bench-warm-${prefix}` });
+    workflowStart = await closedLoop({
+      concurrency: CALLERS,
+      count: 100_000,
+      maxMs: seconds * 1000,
+      op: (i) => stack.client.workflow.start(benchNoopWorkflow, { taskQueue, workflowId: `bench-start-${prefix}-${i}` }),
+    });
+    signalWithStart = await closedLoop({
+      concurrency: CALLERS,
+      count: 100_000,
+      maxMs: seconds * 1000,
+      op: (i) =>
+        stack.client.workflow.signalWithStart(benchSignalWorkflow, {
+          taskQueue,
+          workflowId: `bench-sws-${prefix}-${i}`,
+          signal: benchSignal,
+          signalArgs: [`E${i}`],
+        }),
+    });
+    log(`  workflow start ${workflowStart.perSecond}/s, signalWithStart ${signalWithStart.perSecond}/s (p50 ${signalWithStart.latency.p50Ms} ms)`);
+  } finally {
+    worker.shutdown();
+    await running;
+  }
+  return { helloWorld, helloWorldAt100: at100.latency, pgInsert, workflowStart, signalWithStart };
+}

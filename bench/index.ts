@@ -1,0 +1,101 @@
+/**
+ * `npm run bench`: every benchmark on loopback against a Temporal dev server, a fresh Postgres database
+ * (BENCH_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; created and
+ * dropped), the real worker and the real API. Writes bench/results/latest.{json,md} (BENCH_OUT_DIR to
+ * change) with each figure next to its baseline measured in the same run.
+ *
+ *   npm run bench                 ~10 minutes on 2 cores
+ *   BENCH_QUICK=1 npm run bench   ~3 minutes, shorter steps and a 500-incident storm
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runBaselines } from './baselines.js';
+import { runEndToEnd } from './end-to-end.js';
+import { runIngest } from './ingest.js';
+import { runJobsBench } from './jobs.js';
+import { log, quick, round } from './lib.js';
+import { figuresOf, figuresTable, toMarkdown, type BenchResults } from './report.js';
+import { runRuleMatchingBench } from './rule-matching.js';
+import { startBenchStack, type BenchStack } from './stack.js';
+
+const outDir = process.env.BENCH_OUT_DIR ? path.resolve(process.env.BENCH_OUT_DIR) : fileURLToPath(new URL('./results/', import.meta.url));
+/** Hard ceiling for the whole run; past it the stack is torn down and the process exits non-zero. */
+const HARD_LIMIT_MS = (quick ? 8 : 20) * 60_000;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const errors: BenchResults['errors'] = [];
+  const partial: Omit<BenchResults, 'figures' | 'durationSeconds' | 'generatedAt' | 'machine'> = { quick, errors };
+  let stack: BenchStack | undefined;
+  const loadAverage = { start: os.loadavg().map((v) => round(v, 2)), end: [] as number[] };
+
+  const guard = setTimeout(() => {
+    log(`the bench exceeded ${HARD_LIMIT_MS / 60_000} minutes; stopping`);
+    void Promise.race([stack?.stop(), new Promise((r) => setTimeout(r, 20_000))]).finally(() => process.exit(2));
+  }, HARD_LIMIT_MS);
+  guard.unref();
+
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    if (Date.now() - started > HARD_LIMIT_MS - 60_000) {
+      errors.push({ phase: name, message: 'skipped: out of time' });
+      return undefined;
+    }
+    const t0 = Date.now();
+    try {
+      const result = await fn();
+      log(`${name} done in ${round((Date.now() - t0) / 1000, 1)} s`);
+      return result;
+    } catch (err) {
+      errors.push({ phase: name, message: (err as Error).message });
+      log(`${name} FAILED: ${(err as Error).stack ?? (err as Error).message}`);
+      return undefined;
+    }
+  };
+
+  let postgres = 'PostgreSQL';
+  let temporal = 'Temporal dev server';
+  try {
+    partial.ruleMatching = await phase('rule matching', runRuleMatchingBench);
+    stack = await startBenchStack();
+    const s = stack;
+    const version = await s.database.pool.query<{ v: string }>('SHOW server_version');
+    postgres = `PostgreSQL ${version.rows[0]?.v ?? '?'}`;
+    const cli = spawnSync(s.server.process.spawnfile, ['--version'], { encoding: 'utf8' });
+    temporal = cli.stdout?.trim() || temporal;
+    partial.baselines = await phase('baselines', () => runBaselines(s));
+    partial.ingest = await phase('webhook ingest', () => runIngest(s));
+    partial.endToEnd = await phase('end to end', () => runEndToEnd(s));
+    partial.jobs = await phase('jobs', () => runJobsBench(s));
+  } finally {
+    loadAverage.end = os.loadavg().map((v) => round(v, 2));
+    await stack?.stop();
+    clearTimeout(guard);
+  }
+
+  const cpus = os.cpus();
+  const withoutFigures: Omit<BenchResults, 'figures'> = {
+    generatedAt: new Date().toISOString(),
+    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model.trim() ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, temporal, postgres, loadAverage },
+    durationSeconds: round((Date.now() - started) / 1000, 1),
+    ...partial,
+  };
+  const results: BenchResults = { ...withoutFigures, figures: figuresOf(withoutFigures) };
+  await mkdir(outDir, { recursive: true });
+  await writeFile(path.join(outDir, 'latest.json'), `${JSON.stringify(results, stripIndices, 2)}\n`);
+  await writeFile(path.join(outDir, 'latest.md'), `${toMarkdown(results)}\n`);
+  process.stdout.write(`\n${figuresTable(results.figures)}\n\nwritten to ${outDir}/latest.{json,md} in ${results.durationSeconds} s\n`);
+  if (errors.length > 0) process.exitCode = 1;
+}
+
+/** The per-request index lists are working data, not results. */
+function stripIndices(key: string, value: unknown): unknown {
+  return key === 'okIndices' ? undefined : value;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,105 @@
+// Webhook ingest over real HTTP: the real API (child process) in front of the real worker.
+//  - ack latency at fixed open-loop rates;
+//  - the highest rate sustained with zero loss: step the rate up; a step passes when every delivery was
+//    answered 202 at the offered rate (nothing shed, p99 under a second) and, after draining, every
+//    event is in incident_events exactly once.
+import { newBatch, persistedCount, type PersistedCount } from './deliveries.js';
+import { keepAliveTarget, log, openLoop, pollUntil, quick, round, type HttpTarget, type LatencySummary } from './lib.js';
+import type { BenchStack } from './stack.js';
+
+export interface IngestRun {
+  rate: number;
+  seconds: number;
+  sent: number;
+  accepted: number;
+  shed: number;
+  errors: number;
+  statuses: Record<string, number>;
+  achievedRate: number;
+  ack: LatencySummary;
+  persisted: PersistedCount;
+  /** From the end of the load to the last event persisted. */
+  drainSeconds: number;
+  lost: number;
+  duplicates: number;
+}
+
+export interface StepRun extends IngestRun {
+  sustained: boolean;
+  reason?: string;
+}
+
+export interface IngestResults {
+  ackLatency: IngestRun[];
+  steps: StepRun[];
+  maxSustainedRate: number;
+}
+
+async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate: number, seconds: number, drainTimeoutMs: number): Promise<IngestRun> {
+  const batch = newBatch(label);
+  const result = await openLoop({ target, rate, durationMs: seconds * 1000, maxInFlight: 512, build: (i) => batch.build(i) });
+  const loadEnded = Date.now();
+  const expected = result.okIndices.length;
+  const persisted =
+    (await pollUntil(async () => {
+      const c = await persistedCount(stack, batch.eventPrefix);
+      return c.distinctEvents >= expected ? c : undefined;
+    }, drainTimeoutMs)) ?? (await persistedCount(stack, batch.eventPrefix));
+  const drainSeconds = round((Date.now() - loadEnded) / 1000, 2);
+  return {
+    rate,
+    seconds: result.seconds,
+    sent: result.sent,
+    accepted: result.ok,
+    shed: result.shed,
+    errors: result.errors,
+    statuses: result.statuses,
+    achievedRate: result.achievedRate,
+    ack: result.latency,
+    persisted,
+    drainSeconds,
+    lost: Math.max(0, expected - persisted.distinctEvents),
+    duplicates: persisted.rows - persisted.distinctEvents,
+  };
+}
+
+export async function runIngest(stack: BenchStack): Promise<IngestResults> {
+  const target = keepAliveTarget(stack.api.url, 512);
+  const drainTimeoutMs = quick ? 90_000 : 180_000;
+  try {
+    // Warm-up: connections, JIT, the workflow cache.
+    await runAt(stack, target, 'warm', 20, 2, 30_000);
+
+    const ackLatency: IngestRun[] = [];
+    for (const rate of [20, 100, 300]) {
+      const seconds = quick ? 3 : 10;
+      log(`ingest: ack latency at ${rate}/s for ${seconds} s`);
+      const run = await runAt(stack, target, `ack${rate}`, rate, seconds, drainTimeoutMs);
+      log(`  p50 ${run.ack.p50Ms} ms, p99 ${run.ack.p99Ms} ms, ${run.accepted}/${run.sent} accepted, drained in ${run.drainSeconds} s, lost ${run.lost}`);
+      ackLatency.push(run);
+    }
+
+    const steps: StepRun[] = [];
+    const rates = quick ? [25, 50, 100, 200, 300] : [25, 50, 100, 150, 200, 300, 400, 600, 800];
+    const stepSeconds = quick ? 3 : 5;
+    let maxSustainedRate = 0;
+    for (const rate of rates) {
+      log(`ingest: step at ${rate}/s for ${stepSeconds} s`);
+      const run = await runAt(stack, target, `step${rate}`, rate, stepSeconds, drainTimeoutMs);
+      const problems: string[] = [];
+      if (run.accepted < run.sent || run.shed > 0 || run.errors > 0) problems.push(`${run.sent - run.accepted + run.shed} of ${run.sent + run.shed} not accepted`);
+      if (run.achievedRate < rate * 0.95) problems.push(`only ${run.achievedRate}/s accepted`);
+      if (run.ack.p99Ms > 1000) problems.push(`ack p99 ${run.ack.p99Ms} ms`);
+      if (run.lost > 0) problems.push(`${run.lost} events not persisted within ${drainTimeoutMs / 1000} s`);
+      if (run.duplicates > 0) problems.push(`${run.duplicates} duplicates`);
+      const step: StepRun = { ...run, sustained: problems.length === 0, ...(problems.length ? { reason: problems.join('; ') } : {}) };
+      steps.push(step);
+      log(`  ${step.sustained ? 'sustained' : `not sustained: ${step.reason}`} (ack p99 ${run.ack.p99Ms} ms, drained in ${run.drainSeconds} s)`);
+      if (!step.sustained) break;
+      maxSustainedRate = rate;
+    }
+    return { ackLatency, steps, maxSustainedRate };
+  } finally {
+    target.agent.destroy();
+  }
+}

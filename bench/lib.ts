@@ -1,0 +1,210 @@
+// Small measuring tools for the benchmarks: percentiles, a closed-loop runner and an open-loop HTTP
+// load generator on keep-alive sockets. Every loop is bounded in count and in time.
+import http from 'node:http';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] as number;
+}
+
+export const round = (v: number, digits = 1): number => (Number.isFinite(v) ? Math.round(v * 10 ** digits) / 10 ** digits : v);
+
+export interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export function summarize(latenciesMs: readonly number[]): LatencySummary {
+  return {
+    count: latenciesMs.length,
+    p50Ms: round(percentile(latenciesMs, 50)),
+    p99Ms: round(percentile(latenciesMs, 99)),
+    maxMs: round(latenciesMs.length ? Math.max(...latenciesMs) : Number.NaN),
+  };
+}
+
+export interface ClosedLoopResult {
+  ops: number;
+  errors: number;
+  seconds: number;
+  perSecond: number;
+  latency: LatencySummary;
+  firstError?: string;
+}
+
+/**
+ * Run `op(i)` with `concurrency` callers until `count` operations are done or `maxMs` has passed;
+ * the rate is completed operations over elapsed time.
+ */
+export async function closedLoop(opts: { concurrency: number; count: number; maxMs: number; op: (i: number) => Promise<unknown> }): Promise<ClosedLoopResult> {
+  let next = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + opts.maxMs;
+  const lane = async (): Promise<void> => {
+    while (next < opts.count && performance.now() < deadline) {
+      const i = next++;
+      const t0 = performance.now();
+      try {
+        await opts.op(i);
+        latencies.push(performance.now() - t0);
+      } catch (err) {
+        errors += 1;
+        firstError ??= (err as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, lane));
+  const seconds = (performance.now() - started) / 1000;
+  return { ops: latencies.length, errors, seconds: round(seconds, 2), perSecond: round(latencies.length / seconds), latency: summarize(latencies), ...(firstError ? { firstError } : {}) };
+}
+
+export interface HttpTarget {
+  url: string;
+  agent: http.Agent;
+}
+
+export function keepAliveTarget(url: string, maxSockets = 64): HttpTarget {
+  return { url, agent: new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets }) };
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+/** One request over the target's keep-alive agent; rejects on network errors and after `timeoutMs`. */
+export function request(target: HttpTarget, path: string, init: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(path, target.url);
+    const body = init.body === undefined ? undefined : Buffer.from(init.body);
+    const req = http.request(
+      url,
+      {
+        method: init.method ?? 'GET',
+        agent: target.agent,
+        headers: { ...(init.headers ?? {}), ...(body ? { 'content-length': String(body.byteLength) } : {}) },
+        timeout: init.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export interface OpenLoopResult {
+  targetRate: number;
+  seconds: number;
+  sent: number;
+  /** Requests not sent because `maxInFlight` were still waiting: the server fell behind. */
+  shed: number;
+  ok: number;
+  errors: number;
+  statuses: Record<string, number>;
+  achievedRate: number;
+  latency: LatencySummary;
+  /** Indices of the requests answered with a 2xx. */
+  okIndices: number[];
+}
+
+/**
+ * Open-loop load: request i is due at start + i/rate whether or not earlier ones have been answered
+ * (what PagerDuty does). Latency is from the moment a request is written to the end of its answer.
+ */
+export async function openLoop(opts: {
+  target: HttpTarget;
+  rate: number;
+  durationMs: number;
+  maxInFlight?: number;
+  build: (i: number) => { path: string; headers: Record<string, string>; body: string };
+}): Promise<OpenLoopResult> {
+  const total = Math.max(1, Math.round((opts.rate * opts.durationMs) / 1000));
+  const maxInFlight = opts.maxInFlight ?? 512;
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const okIndices: number[] = [];
+  let sent = 0;
+  let shed = 0;
+  let errors = 0;
+  let inFlight = 0;
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  const fire = (i: number): void => {
+    const { path, headers, body } = opts.build(i);
+    inFlight += 1;
+    sent += 1;
+    const t0 = performance.now();
+    pending.push(
+      request(opts.target, path, { method: 'POST', headers, body })
+        .then((answer) => {
+          latencies.push(performance.now() - t0);
+          statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+          if (answer.status >= 200 && answer.status < 300) okIndices.push(i);
+        })
+        .catch(() => {
+          errors += 1;
+        })
+        .finally(() => {
+          inFlight -= 1;
+        }),
+    );
+  };
+  let issued = 0;
+  const hardStop = started + opts.durationMs * 3 + 5_000;
+  while (issued < total && performance.now() < hardStop) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * opts.rate) + 1);
+    while (issued < due) {
+      if (inFlight >= maxInFlight) shed += 1;
+      else fire(issued);
+      issued += 1;
+    }
+    await sleep(Math.max(1, Math.min(5, 1000 / opts.rate)));
+  }
+  await Promise.all(pending);
+  const seconds = (performance.now() - started) / 1000;
+  const ok = okIndices.length;
+  return {
+    targetRate: opts.rate,
+    seconds: round(seconds, 2),
+    sent,
+    shed: shed + (total - issued),
+    ok,
+    errors,
+    statuses,
+    achievedRate: round(ok / seconds),
+    latency: summarize(latencies),
+    okIndices,
+  };
+}
+
+/** Poll `check` every `everyMs` until it returns a value or `timeoutMs` passes (then undefined). */
+export async function pollUntil<T>(check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 200): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) return undefined;
+    await sleep(everyMs);
+  }
+}
+
+export const quick = process.env.BENCH_QUICK === '1';
+
+export function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}

@@ -1,0 +1,179 @@
+// Results → the figures table (each figure next to the baseline measured in the same run) and markdown.
+import type { BaselineResults } from './baselines.js';
+import type { EndToEndResults } from './end-to-end.js';
+import type { IngestResults } from './ingest.js';
+import type { JobsResults } from './jobs.js';
+import { round } from './lib.js';
+import type { RuleMatchingResult } from './rule-matching.js';
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: { name: string; value: number; unit: string };
+  /** value / baseline.value */
+  ratio?: number;
+  target?: string;
+  pass?: boolean;
+}
+
+export interface BenchResults {
+  generatedAt: string;
+  quick: boolean;
+  machine: { cpus: number; cpuModel: string; node: string; platform: string; temporal: string; postgres: string; loadAverage: { start: number[]; end: number[] } };
+  durationSeconds: number;
+  baselines?: BaselineResults;
+  ruleMatching?: RuleMatchingResult[];
+  ingest?: IngestResults;
+  endToEnd?: EndToEndResults;
+  jobs?: JobsResults;
+  errors: { phase: string; message: string }[];
+  figures: Figure[];
+}
+
+const ratio = (a: number, b: number): number => round(a / b, 2);
+
+function withBaseline(name: string, value: number, unit: string, baseline: Figure['baseline'] | undefined, target?: { text: string; pass: boolean }): Figure {
+  return {
+    name,
+    value,
+    unit,
+    ...(baseline ? { baseline, ratio: ratio(value, baseline.value) } : {}),
+    ...(target ? { target: target.text, pass: target.pass } : {}),
+  };
+}
+
+export function figuresOf(r: Omit<BenchResults, 'figures'>): Figure[] {
+  const f: Figure[] = [];
+  const b = r.baselines;
+  const sws = b ? { name: 'raw signalWithStart (TS client, trivial workflow)', value: b.signalWithStart.perSecond, unit: '/s' } : undefined;
+  const start = b ? { name: 'raw workflow start (trivial workflow)', value: b.workflowStart.perSecond, unit: '/s' } : undefined;
+  const http = b ? { name: 'Hono hello-world, 32 callers', value: b.helloWorld.perSecond, unit: '/s' } : undefined;
+  const httpP50 = b ? { name: 'hello-world p50 at 100/s', value: b.helloWorldAt100.p50Ms, unit: 'ms' } : undefined;
+  const httpP99 = b ? { name: 'hello-world p99 at 100/s', value: b.helloWorldAt100.p99Ms, unit: 'ms' } : undefined;
+  const swsP50 = b ? { name: 'raw signalWithStart p50 (32 callers)', value: b.signalWithStart.latency.p50Ms, unit: 'ms' } : undefined;
+
+  if (r.ingest) {
+    const v = r.ingest.maxSustainedRate;
+    f.push(withBaseline('Webhook ingest, max sustained signed deliveries, zero loss', v, '/s', sws, sws ? { text: '≥ 0.8 × raw signalWithStart', pass: v >= 0.8 * sws.value } : undefined));
+    f.push(withBaseline('Webhook ingest vs the HTTP ceiling', v, '/s', http));
+    for (const run of r.ingest.ackLatency) {
+      f.push(withBaseline(`Ack latency p50 at ${run.rate}/s`, run.ack.p50Ms, 'ms', httpP50));
+      f.push(
+        withBaseline(
+          `Ack latency p99 at ${run.rate}/s`,
+          run.ack.p99Ms,
+          'ms',
+          httpP99,
+          run.rate === 100 ? { text: '< 100 ms', pass: run.ack.p99Ms < 100 && run.lost === 0 && run.accepted === run.sent } : undefined,
+        ),
+      );
+    }
+  }
+  if (r.endToEnd) {
+    const l = r.endToEnd.latency;
+    f.push(withBaseline(`Webhook → first action started p50 (${l.rate}/s)`, l.toActionStarted.p50Ms, 'ms', swsP50, { text: '< 1000 ms', pass: l.toActionStarted.p50Ms < 1000 && l.missing === 0 }));
+    f.push(withBaseline(`Webhook → first action started p99 (${l.rate}/s)`, l.toActionStarted.p99Ms, 'ms', swsP50));
+    const s = r.endToEnd.storm;
+    f.push(withBaseline(`Incidents fully processed (no-op action), storm of ${s.incidents}`, s.processedPerSecond, '/s', start));
+    f.push(
+      withBaseline(
+        `Alert storm drain, ${s.incidents} incidents (all persisted, all actions done)`,
+        s.drainSeconds,
+        's',
+        start ? { name: `${s.incidents} raw workflow starts`, value: round(s.incidents / start.value, 2), unit: 's' } : undefined,
+      ),
+    );
+    f.push(withBaseline(`Webhook → first action started p50 during the storm`, s.toActionStarted.p50Ms, 'ms', swsP50));
+  }
+  if (r.ruleMatching) {
+    const base = r.ruleMatching[0];
+    for (const m of r.ruleMatching) {
+      const isLargest = m.rules === 10_000;
+      f.push(
+        withBaseline(
+          `Rule matching median, ${m.rules.toLocaleString('en-US')} rules`,
+          round(m.medianMicros / 1000, 3),
+          'ms',
+          base && m !== base ? { name: `${base.rules} rules`, value: round(base.medianMicros / 1000, 3), unit: 'ms' } : undefined,
+          isLargest ? { text: '< 1 ms', pass: m.medianMicros < 1000 } : undefined,
+        ),
+      );
+    }
+  }
+  if (r.jobs) {
+    const at5 = r.jobs.runs.find((x) => x.concurrency === 5);
+    const allOk = r.jobs.runs.every((x) => x.succeeded === r.jobs!.targets);
+    f.push(
+      withBaseline(
+        `Job run fanned out to ${r.jobs.targets} targets (concurrency 100, one agent)${allOk ? '' : ' — NOT all targets succeeded'}`,
+        r.jobs.medianSeconds,
+        's',
+        at5 ? { name: 'same job at concurrency 5', value: at5.seconds, unit: 's' } : undefined,
+      ),
+    );
+  }
+  return f;
+}
+
+const fmt = (v: number, unit: string): string => `${Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : 'n/a'} ${unit}`;
+
+export function figuresTable(figures: Figure[]): string {
+  const lines = ['| Figure | Measured | Baseline (same run) | Ratio | Target | |', '|---|---:|---|---:|---|---|'];
+  for (const x of figures) {
+    const baseline = x.baseline ? `${fmt(x.baseline.value, x.baseline.unit)} — ${x.baseline.name}` : '—';
+    const result = x.pass === undefined ? '' : x.pass ? '**PASS**' : '**MISS**';
+    lines.push(`| ${x.name} | ${fmt(x.value, x.unit)} | ${baseline} | ${x.ratio === undefined ? '—' : `${x.ratio}×`} | ${x.target ?? ''} | ${result} |`);
+  }
+  return lines.join('\n');
+}
+
+export function toMarkdown(r: BenchResults): string {
+  const out: string[] = [];
+  out.push(`# Benchmark results${r.quick ? ' (BENCH_QUICK=1)' : ''}`, '');
+  out.push(
+    `${r.generatedAt} — ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, ${r.machine.temporal} (SQLite), ${r.machine.postgres}; whole run ${r.durationSeconds} s.`,
+    '',
+    `Load average (1/5/15 min) at start ${r.machine.loadAverage.start.join(' / ')}, at end ${r.machine.loadAverage.end.join(' / ')} — other processes share this machine; figures are only comparable with their own baselines.`,
+    '',
+  );
+  out.push(figuresTable(r.figures), '');
+  if (r.baselines) {
+    const b = r.baselines;
+    out.push('## Baselines', '', '| Baseline | Rate | p50 | p99 |', '|---|---:|---:|---:|');
+    out.push(`| Hono hello-world (@hono/node-server), 32 keep-alive callers | ${b.helloWorld.perSecond}/s | ${b.helloWorld.latency.p50Ms} ms | ${b.helloWorld.latency.p99Ms} ms |`);
+    out.push(`| Hono hello-world, open loop at 100/s | 100/s | ${b.helloWorldAt100.p50Ms} ms | ${b.helloWorldAt100.p99Ms} ms |`);
+    out.push(`| Temporal workflow start, trivial workflow, 32 callers | ${b.workflowStart.perSecond}/s | ${b.workflowStart.latency.p50Ms} ms | ${b.workflowStart.latency.p99Ms} ms |`);
+    out.push(`| Temporal signalWithStart, trivial workflow, 32 callers | ${b.signalWithStart.perSecond}/s | ${b.signalWithStart.latency.p50Ms} ms | ${b.signalWithStart.latency.p99Ms} ms |`);
+    out.push(`| Postgres single-row INSERT, pool of 10 | ${b.pgInsert.perSecond}/s | ${b.pgInsert.latency.p50Ms} ms | ${b.pgInsert.latency.p99Ms} ms |`, '');
+  }
+  if (r.ingest) {
+    out.push('## Webhook ingest', '', '| Offered rate | Sent | Accepted | Achieved | Ack p50 | Ack p99 | Persisted once | Drain after load | Sustained |', '|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    const row = (x: IngestResults['ackLatency'][number], sustained: string) =>
+      `| ${x.rate}/s | ${x.sent + x.shed} | ${x.accepted} | ${x.achievedRate}/s | ${x.ack.p50Ms} ms | ${x.ack.p99Ms} ms | ${x.persisted.distinctEvents}${x.duplicates ? ` (+${x.duplicates} dup)` : ''} | ${x.drainSeconds} s | ${sustained} |`;
+    for (const x of r.ingest.ackLatency) out.push(row(x, 'fixed-rate run'));
+    for (const x of r.ingest.steps) out.push(row(x, x.sustained ? 'yes' : `no: ${x.reason ?? ''}`));
+    out.push('');
+  }
+  if (r.endToEnd) {
+    const s = r.endToEnd.storm;
+    const l = r.endToEnd.latency;
+    out.push('## End to end', '');
+    out.push(`- Trickle at ${l.rate}/s, ${l.incidents} incidents: to action started p50 ${l.toActionStarted.p50Ms} ms / p99 ${l.toActionStarted.p99Ms} ms; to the sink receiving the call p50 ${l.toSink.p50Ms} ms / p99 ${l.toSink.p99Ms} ms; ${l.missing} missing.`);
+    out.push(
+      `- Storm of ${s.incidents}: delivered in ${s.deliverSeconds} s (${s.deliverPerSecond}/s, ${s.accepted} accepted); ${s.persisted} persisted, ${s.actionsFinished} actions finished (${s.actionsSucceeded} succeeded) ${s.drainSeconds} s after the first delivery; ${s.complete ? 'complete' : '**incomplete**'}.`,
+      '',
+    );
+  }
+  if (r.jobs) {
+    out.push('## Jobs', '', '| Concurrency | Wall time | Status | Succeeded | Failed |', '|---:|---:|---|---:|---:|');
+    for (const x of r.jobs.runs) out.push(`| ${x.concurrency} | ${x.seconds} s | ${x.status} | ${x.succeeded} | ${x.failed} |`);
+    out.push('');
+  }
+  if (r.errors.length > 0) {
+    out.push('## Errors', '');
+    for (const e of r.errors) out.push(`- ${e.phase}: ${e.message}`);
+    out.push('');
+  }
+  return out.join('\n');
+}

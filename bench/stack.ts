@@ -1,0 +1,175 @@
+// Everything the benchmarks run against, on loopback: a Temporal dev server, a fresh Postgres database
+// (dropped at the end), the real main worker in this process, the real API and a Hono hello-world in
+// child processes, and an HTTP sink that stands in for a notification endpoint.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { loadConfig, type Config } from '../src/config.js';
+import { openDatabase, type DatabaseHandle } from '../src/db/connect.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { createLogger } from '../src/logger.js';
+import { findTemporalCli, startDevServer, stopChild, type DevServer } from '../src/temporal/dev-server.js';
+import { ensureSearchAttributes } from '../src/temporal/search-attributes.js';
+import { installTemporalRuntime } from '../src/temporal/worker.js';
+import { buildMainWorker } from '../src/worker.js';
+import type { ChildReady } from './api-process.js';
+import { log } from './lib.js';
+
+export const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789';
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface Sink {
+  url: string;
+  /** Arrival time (epoch ms) of the first request naming each incident id. */
+  arrivals: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export interface BenchStack {
+  server: DevServer;
+  address: string;
+  client: Client;
+  native: NativeConnection;
+  database: DatabaseHandle;
+  databaseName: string;
+  config: Config;
+  taskQueue: string;
+  worker: Worker;
+  api: { url: string; child: ChildProcess };
+  hello: { url: string; child: ChildProcess };
+  sink: Sink;
+  stop(): Promise<void>;
+}
+
+const childScript = fileURLToPath(new URL('./api-process.ts', import.meta.url));
+
+async function startChild(mode: 'api' | 'hello', env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const child = fork(childScript, [mode], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${mode} server did not start within 60 s`)), 60_000);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolve((m as ChildReady).url);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${mode} server exited (${code})`));
+    });
+  });
+  return { url, child };
+}
+
+async function startSink(): Promise<Sink> {
+  const arrivals = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = Date.now();
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { incident?: unknown };
+        if (typeof body.incident === 'string' && !arrivals.has(body.incident)) arrivals.set(body.incident, at);
+      } catch {
+        // Not ours; answer anyway.
+      }
+      res.writeHead(204).end();
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    arrivals,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export async function startBenchStack(): Promise<BenchStack> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    while (stops.length > 0) await stops.pop()!().catch((err: unknown) => log(`teardown: ${(err as Error).message}`));
+  };
+  try {
+    const logger = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'warn', name: 'selfheal-bench' });
+    installTemporalRuntime(logger);
+    const cli = await findTemporalCli({ cliPath: process.env.TEMPORAL_CLI_PATH, provision: true, log });
+    if (!cli) throw new Error('Temporal CLI not found: set TEMPORAL_CLI_PATH');
+    const server = await startDevServer({ executable: cli });
+    stops.push(() => server.stop());
+    log(`Temporal dev server at ${server.address}`);
+
+    const base = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+    const databaseName = `selfheal_bench_${Date.now()}_${randomBytes(3).toString('hex')}`;
+    const admin = async (sql: string): Promise<void> => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      try {
+        await c.query(sql);
+      } finally {
+        await c.end();
+      }
+    };
+    await admin(`CREATE DATABASE ${databaseName}`);
+    stops.push(() => admin(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`));
+    const url = new URL(base);
+    url.pathname = `/${databaseName}`;
+    const database = await openDatabase({ url: url.toString(), dataDir: '', poolSize: 10 });
+    stops.push(() => database.close());
+    await migrateToLatest(database.db);
+    log(`database ${databaseName} migrated`);
+
+    const connection = await Connection.connect({ address: server.address });
+    stops.push(() => connection.close());
+    await ensureSearchAttributes(connection, 'default');
+    const client = new Client({ connection, namespace: 'default' });
+    const native = await NativeConnection.connect({ address: server.address });
+    stops.push(() => native.close());
+
+    const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
+    const env: Record<string, string> = {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+      DATABASE_URL: url.toString(),
+    };
+    const config = loadConfig({ ...env, LOG_LEVEL: 'warn' });
+    const worker = await buildMainWorker({ config, db: database.db, logger, connection: native, extractors: {} });
+    const running = worker.run();
+    stops.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    });
+
+    const api = await startChild('api', env);
+    stops.push(() => stopChild(api.child, 5000));
+    const hello = await startChild('hello', {});
+    stops.push(() => stopChild(hello.child, 5000));
+    const sink = await startSink();
+    stops.push(() => sink.close());
+    log(`API at ${api.url}, hello-world at ${hello.url}, sink at ${sink.url}`);
+
+    return { server, address: server.address, client, native, database, databaseName, config, taskQueue, worker, api, hello, sink, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
