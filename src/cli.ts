@@ -524,8 +524,8 @@ const onboardingCommands: Record<string, Command> = {
   'pagerduty subscribe': {
     summary: 'Create PagerDuty V3 webhook subscription(s) for incident events; prints the signing secret once',
     usage:
-      'selfheal pagerduty subscribe --url <public webhook url> (--service <id>... | --account) [--description <text>] [--pagerduty-token <t>] [--from-email <email>] [--pagerduty-api-url <url>] [--json]',
-    options: { ...PAGERDUTY_OPTIONS, service: { type: 'string', multiple: true }, account: { type: 'boolean', default: false }, description: { type: 'string' } },
+      'selfheal pagerduty subscribe --url <public webhook url> (--service <id>... | --account) [--new] [--description <text>] [--pagerduty-token <t>] [--from-email <email>] [--pagerduty-api-url <url>] [--json]',
+    options: { ...PAGERDUTY_OPTIONS, service: { type: 'string', multiple: true }, account: { type: 'boolean', default: false }, description: { type: 'string' }, new: { type: 'boolean', default: false } },
     async run({ io, values, global }) {
       const services = stringList(values.service);
       const account = values.account === true;
@@ -544,7 +544,8 @@ const onboardingCommands: Record<string, Command> = {
       const results: { filter: string; id: string; created: boolean; secret?: string }[] = [];
       for (const target of targets) {
         const existing = await pagerDutyCall('listing webhook subscriptions', () => client.listWebhookSubscriptions(target));
-        const same = existing.find((s) => s.delivery_method?.url === url);
+        // Re-running is harmless; --new creates another subscription anyway (a new secret, for rotation).
+        const same = values.new === true ? undefined : existing.find((s) => s.delivery_method?.url === url);
         const label = target.type === 'account' ? 'account' : `service:${target.id}`;
         if (same) {
           results.push({ filter: label, id: same.id, created: false });
