@@ -61,11 +61,12 @@ async function main(): Promise<void> {
   await admin.connection.close();
 
   const connection = await connectNative(target);
-  const worker = await buildMainWorker({ config, db: database.db, logger, connection, extractors: await loadExtractors(config.extractorsFile) });
+  const extractors = await loadExtractors(config.extractorsFile);
+  const worker = await buildMainWorker({ config, db: database.db, logger, connection, extractors });
   const workerDone = worker.run();
 
   const temporal = await lazyTemporalClient(target);
-  const api = await startApiServer({ config, db: database.db, temporal, logger, temporalUiUrl: uiUrl });
+  const api = await startApiServer({ config, db: database.db, temporal, logger, temporalUiUrl: uiUrl, extractors });
 
   say('');
   say('Self-healing is running (Ctrl-C to stop)');

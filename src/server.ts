@@ -1,14 +1,9 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { pathToFileURL } from 'node:url';
-import type { Client } from '@temporalio/client';
-import type { Kysely } from 'kysely';
-import { createApp } from './api/app.js';
+import { createApp, type AppDeps } from './api/app.js';
 import { allRoutes } from './api/routes/index.js';
-import type { Config } from './config.js';
-import type { Database } from './db/database.js';
-import type { Logger } from './logger.js';
 import { temporalTarget } from './temporal/connection.js';
-import { configOrExit, lazyTemporalClient, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+import { configOrExit, lazyTemporalClient, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
 
 export interface ApiServer {
   url: string;
@@ -17,7 +12,7 @@ export interface ApiServer {
 }
 
 /** Serve the API on config.host:port (port 0 → a free port). */
-export async function startApiServer(deps: { config: Config; db: Kysely<Database>; temporal: Client; logger: Logger; temporalUiUrl?: string }): Promise<ApiServer> {
+export async function startApiServer(deps: AppDeps): Promise<ApiServer> {
   const app = createApp(deps, allRoutes);
   return new Promise((resolve) => {
     const server: ServerType = serve({ fetch: app.fetch, port: deps.config.port, hostname: deps.config.host }, (info) => {
@@ -44,7 +39,7 @@ async function main(): Promise<void> {
   const { db, close } = await openMigratedDatabase(config, logger);
   const address = config.temporal.address ?? 'localhost:7233';
   const temporal = await lazyTemporalClient(temporalTarget(config, address));
-  const api = await startApiServer({ config, db, temporal, logger });
+  const api = await startApiServer({ config, db, temporal, logger, extractors: await loadExtractors(config.extractorsFile) });
   logger.info({ url: api.url, temporal: address }, 'API listening');
   onShutdown(logger, async () => {
     await api.close();

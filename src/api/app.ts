@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { sql, type Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
+import type { ExtractorsConfig } from '../domain/extract.js';
 import type { Logger } from '../logger.js';
 import { problem, ProblemError } from './problem.js';
 
@@ -15,6 +16,8 @@ export interface AppDeps {
   logger: Logger;
   /** The Temporal address actually used (may come from an embedded dev server). */
   temporalUiUrl?: string;
+  /** Environment extractors (SELFHEAL_EXTRACTORS_FILE), for rule tests that extract like the worker. */
+  extractors?: ExtractorsConfig;
 }
 
 export type AppEnv = { Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[] } };

@@ -7,7 +7,7 @@ import type { Database, Incident, RuleRow } from '../../db/database.js';
 import { writeAudit } from '../../db/queries/audit.js';
 import { findIncident } from '../../db/queries/incidents.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion } from '../../db/queries/rules.js';
-import { extractEnvironment } from '../../domain/extract.js';
+import { extractEnvironment, type ExtractorsConfig } from '../../domain/extract.js';
 import {
   activeMaintenanceWindow,
   evaluateRule,
@@ -169,6 +169,8 @@ export interface RuleTestResult {
 
 export interface PayloadTestInput {
   payload: unknown;
+  /** The worker's extractors (SELFHEAL_EXTRACTORS_FILE), so the test sees the environment the worker would. */
+  extractors?: ExtractorsConfig | undefined;
   alerts?: unknown[] | undefined;
   environment?: Record<string, unknown> | undefined;
   eventType?: string | undefined;
@@ -192,7 +194,7 @@ export function testRuleWithPayload(rule: Rule, input: PayloadTestInput): RuleTe
   const snap = toIncidentSnapshot(event);
   if (!snap) throw badRequest('the payload names no incident', [{ path: 'payload.event.data', message: 'no incident id found' }]);
   const alerts = input.alerts ?? [];
-  const extracted = extractEnvironment({ title: snap.title, description: snap.description, serviceId: snap.serviceId, alerts });
+  const extracted = extractEnvironment({ title: snap.title, description: snap.description, serviceId: snap.serviceId, alerts }, input.extractors ?? {});
   const incident: Incident = {
     id: snap.id,
     number: snap.number ?? null,
@@ -488,7 +490,7 @@ export function ruleRoutes(deps: AppDeps) {
   async function runTest(rule: Rule, input: z.output<typeof ruleTestSchema>): Promise<RuleTestResult> {
     const now = input.now ? new Date(input.now) : new Date();
     if (input.payload !== undefined) {
-      return testRuleWithPayload(rule, { payload: input.payload, alerts: input.alerts, environment: input.environment, eventType: input.eventType, now });
+      return testRuleWithPayload(rule, { payload: input.payload, alerts: input.alerts, environment: input.environment, eventType: input.eventType, now, extractors: deps.extractors });
     }
     const incident = await findIncident(db, input.incidentId!);
     if (!incident) throw notFound(`incident ${input.incidentId} is not known`);
