@@ -763,6 +763,299 @@ const onboardingCommands: Record<string, Command> = {
 };
 Object.assign(commands, onboardingCommands);
 
+// ---- operations: incidents, jobs, environments ------------------------------------------------------------
+
+interface IncidentSummary {
+  id: string;
+  number: number | null;
+  title: string | null;
+  status: string;
+  urgency: string | null;
+  service: { id: string | null; name: string | null };
+  environment: Record<string, unknown>;
+  createdAt: string;
+  temporalUrl: string;
+}
+
+interface IncidentDetail extends IncidentSummary {
+  description: string | null;
+  events: { eventId: string; type: string; occurredAt: string | null; receivedAt: string }[];
+  matches: { ruleId: string; ruleName: string; ruleVersion: number; decision: string; skipReason: string | null; target: string | null; explanation: unknown; matchedAt: string }[];
+  actionRuns: { id: string; actionId: string; type: string; status: string; attempts: number; target: string | null; exitCode: number | null; outputExcerpt: string | null; link: string | null; error: string | null; finishedAt: string | null }[];
+}
+
+interface JobView {
+  id: string;
+  name: string;
+  schedule: { interval?: string; cron?: string | string[]; timezone?: string };
+  script: string;
+  via: string;
+  enabled: boolean;
+  paused?: boolean;
+  nextRunTimes?: string[];
+}
+
+interface JobRunView {
+  id: string;
+  trigger: string;
+  status: string;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  temporalUrl: string;
+  targets: { environment: string; via: string; status: string; exitCode: number | null; outputExcerpt: string | null; error: string | null }[];
+}
+
+/** Job run statuses that are final; `running` is the only other one. */
+const FINAL_RUN = new Set(['succeeded', 'failed', 'partial', 'skipped', 'cancelled']);
+
+const table = (io: Io, header: string[], rows: unknown[][]) => {
+  io.out(header.join('\t'));
+  for (const r of rows) io.out(r.map((v) => (v === null || v === undefined ? '' : String(v))).join('\t'));
+};
+
+function positiveInt(values: Values, name: string, fallback: number, max: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new CliError(EXIT.usage, `--${name} must be a whole number from 1 to ${max} (got "${String(raw)}")`);
+  return n;
+}
+
+function requireArg(args: string[], usage: string): string {
+  const v = args[0];
+  if (!v) throw new CliError(EXIT.usage, `usage: ${usage}`);
+  return v;
+}
+
+const scheduleText = (s: JobView['schedule']) =>
+  s.interval ? (/^every/.test(s.interval) ? s.interval : `every ${s.interval}`) : s.cron ? `cron ${[s.cron].flat().join('; ')}${s.timezone ? ` (${s.timezone})` : ''}` : JSON.stringify(s);
+
+/** Runs `fn` over `items`, `limit` at a time, keeping order. */
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
+}
+
+async function jobRuns(api: ApiClient, id: string, limit: number): Promise<JobRunView[] | undefined> {
+  const res = await api.request<{ items: JobRunView[] }>('GET', `/api/jobs/${encodeURIComponent(id)}/runs?limit=${limit}`, { allow404: true });
+  return res.status === 404 ? undefined : res.body.items;
+}
+
+function notFound(io: Io, what: string): number {
+  io.err(`${what} is not known`);
+  return EXIT.negative;
+}
+
+const opsCommands: Record<string, Command> = {
+  'incidents list': {
+    summary: 'List incidents (newest first)',
+    usage: 'selfheal incidents list [--status triggered|acknowledged|resolved] [--service <id>] [--environment <name>] [--limit n] [--json]',
+    options: { status: { type: 'string' }, service: { type: 'string' }, environment: { type: 'string' }, limit: { type: 'string' } },
+    async run({ api, io, values, global }) {
+      const q = new URLSearchParams({ limit: String(positiveInt(values, 'limit', 50, 200)) });
+      for (const k of ['status', 'service', 'environment'] as const) if (typeof values[k] === 'string') q.set(k, values[k]);
+      const { items } = (await api.request<{ items: IncidentSummary[] }>('GET', `/api/incidents?${q}`)).body;
+      if (global.json) {
+        io.out(JSON.stringify(items, null, 2));
+        return EXIT.ok;
+      }
+      table(
+        io,
+        ['ID', 'STATUS', 'URGENCY', 'SERVICE', 'ENVIRONMENT', 'CREATED', 'TITLE'],
+        items.map((i) => [i.id, i.status, i.urgency, i.service.name ?? i.service.id, i.environment.environment ?? i.environment.host, i.createdAt, i.title]),
+      );
+      return EXIT.ok;
+    },
+  },
+
+  'incidents show': {
+    summary: 'Show an incident: events, environment, rule matches, action runs (exit 1 when not known)',
+    usage: 'selfheal incidents show <id> [--json]',
+    async run({ api, io, args, global }) {
+      const id = requireArg(args, this.usage);
+      const res = await api.request<IncidentDetail>('GET', `/api/incidents/${encodeURIComponent(id)}`, { allow404: true });
+      if (res.status === 404) return notFound(io, `incident ${id}`);
+      const i = res.body;
+      if (global.json) {
+        io.out(JSON.stringify(i, null, 2));
+        return EXIT.ok;
+      }
+      io.out(`${i.id}  #${i.number ?? '?'}  ${i.title ?? ''}`);
+      io.out(`status ${i.status}, urgency ${i.urgency ?? '-'}, service ${i.service.name ?? i.service.id ?? '-'}, created ${i.createdAt}`);
+      io.out(`Temporal: ${i.temporalUrl}`);
+      const env = Object.entries(i.environment);
+      io.out(env.length ? `environment: ${env.map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}` : 'environment: (nothing extracted)');
+      io.out('events:');
+      for (const e of i.events) io.out(`  ${e.occurredAt ?? e.receivedAt}  ${e.type}  ${e.eventId}`);
+      io.out('rule matches:');
+      if (i.matches.length === 0) io.out('  (none)');
+      for (const m of i.matches) {
+        const text = (m.explanation as { text?: string } | null)?.text;
+        io.out(`  ${m.ruleName} v${m.ruleVersion}: ${m.decision}${m.skipReason ? ` (${m.skipReason})` : ''}${m.target ? ` target ${m.target}` : ''}${text ? ` — ${text}` : ''}`);
+      }
+      io.out('actions:');
+      if (i.actionRuns.length === 0) io.out('  (none)');
+      for (const r of i.actionRuns) {
+        io.out(`  ${r.actionId} (${r.type}): ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.attempts > 1 ? `, ${r.attempts} attempts` : ''}${r.link ? `  ${r.link}` : ''}`);
+        if (r.error) io.out(`    error: ${r.error}`);
+        if (r.outputExcerpt) for (const line of r.outputExcerpt.trimEnd().split('\n').slice(-5)) io.out(`    | ${line}`);
+        if (r.status === 'awaiting_approval') io.out(`    waiting for approval: POST /api/incidents/${i.id}/approvals/${r.id} {"decision":"approve"|"reject"}`);
+      }
+      return EXIT.ok;
+    },
+  },
+
+  'jobs list': {
+    summary: 'List scheduled jobs with their next run',
+    usage: 'selfheal jobs list [--json]',
+    async run({ api, io, global }) {
+      const { items } = (await api.request<{ items: JobView[] }>('GET', '/api/jobs')).body;
+      // The detail adds the schedule's state from Temporal (its `schedule` is Temporal's description, not the definition).
+      const jobs = await mapBounded(items, 8, async (j) => {
+        const res = await api.request<JobView>('GET', `/api/jobs/${encodeURIComponent(j.id)}`, { allow404: true });
+        return res.status === 404 ? j : { ...j, paused: res.body.paused, nextRunTimes: res.body.nextRunTimes };
+      });
+      if (global.json) {
+        io.out(JSON.stringify(jobs, null, 2));
+        return EXIT.ok;
+      }
+      table(
+        io,
+        ['ID', 'NAME', 'SCHEDULE', 'STATE', 'NEXT RUN', 'SCRIPT'],
+        jobs.map((j) => [j.id, j.name, scheduleText(j.schedule), (j.paused ?? !j.enabled) ? 'paused' : 'active', j.nextRunTimes?.[0] ?? '', `${j.script} via ${j.via}`]),
+      );
+      return EXIT.ok;
+    },
+  },
+
+  'jobs trigger': {
+    summary: 'Run a job now; with --wait, follow the run to its end (exit 0 succeeded, 1 failed/partial, 3 no end within --timeout)',
+    usage: 'selfheal jobs trigger <id> [--wait] [--timeout seconds] [--json]',
+    options: { wait: { type: 'boolean', default: false }, timeout: { type: 'string' } },
+    async run({ api, io, args, values, global }) {
+      const id = requireArg(args, this.usage);
+      const before = await jobRuns(api, id, 20);
+      if (!before) return notFound(io, `job ${id}`);
+      const known = new Set(before.map((r) => r.id));
+      await api.request('POST', `/api/jobs/${encodeURIComponent(id)}/trigger`);
+      if (values.wait !== true) {
+        if (global.json) io.out(JSON.stringify({ jobId: id, triggered: true }, null, 2));
+        else io.out(`triggered ${id}`);
+        return EXIT.ok;
+      }
+      const timeoutMs = positiveInt(values, 'timeout', 600, 86_400) * 1000;
+      const deadline = Date.now() + timeoutMs;
+      const started = Date.now();
+      let run: JobRunView | undefined;
+      let last = '';
+      for (;;) {
+        run = (await jobRuns(api, id, 20))?.find((r) => !known.has(r.id));
+        const progress = run ? `${run.status}, ${run.targets.length} target result(s)` : 'waiting for the run to start';
+        if (progress !== last) {
+          io.err(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${id}: ${progress}`);
+          last = progress;
+        }
+        if (run && FINAL_RUN.has(run.status)) break;
+        if (Date.now() > deadline) {
+          io.err(`${id}: the run did not finish within ${timeoutMs / 1000} s${run ? ` (see ${run.temporalUrl})` : ''}`);
+          if (global.json) io.out(JSON.stringify({ jobId: id, finished: false, run: run ?? null }, null, 2));
+          return EXIT.server;
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      if (global.json) {
+        io.out(JSON.stringify({ jobId: id, finished: true, run }, null, 2));
+      } else {
+        io.out(`${id}: ${run.status}${run.durationMs !== null ? ` in ${(run.durationMs / 1000).toFixed(1)} s` : ''}  ${run.temporalUrl}`);
+        for (const t of run.targets) io.out(`  ${t.environment} (${t.via}): ${t.status}${t.exitCode !== null ? ` exit ${t.exitCode}` : ''}${t.error ? ` — ${t.error}` : ''}`);
+      }
+      return run.status === 'succeeded' || run.status === 'skipped' ? EXIT.ok : EXIT.negative;
+    },
+  },
+
+  'jobs pause': {
+    summary: 'Pause a job schedule (exit 1 when the job is not known)',
+    usage: 'selfheal jobs pause <id> [--json]',
+    run: (ctx) => setJobState(ctx, 'pause'),
+  },
+
+  'jobs resume': {
+    summary: 'Resume a paused job schedule (exit 1 when the job is not known)',
+    usage: 'selfheal jobs resume <id> [--json]',
+    run: (ctx) => setJobState(ctx, 'resume'),
+  },
+
+  'jobs runs': {
+    summary: 'Run history of a job with per-target results',
+    usage: 'selfheal jobs runs <id> [--limit n] [--json]',
+    options: { limit: { type: 'string' } },
+    async run({ api, io, args, values, global }) {
+      const id = requireArg(args, this.usage);
+      const runs = await jobRuns(api, id, positiveInt(values, 'limit', 20, 200));
+      if (!runs) return notFound(io, `job ${id}`);
+      if (global.json) {
+        io.out(JSON.stringify(runs, null, 2));
+        return EXIT.ok;
+      }
+      io.out(['STARTED', 'TRIGGER', 'STATUS', 'DURATION', 'TARGETS OK', 'TEMPORAL'].join('\t'));
+      for (const r of runs) {
+        const ok = r.targets.filter((t) => t.status === 'succeeded').length;
+        io.out([r.startedAt, r.trigger, r.status, r.durationMs === null ? '' : `${(r.durationMs / 1000).toFixed(1)}s`, `${ok}/${r.targets.length}`, r.temporalUrl].join('\t'));
+        for (const t of r.targets) io.out(`  ${t.environment} (${t.via}): ${t.status}${t.exitCode !== null ? ` exit ${t.exitCode}` : ''}${t.error ? ` — ${t.error}` : ''}`);
+      }
+      return EXIT.ok;
+    },
+  },
+
+  'environments list': {
+    summary: 'List environments with their Doctor agent online/offline',
+    usage: 'selfheal environments list [--json]',
+    async run({ api, io, global }) {
+      const { items } = (await api.request<{ items: { name: string }[] }>('GET', '/api/environments')).body;
+      const envs = await mapBounded(items, 8, async (e) => {
+        const res = await api.request<Record<string, unknown>>('GET', `/api/environments/${encodeURIComponent(e.name)}`, { allow404: true });
+        return res.status === 404 ? (e as Record<string, unknown>) : res.body;
+      });
+      if (global.json) {
+        io.out(JSON.stringify(envs, null, 2));
+        return EXIT.ok;
+      }
+      table(
+        io,
+        ['NAME', 'AGENT', 'TASK QUEUE', 'SSH', 'LABELS'],
+        envs.map((e) => {
+          const agent = e.agent as { online?: boolean; error?: string } | undefined;
+          const ssh = e.ssh as { user: string; host: string; port: number } | null | undefined;
+          const labels = Object.entries((e.labels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`);
+          return [e.name, agent?.error ? 'unknown' : agent?.online ? 'online' : 'offline', e.agentTaskQueue, ssh ? `${ssh.user}@${ssh.host}:${ssh.port}` : '', labels.join(',')];
+        }),
+      );
+      return EXIT.ok;
+    },
+  },
+};
+
+async function setJobState({ api, io, args, global }: CommandContext, what: 'pause' | 'resume'): Promise<number> {
+  const id = requireArg(args, `selfheal jobs ${what} <id>`);
+  const res = await api.request<JobView>('POST', `/api/jobs/${encodeURIComponent(id)}/${what}`, { allow404: true });
+  if (res.status === 404) return notFound(io, `job ${id}`);
+  if (global.json) io.out(JSON.stringify(res.body, null, 2));
+  else io.out(`${id}: ${what === 'pause' ? 'paused' : 'resumed'}`);
+  return EXIT.ok;
+}
+
+Object.assign(commands, opsCommands);
+
 // ---- entry point ---------------------------------------------------------------------------------------------------
 
 function helpText(): string {

@@ -324,7 +324,8 @@ export const DASHBOARD_JS = String.raw`
   function jobsPage(gen) {
     return api('GET', '/api/jobs').then(must).then(function (body) {
       return Promise.all(body.items.slice(0, 50).map(function (j) {
-        return api('GET', '/api/jobs/' + encodeURIComponent(j.id)).then(function (r) { return r.ok ? r.body : j; }, function () { return j; });
+        // The detail's "schedule" is Temporal's description; keep the definition and take the state from it.
+        return api('GET', '/api/jobs/' + encodeURIComponent(j.id)).then(function (r) { return r.ok ? Object.assign({}, j, { paused: r.body.paused, nextRunTimes: r.body.nextRunTimes }) : j; }, function () { return j; });
       }));
     }).then(function (jobs) {
       if (gen !== generation) return;
@@ -342,9 +343,11 @@ export const DASHBOARD_JS = String.raw`
 
   function jobPage(gen, id) {
     var path = '/api/jobs/' + encodeURIComponent(id);
-    return Promise.all([api('GET', path).then(must), api('GET', path + '/runs?limit=50').then(must)]).then(function (both) {
+    return Promise.all([api('GET', path).then(must), api('GET', path + '/runs?limit=50').then(must), api('GET', '/api/jobs').then(must)]).then(function (all) {
       if (gen !== generation) return;
-      var j = both[0], runs = both[1];
+      var runs = all[1];
+      var definition = all[2].items.filter(function (x) { return x.id === all[0].id; })[0] || {};
+      var j = Object.assign({}, all[0], { schedule: definition.schedule || {} });
       function act(what) {
         return function () {
           api('POST', path + '/' + what).then(function (res) { if (!res.ok) flash(problemText(res), true); else { flash(what + ': done'); route(); } }, function (e) { flash(e.message, true); });

@@ -162,6 +162,7 @@ describe('dashboard (/ui) in headless Chromium', function () {
     const row = page.getByTestId('job-row').filter({ hasText: 'ui root password expiry' });
     await row.waitFor();
     assert.notEqual((await row.getByTestId('job-next').innerText()).trim(), '', 'next run shown');
+    assert.match(await row.innerText(), /every 6h/);
     await row.click();
     await page.getByTestId('next-runs').waitFor();
     await page.getByTestId('job-trigger').click();
