@@ -1,14 +1,12 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { ExecutorError } from '../src/executors/errors.js';
 import { resolveSecretRef } from '../src/executors/secrets.js';
-import { runSshCommand } from '../src/executors/ssh.js';
 import type { Logger } from '../src/logger.js';
 import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
-import type { ScriptActionResult } from './agent.js';
+import { DEFAULT_REMOTE_SCRIPTS_DIR, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import type { RunActionInput } from './types.js';
 
 export interface ActionDeps {
@@ -36,8 +34,6 @@ export interface Integrations {
     filedAgainst?: string | undefined;
   }): Promise<{ id: string; url: string }>;
 }
-
-export const DEFAULT_REMOTE_SCRIPTS_DIR = '/opt/selfheal/scripts';
 
 /** Run one rule action that is not an agent script. Results are recorded by the workflow. */
 export function createActionActivities(deps: ActionDeps) {
@@ -122,30 +118,7 @@ export function createActionActivities(deps: ActionDeps) {
     // A script runs as argv; a fixed command line runs under sh -c with the rendered args as $1, $2…, so
     // templated values stay data and are never parsed by the remote shell.
     const command = p.script ? [`${remoteDir}/${String(p.script)}`, ...args] : ['sh', '-c', String(p.command), 'selfheal', ...args];
-    const ctx = Context.current();
-    const beat = setInterval(() => ctx.heartbeat(), 5000);
-    try {
-      const r = await runSshCommand({
-        host: ssh.host,
-        port: ssh.port,
-        username: ssh.user,
-        privateKey: await resolveSecretRef(ssh.keyRef, env),
-        hostKeyFingerprint: ssh.hostKeyFingerprint,
-        command,
-        timeoutMs: (input.action.timeoutSeconds ?? 300) * 1000,
-        signal: ctx.cancellationSignal,
-      });
-      const output = [r.stdout, r.stderr ? `--- stderr ---\n${r.stderr}` : ''].filter(Boolean).join('\n');
-      return {
-        exitCode: r.exitCode,
-        outputExcerpt: output,
-        timedOut: r.timedOut,
-        durationMs: r.durationMs,
-        ...(r.timedOut ? { error: 'timed out' } : r.exitCode !== 0 ? { error: `exit code ${r.exitCode ?? r.signal}` } : {}),
-      };
-    } finally {
-      clearInterval(beat);
-    }
+    return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? 300) * 1000, env);
   }
 
   async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh & { scriptsDir?: string }> {

@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { runScript } from '../src/executors/script-runner.js';
 import { ScriptNotAllowedError } from '../src/executors/errors.js';
+import { scriptResult, type ScriptActionResult } from './script-result.js';
 
 export interface AgentDeps {
   scriptsDir: string;
@@ -16,14 +17,7 @@ export interface AgentScriptInput {
   context?: Record<string, string>;
 }
 
-export interface ScriptActionResult {
-  exitCode: number | null;
-  outputExcerpt: string;
-  error?: string | undefined;
-  link?: string | undefined;
-  timedOut?: boolean;
-  durationMs?: number;
-}
+export type { ScriptActionResult };
 
 /** Activities of the Doctor agent: run allow-listed scripts on this environment's task queue. */
 export function createAgentActivities(deps: AgentDeps) {
@@ -40,14 +34,7 @@ export function createAgentActivities(deps: AgentDeps) {
         signal: ctx.cancellationSignal,
         onProgress: (p) => ctx.heartbeat(p),
       });
-      const output = [r.stdout, r.stderr ? `--- stderr ---\n${r.stderr}` : ''].filter(Boolean).join('\n');
-      return {
-        exitCode: r.exitCode,
-        outputExcerpt: output,
-        timedOut: r.timedOut,
-        durationMs: r.durationMs,
-        ...(r.timedOut ? { error: `timed out after ${timeoutMs / 1000} s; process group killed` } : r.exitCode !== 0 ? { error: `exit code ${r.exitCode ?? r.signal}` } : {}),
-      };
+      return scriptResult(r, timeoutMs);
     } catch (err) {
       if (err instanceof ScriptNotAllowedError) throw ApplicationFailure.nonRetryable(err.message, 'ScriptNotAllowedError');
       throw err;

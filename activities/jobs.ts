@@ -1,16 +1,14 @@
 // Activities of the scheduled-job workflow: resolve targets, record runs and per-target results, run a
 // script over SSH on an environment's management VM, notify on failure.
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { sql, type Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveSecretRef } from '../src/executors/secrets.js';
-import { runSshCommand } from '../src/executors/ssh.js';
 import type { Logger } from '../src/logger.js';
 import { agentTaskQueue } from '../src/temporal/names.js';
-import { DEFAULT_REMOTE_SCRIPTS_DIR, toFailure, type Integrations } from './actions.js';
-import type { ScriptActionResult } from './agent.js';
+import { toFailure, type Integrations } from './actions.js';
+import { DEFAULT_REMOTE_SCRIPTS_DIR, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 
 export interface JobActivityDeps {
   db: Kysely<Database>;
@@ -161,31 +159,10 @@ export function createJobActivities(deps: JobActivityDeps) {
     const row = await db.selectFrom('environments').select('ssh').where('name', '=', input.environment).executeTakeFirst();
     const ssh = row?.ssh as (EnvironmentSsh & { scriptsDir?: string }) | null | undefined;
     if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${input.environment} has no management VM (ssh) configured`, 'ValidationError');
-    const ctx = Context.current();
-    const beat = setInterval(() => ctx.heartbeat(), 5000);
     try {
-      const r = await runSshCommand({
-        host: ssh.host,
-        port: ssh.port,
-        username: ssh.user,
-        privateKey: await resolveSecretRef(ssh.keyRef, env),
-        hostKeyFingerprint: ssh.hostKeyFingerprint,
-        command: [`${ssh.scriptsDir ?? DEFAULT_REMOTE_SCRIPTS_DIR}/${input.script}`, ...input.args],
-        timeoutMs: input.timeoutSeconds * 1000,
-        signal: ctx.cancellationSignal,
-      });
-      const output = [r.stdout, r.stderr ? `--- stderr ---\n${r.stderr}` : ''].filter(Boolean).join('\n');
-      return {
-        exitCode: r.exitCode,
-        outputExcerpt: output,
-        timedOut: r.timedOut,
-        durationMs: r.durationMs,
-        ...(r.timedOut ? { error: `timed out after ${input.timeoutSeconds} s` } : r.exitCode !== 0 ? { error: `exit code ${r.exitCode ?? r.signal}` } : {}),
-      };
+      return await runOnManagementVm(ssh, [`${ssh.scriptsDir ?? DEFAULT_REMOTE_SCRIPTS_DIR}/${input.script}`, ...input.args], input.timeoutSeconds * 1000, env);
     } catch (err) {
       throw toFailure(err);
-    } finally {
-      clearInterval(beat);
     }
   }
 
