@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   process.send?.(ready);
   const stop = (): void => {
     void server.close().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 3000).unref();
+    setTimeout(() => process.exit(0), 3000);
   };
   process.once('SIGTERM', stop);
   process.once('disconnect', stop);

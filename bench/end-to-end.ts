@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseRuleInput, type RuleInputDocument } from '../src/domain/rules/schema.js';
 import { newBatch, persistedCount } from './deliveries.js';
-import { closedLoop, keepAliveTarget, log, openLoop, pollUntil, quick, request, round, summarize, type LatencySummary } from './lib.js';
+import { closedLoop, keepAliveTarget, log, openLoop, pollUntil, quick, request, round, sleep, summarize, type LatencySummary } from './lib.js';
 import type { BenchStack } from './stack.js';
 
 export interface EndToEndResults {
@@ -16,6 +16,7 @@ export interface EndToEndResults {
     deliverSeconds: number;
     deliverPerSecond: number;
     accepted: number;
+    redeliveries: number;
     persisted: number;
     actionsFinished: number;
     actionsSucceeded: number;
@@ -112,19 +113,32 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
     const stormSent = new Map<string, number>();
     const t0 = Date.now();
     let accepted = 0;
+    let retries = 0;
     const delivered = await closedLoop({
       concurrency: 64,
       count: incidents,
-      maxMs: 120_000,
+      maxMs: 240_000,
+      // Like PagerDuty: a delivery not answered 2xx is retried (same event id) after a pause.
       op: async (i) => {
         const d = storm.build(i);
         stormSent.set(d.incidentId, Date.now());
-        const answer = await request(target, d.path, { method: 'POST', headers: d.headers, body: d.body });
-        if (answer.status !== 202) throw new Error(`webhook answered ${answer.status}`);
-        accepted += 1;
+        let last = '';
+        for (let attempt = 1; attempt <= 10; attempt++) {
+          if (attempt > 1) {
+            retries += 1;
+            await sleep(1000);
+          }
+          const answer = await request(target, d.path, { method: 'POST', headers: d.headers, body: d.body }).catch((err: unknown) => ({ status: 0, body: (err as Error).message }));
+          if (answer.status === 202 || answer.status === 200) {
+            accepted += 1;
+            return;
+          }
+          last = `${answer.status} ${answer.body.slice(0, 100)}`;
+        }
+        throw new Error(`webhook not accepted after 10 attempts: ${last}`);
       },
     });
-    log(`  delivered in ${delivered.seconds} s (${delivered.perSecond}/s), ${accepted} accepted`);
+    log(`  delivered in ${delivered.seconds} s (${delivered.perSecond}/s), ${accepted} accepted after ${retries} redeliveries`);
     const drainBudgetMs = quick ? 150_000 : 420_000;
     let lastLog = Date.now();
     const done = await pollUntil(
@@ -158,6 +172,7 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
         deliverSeconds: delivered.seconds,
         deliverPerSecond: delivered.perSecond,
         accepted,
+        redeliveries: retries,
         persisted: persisted.distinctEvents,
         actionsFinished: final.finished,
         actionsSucceeded: final.succeeded,

@@ -161,7 +161,7 @@ export function toMarkdown(r: BenchResults): string {
     out.push('## End to end', '');
     out.push(`- Trickle at ${l.rate}/s, ${l.incidents} incidents: to action started p50 ${l.toActionStarted.p50Ms} ms / p99 ${l.toActionStarted.p99Ms} ms; to the sink receiving the call p50 ${l.toSink.p50Ms} ms / p99 ${l.toSink.p99Ms} ms; ${l.missing} missing.`);
     out.push(
-      `- Storm of ${s.incidents}: delivered in ${s.deliverSeconds} s (${s.deliverPerSecond}/s, ${s.accepted} accepted); ${s.persisted} persisted, ${s.actionsFinished} actions finished (${s.actionsSucceeded} succeeded) ${s.drainSeconds} s after the first delivery; ${s.complete ? 'complete' : '**incomplete**'}.`,
+      `- Storm of ${s.incidents}: delivered in ${s.deliverSeconds} s (${s.deliverPerSecond}/s, ${s.accepted} accepted, ${s.redeliveries} redeliveries after a 503 or timeout); ${s.persisted} persisted, ${s.actionsFinished} actions finished (${s.actionsSucceeded} succeeded) ${s.drainSeconds} s after the first delivery; ${s.complete ? 'complete' : '**incomplete**'}.`,
       '',
     );
   }
