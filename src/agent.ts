@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new AgentStartError(`SELFHEAL_SCRIPTS_DIR: ${(err as Error).message}`);
   }
-  installTemporalRuntime(logger);
+  installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
   const address = config.temporal.address ?? 'localhost:7233';
   const connection = await connectWithRetries(config, address, logger);
   const worker = await buildAgentWorker({ config, connection, environment, scriptsDir });

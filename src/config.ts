@@ -70,6 +70,7 @@ export const envSchema = z.object({
   TEMPORAL_TLS_KEY_PATH: optionalString,
   TEMPORAL_TLS_CA_PATH: optionalString,
   TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_WORKER_METRICS_ADDRESS: hostPort,
   PAGERDUTY_WEBHOOK_SECRETS: list,
   PAGERDUTY_API_URL: url('https://api.pagerduty.com'),
   PAGERDUTY_API_TOKEN: optionalString,
@@ -117,6 +118,8 @@ export interface Config {
     cliPath: string | undefined;
     tls: { certPath: string | undefined; keyPath: string | undefined; caPath: string | undefined };
     apiKey: string | undefined;
+    /** host:port where the SDK serves worker metrics for Prometheus; unset → off. */
+    workerMetricsAddress: string | undefined;
   };
   pagerduty: {
     webhookSecrets: string[];
@@ -189,6 +192,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       cliPath: e.TEMPORAL_CLI_PATH,
       tls: { certPath: e.TEMPORAL_TLS_CERT_PATH, keyPath: e.TEMPORAL_TLS_KEY_PATH, caPath: e.TEMPORAL_TLS_CA_PATH },
       apiKey: e.TEMPORAL_API_KEY,
+      workerMetricsAddress: e.TEMPORAL_WORKER_METRICS_ADDRESS,
     },
     pagerduty: {
       webhookSecrets: e.PAGERDUTY_WEBHOOK_SECRETS,

@@ -42,7 +42,7 @@ export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
 async function main(): Promise<void> {
   const config = configOrExit();
   const logger = loggerFor(config, 'selfheal-worker');
-  installTemporalRuntime(logger);
+  installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
   const address = config.temporal.address ?? 'localhost:7233';
   const target = temporalTarget(config, address);
   const { db, close } = await openMigratedDatabase(config, logger);

@@ -17,11 +17,14 @@ const quietBundlerLogger = new DefaultLogger('WARN');
 
 let runtimeInstalled = false;
 /** Route the Temporal SDK's own logs into our logger. Call once, before any worker or native connection. */
-export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN'): void {
+export function installTemporalRuntime(logger: Logger, opts: { level?: LogLevel; metricsAddress?: string | undefined } = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  const level = opts.level ?? 'WARN';
   const sdk = logger.child({ component: 'temporal-sdk' });
   Runtime.install({
+    // Worker metrics (task slots, poll latency, activity and workflow task durations) for Prometheus.
+    ...(opts.metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.metricsAddress } } } } : {}),
     logger: new DefaultLogger(level, (entry) => {
       const meta = entry.meta ?? {};
       const lvl = entry.level.toLowerCase();
