@@ -47,9 +47,9 @@ function commandLines(body: string): string[] {
       if (line.trim() === heredoc) heredoc = undefined;
       continue;
     }
-    if (!line.trim() || /^\s/.test(line) || line.startsWith('#')) continue;
-    out.push(line);
+    if (line.startsWith('#')) continue;
     heredoc = /<<-?\s*'?"?(\w+)'?"?/.exec(line)?.[1];
+    if (line.trim() && !/^\s/.test(line)) out.push(line);
   }
   return out;
 }
