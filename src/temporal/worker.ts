@@ -23,8 +23,12 @@ export function installTemporalRuntime(logger: Logger, opts: { level?: LogLevel;
   const level = opts.level ?? 'WARN';
   const sdk = logger.child({ component: 'temporal-sdk' });
   Runtime.install({
-    // Worker metrics (task slots, poll latency, activity and workflow task durations) for Prometheus.
-    ...(opts.metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.metricsAddress } } } } : {}),
+    telemetryOptions: {
+      // Native (core) logs go through the same logger as everything else, instead of straight to the console.
+      logging: { filter: { core: level, other: 'ERROR' }, forward: {} },
+      // Worker metrics (task slots, poll latency, activity and workflow task durations) for Prometheus.
+      ...(opts.metricsAddress ? { metrics: { prometheus: { bindAddress: opts.metricsAddress } } } : {}),
+    },
     logger: new DefaultLogger(level, (entry) => {
       const meta = entry.meta ?? {};
       const lvl = entry.level.toLowerCase();
