@@ -41,7 +41,7 @@ export async function connectWithRetries(config: Config, address: string, logger
 }
 
 async function main(): Promise<void> {
-  const config = configOrExit();
+  const config = configOrExit('agent');
   const logger = loggerFor(config, 'selfheal-agent');
   const environment = config.agent.environment;
   if (!environment) throw new AgentStartError('SELFHEAL_ENVIRONMENT is required: the name of the environment this agent serves');

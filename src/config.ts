@@ -148,8 +148,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** Which process reads the config: only the API receives webhooks, so only it needs their secrets. */
+export type ProcessRole = 'api' | 'worker' | 'agent' | 'tool';
+
 /** Parse the environment; on the first bad variable throw one line naming it and what is wrong. */
-export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(source: Record<string, string | undefined> = process.env, opts: { role?: ProcessRole } = {}): Config {
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -159,7 +162,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(`Invalid configuration: ${variable} ${lowerFirst(issue.message)}${shown}`, variable);
   }
   const e = parsed.data;
-  if (e.NODE_ENV === 'production' && e.PAGERDUTY_WEBHOOK_SECRETS.length === 0) {
+  if ((opts.role ?? 'api') === 'api' && e.NODE_ENV === 'production' && e.PAGERDUTY_WEBHOOK_SECRETS.length === 0) {
     throw new ConfigError(
       'Invalid configuration: PAGERDUTY_WEBHOOK_SECRETS is required when NODE_ENV=production (comma-separated V3 signing secrets)',
       'PAGERDUTY_WEBHOOK_SECRETS',

@@ -15,7 +15,7 @@ const DEV_TEMPORAL_PORT = 7233;
 const DEV_UI_PORT = 8233;
 
 async function main(): Promise<void> {
-  const config = configOrExit({ NODE_ENV: 'development', ...process.env });
+  const config = configOrExit('api', { NODE_ENV: 'development', ...process.env });
   const logger = loggerFor(config, 'selfheal-dev');
   installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
   const say = (line: string) => process.stdout.write(`${line}\n`);

@@ -1,7 +1,7 @@
 // `npm run migrate`: bring the database schema up to date (also done automatically at start).
 import { configOrExit, loggerFor, openMigratedDatabase } from './runtime.js';
 
-const config = configOrExit();
+const config = configOrExit('tool');
 const logger = loggerFor(config, 'selfheal-migrate');
 try {
   const { close } = await openMigratedDatabase(config, logger);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import YAML from 'yaml';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config, type ProcessRole } from './config.js';
 import { openDatabase, type DatabaseHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import { extractorsConfigSchema, type ExtractorsConfig } from './domain/extract.js';
@@ -10,9 +10,9 @@ import { tlsOptions, type TemporalTarget } from './temporal/connection.js';
 
 /** Shared start-up steps of the composition roots (server, worker, dev). */
 
-export function configOrExit(env: Record<string, string | undefined> = process.env): Config {
+export function configOrExit(role: ProcessRole, env: Record<string, string | undefined> = process.env): Config {
   try {
-    return loadConfig(env);
+    return loadConfig(env, { role });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

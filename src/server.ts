@@ -31,7 +31,7 @@ export async function startApiServer(deps: AppDeps): Promise<ApiServer> {
 }
 
 async function main(): Promise<void> {
-  const config = configOrExit();
+  const config = configOrExit('api');
   const logger = loggerFor(config, 'selfheal-api');
   if (config.pagerduty.webhookSecrets.length === 0) {
     logger.warn('PAGERDUTY_WEBHOOK_SECRETS is not set: webhook signatures are NOT checked (development only)');

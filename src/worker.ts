@@ -40,7 +40,7 @@ export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
 }
 
 async function main(): Promise<void> {
-  const config = configOrExit();
+  const config = configOrExit('worker');
   const logger = loggerFor(config, 'selfheal-worker');
   installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
   const address = config.temporal.address ?? 'localhost:7233';

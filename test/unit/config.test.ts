@@ -40,6 +40,12 @@ describe('config', function () {
     });
   }
 
+  it('requires webhook secrets in production only where webhooks arrive (the API)', function () {
+    assert.throws(() => loadConfig({ NODE_ENV: 'production' }, { role: 'api' }), /PAGERDUTY_WEBHOOK_SECRETS is required/);
+    assert.equal(loadConfig({ NODE_ENV: 'production' }, { role: 'agent' }).nodeEnv, 'production');
+    assert.equal(loadConfig({ NODE_ENV: 'production' }, { role: 'worker' }).nodeEnv, 'production');
+  });
+
   it('never echoes a secret value in the error', function () {
     assert.throws(() => loadConfig({ SELFHEAL_ADMIN_TOKEN: 'tooshort' }), (err: Error) => !err.message.includes('tooshort'));
   });

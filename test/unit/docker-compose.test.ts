@@ -49,11 +49,12 @@ describe('docker-compose.yml', function () {
     assert.ok('pgdata' in compose.volumes);
   });
 
-  for (const name of ['api', 'worker', 'agent']) {
+  for (const [name, role] of [['api', 'api'], ['worker', 'worker'], ['agent', 'agent']] as const) {
     it(`${name}: every variable is one the config knows, and the config accepts the values`, function () {
       const env = envOf(name);
       assert.deepEqual(Object.keys(env).filter((k) => !configVariables.includes(k as never)), []);
-      const config = loadConfig(env);
+      const config = loadConfig(env, { role });
+      assert.equal(config.nodeEnv, 'production');
       assert.equal(config.temporal.address, 'temporal:7233');
       for (const dep of Object.keys(compose.services[name]!.depends_on ?? {})) assert.ok(compose.services[dep], `${name} depends on unknown ${dep}`);
     });
@@ -61,7 +62,7 @@ describe('docker-compose.yml', function () {
 
   it('points the API and worker at the compose Postgres and the same task queue', function () {
     const api = loadConfig(envOf('api'));
-    const worker = loadConfig(envOf('worker'));
+    const worker = loadConfig(envOf('worker'), { role: 'worker' });
     assert.equal(new URL(api.database.url!).hostname, 'postgres');
     assert.equal(api.database.url, worker.database.url);
     assert.equal(api.temporal.taskQueue, worker.temporal.taskQueue);
