@@ -71,8 +71,8 @@ async function main(): Promise<void> {
     partial.ruleMatching = await phase('rules', runRuleMatchingBench);
     stack = await startBenchStack();
     const s = stack;
-    const version = await s.database.pool.query<{ v: string }>('SHOW server_version');
-    postgres = `PostgreSQL ${version.rows[0]?.v ?? '?'}`;
+    const version = await s.database.pool.query<{ server_version: string }>('SHOW server_version');
+    postgres = `PostgreSQL ${version.rows[0]?.server_version ?? '?'}`;
     const cli = spawnSync(s.server.process.spawnfile, ['--version'], { encoding: 'utf8' });
     temporal = cli.stdout?.trim() || temporal;
     partial.baselines = await phase('baselines', () => runBaselines(s));
