@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
-import { findIncident, findIncidentForUpdate, insertEventOnce } from '../src/db/queries/incidents.js';
+import { findIncident, findIncidentForUpdate, insertEventOnce, withoutNul } from '../src/db/queries/incidents.js';
 import { extractEnvironment, type ExtractorsConfig } from '../src/domain/extract.js';
 import { incidentIdOf, statusFromEventType, toIncidentSnapshot, type PagerDutyEvent } from '../src/pagerduty/parse.js';
 import { incidentWorkflowId } from '../src/temporal/names.js';
@@ -23,7 +23,7 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
 
   /** Persist the raw event (once, keyed by PagerDuty event id) and upsert the incident it describes. */
   async function recordIncidentEvent(msg: IncidentEventMessage): Promise<RecordEventResult> {
-    const event = msg.event as PagerDutyEvent;
+    const event = withoutNul(msg.event) as PagerDutyEvent;
     const incidentId = incidentIdOf(event);
     if (!incidentId) throw new Error(`event ${msg.eventId} names no incident`);
     return db.transaction().execute(async (trx) => {

@@ -14,19 +14,32 @@ export interface EventRecord {
   payload: unknown;
 }
 
+/**
+ * Postgres text and jsonb cannot hold U+0000. Replace it (in every string, keys included) with U+FFFD so
+ * an event carrying one is stored instead of failing forever.
+ */
+export function withoutNul<T>(value: T): T {
+  if (typeof value === 'string') return (value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value) as T;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T;
+  }
+  return value;
+}
+
 /** Insert an event once; false when its PagerDuty event id was already stored (redelivery). */
 export async function insertEventOnce(db: Db, e: EventRecord): Promise<boolean> {
   const row = await db
     .insertInto('incident_events')
     .values({
-      event_id: e.eventId,
-      webhook_id: e.webhookId ?? null,
-      incident_id: e.incidentId,
-      event_type: e.eventType,
-      resource_type: e.resourceType,
+      event_id: withoutNul(e.eventId),
+      webhook_id: e.webhookId === undefined ? null : withoutNul(e.webhookId),
+      incident_id: e.incidentId === null ? null : withoutNul(e.incidentId),
+      event_type: withoutNul(e.eventType),
+      resource_type: withoutNul(e.resourceType),
       occurred_at: e.occurredAt ?? null,
       disposition: e.disposition,
-      payload: JSON.stringify(e.payload),
+      payload: JSON.stringify(withoutNul(e.payload)),
     })
     .onConflict((oc) => oc.column('event_id').doNothing())
     .returning('id')
