@@ -13,7 +13,8 @@ import { webhookBodySchema } from '../pagerduty/webhook.js';
 import type { Scope } from './auth.js';
 import { auditEntrySchema, auditQuerySchema } from './routes/audit.js';
 import { environmentCreateSchema, environmentUpdateSchema } from './routes/environments.js';
-import { incidentListQuerySchema } from './routes/incidents.js';
+import { approvalBodySchema, incidentListQuerySchema } from './routes/incidents.js';
+import { backfillSchema, runsQuerySchema } from './routes/jobs.js';
 import {
   ruleDiffQuerySchema,
   ruleGetQuerySchema,
@@ -303,7 +304,41 @@ const jobOperations: OperationSpec[] = [
   { method: 'post', path: '/api/jobs/{id}/trigger', tag: 'jobs', summary: 'Run a job now', scope: 'write', responses: { 202: { description: 'Triggered.' } } },
   { method: 'post', path: '/api/jobs/{id}/pause', tag: 'jobs', summary: 'Pause the schedule', scope: 'write', responses: { 200: { description: 'Paused.' } } },
   { method: 'post', path: '/api/jobs/{id}/resume', tag: 'jobs', summary: 'Resume the schedule', scope: 'write', responses: { 200: { description: 'Resumed.' } } },
-  { method: 'get', path: '/api/jobs/{id}/runs', tag: 'jobs', summary: 'Runs of a job, newest first', scope: 'read', responses: { 200: { description: 'Runs.', schema: list(anyObject) } } },
+  { method: 'get', path: '/api/jobs/{id}/runs', tag: 'jobs', summary: 'Runs of a job, newest first', scope: 'read', query: runsQuerySchema, responses: { 200: { description: 'Runs.', schema: list(anyObject) } } },
+  {
+    method: 'post',
+    path: '/api/jobs/{id}/backfill',
+    tag: 'jobs',
+    summary: 'Run the schedule for a past time range',
+    scope: 'write',
+    body: backfillSchema,
+    responses: { 202: { description: 'Backfill requested.' }, 400: { description: 'Invalid range.', schema: problemSchema } },
+  },
+];
+
+const operatorOperations: OperationSpec[] = [
+  {
+    method: 'post',
+    path: '/api/incidents/{id}/approvals/{actionRunId}',
+    tag: 'incidents',
+    summary: 'Approve or reject an action waiting at its approval gate',
+    scope: 'write',
+    body: approvalBodySchema,
+    responses: {
+      202: { description: 'The decision was sent to the incident workflow.' },
+      404: { description: 'Unknown incident or action run.', schema: problemSchema },
+      409: { description: 'The action run is not awaiting approval.', schema: problemSchema },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/environments/{name}/check',
+    tag: 'environments',
+    summary: "Run the harmless health-check script through the environment's Doctor agent",
+    scope: 'write',
+    responses: { 200: { description: 'Whether the agent is polling and what health-check.sh printed.', schema: anyObject }, 404: { description: 'Unknown.', schema: problemSchema } },
+  },
+  { method: 'get', path: '/metrics', tag: 'operations', summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format.', contentType: 'text/plain' } } },
 ];
 
 const docOperations: OperationSpec[] = [
@@ -318,6 +353,7 @@ export const apiOperations: OperationSpec[] = [
   ...adminOperations,
   ...environmentOperations,
   ...jobOperations,
+  ...operatorOperations,
   ...docOperations,
 ];
 

@@ -19,13 +19,13 @@ import { requireScope } from '../auth.js';
 import { badRequest, conflict, issuesToErrors, notFound, ProblemError, unavailable } from '../problem.js';
 import { audit, parseBody, readJson } from './environments.js';
 
-const backfillSchema = z.strictObject({
+export const backfillSchema = z.strictObject({
   start: z.iso.datetime({ offset: true }),
   end: z.iso.datetime({ offset: true }),
   overlap: z.enum(OVERLAP_POLICIES).optional(),
 });
 
-const runsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
+export const runsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
 
 const GRPC_INVALID_ARGUMENT = 3;
 
