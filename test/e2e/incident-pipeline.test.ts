@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { lazyTemporalClient } from '../../src/runtime.js';
-import { freePort } from '../../src/temporal/dev-server.js';
 import { incidentWorkflowId } from '../../src/temporal/names.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { createTestDatabase } from '../helpers/db.js';
@@ -186,7 +186,10 @@ describe('incident pipeline: signed webhook → workflow → Postgres', function
 describe('incident pipeline: outages', function () {
   it('answers 503 while Temporal is unreachable, so PagerDuty retries', async function () {
     const db = await createTestDatabase();
-    const port = await freePort();
+    // Hold a port whose every connection is dropped: Temporal is "down", and no other process can take the port.
+    const dead = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const port = (dead.address() as net.AddressInfo).port;
     const config = loadConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: `127.0.0.1:${port}`, PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET, DATABASE_URL: db.url });
     const temporal = await lazyTemporalClient({ address: config.temporal.address!, namespace: 'default' });
     const app = createApp({ config, db: db.db, temporal, logger: createLogger({ level: 'silent' }) }, allRoutes);
@@ -205,6 +208,7 @@ describe('incident pipeline: outages', function () {
     assert.match(body.detail, /temporal/);
     assert.equal(body.checks.database?.status, 'up');
     assert.equal(body.checks.temporal?.status, 'down');
+    await new Promise<void>((r) => dead.close(() => r()));
   });
 
   it('still persists an incident accepted while Postgres was down, once it is back', async function () {
