@@ -343,11 +343,10 @@ export const DASHBOARD_JS = String.raw`
 
   function jobPage(gen, id) {
     var path = '/api/jobs/' + encodeURIComponent(id);
-    return Promise.all([api('GET', path).then(must), api('GET', path + '/runs?limit=50').then(must), api('GET', '/api/jobs').then(must)]).then(function (all) {
+    return Promise.all([api('GET', path).then(must), api('GET', path + '/runs?limit=50').then(must)]).then(function (all) {
       if (gen !== generation) return;
       var runs = all[1];
-      var definition = all[2].items.filter(function (x) { return x.id === all[0].id; })[0] || {};
-      var j = Object.assign({}, all[0], { schedule: definition.schedule || {} });
+      var j = all[0];
       function act(what) {
         return function () {
           api('POST', path + '/' + what).then(function (res) { if (!res.ok) flash(problemText(res), true); else { flash(what + ': done'); route(); } }, function (e) { flash(e.message, true); });

@@ -128,7 +128,8 @@ export function jobRoutes(deps: AppDeps) {
       schedule = { error: `Temporal unavailable: ${(err as Error).message.split('\n')[0]}` };
     }
     const s = schedule as { paused?: boolean; nextRunTimes?: string[] };
-    return c.json({ ...view(row), paused: s.paused ?? !row.enabled, nextRunTimes: s.nextRunTimes ?? [], schedule });
+    // `schedule` stays the job's own schedule; what Temporal reports about it is `scheduleState`.
+    return c.json({ ...view(row), paused: s.paused ?? !row.enabled, nextRunTimes: s.nextRunTimes ?? [], scheduleState: schedule });
   });
 
   app.put('/api/jobs/:id', requireScope(auth, 'write'), async (c) => {
