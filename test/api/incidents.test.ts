@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { ADMIN_TOKEN } from '../helpers/stack.js';
+import { testTemporal } from '../helpers/temporal.js';
+
+describe('incidents API: filters and pagination', function () {
+  let db: TestDatabase;
+  let app: ReturnType<typeof createApp>;
+  const get = (path: string) => app.request(path, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+
+  before(async function () {
+    db = await createTestDatabase();
+    const temporal = await testTemporal();
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_UI_URL: 'https://temporal.example.com' });
+    app = createApp({ config, db: db.db, temporal: temporal.client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    const rows = Array.from({ length: 7 }, (_, i) => ({
+      id: `PINC${i}`,
+      title: `incident ${i}`,
+      status: i % 3 === 0 ? 'resolved' : 'triggered',
+      service_id: i < 4 ? 'PSVCA' : 'PSVCB',
+      environment: JSON.stringify(i % 2 === 0 ? { environment: 'prod', host: `h${i}`, sources: { host: 'x' } } : { environment: 'stage' }),
+      assignees: '[]',
+      workflow_id: `incident-PINC${i}`,
+      created_at: new Date(Date.UTC(2026, 0, 1 + i)),
+    }));
+    await db.db.insertInto('incidents').values(rows).execute();
+  });
+
+  const ids = async (path: string) => {
+    const res = await get(path);
+    assert.equal(res.status, 200, await res.clone().text());
+    return (await res.json()) as { items: { id: string; temporalUrl: string; environment: Record<string, unknown> }[]; nextCursor: string | null };
+  };
+
+  it('lists newest first and filters by status, service, environment and time', async function () {
+    assert.deepEqual((await ids('/api/incidents')).items.map((i) => i.id), ['PINC6', 'PINC5', 'PINC4', 'PINC3', 'PINC2', 'PINC1', 'PINC0']);
+    assert.deepEqual((await ids('/api/incidents?status=resolved')).items.map((i) => i.id), ['PINC6', 'PINC3', 'PINC0']);
+    assert.deepEqual((await ids('/api/incidents?service=PSVCA&status=triggered')).items.map((i) => i.id), ['PINC2', 'PINC1']);
+    assert.deepEqual((await ids('/api/incidents?environment=stage')).items.map((i) => i.id), ['PINC5', 'PINC3', 'PINC1']);
+    assert.deepEqual((await ids('/api/incidents?since=2026-01-03T00:00:00Z&until=2026-01-05T00:00:00Z')).items.map((i) => i.id), ['PINC3', 'PINC2']);
+    const one = (await ids('/api/incidents?service=PSVCB')).items[0]!;
+    assert.equal(one.temporalUrl, 'https://temporal.example.com/namespaces/default/workflows/incident-PINC6');
+    assert.equal(one.environment.sources, undefined, 'extractor bookkeeping stays out of the list');
+  });
+
+  it('pages with an opaque cursor until the end', async function () {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: Awaited<ReturnType<typeof ids>> = await ids(`/api/incidents?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...page.items.map((i) => i.id));
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 10);
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, ['PINC6', 'PINC5', 'PINC4', 'PINC3', 'PINC2', 'PINC1', 'PINC0']);
+  });
+
+  it('answers 400 naming the bad parameter, 404 for an unknown incident, 401 without a token', async function () {
+    const bad = await get('/api/incidents?status=sleeping&limit=0');
+    assert.equal(bad.status, 400);
+    const problem = (await bad.json()) as { errors: { path: string }[] };
+    assert.deepEqual(problem.errors.map((e) => e.path).sort(), ['limit', 'status']);
+    assert.equal((await get('/api/incidents?cursor=not-a-cursor')).status, 400);
+    const missing = await get('/api/incidents/PNOPE');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('content-type'), 'application/problem+json');
+    assert.equal((await app.request('/api/incidents')).status, 401);
+  });
+});
