@@ -19,6 +19,22 @@ export function excerpt(s: string | undefined | null, max = EXCERPT): string | n
   return s.length <= max ? s : `${s.slice(0, max)}\n…[${s.length - max} more characters]`;
 }
 
+/** The columns every action run row starts with; the id doubles as its idempotency key. */
+function runRow(actionRunId: string, incidentId: string, plan: MatchPlan, action: PlannedAction) {
+  return {
+    id: actionRunId,
+    idempotency_key: actionRunId,
+    incident_id: incidentId,
+    match_id: plan.matchId,
+    rule_id: plan.ruleId,
+    rule_version: plan.ruleVersion,
+    action_index: action.index,
+    action_id: action.id,
+    action_type: action.type,
+    target: plan.target ?? null,
+  };
+}
+
 export function createActionRunActivities(deps: ActionRunDeps) {
   const { db } = deps;
 
@@ -35,17 +51,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     await db
       .insertInto('action_runs')
       .values({
-        id: input.actionRunId,
-        idempotency_key: input.actionRunId,
-        incident_id: input.incidentId,
-        match_id: plan.matchId,
-        rule_id: plan.ruleId,
-        rule_version: plan.ruleVersion,
-        action_index: action.index,
-        action_id: action.id,
-        action_type: action.type,
+        ...runRow(input.actionRunId, input.incidentId, plan, action),
         status: input.awaitingApproval ? 'awaiting_approval' : 'running',
-        target: plan.target ?? null,
         rendered: JSON.stringify(action.params),
         started_at: input.awaitingApproval ? null : new Date(),
         attempts: 1,
@@ -105,17 +112,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     await db
       .insertInto('action_runs')
       .values({
-        id: input.actionRunId,
-        idempotency_key: input.actionRunId,
-        incident_id: input.incidentId,
-        match_id: plan.matchId,
-        rule_id: plan.ruleId,
-        rule_version: plan.ruleVersion,
-        action_index: action.index,
-        action_id: action.id,
-        action_type: action.type,
+        ...runRow(input.actionRunId, input.incidentId, plan, action),
         status: 'skipped',
-        target: plan.target ?? null,
         error: input.reason,
         finished_at: new Date(),
       })

@@ -14,15 +14,15 @@
  * (e.g. 0.0.0.0:9464) and the worker installs
  * `Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } })`.
  */
-import proto from '@temporalio/proto';
+import { withTimeout } from './timeout.js';
 import type { Client } from '@temporalio/client';
 import { sql, type Kysely } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/database.js';
 import type { Logger } from './logger.js';
 import { agentTaskQueue } from './temporal/names.js';
+import { agentStatus, ONLINE_WITHIN_MS } from './temporal/pollers.js';
 
-const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
 
 /** Duration buckets (seconds) for actions and job runs: scripts take seconds to tens of minutes. */
 export const DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -192,7 +192,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       httpDuration.observe({ method, route, status: String(status) }, seconds);
     },
     async render() {
-      const [dbResult, agentResult] = await Promise.allSettled([withDeadline(refreshDatabase(), 5000), withDeadline(agents(), 8000)]);
+      const [dbResult, agentResult] = await Promise.allSettled([withTimeout(refreshDatabase(), 5000), withTimeout(agents(), 8000)]);
       dbUp.set(dbResult.status === 'fulfilled' ? 1 : 0);
       if (dbResult.status === 'rejected') deps.logger.warn({ err: { message: String((dbResult.reason as Error)?.message ?? dbResult.reason) } }, 'metrics: database series not refreshed');
       if (agentResult.status === 'fulfilled') {
@@ -223,21 +223,12 @@ async function durationHistogram(db: Kysely<Database>, table: 'action_runs' | 'j
   });
 }
 
-const ONLINE_WITHIN_MS = 90_000;
-
-/** Pollers that polled the queue in the last 90 s; undefined when Temporal could not be asked. */
+/** Pollers that polled the queue recently; undefined when Temporal could not be asked. */
 async function onlinePollers(client: Client, namespace: string, queue: string): Promise<number | undefined> {
   try {
-    const res = await withDeadline(
-      client.workflowService.describeTaskQueue({
-        namespace,
-        taskQueue: { name: queue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-        taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-      }),
-      3000,
-    );
     const now = Date.now();
-    return (res.pollers ?? []).filter((p) => now - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < ONLINE_WITHIN_MS).length;
+    const { pollers } = await agentStatus(client, namespace, queue, 3000, now);
+    return pollers.filter((p) => p.lastAccessTime !== null && now - Date.parse(p.lastAccessTime) < ONLINE_WITHIN_MS).length;
   } catch {
     return undefined;
   }
@@ -252,14 +243,4 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
     }
   });
   await Promise.all(lanes);
-}
-
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]);
 }

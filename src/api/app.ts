@@ -7,6 +7,9 @@ import type { Database } from '../db/database.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
 import type { Logger } from '../logger.js';
 import { problem, ProblemError } from './problem.js';
+import { withTimeout } from '../timeout.js';
+
+export { withTimeout };
 
 export interface AppDeps {
   config: Config;
@@ -86,14 +89,4 @@ async function checkTemporal(client: Client): Promise<{ status: 'up' | 'down'; e
 function shortError(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return msg.split('\n')[0]!.slice(0, 200);
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]);
 }

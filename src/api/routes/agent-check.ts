@@ -3,18 +3,16 @@
 // task queue whose only activity goes to the agent's queue with a short schedule-to-start timeout.
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
-import proto from '@temporalio/proto';
 import { agentTaskQueue } from '../../temporal/names.js';
+import { agentStatus } from '../../temporal/pollers.js';
 import type { AgentCheckInput, AgentCheckResult } from '../../../workflows/agent-check.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { withTimeout } from '../app.js';
 import { requireScope } from '../auth.js';
 import { notFound, unavailable } from '../problem.js';
 
-const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
 
 /** Same window as GET /api/environments/{name}: long polls last up to a minute. */
-const ONLINE_WITHIN_MS = 90_000;
 const SCHEDULE_TO_START_SECONDS = 10;
 const SCRIPT_TIMEOUT_SECONDS = 60;
 
@@ -31,36 +29,18 @@ export function agentCheckRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const auth = { db: deps.db, adminToken: deps.config.adminToken };
 
-  async function pollers(queue: string) {
-    const res = await withTimeout(
-      deps.temporal.workflowService.describeTaskQueue({
-        namespace: deps.config.temporal.namespace,
-        taskQueue: { name: queue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-        taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-      }),
-      5000,
-    );
-    return (res.pollers ?? []).map((p) => {
-      const seconds = Number(p.lastAccessTime?.seconds ?? 0);
-      const at = seconds > 0 ? seconds * 1000 + Math.floor((p.lastAccessTime?.nanos ?? 0) / 1e6) : 0;
-      return { identity: p.identity ?? '', lastAccessTime: at ? new Date(at).toISOString() : null, at };
-    });
-  }
-
   app.post('/api/environments/:name/check', requireScope(auth, 'write'), async (c) => {
     const name = c.req.param('name');
     const env = await deps.db.selectFrom('environments').select(['name', 'agent_task_queue']).where('name', '=', name).executeTakeFirst();
     if (!env) throw notFound(`environment ${name} is not known`);
     const taskQueue = env.agent_task_queue ?? agentTaskQueue(name);
 
-    let seen;
+    let agent;
     try {
-      seen = await pollers(taskQueue);
+      agent = await agentStatus(deps.temporal, deps.config.temporal.namespace, taskQueue);
     } catch (err) {
       throw unavailable(`Temporal unavailable: ${(err as Error).message.split('\n')[0]}`);
     }
-    const now = Date.now();
-    const agent = { online: seen.some((p) => now - p.at < ONLINE_WITHIN_MS), pollers: seen.map(({ at: _at, ...p }) => p) };
     if (!agent.online) {
       return c.json({ environment: name, taskQueue, healthy: false, agent, check: null } satisfies AgentCheckResponse);
     }

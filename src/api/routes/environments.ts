@@ -1,16 +1,14 @@
 import { Hono, type Context } from 'hono';
 import type { Kysely } from 'kysely';
-import proto from '@temporalio/proto';
 import { z } from 'zod';
 import type { Database, Environment } from '../../db/database.js';
 import { secretRefSchema, SLUG_PATTERN, timeWindowSchema } from '../../domain/rules/schema.js';
 import { agentTaskQueue } from '../../temporal/names.js';
+import { agentStatus } from '../../temporal/pollers.js';
 import type { AppDeps, AppEnv } from '../app.js';
-import { withTimeout } from '../app.js';
 import { requireScope } from '../auth.js';
 import { badRequest, conflict, issuesToErrors, notFound } from '../problem.js';
 
-const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
 
 /** Things that are key material, not a reference to it. */
 const KEY_MATERIAL = /-----BEGIN|PRIVATE KEY|^ssh-(rsa|ed25519|dss)|^ecdsa-sha2-|\n|^[A-Za-z0-9+/=]{100,}$/;
@@ -70,7 +68,6 @@ export const environmentCreateSchema = z.strictObject({
 export const environmentUpdateSchema = z.strictObject({ name: z.string().optional(), ...environmentFields });
 
 /** An agent counts as online when it polled within this window (long polls last up to a minute). */
-const ONLINE_WITHIN_MS = 90_000;
 
 export async function readJson(c: Context): Promise<unknown> {
   try {
@@ -125,27 +122,9 @@ export function environmentRoutes(deps: AppDeps) {
 
   const find = (name: string) => deps.db.selectFrom('environments').selectAll().where('name', '=', name).executeTakeFirst();
 
-  async function agentStatus(queue: string) {
+  async function agentOf(queue: string) {
     try {
-      const res = await withTimeout(
-        deps.temporal.workflowService.describeTaskQueue({
-          namespace: deps.config.temporal.namespace,
-          taskQueue: { name: queue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-          taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-        }),
-        5000,
-      );
-      const pollers = (res.pollers ?? []).map((p) => {
-        const seconds = Number(p.lastAccessTime?.seconds ?? 0);
-        const lastAccessTime = seconds > 0 ? new Date(seconds * 1000 + Math.floor((p.lastAccessTime?.nanos ?? 0) / 1e6)) : null;
-        return { identity: p.identity ?? '', lastAccessTime: lastAccessTime?.toISOString() ?? null, ratePerSecond: p.ratePerSecond ?? 0, at: lastAccessTime?.getTime() ?? 0 };
-      });
-      const now = Date.now();
-      return {
-        taskQueue: queue,
-        online: pollers.some((p) => now - p.at < ONLINE_WITHIN_MS),
-        pollers: pollers.map(({ at: _at, ...p }) => p),
-      };
+      return { taskQueue: queue, ...(await agentStatus(deps.temporal, deps.config.temporal.namespace, queue)) };
     } catch (err) {
       return { taskQueue: queue, online: false, pollers: [], error: `Temporal unavailable: ${(err as Error).message.split('\n')[0]}` };
     }
@@ -161,7 +140,7 @@ export function environmentRoutes(deps: AppDeps) {
     const e = await find(name);
     if (!e) throw notFound(`environment ${name} is not known`);
     const view = environmentView(e);
-    const { taskQueue: _q, ...agent } = await agentStatus(view.agentTaskQueue);
+    const { taskQueue: _q, ...agent } = await agentOf(view.agentTaskQueue);
     return c.json({ ...view, agent });
   });
 
