@@ -153,8 +153,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     stderr = (stderr + d.toString()).slice(-4000);
   });
   let exited = false;
+  // Never outlive the process that started it (a test run that exits early, npm start stopped hard).
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   child.once('exit', () => {
     exited = true;
+    process.off('exit', killOnExit);
   });
   try {
     await waitForPort(ip, port, opts.startTimeoutMs ?? 60_000, () => !exited);
