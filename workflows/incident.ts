@@ -9,7 +9,6 @@ import {
   isCancellation,
   patched,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -26,12 +25,11 @@ import {
   type ApprovalDecision,
   type IncidentEventMessage,
 } from './messages.js';
-import { dbLocalOptions, dbOptions, externalApiOptions, optionsForAction } from './options.js';
+import { dbOptions, externalApiOptions, optionsForAction } from './options.js';
 
 type Activities = ReturnType<typeof createActivities> & ReturnType<typeof createAgentActivities>;
 
-const remoteDb = proxyActivities<Activities>(dbOptions);
-const localDb = proxyLocalActivities<Activities>(dbLocalOptions);
+const db = proxyActivities<Activities>(dbOptions);
 const api = proxyActivities<Activities>(externalApiOptions);
 
 export interface IncidentWorkflowInput {
@@ -57,10 +55,6 @@ const MAX_HISTORY = 8000;
 
 export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<IncidentWorkflowResult> {
   const { incidentId } = input;
-  // Postgres-only steps run as local activities: no task-queue round trip and a few history events
-  // instead of six each, which is most of an incident's load on Temporal. Runs recorded before this
-  // change replay with the activities they used.
-  const db = patched('local-db-activities') ? localDb : remoteDb;
   const pending: IncidentEventMessage[] = [...(input.carried?.pending ?? [])];
   const seen = new Set<string>(input.carried?.seenEventIds ?? []);
   let status = input.carried?.status ?? 'triggered';

@@ -1,19 +1,9 @@
 // Activity option presets (STYLE.md habit 3): every activity call has explicit timeouts and retries.
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
 
 /** Database writes: retried until Postgres is back (an incident is never lost while it is down). */
 export const dbOptions: ActivityOptions = {
   startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '15 seconds' },
-};
-
-/**
- * The same Postgres steps as local activities (run by the workflow's own worker, results recorded as
- * markers). Retries past 10 s back off through durable timers, so a long Postgres outage is survived.
- */
-export const dbLocalOptions: LocalActivityOptions = {
-  startToCloseTimeout: '15 seconds',
-  localRetryThreshold: '10 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '15 seconds' },
 };
 
