@@ -11,6 +11,8 @@ export interface ActionRunDeps {
 }
 
 const EXCERPT = 4000;
+const FINISHED: readonly ActionStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled', 'dry_run', 'rejected'];
+
 /** Consecutive failures that open a rule's circuit breaker when its policy does not say. */
 export const DEFAULT_BREAKER_THRESHOLD = 3;
 
@@ -46,8 +48,27 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     action: PlannedAction;
     dryRun: boolean;
     awaitingApproval: boolean;
-  }): Promise<void> {
+  }): Promise<ActionOutcome | null> {
     const { plan, action } = input;
+    // A run that already finished (an earlier attempt of this workflow got that far) is never run again.
+    const done = await db
+      .selectFrom('action_runs')
+      .select(['status', 'exit_code', 'output_excerpt', 'link', 'error'])
+      .where('id', '=', input.actionRunId)
+      .where('status', 'in', [...FINISHED])
+      .executeTakeFirst();
+    if (done) {
+      return {
+        actionRunId: input.actionRunId,
+        actionId: action.id,
+        type: action.type,
+        status: done.status as ActionStatus,
+        exitCode: done.exit_code,
+        outputExcerpt: done.output_excerpt ?? undefined,
+        link: done.link ?? undefined,
+        error: done.error ?? undefined,
+      };
+    }
     await db
       .insertInto('action_runs')
       .values({
@@ -62,6 +83,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
         oc.column('id').doUpdateSet({ attempts: sql`action_runs.attempts + 1` }),
       )
       .execute();
+    return null;
   }
 
   async function recordApproval(input: { actionRunId: string; decision: 'approve' | 'reject'; actor: string }): Promise<void> {

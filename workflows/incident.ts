@@ -122,7 +122,8 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     previous: ActionOutcome[],
   ): Promise<ActionOutcome> => {
     const dryRun = plan.decision === 'dry_run';
-    await db.recordActionStart({ actionRunId, incidentId, eventId, plan, action, dryRun, awaitingApproval: Boolean(action.approval) && !dryRun });
+    const earlier = await db.recordActionStart({ actionRunId, incidentId, eventId, plan, action, dryRun, awaitingApproval: Boolean(action.approval) && !dryRun });
+    if (earlier) return earlier;
     if (dryRun) {
       return db.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'dry_run' });
     }
@@ -172,8 +173,11 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     const recorded = await db.recordIncidentEvent(msg);
     seen.add(msg.eventId);
     eventsProcessed += 1;
-    if (recorded.duplicate) return;
     status = recorded.incidentStatus;
+    // "Already stored" also happens when this very run stored it and then failed before going on (a retried
+    // activity, a worker crash, a Temporal restart): go on, since matching and actions are idempotent
+    // (rule_matches is unique per event and rule; an action run that finished is never run again).
+    if (recorded.duplicate && !patched('continue-after-duplicate-persist')) return;
 
     if (status === 'resolved') {
       for (const r of running.values()) if (r.cancelOnResolve) r.scope.cancel();
