@@ -132,8 +132,23 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-/** Start `temporal server start-dev` as a child process and wait until its frontend accepts connections. */
+/**
+ * Start `temporal server start-dev` as a child process and wait until its frontend accepts connections.
+ * Its ports are picked free just before the start, so another process can take one in between: without a
+ * pinned port, a start that fails is tried again on fresh ports.
+ */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const attempts = opts.port ? 1 : 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(opts);
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+    }
+  }
+}
+
+async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
   const port = opts.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', opts.namespace ?? 'default'];
@@ -148,9 +163,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
 
   const child = spawn(opts.executable, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+  // The head says why it failed (a Go panic's first line), the tail where.
+  let head = '';
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
+    if (head.length < 2000) head = (head + d.toString()).slice(0, 2000);
+    stderr = (stderr + d.toString()).slice(-2000);
   });
   let exited = false;
   // Never outlive the process that started it (a test run that exits early, npm start stopped hard).
@@ -164,7 +182,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await waitForPort(ip, port, opts.startTimeoutMs ?? 60_000, () => !exited);
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${stderr}`);
+    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${head}${stderr.length === 2000 ? `\n…\n${stderr}` : ''}`);
   }
   return {
     address: `${ip}:${port}`,
