@@ -59,13 +59,15 @@ export async function loadExtractors(file: string | undefined): Promise<Extracto
 
 /** Run `stop` once on SIGINT/SIGTERM; a second signal exits at once. */
 export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const handler = (signal: string) => {
-    if (stopping) {
+    if (stoppingSince) {
+      // `npm start` forwards the terminal's Ctrl-C, so the same Ctrl-C arrives twice within a moment.
+      if (Date.now() - stoppingSince < 2000) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal }, 'shutting down');
     stop().then(
       () => process.exit(0),
