@@ -98,16 +98,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       .execute();
   }
 
-  async function recordActionOutcome(input: {
-    actionRunId: string;
-    actionId: string;
-    type: string;
-    status: ActionStatus;
-    exitCode?: number | null | undefined;
-    outputExcerpt?: string | undefined;
-    link?: string | undefined;
-    error?: string | undefined;
-  }): Promise<ActionOutcome> {
+  async function recordActionOutcome(input: ActionOutcome): Promise<ActionOutcome> {
     await db
       .updateTable('action_runs')
       .set({

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { EnvironmentSsh } from '../src/db/database.js';
 import { resolveSecretRef } from '../src/executors/secrets.js';
+import type { ScriptResult } from '../src/executors/script-runner.js';
 import { runSshCommand } from '../src/executors/ssh.js';
 
 /** What a script run reports back to a workflow: exit code, combined output, and an error when it failed. */
@@ -17,7 +18,7 @@ export const DEFAULT_REMOTE_SCRIPTS_DIR = '/opt/selfheal/scripts';
 
 /** Shape a finished run (local script or SSH command) into a ScriptActionResult. */
 export function scriptResult(
-  r: { exitCode: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean; durationMs: number },
+  r: ScriptResult,
   timeoutMs: number,
   killed = 'process group killed',
 ): ScriptActionResult {

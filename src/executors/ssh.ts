@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { HostKeyMismatchError, SshAuthError, SshConfigError, SshConnectionError } from './errors.js';
 import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES } from './output-buffer.js';
+import type { ScriptResult } from './script-runner.js';
 
 export interface SshCommandOptions {
   host: string;
@@ -21,16 +22,8 @@ export interface SshCommandOptions {
   signal?: AbortSignal;
 }
 
-export interface SshCommandResult {
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  stdoutTruncated: boolean;
-  stderrTruncated: boolean;
-  durationMs: number;
-  timedOut: boolean;
-}
+/** The same shape as a local script run, so callers treat both alike. */
+export type SshCommandResult = ScriptResult;
 
 /** Quotes one argument for a POSIX shell: `'…'`, with embedded quotes written as `'\''`. */
 export function shellQuote(arg: string): string {
