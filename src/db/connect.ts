@@ -37,7 +37,10 @@ async function openEmbedded(dataDir: string, poolSize: number): Promise<Database
   const server = new PGLiteSocketServer({ db: lite, host: '127.0.0.1', port: 0, maxConnections: poolSize + 4 });
   await server.start();
   const url = `postgres://postgres@${server.getServerConn()}/postgres`;
-  const pool = resilientPool(url, poolSize);
+  // One connection: PGlite is a single session, and pglite-socket interleaves the protocol messages of
+  // concurrent connections outside a transaction (an unnamed portal of one is replaced by another's:
+  // "portal does not exist", queries answered out of turn). Queries queue in the pool instead.
+  const pool = resilientPool(url, 1);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
