@@ -6,6 +6,7 @@ import { incidentIdOf, statusFromEventType, toIncidentSnapshot, type PagerDutyEv
 import { incidentWorkflowId } from '../src/temporal/names.js';
 import type { Logger } from '../src/logger.js';
 import type { IncidentEventMessage } from '../workflows/messages.js';
+import { toFailure } from './actions.js';
 import type { RecordEventResult } from './types.js';
 
 export interface IncidentActivityDeps {
@@ -81,7 +82,13 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
   /** V3 webhooks carry no alert details: fetch them from the REST API when a token is configured. */
   async function enrichIncident(input: { incidentId: string }): Promise<{ alerts: number | null }> {
     if (!deps.pagerduty) return { alerts: null };
-    const alerts = await deps.pagerduty.listIncidentAlerts(input.incidentId);
+    let alerts: unknown[];
+    try {
+      alerts = await deps.pagerduty.listIncidentAlerts(input.incidentId);
+    } catch (err) {
+      // A 4xx (token without access, incident gone) will not change on a retry; the workflow goes on without.
+      throw toFailure(err);
+    }
     await db
       .updateTable('incidents')
       .set({ alerts: JSON.stringify(alerts.slice(0, MAX_STORED_ALERTS)), updated_at: new Date() })

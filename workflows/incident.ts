@@ -7,8 +7,10 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -25,12 +27,14 @@ import {
   type ApprovalDecision,
   type IncidentEventMessage,
 } from './messages.js';
-import { dbOptions, externalApiOptions, optionsForAction } from './options.js';
+import { dbLocalOptions, dbOptions, enrichLocalOptions, externalApiOptions, optionsForAction } from './options.js';
 
 type Activities = ReturnType<typeof createActivities> & ReturnType<typeof createAgentActivities>;
 
-const db = proxyActivities<Activities>(dbOptions);
+const remoteDb = proxyActivities<Activities>(dbOptions);
+const localDb = proxyLocalActivities<Activities>(dbLocalOptions);
 const api = proxyActivities<Activities>(externalApiOptions);
+const localEnrich = proxyLocalActivities<Activities>(enrichLocalOptions);
 
 export interface IncidentWorkflowInput {
   incidentId: string;
@@ -55,6 +59,12 @@ const MAX_HISTORY = 8000;
 
 export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<IncidentWorkflowResult> {
   const { incidentId } = input;
+  // The steps before and around an action (persist, enrich, extract, match, record) run as local
+  // activities: markers in the workflow task instead of task-queue round trips, which is most of an
+  // incident's load on Temporal. Runs recorded before this change replay with the activities they used.
+  const local = patched('local-incident-steps');
+  const db = local ? localDb : remoteDb;
+  const enrich = local ? localEnrich : api;
   const pending: IncidentEventMessage[] = [...(input.carried?.pending ?? [])];
   const seen = new Set<string>(input.carried?.seenEventIds ?? []);
   let status = input.carried?.status ?? 'triggered';
@@ -190,7 +200,13 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
 
     let environment: Record<string, unknown> = {};
     if (remediating) {
-      await api.enrichIncident({ incidentId });
+      try {
+        await enrich.enrichIncident({ incidentId });
+      } catch (err) {
+        // Enrichment is best effort: with PagerDuty's API unreachable, extraction works from the event alone.
+        if (isCancellation(err)) throw err;
+        log.warn('alerts not fetched; extracting from the event alone', { incidentId, error: err instanceof Error ? err.message : String(err) });
+      }
       environment = await db.extractIncidentEnvironment({ incidentId });
     }
     const plans = await db.planIncidentActions({ incidentId, eventId: msg.eventId, eventType: msg.eventType });

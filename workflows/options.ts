@@ -1,10 +1,32 @@
 // Activity option presets (STYLE.md habit 3): every activity call has explicit timeouts and retries.
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 /** Database writes: retried until Postgres is back (an incident is never lost while it is down). */
 export const dbOptions: ActivityOptions = {
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '15 seconds' },
+};
+
+/**
+ * The same Postgres steps as local activities: run by the workflow's own worker inside the workflow task
+ * and recorded as one marker each, instead of a trip through the task queue and six history events.
+ * Retries past 10 s back off through durable timers, so a Postgres outage of any length is waited out.
+ */
+export const dbLocalOptions: LocalActivityOptions = {
+  startToCloseTimeout: '15 seconds',
+  localRetryThreshold: '10 seconds',
+  retry: dbOptions.retry,
+};
+
+/**
+ * Enrichment (one GET of the incident's alerts) as a local activity: short, read-only and best effort, so
+ * a few quick retries and then the workflow goes on with what the event itself carries.
+ */
+export const enrichLocalOptions: LocalActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '2 minutes',
+  localRetryThreshold: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 5 },
 };
 
 /** Calls to SaaS APIs (PagerDuty, Slack, Jira, GitHub, EWM): retried with backoff, bounded. */

@@ -53,6 +53,21 @@ describe('rule policies end to end', function () {
       const r = await runsOf(id);
       return r.length === n && r.every((x) => x.finished_at) ? r : undefined;
     }, 30_000, `${n} finished runs of ${id}`);
+  it('goes on without alerts when PagerDuty refuses them: the environment comes from the event and the rule runs', async function () {
+    const svc = newServiceId();
+    await rule(svc, {});
+    pd.failNext(403, 1, { method: 'GET', pathPrefix: '/incidents/' });
+    const id = await trigger(svc, 'web-7');
+    const [run] = await finishedRuns(id, 1);
+    assert.equal(run!.status, 'succeeded');
+    const incident = await stack.db.db.selectFrom('incidents').select(['environment', 'alerts']).where('id', '=', id).executeTakeFirstOrThrow();
+    assert.equal((incident.environment as { host?: string }).host, 'web-7');
+    assert.equal(incident.alerts, null);
+    // A 403 is not retried: one request for the alerts, then the pipeline went on.
+    assert.equal(pd.requests.filter((r) => r.path === `/incidents/${id}/alerts`).length, 1);
+    assert.ok(pd.notes(id).some((n) => n.content === 'fixing web-7'), 'the note of the rule names the host taken from the title');
+  });
+
   it('dry-run records what would run and touches nothing', async function () {
     const svc = newServiceId();
     await rule(svc, { dryRun: true });
