@@ -122,7 +122,22 @@ export interface DevServerOptions {
   ip?: string;
   logLevel?: string;
   startTimeoutMs?: number;
+  /** Extra dynamic config, on top of DEV_SERVER_DYNAMIC_CONFIG. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
+
+/**
+ * Dynamic config the dev server starts with. Eager activity dispatch hands an activity scheduled by a
+ * workflow task straight back to the worker that completed it (no trip through matching); it is off by
+ * default on Temporal 1.29 and is what makes each incident step cheap. One task-queue partition: a
+ * single-process server gains nothing from four, and a task on a partition without a waiting poller
+ * would wait for forwarding.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
+  'system.enableActivityEagerExecution': true,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
 
 export interface DevServer {
   address: string;
@@ -161,6 +176,9 @@ async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
   }
   // Internal ports (metrics, HTTP) on free ports too, so several servers can run side by side.
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
+  for (const [key, value] of Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...opts.dynamicConfig })) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
 
   const child = spawn(opts.executable, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
   // The head says why it failed (a Go panic's first line), the tail where.
