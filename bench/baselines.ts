@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import pg from 'pg';
-import { closedLoop, keepAliveTarget, log, openLoop, quick, request, type ClosedLoopResult, type LatencySummary } from './lib.js';
+import { closedLoop, keepAliveTarget, log, openLoop, openLoopOps, quick, request, type ClosedLoopResult, type LatencySummary } from './lib.js';
 import type { BenchStack } from './stack.js';
 import { benchNoopWorkflow, benchSignal, benchSignalWorkflow } from './workflows/trivial.js';
 
@@ -14,7 +14,15 @@ export interface BaselineResults {
   pgInsert: ClosedLoopResult;
   workflowStart: ClosedLoopResult;
   signalWithStart: ClosedLoopResult;
+  /**
+   * Open-loop signalWithStart of new trivial workflows at the ack-latency rates, with their worker
+   * running: the latency floor of any webhook that answers only once Temporal holds the event.
+   */
+  signalWithStartAt: { rate: number; latency: LatencySummary; errors: number }[];
 }
+
+/** The fixed rates at which webhook ack latency is measured (bench/ingest.ts) and its floor here. */
+export const ACK_RATES = [20, 100, 300] as const;
 
 /** Concurrency of the closed-loop callers: what a busy API process keeps in flight. */
 export const CALLERS = 32;
@@ -70,6 +78,7 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
   const running = worker.run();
   let workflowStart: ClosedLoopResult;
   let signalWithStart: ClosedLoopResult;
+  const signalWithStartAt: BaselineResults['signalWithStartAt'] = [];
   try {
     const prefix = randomBytes(3).toString('hex');
     // Warm the connection and the worker up.
@@ -93,9 +102,24 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
         }),
     });
     log(`  workflow start ${workflowStart.perSecond}/s, signalWithStart ${signalWithStart.perSecond}/s (p50 ${signalWithStart.latency.p50Ms} ms)`);
+    for (const rate of ACK_RATES) {
+      const run = await openLoopOps({
+        rate,
+        durationMs: (quick ? 3 : 5) * 1000,
+        op: (i) =>
+          stack.client.workflow.signalWithStart(benchSignalWorkflow, {
+            taskQueue,
+            workflowId: `bench-sws${rate}-${prefix}-${i}`,
+            signal: benchSignal,
+            signalArgs: [`E${i}`],
+          }),
+      });
+      signalWithStartAt.push({ rate, latency: run.latency, errors: run.errors });
+      log(`  signalWithStart open loop at ${rate}/s: p50 ${run.latency.p50Ms} ms, p99 ${run.latency.p99Ms} ms`);
+    }
   } finally {
     worker.shutdown();
     await running;
   }
-  return { helloWorld, helloWorldAt100: at100.latency, pgInsert, workflowStart, signalWithStart };
+  return { helloWorld, helloWorldAt100: at100.latency, pgInsert, workflowStart, signalWithStart, signalWithStartAt };
 }

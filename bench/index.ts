@@ -1,14 +1,21 @@
 /**
- * `npm run bench`: every benchmark on loopback against a Temporal dev server, a fresh Postgres database
+ * `npm run bench`: every benchmark on loopback against a Temporal server, a fresh Postgres database
  * (BENCH_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; created and
  * dropped), the real worker and the real API. Writes bench/results/latest.{json,md} (BENCH_OUT_DIR to
  * change) with each figure next to its baseline measured in the same run.
  *
+ * The Temporal server is the CLI's dev server (SQLite, one history shard) by default. With
+ * BENCH_TEMPORAL=postgres it is Temporal server 1.29.1 on the same Postgres instead (two databases of its
+ * own, created and dropped), with BENCH_TEMPORAL_SHARDS history shards (default 8). Its binaries come
+ * from TEMPORAL_SERVER_PATH / TEMPORAL_SQL_TOOL_PATH or the tool cache (built with Go when missing), its
+ * schema from the Go module cache (TEMPORAL_SCHEMA_DIR to override).
+ *
  *   npm run bench                 ~10 minutes on 2 cores
  *   BENCH_QUICK=1 npm run bench   ~3 minutes, shorter steps and a 300-incident storm
  *   BENCH_ONLY=ingest,jobs        only these phases (rules, baselines, ingest, e2e, jobs)
+ *   BENCH_TEMPORAL=postgres       against Temporal server on PostgreSQL (default: dev)
+ *   BENCH_TEMPORAL_SHARDS=16      its history shards (default 8)
  */
-import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,8 +80,7 @@ async function main(): Promise<void> {
     const s = stack;
     const version = await s.database.pool.query<{ server_version: string }>('SHOW server_version');
     postgres = `PostgreSQL ${version.rows[0]?.server_version ?? '?'}`;
-    const cli = spawnSync(s.server.process.spawnfile, ['--version'], { encoding: 'utf8' });
-    temporal = cli.stdout?.trim() || temporal;
+    temporal = s.temporalDescription;
     partial.baselines = await phase('baselines', () => runBaselines(s));
     partial.ingest = await phase('ingest', () => runIngest(s));
     partial.endToEnd = await phase('e2e', () => runEndToEnd(s));

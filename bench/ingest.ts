@@ -5,6 +5,7 @@
 //    event is in incident_events exactly once.
 import { newBatch, persistedCount, type PersistedCount } from './deliveries.js';
 import { keepAliveTarget, log, openLoop, pollUntil, quick, round, type HttpTarget, type LatencySummary } from './lib.js';
+import { ACK_RATES } from './baselines.js';
 import type { BenchStack } from './stack.js';
 
 export interface IngestRun {
@@ -71,7 +72,7 @@ export async function runIngest(stack: BenchStack): Promise<IngestResults> {
     await runAt(stack, target, 'warm', 20, 2, 30_000);
 
     const ackLatency: IngestRun[] = [];
-    for (const rate of [20, 100, 300]) {
+    for (const rate of ACK_RATES) {
       const seconds = quick ? 3 : 10;
       log(`ingest: ack latency at ${rate}/s for ${seconds} s`);
       const run = await runAt(stack, target, `ack${rate}`, rate, seconds, drainTimeoutMs);
@@ -80,7 +81,7 @@ export async function runIngest(stack: BenchStack): Promise<IngestResults> {
     }
 
     const steps: StepRun[] = [];
-    const rates = quick ? [25, 50, 100, 200, 300] : [25, 50, 100, 150, 200, 300, 400, 600, 800];
+    const rates = quick ? [25, 50, 75, 100, 125, 150, 175, 200, 250, 300] : [25, 50, 75, 100, 125, 150, 175, 200, 250, 300, 400, 600, 800];
     const stepSeconds = quick ? 3 : 5;
     let maxSustainedRate = 0;
     for (const rate of rates) {

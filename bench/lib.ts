@@ -67,6 +67,31 @@ export async function closedLoop(opts: { concurrency: number; count: number; max
   return { ops: latencies.length, errors, seconds: round(seconds, 2), perSecond: round(latencies.length / seconds), latency: summarize(latencies), ...(firstError ? { firstError } : {}) };
 }
 
+/**
+ * Start `op(i)` at a fixed rate for `durationMs` whatever the answers (open loop), so slow answers show
+ * as latency instead of a lower rate; returns the latency of the operations that succeeded.
+ */
+export async function openLoopOps(opts: { rate: number; durationMs: number; op: (i: number) => Promise<unknown> }): Promise<{ sent: number; errors: number; latency: LatencySummary }> {
+  const latencies: number[] = [];
+  const inFlight: Promise<void>[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const count = Math.round((opts.rate * opts.durationMs) / 1000);
+  for (let i = 0; i < count; i++) {
+    const wait = started + (i * 1000) / opts.rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    const t0 = performance.now();
+    inFlight.push(
+      opts.op(i).then(
+        () => void latencies.push(performance.now() - t0),
+        () => void (errors += 1),
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  return { sent: count, errors, latency: summarize(latencies) };
+}
+
 export interface HttpTarget {
   url: string;
   agent: http.Agent;

@@ -1,7 +1,8 @@
-// Everything the benchmarks run against, on loopback: a Temporal dev server, a fresh Postgres database
-// (dropped at the end), the real main worker in this process, the real API and a Hono hello-world in
-// child processes, and an HTTP sink that stands in for a notification endpoint.
-import { fork, type ChildProcess } from 'node:child_process';
+// Everything the benchmarks run against, on loopback: a Temporal dev server (or, with
+// BENCH_TEMPORAL=postgres, a Temporal server on PostgreSQL: see temporal-postgres.ts), a fresh Postgres
+// database (dropped at the end), the real main worker in this process, the real API and a Hono
+// hello-world in child processes, and an HTTP sink that stands in for a notification endpoint.
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -12,12 +13,13 @@ import { loadConfig, type Config } from '../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
-import { findTemporalCli, startDevServer, stopChild, type DevServer } from '../src/temporal/dev-server.js';
+import { findTemporalCli, startDevServer, stopChild } from '../src/temporal/dev-server.js';
 import { ensureSearchAttributes } from '../src/temporal/search-attributes.js';
 import { installTemporalRuntime } from '../src/temporal/worker.js';
 import { buildMainWorker } from '../src/worker.js';
 import type { ChildReady } from './api-process.js';
 import { log } from './lib.js';
+import { startPostgresTemporal } from './temporal-postgres.js';
 
 export const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -30,8 +32,17 @@ export interface Sink {
   close(): Promise<void>;
 }
 
+/** The Temporal server the bench runs against, whichever kind it is. */
+export interface BenchTemporalServer {
+  address: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
 export interface BenchStack {
-  server: DevServer;
+  server: BenchTemporalServer;
+  /** Which Temporal server, for the results' machine line. */
+  temporalDescription: string;
   address: string;
   client: Client;
   native: NativeConnection;
@@ -98,6 +109,30 @@ async function startSink(): Promise<Sink> {
   };
 }
 
+/**
+ * BENCH_TEMPORAL=dev (the default): the Temporal CLI's dev server, SQLite in memory, one history shard.
+ * BENCH_TEMPORAL=postgres: Temporal server on the bench's Postgres with BENCH_TEMPORAL_SHARDS (default 8)
+ * history shards.
+ */
+async function startTemporal(databaseUrl: string): Promise<{ server: BenchTemporalServer; temporalDescription: string }> {
+  const kind = process.env.BENCH_TEMPORAL || 'dev';
+  if (kind === 'postgres') {
+    const rawShards = process.env.BENCH_TEMPORAL_SHARDS || '8';
+    const shards = Number(rawShards);
+    if (!/^\d+$/.test(rawShards) || shards < 1) throw new Error(`BENCH_TEMPORAL_SHARDS must be a positive integer, not ${rawShards}`);
+    const server = await startPostgresTemporal({ databaseUrl, shards, log });
+    log(`${server.description} at ${server.address}`);
+    return { server, temporalDescription: server.description };
+  }
+  if (kind !== 'dev') throw new Error(`BENCH_TEMPORAL must be dev or postgres, not ${kind}`);
+  const cli = await findTemporalCli({ cliPath: process.env.TEMPORAL_CLI_PATH, provision: true, log });
+  if (!cli) throw new Error('Temporal CLI not found: set TEMPORAL_CLI_PATH');
+  const server = await startDevServer({ executable: cli });
+  log(`Temporal dev server at ${server.address}`);
+  const version = spawnSync(cli, ['--version'], { encoding: 'utf8' });
+  return { server, temporalDescription: `${version.stdout?.trim() || 'Temporal dev server'} (SQLite in memory, 1 history shard)` };
+}
+
 export async function startBenchStack(): Promise<BenchStack> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -106,13 +141,10 @@ export async function startBenchStack(): Promise<BenchStack> {
   try {
     const logger = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'warn', name: 'selfheal-bench' });
     installTemporalRuntime(logger);
-    const cli = await findTemporalCli({ cliPath: process.env.TEMPORAL_CLI_PATH, provision: true, log });
-    if (!cli) throw new Error('Temporal CLI not found: set TEMPORAL_CLI_PATH');
-    const server = await startDevServer({ executable: cli });
-    stops.push(() => server.stop());
-    log(`Temporal dev server at ${server.address}`);
-
     const base = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+    const { server, temporalDescription } = await startTemporal(base);
+    stops.push(() => server.stop());
+
     const databaseName = `selfheal_bench_${Date.now()}_${randomBytes(3).toString('hex')}`;
     const admin = async (sql: string): Promise<void> => {
       const c = new pg.Client({ connectionString: base });
@@ -167,7 +199,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     stops.push(() => sink.close());
     log(`API at ${api.url}, hello-world at ${hello.url}, sink at ${sink.url}`);
 
-    return { server, address: server.address, client, native, database, databaseName, config, taskQueue, worker, api, hello, sink, stop: stopAll };
+    return { server, temporalDescription, address: server.address, client, native, database, databaseName, config, taskQueue, worker, api, hello, sink, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
