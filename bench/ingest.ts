@@ -4,7 +4,7 @@
 //    answered 202 at the offered rate (nothing shed, p99 under a second) and, after draining, every
 //    event is in incident_events exactly once.
 import { newBatch, persistedCount, type PersistedCount } from './deliveries.js';
-import { keepAliveTarget, log, openLoop, pollUntil, quick, round, type HttpTarget, type LatencySummary } from './lib.js';
+import { keepAliveTarget, log, openLoop, pollUntil, quick, round, sleep, type HttpTarget, type LatencySummary } from './lib.js';
 import { ACK_RATES } from './baselines.js';
 import type { BenchStack } from './stack.js';
 
@@ -21,6 +21,8 @@ export interface IngestRun {
   persisted: PersistedCount;
   /** From the end of the load to the last event persisted. */
   drainSeconds: number;
+  /** From then until the worker had nothing in flight (the incidents' remaining steps done). */
+  settleSeconds: number;
   lost: number;
   duplicates: number;
 }
@@ -47,6 +49,10 @@ async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate:
       return c.distinctEvents >= expected ? c : undefined;
     }, drainTimeoutMs)) ?? (await persistedCount(stack, batch.eventPrefix));
   const drainSeconds = round((Date.now() - loadEnded) / 1000, 2);
+  // Let the worker finish this run's incidents, so the next run is measured against its own load only.
+  const settleStarted = Date.now();
+  await settle(stack, drainTimeoutMs);
+  const settleSeconds = round((Date.now() - settleStarted) / 1000, 2);
   return {
     rate,
     seconds: result.seconds,
@@ -59,9 +65,26 @@ async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate:
     ack: result.latency,
     persisted,
     drainSeconds,
+    settleSeconds,
     lost: Math.max(0, expected - persisted.distinctEvents),
     duplicates: persisted.rows - persisted.distinctEvents,
   };
+}
+
+/** Wait until the main worker has had no workflow activation or activity in flight for 2 s (bounded). */
+async function settle(stack: BenchStack, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let quietSince: number | undefined;
+  while (Date.now() < deadline) {
+    const s = stack.worker.getStatus();
+    if (s.numInFlightWorkflowActivations === 0 && s.numInFlightActivities === 0) {
+      quietSince ??= Date.now();
+      if (Date.now() - quietSince >= 2000) return;
+    } else {
+      quietSince = undefined;
+    }
+    await sleep(100);
+  }
 }
 
 export async function runIngest(stack: BenchStack): Promise<IngestResults> {
@@ -76,7 +99,7 @@ export async function runIngest(stack: BenchStack): Promise<IngestResults> {
       const seconds = quick ? 3 : 10;
       log(`ingest: ack latency at ${rate}/s for ${seconds} s`);
       const run = await runAt(stack, target, `ack${rate}`, rate, seconds, drainTimeoutMs);
-      log(`  p50 ${run.ack.p50Ms} ms, p99 ${run.ack.p99Ms} ms, ${run.accepted}/${run.sent} accepted, drained in ${run.drainSeconds} s, lost ${run.lost}`);
+      log(`  p50 ${run.ack.p50Ms} ms, p99 ${run.ack.p99Ms} ms, ${run.accepted}/${run.sent} accepted, drained in ${run.drainSeconds} s, settled ${run.settleSeconds} s later, lost ${run.lost}`);
       ackLatency.push(run);
     }
 

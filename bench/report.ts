@@ -155,9 +155,9 @@ export function toMarkdown(r: BenchResults): string {
     out.push(`| Postgres single-row INSERT, pool of 10 | ${b.pgInsert.perSecond}/s | ${b.pgInsert.latency.p50Ms} ms | ${b.pgInsert.latency.p99Ms} ms |`, '');
   }
   if (r.ingest) {
-    out.push('## Webhook ingest', '', '| Offered rate | Sent | Accepted | Achieved | Ack p50 | Ack p99 | Persisted once | Drain after load | Sustained |', '|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    out.push('## Webhook ingest', '', '| Offered rate | Sent | Accepted | Achieved | Ack p50 | Ack p99 | Persisted once | Persisted after load | Worker idle after that | Sustained |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     const row = (x: IngestResults['ackLatency'][number], sustained: string) =>
-      `| ${x.rate}/s | ${x.sent + x.shed} | ${x.accepted} | ${x.achievedRate}/s | ${x.ack.p50Ms} ms | ${x.ack.p99Ms} ms | ${x.persisted.distinctEvents}${x.duplicates ? ` (+${x.duplicates} dup)` : ''} | ${x.drainSeconds} s | ${sustained} |`;
+      `| ${x.rate}/s | ${x.sent + x.shed} | ${x.accepted} | ${x.achievedRate}/s | ${x.ack.p50Ms} ms | ${x.ack.p99Ms} ms | ${x.persisted.distinctEvents}${x.duplicates ? ` (+${x.duplicates} dup)` : ''} | ${x.drainSeconds} s | ${x.settleSeconds ?? '—'} s | ${sustained} |`;
     for (const x of r.ingest.ackLatency) out.push(row(x, 'fixed-rate run'));
     for (const x of r.ingest.steps) out.push(row(x, x.sustained ? 'yes' : `no: ${x.reason ?? ''}`));
     out.push('');
