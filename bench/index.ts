@@ -74,6 +74,7 @@ async function main(): Promise<void> {
 
   let postgres = 'PostgreSQL';
   let temporal = 'Temporal dev server';
+  let workerSlots: BenchResults['machine']['workerSlots'];
   try {
     partial.ruleMatching = await phase('rules', runRuleMatchingBench);
     stack = await startBenchStack();
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
     const version = await s.database.pool.query<{ server_version: string }>('SHOW server_version');
     postgres = `PostgreSQL ${version.rows[0]?.server_version ?? '?'}`;
     temporal = s.temporalDescription;
+    workerSlots = s.config.temporal.workerSlots;
     partial.baselines = await phase('baselines', () => runBaselines(s));
     partial.ingest = await phase('ingest', () => runIngest(s));
     partial.endToEnd = await phase('e2e', () => runEndToEnd(s));
@@ -94,7 +96,16 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const withoutFigures: Omit<BenchResults, 'figures'> = {
     generatedAt: new Date().toISOString(),
-    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model.trim() ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, temporal, postgres, loadAverage },
+    machine: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      temporal,
+      postgres,
+      loadAverage,
+      ...(workerSlots ? { workerSlots } : {}),
+    },
     durationSeconds: round((Date.now() - started) / 1000, 1),
     ...partial,
   };

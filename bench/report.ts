@@ -20,7 +20,17 @@ export interface Figure {
 export interface BenchResults {
   generatedAt: string;
   quick: boolean;
-  machine: { cpus: number; cpuModel: string; node: string; platform: string; temporal: string; postgres: string; loadAverage: { start: number[]; end: number[] } };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    platform: string;
+    temporal: string;
+    postgres: string;
+    loadAverage: { start: number[]; end: number[] };
+    /** The main worker's slots (TEMPORAL_WORKER_*_SLOTS). */
+    workerSlots?: { workflowTasks: number; localActivities: number; activities: number };
+  };
   durationSeconds: number;
   baselines?: BaselineResults;
   ruleMatching?: RuleMatchingResult[];
@@ -138,6 +148,9 @@ export function toMarkdown(r: BenchResults): string {
   out.push(
     `${r.generatedAt} — ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, ${r.machine.temporal}, ${r.machine.postgres}; whole run ${r.durationSeconds} s.`,
     '',
+    ...(r.machine.workerSlots
+      ? [`Main worker slots: ${r.machine.workerSlots.workflowTasks} workflow tasks, ${r.machine.workerSlots.localActivities} local activities, ${r.machine.workerSlots.activities} activities.`, '']
+      : []),
     `Load average (1/5/15 min) at start ${r.machine.loadAverage.start.join(' / ')}, at end ${r.machine.loadAverage.end.join(' / ')} — other processes share this machine; figures are only comparable with their own baselines.`,
     '',
   );

@@ -183,6 +183,11 @@ export async function startBenchStack(): Promise<BenchStack> {
       SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
       DATABASE_URL: url.toString(),
     };
+    // The worker's slots as the operator would set them (TEMPORAL_WORKER_*_SLOTS); the API child ignores them.
+    for (const name of ['TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS', 'TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS', 'TEMPORAL_WORKER_ACTIVITY_SLOTS']) {
+      const value = process.env[name];
+      if (value) env[name] = value;
+    }
     const config = loadConfig({ ...env, LOG_LEVEL: 'warn' });
     const worker = await buildMainWorker({ config, db: database.db, logger, connection: native, extractors: {} });
     const running = worker.run();

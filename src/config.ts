@@ -71,6 +71,11 @@ export const envSchema = z.object({
   TEMPORAL_TLS_CA_PATH: optionalString,
   TEMPORAL_API_KEY: optionalString,
   TEMPORAL_WORKER_METRICS_ADDRESS: hostPort,
+  // The main worker's slots (the SDK's defaults). Lower them where the worker shares cores with the API
+  // and Temporal: incidents are then processed a few at a time and webhook acks keep their CPU.
+  TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS: port(40).pipe(z.number().min(2, 'must be at least 2')),
+  TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS: port(100).pipe(z.number().min(1, 'must be at least 1')),
+  TEMPORAL_WORKER_ACTIVITY_SLOTS: port(100).pipe(z.number().min(1, 'must be at least 1')),
   PAGERDUTY_WEBHOOK_SECRETS: list,
   PAGERDUTY_API_URL: url('https://api.pagerduty.com'),
   PAGERDUTY_API_TOKEN: optionalString,
@@ -120,6 +125,8 @@ export interface Config {
     apiKey: string | undefined;
     /** host:port where the SDK serves worker metrics for Prometheus; unset → off. */
     workerMetricsAddress: string | undefined;
+    /** Concurrent workflow tasks, local activities and activities of the main worker. */
+    workerSlots: { workflowTasks: number; localActivities: number; activities: number };
   };
   pagerduty: {
     webhookSecrets: string[];
@@ -196,6 +203,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       tls: { certPath: e.TEMPORAL_TLS_CERT_PATH, keyPath: e.TEMPORAL_TLS_KEY_PATH, caPath: e.TEMPORAL_TLS_CA_PATH },
       apiKey: e.TEMPORAL_API_KEY,
       workerMetricsAddress: e.TEMPORAL_WORKER_METRICS_ADDRESS,
+      workerSlots: {
+        workflowTasks: e.TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS,
+        localActivities: e.TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS,
+        activities: e.TEMPORAL_WORKER_ACTIVITY_SLOTS,
+      },
     },
     pagerduty: {
       webhookSecrets: e.PAGERDUTY_WEBHOOK_SECRETS,

@@ -36,7 +36,13 @@ export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
     pagerduty,
     integrations: createIntegrations(config),
   });
-  return createMainWorker({ connection: deps.connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
+  return createMainWorker({
+    connection: deps.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    activities,
+    slots: config.temporal.workerSlots,
+  });
 }
 
 async function main(): Promise<void> {

@@ -53,6 +53,7 @@ export async function createMainWorker(opts: {
   taskQueue: string;
   activities: object;
   identity?: string;
+  slots?: { workflowTasks: number; localActivities: number; activities: number };
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -62,6 +63,13 @@ export async function createMainWorker(opts: {
     activities: opts.activities,
     ...(opts.identity ? { identity: opts.identity } : {}),
     shutdownGraceTime: '10 seconds',
+    ...(opts.slots
+      ? {
+          maxConcurrentWorkflowTaskExecutions: opts.slots.workflowTasks,
+          maxConcurrentLocalActivityExecutions: opts.slots.localActivities,
+          maxConcurrentActivityTaskExecutions: opts.slots.activities,
+        }
+      : {}),
   });
 }
 

@@ -13,6 +13,12 @@ describe('config', function () {
     assert.equal(c.temporal.uiUrl, 'http://localhost:8233');
     assert.equal(c.pagerduty.apiUrl, 'https://api.pagerduty.com');
     assert.deepEqual(c.pagerduty.webhookSecrets, []);
+    assert.deepEqual(c.temporal.workerSlots, { workflowTasks: 40, localActivities: 100, activities: 100 });
+  });
+
+  it('takes the main worker slots from the environment', function () {
+    const c = loadConfig({ TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS: '2', TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS: '4', TEMPORAL_WORKER_ACTIVITY_SLOTS: '20' });
+    assert.deepEqual(c.temporal.workerSlots, { workflowTasks: 2, localActivities: 4, activities: 20 });
   });
 
   it('splits rotating webhook secrets on commas', function () {
@@ -29,6 +35,8 @@ describe('config', function () {
     [{ SELFHEAL_ADMIN_TOKEN: 'short' }, 'SELFHEAL_ADMIN_TOKEN', /at least 16 characters$/],
     [{ NODE_ENV: 'production' }, 'PAGERDUTY_WEBHOOK_SECRETS', /required when NODE_ENV=production/],
     [{ PAGERDUTY_API_TOKEN: 'tok' }, 'PAGERDUTY_FROM_EMAIL', /PAGERDUTY_FROM_EMAIL is required/],
+    [{ TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS: '1' }, 'TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS', /must be at least 2/],
+    [{ TEMPORAL_WORKER_ACTIVITY_SLOTS: 'many' }, 'TEMPORAL_WORKER_ACTIVITY_SLOTS', /must be a whole number/],
     [{ TEMPORAL_TLS_CERT_PATH: '/c.pem' }, 'TEMPORAL_TLS_KEY_PATH', /must be set together/],
   ];
   for (const [env, variable, message] of bad) {
