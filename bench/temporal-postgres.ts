@@ -14,7 +14,7 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import pg from 'pg';
-import { freePort, stopChild, toolCacheDir, waitForPort } from '../src/temporal/dev-server.js';
+import { freePort, killOnParentExit, stopChild, toolCacheDir, waitForPort } from '../src/temporal/dev-server.js';
 
 export const TEMPORAL_SERVER_VERSION = '1.29.1';
 const SERVER_MODULE = 'go.temporal.io/server';
@@ -357,21 +357,17 @@ async function spawnServer(opts: {
     } finally {
       closeSync(out);
     }
-    let exited = false;
     // Never outlive the bench, however it ends (short of SIGKILL).
-    const killOnExit = () => child.kill('SIGKILL');
-    process.once('exit', killOnExit);
-    child.once('exit', () => {
-      exited = true;
-      process.off('exit', killOnExit);
-    });
+    const alive = killOnParentExit(child);
     child.once('error', () => undefined);
     try {
-      await waitForPort('127.0.0.1', ports.frontend.grpcPort, START_TIMEOUT_MS, () => !exited);
-      return { child, address: `127.0.0.1:${ports.frontend.grpcPort}`, exited: () => exited };
+      await waitForPort('127.0.0.1', ports.frontend.grpcPort, START_TIMEOUT_MS, alive);
+      return { child, address: `127.0.0.1:${ports.frontend.grpcPort}`, exited: () => !alive() };
     } catch (err) {
+      const crashed = !alive();
       await stopChild(child, 2000);
-      if (attempt >= 3 || !exited) throw new Error(`Temporal server did not start: ${(err as Error).message}\n${await logTail(opts.logFile)}`);
+      // A crash at start is usually a port taken in between: try again on fresh ports.
+      if (attempt >= 3 || !crashed) throw new Error(`Temporal server did not start: ${(err as Error).message}\n${await logTail(opts.logFile)}`);
     }
   }
 }

@@ -188,16 +188,10 @@ async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
     if (head.length < 2000) head = (head + d.toString()).slice(0, 2000);
     stderr = (stderr + d.toString()).slice(-2000);
   });
-  let exited = false;
   // Never outlive the process that started it (a test run that exits early, npm start stopped hard).
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  child.once('exit', () => {
-    exited = true;
-    process.off('exit', killOnExit);
-  });
+  const alive = killOnParentExit(child);
   try {
-    await waitForPort(ip, port, opts.startTimeoutMs ?? 60_000, () => !exited);
+    await waitForPort(ip, port, opts.startTimeoutMs ?? 60_000, alive);
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${head}${stderr.length === 2000 ? `\n…\n${stderr}` : ''}`);
@@ -209,6 +203,21 @@ async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
     process: child,
     stop: () => stopChild(child),
   };
+}
+
+/**
+ * SIGKILL `child` when this process exits (normally or by an uncaught error; not when it is itself
+ * SIGKILLed). Returns whether the child is still running.
+ */
+export function killOnParentExit(child: ChildProcess): () => boolean {
+  let exited = false;
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => {
+    exited = true;
+    process.off('exit', killOnExit);
+  });
+  return () => !exited;
 }
 
 export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
