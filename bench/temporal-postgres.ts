@@ -5,7 +5,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { access, constants, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import pg from 'pg';
-import { freePort, killOnParentExit, stopChild, toolCacheDir, waitForPort } from '../src/temporal/dev-server.js';
+import { freePort, isExecutable, killOnParentExit, onPath, stopChild, toolCacheDir, waitForPort } from '../src/temporal/dev-server.js';
 
 export const TEMPORAL_SERVER_VERSION = '1.29.1';
 const SERVER_MODULE = 'go.temporal.io/server';
@@ -41,28 +41,12 @@ export interface PostgresTemporal {
   stop(): Promise<void>;
 }
 
-async function isExecutable(p: string): Promise<boolean> {
-  try {
-    await access(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function isDirectory(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isDirectory();
   } catch {
     return false;
   }
-}
-
-async function onPath(name: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && (await isExecutable(path.join(dir, name)))) return path.join(dir, name);
-  }
-  return undefined;
 }
 
 /** The error text of a failed execFile: its output says more than "Command failed". */
