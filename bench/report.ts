@@ -1,4 +1,5 @@
 // Results → the figures table (each figure next to the baseline measured in the same run) and markdown.
+import type { WorkerSlots } from '../src/config.js';
 import type { BaselineResults } from './baselines.js';
 import type { EndToEndResults } from './end-to-end.js';
 import type { IngestResults } from './ingest.js';
@@ -29,7 +30,7 @@ export interface BenchResults {
     postgres: string;
     loadAverage: { start: number[]; end: number[] };
     /** The main worker's slots (TEMPORAL_WORKER_*_SLOTS). */
-    workerSlots?: { workflowTasks: number; localActivities: number; activities: number };
+    workerSlots?: WorkerSlots;
   };
   durationSeconds: number;
   baselines?: BaselineResults;

@@ -108,6 +108,13 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** Concurrent workflow tasks, local activities and activities of the main worker. */
+export interface WorkerSlots {
+  workflowTasks: number;
+  localActivities: number;
+  activities: number;
+}
+
 export interface Config {
   nodeEnv: Env['NODE_ENV'];
   port: number;
@@ -125,8 +132,7 @@ export interface Config {
     apiKey: string | undefined;
     /** host:port where the SDK serves worker metrics for Prometheus; unset → off. */
     workerMetricsAddress: string | undefined;
-    /** Concurrent workflow tasks, local activities and activities of the main worker. */
-    workerSlots: { workflowTasks: number; localActivities: number; activities: number };
+    workerSlots: WorkerSlots;
   };
   pagerduty: {
     webhookSecrets: string[];

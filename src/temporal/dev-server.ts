@@ -29,7 +29,7 @@ export function toolCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'selfheal', 'tools');
 }
 
-async function isExecutable(p: string): Promise<boolean> {
+export async function isExecutable(p: string): Promise<boolean> {
   try {
     await access(p, constants.X_OK);
     return true;
@@ -38,7 +38,8 @@ async function isExecutable(p: string): Promise<boolean> {
   }
 }
 
-async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+/** The first executable `name` on env.PATH. */
+export async function onPath(name: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
@@ -122,16 +123,14 @@ export interface DevServerOptions {
   ip?: string;
   logLevel?: string;
   startTimeoutMs?: number;
-  /** Extra dynamic config, on top of DEV_SERVER_DYNAMIC_CONFIG. */
-  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /**
  * Dynamic config the dev server starts with. Eager activity dispatch hands an activity scheduled by a
- * workflow task straight back to the worker that completed it (no trip through matching); it is off by
- * default on Temporal 1.29 and is what makes each incident step cheap. One task-queue partition: a
+ * workflow task (an action, the write-back note) straight back to the worker that completed it, with no
+ * trip through matching; it is off by default on Temporal 1.29. One task-queue partition: a
  * single-process server gains nothing from four, and a task on a partition without a waiting poller
- * would wait for forwarding.
+ * would wait for forwarding. Neither was measured on its own against the defaults.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
   'system.enableActivityEagerExecution': true,
@@ -176,7 +175,7 @@ async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
   }
   // Internal ports (metrics, HTTP) on free ports too, so several servers can run side by side.
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
-  for (const [key, value] of Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...opts.dynamicConfig })) {
+  for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkerSlots } from '../config.js';
 import type { Logger } from '../logger.js';
 import { tlsOptions, type TemporalTarget } from './connection.js';
 
@@ -53,7 +54,7 @@ export async function createMainWorker(opts: {
   taskQueue: string;
   activities: object;
   identity?: string;
-  slots?: { workflowTasks: number; localActivities: number; activities: number };
+  slots?: WorkerSlots;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
