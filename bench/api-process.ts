@@ -1,18 +1,32 @@
-// A child process of the benchmark serving HTTP, so the load generator and the server under test do not
-// share an event loop:
-//   api   → the real API (startApiServer) configured from the environment, like `npm run server`
-//   hello → a Hono hello-world on @hono/node-server: the HTTP ceiling of this machine
-// It reports its URL to the parent over IPC and stops on SIGTERM.
+// A child process of the benchmark, so the load generator (which measures every latency) and the parts
+// under test do not share an event loop, and each one's CPU time can be read on its own:
+//   api    → the real API (startApiServer) configured from the environment, like `npm run server`
+//   worker → the real main worker configured from the environment, like `npm run worker`
+//   hello  → a Hono hello-world on @hono/node-server: the HTTP ceiling of this machine
+//   trivial → a worker for the trivial baseline workflows on BENCH_TRIVIAL_TASK_QUEUE
+// It reports ready (with its URL, if it serves HTTP) to the parent over IPC and stops on SIGTERM. The
+// worker answers `{ type: 'status' }` messages with what it has in flight.
 import { serve, type ServerType } from '@hono/node-server';
+import { Worker } from '@temporalio/worker';
 import { Hono } from 'hono';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/connect.js';
 import { createLogger } from '../src/logger.js';
 import { startApiServer } from '../src/server.js';
 import { connectClient, temporalTarget } from '../src/temporal/connection.js';
+import { connectNative, installTemporalRuntime } from '../src/temporal/worker.js';
+import { buildMainWorker } from '../src/worker.js';
 
 export interface ChildReady {
   url: string;
+}
+
+/** The worker child's answer to `{ type: 'status' }`. */
+export interface WorkerBusy {
+  type: 'status';
+  activations: number;
+  activities: number;
 }
 
 async function startHello(): Promise<{ url: string; close: () => Promise<void> }> {
@@ -43,14 +57,61 @@ async function startApi(): Promise<{ url: string; close: () => Promise<void> }> 
   };
 }
 
+async function startWorker(): Promise<{ url: string; close: () => Promise<void> }> {
+  const config = loadConfig(process.env);
+  const logger = createLogger({ level: config.logLevel, name: 'selfheal-worker' });
+  installTemporalRuntime(logger);
+  const handle = await openDatabase({ url: config.database.url, dataDir: '', poolSize: config.database.poolSize });
+  const connection = await connectNative(temporalTarget(config, config.temporal.address ?? 'localhost:7233'));
+  const worker = await buildMainWorker({ config, db: handle.db, logger, connection, extractors: {} });
+  const running = worker.run();
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type !== 'status') return;
+    const s = worker.getStatus();
+    const busy: WorkerBusy = { type: 'status', activations: s.numInFlightWorkflowActivations, activities: s.numInFlightActivities };
+    process.send?.(busy);
+  });
+  return {
+    url: '',
+    close: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+      await handle.close();
+    },
+  };
+}
+
+async function startTrivialWorker(): Promise<{ url: string; close: () => Promise<void> }> {
+  const config = loadConfig(process.env);
+  installTemporalRuntime(createLogger({ level: 'warn', name: 'selfheal-bench-trivial' }));
+  const connection = await connectNative(temporalTarget(config, config.temporal.address ?? 'localhost:7233'));
+  const worker = await Worker.create({
+    connection,
+    taskQueue: process.env.BENCH_TRIVIAL_TASK_QUEUE ?? 'bench-trivial',
+    workflowsPath: fileURLToPath(new URL('./workflows/trivial.ts', import.meta.url)),
+  });
+  const running = worker.run();
+  return {
+    url: '',
+    close: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2];
-  const server = mode === 'hello' ? await startHello() : await startApi();
+  const server =
+    mode === 'hello' ? await startHello() : mode === 'worker' ? await startWorker() : mode === 'trivial' ? await startTrivialWorker() : await startApi();
   const ready: ChildReady = { url: server.url };
   process.send?.(ready);
   const stop = (): void => {
     void server.close().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 3000);
+    // The worker drains its in-flight tasks first (its shutdown grace time is 10 s).
+    setTimeout(() => process.exit(0), mode === 'worker' || mode === 'trivial' ? 15_000 : 3000);
   };
   process.once('SIGTERM', stop);
   process.once('disconnect', stop);

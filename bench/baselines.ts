@@ -1,11 +1,10 @@
 // Baselines measured in the same run as the figures they bound: the HTTP ceiling (Hono hello-world),
 // raw Temporal starts and signalWithStarts against trivial workflows, raw single-row Postgres inserts.
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { Worker } from '@temporalio/worker';
 import pg from 'pg';
+import { stopChild } from '../src/temporal/dev-server.js';
 import { closedLoop, keepAliveTarget, log, openLoop, openLoopOps, quick, request, type ClosedLoopResult, type LatencySummary } from './lib.js';
-import type { BenchStack } from './stack.js';
+import { startChild, type BenchStack } from './stack.js';
 import { benchNoopWorkflow, benchSignal, benchSignalWorkflow } from './workflows/trivial.js';
 
 export interface BaselineResults {
@@ -70,12 +69,8 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
 
   log('baseline: Temporal start and signalWithStart against trivial workflows');
   const taskQueue = `bench-trivial-${randomBytes(4).toString('hex')}`;
-  const worker = await Worker.create({
-    connection: stack.native,
-    taskQueue,
-    workflowsPath: fileURLToPath(new URL('./workflows/trivial.ts', import.meta.url)),
-  });
-  const running = worker.run();
+  // Its worker in a child process, like the main worker's.
+  const worker = await startChild('trivial', { ...stack.env, BENCH_TRIVIAL_TASK_QUEUE: taskQueue });
   let workflowStart: ClosedLoopResult;
   let signalWithStart: ClosedLoopResult;
   const signalWithStartAt: BaselineResults['signalWithStartAt'] = [];
@@ -118,8 +113,7 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
       log(`  signalWithStart open loop at ${rate}/s: p50 ${run.latency.p50Ms} ms, p99 ${run.latency.p99Ms} ms`);
     }
   } finally {
-    worker.shutdown();
-    await running;
+    await stopChild(worker.child, 20_000);
   }
   return { helloWorld, helloWorldAt100: at100.latency, pgInsert, workflowStart, signalWithStart, signalWithStartAt };
 }

@@ -5,6 +5,7 @@
 //    incident is persisted and every action has finished; incidents fully processed per second.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseRuleInput, type RuleInputDocument } from '../src/domain/rules/schema.js';
+import { cpuSince, perItemMs, type CpuParts, type CpuUse } from './cpu.js';
 import { newBatch, persistedCount } from './deliveries.js';
 import { closedLoop, keepAliveTarget, log, openLoop, pollUntil, quick, request, round, sleep, summarize, type LatencySummary } from './lib.js';
 import type { BenchStack } from './stack.js';
@@ -24,6 +25,10 @@ export interface EndToEndResults {
     processedPerSecond: number;
     toActionStarted: LatencySummary;
     complete: boolean;
+    /** CPU by process from the first delivery until every action finished. */
+    cpu: CpuUse;
+    /** CPU milliseconds per incident by process. */
+    cpuPerIncidentMs: CpuParts;
   };
 }
 
@@ -111,6 +116,7 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
     const storm = newBatch('storm', { serviceId });
     const stormPrefix = incidentPrefixOf(storm.eventPrefix);
     const stormSent = new Map<string, number>();
+    const cpuAtStart = stack.cpu();
     const t0 = Date.now();
     let accepted = 0;
     let retries = 0;
@@ -154,6 +160,7 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
       500,
     );
     const drainSeconds = round((Date.now() - t0) / 1000, 2);
+    const cpu = cpuSince(cpuAtStart, stack.cpu());
     const final = done ?? (await actionProgress(stack, stormPrefix));
     const persisted = await persistedCount(stack, storm.eventPrefix);
     const stormLatencies: number[] = [];
@@ -163,6 +170,7 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
     }
     const complete = done !== undefined && persisted.distinctEvents === accepted && persisted.rows === accepted && accepted === incidents;
     log(`  drained in ${drainSeconds} s: ${persisted.distinctEvents} persisted, ${final.finished} actions finished (${final.succeeded} succeeded)`);
+    log(`  CPU s: ${JSON.stringify(cpu.parts)}, machine busy ${Math.round(cpu.machineBusy * 100)}%`);
     // The sink answered every call; nothing else is left running.
     await request(target, '/healthz');
     return {
@@ -180,6 +188,8 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
         processedPerSecond: round(final.finished / drainSeconds),
         toActionStarted: summarize(stormLatencies),
         complete,
+        cpu,
+        cpuPerIncidentMs: perItemMs(cpu, accepted),
       },
     };
   } finally {

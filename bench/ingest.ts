@@ -6,6 +6,7 @@
 import { newBatch, persistedCount, type PersistedCount } from './deliveries.js';
 import { keepAliveTarget, log, openLoop, pollUntil, quick, round, sleep, type HttpTarget, type LatencySummary } from './lib.js';
 import { ACK_RATES } from './baselines.js';
+import { cpuSince, type CpuUse } from './cpu.js';
 import type { BenchStack } from './stack.js';
 
 export interface IngestRun {
@@ -25,6 +26,10 @@ export interface IngestRun {
   settleSeconds: number;
   lost: number;
   duplicates: number;
+  /** CPU by process while the load was offered. */
+  loadCpu: CpuUse;
+  /** CPU by process from the start of the load until the worker settled: what the run's events cost. */
+  cpu: CpuUse;
 }
 
 export interface StepRun extends IngestRun {
@@ -40,8 +45,10 @@ export interface IngestResults {
 
 async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate: number, seconds: number, drainTimeoutMs: number): Promise<IngestRun> {
   const batch = newBatch(label);
+  const cpuAtStart = stack.cpu();
   const result = await openLoop({ target, rate, durationMs: seconds * 1000, maxInFlight: 512, build: (i) => batch.build(i) });
   const loadEnded = Date.now();
+  const cpuAtLoadEnd = stack.cpu();
   const expected = result.okIndices.length;
   const persisted =
     (await pollUntil(async () => {
@@ -68,6 +75,9 @@ async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate:
     settleSeconds,
     lost: Math.max(0, expected - persisted.distinctEvents),
     duplicates: persisted.rows - persisted.distinctEvents,
+    loadCpu: cpuSince(cpuAtStart, cpuAtLoadEnd),
+    // Less the settle check's final 2 quiet seconds, which are idle by definition.
+    cpu: cpuSince(cpuAtStart, stack.cpu()),
   };
 }
 
@@ -76,8 +86,8 @@ async function settle(stack: BenchStack, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let quietSince: number | undefined;
   while (Date.now() < deadline) {
-    const s = stack.worker.getStatus();
-    if (s.numInFlightWorkflowActivations === 0 && s.numInFlightActivities === 0) {
+    const s = await stack.worker.busy();
+    if (s.activations === 0 && s.activities === 0) {
       quietSince ??= Date.now();
       if (Date.now() - quietSince >= 2000) return;
     } else {

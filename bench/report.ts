@@ -4,6 +4,7 @@ import type { BaselineResults } from './baselines.js';
 import type { EndToEndResults } from './end-to-end.js';
 import type { IngestResults } from './ingest.js';
 import type { JobsResults } from './jobs.js';
+import { perItemMs, type CpuUse } from './cpu.js';
 import { round } from './lib.js';
 import type { RuleMatchingResult } from './rule-matching.js';
 
@@ -183,6 +184,28 @@ export function toMarkdown(r: BenchResults): string {
     out.push(`- Trickle at ${l.rate}/s, ${l.incidents} incidents: to action started p50 ${l.toActionStarted.p50Ms} ms / p99 ${l.toActionStarted.p99Ms} ms; to the sink receiving the call p50 ${l.toSink.p50Ms} ms / p99 ${l.toSink.p99Ms} ms; ${l.missing} missing.`);
     out.push(
       `- Storm of ${s.incidents}: delivered in ${s.deliverSeconds} s (${s.deliverPerSecond}/s, ${s.accepted} accepted, ${s.redeliveries} redeliveries after a 503 or timeout); ${s.persisted} persisted, ${s.actionsFinished} actions finished (${s.actionsSucceeded} succeeded) ${s.drainSeconds} s after the first delivery; ${s.complete ? 'complete' : '**incomplete**'}.`,
+      '',
+    );
+  }
+  const cpuRows: string[] = [];
+  const cpuRow = (label: string, use: CpuUse | undefined, items: number): void => {
+    if (!use) return;
+    const per = perItemMs(use, items);
+    cpuRows.push(
+      `| ${label} | ${use.seconds} s | ${Math.round(use.machineBusy * 100)}% | ${per.temporal} | ${per.worker} | ${per.api} | ${per.postgres} | ${per.bench} |`,
+    );
+  };
+  for (const x of r.ingest?.ackLatency ?? []) cpuRow(`Ingest at ${x.rate}/s, ${x.accepted} events, load to worker idle`, x.cpu, x.accepted);
+  if (r.endToEnd?.storm) cpuRow(`Storm of ${r.endToEnd.storm.accepted}, first delivery to last action`, r.endToEnd.storm.cpu, r.endToEnd.storm.accepted);
+  if (cpuRows.length > 0) {
+    out.push(
+      '## Where the CPU goes',
+      '',
+      'CPU milliseconds per incident by process (from /proc), and how busy both cores were over the interval.',
+      '',
+      '| Interval | Wall | Machine busy | Temporal server | Worker | API | PostgreSQL | Load generator |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...cpuRows,
       '',
     );
   }

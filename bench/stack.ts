@@ -1,13 +1,14 @@
 // Everything the benchmarks run against, on loopback: a Temporal dev server (or, with
 // BENCH_TEMPORAL=postgres, a Temporal server on PostgreSQL: see temporal-postgres.ts), a fresh Postgres
-// database (dropped at the end), the real main worker in this process, the real API and a Hono
-// hello-world in child processes, and an HTTP sink that stands in for a notification endpoint.
+// database (dropped at the end), the real main worker, the real API and a Hono hello-world each in a
+// child process (as deployed: the load generator measuring latency shares no event loop with them), and
+// an HTTP sink in this process that stands in for a notification endpoint.
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../src/db/connect.js';
@@ -16,8 +17,8 @@ import { createLogger } from '../src/logger.js';
 import { findTemporalCli, startDevServer, stopChild } from '../src/temporal/dev-server.js';
 import { ensureSearchAttributes } from '../src/temporal/search-attributes.js';
 import { installTemporalRuntime } from '../src/temporal/worker.js';
-import { buildMainWorker } from '../src/worker.js';
-import type { ChildReady } from './api-process.js';
+import type { ChildReady, WorkerBusy } from './api-process.js';
+import { cpuSnapshot, type CpuSnapshot } from './cpu.js';
 import { log } from './lib.js';
 import { startPostgresTemporal } from './temporal-postgres.js';
 
@@ -49,31 +50,37 @@ export interface BenchStack {
   database: DatabaseHandle;
   databaseName: string;
   config: Config;
+  /** The environment the API and worker children run with. */
+  env: Record<string, string>;
   taskQueue: string;
-  worker: Worker;
+  /** The main worker in its own process. */
+  worker: { child: ChildProcess; busy(): Promise<WorkerBusy> };
   api: { url: string; child: ChildProcess };
   hello: { url: string; child: ChildProcess };
   sink: Sink;
+  /** CPU counters of the stack's processes now (bench/cpu.ts). */
+  cpu(): CpuSnapshot;
   stop(): Promise<void>;
 }
 
 const childScript = fileURLToPath(new URL('./api-process.ts', import.meta.url));
 
-async function startChild(mode: 'api' | 'hello', env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+export async function startChild(mode: 'api' | 'hello' | 'worker' | 'trivial', env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const child = fork(childScript, [mode], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_CHILD_NODE_OPTIONS (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof) to profile the children.
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CHILD_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${mode} server did not start within 60 s`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${mode} did not start within 60 s`)), 60_000);
     child.once('message', (m) => {
       clearTimeout(timer);
       resolve((m as ChildReady).url);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${mode} server exited (${code})`));
+      reject(new Error(`${mode} exited (${code})`));
     });
   });
   return { url, child };
@@ -107,6 +114,24 @@ async function startSink(): Promise<Sink> {
         server.closeAllConnections();
       }),
   };
+}
+
+/** What the worker child has in flight, over IPC. */
+function askBusy(child: ChildProcess): Promise<WorkerBusy> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      reject(new Error('the worker did not answer a status request within 5 s'));
+    }, 5000);
+    const onMessage = (m: unknown): void => {
+      if ((m as WorkerBusy)?.type !== 'status') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(m as WorkerBusy);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'status' });
+  });
 }
 
 /**
@@ -188,13 +213,10 @@ export async function startBenchStack(): Promise<BenchStack> {
       const value = process.env[name];
       if (value) env[name] = value;
     }
-    const config = loadConfig({ ...env, LOG_LEVEL: 'warn' });
-    const worker = await buildMainWorker({ config, db: database.db, logger, connection: native, extractors: {} });
-    const running = worker.run();
-    stops.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-    });
+    const config = loadConfig(env);
+    const workerChild = await startChild('worker', { ...env, LOG_LEVEL: 'warn' });
+    stops.push(() => stopChild(workerChild.child, 20_000));
+    const worker = { child: workerChild.child, busy: () => askBusy(workerChild.child) };
 
     const api = await startChild('api', env);
     stops.push(() => stopChild(api.child, 5000));
@@ -204,7 +226,8 @@ export async function startBenchStack(): Promise<BenchStack> {
     stops.push(() => sink.close());
     log(`API at ${api.url}, hello-world at ${hello.url}, sink at ${sink.url}`);
 
-    return { server, temporalDescription, address: server.address, client, native, database, databaseName, config, taskQueue, worker, api, hello, sink, stop: stopAll };
+    return { server, temporalDescription, address: server.address, client, native, database, databaseName, config, env, taskQueue, worker, api, hello, sink, stop: stopAll,
+      cpu: () => cpuSnapshot({ temporal: server.process.pid, api: api.child.pid, worker: worker.child.pid }) };
   } catch (err) {
     await stopAll();
     throw err;
