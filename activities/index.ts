@@ -8,6 +8,7 @@ import { createActionActivities, type Integrations } from './actions.js';
 import { createIncidentActivities } from './incidents.js';
 import { createJobActivities } from './jobs.js';
 import { createPlanActivities } from './plan.js';
+import { createTriageActivities } from './triage.js';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
@@ -21,9 +22,12 @@ export interface ActivityDeps {
 
 /** Every activity of the main worker, built from injected dependencies (tests pass their own). */
 export function createActivities(deps: ActivityDeps) {
+  const incidents = createIncidentActivities(deps);
+  const plan = createPlanActivities(deps);
   return {
-    ...createIncidentActivities(deps),
-    ...createPlanActivities(deps),
+    ...incidents,
+    ...plan,
+    ...createTriageActivities({ logger: deps.logger, incidents, plan, writeBack: Boolean(deps.pagerduty) }),
     ...createActionRunActivities(deps),
     ...createActionActivities(deps),
     ...createJobActivities(deps),

@@ -29,6 +29,11 @@ export interface MatchPlan {
   actions: PlannedAction[];
   /** What templates see (incident, environment, alert, event, rule); `results` is added per action. */
   context: Record<string, unknown>;
+  /**
+   * False when PagerDuty write-back is off (no API token): the workflow then schedules no note activity.
+   * Absent in plans recorded before this field existed, which wrote back (a no-op without a token).
+   */
+  writeBack?: boolean | undefined;
 }
 
 export interface RecordEventResult {

@@ -16,9 +16,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities, createAgentActivities } from '../activities/index.js';
-import type { ActionOutcome, MatchPlan, PlannedAction } from '../activities/types.js';
+import type { ActionOutcome, MatchPlan, PlannedAction, RecordEventResult } from '../activities/types.js';
 import { renderAction } from '../src/domain/template.js';
 import type { Action } from '../src/domain/rules/schema.js';
+import { REMEDIATING_EVENT_TYPES } from '../src/pagerduty/parse.js';
 import { searchAttributes } from '../src/temporal/names.js';
 import {
   approvalSignal,
@@ -27,7 +28,7 @@ import {
   type ApprovalDecision,
   type IncidentEventMessage,
 } from './messages.js';
-import { dbLocalOptions, dbOptions, enrichLocalOptions, externalApiOptions, optionsForAction } from './options.js';
+import { dbLocalOptions, dbOptions, enrichLocalOptions, externalApiOptions, optionsForAction, triageLocalOptions } from './options.js';
 
 type Activities = ReturnType<typeof createActivities> & ReturnType<typeof createAgentActivities>;
 
@@ -35,6 +36,7 @@ const remoteDb = proxyActivities<Activities>(dbOptions);
 const localDb = proxyLocalActivities<Activities>(dbLocalOptions);
 const api = proxyActivities<Activities>(externalApiOptions);
 const localEnrich = proxyLocalActivities<Activities>(enrichLocalOptions);
+const localTriage = proxyLocalActivities<Activities>(triageLocalOptions);
 
 export interface IncidentWorkflowInput {
   incidentId: string;
@@ -42,6 +44,8 @@ export interface IncidentWorkflowInput {
   lingerSeconds?: number;
   /** History length after which the run continues as new (default 8000; Temporal may suggest it earlier). */
   historyLimit?: number;
+  /** INCIDENT_WORKFLOW_REVISION when started by the webhook; absent in runs started before revisions. */
+  revision?: number;
   /** Carried over by continue-as-new. */
   carried?: { status: string; seenEventIds: string[]; pending: IncidentEventMessage[] };
 }
@@ -53,8 +57,6 @@ export interface IncidentWorkflowResult {
   actionRuns: number;
 }
 
-/** Event types after which alerts are fetched and the environment extracted again. */
-const REMEDIATING = new Set(['incident.triggered', 'incident.reopened', 'incident.escalated', 'incident.priority_updated', 'incident.unacknowledged']);
 const MAX_HISTORY = 8000;
 
 export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<IncidentWorkflowResult> {
@@ -62,7 +64,12 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   // The steps before and around an action (persist, enrich, extract, match, record) run as local
   // activities: markers in the workflow task instead of task-queue round trips, which is most of an
   // incident's load on Temporal. Runs recorded before this change replay with the activities they used.
-  const local = patched('local-incident-steps');
+  // Revision 2 runs take both without asking (see INCIDENT_WORKFLOW_REVISION).
+  const current = (input.revision ?? 0) >= 2;
+  const local = current || patched('local-incident-steps');
+  // Persist, enrich, extract and match in one local activity (one activation instead of four). Runs
+  // recorded before this change replay with the four steps they used.
+  const triage = current || (local && patched('incident-triage-step'));
   const db = local ? localDb : remoteDb;
   const enrich = local ? localEnrich : api;
   const pending: IncidentEventMessage[] = [...(input.carried?.pending ?? [])];
@@ -119,8 +126,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     }
     await CancellationScope.nonCancellable(async () => {
       if (plan.decision === 'run') await db.recordRuleOutcome({ ruleId: plan.ruleId, succeeded: outcomes.every((o) => o.status !== 'failed') });
-      // A dry run touches nothing outside Self-healing, PagerDuty included.
-      if (plan.decision !== 'dry_run') await api.writeBackNote({ incidentId, plan, outcomes });
+      // A dry run touches nothing outside Self-healing, PagerDuty included; without write-back configured
+      // there is nothing to schedule.
+      if (plan.decision !== 'dry_run' && plan.writeBack !== false) await api.writeBackNote({ incidentId, plan, outcomes });
     });
   };
 
@@ -179,37 +187,20 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     }
   };
 
-  const processEvent = async (msg: IncidentEventMessage): Promise<void> => {
-    const recorded = await db.recordIncidentEvent(msg);
+  /** Record the event in the run's state; on resolve, cancel the remediations that asked for it. */
+  const noteEvent = (msg: IncidentEventMessage, recorded: RecordEventResult): void => {
     seen.add(msg.eventId);
     eventsProcessed += 1;
     status = recorded.incidentStatus;
-    // "Already stored" also happens when this very run stored it and then failed before going on (a retried
-    // activity, a worker crash, a Temporal restart): go on, since matching and actions are idempotent
-    // (rule_matches is unique per event and rule; an action run that finished is never run again).
-    if (recorded.duplicate && !patched('continue-after-duplicate-persist')) return;
-
+  };
+  const cancelOnResolve = (): void => {
     if (status === 'resolved') {
       for (const r of running.values()) if (r.cancelOnResolve) r.scope.cancel();
     }
-    if (recorded.stale) return;
-    const remediating = REMEDIATING.has(msg.eventType);
-    // Rules choose their event types (incident.annotated, incident.resolved, ...): every event is matched.
-    // Histories recorded before this change matched only the remediating types.
-    if (!remediating && !patched('match-every-event-type')) return;
+  };
 
-    let environment: Record<string, unknown> = {};
-    if (remediating) {
-      try {
-        await enrich.enrichIncident({ incidentId });
-      } catch (err) {
-        // Enrichment is best effort: with PagerDuty's API unreachable, extraction works from the event alone.
-        if (isCancellation(err)) throw err;
-        log.warn('alerts not fetched; extracting from the event alone', { incidentId, error: err instanceof Error ? err.message : String(err) });
-      }
-      environment = await db.extractIncidentEnvironment({ incidentId });
-    }
-    const plans = await db.planIncidentActions({ incidentId, eventId: msg.eventId, eventType: msg.eventType });
+  /** Tag the run for search and start each matched rule in its own cancellation scope. */
+  const act = (msg: IncidentEventMessage, environment: Record<string, unknown>, plans: MatchPlan[]): void => {
     const attributes = [
       ...(typeof environment.environment === 'string' ? [{ key: searchAttributes.environment, value: environment.environment }] : []),
       ...(plans.length > 0 ? [{ key: searchAttributes.ruleIds, value: plans.map((p) => p.ruleId) }] : []),
@@ -229,11 +220,53 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     }
   };
 
+  /** Persist, enrich, extract and match in one local activity, then act. */
+  const processEvent = async (msg: IncidentEventMessage): Promise<void> => {
+    const t = await localTriage.triageIncidentEvent({ incidentId, message: msg });
+    noteEvent(msg, t.recorded);
+    cancelOnResolve();
+    if (t.recorded.stale) return;
+    if (t.enrichError) log.warn('alerts not fetched; extracting from the event alone', { incidentId, error: t.enrichError });
+    act(msg, t.environment, t.plans);
+  };
+
+  /**
+   * The same as four steps, as runs recorded before the triage step did them. Kept as it was, command for
+   * command: a replayed run must issue the same commands in the same order.
+   */
+  const processEventInSteps = async (msg: IncidentEventMessage): Promise<void> => {
+    const recorded = await db.recordIncidentEvent(msg);
+    noteEvent(msg, recorded);
+    // "Already stored" also happens when this very run stored it and then failed before going on (a retried
+    // activity, a worker crash, a Temporal restart): go on, since matching and actions are idempotent
+    // (rule_matches is unique per event and rule; an action run that finished is never run again).
+    if (recorded.duplicate && !patched('continue-after-duplicate-persist')) return;
+    cancelOnResolve();
+    if (recorded.stale) return;
+    const remediating = REMEDIATING_EVENT_TYPES.has(msg.eventType);
+    // Rules choose their event types (incident.annotated, incident.resolved, ...): every event is matched.
+    // Histories recorded before this change matched only the remediating types.
+    if (!remediating && !patched('match-every-event-type')) return;
+
+    let environment: Record<string, unknown> = {};
+    if (remediating) {
+      try {
+        await enrich.enrichIncident({ incidentId });
+      } catch (err) {
+        // Enrichment is best effort: with PagerDuty's API unreachable, extraction works from the event alone.
+        if (isCancellation(err)) throw err;
+        log.warn('alerts not fetched; extracting from the event alone', { incidentId, error: err instanceof Error ? err.message : String(err) });
+      }
+      environment = await db.extractIncidentEnvironment({ incidentId });
+    }
+    act(msg, environment, await db.planIncidentActions({ incidentId, eventId: msg.eventId, eventType: msg.eventType }));
+  };
+
   const linger = input.lingerSeconds ?? 300;
   for (;;) {
     const next = pending.shift();
     if (next) {
-      await processEvent(next);
+      await (triage ? processEvent(next) : processEventInSteps(next));
       continue;
     }
     if (status === 'resolved' && running.size === 0) {
@@ -246,6 +279,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
         incidentId,
         lingerSeconds: input.lingerSeconds,
         historyLimit: input.historyLimit,
+        ...(input.revision !== undefined ? { revision: input.revision } : {}),
         carried: { status, seenEventIds: [...seen].slice(-500), pending },
       });
     }

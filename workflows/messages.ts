@@ -12,6 +12,14 @@ export interface IncidentEventMessage {
   event: Record<string, unknown>;
 }
 
+/**
+ * The incident workflow's code revision, passed in its input when the webhook starts a run. A run that
+ * carries it takes today's steps without asking `patched()` (no patch markers, no TemporalChangeVersion
+ * search-attribute updates per incident); a run without it was started before revisions and replays
+ * with the patch checks it recorded. Raise it only together with a new path for the older revision.
+ */
+export const INCIDENT_WORKFLOW_REVISION = 2;
+
 export interface ApprovalDecision {
   actionRunId: string;
   decision: 'approve' | 'reject';

@@ -29,6 +29,17 @@ export const enrichLocalOptions: LocalActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 5 },
 };
 
+/**
+ * Persist, enrich, extract and match as one local activity. Retried like the database steps (a Postgres
+ * outage is waited out; every step is idempotent); the alerts fetch inside it makes its own few tries and
+ * then goes on without, so the budget covers three 15-second fetches and the pauses between them.
+ */
+export const triageLocalOptions: LocalActivityOptions = {
+  startToCloseTimeout: '90 seconds',
+  localRetryThreshold: '10 seconds',
+  retry: dbOptions.retry,
+};
+
 /** Calls to SaaS APIs (PagerDuty, Slack, Jira, GitHub, EWM): retried with backoff, bounded. */
 export const externalApiOptions: ActivityOptions = {
   startToCloseTimeout: '30 seconds',

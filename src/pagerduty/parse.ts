@@ -182,3 +182,12 @@ export function toIncidentSnapshot(event: PagerDutyEvent): IncidentSnapshot | un
   if (incidentKey) snapshot.incidentKey = incidentKey;
   return snapshot;
 }
+
+/** Event types after which alerts are fetched and the environment extracted again. */
+export const REMEDIATING_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'incident.triggered',
+  'incident.reopened',
+  'incident.escalated',
+  'incident.priority_updated',
+  'incident.unacknowledged',
+]);

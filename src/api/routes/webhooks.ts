@@ -6,7 +6,7 @@ import { eventExists, insertEventOnce } from '../../db/queries/incidents.js';
 import { classifyEvent, incidentIdOf, parseWebhookBody } from '../../pagerduty/webhook.js';
 import { verifySignature } from '../../pagerduty/signature.js';
 import { incidentWorkflowId, searchAttributes } from '../../temporal/names.js';
-import { incidentEventSignal, type IncidentEventMessage } from '../../../workflows/messages.js';
+import { INCIDENT_WORKFLOW_REVISION, incidentEventSignal, type IncidentEventMessage } from '../../../workflows/messages.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { withTimeout } from '../app.js';
 import { problem } from '../problem.js';
@@ -114,7 +114,7 @@ export async function signalIncident(
     client.workflow.signalWithStart('incidentWorkflow', {
       workflowId: incidentWorkflowId(incidentId),
       taskQueue,
-      args: [{ incidentId }],
+      args: [{ incidentId, revision: INCIDENT_WORKFLOW_REVISION }],
       signal: incidentEventSignal,
       signalArgs: [msg],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,

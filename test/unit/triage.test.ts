@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { createIncidentActivities } from '../../activities/incidents.js';
+import { createPlanActivities } from '../../activities/plan.js';
+import { createTriageActivities } from '../../activities/triage.js';
+import { createLogger } from '../../src/logger.js';
+import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
+import type { IncidentEventMessage } from '../../workflows/messages.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+
+// The incident event's first steps in one local activity: persist, enrich (best effort), extract, match.
+describe('triage activity (persist, enrich, extract, match in one step)', function () {
+  const TOKEN = 'pd-triage-token';
+  let db: TestDatabase;
+  let pd: PagerDutyPeer;
+  const logger = createLogger({ level: 'silent' });
+
+  before(async function () {
+    db = await createTestDatabase();
+    pd = await startPagerDutyPeer({ token: TOKEN });
+  });
+  after(async function () {
+    await pd?.close();
+    await db?.close();
+  });
+
+  function triage(opts: { pagerduty: boolean }) {
+    const pagerduty = opts.pagerduty ? createPagerDutyClient({ baseUrl: pd.url, token: TOKEN, fromEmail: 'selfheal@example.com' }) : undefined;
+    const extractors = { extractors: [{ type: 'regex' as const, source: 'details' as const, pattern: 'host=(?<host>[a-z0-9-]+)' }, { type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] };
+    const incidents = createIncidentActivities({ db: db.db, logger, extractors, pagerduty });
+    const plan = createPlanActivities({ db: db.db, logger });
+    return createTriageActivities({ logger, incidents, plan, writeBack: Boolean(pagerduty), enrichBackoffMs: [10, 20] }).triageIncidentEvent;
+  }
+
+  function message(sample: string, id: string, serviceId: string, occurredAt: string, title = '[web-7] is down'): IncidentEventMessage {
+    const body = sampleFor(sample, id, { occurredAt, data: { title, urgency: 'high', service: { id: serviceId, type: 'service_reference', summary: 'Triage' } } });
+    return { eventId: body.event.id, eventType: String(body.event.event_type), occurredAt, receivedAt: new Date().toISOString(), event: body.event };
+  }
+
+  it('stores the event once, takes the environment from the alerts and returns the matched rule; a retry repeats nothing', async function () {
+    const serviceId = newServiceId();
+    const ruleId = await insertRule(db.db, { name: 'triage-match', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'on {{ environment.host }}' }] });
+    const id = newIncidentId();
+    pd.seedAlerts(id, [{ id: 'A1', type: 'alert', summary: 'disk', body: { details: { cause: 'host=db-3 disk 97%' } } }]);
+    const run = triage({ pagerduty: true });
+    const msg = message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T10:00:00Z');
+
+    const first = await run({ incidentId: id, message: msg });
+    assert.equal(first.recorded.duplicate, false);
+    assert.equal(first.environment.host, 'db-3', 'the alerts win over the title');
+    assert.equal(first.enrichError, undefined);
+    assert.deepEqual(first.plans.map((p) => [p.ruleId, p.decision, p.writeBack]), [[ruleId, 'run', true]]);
+
+    // The local activity retried after a crash: the same answer, nothing stored twice.
+    const again = await run({ incidentId: id, message: msg });
+    assert.equal(again.recorded.duplicate, true);
+    assert.equal(again.plans[0]?.matchId, first.plans[0]?.matchId);
+    assert.equal((await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length, 1);
+    assert.equal((await db.db.selectFrom('rule_matches').select('id').where('incident_id', '=', id).execute()).length, 1);
+  });
+
+  it('goes on from the event alone when PagerDuty keeps failing (three tries) or refuses (one try)', async function () {
+    const serviceId = newServiceId();
+    await insertRule(db.db, { name: 'triage-outage', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'x' }] });
+    const run = triage({ pagerduty: true });
+
+    const flaky = newIncidentId();
+    pd.failNext(503, 10, { method: 'GET', pathPrefix: `/incidents/${flaky}/alerts` });
+    const a = await run({ incidentId: flaky, message: message('v3-incident.triggered-01.json', flaky, serviceId, '2026-06-01T11:00:00Z') });
+    assert.match(a.enrichError ?? '', /503/);
+    assert.equal(a.environment.host, 'web-7', 'from the title');
+    assert.equal(a.plans.length, 1);
+    assert.equal(pd.requests.filter((r) => r.path === `/incidents/${flaky}/alerts`).length, 3);
+
+    const refused = newIncidentId();
+    pd.failNext(403, 10, { method: 'GET', pathPrefix: `/incidents/${refused}/alerts` });
+    const b = await run({ incidentId: refused, message: message('v3-incident.triggered-01.json', refused, serviceId, '2026-06-01T11:00:00Z') });
+    assert.match(b.enrichError ?? '', /403/);
+    assert.equal(b.plans.length, 1);
+    assert.equal(pd.requests.filter((r) => r.path === `/incidents/${refused}/alerts`).length, 1);
+  });
+
+  it('without write-back configured: no alerts fetch, and plans say there is no note to write', async function () {
+    const serviceId = newServiceId();
+    await insertRule(db.db, { name: 'triage-no-pd', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'x' }] });
+    const id = newIncidentId();
+    const before = pd.requests.length;
+    const t = await triage({ pagerduty: false })({ incidentId: id, message: message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T12:00:00Z') });
+    assert.equal(t.plans[0]?.writeBack, false);
+    assert.equal(t.environment.host, 'web-7');
+    assert.equal(pd.requests.length, before);
+  });
+
+  it('a stale event (older than what is stored) is stored but matches nothing', async function () {
+    const serviceId = newServiceId();
+    await insertRule(db.db, { name: 'triage-stale', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'x' }] });
+    const id = newIncidentId();
+    const run = triage({ pagerduty: false });
+    const resolved = await run({ incidentId: id, message: message('v3-incident.resolved-01.json', id, serviceId, '2026-06-01T13:05:00Z') });
+    assert.equal(resolved.recorded.incidentStatus, 'resolved');
+    const late = await run({ incidentId: id, message: message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T13:00:00Z') });
+    assert.equal(late.recorded.stale, true);
+    assert.deepEqual(late.plans, []);
+    assert.equal((await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length, 2);
+  });
+});
