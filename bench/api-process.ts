@@ -86,10 +86,15 @@ async function startTrivialWorker(): Promise<{ url: string; close: () => Promise
   const config = loadConfig(process.env);
   installTemporalRuntime(createLogger({ level: 'warn', name: 'selfheal-bench-trivial' }));
   const connection = await connectNative(temporalTarget(config, config.temporal.address ?? 'localhost:7233'));
+  // The main worker's slots (TEMPORAL_WORKER_*_SLOTS), so the baseline runs under the same limits.
+  const slots = config.temporal.workerSlots;
   const worker = await Worker.create({
     connection,
     taskQueue: process.env.BENCH_TRIVIAL_TASK_QUEUE ?? 'bench-trivial',
     workflowsPath: fileURLToPath(new URL('./workflows/trivial.ts', import.meta.url)),
+    maxConcurrentWorkflowTaskExecutions: slots.workflowTasks,
+    maxConcurrentLocalActivityExecutions: slots.localActivities,
+    maxConcurrentActivityTaskExecutions: slots.activities,
   });
   const running = worker.run();
   return {

@@ -1,6 +1,7 @@
 // Baselines measured in the same run as the figures they bound: the HTTP ceiling (Hono hello-world),
 // raw Temporal starts and signalWithStarts against trivial workflows, raw single-row Postgres inserts.
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import pg from 'pg';
 import { stopChild } from '../src/temporal/dev-server.js';
 import { closedLoop, keepAliveTarget, log, openLoop, openLoopOps, quick, request, type ClosedLoopResult, type LatencySummary } from './lib.js';
@@ -69,8 +70,9 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
 
   log('baseline: Temporal start and signalWithStart against trivial workflows');
   const taskQueue = `bench-trivial-${randomBytes(4).toString('hex')}`;
-  // Its worker in a child process, like the main worker's.
+  // Its worker in a child process with the main worker's slots and CPU priority.
   const worker = await startChild('trivial', { ...stack.env, BENCH_TRIVIAL_TASK_QUEUE: taskQueue });
+  if (stack.worker.nice !== 0 && worker.child.pid) os.setPriority(worker.child.pid, stack.worker.nice);
   let workflowStart: ClosedLoopResult;
   let signalWithStart: ClosedLoopResult;
   const signalWithStartAt: BaselineResults['signalWithStartAt'] = [];

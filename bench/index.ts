@@ -15,6 +15,8 @@
  *   BENCH_ONLY=ingest,jobs        only these phases (rules, baselines, ingest, e2e, jobs)
  *   BENCH_TEMPORAL=postgres       against Temporal server on PostgreSQL (default: dev)
  *   BENCH_TEMPORAL_SHARDS=16      its history shards (default 8)
+ *   BENCH_WORKER_NICE=19          the workers' CPU priority (nice; default 0), as cpu_shares would set it
+ *   TEMPORAL_WORKER_*_SLOTS       the workers' slots, as in production (default: the SDK's)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
   let postgres = 'PostgreSQL';
   let temporal = 'Temporal dev server';
   let workerSlots: BenchResults['machine']['workerSlots'];
+  let workerNice = 0;
   try {
     partial.ruleMatching = await phase('rules', runRuleMatchingBench);
     stack = await startBenchStack();
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
     postgres = `PostgreSQL ${version.rows[0]?.server_version ?? '?'}`;
     temporal = s.temporalDescription;
     workerSlots = s.config.temporal.workerSlots;
+    workerNice = s.worker.nice;
     partial.baselines = await phase('baselines', () => runBaselines(s));
     partial.ingest = await phase('ingest', () => runIngest(s));
     partial.endToEnd = await phase('e2e', () => runEndToEnd(s));
@@ -105,6 +109,7 @@ async function main(): Promise<void> {
       postgres,
       loadAverage,
       ...(workerSlots ? { workerSlots } : {}),
+      workerNice,
     },
     durationSeconds: round((Date.now() - started) / 1000, 1),
     ...partial,

@@ -32,6 +32,8 @@ export interface BenchResults {
     loadAverage: { start: number[]; end: number[] };
     /** The main worker's slots (TEMPORAL_WORKER_*_SLOTS). */
     workerSlots?: WorkerSlots;
+    /** The workers' nice value (BENCH_WORKER_NICE); absent in results from before it existed. */
+    workerNice?: number;
   };
   durationSeconds: number;
   baselines?: BaselineResults;
@@ -151,7 +153,10 @@ export function toMarkdown(r: BenchResults): string {
     `${r.generatedAt} — ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, ${r.machine.temporal}, ${r.machine.postgres}; whole run ${r.durationSeconds} s.`,
     '',
     ...(r.machine.workerSlots
-      ? [`Main worker slots: ${r.machine.workerSlots.workflowTasks} workflow tasks, ${r.machine.workerSlots.localActivities} local activities, ${r.machine.workerSlots.activities} activities.`, '']
+      ? [
+          `Worker slots (main and baseline workers): ${r.machine.workerSlots.workflowTasks} workflow tasks, ${r.machine.workerSlots.localActivities} local activities, ${r.machine.workerSlots.activities} activities; CPU priority nice ${r.machine.workerNice ?? 0}.`,
+          '',
+        ]
       : []),
     `Load average (1/5/15 min) at start ${r.machine.loadAverage.start.join(' / ')}, at end ${r.machine.loadAverage.end.join(' / ')} — other processes share this machine; figures are only comparable with their own baselines.`,
     '',

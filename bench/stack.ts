@@ -6,6 +6,7 @@
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -54,7 +55,7 @@ export interface BenchStack {
   env: Record<string, string>;
   taskQueue: string;
   /** The main worker in its own process. */
-  worker: { child: ChildProcess; busy(): Promise<WorkerBusy> };
+  worker: { child: ChildProcess; busy(): Promise<WorkerBusy>; nice: number };
   api: { url: string; child: ChildProcess };
   hello: { url: string; child: ChildProcess };
   sink: Sink;
@@ -114,6 +115,14 @@ async function startSink(): Promise<Sink> {
         server.closeAllConnections();
       }),
   };
+}
+
+/** BENCH_WORKER_NICE: the worker process's nice value (0, the default, to 19). */
+function workerNice(): number {
+  const raw = process.env.BENCH_WORKER_NICE || '0';
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 19) throw new Error(`BENCH_WORKER_NICE must be an integer from 0 to 19, not ${raw}`);
+  return n;
 }
 
 /** What the worker child has in flight, over IPC. */
@@ -216,7 +225,10 @@ export async function startBenchStack(): Promise<BenchStack> {
     const config = loadConfig(env);
     const workerChild = await startChild('worker', { ...env, LOG_LEVEL: 'warn' });
     stops.push(() => stopChild(workerChild.child, 20_000));
-    const worker = { child: workerChild.child, busy: () => askBusy(workerChild.child) };
+    const worker = { child: workerChild.child, busy: () => askBusy(workerChild.child), nice: workerNice() };
+    // Lower the worker's CPU priority (what cpu_shares does in docker-compose.yml): the ack path (API and
+    // Temporal) is served first and the worker takes the rest.
+    if (worker.nice !== 0 && workerChild.child.pid) os.setPriority(workerChild.child.pid, worker.nice);
 
     const api = await startChild('api', env);
     stops.push(() => stopChild(api.child, 5000));
