@@ -26,6 +26,8 @@ export interface IngestRun {
   settleSeconds: number;
   lost: number;
   duplicates: number;
+  /** The first network error of the run, if any. */
+  firstError?: string;
   /** CPU by process while the load was offered. */
   loadCpu: CpuUse;
   /** CPU by process from the start of the load until the worker settled: what the run's events cost. */
@@ -75,6 +77,7 @@ async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate:
     settleSeconds,
     lost: Math.max(0, expected - persisted.distinctEvents),
     duplicates: persisted.rows - persisted.distinctEvents,
+    ...(result.firstError ? { firstError: result.firstError } : {}),
     loadCpu: cpuSince(cpuAtStart, cpuAtLoadEnd),
     // Less the settle check's final 2 quiet seconds, which are idle by definition.
     cpu: cpuSince(cpuAtStart, stack.cpu()),

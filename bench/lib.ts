@@ -145,6 +145,8 @@ export interface OpenLoopResult {
   latency: LatencySummary;
   /** Indices of the requests answered with a 2xx. */
   okIndices: number[];
+  /** The first network error (connection refused or reset, timeout), when there was one. */
+  firstError?: string;
 }
 
 /**
@@ -166,6 +168,7 @@ export async function openLoop(opts: {
   let sent = 0;
   let shed = 0;
   let errors = 0;
+  let firstError: string | undefined;
   let inFlight = 0;
   const pending: Promise<void>[] = [];
   const started = performance.now();
@@ -181,8 +184,9 @@ export async function openLoop(opts: {
           statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
           if (answer.status >= 200 && answer.status < 300) okIndices.push(i);
         })
-        .catch(() => {
+        .catch((err: unknown) => {
           errors += 1;
+          firstError ??= `request ${i}: ${(err as Error).message}`;
         })
         .finally(() => {
           inFlight -= 1;
@@ -214,6 +218,7 @@ export async function openLoop(opts: {
     achievedRate: round(ok / seconds),
     latency: summarize(latencies),
     okIndices,
+    ...(firstError ? { firstError } : {}),
   };
 }
 

@@ -200,13 +200,16 @@ export function toMarkdown(r: BenchResults): string {
       `| ${label} | ${use.seconds} s | ${Math.round(use.machineBusy * 100)}% | ${per.temporal} | ${per.worker} | ${per.api} | ${per.postgres} | ${per.bench} |`,
     );
   };
-  for (const x of r.ingest?.ackLatency ?? []) cpuRow(`Ingest at ${x.rate}/s, ${x.accepted} events, load to worker idle`, x.cpu, x.accepted);
+  for (const x of r.ingest?.ackLatency ?? []) {
+    cpuRow(`Ingest at ${x.rate}/s, ${x.accepted} events: while the load was offered`, x.loadCpu, x.accepted);
+    cpuRow(`Ingest at ${x.rate}/s, ${x.accepted} events: from the load until the worker was idle`, x.cpu, x.accepted);
+  }
   if (r.endToEnd?.storm) cpuRow(`Storm of ${r.endToEnd.storm.accepted}, first delivery to last action`, r.endToEnd.storm.cpu, r.endToEnd.storm.accepted);
   if (cpuRows.length > 0) {
     out.push(
       '## Where the CPU goes',
       '',
-      'CPU milliseconds per incident by process (from /proc), and how busy both cores were over the interval.',
+      'CPU milliseconds per incident by process (from /proc utime + stime), and how busy both cores were over the interval. Rows at low rates include the background work of idle processes.',
       '',
       '| Interval | Wall | Machine busy | Temporal server | Worker | API | PostgreSQL | Load generator |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
