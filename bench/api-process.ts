@@ -64,20 +64,24 @@ async function startWorker(): Promise<{ url: string; close: () => Promise<void> 
   const handle = await openDatabase({ url: config.database.url, dataDir: '', poolSize: config.database.poolSize });
   const connection = await connectNative(temporalTarget(config, config.temporal.address ?? 'localhost:7233'));
   const worker = await buildMainWorker({ config, db: handle.db, logger, connection, extractors: {} });
-  const running = worker.run();
   process.on('message', (m: { type?: string }) => {
     if (m?.type !== 'status') return;
     const s = worker.getStatus();
     const busy: WorkerBusy = { type: 'status', activations: s.numInFlightWorkflowActivations, activities: s.numInFlightActivities };
     process.send?.(busy);
   });
+  return runWorker(worker, () => connection.close(), () => handle.close());
+}
+
+/** Run `worker` until the parent stops this child; then let it drain and close what it used, in order. */
+function runWorker(worker: Worker, ...after: (() => Promise<void>)[]): { url: string; close: () => Promise<void> } {
+  const running = worker.run();
   return {
     url: '',
     close: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
-      await connection.close();
-      await handle.close();
+      for (const close of after) await close();
     },
   };
 }
@@ -96,15 +100,7 @@ async function startTrivialWorker(): Promise<{ url: string; close: () => Promise
     maxConcurrentLocalActivityExecutions: slots.localActivities,
     maxConcurrentActivityTaskExecutions: slots.activities,
   });
-  const running = worker.run();
-  return {
-    url: '',
-    close: async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await connection.close();
-    },
-  };
+  return runWorker(worker, () => connection.close());
 }
 
 async function main(): Promise<void> {
