@@ -79,7 +79,7 @@ async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate:
     duplicates: persisted.rows - persisted.distinctEvents,
     ...(result.firstError ? { firstError: result.firstError } : {}),
     loadCpu: cpuSince(cpuAtStart, cpuAtLoadEnd),
-    // Less the settle check's final 2 quiet seconds, which are idle by definition.
+    // This includes the settle check's final 2 quiet seconds, idle by definition.
     cpu: cpuSince(cpuAtStart, stack.cpu()),
   };
 }

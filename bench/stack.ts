@@ -226,8 +226,8 @@ export async function startBenchStack(): Promise<BenchStack> {
     const workerChild = await startChild('worker', { ...env, LOG_LEVEL: 'warn' });
     stops.push(() => stopChild(workerChild.child, 20_000));
     const worker = { child: workerChild.child, busy: () => askBusy(workerChild.child), nice: workerNice() };
-    // Lower the worker's CPU priority (what cpu_shares does in docker-compose.yml): the ack path (API and
-    // Temporal) is served first and the worker takes the rest.
+    // BENCH_WORKER_NICE lowers the worker's CPU priority, an experiment: it did not help the ack path
+    // (docs/performance.md, "What did not help").
     if (worker.nice !== 0 && workerChild.child.pid) os.setPriority(workerChild.child.pid, worker.nice);
 
     const api = await startChild('api', env);

@@ -225,8 +225,8 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     const t = await localTriage.triageIncidentEvent({ incidentId, message: msg });
     noteEvent(msg, t.recorded);
     cancelOnResolve();
+    // A failed alerts fetch is logged by the activity and kept in its result (the history's marker).
     if (t.recorded.stale) return;
-    if (t.enrichError) log.warn('alerts not fetched; extracting from the event alone', { incidentId, error: t.enrichError });
     act(msg, t.environment, t.plans);
   };
 

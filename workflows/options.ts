@@ -34,11 +34,7 @@ export const enrichLocalOptions: LocalActivityOptions = {
  * outage is waited out; every step is idempotent); the alerts fetch inside it makes its own few tries and
  * then goes on without, so the budget covers three 15-second fetches and the pauses between them.
  */
-export const triageLocalOptions: LocalActivityOptions = {
-  startToCloseTimeout: '90 seconds',
-  localRetryThreshold: '10 seconds',
-  retry: dbOptions.retry,
-};
+export const triageLocalOptions: LocalActivityOptions = { ...dbLocalOptions, startToCloseTimeout: '90 seconds' };
 
 /** Calls to SaaS APIs (PagerDuty, Slack, Jira, GitHub, EWM): retried with backoff, bounded. */
 export const externalApiOptions: ActivityOptions = {
