@@ -69,36 +69,16 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
   }
 
   log('baseline: Temporal start and signalWithStart against trivial workflows');
-  const taskQueue = `bench-trivial-${randomBytes(4).toString('hex')}`;
-  // Its worker in a child process with the main worker's slots and CPU priority.
-  const worker = await startChild('trivial', { ...stack.env, BENCH_TRIVIAL_TASK_QUEUE: taskQueue });
-  if (stack.worker.nice !== 0 && worker.child.pid) os.setPriority(worker.child.pid, stack.worker.nice);
-  let workflowStart: ClosedLoopResult;
-  let signalWithStart: ClosedLoopResult;
-  const signalWithStartAt: BaselineResults['signalWithStartAt'] = [];
-  try {
-    const prefix = randomBytes(3).toString('hex');
-    // Warm the connection and the worker up.
-    await stack.client.workflow.execute(benchNoopWorkflow, { taskQueue, workflowId: `bench-warm-${prefix}` });
-    workflowStart = await closedLoop({
+  const { workflowStart, signalWithStart, signalWithStartAt } = await withTrivialWorker(stack, async (taskQueue, prefix) => {
+    const workflowStart = await closedLoop({
       concurrency: CALLERS,
       count: 100_000,
       maxMs: seconds * 1000,
       op: (i) => stack.client.workflow.start(benchNoopWorkflow, { taskQueue, workflowId: `bench-start-${prefix}-${i}` }),
     });
-    signalWithStart = await closedLoop({
-      concurrency: CALLERS,
-      count: 100_000,
-      maxMs: seconds * 1000,
-      op: (i) =>
-        stack.client.workflow.signalWithStart(benchSignalWorkflow, {
-          taskQueue,
-          workflowId: `bench-sws-${prefix}-${i}`,
-          signal: benchSignal,
-          signalArgs: [`E${i}`],
-        }),
-    });
+    const signalWithStart = await signalWithStartLoop(stack, taskQueue, prefix, seconds);
     log(`  workflow start ${workflowStart.perSecond}/s, signalWithStart ${signalWithStart.perSecond}/s (p50 ${signalWithStart.latency.p50Ms} ms)`);
+    const signalWithStartAt: BaselineResults['signalWithStartAt'] = [];
     for (const rate of ACK_RATES) {
       const run = await openLoopOps({
         rate,
@@ -114,8 +94,41 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
       signalWithStartAt.push({ rate, latency: run.latency, errors: run.errors });
       log(`  signalWithStart open loop at ${rate}/s: p50 ${run.latency.p50Ms} ms, p99 ${run.latency.p99Ms} ms`);
     }
+    return { workflowStart, signalWithStart, signalWithStartAt };
+  });
+  return { helloWorld, helloWorldAt100: at100.latency, pgInsert, workflowStart, signalWithStart, signalWithStartAt };
+}
+
+/**
+ * Run `fn` with a worker for the trivial workflows on a task queue of its own, in a child process with
+ * the main worker's slots and CPU priority; `prefix` keeps this call's workflow ids apart from others'.
+ */
+export async function withTrivialWorker<T>(stack: BenchStack, fn: (taskQueue: string, prefix: string) => Promise<T>): Promise<T> {
+  const taskQueue = `bench-trivial-${randomBytes(4).toString('hex')}`;
+  const worker = await startChild('trivial', { ...stack.env, BENCH_TRIVIAL_TASK_QUEUE: taskQueue });
+  if (stack.worker.nice !== 0 && worker.child.pid) os.setPriority(worker.child.pid, stack.worker.nice);
+  try {
+    const prefix = randomBytes(3).toString('hex');
+    // Warm the connection and the worker up.
+    await stack.client.workflow.execute(benchNoopWorkflow, { taskQueue, workflowId: `bench-warm-${prefix}` });
+    return await fn(taskQueue, prefix);
   } finally {
     await stopChild(worker.child, 20_000);
   }
-  return { helloWorld, helloWorldAt100: at100.latency, pgInsert, workflowStart, signalWithStart, signalWithStartAt };
+}
+
+/** Raw signalWithStart of new trivial workflows, CALLERS at a time: the ceiling of durable ingest. */
+export function signalWithStartLoop(stack: BenchStack, taskQueue: string, prefix: string, seconds: number): Promise<ClosedLoopResult> {
+  return closedLoop({
+    concurrency: CALLERS,
+    count: 100_000,
+    maxMs: seconds * 1000,
+    op: (i) =>
+      stack.client.workflow.signalWithStart(benchSignalWorkflow, {
+        taskQueue,
+        workflowId: `bench-sws-${prefix}-${i}`,
+        signal: benchSignal,
+        signalArgs: [`E${i}`],
+      }),
+  });
 }

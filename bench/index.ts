@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     workerSlots = s.config.temporal.workerSlots;
     workerNice = s.worker.nice;
     partial.baselines = await phase('baselines', () => runBaselines(s));
-    partial.ingest = await phase('ingest', () => runIngest(s));
+    partial.ingest = await phase('ingest', () => runIngest(s, partial.baselines?.signalWithStart.perSecond));
     partial.endToEnd = await phase('e2e', () => runEndToEnd(s));
     partial.jobs = await phase('jobs', () => runJobsBench(s));
   } finally {

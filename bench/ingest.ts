@@ -4,8 +4,8 @@
 //    answered 202 at the offered rate (nothing shed, p99 under a second) and, after draining, every
 //    event is in incident_events exactly once.
 import { newBatch, persistedCount, type PersistedCount } from './deliveries.js';
-import { keepAliveTarget, log, openLoop, pollUntil, quick, round, sleep, type HttpTarget, type LatencySummary } from './lib.js';
-import { ACK_RATES } from './baselines.js';
+import { keepAliveTarget, log, type ClosedLoopResult, openLoop, pollUntil, quick, round, sleep, type HttpTarget, type LatencySummary } from './lib.js';
+import { ACK_RATES, signalWithStartLoop, withTrivialWorker } from './baselines.js';
 import { cpuSince, type CpuUse } from './cpu.js';
 import type { BenchStack } from './stack.js';
 
@@ -43,6 +43,12 @@ export interface IngestResults {
   ackLatency: IngestRun[];
   steps: StepRun[];
   maxSustainedRate: number;
+  /**
+   * Raw signalWithStart measured again right after the steps, against the server as they left it: the
+   * ceiling the top steps actually faced. A dev server holding tens of thousands of workflows takes new
+   * ones more slowly than the empty one the baselines phase measured.
+   */
+  rawAfterSteps?: { signalWithStart: ClosedLoopResult; workflowsOnServer: number };
 }
 
 async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate: number, seconds: number, drainTimeoutMs: number): Promise<IngestRun> {
@@ -100,7 +106,24 @@ async function settle(stack: BenchStack, timeoutMs: number): Promise<void> {
   }
 }
 
-export async function runIngest(stack: BenchStack): Promise<IngestResults> {
+/**
+ * The rates of the sustained-ingest steps. With the raw signalWithStart rate of the same run: a quarter,
+ * 40%, then steps of 5% of it from half up to 120%, so the ratio the target is written in is read off to
+ * 5% on any machine; without it (BENCH_ONLY without baselines), a fixed ladder.
+ */
+export function stepRates(rawSignalWithStartRate: number | undefined): number[] {
+  if (rawSignalWithStartRate && rawSignalWithStartRate > 0) {
+    const rates: number[] = [];
+    for (const pct of [25, 40, ...Array.from({ length: 15 }, (_, i) => 50 + 5 * i)]) {
+      const rate = Math.max(5, Math.round((rawSignalWithStartRate * pct) / 100 / 5) * 5);
+      if (rates.at(-1) !== rate) rates.push(rate);
+    }
+    return rates;
+  }
+  return [25, 50, 75, 100, 150, 200, 250, 300, 400, 500, 600, 800];
+}
+
+export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: number): Promise<IngestResults> {
   const target = keepAliveTarget(stack.api.url, 512);
   const drainTimeoutMs = quick ? 90_000 : 180_000;
   try {
@@ -117,8 +140,7 @@ export async function runIngest(stack: BenchStack): Promise<IngestResults> {
     }
 
     const steps: StepRun[] = [];
-    // Steps of 10/s where the ceiling lies on this kind of machine (100–200/s), coarser elsewhere.
-    const rates = [25, 50, 75, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200, 250, 300, ...(quick ? [] : [400, 600, 800])];
+    const rates = stepRates(rawSignalWithStartRate);
     const stepSeconds = quick ? 3 : 5;
     let maxSustainedRate = 0;
     for (const rate of rates) {
@@ -135,7 +157,12 @@ export async function runIngest(stack: BenchStack): Promise<IngestResults> {
       if (!step.sustained) break;
       maxSustainedRate = rate;
     }
-    return { ackLatency, steps, maxSustainedRate };
+
+    const workflowsOnServer = (await stack.client.workflow.count()).count;
+    log(`ingest: raw signalWithStart again, against the server as the steps left it (${workflowsOnServer} workflows)`);
+    const signalWithStart = await withTrivialWorker(stack, (taskQueue, prefix) => signalWithStartLoop(stack, taskQueue, prefix, quick ? 3 : 6));
+    log(`  signalWithStart ${signalWithStart.perSecond}/s (p50 ${signalWithStart.latency.p50Ms} ms)`);
+    return { ackLatency, steps, maxSustainedRate, rawAfterSteps: { signalWithStart, workflowsOnServer } };
   } finally {
     target.agent.destroy();
   }

@@ -69,7 +69,15 @@ export function figuresOf(r: Omit<BenchResults, 'figures'>): Figure[] {
 
   if (r.ingest) {
     const v = r.ingest.maxSustainedRate;
-    f.push(withBaseline('Webhook ingest, max sustained signed deliveries, zero loss', v, '/s', sws, sws ? { text: '≥ 0.8 × raw signalWithStart', pass: v >= 0.8 * sws.value } : undefined));
+    // The target is judged against the ceiling the top steps faced: raw signalWithStart on the server as
+    // the steps left it. The empty server's rate (the baselines phase) is shown beside it.
+    const after = r.ingest.rawAfterSteps;
+    const swsAfter = after
+      ? { name: `raw signalWithStart, the server as the steps left it (${after.workflowsOnServer.toLocaleString('en-US')} workflows)`, value: after.signalWithStart.perSecond, unit: '/s' }
+      : undefined;
+    const ceiling = swsAfter ?? sws;
+    f.push(withBaseline('Webhook ingest, max sustained signed deliveries, zero loss', v, '/s', ceiling, ceiling ? { text: '≥ 0.8 × raw signalWithStart', pass: v >= 0.8 * ceiling.value } : undefined));
+    if (swsAfter && sws) f.push(withBaseline('Webhook ingest vs raw signalWithStart on the empty server', v, '/s', { ...sws, name: `${sws.name}, empty server` }));
     f.push(withBaseline('Webhook ingest vs the HTTP ceiling', v, '/s', http));
     for (const run of r.ingest.ackLatency) {
       // The floor of an ack that waits for Temporal: raw signalWithStart at the same rate; else the HTTP one.
@@ -181,6 +189,13 @@ export function toMarkdown(r: BenchResults): string {
     for (const x of r.ingest.ackLatency) out.push(row(x, 'fixed-rate run'));
     for (const x of r.ingest.steps) out.push(row(x, x.sustained ? 'yes' : `no: ${x.reason ?? ''}`));
     out.push('');
+    const after = r.ingest.rawAfterSteps;
+    if (after) {
+      out.push(
+        `Raw signalWithStart (32 callers, trivial workflow) measured again after the steps, with ${after.workflowsOnServer.toLocaleString('en-US')} workflows on the server: ${after.signalWithStart.perSecond}/s (p50 ${after.signalWithStart.latency.p50Ms} ms), against ${r.baselines ? `${r.baselines.signalWithStart.perSecond}/s on the empty server` : 'no empty-server figure'}. The ingest target is judged against the former, the ceiling the top steps faced.`,
+        '',
+      );
+    }
   }
   if (r.endToEnd) {
     const s = r.endToEnd.storm;

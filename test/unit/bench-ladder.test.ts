@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { stepRates } from '../../bench/ingest.js';
+import { percentile, summarize } from '../../bench/lib.js';
+
+// The bench's own arithmetic: the figures in the README are only as good as these.
+describe('bench: ingest ladder and latency summaries', function () {
+  it('steps the ingest rate in fractions of the raw signalWithStart rate, so the ratio reads off to 5%', function () {
+    const rates = stepRates(580);
+    assert.deepEqual(rates.slice(0, 3), [145, 230, 290]);
+    // From half the raw rate every 5% of it, rounded to 5/s, up to 120%.
+    assert.equal(rates.at(-1), 695);
+    const ratios = rates.slice(2).map((r) => r / 580);
+    for (let i = 1; i < ratios.length; i++) {
+      const gap = ratios[i]! - ratios[i - 1]!;
+      assert.ok(gap > 0.035 && gap < 0.065, `gap ${gap} between ${rates[i + 1]} and ${rates[i + 2]}`);
+    }
+    // A slow machine still gets distinct, increasing steps of at least 5/s.
+    const slow = stepRates(40);
+    assert.deepEqual(slow, [...new Set(slow)].sort((a, b) => a - b));
+    assert.ok(slow[0]! >= 5);
+  });
+
+  it('falls back to a fixed ladder when the baselines phase did not run', function () {
+    assert.deepEqual(stepRates(undefined).slice(0, 4), [25, 50, 75, 100]);
+    assert.deepEqual(stepRates(0).slice(0, 4), [25, 50, 75, 100]);
+  });
+
+  it('summarizes more samples than fit on the call stack (a fast machine’s hello-world run)', function () {
+    const samples = Array.from({ length: 300_000 }, (_, i) => (i % 1000) / 10);
+    samples[123_456] = 250;
+    const s = summarize(samples);
+    assert.equal(s.count, 300_000);
+    assert.equal(s.maxMs, 250);
+    assert.equal(s.p50Ms, percentile(samples, 50));
+    assert.ok(s.p99Ms >= 98 && s.p99Ms <= 100, `p99 ${s.p99Ms}`);
+    assert.ok(Number.isNaN(summarize([]).maxMs));
+  });
+});
