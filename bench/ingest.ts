@@ -106,14 +106,44 @@ async function settle(stack: BenchStack, timeoutMs: number): Promise<void> {
   }
 }
 
+/** A step keeps up when its deliveries were answered at ≥ 95% of the offered rate (first send to last answer). */
+export const KEPT_UP = 0.95;
+
+/** Why a step does not count as sustained; empty when it does. */
+export function stepProblems(run: Pick<IngestRun, 'rate' | 'sent' | 'accepted' | 'shed' | 'errors' | 'ack' | 'achievedRate' | 'lost' | 'duplicates'>, drainTimeoutMs: number): string[] {
+  const problems: string[] = [];
+  if (run.accepted < run.sent || run.shed > 0 || run.errors > 0) problems.push(`${run.sent - run.accepted + run.shed} of ${run.sent + run.shed} not accepted`);
+  if (run.ack.p99Ms > 1000) problems.push(`ack p99 ${run.ack.p99Ms} ms`);
+  // Kept up: the answers came back at the offered rate. A queue that grows through the step shows as
+  // the last answers arriving late, i.e. a lower achieved rate, before it shows in the p99.
+  if (run.achievedRate < KEPT_UP * run.rate) problems.push(`answered at ${run.achievedRate}/s of ${run.rate}/s offered`);
+  if (run.lost > 0) problems.push(`${run.lost} events not persisted within ${drainTimeoutMs / 1000} s`);
+  if (run.duplicates > 0) problems.push(`${run.duplicates} duplicates`);
+  return problems;
+}
+
+/**
+ * Raw signalWithStart again, against the server as the steps left it. Best effort: without it the target
+ * is judged against the empty server's rate, and the steps' results are kept either way.
+ */
+async function rawAfterSteps(stack: BenchStack): Promise<Pick<IngestResults, 'rawAfterSteps'>> {
+  try {
+    const workflowsOnServer = (await stack.client.workflow.count()).count;
+    log(`ingest: raw signalWithStart again, against the server as the steps left it (${workflowsOnServer} workflows)`);
+    const signalWithStart = await withTrivialWorker(stack, (taskQueue, prefix) => signalWithStartLoop(stack, taskQueue, prefix, quick ? 3 : 6));
+    log(`  signalWithStart ${signalWithStart.perSecond}/s (p50 ${signalWithStart.latency.p50Ms} ms)`);
+    return { rawAfterSteps: { signalWithStart, workflowsOnServer } };
+  } catch (err) {
+    log(`  not measured: ${(err as Error).message}`);
+    return {};
+  }
+}
+
 /**
  * The rates of the sustained-ingest steps. With the raw signalWithStart rate of the same run: a quarter,
  * 40%, then steps of 5% of it from half up to 120%, so the ratio the target is written in is read off to
  * 5% on any machine; without it (BENCH_ONLY without baselines), a fixed ladder.
  */
-/** A step keeps up when its deliveries were answered at ≥ 95% of the offered rate (first send to last answer). */
-export const KEPT_UP = 0.95;
-
 export function stepRates(rawSignalWithStartRate: number | undefined): number[] {
   if (rawSignalWithStartRate && rawSignalWithStartRate > 0) {
     const rates: number[] = [];
@@ -149,14 +179,7 @@ export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: numb
     for (const rate of rates) {
       log(`ingest: step at ${rate}/s for ${stepSeconds} s`);
       const run = await runAt(stack, target, `step${rate}`, rate, stepSeconds, drainTimeoutMs);
-      const problems: string[] = [];
-      if (run.accepted < run.sent || run.shed > 0 || run.errors > 0) problems.push(`${run.sent - run.accepted + run.shed} of ${run.sent + run.shed} not accepted`);
-      if (run.ack.p99Ms > 1000) problems.push(`ack p99 ${run.ack.p99Ms} ms`);
-      // Kept up: the answers came back at the offered rate. A queue that grows through the step shows as
-      // the last answers arriving late, i.e. a lower achieved rate, before it shows in the p99.
-      if (run.achievedRate < KEPT_UP * rate) problems.push(`answered at ${run.achievedRate}/s of ${rate}/s offered`);
-      if (run.lost > 0) problems.push(`${run.lost} events not persisted within ${drainTimeoutMs / 1000} s`);
-      if (run.duplicates > 0) problems.push(`${run.duplicates} duplicates`);
+      const problems = stepProblems(run, drainTimeoutMs);
       const step: StepRun = { ...run, sustained: problems.length === 0, ...(problems.length ? { reason: problems.join('; ') } : {}) };
       steps.push(step);
       log(`  ${step.sustained ? 'sustained' : `not sustained: ${step.reason}`} (ack p99 ${run.ack.p99Ms} ms, drained in ${run.drainSeconds} s)`);
@@ -164,11 +187,7 @@ export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: numb
       maxSustainedRate = rate;
     }
 
-    const workflowsOnServer = (await stack.client.workflow.count()).count;
-    log(`ingest: raw signalWithStart again, against the server as the steps left it (${workflowsOnServer} workflows)`);
-    const signalWithStart = await withTrivialWorker(stack, (taskQueue, prefix) => signalWithStartLoop(stack, taskQueue, prefix, quick ? 3 : 6));
-    log(`  signalWithStart ${signalWithStart.perSecond}/s (p50 ${signalWithStart.latency.p50Ms} ms)`);
-    return { ackLatency, steps, maxSustainedRate, rawAfterSteps: { signalWithStart, workflowsOnServer } };
+    return { ackLatency, steps, maxSustainedRate, ...(await rawAfterSteps(stack)) };
   } finally {
     target.agent.destroy();
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { stepRates } from '../../bench/ingest.js';
+import { stepProblems, stepRates } from '../../bench/ingest.js';
 import { percentile, summarize } from '../../bench/lib.js';
 
 // The bench's own arithmetic: the figures in the README are only as good as these.
@@ -23,6 +23,17 @@ describe('bench: ingest ladder and latency summaries', function () {
   it('falls back to a fixed ladder when the baselines phase did not run', function () {
     assert.deepEqual(stepRates(undefined).slice(0, 4), [25, 50, 75, 100]);
     assert.deepEqual(stepRates(0).slice(0, 4), [25, 50, 75, 100]);
+  });
+
+  it('counts a step as sustained only when every delivery was accepted, stored once and answered in step with the offered rate', function () {
+    // Figures from a committed run: 280/s kept up; at 305/s every delivery was accepted with p99 532 ms,
+    // but the answers came back at 282/s, a queue growing through the step.
+    const ok = { rate: 280, sent: 1400, accepted: 1400, shed: 0, errors: 0, ack: { count: 1400, p50Ms: 61, p99Ms: 173, maxMs: 300 }, achievedRate: 277.4, lost: 0, duplicates: 0 };
+    assert.deepEqual(stepProblems(ok, 180_000), []);
+    assert.deepEqual(stepProblems({ ...ok, rate: 305, sent: 1525, accepted: 1525, achievedRate: 282.1 }, 180_000), ['answered at 282.1/s of 305/s offered']);
+    assert.deepEqual(stepProblems({ ...ok, accepted: 1390, shed: 2 }, 180_000), ['12 of 1402 not accepted']);
+    assert.deepEqual(stepProblems({ ...ok, ack: { ...ok.ack, p99Ms: 1200 } }, 180_000), ['ack p99 1200 ms']);
+    assert.deepEqual(stepProblems({ ...ok, lost: 3, duplicates: 1 }, 90_000), ['3 events not persisted within 90 s', '1 duplicates']);
   });
 
   it('summarizes more samples than fit on the call stack (a fast machine’s hello-world run)', function () {
