@@ -140,14 +140,14 @@ async function rawAfterSteps(stack: BenchStack): Promise<Pick<IngestResults, 'ra
 }
 
 /**
- * The rates of the sustained-ingest steps. With the raw signalWithStart rate of the same run: a quarter,
- * 40%, then steps of 5% of it from half up to 120%, so the ratio the target is written in is read off to
- * 5% on any machine; without it (BENCH_ONLY without baselines), a fixed ladder.
+ * The rates of the sustained-ingest steps. With the raw signalWithStart rate of the same run: every 5% of
+ * it from a quarter up to 120%, so the ratio the target is written in is read off to 5% on any machine,
+ * however slow the host is at the time; without it (BENCH_ONLY without baselines), a fixed ladder.
  */
 export function stepRates(rawSignalWithStartRate: number | undefined): number[] {
   if (rawSignalWithStartRate && rawSignalWithStartRate > 0) {
     const rates: number[] = [];
-    for (const pct of [25, 40, ...Array.from({ length: 15 }, (_, i) => 50 + 5 * i)]) {
+    for (let pct = 25; pct <= 120; pct += 5) {
       const rate = Math.max(5, Math.round((rawSignalWithStartRate * pct) / 100 / 5) * 5);
       if (rates.at(-1) !== rate) rates.push(rate);
     }
