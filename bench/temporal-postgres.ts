@@ -15,6 +15,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import pg from 'pg';
 import { freePort, isExecutable, killOnParentExit, onPath, stopChild, toolCacheDir, waitForPort } from '../src/temporal/dev-server.js';
+import { sleep } from './lib.js';
 
 export const TEMPORAL_SERVER_VERSION = '1.29.1';
 const SERVER_MODULE = 'go.temporal.io/server';
@@ -24,7 +25,6 @@ const START_TIMEOUT_MS = 120_000;
 const READY_TIMEOUT_MS = 120_000;
 
 const run = promisify(execFile);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface PostgresTemporalOptions {
   /** The bench's Postgres (any database on it): the server's two databases are created next to it. */
