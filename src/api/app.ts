@@ -23,7 +23,17 @@ export interface AppDeps {
   extractors?: ExtractorsConfig;
 }
 
-export type AppEnv = { Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[] } };
+/** How a webhook delivery ended, set by its handler: counted in /metrics and carried on the request's access-log line. */
+export interface WebhookOutcome {
+  /** accepted, duplicate, ignored, bad_signature, malformed, too_large, temporal_unavailable */
+  outcome: string;
+  eventId?: string;
+  eventType?: string;
+  incidentId?: string;
+  workflowId?: string;
+}
+
+export type AppEnv = { Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; webhook?: WebhookOutcome } };
 
 export type RouteFactory = (deps: AppDeps) => Hono<AppEnv>;
 

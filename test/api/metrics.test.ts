@@ -107,8 +107,14 @@ describe('GET /metrics and request logs', function () {
     assert.equal(rejected.status, 401);
     assert.equal(rejected.req?.headers?.authorization, '[redacted]');
     assert.equal(rejected.req?.headers?.['x-pagerduty-signature'], '[redacted]');
-    const accepted = entries.find((e) => e.requestId === 'req-log-2' && e.msg === 'webhook accepted');
-    assert.ok(accepted?.incidentId && accepted.workflowId, 'the handler logs with incidentId and workflowId');
+    const delivered = entries.filter((e) => e.requestId === 'req-log-2');
+    assert.equal(delivered.length, 1, `one log line for the accepted delivery: ${JSON.stringify(delivered)}`);
+    const accepted = delivered[0]!;
+    assert.equal(accepted.msg, 'request');
+    assert.equal(accepted.status, 202);
+    assert.equal(accepted.outcome, 'accepted');
+    assert.ok(accepted.incidentId && accepted.eventId && accepted.workflowId, 'the access-log line names the incident, the event and the workflow');
+    assert.equal(rejected.outcome, 'bad_signature');
     assert.ok(entries.find((e) => e.requestId === 'req-log-3' && e.status === 200));
   });
 });

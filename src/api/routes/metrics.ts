@@ -2,31 +2,6 @@ import { Hono, type Context } from 'hono';
 import { createMetrics, type Metrics } from '../../metrics.js';
 import type { AppDeps, AppEnv } from '../app.js';
 
-/** Webhook answer → outcome, for the deliveries counter (the handler's status codes are part of the contract). */
-async function webhookOutcome(res: Response): Promise<string> {
-  switch (res.status) {
-    case 200:
-      return 'duplicate';
-    case 202: {
-      const body = (await res
-        .clone()
-        .json()
-        .catch(() => ({}))) as { status?: string };
-      return body.status === 'ignored' ? 'ignored' : 'accepted';
-    }
-    case 400:
-      return 'malformed';
-    case 401:
-      return 'bad_signature';
-    case 413:
-      return 'too_large';
-    case 503:
-      return 'temporal_unavailable';
-    default:
-      return `status_${res.status}`;
-  }
-}
-
 /** The route pattern that answered (bounded label values), not the raw path. */
 function routeOf(c: Context<AppEnv>): string {
   const handlers = c.req.matchedRoutes.filter((r) => r.method !== 'ALL');
@@ -50,12 +25,15 @@ export function metricsRoutes(deps: AppDeps & { metrics?: Metrics }) {
     const route = routeOf(c);
     const status = c.res.status;
     metrics.httpRequest(c.req.method, route, status, seconds);
-    if (c.req.method === 'POST' && c.req.path === '/webhooks/pagerduty') metrics.webhook(await webhookOutcome(c.res));
+    // The webhook handler records how each delivery ended; an answer it did not give (an unexpected
+    // error) counts by its status.
+    const webhook = c.req.method === 'POST' && c.req.path === '/webhooks/pagerduty' ? (c.get('webhook') ?? { outcome: `status_${status}` }) : undefined;
+    if (webhook) metrics.webhook(webhook.outcome);
 
-    // Access log. Headers go through the logger's redaction (authorization, x-pagerduty-signature);
-    // cookies are never logged.
+    // Access log, one line per request; a webhook's line names its event, incident and workflow. Headers
+    // go through the logger's redaction (authorization, x-pagerduty-signature); cookies are never logged.
     const { cookie: _cookie, ...headers } = c.req.header();
-    const entry = { req: { method: c.req.method, path: c.req.path, route, headers }, status, durationMs: Math.round(seconds * 1000) };
+    const entry = { req: { method: c.req.method, path: c.req.path, route, headers }, status, durationMs: Math.round(seconds * 1000), ...webhook };
     const log = c.get('logger');
     if (QUIET.has(c.req.path) || c.req.path.startsWith('/ui/')) log.debug(entry, 'request');
     else if (status >= 500) log.error(entry, 'request');

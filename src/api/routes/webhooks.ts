@@ -7,7 +7,7 @@ import { classifyEvent, incidentIdOf, parseWebhookBody } from '../../pagerduty/w
 import { verifySignature } from '../../pagerduty/signature.js';
 import { incidentWorkflowId, searchAttributes } from '../../temporal/names.js';
 import { INCIDENT_WORKFLOW_REVISION, incidentEventSignal, type IncidentEventMessage } from '../../../workflows/messages.js';
-import type { AppDeps, AppEnv } from '../app.js';
+import type { AppDeps, AppEnv, WebhookOutcome } from '../app.js';
 import { withTimeout } from '../app.js';
 import { problem } from '../problem.js';
 
@@ -15,34 +15,33 @@ export const MAX_WEBHOOK_BYTES = 256 * 1024;
 /** Postgres is a best-effort helper here (duplicate detection, recording ignored events), never a dependency. */
 const DB_BUDGET_MS = 250;
 
-export interface WebhookDeps extends AppDeps {
-  /** Counters for /metrics; optional. */
-  onWebhook?: (outcome: string) => void;
-}
-
-/** PagerDuty Webhooks V3 → signalWithStart of the incident's workflow. Answers in milliseconds. */
-export function webhookRoutes(deps: WebhookDeps) {
+/**
+ * PagerDuty Webhooks V3 → signalWithStart of the incident's workflow. Answers in milliseconds. Each answer
+ * records its outcome on the context (`webhook`); the metrics middleware counts it and logs it on the
+ * request's one access-log line.
+ */
+export function webhookRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const secrets = deps.config.pagerduty.webhookSecrets;
-  const count = (o: string) => deps.onWebhook?.(o);
 
   app.post('/webhooks/pagerduty', async (c) => {
     const log = c.get('logger');
+    const record = (outcome: string, fields: Omit<WebhookOutcome, 'outcome'> = {}) => c.set('webhook', { outcome, ...fields });
     const declared = Number(c.req.header('content-length') ?? '0');
     if (declared > MAX_WEBHOOK_BYTES) {
-      count('too_large');
+      record('too_large');
       return problem(c, 413, 'Payload Too Large', `body exceeds ${MAX_WEBHOOK_BYTES} bytes`);
     }
     const raw = new Uint8Array(await c.req.arrayBuffer());
     if (raw.byteLength > MAX_WEBHOOK_BYTES) {
-      count('too_large');
+      record('too_large');
       return problem(c, 413, 'Payload Too Large', `body exceeds ${MAX_WEBHOOK_BYTES} bytes`);
     }
 
     if (secrets.length > 0) {
       const header = c.req.header('x-pagerduty-signature');
       if (!header || !verifySignature(raw, header, secrets)) {
-        count('bad_signature');
+        record('bad_signature');
         log.warn({ reason: header ? 'mismatch' : 'missing' }, 'webhook signature rejected');
         return problem(c, 401, 'Unauthorized', header ? 'X-PagerDuty-Signature does not match any configured secret' : 'X-PagerDuty-Signature header is missing');
       }
@@ -50,12 +49,13 @@ export function webhookRoutes(deps: WebhookDeps) {
 
     const parsed = parseWebhookBody(new TextDecoder().decode(raw));
     if (!parsed.ok) {
-      count('malformed');
+      record('malformed');
       return problem(c, 400, 'Bad Request', parsed.detail, { errors: parsed.fields.map((f) => ({ path: f, message: 'missing or invalid' })) });
     }
     const event = parsed.event;
     const webhookId = c.req.header('x-webhook-id') ?? undefined;
     const incidentId = classifyEvent(event) === 'incident' ? incidentIdOf(event) : undefined;
+    const about = { eventId: event.id, eventType: event.event_type, ...(incidentId ? { incidentId } : {}) };
 
     if (!incidentId) {
       await bestEffort(deps.db, (db) =>
@@ -70,12 +70,12 @@ export function webhookRoutes(deps: WebhookDeps) {
           payload: { event },
         }),
       );
-      count('ignored');
+      record('ignored', about);
       return c.json({ status: 'ignored', eventId: event.id, eventType: event.event_type }, 202);
     }
 
     if (await bestEffort(deps.db, (db) => eventExists(db, event.id))) {
-      count('duplicate');
+      record('duplicate', about);
       return c.json({ status: 'duplicate', eventId: event.id, incidentId }, 200);
     }
 
@@ -91,12 +91,11 @@ export function webhookRoutes(deps: WebhookDeps) {
     try {
       await signalIncident(deps.temporal, deps.config.temporal.taskQueue, incidentId, msg, serviceIdOf(event));
     } catch (err) {
-      count('temporal_unavailable');
+      record('temporal_unavailable', about);
       log.error({ err: { message: (err as Error).message }, incidentId }, 'signalWithStart failed');
       return problem(c, 503, 'Service Unavailable', 'workflow service unavailable; PagerDuty will retry', { retryable: true });
     }
-    count('accepted');
-    log.info({ incidentId, eventId: event.id, eventType: event.event_type, workflowId }, 'webhook accepted');
+    record('accepted', { ...about, workflowId });
     return c.json({ status: 'accepted', eventId: event.id, incidentId, workflowId }, 202);
   });
 
