@@ -37,6 +37,23 @@ export function buildRemoteCommand(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
 
+/** After the deadline's SIGTERM, seconds the remote command gets to clean up before SIGKILL. */
+export const REMOTE_KILL_AFTER_SECONDS = 5;
+
+/**
+ * The command as sent: under `timeout` when the host has it (GNU coreutils on every mainstream
+ * distribution, recent BusyBox), so that at the deadline the host itself stops the command and the
+ * processes it started (timeout signals its whole process group): SIGTERM, then SIGKILL 5 s later.
+ * Closing the channel does not stop a command that writes nothing, and OpenSSH ignores the channel's
+ * signal request for root logins, so without this a silent root command would outlive its timeout. The
+ * remote clock starts after the handshake, so our own timer always fires first. A host without
+ * `timeout` runs the command as before. The login shell must be POSIX (sh, bash, dash, ksh, zsh).
+ */
+export function underRemoteTimeout(command: string, timeoutMs: number): string {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return `if command -v timeout >/dev/null 2>&1; then exec timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command}; else exec ${command}; fi`;
+}
+
 /** SHA256 fingerprint of a raw SSH public key blob, in `ssh-keygen -l` form. */
 export function fingerprintOfKeyBlob(blob: Buffer): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
@@ -77,12 +94,13 @@ function sameFingerprint(a: string, b: string): boolean {
  * during key exchange, before authentication, so a mismatching host never sees our credentials or the
  * command. Errors: HostKeyMismatchError and SshAuthError are permanent; SshConnectionError
  * (refused, reset, handshake timeout) is retryable. A command that outlives the timeout is signalled,
- * the connection closed, and the result has `timedOut: true`.
+ * the connection closed, and the result has `timedOut: true`; on the host, `timeout` stops it too
+ * (underRemoteTimeout).
  */
 export async function runSshCommand(options: SshCommandOptions): Promise<SshCommandResult> {
   const { host, port, username, privateKey, timeoutMs, maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
   const pinned = normalizeFingerprint(options.hostKeyFingerprint);
-  const remoteCommand = buildRemoteCommand(options.command);
+  const remoteCommand = underRemoteTimeout(buildRemoteCommand(options.command), timeoutMs);
   signal?.throwIfAborted();
 
   const started = performance.now();

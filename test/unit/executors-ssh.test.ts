@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostKeyMismatchError, SshAuthError, SshConnectionError } from '../../src/executors/errors.js';
-import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote } from '../../src/executors/ssh.js';
+import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout } from '../../src/executors/ssh.js';
 import { generateKeyPair, startSshd, type SshdHandle } from '../helpers/sshd.js';
 
 describe('executors/ssh', () => {
@@ -16,6 +16,20 @@ describe('executors/ssh', () => {
       assert.equal(buildRemoteCommand(['echo', '$(id)', 'a b']), `'echo' '$(id)' 'a b'`);
       assert.throws(() => shellQuote('a\0b'));
       assert.throws(() => buildRemoteCommand([]));
+    });
+
+    // The remote login shell runs what underRemoteTimeout sends; sh here plays that part.
+    it('the sent command stops itself at the deadline (timeout exits 124)', () => {
+      const started = Date.now();
+      const run = spawnSync('/bin/sh', ['-c', underRemoteTimeout(buildRemoteCommand(['sleep', '30']), 1200)]);
+      assert.equal(run.status, 124);
+      assert.ok(Date.now() - started < 10_000, `stopped after ${Date.now() - started} ms`);
+    });
+
+    it('the sent command runs as before on a host without timeout', () => {
+      const run = spawnSync('/bin/sh', ['-c', underRemoteTimeout(buildRemoteCommand(['/bin/echo', "it's $(not) expanded"]), 1000)], { env: { PATH: '/nonexistent' } });
+      assert.equal(run.status, 0, run.stderr.toString());
+      assert.equal(run.stdout.toString(), "it's $(not) expanded\n");
     });
 
     it('round-trips hostile strings through a real shell', () => {
@@ -118,8 +132,21 @@ describe('executors/ssh', () => {
       await assert.rejects(stat(marker));
     });
 
-    // The remote process is sent SIGKILL over the channel (OpenSSH honours that only for non-root
-    // logins) and the channel is closed, so a command still writing output dies of SIGPIPE at the latest.
+    /** Whether the process whose pid `pidFile` holds is gone within `ms`. */
+    async function goneWithin(pidFile: string, ms: number): Promise<boolean> {
+      const pid = Number((await readFile(pidFile, 'utf8')).trim());
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return true;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    }
+
     it('times out a long command, reports timedOut and tears the remote command down', async () => {
       const pidFile = join(work, 'pid');
       const started = Date.now();
@@ -127,18 +154,19 @@ describe('executors/ssh', () => {
       assert.equal(result.timedOut, true);
       assert.equal(result.exitCode, null);
       assert.ok(Date.now() - started < 12_000);
-      const pid = Number((await readFile(pidFile, 'utf8')).trim());
-      const deadline = Date.now() + 5000;
-      let alive = true;
-      while (alive && Date.now() < deadline) {
-        try {
-          process.kill(pid, 0);
-          await new Promise((r) => setTimeout(r, 100));
-        } catch {
-          alive = false;
-        }
-      }
-      assert.equal(alive, false, 'remote command should be killed after the timeout');
+      assert.ok(await goneWithin(pidFile, 5000), 'remote command should be killed after the timeout');
+    });
+
+    // A command that writes nothing gets no SIGPIPE when the channel closes, and OpenSSH ignores the
+    // channel's signal request for root logins (CI logs in as root): only a timer on the remote side
+    // stops it. Runaway remediation as root is what the timeout exists to prevent.
+    it('tears down a silent command and its children at the timeout, root logins included', async () => {
+      const pidFile = join(work, 'pid');
+      const childFile = join(work, 'child');
+      const result = await runSshCommand({ ...base(), timeoutMs: 2000, command: ['sh', '-c', `sleep 600 & echo $! > ${childFile}; echo $$ > ${pidFile}; wait`] });
+      assert.equal(result.timedOut, true);
+      assert.ok(await goneWithin(pidFile, 8000), 'the remote shell is gone after the timeout');
+      assert.ok(await goneWithin(childFile, 2000), 'and so is the process it started');
     });
 
     it('cancels through AbortSignal', async () => {
