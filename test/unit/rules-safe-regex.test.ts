@@ -61,9 +61,11 @@ describe('rules: safe-regex', () => {
     const input = `${'a'.repeat(5000)}!`;
     for (const pattern of ['^(a|b)+$', '^[a-z]+\\d*$', '(\\d{1,3}\\.){3}\\d{1,3}']) {
       assert.ok(checkRegex(pattern).ok);
+      // A hang detector, not a speed figure: a backtracking blow-up on 5,000 characters would not finish
+      // at all, where linear matching takes well under a millisecond.
       const started = performance.now();
       new RegExp(pattern).test(input);
-      assert.ok(performance.now() - started < 100, pattern);
+      assert.ok(performance.now() - started < 1000, pattern);
     }
   });
 });
