@@ -77,6 +77,9 @@ export const envSchema = z.object({
   TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS: port(100).pipe(z.number().min(1, 'must be at least 1')),
   TEMPORAL_WORKER_ACTIVITY_SLOTS: port(100).pipe(z.number().min(1, 'must be at least 1')),
   PAGERDUTY_WEBHOOK_SECRETS: list,
+  // Deliveries the API hands to Temporal at once; more are answered 503 at once (PagerDuty retries)
+  // rather than queueing into the 4-s signalWithStart timeout.
+  PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT: port(256).pipe(z.number().min(1, 'must be at least 1')),
   PAGERDUTY_API_URL: url('https://api.pagerduty.com'),
   PAGERDUTY_API_TOKEN: optionalString,
   PAGERDUTY_FROM_EMAIL: email,
@@ -136,6 +139,8 @@ export interface Config {
   };
   pagerduty: {
     webhookSecrets: string[];
+    /** Deliveries being handed to Temporal at once, per API process; beyond it → 503 at once. */
+    webhookMaxInFlight: number;
     apiUrl: string;
     apiToken: string | undefined;
     fromEmail: string | undefined;
@@ -217,6 +222,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     pagerduty: {
       webhookSecrets: e.PAGERDUTY_WEBHOOK_SECRETS,
+      webhookMaxInFlight: e.PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT,
       apiUrl: e.PAGERDUTY_API_URL!.replace(/\/+$/, ''),
       apiToken: e.PAGERDUTY_API_TOKEN,
       fromEmail: e.PAGERDUTY_FROM_EMAIL,

@@ -46,7 +46,7 @@ export interface MetricsDeps {
 export interface Metrics {
   registry: Registry;
   contentType: string;
-  /** One webhook delivery and how it ended (accepted, duplicate, ignored, bad_signature, malformed, too_large, temporal_unavailable). */
+  /** One webhook delivery and how it ended (accepted, duplicate, ignored, bad_signature, malformed, too_large, overloaded, temporal_unavailable). */
   webhook(outcome: string): void;
   httpRequest(method: string, route: string, status: number, seconds: number): void;
   /** Refresh the database and Temporal backed series, then render the text exposition. */
@@ -107,7 +107,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers,
   });
   for (const outcome of ['accepted', 'duplicate', 'ignored']) webhooksReceived.inc({ outcome }, 0);
-  for (const reason of ['bad_signature', 'malformed', 'too_large', 'temporal_unavailable']) webhooksRejected.inc({ reason }, 0);
+  for (const reason of ['bad_signature', 'malformed', 'too_large', 'overloaded', 'temporal_unavailable']) webhooksRejected.inc({ reason }, 0);
 
   // Scrape-time series, read from Postgres. Counters are reset and re-filled from the durable totals.
   const workflowsStarted = new Counter({ name: 'selfheal_workflows_started_total', help: 'Workflows started: incident workflows (one per incident) and job runs.', labelNames: ['kind'], registers });

@@ -109,7 +109,7 @@ const coreOperations: OperationSpec[] = [
       400: { description: 'Malformed body.', schema: problemSchema },
       401: { description: 'Bad or missing signature.', schema: problemSchema },
       413: { description: 'Body too large.', schema: problemSchema },
-      503: { description: 'Temporal unavailable; PagerDuty retries.', schema: problemSchema },
+      503: { description: 'Temporal unavailable, or PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT deliveries already in flight (with Retry-After); PagerDuty retries.', schema: problemSchema },
     },
   },
   {

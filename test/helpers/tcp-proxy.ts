@@ -1,17 +1,26 @@
 import net from 'node:net';
 
-/** A loopback TCP proxy that can cut every connection and refuse new ones: a database "outage". */
+/** A loopback TCP proxy that can cut every connection and refuse new ones (an "outage"), or stall them. */
 export interface TcpProxy {
   port: number;
   /** Close every open connection and refuse new ones until up(). */
   down(): void;
   up(): void;
+  /** Keep connections open but forward nothing, either way, until resume(): a server that stopped answering. */
+  stall(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   let isUp = true;
+  let stalled = false;
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  const forward = ([a, b]: [net.Socket, net.Socket]) => {
+    a.pipe(b);
+    b.pipe(a);
+  };
   const server = net.createServer((client) => {
     if (!isUp) {
       client.destroy();
@@ -20,16 +29,18 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     const upstream = net.connect({ host: targetHost, port: targetPort });
     sockets.add(client);
     sockets.add(upstream);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
     const drop = () => {
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
+      pairs.delete(pair);
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (!stalled) forward(pair);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
@@ -41,6 +52,19 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     up() {
       isUp = true;
+    },
+    stall() {
+      stalled = true;
+      for (const [a, b] of pairs) {
+        a.unpipe(b);
+        b.unpipe(a);
+        a.pause();
+        b.pause();
+      }
+    },
+    resume() {
+      stalled = false;
+      for (const pair of pairs) forward(pair);
     },
     close: () =>
       new Promise<void>((r) => {

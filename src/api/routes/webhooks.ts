@@ -23,6 +23,10 @@ const DB_BUDGET_MS = 250;
 export function webhookRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const secrets = deps.config.pagerduty.webhookSecrets;
+  const maxInFlight = deps.config.pagerduty.webhookMaxInFlight;
+  // Deliveries between the duplicate lookup and Temporal's answer. Past the bound, an overloaded ack
+  // path answers 503 at once (PagerDuty retries) instead of queueing every delivery into the timeout.
+  let inFlight = 0;
 
   app.post('/webhooks/pagerduty', async (c) => {
     const log = c.get('logger');
@@ -74,29 +78,39 @@ export function webhookRoutes(deps: AppDeps) {
       return c.json({ status: 'ignored', eventId: event.id, eventType: event.event_type }, 202);
     }
 
-    if (await bestEffort(deps.db, (db) => eventExists(db, event.id))) {
-      record('duplicate', about);
-      return c.json({ status: 'duplicate', eventId: event.id, incidentId }, 200);
+    if (inFlight >= maxInFlight) {
+      record('overloaded', about);
+      c.header('Retry-After', '1');
+      return problem(c, 503, 'Service Unavailable', `${maxInFlight} deliveries are already being handed to Temporal (PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT); PagerDuty will retry`, { retryable: true });
     }
-
-    const msg: IncidentEventMessage = {
-      eventId: event.id,
-      webhookId,
-      eventType: event.event_type,
-      occurredAt: event.occurred_at,
-      receivedAt: new Date().toISOString(),
-      event,
-    };
-    const workflowId = incidentWorkflowId(incidentId);
+    inFlight += 1;
     try {
-      await signalIncident(deps.temporal, deps.config.temporal.taskQueue, incidentId, msg, serviceIdOf(event));
-    } catch (err) {
-      record('temporal_unavailable', about);
-      log.error({ err: { message: (err as Error).message }, incidentId }, 'signalWithStart failed');
-      return problem(c, 503, 'Service Unavailable', 'workflow service unavailable; PagerDuty will retry', { retryable: true });
+      if (await bestEffort(deps.db, (db) => eventExists(db, event.id))) {
+        record('duplicate', about);
+        return c.json({ status: 'duplicate', eventId: event.id, incidentId }, 200);
+      }
+
+      const msg: IncidentEventMessage = {
+        eventId: event.id,
+        webhookId,
+        eventType: event.event_type,
+        occurredAt: event.occurred_at,
+        receivedAt: new Date().toISOString(),
+        event,
+      };
+      const workflowId = incidentWorkflowId(incidentId);
+      try {
+        await signalIncident(deps.temporal, deps.config.temporal.taskQueue, incidentId, msg, serviceIdOf(event));
+      } catch (err) {
+        record('temporal_unavailable', about);
+        log.error({ err: { message: (err as Error).message }, incidentId }, 'signalWithStart failed');
+        return problem(c, 503, 'Service Unavailable', 'workflow service unavailable; PagerDuty will retry', { retryable: true });
+      }
+      record('accepted', { ...about, workflowId });
+      return c.json({ status: 'accepted', eventId: event.id, incidentId, workflowId }, 202);
+    } finally {
+      inFlight -= 1;
     }
-    record('accepted', { ...about, workflowId });
-    return c.json({ status: 'accepted', eventId: event.id, incidentId, workflowId }, 202);
   });
 
   return app;
