@@ -143,6 +143,7 @@ export interface OpenLoopResult {
   errors: number;
   statuses: Record<string, number>;
   achievedRate: number;
+  /** Of the requests answered with a 2xx: a refusal (a fast 503 of an overloaded API) is no ack. */
   latency: LatencySummary;
   /** Indices of the requests answered with a 2xx. */
   okIndices: number[];
@@ -181,9 +182,11 @@ export async function openLoop(opts: {
     pending.push(
       request(opts.target, path, { method: 'POST', headers, body })
         .then((answer) => {
-          latencies.push(performance.now() - t0);
           statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-          if (answer.status >= 200 && answer.status < 300) okIndices.push(i);
+          if (answer.status >= 200 && answer.status < 300) {
+            latencies.push(performance.now() - t0);
+            okIndices.push(i);
+          }
         })
         .catch((err: unknown) => {
           errors += 1;

@@ -186,9 +186,18 @@ export function toMarkdown(r: BenchResults): string {
     out.push('## Webhook ingest', '', '| Offered rate | Sent | Accepted | Achieved | Ack p50 | Ack p99 | Persisted once | Persisted after load | Worker idle after that | Sustained |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     const row = (x: IngestResults['ackLatency'][number], sustained: string) =>
       `| ${x.rate}/s | ${x.sent + x.shed} | ${x.accepted} | ${x.achievedRate}/s | ${x.ack.p50Ms} ms | ${x.ack.p99Ms} ms | ${x.persisted.distinctEvents}${x.duplicates ? ` (+${x.duplicates} dup)` : ''} | ${x.drainSeconds} s | ${x.settleSeconds ?? '—'} s | ${sustained} |`;
-    for (const x of r.ingest.ackLatency) out.push(row(x, 'fixed-rate run'));
+    // What was not accepted at a fixed rate: answered otherwise (an overloaded API's fast 503), not sent.
+    const refusals = (x: IngestResults['ackLatency'][number]): string => {
+      const parts = Object.entries(x.statuses)
+        .filter(([status]) => !status.startsWith('2'))
+        .map(([status, n]) => `${n} answered ${status}`);
+      if (x.shed) parts.push(`${x.shed} not sent (the load generator's in-flight cap)`);
+      if (x.errors) parts.push(`${x.errors} network errors`);
+      return parts.length ? `; ${parts.join(', ')}` : '';
+    };
+    for (const x of r.ingest.ackLatency) out.push(row(x, `fixed-rate run${refusals(x)}`));
     for (const x of r.ingest.steps) out.push(row(x, x.sustained ? 'yes' : `no: ${x.reason ?? ''}`));
-    out.push('');
+    out.push('', 'Ack p50 / p99 are of the deliveries answered 2xx.', '');
     const after = r.ingest.rawAfterSteps;
     if (after) {
       out.push(
