@@ -15,8 +15,15 @@ export interface TcpProxy {
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   let isUp = true;
   let stalled = false;
-  const sockets = new Set<net.Socket>();
+  /** Each open connection: the client's socket and ours to the target. */
   const pairs = new Set<[net.Socket, net.Socket]>();
+  const destroyAll = () => {
+    for (const [a, b] of pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    pairs.clear();
+  };
   const forward = ([a, b]: [net.Socket, net.Socket]) => {
     a.pipe(b);
     b.pipe(a);
@@ -27,15 +34,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       return;
     }
     const upstream = net.connect({ host: targetHost, port: targetPort });
-    sockets.add(client);
-    sockets.add(upstream);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
     const drop = () => {
       client.destroy();
       upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
       pairs.delete(pair);
     };
     client.on('error', drop).on('close', drop);
@@ -47,8 +50,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     port: (server.address() as net.AddressInfo).port,
     down() {
       isUp = false;
-      for (const s of sockets) s.destroy();
-      sockets.clear();
+      destroyAll();
     },
     up() {
       isUp = true;
@@ -68,7 +70,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     close: () =>
       new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
+        destroyAll();
         server.close(() => r());
       }),
   };
