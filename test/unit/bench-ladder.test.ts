@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { stepProblems, stepRates } from '../../bench/ingest.js';
 import { percentile, summarize } from '../../bench/lib.js';
+import { figuresOf, figuresTable, toMarkdown, type BenchResults } from '../../bench/report.js';
 
 // The bench's own arithmetic: the figures in the README are only as good as these.
 describe('bench: ingest ladder and latency summaries', function () {
@@ -45,5 +47,44 @@ describe('bench: ingest ladder and latency summaries', function () {
     assert.equal(s.p50Ms, percentile(samples, 50));
     assert.ok(s.p99Ms >= 98 && s.p99Ms <= 100, `p99 ${s.p99Ms}`);
     assert.ok(Number.isNaN(summarize([]).maxMs));
+  });
+});
+
+describe('bench: the figures table', function () {
+  // A committed run's results, with the ack figures at 100/s set for each case.
+  const committed = JSON.parse(readFileSync(new URL('../../bench/results/latest.json', import.meta.url), 'utf8')) as BenchResults;
+  const withAck = (ackP99: number, floorP99: number): Omit<BenchResults, 'figures'> => {
+    const r = structuredClone(committed);
+    const run = r.ingest!.ackLatency.find((x) => x.rate === 100)!;
+    run.ack.p99Ms = ackP99;
+    run.lost = 0;
+    run.accepted = run.sent;
+    r.baselines!.signalWithStartAt.find((x) => x.rate === 100)!.latency.p99Ms = floorP99;
+    return r;
+  };
+  const ackRow = (r: Omit<BenchResults, 'figures'>) => figuresOf(r).find((x) => x.name === 'Ack latency p99 at 100/s')!;
+
+  it('says when the ack target is missed although its floor, raw signalWithStart at the same rate, passes', function () {
+    const f = ackRow(withAck(439.1, 88.2));
+    assert.equal(f.pass, false);
+    assert.equal(f.floorMisses, undefined);
+    assert.match(figuresTable([f]), /\| \*\*MISS\*\* \|$/);
+  });
+
+  it('says when the floor itself misses the ack target: the host, not the product, sets that figure', function () {
+    const r = withAck(420, 162.5);
+    const f = ackRow(r);
+    assert.equal(f.pass, false);
+    assert.equal(f.floorMisses, true);
+    assert.match(figuresTable([f]), /\*\*MISS\*\* \(so does its floor: bound by this host\)/);
+    const md = toMarkdown({ ...r, figures: figuresOf(r) });
+    assert.match(md, /Ack latency p99 at 100\/s: the floor beside it, measured in this run, misses the target too/);
+  });
+
+  it('passes the ack target on its own figure, whatever the floor', function () {
+    const f = ackRow(withAck(80, 120));
+    assert.equal(f.pass, true);
+    assert.equal(f.floorMisses, undefined);
+    assert.match(figuresTable([f]), /\*\*PASS\*\*/);
   });
 });
