@@ -105,19 +105,22 @@ export interface WebhookDeps extends HttpNotifyDeps {
 export const SIGNATURE_HEADER = 'X-SelfHeal-Signature';
 export const TIMESTAMP_HEADER = 'X-SelfHeal-Timestamp';
 
-/** `v1=<hex HMAC-SHA256 of the raw body>`, the value of X-SelfHeal-Signature. */
-export function signWebhookBody(rawBody: string | Buffer, secret: string): string {
-  return `v1=${createHmac('sha256', secret).update(rawBody).digest('hex')}`;
+/**
+ * `v1=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, the value of X-SelfHeal-Signature, where timestamp
+ * is the X-SelfHeal-Timestamp header (Unix seconds). The MAC covers the timestamp, so a receiver that
+ * rejects old timestamps (say, older than five minutes) also rejects a captured delivery replayed with a
+ * fresh timestamp header.
+ */
+export function signWebhookBody(timestamp: string, rawBody: string | Buffer, secret: string): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex')}`;
 }
 
 /** POSTs JSON to a generic webhook, signed when a secret is given; returns the status. */
 export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {}): Promise<{ status: number }> {
   const raw = JSON.stringify(message.body);
-  const headers: Record<string, string> = {
-    'Content-Type': 'application/json',
-    [TIMESTAMP_HEADER]: String(Math.floor((deps.now?.() ?? new Date()).getTime() / 1000)),
-  };
-  if (message.secret !== undefined) headers[SIGNATURE_HEADER] = signWebhookBody(raw, message.secret);
+  const timestamp = String(Math.floor((deps.now?.() ?? new Date()).getTime() / 1000));
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', [TIMESTAMP_HEADER]: timestamp };
+  if (message.secret !== undefined) headers[SIGNATURE_HEADER] = signWebhookBody(timestamp, raw, message.secret);
   if (message.idempotencyKey !== undefined) headers['Idempotency-Key'] = message.idempotencyKey;
   let label = 'webhook';
   try {

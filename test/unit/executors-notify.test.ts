@@ -103,21 +103,25 @@ describe('executors/notify', () => {
       await peer.close();
     });
 
-    it('signs the raw body with HMAC-SHA256 so the receiver can verify it', async () => {
+    it('signs the timestamp and the raw body with HMAC-SHA256 so the receiver can verify both', async () => {
       const secret = 'whsec_test';
       const body = { incident: 'Q1ABC', action: 'restart', note: 'ünïcode ✓' };
       const { status } = await sendWebhook({ url: `${peer.url}/hook`, body, secret, idempotencyKey: 'Q1ABC:r1:a0' }, { now: () => new Date('2025-01-02T03:04:05Z') });
       assert.equal(status, 202);
       const req = peer.requests[0]!;
       assert.equal(req.headers['content-type'], 'application/json');
-      assert.equal(req.headers['x-selfheal-timestamp'], String(Date.parse('2025-01-02T03:04:05Z') / 1000));
+      const timestamp = String(req.headers['x-selfheal-timestamp']);
+      assert.equal(timestamp, String(Date.parse('2025-01-02T03:04:05Z') / 1000));
       assert.equal(req.headers['idempotency-key'], 'Q1ABC:r1:a0');
-      // Receiver side: recompute over the raw bytes received.
+      // Receiver side, as the README tells it: HMAC over "<timestamp>.<raw bytes received>".
       const received = String(req.headers['x-selfheal-signature']);
-      const expected = `v1=${createHmac('sha256', secret).update(Buffer.from(req.rawBody, 'utf8')).digest('hex')}`;
-      assert.ok(timingSafeEqual(Buffer.from(received), Buffer.from(expected)));
-      assert.equal(received, signWebhookBody(req.rawBody, secret));
+      const mac = (t: string) => `v1=${createHmac('sha256', secret).update(Buffer.concat([Buffer.from(`${t}.`), Buffer.from(req.rawBody, 'utf8')])).digest('hex')}`;
+      assert.ok(timingSafeEqual(Buffer.from(received), Buffer.from(mac(timestamp))));
       assert.deepEqual(req.json, body);
+      // A replay that swaps in a fresh timestamp no longer verifies, nor does a MAC of the body alone.
+      assert.notEqual(received, mac(String(Number(timestamp) + 600)));
+      assert.notEqual(received, `v1=${createHmac('sha256', secret).update(req.rawBody).digest('hex')}`);
+      assert.equal(received, signWebhookBody(timestamp, req.rawBody, secret));
     });
 
     it('omits the signature without a secret and maps errors', async () => {
