@@ -84,6 +84,7 @@ export const envSchema = z.object({
   PAGERDUTY_API_TOKEN: optionalString,
   PAGERDUTY_FROM_EMAIL: email,
   SELFHEAL_ADMIN_TOKEN: secretToken,
+  METRICS_TOKEN: secretToken,
   SELFHEAL_PUBLIC_URL: url(),
   SELFHEAL_EXTRACTORS_FILE: optionalString,
   SELFHEAL_ENVIRONMENT: optionalString.refine((v) => v === undefined || /^[a-z0-9][a-z0-9._-]{0,62}$/.test(v), {
@@ -146,6 +147,8 @@ export interface Config {
     fromEmail: string | undefined;
   };
   adminToken: string | undefined;
+  /** Bearer token GET /metrics requires; unset → /metrics is open (keep it off the public listener). */
+  metricsToken: string | undefined;
   publicUrl: string | undefined;
   extractorsFile: string | undefined;
   agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number };
@@ -228,6 +231,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       fromEmail: e.PAGERDUTY_FROM_EMAIL,
     },
     adminToken: e.SELFHEAL_ADMIN_TOKEN,
+    metricsToken: e.METRICS_TOKEN,
     publicUrl: e.SELFHEAL_PUBLIC_URL,
     extractorsFile: e.SELFHEAL_EXTRACTORS_FILE,
     agent: {

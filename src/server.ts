@@ -36,6 +36,9 @@ async function main(): Promise<void> {
   if (config.pagerduty.webhookSecrets.length === 0) {
     logger.warn('PAGERDUTY_WEBHOOK_SECRETS is not set: webhook signatures are NOT checked (development only)');
   }
+  if (config.nodeEnv === 'production' && config.metricsToken === undefined) {
+    logger.warn('METRICS_TOKEN is not set: GET /metrics answers anyone who reaches the API; keep it off the public listener or set METRICS_TOKEN');
+  }
   const { db, close } = await openMigratedDatabase(config, logger);
   const address = config.temporal.address ?? 'localhost:7233';
   const temporal = await lazyTemporalClient(temporalTarget(config, address));

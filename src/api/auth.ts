@@ -10,7 +10,8 @@ const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-function sameSecret(a: string, b: string): boolean {
+/** Constant-time comparison of two secrets of any length. */
+export function sameSecret(a: string, b: string): boolean {
   const x = createHash('sha256').update(a).digest();
   const y = createHash('sha256').update(b).digest();
   return timingSafeEqual(x, y);

@@ -338,7 +338,16 @@ const operatorOperations: OperationSpec[] = [
     scope: 'write',
     responses: { 200: { description: 'Whether the agent is polling and what health-check.sh printed.', schema: anyObject }, 404: { description: 'Unknown.', schema: problemSchema } },
   },
-  { method: 'get', path: '/metrics', tag: 'operations', summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format.', contentType: 'text/plain' } } },
+  {
+    method: 'get',
+    path: '/metrics',
+    tag: 'operations',
+    summary: 'Prometheus metrics (Authorization: Bearer <METRICS_TOKEN> when that is set)',
+    responses: {
+      200: { description: 'Prometheus text format.', contentType: 'text/plain' },
+      401: { description: 'METRICS_TOKEN is set and the request does not carry it.', schema: problemSchema },
+    },
+  },
 ];
 
 const docOperations: OperationSpec[] = [

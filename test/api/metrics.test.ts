@@ -117,4 +117,27 @@ describe('GET /metrics and request logs', function () {
     assert.equal(rejected.outcome, 'bad_signature');
     assert.ok(entries.find((e) => e.requestId === 'req-log-3' && e.status === 200));
   });
+
+  it('asks for METRICS_TOKEN when it is set, and never logs it', async function () {
+    const token = 'metrics-scrape-token-0123';
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } });
+    const app = createApp({ config: { ...stack.config, metricsToken: token }, db: stack.db.db, temporal: stack.temporal.client, logger }, allRoutes);
+
+    const bare = await app.request('/metrics');
+    assert.equal(bare.status, 401);
+    assert.match(bare.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    assert.match(((await bare.json()) as { detail: string }).detail, /Authorization: Bearer <METRICS_TOKEN>/);
+    // Another valid credential is not the metrics token: the admin token opens /api, not /metrics.
+    const admin = await app.request('/metrics', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(admin.status, 401);
+    assert.match(((await admin.json()) as { detail: string }).detail, /not METRICS_TOKEN/);
+
+    const ok = await app.request('/metrics', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(ok.status, 200);
+    assert.ok(sample(await ok.text(), 'selfheal_webhooks_received_total', { outcome: 'accepted' }) !== undefined);
+    // The rest of the API is unchanged: health stays open.
+    assert.equal((await app.request('/healthz')).status, 200);
+    assert.ok(!lines.join('').includes(token), 'the metrics token is never logged');
+  });
 });

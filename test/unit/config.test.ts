@@ -33,6 +33,7 @@ describe('config', function () {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /LOG_LEVEL must be one of/],
     [{ TEMPORAL_UI_URL: 'localhost:8233' }, 'TEMPORAL_UI_URL', /must be an http\(s\) URL/],
     [{ SELFHEAL_ADMIN_TOKEN: 'short' }, 'SELFHEAL_ADMIN_TOKEN', /at least 16 characters$/],
+    [{ METRICS_TOKEN: 'scrape' }, 'METRICS_TOKEN', /METRICS_TOKEN must be at least 16 characters$/],
     [{ NODE_ENV: 'production' }, 'PAGERDUTY_WEBHOOK_SECRETS', /required when NODE_ENV=production/],
     [{ PAGERDUTY_API_TOKEN: 'tok' }, 'PAGERDUTY_FROM_EMAIL', /PAGERDUTY_FROM_EMAIL is required/],
     [{ TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS: '1' }, 'TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS', /must be at least 2/],
