@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validateEgressDeny } from './executors/egress.js';
 
 /**
  * One schema over the process environment (DESIGN.md "Interface contract").
@@ -85,6 +86,15 @@ export const envSchema = z.object({
   PAGERDUTY_FROM_EMAIL: email,
   SELFHEAL_ADMIN_TOKEN: secretToken,
   METRICS_TOKEN: secretToken,
+  // CIDRs rule-controlled outbound calls (notify.webhook, Slack hooks) may not reach, beyond the
+  // link-local and metadata addresses that are always refused.
+  ACTION_EGRESS_DENY: list.superRefine((entries, ctx) => {
+    try {
+      validateEgressDeny(entries);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `must be comma-separated CIDRs or addresses: ${(err as Error).message}` });
+    }
+  }),
   SELFHEAL_PUBLIC_URL: url(),
   SELFHEAL_EXTRACTORS_FILE: optionalString,
   SELFHEAL_ENVIRONMENT: optionalString.refine((v) => v === undefined || /^[a-z0-9][a-z0-9._-]{0,62}$/.test(v), {
@@ -149,6 +159,8 @@ export interface Config {
   adminToken: string | undefined;
   /** Bearer token GET /metrics requires; unset → /metrics is open (keep it off the public listener). */
   metricsToken: string | undefined;
+  /** ACTION_EGRESS_DENY: CIDRs refused to notify.webhook and Slack calls, beyond the always-denied ones. */
+  egressDeny: string[];
   publicUrl: string | undefined;
   extractorsFile: string | undefined;
   agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number };
@@ -232,6 +244,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     adminToken: e.SELFHEAL_ADMIN_TOKEN,
     metricsToken: e.METRICS_TOKEN,
+    egressDeny: e.ACTION_EGRESS_DENY,
     publicUrl: e.SELFHEAL_PUBLIC_URL,
     extractorsFile: e.SELFHEAL_EXTRACTORS_FILE,
     agent: {

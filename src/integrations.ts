@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Integrations } from '../activities/actions.js';
 import type { Config } from './config.js';
+import { createEgressPolicy, egressFetch } from './executors/egress.js';
 import { sendEmail, sendSlack, sendWebhook } from './executors/notify.js';
 import { createEwmProvider, createGitHubProvider, createJiraProvider, createWorkItemOnce, type WorkItemProvider } from './executors/work-items.js';
 
@@ -11,6 +12,9 @@ import { createEwmProvider, createGitHubProvider, createJiraProvider, createWork
  */
 export function createIntegrations(config: Config, opts: { fetch?: typeof fetch; env?: NodeJS.ProcessEnv } = {}): Integrations {
   const deps = { ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.env ? { env: opts.env } : {}) };
+  // Rule authors choose where notify.webhook (and, through a secret reference, a Slack hook) posts:
+  // those calls go only to addresses the egress policy allows. Work-item APIs come from configuration.
+  const ruleDirected = { ...deps, fetch: opts.fetch ?? egressFetch(createEgressPolicy(config.egressDeny)) };
   const notConfigured = (what: string, vars: string) =>
     ApplicationFailure.nonRetryable(`${what} is not configured: set ${vars}`, 'ValidationError');
 
@@ -34,7 +38,7 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
 
   return {
     async slack(input) {
-      await sendSlack({ webhookUrl: input.webhookUrl, text: input.text }, deps);
+      await sendSlack({ webhookUrl: input.webhookUrl, text: input.text }, ruleDirected);
     },
     async email(input) {
       if (!config.smtp.url || !config.smtp.from) throw notConfigured('email', 'SMTP_URL and SMTP_FROM');
@@ -63,7 +67,7 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
       } catch {
         // Not JSON: sent as a JSON string.
       }
-      await sendWebhook({ url: input.url, body, ...(input.secret ? { secret: input.secret } : {}), idempotencyKey: input.idempotencyKey }, deps);
+      await sendWebhook({ url: input.url, body, ...(input.secret ? { secret: input.secret } : {}), idempotencyKey: input.idempotencyKey }, ruleDirected);
     },
     async workItem(input) {
       const p = provider(input.provider, input);

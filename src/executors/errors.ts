@@ -72,6 +72,13 @@ export class HttpCallError extends ExecutorError {
   }
 }
 
+/** An outbound call's destination address is denied (link-local, metadata service, ACTION_EGRESS_DENY). */
+export class EgressDeniedError extends ExecutorError {
+  constructor(readonly reason: string) {
+    super(`destination refused: ${reason}`, false);
+  }
+}
+
 /** Sending an email failed. `retryable` follows the SMTP reply class (4xx transient, 5xx permanent). */
 export class EmailSendError extends ExecutorError {
   constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
@@ -94,4 +101,5 @@ export const NON_RETRYABLE_EXECUTOR_ERRORS: readonly string[] = [
   'HostKeyMismatchError',
   'SshAuthError',
   'SshConfigError',
+  'EgressDeniedError',
 ];

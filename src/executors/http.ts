@@ -1,4 +1,4 @@
-import { HttpCallError } from './errors.js';
+import { EgressDeniedError, HttpCallError } from './errors.js';
 
 export type FetchLike = typeof fetch;
 
@@ -43,6 +43,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     res = await doFetch(req.url, init);
   } catch (err) {
     if (req.signal?.aborted) throw req.signal.reason;
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof EgressDeniedError) throw new HttpCallError(`${req.label}: ${cause.message}`, null, false, { cause });
     const reason = timeout.aborted ? 'timed out' : ((err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
     throw new HttpCallError(`${req.label}: request failed (${reason})`, null, true, { cause: err });
   }

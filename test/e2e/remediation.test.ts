@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { buildAgentWorker } from '../../src/agent.js';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { insertRule } from '../helpers/rules.js';
 import { agentTaskQueue } from '../../src/temporal/names.js';
-import { startJiraPeer, startSlackPeer, type JiraPeer, type SlackPeer } from '../helpers/http-peer.js';
+import { startHttpPeer, startJiraPeer, startSlackPeer, type HttpPeer, type JiraPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
@@ -181,5 +181,46 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     assert.match(runs[0]!.output_excerpt ?? '', /disk still full/);
     assert.equal(slack.messages.length, before);
     assert.equal(pd.incident(id)?.escalation_level, 2);
+  });
+
+  it('signs notify.webhook posts over timestamp and body, and refuses the metadata address without retrying', async function () {
+    let sink: HttpPeer | undefined;
+    process.env.TEST_WEBHOOK_HMAC = 'whsec-e2e-0123456789';
+    try {
+      sink = await startHttpPeer([{ method: 'POST', path: '/hook', handle: () => ({ status: 204 }) }]);
+      const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
+      await addRule({
+        name: `webhooks-${randomUUID().slice(0, 6)}`,
+        services: [serviceId],
+        actions: [
+          { id: 'hook', type: 'notify.webhook', url: `${sink.url}/hook`, secretRef: 'env:TEST_WEBHOOK_HMAC', body: '{"host": "{{ environment.host }}"}' },
+          { id: 'probe', type: 'notify.webhook', url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/', body: '{}' },
+        ],
+      });
+      const id = newIncidentId();
+      pd.seedAlerts(id, alertsFor('web-9'));
+      await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'web' } } }));
+      const runs = await eventually(async () => {
+        const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
+        return r.length === 2 && r.every((x) => x.finished_at) ? r : undefined;
+      }, 60_000, 'two finished webhook action runs');
+      assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [
+        ['hook', 'succeeded'],
+        ['probe', 'failed'],
+      ]);
+      // The receiver's check from the README: HMAC-SHA256 of "<timestamp>.<raw body>".
+      const req = sink.requests[0]!;
+      assert.deepEqual(req.json, { host: 'web-9' });
+      const t = String(req.headers['x-selfheal-timestamp']);
+      assert.ok(Math.abs(Number(t) - Date.now() / 1000) < 120, `timestamp ${t} is now`);
+      assert.equal(req.headers['x-selfheal-signature'], `v1=${createHmac('sha256', 'whsec-e2e-0123456789').update(`${t}.${req.rawBody}`).digest('hex')}`);
+      assert.equal(req.headers['idempotency-key'], runs[0]!.id);
+      // The metadata address is refused once, permanently, and the run says why.
+      assert.equal(runs[1]!.attempts, 1);
+      assert.match(runs[1]!.error ?? '', /destination refused: 169\.254\.169\.254 is link-local, a metadata service or unspecified/);
+    } finally {
+      delete process.env.TEST_WEBHOOK_HMAC;
+      await sink?.close();
+    }
   });
 });
