@@ -85,6 +85,13 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
 
   const addRule = (doc: RuleInputDocument) => insertRule(stack.db.db, doc);
 
+  /** The incident's action runs in rule order, once `count` of them have finished. */
+  const finishedRuns = (incidentId: string, count: number) =>
+    eventually(async () => {
+      const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', incidentId).orderBy('action_index').execute();
+      return r.length === count && r.every((x) => x.finished_at) ? r : undefined;
+    }, 60_000, `${count} finished action runs`);
+
   const alertsFor = (host: string) => [
     { id: `A${randomUUID().slice(0, 8)}`, type: 'alert', summary: 'db down', body: { type: 'alert_body', details: { environment: env, host, region: 'eu-west-1' } } },
   ];
@@ -111,10 +118,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     );
     assert.equal(res.status, 202);
 
-    const runs = await eventually(async () => {
-      const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
-      return r.length === 4 && r.every((x) => x.finished_at) ? r : undefined;
-    }, 60_000, 'four finished action runs');
+    const runs = await finishedRuns(id, 4);
     assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [
       ['restart', 'succeeded'],
       ['vm', 'succeeded'],
@@ -168,10 +172,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     pd.seedAlerts(id, alertsFor('web-3'));
     const before = slack.messages.length;
     await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'web' } } }));
-    const runs = await eventually(async () => {
-      const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
-      return r.length === 3 && r.every((x) => x.finished_at) ? r : undefined;
-    }, 60_000, 'three action runs');
+    const runs = await finishedRuns(id, 3);
     assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [
       ['clean', 'failed'],
       ['celebrate', 'skipped'],
@@ -200,10 +201,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
       const id = newIncidentId();
       pd.seedAlerts(id, alertsFor('web-9'));
       await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'web' } } }));
-      const runs = await eventually(async () => {
-        const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
-        return r.length === 2 && r.every((x) => x.finished_at) ? r : undefined;
-      }, 60_000, 'two finished webhook action runs');
+      const runs = await finishedRuns(id, 2);
       assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [
         ['hook', 'succeeded'],
         ['probe', 'failed'],
