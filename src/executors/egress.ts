@@ -82,6 +82,9 @@ function guardedLookup(policy: EgressPolicy): LookupFunction {
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
+/** Rule-directed endpoints answer with a status and a line or two; a larger answer is cut off, refused. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
 /**
  * A fetch for one request (method, headers, string body, signal) over node:http(s), whose connection
  * goes only to an address the policy allows: literal hosts are checked before connecting, names in
@@ -107,8 +110,20 @@ export function egressFetch(policy: EgressPolicy): FetchLike {
       const send = url.protocol === 'https:' ? httpsRequestRaw : httpRequestRaw;
       const req = send(url, { method: init.method ?? 'GET', headers: outgoing, lookup, ...(init.signal ? { signal: init.signal } : {}) }, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (e) => reject(new TypeError('fetch failed', { cause: e })));
+        let size = 0;
+        const fail = (cause: Error) => reject(new TypeError('fetch failed', { cause }));
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            fail(new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`));
+            req.destroy();
+          } else chunks.push(c);
+        });
+        res.on('error', fail);
+        // An answer cut off mid-body (or destroyed above) settles too; after 'end' this is a no-op.
+        res.on('close', () => {
+          if (!res.complete) fail(new Error('answer cut off'));
+        });
         res.on('end', () => {
           const resHeaders = new Headers();
           for (const [k, v] of Object.entries(res.headers)) {

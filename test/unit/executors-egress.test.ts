@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:net';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { createEgressPolicy, egressFetch } from '../../src/executors/egress.js';
+import { createEgressPolicy, egressFetch, MAX_RESPONSE_BYTES } from '../../src/executors/egress.js';
 import { HttpCallError } from '../../src/executors/errors.js';
 import { sendWebhook } from '../../src/executors/notify.js';
 import { createIntegrations } from '../../src/integrations.js';
@@ -17,6 +17,7 @@ describe('egress guard for rule-directed calls (notify.webhook, Slack hooks)', f
     peer = await startHttpPeer([
       { method: 'POST', path: '/hook', handle: () => ({ status: 202, json: { accepted: true } }) },
       { method: 'POST', path: '/empty', handle: () => ({ status: 204 }) },
+      { method: 'POST', path: '/huge', handle: () => ({ status: 200, text: 'x'.repeat(MAX_RESPONSE_BYTES + 1) }) },
     ]);
   });
   afterEach(async () => {
@@ -37,6 +38,8 @@ describe('egress guard for rule-directed calls (notify.webhook, Slack hooks)', f
     // A 204 answer has no body; an error answer maps as with the platform fetch.
     assert.equal((await sendWebhook({ url: `${peer.url}/empty`, body: {} }, { fetch })).status, 204);
     await assert.rejects(sendWebhook({ url: `${peer.url}/nope`, body: {} }, { fetch }), (err: unknown) => err instanceof HttpCallError && err.status === 404 && !err.retryable);
+    // An endpoint that answers with more than a status and a line or two is cut off, not buffered whole.
+    await assert.rejects(sendWebhook({ url: `${peer.url}/huge`, body: {} }, { fetch }), (err: unknown) => err instanceof HttpCallError && /answer larger than 1048576 bytes/.test(err.message));
   });
 
   it('refuses link-local and cloud metadata addresses, however written, before connecting', async function () {
