@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequestRaw, type IncomingMessage } from 'node:http';
 import { request as httpsRequestRaw } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { metadataAddressReason } from '../domain/metadata-address.js';
 import { EgressDeniedError } from './errors.js';
 import type { FetchLike } from './http.js';
 
@@ -13,12 +14,10 @@ import type { FetchLike } from './http.js';
  *
  * Always denied: link-local addresses (169.254.0.0/16, fe80::/10: the metadata services of AWS, GCP,
  * Azure and OpenStack live there), AWS's IPv6 metadata address, Alibaba's metadata address and the
- * unspecified addresses. ACTION_EGRESS_DENY adds CIDRs (for instance the pod and service ranges, or
+ * unspecified addresses (src/domain/metadata-address.ts). ACTION_EGRESS_DENY adds CIDRs (for instance the pod and service ranges, or
  * 127.0.0.0/8). The check applies to the address actually connected to, after DNS, so a name that
  * resolves (or re-resolves) to a denied address is refused too.
  */
-export const ALWAYS_DENIED = ['169.254.0.0/16', 'fe80::/10', 'fd00:ec2::254/128', '100.100.100.200/32', '0.0.0.0/8', '::/128'];
-
 export interface EgressPolicy {
   /** Why `address` (an IP literal) may not be connected to, or undefined when it may. */
   denied(address: string): string | undefined;
@@ -46,18 +45,14 @@ export function validateEgressDeny(entries: readonly string[]): void {
 }
 
 export function createEgressPolicy(extraDeny: readonly string[] = []): EgressPolicy {
-  const always = new BlockList();
-  for (const e of ALWAYS_DENIED) addRule(always, e);
   const configured = new BlockList();
   for (const e of extraDeny) addRule(configured, e);
   return {
     denied(address) {
-      // An IPv4-mapped IPv6 address (::ffff:169.254.169.254) is the IPv4 address it carries.
-      const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-      const ip = mapped ?? address;
-      const type = isIP(ip) === 4 ? 'ipv4' : 'ipv6';
-      if (always.check(ip, type)) return `${ip} is link-local, a metadata service or unspecified`;
-      if (configured.check(ip, type)) return `${ip} is in ACTION_EGRESS_DENY`;
+      const always = metadataAddressReason(address);
+      if (always) return `${address} is ${always}`;
+      // BlockList matches an IPv4-mapped IPv6 address (::ffff:10.0.0.1) against the IPv4 rules too.
+      if (configured.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6')) return `${address} is in ACTION_EGRESS_DENY`;
       return undefined;
     },
   };

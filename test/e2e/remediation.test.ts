@@ -190,14 +190,19 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     try {
       sink = await startHttpPeer([{ method: 'POST', path: '/hook', handle: () => ({ status: 204 }) }]);
       const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
-      await addRule({
+      const ruleId = await addRule({
         name: `webhooks-${randomUUID().slice(0, 6)}`,
         services: [serviceId],
         actions: [
           { id: 'hook', type: 'notify.webhook', url: `${sink.url}/hook`, secretRef: 'env:TEST_WEBHOOK_HMAC', body: '{"host": "{{ environment.host }}"}' },
-          { id: 'probe', type: 'notify.webhook', url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/', body: '{}' },
+          { id: 'probe', type: 'notify.webhook', url: 'https://hooks.example.com/later-edited', body: '{}' },
         ],
       });
+      // A rule stored before save-time checks refused metadata URLs: the worker still refuses to connect.
+      const stored = await stack.db.db.selectFrom('rules').select('definition').where('id', '=', ruleId).executeTakeFirstOrThrow();
+      const definition = stored.definition as { actions: { url?: string }[] };
+      definition.actions[1]!.url = 'http://169.254.169.254/latest/meta-data/iam/security-credentials/';
+      await stack.db.db.updateTable('rules').set({ definition: JSON.stringify(definition) }).where('id', '=', ruleId).execute();
       const id = newIncidentId();
       pd.seedAlerts(id, alertsFor('web-9'));
       await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'web' } } }));
@@ -215,7 +220,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
       assert.equal(req.headers['idempotency-key'], runs[0]!.id);
       // The metadata address is refused once, permanently, and the run says why.
       assert.equal(runs[1]!.attempts, 1);
-      assert.match(runs[1]!.error ?? '', /destination refused: 169\.254\.169\.254 is link-local, a metadata service or unspecified/);
+      assert.match(runs[1]!.error ?? '', /destination refused: 169\.254\.169\.254 is link-local \(169\.254\.0\.0\/16, cloud metadata\)/);
     } finally {
       delete process.env.TEST_WEBHOOK_HMAC;
       await sink?.close();

@@ -153,6 +153,12 @@ describe('rules: schema', () => {
     const url = clone(realistic);
     (url.actions[4] as { url: string }).url = 'file:///etc/passwd';
     issueAt(url, 'actions.4.url');
+    // The cloud's metadata service, however the address is spelled, is refused at save time.
+    for (const target of ['http://169.254.169.254/latest/meta-data/', 'http://2852039166/', 'http://0xa9.0xfe.0xa9.0xfe/', 'http://[::ffff:169.254.169.254]/', 'http://[fd00:ec2::254]/', 'http://100.100.100.200/']) {
+      const meta = clone(realistic);
+      (meta.actions[4] as { url: string }).url = target;
+      assert.match(issueAt(meta, 'actions.4.url').message, /^must not point at (link-local|a cloud metadata address).*: the worker never connects there$/, target);
+    }
     const dup = clone(realistic);
     (dup.actions[2] as { id?: string }).id = 'ticket';
     issueAt(dup, 'actions.2.id');

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { isValidPath, pathRoot } from '../json-path.js';
+import { metadataAddressReason } from '../metadata-address.js';
 import { validateTemplate } from '../template.js';
 import { checkRegex } from './safe-regex.js';
 import { WEEKDAYS, isTimeValue, isValidTimeZone, parseClock, type TimeWindow } from './time-window.js';
@@ -445,7 +446,12 @@ export const webhookActionSchema = z
     url: z
       .url({ protocol: /^https?$/ })
       .max(2048)
-      .describe('Target URL (http or https; not templated).'),
+      .superRefine((value, ctx) => {
+        if (!URL.canParse(value)) return; // z.url() has said so already
+        const reason = metadataAddressReason(new URL(value).hostname);
+        if (reason) ctx.addIssue({ code: 'custom', message: `must not point at ${reason}: the worker never connects there` });
+      })
+      .describe('Target URL (http or https; not templated). Link-local and cloud metadata addresses are refused.'),
     secretRef: secretRefSchema.optional().describe('Secret reference for the HMAC-SHA256 signature header.'),
     body: templated(50000, 'Request body; defaults to a JSON summary of the incident and rule.').optional(),
   })
