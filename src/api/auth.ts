@@ -17,16 +17,19 @@ export function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(x, y);
 }
 
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+}
+
 /**
  * Bearer tokens: the bootstrap SELFHEAL_ADMIN_TOKEN, or tokens issued by POST /api/tokens (stored hashed).
  * Sets `actor` and `scopes`; answers 401 without a valid token, 403 when the scope is too small.
  */
 export function requireScope(deps: { db: Kysely<Database>; adminToken: string | undefined }, needed: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) throw unauthorized('Authorization: Bearer <token> is required');
-    const token = m[1]!;
+    const token = bearerToken(c.req.header('authorization'));
+    if (token === undefined) throw unauthorized('Authorization: Bearer <token> is required');
     let actor: string | undefined;
     let scopes: Scope[] = [];
     if (deps.adminToken && sameSecret(token, deps.adminToken)) {

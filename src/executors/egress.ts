@@ -14,8 +14,8 @@ import type { FetchLike } from './http.js';
  *
  * Always denied: link-local addresses (169.254.0.0/16, fe80::/10: the metadata services of AWS, GCP,
  * Azure and OpenStack live there), AWS's IPv6 metadata address, Alibaba's metadata address and the
- * unspecified addresses (src/domain/metadata-address.ts). ACTION_EGRESS_DENY adds CIDRs (for instance the pod and service ranges, or
- * 127.0.0.0/8). The check applies to the address actually connected to, after DNS, so a name that
+ * unspecified addresses (src/domain/metadata-address.ts). ACTION_EGRESS_DENY adds CIDRs (for instance
+ * the pod and service ranges, or 127.0.0.0/8). The check applies to the address actually connected to, after DNS, so a name that
  * resolves (or re-resolves) to a denied address is refused too.
  */
 export interface EgressPolicy {

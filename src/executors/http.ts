@@ -45,7 +45,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     if (req.signal?.aborted) throw req.signal.reason;
     const cause = (err as { cause?: unknown }).cause;
     if (cause instanceof EgressDeniedError) throw new HttpCallError(`${req.label}: ${cause.message}`, null, false, { cause });
-    const detail = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+    const detail = cause as { code?: string; message?: string } | undefined;
     const reason = timeout.aborted ? 'timed out' : (detail?.code ?? detail?.message ?? (err as Error).message);
     throw new HttpCallError(`${req.label}: request failed (${reason})`, null, true, { cause: err });
   }

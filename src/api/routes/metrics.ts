@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { createMetrics, type Metrics } from '../../metrics.js';
 import type { AppDeps, AppEnv } from '../app.js';
-import { sameSecret } from '../auth.js';
+import { bearerToken, sameSecret } from '../auth.js';
 import { unauthorized } from '../problem.js';
 
 /** The route pattern that answered (bounded label values), not the raw path. */
@@ -46,9 +46,9 @@ export function metricsRoutes(deps: AppDeps & { metrics?: Metrics }) {
     // With METRICS_TOKEN set, a scraper must send it (Prometheus: `authorization: { credentials: … }`).
     const token = deps.config.metricsToken;
     if (token !== undefined) {
-      const m = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-      if (!m) throw unauthorized('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
-      if (!sameSecret(m[1]!, token)) throw unauthorized('the metrics token is not METRICS_TOKEN');
+      const sent = bearerToken(c.req.header('authorization'));
+      if (sent === undefined) throw unauthorized('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
+      if (!sameSecret(sent, token)) throw unauthorized('the metrics token is not METRICS_TOKEN');
     }
     const text = await metrics.render();
     return c.body(text, 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
