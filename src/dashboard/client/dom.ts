@@ -1,5 +1,5 @@
 // Small, safe DOM helpers for the dashboard. Hand-written because the whole need is one element builder:
-// a framework (preact, lit) would add a runtime and a render model for ~20 screens of tables and forms.
+// a framework (preact, lit) would add a runtime and a render model for a handful of tables and forms.
 //
 // Safety rules every view follows by using these helpers:
 // - Data becomes text nodes or attribute values, never markup: there is no innerHTML anywhere.
@@ -11,9 +11,8 @@ import { httpUrl } from './format.js';
 
 type Handler<E extends Event> = (event: E) => void;
 
-/** Attributes of {@link h}: `on*` keys are event listeners, `text` sets the text content, the rest are attributes. */
+/** Attributes of {@link h}: `on*` keys are event listeners, the rest are attributes (`true` = present). */
 export interface Attrs {
-  text?: string;
   onclick?: Handler<MouseEvent>;
   onchange?: Handler<Event>;
   onsubmit?: Handler<SubmitEvent>;
@@ -28,9 +27,13 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
-    if (typeof value === 'function') el.addEventListener(name.slice(2), value as EventListener);
-    else if (name === 'text') el.textContent = String(value);
-    else el.setAttribute(name, value === true ? '' : String(value));
+    if (typeof value !== 'function') {
+      el.setAttribute(name, value === true ? '' : String(value));
+    } else if (name.startsWith('on')) {
+      el.addEventListener(name.slice(2), value as EventListener);
+    } else {
+      throw new Error(`attribute ${name} is a function; listeners are named on<event>`);
+    }
   }
   append(el, children);
   return el;

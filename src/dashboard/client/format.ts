@@ -1,4 +1,4 @@
-// Pure formatting for the dashboard: no DOM, so test/ui/client-format.test.ts runs it in Node.
+// Pure formatting for the dashboard: no DOM, so test/ui/dashboard-bundle.test.ts runs it in Node.
 
 /** A date from the API in the reader's locale; the raw text when it is not a date; '' when absent. */
 export function when(t: string | null | undefined): string {

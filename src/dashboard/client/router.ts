@@ -3,7 +3,7 @@
 // view aborts its fetches and timers, and `show` from a view that was left does nothing, so a slow answer
 // never paints over the page the operator moved to.
 import type { ApiClient } from './api.js';
-import { append, h, replace, type Child } from './dom.js';
+import { h, replace, type Child } from './dom.js';
 import type { UiConfig } from './types.js';
 
 export interface ViewContext {
@@ -60,7 +60,7 @@ interface Match {
 }
 
 /** Matches `path` (already split into decoded segments) against the route patterns. */
-export function matchRoute(routes: readonly Route[], segments: readonly string[]): Match | undefined {
+function matchRoute(routes: readonly Route[], segments: readonly string[]): Match | undefined {
   for (const route of routes) {
     const pattern = route.path.split('/');
     if (pattern.length !== segments.length) continue;
@@ -134,9 +134,7 @@ export function createRouter(options: RouterOptions): { route(): void } {
       config: options.config,
       signal,
       show: (...children) => {
-        if (signal.aborted) return;
-        shell.main.replaceChildren();
-        append(shell.main, children);
+        if (!signal.aborted) replace(shell.main, ...children);
       },
       flash: shell.flash,
       reload: route,

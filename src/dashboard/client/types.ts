@@ -96,9 +96,6 @@ export interface RuleView extends RuleInput {
   deletedAt: Instant | null;
 }
 
-/** Fields of a stored rule that are not part of its definition (left out of the editor). */
-export const RULE_READ_ONLY_FIELDS = ['id', 'version', 'breaker', 'createdAt', 'updatedAt', 'deletedAt'] as const;
-
 export interface RuleTestResult {
   matched: boolean;
   dryRun: boolean;

@@ -4,7 +4,7 @@
 import { append, badge, h, table, type Child } from '../dom.js';
 import { pretty, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
-import { RULE_READ_ONLY_FIELDS, type ListOf, type RuleTestResult, type RuleView } from '../types.js';
+import type { ListOf, RuleTestResult, RuleView } from '../types.js';
 import type { RuleInputDocument } from '../../../domain/rules/schema.js';
 
 type Format = 'json' | 'yaml';
@@ -17,6 +17,9 @@ const SAMPLE_RULE: RuleInputDocument = {
   actions: [{ type: 'pagerduty.note', content: 'Self-healing saw {{ incident.title }}' }],
 };
 
+/** Fields of a stored rule that are not part of its definition (left out of the editor). */
+const READ_ONLY_FIELDS = ['id', 'version', 'breaker', 'createdAt', 'updatedAt', 'deletedAt'] as const;
+
 export interface EditorPanel {
   title: string;
   render(ctx: ViewContext, currentRule: () => Promise<unknown>): Child;
@@ -26,7 +29,7 @@ const ruleHref = (id: string) => `#/rules/${encodeURIComponent(id)}`;
 
 function definitionOf(rule: RuleView): Record<string, unknown> {
   const out: Record<string, unknown> = { ...rule };
-  for (const k of RULE_READ_ONLY_FIELDS) delete out[k];
+  for (const k of READ_ONLY_FIELDS) delete out[k];
   return out;
 }
 
@@ -109,7 +112,7 @@ const dryRunTester: EditorPanel = {
   },
 };
 
-export const editorPanels: EditorPanel[] = [dryRunTester];
+const editorPanels: EditorPanel[] = [dryRunTester];
 
 async function ruleEditorView(ctx: ViewContext): Promise<void> {
   const id = ctx.params.id!;
