@@ -2,6 +2,30 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The dashboard's browser code (src/dashboard/client) is bundled for the browser: it may import its own
+// modules, src/contracts, and *types* from src/domain; never a package or a server module. Import paths
+// are relative, so there is one block per folder depth (up to 3 below client/); src/dashboard/bundle.ts
+// checks the bundle's inputs as well, at any depth.
+const dashboardClientImports = [0, 1, 2, 3].map((depth) => {
+  const toSrc = '\\.\\./'.repeat(depth + 2); // from the file's folder up to src/
+  const outOfClient = '\\.\\./'.repeat(depth + 1); // from the file's folder up to src/dashboard/
+  return {
+    files: [`src/dashboard/client/${'*/'.repeat(depth)}*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^[^.]', message: 'The dashboard bundles no packages and no Node built-ins: use the browser and the client modules.' },
+            { regex: `^${toSrc}domain/`, allowTypeImports: true, message: 'The dashboard may import only types from src/domain (import type).' },
+            { regex: `^${outOfClient}(?!\\.\\./(?:contracts|domain)/)`, message: 'The dashboard may import only its own modules, src/contracts and types from src/domain: never server code.' },
+          ],
+        },
+      ],
+    },
+  };
+});
+
 export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', 'dist/**', 'test-artifacts/**', 'bench/results/**'] },
   js.configs.recommended,
@@ -30,6 +54,7 @@ export default tseslint.config(
       ],
     },
   },
+  ...dashboardClientImports,
   {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly' } },

@@ -103,6 +103,38 @@ describe('dashboard (/ui) in headless Chromium', function () {
     assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
   });
 
+  it('serves its script and stylesheet as content-hashed assets under the same CSP, cached for good and revalidated by ETag', async function () {
+    const pageRes = await fetch(`${server.url}/ui`);
+    const csp = pageRes.headers.get('content-security-policy');
+    assert.equal(pageRes.headers.get('cache-control'), 'no-cache', 'the page is revalidated, so it always names the current assets');
+    const pageTag = pageRes.headers.get('etag');
+    assert.ok(pageTag, 'the page has an ETag');
+    assert.equal((await fetch(`${server.url}/ui`, { headers: { 'if-none-match': pageTag } })).status, 304);
+    const html = await pageRes.text();
+    const script = /<script src="([^"]+)" defer><\/script>/.exec(html)?.[1];
+    const stylesheet = /<link rel="stylesheet" href="([^"]+)">/.exec(html)?.[1];
+    assert.doesNotMatch(html.replace(/<script src="[^"]+" defer><\/script>/, ''), /<script|<style|style=/, 'no inline script or style');
+    for (const [url, type] of [
+      [script, 'text/javascript'],
+      [stylesheet, 'text/css'],
+    ] as const) {
+      assert.match(url ?? '', /^\/ui\/assets\/app\.[A-Z0-9]{8}\.(js|css)$/);
+      const res = await fetch(`${server.url}${url}`);
+      assert.equal(res.status, 200, url);
+      assert.ok((await res.arrayBuffer()).byteLength > 1000, `${url} has content`);
+      assert.equal(res.headers.get('content-type'), `${type}; charset=utf-8`);
+      assert.equal(res.headers.get('content-security-policy'), csp);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+      const tag = res.headers.get('etag');
+      assert.match(tag ?? '', /^"[\w-]+"$/);
+      assert.equal((await fetch(`${server.url}${url}`, { headers: { 'if-none-match': tag! } })).status, 304, `${url} revalidates`);
+    }
+    const missing = await fetch(`${server.url}/ui/assets/app.AAAAAAAA.js`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('content-type'), 'application/problem+json');
+  });
+
   it('lists incidents and shows the incident timeline: events, environment, match explanation, action awaiting approval', async function () {
     const row = page.locator(`[data-testid=incident-row][data-id="${incidentId}"]`);
     await row.waitFor();
@@ -191,6 +223,39 @@ describe('dashboard (/ui) in headless Chromium', function () {
     await row.waitFor();
     assert.equal(await row.getByTestId('agent-state').innerText(), 'offline');
     await shot('environments');
+  });
+
+  it('shows hostile PagerDuty data as text: markup in a title stays text, a javascript: link is not rendered', async function () {
+    const hostileId = newIncidentId();
+    const hostileTitle = '<img src=x onerror="window.__pwned=1">Evil <b>title</b>';
+    const res = await stack.deliver(
+      sampleFor('v3-incident.triggered-01.json', hostileId, {
+        data: { title: hostileTitle, html_url: 'javascript:window.__pwned=1', service: { id: newServiceId(), type: 'service_reference', summary: 'other' } },
+      }),
+    );
+    assert.equal(res.status, 202);
+    await eventually(() => stack.db.db.selectFrom('incidents').select('id').where('id', '=', hostileId).executeTakeFirst(), 30_000, 'the hostile incident to be recorded');
+
+    await page.click('nav a[data-nav=incidents]');
+    const row = page.locator(`[data-testid=incident-row][data-id="${hostileId}"]`);
+    await row.waitFor();
+    assert.ok((await row.innerText()).includes(hostileTitle), 'the list shows the title as typed');
+    await row.click();
+    await page.getByTestId('timeline').waitFor();
+    assert.ok((await page.getByTestId('incident-title').innerText()).includes(hostileTitle), 'the page shows the title as typed');
+    assert.equal(await page.locator('main img, main b').count(), 0, 'no markup from data became elements');
+    assert.equal(await page.getByTestId('pd-link').count(), 0, 'no javascript: link');
+    assert.equal(await page.locator('a[href^="javascript:" i]').count(), 0);
+    assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
+  });
+
+  it('a token the API stops accepting signs the tab out to the sign-in page', async function () {
+    await page.evaluate(() => sessionStorage.setItem('selfheal-token', 'revoked-token-0123456789'));
+    await page.click('nav a[data-nav=rules]');
+    await page.locator('#token').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('selfheal-token')), null, 'the refused token is forgotten');
+    assert.equal(await page.locator('#nav').isHidden(), true, 'no navigation while signed out');
+    await shot('sign-in');
   });
 
   it('loaded nothing from elsewhere and broke no CSP rule', function () {

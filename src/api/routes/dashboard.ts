@@ -1,15 +1,21 @@
 import { Hono } from 'hono';
+import { etag } from 'hono/etag';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
-import { DASHBOARD_JS } from '../../dashboard/client.js';
-import { DASHBOARD_CSS, DASHBOARD_HTML } from '../../dashboard/page.js';
+import { ASSET_PATH, dashboardBundle } from '../../dashboard/bundle.js';
+import { dashboardHtml } from '../../dashboard/page.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
-import { badRequest } from '../problem.js';
+import { badRequest, notFound } from '../problem.js';
 import { parseBody, readJson } from './environments.js';
 
 /** Same origin only; no inline script or style; nothing from elsewhere. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const SECURITY_HEADERS = { 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' };
+
+/** Asset names carry their content hash, so a browser may keep them for good; the page itself is revalidated. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 const convertSchema = z.strictObject({
   text: z.string().max(1_000_000),
@@ -18,22 +24,34 @@ const convertSchema = z.strictObject({
 });
 
 /**
- * The operator dashboard at /ui: a static page plus its script and stylesheet. All data comes from the
- * JSON API with the bearer token the operator pastes; the page itself holds no data, so it is public.
+ * The operator dashboard at /ui: a static page plus its bundled script and stylesheet (src/dashboard).
+ * All data comes from the JSON API with the bearer token the operator pastes; the page and its assets
+ * hold no data, so they are public.
  */
 export function dashboardRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const auth = { db: deps.db, adminToken: deps.config.adminToken };
   const uiConfig = { temporalUiUrl: (deps.temporalUiUrl ?? deps.config.temporal.uiUrl).replace(/\/+$/, ''), namespace: deps.config.temporal.namespace };
 
-  const secure = { 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' };
+  // Start bundling now, so the first page view does not wait; a failure is a bug in the client source.
+  const bundle = dashboardBundle();
+  bundle.catch((err: unknown) => deps.logger.error({ err: { message: (err as Error).message } }, 'dashboard bundle failed'));
+
+  app.use('/ui', etag());
+  app.use(`${ASSET_PATH}*`, etag());
 
   app.get('/', (c) => c.redirect('/ui', 302));
-  app.get('/ui', (c) => c.html(DASHBOARD_HTML, 200, { ...secure, 'Cache-Control': 'no-cache' }));
+  app.get('/ui', async (c) => {
+    // The page names the current assets; etag() answers 304 while it is unchanged.
+    return c.html(dashboardHtml(await bundle), 200, { ...SECURITY_HEADERS, 'Cache-Control': 'no-cache' });
+  });
   app.get('/ui/', (c) => c.redirect('/ui', 301));
-  app.get('/ui/app.js', (c) => c.body(DASHBOARD_JS, 200, { ...secure, 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' }));
-  app.get('/ui/app.css', (c) => c.body(DASHBOARD_CSS, 200, { ...secure, 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'no-cache' }));
-  app.get('/ui/config.json', (c) => c.json(uiConfig, 200, secure));
+  app.get(`${ASSET_PATH}:name`, async (c) => {
+    const asset = (await bundle).assets.get(c.req.param('name'));
+    if (!asset) throw notFound(`no dashboard asset ${c.req.param('name')} (the page names the current ones)`);
+    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { ...SECURITY_HEADERS, 'Content-Type': asset.contentType, 'Cache-Control': IMMUTABLE, ETag: asset.etag });
+  });
+  app.get('/ui/config.json', (c) => c.json(uiConfig, 200, SECURITY_HEADERS));
 
   // YAML ⇄ JSON for the rule editor (the browser has no YAML parser and loads no library).
   app.post('/ui/convert', requireScope(auth, 'read'), async (c) => {

@@ -1,0 +1,145 @@
+// Scheduled jobs: the list with each job's next run, and one job's page: next runs, run now, pause and
+// resume, its definition, and the run history with per-target results and links into Temporal.
+import { badge, externalLink, h, table } from '../dom.js';
+import { pretty, scheduleText, seconds, when } from '../format.js';
+import type { Route, ViewContext } from '../router.js';
+import type { JobDetail, JobRun, JobRuns, JobView, ListOf } from '../types.js';
+import { temporalLink } from './temporal.js';
+
+/** Job details (for next runs and paused state) are fetched for this many jobs of the list. */
+const DETAILED_JOBS = 50;
+
+const jobHref = (id: string) => `#/jobs/${encodeURIComponent(id)}`;
+
+async function jobsView(ctx: ViewContext): Promise<void> {
+  const body = await ctx.api.get<ListOf<JobView>>('/api/jobs', { signal: ctx.signal });
+  // The detail adds what Temporal knows (paused, next run times) to the stored definition.
+  const jobs = await Promise.all(
+    body.items.slice(0, DETAILED_JOBS).map((j) =>
+      ctx.api.get<JobDetail>(`/api/jobs/${encodeURIComponent(j.id)}`, { signal: ctx.signal }).then(
+        (d): JobView & Partial<JobDetail> => ({ ...j, paused: d.paused, nextRunTimes: d.nextRunTimes }),
+        (): JobView & Partial<JobDetail> => j,
+      ),
+    ),
+  );
+  const rows = jobs.map((j) =>
+    h(
+      'tr',
+      { class: 'clickable', 'data-testid': 'job-row', onclick: () => (location.hash = jobHref(j.id)) },
+      h('td', {}, h('a', { href: jobHref(j.id) }, j.name)),
+      h('td', {}, scheduleText(j.schedule)),
+      h('td', {}, badge(j.paused || !j.enabled ? 'paused' : 'enabled')),
+      h('td', {}, `${j.script} via ${j.via}`),
+      h('td', { 'data-testid': 'job-next' }, when(j.nextRunTimes?.[0])),
+      h('td', {}, externalLink(temporalLink(ctx.config, `/schedules/${encodeURIComponent(j.scheduleId)}`), 'Schedule', 'schedule-link')),
+    ),
+  );
+  ctx.show(
+    h('h2', {}, 'Jobs'),
+    rows.length ? table('jobs', ['Name', 'Schedule', 'State', 'Script', 'Next run', 'Temporal'], rows) : h('p', { class: 'muted' }, 'No scheduled jobs yet.'),
+  );
+}
+
+function runRows(run: JobRun): HTMLTableRowElement[] {
+  return [
+    h(
+      'tr',
+      { 'data-testid': 'job-run' },
+      h('td', {}, when(run.startedAt)),
+      h('td', {}, run.trigger),
+      h('td', {}, badge(run.status)),
+      h('td', {}, seconds(run.durationMs)),
+      h('td', {}, externalLink(run.temporalUrl, 'Temporal', 'run-temporal-link')),
+    ),
+    h(
+      'tr',
+      {},
+      h(
+        'td',
+        { colspan: 5 },
+        run.targets.length
+          ? table(
+              undefined,
+              ['Environment', 'Via', 'Status', 'Exit', 'Output / error'],
+              run.targets.map((t) =>
+                h(
+                  'tr',
+                  { 'data-testid': 'job-target' },
+                  h('td', {}, t.environment),
+                  h('td', {}, t.via),
+                  h('td', {}, badge(t.status)),
+                  h('td', {}, t.exitCode === null ? '' : String(t.exitCode)),
+                  h('td', {}, t.error ? h('div', { class: 'error' }, t.error) : null, t.outputExcerpt ? h('pre', {}, t.outputExcerpt) : null),
+                ),
+              ),
+            )
+          : h('span', { class: 'muted' }, 'no target results yet'),
+      ),
+    ),
+  ];
+}
+
+async function jobView(ctx: ViewContext): Promise<void> {
+  const path = `/api/jobs/${encodeURIComponent(ctx.params.id!)}`;
+  const [j, runs] = await Promise.all([ctx.api.get<JobDetail>(path, { signal: ctx.signal }), ctx.api.get<JobRuns>(`${path}/runs?limit=50`, { signal: ctx.signal })]);
+  const act = (what: 'trigger' | 'pause' | 'resume') => async () => {
+    try {
+      await ctx.api.send('POST', `${path}/${what}`);
+    } catch (err) {
+      ctx.flash((err as Error).message, true);
+      return;
+    }
+    ctx.flash(`${what}: done`);
+    ctx.reload();
+  };
+  const skipped = runs.schedule && 'skippedOverlap' in runs.schedule ? runs.schedule.skippedOverlap : 0;
+  ctx.show(
+    h('div', { class: 'row' }, h('a', { href: '#/jobs' }, '← Jobs')),
+    h('h2', {}, j.name),
+    h(
+      'div',
+      { class: 'row' },
+      badge(j.paused ? 'paused' : 'enabled', 'job-state'),
+      h('span', {}, scheduleText(j.schedule)),
+      h('button', { type: 'button', 'data-testid': 'job-trigger', onclick: act('trigger') }, 'Run now'),
+      j.paused
+        ? h('button', { type: 'button', class: 'secondary', 'data-testid': 'job-resume', onclick: act('resume') }, 'Resume')
+        : h('button', { type: 'button', class: 'secondary', 'data-testid': 'job-pause', onclick: act('pause') }, 'Pause'),
+      externalLink(temporalLink(ctx.config, `/schedules/${encodeURIComponent(j.scheduleId)}`), 'Schedule in Temporal', 'schedule-link'),
+    ),
+    h(
+      'div',
+      { class: 'grid' },
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', {}, 'Next runs'),
+        j.nextRunTimes.length
+          ? h(
+              'ul',
+              { 'data-testid': 'next-runs' },
+              j.nextRunTimes.map((t) => h('li', {}, when(t))),
+            )
+          : h('p', { class: 'muted' }, 'none (paused?)'),
+      ),
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', {}, 'Definition'),
+        h(
+          'pre',
+          {},
+          pretty({ targets: j.targets, via: j.via, script: j.script, args: j.args, timeoutSecondsPerTarget: j.timeoutSecondsPerTarget, concurrency: j.concurrency, dryRun: j.dryRun }),
+        ),
+      ),
+    ),
+    h('h3', {}, 'Run history'),
+    skipped ? h('p', { class: 'muted' }, `${skipped} run(s) skipped because the previous one was still running`) : null,
+    runs.items.length ? table('job-runs', ['Started', 'Trigger', 'Status', 'Duration', 'Run'], runs.items.map(runRows)) : h('p', { class: 'muted' }, 'No runs yet.'),
+  );
+}
+
+export const jobRoutes: Route[] = [
+  { path: 'jobs', nav: 'Jobs', view: jobsView },
+  { path: 'jobs/:id', view: jobView },
+];
