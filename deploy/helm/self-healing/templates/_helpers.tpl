@@ -45,6 +45,11 @@ selfheal.io/environment: {{ regexReplaceAll "[^a-z0-9]+$" . "" | trunc 63 | trim
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
+{{/* The API's image: image.tag unless api.imageTag holds it back (upgrades: workers first). */}}
+{{- define "selfheal.apiImage" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.api.imageTag | default .Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
 {{- define "selfheal.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "selfheal.fullname" .) .Values.serviceAccount.name -}}
