@@ -1,26 +1,24 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
 import { configVariables, loadConfig, type ProcessRole } from '../../src/config.js';
+import {
+  allContainers, CHART, component, containerEnv, deployments, ensureHelm, helm, KUBE_VERSION, parseManifests, podOf, repo, templateArgs as chartArgs,
+  type Container, type K8sObject,
+} from '../helpers/helm.js';
 
 // The Helm chart in deploy/helm/self-healing, rendered by a real Helm (built from its Go module by
 // tools/ensure-helm.sh) and checked against the Kubernetes API schemas of its kinds
 // (test/fixtures/kubernetes) and against the invariants docker-compose.test.ts checks for compose:
 // no credentials in plain values, probes present, only the API exposed, the config accepted.
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const CHART = path.join(repo, 'deploy/helm/self-healing');
 const RELEASE = 'selfheal';
 const NAMESPACE = 'selfheal';
-const execFileP = promisify(execFile);
 
 interface K8sSchemaFile {
   kubernetesVersion: string;
@@ -28,87 +26,6 @@ interface K8sSchemaFile {
   definitions: Record<string, object>;
 }
 const k8sSchema = JSON.parse(readFileSync(path.join(repo, 'test/fixtures/kubernetes/v1.30.schema.json'), 'utf8')) as K8sSchemaFile;
-const KUBE_VERSION = k8sSchema.kubernetesVersion.replace(/^v/, '');
-
-// ---- the shapes of the rendered objects this test reads --------------------------------------------
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; configMapKeyRef?: unknown };
-}
-interface Probe {
-  httpGet?: { path: string; port: string | number };
-}
-interface Container {
-  name: string;
-  command?: string[];
-  args?: string[];
-  env?: EnvVar[];
-  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
-  ports?: { name?: string; containerPort: number; hostPort?: number }[];
-  readinessProbe?: Probe;
-  livenessProbe?: Probe;
-  startupProbe?: Probe;
-  securityContext?: {
-    readOnlyRootFilesystem?: boolean;
-    allowPrivilegeEscalation?: boolean;
-    privileged?: boolean;
-    runAsNonRoot?: boolean;
-    capabilities?: { drop?: string[]; add?: string[] };
-  };
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
-}
-interface PodSpec {
-  containers: Container[];
-  initContainers?: Container[];
-  volumes?: { name: string; emptyDir?: object; configMap?: { name: string }; secret?: { secretName: string } }[];
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; seccompProfile?: { type: string } };
-  automountServiceAccountToken?: boolean;
-  hostNetwork?: boolean;
-  hostPID?: boolean;
-  terminationGracePeriodSeconds?: number;
-}
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  data?: Record<string, string>;
-  spec?: {
-    replicas?: number;
-    selector?: { matchLabels?: Record<string, string> } & Record<string, string>;
-    template?: { metadata: { labels: Record<string, string> }; spec: PodSpec };
-    type?: string;
-    scaleTargetRef?: { kind: string; name: string };
-    rules?: { http: { paths: { backend: { service: { name: string; port: { name?: string; number?: number } } } }[] } }[];
-  };
-}
-
-// ---- Helm ----------------------------------------------------------------------------------------------
-let helmBin = '';
-
-async function ensureHelm(): Promise<string> {
-  try {
-    const { stdout } = await execFileP('bash', [path.join(repo, 'tools/ensure-helm.sh')], { cwd: repo, maxBuffer: 16 << 20 });
-    const bin = stdout.trim().split('\n').at(-1)!;
-    assert.ok(existsSync(bin), `tools/ensure-helm.sh printed ${bin}, which does not exist`);
-    return bin;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    const last = (e.stderr ?? e.message).trim().split('\n').at(-1);
-    throw new Error(`Helm is needed for the chart test and could not be provisioned: ${last} (run bash tools/ensure-helm.sh)`);
-  }
-}
-
-async function helm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(helmBin, args, { cwd: repo, maxBuffer: 32 << 20, env: { ...process.env, HELM_CACHE_HOME: path.join(tmpdir(), 'selfheal-helm-cache') } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 /** A values setup to render: committed values files plus --set flags. */
 interface Variant {
@@ -146,13 +63,7 @@ const VARIANTS: Variant[] = [
   },
 ];
 
-function templateArgs(v: Pick<Variant, 'files' | 'sets'>): string[] {
-  return [
-    'template', RELEASE, CHART, '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION,
-    ...v.files.flatMap((f) => ['-f', path.join(CHART, f)]),
-    ...(v.sets ?? []).flatMap((s) => ['--set', s]),
-  ];
-}
+const templateArgs = (v: Pick<Variant, 'files' | 'sets'>) => chartArgs(RELEASE, v, NAMESPACE);
 
 const rendered = new Map<string, Promise<K8sObject[]>>();
 function render(v: Variant): Promise<K8sObject[]> {
@@ -167,21 +78,7 @@ function render(v: Variant): Promise<K8sObject[]> {
   return p;
 }
 
-function parseManifests(text: string, what: string): K8sObject[] {
-  const objects: K8sObject[] = [];
-  for (const doc of YAML.parseAllDocuments(text, { uniqueKeys: true })) {
-    assert.deepEqual(doc.errors.map((e) => e.message), [], `${what}: a rendered document is not valid YAML`);
-    const js = doc.toJS() as K8sObject | null;
-    if (js !== null) objects.push(js);
-  }
-  return objects;
-}
-
 const variant = (name: string) => VARIANTS.find((v) => v.name === name)!;
-const deployments = (objs: K8sObject[]) => objs.filter((o) => o.kind === 'Deployment');
-const component = (o: K8sObject) => o.spec!.template!.metadata.labels['app.kubernetes.io/component'];
-const podOf = (objs: K8sObject[], comp: string) => deployments(objs).find((d) => component(d) === comp);
-const allContainers = (pod: PodSpec) => [...(pod.initContainers ?? []), ...pod.containers];
 const fullname = `${RELEASE}-self-healing`;
 
 // ---- what the chart promises about credentials --------------------------------------------------------
@@ -196,25 +93,6 @@ const CONFIG_VARS = Object.keys(valuesSchema.properties.config.properties).sort(
 const NOT_APPLICABLE = ['SELFHEAL_DATA_DIR', 'TEMPORAL_CLI_PATH'];
 /** Variables set by the chart besides these (NODE_OPTIONS bounds the V8 heap below the memory limit). */
 const NODE_VARS = ['NODE_OPTIONS'];
-
-/** The environment a container gets: its ConfigMap(s) through envFrom, then its env entries. */
-function containerEnv(objs: K8sObject[], c: Container, secretValue: (name: string, ref: { name: string; key: string; optional?: boolean }) => string | undefined) {
-  const env: Record<string, string> = {};
-  for (const from of c.envFrom ?? []) {
-    if (!from.configMapRef) continue;
-    const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === from.configMapRef!.name);
-    assert.ok(cm, `${c.name}: envFrom names ConfigMap ${from.configMapRef.name}, which is not rendered`);
-    Object.assign(env, cm.data ?? {});
-  }
-  for (const e of c.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.secretKeyRef) {
-      const v = secretValue(e.name, e.valueFrom.secretKeyRef);
-      if (v !== undefined) env[e.name] = v;
-    }
-  }
-  return env;
-}
 
 const FAKE_SECRETS: Record<string, string> = {
   DATABASE_URL: 'postgres://selfheal:fake@postgres:5432/selfheal',
@@ -253,7 +131,8 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
 
   before(async function () {
     this.timeout(15 * 60_000); // the first run on a machine builds Helm from its Go module
-    helmBin = await ensureHelm();
+    await ensureHelm();
+    assert.equal(`v${KUBE_VERSION}`, k8sSchema.kubernetesVersion, 'test/helpers/helm.ts renders for another Kubernetes version than the vendored schemas');
   });
 
   for (const file of VALUES_FILES) {
@@ -566,7 +445,7 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
       const { code, stdout, stderr } = await helm(templateArgs({ files: [], sets: ['image.tag=0.2.0', 'api.imageTag=0.1.0', 'agent.environments[0].name=lab'] }));
       assert.equal(code, 0, stderr);
       const objs = parseManifests(stdout, 'imageTag');
-      const images = (comp: string) => allContainers(podOf(objs, comp)!.spec!.template!.spec).map((c) => (c as Container & { image: string }).image);
+      const images = (comp: string) => allContainers(podOf(objs, comp)!.spec!.template!.spec).map((c) => c.image);
       assert.deepEqual(images('api'), ['self-healing:0.1.0', 'self-healing:0.1.0']);
       assert.deepEqual(images('worker'), ['self-healing:0.2.0']);
       assert.deepEqual(images('agent'), ['self-healing:0.2.0']);
