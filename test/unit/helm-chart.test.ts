@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -7,6 +8,7 @@ import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
 import { configVariables, loadConfig, type ProcessRole } from '../../src/config.js';
+import { resolveAllowedScript } from '../../src/executors/script-runner.js';
 import {
   allContainers, CHART, component, containerEnv, deployments, ensureHelm, helm, KUBE_VERSION, parseManifests, podOf, repo, templateArgs as chartArgs,
   type Container, type K8sObject,
@@ -515,7 +517,7 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
       }
     });
 
-    it('an agent with a scripts ConfigMap gets plain, read-only copies, and names that collide are refused', async function () {
+    it('an agent with a scripts ConfigMap gets plain, read-only copies its script check accepts, and names that collide are refused', async function () {
       const objs = await render(variant('values-agent.yaml'));
       const agents = deployments(objs);
       assert.deepEqual(agents.map((d) => d.metadata.annotations?.['selfheal.io/environment']).sort(), ['prod-us', 'staging-us']);
@@ -527,6 +529,31 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
         assert.ok(mount?.readOnly, `${d.metadata.name}: ${dir} is not on a read-only mount`);
         const copy = pod.initContainers!.find((i) => i.volumeMounts!.some((m) => m.name === mount.name))!;
         assert.match(copy.command!.join(' '), /cp -L .*chmod 0555/);
+      }
+      // Run the init container's command on a ConfigMap volume's layout (files are symlinks into a
+      // timestamped ..<date> directory, through ..data), with its mount paths moved under a temp dir, and
+      // hand the result to the agent's own script check.
+      const pod = agents[0]!.spec!.template!.spec;
+      const init = pod.initContainers![0]!;
+      const mountOf = (c: Container, vol: string) => c.volumeMounts!.find((m) => m.name === vol)!.mountPath;
+      const tmp = mkdtempSync(path.join(tmpdir(), 'selfheal-cm-'));
+      try {
+        const src = path.join(tmp, 'src');
+        const dst = path.join(tmp, 'dst');
+        mkdirSync(path.join(src, '..2026_11_30_12_00_00.000000001'), { recursive: true });
+        mkdirSync(dst, { mode: 0o777 });
+        writeFileSync(path.join(src, '..2026_11_30_12_00_00.000000001/health-check.sh'), '#!/bin/sh\necho RESULT status=ok\n', { mode: 0o555 });
+        symlinkSync('..2026_11_30_12_00_00.000000001', path.join(src, '..data'));
+        symlinkSync('..data/health-check.sh', path.join(src, 'health-check.sh'));
+        const script = init.command!.at(-1)!.replaceAll(mountOf(init, 'scripts-src'), src).replaceAll(mountOf(init, 'scripts'), dst);
+        const ran = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+        assert.equal(ran.status, 0, ran.stderr);
+        const agentDir = pod.containers[0]!.env!.find((e) => e.name === 'SELFHEAL_SCRIPTS_DIR')!.value!.replace(mountOf(pod.containers[0]!, 'scripts'), dst);
+        assert.equal(lstatSync(path.join(agentDir, 'health-check.sh')).isFile(), true, 'the copy is a plain file');
+        assert.equal(statSync(agentDir).mode & 0o777, 0o555);
+        assert.equal(await resolveAllowedScript(agentDir, 'health-check.sh'), path.join(realpathSync(agentDir), 'health-check.sh'));
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
       }
       const { code, stderr } = await helm(templateArgs({ files: [], sets: ['agent.environments[0].name=prod_eu', 'agent.environments[1].name=prod-eu'] }));
       assert.notEqual(code, 0);
