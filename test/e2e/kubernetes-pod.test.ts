@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { onTeardown } from '../helpers/shared.js';
-import { testTemporal } from '../helpers/temporal.js';
+import { startDevServer } from '../../src/temporal/dev-server.js';
+import { temporalCliForTests } from '../helpers/temporal.js';
 import { component, containerEnv, deployments, podOf, renderChart, repo, type Container, type K8sObject, type PodSpec } from '../helpers/helm.js';
 
 // The chart's pods, run here the way Kubernetes runs them, without a cluster: each container's rendered
@@ -13,7 +14,7 @@ import { component, containerEnv, deployments, podOf, renderChart, repo, type Co
 // namespace where every file system is read-only except a tmpfs at each of the container's emptyDir
 // mounts (the chart gives each one /tmp).
 // The application is bind-mounted at /mnt/app and Node at /mnt/node (the image has them at /app and
-// /usr/local). Against the real Temporal dev server and Postgres: the migration, then the API serving
+// /usr/local). Against a real Temporal dev server and Postgres: the migration, then the API serving
 // /readyz, the worker processing a signed webhook, the Doctor agent running health-check.sh, every probe
 // the chart declares, and each process stopping on SIGTERM within its terminationGracePeriodSeconds.
 //
@@ -175,7 +176,11 @@ describe('the chart\'s pods, run as Kubernetes runs them: the pod\'s user, read-
     for (const tool of ['unshare', 'setpriv']) assert.equal(spawnSync(tool, ['--version']).status, 0, `${tool} (util-linux) is missing`);
     assert.ok(process.env.DATABASE_URL, 'the chart runs against Postgres: set DATABASE_URL (CI does)');
     objs = await renderChart('selfheal', { files: [], sets: [`agent.environments[0].name=${environment}`] });
-    temporalAddress = (await testTemporal()).address;
+    // A Temporal dev server of its own: the worker reconciles job schedules against its (empty) database
+    // at start and would delete other tests' schedules on the shared one.
+    const temporal = await startDevServer({ executable: await temporalCliForTests() });
+    onTeardown(() => temporal.stop());
+    temporalAddress = temporal.address;
     const name = `selfheal_pod_${Date.now()}_${run}`;
     const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await admin.connect();
