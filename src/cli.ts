@@ -11,8 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
-import { canonicalJson, diffJson, testRuleWithPayload, type JsonChange } from './api/routes/rules.js';
-import { ProblemError } from './api/problem.js';
+import { canonicalJson, diffJson, type JsonChange } from './domain/json-diff.js';
+import { PayloadError, testRuleWithPayload } from './domain/rules/test-rule.js';
 import { parseRuleInput, type Rule, type RuleInput } from './domain/rules/index.js';
 import { EVENT_TYPES } from './domain/rules/schema.js';
 import { createPagerDutyClient, PagerDutyApiError } from './pagerduty/rest-client.js';
@@ -354,8 +354,8 @@ export const commands: Record<string, Command> = {
       try {
         result = testRuleWithPayload({ ...rule, id: 'local', version: 0 } as Rule, { payload, alerts, environment });
       } catch (err) {
-        if (err instanceof ProblemError) {
-          throw new CliError(EXIT.usage, [`${values.payload}: ${err.detail ?? err.title}`, ...(err.extra.errors ?? []).map((e) => `  ${e.path}: ${e.message}`)].join('\n'));
+        if (err instanceof PayloadError) {
+          throw new CliError(EXIT.usage, [`${values.payload}: ${err.message}`, ...err.errors.map((e) => `  ${e.path}: ${e.message}`)].join('\n'));
         }
         throw err;
       }
