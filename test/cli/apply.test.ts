@@ -164,6 +164,10 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.match(diff.stdout, /~ would update rule gitops-r1/);
     assert.match(diff.stdout, / {4}dryRun: true → false/);
     assert.doesNotMatch(diff.stdout, /would delete/, 'nothing is pruned unless asked');
+    const asJson = await selfheal(['diff', '-f', v2, '--json'], env);
+    assert.equal(asJson.code, 1);
+    const entries = JSON.parse(asJson.stdout) as { kind: string; action: string; name: string; changes?: { path: string; before: unknown; after: unknown }[] }[];
+    assert.deepEqual(entries.find((e) => e.kind === 'Job')?.changes, [{ path: 'schedule.interval', kind: 'changed', before: '12h', after: '6h' }]);
     const pruneAll = await selfheal(['diff', '-f', v2, '--prune', 'rule,job,environment'], env);
     assert.match(pruneAll.stdout, /- would delete rule gitops-r2\n- would delete job gitops-job-b\n- would delete environment gitops-b\n/, 'rules, then jobs, then environments');
 
