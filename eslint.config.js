@@ -56,6 +56,28 @@ export default tseslint.config(
   },
   ...dashboardClientImports,
   {
+    // The CLI is a client of the REST API: it imports pure modules (src/domain, src/pagerduty) and talks to
+    // the server through src/cli/http-client.ts only, so `selfheal rules list` never loads server code.
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/api', '**/api/**', '**/db', '**/db/**', '**/activities', '**/activities/**', '**/workflows', '**/workflows/**', '**/executors', '**/executors/**', '**/temporal/**', '**/src/config*', '**/src/logger*', '**/src/metrics*', '**/src/server*', '**/src/worker*', '**/src/agent*', '**/src/dev*'],
+              message: 'The CLI may not import server code: use src/cli/http-client.ts, or move the pure helper to src/domain.',
+            },
+            {
+              group: ['kysely', 'kysely/*', 'pg', 'pg-*', 'hono', 'hono/*', '@hono/*', '@temporalio/*', 'pino', 'ssh2', 'nodemailer', 'prom-client', '@electric-sql/*'],
+              message: 'The CLI may not load server libraries: it talks to the server over HTTP.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -5,7 +5,7 @@ export const DEFAULT_TASK_QUEUE = 'selfheal';
 
 export const incidentWorkflowId = (incidentId: string): string => `incident-${incidentId}`;
 export const jobScheduleId = (jobId: string): string => `job-${jobId}`;
-export const agentTaskQueue = (environment: string): string => `selfheal-agent-${environment}`;
+export { agentTaskQueue } from '../domain/agent-task-queue.js';
 
 export const searchAttributes = {
   incidentId: defineSearchAttributeKey('SelfhealIncidentId', 'KEYWORD'),

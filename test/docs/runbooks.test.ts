@@ -21,7 +21,7 @@ const PD_TOKEN = 'runbook-pd-token-0123456789';
 const NEW_SECRET = 'runbook-rotated-secret-0123456789';
 
 /** In the order an SRE follows them: later runbooks use what earlier ones set up. */
-const ORDER = ['configure-selfhealing.md', 'deploy-doctor-agent.md', 'first-rule.md', 'scheduled-job.md', 'rotate-webhook-secret.md', 'troubleshooting.md'];
+const ORDER = ['configure-selfhealing.md', 'deploy-doctor-agent.md', 'first-rule.md', 'scheduled-job.md', 'rotate-webhook-secret.md', 'troubleshooting.md', 'gitops.md'];
 
 interface Block {
   info: string;
@@ -110,7 +110,7 @@ describe('runbooks (docs/runbooks/*.md): every ```sh test command works', functi
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('there are the six runbooks, each with commands under test', async () => {
+  it('there are the seven runbooks, each with commands under test', async () => {
     for (const name of ORDER) {
       const blocks = fencedBlocks(await readFile(path.join(RUNBOOKS, name), 'utf8'));
       assert.ok(blocks.some((b) => b.info === 'sh test'), `${name} has no \`\`\`sh test block`);
@@ -156,5 +156,8 @@ describe('runbooks (docs/runbooks/*.md): every ```sh test command works', functi
     const envRes = (await (await stack.api('/api/environments/prod-eu')).json()) as { labels: Record<string, string>; agent: { online: boolean } };
     assert.deepEqual(envRes.labels, { team: 'sre', region: 'eu-west-1' });
     assert.equal(envRes.agent.online, true);
+    // gitops.md applied a staging environment and job, then pruned them.
+    assert.equal((await stack.api('/api/environments/staging-eu')).status, 404);
+    assert.equal((await stack.api('/api/jobs/staging-health')).status, 404);
   });
 });

@@ -1,8 +1,8 @@
 import { Hono, type Context } from 'hono';
 import type { Kysely } from 'kysely';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Database, Environment } from '../../db/database.js';
-import { secretRefSchema, SLUG_PATTERN, timeWindowSchema } from '../../domain/rules/schema.js';
+import { environmentCreateSchema, environmentUpdateSchema } from '../../domain/environments.js';
 import { agentTaskQueue } from '../../temporal/names.js';
 import { agentStatus } from '../../temporal/pollers.js';
 import type { AppDeps, AppEnv } from '../app.js';
@@ -10,62 +10,7 @@ import { requireScope } from '../auth.js';
 import { badRequest, conflict, issuesToErrors, notFound } from '../problem.js';
 
 
-/** Things that are key material, not a reference to it. */
-const KEY_MATERIAL = /-----BEGIN|PRIVATE KEY|^ssh-(rsa|ed25519|dss)|^ecdsa-sha2-|\n|^[A-Za-z0-9+/=]{100,}$/;
-
-export const keyRefSchema = z
-  .string()
-  .max(512)
-  .superRefine((v, ctx) => {
-    if (KEY_MATERIAL.test(v)) {
-      ctx.addIssue({ code: 'custom', message: 'looks like key material: store the private key as a secret and give its reference ("env:NAME" or "file:/path"), never the key itself' });
-      return;
-    }
-    const r = secretRefSchema.safeParse(v);
-    if (!r.success) ctx.addIssue({ code: 'custom', message: r.error.issues[0]?.message ?? 'must be a secret reference' });
-  })
-  .describe('Reference to the SSH private key: `env:NAME` or `file:/absolute/path`.');
-
-export const environmentSshSchema = z.strictObject({
-  host: z
-    .string()
-    .min(1)
-    .max(253)
-    .regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or IP address'),
-  port: z.number().int().min(1).max(65535).default(22),
-  user: z
-    .string()
-    .min(1)
-    .max(32)
-    .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a user name'),
-  keyRef: keyRefSchema,
-  hostKeyFingerprint: z
-    .string()
-    .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be the pinned host key fingerprint as ssh-keygen -lf prints it: SHA256:<43 base64 characters>'),
-  scriptsDir: z
-    .string()
-    .max(1024)
-    .regex(/^\/[^\0\s]*$/, 'must be an absolute path without spaces')
-    .optional(),
-});
-
-const labelsSchema = z
-  .record(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'label keys are letters, digits, ".", "_", "/" or "-"'), z.string().max(256))
-  .refine((r) => Object.keys(r).length <= 64, 'at most 64 labels');
-
-const environmentFields = {
-  description: z.string().max(2000).nullish(),
-  labels: labelsSchema.default({}),
-  agentTaskQueue: z.string().min(1).max(200).regex(/^\S+$/, 'must not contain spaces').optional(),
-  ssh: environmentSshSchema.nullish(),
-  maintenanceWindows: z.array(timeWindowSchema).max(50).default([]),
-};
-
-export const environmentCreateSchema = z.strictObject({
-  name: z.string().min(1).max(63).regex(SLUG_PATTERN, 'must be lowercase letters, digits, ".", "_" or "-", starting with a letter or digit'),
-  ...environmentFields,
-});
-export const environmentUpdateSchema = z.strictObject({ name: z.string().optional(), ...environmentFields });
+export { environmentCreateSchema, environmentSshSchema, environmentUpdateSchema, keyRefSchema } from '../../domain/environments.js';
 
 /** An agent counts as online when it polled within this window (long polls last up to a minute). */
 

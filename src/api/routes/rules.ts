@@ -2,26 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { incidentContext } from '../../../activities/plan.js';
 import type { Database, Incident, RuleRow } from '../../db/database.js';
 import { writeAudit } from '../../db/queries/audit.js';
 import { findIncident } from '../../db/queries/incidents.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion } from '../../db/queries/rules.js';
-import { extractEnvironment, type ExtractorsConfig } from '../../domain/extract.js';
-import {
-  activeMaintenanceWindow,
-  evaluateRule,
-  formatExplanation,
-  parseRuleInput,
-  ruleApplies,
-  ruleInputSchema,
-  ruleIssues,
-  type Explanation,
-  type Rule,
-  type RuleInput,
-} from '../../domain/rules/index.js';
-import { renderAction } from '../../domain/template.js';
-import { toIncidentSnapshot, type PagerDutyEvent } from '../../pagerduty/parse.js';
+import { canonicalJson, diffJson, isPlainObject } from '../../domain/json-diff.js';
+import { parseRuleInput, ruleInputSchema, ruleIssues, type Rule, type RuleInput } from '../../domain/rules/index.js';
+import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../../domain/rules/test-rule.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
 import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
@@ -116,131 +103,6 @@ export const ruleViewSchema = ruleInputSchema
     deletedAt: z.string().nullable(),
   })
   .meta({ id: 'RuleView', description: 'A stored rule with defaults applied, its version and circuit-breaker state.' });
-
-// ---- diff ----------------------------------------------------------------------------------------------
-
-export interface JsonChange {
-  path: string;
-  kind: 'added' | 'removed' | 'changed';
-  before?: unknown;
-  after?: unknown;
-}
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** JSON text with sorted keys: equal values give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    isPlainObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
-  );
-}
-
-/** Changed leaf paths between two JSON values (dotted paths, array indexes as segments). */
-export function diffJson(before: unknown, after: unknown, path = '', out: JsonChange[] = []): JsonChange[] {
-  if (canonicalJson(before) === canonicalJson(after)) return out;
-  const at = (key: string | number) => (path ? `${path}.${key}` : String(key));
-  if (isPlainObject(before) && isPlainObject(after)) {
-    for (const key of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) diffJson(before[key], after[key], at(key), out);
-  } else if (Array.isArray(before) && Array.isArray(after)) {
-    for (let i = 0; i < Math.max(before.length, after.length); i++) diffJson(before[i], after[i], at(i), out);
-  } else if (before === undefined) {
-    out.push({ path: path || '(root)', kind: 'added', after });
-  } else if (after === undefined) {
-    out.push({ path: path || '(root)', kind: 'removed', before });
-  } else {
-    out.push({ path: path || '(root)', kind: 'changed', before, after });
-  }
-  return out;
-}
-
-// ---- rule testing (no side effects) --------------------------------------------------------------------
-
-export interface RuleTestResult {
-  matched: boolean;
-  conditionsMatched: boolean;
-  appliesTo: { service: { id: string | null; matches: boolean }; eventType: { type: string | null; matches: boolean } };
-  explanation: Explanation;
-  explanationText: string;
-  dryRun: boolean;
-  maintenanceWindow: unknown;
-  context: { incident: Record<string, unknown>; environment: Record<string, unknown> };
-  renderedActions: unknown[];
-}
-
-export interface PayloadTestInput {
-  payload: unknown;
-  /** The worker's extractors (SELFHEAL_EXTRACTORS_FILE), so the test sees the environment the worker would. */
-  extractors?: ExtractorsConfig | undefined;
-  alerts?: unknown[] | undefined;
-  environment?: Record<string, unknown> | undefined;
-  eventType?: string | undefined;
-  now?: Date | undefined;
-}
-
-/** The event of a V3 webhook body, or the event itself; throws a 400 problem when it is neither. */
-export function eventOfPayload(payload: unknown): PagerDutyEvent {
-  const event = isPlainObject(payload) && isPlainObject(payload.event) ? payload.event : payload;
-  const errors: { path: string; message: string }[] = [];
-  if (!isPlainObject(event)) throw badRequest('payload is not a PagerDuty webhook body or event', [{ path: 'payload', message: 'must be an object' }]);
-  if (typeof event.event_type !== 'string') errors.push({ path: 'payload.event.event_type', message: 'must be a string' });
-  if (!isPlainObject(event.data)) errors.push({ path: 'payload.event.data', message: 'must be an object' });
-  if (errors.length > 0) throw badRequest('payload is not a PagerDuty V3 webhook event', errors);
-  return { id: '', resource_type: 'incident', occurred_at: '', ...event } as PagerDutyEvent;
-}
-
-/** Evaluates `rule` against a webhook payload exactly as the worker would, without running anything. */
-export function testRuleWithPayload(rule: Rule, input: PayloadTestInput): RuleTestResult {
-  const event = eventOfPayload(input.payload);
-  const snap = toIncidentSnapshot(event);
-  if (!snap) throw badRequest('the payload names no incident', [{ path: 'payload.event.data', message: 'no incident id found' }]);
-  const alerts = input.alerts ?? [];
-  const extracted = extractEnvironment({ title: snap.title, description: snap.description, serviceId: snap.serviceId, alerts }, input.extractors ?? {});
-  const incident: Incident = {
-    id: snap.id,
-    number: snap.number ?? null,
-    title: snap.title ?? null,
-    description: snap.description ?? null,
-    status: snap.status ?? 'triggered',
-    urgency: snap.urgency ?? null,
-    priority: snap.priority?.summary ?? null,
-    service_id: snap.serviceId ?? null,
-    service_name: snap.serviceName ?? null,
-    escalation_policy_id: snap.escalationPolicyId ?? null,
-    escalation_policy_name: snap.escalationPolicyName ?? null,
-    assignees: snap.assignees,
-    html_url: snap.htmlUrl ?? null,
-    incident_key: snap.incidentKey ?? null,
-    environment: { ...extracted, ...(input.environment ?? {}) },
-    alerts,
-    workflow_id: '',
-    pd_created_at: null,
-    resolved_at: null,
-    last_event_at: null,
-    created_at: new Date(0),
-    updated_at: new Date(0),
-  };
-  return testRuleWithIncident(rule, incident, event, input.eventType ?? event.event_type, input.now ?? new Date());
-}
-
-export function testRuleWithIncident(rule: Rule, incident: Incident, event: Record<string, unknown>, eventType: string, now: Date): RuleTestResult {
-  const ctx = incidentContext(incident, event, eventType);
-  const serviceId = incident.service_id ?? undefined;
-  const service = { id: serviceId ?? null, matches: ruleApplies({ services: rule.services, eventTypes: ['*'] }, { serviceId, eventType }) };
-  const eventMatches = ruleApplies({ services: ['*'], eventTypes: rule.eventTypes }, { serviceId, eventType });
-  const evaluation = evaluateRule(rule, ctx, now);
-  const tctx = { ...ctx, rule: { id: rule.id, name: rule.name, version: rule.version } };
-  return {
-    matched: service.matches && eventMatches && evaluation.matched,
-    conditionsMatched: evaluation.matched,
-    appliesTo: { service, eventType: { type: eventType, matches: eventMatches } },
-    explanation: evaluation.reasons,
-    explanationText: formatExplanation(evaluation.reasons),
-    dryRun: rule.dryRun,
-    maintenanceWindow: activeMaintenanceWindow(rule, now) ?? null,
-    context: { incident: ctx.incident, environment: ctx.environment },
-    renderedActions: rule.actions.map((a) => renderAction(a, tctx)),
-  };
-}
 
 // ---- helpers ---------------------------------------------------------------------------------------------
 
@@ -490,7 +352,11 @@ export function ruleRoutes(deps: AppDeps) {
   async function runTest(rule: Rule, input: z.output<typeof ruleTestSchema>): Promise<RuleTestResult> {
     const now = input.now ? new Date(input.now) : new Date();
     if (input.payload !== undefined) {
-      return testRuleWithPayload(rule, { payload: input.payload, alerts: input.alerts, environment: input.environment, eventType: input.eventType, now, extractors: deps.extractors });
+      try {
+        return testRuleWithPayload(rule, { payload: input.payload, alerts: input.alerts, environment: input.environment, eventType: input.eventType, now, extractors: deps.extractors });
+      } catch (err) {
+        throw err instanceof PayloadError ? badRequest(err.message, err.errors) : err;
+      }
     }
     const incident = await findIncident(db, input.incidentId!);
     if (!incident) throw notFound(`incident ${input.incidentId} is not known`);

@@ -1,0 +1,102 @@
+// selfheal apply|diff|export: environments, jobs and rules kept as files (GitOps). `diff` exits 1 when
+// apply would change something; `apply` creates, updates and (with --prune <kinds>) deletes, in dependency
+// order, and sends nothing for an object the server already holds.
+import type { Command } from 'commander';
+import { EXIT, usageError } from '../errors.js';
+import { printJson } from '../output.js';
+import { action, collect, type Runtime } from '../program.js';
+import { exportDocuments, renderExport, writeExport } from '../gitops/export.js';
+import { KINDS, readManifests, type Kind } from '../gitops/manifests.js';
+import { checkReferences, planChanges, validateManifests, type Step } from '../gitops/plan.js';
+import { executePlan, loadCurrent, outcomeJson, planJson, printOutcome, printPlan, WOULD } from '../gitops/run.js';
+import type { ApiClient } from '../http-client.js';
+
+const KIND_NAMES: Record<string, Kind> = {
+  environment: 'Environment',
+  environments: 'Environment',
+  job: 'Job',
+  jobs: 'Job',
+  rule: 'Rule',
+  rules: 'Rule',
+};
+
+/** `rule,job` → {Rule, Job}; every kind must be named (there is no "all"). */
+export function parsePruneKinds(text: string | undefined): Set<Kind> {
+  if (text === undefined) return new Set();
+  const kinds = new Set<Kind>();
+  for (const word of text.split(',').map((w) => w.trim().toLowerCase())) {
+    const kind = KIND_NAMES[word];
+    if (!kind) throw usageError(`--prune takes kinds separated by commas (environment, job, rule), not "${word}"`);
+    kinds.add(kind);
+  }
+  return kinds;
+}
+
+interface PlanOptions {
+  file?: string[];
+  recursive?: boolean;
+  prune?: string;
+}
+
+async function plan(api: ApiClient, opts: PlanOptions): Promise<Step[]> {
+  const files = opts.file ?? [];
+  if (files.length === 0) throw usageError('-f <file or folder> is required');
+  const prune = parsePruneKinds(opts.prune);
+  const desired = validateManifests(readManifests(files, { recursive: opts.recursive === true }));
+  const current = await loadCurrent(api, new Set(KINDS));
+  checkReferences(desired, current, prune);
+  return planChanges(desired, current, prune);
+}
+
+const withPlanOptions = (cmd: Command) =>
+  cmd
+    .option('-f, --file <path>', 'a file or folder of .yaml/.yml/.json files (repeatable)', collect)
+    .option('-R, --recursive', 'also read the sub-folders of a folder')
+    .option('--prune <kinds>', 'delete objects of these kinds that the files do not hold: environment, job, rule (comma-separated)');
+
+export function registerGitOps(program: Command, rt: Runtime): void {
+  withPlanOptions(program.command('apply').description('Make the server hold what the files say: environments, jobs, rules (idempotent)'))
+    .option('--dry-run', 'show the plan, change nothing')
+    .action(
+      action<PlanOptions & { dryRun?: boolean }>(rt, async ({ api, io, opts, global }) => {
+        const steps = await plan(api, opts);
+        if (opts.dryRun === true) {
+          if (global.json) printJson(io, { dryRun: true, plan: planJson(steps, true) });
+          else printPlan(io, steps, WOULD, true);
+          return EXIT.ok;
+        }
+        const outcome = await executePlan(api, steps);
+        if (global.json) printJson(io, outcomeJson(steps, outcome, true));
+        printOutcome(global.json ? { ...io, out: () => undefined } : io, steps, outcome, true);
+        return outcome.failed ? outcome.failed.error.exitCode : EXIT.ok;
+      }),
+    );
+
+  withPlanOptions(program.command('diff').description('What apply would change, object by object (exit 1 when it would change something)')).action(
+    action<PlanOptions>(rt, async ({ api, io, opts, global }) => {
+      const steps = await plan(api, opts);
+      if (global.json) printJson(io, planJson(steps, true));
+      else printPlan(io, steps, WOULD, true);
+      return steps.some((s) => s.action !== 'unchanged') ? EXIT.negative : EXIT.ok;
+    }),
+  );
+
+  program
+    .command('export')
+    .description('Write every environment, job and rule as files that apply takes back unchanged (secrets stay references)')
+    .option('-o, --output <path>', 'a .yaml/.yml/.json file, or a folder (one file per object); default stdout')
+    .action(
+      action<{ output?: string }>(rt, async ({ api, io, opts, global }) => {
+        const docs = exportDocuments(await loadCurrent(api, new Set(KINDS)));
+        if (opts.output === undefined) {
+          io.out(renderExport(docs, global.json).trimEnd());
+          return EXIT.ok;
+        }
+        const files = writeExport(docs, opts.output, io);
+        const count = (k: Kind) => docs.filter((d) => d.kind === k).length;
+        if (global.json) printJson(io, { output: opts.output, files, environments: count('Environment'), jobs: count('Job'), rules: count('Rule') });
+        else io.err(`wrote ${count('Environment')} environment(s), ${count('Job')} job(s) and ${count('Rule')} rule(s) to ${opts.output}`);
+        return EXIT.ok;
+      }),
+    );
+}

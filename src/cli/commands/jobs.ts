@@ -1,0 +1,136 @@
+// selfheal jobs list|trigger|pause|resume|runs
+import type { Command } from 'commander';
+import { mapBounded } from '../../domain/map-bounded.js';
+import { FINAL_RUN_STATUSES, type JobRunView, type JobView } from '../api-types.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../errors.js';
+import { printJson, table } from '../output.js';
+import { action, positiveInt, type Runtime } from '../program.js';
+
+const scheduleText = (s: JobView['schedule']) =>
+  s.interval ? (/^every/.test(s.interval) ? s.interval : `every ${s.interval}`) : s.cron ? `cron ${[s.cron].flat().join('; ')}${s.timezone ? ` (${s.timezone})` : ''}` : JSON.stringify(s);
+
+const targetLine = (t: JobRunView['targets'][number]) => `  ${t.environment} (${t.via}): ${t.status}${t.exitCode !== null ? ` exit ${t.exitCode}` : ''}${t.error ? ` — ${t.error}` : ''}`;
+
+function notFound(io: CommandContext['io'], what: string): number {
+  io.err(`${what} is not known`);
+  return EXIT.negative;
+}
+
+async function setJobState({ api, io, global }: CommandContext, id: string, what: 'pause' | 'resume'): Promise<number> {
+  const job = await api.jobs.setState(id, what);
+  if (!job) return notFound(io, `job ${id}`);
+  if (global.json) printJson(io, job);
+  else io.out(`${id}: ${what === 'pause' ? 'paused' : 'resumed'}`);
+  return EXIT.ok;
+}
+
+export function registerJobs(program: Command, rt: Runtime): void {
+  const group = program.command('jobs').description('Scheduled jobs: next runs, run now, pause, history');
+
+  group
+    .command('list')
+    .description('List scheduled jobs with their next run')
+    .action(
+      action(rt, async ({ api, io, global }) => {
+        const items = await api.jobs.list();
+        // The detail adds the schedule's state from Temporal.
+        const jobs = await mapBounded(items, 8, async (j) => {
+          const detail = await api.jobs.get(j.id);
+          return detail ? { ...j, paused: detail.paused, nextRunTimes: detail.nextRunTimes } : j;
+        });
+        if (global.json) {
+          printJson(io, jobs);
+          return EXIT.ok;
+        }
+        table(
+          io,
+          ['ID', 'NAME', 'SCHEDULE', 'STATE', 'NEXT RUN', 'SCRIPT'],
+          jobs.map((j) => [j.id, j.name, scheduleText(j.schedule), (j.paused ?? !j.enabled) ? 'paused' : 'active', j.nextRunTimes?.[0] ?? '', `${j.script} via ${j.via}`]),
+        );
+        return EXIT.ok;
+      }),
+    );
+
+  group
+    .command('trigger')
+    .description('Run a job now; with --wait, follow the run to its end (exit 0 succeeded, 1 failed/partial, 3 no end within --timeout)')
+    .argument('<id>', 'job id')
+    .option('--wait', 'follow the run until it ends')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds (default 600)')
+    .action(
+      action<{ wait?: boolean; timeout?: string }>(rt, async ({ api, io, args: [id], opts, global }) => {
+        const before = await api.jobs.runs(id!, 20);
+        if (!before) return notFound(io, `job ${id}`);
+        const known = new Set(before.map((r) => r.id));
+        const timeoutMs = positiveInt(opts.timeout, 'timeout', 600, 86_400) * 1000;
+        await api.jobs.trigger(id!);
+        if (opts.wait !== true) {
+          if (global.json) printJson(io, { jobId: id, triggered: true });
+          else io.out(`triggered ${id}`);
+          return EXIT.ok;
+        }
+        const started = Date.now();
+        const deadline = started + timeoutMs;
+        let run: JobRunView | undefined;
+        let last = '';
+        for (;;) {
+          run = (await api.jobs.runs(id!, 20))?.find((r) => !known.has(r.id));
+          const progress = run ? `${run.status}, ${run.targets.length} target result(s)` : 'waiting for the run to start';
+          if (progress !== last) {
+            io.err(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${id}: ${progress}`);
+            last = progress;
+          }
+          if (run && FINAL_RUN_STATUSES.has(run.status)) break;
+          if (Date.now() > deadline) {
+            io.err(`${id}: the run did not finish within ${timeoutMs / 1000} s${run ? ` (see ${run.temporalUrl})` : ''}`);
+            if (global.json) printJson(io, { jobId: id, finished: false, run: run ?? null });
+            return EXIT.server;
+          }
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        if (global.json) {
+          printJson(io, { jobId: id, finished: true, run });
+        } else {
+          io.out(`${id}: ${run.status}${run.durationMs !== null ? ` in ${(run.durationMs / 1000).toFixed(1)} s` : ''}  ${run.temporalUrl}`);
+          for (const t of run.targets) io.out(targetLine(t));
+        }
+        return run.status === 'succeeded' || run.status === 'skipped' ? EXIT.ok : EXIT.negative;
+      }),
+    );
+
+  group
+    .command('pause')
+    .description('Pause a job schedule (exit 1 when the job is not known)')
+    .argument('<id>', 'job id')
+    .action(action(rt, (ctx) => setJobState(ctx, ctx.args[0]!, 'pause')));
+
+  group
+    .command('resume')
+    .description('Resume a paused job schedule (exit 1 when the job is not known)')
+    .argument('<id>', 'job id')
+    .action(action(rt, (ctx) => setJobState(ctx, ctx.args[0]!, 'resume')));
+
+  group
+    .command('runs')
+    .description('Run history of a job with per-target results')
+    .argument('<id>', 'job id')
+    .option('--limit <n>', 'at most n runs (1-200, default 20)')
+    .action(
+      action<{ limit?: string }>(rt, async ({ api, io, args: [id], opts, global }) => {
+        const runs = await api.jobs.runs(id!, positiveInt(opts.limit, 'limit', 20, 200));
+        if (!runs) return notFound(io, `job ${id}`);
+        if (global.json) {
+          printJson(io, runs);
+          return EXIT.ok;
+        }
+        io.out(['STARTED', 'TRIGGER', 'STATUS', 'DURATION', 'TARGETS OK', 'TEMPORAL'].join('\t'));
+        for (const r of runs) {
+          const ok = r.targets.filter((t) => t.status === 'succeeded').length;
+          io.out([r.startedAt, r.trigger, r.status, r.durationMs === null ? '' : `${(r.durationMs / 1000).toFixed(1)}s`, `${ok}/${r.targets.length}`, r.temporalUrl].join('\t'));
+          for (const t of r.targets) io.out(targetLine(t));
+        }
+        return EXIT.ok;
+      }),
+    );
+}

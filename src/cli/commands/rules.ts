@@ -1,0 +1,187 @@
+// selfheal rules list|get|apply|diff|export|test. apply/diff/export are the rules-only forms of the
+// GitOps commands (a document without `kind` is a rule); test evaluates a rule file offline.
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import type { Rule } from '../../domain/rules/index.js';
+import { PayloadError, testRuleWithPayload } from '../../domain/rules/test-rule.js';
+import { EXIT, usageError } from '../errors.js';
+import { printJson } from '../output.js';
+import { action, type Runtime } from '../program.js';
+import { readManifests, type Manifest } from '../gitops/manifests.js';
+import { planChanges, ruleDefinitionOf, validateManifests, type Desired, type Step } from '../gitops/plan.js';
+import { executePlan, outcomeJson, planJson, printOutcome, printPlan, WOULD } from '../gitops/run.js';
+import type { ApiClient } from '../http-client.js';
+import type { RuleView } from '../api-types.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `rules[0] (disk-full-cleanup)`: how rule files have always named a rule in messages. */
+const ruleLabel = (m: Manifest) => `rules[${m.index}]${typeof m.raw.name === 'string' ? ` (${m.raw.name})` : ''}`;
+
+/** The rules of a file or folder (YAML or JSON; one rule, a list, or `rules: [...]`), validated. */
+function readRules(file: string): Desired[] {
+  const manifests = readManifests([file], { implicitKind: 'Rule' });
+  const other = manifests.filter((m) => m.kind !== 'Rule');
+  if (other.length > 0) {
+    throw usageError(`${file} holds ${other.map((m) => `a ${m.kind}`).join(', ')}: rules commands take rules only; use selfheal apply -f ${file} for environments and jobs`);
+  }
+  return validateManifests(manifests, ruleLabel, `${file} is not valid`);
+}
+
+async function planRules(api: ApiClient, file: string, prune: boolean): Promise<Step[]> {
+  return planChanges(readRules(file), { rules: await api.rules.list(), environments: [], jobs: [] }, new Set(prune ? ['Rule'] : []));
+}
+
+function readJsonFile(file: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (err) {
+    throw usageError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+  }
+}
+
+interface TestOptions {
+  file: string;
+  payload: string;
+  alerts?: string;
+  environment?: string;
+  name?: string;
+}
+
+export function registerRules(program: Command, rt: Runtime): void {
+  const group = program.command('rules').description('Remediation rules: list, show, apply from files, test offline');
+
+  group
+    .command('list')
+    .description('List rules')
+    .action(
+      action(rt, async ({ api, io, global }) => {
+        const rules = await api.rules.list();
+        if (global.json) {
+          printJson(io, rules);
+          return EXIT.ok;
+        }
+        io.out(['NAME', 'VERSION', 'ENABLED', 'DRY-RUN', 'BREAKER', 'SERVICES'].join('\t'));
+        for (const r of rules) io.out([r.name, r.version, r.enabled, r.dryRun, r.breaker?.state ?? '', r.services.join(',')].join('\t'));
+        return EXIT.ok;
+      }),
+    );
+
+  group
+    .command('get')
+    .description('Show one rule (by name or id)')
+    .argument('<name-or-id>', 'rule name or id')
+    .action(
+      action(rt, async ({ api, io, args: [key], global }) => {
+        let rule: RuleView | undefined;
+        if (UUID.test(key!)) rule = await api.rules.get(key!);
+        rule ??= (await api.rules.list()).find((r) => r.name === key);
+        if (!rule) {
+          io.err(`no rule named or with id "${key}"`);
+          return EXIT.negative;
+        }
+        io.out(global.json ? JSON.stringify(rule, null, 2) : stringify(rule).trimEnd());
+        return EXIT.ok;
+      }),
+    );
+
+  group
+    .command('apply')
+    .description('Sync rules from a YAML file: create missing, update changed, leave unchanged')
+    .requiredOption('-f, --file <file>', 'rules file (YAML or JSON)')
+    .option('--prune', 'delete rules that are not in the file')
+    .option('--dry-run', 'show the plan, change nothing')
+    .action(
+      action<{ file: string; prune?: boolean; dryRun?: boolean }>(rt, async ({ api, io, opts, global }) => {
+        const steps = await planRules(api, opts.file, opts.prune === true);
+        if (opts.dryRun === true) {
+          if (global.json) printJson(io, { dryRun: true, plan: planJson(steps, false) });
+          else printPlan(io, steps, WOULD, false);
+          return EXIT.ok;
+        }
+        const outcome = await executePlan(api, steps);
+        if (global.json) printJson(io, outcomeJson(steps, outcome, false));
+        printOutcome(global.json ? { ...io, out: () => undefined } : io, steps, outcome, false);
+        return outcome.failed ? outcome.failed.error.exitCode : EXIT.ok;
+      }),
+    );
+
+  group
+    .command('diff')
+    .description('What apply would change (exit 1 when there is a difference)')
+    .requiredOption('-f, --file <file>', 'rules file (YAML or JSON)')
+    .option('--prune', 'also show rules that apply --prune would delete')
+    .action(
+      action<{ file: string; prune?: boolean }>(rt, async ({ api, io, opts, global }) => {
+        const steps = await planRules(api, opts.file, opts.prune === true);
+        if (global.json) printJson(io, planJson(steps, false));
+        else printPlan(io, steps, WOULD, false);
+        return steps.some((s) => s.action !== 'unchanged') ? EXIT.negative : EXIT.ok;
+      }),
+    );
+
+  group
+    .command('export')
+    .description('Write every rule as YAML (re-applying it changes nothing)')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .action(
+      action<{ output?: string }>(rt, async ({ api, io, opts, global }) => {
+        const rules = (await api.rules.list()).map(ruleDefinitionOf);
+        const text = global.json ? JSON.stringify({ rules }, null, 2) : stringify({ rules }, { lineWidth: 0 });
+        if (opts.output !== undefined) {
+          writeFileSync(opts.output, text.endsWith('\n') ? text : `${text}\n`);
+          io.err(`wrote ${rules.length} rule(s) to ${opts.output}`);
+        } else {
+          io.out(text.trimEnd());
+        }
+        return EXIT.ok;
+      }),
+    );
+
+  group
+    .command('test')
+    .description('Evaluate a rule file against a PagerDuty payload, offline (exit 0 match, 1 no match)')
+    .requiredOption('-f, --file <file>', 'rule file (the first rule, or --name)')
+    .requiredOption('-p, --payload <file>', 'PagerDuty V3 webhook body or event (JSON)')
+    .option('--alerts <file>', 'the incident alerts: a list, or {"alerts": [...]} as GET /incidents/{id}/alerts answers')
+    .option('--environment <file>', 'environment fields (JSON) overriding the extracted ones')
+    .option('--name <rule>', 'which rule of the file')
+    .action(
+      action<TestOptions>(rt, async ({ io, opts, global }) => {
+        const rules = readRules(opts.file).flatMap((d) => (d.kind === 'Rule' ? [d.definition] : []));
+        const rule = opts.name !== undefined ? rules.find((r) => r.name === opts.name) : rules[0];
+        if (!rule) throw usageError(opts.name !== undefined ? `no rule named "${opts.name}" in the file` : 'the file holds no rule');
+        const payload = readJsonFile(opts.payload, 'payload');
+        let alerts: unknown[] | undefined;
+        if (opts.alerts !== undefined) {
+          const a = readJsonFile(opts.alerts, 'alerts');
+          alerts = Array.isArray(a) ? a : a && typeof a === 'object' && Array.isArray((a as { alerts?: unknown }).alerts) ? (a as { alerts: unknown[] }).alerts : undefined;
+          if (!alerts) throw usageError(`${opts.alerts}: expected an array of alerts or {"alerts": [...]}`);
+        }
+        const environment = opts.environment !== undefined ? (readJsonFile(opts.environment, 'environment') as Record<string, unknown>) : undefined;
+        let result;
+        try {
+          result = testRuleWithPayload({ ...rule, id: 'local', version: 0 } as Rule, { payload, alerts, environment });
+        } catch (err) {
+          if (err instanceof PayloadError) throw usageError([`${opts.payload}: ${err.message}`, ...err.errors.map((e) => `  ${e.path}: ${e.message}`)].join('\n'));
+          throw err;
+        }
+        if (global.json) {
+          printJson(io, result);
+        } else {
+          const a = result.appliesTo;
+          io.out(`rule ${rule.name}: ${result.matched ? 'MATCHES' : 'does not match'}`);
+          io.out(`${a.service.matches ? '✓' : '✗'} service ${a.service.id ?? '(none)'} ${a.service.matches ? 'is' : 'is not'} in ${JSON.stringify(rule.services)}`);
+          io.out(`${a.eventType.matches ? '✓' : '✗'} event type ${a.eventType.type ?? '(none)'} ${a.eventType.matches ? 'is' : 'is not'} in ${JSON.stringify(rule.eventTypes)}`);
+          io.out(result.explanationText);
+          if (result.dryRun) io.out('(dry-run rule: actions would be recorded, not run)');
+          if (result.matched) {
+            io.out('actions that would run:');
+            for (const a of result.renderedActions) io.out(`  - ${JSON.stringify(a)}`);
+          }
+        }
+        return result.matched ? EXIT.ok : EXIT.negative;
+      }),
+    );
+}

@@ -1,0 +1,24 @@
+import type { ApiClient } from './http-client.js';
+
+/** Where a command writes and what environment it reads; tests pass their own. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: Record<string, string | undefined>;
+}
+
+export interface GlobalOptions {
+  /** API base URL: --url, else SELFHEAL_URL, else the default. */
+  url: string;
+  /** --url exactly as given (the pagerduty commands read it as the webhook URL). */
+  urlFlag: string | undefined;
+  token: string | undefined;
+  json: boolean;
+}
+
+/** What every command action receives besides its own options and arguments. */
+export interface CommandContext {
+  global: GlobalOptions;
+  io: Io;
+  api: ApiClient;
+}

@@ -1,0 +1,118 @@
+// Reading desired state from files: YAML (several `---` documents per file) or JSON, a file or a folder
+// of *.yaml/*.yml/*.json. Each object names its `kind` (Rule, Environment, Job), as Kubernetes manifests
+// do; a document may also be a list of objects, or `rules: [...]` (the format `selfheal rules export` wrote).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { isPlainObject } from '../../domain/json-diff.js';
+import { usageError } from '../errors.js';
+
+/** Kinds in dependency order: environments before the jobs (and rules) that may name them. */
+export const KINDS = ['Environment', 'Job', 'Rule'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** Files larger than this are refused (a manifest is text an SRE wrote, not a data dump). */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+const MAX_FILES = 2000;
+const MAX_OBJECTS = 5000;
+const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+export interface Manifest {
+  kind: Kind;
+  /** The object without `kind`. */
+  raw: Record<string, unknown>;
+  file: string;
+  /** Position among the objects of its file, from 0. */
+  index: number;
+}
+
+/** `gitops/jobs.yaml, object 2 (Job nightly)`: where an object is, for messages. */
+export function describeManifest(m: Pick<Manifest, 'kind' | 'raw' | 'file' | 'index'>): string {
+  const key = typeof m.raw.id === 'string' && m.kind === 'Job' ? m.raw.id : typeof m.raw.name === 'string' ? m.raw.name : undefined;
+  return `${m.file}, object ${m.index + 1} (${m.kind}${key ? ` ${key}` : ''})`;
+}
+
+function listFiles(target: string, recursive: boolean, out: string[]): void {
+  let stat;
+  try {
+    stat = statSync(target);
+  } catch (err) {
+    throw usageError(`cannot read ${target}: ${(err as Error).message}`);
+  }
+  if (!stat.isDirectory()) {
+    out.push(target);
+    return;
+  }
+  for (const entry of readdirSync(target, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name.startsWith('.')) continue;
+    const full = path.join(target, entry.name);
+    if (entry.isDirectory()) {
+      if (recursive) listFiles(full, recursive, out);
+    } else if (EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
+      out.push(full);
+    }
+    if (out.length > MAX_FILES) throw usageError(`more than ${MAX_FILES} files under ${target}`);
+  }
+}
+
+/** The objects of one file, in order, with the `kind` each declares (or `implicitKind`). */
+function readFile(file: string, implicitKind: Kind | undefined, problems: string[]): Manifest[] {
+  let text: string;
+  try {
+    if (statSync(file).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB`);
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw usageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const objects: { value: unknown; legacyRule: boolean }[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw usageError(`${file}: ${doc.errors[0]!.message}`);
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) objects.push({ value: v, legacyRule: false });
+    else if (isPlainObject(value) && value.kind === undefined && Array.isArray(value.rules)) for (const v of value.rules as unknown[]) objects.push({ value: v, legacyRule: true });
+    else objects.push({ value, legacyRule: false });
+  }
+  const out: Manifest[] = [];
+  objects.forEach(({ value, legacyRule }, index) => {
+    const where = `${file}, object ${index + 1}`;
+    if (!isPlainObject(value)) {
+      problems.push(`${where}: must be a mapping (an object with "kind"), not ${Array.isArray(value) ? 'a list' : typeof value}`);
+      return;
+    }
+    const { kind, ...raw } = value;
+    const resolved = kind === undefined ? (legacyRule ? 'Rule' : implicitKind) : kind;
+    if (resolved === undefined) {
+      problems.push(`${where}: "kind" is required (${KINDS.join(', ')})`);
+      return;
+    }
+    if (typeof resolved !== 'string' || !(KINDS as readonly string[]).includes(resolved)) {
+      problems.push(`${where}: kind ${JSON.stringify(resolved)} is not known (${KINDS.join(', ')})`);
+      return;
+    }
+    out.push({ kind: resolved as Kind, raw, file, index });
+  });
+  return out;
+}
+
+export interface ReadOptions {
+  /** Descend into sub-folders of a folder. */
+  recursive?: boolean;
+  /** The kind of an object that names none (`selfheal rules apply`: Rule); otherwise `kind` is required. */
+  implicitKind?: Kind;
+}
+
+/** Every object of the given files and folders; a usage error (exit 2) naming each problem otherwise. */
+export function readManifests(targets: string[], opts: ReadOptions = {}): Manifest[] {
+  const files: string[] = [];
+  for (const t of targets) listFiles(t, opts.recursive === true, files);
+  if (files.length === 0) throw usageError(`no .yaml, .yml or .json file in ${targets.join(', ')}`);
+  const problems: string[] = [];
+  const manifests: Manifest[] = [];
+  for (const f of [...new Set(files)]) {
+    manifests.push(...readFile(f, opts.implicitKind, problems));
+    if (manifests.length > MAX_OBJECTS) throw usageError(`more than ${MAX_OBJECTS} objects in ${targets.join(', ')}`);
+  }
+  if (problems.length > 0) throw usageError(`the files are not valid:\n  ${problems.join('\n  ')}`);
+  return manifests;
+}

@@ -1,0 +1,165 @@
+// From desired objects (files) and current objects (the API) to an ordered plan: create, update (with the
+// changed fields), unchanged, delete. Pure. Objects are compared after defaults are applied, with the same
+// schemas the API validates with, so an object the API already holds is "unchanged" and apply sends nothing.
+import { environmentCreateSchema, normalizedEnvironment } from '../../domain/environments.js';
+import { jobDefinitionSchema, slugify, type JobDefinition } from '../../domain/jobs.js';
+import { canonicalJson, diffJson, type JsonChange } from '../../domain/json-diff.js';
+import { parseRuleInput, type RuleInput } from '../../domain/rules/index.js';
+import type { EnvironmentView, JobView, RuleView } from '../api-types.js';
+import { usageError } from '../errors.js';
+import { describeManifest, KINDS, type Kind, type Manifest } from './manifests.js';
+
+export type Desired =
+  | { kind: 'Rule'; key: string; where: string; definition: RuleInput }
+  | { kind: 'Environment'; key: string; where: string; body: Record<string, unknown>; normalized: Record<string, unknown> }
+  | { kind: 'Job'; key: string; where: string; definition: JobDefinition; explicitEnabled: boolean };
+
+export interface CurrentState {
+  rules: RuleView[];
+  environments: EnvironmentView[];
+  jobs: JobView[];
+}
+
+export type StepAction = 'create' | 'update' | 'unchanged' | 'delete';
+
+export interface Step {
+  kind: Kind;
+  action: StepAction;
+  /** Rule name, environment name or job id. */
+  key: string;
+  /** Where the desired object is (file and position); absent for deletes. */
+  where?: string;
+  /** Server id (rules) for updates and deletes. */
+  id?: string;
+  /** Rule version the update or delete replaces (If-Match). */
+  version?: number;
+  /** The request body of a create or update. */
+  body?: unknown;
+  changes?: JsonChange[];
+}
+
+/** Fields of a rule view that are not part of its definition. */
+const RULE_READ_ONLY = new Set(['id', 'version', 'breaker', 'createdAt', 'updatedAt', 'deletedAt']);
+/** Fields of a job view that are not part of its definition. */
+const JOB_READ_ONLY = new Set(['scheduleId', 'createdAt', 'updatedAt', 'paused', 'nextRunTimes', 'scheduleState']);
+/** Fields of an environment view that are its definition. */
+const ENVIRONMENT_FIELDS = ['name', 'description', 'labels', 'agentTaskQueue', 'ssh', 'maintenanceWindows'] as const;
+
+const omit = (o: Record<string, unknown>, keys: ReadonlySet<string>) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.has(k)));
+
+/** The definition part of a rule as the API answers it. */
+export const ruleDefinitionOf = (rule: Record<string, unknown>) => omit(rule, RULE_READ_ONLY);
+/** The definition part of a job as the API answers it. */
+export const jobDefinitionOf = (job: Record<string, unknown>) => omit(job, JOB_READ_ONLY);
+/** The definition part of an environment as the API answers it. */
+export const environmentDefinitionOf = (e: Record<string, unknown>) => Object.fromEntries(ENVIRONMENT_FIELDS.map((k) => [k, e[k] ?? null]));
+
+const issuePath = (p: readonly PropertyKey[]) => p.map(String).join('.');
+
+/**
+ * Validates each object with the schema of its kind (defaults applied) and checks that no key appears twice.
+ * `labelOf` names an object in messages. Throws a usage error listing every problem.
+ */
+export function validateManifests(manifests: Manifest[], labelOf: (m: Manifest) => string = describeManifest, header = 'the files are not valid'): Desired[] {
+  const problems: string[] = [];
+  const desired: Desired[] = [];
+  for (const m of manifests) {
+    const label = labelOf(m);
+    if (m.kind === 'Rule') {
+      const parsed = parseRuleInput(m.raw);
+      if (parsed.ok) desired.push({ kind: 'Rule', key: parsed.value.name, where: describeManifest(m), definition: parsed.value });
+      else for (const i of parsed.issues) problems.push(`${label} ${i.path || '(rule)'}: ${i.message}`);
+    } else if (m.kind === 'Environment') {
+      const parsed = environmentCreateSchema.safeParse(m.raw);
+      if (parsed.success) desired.push({ kind: 'Environment', key: parsed.data.name, where: describeManifest(m), body: m.raw, normalized: normalizedEnvironment(parsed.data) });
+      else for (const i of parsed.error.issues) problems.push(`${label} ${issuePath(i.path) || '(environment)'}: ${i.message}`);
+    } else {
+      const parsed = jobDefinitionSchema.safeParse(m.raw);
+      if (!parsed.success) {
+        for (const i of parsed.error.issues) problems.push(`${label} ${issuePath(i.path) || '(job)'}: ${i.message}`);
+        continue;
+      }
+      const id = parsed.data.id ?? slugify(parsed.data.name);
+      if (!id) {
+        problems.push(`${label} id: required when the name has no letters or digits`);
+        continue;
+      }
+      desired.push({ kind: 'Job', key: id, where: describeManifest(m), definition: { ...parsed.data, id }, explicitEnabled: 'enabled' in m.raw });
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const d of desired) {
+    const k = `${d.kind}/${d.key}`;
+    const first = seen.get(k);
+    if (first) problems.push(`${d.where}: ${d.kind} "${d.key}" is also defined at ${first}`);
+    else seen.set(k, d.where);
+  }
+  if (problems.length > 0) throw usageError(`${header}:\n  ${problems.join('\n  ')}`);
+  return desired;
+}
+
+/** Environments that jobs name must exist after the apply: in the files, or on the server and not pruned. */
+export function checkReferences(desired: Desired[], current: CurrentState, prune: ReadonlySet<Kind>): void {
+  const desiredEnvs = new Set(desired.filter((d) => d.kind === 'Environment').map((d) => d.key));
+  const serverEnvs = new Set(current.environments.map((e) => e.name));
+  const pruned = (name: string) => prune.has('Environment') && serverEnvs.has(name) && !desiredEnvs.has(name);
+  const problems: string[] = [];
+  for (const d of desired) {
+    if (d.kind !== 'Job' || !('environments' in d.definition.targets)) continue;
+    for (const env of d.definition.targets.environments) {
+      if (desiredEnvs.has(env)) continue;
+      if (pruned(env)) problems.push(`${d.where}: targets environment "${env}", which --prune environment would delete`);
+      else if (!serverEnvs.has(env)) problems.push(`${d.where}: targets environment "${env}", which is neither in the files nor on the server`);
+    }
+  }
+  const desiredJobs = new Set(desired.filter((d) => d.kind === 'Job').map((d) => d.key));
+  for (const job of current.jobs) {
+    if (desiredJobs.has(job.id) || prune.has('Job')) continue;
+    for (const env of job.targets?.environments ?? []) {
+      if (pruned(env)) problems.push(`job "${job.id}" on the server targets environment "${env}", which --prune environment would delete (put the job in the files, or prune jobs too)`);
+    }
+  }
+  if (problems.length > 0) throw usageError(`the plan would leave jobs without their environments:\n  ${problems.join('\n  ')}`);
+}
+
+function compare(kind: Kind, key: string, where: string, before: unknown, after: unknown, extra: Partial<Step>): Step {
+  if (canonicalJson(before) === canonicalJson(after)) return { kind, action: 'unchanged', key, where, ...(extra.id ? { id: extra.id } : {}) };
+  return { kind, action: 'update', key, where, ...extra, changes: diffJson(before, after) };
+}
+
+/**
+ * The steps that make the server hold `desired`: in dependency order (environments, jobs, rules), then
+ * deletes of objects of the `prune` kinds that the files do not hold, in reverse order (rules, jobs, environments).
+ */
+export function planChanges(desired: Desired[], current: CurrentState, prune: ReadonlySet<Kind>): Step[] {
+  const rules = new Map(current.rules.map((r) => [r.name, r]));
+  const envs = new Map(current.environments.map((e) => [e.name, e]));
+  const jobs = new Map(current.jobs.map((j) => [j.id, j]));
+  const steps: Step[] = [];
+  for (const kind of KINDS) {
+    for (const d of desired) {
+      if (d.kind !== kind) continue;
+      if (d.kind === 'Rule') {
+        const existing = rules.get(d.key);
+        if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body: d.definition });
+        else steps.push(compare(kind, d.key, d.where, ruleDefinitionOf(existing), d.definition, { id: existing.id, version: existing.version, body: d.definition }));
+      } else if (d.kind === 'Environment') {
+        const existing = envs.get(d.key);
+        if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body: d.body });
+        else steps.push(compare(kind, d.key, d.where, environmentDefinitionOf(existing), d.normalized, { body: d.body }));
+      } else {
+        const existing = jobs.get(d.key);
+        // A file that does not say `enabled` leaves a job paused or running as it is (pause/resume by hand).
+        const definition = existing && !d.explicitEnabled ? { ...d.definition, enabled: existing.enabled } : d.definition;
+        if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body: definition });
+        else steps.push(compare(kind, d.key, d.where, jobDefinitionOf(existing), definition, { body: definition }));
+      }
+    }
+  }
+  const wanted = new Set(desired.map((d) => `${d.kind}/${d.key}`));
+  const gone = (kind: Kind, key: string) => prune.has(kind) && !wanted.has(`${kind}/${key}`);
+  for (const r of current.rules) if (gone('Rule', r.name)) steps.push({ kind: 'Rule', action: 'delete', key: r.name, id: r.id, version: r.version });
+  for (const j of current.jobs) if (gone('Job', j.id)) steps.push({ kind: 'Job', action: 'delete', key: j.id });
+  for (const e of current.environments) if (gone('Environment', e.name)) steps.push({ kind: 'Environment', action: 'delete', key: e.name });
+  return steps;
+}

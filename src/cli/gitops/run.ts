@@ -1,0 +1,132 @@
+// Carrying out a plan against the API, in order, stopping at the first refusal; and showing a plan.
+import type { ApiClient } from '../http-client.js';
+import { ApiError } from '../http-client.js';
+import type { Io } from '../context.js';
+import { CliError } from '../errors.js';
+import { short } from '../output.js';
+import type { Kind } from './manifests.js';
+import type { CurrentState, Step } from './plan.js';
+
+export interface Verbs {
+  create: string;
+  update: string;
+  delete: string;
+}
+export const WOULD: Verbs = { create: 'would create', update: 'would update', delete: 'would delete' };
+export const DONE: Verbs = { create: 'created', update: 'updated', delete: 'deleted' };
+
+const SIGN = { create: '+', update: '~', unchanged: '=', delete: '-' } as const;
+
+/** `job nightly` in a plan of several kinds, `nightly` in a plan of rules only. */
+const subject = (s: Step, withKind: boolean) => (withKind ? `${s.kind.toLowerCase()} ${s.key}` : s.key);
+
+function stepLines(s: Step, verbs: Verbs, withKind: boolean): string[] {
+  const label = s.action === 'unchanged' ? 'unchanged' : verbs[s.action];
+  const lines = [`${SIGN[s.action]} ${label} ${subject(s, withKind)}${withKind && s.where && s.action !== 'unchanged' ? `  (${s.where})` : ''}`];
+  if (s.action === 'update') for (const c of s.changes ?? []) lines.push(`    ${c.path}: ${short(c.before)} → ${short(c.after)}`);
+  return lines;
+}
+
+export function summaryLine(steps: Step[]): string {
+  const count = (a: Step['action']) => steps.filter((s) => s.action === a).length;
+  return `${count('create')} to create, ${count('update')} to update, ${count('delete')} to delete, ${count('unchanged')} unchanged`;
+}
+
+export function printPlan(io: Io, steps: Step[], verbs: Verbs, withKind: boolean): void {
+  for (const s of steps) for (const line of stepLines(s, verbs, withKind)) io.out(line);
+  io.out(summaryLine(steps));
+}
+
+export function planJson(steps: Step[], withKind: boolean) {
+  return steps.map((s) => ({
+    ...(withKind ? { kind: s.kind } : {}),
+    action: s.action,
+    name: s.key,
+    ...(s.id ? { id: s.id } : {}),
+    ...(withKind && s.where ? { source: s.where } : {}),
+    ...(s.action === 'update' ? { changes: s.changes } : {}),
+  }));
+}
+
+/** The objects of the given kinds on the server (the others stay empty). */
+export async function loadCurrent(api: ApiClient, kinds: ReadonlySet<Kind>): Promise<CurrentState> {
+  const [rules, environments, jobs] = await Promise.all([
+    kinds.has('Rule') ? api.rules.list() : [],
+    kinds.has('Environment') ? api.environments.list() : [],
+    kinds.has('Job') ? api.jobs.list() : [],
+  ]);
+  return { rules, environments, jobs };
+}
+
+async function carryOut(api: ApiClient, s: Step): Promise<void> {
+  if (s.kind === 'Rule') {
+    if (s.action === 'create') await api.rules.create(s.body);
+    else if (s.action === 'update') await api.rules.update(s.id!, s.version!, s.body);
+    else if (s.action === 'delete') await api.rules.remove(s.id!, s.version!);
+  } else if (s.kind === 'Environment') {
+    if (s.action === 'create') await api.environments.create(s.body);
+    else if (s.action === 'update') await api.environments.update(s.key, s.body);
+    else if (s.action === 'delete') await api.environments.remove(s.key);
+  } else {
+    if (s.action === 'create') await api.jobs.create(s.body);
+    else if (s.action === 'update') await api.jobs.update(s.key, s.body);
+    else if (s.action === 'delete') await api.jobs.remove(s.key);
+  }
+}
+
+export interface Outcome {
+  applied: Step[];
+  failed?: { step: Step; error: CliError };
+  notAttempted: Step[];
+}
+
+/** Runs the changing steps in order; the first refusal stops the run (later steps may depend on it). */
+export async function executePlan(api: ApiClient, steps: Step[]): Promise<Outcome> {
+  const changes = steps.filter((s) => s.action !== 'unchanged');
+  const applied: Step[] = [];
+  for (const [i, s] of changes.entries()) {
+    try {
+      await carryOut(api, s);
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      return { applied, failed: { step: s, error: err }, notAttempted: changes.slice(i + 1) };
+    }
+    applied.push(s);
+  }
+  return { applied, notAttempted: [] };
+}
+
+/** Prints what was applied, what failed and why, and what was not attempted. */
+export function printOutcome(io: Io, steps: Step[], outcome: Outcome, withKind: boolean): void {
+  if (!outcome.failed) {
+    printPlan(io, steps, DONE, withKind);
+    return;
+  }
+  const { step, error } = outcome.failed;
+  for (const s of outcome.applied) for (const line of stepLines(s, DONE, withKind)) io.out(line);
+  const reason = error instanceof ApiError ? error.summary : error.message;
+  io.err(`✗ ${step.action} ${subject(step, true)} failed${step.where ? ` (${step.where})` : ''}: ${reason.replace(/\n/g, '\n    ')}`);
+  if (outcome.notAttempted.length > 0) io.err(`  not attempted: ${outcome.notAttempted.map((s) => `${s.action} ${subject(s, true)}`).join(', ')}`);
+  io.err(`${outcome.applied.length} of ${outcome.applied.length + 1 + outcome.notAttempted.length} change(s) applied before the failure; nothing after it was attempted`);
+}
+
+export function outcomeJson(steps: Step[], outcome: Outcome, withKind: boolean) {
+  const ref = (s: Step) => ({ kind: s.kind, action: s.action, name: s.key });
+  const f = outcome.failed;
+  return {
+    dryRun: false,
+    plan: planJson(steps, withKind),
+    ...(f
+      ? {
+          applied: outcome.applied.map(ref),
+          failed: {
+            ...ref(f.step),
+            ...(f.step.where ? { source: f.step.where } : {}),
+            ...(f.error instanceof ApiError ? { status: f.error.status, problem: f.error.body } : {}),
+            message: f.error.message,
+          },
+          notAttempted: outcome.notAttempted.map(ref),
+        }
+      : {}),
+  };
+}

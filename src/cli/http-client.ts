@@ -1,0 +1,181 @@
+// One typed client for the REST API: base URL and bearer token, JSON in and out, and every
+// `application/problem+json` answer turned into an ApiError carrying the CLI's exit code
+// (2 for a request the server refused as invalid, 3 for authentication, authority and server failures).
+import type { EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RuleView } from './api-types.js';
+import { CliError, EXIT } from './errors.js';
+
+/** A request that takes longer than this is a network error (exit 3). */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** An answer larger than this is refused rather than buffered. */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** Problem statuses that mean "the request is invalid" (exit 2); every other error status exits 3. */
+const VALIDATION_STATUSES = new Set([400, 409, 413, 415, 422, 428]);
+
+export function describeProblem(status: number, body: unknown): string {
+  const p = (body && typeof body === 'object' ? body : {}) as Problem;
+  const lines = [`${status} ${p.title ?? ''}${p.detail ? `: ${p.detail}` : ''}`.trim()];
+  for (const e of p.errors ?? []) lines.push(`  ${e.path}: ${e.message}`);
+  return lines.join('\n');
+}
+
+/** The server answered with an error status. */
+export class ApiError extends CliError {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(VALIDATION_STATUSES.has(status) ? EXIT.usage : EXIT.server, `${method} ${path} failed: ${describeProblem(status, body)}`);
+    this.name = 'ApiError';
+  }
+
+  /** The problem's one-line summary and its field errors, without the request line. */
+  get summary(): string {
+    return describeProblem(this.status, this.body);
+  }
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Answer `{status: 404}` instead of throwing when the resource does not exist. */
+  allow404?: boolean;
+}
+
+export interface ApiResponse<T> {
+  status: number;
+  body: T;
+}
+
+export interface ApiClient {
+  readonly baseUrl: string;
+  request<T = unknown>(method: string, path: string, opts?: RequestOptions): Promise<ApiResponse<T>>;
+  rules: {
+    list(): Promise<RuleView[]>;
+    get(id: string): Promise<RuleView | undefined>;
+    create(definition: unknown): Promise<RuleView>;
+    /** Replaces the rule at `version` (If-Match); 409 when it moved on. */
+    update(id: string, version: number, definition: unknown): Promise<RuleView>;
+    remove(id: string, version: number): Promise<void>;
+  };
+  environments: {
+    list(): Promise<EnvironmentView[]>;
+    get(name: string): Promise<EnvironmentView | undefined>;
+    create(body: unknown): Promise<EnvironmentView>;
+    update(name: string, body: unknown): Promise<EnvironmentView>;
+    remove(name: string): Promise<void>;
+    check(name: string): Promise<EnvironmentCheckAnswer | undefined>;
+  };
+  jobs: {
+    list(): Promise<JobView[]>;
+    get(id: string): Promise<JobView | undefined>;
+    create(body: unknown): Promise<JobView>;
+    update(id: string, body: unknown): Promise<JobView>;
+    remove(id: string): Promise<void>;
+    runs(id: string, limit: number): Promise<JobRunView[] | undefined>;
+    trigger(id: string): Promise<void>;
+    setState(id: string, what: 'pause' | 'resume'): Promise<JobView | undefined>;
+  };
+  incidents: {
+    list(query: URLSearchParams): Promise<IncidentSummary[]>;
+    get(id: string): Promise<IncidentDetail | undefined>;
+  };
+}
+
+async function readBounded(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_RESPONSE_BYTES) {
+      await reader.cancel();
+      throw new CliError(EXIT.server, `the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const seg = (s: string) => encodeURIComponent(s);
+
+export function createApiClient(global: { url: string; token: string | undefined }): ApiClient {
+  async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+    if (global.token) headers.authorization = `Bearer ${global.token}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(new URL(path, global.url), {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      text = await readBounded(res);
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      const e = err as Error;
+      throw new CliError(EXIT.server, `cannot reach ${global.url}: ${e.cause instanceof Error ? e.cause.message : e.message}`);
+    }
+    let body: unknown = undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    if (res.status === 404 && opts.allow404) return { status: 404, body: body as T };
+    if (res.status >= 400) throw new ApiError(method, path, res.status, body);
+    return { status: res.status, body: body as T };
+  }
+  const found = <T>(r: ApiResponse<T>) => (r.status === 404 ? undefined : r.body);
+  const ifMatch = (version: number) => ({ 'if-match': `"${version}"` });
+
+  return {
+    baseUrl: global.url,
+    request,
+    rules: {
+      list: async () => (await request<{ items: RuleView[] }>('GET', '/api/rules')).body.items,
+      get: async (id) => found(await request<RuleView>('GET', `/api/rules/${seg(id)}`, { allow404: true })),
+      create: async (definition) => (await request<RuleView>('POST', '/api/rules', { body: definition })).body,
+      update: async (id, version, definition) => (await request<RuleView>('PUT', `/api/rules/${seg(id)}`, { body: definition, headers: ifMatch(version) })).body,
+      remove: async (id, version) => {
+        await request('DELETE', `/api/rules/${seg(id)}`, { headers: ifMatch(version) });
+      },
+    },
+    environments: {
+      list: async () => (await request<{ items: EnvironmentView[] }>('GET', '/api/environments')).body.items,
+      get: async (name) => found(await request<EnvironmentView>('GET', `/api/environments/${seg(name)}`, { allow404: true })),
+      create: async (body) => (await request<EnvironmentView>('POST', '/api/environments', { body })).body,
+      update: async (name, body) => (await request<EnvironmentView>('PUT', `/api/environments/${seg(name)}`, { body })).body,
+      remove: async (name) => {
+        await request('DELETE', `/api/environments/${seg(name)}`);
+      },
+      check: async (name) => found(await request<EnvironmentCheckAnswer>('POST', `/api/environments/${seg(name)}/check`, { allow404: true })),
+    },
+    jobs: {
+      list: async () => (await request<{ items: JobView[] }>('GET', '/api/jobs')).body.items,
+      get: async (id) => found(await request<JobView>('GET', `/api/jobs/${seg(id)}`, { allow404: true })),
+      create: async (body) => (await request<JobView>('POST', '/api/jobs', { body })).body,
+      update: async (id, body) => (await request<JobView>('PUT', `/api/jobs/${seg(id)}`, { body })).body,
+      remove: async (id) => {
+        await request('DELETE', `/api/jobs/${seg(id)}`);
+      },
+      runs: async (id, limit) => found(await request<{ items: JobRunView[] }>('GET', `/api/jobs/${seg(id)}/runs?limit=${limit}`, { allow404: true }))?.items,
+      trigger: async (id) => {
+        await request('POST', `/api/jobs/${seg(id)}/trigger`);
+      },
+      setState: async (id, what) => found(await request<JobView>('POST', `/api/jobs/${seg(id)}/${what}`, { allow404: true })),
+    },
+    incidents: {
+      list: async (query) => (await request<{ items: IncidentSummary[] }>('GET', `/api/incidents?${query}`)).body.items,
+      get: async (id) => found(await request<IncidentDetail>('GET', `/api/incidents/${seg(id)}`, { allow404: true })),
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * `selfheal`: the SRE command line, on commander. One module per command group under ./commands; they
+ * talk to the server only through ./http-client.ts and import nothing of the server (lint-checked).
+ * Global options: --url (SELFHEAL_URL, default http://localhost:8080), --token (SELFHEAL_TOKEN), --json.
+ * Exit codes: 0 ok, 1 a negative answer (no match, differences, not found), 2 usage or validation
+ * error, 3 server or network error.
+ */
+import { pathToFileURL } from 'node:url';
+import { CommanderError } from 'commander';
+import { registerEnvironments } from './commands/environments.js';
+import { registerGitOps } from './commands/gitops.js';
+import { registerIncidents } from './commands/incidents.js';
+import { registerJobs } from './commands/jobs.js';
+import { registerPagerDuty } from './commands/pagerduty.js';
+import { registerRules } from './commands/rules.js';
+import type { Io } from './context.js';
+import { CliError, EXIT } from './errors.js';
+import { createProgram } from './program.js';
+
+export { CliError, EXIT } from './errors.js';
+export type { Io } from './context.js';
+
+const defaultIo: Io = { out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`), env: process.env };
+
+/** Runs one command line; answers its exit code. Never throws and never calls process.exit. */
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = createProgram(io);
+  const rt = { io, exit: (c: number) => (code = c) };
+  registerRules(program, rt);
+  registerGitOps(program, rt);
+  registerIncidents(program, rt);
+  registerJobs(program, rt);
+  registerEnvironments(program, rt);
+  registerPagerDuty(program, rt);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help asked for: 0. Help shown because a command was missing, or a usage error: 2.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      if (err.code !== 'commander.help') io.err(`${err.message.replace(/\.$/, '')} (see --help)`);
+      return EXIT.usage;
+    }
+    if (err instanceof CliError) {
+      io.err(err.message);
+      return err.exitCode;
+    }
+    io.err(`unexpected error: ${(err as Error).stack ?? String(err)}`);
+    return EXIT.server;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

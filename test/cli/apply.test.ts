@@ -1,0 +1,394 @@
+// `selfheal apply|diff|export` against the real API on real Temporal and Postgres: environments, jobs and
+// rules kept as files. What is checked is what an SRE (and an auditor) would see: the objects the API
+// answers, their versions and audit entries, the Temporal Schedules of jobs, and the CLI's exit codes.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { parse } from 'yaml';
+import { createLogger } from '../../src/logger.js';
+import { startApiServer, type ApiServer } from '../../src/server.js';
+import { ADMIN_TOKEN, startStack, type Stack } from '../helpers/stack.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = path.join(ROOT, 'bin/selfheal.js');
+const EXAMPLE = path.join(ROOT, 'examples/gitops/selfheal');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real launcher in a child process, as an SRE or a CI job runs it. */
+function selfheal(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function bash(script: string, env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('bash', ['-e', '-c', script], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const envDoc = (name: string, extra = '') => `kind: Environment\nname: ${name}\nlabels: { team: sre }\n${extra}`;
+const jobDoc = (id: string, envs: string[], extra = '') =>
+  `kind: Job\nid: ${id}\nname: ${id} check\nschedule: { interval: 12h }\ntargets: { environments: [${envs.join(', ')}] }\nscript: health-check.sh\n${extra}`;
+const ruleDoc = (name: string, extra = '') =>
+  `kind: Rule\nname: ${name}\nservices: ['*']\ndryRun: true\nactions:\n  - { id: note, type: pagerduty.note, content: '${name} saw {{ incident.title }}' }\n${extra}`;
+
+describe('selfheal apply | diff | export (GitOps) against a real server', function () {
+  let stack: Stack;
+  let server: ApiServer;
+  let env: Record<string, string>;
+  let work: string;
+  let n = 0;
+  /** A fresh folder for one scenario. */
+  const folder = async (files: Record<string, string>) => {
+    const dir = path.join(work, `case-${++n}`);
+    await mkdir(dir);
+    for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+    return dir;
+  };
+  const db = () => stack.db.db;
+  const auditActions = async () => (await db().selectFrom('audit_log').select(['action', 'entity_id']).orderBy('id').execute()).map((a) => `${a.action} ${a.entity_id}`);
+  const counts = async () => ({
+    audit: (await db().selectFrom('audit_log').select('id').execute()).length,
+    ruleVersions: (await db().selectFrom('rule_versions').select('version').execute()).length,
+  });
+  const schedule = (jobId: string) => stack.temporal.client.schedule.getHandle(`job-${jobId}`).describe();
+  const api = async <T>(p: string): Promise<T> => {
+    const res = await stack.api(p);
+    assert.equal(res.status, 200, `${p}: ${res.status}`);
+    return (await res.json()) as T;
+  };
+
+  before(async function () {
+    stack = await startStack();
+    server = await startApiServer({ config: { ...stack.config, port: 0, host: '127.0.0.1' }, db: stack.db.db, temporal: stack.temporal.client, logger: createLogger({ level: 'silent' }) });
+    env = { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: ADMIN_TOKEN };
+    work = await mkdtemp(path.join(os.tmpdir(), 'selfheal-gitops-'));
+  });
+
+  beforeEach(async () => {
+    // Jobs go through the API so their Temporal Schedules go too; then every table is emptied.
+    for (const j of (await api<{ items: { id: string }[] }>('/api/jobs')).items) assert.equal((await stack.api(`/api/jobs/${j.id}`, { method: 'DELETE' })).status, 204);
+    await stack.db.truncate();
+  });
+
+  after(async () => {
+    await server?.close();
+    await stack?.stop();
+    await stack?.db.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('applies the example folder in dependency order; the second apply changes nothing (no version, no audit entry, no Schedule update)', async () => {
+    const diff = await selfheal(['diff', '-f', EXAMPLE], env);
+    assert.equal(diff.code, 1, diff.stderr);
+    assert.match(diff.stdout, /\+ would create environment prod-eu {2}\(.*environments\.yaml, object 1 \(Environment prod-eu\)\)/);
+    assert.match(diff.stdout, /\+ would create job prod-eu-health/);
+    assert.match(diff.stdout, /\+ would create rule prod-eu-disk-full/);
+    assert.match(diff.stdout, /\+ would create rule high-urgency-to-slack/);
+    assert.match(diff.stdout, /4 to create, 0 to update, 0 to delete, 0 unchanged/);
+    assert.deepEqual(await auditActions(), [], 'diff changes nothing');
+
+    const first = await selfheal(['apply', '-f', EXAMPLE], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /4 to create, 0 to update, 0 to delete, 0 unchanged/);
+    // Dependency order: the environment exists before the job that targets it; rules in file order.
+    const ruleId = new Map((await api<{ items: { id: string; name: string }[] }>('/api/rules')).items.map((r) => [r.name, r.id]));
+    assert.deepEqual(await auditActions(), [
+      'environment.create prod-eu',
+      'job.create prod-eu-health',
+      `rule.create ${ruleId.get('prod-eu-disk-full')}`,
+      `rule.create ${ruleId.get('high-urgency-to-slack')}`,
+    ]);
+    const envView = await api<{ ssh: { keyRef: string }; labels: Record<string, string> }>('/api/environments/prod-eu');
+    assert.equal(envView.ssh.keyRef, 'env:PROD_EU_SSH_KEY');
+    assert.deepEqual(envView.labels, { team: 'sre', region: 'eu-west-1', tier: 'prod' });
+    const sched = await schedule('prod-eu-health');
+    assert.equal(sched.state.paused, false);
+
+    const before = { ...(await counts()), scheduleUpdated: sched.info.lastUpdatedAt?.getTime(), jobUpdated: (await db().selectFrom('jobs').select('updated_at').executeTakeFirstOrThrow()).updated_at.getTime() };
+    const second = await selfheal(['apply', '-f', EXAMPLE, '--prune', 'environment,job,rule', '--json'], env);
+    assert.equal(second.code, 0, second.stderr);
+    const out = JSON.parse(second.stdout) as { dryRun: boolean; plan: { kind: string; action: string; name: string }[] };
+    assert.deepEqual(
+      out.plan.map((s) => `${s.action} ${s.kind} ${s.name}`),
+      ['unchanged Environment prod-eu', 'unchanged Job prod-eu-health', 'unchanged Rule prod-eu-disk-full', 'unchanged Rule high-urgency-to-slack'],
+    );
+    const afterCounts = await counts();
+    assert.deepEqual(afterCounts, { audit: before.audit, ruleVersions: before.ruleVersions }, 'no audit entry, no rule version');
+    assert.equal((await schedule('prod-eu-health')).info.lastUpdatedAt?.getTime(), before.scheduleUpdated, 'the Schedule was not updated');
+    assert.equal((await db().selectFrom('jobs').select('updated_at').executeTakeFirstOrThrow()).updated_at.getTime(), before.jobUpdated);
+    const again = await selfheal(['diff', '-f', EXAMPLE, '--prune', 'environment,job,rule'], env);
+    assert.equal(again.code, 0, again.stdout);
+    assert.match(again.stdout, /0 to create, 0 to update, 0 to delete, 4 unchanged/);
+  });
+
+  it('diff shows each changed field; apply updates each kind (the Schedule follows); --prune deletes only the kinds named, rules and jobs before environments', async () => {
+    const v1 = await folder({
+      'envs.yaml': `${envDoc('gitops-a')}---\n${envDoc('gitops-b')}`,
+      'jobs.yaml': `${jobDoc('gitops-job', ['gitops-a'])}---\n${jobDoc('gitops-job-b', ['gitops-b'])}`,
+      'rules.yaml': `${ruleDoc('gitops-r1')}---\n${ruleDoc('gitops-r2')}`,
+    });
+    assert.equal((await selfheal(['apply', '-f', v1], env)).code, 0);
+    const r1Before = (await api<{ items: { name: string; version: number }[] }>('/api/rules')).items.find((r) => r.name === 'gitops-r1')!;
+    assert.equal(r1Before.version, 1);
+
+    // v2: a and r1 and the job change; b, job-b and r2 are gone from the files.
+    const v2 = await folder({
+      'envs.yaml': envDoc('gitops-a', 'description: first\n').replace('team: sre', 'team: platform'),
+      'jobs.yaml': jobDoc('gitops-job', ['gitops-a']).replace('interval: 12h', 'interval: 6h'),
+      'rules.yaml': ruleDoc('gitops-r1').replace('dryRun: true', 'dryRun: false'),
+    });
+    const diff = await selfheal(['diff', '-f', v2], env);
+    assert.equal(diff.code, 1);
+    assert.match(diff.stdout, /~ would update environment gitops-a/);
+    assert.match(diff.stdout, / {4}description: null → "first"/);
+    assert.match(diff.stdout, / {4}labels\.team: "sre" → "platform"/);
+    assert.match(diff.stdout, /~ would update job gitops-job/);
+    assert.match(diff.stdout, / {4}schedule\.interval: "12h" → "6h"/);
+    assert.match(diff.stdout, /~ would update rule gitops-r1/);
+    assert.match(diff.stdout, / {4}dryRun: true → false/);
+    assert.doesNotMatch(diff.stdout, /would delete/, 'nothing is pruned unless asked');
+    const asJson = await selfheal(['diff', '-f', v2, '--json'], env);
+    assert.equal(asJson.code, 1);
+    const entries = JSON.parse(asJson.stdout) as { kind: string; action: string; name: string; changes?: { path: string; before: unknown; after: unknown }[] }[];
+    assert.deepEqual(entries.find((e) => e.kind === 'Job')?.changes, [{ path: 'schedule.interval', kind: 'changed', before: '12h', after: '6h' }]);
+    const pruneAll = await selfheal(['diff', '-f', v2, '--prune', 'rule,job,environment'], env);
+    assert.match(pruneAll.stdout, /- would delete rule gitops-r2\n- would delete job gitops-job-b\n- would delete environment gitops-b\n/, 'rules, then jobs, then environments');
+
+    const apply = await selfheal(['apply', '-f', v2, '--prune', 'rule'], env);
+    assert.equal(apply.code, 0, apply.stderr);
+    assert.match(apply.stdout, /~ updated environment gitops-a/);
+    assert.match(apply.stdout, /- deleted rule gitops-r2/);
+    assert.match(apply.stdout, /0 to create, 3 to update, 1 to delete, 0 unchanged/);
+    const a = await api<{ description: string; labels: Record<string, string> }>('/api/environments/gitops-a');
+    assert.equal(a.description, 'first');
+    assert.deepEqual(a.labels, { team: 'platform' });
+    const spec = (await schedule('gitops-job')).spec as { intervals?: { every: number }[] };
+    assert.equal(spec.intervals?.[0]?.every, 6 * 3600_000, 'the Schedule follows the job');
+    const rules = await api<{ items: { name: string; version: number; dryRun: boolean }[] }>('/api/rules');
+    assert.deepEqual(rules.items.map((r) => [r.name, r.version, r.dryRun]), [['gitops-r1', 2, false]]);
+    assert.equal((await stack.api('/api/environments/gitops-b')).status, 200, 'environments are not pruned with --prune rule');
+    assert.equal((await stack.api('/api/jobs/gitops-job-b')).status, 200, 'jobs are not pruned with --prune rule');
+
+    // gitops-b cannot go while job-b (kept, on the server) targets it.
+    const orphan = await selfheal(['apply', '-f', v2, '--prune', 'environment'], env);
+    assert.equal(orphan.code, 2);
+    assert.match(orphan.stderr, /job "gitops-job-b" on the server targets environment "gitops-b", which --prune environment would delete/);
+    assert.equal((await stack.api('/api/environments/gitops-b')).status, 200);
+
+    const mark = (await auditActions()).length;
+    const both = await selfheal(['apply', '-f', v2, '--prune', 'job,environment'], env);
+    assert.equal(both.code, 0, both.stderr);
+    assert.deepEqual((await auditActions()).slice(mark), ['job.delete gitops-job-b', 'environment.delete gitops-b']);
+    await assert.rejects(schedule('gitops-job-b'), ScheduleNotFoundError, "the job's Schedule is gone");
+    assert.equal((await selfheal(['diff', '-f', v2, '--prune', 'job,environment,rule'], env)).code, 0);
+
+    for (const bad of ['all', 'rule,widgets', '']) {
+      const r = await selfheal(['apply', '-f', v2, '--prune', bad], env);
+      assert.equal(r.code, 2, `--prune ${bad}`);
+    }
+    assert.equal((await selfheal(['apply', '-f', v2, '--prune'], env)).code, 2, '--prune needs its kinds');
+  });
+
+  it('a job may target an environment defined in the same folder; one that exists nowhere is refused before anything changes', async () => {
+    const ok = await folder({ 'all.yaml': `${jobDoc('dep-job', ['dep-env'])}---\n${envDoc('dep-env')}` });
+    const run = await selfheal(['apply', '-f', ok], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(await auditActions(), ['environment.create dep-env', 'job.create dep-job'], 'the environment first, though it comes second in the file');
+
+    const missing = await folder({ 'jobs.yaml': jobDoc('lost-job', ['dep-env', 'nowhere']), 'rules.yaml': ruleDoc('lost-rule') });
+    const refused = await selfheal(['apply', '-f', missing], env);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /jobs\.yaml, object 1 \(Job lost-job\): targets environment "nowhere", which is neither in the files nor on the server/);
+    assert.equal((await auditActions()).length, 2, 'nothing applied');
+  });
+
+  it('export writes all three kinds, secrets as references; applying the export changes nothing', async () => {
+    process.env.PROD_EU_SSH_KEY = 'the-private-key-itself-must-never-leave';
+    assert.equal((await selfheal(['apply', '-f', EXAMPLE], env)).code, 0);
+    const webhook = await folder({
+      'hook.yaml': ruleDoc('signed-hook').replace(
+        "  - { id: note, type: pagerduty.note, content: 'signed-hook saw {{ incident.title }}' }",
+        '  - { id: hook, type: notify.webhook, url: "https://hooks.example.com/selfheal", secretRef: "env:HOOK_HMAC" }',
+      ),
+    });
+    assert.equal((await selfheal(['apply', '-f', webhook], env)).code, 0);
+    assert.equal((await stack.api('/api/jobs/prod-eu-health/pause', { method: 'POST' })).status, 200);
+
+    const dir = path.join(work, 'export-dir');
+    const exp = await selfheal(['export', '-o', dir], env);
+    assert.equal(exp.code, 0, exp.stderr);
+    assert.match(exp.stderr, /wrote 1 environment\(s\), 1 job\(s\) and 3 rule\(s\)/);
+    assert.deepEqual((await readdir(dir)).sort(), ['environment-prod-eu.yaml', 'job-prod-eu-health.yaml', 'rule-high-urgency-to-slack.yaml', 'rule-prod-eu-disk-full.yaml', 'rule-signed-hook.yaml']);
+    const text = (await Promise.all((await readdir(dir)).map((f) => readFile(path.join(dir, f), 'utf8')))).join('\n');
+    assert.match(text, /keyRef: env:PROD_EU_SSH_KEY/);
+    assert.match(text, /webhookUrlRef: env:SLACK_WEBHOOK_SRE/);
+    assert.match(text, /secretRef: env:HOOK_HMAC/);
+    assert.doesNotMatch(text, /the-private-key-itself/);
+    assert.ok(!text.includes(ADMIN_TOKEN));
+    const job = parse(await readFile(path.join(dir, 'job-prod-eu-health.yaml'), 'utf8')) as Record<string, unknown>;
+    assert.equal(job.kind, 'Job');
+    assert.equal(job.enabled, false, 'a paused job is exported paused');
+    for (const k of ['scheduleId', 'createdAt', 'updatedAt']) assert.ok(!(k in job), `no ${k}`);
+    const environment = parse(await readFile(path.join(dir, 'environment-prod-eu.yaml'), 'utf8')) as Record<string, unknown>;
+    assert.ok(!('agentTaskQueue' in environment), 'the default agent queue is left out');
+
+    const file = path.join(work, 'export.yaml');
+    const one = await selfheal(['export', '-o', file], env);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal((await readFile(file, 'utf8')).split(/^---$/m).length, 5, 'one document per object');
+
+    const mark = await counts();
+    for (const target of [dir, file]) {
+      const diff = await selfheal(['diff', '-f', target, '--prune', 'environment,job,rule'], env);
+      assert.equal(diff.code, 0, `${target}: ${diff.stdout}`);
+      assert.match(diff.stdout, /0 to create, 0 to update, 0 to delete, 5 unchanged/);
+      const apply = await selfheal(['apply', '-f', target, '--prune', 'environment,job,rule'], env);
+      assert.equal(apply.code, 0, apply.stderr);
+    }
+    assert.deepEqual(await counts(), mark, 'applying the export wrote nothing');
+    assert.equal((await schedule('prod-eu-health')).state.paused, true);
+
+    const stdout = await selfheal(['export', '--json'], env);
+    assert.equal(stdout.code, 0);
+    assert.deepEqual((JSON.parse(stdout.stdout) as { kind: string }[]).map((d) => d.kind), ['Environment', 'Job', 'Rule', 'Rule', 'Rule']);
+  });
+
+  it('a job paused by hand stays paused when its file says nothing about `enabled`; `enabled: false` in the file pauses it', async () => {
+    const dir = await folder({ 'a.yaml': `${envDoc('pause-env')}---\n${jobDoc('pause-job', ['pause-env'])}` });
+    assert.equal((await selfheal(['apply', '-f', dir], env)).code, 0);
+    assert.equal((await selfheal(['jobs', 'pause', 'pause-job'], env)).code, 0);
+    const diff = await selfheal(['diff', '-f', dir], env);
+    assert.equal(diff.code, 0, diff.stdout);
+    assert.equal((await schedule('pause-job')).state.paused, true);
+
+    const resumed = await selfheal(['jobs', 'resume', 'pause-job'], env);
+    assert.equal(resumed.code, 0);
+    await writeFile(path.join(dir, 'a.yaml'), `${envDoc('pause-env')}---\n${jobDoc('pause-job', ['pause-env'], 'enabled: false\n')}`);
+    const apply = await selfheal(['apply', '-f', dir], env);
+    assert.equal(apply.code, 0, apply.stderr);
+    assert.match(apply.stdout, / {4}enabled: true → false/);
+    assert.equal((await schedule('pause-job')).state.paused, true);
+  });
+
+  it('an invalid object is reported with its file and position (exit 2) and nothing is applied', async () => {
+    const dir = await folder({
+      'good.yaml': envDoc('valid-env'),
+      'bad.yaml': `${ruleDoc('fine-rule')}---\n${jobDoc('broken', ['valid-env']).replace('interval: 12h', 'cron: "61 * * * *"')}---\nkind: Widget\nname: w\n`,
+      'nokind.yaml': 'name: just-a-name\n',
+    });
+    const run = await selfheal(['apply', '-f', dir], env);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /bad\.yaml, object 3: kind "Widget" is not known \(Environment, Job, Rule\)/);
+    assert.match(run.stderr, /nokind\.yaml, object 1: "kind" is required/);
+    const fixedKinds = await folder({ 'good.yaml': envDoc('valid-env'), 'bad.yaml': `${ruleDoc('fine-rule')}---\n${jobDoc('broken', ['valid-env']).replace('interval: 12h', 'cron: "61 * * * *"')}` });
+    const invalid = await selfheal(['diff', '-f', fixedKinds], env);
+    assert.equal(invalid.code, 2);
+    assert.match(invalid.stderr, /bad\.yaml, object 2 \(Job broken\) schedule\.cron: cron field 1 \(minute\) "61": 61 is out of range 0-59/);
+    const dup = await folder({ 'a.yaml': envDoc('twice'), 'b.yaml': envDoc('twice') });
+    const twice = await selfheal(['apply', '-f', dup], env);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /b\.yaml, object 1 \(Environment twice\): Environment "twice" is also defined at .*a\.yaml, object 1/);
+    assert.deepEqual(await auditActions(), [], 'nothing applied');
+    assert.equal((await selfheal(['apply', '-f', path.join(work, 'no-such-folder')], env)).code, 2);
+  });
+
+  it('a refusal by the server stops the apply at that object: it says what was applied before it and what was not attempted', async () => {
+    assert.equal((await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'clash-env' }) })).status, 201);
+    const res = await stack.api('/api/jobs', { method: 'POST', body: JSON.stringify({ id: 'first', name: 'Same name', schedule: { interval: '1h' }, targets: { environments: ['clash-env'] }, script: 'health-check.sh' }) });
+    assert.equal(res.status, 201);
+    const dir = await folder({
+      'a.yaml': `${envDoc('new-env')}---\n${jobDoc('second', ['new-env']).replace('name: second check', 'name: Same name')}---\n${ruleDoc('after-the-job')}`,
+    });
+    const run = await selfheal(['apply', '-f', dir], env);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stdout, /\+ created environment new-env/);
+    assert.match(run.stderr, /✗ create job second failed \(.*a\.yaml, object 2 \(Job second\)\): 409 Conflict: a job named "Same name" already exists \(first\)/);
+    assert.match(run.stderr, /not attempted: create rule after-the-job/);
+    assert.match(run.stderr, /1 of 3 change\(s\) applied before the failure/);
+    assert.equal((await stack.api('/api/environments/new-env')).status, 200);
+    assert.deepEqual((await api<{ items: unknown[] }>('/api/rules')).items, []);
+
+    const json = await selfheal(['apply', '-f', dir, '--json'], env);
+    assert.equal(json.code, 2);
+    const out = JSON.parse(json.stdout) as { applied: unknown[]; failed: { kind: string; name: string; status: number; problem: { title: string } }; notAttempted: { name: string }[] };
+    assert.deepEqual(out.applied, [], 'the environment is there now: nothing to apply before the job');
+    assert.deepEqual([out.failed.kind, out.failed.name, out.failed.status, out.failed.problem.title], ['Job', 'second', 409, 'Conflict']);
+    assert.deepEqual(out.notAttempted.map((s) => s.name), ['after-the-job']);
+
+    // A token without write scope: 403 on the first change, a server-side refusal (exit 3), named.
+    const tokenRes = await stack.api('/api/tokens', { method: 'POST', body: JSON.stringify({ name: 'ci-read', scopes: ['read'] }) });
+    assert.equal(tokenRes.status, 201);
+    const readToken = ((await tokenRes.json()) as { token: string }).token;
+    const rules = await folder({ 'r.yaml': ruleDoc('needs-write') });
+    assert.equal((await selfheal(['diff', '-f', rules], { ...env, SELFHEAL_TOKEN: readToken })).code, 1, 'a read token can diff');
+    const forbidden = await selfheal(['apply', '-f', rules], { ...env, SELFHEAL_TOKEN: readToken });
+    assert.equal(forbidden.code, 3, forbidden.stderr);
+    assert.match(forbidden.stderr, /✗ create rule needs-write failed \(.*r\.yaml, object 1 \(Rule needs-write\)\): 403 Forbidden/);
+    assert.match(forbidden.stderr, /0 of 1 change\(s\) applied before the failure/);
+  });
+
+  it('rules apply still takes rule-only files (a document without kind is a rule) and refuses other kinds', async () => {
+    const rulesOnly = await selfheal(['rules', 'apply', '-f', path.join(EXAMPLE, 'rules.yaml')], env);
+    assert.equal(rulesOnly.code, 0, rulesOnly.stderr);
+    assert.match(rulesOnly.stdout, /\+ created prod-eu-disk-full\n\+ created high-urgency-to-slack\n2 to create/);
+    const mixed = await selfheal(['rules', 'apply', '-f', path.join(EXAMPLE, 'jobs.yaml')], env);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /holds a Job: rules commands take rules only; use selfheal apply/);
+    // The rules-only form and the general form agree.
+    assert.equal((await selfheal(['diff', '-f', path.join(EXAMPLE, 'rules.yaml')], env)).code, 0);
+  });
+
+  it('the GitHub Actions example: its diff step passes with pending changes and fails on an invalid file; its apply step applies', async () => {
+    const workflow = parse(await readFile(path.join(ROOT, 'examples/gitops/github-actions.yml'), 'utf8')) as {
+      on: { pull_request: unknown; push: { branches: string[] } };
+      env: Record<string, string>;
+      jobs: Record<string, { if: string; steps: { name?: string; run?: string; env?: Record<string, string> }[] }>;
+    };
+    assert.ok(workflow.on.pull_request, 'runs on pull requests');
+    assert.deepEqual(workflow.on.push.branches, ['main']);
+    assert.match(workflow.jobs.diff!.if, /pull_request/);
+    assert.match(workflow.jobs.apply!.if, /push/);
+    const step = (job: string, name: string) => {
+      const s = workflow.jobs[job]!.steps.find((x) => x.name === name);
+      assert.ok(s?.run, `${job}: step ${name}`);
+      assert.match(s.env?.SELFHEAL_TOKEN ?? '', /^\$\{\{ secrets\.SELFHEAL_\w+_TOKEN \}\}$/, 'the token comes from a repository secret');
+      return s.run;
+    };
+    const summary = path.join(work, 'summary.md');
+    const ghEnv = (dir: string) => ({ ...env, SELFHEAL_DIR: dir, SELFHEAL_PRUNE: workflow.env.SELFHEAL_PRUNE!, SELFHEAL_CLI: BIN, GITHUB_STEP_SUMMARY: summary });
+    const cwd = await mkdtemp(path.join(work, 'gh-'));
+    const inDir = (script: string) => `cd ${JSON.stringify(cwd)}\n${script}`;
+
+    const pr = await bash(inDir(step('diff', 'selfheal diff')), ghEnv(EXAMPLE));
+    assert.equal(pr.code, 0, `pending changes do not fail the check: ${pr.stdout}${pr.stderr}`);
+    assert.match(pr.stdout, /4 to create/);
+    assert.match(await readFile(summary, 'utf8'), /### selfheal diff[\s\S]*\+ would create job prod-eu-health/);
+    assert.deepEqual(await auditActions(), []);
+
+    const broken = await folder({ 'x.yaml': 'kind: Job\nname: nope\n' });
+    assert.equal((await bash(inDir(step('diff', 'selfheal diff')), ghEnv(broken))).code, 2, 'an invalid file fails the check');
+
+    const main = await bash(inDir(step('apply', 'selfheal apply')), ghEnv(EXAMPLE));
+    assert.equal(main.code, 0, main.stdout + main.stderr);
+    assert.match(main.stdout, /4 to create/);
+    assert.match(main.stdout, /0 to create, 0 to update, 0 to delete, 4 unchanged/, 'the closing diff finds nothing left');
+    assert.equal((await stack.api('/api/jobs/prod-eu-health')).status, 200);
+  });
+});
