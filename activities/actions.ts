@@ -19,6 +19,11 @@ export interface ActionDeps {
   /** Notifications and work items; absent in processes that do not send them. */
   integrations?: Integrations | undefined;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Outside an activity (tests): the time one attempt may spend calling providers (inside one it follows
+   * the start-to-close timeout), and how long a Jira search miss may still be index lag.
+   */
+  sideEffects?: { budgetMs?: number; settleMs?: number } | undefined;
 }
 
 /**
@@ -52,7 +57,8 @@ export interface Integrations {
  */
 export function createActionActivities(deps: ActionDeps) {
   const env = deps.env ?? process.env;
-  const effects = createSideEffects({ db: deps.db, logger: deps.logger });
+  const effects = createSideEffects({ db: deps.db, logger: deps.logger, ...(deps.sideEffects?.budgetMs ? { budgetMs: deps.sideEffects.budgetMs } : {}) });
+  const settleMs = deps.sideEffects?.settleMs;
   const pagerduty = deps.pagerduty ? ensureOwnWrites(deps.pagerduty, { db: deps.db, logger: deps.logger, sideEffects: effects }) : undefined;
 
   async function executeAction(input: RunActionInput): Promise<ScriptActionResult> {
@@ -139,6 +145,7 @@ export function createActionActivities(deps: ActionDeps) {
             // EWM and GitHub read the items themselves; Jira's search lags, so a miss there is only trusted
             // after the index had time, and then nothing is created blindly.
             onUncertain: kind === 'jira' ? 'lookup-settle' : 'lookup',
+            ...(settleMs !== undefined ? { settleMs } : {}),
             find: async (ctx) => {
               const found = await provider.findByIdempotencyKey(key, { signal: ctx.signal, createdAfter: ctx.firstAttemptAt });
               return found ? { externalId: found.id, url: found.url } : null;
