@@ -72,20 +72,18 @@ export function createActionActivities(deps: ActionDeps) {
           return await sshScript(input);
         case 'pagerduty.note': {
           const note = await pd().addNote(input.incidentId, String(p.content), { key });
-          return ok(`note added${note.id ? ` (${note.id})` : ''}`);
+          return ok(`note added${note.id ? ` (${note.id})` : ''}${how(note)}`);
         }
         case 'pagerduty.acknowledge':
-          await pd().updateIncident(input.incidentId, { status: 'acknowledged' }, { key });
-          return ok('acknowledged');
-        case 'pagerduty.resolve':
-          await pd().updateIncident(input.incidentId, { status: 'resolved', ...(p.resolution ? { resolution: String(p.resolution) } : {}) }, { key });
-          return ok('resolved');
+          return ok(`acknowledged${how(await pd().updateIncident(input.incidentId, { status: 'acknowledged' }, { key }))}`);
+        case 'pagerduty.resolve': {
+          const r = await pd().updateIncident(input.incidentId, { status: 'resolved', ...(p.resolution ? { resolution: String(p.resolution) } : {}) }, { key });
+          return ok(`resolved${how(r)}`);
+        }
         case 'pagerduty.priority':
-          await pd().updateIncident(input.incidentId, { priorityId: String(p.priorityId) }, { key });
-          return ok(`priority set to ${String(p.priorityId)}`);
+          return ok(`priority set to ${String(p.priorityId)}${how(await pd().updateIncident(input.incidentId, { priorityId: String(p.priorityId) }, { key }))}`);
         case 'pagerduty.escalate':
-          await pd().updateIncident(input.incidentId, { escalationLevel: Number(p.level) }, { key });
-          return ok(`escalated to level ${String(p.level)}`);
+          return ok(`escalated to level ${String(p.level)}${how(await pd().updateIncident(input.incidentId, { escalationLevel: Number(p.level) }, { key }))}`);
         case 'notify.slack': {
           const webhookUrl = await resolveSecretRef(String(p.webhookUrlRef), env);
           const r = await effects.run({
@@ -203,7 +201,7 @@ function ok(message: string): ScriptActionResult {
 }
 
 /** How the result was obtained, when not by this attempt's own call. */
-function how(r: EffectResult): string {
+function how(r: { via?: EffectResult['via'] | undefined }): string {
   return r.via === 'found' ? ' (found after an unanswered attempt; not created again)' : r.via === 'recorded' ? ' (recorded by an earlier attempt)' : '';
 }
 

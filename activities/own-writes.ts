@@ -27,7 +27,7 @@ import {
 } from '../src/db/queries/pagerduty-writes.js';
 import type { Logger } from '../src/logger.js';
 import type { CallOptions, IncidentNote, IncidentUpdate, PagerDutyClient, PagerDutyIncident } from '../src/pagerduty/rest-client.js';
-import { activityKey, createSideEffects, whatHappened, type SideEffects } from './side-effects.js';
+import { activityKey, createSideEffects, whatHappened, type EffectResult, type SideEffects } from './side-effects.js';
 
 /** The V3 webhook event type each kind of write causes. */
 export const ECHO_EVENT_TYPES: Readonly<Record<string, string>> = {
@@ -52,9 +52,12 @@ export interface OwnWriteOptions extends CallOptions {
   key?: string | undefined;
 }
 
+/** What a keyed write returns: the object, and whether this call wrote it, found it or read the record. */
+export type Written<T> = T & { via?: EffectResult['via'] };
+
 export interface OwnWritesClient extends PagerDutyClient {
-  addNote(incidentId: string, content: string, options?: OwnWriteOptions): Promise<IncidentNote>;
-  updateIncident(incidentId: string, update: IncidentUpdate, options?: OwnWriteOptions): Promise<PagerDutyIncident>;
+  addNote(incidentId: string, content: string, options?: OwnWriteOptions): Promise<Written<IncidentNote>>;
+  updateIncident(incidentId: string, update: IncidentUpdate, options?: OwnWriteOptions): Promise<Written<PagerDutyIncident>>;
 }
 
 export interface OwnWritesDeps {
@@ -148,7 +151,7 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
           return { externalId: note.id };
         },
       });
-      return note ?? { id: r.externalId ?? '', content: text };
+      return { ...(note ?? { id: r.externalId ?? '', content: text }), via: r.via };
     },
 
     async updateIncident(incidentId, update, options = {}) {
@@ -164,7 +167,7 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
             : update.priorityId !== undefined
               ? i.priority?.id === update.priorityId
               : false;
-      await effects.run({
+      const r = await effects.run({
         key,
         kind: update.escalationLevel !== undefined ? 'pagerduty.escalate' : update.priorityId !== undefined ? 'pagerduty.priority' : `pagerduty.${update.status ?? 'update'}`,
         incidentId,
@@ -182,7 +185,7 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
           return {};
         },
       });
-      return incident ?? { id: incidentId };
+      return { ...(incident ?? { id: incidentId }), via: r.via };
     },
   };
   return wrapped;

@@ -290,7 +290,7 @@ describe('side effects: a retry after a lost answer never makes a second one', f
     const notes = pd.notes(i.incidentId);
     assert.equal(notes.length, 1);
     assert.equal(notes[0]!.content, `cleanup freed 2 GiB\n\n${noteMarker(i.actionRunId)}`);
-    assert.equal((result as { outputExcerpt: string }).outputExcerpt, `note added (${notes[0]!.id})`);
+    assert.equal((result as { outputExcerpt: string }).outputExcerpt, `note added (${notes[0]!.id}) (found after an unanswered attempt; not created again)`);
     const written = await db.db.selectFrom('pagerduty_writes').selectAll().where('incident_id', '=', i.incidentId).execute();
     assert.deepEqual(written.map((w) => [w.kind, w.note_id]), [['note', notes[0]!.id]], 'the note id is remembered');
     assert.deepEqual(pd.requests.flatMap((r) => r.errors), []);

@@ -12,7 +12,7 @@ export const ECHO_CLOCK_SKEW_MS = 120_000;
 /** How long an unanswered write may still take effect at PagerDuty after it was sent. */
 export const ECHO_MAX_FLIGHT_MS = 120_000;
 
-const interval = (ms: number) => sql.lit(`${ms} milliseconds`);
+const interval = (ms: number) => sql<string>`(${sql.lit(ms)} * interval '1 millisecond')`;
 
 export async function recordWriteStart(
   db: Db,
