@@ -309,8 +309,9 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
         url.searchParams.set('direction', 'desc');
         url.searchParams.set('per_page', '100');
         url.searchParams.set('page', String(page));
-        // An issue made after `createdAfter` was updated after it too: the list stops at older ones.
-        if (call?.createdAfter) url.searchParams.set('since', new Date(call.createdAfter.getTime() - 60_000).toISOString());
+        // An issue made after `createdAfter` was updated after it too (10 min of clock skew allowed): the
+        // list leaves out older ones.
+        if (call?.createdAfter) url.searchParams.set('since', new Date(call.createdAfter.getTime() - 600_000).toISOString());
         const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) });
         const list = parseJson(res, label);
         if (!Array.isArray(list)) throw new WorkItemError(`${label}: issue list is not an array`, false);
