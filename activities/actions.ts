@@ -4,9 +4,12 @@ import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { ExecutorError } from '../src/executors/errors.js';
 import { resolveSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
+import type { WorkItemProvider } from '../src/executors/work-items.js';
 import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
+import { ensureOwnWrites, type OwnWritesClient } from './own-writes.js';
 import { DEFAULT_REMOTE_SCRIPTS_DIR, runOnManagementVm, type ScriptActionResult } from './script-result.js';
+import { createSideEffects, type EffectResult } from './side-effects.js';
 import type { RunActionInput } from './types.js';
 
 export interface ActionDeps {
@@ -16,13 +19,24 @@ export interface ActionDeps {
   /** Notifications and work items; absent in processes that do not send them. */
   integrations?: Integrations | undefined;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Outside an activity (tests): the time one attempt may spend calling providers (inside one it follows
+   * the start-to-close timeout), and how long a Jira search miss may still be index lag.
+   */
+  sideEffects?: { budgetMs?: number; settleMs?: number } | undefined;
 }
 
-/** The SaaS side effects, behind one seam so the worker wires real clients and tests wire local peers. */
+/**
+ * The SaaS side effects, behind one seam so the worker wires real clients and tests wire local peers.
+ * `signal` aborts a call at its attempt's deadline.
+ */
 export interface Integrations {
-  slack(input: { webhookUrl: string; text: string }): Promise<void>;
-  email(input: { to: string[]; subject: string; text: string }): Promise<{ messageId?: string }>;
-  webhook(input: { url: string; body: string; secret?: string | undefined; idempotencyKey: string }): Promise<void>;
+  slack(input: { webhookUrl: string; text: string; signal?: AbortSignal | undefined }): Promise<void>;
+  email(input: { to: string[]; subject: string; text: string; idempotencyKey?: string | undefined; signal?: AbortSignal | undefined }): Promise<{ messageId?: string; response?: string }>;
+  webhook(input: { url: string; body: string; secret?: string | undefined; idempotencyKey: string; signal?: AbortSignal | undefined }): Promise<void>;
+  /** The provider of an action's work items; the activity creates and (after a lost answer) looks up. */
+  workItems(target: { provider: 'ewm' | 'jira' | 'github'; project?: string | undefined; repo?: string | undefined }): WorkItemProvider;
+  /** Find-then-create in one call, for callers outside an activity. */
   workItem(input: {
     provider: 'ewm' | 'jira' | 'github';
     idempotencyKey: string;
@@ -35,62 +49,111 @@ export interface Integrations {
   }): Promise<{ id: string; url: string }>;
 }
 
-/** Run one rule action that is not an agent script. Results are recorded by the workflow. */
+/**
+ * Run one rule action that is not an agent script. Results are recorded by the workflow. Every external
+ * side effect is keyed by the action run id (incident, rule, action and event) and goes through
+ * side_effects (activities/side-effects.ts): a retry after a lost answer never makes a second ticket,
+ * note or message; what each type guarantees is in docs/guarantees.md.
+ */
 export function createActionActivities(deps: ActionDeps) {
   const env = deps.env ?? process.env;
+  const effects = createSideEffects({ db: deps.db, logger: deps.logger, ...(deps.sideEffects?.budgetMs ? { budgetMs: deps.sideEffects.budgetMs } : {}) });
+  const settleMs = deps.sideEffects?.settleMs;
+  const pagerduty = deps.pagerduty ? ensureOwnWrites(deps.pagerduty, { db: deps.db, logger: deps.logger, sideEffects: effects }) : undefined;
 
   async function executeAction(input: RunActionInput): Promise<ScriptActionResult> {
     const { action } = input;
     const p = action.params;
+    const key = input.actionRunId;
+    const once = { key, incidentId: input.incidentId };
     try {
       switch (action.type) {
         case 'script.ssh':
           return await sshScript(input);
-        case 'pagerduty.note':
-          await pd().addNote(input.incidentId, String(p.content));
-          return ok('note added');
+        case 'pagerduty.note': {
+          const note = await pd().addNote(input.incidentId, String(p.content), { key });
+          return ok(`note added${note.id ? ` (${note.id})` : ''}${how(note)}`);
+        }
         case 'pagerduty.acknowledge':
-          await pd().updateIncident(input.incidentId, { status: 'acknowledged' });
-          return ok('acknowledged');
-        case 'pagerduty.resolve':
-          await pd().updateIncident(input.incidentId, { status: 'resolved', ...(p.resolution ? { resolution: String(p.resolution) } : {}) });
-          return ok('resolved');
+          return ok(`acknowledged${how(await pd().updateIncident(input.incidentId, { status: 'acknowledged' }, { key }))}`);
+        case 'pagerduty.resolve': {
+          const r = await pd().updateIncident(input.incidentId, { status: 'resolved', ...(p.resolution ? { resolution: String(p.resolution) } : {}) }, { key });
+          return ok(`resolved${how(r)}`);
+        }
         case 'pagerduty.priority':
-          await pd().updateIncident(input.incidentId, { priorityId: String(p.priorityId) });
-          return ok(`priority set to ${String(p.priorityId)}`);
+          return ok(`priority set to ${String(p.priorityId)}${how(await pd().updateIncident(input.incidentId, { priorityId: String(p.priorityId) }, { key }))}`);
         case 'pagerduty.escalate':
-          await pd().updateIncident(input.incidentId, { escalationLevel: Number(p.level) });
-          return ok(`escalated to level ${String(p.level)}`);
-        case 'notify.slack':
-          await integrations().slack({ webhookUrl: await resolveSecretRef(String(p.webhookUrlRef), env), text: String(p.text) });
-          return ok('slack message sent');
+          return ok(`escalated to level ${String(p.level)}${how(await pd().updateIncident(input.incidentId, { escalationLevel: Number(p.level) }, { key }))}`);
+        case 'notify.slack': {
+          const webhookUrl = await resolveSecretRef(String(p.webhookUrlRef), env);
+          const r = await effects.run({
+            ...once,
+            kind: 'notify.slack',
+            // An incoming webhook gives no id, takes no key and cannot be read back: at most once.
+            onUncertain: 'refuse',
+            perform: async (ctx) => {
+              await integrations().slack({ webhookUrl, text: String(p.text), signal: ctx.signal });
+              return {};
+            },
+          });
+          return ok(`slack message sent${how(r)}`);
+        }
         case 'notify.email': {
-          const r = await integrations().email({ to: p.to as string[], subject: String(p.subject), text: String(p.body ?? '') });
-          return ok(`email sent${r.messageId ? ` (${r.messageId})` : ''}`);
+          const r = await effects.run({
+            ...once,
+            kind: 'notify.email',
+            // SMTP cannot be asked whether a message whose final reply was lost was delivered: at most once.
+            onUncertain: 'refuse',
+            perform: async (ctx) => {
+              const sent = await integrations().email({ to: p.to as string[], subject: String(p.subject), text: String(p.body ?? ''), idempotencyKey: key, signal: ctx.signal });
+              return { externalId: sent.messageId, detail: sent.response };
+            },
+          });
+          return ok(`email sent${r.externalId ? ` (${r.externalId})` : ''}${how(r)}`);
         }
         case 'notify.webhook': {
           const body = p.body !== undefined ? String(p.body) : JSON.stringify({ incidentId: input.incidentId, ruleId: input.ruleId, ruleVersion: input.ruleVersion, previous: input.previous });
-          await integrations().webhook({
-            url: String(p.url),
-            body,
-            secret: p.secretRef ? await resolveSecretRef(String(p.secretRef), env) : undefined,
-            idempotencyKey: input.actionRunId,
+          const secret = p.secretRef ? await resolveSecretRef(String(p.secretRef), env) : undefined;
+          const r = await effects.run({
+            ...once,
+            kind: 'notify.webhook',
+            // Every delivery carries the same Idempotency-Key: the receiver deduplicates a resend.
+            onUncertain: 'resend',
+            perform: async (ctx) => {
+              await integrations().webhook({ url: String(p.url), body, secret, idempotencyKey: key, signal: ctx.signal });
+              return {};
+            },
           });
-          return ok('webhook delivered');
+          return ok(`webhook delivered${how(r)}`);
         }
         case 'workitem': {
-          const item = await integrations().workItem({
-            provider: p.provider as 'ewm' | 'jira' | 'github',
-            // One item per incident, rule and action, however often the activity or the incident retries.
-            idempotencyKey: `${input.incidentId}:${input.ruleId}:${action.id}`,
-            project: p.project as string | undefined,
-            repo: p.repo as string | undefined,
+          const kind = p.provider as 'ewm' | 'jira' | 'github';
+          const provider = integrations().workItems({ provider: kind, project: p.project as string | undefined, repo: p.repo as string | undefined });
+          const item = {
+            idempotencyKey: key,
             title: String(p.title),
             description: String(p.description ?? ''),
-            type: p.itemType as string | undefined,
-            filedAgainst: p.filedAgainst as string | undefined,
+            ...(p.itemType !== undefined ? { type: String(p.itemType) } : {}),
+            ...(p.filedAgainst !== undefined ? { filedAgainst: String(p.filedAgainst) } : {}),
+            ...(p.project !== undefined ? { project: String(p.project) } : {}),
+          };
+          const r = await effects.run({
+            ...once,
+            kind: `workitem.${kind}`,
+            // EWM and GitHub read the items themselves; Jira's search lags, so a miss there is only trusted
+            // after the index had time, and then nothing is created blindly.
+            onUncertain: kind === 'jira' ? 'lookup-settle' : 'lookup',
+            ...(settleMs !== undefined ? { settleMs } : {}),
+            find: async (ctx) => {
+              const found = await provider.findByIdempotencyKey(key, { signal: ctx.signal, createdAfter: ctx.firstAttemptAt });
+              return found ? { externalId: found.id, url: found.url } : null;
+            },
+            perform: async (ctx) => {
+              const created = await provider.create(item, { signal: ctx.signal });
+              return { externalId: created.id, url: created.url };
+            },
           });
-          return { exitCode: null, outputExcerpt: `work item ${item.id}`, link: item.url };
+          return { exitCode: null, outputExcerpt: `work item ${r.externalId ?? ''}${how(r)}`, link: r.url };
         }
         default:
           throw ApplicationFailure.nonRetryable(`action type ${action.type} cannot run on the main worker`, 'ValidationError');
@@ -100,9 +163,9 @@ export function createActionActivities(deps: ActionDeps) {
     }
   }
 
-  function pd(): PagerDutyClient {
-    if (!deps.pagerduty) throw ApplicationFailure.nonRetryable('PagerDuty write-back is off: set PAGERDUTY_API_TOKEN and PAGERDUTY_FROM_EMAIL', 'ValidationError');
-    return deps.pagerduty;
+  function pd(): OwnWritesClient {
+    if (!pagerduty) throw ApplicationFailure.nonRetryable('PagerDuty write-back is off: set PAGERDUTY_API_TOKEN and PAGERDUTY_FROM_EMAIL', 'ValidationError');
+    return pagerduty;
   }
 
   function integrations(): Integrations {
@@ -135,6 +198,11 @@ export function createActionActivities(deps: ActionDeps) {
 
 function ok(message: string): ScriptActionResult {
   return { exitCode: null, outputExcerpt: message };
+}
+
+/** How the result was obtained, when not by this attempt's own call. */
+function how(r: { via?: EffectResult['via'] | undefined }): string {
+  return r.via === 'found' ? ' (found after an unanswered attempt; not created again)' : r.via === 'recorded' ? ' (recorded by an earlier attempt)' : '';
 }
 
 /** Executor and API errors that will never succeed become non-retryable failures, named for the retry policy. */

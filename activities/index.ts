@@ -5,6 +5,7 @@ import type { Logger } from '../src/logger.js';
 import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { createActionRunActivities } from './action-runs.js';
 import { createActionActivities, type Integrations } from './actions.js';
+import { ensureOwnWrites } from './own-writes.js';
 import { createIncidentActivities } from './incidents.js';
 import { createJobActivities } from './jobs.js';
 import { createPlanActivities } from './plan.js';
@@ -21,7 +22,9 @@ export interface ActivityDeps {
 }
 
 /** Every activity of the main worker, built from injected dependencies (tests pass their own). */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(input: ActivityDeps) {
+  // Every PagerDuty write (actions, run notes) is recorded, so the webhook event it causes never matches a rule.
+  const deps = { ...input, pagerduty: input.pagerduty && ensureOwnWrites(input.pagerduty, input) };
   const incidents = createIncidentActivities(deps);
   const plan = createPlanActivities(deps);
   return {

@@ -5,7 +5,7 @@ import { buildContext } from '../src/domain/rules/evaluate.js';
 import type { Action, Rule } from '../src/domain/rules/schema.js';
 import { inTimeWindow, type TimeWindow } from '../src/domain/rules/time-window.js';
 import type { Logger } from '../src/logger.js';
-import { NOTE_MARKER } from './action-runs.js';
+import { isOwnWrite } from './own-writes.js';
 import type { MatchDecision, MatchPlan, PlannedAction } from './types.js';
 
 export interface PlanDeps {
@@ -49,7 +49,7 @@ export function createPlanActivities(deps: PlanDeps) {
     const incident = await db.selectFrom('incidents').selectAll().where('id', '=', input.incidentId).executeTakeFirstOrThrow();
     const eventRow = await db.selectFrom('incident_events').select('payload').where('event_id', '=', input.eventId).executeTakeFirst();
     const event = (eventRow?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
-    if (isOwnNote(event)) return [];
+    if (await isOwnWrite(db, input.incidentId, event)) return [];
 
     const ctx = incidentContext(incident, event, input.eventType);
     const at = now();
@@ -229,10 +229,4 @@ export function incidentContext(incident: Incident, event: Record<string, unknow
     alerts: (incident.alerts ?? []) as unknown[],
     event: { ...event, type: eventType },
   });
-}
-
-function isOwnNote(event: Record<string, unknown>): boolean {
-  if (event.event_type !== 'incident.annotated') return false;
-  const content = (event.data as { content?: unknown } | undefined)?.content;
-  return typeof content === 'string' && content.startsWith(NOTE_MARKER);
 }

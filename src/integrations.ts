@@ -38,7 +38,7 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
 
   return {
     async slack(input) {
-      await sendSlack({ webhookUrl: input.webhookUrl, text: input.text }, ruleDirected);
+      await sendSlack({ webhookUrl: input.webhookUrl, text: input.text }, { ...ruleDirected, ...(input.signal ? { signal: input.signal } : {}) });
     },
     async email(input) {
       if (!config.smtp.url || !config.smtp.from) throw notConfigured('email', 'SMTP_URL and SMTP_FROM');
@@ -56,8 +56,9 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
           to: input.to,
           subject: input.subject,
           text: input.text,
+          ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
         },
-        deps,
+        { ...deps, ...(input.signal ? { signal: input.signal } : {}) },
       );
     },
     async webhook(input) {
@@ -67,7 +68,13 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
       } catch {
         // Not JSON: sent as a JSON string.
       }
-      await sendWebhook({ url: input.url, body, ...(input.secret ? { secret: input.secret } : {}), idempotencyKey: input.idempotencyKey }, ruleDirected);
+      await sendWebhook(
+        { url: input.url, body, ...(input.secret ? { secret: input.secret } : {}), idempotencyKey: input.idempotencyKey },
+        { ...ruleDirected, ...(input.signal ? { signal: input.signal } : {}) },
+      );
+    },
+    workItems(target) {
+      return provider(target.provider, target);
     },
     async workItem(input) {
       const p = provider(input.provider, input);

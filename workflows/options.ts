@@ -38,7 +38,7 @@ export const triageLocalOptions: LocalActivityOptions = { ...dbLocalOptions, sta
 
 /** Calls to SaaS APIs (PagerDuty, Slack, Jira, GitHub, EWM): retried with backoff, bounded. */
 export const externalApiOptions: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '60 seconds', // > a lookup + a create (15 s each) + recording; see activities/side-effects.ts
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,

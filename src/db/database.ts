@@ -182,6 +182,40 @@ export interface AuditLogTable {
   after: NullableJson<unknown>;
 }
 
+/** One external side effect of an action run (or of a note activity), claimed before the provider is called. */
+export interface SideEffectTable {
+  key: string;
+  incident_id: string | null;
+  kind: string;
+  state: 'attempting' | 'failed' | 'done' | 'unknown';
+  attempts: Generated<number>;
+  external_id: string | null;
+  url: string | null;
+  detail: string | null;
+  last_error: string | null;
+  in_flight_until: NullableTimestamp;
+  uncertain_since: NullableTimestamp;
+  first_attempt_at: Generated<Date>;
+  answered_at: NullableTimestamp;
+  updated_at: Generated<Date>;
+}
+
+/** One write Self-healing sent to PagerDuty, so the webhook event it causes never matches a rule. */
+export interface PagerDutyWriteTable {
+  id: Generated<string>;
+  incident_id: string;
+  kind: 'note' | 'status' | 'priority' | 'escalation';
+  event_type: string;
+  value: string | null;
+  content: string | null;
+  note_id: string | null;
+  agent_id: string | null;
+  state: 'attempting' | 'done' | 'failed';
+  started_at: Generated<Date>;
+  answered_at: NullableTimestamp;
+  matched_event_id: string | null;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
@@ -195,6 +229,8 @@ export interface Database {
   job_target_results: JobTargetResultTable;
   api_tokens: ApiTokenTable;
   audit_log: AuditLogTable;
+  side_effects: SideEffectTable;
+  pagerduty_writes: PagerDutyWriteTable;
 }
 
 export type Incident = Selectable<IncidentTable>;
@@ -210,3 +246,5 @@ export type JobRun = Selectable<JobRunTable>;
 export type JobTargetResult = Selectable<JobTargetResultTable>;
 export type ApiToken = Selectable<ApiTokenTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
+export type SideEffect = Selectable<SideEffectTable>;
+export type PagerDutyWrite = Selectable<PagerDutyWriteTable>;

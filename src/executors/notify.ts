@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { EmailSendError, HttpCallError } from './errors.js';
 import { httpRequest, type FetchLike } from './http.js';
@@ -19,7 +19,9 @@ export interface SlackMessage {
 
 /**
  * Posts to a Slack incoming webhook. Slack answers 200 with the text `ok`; 4xx (bad payload, revoked
- * hook) is permanent, 429/5xx retryable.
+ * hook) is permanent, 429/5xx retryable. An incoming webhook returns no message id and takes no
+ * idempotency key, and the channel cannot be read through the hook: a post whose answer was lost cannot
+ * be found, so the caller must not send it again (activities/side-effects.ts: at most once).
  */
 export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}): Promise<{ ok: true }> {
   const payload: Record<string, unknown> = { text: message.text };
@@ -52,22 +54,47 @@ export interface EmailMessage {
   to: string[];
   subject: string;
   text: string;
+  /** Key of the side effect: the Message-ID is derived from it, the same on every attempt. */
+  idempotencyKey?: string;
 }
 
 export interface EmailDeps {
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Aborts the SMTP session (the attempt's deadline). */
+  signal?: AbortSignal;
 }
 
-/** Sends a plain-text email through SMTP with nodemailer; returns the Message-ID. */
-export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Promise<{ messageId: string }> {
+/**
+ * Sending failed after the server had accepted DATA: the message may have been delivered (its final
+ * reply was lost). SMTP has no way to ask, so it must not be sent again.
+ */
+export class EmailMaybeSentError extends EmailSendError {
+  readonly maybeSent = true;
+}
+
+/** A Message-ID that is the same on every attempt of one side effect, so a copy is recognisable. */
+export function emailMessageId(key: string, from: string): string {
+  const domain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from)?.[1] ?? 'selfheal.invalid';
+  return `<${createHash('sha256').update(key).digest('hex').slice(0, 32)}.selfheal@${domain}>`;
+}
+
+/** Sends a plain-text email through SMTP with nodemailer; returns the Message-ID and the server's reply. */
+export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Promise<{ messageId: string; response?: string }> {
   if (message.to.length === 0) throw new EmailSendError('email: no recipients', false);
-  const timeoutMs = deps.timeoutMs ?? 30_000;
+  const timeoutMs = deps.timeoutMs ?? 15_000;
   let auth: { user: string; pass: string } | undefined;
   if (message.smtp.user !== undefined) {
     if (message.smtp.passRef === undefined) throw new EmailSendError('email: smtp.user given without smtp.passRef', false);
     auth = { user: message.smtp.user, pass: await resolveSecretRef(message.smtp.passRef, deps.env) };
   }
+  // Whether the server said 354 to DATA: from then on a dropped connection may hide a delivered message.
+  // nodemailer reports the SMTP dialogue (not the message) to its logger with `transactionLog`.
+  let dataAccepted = false;
+  const watch = (entry: { tnx?: string } | undefined, line: unknown): void => {
+    if (entry?.tnx === 'server' && typeof line === 'string' && line.startsWith('354')) dataAccepted = true;
+  };
+  const quiet = (): void => undefined;
   const transport = nodemailer.createTransport({
     host: message.smtp.host,
     port: message.smtp.port,
@@ -76,15 +103,31 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
+    transactionLog: true,
+    logger: { level: quiet, trace: quiet, debug: watch, info: quiet, warn: quiet, error: quiet, fatal: quiet },
   });
+  const abort = (): void => transport.close();
+  deps.signal?.addEventListener('abort', abort, { once: true });
   try {
-    const info = await transport.sendMail({ from: message.from, to: message.to, subject: message.subject, text: message.text });
-    return { messageId: info.messageId };
+    if (deps.signal?.aborted) throw new EmailSendError('email: attempt deadline passed before sending', true);
+    const info = await transport.sendMail({
+      from: message.from,
+      to: message.to,
+      subject: message.subject,
+      text: message.text,
+      ...(message.idempotencyKey !== undefined ? { messageId: emailMessageId(message.idempotencyKey, message.from) } : {}),
+    });
+    return { messageId: info.messageId, ...(typeof info.response === 'string' ? { response: info.response } : {}) };
   } catch (err) {
-    const e = err as Error & { code?: string; responseCode?: number };
+    if (err instanceof EmailSendError) throw err;
+    const e = err as Error & { code?: string; responseCode?: number; command?: string };
     const permanent = e.code === 'EAUTH' || e.code === 'EENVELOPE' || e.code === 'EMESSAGE' || (e.responseCode !== undefined && e.responseCode >= 500);
-    throw new EmailSendError(`email via ${message.smtp.host}:${message.smtp.port}: ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}`, !permanent, { cause: err });
+    const what = `email via ${message.smtp.host}:${message.smtp.port}: ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}`;
+    // A reply to the message itself (250 missing, 4xx/5xx after the data) is an answer: nothing was sent.
+    if (dataAccepted && e.responseCode === undefined) throw new EmailMaybeSentError(`${what} after the message was handed over`, false, { cause: err });
+    throw new EmailSendError(what, !permanent, { cause: err });
   } finally {
+    deps.signal?.removeEventListener('abort', abort);
     transport.close();
   }
 }

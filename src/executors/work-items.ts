@@ -4,7 +4,7 @@ import { basicAuth, httpRequest, parseJson, type FetchLike } from './http.js';
 import { resolveSecretRef } from './secrets.js';
 
 export interface WorkItemInput {
-  /** Business key of the action run, e.g. `incident:rule:action`. */
+  /** Business key of the action run: `incident:rule:action:event`. */
   idempotencyKey: string;
   title: string;
   description: string;
@@ -22,10 +22,22 @@ export interface WorkItemRef {
   url: string;
 }
 
+/** Per-call options: the attempt's deadline, and for lookups how far back an item can have been made. */
+export interface WorkItemCall {
+  signal?: AbortSignal | undefined;
+  /** The item, if it exists, was created after this moment (lets GitHub's list stop early). */
+  createdAfter?: Date | undefined;
+}
+
 export interface WorkItemProvider {
   readonly kind: 'ewm' | 'jira' | 'github';
-  create(input: WorkItemInput): Promise<WorkItemRef>;
-  findByIdempotencyKey(idempotencyKey: string): Promise<WorkItemRef | null>;
+  create(input: WorkItemInput, call?: WorkItemCall): Promise<WorkItemRef>;
+  /**
+   * The item carrying this idempotency key, or null. EWM's OSLC query and GitHub's issue list read the
+   * items themselves; Jira's JQL search reads an index that lags writes by seconds to minutes (Atlassian:
+   * "Search After Write with Search And Reconcile"), so a miss there proves nothing for a while.
+   */
+  findByIdempotencyKey(idempotencyKey: string, call?: WorkItemCall): Promise<WorkItemRef | null>;
 }
 
 export interface ProviderDeps {
@@ -36,8 +48,9 @@ export interface ProviderDeps {
 }
 
 /**
- * Opens the work item unless one with the same idempotency key already exists, so a retried activity
- * never opens a second item.
+ * Opens the work item unless one with the same idempotency key is found. The activity does not use it:
+ * it only looks after an attempt whose answer was lost (activities/side-effects.ts), since a Jira search
+ * may not show an item created seconds ago.
  */
 export async function createWorkItemOnce(provider: WorkItemProvider, input: WorkItemInput): Promise<WorkItemRef & { created: boolean }> {
   const existing = await provider.findByIdempotencyKey(input.idempotencyKey);
@@ -67,10 +80,11 @@ function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
-function http(deps: ProviderDeps): { fetch?: FetchLike; timeoutMs?: number } {
-  const out: { fetch?: FetchLike; timeoutMs?: number } = {};
+function http(deps: ProviderDeps, call: WorkItemCall = {}): { fetch?: FetchLike; timeoutMs?: number; signal?: AbortSignal } {
+  const out: { fetch?: FetchLike; timeoutMs?: number; signal?: AbortSignal } = {};
   if (deps.fetch) out.fetch = deps.fetch;
   if (deps.timeoutMs !== undefined) out.timeoutMs = deps.timeoutMs;
+  if (call.signal) out.signal = call.signal;
   return out;
 }
 
@@ -117,7 +131,7 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
   };
   return {
     kind: 'ewm',
-    async create(input) {
+    async create(input, call) {
       const tag = idempotencyLabel(input.idempotencyKey);
       const body: Record<string, unknown> = {
         'dcterms:title': input.title,
@@ -133,18 +147,18 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
         label,
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
-        ...http(deps),
+        ...http(deps, call),
       });
       const location = res.headers.get('location');
       const parsed = res.text.trim() === '' ? {} : asRecord(parseJson(res, label), label);
       return refOf(parsed, location);
     },
-    async findByIdempotencyKey(key) {
+    async findByIdempotencyKey(key, call) {
       const tag = idempotencyLabel(key);
       const url = new URL(config.queryCapabilityUrl);
       url.searchParams.set('oslc.where', `dcterms:subject="${tag}"`);
       url.searchParams.set('oslc.select', 'dcterms:identifier');
-      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps) });
+      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) });
       const parsed = asRecord(parseJson(res, label), label);
       const results = parsed['oslc:results'] ?? parsed['rdfs:member'];
       if (!Array.isArray(results)) throw new WorkItemError(`${label}: query response without oslc:results`, false);
@@ -192,7 +206,7 @@ export function createJiraProvider(config: JiraConfig, deps: ProviderDeps = {}):
   });
   return {
     kind: 'jira',
-    async create(input) {
+    async create(input, call) {
       const keyLabel = idempotencyLabel(input.idempotencyKey);
       const labels = [...new Set([...(input.labels ?? []).map((l) => l.replace(/\s+/g, '-')), keyLabel])];
       const body = {
@@ -210,19 +224,19 @@ export function createJiraProvider(config: JiraConfig, deps: ProviderDeps = {}):
         label,
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
-        ...http(deps),
+        ...http(deps, call),
       });
       const parsed = asRecord(parseJson(res, label), label);
       const key = asString(parsed.key);
       if (!key) throw new WorkItemError(`${label}: create response without key`, false);
       return { id: key, url: `${base}/browse/${key}` };
     },
-    async findByIdempotencyKey(key) {
+    async findByIdempotencyKey(key, call) {
       const url = new URL(`${base}/rest/api/3/search/jql`);
       url.searchParams.set('jql', `labels = "${idempotencyLabel(key)}" ORDER BY created ASC`);
       url.searchParams.set('fields', 'summary');
       url.searchParams.set('maxResults', '1');
-      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps) });
+      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) });
       const parsed = asRecord(parseJson(res, label), label);
       if (!Array.isArray(parsed.issues)) throw new WorkItemError(`${label}: search response without issues`, false);
       const first = parsed.issues[0] as unknown;
@@ -268,7 +282,7 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
   };
   return {
     kind: 'github',
-    async create(input) {
+    async create(input, call) {
       const body = {
         title: input.title,
         body: `${input.description}\n\n${idempotencyMarker(input.idempotencyKey)}`,
@@ -280,11 +294,11 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
         label,
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
-        ...http(deps),
+        ...http(deps, call),
       });
       return refOf(asRecord(parseJson(res, label), label));
     },
-    async findByIdempotencyKey(key) {
+    async findByIdempotencyKey(key, call) {
       const needle = idempotencyMarker(key);
       const maxPages = config.maxPages ?? 10;
       for (let page = 1; page <= maxPages; page++) {
@@ -295,7 +309,10 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
         url.searchParams.set('direction', 'desc');
         url.searchParams.set('per_page', '100');
         url.searchParams.set('page', String(page));
-        const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps) });
+        // An issue made after `createdAfter` was updated after it too (10 min of clock skew allowed): the
+        // list leaves out older ones.
+        if (call?.createdAfter) url.searchParams.set('since', new Date(call.createdAfter.getTime() - 600_000).toISOString());
+        const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) });
         const list = parseJson(res, label);
         if (!Array.isArray(list)) throw new WorkItemError(`${label}: issue list is not an array`, false);
         for (const entry of list) {

@@ -1,5 +1,8 @@
-// PagerDuty REST API v2 client for the few calls Self-healing makes: read an incident's alerts, write
-// back (note, acknowledge/resolve, priority, escalation) and manage the V3 webhook subscription.
+// PagerDuty REST API v2 client for the few calls Self-healing makes: read an incident, its alerts and
+// notes, write back (note, acknowledge/resolve, priority, escalation) and manage the V3 webhook
+// subscription. PagerDuty's writes take no idempotency key (the OpenAPI document lists only Accept,
+// Content-Type and From for createIncidentNote and updateIncident): activities/side-effects.ts and
+// activities/own-writes.ts make them exactly-once and recognisable.
 // Responses are parsed tolerantly (unknown fields kept). The API token never appears in errors.
 import { z } from 'zod';
 
@@ -24,6 +27,11 @@ export interface IncidentUpdate {
   resolution?: string;
 }
 
+/** Per-call options: a signal that aborts the call (an activity attempt's deadline). */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
 export interface WebhookSubscriptionInput {
   url: string;
   events: string[];
@@ -41,8 +49,18 @@ const alertsPageSchema = z.looseObject({
   limit: z.number().nullish(),
   offset: z.number().nullish(),
 });
-const noteResponseSchema = z.looseObject({ note: z.looseObject({ id: z.string(), content: z.string().optional() }) });
-const incidentResponseSchema = z.looseObject({ incident: z.looseObject({ id: z.string() }) });
+const userRefSchema = z.looseObject({ id: z.string(), type: z.string().optional() });
+const noteSchema = z.looseObject({ id: z.string(), content: z.string().optional(), user: userRefSchema.nullish(), created_at: z.string().optional() });
+const noteResponseSchema = z.looseObject({ note: noteSchema });
+const notesResponseSchema = z.looseObject({ notes: z.array(noteSchema) });
+const incidentResponseSchema = z.looseObject({
+  incident: z.looseObject({
+    id: z.string(),
+    status: z.string().optional(),
+    priority: z.looseObject({ id: z.string() }).nullish(),
+    last_status_change_by: userRefSchema.nullish(),
+  }),
+});
 const subscriptionSchema = z.looseObject({
   id: z.string(),
   type: z.string().optional(),
@@ -79,8 +97,11 @@ export class PagerDutyApiError extends Error {
 
 export interface PagerDutyClient {
   listIncidentAlerts(incidentId: string): Promise<PagerDutyAlert[]>;
-  addNote(incidentId: string, content: string): Promise<IncidentNote>;
-  updateIncident(incidentId: string, update: IncidentUpdate): Promise<PagerDutyIncident>;
+  addNote(incidentId: string, content: string, options?: CallOptions): Promise<IncidentNote>;
+  /** Every note of the incident (PagerDuty keeps at most 2000), oldest first. */
+  listIncidentNotes(incidentId: string, options?: CallOptions): Promise<IncidentNote[]>;
+  getIncident(incidentId: string, options?: CallOptions): Promise<PagerDutyIncident>;
+  updateIncident(incidentId: string, update: IncidentUpdate, options?: CallOptions): Promise<PagerDutyIncident>;
   /** Note: the list filter says `service`, where a subscription's own filter says `service_reference`. */
   listWebhookSubscriptions(filter?: { type: 'account' } | { type: 'service' | 'team'; id: string }): Promise<WebhookSubscription[]>;
   /** The response carries `delivery_method.secret`, the signing secret, only this once. */
@@ -113,7 +134,7 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     schema: z.ZodType<T> | undefined,
-    init: { query?: Record<string, string>; body?: unknown } = {},
+    init: { query?: Record<string, string>; body?: unknown; signal?: AbortSignal | undefined } = {},
   ): Promise<T | undefined> {
     const url = new URL(baseUrl + path);
     for (const [key, value] of Object.entries(init.query ?? {})) url.searchParams.set(key, value);
@@ -134,13 +155,20 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
         method,
         headers,
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      const reason = error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : 'network error';
+      const reason =
+        error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${init.signal?.aborted ? 'the attempt deadline' : `${timeoutMs} ms`}` : 'network error';
       throw new PagerDutyApiError(`PagerDuty API ${method} ${path}: ${reason}`, undefined, true, { method, path }, { cause: error });
     }
-    const text = await response.text().catch(() => '');
+    // A body cut off mid-way (the connection dropped after the status line) is an answer we did not get.
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw new PagerDutyApiError(`PagerDuty API ${method} ${path}: answer cut off`, undefined, true, { method, path }, { cause: error });
+    }
     if (!response.ok) {
       let message = response.statusText || 'request failed';
       const details: PagerDutyApiError['details'] = { method, path };
@@ -204,14 +232,24 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
       return alerts;
     },
 
-    async addNote(incidentId, content) {
+    async addNote(incidentId, content, options) {
       const body = await required(
-        request('POST', `/incidents/${id(incidentId)}/notes`, noteResponseSchema, { body: { note: { content } } }),
+        request('POST', `/incidents/${id(incidentId)}/notes`, noteResponseSchema, { body: { note: { content } }, signal: options?.signal }),
       );
       return body.note;
     },
 
-    async updateIncident(incidentId, update) {
+    async listIncidentNotes(incidentId, options) {
+      const body = await required(request('GET', `/incidents/${id(incidentId)}/notes`, notesResponseSchema, { signal: options?.signal }));
+      return body.notes;
+    },
+
+    async getIncident(incidentId, options) {
+      const body = await required(request('GET', `/incidents/${id(incidentId)}`, incidentResponseSchema, { signal: options?.signal }));
+      return body.incident;
+    },
+
+    async updateIncident(incidentId, update, options) {
       const incident: Record<string, unknown> = { type: 'incident_reference' };
       if (update.status) incident['status'] = update.status;
       if (update.priorityId) incident['priority'] = { id: update.priorityId, type: 'priority_reference' };
@@ -222,7 +260,7 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
         incident['escalation_level'] = update.escalationLevel;
       }
       if (update.resolution !== undefined) incident['resolution'] = update.resolution;
-      const body = await required(request('PUT', `/incidents/${id(incidentId)}`, incidentResponseSchema, { body: { incident } }));
+      const body = await required(request('PUT', `/incidents/${id(incidentId)}`, incidentResponseSchema, { body: { incident }, signal: options?.signal }));
       return body.incident;
     },
 

@@ -65,7 +65,8 @@ describe('rule policies end to end', function () {
     assert.equal(incident.alerts, null);
     // A 403 is not retried: one request for the alerts, then the pipeline went on.
     assert.equal(pd.requests.filter((r) => r.path === `/incidents/${id}/alerts`).length, 1);
-    assert.ok(pd.notes(id).some((n) => n.content === 'fixing web-7'), 'the note of the rule names the host taken from the title');
+    // (Every note Self-healing writes ends with its reference line: how a retry finds it again.)
+    assert.ok(pd.notes(id).some((n) => n.content.startsWith('fixing web-7\n\n(self-healing ref ')), 'the note of the rule names the host taken from the title');
   });
 
   it('dry-run records what would run and touches nothing', async function () {
@@ -196,7 +197,9 @@ describe('rule policies end to end', function () {
     await eventually(async () => (await stack.db.db.selectFrom('incidents').select('id').where('id', '=', id).executeTakeFirst()) !== undefined, 30_000, 'incident stored');
     const human = sampleFor('v3-incident.annotated-01.json', id, { data: { content: 'Running KILL on long-running queries' } });
     await stack.deliver(human);
-    const own = sampleFor('v3-incident.annotated-01.json', id, { data: { content: '[self-healing] Rule "x" (v1): KILL ran' } });
+    // PagerDuty's event for the note Self-healing wrote carries that note's id (its text satisfies the rule).
+    const written = await eventually(async () => pd.notes(id).find((n) => n.content.startsWith('seen: Running KILL on long-running queries')), 30_000, 'note posted');
+    const own = sampleFor('v3-incident.annotated-01.json', id, { data: { id: written.id, content: written.content } });
     await stack.deliver(own);
     const matches = await eventually(async () => {
       const m = await stack.db.db.selectFrom('rule_matches').selectAll().where('incident_id', '=', id).execute();
@@ -207,6 +210,6 @@ describe('rule policies end to end', function () {
     const all = await stack.db.db.selectFrom('rule_matches').selectAll().where('incident_id', '=', id).execute();
     assert.deepEqual(all.map((m) => [m.rule_id, m.event_id]), [[ruleId, human.event.id]]);
     assert.equal(matches[0]!.decision, 'run');
-    await eventually(async () => pd.notes(id).some((n) => n.content === 'seen: Running KILL on long-running queries'), 30_000, 'note posted');
+    assert.ok(written.content.startsWith('seen: Running KILL on long-running queries\n\n(self-healing ref '));
   });
 });

@@ -44,14 +44,44 @@ export interface HttpPeer {
   violations: string[];
   /** The next matching request gets this answer instead of the handler's (e.g. 500, 429). */
   failNext(response: PeerResponse): void;
+  /**
+   * The next request to `method` (and path, when given) is handled (the object is created) and then its
+   * answer is lost: 'drop' closes the connection without a reply; { delayMs } replies only after that long
+   * (past the caller's timeout). `lost` counts the answers lost so far.
+   */
+  loseNextAnswer(how: LostAnswer, match?: { method?: string; path?: string | RegExp }): void;
+  lost: number;
   close(): Promise<void>;
 }
+
+export type LostAnswer = 'drop' | { delayMs: number };
 
 /** A local HTTP peer on 127.0.0.1 (port 0) that records requests and answers through route handlers. */
 export async function startHttpPeer(routes: Route[]): Promise<HttpPeer> {
   const requests: RecordedRequest[] = [];
   const violations: string[] = [];
   const forced: PeerResponse[] = [];
+  const losses: { how: LostAnswer; method?: string; path?: string | RegExp }[] = [];
+  const state = { lost: 0 };
+  const delayed = new Set<NodeJS.Timeout>();
+  /** Deliver `answer`, unless a loss was armed for this request: then close or stall instead. */
+  const answerOrLose = (req: RecordedRequest, res: ServerResponse, answer: PeerResponse): void => {
+    const i = losses.findIndex(
+      (l) => (!l.method || l.method === req.method) && (!l.path || (typeof l.path === 'string' ? l.path === req.path : l.path.test(req.path))),
+    );
+    if (i === -1) return send(res, answer);
+    const [loss] = losses.splice(i, 1);
+    state.lost += 1;
+    if (loss!.how === 'drop') {
+      res.socket?.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      delayed.delete(timer);
+      if (!res.destroyed) send(res, answer);
+    }, loss!.how.delayMs);
+    delayed.add(timer);
+  };
   const send = (res: ServerResponse, answer: PeerResponse): void => {
     const headers: Record<string, string> = { ...answer.headers };
     let body = '';
@@ -93,7 +123,7 @@ export async function startHttpPeer(routes: Route[]): Promise<HttpPeer> {
           const override = forced.shift();
           if (override) return send(res, override);
           try {
-            return send(res, await route.handle(recorded));
+            return answerOrLose(recorded, res, await route.handle(recorded));
           } catch (err) {
             if (err instanceof ShapeError) {
               violations.push(`${recorded.method} ${recorded.path}: ${err.message}`);
@@ -113,8 +143,13 @@ export async function startHttpPeer(routes: Route[]): Promise<HttpPeer> {
     requests,
     violations,
     failNext: (response) => forced.push(response),
+    loseNextAnswer: (how, match = {}) => losses.push({ how, ...match }),
+    get lost() {
+      return state.lost;
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        for (const t of delayed) clearTimeout(t);
         server.closeAllConnections();
         server.close((err) => (err ? reject(err) : resolve()));
       }),
@@ -208,11 +243,16 @@ function isAdfDoc(value: unknown): boolean {
   return doc.content.every(validNode);
 }
 
-export async function startJiraPeer(opts: { email?: string; token?: string; projects?: string[] } = {}): Promise<JiraPeer> {
+/**
+ * `indexLagMs`: JQL search shows an issue only that long after it was created, as Jira Cloud's search
+ * index does ("Search After Write with Search And Reconcile": seconds to minutes).
+ */
+export async function startJiraPeer(opts: { email?: string; token?: string; projects?: string[]; indexLagMs?: number } = {}): Promise<JiraPeer> {
   const email = opts.email ?? 'sre@example.com';
   const token = opts.token ?? 'jira-test-token';
   const projects = opts.projects ?? ['OPS'];
   const issues: JiraIssue[] = [];
+  const createdAt = new Map<string, number>();
   const check = (req: RecordedRequest): void => {
     expectBasic(req, email, token);
   };
@@ -239,6 +279,7 @@ export async function startJiraPeer(opts: { email?: string; token?: string; proj
         const id = String(10000 + issues.length);
         const key = `${String(project.key ?? projects[0])}-${issues.length + 1}`;
         issues.push({ id, key, fields: { ...fields, labels: labels as string[], summary: fields.summary } });
+        createdAt.set(key, Date.now());
         return { status: 201, json: { id, key, self: `${peerRef.url}/rest/api/3/issue/${id}` } };
       }),
     },
@@ -249,7 +290,8 @@ export async function startJiraPeer(opts: { email?: string; token?: string; proj
         const jql = req.query.get('jql') ?? '';
         const m = /^labels\s*=\s*"([^"]+)"/.exec(jql);
         expectShape(m, `unsupported jql in test peer: ${jql}`);
-        const found = issues.filter((i) => i.fields.labels.includes(m[1]!));
+        const indexedBefore = Date.now() - (opts.indexLagMs ?? 0);
+        const found = issues.filter((i) => i.fields.labels.includes(m[1]!) && (createdAt.get(i.key) ?? 0) <= indexedBefore);
         const max = Number(req.query.get('maxResults') ?? '50');
         return { status: 200, json: { issues: found.slice(0, max).map((i) => ({ id: i.id, key: i.key, fields: { summary: i.fields.summary } })), isLast: true } };
       }),
@@ -267,6 +309,8 @@ export interface GitHubIssue {
   body: string;
   labels: string[];
   html_url: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface GitHubPeer extends HttpPeer {
@@ -300,7 +344,16 @@ export async function startGitHubPeer(opts: { owner?: string; repo?: string; tok
         const labels = body.labels ?? [];
         expectShape(Array.isArray(labels) && labels.every((l) => typeof l === 'string'), 'labels must be strings');
         const number = issues.length + 1;
-        const issue: GitHubIssue = { number, title: body.title, body: (body.body as string | undefined) ?? '', labels: labels as string[], html_url: `https://github.com/${owner}/${repo}/issues/${number}` };
+        const now = new Date().toISOString();
+        const issue: GitHubIssue = {
+          number,
+          title: body.title,
+          body: (body.body as string | undefined) ?? '',
+          labels: labels as string[],
+          html_url: `https://github.com/${owner}/${repo}/issues/${number}`,
+          created_at: now,
+          updated_at: now,
+        };
         issues.push(issue);
         return { status: 201, json: { id: 900000 + number, ...issue, labels: issue.labels.map((name) => ({ name })), state: 'open' } };
       }),
@@ -310,9 +363,11 @@ export async function startGitHubPeer(opts: { owner?: string; repo?: string; tok
       path: issuesPath,
       handle: authed(check, (req) => {
         const wanted = (req.query.get('labels') ?? '').split(',').filter(Boolean);
+        const since = req.query.get('since');
+        expectShape(since === null || !Number.isNaN(Date.parse(since)), 'since must be an ISO 8601 timestamp');
         const perPage = Math.min(Number(req.query.get('per_page') ?? '30'), 100);
         const page = Number(req.query.get('page') ?? '1');
-        const matching = issues.filter((i) => wanted.every((l) => i.labels.includes(l))).reverse();
+        const matching = issues.filter((i) => wanted.every((l) => i.labels.includes(l)) && (since === null || i.updated_at >= new Date(since).toISOString())).reverse();
         const slice = matching.slice((page - 1) * perPage, page * perPage);
         return { status: 200, json: slice.map((i) => ({ ...i, labels: i.labels.map((name) => ({ name })), state: 'open' })) };
       }),

@@ -3,7 +3,14 @@
 // path and query parameters the operation declares, and the JSON body against the operation's
 // requestBody schema (ajv, $refs resolved inside the document). Bad requests get 400 with the
 // validation errors, in PagerDuty's error shape; every request is recorded for assertions.
-import { randomBytes, randomUUID } from 'node:crypto';
+//
+// Like PagerDuty, it can send V3 webhooks (signed `X-PagerDuty-Signature: v1=<HMAC-SHA256>`) for what
+// happens to its incidents: `incident.annotated` for each note, `incident.acknowledged|resolved|
+// priority_updated|escalated` for each update, with `agent` the user the write was made as (From). Their
+// shape follows PagerDuty's samples (developer docs' webhook overview; zulip fixtures annotated_v3,
+// escalate_v3, priority_updated_v3, resolved_v3). People's notes and updates come from `humanNote` and
+// `humanUpdate`. A write's answer can be lost after the write took effect (`loseNextAnswer`).
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -34,6 +41,8 @@ export interface PeerNote {
   id: string;
   content: string;
   from: string;
+  /** PagerDuty user id of `from`. */
+  userId: string;
   created_at: string;
 }
 
@@ -45,6 +54,26 @@ export interface PeerIncident {
   resolution?: string;
 }
 
+/** What the peer knows of an incident beyond its state: what its webhooks and answers carry. */
+interface IncidentMeta {
+  serviceId: string;
+  title: string;
+  /** Email of whoever last changed the status. */
+  lastStatusChangeBy?: string;
+}
+
+export interface PeerWebhookDelivery {
+  eventId: string;
+  eventType: string;
+  incidentId: string;
+  /** Who the event says acted: the user id of the write's From address. */
+  agentId: string;
+  /** Final HTTP status (0: no answer). */
+  status: number;
+}
+
+export type IncidentChange = { status?: 'acknowledged' | 'resolved' | 'triggered'; priorityId?: string; escalationLevel?: number };
+
 export interface PagerDutyPeer {
   url: string;
   requests: RecordedRequest[];
@@ -55,7 +84,29 @@ export interface PagerDutyPeer {
   notes(incidentId: string): PeerNote[];
   incident(incidentId: string): PeerIncident | undefined;
   webhookSubscriptions(): Json[];
+  /** Service and title the incident's webhook payloads carry. */
+  seedIncident(incidentId: string, fields: { serviceId: string; title?: string }): void;
+  /** From now on, send V3 webhooks for every change to `url`, signed with `secret`. */
+  sendWebhooksTo(url: string, secret: string): void;
+  /** Webhooks sent so far, in order. */
+  deliveries: PeerWebhookDelivery[];
+  /** Resolves once no webhook is waiting to be sent. */
+  webhooksSent(): Promise<void>;
+  /** A person (not the API caller) adds a note in PagerDuty's UI: the note and its webhook. */
+  humanNote(incidentId: string, content: string, email?: string): PeerNote;
+  /** A person changes the incident in PagerDuty's UI: the change and its webhooks. */
+  humanUpdate(incidentId: string, change: IncidentChange, email?: string): void;
+  /**
+   * The next write matching `match` takes effect (note created, incident updated, webhook sent) and its
+   * answer is lost: 'drop' closes the connection; { delayMs } answers that much later.
+   */
+  loseNextAnswer(how: 'drop' | { delayMs: number }, match?: { method?: string; pathPrefix?: string }): void;
   close(): Promise<void>;
+}
+
+/** The PagerDuty user id the peer gives an email address (stable, like a real account's user). */
+export function peerUserId(email: string): string {
+  return `PU${createHash('sha256').update(email).digest('hex').slice(0, 8).toUpperCase()}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,6 +152,7 @@ function resolve(doc: Json, value: unknown): Json {
 const SUPPORTED: [string, string][] = [
   ['get', '/incidents/{id}/alerts'],
   ['post', '/incidents/{id}/notes'],
+  ['get', '/incidents/{id}/notes'],
   ['put', '/incidents/{id}'],
   ['get', '/incidents/{id}'],
   ['get', '/webhook_subscriptions'],
@@ -198,8 +250,14 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
   const alertsByIncident = new Map<string, unknown[]>();
   const notesByIncident = new Map<string, PeerNote[]>();
   const incidents = new Map<string, PeerIncident>();
+  const metas = new Map<string, IncidentMeta>();
   const subscriptions = new Map<string, Json>();
   const failures: { status: number; remaining: number; method?: string; pathPrefix?: string }[] = [];
+  const losses: { how: 'drop' | { delayMs: number }; method?: string; pathPrefix?: string }[] = [];
+  const delayed = new Set<NodeJS.Timeout>();
+  const deliveries: PeerWebhookDelivery[] = [];
+  let webhookTarget: { url: string; secret: string } | undefined;
+  let outbox: Promise<void> = Promise.resolve();
   let baseUrl = '';
 
   const incidentState = (id: string): PeerIncident => {
@@ -210,23 +268,136 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     }
     return incident;
   };
+  const metaOf = (id: string): IncidentMeta => {
+    let meta = metas.get(id);
+    if (!meta) {
+      meta = { serviceId: 'PSERVICE', title: `Incident ${id}` };
+      metas.set(id, meta);
+    }
+    return meta;
+  };
+
+  const userRef = (email: string): Json => {
+    const id = peerUserId(email);
+    return { id, type: 'user_reference', summary: email, self: `${baseUrl}/users/${id}`, html_url: `https://example.pagerduty.com/users/${id}` };
+  };
+  const incidentRef = (incident: PeerIncident): Json => ({
+    id: incident.id,
+    type: 'incident_reference',
+    self: `${baseUrl}/incidents/${incident.id}`,
+    html_url: `https://example.pagerduty.com/incidents/${incident.id}`,
+    summary: metaOf(incident.id).title,
+  });
+  /** `data` of an incident.* event: the incident as V3 webhooks show it. */
+  const webhookIncident = (incident: PeerIncident): Json => ({
+    id: incident.id,
+    type: 'incident',
+    self: `${baseUrl}/incidents/${incident.id}`,
+    html_url: `https://example.pagerduty.com/incidents/${incident.id}`,
+    number: 1,
+    status: incident.status,
+    incident_key: null,
+    created_at: '2024-01-01T00:00:00Z',
+    title: metaOf(incident.id).title,
+    service: { id: metaOf(incident.id).serviceId, type: 'service_reference', self: `${baseUrl}/services/${metaOf(incident.id).serviceId}`, summary: 'Service' },
+    assignees: [],
+    escalation_policy: { id: 'PPOLICY', type: 'escalation_policy_reference', self: `${baseUrl}/escalation_policies/PPOLICY`, summary: 'Default' },
+    teams: [],
+    priority: incident.priority ? { id: incident.priority.id, type: 'priority_reference', summary: incident.priority.id } : null,
+    urgency: 'high',
+    conference_bridge: null,
+    resolve_reason: null,
+  });
+
+  /** Queue one V3 webhook (sent in order, retried a few times like PagerDuty on 5xx or no answer). */
+  const emit = (incidentId: string, eventType: string, email: string, data: Json): void => {
+    if (!webhookTarget) return;
+    const target = webhookTarget;
+    const eventId = `01${randomBytes(12).toString('hex').toUpperCase()}`;
+    const raw = JSON.stringify({
+      event: { id: eventId, event_type: eventType, resource_type: 'incident', occurred_at: new Date().toISOString(), agent: userRef(email), client: null, data },
+    });
+    const delivery: PeerWebhookDelivery = { eventId, eventType, incidentId, agentId: peerUserId(email), status: 0 };
+    deliveries.push(delivery);
+    outbox = outbox.then(async () => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          const res = await fetch(target.url, {
+            method: 'POST',
+            headers: {
+              'Content-Type': 'application/json',
+              'User-Agent': 'PagerDuty-Webhook/V3.0',
+              'X-PagerDuty-Signature': `v1=${createHmac('sha256', target.secret).update(raw).digest('hex')}`,
+              'X-Webhook-Id': randomUUID(),
+              'X-Webhook-Subscription': 'PSUBSCR',
+            },
+            body: raw,
+            signal: AbortSignal.timeout(15_000),
+          });
+          await res.arrayBuffer();
+          delivery.status = res.status;
+          if (res.status < 500) return;
+        } catch {
+          delivery.status = 0;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    });
+  };
+
+  const addNote = (incidentId: string, content: string, email: string): PeerNote => {
+    const note: PeerNote = { id: `N${randomBytes(4).toString('hex').toUpperCase()}`, content, from: email, userId: peerUserId(email), created_at: new Date().toISOString() };
+    const list = notesByIncident.get(incidentId) ?? [];
+    list.push(note);
+    notesByIncident.set(incidentId, list);
+    emit(incidentId, 'incident.annotated', email, { incident: incidentRef(incidentState(incidentId)), id: note.id, content, trimmed: false, type: 'incident_note' });
+    return note;
+  };
+  const noteBody = (note: PeerNote): Json => ({
+    id: note.id,
+    user: userRef(note.from),
+    channel: { summary: 'The PagerDuty website or APIs' },
+    content: note.content,
+    created_at: note.created_at,
+  });
+
+  /** Apply a change; every status, priority or escalation written gives its webhook, as PagerDuty logs each. */
+  const applyChange = (incidentId: string, change: IncidentChange, email: string): PeerIncident => {
+    const incident = incidentState(incidentId);
+    if (change.status) {
+      incident.status = change.status;
+      metaOf(incidentId).lastStatusChangeBy = email;
+      const type = { acknowledged: 'incident.acknowledged', resolved: 'incident.resolved', triggered: 'incident.unacknowledged' }[change.status];
+      emit(incidentId, type, email, webhookIncident(incident));
+    }
+    if (change.priorityId !== undefined) {
+      incident.priority = { id: change.priorityId };
+      emit(incidentId, 'incident.priority_updated', email, webhookIncident(incident));
+    }
+    if (change.escalationLevel !== undefined) {
+      incident.escalation_level = change.escalationLevel;
+      emit(incidentId, 'incident.escalated', email, webhookIncident(incident));
+    }
+    return incident;
+  };
 
   const incidentBody = (incident: PeerIncident): Json => ({
     id: incident.id,
     type: 'incident',
-    summary: `[#1] Incident ${incident.id}`,
+    summary: `[#1] ${metaOf(incident.id).title}`,
     self: `${baseUrl}/incidents/${incident.id}`,
     html_url: `https://example.pagerduty.com/incidents/${incident.id}`,
     incident_number: 1,
-    title: `Incident ${incident.id}`,
+    title: metaOf(incident.id).title,
     created_at: '2024-01-01T00:00:00Z',
     updated_at: new Date().toISOString(),
     status: incident.status,
     urgency: 'high',
     priority: incident.priority ? { id: incident.priority.id, type: 'priority_reference', summary: incident.priority.id } : null,
     escalation_level: incident.escalation_level,
-    service: { id: 'PSERVICE', type: 'service_reference', summary: 'Service', self: `${baseUrl}/services/PSERVICE` },
+    service: { id: metaOf(incident.id).serviceId, type: 'service_reference', summary: 'Service', self: `${baseUrl}/services/${metaOf(incident.id).serviceId}` },
     assignments: [],
+    ...(metaOf(incident.id).lastStatusChangeBy ? { last_status_change_by: userRef(metaOf(incident.id).lastStatusChangeBy!) } : {}),
   });
 
   function handle(op: Operation, params: Record<string, string>, query: Record<string, string>, body: Json, from: string): [number, unknown] {
@@ -239,30 +410,18 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
         return [200, { alerts: page, limit, offset, more: offset + page.length < all.length, total: query['total'] === 'true' ? all.length : null }];
       }
       case 'POST /incidents/{id}/notes': {
-        const content = String((body['note'] as Json)['content']);
-        const note: PeerNote = { id: `N${randomBytes(4).toString('hex').toUpperCase()}`, content, from, created_at: new Date().toISOString() };
-        const list = notesByIncident.get(params['id']!) ?? [];
-        list.push(note);
-        notesByIncident.set(params['id']!, list);
-        return [
-          200,
-          {
-            note: {
-              id: note.id,
-              user: { id: 'PUSER01', type: 'user_reference', summary: from, self: `${baseUrl}/users/PUSER01` },
-              channel: { summary: 'The PagerDuty website or APIs' },
-              content: note.content,
-              created_at: note.created_at,
-            },
-          },
-        ];
+        const note = addNote(params['id']!, String((body['note'] as Json)['content']), from);
+        return [200, { note: noteBody(note) }];
       }
+      case 'GET /incidents/{id}/notes':
+        return [200, { notes: (notesByIncident.get(params['id']!) ?? []).map(noteBody) }];
       case 'PUT /incidents/{id}': {
         const update = body['incident'] as Json;
-        const incident = incidentState(params['id']!);
-        if (update['status'] === 'triggered' || update['status'] === 'acknowledged' || update['status'] === 'resolved') incident.status = update['status'];
-        if (update['priority'] && typeof update['priority'] === 'object') incident.priority = { id: String((update['priority'] as Json)['id']) };
-        if (typeof update['escalation_level'] === 'number') incident.escalation_level = update['escalation_level'];
+        const change: IncidentChange = {};
+        if (update['status'] === 'triggered' || update['status'] === 'acknowledged' || update['status'] === 'resolved') change.status = update['status'];
+        if (update['priority'] && typeof update['priority'] === 'object') change.priorityId = String((update['priority'] as Json)['id']);
+        if (typeof update['escalation_level'] === 'number') change.escalationLevel = update['escalation_level'];
+        const incident = applyChange(params['id']!, change, from);
         if (typeof update['resolution'] === 'string') incident.resolution = update['resolution'];
         return [200, { incident: incidentBody(incident) }];
       }
@@ -411,7 +570,23 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
       return;
     }
     const [status, payload] = handle(op, params, query, body, headers['from'] ?? '');
-    reply(status, payload);
+    const loss = losses.findIndex((l) => (!l.method || l.method === method) && (!l.pathPrefix || url.pathname.startsWith(l.pathPrefix)));
+    if (loss === -1 || status >= 300) {
+      reply(status, payload);
+      return;
+    }
+    // The write took effect; its answer never arrives (or arrives after the caller gave up).
+    const [{ how }] = losses.splice(loss, 1) as [{ how: 'drop' | { delayMs: number } }];
+    record.status = -1;
+    if (how === 'drop') {
+      res.socket?.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      delayed.delete(timer);
+      if (!res.destroyed) reply(status, payload);
+    }, how.delayMs);
+    delayed.add(timer);
   }
 
   const server = createServer((req, res) => {
@@ -435,8 +610,31 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     notes: (incidentId) => [...(notesByIncident.get(incidentId) ?? [])],
     incident: (incidentId) => incidents.get(incidentId),
     webhookSubscriptions: () => [...subscriptions.values()],
+    seedIncident(incidentId, fields) {
+      const meta = metaOf(incidentId);
+      meta.serviceId = fields.serviceId;
+      if (fields.title !== undefined) meta.title = fields.title;
+    },
+    sendWebhooksTo(url, secret) {
+      webhookTarget = { url, secret };
+    },
+    deliveries,
+    async webhooksSent() {
+      for (let seen: Promise<void> | undefined; seen !== outbox; ) {
+        seen = outbox;
+        await seen;
+      }
+    },
+    humanNote: (incidentId, content, email = 'oncall.human@example.com') => addNote(incidentId, content, email),
+    humanUpdate(incidentId, change, email = 'oncall.human@example.com') {
+      applyChange(incidentId, change, email);
+    },
+    loseNextAnswer(how, match = {}) {
+      losses.push({ how, ...match });
+    },
     close: () =>
       new Promise<void>((resolvePromise, reject) => {
+        for (const timer of delayed) clearTimeout(timer);
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolvePromise()));
       }),

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
 export interface ReceivedMail {
@@ -17,6 +17,11 @@ export interface SmtpPeer {
   messages: ReceivedMail[];
   /** Resolves when `count` messages have arrived. */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
+  /**
+   * The next message is stored (delivered) and then the connection is closed instead of the final 250:
+   * the sender never learns that its message arrived.
+   */
+  dropNextReply(): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +47,8 @@ function parseMail(raw: string): { headers: Map<string, string[]>; body: string 
 export async function startSmtpPeer(opts: { auth?: { user: string; pass: string } } = {}): Promise<SmtpPeer> {
   const messages: ReceivedMail[] = [];
   const waiters: Array<() => void> = [];
+  const sockets = new Map<number, Socket>();
+  let dropReplies = 0;
   const server = new SMTPServer({
     secure: false,
     authOptional: opts.auth === undefined,
@@ -71,6 +78,11 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
           authUser: typeof session.user === 'string' ? session.user : undefined,
         });
         for (const wake of waiters.splice(0)) wake();
+        if (dropReplies > 0) {
+          dropReplies -= 1;
+          sockets.get(session.remotePort)?.destroy();
+          return;
+        }
         callback();
       });
     },
@@ -78,6 +90,11 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
+  });
+  server.server.on('connection', (socket: Socket) => {
+    const remote = socket.remotePort ?? 0;
+    sockets.set(remote, socket);
+    socket.once('close', () => sockets.delete(remote));
   });
   const { port } = server.server.address() as AddressInfo;
   return {
@@ -94,6 +111,9 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
         });
       }
       return messages;
+    },
+    dropNextReply() {
+      dropReplies += 1;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -1,0 +1,282 @@
+// Exactly-once (or, where the provider gives us no way to find out, at-most-once) external side effects.
+//
+// Every side effect has a key (the action run id: incident, rule, action and event) and a row in
+// side_effects claimed before the provider is called. The provider's answer (ticket key, note id,
+// Message-ID) is recorded the moment it arrives. A later attempt reads the row first:
+//   done       → the recorded answer, no call;
+//   failed     → the last call provably did nothing (4xx, connection refused): call again;
+//   attempting → an earlier call may have taken effect (timeout, dropped connection, 5xx, worker killed
+//                before the answer was stored): what happens next is the side effect's `onUncertain`:
+//       'lookup'       find the object by the marker it carries (a read PagerDuty/GitHub/EWM answer from
+//                      the object store itself), create it only if it is not there;
+//       'lookup-settle' the same through a search index that lags (Jira JQL): look again until the index
+//                      has had `settleMs` to catch up, then give up without creating (at most one);
+//       'resend'       call again with the same idempotency key, which the receiver deduplicates;
+//       'refuse'       never call again (no id, no lookup, no key: Slack incoming webhooks, SMTP).
+//   unknown    → given up (see above): never called again.
+// An attempt's calls share one deadline shorter than the activity's start-to-close timeout, and the row
+// says until when the attempt may still be talking to the provider, so two attempts never overlap.
+// Hand-written: this is the project's own bookkeeping over its own table; no library fits.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Kysely } from 'kysely';
+import type { Database, SideEffect } from '../src/db/database.js';
+import {
+  claimAfterFailure,
+  claimFirstAttempt,
+  claimUncertain,
+  getSideEffect,
+  markDone,
+  markFailed,
+  markUncertain,
+  markUnknown,
+  release,
+} from '../src/db/queries/side-effects.js';
+import type { Logger } from '../src/logger.js';
+
+export type OnUncertain = 'lookup' | 'lookup-settle' | 'resend' | 'refuse';
+
+/** What the provider answered: enough to link to the object and to recognise it later. */
+export interface EffectRecord {
+  externalId?: string | undefined;
+  url?: string | undefined;
+  detail?: string | undefined;
+}
+
+export interface AttemptContext {
+  /** Aborts every call of this attempt at its deadline. */
+  signal: AbortSignal;
+  /** When the first attempt of this side effect started (lookups need not look further back). */
+  firstAttemptAt: Date;
+}
+
+export interface SideEffectSpec {
+  key: string;
+  kind: string;
+  incidentId?: string | undefined;
+  onUncertain: OnUncertain;
+  /** For 'lookup' and 'lookup-settle': the object an earlier attempt created, or null. */
+  find?: (ctx: AttemptContext) => Promise<EffectRecord | null>;
+  perform: (ctx: AttemptContext) => Promise<EffectRecord>;
+  /** For 'lookup-settle': how long after the uncertain attempt a miss still may be index lag. */
+  settleMs?: number;
+}
+
+export interface EffectResult extends EffectRecord {
+  /** How this attempt got the result: it called the provider, found the object, or read the row. */
+  via: 'performed' | 'found' | 'recorded';
+}
+
+export interface SideEffectDeps {
+  db: Kysely<Database>;
+  logger: Logger;
+  /** Default budget outside an activity (tests); inside one it follows the start-to-close timeout. */
+  budgetMs?: number;
+}
+
+/** Kept free of an attempt's deadline: time to record the answer after the last call. */
+const RESERVE_MS = 5_000;
+const DEFAULT_BUDGET_MS = 45_000;
+export const DEFAULT_SETTLE_MS = 30_000;
+
+/** The failure type of a side effect given up on: it may or may not have happened, and is not retried. */
+export const OUTCOME_UNKNOWN = 'OutcomeUnknown';
+
+/** The time one attempt may spend calling providers: its activity's start-to-close timeout, less a reserve. */
+export function attemptBudgetMs(fallback = DEFAULT_BUDGET_MS): number {
+  let info: Context['info'] | undefined;
+  try {
+    info = Context.current().info;
+  } catch {
+    return fallback;
+  }
+  const total = info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs : fallback + RESERVE_MS;
+  return Math.max(1_000, total - Math.max(RESERVE_MS, Math.round(total * 0.1)));
+}
+
+/** The key of a side effect made by the current activity itself (same on every retry of it), if any. */
+export function activityKey(prefix: string): string | undefined {
+  try {
+    const info = Context.current().info;
+    const wf = info.workflowExecution;
+    return wf ? `${prefix}:${wf.workflowId}:${wf.runId}:${info.activityId}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function cancellation(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+const NOTHING_DONE_ERRORS = new Set(['SecretResolutionError', 'EgressDeniedError', 'ValidationError', 'SshConfigError']);
+
+/** Every error in a cause chain (AggregateError members included), outermost first. */
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  const queue = [err];
+  while (queue.length > 0 && out.length < 20) {
+    const e = queue.shift();
+    if (e === undefined || e === null || out.includes(e)) continue;
+    out.push(e);
+    if (typeof e === 'object') {
+      const o = e as { cause?: unknown; errors?: unknown };
+      if (o.cause !== undefined) queue.push(o.cause);
+      if (Array.isArray(o.errors)) queue.push(...(o.errors as unknown[]));
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether a failed call provably did nothing at the provider ('nothing') or may have (`uncertain`): an
+ * answer of 4xx, a connection that was never made, a request refused before it left. Everything else
+ * (timeouts, dropped connections, 5xx, a 2xx we could not read) is uncertain.
+ */
+export function whatHappened(err: unknown): 'nothing' | 'uncertain' {
+  const chain = causes(err);
+  if (chain.some((e) => (e as { maybeSent?: unknown }).maybeSent === true)) return 'uncertain';
+  for (const e of chain) {
+    if (!(e instanceof Error)) continue;
+    if (NOTHING_DONE_ERRORS.has(e.name) || (e instanceof ApplicationFailure && typeof e.type === 'string' && NOTHING_DONE_ERRORS.has(e.type))) return 'nothing';
+    if (e.name === 'EmailSendError') return 'nothing';
+    const status = (e as { status?: unknown }).status;
+    if (typeof status === 'number') return status >= 400 && status < 500 ? 'nothing' : 'uncertain';
+    if (e.name === 'PagerDutyApiError' && status === undefined && (e as { retryable?: boolean }).retryable === false && e.cause === undefined) return 'nothing';
+  }
+  for (const e of chain) {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return 'nothing';
+  }
+  return 'uncertain';
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function createSideEffects(deps: SideEffectDeps) {
+  const { db, logger } = deps;
+
+  /** Record the provider's answer; retried briefly, since an answer that is not recorded is a duplicate risk. */
+  async function recordDone(key: string, r: EffectRecord): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        await markDone(db, key, r);
+        return;
+      } catch (err) {
+        if (i >= 4) throw err;
+        await sleep(250 * 2 ** i);
+      }
+    }
+  }
+
+  function unknown(spec: SideEffectSpec, why: string): ApplicationFailure {
+    return ApplicationFailure.nonRetryable(`${spec.kind}: outcome unknown, not tried again so it cannot happen twice (${why})`, OUTCOME_UNKNOWN);
+  }
+
+  async function run(spec: SideEffectSpec): Promise<EffectResult> {
+    const budgetMs = attemptBudgetMs(deps.budgetMs);
+    const deadline = AbortSignal.timeout(budgetMs);
+    const cancelled = cancellation();
+    const signal = cancelled ? AbortSignal.any([deadline, cancelled]) : deadline;
+    const log = logger.child({ sideEffect: spec.key, kind: spec.kind });
+
+    let row: SideEffect | undefined = await claimFirstAttempt(db, { key: spec.key, kind: spec.kind, incidentId: spec.incidentId ?? null, budgetMs });
+    let uncertain = false;
+    if (!row) {
+      row = await claimAfterFailure(db, spec.key, budgetMs);
+      if (!row) {
+        const current = await getSideEffect(db, spec.key);
+        if (!current) throw ApplicationFailure.retryable(`${spec.kind}: side effect row vanished`, 'SideEffectRace');
+        if (current.state === 'done') return { externalId: current.external_id ?? undefined, url: current.url ?? undefined, detail: current.detail ?? undefined, via: 'recorded' };
+        if (current.state === 'unknown') throw unknown(spec, current.last_error ?? 'given up earlier');
+        row = await claimUncertain(db, spec.key, budgetMs);
+        // Another attempt owns it right now (a retry scheduled while a slow attempt still runs).
+        if (!row) throw ApplicationFailure.retryable(`${spec.kind}: an earlier attempt may still be in flight`, 'SideEffectInFlight');
+        uncertain = true;
+      }
+    }
+    const ctx: AttemptContext = { signal, firstAttemptAt: row.first_attempt_at };
+
+    if (uncertain) {
+      if (spec.onUncertain === 'refuse') {
+        const why = row.last_error ?? 'an earlier attempt ended without an answer';
+        await markUnknown(db, spec.key, why);
+        throw unknown(spec, why);
+      }
+      if (spec.onUncertain === 'lookup' || spec.onUncertain === 'lookup-settle') {
+        let found: EffectRecord | null;
+        try {
+          found = await spec.find!(ctx);
+        } catch (err) {
+          await release(db, spec.key);
+          throw err;
+        }
+        if (found) {
+          await recordDone(spec.key, { ...found, detail: found.detail ?? 'found after an unanswered attempt' });
+          log.info({ externalId: found.externalId }, 'side effect found after an unanswered attempt');
+          return { ...found, via: 'found' };
+        }
+        if (spec.onUncertain === 'lookup-settle') {
+          const since = row.uncertain_since ?? row.first_attempt_at;
+          const settleMs = spec.settleMs ?? DEFAULT_SETTLE_MS;
+          if (Date.now() - since.getTime() < settleMs) {
+            await release(db, spec.key);
+            throw ApplicationFailure.retryable(`${spec.kind}: not found yet after an unanswered attempt; the search index may lag, looking again`, 'SideEffectNotVisibleYet');
+          }
+          const why = `not found ${Math.round(settleMs / 1000)} s after an unanswered attempt: ${row.last_error ?? 'no answer'}`;
+          await markUnknown(db, spec.key, why);
+          throw unknown(spec, why);
+        }
+      }
+      // 'lookup' found nothing, or 'resend': call again.
+    }
+
+    let result: EffectRecord;
+    try {
+      result = await spec.perform(ctx);
+    } catch (err) {
+      const message = messageOf(err);
+      if (whatHappened(err) === 'nothing') {
+        await markFailed(db, spec.key, message);
+        throw err;
+      }
+      if (spec.onUncertain === 'refuse') {
+        await markUnknown(db, spec.key, message);
+        log.warn({ error: message }, 'side effect outcome unknown; not retried');
+        throw unknown(spec, message);
+      }
+      await markUncertain(db, spec.key, message);
+      // A later attempt finds out what happened (lookup or idempotent resend), whatever this error's type.
+      throw ApplicationFailure.retryable(`${message} (outcome uncertain: the next attempt looks before it acts)`, 'SideEffectUncertain');
+    }
+    await recordDone(spec.key, result);
+    return { ...result, via: 'performed' };
+  }
+
+  return { run };
+}
+
+export type SideEffects = ReturnType<typeof createSideEffects>;
