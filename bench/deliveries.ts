@@ -7,7 +7,7 @@ import { signBody } from '../src/pagerduty/signature.js';
 import type { BenchStack } from './stack.js';
 import { WEBHOOK_SECRET } from './stack.js';
 
-const SAMPLE = new URL('../../shared/pagerduty-samples/v3-incident.triggered-01.json', import.meta.url);
+const SAMPLE = new URL('../test/fixtures/pagerduty/samples/v3-incident.triggered-01.json', import.meta.url);
 
 export interface Delivery {
   incidentId: string;

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { validateEgressDeny } from './executors/egress.js';
 
 /**
- * One schema over the process environment (DESIGN.md "Interface contract").
+ * One schema over the process environment: every variable is declared, defaulted and checked here
+ * (and listed in .env.example and the README).
  * Parsed once per process by its composition root; everything else receives a Config.
  */
 

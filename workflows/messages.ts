@@ -1,4 +1,4 @@
-// Signals, queries and shared shapes of the incident workflow. Names are forever (STYLE.md habit 5).
+// Signals, queries and shared shapes of the incident workflow. Names are forever: histories refer to them.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 export interface IncidentEventMessage {

@@ -1,4 +1,4 @@
-// Activity option presets (STYLE.md habit 3): every activity call has explicit timeouts and retries.
+// Activity option presets: every activity call has explicit timeouts and retries, none relies on SDK defaults.
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 /** Database writes: retried until Postgres is back (an incident is never lost while it is down). */

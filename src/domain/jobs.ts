@@ -1,5 +1,6 @@
 // Scheduled jobs: the definition an SRE submits, and the pure parts of turning it into a Temporal
-// Schedule spec (interval and cron parsing with clear messages). No I/O; usable from API and workflows.
+// Schedule spec (interval parsing, cron validation with cron-parser; clear messages). No I/O.
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { secretRefSchema, SLUG_PATTERN } from './rules/schema.js';
 import { isValidTimeZone } from './rules/time-window.js';
@@ -55,79 +56,68 @@ export function parseInterval(text: string): { ok: true; spec: IntervalSpec } | 
 }
 
 // ---- cron -----------------------------------------------------------------------------------------
+//
+// Values, ranges, steps, names and impossible dates are cron-parser's to check. The library
+// understands more than Temporal Schedules do: Quartz/Jenkins extensions (`?`, `L`, `W`, `#`, `H`)
+// and a seconds field. Temporal's server refuses those, except `#`, after which it reads the rest as
+// a comment ("5#2" runs every Friday). So one pattern per field first keeps an expression to the
+// part of Temporal's dialect we accept: five fields of numbers (month and day-of-week also
+// three-letter names), `*`, lists, ranges a-b and steps /n. What Temporal would refuse or misread is
+// refused here, at save time (400), with the field named. test/integration/cron-dialect.test.ts
+// checks both directions against a real Temporal server.
 
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-
-interface CronField {
-  name: string;
-  min: number;
-  max: number;
-  names?: string[];
-  /** Value of names[0] (1 for months, 0 for days). */
-  nameBase?: number;
-}
-
-const CRON_FIELDS: CronField[] = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: MONTHS, nameBase: 1 },
-  // 7 is Sunday too, as in most crons.
-  { name: 'day of week', min: 0, max: 7, names: DAYS, nameBase: 0 },
-];
-
+const CRON_FIELD_NAMES = ['minute', 'hour', 'day of month', 'month', 'day of week'] as const;
 const CRON_SHORTHANDS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
 
-function cronValue(raw: string, f: CronField): number | string {
-  const lower = raw.toLowerCase();
-  if (f.names) {
-    const i = f.names.indexOf(lower);
-    if (i >= 0) return i + (f.nameBase ?? 0);
-  }
-  if (!/^\d+$/.test(raw)) {
-    return f.names
-      ? `"${raw}" is not a number or a name (${f.names.map((n) => n.toUpperCase()).join(', ')})`
-      : `"${raw}" is not a number`;
-  }
-  const n = Number(raw);
-  if (n < f.min || n > f.max) return `${n} is out of range ${f.min}-${f.max}`;
-  return n;
+function cronFieldPattern(withNames: boolean): RegExp {
+  const value = withNames ? String.raw`(?:\d+|[a-z]{3})` : String.raw`\d+`;
+  const item = String.raw`(?:\*|${value}(?:-${value})?)(?:/\d+)?`;
+  return new RegExp(`^${item}(?:,${item})*$`, 'i');
+}
+const CRON_FIELD_PATTERNS = CRON_FIELD_NAMES.map((_, i) => cronFieldPattern(i >= 3));
+
+function cronSyntaxProblem(field: string, i: number): string | undefined {
+  if (CRON_FIELD_PATTERNS[i]!.test(field)) return undefined;
+  const foreign = (i >= 3 ? /[^0-9a-z*,/-]/i : /[^0-9*,/-]/).exec(field)?.[0];
+  // Temporal reads the rest of an expression after "#" as a comment: "5#2" would run every Friday.
+  if (foreign === '#') return `"#" starts a comment for Temporal: "${field}" would run as "${field.slice(0, field.indexOf('#'))}", not as an nth weekday`;
+  if (foreign) return `"${foreign}" is not part of Temporal's cron dialect (no ?, L, W, # or H)`;
+  if (/(^|,)(,|$)/.test(field)) return 'has an empty list item (stray ",")';
+  return `is not a list of values${i >= 3 ? ' or three-letter names' : ''}, ranges a-b and steps */n or a-b/n`;
 }
 
-function checkCronField(text: string, f: CronField): string | undefined {
-  if (text === '') return 'is empty';
-  for (const item of text.split(',')) {
-    if (item === '') return 'has an empty list item (stray ",")';
-    const [range, step, extra] = item.split('/');
-    if (extra !== undefined) return `"${item}" has more than one "/"`;
-    if (step !== undefined) {
-      if (!/^\d+$/.test(step) || Number(step) === 0) return `step "${step}" in "${item}" must be a positive whole number`;
-      if (Number(step) > f.max - f.min + 1) return `step ${step} in "${item}" is larger than the range ${f.min}-${f.max}`;
+/** cron-parser's complaints, in the words the API has always used; any other is passed on as is. */
+const CRON_PARSER_MESSAGES: [RegExp, (m: RegExpExecArray) => string][] = [
+  [/got value (\d+) expected range (\d+-\d+)/, (m) => `${m[1]} is out of range ${m[2]}`],
+  [/cannot resolve alias "(\w+)"/, (m) => `"${m[1]!.toUpperCase()}" is not a number or a name`],
+  [/cannot repeat at every (\d+) time/, (m) => `step "${m[1]}" must be a positive whole number`],
+  [/Invalid range: ([^,]+), min\((\d+)\) > max\((\d+)\)/, (m) => `range "${m[1]}" runs backwards (${m[2]} > ${m[3]})`],
+];
+
+function cronParserProblem(expression: string): string | undefined {
+  try {
+    CronExpressionParser.parse(expression, { tz: 'UTC' });
+    return undefined;
+  } catch (err) {
+    const message = (err as Error).message;
+    for (const [pattern, say] of CRON_PARSER_MESSAGES) {
+      const m = pattern.exec(message);
+      if (m) return say(m);
     }
-    if (range === '*' || range === '?') continue;
-    const bounds = range!.split('-');
-    if (bounds.length > 2) return `"${range}" is not a value or a range a-b`;
-    const values: number[] = [];
-    for (const b of bounds) {
-      const v = cronValue(b, f);
-      if (typeof v === 'string') return v;
-      values.push(v);
-    }
-    if (values.length === 2 && values[0]! > values[1]!) return `range "${range}" runs backwards (${values[0]} > ${values[1]})`;
+    return message;
   }
-  return undefined;
 }
 
 /**
  * Validates a 5-field cron expression (minute hour day-of-month month day-of-week) with `*`, lists,
- * ranges, steps and month/day names, or a shorthand such as `@daily`. Returns a message naming the
- * offending field, or undefined when valid. Temporal's own parser re-checks it on schedule creation.
+ * ranges, steps and month/day names, or a shorthand such as `@daily`, as Temporal Schedules read it.
+ * Returns a message naming the offending field, or undefined when valid.
  */
 export function validateCron(expression: string): string | undefined {
   const expr = expression.trim();
   if (expr.startsWith('@')) {
-    if (CRON_SHORTHANDS.has(expr.toLowerCase())) return undefined;
+    // Temporal matches these exactly (lowercase).
+    if (CRON_SHORTHANDS.has(expr)) return undefined;
     if (/^@every\b/i.test(expr)) return 'use "interval" for @every schedules';
     return `cron shorthand "${expr}" is not known (use @yearly, @monthly, @weekly, @daily or @hourly)`;
   }
@@ -136,12 +126,14 @@ export function validateCron(expression: string): string | undefined {
   if (fields.length !== 5) {
     return `cron expression "${expr}" has ${fields.length} field${fields.length === 1 ? '' : 's'}; expected 5: minute hour day-of-month month day-of-week`;
   }
-  for (let i = 0; i < 5; i++) {
-    const f = CRON_FIELDS[i]!;
-    const problem = checkCronField(fields[i]!, f);
-    if (problem) return `cron field ${i + 1} (${f.name}) "${fields[i]}": ${problem}`;
+  for (const [i, field] of fields.entries()) {
+    // Each field alone (the others "*"), so the library's complaint is pinned to it.
+    const problem = cronSyntaxProblem(field, i) ?? cronParserProblem(fields.map((f, j) => (j === i ? f : '*')).join(' '));
+    if (problem) return `cron field ${i + 1} (${CRON_FIELD_NAMES[i]}) "${field}": ${problem}`;
   }
-  return undefined;
+  // Fields that are fine alone but never meet, e.g. "0 0 31 2 *" (no 31 February).
+  const whole = cronParserProblem(fields.join(' '));
+  return whole ? `cron expression "${expr}" never runs: ${whole}` : undefined;
 }
 
 // ---- job definition -------------------------------------------------------------------------------

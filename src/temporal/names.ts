@@ -1,4 +1,4 @@
-// Names Temporal stores are forever (STYLE.md habit 5): never rename these once shipped.
+// Names Temporal stores are forever: running histories and schedules refer to them, so never rename these once shipped.
 import { defineSearchAttributeKey } from '@temporalio/common';
 
 export const DEFAULT_TASK_QUEUE = 'selfheal';

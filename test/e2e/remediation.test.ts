@@ -79,8 +79,9 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     await agentRun;
     await stack?.stop();
     await Promise.all([pd?.close(), jira?.close(), slack?.close(), sshd?.stop()]);
-    await rm(scriptsDir, { recursive: true, force: true });
-    await rm(markerDir, { recursive: true, force: true });
+    // A before-all that failed early left these unset: clean up what exists, keep its error the one reported.
+    if (scriptsDir) await rm(scriptsDir, { recursive: true, force: true });
+    if (markerDir) await rm(markerDir, { recursive: true, force: true });
   });
 
   const addRule = (doc: RuleInputDocument) => insertRule(stack.db.db, doc);

@@ -54,7 +54,7 @@ describe('fault: Temporal restarted during a burst of deliveries', function () {
     await native?.close().catch(() => undefined);
     await client?.connection.close().catch(() => undefined);
     await server?.stop();
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const t0 = Date.now();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 
-export const samplesDir = new URL('../../../shared/pagerduty-samples/', import.meta.url);
+export const samplesDir = new URL('../fixtures/pagerduty/samples/', import.meta.url);
 
 export function readSample(name: string): { event: Record<string, unknown> & { data: Record<string, unknown> } } {
   return JSON.parse(readFileSync(new URL(name, samplesDir), 'utf8'));

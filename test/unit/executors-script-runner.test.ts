@@ -139,7 +139,9 @@ describe('executors/script-runner', () => {
     await addScript('hang.sh', `sleep 300 &\necho $! > ${pidFile}\nwait`);
     const controller = new AbortController();
     const run = runScript({ scriptsDir: dir, script: 'hang.sh', timeoutMs: 60_000, signal: controller.signal });
-    assert.ok(await waitUntil(async () => (await stat(pidFile).catch(() => null)) !== null));
+    // The pid, not just the file: the shell creates the file before it writes to it, and a pid read
+    // as "" (0) would make isAlive() probe our own process group.
+    assert.ok(await waitUntil(async () => /^\d+\n$/.test(await readFile(pidFile, 'utf8').catch(() => ''))));
     controller.abort(new Error('cancelled by test'));
     await assert.rejects(run, /cancelled by test/);
     const childPid = Number((await readFile(pidFile, 'utf8')).trim());

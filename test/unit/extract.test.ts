@@ -9,7 +9,7 @@ import {
 } from '../../src/domain/extract.js';
 
 const alertsSample = JSON.parse(
-  readFileSync(new URL('../../../shared/pagerduty-samples/rest-GET-incident-alerts-response-alertmanager-real.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/pagerduty/samples/rest-GET-incident-alerts-response-alertmanager-real.json', import.meta.url), 'utf8'),
 ) as { alerts: Record<string, unknown>[] };
 
 function alert(details: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {

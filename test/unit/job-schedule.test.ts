@@ -30,7 +30,7 @@ describe('job schedules (pure)', function () {
   });
 
   it('accepts 5-field cron with ranges, steps, lists and names', function () {
-    for (const ok of ['0 6 * * *', '*/15 * * * *', '0 9-17/2 * * MON-FRI', '30 2 1,15 jan,jul *', '0 0 * * 0', '0 0 * * 7', '@daily', '5 4 * * sun']) {
+    for (const ok of ['0 6 * * *', '*/15 * * * *', '0 9-17/2 * * MON-FRI', '30 2 1,15 jan,jul *', '0 0 * * 0', '0 0 * * 7', '@daily', '5 4 * * sun', '5/15 * * * *', '0  6  *  *  *', '0 0 29 2 *']) {
       assert.equal(validateCron(ok), undefined, ok);
     }
   });
@@ -40,11 +40,32 @@ describe('job schedules (pure)', function () {
     assert.match(validateCron('61 * * * *')!, /field 1 \(minute\)/);
     assert.match(validateCron('0 0 * * MOO')!, /field 5 \(day of week\) "MOO": "MOO" is not a number or a name/);
     assert.match(validateCron('0 0 * 13 *')!, /field 4 \(month\).*out of range 1-12/);
+    assert.match(validateCron('0 0 0 * *')!, /field 3 \(day of month\) "0": 0 is out of range 1-31/);
     assert.match(validateCron('*/0 * * * *')!, /step "0"/);
     assert.match(validateCron('0 10-2 * * *')!, /runs backwards/);
     assert.match(validateCron('0 0 * *')!, /has 4 fields; expected 5/);
     assert.match(validateCron('0 0 1,,2 * *')!, /empty list item/);
     assert.match(validateCron('@sometimes')!, /shorthand "@sometimes" is not known/);
+    assert.match(validateCron('@every 1h')!, /use "interval"/);
+    assert.match(validateCron('TZ=Europe/Paris 0 6 * * *')!, /put the time zone in "timezone"/);
+  });
+
+  it('refuses what Temporal Schedules would refuse, and what never runs', function () {
+    // Quartz and Jenkins extensions the library knows but Temporal's cron dialect does not.
+    assert.match(validateCron('0 0 ? * *')!, /field 3 \(day of month\) "\?": "\?" is not part of Temporal's cron dialect/);
+    assert.match(validateCron('0 0 L * *')!, /field 3 .*"L" is not part of Temporal's cron dialect/);
+    assert.match(validateCron('0 0 1W * *')!, /field 3 .*"W" is not part of Temporal's cron dialect/);
+    assert.match(validateCron('0 0 * * 5#2')!, /field 5 .*"#" starts a comment for Temporal: "5#2" would run as "5"/);
+    assert.match(validateCron('H 6 * * *')!, /field 1 .*"H" is not part of Temporal's cron dialect/);
+    assert.match(validateCron('0 0 * * 5L')!, /field 5 \(day of week\) "5L": is not a list of values or three-letter names/);
+    // Temporal matches shorthands exactly; a seconds or year field is not part of our 5-field form.
+    assert.match(validateCron('@Daily')!, /shorthand "@Daily" is not known/);
+    assert.match(validateCron('0 0 6 * * *')!, /has 6 fields; expected 5/);
+    // Valid fields that never meet: Temporal would keep such a schedule and never run it.
+    assert.match(validateCron('0 0 31 2 *')!, /^cron expression "0 0 31 2 \*" never runs/);
+    assert.match(validateCron('0 0 31 feb,apr *')!, /never runs/);
+    // A bad cron is a validation issue of the job definition, so the API answers 400 naming it.
+    assert.deepEqual(issues({ ...base, schedule: { cron: '0 0 ? * *' } }), ['schedule.cron: cron field 3 (day of month) "?": "?" is not part of Temporal\'s cron dialect (no ?, L, W, # or H)']);
   });
 
   it('validates a whole job, with defaults, and reports field paths', function () {

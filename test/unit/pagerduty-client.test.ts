@@ -11,7 +11,7 @@ const FROM = 'selfheal@example.com';
 
 const realAlerts = (
   JSON.parse(
-    readFileSync(new URL('../../../shared/pagerduty-samples/rest-GET-incident-alerts-response-alertmanager-real.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../fixtures/pagerduty/samples/rest-GET-incident-alerts-response-alertmanager-real.json', import.meta.url), 'utf8'),
   ) as { alerts: Record<string, unknown>[] }
 ).alerts;
 
@@ -112,7 +112,7 @@ describe('PagerDuty REST client against the OpenAPI-checked peer', () => {
 
   it('creates, lists and deletes a webhook subscription like the PagerDuty docs sample', async () => {
     const sample = JSON.parse(
-      readFileSync(new URL('../../../shared/pagerduty-samples/api-create-webhook-subscription-request-pdDocs.json', import.meta.url), 'utf8'),
+      readFileSync(new URL('../fixtures/pagerduty/samples/api-create-webhook-subscription-request-pdDocs.json', import.meta.url), 'utf8'),
     ) as { webhook_subscription: { description: string; events: string[]; delivery_method: { url: string; custom_headers: { name: string; value: string }[] }; filter: { id: string } } };
     const expected = sample.webhook_subscription;
     const pd = client();

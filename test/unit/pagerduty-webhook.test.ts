@@ -10,7 +10,7 @@ import {
 } from '../../src/pagerduty/webhook.js';
 import type { PagerDutyEvent } from '../../src/pagerduty/webhook.js';
 
-const samples = new URL('../../../shared/pagerduty-samples/', import.meta.url);
+const samples = new URL('../fixtures/pagerduty/samples/', import.meta.url);
 
 function sample(name: string): string {
   return readFileSync(new URL(name, samples), 'utf8');
