@@ -8,7 +8,7 @@
 #   - Debian packages openssh-server and chromium (tools/ensure-system-packages.sh: apt-get as root
 #     or with passwordless sudo; otherwise it prints the apt-get line);
 #   - Node 22 from the npm registry when the machine's node is older, the Temporal CLI built with
-#     Go into the tool cache (tools/ensure-toolchain.sh).
+#     Go into the tool cache (tools/ensure-toolchain.sh), and Helm likewise (tools/ensure-helm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,8 @@ fi
 
 bash tools/ensure-system-packages.sh
 . tools/ensure-toolchain.sh || exit 1
+# Helm for the chart tests, built once from its Go module (a minute; a test hook has less time).
+bash tools/ensure-helm.sh >/dev/null || exit 1
 echo "» type check and lint"
 npm run --silent typecheck
 npm run --silent lint
