@@ -182,6 +182,25 @@ export interface AuditLogTable {
   after: NullableJson<unknown>;
 }
 
+/** A dashboard sign-in (single sign-on): the cookie's secret is kept only as its SHA-256. */
+export interface AuthSessionTable {
+  id: string;
+  secret_hash: string;
+  issuer: string;
+  subject: string;
+  actor: string;
+  email: string | null;
+  name: string | null;
+  scopes: string[];
+  groups: Json<string[]>;
+  id_token_sealed: string | null;
+  created_at: Generated<Date>;
+  last_seen_at: Generated<Date>;
+  expires_at: Timestamp;
+  idle_timeout_seconds: number;
+  revoked_at: NullableTimestamp;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
@@ -195,6 +214,7 @@ export interface Database {
   job_target_results: JobTargetResultTable;
   api_tokens: ApiTokenTable;
   audit_log: AuditLogTable;
+  auth_sessions: AuthSessionTable;
 }
 
 export type Incident = Selectable<IncidentTable>;
@@ -210,3 +230,4 @@ export type JobRun = Selectable<JobRunTable>;
 export type JobTargetResult = Selectable<JobTargetResultTable>;
 export type ApiToken = Selectable<ApiTokenTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
+export type AuthSession = Selectable<AuthSessionTable>;
