@@ -76,7 +76,7 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
   function configuration(): Promise<oidc.Configuration> {
     discovered ??= discover().catch((err: unknown) => {
       discovered = undefined;
-      throw new SignInError(502, 'The identity provider cannot be reached', `Discovery at ${cfg.issuerUrl} failed: ${message(err)}. Try again later, or sign in with an API token.`, 'discovery_failed');
+      throw new SignInError(502, 'The identity provider cannot be reached', `Discovery at ${cfg.issuerUrl} failed: ${chain(err)}. Try again later, or sign in with an API token.`, 'discovery_failed');
     });
     return discovered;
   }
@@ -203,7 +203,14 @@ function signInFailure(err: unknown): SignInError {
     const check = err.cause instanceof Error ? `: ${message(err.cause)}` : '';
     return new SignInError(400, 'Sign-in failed', `The answer of the identity provider did not pass validation (${message(err)}${check}). Start again.`, err.code ?? 'validation_failed');
   }
-  return new SignInError(502, 'The identity provider cannot be reached', `${message(err)}. Try again later, or sign in with an API token.`, 'provider_unreachable');
+  return new SignInError(502, 'The identity provider cannot be reached', `${chain(err)}. Try again later, or sign in with an API token.`, 'provider_unreachable');
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
+
+/** A failure and the errors that caused it ("something went wrong: fetch failed: connect ECONNREFUSED …"). */
+function chain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(message(e));
+  return parts.length > 0 ? parts.join(': ') : message(err);
+}

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
@@ -238,6 +240,9 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     // Bearer tokens (API, CLI) are not cookie-based: no CSRF token, no Origin, as before.
     const cli = await fetch(`${base}/api/environments`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body('cli-env') });
     assert.equal(cli.status, 201);
+    // With both, the bearer token decides: a bad one is refused even beside a live session cookie.
+    const both = await send(jar, `${base}/api/environments`, { method: 'POST', headers: { ...sameOrigin(csrf), authorization: 'Bearer not-a-real-token-0123456789' }, body: body('both-env') });
+    assert.equal(both.status, 401);
   });
 
   it('roles follow the groups claim: a viewer reads but may not write; a user in no mapped group is refused with a page and gets no session', async function () {
@@ -375,6 +380,19 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     await db.pool.query(`update auth_sessions set created_at = created_at - interval '43201 seconds', expires_at = expires_at - interval '43201 seconds' where secret_hash = $1`, [hash2]);
     assert.equal((await send(second.jar, `${base}/api/incidents`)).status, 401, 'older than SESSION_MAX_AGE_SECONDS (43200), although in use');
 
+    // Use keeps a session alive: a request records it (at most once a minute).
+    const third = await signIn('alice');
+    const hash3 = createHash('sha256').update(third.cookie).digest('hex');
+    await db.pool.query(`update auth_sessions set last_seen_at = now() - interval '3000 seconds' where secret_hash = $1`, [hash3]);
+    assert.equal((await send(third.jar, `${base}/api/incidents`)).status, 200);
+    const { rows: seen } = await db.pool.query<{ idle: number }>(`select extract(epoch from now() - last_seen_at)::float as idle from auth_sessions where secret_hash = $1`, [hash3]);
+    assert.ok(seen[0]!.idle < 60, `last use recorded (${seen[0]!.idle} s ago)`);
+
+    // Rows a day past their end are swept at the next sign-in.
+    await db.pool.query(`update auth_sessions set expires_at = now() - interval '2 days' where secret_hash = $1`, [hash]);
+    await signIn('alice');
+    assert.equal((await db.pool.query('select 1 from auth_sessions where secret_hash = $1', [hash])).rowCount, 0, 'the long-expired row is gone');
+
     const forged = new Jar();
     forged.set(host, '__Host-selfheal-session', 'A'.repeat(43));
     assert.equal((await send(forged, `${base}/api/incidents`)).status, 401);
@@ -413,11 +431,52 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
       assert.equal(row.expires_at.getTime() - row.created_at.getTime(), 3000);
       assert.equal(row.actor, 'user:bob@example.com');
       assert.deepEqual(row.scopes, ['read']);
+      // A session of the other provider (the first API's) is worth nothing here.
+      const alice = await signIn('alice');
+      const foreign = await fetch(`${server.url}/api/incidents`, { headers: { cookie: `__Host-selfheal-session=${alice.cookie}` } });
+      assert.equal(foreign.status, 401, 'a session made with another issuer is refused');
       // The browser would drop the cookie after 3 s; the server refuses it regardless once the time is up.
       await eventually(async () => (await send(jar, `${server.url}/api/incidents`)).status === 401, 30_000, 'the 3-second session to end');
     } finally {
       await server.close();
       await op2.close();
+    }
+  });
+
+  it('bounds every call to the provider in time and size: a provider that hangs or answers too much gets a 502 page, and the next sign-in tries again', async function () {
+    this.timeout(120_000);
+    const peers = await Promise.all(
+      ['hang', 'huge'].map(async (kind) => {
+        const peer = Object.assign(
+          http.createServer((_req, res) => {
+            peer.requests++;
+            if (kind === 'huge') res.end(JSON.stringify({ issuer: 'x', padding: 'x'.repeat(2_000_000) }));
+            // 'hang': never answers
+          }),
+          { requests: 0 },
+        );
+        await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+        const app = createApp({ config: env({ OIDC_ISSUER_URL: `http://127.0.0.1:${(peer.address() as AddressInfo).port}` }), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+        return { peer, login: async () => {
+          const res = await app.request(`${base}/auth/login`);
+          return { status: res.status, page: await res.text() };
+        } };
+      }),
+    );
+    try {
+      const [hang, huge] = await Promise.all(peers.map((p) => p.login()));
+      assert.equal(hang!.status, 502, hang!.page);
+      assert.match(hang!.page, /cannot be reached/);
+      assert.match(hang!.page, /aborted|timeout|timed out/i);
+      assert.equal(huge!.status, 502, huge!.page);
+      assert.match(huge!.page, /over 1000000 bytes/);
+      assert.equal((await peers[1]!.login()).status, 502);
+      assert.equal(peers[1]!.peer.requests, 2, 'a failed discovery is not cached: the next sign-in asks the provider again');
+    } finally {
+      for (const { peer } of peers) {
+        peer.closeAllConnections();
+        peer.close();
+      }
     }
   });
 
