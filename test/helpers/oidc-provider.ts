@@ -5,7 +5,8 @@ import { createAdaptorServer } from '@hono/node-server';
 import Provider, { type Configuration } from 'oidc-provider';
 
 // A real OpenID Connect provider for the single sign-on tests: panva's `oidc-provider` (the certified
-// implementation many identity products build on), in-process on 127.0.0.1, with one confidential client,
+// implementation many identity products build on), in-process on 127.0.0.1, with one client (confidential,
+// or public without a secret),
 // a few users and a `groups` claim. Its own interaction pages (login and consent, `devInteractions`) are
 // what the tests drive: real form posts and real redirects. Those pages accept any password for a known
 // login; what is under test is our relying party, not the provider's password check.
@@ -24,7 +25,8 @@ export interface OidcUser {
 export interface OidcProviderOptions {
   users: Record<string, OidcUser>;
   clientId: string;
-  clientSecret: string;
+  /** Unset → a public client (no secret: token endpoint auth `none`, PKCE only). */
+  clientSecret?: string;
   redirectUri: string;
   postLogoutRedirectUri: string;
   claimsInIdToken?: boolean;
@@ -55,12 +57,11 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
     clients: [
       {
         client_id: opts.clientId,
-        client_secret: opts.clientSecret,
+        ...(opts.clientSecret ? { client_secret: opts.clientSecret, token_endpoint_auth_method: 'client_secret_basic' } : { token_endpoint_auth_method: 'none' }),
         redirect_uris: [opts.redirectUri],
         post_logout_redirect_uris: [opts.postLogoutRedirectUri],
         grant_types: ['authorization_code'],
         response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
       },
     ],
     async findAccount(_ctx, id) {

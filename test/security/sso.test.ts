@@ -400,12 +400,12 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.equal((await send(forged, `${base}/api/incidents`)).status, 401);
   });
 
-  it('with a short SESSION_MAX_AGE_SECONDS the session really ends, and claims in the ID token are read without userinfo', async function () {
-    // A second API and provider: a 3-second session; this provider puts email and groups in the ID token.
+  it('with a short SESSION_MAX_AGE_SECONDS the session really ends; a public client (no secret) and claims in the ID token work too', async function () {
+    // A second API and provider: a 3-second session, a public client (PKCE only), and email and groups in the ID token.
     const server = await serveLater();
-    const op2 = await startOidcProvider({ users: USERS, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: `${server.url}/auth/callback`, postLogoutRedirectUri: `${server.url}/ui`, claimsInIdToken: true });
+    const op2 = await startOidcProvider({ users: USERS, clientId: CLIENT_ID, redirectUri: `${server.url}/auth/callback`, postLogoutRedirectUri: `${server.url}/ui`, claimsInIdToken: true });
     try {
-      const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', OIDC_ISSUER_URL: op2.issuer, OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET, SELFHEAL_PUBLIC_URL: server.url, OIDC_SCOPES: 'openid email profile groups', OIDC_ROLE_MAP: '{"viewers": "read"}', SESSION_MAX_AGE_SECONDS: '3' });
+      const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', OIDC_ISSUER_URL: op2.issuer, OIDC_CLIENT_ID: CLIENT_ID, SELFHEAL_PUBLIC_URL: server.url, OIDC_SCOPES: 'openid email profile groups', OIDC_ROLE_MAP: '{"viewers": "read"}', SESSION_MAX_AGE_SECONDS: '3' });
       const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
       server.serve((req) => app.fetch(req));
       const jar = new Jar();
