@@ -279,6 +279,7 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
       assert.equal(res.status, status, `${what}: ${page}`);
       assert.match(page, pattern, `${what}: ${page}`);
       assert.equal(jar.get(host, '__Host-selfheal-session'), undefined, `${what}: no session cookie`);
+      assert.equal(jar.get(host, '__Host-selfheal-signin'), undefined, `${what}: the sign-in cookie is cleared, so the attempt cannot be retried`);
     };
 
     let jar = new Jar();
