@@ -119,6 +119,18 @@ export const envSchema = z.object({
   EWM_QUERY_URL: url(),
   EWM_USERNAME: optionalString,
   EWM_PASSWORD: optionalString,
+  // ---- single sign-on for the dashboard (OpenID Connect); off while OIDC_ISSUER_URL is unset ----
+  OIDC_ISSUER_URL: url(),
+  OIDC_CLIENT_ID: optionalString,
+  OIDC_CLIENT_SECRET: optionalString,
+  OIDC_REDIRECT_URL: url(),
+  OIDC_SCOPES: optionalString.transform((v) => (v ?? 'openid profile email').split(/[\s,]+/).filter((s) => s.length > 0)),
+  OIDC_GROUPS_CLAIM: optionalString.transform((v) => v ?? 'groups'),
+  OIDC_ROLE_MAP: optionalString,
+  OIDC_PROVIDER_NAME: optionalString,
+  SESSION_MAX_AGE_SECONDS: wholeNumber(43_200, 1, 30 * 86_400),
+  SESSION_IDLE_TIMEOUT_SECONDS: wholeNumber(3_600, 1, 30 * 86_400),
+  DASHBOARD_TOKEN_SIGN_IN: optionalString.transform((v) => v ?? 'true').pipe(z.enum(['true', 'false'])),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -170,6 +182,37 @@ export interface Config {
   jira: { baseUrl: string | undefined; email: string | undefined; tokenSet: boolean; issueType: string };
   github: { apiUrl: string; tokenSet: boolean };
   ewm: { creationFactoryUrl: string | undefined; queryUrl: string | undefined; username: string | undefined; passwordSet: boolean };
+  /** Dashboard sign-in: OpenID Connect single sign-on (when configured) and server-side sessions. */
+  sso: SsoConfig;
+}
+
+/** A role a group maps to: the API scopes (read < write < admin). */
+export type SsoRole = 'read' | 'write' | 'admin';
+
+export interface OidcConfig {
+  issuerUrl: string;
+  clientId: string;
+  /** Unset → a public client (PKCE only, token endpoint auth `none`). */
+  clientSecret: string | undefined;
+  /** Where the provider sends the browser back: `<public URL>/auth/callback`. */
+  redirectUrl: string;
+  /** Origin of the dashboard as browsers see it (from the redirect URL): the only Origin accepted on writes. */
+  publicOrigin: string;
+  scopes: string[];
+  /** Claim holding the user's groups; a dotted path reaches into objects (`realm_access.roles`). */
+  groupsClaim: string;
+  /** Group → role; a user gets the highest role of their mapped groups, and no mapped group → refused. */
+  roleMap: ReadonlyMap<string, SsoRole>;
+  /** Shown on the sign-in button. */
+  providerName: string;
+}
+
+export interface SsoConfig {
+  /** Undefined → single sign-on is off (the dashboard signs in with API tokens only). */
+  oidc: OidcConfig | undefined;
+  session: { maxAgeSeconds: number; idleTimeoutSeconds: number };
+  /** Whether the dashboard offers the paste-a-token sign-in (break-glass); API tokens work on the API regardless. */
+  tokenSignIn: boolean;
 }
 
 export class ConfigError extends Error {
@@ -214,6 +257,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       e.TEMPORAL_TLS_CERT_PATH ? 'TEMPORAL_TLS_KEY_PATH' : 'TEMPORAL_TLS_CERT_PATH',
     );
   }
+  const sso = ssoConfig(e);
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
@@ -257,6 +301,113 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
     github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN) },
     ewm: { creationFactoryUrl: e.EWM_CREATION_FACTORY_URL, queryUrl: e.EWM_QUERY_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
+    sso,
+  };
+}
+
+// ---- single sign-on ---------------------------------------------------------------------------------
+
+const ROLES: readonly SsoRole[] = ['read', 'write', 'admin'];
+
+/** A whole number in [min, max], `fallback` when unset (seconds, counts). */
+function wholeNumber(fallback: number, min: number, max: number) {
+  return optionalString
+    .transform((v) => v ?? String(fallback))
+    .pipe(
+      z
+        .string()
+        .regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
+        .transform(Number)
+        .pipe(z.number().int().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`)),
+    );
+}
+
+/** Browsers keep `Secure` cookies only from https pages, and from http on loopback names. */
+const isLoopbackHttp = (u: URL) => u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+
+/**
+ * `OIDC_ROLE_MAP`: `group=role,group=role` (split at the last `=`), or a JSON object for group names that
+ * contain commas (LDAP DNs such as `cn=sre,ou=groups`).
+ */
+export function parseRoleMap(text: string): Map<string, SsoRole> {
+  const fail = (why: string) => new ConfigError(`Invalid configuration: OIDC_ROLE_MAP ${why}`, 'OIDC_ROLE_MAP');
+  let pairs: [string, unknown][];
+  if (text.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw fail('is not valid JSON (a JSON object {"group": "role"}, or group=role,group=role)');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw fail('must be a JSON object {"group": "role"}');
+    pairs = Object.entries(parsed);
+  } else {
+    pairs = text
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0)
+      .map((p) => {
+        const at = p.lastIndexOf('=');
+        if (at <= 0) throw fail(`entry "${p}" must be group=role`);
+        return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+      });
+  }
+  const map = new Map<string, SsoRole>();
+  for (const [group, role] of pairs) {
+    if (!ROLES.includes(role as SsoRole)) throw fail(`maps "${group}" to "${String(role)}"; a role is one of ${ROLES.join(', ')}`);
+    map.set(group, role as SsoRole);
+  }
+  if (map.size === 0) throw fail('maps no group to a role, so nobody could sign in');
+  return map;
+}
+
+function ssoConfig(e: Env): SsoConfig {
+  const fail = (variable: string, why: string) => new ConfigError(`Invalid configuration: ${variable} ${why}`, variable);
+  const session = { maxAgeSeconds: e.SESSION_MAX_AGE_SECONDS, idleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT_SECONDS };
+  const tokenSignIn = e.DASHBOARD_TOKEN_SIGN_IN === 'true';
+  if (!e.OIDC_ISSUER_URL) {
+    for (const v of ['OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URL', 'OIDC_ROLE_MAP'] as const) {
+      if (e[v]) throw fail('OIDC_ISSUER_URL', `is required with ${v} (single sign-on is off while it is unset)`);
+    }
+    if (!tokenSignIn) throw fail('DASHBOARD_TOKEN_SIGN_IN', 'can be false only with single sign-on (OIDC_ISSUER_URL), or nobody could sign in to the dashboard');
+    return { oidc: undefined, session, tokenSignIn };
+  }
+  const parseUrl = (variable: string, text: string) => {
+    try {
+      return new URL(text);
+    } catch {
+      throw fail(variable, `must be an http(s) URL (got "${text}")`);
+    }
+  };
+  const issuer = parseUrl('OIDC_ISSUER_URL', e.OIDC_ISSUER_URL);
+  if (issuer.protocol !== 'https:' && !isLoopbackHttp(issuer)) throw fail('OIDC_ISSUER_URL', `must be an https URL (http only on localhost) (got "${e.OIDC_ISSUER_URL}")`);
+  if (!e.OIDC_CLIENT_ID) throw fail('OIDC_CLIENT_ID', 'is required with OIDC_ISSUER_URL (the client id registered at the provider)');
+  if (!e.OIDC_ROLE_MAP) throw fail('OIDC_ROLE_MAP', 'is required with OIDC_ISSUER_URL, e.g. sre-admins=admin,sre=write,viewers=read');
+  const redirect = e.OIDC_REDIRECT_URL ?? (e.SELFHEAL_PUBLIC_URL ? `${e.SELFHEAL_PUBLIC_URL.replace(/\/+$/, '')}/auth/callback` : undefined);
+  if (!redirect) throw fail('OIDC_REDIRECT_URL', 'is required with OIDC_ISSUER_URL (or set SELFHEAL_PUBLIC_URL): <public URL>/auth/callback');
+  const variable = e.OIDC_REDIRECT_URL ? 'OIDC_REDIRECT_URL' : 'SELFHEAL_PUBLIC_URL';
+  const redirectUrl = parseUrl(variable, redirect);
+  if (redirectUrl.protocol !== 'https:' && !isLoopbackHttp(redirectUrl)) {
+    throw fail(variable, `must be https for single sign-on: browsers drop the Secure session cookie on plain http except on localhost (got "${redirect}")`);
+  }
+  if (redirectUrl.pathname !== '/auth/callback' || redirectUrl.search || redirectUrl.hash) {
+    throw fail(variable, `must give a redirect URL ending in /auth/callback at the root of the host, with no query (got "${redirect}")`);
+  }
+  if (!e.OIDC_SCOPES.includes('openid')) throw fail('OIDC_SCOPES', 'must include openid');
+  return {
+    oidc: {
+      issuerUrl: e.OIDC_ISSUER_URL,
+      clientId: e.OIDC_CLIENT_ID,
+      clientSecret: e.OIDC_CLIENT_SECRET,
+      redirectUrl: redirectUrl.href,
+      publicOrigin: redirectUrl.origin,
+      scopes: e.OIDC_SCOPES,
+      groupsClaim: e.OIDC_GROUPS_CLAIM,
+      roleMap: parseRoleMap(e.OIDC_ROLE_MAP),
+      providerName: e.OIDC_PROVIDER_NAME ?? issuer.hostname,
+    },
+    session,
+    tokenSignIn,
   };
 }
 

@@ -23,6 +23,13 @@ export const redactPaths = [
   'req.headers["x-pagerduty-signature"]',
   'headers.authorization',
   'headers["x-pagerduty-signature"]',
+  // dashboard sessions: the session cookie and the CSRF token derived from it
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'headers.cookie',
+  'headers["x-csrf-token"]',
+  '*.idToken',
+  '*.csrfToken',
 ];
 
 export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {

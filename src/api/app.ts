@@ -7,6 +7,7 @@ import type { Database } from '../db/database.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
 import type { Logger } from '../logger.js';
 import { problem, ProblemError } from './problem.js';
+import { sessionResolver, type SessionResolver } from './session.js';
 import { withTimeout } from '../timeout.js';
 
 export { withTimeout };
@@ -33,18 +34,21 @@ export interface WebhookOutcome {
   workflowId?: string;
 }
 
-export type AppEnv = { Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; webhook?: WebhookOutcome } };
+export type AppEnv = { Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; webhook?: WebhookOutcome; resolveSession?: SessionResolver } };
 
 export type RouteFactory = (deps: AppDeps) => Hono<AppEnv>;
 
 /** Build the HTTP app. No globals: tests build one per case with their own deps. */
 export function createApp(deps: AppDeps, routes: RouteFactory[] = []): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  // The dashboard's single sign-on session, which requireScope consults when a request has no bearer token.
+  const resolveSession = sessionResolver(deps);
 
   app.use('*', async (c, next) => {
     const requestId = c.req.header('x-request-id')?.slice(0, 100) || randomUUID();
     c.set('requestId', requestId);
     c.set('logger', deps.logger.child({ requestId }));
+    c.set('resolveSession', resolveSession);
     c.header('X-Request-Id', requestId);
     await next();
   });

@@ -29,10 +29,16 @@ export function bearerToken(header: string | undefined): string | undefined {
 export function requireScope(deps: { db: Kysely<Database>; adminToken: string | undefined }, needed: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
-    if (token === undefined) throw unauthorized('Authorization: Bearer <token> is required');
     let actor: string | undefined;
     let scopes: Scope[] = [];
-    if (deps.adminToken && sameSecret(token, deps.adminToken)) {
+    if (token === undefined) {
+      // No bearer token: the dashboard's single sign-on session cookie, if any (src/api/session.ts checks
+      // its expiry and, on writes, CSRF).
+      const session = await c.get('resolveSession')?.(c);
+      if (!session) throw unauthorized('Authorization: Bearer <token> is required');
+      actor = session.actor;
+      scopes = session.scopes;
+    } else if (deps.adminToken && sameSecret(token, deps.adminToken)) {
       actor = 'admin-token';
       scopes = ['admin'];
     } else {

@@ -17,6 +17,7 @@ export function dashboardHtml(assets: { script: string; stylesheet: string }): s
 <header>
   <h1><a href="#/incidents">Self-healing</a></h1>
   <nav id="nav" hidden></nav>
+  <span id="user" data-testid="user" hidden></span>
   <button id="logout" type="button" hidden>Sign out</button>
 </header>
 <div id="flash" role="status" hidden></div>

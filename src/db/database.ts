@@ -216,6 +216,25 @@ export interface PagerDutyWriteTable {
   matched_event_id: string | null;
 }
 
+/** A dashboard sign-in (single sign-on): the cookie's secret is kept only as its SHA-256. */
+export interface AuthSessionTable {
+  id: string;
+  secret_hash: string;
+  issuer: string;
+  subject: string;
+  actor: string;
+  email: string | null;
+  name: string | null;
+  scopes: string[];
+  groups: Json<string[]>;
+  id_token_sealed: string | null;
+  created_at: Generated<Date>;
+  last_seen_at: Generated<Date>;
+  expires_at: Timestamp;
+  idle_timeout_seconds: number;
+  revoked_at: NullableTimestamp;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
@@ -231,6 +250,7 @@ export interface Database {
   audit_log: AuditLogTable;
   side_effects: SideEffectTable;
   pagerduty_writes: PagerDutyWriteTable;
+  auth_sessions: AuthSessionTable;
 }
 
 export type Incident = Selectable<IncidentTable>;
@@ -248,3 +268,4 @@ export type ApiToken = Selectable<ApiTokenTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
 export type SideEffect = Selectable<SideEffectTable>;
 export type PagerDutyWrite = Selectable<PagerDutyWriteTable>;
+export type AuthSession = Selectable<AuthSessionTable>;

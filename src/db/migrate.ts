@@ -1,11 +1,13 @@
 import type { Kysely } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider, type MigrationResult } from 'kysely/migration';
 import * as initial from './migrations/2026-11-24T00-00-initial.js';
+import * as authSessions from './migrations/2026-11-30T14-00-auth-sessions.js';
 import * as sideEffects from './migrations/2026-12-01T00-00-side-effects.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 const migrations: Record<string, Migration> = {
   '2026-11-24T00-00-initial': initial,
+  '2026-11-30T14-00-auth-sessions': authSessions,
   '2026-12-01T00-00-side-effects': sideEffects,
 };
 

@@ -1,6 +1,10 @@
-// The dashboard's client of the REST API (same origin): JSON in and out, the session's bearer token on
-// every call, and errors as the API's problem+json (RFC 9457) turned into readable text.
+// The dashboard's client of the REST API (same origin): JSON in and out, the session's credentials on
+// every call (a bearer token, or the sign-in cookie with the CSRF token on writes: session.ts), and errors
+// as the API's problem+json (RFC 9457) turned into readable text.
 // Answers are typed by the caller (`api.get<RuleView>(...)`): the API is ours and its shapes are in types.ts.
+
+import type { SsoUser } from './session.js';
+import type { AuthConfig } from './types.js';
 
 export interface Problem {
   type?: string;
@@ -40,10 +44,13 @@ export interface ApiClient {
   send<T>(method: Method, path: string, body?: unknown, options?: RequestOptions): Promise<T>;
 }
 
-/** `onUnauthorized` runs on any 401 (token revoked or expired): the app signs out and shows the sign-in page. */
-export function createApi(token: () => string, onUnauthorized: () => void): ApiClient {
+/**
+ * `credentials(method)` gives the headers that authenticate a call; `onUnauthorized` runs on any 401 (token
+ * revoked, session expired or signed out elsewhere): the app signs out and shows the sign-in page.
+ */
+export function createApi(credentials: (method: Method) => Record<string, string>, onUnauthorized: () => void): ApiClient {
   async function send<T>(method: Method, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${token()}`, ...options.headers };
+    const headers: Record<string, string> = { accept: 'application/json', ...credentials(method), ...options.headers };
     const init: RequestInit = { method, headers };
     if (options.signal) init.signal = options.signal;
     if (body !== undefined) {
@@ -71,4 +78,32 @@ export async function tokenStatus(token: string): Promise<number> {
   const res = await fetch('/api/incidents?limit=1', { headers: { accept: 'application/json', authorization: `Bearer ${token}` } });
   await res.body?.cancel();
   return res.status;
+}
+
+/** Which sign-ins the server offers (GET /auth/config); token sign-in only when it cannot be asked. */
+export async function authConfig(): Promise<AuthConfig> {
+  try {
+    const res = await fetch('/auth/config', { headers: { accept: 'application/json' } });
+    if (res.ok) return (await res.json()) as AuthConfig;
+  } catch {
+    // fall through
+  }
+  return { tokenSignIn: true, sso: null };
+}
+
+/** The single sign-on session of this browser's cookie, if there is a live one. */
+export async function ssoSession(): Promise<SsoUser | undefined> {
+  const res = await fetch('/auth/session', { headers: { accept: 'application/json' } });
+  if (!res.ok) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  return (await res.json()) as SsoUser;
+}
+
+/** Ends the single sign-on session on the server; returns the provider's logout URL, if it has one. */
+export async function endSsoSession(csrfToken: string): Promise<string | null> {
+  const res = await fetch('/auth/logout', { method: 'POST', headers: { accept: 'application/json', 'x-csrf-token': csrfToken } });
+  if (!res.ok) throw new ApiError(res.status, (await res.json().catch(() => ({}))) as Problem);
+  return ((await res.json()) as { logoutUrl: string | null }).logoutUrl;
 }

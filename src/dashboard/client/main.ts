@@ -8,11 +8,12 @@
 //   adds a link in the header. Each views/<area>.ts exports its routes; list them in `routes` below.
 // - A new page (statistics with charts, say) is a new views/<area>.ts whose routes are added here; a new
 //   tool in the rule editor (a backtest tab) is an EditorPanel in views/rules.ts.
-// - While signed out every path shows `signInView`; an OIDC sign-in would be another button there that
-//   ends in `session.signIn(accessToken)`.
+// - While signed out every path shows `signInView`: a pasted API token, and/or "Sign in with <provider>"
+//   (single sign-on: the server's /auth/login; back from the provider, the page finds its session with
+//   GET /auth/session). session.ts says which credentials each call carries.
 // - Everything runs under the page's CSP (script-src 'self', style-src 'self'): no inline script or
 //   style, no eval, nothing fetched from another origin.
-import { createApi } from './api.js';
+import { authConfig, createApi, endSsoSession, ssoSession } from './api.js';
 import { byId } from './dom.js';
 import { createRouter, type Route, type Shell } from './router.js';
 import { session } from './session.js';
@@ -34,6 +35,7 @@ function createShell(): Shell {
     main: byId('main'),
     nav: byId('nav'),
     logout: byId('logout'),
+    user: byId('user'),
     flash(text, bad = false) {
       flashBox.textContent = text;
       flashBox.className = bad ? 'bad' : '';
@@ -45,27 +47,54 @@ function createShell(): Shell {
 }
 
 async function loadConfig(): Promise<UiConfig> {
-  const fallback: UiConfig = { temporalUiUrl: '', namespace: 'default' };
-  try {
-    const res = await fetch('/ui/config.json');
-    return res.ok ? ((await res.json()) as UiConfig) : fallback;
-  } catch {
-    return fallback;
-  }
+  const fallback = { temporalUiUrl: '', namespace: 'default' };
+  const [ui, auth] = await Promise.all([
+    fetch('/ui/config.json')
+      .then(async (res) => (res.ok ? ((await res.json()) as Omit<UiConfig, 'auth'>) : fallback))
+      .catch(() => fallback),
+    authConfig(),
+  ]);
+  return { ...ui, auth };
 }
 
 async function start(): Promise<void> {
   const shell = createShell();
   const config = await loadConfig();
-  const api = createApi(session.token, () => {
-    session.signOut();
-    router.route();
-  });
-  const router = createRouter({ routes, signIn: signInView, home: '#/incidents', shell, api, config, signedIn: () => session.token() !== '' });
+  // Back from the provider (or reloaded): the sign-in cookie's session, unless this tab uses a token.
+  if (!session.token() && config.auth.sso) {
+    const user = await ssoSession().catch(() => undefined);
+    if (user) session.useSso(user);
+  }
+  const api = createApi(
+    (method) => session.headers(method),
+    () => {
+      session.signOut();
+      router.route();
+    },
+  );
+  const router = createRouter({ routes, signIn: signInView, home: '#/incidents', shell, api, config, signedIn: () => session.signedIn(), userLabel: () => session.label() });
   shell.logout.addEventListener('click', () => {
-    session.signOut();
-    location.hash = '#/login';
-    router.route();
+    const sso = session.sso();
+    void (async () => {
+      if (sso) {
+        // Revoke the session on the server first; then sign out at the provider too, when it offers it.
+        let providerLogout: string | null;
+        try {
+          providerLogout = await endSsoSession(sso.csrfToken);
+        } catch (err) {
+          shell.flash(`Signing out failed: ${(err as Error).message}`, true);
+          return;
+        }
+        session.signOut();
+        if (providerLogout) {
+          location.assign(providerLogout);
+          return;
+        }
+      }
+      session.signOut();
+      location.hash = '#/login';
+      router.route();
+    })();
   });
   window.addEventListener('hashchange', router.route);
   router.route();

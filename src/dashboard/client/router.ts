@@ -39,6 +39,8 @@ export interface Shell {
   main: HTMLElement;
   nav: HTMLElement;
   logout: HTMLElement;
+  /** Who is signed in, beside the sign-out button. */
+  user: HTMLElement;
   flash(text: string, bad?: boolean): void;
 }
 
@@ -52,6 +54,8 @@ export interface RouterOptions {
   api: ApiClient;
   config: UiConfig;
   signedIn: () => boolean;
+  /** The signed-in user as the header shows them. */
+  userLabel: () => string;
 }
 
 interface Match {
@@ -109,6 +113,8 @@ export function createRouter(options: RouterOptions): { route(): void } {
     const signedIn = options.signedIn();
     shell.nav.hidden = !signedIn;
     shell.logout.hidden = !signedIn;
+    shell.user.hidden = !signedIn;
+    shell.user.textContent = signedIn ? options.userLabel() : '';
 
     const parsed = parseHash(location.hash);
     let view: View;

@@ -16,6 +16,15 @@ export interface ListOf<T> {
 export interface UiConfig {
   temporalUiUrl: string;
   namespace: string;
+  /** Which sign-ins the server offers (GET /auth/config). */
+  auth: AuthConfig;
+}
+
+export interface AuthConfig {
+  /** Paste-a-token sign-in (DASHBOARD_TOKEN_SIGN_IN). */
+  tokenSignIn: boolean;
+  /** Single sign-on, when the server has an OpenID Connect provider. */
+  sso: { providerName: string; loginUrl: string } | null;
 }
 
 // ---- incidents --------------------------------------------------------------------------------------

@@ -1,11 +1,27 @@
-// The sign-in page: the operator pastes an API token (or the admin token); it is checked against the API
-// before it is kept. Another sign-in method (OIDC) would add its button here.
+// The sign-in page, with the ways the server offers (GET /auth/config):
+// - single sign-on: a link to /auth/login, which sends the browser to the company's OpenID Connect
+//   provider and, once signed in there, back to the dashboard with a session cookie;
+// - an API token (or the admin token) pasted here, checked against the API before it is kept. It stays on
+//   beside single sign-on as the break-glass way in unless DASHBOARD_TOKEN_SIGN_IN=false.
 import { tokenStatus } from '../api.js';
 import { h } from '../dom.js';
 import type { View } from '../router.js';
 import { session } from '../session.js';
 
 export const signInView: View = async (ctx) => {
+  const { auth } = ctx.config;
+  const sso = auth.sso
+    ? h(
+        'div',
+        { class: 'sso' },
+        h('a', { class: 'button', href: auth.sso.loginUrl, 'data-testid': 'sso-sign-in' }, `Sign in with ${auth.sso.providerName}`),
+      )
+    : null;
+  if (!auth.tokenSignIn) {
+    ctx.show(h('div', { class: 'card login', id: 'login' }, h('h2', {}, 'Sign in'), sso));
+    return;
+  }
+
   const input = h('input', { type: 'password', id: 'token', autocomplete: 'off', placeholder: 'Bearer token' });
   const error = h('p', { class: 'error', 'data-testid': 'login-error' });
   const submit = async (ev: SubmitEvent) => {
@@ -32,11 +48,12 @@ export const signInView: View = async (ctx) => {
       'form',
       { class: 'card login', id: 'login', onsubmit: (ev) => void submit(ev) },
       h('h2', {}, 'Sign in'),
-      h('p', { class: 'muted' }, 'Paste an API token (or the admin token). It is kept in this tab only.'),
+      sso,
+      sso ? h('p', { class: 'muted or' }, 'or paste an API token (or the admin token). It is kept in this tab only.') : h('p', { class: 'muted' }, 'Paste an API token (or the admin token). It is kept in this tab only.'),
       input,
       h('button', { type: 'submit' }, 'Sign in'),
       error,
     ),
   );
-  input.focus();
+  if (!sso) input.focus();
 };

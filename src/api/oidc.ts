@@ -1,0 +1,216 @@
+// The dashboard's OpenID Connect relying party, on openid-client (panva): discovery, the authorization
+// code flow with PKCE (S256), state and nonce, ID token validation (signature, issuer, audience, expiry,
+// nonce, `iss` of the authorization response) and userinfo when the ID token lacks the claims we read.
+//
+// State, nonce and the PKCE verifier are derived from one random secret the browser holds in a short-lived
+// `__Host-` cookie during sign-in (see routes/auth.ts): nothing is stored server-side, any API replica can
+// finish a sign-in another one started, and the callback only works in the browser that started it.
+//
+// Roles come from the groups claim at every sign-in (OIDC_ROLE_MAP); a user in no mapped group is refused.
+import * as oidc from 'openid-client';
+import type { OidcConfig, SsoRole } from '../config.js';
+import { derive } from './session.js';
+
+/** Every call to the provider is bounded in time and in answer size. */
+const TIMEOUT_SECONDS = 10;
+const MAX_BODY_BYTES = 1_000_000;
+const MAX_GROUPS = 1000;
+const RANK: Record<SsoRole, number> = { read: 1, write: 2, admin: 3 };
+
+/** Who signed in, and with what roles. */
+export interface Identity {
+  subject: string;
+  /** `user:<email>` (unless the provider says the email is unverified), else `user:<sub>`. */
+  actor: string;
+  email: string | null;
+  name: string | null;
+  /** The user's groups that OIDC_ROLE_MAP maps, and the roles they give (highest first). */
+  mappedGroups: string[];
+  roles: SsoRole[];
+  /** For RP-initiated logout (`id_token_hint`). */
+  idToken: string | undefined;
+}
+
+/** A sign-in that did not go through, with the page to show. */
+export class SignInError extends Error {
+  constructor(
+    readonly status: 400 | 403 | 502,
+    readonly title: string,
+    readonly detail: string,
+    /** A short machine reason for the log (never a code, token or secret). */
+    readonly reason: string,
+  ) {
+    super(detail);
+    this.name = 'SignInError';
+  }
+}
+
+export interface OidcClient {
+  readonly providerName: string;
+  readonly issuer: string;
+  /** Where to send the browser to sign in, for the sign-in secret in its cookie. */
+  authorizationUrl(signInSecret: string): Promise<URL>;
+  /** Finishes the sign-in from the URL the provider sent the browser back to; throws SignInError. */
+  finish(callback: URL, signInSecret: string): Promise<Identity>;
+  /** The provider's logout URL (RP-initiated logout), when it advertises one. */
+  logoutUrl(idToken: string | undefined): Promise<URL | undefined>;
+}
+
+/** A fetch that refuses answers over MAX_BODY_BYTES (openid-client adds the timeout). */
+const boundedFetch: oidc.CustomFetch = async (url, options) => {
+  const res = await fetch(url, options as RequestInit);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) throw new Error(`the identity provider's answer from ${new URL(url).pathname} is over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return new Response(res.status === 204 || res.status === 304 ? null : Buffer.concat(chunks), { status: res.status, statusText: res.statusText, headers: res.headers });
+};
+
+export function createOidcClient(cfg: OidcConfig): OidcClient {
+  let discovered: Promise<oidc.Configuration> | undefined;
+
+  /** Discovery once per process; a failure is retried by the next sign-in. */
+  function configuration(): Promise<oidc.Configuration> {
+    discovered ??= discover().catch((err: unknown) => {
+      discovered = undefined;
+      throw new SignInError(502, 'The identity provider cannot be reached', `Discovery at ${cfg.issuerUrl} failed: ${chain(err)}. Try again later, or sign in with an API token.`, 'discovery_failed');
+    });
+    return discovered;
+  }
+
+  async function discover(): Promise<oidc.Configuration> {
+    const issuer = new URL(cfg.issuerUrl);
+    const auth = cfg.clientSecret ? oidc.ClientSecretBasic(cfg.clientSecret) : oidc.None();
+    // Config only allows http for a loopback issuer (a provider on the same host, as in the tests).
+    const execute = issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [];
+    return oidc.discovery(issuer, cfg.clientId, cfg.clientSecret ? { client_secret: cfg.clientSecret } : undefined, auth, { timeout: TIMEOUT_SECONDS, execute, [oidc.customFetch]: boundedFetch });
+  }
+
+  const checksFor = (secret: string) => ({
+    state: derive(secret, 'oidc state').toString('base64url'),
+    nonce: derive(secret, 'oidc nonce').toString('base64url'),
+    verifier: derive(secret, 'oidc pkce').toString('base64url'), // 43 characters: a valid RFC 7636 verifier
+  });
+
+  return {
+    providerName: cfg.providerName,
+    issuer: cfg.issuerUrl,
+
+    async authorizationUrl(secret) {
+      const config = await configuration();
+      const { state, nonce, verifier } = checksFor(secret);
+      return oidc.buildAuthorizationUrl(config, {
+        response_type: 'code',
+        redirect_uri: cfg.redirectUrl,
+        scope: cfg.scopes.join(' '),
+        state,
+        nonce,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+    },
+
+    async finish(callback, secret) {
+      const config = await configuration();
+      const { state, nonce, verifier } = checksFor(secret);
+      // The redirect URI sent to the token endpoint is the configured one (the request's own URL may be an
+      // internal one behind a proxy); only the provider's query parameters are taken from the callback.
+      const current = new URL(cfg.redirectUrl);
+      for (const [k, v] of callback.searchParams) current.searchParams.append(k, v);
+      let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+      try {
+        tokens = await oidc.authorizationCodeGrant(config, current, { expectedState: state, expectedNonce: nonce, pkceCodeVerifier: verifier, idTokenExpected: true });
+      } catch (err) {
+        throw signInFailure(err);
+      }
+      const idClaims = tokens.claims();
+      if (!idClaims) throw new SignInError(400, 'Sign-in failed', 'The identity provider returned no ID token.', 'no_id_token');
+      let claims: Record<string, unknown> = { ...idClaims };
+      // Many providers put profile, email and groups only in userinfo (oidc-provider does by default).
+      const missing = claimAt(claims, cfg.groupsClaim) === undefined || claims.email === undefined;
+      if (missing && tokens.access_token && config.serverMetadata().userinfo_endpoint) {
+        try {
+          const info = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
+          claims = { ...info, ...idClaims };
+        } catch (err) {
+          throw signInFailure(err);
+        }
+      }
+      return identityFrom(claims, idClaims.sub, tokens.id_token, cfg);
+    },
+
+    async logoutUrl(idToken) {
+      const config = await configuration();
+      if (!config.serverMetadata().end_session_endpoint) return undefined;
+      return oidc.buildEndSessionUrl(config, { post_logout_redirect_uri: `${cfg.publicOrigin}/ui`, ...(idToken ? { id_token_hint: idToken } : {}) });
+    },
+  };
+}
+
+/** The identity and roles of a signed-in user; SignInError 403 when no group of theirs is mapped. */
+export function identityFrom(claims: Record<string, unknown>, subject: string, idToken: string | undefined, cfg: Pick<OidcConfig, 'groupsClaim' | 'roleMap'>): Identity {
+  const text = (v: unknown, max: number) => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : null);
+  const email = text(claims.email, 254);
+  const name = text(claims.name, 200) ?? text(claims.preferred_username, 200);
+  const actor = `user:${email && claims.email_verified !== false ? email : subject}`;
+  const groups = groupsOf(claimAt(claims, cfg.groupsClaim));
+  const mappedGroups = groups.filter((g) => cfg.roleMap.has(g));
+  const roles = [...new Set(mappedGroups.map((g) => cfg.roleMap.get(g)!))].sort((a, b) => RANK[b] - RANK[a]);
+  if (roles.length === 0) {
+    const shown = groups.length === 0 ? `no groups in the "${cfg.groupsClaim}" claim` : `groups ${groups.slice(0, 20).join(', ')}${groups.length > 20 ? ` and ${groups.length - 20} more` : ''}`;
+    throw new SignInError(
+      403,
+      'No access to Self-healing',
+      `You signed in as ${email ?? subject}, but none of your groups is given a role here (${shown}). Ask an administrator to add one of your groups to OIDC_ROLE_MAP.`,
+      'no_mapped_group',
+    );
+  }
+  return { subject, actor, email, name, mappedGroups, roles, idToken };
+}
+
+/** The value at a claim name, or a dotted path into objects (`realm_access.roles`) when no claim has that exact name. */
+function claimAt(claims: Record<string, unknown>, path: string): unknown {
+  if (path in claims) return claims[path];
+  let value: unknown = claims;
+  for (const part of path.split('.')) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/** Groups as a list of strings: an array (strings kept, at most MAX_GROUPS) or one string. */
+function groupsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (!Array.isArray(value)) return [];
+  return value.slice(0, MAX_GROUPS).filter((g): g is string => typeof g === 'string' && g.length > 0 && g.length <= 512);
+}
+
+/** openid-client's errors as the page to show. Their messages name the check that failed, never a value. */
+function signInFailure(err: unknown): SignInError {
+  if (err instanceof SignInError) return err;
+  if (err instanceof oidc.AuthorizationResponseError) {
+    return new SignInError(403, 'The identity provider did not sign you in', `It answered "${err.error}"${err.error_description ? `: ${err.error_description.slice(0, 300)}` : ''}.`, `provider_${err.error}`);
+  }
+  if (err instanceof oidc.ResponseBodyError) {
+    return new SignInError(400, 'Sign-in failed', `The identity provider refused to complete the sign-in ("${err.error}"). Start again.`, `token_${err.error}`);
+  }
+  if (err instanceof oidc.ClientError) {
+    // The wrapped error names the check that failed (its own cause, which holds the values, is not shown).
+    const check = err.cause instanceof Error ? `: ${message(err.cause)}` : '';
+    return new SignInError(400, 'Sign-in failed', `The answer of the identity provider did not pass validation (${message(err)}${check}). Start again.`, err.code ?? 'validation_failed');
+  }
+  return new SignInError(502, 'The identity provider cannot be reached', `${chain(err)}. Try again later, or sign in with an API token.`, 'provider_unreachable');
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
+
+/** A failure and the errors that caused it ("something went wrong: fetch failed: connect ECONNREFUSED …"). */
+function chain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(message(e));
+  return parts.length > 0 ? parts.join(': ') : message(err);
+}

@@ -1,0 +1,132 @@
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { html } from 'hono/html';
+import type { AppDeps, AppEnv } from '../app.js';
+import { createOidcClient, SignInError } from '../oidc.js';
+import { notFound, ProblemError, unauthorized } from '../problem.js';
+import { clearSessionCookie, endSession, newSecret, startSession, type SessionActor } from '../session.js';
+import { writeAudit } from '../../db/queries/audit.js';
+
+/** The sign-in cookie (name without its `__Host-` prefix): the secret state, nonce and PKCE verifier derive from. */
+const SIGN_IN_COOKIE = 'selfheal-signin';
+/** How long a sign-in at the provider may take. */
+const SIGN_IN_SECONDS = 600;
+
+const NO_STORE = { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' };
+const PAGE_HEADERS = { ...NO_STORE, 'Content-Security-Policy': "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'", 'X-Content-Type-Options': 'nosniff', 'X-Frame-Options': 'DENY' };
+
+/**
+ * Dashboard sign-in (src/api/session.ts, src/api/oidc.ts):
+ * - `GET /auth/config`: which sign-ins the dashboard offers (public).
+ * - `GET /auth/login` → the provider; `GET /auth/callback` ← the provider: sets the session cookie and goes to /ui.
+ * - `GET /auth/session`: who is signed in, and the CSRF token the page sends on writes (`X-CSRF-Token`).
+ * - `POST /auth/logout`: revokes the session (CSRF-checked), and returns the provider's logout URL if it has one.
+ */
+export function authRoutes(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+  const { sso } = deps.config;
+  const client = sso.oidc ? createOidcClient(sso.oidc) : undefined;
+
+  app.get('/auth/config', (c) =>
+    c.json({ tokenSignIn: sso.tokenSignIn, sso: client ? { providerName: client.providerName, loginUrl: '/auth/login' } : null }, 200, { 'Cache-Control': 'no-store' }),
+  );
+
+  app.get('/auth/login', async (c) => {
+    if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
+    const secret = newSecret();
+    let url: URL;
+    try {
+      url = await client.authorizationUrl(secret);
+    } catch (err) {
+      return refused(c, err);
+    }
+    setCookie(c, SIGN_IN_COOKIE, secret, { prefix: 'host', httpOnly: true, sameSite: 'Lax', maxAge: SIGN_IN_SECONDS });
+    return c.redirect(url.href, 302);
+  });
+
+  app.get('/auth/callback', async (c) => {
+    if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
+    const secret = getCookie(c, SIGN_IN_COOKIE, 'host');
+    deleteCookie(c, SIGN_IN_COOKIE, { prefix: 'host', httpOnly: true, sameSite: 'Lax' });
+    if (!secret) {
+      return refused(c, new SignInError(400, 'Sign-in expired', `This sign-in was not started in this browser, or took longer than ${SIGN_IN_SECONDS / 60} minutes. Start again.`, 'no_sign_in_cookie'));
+    }
+    try {
+      const who = await client.finish(new URL(c.req.url), secret);
+      const id = await deps.db.transaction().execute(async (trx) => {
+        const sessionId = await startSession(c, trx, deps.config, {
+          issuer: client.issuer,
+          subject: who.subject,
+          actor: who.actor,
+          email: who.email,
+          name: who.name,
+          scopes: who.roles,
+          groups: who.mappedGroups,
+          idToken: who.idToken,
+        });
+        await writeAudit(trx, { actor: who.actor, action: 'session.create', entityType: 'session', entityId: sessionId, after: { subject: who.subject, groups: who.mappedGroups, scopes: who.roles } });
+        return sessionId;
+      });
+      c.get('logger').info({ sessionId: id, actor: who.actor, scopes: who.roles }, 'signed in');
+      return c.redirect('/ui#/incidents', 303);
+    } catch (err) {
+      return refused(c, err);
+    }
+  });
+
+  app.get('/auth/session', async (c) => {
+    const s = await c.get('resolveSession')?.(c);
+    if (!s) throw unauthorized('not signed in with single sign-on');
+    return c.json(
+      { actor: s.actor, subject: s.subject, email: s.email, name: s.name, scopes: s.scopes, expiresAt: s.expiresAt.toISOString(), csrfToken: s.csrfToken },
+      200,
+      NO_STORE,
+    );
+  });
+
+  app.post('/auth/logout', async (c) => {
+    // The resolver checks CSRF on this POST (403): another site cannot sign the user out.
+    let live: SessionActor | undefined;
+    try {
+      live = await c.get('resolveSession')?.(c);
+    } catch (err) {
+      if (!(err instanceof ProblemError && err.status === 401)) throw err;
+    }
+    if (!live) {
+      clearSessionCookie(c); // nothing live to revoke
+      return c.json({ signedOut: true, logoutUrl: null }, 200, NO_STORE);
+    }
+    const ended = await endSession(c, deps.db);
+    if (ended) await writeAudit(deps.db, { actor: ended.actor, action: 'session.revoke', entityType: 'session', entityId: ended.id });
+    c.get('logger').info({ sessionId: live.id, actor: live.actor }, 'signed out');
+    let logoutUrl: string | null = null;
+    try {
+      logoutUrl = (await client?.logoutUrl(ended?.idToken))?.href ?? null;
+    } catch (err) {
+      c.get('logger').warn({ reason: err instanceof SignInError ? err.reason : 'logout_url_failed' }, 'no provider logout URL');
+    }
+    return c.json({ signedOut: true, logoutUrl }, 200, NO_STORE);
+  });
+
+  return app;
+}
+
+/** A sign-in that did not go through: a plain page saying why, with the way back; logged without any secret. */
+function refused(c: Context<AppEnv>, err: unknown) {
+  if (!(err instanceof SignInError)) throw err;
+  c.get('logger').warn({ reason: err.reason, status: err.status }, 'sign-in refused');
+  return c.html(
+    html`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>${err.title} · Self-healing</title></head>
+<body>
+<h1 data-testid="sign-in-refused">${err.title}</h1>
+<p data-testid="sign-in-detail">${err.detail}</p>
+<p><a href="/ui">Back to the sign-in page</a></p>
+</body>
+</html>
+`,
+    err.status,
+    PAGE_HEADERS,
+  );
+}

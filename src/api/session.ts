@@ -1,0 +1,149 @@
+// Dashboard sessions of single sign-on: the browser holds a random secret in an `HttpOnly; Secure;
+// SameSite=Lax` cookie named with the `__Host-` prefix; Postgres holds the session under the secret's
+// SHA-256 (like API tokens), so the table cannot be replayed as credentials. A session has an absolute
+// and an idle expiry, both checked against the database's clock; signing out revokes it server-side.
+//
+// Cookie-authenticated writes are checked for cross-site request forgery here (hand-written, because
+// hono/csrf checks only form content types, trusting CORS for the rest, and would refuse the CLI's
+// bearer-token POSTs that carry no Origin): on POST/PUT/PATCH/DELETE with the session cookie,
+// - `Sec-Fetch-Site`, when the browser sends it, must be `same-origin`;
+// - `Origin`, when sent, must be the dashboard's public origin (from OIDC_REDIRECT_URL);
+// - `X-CSRF-Token` must be HMAC-SHA256(session secret, "selfheal csrf v1"): the page reads it from
+//   GET /auth/session (same-origin JSON, unreadable cross-site) and sends it on every write. It is
+//   derived, not stored, so nothing at rest can produce it, and it cannot be turned back into the secret.
+// SameSite=Lax alone is not enough: it lets pages of the same *site* (another port or subdomain) send the
+// cookie; the token and the origin checks stop them. Bearer-token requests carry no cookie authority and
+// need none of this.
+//
+// The ID token is kept only sealed (AES-256-GCM) under a key derived from the session secret, for the
+// `id_token_hint` of RP-initiated logout: the database alone cannot open it.
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import type { Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { findLiveSession, insertSession, revokeSession, sweepSessions, touchSession } from '../db/queries/sessions.js';
+import type { AppEnv } from './app.js';
+import { hashToken, sameSecret, type Scope } from './auth.js';
+import { forbidden, unauthorized } from './problem.js';
+
+/** Cookie names without their `__Host-` prefix (hono/cookie adds it and enforces Secure, Path=/, no Domain). */
+export const SESSION_COOKIE = 'selfheal-session';
+export const CSRF_HEADER = 'X-CSRF-Token';
+
+const SECRET_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A new random secret for a cookie: 32 bytes, base64url (43 characters). */
+export const newSecret = (): string => randomBytes(32).toString('base64url');
+
+/** A value derived from a secret for one purpose (CSRF token, OIDC state/nonce/PKCE verifier, sealing key). */
+export const derive = (secret: string, purpose: string): Buffer => createHmac('sha256', secret).update(`selfheal ${purpose} v1`).digest();
+
+export const csrfTokenFor = (secret: string): string => derive(secret, 'csrf').toString('base64url');
+
+export interface SessionActor {
+  id: string;
+  /** `user:<email or sub>`, as the audit log records it. */
+  actor: string;
+  scopes: Scope[];
+  subject: string;
+  email: string | null;
+  name: string | null;
+  expiresAt: Date;
+  csrfToken: string;
+}
+
+/** Resolves the session of a request's cookie: undefined without one; 401 when it is unknown, expired or revoked; 403 on a forged write. */
+export type SessionResolver = (c: Context<AppEnv>) => Promise<SessionActor | undefined>;
+
+export interface NewSession {
+  issuer: string;
+  subject: string;
+  actor: string;
+  email: string | null;
+  name: string | null;
+  scopes: Scope[];
+  groups: string[];
+  idToken: string | undefined;
+}
+
+/** Stores a session and sets its cookie; returns the session's public id. Expired and long-revoked rows are swept at the same time. */
+export async function startSession(c: Context<AppEnv>, db: Kysely<Database>, config: Config, s: NewSession): Promise<string> {
+  const { maxAgeSeconds, idleTimeoutSeconds } = config.sso.session;
+  const secret = newSecret();
+  const id = randomUUID();
+  await sweepSessions(db);
+  await insertSession(db, {
+    ...s,
+    id,
+    secretHash: hashToken(secret),
+    idTokenSealed: s.idToken ? seal(secret, s.idToken) : null,
+    maxAgeSeconds,
+    idleTimeoutSeconds,
+  });
+  setCookie(c, SESSION_COOKIE, secret, { prefix: 'host', httpOnly: true, sameSite: 'Lax', maxAge: maxAgeSeconds });
+  return id;
+}
+
+/** Clears the session cookie in the answer. */
+export const clearSessionCookie = (c: Context<AppEnv>) => deleteCookie(c, SESSION_COOKIE, { prefix: 'host', httpOnly: true, sameSite: 'Lax' });
+
+/**
+ * Revokes the request's session (sign-out) and clears its cookie. Returns what RP-initiated logout needs,
+ * or undefined when the request had no session to revoke.
+ */
+export async function endSession(c: Context<AppEnv>, db: Kysely<Database>): Promise<{ id: string; actor: string; idToken: string | undefined } | undefined> {
+  const secret = getCookie(c, SESSION_COOKIE, 'host');
+  clearSessionCookie(c);
+  if (secret === undefined || !SECRET_FORMAT.test(secret)) return undefined;
+  const row = await revokeSession(db, hashToken(secret));
+  if (!row) return undefined;
+  return { id: row.id, actor: row.actor, idToken: row.id_token_sealed ? unseal(secret, row.id_token_sealed) : undefined };
+}
+
+/** The resolver `requireScope` uses when a request has no bearer token (set on every request by createApp). */
+export function sessionResolver(deps: { db: Kysely<Database>; config: Config }): SessionResolver {
+  const oidc = deps.config.sso.oidc;
+  return async (c) => {
+    const secret = getCookie(c, SESSION_COOKIE, 'host');
+    if (secret === undefined || oidc === undefined) return undefined;
+    const expired = () => unauthorized('the dashboard session has expired or was signed out: sign in again');
+    if (!SECRET_FORMAT.test(secret)) throw expired();
+    const row = await findLiveSession(deps.db, hashToken(secret), oidc.issuerUrl);
+    if (!row) throw expired();
+    const csrfToken = csrfTokenFor(secret);
+    if (!SAFE_METHODS.has(c.req.method)) checkForgery(c, oidc.publicOrigin, csrfToken);
+    if (row.stale) await touchSession(deps.db, row.id);
+    return { id: row.id, actor: row.actor, scopes: row.scopes as Scope[], subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
+  };
+}
+
+function checkForgery(c: Context<AppEnv>, publicOrigin: string, csrfToken: string): void {
+  const site = c.req.header('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin') throw forbidden(`a ${site} request may not use the dashboard session (Sec-Fetch-Site: ${site.slice(0, 40)})`);
+  const origin = c.req.header('origin');
+  if (origin !== undefined && origin !== publicOrigin) throw forbidden(`a request from ${origin.slice(0, 200)} may not use the dashboard session; only ${publicOrigin} may`);
+  const sent = c.req.header(CSRF_HEADER);
+  if (!sent) throw forbidden(`a ${c.req.method} with the dashboard session needs the ${CSRF_HEADER} header (from GET /auth/session)`);
+  if (!sameSecret(sent, csrfToken)) throw forbidden(`the ${CSRF_HEADER} header does not belong to this session`);
+}
+
+function seal(secret: string, text: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', derive(secret, 'seal'), iv);
+  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return [iv, cipher.getAuthTag(), body].map((b) => b.toString('base64url')).join('.');
+}
+
+function unseal(secret: string, sealed: string): string | undefined {
+  try {
+    const [iv, tag, body] = sealed.split('.').map((p) => Buffer.from(p, 'base64url'));
+    const decipher = createDecipheriv('aes-256-gcm', derive(secret, 'seal'), iv!);
+    decipher.setAuthTag(tag!);
+    return Buffer.concat([decipher.update(body!), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,80 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../database.js';
+
+// Dashboard sessions (src/api/session.ts). Every time comparison uses the database's clock, so API replicas
+// with drifting clocks agree on when a session expires.
+
+type Db = Kysely<Database>;
+
+export interface SessionRecord {
+  id: string;
+  secretHash: string;
+  issuer: string;
+  subject: string;
+  actor: string;
+  email: string | null;
+  name: string | null;
+  scopes: string[];
+  groups: string[];
+  idTokenSealed: string | null;
+  maxAgeSeconds: number;
+  idleTimeoutSeconds: number;
+}
+
+export async function insertSession(db: Db, s: SessionRecord): Promise<void> {
+  await db
+    .insertInto('auth_sessions')
+    .values({
+      id: s.id,
+      secret_hash: s.secretHash,
+      issuer: s.issuer,
+      subject: s.subject,
+      actor: s.actor,
+      email: s.email,
+      name: s.name,
+      scopes: s.scopes,
+      groups: JSON.stringify(s.groups),
+      id_token_sealed: s.idTokenSealed,
+      expires_at: sql<Date>`now() + ${s.maxAgeSeconds} * interval '1 second'`,
+      idle_timeout_seconds: s.idleTimeoutSeconds,
+    })
+    .execute();
+}
+
+/** Deletes sessions that expired or were revoked more than a day ago (their audit entries stay). */
+export async function sweepSessions(db: Db): Promise<void> {
+  await db.deleteFrom('auth_sessions').where(sql<boolean>`coalesce(revoked_at, expires_at) < now() - interval '1 day'`).execute();
+}
+
+/**
+ * The live session with this secret hash from this issuer: not revoked, before its absolute expiry and
+ * used within its idle timeout. `stale` says whether last_seen_at is worth refreshing (at most once a
+ * minute, and at least ten times per idle timeout).
+ */
+export async function findLiveSession(db: Db, secretHash: string, issuer: string) {
+  return db
+    .selectFrom('auth_sessions')
+    .select(['id', 'actor', 'subject', 'email', 'name', 'scopes', 'expires_at'])
+    .select(sql<boolean>`last_seen_at < now() - least(60, idle_timeout_seconds / 10.0) * interval '1 second'`.as('stale'))
+    .where('secret_hash', '=', secretHash)
+    .where('issuer', '=', issuer)
+    .where('revoked_at', 'is', null)
+    .where(sql<boolean>`expires_at > now()`)
+    .where(sql<boolean>`last_seen_at + idle_timeout_seconds * interval '1 second' > now()`)
+    .executeTakeFirst();
+}
+
+export async function touchSession(db: Db, id: string): Promise<void> {
+  await db.updateTable('auth_sessions').set({ last_seen_at: sql<Date>`now()` }).where('id', '=', id).execute();
+}
+
+/** Revokes the session with this secret hash; undefined when there was none not already revoked. */
+export async function revokeSession(db: Db, secretHash: string) {
+  return db
+    .updateTable('auth_sessions')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('secret_hash', '=', secretHash)
+    .where('revoked_at', 'is', null)
+    .returning(['id', 'actor', 'id_token_sealed'])
+    .executeTakeFirst();
+}

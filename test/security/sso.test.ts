@@ -1,0 +1,505 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { serveLater, startOidcProvider, type OidcProvider, type OidcUser } from '../helpers/oidc-provider.js';
+import { eventually } from '../helpers/stack.js';
+
+// Single sign-on at the HTTP level, against a real OpenID Connect provider (oidc-provider) on loopback:
+// the provider's own login and consent pages are driven with plain HTTP (form posts, redirects, cookies),
+// so each step can be forged the way an attacker would. test/ui/sso.test.ts runs the flow in Chromium.
+
+const ADMIN = 'sso-admin-token-0123456789abcdef';
+const CLIENT_ID = 'selfheal-dashboard';
+const CLIENT_SECRET = 'sso-client-secret-0123456789abcdef';
+const USERS: Record<string, OidcUser> = {
+  alice: { email: 'alice@example.com', name: 'Alice Admin', groups: ['everyone', 'sre-admins'] },
+  bob: { email: 'bob@example.com', name: 'Bob Viewer', groups: ['viewers'] },
+  carol: { email: 'carol@example.com', name: 'Carol Marketing', groups: ['marketing', 'everyone'] },
+  dave: { email: 'dave@example.com', name: 'Dave Unverified', groups: ['sre'], emailVerified: false },
+};
+
+/** A cookie jar per host name (cookies ignore ports), enough for the provider's and our cookies. */
+class Jar {
+  private readonly byHost = new Map<string, Map<string, string>>();
+  /** Every Set-Cookie line seen, by cookie name. */
+  readonly setLines = new Map<string, string>();
+
+  store(url: string, res: Response): void {
+    const host = new URL(url).hostname;
+    const jar = this.byHost.get(host) ?? new Map<string, string>();
+    this.byHost.set(host, jar);
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const at = pair!.indexOf('=');
+      const name = pair!.slice(0, at).trim();
+      const value = pair!.slice(at + 1).trim();
+      this.setLines.set(name, line);
+      if (value === '' || /max-age=0\b/i.test(line) || /expires=Thu, 01 Jan 1970/i.test(line)) jar.delete(name);
+      else jar.set(name, value);
+    }
+  }
+
+  header(url: string): string {
+    return [...(this.byHost.get(new URL(url).hostname) ?? new Map<string, string>())].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  get(host: string, name: string): string | undefined {
+    return this.byHost.get(host)?.get(name);
+  }
+
+  set(host: string, name: string, value: string): void {
+    const jar = this.byHost.get(host) ?? new Map<string, string>();
+    this.byHost.set(host, jar);
+    jar.set(name, value);
+  }
+
+  delete(host: string, name: string): void {
+    this.byHost.get(host)?.delete(name);
+  }
+}
+
+/** One request with the jar's cookies, no redirect following. */
+async function send(jar: Jar, url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  const cookie = jar.header(url);
+  if (cookie) headers.set('cookie', cookie);
+  const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+  jar.store(url, res);
+  return res;
+}
+
+const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+
+describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', function () {
+  let db: TestDatabase;
+  let op: OidcProvider;
+  let base: string;
+  let host: string;
+  let closeServer: () => Promise<void>;
+  const logLines: string[] = [];
+  /** Values that must never appear in a log line. */
+  const secrets: string[] = [];
+
+  const env = (extra: Record<string, string> = {}) =>
+    loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      SELFHEAL_ADMIN_TOKEN: ADMIN,
+      OIDC_ISSUER_URL: op.issuer,
+      OIDC_CLIENT_ID: CLIENT_ID,
+      OIDC_CLIENT_SECRET: CLIENT_SECRET,
+      SELFHEAL_PUBLIC_URL: base,
+      OIDC_SCOPES: 'openid email profile groups',
+      OIDC_ROLE_MAP: 'sre-admins=admin,sre=write,viewers=read',
+      OIDC_PROVIDER_NAME: 'Example SSO',
+      ...extra,
+    });
+
+  before(async function () {
+    db = await createTestDatabase();
+    const server = await serveLater();
+    base = server.url;
+    host = new URL(base).hostname;
+    closeServer = server.close;
+    op = await startOidcProvider({ users: USERS, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: `${base}/auth/callback`, postLogoutRedirectUri: `${base}/ui` });
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const app = createApp({ config: env(), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'trace', destination }) }, allRoutes);
+    server.serve((req) => app.fetch(req));
+  });
+
+  after(async function () {
+    await closeServer?.();
+    await op?.close();
+    await db?.close();
+  });
+
+  /**
+   * Drives the sign-in up to the provider's redirect back: /auth/login → the provider's authorize
+   * endpoint (`tamper` may change that URL first) → its login page (form post) → its consent page (form
+   * post) → the callback URL, which is returned without being requested.
+   */
+  async function untilCallback(jar: Jar, login: string, tamper: (u: URL) => void = () => {}): Promise<URL> {
+    const start = await send(jar, `${base}/auth/login`);
+    assert.equal(start.status, 302, await start.text());
+    const authorize = new URL(start.headers.get('location')!);
+    assert.equal(authorize.origin, op.issuer);
+    tamper(authorize);
+    let next = authorize.href;
+    for (let hop = 0; hop < 20; hop++) {
+      if (next.startsWith(`${base}/auth/callback`)) return new URL(next);
+      let res = await send(jar, next);
+      if (res.status === 200) {
+        const page = await res.text();
+        const action = new URL(/<form[^>]*action="([^"]+)"/.exec(page)?.[1] ?? '', next).href;
+        if (page.includes('name="login"')) res = await send(jar, action, form({ prompt: 'login', login, password: 'any' }));
+        else if (page.includes('value="consent"')) res = await send(jar, action, form({ prompt: 'consent' }));
+        else throw new Error(`unexpected provider page: ${page.slice(0, 300)}`);
+      }
+      assert.ok(res.status >= 300 && res.status < 400, `expected a redirect from ${next}, got ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      next = new URL(res.headers.get('location')!, next).href;
+    }
+    throw new Error('too many redirects');
+  }
+
+  /** Requests the callback in the jar's browser; returns the answer. Remembers the code as a secret. */
+  async function callback(jar: Jar, url: URL): Promise<Response> {
+    const code = url.searchParams.get('code');
+    if (code) secrets.push(code);
+    return send(jar, `${base}${url.pathname}${url.search}`);
+  }
+
+  /** A full sign-in: the jar ends up holding the session cookie. */
+  async function signIn(login: string, jar = new Jar()): Promise<{ jar: Jar; cookie: string; csrf: string; res: Response }> {
+    const res = await callback(jar, await untilCallback(jar, login));
+    assert.equal(res.status, 303, await res.clone().text());
+    assert.equal(res.headers.get('location'), '/ui#/incidents');
+    const cookie = jar.get(host, '__Host-selfheal-session');
+    assert.ok(cookie, 'a session cookie was set');
+    const who = await send(jar, `${base}/auth/session`);
+    assert.equal(who.status, 200);
+    const csrf = ((await who.json()) as { csrfToken: string }).csrfToken;
+    secrets.push(cookie, csrf);
+    return { jar, cookie, csrf, res };
+  }
+
+  const sessions = () => db.db.selectFrom('auth_sessions').selectAll().execute();
+  const sameOrigin = (csrf: string) => ({ 'content-type': 'application/json', origin: base, 'sec-fetch-site': 'same-origin', 'x-csrf-token': csrf });
+
+  it('signs in at the provider: an HttpOnly, Secure, SameSite=Lax __Host- cookie, a session stored only as hashes, roles from groups, audited', async function () {
+    const before = (await sessions()).length;
+    const { jar, cookie, csrf } = await signIn('alice');
+
+    const line = jar.setLines.get('__Host-selfheal-session')!;
+    const attrs = line.split(';').map((a) => a.trim().toLowerCase());
+    assert.match(cookie, /^[A-Za-z0-9_-]{43}$/, 'the cookie is a 256-bit random secret');
+    for (const a of ['path=/', 'httponly', 'secure', 'samesite=lax', 'max-age=43200']) assert.ok(attrs.includes(a), `Set-Cookie has ${a}: ${line}`);
+    assert.ok(!attrs.some((a) => a.startsWith('domain=')), '__Host- cookies carry no Domain');
+    assert.equal(jar.get(host, '__Host-selfheal-signin'), undefined, 'the sign-in cookie is cleared after the callback');
+
+    const who = (await (await send(jar, `${base}/auth/session`)).json()) as Record<string, unknown>;
+    assert.equal(who.actor, 'user:alice@example.com');
+    assert.deepEqual(who.scopes, ['admin']);
+    assert.equal(who.name, 'Alice Admin');
+    assert.equal((await send(jar, `${base}/api/incidents`)).status, 200, 'the session reads the API');
+    assert.equal((await send(jar, `${base}/api/tokens`)).status, 200, 'sre-admins → admin scope');
+
+    const rows = await sessions();
+    assert.equal(rows.length, before + 1);
+    const row = rows.find((r) => r.secret_hash === createHash('sha256').update(cookie).digest('hex'));
+    assert.ok(row, 'the session is stored under the SHA-256 of the cookie');
+    assert.deepEqual(row.groups, ['sre-admins'], 'only the mapped groups are kept');
+    const { rows: raw } = await db.pool.query('select * from auth_sessions');
+    const stored = JSON.stringify(raw);
+    const tokens = op.issued.at(-1)!;
+    for (const [what, value] of [['session secret', cookie], ['CSRF token', csrf], ['access token', tokens.access_token], ['ID token', tokens.id_token]] as const) {
+      assert.ok(value && !stored.includes(value), `the ${what} is not stored in the database`);
+    }
+    const audit = await db.db.selectFrom('audit_log').selectAll().where('action', '=', 'session.create').where('entity_id', '=', row.id).executeTakeFirstOrThrow();
+    assert.equal(audit.actor, 'user:alice@example.com');
+  });
+
+  it('a write with the session cookie needs the CSRF token from a same-origin page: 403 otherwise, and nothing changes', async function () {
+    const { jar, csrf } = await signIn('alice');
+    const other = await signIn('alice');
+    const body = (name: string) => JSON.stringify({ name, description: 'from the dashboard', labels: {} });
+    const attempts: [string, Record<string, string>][] = [
+      ['same origin, text/plain, but no CSRF token', { 'content-type': 'text/plain', origin: base }],
+      ['no CSRF token, no Origin', { 'content-type': 'application/json' }],
+      ['the CSRF token of another session', sameOrigin(other.csrf)],
+      ['a page on another port of the same site', { ...sameOrigin(csrf), origin: 'http://localhost:1', 'sec-fetch-site': 'same-site' }],
+      ['a cross-site page that learned the token', { ...sameOrigin(csrf), origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }],
+      ['a foreign Origin without Sec-Fetch-Site', { ...sameOrigin(csrf), origin: 'https://evil.example', 'sec-fetch-site': '' }],
+    ];
+    for (const [i, [what, headers]] of attempts.entries()) {
+      const h = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== ''));
+      const res = await send(jar, `${base}/api/environments`, { method: 'POST', headers: h, body: body(`forged-${i}`) });
+      assert.equal(res.status, 403, `${what}: ${await res.clone().text()}`);
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    }
+    assert.deepEqual(await db.db.selectFrom('environments').select('name').where('name', 'like', 'forged-%').execute(), [], 'no forged write went through');
+
+    const ok = await send(jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(csrf), body: body('sso-env') });
+    assert.equal(ok.status, 201, await ok.text());
+    const audit = await db.db.selectFrom('audit_log').select('actor').where('action', '=', 'environment.create').where('entity_id', '=', 'sso-env').executeTakeFirstOrThrow();
+    assert.equal(audit.actor, 'user:alice@example.com', 'the audit log names the signed-in user');
+
+    // Bearer tokens (API, CLI) are not cookie-based: no CSRF token, no Origin, as before.
+    const cli = await fetch(`${base}/api/environments`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body('cli-env') });
+    assert.equal(cli.status, 201);
+    // With both, the bearer token decides: a bad one is refused even beside a live session cookie.
+    const both = await send(jar, `${base}/api/environments`, { method: 'POST', headers: { ...sameOrigin(csrf), authorization: 'Bearer not-a-real-token-0123456789' }, body: body('both-env') });
+    assert.equal(both.status, 401);
+  });
+
+  it('roles follow the groups claim: a viewer reads but may not write; a user in no mapped group is refused with a page and gets no session', async function () {
+    const bob = await signIn('bob');
+    assert.equal((await send(bob.jar, `${base}/api/incidents`)).status, 200);
+    const denied = await send(bob.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(bob.csrf), body: JSON.stringify({ name: 'bob-env', labels: {} }) });
+    assert.equal(denied.status, 403);
+    assert.match(((await denied.json()) as { detail: string }).detail, /write/);
+
+    const dave = await signIn('dave');
+    const who = (await (await send(dave.jar, `${base}/auth/session`)).json()) as { actor: string; scopes: string[] };
+    assert.equal(who.actor, 'user:dave', 'an email the provider marks unverified is not used as the identity');
+    assert.deepEqual(who.scopes, ['write']);
+
+    const count = (await sessions()).length;
+    const jar = new Jar();
+    const res = await callback(jar, await untilCallback(jar, 'carol'));
+    assert.equal(res.status, 403);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    const page = await res.text();
+    assert.match(page, /No access to Self-healing/);
+    assert.match(page, /carol@example\.com/);
+    assert.match(page, /marketing, everyone/);
+    assert.match(page, /OIDC_ROLE_MAP/);
+    assert.equal(jar.get(host, '__Host-selfheal-session'), undefined, 'no session cookie');
+    assert.equal((await sessions()).length, count, 'no session row');
+    assert.equal((await send(jar, `${base}/api/incidents`)).status, 401);
+  });
+
+  it('refuses forged sign-ins: wrong state, another browser, forged or replayed code, swapped nonce, tampered PKCE challenge, wrong issuer', async function () {
+    const count = (await sessions()).length;
+    const refused = async (what: string, res: Response, status: number, pattern: RegExp, jar: Jar) => {
+      const page = await res.text();
+      assert.equal(res.status, status, `${what}: ${page}`);
+      assert.match(page, pattern, `${what}: ${page}`);
+      assert.equal(jar.get(host, '__Host-selfheal-session'), undefined, `${what}: no session cookie`);
+      assert.equal(jar.get(host, '__Host-selfheal-signin'), undefined, `${what}: the sign-in cookie is cleared, so the attempt cannot be retried`);
+    };
+
+    let jar = new Jar();
+    let url = await untilCallback(jar, 'alice');
+    url.searchParams.set('state', 'forged-state');
+    await refused('forged state', await callback(jar, url), 400, /did not pass validation \(invalid response encountered: unexpected &quot;state&quot;/, jar);
+
+    jar = new Jar();
+    url = await untilCallback(jar, 'alice');
+    const victimBrowser = new Jar();
+    await refused('callback in a browser that did not start the sign-in', await callback(victimBrowser, url), 400, /not started in this browser/, victimBrowser);
+
+    jar = new Jar();
+    url = await untilCallback(jar, 'alice');
+    url.searchParams.set('code', 'forged-code-0123456789');
+    await refused('forged code', await callback(jar, url), 400, /refused to complete the sign-in \(&quot;invalid_grant&quot;\)/, jar);
+
+    jar = new Jar();
+    url = await untilCallback(jar, 'alice');
+    const signInCookie = jar.get(host, '__Host-selfheal-signin')!;
+    assert.equal((await callback(jar, url)).status, 303, 'the genuine callback works once');
+    const replay = new Jar();
+    replay.set(host, '__Host-selfheal-signin', signInCookie);
+    await refused('replayed code (even with the sign-in cookie)', await callback(replay, url), 400, /invalid_grant/, replay);
+
+    jar = new Jar();
+    url = await untilCallback(jar, 'alice', (u) => u.searchParams.set('nonce', 'attacker-chosen-nonce'));
+    await refused('ID token with another nonce', await callback(jar, url), 400, /did not pass validation \(unexpected JWT claim value encountered: unexpected ID Token &quot;nonce&quot;/, jar);
+
+    jar = new Jar();
+    url = await untilCallback(jar, 'alice', (u) => u.searchParams.set('code_challenge', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'));
+    await refused('code issued to another PKCE challenge', await callback(jar, url), 400, /invalid_grant/, jar);
+
+    jar = new Jar();
+    url = await untilCallback(jar, 'alice');
+    url.searchParams.set('iss', 'https://evil.example');
+    await refused('authorization response from another issuer', await callback(jar, url), 400, /issuer/, jar);
+
+    jar = new Jar();
+    url = await untilCallback(jar, 'alice');
+    url.searchParams.delete('code');
+    url.searchParams.set('error', 'access_denied');
+    url.searchParams.set('error_description', 'End-User aborted interaction');
+    await refused('the provider said no', await callback(jar, url), 403, /access_denied/, jar);
+
+    assert.equal((await sessions()).length, count + 1, 'only the genuine callback made a session');
+  });
+
+  it('signing out revokes the session server-side (the old cookie gets 401) and returns the provider logout URL; another site cannot sign a user out', async function () {
+    const { jar, cookie, csrf } = await signIn('alice');
+    const forged = await send(jar, `${base}/auth/logout`, { method: 'POST', headers: { origin: 'http://localhost:1', 'sec-fetch-site': 'same-site' } });
+    assert.equal(forged.status, 403);
+    assert.equal((await send(jar, `${base}/api/incidents`)).status, 200, 'a forged sign-out changed nothing');
+
+    const out = await send(jar, `${base}/auth/logout`, { method: 'POST', headers: sameOrigin(csrf) });
+    assert.equal(out.status, 200);
+    const { logoutUrl } = (await out.json()) as { logoutUrl: string };
+    const logout = new URL(logoutUrl);
+    assert.equal(`${logout.origin}${logout.pathname}`, `${op.issuer}/session/end`);
+    assert.equal(logout.searchParams.get('post_logout_redirect_uri'), `${base}/ui`);
+    assert.equal(logout.searchParams.get('client_id'), CLIENT_ID);
+    assert.ok(logout.searchParams.get('id_token_hint'), 'the ID token is the hint (unsealed with the cookie)');
+    assert.match(jar.setLines.get('__Host-selfheal-session')!, /Max-Age=0/, 'the cookie is cleared');
+
+    const old = new Jar();
+    old.set(host, '__Host-selfheal-session', cookie);
+    const after = await send(old, `${base}/api/incidents`);
+    assert.equal(after.status, 401);
+    assert.match(((await after.json()) as { detail: string }).detail, /expired or was signed out/);
+    assert.equal((await send(old, `${base}/auth/session`)).status, 401);
+    const row = await db.db.selectFrom('auth_sessions').select(['id', 'revoked_at']).where('secret_hash', '=', createHash('sha256').update(cookie).digest('hex')).executeTakeFirstOrThrow();
+    assert.ok(row.revoked_at, 'revoked in the database');
+    const audit = await db.db.selectFrom('audit_log').select('actor').where('action', '=', 'session.revoke').where('entity_id', '=', row.id).executeTakeFirstOrThrow();
+    assert.equal(audit.actor, 'user:alice@example.com');
+
+    // The provider accepts the logout URL: its confirmation form ends the provider session.
+    const opJar = jar;
+    const page = await send(opJar, logoutUrl);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    const action = new URL(/<form[^>]*action="([^"]+)"/.exec(html)![1]!, logoutUrl).href;
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)![1]!;
+    const done = await send(opJar, action, form({ xsrf, logout: 'yes' }));
+    assert.equal(done.status, 303);
+    assert.equal(done.headers.get('location'), `${base}/ui`);
+    assert.ok(op.logouts >= 1);
+  });
+
+  it('a session ends at its idle timeout and its absolute lifetime (database clock), and a cookie not from this API is refused', async function () {
+    const { jar, cookie } = await signIn('alice');
+    const hash = createHash('sha256').update(cookie).digest('hex');
+    assert.equal((await send(jar, `${base}/api/incidents`)).status, 200);
+    await db.pool.query(`update auth_sessions set last_seen_at = now() - interval '3601 seconds' where secret_hash = $1`, [hash]);
+    assert.equal((await send(jar, `${base}/api/incidents`)).status, 401, 'idle for longer than SESSION_IDLE_TIMEOUT_SECONDS (3600)');
+
+    const second = await signIn('alice');
+    const hash2 = createHash('sha256').update(second.cookie).digest('hex');
+    assert.equal((await send(second.jar, `${base}/api/incidents`)).status, 200);
+    await db.pool.query(`update auth_sessions set created_at = created_at - interval '43201 seconds', expires_at = expires_at - interval '43201 seconds' where secret_hash = $1`, [hash2]);
+    assert.equal((await send(second.jar, `${base}/api/incidents`)).status, 401, 'older than SESSION_MAX_AGE_SECONDS (43200), although in use');
+
+    // Use keeps a session alive: a request records it (at most once a minute).
+    const third = await signIn('alice');
+    const hash3 = createHash('sha256').update(third.cookie).digest('hex');
+    await db.pool.query(`update auth_sessions set last_seen_at = now() - interval '3000 seconds' where secret_hash = $1`, [hash3]);
+    assert.equal((await send(third.jar, `${base}/api/incidents`)).status, 200);
+    const { rows: seen } = await db.pool.query<{ idle: number }>(`select extract(epoch from now() - last_seen_at)::float as idle from auth_sessions where secret_hash = $1`, [hash3]);
+    assert.ok(seen[0]!.idle < 60, `last use recorded (${seen[0]!.idle} s ago)`);
+
+    // Rows a day past their end are swept at the next sign-in.
+    await db.pool.query(`update auth_sessions set expires_at = now() - interval '2 days' where secret_hash = $1`, [hash]);
+    await signIn('alice');
+    assert.equal((await db.pool.query('select 1 from auth_sessions where secret_hash = $1', [hash])).rowCount, 0, 'the long-expired row is gone');
+
+    const forged = new Jar();
+    forged.set(host, '__Host-selfheal-session', 'A'.repeat(43));
+    assert.equal((await send(forged, `${base}/api/incidents`)).status, 401);
+    forged.set(host, '__Host-selfheal-session', "'; drop table auth_sessions; --");
+    assert.equal((await send(forged, `${base}/api/incidents`)).status, 401);
+  });
+
+  it('with a short SESSION_MAX_AGE_SECONDS the session really ends; a public client (no secret) and claims in the ID token work too', async function () {
+    // A second API and provider: a 3-second session, a public client (PKCE only), and email and groups in the ID token.
+    const server = await serveLater();
+    const op2 = await startOidcProvider({ users: USERS, clientId: CLIENT_ID, redirectUri: `${server.url}/auth/callback`, postLogoutRedirectUri: `${server.url}/ui`, claimsInIdToken: true });
+    try {
+      const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', OIDC_ISSUER_URL: op2.issuer, OIDC_CLIENT_ID: CLIENT_ID, SELFHEAL_PUBLIC_URL: server.url, OIDC_SCOPES: 'openid email profile groups', OIDC_ROLE_MAP: '{"viewers": "read"}', SESSION_MAX_AGE_SECONDS: '3' });
+      const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+      server.serve((req) => app.fetch(req));
+      const jar = new Jar();
+      const start = await send(jar, `${server.url}/auth/login`);
+      let next = start.headers.get('location')!;
+      for (let hop = 0; hop < 20 && !next.startsWith(`${server.url}/auth/callback`); hop++) {
+        let res = await send(jar, next);
+        if (res.status === 200) {
+          const page = await res.text();
+          const action = new URL(/<form[^>]*action="([^"]+)"/.exec(page)![1]!, next).href;
+          res = await send(jar, action, form(page.includes('name="login"') ? { prompt: 'login', login: 'bob', password: 'any' } : { prompt: 'consent' }));
+        }
+        next = new URL(res.headers.get('location')!, next).href;
+      }
+      const done = await send(jar, next);
+      assert.equal(done.status, 303, await done.text());
+      const idToken = op2.issued.at(-1)!.id_token!;
+      const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+      assert.deepEqual(claims.groups, ['viewers'], 'this provider put the groups in the ID token');
+      assert.match(jar.setLines.get('__Host-selfheal-session')!, /Max-Age=3\b/);
+      const cookie = jar.get(new URL(server.url).hostname, '__Host-selfheal-session')!;
+      const row = await db.db.selectFrom('auth_sessions').selectAll().where('secret_hash', '=', createHash('sha256').update(cookie).digest('hex')).executeTakeFirstOrThrow();
+      assert.equal(row.expires_at.getTime() - row.created_at.getTime(), 3000);
+      assert.equal(row.actor, 'user:bob@example.com');
+      assert.deepEqual(row.scopes, ['read']);
+      // A session of the other provider (the first API's) is worth nothing here.
+      const alice = await signIn('alice');
+      const foreign = await fetch(`${server.url}/api/incidents`, { headers: { cookie: `__Host-selfheal-session=${alice.cookie}` } });
+      assert.equal(foreign.status, 401, 'a session made with another issuer is refused');
+      // The browser would drop the cookie after 3 s; the server refuses it regardless once the time is up.
+      await eventually(async () => (await send(jar, `${server.url}/api/incidents`)).status === 401, 30_000, 'the 3-second session to end');
+    } finally {
+      await server.close();
+      await op2.close();
+    }
+  });
+
+  it('bounds every call to the provider in time and size: a provider that hangs or answers too much gets a 502 page, and the next sign-in tries again', async function () {
+    this.timeout(120_000);
+    const peers = await Promise.all(
+      ['hang', 'huge'].map(async (kind) => {
+        const peer = Object.assign(
+          http.createServer((_req, res) => {
+            peer.requests++;
+            if (kind === 'huge') res.end(JSON.stringify({ issuer: 'x', padding: 'x'.repeat(2_000_000) }));
+            // 'hang': never answers
+          }),
+          { requests: 0 },
+        );
+        await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+        const app = createApp({ config: env({ OIDC_ISSUER_URL: `http://127.0.0.1:${(peer.address() as AddressInfo).port}` }), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+        return { peer, login: async () => {
+          const res = await app.request(`${base}/auth/login`);
+          return { status: res.status, page: await res.text() };
+        } };
+      }),
+    );
+    try {
+      const [hang, huge] = await Promise.all(peers.map((p) => p.login()));
+      assert.equal(hang!.status, 502, hang!.page);
+      assert.match(hang!.page, /cannot be reached/);
+      assert.match(hang!.page, /aborted|timeout|timed out/i);
+      assert.equal(huge!.status, 502, huge!.page);
+      assert.match(huge!.page, /over 1000000 bytes/);
+      assert.equal((await peers[1]!.login()).status, 502);
+      assert.equal(peers[1]!.peer.requests, 2, 'a failed discovery is not cached: the next sign-in asks the provider again');
+    } finally {
+      for (const { peer } of peers) {
+        peer.closeAllConnections();
+        peer.close();
+      }
+    }
+  });
+
+  it('without OIDC_ISSUER_URL single sign-on is off: no sign-in route, session cookies ignored; DASHBOARD_TOKEN_SIGN_IN is reported', async function () {
+    const { cookie } = await signIn('alice');
+    const off = createApp({ config: loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_ADMIN_TOKEN: ADMIN }), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    assert.deepEqual(await (await off.request('/auth/config')).json(), { tokenSignIn: true, sso: null });
+    assert.equal((await off.request('/auth/login')).status, 404);
+    assert.equal((await off.request('/api/incidents', { headers: { cookie: `__Host-selfheal-session=${cookie}` } })).status, 401, 'a session is worth nothing while SSO is off');
+
+    assert.deepEqual(await (await fetch(`${base}/auth/config`)).json(), { tokenSignIn: true, sso: { providerName: 'Example SSO', loginUrl: '/auth/login' } });
+    const ssoOnly = createApp({ config: env({ DASHBOARD_TOKEN_SIGN_IN: 'false' }), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    assert.equal(((await (await ssoOnly.request('/auth/config')).json()) as { tokenSignIn: boolean }).tokenSignIn, false);
+    assert.equal((await ssoOnly.request('/api/incidents', { headers: { authorization: `Bearer ${ADMIN}` } })).status, 200, 'API tokens keep working on the API');
+  });
+
+  it('nothing in the logs holds an authorization code, a token, a session secret or a CSRF token', function () {
+    const text = logLines.join('\n');
+    assert.ok(logLines.some((l) => l.includes('"signed in"')) && logLines.some((l) => l.includes('"sign-in refused"')), 'the logger captured the sign-ins');
+    for (const t of op.issued) secrets.push(...[t.access_token, t.id_token].filter((v): v is string => Boolean(v)));
+    assert.ok(secrets.length > 20, `checked ${secrets.length} secrets`);
+    for (const s of secrets) assert.ok(!text.includes(s), `a log line contains ${s.slice(0, 6)}…`);
+    assert.doesNotMatch(text, /eyJ[\w-]{10,}\.eyJ[\w-]{10,}\./, 'no JWT in the logs');
+  });
+});

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig, parseRoleMap } from '../../src/config.js';
+import { identityFrom, SignInError } from '../../src/api/oidc.js';
+
+const SSO = {
+  OIDC_ISSUER_URL: 'https://login.example.com/realms/sre',
+  OIDC_CLIENT_ID: 'selfheal',
+  OIDC_CLIENT_SECRET: 'client-secret-value-123',
+  SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com',
+  OIDC_ROLE_MAP: 'sre-admins=admin,sre=write,viewers=read',
+};
+
+const refused = (env: Record<string, string>, variable: string, pattern: RegExp) =>
+  assert.throws(
+    () => loadConfig(env),
+    (err: unknown) => err instanceof ConfigError && err.variable === variable && pattern.test(err.message) && !err.message.includes('client-secret-value-123'),
+    `${variable} ${pattern}`,
+  );
+
+describe('single sign-on configuration (OIDC_*, SESSION_*)', function () {
+  it('is off by default, with token sign-in and 12 h / 1 h sessions', function () {
+    const { sso } = loadConfig({});
+    assert.equal(sso.oidc, undefined);
+    assert.equal(sso.tokenSignIn, true);
+    assert.deepEqual(sso.session, { maxAgeSeconds: 43_200, idleTimeoutSeconds: 3_600 });
+  });
+
+  it('derives the redirect URL and the public origin from SELFHEAL_PUBLIC_URL, with defaults for scopes, claim and button', function () {
+    const { oidc } = loadConfig(SSO).sso;
+    assert.ok(oidc);
+    assert.equal(oidc.redirectUrl, 'https://selfheal.example.com/auth/callback');
+    assert.equal(oidc.publicOrigin, 'https://selfheal.example.com');
+    assert.deepEqual(oidc.scopes, ['openid', 'profile', 'email']);
+    assert.equal(oidc.groupsClaim, 'groups');
+    assert.equal(oidc.providerName, 'login.example.com');
+    assert.deepEqual([...oidc.roleMap], [
+      ['sre-admins', 'admin'],
+      ['sre', 'write'],
+      ['viewers', 'read'],
+    ]);
+  });
+
+  it('reads a JSON role map, for group names with commas and equals signs (LDAP DNs)', function () {
+    assert.deepEqual([...parseRoleMap('{"cn=sre,ou=groups,dc=example,dc=com": "write"}')], [['cn=sre,ou=groups,dc=example,dc=com', 'write']]);
+    assert.deepEqual([...parseRoleMap('/sre/on-call=write')], [['/sre/on-call', 'write']]);
+  });
+
+  it('names the variable that is missing or wrong', function () {
+    refused({ OIDC_CLIENT_ID: 'x' }, 'OIDC_ISSUER_URL', /required with OIDC_CLIENT_ID/);
+    refused({ ...SSO, OIDC_CLIENT_ID: '' }, 'OIDC_CLIENT_ID', /required/);
+    refused({ ...SSO, OIDC_ROLE_MAP: '' }, 'OIDC_ROLE_MAP', /required/);
+    refused({ ...SSO, OIDC_ROLE_MAP: 'sre=superuser' }, 'OIDC_ROLE_MAP', /"sre" to "superuser"; a role is one of read, write, admin/);
+    refused({ ...SSO, OIDC_ROLE_MAP: 'sre' }, 'OIDC_ROLE_MAP', /must be group=role/);
+    refused({ ...SSO, OIDC_ROLE_MAP: '{"sre": ' }, 'OIDC_ROLE_MAP', /not valid JSON/);
+    refused({ ...SSO, SELFHEAL_PUBLIC_URL: '' }, 'OIDC_REDIRECT_URL', /required/);
+    refused({ ...SSO, OIDC_ISSUER_URL: 'http://login.example.com' }, 'OIDC_ISSUER_URL', /https/);
+    refused({ ...SSO, SELFHEAL_PUBLIC_URL: 'http://selfheal.internal:8080' }, 'SELFHEAL_PUBLIC_URL', /Secure session cookie/);
+    refused({ ...SSO, OIDC_REDIRECT_URL: 'https://selfheal.example.com/callback' }, 'OIDC_REDIRECT_URL', /\/auth\/callback/);
+    refused({ ...SSO, OIDC_SCOPES: 'profile email' }, 'OIDC_SCOPES', /openid/);
+    refused({ ...SSO, SESSION_MAX_AGE_SECONDS: '0' }, 'SESSION_MAX_AGE_SECONDS', /between 1 and 2592000/);
+    refused({ ...SSO, SESSION_IDLE_TIMEOUT_SECONDS: '1h' }, 'SESSION_IDLE_TIMEOUT_SECONDS', /whole number/);
+    refused({ ...SSO, DASHBOARD_TOKEN_SIGN_IN: 'no' }, 'DASHBOARD_TOKEN_SIGN_IN', /true/);
+    refused({ DASHBOARD_TOKEN_SIGN_IN: 'false' }, 'DASHBOARD_TOKEN_SIGN_IN', /only with single sign-on/);
+  });
+
+  it('allows plain http only on loopback names, where browsers keep Secure cookies', function () {
+    const { oidc } = loadConfig({ ...SSO, OIDC_ISSUER_URL: 'http://127.0.0.1:9000', SELFHEAL_PUBLIC_URL: 'http://localhost:8080' }).sso;
+    assert.equal(oidc?.redirectUrl, 'http://localhost:8080/auth/callback');
+  });
+});
+
+describe('roles from the groups claim', function () {
+  const cfg = { groupsClaim: 'groups', roleMap: parseRoleMap('sre-admins=admin,sre=write,viewers=read') };
+
+  it('gives the roles of every mapped group, highest first, and keeps only mapped groups', function () {
+    const who = identityFrom({ email: 'a@example.com', groups: ['viewers', 'all-staff', 'sre-admins'] }, 'sub-1', undefined, cfg);
+    assert.deepEqual(who.roles, ['admin', 'read']);
+    assert.deepEqual(who.mappedGroups, ['viewers', 'sre-admins']);
+    assert.equal(who.actor, 'user:a@example.com');
+  });
+
+  it('reads a dotted claim path (Keycloak realm roles) and a single string', function () {
+    const nested = identityFrom({ realm_access: { roles: ['sre'] } }, 'sub-2', undefined, { ...cfg, groupsClaim: 'realm_access.roles' });
+    assert.deepEqual(nested.roles, ['write']);
+    assert.equal(nested.actor, 'user:sub-2');
+    assert.deepEqual(identityFrom({ groups: 'viewers' }, 's', undefined, cfg).roles, ['read']);
+  });
+
+  it('refuses a user in no mapped group, or whose groups claim is missing or not a list of strings', function () {
+    for (const claims of [{ groups: ['staff'] }, {}, { groups: [{ name: 'sre' }] }, { groups: 42 }]) {
+      assert.throws(() => identityFrom(claims, 's', undefined, cfg), (err: unknown) => err instanceof SignInError && err.status === 403 && err.reason === 'no_mapped_group');
+    }
+  });
+});
