@@ -274,7 +274,7 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
         Object.fromEntries((c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => [e.name, e.valueFrom!.secretKeyRef!.optional ? 'optional' : 'required']));
       const api = podOf(objs, 'api')!.spec!.template!.spec;
       assert.deepEqual(creds(api.containers[0]!), {
-        DATABASE_URL: 'required', PAGERDUTY_WEBHOOK_SECRETS: 'required', SELFHEAL_ADMIN_TOKEN: 'required', METRICS_TOKEN: 'optional', TEMPORAL_API_KEY: 'optional',
+        DATABASE_URL: 'required', PAGERDUTY_WEBHOOK_SECRETS: 'required', SELFHEAL_ADMIN_TOKEN: 'required', METRICS_TOKEN: 'optional', OIDC_CLIENT_SECRET: 'optional', TEMPORAL_API_KEY: 'optional',
       });
       assert.deepEqual(creds(api.initContainers![0]!), { DATABASE_URL: 'required' });
       const worker = creds(podOf(objs, 'worker')!.spec!.template!.spec.containers[0]!);
