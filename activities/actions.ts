@@ -2,11 +2,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { ExecutorError } from '../src/executors/errors.js';
-import { resolveSecretRef } from '../src/executors/secrets.js';
+import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
-import { DEFAULT_REMOTE_SCRIPTS_DIR, runOnManagementVm, type ScriptActionResult } from './script-result.js';
+import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import type { RunActionInput } from './types.js';
 
 export interface ActionDeps {
@@ -62,7 +62,7 @@ export function createActionActivities(deps: ActionDeps) {
           await pd().updateIncident(input.incidentId, { escalationLevel: Number(p.level) });
           return ok(`escalated to level ${String(p.level)}`);
         case 'notify.slack':
-          await integrations().slack({ webhookUrl: await resolveSecretRef(String(p.webhookUrlRef), env), text: String(p.text) });
+          await integrations().slack({ webhookUrl: await resolveUserSecretRef(String(p.webhookUrlRef), env), text: String(p.text) });
           return ok('slack message sent');
         case 'notify.email': {
           const r = await integrations().email({ to: p.to as string[], subject: String(p.subject), text: String(p.body ?? '') });
@@ -73,7 +73,7 @@ export function createActionActivities(deps: ActionDeps) {
           await integrations().webhook({
             url: String(p.url),
             body,
-            secret: p.secretRef ? await resolveSecretRef(String(p.secretRef), env) : undefined,
+            secret: p.secretRef ? await resolveUserSecretRef(String(p.secretRef), env) : undefined,
             idempotencyKey: input.actionRunId,
           });
           return ok('webhook delivered');
@@ -114,20 +114,19 @@ export function createActionActivities(deps: ActionDeps) {
     const ssh = await managementVm(input.target, input);
     const p = input.action.params;
     const args = (p.args as string[] | undefined) ?? [];
-    const remoteDir = ssh.scriptsDir ?? DEFAULT_REMOTE_SCRIPTS_DIR;
-    // A script runs as argv; a fixed command line runs under sh -c with the rendered args as $1, $2…, so
-    // templated values stay data and are never parsed by the remote shell.
-    const command = p.script ? [`${remoteDir}/${String(p.script)}`, ...args] : ['sh', '-c', String(p.command), 'selfheal', ...args];
+    // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always
+    // approved first) runs under sh -c with the rendered args as $1, $2…, so templated values stay data.
+    const command = p.script ? [remoteScriptPath(String(p.script), env), ...args] : ['sh', '-c', String(p.command), 'selfheal', ...args];
     return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? 300) * 1000, env);
   }
 
-  async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh & { scriptsDir?: string }> {
+  async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh> {
     const incident = await deps.db.selectFrom('incidents').select('environment').where('id', '=', input.incidentId).executeTakeFirst();
     const name = (incident?.environment as Record<string, unknown> | undefined)?.environment;
     if (typeof name !== 'string') throw ApplicationFailure.nonRetryable('no environment was extracted for this incident, so there is no management VM to reach', 'ValidationError');
     const row = await deps.db.selectFrom('environments').select('ssh').where('name', '=', name).executeTakeFirst();
     if (!row?.ssh) throw ApplicationFailure.nonRetryable(`environment ${name} has no management VM configured`, 'ValidationError');
-    return row.ssh as EnvironmentSsh & { scriptsDir?: string };
+    return row.ssh;
   }
 
   return { executeAction };

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { validateEgressDeny } from './executors/egress.js';
+import { isIP } from 'node:net';
+import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
 /**
  * One schema over the process environment (DESIGN.md "Interface contract").
@@ -53,6 +55,9 @@ const email = optionalString.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$
 const secretToken = optionalString.refine((v) => v === undefined || v.length >= 16, {
   message: 'must be at least 16 characters',
 });
+
+/** Where management VMs keep the allow-listed scripts (SELFHEAL_SSH_SCRIPTS_DIR). */
+export const DEFAULT_SSH_SCRIPTS_DIR = '/opt/selfheal/scripts';
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -118,9 +123,42 @@ export const envSchema = z.object({
   EWM_QUERY_URL: url(),
   EWM_USERNAME: optionalString,
   EWM_PASSWORD: optionalString,
+  // ---- authority (docs/security.md "Authority", "Secrets", "Tokens and sign-in") ----
+  // Secret references in rules, jobs and environments resolve only inside these (comma-separated).
+  SECRET_REF_ENV_PREFIXES: list.superRefine((prefixes, ctx) => {
+    const reserved = ownVariables();
+    for (const p of prefixes) {
+      const problem = envPrefixProblem(p, reserved);
+      if (problem) ctx.addIssue({ code: 'custom', message: `must be comma-separated variable name prefixes: ${problem}` });
+    }
+  }),
+  SECRET_REF_DIRS: list.superRefine((dirs, ctx) => {
+    for (const d of dirs) {
+      const problem = secretDirProblem(d);
+      if (problem) ctx.addIssue({ code: 'custom', message: `must be comma-separated absolute directories: ${problem}` });
+    }
+  }),
+  // The management VMs' scripts directory: script.ssh actions and ssh jobs run <dir>/<script> there.
+  SELFHEAL_SSH_SCRIPTS_DIR: optionalString
+    .transform((v) => v ?? DEFAULT_SSH_SCRIPTS_DIR)
+    .refine((v) => /^\/[^\0\s]*[^\0\s/]$/.test(v) && !v.split('/').some((s) => s === '.' || s === '..'), {
+      message: 'must be an absolute path without spaces, "." or ".." segments, e.g. /opt/selfheal/scripts',
+    }),
+  // Failed bearer authentications one source may make per window before it is answered 429.
+  SELFHEAL_AUTH_MAX_FAILURES: port(10).pipe(z.number().min(1, 'must be at least 1')),
+  SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS: port(60).pipe(z.number().min(1, 'must be at least 1')),
+  // Addresses of reverse proxies whose X-Forwarded-For names the client (comma-separated IPs) [none].
+  SELFHEAL_TRUSTED_PROXIES: list.superRefine((ips, ctx) => {
+    for (const ip of ips) if (isIP(ip) === 0) ctx.addIssue({ code: 'custom', message: `must be comma-separated IP addresses: "${ip}" is not one` });
+  }),
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** Self-healing's own variables: a secret-reference prefix must not reach them (SELFHEAL_ADMIN_TOKEN, DATABASE_URL…). */
+function ownVariables(): string[] {
+  return Object.keys(envSchema.shape);
+}
 
 /** Concurrent workflow tasks, local activities and activities of the main worker. */
 export interface WorkerSlots {
@@ -169,6 +207,12 @@ export interface Config {
   jira: { baseUrl: string | undefined; email: string | undefined; tokenSet: boolean; issueType: string };
   github: { apiUrl: string; tokenSet: boolean };
   ewm: { creationFactoryUrl: string | undefined; queryUrl: string | undefined; username: string | undefined; passwordSet: boolean };
+  /** Where secret references of rules, jobs and environments may point. */
+  secretRefs: SecretRefPolicy;
+  /** SELFHEAL_SSH_SCRIPTS_DIR: the management VMs' scripts directory. */
+  sshScriptsDir: string;
+  /** Failed-authentication limit per source address, and the proxies trusted to name the source. */
+  authLimit: { maxFailures: number; windowSeconds: number; trustedProxies: string[] };
 }
 
 export class ConfigError extends Error {
@@ -256,6 +300,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
     github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN) },
     ewm: { creationFactoryUrl: e.EWM_CREATION_FACTORY_URL, queryUrl: e.EWM_QUERY_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
+    secretRefs: secretRefPolicyFromEnv({ SECRET_REF_ENV_PREFIXES: e.SECRET_REF_ENV_PREFIXES.join(','), SECRET_REF_DIRS: e.SECRET_REF_DIRS.join(',') }),
+    sshScriptsDir: e.SELFHEAL_SSH_SCRIPTS_DIR,
+    authLimit: { maxFailures: e.SELFHEAL_AUTH_MAX_FAILURES, windowSeconds: e.SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS, trustedProxies: e.SELFHEAL_TRUSTED_PROXIES },
   };
 }
 

@@ -3,11 +3,12 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, Environment } from '../../db/database.js';
 import { secretRefSchema, SLUG_PATTERN, timeWindowSchema } from '../../domain/rules/schema.js';
+import { secretRefOutsidePolicy } from '../../domain/secret-refs.js';
 import { agentTaskQueue } from '../../temporal/names.js';
 import { agentStatus } from '../../temporal/pollers.js';
 import type { AppDeps, AppEnv } from '../app.js';
-import { requireScope } from '../auth.js';
-import { badRequest, conflict, issuesToErrors, notFound } from '../problem.js';
+import { hasScope, requireScope } from '../auth.js';
+import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
 
 
 /** Things that are key material, not a reference to it. */
@@ -38,16 +39,18 @@ export const environmentSshSchema = z.strictObject({
     .min(1)
     .max(32)
     .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a user name'),
-  keyRef: keyRefSchema,
+  keyRef: keyRefSchema.describe(
+    'Reference to the SSH private key: `env:NAME` or `file:/absolute/path`, inside the secret prefixes or directories the operator allows.',
+  ),
   hostKeyFingerprint: z
     .string()
     .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be the pinned host key fingerprint as ssh-keygen -lf prints it: SHA256:<43 base64 characters>'),
-  scriptsDir: z
-    .string()
-    .max(1024)
-    .regex(/^\/[^\0\s]*$/, 'must be an absolute path without spaces')
-    .optional(),
+  // No scriptsDir: where the VM keeps its scripts is operator configuration (SELFHEAL_SSH_SCRIPTS_DIR),
+  // so an API token can never point a script name at /bin. The strict object answers 400 naming it.
 });
+
+/** The fields of `ssh` that say where code runs and with what credentials; changing any needs admin. */
+const SSH_AUTHORITY_FIELDS = ['host', 'port', 'user', 'keyRef', 'hostKeyFingerprint'] as const;
 
 const labelsSchema = z
   .record(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'label keys are letters, digits, ".", "_", "/" or "-"'), z.string().max(256))
@@ -116,9 +119,47 @@ export function environmentView(e: Environment) {
   };
 }
 
+type EnvironmentBody = z.output<typeof environmentCreateSchema> | z.output<typeof environmentUpdateSchema>;
+
+/**
+ * Fields whose change moves where code runs or with what credentials: the SSH host, port, user, key
+ * reference and pinned fingerprint, and the agent task queue. `before` is the stored row (undefined on
+ * create, where setting any of them counts as a change). Paths as in the request body.
+ */
+export function authorityChanges(name: string, body: EnvironmentBody, before: Environment | undefined): string[] {
+  const changed: string[] = [];
+  const queueBefore = before?.agent_task_queue ?? agentTaskQueue(name);
+  if ((body.agentTaskQueue ?? agentTaskQueue(name)) !== queueBefore) changed.push('agentTaskQueue');
+  const sshBefore = (before?.ssh ?? null) as Record<string, unknown> | null;
+  const sshAfter = (body.ssh ?? null) as Record<string, unknown> | null;
+  if ((sshBefore === null) !== (sshAfter === null)) changed.push('ssh');
+  else if (sshBefore && sshAfter) for (const f of SSH_AUTHORITY_FIELDS) if (sshBefore[f] !== sshAfter[f]) changed.push(`ssh.${f}`);
+  return changed;
+}
+
 export function environmentRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const auth = { db: deps.db, adminToken: deps.config.adminToken };
+  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
+
+  /** 400 for a key reference outside the secret policy or the main worker's queue; 403 when a non-admin moves authority. */
+  function checkAuthority(c: Context<AppEnv>, name: string, body: EnvironmentBody, before: Environment | undefined): void {
+    const errors: { path: string; message: string }[] = [];
+    const keyProblem = body.ssh ? secretRefOutsidePolicy(body.ssh.keyRef, deps.config.secretRefs) : undefined;
+    if (keyProblem) errors.push({ path: 'ssh.keyRef', message: keyProblem });
+    if (body.agentTaskQueue !== undefined && body.agentTaskQueue === deps.config.temporal.taskQueue) {
+      errors.push({ path: 'agentTaskQueue', message: "must not be the main worker's task queue" });
+    }
+    if (errors.length > 0) throw badRequest(`invalid request body: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+    const changed = authorityChanges(name, body, before);
+    if (changed.length > 0 && !hasScope(c.get('scopes'), 'admin')) {
+      throw new ProblemError(403, 'Forbidden', `changing where code runs or with what credentials needs the "admin" scope: ${changed.join(', ')}`, {
+        errors: changed.map((path) => ({
+          path,
+          message: 'only an admin token may set or change this; a write token may change description, labels and maintenanceWindows (send the other fields back as GET returns them)',
+        })),
+      });
+    }
+  }
 
   const find = (name: string) => deps.db.selectFrom('environments').selectAll().where('name', '=', name).executeTakeFirst();
 
@@ -146,6 +187,7 @@ export function environmentRoutes(deps: AppDeps) {
 
   app.post('/api/environments', requireScope(auth, 'write'), async (c) => {
     const body = parseBody(environmentCreateSchema, await readJson(c));
+    checkAuthority(c, body.name, body, undefined);
     const row = await deps.db.transaction().execute(async (trx) => {
       const inserted = await trx
         .insertInto('environments')
@@ -177,6 +219,7 @@ export function environmentRoutes(deps: AppDeps) {
     const row = await deps.db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom('environments').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
       if (!before) throw notFound(`environment ${name} is not known`);
+      checkAuthority(c, name, body, before);
       const updated = await trx
         .updateTable('environments')
         .set({
@@ -199,8 +242,12 @@ export function environmentRoutes(deps: AppDeps) {
   app.delete('/api/environments/:name', requireScope(auth, 'write'), async (c) => {
     const name = c.req.param('name');
     await deps.db.transaction().execute(async (trx) => {
-      const before = await trx.deleteFrom('environments').where('name', '=', name).returningAll().executeTakeFirst();
-      if (!before) throw notFound(`environment ${name} is not known`);
+      const current = await trx.selectFrom('environments').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
+      if (!current) throw notFound(`environment ${name} is not known`);
+      // Deleting an environment with a management VM or its own agent queue, then creating it again, would
+      // move where its code runs: that takes admin too.
+      checkAuthority(c, name, { labels: {}, maintenanceWindows: [], ssh: null }, current);
+      const before = await trx.deleteFrom('environments').where('name', '=', name).returningAll().executeTakeFirstOrThrow();
       await audit(trx, { actor: c.get('actor'), action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before) });
     });
     return c.body(null, 204);
