@@ -83,7 +83,10 @@ export async function readJson(c: Context): Promise<unknown> {
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
   if (!r.success) {
-    const errors = issuesToErrors(r.error.issues);
+    // An unknown field is named at its own path (`ssh.scriptsDir`), not at the object holding it.
+    const errors = issuesToErrors(
+      r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((key) => ({ path: [...i.path, key], message: `unknown field "${key}"` })) : [i])),
+    );
     throw badRequest(`invalid request body: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
   }
   return r.data;

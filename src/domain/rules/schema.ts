@@ -685,6 +685,12 @@ function flatten(issues: readonly z.core.$ZodIssue[], input: unknown, prefix: Pr
       out.push({ path: path.map(String).join('.'), message: 'a condition must be an object' });
       continue;
     }
+    if (issue.code === 'unrecognized_keys') {
+      // One issue per unknown field, at the field's own path (`actions.0.agentTaskQueue`), so a typo or a
+      // field a rule may not set is named where it is.
+      for (const key of issue.keys) out.push({ path: [...path, key].map(String).join('.'), message: `unknown field "${key}"` });
+      continue;
+    }
     out.push({ path: path.map(String).join('.'), message: issue.message });
   }
 }
