@@ -140,6 +140,27 @@ export function authorityChanges(name: string, body: EnvironmentBody, before: En
   return changed;
 }
 
+/**
+ * One agent queue per environment. A queue is another environment's when that one stores it, or when it
+ * is that one's default name (`selfheal-agent-<name>`: the queue its agent polls, src/agent.ts); sharing
+ * it would let that environment's agent run this one's scripts. 400 naming agentTaskQueue.
+ */
+async function queueFree(db: Kysely<Database>, name: string, queue: string): Promise<void> {
+  const prefix = agentTaskQueue('');
+  const owner = queue.startsWith(prefix) ? queue.slice(prefix.length) : undefined;
+  const other = await db
+    .selectFrom('environments')
+    .select('name')
+    .where('name', '!=', name)
+    .where((eb) => eb.or([eb('agent_task_queue', '=', queue), ...(owner ? [eb('name', '=', owner)] : [])]))
+    .executeTakeFirst();
+  if (other) {
+    throw badRequest(`agent task queue ${queue} belongs to environment ${other.name}`, [
+      { path: 'agentTaskQueue', message: `already the queue of environment "${other.name}": each environment needs its own agent queue` },
+    ]);
+  }
+}
+
 export function environmentRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
@@ -192,6 +213,7 @@ export function environmentRoutes(deps: AppDeps) {
     const body = parseBody(environmentCreateSchema, await readJson(c));
     checkAuthority(c, body.name, body, undefined);
     const row = await deps.db.transaction().execute(async (trx) => {
+      await queueFree(trx, body.name, body.agentTaskQueue ?? agentTaskQueue(body.name));
       const inserted = await trx
         .insertInto('environments')
         .values({
@@ -223,6 +245,7 @@ export function environmentRoutes(deps: AppDeps) {
       const before = await trx.selectFrom('environments').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
       if (!before) throw notFound(`environment ${name} is not known`);
       checkAuthority(c, name, body, before);
+      await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
       const updated = await trx
         .updateTable('environments')
         .set({
