@@ -9,15 +9,16 @@ import { findIncident } from '../../db/queries/incidents.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion } from '../../db/queries/rules.js';
 import { extractEnvironment, type ExtractorsConfig } from '../../domain/extract.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../../domain/secret-refs.js';
-import { commandActionPaths, ruleSecretRefs } from '../../domain/rules/schema.js';
 import {
   activeMaintenanceWindow,
+  commandActionPaths,
   evaluateRule,
   formatExplanation,
   parseRuleInput,
   ruleApplies,
   ruleInputSchema,
   ruleIssues,
+  ruleSecretRefs,
   type Explanation,
   type Rule,
   type RuleInput,
