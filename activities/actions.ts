@@ -2,13 +2,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { ExecutorError } from '../src/executors/errors.js';
-import { resolveSecretRef } from '../src/executors/secrets.js';
+import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import type { WorkItemProvider } from '../src/executors/work-items.js';
 import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
 import { ensureOwnWrites, type OwnWritesClient } from './own-writes.js';
-import { DEFAULT_REMOTE_SCRIPTS_DIR, runOnManagementVm, type ScriptActionResult } from './script-result.js';
+import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import { createSideEffects, type EffectResult } from './side-effects.js';
 import type { RunActionInput } from './types.js';
 
@@ -85,7 +85,7 @@ export function createActionActivities(deps: ActionDeps) {
         case 'pagerduty.escalate':
           return ok(`escalated to level ${String(p.level)}${how(await pd().updateIncident(input.incidentId, { escalationLevel: Number(p.level) }, { key }))}`);
         case 'notify.slack': {
-          const webhookUrl = await resolveSecretRef(String(p.webhookUrlRef), env);
+          const webhookUrl = await resolveUserSecretRef(String(p.webhookUrlRef), env);
           const r = await effects.run({
             ...once,
             kind: 'notify.slack',
@@ -113,7 +113,7 @@ export function createActionActivities(deps: ActionDeps) {
         }
         case 'notify.webhook': {
           const body = p.body !== undefined ? String(p.body) : JSON.stringify({ incidentId: input.incidentId, ruleId: input.ruleId, ruleVersion: input.ruleVersion, previous: input.previous });
-          const secret = p.secretRef ? await resolveSecretRef(String(p.secretRef), env) : undefined;
+          const secret = p.secretRef ? await resolveUserSecretRef(String(p.secretRef), env) : undefined;
           const r = await effects.run({
             ...once,
             kind: 'notify.webhook',
@@ -177,20 +177,19 @@ export function createActionActivities(deps: ActionDeps) {
     const ssh = await managementVm(input.target, input);
     const p = input.action.params;
     const args = (p.args as string[] | undefined) ?? [];
-    const remoteDir = ssh.scriptsDir ?? DEFAULT_REMOTE_SCRIPTS_DIR;
-    // A script runs as argv; a fixed command line runs under sh -c with the rendered args as $1, $2…, so
-    // templated values stay data and are never parsed by the remote shell.
-    const command = p.script ? [`${remoteDir}/${String(p.script)}`, ...args] : ['sh', '-c', String(p.command), 'selfheal', ...args];
+    // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always
+    // approved first) runs under sh -c with the rendered args as $1, $2…, so templated values stay data.
+    const command = p.script ? [remoteScriptPath(String(p.script), env), ...args] : ['sh', '-c', String(p.command), 'selfheal', ...args];
     return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? 300) * 1000, env);
   }
 
-  async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh & { scriptsDir?: string }> {
+  async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh> {
     const incident = await deps.db.selectFrom('incidents').select('environment').where('id', '=', input.incidentId).executeTakeFirst();
     const name = (incident?.environment as Record<string, unknown> | undefined)?.environment;
     if (typeof name !== 'string') throw ApplicationFailure.nonRetryable('no environment was extracted for this incident, so there is no management VM to reach', 'ValidationError');
     const row = await deps.db.selectFrom('environments').select('ssh').where('name', '=', name).executeTakeFirst();
     if (!row?.ssh) throw ApplicationFailure.nonRetryable(`environment ${name} has no management VM configured`, 'ValidationError');
-    return row.ssh as EnvironmentSsh & { scriptsDir?: string };
+    return row.ssh;
   }
 
   return { executeAction };

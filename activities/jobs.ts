@@ -4,11 +4,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { sql, type Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
-import { resolveSecretRef } from '../src/executors/secrets.js';
+import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { agentTaskQueue } from '../src/temporal/names.js';
 import { toFailure, type Integrations } from './actions.js';
-import { DEFAULT_REMOTE_SCRIPTS_DIR, runOnManagementVm, type ScriptActionResult } from './script-result.js';
+import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 
 export interface JobActivityDeps {
   db: Kysely<Database>;
@@ -157,10 +157,10 @@ export function createJobActivities(deps: JobActivityDeps) {
 
   async function runSshTarget(input: { jobRunId: string; environment: string; script: string; args: string[]; timeoutSeconds: number }): Promise<ScriptActionResult> {
     const row = await db.selectFrom('environments').select('ssh').where('name', '=', input.environment).executeTakeFirst();
-    const ssh = row?.ssh as (EnvironmentSsh & { scriptsDir?: string }) | null | undefined;
+    const ssh = row?.ssh as EnvironmentSsh | null | undefined;
     if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${input.environment} has no management VM (ssh) configured`, 'ValidationError');
     try {
-      return await runOnManagementVm(ssh, [`${ssh.scriptsDir ?? DEFAULT_REMOTE_SCRIPTS_DIR}/${input.script}`, ...input.args], input.timeoutSeconds * 1000, env);
+      return await runOnManagementVm(ssh, [remoteScriptPath(input.script, env), ...input.args], input.timeoutSeconds * 1000, env);
     } catch (err) {
       throw toFailure(err);
     }
@@ -183,7 +183,7 @@ export function createJobActivities(deps: JobActivityDeps) {
     }
     const sent: string[] = [];
     if (notify.slack) {
-      await deps.integrations.slack({ webhookUrl: await resolveSecretRef(notify.slack.webhookUrlRef, env), text });
+      await deps.integrations.slack({ webhookUrl: await resolveUserSecretRef(notify.slack.webhookUrlRef, env), text });
       sent.push('slack');
     }
     if (notify.email) {

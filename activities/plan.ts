@@ -192,7 +192,7 @@ async function agentQueueFor(trx: Transaction<Database>, env: Record<string, unk
 }
 
 function plannedAction(action: Action, index: number, agentQueue: string | undefined): PlannedAction {
-  const { id, type, when, timeoutSeconds, retry, approval, ...params } = action as Action & Record<string, unknown>;
+  const { id, type, when, timeoutSeconds, retry, approval: _approval, ...params } = action as Action & Record<string, unknown>;
   return {
     index,
     id,
@@ -202,8 +202,19 @@ function plannedAction(action: Action, index: number, agentQueue: string | undef
     timeoutSeconds,
     retry,
     idempotent: 'idempotent' in action ? Boolean(action.idempotent) : undefined,
-    approval: approval ? { timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout } : undefined,
+    approval: approvalOf(action),
   };
+}
+
+/**
+ * The action's approval gate. A shell command (`script.ssh` with `command`) always has one that rejects
+ * on timeout: the rule schema demands it when a rule is saved, and a definition that reached the table
+ * another way gets it here anyway.
+ */
+function approvalOf(action: Action): PlannedAction['approval'] {
+  const { approval } = action;
+  if (action.type === 'script.ssh' && action.command !== undefined) return { timeoutMinutes: approval?.timeoutMinutes ?? 60, onTimeout: 'reject' };
+  return approval ? { timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout } : undefined;
 }
 
 export function incidentContext(incident: Incident, event: Record<string, unknown>, eventType: string) {

@@ -1,6 +1,8 @@
 import { Context } from '@temporalio/activity';
+import { envSchema } from '../src/config.js';
 import type { EnvironmentSsh } from '../src/db/database.js';
-import { resolveSecretRef } from '../src/executors/secrets.js';
+import { SshConfigError } from '../src/executors/errors.js';
+import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { ScriptResult } from '../src/executors/script-runner.js';
 import { runSshCommand } from '../src/executors/ssh.js';
 
@@ -14,7 +16,21 @@ export interface ScriptActionResult {
   durationMs?: number;
 }
 
-export const DEFAULT_REMOTE_SCRIPTS_DIR = '/opt/selfheal/scripts';
+/**
+ * The path a script name runs as on a management VM: `<SELFHEAL_SSH_SCRIPTS_DIR>/<script>`. The directory
+ * is operator configuration, read from the worker's environment with the same validation as at start-up
+ * (src/config.ts; default /opt/selfheal/scripts), never from an environment row or a rule. The name must be
+ * relative without "." or ".." segments (the rule and job schemas already say so; checked again here).
+ */
+export function remoteScriptPath(script: string, env: NodeJS.ProcessEnv): string {
+  const dir = envSchema.shape.SELFHEAL_SSH_SCRIPTS_DIR.safeParse(env.SELFHEAL_SSH_SCRIPTS_DIR);
+  if (!dir.success) throw new SshConfigError('SELFHEAL_SSH_SCRIPTS_DIR must be an absolute path without spaces, "." or ".." segments');
+  const segments = script.split('/');
+  if (script.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..') || /[\0\s]/.test(script)) {
+    throw new SshConfigError(`script "${script.slice(0, 100)}" must be a relative name inside the scripts directory`);
+  }
+  return `${dir.data}/${script}`;
+}
 
 /** Shape a finished run (local script or SSH command) into a ScriptActionResult. */
 export function scriptResult(
@@ -44,7 +60,7 @@ export async function runOnManagementVm(
       host: ssh.host,
       port: ssh.port,
       username: ssh.user,
-      privateKey: await resolveSecretRef(ssh.keyRef, env),
+      privateKey: await resolveUserSecretRef(ssh.keyRef, env),
       hostKeyFingerprint: ssh.hostKeyFingerprint,
       command,
       timeoutMs,

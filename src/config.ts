@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { validateEgressDeny } from './executors/egress.js';
+import { isIP } from 'node:net';
+import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
 /**
  * One schema over the process environment: every variable is declared, defaulted and checked here
@@ -54,6 +56,9 @@ const email = optionalString.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$
 const secretToken = optionalString.refine((v) => v === undefined || v.length >= 16, {
   message: 'must be at least 16 characters',
 });
+
+/** Where management VMs keep the allow-listed scripts (SELFHEAL_SSH_SCRIPTS_DIR). */
+export const DEFAULT_SSH_SCRIPTS_DIR = '/opt/selfheal/scripts';
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -131,9 +136,42 @@ export const envSchema = z.object({
   SESSION_MAX_AGE_SECONDS: wholeNumber(43_200, 1, 30 * 86_400),
   SESSION_IDLE_TIMEOUT_SECONDS: wholeNumber(3_600, 1, 30 * 86_400),
   DASHBOARD_TOKEN_SIGN_IN: optionalString.transform((v) => v ?? 'true').pipe(z.enum(['true', 'false'])),
+  // ---- authority (docs/security.md "Authority", "Secrets", "Tokens and sign-in") ----
+  // Secret references in rules, jobs and environments resolve only inside these (comma-separated).
+  SECRET_REF_ENV_PREFIXES: list.superRefine((prefixes, ctx) => {
+    const reserved = ownVariables();
+    for (const p of prefixes) {
+      const problem = envPrefixProblem(p, reserved);
+      if (problem) ctx.addIssue({ code: 'custom', message: `must be comma-separated variable name prefixes: ${problem}` });
+    }
+  }),
+  SECRET_REF_DIRS: list.superRefine((dirs, ctx) => {
+    for (const d of dirs) {
+      const problem = secretDirProblem(d);
+      if (problem) ctx.addIssue({ code: 'custom', message: `must be comma-separated absolute directories: ${problem}` });
+    }
+  }),
+  // The management VMs' scripts directory: script.ssh actions and ssh jobs run <dir>/<script> there.
+  SELFHEAL_SSH_SCRIPTS_DIR: optionalString
+    .transform((v) => v ?? DEFAULT_SSH_SCRIPTS_DIR)
+    .refine((v) => /^\/[^\0\s]*[^\0\s/]$/.test(v) && !v.split('/').some((s) => s === '.' || s === '..'), {
+      message: 'must be an absolute path without spaces, "." or ".." segments, e.g. /opt/selfheal/scripts',
+    }),
+  // Failed bearer authentications one source may make per window before it is answered 429.
+  SELFHEAL_AUTH_MAX_FAILURES: port(10).pipe(z.number().min(1, 'must be at least 1')),
+  SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS: port(60).pipe(z.number().min(1, 'must be at least 1')),
+  // Addresses of reverse proxies whose X-Forwarded-For names the client (comma-separated IPs) [none].
+  SELFHEAL_TRUSTED_PROXIES: list.superRefine((ips, ctx) => {
+    for (const ip of ips) if (isIP(ip) === 0) ctx.addIssue({ code: 'custom', message: `must be comma-separated IP addresses: "${ip}" is not one` });
+  }),
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** Self-healing's own variables: a secret-reference prefix must not reach them (SELFHEAL_ADMIN_TOKEN, DATABASE_URL…). */
+function ownVariables(): string[] {
+  return Object.keys(envSchema.shape);
+}
 
 /** Concurrent workflow tasks, local activities and activities of the main worker. */
 export interface WorkerSlots {
@@ -184,6 +222,12 @@ export interface Config {
   ewm: { creationFactoryUrl: string | undefined; queryUrl: string | undefined; username: string | undefined; passwordSet: boolean };
   /** Dashboard sign-in: OpenID Connect single sign-on (when configured) and server-side sessions. */
   sso: SsoConfig;
+  /** Where secret references of rules, jobs and environments may point. */
+  secretRefs: SecretRefPolicy;
+  /** SELFHEAL_SSH_SCRIPTS_DIR: the management VMs' scripts directory. */
+  sshScriptsDir: string;
+  /** Failed-authentication limit per source address, and the proxies trusted to name the source. */
+  authLimit: { maxFailures: number; windowSeconds: number; trustedProxies: string[] };
 }
 
 /** A role a group maps to: the API scopes (read < write < admin). */
@@ -302,6 +346,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN) },
     ewm: { creationFactoryUrl: e.EWM_CREATION_FACTORY_URL, queryUrl: e.EWM_QUERY_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
     sso,
+    secretRefs: secretRefPolicyFromEnv({ SECRET_REF_ENV_PREFIXES: e.SECRET_REF_ENV_PREFIXES.join(','), SECRET_REF_DIRS: e.SECRET_REF_DIRS.join(',') }),
+    sshScriptsDir: e.SELFHEAL_SSH_SCRIPTS_DIR,
+    authLimit: { maxFailures: e.SELFHEAL_AUTH_MAX_FAILURES, windowSeconds: e.SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS, trustedProxies: e.SELFHEAL_TRUSTED_PROXIES },
   };
 }
 

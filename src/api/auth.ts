@@ -1,9 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context, MiddlewareHandler } from 'hono';
+import ipaddr from 'ipaddr.js';
 import type { Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/database.js';
 import type { AppEnv } from './app.js';
-import { forbidden, unauthorized } from './problem.js';
+import { ProblemError, forbidden, unauthorized } from './problem.js';
 
 export type Scope = 'read' | 'write' | 'admin';
 const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
@@ -22,13 +25,155 @@ export function bearerToken(header: string | undefined): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
 }
 
+/** True when `scopes` include `needed` or a larger scope. */
+export function hasScope(scopes: readonly string[] | undefined, needed: Scope): boolean {
+  return Math.max(0, ...(scopes ?? []).map((s) => RANK[s as Scope] ?? 0)) >= RANK[needed];
+}
+
+// ---- failed-authentication limit ---------------------------------------------------------------------
+
+export interface AuthLimitSettings {
+  /** Failed bearer authentications one source may make per window; the next request is answered 429. */
+  maxFailures: number;
+  windowSeconds: number;
+  /** Socket addresses of reverse proxies whose X-Forwarded-For names the client. */
+  trustedProxies: readonly string[];
+}
+
+export const DEFAULT_AUTH_LIMIT: AuthLimitSettings = { maxFailures: 10, windowSeconds: 60, trustedProxies: [] };
+
+/** Sources remembered at once; beyond it the least recently seen is forgotten (memory stays bounded). */
+export const AUTH_LIMIT_MAX_SOURCES = 10_000;
+
 /**
- * Bearer tokens: the bootstrap SELFHEAL_ADMIN_TOKEN, or tokens issued by POST /api/tokens (stored hashed).
- * Sets `actor` and `scopes`; answers 401 without a valid token, 403 when the scope is too small.
+ * Counts failed bearer authentications per source in a fixed window. A source over the limit is answered
+ * 429 with Retry-After until its window ends, before any token is looked at (a valid one too, so guesses
+ * cannot be interleaved with real calls). The sources live in an LRU of {@link AUTH_LIMIT_MAX_SOURCES}
+ * entries (lru-cache), so a spray of addresses cannot grow memory; IPv6 sources count per /64, the block
+ * one host usually controls.
  */
-export function requireScope(deps: { db: Kysely<Database>; adminToken: string | undefined }, needed: Scope): MiddlewareHandler<AppEnv> {
+export class AuthFailureLimiter {
+  private readonly sources = new LRUCache<string, { failures: number; resetAt: number }>({ max: AUTH_LIMIT_MAX_SOURCES });
+  settings: AuthLimitSettings;
+
+  constructor(
+    settings: AuthLimitSettings = DEFAULT_AUTH_LIMIT,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.settings = settings;
+  }
+
+  /** Seconds until `source` may try again, or 0 when it is not blocked. */
+  retryAfter(source: string): number {
+    const entry = this.sources.get(source);
+    const now = this.now();
+    if (!entry || now >= entry.resetAt || entry.failures < this.settings.maxFailures) return 0;
+    return Math.max(1, Math.ceil((entry.resetAt - now) / 1000));
+  }
+
+  fail(source: string): void {
+    const now = this.now();
+    const entry = this.sources.get(source);
+    if (!entry || now >= entry.resetAt) this.sources.set(source, { failures: 1, resetAt: now + this.settings.windowSeconds * 1000 });
+    else entry.failures += 1;
+  }
+
+  /** Sources currently remembered (for tests of the bound). */
+  get size(): number {
+    return this.sources.size;
+  }
+}
+
+// One limiter per API app. Route groups are built separately from the same deps, and some pass only
+// { db, adminToken }; the app's database handle is the one object they all share, so it keys the limiter.
+const limiters = new WeakMap<object, AuthFailureLimiter>();
+
+/** The limiter of the app whose database handle is `db`; `settings` (the app's config) replaces the defaults. */
+export function authLimiterFor(db: object, settings?: AuthLimitSettings): AuthFailureLimiter {
+  let limiter = limiters.get(db);
+  if (!limiter) {
+    limiter = new AuthFailureLimiter(settings);
+    limiters.set(db, limiter);
+  } else if (settings) {
+    limiter.settings = settings;
+  }
+  return limiter;
+}
+
+/** A source key: the address itself, an IPv6 address by its /64, an IPv4-mapped IPv6 address as IPv4. */
+export function sourceKey(address: string): string {
+  if (!ipaddr.isValid(address)) return address.slice(0, 64);
+  let addr = ipaddr.parse(address);
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
+  if (addr.kind() === 'ipv4') return addr.toString();
+  const parts = (addr as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16));
+  return `${parts.join(':')}::/64`;
+}
+
+const normalise = (address: string): string => {
+  if (!ipaddr.isValid(address)) return address;
+  const addr = ipaddr.parse(address);
+  return addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address().toString() : addr.toString();
+};
+
+/**
+ * The client address of a request: the socket's peer, unless that peer is a trusted proxy, in which case
+ * the right-most X-Forwarded-For entry that is not itself a trusted proxy (entries further left are the
+ * client's own say). Requests without a socket (in-process `app.request`) are `unknown`.
+ */
+export function sourceAddress(c: Context, trustedProxies: readonly string[]): string {
+  let peer: string | undefined;
+  try {
+    peer = getConnInfo(c).remote.address;
+  } catch {
+    peer = undefined;
+  }
+  if (!peer) return 'unknown';
+  const trusted = new Set(trustedProxies.map(normalise));
+  if (!trusted.has(normalise(peer))) return peer;
+  const hops = (c.req.header('x-forwarded-for') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (!ipaddr.isValid(hop)) return peer; // a malformed chain: fall back to the proxy itself
+    if (!trusted.has(normalise(hop))) return hop;
+  }
+  return peer;
+}
+
+/** Throws 429 (with Retry-After) when the request's source is blocked; returns its key otherwise. */
+function checkBlocked(c: Context, limiter: AuthFailureLimiter): string {
+  const source = sourceKey(sourceAddress(c, limiter.settings.trustedProxies));
+  const wait = limiter.retryAfter(source);
+  if (wait > 0) {
+    c.header('Retry-After', String(wait));
+    throw new ProblemError(429, 'Too Many Requests', `too many failed authentications from this address; try again in ${wait} s`);
+  }
+  return source;
+}
+
+// ---- bearer tokens -------------------------------------------------------------------------------------
+
+export interface AuthDeps {
+  db: Kysely<Database>;
+  adminToken: string | undefined;
+  /** The app's failed-authentication limit (config.authLimit); absent → the app's limiter as configured elsewhere. */
+  authLimit?: AuthLimitSettings | undefined;
+}
+
+/**
+ * Bearer tokens: the bootstrap SELFHEAL_ADMIN_TOKEN, or tokens issued by POST /api/tokens (stored hashed,
+ * each with an expiry). Sets `actor` and `scopes`; answers 401 without a valid token (missing, unknown,
+ * revoked and expired alike), 403 when the scope is too small, and 429 to a source that failed too often.
+ */
+export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<AppEnv> {
+  const limiter = authLimiterFor(deps.db, deps.authLimit);
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
+    // Bearer guesses are limited per source; a session cookie is a 256-bit random id, checked in Postgres.
+    const source = token === undefined ? undefined : checkBlocked(c, limiter);
     let actor: string | undefined;
     let scopes: Scope[] = [];
     if (token === undefined) {
@@ -47,6 +192,7 @@ export function requireScope(deps: { db: Kysely<Database>; adminToken: string | 
         .select(['id', 'name', 'scopes', 'last_used_at'])
         .where('token_hash', '=', hashToken(token))
         .where('revoked_at', 'is', null)
+        .where('expires_at', '>', new Date())
         .executeTakeFirst();
       if (row) {
         actor = `token:${row.name}`;
@@ -56,11 +202,29 @@ export function requireScope(deps: { db: Kysely<Database>; adminToken: string | 
         }
       }
     }
-    if (!actor) throw unauthorized('token is invalid or revoked');
-    const best = Math.max(0, ...scopes.map((s) => RANK[s] ?? 0));
-    if (best < RANK[needed]) throw forbidden(`this operation needs the "${needed}" scope; the token has ${scopes.join(', ') || 'none'}`);
+    if (!actor) {
+      if (source !== undefined) limiter.fail(source);
+      throw unauthorized('token is invalid, expired or revoked');
+    }
+    if (!hasScope(scopes, needed)) throw forbidden(`this operation needs the "${needed}" scope; the token has ${scopes.join(', ') || 'none'}`);
     c.set('actor', actor);
     c.set('scopes', scopes);
     await next();
   };
+}
+
+/**
+ * The METRICS_TOKEN check of GET /metrics, under the same failed-authentication limit as /api (a wrong
+ * token counts as a failure of its source). Nothing to do when no token is configured.
+ */
+export function checkMetricsToken(c: Context, deps: { db: object; token: string | undefined; authLimit?: AuthLimitSettings | undefined }): void {
+  if (deps.token === undefined) return;
+  const limiter = authLimiterFor(deps.db, deps.authLimit);
+  const sent = bearerToken(c.req.header('authorization'));
+  if (sent === undefined) throw unauthorized('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
+  const source = checkBlocked(c, limiter);
+  if (!sameSecret(sent, deps.token)) {
+    limiter.fail(source);
+    throw unauthorized('the metrics token is not METRICS_TOKEN');
+  }
 }

@@ -346,6 +346,7 @@ const operatorOperations: OperationSpec[] = [
     responses: {
       200: { description: 'Prometheus text format.', contentType: 'text/plain' },
       401: { description: 'METRICS_TOKEN is set and the request does not carry it.', schema: problemSchema },
+      429: { description: 'Too many failed authentications from this address; `Retry-After` says when to try again.', schema: problemSchema },
     },
   },
 ];
@@ -445,8 +446,9 @@ export function buildOpenApiDocument(operations: OperationSpec[] = apiOperations
     const problem = { content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
     if (op.body || op.query) responses['400'] ??= { description: 'Invalid request: `errors` lists each offending field path.', ...problem };
     if (op.scope) {
-      responses['401'] ??= { description: 'Missing, invalid or revoked bearer token.', ...problem };
+      responses['401'] ??= { description: 'Missing, invalid, expired or revoked bearer token.', ...problem };
       responses['403'] ??= { description: op.scope === 'bearer' ? 'The token lacks the scope.' : `The token lacks the "${op.scope}" scope.`, ...problem };
+      responses['429'] ??= { description: 'Too many failed authentications from this address; `Retry-After` says when to try again.', ...problem };
     }
 
     const operation: Record<string, unknown> = {

@@ -169,6 +169,8 @@ export interface ApiTokenTable {
   created_at: Generated<Date>;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  /** Required: every issued token expires (migration 2026-12-02T00-00-authority). */
+  expires_at: ColumnType<Date, Date | string, Date | string>;
 }
 
 export interface AuditLogTable {

@@ -3,12 +3,14 @@ import { Migrator, type Migration, type MigrationProvider, type MigrationResult 
 import * as initial from './migrations/2026-11-24T00-00-initial.js';
 import * as authSessions from './migrations/2026-11-30T14-00-auth-sessions.js';
 import * as sideEffects from './migrations/2026-12-01T00-00-side-effects.js';
+import * as authority from './migrations/2026-12-02T00-00-authority.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 const migrations: Record<string, Migration> = {
   '2026-11-24T00-00-initial': initial,
   '2026-11-30T14-00-auth-sessions': authSessions,
   '2026-12-01T00-00-side-effects': sideEffects,
+  '2026-12-02T00-00-authority': authority,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -33,16 +33,18 @@ export const environmentSshSchema = z.strictObject({
     .min(1)
     .max(32)
     .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a user name'),
-  keyRef: keyRefSchema,
+  keyRef: keyRefSchema.describe(
+    'Reference to the SSH private key: `env:NAME` or `file:/absolute/path`, inside the secret prefixes or directories the operator allows.',
+  ),
   hostKeyFingerprint: z
     .string()
     .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be the pinned host key fingerprint as ssh-keygen -lf prints it: SHA256:<43 base64 characters>'),
-  scriptsDir: z
-    .string()
-    .max(1024)
-    .regex(/^\/[^\0\s]*$/, 'must be an absolute path without spaces')
-    .optional(),
+  // No scriptsDir: where the VM keeps its scripts is operator configuration (SELFHEAL_SSH_SCRIPTS_DIR),
+  // so an API token can never point a script name at /bin. The strict object answers 400 naming it.
 });
+
+/** The fields of `ssh` that say where code runs and with what credentials; changing any needs admin. */
+export const SSH_AUTHORITY_FIELDS = ['host', 'port', 'user', 'keyRef', 'hostKeyFingerprint'] as const;
 
 const labelsSchema = z
   .record(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'label keys are letters, digits, ".", "_", "/" or "-"'), z.string().max(256))

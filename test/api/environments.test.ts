@@ -36,7 +36,7 @@ describe('API /api/environments', function () {
     const created = await post({
       name: 'prod-eu',
       labels: { tier: 'prod', region: 'eu' },
-      ssh: { host: 'mgmt.prod-eu.example', user: 'selfheal', keyRef: 'env:PROD_EU_SSH_KEY', hostKeyFingerprint: FINGERPRINT },
+      ssh: { host: 'mgmt.prod-eu.example', user: 'selfheal', keyRef: 'env:SELFHEAL_SECRET_PROD_EU_SSH_KEY', hostKeyFingerprint: FINGERPRINT },
       maintenanceWindows: [{ days: ['sat'], start: '22:00', end: '02:00', timezone: 'Europe/Paris' }],
     });
     assert.equal(created.status, 201);

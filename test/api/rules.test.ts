@@ -90,7 +90,7 @@ describe('rules API', function () {
     assert.equal(res.headers.get('content-type'), 'application/problem+json');
     assert.equal(res.body.status, 400);
     const paths = (res.body.errors as { path: string; message: string }[]).map((e) => e.path);
-    for (const p of ['name', 'services.0', 'conditions.all.0.value', 'conditions.all.1.field', 'actions.0.script', 'actions.1.webhookUrlRef', '(body)']) {
+    for (const p of ['name', 'services.0', 'conditions.all.0.value', 'conditions.all.1.field', 'actions.0.script', 'actions.1.webhookUrlRef', 'stopOnMatches']) {
       assert.ok(paths.includes(p), `${p} missing from ${JSON.stringify(res.body.errors)}`);
     }
     const regex = res.body.errors.find((e: { path: string }) => e.path === 'conditions.all.0.value');

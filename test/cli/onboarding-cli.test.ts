@@ -233,7 +233,7 @@ describe('selfheal CLI (onboarding)', function () {
 
     it('add registers the environment with labels and a management VM', async () => {
       const run = await selfheal(
-        ['environments', 'add', environment, '--label', 'team=sre', '--label', 'region=eu-west-1', '--ssh-host', 'mgmt.example.internal', '--ssh-user', 'selfheal', '--ssh-key-ref', 'env:MGMT_SSH_KEY', '--ssh-fingerprint', FINGERPRINT],
+        ['environments', 'add', environment, '--label', 'team=sre', '--label', 'region=eu-west-1', '--ssh-host', 'mgmt.example.internal', '--ssh-user', 'selfheal', '--ssh-key-ref', 'env:SELFHEAL_SECRET_MGMT_SSH_KEY', '--ssh-fingerprint', FINGERPRINT],
         apiEnv,
       );
       assert.equal(run.code, 0, run.stderr);
@@ -241,7 +241,7 @@ describe('selfheal CLI (onboarding)', function () {
       const res = await stack.api(`/api/environments/${environment}`);
       const body = (await res.json()) as { labels: Record<string, string>; ssh: { host: string; user: string; keyRef: string; hostKeyFingerprint: string; port: number } };
       assert.deepEqual(body.labels, { team: 'sre', region: 'eu-west-1' });
-      assert.deepEqual(body.ssh, { host: 'mgmt.example.internal', port: 22, user: 'selfheal', keyRef: 'env:MGMT_SSH_KEY', hostKeyFingerprint: FINGERPRINT });
+      assert.deepEqual(body.ssh, { host: 'mgmt.example.internal', port: 22, user: 'selfheal', keyRef: 'env:SELFHEAL_SECRET_MGMT_SSH_KEY', hostKeyFingerprint: FINGERPRINT });
     });
 
     it('add refuses a duplicate, a bad fingerprint and an incomplete management VM (exit 2)', async () => {

@@ -69,7 +69,8 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     await chmod(scriptsDir, 0o755);
     await writeFile(path.join(scriptsDir, 'probe.sh'), PROBE, { mode: 0o755 });
     sshd = await startSshd();
-    process.env.SELFHEAL_TEST_JOBS_SSH_KEY = sshd.privateKey;
+    process.env.SELFHEAL_SECRET_TEST_JOBS_SSH_KEY = sshd.privateKey;
+    process.env.SELFHEAL_SSH_SCRIPTS_DIR = scriptsDir;
 
     agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: 'jobs-agent-a', scriptsDir });
     agentRunning = agent.run();
@@ -80,7 +81,7 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
       { name: 'jobs-agent-offline', labels: { fleet: 'jobs-e2e' } },
       {
         name: 'jobs-ssh-a',
-        ssh: { host: sshd.host, port: sshd.port, user: sshd.username, keyRef: 'env:SELFHEAL_TEST_JOBS_SSH_KEY', hostKeyFingerprint: sshd.hostKeyFingerprint, scriptsDir },
+        ssh: { host: sshd.host, port: sshd.port, user: sshd.username, keyRef: 'env:SELFHEAL_SECRET_TEST_JOBS_SSH_KEY', hostKeyFingerprint: sshd.hostKeyFingerprint },
       },
     ]) {
       const res = await post('/api/environments', body);
@@ -94,7 +95,8 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     await agentRunning;
     await stack?.stop();
     await sshd?.stop();
-    delete process.env.SELFHEAL_TEST_JOBS_SSH_KEY;
+    delete process.env.SELFHEAL_SECRET_TEST_JOBS_SSH_KEY;
+    delete process.env.SELFHEAL_SSH_SCRIPTS_DIR;
     if (scriptsDir) await rm(scriptsDir, { recursive: true, force: true });
   });
 

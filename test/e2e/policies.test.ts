@@ -112,7 +112,7 @@ describe('rule policies end to end', function () {
       policies: { circuitBreaker: { failureThreshold: 2 } },
       actions: [
         // No management VM is configured, so this fails every time.
-        { id: 'fix', type: 'script.ssh', command: 'systemctl restart web' },
+        { id: 'fix', type: 'script.ssh', script: 'restart-web.sh' },
         { id: 'tell', type: 'pagerduty.note', when: 'always', content: 'tried to fix {{ environment.host }}' },
       ],
     });

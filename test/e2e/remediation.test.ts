@@ -47,8 +47,10 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     await script('fail.sh', 'echo "disk still full" >&2; exit 3');
     await script('vm-check.sh', `printf '%s\\n' "$@" > "${markerDir}/ssh-args"; echo "vm ok for $1"`);
 
-    process.env.TEST_SSH_KEY = sshd.privateKey;
-    process.env.TEST_SLACK_URL = slack.webhookUrl;
+    process.env.SELFHEAL_SECRET_TEST_SSH_KEY = sshd.privateKey;
+    // The worker runs <SELFHEAL_SSH_SCRIPTS_DIR>/<script> on the VM (here the loopback sshd, same filesystem).
+    process.env.SELFHEAL_SSH_SCRIPTS_DIR = scriptsDir;
+    process.env.SELFHEAL_SECRET_TEST_SLACK_URL = slack.webhookUrl;
     process.env.JIRA_API_TOKEN = jira.token;
     stack = await startStack({
       env: {
@@ -69,7 +71,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
         labels: JSON.stringify({ cloud: 'aws', region: 'eu-west-1' }),
         agent_task_queue: agentTaskQueue(env),
         maintenance_windows: '[]',
-        ssh: JSON.stringify({ host: sshd.host, port: sshd.port, user: sshd.username, keyRef: 'env:TEST_SSH_KEY', hostKeyFingerprint: sshd.hostKeyFingerprint, scriptsDir }),
+        ssh: JSON.stringify({ host: sshd.host, port: sshd.port, user: sshd.username, keyRef: 'env:SELFHEAL_SECRET_TEST_SSH_KEY', hostKeyFingerprint: sshd.hostKeyFingerprint }),
       })
       .execute();
   });
@@ -79,6 +81,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     await agentRun;
     await stack?.stop();
     await Promise.all([pd?.close(), jira?.close(), slack?.close(), sshd?.stop()]);
+    delete process.env.SELFHEAL_SSH_SCRIPTS_DIR;
     // A before-all that failed early left these unset: clean up what exists, keep its error the one reported.
     if (scriptsDir) await rm(scriptsDir, { recursive: true, force: true });
     if (markerDir) await rm(markerDir, { recursive: true, force: true });
@@ -107,7 +110,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
         { id: 'restart', type: 'script.agent', script: 'restart-db.sh', args: ['{{ environment.host }}', '{{ incident.title }}'] },
         { id: 'vm', type: 'script.ssh', script: 'vm-check.sh', args: ['{{ environment.host }}'] },
         { id: 'ticket', type: 'workitem', provider: 'jira', project: 'OPS', title: 'DB restarted on {{ environment.host }}', description: 'Incident {{ incident.id }}: {{ results.restart.outputExcerpt }}' },
-        { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:TEST_SLACK_URL', text: 'Self-healing restarted {{ environment.host }} for {{ incident.id }}' },
+        { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_SLACK_URL', text: 'Self-healing restarted {{ environment.host }} for {{ incident.id }}' },
       ],
     });
     const id = newIncidentId();
@@ -165,7 +168,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
       services: [serviceId],
       actions: [
         { id: 'clean', type: 'script.agent', script: 'fail.sh' },
-        { id: 'celebrate', type: 'notify.slack', webhookUrlRef: 'env:TEST_SLACK_URL', text: 'cleaned {{ environment.host }}' },
+        { id: 'celebrate', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_SLACK_URL', text: 'cleaned {{ environment.host }}' },
         { id: 'escalate', type: 'pagerduty.escalate', when: 'failure', level: 2 },
       ],
     });
@@ -187,7 +190,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
 
   it('signs notify.webhook posts over timestamp and body, and refuses the metadata address without retrying', async function () {
     let sink: HttpPeer | undefined;
-    process.env.TEST_WEBHOOK_HMAC = 'whsec-e2e-0123456789';
+    process.env.SELFHEAL_SECRET_TEST_WEBHOOK_HMAC = 'whsec-e2e-0123456789';
     try {
       sink = await startHttpPeer([{ method: 'POST', path: '/hook', handle: () => ({ status: 204 }) }]);
       const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
@@ -195,7 +198,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
         name: `webhooks-${randomUUID().slice(0, 6)}`,
         services: [serviceId],
         actions: [
-          { id: 'hook', type: 'notify.webhook', url: `${sink.url}/hook`, secretRef: 'env:TEST_WEBHOOK_HMAC', body: '{"host": "{{ environment.host }}"}' },
+          { id: 'hook', type: 'notify.webhook', url: `${sink.url}/hook`, secretRef: 'env:SELFHEAL_SECRET_TEST_WEBHOOK_HMAC', body: '{"host": "{{ environment.host }}"}' },
           { id: 'probe', type: 'notify.webhook', url: 'https://hooks.example.com/later-edited', body: '{}' },
         ],
       });
@@ -223,7 +226,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
       assert.equal(runs[1]!.attempts, 1);
       assert.match(runs[1]!.error ?? '', /destination refused: 169\.254\.169\.254 is link-local \(169\.254\.0\.0\/16, cloud metadata\)/);
     } finally {
-      delete process.env.TEST_WEBHOOK_HMAC;
+      delete process.env.SELFHEAL_SECRET_TEST_WEBHOOK_HMAC;
       await sink?.close();
     }
   });

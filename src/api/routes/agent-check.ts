@@ -5,11 +5,12 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { agentTaskQueue } from '../../temporal/names.js';
 import { agentStatus } from '../../temporal/pollers.js';
-import type { AgentCheckInput, AgentCheckResult } from '../../../workflows/agent-check.js';
+import { AGENT_CHECK_SCRIPT, type AgentCheckInput, type AgentCheckResult } from '../../../workflows/agent-check.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { withTimeout } from '../app.js';
 import { requireScope } from '../auth.js';
 import { notFound, unavailable } from '../problem.js';
+import { audit } from './environments.js';
 
 
 /** Same window as GET /api/environments/{name}: long polls last up to a minute. */
@@ -27,7 +28,7 @@ export interface AgentCheckResponse {
 
 export function agentCheckRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const auth = { db: deps.db, adminToken: deps.config.adminToken };
+  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
 
   app.post('/api/environments/:name/check', requireScope(auth, 'write'), async (c) => {
     const name = c.req.param('name');
@@ -45,12 +46,17 @@ export function agentCheckRoutes(deps: AppDeps) {
       return c.json({ environment: name, taskQueue, healthy: false, agent, check: null } satisfies AgentCheckResponse);
     }
 
-    const input: AgentCheckInput = { environment: name, taskQueue, scheduleToStartSeconds: SCHEDULE_TO_START_SECONDS, timeoutSeconds: SCRIPT_TIMEOUT_SECONDS };
+    // The check runs the fixed health-check script through the environment's own stored queue; nothing in
+    // the request can name another queue or script. Each check is recorded before it starts, so an
+    // `agent-check-*` run in Temporal without an audit entry was started by someone else (docs/security.md "Agents").
+    const workflowId = `agent-check-${name}-${randomUUID()}`;
+    const input: AgentCheckInput = { environment: name, taskQueue, script: AGENT_CHECK_SCRIPT, scheduleToStartSeconds: SCHEDULE_TO_START_SECONDS, timeoutSeconds: SCRIPT_TIMEOUT_SECONDS };
+    await audit(deps.db, { actor: c.get('actor'), action: 'environment.check', entityType: 'environment', entityId: name, after: { workflowId, taskQueue, script: AGENT_CHECK_SCRIPT } });
     let check: AgentCheckResult;
     try {
       check = await withTimeout(
         deps.temporal.workflow.execute('agentCheckWorkflow', {
-          workflowId: `agent-check-${name}-${randomUUID()}`,
+          workflowId,
           taskQueue: deps.config.temporal.taskQueue,
           args: [input],
           workflowExecutionTimeout: `${SCHEDULE_TO_START_SECONDS + SCRIPT_TIMEOUT_SECONDS + 60} seconds`,

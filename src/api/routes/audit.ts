@@ -41,7 +41,7 @@ const view = (a: AuditEntry) => ({
 
 export function auditRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const admin = requireScope({ db: deps.db, adminToken: deps.config.adminToken }, 'admin');
+  const admin = requireScope({ db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit }, 'admin');
 
   app.get('/api/audit', admin, async (c) => {
     const q = auditQuerySchema.safeParse(c.req.query());

@@ -2,12 +2,13 @@ import { Hono, type Context } from 'hono';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import type { Database, Environment } from '../../db/database.js';
-import { environmentCreateSchema, environmentUpdateSchema } from '../../domain/environments.js';
+import { environmentCreateSchema, environmentUpdateSchema, SSH_AUTHORITY_FIELDS } from '../../domain/environments.js';
+import { secretRefOutsidePolicy } from '../../domain/secret-refs.js';
 import { agentTaskQueue } from '../../temporal/names.js';
 import { agentStatus } from '../../temporal/pollers.js';
 import type { AppDeps, AppEnv } from '../app.js';
-import { requireScope } from '../auth.js';
-import { badRequest, conflict, issuesToErrors, notFound } from '../problem.js';
+import { hasScope, requireScope } from '../auth.js';
+import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
 
 
 export { environmentCreateSchema, environmentSshSchema, environmentUpdateSchema, keyRefSchema } from '../../domain/environments.js';
@@ -25,7 +26,10 @@ export async function readJson(c: Context): Promise<unknown> {
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
   if (!r.success) {
-    const errors = issuesToErrors(r.error.issues);
+    // An unknown field is named at its own path (`ssh.scriptsDir`), not at the object holding it.
+    const errors = issuesToErrors(
+      r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((key) => ({ path: [...i.path, key], message: `unknown field "${key}"` })) : [i])),
+    );
     throw badRequest(`invalid request body: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
   }
   return r.data;
@@ -61,9 +65,68 @@ export function environmentView(e: Environment) {
   };
 }
 
+type EnvironmentBody = z.output<typeof environmentCreateSchema> | z.output<typeof environmentUpdateSchema>;
+
+/**
+ * Fields whose change moves where code runs or with what credentials: the SSH host, port, user, key
+ * reference and pinned fingerprint, and the agent task queue. `before` is the stored row (undefined on
+ * create, where setting any of them counts as a change). Paths as in the request body.
+ */
+export function authorityChanges(name: string, body: EnvironmentBody, before: Environment | undefined): string[] {
+  const changed: string[] = [];
+  const queueBefore = before?.agent_task_queue ?? agentTaskQueue(name);
+  if ((body.agentTaskQueue ?? agentTaskQueue(name)) !== queueBefore) changed.push('agentTaskQueue');
+  const sshBefore = (before?.ssh ?? null) as Record<string, unknown> | null;
+  const sshAfter = (body.ssh ?? null) as Record<string, unknown> | null;
+  if ((sshBefore === null) !== (sshAfter === null)) changed.push('ssh');
+  else if (sshBefore && sshAfter) for (const f of SSH_AUTHORITY_FIELDS) if (sshBefore[f] !== sshAfter[f]) changed.push(`ssh.${f}`);
+  return changed;
+}
+
+/**
+ * One agent queue per environment. A queue is another environment's when that one stores it, or when it
+ * is that one's default name (`selfheal-agent-<name>`: the queue its agent polls, src/agent.ts); sharing
+ * it would let that environment's agent run this one's scripts. 400 naming agentTaskQueue.
+ */
+async function queueFree(db: Kysely<Database>, name: string, queue: string): Promise<void> {
+  const prefix = agentTaskQueue('');
+  const owner = queue.startsWith(prefix) ? queue.slice(prefix.length) : undefined;
+  const other = await db
+    .selectFrom('environments')
+    .select('name')
+    .where('name', '!=', name)
+    .where((eb) => eb.or([eb('agent_task_queue', '=', queue), ...(owner ? [eb('name', '=', owner)] : [])]))
+    .executeTakeFirst();
+  if (other) {
+    throw badRequest(`agent task queue ${queue} belongs to environment ${other.name}`, [
+      { path: 'agentTaskQueue', message: `already the queue of environment "${other.name}": each environment needs its own agent queue` },
+    ]);
+  }
+}
+
 export function environmentRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const auth = { db: deps.db, adminToken: deps.config.adminToken };
+  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
+
+  /** 400 for a key reference outside the secret policy or the main worker's queue; 403 when a non-admin moves authority. */
+  function checkAuthority(c: Context<AppEnv>, name: string, body: EnvironmentBody, before: Environment | undefined): void {
+    const errors: { path: string; message: string }[] = [];
+    const keyProblem = body.ssh ? secretRefOutsidePolicy(body.ssh.keyRef, deps.config.secretRefs) : undefined;
+    if (keyProblem) errors.push({ path: 'ssh.keyRef', message: keyProblem });
+    if (body.agentTaskQueue !== undefined && body.agentTaskQueue === deps.config.temporal.taskQueue) {
+      errors.push({ path: 'agentTaskQueue', message: "must not be the main worker's task queue" });
+    }
+    if (errors.length > 0) throw badRequest(`invalid request body: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+    const changed = authorityChanges(name, body, before);
+    if (changed.length > 0 && !hasScope(c.get('scopes'), 'admin')) {
+      throw new ProblemError(403, 'Forbidden', `changing where code runs or with what credentials needs the "admin" scope: ${changed.join(', ')}`, {
+        errors: changed.map((path) => ({
+          path,
+          message: 'only an admin token may set or change this; a write token may change description, labels and maintenanceWindows (send the other fields back as GET returns them)',
+        })),
+      });
+    }
+  }
 
   const find = (name: string) => deps.db.selectFrom('environments').selectAll().where('name', '=', name).executeTakeFirst();
 
@@ -91,7 +154,9 @@ export function environmentRoutes(deps: AppDeps) {
 
   app.post('/api/environments', requireScope(auth, 'write'), async (c) => {
     const body = parseBody(environmentCreateSchema, await readJson(c));
+    checkAuthority(c, body.name, body, undefined);
     const row = await deps.db.transaction().execute(async (trx) => {
+      await queueFree(trx, body.name, body.agentTaskQueue ?? agentTaskQueue(body.name));
       const inserted = await trx
         .insertInto('environments')
         .values({
@@ -122,6 +187,8 @@ export function environmentRoutes(deps: AppDeps) {
     const row = await deps.db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom('environments').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
       if (!before) throw notFound(`environment ${name} is not known`);
+      checkAuthority(c, name, body, before);
+      await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
       const updated = await trx
         .updateTable('environments')
         .set({
@@ -144,8 +211,12 @@ export function environmentRoutes(deps: AppDeps) {
   app.delete('/api/environments/:name', requireScope(auth, 'write'), async (c) => {
     const name = c.req.param('name');
     await deps.db.transaction().execute(async (trx) => {
-      const before = await trx.deleteFrom('environments').where('name', '=', name).returningAll().executeTakeFirst();
-      if (!before) throw notFound(`environment ${name} is not known`);
+      const current = await trx.selectFrom('environments').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
+      if (!current) throw notFound(`environment ${name} is not known`);
+      // Deleting an environment with a management VM or its own agent queue, then creating it again, would
+      // move where its code runs: that takes admin too.
+      checkAuthority(c, name, { labels: {}, maintenanceWindows: [], ssh: null }, current);
+      const before = await trx.deleteFrom('environments').where('name', '=', name).returningAll().executeTakeFirstOrThrow();
       await audit(trx, { actor: c.get('actor'), action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before) });
     });
     return c.body(null, 204);

@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { JobRow } from '../../db/database.js';
 import { jobDefinitionSchema, OVERLAP_POLICIES, slugify, type JobDefinition } from '../../domain/jobs.js';
+import { secretRefOutsidePolicy } from '../../domain/secret-refs.js';
 import { jobScheduleId, workflowUrl } from '../../temporal/names.js';
 import {
   backfillJobSchedule,
@@ -57,7 +58,13 @@ function definitionOf(row: JobRow): JobDefinition {
 
 export function jobRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const auth = { db: deps.db, adminToken: deps.config.adminToken };
+  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
+  /** A job's Slack webhook reference must lie inside the operator's secret policy (400 naming it otherwise). */
+  const checkSecretRefs = (job: { notifyOnFailure?: { slack?: { webhookUrlRef: string } | undefined } | undefined }) => {
+    const ref = job.notifyOnFailure?.slack?.webhookUrlRef;
+    const reason = ref === undefined ? undefined : secretRefOutsidePolicy(ref, deps.config.secretRefs);
+    if (reason) throw badRequest(`invalid request body: notifyOnFailure.slack.webhookUrlRef: ${reason}`, [{ path: 'notifyOnFailure.slack.webhookUrlRef', message: reason }]);
+  };
   const target = { taskQueue: deps.config.temporal.taskQueue };
   const uiUrl = deps.temporalUiUrl ?? deps.config.temporal.uiUrl;
   const namespace = deps.config.temporal.namespace;
@@ -94,6 +101,7 @@ export function jobRoutes(deps: AppDeps) {
 
   app.post('/api/jobs', requireScope(auth, 'write'), async (c) => {
     const body = parseBody(jobDefinitionSchema, await readJson(c));
+    checkSecretRefs(body);
     const id = body.id ?? slugify(body.name);
     if (!id) throw badRequest('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
     const job: JobDefinition = { ...body, id };
@@ -135,6 +143,7 @@ export function jobRoutes(deps: AppDeps) {
   app.put('/api/jobs/:id', requireScope(auth, 'write'), async (c) => {
     const id = c.req.param('id');
     const body = parseBody(jobDefinitionSchema, await readJson(c));
+    checkSecretRefs(body);
     if (body.id !== undefined && body.id !== id) throw badRequest('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
     const job: JobDefinition = { ...body, id };
     const row = await deps.db.transaction().execute(async (trx) => {

@@ -1,8 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { createMetrics, type Metrics } from '../../metrics.js';
 import type { AppDeps, AppEnv } from '../app.js';
-import { bearerToken, sameSecret } from '../auth.js';
-import { unauthorized } from '../problem.js';
+import { checkMetricsToken } from '../auth.js';
 
 /** The route pattern that answered (bounded label values), not the raw path. */
 function routeOf(c: Context<AppEnv>): string {
@@ -44,12 +43,7 @@ export function metricsRoutes(deps: AppDeps & { metrics?: Metrics }) {
 
   app.get('/metrics', async (c) => {
     // With METRICS_TOKEN set, a scraper must send it (Prometheus: `authorization: { credentials: … }`).
-    const token = deps.config.metricsToken;
-    if (token !== undefined) {
-      const sent = bearerToken(c.req.header('authorization'));
-      if (sent === undefined) throw unauthorized('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
-      if (!sameSecret(sent, token)) throw unauthorized('the metrics token is not METRICS_TOKEN');
-    }
+    checkMetricsToken(c, { db: deps.db, token: deps.config.metricsToken, authLimit: deps.config.authLimit });
     const text = await metrics.render();
     return c.body(text, 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
   });

@@ -7,10 +7,11 @@ import { writeAudit } from '../../db/queries/audit.js';
 import { findIncident } from '../../db/queries/incidents.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion } from '../../db/queries/rules.js';
 import { canonicalJson, diffJson, isPlainObject } from '../../domain/json-diff.js';
-import { parseRuleInput, ruleInputSchema, ruleIssues, type Rule, type RuleInput } from '../../domain/rules/index.js';
+import { secretRefOutsidePolicy, type SecretRefPolicy } from '../../domain/secret-refs.js';
+import { commandActionPaths, parseRuleInput, ruleInputSchema, ruleIssues, ruleSecretRefs, type Rule, type RuleInput } from '../../domain/rules/index.js';
 import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../../domain/rules/test-rule.js';
 import type { AppDeps, AppEnv } from '../app.js';
-import { requireScope } from '../auth.js';
+import { hasScope, requireScope } from '../auth.js';
 import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
 
 // ---- request schemas (they also generate the OpenAPI document) ---------------------------------------
@@ -128,10 +129,32 @@ function parseWith<T extends z.ZodType>(schema: T, body: unknown, what: string):
   return r.data;
 }
 
-function validRule(body: unknown): RuleInput {
+function validRule(body: unknown, secrets: SecretRefPolicy): RuleInput {
   const parsed = parseRuleInput(body);
   if (!parsed.ok) throw badRequest('the rule is not valid', parsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })));
+  const outside = secretRefIssues(parsed.value, secrets);
+  if (outside.length > 0) throw badRequest('the rule is not valid', outside);
   return parsed.value;
+}
+
+/** Secret references of a rule that the operator's policy does not allow (SECRET_REF_ENV_PREFIXES, SECRET_REF_DIRS). */
+export function secretRefIssues(rule: RuleInput, secrets: SecretRefPolicy): { path: string; message: string }[] {
+  return ruleSecretRefs(rule).flatMap(({ path, ref }) => {
+    const reason = secretRefOutsidePolicy(ref, secrets);
+    return reason ? [{ path, message: reason }] : [];
+  });
+}
+
+/**
+ * Arbitrary shell (`script.ssh` with `command`) is an admin capability: a rule holding one can be
+ * created, replaced or rolled back to only with an admin token (403 naming each such action otherwise).
+ */
+function requireAdminForCommands(c: Context<AppEnv>, rule: RuleInput, verb: string): void {
+  const paths = commandActionPaths(rule);
+  if (paths.length === 0 || hasScope(c.get('scopes'), 'admin')) return;
+  throw new ProblemError(403, 'Forbidden', `${verb} a rule with a shell command (script.ssh "command") needs the "admin" scope`, {
+    errors: paths.map((path) => ({ path, message: 'arbitrary shell on a management VM: only an admin token may save it; use a script from the allow-listed scripts directory instead' })),
+  });
 }
 
 /** `"3"`, `W/"3"` or `3` → 3. */
@@ -166,7 +189,8 @@ const storedRule = (row: RuleRow): Rule => ({ ...(row.definition as RuleInput), 
 
 export function ruleRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const auth = { db: deps.db, adminToken: deps.config.adminToken };
+  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
+  const secrets = deps.config.secretRefs;
   const read = requireScope(auth, 'read');
   const write = requireScope(auth, 'write');
   const db = deps.db;
@@ -188,7 +212,7 @@ export function ruleRoutes(deps: AppDeps) {
   });
 
   app.post('/api/rules/validate', read, async (c) => {
-    const rule = validRule(await jsonBody(c));
+    const rule = validRule(await jsonBody(c), secrets);
     return c.json({ valid: true, rule });
   });
 
@@ -200,7 +224,8 @@ export function ruleRoutes(deps: AppDeps) {
   });
 
   app.post('/api/rules', write, async (c) => {
-    const definition = validRule(await jsonBody(c));
+    const definition = validRule(await jsonBody(c), secrets);
+    requireAdminForCommands(c, definition, 'creating');
     const actor = c.get('actor')!;
     const row = await inTransaction(async (trx) => {
       await nameTaken(trx, definition.name);
@@ -227,7 +252,8 @@ export function ruleRoutes(deps: AppDeps) {
     const body = await jsonBody(c);
     const parsed = parseWith(ruleUpdateSchema, body, 'the rule');
     const bodyVersion = parsed.version;
-    const definition = validRule(stripReadOnly(body));
+    const definition = validRule(stripReadOnly(body), secrets);
+    requireAdminForCommands(c, definition, 'saving');
     const expected = parseIfMatch(c.req.header('if-match')) ?? bodyVersion;
     const actor = c.get('actor')!;
     const row = await inTransaction(async (trx) => {
@@ -310,6 +336,9 @@ export function ruleRoutes(deps: AppDeps) {
         throw conflict(`version ${input.version} is no longer a valid rule`, { errors: reparsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })) });
       }
       const definition = reparsed.value;
+      const outside = secretRefIssues(definition, secrets);
+      if (outside.length > 0) throw conflict(`version ${input.version} names secrets outside the allowed prefixes or directories`, { errors: outside });
+      requireAdminForCommands(c, definition, 'rolling back to');
       if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
       const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'rollback', actor, at: new Date() });
       await writeAudit(trx, {

@@ -9,6 +9,12 @@ import { badRequest, issuesToErrors, notFound } from '../problem.js';
 
 export const TOKEN_PREFIX = 'shk_';
 
+/** Every issued token expires: by default after 90 days, never later than a year. */
+export const DEFAULT_TOKEN_DAYS = 90;
+export const MAX_TOKEN_DAYS = 366;
+const MIN_TOKEN_MS = 60_000;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
 export const tokenCreateSchema = z
   .strictObject({
     name: z.string().min(1).max(100).describe('Who or what uses the token (shown as the actor in the audit log).'),
@@ -17,9 +23,46 @@ export const tokenCreateSchema = z
       .min(1)
       .max(3)
       .refine((s) => new Set(s).size === s.length, 'scopes must be unique')
-      .describe('read: GET; write: change rules, jobs, environments; admin: tokens and audit log.'),
+      .describe(
+        'read: GET; write: change rules, jobs, environments (labels, description, maintenance windows); admin: tokens, audit log, ' +
+          "rules with a shell command, and where and with what credentials code runs (an environment's SSH and agent queue).",
+      ),
+    expiresIn: z
+      .string()
+      .regex(/^[1-9][0-9]{0,5}[mhd]$/, 'must be a duration like "30m", "12h" or "90d"')
+      .optional()
+      .describe(`Lifetime from now (minutes, hours or days), at most ${MAX_TOKEN_DAYS} days. Default ${DEFAULT_TOKEN_DAYS} days. Not with expiresAt.`),
+    expiresAt: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe(`Expiry instant (ISO 8601), within ${MAX_TOKEN_DAYS} days from now. Not with expiresIn.`),
+  })
+  .superRefine((body, ctx) => {
+    if (body.expiresIn !== undefined && body.expiresAt !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'give expiresIn or expiresAt, not both' });
+    }
   })
   .meta({ id: 'TokenCreate', description: 'A new API token.' });
+
+
+/** The expiry of a token created at `now`, or a 400 naming the field when it is out of bounds. */
+export function tokenExpiry(body: { expiresIn?: string | undefined; expiresAt?: string | undefined }, now: Date): Date {
+  const max = now.getTime() + MAX_TOKEN_DAYS * UNIT_MS.d;
+  let at: number;
+  let field: string;
+  if (body.expiresAt !== undefined) {
+    at = Date.parse(body.expiresAt);
+    field = 'expiresAt';
+  } else if (body.expiresIn !== undefined) {
+    at = now.getTime() + Number(body.expiresIn.slice(0, -1)) * UNIT_MS[body.expiresIn.slice(-1) as keyof typeof UNIT_MS];
+    field = 'expiresIn';
+  } else {
+    return new Date(now.getTime() + DEFAULT_TOKEN_DAYS * UNIT_MS.d);
+  }
+  if (at - now.getTime() < MIN_TOKEN_MS) throw badRequest('the token would expire at once', [{ path: field, message: 'must be at least one minute from now' }]);
+  if (at > max) throw badRequest(`tokens live at most ${MAX_TOKEN_DAYS} days`, [{ path: field, message: `must be at most ${MAX_TOKEN_DAYS} days from now` }]);
+  return new Date(at);
+}
 
 export const tokenViewSchema = z
   .object({
@@ -30,6 +73,8 @@ export const tokenViewSchema = z
     createdAt: z.string(),
     lastUsedAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
+    expiresAt: z.string().describe('After this instant the token is refused with 401, like a revoked one.'),
+    expired: z.boolean(),
   })
   .meta({ id: 'Token', description: 'An API token (never its secret value).' });
 
@@ -44,11 +89,13 @@ const view = (t: ApiToken) => ({
   createdAt: t.created_at,
   lastUsedAt: t.last_used_at,
   revokedAt: t.revoked_at,
+  expiresAt: t.expires_at,
+  expired: t.expires_at.getTime() <= Date.now(),
 });
 
 export function tokenRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const admin = requireScope({ db: deps.db, adminToken: deps.config.adminToken }, 'admin');
+  const admin = requireScope({ db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit }, 'admin');
 
   app.post('/api/tokens', admin, async (c) => {
     let body: unknown;
@@ -60,17 +107,18 @@ export function tokenRoutes(deps: AppDeps) {
     const parsed = tokenCreateSchema.safeParse(body);
     if (!parsed.success) throw badRequest('the token request is not valid', issuesToErrors(parsed.error.issues));
     const actor = c.get('actor')!;
+    const expiresAt = tokenExpiry(parsed.data, new Date());
     const token = newTokenValue();
     const row = await deps.db.transaction().execute(async (trx) => {
       const created = await trx
         .insertInto('api_tokens')
-        .values({ id: randomUUID(), name: parsed.data.name, token_hash: hashToken(token), scopes: parsed.data.scopes, created_by: actor })
+        .values({ id: randomUUID(), name: parsed.data.name, token_hash: hashToken(token), scopes: parsed.data.scopes, created_by: actor, expires_at: expiresAt })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await writeAudit(trx, { actor, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes } });
+      await writeAudit(trx, { actor, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, expiresAt: created.expires_at } });
       return created;
     });
-    c.get('logger').info({ tokenId: row.id, name: row.name, scopes: row.scopes, actor }, 'api token created');
+    c.get('logger').info({ tokenId: row.id, name: row.name, scopes: row.scopes, expiresAt: row.expires_at, actor }, 'api token created');
     return c.json({ ...view(row), token, note: 'Store this token now: it is shown only once.' }, 201);
   });
 

@@ -60,8 +60,11 @@ export const secretRefSchema = z
   .regex(SECRET_REF_PATTERN, 'must be a secret reference: "env:NAME" or "file:/absolute/path" (never the secret itself)')
   .meta({
     id: 'SecretRef',
-    description: 'Reference to a secret resolved by the worker at run time: `env:NAME` or `file:/absolute/path`.',
-    examples: ['env:SLACK_WEBHOOK_OPS', 'file:/run/secrets/webhook-hmac'],
+    description:
+      'Reference to a secret resolved by the worker at run time: `env:NAME` or `file:/absolute/path`, inside the ' +
+      'prefixes and directories the operator allows (SECRET_REF_ENV_PREFIXES, default SELFHEAL_SECRET_; SECRET_REF_DIRS, ' +
+      'default /run/secrets and /etc/selfheal/secrets).',
+    examples: ['env:SELFHEAL_SECRET_SLACK_WEBHOOK_OPS', 'file:/run/secrets/webhook-hmac'],
   });
 
 /** A string that may contain `{{ path }}` placeholders (see src/domain/template.ts). */
@@ -373,7 +376,11 @@ export const scriptSshActionSchema = z
       .min(1)
       .max(4096)
       .optional()
-      .describe('Fixed command line run on the management VM (never templated; exactly one of script, command).'),
+      .describe(
+        'Fixed command line run by sh -c on the management VM (never templated; exactly one of script, command). ' +
+          'Arbitrary shell: only an admin token may save a rule with one, and it must carry approval ' +
+          '{required: true, onTimeout: reject}, so a human other than the author approves every run.',
+      ),
     args: scriptArgs,
     environment: scriptEnvironment,
     idempotent,
@@ -381,6 +388,17 @@ export const scriptSshActionSchema = z
   .superRefine((action, ctx) => {
     if ((action.script === undefined) === (action.command === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['script'], message: 'exactly one of script or command is required' });
+    }
+    if (action.command !== undefined) {
+      if (action.approval === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['approval'],
+          message: 'a command action runs arbitrary shell: it must carry approval: {required: true, onTimeout: reject}',
+        });
+      } else if (action.approval.onTimeout !== 'reject') {
+        ctx.addIssue({ code: 'custom', path: ['approval', 'onTimeout'], message: 'a command action must be rejected when nobody approves in time: onTimeout must be "reject"' });
+      }
     }
     checkScriptRetry(action, ctx);
   })
@@ -667,6 +685,12 @@ function flatten(issues: readonly z.core.$ZodIssue[], input: unknown, prefix: Pr
       out.push({ path: path.map(String).join('.'), message: 'a condition must be an object' });
       continue;
     }
+    if (issue.code === 'unrecognized_keys') {
+      // One issue per unknown field, at the field's own path (`actions.0.agentTaskQueue`), so a typo or a
+      // field a rule may not set is named where it is.
+      for (const key of issue.keys) out.push({ path: [...path, key].map(String).join('.'), message: `unknown field "${key}"` });
+      continue;
+    }
     out.push({ path: path.map(String).join('.'), message: issue.message });
   }
 }
@@ -693,4 +717,22 @@ export function parseRuleInput(input: unknown): ParseResult<RuleInput> {
 export function parseRule(input: unknown): ParseResult<Rule> {
   const result = ruleSchema.safeParse(input);
   return result.success ? { ok: true, value: result.data } : { ok: false, issues: ruleIssues(result.error, input) };
+}
+
+// ---- authority -----------------------------------------------------------------------------------------
+
+/** Dotted paths of the actions that run arbitrary shell (`script.ssh` with `command`): admin-only. */
+export function commandActionPaths(rule: { actions: readonly unknown[] }): string[] {
+  return rule.actions.flatMap((action, index) => {
+    const a = action as { type?: unknown; command?: unknown };
+    return a.type === 'script.ssh' && a.command !== undefined ? [`actions.${index}.command`] : [];
+  });
+}
+
+/** Every secret reference a rule carries, with its dotted path (checked against the operator's policy on save). */
+export function ruleSecretRefs(rule: { actions: readonly unknown[] }): { path: string; ref: string }[] {
+  return rule.actions.flatMap((action, index) => {
+    const a = action as Record<string, unknown>;
+    return (['secretRef', 'webhookUrlRef'] as const).flatMap((key) => (typeof a[key] === 'string' ? [{ path: `actions.${index}.${key}`, ref: a[key] }] : []));
+  });
 }
