@@ -116,7 +116,7 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
       `rule.create ${ruleId.get('high-urgency-to-slack')}`,
     ]);
     const envView = await api<{ ssh: { keyRef: string }; labels: Record<string, string> }>('/api/environments/prod-eu');
-    assert.equal(envView.ssh.keyRef, 'env:PROD_EU_SSH_KEY');
+    assert.equal(envView.ssh.keyRef, 'env:SELFHEAL_SECRET_PROD_EU_SSH_KEY');
     assert.deepEqual(envView.labels, { team: 'sre', region: 'eu-west-1', tier: 'prod' });
     const sched = await schedule('prod-eu-health');
     assert.equal(sched.state.paused, false);
@@ -220,12 +220,12 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
   });
 
   it('export writes all three kinds, secrets as references; applying the export changes nothing', async () => {
-    process.env.PROD_EU_SSH_KEY = 'the-private-key-itself-must-never-leave';
+    process.env.SELFHEAL_SECRET_PROD_EU_SSH_KEY = 'the-private-key-itself-must-never-leave';
     assert.equal((await selfheal(['apply', '-f', EXAMPLE], env)).code, 0);
     const webhook = await folder({
       'hook.yaml': ruleDoc('signed-hook').replace(
         "  - { id: note, type: pagerduty.note, content: 'signed-hook saw {{ incident.title }}' }",
-        '  - { id: hook, type: notify.webhook, url: "https://hooks.example.com/selfheal", secretRef: "env:HOOK_HMAC" }',
+        '  - { id: hook, type: notify.webhook, url: "https://hooks.example.com/selfheal", secretRef: "env:SELFHEAL_SECRET_HOOK_HMAC" }',
       ),
     });
     assert.equal((await selfheal(['apply', '-f', webhook], env)).code, 0);
@@ -237,9 +237,9 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.match(exp.stderr, /wrote 1 environment\(s\), 1 job\(s\) and 3 rule\(s\)/);
     assert.deepEqual((await readdir(dir)).sort(), ['environment-prod-eu.yaml', 'job-prod-eu-health.yaml', 'rule-high-urgency-to-slack.yaml', 'rule-prod-eu-disk-full.yaml', 'rule-signed-hook.yaml']);
     const text = (await Promise.all((await readdir(dir)).map((f) => readFile(path.join(dir, f), 'utf8')))).join('\n');
-    assert.match(text, /keyRef: env:PROD_EU_SSH_KEY/);
-    assert.match(text, /webhookUrlRef: env:SLACK_WEBHOOK_SRE/);
-    assert.match(text, /secretRef: env:HOOK_HMAC/);
+    assert.match(text, /keyRef: env:SELFHEAL_SECRET_PROD_EU_SSH_KEY/);
+    assert.match(text, /webhookUrlRef: env:SELFHEAL_SECRET_SLACK_WEBHOOK_SRE/);
+    assert.match(text, /secretRef: env:SELFHEAL_SECRET_HOOK_HMAC/);
     assert.doesNotMatch(text, /the-private-key-itself/);
     assert.ok(!text.includes(ADMIN_TOKEN));
     const job = parse(await readFile(path.join(dir, 'job-prod-eu-health.yaml'), 'utf8')) as Record<string, unknown>;
