@@ -19,7 +19,7 @@ export interface SlackMessage {
 
 /**
  * Posts to a Slack incoming webhook. Slack answers 200 with the text `ok`; 4xx (bad payload, revoked
- * hook) is permanent, 429/5xx retryable.
+ * hook) is permanent, 429/5xx retryable. Errors carry the status only, never the answer's body.
  */
 export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}): Promise<{ ok: true }> {
   const payload: Record<string, unknown> = { text: message.text };
@@ -30,10 +30,12 @@ export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}
     label: 'slack webhook',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(payload),
+    echoBody: false,
     ...httpOptions(deps),
   });
   if (res.text.trim() !== 'ok') {
-    throw new HttpCallError(`slack webhook: unexpected answer ${JSON.stringify(res.text.slice(0, 100))}`, res.status, false);
+    // The hook's answer is not repeated: the URL came from a rule's secret reference, not from us.
+    throw new HttpCallError(`slack webhook: HTTP ${res.status} but the answer is not "ok" (not recorded)`, res.status, false);
   }
   return { ok: true };
 }
@@ -115,7 +117,7 @@ export function signWebhookBody(timestamp: string, rawBody: string | Buffer, sec
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex')}`;
 }
 
-/** POSTs JSON to a generic webhook, signed when a secret is given; returns the status. */
+/** POSTs JSON to a generic webhook, signed when a secret is given; returns the status. Errors carry the status only, never the answer's body. */
 export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {}): Promise<{ status: number }> {
   const raw = JSON.stringify(message.body);
   const timestamp = String(Math.floor((deps.now?.() ?? new Date()).getTime() / 1000));
@@ -128,7 +130,7 @@ export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {
   } catch {
     throw new HttpCallError('webhook: invalid URL', null, false);
   }
-  const res = await httpRequest({ method: 'POST', url: message.url, label, headers, body: raw, ...httpOptions(deps) });
+  const res = await httpRequest({ method: 'POST', url: message.url, label, headers, body: raw, echoBody: false, ...httpOptions(deps) });
   return { status: res.status };
 }
 

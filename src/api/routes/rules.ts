@@ -24,6 +24,7 @@ import { renderAction } from '../../domain/template.js';
 import { toIncidentSnapshot, type PagerDutyEvent } from '../../pagerduty/parse.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
+import { readJsonBody } from '../body.js';
 import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
 
 // ---- request schemas (they also generate the OpenAPI document) ---------------------------------------
@@ -244,15 +245,7 @@ export function testRuleWithIncident(rule: Rule, incident: Incident, event: Reco
 
 // ---- helpers ---------------------------------------------------------------------------------------------
 
-async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.trim() === '') throw badRequest('a JSON body is required', [{ path: '(body)', message: 'required' }]);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw badRequest('the body is not valid JSON', [{ path: '(body)', message: 'invalid JSON' }]);
-  }
-}
+const jsonBody = (c: Context<AppEnv>): Promise<unknown> => readJsonBody(c);
 
 function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string>): z.output<T> {
   const q = schema.safeParse(query);
