@@ -5,9 +5,11 @@
  * declared Content-Length over the limit before reading anything, and reads a chunked body (no
  * Content-Length) only up to the limit: it stops pulling from the stream at the first chunk past it and
  * never buffers more than the limit (checked in hono 4.13's source and by test/security/input-bounds).
- * Past the limit we answer 413 problem+json with `Connection: close`, so Node closes the socket instead
- * of draining the rest of an upload. Every route gets a limit: the PagerDuty webhook 256 KiB, rule tests
- * (which carry a payload and up to 100 alerts) 4 MiB, everything else 1 MiB.
+ * Past the limit we answer 413 problem+json at once; the server (@hono/node-server) then discards what
+ * is still in flight for at most 500 ms or 64 MiB and closes the connection, a lingering close so the
+ * client reads the 413 before the socket goes (an immediate close would reset the connection and could
+ * lose the answer). Every route gets a limit: the PagerDuty webhook 256 KiB, rule tests (which carry a
+ * payload and up to 100 alerts) 4 MiB, everything else 1 MiB.
  *
  * JSON. `readJsonBody` is the one reader every route uses. It refuses bodies nested deeper than
  * {@link MAX_JSON_DEPTH} before parsing them (a scan of the text: JSON.parse itself copes with depth, but
@@ -56,8 +58,6 @@ export function limitBodies(rules: readonly BodyLimitRule[], fallback: BodyLimit
         maxSize: maxBytes,
         onError: (c) => {
           rule?.onTooLarge?.(c);
-          // Close the connection rather than let the server drain the rest of the upload.
-          c.header('Connection', 'close');
           return problem(c, 413, 'Payload Too Large', `the body exceeds ${maxBytes} bytes, the limit of ${c.req.method} ${c.req.path}`, { limit: maxBytes });
         },
       });
