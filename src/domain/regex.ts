@@ -46,7 +46,8 @@ export interface UserRegex {
   groups(subject: string): Record<string, string> | null;
 }
 
-export type RegexResult = { ok: true; regex: UserRegex } | { ok: false; reason: string };
+/** A refusal carries the program size when the pattern compiled but was too large (it cost that much to learn). */
+export type RegexResult = { ok: true; regex: UserRegex } | { ok: false; reason: string; programSize?: number };
 
 const CACHE_LIMIT = 10_000;
 const cache = new Map<string, RegexResult>();
@@ -67,7 +68,7 @@ export function compileUserRegex(pattern: string, flags = ''): RegexResult {
 }
 
 /** Whether a pattern would be accepted, and if not why (a sentence naming the problem). */
-export function checkRegex(pattern: string, flags = ''): { ok: true; programSize: number } | { ok: false; reason: string } {
+export function checkRegex(pattern: string, flags = ''): { ok: true; programSize: number } | { ok: false; reason: string; programSize?: number } {
   const r = compileUserRegex(pattern, flags);
   return r.ok ? { ok: true, programSize: r.regex.programSize } : r;
 }
@@ -85,8 +86,9 @@ export class RegexBudget {
   check(pattern: string, flags = ''): { ok: true } | { ok: false; reason: string } {
     if (this.used > this.limit) return { ok: false, reason: this.overReason() };
     const r = checkRegex(pattern, flags);
-    if (!r.ok) return r;
-    this.used += r.programSize;
+    // A pattern refused for its size still cost its compilation: it counts against the budget.
+    this.used += r.programSize ?? 0;
+    if (!r.ok) return { ok: false, reason: r.reason };
     return this.used > this.limit ? { ok: false, reason: this.overReason() } : { ok: true };
   }
 
@@ -127,6 +129,7 @@ function compile(pattern: string, flags: string): RegexResult {
     return {
       ok: false,
       reason: `pattern compiles to ${programSize} instructions; the limit is ${MAX_PROGRAM_SIZE} (counted repetition such as {500} is what makes a pattern large)`,
+      programSize,
     };
   }
   const groupNames = Object.entries(re.namedGroups())

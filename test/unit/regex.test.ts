@@ -87,6 +87,11 @@ describe('user regexes on the linear-time engine (RE2 syntax)', () => {
     // Past the budget, nothing more is compiled: a fresh pattern is refused for the budget, not parsed.
     const next = budget.check('(unparsed');
     assert.ok(!next.ok && /together compile to more than 300 instructions/.test(next.reason), JSON.stringify(next));
+    // A pattern refused as too large still spends the budget it took to find out.
+    const fresh = new RegexBudget();
+    assert.equal(fresh.check('[^x]{1000}[^y]{1000}').ok, false);
+    const after = fresh.check('plain');
+    assert.ok(!after.ok && /together compile to more than 2000/.test(after.reason));
   });
 
   it('caches compiled patterns and refusals in one cache', () => {
