@@ -475,7 +475,7 @@ export const webhookActionSchema = z
         const reason = metadataAddressReason(new URL(value).hostname);
         if (reason) ctx.addIssue({ code: 'custom', message: `must not point at ${reason}: the worker never connects there` });
       })
-      .describe('Target URL (http or https; not templated). Link-local and cloud metadata addresses are refused.'),
+      .describe('Target URL (http or https; not templated). Cloud metadata and unspecified addresses are refused when saved; the worker refuses every non-public address unless ACTION_EGRESS_ALLOW names it.'),
     secretRef: secretRefSchema.optional().describe('Secret reference for the HMAC-SHA256 signature header.'),
     body: templated(50000, 'Request body; defaults to a JSON summary of the incident and rule.').optional(),
   })
