@@ -106,6 +106,11 @@ export function createApp(deps: AppDeps, routes: RouteFactory[] = []): Hono<AppE
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return problem(c, status, 'Bad Request', err.message);
     }
+    if (isDatabaseTimeout(err)) {
+      c.get('logger').warn({ err: { message: err.message } }, 'database timeout');
+      c.header('Retry-After', '5');
+      return problem(c, 503, 'Service Unavailable', 'the database did not answer in time; retry later');
+    }
     c.get('logger').error({ err: { name: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
     return problem(c, 500, 'Internal Server Error', `unexpected error; request id ${c.get('requestId')}`);
   });
@@ -122,4 +127,10 @@ async function reachable(dependency: string, probe: Promise<unknown>, log: Logge
     log.warn({ dependency, err: { message: (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300) } }, 'readiness check failed');
     return 'down';
   }
+}
+
+/** The pool's connect timeout (DATABASE_CONNECT_TIMEOUT_MS) or Postgres' statement timeout (DATABASE_STATEMENT_TIMEOUT_MS) fired. */
+function isDatabaseTimeout(err: Error): boolean {
+  if ((err as { code?: string }).code === '57014') return true;
+  return /timeout exceeded when trying to connect|Connection terminated due to connection timeout/.test(err.message);
 }
