@@ -1,15 +1,19 @@
 /**
  * Bounded request bodies: bytes while streaming, then JSON depth and string sizes.
  *
- * Bytes. `limitBodies` is one app-level middleware built on hono/body-limit. That middleware refuses a
- * declared Content-Length over the limit before reading anything, and reads a chunked body (no
- * Content-Length) only up to the limit: it stops pulling from the stream at the first chunk past it and
- * never buffers more than the limit (checked in hono 4.13's source and by test/security/input-bounds).
- * Past the limit we answer 413 problem+json at once; the server (@hono/node-server) then discards what
- * is still in flight for at most 500 ms or 64 MiB and closes the connection, a lingering close so the
- * client reads the 413 before the socket goes (an immediate close would reset the connection and could
- * lose the answer). Every route gets a limit: the PagerDuty webhook 256 KiB, rule tests (which carry a
- * payload and up to 100 alerts) 4 MiB, everything else 1 MiB.
+ * Bytes. `limitBodies` is one app-level middleware bounding every request body before any route parses
+ * it or checks a signature. A declared Content-Length over the limit is refused before anything is read.
+ * A chunked body (no Content-Length) is read up to the limit and buffered (at most the limit), then handed
+ * to the route; at the first chunk past the limit the middleware answers 413 problem+json at once and
+ * lets the rest of the upload flow to nowhere: the server (@hono/node-server) discards what is still in
+ * flight for at most 500 ms or 64 MiB and then closes the connection. That lingering close lets the
+ * client read the 413 (closing at once resets the connection and can lose the answer) and keeps a
+ * keep-alive connection usable after a small overshoot. Every route gets a limit: the PagerDuty webhook
+ * 256 KiB, rule tests (which carry a payload and up to 100 alerts) 4 MiB, everything else 1 MiB.
+ *
+ * Written here rather than taken from hono/body-limit, which bounds memory the same way but leaves the
+ * request stream locked and paused after an overflow: the server then cannot discard the rest and drops
+ * the connection 500 ms later, and a keep-alive client's next request on it fails ("other side closed").
  *
  * JSON. `readJsonBody` is the one reader every route uses. It refuses bodies nested deeper than
  * {@link MAX_JSON_DEPTH} before parsing them (a scan of the text: JSON.parse itself copes with depth, but
@@ -19,7 +23,6 @@
  * is a dozen lines over the text's brackets and quotes.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { badRequest, problem } from './problem.js';
 
 export const KiB = 1024;
@@ -49,27 +52,60 @@ type LimitsEnv = { Variables: { bodyLimits?: BodyLimits } };
 
 /** One middleware bounding every request body, per the first rule whose path matches, else the default. */
 export function limitBodies(rules: readonly BodyLimitRule[], fallback: BodyLimits = DEFAULT_BODY_LIMITS): MiddlewareHandler<LimitsEnv> {
-  const limiters = new Map<BodyLimitRule | undefined, MiddlewareHandler>();
-  const limiterFor = (rule: BodyLimitRule | undefined): MiddlewareHandler => {
-    let limiter = limiters.get(rule);
-    if (!limiter) {
-      const maxBytes = (rule ?? fallback).maxBytes;
-      limiter = bodyLimit({
-        maxSize: maxBytes,
-        onError: (c) => {
-          rule?.onTooLarge?.(c);
-          return problem(c, 413, 'Payload Too Large', `the body exceeds ${maxBytes} bytes, the limit of ${c.req.method} ${c.req.path}`, { limit: maxBytes });
-        },
-      });
-      limiters.set(rule, limiter);
-    }
-    return limiter;
-  };
   return async (c, next) => {
     const rule = rules.find((r) => r.path.test(c.req.path));
-    c.set('bodyLimits', rule ? { maxBytes: rule.maxBytes, maxString: rule.maxString } : fallback);
-    return limiterFor(rule)(c, next);
+    const limits = rule ? { maxBytes: rule.maxBytes, maxString: rule.maxString } : fallback;
+    c.set('bodyLimits', limits);
+    const tooLarge = () => {
+      rule?.onTooLarge?.(c);
+      return problem(c, 413, 'Payload Too Large', `the body exceeds ${limits.maxBytes} bytes, the limit of ${c.req.method} ${c.req.path}`, { limit: limits.maxBytes });
+    };
+    const raw = c.req.raw;
+    const declared = raw.headers.get('content-length');
+    if (declared !== null && !raw.headers.has('transfer-encoding')) {
+      // The HTTP parser delivers no more than Content-Length bytes: checking the declaration is enough.
+      // (The body is not touched when refusing: opening its stream would stall the server's discard.)
+      return Number(declared) > limits.maxBytes ? tooLarge() : next();
+    }
+    if (!raw.body) return next();
+    const reader = raw.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        throw badRequest('the request body could not be read (the upload was cut off)', [{ path: '(body)', message: 'unreadable' }]);
+      }
+      if (chunk.done) break;
+      size += chunk.value.byteLength;
+      if (size > limits.maxBytes) {
+        discard(reader);
+        return tooLarge();
+      }
+      chunks.push(chunk.value);
+    }
+    const body = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    c.req.raw = new Request(raw, { body });
+    return next();
   };
+}
+
+/** Keep the rest of a refused upload flowing, dropped chunk by chunk, until it ends or the server closes the connection. */
+function discard(reader: ReadableStreamDefaultReader<Uint8Array>): void {
+  void (async () => {
+    try {
+      for (;;) if ((await reader.read()).done) return;
+    } catch {
+      // The connection went away: nothing left to discard.
+    }
+  })();
 }
 
 /**

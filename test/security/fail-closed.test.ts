@@ -177,6 +177,7 @@ describe('security: fail closed', function () {
         const answers = await Promise.all(Array.from({ length: 12 }, () => fetch(`${api.url}/api/rules`, { headers: auth, signal: AbortSignal.timeout(HANG) })));
         for (const res of answers) {
           assert.equal(res.status, 503);
+          assert.equal(res.headers.get('retry-after'), '5');
           assert.equal(((await res.json()) as { detail: string }).detail, 'the database did not answer in time; retry later');
         }
         // Twelve timed-out statements later (more than the pool's ten connections), the pool still works.
