@@ -216,6 +216,8 @@ export async function startBenchStack(): Promise<BenchStack> {
       PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
       SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
       DATABASE_URL: url.toString(),
+      // The webhook→action figure's notify.webhook sink listens on loopback, which rules may not reach unless allowed.
+      ACTION_EGRESS_ALLOW: '127.0.0.1/32',
     };
     // The worker's slots as the operator would set them (TEMPORAL_WORKER_*_SLOTS); the API child ignores them.
     for (const name of ['TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS', 'TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS', 'TEMPORAL_WORKER_ACTIVITY_SLOTS']) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { validateEgressDeny } from './executors/egress.js';
+import { validateEgressCidrs } from './executors/egress.js';
 import { isIP } from 'node:net';
 import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
@@ -27,6 +27,12 @@ const port = (fallback: number) =>
         .pipe(z.number().int().min(0, 'must be between 0 and 65535').max(65535, 'must be between 0 and 65535')),
     );
 
+/** A whole number of milliseconds, 100 ms to 1 h. */
+const milliseconds = (fallback: number) =>
+  optionalString
+    .transform((v) => v ?? String(fallback))
+    .pipe(z.string().regex(/^\d+$/, 'must be a whole number of milliseconds').transform(Number).pipe(z.number().min(100, 'must be at least 100').max(3_600_000, 'must be at most 3600000')));
+
 const hostPort = optionalString.refine((v) => v === undefined || /^[^\s:/]+:\d{1,5}$/.test(v), {
   message: 'must be host:port, e.g. temporal:7233',
 });
@@ -53,6 +59,20 @@ const email = optionalString.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$
   message: 'must be an email address',
 });
 
+const bool = (fallback: boolean) =>
+  optionalString
+    .transform((v) => (v === undefined ? String(fallback) : v.toLowerCase()))
+    .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }))
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const cidrs = list.superRefine((entries, ctx) => {
+  try {
+    validateEgressCidrs(entries);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `must be comma-separated CIDRs or addresses: ${(err as Error).message}` });
+  }
+});
+
 const secretToken = optionalString.refine((v) => v === undefined || v.length >= 16, {
   message: 'must be at least 16 characters',
 });
@@ -67,6 +87,10 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: databaseUrl,
   DATABASE_POOL_SIZE: port(10).pipe(z.number().min(1, 'must be at least 1')),
+  // Every process's pool: how long to wait for a connection (new or free), and how long one statement
+  // may run before Postgres cancels it. Without them a hung database holds every caller forever.
+  DATABASE_CONNECT_TIMEOUT_MS: milliseconds(5000),
+  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds(30_000),
   SELFHEAL_DATA_DIR: optionalString.transform((v) => v ?? '.data'),
   TEMPORAL_ADDRESS: hostPort,
   TEMPORAL_NAMESPACE: optionalString.transform((v) => v ?? 'default'),
@@ -84,6 +108,9 @@ export const envSchema = z.object({
   TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS: port(100).pipe(z.number().min(1, 'must be at least 1')),
   TEMPORAL_WORKER_ACTIVITY_SLOTS: port(100).pipe(z.number().min(1, 'must be at least 1')),
   PAGERDUTY_WEBHOOK_SECRETS: list,
+  // Without secrets the webhook refuses every delivery, unless unsigned ones are explicitly allowed
+  // (npm start does that for a laptop, bound to 127.0.0.1). Never in production.
+  PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED: bool(false),
   // Deliveries the API hands to Temporal at once; more are answered 503 at once (PagerDuty retries)
   // rather than queueing into the 4-s signalWithStart timeout.
   PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT: port(256).pipe(z.number().min(1, 'must be at least 1')),
@@ -92,15 +119,13 @@ export const envSchema = z.object({
   PAGERDUTY_FROM_EMAIL: email,
   SELFHEAL_ADMIN_TOKEN: secretToken,
   METRICS_TOKEN: secretToken,
-  // CIDRs rule-controlled outbound calls (notify.webhook, Slack hooks) may not reach, beyond the
-  // link-local and metadata addresses that are always refused.
-  ACTION_EGRESS_DENY: list.superRefine((entries, ctx) => {
-    try {
-      validateEgressDeny(entries);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `must be comma-separated CIDRs or addresses: ${(err as Error).message}` });
-    }
-  }),
+  // Database-backed /metrics series are refreshed in the background at most this often.
+  METRICS_REFRESH_SECONDS: port(15).pipe(z.number().max(3600, 'must be at most 3600')),
+  // Rule-directed calls (notify.webhook, Slack hooks) never reach loopback, private, link-local, ULA,
+  // CGNAT, multicast or metadata addresses unless ACTION_EGRESS_ALLOW names them; ACTION_EGRESS_DENY
+  // refuses more (and wins over the allow list).
+  ACTION_EGRESS_ALLOW: cidrs,
+  ACTION_EGRESS_DENY: cidrs,
   SELFHEAL_PUBLIC_URL: url(),
   SELFHEAL_EXTRACTORS_FILE: optionalString,
   SELFHEAL_ENVIRONMENT: optionalString.refine((v) => v === undefined || /^[a-z0-9][a-z0-9._-]{0,62}$/.test(v), {
@@ -186,7 +211,7 @@ export interface Config {
   host: string;
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
-  database: { url: string | undefined; poolSize: number };
+  database: { url: string | undefined; poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
   temporal: {
     address: string | undefined;
     namespace: string;
@@ -201,6 +226,8 @@ export interface Config {
   };
   pagerduty: {
     webhookSecrets: string[];
+    /** PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED: without secrets, accept unsigned deliveries (else refuse them all). */
+    webhookAllowUnsigned: boolean;
     /** Deliveries being handed to Temporal at once, per API process; beyond it → 503 at once. */
     webhookMaxInFlight: number;
     apiUrl: string;
@@ -210,7 +237,11 @@ export interface Config {
   adminToken: string | undefined;
   /** Bearer token GET /metrics requires; unset → /metrics is open (keep it off the public listener). */
   metricsToken: string | undefined;
-  /** ACTION_EGRESS_DENY: CIDRs refused to notify.webhook and Slack calls, beyond the always-denied ones. */
+  /** METRICS_REFRESH_SECONDS: how often, at most, /metrics re-reads its database series. */
+  metricsRefreshSeconds: number;
+  /** ACTION_EGRESS_ALLOW: CIDRs of otherwise refused ranges (loopback, private…) rule-directed calls may reach. */
+  egressAllow: string[];
+  /** ACTION_EGRESS_DENY: CIDRs refused to notify.webhook and Slack calls, on top of the default refusals. */
   egressDeny: string[];
   publicUrl: string | undefined;
   extractorsFile: string | undefined;
@@ -289,6 +320,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       'PAGERDUTY_WEBHOOK_SECRETS',
     );
   }
+  if (e.NODE_ENV === 'production' && e.PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED) {
+    throw new ConfigError(
+      'Invalid configuration: PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true is not allowed when NODE_ENV=production (set PAGERDUTY_WEBHOOK_SECRETS)',
+      'PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED',
+    );
+  }
   if (e.PAGERDUTY_API_TOKEN && !e.PAGERDUTY_FROM_EMAIL) {
     throw new ConfigError(
       'Invalid configuration: PAGERDUTY_FROM_EMAIL is required with PAGERDUTY_API_TOKEN (PagerDuty needs a From header on writes)',
@@ -308,7 +345,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     dataDir: e.SELFHEAL_DATA_DIR,
-    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS },
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
@@ -326,6 +363,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     pagerduty: {
       webhookSecrets: e.PAGERDUTY_WEBHOOK_SECRETS,
+      webhookAllowUnsigned: e.PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED,
       webhookMaxInFlight: e.PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT,
       apiUrl: e.PAGERDUTY_API_URL!.replace(/\/+$/, ''),
       apiToken: e.PAGERDUTY_API_TOKEN,
@@ -333,6 +371,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     adminToken: e.SELFHEAL_ADMIN_TOKEN,
     metricsToken: e.METRICS_TOKEN,
+    metricsRefreshSeconds: e.METRICS_REFRESH_SECONDS,
+    egressAllow: e.ACTION_EGRESS_ALLOW,
     egressDeny: e.ACTION_EGRESS_DENY,
     publicUrl: e.SELFHEAL_PUBLIC_URL,
     extractorsFile: e.SELFHEAL_EXTRACTORS_FILE,

@@ -14,8 +14,21 @@ import { buildMainWorker } from './worker.js';
 const DEV_TEMPORAL_PORT = 7233;
 const DEV_UI_PORT = 8233;
 
+/**
+ * A laptop's defaults: the API listens on 127.0.0.1 unless HOST says otherwise, and, bound there without
+ * webhook secrets, accepts unsigned webhooks (so PagerDuty's samples can be posted with curl), saying so
+ * loudly at start-up. Bound anywhere else, the webhook fails closed like in every other process.
+ */
+function devEnvironment(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { NODE_ENV: 'development', ...env };
+  if (!out.HOST?.trim()) out.HOST = '127.0.0.1';
+  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(out.HOST!.trim());
+  if (loopback && !out.PAGERDUTY_WEBHOOK_SECRETS?.trim() && !out.PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED?.trim()) out.PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED = 'true';
+  return out;
+}
+
 async function main(): Promise<void> {
-  const config = configOrExit('api', { NODE_ENV: 'development', ...process.env });
+  const config = configOrExit('api', devEnvironment(process.env));
   const logger = loggerFor(config, 'selfheal-dev');
   installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
   const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -76,7 +89,10 @@ async function main(): Promise<void> {
   say(`  Temporal UI    ${uiUrl}`);
   say(`  Temporal       ${address} (namespace ${config.temporal.namespace})`);
   say(`  Database       ${database.embedded ? `embedded PGlite in ${path.resolve(config.dataDir, 'pglite')}` : 'DATABASE_URL'}`);
-  if (config.pagerduty.webhookSecrets.length === 0) say('  WARNING        PAGERDUTY_WEBHOOK_SECRETS unset: webhook signatures are not checked');
+  if (config.pagerduty.webhookSecrets.length === 0) {
+    if (config.pagerduty.webhookAllowUnsigned) say(`  WARNING        UNSIGNED webhooks are accepted on ${config.host} (no PAGERDUTY_WEBHOOK_SECRETS; PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true)`);
+    else say('  WARNING        PAGERDUTY_WEBHOOK_SECRETS unset: the webhook refuses every delivery (503)');
+  }
   if (!config.adminToken) say('  NOTE           SELFHEAL_ADMIN_TOKEN unset: the /api endpoints refuse every request');
   say('');
 

@@ -14,7 +14,7 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
   const deps = { ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.env ? { env: opts.env } : {}) };
   // Rule authors choose where notify.webhook (and, through a secret reference, a Slack hook) posts:
   // those calls go only to addresses the egress policy allows. Work-item APIs come from configuration.
-  const ruleDirected = { ...deps, fetch: opts.fetch ?? egressFetch(createEgressPolicy(config.egressDeny)) };
+  const ruleDirected = { ...deps, fetch: opts.fetch ?? egressFetch(createEgressPolicy({ allow: config.egressAllow, deny: config.egressDeny })) };
   const notConfigured = (what: string, vars: string) =>
     ApplicationFailure.nonRetryable(`${what} is not configured: set ${vars}`, 'ValidationError');
 

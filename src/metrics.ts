@@ -4,17 +4,24 @@
  *
  * Two kinds of series:
  * - counted here, in memory: webhook deliveries by outcome, HTTP requests;
- * - read from Postgres and Temporal at scrape time: workflows started, rule matches by decision,
- *   actions and job runs by type/status with duration histograms, open circuit breakers, agents
- *   online. Those come from the durable tables the worker writes, so they hold across restarts and
- *   across replicas (every replica reports the same totals: aggregate them with max(), not sum()).
+ * - read from Postgres and Temporal: workflows started, rule matches by decision, actions and job runs
+ *   by type/status with duration histograms, open circuit breakers, agents online. Those come from the
+ *   durable tables the worker writes, so they hold across restarts and across replicas (every replica
+ *   reports the same totals: aggregate them with max(), not sum()).
+ *
+ * The Postgres and Temporal series are a cache. A scrape renders what the process holds and, when the
+ * cache is older than METRICS_REFRESH_SECONDS, starts one refresh in the background: at most one is in
+ * flight, it runs its queries one after another on a single pooled connection, and no scrape waits for
+ * it (except the very first scrape of the process, for at most {@link FIRST_REFRESH_WAIT_MS}, so that
+ * counters do not start at 0 and look like a reset). Any number of scrapers cost the database one
+ * refresh per period, and a slow database delays the series, never the answer.
+ * `selfheal_metrics_database_age_seconds` says how old the database series are.
  *
  * Temporal worker metrics (task slots, poll latency, activity schedule-to-start...) come from the
  * SDK's own Prometheus exporter in the worker process: set TEMPORAL_WORKER_METRICS_ADDRESS
  * (e.g. 0.0.0.0:9464) and the worker installs
  * `Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } })`.
  */
-import { withTimeout } from './timeout.js';
 import type { Client } from '@temporalio/client';
 import { sql, type Kysely } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -41,16 +48,23 @@ export interface MetricsDeps {
   maxEnvironments?: number;
   /** Include Node.js process metrics (default true). */
   processMetrics?: boolean;
+  /** Database and Temporal series are refreshed at most this often (METRICS_REFRESH_SECONDS; default 15). */
+  refreshSeconds?: number;
 }
+
+/** The first scrape of a process waits this long at most for the first refresh. */
+export const FIRST_REFRESH_WAIT_MS = 1000;
 
 export interface Metrics {
   registry: Registry;
   contentType: string;
-  /** One webhook delivery and how it ended (accepted, duplicate, ignored, bad_signature, malformed, too_large, overloaded, temporal_unavailable). */
+  /** One webhook delivery and how it ended (accepted, duplicate, ignored, bad_signature, malformed, too_large, not_configured, overloaded, temporal_unavailable). */
   webhook(outcome: string): void;
   httpRequest(method: string, route: string, status: number, seconds: number): void;
-  /** Refresh the database and Temporal backed series, then render the text exposition. */
+  /** Render the text exposition; starts a background refresh of the cached series when they are due. */
   render(): Promise<string>;
+  /** Resolves when no refresh is in flight (tests). */
+  settled(): Promise<void>;
 }
 
 interface HistogramRow {
@@ -107,7 +121,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers,
   });
   for (const outcome of ['accepted', 'duplicate', 'ignored']) webhooksReceived.inc({ outcome }, 0);
-  for (const reason of ['bad_signature', 'malformed', 'too_large', 'overloaded', 'temporal_unavailable']) webhooksRejected.inc({ reason }, 0);
+  for (const reason of ['bad_signature', 'malformed', 'too_large', 'not_configured', 'overloaded', 'temporal_unavailable']) webhooksRejected.inc({ reason }, 0);
 
   // Scrape-time series, read from Postgres. Counters are reset and re-filled from the durable totals.
   const workflowsStarted = new Counter({ name: 'selfheal_workflows_started_total', help: 'Workflows started: incident workflows (one per incident) and job runs.', labelNames: ['kind'], registers });
@@ -117,30 +131,37 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   const jobTargets = new Counter({ name: 'selfheal_job_target_results_total', help: 'Per-environment results of job runs, by way (agent, ssh) and status.', labelNames: ['via', 'status'], registers });
   const breakersOpen = new Gauge({ name: 'selfheal_circuit_breakers_open', help: 'Rules whose circuit breaker is open.', registers });
   const agentsOnline = new Gauge({ name: 'selfheal_agents_online', help: 'Doctor agent pollers seen in the last 90 s on each environment task queue.', labelNames: ['environment'], registers });
-  const dbUp = new Gauge({ name: 'selfheal_metrics_database_up', help: '1 when the last scrape could read the database, else 0 (database series then keep their last values).', registers });
+  const dbUp = new Gauge({ name: 'selfheal_metrics_database_up', help: '1 when the last refresh could read the database, else 0 (database series then keep their last values).', registers });
   const temporalUp = new Gauge({ name: 'selfheal_metrics_temporal_up', help: '1 when the last agent lookup reached Temporal, else 0.', registers });
+  let lastDbRead: number | undefined;
+  new Gauge({
+    name: 'selfheal_metrics_database_age_seconds',
+    help: 'Seconds since the database series were last read (they are refreshed in the background, at most every METRICS_REFRESH_SECONDS).',
+    registers,
+    collect() {
+      if (lastDbRead !== undefined) this.set((Date.now() - lastDbRead) / 1000);
+    },
+  });
   const actionDuration = new PrecomputedHistogram('selfheal_action_duration_seconds', 'Durations of finished action runs, by action type.', 'type');
   const jobDuration = new PrecomputedHistogram('selfheal_job_run_duration_seconds', 'Durations of finished job runs, by job.', 'job');
   registry.registerMetric(actionDuration as never);
   registry.registerMetric(jobDuration as never);
 
-  const agentCacheMs = deps.agentCacheMs ?? 15_000;
   const maxEnvironments = deps.maxEnvironments ?? 200;
-  let agentCache: { at: number; value: Promise<Map<string, number>> } | undefined;
-
+  const refreshMs = (deps.refreshSeconds ?? 15) * 1000;
   async function refreshDatabase(): Promise<void> {
-    const db = deps.db;
-    const [incidents, jobRunCount, matches, actionRows, jobRows, targetRows, breakers, actionHist, jobHist] = await Promise.all([
-      db.selectFrom('incidents').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-      db.selectFrom('job_runs').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-      db.selectFrom('rule_matches').select(['decision', (eb) => eb.fn.countAll<string>().as('n')]).groupBy('decision').execute(),
-      db.selectFrom('action_runs').select(['action_type', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['action_type', 'status']).execute(),
-      db.selectFrom('job_runs').select(['job_id', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['job_id', 'status']).execute(),
-      db.selectFrom('job_target_results').select(['via', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['via', 'status']).execute(),
-      db.selectFrom('rules').select((eb) => eb.fn.countAll<string>().as('n')).where('breaker_state', '=', 'open').where('deleted_at', 'is', null).executeTakeFirstOrThrow(),
-      durationHistogram(db, 'action_runs', 'action_type'),
-      durationHistogram(db, 'job_runs', 'job_id'),
-    ]);
+    // One connection, one query at a time: a refresh never takes more than one slot of the pool.
+    const [incidents, jobRunCount, matches, actionRows, jobRows, targetRows, breakers, actionHist, jobHist] = await deps.db.connection().execute(async (db) => [
+      await db.selectFrom('incidents').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+      await db.selectFrom('job_runs').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+      await db.selectFrom('rule_matches').select(['decision', (eb) => eb.fn.countAll<string>().as('n')]).groupBy('decision').execute(),
+      await db.selectFrom('action_runs').select(['action_type', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['action_type', 'status']).execute(),
+      await db.selectFrom('job_runs').select(['job_id', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['job_id', 'status']).execute(),
+      await db.selectFrom('job_target_results').select(['via', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['via', 'status']).execute(),
+      await db.selectFrom('rules').select((eb) => eb.fn.countAll<string>().as('n')).where('breaker_state', '=', 'open').where('deleted_at', 'is', null).executeTakeFirstOrThrow(),
+      await durationHistogram(db, 'action_runs', 'action_type'),
+      await durationHistogram(db, 'job_runs', 'job_id'),
+    ] as const);
     workflowsStarted.reset();
     workflowsStarted.inc({ kind: 'incident' }, Number(incidents.n));
     workflowsStarted.inc({ kind: 'job' }, Number(jobRunCount.n));
@@ -157,28 +178,47 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     jobDuration.set(jobHist);
   }
 
-  /** Pollers per environment; asks Temporal at most once per cache period, a few queues at a time. */
-  function agents(): Promise<Map<string, number>> {
-    const now = Date.now();
-    if (agentCache && now - agentCache.at < agentCacheMs) return agentCache.value;
-    const value = (async () => {
-      const envs = await deps.db.selectFrom('environments').select(['name', 'agent_task_queue']).orderBy('name').limit(maxEnvironments).execute();
-      const out = new Map<string, number>();
-      let reached = envs.length === 0;
-      await mapLimit(envs, 8, async (e) => {
-        const n = await onlinePollers(deps.temporal, deps.namespace, e.agent_task_queue ?? agentTaskQueue(e.name));
-        if (n !== undefined) reached = true;
-        out.set(e.name, n ?? 0);
-      });
-      temporalUp.set(reached ? 1 : 0);
-      return out;
-    })();
-    agentCache = { at: now, value };
-    // A failed lookup is not cached: the next scrape tries again.
-    value.catch(() => {
-      if (agentCache?.value === value) agentCache = undefined;
+  /** Pollers per environment, asking Temporal a few queues at a time. */
+  async function refreshAgents(): Promise<void> {
+    const envs = await deps.db.selectFrom('environments').select(['name', 'agent_task_queue']).orderBy('name').limit(maxEnvironments).execute();
+    const out = new Map<string, number>();
+    let reached = envs.length === 0;
+    await mapLimit(envs, 8, async (e) => {
+      const n = await onlinePollers(deps.temporal, deps.namespace, e.agent_task_queue ?? agentTaskQueue(e.name));
+      if (n !== undefined) reached = true;
+      out.set(e.name, n ?? 0);
     });
-    return value;
+    temporalUp.set(reached ? 1 : 0);
+    agentsOnline.reset();
+    for (const [environment, n] of out) agentsOnline.set({ environment }, n);
+  }
+
+  let inFlight: Promise<void> | undefined;
+  let lastStarted: number | undefined;
+  let refreshedOnce = false;
+
+  /** One refresh at a time, at most one per period. Ends on its own: every query and call it makes has a timeout (the pool's statement and connect timeouts, 3 s per Temporal call). */
+  function refreshIfDue(): void {
+    if (inFlight || (lastStarted !== undefined && Date.now() - lastStarted < refreshMs)) return;
+    lastStarted = Date.now();
+    inFlight = (async () => {
+      try {
+        await refreshDatabase();
+        lastDbRead = Date.now();
+        dbUp.set(1);
+      } catch (err) {
+        dbUp.set(0);
+        deps.logger.warn({ err: { message: String((err as Error)?.message ?? err) } }, 'metrics: database series not refreshed');
+      }
+      try {
+        await refreshAgents();
+      } catch {
+        temporalUp.set(0);
+      }
+    })().finally(() => {
+      refreshedOnce = true;
+      inFlight = undefined;
+    });
   }
 
   return {
@@ -192,16 +232,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       httpDuration.observe({ method, route, status: String(status) }, seconds);
     },
     async render() {
-      const [dbResult, agentResult] = await Promise.allSettled([withTimeout(refreshDatabase(), 5000), withTimeout(agents(), 8000)]);
-      dbUp.set(dbResult.status === 'fulfilled' ? 1 : 0);
-      if (dbResult.status === 'rejected') deps.logger.warn({ err: { message: String((dbResult.reason as Error)?.message ?? dbResult.reason) } }, 'metrics: database series not refreshed');
-      if (agentResult.status === 'fulfilled') {
-        agentsOnline.reset();
-        for (const [environment, n] of agentResult.value) agentsOnline.set({ environment }, n);
-      } else {
-        temporalUp.set(0);
-      }
+      refreshIfDue();
+      if (!refreshedOnce && inFlight) await Promise.race([inFlight, new Promise((r) => setTimeout(r, FIRST_REFRESH_WAIT_MS).unref())]);
       return registry.metrics();
+    },
+    async settled() {
+      while (inFlight) await inFlight;
     },
   };
 }

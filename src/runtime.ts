@@ -27,7 +27,13 @@ export function loggerFor(config: Config, name: string): Logger {
 }
 
 export async function openMigratedDatabase(config: Config, logger: Logger, url = config.database.url): Promise<DatabaseHandle> {
-  const handle = await openDatabase({ url, dataDir: config.dataDir, poolSize: config.database.poolSize });
+  const handle = await openDatabase({
+    url,
+    dataDir: config.dataDir,
+    poolSize: config.database.poolSize,
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    statementTimeoutMs: config.database.statementTimeoutMs,
+  });
   const results = await migrateToLatest(handle.db);
   const applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
   if (applied.length > 0) logger.info({ applied }, 'database migrated');

@@ -16,7 +16,7 @@ export async function startApiServer(deps: AppDeps): Promise<ApiServer> {
   const app = createApp(deps, allRoutes);
   return new Promise((resolve) => {
     const server: ServerType = serve({ fetch: app.fetch, port: deps.config.port, hostname: deps.config.host }, (info) => {
-      const host = deps.config.host === '0.0.0.0' ? 'localhost' : deps.config.host;
+      const host = deps.config.host === '0.0.0.0' || deps.config.host === '127.0.0.1' ? 'localhost' : deps.config.host;
       resolve({
         url: `http://${host}:${info.port}`,
         port: info.port,
@@ -34,7 +34,8 @@ async function main(): Promise<void> {
   const config = configOrExit('api');
   const logger = loggerFor(config, 'selfheal-api');
   if (config.pagerduty.webhookSecrets.length === 0) {
-    logger.warn('PAGERDUTY_WEBHOOK_SECRETS is not set: webhook signatures are NOT checked (development only)');
+    if (config.pagerduty.webhookAllowUnsigned) logger.warn('PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true and no PAGERDUTY_WEBHOOK_SECRETS: UNSIGNED webhooks are accepted (development only)');
+    else logger.warn('PAGERDUTY_WEBHOOK_SECRETS is not set: the webhook refuses every delivery (503) until it is');
   }
   if (config.nodeEnv === 'production' && config.metricsToken === undefined) {
     logger.warn('METRICS_TOKEN is not set: GET /metrics answers anyone who reaches the API; keep it off the public listener or set METRICS_TOKEN');

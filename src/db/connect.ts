@@ -15,20 +15,42 @@ export interface DatabaseHandle {
 
 // timestamptz → Date (pg default); bigint ids stay strings (pg default) so they never lose precision.
 
+/** DATABASE_CONNECT_TIMEOUT_MS and DATABASE_STATEMENT_TIMEOUT_MS defaults (src/config.ts), used when not given. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+
+export interface OpenDatabaseOptions {
+  url?: string | undefined;
+  dataDir: string;
+  poolSize?: number;
+  /** How long to wait for a connection, new or free in the pool (then the query fails). */
+  connectTimeoutMs?: number;
+  /** How long one statement may run before Postgres cancels it (statement_timeout of every session). */
+  statementTimeoutMs?: number;
+}
+
 /**
  * Real Postgres when a URL is given. Without one, an embedded PGlite persisted under `dataDir`,
  * served over the Postgres wire protocol on loopback so the very same pg + Kysely code runs.
+ * Every pool has a connect timeout and a statement timeout: a hung or locked database fails calls
+ * instead of holding them (and the pool) forever.
  */
-export async function openDatabase(opts: { url?: string; dataDir: string; poolSize?: number }): Promise<DatabaseHandle> {
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  const timeouts = { connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, statementTimeoutMs: opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS };
   if (opts.url) {
-    const pool = resilientPool(opts.url, opts.poolSize ?? 10);
+    const pool = resilientPool(opts.url, opts.poolSize ?? 10, timeouts);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, pool, url: opts.url, embedded: false, close: () => db.destroy() };
   }
-  return openEmbedded(opts.dataDir, opts.poolSize ?? 10);
+  return openEmbedded(opts.dataDir, opts.poolSize ?? 10, timeouts);
 }
 
-async function openEmbedded(dataDir: string, poolSize: number): Promise<DatabaseHandle> {
+interface Timeouts {
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+async function openEmbedded(dataDir: string, poolSize: number, timeouts: Timeouts): Promise<DatabaseHandle> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const dir = path.resolve(dataDir, 'pglite');
@@ -40,7 +62,7 @@ async function openEmbedded(dataDir: string, poolSize: number): Promise<Database
   // One connection: PGlite is a single session, and pglite-socket interleaves the protocol messages of
   // concurrent connections outside a transaction (an unnamed portal of one is replaced by another's:
   // "portal does not exist", queries answered out of turn). Queries queue in the pool instead.
-  const pool = resilientPool(url, 1);
+  const pool = resilientPool(url, 1, timeouts);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -60,8 +82,14 @@ async function openEmbedded(dataDir: string, poolSize: number): Promise<Database
  * pool listens only on idle clients, so a checked-out client's error would crash the process. Every
  * client gets a listener: the failed query rejects on its own and the pool discards the client.
  */
-function resilientPool(url: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max });
+function resilientPool(url: string, max: number, timeouts: Timeouts): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: timeouts.connectTimeoutMs,
+    statement_timeout: timeouts.statementTimeoutMs,
+    keepAlive: true,
+  });
   const ignore = () => {};
   pool.on('error', ignore);
   pool.on('connect', (client) => client.on('error', ignore));

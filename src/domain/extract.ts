@@ -2,11 +2,13 @@
 // PURE: used from activities and workflows alike. Extracted values are data, never code: they are
 // kept as trimmed strings capped at MAX_VALUE_LENGTH and never interpreted here.
 import { z } from 'zod';
-import { checkRegex } from './rules/safe-regex.js';
+import { compileUserRegex, MAX_SUBJECT_LENGTH, type UserRegex } from './regex.js';
 
 export const MAX_VALUE_LENGTH = 256;
 /** Texts longer than this are cut before regexes run, to bound matching cost. */
-export const MAX_TEXT_LENGTH = 16_384;
+export const MAX_TEXT_LENGTH = MAX_SUBJECT_LENGTH;
+/** Alert detail strings beyond this many characters in total are not looked at by regex extractors. */
+export const MAX_DETAILS_TEXT = 256 * 1024;
 /** Alerts beyond this many are not looked at. */
 export const MAX_ALERTS = 100;
 
@@ -82,20 +84,13 @@ export const regexExtractorSchema = z
     lowercase: z.boolean().optional(),
   })
   .superRefine((extractor, ctx) => {
-    // Same screening as rule conditions: no catastrophic backtracking on attacker-controlled titles.
-    const safety = checkRegex(extractor.pattern, extractor.flags ?? '');
-    if (!safety.ok) {
-      ctx.addIssue({ code: 'custom', path: ['pattern'], message: safety.reason });
+    // The same linear-time engine as rule conditions: attacker-controlled titles cannot stall it.
+    const compiled = compileUserRegex(extractor.pattern, extractor.flags ?? '');
+    if (!compiled.ok) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: compiled.reason });
       return;
     }
-    let regex: RegExp;
-    try {
-      regex = new RegExp(extractor.pattern, extractor.flags);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', path: ['pattern'], message: `invalid regular expression: ${(error as Error).message}` });
-      return;
-    }
-    const groups = namedGroups(regex);
+    const groups = compiled.regex.groupNames;
     if (groups.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'pattern needs at least one named group, e.g. (?<host>[\\w.-]+)' });
     }
@@ -198,29 +193,9 @@ export const defaultExtractors: readonly Extractor[] = Object.freeze([
 // ---------------------------------------------------------------------------------------------
 // Extraction
 
-const regexCache = new Map<string, RegExp>();
-
-function compile(pattern: string, flags: string | undefined): RegExp | undefined {
-  const key = `${flags ?? ''}/${pattern}`;
-  let regex = regexCache.get(key);
-  if (!regex) {
-    try {
-      regex = new RegExp(pattern, flags);
-    } catch {
-      return undefined;
-    }
-    if (regexCache.size > 500) regexCache.clear();
-    regexCache.set(key, regex);
-  }
-  return regex;
-}
-
-function namedGroups(regex: RegExp): string[] {
-  // Match the empty string against an alternation to learn the group names without running the
-  // user's pattern: every named group is present (undefined) in `groups` of any successful match.
-  const probe = new RegExp(`${regex.source}|(?:)`, regex.flags.replace('y', ''));
-  const match = probe.exec('');
-  return match?.groups ? Object.keys(match.groups) : [];
+function compile(pattern: string, flags: string | undefined): UserRegex | undefined {
+  const r = compileUserRegex(pattern, flags ?? '');
+  return r.ok ? r.regex : undefined;
 }
 
 /** A value fit to keep: scalars only, trimmed, non-empty, capped. */
@@ -264,6 +239,16 @@ function prepare(input: ExtractionInput): Prepared {
   });
   const details: string[] = [];
   for (const root of roots) stringLeaves(root.details, details);
+  // Bound the regex work of one extraction: detail strings past MAX_DETAILS_TEXT characters are not read.
+  let budget = MAX_DETAILS_TEXT;
+  for (let i = 0; i < details.length; i++) {
+    if (budget <= 0) {
+      details.length = i;
+      break;
+    }
+    if (details[i]!.length > budget) details[i] = details[i]!.slice(0, budget);
+    budget -= details[i]!.length;
+  }
   return {
     title: typeof input.title === 'string' ? [cut(input.title)] : [],
     description: typeof input.description === 'string' ? [cut(input.description)] : [],
@@ -281,7 +266,7 @@ function runRegex(extractor: RegexExtractor, prepared: Prepared): Record<string,
       : prepared[extractor.source];
   const found: Record<string, string> = {};
   for (const text of texts) {
-    const groups = regex.exec(text)?.groups;
+    const groups = regex.groups(text);
     if (!groups) continue;
     for (const [name, raw] of Object.entries(groups)) {
       if (!FIELD_NAME.test(name) || RESERVED_FIELDS.has(name) || Object.hasOwn(found, name)) continue;

@@ -1,60 +1,81 @@
 /**
- * Addresses no rule-directed call may reach, whatever ACTION_EGRESS_DENY says: link-local ranges
- * (169.254.0.0/16, fe80::/10, where the metadata services of AWS, GCP, Azure and OpenStack answer),
- * AWS's IPv6 metadata address fd00:ec2::254, Alibaba's 100.100.100.200 and the unspecified addresses
- * (0.0.0.0/8, ::). Pure code: the rule schema checks a notify.webhook URL with it when a rule is saved,
- * and the worker's egress guard checks every address it connects to.
+ * Where a rule-directed call may be aimed, judged on an IP address (ipaddr.js does the parsing).
+ *
+ * - {@link metadataAddressReason}: cloud instance-metadata services and unspecified addresses, which no
+ *   rule-directed call may ever reach, whatever the operator allows. The rule schema checks a
+ *   notify.webhook URL with it when a rule is saved; the worker's egress guard checks every address it
+ *   connects to.
+ * - {@link specialRangeReason}: every address that is not public unicast (loopback, RFC 1918 private,
+ *   link-local, ULA, CGNAT, multicast, reserved, NAT64/6to4/Teredo forms that embed an IPv4 address…):
+ *   refused by the egress guard unless ACTION_EGRESS_ALLOW names it.
+ *
+ * IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) are judged as the IPv4 address they carry.
+ * Pure code: no I/O.
  */
+import ipaddr from 'ipaddr.js';
 
-function ipv4(text: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return parts.reduce((acc, p) => acc * 256 + p, 0);
-}
+export type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
 
-/** Eight 16-bit groups, or undefined. Accepts `::` and a dotted IPv4 tail (`::ffff:1.2.3.4`). */
-function ipv6(text: string): number[] | undefined {
-  let s = text.toLowerCase();
-  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(s)?.[1];
-  if (tail !== undefined) {
-    const n = ipv4(tail);
-    if (n === undefined) return undefined;
-    s = `${s.slice(0, -tail.length)}${Math.floor(n / 65536).toString(16)}:${(n % 65536).toString(16)}`;
-  }
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): number[] => (h === '' ? [] : h.split(':').map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN)));
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
-  if ([...head, ...rest].some(Number.isNaN)) return undefined;
-  if (halves.length === 1) return head.length === 8 ? head : undefined;
-  const fill = 8 - head.length - rest.length;
-  return fill >= 1 ? [...head, ...new Array<number>(fill).fill(0), ...rest] : undefined;
-}
-
-function ipv4Reason(n: number): string | undefined {
-  if (Math.floor(n / 65536) === 0xa9fe) return 'link-local (169.254.0.0/16, cloud metadata)';
-  if (Math.floor(n / 16777216) === 0) return 'unspecified (0.0.0.0/8)';
-  if (n === 0x646464c8) return 'a cloud metadata address';
-  return undefined;
+/** The address of an IP literal (brackets allowed), IPv4-mapped forms unwrapped; undefined for names. */
+export function parseAddress(text: string): IpAddress | undefined {
+  const bare = text.replace(/^\[|\]$/g, '');
+  if (!ipaddr.IPv6.isValid(bare) && !ipaddr.IPv4.isValidFourPartDecimal(bare)) return undefined;
+  return ipaddr.process(bare);
 }
 
 /**
- * Why an IP literal (brackets allowed) may never be reached, or undefined when it may, or when the
- * text is not an IP literal (a name is checked on the addresses it resolves to, by the worker).
+ * Cloud metadata and credential endpoints: 169.254.169.254 (AWS, GCP, Azure, OpenStack, DigitalOcean…),
+ * AWS's IPv6 fd00:ec2::254, ECS task credentials 169.254.170.2, EKS Pod Identity 169.254.170.23 and
+ * fd00:ec2::23, Alibaba 100.100.100.200, Oracle 192.0.0.192, Azure's WireServer 168.63.129.16.
+ */
+const METADATA: [IpAddress, number][] = [
+  '169.254.169.254/32',
+  'fd00:ec2::254/128',
+  '169.254.170.2/32',
+  '169.254.170.23/32',
+  'fd00:ec2::23/128',
+  '100.100.100.200/32',
+  '192.0.0.192/32',
+  '168.63.129.16/32',
+].map((c) => ipaddr.parseCIDR(c));
+
+/** Whether `ip` is inside `net/bits` (false across families: callers unwrap IPv4-mapped forms first). */
+export function inCidr(ip: IpAddress, [net, bits]: [IpAddress, number]): boolean {
+  return ip.kind() === net.kind() && (ip as ipaddr.IPv4).match(net as ipaddr.IPv4, bits);
+}
+
+/**
+ * Why an IP literal may never be reached by a rule-directed call, or undefined when it may (or when the
+ * text is not an IP literal: a name is checked on the addresses it resolves to, by the worker).
  */
 export function metadataAddressReason(address: string): string | undefined {
-  const text = address.replace(/^\[|\]$/g, '');
-  const v4 = ipv4(text);
-  if (v4 !== undefined) return ipv4Reason(v4);
-  const g = ipv6(text);
-  if (!g) return undefined;
-  // An IPv4-mapped address (::ffff:a.b.c.d) is the IPv4 address it carries.
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return ipv4Reason(g[6]! * 65536 + g[7]!);
-  if (g.every((x) => x === 0)) return 'unspecified (::)';
-  if ((g[0]! & 0xffc0) === 0xfe80) return 'link-local (fe80::/10)';
-  if (g[0] === 0xfd00 && g[1] === 0xec2 && g.slice(2, 7).every((x) => x === 0) && g[7] === 0x254) return 'a cloud metadata address';
+  const ip = parseAddress(address);
+  if (!ip) return undefined;
+  if (METADATA.some((cidr) => inCidr(ip, cidr))) return 'a cloud metadata address';
+  const range = ip.range();
+  if (range === 'unspecified') return ip.kind() === 'ipv4' ? 'unspecified (0.0.0.0/8)' : 'unspecified (::)';
   return undefined;
+}
+
+const DESCRIBED: Record<string, string> = {
+  loopback: 'loopback',
+  private: 'private (RFC 1918)',
+  linkLocal: 'link-local',
+  uniqueLocal: 'unique local (fc00::/7)',
+  carrierGradeNat: 'carrier-grade NAT (100.64.0.0/10)',
+  multicast: 'multicast',
+  broadcast: 'broadcast',
+  unspecified: 'unspecified',
+  reserved: 'reserved',
+  rfc6052: 'NAT64 (embeds an IPv4 address)',
+  rfc6145: 'IPv4-translated (embeds an IPv4 address)',
+  '6to4': '6to4 (embeds an IPv4 address)',
+  teredo: 'Teredo (embeds an IPv4 address)',
+};
+
+/** Why an address is not public unicast (to be refused unless allowed), or undefined when it is. */
+export function specialRangeReason(ip: IpAddress): string | undefined {
+  const range = ip.range();
+  if (range === 'unicast') return undefined;
+  return DESCRIBED[range] ?? `not a public address (${range})`;
 }

@@ -1,58 +1,71 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequestRaw, type IncomingMessage } from 'node:http';
 import { request as httpsRequestRaw } from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { metadataAddressReason } from '../domain/metadata-address.js';
+import type { LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { inCidr, metadataAddressReason, parseAddress, specialRangeReason, type IpAddress } from '../domain/metadata-address.js';
 import { EgressDeniedError } from './errors.js';
 import type { FetchLike } from './http.js';
 
 /**
- * Where rule-controlled outbound calls (notify.webhook's URL, a Slack hook) may not go. A rule author
- * with the `write` scope chooses those URLs, and the worker runs inside the network: without a guard a
- * rule could POST to the cloud's instance-metadata service or an internal admin port and read the first
- * lines of its answer back from the action run's error.
+ * Where rule-controlled outbound calls (notify.webhook's URL, a Slack hook) may go. A rule author with the
+ * `write` scope chooses those URLs, and the worker runs inside the network: without a guard a rule could
+ * POST to the cloud's instance-metadata service, an internal admin port or a loopback-only service.
  *
- * Always denied: link-local addresses (169.254.0.0/16, fe80::/10: the metadata services of AWS, GCP,
- * Azure and OpenStack live there), AWS's IPv6 metadata address, Alibaba's metadata address and the
- * unspecified addresses (src/domain/metadata-address.ts). ACTION_EGRESS_DENY adds CIDRs (for instance
- * the pod and service ranges, or 127.0.0.0/8). The check applies to the address actually connected to, after DNS, so a name that
- * resolves (or re-resolves) to a denied address is refused too.
+ * Refused by default: every address that is not public unicast (loopback, RFC 1918 private, link-local,
+ * unique local fc00::/7, carrier-grade NAT 100.64.0.0/10, unspecified, multicast, broadcast, reserved,
+ * NAT64/6to4/Teredo forms), IPv4-mapped IPv6 forms of these included. ACTION_EGRESS_ALLOW names CIDRs
+ * of those that may be reached after all (a webhook receiver on 10.1.2.3, a test peer on 127.0.0.1).
+ * Cloud metadata addresses (src/domain/metadata-address.ts) are refused even then, and
+ * ACTION_EGRESS_DENY refuses more (it wins over the allow list). Everything is checked on the address
+ * actually connected to, after DNS, so a name that resolves (or re-resolves) to a refused address is
+ * refused too. Redirects are not followed.
  */
 export interface EgressPolicy {
   /** Why `address` (an IP literal) may not be connected to, or undefined when it may. */
   denied(address: string): string | undefined;
 }
 
+export interface EgressLists {
+  /** ACTION_EGRESS_ALLOW: CIDRs or addresses of otherwise refused ranges that may be reached. */
+  allow?: readonly string[];
+  /** ACTION_EGRESS_DENY: CIDRs or addresses refused on top of the defaults. */
+  deny?: readonly string[];
+}
+
 /** A CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address; throws a message naming the bad entry. */
-function addRule(list: BlockList, entry: string): void {
-  const [address = '', prefix] = entry.split('/');
-  const family = isIP(address);
-  if (family === 0) throw new Error(`"${entry}" is not an IP address or CIDR`);
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (prefix === undefined) {
-    list.addAddress(address, type);
-    return;
-  }
-  const bits = /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
-  if (!(bits >= 0 && bits <= (family === 4 ? 32 : 128))) throw new Error(`"${entry}" has an invalid prefix length`);
-  list.addSubnet(address, bits, type);
+function parseEntry(entry: string): [IpAddress, number] {
+  const [address = '', prefix, extra] = entry.split('/');
+  if (extra !== undefined) throw new Error(`"${entry}" is not an IP address or CIDR`);
+  const v4 = ipaddr.IPv4.isValidFourPartDecimal(address);
+  if (!v4 && !ipaddr.IPv6.isValid(address)) throw new Error(`"${entry}" is not an IP address or CIDR`);
+  const max = v4 ? 32 : 128;
+  const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+  if (!(bits >= 0 && bits <= max)) throw new Error(`"${entry}" has an invalid prefix length`);
+  const ip = ipaddr.parse(address);
+  // An IPv4-mapped entry (::ffff:10.0.0.0/104) means the IPv4 range it carries.
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) return [(ip as ipaddr.IPv6).toIPv4Address(), bits - 96];
+  return [ip, bits];
 }
 
-/** Parses ACTION_EGRESS_DENY entries; throws on the first invalid one. */
-export function validateEgressDeny(entries: readonly string[]): void {
-  const scratch = new BlockList();
-  for (const e of entries) addRule(scratch, e);
+/** Parses ACTION_EGRESS_ALLOW / ACTION_EGRESS_DENY entries; throws on the first invalid one. */
+export function validateEgressCidrs(entries: readonly string[]): void {
+  for (const e of entries) parseEntry(e);
 }
 
-export function createEgressPolicy(extraDeny: readonly string[] = []): EgressPolicy {
-  const configured = new BlockList();
-  for (const e of extraDeny) addRule(configured, e);
+export function createEgressPolicy(lists: EgressLists = {}): EgressPolicy {
+  const allow = (lists.allow ?? []).map(parseEntry);
+  const deny = (lists.deny ?? []).map(parseEntry);
   return {
     denied(address) {
-      const always = metadataAddressReason(address);
-      if (always) return `${address} is ${always}`;
-      // BlockList matches an IPv4-mapped IPv6 address (::ffff:10.0.0.1) against the IPv4 rules too.
-      if (configured.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6')) return `${address} is in ACTION_EGRESS_DENY`;
+      const ip = parseAddress(address);
+      if (!ip) return `${address} is not an IP address`;
+      const shown = ip.toString();
+      const always = metadataAddressReason(shown);
+      if (always) return `${shown} is ${always}, never reachable by rule-directed calls`;
+      if (deny.some((cidr) => inCidr(ip, cidr))) return `${shown} is in ACTION_EGRESS_DENY`;
+      const special = specialRangeReason(ip);
+      if (special && !allow.some((cidr) => inCidr(ip, cidr))) return `${shown} is ${special}; add it to ACTION_EGRESS_ALLOW to let rules reach it`;
       return undefined;
     },
   };
@@ -92,7 +105,7 @@ export function egressFetch(policy: EgressPolicy): FetchLike {
       const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') return reject(new TypeError(`unsupported protocol ${url.protocol}`));
       const host = url.hostname.replace(/^\[|\]$/g, '');
-      if (isIP(host)) {
+      if (parseAddress(host)) {
         const reason = policy.denied(host);
         if (reason) return reject(new TypeError('fetch failed', { cause: new EgressDeniedError(reason) }));
       }
@@ -103,7 +116,9 @@ export function egressFetch(policy: EgressPolicy): FetchLike {
       headers.forEach((v, k) => (outgoing[k] = v));
       if (body !== undefined) outgoing['content-length'] = String(Buffer.byteLength(body));
       const send = url.protocol === 'https:' ? httpsRequestRaw : httpRequestRaw;
-      const req = send(url, { method: init.method ?? 'GET', headers: outgoing, lookup, ...(init.signal ? { signal: init.signal } : {}) }, (res: IncomingMessage) => {
+      // agent: false → a new connection per call, so every call's address goes through the guard (a pooled
+      // socket would skip the lookup).
+      const req = send(url, { method: init.method ?? 'GET', headers: outgoing, lookup, agent: false, ...(init.signal ? { signal: init.signal } : {}) }, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         let size = 0;
         const fail = (cause: Error) => reject(new TypeError('fetch failed', { cause }));

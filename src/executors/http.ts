@@ -12,6 +12,13 @@ export interface HttpRequest {
   timeoutMs?: number;
   signal?: AbortSignal;
   fetch?: FetchLike;
+  /**
+   * Whether an error answer's body may appear in the error message (default true: work-item APIs come
+   * from operator configuration and their error bodies explain what is wrong). Rule-directed calls pass
+   * false: whoever wrote the rule chose the peer, and its answer must not travel back into action runs,
+   * the API or PagerDuty notes, so their errors carry the status and a fixed reason only.
+   */
+  echoBody?: boolean;
 }
 
 export interface HttpResponse {
@@ -51,10 +58,20 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   }
   const text = await res.text();
   if (res.status < 200 || res.status > 299) {
+    if (req.echoBody === false) throw new HttpCallError(`${req.label}: HTTP ${res.status} (${statusReason(res.status)}; the answer is not recorded)`, res.status, isRetryableStatus(res.status));
     const snippet = text.replace(/\s+/g, ' ').slice(0, 200);
     throw new HttpCallError(`${req.label}: HTTP ${res.status}${snippet ? `: ${snippet}` : ''}`, res.status, isRetryableStatus(res.status));
   }
   return { status: res.status, headers: res.headers, text };
+}
+
+/** A fixed phrase for a non-2xx status: what an error message may say instead of the answer's body. */
+export function statusReason(status: number): string {
+  if (status >= 300 && status < 400) return 'redirect, not followed';
+  if (status === 408 || status === 429) return 'the receiver asked to retry later';
+  if (status >= 400 && status < 500) return 'refused by the receiver';
+  if (status >= 500) return 'the receiver failed';
+  return 'unexpected status';
 }
 
 /** Parses a JSON response body, turning garbage into a non-retryable HttpCallError. */

@@ -21,7 +21,8 @@ export interface SlackMessage {
  * Posts to a Slack incoming webhook. Slack answers 200 with the text `ok`; 4xx (bad payload, revoked
  * hook) is permanent, 429/5xx retryable. An incoming webhook returns no message id and takes no
  * idempotency key, and the channel cannot be read through the hook: a post whose answer was lost cannot
- * be found, so the caller must not send it again (activities/side-effects.ts: at most once).
+ * be found, so the caller must not send it again (activities/side-effects.ts: at most once). Errors carry
+ * the status only, never the answer's body.
  */
 export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}): Promise<{ ok: true }> {
   const payload: Record<string, unknown> = { text: message.text };
@@ -32,10 +33,12 @@ export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}
     label: 'slack webhook',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(payload),
+    echoBody: false,
     ...httpOptions(deps),
   });
   if (res.text.trim() !== 'ok') {
-    throw new HttpCallError(`slack webhook: unexpected answer ${JSON.stringify(res.text.slice(0, 100))}`, res.status, false);
+    // The hook's answer is not repeated: the URL came from a rule's secret reference, not from us.
+    throw new HttpCallError(`slack webhook: HTTP ${res.status} but the answer is not "ok" (not recorded)`, res.status, false);
   }
   return { ok: true };
 }
@@ -158,7 +161,7 @@ export function signWebhookBody(timestamp: string, rawBody: string | Buffer, sec
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex')}`;
 }
 
-/** POSTs JSON to a generic webhook, signed when a secret is given; returns the status. */
+/** POSTs JSON to a generic webhook, signed when a secret is given; returns the status. Errors carry the status only, never the answer's body. */
 export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {}): Promise<{ status: number }> {
   const raw = JSON.stringify(message.body);
   const timestamp = String(Math.floor((deps.now?.() ?? new Date()).getTime() / 1000));
@@ -171,7 +174,7 @@ export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {
   } catch {
     throw new HttpCallError('webhook: invalid URL', null, false);
   }
-  const res = await httpRequest({ method: 'POST', url: message.url, label, headers, body: raw, ...httpOptions(deps) });
+  const res = await httpRequest({ method: 'POST', url: message.url, label, headers, body: raw, echoBody: false, ...httpOptions(deps) });
   return { status: res.status };
 }
 

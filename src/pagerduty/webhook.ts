@@ -39,6 +39,11 @@ export function parseWebhookBody(raw: string): WebhookParseResult {
   } catch {
     return { ok: false, detail: 'body is not valid JSON', fields: [] };
   }
+  return parseWebhookJson(json);
+}
+
+/** Check an already parsed (and bounded: src/api/body.ts) webhook body. */
+export function parseWebhookJson(json: unknown): WebhookParseResult {
   const result = webhookBodySchema.safeParse(json);
   if (!result.success) {
     const fields: string[] = [];

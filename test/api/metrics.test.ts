@@ -27,7 +27,8 @@ describe('GET /metrics and request logs', function () {
 
   before(async function () {
     pd = await startPagerDutyPeer({ token: PD_TOKEN });
-    stack = await startStack({ env: { PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' } });
+    // Refresh the database series on every scrape (in the background; the default is at most every 15 s).
+    stack = await startStack({ env: { PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', METRICS_REFRESH_SECONDS: '0' } });
   });
   after(async function () {
     await stack?.stop();
@@ -53,6 +54,7 @@ describe('GET /metrics and request logs', function () {
     assert.equal((await stack.deliver(payload)).status, 202);
     assert.equal((await stack.deliver(payload, { signature: 'v1=00' })).status, 401);
     assert.equal((await stack.deliver(null, { raw: '{"event":' })).status, 400);
+    assert.equal((await stack.deliver(null, { raw: `{"pad":"${'x'.repeat(300 * 1024)}"}` })).status, 413);
 
     await eventually(
       async () => (await stack.db.db.selectFrom('action_runs').select(['status', 'finished_at']).where('incident_id', '=', id).executeTakeFirst())?.finished_at ?? undefined,
@@ -60,12 +62,18 @@ describe('GET /metrics and request logs', function () {
       'the note action to finish',
     );
     assert.equal((await stack.deliver(payload)).status, 200, 'a redelivery of a recorded event is a duplicate');
-    const text = await scrape();
+    // Database series come from a background refresh: scrape until one has read the finished action.
+    const text = await eventually(async () => {
+      const t = await scrape();
+      return sample(t, 'selfheal_metrics_database_up') === 1 && (sample(t, 'selfheal_action_duration_seconds_count', { type: 'pagerduty.note' }) ?? 0) >= 1 ? t : undefined;
+    }, 30_000, 'a refresh that saw the finished action');
     assert.equal(sample(text, 'selfheal_webhooks_received_total', { outcome: 'accepted' }), 1);
     assert.equal(sample(text, 'selfheal_webhooks_received_total', { outcome: 'duplicate' }), 1);
     assert.equal(sample(text, 'selfheal_webhooks_rejected_total', { reason: 'bad_signature' }), 1);
     assert.equal(sample(text, 'selfheal_webhooks_rejected_total', { reason: 'malformed' }), 1);
-    assert.equal(sample(text, 'selfheal_webhooks_rejected_total', { reason: 'too_large' }), 0);
+    assert.equal(sample(text, 'selfheal_webhooks_rejected_total', { reason: 'too_large' }), 1, 'the body limit records the outcome');
+    assert.equal(sample(text, 'selfheal_webhooks_rejected_total', { reason: 'not_configured' }), 0);
+    assert.ok((sample(text, 'selfheal_metrics_database_age_seconds') ?? Infinity) < 60, 'the age of the database series');
     assert.ok((sample(text, 'selfheal_workflows_started_total', { kind: 'incident' }) ?? 0) >= 1);
     assert.ok((sample(text, 'selfheal_rule_matches_total', { decision: 'run' }) ?? 0) >= 1, 'the rule match is counted by decision');
     assert.ok((sample(text, 'selfheal_actions_total', { type: 'pagerduty.note', status: 'succeeded' }) ?? 0) >= 1);

@@ -60,6 +60,8 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
         JIRA_BASE_URL: jira.baseUrl,
         JIRA_EMAIL: jira.email,
         JIRA_API_TOKEN: jira.token,
+        // The Slack and webhook peers listen on loopback, which rule-directed calls may not reach unless allowed.
+        ACTION_EGRESS_ALLOW: '127.0.0.1/32',
       },
     });
     agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: env, scriptsDir });
@@ -224,7 +226,7 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
       assert.equal(req.headers['idempotency-key'], runs[0]!.id);
       // The metadata address is refused once, permanently, and the run says why.
       assert.equal(runs[1]!.attempts, 1);
-      assert.match(runs[1]!.error ?? '', /destination refused: 169\.254\.169\.254 is link-local \(169\.254\.0\.0\/16, cloud metadata\)/);
+      assert.match(runs[1]!.error ?? '', /destination refused: 169\.254\.169\.254 is a cloud metadata address, never reachable by rule-directed calls/);
     } finally {
       delete process.env.SELFHEAL_SECRET_TEST_WEBHOOK_HMAC;
       await sink?.close();

@@ -7,7 +7,7 @@ import { onTeardown } from './shared.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** A composition root (src/worker.ts, src/agent.ts) running as a real child process, killable with SIGKILL. */
+/** A composition root (src/server.ts, src/worker.ts, src/agent.ts, src/dev.ts) running as a real child process, killable with SIGKILL. */
 export interface ChildRoot {
   process: ChildProcess;
   /** Everything the process wrote so far (stdout and stderr). */
@@ -20,7 +20,7 @@ export interface ChildRoot {
   stop(): Promise<void>;
 }
 
-export function startChildRoot(entry: 'src/worker.ts' | 'src/agent.ts', env: Record<string, string>): ChildRoot {
+export function startChildRoot(entry: 'src/server.ts' | 'src/worker.ts' | 'src/agent.ts' | 'src/dev.ts', env: Record<string, string>): ChildRoot {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },

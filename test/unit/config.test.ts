@@ -14,6 +14,16 @@ describe('config', function () {
     assert.equal(c.pagerduty.apiUrl, 'https://api.pagerduty.com');
     assert.deepEqual(c.pagerduty.webhookSecrets, []);
     assert.deepEqual(c.temporal.workerSlots, { workflowTasks: 40, localActivities: 100, activities: 100 });
+    assert.equal(c.pagerduty.webhookAllowUnsigned, false);
+    assert.deepEqual([c.egressAllow, c.egressDeny], [[], []]);
+    assert.deepEqual([c.database.connectTimeoutMs, c.database.statementTimeoutMs, c.metricsRefreshSeconds], [5000, 30000, 15]);
+  });
+
+  it('reads the fail-closed switches and timeouts', function () {
+    const c = loadConfig({ PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED: 'TRUE', DATABASE_CONNECT_TIMEOUT_MS: '1500', DATABASE_STATEMENT_TIMEOUT_MS: '250', METRICS_REFRESH_SECONDS: '0' });
+    assert.equal(c.pagerduty.webhookAllowUnsigned, true);
+    assert.deepEqual([c.database.connectTimeoutMs, c.database.statementTimeoutMs, c.metricsRefreshSeconds], [1500, 250, 0]);
+    assert.equal(loadConfig({ PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED: 'false' }).pagerduty.webhookAllowUnsigned, false);
   });
 
   it('takes the main worker slots from the environment', function () {
@@ -39,6 +49,12 @@ describe('config', function () {
     [{ TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS: '1' }, 'TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS', /must be at least 2/],
     [{ TEMPORAL_WORKER_ACTIVITY_SLOTS: 'many' }, 'TEMPORAL_WORKER_ACTIVITY_SLOTS', /must be a whole number/],
     [{ TEMPORAL_TLS_CERT_PATH: '/c.pem' }, 'TEMPORAL_TLS_KEY_PATH', /must be set together/],
+    [{ PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED: 'maybe' }, 'PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED', /PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED must be true or false/],
+    [{ NODE_ENV: 'production', PAGERDUTY_WEBHOOK_SECRETS: 's', PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED: 'true' }, 'PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED', /not allowed when NODE_ENV=production/],
+    [{ DATABASE_STATEMENT_TIMEOUT_MS: '50' }, 'DATABASE_STATEMENT_TIMEOUT_MS', /must be at least 100/],
+    [{ DATABASE_CONNECT_TIMEOUT_MS: '5s' }, 'DATABASE_CONNECT_TIMEOUT_MS', /must be a whole number of milliseconds/],
+    [{ METRICS_REFRESH_SECONDS: '7200' }, 'METRICS_REFRESH_SECONDS', /must be at most 3600/],
+    [{ ACTION_EGRESS_ALLOW: 'intranet' }, 'ACTION_EGRESS_ALLOW', /must be comma-separated CIDRs or addresses/],
   ];
   for (const [env, variable, message] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, function () {

@@ -70,11 +70,19 @@ describe('docker-compose.yml', function () {
     assert.deepEqual(api.pagerduty.webhookSecrets, ['whsec-one', 'whsec-two']);
   });
 
-  it('publishes the API on its configured PORT and the Temporal UI on 8233', function () {
+  it('publishes only the API, on its configured PORT: Temporal, its UI and Postgres stay on the compose network', function () {
     const port = loadConfig(envOf('api')).port;
-    assert.ok(compose.services.api!.ports!.includes(`${port}:${port}`));
-    assert.ok(compose.services['temporal-ui']!.ports!.some((p) => p.startsWith('8233:')));
+    assert.deepEqual(compose.services.api!.ports, [`${port}:${port}`]);
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (name !== 'api') assert.equal(svc.ports, undefined, `${name} publishes ${JSON.stringify(svc.ports)}`);
+    }
     assert.match(compose.services.api!.healthcheck!.test.join(' '), new RegExp(`localhost:${port}/readyz`));
+  });
+
+  it('opens the Temporal UI only through the opt-in override, on loopback', function () {
+    const override = YAML.parse(readFileSync(new URL('../../deploy/compose/temporal-ui.yml', import.meta.url), 'utf8')) as { services: Record<string, Service> };
+    assert.deepEqual(Object.keys(override.services), ['temporal-ui']);
+    assert.deepEqual(override.services['temporal-ui']!.ports, ['127.0.0.1:8233:8080']);
   });
 
   it('refuses to start without the required secrets', function () {

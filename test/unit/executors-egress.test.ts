@@ -18,6 +18,7 @@ describe('egress guard for rule-directed calls (notify.webhook, Slack hooks)', f
       { method: 'POST', path: '/hook', handle: () => ({ status: 202, json: { accepted: true } }) },
       { method: 'POST', path: '/empty', handle: () => ({ status: 204 }) },
       { method: 'POST', path: '/huge', handle: () => ({ status: 200, text: 'x'.repeat(MAX_RESPONSE_BYTES + 1) }) },
+      { method: 'POST', path: '/secret-500', handle: () => ({ status: 500, text: 'db password=hunter2-secret' }) },
     ]);
   });
   afterEach(async () => {
@@ -25,8 +26,10 @@ describe('egress guard for rule-directed calls (notify.webhook, Slack hooks)', f
   });
   const port = () => new URL(peer.url).port;
 
+  const loopbackAllowed = () => egressFetch(createEgressPolicy({ allow: ['127.0.0.1'] }));
+
   it('delivers a signed webhook through the guarded connection, byte for byte', async function () {
-    const fetch = egressFetch(createEgressPolicy());
+    const fetch = loopbackAllowed();
     const body = { incident: 'Q1EGRESS', note: 'ünïcode ✓ '.repeat(50) };
     const { status } = await sendWebhook({ url: `${peer.url}/hook`, body, secret: 'whsec_egress' }, { fetch });
     assert.equal(status, 202);
@@ -38,33 +41,78 @@ describe('egress guard for rule-directed calls (notify.webhook, Slack hooks)', f
     // A 204 answer has no body; an error answer maps as with the platform fetch.
     assert.equal((await sendWebhook({ url: `${peer.url}/empty`, body: {} }, { fetch })).status, 204);
     await assert.rejects(sendWebhook({ url: `${peer.url}/nope`, body: {} }, { fetch }), (err: unknown) => err instanceof HttpCallError && err.status === 404 && !err.retryable);
+    // The answer's body is never repeated in the error: only the status and a fixed reason.
+    await assert.rejects(sendWebhook({ url: `${peer.url}/secret-500`, body: {} }, { fetch }), (err: unknown) => {
+      assert.ok(err instanceof HttpCallError && err.status === 500 && err.retryable);
+      assert.equal(err.message, `webhook 127.0.0.1:${port()}: HTTP 500 (the receiver failed; the answer is not recorded)`);
+      return true;
+    });
     // An endpoint that answers with more than a status and a line or two is cut off, not buffered whole.
     await assert.rejects(sendWebhook({ url: `${peer.url}/huge`, body: {} }, { fetch }), (err: unknown) => err instanceof HttpCallError && /answer larger than 1048576 bytes/.test(err.message));
   });
 
-  it('refuses link-local and cloud metadata addresses, however written, before connecting', async function () {
+  it('refuses every non-public range by default, however written, before connecting', async function () {
     const fetch = egressFetch(createEgressPolicy());
-    for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://[::ffff:169.254.169.254]/', 'http://[fe80::1]:8080/', 'http://[fd00:ec2::254]/', 'http://0.0.0.0:8080/']) {
-      await assert.rejects(sendWebhook({ url, body: { probe: true } }, { fetch }), refused(/^webhook .*: destination refused: \S+ is (link-local|a cloud metadata address|unspecified)/), url);
+    const cases: [string, RegExp][] = [
+      ['http://127.0.0.1:8080/', /127\.0\.0\.1 is loopback/],
+      ['http://127.1:8080/', /127\.0\.0\.1 is loopback/],
+      ['http://2130706433:8080/', /127\.0\.0\.1 is loopback/],
+      ['http://[::1]:8080/', /::1 is loopback/],
+      ['http://[::ffff:127.0.0.1]:8080/', /127\.0\.0\.1 is loopback/],
+      ['http://[::ffff:7f00:1]:8080/', /127\.0\.0\.1 is loopback/],
+      ['http://10.1.2.3/', /10\.1\.2\.3 is private \(RFC 1918\)/],
+      ['http://172.16.0.1/', /172\.16\.0\.1 is private/],
+      ['http://172.31.255.255/', /172\.31\.255\.255 is private/],
+      ['http://192.168.1.1/', /192\.168\.1\.1 is private/],
+      ['http://169.254.1.1/', /169\.254\.1\.1 is link-local/],
+      ['http://[fe80::1]:8080/', /fe80::1 is link-local/],
+      ['http://100.64.0.1/', /100\.64\.0\.1 is carrier-grade NAT/],
+      ['http://[fc00::1]/', /fc00::1 is unique local/],
+      ['http://[fd12:3456::1]/', /fd12:3456::1 is unique local/],
+      ['http://224.0.0.1/', /224\.0\.0\.1 is multicast/],
+      ['http://[ff02::1]/', /ff02::1 is multicast/],
+      ['http://[64:ff9b::a00:1]/', /NAT64/],
+      ['http://[2002:a00:1::]/', /6to4/],
+      ['http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a cloud metadata address/],
+      ['http://[::ffff:169.254.169.254]/', /169\.254\.169\.254 is a cloud metadata address/],
+      ['http://[fd00:ec2::254]/', /fd00:ec2::254 is a cloud metadata address/],
+      ['http://100.100.100.200/', /a cloud metadata address/],
+      ['http://0.0.0.0:8080/', /unspecified/],
+      ['http://[::]:8080/', /unspecified/],
+    ];
+    for (const [url, reason] of cases) {
+      await assert.rejects(sendWebhook({ url, body: { probe: true } }, { fetch }), (err: unknown) => refused(/^webhook .*: destination refused: /)(err) && reason.test((err as Error).message), url);
     }
   });
 
-  it('refuses ACTION_EGRESS_DENY ranges on the address connected to, also when a name resolves there', async function () {
-    const integrations = createIntegrations(loadConfig({ ACTION_EGRESS_DENY: '127.0.0.0/8, ::1/128' }));
-    for (const host of ['127.0.0.1', 'localhost']) {
-      await assert.rejects(
-        integrations.webhook({ url: `http://${host}:${port()}/hook`, body: '{"a":1}', idempotencyKey: 'k1' }),
-        refused(/destination refused: (127\.0\.0\.1|::1) is in ACTION_EGRESS_DENY/),
-        host,
-      );
-    }
-    await assert.rejects(integrations.slack({ webhookUrl: `http://localhost:${port()}/hook`, text: 'x' }), refused(/destination refused/));
-    assert.equal(peer.requests.length, 0, 'nothing reached the denied peer');
+  it('allows what ACTION_EGRESS_ALLOW names, never a metadata address, and ACTION_EGRESS_DENY wins', function () {
+    const policy = createEgressPolicy({ allow: ['10.0.0.0/8', '127.0.0.1', '169.254.0.0/16', 'fd00::/8'], deny: ['10.9.0.0/16'] });
+    assert.equal(policy.denied('10.1.2.3'), undefined);
+    assert.equal(policy.denied('::ffff:10.1.2.3'), undefined, 'IPv4-mapped forms follow their IPv4 address');
+    assert.equal(policy.denied('127.0.0.1'), undefined);
+    assert.match(policy.denied('127.0.0.2') ?? '', /loopback; add it to ACTION_EGRESS_ALLOW/);
+    assert.match(policy.denied('10.9.1.1') ?? '', /in ACTION_EGRESS_DENY/);
+    assert.equal(policy.denied('169.254.1.1'), undefined);
+    assert.match(policy.denied('169.254.169.254') ?? '', /cloud metadata address, never reachable/);
+    assert.match(policy.denied('fd00:ec2::254') ?? '', /cloud metadata address/);
+    assert.equal(policy.denied('93.184.216.34'), undefined, 'public addresses need no allow list');
+    assert.match(createEgressPolicy({ deny: ['93.184.216.0/24'] }).denied('93.184.216.34') ?? '', /ACTION_EGRESS_DENY/);
+  });
 
-    // Without the range, the same integrations reach it by name (through the guarded DNS lookup).
-    await createIntegrations(loadConfig({})).webhook({ url: `http://localhost:${port()}/hook`, body: '{"a":1}', idempotencyKey: 'k2' });
+  it('checks the address a name resolves to, on the connection itself', async function () {
+    const integrations = createIntegrations(loadConfig({}));
+    await assert.rejects(integrations.webhook({ url: `http://localhost:${port()}/hook`, body: '{"a":1}', idempotencyKey: 'k1' }), refused(/destination refused: (127\.0\.0\.1|::1) is loopback/));
+    await assert.rejects(integrations.slack({ webhookUrl: `http://localhost:${port()}/hook`, text: 'x' }), refused(/destination refused/));
+    assert.equal(peer.requests.length, 0, 'nothing reached the refused peer');
+
+    // Allowed by the operator, the same integrations reach it by name (through the guarded DNS lookup)…
+    await createIntegrations(loadConfig({ ACTION_EGRESS_ALLOW: '127.0.0.0/8,::1' })).webhook({ url: `http://localhost:${port()}/hook`, body: '{"a":1}', idempotencyKey: 'k2' });
     assert.equal(peer.requests.length, 1);
     assert.equal(peer.requests[0]!.headers['idempotency-key'], 'k2');
+    // …unless ACTION_EGRESS_DENY names it too.
+    const denied = createIntegrations(loadConfig({ ACTION_EGRESS_ALLOW: '127.0.0.0/8,::1', ACTION_EGRESS_DENY: '127.0.0.0/8, ::1/128' }));
+    await assert.rejects(denied.webhook({ url: `http://localhost:${port()}/hook`, body: '{}', idempotencyKey: 'k3' }), refused(/is in ACTION_EGRESS_DENY/));
+    assert.equal(peer.requests.length, 1);
   });
 
   it('keeps network failures retryable', async function () {
@@ -73,19 +121,22 @@ describe('egress guard for rule-directed calls (notify.webhook, Slack hooks)', f
     const { port: closedPort } = closed.address() as { port: number };
     await new Promise<void>((r) => closed.close(() => r()));
     await assert.rejects(
-      sendWebhook({ url: `http://127.0.0.1:${closedPort}/hook`, body: {} }, { fetch: egressFetch(createEgressPolicy()) }),
+      sendWebhook({ url: `http://127.0.0.1:${closedPort}/hook`, body: {} }, { fetch: loopbackAllowed() }),
       (err: unknown) => err instanceof HttpCallError && err.retryable && /ECONNREFUSED/.test(err.message),
     );
   });
 
-  it('names ACTION_EGRESS_DENY when an entry is not a CIDR', function () {
-    for (const value of ['10.0.0.0/33', 'internal.example.com', '10.0.0.0/8,fd00::/200']) {
-      assert.throws(
-        () => loadConfig({ ACTION_EGRESS_DENY: value }),
-        (err: unknown) => err instanceof ConfigError && err.variable === 'ACTION_EGRESS_DENY' && /ACTION_EGRESS_DENY must be comma-separated CIDRs or addresses/.test(err.message),
-        value,
-      );
+  it('names ACTION_EGRESS_ALLOW / ACTION_EGRESS_DENY when an entry is not a CIDR', function () {
+    for (const variable of ['ACTION_EGRESS_ALLOW', 'ACTION_EGRESS_DENY']) {
+      for (const value of ['10.0.0.0/33', 'internal.example.com', '10.0.0.0/8,fd00::/200', '127.1', '10.0.0.0/8/8']) {
+        assert.throws(
+          () => loadConfig({ [variable]: value }),
+          (err: unknown) => err instanceof ConfigError && err.variable === variable && new RegExp(`${variable} must be comma-separated CIDRs or addresses`).test(err.message),
+          `${variable}=${value}`,
+        );
+      }
     }
     assert.deepEqual(loadConfig({ ACTION_EGRESS_DENY: '10.0.0.0/8, 192.168.1.10' }).egressDeny, ['10.0.0.0/8', '192.168.1.10']);
+    assert.deepEqual(loadConfig({ ACTION_EGRESS_ALLOW: '127.0.0.1/32, ::1' }).egressAllow, ['127.0.0.1/32', '::1']);
   });
 });

@@ -92,7 +92,8 @@ const SECRET_VARS = Object.keys(valuesSchema.properties.secret.properties.data.p
 /** The non-secret settings `config` accepts. */
 const CONFIG_VARS = Object.keys(valuesSchema.properties.config.properties).sort();
 /** Variables that make no sense on Kubernetes: dev-only state (PGlite folder, the Temporal CLI dev server). */
-const NOT_APPLICABLE = ['SELFHEAL_DATA_DIR', 'TEMPORAL_CLI_PATH'];
+// PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED: the chart runs in production, which refuses unsigned webhooks at start.
+const NOT_APPLICABLE = ['SELFHEAL_DATA_DIR', 'TEMPORAL_CLI_PATH', 'PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED'];
 /** Variables set by the chart besides these (NODE_OPTIONS bounds the V8 heap below the memory limit). */
 const NODE_VARS = ['NODE_OPTIONS'];
 

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
-import { metadataAddressReason } from '../../src/domain/metadata-address.js';
+import { metadataAddressReason, parseAddress, specialRangeReason } from '../../src/domain/metadata-address.js';
 
-describe('metadata and link-local addresses (never reached by rule-directed calls)', function () {
-  it('names link-local, metadata and unspecified addresses in every IP spelling', function () {
+describe('addresses rule-directed calls may not reach', function () {
+  it('names cloud metadata and unspecified addresses in every IP spelling (never reachable)', function () {
     const denied: [string, RegExp][] = [
-      ['169.254.169.254', /link-local/],
-      ['169.254.0.1', /link-local/],
-      ['[::ffff:169.254.169.254]', /link-local/],
-      ['::ffff:a9fe:a9fe', /link-local/],
-      ['0:0:0:0:0:ffff:a9fe:a9fe', /link-local/],
-      ['fe80::1', /link-local \(fe80::\/10\)/],
-      ['FEBF:ffff::1', /link-local/],
+      ['169.254.169.254', /metadata/],
+      ['[::ffff:169.254.169.254]', /metadata/],
+      ['::ffff:a9fe:a9fe', /metadata/],
+      ['0:0:0:0:0:ffff:a9fe:a9fe', /metadata/],
+      ['169.254.170.2', /metadata/],
       ['fd00:ec2::254', /metadata/],
+      ['FD00:EC2:0:0:0:0:0:254', /metadata/],
       ['100.100.100.200', /metadata/],
+      ['168.63.129.16', /metadata/],
       ['0.0.0.0', /unspecified/],
       ['::', /unspecified/],
       ['[::]', /unspecified/],
@@ -20,9 +20,28 @@ describe('metadata and link-local addresses (never reached by rule-directed call
     for (const [address, reason] of denied) assert.match(metadataAddressReason(address) ?? 'allowed', reason, address);
   });
 
-  it('lets everything else through, names included (the worker checks what they resolve to)', function () {
-    for (const address of ['127.0.0.1', '10.0.0.1', '169.255.0.1', '100.100.100.201', '::1', 'fec0::1', 'fd00:ec2::253', '2001:db8::1', '::ffff:10.0.0.1', 'hooks.example.com', 'metadata.google.internal', '1.2.3', '1:2:3:4:5:6:7:8:9', '300.1.1.1']) {
+  it('leaves other addresses and names to the egress policy (the worker checks what names resolve to)', function () {
+    for (const address of ['127.0.0.1', '10.0.0.1', '169.254.0.1', '100.100.100.201', '::1', 'fd00:ec2::253', '2001:db8::1', 'hooks.example.com', 'metadata.google.internal', '1.2.3', '1:2:3:4:5:6:7:8:9', '300.1.1.1']) {
       assert.equal(metadataAddressReason(address), undefined, address);
     }
+  });
+
+  it('tells public unicast from every special range, IPv4-mapped forms included', function () {
+    const reason = (a: string) => specialRangeReason(parseAddress(a)!);
+    assert.equal(reason('93.184.216.34'), undefined);
+    assert.equal(reason('2606:4700::1111'), undefined);
+    assert.match(reason('127.0.0.1') ?? '', /loopback/);
+    assert.match(reason('::ffff:127.0.0.1') ?? '', /loopback/);
+    assert.match(reason('::1') ?? '', /loopback/);
+    assert.match(reason('10.0.0.1') ?? '', /private/);
+    assert.match(reason('172.16.5.4') ?? '', /private/);
+    assert.match(reason('192.168.0.1') ?? '', /private/);
+    assert.match(reason('169.254.0.1') ?? '', /link-local/);
+    assert.match(reason('fe80::1') ?? '', /link-local/);
+    assert.match(reason('100.64.0.1') ?? '', /carrier-grade NAT/);
+    assert.match(reason('fc00::1') ?? '', /unique local/);
+    assert.match(reason('239.1.1.1') ?? '', /multicast/);
+    assert.match(reason('2001:db8::1') ?? '', /reserved/);
+    assert.equal(parseAddress('1.2.3'), undefined, 'shorthand IPv4 is not taken as an address here (URLs normalise it first)');
   });
 });

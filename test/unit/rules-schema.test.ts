@@ -191,10 +191,17 @@ describe('rules: schema', () => {
     assert.match(issueAt(neither, 'conditions.all.0').message, /exactly one of/);
   });
 
-  it('rejects unsafe and invalid regexes with the reason', () => {
+  it('rejects regexes RE2 cannot run in linear time, and invalid ones, with the reason', () => {
     const unsafe = clone(realistic);
-    (unsafe.conditions.all[1] as { any: unknown[] }).any[0] = { field: 'incident.title', op: 'matches', value: '(a+)+$' };
-    assert.match(issueAt(unsafe, 'conditions.all.1.any.0.value').message, /nested quantifiers/);
+    (unsafe.conditions.all[1] as { any: unknown[] }).any[0] = { field: 'incident.title', op: 'matches', value: '(\\w+)\\s\\1' };
+    assert.match(issueAt(unsafe, 'conditions.all.1.any.0.value').message, /^backreference .* is not supported/);
+    const big = clone(realistic);
+    (big.conditions.all[1] as { any: unknown[] }).any = ['[a-z]{400}', '[0-9]{400}', '[A-Z]{400}', '[a-f]{400}', '[g-z]{400}', '[0-5]{400}'].map((value) => ({ field: 'incident.title', op: 'matches', value }));
+    assert.match(issueAt(big, 'conditions.all.1.any.5.value').message, /the rule's regular expressions together compile to more than 2000 instructions/);
+    // Patterns that are only dangerous to a backtracking engine are fine.
+    const linear = clone(realistic);
+    (linear.conditions.all[1] as { any: unknown[] }).any[0] = { field: 'incident.title', op: 'matches', value: '(a+)+$' };
+    assert.equal(parseRuleInput(linear).ok, true);
     const invalid = clone(realistic);
     (invalid.conditions.all[0] as unknown) = { field: 'incident.title', op: 'matches', value: '([a-z' };
     assert.match(issueAt(invalid, 'conditions.all.0.value').message, /invalid regular expression/);

@@ -50,7 +50,8 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
   const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`;
-  const stack = await startStack();
+  // The sink listens on loopback, which rule-directed calls reach only when ACTION_EGRESS_ALLOW names it.
+  const stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
   try {
     const serviceId = newServiceId();
     await insertRule(stack.db.db, {

@@ -8,6 +8,7 @@ import { agentTaskQueue } from '../../temporal/names.js';
 import { agentStatus } from '../../temporal/pollers.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { hasScope, requireScope } from '../auth.js';
+import { readJsonBody } from '../body.js';
 import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
 
 
@@ -15,13 +16,8 @@ export { environmentCreateSchema, environmentSshSchema, environmentUpdateSchema,
 
 /** An agent counts as online when it polled within this window (long polls last up to a minute). */
 
-export async function readJson(c: Context): Promise<unknown> {
-  try {
-    return await c.req.json();
-  } catch {
-    throw badRequest('request body must be a JSON object', [{ path: '(body)', message: 'not valid JSON' }]);
-  }
-}
+/** The request body as JSON, bounded (src/api/body.ts). */
+export const readJson = (c: Context): Promise<unknown> => readJsonBody(c);
 
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);

@@ -6,6 +6,7 @@ import { incidentWorkflowId, workflowUrl } from '../../temporal/names.js';
 import { approvalSignal } from '../../../workflows/messages.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
+import { readJsonBody } from '../body.js';
 import { badRequest, conflict, issuesToErrors, notFound, unavailable } from '../problem.js';
 
 export const incidentListQuerySchema = z.object({
@@ -121,7 +122,7 @@ export function incidentRoutes(deps: AppDeps) {
   app.post('/api/incidents/:id/approvals/:actionRunId', requireScope(auth, 'write'), async (c) => {
     const id = c.req.param('id');
     const actionRunId = c.req.param('actionRunId');
-    const body = approvalBodySchema.safeParse(await c.req.json().catch(() => undefined));
+    const body = approvalBodySchema.safeParse(await readJsonBody(c));
     if (!body.success) throw badRequest('invalid approval', issuesToErrors(body.error.issues));
     const run = await deps.db.selectFrom('action_runs').select(['status', 'incident_id']).where('id', '=', actionRunId).executeTakeFirst();
     if (!run || run.incident_id !== id) throw notFound(`action run ${actionRunId} of incident ${id} is not known`);

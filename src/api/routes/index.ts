@@ -12,5 +12,5 @@ import { ruleRoutes } from './rules.js';
 import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
-/** Every route group of the API, in mount order. metricsRoutes comes first: its middleware wraps the others. */
+/** Every route group of the API, in mount order (createApp installs the access log and body limits before them). */
 export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];

@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { createMetrics, type Metrics } from '../../metrics.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { checkMetricsToken } from '../auth.js';
@@ -12,22 +12,19 @@ function routeOf(c: Context<AppEnv>): string {
 const QUIET = new Set(['/metrics', '/healthz', '/readyz']);
 
 /**
- * GET /metrics, plus the middleware that counts webhooks and logs each request. Mounted first (see
- * routes/index.ts) so its middleware wraps every later route group.
+ * The access log (one line per request) and request metrics, as middleware. createApp installs it before
+ * the body limits and every route, so 413s and 404s are counted and logged too.
  */
-export function metricsRoutes(deps: AppDeps & { metrics?: Metrics }) {
-  const app = new Hono<AppEnv>();
-  const metrics = deps.metrics ?? createMetrics({ db: deps.db, temporal: deps.temporal, namespace: deps.config.temporal.namespace, logger: deps.logger });
-
-  app.use('*', async (c, next) => {
+export function observeRequests(metrics: Metrics): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
     const started = performance.now();
     await next();
     const seconds = (performance.now() - started) / 1000;
     const route = routeOf(c);
     const status = c.res.status;
     metrics.httpRequest(c.req.method, route, status, seconds);
-    // The webhook handler records how each delivery ended; an answer it did not give (an unexpected
-    // error) counts by its status.
+    // The webhook handler (or the body limit) records how each delivery ended; an answer neither gave
+    // (an unexpected error) counts by its status.
     const webhook = c.req.method === 'POST' && c.req.path === '/webhooks/pagerduty' ? (c.get('webhook') ?? { outcome: `status_${status}` }) : undefined;
     if (webhook) metrics.webhook(webhook.outcome);
 
@@ -39,7 +36,16 @@ export function metricsRoutes(deps: AppDeps & { metrics?: Metrics }) {
     if (QUIET.has(c.req.path) || c.req.path.startsWith('/ui/')) log.debug(entry, 'request');
     else if (status >= 500) log.error(entry, 'request');
     else log.info(entry, 'request');
-  });
+  };
+}
+
+/**
+ * GET /metrics. It renders the series the process holds: database-backed ones come from a cache that
+ * one background refresh at a time keeps fresh (src/metrics.ts), so a scrape never waits on Postgres.
+ */
+export function metricsRoutes(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+  const metrics = deps.metrics ?? createMetrics({ db: deps.db, temporal: deps.temporal, namespace: deps.config.temporal.namespace, logger: deps.logger, refreshSeconds: deps.config.metricsRefreshSeconds });
 
   app.get('/metrics', async (c) => {
     // With METRICS_TOKEN set, a scraper must send it (Prometheus: `authorization: { credentials: … }`).

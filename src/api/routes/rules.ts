@@ -12,6 +12,7 @@ import { commandActionPaths, parseRuleInput, ruleInputSchema, ruleIssues, ruleSe
 import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../../domain/rules/test-rule.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { hasScope, requireScope } from '../auth.js';
+import { readJsonBody } from '../body.js';
 import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
 
 // ---- request schemas (they also generate the OpenAPI document) ---------------------------------------
@@ -107,15 +108,7 @@ export const ruleViewSchema = ruleInputSchema
 
 // ---- helpers ---------------------------------------------------------------------------------------------
 
-async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.trim() === '') throw badRequest('a JSON body is required', [{ path: '(body)', message: 'required' }]);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw badRequest('the body is not valid JSON', [{ path: '(body)', message: 'invalid JSON' }]);
-  }
-}
+const jsonBody = (c: Context<AppEnv>): Promise<unknown> => readJsonBody(c);
 
 function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string>): z.output<T> {
   const q = schema.safeParse(query);

@@ -5,6 +5,7 @@ import type { ApiToken } from '../../db/database.js';
 import { writeAudit } from '../../db/queries/audit.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { hashToken, requireScope } from '../auth.js';
+import { readJsonBody } from '../body.js';
 import { badRequest, issuesToErrors, notFound } from '../problem.js';
 
 export const TOKEN_PREFIX = 'shk_';
@@ -98,12 +99,7 @@ export function tokenRoutes(deps: AppDeps) {
   const admin = requireScope({ db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit }, 'admin');
 
   app.post('/api/tokens', admin, async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw badRequest('the body is not valid JSON', [{ path: '(body)', message: 'invalid JSON' }]);
-    }
+    const body = await readJsonBody(c);
     const parsed = tokenCreateSchema.safeParse(body);
     if (!parsed.success) throw badRequest('the token request is not valid', issuesToErrors(parsed.error.issues));
     const actor = c.get('actor')!;

@@ -3,15 +3,15 @@ import { Hono } from 'hono';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { eventExists, insertEventOnce } from '../../db/queries/incidents.js';
-import { classifyEvent, incidentIdOf, parseWebhookBody } from '../../pagerduty/webhook.js';
+import { classifyEvent, incidentIdOf, parseWebhookJson } from '../../pagerduty/webhook.js';
 import { verifySignature } from '../../pagerduty/signature.js';
 import { incidentWorkflowId, searchAttributes } from '../../temporal/names.js';
 import { INCIDENT_WORKFLOW_REVISION, incidentEventSignal, type IncidentEventMessage } from '../../../workflows/messages.js';
 import type { AppDeps, AppEnv, WebhookOutcome } from '../app.js';
-import { withTimeout } from '../app.js';
+import { MAX_WEBHOOK_BYTES, withTimeout } from '../app.js';
+import { parseBoundedJson } from '../body.js';
 import { problem } from '../problem.js';
 
-export const MAX_WEBHOOK_BYTES = 256 * 1024;
 /** Postgres is a best-effort helper here (duplicate detection, recording ignored events), never a dependency. */
 const DB_BUDGET_MS = 250;
 
@@ -19,10 +19,16 @@ const DB_BUDGET_MS = 250;
  * PagerDuty Webhooks V3 → signalWithStart of the incident's workflow. Answers in milliseconds. Each answer
  * records its outcome on the context (`webhook`); the metrics middleware counts it and logs it on the
  * request's one access-log line.
+ *
+ * Fails closed: without PAGERDUTY_WEBHOOK_SECRETS every delivery is refused (503, saying how to configure
+ * it) unless PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true opts in. The body arrives bounded (256 KiB, enforced
+ * while it streams by the app's body limit) before the signature is checked, and is parsed with the
+ * API's depth limit after.
  */
 export function webhookRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const secrets = deps.config.pagerduty.webhookSecrets;
+  const unsignedAllowed = secrets.length === 0 && deps.config.pagerduty.webhookAllowUnsigned;
   const maxInFlight = deps.config.pagerduty.webhookMaxInFlight;
   // Deliveries between the duplicate lookup and Temporal's answer. Past the bound, an overloaded ack
   // path answers 503 at once (PagerDuty retries) instead of queueing every delivery into the timeout.
@@ -31,18 +37,19 @@ export function webhookRoutes(deps: AppDeps) {
   app.post('/webhooks/pagerduty', async (c) => {
     const log = c.get('logger');
     const record = (outcome: string, fields: Omit<WebhookOutcome, 'outcome'> = {}) => c.set('webhook', { outcome, ...fields });
-    const declared = Number(c.req.header('content-length') ?? '0');
-    if (declared > MAX_WEBHOOK_BYTES) {
-      record('too_large');
-      return problem(c, 413, 'Payload Too Large', `body exceeds ${MAX_WEBHOOK_BYTES} bytes`);
+    if (secrets.length === 0 && !unsignedAllowed) {
+      record('not_configured');
+      return problem(
+        c,
+        503,
+        'Service Unavailable',
+        'webhook signing secrets are not configured: set PAGERDUTY_WEBHOOK_SECRETS to the V3 subscription secrets (comma-separated), or PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true for local development',
+      );
     }
+    // At most MAX_WEBHOOK_BYTES: the app's body limit answered 413 already for anything larger.
     const raw = new Uint8Array(await c.req.arrayBuffer());
-    if (raw.byteLength > MAX_WEBHOOK_BYTES) {
-      record('too_large');
-      return problem(c, 413, 'Payload Too Large', `body exceeds ${MAX_WEBHOOK_BYTES} bytes`);
-    }
 
-    if (secrets.length > 0) {
+    if (!unsignedAllowed) {
       const header = c.req.header('x-pagerduty-signature');
       if (!header || !verifySignature(raw, header, secrets)) {
         record('bad_signature');
@@ -51,7 +58,8 @@ export function webhookRoutes(deps: AppDeps) {
       }
     }
 
-    const parsed = parseWebhookBody(new TextDecoder().decode(raw));
+    const json = parseBoundedJson(new TextDecoder().decode(raw), MAX_WEBHOOK_BYTES);
+    const parsed = json.ok ? parseWebhookJson(json.value) : { ok: false as const, detail: json.detail, fields: [] };
     if (!parsed.ok) {
       record('malformed');
       return problem(c, 400, 'Bad Request', parsed.detail, { errors: parsed.fields.map((f) => ({ path: f, message: 'missing or invalid' })) });

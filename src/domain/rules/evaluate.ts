@@ -12,7 +12,7 @@
  * Pure: no I/O and no clock (the time is passed in); safe inside Temporal workflow code.
  */
 import { getPath, parsePath } from '../json-path.js';
-import { checkRegex } from './safe-regex.js';
+import { compileUserRegex, type UserRegex } from '../regex.js';
 import type { Condition, PredicateCondition, PredicateOp, Rule, Scalar } from './schema.js';
 import { describeTimeWindow, inTimeWindow, isIsoInstant, localTime, parseInstant, type TimeWindow } from './time-window.js';
 
@@ -142,8 +142,6 @@ export interface RuleEvaluation {
 }
 
 const MAX_DISPLAY = 120;
-/** Regexes run on at most this many characters of the actual value. */
-export const MAX_MATCH_INPUT = 64 * 1024;
 
 function truncateString(text: string, max = MAX_DISPLAY): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
@@ -174,21 +172,12 @@ function show(value: unknown): string {
 
 // ---- operators ----------------------------------------------------------------------------------------
 
-type Compiled = RegExp | { error: string };
-const REGEX_CACHE_LIMIT = 10_000;
-const regexCache = new Map<string, Compiled>();
+type Compiled = UserRegex | { error: string };
 
-/** Compiles (once, cached by flags + pattern) a screened regex; unsafe or invalid → `{ error }`. */
+/** Compiles (once: the one cache of src/domain/regex.ts) a user pattern; refused or invalid → `{ error }`. */
 export function compileRegex(pattern: string, flags = ''): Compiled {
-  const key = `${flags}/${pattern}`;
-  let compiled = regexCache.get(key);
-  if (compiled === undefined) {
-    const check = checkRegex(pattern, flags);
-    compiled = check.ok ? new RegExp(pattern, flags) : { error: check.reason };
-    if (regexCache.size >= REGEX_CACHE_LIMIT) regexCache.clear();
-    regexCache.set(key, compiled);
-  }
-  return compiled;
+  const r = compileUserRegex(pattern, flags);
+  return r.ok ? r.regex : { error: r.reason };
 }
 
 function lower(value: string, ignoreCase: boolean | undefined): string {
@@ -294,9 +283,9 @@ function applyOp(predicate: PredicateCondition, actual: unknown, now: Date): OpO
       let flags = predicate.flags ?? '';
       if (ignoreCase && !flags.includes('i')) flags += 'i';
       const regex = compileRegex(expected, flags);
-      if (!(regex instanceof RegExp)) return { result: false, note: regex.error };
-      const input = text.length > MAX_MATCH_INPUT ? text.slice(0, MAX_MATCH_INPUT) : text;
-      return { result: regex.test(input) };
+      if ('error' in regex) return { result: false, note: regex.error };
+      // The subject is cut to MAX_SUBJECT_LENGTH inside test(): one call's cost is bounded.
+      return { result: regex.test(text) };
     }
     case 'gt':
     case 'gte':

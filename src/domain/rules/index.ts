@@ -1,7 +1,7 @@
-// Public surface of the rule engine: schemas and types, evaluation, indexing, time windows, regex
-// screening. Pure modules only — safe to import from Temporal workflow code.
+// Public surface of the rule engine: schemas and types, evaluation, indexing, time windows, and the
+// linear-time regex engine user patterns run on. Pure modules only.
 export * from './schema.js';
 export * from './evaluate.js';
 export * from './rule-index.js';
 export * from './time-window.js';
-export * from './safe-regex.js';
+export { checkRegex, compileUserRegex, MAX_PATTERN_LENGTH, MAX_PROGRAM_SIZE, MAX_RULE_PROGRAM_SIZE, MAX_SUBJECT_LENGTH } from '../regex.js';

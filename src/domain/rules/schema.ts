@@ -3,7 +3,7 @@
  *
  * These zod schemas validate request bodies and generate the OpenAPI document, so every field carries a
  * description. Validation is strict (unknown keys are errors: a typo like `stopOnMatches` must not be
- * silently ignored), regular expressions are screened by {@link checkRegex}, and templates may only
+ * silently ignored), regular expressions must compile on the linear-time engine (src/domain/regex.ts), and templates may only
  * reference known roots. Secrets are never values: only references (`env:NAME`, `file:/path`).
  *
  * Pure: no I/O, safe inside Temporal workflow code.
@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { isValidPath, pathRoot } from '../json-path.js';
 import { metadataAddressReason } from '../metadata-address.js';
 import { validateTemplate } from '../template.js';
-import { checkRegex } from './safe-regex.js';
+import { RegexBudget } from '../regex.js';
 import { WEEKDAYS, isTimeValue, isValidTimeZone, parseClock, type TimeWindow } from './time-window.js';
 
 // ---- building blocks ------------------------------------------------------------------------------
@@ -195,9 +195,7 @@ function checkPredicate(predicate: PredicateCondition, ctx: z.RefinementCtx): vo
         issue('value', 'op "matches" needs a regular expression string value');
         return;
       }
-      const flags = (predicate.flags ?? '') + (predicate.ignoreCase && !predicate.flags?.includes('i') ? 'i' : '');
-      const check = checkRegex(value, flags);
-      if (!check.ok) issue(predicate.flags !== undefined && check.reason.startsWith('flag') ? 'flags' : 'value', check.reason);
+      // The pattern and its flags are checked by checkConditionRegexes, under the rule's regex budget.
       return;
     }
     case 'gt':
@@ -292,6 +290,32 @@ function checkConditionSize(condition: Condition | undefined, ctx: z.RefinementC
   if (nodes > MAX_CONDITION_NODES) {
     ctx.addIssue({ code: 'custom', message: `conditions have ${nodes} nodes; the limit is ${MAX_CONDITION_NODES}` });
   }
+}
+
+/**
+ * Every `matches` pattern must compile on the linear-time engine (src/domain/regex.ts), within one
+ * budget for the whole rule: compiling stops once it is spent, so a rule of many large patterns costs one
+ * budget, not one per pattern. Runs on the raw input too (when other fields are wrong), so a 400 lists
+ * every offending path at once; hence the defensive walk.
+ */
+function checkConditionRegexes(condition: unknown, ctx: z.RefinementCtx): void {
+  const budget = new RegexBudget();
+  let visited = 0;
+  const walk = (node: unknown, depth: number, path: (string | number)[]): void => {
+    if (typeof node !== 'object' || node === null || depth > MAX_CONDITION_DEPTH || ++visited > MAX_CONDITION_NODES) return;
+    const n = node as Record<string, unknown>;
+    for (const key of ['all', 'any'] as const) {
+      const children = n[key];
+      if (Array.isArray(children)) children.forEach((child, i) => walk(child, depth + 1, [...path, key, i]));
+    }
+    if ('not' in n) walk(n.not, depth + 1, [...path, 'not']);
+    if (n.op === 'matches' && typeof n.value === 'string') {
+      const flags = (typeof n.flags === 'string' ? n.flags : '') + (n.ignoreCase === true && !(typeof n.flags === 'string' && n.flags.includes('i')) ? 'i' : '');
+      const check = budget.check(n.value, flags);
+      if (!check.ok) ctx.addIssue({ code: 'custom', path: [...path, check.reason.startsWith('flag') || check.reason.startsWith('duplicate flags') ? 'flags' : 'value'], message: check.reason });
+    }
+  };
+  walk(condition, 1, []);
 }
 
 // ---- actions -----------------------------------------------------------------------------------------
@@ -469,7 +493,7 @@ export const webhookActionSchema = z
         const reason = metadataAddressReason(new URL(value).hostname);
         if (reason) ctx.addIssue({ code: 'custom', message: `must not point at ${reason}: the worker never connects there` });
       })
-      .describe('Target URL (http or https; not templated). Link-local and cloud metadata addresses are refused.'),
+      .describe('Target URL (http or https; not templated). Cloud metadata and unspecified addresses are refused when saved; the worker refuses every non-public address unless ACTION_EGRESS_ALLOW names it.'),
     secretRef: secretRefSchema.optional().describe('Secret reference for the HMAC-SHA256 signature header.'),
     body: templated(50000, 'Request body; defaults to a JSON summary of the incident and rule.').optional(),
   })
@@ -606,7 +630,11 @@ export const ruleInputSchema = z
       .describe('PagerDuty webhook event types the rule reacts to, or ["*"].'),
     priority: z.number().int().min(0).max(1_000_000).default(100).describe('Lower runs first.'),
     stopOnMatch: z.boolean().default(false).describe('When this rule matches, lower-priority rules are not evaluated.'),
-    conditions: conditionSchema.optional().superRefine(checkConditionSize).describe('Absent = always matches.'),
+    conditions: conditionSchema
+      .optional()
+      .superRefine(checkConditionSize)
+      .superRefine(checkConditionRegexes, { when: () => true })
+      .describe('Absent = always matches.'),
     actions: actionsSchema,
     policies: policiesSchema.prefault({}),
     dryRun: z.boolean().default(false).describe('Match and record what would run, without running actions.'),

@@ -1,0 +1,183 @@
+/**
+ * Bounded request bodies: bytes while streaming, then JSON depth and string sizes.
+ *
+ * Bytes. `limitBodies` is one app-level middleware bounding every request body before any route parses
+ * it or checks a signature. A declared Content-Length over the limit is refused before anything is read.
+ * A chunked body (no Content-Length) is read up to the limit and buffered (at most the limit), then handed
+ * to the route; at the first chunk past the limit the middleware answers 413 problem+json at once and
+ * lets the rest of the upload flow to nowhere: the server (@hono/node-server) discards what is still in
+ * flight for at most 500 ms or 64 MiB and then closes the connection. That lingering close lets the
+ * client read the 413 (closing at once resets the connection and can lose the answer) and keeps a
+ * keep-alive connection usable after a small overshoot. Every route gets a limit: the PagerDuty webhook
+ * 256 KiB, rule tests (which carry a payload and up to 100 alerts) 4 MiB, everything else 1 MiB.
+ *
+ * Written here rather than taken from hono/body-limit, which bounds memory the same way but leaves the
+ * request stream locked and paused after an overflow: the server then cannot discard the rest and drops
+ * the connection 500 ms later, and a keep-alive client's next request on it fails ("other side closed").
+ *
+ * JSON. `readJsonBody` is the one reader every route uses. It refuses bodies nested deeper than
+ * {@link MAX_JSON_DEPTH} before parsing them (a scan of the text: JSON.parse itself copes with depth, but
+ * whatever walks the value afterwards, zod, the JSON encoder of a Temporal payload or Postgres' jsonb,
+ * may not), then strings (values and keys) longer than the route's string limit, with a 400 naming the
+ * path. Hand-written because no kept library bounds depth and string sizes of a JSON document; the scan
+ * is a dozen lines over the text's brackets and quotes.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { badRequest, problem } from './problem.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+/** Nesting deeper than this is refused (PagerDuty payloads and rules nest fewer than 15 levels). */
+export const MAX_JSON_DEPTH = 64;
+
+export interface BodyLimits {
+  /** Bytes read at most; a larger body is answered 413 after reading at most this much. */
+  maxBytes: number;
+  /** Longest string (value or key) in a JSON body, in characters. */
+  maxString: number;
+}
+
+export interface BodyLimitRule extends BodyLimits {
+  /** Which requests the rule covers (the first matching rule applies). */
+  path: RegExp;
+  /** Called before a 413 is answered (the webhook records its outcome). */
+  onTooLarge?: (c: Context) => void;
+}
+
+/** The default for every route not named in the rules. */
+export const DEFAULT_BODY_LIMITS: BodyLimits = { maxBytes: 1 * MiB, maxString: 64 * KiB };
+
+type LimitsEnv = { Variables: { bodyLimits?: BodyLimits } };
+
+/** One middleware bounding every request body, per the first rule whose path matches, else the default. */
+export function limitBodies(rules: readonly BodyLimitRule[], fallback: BodyLimits = DEFAULT_BODY_LIMITS): MiddlewareHandler<LimitsEnv> {
+  return async (c, next) => {
+    const rule = rules.find((r) => r.path.test(c.req.path));
+    const limits = rule ? { maxBytes: rule.maxBytes, maxString: rule.maxString } : fallback;
+    c.set('bodyLimits', limits);
+    const tooLarge = () => {
+      rule?.onTooLarge?.(c);
+      return problem(c, 413, 'Payload Too Large', `the body exceeds ${limits.maxBytes} bytes, the limit of ${c.req.method} ${c.req.path}`, { limit: limits.maxBytes });
+    };
+    const raw = c.req.raw;
+    const declared = raw.headers.get('content-length');
+    if (declared !== null && !raw.headers.has('transfer-encoding')) {
+      // The HTTP parser delivers no more than Content-Length bytes: checking the declaration is enough.
+      // (The body is not touched when refusing: opening its stream would stall the server's discard.)
+      return Number(declared) > limits.maxBytes ? tooLarge() : next();
+    }
+    if (!raw.body) return next();
+    const reader = raw.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        throw badRequest('the request body could not be read (the upload was cut off)', [{ path: '(body)', message: 'unreadable' }]);
+      }
+      if (chunk.done) break;
+      size += chunk.value.byteLength;
+      if (size > limits.maxBytes) {
+        discard(reader);
+        return tooLarge();
+      }
+      chunks.push(chunk.value);
+    }
+    const body = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    c.req.raw = new Request(raw, { body });
+    return next();
+  };
+}
+
+/** Keep the rest of a refused upload flowing, dropped chunk by chunk, until it ends or the server closes the connection. */
+function discard(reader: ReadableStreamDefaultReader<Uint8Array>): void {
+  void (async () => {
+    try {
+      for (;;) if ((await reader.read()).done) return;
+    } catch {
+      // The connection went away: nothing left to discard.
+    }
+  })();
+}
+
+/**
+ * The request body as JSON, within the route's limits (bytes were bounded by `limitBodies`): 400 with
+ * the offending path when it is empty, not JSON, too deep or holds an oversized string.
+ */
+export async function readJsonBody(c: Context): Promise<unknown> {
+  const limits = (c.get('bodyLimits') as BodyLimits | undefined) ?? DEFAULT_BODY_LIMITS;
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch {
+    throw badRequest('the request body could not be read', [{ path: '(body)', message: 'unreadable' }]);
+  }
+  const parsed = parseBoundedJson(text, limits.maxString);
+  if (!parsed.ok) throw badRequest(parsed.detail, [{ path: parsed.path, message: parsed.message }]);
+  return parsed.value;
+}
+
+export type BoundedJson = { ok: true; value: unknown } | { ok: false; path: string; message: string; detail: string };
+
+/** JSON.parse within MAX_JSON_DEPTH and a string limit; never throws. */
+export function parseBoundedJson(text: string, maxString: number, maxDepth = MAX_JSON_DEPTH): BoundedJson {
+  const fail = (path: string, message: string, detail: string): BoundedJson => ({ ok: false, path, message, detail });
+  if (text.trim() === '') return fail('(body)', 'required', 'a JSON body is required');
+  const deepest = nestingExceeds(text, maxDepth);
+  if (deepest) return fail('(body)', `nested deeper than ${maxDepth} levels`, `the JSON body nests deeper than ${maxDepth} levels`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch {
+    return fail('(body)', 'invalid JSON', 'the body is not valid JSON');
+  }
+  const long = longString(value, maxString);
+  if (long) return fail(long.path, `string of ${long.length} characters; the limit is ${maxString}`, `the JSON body holds a string of ${long.length} characters at ${long.path}; the limit is ${maxString}`);
+  return { ok: true, value };
+}
+
+/** Whether `[`/`{` nest deeper than `max` outside strings. Malformed text is left to JSON.parse. */
+function nestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c) i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x5b || ch === 0x7b) {
+      if (++depth > max) return true;
+    } else if (ch === 0x5d || ch === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** The first string (value or key) longer than `max`, depth-first; the value's depth is already bounded. */
+function longString(value: unknown, max: number, path = '(body)'): { path: string; length: number } | undefined {
+  if (typeof value === 'string') return value.length > max ? { path, length: value.length } : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = longString(value[i], max, `${path === '(body)' ? '' : path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const at = path === '(body)' ? key.slice(0, 100) : `${path}.${key.slice(0, 100)}`;
+      if (key.length > max) return { path: at, length: key.length };
+      const found = longString(item, max, at);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,186 @@
+// Attacks on the API's input bounds, against the real API process (src/server.ts) with real Postgres and
+// Temporal: oversized bodies on every route, chunked and declared, with and without a token; JSON
+// nested too deep or holding huge strings. What is asserted is what the attacker sees: the answer, how
+// much of the upload the server took before answering, whether it hung up, and the process's memory.
+import assert from 'node:assert/strict';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { ADMIN_TOKEN, WEBHOOK_SECRET } from '../helpers/stack.js';
+import { testTemporal } from '../helpers/temporal.js';
+import { signBody } from '../../src/pagerduty/signature.js';
+import { startApiProcess, upload, type ApiProcess } from './attack.js';
+
+const MiB = 1024 * 1024;
+/** What each attack tries to send: far more than any limit (256 KiB, 1 MiB, 4 MiB) and than the server discards after one (64 MiB). */
+const ATTACK_BYTES = 128 * MiB;
+
+describe('security: every request body is bounded while it streams', function () {
+  let db: TestDatabase;
+  let api: ApiProcess;
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+  before(async function () {
+    const temporal = await testTemporal();
+    db = await createTestDatabase();
+    api = await startApiProcess({
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_TASK_QUEUE: `security-bounds-${Date.now()}`,
+      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+      PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+    });
+  });
+  after(async function () {
+    await api?.stop();
+  });
+
+  /** Every route that takes a body: the known ones, and whatever the OpenAPI document lists. */
+  async function bodyRoutes(): Promise<[string, string][]> {
+    const known: [string, string][] = [
+      ['POST', '/webhooks/pagerduty'],
+      ['POST', '/api/rules'],
+      ['POST', '/api/rules/validate'],
+      ['POST', '/api/rules/test'],
+      ['PUT', '/api/rules/r-1'],
+      ['POST', '/api/rules/r-1/test'],
+      ['POST', '/api/rules/r-1/rollback'],
+      ['POST', '/api/environments'],
+      ['PUT', '/api/environments/prod'],
+      ['POST', '/api/environments/prod/check'],
+      ['POST', '/api/jobs'],
+      ['PUT', '/api/jobs/j-1'],
+      ['POST', '/api/jobs/j-1/trigger'],
+      ['POST', '/api/jobs/j-1/backfill'],
+      ['POST', '/api/tokens'],
+      ['POST', '/api/incidents/Q1/approvals/1'],
+      ['DELETE', '/api/rules/r-1'],
+      ['POST', '/ui/convert'],
+      ['POST', '/no/such/route'],
+    ];
+    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(ops)) {
+        if (!['post', 'put', 'patch', 'delete'].includes(method)) continue;
+        const concrete = path.replace(/\{[^}]+\}/g, 'x1');
+        if (!known.some(([m, p]) => m === method.toUpperCase() && p.replace(/[^/]+$/, '') === concrete.replace(/[^/]+$/, '') && p.split('/').length === concrete.split('/').length)) {
+          known.push([method.toUpperCase(), concrete]);
+        }
+      }
+    }
+    return known;
+  }
+
+  it('answers 413 to an oversized chunked body on every route, with or without a token, after reading little of it', async function () {
+    this.timeout(600_000);
+    const routes = await bodyRoutes();
+    assert.ok(routes.length >= 19);
+    const seen: string[] = [];
+    for (const [method, path] of routes) {
+      for (const headers of [auth, {}]) {
+        const label = `${method} ${path} ${'authorization' in headers ? 'with' : 'without'} a token`;
+        const before = api.memory().peak;
+        const r = await upload({ port: api.port, method, path, headers, total: ATTACK_BYTES }).catch((err: Error) => assert.fail(`${label}: ${err.message}`));
+        const grew = api.memory().peak - before;
+        seen.push(`${label}: ${r.status} after ${(r.sentBeforeAnswer / MiB).toFixed(1)} MiB, peak RSS +${(grew / MiB).toFixed(1)} MiB`);
+        // The server answered long before the upload was through: it stopped reading. (What the client got
+        // onto the wire before the answer includes the kernel's socket buffers, a few MiB.)
+        assert.equal(r.sentEverything, false, `${label}: the server took all ${ATTACK_BYTES} bytes, then answered ${r.status}; peak RSS +${grew} bytes`);
+        assert.ok(r.sentBeforeAnswer < ATTACK_BYTES / 2, `${label}: ${r.sentBeforeAnswer} bytes went in before the answer`);
+        // The process never held the upload: its peak resident memory grew by far less than one attack.
+        assert.ok(grew < 32 * MiB, `${label}: peak RSS grew by ${grew} bytes`);
+        assert.equal(r.status, 413, `${label}: ${r.status} ${r.body.slice(0, 200)}`);
+        assert.equal(r.headers['content-type'], 'application/problem+json', label);
+        assert.match(JSON.parse(r.body).detail, /^the body exceeds \d+ bytes, the limit of /, label);
+        // …and then hung up (after discarding what was already in flight).
+        assert.equal(r.serverClosed, true, `${label}: the connection stayed open`);
+      }
+    }
+    process.stdout.write(`      ${seen.length} uploads refused; largest intake before the answer: ${Math.max(...seen.map((s) => Number(/after ([\d.]+) MiB/.exec(s)![1])))} MiB\n`);
+  });
+
+  it('answers 413 at once to a declared Content-Length over the limit, without waiting for the body', async function () {
+    for (const [path, headers] of [
+      ['/webhooks/pagerduty', {}],
+      ['/api/rules', auth],
+      ['/api/rules', {}],
+      ['/api/rules/test', auth],
+    ] as const) {
+      // 100 MiB announced, 1 KiB sent: a server that waited for the body would never answer (hang detector).
+      const r = await upload({ port: api.port, path, headers, total: 1024, contentLength: 100 * MiB, deadlineMs: 20_000 });
+      assert.equal(r.status, 413, `${path}: ${r.status} ${r.body.slice(0, 200)}`);
+      assert.equal(r.headers['content-type'], 'application/problem+json');
+      assert.equal(r.serverClosed, true, `${path}: the connection stayed open`);
+    }
+  });
+
+  it('keeps a keep-alive connection usable after a small overshoot: the next request on it is answered', async function () {
+    for (let round = 0; round < 3; round++) {
+      const body = new ReadableStream<Uint8Array>({
+        start(ctl) {
+          for (let i = 0; i < 40; i++) ctl.enqueue(new TextEncoder().encode('x'.repeat(10 * 1024)));
+          ctl.close();
+        },
+      });
+      const res = await fetch(`${api.url}/webhooks/pagerduty`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+      assert.equal(res.status, 413);
+      await res.arrayBuffer();
+      // The same pooled connection carries the next request (a dropped one fails with "other side closed").
+      for (const wait of [0, 700]) {
+        await new Promise((r) => setTimeout(r, wait));
+        assert.equal((await fetch(`${api.url}/healthz`)).status, 200);
+      }
+    }
+  });
+
+  it('still takes bodies up to the limit: a 3 MiB rule test and a signed webhook are answered normally', async function () {
+    const alerts = Array.from({ length: 60 }, (_, i) => ({ id: `A${i}`, body: { details: { log: 'x'.repeat(50_000) } } }));
+    const big = { rule: { name: 'big-test', services: ['*'], actions: [{ type: 'pagerduty.note', content: 'n' }] }, payload: sampleFor('v3-incident.triggered-01.json', newIncidentId()), alerts };
+    const body = JSON.stringify(big);
+    assert.ok(body.length > 2.5 * MiB && body.length < 4 * MiB);
+    const res = await fetch(`${api.url}/api/rules/test`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(((await res.json()) as { matched: boolean }).matched, true);
+
+    const raw = JSON.stringify(sampleFor('v3-incident.triggered-01.json', newIncidentId()));
+    const hook = await fetch(`${api.url}/webhooks/pagerduty`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-pagerduty-signature': signBody(raw, WEBHOOK_SECRET) }, body: raw });
+    assert.equal(hook.status, 202, await hook.clone().text());
+  });
+
+  it('refuses JSON nested deeper than 64 levels with a 400 naming the problem, on every JSON route', async function () {
+    const deep = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    const nested = deep(100_000);
+    // A rule test whose payload nests 100,000 levels deep: today's code parsed it and failed on the
+    // answer (JSON.stringify ran out of stack); a webhook delivery nesting as deep, signed.
+    const cases: [string, string, Record<string, string>][] = [
+      ['/api/rules/test', `{"rule":{"name":"deep","services":["*"],"actions":[{"type":"pagerduty.note","content":"x"}]},"payload":{"event":{"id":"E1","event_type":"incident.triggered","resource_type":"incident","occurred_at":"2024-01-01T00:00:00Z","data":{"id":"Q1","type":"incident","x":${nested}}}}}`, auth],
+      ['/api/rules', nested, auth],
+      ['/api/environments', nested, auth],
+      ['/api/tokens', nested, auth],
+    ];
+    const webhook = `{"event":{"id":"E-deep","event_type":"incident.triggered","resource_type":"incident","occurred_at":"2024-01-01T00:00:00Z","data":{"id":"QDEEP","type":"incident","x":${deep(20_000)}}}}`;
+    cases.push(['/webhooks/pagerduty', webhook, { 'x-pagerduty-signature': signBody(webhook, WEBHOOK_SECRET) }]);
+    for (const [path, body, headers] of cases) {
+      const res = await fetch(`${api.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(30_000) });
+      const problem = (await res.json()) as { detail: string; errors?: { path: string; message: string }[] };
+      assert.equal(res.status, 400, `${path}: ${res.status} ${JSON.stringify(problem).slice(0, 300)}`);
+      assert.match(problem.detail, /nests deeper than 64 levels/, path);
+    }
+  });
+
+  it('refuses oversized strings with a 400 naming where they are', async function () {
+    const payload = sampleFor('v3-incident.triggered-01.json', newIncidentId(), { data: { title: 'T'.repeat(300 * 1024) } });
+    const res = await fetch(`${api.url}/api/rules/test`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ rule: { name: 'long', services: ['*'], actions: [{ type: 'pagerduty.note', content: 'x' }] }, payload }),
+    });
+    const problem = (await res.json()) as { detail: string; errors: { path: string; message: string }[] };
+    assert.equal(res.status, 400, JSON.stringify(problem).slice(0, 300));
+    assert.deepEqual(problem.errors, [{ path: 'payload.event.data.title', message: `string of ${300 * 1024} characters; the limit is ${256 * 1024}` }]);
+
+    // Keys count too, and the default routes allow 64 KiB.
+    const key = await fetch(`${api.url}/api/environments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'e', labels: { ['k'.repeat(70_000)]: 'v' } }) });
+    assert.equal(key.status, 400);
+    assert.match(((await key.json()) as { detail: string }).detail, /a string of 70000 characters at labels\.k+; the limit is 65536/);
+  });
+});
