@@ -371,7 +371,7 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
       assert.match(s.env?.SELFHEAL_TOKEN ?? '', /^\$\{\{ secrets\.SELFHEAL_\w+_TOKEN \}\}$/, 'the token comes from a repository secret');
       return s.run;
     };
-    const summary = path.join(work, 'summary.md');
+    const summary = path.join(work, 'step-summary.txt');
     const ghEnv = (dir: string) => ({ ...env, SELFHEAL_DIR: dir, SELFHEAL_PRUNE: workflow.env.SELFHEAL_PRUNE!, SELFHEAL_CLI: BIN, GITHUB_STEP_SUMMARY: summary });
     const cwd = await mkdtemp(path.join(work, 'gh-'));
     const inDir = (script: string) => `cd ${JSON.stringify(cwd)}\n${script}`;

@@ -135,7 +135,8 @@ describe('security: agent isolation', function () {
         workflowId: `forged-${randomUUID()}`,
         args: [{ environment: envB, taskQueue: agentTaskQueue(envB), script: scriptName, scheduleToStartSeconds: 20, timeoutSeconds: 20 }],
       }) as Promise<AgentCheckResult>;
-    for (const escape of ['/bin/sh', '../../../../bin/sh', 'sh', `${path.relative(scriptsB, '/bin')}/sh`]) {
+    // stands-alone: not a path (script names an attacker sends)
+    for (const escape of ['/bin/sh', '../../../../bin/sh', 'sh', `${path.relative(scriptsB, '/bin')}/sh`]) { // stands-alone: not a path
       const r = await forge(escape);
       assert.equal(r.healthy, false, escape);
       assert.equal(r.reached, true, escape);

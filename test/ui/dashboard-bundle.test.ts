@@ -56,10 +56,10 @@ describe('dashboard client: type check, import rules and bundle', function () {
 
     const code = [
       "import { h } from '../dom.js';", // own module: allowed
-      "import type { JobDefinition } from '../../../domain/jobs.js';", // domain type: allowed
-      "import { JOB_WORKFLOW } from '../../../contracts/names.js';", // contracts: allowed
-      "import { parseDuration } from '../../../domain/jobs.js';", // line 4: domain value
-      "import { createApp } from '../../../api/app.js';", // line 5: server module
+      "import type { JobDefinition } from '../../../domain/jobs.js';", // domain type: allowed (stands-alone: not a path)
+      "import { JOB_WORKFLOW } from '../../../contracts/names.js';", // contracts: allowed (stands-alone: not a path)
+      "import { parseDuration } from '../../../domain/jobs.js';", // line 4: domain value (stands-alone: not a path)
+      "import { createApp } from '../../../api/app.js';", // line 5: server module (stands-alone: not a path)
       "import { dashboardBundle } from '../../bundle.js';", // line 6: server side of the dashboard
       "import { parse } from 'yaml';", // line 7: a package
       "import { readFileSync } from 'node:fs';", // line 8: a Node built-in

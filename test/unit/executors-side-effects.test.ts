@@ -98,7 +98,7 @@ describe('side effects: a retry after a lost answer never makes a second one', f
       EWM_PASSWORD: ewm.password,
       SMTP_URL: `smtp://127.0.0.1:${opts.smtpPort ?? smtp.port}`,
       SMTP_FROM: 'selfheal@example.com',
-      TEST_SLACK_URL: opts.slackUrl ?? slack.webhookUrl,
+      SELFHEAL_SECRET_TEST_SLACK_URL: opts.slackUrl ?? slack.webhookUrl,
     };
     return createActionActivities({
       db: db.db,
@@ -228,7 +228,7 @@ describe('side effects: a retry after a lost answer never makes a second one', f
 
   it('Slack: the post went through but the answer was lost — never posted again (at most once), and the run says so', async function () {
     const { executeAction } = activities();
-    const i = input('notify.slack', { webhookUrlRef: 'env:TEST_SLACK_URL', text: `deploy rolled back ${randomUUID()}` });
+    const i = input('notify.slack', { webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_SLACK_URL', text: `deploy rolled back ${randomUUID()}` });
     slack.loseNextAnswer('drop', { method: 'POST' });
     const { error } = await untilDone(executeAction, i);
     assert.equal(error?.type, 'OutcomeUnknown');
@@ -239,7 +239,7 @@ describe('side effects: a retry after a lost answer never makes a second one', f
 
   it('Slack: a post that provably did not arrive (connection refused, 429) is retried and sent once', async function () {
     const text = `disk cleaned ${randomUUID()}`;
-    const i = input('notify.slack', { webhookUrlRef: 'env:TEST_SLACK_URL', text });
+    const i = input('notify.slack', { webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_SLACK_URL', text });
     const refused = activities({ slackUrl: `http://127.0.0.1:${deadPort}/services/T/B/x` });
     await assert.rejects(refused.executeAction(i), (e: Error) => e instanceof HttpCallError && /ECONNREFUSED/.test(e.message));
     assert.equal((await row(i.actionRunId)).state, 'failed');
