@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { configVariables, loadConfig } from '../../src/config.js';
+import { API_DRAIN_SECONDS } from '../../src/server.js';
 
 // No Docker engine runs here, so the compose file is checked against the config it feeds.
 type Service = {
   image?: string;
+  stop_grace_period?: string;
   build?: unknown;
   command?: string[];
   environment?: Record<string, string | number>;
@@ -256,6 +258,19 @@ describe('docker-compose.yml', function () {
       assert.equal((compose.services[name] as { user?: string }).user, undefined, `${name} overrides the image's user`);
     }
     assert.equal(compose.services.api!.command!.at(-1), dockerCmd.at(-1), "the API runs the image's default entrypoint");
+  });
+
+  it('gives each app service longer to stop than it takes to drain (Docker kills after 10 s by default)', function () {
+    const seconds = (d: string | undefined) => {
+      const m = /^(\d+)s$/.exec(d ?? '10s');
+      assert.ok(m, `stop_grace_period ${d} is not "<n>s"`);
+      return Number(m[1]);
+    };
+    const sdkGrace = (file: string) => Number(/shutdownGraceTime:\s*'(\d+) seconds'/.exec(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'))![1]);
+    for (const [name, drain] of [['api', API_DRAIN_SECONDS], ['worker', sdkGrace('src/temporal/worker.ts')], ['agent', sdkGrace('src/agent.ts')]] as const) {
+      assert.ok(drain > 0, name);
+      assert.ok(seconds(compose.services[name]!.stop_grace_period) > drain, `${name}: stop_grace_period ${compose.services[name]!.stop_grace_period ?? '10s (default)'} <= ${drain} s`);
+    }
   });
 
   it('runs the same entrypoints as the npm scripts', function () {
