@@ -1,33 +1,73 @@
-import { serve, type ServerType } from '@hono/node-server';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { serve } from '@hono/node-server';
 import { pathToFileURL } from 'node:url';
 import { createApp, type AppDeps } from './api/app.js';
 import { allRoutes } from './api/routes/index.js';
 import { temporalTarget } from './temporal/connection.js';
 import { configOrExit, lazyTemporalClient, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
 
+/**
+ * How long a stopping API lets requests in flight finish before it closes their connections. Below the
+ * Helm chart's terminationGracePeriodSeconds minus its preStop sleep (30 - 5 s; test/unit/helm-chart.test.ts
+ * checks it), and above what a request waits on Temporal (4 s for a webhook's signalWithStart, 10 s deadline
+ * for a schedule change, which then answers 503 itself).
+ */
+export const API_DRAIN_SECONDS = 10;
+
 export interface ApiServer {
   url: string;
   port: number;
-  close(): Promise<void>;
+  /**
+   * Graceful stop: refuse new connections at once, close idle keep-alive connections, let requests in flight
+   * finish (their answers carry `Connection: close`) for up to `drainMs`, then close whatever is left.
+   * Resolves when every connection is closed.
+   */
+  close(drainMs?: number): Promise<void>;
 }
 
 /** Serve the API on config.host:port (port 0 → a free port). */
 export async function startApiServer(deps: AppDeps): Promise<ApiServer> {
   const app = createApp(deps, allRoutes);
   return new Promise((resolve) => {
-    const server: ServerType = serve({ fetch: app.fetch, port: deps.config.port, hostname: deps.config.host }, (info) => {
+    const server = serve({ fetch: app.fetch, port: deps.config.port, hostname: deps.config.host }, (info) => {
       const host = deps.config.host === '0.0.0.0' || deps.config.host === '127.0.0.1' ? 'localhost' : deps.config.host;
-      resolve({
-        url: `http://${host}:${info.port}`,
-        port: info.port,
-        close: () =>
-          new Promise<void>((r) => {
-            server.close(() => r());
-            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-          }),
-      });
+      resolve({ url: `http://${host}:${info.port}`, port: info.port, close: closer(server as Server, deps.logger) });
     });
   });
+}
+
+/**
+ * Node's server.close() stops listening and closes idle connections, but a keep-alive connection whose
+ * request is in flight would stay open after its answer until the keep-alive timeout, and one that never
+ * finishes would hold the process forever. So the answers of requests in flight, and of requests that
+ * still arrive on open connections, close their connection; past the bound every connection is cut.
+ */
+function closer(server: Server, logger: AppDeps['logger']): (drainMs?: number) => Promise<void> {
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (draining) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  let closed: Promise<void> | undefined;
+  return (drainMs = API_DRAIN_SECONDS * 1000) => {
+    closed ??= new Promise<void>((resolve) => {
+      draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      if (inFlight.size > 0) logger.info({ requests: inFlight.size, drainSeconds: drainMs / 1000 }, 'API stopping: letting requests in flight finish');
+      const cut = setTimeout(() => {
+        logger.warn({ requests: inFlight.size }, 'API stopping: requests still in flight after the drain bound; closing their connections');
+        server.closeAllConnections();
+      }, drainMs);
+      server.close(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    return closed;
+  };
 }
 
 async function main(): Promise<void> {

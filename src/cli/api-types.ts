@@ -23,11 +23,30 @@ export interface EnvironmentView extends Record<string, unknown> {
   description: string | null;
   labels: Record<string, string>;
   agentTaskQueue: string;
-  ssh: { host: string; port: number; user: string; keyRef: string; hostKeyFingerprint: string; scriptsDir?: string } | null;
+  ssh: { host: string; port: number; user: string; keyRef: string; hostKeyFingerprint: string } | null;
   maintenanceWindows: unknown[];
   createdAt?: string;
   updatedAt?: string;
   agent?: { online?: boolean; error?: string; pollers?: unknown[] };
+}
+
+/** An API token as GET /api/tokens lists it (never its secret value). */
+export interface TokenView {
+  id: string;
+  name: string;
+  scopes: string[];
+  createdBy: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  expiresAt: string;
+  expired: boolean;
+}
+
+/** POST /api/tokens: the new token's view and, this once, its value. */
+export interface CreatedToken extends TokenView {
+  token: string;
+  note?: string;
 }
 
 export interface EnvironmentCheckAnswer {

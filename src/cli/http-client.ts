@@ -1,7 +1,9 @@
 // One typed client for the REST API: base URL and bearer token, JSON in and out, and every
 // `application/problem+json` answer turned into an ApiError carrying the CLI's exit code
 // (2 for a request the server refused as invalid, 3 for authentication, authority and server failures).
-import type { EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RuleView } from './api-types.js';
+// Nothing is retried: in particular a 429 (this address failed authentication too often) is reported with
+// the server's Retry-After, since another attempt inside the window is refused again and prolongs nothing useful.
+import type { CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RuleView, TokenView } from './api-types.js';
 import { CliError, EXIT } from './errors.js';
 
 /** A request that takes longer than this is a network error (exit 3). */
@@ -19,6 +21,22 @@ export function describeProblem(status: number, body: unknown): string {
   return lines.join('\n');
 }
 
+/**
+ * Seconds a `Retry-After` header asks for (a number of seconds or an HTTP date), or undefined when it is
+ * missing or unreadable.
+ */
+export function retryAfterSeconds(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** What a 429 means here: the API's failed-authentication limit (src/api/auth.ts) blocks this address. */
+export const tooManyFailures = (retryAfter: number | undefined) =>
+  `too many failed authentications from this address; retry ${retryAfter === undefined ? 'later' : `in ${retryAfter} s`}`;
+
 /** The server answered with an error status. */
 export class ApiError extends CliError {
   constructor(
@@ -26,14 +44,16 @@ export class ApiError extends CliError {
     readonly path: string,
     readonly status: number,
     readonly body: unknown,
+    /** Seconds the server's Retry-After asked for (429). */
+    readonly retryAfter?: number,
   ) {
-    super(VALIDATION_STATUSES.has(status) ? EXIT.usage : EXIT.server, `${method} ${path} failed: ${describeProblem(status, body)}`);
+    super(VALIDATION_STATUSES.has(status) ? EXIT.usage : EXIT.server, status === 429 ? tooManyFailures(retryAfter) : `${method} ${path} failed: ${describeProblem(status, body)}`);
     this.name = 'ApiError';
   }
 
   /** The problem's one-line summary and its field errors, without the request line. */
   get summary(): string {
-    return describeProblem(this.status, this.body);
+    return this.status === 429 ? this.message : describeProblem(this.status, this.body);
   }
 }
 
@@ -81,6 +101,12 @@ export interface ApiClient {
   incidents: {
     list(query: URLSearchParams): Promise<IncidentSummary[]>;
     get(id: string): Promise<IncidentDetail | undefined>;
+  };
+  tokens: {
+    create(body: { name: string; scopes: string[]; expiresIn?: string; expiresAt?: string }): Promise<CreatedToken>;
+    list(): Promise<TokenView[]>;
+    /** Undefined when the token is not known. */
+    revoke(id: string): Promise<TokenView | undefined>;
   };
 }
 
@@ -131,7 +157,7 @@ export function createApiClient(global: { url: string; token: string | undefined
       body = text;
     }
     if (res.status === 404 && opts.allow404) return { status: 404, body: body as T };
-    if (res.status >= 400) throw new ApiError(method, path, res.status, body);
+    if (res.status >= 400) throw new ApiError(method, path, res.status, body, res.status === 429 ? retryAfterSeconds(res.headers.get('retry-after')) : undefined);
     return { status: res.status, body: body as T };
   }
   const found = <T>(r: ApiResponse<T>) => (r.status === 404 ? undefined : r.body);
@@ -176,6 +202,11 @@ export function createApiClient(global: { url: string; token: string | undefined
     incidents: {
       list: async (query) => (await request<{ items: IncidentSummary[] }>('GET', `/api/incidents?${query}`)).body.items,
       get: async (id) => found(await request<IncidentDetail>('GET', `/api/incidents/${seg(id)}`, { allow404: true })),
+    },
+    tokens: {
+      create: async (body) => (await request<CreatedToken>('POST', '/api/tokens', { body })).body,
+      list: async () => (await request<{ items: TokenView[] }>('GET', '/api/tokens')).body.items,
+      revoke: async (id) => found(await request<TokenView>('DELETE', `/api/tokens/${seg(id)}`, { allow404: true })),
     },
   };
 }

@@ -13,6 +13,7 @@ import { registerIncidents } from './commands/incidents.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerPagerDuty } from './commands/pagerduty.js';
 import { registerRules } from './commands/rules.js';
+import { registerTokens } from './commands/tokens.js';
 import type { Io } from './context.js';
 import { CliError, EXIT } from './errors.js';
 import { createProgram } from './program.js';
@@ -33,6 +34,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   registerJobs(program, rt);
   registerEnvironments(program, rt);
   registerPagerDuty(program, rt);
+  registerTokens(program, rt);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

@@ -237,6 +237,13 @@ export interface AuthSessionTable {
   revoked_at: NullableTimestamp;
 }
 
+/** One row: this deployment's id, which its Temporal job schedules carry (src/temporal/schedules.ts). */
+export interface DeploymentTable {
+  singleton: ColumnType<boolean, boolean | undefined, never>;
+  id: string;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
@@ -253,6 +260,7 @@ export interface Database {
   side_effects: SideEffectTable;
   pagerduty_writes: PagerDutyWriteTable;
   auth_sessions: AuthSessionTable;
+  deployment: DeploymentTable;
 }
 
 export type Incident = Selectable<IncidentTable>;

@@ -4,6 +4,7 @@ import * as initial from './migrations/2026-11-24T00-00-initial.js';
 import * as authSessions from './migrations/2026-11-30T14-00-auth-sessions.js';
 import * as sideEffects from './migrations/2026-12-01T00-00-side-effects.js';
 import * as authority from './migrations/2026-12-02T00-00-authority.js';
+import * as deployment from './migrations/2026-12-05T00-00-deployment.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 const migrations: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-30T14-00-auth-sessions': authSessions,
   '2026-12-01T00-00-side-effects': sideEffects,
   '2026-12-02T00-00-authority': authority,
+  '2026-12-05T00-00-deployment': deployment,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -5,6 +5,8 @@ export const DEFAULT_TASK_QUEUE = 'selfheal';
 
 export const incidentWorkflowId = (incidentId: string): string => `incident-${incidentId}`;
 export const jobScheduleId = (jobId: string): string => `job-${jobId}`;
+/** Memo key on each job schedule naming the deployment (database) that created it (src/temporal/schedules.ts). */
+export const DEPLOYMENT_MEMO_KEY = 'selfhealDeploymentId';
 export { agentTaskQueue } from '../domain/agent-task-queue.js';
 
 export const searchAttributes = {

@@ -1,6 +1,12 @@
 // Each job is one Temporal Schedule (id `job-<jobId>`) whose action starts `jobWorkflow` on the main
 // task queue. Schedules are kept in step with the jobs table: by the API on every change, and by
 // reconcileSchedules at worker start.
+//
+// Several deployments (each with its own database) may share a Temporal namespace: a team's staging and
+// production, or a test stack on a shared dev server. Each schedule's memo names the deployment that created
+// it (DEPLOYMENT_MEMO_KEY: the id in its database, src/db/queries/deployment.ts), and a deployment deletes
+// only schedules that carry its own id: never another's, never an unmarked one (made before the marker
+// existed). A job whose schedule id another deployment already holds is refused, not taken over.
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
@@ -10,9 +16,10 @@ import {
 } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
+import { deploymentId } from '../db/queries/deployment.js';
 import { jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
-import { jobScheduleId, searchAttributes } from './names.js';
+import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
 
 export const JOB_WORKFLOW_TYPE = 'jobWorkflow';
 /** Workflow ids of a job's runs: `jobrun-<jobId>-<scheduled time>` (Temporal appends the time). */
@@ -22,6 +29,23 @@ const SCHEDULE_PREFIX = jobScheduleId('');
 export interface ScheduleTarget {
   /** The main worker's task queue, where jobWorkflow runs. */
   taskQueue: string;
+  /** This deployment's id (src/db/queries/deployment.ts), written into each schedule's memo. */
+  deploymentId: string;
+}
+
+/** The schedule id a job needs belongs to another deployment sharing the Temporal namespace. */
+export class ScheduleOwnedElsewhereError extends Error {
+  constructor(readonly scheduleId: string) {
+    super(`schedule ${scheduleId} belongs to another Self-healing deployment sharing this Temporal namespace; give the job another id`);
+    this.name = 'ScheduleOwnedElsewhereError';
+  }
+}
+
+/** Who created a schedule, from its memo: this deployment, another one, or nobody said (made before the marker). */
+export function scheduleOwner(memo: Record<string, unknown> | undefined, ours: string): 'ours' | 'other' | 'unmarked' {
+  const owner = memo?.[DEPLOYMENT_MEMO_KEY];
+  if (typeof owner !== 'string' || owner === '') return 'unmarked';
+  return owner === ours ? 'ours' : 'other';
 }
 
 
@@ -58,13 +82,17 @@ export function jobScheduleOptions(job: JobDefinition, target: ScheduleTarget): 
     spec: spec(job),
     action: action(job, target),
     policies: policies(job),
-    memo: { jobId: job.id, jobName: job.name },
+    // The memo is set at creation only (Temporal cannot change it later): the deployment marker is here.
+    memo: { jobId: job.id, jobName: job.name, [DEPLOYMENT_MEMO_KEY]: target.deploymentId },
     typedSearchAttributes: [{ key: searchAttributes.jobId, value: job.id }],
     state: { paused: !job.enabled, note: job.enabled ? `job ${job.id}` : 'disabled' },
   };
 }
 
-/** Create the job's schedule; if one already exists (left over), update it to match instead. */
+/**
+ * Create the job's schedule; if one already exists (left over by this deployment, or made before the
+ * marker), update it to match instead. One that another deployment created is refused.
+ */
 export async function createJobSchedule(client: Client, job: JobDefinition, target: ScheduleTarget): Promise<void> {
   try {
     await client.schedule.create(jobScheduleOptions(job, target));
@@ -74,27 +102,41 @@ export async function createJobSchedule(client: Client, job: JobDefinition, targ
   }
 }
 
-/** Update the job's schedule to match its definition (`enabled` decides paused); create it when missing. */
+/**
+ * Update the job's schedule to match its definition (`enabled` decides paused); create it when missing.
+ * A schedule another deployment created is left as it is (ScheduleOwnedElsewhereError).
+ */
 export async function updateJobSchedule(client: Client, job: JobDefinition, target: ScheduleTarget): Promise<void> {
+  const scheduleId = jobScheduleId(job.id);
   try {
-    await client.schedule.getHandle(jobScheduleId(job.id)).update((prev) => ({
-      spec: spec(job),
-      action: action(job, target),
-      policies: { ...policies(job), pauseOnFailure: prev.policies.pauseOnFailure },
-      state: { paused: !job.enabled, note: job.enabled ? `job ${job.id}` : 'disabled' },
-    }));
+    await client.schedule.getHandle(scheduleId).update((prev) => {
+      if (scheduleOwner(prev.memo, target.deploymentId) === 'other') throw new ScheduleOwnedElsewhereError(scheduleId);
+      return {
+        spec: spec(job),
+        action: action(job, target),
+        policies: { ...policies(job), pauseOnFailure: prev.policies.pauseOnFailure },
+        state: { paused: !job.enabled, note: job.enabled ? `job ${job.id}` : 'disabled' },
+      };
+    });
   } catch (err) {
     if (!(err instanceof ScheduleNotFoundError)) throw err;
     await client.schedule.create(jobScheduleOptions(job, target));
   }
 }
 
-/** Delete the job's schedule; a schedule already gone is fine. */
-export async function deleteJobSchedule(client: Client, jobId: string): Promise<void> {
+/**
+ * Delete the job's schedule; a schedule already gone is fine. One that another deployment created is left
+ * alone (answers false): it only shares the id.
+ */
+export async function deleteJobSchedule(client: Client, jobId: string, ours: string): Promise<boolean> {
+  const handle = client.schedule.getHandle(jobScheduleId(jobId));
   try {
-    await client.schedule.getHandle(jobScheduleId(jobId)).delete();
+    if (scheduleOwner((await handle.describe()).memo, ours) === 'other') return false;
+    await handle.delete();
+    return true;
   } catch (err) {
     if (!(err instanceof ScheduleNotFoundError)) throw err;
+    return true;
   }
 }
 
@@ -154,39 +196,52 @@ export async function describeJobSchedule(client: Client, jobId: string): Promis
   }
 }
 
+export interface ReconcileResult {
+  /** Live jobs whose missing schedule was created. */
+  created: string[];
+  /** Orphaned schedules (no live job) this deployment created, deleted. */
+  deleted: string[];
+  /** Live jobs whose stored definition is invalid (no schedule created). */
+  invalid: string[];
+  /** Orphaned `job-*` schedules left alone: another deployment's, or unmarked (made before the marker). */
+  keptUnowned: string[];
+  /** Live jobs whose schedule id is held by another deployment's schedule. */
+  conflicts: string[];
+}
+
 /**
  * At worker start: every live job gets its schedule (created when missing, paused when the job is
- * disabled) and every `job-*` schedule without a live job is deleted. Each change is logged.
+ * disabled), and every `job-*` schedule this deployment created whose job is gone is deleted. Schedules of
+ * other deployments in the namespace, and unmarked ones, are never deleted. Each change is logged.
  */
-export async function reconcileSchedules(
-  client: Client,
-  db: Kysely<Database>,
-  logger: Logger,
-  target: ScheduleTarget,
-): Promise<{ created: string[]; deleted: string[]; invalid: string[] }> {
+export async function reconcileSchedules(client: Client, db: Kysely<Database>, logger: Logger, target: { taskQueue: string }): Promise<ReconcileResult> {
   const log = logger.child({ component: 'schedules' });
+  const ours = await deploymentId(db);
+  const scheduleTarget: ScheduleTarget = { taskQueue: target.taskQueue, deploymentId: ours };
   const rows = await db.selectFrom('jobs').select(['id', 'definition', 'enabled']).where('deleted_at', 'is', null).execute();
   const live = new Set(rows.map((r) => r.id));
-  const created: string[] = [];
-  const deleted: string[] = [];
-  const invalid: string[] = [];
+  const result: ReconcileResult = { created: [], deleted: [], invalid: [], keptUnowned: [], conflicts: [] };
 
   for (const row of rows) {
     const scheduleId = jobScheduleId(row.id);
     try {
-      await client.schedule.getHandle(scheduleId).describe();
+      const existing = await client.schedule.getHandle(scheduleId).describe();
+      if (scheduleOwner(existing.memo, ours) === 'other') {
+        result.conflicts.push(row.id);
+        log.error({ jobId: row.id, scheduleId }, 'job schedule id is held by another deployment sharing this Temporal namespace; the job does not run here');
+      }
       continue;
     } catch (err) {
       if (!(err instanceof ScheduleNotFoundError)) throw err;
     }
     const parsed = jobDefinitionSchema.safeParse(row.definition);
     if (!parsed.success) {
-      invalid.push(row.id);
+      result.invalid.push(row.id);
       log.error({ jobId: row.id, scheduleId, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job definition invalid; schedule not created');
       continue;
     }
-    await createJobSchedule(client, { ...parsed.data, id: row.id, enabled: row.enabled } as JobDefinition, target);
-    created.push(row.id);
+    await createJobSchedule(client, { ...parsed.data, id: row.id, enabled: row.enabled } as JobDefinition, scheduleTarget);
+    result.created.push(row.id);
     log.info({ jobId: row.id, scheduleId }, 'created missing job schedule');
   }
 
@@ -194,9 +249,23 @@ export async function reconcileSchedules(
     if (!s.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
     const jobId = s.scheduleId.slice(SCHEDULE_PREFIX.length);
     if (live.has(jobId)) continue;
-    await deleteJobSchedule(client, jobId);
-    deleted.push(jobId);
-    log.info({ jobId, scheduleId: s.scheduleId }, 'deleted orphaned job schedule');
+    // The listing is eventually consistent: the memo that decides is the one describe reads now.
+    let owner: ReturnType<typeof scheduleOwner>;
+    try {
+      owner = scheduleOwner((await client.schedule.getHandle(s.scheduleId).describe()).memo, ours);
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) continue;
+      throw err;
+    }
+    if (owner !== 'ours') {
+      result.keptUnowned.push(jobId);
+      if (owner === 'unmarked') log.info({ jobId, scheduleId: s.scheduleId }, 'job schedule without a live job left alone: it names no deployment (made before deployment markers, or not by Self-healing)');
+      continue;
+    }
+    if (await deleteJobSchedule(client, jobId, ours)) {
+      result.deleted.push(jobId);
+      log.info({ jobId, scheduleId: s.scheduleId }, 'deleted orphaned job schedule');
+    }
   }
-  return { created, deleted, invalid };
+  return result;
 }

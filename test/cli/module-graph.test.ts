@@ -54,6 +54,7 @@ describe('selfheal loads no server code', function () {
     ['apply', '-f', 'examples/gitops/selfheal', '--prune', 'rule'],
     ['export'],
     ['jobs', 'list', '--json'],
+    ['tokens', 'list'],
     ['--help'],
   ]) {
     it(`selfheal ${args.join(' ')}`, async () => {

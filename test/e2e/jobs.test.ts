@@ -11,6 +11,7 @@ import { createLogger } from '../../src/logger.js';
 import { freePort } from '../../src/temporal/dev-server.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
 import { jobScheduleOptions, reconcileSchedules } from '../../src/temporal/schedules.js';
+import { deploymentId } from '../../src/db/queries/deployment.js';
 import { jobDefinitionSchema, type JobDefinition } from '../../src/domain/jobs.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -260,7 +261,8 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     await stack.db.db.insertInto('jobs').values({ id: def.id, name: def.name, definition: JSON.stringify(def), enabled: true, schedule_id: jobScheduleId(def.id) }).execute();
     created.push(def.id);
     const orphan = { ...def, id: 'probe-orphan', name: 'orphan' };
-    await stack.temporal.client.schedule.create(jobScheduleOptions(orphan, { taskQueue: stack.taskQueue }));
+    // An orphan this deployment made (its memo names this database's deployment id).
+    await stack.temporal.client.schedule.create(jobScheduleOptions(orphan, { taskQueue: stack.taskQueue, deploymentId: await deploymentId(stack.db.db) }));
     created.push(orphan.id);
 
     // Schedule listing is eventually consistent: wait until the orphan is visible, then reconcile.

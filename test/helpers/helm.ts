@@ -45,6 +45,7 @@ export interface Container {
   };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
 export interface PodSpec {
   containers: Container[];

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { configVariables, loadConfig } from '../../src/config.js';
+import { API_DRAIN_SECONDS } from '../../src/server.js';
 
 // No Docker engine runs here, so the compose file is checked against the config it feeds.
 type Service = {
   image?: string;
+  stop_grace_period?: string;
   build?: unknown;
   command?: string[];
   environment?: Record<string, string | number>;
@@ -31,8 +33,71 @@ function interpolate(value: string | number, given: Record<string, string>): str
 }
 
 const secrets = { PAGERDUTY_WEBHOOK_SECRETS: 'whsec-one,whsec-two', SELFHEAL_ADMIN_TOKEN: 'admin-token-0123456789' };
-const envOf = (name: string) =>
-  Object.fromEntries(Object.entries(compose.services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(v, secrets)]));
+/** A service's environment as compose hands it to the process, from a shell holding `shell` (plus the required secrets). */
+const envOf = (name: string, shell: Record<string, string> = {}) =>
+  Object.fromEntries(Object.entries(compose.services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(v, { ...secrets, ...shell })]));
+
+/** Entries whose value is the same-named variable of the shell or .env (`NAME: ${NAME:-default}`). */
+const passedThrough = (name: string) =>
+  Object.entries(compose.services[name]!.environment ?? {})
+    .filter(([k, v]) => new RegExp(`^\\$\\{${k}(:[-?][^}]*)?\\}$`).test(String(v)))
+    .map(([k]) => k);
+
+/** Set by the compose file itself, for the stack it describes. */
+const SET_BY_COMPOSE: Record<'api' | 'worker', Record<string, string>> = {
+  api: {
+    NODE_ENV: 'the stack runs in production',
+    PORT: 'the published port maps to it',
+    TEMPORAL_ADDRESS: "the stack's own Temporal",
+    TEMPORAL_NAMESPACE: "the stack's Temporal has the default namespace",
+    TEMPORAL_TASK_QUEUE: 'the API and the worker must agree',
+    DATABASE_URL: "the stack's own Postgres (POSTGRES_PASSWORD)",
+  },
+  worker: {
+    NODE_ENV: 'the stack runs in production',
+    TEMPORAL_ADDRESS: "the stack's own Temporal",
+    TEMPORAL_NAMESPACE: "the stack's Temporal has the default namespace",
+    TEMPORAL_TASK_QUEUE: 'the API and the worker must agree',
+    DATABASE_URL: "the stack's own Postgres (POSTGRES_PASSWORD)",
+  },
+};
+
+/** Deliberately not given, and why. */
+const COMMON_LEFT_OUT: Record<string, string> = {
+  SELFHEAL_DATA_DIR: 'the embedded database of npm start',
+  TEMPORAL_CLI_PATH: 'the dev server of npm start',
+  PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED: 'refused in production',
+  HOST: 'the container listens on every interface; the published port decides who reaches it',
+  TEMPORAL_TLS_CERT_PATH: "the stack's Temporal on the compose network has no TLS",
+  TEMPORAL_TLS_KEY_PATH: "the stack's Temporal on the compose network has no TLS",
+  TEMPORAL_TLS_CA_PATH: "the stack's Temporal on the compose network has no TLS",
+  TEMPORAL_API_KEY: "the stack's Temporal has no API keys",
+  SELFHEAL_EXTRACTORS_FILE: 'a file: mount it and set the variable in an override file',
+  SELFHEAL_ENVIRONMENT: 'Doctor agent only',
+  SELFHEAL_SCRIPTS_DIR: 'Doctor agent only',
+  SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS: 'Doctor agent only',
+};
+const LEFT_OUT: Record<'api' | 'worker', Record<string, string>> = {
+  api: {
+    ...COMMON_LEFT_OUT,
+    PAGERDUTY_API_TOKEN: "the worker's credential",
+    SMTP_PASSWORD: "the worker's credential",
+    JIRA_API_TOKEN: "the worker's credential",
+    GITHUB_TOKEN: "the worker's credential",
+    EWM_PASSWORD: "the worker's credential",
+  },
+  worker: {
+    ...COMMON_LEFT_OUT,
+    PORT: 'the worker serves no HTTP',
+    PAGERDUTY_WEBHOOK_SECRETS: "the API's credential",
+    SELFHEAL_ADMIN_TOKEN: "the API's credential",
+    METRICS_TOKEN: "the API's credential",
+    OIDC_CLIENT_SECRET: "the API's credential",
+  },
+};
+
+/** The Dockerfile's CMD, as an exec-form array. */
+const dockerCmd = JSON.parse(/^CMD (\[.*\])$/m.exec(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'))![1]!) as string[];
 
 describe('docker-compose.yml', function () {
   it('has Postgres, Temporal on that Postgres, its Web UI, the API, the worker and a Doctor agent', function () {
@@ -87,6 +152,125 @@ describe('docker-compose.yml', function () {
 
   it('refuses to start without the required secrets', function () {
     assert.throws(() => interpolate(compose.services.api!.environment!.PAGERDUTY_WEBHOOK_SECRETS!, {}), /PAGERDUTY_WEBHOOK_SECRETS is required/);
+  });
+
+  for (const name of ['api', 'worker'] as const) {
+    it(`${name}: every variable src/config.ts knows is passed from the shell, set by the compose file, or deliberately left out, and only one of them`, function () {
+      const passed = passedThrough(name);
+      const given = Object.keys(compose.services[name]!.environment ?? {});
+      const groups = { 'passed from the shell': passed, 'set by the compose file': Object.keys(SET_BY_COMPOSE[name]), 'left out': Object.keys(LEFT_OUT[name]) };
+      const seen = new Map<string, string>();
+      for (const [group, names] of Object.entries(groups)) {
+        for (const n of names) {
+          assert.ok(configVariables.includes(n as never), `${n} (${group}) is not a variable src/config.ts knows`);
+          assert.ok(!seen.has(n), `${n} is both ${seen.get(n)} and ${group}`);
+          seen.set(n, group);
+        }
+      }
+      for (const n of Object.keys(SET_BY_COMPOSE[name])) assert.ok(given.includes(n), `${n} is said to be set by the compose file but is not`);
+      for (const n of Object.keys(LEFT_OUT[name])) assert.ok(!given.includes(n), `${n} is said to be left out but is given`);
+      assert.deepEqual(given.filter((n) => !seen.has(n)), [], 'given, but neither from the shell nor listed as set by the compose file');
+      assert.deepEqual(configVariables.filter((n) => !seen.has(n)), [], `variables ${name} can be given neither from the shell nor the compose file: pass them or list why not`);
+    });
+
+    it(`${name}: a value set in the shell or .env reaches the process; unset, the process gets its default`, function () {
+      const defaults = loadConfig(envOf(name), { role: name });
+      for (const n of passedThrough(name)) {
+        assert.equal(envOf(name, { [n]: 'from-the-shell' })[n], 'from-the-shell', n);
+      }
+      // Unset, each passed variable reaches the process empty or with the default .env.example documents.
+      assert.equal(defaults.database.statementTimeoutMs, 30_000);
+      assert.equal(defaults.sshScriptsDir, '/opt/selfheal/scripts');
+      assert.deepEqual(defaults.egressAllow, []);
+      assert.equal(defaults.sso.oidc, undefined);
+      assert.equal(defaults.sso.tokenSignIn, true);
+    });
+  }
+
+  it('the single sign-on settings reach the API, its client secret only the API', function () {
+    const shell = {
+      SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com',
+      OIDC_ISSUER_URL: 'https://login.example.com/realms/sre',
+      OIDC_CLIENT_ID: 'selfheal',
+      OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+      OIDC_ROLE_MAP: 'sre-admins=admin,sre=write',
+      OIDC_PROVIDER_NAME: 'Example SSO',
+      OIDC_GROUPS_CLAIM: 'realm_access.roles',
+      OIDC_SCOPES: 'openid profile email groups',
+      SESSION_MAX_AGE_SECONDS: '7200',
+      SESSION_IDLE_TIMEOUT_SECONDS: '900',
+      DASHBOARD_TOKEN_SIGN_IN: 'false',
+    };
+    const api = loadConfig(envOf('api', shell), { role: 'api' });
+    assert.equal(api.sso.oidc?.issuerUrl, 'https://login.example.com/realms/sre');
+    assert.equal(api.sso.oidc?.clientSecret, 'oidc-client-secret-value');
+    assert.equal(api.sso.oidc?.redirectUrl, 'https://selfheal.example.com/auth/callback');
+    assert.equal(api.sso.oidc?.providerName, 'Example SSO');
+    assert.equal(api.sso.oidc?.groupsClaim, 'realm_access.roles');
+    assert.deepEqual(api.sso.oidc?.scopes, ['openid', 'profile', 'email', 'groups']);
+    assert.deepEqual([...api.sso.oidc!.roleMap], [['sre-admins', 'admin'], ['sre', 'write']]);
+    assert.deepEqual(api.sso.session, { maxAgeSeconds: 7200, idleTimeoutSeconds: 900 });
+    assert.equal(api.sso.tokenSignIn, false);
+    assert.equal(envOf('worker', shell).OIDC_CLIENT_SECRET, undefined);
+  });
+
+  it('the authority, egress, metrics and pool settings reach the processes that enforce them', function () {
+    const shell = {
+      SECRET_REF_ENV_PREFIXES: 'SELFHEAL_SECRET_,VAULT_',
+      SECRET_REF_DIRS: '/run/secrets',
+      SELFHEAL_SSH_SCRIPTS_DIR: '/srv/selfheal/scripts',
+      ACTION_EGRESS_ALLOW: '10.20.0.0/16',
+      ACTION_EGRESS_DENY: '203.0.113.0/24',
+      METRICS_TOKEN: 'metrics-token-0123456789',
+      METRICS_REFRESH_SECONDS: '60',
+      DATABASE_CONNECT_TIMEOUT_MS: '2000',
+      DATABASE_STATEMENT_TIMEOUT_MS: '120000',
+      SELFHEAL_AUTH_MAX_FAILURES: '5',
+      SELFHEAL_TRUSTED_PROXIES: '10.0.0.1',
+      TEMPORAL_WORKER_METRICS_ADDRESS: '0.0.0.0:9464',
+    };
+    const api = loadConfig(envOf('api', shell), { role: 'api' });
+    const worker = loadConfig(envOf('worker', shell), { role: 'worker' });
+    for (const c of [api, worker]) {
+      assert.deepEqual(c.secretRefs.envPrefixes, ['SELFHEAL_SECRET_', 'VAULT_']);
+      assert.deepEqual(c.secretRefs.dirs, ['/run/secrets']);
+      assert.equal(c.database.connectTimeoutMs, 2000);
+      assert.equal(c.database.statementTimeoutMs, 120_000);
+    }
+    assert.equal(worker.sshScriptsDir, '/srv/selfheal/scripts');
+    assert.deepEqual(worker.egressAllow, ['10.20.0.0/16']);
+    assert.deepEqual(worker.egressDeny, ['203.0.113.0/24']);
+    assert.equal(worker.temporal.workerMetricsAddress, '0.0.0.0:9464');
+    assert.equal(api.metricsToken, 'metrics-token-0123456789');
+    assert.equal(worker.metricsToken, undefined, "the API's credential stays with the API");
+    assert.equal(api.metricsRefreshSeconds, 60);
+    assert.deepEqual(api.authLimit, { maxFailures: 5, windowSeconds: 60, trustedProxies: ['10.0.0.1'] });
+  });
+
+  it('no service runs npx: the app services run node --import tsx like the Dockerfile, as its user', function () {
+    assert.deepEqual(dockerCmd.slice(0, 3), ['node', '--import', 'tsx']);
+    for (const [name, svc] of Object.entries(compose.services)) {
+      const words = [...(svc.command ?? []), ...(svc.healthcheck?.test ?? [])].join(' ');
+      assert.doesNotMatch(words, /\bnpx\b/, `${name} runs npx`);
+    }
+    for (const [name, entry] of [['api', 'src/server.ts'], ['worker', 'src/worker.ts'], ['agent', 'src/agent.ts']] as const) {
+      assert.deepEqual(compose.services[name]!.command, [...dockerCmd.slice(0, -1), entry], name);
+      assert.equal((compose.services[name] as { user?: string }).user, undefined, `${name} overrides the image's user`);
+    }
+    assert.equal(compose.services.api!.command!.at(-1), dockerCmd.at(-1), "the API runs the image's default entrypoint");
+  });
+
+  it('gives each app service longer to stop than it takes to drain (Docker kills after 10 s by default)', function () {
+    const seconds = (d: string | undefined) => {
+      const m = /^(\d+)s$/.exec(d ?? '10s');
+      assert.ok(m, `stop_grace_period ${d} is not "<n>s"`);
+      return Number(m[1]);
+    };
+    const sdkGrace = (file: string) => Number(/shutdownGraceTime:\s*'(\d+) seconds'/.exec(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'))![1]);
+    for (const [name, drain] of [['api', API_DRAIN_SECONDS], ['worker', sdkGrace('src/temporal/worker.ts')], ['agent', sdkGrace('src/agent.ts')]] as const) {
+      assert.ok(drain > 0, name);
+      assert.ok(seconds(compose.services[name]!.stop_grace_period) > drain, `${name}: stop_grace_period ${compose.services[name]!.stop_grace_period ?? '10s (default)'} <= ${drain} s`);
+    }
   });
 
   it('runs the same entrypoints as the npm scripts', function () {

@@ -8,6 +8,7 @@ import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
 import { configVariables, loadConfig, type ProcessRole } from '../../src/config.js';
+import { API_DRAIN_SECONDS } from '../../src/server.js';
 import { resolveAllowedScript } from '../../src/executors/script-runner.js';
 import {
   allContainers, CHART, component, containerEnv, deployments, ensureHelm, helm, KUBE_VERSION, parseManifests, podOf, repo, templateArgs as chartArgs,
@@ -428,6 +429,21 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
           if (sdk !== undefined) assert.ok(grace > sdk, `${v.name}: ${d.metadata.name} terminationGracePeriodSeconds ${grace} <= shutdownGraceTime ${sdk} s`);
         }
       }
+    });
+
+    it('the API gets longer to stop than its preStop sleep plus the time it lets requests in flight finish', async function () {
+      let checked = 0;
+      for (const v of VARIANTS) {
+        const api = podOf(await render(v), 'api');
+        if (!api) continue;
+        const pod = api.spec!.template!.spec;
+        const sleep = pod.containers[0]!.lifecycle?.preStop?.exec?.command ?? [];
+        assert.equal(sleep[0], 'sleep', `${v.name}: no preStop sleep`);
+        const budget = Number(sleep[1]) + API_DRAIN_SECONDS;
+        assert.ok(pod.terminationGracePeriodSeconds! > budget, `${v.name}: terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} <= preStop ${sleep[1]} s + drain ${API_DRAIN_SECONDS} s`);
+        checked += 1;
+      }
+      assert.ok(checked >= 2, `only ${checked} API Deployments checked`);
     });
 
     it('migrations run in an init container before the API container starts, with the API\'s database', async function () {

@@ -2,6 +2,7 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { JobRow } from '../../db/database.js';
+import { deploymentId } from '../../db/queries/deployment.js';
 import { jobDefinitionSchema, OVERLAP_POLICIES, slugify, type JobDefinition } from '../../domain/jobs.js';
 import { secretRefOutsidePolicy } from '../../domain/secret-refs.js';
 import { jobScheduleId, workflowUrl } from '../../temporal/names.js';
@@ -12,8 +13,10 @@ import {
   describeJobSchedule,
   pauseJobSchedule,
   resumeJobSchedule,
+  ScheduleOwnedElsewhereError,
   triggerJobSchedule,
   updateJobSchedule,
+  type ScheduleTarget,
 } from '../../temporal/schedules.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
@@ -33,6 +36,7 @@ const GRPC_INVALID_ARGUMENT = 3;
 /** Temporal errors: an invalid schedule is the caller's problem (400); anything else means Temporal is unavailable (503). */
 function temporalProblem(err: unknown, what: string): unknown {
   if (err instanceof ProblemError) return err;
+  if (err instanceof ScheduleOwnedElsewhereError) return conflict(err.message);
   const e = err as { code?: number; cause?: { code?: number }; message?: string };
   const first = String(e.message ?? err).split('\n')[0]!.slice(0, 300);
   if (e.code === GRPC_INVALID_ARGUMENT || e.cause?.code === GRPC_INVALID_ARGUMENT) {
@@ -65,7 +69,8 @@ export function jobRoutes(deps: AppDeps) {
     const reason = ref === undefined ? undefined : secretRefOutsidePolicy(ref, deps.config.secretRefs);
     if (reason) throw badRequest(`invalid request body: notifyOnFailure.slack.webhookUrlRef: ${reason}`, [{ path: 'notifyOnFailure.slack.webhookUrlRef', message: reason }]);
   };
-  const target = { taskQueue: deps.config.temporal.taskQueue };
+  /** Where job runs start, and the deployment marker each schedule carries. */
+  const target = async (): Promise<ScheduleTarget> => ({ taskQueue: deps.config.temporal.taskQueue, deploymentId: await deploymentId(deps.db) });
   const uiUrl = deps.temporalUiUrl ?? deps.config.temporal.uiUrl;
   const namespace = deps.config.temporal.namespace;
 
@@ -88,7 +93,7 @@ export function jobRoutes(deps: AppDeps) {
         await op();
       } catch (err) {
         if (!(err instanceof ScheduleNotFoundError)) throw err;
-        await createJobSchedule(deps.temporal, definitionOf(row), target);
+        await createJobSchedule(deps.temporal, definitionOf(row), await target());
         await op();
       }
     });
@@ -105,6 +110,7 @@ export function jobRoutes(deps: AppDeps) {
     const id = body.id ?? slugify(body.name);
     if (!id) throw badRequest('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
     const job: JobDefinition = { ...body, id };
+    const to = await target(); // read before the transaction: it may use a connection of its own
     const row = await deps.db.transaction().execute(async (trx) => {
       const clash = await trx
         .selectFrom('jobs')
@@ -119,7 +125,7 @@ export function jobRoutes(deps: AppDeps) {
         .executeTakeFirstOrThrow();
       await audit(trx, { actor: c.get('actor'), action: 'job.create', entityType: 'job', entityId: id, after: job });
       // Last: if Temporal refuses, the transaction rolls back and no job exists without its schedule.
-      await temporalCall(deps.temporal, 'the job', () => createJobSchedule(deps.temporal, job, target));
+      await temporalCall(deps.temporal, 'the job', () => createJobSchedule(deps.temporal, job, to));
       return inserted;
     });
     c.get('logger').info({ jobId: id, scheduleId: row.schedule_id }, 'job created');
@@ -146,6 +152,7 @@ export function jobRoutes(deps: AppDeps) {
     checkSecretRefs(body);
     if (body.id !== undefined && body.id !== id) throw badRequest('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
     const job: JobDefinition = { ...body, id };
+    const to = await target();
     const row = await deps.db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom('jobs').selectAll().where('id', '=', id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
       if (!before) throw notFound(`job ${id} is not known`);
@@ -158,7 +165,7 @@ export function jobRoutes(deps: AppDeps) {
         .returningAll()
         .executeTakeFirstOrThrow();
       await audit(trx, { actor: c.get('actor'), action: 'job.update', entityType: 'job', entityId: id, before: definitionOf(before), after: job });
-      await temporalCall(deps.temporal, 'the job', () => updateJobSchedule(deps.temporal, job, target));
+      await temporalCall(deps.temporal, 'the job', () => updateJobSchedule(deps.temporal, job, to));
       return updated;
     });
     return c.json(view(row));
@@ -166,11 +173,12 @@ export function jobRoutes(deps: AppDeps) {
 
   app.delete('/api/jobs/:id', requireScope(auth, 'write'), async (c) => {
     const id = c.req.param('id');
+    const ours = await deploymentId(deps.db);
     await deps.db.transaction().execute(async (trx) => {
       const before = await trx.deleteFrom('jobs').where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
       if (!before) throw notFound(`job ${id} is not known`);
       await audit(trx, { actor: c.get('actor'), action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before) });
-      await temporalCall(deps.temporal, 'the job', () => deleteJobSchedule(deps.temporal, id));
+      await temporalCall(deps.temporal, 'the job', () => deleteJobSchedule(deps.temporal, id, ours));
     });
     return c.body(null, 204);
   });

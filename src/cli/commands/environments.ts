@@ -1,5 +1,5 @@
 // selfheal environments list|add|check
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { mapBounded } from '../../domain/map-bounded.js';
 import { EXIT, usageError } from '../errors.js';
 import { printJson, table } from '../output.js';
@@ -16,6 +16,10 @@ interface AddOptions {
   sshPort?: string;
   sshScriptsDir?: string;
 }
+
+/** Why --ssh-scripts-dir is refused: the API took `ssh.scriptsDir` away from tokens (docs/security.md). */
+const SCRIPTS_DIR_GONE =
+  '--ssh-scripts-dir is gone: the scripts directory on management VMs is operator configuration, SELFHEAL_SSH_SCRIPTS_DIR on the worker (default /opt/selfheal/scripts), not an environment field';
 
 const SSH_REQUIRED = [
   ['sshHost', '--ssh-host'],
@@ -56,15 +60,23 @@ export function registerEnvironments(program: Command, rt: Runtime): void {
     .argument('<name>', 'environment name (lowercase slug)')
     .option('--description <text>', 'what it is')
     .option('--label <k=v>', 'a label (repeatable)', collect)
-    .option('--agent-task-queue <queue>', 'task queue of its Doctor agent (default selfheal-agent-<name>)')
-    .option('--ssh-host <host>', 'management VM host')
-    .option('--ssh-user <user>', 'management VM user')
-    .option('--ssh-key-ref <ref>', 'reference to the SSH private key: env:VAR or file:/path')
-    .option('--ssh-fingerprint <fp>', 'pinned host key fingerprint, SHA256:...')
-    .option('--ssh-port <port>', 'SSH port (default 22)')
-    .option('--ssh-scripts-dir <dir>', 'scripts directory on the VM')
+    .option('--agent-task-queue <queue>', 'task queue of its Doctor agent (default selfheal-agent-<name>; admin token)')
+    .option('--ssh-host <host>', 'management VM host (admin token)')
+    .option('--ssh-user <user>', 'management VM user (admin token)')
+    .option('--ssh-key-ref <ref>', 'reference to the SSH private key inside the secret policy: env:SELFHEAL_SECRET_... or file:/run/secrets/... (admin token)')
+    .option('--ssh-fingerprint <fp>', 'pinned host key fingerprint, SHA256:... (admin token)')
+    .option('--ssh-port <port>', 'SSH port (default 22; admin token)')
+    // Kept hidden so that old scripts get an explanation instead of "unknown option".
+    .addOption(new Option('--ssh-scripts-dir <dir>').hideHelp())
+    .addHelpText(
+      'after',
+      '\nWhere code runs and with what credentials is an admin decision: the --ssh-* options and --agent-task-queue need an\n' +
+        'admin token (a write token is refused with 403 naming the field). The scripts a management VM runs are in the\n' +
+        "worker's SELFHEAL_SSH_SCRIPTS_DIR (default /opt/selfheal/scripts), operator configuration that no token can change.",
+    )
     .action(
       action<AddOptions>(rt, async ({ api, io, args: [name], opts, global }) => {
+        if (opts.sshScriptsDir !== undefined) throw usageError(SCRIPTS_DIR_GONE);
         const labels: Record<string, string> = {};
         for (const l of opts.label ?? []) {
           const eq = l.indexOf('=');
@@ -75,7 +87,7 @@ export function registerEnvironments(program: Command, rt: Runtime): void {
         if (opts.description !== undefined) body.description = opts.description;
         if (opts.agentTaskQueue !== undefined) body.agentTaskQueue = opts.agentTaskQueue;
         const given = SSH_REQUIRED.filter(([k]) => opts[k] !== undefined);
-        if (given.length > 0 || opts.sshPort !== undefined || opts.sshScriptsDir !== undefined) {
+        if (given.length > 0 || opts.sshPort !== undefined) {
           const missing = SSH_REQUIRED.filter(([k]) => opts[k] === undefined).map(([, flag]) => flag);
           if (missing.length > 0) throw usageError(`a management VM needs ${missing.join(', ')} as well`);
           const ssh: Record<string, unknown> = { host: opts.sshHost, user: opts.sshUser, keyRef: opts.sshKeyRef, hostKeyFingerprint: opts.sshFingerprint };
@@ -84,7 +96,6 @@ export function registerEnvironments(program: Command, rt: Runtime): void {
             if (!Number.isInteger(port)) throw usageError(`--ssh-port "${opts.sshPort}" is not a port number`);
             ssh.port = port;
           }
-          if (opts.sshScriptsDir !== undefined) ssh.scriptsDir = opts.sshScriptsDir;
           body.ssh = ssh;
         }
         const created = await api.environments.create(body);

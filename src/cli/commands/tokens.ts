@@ -1,0 +1,88 @@
+// selfheal tokens create|list|revoke: API tokens (admin). The API keeps only a token's hash, so `create`
+// is the one moment its value exists outside the caller: it is printed once, on stdout.
+import { Option, type Command } from 'commander';
+import type { TokenView } from '../api-types.js';
+import { EXIT } from '../errors.js';
+import { printJson, table } from '../output.js';
+import { action, type Runtime } from '../program.js';
+
+const SCOPES = ['read', 'write', 'admin'] as const;
+
+interface CreateOptions {
+  name: string;
+  scope: (typeof SCOPES)[number];
+  expiresIn?: string;
+  expiresAt?: string;
+}
+
+const stateOf = (t: TokenView) => (t.revokedAt ? 'revoked' : t.expired ? 'expired' : 'active');
+
+export function registerTokens(program: Command, rt: Runtime): void {
+  const group = program.command('tokens').description('API tokens: create (shown once), list, revoke (admin token)');
+
+  group
+    .command('create')
+    .description('Issue an API token and print it once (the server keeps only its hash)')
+    .requiredOption('--name <name>', 'who or what uses it; the audit log names its actions token:<name>')
+    .addOption(new Option('--scope <scope>', 'read: look; write: change rules, jobs, environment labels; admin: everything').choices(SCOPES).makeOptionMandatory())
+    .addOption(new Option('--expires-in <duration>', 'lifetime: 30m, 12h, 90d (default 90d, at most 366d)').conflicts('expiresAt'))
+    .option('--expires-at <instant>', 'expiry as an ISO 8601 instant, e.g. 2027-01-31T00:00:00Z (within 366 days)')
+    .action(
+      action<CreateOptions>(rt, async ({ api, io, opts, global }) => {
+        const created = await api.tokens.create({
+          name: opts.name,
+          scopes: [opts.scope],
+          ...(opts.expiresIn !== undefined ? { expiresIn: opts.expiresIn } : {}),
+          ...(opts.expiresAt !== undefined ? { expiresAt: opts.expiresAt } : {}),
+        });
+        if (global.json) {
+          printJson(io, created);
+          return EXIT.ok;
+        }
+        io.out(`created token ${created.id} "${created.name}" with scope ${created.scopes.join(',')}, expires ${created.expiresAt}`);
+        io.out(created.token);
+        io.out(`store it now: it is shown only once (revoke it with: selfheal tokens revoke ${created.id})`);
+        return EXIT.ok;
+      }),
+    );
+
+  group
+    .command('list')
+    .description('List API tokens (never their values) with expiry and state')
+    .action(
+      action(rt, async ({ api, io, global }) => {
+        const items = await api.tokens.list();
+        if (global.json) {
+          printJson(io, items);
+          return EXIT.ok;
+        }
+        table(
+          io,
+          ['ID', 'NAME', 'SCOPES', 'STATE', 'EXPIRES', 'LAST USED', 'CREATED BY'],
+          items.map((t) => [t.id, t.name, t.scopes.join(','), stateOf(t), t.expiresAt, t.lastUsedAt ?? 'never', t.createdBy]),
+        );
+        return EXIT.ok;
+      }),
+    );
+
+  group
+    .command('revoke')
+    .description('Revoke an API token at once (exit 1 when it is not known)')
+    .argument('<id>', 'token id (selfheal tokens list)')
+    .action(
+      action(rt, async ({ api, io, args: [id], global }) => {
+        const token = await api.tokens.revoke(id!);
+        if (!token) {
+          io.err(`token ${id} is not known`);
+          return EXIT.negative;
+        }
+        if (global.json) {
+          printJson(io, token);
+          return EXIT.ok;
+        }
+        // Revoking twice is fine: the answer is the token, revoked since the first time.
+        io.out(`token ${token.id} "${token.name}" is revoked (since ${token.revokedAt}); requests with it are refused with 401`);
+        return EXIT.ok;
+      }),
+    );
+}

@@ -1,0 +1,201 @@
+// selfheal tokens create|list|revoke and the CLI's answer to the failed-authentication limit (429), run as
+// an SRE would (the real launcher in a child process) against a real API server, Postgres and Temporal.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hashToken } from '../../src/api/auth.js';
+import { retryAfterSeconds } from '../../src/cli/http-client.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { startApiServer, type ApiServer } from '../../src/server.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { ADMIN_TOKEN } from '../helpers/stack.js';
+import { testTemporal } from '../helpers/temporal.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = path.join(ROOT, 'bin/selfheal.js');
+const MAX_FAILURES = 3;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function selfheal(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('selfheal tokens, and the failed-authentication limit, against a real server', function () {
+  let db: TestDatabase;
+  let server: ApiServer;
+  /** The API's log lines: its access log says which requests reached it and how they were answered. */
+  const logLines: { msg: string; status?: number; req?: { method: string; path: string } }[] = [];
+  let admin: Record<string, string>;
+  const as = (token: string) => ({ SELFHEAL_URL: server.url, SELFHEAL_TOKEN: token });
+  const requests = () => logLines.filter((l) => l.msg === 'request');
+
+  before(async function () {
+    db = await createTestDatabase();
+    const temporal = await testTemporal();
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+      SELFHEAL_AUTH_MAX_FAILURES: String(MAX_FAILURES),
+      SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS: '600',
+    });
+    const destination = { write: (line: string) => void logLines.push(JSON.parse(line) as (typeof logLines)[number]) };
+    server = await startApiServer({ config, db: db.db, temporal: temporal.client, logger: createLogger({ level: 'info', destination }) });
+    admin = as(ADMIN_TOKEN);
+  });
+  after(async () => {
+    await server?.close();
+    await db?.close();
+  });
+
+  it('create prints the token once; it works with its scope and no more, and expires when asked', async () => {
+    const run = await selfheal(['tokens', 'create', '--name', 'ci-deploy', '--scope', 'write', '--expires-in', '12h'], admin);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^created token (\S+) "ci-deploy" with scope write, expires (\S+)$/);
+    const token = lines[1]!;
+    assert.match(token, /^shk_[A-Za-z0-9_-]{43}$/);
+    assert.match(lines[2]!, /shown only once/);
+
+    const row = await db.db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hashToken(token)).executeTakeFirstOrThrow();
+    assert.deepEqual(row.scopes, ['write']);
+    assert.equal(row.created_by, 'admin-token');
+    const hours = (row.expires_at.getTime() - row.created_at.getTime()) / 3_600_000;
+    assert.ok(hours > 11.9 && hours <= 12.01, `expires after ${hours} h`);
+    assert.ok(lines[0]!.includes(row.id) && lines[0]!.includes(row.expires_at.toISOString()));
+
+    // The printed token is a working write token: it reads, and is refused the admin-only token list.
+    const reads = await selfheal(['jobs', 'list', '--json'], as(token));
+    assert.equal(reads.code, 0, reads.stderr);
+    const refused = await selfheal(['tokens', 'list'], as(token));
+    assert.equal(refused.code, 3);
+    assert.match(refused.stderr, /^GET \/api\/tokens failed: 403 /);
+
+    const json = await selfheal(['tokens', 'create', '--name', 'dashboard', '--scope', 'read', '--expires-at', new Date(Date.now() + 2 * 86_400_000).toISOString(), '--json'], admin);
+    assert.equal(json.code, 0, json.stderr);
+    const body = JSON.parse(json.stdout) as { id: string; token: string; scopes: string[]; expiresAt: string; expired: boolean };
+    assert.deepEqual(body.scopes, ['read']);
+    assert.equal(body.expired, false);
+    assert.match(body.token, /^shk_/);
+    const stored = await db.db.selectFrom('api_tokens').select(['token_hash', 'expires_at']).where('id', '=', body.id).executeTakeFirstOrThrow();
+    assert.equal(stored.token_hash, hashToken(body.token));
+    assert.equal(stored.expires_at.toISOString(), body.expiresAt);
+
+    const defaulted = JSON.parse((await selfheal(['tokens', 'create', '--name', 'default-life', '--scope', 'admin', '--json'], admin)).stdout) as { expiresAt: string };
+    const days = (Date.parse(defaulted.expiresAt) - Date.now()) / 86_400_000;
+    assert.ok(days > 89.9 && days <= 90, `default lifetime ${days} days`);
+  });
+
+  it('create refuses bad input with exit 2, on the command line or from the server, and issues nothing', async () => {
+    const before = await db.db.selectFrom('api_tokens').select('id').execute();
+    for (const [args, message] of [
+      [['--name', 'x', '--scope', 'root'], /argument 'root' is invalid\. Allowed choices are read, write, admin/],
+      [['--scope', 'read'], /required option '--name <name>' not specified/],
+      [['--name', 'x'], /required option '--scope <scope>' not specified/],
+      [['--name', 'x', '--scope', 'read', '--expires-in', '1d', '--expires-at', '2030-01-01T00:00:00Z'], /cannot be used with option '--expires-at/],
+      [['--name', 'x', '--scope', 'read', '--expires-in', '400d'], /^POST \/api\/tokens failed: 400 .*366 days[\s\S]*expiresIn: must be at most 366 days from now/],
+      [['--name', 'x', '--scope', 'read', '--expires-in', 'soon'], /expiresIn: must be a duration like "30m", "12h" or "90d"/],
+      [['--name', 'x', '--scope', 'read', '--expires-at', '2020-01-01T00:00:00Z'], /expiresAt: must be at least one minute from now/],
+    ] as [string[], RegExp][]) {
+      const run = await selfheal(['tokens', 'create', ...args], admin);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message, args.join(' '));
+      assert.equal(run.stdout, '');
+    }
+    assert.equal((await db.db.selectFrom('api_tokens').select('id').execute()).length, before.length, 'no token was issued');
+  });
+
+  it('list shows every token with its state and expiry, never a value; --json says expired', async () => {
+    const expiredId = '6a0e8bf3-expired-token';
+    await db.db
+      .insertInto('api_tokens')
+      .values({ id: expiredId, name: 'old-bot', token_hash: hashToken('shk_expired'), scopes: ['read'], created_by: 'admin-token', expires_at: new Date(Date.now() - 3_600_000) })
+      .execute();
+    const run = await selfheal(['tokens', 'list'], admin);
+    assert.equal(run.code, 0, run.stderr);
+    const [header, ...rows] = run.stdout.trimEnd().split('\n');
+    assert.equal(header, 'ID\tNAME\tSCOPES\tSTATE\tEXPIRES\tLAST USED\tCREATED BY');
+    const byName = new Map(rows.map((r) => [r.split('\t')[1], r.split('\t')]));
+    assert.deepEqual(byName.get('old-bot')!.slice(0, 4), [expiredId, 'old-bot', 'read', 'expired']);
+    assert.equal(byName.get('ci-deploy')![3], 'active');
+    assert.notEqual(byName.get('ci-deploy')![5], 'never', 'the write token was used in the test before');
+    assert.equal(byName.get('dashboard')![5], 'never');
+    assert.doesNotMatch(run.stdout, /shk_/);
+
+    const json = JSON.parse((await selfheal(['tokens', 'list', '--json'], admin)).stdout) as { id: string; expired: boolean; revokedAt: string | null }[];
+    assert.equal(json.find((t) => t.id === expiredId)?.expired, true);
+    assert.ok(json.every((t) => !('token' in t)));
+  });
+
+  it('revoke refuses the token at once; twice is fine; an unknown id exits 1', async () => {
+    const created = JSON.parse((await selfheal(['tokens', 'create', '--name', 'short-lived', '--scope', 'read', '--json'], admin)).stdout) as { id: string; token: string };
+    assert.equal((await selfheal(['jobs', 'list'], as(created.token))).code, 0);
+
+    const run = await selfheal(['tokens', 'revoke', created.id], admin);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`^token ${created.id} "short-lived" is revoked \\(since \\S+\\)`));
+    const refused = await selfheal(['jobs', 'list'], as(created.token));
+    assert.equal(refused.code, 3);
+    assert.match(refused.stderr, /401/);
+
+    const again = await selfheal(['tokens', 'revoke', created.id, '--json'], admin);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok((JSON.parse(again.stdout) as { revokedAt: string | null }).revokedAt);
+    const listed = await selfheal(['tokens', 'list'], admin);
+    assert.match(listed.stdout, new RegExp(`^${created.id}\\tshort-lived\\tread\\trevoked\\t`, 'm'));
+    const audit = await db.db.selectFrom('audit_log').select('action').where('entity_id', '=', created.id).orderBy('id').execute();
+    assert.deepEqual(audit.map((a) => a.action), ['token.create', 'token.revoke'], 'revoked once');
+
+    const unknown = await selfheal(['tokens', 'revoke', 'no-such-token'], admin);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^token no-such-token is not known$/m);
+  });
+
+  // Last: the limit then blocks this address (127.0.0.1) for every token until the window ends.
+  it('429 from the failed-authentication limit: one line with Retry-After, exit 3, and no retry', async () => {
+    const bad = as('shk_not-a-token-of-this-server');
+    // Failures so far (the revoked token's 401 counts too) plus these reach the limit; then one more is blocked.
+    const failures = () => requests().filter((l) => l.status === 401).length;
+    while (failures() < MAX_FAILURES) {
+      const run = await selfheal(['jobs', 'list'], bad);
+      assert.equal(run.code, 3);
+      assert.match(run.stderr, /^GET \/api\/jobs failed: 401 /);
+    }
+    const seen = requests().length;
+    const blocked = await selfheal(['jobs', 'list'], bad);
+    assert.equal(blocked.code, 3);
+    const m = /^too many failed authentications from this address; retry in (\d+) s$/.exec(blocked.stderr.trimEnd());
+    assert.ok(m, blocked.stderr);
+    assert.ok(Number(m[1]) >= 1 && Number(m[1]) <= 600, `retry in ${m[1]} s`);
+    assert.equal(blocked.stdout, '');
+    const reached = requests().slice(seen);
+    assert.deepEqual(reached.map((l) => [l.req?.method, l.req?.path, l.status]), [['GET', '/api/jobs', 429]], 'exactly one request, not retried');
+
+    // The admin token from the same address is blocked too (the limit counts the address), same answer.
+    const adminBlocked = await selfheal(['tokens', 'list'], admin);
+    assert.equal(adminBlocked.code, 3);
+    assert.match(adminBlocked.stderr.trimEnd(), /^too many failed authentications from this address; retry in \d+ s$/);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    assert.equal(retryAfterSeconds('42'), 42);
+    assert.equal(retryAfterSeconds(new Date(Date.UTC(2030, 0, 1, 0, 0, 30)).toUTCString(), Date.UTC(2030, 0, 1)), 30);
+    assert.equal(retryAfterSeconds(null), undefined);
+    assert.equal(retryAfterSeconds('soon'), undefined);
+  });
+});
