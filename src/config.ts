@@ -24,6 +24,18 @@ const port = (fallback: number) =>
         .pipe(z.number().int().min(0, 'must be between 0 and 65535').max(65535, 'must be between 0 and 65535')),
     );
 
+/** A whole number from `min` to `max`, `fallback` when unset. */
+const wholeNumber = (fallback: number, min: number, max: number) =>
+  optionalString
+    .transform((v) => v ?? String(fallback))
+    .pipe(
+      z
+        .string()
+        .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+        .transform(Number)
+        .pipe(z.number().int().min(min, `must be a whole number from ${min} to ${max}`).max(max, `must be a whole number from ${min} to ${max}`)),
+    );
+
 const hostPort = optionalString.refine((v) => v === undefined || /^[^\s:/]+:\d{1,5}$/.test(v), {
   message: 'must be host:port, e.g. temporal:7233',
 });
@@ -118,6 +130,12 @@ export const envSchema = z.object({
   EWM_QUERY_URL: url(),
   EWM_USERNAME: optionalString,
   EWM_PASSWORD: optionalString,
+  // Backtests and history retention (issue 21): events, rule matches and action runs older than the
+  // retention are purged by the worker's retention schedule; a backtest reads at most so many events and
+  // gives up after so many seconds (its caller narrows the window).
+  SELFHEAL_RETENTION_DAYS: wholeNumber(90, 1, 3650),
+  SELFHEAL_BACKTEST_MAX_EVENTS: wholeNumber(200_000, 1, 10_000_000),
+  SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS: wholeNumber(30, 1, 600),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -169,6 +187,10 @@ export interface Config {
   jira: { baseUrl: string | undefined; email: string | undefined; tokenSet: boolean; issueType: string };
   github: { apiUrl: string; tokenSet: boolean };
   ewm: { creationFactoryUrl: string | undefined; queryUrl: string | undefined; username: string | undefined; passwordSet: boolean };
+  /** Days of incident history (events, matches, action runs) kept; older rows are purged. */
+  retention: { days: number };
+  /** Bounds of one backtest request. */
+  backtest: { maxEvents: number; timeBudgetSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -256,6 +278,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
     github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN) },
     ewm: { creationFactoryUrl: e.EWM_CREATION_FACTORY_URL, queryUrl: e.EWM_QUERY_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
+    retention: { days: e.SELFHEAL_RETENTION_DAYS },
+    backtest: { maxEvents: e.SELFHEAL_BACKTEST_MAX_EVENTS, timeBudgetSeconds: e.SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS },
   };
 }
 

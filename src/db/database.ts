@@ -182,6 +182,25 @@ export interface AuditLogTable {
   after: NullableJson<unknown>;
 }
 
+/** A backtest attached to a rule version: the summary the author saw (issue 21). */
+export interface RuleBacktestTable {
+  id: Generated<string>;
+  rule_id: string;
+  version: number;
+  actor: string;
+  window_from: Timestamp;
+  window_to: Timestamp;
+  summary: Json<unknown>;
+  created_at: Generated<Date>;
+}
+
+/** How far back the retention purge has deleted each kind of history. */
+export interface RetentionWatermarkTable {
+  name: string;
+  purged_before: Timestamp;
+  updated_at: Generated<Date>;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
@@ -195,6 +214,8 @@ export interface Database {
   job_target_results: JobTargetResultTable;
   api_tokens: ApiTokenTable;
   audit_log: AuditLogTable;
+  rule_backtests: RuleBacktestTable;
+  retention_watermarks: RetentionWatermarkTable;
 }
 
 export type Incident = Selectable<IncidentTable>;
