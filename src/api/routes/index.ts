@@ -1,6 +1,7 @@
 import type { RouteFactory } from '../app.js';
 import { agentCheckRoutes } from './agent-check.js';
 import { auditRoutes } from './audit.js';
+import { backtestRoutes } from './backtest.js';
 import { dashboardRoutes } from './dashboard.js';
 import { docsRoutes } from './docs.js';
 import { environmentRoutes } from './environments.js';
@@ -12,4 +13,4 @@ import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
 /** Every route group of the API, in mount order. metricsRoutes comes first: its middleware wraps the others. */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, dashboardRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, dashboardRoutes, docsRoutes];
