@@ -198,8 +198,10 @@ async function resolveWindow(db: Db, input: WindowInput, retentionDays: number, 
 
 // ---- routes ----------------------------------------------------------------------------------------------
 
-export function backtestRoutes(deps: AppDeps) {
+/** `clock` (milliseconds) is what the time budget is measured on; tests pass their own. */
+export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {}) {
   const app = new Hono<AppEnv>();
+  const clock = opts.clock ?? (() => Date.now());
   const auth = { db: deps.db, adminToken: deps.config.adminToken };
   const read = requireScope(auth, 'read');
   const write = requireScope(auth, 'write');
@@ -218,7 +220,7 @@ export function backtestRoutes(deps: AppDeps) {
   async function run(r: RunInput): Promise<BacktestResult & { limits: { maxEvents: number; timeBudgetSeconds: number; events: number } }> {
     const maxEvents = Math.min(r.input.maxEvents ?? limits.maxEvents, limits.maxEvents);
     const budgetSeconds = Math.min(r.input.timeBudgetSeconds ?? limits.timeBudgetSeconds, limits.timeBudgetSeconds);
-    const started = Date.now();
+    const started = clock();
     const { from, to } = r.window;
     const purged = r.window.retention.purgedBefore ? new Date(r.window.retention.purgedBefore) : null;
     let warmupFrom = new Date(from.getTime() - warmupSeconds([r.candidate, r.baseline]) * 1000);
@@ -254,7 +256,7 @@ export function backtestRoutes(deps: AppDeps) {
         assumedRunSeconds: r.input.assumedRunSeconds ?? 300,
         filters: { services: r.input.services ? new Set(r.input.services) : undefined, environments: r.input.environments ? new Set(r.input.environments) : undefined },
         page: r.page,
-        budget: { maxEvents, deadline, clock: () => Date.now() },
+        budget: { maxEvents, deadline, clock },
       });
       return { ...result, limits: { maxEvents, timeBudgetSeconds: budgetSeconds, events } };
     } catch (err) {
