@@ -8,6 +8,7 @@ import { createActionActivities, type Integrations } from './actions.js';
 import { createIncidentActivities } from './incidents.js';
 import { createJobActivities } from './jobs.js';
 import { createPlanActivities } from './plan.js';
+import { createRetentionActivities } from './retention.js';
 import { createTriageActivities } from './triage.js';
 
 export interface ActivityDeps {
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createActionRunActivities(deps),
     ...createActionActivities(deps),
     ...createJobActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }
 
