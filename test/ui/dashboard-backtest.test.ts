@@ -49,10 +49,8 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     // Every CSP violation the page reports, from the DOM event and the console.
-    await page.addInitScript(() => {
-      const w = window as unknown as { cspViolations: string[] };
-      w.cspViolations = [];
-      document.addEventListener('securitypolicyviolation', (e) => w.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    await page.addInitScript({
+      content: "window.cspViolations = []; document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));",
     });
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy|Refused/i.test(m.text())) consoleViolations.push(m.text());
@@ -96,17 +94,18 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
     // uPlot drew the two series on its canvas: pixels of the edited rule's blue are there.
     const canvas = page.locator('[data-testid=backtest-chart] canvas');
     await canvas.waitFor();
-    const drawn = await canvas.evaluate((c: HTMLCanvasElement) => {
-      const ctx = c.getContext('2d')!;
-      const { data } = ctx.getImageData(0, 0, c.width, c.height);
+    const drawn = (await page.evaluate(`(() => {
+      const c = document.querySelector('[data-testid=backtest-chart] canvas');
+      const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+      const near = (i, r, g, b) => data[i + 3] > 200 && Math.abs(data[i] - r) < 30 && Math.abs(data[i + 1] - g) < 30 && Math.abs(data[i + 2] - b) < 30;
       let blue = 0;
       let red = 0;
       for (let i = 0; i < data.length; i += 4) {
-        if (data[i + 3]! > 200 && Math.abs(data[i]! - 0x21) < 30 && Math.abs(data[i + 1]! - 0x60) < 30 && Math.abs(data[i + 2]! - 0xa8) < 30) blue += 1;
-        if (data[i + 3]! > 200 && Math.abs(data[i]! - 0xc2) < 30 && Math.abs(data[i + 1]! - 0x3b) < 30 && Math.abs(data[i + 2]! - 0x3b) < 30) red += 1;
+        if (near(i, 0x21, 0x60, 0xa8)) blue += 1;
+        if (near(i, 0xc2, 0x3b, 0x3b)) red += 1;
       }
       return { width: c.width, height: c.height, blue, red };
-    });
+    })()`)) as { width: number; height: number; blue: number; red: number };
     assert.ok(drawn.width > 300 && drawn.height > 100, JSON.stringify(drawn));
     assert.ok(drawn.blue > 50 && drawn.red > 20, `series pixels: ${JSON.stringify(drawn)}`);
     const legend = await page.locator('[data-testid=backtest-chart] .u-legend').innerText();
@@ -121,7 +120,7 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
     const changes = await page.getByTestId('backtest-change').allInnerTexts();
     assert.ok(changes.every((c) => ['newly matched', 'newly suppressed'].includes(c)), changes.join(', '));
     await page.getByTestId('backtest-more').click();
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=backtest-item]').length > 25);
+    await rows.nth(25).waitFor();
     const link = page.getByTestId('backtest-incident').first();
     const id = await link.innerText();
     assert.equal(await link.getAttribute('href'), `#/incidents/${id}`);
@@ -149,7 +148,7 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
   });
 
   it('broke no CSP rule and loaded nothing from elsewhere', async function () {
-    assert.deepEqual(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations), []);
+    assert.deepEqual(await page.evaluate('window.cspViolations'), []);
     assert.deepEqual(consoleViolations, []);
     assert.deepEqual(foreign, []);
   });

@@ -138,16 +138,24 @@ function toEvent(r: HistoryRow): HistoryEvent {
   };
 }
 
-/** The events received in [from, to), oldest first, one page of rows at a time. */
+/**
+ * The events received in [from, to), oldest first, a page of rows at a time. The next page is fetched while
+ * the caller works through the current one, so reading and replaying overlap (two pages held at most).
+ */
 export async function* readHistory(db: Db, q: HistoryQuery): AsyncGenerator<HistoryEvent> {
   const limit = q.pageSize ?? 1000;
-  let after: { at: string; seq: string } | null = null;
-  for (;;) {
-    const { rows } = await historyPageQuery(db, q, after, limit);
-    for (const r of rows) yield toEvent(r);
-    if (rows.length < limit) return;
-    const last = rows[rows.length - 1]!;
-    after = { at: last.cursor_at, seq: last.seq };
+  const fetchAfter = (after: { at: string; seq: string } | null) => historyPageQuery(db, q, after, limit).then((r) => r.rows);
+  let pending: Promise<HistoryRow[]> | null = fetchAfter(null);
+  while (pending) {
+    const rows: HistoryRow[] = await pending;
+    const last = rows[rows.length - 1];
+    pending = rows.length === limit && last ? fetchAfter({ at: last.cursor_at, seq: last.seq }) : null;
+    try {
+      for (const r of rows) yield toEvent(r);
+    } finally {
+      // A caller that stops early (a limit reached) leaves no query unobserved.
+      if (pending) pending.catch(() => undefined);
+    }
   }
 }
 

@@ -74,7 +74,8 @@ class LaneTally {
     this.decisions[kind] += 1;
     const suppressed = kind === 'skipped' || kind === 'notify_only';
     if (suppressed && d.policy.policy) this.suppressedBy[d.policy.policy] = (this.suppressedBy[d.policy.policy] ?? 0) + 1;
-    const fired = kind !== 'skipped';
+    // What acts: runs, and the notifications an open breaker lets through. A dry run records, launches nothing.
+    const fired = kind === 'run' || kind === 'notify_only';
     if (fired) {
       this.firings += 1;
       this.actions += d.successPathActions ?? 0;
@@ -89,7 +90,7 @@ class LaneTally {
     const bump = (map: Map<string, GroupCount>, key: string, name?: string | null) => {
       const g = map.get(key) ?? { key, ...(name !== undefined ? { name } : {}), matched: 0, fired: 0, suppressed: 0 };
       g.matched += 1;
-      if (fired && kind !== 'notify_only') g.fired += 1;
+      if (kind === 'run') g.fired += 1;
       if (suppressed) g.suppressed += 1;
       map.set(key, g);
     };
@@ -257,13 +258,15 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
         (!spec.filters.environments || (envName !== null && spec.filters.environments.has(envName)));
 
       if (!step.stale && !step.ownNote) {
-        const ctx = incidentContext(facts, step.event, ev.eventType);
+        let built: ReturnType<typeof incidentContext> | undefined;
+        const ctx = () => (built ??= incidentContext(facts, step.event, ev.eventType));
         const host = facts.environment.host;
         const target = typeof host === 'string' ? host : typeof envName === 'string' ? envName : undefined;
         const input = {
           ev,
           at: ev.receivedAt,
           ctx,
+          serviceId: facts.service_id ?? undefined,
           incidentStatus: facts.status,
           target,
           environmentWindows: envName !== null ? (spec.environmentWindows.get(envName) ?? noWindows) : noWindows,
@@ -306,8 +309,8 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
                 incident: { id: ev.incidentId, title: facts.title, status: facts.status, serviceId: facts.service_id, serviceName: facts.service_name, htmlUrl: facts.html_url },
                 environment: environmentWithoutSources(facts.environment),
                 target: target ?? null,
-                candidate: laneOutcome(c, ctx),
-                ...(b ? { baseline: laneOutcome(b, ctx) } : {}),
+                candidate: laneOutcome(c, ctx()),
+                ...(b ? { baseline: laneOutcome(b, ctx()) } : {}),
                 ...(spec.ruleId ? { recorded: recordedOwn ? recordedOutcome(recordedOwn) : null } : {}),
                 changes,
               });

@@ -15,6 +15,8 @@ export interface ReplayedIncident {
   facts: IncidentFacts;
   /** The `occurred_at` of the newest event applied (received time when it had none). */
   lastEventAt: number | null;
+  /** What the last extraction read (title, description, service, alerts), to skip an identical one. */
+  extractedFrom?: string;
 }
 
 export interface ReplayStep {
@@ -88,13 +90,19 @@ export function replayEvent(previous: ReplayedIncident | undefined, ev: HistoryE
     alerts: ev.incident.alerts ?? old.alerts,
   };
   if (!stale && REMEDIATING_EVENT_TYPES.has(ev.eventType)) {
-    facts.environment = extractEnvironment(
-      { title: facts.title, description: facts.description, serviceId: facts.service_id, alerts: ev.incident.alerts ?? [] },
-      extractors,
-    ) as unknown as Record<string, unknown>;
+    // Extraction is a function of these inputs: an incident whose title, description, service and alerts
+    // are what they were at its last extraction keeps what that one found.
+    const alerts = ev.incident.alerts ?? [];
+    const key = `${facts.title ?? ''}\u0000${facts.description ?? ''}\u0000${facts.service_id ?? ''}\u0000${alerts.length === 0 ? '' : JSON.stringify(alerts)}`;
+    if (previous?.extractedFrom === key) {
+      facts.environment = previous.facts.environment;
+    } else {
+      facts.environment = extractEnvironment({ title: facts.title, description: facts.description, serviceId: facts.service_id, alerts }, extractors) as unknown as Record<string, unknown>;
+    }
+    return { incident: { facts, lastEventAt: occurredAt, extractedFrom: key }, stale, ownNote: isOwnNote(event), event };
   }
   return {
-    incident: { facts, lastEventAt: stale ? (previous?.lastEventAt ?? null) : occurredAt },
+    incident: { facts, lastEventAt: stale ? (previous?.lastEventAt ?? null) : occurredAt, ...(previous?.extractedFrom !== undefined ? { extractedFrom: previous.extractedFrom } : {}) },
     stale,
     ownNote: isOwnNote(event),
     event,

@@ -50,7 +50,9 @@ interface PendingEnd {
 export interface LaneEventInput {
   ev: HistoryEvent;
   at: Date;
-  ctx: EvaluationContext;
+  /** The evaluation context, built on first use (most events are of a type the rule does not take). */
+  ctx: () => EvaluationContext;
+  serviceId: string | undefined;
   incidentStatus: string;
   target: string | undefined;
   environmentWindows: readonly TimeWindow[];
@@ -158,16 +160,16 @@ export class Lane {
       this.runs = this.runs.slice(this.runsSinceIndex(atMs - this.longestRateWindowMs));
     }
     const span = this.spanAt(atMs);
-    const serviceId = input.ctx.incident.serviceId as string | undefined;
+    const serviceId = input.serviceId;
     if (!span) return { evaluated: false, skippedBecause: 'the rule did not exist yet', applies: false, matched: false };
     const rule = span.rule;
-    const applies = ruleApplies(rule, { serviceId: typeof serviceId === 'string' ? serviceId : undefined, eventType: input.ev.eventType });
+    const applies = ruleApplies(rule, { serviceId, eventType: input.ev.eventType });
     if (!span.live) return { evaluated: false, skippedBecause: `version ${rule.version} was disabled or deleted`, span, applies, matched: false };
     if (!applies) return { evaluated: false, span, applies, matched: false };
     const stopper = this.stoppedBy(rule, input.ev.matches);
     if (stopper) return { evaluated: false, skippedBecause: `rule ${stopper.name} matched first and stops matching (stopOnMatch)`, span, applies, matched: false };
 
-    const { matched, reasons } = evaluateRule(rule, input.ctx, input.at);
+    const { matched, reasons } = evaluateRule(rule, input.ctx(), input.at);
     if (!matched) return { evaluated: true, span, applies, matched, explanation: reasons };
 
     const target = input.target;

@@ -195,7 +195,10 @@ export interface LaneSummary {
   decisions: Record<PolicyDecisionKind, number>;
   /** Matches suppressed (skipped, or notifications only) by each policy. */
   suppressedBy: Partial<Record<PolicyKind, number>>;
-  /** Matches that launch actions: runs, dry runs and notification-only runs. */
+  /**
+   * Matches that launch actions: runs, and the notifications an open breaker lets through. Dry runs launch
+   * nothing and are not counted (backtest with asLive to see what a dry-run rule would launch).
+   */
   firings: number;
   /** Actions those would launch on their success path (`when: success` or `always`). */
   actions: number;
