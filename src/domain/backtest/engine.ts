@@ -219,6 +219,7 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
   for (const lane of [spec.candidate, spec.baseline]) for (const v of lane?.versions ?? []) for (const s of v.rule.services) services.add(s);
   const anyService = services.has('*');
 
+  const needsHolds = candidate.needsHolds || Boolean(baseline?.needsHolds);
   const incidents = new Map<string, ReplayedIncident>();
   const items: BacktestItem[] = [];
   let totalItems = 0;
@@ -324,9 +325,11 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
     }
 
     // Runs other rules really made hold their targets from this event on (this rule's own are simulated).
-    for (const m of ev.matches) {
-      if (m.ruleId === spec.ruleId || m.decision !== 'run' || !m.run || m.target === null) continue;
-      external.add(m.target, m.run.open || !m.run.endedAt ? Infinity : m.run.endedAt.getTime());
+    if (needsHolds) {
+      for (const m of ev.matches) {
+        if (m.ruleId === spec.ruleId || m.decision !== 'run' || !m.run || m.target === null) continue;
+        external.add(m.target, m.run.open || !m.run.endedAt ? Infinity : m.run.endedAt.getTime());
+      }
     }
   }
 

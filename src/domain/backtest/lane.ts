@@ -85,12 +85,15 @@ export class Lane {
   /** Simulated runs not yet ended, by end time ascending. */
   private pending: PendingEnd[] = [];
   private readonly longestRateWindowMs: number;
+  /** Some version limits concurrency: holds on targets are kept (and only then). */
+  readonly needsHolds: boolean;
 
   constructor(
     private readonly spec: LaneSpec,
     private readonly opts: { ruleId: string | undefined; otherRules: ReadonlyMap<string, OtherRule>; assumedRunSeconds: number; external: RecordedHolds },
   ) {
     this.longestRateWindowMs = Math.max(0, ...spec.versions.map((v) => (v.rule.policies?.rateLimit?.windowSeconds ?? 0) * 1000));
+    this.needsHolds = spec.versions.some((v) => v.rule.policies?.concurrencyPerTarget !== undefined);
   }
 
   /** The version current at `at` (the spans are in time order). */
@@ -180,7 +183,7 @@ export class Lane {
         breaker: this.breaker,
         runsInRateWindow: p.rateLimit ? this.runsSince(atMs - p.rateLimit.windowSeconds * 1000) : 0,
         lastRunOnTarget: target !== undefined && this.lastLease.has(target) ? new Date(this.lastLease.get(target)!) : null,
-        activeOnTarget: target !== undefined ? this.ownHolds.active(target, atMs) + this.opts.external.active(target, atMs) : 0,
+        activeOnTarget: target !== undefined && p.concurrencyPerTarget ? this.ownHolds.active(target, atMs) + this.opts.external.active(target, atMs) : 0,
       },
     );
     const out: LaneDecision = { evaluated: true, span, applies, matched, explanation: reasons, policy: decided };
@@ -191,7 +194,7 @@ export class Lane {
     if (decided.decision !== 'run') return out;
 
     // A run: it counts for the rate limit, takes a lease on its target, and ends with an outcome.
-    this.runs.push(atMs);
+    if (this.longestRateWindowMs > 0) this.runs.push(atMs);
     if (decided.breakerTrial) this.breaker = breakerAtTrial(this.breaker, input.at);
     const recorded = this.recordedRun(input.ev, rule.id, target);
     const run = recorded?.match.run;
@@ -209,7 +212,7 @@ export class Lane {
     if (decided.takesLease && target !== undefined) {
       this.lastLease.set(target, atMs);
       const held = Math.min(durationMs, leaseSeconds(rule) * 1000);
-      this.ownHolds.add(target, atMs + held);
+      if (this.needsHolds) this.ownHolds.add(target, atMs + held);
       out.holdSeconds = Math.round(held / 1000);
     } else {
       delete out.holdFrom;

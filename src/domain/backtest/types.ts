@@ -226,7 +226,7 @@ export interface BacktestSummary {
   events: {
     /** Events read, warm-up included. */
     read: number;
-    /** Events inside the window that pass the filters. */
+    /** Events inside the window, of incidents of the rule's services, that pass the filters. */
     reported: number;
     /** Events older than what the incident already held when they arrived: the pipeline did not match them. */
     stale: number;
