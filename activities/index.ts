@@ -9,6 +9,7 @@ import { ensureOwnWrites } from './own-writes.js';
 import { createIncidentActivities } from './incidents.js';
 import { createJobActivities } from './jobs.js';
 import { createPlanActivities } from './plan.js';
+import { createRetentionActivities } from './retention.js';
 import { createTriageActivities } from './triage.js';
 
 export interface ActivityDeps {
@@ -34,6 +35,7 @@ export function createActivities(input: ActivityDeps) {
     ...createActionRunActivities(deps),
     ...createActionActivities(deps),
     ...createJobActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }
 

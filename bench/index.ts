@@ -12,7 +12,7 @@
  *
  *   npm run bench                 ~10 minutes on 2 cores
  *   BENCH_QUICK=1 npm run bench   ~3 minutes, shorter steps and a 300-incident storm
- *   BENCH_ONLY=ingest,jobs        only these phases (rules, baselines, ingest, e2e, jobs)
+ *   BENCH_ONLY=ingest,jobs        only these phases (rules, backtest, baselines, ingest, e2e, jobs)
  *   BENCH_TEMPORAL=postgres       against Temporal server on PostgreSQL (default: dev)
  *   BENCH_TEMPORAL_SHARDS=16      its history shards (default 8)
  *   BENCH_WORKER_NICE=19          the workers' CPU priority (nice; default 0), as cpu_shares would set it
@@ -22,6 +22,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBacktestBench } from './backtest.js';
 import { runBaselines } from './baselines.js';
 import { runEndToEnd } from './end-to-end.js';
 import { runIngest } from './ingest.js';
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
   let workerNice = 0;
   try {
     partial.ruleMatching = await phase('rules', runRuleMatchingBench);
+    partial.backtest = await phase('backtest', runBacktestBench);
     stack = await startBenchStack();
     const s = stack;
     const version = await s.database.pool.query<{ server_version: string }>('SHOW server_version');

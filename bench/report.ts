@@ -1,5 +1,6 @@
 // Results → the figures table (each figure next to the baseline measured in the same run) and markdown.
 import type { WorkerSlots } from '../src/config.js';
+import type { BacktestBenchResult } from './backtest.js';
 import type { BaselineResults } from './baselines.js';
 import type { EndToEndResults } from './end-to-end.js';
 import type { IngestResults } from './ingest.js';
@@ -43,6 +44,7 @@ export interface BenchResults {
   durationSeconds: number;
   baselines?: BaselineResults;
   ruleMatching?: RuleMatchingResult[];
+  backtest?: BacktestBenchResult;
   ingest?: IngestResults;
   endToEnd?: EndToEndResults;
   jobs?: JobsResults;
@@ -146,6 +148,18 @@ export function figuresOf(r: Omit<BenchResults, 'figures'>): Figure[] {
         ),
       );
     }
+  }
+  if (r.backtest) {
+    const b = r.backtest;
+    f.push(
+      withBaseline(
+        `Backtest of one rule over ${b.events.toLocaleString('en-US')} stored events (peak heap +${b.backtest.peakHeapMb} MB; reading alone +${b.floor.peakHeapMb} MB)`,
+        b.backtest.seconds,
+        's',
+        { name: 'reading those rows from Postgres (the floor)', value: b.floor.seconds, unit: 's' },
+        { text: '≤ 2× the floor', pass: b.ratio <= 2 },
+      ),
+    );
   }
   if (r.jobs) {
     const at5 = r.jobs.runs.find((x) => x.concurrency === 5);

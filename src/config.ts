@@ -189,6 +189,12 @@ export const envSchema = z.object({
   SELFHEAL_TRUSTED_PROXIES: list.superRefine((ips, ctx) => {
     for (const ip of ips) if (isIP(ip) === 0) ctx.addIssue({ code: 'custom', message: `must be comma-separated IP addresses: "${ip}" is not one` });
   }),
+  // Backtests and history retention (issue 21): events, rule matches and action runs older than the
+  // retention are purged by the worker's retention schedule; a backtest reads at most so many events and
+  // gives up after so many seconds (its caller narrows the window).
+  SELFHEAL_RETENTION_DAYS: wholeNumber(90, 1, 3650),
+  SELFHEAL_BACKTEST_MAX_EVENTS: wholeNumber(200_000, 1, 10_000_000),
+  SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS: wholeNumber(30, 1, 600),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -259,6 +265,10 @@ export interface Config {
   sshScriptsDir: string;
   /** Failed-authentication limit per source address, and the proxies trusted to name the source. */
   authLimit: { maxFailures: number; windowSeconds: number; trustedProxies: string[] };
+  /** Days of incident history (events, matches, action runs) kept; older rows are purged. */
+  retention: { days: number };
+  /** Bounds of one backtest request. */
+  backtest: { maxEvents: number; timeBudgetSeconds: number };
 }
 
 /** A role a group maps to: the API scopes (read < write < admin). */
@@ -389,12 +399,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     secretRefs: secretRefPolicyFromEnv({ SECRET_REF_ENV_PREFIXES: e.SECRET_REF_ENV_PREFIXES.join(','), SECRET_REF_DIRS: e.SECRET_REF_DIRS.join(',') }),
     sshScriptsDir: e.SELFHEAL_SSH_SCRIPTS_DIR,
     authLimit: { maxFailures: e.SELFHEAL_AUTH_MAX_FAILURES, windowSeconds: e.SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS, trustedProxies: e.SELFHEAL_TRUSTED_PROXIES },
+    retention: { days: e.SELFHEAL_RETENTION_DAYS },
+    backtest: { maxEvents: e.SELFHEAL_BACKTEST_MAX_EVENTS, timeBudgetSeconds: e.SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS },
   };
 }
-
-// ---- single sign-on ---------------------------------------------------------------------------------
-
-const ROLES: readonly SsoRole[] = ['read', 'write', 'admin'];
 
 /** A whole number in [min, max], `fallback` when unset (seconds, counts). */
 function wholeNumber(fallback: number, min: number, max: number) {
@@ -408,6 +416,10 @@ function wholeNumber(fallback: number, min: number, max: number) {
         .pipe(z.number().int().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`)),
     );
 }
+
+// ---- single sign-on ---------------------------------------------------------------------------------
+
+const ROLES: readonly SsoRole[] = ['read', 'write', 'admin'];
 
 /** Browsers keep `Secure` cookies only from https pages, and from http on loopback names. */
 const isLoopbackHttp = (u: URL) => u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);

@@ -4,6 +4,7 @@ import type { Connection } from '@temporalio/client';
 import path from 'node:path';
 import { connectClient, temporalTarget } from './temporal/connection.js';
 import { findTemporalCli, startDevServer, TemporalCliMissingError, type DevServer } from './temporal/dev-server.js';
+import { ensureRetentionSchedule } from './temporal/retention.js';
 import { reconcileSchedules } from './temporal/schedules.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { connectNative, installTemporalRuntime } from './temporal/worker.js';
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
   const admin = await connectClient(target);
   await ensureSearchAttributes(admin.connection as Connection, config.temporal.namespace);
   await reconcileSchedules(admin, database.db, logger, { taskQueue: config.temporal.taskQueue });
+  await ensureRetentionSchedule(admin, { taskQueue: config.temporal.taskQueue, retentionDays: config.retention.days }, logger);
   await admin.connection.close();
 
   const connection = await connectNative(target);

@@ -10,6 +10,7 @@ import { createIntegrations } from './integrations.js';
 import type { Logger } from './logger.js';
 import { createPagerDutyClient } from './pagerduty/rest-client.js';
 import { connectClient, temporalTarget } from './temporal/connection.js';
+import { ensureRetentionSchedule } from './temporal/retention.js';
 import { reconcileSchedules } from './temporal/schedules.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { connectNative, createMainWorker, installTemporalRuntime } from './temporal/worker.js';
@@ -59,6 +60,9 @@ async function main(): Promise<void> {
   } catch (err) {
     logger.error({ err: { message: (err as Error).message } }, 'job schedule reconcile failed; jobs keep their current schedules');
   }
+  await ensureRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retention.days }, logger).catch((err: unknown) =>
+    logger.error({ err: { message: (err as Error).message } }, 'retention schedule not set up; history is kept until the next start'),
+  );
   const connection = await connectNative(target);
   const worker = await buildMainWorker({ config, db, logger, connection, extractors: await loadExtractors(config.extractorsFile) });
   const running = worker.run();

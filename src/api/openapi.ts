@@ -12,6 +12,7 @@ import { ruleInputSchema } from '../domain/rules/index.js';
 import { webhookBodySchema } from '../pagerduty/webhook.js';
 import type { Scope } from './auth.js';
 import { auditEntrySchema, auditQuerySchema } from './routes/audit.js';
+import { attachBacktestSchema, backtestRequestSchema, backtestResponseSchema, ruleBacktestViewSchema } from './routes/backtest.js';
 import { environmentCreateSchema, environmentUpdateSchema } from './routes/environments.js';
 import { approvalBodySchema, incidentListQuerySchema } from './routes/incidents.js';
 import { backfillSchema, runsQuerySchema } from './routes/jobs.js';
@@ -249,6 +250,41 @@ const ruleOperations: OperationSpec[] = [
   },
 ];
 
+const backtestOperations: OperationSpec[] = [
+  {
+    method: 'post',
+    path: '/api/rules/backtest',
+    tag: 'rules',
+    summary: 'Backtest a rule over the stored incident history (nothing runs)',
+    description:
+      'Replays the events of the window in the order they were received through extraction, matching and the policies as they would have evolved (rate limit, cooldown and per-target concurrency over simulated time, maintenance windows, circuit breaker fed by recorded outcomes, dry-run). With `ruleId` and `rule`, also diffs with the current version and with the decisions recorded at the time. Bounded: the window is counted first against an event cap, and the run stops at a time budget; either answers 400 with a window that fits. Paged with `nextCursor`.',
+    scope: 'read',
+    body: backtestRequestSchema,
+    responses: {
+      200: { description: 'The summary and one page of per-event results.', schema: backtestResponseSchema },
+      400: { description: 'Invalid request, a window over the event cap or the time budget (with `suggestedSince`), or a window wholly before the retained history.', schema: problemSchema },
+      404: { description: 'Unknown ruleId.', schema: problemSchema },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/rules/{id}/backtest',
+    tag: 'rules',
+    summary: "Attach a backtest of the rule's current version to that version (stored, and in the audit log)",
+    scope: 'write',
+    body: attachBacktestSchema,
+    responses: { 201: { description: 'The stored backtest.', schema: ruleBacktestViewSchema }, 404: { description: 'Unknown or deleted rule.', schema: problemSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/rules/{id}/backtests',
+    tag: 'rules',
+    summary: "Backtests attached to the rule's versions, newest first",
+    scope: 'read',
+    responses: { 200: { description: 'Attached backtests.', schema: list(ruleBacktestViewSchema) }, 404: { description: 'Unknown rule.', schema: problemSchema } },
+  },
+];
+
 const adminOperations: OperationSpec[] = [
   {
     method: 'post',
@@ -360,6 +396,7 @@ const docOperations: OperationSpec[] = [
 export const apiOperations: OperationSpec[] = [
   ...coreOperations,
   ...ruleOperations,
+  ...backtestOperations,
   ...adminOperations,
   ...environmentOperations,
   ...jobOperations,

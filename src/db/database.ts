@@ -244,6 +244,25 @@ export interface DeploymentTable {
   created_at: Generated<Date>;
 }
 
+/** A backtest attached to a rule version: the summary the author saw (issue 21). */
+export interface RuleBacktestTable {
+  id: Generated<string>;
+  rule_id: string;
+  version: number;
+  actor: string;
+  window_from: Timestamp;
+  window_to: Timestamp;
+  summary: Json<unknown>;
+  created_at: Generated<Date>;
+}
+
+/** How far back the retention purge has deleted each kind of history. */
+export interface RetentionWatermarkTable {
+  name: string;
+  purged_before: Timestamp;
+  updated_at: Generated<Date>;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
@@ -261,6 +280,8 @@ export interface Database {
   pagerduty_writes: PagerDutyWriteTable;
   auth_sessions: AuthSessionTable;
   deployment: DeploymentTable;
+  rule_backtests: RuleBacktestTable;
+  retention_watermarks: RetentionWatermarkTable;
 }
 
 export type Incident = Selectable<IncidentTable>;

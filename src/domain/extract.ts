@@ -278,7 +278,7 @@ function runRegex(extractor: RegexExtractor, prepared: Prepared): Record<string,
 }
 
 function runPath(extractor: JsonpathExtractor, prepared: Prepared): Record<string, string> {
-  const steps = parsePath(extractor.path);
+  const steps = cachedPath(extractor.path);
   if (!steps) return {};
   for (const root of prepared.roots) {
     const values: unknown[] = [];
@@ -305,13 +305,34 @@ function serviceIdOf(input: ExtractionInput, prepared: Prepared): string | undef
   return undefined;
 }
 
+// A process parses its extractors config once and extracts many times (the worker per incident, a backtest
+// per event): the parsed config (zod, with its regex screening) and the parsed paths are kept. Configs are
+// read-only once loaded.
+const parsedConfigs = new WeakMap<object, z.output<typeof extractorsConfigSchema>>();
+function parsedConfig(config: ExtractorsConfig): z.output<typeof extractorsConfigSchema> {
+  let parsed = parsedConfigs.get(config);
+  if (!parsed) {
+    parsed = extractorsConfigSchema.parse(config);
+    parsedConfigs.set(config, parsed);
+  }
+  return parsed;
+}
+const pathCache = new Map<string, PathStep[] | undefined>();
+function cachedPath(path: string): PathStep[] | undefined {
+  if (!pathCache.has(path)) {
+    if (pathCache.size > 1000) pathCache.clear();
+    pathCache.set(path, parsePath(path));
+  }
+  return pathCache.get(path);
+}
+
 /**
  * Extract environment fields from an incident and its alerts. Configured extractors run first (in
  * order), then the service map, then the defaults; the first source to produce a field keeps it.
  * `config` is parsed with {@link extractorsConfigSchema}, so a raw stored config may be passed.
  */
 export function extractEnvironment(input: ExtractionInput, config: ExtractorsConfig = {}): ExtractedEnvironment {
-  const parsed = extractorsConfigSchema.parse(config);
+  const parsed = parsedConfig(config);
   const prepared = prepare(input);
   const result: ExtractedEnvironment = { sources: {} };
 

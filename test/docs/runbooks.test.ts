@@ -13,7 +13,8 @@ import { buildAgentWorker } from '../../src/agent.js';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
-import { ADMIN_TOKEN, startStack, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { ADMIN_TOKEN, eventually, startStack, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUNBOOKS = path.join(ROOT, 'docs/runbooks');
@@ -21,7 +22,7 @@ const PD_TOKEN = 'runbook-pd-token-0123456789';
 const NEW_SECRET = 'runbook-rotated-secret-0123456789';
 
 /** In the order an SRE follows them: later runbooks use what earlier ones set up. */
-const ORDER = ['configure-selfhealing.md', 'deploy-doctor-agent.md', 'first-rule.md', 'scheduled-job.md', 'rotate-webhook-secret.md', 'troubleshooting.md', 'gitops.md'];
+const ORDER = ['configure-selfhealing.md', 'deploy-doctor-agent.md', 'first-rule.md', 'scheduled-job.md', 'rotate-webhook-secret.md', 'troubleshooting.md', 'gitops.md', 'change-a-rule-safely.md'];
 
 interface Block {
   info: string;
@@ -110,7 +111,7 @@ describe('runbooks (docs/runbooks/*.md): every ```sh test command works', functi
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('there are the seven runbooks, each with commands under test', async () => {
+  it('there are the eight runbooks, each with commands under test', async () => {
     for (const name of ORDER) {
       const blocks = fencedBlocks(await readFile(path.join(RUNBOOKS, name), 'utf8'));
       assert.ok(blocks.some((b) => b.info === 'sh test'), `${name} has no \`\`\`sh test block`);
@@ -131,6 +132,15 @@ describe('runbooks (docs/runbooks/*.md): every ```sh test command works', functi
         assert.ok(old, 'configure-selfhealing.md created the PA2P440 subscription');
         env.OLD_SUBSCRIPTION_ID = old.id as string;
       }
+      if (name === 'change-a-rule-safely.md') {
+        // History to backtest: a burst of a dozen "Disk full" incidents on PA2P440, through the webhook.
+        const ids = Array.from({ length: 12 }, () => newIncidentId());
+        for (const [i, id] of ids.entries()) {
+          const body = sampleFor('v3-incident.triggered-01.json', id, { data: { title: `Disk full on web-${i}`, service: { id: 'PA2P440', type: 'service_reference', summary: 'pig208' } } });
+          assert.equal((await stack.deliver(body)).status, 202);
+        }
+        await eventually(async () => (await stack.db.db.selectFrom('incident_events').select('id').where('incident_id', 'in', ids).execute()).length === ids.length, 60_000, 'the burst stored');
+      }
       const blocks = fencedBlocks(await readFile(path.join(RUNBOOKS, name), 'utf8'));
       for (const b of blocks) {
         const file = /(?:^|\s)file=(\S+)/.exec(b.info)?.[1];
@@ -150,7 +160,14 @@ describe('runbooks (docs/runbooks/*.md): every ```sh test command works', functi
     assert.equal(subs.length, 1, 'the rotation left one subscription');
     assert.notEqual(subs[0]!.id, env.OLD_SUBSCRIPTION_ID);
     const rules = (await (await stack.api('/api/rules')).json()) as { items: { name: string; dryRun: boolean }[] };
-    assert.deepEqual(rules.items.map((r) => [r.name, r.dryRun]).sort(), [['first-rule', true], ['first-rule-api', true]]);
+    assert.deepEqual(rules.items.map((r) => [r.name, r.dryRun]).sort(), [['disk-cleanup', false], ['first-rule', true], ['first-rule-api', true]]);
+    // change-a-rule-safely.md: created disabled in dry-run, enabled in dry-run, then live, each version with
+    // its backtest attached; the unlimited version was refused by --require-backtest and never applied.
+    const disk = (rules.items as unknown as { id: string; name: string; version: number; enabled: boolean; policies: { rateLimit?: { max: number } } }[]).find((r) => r.name === 'disk-cleanup')!;
+    assert.deepEqual([disk.version, disk.enabled, disk.policies.rateLimit?.max], [3, true, 3]);
+    const attached = (await (await stack.api(`/api/rules/${disk.id}/backtests`)).json()) as { items: { version: number; summary: { candidate: { matched: number } } }[] };
+    assert.deepEqual(attached.items.map((b) => b.version).sort(), [1, 2, 3]);
+    assert.ok(attached.items.every((b) => b.summary.candidate.matched === 12), JSON.stringify(attached.items.map((b) => b.summary.candidate)));
     const job = await stack.api('/api/jobs/root-password-expiry');
     assert.equal(job.status, 200);
     const envRes = (await (await stack.api('/api/environments/prod-eu')).json()) as { labels: Record<string, string>; agent: { online: boolean } };

@@ -2,6 +2,7 @@ import type { RouteFactory } from '../app.js';
 import { agentCheckRoutes } from './agent-check.js';
 import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
+import { backtestRoutes } from './backtest.js';
 import { dashboardRoutes } from './dashboard.js';
 import { docsRoutes } from './docs.js';
 import { environmentRoutes } from './environments.js';
@@ -13,4 +14,4 @@ import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
 /** Every route group of the API, in mount order (createApp installs the access log and body limits before them). */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];

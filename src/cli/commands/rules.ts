@@ -7,12 +7,13 @@ import type { Rule } from '../../domain/rules/index.js';
 import { PayloadError, testRuleWithPayload } from '../../domain/rules/test-rule.js';
 import { EXIT, usageError } from '../errors.js';
 import { printJson } from '../output.js';
-import { action, type Runtime } from '../program.js';
+import { action, collect, positiveInt, type Runtime } from '../program.js';
 import { readManifests, type Manifest } from '../gitops/manifests.js';
 import { planChanges, ruleDefinitionOf, validateManifests, type Desired, type Step } from '../gitops/plan.js';
 import { executePlan, outcomeJson, planJson, printOutcome, printPlan, WOULD } from '../gitops/run.js';
-import type { ApiClient } from '../http-client.js';
+import { ApiError, type ApiClient } from '../http-client.js';
 import type { RuleView } from '../api-types.js';
+import { requestBacktest, summaryLines, windowBody, type BacktestAnswer, type BacktestWindowOptions } from './backtest-report.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -33,6 +34,48 @@ async function planRules(api: ApiClient, file: string, prune: boolean): Promise<
   return planChanges(readRules(file), { rules: await api.rules.list(), environments: [], jobs: [] }, new Set(prune ? ['Rule'] : []));
 }
 
+interface RuleBacktest {
+  name: string;
+  answer?: BacktestAnswer;
+  error?: string;
+}
+
+/** The backtest of each rule the plan creates or updates (the edited definition against the stored one). */
+async function backtestChanges(api: ApiClient, steps: Step[], window: Record<string, unknown>): Promise<RuleBacktest[]> {
+  const out: RuleBacktest[] = [];
+  for (const s of steps) {
+    if (s.kind !== 'Rule' || (s.action !== 'create' && s.action !== 'update')) continue;
+    try {
+      out.push({ name: s.key, answer: await requestBacktest(api, { rule: s.body, ...(s.id ? { ruleId: s.id } : {}), ...window, limit: 1 }) });
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      out.push({ name: s.key, error: err.summary.replace(/\n/g, '; ') });
+    }
+  }
+  return out;
+}
+
+/** After the apply: each changed rule's new version gets its backtest attached (stored, and in the audit log). */
+async function attachBacktests(api: ApiClient, applied: Step[], backtests: RuleBacktest[], window: Record<string, unknown>) {
+  const ran = new Set(backtests.filter((b) => b.answer).map((b) => b.name));
+  const changed = applied.filter((s) => s.kind === 'Rule' && (s.action === 'create' || s.action === 'update') && ran.has(s.key));
+  if (changed.length === 0) return [];
+  const rules = await api.rules.list();
+  const out: { name: string; version?: number; error?: string }[] = [];
+  for (const s of changed) {
+    const rule = rules.find((r) => r.name === s.key);
+    if (!rule) continue;
+    try {
+      const res = await api.request<{ version: number }>('POST', `/api/rules/${encodeURIComponent(rule.id)}/backtest`, { body: window });
+      out.push({ name: s.key, version: res.body.version });
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      out.push({ name: s.key, error: err.summary.replace(/\n/g, '; ') });
+    }
+  }
+  return out;
+}
+
 function readJsonFile(file: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as unknown;
@@ -50,7 +93,7 @@ interface TestOptions {
 }
 
 export function registerRules(program: Command, rt: Runtime): void {
-  const group = program.command('rules').description('Remediation rules: list, show, apply from files, test offline');
+  const group = program.command('rules').description('Remediation rules: list, show, apply from files, test offline, backtest over the stored history');
 
   group
     .command('list')
@@ -88,22 +131,86 @@ export function registerRules(program: Command, rt: Runtime): void {
 
   group
     .command('apply')
-    .description('Sync rules from a YAML file: create missing, update changed, leave unchanged')
+    .description('Sync rules from a YAML file: create missing, update changed, leave unchanged; each changed rule is backtested first')
     .requiredOption('-f, --file <file>', 'rules file (YAML or JSON)')
     .option('--prune', 'delete rules that are not in the file')
-    .option('--dry-run', 'show the plan, change nothing')
+    .option('--dry-run', 'show the plan and the backtests, change nothing')
+    .option('--since <duration>', 'history the backtest of each changed rule replays (30d, 12h, 2w)', '30d')
+    .option('--no-backtest', 'apply without backtesting the changed rules')
+    .option('--require-backtest <max-per-hour>', 'apply nothing when a changed rule would have fired more than this many times in one hour (or could not be backtested)')
     .action(
-      action<{ file: string; prune?: boolean; dryRun?: boolean }>(rt, async ({ api, io, opts, global }) => {
+      action<{ file: string; prune?: boolean; dryRun?: boolean; since: string; backtest: boolean; requireBacktest?: string }>(rt, async ({ api, io, opts, global }) => {
+        if (opts.requireBacktest !== undefined && !opts.backtest) throw usageError('--require-backtest needs the backtests: leave out --no-backtest');
+        const maxPerHour = opts.requireBacktest === undefined ? undefined : positiveInt(opts.requireBacktest, 'require-backtest', 1, 1_000_000);
+        const window = windowBody({ since: opts.since });
         const steps = await planRules(api, opts.file, opts.prune === true);
+        const backtests = opts.backtest ? await backtestChanges(api, steps, window) : [];
+        const human = global.json ? { ...io, out: () => undefined } : io;
+        for (const b of backtests) {
+          if (b.answer) for (const line of summaryLines(b.name, b.answer)) human.out(line);
+          else human.err(`backtest of ${b.name} not run: ${b.error}`);
+        }
+        const backtestJson = backtests.map((b) => ({ name: b.name, ...(b.answer ? { summary: b.answer.summary } : { error: b.error }) }));
+        if (maxPerHour !== undefined) {
+          const refusals = backtests.flatMap((b) => {
+            if (!b.answer) return [`${b.name} could not be backtested (${b.error})`];
+            const peak = b.answer.summary.candidate.peakPerHour;
+            return peak && peak.firings > maxPerHour ? [`${b.name} would have fired ${peak.firings} times in the hour from ${peak.hour}, more than ${maxPerHour}`] : [];
+          });
+          if (refusals.length > 0) {
+            for (const r of refusals) io.err(`✗ ${r}`);
+            io.err(`nothing applied (--require-backtest ${maxPerHour})`);
+            if (global.json) printJson(io, { dryRun: opts.dryRun === true, applied: false, plan: planJson(steps, false), backtests: backtestJson, refused: refusals });
+            return EXIT.negative;
+          }
+        }
         if (opts.dryRun === true) {
-          if (global.json) printJson(io, { dryRun: true, plan: planJson(steps, false) });
+          if (global.json) printJson(io, { dryRun: true, plan: planJson(steps, false), ...(opts.backtest ? { backtests: backtestJson } : {}) });
           else printPlan(io, steps, WOULD, false);
           return EXIT.ok;
         }
         const outcome = await executePlan(api, steps);
-        if (global.json) printJson(io, outcomeJson(steps, outcome, false));
-        printOutcome(global.json ? { ...io, out: () => undefined } : io, steps, outcome, false);
+        const attached = opts.backtest ? await attachBacktests(api, outcome.applied, backtests, window) : [];
+        if (global.json) printJson(io, { ...outcomeJson(steps, outcome, false), ...(opts.backtest ? { backtests: backtestJson, attached } : {}) });
+        printOutcome(human, steps, outcome, false);
+        for (const a of attached) human.out(a.error ? `backtest not attached to ${a.name}: ${a.error}` : `backtest attached to ${a.name} v${a.version}`);
         return outcome.failed ? outcome.failed.error.exitCode : EXIT.ok;
+      }),
+    );
+
+  group
+    .command('backtest')
+    .description('What a rule file would have done over the stored incident history: matches, decisions, peak per hour, and the diff with the stored rule of that name (nothing runs)')
+    .requiredOption('-f, --file <file>', 'rule file (the first rule, or --name)')
+    .option('--name <rule>', 'which rule of the file')
+    .option('--since <duration>', 'how far back (30d, 12h, 2w)', '30d')
+    .option('--service <id>', 'report only this PagerDuty service (repeatable)', collect)
+    .option('--environment <name>', 'report only this extracted environment (repeatable)', collect)
+    .option('--as-live', 'simulate a dry-run rule as if it ran for real')
+    .option('--limit <n>', 'events listed (changed ones when the rule exists, else matched ones)', '20')
+    .action(
+      action<BacktestWindowOptions & { file: string; name?: string; limit: string }>(rt, async ({ api, io, opts, global }) => {
+        const rules = readRules(opts.file).flatMap((d) => (d.kind === 'Rule' ? [d.definition] : []));
+        const rule = opts.name !== undefined ? rules.find((r) => r.name === opts.name) : rules[0];
+        if (!rule) throw usageError(opts.name !== undefined ? `no rule named "${opts.name}" in the file` : 'the file holds no rule');
+        const limit = positiveInt(opts.limit, 'limit', 20, 500);
+        const stored = (await api.rules.list()).find((r) => r.name === rule.name);
+        const answer = await requestBacktest(api, { rule, ...(stored ? { ruleId: stored.id } : {}), ...windowBody(opts), limit });
+        if (global.json) {
+          printJson(io, answer);
+          return EXIT.ok;
+        }
+        for (const line of summaryLines(stored ? `${rule.name} (stored as v${stored.version})` : `${rule.name} (new)`, answer)) io.out(line);
+        if (answer.items.length > 0) {
+          io.out(`${stored ? 'changed' : 'matched'} events (${answer.items.length} of ${answer.totalItems}):`);
+          for (const i of answer.items) {
+            const c = i.candidate;
+            const what = c.matched ? `${c.decision}${c.policy && c.policy !== 'dry_run' ? ` (${c.policy})` : ''}` : 'no match';
+            const change = i.changes.vsCurrent ?? i.changes.vsRecorded;
+            io.out(`  ${i.at} ${i.incident.id} ${i.target ?? '-'} ${what}${change ? ` [${change.replace(/_/g, ' ')}]` : ''}: ${i.incident.title ?? ''}`);
+          }
+        }
+        return EXIT.ok;
       }),
     );
 

@@ -1,11 +1,13 @@
 // Rules: the list, and the editor (JSON or YAML, validate, save as a new version) with tool panels under
-// it. A panel reads the rule as edited (unsaved) through `currentRule`; the dry-run tester is the first.
-// To add one (e.g. a backtest over past incidents), write an EditorPanel and list it in `editorPanels`.
+// it. A panel reads the rule as edited (unsaved) through `currentRule`, and gets the stored rule (null for a
+// new one): the dry-run tester, then the backtest over the stored history (views/backtest.ts). To add one,
+// write an EditorPanel and list it in `editorPanels`.
 import { append, badge, h, table, type Child } from '../dom.js';
 import { pretty, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
 import type { ListOf, RuleTestResult, RuleView } from '../types.js';
 import type { RuleInputDocument } from '../../../domain/rules/schema.js';
+import { backtestPanel } from './backtest.js';
 
 type Format = 'json' | 'yaml';
 
@@ -22,7 +24,7 @@ const READ_ONLY_FIELDS = ['id', 'version', 'breaker', 'createdAt', 'updatedAt', 
 
 export interface EditorPanel {
   title: string;
-  render(ctx: ViewContext, currentRule: () => Promise<unknown>): Child;
+  render(ctx: ViewContext, currentRule: () => Promise<unknown>, stored: RuleView | null): Child;
 }
 
 const ruleHref = (id: string) => `#/rules/${encodeURIComponent(id)}`;
@@ -112,7 +114,7 @@ const dryRunTester: EditorPanel = {
   },
 };
 
-const editorPanels: EditorPanel[] = [dryRunTester];
+const editorPanels: EditorPanel[] = [dryRunTester, { title: 'Backtest', render: backtestPanel }];
 
 async function ruleEditorView(ctx: ViewContext): Promise<void> {
   const id = ctx.params.id!;
@@ -191,7 +193,7 @@ async function ruleEditorView(ctx: ViewContext): Promise<void> {
     ),
     editor,
     status,
-    editorPanels.map((panel) => [h('h3', {}, panel.title), panel.render(ctx, currentRule)]),
+    editorPanels.map((panel) => [h('h3', {}, panel.title), panel.render(ctx, currentRule, rule)]),
   );
 }
 

@@ -1,0 +1,218 @@
+// The rule editor's Backtest tab: what the rule as edited would have done over the stored incident history
+// (POST /api/rules/backtest) — the summary, a timeline of would-be firings per hour, and the events that
+// changed (or matched), each linking to its incident page. A saved rule's tab also attaches a backtest of
+// its current version to that version (POST /api/rules/{id}/backtest), and lists the ones attached.
+//
+// The chart is uPlot (a small, kept canvas charting library, bundled by esbuild): it draws on a canvas and
+// sizes its elements through the CSSOM, which the page's CSP (style-src 'self', no inline style attributes)
+// allows; its stylesheet is bundled into app.css.
+import uPlot from 'uplot';
+import type { BacktestItem, BacktestSummary, ChangeKind, HourCount, LaneSummary } from '../../../domain/backtest/types.js';
+import { badge, h, replace, table, type Child } from '../dom.js';
+import type { ViewContext } from '../router.js';
+import type { RuleView } from '../types.js';
+
+interface BacktestAnswer {
+  summary: BacktestSummary & { retention?: { clamped: boolean; note?: string } };
+  items: BacktestItem[];
+  totalItems: number;
+  nextCursor: string | null;
+}
+
+interface AttachedBacktest {
+  id: string;
+  version: number;
+  actor: string;
+  window: { from: string; to: string };
+  summary: BacktestSummary;
+  createdAt: string;
+}
+
+const HOUR = 3_600_000;
+const CHANGE_TEXT: Record<ChangeKind, string> = {
+  newly_matched: 'newly matched',
+  no_longer_matched: 'no longer matched',
+  newly_suppressed: 'newly suppressed',
+  no_longer_suppressed: 'no longer suppressed',
+};
+
+/** Every hour of the window with its firings (0 where none), as uPlot's columns: seconds, then one series per lane. */
+export function hourlySeries(from: string, to: string, lanes: readonly HourCount[][]): number[][] {
+  const start = Math.floor(Date.parse(from) / HOUR) * HOUR;
+  const end = Date.parse(to);
+  const xs: number[] = [];
+  for (let t = start; t < end; t += HOUR) xs.push(t / 1000);
+  return [xs, ...lanes.map((hours) => {
+    const byHour = new Map(hours.map((c) => [Date.parse(c.hour) / 1000, c.firings]));
+    return xs.map((x) => byHour.get(x) ?? 0);
+  })];
+}
+
+function laneCard(title: string, s: LaneSummary, testid: string): HTMLElement {
+  const suppressed = Object.entries(s.suppressedBy).map(([k, n]) => `${k.replace(/_/g, ' ')} ${n}`);
+  return h(
+    'div',
+    { class: 'card', 'data-testid': testid },
+    h('strong', {}, title),
+    h(
+      'dl',
+      { class: 'kv' },
+      h('dt', {}, 'matched'),
+      h('dd', { 'data-testid': `${testid}-matched` }, `${s.matched} of ${s.evaluated} events evaluated`),
+      h('dt', {}, 'decisions'),
+      h('dd', {}, `run ${s.decisions.run}, dry-run ${s.decisions.dry_run}, notifications only ${s.decisions.notify_only}, skipped ${s.decisions.skipped}`),
+      h('dt', {}, 'suppressed by'),
+      h('dd', {}, suppressed.join(', ') || 'nothing'),
+      h('dt', {}, 'would fire'),
+      h('dd', {}, `${s.firings} times, ${s.actions} actions`),
+      h('dt', {}, 'peak'),
+      h('dd', { 'data-testid': `${testid}-peak` }, s.peakPerHour ? `${s.peakPerHour.firings}/h at ${new Date(s.peakPerHour.hour).toLocaleString()}` : 'none'),
+      h('dt', {}, 'by environment'),
+      h('dd', {}, s.byEnvironment.map((g) => `${g.key} ${g.matched}`).join(', ') || '—'),
+      h('dt', {}, 'assumed'),
+      h('dd', {}, `${s.assumptions.holdsAssumed} hold(s) of the assumed length, ${s.assumptions.outcomesUnknown} outcome(s) unknown`),
+    ),
+  );
+}
+
+function diffLine(label: string, counts: Record<ChangeKind, number>, testid: string): HTMLElement {
+  return h('p', { 'data-testid': testid }, h('strong', {}, `${label}: `), (Object.keys(CHANGE_TEXT) as ChangeKind[]).map((k) => `${counts[k]} ${CHANGE_TEXT[k]}`).join(', '));
+}
+
+function decisionText(o: BacktestItem['candidate'] | undefined): string {
+  if (!o) return '';
+  if (!o.matched) return o.evaluated ? 'no match' : 'not evaluated';
+  return `${o.decision ?? ''}${o.policy && o.policy !== 'dry_run' ? ` (${o.policy.replace(/_/g, ' ')})` : ''}`;
+}
+
+function itemRow(i: BacktestItem): HTMLTableRowElement {
+  const change = i.changes.vsCurrent ?? i.changes.vsRecorded;
+  return h(
+    'tr',
+    { 'data-testid': 'backtest-item' },
+    h('td', {}, new Date(i.at).toLocaleString()),
+    h('td', {}, h('a', { href: `#/incidents/${encodeURIComponent(i.incident.id)}`, 'data-testid': 'backtest-incident' }, i.incident.id), ' ', i.incident.title ?? ''),
+    h('td', {}, i.target ?? ''),
+    h('td', {}, badge(i.candidate.decision ?? (i.candidate.matched ? '' : 'no_match')), ' ', decisionText(i.candidate)),
+    h('td', {}, i.baseline ? decisionText(i.baseline) : i.recorded ? `recorded: ${i.recorded.decision}` : ''),
+    h('td', { 'data-testid': 'backtest-change' }, change ? CHANGE_TEXT[change] : ''),
+  );
+}
+
+/** Draws firings per hour: the rule as edited, and the current version when there is one. */
+function chart(container: HTMLElement, answer: BacktestAnswer): void {
+  const s = answer.summary;
+  const lanes = [s.candidate.perHour, ...(s.baseline ? [s.baseline.perHour] : [])];
+  const data = hourlySeries(s.window.from, s.window.to, lanes) as uPlot.AlignedData;
+  const series: uPlot.Series[] = [{}, { label: 'as edited', stroke: '#2160a8', fill: 'rgba(33,96,168,0.12)', width: 1.5 }];
+  if (s.baseline) series.push({ label: 'current version', stroke: '#c23b3b', width: 1, dash: [4, 3] });
+  const width = Math.max(320, container.clientWidth || 800);
+  new uPlot({ width, height: 220, scales: { x: { time: true } }, axes: [{}, { label: 'firings per hour' }], series }, data, container);
+}
+
+export function backtestPanel(ctx: ViewContext, currentRule: () => Promise<unknown>, stored: RuleView | null): Child {
+  const since = h('select', { 'data-testid': 'backtest-since' }, ['1d', '7d', '30d', '90d'].map((v) => h('option', { value: v, ...(v === '30d' ? { selected: true } : {}) }, `last ${v}`)));
+  const services = h('input', { type: 'text', 'data-testid': 'backtest-services', placeholder: 'services (comma-separated ids)' });
+  const asLive = h('input', { type: 'checkbox', 'data-testid': 'backtest-as-live' });
+  const result = h('div', { 'data-testid': 'backtest-result' });
+  const attachedBox = h('div', { 'data-testid': 'backtest-attached' });
+  let request: Record<string, unknown> = {};
+
+  const fail = (err: unknown) => {
+    result.replaceChildren(h('p', { class: 'error', 'data-testid': 'backtest-error' }, err instanceof Error ? err.message : String(err)));
+  };
+  const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+
+  const showAttached = async () => {
+    if (!stored) return;
+    const body = await ctx.api.get<{ items: AttachedBacktest[] }>(`/api/rules/${encodeURIComponent(stored.id)}/backtests`, { signal: ctx.signal });
+    attachedBox.replaceChildren(
+      body.items.length === 0
+        ? h('p', { class: 'muted' }, 'No backtest attached to a version yet.')
+        : table(
+            'backtest-attached-table',
+            ['Version', 'By', 'Window', 'Matched', 'Peak/h'],
+            body.items.map((b) =>
+              h('tr', {}, h('td', {}, `v${b.version}`), h('td', {}, b.actor), h('td', {}, `${new Date(b.window.from).toLocaleDateString()} – ${new Date(b.window.to).toLocaleDateString()}`), h('td', {}, String(b.summary.candidate.matched)), h('td', {}, String(b.summary.candidate.peakPerHour?.firings ?? 0))),
+            ),
+          ),
+    );
+  };
+
+  const more = async (tbody: HTMLElement, cursor: string, button: HTMLButtonElement) => {
+    button.disabled = true;
+    try {
+      const page = await ctx.api.send<BacktestAnswer>('POST', '/api/rules/backtest', { ...request, cursor }, { signal: ctx.signal });
+      for (const i of page.items) tbody.append(itemRow(i));
+      if (page.nextCursor) button.onclick = () => void more(tbody, page.nextCursor!, button);
+      else button.remove();
+      button.disabled = false;
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+  const run = async () => {
+    result.replaceChildren(h('p', { class: 'muted' }, 'Replaying the history…'));
+    let answer: BacktestAnswer;
+    try {
+      request = {
+        rule: await currentRule(),
+        ...(stored ? { ruleId: stored.id } : {}),
+        since: since.value,
+        ...(list(services.value).length ? { services: list(services.value) } : {}),
+        ...(asLive.checked ? { asLive: true } : {}),
+        limit: 25,
+      };
+      answer = await ctx.api.send<BacktestAnswer>('POST', '/api/rules/backtest', request, { signal: ctx.signal });
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    const s = answer.summary;
+    const plot = h('div', { class: 'chart', 'data-testid': 'backtest-chart' });
+    const tbody = table('backtest-items', ['Received', 'Incident', 'Target', 'As edited', stored ? 'Current version' : 'Recorded', 'Change'], answer.items.map(itemRow));
+    const moreButton = h('button', { type: 'button', class: 'secondary', 'data-testid': 'backtest-more' }, 'More');
+    if (answer.nextCursor) moreButton.onclick = () => void more(tbody, answer.nextCursor!, moreButton);
+    replace(
+      result,
+      h('p', { 'data-testid': 'backtest-window' }, `${new Date(s.window.from).toLocaleString()} – ${new Date(s.window.to).toLocaleString()}: ${s.events.read} events replayed`),
+      s.retention?.clamped ? h('p', { class: 'error', 'data-testid': 'backtest-retention' }, s.retention.note ?? '') : null,
+      h('div', { class: 'grid' }, laneCard('As edited', s.candidate, 'backtest-candidate'), s.baseline ? laneCard(`Current version (v${stored?.version ?? ''})`, s.baseline, 'backtest-baseline') : null),
+      s.vsCurrent ? diffLine('vs the current version', s.vsCurrent.counts, 'backtest-vs-current') : null,
+      s.vsRecorded ? diffLine('vs the decisions recorded', s.vsRecorded.counts, 'backtest-vs-recorded') : null,
+      h('h4', {}, 'Would-be firings per hour'),
+      plot,
+      h('h4', {}, `${s.vsCurrent ? 'Changed' : 'Matched'} events (${answer.totalItems})`),
+      answer.items.length ? tbody : h('p', { class: 'muted' }, 'None.'),
+      answer.nextCursor ? moreButton : null,
+    );
+    chart(plot, answer);
+  };
+
+  const attach = async () => {
+    try {
+      const saved = await ctx.api.send<AttachedBacktest>('POST', `/api/rules/${encodeURIComponent(stored!.id)}/backtest`, { since: since.value, ...(asLive.checked ? { asLive: true } : {}) });
+      ctx.flash(`Backtest attached to v${saved.version}`);
+      await showAttached();
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+  if (stored) void showAttached().catch(fail);
+  return [
+    h('p', { class: 'muted' }, 'Replays the stored incident history through the rule as edited above, with its policies over time; nothing runs and nothing is saved.'),
+    h(
+      'div',
+      { class: 'row' },
+      since,
+      services,
+      h('label', {}, asLive, ' as if live (a dry-run rule run for real)'),
+      h('button', { type: 'button', 'data-testid': 'backtest-run', onclick: () => void run() }, 'Run backtest'),
+      stored ? h('button', { type: 'button', class: 'secondary', 'data-testid': 'backtest-attach', onclick: () => void attach() }, `Attach a backtest to v${stored.version}`) : null,
+    ),
+    result,
+    stored ? [h('h4', {}, 'Backtests attached to versions'), attachedBox] : null,
+  ];
+}

@@ -1,0 +1,202 @@
+// Reading the stored incident history for the backtest: events in the order they were received, each with
+// the incident row and every rule's recorded match of it (with how its run ended), paged by keyset so a
+// long window is streamed, never held; plus the small tables the backtest needs whole (rule versions,
+// environments' maintenance windows, the other rules' ordering) and how far back the history goes.
+import { sql, type Kysely } from 'kysely';
+import type { HistoryEvent, OtherRule, RecordedMatch, StoredVersion } from '../../domain/backtest/index.js';
+import type { RunOutcome } from '../../domain/policies.js';
+import type { TimeWindow } from '../../domain/rules/time-window.js';
+import { REMEDIATING_EVENT_TYPES } from '../../pagerduty/parse.js';
+import type { Database } from '../database.js';
+
+type Db = Kysely<Database>;
+
+export interface HistoryQuery {
+  from: Date;
+  to: Date;
+  /** Load the event payloads (and alerts) only of incidents of these services; undefined = every service. */
+  services?: readonly string[] | undefined;
+  /** Rows per round trip. */
+  pageSize?: number | undefined;
+}
+
+interface HistoryRow {
+  seq: string;
+  cursor_at: string;
+  event_id: string;
+  incident_id: string;
+  event_type: string;
+  occurred_at: Date | null;
+  received_at: Date;
+  event: Record<string, unknown> | null;
+  number: number | null;
+  title: string | null;
+  description: string | null;
+  status: string;
+  urgency: string | null;
+  priority: string | null;
+  service_id: string | null;
+  service_name: string | null;
+  escalation_policy_id: string | null;
+  escalation_policy_name: string | null;
+  assignees: { id: string; summary?: string }[];
+  html_url: string | null;
+  incident_key: string | null;
+  environment: Record<string, unknown>;
+  alerts: unknown[] | null;
+  matches: RawMatch[];
+}
+
+interface RawMatch {
+  ruleId: string;
+  ruleVersion: number;
+  decision: string;
+  skipReason: string | null;
+  target: string | null;
+  matchedAt: string;
+  actions: number;
+  endedAt: string | null;
+  open: boolean | null;
+  failed: boolean | null;
+  ran: boolean | null;
+}
+
+/** The page query: shared with the benchmark, which times reading these rows as the floor. */
+export function historyPageQuery(db: Db, q: HistoryQuery, after: { at: string; seq: string } | null, limit: number) {
+  const all = q.services === undefined;
+  const services = [...(q.services ?? [])];
+  const remediating = [...REMEDIATING_EVENT_TYPES];
+  const wanted = sql<boolean>`(${all} or i.service_id = any(${services}::text[]))`;
+  return sql<HistoryRow>`
+    select e.id::text as seq, e.received_at::text as cursor_at, e.event_id, e.incident_id, e.event_type, e.occurred_at, e.received_at,
+      case when ${wanted} then e.payload->'event' end as event,
+      i.number, i.title, i.description, i.status, i.urgency, i.priority, i.service_id, i.service_name,
+      i.escalation_policy_id, i.escalation_policy_name, i.assignees, i.html_url, i.incident_key, i.environment,
+      case when ${wanted} and e.event_type = any(${remediating}::text[]) then i.alerts end as alerts,
+      coalesce((
+        select json_agg(json_build_object(
+          'ruleId', m.rule_id, 'ruleVersion', m.rule_version, 'decision', m.decision, 'skipReason', m.skip_reason,
+          'target', m.target, 'matchedAt', m.matched_at, 'actions', r.n, 'endedAt', r.ended, 'open', r.open,
+          'failed', r.failed, 'ran', r.ran) order by m.id)
+        from rule_matches m
+        left join lateral (
+          select count(*)::int as n, max(a.finished_at) as ended, bool_or(a.finished_at is null) as open,
+            bool_or(a.status = 'failed') as failed, bool_or(a.status in ('succeeded', 'failed')) as ran
+          from action_runs a where a.match_id = m.id
+        ) r on true
+        where m.incident_id = e.incident_id and m.event_id = e.event_id
+      ), '[]'::json) as matches
+    from incident_events e
+    join incidents i on i.id = e.incident_id
+    where e.disposition = 'accepted' and e.received_at >= ${q.from} and e.received_at < ${q.to}
+      ${after ? sql`and (e.received_at, e.id) > (${after.at}::timestamptz, ${after.seq}::bigint)` : sql``}
+    order by e.received_at, e.id
+    limit ${limit}`.execute(db);
+}
+
+function toMatch(m: RawMatch): RecordedMatch {
+  const outcome: RunOutcome = m.failed ? 'failed' : m.ran ? 'succeeded' : 'inconclusive';
+  return {
+    ruleId: m.ruleId,
+    ruleVersion: m.ruleVersion,
+    decision: m.decision,
+    skipReason: m.skipReason,
+    target: m.target,
+    matchedAt: new Date(m.matchedAt),
+    run: m.actions > 0 ? { endedAt: m.endedAt ? new Date(m.endedAt) : null, open: m.open === true, outcome, actions: m.actions } : null,
+  };
+}
+
+function toEvent(r: HistoryRow): HistoryEvent {
+  return {
+    seq: r.seq,
+    eventId: r.event_id,
+    incidentId: r.incident_id,
+    eventType: r.event_type,
+    occurredAt: r.occurred_at,
+    receivedAt: r.received_at,
+    event: r.event,
+    incident: {
+      id: r.incident_id,
+      number: r.number,
+      title: r.title,
+      description: r.description,
+      status: r.status,
+      urgency: r.urgency,
+      priority: r.priority,
+      serviceId: r.service_id,
+      serviceName: r.service_name,
+      escalationPolicyId: r.escalation_policy_id,
+      escalationPolicyName: r.escalation_policy_name,
+      assignees: r.assignees ?? [],
+      htmlUrl: r.html_url,
+      incidentKey: r.incident_key,
+      environment: r.environment ?? {},
+      alerts: r.alerts,
+    },
+    matches: (r.matches ?? []).map(toMatch),
+  };
+}
+
+/**
+ * The events received in [from, to), oldest first, a page of rows at a time. The next page is fetched while
+ * the caller works through the current one, so reading and replaying overlap (two pages held at most).
+ */
+export async function* readHistory(db: Db, q: HistoryQuery): AsyncGenerator<HistoryEvent> {
+  const limit = q.pageSize ?? 1000;
+  const fetchAfter = (after: { at: string; seq: string } | null) => historyPageQuery(db, q, after, limit).then((r) => r.rows);
+  let pending: Promise<HistoryRow[]> | null = fetchAfter(null);
+  while (pending) {
+    const rows: HistoryRow[] = await pending;
+    const last = rows[rows.length - 1];
+    pending = rows.length === limit && last ? fetchAfter({ at: last.cursor_at, seq: last.seq }) : null;
+    try {
+      for (const r of rows) yield toEvent(r);
+    } finally {
+      // A caller that stops early (a limit reached) leaves no query unobserved.
+      if (pending) pending.catch(() => undefined);
+    }
+  }
+}
+
+/** Events the backtest of [from, to) would read. */
+export async function countHistory(db: Db, from: Date, to: Date): Promise<number> {
+  const row = await db
+    .selectFrom('incident_events')
+    .select(sql<string>`count(*)::text`.as('n'))
+    .where('disposition', '=', 'accepted')
+    .where('incident_id', 'is not', null)
+    .where('received_at', '>=', from)
+    .where('received_at', '<', to)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** The oldest event kept. */
+export async function oldestEventAt(db: Db): Promise<Date | null> {
+  const row = await db.selectFrom('incident_events').select('received_at').orderBy('received_at', 'asc').limit(1).executeTakeFirst();
+  return row?.received_at ?? null;
+}
+
+/** A stored rule's versions, oldest first. */
+export async function loadRuleVersions(db: Db, ruleId: string): Promise<StoredVersion[]> {
+  const rows = await db.selectFrom('rule_versions').select(['version', 'created_at', 'change', 'definition']).where('rule_id', '=', ruleId).orderBy('version', 'asc').execute();
+  return rows.map((r) => ({ version: r.version, createdAt: r.created_at, change: r.change, definition: r.definition }));
+}
+
+/** Maintenance windows by environment name. */
+export async function loadEnvironmentWindows(db: Db): Promise<Map<string, TimeWindow[]>> {
+  const rows = await db.selectFrom('environments').select(['name', 'maintenance_windows']).execute();
+  return new Map(rows.map((r) => [r.name, (r.maintenance_windows ?? []) as TimeWindow[]]));
+}
+
+/** Every rule's ordering (priority, name, id) and whether it stops matching, for the rules matched before one. */
+export async function loadOtherRules(db: Db): Promise<Map<string, OtherRule>> {
+  const rows = await db.selectFrom('rules').select(['id', 'name', 'definition']).execute();
+  return new Map(
+    rows.map((r) => {
+      const d = (r.definition ?? {}) as { priority?: number; stopOnMatch?: boolean; dryRun?: boolean };
+      return [r.id, { id: r.id, name: r.name, priority: d.priority ?? 100, stopOnMatch: d.stopOnMatch === true, dryRun: d.dryRun === true }];
+    }),
+  );
+}

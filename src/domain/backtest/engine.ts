@@ -1,0 +1,351 @@
+/**
+ * The backtest: replay stored incident events in time order through extraction, matching and the
+ * policies as they would have evolved, for a rule as asked (the candidate) and optionally the stored
+ * rule's current version (the baseline), and compare both with the decisions recorded at the time.
+ *
+ * The history comes in as an async iterable (the caller pages it out of Postgres); nothing but the
+ * summary accumulators, the state of the incidents still open and one page of items is kept, so a long
+ * window costs time, not memory. Events from `warmupFrom` to `from` are simulated and not reported, so
+ * rate limits and cooldowns start with the state they had.
+ *
+ * Each event is decided at the time it was received (the live planner decides moments later).
+ * Pure: the clock for the time budget is injected.
+ */
+import { renderAction } from '../template.js';
+import { incidentContext } from '../rules/incident-context.js';
+import { policyOfRecorded, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
+import type { Action } from '../rules/schema.js';
+import type { TimeWindow } from '../rules/time-window.js';
+import { replayEvent, type ReplayedIncident } from './incident-replay.js';
+import { Lane, RecordedHolds, type LaneDecision } from './lane.js';
+import {
+  CHANGE_KINDS,
+  MAX_DIFF_INCIDENTS,
+  type BacktestItem,
+  type BacktestResult,
+  type BacktestSpec,
+  type ChangeKind,
+  type DiffSummary,
+  type GroupCount,
+  type HistoryEvent,
+  type HourCount,
+  type LaneOutcome,
+  type LaneSummary,
+  type RecordedMatch,
+  type RecordedOutcome,
+  type RenderedAction,
+} from './types.js';
+
+/** The backtest read more events than allowed, or ran out of time: the caller narrows the window. */
+export class BacktestLimitError extends Error {
+  constructor(
+    readonly limit: 'events' | 'time',
+    readonly processed: number,
+    readonly reachedAt: Date | null,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BacktestLimitError';
+  }
+}
+
+const HOUR = 3_600_000;
+const BUDGET_CHECK_EVERY = 256;
+
+class LaneTally {
+  evaluated = 0;
+  matched = 0;
+  decisions: Record<PolicyDecisionKind, number> = { run: 0, dry_run: 0, skipped: 0, notify_only: 0 };
+  suppressedBy: Partial<Record<PolicyKind, number>> = {};
+  firings = 0;
+  actions = 0;
+  holdsAssumed = 0;
+  outcomesUnknown = 0;
+  private readonly hours = new Map<number, HourCount>();
+  private readonly services = new Map<string, GroupCount>();
+  private readonly environments = new Map<string, GroupCount>();
+
+  add(d: LaneDecision, atMs: number, service: { id: string | null; name: string | null }, environment: string | null): void {
+    if (!d.evaluated) return;
+    this.evaluated += 1;
+    if (!d.matched || !d.policy) return;
+    this.matched += 1;
+    const kind = d.policy.decision;
+    this.decisions[kind] += 1;
+    const suppressed = kind === 'skipped' || kind === 'notify_only';
+    if (suppressed && d.policy.policy) this.suppressedBy[d.policy.policy] = (this.suppressedBy[d.policy.policy] ?? 0) + 1;
+    // What acts: runs, and the notifications an open breaker lets through. A dry run records, launches nothing.
+    const fired = kind === 'run' || kind === 'notify_only';
+    if (fired) {
+      this.firings += 1;
+      this.actions += d.successPathActions ?? 0;
+      const hour = Math.floor(atMs / HOUR) * HOUR;
+      const h = this.hours.get(hour) ?? { hour: new Date(hour).toISOString(), firings: 0, actions: 0 };
+      h.firings += 1;
+      h.actions += d.successPathActions ?? 0;
+      this.hours.set(hour, h);
+    }
+    if (d.holdFrom === 'assumed') this.holdsAssumed += 1;
+    if (d.outcome === 'unknown') this.outcomesUnknown += 1;
+    const bump = (map: Map<string, GroupCount>, key: string, name?: string | null) => {
+      const g = map.get(key) ?? { key, ...(name !== undefined ? { name } : {}), matched: 0, fired: 0, suppressed: 0 };
+      g.matched += 1;
+      if (kind === 'run') g.fired += 1;
+      if (suppressed) g.suppressed += 1;
+      map.set(key, g);
+    };
+    bump(this.services, service.id ?? '(none)', service.name);
+    bump(this.environments, environment ?? '(none)');
+  }
+
+  summary(): LaneSummary {
+    const perHour = [...this.hours.entries()].sort((a, b) => a[0] - b[0]).map(([, h]) => h);
+    let peak: HourCount | null = null;
+    for (const h of perHour) if (!peak || h.firings > peak.firings) peak = h;
+    const byCount = (a: GroupCount, b: GroupCount) => b.matched - a.matched || (a.key < b.key ? -1 : 1);
+    return {
+      evaluated: this.evaluated,
+      matched: this.matched,
+      decisions: { ...this.decisions },
+      suppressedBy: { ...this.suppressedBy },
+      firings: this.firings,
+      actions: this.actions,
+      peakPerHour: peak,
+      perHour,
+      byService: [...this.services.values()].sort(byCount),
+      byEnvironment: [...this.environments.values()].sort(byCount),
+      assumptions: { holdsAssumed: this.holdsAssumed, outcomesUnknown: this.outcomesUnknown },
+    };
+  }
+}
+
+class DiffTally {
+  counts: Record<ChangeKind, number> = { newly_matched: 0, no_longer_matched: 0, newly_suppressed: 0, no_longer_suppressed: 0 };
+  incidents: Record<ChangeKind, string[]> = { newly_matched: [], no_longer_matched: [], newly_suppressed: [], no_longer_suppressed: [] };
+  private readonly seen: Record<ChangeKind, Set<string>> = { newly_matched: new Set(), no_longer_matched: new Set(), newly_suppressed: new Set(), no_longer_suppressed: new Set() };
+
+  add(change: ChangeKind | undefined, incidentId: string): void {
+    if (!change) return;
+    this.counts[change] += 1;
+    if (!this.seen[change].has(incidentId) && this.incidents[change].length < MAX_DIFF_INCIDENTS) {
+      this.seen[change].add(incidentId);
+      this.incidents[change].push(incidentId);
+    }
+  }
+
+  summary(): DiffSummary {
+    return { counts: { ...this.counts }, incidents: Object.fromEntries(CHANGE_KINDS.map((k) => [k, [...this.incidents[k]]])) as Record<ChangeKind, string[]> };
+  }
+}
+
+interface Verdict {
+  matched: boolean;
+  suppressed: boolean;
+}
+
+const verdictOf = (d: LaneDecision): Verdict => ({ matched: d.matched, suppressed: d.policy?.decision === 'skipped' || d.policy?.decision === 'notify_only' });
+
+function change(candidate: Verdict, other: Verdict): ChangeKind | undefined {
+  if (candidate.matched && !other.matched) return 'newly_matched';
+  if (!candidate.matched && other.matched) return 'no_longer_matched';
+  if (candidate.matched && other.matched) {
+    if (candidate.suppressed && !other.suppressed) return 'newly_suppressed';
+    if (!candidate.suppressed && other.suppressed) return 'no_longer_suppressed';
+  }
+  return undefined;
+}
+
+/** The recorded match's decision as the candidate's: same decision, and the same policy when suppressed. */
+function agrees(d: LaneDecision, recorded: RecordedMatch | undefined): boolean {
+  if (!recorded) return !d.matched;
+  if (!d.matched || !d.policy) return false;
+  if (d.policy.decision !== recorded.decision) return false;
+  return policyOfRecorded(recorded.decision, recorded.skipReason) === d.policy.policy;
+}
+
+/** Placeholder values for `results.<id>.*`: known only when the actions have run. */
+function pendingResults(actions: readonly Action[]): Record<string, unknown> {
+  return Object.fromEntries(
+    actions.map((a) => [
+      a.id,
+      Object.fromEntries(['status', 'exitCode', 'outputExcerpt', 'link', 'error'].map((f) => [f, `<${a.id}.${f} at run time>`])),
+    ]),
+  );
+}
+
+function renderActions(d: LaneDecision, ctx: ReturnType<typeof incidentContext>): RenderedAction[] {
+  const rule = d.span!.rule;
+  const tctx = { ...ctx, rule: { id: rule.id, name: rule.name, version: rule.version }, results: pendingResults(rule.actions) };
+  return (d.actions ?? []).map((action) => {
+    const rendered = renderAction(action, tctx) as unknown as Record<string, unknown>;
+    const { id, type, when, ...params } = rendered;
+    return { id: String(id), type: String(type), when: String(when ?? 'success'), params };
+  });
+}
+
+function laneOutcome(d: LaneDecision, ctx: ReturnType<typeof incidentContext>): LaneOutcome {
+  const out: LaneOutcome = { evaluated: d.evaluated, applies: d.applies, matched: d.matched };
+  if (d.skippedBecause) out.skippedBecause = d.skippedBecause;
+  if (d.span) out.version = d.span.rule.version;
+  if (d.explanation) out.explanation = d.explanation;
+  if (d.policy) {
+    out.decision = d.policy.decision;
+    if (d.policy.policy) out.policy = d.policy.policy;
+    if (d.policy.reason) out.reason = d.policy.reason;
+  }
+  if (d.actions) out.actions = renderActions(d, ctx);
+  if (d.outcome) out.outcome = d.outcome;
+  if (d.outcomeFrom) out.outcomeFrom = d.outcomeFrom;
+  if (d.holdSeconds !== undefined) out.holdSeconds = d.holdSeconds;
+  if (d.holdFrom) out.holdFrom = d.holdFrom;
+  return out;
+}
+
+function environmentWithoutSources(env: Record<string, unknown>): Record<string, unknown> {
+  const { sources: _s, ...rest } = env;
+  return rest;
+}
+
+export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: BacktestSpec): Promise<BacktestResult> {
+  const external = new RecordedHolds();
+  const laneOpts = { ruleId: spec.ruleId, otherRules: spec.otherRules, assumedRunSeconds: spec.assumedRunSeconds, external };
+  const candidate = new Lane(spec.candidate, laneOpts);
+  const baseline = spec.baseline ? new Lane(spec.baseline, laneOpts) : undefined;
+  const tallies = { candidate: new LaneTally(), baseline: baseline ? new LaneTally() : undefined };
+  const vsCurrent = baseline ? new DiffTally() : undefined;
+  const vsRecorded = spec.ruleId ? new DiffTally() : undefined;
+  const agreement = { same: 0, of: 0 };
+  const services = new Set<string>();
+  for (const lane of [spec.candidate, spec.baseline]) for (const v of lane?.versions ?? []) for (const s of v.rule.services) services.add(s);
+  const anyService = services.has('*');
+
+  const needsHolds = candidate.needsHolds || Boolean(baseline?.needsHolds);
+  const incidents = new Map<string, ReplayedIncident>();
+  const items: BacktestItem[] = [];
+  let totalItems = 0;
+  let read = 0;
+  let reported = 0;
+  let stale = 0;
+  const fromMs = spec.from.getTime();
+  const toMs = spec.to.getTime();
+  const noWindows: readonly TimeWindow[] = [];
+
+  for await (const ev of history) {
+    read += 1;
+    if (read > spec.budget.maxEvents) {
+      throw new BacktestLimitError('events', read - 1, ev.receivedAt, `more than ${spec.budget.maxEvents} events`);
+    }
+    if (read % BUDGET_CHECK_EVERY === 0 && spec.budget.clock() > spec.budget.deadline) {
+      throw new BacktestLimitError('time', read, ev.receivedAt, 'the time budget ran out');
+    }
+    const atMs = ev.receivedAt.getTime();
+    if (atMs >= toMs) break;
+    const inWindow = atMs >= fromMs;
+
+    // Replay only the incidents a simulated rule can act on; every event still feeds the recorded holds.
+    const relevant = ev.event !== null && (anyService || (ev.incident.serviceId !== null && services.has(ev.incident.serviceId)));
+    if (relevant) {
+      const step = replayEvent(incidents.get(ev.incidentId), ev, spec.extractors);
+      const facts = step.incident.facts;
+      if (facts.status === 'resolved') incidents.set(ev.incidentId, { ...step.incident, facts: { ...facts, alerts: null } });
+      else incidents.set(ev.incidentId, step.incident);
+      if (step.stale && inWindow) stale += 1;
+
+      const recordedOwn = spec.ruleId ? ev.matches.find((m) => m.ruleId === spec.ruleId) : undefined;
+      const envName = typeof facts.environment.environment === 'string' ? facts.environment.environment : null;
+      const report =
+        inWindow &&
+        (!spec.filters.services || (facts.service_id !== null && spec.filters.services.has(facts.service_id))) &&
+        (!spec.filters.environments || (envName !== null && spec.filters.environments.has(envName)));
+
+      if (!step.stale && !step.ownNote) {
+        let built: ReturnType<typeof incidentContext> | undefined;
+        const ctx = () => (built ??= incidentContext(facts, step.event, ev.eventType));
+        const host = facts.environment.host;
+        const target = typeof host === 'string' ? host : typeof envName === 'string' ? envName : undefined;
+        const input = {
+          ev,
+          at: ev.receivedAt,
+          ctx,
+          serviceId: facts.service_id ?? undefined,
+          incidentStatus: facts.status,
+          target,
+          environmentWindows: envName !== null ? (spec.environmentWindows.get(envName) ?? noWindows) : noWindows,
+        };
+        const c = candidate.decide(input);
+        const b = baseline?.decide(input);
+        if (report) {
+          reported += 1;
+          const service = { id: facts.service_id, name: facts.service_name };
+          tallies.candidate.add(c, atMs, service, envName);
+          if (b) tallies.baseline!.add(b, atMs, service, envName);
+          const changes: BacktestItem['changes'] = {};
+          if (b) {
+            const ch = change(verdictOf(c), verdictOf(b));
+            if (ch) changes.vsCurrent = ch;
+            vsCurrent!.add(ch, ev.incidentId);
+          }
+          if (spec.ruleId) {
+            const rec: Verdict = { matched: Boolean(recordedOwn), suppressed: recordedOwn?.decision === 'skipped' || recordedOwn?.decision === 'notify_only' };
+            const ch = change(verdictOf(c), rec);
+            if (ch) changes.vsRecorded = ch;
+            vsRecorded!.add(ch, ev.incidentId);
+            if (c.matched || recordedOwn) {
+              agreement.of += 1;
+              if (agrees(c, recordedOwn)) agreement.same += 1;
+            }
+          }
+          const wanted =
+            spec.page.only === 'all' ||
+            (spec.page.only === 'applies' && (c.applies || Boolean(b?.applies) || Boolean(recordedOwn))) ||
+            (spec.page.only === 'matched' && (c.matched || Boolean(b?.matched) || Boolean(recordedOwn))) ||
+            (spec.page.only === 'changed' && (changes.vsCurrent !== undefined || changes.vsRecorded !== undefined));
+          if (wanted) {
+            if (totalItems >= spec.page.offset && items.length < spec.page.limit) {
+              items.push({
+                seq: ev.seq,
+                eventId: ev.eventId,
+                eventType: ev.eventType,
+                at: ev.receivedAt.toISOString(),
+                incident: { id: ev.incidentId, title: facts.title, status: facts.status, serviceId: facts.service_id, serviceName: facts.service_name, htmlUrl: facts.html_url },
+                environment: environmentWithoutSources(facts.environment),
+                target: target ?? null,
+                candidate: laneOutcome(c, ctx()),
+                ...(b ? { baseline: laneOutcome(b, ctx()) } : {}),
+                ...(spec.ruleId ? { recorded: recordedOwn ? recordedOutcome(recordedOwn) : null } : {}),
+                changes,
+              });
+            }
+            totalItems += 1;
+          }
+        }
+      } else if (report) {
+        reported += 1;
+      }
+    }
+
+    // Runs other rules really made hold their targets from this event on (this rule's own are simulated).
+    if (needsHolds) {
+      for (const m of ev.matches) {
+        if (m.ruleId === spec.ruleId || m.decision !== 'run' || !m.run || m.target === null) continue;
+        external.add(m.target, m.run.open || !m.run.endedAt ? Infinity : m.run.endedAt.getTime());
+      }
+    }
+  }
+
+  const summary: BacktestResult['summary'] = {
+    window: { from: spec.from.toISOString(), to: spec.to.toISOString(), warmupFrom: spec.warmupFrom.toISOString() },
+    events: { read, reported, stale },
+    candidate: tallies.candidate.summary(),
+    ...(tallies.baseline ? { baseline: tallies.baseline.summary() } : {}),
+    ...(vsCurrent ? { vsCurrent: vsCurrent.summary() } : {}),
+    ...(vsRecorded ? { vsRecorded: { ...vsRecorded.summary(), agreement } } : {}),
+    assumedRunSeconds: spec.assumedRunSeconds,
+  };
+  return { summary, items, totalItems };
+}
+
+function recordedOutcome(m: RecordedMatch): RecordedOutcome {
+  const policy = policyOfRecorded(m.decision, m.skipReason);
+  return { version: m.ruleVersion, decision: m.decision, ...(policy ? { policy } : {}), reason: m.skipReason };
+}

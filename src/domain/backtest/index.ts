@@ -1,0 +1,6 @@
+// Public surface of the backtest (pure): the engine, how lanes are built, and the shapes it reads and answers.
+export * from './types.js';
+export { runBacktest, BacktestLimitError } from './engine.js';
+export { definitionLane, versionsLane, warmupSeconds, MAX_WARMUP_SECONDS, type StoredVersion } from './lanes.js';
+export { replayEvent, NOTE_MARKER } from './incident-replay.js';
+export { parseDuration, formatDuration, MAX_WINDOW_SECONDS } from './window.js';

@@ -1,0 +1,280 @@
+/**
+ * A rule's safety policies as one pure decision: given the rule, the time, the incident's status and
+ * target, the maintenance windows of its environment and the policy state (the rule's recent runs, the
+ * remediations holding the target, the circuit breaker), what happens to a match — run, dry-run,
+ * notifications only, or skipped, and by which policy.
+ *
+ * Two callers decide with it, so they decide the same:
+ * - the backtest (src/domain/backtest/) keeps the state itself over simulated time;
+ * - the live planner reads the state from Postgres under its locks: {@link policyWindows} says what to
+ *   count, {@link decidePolicies} decides, and after the run {@link breakerAfterOutcome} says what the
+ *   breaker becomes.
+ *
+ * The semantics are those of issue 19 ("trust runs"): cooldown and concurrency are per-target leases taken
+ * with the match (a lease counts for concurrency until its run ends or it expires after
+ * {@link leaseSeconds}); a match whose target is unknown follows `policies.unknownTarget` (default skip,
+ * said so) when the rule has a cooldown or a concurrency limit; an open breaker half-opens for one trial
+ * run `circuitBreaker.resetSeconds` after it opened. The reason texts are the planner's.
+ *
+ * Pure: no I/O, no clock (the time is passed in).
+ */
+import type { Action, Rule } from './rules/schema.js';
+import { inTimeWindow, type TimeWindow } from './rules/time-window.js';
+
+export type PolicyDecisionKind = 'run' | 'dry_run' | 'skipped' | 'notify_only';
+
+/** Which policy decided, when one did (a run decided by nothing has none). */
+export type PolicyKind =
+  | 'resolved'
+  | 'maintenance_window'
+  | 'dry_run'
+  | 'breaker_open'
+  | 'breaker_half_open'
+  | 'breaker_trial'
+  | 'rate_limit'
+  | 'unknown_target'
+  | 'cooldown'
+  | 'concurrency'
+  | 'other';
+
+export const POLICY_KINDS: readonly PolicyKind[] = [
+  'resolved',
+  'maintenance_window',
+  'dry_run',
+  'breaker_open',
+  'breaker_half_open',
+  'breaker_trial',
+  'rate_limit',
+  'unknown_target',
+  'cooldown',
+  'concurrency',
+  'other',
+];
+
+/** Consecutive failed runs that open a breaker when the rule's policy does not say (every rule has one). */
+export const DEFAULT_BREAKER_THRESHOLD = 3;
+/** Seconds an open breaker waits before its half-open trial when the rule's policy does not say. */
+export const DEFAULT_BREAKER_RESET_SECONDS = 3600;
+
+/** Action types that still run while a rule's breaker is open: they tell people and touch no system. */
+export const NOTIFY_ONLY_TYPES: ReadonlySet<string> = new Set(['notify.slack', 'notify.email', 'notify.webhook', 'pagerduty.note', 'pagerduty.escalate', 'workitem']);
+
+/** How the trial run of a half-open breaker is marked in its match's reason. */
+export const BREAKER_TRIAL_NOTE = 'circuit breaker half-open trial';
+
+export type BreakerStateName = 'closed' | 'open' | 'half_open';
+
+export interface BreakerState {
+  state: BreakerStateName;
+  /** When it opened, or when the current trial began (half-open). */
+  openedAt: Date | null;
+  consecutiveFailures: number;
+}
+
+export const CLOSED_BREAKER: BreakerState = Object.freeze({ state: 'closed', openedAt: null, consecutiveFailures: 0 }) as BreakerState;
+
+/** The policies a decision reads; `unknownTarget` is issue 19's field (absent from older schemas: skip). */
+export type PolicyRule = Pick<Rule, 'id' | 'dryRun' | 'actions'> & {
+  policies: Rule['policies'] & { unknownTarget?: 'skip' | 'run' | undefined };
+};
+
+export interface PolicyInput {
+  rule: PolicyRule;
+  /** When the match is decided. */
+  at: Date;
+  eventType: string;
+  /** The incident's status after the event was recorded. */
+  incidentStatus: string;
+  /** `environment.host`, else `environment.environment`, as extracted; undefined when neither was. */
+  target: string | undefined;
+  /** Maintenance windows of the incident's environment (the environments table). */
+  environmentWindows: readonly TimeWindow[];
+}
+
+export interface PolicyState {
+  breaker: BreakerState;
+  /** Run decisions of this rule (any version) at or after {@link PolicyWindows.rateLimitSince}. */
+  runsInRateWindow: number;
+  /** When this rule last took a lease on the target, if after {@link PolicyWindows.cooldownSince}. */
+  lastRunOnTarget: Date | null;
+  /** Leases on the target that are held at `at` (not released, not expired), of every rule. */
+  activeOnTarget: number;
+}
+
+export interface PolicyWindows {
+  /** Count this rule's run decisions from here (inclusive); absent without a rate limit. */
+  rateLimitSince?: Date;
+  /** Look for this rule's lease on the target after this instant (exclusive); absent without a cooldown or target. */
+  cooldownSince?: Date;
+  /** Whether the target's active leases must be counted. */
+  concurrency: boolean;
+}
+
+export interface PolicyDecision {
+  decision: PolicyDecisionKind;
+  /** The policy that decided (absent for a plain run). */
+  policy?: PolicyKind;
+  /** The reason recorded with the match (`rule_matches.skip_reason`). */
+  reason?: string;
+  /** This run is the half-open trial: record the breaker `half_open` with `openedAt = at`. */
+  breakerTrial?: boolean;
+  /** A lease on the target is taken with this match (a run with a known target). */
+  takesLease?: boolean;
+}
+
+/** What the live planner must read for {@link decidePolicies} at `at`. */
+export function policyWindows(rule: PolicyRule, at: Date, target: string | undefined): PolicyWindows {
+  const p = rule.policies ?? {};
+  return {
+    ...(p.rateLimit ? { rateLimitSince: new Date(at.getTime() - p.rateLimit.windowSeconds * 1000) } : {}),
+    ...(p.cooldownSeconds && target ? { cooldownSince: new Date(at.getTime() - p.cooldownSeconds * 1000) } : {}),
+    concurrency: Boolean(p.concurrencyPerTarget && target),
+  };
+}
+
+export function breakerResetSeconds(rule: PolicyRule): number {
+  return rule.policies?.circuitBreaker?.resetSeconds ?? DEFAULT_BREAKER_RESET_SECONDS;
+}
+
+export function breakerThreshold(rule: PolicyRule): number {
+  return rule.policies?.circuitBreaker?.failureThreshold ?? DEFAULT_BREAKER_THRESHOLD;
+}
+
+/** The first window containing `at`: the rule's own, then its environment's. */
+export function activeWindow(rule: PolicyRule, environmentWindows: readonly TimeWindow[], at: Date): TimeWindow | undefined {
+  return [...((rule.policies?.maintenanceWindows ?? []) as TimeWindow[]), ...environmentWindows].find((w) => inTimeWindow(w, at));
+}
+
+/**
+ * The decision for one match. Order: incident already resolved, maintenance windows (the rule's and its
+ * environment's), dry-run, circuit breaker, rate limit, unknown target, cooldown, concurrency.
+ */
+export function decidePolicies(input: PolicyInput, state: PolicyState): PolicyDecision {
+  const { rule, at, target } = input;
+  const p = rule.policies ?? {};
+  if (input.incidentStatus === 'resolved' && input.eventType !== 'incident.resolved') {
+    return { decision: 'skipped', policy: 'resolved', reason: 'incident already resolved' };
+  }
+  if (activeWindow(rule, input.environmentWindows, at)) return { decision: 'skipped', policy: 'maintenance_window', reason: 'maintenance window' };
+  if (rule.dryRun) return { decision: 'dry_run', policy: 'dry_run' };
+
+  const resetSeconds = breakerResetSeconds(rule);
+  let trial = false;
+  if (state.breaker.state !== 'closed') {
+    const openedAt = state.breaker.openedAt;
+    const since = openedAt ? (at.getTime() - openedAt.getTime()) / 1000 : Infinity;
+    if (since < resetSeconds) {
+      const until = openedAt ? new Date(openedAt.getTime() + resetSeconds * 1000).toISOString() : 'a reset';
+      return state.breaker.state === 'half_open'
+        ? { decision: 'notify_only', policy: 'breaker_half_open', reason: 'circuit breaker half-open: a trial run is in progress; only notifications run until it ends' }
+        : {
+            decision: 'notify_only',
+            policy: 'breaker_open',
+            reason: `circuit breaker open: only notifications run until a half-open trial at ${until} (or POST /api/rules/${rule.id}/reset-breaker)`,
+          };
+    }
+    trial = true;
+  }
+
+  if (p.rateLimit && state.runsInRateWindow >= p.rateLimit.max) {
+    return {
+      decision: 'skipped',
+      policy: 'rate_limit',
+      reason: `rate limit: ${state.runsInRateWindow} runs in the last ${p.rateLimit.windowSeconds} s (max ${p.rateLimit.max})`,
+    };
+  }
+  const targeted = p.cooldownSeconds !== undefined || p.concurrencyPerTarget !== undefined;
+  if (targeted && !target && (p.unknownTarget ?? 'skip') === 'skip') {
+    return {
+      decision: 'skipped',
+      policy: 'unknown_target',
+      reason: 'target unknown: no host or environment was extracted, so cooldown and concurrency cannot be applied (policies.unknownTarget: skip)',
+    };
+  }
+  if (p.cooldownSeconds && target && state.lastRunOnTarget && at.getTime() - state.lastRunOnTarget.getTime() < p.cooldownSeconds * 1000) {
+    return { decision: 'skipped', policy: 'cooldown', reason: `cooldown: ${target} was remediated by this rule less than ${p.cooldownSeconds} s ago` };
+  }
+  if (p.concurrencyPerTarget && target && state.activeOnTarget >= p.concurrencyPerTarget) {
+    return {
+      decision: 'skipped',
+      policy: 'concurrency',
+      reason: `concurrency: ${state.activeOnTarget} remediation(s) already running on ${target} (max ${p.concurrencyPerTarget})`,
+    };
+  }
+  const takesLease = target !== undefined;
+  if (trial) {
+    return {
+      decision: 'run',
+      policy: 'breaker_trial',
+      reason: `${BREAKER_TRIAL_NOTE}: the breaker was open for ${resetSeconds} s; this run decides whether it closes`,
+      breakerTrial: true,
+      takesLease,
+    };
+  }
+  return { decision: 'run', takesLease };
+}
+
+/** The breaker after a trial began at `at` (the planner records it with the match). */
+export function breakerAtTrial(breaker: BreakerState, at: Date): BreakerState {
+  return { ...breaker, state: 'half_open', openedAt: at };
+}
+
+export type RunOutcome = 'succeeded' | 'failed' | 'inconclusive';
+
+/**
+ * The breaker after a run of decision `run` ended with `outcome` at `at`: K consecutive failed runs open
+ * it; a success resets the count, and a trial's success closes it (its failure re-opens it). An
+ * inconclusive run (nothing ran: cancelled, rejected, skipped) changes nothing, except that a trial
+ * ending so leaves the breaker open for the next match to try again.
+ */
+export function breakerAfterOutcome(breaker: BreakerState, outcome: RunOutcome, opts: { threshold: number; trial: boolean; at: Date }): BreakerState & { opened: boolean } {
+  const trial = opts.trial && breaker.state === 'half_open';
+  if (outcome === 'inconclusive') return { ...breaker, ...(trial ? { state: 'open' as const } : {}), opened: false };
+  if (outcome === 'succeeded') {
+    return trial ? { state: 'closed', openedAt: null, consecutiveFailures: 0, opened: false } : { ...breaker, consecutiveFailures: 0, opened: false };
+  }
+  const failures = breaker.consecutiveFailures + 1;
+  const open = trial || (breaker.state === 'closed' && failures >= opts.threshold);
+  return open ? { state: 'open', openedAt: opts.at, consecutiveFailures: failures, opened: true } : { ...breaker, consecutiveFailures: failures, opened: false };
+}
+
+/** A run's outcome from its actions' statuses: failed if one failed, succeeded if one ran, else inconclusive. */
+export function runOutcomeOf(statuses: readonly string[]): RunOutcome {
+  const ran = statuses.filter((s) => s === 'succeeded' || s === 'failed');
+  return ran.includes('failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
+}
+
+/**
+ * How long a run of `rule` can take at most: every action's approval wait, attempts at its timeout and
+ * the pauses between them, an agent's pickup, and a margin. A lease expires after it, so a run that died
+ * stops blocking its host by then at the latest.
+ */
+export function leaseSeconds(rule: Pick<Rule, 'actions'>): number {
+  let total = 300;
+  for (const a of rule.actions as Action[]) {
+    const script = a.type.startsWith('script.');
+    const timeout = a.timeoutSeconds ?? (script ? 300 : 30);
+    const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
+    total += (a.approval ? a.approval.timeoutMinutes * 60 : 0) + (timeout + 5) * attempts + 60 * (attempts - 1) + (a.type === 'script.agent' ? 300 : 0);
+  }
+  return total;
+}
+
+/**
+ * The policy behind a decision recorded by the planner (`rule_matches.decision` and `skip_reason`), for
+ * comparing recorded decisions with simulated ones. Reads the reasons of this module and the older ones.
+ */
+export function policyOfRecorded(decision: string, reason: string | null | undefined): PolicyKind | undefined {
+  const r = reason ?? '';
+  if (decision === 'dry_run') return 'dry_run';
+  if (decision === 'run') return r.startsWith(BREAKER_TRIAL_NOTE) ? 'breaker_trial' : undefined;
+  if (r === 'incident already resolved') return 'resolved';
+  if (r === 'maintenance window' || r.startsWith('maintenance window')) return 'maintenance_window';
+  if (r.startsWith('circuit breaker half-open')) return 'breaker_half_open';
+  if (r.startsWith('circuit breaker')) return 'breaker_open';
+  if (r.startsWith('rate limit:')) return 'rate_limit';
+  if (r.startsWith('target unknown')) return 'unknown_target';
+  if (r.startsWith('cooldown:')) return 'cooldown';
+  if (r.startsWith('concurrency:')) return 'concurrency';
+  return 'other';
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { sql } from 'kysely';
+import { HISTORY_WATERMARK } from '../../src/db/queries/backtests.js';
+import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID } from '../../src/temporal/retention.js';
+import { buildHistory, eventsOf, storeHistory, storeRecordedMatch, type SeededIncident } from '../helpers/history.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
+
+// Retention: the worker's system schedule purges incident events, rule matches and action runs older than
+// SELFHEAL_RETENTION_DAYS in bounded batches, never a run still going, and records how far back the
+// history is whole — which the backtest then says.
+describe('history retention (Temporal Schedule selfheal-history-retention)', function () {
+  this.timeout(300_000);
+  let stack: Stack;
+  const DAY = 86_400_000;
+  let old: SeededIncident[];
+  let recent: SeededIncident[];
+  let ruleId: string;
+
+  before(async function () {
+    stack = await startStack();
+  });
+  after(async function () {
+    await stack.temporal.client.schedule
+      .getHandle(RETENTION_SCHEDULE_ID)
+      .delete()
+      .catch((err: unknown) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
+    await stack?.stop();
+  });
+
+  async function seed(prefix: string): Promise<void> {
+    await stack.db.truncate();
+    old = buildHistory({ incidents: 30, from: new Date(Date.now() - 120 * DAY), hours: 5 * 24, prefix: `${prefix}O`, seed: 7 });
+    recent = buildHistory({ incidents: 20, from: new Date(Date.now() - 10 * DAY), hours: 24, prefix: `${prefix}N`, seed: 8 });
+    await storeHistory(stack.db.db, [...old, ...recent]);
+    const created = await stack.api('/api/rules', { method: 'POST', body: JSON.stringify({ name: `r-${prefix.toLowerCase()}`, actions: [{ type: 'pagerduty.note', content: 'x' }] }) });
+    assert.equal(created.status, 201);
+    ruleId = ((await created.json()) as { id: string }).id;
+    const finishedRun = (e: { incidentId: string; eventId: string; at: Date }, finished: boolean) =>
+      storeRecordedMatch(stack.db.db, { incidentId: e.incidentId, eventId: e.eventId, ruleId, decision: 'run', matchedAt: e.at, actions: [{ status: finished ? 'succeeded' : 'running', finishedAt: finished ? new Date(e.at.getTime() + 1000) : null }] });
+    const oldEvents = eventsOf(old);
+    for (const e of oldEvents.slice(0, 12)) await finishedRun(e, true);
+    await finishedRun(oldEvents[20]!, false); // still running: kept, with its match and incident
+    for (const e of eventsOf(recent).slice(0, 5)) await finishedRun(e, true);
+  }
+
+  const counts = async () => {
+    const q = (table: string) => sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(stack.db.db).then((r) => r.rows[0]!.n);
+    return { events: await q('incident_events'), matches: await q('rule_matches'), actionRuns: await q('action_runs'), incidents: await q('incidents') };
+  };
+
+  it('the worker’s schedule is created once, then updated to the configuration, with its paused state kept', async function () {
+    const client = stack.temporal.client;
+    const first = await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 });
+    assert.ok(first === 'created' || first === 'updated');
+    assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 }), 'updated');
+    await client.schedule.getHandle(RETENTION_SCHEDULE_ID).pause('maintenance');
+    assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 30, batchSize: 7 }), 'updated');
+    const d = await client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe();
+    assert.equal(d.state.paused, true, 'a paused schedule stays paused');
+    assert.equal(d.action.type, 'startWorkflow');
+    assert.equal(d.action.workflowType, 'retentionWorkflow');
+    assert.equal(d.action.taskQueue, stack.taskQueue);
+    assert.deepEqual(d.action.args, [{ retentionDays: 30, batchSize: 7, maxBatches: 200 }]);
+    assert.deepEqual(d.spec.intervals?.map((i) => i.every), [3_600_000]);
+    const ids: string[] = [];
+    for await (const s of client.schedule.list()) if (s.scheduleId === RETENTION_SCHEDULE_ID) ids.push(s.scheduleId);
+    assert.deepEqual(ids, [RETENTION_SCHEDULE_ID]);
+    await client.schedule.getHandle(RETENTION_SCHEDULE_ID).unpause();
+  });
+
+  it('a run of the schedule purges what is older than the retention in batches, keeps runs still going, and sets the watermark', async function () {
+    await seed('S');
+    const before = await counts();
+    await ensureRetentionSchedule(stack.temporal.client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 });
+    const started = Date.now();
+    await stack.temporal.client.schedule.getHandle(RETENTION_SCHEDULE_ID).trigger();
+    const oldEvents = eventsOf(old).length;
+    const after = await eventually(async () => {
+      const c = await counts();
+      return c.events === before.events - oldEvents ? c : undefined;
+    }, 120_000, 'old events purged');
+    await eventually(async () => (await counts()).incidents === recent.length + 1, 60_000, 'old incidents purged');
+    assert.equal(after.events, eventsOf(recent).length);
+    // Of the old matches and runs only the one still running is left; every recent one is kept.
+    assert.equal(after.matches, 1 + 5);
+    assert.equal(after.actionRuns, 1 + 5);
+    const kept = await stack.db.db.selectFrom('action_runs').select(['status', 'incident_id']).where('status', '=', 'running').executeTakeFirstOrThrow();
+    assert.equal((await stack.db.db.selectFrom('incidents').select('id').where('id', '=', kept.incident_id).executeTakeFirst())?.id, kept.incident_id);
+    const mark = await stack.db.db.selectFrom('retention_watermarks').selectAll().where('name', '=', HISTORY_WATERMARK).executeTakeFirstOrThrow();
+    const expected = started - 90 * DAY;
+    assert.ok(Math.abs(mark.purged_before.getTime() - expected) < 120_000, `watermark ${mark.purged_before.toISOString()}`);
+
+    // The backtest says what it no longer has.
+    const bt = await stack.api('/api/rules/backtest', { method: 'POST', body: JSON.stringify({ ruleId, since: '120d', limit: 1 }) });
+    assert.equal(bt.status, 200);
+    const summary = ((await bt.json()) as { summary: { retention: { clamped: boolean; purgedBefore: string; note: string } } }).summary;
+    assert.equal(summary.retention.clamped, true);
+    assert.equal(summary.retention.purgedBefore, mark.purged_before.toISOString());
+  });
+
+  it('deletes in bounded batches: each batch at most batchSize rows per table', async function () {
+    await seed('B');
+    const result = (await stack.temporal.client.workflow.execute('retentionWorkflow', {
+      taskQueue: stack.taskQueue,
+      workflowId: `retention-test-${Date.now()}`,
+      args: [{ retentionDays: 90, batchSize: 3, maxBatches: 100 }],
+    })) as { batches: number; deleted: { events: number; matches: number; actionRuns: number; incidents: number }; more: boolean };
+    const oldEvents = eventsOf(old).length;
+    assert.deepEqual(result.deleted, { events: oldEvents, matches: 12, actionRuns: 12, incidents: old.length - 1 });
+    assert.equal(result.more, false);
+    assert.ok(result.batches >= Math.ceil(oldEvents / 3), `${result.batches} batches for ${oldEvents} events`);
+    // maxBatches bounds a run: the next scheduled run goes on.
+    await seed('M');
+    const bounded = (await stack.temporal.client.workflow.execute('retentionWorkflow', {
+      taskQueue: stack.taskQueue,
+      workflowId: `retention-test-bounded-${Date.now()}`,
+      args: [{ retentionDays: 90, batchSize: 3, maxBatches: 2 }],
+    })) as { batches: number; deleted: { events: number }; more: boolean };
+    assert.deepEqual([bounded.batches, bounded.deleted.events, bounded.more], [2, 6, true]);
+  });
+});

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { NOTE_MARKER as PIPELINE_NOTE_MARKER } from '../../activities/action-runs.js';
+import { NOTE_MARKER } from '../../src/domain/backtest/index.js';
+import {
+  breakerAfterOutcome,
+  CLOSED_BREAKER,
+  decidePolicies,
+  leaseSeconds,
+  policyOfRecorded,
+  policyWindows,
+  runOutcomeOf,
+  type PolicyInput,
+  type PolicyRule,
+  type PolicyState,
+} from '../../src/domain/policies.js';
+import { parseRule } from '../../src/domain/rules/schema.js';
+
+function rule(extra: Record<string, unknown> = {}): PolicyRule {
+  const parsed = parseRule({ id: 'r1', version: 1, name: 'r1', actions: [{ id: 'fix', type: 'script.agent', script: 'fix.sh' }, { id: 'tell', type: 'pagerduty.note', content: 'x', when: 'always' }], ...extra });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return parsed.value as PolicyRule;
+}
+
+const at = new Date('2026-11-10T12:00:00Z'); // a Tuesday
+const state = (s: Partial<PolicyState> = {}): PolicyState => ({ breaker: CLOSED_BREAKER, runsInRateWindow: 0, lastRunOnTarget: null, activeOnTarget: 0, ...s });
+const input = (r: PolicyRule, i: Partial<PolicyInput> = {}): PolicyInput => ({ rule: r, at, eventType: 'incident.triggered', incidentStatus: 'triggered', target: 'web-1', environmentWindows: [], ...i });
+
+describe('policies (src/domain/policies.ts)', function () {
+  it('a plain match runs and takes a lease on its target', function () {
+    assert.deepEqual(decidePolicies(input(rule()), state()), { decision: 'run', takesLease: true });
+    assert.deepEqual(decidePolicies(input(rule(), { target: undefined }), state()), { decision: 'run', takesLease: false });
+  });
+
+  it('decides in order: resolved, maintenance window, dry-run, breaker, rate limit, unknown target, cooldown, concurrency', function () {
+    const everything = rule({
+      dryRun: true,
+      policies: { rateLimit: { max: 1, windowSeconds: 60 }, cooldownSeconds: 60, concurrencyPerTarget: 1, maintenanceWindows: [{ days: ['tue'], start: '11:00', end: '14:00', timezone: 'UTC' }] },
+    });
+    const busy = state({ runsInRateWindow: 5, lastRunOnTarget: at, activeOnTarget: 3, breaker: { state: 'open', openedAt: at, consecutiveFailures: 3 } });
+    assert.equal(decidePolicies(input(everything, { incidentStatus: 'resolved', eventType: 'incident.acknowledged' }), busy).policy, 'resolved');
+    assert.equal(decidePolicies(input(everything), busy).policy, 'maintenance_window');
+    const noWindow = rule({ ...everything, policies: { ...everything.policies, maintenanceWindows: [] } });
+    assert.deepEqual(decidePolicies(input(noWindow), busy), { decision: 'dry_run', policy: 'dry_run' });
+    const live = rule({ ...noWindow, dryRun: false });
+    assert.equal(decidePolicies(input(live), busy).policy, 'breaker_open');
+    assert.equal(decidePolicies(input(live), { ...busy, breaker: CLOSED_BREAKER }).policy, 'rate_limit');
+    assert.equal(decidePolicies(input(live, { target: undefined }), { ...busy, breaker: CLOSED_BREAKER, runsInRateWindow: 0 }).policy, 'unknown_target');
+    assert.equal(decidePolicies(input(live), { ...busy, breaker: CLOSED_BREAKER, runsInRateWindow: 0 }).policy, 'cooldown');
+    assert.equal(decidePolicies(input(live), { ...busy, breaker: CLOSED_BREAKER, runsInRateWindow: 0, lastRunOnTarget: new Date(at.getTime() - 61_000) }).policy, 'concurrency');
+  });
+
+  it('a resolved incident still runs the rules for its resolve event', function () {
+    assert.equal(decidePolicies(input(rule(), { incidentStatus: 'resolved', eventType: 'incident.resolved' }), state()).decision, 'run');
+  });
+
+  it('maintenance windows are read in their time zones, the rule’s and its environment’s', function () {
+    // 12:00 UTC on Tuesday is 21:00 in Tokyo and 07:00 in New York.
+    const tokyoEvening = { days: ['tue' as const], start: '20:00', end: '22:00', timezone: 'Asia/Tokyo' };
+    const newYorkEvening = { days: ['tue' as const], start: '20:00', end: '22:00', timezone: 'America/New_York' };
+    assert.equal(decidePolicies(input(rule({ policies: { maintenanceWindows: [tokyoEvening] } })), state()).reason, 'maintenance window');
+    assert.equal(decidePolicies(input(rule({ policies: { maintenanceWindows: [newYorkEvening] } })), state()).decision, 'run');
+    assert.equal(decidePolicies(input(rule(), { environmentWindows: [tokyoEvening] }), state()).policy, 'maintenance_window');
+    // Across midnight: Monday 23:00 – Tuesday 08:00 in New York holds 07:00 on Tuesday.
+    const overnight = { days: ['mon' as const], start: '23:00', end: '08:00', timezone: 'America/New_York' };
+    assert.equal(decidePolicies(input(rule(), { environmentWindows: [overnight] }), state()).policy, 'maintenance_window');
+  });
+
+  it('rate limit and cooldown count what policyWindows asks for; the reasons are the planner’s', function () {
+    const r = rule({ policies: { rateLimit: { max: 3, windowSeconds: 600 }, cooldownSeconds: 1800 } });
+    const w = policyWindows(r, at, 'web-1');
+    assert.deepEqual(w, { rateLimitSince: new Date(at.getTime() - 600_000), cooldownSince: new Date(at.getTime() - 1_800_000), concurrency: false });
+    assert.equal(decidePolicies(input(r), state({ runsInRateWindow: 2 })).decision, 'run');
+    assert.deepEqual(decidePolicies(input(r), state({ runsInRateWindow: 3 })), { decision: 'skipped', policy: 'rate_limit', reason: 'rate limit: 3 runs in the last 600 s (max 3)' });
+    assert.equal(decidePolicies(input(r), state({ lastRunOnTarget: new Date(at.getTime() - 1_799_000) })).reason, 'cooldown: web-1 was remediated by this rule less than 1800 s ago');
+    assert.equal(decidePolicies(input(r), state({ lastRunOnTarget: new Date(at.getTime() - 1_800_000) })).decision, 'run');
+  });
+
+  it('an unknown target is skipped and said so, unless the rule says run; without cooldown or concurrency it does not matter', function () {
+    const targeted = rule({ policies: { concurrencyPerTarget: 2 } });
+    const d = decidePolicies(input(targeted, { target: undefined }), state());
+    assert.equal(d.decision, 'skipped');
+    assert.match(d.reason!, /^target unknown: no host or environment was extracted/);
+    const runAnyway = { ...targeted, policies: { ...targeted.policies, unknownTarget: 'run' as const } };
+    assert.deepEqual(decidePolicies(input(runAnyway, { target: undefined }), state()), { decision: 'run', takesLease: false });
+    assert.equal(decidePolicies(input(rule(), { target: undefined }), state()).decision, 'run');
+  });
+
+  it('an open breaker lets notifications through until resetSeconds, then allows one half-open trial', function () {
+    const r = rule({ policies: { circuitBreaker: { failureThreshold: 2, resetSeconds: 600 } } });
+    const opened = { state: 'open' as const, openedAt: new Date(at.getTime() - 599_000), consecutiveFailures: 2 };
+    const open = decidePolicies(input(r), state({ breaker: opened }));
+    assert.equal(open.decision, 'notify_only');
+    assert.match(open.reason!, /^circuit breaker open: only notifications run until a half-open trial at 2026-11-10T12:00:01.000Z/);
+    const trial = decidePolicies(input(r), state({ breaker: { ...opened, openedAt: new Date(at.getTime() - 600_000) } }));
+    assert.equal(trial.decision, 'run');
+    assert.equal(trial.breakerTrial, true);
+    assert.equal(trial.policy, 'breaker_trial');
+    assert.equal(policyOfRecorded('run', trial.reason), 'breaker_trial');
+    const during = decidePolicies(input(r), state({ breaker: { state: 'half_open', openedAt: new Date(at.getTime() - 10_000), consecutiveFailures: 2 } }));
+    assert.equal(during.policy, 'breaker_half_open');
+    // A trial stopped by the rate limit is no trial.
+    const limited = rule({ policies: { circuitBreaker: { failureThreshold: 2, resetSeconds: 600 }, rateLimit: { max: 1, windowSeconds: 60 } } });
+    assert.equal(decidePolicies(input(limited), state({ breaker: { ...opened, openedAt: new Date(0) }, runsInRateWindow: 1 })).policy, 'rate_limit');
+  });
+
+  it('breakerAfterOutcome: K consecutive failures open it, a success resets, a trial closes or re-opens, inconclusive changes nothing', function () {
+    const opts = { threshold: 2, trial: false, at };
+    const one = breakerAfterOutcome(CLOSED_BREAKER, 'failed', opts);
+    assert.deepEqual(one, { state: 'closed', openedAt: null, consecutiveFailures: 1, opened: false });
+    const two = breakerAfterOutcome(one, 'failed', opts);
+    assert.deepEqual(two, { state: 'open', openedAt: at, consecutiveFailures: 2, opened: true });
+    assert.equal(breakerAfterOutcome(one, 'succeeded', opts).consecutiveFailures, 0);
+    assert.deepEqual(breakerAfterOutcome(one, 'inconclusive', opts), { ...one, opened: false });
+    const halfOpen = { state: 'half_open' as const, openedAt: at, consecutiveFailures: 2 };
+    assert.deepEqual(breakerAfterOutcome(halfOpen, 'succeeded', { ...opts, trial: true }), { state: 'closed', openedAt: null, consecutiveFailures: 0, opened: false });
+    assert.equal(breakerAfterOutcome(halfOpen, 'failed', { ...opts, trial: true }).state, 'open');
+    assert.equal(breakerAfterOutcome(halfOpen, 'inconclusive', { ...opts, trial: true }).state, 'open');
+    // Every rule has a breaker: without a policy it opens at three.
+    assert.equal(breakerAfterOutcome(breakerAfterOutcome(breakerAfterOutcome(CLOSED_BREAKER, 'failed', { ...opts, threshold: 3 }), 'failed', { ...opts, threshold: 3 }), 'failed', { ...opts, threshold: 3 }).state, 'open');
+  });
+
+  it('reads the planner’s recorded reasons, old and new', function () {
+    const cases: [string, string | null, string | undefined][] = [
+      ['run', null, undefined],
+      ['dry_run', null, 'dry_run'],
+      ['skipped', 'incident already resolved', 'resolved'],
+      ['skipped', 'maintenance window', 'maintenance_window'],
+      ['notify_only', 'circuit breaker open: only notifications run until an SRE resets it', 'breaker_open'],
+      ['skipped', 'rate limit: 3 runs in the last 60 s (max 3)', 'rate_limit'],
+      ['skipped', 'cooldown: web-1 was remediated by this rule less than 60 s ago', 'cooldown'],
+      ['skipped', 'concurrency: 1 remediation(s) already running on web-1', 'concurrency'],
+      ['skipped', 'concurrency: 1 remediation(s) already running on web-1 (max 1)', 'concurrency'],
+      ['skipped', 'target unknown: no host or environment was extracted', 'unknown_target'],
+    ];
+    for (const [decision, reason, kind] of cases) assert.equal(policyOfRecorded(decision, reason), kind, `${decision} ${reason}`);
+  });
+
+  it('runOutcomeOf and leaseSeconds', function () {
+    assert.equal(runOutcomeOf(['succeeded', 'failed', 'skipped']), 'failed');
+    assert.equal(runOutcomeOf(['succeeded', 'skipped']), 'succeeded');
+    assert.equal(runOutcomeOf(['cancelled', 'skipped', 'rejected']), 'inconclusive');
+    // 300 margin + script.agent (300 s timeout, 1 attempt, +5, agent pickup 300) + note (30 s, 8 attempts, +5 each, 60 s between).
+    assert.equal(leaseSeconds(rule()), 300 + 305 + 300 + 35 * 8 + 60 * 7);
+    const gated = rule({ actions: [{ id: 'g', type: 'pagerduty.note', content: 'x', approval: { required: true, timeoutMinutes: 30 }, retry: { maximumAttempts: 1 } }] });
+    assert.equal(leaseSeconds(gated), 300 + 1800 + 35);
+  });
+
+  it('the backtest skips the same notes the pipeline writes', function () {
+    assert.equal(NOTE_MARKER, PIPELINE_NOTE_MARKER);
+  });
+});
