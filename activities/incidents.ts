@@ -5,7 +5,7 @@ import { extractEnvironment, type ExtractorsConfig } from '../src/domain/extract
 import { incidentIdOf, statusFromEventType, toIncidentSnapshot, type PagerDutyEvent } from '../src/pagerduty/parse.js';
 import { incidentWorkflowId } from '../src/temporal/names.js';
 import type { Logger } from '../src/logger.js';
-import type { IncidentEventMessage } from '../workflows/messages.js';
+import type { IncidentEventMessage } from '../src/contracts/incident.js';
 import { toFailure } from './actions.js';
 import type { RecordEventResult } from './types.js';
 

@@ -8,6 +8,9 @@ import type { Logger } from '../src/logger.js';
 import { NOTE_MARKER } from './action-runs.js';
 import type { MatchDecision, MatchPlan, PlannedAction } from './types.js';
 
+/** A plan as matching makes it; triage adds whether PagerDuty write-back is on. */
+export type RulePlan = Omit<MatchPlan, 'writeBack'>;
+
 export interface PlanDeps {
   db: Kysely<Database>;
   logger: Logger;
@@ -45,7 +48,7 @@ export function createPlanActivities(deps: PlanDeps) {
   const now = deps.now ?? (() => new Date());
 
   /** Match enabled rules against the incident, apply safety policies, record each match once, return what to run. */
-  async function planIncidentActions(input: { incidentId: string; eventId: string; eventType: string }): Promise<MatchPlan[]> {
+  async function planIncidentActions(input: { incidentId: string; eventId: string; eventType: string }): Promise<RulePlan[]> {
     const incident = await db.selectFrom('incidents').selectAll().where('id', '=', input.incidentId).executeTakeFirstOrThrow();
     const eventRow = await db.selectFrom('incident_events').select('payload').where('event_id', '=', input.eventId).executeTakeFirst();
     const event = (eventRow?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
@@ -54,7 +57,7 @@ export function createPlanActivities(deps: PlanDeps) {
     const ctx = incidentContext(incident, event, input.eventType);
     const at = now();
     const matches = matchRules(await rules(), ctx, at);
-    const plans: MatchPlan[] = [];
+    const plans: RulePlan[] = [];
     for (const { rule, explanation } of matches) {
       plans.push(await db.transaction().execute((trx) => decide(trx, incident, input, rule, explanation, ctx, at)));
     }
@@ -69,7 +72,7 @@ export function createPlanActivities(deps: PlanDeps) {
     explanation: unknown,
     ctx: ReturnType<typeof buildContext>,
     at: Date,
-  ): Promise<MatchPlan> {
+  ): Promise<RulePlan> {
     // Serialise policy checks per rule across every worker.
     await sql`select pg_advisory_xact_lock(hashtext(${`rule:${rule.id}`}))`.execute(trx);
     const existing = await trx

@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { REMEDIATING_EVENT_TYPES } from '../src/pagerduty/parse.js';
 import type { Logger } from '../src/logger.js';
-import type { IncidentEventMessage } from '../workflows/messages.js';
+import type { IncidentEventMessage } from '../src/contracts/incident.js';
 import type { createIncidentActivities } from './incidents.js';
 import type { createPlanActivities } from './plan.js';
 import type { MatchPlan, RecordEventResult } from './types.js';

@@ -1,11 +1,7 @@
 // Names Temporal stores are forever (STYLE.md habit 5): never rename these once shipped.
 import { defineSearchAttributeKey } from '@temporalio/common';
 
-export const DEFAULT_TASK_QUEUE = 'selfheal';
-
-export const incidentWorkflowId = (incidentId: string): string => `incident-${incidentId}`;
-export const jobScheduleId = (jobId: string): string => `job-${jobId}`;
-export const agentTaskQueue = (environment: string): string => `selfheal-agent-${environment}`;
+export { DEFAULT_TASK_QUEUE, agentTaskQueue, incidentWorkflowId, jobScheduleId, ruleRunWorkflowId } from '../contracts/names.js';
 
 export const searchAttributes = {
   incidentId: defineSearchAttributeKey('SelfhealIncidentId', 'KEYWORD'),

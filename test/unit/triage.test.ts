@@ -4,7 +4,7 @@ import { createPlanActivities } from '../../activities/plan.js';
 import { createTriageActivities } from '../../activities/triage.js';
 import { createLogger } from '../../src/logger.js';
 import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
-import type { IncidentEventMessage } from '../../workflows/messages.js';
+import type { IncidentEventMessage } from '../../src/contracts/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';

@@ -4,7 +4,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { incidentWorkflowId } from '../../src/temporal/names.js';
 import { workflowBundle } from '../../src/temporal/worker.js';
-import { incidentEventSignal } from '../../workflows/messages.js';
+import { SIGNALS } from '../../src/contracts/index.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
@@ -27,7 +27,7 @@ describe('incident workflow', function () {
       workflowId: incidentWorkflowId(id),
       taskQueue: stack.taskQueue,
       args: [{ incidentId: id, historyLimit: 40 }],
-      signal: incidentEventSignal,
+      signal: SIGNALS.incidentEvent,
       signalArgs: [{ eventId: first.event.id, eventType: 'incident.triggered', occurredAt: first.event.occurred_at as string, receivedAt: new Date().toISOString(), event: first.event }],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     });

@@ -1,17 +1,13 @@
 // Record incident-workflow histories for the replay test (not a test itself):
 //   npx tsx test/workflows/record-history.ts <name-prefix>
 // Runs the current workflow code against the test stack (Temporal dev server, database, real worker) in
-// three scenarios and writes test/workflows/histories/<prefix>{,-out-of-order,-no-revision}.json:
+// two scenarios and writes test/workflows/histories/<prefix>{,-out-of-order}.json:
 //  - triggered (a rule runs a notify.webhook action), acknowledged, resolved; the run then lingers;
-//  - resolved delivered before triggered (the late trigger is stale and acts on nothing);
-//  - triggered, started without a revision in its input (as runs from before revisions, and the runs they
-//    continue as new, are): the path behind patched() checks.
+//  - resolved delivered before triggered (the late trigger is stale and acts on nothing).
 // Record after every change that alters the commands a run issues, so later changes are checked
 // against runs the deployed code leaves in flight.
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { WorkflowIdReusePolicy } from '@temporalio/client';
-import { incidentEventSignal } from '../../workflows/messages.js';
 import { incidentWorkflowId } from '../../src/temporal/names.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
@@ -93,19 +89,6 @@ async function main(): Promise<void> {
     await lingering(stack, late);
     await save(stack, late, `${prefix}-out-of-order.json`);
 
-    const old = newIncidentId();
-    const trigger = sampleFor('v3-incident.triggered-01.json', old, { occurredAt: '2026-05-01T12:00:00Z', data: { urgency: 'high', ...service } });
-    await stack.temporal.client.workflow.signalWithStart('incidentWorkflow', {
-      workflowId: incidentWorkflowId(old),
-      taskQueue: stack.taskQueue,
-      args: [{ incidentId: old }],
-      signal: incidentEventSignal,
-      signalArgs: [{ eventId: trigger.event.id, eventType: 'incident.triggered', occurredAt: trigger.event.occurred_at as string, receivedAt: new Date().toISOString(), event: trigger.event }],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    });
-    await eventually(async () => (await stack.db.db.selectFrom('action_runs').select('finished_at').where('incident_id', '=', old).executeTakeFirst())?.finished_at ?? undefined, 30_000, 'the action to finish');
-    await new Promise((r) => setTimeout(r, 1000));
-    await save(stack, old, `${prefix}-no-revision.json`);
   } finally {
     await stack.stop();
     sink.close();

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Incident } from '../../db/database.js';
 import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../../db/queries/incidents.js';
 import { incidentWorkflowId, workflowUrl } from '../../temporal/names.js';
-import { approvalSignal } from '../../../workflows/messages.js';
+import { SIGNALS } from '../../contracts/index.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
 import { badRequest, conflict, issuesToErrors, notFound, unavailable } from '../problem.js';
@@ -130,7 +130,7 @@ export function incidentRoutes(deps: AppDeps) {
     try {
       await deps.temporal.workflow
         .getHandle(incidentWorkflowId(id))
-        .signal(approvalSignal, { actionRunId, decision: body.data.decision, actor, comment: body.data.comment });
+        .signal(SIGNALS.approval, { actionRunId, decision: body.data.decision, actor, comment: body.data.comment });
     } catch (err) {
       throw unavailable(`could not reach the incident workflow: ${(err as Error).message.split('\n')[0]}`);
     }
