@@ -5,3 +5,4 @@ export * from './evaluate.js';
 export * from './rule-index.js';
 export * from './time-window.js';
 export * from './safe-regex.js';
+export * from './chaining.js';
