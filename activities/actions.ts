@@ -118,7 +118,7 @@ export function createActionActivities(deps: ActionDeps) {
     // A script runs as argv; a fixed command line runs under sh -c with the rendered args as $1, $2…, so
     // templated values stay data and are never parsed by the remote shell.
     const command = p.script ? [`${remoteDir}/${String(p.script)}`, ...args] : ['sh', '-c', String(p.command), 'selfheal', ...args];
-    return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? 300) * 1000, env);
+    return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? 300) * 1000, env, p.environment as Record<string, string> | undefined);
   }
 
   async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh & { scriptsDir?: string }> {
