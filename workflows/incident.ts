@@ -1,10 +1,12 @@
 // One durable workflow per PagerDuty incident: take each event in turn (triage: persist, enrich, extract,
-// match), start the matched rules' runs, cancel them on resolve, and linger for late events once resolved.
-// Deterministic orchestration only; every read of the clock, network or database is an activity.
-import { ApplicationFailure, condition, continueAsNew, setHandler } from '@temporalio/workflow';
-import type { ApprovalDecision, IncidentEventMessage, IncidentWorkflowInput, IncidentWorkflowResult } from '../src/contracts/index.js';
-import { approvalSignal, incidentEventSignal, incidentStateQuery } from './messages.js';
-import { cancelOnResolve, shouldContinueAsNew, startRuleRuns, triageEvent, type IncidentRun } from './incident-steps.js';
+// match), start a rule-run workflow per matched rule, cancel them on resolve, continue as new before the
+// history grows long (carrying the rule runs still going), and once resolved with nothing running, linger
+// for late events and complete. Deterministic orchestration only: every read of the clock, network or
+// database is an activity.
+import { condition, continueAsNew, setHandler } from '@temporalio/workflow';
+import type { IncidentEventMessage, IncidentWorkflowInput, IncidentWorkflowResult } from '../src/contracts/index.js';
+import { incidentEventSignal, incidentStateQuery, ruleRunFinishedSignal } from './messages.js';
+import { cancelOnResolve, carried, shouldContinueAsNew, startRuleRuns, takeEvent, type IncidentRun } from './incident-steps.js';
 
 export type { IncidentWorkflowInput, IncidentWorkflowResult };
 
@@ -14,19 +16,19 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     status: input.carried?.status ?? 'triggered',
     pending: [...(input.carried?.pending ?? [])],
     seen: new Set(input.carried?.seenEventIds ?? []),
-    running: new Map(),
-    approvals: new Map<string, ApprovalDecision>(),
-    awaiting: new Set<string>(),
+    running: new Map((input.carried?.running ?? []).map((r) => [r.id, r])),
     eventsProcessed: 0,
-    actionRuns: 0,
+    ruleRuns: 0,
   };
 
+  // A delivery already taken or queued is dropped here; one that slips past (a run that continued as new
+  // with a shorter memory, a delivery to a new run after the last one completed) stops at triage.
   setHandler(incidentEventSignal, (msg: IncidentEventMessage) => {
     if (run.seen.has(msg.eventId) || run.pending.some((p) => p.eventId === msg.eventId)) return;
     run.pending.push(msg);
   });
-  setHandler(approvalSignal, (d) => {
-    run.approvals.set(d.actionRunId, d);
+  setHandler(ruleRunFinishedSignal, (done) => {
+    run.running.delete(done.id);
   });
   setHandler(incidentStateQuery, () => ({
     incidentId: run.incidentId,
@@ -40,28 +42,28 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   for (;;) {
     const next = run.pending.shift();
     if (next) {
-      const triaged = await triageEvent(run, next);
+      const taken = await takeEvent(run, next);
       cancelOnResolve(run);
-      if (triaged.act) startRuleRuns(run, next, triaged.environment, triaged.plans);
+      if (taken.act) startRuleRuns(run, next, taken.environment, taken.plans);
       continue;
     }
     if (run.status === 'resolved' && run.running.size === 0) {
-      const more = await condition(() => run.pending.length > 0, `${linger} seconds`);
+      // Complete only with nothing running: a rule run always has its incident workflow to report to.
+      const more = await condition(() => run.pending.length > 0 || run.running.size > 0, `${linger} seconds`);
       if (!more) break;
       continue;
     }
-    if (shouldContinueAsNew(run, input.historyLimit)) {
+    if (shouldContinueAsNew(input.historyLimit)) {
       await continueAsNew<typeof incidentWorkflow>({
         incidentId: run.incidentId,
         lingerSeconds: input.lingerSeconds,
         historyLimit: input.historyLimit,
         ...(input.revision !== undefined ? { revision: input.revision } : {}),
-        carried: { status: run.status, seenEventIds: [...run.seen].slice(-500), pending: run.pending, running: [] },
+        carried: carried(run),
       });
     }
     const runningBefore = run.running.size;
-    await condition(() => run.pending.length > 0 || run.running.size < runningBefore);
+    await condition(() => run.pending.length > 0 || run.running.size !== runningBefore);
   }
-  if (run.running.size > 0) throw ApplicationFailure.nonRetryable('incident workflow ended with remediation still running');
-  return { incidentId: run.incidentId, status: run.status, eventsProcessed: run.eventsProcessed, ruleRuns: run.actionRuns };
+  return { incidentId: run.incidentId, status: run.status, eventsProcessed: run.eventsProcessed, ruleRuns: run.ruleRuns };
 }

@@ -2,3 +2,4 @@
 export { incidentWorkflow } from './incident.js';
 export { jobWorkflow } from './job.js';
 export { agentCheckWorkflow } from './agent-check.js';
+export { ruleRunWorkflow } from './rule-run.js';

@@ -22,14 +22,6 @@ export interface ApprovalNudge {
   actionRunId: string;
 }
 
-/** Development-era approval signal: the decision itself (replaced by ApprovalNudge with the Postgres record). */
-export interface ApprovalDecision {
-  actionRunId: string;
-  decision: 'approve' | 'reject';
-  actor: string;
-  comment?: string | undefined;
-}
-
 export interface IncidentWorkflowState {
   incidentId: string;
   status: string;

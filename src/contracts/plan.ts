@@ -36,6 +36,8 @@ export interface MatchPlan {
   context: Record<string, unknown>;
   /** False when PagerDuty write-back is off (no API token): the workflow then schedules no note activity. */
   writeBack: boolean;
+  /** The incident's page in the dashboard, when SELFHEAL_PUBLIC_URL is set (linked from approval notices). */
+  incidentUrl?: string | undefined;
 }
 
 export interface RecordEventResult {

@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider, type MigrationResult } from 'kysely/migration';
 import * as initial from './migrations/2026-11-24T00-00-initial.js';
+import * as runClaims from './migrations/2026-12-01T00-00-run-claims-and-leases.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 const migrations: Record<string, Migration> = {
   '2026-11-24T00-00-initial': initial,
+  '2026-12-01T00-00-run-claims-and-leases': runClaims,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
