@@ -40,6 +40,16 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
 
   const linger = input.lingerSeconds ?? 300;
   for (;;) {
+    // Checked before every event, so a steady stream of events cannot keep one run growing.
+    if (shouldContinueAsNew(input.historyLimit)) {
+      await continueAsNew<typeof incidentWorkflow>({
+        incidentId: run.incidentId,
+        lingerSeconds: input.lingerSeconds,
+        historyLimit: input.historyLimit,
+        ...(input.revision !== undefined ? { revision: input.revision } : {}),
+        carried: carried(run),
+      });
+    }
     const next = run.pending.shift();
     if (next) {
       const taken = await takeEvent(run, next);
@@ -52,15 +62,6 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       const more = await condition(() => run.pending.length > 0 || run.running.size > 0, `${linger} seconds`);
       if (!more) break;
       continue;
-    }
-    if (shouldContinueAsNew(input.historyLimit)) {
-      await continueAsNew<typeof incidentWorkflow>({
-        incidentId: run.incidentId,
-        lingerSeconds: input.lingerSeconds,
-        historyLimit: input.historyLimit,
-        ...(input.revision !== undefined ? { revision: input.revision } : {}),
-        carried: carried(run),
-      });
     }
     const runningBefore = run.running.size;
     await condition(() => run.pending.length > 0 || run.running.size !== runningBefore);

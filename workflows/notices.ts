@@ -1,7 +1,8 @@
 // Loud failure: what a person must know about a rule run (an approval waiting or timed out, a circuit
-// breaker opened, a run cancelled by a resolve) goes to the rule's own notification channels, the
-// destinations its notify.slack, notify.email and notify.webhook actions name, with our text, and to the
-// PagerDuty incident as a note. Best effort: a channel that fails is logged and does not stop the run.
+// breaker opened, a run cancelled by a resolve) goes to the rule's own channels to people, the
+// destinations its notify.slack and notify.email actions name, with our text, and to the PagerDuty incident
+// as a note. notify.webhook destinations are left out: a webhook may start automation, and a notice must
+// never do that. Best effort: a channel that fails is logged and does not stop the run.
 import { ActivityFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { PlannedAction, RuleRunInput } from '../src/contracts/index.js';
 import type { Activities } from './activities.js';
@@ -15,7 +16,7 @@ export type Notice =
   | { kind: 'breaker_opened'; failures: number; threshold: number; trial: boolean }
   | { kind: 'cancelled_by_resolve'; notRun: string[] };
 
-const CHANNEL_TYPES = new Set(['notify.slack', 'notify.email', 'notify.webhook']);
+const CHANNEL_TYPES = new Set(['notify.slack', 'notify.email']);
 
 /** The words of a notice (one line, then the link or the API call when there is one). */
 export function noticeText(input: RuleRunInput, n: Notice): { title: string; text: string; link?: string | undefined } {
@@ -59,7 +60,7 @@ export function noticeChannels(actions: readonly PlannedAction[]): PlannedAction
   const seen = new Set<string>();
   return actions.filter((a) => {
     if (!CHANNEL_TYPES.has(a.type)) return false;
-    const key = a.type === 'notify.slack' ? `slack:${String(a.params.webhookUrlRef)}` : a.type === 'notify.email' ? `email:${JSON.stringify(a.params.to)}` : `webhook:${String(a.params.url)}`;
+    const key = a.type === 'notify.slack' ? `slack:${String(a.params.webhookUrlRef)}` : `email:${JSON.stringify(a.params.to)}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
@@ -70,7 +71,7 @@ export function noticeChannels(actions: readonly PlannedAction[]): PlannedAction
 export async function announce(input: RuleRunInput, n: Notice): Promise<void> {
   const { plan, incidentId, eventId } = input;
   if (plan.decision === 'dry_run') return;
-  const { title, text, link } = noticeText(input, n);
+  const { title, text } = noticeText(input, n);
   const key = 'actionRunId' in n ? n.actionRunId : `${incidentId}:${plan.ruleId}:${eventId}`;
   const sends: { id: string; action: PlannedAction }[] = noticeChannels(plan.actions).map((a) => ({
     id: a.id,
@@ -79,16 +80,7 @@ export async function announce(input: RuleRunInput, n: Notice): Promise<void> {
       id: `notice-${n.kind}-${a.id}`,
       type: a.type,
       when: 'always',
-      params:
-        a.type === 'notify.slack'
-          ? { webhookUrlRef: a.params.webhookUrlRef, text: `[self-healing] ${text}` }
-          : a.type === 'notify.email'
-            ? { to: a.params.to, subject: `[self-healing] ${title}`, body: text }
-            : {
-                url: a.params.url,
-                ...(a.params.secretRef !== undefined ? { secretRef: a.params.secretRef } : {}),
-                body: JSON.stringify({ selfheal: { notice: n.kind, incidentId, ruleId: plan.ruleId, ruleName: plan.ruleName, ruleVersion: plan.ruleVersion, text, ...(link ? { link } : {}), ...('actionRunId' in n ? { actionRunId: n.actionRunId } : {}) } }),
-              },
+      params: a.type === 'notify.slack' ? { webhookUrlRef: a.params.webhookUrlRef, text: `[self-healing] ${text}` } : { to: a.params.to, subject: `[self-healing] ${title}`, body: text },
     },
   }));
   if (plan.writeBack) sends.push({ id: 'pagerduty', action: { index: -1, id: `notice-${n.kind}-pagerduty`, type: 'pagerduty.note', when: 'always', params: { content: `[self-healing] ${text}` } } });

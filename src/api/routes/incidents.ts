@@ -85,7 +85,15 @@ export function incidentRoutes(deps: AppDeps) {
       description: incident.description,
       environmentSources: (incident.environment as { sources?: unknown }).sources ?? {},
       alerts: incident.alerts,
-      events: events.map((e) => ({ eventId: e.event_id, webhookId: e.webhook_id, type: e.event_type, occurredAt: e.occurred_at, receivedAt: e.received_at })),
+      events: events.map((e) => ({
+        eventId: e.event_id,
+        webhookId: e.webhook_id,
+        type: e.event_type,
+        occurredAt: e.occurred_at,
+        receivedAt: e.received_at,
+        disposition: e.disposition,
+        ...(e.reject_reason ? { rejectReason: e.reject_reason } : {}),
+      })),
       matches: matches.map((m) => ({
         id: m.id,
         ruleId: m.rule_id,

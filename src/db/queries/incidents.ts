@@ -140,7 +140,7 @@ export async function listIncidents(db: Db, f: IncidentFilter): Promise<Incident
 export async function listEvents(db: Db, incidentId: string) {
   return db
     .selectFrom('incident_events')
-    .select(['event_id', 'webhook_id', 'event_type', 'occurred_at', 'received_at'])
+    .select(['event_id', 'webhook_id', 'event_type', 'occurred_at', 'received_at', 'disposition', 'reject_reason'])
     .where('incident_id', '=', incidentId)
     .orderBy('occurred_at', 'asc')
     .orderBy('id', 'asc')

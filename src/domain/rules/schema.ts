@@ -329,18 +329,14 @@ const scriptArgs = z
   .default([])
   .describe('Arguments passed as argv (one element each, never through a shell, no word splitting).');
 const scriptEnvironment = z
-  .record(
-    z
-      .string()
-      .regex(ENV_NAME_PATTERN, 'must be an environment variable name')
-      .max(128)
-      // trust-runs (issue 19): names that change how code is loaded are refused (src/domain/script-env.ts).
-      .superRefine((name, ctx) => {
-        const denied = deniedEnvName(name);
-        if (denied) ctx.addIssue({ code: 'custom', message: denied });
-      }),
-    templated(4096, 'Value.'),
-  )
+  .record(z.string().regex(ENV_NAME_PATTERN, 'must be an environment variable name').max(128), templated(4096, 'Value.'))
+  // trust-runs (issue 19): names that change how code is loaded are refused (src/domain/script-env.ts).
+  .superRefine((env, ctx) => {
+    for (const name of Object.keys(env)) {
+      const denied = deniedEnvName(name);
+      if (denied) ctx.addIssue({ code: 'custom', path: [name], message: denied });
+    }
+  })
   .optional()
   .describe('Extra environment variables for the script, on the Doctor agent and over SSH (values are data; use secret references for secrets). PATH, LD_*, BASH_ENV, ENV, NODE_OPTIONS and the like are refused.');
 const scriptName = z
