@@ -4,6 +4,7 @@ import { SIGNALS, incidentWorkflowId } from '../../src/contracts/index.js';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { startHttpPeer, startSlackPeer, type HttpPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, issueToken, startStack, type Stack } from '../helpers/stack.js';
@@ -18,6 +19,7 @@ describe('approval gates end to end', function () {
   let pd: PagerDutyPeer;
   let slack: SlackPeer;
   let hook: HttpPeer;
+  let smtp: SmtpPeer;
   let alice: string;
   let bob: string;
   const failing = new Set<string>();
@@ -26,9 +28,17 @@ describe('approval gates end to end', function () {
     pd = await startPagerDutyPeer({ token: PD_TOKEN });
     slack = await startSlackPeer();
     hook = await startHttpPeer([{ method: 'POST', path: /^\/hook\/(?<name>[a-z0-9-]+)$/, handle: (req) => ({ status: failing.has(req.params.name!) ? 500 : 204 }) }]);
+    smtp = await startSmtpPeer();
     process.env.TEST_APPROVALS_SLACK = slack.webhookUrl;
     stack = await startStack({
-      env: { PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', SELFHEAL_PUBLIC_URL: PUBLIC_URL },
+      env: {
+        PAGERDUTY_API_URL: pd.url,
+        PAGERDUTY_API_TOKEN: PD_TOKEN,
+        PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
+        SELFHEAL_PUBLIC_URL: PUBLIC_URL,
+        SMTP_URL: `smtp://${smtp.host}:${smtp.port}`,
+        SMTP_FROM: 'selfheal@example.com',
+      },
       extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] },
     });
     alice = await issueToken(stack, 'alice', ['write']);
@@ -36,7 +46,7 @@ describe('approval gates end to end', function () {
   });
   after(async function () {
     await stack?.stop();
-    await Promise.all([pd?.close(), slack?.close(), hook?.close()]);
+    await Promise.all([pd?.close(), slack?.close(), hook?.close(), smtp?.close()]);
     delete process.env.TEST_APPROVALS_SLACK;
   });
 
@@ -61,6 +71,7 @@ describe('approval gates end to end', function () {
         actions: [
           { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/${name}`, body: '{}', approval: { required: true, ...approval } },
           { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:TEST_APPROVALS_SLACK', text: '{{ rule.name }} done on {{ environment.host }}', when: 'always' },
+          { id: 'mail', type: 'notify.email', to: [`oncall-${name}@example.com`], subject: 'done', body: 'done', when: 'always' },
         ],
         ...extra,
       } as RuleInputDocument,
@@ -82,6 +93,11 @@ describe('approval gates end to end', function () {
     const link = `${PUBLIC_URL}/ui#/incidents/${id}`;
     await eventually(async () => slackSaid(/^\[self-healing\] Approval needed: /).some((m) => m.text.includes(link) && m.text.includes(id)), 30_000, 'the approval request in Slack');
     await eventually(async () => pd.notes(id).some((n) => n.content.startsWith('[self-healing] Approval needed') && n.content.includes(link)), 30_000, 'the approval request on the incident');
+    await eventually(
+      async () => smtp.messages.some((m) => m.envelope.to.includes('oncall-author@example.com') && /^\[self-healing\] Approval needed: fix of /.test(m.subject ?? '') && m.body.includes(link)),
+      30_000,
+      'the approval request by email',
+    );
 
     const own = await decide(id, run.id, 'approve', alice);
     assert.equal(own.status, 403);
@@ -94,7 +110,7 @@ describe('approval gates end to end', function () {
     assert.deepEqual(await res.json(), { actionRunId: run.id, decision: 'approve', actor: 'token:bob', delivered: true });
     await eventually(async () => (await runsOf(id)).every((r) => r.finished_at), 30_000, 'the run to finish');
     const runs = await runsOf(id);
-    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [['fix', 'succeeded'], ['chat', 'succeeded']]);
+    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [['fix', 'succeeded'], ['chat', 'succeeded'], ['mail', 'succeeded']]);
     assert.equal((runs[0]!.approval as { actor: string }).actor, 'token:bob');
     assert.equal(hits('author'), 1, 'the gated action ran once');
     assert.equal((await decide(id, run.id, 'approve', bob)).status, 409, 'a second approval is too late');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { HostKeyMismatchError, SshAuthError, SshConfigError, SshConnectionError } from '../../src/executors/errors.js';
 import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout, withEnv } from '../../src/executors/ssh.js';
 import { generateKeyPair, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 /** Whether the process whose pid `pidFile` holds is gone (or a zombie awaiting its reaper) within `ms`. */
 async function goneWithin(pidFile: string, ms: number): Promise<boolean> {
@@ -63,14 +64,18 @@ describe('executors/ssh', () => {
       }
     });
 
-    it('the sent command runs as before on a host without timeout', async () => {
-      // Only cat on PATH (the watcher needs it): no timeout(1).
+    it('the sent command runs as before on a host without timeout, and is itself stopped when its input ends', async () => {
+      // cat and sleep on PATH (the watcher needs cat), no timeout(1).
       const bin = await mkdtemp(join(tmpdir(), 'selfheal-bin-'));
       try {
-        await symlink(execFileSync('/bin/sh', ['-c', 'command -v cat'], { encoding: 'utf8' }).trim(), join(bin, 'cat'));
+        for (const tool of ['cat', 'sleep']) await symlink(execFileSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
         const run = await runSent(underRemoteTimeout(buildRemoteCommand(['/bin/echo', "it's $(not) expanded"]), 1000), { env: { PATH: bin } });
         assert.equal(run.status, 0);
         assert.equal(run.stdout, "it's $(not) expanded\n");
+        const pidFile = join(bin, 'pid');
+        const stopped = await runSent(underRemoteTimeout(buildRemoteCommand(['/bin/sh', '-c', `echo $$ > ${pidFile}; exec sleep 600`]), 60_000), { env: { PATH: bin }, closeStdinAfterMs: 800 });
+        assert.notEqual(stopped.status, 0);
+        assert.ok(await goneWithin(pidFile, 5000), 'the command is gone');
       } finally {
         await rm(bin, { recursive: true, force: true });
       }
@@ -231,6 +236,27 @@ describe('executors/ssh', () => {
       // Settled only once the remote shell exited: both are gone already, or within the kill grace.
       assert.ok(await goneWithin(pidFile, 6000), 'the remote command is gone after the cancel');
       assert.ok(await goneWithin(childFile, 2000), 'and so is the process it started');
+    });
+
+    // The worker died (or the network between it and the VM): the connection drops without a goodbye.
+    it('a command whose connection drops is stopped on the host, with what it started', async () => {
+      const proxy = await startTcpProxy(sshd.host, sshd.port);
+      try {
+        const pidFile = join(work, 'pid');
+        const childFile = join(work, 'child');
+        const run = runSshCommand({ ...base(), port: proxy.port, timeoutMs: 120_000, command: ['sh', '-c', `sleep 600 & echo $! > ${childFile}; echo $$ > ${pidFile}; wait`] });
+        const deadline = Date.now() + 10_000;
+        while (!(await stat(childFile).catch(() => undefined))) {
+          assert.ok(Date.now() < deadline, 'the command started');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        proxy.down();
+        await assert.rejects(run, SshConnectionError);
+        assert.ok(await goneWithin(pidFile, 8000), 'the remote command is gone after the connection dropped');
+        assert.ok(await goneWithin(childFile, 2000), 'and so is the process it started');
+      } finally {
+        await proxy.close();
+      }
     });
 
     it('passes the environment variables of a rule to the command', async () => {
