@@ -58,7 +58,8 @@ export async function takeEvent(run: IncidentRun, msg: IncidentEventMessage): Pr
 export function cancelOnResolve(run: IncidentRun): void {
   if (run.status !== 'resolved') return;
   for (const r of run.running.values()) {
-    if (!r.cancelOnResolve) continue;
+    if (!r.cancelOnResolve || r.cancelRequested) continue;
+    r.cancelRequested = true;
     getExternalWorkflowHandle(r.id)
       .cancel()
       .catch((err: unknown) => log.warn('rule run not cancelled', { ruleRunId: r.id, error: err instanceof Error ? err.message : String(err) }));

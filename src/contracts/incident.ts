@@ -36,6 +36,8 @@ export interface RunningRule {
   id: string;
   ruleId: string;
   cancelOnResolve: boolean;
+  /** Set once its cancellation was requested (it is requested once). */
+  cancelRequested?: boolean | undefined;
 }
 
 export interface IncidentWorkflowInput {

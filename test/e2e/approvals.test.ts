@@ -108,7 +108,10 @@ describe('approval gates end to end', function () {
     const res = await decide(id, run.id, 'approve', bob);
     assert.equal(res.status, 202);
     assert.deepEqual(await res.json(), { actionRunId: run.id, decision: 'approve', actor: 'token:bob', delivered: true });
-    await eventually(async () => (await runsOf(id)).every((r) => r.finished_at), 30_000, 'the run to finish');
+    await eventually(async () => {
+      const r = await runsOf(id);
+      return r.length === 3 && r.every((x) => x.finished_at);
+    }, 30_000, 'the run to finish');
     const runs = await runsOf(id);
     assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [['fix', 'succeeded'], ['chat', 'succeeded'], ['mail', 'succeeded']]);
     assert.equal((runs[0]!.approval as { actor: string }).actor, 'token:bob');

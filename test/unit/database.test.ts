@@ -15,7 +15,7 @@ describe('database', function () {
       assert.equal(first.embedded, true);
       assert.match(first.url, /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
       const applied = await migrateToLatest(first.db);
-      assert.deepEqual(applied.map((r) => r.status), ['Success']);
+      assert.ok(applied.length >= 1 && applied.every((r) => r.status === 'Success'), JSON.stringify(applied));
       assert.deepEqual(await migrateToLatest(first.db), [], 'a second run applies nothing');
       await first.db.insertInto('audit_log').values({ actor: 'test', action: 'probe', entity_type: 'test', entity_id: '1', before: null, after: JSON.stringify({ ok: true }) }).execute();
       await first.close();
