@@ -79,6 +79,13 @@ export default tseslint.config(
     },
   },
   {
+    // src/contracts holds pure shapes and names every layer shares: it imports nothing but itself.
+    files: ['src/contracts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!\\./)', message: 'src/contracts imports nothing outside src/contracts (pure shared shapes and names).' }] }],
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -180,7 +180,7 @@ export function createActionActivities(deps: ActionDeps) {
     // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always
     // approved first) runs under sh -c with the rendered args as $1, $2…, so templated values stay data.
     const command = p.script ? [remoteScriptPath(String(p.script), env), ...args] : ['sh', '-c', String(p.command), 'selfheal', ...args];
-    return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? 300) * 1000, env);
+    return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? 300) * 1000, env, p.environment as Record<string, string> | undefined);
   }
 
   async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh> {

@@ -13,6 +13,8 @@ export interface AgentDeps {
 export interface AgentScriptInput {
   script: string;
   args: string[];
+  /** The rule's `environment` for the script (rendered); refused names fail the run (ScriptNotAllowedError). */
+  env?: Record<string, string> | undefined;
   timeoutSeconds: number;
   context?: Record<string, string>;
 }
@@ -29,6 +31,7 @@ export function createAgentActivities(deps: AgentDeps) {
         scriptsDir: deps.scriptsDir,
         script: input.script,
         args: input.args,
+        env: input.env ?? {},
         context: input.context ?? {},
         timeoutMs,
         signal: ctx.cancellationSignal,

@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
-import { findIncident, findIncidentForUpdate, insertEventOnce, withoutNul } from '../src/db/queries/incidents.js';
+import { findEventTaker, findIncident, findIncidentForUpdate, insertEventOnce, isTimestamp, jsonbRefusal, storable, withoutNul } from '../src/db/queries/incidents.js';
 import { extractEnvironment, type ExtractorsConfig } from '../src/domain/extract.js';
 import { incidentIdOf, statusFromEventType, toIncidentSnapshot, type PagerDutyEvent } from '../src/pagerduty/parse.js';
 import { incidentWorkflowId } from '../src/temporal/names.js';
 import type { Logger } from '../src/logger.js';
-import type { IncidentEventMessage } from '../workflows/messages.js';
+import type { IncidentEventMessage } from '../src/contracts/incident.js';
 import { toFailure } from './actions.js';
 import type { RecordEventResult } from './types.js';
 
@@ -22,11 +22,53 @@ const MAX_STORED_ALERTS = 50;
 export function createIncidentActivities(deps: IncidentActivityDeps) {
   const { db } = deps;
 
-  /** Persist the raw event (once, keyed by PagerDuty event id) and upsert the incident it describes. */
-  async function recordIncidentEvent(msg: IncidentEventMessage): Promise<RecordEventResult> {
+  /**
+   * Persist the raw event (once, keyed by PagerDuty event id) and upsert the incident it describes.
+   * `takenBy` names the workflow run taking the event: a stored event taken by another run (or by none) is
+   * a duplicate delivery, while one taken by this very run is its own retry (a retried local activity, a
+   * replayed task) and goes on. An event that cannot be stored as it is (a timestamp that is not one, JSON
+   * that jsonb refuses) is stored as rejected, with the reason, and changes nothing else.
+   */
+  async function recordIncidentEvent(msg: IncidentEventMessage, takenBy?: string): Promise<RecordEventResult> {
     const event = withoutNul(msg.event) as PagerDutyEvent;
     const incidentId = incidentIdOf(event);
-    if (!incidentId) throw new Error(`event ${msg.eventId} names no incident`);
+    const refusal =
+      (!incidentId ? 'the event names no incident' : undefined) ??
+      (msg.occurredAt !== undefined && !isTimestamp(msg.occurredAt) ? `occurred_at ${JSON.stringify(msg.occurredAt.slice(0, 64))} is not an ISO 8601 timestamp` : undefined) ??
+      jsonbRefusal(event, 'event');
+    if (refusal || !incidentId) return reject(msg, incidentId, refusal ?? 'the event names no incident', takenBy);
+    try {
+      return await record(msg, event, incidentId, takenBy);
+    } catch (err) {
+      // A value Postgres refuses (SQLSTATE class 22, data exception) will be refused on every retry: reject
+      // the event instead of blocking the incident's later events behind it.
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('22')) return reject(msg, incidentId, `Postgres refused the event: ${(err as Error).message.split('\n')[0]}`, takenBy);
+      throw err;
+    }
+  }
+
+  async function reject(msg: IncidentEventMessage, incidentId: string | undefined, reason: string, takenBy: string | undefined): Promise<RecordEventResult> {
+    deps.logger.warn({ incidentId, eventId: msg.eventId, reason }, 'event rejected');
+    const inserted = await insertEventOnce(db, {
+      eventId: storable(msg.eventId),
+      webhookId: msg.webhookId === undefined ? undefined : storable(msg.webhookId),
+      incidentId: incidentId === undefined ? null : storable(incidentId),
+      eventType: storable(msg.eventType),
+      resourceType: storable(String(msg.event.resource_type ?? 'incident')),
+      occurredAt: undefined,
+      disposition: 'rejected',
+      payload: storable({ event: msg.event, occurred_at: msg.occurredAt }),
+      takenBy,
+      rejectReason: reason,
+    });
+    const existing = incidentId ? await findIncident(db, incidentId) : undefined;
+    const taker = inserted ? undefined : await findEventTaker(db, storable(msg.eventId));
+    const duplicate = !inserted && (taker?.takenBy === null || taker?.takenBy !== takenBy);
+    return { duplicate, stale: false, incidentStatus: existing?.status ?? 'triggered', serviceId: existing?.service_id ?? undefined, rejected: reason };
+  }
+
+  async function record(msg: IncidentEventMessage, event: PagerDutyEvent, incidentId: string, takenBy: string | undefined): Promise<RecordEventResult> {
     return db.transaction().execute(async (trx) => {
       const inserted = await insertEventOnce(trx, {
         eventId: msg.eventId,
@@ -37,10 +79,18 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
         occurredAt: msg.occurredAt,
         disposition: 'accepted',
         payload: { event },
+        takenBy,
       });
       const existing = await findIncidentForUpdate(trx, incidentId);
       if (!inserted) {
-        return { duplicate: true, stale: false, incidentStatus: existing?.status ?? 'triggered', serviceId: existing?.service_id ?? undefined };
+        const taker = await findEventTaker(trx, msg.eventId);
+        const current = { incidentStatus: existing?.status ?? 'triggered', serviceId: existing?.service_id ?? undefined };
+        if (taker?.disposition === 'rejected') return { duplicate: taker.takenBy !== takenBy, stale: false, ...current, rejected: taker.rejectReason ?? 'rejected' };
+        if (takenBy === undefined || taker?.takenBy !== takenBy) return { duplicate: true, stale: false, ...current };
+        // This run's own retry: the first attempt stored the event and updated the incident already.
+        const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : undefined;
+        const stale = occurredAt && existing?.last_event_at ? occurredAt.getTime() < existing.last_event_at.getTime() : false;
+        return { duplicate: false, stale, ...current };
       }
       const snap = toIncidentSnapshot(event);
       const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : new Date(msg.receivedAt);

@@ -20,6 +20,8 @@ export interface ActivityDeps {
   integrations?: Integrations | undefined;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
+  /** SELFHEAL_PUBLIC_URL: notices link to the incident's page in the dashboard. */
+  publicUrl?: string | undefined;
 }
 
 /** Every activity of the main worker, built from injected dependencies (tests pass their own). */
@@ -31,7 +33,7 @@ export function createActivities(input: ActivityDeps) {
   return {
     ...incidents,
     ...plan,
-    ...createTriageActivities({ logger: deps.logger, incidents, plan, writeBack: Boolean(deps.pagerduty) }),
+    ...createTriageActivities({ logger: deps.logger, incidents, plan, writeBack: Boolean(deps.pagerduty), publicUrl: deps.publicUrl }),
     ...createActionRunActivities(deps),
     ...createActionActivities(deps),
     ...createJobActivities(deps),

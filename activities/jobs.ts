@@ -17,8 +17,9 @@ export interface JobActivityDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-export type TargetStatus = 'succeeded' | 'failed' | 'timed_out' | 'skipped';
-export type JobRunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'skipped' | 'cancelled';
+import type { JobRunStatus, JobRunSummary, TargetStatus } from '../src/contracts/jobs.js';
+
+export type { JobRunStatus, JobRunSummary, TargetStatus };
 
 export interface JobTarget {
   environment: string;
@@ -52,18 +53,6 @@ export interface TargetOutcome {
   error?: string | undefined;
   startedAt: string;
   finishedAt: string;
-}
-
-export interface JobRunSummary {
-  total: number;
-  succeeded: number;
-  failed: number;
-  timedOut: number;
-  skipped: number;
-  failures: { environment: string; status: TargetStatus; error?: string | undefined }[];
-  dryRun?: boolean;
-  reason?: string;
-  notification?: string;
 }
 
 /** Stored excerpt size: the end of the output (scripts print their RESULT line last). */

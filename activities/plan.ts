@@ -8,6 +8,9 @@ import type { Logger } from '../src/logger.js';
 import { isOwnWrite } from './own-writes.js';
 import type { MatchDecision, MatchPlan, PlannedAction } from './types.js';
 
+/** A plan as matching makes it; triage adds whether PagerDuty write-back is on. */
+export type RulePlan = Omit<MatchPlan, 'writeBack'>;
+
 export interface PlanDeps {
   db: Kysely<Database>;
   logger: Logger;
@@ -45,7 +48,7 @@ export function createPlanActivities(deps: PlanDeps) {
   const now = deps.now ?? (() => new Date());
 
   /** Match enabled rules against the incident, apply safety policies, record each match once, return what to run. */
-  async function planIncidentActions(input: { incidentId: string; eventId: string; eventType: string }): Promise<MatchPlan[]> {
+  async function planIncidentActions(input: { incidentId: string; eventId: string; eventType: string }): Promise<RulePlan[]> {
     const incident = await db.selectFrom('incidents').selectAll().where('id', '=', input.incidentId).executeTakeFirstOrThrow();
     const eventRow = await db.selectFrom('incident_events').select('payload').where('event_id', '=', input.eventId).executeTakeFirst();
     const event = (eventRow?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
@@ -54,7 +57,7 @@ export function createPlanActivities(deps: PlanDeps) {
     const ctx = incidentContext(incident, event, input.eventType);
     const at = now();
     const matches = matchRules(await rules(), ctx, at);
-    const plans: MatchPlan[] = [];
+    const plans: RulePlan[] = [];
     for (const { rule, explanation } of matches) {
       plans.push(await db.transaction().execute((trx) => decide(trx, incident, input, rule, explanation, ctx, at)));
     }
@@ -69,9 +72,10 @@ export function createPlanActivities(deps: PlanDeps) {
     explanation: unknown,
     ctx: ReturnType<typeof buildContext>,
     at: Date,
-  ): Promise<MatchPlan> {
-    // Serialise policy checks per rule across every worker.
-    await sql`select pg_advisory_xact_lock(hashtext(${`rule:${rule.id}`}))`.execute(trx);
+  ): Promise<RulePlan> {
+    // Serialise policy checks per rule (rate limit, breaker), then per target (cooldown, concurrency, which
+    // span every rule acting on the host), always in that order, across every worker.
+    await advisoryLock(trx, `rule:${rule.id}`);
     const existing = await trx
       .selectFrom('rule_matches')
       .selectAll()
@@ -82,14 +86,20 @@ export function createPlanActivities(deps: PlanDeps) {
     const env = incident.environment as Record<string, unknown>;
     const target = typeof env.host === 'string' ? env.host : typeof env.environment === 'string' ? env.environment : undefined;
 
-    let decision: MatchDecision;
-    let skipReason: string | undefined;
+    let decided: PolicyDecision;
+    let matchId: string;
+    let leaseId: string | undefined;
     if (existing) {
-      decision = existing.decision as MatchDecision;
-      skipReason = existing.skip_reason ?? undefined;
+      // A retry of this step (the match is recorded once): the same decision, the same lease.
+      decided = { decision: existing.decision as MatchDecision, skipReason: existing.skip_reason ?? undefined };
+      matchId = String(existing.id);
+      const lease = await trx.selectFrom('target_leases').select('id').where('match_id', '=', matchId).executeTakeFirst();
+      leaseId = lease ? String(lease.id) : undefined;
+      decided.breakerTrial = (await trx.selectFrom('rules').select('breaker_state').where('id', '=', rule.id).executeTakeFirst())?.breaker_state === 'half_open' && existing.decision === 'run' && Boolean(existing.skip_reason?.startsWith(TRIAL_NOTE));
     } else {
-      ({ decision, skipReason } = await applyPolicies(trx, rule, incident, input.eventType, target, at));
-      await trx
+      if (target) await advisoryLock(trx, `target:${target}`);
+      decided = await applyPolicies(trx, rule, incident, input.eventType, target, at);
+      const row = await trx
         .insertInto('rule_matches')
         .values({
           incident_id: input.incidentId,
@@ -98,22 +108,34 @@ export function createPlanActivities(deps: PlanDeps) {
           rule_version: rule.version,
           rule_name: rule.name,
           explanation: JSON.stringify(explanation),
-          decision,
-          skip_reason: skipReason ?? null,
+          decision: decided.decision,
+          skip_reason: decided.skipReason ?? null,
           target: target ?? null,
         })
-        .execute();
-      deps.logger.info({ incidentId: input.incidentId, ruleId: rule.id, decision, skipReason }, 'rule matched');
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      matchId = String(row.id);
+      if (decided.decision === 'run' && target) {
+        // The lease is what cooldown and concurrency count: taken here, in the match's transaction, under
+        // the target's lock; released when the run ends; expiring on its own if the run dies.
+        const lease = await trx
+          .insertInto('target_leases')
+          .values({ target, rule_id: rule.id, match_id: matchId, incident_id: input.incidentId, acquired_at: at, expires_at: new Date(at.getTime() + leaseSeconds(rule) * 1000) })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        leaseId = String(lease.id);
+      }
+      deps.logger.info({ incidentId: input.incidentId, ruleId: rule.id, decision: decided.decision, skipReason: decided.skipReason, target }, 'rule matched');
     }
-    const matchRow = existing ?? (await trx.selectFrom('rule_matches').select('id').where('incident_id', '=', input.incidentId).where('event_id', '=', input.eventId).where('rule_id', '=', rule.id).executeTakeFirstOrThrow());
 
     const agentQueue = await agentQueueFor(trx, env);
+    const { decision, skipReason } = decided;
     const actions =
       decision === 'skipped'
         ? []
         : rule.actions.map((a, index) => plannedAction(a, index, agentQueue)).filter((a) => decision !== 'notify_only' || NOTIFY_ONLY_TYPES.has(a.type));
     return {
-      matchId: String(matchRow.id),
+      matchId,
       ruleId: rule.id,
       ruleName: rule.name,
       ruleVersion: rule.version,
@@ -121,6 +143,8 @@ export function createPlanActivities(deps: PlanDeps) {
       skipReason,
       target,
       cancelOnResolve: rule.policies?.cancelOnResolve ?? true,
+      ...(decided.breakerTrial ? { breakerTrial: true } : {}),
+      ...(leaseId ? { leaseId } : {}),
       actions,
       context: { ...ctx, alerts: ctx.alerts.slice(0, MAX_CONTEXT_ALERTS), rule: { id: rule.id, name: rule.name, version: rule.version } },
     };
@@ -133,7 +157,7 @@ export function createPlanActivities(deps: PlanDeps) {
     eventType: string,
     target: string | undefined,
     at: Date,
-  ): Promise<{ decision: MatchDecision; skipReason?: string }> {
+  ): Promise<PolicyDecision> {
     const p = rule.policies ?? {};
     if (incident.status === 'resolved' && eventType !== 'incident.resolved') return { decision: 'skipped', skipReason: 'incident already resolved' };
     const windows = [...(p.maintenanceWindows ?? [])] as TimeWindow[];
@@ -145,32 +169,95 @@ export function createPlanActivities(deps: PlanDeps) {
     if (windows.some((w) => inTimeWindow(w, at))) return { decision: 'skipped', skipReason: 'maintenance window' };
     if (rule.dryRun) return { decision: 'dry_run' };
 
-    const state = await trx.selectFrom('rules').select(['breaker_state']).where('id', '=', rule.id).executeTakeFirst();
-    if (state?.breaker_state === 'open') return { decision: 'notify_only', skipReason: 'circuit breaker open: only notifications run until an SRE resets it' };
+    // Circuit breaker: open → only notifications, until resetSeconds after it opened (or after the last
+    // trial began); then one half-open trial run, whose outcome closes or re-opens it.
+    const state = await trx.selectFrom('rules').select(['breaker_state', 'breaker_opened_at']).where('id', '=', rule.id).executeTakeFirst();
+    const resetSeconds = p.circuitBreaker?.resetSeconds ?? DEFAULT_BREAKER_RESET_SECONDS;
+    let trial = false;
+    if (state && state.breaker_state !== 'closed') {
+      const since = state.breaker_opened_at ? (at.getTime() - state.breaker_opened_at.getTime()) / 1000 : Infinity;
+      if (since < resetSeconds) {
+        const until = state.breaker_opened_at ? new Date(state.breaker_opened_at.getTime() + resetSeconds * 1000).toISOString() : 'a reset';
+        return {
+          decision: 'notify_only',
+          skipReason:
+            state.breaker_state === 'half_open'
+              ? `circuit breaker half-open: a trial run is in progress; only notifications run until it ends`
+              : `circuit breaker open: only notifications run until a half-open trial at ${until} (or POST /api/rules/${rule.id}/reset-breaker)`,
+        };
+      }
+      trial = true;
+    }
 
     if (p.rateLimit) {
       const since = new Date(at.getTime() - p.rateLimit.windowSeconds * 1000);
       const n = await countRuns(trx, rule.id, since);
       if (n >= p.rateLimit.max) return { decision: 'skipped', skipReason: `rate limit: ${n} runs in the last ${p.rateLimit.windowSeconds} s (max ${p.rateLimit.max})` };
     }
+    const targeted = p.cooldownSeconds !== undefined || p.concurrencyPerTarget !== undefined;
+    if (targeted && !target) {
+      if ((p.unknownTarget ?? 'skip') === 'skip') {
+        return {
+          decision: 'skipped',
+          skipReason: 'target unknown: no host or environment was extracted, so cooldown and concurrency cannot be applied (policies.unknownTarget: skip)',
+        };
+      }
+    }
     if (p.cooldownSeconds && target) {
       const since = new Date(at.getTime() - p.cooldownSeconds * 1000);
-      const n = await countRuns(trx, rule.id, since, target);
-      if (n > 0) return { decision: 'skipped', skipReason: `cooldown: ${target} was remediated by this rule less than ${p.cooldownSeconds} s ago` };
+      const recent = await trx.selectFrom('target_leases').select('acquired_at').where('rule_id', '=', rule.id).where('target', '=', target).where('acquired_at', '>', since).executeTakeFirst();
+      if (recent) return { decision: 'skipped', skipReason: `cooldown: ${target} was remediated by this rule less than ${p.cooldownSeconds} s ago` };
     }
     if (p.concurrencyPerTarget && target) {
       const running = await trx
-        .selectFrom('action_runs')
-        .select(sql<string>`count(distinct match_id)::text`.as('n'))
+        .selectFrom('target_leases')
+        .select(sql<string>`count(*)::text`.as('n'))
         .where('target', '=', target)
-        .where('status', 'in', ['running', 'awaiting_approval'])
+        .where('released_at', 'is', null)
+        .where('expires_at', '>', at)
         .executeTakeFirstOrThrow();
-      if (Number(running.n) >= p.concurrencyPerTarget) return { decision: 'skipped', skipReason: `concurrency: ${running.n} remediation(s) already running on ${target}` };
+      if (Number(running.n) >= p.concurrencyPerTarget) return { decision: 'skipped', skipReason: `concurrency: ${running.n} remediation(s) already running on ${target} (max ${p.concurrencyPerTarget})` };
+    }
+    if (trial) {
+      await trx.updateTable('rules').set({ breaker_state: 'half_open', breaker_opened_at: at }).where('id', '=', rule.id).execute();
+      return { decision: 'run', skipReason: `${TRIAL_NOTE}: the breaker was open for ${resetSeconds} s; this run decides whether it closes`, breakerTrial: true };
     }
     return { decision: 'run' };
   }
 
   return { planIncidentActions };
+}
+
+interface PolicyDecision {
+  decision: MatchDecision;
+  skipReason?: string | undefined;
+  breakerTrial?: boolean | undefined;
+}
+
+/** How a half-open trial run is marked in its match's reason. */
+const TRIAL_NOTE = 'circuit breaker half-open trial';
+
+/** Seconds an open breaker waits before its half-open trial when the rule's policy does not say. */
+export const DEFAULT_BREAKER_RESET_SECONDS = 3600;
+
+async function advisoryLock(trx: Transaction<Database>, key: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx);
+}
+
+/**
+ * How long a run of `rule` can take at most: every action's approval wait, attempts at its timeout and
+ * the pauses between them, an agent's pickup, and a margin. A lease expires after it, so a run that died
+ * (a terminated workflow) stops blocking its host by then at the latest.
+ */
+export function leaseSeconds(rule: Rule): number {
+  let total = 300;
+  for (const a of rule.actions) {
+    const script = a.type.startsWith('script.');
+    const timeout = a.timeoutSeconds ?? (script ? 300 : 30);
+    const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
+    total += (a.approval ? a.approval.timeoutMinutes * 60 : 0) + (timeout + 5) * attempts + 60 * (attempts - 1) + (a.type === 'script.agent' ? 300 : 0);
+  }
+  return total;
 }
 
 async function countRuns(trx: Transaction<Database>, ruleId: string, since: Date, target?: string): Promise<number> {

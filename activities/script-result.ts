@@ -45,13 +45,15 @@ export function scriptResult(
 
 /**
  * Run argv on an environment's management VM over SSH (pinned host key, key from its secret reference),
- * heartbeating while it runs so Temporal notices a dead worker and cancellation reaches the command.
+ * heartbeating while it runs so Temporal notices a dead worker and cancellation reaches the command (which
+ * then stops on the host too). `scriptEnv` is the rule's `environment` for the command.
  */
 export async function runOnManagementVm(
   ssh: EnvironmentSsh,
   command: string[],
   timeoutMs: number,
   env: NodeJS.ProcessEnv,
+  scriptEnv?: Record<string, string> | undefined,
 ): Promise<ScriptActionResult> {
   const ctx = Context.current();
   const beat = setInterval(() => ctx.heartbeat(), 5000);
@@ -63,6 +65,7 @@ export async function runOnManagementVm(
       privateKey: await resolveUserSecretRef(ssh.keyRef, env),
       hostKeyFingerprint: ssh.hostKeyFingerprint,
       command,
+      env: scriptEnv,
       timeoutMs,
       signal: ctx.cancellationSignal,
     });

@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { REMEDIATING_EVENT_TYPES } from '../src/pagerduty/parse.js';
 import type { Logger } from '../src/logger.js';
-import type { IncidentEventMessage } from '../workflows/messages.js';
+import type { IncidentEventMessage } from '../src/contracts/incident.js';
 import type { createIncidentActivities } from './incidents.js';
 import type { createPlanActivities } from './plan.js';
 import type { MatchPlan, RecordEventResult } from './types.js';
@@ -14,7 +14,7 @@ export interface TriageResult {
   recorded: RecordEventResult;
   /** What the extractors found; `{}` for events that do not remediate. */
   environment: Record<string, unknown>;
-  /** Every matched rule's plan; `[]` for a stale event. */
+  /** Every matched rule's plan; `[]` for a stale, duplicate or rejected event. */
   plans: MatchPlan[];
   /** Why the alerts were not fetched, when fetching failed: extraction used the event alone. */
   enrichError?: string;
@@ -26,8 +26,15 @@ export interface TriageDeps {
   plan: ReturnType<typeof createPlanActivities>;
   /** Whether PagerDuty write-back is configured (API token and From address). */
   writeBack: boolean;
+  /** SELFHEAL_PUBLIC_URL: links to an incident's page in the dashboard (approval notices). */
+  publicUrl?: string | undefined;
   /** Pauses between alert-fetch attempts (default 1 s, then 2 s). */
   enrichBackoffMs?: number[];
+}
+
+/** The incident's page in the dashboard. */
+export function incidentPageUrl(publicUrl: string, incidentId: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/ui#/incidents/${encodeURIComponent(incidentId)}`;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -50,10 +57,14 @@ export function createTriageActivities(deps: TriageDeps) {
     }
   }
 
-  async function triageIncidentEvent(input: { incidentId: string; message: IncidentEventMessage }): Promise<TriageResult> {
+  /**
+   * `takenBy` is the workflow run taking the event (its run id): a delivery another run took already is a
+   * duplicate and stops here, as do rejected (poison) and stale events.
+   */
+  async function triageIncidentEvent(input: { incidentId: string; message: IncidentEventMessage; takenBy?: string }): Promise<TriageResult> {
     const { incidentId, message: msg } = input;
-    const recorded = await deps.incidents.recordIncidentEvent(msg);
-    if (recorded.stale) return { recorded, environment: {}, plans: [] };
+    const recorded = await deps.incidents.recordIncidentEvent(msg, input.takenBy);
+    if (recorded.stale || recorded.duplicate || recorded.rejected) return { recorded, environment: {}, plans: [] };
     let environment: Record<string, unknown> = {};
     let enrichError: string | undefined;
     if (REMEDIATING_EVENT_TYPES.has(msg.eventType)) {
@@ -65,7 +76,7 @@ export function createTriageActivities(deps: TriageDeps) {
     return {
       recorded,
       environment,
-      plans: plans.map((p) => ({ ...p, writeBack: deps.writeBack })),
+      plans: plans.map((p) => ({ ...p, writeBack: deps.writeBack, ...(deps.publicUrl ? { incidentUrl: incidentPageUrl(deps.publicUrl, incidentId) } : {}) })),
       ...(enrichError ? { enrichError } : {}),
     };
   }

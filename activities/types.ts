@@ -1,72 +1,12 @@
-// Plain shapes passed between the incident workflow and its activities (workflow code imports these as types).
-
-export type ActionWhen = 'success' | 'failure' | 'always';
-
-export interface PlannedAction {
-  index: number;
-  id: string;
-  type: string;
-  when: ActionWhen;
-  /** Parameters as written in the rule; the workflow renders templates just before the action runs. */
-  params: Record<string, unknown>;
-  timeoutSeconds?: number | undefined;
-  retry?: { maximumAttempts?: number; initialIntervalSeconds?: number; backoffCoefficient?: number } | undefined;
-  idempotent?: boolean | undefined;
-  approval?: { timeoutMinutes: number; onTimeout: 'approve' | 'reject' } | undefined;
-}
-
-export type MatchDecision = 'run' | 'dry_run' | 'skipped' | 'notify_only';
-
-export interface MatchPlan {
-  matchId: string;
-  ruleId: string;
-  ruleName: string;
-  ruleVersion: number;
-  decision: MatchDecision;
-  skipReason?: string | undefined;
-  target?: string | undefined;
-  cancelOnResolve: boolean;
-  actions: PlannedAction[];
-  /** What templates see (incident, environment, alert, event, rule); `results` is added per action. */
-  context: Record<string, unknown>;
-  /**
-   * False when PagerDuty write-back is off (no API token): the workflow then schedules no note activity.
-   * Absent in plans recorded before this field existed, which wrote back (a no-op without a token).
-   */
-  writeBack?: boolean | undefined;
-}
-
-export interface RecordEventResult {
-  duplicate: boolean;
-  incidentStatus: string;
-  /** True when this event is older than what is stored (arrived out of order). */
-  stale: boolean;
-  serviceId?: string | undefined;
-}
-
-export type ActionStatus = 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'dry_run' | 'rejected';
-
-export interface ActionOutcome {
-  actionRunId: string;
-  actionId: string;
-  type: string;
-  status: ActionStatus;
-  exitCode?: number | null | undefined;
-  outputExcerpt?: string | undefined;
-  link?: string | undefined;
-  error?: string | undefined;
-}
-
-export interface RunActionInput {
-  actionRunId: string;
-  incidentId: string;
-  eventId: string;
-  matchId: string;
-  ruleId: string;
-  ruleVersion: number;
-  target?: string | undefined;
-  action: PlannedAction;
-  dryRun: boolean;
-  /** Outcomes of earlier actions of the same rule, for templates and notes. */
-  previous: ActionOutcome[];
-}
+// The plain shapes passed between workflows and activities live in src/contracts (shared with the API and
+// the CLI); activity modules keep importing them from here.
+export type {
+  ActionOutcome,
+  ActionStatus,
+  ActionWhen,
+  MatchDecision,
+  MatchPlan,
+  PlannedAction,
+  RecordEventResult,
+  RunActionInput,
+} from '../src/contracts/plan.js';

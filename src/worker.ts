@@ -36,6 +36,7 @@ export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
     extractors: deps.extractors,
     pagerduty,
     integrations: createIntegrations(config),
+    publicUrl: config.publicUrl,
   });
   return createMainWorker({
     connection: deps.connection,

@@ -4,35 +4,11 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import { TimeoutType } from '@temporalio/common';
 import type { createAgentActivities, ScriptActionResult } from '../activities/agent.js';
+import { AGENT_CHECK_SCRIPT, type AgentCheckInput, type AgentCheckResult } from '../src/contracts/jobs.js';
 
 type AgentActivities = ReturnType<typeof createAgentActivities>;
 
-export interface AgentCheckInput {
-  environment: string;
-  taskQueue: string;
-  /** Script name inside the agent's scripts directory; default `health-check.sh`. */
-  script?: string;
-  /** How long the task may wait for an agent to pick it up; default 15 s. */
-  scheduleToStartSeconds?: number;
-  /** The script's own time limit; default 60 s. */
-  timeoutSeconds?: number;
-}
-
-export interface AgentCheckResult {
-  environment: string;
-  taskQueue: string;
-  script: string;
-  /** True when the agent picked the task up and the script ran to completion with exit code 0. */
-  healthy: boolean;
-  /** True when an agent picked the task up. */
-  reached: boolean;
-  exitCode: number | null;
-  output: string;
-  error?: string;
-  durationMs?: number;
-}
-
-export const AGENT_CHECK_SCRIPT = 'health-check.sh';
+export type { AgentCheckInput, AgentCheckResult };
 
 export async function agentCheckWorkflow(input: AgentCheckInput): Promise<AgentCheckResult> {
   const script = input.script ?? AGENT_CHECK_SCRIPT;

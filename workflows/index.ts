@@ -3,3 +3,4 @@ export { incidentWorkflow } from './incident.js';
 export { jobWorkflow } from './job.js';
 export { agentCheckWorkflow } from './agent-check.js';
 export { retentionWorkflow } from './retention.js';
+export { ruleRunWorkflow } from './rule-run.js';

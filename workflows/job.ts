@@ -11,7 +11,8 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, TimeoutType } from '@temporalio/common';
 import type { createAgentActivities } from '../activities/agent.js';
-import type { createJobActivities, JobRunPlan, JobRunStatus, JobRunSummary, JobTarget, TargetOutcome } from '../activities/jobs.js';
+import type { createJobActivities, JobRunPlan, JobTarget, TargetOutcome } from '../activities/jobs.js';
+import type { JobRunStatus, JobRunSummary, JobWorkflowInput, JobWorkflowResult } from '../src/contracts/jobs.js';
 import { dbOptions, externalApiOptions, scriptOptions } from './options.js';
 
 type JobActivities = ReturnType<typeof createJobActivities>;
@@ -20,15 +21,7 @@ type AgentActivities = ReturnType<typeof createAgentActivities>;
 const db = proxyActivities<JobActivities>(dbOptions);
 const notifier = proxyActivities<JobActivities>({ ...externalApiOptions, retry: { ...externalApiOptions.retry, maximumAttempts: 3 } });
 
-export interface JobWorkflowInput {
-  jobId: string;
-}
-
-export interface JobWorkflowResult {
-  jobRunId: string;
-  status: JobRunStatus;
-  summary: JobRunSummary;
-}
+export type { JobWorkflowInput, JobWorkflowResult };
 
 const scheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
 const scheduledById = defineSearchAttributeKey('TemporalScheduledById', 'KEYWORD');

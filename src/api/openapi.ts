@@ -361,9 +361,10 @@ const operatorOperations: OperationSpec[] = [
     scope: 'write',
     body: approvalBodySchema,
     responses: {
-      202: { description: 'The decision was sent to the incident workflow.' },
+      202: { description: 'The decision was recorded with the authenticated actor, and the waiting rule run told (`delivered: false` when it could not be reached: it reads the decision at its deadline).' },
+      403: { description: 'The caller wrote the rule version that planned the action (or its author is not recorded): someone else must decide.', schema: problemSchema },
       404: { description: 'Unknown incident or action run.', schema: problemSchema },
-      409: { description: 'The action run is not awaiting approval.', schema: problemSchema },
+      409: { description: 'Too late: the action run is no longer awaiting approval (decided, timed out, cancelled or done).', schema: problemSchema },
     },
   },
   {

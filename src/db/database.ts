@@ -41,6 +41,8 @@ export interface IncidentEventTable {
   received_at: Generated<Date>;
   disposition: Generated<string>;
   payload: Json<unknown>;
+  taken_by: string | null;
+  reject_reason: string | null;
 }
 
 export interface EnvironmentSsh {
@@ -122,6 +124,20 @@ export interface ActionRunTable {
   started_at: NullableTimestamp;
   finished_at: NullableTimestamp;
   created_at: Generated<Date>;
+  reason: string | null;
+  claimed_by: string | null;
+  workflow_id: string | null;
+}
+
+export interface TargetLeaseTable {
+  id: Generated<string>;
+  target: string;
+  rule_id: string;
+  match_id: string;
+  incident_id: string;
+  acquired_at: Generated<Date>;
+  expires_at: Timestamp;
+  released_at: NullableTimestamp;
 }
 
 export interface JobTable {
@@ -282,6 +298,7 @@ export interface Database {
   deployment: DeploymentTable;
   rule_backtests: RuleBacktestTable;
   retention_watermarks: RetentionWatermarkTable;
+  target_leases: TargetLeaseTable;
 }
 
 export type Incident = Selectable<IncidentTable>;

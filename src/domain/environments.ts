@@ -2,7 +2,7 @@
 // (SSH host, user, key *reference*, pinned host key fingerprint) and maintenance windows. Pure; the
 // environments API validates with these schemas and the CLI uses them to validate and compare files.
 import { z } from 'zod';
-import { agentTaskQueue } from './agent-task-queue.js';
+import { agentTaskQueue } from '../contracts/names.js';
 import { secretRefSchema, SLUG_PATTERN, timeWindowSchema } from './rules/schema.js';
 
 /** Things that are key material, not a reference to it. */

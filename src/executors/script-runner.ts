@@ -3,6 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, realpath, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { deniedEnvName } from '../domain/script-env.js';
 import { ScriptNotAllowedError, ScriptsDirError } from './errors.js';
 import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES } from './output-buffer.js';
 import { signalProcessGroup } from './process-group.js';
@@ -20,7 +21,11 @@ export interface RunScriptOptions {
   script: string;
   /** Passed as argv; never interpreted by a shell. */
   args?: readonly string[];
-  /** Extra environment entries given explicitly by the caller (e.g. resolved secrets the script needs). */
+  /**
+   * Extra environment entries given explicitly by the caller (a rule's `environment`, resolved secrets the
+   * script needs). Names that change how code is loaded (PATH, LD_*, BASH_ENV, NODE_OPTIONS, …, see
+   * src/domain/script-env.ts) and SELFHEAL_* are refused with ScriptNotAllowedError.
+   */
   env?: Readonly<Record<string, string>>;
   /** Context exported as `SELFHEAL_<KEY>` (key upper-cased, non-alphanumerics → `_`), e.g. `{ incidentId }`. */
   context?: Readonly<Record<string, string>>;
@@ -125,6 +130,8 @@ export function buildScriptEnv(
   }
   for (const [name, value] of Object.entries(env)) {
     if (!ENV_NAME.test(name)) throw new ScriptNotAllowedError(`invalid environment variable name "${name}"`);
+    const denied = deniedEnvName(name);
+    if (denied) throw new ScriptNotAllowedError(denied);
     out[name] = checkEnvValue(name, value);
   }
   return out;

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { checkScriptEnv } from '../domain/script-env.js';
 import { HostKeyMismatchError, SshAuthError, SshConfigError, SshConnectionError } from './errors.js';
 import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES } from './output-buffer.js';
 import type { ScriptResult } from './script-runner.js';
@@ -15,6 +16,12 @@ export interface SshCommandOptions {
   hostKeyFingerprint: string;
   /** argv; each element is single-quoted, so nothing is interpreted by the remote shell. */
   command: readonly string[];
+  /**
+   * Environment variables for the command (a rule's `environment`), set with env(1) in front of it: sshd
+   * accepts only the variables its AcceptEnv names, so they travel in the command line, quoted like argv.
+   * Names that change how code is loaded are refused (src/domain/script-env.ts).
+   */
+  env?: Readonly<Record<string, string>> | undefined;
   /** Whole budget: connect, handshake, authentication and command. */
   timeoutMs: number;
   /** Cap for each of stdout and stderr. Default 64 KiB. */
@@ -41,17 +48,41 @@ export function buildRemoteCommand(argv: readonly string[]): string {
 export const REMOTE_KILL_AFTER_SECONDS = 5;
 
 /**
- * The command as sent: under `timeout` when the host has it (GNU coreutils on every mainstream
- * distribution, recent BusyBox), so that at the deadline the host itself stops the command and the
- * processes it started (timeout signals its whole process group): SIGTERM, then SIGKILL 5 s later.
- * Closing the channel does not stop a command that writes nothing, and OpenSSH ignores the channel's
- * signal request for root logins, so without this a silent root command would outlive its timeout. The
- * remote clock starts after the handshake, so our own timer always fires first. A host without
- * `timeout` runs the command as before. The login shell must be POSIX (sh, bash, dash, ksh, zsh).
+ * The command line sent to the host.
+ *
+ * - The command runs under `timeout` when the host has it (GNU coreutils on every mainstream distribution,
+ *   recent BusyBox), so that at the deadline the host itself stops the command and the processes it
+ *   started (timeout signals its whole process group): SIGTERM, then SIGKILL 5 s later. The remote clock
+ *   starts after the handshake, so our own timer always fires first.
+ * - It runs in the background with its stdin closed, while a watcher reads the channel's stdin. When that
+ *   input ends (we cancel and send EOF, or close the channel, or the connection drops because the worker
+ *   died), the watcher sends SIGTERM to `timeout`, which stops the whole group the same way.
+ *
+ * Closing the channel alone stops nothing that writes nothing, and OpenSSH ignores the channel's signal
+ * request for root logins, so without these a silent root command would outlive its timeout and its
+ * cancellation. The exit status is the command's (124 after the timeout). A host without `timeout` has the
+ * command itself signalled, not what it started. The login shell must be POSIX (sh, bash, dash, ksh, zsh).
  */
 export function underRemoteTimeout(command: string, timeoutMs: number): string {
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  return `if command -v timeout >/dev/null 2>&1; then exec timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command}; else exec ${command}; fi`;
+  return (
+    'exec 3<&0 </dev/null; ' +
+    `if command -v timeout >/dev/null 2>&1; then timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command} 3<&- & else ${command} 3<&- & fi; ` +
+    'p=$!; ' +
+    '{ cat <&3 >/dev/null 2>&1; kill -TERM $p 2>/dev/null; } & ' +
+    'w=$!; exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; exit $s'
+  );
+}
+
+/** argv with `env NAME=value …` in front when there are variables to set (refused names throw). */
+export function withEnv(command: readonly string[], env: Readonly<Record<string, string>> | undefined): readonly string[] {
+  const entries = Object.entries(env ?? {});
+  if (entries.length === 0) return command;
+  const problem = checkScriptEnv(env ?? {});
+  if (problem) throw new SshConfigError(problem);
+  // env(1) takes the first word without "=" as the command: a command word with one would be misread.
+  if (command[0]?.includes('=')) throw new SshConfigError('with environment variables, the command path must not contain "="');
+  return ['env', ...entries.map(([k, v]) => `${k}=${v}`), ...command];
 }
 
 /** SHA256 fingerprint of a raw SSH public key blob, in `ssh-keygen -l` form. */
@@ -95,12 +126,13 @@ function sameFingerprint(a: string, b: string): boolean {
  * command. Errors: HostKeyMismatchError and SshAuthError are permanent; SshConnectionError
  * (refused, reset, handshake timeout) is retryable. A command that outlives the timeout is signalled,
  * the connection closed, and the result has `timedOut: true`; on the host, `timeout` stops it too
- * (underRemoteTimeout).
+ * (underRemoteTimeout). Aborting `signal` (a cancelled activity) stops the command on the host too: the
+ * promise rejects once the remote shell has exited, or after the kill grace at the latest.
  */
 export async function runSshCommand(options: SshCommandOptions): Promise<SshCommandResult> {
   const { host, port, username, privateKey, timeoutMs, maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
   const pinned = normalizeFingerprint(options.hostKeyFingerprint);
-  const remoteCommand = underRemoteTimeout(buildRemoteCommand(options.command), timeoutMs);
+  const remoteCommand = underRemoteTimeout(buildRemoteCommand(withEnv(options.command, options.env)), timeoutMs);
   signal?.throwIfAborted();
 
   const started = performance.now();
@@ -114,6 +146,8 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
     let channel: ClientChannel | null = null;
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined = undefined;
+    let abortTimer: NodeJS.Timeout | undefined = undefined;
+    let aborted = false;
     let exitCode: number | null = null;
     let exitSignal: string | null = null;
 
@@ -121,6 +155,7 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(abortTimer);
       signal?.removeEventListener('abort', onAbort);
       client.end();
       if ('result' in outcome) resolvePromise(outcome.result);
@@ -139,6 +174,9 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
     const stopChannel = (): void => {
       if (channel) {
         try {
+          // EOF on the command's stdin: the remote watcher stops it (underRemoteTimeout). The signal request
+          // helps where sshd honours it (non-root logins).
+          channel.end();
           channel.signal('KILL');
         } catch {
           // the channel may already be closing
@@ -147,9 +185,25 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
       }
     };
 
+    const abortError = (): unknown => signal?.reason ?? new Error('ssh command aborted');
+    // Cancelled while the command runs: EOF on its stdin makes the host stop it (underRemoteTimeout); we
+    // settle once the remote shell has exited (the channel closes), or after the kill grace at the latest.
     const onAbort = (): void => {
-      stopChannel();
-      finish({ error: signal?.reason ?? new Error('ssh command aborted') });
+      aborted = true;
+      if (channel === null) {
+        finish({ error: abortError() });
+        return;
+      }
+      try {
+        channel.end();
+        channel.signal('KILL');
+      } catch {
+        // the channel may already be closing
+      }
+      abortTimer = setTimeout(() => {
+        stopChannel();
+        finish({ error: abortError() });
+      }, (REMOTE_KILL_AFTER_SECONDS + 5) * 1000);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -176,7 +230,7 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
       if (hostKeyRejected !== null) {
         finish({ error: new HostKeyMismatchError(`ssh ${host}:${port}: host key ${hostKeyRejected} does not match the pinned fingerprint ${pinned}`) });
       } else {
-        finish({ error: new SshConnectionError(`ssh ${host}:${port}: connection closed before the command finished`) });
+        finish({ error: aborted ? abortError() : new SshConnectionError(`ssh ${host}:${port}: connection closed before the command finished`) });
       }
     });
     client.on('ready', () => {
@@ -192,7 +246,7 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
           if (typeof code === 'number') exitCode = code;
           if (typeof sig === 'string') exitSignal = sig;
         });
-        stream.on('close', () => finish({ result: result(exitCode, exitSignal) }));
+        stream.on('close', () => finish(aborted ? { error: abortError() } : { result: result(exitCode, exitSignal) }));
       });
     });
 

@@ -1,13 +1,9 @@
 // Names Temporal stores are forever: running histories and schedules refer to them, so never rename these once shipped.
 import { defineSearchAttributeKey } from '@temporalio/common';
 
-export const DEFAULT_TASK_QUEUE = 'selfheal';
-
-export const incidentWorkflowId = (incidentId: string): string => `incident-${incidentId}`;
-export const jobScheduleId = (jobId: string): string => `job-${jobId}`;
+export { DEFAULT_TASK_QUEUE, agentTaskQueue, incidentWorkflowId, jobScheduleId, ruleRunWorkflowId } from '../contracts/names.js';
 /** Memo key on each job schedule naming the deployment (database) that created it (src/temporal/schedules.ts). */
 export const DEPLOYMENT_MEMO_KEY = 'selfhealDeploymentId';
-export { agentTaskQueue } from '../domain/agent-task-queue.js';
 
 export const searchAttributes = {
   incidentId: defineSearchAttributeKey('SelfhealIncidentId', 'KEYWORD'),

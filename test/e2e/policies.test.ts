@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { incidentWorkflowId } from '../../src/temporal/names.js';
+import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { deferred } from '../helpers/workers.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -13,9 +15,23 @@ describe('rule policies end to end', function () {
   const PD_TOKEN = 'pd-policy-token';
   let stack: Stack;
   let pd: PagerDutyPeer;
+  let hook: HttpPeer;
+  const held = new Map<string, Promise<void>>();
+  const answers = new Map<string, number[]>();
 
   before(async function () {
     pd = await startPagerDutyPeer({ token: PD_TOKEN });
+    // A remediation endpoint whose answers a test can hold (a run still in progress) or script (500, then 204).
+    hook = await startHttpPeer([
+      {
+        method: 'POST',
+        path: /^\/hook\/(?<name>[a-z0-9-]+)$/,
+        handle: async (req) => {
+          await held.get(req.params.name!);
+          return { status: answers.get(req.params.name!)?.shift() ?? 204 };
+        },
+      },
+    ]);
     stack = await startStack({
       env: { PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
       // The host (the policies' target) comes from the title: "[web-1] is down".
@@ -25,7 +41,9 @@ describe('rule policies end to end', function () {
   after(async function () {
     await stack?.stop();
     await pd?.close();
+    await hook?.close();
   });
+  const hits = (name: string) => hook.requests.filter((r) => r.path === `/hook/${name}`).length;
 
   const rule = (serviceId: string, extra: Partial<RuleInputDocument>): Promise<string> =>
     insertRule(stack.db.db, {
@@ -180,9 +198,10 @@ describe('rule policies end to end', function () {
     const [run] = await finishedRuns(id, 1);
     assert.equal(run!.status, 'cancelled');
     const handle = stack.temporal.client.workflow.getHandle(incidentWorkflowId(id));
-    const state = (await handle.query('state')) as { status: string; runningRules: string[] };
-    assert.equal(state.status, 'resolved');
-    assert.deepEqual(state.runningRules, []);
+    await eventually(async () => {
+      const state = (await handle.query('state')) as { status: string; runningRules: string[] };
+      return state.status === 'resolved' && state.runningRules.length === 0;
+    }, 30_000, 'resolved with no rule run left');
     assert.deepEqual(pd.notes(id).filter((n) => n.content.includes('late fix')), []);
   });
 
@@ -211,5 +230,98 @@ describe('rule policies end to end', function () {
     assert.deepEqual(all.map((m) => [m.rule_id, m.event_id]), [[ruleId, human.event.id]]);
     assert.equal(matches[0]!.decision, 'run');
     assert.ok(written.content.startsWith('seen: Running KILL on long-running queries\n\n(self-healing ref '));
+  });
+
+  it('concurrency per target: two rules, two incidents on one host at once: one runs, the other is skipped, the host frees up when it ends', async function () {
+    const gate = deferred();
+    held.set('lease-a', gate.promise);
+    held.set('lease-b', gate.promise);
+    const [svcA, svcB] = [newServiceId(), newServiceId()];
+    for (const [svc, name] of [[svcA, 'lease-a'], [svcB, 'lease-b']] as const) {
+      await rule(svc, { policies: { concurrencyPerTarget: 1 }, actions: [{ id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/${name}`, body: '{}' }] });
+    }
+    const [a, b] = await Promise.all([trigger(svcA, 'shared-1'), trigger(svcB, 'shared-1')]);
+    const [ma, mb] = await Promise.all([matchOf(a), matchOf(b)]);
+    const decisions = [ma.decision, mb.decision].sort();
+    assert.deepEqual(decisions, ['run', 'skipped']);
+    const skipped = ma.decision === 'skipped' ? ma : mb;
+    assert.equal(skipped.skip_reason, 'concurrency: 1 remediation(s) already running on shared-1 (max 1)');
+    await eventually(async () => hits('lease-a') + hits('lease-b') === 1, 30_000, 'the one run to reach the host');
+    const leases = await stack.db.db.selectFrom('target_leases').selectAll().where('target', '=', 'shared-1').execute();
+    assert.equal(leases.length, 1);
+    assert.equal(leases[0]!.released_at, null, 'held while the run goes on');
+
+    gate.resolve();
+    const winner = ma.decision === 'run' ? a : b;
+    await finishedRuns(winner, 1);
+    await eventually(async () => (await stack.db.db.selectFrom('target_leases').select('released_at').where('target', '=', 'shared-1').executeTakeFirstOrThrow()).released_at !== null, 30_000, 'the lease released');
+    const again = await trigger(ma.decision === 'run' ? svcB : svcA, 'shared-1');
+    assert.equal((await matchOf(again)).decision, 'run', 'the host is free again');
+    await finishedRuns(again, 1);
+    assert.equal(hits('lease-a') + hits('lease-b'), 2, 'two requests in all: the skipped incident never touched the host');
+  });
+
+  it('a lease left by a dead run stops counting when it expires', async function () {
+    const svc = newServiceId();
+    await rule(svc, { policies: { concurrencyPerTarget: 1 } });
+    const otherRule = await rule(newServiceId(), {});
+    // A run that died (its workflow terminated) never released its lease on dead-1; one on busy-1 is live.
+    await stack.db.db
+      .insertInto('target_leases')
+      .values([
+        { target: 'dead-1', rule_id: otherRule, match_id: '9000000001', incident_id: 'QDEAD', acquired_at: new Date(Date.now() - 7_200_000), expires_at: new Date(Date.now() - 1000) },
+        { target: 'busy-1', rule_id: otherRule, match_id: '9000000002', incident_id: 'QBUSY', acquired_at: new Date(), expires_at: new Date(Date.now() + 3_600_000) },
+      ])
+      .execute();
+    assert.equal((await matchOf(await trigger(svc, 'dead-1'))).decision, 'run');
+    assert.match((await matchOf(await trigger(svc, 'busy-1'))).skip_reason ?? '', /^concurrency: 1 remediation\(s\) already running on busy-1/);
+  });
+
+  it('without a target, cooldown and concurrency skip the run and say why, unless the rule says run', async function () {
+    const skipSvc = newServiceId();
+    await rule(skipSvc, { policies: { cooldownSeconds: 600 } });
+    const id = newIncidentId();
+    await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: 'no host in this title', service: { id: skipSvc, type: 'service_reference', summary: 's' } } }));
+    const m = await matchOf(id);
+    assert.equal(m.decision, 'skipped');
+    assert.equal(m.skip_reason, 'target unknown: no host or environment was extracted, so cooldown and concurrency cannot be applied (policies.unknownTarget: skip)');
+    assert.deepEqual(await runsOf(id), []);
+
+    const runSvc = newServiceId();
+    await rule(runSvc, { policies: { concurrencyPerTarget: 1, unknownTarget: 'run' } });
+    const other = newIncidentId();
+    await stack.deliver(sampleFor('v3-incident.triggered-01.json', other, { data: { title: 'no host either', service: { id: runSvc, type: 'service_reference', summary: 's' } } }));
+    assert.equal((await matchOf(other)).decision, 'run');
+    await finishedRuns(other, 1);
+  });
+
+  it('circuit breaker resetSeconds: after it, one half-open trial run; its success closes the breaker', async function () {
+    const svc = newServiceId();
+    answers.set('trial', [500]);
+    const ruleId = await rule(svc, {
+      policies: { circuitBreaker: { failureThreshold: 1, resetSeconds: 3600 } },
+      actions: [{ id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/trial`, body: '{}', retry: { maximumAttempts: 1 } }],
+    });
+    const first = await trigger(svc, 't-1');
+    assert.equal((await finishedRuns(first, 1))[0]!.status, 'failed');
+    await eventually(async () => (await stack.db.db.selectFrom('rules').select('breaker_state').where('id', '=', ruleId).executeTakeFirstOrThrow()).breaker_state === 'open', 30_000, 'breaker open');
+    await eventually(async () => pd.notes(first).some((n) => n.content.startsWith('[self-healing] Circuit breaker opened')), 30_000, 'the breaker announced on the incident');
+    const during = await trigger(svc, 't-2');
+    const m = await matchOf(during);
+    assert.equal(m.decision, 'notify_only');
+    assert.match(m.skip_reason ?? '', /^circuit breaker open: only notifications run until a half-open trial at /);
+    // A webhook counts as a notification, so it still runs while the breaker is open (notify_only).
+    await finishedRuns(during, 1);
+    assert.equal(hits('trial'), 2);
+
+    // An hour passes (the breaker's clock is in Postgres; moved back rather than waited for).
+    await stack.db.db.updateTable('rules').set({ breaker_opened_at: new Date(Date.now() - 3_601_000) }).where('id', '=', ruleId).execute();
+    const trial = await trigger(svc, 't-3');
+    const tm = await matchOf(trial);
+    assert.equal(tm.decision, 'run');
+    assert.match(tm.skip_reason ?? '', /^circuit breaker half-open trial/);
+    assert.equal((await finishedRuns(trial, 1))[0]!.status, 'succeeded');
+    await eventually(async () => (await stack.db.db.selectFrom('rules').select('breaker_state').where('id', '=', ruleId).executeTakeFirstOrThrow()).breaker_state === 'closed', 30_000, 'closed by the trial');
+    assert.equal(hits('trial'), 3);
   });
 });

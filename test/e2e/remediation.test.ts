@@ -46,6 +46,9 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     await script('restart-db.sh', `printf '%s\\n' "$@" > "${markerDir}/agent-args"; echo "restarted $1 on $(hostname)"`);
     await script('fail.sh', 'echo "disk still full" >&2; exit 3');
     await script('vm-check.sh', `printf '%s\\n' "$@" > "${markerDir}/ssh-args"; echo "vm ok for $1"`);
+    await script('show-env.sh', 'printf "DRY_RUN=%s NOTE=%s\\n" "$DRY_RUN" "$NOTE"');
+    // Silent and long, with a child: only the host itself can stop it (what a cancel must do).
+    await script('slow-vm.sh', `sleep 600 & echo $! > "${markerDir}/slow-child"; echo $$ > "${markerDir}/slow-pid"; wait`);
 
     process.env.SELFHEAL_SECRET_TEST_SSH_KEY = sshd.privateKey;
     // The worker runs <SELFHEAL_SSH_SCRIPTS_DIR>/<script> on the VM (here the loopback sshd, same filesystem).
@@ -232,4 +235,101 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
       await sink?.close();
     }
   });
+
+  it('chains as documented: a failed fix escalates and does not resolve; a note in between changes nothing', async function () {
+    const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
+    await addRule({
+      name: `chain-${randomUUID().slice(0, 6)}`,
+      services: [serviceId],
+      actions: [
+        { id: 'fix', type: 'script.agent', script: 'fail.sh' },
+        { id: 'note', type: 'pagerduty.note', when: 'always', content: 'tried a fix' },
+        { id: 'escalate', type: 'pagerduty.escalate', when: 'failure', level: 2 },
+        { id: 'resolve', type: 'pagerduty.resolve', when: 'success' },
+      ],
+    });
+    const id = newIncidentId();
+    pd.seedAlerts(id, alertsFor('web-5'));
+    await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'web' } } }));
+    const runs = await finishedRuns(id, 4);
+    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [
+      ['fix', 'failed'],
+      ['note', 'succeeded'],
+      ['escalate', 'succeeded'],
+      ['resolve', 'skipped'],
+    ]);
+    assert.deepEqual(runs.map((r) => r.reason), [
+      'when: success, and no earlier action ran',
+      'when: always',
+      'when: failure, and fix failed',
+      'skipped: when: success, and fix failed',
+    ]);
+    // What PagerDuty saw: escalated, never resolved.
+    assert.equal(pd.incident(id)?.escalation_level, 2);
+    assert.notEqual(pd.incident(id)?.status, 'resolved');
+    assert.equal(pd.requests.filter((r) => r.method === 'PUT' && r.path === `/incidents/${id}` && r.rawBody.includes('resolved')).length, 0);
+  });
+
+  it("gives the rule's environment variables to the script, on the agent and over SSH; refuses PATH-like names when saved", async function () {
+    const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
+    const environment = { DRY_RUN: '1', NOTE: 'title {{ incident.title }}' };
+    await addRule({
+      name: `env-${randomUUID().slice(0, 6)}`,
+      services: [serviceId],
+      conditions: { field: 'environment.environment', op: 'equals', value: env },
+      actions: [
+        { id: 'agent', type: 'script.agent', script: 'show-env.sh', environment },
+        { id: 'vm', type: 'script.ssh', script: 'show-env.sh', environment },
+      ],
+    });
+    const id = newIncidentId();
+    pd.seedAlerts(id, alertsFor('web-6'));
+    await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: 'rehearsal $(id)', service: { id: serviceId, type: 'service_reference', summary: 'web' } } }));
+    const runs = await finishedRuns(id, 2);
+    for (const r of runs) {
+      assert.equal(r.status, 'succeeded', `${r.action_id}: ${r.error}`);
+      assert.equal(r.output_excerpt?.trim(), 'DRY_RUN=1 NOTE=title rehearsal $(id)', r.action_id);
+    }
+    const refused = await stack.api('/api/rules', {
+      method: 'POST',
+      body: JSON.stringify({ name: `env-bad-${randomUUID().slice(0, 6)}`, actions: [{ type: 'script.agent', script: 'show-env.sh', environment: { LD_PRELOAD: '/tmp/x.so' } }] }),
+    });
+    assert.equal(refused.status, 400);
+    const problem = (await refused.json()) as { errors: { path: string; message: string }[] };
+    assert.ok(problem.errors.some((e) => e.path.startsWith('actions.0.environment') && /LD_\*/.test(e.message)), JSON.stringify(problem.errors));
+  });
+
+  it('a resolve cancels an SSH script: it stops on the VM, with what it started, before the run is recorded cancelled', async function () {
+    const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
+    await addRule({
+      name: `ssh-cancel-${randomUUID().slice(0, 6)}`,
+      services: [serviceId],
+      conditions: { field: 'environment.environment', op: 'equals', value: env },
+      actions: [{ id: 'slow', type: 'script.ssh', script: 'slow-vm.sh', timeoutSeconds: 900 }],
+    });
+    const id = newIncidentId();
+    pd.seedAlerts(id, alertsFor('web-8'));
+    const service = { id: serviceId, type: 'service_reference', summary: 'web' };
+    await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service }, occurredAt: '2026-09-01T10:00:00Z' }));
+    const pidFile = path.join(markerDir, 'slow-pid');
+    const pid = Number(await eventually(async () => (await readFile(pidFile, 'utf8').catch(() => '')).trim() || undefined, 30_000, 'the script running on the VM'));
+    const child = Number((await readFile(path.join(markerDir, 'slow-child'), 'utf8')).trim());
+    await stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { data: { service }, occurredAt: '2026-09-01T10:05:00Z' }));
+    const [run] = await finishedRuns(id, 1);
+    assert.equal(run!.status, 'cancelled');
+    // Recorded cancelled only once the command stopped: both are gone by then (or zombies awaiting a reaper).
+    assert.ok(await gone(pid, 2000), 'the script is gone from the VM');
+    assert.ok(await gone(child, 2000), 'and so is the process it started');
+  });
 });
+
+/** Whether process `pid` is gone, or a zombie whose exit only awaits its reaper, within `ms`. */
+async function gone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    if (stat === '' || / Z /.test(stat.slice(stat.lastIndexOf(')')))) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

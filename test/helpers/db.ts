@@ -54,7 +54,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     close,
     async truncate() {
       await handle.pool.query(
-        'TRUNCATE incidents, incident_events, environments, rules, rule_versions, rule_matches, action_runs, jobs, job_runs, job_target_results, api_tokens, audit_log RESTART IDENTITY CASCADE',
+        'TRUNCATE incidents, incident_events, environments, rules, rule_versions, rule_matches, action_runs, jobs, job_runs, job_target_results, api_tokens, audit_log, target_leases RESTART IDENTITY CASCADE',
       );
     },
   };

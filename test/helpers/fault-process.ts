@@ -20,7 +20,7 @@ export interface ChildRoot {
   stop(): Promise<void>;
 }
 
-export function startChildRoot(entry: 'src/server.ts' | 'src/worker.ts' | 'src/agent.ts' | 'src/dev.ts', env: Record<string, string>): ChildRoot {
+export function startChildRoot(entry: 'src/server.ts' | 'src/worker.ts' | 'src/agent.ts' | 'src/dev.ts' | 'test/helpers/crash-worker.ts', env: Record<string, string>): ChildRoot {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },

@@ -77,6 +77,13 @@ export async function startStack(opts: { env?: Record<string, string>; extractor
   };
 }
 
+/** Issue an API token through the API (as an admin would) and return its value. */
+export async function issueToken(stack: Pick<Stack, 'api'>, name: string, scopes: ('read' | 'write' | 'admin')[]): Promise<string> {
+  const res = await stack.api('/api/tokens', { method: 'POST', body: JSON.stringify({ name, scopes }) });
+  if (res.status !== 201) throw new Error(`token ${name}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
 /** Poll until `check` returns a value (not undefined/false) or the time runs out. */
 export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,11 +1,24 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HostKeyMismatchError, SshAuthError, SshConnectionError } from '../../src/executors/errors.js';
-import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout } from '../../src/executors/ssh.js';
+import { HostKeyMismatchError, SshAuthError, SshConfigError, SshConnectionError } from '../../src/executors/errors.js';
+import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout, withEnv } from '../../src/executors/ssh.js';
 import { generateKeyPair, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+
+/** Whether the process whose pid `pidFile` holds is gone (or a zombie awaiting its reaper) within `ms`. */
+async function goneWithin(pidFile: string, ms: number): Promise<boolean> {
+  const pid = Number((await readFile(pidFile, 'utf8')).trim());
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    if (stat === '' || / Z /.test(stat.slice(stat.lastIndexOf(')')))) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
 
 describe('executors/ssh', () => {
   describe('shellQuote', () => {
@@ -18,18 +31,63 @@ describe('executors/ssh', () => {
       assert.throws(() => buildRemoteCommand([]));
     });
 
-    // The remote login shell runs what underRemoteTimeout sends; sh here plays that part.
-    it('the sent command stops itself at the deadline (timeout exits 124)', () => {
-      const started = Date.now();
-      const run = spawnSync('/bin/sh', ['-c', underRemoteTimeout(buildRemoteCommand(['sleep', '30']), 1200)]);
+    // The remote login shell runs what underRemoteTimeout sends; sh here plays that part, its stdin a pipe
+    // kept open as the SSH channel's is while the command runs.
+    const runSent = (line: string, opts: { env?: NodeJS.ProcessEnv; closeStdinAfterMs?: number } = {}) =>
+      new Promise<{ status: number | null; stdout: string; ms: number }>((resolve) => {
+        const started = Date.now();
+        const child = spawn('/bin/sh', ['-c', line], { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        if (opts.closeStdinAfterMs !== undefined) setTimeout(() => child.stdin.end(), opts.closeStdinAfterMs);
+        child.on('close', (status) => {
+          child.stdin.destroy();
+          resolve({ status, stdout, ms: Date.now() - started });
+        });
+      });
+
+    it('the sent command stops itself at the deadline (timeout exits 124)', async () => {
+      const run = await runSent(underRemoteTimeout(buildRemoteCommand(['sleep', '30']), 1200));
       assert.equal(run.status, 124);
-      assert.ok(Date.now() - started < 10_000, `stopped after ${Date.now() - started} ms`);
+      assert.ok(run.ms < 10_000, `stopped after ${run.ms} ms`);
     });
 
-    it('the sent command runs as before on a host without timeout', () => {
-      const run = spawnSync('/bin/sh', ['-c', underRemoteTimeout(buildRemoteCommand(['/bin/echo', "it's $(not) expanded"]), 1000)], { env: { PATH: '/nonexistent' } });
-      assert.equal(run.status, 0, run.stderr.toString());
-      assert.equal(run.stdout.toString(), "it's $(not) expanded\n");
+    it('the sent command is stopped when its input ends (the channel closed), children included', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'selfheal-watch-'));
+      try {
+        const run = await runSent(underRemoteTimeout(buildRemoteCommand(['sh', '-c', `sleep 600 & echo $! > ${dir}/child; wait`]), 60_000), { closeStdinAfterMs: 800 });
+        assert.notEqual(run.status, 0);
+        assert.ok(run.ms < 10_000, `stopped after ${run.ms} ms`);
+        assert.ok(await goneWithin(join(dir, 'child'), 5000), 'the process the command started is gone too');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('the sent command runs as before on a host without timeout, and is itself stopped when its input ends', async () => {
+      // cat and sleep on PATH (the watcher needs cat), no timeout(1).
+      const bin = await mkdtemp(join(tmpdir(), 'selfheal-bin-'));
+      try {
+        for (const tool of ['cat', 'sleep']) await symlink(execFileSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
+        const run = await runSent(underRemoteTimeout(buildRemoteCommand(['/bin/echo', "it's $(not) expanded"]), 1000), { env: { PATH: bin } });
+        assert.equal(run.status, 0);
+        assert.equal(run.stdout, "it's $(not) expanded\n");
+        const pidFile = join(bin, 'pid');
+        const stopped = await runSent(underRemoteTimeout(buildRemoteCommand(['/bin/sh', '-c', `echo $$ > ${pidFile}; exec sleep 600`]), 60_000), { env: { PATH: bin }, closeStdinAfterMs: 800 });
+        assert.notEqual(stopped.status, 0);
+        assert.ok(await goneWithin(pidFile, 5000), 'the command is gone');
+      } finally {
+        await rm(bin, { recursive: true, force: true });
+      }
+    });
+
+    it('sets environment variables with env(1) in front of argv, and refuses the ones that change what runs', () => {
+      assert.deepEqual(withEnv(['/opt/x.sh', 'a'], { DRY_RUN: '1', NOTE: "it's $(id)" }), ['env', 'DRY_RUN=1', "NOTE=it's $(id)", '/opt/x.sh', 'a']);
+      assert.throws(() => withEnv(['/opt/a=b.sh'], { DRY_RUN: '1' }), SshConfigError);
+      assert.deepEqual(withEnv(['/opt/x.sh'], {}), ['/opt/x.sh']);
+      for (const name of ['PATH', 'LD_PRELOAD', 'BASH_ENV', 'ENV', 'NODE_OPTIONS', 'SELFHEAL_INCIDENT_ID']) {
+        assert.throws(() => withEnv(['/opt/x.sh'], { [name]: 'x' }), SshConfigError, name);
+      }
     });
 
     it('round-trips hostile strings through a real shell', () => {
@@ -132,21 +190,6 @@ describe('executors/ssh', () => {
       await assert.rejects(stat(marker));
     });
 
-    /** Whether the process whose pid `pidFile` holds is gone within `ms`. */
-    async function goneWithin(pidFile: string, ms: number): Promise<boolean> {
-      const pid = Number((await readFile(pidFile, 'utf8')).trim());
-      const deadline = Date.now() + ms;
-      while (Date.now() < deadline) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          return true;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return false;
-    }
-
     it('times out a long command, reports timedOut and tears the remote command down', async () => {
       const pidFile = join(work, 'pid');
       const started = Date.now();
@@ -174,6 +217,53 @@ describe('executors/ssh', () => {
       const run = runSshCommand({ ...base(), command: ['sleep', '30'], signal: controller.signal });
       setTimeout(() => controller.abort(new Error('cancelled')), 500);
       await assert.rejects(run, /cancelled/);
+    });
+
+    // Cancelling a remediation (the incident resolved) must stop it where it runs, not only our side of the
+    // channel: a silent command, run as root in CI, with a child of its own.
+    it('a cancelled command stops on the host, with what it started, before the call settles', async () => {
+      const pidFile = join(work, 'pid');
+      const childFile = join(work, 'child');
+      const controller = new AbortController();
+      const run = runSshCommand({ ...base(), timeoutMs: 120_000, command: ['sh', '-c', `sleep 600 & echo $! > ${childFile}; echo $$ > ${pidFile}; wait`], signal: controller.signal });
+      const deadline = Date.now() + 10_000;
+      while (!(await stat(childFile).catch(() => undefined))) {
+        assert.ok(Date.now() < deadline, 'the command started');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      controller.abort(new Error('cancelled: incident resolved'));
+      await assert.rejects(run, /cancelled: incident resolved/);
+      // Settled only once the remote shell exited: both are gone already, or within the kill grace.
+      assert.ok(await goneWithin(pidFile, 6000), 'the remote command is gone after the cancel');
+      assert.ok(await goneWithin(childFile, 2000), 'and so is the process it started');
+    });
+
+    // The worker died (or the network between it and the VM): the connection drops without a goodbye.
+    it('a command whose connection drops is stopped on the host, with what it started', async () => {
+      const proxy = await startTcpProxy(sshd.host, sshd.port);
+      try {
+        const pidFile = join(work, 'pid');
+        const childFile = join(work, 'child');
+        const run = runSshCommand({ ...base(), port: proxy.port, timeoutMs: 120_000, command: ['sh', '-c', `sleep 600 & echo $! > ${childFile}; echo $$ > ${pidFile}; wait`] });
+        const deadline = Date.now() + 10_000;
+        while (!(await stat(childFile).catch(() => undefined))) {
+          assert.ok(Date.now() < deadline, 'the command started');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        proxy.down();
+        await assert.rejects(run, SshConnectionError);
+        assert.ok(await goneWithin(pidFile, 8000), 'the remote command is gone after the connection dropped');
+        assert.ok(await goneWithin(childFile, 2000), 'and so is the process it started');
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('passes the environment variables of a rule to the command', async () => {
+      const result = await runSshCommand({ ...base(), env: { DRY_RUN: '1', NOTE: "it's $(id)" }, command: ['sh', '-c', 'printf "%s|%s" "$DRY_RUN" "$NOTE"'] });
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.equal(result.stdout, "1|it's $(id)");
+      await assert.rejects(runSshCommand({ ...base(), env: { LD_PRELOAD: '/tmp/evil.so' }, command: ['true'] }), SshConfigError);
     });
   });
 

@@ -4,7 +4,7 @@ import { createPlanActivities } from '../../activities/plan.js';
 import { createTriageActivities } from '../../activities/triage.js';
 import { createLogger } from '../../src/logger.js';
 import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
-import type { IncidentEventMessage } from '../../workflows/messages.js';
+import type { IncidentEventMessage } from '../../src/contracts/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
@@ -47,18 +47,48 @@ describe('triage activity (persist, enrich, extract, match in one step)', functi
     const run = triage({ pagerduty: true });
     const msg = message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T10:00:00Z');
 
-    const first = await run({ incidentId: id, message: msg });
+    const first = await run({ incidentId: id, message: msg, takenBy: 'run-A' });
     assert.equal(first.recorded.duplicate, false);
     assert.equal(first.environment.host, 'db-3', 'the alerts win over the title');
     assert.equal(first.enrichError, undefined);
     assert.deepEqual(first.plans.map((p) => [p.ruleId, p.decision, p.writeBack]), [[ruleId, 'run', true]]);
 
-    // The local activity retried after a crash: the same answer, nothing stored twice.
-    const again = await run({ incidentId: id, message: msg });
-    assert.equal(again.recorded.duplicate, true);
+    // The local activity retried after a crash (the same run): the same answer, nothing stored twice.
+    const again = await run({ incidentId: id, message: msg, takenBy: 'run-A' });
+    assert.equal(again.recorded.duplicate, false);
     assert.equal(again.plans[0]?.matchId, first.plans[0]?.matchId);
+    // The same event delivered to another run (a redelivery after the first run completed): a duplicate,
+    // which stops at triage with nothing to do.
+    const other = await run({ incidentId: id, message: msg, takenBy: 'run-B' });
+    assert.equal(other.recorded.duplicate, true);
+    assert.deepEqual(other.plans, []);
     assert.equal((await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length, 1);
     assert.equal((await db.db.selectFrom('rule_matches').select('id').where('incident_id', '=', id).execute()).length, 1);
+  });
+
+  it('records a poison event as rejected with the reason, changing nothing else, and a retry says the same', async function () {
+    const serviceId = newServiceId();
+    await insertRule(db.db, { name: 'triage-poison', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'x' }] });
+    const run = triage({ pagerduty: false });
+    const id = newIncidentId();
+    const badTime = { ...message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T10:00:00Z'), occurredAt: 'yesterday-ish' };
+    const surrogate = message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T10:01:00Z', 'disk \ud800 full');
+    for (const [msg, reason] of [
+      [badTime, /occurred_at "yesterday-ish" is not an ISO 8601 timestamp/],
+      [surrogate, /event\.data\.title holds a lone UTF-16 surrogate/],
+    ] as const) {
+      const r = await run({ incidentId: id, message: msg, takenBy: 'run-P' });
+      assert.match(r.recorded.rejected ?? '', reason);
+      assert.equal(r.recorded.duplicate, false);
+      assert.deepEqual(r.plans, []);
+      const retry = await run({ incidentId: id, message: msg, takenBy: 'run-P' });
+      assert.match(retry.recorded.rejected ?? '', reason);
+      const row = await db.db.selectFrom('incident_events').select(['disposition', 'reject_reason']).where('event_id', '=', msg.eventId).executeTakeFirstOrThrow();
+      assert.equal(row.disposition, 'rejected');
+      assert.match(row.reject_reason ?? '', reason);
+    }
+    assert.equal(await db.db.selectFrom('incidents').select('id').where('id', '=', id).executeTakeFirst(), undefined, 'no incident made from poison');
+    assert.deepEqual(await db.db.selectFrom('rule_matches').select('id').where('incident_id', '=', id).execute(), []);
   });
 
   it('goes on from the event alone when PagerDuty keeps failing (three tries) or refuses (one try)', async function () {

@@ -4,7 +4,7 @@ import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { isOwnWrite } from '../../activities/own-writes.js';
 import { recordWriteStart } from '../../src/db/queries/pagerduty-writes.js';
 import { incidentWorkflowId } from '../../src/temporal/names.js';
-import type { IncidentWorkflowState } from '../../workflows/messages.js';
+import type { IncidentWorkflowState } from '../../src/contracts/index.js';
 import { deliverWithRetries, serveApi } from '../helpers/fault-http.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';

@@ -7,7 +7,7 @@ import { startApiServer, type ApiServer } from '../../src/server.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
+import { ADMIN_TOKEN, eventually, issueToken, startStack, type Stack } from '../helpers/stack.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -33,8 +33,12 @@ describe('dashboard (/ui) in headless Chromium', function () {
     server = await startApiServer({ config: { ...stack.config, port: 0, host: '127.0.0.1' }, db: stack.db.db, temporal: stack.temporal.client, logger: createLogger({ level: 'silent' }) });
 
     // Real data through the real API: a rule with an approval-gated action, an environment, a job, an incident.
+    // The rule is written by another person than the one approving in the browser (the author of a rule
+    // version may not approve its gated actions).
+    const author = await issueToken(stack, 'ui-rule-author', ['write']);
     const rule = await stack.api('/api/rules', {
       method: 'POST',
+      headers: { authorization: `Bearer ${author}` },
       body: JSON.stringify({
         name: 'ui-disk-full',
         services: [svc],

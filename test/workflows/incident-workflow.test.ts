@@ -4,7 +4,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { incidentWorkflowId } from '../../src/temporal/names.js';
 import { workflowBundle } from '../../src/temporal/worker.js';
-import { incidentEventSignal } from '../../workflows/messages.js';
+import { SIGNALS, WORKFLOW_TYPES } from '../../src/contracts/index.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
@@ -27,7 +27,7 @@ describe('incident workflow', function () {
       workflowId: incidentWorkflowId(id),
       taskQueue: stack.taskQueue,
       args: [{ incidentId: id, historyLimit: 40 }],
-      signal: incidentEventSignal,
+      signal: SIGNALS.incidentEvent,
       signalArgs: [{ eventId: first.event.id, eventType: 'incident.triggered', occurredAt: first.event.occurred_at as string, receivedAt: new Date().toISOString(), event: first.event }],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     });
@@ -63,10 +63,29 @@ describe('incident workflow', function () {
     assert.equal(again.status, 200);
   });
 
-  it('replays every recorded history with the current code (no non-determinism)', async function () {
+  // One file per workflow run of each scenario of record-history.ts: every branch of the incident, rule-run,
+  // job and agent-check workflows. A missing file fails here, so the set cannot shrink unnoticed.
+  const REQUIRED = [
+    ...['approve', 'reject', 'approval-timeout', 'failure-chain', 'resolve-cancel', 'resolve-cancel-running', 'claimed-elsewhere', 'dry-run'].flatMap((s) => [s, `${s}-rule-run`]),
+    'failure-chain-notify-only-rule-run',
+    'continue-as-new-first',
+    'continue-as-new-last',
+    'continue-as-new-rule-run',
+    'duplicate-first',
+    'duplicate-redelivered',
+    'poison',
+    'out-of-order',
+    'job',
+    'agent-check-healthy',
+    'agent-check-offline',
+  ];
+
+  it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {
     const files = readdirSync(historiesDir).filter((f) => f.endsWith('.json'));
-    assert.ok(files.length > 0, 'no recorded histories in test/workflows/histories');
+    for (const name of REQUIRED) assert.ok(files.includes(`${name}.json`), `test/workflows/histories/${name}.json is missing: npx tsx test/workflows/record-history.ts`);
     const histories = files.map((f) => ({ workflowId: f, history: JSON.parse(readFileSync(new URL(f, historiesDir), 'utf8')) }));
+    const types = new Set(histories.map((h) => (h.history as { events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] }).events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
+    assert.deepEqual([...types].sort(), Object.values(WORKFLOW_TYPES).sort(), 'every workflow type has histories');
     const results = Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories);
     let n = 0;
     for await (const r of results) {

@@ -1,115 +1,298 @@
-// Record incident-workflow histories for the replay test (not a test itself):
-//   npx tsx test/workflows/record-history.ts <name-prefix>
-// Runs the current workflow code against the test stack (Temporal dev server, database, real worker) in
-// three scenarios and writes test/workflows/histories/<prefix>{,-out-of-order,-no-revision}.json:
-//  - triggered (a rule runs a notify.webhook action), acknowledged, resolved; the run then lingers;
-//  - resolved delivered before triggered (the late trigger is stale and acts on nothing);
-//  - triggered, started without a revision in its input (as runs from before revisions, and the runs they
-//    continue as new, are): the path behind patched() checks.
-// Record after every change that alters the commands a run issues, so later changes are checked
-// against runs the deployed code leaves in flight.
+// Record workflow histories for the replay test (not a test itself):
+//   npx tsx test/workflows/record-history.ts [scenario ...]
+// Runs the current workflow code on the test stack (Temporal dev server, database, real worker, a Doctor
+// agent, local peers) through every branch the workflows have, and writes one file per workflow run to
+// test/workflows/histories/<scenario>[-<part>].json. Without arguments it records every scenario (about two
+// minutes: the approval timeout waits its one minute). SCENARIOS below says what each one covers; the replay
+// test requires a file for each.
+//
+// Nothing before this release was ever deployed, so this set replaces the development histories. After a
+// release, record new histories after every change to the commands a run issues and keep the old files:
+// runs in flight replay against them.
 import { writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { WorkflowIdReusePolicy } from '@temporalio/client';
-import { incidentEventSignal } from '../../workflows/messages.js';
-import { incidentWorkflowId } from '../../src/temporal/names.js';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildAgentWorker } from '../../src/agent.js';
+import { WORKFLOW_TYPES, agentTaskQueue, incidentWorkflowId, ruleRunWorkflowId } from '../../src/contracts/index.js';
+import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
+import { jobDefinitionSchema } from '../../src/domain/jobs.js';
+import { startHttpPeer, startSlackPeer } from '../helpers/http-peer.js';
+import { startPagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
+import { messageOf, signalIncident } from '../helpers/workers.js';
 
-const prefix = process.argv[2];
-if (!prefix || !/^[a-z0-9-]+$/.test(prefix)) {
-  process.stderr.write('usage: npx tsx test/workflows/record-history.ts <name-prefix> (lowercase, digits, dashes)\n');
-  process.exit(2);
+/** Each scenario and the branches it covers (kept in step with the replay test's list). */
+export const SCENARIOS: Record<string, string> = {
+  'approve': 'approval requested (notices), approved through the API, action runs; resolve; linger; complete',
+  'reject': 'approval rejected through the API: the action is recorded rejected, the next one skipped',
+  'approval-timeout': 'nobody decides within the minute: onTimeout reject, the timeout announced',
+  'failure-chain': 'a failed action, when: failure runs, when: success skipped, when: always runs; breaker opens (notice); the next incident is notify_only',
+  'resolve-cancel': 'a resolve during an approval wait cancels the rule run: cancelled, rest skipped, notices, breaker, summary note',
+  'resolve-cancel-running': 'a resolve while an agent script runs: the activity is cancelled and waited for, then recorded cancelled',
+  'continue-as-new': 'a stream of events over a small history limit while an approval waits: continue-as-new carrying the rule run',
+  'duplicate': 'a redelivery queued behind its own first copy, and one to a new run after the first completed (stops at triage)',
+  'poison': 'an event with a timestamp that is not one is rejected; the next event is processed',
+  'out-of-order': 'resolved before triggered: the late trigger is stale and acts on nothing',
+  'claimed-elsewhere': 'an action claimed by another run: the rule run ends without executing it',
+  'dry-run': 'a dry-run rule: recorded, nothing executed, no note',
+  'job': 'a scheduled job over an agent that answers and one that is offline (pickup timeout, failure notice)',
+  'agent-check': 'agent check against a live agent and against a queue nobody polls',
+};
+
+const chosen = process.argv.slice(2);
+for (const name of chosen) {
+  if (!(name in SCENARIOS)) {
+    process.stderr.write(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}\n`);
+    process.exit(2);
+  }
 }
+const wanted = (name: string) => chosen.length === 0 || chosen.includes(name);
 
-async function lingering(stack: Stack, id: string): Promise<void> {
-  await eventually(
-    async () => {
-      const events = (await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).fetchHistory()).events ?? [];
-      // The last command is the linger timer once the run has handled every event.
-      return events.at(-1)?.timerStartedEventAttributes ? true : undefined;
-    },
-    60_000,
-    `${id} to wait for late events`,
-  );
-}
-
-async function save(stack: Stack, id: string, file: string): Promise<void> {
-  const history = await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).fetchHistory();
+async function save(stack: Stack, workflowId: string, file: string, runId?: string): Promise<void> {
+  const history = await stack.temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();
   const { historyToJSON } = await import('@temporalio/common/lib/proto-utils.js');
-  const path = new URL(`./histories/${file}`, import.meta.url);
-  writeFileSync(path, `${historyToJSON(history)}\n`);
-  process.stdout.write(`wrote ${path.pathname} (${history.events?.length ?? 0} events)\n`);
+  const target = new URL(`./histories/${file}.json`, import.meta.url);
+  writeFileSync(target, `${historyToJSON(history)}\n`);
+  process.stdout.write(`wrote ${path.relative(process.cwd(), target.pathname)} (${history.events?.length ?? 0} events)\n`);
+}
+
+async function closed(stack: Stack, workflowId: string, runId?: string): Promise<void> {
+  await eventually(async () => (await stack.temporal.client.workflow.getHandle(workflowId, runId).describe()).status.name !== 'RUNNING', 150_000, `${workflowId} to close`);
 }
 
 async function main(): Promise<void> {
-  const sink = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(204).end());
+  const PD_TOKEN = 'pd-record-token';
+  const pd = await startPagerDutyPeer({ token: PD_TOKEN });
+  const slack = await startSlackPeer();
+  const failing = new Set<string>();
+  const hook = await startHttpPeer([{ method: 'POST', path: /^\/hook\/(?<name>[a-z0-9-]+)$/, handle: (req) => ({ status: failing.has(req.params.name!) ? 500 : 204 }) }]);
+  process.env.SELFHEAL_SECRET_RECORD_SLACK = slack.webhookUrl;
+  const envName = 'record-env';
+  const agentService = newServiceId();
+  const stack = await startStack({
+    env: {
+      // The peers listen on loopback, which rule-directed calls reach only when ACTION_EGRESS_ALLOW names it.
+      ACTION_EGRESS_ALLOW: '127.0.0.1/32',
+      PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com' },
+    extractors: { serviceMap: { [agentService]: { environment: envName } } },
   });
-  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
-  const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`;
-  // The sink listens on loopback, which rule-directed calls reach only when ACTION_EGRESS_ALLOW names it.
-  const stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
+  await stack.db.db.insertInto('environments').values({ name: envName, labels: '{}', agent_task_queue: agentTaskQueue(envName), maintenance_windows: '[]', ssh: null }).execute();
+  const scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-record-'));
+  await chmod(scriptsDir, 0o755);
+  for (const [name, body] of [['health-check.sh', 'echo healthy'], ['probe.sh', 'echo "RESULT ok"'], ['slow.sh', 'echo started; sleep 60']] as const) {
+    await writeFile(path.join(scriptsDir, name), `#!/bin/sh\n${body}\n`);
+    await chmod(path.join(scriptsDir, name), 0o755);
+  }
+  const agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: envName, scriptsDir });
+  const agentRun = agent.run();
+
+  const linger = { lingerSeconds: 1 };
+  const service = (svc: string) => ({ service: { id: svc, type: 'service_reference', summary: 'Recorded' } });
+  const rule = async (name: string, doc: Partial<RuleInputDocument>) => {
+    const svc = newServiceId();
+    const ruleId = await insertRule(stack.db.db, { name: `record-${name}-${svc.toLowerCase()}`, services: [svc], actions: [], ...doc } as RuleInputDocument);
+    return { svc, ruleId };
+  };
+  const send = (id: string, sample: string, svc: string, occurredAt: string, extra: Record<string, unknown> = {}, input: Record<string, number> = linger) => {
+    const payload = sampleFor(sample, id, { occurredAt, data: { ...service(svc), ...extra } });
+    return signalIncident(stack.temporal, stack.taskQueue, id, messageOf(payload), input).then(() => payload);
+  };
+  const waiting = (id: string) =>
+    eventually(() => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(), 30_000, 'approval wait');
+  const decide = async (id: string, runId: string, decision: 'approve' | 'reject') => {
+    const res = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(runId)}`, { method: 'POST', body: JSON.stringify({ decision }) });
+    if (res.status !== 202) throw new Error(`approval: ${res.status} ${await res.text()}`);
+  };
+  const gated = (name: string, timeoutMinutes = 30, onTimeout: 'approve' | 'reject' = 'reject') => ({
+    actions: [
+      { id: 'fix', type: 'notify.webhook' as const, url: `${hook.url}/hook/${name}`, body: '{"incident": "{{ incident.id }}"}', approval: { required: true as const, timeoutMinutes, onTimeout } },
+      { id: 'after', type: 'notify.slack' as const, webhookUrlRef: 'env:SELFHEAL_SECRET_RECORD_SLACK', text: '{{ results.fix.status }}' },
+    ],
+  });
+  const resolveAndSave = async (id: string, svc: string, file: string, ruleRuns: { workflowId: string; part: string }[]) => {
+    await send(id, 'v3-incident.resolved-01.json', svc, '2026-05-01T10:09:00Z');
+    for (const r of ruleRuns) await closed(stack, r.workflowId);
+    await closed(stack, incidentWorkflowId(id));
+    await save(stack, incidentWorkflowId(id), file);
+    for (const r of ruleRuns) await save(stack, r.workflowId, `${file}-${r.part}`);
+  };
+
   try {
-    const serviceId = newServiceId();
-    await insertRule(stack.db.db, {
-      name: `record-${prefix}`,
-      services: [serviceId],
-      conditions: { all: [{ field: 'incident.urgency', op: 'equals', value: 'high' }] },
-      actions: [{ id: 'ping', type: 'notify.webhook', url: sinkUrl, body: '{"incident":"{{ incident.id }}"}' }],
-    });
-    const service = { service: { id: serviceId, type: 'service_reference', summary: 'Recorded', html_url: 'https://example.pagerduty.com/services/x' } };
-
-    const id = newIncidentId();
-    const steps: [string, string][] = [
-      ['v3-incident.triggered-01.json', '2026-05-01T10:00:00Z'],
-      ['v3-incident.acknowledged-01.json', '2026-05-01T10:01:00Z'],
-      ['v3-incident.resolved-01.json', '2026-05-01T10:02:00Z'],
-    ];
-    for (const [i, [sample, occurredAt]] of steps.entries()) {
-      const res = await stack.deliver(sampleFor(sample, id, { occurredAt, data: { urgency: 'high', ...service } }));
-      if (res.status !== 202) throw new Error(`${sample}: ${res.status}`);
-      await eventually(
-        async () => ((await stack.db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length > i ? true : undefined),
-        30_000,
-        `${sample} to be persisted`,
-      );
+    if (wanted('approve') || wanted('reject')) {
+      for (const decision of ['approve', 'reject'] as const) {
+        if (!wanted(decision)) continue;
+        const { svc, ruleId } = await rule(decision, gated(decision));
+        const id = newIncidentId();
+        const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+        const run = await waiting(id);
+        await decide(id, run.id, decision);
+        await eventually(async () => ((await stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('finished_at', 'is not', null).execute()).length === 2 ? true : undefined), 30_000, 'both actions');
+        await resolveAndSave(id, svc, decision, [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+      }
     }
-    await eventually(async () => (await stack.db.db.selectFrom('action_runs').select('finished_at').where('incident_id', '=', id).executeTakeFirst())?.finished_at ?? undefined, 30_000, 'the action to finish');
-    await lingering(stack, id);
-    await save(stack, id, `${prefix}.json`);
 
-    const late = newIncidentId();
-    for (const [sample, occurredAt] of [
-      ['v3-incident.resolved-01.json', '2026-05-01T11:05:00Z'],
-      ['v3-incident.triggered-01.json', '2026-05-01T11:00:00Z'],
-    ] as const) {
-      const res = await stack.deliver(sampleFor(sample, late, { occurredAt, data: { urgency: 'high', ...service } }));
-      if (res.status !== 202) throw new Error(`${sample}: ${res.status}`);
-      await new Promise((r) => setTimeout(r, 1000));
+    if (wanted('approval-timeout')) {
+      const { svc, ruleId } = await rule('timeout', gated('timeout', 1, 'reject'));
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+      await waiting(id);
+      await eventually(async () => ((await stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('status', '=', 'rejected').execute()).length === 1 ? true : undefined), 120_000, 'the timeout');
+      await resolveAndSave(id, svc, 'approval-timeout', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
     }
-    await eventually(async () => ((await stack.db.db.selectFrom('incident_events').select('id').where('incident_id', '=', late).execute()).length === 2 ? true : undefined), 30_000);
-    await lingering(stack, late);
-    await save(stack, late, `${prefix}-out-of-order.json`);
 
-    const old = newIncidentId();
-    const trigger = sampleFor('v3-incident.triggered-01.json', old, { occurredAt: '2026-05-01T12:00:00Z', data: { urgency: 'high', ...service } });
-    await stack.temporal.client.workflow.signalWithStart('incidentWorkflow', {
-      workflowId: incidentWorkflowId(old),
-      taskQueue: stack.taskQueue,
-      args: [{ incidentId: old }],
-      signal: incidentEventSignal,
-      signalArgs: [{ eventId: trigger.event.id, eventType: 'incident.triggered', occurredAt: trigger.event.occurred_at as string, receivedAt: new Date().toISOString(), event: trigger.event }],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    });
-    await eventually(async () => (await stack.db.db.selectFrom('action_runs').select('finished_at').where('incident_id', '=', old).executeTakeFirst())?.finished_at ?? undefined, 30_000, 'the action to finish');
-    await new Promise((r) => setTimeout(r, 1000));
-    await save(stack, old, `${prefix}-no-revision.json`);
+    if (wanted('failure-chain')) {
+      failing.add('chain-fix');
+      const { svc, ruleId } = await rule('chain', {
+        policies: { circuitBreaker: { failureThreshold: 1 } },
+        actions: [
+          { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/chain-fix`, body: '{}', retry: { maximumAttempts: 1 } },
+          { id: 'escalate', type: 'pagerduty.escalate', level: 2, when: 'failure' },
+          { id: 'resolve', type: 'pagerduty.resolve', when: 'success' },
+          { id: 'tell', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_RECORD_SLACK', text: 'fix: {{ results.fix.status }}', when: 'always' },
+        ],
+      });
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+      await eventually(async () => ((await stack.db.db.selectFrom('rules').select('breaker_state').where('id', '=', ruleId).executeTakeFirstOrThrow()).breaker_state === 'open' ? true : undefined), 30_000, 'breaker open');
+      const next = newIncidentId();
+      const notifyOnly = await send(next, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+      await closed(stack, ruleRunWorkflowId(next, ruleId, notifyOnly.event.id));
+      await resolveAndSave(id, svc, 'failure-chain', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+      await save(stack, ruleRunWorkflowId(next, ruleId, notifyOnly.event.id), 'failure-chain-notify-only-rule-run');
+    }
+
+    if (wanted('resolve-cancel')) {
+      const { svc, ruleId } = await rule('cancel', gated('cancel'));
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+      await waiting(id);
+      await resolveAndSave(id, svc, 'resolve-cancel', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+    }
+
+    if (wanted('resolve-cancel-running')) {
+      const ruleId = await insertRule(stack.db.db, { name: 'record-cancel-running', services: [agentService], actions: [{ id: 'slow', type: 'script.agent', script: 'slow.sh' }] });
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', agentService, '2026-05-01T10:00:00Z');
+      await eventually(() => stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('status', '=', 'running').executeTakeFirst(), 30_000, 'the script running');
+      await new Promise((r) => setTimeout(r, 2000));
+      await resolveAndSave(id, agentService, 'resolve-cancel-running', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+    }
+
+    if (wanted('continue-as-new')) {
+      const { svc, ruleId } = await rule('can', gated('can'));
+      const id = newIncidentId();
+      const input = { lingerSeconds: 1, historyLimit: 40 };
+      const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z', {}, input);
+      const run = await waiting(id);
+      const firstRunId = (await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
+      for (let i = 0; i < 30; i++) {
+        await send(id, 'v3-incident.annotated-01.json', svc, `2026-05-01T10:01:${String(i).padStart(2, '0')}Z`, {}, input);
+        await eventually(async () => ((await stack.db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length === i + 2 ? true : undefined), 30_000);
+      }
+      await closed(stack, incidentWorkflowId(id), firstRunId);
+      await decide(id, run.id, 'approve');
+      await send(id, 'v3-incident.resolved-01.json', svc, '2026-05-01T10:09:00Z', {}, input);
+      await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
+      await closed(stack, incidentWorkflowId(id));
+      await save(stack, incidentWorkflowId(id), 'continue-as-new-first', firstRunId);
+      await save(stack, incidentWorkflowId(id), 'continue-as-new-last');
+      await save(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id), 'continue-as-new-rule-run');
+    }
+
+    if (wanted('duplicate')) {
+      const { svc } = await rule('dup', { actions: [{ id: 'ping', type: 'notify.webhook', url: `${hook.url}/hook/dup`, body: '{}' }] });
+      const id = newIncidentId();
+      const first = sampleFor('v3-incident.triggered-01.json', id, { occurredAt: '2026-05-01T10:00:00Z', data: service(svc) });
+      await Promise.all([1, 2, 3].map(() => signalIncident(stack.temporal, stack.taskQueue, id, messageOf(first), linger)));
+      await eventually(async () => ((await stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('finished_at', 'is not', null).execute()).length === 1 ? true : undefined), 30_000, 'the action');
+      await send(id, 'v3-incident.resolved-01.json', svc, '2026-05-01T10:05:00Z');
+      await closed(stack, incidentWorkflowId(id));
+      const firstRunId = (await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
+      await signalIncident(stack.temporal, stack.taskQueue, id, messageOf(first), linger);
+      await eventually(async () => ((await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId !== firstRunId ? true : undefined), 30_000, 'a new run');
+      await closed(stack, incidentWorkflowId(id));
+      await save(stack, incidentWorkflowId(id), 'duplicate-first', firstRunId);
+      await save(stack, incidentWorkflowId(id), 'duplicate-redelivered');
+    }
+
+    if (wanted('poison')) {
+      const { svc } = await rule('poison', { actions: [{ id: 'ping', type: 'notify.webhook', url: `${hook.url}/hook/poison`, body: '{}' }] });
+      const id = newIncidentId();
+      const bad = sampleFor('v3-incident.triggered-01.json', id, { occurredAt: 'not a time', data: service(svc) });
+      await signalIncident(stack.temporal, stack.taskQueue, id, messageOf(bad), linger);
+      await send(id, 'v3-incident.resolved-01.json', svc, '2026-05-01T10:05:00Z');
+      await closed(stack, incidentWorkflowId(id));
+      await save(stack, incidentWorkflowId(id), 'poison');
+    }
+
+    if (wanted('out-of-order')) {
+      const { svc } = await rule('late', { actions: [{ id: 'ping', type: 'notify.webhook', url: `${hook.url}/hook/late`, body: '{}' }] });
+      const id = newIncidentId();
+      await send(id, 'v3-incident.resolved-01.json', svc, '2026-05-01T11:05:00Z');
+      await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T11:00:00Z');
+      await closed(stack, incidentWorkflowId(id));
+      await save(stack, incidentWorkflowId(id), 'out-of-order');
+    }
+
+    if (wanted('claimed-elsewhere')) {
+      const { svc, ruleId } = await rule('claimed', { actions: [{ id: 'ping', type: 'notify.webhook', url: `${hook.url}/hook/claimed`, body: '{}' }] });
+      const id = newIncidentId();
+      const trigger = sampleFor('v3-incident.triggered-01.json', id, { occurredAt: '2026-05-01T10:00:00Z', data: service(svc) });
+      const runId = `${id}:${ruleId}:ping:${trigger.event.id}`;
+      await stack.db.db
+        .insertInto('action_runs')
+        .values({ id: runId, idempotency_key: runId, incident_id: id, rule_id: ruleId, rule_version: 1, action_index: 0, action_id: 'ping', action_type: 'notify.webhook', status: 'running', claimed_by: 'elsewhere/run' })
+        .execute();
+      await signalIncident(stack.temporal, stack.taskQueue, id, messageOf(trigger), linger);
+      await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
+      await resolveAndSave(id, svc, 'claimed-elsewhere', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+    }
+
+    if (wanted('dry-run')) {
+      const { svc, ruleId } = await rule('dry', { dryRun: true, actions: [{ id: 'ping', type: 'notify.webhook', url: `${hook.url}/hook/dry`, body: '{}' }] });
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+      await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
+      await resolveAndSave(id, svc, 'dry-run', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+    }
+
+    if (wanted('job')) {
+      await stack.db.db.insertInto('environments').values({ name: 'record-offline', labels: '{}', agent_task_queue: agentTaskQueue('record-offline'), maintenance_windows: '[]', ssh: null }).execute();
+      const job = jobDefinitionSchema.parse({
+        id: 'record-job',
+        name: 'record job',
+        schedule: { interval: '6h' },
+        targets: { environments: [envName, 'record-offline'] },
+        script: 'probe.sh',
+        agentPickupTimeoutSeconds: 2,
+        notifyOnFailure: { slack: { webhookUrlRef: 'env:SELFHEAL_SECRET_RECORD_SLACK' } },
+      });
+      await stack.db.db.insertInto('jobs').values({ id: 'record-job', name: job.name, definition: JSON.stringify(job), schedule_id: 'job-record-job' }).execute();
+      const workflowId = `job-record-job-manual-${Date.now()}`;
+      await stack.temporal.client.workflow.execute(WORKFLOW_TYPES.job, { workflowId, taskQueue: stack.taskQueue, args: [{ jobId: 'record-job' }] });
+      await save(stack, workflowId, 'job');
+    }
+
+    if (wanted('agent-check')) {
+      for (const [part, queue] of [['healthy', agentTaskQueue(envName)], ['offline', agentTaskQueue('nobody-polls-this')]] as const) {
+        const workflowId = `agent-check-record-${part}-${Date.now()}`;
+        await stack.temporal.client.workflow.execute(WORKFLOW_TYPES.agentCheck, {
+          workflowId,
+          taskQueue: stack.taskQueue,
+          args: [{ environment: envName, taskQueue: queue, scheduleToStartSeconds: 2, timeoutSeconds: 10 }],
+        });
+        await save(stack, workflowId, `agent-check-${part}`);
+      }
+    }
   } finally {
+    agent.shutdown();
+    await agentRun;
     await stack.stop();
-    sink.close();
+    await Promise.all([pd.close(), slack.close(), hook.close()]);
+    await rm(scriptsDir, { recursive: true, force: true });
   }
 }
 

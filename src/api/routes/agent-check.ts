@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { agentTaskQueue } from '../../temporal/names.js';
 import { agentStatus } from '../../temporal/pollers.js';
-import { AGENT_CHECK_SCRIPT, type AgentCheckInput, type AgentCheckResult } from '../../../workflows/agent-check.js';
+import { AGENT_CHECK_SCRIPT, WORKFLOW_TYPES, type AgentCheckInput, type AgentCheckResult } from '../../contracts/index.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { withTimeout } from '../app.js';
 import { requireScope } from '../auth.js';
@@ -55,7 +55,7 @@ export function agentCheckRoutes(deps: AppDeps) {
     let check: AgentCheckResult;
     try {
       check = await withTimeout(
-        deps.temporal.workflow.execute('agentCheckWorkflow', {
+        deps.temporal.workflow.execute(WORKFLOW_TYPES.agentCheck, {
           workflowId,
           taskQueue: deps.config.temporal.taskQueue,
           args: [input],

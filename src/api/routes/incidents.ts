@@ -2,12 +2,13 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Incident } from '../../db/database.js';
 import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../../db/queries/incidents.js';
-import { incidentWorkflowId, workflowUrl } from '../../temporal/names.js';
-import { approvalSignal } from '../../../workflows/messages.js';
+import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../../db/queries/action-runs.js';
+import { workflowUrl } from '../../temporal/names.js';
+import { SIGNALS } from '../../contracts/index.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
 import { readJsonBody } from '../body.js';
-import { badRequest, conflict, issuesToErrors, notFound, unavailable } from '../problem.js';
+import { badRequest, conflict, forbidden, issuesToErrors, notFound } from '../problem.js';
 
 export const incidentListQuerySchema = z.object({
   status: z.enum(['triggered', 'acknowledged', 'resolved']).optional(),
@@ -85,7 +86,15 @@ export function incidentRoutes(deps: AppDeps) {
       description: incident.description,
       environmentSources: (incident.environment as { sources?: unknown }).sources ?? {},
       alerts: incident.alerts,
-      events: events.map((e) => ({ eventId: e.event_id, webhookId: e.webhook_id, type: e.event_type, occurredAt: e.occurred_at, receivedAt: e.received_at })),
+      events: events.map((e) => ({
+        eventId: e.event_id,
+        webhookId: e.webhook_id,
+        type: e.event_type,
+        occurredAt: e.occurred_at,
+        receivedAt: e.received_at,
+        disposition: e.disposition,
+        ...(e.reject_reason ? { rejectReason: e.reject_reason } : {}),
+      })),
       matches: matches.map((m) => ({
         id: m.id,
         ruleId: m.rule_id,
@@ -112,37 +121,59 @@ export function incidentRoutes(deps: AppDeps) {
         link: r.link,
         error: r.error,
         approval: r.approval,
+        reason: r.reason,
         startedAt: r.started_at,
         finishedAt: r.finished_at,
       })),
     });
   });
 
-  // Approval gate: the waiting workflow receives the decision as a signal.
+  // Approval gate. The decision is recorded in Postgres with the authenticated actor first (atomically:
+  // only while the action still waits and nobody decided), then the waiting rule run is nudged; it acts on
+  // the decision it reads back from Postgres, never on the signal. The author of the rule version that
+  // planned the action may not approve it.
   app.post('/api/incidents/:id/approvals/:actionRunId', requireScope(auth, 'write'), async (c) => {
     const id = c.req.param('id');
     const actionRunId = c.req.param('actionRunId');
     const body = approvalBodySchema.safeParse(await readJsonBody(c));
     if (!body.success) throw badRequest('invalid approval', issuesToErrors(body.error.issues));
-    const run = await deps.db.selectFrom('action_runs').select(['status', 'incident_id']).where('id', '=', actionRunId).executeTakeFirst();
+    const run = await findActionRun(deps.db, actionRunId);
     if (!run || run.incident_id !== id) throw notFound(`action run ${actionRunId} of incident ${id} is not known`);
-    if (run.status !== 'awaiting_approval') throw conflict(`action run ${actionRunId} is not awaiting approval (status ${run.status})`, { status: run.status });
     const actor = c.get('actor') ?? 'unknown';
-    try {
-      await deps.temporal.workflow
-        .getHandle(incidentWorkflowId(id))
-        .signal(approvalSignal, { actionRunId, decision: body.data.decision, actor, comment: body.data.comment });
-    } catch (err) {
-      throw unavailable(`could not reach the incident workflow: ${(err as Error).message.split('\n')[0]}`);
+    const author = run.rule_id !== null && run.rule_version !== null ? await ruleVersionAuthor(deps.db, run.rule_id, run.rule_version) : undefined;
+    if (author === undefined) throw forbidden(`the author of the rule version that planned ${actionRunId} is not recorded, so nobody can be shown to be someone else: it cannot be approved`);
+    if (author === actor) throw forbidden(`${actor} wrote version ${run.rule_version} of rule ${run.rule_id}: its gated actions need the approval of someone else`);
+    const late = (status: string, decided: unknown) =>
+      conflict(
+        decided ? `action run ${actionRunId} was already decided (${describeDecision(decided)}); status ${status}` : `action run ${actionRunId} is not awaiting approval (status ${status})`,
+        { status, ...(decided ? { approval: decided } : {}) },
+      );
+    if (run.status !== 'awaiting_approval' || run.approval !== null) throw late(run.status, run.approval);
+    const decision = { decision: body.data.decision, actor, at: new Date().toISOString(), ...(body.data.comment !== undefined ? { comment: body.data.comment } : {}) };
+    const recorded = await recordApprovalDecision(deps.db, actionRunId, decision);
+    if (!recorded) {
+      // The deadline, a cancellation or another approver got there between our read and our write.
+      const now = await findActionRun(deps.db, actionRunId);
+      throw late(now?.status ?? 'unknown', now?.approval);
     }
-    await deps.db
-      .insertInto('audit_log')
-      .values({ actor, action: `approval.${body.data.decision}`, entity_type: 'action_run', entity_id: actionRunId, before: null, after: JSON.stringify(body.data) })
-      .execute();
-    return c.json({ actionRunId, decision: body.data.decision, actor }, 202);
+    let delivered = true;
+    try {
+      if (!run.workflow_id) throw new Error('no rule-run workflow recorded');
+      await deps.temporal.workflow.getHandle(run.workflow_id).signal(SIGNALS.approval, { actionRunId });
+    } catch (err) {
+      // Recorded all the same: the run reads it at its deadline at the latest.
+      delivered = false;
+      c.get('logger')?.warn({ actionRunId, err: { message: (err as Error).message.split('\n')[0] } }, 'approval recorded; rule run not reached');
+    }
+    return c.json({ actionRunId, decision: body.data.decision, actor, delivered }, 202);
   });
 
   return app;
+}
+
+function describeDecision(d: unknown): string {
+  const x = d as { decision?: string; actor?: string };
+  return `${x.decision ?? '?'} by ${x.actor ?? '?'}`;
 }
 
 function stripSources(env: Record<string, unknown>): Record<string, unknown> {

@@ -6,7 +6,7 @@ import { eventExists, insertEventOnce } from '../../db/queries/incidents.js';
 import { classifyEvent, incidentIdOf, parseWebhookJson } from '../../pagerduty/webhook.js';
 import { verifySignature } from '../../pagerduty/signature.js';
 import { incidentWorkflowId, searchAttributes } from '../../temporal/names.js';
-import { INCIDENT_WORKFLOW_REVISION, incidentEventSignal, type IncidentEventMessage } from '../../../workflows/messages.js';
+import { INCIDENT_WORKFLOW_REVISION, SIGNALS, WORKFLOW_TYPES, type IncidentEventMessage } from '../../contracts/index.js';
 import type { AppDeps, AppEnv, WebhookOutcome } from '../app.js';
 import { MAX_WEBHOOK_BYTES, withTimeout } from '../app.js';
 import { parseBoundedJson } from '../body.js';
@@ -132,11 +132,11 @@ export async function signalIncident(
   serviceId?: string,
 ): Promise<void> {
   await withTimeout(
-    client.workflow.signalWithStart('incidentWorkflow', {
+    client.workflow.signalWithStart(WORKFLOW_TYPES.incident, {
       workflowId: incidentWorkflowId(incidentId),
       taskQueue,
       args: [{ incidentId, revision: INCIDENT_WORKFLOW_REVISION }],
-      signal: incidentEventSignal,
+      signal: SIGNALS.incidentEvent,
       signalArgs: [msg],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       // Searchable in the Temporal UI from the first delivery on, storms included. No memo: it held the

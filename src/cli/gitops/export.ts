@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { agentTaskQueue } from '../../domain/agent-task-queue.js';
+import { agentTaskQueue } from '../../contracts/names.js';
 import type { Io } from '../context.js';
 import { usageError } from '../errors.js';
 import type { Kind } from './manifests.js';

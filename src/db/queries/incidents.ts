@@ -10,8 +10,12 @@ export interface EventRecord {
   eventType: string;
   resourceType: string;
   occurredAt?: string | undefined;
-  disposition: 'accepted' | 'ignored';
+  disposition: 'accepted' | 'ignored' | 'rejected';
   payload: unknown;
+  /** The workflow run that takes the event for processing. */
+  takenBy?: string | undefined;
+  /** Why the event was rejected (disposition `rejected`). */
+  rejectReason?: string | undefined;
 }
 
 /**
@@ -27,6 +31,46 @@ export function withoutNul<T>(value: T): T {
   return value;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why Postgres would refuse to store `value` as jsonb, or undefined: a lone UTF-16 surrogate (JSON text
+ * can carry one as `\ud800`; jsonb cannot). NUL is handled by {@link withoutNul}. Names the first path.
+ */
+export function jsonbRefusal(value: unknown, path = '$'): string | undefined {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? `${path} holds a lone UTF-16 surrogate, which jsonb cannot store` : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const r = jsonbRefusal(value[i], `${path}[${i}]`);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (LONE_SURROGATE.test(k)) return `a key under ${path} holds a lone UTF-16 surrogate, which jsonb cannot store`;
+      const r = jsonbRefusal(v, `${path}.${k}`);
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
+/** `value` with lone surrogates replaced by U+FFFD (and NUL, as withoutNul does): storable as jsonb. */
+export function storable<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD').replaceAll('\0', '\uFFFD') as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
+  return value;
+}
+
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** Whether `s` is an ISO 8601 timestamp with a zone that Postgres and Date read alike. */
+export function isTimestamp(s: string): boolean {
+  return ISO_TIMESTAMP.test(s) && !Number.isNaN(Date.parse(s));
+}
+
 /** Insert an event once; false when its PagerDuty event id was already stored (redelivery). */
 export async function insertEventOnce(db: Db, e: EventRecord): Promise<boolean> {
   const row = await db
@@ -40,11 +84,19 @@ export async function insertEventOnce(db: Db, e: EventRecord): Promise<boolean> 
       occurred_at: e.occurredAt ?? null,
       disposition: e.disposition,
       payload: JSON.stringify(withoutNul(e.payload)),
+      taken_by: e.takenBy ?? null,
+      reject_reason: e.rejectReason ?? null,
     })
     .onConflict((oc) => oc.column('event_id').doNothing())
     .returning('id')
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** Who took a stored event for processing, and how it was stored; undefined when it is not stored. */
+export async function findEventTaker(db: Db, eventId: string): Promise<{ takenBy: string | null; disposition: string; rejectReason: string | null } | undefined> {
+  const row = await db.selectFrom('incident_events').select(['taken_by', 'disposition', 'reject_reason']).where('event_id', '=', withoutNul(eventId)).executeTakeFirst();
+  return row ? { takenBy: row.taken_by, disposition: row.disposition, rejectReason: row.reject_reason } : undefined;
 }
 
 export async function eventExists(db: Db, eventId: string): Promise<boolean> {
@@ -88,7 +140,7 @@ export async function listIncidents(db: Db, f: IncidentFilter): Promise<Incident
 export async function listEvents(db: Db, incidentId: string) {
   return db
     .selectFrom('incident_events')
-    .select(['event_id', 'webhook_id', 'event_type', 'occurred_at', 'received_at'])
+    .select(['event_id', 'webhook_id', 'event_type', 'occurred_at', 'received_at', 'disposition', 'reject_reason'])
     .where('incident_id', '=', incidentId)
     .orderBy('occurred_at', 'asc')
     .orderBy('id', 'asc')

@@ -5,3 +5,4 @@ export * from './evaluate.js';
 export * from './rule-index.js';
 export * from './time-window.js';
 export { checkRegex, compileUserRegex, MAX_PATTERN_LENGTH, MAX_PROGRAM_SIZE, MAX_RULE_PROGRAM_SIZE, MAX_SUBJECT_LENGTH } from '../regex.js';
+export * from './chaining.js';

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { isValidPath, pathRoot } from '../json-path.js';
 import { metadataAddressReason } from '../metadata-address.js';
+import { deniedEnvName } from '../script-env.js';
 import { validateTemplate } from '../template.js';
 import { RegexBudget } from '../regex.js';
 import { WEEKDAYS, isTimeValue, isValidTimeZone, parseClock, type TimeWindow } from './time-window.js';
@@ -356,8 +357,15 @@ const scriptArgs = z
   .describe('Arguments passed as argv (one element each, never through a shell, no word splitting).');
 const scriptEnvironment = z
   .record(z.string().regex(ENV_NAME_PATTERN, 'must be an environment variable name').max(128), templated(4096, 'Value.'))
+  // trust-runs (issue 19): names that change how code is loaded are refused (src/domain/script-env.ts).
+  .superRefine((env, ctx) => {
+    for (const name of Object.keys(env)) {
+      const denied = deniedEnvName(name);
+      if (denied) ctx.addIssue({ code: 'custom', path: [name], message: denied });
+    }
+  })
   .optional()
-  .describe('Extra environment variables for the script (values are data; use secret references for secrets).');
+  .describe('Extra environment variables for the script, on the Doctor agent and over SSH (values are data; use secret references for secrets). PATH, LD_*, BASH_ENV, ENV, NODE_OPTIONS and the like are refused.');
 const scriptName = z
   .string()
   .min(1)
@@ -593,6 +601,11 @@ export const policiesSchema = z
       .describe('Stops running the rule after consecutive failures.'),
     maintenanceWindows: z.array(timeWindowSchema).max(20).optional().describe('The rule does not run inside these windows.'),
     cancelOnResolve: z.boolean().default(true).describe('Cancel pending actions when the incident resolves.'),
+    // trust-runs (issue 19): what cooldown and concurrency do when no host or environment was extracted.
+    unknownTarget: z
+      .enum(['skip', 'run'])
+      .optional()
+      .describe('With cooldownSeconds or concurrencyPerTarget set and no host or environment extracted: skip the run and say why (default), or run it without those limits.'),
   })
   .meta({ id: 'Policies', description: 'Safety policies applied when the rule runs.' });
 

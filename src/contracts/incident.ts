@@ -1,0 +1,89 @@
+// Messages and shapes of the incident and rule-run workflows, shared with the API (which signals them)
+// and the activities. Pure types.
+import type { MatchPlan } from './plan.js';
+
+export interface IncidentEventMessage {
+  /** PagerDuty event.id (unique per delivery content; redeliveries repeat it). */
+  eventId: string;
+  webhookId?: string | undefined;
+  eventType: string;
+  occurredAt?: string | undefined;
+  receivedAt: string;
+  /** The `event` object of the V3 envelope, as received. */
+  event: Record<string, unknown>;
+}
+
+/**
+ * Sent by the API after it recorded an approval in Postgres. Only `actionRunId` is read: the workflow acts
+ * on the decision it reads back from Postgres, never on what a signal says, so anyone able to signal the
+ * workflow (an agent, a Temporal user) cannot approve anything.
+ */
+export interface ApprovalNudge {
+  actionRunId: string;
+}
+
+export interface IncidentWorkflowState {
+  incidentId: string;
+  status: string;
+  eventsSeen: number;
+  pendingEvents: number;
+  /** Rule runs (workflow ids) still running. */
+  runningRules: string[];
+}
+
+export interface RunningRule {
+  /** The rule run's workflow id. */
+  id: string;
+  ruleId: string;
+  cancelOnResolve: boolean;
+  /** Set once its cancellation was requested (it is requested once). */
+  cancelRequested?: boolean | undefined;
+}
+
+export interface IncidentWorkflowInput {
+  incidentId: string;
+  /** How long a resolved incident's run waits for late events before completing. */
+  lingerSeconds?: number;
+  /** History length after which the run continues as new (default 8000; Temporal may suggest it earlier). */
+  historyLimit?: number;
+  /** INCIDENT_WORKFLOW_REVISION of the code that started the run. */
+  revision?: number;
+  /** Carried over by continue-as-new. */
+  carried?: { status: string; seenEventIds: string[]; pending: IncidentEventMessage[]; running: RunningRule[] };
+}
+
+export interface IncidentWorkflowResult {
+  incidentId: string;
+  status: string;
+  eventsProcessed: number;
+  ruleRuns: number;
+}
+
+export interface RuleRunInput {
+  incidentId: string;
+  eventId: string;
+  plan: MatchPlan;
+  /** Where the run reports its end (the incident workflow's id). */
+  parentWorkflowId: string;
+}
+
+export interface RuleRunResult {
+  ruleId: string;
+  /** How the run ended: every action considered, cancelled by a resolve, or lost its claim to another run. */
+  ended: 'completed' | 'cancelled' | 'claimed_elsewhere';
+  actionRuns: number;
+}
+
+export interface RuleRunFinished {
+  /** The rule run's workflow id. */
+  id: string;
+  ended: RuleRunResult['ended'];
+}
+
+export interface RuleRunState {
+  ruleId: string;
+  /** The action run waiting for an approval, if any. */
+  awaitingApproval: string | null;
+  /** The action run whose side effect is in flight, if any. */
+  running: string | null;
+}

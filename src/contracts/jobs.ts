@@ -1,0 +1,53 @@
+// Shapes of the scheduled-job and agent-check workflows, shared with the API, the CLI and the bench.
+
+export type TargetStatus = 'succeeded' | 'failed' | 'timed_out' | 'skipped';
+export type JobRunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'skipped' | 'cancelled';
+
+export interface JobRunSummary {
+  total: number;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  skipped: number;
+  failures: { environment: string; status: TargetStatus; error?: string | undefined }[];
+  dryRun?: boolean;
+  reason?: string;
+  notification?: string;
+}
+
+export interface JobWorkflowInput {
+  jobId: string;
+}
+
+export interface JobWorkflowResult {
+  jobRunId: string;
+  status: JobRunStatus;
+  summary: JobRunSummary;
+}
+
+export interface AgentCheckInput {
+  environment: string;
+  taskQueue: string;
+  /** Script name inside the agent's scripts directory; default `health-check.sh`. */
+  script?: string;
+  /** How long the task may wait for an agent to pick it up; default 15 s. */
+  scheduleToStartSeconds?: number;
+  /** The script's own time limit; default 60 s. */
+  timeoutSeconds?: number;
+}
+
+export interface AgentCheckResult {
+  environment: string;
+  taskQueue: string;
+  script: string;
+  /** True when the agent picked the task up and the script ran to completion with exit code 0. */
+  healthy: boolean;
+  /** True when an agent picked the task up. */
+  reached: boolean;
+  exitCode: number | null;
+  output: string;
+  error?: string;
+  durationMs?: number;
+}
+
+export const AGENT_CHECK_SCRIPT = 'health-check.sh';

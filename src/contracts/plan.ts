@@ -1,0 +1,78 @@
+// Plain shapes passed between the incident and rule-run workflows and their activities (workflows import
+// them as types). Pure: no imports beyond other contracts.
+
+export type ActionWhen = 'success' | 'failure' | 'always';
+
+export interface PlannedAction {
+  index: number;
+  id: string;
+  type: string;
+  when: ActionWhen;
+  /** Parameters as written in the rule; the workflow renders templates just before the action runs. */
+  params: Record<string, unknown>;
+  timeoutSeconds?: number | undefined;
+  retry?: { maximumAttempts?: number; initialIntervalSeconds?: number; backoffCoefficient?: number } | undefined;
+  idempotent?: boolean | undefined;
+  approval?: { timeoutMinutes: number; onTimeout: 'approve' | 'reject' } | undefined;
+}
+
+export type MatchDecision = 'run' | 'dry_run' | 'skipped' | 'notify_only';
+
+export interface MatchPlan {
+  matchId: string;
+  ruleId: string;
+  ruleName: string;
+  ruleVersion: number;
+  decision: MatchDecision;
+  skipReason?: string | undefined;
+  target?: string | undefined;
+  cancelOnResolve: boolean;
+  /** True when this run is the circuit breaker's half-open trial (see policies.circuitBreaker.resetSeconds). */
+  breakerTrial?: boolean | undefined;
+  /** The per-target lease this run holds (released when the run ends; expires on its own). */
+  leaseId?: string | undefined;
+  actions: PlannedAction[];
+  /** What templates see (incident, environment, alert, event, rule); `results` is added per action. */
+  context: Record<string, unknown>;
+  /** False when PagerDuty write-back is off (no API token): the workflow then schedules no note activity. */
+  writeBack: boolean;
+  /** The incident's page in the dashboard, when SELFHEAL_PUBLIC_URL is set (linked from approval notices). */
+  incidentUrl?: string | undefined;
+}
+
+export interface RecordEventResult {
+  duplicate: boolean;
+  incidentStatus: string;
+  /** True when this event is older than what is stored (arrived out of order). */
+  stale: boolean;
+  serviceId?: string | undefined;
+  /** Set when the event cannot be stored as an incident event (poison): why. It was recorded as rejected. */
+  rejected?: string | undefined;
+}
+
+export type ActionStatus = 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'dry_run' | 'rejected';
+
+export interface ActionOutcome {
+  actionRunId: string;
+  actionId: string;
+  type: string;
+  status: ActionStatus;
+  exitCode?: number | null | undefined;
+  outputExcerpt?: string | undefined;
+  link?: string | undefined;
+  error?: string | undefined;
+}
+
+export interface RunActionInput {
+  actionRunId: string;
+  incidentId: string;
+  eventId: string;
+  matchId: string;
+  ruleId: string;
+  ruleVersion: number;
+  target?: string | undefined;
+  action: PlannedAction;
+  dryRun: boolean;
+  /** Outcomes of earlier actions of the same rule, for templates and notes. */
+  previous: ActionOutcome[];
+}

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { SIGNALS, incidentWorkflowId } from '../../src/contracts/index.js';
+import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
+import { startHttpPeer, startSlackPeer, type HttpPeer, type SlackPeer } from '../helpers/http-peer.js';
+import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { eventually, issueToken, startStack, type Stack } from '../helpers/stack.js';
+
+// Approval gates as a user and an attacker see them: who may approve (never the author of the rule version),
+// what approves (only a decision recorded in Postgres through the API), when (409 once it is too late), and
+// who is told (the rule's Slack channel and the PagerDuty incident, with a link to the incident's page).
+describe('approval gates end to end', function () {
+  const PD_TOKEN = 'pd-approvals-token';
+  const PUBLIC_URL = 'https://selfheal.example.com';
+  let stack: Stack;
+  let pd: PagerDutyPeer;
+  let slack: SlackPeer;
+  let hook: HttpPeer;
+  let smtp: SmtpPeer;
+  let alice: string;
+  let bob: string;
+  const failing = new Set<string>();
+
+  before(async function () {
+    pd = await startPagerDutyPeer({ token: PD_TOKEN });
+    slack = await startSlackPeer();
+    hook = await startHttpPeer([{ method: 'POST', path: /^\/hook\/(?<name>[a-z0-9-]+)$/, handle: (req) => ({ status: failing.has(req.params.name!) ? 500 : 204 }) }]);
+    smtp = await startSmtpPeer();
+    process.env.TEST_APPROVALS_SLACK = slack.webhookUrl;
+    stack = await startStack({
+      env: {
+        PAGERDUTY_API_URL: pd.url,
+        PAGERDUTY_API_TOKEN: PD_TOKEN,
+        PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
+        SELFHEAL_PUBLIC_URL: PUBLIC_URL,
+        SMTP_URL: `smtp://${smtp.host}:${smtp.port}`,
+        SMTP_FROM: 'selfheal@example.com',
+      },
+      extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] },
+    });
+    alice = await issueToken(stack, 'alice', ['write']);
+    bob = await issueToken(stack, 'bob', ['write']);
+  });
+  after(async function () {
+    await stack?.stop();
+    await Promise.all([pd?.close(), slack?.close(), hook?.close(), smtp?.close()]);
+    delete process.env.TEST_APPROVALS_SLACK;
+  });
+
+  const hits = (name: string) => hook.requests.filter((r) => r.path === `/hook/${name}`).length;
+  const runsOf = (id: string) => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
+  const waiting = (id: string) => eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, `an action of ${id} awaiting approval`);
+  const decide = (id: string, runId: string, decision: 'approve' | 'reject', token?: string) =>
+    stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(runId)}`, {
+      method: 'POST',
+      body: JSON.stringify({ decision }),
+      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    });
+  const slackSaid = (pattern: RegExp) => slack.messages.filter((m) => pattern.test(m.text));
+
+  async function gatedRule(name: string, approval: { timeoutMinutes: number; onTimeout: 'approve' | 'reject' }, extra: Partial<RuleInputDocument> = {}, author = 'token:alice') {
+    const svc = newServiceId();
+    const ruleId = await insertRule(
+      stack.db.db,
+      {
+        name: `${name}-${randomUUID().slice(0, 6)}`,
+        services: [svc],
+        actions: [
+          { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/${name}`, body: '{}', approval: { required: true, ...approval } },
+          { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:TEST_APPROVALS_SLACK', text: '{{ rule.name }} done on {{ environment.host }}', when: 'always' },
+          { id: 'mail', type: 'notify.email', to: [`oncall-${name}@example.com`], subject: 'done', body: 'done', when: 'always' },
+        ],
+        ...extra,
+      } as RuleInputDocument,
+      { author },
+    );
+    return { svc, ruleId };
+  }
+  async function trigger(svc: string, host = 'db-1'): Promise<string> {
+    const id = newIncidentId();
+    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: `[${host}] replica lag`, service: { id: svc, type: 'service_reference', summary: 's' } } }));
+    assert.equal(res.status, 202);
+    return id;
+  }
+
+  it('announces the wait with a link; the author of the rule version gets 403, someone else approves, the action runs once', async function () {
+    const { svc } = await gatedRule('author', { timeoutMinutes: 30, onTimeout: 'reject' });
+    const id = await trigger(svc);
+    const run = await waiting(id);
+    const link = `${PUBLIC_URL}/ui#/incidents/${id}`;
+    await eventually(async () => slackSaid(/^\[self-healing\] Approval needed: /).some((m) => m.text.includes(link) && m.text.includes(id)), 30_000, 'the approval request in Slack');
+    await eventually(async () => pd.notes(id).some((n) => n.content.startsWith('[self-healing] Approval needed') && n.content.includes(link)), 30_000, 'the approval request on the incident');
+    await eventually(
+      async () => smtp.messages.some((m) => m.envelope.to.includes('oncall-author@example.com') && /^\[self-healing\] Approval needed: fix of /.test(m.subject ?? '') && m.body.includes(link)),
+      30_000,
+      'the approval request by email',
+    );
+
+    const own = await decide(id, run.id, 'approve', alice);
+    assert.equal(own.status, 403);
+    assert.equal(own.headers.get('content-type'), 'application/problem+json');
+    assert.match(((await own.json()) as { detail: string }).detail, /token:alice wrote version 1 of rule .*: its gated actions need the approval of someone else/);
+    assert.equal((await runsOf(id))[0]!.approval, null, 'nothing recorded');
+
+    const res = await decide(id, run.id, 'approve', bob);
+    assert.equal(res.status, 202);
+    assert.deepEqual(await res.json(), { actionRunId: run.id, decision: 'approve', actor: 'token:bob', delivered: true });
+    await eventually(async () => {
+      const r = await runsOf(id);
+      return r.length === 3 && r.every((x) => x.finished_at);
+    }, 30_000, 'the run to finish');
+    const runs = await runsOf(id);
+    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [['fix', 'succeeded'], ['chat', 'succeeded'], ['mail', 'succeeded']]);
+    assert.equal((runs[0]!.approval as { actor: string }).actor, 'token:bob');
+    assert.equal(hits('author'), 1, 'the gated action ran once');
+    assert.equal((await decide(id, run.id, 'approve', bob)).status, 409, 'a second approval is too late');
+    const audit = await stack.db.db.selectFrom('audit_log').select(['actor', 'action']).where('entity_id', '=', run.id).execute();
+    assert.deepEqual(audit, [{ actor: 'token:bob', action: 'approval.approve' }]);
+  });
+
+  it('the admin token cannot approve a rule it wrote either', async function () {
+    const { svc } = await gatedRule('admin-author', { timeoutMinutes: 30, onTimeout: 'reject' }, {}, 'admin-token');
+    const id = await trigger(svc);
+    const run = await waiting(id);
+    assert.equal((await decide(id, run.id, 'approve')).status, 403);
+    assert.equal((await decide(id, run.id, 'reject', alice)).status, 202);
+    await eventually(async () => (await runsOf(id))[0]?.status === 'rejected', 30_000, 'rejected');
+    assert.equal(hits('admin-author'), 0);
+  });
+
+  it('an approval signalled straight to Temporal, with no record in Postgres, approves nothing', async function () {
+    const { svc } = await gatedRule('forged', { timeoutMinutes: 30, onTimeout: 'reject' });
+    const id = await trigger(svc);
+    const run = await waiting(id);
+    assert.ok(run.workflow_id, 'the rule run that owns the action is recorded');
+    // Anyone with Temporal access (a compromised agent's credentials) signals the rule run and the incident run.
+    const forged = { actionRunId: run.id, decision: 'approve', actor: 'token:bob' };
+    await stack.temporal.client.workflow.getHandle(run.workflow_id!).signal(SIGNALS.approval, forged);
+    await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).signal(SIGNALS.approval, forged).catch(() => undefined);
+    // The rule run read Postgres, found nothing, and goes on waiting.
+    await eventually(async () => {
+      const events = (await stack.temporal.client.workflow.getHandle(run.workflow_id!).fetchHistory()).events ?? [];
+      const signalled = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes);
+      return signalled >= 0 && events.slice(signalled).some((e) => e.markerRecordedEventAttributes) ? true : undefined;
+    }, 30_000, 'the forged signal handled');
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await runsOf(id))[0]!.status, 'awaiting_approval');
+    assert.equal(hits('forged'), 0, 'the gated action did not run');
+
+    assert.equal((await decide(id, run.id, 'approve', bob)).status, 202);
+    await eventually(async () => (await runsOf(id))[0]?.status === 'succeeded', 30_000, 'the real approval to run the action');
+    assert.equal(hits('forged'), 1);
+  });
+
+  it('at the deadline the rule decides, says so in Slack and on the incident, and a late approval gets 409', async function () {
+    this.timeout(180_000);
+    const { svc } = await gatedRule('late', { timeoutMinutes: 1, onTimeout: 'reject' });
+    const id = await trigger(svc);
+    const run = await waiting(id);
+    const rejected = await eventually(async () => (await runsOf(id)).find((r) => r.status === 'rejected'), 120_000, 'the deadline to pass');
+    assert.deepEqual(rejected.approval && { decision: (rejected.approval as { decision: string }).decision, actor: (rejected.approval as { actor: string }).actor }, { decision: 'reject', actor: 'timeout' });
+    await eventually(async () => slackSaid(/^\[self-healing\] Approval timed out: /).some((m) => m.text.includes(id)), 30_000, 'the timeout announced in Slack');
+    await eventually(async () => pd.notes(id).some((n) => n.content.startsWith('[self-healing] Approval timed out')), 30_000, 'and on the incident');
+    const late = await decide(id, run.id, 'approve', bob);
+    assert.equal(late.status, 409);
+    assert.match(((await late.json()) as { detail: string }).detail, /already decided \(reject by timeout\)/);
+    assert.equal(hits('late'), 0);
+  });
+
+  it('a resolve during the wait cancels the rule: no side effect, Slack and the incident are told, the breaker counts what failed, approving then gets 409', async function () {
+    failing.add('before-gate');
+    const svc = newServiceId();
+    const ruleId = await insertRule(
+      stack.db.db,
+      {
+        name: `resolve-${randomUUID().slice(0, 6)}`,
+        services: [svc],
+        policies: { circuitBreaker: { failureThreshold: 1 } },
+        actions: [
+          { id: 'probe', type: 'notify.webhook', url: `${hook.url}/hook/before-gate`, body: '{}', retry: { maximumAttempts: 1 } },
+          { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/resolve`, body: '{}', when: 'always', approval: { required: true, timeoutMinutes: 30, onTimeout: 'approve' } },
+          { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:TEST_APPROVALS_SLACK', text: 'done', when: 'always' },
+        ],
+      },
+      { author: 'token:alice' },
+    );
+    const id = newIncidentId();
+    const data = { title: '[db-9] down', service: { id: svc, type: 'service_reference', summary: 's' } };
+    await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data, occurredAt: '2026-08-01T10:00:00Z' }));
+    const run = await waiting(id);
+    await stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { data: { service: data.service }, occurredAt: '2026-08-01T10:05:00Z' }));
+    const runs = await eventually(async () => {
+      const r = await runsOf(id);
+      return r.length === 3 && r.every((x) => x.finished_at) ? r : undefined;
+    }, 30_000, 'the cancelled run recorded');
+    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [['probe', 'failed'], ['fix', 'cancelled'], ['chat', 'skipped']]);
+    assert.equal(runs[2]!.reason, 'not run: the rule was cancelled when the incident resolved');
+    await eventually(async () => slackSaid(/^\[self-healing\] Cancelled: /).some((m) => m.text.includes(id) && m.text.includes('not run: fix, chat')), 30_000, 'the cancel announced in Slack');
+    await eventually(async () => pd.notes(id).some((n) => n.content.includes('was cancelled when the incident resolved')), 30_000, 'the summary note');
+    // The failure before the gate counts: threshold 1 opens the breaker, and that is announced too.
+    const rule = await stack.db.db.selectFrom('rules').select(['breaker_state', 'consecutive_failures']).where('id', '=', ruleId).executeTakeFirstOrThrow();
+    assert.deepEqual(rule, { breaker_state: 'open', consecutive_failures: 1 });
+    await eventually(async () => slackSaid(/^\[self-healing\] Circuit breaker opened: /).some((m) => m.text.includes(id)), 30_000, 'the breaker announced');
+    assert.equal((await decide(id, run.id, 'approve', bob)).status, 409);
+    assert.equal(hits('resolve'), 0, 'the gated action never ran');
+    assert.equal(slackSaid(/^done$/).length, 0);
+    // The rule run told the incident run it ended: nothing is left running.
+    await eventually(async () => ((await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { runningRules: string[] }).runningRules.length === 0, 30_000, 'no rule run left running');
+  });
+});

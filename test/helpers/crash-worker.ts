@@ -1,0 +1,32 @@
+// A main worker process for fault tests that dies at a chosen point: after an action run is claimed in
+// Postgres and before its side effect. It claims, prints "claimed <action run id>", and hangs until the
+// test SIGKILLs it. Run with startChildRoot('test/helpers/crash-worker.ts', env).
+import { NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/db/connect.js';
+import { createIntegrations } from '../../src/integrations.js';
+import { createLogger } from '../../src/logger.js';
+import { createMainWorker, installTemporalRuntime } from '../../src/temporal/worker.js';
+
+const config = loadConfig(process.env);
+const logger = createLogger({ level: 'warn' });
+installTemporalRuntime(logger);
+const { db } = await openDatabase({ url: config.database.url, dataDir: '' });
+const real = createActivities({ db, logger, extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] }, integrations: createIntegrations(config) });
+const connection = await NativeConnection.connect({ address: config.temporal.address ?? 'localhost:7233' });
+const worker = await createMainWorker({
+  connection,
+  namespace: config.temporal.namespace,
+  taskQueue: config.temporal.taskQueue,
+  activities: {
+    ...real,
+    async claimAction(input: Parameters<typeof real.claimAction>[0]) {
+      await real.claimAction(input);
+      process.stdout.write(`claimed ${input.actionRunId}\n`);
+      return new Promise<never>(() => undefined);
+    },
+  },
+});
+process.stdout.write('worker started\n');
+await worker.run();

@@ -1,0 +1,91 @@
+// A main worker with the real activities, some of them wrapped by a test (a gate before triage, a claim
+// followed by a crash), on its own task queue; and a way to start an incident's run straight through
+// Temporal, as the webhook would, or as anyone with Temporal access could.
+import { randomUUID } from 'node:crypto';
+import { WorkflowIdReusePolicy } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { INCIDENT_WORKFLOW_REVISION, SIGNALS, WORKFLOW_TYPES, incidentWorkflowId, type IncidentEventMessage } from '../../src/contracts/index.js';
+import { loadConfig } from '../../src/config.js';
+import type { ExtractorsConfig } from '../../src/domain/extract.js';
+import { createIntegrations } from '../../src/integrations.js';
+import { createLogger } from '../../src/logger.js';
+import { createMainWorker } from '../../src/temporal/worker.js';
+import type { TestDatabase } from './db.js';
+import type { TestTemporal } from './temporal.js';
+
+export type MainActivities = ReturnType<typeof createActivities>;
+
+export interface TestWorker {
+  taskQueue: string;
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** The real main worker's activities (notify.webhook and friends against local peers), some wrapped. */
+export async function startTestWorker(opts: {
+  temporal: TestTemporal;
+  db: TestDatabase;
+  taskQueue?: string;
+  extractors?: ExtractorsConfig;
+  wrap?: (real: MainActivities) => Partial<MainActivities>;
+}): Promise<TestWorker> {
+  const taskQueue = opts.taskQueue ?? `test-${randomUUID()}`;
+  const config = loadConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: opts.temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: opts.db.url });
+  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const real = createActivities({ db: opts.db.db, logger, extractors: opts.extractors ?? {}, integrations: createIntegrations(config) });
+  const worker = await createMainWorker({
+    connection: opts.temporal.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    activities: { ...real, ...(opts.wrap?.(real) ?? {}) },
+  });
+  const running = worker.run();
+  let stopped = false;
+  return {
+    taskQueue,
+    worker,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+    },
+  };
+}
+
+/** The incident event message the webhook would send for a sample payload. */
+export function messageOf(payload: { event: Record<string, unknown> & { id: string } }): IncidentEventMessage {
+  return {
+    eventId: payload.event.id,
+    eventType: String(payload.event.event_type),
+    occurredAt: payload.event.occurred_at as string | undefined,
+    receivedAt: new Date().toISOString(),
+    event: payload.event,
+  };
+}
+
+/** signalWithStart of the incident's workflow, as the webhook does (or as anyone with Temporal access could). */
+export async function signalIncident(
+  temporal: TestTemporal,
+  taskQueue: string,
+  incidentId: string,
+  msg: IncidentEventMessage,
+  input: { lingerSeconds?: number; historyLimit?: number } = {},
+): Promise<void> {
+  await temporal.client.workflow.signalWithStart(WORKFLOW_TYPES.incident, {
+    workflowId: incidentWorkflowId(incidentId),
+    taskQueue,
+    args: [{ incidentId, revision: INCIDENT_WORKFLOW_REVISION, ...input }],
+    signal: SIGNALS.incidentEvent,
+    signalArgs: [msg],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+  });
+}
+
+/** A promise with its resolve, for gates a test opens. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}

@@ -1,0 +1,252 @@
+// One matched rule's run, as its own workflow (one per incident, rule and event): its actions in order,
+// each chained on the outcomes before it and claimed in Postgres before any side effect, approvals read
+// back from Postgres, then the rule's outcome (circuit breaker), notices, the PagerDuty summary note, the
+// lease released and the incident workflow told. Long waits (a 7-day approval, a 24-h script) live here,
+// so the incident workflow's history stays short and it can continue as new while they last.
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ActionOutcome, MatchPlan, PlannedAction, RuleRunInput, RuleRunResult } from '../src/contracts/index.js';
+import { chainDecision } from '../src/domain/rules/chaining.js';
+import { renderAction } from '../src/domain/template.js';
+import type { Action } from '../src/domain/rules/schema.js';
+import { localDb, type Activities } from './activities.js';
+import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './messages.js';
+import { announce } from './notices.js';
+import { externalApiOptions, optionsForAction } from './options.js';
+
+const api = proxyActivities<Activities>(externalApiOptions);
+
+/** The id of an action run: its idempotency key, the same on every retry and replay. */
+export const actionRunIdOf = (incidentId: string, ruleId: string, actionId: string, eventId: string): string => `${incidentId}:${ruleId}:${actionId}:${eventId}`;
+
+interface RuleRun {
+  input: RuleRunInput;
+  /** `<workflowId>/<runId>`: what this run's claims carry. */
+  owner: string;
+  /** Action runs whose approval the API said it recorded (nudges; the decision is read from Postgres). */
+  nudges: Set<string>;
+  awaitingApproval: string | null;
+  running: string | null;
+  outcomes: ActionOutcome[];
+}
+
+export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResult> {
+  const info = workflowInfo();
+  const run: RuleRun = { input, owner: `${info.workflowId}/${info.runId}`, nudges: new Set(), awaitingApproval: null, running: null, outcomes: [] };
+  setHandler(approvalSignal, (nudge) => {
+    if (typeof nudge?.actionRunId === 'string') run.nudges.add(nudge.actionRunId);
+  });
+  setHandler(ruleRunStateQuery, () => ({ ruleId: input.plan.ruleId, awaitingApproval: run.awaitingApproval, running: run.running }));
+
+  let ended: RuleRunResult['ended'] = 'completed';
+  try {
+    ended = await runActions(run);
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    ended = 'cancelled';
+  }
+  await CancellationScope.nonCancellable(() => wrapUp(run, ended));
+  return { ruleId: input.plan.ruleId, ended, actionRuns: run.outcomes.filter((o) => o.status !== 'skipped').length };
+}
+
+/** Each action in order: skipped or run as its `when` says. Cancellation (a resolve) marks what is left. */
+async function runActions(run: RuleRun): Promise<RuleRunResult['ended']> {
+  const { plan, incidentId, eventId } = run.input;
+  for (const [i, action] of plan.actions.entries()) {
+    const actionRunId = actionRunIdOf(incidentId, plan.ruleId, action.id, eventId);
+    const chain = chainDecision(action.when, run.outcomes);
+    if (!chain.run) {
+      run.outcomes.push(await localDb.recordActionSkipped({ actionRunId, incidentId, plan, action, reason: chain.reason, owner: run.owner }));
+      continue;
+    }
+    let outcome: ActionOutcome | 'claimed_elsewhere';
+    try {
+      outcome = await runAction(run, render(action, plan, run.outcomes), actionRunId, chain.reason);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      await CancellationScope.nonCancellable(() => cancelRest(run, actionRunId, action, plan.actions.slice(i + 1)));
+      throw err;
+    }
+    if (outcome === 'claimed_elsewhere') return 'claimed_elsewhere';
+    run.outcomes.push(outcome);
+  }
+  return 'completed';
+}
+
+/** The action in flight is recorded cancelled (once it stopped), the ones after it skipped. */
+async function cancelRest(run: RuleRun, actionRunId: string, action: PlannedAction, rest: PlannedAction[]): Promise<void> {
+  const { plan, incidentId, eventId } = run.input;
+  run.awaitingApproval = null;
+  run.running = null;
+  run.outcomes.push(
+    await localDb.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'cancelled', error: 'cancelled: the incident resolved', owner: run.owner }),
+  );
+  for (const a of rest) {
+    run.outcomes.push(
+      await localDb.recordActionSkipped({
+        actionRunId: actionRunIdOf(incidentId, plan.ruleId, a.id, eventId),
+        incidentId,
+        plan,
+        action: a,
+        reason: 'not run: the rule was cancelled when the incident resolved',
+        owner: run.owner,
+      }),
+    );
+  }
+}
+
+/** Claim, pass the approval gate, execute, record. */
+async function runAction(run: RuleRun, action: PlannedAction, actionRunId: string, reason: string): Promise<ActionOutcome | 'claimed_elsewhere'> {
+  const { plan, incidentId } = run.input;
+  const dryRun = plan.decision === 'dry_run';
+  const gated = Boolean(action.approval) && !dryRun;
+  const claim = await localDb.claimAction({ actionRunId, incidentId, plan, action, owner: run.owner, workflowId: workflowInfo().workflowId, reason, awaitingApproval: gated });
+  if (!claim.owned) return 'claimed_elsewhere';
+  if (claim.finished) return claim.finished;
+  const record = (o: Omit<ActionOutcome, 'actionRunId' | 'actionId' | 'type'>) => localDb.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, ...o, owner: run.owner });
+  if (dryRun) return record({ status: 'dry_run' });
+
+  if (gated && claim.status === 'awaiting_approval') {
+    const decision = await approvalGate(run, action, actionRunId);
+    if (decision.decision === 'reject') {
+      return record({ status: 'rejected', error: decision.actor === 'timeout' ? 'approval timed out; the rule says reject' : `rejected by ${decision.actor}` });
+    }
+    await localDb.startApprovedAction({ actionRunId, owner: run.owner });
+  }
+
+  run.running = actionRunId;
+  try {
+    const result = await execute(run, action, actionRunId);
+    const ok = result.exitCode === undefined || result.exitCode === null ? !result.error : result.exitCode === 0;
+    return await record({
+      status: ok ? 'succeeded' : 'failed',
+      exitCode: result.exitCode,
+      outputExcerpt: result.outputExcerpt,
+      link: result.link,
+      error: ok ? undefined : (result.error ?? `exit code ${result.exitCode}`),
+    });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+    return record({ status: 'failed', error: cause instanceof Error ? cause.message : String(cause) });
+  } finally {
+    run.running = null;
+  }
+}
+
+/**
+ * Wait for the decision on a gated action. Only a decision recorded in Postgres counts (the API records
+ * it with the authenticated actor, then nudges this run): a signal alone approves nothing. At the deadline
+ * the rule's onTimeout is recorded unless a person's decision got there first.
+ */
+async function approvalGate(run: RuleRun, action: PlannedAction, actionRunId: string): Promise<{ decision: 'approve' | 'reject'; actor: string }> {
+  const approval = action.approval!;
+  run.awaitingApproval = actionRunId;
+  await announce(run.input, { kind: 'approval_waiting', actionRunId, actionId: action.id, timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout });
+  const deadline = Date.now() + approval.timeoutMinutes * 60_000;
+  try {
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left > 0 && (await condition(() => run.nudges.has(actionRunId), left))) {
+        run.nudges.delete(actionRunId);
+        const recorded = await localDb.readApproval({ actionRunId });
+        if (recorded) return recorded;
+        log.warn('approval signal without a recorded approval ignored', { actionRunId });
+        continue;
+      }
+      const settled = await localDb.settleApproval({ actionRunId, onTimeout: approval.onTimeout });
+      if (settled.actor === 'timeout') await announce(run.input, { kind: 'approval_timed_out', actionRunId, actionId: action.id, onTimeout: approval.onTimeout });
+      return settled;
+    }
+  } finally {
+    run.awaitingApproval = null;
+  }
+}
+
+/** The side effect: an agent script on the environment's queue, anything else on the main worker. */
+async function execute(run: RuleRun, action: PlannedAction, actionRunId: string) {
+  const { plan, incidentId, eventId } = run.input;
+  const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
+  if (action.type === 'script.agent') {
+    return proxyActivities<Activities>({ ...options, taskQueue: String(action.params.agentTaskQueue ?? ''), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
+      script: String(action.params.script),
+      args: (action.params.args as string[] | undefined) ?? [],
+      env: (action.params.environment as Record<string, string> | undefined) ?? {},
+      timeoutSeconds: action.timeoutSeconds ?? 300,
+      context: { incidentId, ruleId: plan.ruleId, actionRunId },
+    });
+  }
+  const script = action.type.startsWith('script.');
+  return proxyActivities<Activities>({ ...options, ...(script ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) }).executeAction({
+    actionRunId,
+    incidentId,
+    eventId,
+    matchId: plan.matchId,
+    ruleId: plan.ruleId,
+    ruleVersion: plan.ruleVersion,
+    target: plan.target,
+    action,
+    dryRun: false,
+    previous: run.outcomes,
+  });
+}
+
+/**
+ * After the last action (or a cancellation): the breaker, the notices, the summary note, the lease, and
+ * the incident workflow told. Runs whatever happened, cancellation included.
+ */
+async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void> {
+  const { plan, incidentId } = run.input;
+  if (ended !== 'claimed_elsewhere') {
+    if (plan.decision === 'run') {
+      const ran = run.outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
+      const outcome = ran.some((o) => o.status === 'failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
+      const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, outcome, trial: plan.breakerTrial });
+      if (breaker.opened) await announce(run.input, { kind: 'breaker_opened', failures: breaker.failures, threshold: breaker.threshold, trial: Boolean(plan.breakerTrial) });
+    }
+    if (ended === 'cancelled') await announce(run.input, { kind: 'cancelled_by_resolve', notRun: run.outcomes.filter((o) => o.status === 'cancelled' || o.status === 'skipped').map((o) => o.actionId) });
+    // A dry run touches nothing outside Self-healing, PagerDuty included.
+    if (plan.decision !== 'dry_run' && plan.writeBack && run.outcomes.length > 0) {
+      try {
+        await api.writeBackNote({ incidentId, plan, outcomes: run.outcomes, cancelled: ended === 'cancelled' });
+      } catch (err) {
+        log.warn('PagerDuty summary note not written', { incidentId, error: messageOf(err) });
+      }
+    }
+  }
+  if (plan.leaseId) await localDb.releaseLease({ leaseId: plan.leaseId });
+  try {
+    await getExternalWorkflowHandle(run.input.parentWorkflowId).signal(ruleRunFinishedSignal, { id: workflowInfo().workflowId, ended });
+  } catch (err) {
+    log.warn('incident workflow not told that the rule run ended', { error: messageOf(err) });
+  }
+}
+
+function messageOf(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/**
+ * Render an action's templates just before it runs, so `results.<actionId>` holds the outcomes of the
+ * earlier actions. Pure and deterministic; rendered values are data (argv, JSON), never shell.
+ */
+export function render(action: PlannedAction, plan: MatchPlan, previous: ActionOutcome[]): PlannedAction {
+  const results = Object.fromEntries(
+    previous.map((o) => [o.actionId, { status: o.status, exitCode: o.exitCode ?? null, outputExcerpt: o.outputExcerpt ?? '', link: o.link ?? '', error: o.error ?? '' }]),
+  );
+  const { agentTaskQueue, ...raw } = action.params;
+  const rendered = renderAction({ ...raw, id: action.id, type: action.type } as unknown as Action, { ...plan.context, results }) as unknown as Record<string, unknown>;
+  const { id: _id, type: _type, ...params } = rendered;
+  return { ...action, params: { ...params, ...(agentTaskQueue !== undefined ? { agentTaskQueue } : {}) } };
+}
