@@ -265,7 +265,7 @@ describe('API: rule backtests', function () {
       [{ rule: disk(), from: to.toISOString(), to: base.toISOString() }, 'from', /empty/],
       [{}, 'rule', /give the rule/],
       [{ rule: disk(), limit: 100_000 }, 'limit', /./],
-      [{ rule: disk(), surprise: true }, '(body)', /./],
+      [{ rule: disk(), surprise: true }, 'surprise', /unknown field/],
     ];
     for (const [body, path, detail] of cases) {
       const res = await call('POST', '/api/rules/backtest', body);

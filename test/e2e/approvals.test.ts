@@ -29,9 +29,9 @@ describe('approval gates end to end', function () {
     slack = await startSlackPeer();
     hook = await startHttpPeer([{ method: 'POST', path: /^\/hook\/(?<name>[a-z0-9-]+)$/, handle: (req) => ({ status: failing.has(req.params.name!) ? 500 : 204 }) }]);
     smtp = await startSmtpPeer();
-    process.env.TEST_APPROVALS_SLACK = slack.webhookUrl;
+    process.env.SELFHEAL_SECRET_TEST_APPROVALS_SLACK = slack.webhookUrl;
     stack = await startStack({
-      env: {
+      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32',
         PAGERDUTY_API_URL: pd.url,
         PAGERDUTY_API_TOKEN: PD_TOKEN,
         PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
@@ -47,7 +47,7 @@ describe('approval gates end to end', function () {
   after(async function () {
     await stack?.stop();
     await Promise.all([pd?.close(), slack?.close(), hook?.close(), smtp?.close()]);
-    delete process.env.TEST_APPROVALS_SLACK;
+    delete process.env.SELFHEAL_SECRET_TEST_APPROVALS_SLACK;
   });
 
   const hits = (name: string) => hook.requests.filter((r) => r.path === `/hook/${name}`).length;
@@ -70,7 +70,7 @@ describe('approval gates end to end', function () {
         services: [svc],
         actions: [
           { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/${name}`, body: '{}', approval: { required: true, ...approval } },
-          { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:TEST_APPROVALS_SLACK', text: '{{ rule.name }} done on {{ environment.host }}', when: 'always' },
+          { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_APPROVALS_SLACK', text: '{{ rule.name }} done on {{ environment.host }}', when: 'always' },
           { id: 'mail', type: 'notify.email', to: [`oncall-${name}@example.com`], subject: 'done', body: 'done', when: 'always' },
         ],
         ...extra,
@@ -182,7 +182,7 @@ describe('approval gates end to end', function () {
         actions: [
           { id: 'probe', type: 'notify.webhook', url: `${hook.url}/hook/before-gate`, body: '{}', retry: { maximumAttempts: 1 } },
           { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/resolve`, body: '{}', when: 'always', approval: { required: true, timeoutMinutes: 30, onTimeout: 'approve' } },
-          { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:TEST_APPROVALS_SLACK', text: 'done', when: 'always' },
+          { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_APPROVALS_SLACK', text: 'done', when: 'always' },
         ],
       },
       { author: 'token:alice' },

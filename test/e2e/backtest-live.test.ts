@@ -10,7 +10,7 @@ import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { TITLE_EXTRACTORS } from '../helpers/history.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
+import { ADMIN_TOKEN, eventually, issueToken, startStack, type Stack } from '../helpers/stack.js';
 
 // The backtest's simulated policies against the live pipeline, decision by decision: a history of incidents
 // across three services, hosts in four environments (one in a maintenance window) and several time zones
@@ -64,7 +64,7 @@ describe('backtest: the simulated policies decide what the live pipeline decided
       { method: 'POST', path: '/hook', handle: (req) => (req.rawBody.includes('db-bad') ? { status: 500, text: 'downstream failed' } : { status: 200, json: { ok: true } }) },
     ]);
     stack = await startStack({
-      env: { PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
+      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
       extractors: TITLE_EXTRACTORS,
     });
     // The API answering backtests extracts as the worker does.
@@ -200,9 +200,16 @@ describe('backtest: the simulated policies decide what the live pipeline decided
     }
   }
 
+  let approver: string | undefined;
   async function approveHeld(): Promise<void> {
+    // The rules were written with the admin token; their author may not approve them.
+    approver ??= await issueToken(stack, 'approver', ['write']);
     for (const [runId, incidentId] of [...held]) {
-      const res = await stack.api(`/api/incidents/${incidentId}/approvals/${encodeURIComponent(runId)}`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) });
+      const res = await stack.api(`/api/incidents/${incidentId}/approvals/${encodeURIComponent(runId)}`, {
+        method: 'POST',
+        body: JSON.stringify({ decision: 'approve' }),
+        headers: { authorization: `Bearer ${approver}` },
+      });
       assert.equal(res.status, 202, await res.text());
       await eventually(async () => (await db().selectFrom('action_runs').select('finished_at').where('id', '=', runId).executeTakeFirstOrThrow()).finished_at !== null, 60_000, 'approved run finished');
       held.delete(runId);

@@ -14,7 +14,7 @@ describe('poison events end to end', function () {
 
   before(async function () {
     hook = await startHttpPeer([{ method: 'POST', path: '/hook', handle: () => ({ status: 204 }) }]);
-    stack = await startStack();
+    stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
   });
   after(async function () {
     await stack?.stop();

@@ -41,7 +41,7 @@ describe('fault: Postgres restarted during a burst, with per-host limits', funct
       },
     ]);
     stack = await startStack({
-      env: { DATABASE_URL: proxied.toString() },
+      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', DATABASE_URL: proxied.toString() },
       db,
       extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] },
     });

@@ -31,7 +31,11 @@ export async function startTestWorker(opts: {
   wrap?: (real: MainActivities) => Partial<MainActivities>;
 }): Promise<TestWorker> {
   const taskQueue = opts.taskQueue ?? `test-${randomUUID()}`;
-  const config = loadConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: opts.temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: opts.db.url });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    // The local peers listen on loopback, which rule-directed calls reach only when the allow-list names it.
+    ACTION_EGRESS_ALLOW: '127.0.0.1/32',
+    TEMPORAL_ADDRESS: opts.temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: opts.db.url });
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const real = createActivities({ db: opts.db.db, logger, extractors: opts.extractors ?? {}, integrations: createIntegrations(config) });
   const worker = await createMainWorker({

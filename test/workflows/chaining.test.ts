@@ -17,7 +17,7 @@ describe('rule chaining through the workflow (random rules and outcomes)', funct
 
   before(async function () {
     hook = await startHttpPeer([{ method: 'POST', path: /^\/hook\/(?<key>[a-z0-9-]+)$/, handle: (req) => ({ status: failing.has(req.params.key!) ? 500 : 204 }) }]);
-    stack = await startStack();
+    stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
   });
   after(async function () {
     await stack?.stop();

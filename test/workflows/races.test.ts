@@ -93,7 +93,7 @@ describe('incident workflow races (injected deterministically, side effects coun
     await rule('crash', svc);
     const taskQueue = `crash-${newServiceId().toLowerCase()}`;
     // A real worker process that claims the action in Postgres and is killed before it goes any further.
-    const doomed = startChildRoot('test/helpers/crash-worker.ts', { TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue });
+    const doomed = startChildRoot('test/helpers/crash-worker.ts', { ACTION_EGRESS_ALLOW: '127.0.0.1/32', TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue });
     await doomed.waitFor(/worker started/);
     const id = newIncidentId();
     await signalIncident(temporal, taskQueue, id, messageOf(trigger(id, svc)), { lingerSeconds: 1 });
