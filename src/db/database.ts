@@ -99,6 +99,10 @@ export interface RuleMatchTable {
   skip_reason: string | null;
   target: string | null;
   matched_at: Generated<Date>;
+  /** pending | verified | unverified | not_applicable (issue 22); null when the match ran no action. */
+  verification: string | null;
+  verification_detail: string | null;
+  verified_at: Date | null;
 }
 
 export interface ActionRunTable {
