@@ -83,13 +83,14 @@ export function createJobActivities(deps: JobActivityDeps) {
   }
 
   async function resolveJobTargets(input: { jobId: string }): Promise<JobRunPlan | { skipped: string }> {
-    const row = await db.selectFrom('jobs').select(['id', 'definition', 'enabled']).where('id', '=', input.jobId).where('deleted_at', 'is', null).executeTakeFirst();
+    const row = await db.selectFrom('jobs').select(['id', 'definition', 'enabled', 'team']).where('id', '=', input.jobId).where('deleted_at', 'is', null).executeTakeFirst();
     if (!row) return { skipped: `job ${input.jobId} no longer exists` };
     const parsed = jobDefinitionSchema.safeParse(row.definition);
     if (!parsed.success) throw ApplicationFailure.nonRetryable(`stored definition of job ${input.jobId} is not valid: ${parsed.error.message}`, 'ValidationError');
     const job = { ...parsed.data, id: row.id } as JobDefinition;
 
-    let query = db.selectFrom('environments').select(['name', 'agent_task_queue', 'ssh']).orderBy('name');
+    // A job reaches only its own team's environments (issue 24): another team's is "not registered" here.
+    let query = db.selectFrom('environments').select(['name', 'agent_task_queue', 'ssh']).where('team', '=', row.team).orderBy('name');
     const t = job.targets;
     if ('environments' in t) query = query.where('name', 'in', t.environments);
     else if ('selector' in t) query = query.where(sql<boolean>`labels @> ${JSON.stringify(t.selector)}::jsonb`);
@@ -99,7 +100,7 @@ export function createJobActivities(deps: JobActivityDeps) {
 
     const targets: JobTarget[] = names.map((name) => {
       const e = byName.get(name);
-      if (!e) return { environment: name, via: job.via, problem: `environment ${name} is not registered` };
+      if (!e) return { environment: name, via: job.via, problem: `environment ${name} is not registered in team ${row.team}` };
       if (job.via === 'ssh') {
         return e.ssh ? { environment: name, via: 'ssh' } : { environment: name, via: 'ssh', problem: `environment ${name} has no management VM (ssh) configured` };
       }

@@ -5,6 +5,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
+import type { TeamMembership } from '../domain/teams.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { withTimeout } from '../timeout.js';
@@ -40,7 +41,7 @@ export interface WebhookOutcome {
 }
 
 export type AppEnv = {
-  Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver };
+  Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; teamRoles?: TeamMembership[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver };
 };
 
 /** The PagerDuty webhook's byte limit: PagerDuty's deliveries are a few KiB. */

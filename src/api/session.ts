@@ -24,6 +24,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { findLiveSession, insertSession, revokeSession, sweepSessions, touchSession } from '../db/queries/sessions.js';
+import { teamRolesOf, type TeamMembership } from '../domain/teams.js';
 import type { AppEnv } from './app.js';
 import { hashToken, sameSecret, type Scope } from './auth.js';
 import { forbidden, unauthorized } from './problem.js';
@@ -48,6 +49,8 @@ export interface SessionActor {
   /** `user:<email or sub>`, as the audit log records it. */
   actor: string;
   scopes: Scope[];
+  /** Team roles from the session's groups under the current OIDC_ROLE_MAP. */
+  memberships: TeamMembership[];
   subject: string;
   email: string | null;
   name: string | null;
@@ -116,7 +119,8 @@ export function sessionResolver(deps: { db: Kysely<Database>; config: Config }):
     const csrfToken = csrfTokenFor(secret);
     if (!SAFE_METHODS.has(c.req.method)) checkForgery(c, oidc.publicOrigin, csrfToken);
     if (row.stale) await touchSession(deps.db, row.id);
-    return { id: row.id, actor: row.actor, scopes: row.scopes as Scope[], subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
+    const memberships = teamRolesOf(row.groups as string[], oidc.teamRoleMap);
+    return { id: row.id, actor: row.actor, scopes: row.scopes as Scope[], memberships, subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
   };
 }
 

@@ -9,6 +9,7 @@ import { AGENT_CHECK_SCRIPT, WORKFLOW_TYPES, type AgentCheckInput, type AgentChe
 import type { AppDeps, AppEnv } from '../app.js';
 import { withTimeout } from '../app.js';
 import { requireScope } from '../auth.js';
+import { requireTeam } from '../team-access.js';
 import { notFound, unavailable } from '../problem.js';
 import { audit } from './environments.js';
 
@@ -32,8 +33,9 @@ export function agentCheckRoutes(deps: AppDeps) {
 
   app.post('/api/environments/:name/check', requireScope(auth, 'write'), async (c) => {
     const name = c.req.param('name');
-    const env = await deps.db.selectFrom('environments').select(['name', 'agent_task_queue']).where('name', '=', name).executeTakeFirst();
+    const env = await deps.db.selectFrom('environments').select(['name', 'agent_task_queue', 'team']).where('name', '=', name).executeTakeFirst();
     if (!env) throw notFound(`environment ${name} is not known`);
+    requireTeam(c, 'editor', env.team, `environment ${name}`);
     const taskQueue = env.agent_task_queue ?? agentTaskQueue(name);
 
     let agent;
@@ -51,7 +53,7 @@ export function agentCheckRoutes(deps: AppDeps) {
     // `agent-check-*` run in Temporal without an audit entry was started by someone else (docs/security.md "Agents").
     const workflowId = `agent-check-${name}-${randomUUID()}`;
     const input: AgentCheckInput = { environment: name, taskQueue, script: AGENT_CHECK_SCRIPT, scheduleToStartSeconds: SCHEDULE_TO_START_SECONDS, timeoutSeconds: SCRIPT_TIMEOUT_SECONDS };
-    await audit(deps.db, { actor: c.get('actor'), action: 'environment.check', entityType: 'environment', entityId: name, after: { workflowId, taskQueue, script: AGENT_CHECK_SCRIPT } });
+    await audit(deps.db, { actor: c.get('actor'), action: 'environment.check', entityType: 'environment', entityId: name, after: { workflowId, taskQueue, script: AGENT_CHECK_SCRIPT }, team: env.team });
     let check: AgentCheckResult;
     try {
       check = await withTimeout(

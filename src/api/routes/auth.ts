@@ -64,7 +64,7 @@ export function authRoutes(deps: AppDeps) {
           groups: who.mappedGroups,
           idToken: who.idToken,
         });
-        await writeAudit(trx, { actor: who.actor, action: 'session.create', entityType: 'session', entityId: sessionId, after: { subject: who.subject, groups: who.mappedGroups, scopes: who.roles } });
+        await writeAudit(trx, { actor: who.actor, action: 'session.create', entityType: 'session', entityId: sessionId, after: { subject: who.subject, groups: who.mappedGroups, scopes: who.roles, teams: who.teamRoles } });
         return sessionId;
       });
       c.get('logger').info({ sessionId: id, actor: who.actor, scopes: who.roles }, 'signed in');
@@ -78,7 +78,7 @@ export function authRoutes(deps: AppDeps) {
     const s = await c.get('resolveSession')?.(c);
     if (!s) throw unauthorized('not signed in with single sign-on');
     return c.json(
-      { actor: s.actor, subject: s.subject, email: s.email, name: s.name, scopes: s.scopes, expiresAt: s.expiresAt.toISOString(), csrfToken: s.csrfToken },
+      { actor: s.actor, subject: s.subject, email: s.email, name: s.name, scopes: s.scopes, teams: s.memberships, expiresAt: s.expiresAt.toISOString(), csrfToken: s.csrfToken },
       200,
       NO_STORE,
     );

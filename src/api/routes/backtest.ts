@@ -34,6 +34,7 @@ import type { Kysely } from 'kysely';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
 import { badRequest, notFound, ProblemError } from '../problem.js';
+import { requireTeam } from '../team-access.js';
 
 // ---- request schemas (they also generate the OpenAPI document) ---------------------------------------
 
@@ -277,9 +278,10 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
     }
   }
 
-  async function storedRule(id: string) {
+  async function storedRule(c: Context<AppEnv>, id: string, role: 'viewer' | 'editor' = 'viewer') {
     const row = await findRule(db, id);
     if (!row) throw notFound(`rule ${id} is not known`);
+    requireTeam(c, role, row.team, `rule ${id}`);
     return row;
   }
 
@@ -302,7 +304,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
 
     let candidate: LaneSpec;
     let baseline: LaneSpec | undefined;
-    const stored = input.ruleId ? await storedRule(input.ruleId) : undefined;
+    const stored = input.ruleId ? await storedRule(c, input.ruleId) : undefined;
     const asLive = { asLive: input.asLive === true };
     if (input.rule) {
       candidate = definitionLane(input.rule as RuleInput, { id: stored?.id ?? 'unsaved', version: 0 }, asLive);
@@ -325,7 +327,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   app.post('/api/rules/:id/backtest', write, async (c) => {
     const id = c.req.param('id');
     const input = parseWith(attachBacktestSchema, await jsonBody(c));
-    const stored = await storedRule(id);
+    const stored = await storedRule(c, id, 'editor');
     const window = await resolveWindow(db, input, deps.config.retention.days);
     const candidate = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version }, { asLive: input.asLive === true });
     const result = await run({ candidate, ruleId: stored.id, window, input, page: { offset: 0, limit: 0, only: 'matched' } });
@@ -350,6 +352,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
           suppressedBy: s.suppressedBy,
           peakPerHour: s.peakPerHour,
         },
+        team: stored.team,
       });
       return saved;
     });
@@ -360,6 +363,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
     const id = c.req.param('id');
     const row = await findRule(db, id, { includeDeleted: true });
     if (!row) throw notFound(`rule ${id} is not known`);
+    requireTeam(c, 'viewer', row.team, `rule ${id}`);
     return c.json({ items: (await listRuleBacktests(db, id)).map(backtestView) });
   });
 

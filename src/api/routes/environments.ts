@@ -9,6 +9,7 @@ import { agentStatus } from '../../temporal/pollers.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { hasScope, requireScope } from '../auth.js';
 import { readJsonBody } from '../body.js';
+import { requireTeam, teamForChange, teamForCreate, visibleTeams } from '../team-access.js';
 import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
 
 
@@ -33,7 +34,7 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
 
 export async function audit(
   db: Kysely<Database>,
-  entry: { actor: string | undefined; action: string; entityType: string; entityId: string; before?: unknown; after?: unknown },
+  entry: { actor: string | undefined; action: string; entityType: string; entityId: string; before?: unknown; after?: unknown; team?: string | undefined },
 ): Promise<void> {
   await db
     .insertInto('audit_log')
@@ -44,6 +45,7 @@ export async function audit(
       entity_id: entry.entityId,
       before: entry.before === undefined ? null : JSON.stringify(entry.before),
       after: entry.after === undefined ? null : JSON.stringify(entry.after),
+      team: entry.team ?? null,
     })
     .execute();
 }
@@ -51,6 +53,7 @@ export async function audit(
 export function environmentView(e: Environment) {
   return {
     name: e.name,
+    team: e.team,
     description: e.description,
     labels: e.labels,
     agentTaskQueue: e.agent_task_queue ?? agentTaskQueue(e.name),
@@ -135,7 +138,14 @@ export function environmentRoutes(deps: AppDeps) {
   }
 
   app.get('/api/environments', requireScope(auth, 'read'), async (c) => {
-    const rows = await deps.db.selectFrom('environments').selectAll().orderBy('name').execute();
+    const teams = visibleTeams(c);
+    if (teams?.length === 0) return c.json({ items: [] });
+    const rows = await deps.db
+      .selectFrom('environments')
+      .selectAll()
+      .$if(teams !== undefined, (q) => q.where('team', 'in', teams!))
+      .orderBy('name')
+      .execute();
     return c.json({ items: rows.map(environmentView) });
   });
 
@@ -143,6 +153,7 @@ export function environmentRoutes(deps: AppDeps) {
     const name = c.req.param('name');
     const e = await find(name);
     if (!e) throw notFound(`environment ${name} is not known`);
+    requireTeam(c, 'viewer', e.team, `environment ${name}`);
     const view = environmentView(e);
     const { taskQueue: _q, ...agent } = await agentOf(view.agentTaskQueue);
     return c.json({ ...view, agent });
@@ -150,6 +161,7 @@ export function environmentRoutes(deps: AppDeps) {
 
   app.post('/api/environments', requireScope(auth, 'write'), async (c) => {
     const body = parseBody(environmentCreateSchema, await readJson(c));
+    const team = await teamForCreate(c, deps.db, body.team, `environment ${body.name}`);
     checkAuthority(c, body.name, body, undefined);
     const row = await deps.db.transaction().execute(async (trx) => {
       await queueFree(trx, body.name, body.agentTaskQueue ?? agentTaskQueue(body.name));
@@ -162,12 +174,13 @@ export function environmentRoutes(deps: AppDeps) {
           agent_task_queue: body.agentTaskQueue ?? agentTaskQueue(body.name),
           ssh: body.ssh ? JSON.stringify(body.ssh) : null,
           maintenance_windows: JSON.stringify(body.maintenanceWindows),
+          team,
         })
         .onConflict((oc) => oc.column('name').doNothing())
         .returningAll()
         .executeTakeFirst();
       if (!inserted) throw conflict(`environment ${body.name} already exists`);
-      await audit(trx, { actor: c.get('actor'), action: 'environment.create', entityType: 'environment', entityId: body.name, after: environmentView(inserted) });
+      await audit(trx, { actor: c.get('actor'), action: 'environment.create', entityType: 'environment', entityId: body.name, after: environmentView(inserted), team });
       return inserted;
     });
     c.header('Location', `/api/environments/${encodeURIComponent(row.name)}`);
@@ -183,6 +196,7 @@ export function environmentRoutes(deps: AppDeps) {
     const row = await deps.db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom('environments').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
       if (!before) throw notFound(`environment ${name} is not known`);
+      const team = await teamForChange(c, trx, before.team, body.team, `environment ${name}`);
       checkAuthority(c, name, body, before);
       await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
       const updated = await trx
@@ -193,12 +207,13 @@ export function environmentRoutes(deps: AppDeps) {
           agent_task_queue: body.agentTaskQueue ?? agentTaskQueue(name),
           ssh: body.ssh ? JSON.stringify(body.ssh) : null,
           maintenance_windows: JSON.stringify(body.maintenanceWindows),
+          team,
           updated_at: new Date(),
         })
         .where('name', '=', name)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await audit(trx, { actor: c.get('actor'), action: 'environment.update', entityType: 'environment', entityId: name, before: environmentView(before), after: environmentView(updated) });
+      await audit(trx, { actor: c.get('actor'), action: 'environment.update', entityType: 'environment', entityId: name, before: environmentView(before), after: environmentView(updated), team });
       return updated;
     });
     return c.json(environmentView(row));
@@ -209,11 +224,12 @@ export function environmentRoutes(deps: AppDeps) {
     await deps.db.transaction().execute(async (trx) => {
       const current = await trx.selectFrom('environments').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
       if (!current) throw notFound(`environment ${name} is not known`);
+      requireTeam(c, 'editor', current.team, `environment ${name}`);
       // Deleting an environment with a management VM or its own agent queue, then creating it again, would
       // move where its code runs: that takes admin too.
       checkAuthority(c, name, { labels: {}, maintenanceWindows: [], ssh: null }, current);
       const before = await trx.deleteFrom('environments').where('name', '=', name).returningAll().executeTakeFirstOrThrow();
-      await audit(trx, { actor: c.get('actor'), action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before) });
+      await audit(trx, { actor: c.get('actor'), action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before), team: current.team });
     });
     return c.body(null, 204);
   });

@@ -7,6 +7,9 @@ import { workflowUrl } from '../../temporal/names.js';
 import { SIGNALS } from '../../contracts/index.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
+import { ruleTeam } from '../../db/repositories/teams.js';
+import { DEFAULT_TEAM } from '../../domain/teams.js';
+import { requireTeam } from '../team-access.js';
 import { readJsonBody } from '../body.js';
 import { badRequest, conflict, forbidden, issuesToErrors, notFound } from '../problem.js';
 
@@ -139,6 +142,9 @@ export function incidentRoutes(deps: AppDeps) {
     if (!body.success) throw badRequest('invalid approval', issuesToErrors(body.error.issues));
     const run = await findActionRun(deps.db, actionRunId);
     if (!run || run.incident_id !== id) throw notFound(`action run ${actionRunId} of incident ${id} is not known`);
+    // Only an approver of the team owning the rule that planned the action may decide it (issue 24).
+    const team = (run.rule_id !== null ? await ruleTeam(deps.db, run.rule_id) : undefined) ?? DEFAULT_TEAM;
+    requireTeam(c, 'approver', team, `action run ${actionRunId}`);
     const actor = c.get('actor') ?? 'unknown';
     const author = run.rule_id !== null && run.rule_version !== null ? await ruleVersionAuthor(deps.db, run.rule_id, run.rule_version) : undefined;
     if (author === undefined) throw forbidden(`the author of the rule version that planned ${actionRunId} is not recorded, so nobody can be shown to be someone else: it cannot be approved`);
@@ -150,7 +156,7 @@ export function incidentRoutes(deps: AppDeps) {
       );
     if (run.status !== 'awaiting_approval' || run.approval !== null) throw late(run.status, run.approval);
     const decision = { decision: body.data.decision, actor, at: new Date().toISOString(), ...(body.data.comment !== undefined ? { comment: body.data.comment } : {}) };
-    const recorded = await recordApprovalDecision(deps.db, actionRunId, decision);
+    const recorded = await recordApprovalDecision(deps.db, actionRunId, decision, team);
     if (!recorded) {
       // The deadline, a cancellation or another approver got there between our read and our write.
       const now = await findActionRun(deps.db, actionRunId);

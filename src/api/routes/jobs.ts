@@ -20,6 +20,8 @@ import {
 } from '../../temporal/schedules.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
+import { requireTeam, teamForChange, teamForCreate, visibleTeams } from '../team-access.js';
+import { environmentsOutside } from '../../db/repositories/teams.js';
 import { badRequest, conflict, issuesToErrors, notFound, ProblemError, unavailable } from '../problem.js';
 import { audit, parseBody, readJson } from './environments.js';
 
@@ -56,6 +58,17 @@ async function temporalCall<T>(client: Client, what: string, fn: () => Promise<T
   }
 }
 
+/** A job may target only environments of its own team (400 naming targets.environments otherwise). */
+async function targetsInTeam(db: Parameters<typeof environmentsOutside>[0], team: string, job: JobDefinition): Promise<void> {
+  if (!('environments' in job.targets)) return; // a selector matches only the team's own environments (activities/jobs.ts)
+  const outside = await environmentsOutside(db, team, job.targets.environments);
+  if (outside.length > 0) {
+    throw badRequest(`a job of team ${team} may target only that team's environments`, [
+      { path: 'targets.environments', message: `${outside.map((e) => e.name).join(', ')} belong${outside.length === 1 ? 's' : ''} to another team` },
+    ]);
+  }
+}
+
 function definitionOf(row: JobRow): JobDefinition {
   return { ...(row.definition as JobDefinition), id: row.id, enabled: row.enabled };
 }
@@ -83,7 +96,7 @@ export function jobRoutes(deps: AppDeps) {
 
   const view = (row: JobRow) => {
     const { id: _id, enabled: _enabled, ...def } = definitionOf(row);
-    return { id: row.id, ...def, enabled: row.enabled, scheduleId: row.schedule_id, createdAt: row.created_at, updatedAt: row.updated_at };
+    return { id: row.id, team: row.team, ...def, enabled: row.enabled, scheduleId: row.schedule_id, createdAt: row.created_at, updatedAt: row.updated_at };
   };
 
   /** Run a schedule operation; a schedule missing in Temporal is recreated from the job first. */
@@ -100,15 +113,24 @@ export function jobRoutes(deps: AppDeps) {
   }
 
   app.get('/api/jobs', requireScope(auth, 'read'), async (c) => {
-    const rows = await deps.db.selectFrom('jobs').selectAll().where('deleted_at', 'is', null).orderBy('id').execute();
+    const teams = visibleTeams(c);
+    if (teams?.length === 0) return c.json({ items: [] });
+    const rows = await deps.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('deleted_at', 'is', null)
+      .$if(teams !== undefined, (q) => q.where('team', 'in', teams!))
+      .orderBy('id')
+      .execute();
     return c.json({ items: rows.map(view) });
   });
 
   app.post('/api/jobs', requireScope(auth, 'write'), async (c) => {
-    const body = parseBody(jobDefinitionSchema, await readJson(c));
+    const { team: requested, ...body } = parseBody(jobDefinitionSchema, await readJson(c));
     checkSecretRefs(body);
     const id = body.id ?? slugify(body.name);
     if (!id) throw badRequest('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
+    const team = await teamForCreate(c, deps.db, requested, `job ${id}`);
     const job: JobDefinition = { ...body, id };
     const to = await target(); // read before the transaction: it may use a connection of its own
     const row = await deps.db.transaction().execute(async (trx) => {
@@ -118,12 +140,13 @@ export function jobRoutes(deps: AppDeps) {
         .where((eb) => eb.or([eb('id', '=', id), eb.and([eb('name', '=', job.name), eb('deleted_at', 'is', null)])]))
         .executeTakeFirst();
       if (clash) throw conflict(clash.id === id ? `job ${id} already exists` : `a job named "${job.name}" already exists (${clash.id})`);
+      await targetsInTeam(trx, team, job);
       const inserted = await trx
         .insertInto('jobs')
-        .values({ id, name: job.name, definition: JSON.stringify(job), enabled: job.enabled, schedule_id: jobScheduleId(id) })
+        .values({ id, name: job.name, definition: JSON.stringify(job), enabled: job.enabled, schedule_id: jobScheduleId(id), team })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await audit(trx, { actor: c.get('actor'), action: 'job.create', entityType: 'job', entityId: id, after: job });
+      await audit(trx, { actor: c.get('actor'), action: 'job.create', entityType: 'job', entityId: id, after: job, team });
       // Last: if Temporal refuses, the transaction rolls back and no job exists without its schedule.
       await temporalCall(deps.temporal, 'the job', () => createJobSchedule(deps.temporal, job, to));
       return inserted;
@@ -135,6 +158,7 @@ export function jobRoutes(deps: AppDeps) {
 
   app.get('/api/jobs/:id', requireScope(auth, 'read'), async (c) => {
     const row = await mustFindJob(c.req.param('id'));
+    requireTeam(c, 'viewer', row.team, `job ${row.id}`);
     let schedule: unknown;
     try {
       schedule = (await deps.temporal.withDeadline(Date.now() + 5000, () => describeJobSchedule(deps.temporal, row.id))) ?? { missing: true, note: 'no schedule in Temporal; the worker recreates it at start' };
@@ -148,7 +172,7 @@ export function jobRoutes(deps: AppDeps) {
 
   app.put('/api/jobs/:id', requireScope(auth, 'write'), async (c) => {
     const id = c.req.param('id');
-    const body = parseBody(jobDefinitionSchema, await readJson(c));
+    const { team: requested, ...body } = parseBody(jobDefinitionSchema, await readJson(c));
     checkSecretRefs(body);
     if (body.id !== undefined && body.id !== id) throw badRequest('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
     const job: JobDefinition = { ...body, id };
@@ -156,15 +180,17 @@ export function jobRoutes(deps: AppDeps) {
     const row = await deps.db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom('jobs').selectAll().where('id', '=', id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
       if (!before) throw notFound(`job ${id} is not known`);
+      const team = await teamForChange(c, trx, before.team, requested, `job ${id}`);
+      await targetsInTeam(trx, team, job);
       const clash = await trx.selectFrom('jobs').select('id').where('name', '=', job.name).where('id', '!=', id).where('deleted_at', 'is', null).executeTakeFirst();
       if (clash) throw conflict(`a job named "${job.name}" already exists (${clash.id})`);
       const updated = await trx
         .updateTable('jobs')
-        .set({ name: job.name, definition: JSON.stringify(job), enabled: job.enabled, updated_at: new Date() })
+        .set({ name: job.name, definition: JSON.stringify(job), enabled: job.enabled, team, updated_at: new Date() })
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await audit(trx, { actor: c.get('actor'), action: 'job.update', entityType: 'job', entityId: id, before: definitionOf(before), after: job });
+      await audit(trx, { actor: c.get('actor'), action: 'job.update', entityType: 'job', entityId: id, before: { ...definitionOf(before), team: before.team }, after: { ...job, team }, team });
       await temporalCall(deps.temporal, 'the job', () => updateJobSchedule(deps.temporal, job, to));
       return updated;
     });
@@ -177,7 +203,8 @@ export function jobRoutes(deps: AppDeps) {
     await deps.db.transaction().execute(async (trx) => {
       const before = await trx.deleteFrom('jobs').where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
       if (!before) throw notFound(`job ${id} is not known`);
-      await audit(trx, { actor: c.get('actor'), action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before) });
+      requireTeam(c, 'editor', before.team, `job ${id}`); // refused → the transaction rolls the delete back
+      await audit(trx, { actor: c.get('actor'), action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before), team: before.team });
       await temporalCall(deps.temporal, 'the job', () => deleteJobSchedule(deps.temporal, id, ours));
     });
     return c.body(null, 204);
@@ -188,6 +215,7 @@ export function jobRoutes(deps: AppDeps) {
     const row = await deps.db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom('jobs').selectAll().where('id', '=', id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
       if (!before) throw notFound(`job ${id} is not known`);
+      requireTeam(c, 'editor', before.team, `job ${id}`);
       const def = { ...definitionOf(before), enabled };
       const updated = await trx
         .updateTable('jobs')
@@ -195,7 +223,7 @@ export function jobRoutes(deps: AppDeps) {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await audit(trx, { actor: c.get('actor'), action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after: { enabled } });
+      await audit(trx, { actor: c.get('actor'), action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after: { enabled }, team: before.team });
       const note = `${enabled ? 'resumed' : 'paused'} by ${c.get('actor') ?? 'unknown'}`;
       await onSchedule(updated, 'the job', () => (enabled ? resumeJobSchedule(deps.temporal, id, note) : pauseJobSchedule(deps.temporal, id, note)));
       return updated;
@@ -208,24 +236,27 @@ export function jobRoutes(deps: AppDeps) {
 
   app.post('/api/jobs/:id/trigger', requireScope(auth, 'write'), async (c) => {
     const row = await mustFindJob(c.req.param('id'));
+    requireTeam(c, 'editor', row.team, `job ${row.id}`);
     await onSchedule(row, 'nothing', () => triggerJobSchedule(deps.temporal, row.id));
-    await audit(deps.db, { actor: c.get('actor'), action: 'job.trigger', entityType: 'job', entityId: row.id });
+    await audit(deps.db, { actor: c.get('actor'), action: 'job.trigger', entityType: 'job', entityId: row.id, team: row.team });
     return c.json({ jobId: row.id, triggered: true }, 202);
   });
 
   app.post('/api/jobs/:id/backfill', requireScope(auth, 'write'), async (c) => {
     const row = await mustFindJob(c.req.param('id'));
+    requireTeam(c, 'editor', row.team, `job ${row.id}`);
     const body = parseBody(backfillSchema, await readJson(c));
     const start = new Date(body.start);
     const end = new Date(body.end);
     if (start >= end) throw badRequest('start must be before end', [{ path: 'end', message: 'must be after start' }]);
     await onSchedule(row, 'nothing', () => backfillJobSchedule(deps.temporal, row.id, start, end, body.overlap));
-    await audit(deps.db, { actor: c.get('actor'), action: 'job.backfill', entityType: 'job', entityId: row.id, after: body });
+    await audit(deps.db, { actor: c.get('actor'), action: 'job.backfill', entityType: 'job', entityId: row.id, after: body, team: row.team });
     return c.json({ jobId: row.id, backfill: body }, 202);
   });
 
   app.get('/api/jobs/:id/runs', requireScope(auth, 'read'), async (c) => {
     const row = await mustFindJob(c.req.param('id'));
+    requireTeam(c, 'viewer', row.team, `job ${row.id}`);
     const q = runsQuerySchema.safeParse(c.req.query());
     if (!q.success) throw badRequest('invalid query parameters', issuesToErrors(q.error.issues));
     const runs = await deps.db.selectFrom('job_runs').selectAll().where('job_id', '=', row.id).orderBy('started_at', 'desc').limit(q.data.limit).execute();

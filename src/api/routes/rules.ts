@@ -13,6 +13,7 @@ import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestR
 import type { AppDeps, AppEnv } from '../app.js';
 import { hasScope, requireScope } from '../auth.js';
 import { readJsonBody } from '../body.js';
+import { requireTeam, teamForChange, teamForCreate, visibleTeams } from '../team-access.js';
 import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
 
 // ---- request schemas (they also generate the OpenAPI document) ---------------------------------------
@@ -85,6 +86,7 @@ export function ruleView(row: RuleRow) {
     id: row.id,
     version: row.version,
     ...definition,
+    team: row.team,
     enabled: row.enabled,
     breaker: { state: row.breaker_state, consecutiveFailures: row.consecutive_failures, openedAt: row.breaker_opened_at },
     createdAt: row.created_at,
@@ -99,6 +101,7 @@ export const ruleViewSchema = ruleInputSchema
   .extend({
     id: z.string(),
     version: z.number().int(),
+    team: z.string().describe('The owning team.'),
     breaker: z.object({ state: z.enum(['closed', 'open']), consecutiveFailures: z.number().int(), openedAt: z.string().nullable() }),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -122,13 +125,17 @@ function parseWith<T extends z.ZodType>(schema: T, body: unknown, what: string):
   return r.data;
 }
 
-function validRule(body: unknown, secrets: SecretRefPolicy): RuleInput {
+/** The rule of a request body, and the team it names (kept out of the stored definition: the team is a column). */
+function validRule(body: unknown, secrets: SecretRefPolicy): RuleInput & { team?: string | undefined } {
   const parsed = parseRuleInput(body);
   if (!parsed.ok) throw badRequest('the rule is not valid', parsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })));
   const outside = secretRefIssues(parsed.value, secrets);
   if (outside.length > 0) throw badRequest('the rule is not valid', outside);
   return parsed.value;
 }
+
+/** Splits the team off a parsed rule. */
+const withoutTeam = ({ team, ...definition }: RuleInput): [RuleInput, string | undefined] => [definition as RuleInput, team];
 
 /** Secret references of a rule that the operator's policy does not allow (SECRET_REF_ENV_PREFIXES, SECRET_REF_DIRS). */
 export function secretRefIssues(rule: RuleInput, secrets: SecretRefPolicy): { path: string; message: string }[] {
@@ -200,7 +207,7 @@ export function ruleRoutes(deps: AppDeps) {
 
   app.get('/api/rules', read, async (c) => {
     const q = parseQuery(ruleListQuerySchema, c.req.query());
-    const rows = await listRules(db, { enabled: q.enabled, service: q.service, includeDeleted: q.includeDeleted });
+    const rows = await listRules(db, { enabled: q.enabled, service: q.service, includeDeleted: q.includeDeleted, teams: visibleTeams(c) });
     return c.json({ items: rows.map(ruleView) });
   });
 
@@ -217,13 +224,14 @@ export function ruleRoutes(deps: AppDeps) {
   });
 
   app.post('/api/rules', write, async (c) => {
-    const definition = validRule(await jsonBody(c), secrets);
+    const [definition, requested] = withoutTeam(validRule(await jsonBody(c), secrets));
+    const team = await teamForCreate(c, db, requested, 'the rule');
     requireAdminForCommands(c, definition, 'creating');
     const actor = c.get('actor')!;
     const row = await inTransaction(async (trx) => {
       await nameTaken(trx, definition.name);
-      const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor, change: 'create', at: new Date() });
-      await writeAudit(trx, { actor, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created) });
+      const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor, change: 'create', at: new Date(), team });
+      await writeAudit(trx, { actor, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created), team });
       return created;
     });
     c.get('logger').info({ ruleId: row.id, name: row.name, actor }, 'rule created');
@@ -236,6 +244,7 @@ export function ruleRoutes(deps: AppDeps) {
     const q = parseQuery(ruleGetQuerySchema, c.req.query());
     const row = await findRule(db, c.req.param('id'), { includeDeleted: q.includeDeleted });
     if (!row) throw notFound(`rule ${c.req.param('id')} is not known`);
+    requireTeam(c, 'viewer', row.team, `rule ${row.id}`);
     c.header('ETag', `"${row.version}"`);
     return c.json(ruleView(row));
   });
@@ -245,18 +254,19 @@ export function ruleRoutes(deps: AppDeps) {
     const body = await jsonBody(c);
     const parsed = parseWith(ruleUpdateSchema, body, 'the rule');
     const bodyVersion = parsed.version;
-    const definition = validRule(stripReadOnly(body), secrets);
+    const [definition, requested] = withoutTeam(validRule(stripReadOnly(body), secrets));
     requireAdminForCommands(c, definition, 'saving');
     const expected = parseIfMatch(c.req.header('if-match')) ?? bodyVersion;
     const actor = c.get('actor')!;
     const row = await inTransaction(async (trx) => {
       const current = await findRule(trx, id, { forUpdate: true });
       if (!current) throw notFound(`rule ${id} is not known`);
+      const team = await teamForChange(c, trx, current.team, requested, `rule ${id}`);
       staleCheck(current, expected);
-      if (canonicalJson(current.definition) === canonicalJson(definition)) return current;
+      if (canonicalJson(current.definition) === canonicalJson(definition) && team === current.team) return current;
       if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
-      const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor, at: new Date() });
-      await writeAudit(trx, { actor, action: 'rule.update', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next) });
+      const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor, at: new Date(), team });
+      await writeAudit(trx, { actor, action: 'rule.update', entityType: 'rule', entityId: id, before: { ...auditState(current), team: current.team }, after: { ...auditState(next), team }, team });
       return next;
     });
     c.header('ETag', `"${row.version}"`);
@@ -270,6 +280,7 @@ export function ruleRoutes(deps: AppDeps) {
     const row = await inTransaction(async (trx) => {
       const current = await findRule(trx, id, { forUpdate: true });
       if (!current) throw notFound(`rule ${id} is not known`);
+      requireTeam(c, 'editor', current.team, `rule ${id}`);
       if (expected !== undefined) staleCheck(current, expected);
       const at = new Date();
       const next = await writeRuleVersion(trx, current, {
@@ -281,7 +292,7 @@ export function ruleRoutes(deps: AppDeps) {
         at,
         deletedAt: at,
       });
-      await writeAudit(trx, { actor, action: 'rule.delete', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next) });
+      await writeAudit(trx, { actor, action: 'rule.delete', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next), team: current.team });
       return next;
     });
     return c.json(ruleView(row));
@@ -291,6 +302,7 @@ export function ruleRoutes(deps: AppDeps) {
     const id = c.req.param('id');
     const rule = await findRule(db, id, { includeDeleted: true });
     if (!rule) throw notFound(`rule ${id} is not known`);
+    requireTeam(c, 'viewer', rule.team, `rule ${id}`);
     const versions = await listRuleVersions(db, id);
     return c.json({
       ruleId: id,
@@ -304,6 +316,7 @@ export function ruleRoutes(deps: AppDeps) {
     const q = parseQuery(ruleDiffQuerySchema, c.req.query());
     const rule = await findRule(db, id, { includeDeleted: true });
     if (!rule) throw notFound(`rule ${id} is not known`);
+    requireTeam(c, 'viewer', rule.team, `rule ${id}`);
     const to = q.to ?? rule.version;
     const [a, b] = await Promise.all([findRuleVersion(db, id, q.from), findRuleVersion(db, id, to)]);
     const missing = [!a && { path: 'from', message: `version ${q.from} does not exist` }, !b && { path: 'to', message: `version ${to} does not exist` }].filter(
@@ -321,6 +334,7 @@ export function ruleRoutes(deps: AppDeps) {
     const row = await inTransaction(async (trx) => {
       const current = await findRule(trx, id, { forUpdate: true });
       if (!current) throw notFound(`rule ${id} is not known`);
+      requireTeam(c, 'editor', current.team, `rule ${id}`);
       if (expected !== undefined) staleCheck(current, expected);
       const old = await findRuleVersion(trx, id, input.version);
       if (!old) throw notFound(`rule ${id} has no version ${input.version}`);
@@ -341,6 +355,7 @@ export function ruleRoutes(deps: AppDeps) {
         entityId: id,
         before: auditState(current),
         after: { ...auditState(next), rolledBackTo: input.version },
+        team: current.team,
       });
       return next;
     });
@@ -354,10 +369,11 @@ export function ruleRoutes(deps: AppDeps) {
     const row = await db.transaction().execute(async (trx) => {
       const current = await findRule(trx, id, { forUpdate: true });
       if (!current) throw notFound(`rule ${id} is not known`);
+      requireTeam(c, 'editor', current.team, `rule ${id}`);
       const next = await resetBreaker(trx, id, new Date());
       if (!next) throw notFound(`rule ${id} is not known`);
       const breaker = (r: RuleRow) => ({ state: r.breaker_state, consecutiveFailures: r.consecutive_failures, openedAt: r.breaker_opened_at });
-      await writeAudit(trx, { actor, action: 'rule.reset-breaker', entityType: 'rule', entityId: id, before: breaker(current), after: breaker(next) });
+      await writeAudit(trx, { actor, action: 'rule.reset-breaker', entityType: 'rule', entityId: id, before: breaker(current), after: breaker(next), team: current.team });
       return next;
     });
     return c.json(ruleView(row));
@@ -368,6 +384,7 @@ export function ruleRoutes(deps: AppDeps) {
     const input = parseWith(ruleTestSchema, await jsonBody(c), 'the request');
     const row = await findRule(db, id);
     if (!row) throw notFound(`rule ${id} is not known`);
+    requireTeam(c, 'viewer', row.team, `rule ${id}`);
     return c.json(await runTest(storedRule(row), input));
   });
 
