@@ -26,6 +26,7 @@ import {
   ruleViewSchema,
   unsavedRuleTestSchema,
 } from './routes/rules.js';
+import { memberViewSchema, membershipSetSchema, teamCreateSchema, teamViewSchema } from './routes/teams.js';
 import { tokenCreateSchema, tokenViewSchema } from './routes/tokens.js';
 
 type Method = 'get' | 'post' | 'put' | 'delete' | 'patch';
@@ -388,6 +389,55 @@ const operatorOperations: OperationSpec[] = [
   },
 ];
 
+// Teams (src/api/routes/teams.ts, an OpenAPIHono router): the same operations its createRoute calls declare.
+const teamOperations: OperationSpec[] = [
+  {
+    method: 'get',
+    path: '/api/teams',
+    tag: 'teams',
+    summary: "Teams the caller may read (every team for a global admin), with the caller's roles",
+    scope: 'read',
+    responses: { 200: { description: 'Teams.', schema: list(teamViewSchema) } },
+  },
+  {
+    method: 'post',
+    path: '/api/teams',
+    tag: 'teams',
+    summary: 'Create a team',
+    scope: 'admin',
+    body: teamCreateSchema,
+    responses: { 201: { description: 'The team.', schema: teamViewSchema }, 409: { description: 'A team of that name exists.', schema: problemSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/teams/{team}/members',
+    tag: 'teams',
+    summary: "A team's API tokens and their roles (team admin)",
+    scope: 'read',
+    responses: {
+      200: { description: 'Members.', schema: z.object({ team: z.string(), items: z.array(memberViewSchema) }) },
+      404: { description: 'Unknown team, or one the caller is not in.', schema: problemSchema },
+    },
+  },
+  {
+    method: 'put',
+    path: '/api/teams/{team}/members/{tokenId}',
+    tag: 'teams',
+    summary: "Set an API token's roles in a team (team admin)",
+    scope: 'write',
+    body: membershipSetSchema,
+    responses: { 200: { description: "The token's roles in the team.", schema: memberViewSchema }, 404: { description: 'Unknown team or token.', schema: problemSchema } },
+  },
+  {
+    method: 'delete',
+    path: '/api/teams/{team}/members/{tokenId}',
+    tag: 'teams',
+    summary: 'Remove an API token from a team (team admin)',
+    scope: 'write',
+    responses: { 200: { description: 'The token, with no roles left in the team.', schema: memberViewSchema }, 404: { description: 'Unknown team or token.', schema: problemSchema } },
+  },
+];
+
 const docOperations: OperationSpec[] = [
   { method: 'get', path: '/openapi.json', tag: 'docs', summary: 'This OpenAPI document', responses: { 200: { description: 'OpenAPI 3.1.', schema: anyObject } } },
   { method: 'get', path: '/docs', tag: 'docs', summary: 'Interactive API explorer', responses: { 200: { description: 'HTML page.', contentType: 'text/html' } } },
@@ -402,6 +452,7 @@ export const apiOperations: OperationSpec[] = [
   ...environmentOperations,
   ...jobOperations,
   ...operatorOperations,
+  ...teamOperations,
   ...docOperations,
 ];
 
