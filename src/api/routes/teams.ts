@@ -115,10 +115,13 @@ export function teamRoutes(deps: AppDeps) {
     },
   );
 
-  /** The team must exist and be readable (404 otherwise), and the caller its admin (403). */
-  async function adminOf(c: Context<AppEnv>, team: string): Promise<void> {
+  /**
+   * The team must exist (404) and the caller be its admin: reading its members, a caller outside the team
+   * gets the 404 of an unknown team; changing them, 403 like every other write (docs/security.md).
+   */
+  async function adminOf(c: Context<AppEnv>, team: string, write: boolean): Promise<void> {
     if (!(await findTeam(db, team))) throw notFound(`team ${team} is not known`);
-    requireTeam(c, 'viewer', team, `team ${team}`);
+    if (!write) requireTeam(c, 'viewer', team, `team ${team}`);
     requireTeam(c, 'admin', team, `team ${team}`);
   }
 
@@ -137,7 +140,7 @@ export function teamRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const { team } = c.req.valid('param');
-      await adminOf(c, team);
+      await adminOf(c, team, false);
       const byToken = new Map<string, { tokenId: string; tokenName: string; roles: TeamRole[] }>();
       for (const m of await listMembers(db, team)) {
         const entry = byToken.get(m.token_id) ?? { tokenId: m.token_id, tokenName: m.token_name, roles: [] };
@@ -150,7 +153,7 @@ export function teamRoutes(deps: AppDeps) {
 
   /** Sets a token's roles in a team, audited under the team. */
   async function setRoles(c: Context<AppEnv>, team: string, tokenId: string, roles: TeamRole[]) {
-    await adminOf(c, team);
+    await adminOf(c, team, true);
     const actor = c.get('actor')!;
     return db.transaction().execute(async (trx) => {
       const token = await trx.selectFrom('api_tokens').select(['id', 'name']).where('id', '=', tokenId).where('revoked_at', 'is', null).executeTakeFirst();
