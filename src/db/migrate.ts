@@ -11,7 +11,7 @@ import * as verificationOutcome from './migrations/2026-12-08T00-00-verification
 import * as teams from './migrations/2026-12-10T00-00-teams.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
-const migrations: Record<string, Migration> = {
+export const migrations: Record<string, Migration> = {
   '2026-11-24T00-00-initial': initial,
   '2026-11-30T14-00-auth-sessions': authSessions,
   '2026-12-01T00-00-side-effects': sideEffects,
