@@ -84,7 +84,10 @@ export function actorFrom(name: string, scopes: readonly string[], memberships: 
     set.add(role);
   };
   if (memberships.length > 0) for (const m of memberships) add(m.team, m.role);
-  else if (scopes.includes('write')) (add(DEFAULT_TEAM, 'editor'), add(DEFAULT_TEAM, 'approver'));
+  else if (scopes.includes('write')) {
+    add(DEFAULT_TEAM, 'editor');
+    add(DEFAULT_TEAM, 'approver');
+  }
   else if (scopes.includes('read')) add(DEFAULT_TEAM, 'viewer');
   return { name, globalAdmin: scopes.includes('admin'), roles };
 }
