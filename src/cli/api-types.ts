@@ -41,6 +41,23 @@ export interface TokenView {
   revokedAt: string | null;
   expiresAt: string;
   expired: boolean;
+  /** Team roles as team:role; empty: the token acts on the default team by its scopes. */
+  teams: string[];
+}
+
+/** A team as GET /api/teams lists it, with the caller's roles in it. */
+export interface TeamView {
+  name: string;
+  description: string | null;
+  createdBy: string;
+  createdAt: string;
+  roles: string[];
+}
+
+export interface TeamMemberView {
+  tokenId: string;
+  tokenName: string;
+  roles: string[];
 }
 
 /** POST /api/tokens: the new token's view and, this once, its value. */
