@@ -21,6 +21,9 @@ export interface PlanDeps {
 /** Alerts carried in the template context (the workflow history holds it). */
 const MAX_CONTEXT_ALERTS = 5;
 
+/** Types that run code on an environment (its Doctor agent or its management VM). */
+const SCRIPT_TYPES = new Set(['script.agent', 'script.ssh']);
+
 const NOTIFY_ONLY_TYPES = new Set(['notify.slack', 'notify.email', 'notify.webhook', 'pagerduty.note', 'pagerduty.escalate', 'workitem']);
 
 /** Enabled rules, reloaded only when a rule changed (cheap check per incident). */
@@ -34,8 +37,8 @@ export function createRuleCache(db: Kysely<Database>) {
       .executeTakeFirstOrThrow();
     const next = `${s.at}|${s.n}`;
     if (next !== stamp) {
-      const rows = await db.selectFrom('rules').select(['id', 'version', 'definition']).where('deleted_at', 'is', null).where('enabled', '=', true).execute();
-      index = new RuleIndex(rows.map((r) => ({ ...(r.definition as Omit<Rule, 'id' | 'version'>), id: r.id, version: r.version }) as Rule));
+      const rows = await db.selectFrom('rules').select(['id', 'version', 'definition', 'team']).where('deleted_at', 'is', null).where('enabled', '=', true).execute();
+      index = new RuleIndex(rows.map((r) => ({ ...(r.definition as Omit<Rule, 'id' | 'version'>), id: r.id, version: r.version, team: r.team }) as Rule));
       stamp = next;
     }
     return index;
@@ -163,7 +166,11 @@ export function createPlanActivities(deps: PlanDeps) {
     const windows = [...(p.maintenanceWindows ?? [])] as TimeWindow[];
     const envName = (incident.environment as Record<string, unknown>).environment;
     if (typeof envName === 'string') {
-      const envRow = await trx.selectFrom('environments').select('maintenance_windows').where('name', '=', envName).executeTakeFirst();
+      const envRow = await trx.selectFrom('environments').select(['maintenance_windows', 'team']).where('name', '=', envName).executeTakeFirst();
+      // Teams (issue 24): a rule runs scripts only on its own team's environments.
+      if (envRow && rule.team !== undefined && envRow.team !== rule.team && rule.actions.some((a) => SCRIPT_TYPES.has(a.type))) {
+        return { decision: 'skipped', skipReason: `environment ${envName} belongs to team ${envRow.team}: a rule of team ${rule.team} may not run scripts there` };
+      }
       windows.push(...((envRow?.maintenance_windows ?? []) as TimeWindow[]));
     }
     if (windows.some((w) => inTimeWindow(w, at))) return { decision: 'skipped', skipReason: 'maintenance window' };
