@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createIncidentActivities } from '../../activities/incidents.js';
+import { createJobActivities } from '../../activities/jobs.js';
 import { createPlanActivities } from '../../activities/plan.js';
 import { createTriageActivities } from '../../activities/triage.js';
 import { createLogger } from '../../src/logger.js';
@@ -10,7 +11,7 @@ import { newIncidentId, sampleFor } from '../helpers/samples.js';
 
 // A rule runs scripts only on its own team's environments (issue 24): the incident's extracted
 // environment decides, at planning time, in the worker.
-describe('teams: a rule may act only on environments of its own team', function () {
+describe('teams: rules and jobs act only on environments of their own team', function () {
   let db: TestDatabase;
   const logger = createLogger({ level: 'silent' });
   const suffix = randomUUID().slice(0, 6);
@@ -65,5 +66,29 @@ describe('teams: a rule may act only on environments of its own team', function 
     await db.db.updateTable('rules').set({ team: `pay-${suffix}`, updated_at: new Date() }).where('id', '=', ruleId).execute();
     const plans = await planFor(shopVm, serviceId);
     assert.deepEqual(plans.map((p) => [p.ruleId, p.decision]), [[ruleId, 'run']]);
+  });
+  it("a job run reaches only its team's environments: another team's, named or matched by a selector, is not there", async function () {
+    await db.db.updateTable('environments').set({ labels: JSON.stringify({ fleet: suffix }) }).where('name', 'in', [shopVm, payVm]).execute();
+    const def = (targets: unknown) => JSON.stringify({ name: 'x', schedule: { interval: '1h' }, targets, via: 'agent', script: 'probe.sh' });
+    await db.db
+      .insertInto('jobs')
+      .values([
+        { id: `named-${suffix}`, name: `named ${suffix}`, definition: def({ environments: [payVm, shopVm] }), schedule_id: `job-named-${suffix}`, team: `pay-${suffix}` },
+        { id: `selected-${suffix}`, name: `selected ${suffix}`, definition: def({ selector: { fleet: suffix } }), schedule_id: `job-selected-${suffix}`, team: `pay-${suffix}` },
+      ])
+      .execute();
+    const { resolveJobTargets } = createJobActivities({ db: db.db, logger });
+    const named = await resolveJobTargets({ jobId: `named-${suffix}` });
+    assert.ok('targets' in named);
+    assert.deepEqual(
+      named.targets.map((t) => [t.environment, t.problem ?? 'ok']),
+      [
+        [payVm, 'ok'],
+        [shopVm, `environment ${shopVm} is not registered in team pay-${suffix}`],
+      ],
+    );
+    const selected = await resolveJobTargets({ jobId: `selected-${suffix}` });
+    assert.ok('targets' in selected);
+    assert.deepEqual(selected.targets.map((t) => t.environment), [payVm]);
   });
 });
