@@ -155,6 +155,8 @@ export interface JobRuns extends ListOf<JobRun> {
 
 export interface EnvironmentView {
   name: string;
+  /** The owning team (issue 24). */
+  team?: string;
   description: string | null;
   labels: Record<string, string>;
   agentTaskQueue: string;
