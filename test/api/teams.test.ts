@@ -83,6 +83,9 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     const env = `audited-env-${randomUUID().slice(0, 6)}`;
     await ok(t.payEditor!.token, 'POST', '/api/environments', { name: env, team: 'pay' }, 201);
     assert.deepEqual(await auditOf(env, 'environment.create').then((a) => [a?.actor, a?.team]), ['token:payEditor', 'pay']);
+    const page = (await ok(ADMIN, 'GET', '/api/audit?team=pay&limit=500', undefined, 200)).items as Doc[];
+    assert.ok(page.length >= 3 && page.every((e) => e.team === 'pay'), 'GET /api/audit?team= answers that team only');
+    assert.ok(page.some((e) => e.entityId === env && e.actor === 'token:payEditor' && e.action === 'environment.create'));
   });
 
   it("an approver of another team cannot decide a team's gated action; its own team's approver can, audited under the team", async () => {

@@ -11,6 +11,7 @@ export const auditQuerySchema = z.object({
   entityId: z.string().min(1).max(200).optional(),
   actor: z.string().min(1).max(200).optional().describe('admin-token or token:<name>.'),
   action: z.string().min(1).max(100).optional().describe('e.g. rule.update.'),
+  team: z.string().min(1).max(63).optional().describe('Changes to objects of this team.'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().regex(/^\d{1,19}$/, 'must be a cursor returned by this API').optional().describe('nextCursor of the previous page.'),
 });
@@ -23,6 +24,7 @@ export const auditEntrySchema = z
     action: z.string(),
     entityType: z.string(),
     entityId: z.string(),
+    team: z.string().nullable().describe('The team of the changed object; null for changes outside teams (tokens, sessions).'),
     before: z.unknown(),
     after: z.unknown(),
   })
@@ -35,6 +37,7 @@ const view = (a: AuditEntry) => ({
   action: a.action,
   entityType: a.entity_type,
   entityId: a.entity_id,
+  team: a.team,
   before: a.before,
   after: a.after,
 });
@@ -47,7 +50,7 @@ export function auditRoutes(deps: AppDeps) {
     const q = auditQuerySchema.safeParse(c.req.query());
     if (!q.success) throw badRequest('invalid query parameters', issuesToErrors(q.error.issues));
     const f = q.data;
-    const rows = await listAudit(deps.db, { entityType: f.entityType, entityId: f.entityId, actor: f.actor, action: f.action, beforeId: f.cursor, limit: f.limit + 1 });
+    const rows = await listAudit(deps.db, { entityType: f.entityType, entityId: f.entityId, actor: f.actor, action: f.action, team: f.team, beforeId: f.cursor, limit: f.limit + 1 });
     const page = rows.slice(0, f.limit);
     const more = rows.length > f.limit;
     return c.json({ items: page.map(view), nextCursor: more ? String(page[page.length - 1]!.id) : null });
