@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
-import { findEventTaker, findIncident, findIncidentForUpdate, insertEventOnce, isTimestamp, jsonbRefusal, storable, withoutNul } from '../src/db/queries/incidents.js';
+import { findEventTaker, findIncident, findIncidentForUpdate, insertEventOnce, isTimestamp, jsonbRefusal, storable, withoutNul } from '../src/db/repositories/incidents.js';
 import { extractEnvironment, type ExtractorsConfig } from '../src/domain/extract.js';
 import { incidentIdOf, statusFromEventType, toIncidentSnapshot, type PagerDutyEvent } from '../src/pagerduty/parse.js';
 import { incidentWorkflowId } from '../src/temporal/names.js';

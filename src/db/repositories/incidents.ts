@@ -1,7 +1,7 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database, Incident } from '../database.js';
+import type { Db } from './db.js';
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface EventRecord {
   eventId: string;

@@ -1,7 +1,7 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { ActionRun, Database } from '../database.js';
+import type { Db } from './db.js';
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 export async function findActionRun(db: Db, id: string): Promise<ActionRun | undefined> {
   return db.selectFrom('action_runs').selectAll().where('id', '=', id).executeTakeFirst();
