@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely';
-import type { Database, Incident } from '../database.js';
+import type { Database, Incident, IncidentUpdate, NewIncident } from '../database.js';
 import type { Db } from './db.js';
 
 
@@ -153,4 +153,18 @@ export async function listMatches(db: Db, incidentId: string) {
 
 export async function listActionRuns(db: Db, incidentId: string) {
   return db.selectFrom('action_runs').selectAll().where('incident_id', '=', incidentId).orderBy('created_at', 'asc').orderBy('action_index', 'asc').execute();
+}
+
+/** The `event` object of a stored incident event's payload; `{}` when the event is not stored. */
+export async function findEventPayload(db: Db, eventId: string): Promise<Record<string, unknown>> {
+  const row = await db.selectFrom('incident_events').select('payload').where('event_id', '=', eventId).executeTakeFirst();
+  return (row?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
+}
+
+export async function insertIncident(db: Db, row: NewIncident): Promise<void> {
+  await db.insertInto('incidents').values(row).execute();
+}
+
+export async function updateIncident(db: Db, id: string, row: IncidentUpdate): Promise<void> {
+  await db.updateTable('incidents').set(row).where('id', '=', id).execute();
 }
