@@ -168,3 +168,9 @@ export async function insertIncident(db: Db, row: NewIncident): Promise<void> {
 export async function updateIncident(db: Db, id: string, row: IncidentUpdate): Promise<void> {
   await db.updateTable('incidents').set(row).where('id', '=', id).execute();
 }
+
+/** What the extractors found for the incident (`{}` before they ran); undefined when it is not stored. */
+export async function findIncidentEnvironment(db: Db, id: string): Promise<Record<string, unknown> | undefined> {
+  const row = await db.selectFrom('incidents').select('environment').where('id', '=', id).executeTakeFirst();
+  return row?.environment as Record<string, unknown> | undefined;
+}
