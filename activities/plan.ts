@@ -18,6 +18,7 @@ import {
   leaseSeconds,
   NOTIFY_ONLY_TYPES,
   policyWindows,
+  targetOf,
   type PolicyInput,
   type PolicyState,
 } from '../src/domain/policies.js';
@@ -65,11 +66,6 @@ export function createRuleCache(db: Kysely<Database>) {
     }
     return index;
   };
-}
-
-/** Where a match's cooldown and concurrency apply: the extracted host, else the environment. */
-export function targetOf(environment: Record<string, unknown>): string | undefined {
-  return typeof environment.host === 'string' ? environment.host : typeof environment.environment === 'string' ? environment.environment : undefined;
 }
 
 /**
