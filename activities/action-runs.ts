@@ -13,6 +13,7 @@ import {
 } from '../src/db/repositories/action-runs.js';
 import { releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
 import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.js';
+import { inTransaction } from '../src/db/repositories/transactions.js';
 import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD } from '../src/domain/policies.js';
 import type { Logger } from '../src/logger.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
@@ -169,7 +170,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    * the next match to try again. Says whether this outcome opened the breaker.
    */
   async function recordRuleOutcome(input: { ruleId: string; outcome: 'succeeded' | 'failed' | 'inconclusive'; trial?: boolean | undefined }): Promise<RuleOutcomeResult> {
-    return db.transaction().execute(async (trx) => {
+    return inTransaction(db, async (trx) => {
       const stored = await lockBreaker(trx, input.ruleId);
       if (!stored) return { breaker: 'closed', opened: false, failures: 0, threshold: DEFAULT_BREAKER_THRESHOLD };
       const threshold = stored.failureThreshold ?? DEFAULT_BREAKER_THRESHOLD;

@@ -12,6 +12,7 @@ import {
   updateIncident,
   withoutNul,
 } from '../src/db/repositories/incidents.js';
+import { inTransaction } from '../src/db/repositories/transactions.js';
 import { extractEnvironment, type ExtractorsConfig } from '../src/domain/extract.js';
 import { incidentIdOf, statusFromEventType, toIncidentSnapshot, type PagerDutyEvent } from '../src/pagerduty/parse.js';
 import { incidentWorkflowId } from '../src/contracts/names.js';
@@ -80,7 +81,7 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
   }
 
   async function record(msg: IncidentEventMessage, event: PagerDutyEvent, incidentId: string, takenBy: string | undefined): Promise<RecordEventResult> {
-    return db.transaction().execute(async (trx) => {
+    return inTransaction(db, async (trx) => {
       const inserted = await insertEventOnce(trx, {
         eventId: msg.eventId,
         webhookId: msg.webhookId,

@@ -8,7 +8,7 @@ import { listEnabledRules, rulesStamp } from '../src/db/repositories/enabled-rul
 import { agentQueueOf, environmentWindows } from '../src/db/repositories/environment-settings.js';
 import { findEventPayload, findIncident } from '../src/db/repositories/incidents.js';
 import { countActiveLeases, findLeaseOfMatch, leaseTakenSince, takeLease } from '../src/db/repositories/leases.js';
-import { advisoryXactLock } from '../src/db/repositories/locks.js';
+import { advisoryXactLock, inTransaction } from '../src/db/repositories/transactions.js';
 import { beginBreakerTrial, readBreaker } from '../src/db/repositories/rule-breakers.js';
 import { countRunDecisionsSince, findMatch, insertMatch } from '../src/db/repositories/rule-matches.js';
 import {
@@ -116,7 +116,7 @@ export function createPlanActivities(deps: PlanDeps) {
     const matches = matchRules(await rules(), ctx, at);
     const plans: RulePlan[] = [];
     for (const { rule, explanation } of matches) {
-      plans.push(await db.transaction().execute((trx) => planMatch(trx, incident, input, rule, explanation, ctx, at)));
+      plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, explanation, ctx, at)));
     }
     return plans;
   }

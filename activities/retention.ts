@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import { purgeHistoryBefore } from '../src/db/repositories/retention.js';
+import { inTransaction } from '../src/db/repositories/transactions.js';
 import type { Logger } from '../src/logger.js';
 
 export interface RetentionDeps {
@@ -33,7 +34,7 @@ export function createRetentionActivities(deps: RetentionDeps) {
   async function purgeHistoryBatch(input: PurgeBatchInput): Promise<PurgeBatchResult> {
     const cutoff = new Date(now().getTime() - input.retentionDays * 86_400_000);
     const n = input.batchSize;
-    const deleted = await deps.db.transaction().execute((trx) => purgeHistoryBefore(trx, cutoff, n));
+    const deleted = await inTransaction(deps.db, (trx) => purgeHistoryBefore(trx, cutoff, n));
     const more = Object.values(deleted).some((d) => d >= n);
     if (Object.values(deleted).some((d) => d > 0)) deps.logger.info({ cutoff: cutoff.toISOString(), ...deleted, more }, 'history purged');
     return { cutoff: cutoff.toISOString(), deleted, more };
