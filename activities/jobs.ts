@@ -8,6 +8,7 @@ import { findJobDefinition, findLiveJob, finishJobRun, insertJobRunStart, upsert
 import { jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
+import type { JobRunStatus, JobRunSummary, TargetStatus } from '../src/contracts/jobs.js';
 import { agentTaskQueue } from '../src/contracts/names.js';
 import { toFailure, type Integrations } from './actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
@@ -18,8 +19,6 @@ export interface JobActivityDeps {
   integrations?: Integrations | undefined;
   env?: NodeJS.ProcessEnv;
 }
-
-import type { JobRunStatus, JobRunSummary, TargetStatus } from '../src/contracts/jobs.js';
 
 export type { JobRunStatus, JobRunSummary, TargetStatus };
 
