@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Incident } from '../../db/database.js';
-import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../../db/queries/incidents.js';
-import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../../db/queries/action-runs.js';
+import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../../db/repositories/incidents.js';
+import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../../db/repositories/action-runs.js';
 import { workflowUrl } from '../../temporal/names.js';
 import { SIGNALS } from '../../contracts/index.js';
 import type { AppDeps, AppEnv } from '../app.js';
