@@ -4,7 +4,7 @@
 // going (an action run not finished) is never deleted, nor is its match.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
-import { HISTORY_WATERMARK } from '../src/db/queries/backtests.js';
+import { HISTORY_WATERMARK } from '../src/db/repositories/backtests.js';
 import type { Logger } from '../src/logger.js';
 
 export interface RetentionDeps {
