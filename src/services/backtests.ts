@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { countHistory, loadEnvironmentWindows, loadOtherRules, loadRuleVersions, readHistory } from '../db/queries/history.js';
 import { writeAudit } from '../db/repositories/audit.js';
+import { inTransaction } from '../db/repositories/db.js';
 import { insertRuleBacktest, listRuleBacktests } from '../db/repositories/backtests.js';
 import { findRule } from '../db/repositories/rules.js';
 import {
@@ -174,7 +175,7 @@ export function backtestService(deps: BacktestServiceDeps) {
       const candidate = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version }, { asLive: input.asLive === true });
       const result = await run({ candidate, ruleId: stored.id, window, input, page: { offset: 0, limit: 0, only: 'matched' } });
       const summary = summaryWith(result, window);
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const saved = await insertRuleBacktest(trx, { ruleId: id, version: stored.version, actor: actor.name, from: window.from, to: window.to, summary });
         const s = result.summary.candidate;
         await writeAudit(trx, {

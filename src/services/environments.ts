@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import { AGENT_CHECK_SCRIPT, WORKFLOW_TYPES, type AgentCheckInput, type AgentCheckResult } from '../contracts/index.js';
 import type { Database, Environment } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
-import type { Db } from '../db/repositories/db.js';
+import { inTransaction, type Db } from '../db/repositories/db.js';
 import { deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironments, updateEnvironment, type EnvironmentRecord } from '../db/repositories/environments.js';
 import { SSH_AUTHORITY_FIELDS, type environmentCreateSchema, type environmentUpdateSchema } from '../domain/environments.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
@@ -143,7 +143,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
 
     async create(actor: Actor, body: z.output<typeof environmentCreateSchema>): Promise<Environment> {
       checkAuthority(actor, body.name, body, undefined);
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         await queueFree(trx, body.name, body.agentTaskQueue ?? agentTaskQueue(body.name));
         const inserted = await insertEnvironment(trx, recordOf(body.name, body));
         if (!inserted) throw new ConflictError(`environment ${body.name} already exists`);
@@ -156,7 +156,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       if (body.name !== undefined && body.name !== name) {
         throw new ValidationError('an environment cannot be renamed', [{ path: 'name', message: `must be "${name}" (the name in the path) or left out` }]);
       }
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const before = await mustFind(trx, name, true);
         checkAuthority(actor, name, body, before);
         await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
@@ -167,7 +167,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
     },
 
     async remove(actor: Actor, name: string): Promise<void> {
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         const current = await mustFind(trx, name, true);
         // Deleting an environment with a management VM or its own agent queue, then creating it again, would
         // move where its code runs: that takes admin too.

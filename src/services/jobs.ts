@@ -5,6 +5,7 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Database, JobRow } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
+import { inTransaction } from '../db/repositories/db.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { deleteJob, findJob, findJobClash, insertJob, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
 import { slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
@@ -108,7 +109,7 @@ export function jobService(deps: JobServiceDeps) {
       if (!id) throw new ValidationError('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
       const job: JobDefinition = { ...body, id };
       const to = await target(); // read before the transaction: it may use a connection of its own
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const clash = await findJobClash(trx, { id, name: job.name });
         if (clash) throw new ConflictError(clash.id === id ? `job ${id} already exists` : `a job named "${job.name}" already exists (${clash.id})`);
         const inserted = await insertJob(trx, { id, name: job.name, definition: job, enabled: job.enabled, scheduleId: jobScheduleId(id) });
@@ -124,7 +125,7 @@ export function jobService(deps: JobServiceDeps) {
       if (body.id !== undefined && body.id !== id) throw new ValidationError('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
       const job: JobDefinition = { ...body, id };
       const to = await target();
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const before = await mustFind(trx, id, true);
         const clash = await findJobClash(trx, { name: job.name, exceptId: id });
         if (clash) throw new ConflictError(`a job named "${job.name}" already exists (${clash.id})`);
@@ -137,7 +138,7 @@ export function jobService(deps: JobServiceDeps) {
 
     async remove(actor: Actor, id: string): Promise<void> {
       const ours = await deploymentId(db);
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         const before = await deleteJob(trx, id);
         if (!before) throw new NotFoundError(`job ${id} is not known`);
         await writeAudit(trx, { actor: actor.name, action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before) });
@@ -147,7 +148,7 @@ export function jobService(deps: JobServiceDeps) {
 
     /** Pauses (false) or resumes (true) a job and its schedule. */
     async setEnabled(actor: Actor, id: string, enabled: boolean): Promise<JobRow> {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const before = await mustFind(trx, id, true);
         const updated = await updateJob(trx, id, { definition: { ...definitionOf(before), enabled }, enabled });
         await writeAudit(trx, { actor: actor.name, action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after: { enabled } });

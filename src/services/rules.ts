@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Database, Incident, RuleRow } from '../db/database.js';
 import { findIncident } from '../db/queries/incidents.js';
 import { writeAudit } from '../db/repositories/audit.js';
-import type { Db } from '../db/repositories/db.js';
+import { inTransaction, type Db } from '../db/repositories/db.js';
 import { latestIncidentEvent } from '../db/repositories/incident-reads.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion, type RuleListFilter } from '../db/repositories/rules.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
@@ -81,9 +81,9 @@ export function ruleService(deps: RuleServiceDeps) {
   const { db, secrets } = deps;
 
   /** Runs `fn` in one transaction; a concurrent insert of the same name becomes a 409. */
-  async function inTransaction<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+  async function change<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
     try {
-      return await db.transaction().execute(fn);
+      return await inTransaction(db, fn);
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError('a rule with this name already exists', { errors: [{ path: 'name', message: 'already used by another rule' }] });
       throw err;
@@ -124,7 +124,7 @@ export function ruleService(deps: RuleServiceDeps) {
     async create(actor: Actor, body: unknown): Promise<RuleRow> {
       const definition = validate(body);
       requireAdminForCommands(actor, definition, 'creating');
-      return inTransaction(async (trx) => {
+      return change(async (trx) => {
         await nameTaken(trx, definition.name);
         const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor: actor.name, change: 'create', at: new Date() });
         await writeAudit(trx, { actor: actor.name, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created) });
@@ -136,7 +136,7 @@ export function ruleService(deps: RuleServiceDeps) {
     async update(actor: Actor, id: string, body: unknown, expected: number | undefined): Promise<RuleRow> {
       const definition = validate(body);
       requireAdminForCommands(actor, definition, 'saving');
-      return inTransaction(async (trx) => {
+      return change(async (trx) => {
         const current = await mustFind(trx, id, { forUpdate: true });
         staleCheck(current, expected);
         if (canonicalJson(current.definition) === canonicalJson(definition)) return current;
@@ -148,7 +148,7 @@ export function ruleService(deps: RuleServiceDeps) {
     },
 
     async remove(actor: Actor, id: string, expected: number | undefined): Promise<RuleRow> {
-      return inTransaction(async (trx) => {
+      return change(async (trx) => {
         const current = await mustFind(trx, id, { forUpdate: true });
         if (expected !== undefined) staleCheck(current, expected);
         const at = new Date();
@@ -173,7 +173,7 @@ export function ruleService(deps: RuleServiceDeps) {
     },
 
     async rollback(actor: Actor, id: string, version: number, expected: number | undefined): Promise<RuleRow> {
-      return inTransaction(async (trx) => {
+      return change(async (trx) => {
         const current = await mustFind(trx, id, { forUpdate: true });
         if (expected !== undefined) staleCheck(current, expected);
         const old = await findRuleVersion(trx, id, version);
@@ -192,7 +192,7 @@ export function ruleService(deps: RuleServiceDeps) {
     },
 
     async resetBreaker(actor: Actor, id: string): Promise<RuleRow> {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const current = await mustFind(trx, id, { forUpdate: true });
         const next = await resetBreaker(trx, id, new Date());
         if (!next) throw new NotFoundError(`rule ${id} is not known`);

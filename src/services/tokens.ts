@@ -3,6 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ApiToken, Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
+import { inTransaction } from '../db/repositories/db.js';
 import { findLiveTokenByHash, findToken, insertToken, listTokens, revokeToken, touchToken } from '../db/repositories/tokens.js';
 import type { Actor, Scope } from './actor.js';
 import { NotFoundError, ValidationError } from './errors.js';
@@ -53,7 +54,7 @@ export function tokenService(deps: { db: Kysely<Database> }) {
     async issue(actor: Actor, req: TokenRequest): Promise<{ row: ApiToken; token: string }> {
       const expiresAt = tokenExpiry(req, new Date());
       const token = newTokenValue();
-      const row = await db.transaction().execute(async (trx) => {
+      const row = await inTransaction(db, async (trx) => {
         const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes: req.scopes, createdBy: actor.name, expiresAt });
         await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, expiresAt: created.expires_at } });
         return created;
@@ -65,7 +66,7 @@ export function tokenService(deps: { db: Kysely<Database> }) {
 
     /** Revokes a token; revoking a revoked one changes nothing. */
     async revoke(actor: Actor, id: string): Promise<ApiToken> {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const current = await findToken(trx, id, { forUpdate: true });
         if (!current) throw new NotFoundError(`token ${id} is not known`);
         if (current.revoked_at) return current;

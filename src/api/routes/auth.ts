@@ -39,7 +39,7 @@ export function authRoutes(deps: AppDeps) {
       responses: { 200: json('Token sign-in, and the single sign-on provider if one is configured.', z.object({ tokenSignIn: z.boolean(), sso: z.object({ providerName: z.string(), loginUrl: z.string() }).nullable() })) },
     }),
     (c) =>
-    c.json({ tokenSignIn: sso.tokenSignIn, sso: client ? { providerName: client.providerName, loginUrl: '/auth/login' } : null }, 200, { 'Cache-Control': 'no-store' }),
+      c.json({ tokenSignIn: sso.tokenSignIn, sso: client ? { providerName: client.providerName, loginUrl: '/auth/login' } : null }, 200, { 'Cache-Control': 'no-store' }),
   );
 
   app.openapi(op(open(), { method: 'get', path: '/auth/login', tags, summary: "Start single sign-on: redirects to the provider", responses: { 302: { description: 'To the provider.' }, 404: problemResponse('Single sign-on is not configured.') } }), async (c) => {
@@ -58,15 +58,15 @@ export function authRoutes(deps: AppDeps) {
   app.openapi(
     op(open(), { method: 'get', path: '/auth/callback', tags, summary: 'Where the provider returns: sets the session cookie and goes to the dashboard', responses: { 303: { description: 'Signed in: to /ui.' }, 400: { description: 'Sign-in refused: an HTML page saying why.', content: { 'text/html': { schema: z.string() } } } } }),
     async (c) => {
-    if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
-    const secret = getCookie(c, SIGN_IN_COOKIE, 'host');
-    deleteCookie(c, SIGN_IN_COOKIE, { prefix: 'host', httpOnly: true, sameSite: 'Lax' });
-    if (!secret) {
-      return refused(c, new SignInError(400, 'Sign-in expired', `This sign-in was not started in this browser, or took longer than ${SIGN_IN_SECONDS / 60} minutes. Start again.`, 'no_sign_in_cookie'));
-    }
-    try {
-      const who = await client.finish(new URL(c.req.url), secret);
-      const id = await startSession(c, deps.db, deps.config, {
+      if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
+      const secret = getCookie(c, SIGN_IN_COOKIE, 'host');
+      deleteCookie(c, SIGN_IN_COOKIE, { prefix: 'host', httpOnly: true, sameSite: 'Lax' });
+      if (!secret) {
+        return refused(c, new SignInError(400, 'Sign-in expired', `This sign-in was not started in this browser, or took longer than ${SIGN_IN_SECONDS / 60} minutes. Start again.`, 'no_sign_in_cookie'));
+      }
+      try {
+        const who = await client.finish(new URL(c.req.url), secret);
+        const id = await startSession(c, deps.db, deps.config, {
           issuer: client.issuer,
           subject: who.subject,
           actor: who.actor,
@@ -74,14 +74,15 @@ export function authRoutes(deps: AppDeps) {
           name: who.name,
           scopes: who.roles,
           groups: who.mappedGroups,
-        idToken: who.idToken,
-      });
-      c.get('logger').info({ sessionId: id, actor: who.actor, scopes: who.roles }, 'signed in');
-      return c.redirect('/ui#/incidents', 303);
-    } catch (err) {
-      return refused(c, err);
-    }
-  });
+          idToken: who.idToken,
+        });
+        c.get('logger').info({ sessionId: id, actor: who.actor, scopes: who.roles }, 'signed in');
+        return c.redirect('/ui#/incidents', 303);
+      } catch (err) {
+        return refused(c, err);
+      }
+    },
+  );
 
   const sessionSchema = z.object({ actor: z.string(), subject: z.string(), email: z.string().nullable(), name: z.string().nullable(), scopes: z.array(z.string()), expiresAt: z.string(), csrfToken: z.string() });
   app.openapi(op(open(), { method: 'get', path: '/auth/session', tags, summary: 'Who is signed in, and the CSRF token the page sends on writes', responses: { 200: json('The session.', sessionSchema), 401: problemResponse('Not signed in.') } }), async (c) => {
@@ -103,27 +104,28 @@ export function authRoutes(deps: AppDeps) {
       responses: { 200: json('Signed out.', z.object({ signedOut: z.literal(true), logoutUrl: z.string().nullable() })), 403: problemResponse('A cross-site or forged request.') },
     }),
     async (c) => {
-    // The resolver checks CSRF on this POST (403): another site cannot sign the user out.
-    let live: SessionActor | undefined;
-    try {
-      live = await c.get('resolveSession')?.(c);
-    } catch (err) {
-      if (!(err instanceof ProblemError && err.status === 401)) throw err;
-    }
-    if (!live) {
-      clearSessionCookie(c); // nothing live to revoke
-      return c.json({ signedOut: true, logoutUrl: null }, 200, NO_STORE);
-    }
-    const ended = await endSession(c, deps.db);
-    c.get('logger').info({ sessionId: live.id, actor: live.actor }, 'signed out');
-    let logoutUrl: string | null = null;
-    try {
-      logoutUrl = (await client?.logoutUrl(ended?.idToken))?.href ?? null;
-    } catch (err) {
-      c.get('logger').warn({ reason: err instanceof SignInError ? err.reason : 'logout_url_failed' }, 'no provider logout URL');
-    }
-    return c.json({ signedOut: true, logoutUrl }, 200, NO_STORE);
-  });
+      // The resolver checks CSRF on this POST (403): another site cannot sign the user out.
+      let live: SessionActor | undefined;
+      try {
+        live = await c.get('resolveSession')?.(c);
+      } catch (err) {
+        if (!(err instanceof ProblemError && err.status === 401)) throw err;
+      }
+      if (!live) {
+        clearSessionCookie(c); // nothing live to revoke
+        return c.json({ signedOut: true, logoutUrl: null }, 200, NO_STORE);
+      }
+      const ended = await endSession(c, deps.db);
+      c.get('logger').info({ sessionId: live.id, actor: live.actor }, 'signed out');
+      let logoutUrl: string | null = null;
+      try {
+        logoutUrl = (await client?.logoutUrl(ended?.idToken))?.href ?? null;
+      } catch (err) {
+        c.get('logger').warn({ reason: err instanceof SignInError ? err.reason : 'logout_url_failed' }, 'no provider logout URL');
+      }
+      return c.json({ signedOut: true, logoutUrl }, 200, NO_STORE);
+    },
+  );
 
   return app;
 }

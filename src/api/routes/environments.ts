@@ -7,9 +7,6 @@ import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
 import { anyObject, list, pathParams } from '../schemas/common.js';
 
-export { environmentCreateSchema, environmentSshSchema, environmentUpdateSchema, keyRefSchema } from '../../domain/environments.js';
-export { authorityChanges, environmentView } from '../../services/environments.js';
-
 const nameParam = pathParams(['name', 'environment name']);
 const tags = ['environments'];
 const unknown = { 404: problemResponse('Unknown environment.') };

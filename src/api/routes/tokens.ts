@@ -6,8 +6,6 @@ import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
 import { list, pathParams } from '../schemas/common.js';
 
-export { DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, newTokenValue, TOKEN_PREFIX, tokenExpiry } from '../../services/tokens.js';
-
 export const tokenCreateSchema = z
   .strictObject({
     name: z.string().min(1).max(100).describe('Who or what uses the token (shown as the actor in the audit log).'),
