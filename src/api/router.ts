@@ -99,7 +99,8 @@ type HookResult = { target: string; success: boolean; error?: z.ZodError; data?:
 export function validationHook(result: HookResult): void {
   if (result.success || !result.error) return;
   const errors = ruleIssues(result.error, result.data).map((i) => ({ path: i.path || '(body)', message: i.message }));
-  if (result.target === 'json') throw new ValidationError(`invalid request body: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+  // Clients (the CLI, the dashboard) print the detail and then each field: the detail stays short.
+  if (result.target === 'json') throw new ValidationError('the request is not valid', errors);
   throw new ValidationError(`invalid ${result.target === 'query' ? 'query parameters' : result.target === 'param' ? 'path parameters' : `${result.target}s`}`, errors);
 }
 
