@@ -44,16 +44,23 @@ interface Access {
   scope?: Scope;
 }
 
+export interface BodyOptions {
+  /** The operation takes a JSON body: the bounded reader runs before validation. */
+  body?: boolean;
+  /** The value of an empty body (otherwise 400 "a JSON body is required"). */
+  emptyBodyAs?: unknown;
+  /** The detail of a body the schema refuses (the fields are in `errors`); default: the fields listed. */
+  invalidBody?: string;
+}
+
 /** A guarded operation: the bearer (or session) check for `scope`; with `body`, then the bounded JSON reader. */
-export function guard(auth: AuthSettings, scope: Scope, opts: { body?: boolean; emptyBodyAs?: unknown } = {}): Access {
-  const middleware: MiddlewareHandler<AppEnv>[] = [requireScope(auth, scope)];
-  if (opts.body) middleware.push(boundedJson(opts.emptyBodyAs));
-  return { middleware, scope };
+export function guard(auth: AuthSettings, scope: Scope, opts: BodyOptions = {}): Access {
+  return { middleware: [requireScope(auth, scope), ...(opts.body ? [boundedJson(opts)] : [])], scope };
 }
 
 /** A public operation (no token); with `body`, the bounded JSON reader runs before validation. */
-export function open(opts: { body?: boolean } = {}): Access {
-  return { middleware: opts.body ? [boundedJson()] : [] };
+export function open(opts: BodyOptions = {}): Access {
+  return { middleware: opts.body ? [boundedJson(opts)] : [] };
 }
 
 /**
@@ -74,11 +81,12 @@ export function op<const C extends Omit<RouteConfig, 'middleware' | 'security'>>
 /**
  * Reads the JSON body within the route's limits (src/api/body.ts: depth, string sizes; 400 naming the
  * path), then hands it to the validator as JSON whatever Content-Type the client sent (the API has
- * always read bodies as JSON). `emptyAs`: the value of an empty body (otherwise 400 "required").
+ * always read bodies as JSON).
  */
-export function boundedJson(emptyAs?: unknown): MiddlewareHandler<AppEnv> {
+export function boundedJson(opts: BodyOptions = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const value = await readBoundedJson(c, emptyAs);
+    const value = await readBoundedJson(c, opts.emptyBodyAs);
+    if (opts.invalidBody !== undefined) c.set('invalidBodyDetail', opts.invalidBody);
     const headers = new Headers(c.req.raw.headers);
     headers.set('content-type', 'application/json');
     c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers });
@@ -96,11 +104,10 @@ export function actorOf(c: Context<AppEnv>): Actor {
 type HookResult = { target: string; success: boolean; error?: z.ZodError; data?: unknown };
 
 /** Validation failures of any route: 400 problem+json with one entry per offending field (unknown fields named at their own path). */
-export function validationHook(result: HookResult): void {
+export function validationHook(result: HookResult, c: Context<AppEnv>): void {
   if (result.success || !result.error) return;
   const errors = ruleIssues(result.error, result.data).map((i) => ({ path: i.path || '(body)', message: i.message }));
-  // Clients (the CLI, the dashboard) print the detail and then each field: the detail stays short.
-  if (result.target === 'json') throw new ValidationError('the request is not valid', errors);
+  if (result.target === 'json') throw new ValidationError(c.get('invalidBodyDetail') ?? `invalid request body: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
   throw new ValidationError(`invalid ${result.target === 'query' ? 'query parameters' : result.target === 'param' ? 'path parameters' : `${result.target}s`}`, errors);
 }
 

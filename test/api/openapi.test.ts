@@ -108,7 +108,10 @@ describe('OpenAPI document and /docs', function () {
     const body = await h.call('POST', '/api/tokens', { name: 'x', scopes: ['root'], extra: 1 });
     assert.equal(body.status, 400);
     assert.deepEqual(body.body.errors.map((e: { path: string }) => e.path).sort(), ['extra', 'scopes.0']);
-    assert.equal(body.body.detail, 'the request is not valid');
+    assert.equal(body.body.detail, 'the token request is not valid');
+    const env = await h.call('POST', '/api/environments', { name: 'e', labels: { a: 1 } });
+    assert.equal(env.status, 400);
+    assert.match(env.body.detail, /^invalid request body: labels\.a: /);
   });
 
   it('the rule schema component accepts exactly what POST /api/rules accepts', async () => {

@@ -85,7 +85,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   const auth = authOf(deps);
 
   app.openapi(
-    op(guard(auth, 'read', { body: true, emptyBodyAs: {} }), {
+    op(guard(auth, 'read', { body: true, emptyBodyAs: {}, invalidBody: 'the request is not valid' }), {
       method: 'post',
       path: '/api/rules/backtest',
       tags,
@@ -107,7 +107,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   );
 
   app.openapi(
-    op(guard(auth, 'write', { body: true, emptyBodyAs: {} }), {
+    op(guard(auth, 'write', { body: true, emptyBodyAs: {}, invalidBody: 'the request is not valid' }), {
       method: 'post',
       path: '/api/rules/{id}/backtest',
       tags,

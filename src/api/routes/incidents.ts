@@ -152,7 +152,7 @@ export function incidentRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(guard(auth, 'write', { body: true }), {
+    op(guard(auth, 'write', { body: true, invalidBody: 'invalid approval' }), {
       method: 'post',
       path: '/api/incidents/{id}/approvals/{actionRunId}',
       tags,

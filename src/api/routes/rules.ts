@@ -40,9 +40,11 @@ export function ruleRoutes(deps: AppDeps) {
   const rules = ruleService({ db: deps.db, secrets: deps.config.secretRefs, extractors: deps.extractors });
   const auth = authOf(deps);
   const read = guard(auth, 'read');
-  const readBody = guard(auth, 'read', { body: true });
+  const readRule = guard(auth, 'read', { body: true, invalidBody: 'the rule is not valid' });
+  const readRequest = guard(auth, 'read', { body: true, invalidBody: 'the request is not valid' });
   const write = guard(auth, 'write');
-  const writeBody = guard(auth, 'write', { body: true });
+  const writeRule = guard(auth, 'write', { body: true, invalidBody: 'the rule is not valid' });
+  const writeRequest = guard(auth, 'write', { body: true, invalidBody: 'the request is not valid' });
 
   app.openapi(
     op(read, { method: 'get', path: '/api/rules', tags, summary: 'List rules', request: { query: ruleListQuerySchema }, responses: { 200: json('Rules.', list(ruleViewSchema)) } }),
@@ -54,7 +56,7 @@ export function ruleRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(readBody, {
+    op(readRule, {
       method: 'post',
       path: '/api/rules/validate',
       tags,
@@ -66,7 +68,7 @@ export function ruleRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(readBody, {
+    op(readRequest, {
       method: 'post',
       path: '/api/rules/test',
       tags,
@@ -81,7 +83,7 @@ export function ruleRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(writeBody, {
+    op(writeRule, {
       method: 'post',
       path: '/api/rules',
       tags,
@@ -115,7 +117,7 @@ export function ruleRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(writeBody, {
+    op(writeRule, {
       method: 'put',
       path: '/api/rules/{id}',
       tags,
@@ -178,7 +180,7 @@ export function ruleRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(writeBody, {
+    op(writeRequest, {
       method: 'post',
       path: '/api/rules/{id}/rollback',
       tags,
@@ -199,7 +201,7 @@ export function ruleRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(readBody, {
+    op(readRequest, {
       method: 'post',
       path: '/api/rules/{id}/test',
       tags,

@@ -69,7 +69,7 @@ export function tokenRoutes(deps: AppDeps) {
   const auth = authOf(deps);
 
   app.openapi(
-    op(guard(auth, 'admin', { body: true }), {
+    op(guard(auth, 'admin', { body: true, invalidBody: 'the token request is not valid' }), {
       method: 'post',
       path: '/api/tokens',
       tags,
