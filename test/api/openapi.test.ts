@@ -11,7 +11,7 @@ import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { diskRule, routeHarness } from './rules.test.js';
+import { ADMIN, diskRule, routeHarness } from './rules.test.js';
 
 /**
  * The README's HTTP table: cells naming a method and a path (`GET /api/incidents/{id}` → [GET, /api/incidents/{id}])
@@ -112,6 +112,16 @@ describe('OpenAPI document and /docs', function () {
     const env = await h.call('POST', '/api/environments', { name: 'e', labels: { a: 1 } });
     assert.equal(env.status, 400);
     assert.match(env.body.detail, /^invalid request body: labels\.a: /);
+    // Bodies are read as JSON whatever their Content-Type (as before the routers validated them), within the same bounds.
+    const send = (body: string, headers: Record<string, string>) => h.app.request('/api/rules/validate', { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, ...headers }, body });
+    const plain = await send(JSON.stringify(diskRule('plain')), { 'content-type': 'text/plain' });
+    assert.equal(plain.status, 200, await plain.clone().text());
+    assert.equal(((await plain.json()) as { valid: boolean }).valid, true);
+    const bare = await send(JSON.stringify(diskRule('bare')), {});
+    assert.equal(bare.status, 200, await bare.clone().text());
+    const deep = await send('['.repeat(70) + ']'.repeat(70), { 'content-type': 'application/json' });
+    assert.equal(deep.status, 400);
+    assert.match(((await deep.json()) as { detail: string }).detail, /nests deeper than 64 levels/);
   });
 
   it('the rule schema component accepts exactly what POST /api/rules accepts', async () => {
