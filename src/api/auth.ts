@@ -5,13 +5,12 @@ import ipaddr from 'ipaddr.js';
 import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/database.js';
-import type { AppEnv } from './app.js';
+import { hasScope, type Scope } from '../services/actor.js';
+import { authenticateToken, hashToken } from '../services/tokens.js';
+import type { AppEnv } from './env.js';
 import { ProblemError, forbidden, unauthorized } from './problem.js';
 
-export type Scope = 'read' | 'write' | 'admin';
-const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
-
-export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+export { hasScope, hashToken, type Scope };
 
 /** Constant-time comparison of two secrets of any length. */
 export function sameSecret(a: string, b: string): boolean {
@@ -23,11 +22,6 @@ export function sameSecret(a: string, b: string): boolean {
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(header: string | undefined): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
-}
-
-/** True when `scopes` include `needed` or a larger scope. */
-export function hasScope(scopes: readonly string[] | undefined, needed: Scope): boolean {
-  return Math.max(0, ...(scopes ?? []).map((s) => RANK[s as Scope] ?? 0)) >= RANK[needed];
 }
 
 // ---- failed-authentication limit ---------------------------------------------------------------------
@@ -187,19 +181,10 @@ export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<A
       actor = 'admin-token';
       scopes = ['admin'];
     } else {
-      const row = await deps.db
-        .selectFrom('api_tokens')
-        .select(['id', 'name', 'scopes', 'last_used_at'])
-        .where('token_hash', '=', hashToken(token))
-        .where('revoked_at', 'is', null)
-        .where('expires_at', '>', new Date())
-        .executeTakeFirst();
-      if (row) {
-        actor = `token:${row.name}`;
-        scopes = row.scopes as Scope[];
-        if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-          await deps.db.updateTable('api_tokens').set({ last_used_at: new Date() }).where('id', '=', row.id).execute();
-        }
+      const found = await authenticateToken(deps.db, token);
+      if (found) {
+        actor = found.name;
+        scopes = found.scopes as Scope[];
       }
     }
     if (!actor) {

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../database.js';
 
-/** A connection or a transaction: every repository function takes one first. */
+/** What every repository function takes first: the pool or the transaction the caller is in. */
 export type Db = Kysely<Database> | Transaction<Database>;

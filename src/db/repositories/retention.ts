@@ -2,7 +2,7 @@
 // says from when on the history is whole. Run it in a transaction (the watermark and the deletes together).
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../database.js';
-import { HISTORY_WATERMARK } from '../queries/backtests.js';
+import { HISTORY_WATERMARK } from './backtests.js';
 
 export interface PurgedCounts {
   actionRuns: number;
