@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { getPath } from '../../src/domain/json-path.js';
 import { actionSchema, buildContext, type Action } from '../../src/domain/rules/index.js';
-import { renderAction, renderTemplate, templateFields, validateTemplate } from '../../src/domain/template.js';
+import { renderAction } from '../../src/domain/rules/render-action.js';
+import { renderTemplate, templateFields, validateTemplate } from '../../src/domain/template.js';
 
 const ctx = {
   ...buildContext({

@@ -1,0 +1,158 @@
+// Layer rules, checked by `npm run lint` (`depcruise src activities workflows`).
+//
+// Arrows run one way:
+//   src/contracts  <- src/domain  <- src/db, src/services, src/executors, src/temporal, activities, workflows,
+//   src/api, src/cli, the composition roots (src/server.ts, src/worker.ts, src/agent.ts, src/dev.ts, ...).
+// contracts and domain import nothing above them; workflows import only contracts, domain, the workflow SDK and
+// activity *types*; activities and services never import the API, the CLI or workflows; the CLI is an HTTP client
+// (contracts, domain, its own modules); only src/db may load kysely at run time; no import cycle anywhere.
+//
+// Type-only imports are read as well (tsPreCompilationDeps), so `import type` counts for every rule except the
+// ones that say otherwise (activity types in workflows, kysely types outside src/db).
+//
+// KNOWN_VIOLATIONS (below the rules) lists what was still wrong when the rules landed; other branches remove it.
+// Each entry names the branch expected to remove it: once that branch is merged, delete its entries and run
+// `npm run lint` (an entry whose violation is gone silently matches nothing, so delete it, do not keep it "just
+// in case": a later regression of the same import would be excused by it; lint fails on a stale entry).
+
+/** Folders and files above the pure layers. */
+const ABOVE_PURE = [
+  '^src/(db|api|services|executors|temporal|cli|dashboard)/',
+  '^src/(config|logger|metrics|runtime|integrations|timeout|server|worker|agent|dev|migrate)\\.ts$',
+  '^activities/',
+  '^workflows/',
+];
+
+// Known entries are written the way depcruise reports them (`--output-type baseline`: the import as written,
+// its dependency types, the cycle in the order found), so that depcruise can tell when one no longer occurs:
+// `baseline.staleEntriesSeverity: 'error'` below makes `npm run lint` fail on a stale entry until it is deleted.
+
+/** A run-time `import ... from 'kysely'` outside src/db. */
+function knownImport(from, dependencyTypes) {
+  return { type: 'dependency', from, to: 'node_modules/kysely/dist/index.js', unresolvedTo: 'kysely', dependencyTypes, rule: { severity: 'error', name: 'kysely-only-in-db' } };
+}
+
+/** An import cycle: the import that closes it (from, as written, its types), then the modules on it as [name, types]. */
+function knownCycle(from, unresolvedTo, dependencyTypes, ...cycle) {
+  const to = cycle[0][0];
+  return {
+    type: 'cycle', from, to, unresolvedTo, dependencyTypes, rule: { severity: 'error', name: 'no-circular' },
+    cycle: cycle.map(([name, types]) => ({ name, dependencyTypes: types })),
+  };
+}
+
+const KNOWN_VIOLATIONS = [
+  // Branch arch-api (routes over services and repositories; the API's own cycles). Delete after merging it.
+  knownImport('src/api/app.ts', ['npm', 'import']),
+  knownCycle('src/api/app.ts', './routes/metrics.js', ['local', 'import'], ['src/api/routes/metrics.ts', ['local', 'import']], ['src/api/app.ts', ['local', 'type-only', 'import']]),
+  knownCycle('src/api/app.ts', './session.js', ['local', 'import'], ['src/api/session.ts', ['local', 'import']], ['src/api/app.ts', ['local', 'type-only', 'import']]),
+  knownCycle('src/api/auth.ts', './app.js', ['local', 'type-only', 'import'], ['src/api/app.ts', ['local', 'type-only', 'import']], ['src/api/routes/metrics.ts', ['local', 'import']], ['src/api/auth.ts', ['local', 'import']]),
+  knownCycle('src/api/routes/docs.ts', './index.js', ['local', 'import'], ['src/api/routes/index.ts', ['local', 'import']], ['src/api/routes/docs.ts', ['local', 'import']]),
+  knownCycle('src/api/session.ts', './auth.js', ['local', 'import'], ['src/api/auth.ts', ['local', 'import']], ['src/api/app.ts', ['local', 'type-only', 'import']], ['src/api/session.ts', ['local', 'import']]),
+  // Branch arch-worker (activities and src/metrics.ts over src/db/repositories). Delete after merging it.
+  knownImport('activities/action-runs.ts', ['npm', 'import']),
+  knownImport('activities/jobs.ts', ['npm', 'import']),
+  knownImport('activities/plan.ts', ['npm', 'import']),
+  knownImport('activities/retention.ts', ['npm', 'import']),
+  knownImport('src/metrics.ts', ['npm', 'import']),
+];
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'An import cycle: break it by moving the shared piece into the lower module (or src/contracts).',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'contracts-pure',
+      severity: 'error',
+      comment: 'src/contracts holds pure shared shapes and names: it imports nothing but itself.',
+      from: { path: '^src/contracts/' },
+      to: { path: '^(src|activities|workflows)/', pathNot: '^src/contracts/' },
+    },
+    {
+      name: 'domain-pure',
+      severity: 'error',
+      comment:
+        'src/domain is pure: it imports src/contracts, itself and the pure PagerDuty payload schema ' +
+        '(src/pagerduty/parse.ts), never I/O, configuration or a layer above it.',
+      from: { path: '^src/domain/' },
+      to: { path: ABOVE_PURE.concat(['^src/pagerduty/(?!parse\\.ts$)']) },
+    },
+    {
+      name: 'workflows-pure',
+      severity: 'error',
+      comment:
+        'Workflows are pure orchestration: of our code they import src/contracts, src/domain, the names Temporal ' +
+        'stores (src/temporal/names.ts), the PagerDuty payload schema, each other and activity types.',
+      from: { path: '^workflows/' },
+      to: {
+        path: '^(src|activities)/',
+        pathNot: ['^src/(contracts|domain)/', '^src/temporal/names\\.ts$', '^src/pagerduty/parse\\.ts$', '^activities/'],
+      },
+    },
+    {
+      name: 'workflows-only-activity-types',
+      severity: 'error',
+      comment: 'Workflows may see activities only as types (import type), never load them into the sandbox.',
+      from: { path: '^workflows/' },
+      to: { path: '^activities/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'workflows-sdk-only',
+      severity: 'error',
+      comment: 'Workflows run in the deterministic sandbox: of packages only the workflow SDK (and @temporalio/common).',
+      from: { path: '^workflows/' },
+      to: {
+        dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown', 'core'],
+        dependencyTypesNot: ['type-only'],
+        pathNot: '^node_modules/@temporalio/(workflow|common)/',
+      },
+    },
+    {
+      name: 'activities-services-not-up',
+      severity: 'error',
+      comment: 'Activities and services are called by workflows and routes; they never import the API, the CLI or workflows.',
+      from: { path: '^(activities|src/services)/' },
+      to: { path: '^(src/api|src/cli|workflows)/' },
+    },
+    {
+      name: 'cli-is-a-client',
+      severity: 'error',
+      comment: 'The CLI talks to the server over HTTP: it imports src/contracts, src/domain and its own modules only.',
+      from: { path: '^src/cli/' },
+      // src/pagerduty is a PagerDuty client library (zod, node:crypto; it imports nothing of ours, see
+      // pagerduty-leaf): `selfheal pagerduty` is a PagerDuty client itself (signs test deliveries, calls the REST API).
+      to: { path: '^(src|activities|workflows)/', pathNot: ['^src/(contracts|domain|cli|pagerduty)/'] },
+    },
+    {
+      name: 'pagerduty-leaf',
+      severity: 'error',
+      comment: 'src/pagerduty (webhook schema, signature, REST client) is a leaf the CLI and server share: it imports only itself, contracts and domain.',
+      from: { path: '^src/pagerduty/' },
+      to: { path: '^(src|activities|workflows)/', pathNot: '^src/(pagerduty|contracts|domain)/' },
+    },
+    {
+      name: 'kysely-only-in-db',
+      severity: 'error',
+      comment:
+        'Only src/db (connection, migrations, repositories) loads kysely at run time; elsewhere import its types ' +
+        'only (import type) and call a repository.',
+      from: { path: '^(src|activities|workflows)/', pathNot: '^src/db/' },
+      to: { path: '^node_modules/kysely/', dependencyTypesNot: ['type-only'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^src/dashboard/client/.*\\.css$' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    knownViolations: KNOWN_VIOLATIONS,
+    baseline: { staleEntriesSeverity: 'error' },
+  },
+};
