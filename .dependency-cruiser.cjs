@@ -57,6 +57,14 @@ const KNOWN_VIOLATIONS = [
   knownImport('src/metrics.ts', ['npm', 'import']),
 ];
 
+/** Our own code (as opposed to packages and Node built-ins). */
+const OURS = '^(src|activities|workflows)/';
+
+/** A rule: modules under `from` import, of our code, only what `allowed` (path patterns) names. */
+function mayImportOnly(name, comment, from, allowed) {
+  return { name, severity: 'error', comment, from: { path: from }, to: { path: OURS, pathNot: allowed } };
+}
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -67,13 +75,7 @@ module.exports = {
       from: {},
       to: { circular: true },
     },
-    {
-      name: 'contracts-pure',
-      severity: 'error',
-      comment: 'src/contracts holds pure shared shapes and names: it imports nothing but itself.',
-      from: { path: '^src/contracts/' },
-      to: { path: '^(src|activities|workflows)/', pathNot: '^src/contracts/' },
-    },
+    mayImportOnly('contracts-pure', 'src/contracts holds pure shared shapes and names: it imports nothing but itself.', '^src/contracts/', ['^src/contracts/']),
     {
       name: 'domain-pure',
       severity: 'error',
@@ -83,18 +85,13 @@ module.exports = {
       from: { path: '^src/domain/' },
       to: { path: ABOVE_PURE.concat(['^src/pagerduty/(?!parse\\.ts$)']) },
     },
-    {
-      name: 'workflows-pure',
-      severity: 'error',
-      comment:
-        'Workflows are pure orchestration: of our code they import src/contracts, src/domain, the names Temporal ' +
+    mayImportOnly(
+      'workflows-pure',
+      'Workflows are pure orchestration: of our code they import src/contracts, src/domain, the names Temporal ' +
         'stores (src/temporal/names.ts), the PagerDuty payload schema, each other and activity types.',
-      from: { path: '^workflows/' },
-      to: {
-        path: '^(src|activities)/',
-        pathNot: ['^src/(contracts|domain)/', '^src/temporal/names\\.ts$', '^src/pagerduty/parse\\.ts$', '^activities/'],
-      },
-    },
+      '^workflows/',
+      ['^workflows/', '^src/(contracts|domain)/', '^src/temporal/names\\.ts$', '^src/pagerduty/parse\\.ts$', '^activities/'],
+    ),
     {
       name: 'workflows-only-activity-types',
       severity: 'error',
@@ -120,22 +117,23 @@ module.exports = {
       from: { path: '^(activities|src/services)/' },
       to: { path: '^(src/api|src/cli|workflows)/' },
     },
-    {
-      name: 'cli-is-a-client',
-      severity: 'error',
-      comment: 'The CLI talks to the server over HTTP: it imports src/contracts, src/domain and its own modules only.',
-      from: { path: '^src/cli/' },
-      // src/pagerduty is a PagerDuty client library (zod, node:crypto; it imports nothing of ours, see
-      // pagerduty-leaf): `selfheal pagerduty` is a PagerDuty client itself (signs test deliveries, calls the REST API).
-      to: { path: '^(src|activities|workflows)/', pathNot: ['^src/(contracts|domain|cli|pagerduty)/'] },
-    },
-    {
-      name: 'pagerduty-leaf',
-      severity: 'error',
-      comment: 'src/pagerduty (webhook schema, signature, REST client) is a leaf the CLI and server share: it imports only itself, contracts and domain.',
-      from: { path: '^src/pagerduty/' },
-      to: { path: '^(src|activities|workflows)/', pathNot: '^src/(pagerduty|contracts|domain)/' },
-    },
+    // src/pagerduty is a PagerDuty client library (zod, node:crypto; it imports nothing of ours, see
+    // pagerduty-leaf): `selfheal pagerduty` is a PagerDuty client itself (signs test deliveries, calls the REST API).
+    mayImportOnly('cli-is-a-client', 'The CLI talks to the server over HTTP: it imports src/contracts, src/domain and its own modules only.', '^src/cli/', [
+      '^src/(contracts|domain|cli|pagerduty)/',
+    ]),
+    mayImportOnly(
+      'pagerduty-leaf',
+      'src/pagerduty (webhook schema, signature, REST client) is a leaf the CLI and server share: it imports only itself, contracts and domain.',
+      '^src/pagerduty/',
+      ['^src/(pagerduty|contracts|domain)/'],
+    ),
+    mayImportOnly(
+      'dashboard-client-browser-only',
+      'The dashboard bundle (src/dashboard/client) imports its own modules, src/contracts and src/domain (types only, see eslint.config.js), never server code.',
+      '^src/dashboard/client/',
+      ['^src/dashboard/client/', '^src/(contracts|domain)/'],
+    ),
     {
       name: 'kysely-only-in-db',
       severity: 'error',
