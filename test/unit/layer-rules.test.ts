@@ -80,6 +80,12 @@ describe('layer rules (npm run lint: depcruise)', function () {
     assert.deepEqual(named(run, 'domain-pure').map((v) => v.to), ['src/config.ts']);
   });
 
+  it('fails on a domain module that does I/O (a Node built-in, a database driver)', () => {
+    const run = cruise({ 'src/domain/__wrong_way_io.ts': "import { readFileSync } from 'node:fs';\nimport pg from 'pg';\nexport const x = [readFileSync, pg];\n" });
+    assert.notEqual(run.status, 0);
+    assert.equal(named(run, 'pure-layers-no-io').length, 2, run.output);
+  });
+
   it('fails on an import cycle, and passes once the arrow is one-way', () => {
     const cycle = cruise({
       'src/domain/__cycle_a.ts': "import { b } from './__cycle_b.js';\nexport const a = (): number => b() + 1;\n",
