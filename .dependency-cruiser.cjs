@@ -132,6 +132,31 @@ module.exports = {
       '^src/pagerduty/',
       ['^src/(pagerduty|contracts|domain)/'],
     ),
+    {
+      name: 'cli-no-server-packages',
+      severity: 'error',
+      comment: 'The CLI loads no server library (database, HTTP server, Temporal, logger, SSH, mail, metrics): it talks to the server over HTTP.',
+      from: { path: '^src/cli/' },
+      to: { path: '^node_modules/(kysely|pg|pg-[^/]+|hono|@hono/[^/]+|@temporalio/[^/]+|pino|ssh2|nodemailer|prom-client|@electric-sql/[^/]+)/' },
+    },
+    {
+      name: 'dashboard-client-no-packages',
+      severity: 'error',
+      comment: 'The dashboard bundle loads no package but uplot (the backtest chart) and no Node built-in: it runs in the browser.',
+      from: { path: '^src/dashboard/client/' },
+      to: {
+        dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown', 'core'],
+        dependencyTypesNot: ['type-only'],
+        pathNot: '^node_modules/uplot/',
+      },
+    },
+    {
+      name: 'dashboard-client-domain-types-only',
+      severity: 'error',
+      comment: 'The dashboard takes only types from src/domain (import type): the bundle carries no server-side model code.',
+      from: { path: '^src/dashboard/client/' },
+      to: { path: '^src/domain/', dependencyTypesNot: ['type-only'] },
+    },
     mayImportOnly(
       'dashboard-client-browser-only',
       'The dashboard bundle (src/dashboard/client) imports its own modules, src/contracts and src/domain (types only, see eslint.config.js), never server code.',
