@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { ActionOutcome, MatchPlan, PlannedAction, RuleRunInput, RuleRunResult } from '../src/contracts/index.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
-import { renderAction } from '../src/domain/rules/render-action.js';
+import { renderAction } from '../src/domain/template.js';
 import type { Action } from '../src/domain/rules/schema.js';
 import { localDb, type Activities } from './activities.js';
 import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './messages.js';

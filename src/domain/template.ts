@@ -97,3 +97,45 @@ export function renderTemplate(tpl: string, ctx: TemplateContext): string {
     return stringify(getPath(ctx, segments));
   });
 }
+
+/**
+ * Parameters of each action type that are templated. Everything else (script names, commands, URLs,
+ * recipients, ids, secret references, numeric settings) is used verbatim.
+ */
+export const TEMPLATED_FIELDS = {
+  'script.agent': ['args', 'environment'],
+  'script.ssh': ['args', 'environment'],
+  workitem: ['title', 'description'],
+  'notify.slack': ['text'],
+  'notify.email': ['subject', 'body'],
+  'notify.webhook': ['body'],
+  'pagerduty.note': ['content'],
+  'pagerduty.acknowledge': [],
+  'pagerduty.resolve': ['resolution'],
+  'pagerduty.priority': [],
+  'pagerduty.escalate': [],
+} as const;
+
+/** An action type, as far as rendering is concerned (src/domain/rules/actions.ts checks every type is listed). */
+export type TemplatedActionType = keyof typeof TEMPLATED_FIELDS;
+
+function renderValue(value: unknown, ctx: TemplateContext): unknown {
+  if (typeof value === 'string') return renderTemplate(value, ctx);
+  if (Array.isArray(value)) return value.map((item) => (typeof item === 'string' ? renderTemplate(item, ctx) : item));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = typeof item === 'string' ? renderTemplate(item, ctx) : item;
+    return out;
+  }
+  return value;
+}
+
+/** A copy of `action` with its templated parameters rendered against `ctx`. */
+export function renderAction<A extends { type: TemplatedActionType }>(action: A, ctx: TemplateContext): A {
+  const fields: readonly string[] = TEMPLATED_FIELDS[action.type];
+  const out: Record<string, unknown> = { ...action };
+  for (const field of fields) {
+    if (out[field] !== undefined) out[field] = renderValue(out[field], ctx);
+  }
+  return out as A;
+}

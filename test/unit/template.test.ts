@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { getPath } from '../../src/domain/json-path.js';
 import { actionSchema, buildContext, type Action } from '../../src/domain/rules/index.js';
-import { renderAction } from '../../src/domain/rules/render-action.js';
-import { renderTemplate, templateFields, validateTemplate } from '../../src/domain/template.js';
+import { renderAction, renderTemplate, templateFields, validateTemplate } from '../../src/domain/template.js';
 
 const ctx = {
   ...buildContext({

@@ -11,7 +11,7 @@
  * Each event is decided at the time it was received (the live planner decides moments later).
  * Pure: the clock for the time budget is injected.
  */
-import { renderAction } from '../rules/render-action.js';
+import { renderAction } from '../template.js';
 import { incidentContext } from '../rules/incident-context.js';
 import { policyOfRecorded, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
 import type { Action } from '../rules/schema.js';

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { metadataAddressReason } from '../metadata-address.js';
 import { deniedEnvName } from '../script-env.js';
+import { TEMPLATED_FIELDS } from '../template.js';
 import { ENV_NAME_PATTERN, PAGERDUTY_ID_PATTERN, SCRIPT_PATTERN, secretRefSchema, slug, templated } from './fields.js';
 
 // ---- actions -----------------------------------------------------------------------------------------
@@ -253,6 +254,9 @@ export const actionSchema = z
 export type Action = z.output<typeof actionSchema> & { id: string };
 export type ActionInput = z.input<typeof actionSchema>;
 export type ActionType = Action['type'];
+
+/** Rendering (src/domain/template.ts) names the templated parameters of every action type: a new type must be added there. */
+const _everyActionTypeRenders: Record<ActionType, readonly string[]> = TEMPLATED_FIELDS;
 
 export const actionsSchema = z
   .array(actionSchema)

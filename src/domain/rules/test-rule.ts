@@ -2,7 +2,7 @@
 // it, with no side effects. Pure: the API's test endpoints and the offline `selfheal rules test` share it.
 import { extractEnvironment, type ExtractorsConfig } from '../extract.js';
 import { isPlainObject } from '../json-diff.js';
-import { renderAction } from './render-action.js';
+import { renderAction } from '../template.js';
 import { toIncidentSnapshot, type PagerDutyEvent } from '../../pagerduty/parse.js';
 import { activeMaintenanceWindow, evaluateRule, formatExplanation, ruleApplies, type Explanation } from './evaluate.js';
 import { incidentContext, type IncidentFacts } from './incident-context.js';
