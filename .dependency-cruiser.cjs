@@ -117,10 +117,19 @@ module.exports = {
     {
       name: 'activities-services-not-up',
       severity: 'error',
-      comment: 'Activities and services are called by workflows and routes; they never import the API, the CLI or workflows.',
-      from: { path: '^(activities|src/services)/' },
-      to: { path: '^(src/api|src/cli|workflows)/' },
+      comment:
+        'Activities, services and the metrics reader are called by workflows, routes and the server; they never ' +
+        'import the API, the CLI or workflows (shared names and shapes live in src/contracts), nor load the workflow SDK.',
+      from: { path: '^(activities/|src/services/|src/metrics\\.ts$)' },
+      to: { path: ['^(src/api|src/cli|workflows)/', '^node_modules/@temporalio/workflow/'] },
     },
+    mayImportOnly(
+      'db-is-the-bottom',
+      'src/db (schema, migrations, repositories) holds the SQL and nothing above it: of our code it imports itself, ' +
+        'src/contracts, src/domain and the PagerDuty payload schema, never what calls it.',
+      '^src/db/',
+      ['^src/(db|contracts|domain)/', '^src/pagerduty/parse\\.ts$'],
+    ),
     // src/pagerduty is a PagerDuty client library (zod, node:crypto; it imports nothing of ours, see
     // pagerduty-leaf): `selfheal pagerduty` is a PagerDuty client itself (signs test deliveries, calls the REST API).
     mayImportOnly('cli-is-a-client', 'The CLI talks to the server over HTTP: it imports src/contracts, src/domain and its own modules only.', '^src/cli/', [

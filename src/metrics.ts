@@ -26,7 +26,6 @@ import type { Client } from '@temporalio/client';
 import { sql, type Kysely } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/database.js';
-import { mapBounded } from './domain/map-bounded.js';
 import type { Logger } from './logger.js';
 import { agentTaskQueue } from './temporal/names.js';
 import { agentStatus, ONLINE_WITHIN_MS } from './temporal/pollers.js';
@@ -184,7 +183,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     const envs = await deps.db.selectFrom('environments').select(['name', 'agent_task_queue']).orderBy('name').limit(maxEnvironments).execute();
     const out = new Map<string, number>();
     let reached = envs.length === 0;
-    await mapBounded(envs, 8, async (e) => {
+    await mapLimit(envs, 8, async (e) => {
       const n = await onlinePollers(deps.temporal, deps.namespace, e.agent_task_queue ?? agentTaskQueue(e.name));
       if (n !== undefined) reached = true;
       out.set(e.name, n ?? 0);
@@ -269,4 +268,15 @@ async function onlinePollers(client: Client, namespace: string, queue: string): 
   } catch {
     return undefined;
   }
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  });
+  await Promise.all(lanes);
 }

@@ -72,6 +72,16 @@ describe('layer rules (npm run lint: depcruise)', function () {
     assert.deepEqual(named(cli, 'cli-is-a-client').map((v) => v.to), ['src/api/problem.ts']);
   });
 
+  it('fails on an activity loading the workflow SDK, and on a repository importing what calls it', () => {
+    const activity = cruise({ 'activities/__wrong_way_sdk.ts': "import { sleep } from '@temporalio/workflow';\nexport const x = sleep;\n" });
+    assert.notEqual(activity.status, 0);
+    assert.equal(named(activity, 'activities-services-not-up').length, 1, activity.output);
+
+    const repository = cruise({ 'src/db/__wrong_way.ts': "import { problem } from '../api/problem.js';\nimport { runScript } from '../executors/script-runner.js';\nexport const x = [problem, runScript];\n" });
+    assert.notEqual(repository.status, 0);
+    assert.deepEqual(named(repository, 'db-is-the-bottom').map((v) => v.to).sort(), ['src/api/problem.ts', 'src/executors/script-runner.ts']);
+  });
+
   it('fails on the CLI loading a server library', () => {
     const run = cruise({ 'src/cli/__wrong_way_pkg.ts': "import { Hono } from 'hono';\nimport pino from 'pino';\nexport const x = [Hono, pino];\n" });
     assert.notEqual(run.status, 0);
