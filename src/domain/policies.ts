@@ -56,8 +56,8 @@ export const DEFAULT_BREAKER_THRESHOLD = 3;
 /** Seconds an open breaker waits before its half-open trial when the rule's policy does not say. */
 export const DEFAULT_BREAKER_RESET_SECONDS = 3600;
 
-/** Action types that still run while a rule's breaker is open: they tell people and touch no system. */
-export const NOTIFY_ONLY_TYPES: ReadonlySet<string> = new Set(['notify.slack', 'notify.email', 'notify.webhook', 'pagerduty.note', 'pagerduty.escalate', 'workitem']);
+/** Action types that still run while a rule's breaker is open (defined with the action types, which rule validation reads too). */
+export { NOTIFY_ONLY_TYPES } from './rules/actions.js';
 
 /** How the trial run of a half-open breaker is marked in its match's reason. */
 export const BREAKER_TRIAL_NOTE = 'circuit breaker half-open trial';
