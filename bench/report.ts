@@ -19,11 +19,6 @@ export interface Figure {
   ratio?: number;
   target?: string;
   pass?: boolean;
-  /**
-   * Set when the baseline is this figure's floor (nothing that keeps the same contract can beat it) and
-   * the floor itself misses the target: the miss is the host's, not the product's.
-   */
-  floorMisses?: boolean;
 }
 
 export interface BenchResults {
@@ -58,8 +53,6 @@ const ratio = (a: number, b: number): number => round(a / b, 2);
 interface Target {
   text: string;
   pass: boolean;
-  /** Whether the baseline, taken as the figure's floor, would pass the same target. */
-  floorPasses?: boolean;
 }
 
 function withBaseline(name: string, value: number, unit: string, baseline: Figure['baseline'] | undefined, target?: Target): Figure {
@@ -69,7 +62,6 @@ function withBaseline(name: string, value: number, unit: string, baseline: Figur
     unit,
     ...(baseline ? { baseline, ratio: ratio(value, baseline.value) } : {}),
     ...(target ? { target: target.text, pass: target.pass } : {}),
-    ...(target && !target.pass && target.floorPasses === false ? { floorMisses: true } : {}),
   };
 }
 
@@ -202,7 +194,7 @@ export function figuresTable(figures: Figure[]): string {
   const lines = ['| Figure | Measured | Baseline (same run) | Ratio | Target | |', '|---|---:|---|---:|---|---|'];
   for (const x of figures) {
     const baseline = x.baseline ? `${fmt(x.baseline.value, x.baseline.unit)} — ${x.baseline.name}` : '—';
-    const result = x.pass === undefined ? '' : x.pass ? '**PASS**' : x.floorMisses ? '**MISS** (so does its floor: bound by this host)' : '**MISS**';
+    const result = x.pass === undefined ? '' : x.pass ? '**PASS**' : '**MISS**';
     lines.push(`| ${x.name} | ${fmt(x.value, x.unit)} | ${baseline} | ${x.ratio === undefined ? '—' : `${x.ratio}×`} | ${x.target ?? ''} | ${result} |`);
   }
   return lines.join('\n');
@@ -224,13 +216,6 @@ export function toMarkdown(r: BenchResults): string {
     '',
   );
   out.push(figuresTable(r.figures), '');
-  const hostBound = r.figures.filter((x) => x.floorMisses);
-  if (hostBound.length > 0) {
-    out.push(
-      `${hostBound.map((x) => x.name).join('; ')}: the floor beside it, measured in this run, misses the target too. The webhook answers only once Temporal holds the event, so no design that keeps that contract beats the floor on this host; the target needs a faster host or the ack path on more cores (docs/performance.md, "What bounds which figure").`,
-      '',
-    );
-  }
   if (r.baselines) {
     const b = r.baselines;
     out.push('## Baselines', '', '| Baseline | Rate | p50 | p99 |', '|---|---:|---:|---:|');
