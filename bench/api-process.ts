@@ -28,6 +28,9 @@ export interface WorkerBusy {
   type: 'status';
   activations: number;
   activities: number;
+  /** Workflows in the worker's sticky cache, and the cache's size (maxCachedWorkflows). */
+  cached: number;
+  maxCached: number;
 }
 
 async function startHello(): Promise<{ url: string; close: () => Promise<void> }> {
@@ -68,7 +71,13 @@ async function startWorker(): Promise<{ url: string; close: () => Promise<void> 
   process.on('message', (m: { type?: string }) => {
     if (m?.type !== 'status') return;
     const s = worker.getStatus();
-    const busy: WorkerBusy = { type: 'status', activations: s.numInFlightWorkflowActivations, activities: s.numInFlightActivities };
+    const busy: WorkerBusy = {
+      type: 'status',
+      activations: s.numInFlightWorkflowActivations,
+      activities: s.numInFlightActivities,
+      cached: s.numCachedWorkflows,
+      maxCached: worker.options.maxCachedWorkflows,
+    };
     process.send?.(busy);
   });
   return runWorker(worker, () => connection.close(), () => handle.close());

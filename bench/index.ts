@@ -10,9 +10,10 @@
  * from TEMPORAL_SERVER_PATH / TEMPORAL_SQL_TOOL_PATH or the tool cache (built with Go when missing), its
  * schema from the Go module cache (TEMPORAL_SCHEMA_DIR to override).
  *
- *   npm run bench                 ~10 minutes on 2 cores
+ *   npm run bench                 ~15 minutes on 2 cores (Node 22 through tools/node22.sh)
  *   BENCH_QUICK=1 npm run bench   ~3 minutes, shorter steps and a 300-incident storm
- *   BENCH_ONLY=ingest,jobs        only these phases (rules, backtest, baselines, ingest, e2e, jobs)
+ *   BENCH_ONLY=ingest,jobs        only these phases (rules, backtest, baselines, ingest, e2e, jobs, memory)
+ *   BENCH_OPEN_INCIDENTS=10000    open incident workflows for the memory phase (quick: 3000)
  *   BENCH_TEMPORAL=postgres       against Temporal server on PostgreSQL (default: dev)
  *   BENCH_TEMPORAL_SHARDS=16      its history shards (default 8)
  *   BENCH_WORKER_NICE=19          the workers' CPU priority (nice; default 0), as cpu_shares would set it
@@ -28,6 +29,7 @@ import { runEndToEnd } from './end-to-end.js';
 import { runIngest } from './ingest.js';
 import { runJobsBench } from './jobs.js';
 import { log, quick, round } from './lib.js';
+import { runMemory } from './memory.js';
 import { figuresOf, figuresTable, toMarkdown, type BenchResults } from './report.js';
 import { runRuleMatchingBench } from './rule-matching.js';
 import { startBenchStack, type BenchStack } from './stack.js';
@@ -93,6 +95,8 @@ async function main(): Promise<void> {
     partial.ingest = await phase('ingest', () => runIngest(s, partial.baselines?.signalWithStart.perSecond));
     partial.endToEnd = await phase('e2e', () => runEndToEnd(s));
     partial.jobs = await phase('jobs', () => runJobsBench(s));
+    // Last: it leaves thousands of open incidents behind.
+    partial.memory = await phase('memory', () => runMemory(s));
   } finally {
     loadAverage.end = os.loadavg().map((v) => round(v, 2));
     await stack?.stop();

@@ -1,6 +1,8 @@
 // The report's sections on what one incident costs: its Temporal shape (read from a real incident's
 // histories) next to the same-shape floor's, and its Postgres writes. docs/capacity.md quotes them.
 import type { EndToEndResults } from './end-to-end.js';
+import { round } from './lib.js';
+import type { BenchResults, Figure } from './report.js';
 import { describeShape } from './shape.js';
 import { sameSteps } from './same-shape.js';
 
@@ -39,4 +41,43 @@ export function shapeSection(e: EndToEndResults | undefined): string[] {
     out.push(`Postgres per incident over the storm: ${pgw.transactions} transactions committed, ${pgw.rowsWritten} rows written (${tables || 'none'}).`, '');
   }
   return out;
+}
+
+/** Memory figures (no targets): worker RSS with the open incidents, replay after eviction, API RSS under overload. */
+export function memoryFigures(r: Pick<BenchResults, 'memory' | 'ingest'>): Figure[] {
+  const f: Figure[] = [];
+  const m = r.memory;
+  const withRatio = (x: Omit<Figure, 'ratio'>): Figure => ({ ...x, ...(x.baseline && x.baseline.value > 0 ? { ratio: round(x.value / x.baseline.value, 2) } : {}) });
+  if (m) {
+    f.push(
+      withRatio({
+        name: `Worker RSS with ${m.openIncidents.toLocaleString('en-US')} open incident workflows (cache holds ${m.cache.held.toLocaleString('en-US')} of ${m.cache.size.toLocaleString('en-US')})`,
+        value: m.workerRssMb,
+        unit: 'MB',
+        baseline: { name: 'the same worker before the memory phase', value: m.workerRssBeforeMb, unit: 'MB' },
+      }),
+      withRatio({
+        name: `New event to an ${m.evicted ? 'evicted' : 'old (NOT evicted)'} incident → persisted, median of ${m.newEventToPersisted.samples} (replay after eviction)`,
+        value: m.newEventToPersisted.evictedMs,
+        unit: 'ms',
+        baseline: { name: 'the same to a cached incident', value: m.newEventToPersisted.cachedMs, unit: 'ms' },
+      }),
+    );
+  }
+  const overload = r.ingest?.ackLatency.at(-1);
+  if (overload?.apiRssPeakMb !== undefined) {
+    f.push({ name: `API RSS peak while ${overload.rate}/s was offered (the overload step)`, value: overload.apiRssPeakMb, unit: 'MB' });
+  }
+  return f;
+}
+
+export function memorySection(r: Pick<BenchResults, 'memory'>): string[] {
+  const m = r.memory;
+  if (!m) return [];
+  return [
+    '## Memory',
+    '',
+    `${m.openIncidents.toLocaleString('en-US')} incident workflows open: worker RSS ${m.workerRssMb} MB (${m.workerRssBeforeMb} MB before the phase). The sticky cache (maxCachedWorkflows, the SDK's default from the heap limit) holds ${m.cache.held.toLocaleString('en-US')} of at most ${m.cache.size.toLocaleString('en-US')}; the rest were evicted and are replayed from their history when their next event arrives. A new event was persisted ${m.newEventToPersisted.evictedMs} ms after it was signalled to ${m.evicted ? 'an evicted' : 'an old (but not evicted)'} incident and ${m.newEventToPersisted.cachedMs} ms to a cached one (medians of ${m.newEventToPersisted.samples}).`,
+    '',
+  ];
 }

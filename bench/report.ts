@@ -5,9 +5,10 @@ import type { BaselineResults } from './baselines.js';
 import type { EndToEndResults } from './end-to-end.js';
 import type { IngestResults } from './ingest.js';
 import type { JobsResults } from './jobs.js';
+import type { MemoryResults } from './memory.js';
 import { perItemMs, type CpuUse } from './cpu.js';
 import { round } from './lib.js';
-import { shapeSection } from './report-capacity.js';
+import { memoryFigures, memorySection, shapeSection } from './report-capacity.js';
 import type { RuleMatchingResult } from './rule-matching.js';
 
 export interface Figure {
@@ -44,6 +45,7 @@ export interface BenchResults {
   ingest?: IngestResults;
   endToEnd?: EndToEndResults;
   jobs?: JobsResults;
+  memory?: MemoryResults;
   errors: { phase: string; message: string }[];
   figures: Figure[];
 }
@@ -146,6 +148,7 @@ export function figuresOf(r: Omit<BenchResults, 'figures'>): Figure[] {
       );
     }
   }
+  f.push(...memoryFigures(r));
   if (r.ruleMatching) {
     const base = r.ruleMatching[0];
     for (const m of r.ruleMatching) {
@@ -294,6 +297,7 @@ export function toMarkdown(r: BenchResults): string {
     for (const x of r.jobs.runs) out.push(`| ${x.concurrency} | ${x.seconds} s | ${x.status} | ${x.succeeded} | ${x.failed} |`);
     out.push('');
   }
+  out.push(...memorySection(r));
   if (r.errors.length > 0) {
     out.push('## Errors', '');
     for (const e of r.errors) out.push(`- ${e.phase}: ${e.message}`);
