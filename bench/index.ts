@@ -16,6 +16,7 @@
  *   BENCH_OPEN_INCIDENTS=10000    open incident workflows for the memory phase (quick: 3000)
  *   BENCH_TEMPORAL=postgres       against Temporal server on PostgreSQL (default: dev)
  *   BENCH_TEMPORAL_SHARDS=16      its history shards (default 8)
+ *   BENCH_WORKERS=2               main worker processes on the task queue (default 1): scale-out
  *   BENCH_WORKER_NICE=19          the workers' CPU priority (nice; default 0), as cpu_shares would set it
  *   TEMPORAL_WORKER_*_SLOTS       the workers' slots, as in production (default: the SDK's)
  */
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
   let temporal = 'Temporal dev server';
   let workerSlots: BenchResults['machine']['workerSlots'];
   let workerNice = 0;
+  let workers = 1;
   try {
     partial.ruleMatching = await phase('rules', runRuleMatchingBench);
     partial.backtest = await phase('backtest', runBacktestBench);
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
     temporal = s.temporalDescription;
     workerSlots = s.config.temporal.workerSlots;
     workerNice = s.worker.nice;
+    workers = s.worker.children.length;
     partial.baselines = await phase('baselines', () => runBaselines(s));
     partial.ingest = await phase('ingest', () => runIngest(s, partial.baselines?.signalWithStart.perSecond));
     partial.endToEnd = await phase('e2e', () => runEndToEnd(s));
@@ -116,6 +119,7 @@ async function main(): Promise<void> {
       loadAverage,
       ...(workerSlots ? { workerSlots } : {}),
       workerNice,
+      workers,
     },
     durationSeconds: round((Date.now() - started) / 1000, 1),
     ...partial,

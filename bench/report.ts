@@ -37,6 +37,8 @@ export interface BenchResults {
     workerSlots?: WorkerSlots;
     /** The workers' nice value (BENCH_WORKER_NICE); absent in results from before it existed. */
     workerNice?: number;
+    /** Main worker processes (BENCH_WORKERS); absent in results from before it existed. */
+    workers?: number;
   };
   durationSeconds: number;
   baselines?: BaselineResults;
@@ -211,7 +213,7 @@ export function toMarkdown(r: BenchResults): string {
     '',
     ...(r.machine.workerSlots
       ? [
-          `Worker slots (main and baseline workers): ${r.machine.workerSlots.workflowTasks} workflow tasks, ${r.machine.workerSlots.localActivities} local activities, ${r.machine.workerSlots.activities} activities; CPU priority nice ${r.machine.workerNice ?? 0}.`,
+          `Worker slots (main and baseline workers): ${r.machine.workerSlots.workflowTasks} workflow tasks, ${r.machine.workerSlots.localActivities} local activities, ${r.machine.workerSlots.activities} activities; CPU priority nice ${r.machine.workerNice ?? 0}; ${r.machine.workers ?? 1} main worker process${(r.machine.workers ?? 1) === 1 ? '' : 'es'}.`,
           '',
         ]
       : []),
