@@ -7,10 +7,14 @@ import type { BenchStack } from './stack.js';
 
 export interface PgCounters {
   transactions: number;
+  /** Commits of Temporal's own database, when it is on this Postgres (BENCH_TEMPORAL=postgres). */
+  temporalTransactions?: number;
   tables: Record<string, { inserted: number; updated: number; deleted: number }>;
 }
 
 export interface PgWrites {
+  /** Commits of Temporal's persistence (BENCH_TEMPORAL=postgres): its state transitions and queue work. */
+  temporalTransactions?: number;
   /** Transactions committed, less the bench's own read-only polling queries. */
   transactions: number;
   rowsWritten: number;
@@ -23,7 +27,10 @@ export async function pgCounters(stack: BenchStack): Promise<PgCounters> {
   const tables = await pool.query<{ relname: string; n_tup_ins: string; n_tup_upd: string; n_tup_del: string }>(
     'SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables',
   );
+  const temporalDb = stack.server.databaseName;
+  const temporal = temporalDb ? await pool.query<{ xact_commit: string }>('SELECT xact_commit FROM pg_stat_database WHERE datname = $1', [temporalDb]) : undefined;
   return {
+    ...(temporal?.rows[0] ? { temporalTransactions: Number(temporal.rows[0].xact_commit) } : {}),
     transactions: Number(db.rows[0]?.xact_commit ?? 0),
     tables: Object.fromEntries(tables.rows.map((r) => [r.relname, { inserted: Number(r.n_tup_ins), updated: Number(r.n_tup_upd), deleted: Number(r.n_tup_del) }])),
   };
@@ -48,11 +55,12 @@ export function pgWritesBetween(before: PgCounters, after: PgCounters, ownQuerie
     if (n > 0) byTable[name] = n;
     rowsWritten += n;
   }
-  return { transactions: Math.max(0, after.transactions - before.transactions - ownQueries), rowsWritten, byTable };
+  const temporal = before.temporalTransactions !== undefined && after.temporalTransactions !== undefined ? { temporalTransactions: after.temporalTransactions - before.temporalTransactions } : {};
+  return { ...temporal, transactions: Math.max(0, after.transactions - before.transactions - ownQueries), rowsWritten, byTable };
 }
 
 /** Per incident, rounded to a tenth. */
 export function perIncident(w: PgWrites, incidents: number): PgWrites {
   const per = (n: number): number => (incidents > 0 ? Math.round((n / incidents) * 10) / 10 : 0);
-  return { transactions: per(w.transactions), rowsWritten: per(w.rowsWritten), byTable: Object.fromEntries(Object.entries(w.byTable).map(([k, v]) => [k, per(v)])) };
+  return { ...(w.temporalTransactions !== undefined ? { temporalTransactions: per(w.temporalTransactions) } : {}), transactions: per(w.transactions), rowsWritten: per(w.rowsWritten), byTable: Object.fromEntries(Object.entries(w.byTable).map(([k, v]) => [k, per(v)])) };
 }

@@ -38,7 +38,7 @@ export function shapeSection(e: EndToEndResults | undefined): string[] {
       .sort((a, b) => b[1] - a[1])
       .map(([name, n]) => `${name} ${n}`)
       .join(', ');
-    out.push(`Postgres per incident over the storm: ${pgw.transactions} transactions committed, ${pgw.rowsWritten} rows written (${tables || 'none'}).`, '');
+    out.push(`Postgres per incident over the storm: ${pgw.transactions} transactions committed, ${pgw.rowsWritten} rows written (${tables || 'none'}).${pgw.temporalTransactions !== undefined ? ` Temporal's own database on the same Postgres: ${pgw.temporalTransactions} transactions committed per incident.` : ''}`, '');
   }
   return out;
 }

@@ -298,6 +298,13 @@ export function toMarkdown(r: BenchResults): string {
     out.push('## Jobs', '', '| Concurrency | Wall time | Status | Succeeded | Failed |', '|---:|---:|---|---:|---:|');
     for (const x of r.jobs.runs) out.push(`| ${x.concurrency} | ${x.seconds} s | ${x.status} | ${x.succeeded} | ${x.failed} |`);
     out.push('');
+    const js = r.jobs.shape;
+    if (js) {
+      out.push(
+        `One run of ${r.jobs.targets} targets on Temporal, from its histories: ${js.total.workflows} workflows, ${js.total.events} events, ${js.total.workflowTasks} workflow tasks, ${js.total.activities} activities, ${js.total.localActivities} local activities, ${js.total.historyBytes.toLocaleString('en-US')} history bytes, about ${js.cloudActions} Temporal Cloud actions; per target ${js.perTarget.events} events, ${js.perTarget.workflowTasks} workflow tasks, ${js.perTarget.activities} activities, ${js.perTarget.cloudActions} actions.`,
+        '',
+      );
+    }
   }
   out.push(...memorySection(r));
   if (r.errors.length > 0) {

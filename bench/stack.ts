@@ -38,6 +38,8 @@ export interface Sink {
 export interface BenchTemporalServer {
   address: string;
   process: ChildProcess;
+  /** Temporal's own database on the bench's Postgres (BENCH_TEMPORAL=postgres only). */
+  databaseName?: string;
   stop(): Promise<void>;
 }
 
