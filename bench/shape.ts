@@ -121,23 +121,19 @@ export function totalCounts(shape: WorkflowShape): ShapeCounts & { workflows: nu
 
 /**
  * Temporal Cloud actions of one incident, by the documented rules (docs/capacity.md cites them): a
- * signalWithStart is two (the start and the signal), every other signal received or sent one, each
- * activity, child workflow start, timer and search-attribute upsert one, and the local activities of one
- * workflow task together one (at most one per workflow task that ran any). Heartbeats and retries add
- * more; a no-op action has neither.
+ * workflow start (client or child) is one, each signal one (counted where it is received: a signal one
+ * workflow of the incident sends another is one action, not two; signalWithStart is a start and a
+ * signal), each activity, timer, search-attribute upsert and cancel request one, and the local
+ * activities of one workflow task together one (counted as at most one per workflow task that ran any,
+ * a slight upper bound). Heartbeats and retries add more; a no-op action has neither.
  */
 export function cloudActions(shape: WorkflowShape): number {
-  const of = (s: WorkflowShape, root: boolean): number => {
+  const of = (s: WorkflowShape): number => {
     const c = s.counts;
-    const start = 1;
-    const signals = c.signalsReceived + c.signalsSent;
-    const localActivityTasks = Math.min(c.localActivities, c.workflowTasks);
-    const own = start + signals + c.activities + c.timers + c.upserts + c.cancelsRequested + localActivityTasks;
-    // A child's start is counted once, as the parent's child-workflow action rather than again as a start.
-    const childStarts = s.children.length;
-    return (root ? own : own - start) + childStarts + s.children.reduce((n, child) => n + of(child, false), 0);
+    const own = 1 + c.signalsReceived + c.activities + c.timers + c.upserts + c.cancelsRequested + Math.min(c.localActivities, c.workflowTasks);
+    return own + s.children.reduce((n, child) => n + of(child), 0);
   };
-  return of(shape, true);
+  return of(shape);
 }
 
 /** One line per workflow: `incidentWorkflow: 3 workflow tasks, 1 local activity, …`. */
