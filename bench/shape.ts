@@ -151,5 +151,16 @@ export function describeShape(shape: WorkflowShape, indent = ''): string[] {
     `${c.upserts} search-attribute upserts`,
     `${c.historyBytes.toLocaleString('en-US')} history bytes`,
   ];
-  return [`${indent}${shape.workflowType}: ${parts.join(', ')} (steps: ${shape.steps.join(' → ') || 'none'})`, ...shape.children.flatMap((ch) => describeShape(ch, `${indent}  `))];
+  return [`${indent}${shape.workflowType}: ${parts.join(', ')} (steps: ${stepsText(shape.steps)})`, ...shape.children.flatMap((ch) => describeShape(ch, `${indent}  `))];
+}
+
+/** Steps in order, repeats folded: `localActivity → activity ×203`. */
+export function stepsText(steps: readonly ShapeStep[]): string {
+  const runs: { step: ShapeStep; n: number }[] = [];
+  for (const step of steps) {
+    const last = runs.at(-1);
+    if (last?.step === step) last.n += 1;
+    else runs.push({ step, n: 1 });
+  }
+  return runs.map((r) => (r.n > 1 ? `${r.step} ×${r.n}` : r.step)).join(' → ') || 'none';
 }

@@ -3,7 +3,7 @@ import type proto from '@temporalio/proto';
 import { perIncident, pgWritesBetween } from '../../bench/pg-writes.js';
 import { figuresOf, toMarkdown, type BenchResults } from '../../bench/report.js';
 import { planOf, sameSteps } from '../../bench/same-shape.js';
-import { cloudActions, readHistory, totalCounts, type WorkflowShape } from '../../bench/shape.js';
+import { cloudActions, readHistory, stepsText, totalCounts, type WorkflowShape } from '../../bench/shape.js';
 import type { EndToEndResults } from '../../bench/end-to-end.js';
 
 type Event = proto.temporal.api.history.v1.IHistoryEvent;
@@ -79,6 +79,11 @@ describe('bench: an incident’s Temporal shape and its floor', function () {
     assert.equal(plan.children.length, 1);
     assert.deepEqual(plan.children[0]!.steps, child.steps);
     assert.equal(plan.children[0]!.extraSignals, 0);
+  });
+
+  it('folds repeated steps when it prints them (a job run is hundreds of activities)', function () {
+    assert.equal(stepsText(['activity', 'activity', 'activity', 'localActivity']), 'activity ×3 → localActivity');
+    assert.equal(stepsText([]), 'none');
   });
 
   it('tells shapes with the same commands from shapes that differ anywhere, children included', function () {
@@ -165,7 +170,7 @@ describe('bench: an incident’s Temporal shape and its floor', function () {
       assert.match(md, /2 workflows, 22 history events, 6 workflow tasks, 4 local activities, 1 activities/);
       assert.match(md, /about 11 Temporal Cloud actions/);
       assert.match(md, /gave the same commands in the same order/);
-      assert.match(md, /ruleRunWorkflow: .*steps: localActivity → activity → localActivity → localActivity → signal → timer/);
+      assert.match(md, /ruleRunWorkflow: .*steps: localActivity → activity → localActivity ×2 → signal → timer\)/);
       assert.match(md, /Postgres per incident over the storm: 13 transactions committed, 9 rows written \(incidents 2\)/);
     });
   });
