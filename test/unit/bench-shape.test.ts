@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type proto from '@temporalio/proto';
 import { perIncident, pgWritesBetween } from '../../bench/pg-writes.js';
 import { figuresOf, toMarkdown, type BenchResults } from '../../bench/report.js';
+import { memoryFigures } from '../../bench/report-capacity.js';
 import { planOf, sameSteps } from '../../bench/same-shape.js';
 import { cloudActions, readHistory, stepsText, totalCounts, type WorkflowShape } from '../../bench/shape.js';
 import type { EndToEndResults } from '../../bench/end-to-end.js';
@@ -173,5 +174,16 @@ describe('bench: an incident’s Temporal shape and its floor', function () {
       assert.match(md, /ruleRunWorkflow: .*steps: localActivity → activity → localActivity ×2 → signal → timer\)/);
       assert.match(md, /Postgres per incident over the storm: 13 transactions committed, 9 rows written \(incidents 2\)/);
     });
+  });
+
+  it('reports memory beside its baselines and says when the probed incidents were not evicted after all', function () {
+    const memory = { openIncidents: 10_400, workerRssMb: 900, workerRssBeforeMb: 450, cache: { size: 2310, held: 2310 }, newEventToPersisted: { cachedMs: 40, evictedMs: 90, samples: 7 }, evicted: true };
+    const [rss, replay] = memoryFigures({ memory });
+    assert.equal(rss!.name, 'Worker RSS with 10,400 open incident workflows (cache holds 2,310 of 2,310)');
+    assert.equal(rss!.ratio, 2);
+    assert.match(replay!.name, /^New event to an evicted incident/);
+    assert.equal(replay!.ratio, 2.25);
+    const [, notEvicted] = memoryFigures({ memory: { ...memory, evicted: false } });
+    assert.match(notEvicted!.name, /old \(NOT evicted\)/);
   });
 });
