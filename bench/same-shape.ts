@@ -3,7 +3,7 @@
 // the main worker's settings, started by signalWithStart from CALLERS_IN_STORM callers like the real
 // storm's deliveries. Its rate and its start→first-action latency bound what the real storm can reach.
 import { cpuSince, cpuSnapshot, perItemMs, type CpuParts, type CpuUse } from './cpu.js';
-import { closedLoop, log, pollUntil, round, summarize, type LatencySummary } from './lib.js';
+import { closedLoop, log, pollUntil, quick, round, summarize, type LatencySummary } from './lib.js';
 import { withTrivialWorker } from './baselines.js';
 import { fetchShape, type WorkflowShape } from './shape.js';
 import type { ShapeReport } from './shape-activities.js';
@@ -91,7 +91,8 @@ export async function runSameShapeFloor(stack: BenchStack, shape: WorkflowShape,
           await stack.client.workflow.signalWithStart(shapeIncidentWorkflow, { taskQueue, workflowId: idOf(i), args: [plan], signal: shapeSignal, signalArgs: [`E${i}`] });
         },
       });
-      const done = await pollUntil(async () => (finished >= run.ops ? true : undefined), 150_000, 200);
+      // The real storm's drain budget (end-to-end.ts).
+      const done = await pollUntil(async () => (finished >= run.ops ? true : undefined), quick ? 150_000 : 420_000, 200);
       const drainSeconds = round((Date.now() - t0) / 1000, 2);
       const cpu = cpuSince(cpuAtStart, cpuNow());
       const latencies: number[] = [];
