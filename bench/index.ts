@@ -37,7 +37,7 @@ import { startBenchStack, type BenchStack } from './stack.js';
 
 const outDir = process.env.BENCH_OUT_DIR ? path.resolve(process.env.BENCH_OUT_DIR) : fileURLToPath(new URL('./results/', import.meta.url));
 /** Hard ceiling for the whole run; past it the stack is torn down and the process exits non-zero. */
-const HARD_LIMIT_MS = (quick ? 15 : 25) * 60_000;
+const HARD_LIMIT_MS = (quick ? 20 : 30) * 60_000;
 
 async function main(): Promise<void> {
   const started = Date.now();
