@@ -42,7 +42,10 @@ const remote = proxyActivities<typeof shapeActivities>({ startToCloseTimeout: '3
 /** A keyword attribute the bench stack registers (src/temporal/names.ts), so the upsert is a real one. */
 const environmentKey = defineSearchAttributeKey('SelfhealEnvironment', 'KEYWORD');
 
-/** The incident workflow's shape: started by signalWithStart; stays open like an unresolved incident. */
+/**
+ * The incident workflow's shape, started by signalWithStart. It completes once its children have ended
+ * and reported back, where the real one stays open until the resolve: one event more in its history.
+ */
 export async function shapeIncidentWorkflow(plan: ShapePlan): Promise<void> {
   let signals = 0;
   setHandler(shapeSignal, () => {
