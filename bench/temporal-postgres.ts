@@ -40,6 +40,8 @@ export interface PostgresTemporal {
   process: ChildProcess;
   /** e.g. `Temporal server 1.29.1 on PostgreSQL, 8 history shards`. */
   description: string;
+  /** The server's main (history) database: its commits are Temporal's persistence writes. */
+  databaseName: string;
   stop(): Promise<void>;
 }
 
@@ -429,6 +431,7 @@ export async function startPostgresTemporal(opts: PostgresTemporalOptions): Prom
       address,
       process: child,
       description: `Temporal server ${version} on PostgreSQL, ${opts.shards} history shard${opts.shards === 1 ? '' : 's'}`,
+      databaseName: databases.main,
       stop: () => (stopping ??= cleanup()),
     };
   } catch (err) {
