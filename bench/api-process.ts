@@ -3,7 +3,7 @@
 //   api    → the real API (startApiServer) configured from the environment, like `npm run server`
 //   worker → the real main worker configured from the environment, like `npm run worker`
 //   hello  → a Hono hello-world on @hono/node-server: the HTTP ceiling of this machine
-//   trivial → a worker for the trivial baseline workflows on BENCH_TRIVIAL_TASK_QUEUE
+//   trivial → a worker for the trivial baseline workflows and the same-shape floor on BENCH_TRIVIAL_TASK_QUEUE
 // It reports ready (with its URL, if it serves HTTP) to the parent over IPC and stops on SIGTERM. The
 // worker answers `{ type: 'status' }` messages with what it has in flight.
 import { serve, type ServerType } from '@hono/node-server';
@@ -17,6 +17,7 @@ import { startApiServer } from '../src/server.js';
 import { connectClient, temporalTarget } from '../src/temporal/connection.js';
 import { connectNative, installTemporalRuntime } from '../src/temporal/worker.js';
 import { buildMainWorker } from '../src/worker.js';
+import { shapeActivities } from './shape-activities.js';
 
 export interface ChildReady {
   url: string;
@@ -27,6 +28,9 @@ export interface WorkerBusy {
   type: 'status';
   activations: number;
   activities: number;
+  /** Workflows in the worker's sticky cache, and the cache's size (maxCachedWorkflows). */
+  cached: number;
+  maxCached: number;
 }
 
 async function startHello(): Promise<{ url: string; close: () => Promise<void> }> {
@@ -67,7 +71,13 @@ async function startWorker(): Promise<{ url: string; close: () => Promise<void> 
   process.on('message', (m: { type?: string }) => {
     if (m?.type !== 'status') return;
     const s = worker.getStatus();
-    const busy: WorkerBusy = { type: 'status', activations: s.numInFlightWorkflowActivations, activities: s.numInFlightActivities };
+    const busy: WorkerBusy = {
+      type: 'status',
+      activations: s.numInFlightWorkflowActivations,
+      activities: s.numInFlightActivities,
+      cached: s.numCachedWorkflows,
+      maxCached: worker.options.maxCachedWorkflows,
+    };
     process.send?.(busy);
   });
   return runWorker(worker, () => connection.close(), () => handle.close());
@@ -95,7 +105,10 @@ async function startTrivialWorker(): Promise<{ url: string; close: () => Promise
   const worker = await Worker.create({
     connection,
     taskQueue: process.env.BENCH_TRIVIAL_TASK_QUEUE ?? 'bench-trivial',
-    workflowsPath: fileURLToPath(new URL('./workflows/trivial.ts', import.meta.url)),
+    workflowsPath: fileURLToPath(new URL('./workflows/index.ts', import.meta.url)),
+    // The same-shape floor's trivial activities (bench/shape-activities.ts).
+    activities: shapeActivities,
+    shutdownGraceTime: '10 seconds',
     maxConcurrentWorkflowTaskExecutions: slots.workflowTasks,
     maxConcurrentLocalActivityExecutions: slots.localActivities,
     maxConcurrentActivityTaskExecutions: slots.activities,

@@ -1,5 +1,6 @@
 // Baselines measured in the same run as the figures they bound: the HTTP ceiling (Hono hello-world),
 // raw Temporal starts and signalWithStarts against trivial workflows, raw single-row Postgres inserts.
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
@@ -103,7 +104,7 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
  * Run `fn` with a worker for the trivial workflows on a task queue of its own, in a child process with
  * the main worker's slots and CPU priority; `prefix` keeps this call's workflow ids apart from others'.
  */
-export async function withTrivialWorker<T>(stack: BenchStack, fn: (taskQueue: string, prefix: string) => Promise<T>): Promise<T> {
+export async function withTrivialWorker<T>(stack: BenchStack, fn: (taskQueue: string, prefix: string, worker: ChildProcess) => Promise<T>): Promise<T> {
   const taskQueue = `bench-trivial-${randomBytes(4).toString('hex')}`;
   const worker = await startChild('trivial', { ...stack.env, BENCH_TRIVIAL_TASK_QUEUE: taskQueue });
   if (stack.worker.nice !== 0 && worker.child.pid) os.setPriority(worker.child.pid, stack.worker.nice);
@@ -111,7 +112,7 @@ export async function withTrivialWorker<T>(stack: BenchStack, fn: (taskQueue: st
     const prefix = randomBytes(3).toString('hex');
     // Warm the connection and the worker up.
     await stack.client.workflow.execute(benchNoopWorkflow, { taskQueue, workflowId: `bench-warm-${prefix}` });
-    return await fn(taskQueue, prefix);
+    return await fn(taskQueue, prefix, worker.child);
   } finally {
     await stopChild(worker.child, 20_000);
   }

@@ -76,13 +76,14 @@ function machineSeconds(): { busy: number; total: number } {
   }
 }
 
-export function cpuSnapshot(pids: { temporal?: number; api?: number; worker?: number }): CpuSnapshot {
+export function cpuSnapshot(pids: { temporal?: number | undefined; api?: number | undefined; worker?: number | (number | undefined)[] | undefined }): CpuSnapshot {
+  const workers = Array.isArray(pids.worker) ? pids.worker : [pids.worker];
   return {
     at: performance.now(),
     parts: {
       temporal: processSeconds(pids.temporal),
       api: processSeconds(pids.api),
-      worker: processSeconds(pids.worker),
+      worker: workers.reduce<number>((sum, pid) => sum + processSeconds(pid), 0),
       postgres: processesNamed('postgres'),
       bench: processSeconds(process.pid),
     },

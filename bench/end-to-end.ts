@@ -8,9 +8,17 @@ import { parseRuleInput, type RuleInputDocument } from '../src/domain/rules/sche
 import { cpuSince, perItemMs, type CpuParts, type CpuUse } from './cpu.js';
 import { newBatch, persistedCount } from './deliveries.js';
 import { closedLoop, keepAliveTarget, log, openLoop, pollUntil, quick, request, round, sleep, summarize, type LatencySummary } from './lib.js';
+import { incidentWorkflowId } from '../src/contracts/names.js';
+import { perIncident, pgCounters, pgCountersSettled, pgWritesBetween, type PgWrites } from './pg-writes.js';
+import { CALLERS_IN_STORM, runSameShapeFloor, settledShape, type FloorStorm } from './same-shape.js';
+import { cloudActions, describeShape, totalCounts, type ShapeCounts, type WorkflowShape } from './shape.js';
 import type { BenchStack } from './stack.js';
 
 export interface EndToEndResults {
+  /** One trickle incident's shape (incident workflow and its rule runs), read from its histories. */
+  shape?: { workflows: WorkflowShape; total: ShapeCounts & { workflows: number }; cloudActions: number };
+  /** The same-shape floor's storm, run just before the real one (the server a little emptier for it). */
+  floor?: FloorStorm;
   latency: { rate: number; incidents: number; toActionStarted: LatencySummary; toSink: LatencySummary; missing: number };
   storm: {
     incidents: number;
@@ -29,6 +37,8 @@ export interface EndToEndResults {
     cpu: CpuUse;
     /** CPU milliseconds per incident by process. */
     cpuPerIncidentMs: CpuParts;
+    /** Postgres writes per incident over the storm (pg_stat_database, pg_stat_user_tables). */
+    pgWritesPerIncident?: PgWrites;
   };
 }
 
@@ -110,18 +120,35 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
     const latency = { rate, incidents: sentAt.size, toActionStarted: summarize(toStarted), toSink: summarize(toSink), missing: sentAt.size - toStarted.length };
     log(`  to action started p50 ${latency.toActionStarted.p50Ms} ms, p99 ${latency.toActionStarted.p99Ms} ms; to sink p50 ${latency.toSink.p50Ms} ms`);
 
-    // Alert storm: deliver N new incidents as fast as the API accepts them, then wait for every action.
     const incidents = quick ? 300 : 2000;
+    // The shape of one incident as it ran (one rule, one no-op action, write-back off), then the floor
+    // with that shape, same storm size and callers, before the real storm.
+    let shape: EndToEndResults['shape'];
+    let floor: FloorStorm | undefined;
+    const sample = [...sentAt.keys()].find((id) => progress.started.has(id));
+    if (sample) {
+      const workflows = await settledShape(stack, incidentWorkflowId(sample));
+      shape = { workflows, total: totalCounts(workflows), cloudActions: cloudActions(workflows) };
+      log(`  one incident's Temporal shape (${shape.cloudActions} Temporal Cloud actions):\n${describeShape(workflows, '    ').join('\n')}`);
+      floor = await runSameShapeFloor(stack, workflows, incidents);
+      log(`  floor: ${floor.processedPerSecond}/s processed, to action started p50 ${floor.toActionStarted.p50Ms} ms, p99 ${floor.toActionStarted.p99Ms} ms`);
+    } else {
+      log('  no trickle incident reached its action: no shape, no same-shape floor');
+    }
+
+    // Alert storm: deliver N new incidents as fast as the API accepts them, then wait for every action.
     log(`end to end: storm of ${incidents} incidents`);
     const storm = newBatch('storm', { serviceId });
     const stormPrefix = incidentPrefixOf(storm.eventPrefix);
     const stormSent = new Map<string, number>();
+    const pgBefore = await pgCounters(stack);
+    let ownQueries = 1;
     const cpuAtStart = stack.cpu();
     const t0 = Date.now();
     let accepted = 0;
     let retries = 0;
     const delivered = await closedLoop({
-      concurrency: 64,
+      concurrency: CALLERS_IN_STORM,
       count: incidents,
       maxMs: 240_000,
       // Like PagerDuty: a delivery not answered 2xx is retried (same event id) after a pause.
@@ -149,6 +176,7 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
     let lastLog = Date.now();
     const done = await pollUntil(
       async () => {
+        ownQueries += 1;
         const p = await actionProgress(stack, stormPrefix);
         if (Date.now() - lastLog > 15_000) {
           lastLog = Date.now();
@@ -163,6 +191,7 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
     const cpu = cpuSince(cpuAtStart, stack.cpu());
     const final = done ?? (await actionProgress(stack, stormPrefix));
     const persisted = await persistedCount(stack, storm.eventPrefix);
+    const pgWrites = pgWritesBetween(pgBefore, await pgCountersSettled(stack), ownQueries + (done ? 0 : 1) + 1);
     const stormLatencies: number[] = [];
     for (const [incidentId, sent] of stormSent) {
       const started = final.started.get(incidentId);
@@ -173,7 +202,10 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
     log(`  CPU s: ${JSON.stringify(cpu.parts)}, machine busy ${Math.round(cpu.machineBusy * 100)}%`);
     // The sink answered every call; nothing else is left running.
     await request(target, '/healthz');
+    log(`  Postgres per incident: ${JSON.stringify(perIncident(pgWrites, accepted))}`);
     return {
+      ...(shape ? { shape } : {}),
+      ...(floor ? { floor } : {}),
       latency,
       storm: {
         incidents,
@@ -190,6 +222,7 @@ export async function runEndToEnd(stack: BenchStack): Promise<EndToEndResults> {
         complete,
         cpu,
         cpuPerIncidentMs: perItemMs(cpu, accepted),
+        pgWritesPerIncident: perIncident(pgWrites, accepted),
       },
     };
   } finally {

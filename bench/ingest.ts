@@ -7,6 +7,7 @@ import { newBatch, persistedCount, type PersistedCount } from './deliveries.js';
 import { keepAliveTarget, log, type ClosedLoopResult, openLoop, pollUntil, quick, round, sleep, type HttpTarget, type LatencySummary } from './lib.js';
 import { ACK_RATES, signalWithStartLoop, withTrivialWorker } from './baselines.js';
 import { cpuSince, type CpuUse } from './cpu.js';
+import { rssPeak } from './memory.js';
 import type { BenchStack } from './stack.js';
 
 export interface IngestRun {
@@ -30,6 +31,8 @@ export interface IngestRun {
   firstError?: string;
   /** CPU by process while the load was offered. */
   loadCpu: CpuUse;
+  /** The API process's peak resident set while the load was offered (MB). */
+  apiRssPeakMb?: number;
   /** CPU by process from the start of the load until the worker settled: what the run's events cost. */
   cpu: CpuUse;
 }
@@ -54,7 +57,9 @@ export interface IngestResults {
 async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate: number, seconds: number, drainTimeoutMs: number): Promise<IngestRun> {
   const batch = newBatch(label);
   const cpuAtStart = stack.cpu();
+  const apiRss = rssPeak(stack.api.child.pid);
   const result = await openLoop({ target, rate, durationMs: seconds * 1000, maxInFlight: 512, build: (i) => batch.build(i) });
+  const apiRssPeakMb = apiRss.stop();
   const loadEnded = Date.now();
   const cpuAtLoadEnd = stack.cpu();
   const expected = result.okIndices.length;
@@ -85,6 +90,7 @@ async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate:
     duplicates: persisted.rows - persisted.distinctEvents,
     ...(result.firstError ? { firstError: result.firstError } : {}),
     loadCpu: cpuSince(cpuAtStart, cpuAtLoadEnd),
+    apiRssPeakMb,
     // This includes the settle check's final 2 quiet seconds, idle by definition.
     cpu: cpuSince(cpuAtStart, stack.cpu()),
   };

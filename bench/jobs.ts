@@ -8,6 +8,7 @@ import { jobDefinitionSchema } from '../src/domain/jobs.js';
 import { agentTaskQueue, jobScheduleId } from '../src/temporal/names.js';
 import type { JobWorkflowResult } from '../workflows/job.js';
 import { log, percentile, quick, round } from './lib.js';
+import { cloudActions, describeShape, fetchShape, totalCounts, type ShapeCounts } from './shape.js';
 import type { BenchStack } from './stack.js';
 
 export interface JobRunMeasure {
@@ -23,6 +24,12 @@ export interface JobsResults {
   runs: JobRunMeasure[];
   /** Median wall time of the runs at concurrency 100. */
   medianSeconds: number;
+  /** One run's Temporal shape (all its workflows), and per target. */
+  shape?: {
+    total: ShapeCounts & { workflows: number };
+    cloudActions: number;
+    perTarget: { events: number; workflowTasks: number; activities: number; localActivities: number; cloudActions: number; historyBytes: number };
+  };
 }
 
 const TARGETS = 100;
@@ -78,7 +85,12 @@ export async function runJobsBench(stack: BenchStack): Promise<JobsResults> {
       log(`jobs: ${TARGETS} targets at concurrency ${concurrency}: ${seconds} s, ${result.status} (${result.summary.succeeded} ok, ${result.summary.failed} failed)`);
     }
     const at100 = runs.filter((r) => r.concurrency === 100).map((r) => r.seconds);
-    return { targets: TARGETS, runs, medianSeconds: round(percentile(at100, 50), 2) };
+    // The first run's Temporal shape, read from its history (and its children's, if any): per target.
+    const workflows = await fetchShape(stack.client, `jobrun-bench-fanout-100-bench-0`);
+    const total = totalCounts(workflows);
+    const shape = { total, cloudActions: cloudActions(workflows), perTarget: { events: round(total.events / TARGETS, 2), workflowTasks: round(total.workflowTasks / TARGETS, 2), activities: round(total.activities / TARGETS, 2), localActivities: round(total.localActivities / TARGETS, 2), cloudActions: round(cloudActions(workflows) / TARGETS, 2), historyBytes: Math.round(total.historyBytes / TARGETS) } };
+    log(`jobs: one run's shape: ${describeShape(workflows).join('; ')}`);
+    return { targets: TARGETS, runs, medianSeconds: round(percentile(at100, 50), 2), shape };
   } finally {
     agent.shutdown();
     await running;

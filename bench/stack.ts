@@ -38,6 +38,8 @@ export interface Sink {
 export interface BenchTemporalServer {
   address: string;
   process: ChildProcess;
+  /** Temporal's own database on the bench's Postgres (BENCH_TEMPORAL=postgres only). */
+  databaseName?: string;
   stop(): Promise<void>;
 }
 
@@ -54,8 +56,12 @@ export interface BenchStack {
   /** The environment the API and worker children run with. */
   env: Record<string, string>;
   taskQueue: string;
-  /** The main worker in its own process. */
-  worker: { child: ChildProcess; busy(): Promise<WorkerBusy>; nice: number };
+  /**
+   * The main worker in its own process; with BENCH_WORKERS=n, `child` is the first of n worker processes
+   * on the same task queue, `busy()` adds up what all of them have in flight and the CPU figures count
+   * all of them.
+   */
+  worker: { child: ChildProcess; children: ChildProcess[]; busy(): Promise<WorkerBusy>; nice: number };
   api: { url: string; child: ChildProcess };
   hello: { url: string; child: ChildProcess };
   sink: Sink;
@@ -123,6 +129,20 @@ function workerNice(): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n > 19) throw new Error(`BENCH_WORKER_NICE must be an integer from 0 to 19, not ${raw}`);
   return n;
+}
+
+/** BENCH_WORKERS: how many main worker processes share the task queue (1, the default, to 8). */
+function workerCount(): number {
+  const raw = process.env.BENCH_WORKERS || '1';
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 8) throw new Error(`BENCH_WORKERS must be an integer from 1 to 8, not ${raw}`);
+  return n;
+}
+
+/** What all worker children have in flight, added up; the cache figures are the first one's. */
+async function busyOfAll(children: ChildProcess[]): Promise<WorkerBusy> {
+  const all = await Promise.all(children.map(askBusy));
+  return { ...all[0]!, activations: all.reduce((n, b) => n + b.activations, 0), activities: all.reduce((n, b) => n + b.activities, 0) };
 }
 
 /** What the worker child has in flight, over IPC. */
@@ -225,12 +245,16 @@ export async function startBenchStack(): Promise<BenchStack> {
       if (value) env[name] = value;
     }
     const config = loadConfig(env);
-    const workerChild = await startChild('worker', { ...env, LOG_LEVEL: 'warn' });
-    stops.push(() => stopChild(workerChild.child, 20_000));
-    const worker = { child: workerChild.child, busy: () => askBusy(workerChild.child), nice: workerNice() };
+    const children: ChildProcess[] = [];
+    for (let n = 0; n < workerCount(); n++) {
+      const workerChild = await startChild('worker', { ...env, LOG_LEVEL: 'warn' });
+      stops.push(() => stopChild(workerChild.child, 20_000));
+      children.push(workerChild.child);
+    }
+    const worker = { child: children[0]!, children, busy: () => busyOfAll(children), nice: workerNice() };
     // BENCH_WORKER_NICE lowers the worker's CPU priority, an experiment: it did not help the ack path
     // (docs/performance.md, "What did not help").
-    if (worker.nice !== 0 && workerChild.child.pid) os.setPriority(workerChild.child.pid, worker.nice);
+    for (const c of children) if (worker.nice !== 0 && c.pid) os.setPriority(c.pid, worker.nice);
 
     const api = await startChild('api', env);
     stops.push(() => stopChild(api.child, 5000));
@@ -241,7 +265,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     log(`API at ${api.url}, hello-world at ${hello.url}, sink at ${sink.url}`);
 
     return { server, temporalDescription, address: server.address, client, native, database, databaseName, config, env, taskQueue, worker, api, hello, sink, stop: stopAll,
-      cpu: () => cpuSnapshot({ temporal: server.process.pid, api: api.child.pid, worker: worker.child.pid }) };
+      cpu: () => cpuSnapshot({ temporal: server.process.pid, api: api.child.pid, worker: children.map((c) => c.pid) }) };
   } catch (err) {
     await stopAll();
     throw err;

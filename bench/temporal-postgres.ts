@@ -2,6 +2,8 @@
 // several history shards, for `BENCH_TEMPORAL=postgres npm run bench`. It gets two fresh databases on
 // the bench's Postgres (schema set up with temporal-sql-tool, dropped on stop), a config directory in a
 // temp dir and free loopback ports; the namespace `default` is registered once the server answers.
+// Over ~400 lines on purpose: one server's lifecycle (build, databases, config, start, readiness, stop) whose
+// steps share the same ports, paths and child process; nothing else uses the pieces.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
@@ -38,6 +40,8 @@ export interface PostgresTemporal {
   process: ChildProcess;
   /** e.g. `Temporal server 1.29.1 on PostgreSQL, 8 history shards`. */
   description: string;
+  /** The server's main (history) database: its commits are Temporal's persistence writes. */
+  databaseName: string;
   stop(): Promise<void>;
 }
 
@@ -427,6 +431,7 @@ export async function startPostgresTemporal(opts: PostgresTemporalOptions): Prom
       address,
       process: child,
       description: `Temporal server ${version} on PostgreSQL, ${opts.shards} history shard${opts.shards === 1 ? '' : 's'}`,
+      databaseName: databases.main,
       stop: () => (stopping ??= cleanup()),
     };
   } catch (err) {

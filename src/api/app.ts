@@ -1,51 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { Hono } from 'hono';
-import { sql, type Kysely } from 'kysely';
-import type { Config } from '../config.js';
-import type { Database } from '../db/database.js';
-import type { ExtractorsConfig } from '../domain/extract.js';
-import type { TeamMembership } from '../domain/teams.js';
-import type { Logger } from '../logger.js';
-import { createMetrics, type Metrics } from '../metrics.js';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { createMetrics } from '../metrics.js';
+import { ServiceError } from '../services/errors.js';
 import { withTimeout } from '../timeout.js';
-import { KiB, limitBodies, MiB, type BodyLimitRule, type BodyLimits } from './body.js';
-import { problem, ProblemError } from './problem.js';
-import { observeRequests } from './routes/metrics.js';
-import { sessionResolver, type SessionResolver } from './session.js';
+import { KiB, limitBodies, MAX_WEBHOOK_BYTES, MiB, type BodyLimitRule } from './body.js';
+import type { AppDeps, AppEnv, RouteFactory } from './env.js';
+import { observeRequests } from './observe.js';
+import { problem } from './problem.js';
+import { validationHook } from './router.js';
+import { healthRoutes } from './routes/health.js';
+import { sessionResolver } from './session.js';
 
-export { withTimeout };
-
-export interface AppDeps {
-  config: Config;
-  db: Kysely<Database>;
-  /** The Temporal client; created lazily so the API answers (503) while Temporal is down. */
-  temporal: Client;
-  logger: Logger;
-  /** The Temporal address actually used (may come from an embedded dev server). */
-  temporalUiUrl?: string;
-  /** Environment extractors (SELFHEAL_EXTRACTORS_FILE), for rule tests that extract like the worker. */
-  extractors?: ExtractorsConfig;
-  /** The process's metrics; createApp makes them when not given and hands them to every route group. */
-  metrics?: Metrics;
-}
-
-/** How a webhook delivery ended, set by its handler: counted in /metrics and carried on the request's access-log line. */
-export interface WebhookOutcome {
-  /** accepted, duplicate, ignored, bad_signature, malformed, too_large, not_configured, overloaded, temporal_unavailable */
-  outcome: string;
-  eventId?: string;
-  eventType?: string;
-  incidentId?: string;
-  workflowId?: string;
-}
-
-export type AppEnv = {
-  Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; teamRoles?: TeamMembership[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver };
-};
-
-/** The PagerDuty webhook's byte limit: PagerDuty's deliveries are a few KiB. */
-export const MAX_WEBHOOK_BYTES = 256 * KiB;
+export type { AppDeps, AppEnv, RouteFactory, WebhookOutcome } from './env.js';
+export { MAX_WEBHOOK_BYTES, withTimeout };
 
 /**
  * Byte and JSON string limits per route (src/api/body.ts); every other route gets 1 MiB and 64 KiB strings.
@@ -61,15 +28,29 @@ export const BODY_LIMIT_RULES: readonly BodyLimitRule[] = [
   { path: /^\/api\/rules\/(?:test|validate|[^/]+\/test)$/, maxBytes: 4 * MiB, maxString: 256 * KiB },
 ];
 
-export type RouteFactory = (deps: AppDeps) => Hono<AppEnv>;
+const DOCUMENT_INFO = {
+  title: 'Self-healing API',
+  version: '0.1.0',
+  description: 'Rules that remediate PagerDuty incidents, scheduled jobs, and the PagerDuty webhook. Errors are application/problem+json (RFC 9457).',
+};
 
-/** Build the HTTP app. No globals: tests build one per case with their own deps. */
-export function createApp(deps: AppDeps, routes: RouteFactory[] = []): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+/**
+ * Build the HTTP app. No globals: tests build one per case with their own deps. Its OpenAPI document is
+ * generated from the mounted OpenAPIHono routers (every operation they declare, by construction).
+ */
+export function createApp(deps: AppDeps, routes: RouteFactory[] = []): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   // The dashboard's single sign-on session, which requireScope consults when a request has no bearer token.
   const resolveSession = sessionResolver(deps);
   const metrics = deps.metrics ?? createMetrics({ db: deps.db, temporal: deps.temporal, namespace: deps.config.temporal.namespace, logger: deps.logger, refreshSeconds: deps.config.metricsRefreshSeconds });
-  const routeDeps: AppDeps = { ...deps, metrics };
+  let document: unknown;
+  const openApiDocument = () =>
+    (document ??= app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: DOCUMENT_INFO,
+      ...(deps.config.publicUrl ? { servers: [{ url: deps.config.publicUrl }] } : {}),
+    }));
+  const routeDeps: AppDeps = { ...deps, metrics, openApiDocument };
 
   app.use('*', async (c, next) => {
     const requestId = c.req.header('x-request-id')?.slice(0, 100) || randomUUID();
@@ -84,29 +65,20 @@ export function createApp(deps: AppDeps, routes: RouteFactory[] = []): Hono<AppE
   // Every body is bounded while it streams, before any route parses it or checks a signature.
   app.use('*', limitBodies(BODY_LIMIT_RULES));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-
-  // Which dependency is down, never its error text (it can name hosts, users and ports).
-  app.get('/readyz', async (c) => {
-    const log = c.get('logger');
-    const [database, temporal] = await Promise.all([
-      reachable('database', sql`select 1`.execute(deps.db), log),
-      reachable('temporal', deps.temporal.workflowService.getSystemInfo({}), log),
-    ]);
-    const checks = { database: { status: database }, temporal: { status: temporal } };
-    const down = Object.entries(checks).filter(([, v]) => v.status !== 'up');
-    if (down.length > 0) {
-      return problem(c, 503, 'Service Unavailable', `not ready: ${down.map(([k]) => `${k} unreachable`).join('; ')}`, { checks });
-    }
-    return c.json({ status: 'ready', checks });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'SELFHEAL_ADMIN_TOKEN or a token from POST /api/tokens (scopes: read < write < admin).',
   });
-
+  app.route('/', healthRoutes(routeDeps));
   for (const r of routes) app.route('/', r(routeDeps));
 
   app.notFound((c) => problem(c, 404, 'Not Found', `no route for ${c.req.method} ${c.req.path}`));
 
+  // The one error mapper: service errors (src/services/errors.ts) and HTTP problems keep their status,
+  // title and detail; other 4xx (hono's own) become problem+json; the rest is logged and answered 500.
   app.onError((err, c) => {
-    if (err instanceof ProblemError) return problem(c, err.status, err.title, err.detail, err.extra);
+    if (err instanceof ServiceError) return problem(c, err.status, err.title, err.detail, err.extra);
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return problem(c, status, 'Bad Request', err.message);
@@ -121,17 +93,6 @@ export function createApp(deps: AppDeps, routes: RouteFactory[] = []): Hono<AppE
   });
 
   return app;
-}
-
-/** up when the probe answers within 3 s. Why it failed goes to the log, never into the answer. */
-async function reachable(dependency: string, probe: Promise<unknown>, log: Logger): Promise<'up' | 'down'> {
-  try {
-    await withTimeout(probe, 3000);
-    return 'up';
-  } catch (err) {
-    log.warn({ dependency, err: { message: (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300) } }, 'readiness check failed');
-    return 'down';
-  }
 }
 
 /** The pool's connect timeout (DATABASE_CONNECT_TIMEOUT_MS) or Postgres' statement timeout (DATABASE_STATEMENT_TIMEOUT_MS) fired. */

@@ -5,15 +5,13 @@ import ipaddr from 'ipaddr.js';
 import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/database.js';
-import { tokenMemberships } from '../db/repositories/teams.js';
+import { hasScope, type Scope } from '../services/actor.js';
+import { authenticateToken, hashToken } from '../services/tokens.js';
 import { gateScope, type TeamMembership } from '../domain/teams.js';
-import type { AppEnv } from './app.js';
+import type { AppEnv } from './env.js';
 import { ProblemError, forbidden, unauthorized } from './problem.js';
 
-export type Scope = 'read' | 'write' | 'admin';
-const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
-
-export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+export { hasScope, hashToken, type Scope };
 
 /** Constant-time comparison of two secrets of any length. */
 export function sameSecret(a: string, b: string): boolean {
@@ -25,11 +23,6 @@ export function sameSecret(a: string, b: string): boolean {
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(header: string | undefined): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
-}
-
-/** True when `scopes` include `needed` or a larger scope. */
-export function hasScope(scopes: readonly string[] | undefined, needed: Scope): boolean {
-  return Math.max(0, ...(scopes ?? []).map((s) => RANK[s as Scope] ?? 0)) >= RANK[needed];
 }
 
 // ---- failed-authentication limit ---------------------------------------------------------------------
@@ -169,7 +162,7 @@ export interface AuthDeps {
  * Bearer tokens: the bootstrap SELFHEAL_ADMIN_TOKEN, or tokens issued by POST /api/tokens (stored hashed,
  * each with an expiry). Sets `actor` and `scopes`; answers 401 without a valid token (missing, unknown,
  * revoked and expired alike), 403 when the scope is too small, and 429 to a source that failed too often.
- * Also sets `teamRoles`, the principal's team memberships (the team checks of src/api/team-access.ts).
+ * Also sets `teamRoles`, the principal's team memberships (the team checks of src/services/team-access.ts).
  */
 export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<AppEnv> {
   const limiter = authLimiterFor(deps.db, deps.authLimit);
@@ -192,20 +185,11 @@ export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<A
       actor = 'admin-token';
       scopes = ['admin'];
     } else {
-      const row = await deps.db
-        .selectFrom('api_tokens')
-        .select(['id', 'name', 'scopes', 'last_used_at'])
-        .where('token_hash', '=', hashToken(token))
-        .where('revoked_at', 'is', null)
-        .where('expires_at', '>', new Date())
-        .executeTakeFirst();
-      if (row) {
-        actor = `token:${row.name}`;
-        scopes = row.scopes as Scope[];
-        memberships = await tokenMemberships(deps.db, row.id);
-        if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-          await deps.db.updateTable('api_tokens').set({ last_used_at: new Date() }).where('id', '=', row.id).execute();
-        }
+      const found = await authenticateToken(deps.db, token);
+      if (found) {
+        actor = found.name;
+        scopes = found.scopes as Scope[];
+        memberships = [...(found.teams ?? [])];
       }
     }
     if (!actor) {
@@ -213,7 +197,7 @@ export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<A
       throw unauthorized('token is invalid, expired or revoked');
     }
     // Team roles lift the scope gate (an editor of a team may call the routes that change); which objects
-    // the principal may touch is then decided per route by src/api/team-access.ts.
+    // the principal may touch is then decided by the services (src/services/team-access.ts).
     const gate = gateScope(memberships);
     if (gate && !scopes.includes(gate)) scopes = [...scopes, gate];
     if (!hasScope(scopes, needed)) throw forbidden(`this operation needs the "${needed}" scope; the token has ${scopes.join(', ') || 'none'}`);

@@ -15,7 +15,7 @@
  * request stream locked and paused after an overflow: the server then cannot discard the rest and drops
  * the connection 500 ms later, and a keep-alive client's next request on it fails ("other side closed").
  *
- * JSON. `readJsonBody` is the one reader every route uses. It refuses bodies nested deeper than
+ * JSON. `readBoundedJson` is the one reader every route's body goes through. It refuses bodies nested deeper than
  * {@link MAX_JSON_DEPTH} before parsing them (a scan of the text: JSON.parse itself copes with depth, but
  * whatever walks the value afterwards, zod, the JSON encoder of a Temporal payload or Postgres' jsonb,
  * may not), then strings (values and keys) longer than the route's string limit, with a 400 naming the
@@ -27,6 +27,9 @@ import { badRequest, problem } from './problem.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
+
+/** The PagerDuty webhook's byte limit: PagerDuty's deliveries are a few KiB. */
+export const MAX_WEBHOOK_BYTES = 256 * KiB;
 
 /** Nesting deeper than this is refused (PagerDuty payloads and rules nest fewer than 15 levels). */
 export const MAX_JSON_DEPTH = 64;
@@ -110,9 +113,10 @@ function discard(reader: ReadableStreamDefaultReader<Uint8Array>): void {
 
 /**
  * The request body as JSON, within the route's limits (bytes were bounded by `limitBodies`): 400 with
- * the offending path when it is empty, not JSON, too deep or holds an oversized string.
+ * the offending path when it is empty (unless `emptyAs` gives its value), not JSON, too deep or holds an
+ * oversized string. src/api/router.ts runs it before every route's schema validation.
  */
-export async function readJsonBody(c: Context): Promise<unknown> {
+export async function readBoundedJson(c: Context, emptyAs?: unknown): Promise<unknown> {
   const limits = (c.get('bodyLimits') as BodyLimits | undefined) ?? DEFAULT_BODY_LIMITS;
   let text: string;
   try {
@@ -120,6 +124,7 @@ export async function readJsonBody(c: Context): Promise<unknown> {
   } catch {
     throw badRequest('the request body could not be read', [{ path: '(body)', message: 'unreadable' }]);
   }
+  if (emptyAs !== undefined && text.trim() === '') return emptyAs;
   const parsed = parseBoundedJson(text, limits.maxString);
   if (!parsed.ok) throw badRequest(parsed.detail, [{ path: parsed.path, message: parsed.message }]);
   return parsed.value;
@@ -181,3 +186,6 @@ function longString(value: unknown, max: number, path = '(body)'): { path: strin
   }
   return undefined;
 }
+
+/** The same reader, under the name route groups written before src/api/router.ts use. */
+export const readJsonBody = (c: Context): Promise<unknown> => readBoundedJson(c);

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ConflictError, ForbiddenError, NotFoundError, ServiceError, UnavailableError, ValidationError, type ErrorExtra, type FieldError } from '../services/errors.js';
 
 /** RFC 9457 problem details: the one error shape of the API. */
 export interface ProblemBody {
@@ -8,29 +9,24 @@ export interface ProblemBody {
   status: number;
   detail?: string;
   instance?: string;
-  errors?: { path: string; message: string }[];
+  errors?: FieldError[];
   [k: string]: unknown;
 }
 
-export class ProblemError extends Error {
-  constructor(
-    readonly status: number,
-    readonly title: string,
-    readonly detail?: string,
-    readonly extra: { errors?: { path: string; message: string }[]; [k: string]: unknown } = {},
-  ) {
-    super(detail ?? title);
+/** A problem of the HTTP layer itself (authentication 401, rate limit 429, ...); services throw src/services/errors.ts. */
+export class ProblemError extends ServiceError {
+  constructor(status: number, title: string, detail: string, extra: ErrorExtra = {}) {
+    super(status, title, detail, extra);
     this.name = 'ProblemError';
   }
 }
 
-export const badRequest = (detail: string, errors?: { path: string; message: string }[]) =>
-  new ProblemError(400, 'Bad Request', detail, errors ? { errors } : {});
-export const notFound = (detail: string) => new ProblemError(404, 'Not Found', detail);
-export const conflict = (detail: string, extra: Record<string, unknown> = {}) => new ProblemError(409, 'Conflict', detail, extra);
+export const badRequest = (detail: string, errors?: FieldError[]) => new ValidationError(detail, errors);
+export const notFound = (detail: string) => new NotFoundError(detail);
+export const conflict = (detail: string, extra: ErrorExtra = {}) => new ConflictError(detail, extra);
 export const unauthorized = (detail: string) => new ProblemError(401, 'Unauthorized', detail);
-export const forbidden = (detail: string) => new ProblemError(403, 'Forbidden', detail);
-export const unavailable = (detail: string) => new ProblemError(503, 'Service Unavailable', detail);
+export const forbidden = (detail: string) => new ForbiddenError(detail);
+export const unavailable = (detail: string) => new UnavailableError(detail);
 
 const typeSlug = (status: number) =>
   ({ 400: 'bad-request', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'payload-too-large', 415: 'unsupported-media-type', 429: 'too-many-requests', 503: 'unavailable' })[status] ??

@@ -23,9 +23,9 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import { findLiveSession, insertSession, revokeSession, sweepSessions, touchSession } from '../db/queries/sessions.js';
 import { teamRolesOf, type TeamMembership } from '../domain/teams.js';
-import type { AppEnv } from './app.js';
+import { createSession, endSession as revokeSession, liveSession, touchLiveSession } from '../services/sessions.js';
+import type { AppEnv, SessionActor, SessionResolver } from './env.js';
 import { hashToken, sameSecret, type Scope } from './auth.js';
 import { forbidden, unauthorized } from './problem.js';
 
@@ -44,22 +44,7 @@ export const derive = (secret: string, purpose: string): Buffer => createHmac('s
 
 export const csrfTokenFor = (secret: string): string => derive(secret, 'csrf').toString('base64url');
 
-export interface SessionActor {
-  id: string;
-  /** `user:<email or sub>`, as the audit log records it. */
-  actor: string;
-  scopes: Scope[];
-  /** Team roles from the session's groups under the current OIDC_ROLE_MAP. */
-  memberships: TeamMembership[];
-  subject: string;
-  email: string | null;
-  name: string | null;
-  expiresAt: Date;
-  csrfToken: string;
-}
-
-/** Resolves the session of a request's cookie: undefined without one; 401 when it is unknown, expired or revoked; 403 on a forged write. */
-export type SessionResolver = (c: Context<AppEnv>) => Promise<SessionActor | undefined>;
+export type { SessionActor, SessionResolver };
 
 export interface NewSession {
   issuer: string;
@@ -69,23 +54,25 @@ export interface NewSession {
   name: string | null;
   scopes: Scope[];
   groups: string[];
+  /** Team roles the groups give (issue 24), recorded in the audit entry. */
+  teams: TeamMembership[];
   idToken: string | undefined;
 }
 
-/** Stores a session and sets its cookie; returns the session's public id. Expired and long-revoked rows are swept at the same time. */
+/** Stores a session (audited) and sets its cookie; returns the session's public id. Expired and long-revoked rows are swept at the same time. */
 export async function startSession(c: Context<AppEnv>, db: Kysely<Database>, config: Config, s: NewSession): Promise<string> {
   const { maxAgeSeconds, idleTimeoutSeconds } = config.sso.session;
   const secret = newSecret();
   const id = randomUUID();
-  await sweepSessions(db);
-  await insertSession(db, {
-    ...s,
+  const { teams, ...record } = s;
+  await createSession(db, {
+    ...record,
     id,
     secretHash: hashToken(secret),
     idTokenSealed: s.idToken ? seal(secret, s.idToken) : null,
     maxAgeSeconds,
     idleTimeoutSeconds,
-  });
+  }, teams);
   setCookie(c, SESSION_COOKIE, secret, { prefix: 'host', httpOnly: true, sameSite: 'Lax', maxAge: maxAgeSeconds });
   return id;
 }
@@ -114,11 +101,11 @@ export function sessionResolver(deps: { db: Kysely<Database>; config: Config }):
     if (secret === undefined || oidc === undefined) return undefined;
     const expired = () => unauthorized('the dashboard session has expired or was signed out: sign in again');
     if (!SECRET_FORMAT.test(secret)) throw expired();
-    const row = await findLiveSession(deps.db, hashToken(secret), oidc.issuerUrl);
+    const row = await liveSession(deps.db, hashToken(secret), oidc.issuerUrl);
     if (!row) throw expired();
     const csrfToken = csrfTokenFor(secret);
     if (!SAFE_METHODS.has(c.req.method)) checkForgery(c, oidc.publicOrigin, csrfToken);
-    if (row.stale) await touchSession(deps.db, row.id);
+    if (row.stale) await touchLiveSession(deps.db, row.id);
     const memberships = teamRolesOf(row.groups as string[], oidc.teamRoleMap);
     return { id: row.id, actor: row.actor, scopes: row.scopes as Scope[], memberships, subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
   };

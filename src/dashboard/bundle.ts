@@ -6,8 +6,8 @@
 //
 // The bundle may only contain the client's own modules, src/contracts and the one vetted package below
 // (uPlot, the backtest chart): `forbiddenInputs` refuses a bundle that pulled in a server module, a domain
-// module's code (domain *types* are fine: they vanish) or any other package. The same rule is an eslint
-// `no-restricted-imports` block for the editor; this is the net.
+// module's code (domain *types* are fine: they vanish) or any other package. The same rule is checked by
+// `npm run lint` (.dependency-cruiser.cjs, the dashboard-client rules); this is the net.
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -2,6 +2,8 @@
 // PURE: used from activities and workflows alike. Extracted values are data, never code: they are
 // kept as trimmed strings capped at MAX_VALUE_LENGTH and never interpreted here.
 import { z } from 'zod';
+import { isPlainObject } from './objects.js';
+import { parsePattern, WILDCARD, type PatternSegment } from './json-path.js';
 import { compileUserRegex, MAX_SUBJECT_LENGTH, type UserRegex } from './regex.js';
 
 export const MAX_VALUE_LENGTH = 256;
@@ -25,46 +27,32 @@ const fieldNameSchema = z
 
 type PathStep = { kind: 'key'; key: string } | { kind: 'index'; index: number } | { kind: 'wildcard' };
 
-const SEGMENT = /^([^[\]]*)((?:\[(?:\d+|\*)\])*)$/;
+const toStep = (segment: PatternSegment): PathStep =>
+  segment === WILDCARD ? { kind: 'wildcard' } : typeof segment === 'number' ? { kind: 'index', index: segment } : { kind: 'key', key: segment };
 
-/** Parse a simple dotted path; undefined when it is not one. */
+/**
+ * Parse an extractor path, in the product's one path grammar (src/domain/json-path.ts) with wildcards;
+ * undefined when it is not one.
+ */
 export function parsePath(path: string): PathStep[] | undefined {
-  if (path.length === 0 || path.length > 512) return undefined;
-  const steps: PathStep[] = [];
-  for (const segment of path.split('.')) {
-    const match = SEGMENT.exec(segment);
-    if (!match) return undefined;
-    const [, key = '', brackets = ''] = match;
-    if (key === '' && brackets === '') return undefined;
-    if (key === '*') steps.push({ kind: 'wildcard' });
-    else if (key !== '') steps.push({ kind: 'key', key });
-    for (const [, inner] of brackets.matchAll(/\[(\d+|\*)\]/g)) {
-      steps.push(inner === '*' ? { kind: 'wildcard' } : { kind: 'index', index: Number(inner) });
-    }
-  }
-  return steps;
-}
-
-function isObj(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return parsePattern(path)?.map(toStep);
 }
 
 /** Every value reached by `steps` from `root`, depth-first in document order. */
-function walk(root: unknown, steps: readonly PathStep[], out: unknown[], limit = 1000): void {
+function walk(root: unknown, steps: readonly PatternSegment[], out: unknown[], limit = 1000, from = 0): void {
   if (out.length >= limit) return;
-  const [step, ...rest] = steps;
-  if (!step) {
+  if (from === steps.length) {
     out.push(root);
     return;
   }
-  if (step.kind === 'key') {
-    if (isObj(root) && Object.hasOwn(root, step.key)) walk(root[step.key], rest, out, limit);
-  } else if (step.kind === 'index') {
-    if (Array.isArray(root) && step.index < root.length) walk(root[step.index], rest, out, limit);
-  } else if (Array.isArray(root)) {
-    for (const item of root) walk(item, rest, out, limit);
-  } else if (isObj(root)) {
-    for (const value of Object.values(root)) walk(value, rest, out, limit);
+  const step = steps[from]!;
+  if (step === WILDCARD) {
+    if (Array.isArray(root)) for (const item of root) walk(item, steps, out, limit, from + 1);
+    else if (isPlainObject(root)) for (const value of Object.values(root)) walk(value, steps, out, limit, from + 1);
+  } else if (typeof step === 'number') {
+    if (Array.isArray(root) && step < root.length) walk(root[step], steps, out, limit, from + 1);
+  } else if (isPlainObject(root) && Object.hasOwn(root, step)) {
+    walk(root[step], steps, out, limit, from + 1);
   }
 }
 
@@ -105,7 +93,7 @@ export const jsonpathExtractorSchema = z.object({
   type: z.literal('jsonpath'),
   name: z.string().min(1).max(100).optional(),
   field: fieldNameSchema,
-  path: z.string().refine((path) => parsePath(path) !== undefined, 'path must be dotted keys with optional [n] or [*], e.g. details.host'),
+  path: z.string().refine((path) => parsePath(path) !== undefined, 'path must be dotted keys with optional [n], [*], * or ["quoted.key"], e.g. details.host'),
 });
 
 export const extractorSchema = z.discriminatedUnion('type', [regexExtractorSchema, jsonpathExtractorSchema]);
@@ -225,14 +213,14 @@ function stringLeaves(value: unknown, out: string[], depth = 0): void {
   if (out.length >= 1000 || depth > 8) return;
   if (typeof value === 'string') out.push(cut(value));
   else if (Array.isArray(value)) for (const item of value) stringLeaves(item, out, depth + 1);
-  else if (isObj(value)) for (const item of Object.values(value)) stringLeaves(item, out, depth + 1);
+  else if (isPlainObject(value)) for (const item of Object.values(value)) stringLeaves(item, out, depth + 1);
 }
 
 function prepare(input: ExtractionInput): Prepared {
-  const alerts = (input.alerts ?? []).slice(0, MAX_ALERTS).filter(isObj);
+  const alerts = (input.alerts ?? []).slice(0, MAX_ALERTS).filter(isPlainObject);
   const roots = alerts.map((alert) => {
-    const body = isObj(alert['body']) ? alert['body'] : {};
-    const cef = isObj(body['cef_details']) ? body['cef_details'] : undefined;
+    const body = isPlainObject(alert['body']) ? alert['body'] : {};
+    const cef = isPlainObject(body['cef_details']) ? body['cef_details'] : undefined;
     // Events API v2 custom_details land in body.details and again in body.cef_details.details.
     const details = body['details'] ?? cef?.['details'];
     return { ...alert, body, details, cef_details: cef };
@@ -278,7 +266,7 @@ function runRegex(extractor: RegexExtractor, prepared: Prepared): Record<string,
 }
 
 function runPath(extractor: JsonpathExtractor, prepared: Prepared): Record<string, string> {
-  const steps = cachedPath(extractor.path);
+  const steps = parsePattern(extractor.path);
   if (!steps) return {};
   for (const root of prepared.roots) {
     const values: unknown[] = [];
@@ -300,7 +288,7 @@ function serviceIdOf(input: ExtractionInput, prepared: Prepared): string | undef
   if (input.serviceId) return input.serviceId;
   for (const root of prepared.roots) {
     const service = root['service'];
-    if (isObj(service) && typeof service['id'] === 'string' && service['id']) return service['id'];
+    if (isPlainObject(service) && typeof service['id'] === 'string' && service['id']) return service['id'];
   }
   return undefined;
 }
@@ -316,14 +304,6 @@ function parsedConfig(config: ExtractorsConfig): z.output<typeof extractorsConfi
     parsedConfigs.set(config, parsed);
   }
   return parsed;
-}
-const pathCache = new Map<string, PathStep[] | undefined>();
-function cachedPath(path: string): PathStep[] | undefined {
-  if (!pathCache.has(path)) {
-    if (pathCache.size > 1000) pathCache.clear();
-    pathCache.set(path, parsePath(path));
-  }
-  return pathCache.get(path);
 }
 
 /**

@@ -8,7 +8,9 @@ export interface JsonChange {
   after?: unknown;
 }
 
-export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isPlainObject } from './objects.js';
+
+export { isPlainObject };
 
 /** JSON text with sorted keys: equal values give equal text. */
 export function canonicalJson(value: unknown): string {

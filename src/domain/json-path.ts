@@ -1,8 +1,10 @@
 /**
- * Tiny dotted-path getter used by rule conditions, templates and extraction.
+ * The one path grammar of the product: rule condition fields, template placeholders and extractor paths.
  *
  * Supported syntax: `a.b.c`, `a.b[0].c`, `a[0][1]`, and quoted keys for names that are not plain
- * identifiers: `alert.details["kube.namespace"]`. Nothing else: no wildcards, filters or expressions.
+ * identifiers: `alert.details["kube.namespace"]`. Extractor paths (src/domain/extract.ts) may also hold
+ * wildcards, `*` for every value of an object or array and `[*]` for every element ({@link parsePattern});
+ * conditions and templates may not. Nothing else: no filters or expressions.
  * Only own properties are read, so `__proto__`, `constructor` etc. never resolve to prototype members.
  *
  * Pure: no I/O, safe inside Temporal workflow code.
@@ -10,21 +12,27 @@
 
 export type PathSegment = string | number;
 
+/** A wildcard step of an extractor path: every value of an object, every element of an array. */
+export const WILDCARD: unique symbol = Symbol('*');
+export type PatternSegment = PathSegment | typeof WILDCARD;
+
 const PLAIN_KEY = /^[A-Za-z_$][\w$-]*/;
 const INDEX = /^\[(\d{1,9})\]/;
+const WILD_INDEX = '[*]';
 const QUOTED = /^\[(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\]/;
 const MAX_PATH_LENGTH = 512;
 const CACHE_LIMIT = 2000;
 
-const cache = new Map<string, readonly PathSegment[] | null>();
+/** Parsed paths, plain and with wildcards, by mode and path (one cache, bounded). */
+const cache = new Map<string, readonly PatternSegment[] | null>();
 
 function unescapeQuoted(raw: string): string {
   return raw.replace(/\\(.)/g, '$1');
 }
 
-function parseUncached(path: string): PathSegment[] | null {
+function parseUncached(path: string, wildcards: boolean): PatternSegment[] | null {
   if (path.length === 0 || path.length > MAX_PATH_LENGTH) return null;
-  const segments: PathSegment[] = [];
+  const segments: PatternSegment[] = [];
   let rest = path;
   let expectKey = true;
   while (rest.length > 0) {
@@ -33,6 +41,12 @@ function parseUncached(path: string): PathSegment[] | null {
       if (key) {
         segments.push(key[0]);
         rest = rest.slice(key[0].length);
+        expectKey = false;
+        continue;
+      }
+      if (wildcards && rest.startsWith('*')) {
+        segments.push(WILDCARD);
+        rest = rest.slice(1);
         expectKey = false;
         continue;
       }
@@ -52,6 +66,12 @@ function parseUncached(path: string): PathSegment[] | null {
       expectKey = false;
       continue;
     }
+    if (wildcards && rest.startsWith(WILD_INDEX)) {
+      segments.push(WILDCARD);
+      rest = rest.slice(WILD_INDEX.length);
+      expectKey = false;
+      continue;
+    }
     const quoted = QUOTED.exec(rest);
     if (quoted) {
       segments.push(unescapeQuoted(quoted[1] ?? quoted[2] ?? ''));
@@ -64,14 +84,25 @@ function parseUncached(path: string): PathSegment[] | null {
   return segments;
 }
 
-/** Parses a path into segments; `null` when the syntax is not supported. Results are memoised. */
-export function parsePath(path: string): readonly PathSegment[] | null {
-  const hit = cache.get(path);
+function parseCached(path: string, wildcards: boolean): readonly PatternSegment[] | null {
+  const key = (wildcards ? '*' : '.') + path;
+  const hit = cache.get(key);
   if (hit !== undefined) return hit;
-  const parsed = parseUncached(path);
+  const parsed = parseUncached(path, wildcards);
+  const frozen = parsed === null ? null : Object.freeze(parsed);
   if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(path, parsed === null ? null : Object.freeze(parsed));
-  return parsed;
+  cache.set(key, frozen);
+  return frozen;
+}
+
+/** Parses a path into segments; `null` when the syntax is not supported (wildcards included). Results are memoised. */
+export function parsePath(path: string): readonly PathSegment[] | null {
+  return parseCached(path, false) as readonly PathSegment[] | null;
+}
+
+/** Parses an extractor path, which may hold `*` and `[*]` ({@link WILDCARD}); `null` when not supported. Memoised. */
+export function parsePattern(path: string): readonly PatternSegment[] | null {
+  return parseCached(path, true);
 }
 
 /** True when `path` is syntactically valid for {@link getPath}. */

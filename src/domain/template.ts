@@ -15,7 +15,6 @@
  * Pure: no I/O, safe inside Temporal workflow code.
  */
 import { getPath, parsePath } from './json-path.js';
-import type { Action } from './rules/schema.js';
 
 /** Roots a template (and a condition field) may reference. */
 export const TEMPLATE_ROOTS = ['incident', 'environment', 'alert', 'alerts', 'event', 'rule', 'results'] as const;
@@ -115,7 +114,10 @@ export const TEMPLATED_FIELDS = {
   'pagerduty.resolve': ['resolution'],
   'pagerduty.priority': [],
   'pagerduty.escalate': [],
-} as const satisfies Record<Action['type'], readonly string[]>;
+} as const;
+
+/** An action type, as far as rendering is concerned (src/domain/rules/actions.ts checks every type is listed). */
+export type TemplatedActionType = keyof typeof TEMPLATED_FIELDS;
 
 function renderValue(value: unknown, ctx: TemplateContext): unknown {
   if (typeof value === 'string') return renderTemplate(value, ctx);
@@ -129,7 +131,7 @@ function renderValue(value: unknown, ctx: TemplateContext): unknown {
 }
 
 /** A copy of `action` with its templated parameters rendered against `ctx`. */
-export function renderAction<A extends Action>(action: A, ctx: TemplateContext): A {
+export function renderAction<A extends { type: TemplatedActionType }>(action: A, ctx: TemplateContext): A {
   const fields: readonly string[] = TEMPLATED_FIELDS[action.type];
   const out: Record<string, unknown> = { ...action };
   for (const field of fields) {

@@ -43,3 +43,29 @@ export interface CappedOutput {
 }
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+
+/** What a finished script or command left, run locally (script-runner.ts) or over SSH (ssh.ts). */
+export interface ScriptResult {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+/** The result of a run from its exit, its two capped streams and its start (`performance.now()`). */
+export function scriptResult(exit: { exitCode: number | null; signal: string | null; timedOut: boolean }, stdout: CappedBuffer, stderr: CappedBuffer, started: number): ScriptResult {
+  return {
+    exitCode: exit.exitCode,
+    signal: exit.signal,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    stdoutTruncated: stdout.truncated,
+    stderrTruncated: stderr.truncated,
+    durationMs: Math.round(performance.now() - started),
+    timedOut: exit.timedOut,
+  };
+}

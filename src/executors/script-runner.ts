@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { deniedEnvName } from '../domain/script-env.js';
 import { ScriptNotAllowedError, ScriptsDirError } from './errors.js';
-import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES } from './output-buffer.js';
+import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, scriptResult, type ScriptResult } from './output-buffer.js';
 import { signalProcessGroup } from './process-group.js';
 
 export interface ScriptProgress {
@@ -44,16 +44,7 @@ export interface RunScriptOptions {
   baseEnv?: NodeJS.ProcessEnv;
 }
 
-export interface ScriptResult {
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  stdoutTruncated: boolean;
-  stderrTruncated: boolean;
-  durationMs: number;
-  timedOut: boolean;
-}
+export type { ScriptResult } from './output-buffer.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PASSED_THROUGH = ['PATH', 'LANG', 'HOME'] as const;
@@ -98,7 +89,8 @@ export async function resolveAllowedScript(scriptsDir: string, script: string): 
     throw new ScriptNotAllowedError(`script "${script}" not found in the scripts directory`);
   }
   const rel = relative(dir, real);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || !real.startsWith(dir + sep)) {
+  // `..` as a whole first segment escapes; a name that merely starts with two dots (`..check.sh`) does not.
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) || !real.startsWith(dir + sep)) {
     throw new ScriptNotAllowedError(`script "${script}" resolves outside the scripts directory`);
   }
   const st = await stat(real);
@@ -247,16 +239,7 @@ export async function runScript(options: RunScriptOptions): Promise<ScriptResult
         rejectPromise(signal?.reason ?? new Error('script run aborted'));
         return;
       }
-      resolvePromise({
-        exitCode,
-        signal: exitSignal,
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        stdoutTruncated: stdout.truncated,
-        stderrTruncated: stderr.truncated,
-        durationMs: Math.round(performance.now() - started),
-        timedOut,
-      });
+      resolvePromise(scriptResult({ exitCode, signal: exitSignal, timedOut }, stdout, stderr, started));
     });
   });
 }

@@ -2,8 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { checkScriptEnv } from '../domain/script-env.js';
 import { HostKeyMismatchError, SshAuthError, SshConfigError, SshConnectionError } from './errors.js';
-import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES } from './output-buffer.js';
-import type { ScriptResult } from './script-runner.js';
+import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, scriptResult, type ScriptResult } from './output-buffer.js';
 
 export interface SshCommandOptions {
   host: string;
@@ -161,16 +160,7 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
       if ('result' in outcome) resolvePromise(outcome.result);
       else rejectPromise(outcome.error);
     };
-    const result = (exitCode: number | null, sig: string | null): SshCommandResult => ({
-      exitCode,
-      signal: sig,
-      stdout: stdout.text(),
-      stderr: stderr.text(),
-      stdoutTruncated: stdout.truncated,
-      stderrTruncated: stderr.truncated,
-      durationMs: Math.round(performance.now() - started),
-      timedOut,
-    });
+    const result = (exitCode: number | null, sig: string | null): SshCommandResult => scriptResult({ exitCode, signal: sig, timedOut }, stdout, stderr, started);
     const stopChannel = (): void => {
       if (channel) {
         try {

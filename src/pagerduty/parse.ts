@@ -1,5 +1,6 @@
 // Pure helpers over PagerDuty V3 webhook events. Imported from workflow code: no Node built-ins, no
 // I/O, no clock. Input is an event already accepted by the tolerant schema in webhook.ts.
+import { isPlainObject } from '../domain/objects.js';
 
 /** A V3 webhook event (`body.event`); unknown fields are kept. */
 export interface PagerDutyEvent {
@@ -49,18 +50,12 @@ export interface IncidentSnapshot {
 
 export type EventClass = 'incident' | 'ignored';
 
-type Obj = Record<string, unknown>;
-
-function isObj(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
 function ref(value: unknown): Reference | undefined {
-  if (!isObj(value)) return undefined;
+  if (!isPlainObject(value)) return undefined;
   const id = str(value['id']);
   if (!id) return undefined;
   return { id, summary: typeof value['summary'] === 'string' ? value['summary'] : '' };
@@ -85,7 +80,7 @@ export function incidentIdOf(event: Pick<PagerDutyEvent, 'resource_type' | 'data
 
 /** As {@link incidentIdOf}, for a bare `event.data` object. */
 export function incidentIdOfData(data: unknown): string | undefined {
-  if (!isObj(data)) return undefined;
+  if (!isPlainObject(data)) return undefined;
   const type = data['type'];
   if (type === 'incident') return str(data['id']);
   const reference = ref(data['incident']);
@@ -93,7 +88,7 @@ export function incidentIdOfData(data: unknown): string | undefined {
   const assignments = data['incident_role_assignments'];
   if (Array.isArray(assignments)) {
     for (const assignment of assignments) {
-      const nested = isObj(assignment) ? ref(assignment['incident']) : undefined;
+      const nested = isPlainObject(assignment) ? ref(assignment['incident']) : undefined;
       if (nested) return nested.id;
     }
   }
@@ -127,7 +122,7 @@ export function toIncidentSnapshot(event: PagerDutyEvent): IncidentSnapshot | un
 
   if (!isIncident) {
     const snapshot: IncidentSnapshot = { id, complete: false, assignees: [] };
-    const reference = isObj(data['incident']) ? data['incident'] : undefined;
+    const reference = isPlainObject(data['incident']) ? data['incident'] : undefined;
     const htmlUrl = reference ? str(reference['html_url']) : undefined;
     if (htmlUrl) snapshot.htmlUrl = htmlUrl;
     // Workflow instances name the service of the incident they run for.
@@ -167,7 +162,7 @@ export function toIncidentSnapshot(event: PagerDutyEvent): IncidentSnapshot | un
   } else if (Array.isArray(data['assignments'])) {
     // REST-shaped incidents carry `assignments[].assignee` instead.
     snapshot.assignees = data['assignments']
-      .map((a: unknown) => (isObj(a) ? ref(a['assignee']) : undefined))
+      .map((a: unknown) => (isPlainObject(a) ? ref(a['assignee']) : undefined))
       .filter((a): a is Reference => a !== undefined);
   }
   const htmlUrl = str(data['html_url']);

@@ -4,7 +4,7 @@
 //
 // Several deployments (each with its own database) may share a Temporal namespace: a team's staging and
 // production, or a test stack on a shared dev server. Each schedule's memo names the deployment that created
-// it (DEPLOYMENT_MEMO_KEY: the id in its database, src/db/queries/deployment.ts), and a deployment deletes
+// it (DEPLOYMENT_MEMO_KEY: the id in its database, src/db/repositories/deployment.ts), and a deployment deletes
 // only schedules that carry its own id: never another's, never an unmarked one (made before the marker
 // existed). A job whose schedule id another deployment already holds is refused, not taken over.
 import {
@@ -16,7 +16,8 @@ import {
 } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
-import { deploymentId } from '../db/queries/deployment.js';
+import { deploymentId } from '../db/repositories/deployment.js';
+import { listJobs } from '../db/repositories/jobs.js';
 import { jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
@@ -29,7 +30,7 @@ const SCHEDULE_PREFIX = jobScheduleId('');
 export interface ScheduleTarget {
   /** The main worker's task queue, where jobWorkflow runs. */
   taskQueue: string;
-  /** This deployment's id (src/db/queries/deployment.ts), written into each schedule's memo. */
+  /** This deployment's id (src/db/repositories/deployment.ts), written into each schedule's memo. */
   deploymentId: string;
 }
 
@@ -218,7 +219,7 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
   const log = logger.child({ component: 'schedules' });
   const ours = await deploymentId(db);
   const scheduleTarget: ScheduleTarget = { taskQueue: target.taskQueue, deploymentId: ours };
-  const rows = await db.selectFrom('jobs').select(['id', 'definition', 'enabled']).where('deleted_at', 'is', null).execute();
+  const rows = await listJobs(db);
   const live = new Set(rows.map((r) => r.id));
   const result: ReconcileResult = { created: [], deleted: [], invalid: [], keptUnowned: [], conflicts: [] };
 

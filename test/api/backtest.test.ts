@@ -4,7 +4,7 @@ import { createApp } from '../../src/api/app.js';
 import { backtestRoutes } from '../../src/api/routes/backtest.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
-import { HISTORY_WATERMARK } from '../../src/db/queries/backtests.js';
+import { HISTORY_WATERMARK } from '../../src/db/repositories/backtests.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { buildHistory, eventsOf, storeHistory, storeRecordedMatch, TITLE_EXTRACTORS, type SeededIncident } from '../helpers/history.js';

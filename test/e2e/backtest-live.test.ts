@@ -1,3 +1,6 @@
+// Over ~400 lines on purpose: one scenario (live incidents through the real pipeline, then the same history
+// backtested) whose setup, run and comparison share one stack and one recorded history; split, each part
+// would need the others' state.
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { createApp } from '../../src/api/app.js';

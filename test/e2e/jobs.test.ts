@@ -11,7 +11,7 @@ import { createLogger } from '../../src/logger.js';
 import { freePort } from '../../src/temporal/dev-server.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
 import { jobScheduleOptions, reconcileSchedules } from '../../src/temporal/schedules.js';
-import { deploymentId } from '../../src/db/queries/deployment.js';
+import { deploymentId } from '../../src/db/repositories/deployment.js';
 import { jobDefinitionSchema, type JobDefinition } from '../../src/domain/jobs.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';

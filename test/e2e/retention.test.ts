@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { sql } from 'kysely';
-import { HISTORY_WATERMARK } from '../../src/db/queries/backtests.js';
+import { HISTORY_WATERMARK } from '../../src/db/repositories/backtests.js';
 import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID } from '../../src/temporal/retention.js';
 import { buildHistory, eventsOf, storeHistory, storeRecordedMatch, type SeededIncident } from '../helpers/history.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';

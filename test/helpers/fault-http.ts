@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
+import { mapBounded } from '../../src/domain/map-bounded.js';
 import { createLogger } from '../../src/logger.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
@@ -65,16 +66,5 @@ export async function deliverWithRetries(
   return { status: statuses.at(-1) ?? 0, statuses };
 }
 
-/** Run `fn` over `items` with at most `concurrency` in flight. */
-export async function mapConcurrent<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-  return results;
-}
+/** Run `fn` over `items` with at most `concurrency` in flight (src/domain/map-bounded.ts). */
+export const mapConcurrent = mapBounded;

@@ -10,6 +10,9 @@
 // shape follows PagerDuty's samples (developer docs' webhook overview; zulip fixtures annotated_v3,
 // escalate_v3, priority_updated_v3, resolved_v3). People's notes and updates come from `humanNote` and
 // `humanUpdate`. A write's answer can be lost after the write took effect (`loseNextAnswer`).
+//
+// Over ~400 lines on purpose: one stand-in for one API, all its endpoints validated against one OpenAPI
+// document and sharing one incident store, from which its webhooks are sent.
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';

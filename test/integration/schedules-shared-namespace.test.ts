@@ -11,7 +11,7 @@ import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
 import type { Database } from '../../src/db/database.js';
-import { deploymentId } from '../../src/db/queries/deployment.js';
+import { deploymentId } from '../../src/db/repositories/deployment.js';
 import { jobDefinitionSchema, type JobDefinition } from '../../src/domain/jobs.js';
 import { createLogger } from '../../src/logger.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId } from '../../src/temporal/names.js';

@@ -1,3 +1,5 @@
+// Over ~400 lines on purpose: one attack surface (OIDC sign-in, sessions, CSRF) against one local identity
+// provider and one server, started once for all cases; the forged sign-ins reuse the honest flow's helpers.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';

@@ -7,6 +7,7 @@ import {
   extractorsConfigSchema,
   parsePath,
 } from '../../src/domain/extract.js';
+import { isValidPath } from '../../src/domain/json-path.js';
 
 const alertsSample = JSON.parse(
   readFileSync(new URL('../fixtures/pagerduty/samples/rest-GET-incident-alerts-response-alertmanager-real.json', import.meta.url), 'utf8'),
@@ -108,6 +109,28 @@ describe('environment extraction', () => {
     assert.equal(result['runbook'], 'https://runbook');
     assert.equal(result['missing'], undefined);
     assert.equal(result.sources['second'], 'jsonpath:details.nodes[1].name');
+  });
+
+  it('jsonpath extractors share the rules\' path grammar: quoted keys reach names with dots, own properties only', () => {
+    const alerts = [alert({ labels: { 'kubernetes.io/hostname': 'node-7', constructor: 'own' }, list: ['x'] }, {})];
+    const result = extractEnvironment({ alerts }, {
+      extractors: [
+        { type: 'jsonpath', field: 'node', path: 'details.labels["kubernetes.io/hostname"]' },
+        { type: 'jsonpath', field: 'ctor', path: "details.labels['constructor']" },
+        { type: 'jsonpath', field: 'proto', path: 'details.list.constructor' },
+      ],
+      useDefaults: false,
+    });
+    assert.equal(result['node'], 'node-7');
+    assert.equal(result['ctor'], 'own');
+    assert.equal(result['proto'], undefined);
+    // The same grammar refuses what conditions and templates refuse (a filter, an expression, a bare dot)...
+    for (const path of ['details.host | upper', 'details.host + 1', 'details.', '.details']) {
+      assert.equal(extractorsConfigSchema.safeParse({ extractors: [{ type: 'jsonpath', field: 'h', path }] }).success, false, path);
+    }
+    // ...and wildcards stay an extractor's own: a rule condition may not use them.
+    assert.equal(isValidPath('alert.details.tags.*'), false);
+    assert.equal(isValidPath('alert.details.nodes[*]'), false);
   });
 
   it('configured extractors beat the service map, which beats the defaults', () => {

@@ -1,3 +1,5 @@
+// Over ~400 lines on purpose: the chart is rendered once and every property of the rendered objects (schema,
+// credentials, configuration, probes, security contexts, documentation) is checked against that one render.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -1,10 +1,9 @@
-import { Hono } from 'hono';
+// GET /api/audit (admin): the audit log, newest first, paged by cursor.
 import { z } from 'zod';
 import type { AuditEntry } from '../../db/database.js';
-import { listAudit } from '../../db/queries/audit.js';
-import type { AppDeps, AppEnv } from '../app.js';
-import { requireScope } from '../auth.js';
-import { badRequest, issuesToErrors } from '../problem.js';
+import { auditPage } from '../../services/audit.js';
+import type { AppDeps } from '../env.js';
+import { authOf, guard, json, newRouter, op } from '../router.js';
 
 export const auditQuerySchema = z.object({
   entityType: z.string().min(1).max(64).optional().describe('rule, token, job, environment, ...'),
@@ -43,18 +42,23 @@ const view = (a: AuditEntry) => ({
 });
 
 export function auditRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
-  const admin = requireScope({ db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit }, 'admin');
+  const app = newRouter();
 
-  app.get('/api/audit', admin, async (c) => {
-    const q = auditQuerySchema.safeParse(c.req.query());
-    if (!q.success) throw badRequest('invalid query parameters', issuesToErrors(q.error.issues));
-    const f = q.data;
-    const rows = await listAudit(deps.db, { entityType: f.entityType, entityId: f.entityId, actor: f.actor, action: f.action, team: f.team, beforeId: f.cursor, limit: f.limit + 1 });
-    const page = rows.slice(0, f.limit);
-    const more = rows.length > f.limit;
-    return c.json({ items: page.map(view), nextCursor: more ? String(page[page.length - 1]!.id) : null });
-  });
+  app.openapi(
+    op(guard(authOf(deps), 'admin'), {
+      method: 'get',
+      path: '/api/audit',
+      tags: ['audit'],
+      summary: 'Audit log, newest first',
+      request: { query: auditQuerySchema },
+      responses: { 200: json('A page of entries.', z.object({ items: z.array(auditEntrySchema), nextCursor: z.string().nullable() })) },
+    }),
+    async (c) => {
+      const f = c.req.valid('query');
+      const { page, nextCursor } = await auditPage(deps.db, { entityType: f.entityType, entityId: f.entityId, actor: f.actor, action: f.action, team: f.team, beforeId: f.cursor, limit: f.limit });
+      return c.json({ items: page.map(view), nextCursor }, 200);
+    },
+  );
 
   return app;
 }

@@ -1,11 +1,12 @@
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
-import type { AppDeps, AppEnv } from '../app.js';
+import { z } from 'zod';
+import type { AppDeps, AppEnv } from '../env.js';
 import { createOidcClient, SignInError } from '../oidc.js';
 import { notFound, ProblemError, unauthorized } from '../problem.js';
+import { json, newRouter, op, open, problemResponse } from '../router.js';
 import { clearSessionCookie, endSession, newSecret, startSession, type SessionActor } from '../session.js';
-import { writeAudit } from '../../db/queries/audit.js';
 
 /** The sign-in cookie (name without its `__Host-` prefix): the secret state, nonce and PKCE verifier derive from. */
 const SIGN_IN_COOKIE = 'selfheal-signin';
@@ -22,16 +23,26 @@ const PAGE_HEADERS = { ...NO_STORE, 'Content-Security-Policy': "default-src 'non
  * - `GET /auth/session`: who is signed in, and the CSRF token the page sends on writes (`X-CSRF-Token`).
  * - `POST /auth/logout`: revokes the session (CSRF-checked), and returns the provider's logout URL if it has one.
  */
+const tags = ['sign-in'];
+
 export function authRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
+  const app = newRouter();
   const { sso } = deps.config;
   const client = sso.oidc ? createOidcClient(sso.oidc) : undefined;
 
-  app.get('/auth/config', (c) =>
-    c.json({ tokenSignIn: sso.tokenSignIn, sso: client ? { providerName: client.providerName, loginUrl: '/auth/login' } : null }, 200, { 'Cache-Control': 'no-store' }),
+  app.openapi(
+    op(open(), {
+      method: 'get',
+      path: '/auth/config',
+      tags,
+      summary: 'Which sign-ins the dashboard offers',
+      responses: { 200: json('Token sign-in, and the single sign-on provider if one is configured.', z.object({ tokenSignIn: z.boolean(), sso: z.object({ providerName: z.string(), loginUrl: z.string() }).nullable() })) },
+    }),
+    (c) =>
+      c.json({ tokenSignIn: sso.tokenSignIn, sso: client ? { providerName: client.providerName, loginUrl: '/auth/login' } : null }, 200, { 'Cache-Control': 'no-store' }),
   );
 
-  app.get('/auth/login', async (c) => {
+  app.openapi(op(open(), { method: 'get', path: '/auth/login', tags, summary: "Start single sign-on: redirects to the provider", responses: { 302: { description: 'To the provider.' }, 404: problemResponse('Single sign-on is not configured.') } }), async (c) => {
     if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
     const secret = newSecret();
     let url: URL;
@@ -44,17 +55,18 @@ export function authRoutes(deps: AppDeps) {
     return c.redirect(url.href, 302);
   });
 
-  app.get('/auth/callback', async (c) => {
-    if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
-    const secret = getCookie(c, SIGN_IN_COOKIE, 'host');
-    deleteCookie(c, SIGN_IN_COOKIE, { prefix: 'host', httpOnly: true, sameSite: 'Lax' });
-    if (!secret) {
-      return refused(c, new SignInError(400, 'Sign-in expired', `This sign-in was not started in this browser, or took longer than ${SIGN_IN_SECONDS / 60} minutes. Start again.`, 'no_sign_in_cookie'));
-    }
-    try {
-      const who = await client.finish(new URL(c.req.url), secret);
-      const id = await deps.db.transaction().execute(async (trx) => {
-        const sessionId = await startSession(c, trx, deps.config, {
+  app.openapi(
+    op(open(), { method: 'get', path: '/auth/callback', tags, summary: 'Where the provider returns: sets the session cookie and goes to the dashboard', responses: { 303: { description: 'Signed in: to /ui.' }, 400: { description: 'Sign-in refused: an HTML page saying why.', content: { 'text/html': { schema: z.string() } } } } }),
+    async (c) => {
+      if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
+      const secret = getCookie(c, SIGN_IN_COOKIE, 'host');
+      deleteCookie(c, SIGN_IN_COOKIE, { prefix: 'host', httpOnly: true, sameSite: 'Lax' });
+      if (!secret) {
+        return refused(c, new SignInError(400, 'Sign-in expired', `This sign-in was not started in this browser, or took longer than ${SIGN_IN_SECONDS / 60} minutes. Start again.`, 'no_sign_in_cookie'));
+      }
+      try {
+        const who = await client.finish(new URL(c.req.url), secret);
+        const id = await startSession(c, deps.db, deps.config, {
           issuer: client.issuer,
           subject: who.subject,
           actor: who.actor,
@@ -62,19 +74,19 @@ export function authRoutes(deps: AppDeps) {
           name: who.name,
           scopes: who.roles,
           groups: who.mappedGroups,
+          teams: who.teamRoles,
           idToken: who.idToken,
         });
-        await writeAudit(trx, { actor: who.actor, action: 'session.create', entityType: 'session', entityId: sessionId, after: { subject: who.subject, groups: who.mappedGroups, scopes: who.roles, teams: who.teamRoles } });
-        return sessionId;
-      });
-      c.get('logger').info({ sessionId: id, actor: who.actor, scopes: who.roles }, 'signed in');
-      return c.redirect('/ui#/incidents', 303);
-    } catch (err) {
-      return refused(c, err);
-    }
-  });
+        c.get('logger').info({ sessionId: id, actor: who.actor, scopes: who.roles }, 'signed in');
+        return c.redirect('/ui#/incidents', 303);
+      } catch (err) {
+        return refused(c, err);
+      }
+    },
+  );
 
-  app.get('/auth/session', async (c) => {
+  const sessionSchema = z.object({ actor: z.string(), subject: z.string(), email: z.string().nullable(), name: z.string().nullable(), scopes: z.array(z.string()), teams: z.array(z.object({ team: z.string(), role: z.string() })).describe('Team roles from OIDC_ROLE_MAP.'), expiresAt: z.string(), csrfToken: z.string() });
+  app.openapi(op(open(), { method: 'get', path: '/auth/session', tags, summary: 'Who is signed in, and the CSRF token the page sends on writes', responses: { 200: json('The session.', sessionSchema), 401: problemResponse('Not signed in.') } }), async (c) => {
     const s = await c.get('resolveSession')?.(c);
     if (!s) throw unauthorized('not signed in with single sign-on');
     return c.json(
@@ -84,29 +96,37 @@ export function authRoutes(deps: AppDeps) {
     );
   });
 
-  app.post('/auth/logout', async (c) => {
-    // The resolver checks CSRF on this POST (403): another site cannot sign the user out.
-    let live: SessionActor | undefined;
-    try {
-      live = await c.get('resolveSession')?.(c);
-    } catch (err) {
-      if (!(err instanceof ProblemError && err.status === 401)) throw err;
-    }
-    if (!live) {
-      clearSessionCookie(c); // nothing live to revoke
-      return c.json({ signedOut: true, logoutUrl: null }, 200, NO_STORE);
-    }
-    const ended = await endSession(c, deps.db);
-    if (ended) await writeAudit(deps.db, { actor: ended.actor, action: 'session.revoke', entityType: 'session', entityId: ended.id });
-    c.get('logger').info({ sessionId: live.id, actor: live.actor }, 'signed out');
-    let logoutUrl: string | null = null;
-    try {
-      logoutUrl = (await client?.logoutUrl(ended?.idToken))?.href ?? null;
-    } catch (err) {
-      c.get('logger').warn({ reason: err instanceof SignInError ? err.reason : 'logout_url_failed' }, 'no provider logout URL');
-    }
-    return c.json({ signedOut: true, logoutUrl }, 200, NO_STORE);
-  });
+  app.openapi(
+    op(open(), {
+      method: 'post',
+      path: '/auth/logout',
+      tags,
+      summary: "Sign out (CSRF-checked): revokes the session, and returns the provider's logout URL if it has one",
+      responses: { 200: json('Signed out.', z.object({ signedOut: z.literal(true), logoutUrl: z.string().nullable() })), 403: problemResponse('A cross-site or forged request.') },
+    }),
+    async (c) => {
+      // The resolver checks CSRF on this POST (403): another site cannot sign the user out.
+      let live: SessionActor | undefined;
+      try {
+        live = await c.get('resolveSession')?.(c);
+      } catch (err) {
+        if (!(err instanceof ProblemError && err.status === 401)) throw err;
+      }
+      if (!live) {
+        clearSessionCookie(c); // nothing live to revoke
+        return c.json({ signedOut: true, logoutUrl: null }, 200, NO_STORE);
+      }
+      const ended = await endSession(c, deps.db);
+      c.get('logger').info({ sessionId: live.id, actor: live.actor }, 'signed out');
+      let logoutUrl: string | null = null;
+      try {
+        logoutUrl = (await client?.logoutUrl(ended?.idToken))?.href ?? null;
+      } catch (err) {
+        c.get('logger').warn({ reason: err instanceof SignInError ? err.reason : 'logout_url_failed' }, 'no provider logout URL');
+      }
+      return c.json({ signedOut: true, logoutUrl }, 200, NO_STORE);
+    },
+  );
 
   return app;
 }

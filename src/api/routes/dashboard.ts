@@ -1,13 +1,12 @@
-import { Hono } from 'hono';
 import { etag } from 'hono/etag';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { ASSET_PATH, dashboardBundle } from '../../dashboard/bundle.js';
 import { dashboardHtml } from '../../dashboard/page.js';
-import type { AppDeps, AppEnv } from '../app.js';
-import { requireScope } from '../auth.js';
+import type { AppDeps } from '../env.js';
 import { badRequest, notFound } from '../problem.js';
-import { parseBody, readJson } from './environments.js';
+import { authOf, guard, json, jsonBody, newRouter, op, open, problemResponse } from '../router.js';
+import { pathParams } from '../schemas/common.js';
 
 /** Same origin only; no inline script or style; nothing from elsewhere. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -29,8 +28,7 @@ const convertSchema = z.strictObject({
  * hold no data, so they are public.
  */
 export function dashboardRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
-  const auth = { db: deps.db, adminToken: deps.config.adminToken };
+  const app = newRouter();
   const uiConfig = { temporalUiUrl: (deps.temporalUiUrl ?? deps.config.temporal.uiUrl).replace(/\/+$/, ''), namespace: deps.config.temporal.namespace };
 
   // Start bundling now, so the first page view does not wait; a failure is a bug in the client source.
@@ -40,31 +38,62 @@ export function dashboardRoutes(deps: AppDeps) {
   app.use('/ui', etag());
   app.use(`${ASSET_PATH}*`, etag());
 
-  app.get('/', (c) => c.redirect('/ui', 302));
-  app.get('/ui', async (c) => {
+  const tags = ['dashboard'];
+  const html = { content: { 'text/html': { schema: z.string() } } };
+  app.openapi(op(open(), { method: 'get', path: '/', tags, summary: 'To the dashboard', responses: { 302: { description: 'To /ui.' } } }), (c) => c.redirect('/ui', 302));
+  app.openapi(op(open(), { method: 'get', path: '/ui', tags, summary: 'The dashboard page (it holds no data)', responses: { 200: { description: 'The page.', ...html }, 304: { description: 'Unchanged (ETag).' } } }), async (c) =>
     // The page names the current assets; etag() answers 304 while it is unchanged.
-    return c.html(dashboardHtml(await bundle), 200, { ...SECURITY_HEADERS, 'Cache-Control': 'no-cache' });
-  });
-  app.get('/ui/', (c) => c.redirect('/ui', 301));
-  app.get(`${ASSET_PATH}:name`, async (c) => {
-    const asset = (await bundle).assets.get(c.req.param('name'));
-    if (!asset) throw notFound(`no dashboard asset ${c.req.param('name')} (the page names the current ones)`);
-    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { ...SECURITY_HEADERS, 'Content-Type': asset.contentType, 'Cache-Control': IMMUTABLE, ETag: asset.etag });
-  });
-  app.get('/ui/config.json', (c) => c.json(uiConfig, 200, SECURITY_HEADERS));
+    c.html(dashboardHtml(await bundle), 200, { ...SECURITY_HEADERS, 'Cache-Control': 'no-cache' }),
+  );
+  app.openapi(op(open(), { method: 'get', path: '/ui/', tags, summary: 'To the dashboard', responses: { 301: { description: 'To /ui.' } } }), (c) => c.redirect('/ui', 301));
+  app.openapi(
+    op(open(), {
+      method: 'get',
+      path: `${ASSET_PATH}{name}`,
+      tags,
+      summary: "The dashboard's script and stylesheet, named by their content hash",
+      request: { params: pathParams(['name', 'asset file name']) },
+      responses: { 200: { description: 'The asset (cacheable for good).' }, 404: problemResponse('Not a current asset.') },
+    }),
+    async (c) => {
+      const asset = (await bundle).assets.get(c.req.param('name'));
+      if (!asset) throw notFound(`no dashboard asset ${c.req.param('name')} (the page names the current ones)`);
+      return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { ...SECURITY_HEADERS, 'Content-Type': asset.contentType, 'Cache-Control': IMMUTABLE, ETag: asset.etag });
+    },
+  );
+  app.openapi(
+    op(open(), {
+      method: 'get',
+      path: '/ui/config.json',
+      tags,
+      summary: "The dashboard's settings (Temporal UI address and namespace)",
+      responses: { 200: json('Settings.', z.object({ temporalUiUrl: z.string(), namespace: z.string() })) },
+    }),
+    (c) => c.json(uiConfig, 200, SECURITY_HEADERS),
+  );
 
   // YAML ⇄ JSON for the rule editor (the browser has no YAML parser and loads no library).
-  app.post('/ui/convert', requireScope(auth, 'read'), async (c) => {
-    const body = parseBody(convertSchema, await readJson(c));
-    let value: unknown;
-    try {
-      value = body.from === 'json' ? JSON.parse(body.text) : parse(body.text, { maxAliasCount: 100 });
-    } catch (err) {
-      throw badRequest(`not valid ${body.from.toUpperCase()}: ${(err as Error).message.split('\n')[0]}`, [{ path: 'text', message: (err as Error).message.split('\n')[0]! }]);
-    }
-    if (body.to === 'object') return c.json({ value });
-    return c.json({ text: body.to === 'json' ? JSON.stringify(value, null, 2) : stringify(value, { lineWidth: 0 }), value });
-  });
+  app.openapi(
+    op(guard(authOf(deps), 'read', { body: true }), {
+      method: 'post',
+      path: '/ui/convert',
+      tags,
+      summary: "YAML ⇄ JSON for the dashboard's rule editor",
+      request: { body: jsonBody(convertSchema) },
+      responses: { 200: json('The converted text and the value.', z.object({ text: z.string().optional(), value: z.unknown() })) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      let value: unknown;
+      try {
+        value = body.from === 'json' ? JSON.parse(body.text) : parse(body.text, { maxAliasCount: 100 });
+      } catch (err) {
+        throw badRequest(`not valid ${body.from.toUpperCase()}: ${(err as Error).message.split('\n')[0]}`, [{ path: 'text', message: (err as Error).message.split('\n')[0]! }]);
+      }
+      if (body.to === 'object') return c.json({ value }, 200);
+      return c.json({ text: body.to === 'json' ? JSON.stringify(value, null, 2) : stringify(value, { lineWidth: 0 }), value }, 200);
+    },
+  );
 
   return app;
 }

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Hono } from 'hono';
-import { apiOperations, buildOpenApiDocument, undocumentedOperations } from '../openapi.js';
-import type { AppDeps, AppEnv } from '../app.js';
-// A cycle (index.ts mounts this group); `allRoutes` is only read at request time, after both loaded.
-import { allRoutes } from './index.js';
+import { z } from 'zod';
+import type { AppDeps } from '../env.js';
+import { json, newRouter, op, open } from '../router.js';
+import { anyObject } from '../schemas/common.js';
 
 // A self-contained explorer: no CDN, no external font or script. It fetches /openapi.json, lists the
 // operations by tag, shows their schemas, and sends requests with a pasted bearer token (kept in
@@ -127,22 +126,20 @@ const HTML = `<!doctype html>
 const scriptHash = createHash('sha256').update(SCRIPT).digest('base64');
 const CSP = `default-src 'none'; script-src 'sha256-${scriptHash}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
-/** Method and path of every route the other route groups serve (read from fresh instances, never run). */
-function servedRoutes(deps: AppDeps): { method: string; path: string }[] {
-  return allRoutes.filter((factory) => factory !== docsRoutes).flatMap((factory) => factory(deps).routes.filter((r) => r.method !== 'ALL'));
-}
-
-/** GET /openapi.json and GET /docs (public: they describe the API, they expose no data). */
+/**
+ * GET /openapi.json and GET /docs (public: they describe the API, they expose no data). The document is the
+ * one createApp generates from every mounted router (`deps.openApiDocument`).
+ */
 export function docsRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
-  let document: unknown;
+  const app = newRouter();
+  const tags = ['docs'];
 
-  app.get('/openapi.json', (c) => {
-    document ??= buildOpenApiDocument([...apiOperations, ...undocumentedOperations(servedRoutes(deps))], { serverUrl: deps.config.publicUrl });
-    return c.json(document);
+  app.openapi(op(open(), { method: 'get', path: '/openapi.json', tags, summary: 'This OpenAPI document', responses: { 200: json('OpenAPI 3.1.', anyObject) } }), (c) => {
+    if (!deps.openApiDocument) throw new Error('docsRoutes needs the app to provide openApiDocument (createApp does)');
+    return c.json(deps.openApiDocument() as Record<string, unknown>, 200);
   });
 
-  app.get('/docs', (c) => {
+  app.openapi(op(open(), { method: 'get', path: '/docs', tags, summary: 'Interactive API explorer', responses: { 200: { description: 'HTML page.', content: { 'text/html': { schema: z.string() } } } } }), (c) => {
     c.header('Content-Security-Policy', CSP);
     c.header('X-Content-Type-Options', 'nosniff');
     return c.html(HTML);

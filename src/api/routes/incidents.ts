@@ -1,17 +1,13 @@
-import { Hono } from 'hono';
+// /api/incidents: incidents as stored (list, one with its history) and the approval gate, over
+// src/services/incidents.ts.
 import { z } from 'zod';
 import type { Incident } from '../../db/database.js';
-import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../../db/queries/incidents.js';
-import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../../db/queries/action-runs.js';
+import { incidentService } from '../../services/incidents.js';
 import { workflowUrl } from '../../temporal/names.js';
-import { SIGNALS } from '../../contracts/index.js';
-import type { AppDeps, AppEnv } from '../app.js';
-import { requireScope } from '../auth.js';
-import { ruleTeam } from '../../db/repositories/teams.js';
-import { DEFAULT_TEAM } from '../../domain/teams.js';
-import { requireTeam } from '../team-access.js';
-import { readJsonBody } from '../body.js';
-import { badRequest, conflict, forbidden, issuesToErrors, notFound } from '../problem.js';
+import type { AppDeps } from '../env.js';
+import { badRequest } from '../problem.js';
+import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
+import { anyObject, pathParams } from '../schemas/common.js';
 
 export const incidentListQuerySchema = z.object({
   status: z.enum(['triggered', 'acknowledged', 'resolved']).optional(),
@@ -23,6 +19,11 @@ export const incidentListQuerySchema = z.object({
   cursor: z.string().max(200).optional(),
 });
 
+export const approvalBodySchema = z.strictObject({
+  decision: z.enum(['approve', 'reject']).describe('Run the gated action, or skip it.'),
+  comment: z.string().max(2000).optional(),
+});
+
 const encodeCursor = (i: Incident) => Buffer.from(`${i.created_at.toISOString()}|${i.id}`).toString('base64url');
 function decodeCursor(s: string): { createdAt: Date; id: string } {
   const [at, id] = Buffer.from(s, 'base64url').toString().split('|');
@@ -31,16 +32,18 @@ function decodeCursor(s: string): { createdAt: Date; id: string } {
   return { createdAt, id };
 }
 
-export const approvalBodySchema = z.strictObject({
-  decision: z.enum(['approve', 'reject']).describe('Run the gated action, or skip it.'),
-  comment: z.string().max(2000).optional(),
-});
+function stripSources(env: Record<string, unknown>): Record<string, unknown> {
+  const { sources: _sources, ...rest } = env;
+  return rest;
+}
+
+const tags = ['incidents'];
 
 export function incidentRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
-  const auth = { db: deps.db, adminToken: deps.config.adminToken };
+  const app = newRouter();
+  const incidents = incidentService({ db: deps.db, temporal: deps.temporal, logger: deps.logger });
+  const auth = authOf(deps);
   const uiUrl = deps.temporalUiUrl ?? deps.config.temporal.uiUrl;
-  const link = (i: Incident) => workflowUrl(uiUrl, deps.config.temporal.namespace, i.workflow_id);
 
   const view = (i: Incident) => ({
     id: i.id,
@@ -58,131 +61,115 @@ export function incidentRoutes(deps: AppDeps) {
     resolvedAt: i.resolved_at,
     lastEventAt: i.last_event_at,
     workflowId: i.workflow_id,
-    temporalUrl: link(i),
+    temporalUrl: workflowUrl(uiUrl, deps.config.temporal.namespace, i.workflow_id),
   });
 
-  app.get('/api/incidents', requireScope(auth, 'read'), async (c) => {
-    const q = incidentListQuerySchema.safeParse(c.req.query());
-    if (!q.success) throw badRequest('invalid query parameters', issuesToErrors(q.error.issues));
-    const f = q.data;
-    const rows = await listIncidents(deps.db, {
-      status: f.status,
-      serviceId: f.service,
-      environment: f.environment,
-      since: f.since ? new Date(f.since) : undefined,
-      until: f.until ? new Date(f.until) : undefined,
-      limit: f.limit + 1,
-      cursor: f.cursor ? decodeCursor(f.cursor) : undefined,
-    });
-    const page = rows.slice(0, f.limit);
-    const more = rows.length > f.limit;
-    return c.json({ items: page.map(view), nextCursor: more ? encodeCursor(page[page.length - 1]!) : null });
-  });
+  app.openapi(
+    op(guard(auth, 'read'), {
+      method: 'get',
+      path: '/api/incidents',
+      tags,
+      summary: 'List incidents',
+      request: { query: incidentListQuerySchema },
+      responses: { 200: json('A page of incidents.', z.object({ items: z.array(anyObject), nextCursor: z.string().nullable() })) },
+    }),
+    async (c) => {
+      const f = c.req.valid('query');
+      const rows = await incidents.list({
+        status: f.status,
+        serviceId: f.service,
+        environment: f.environment,
+        since: f.since ? new Date(f.since) : undefined,
+        until: f.until ? new Date(f.until) : undefined,
+        limit: f.limit + 1,
+        cursor: f.cursor ? decodeCursor(f.cursor) : undefined,
+      });
+      const page = rows.slice(0, f.limit);
+      return c.json({ items: page.map(view), nextCursor: rows.length > f.limit ? encodeCursor(page[page.length - 1]!) : null }, 200);
+    },
+  );
 
-  app.get('/api/incidents/:id', requireScope(auth, 'read'), async (c) => {
-    const id = c.req.param('id');
-    const incident = await findIncident(deps.db, id);
-    if (!incident) throw notFound(`incident ${id} is not known`);
-    const [events, matches, actionRuns] = await Promise.all([listEvents(deps.db, id), listMatches(deps.db, id), listActionRuns(deps.db, id)]);
-    return c.json({
-      ...view(incident),
-      description: incident.description,
-      environmentSources: (incident.environment as { sources?: unknown }).sources ?? {},
-      alerts: incident.alerts,
-      events: events.map((e) => ({
-        eventId: e.event_id,
-        webhookId: e.webhook_id,
-        type: e.event_type,
-        occurredAt: e.occurred_at,
-        receivedAt: e.received_at,
-        disposition: e.disposition,
-        ...(e.reject_reason ? { rejectReason: e.reject_reason } : {}),
-      })),
-      matches: matches.map((m) => ({
-        id: m.id,
-        ruleId: m.rule_id,
-        ruleName: m.rule_name,
-        ruleVersion: m.rule_version,
-        eventId: m.event_id,
-        decision: m.decision,
-        skipReason: m.skip_reason,
-        target: m.target,
-        explanation: m.explanation,
-        matchedAt: m.matched_at,
-      })),
-      actionRuns: actionRuns.map((r) => ({
-        id: r.id,
-        ruleId: r.rule_id,
-        ruleVersion: r.rule_version,
-        actionId: r.action_id,
-        type: r.action_type,
-        status: r.status,
-        attempts: r.attempts,
-        target: r.target,
-        exitCode: r.exit_code,
-        outputExcerpt: r.output_excerpt,
-        link: r.link,
-        error: r.error,
-        approval: r.approval,
-        reason: r.reason,
-        startedAt: r.started_at,
-        finishedAt: r.finished_at,
-      })),
-    });
-  });
-
-  // Approval gate. The decision is recorded in Postgres with the authenticated actor first (atomically:
-  // only while the action still waits and nobody decided), then the waiting rule run is nudged; it acts on
-  // the decision it reads back from Postgres, never on the signal. The author of the rule version that
-  // planned the action may not approve it.
-  app.post('/api/incidents/:id/approvals/:actionRunId', requireScope(auth, 'write'), async (c) => {
-    const id = c.req.param('id');
-    const actionRunId = c.req.param('actionRunId');
-    const body = approvalBodySchema.safeParse(await readJsonBody(c));
-    if (!body.success) throw badRequest('invalid approval', issuesToErrors(body.error.issues));
-    const run = await findActionRun(deps.db, actionRunId);
-    if (!run || run.incident_id !== id) throw notFound(`action run ${actionRunId} of incident ${id} is not known`);
-    // Only an approver of the team owning the rule that planned the action may decide it (issue 24).
-    const team = (run.rule_id !== null ? await ruleTeam(deps.db, run.rule_id) : undefined) ?? DEFAULT_TEAM;
-    requireTeam(c, 'approver', team, `action run ${actionRunId}`);
-    const actor = c.get('actor') ?? 'unknown';
-    const author = run.rule_id !== null && run.rule_version !== null ? await ruleVersionAuthor(deps.db, run.rule_id, run.rule_version) : undefined;
-    if (author === undefined) throw forbidden(`the author of the rule version that planned ${actionRunId} is not recorded, so nobody can be shown to be someone else: it cannot be approved`);
-    if (author === actor) throw forbidden(`${actor} wrote version ${run.rule_version} of rule ${run.rule_id}: its gated actions need the approval of someone else`);
-    const late = (status: string, decided: unknown) =>
-      conflict(
-        decided ? `action run ${actionRunId} was already decided (${describeDecision(decided)}); status ${status}` : `action run ${actionRunId} is not awaiting approval (status ${status})`,
-        { status, ...(decided ? { approval: decided } : {}) },
+  app.openapi(
+    op(guard(auth, 'read'), {
+      method: 'get',
+      path: '/api/incidents/{id}',
+      tags,
+      summary: 'One incident with events, environment, matches, action runs and its Temporal link',
+      request: { params: pathParams(['id', 'incident id']) },
+      responses: { 200: json('The incident.', anyObject), 404: problemResponse('Unknown incident.') },
+    }),
+    async (c) => {
+      const { incident, events, matches, actionRuns } = await incidents.get(c.req.param('id'));
+      return c.json(
+        {
+          ...view(incident),
+          description: incident.description,
+          environmentSources: (incident.environment as { sources?: unknown }).sources ?? {},
+          alerts: incident.alerts,
+          events: events.map((e) => ({
+            eventId: e.event_id,
+            webhookId: e.webhook_id,
+            type: e.event_type,
+            occurredAt: e.occurred_at,
+            receivedAt: e.received_at,
+            disposition: e.disposition,
+            ...(e.reject_reason ? { rejectReason: e.reject_reason } : {}),
+          })),
+          matches: matches.map((m) => ({
+            id: m.id,
+            ruleId: m.rule_id,
+            ruleName: m.rule_name,
+            ruleVersion: m.rule_version,
+            eventId: m.event_id,
+            decision: m.decision,
+            skipReason: m.skip_reason,
+            target: m.target,
+            explanation: m.explanation,
+            matchedAt: m.matched_at,
+          })),
+          actionRuns: actionRuns.map((r) => ({
+            id: r.id,
+            ruleId: r.rule_id,
+            ruleVersion: r.rule_version,
+            actionId: r.action_id,
+            type: r.action_type,
+            status: r.status,
+            attempts: r.attempts,
+            target: r.target,
+            exitCode: r.exit_code,
+            outputExcerpt: r.output_excerpt,
+            link: r.link,
+            error: r.error,
+            approval: r.approval,
+            reason: r.reason,
+            startedAt: r.started_at,
+            finishedAt: r.finished_at,
+          })),
+        },
+        200,
       );
-    if (run.status !== 'awaiting_approval' || run.approval !== null) throw late(run.status, run.approval);
-    const decision = { decision: body.data.decision, actor, at: new Date().toISOString(), ...(body.data.comment !== undefined ? { comment: body.data.comment } : {}) };
-    const recorded = await recordApprovalDecision(deps.db, actionRunId, decision, team);
-    if (!recorded) {
-      // The deadline, a cancellation or another approver got there between our read and our write.
-      const now = await findActionRun(deps.db, actionRunId);
-      throw late(now?.status ?? 'unknown', now?.approval);
-    }
-    let delivered = true;
-    try {
-      if (!run.workflow_id) throw new Error('no rule-run workflow recorded');
-      await deps.temporal.workflow.getHandle(run.workflow_id).signal(SIGNALS.approval, { actionRunId });
-    } catch (err) {
-      // Recorded all the same: the run reads it at its deadline at the latest.
-      delivered = false;
-      c.get('logger')?.warn({ actionRunId, err: { message: (err as Error).message.split('\n')[0] } }, 'approval recorded; rule run not reached');
-    }
-    return c.json({ actionRunId, decision: body.data.decision, actor, delivered }, 202);
-  });
+    },
+  );
+
+  app.openapi(
+    op(guard(auth, 'write', { body: true, invalidBody: 'invalid approval' }), {
+      method: 'post',
+      path: '/api/incidents/{id}/approvals/{actionRunId}',
+      tags,
+      summary: 'Approve or reject an action waiting at its approval gate',
+      request: { params: pathParams(['id', 'incident id'], ['actionRunId', 'action run id']), body: jsonBody(approvalBodySchema) },
+      responses: {
+        202: json(
+          'The decision was recorded with the authenticated actor, and the waiting rule run told (`delivered: false` when it could not be reached: it reads the decision at its deadline).',
+          z.object({ actionRunId: z.string(), decision: z.enum(['approve', 'reject']), actor: z.string(), delivered: z.boolean() }),
+        ),
+        403: problemResponse('The caller wrote the rule version that planned the action (or its author is not recorded): someone else must decide.'),
+        404: problemResponse('Unknown incident or action run.'),
+        409: problemResponse('Too late: the action run is no longer awaiting approval (decided, timed out, cancelled or done).'),
+      },
+    }),
+    async (c) => c.json(await incidents.decide(actorOf(c), c.req.param('id'), c.req.param('actionRunId'), c.req.valid('json')), 202),
+  );
 
   return app;
-}
-
-function describeDecision(d: unknown): string {
-  const x = d as { decision?: string; actor?: string };
-  return `${x.decision ?? '?'} by ${x.actor ?? '?'}`;
-}
-
-function stripSources(env: Record<string, unknown>): Record<string, unknown> {
-  const { sources: _sources, ...rest } = env;
-  return rest;
 }

@@ -1,5 +1,4 @@
-import type { RouteFactory } from '../app.js';
-import { agentCheckRoutes } from './agent-check.js';
+import type { RouteFactory } from '../env.js';
 import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { backtestRoutes } from './backtest.js';
@@ -14,5 +13,8 @@ import { teamRoutes } from './teams.js';
 import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
-/** Every route group of the API, in mount order (createApp installs the access log and body limits before them). */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, teamRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
+/**
+ * Every route group of the API, in mount order (createApp installs the access log, the body limits and
+ * /healthz and /readyz before them). Each is an OpenAPIHono router: its operations are in the document.
+ */
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, teamRoutes, auditRoutes, environmentRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];

@@ -1,53 +1,30 @@
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { createMetrics, type Metrics } from '../../metrics.js';
-import type { AppDeps, AppEnv } from '../app.js';
+import { z } from 'zod';
+import { createMetrics } from '../../metrics.js';
 import { checkMetricsToken } from '../auth.js';
-
-/** The route pattern that answered (bounded label values), not the raw path. */
-function routeOf(c: Context<AppEnv>): string {
-  const handlers = c.req.matchedRoutes.filter((r) => r.method !== 'ALL');
-  return handlers[handlers.length - 1]?.path ?? 'unmatched';
-}
-
-const QUIET = new Set(['/metrics', '/healthz', '/readyz']);
-
-/**
- * The access log (one line per request) and request metrics, as middleware. createApp installs it before
- * the body limits and every route, so 413s and 404s are counted and logged too.
- */
-export function observeRequests(metrics: Metrics): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const started = performance.now();
-    await next();
-    const seconds = (performance.now() - started) / 1000;
-    const route = routeOf(c);
-    const status = c.res.status;
-    metrics.httpRequest(c.req.method, route, status, seconds);
-    // The webhook handler (or the body limit) records how each delivery ended; an answer neither gave
-    // (an unexpected error) counts by its status.
-    const webhook = c.req.method === 'POST' && c.req.path === '/webhooks/pagerduty' ? (c.get('webhook') ?? { outcome: `status_${status}` }) : undefined;
-    if (webhook) metrics.webhook(webhook.outcome);
-
-    // Access log, one line per request; a webhook's line names its event, incident and workflow. Headers
-    // go through the logger's redaction (authorization, x-pagerduty-signature); cookies are never logged.
-    const { cookie: _cookie, ...headers } = c.req.header();
-    const entry = { req: { method: c.req.method, path: c.req.path, route, headers }, status, durationMs: Math.round(seconds * 1000), ...webhook };
-    const log = c.get('logger');
-    if (QUIET.has(c.req.path) || c.req.path.startsWith('/ui/')) log.debug(entry, 'request');
-    else if (status >= 500) log.error(entry, 'request');
-    else log.info(entry, 'request');
-  };
-}
+import type { AppDeps } from '../env.js';
+import { newRouter, op, open, problemResponse } from '../router.js';
 
 /**
  * GET /metrics. It renders the series the process holds: database-backed ones come from a cache that
  * one background refresh at a time keeps fresh (src/metrics.ts), so a scrape never waits on Postgres.
  */
 export function metricsRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
+  const app = newRouter();
   const metrics = deps.metrics ?? createMetrics({ db: deps.db, temporal: deps.temporal, namespace: deps.config.temporal.namespace, logger: deps.logger, refreshSeconds: deps.config.metricsRefreshSeconds });
 
-  app.get('/metrics', async (c) => {
+  const route = op(open(), {
+    method: 'get',
+    path: '/metrics',
+    tags: ['operations'],
+    summary: 'Prometheus metrics (Authorization: Bearer <METRICS_TOKEN> when that is set)',
+    responses: {
+      200: { description: 'Prometheus text format.', content: { 'text/plain': { schema: z.string() } } },
+      401: problemResponse('METRICS_TOKEN is set and the request does not carry it.'),
+      429: problemResponse('Too many failed authentications from this address; `Retry-After` says when to try again.'),
+    },
+  });
+
+  app.openapi(route, async (c) => {
     // With METRICS_TOKEN set, a scraper must send it (Prometheus: `authorization: { credentials: … }`).
     checkMetricsToken(c, { db: deps.db, token: deps.config.metricsToken, authLimit: deps.config.authLimit });
     const text = await metrics.render();

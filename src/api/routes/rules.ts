@@ -1,161 +1,27 @@
-import { randomUUID } from 'node:crypto';
-import { Hono, type Context } from 'hono';
-import type { Kysely } from 'kysely';
+// /api/rules: thin routes over the rule service (src/services/rules.ts), which owns validation against
+// the secret policy, versioning, stale checks, audit and transactions.
+import { ruleInputSchema } from '../../domain/rules/index.js';
+import { ruleService } from '../../services/rules.js';
+import type { AppDeps } from '../env.js';
+import { badRequest } from '../problem.js';
+import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
+import { ifMatchHeader, list, pathParams } from '../schemas/common.js';
+import {
+  READ_ONLY_KEYS,
+  ruleDiffQuerySchema,
+  ruleDiffSchema,
+  ruleGetQuerySchema,
+  ruleListQuerySchema,
+  ruleRollbackSchema,
+  ruleTestResultSchema,
+  ruleTestSchema,
+  ruleUpdateSchema,
+  ruleVersionsSchema,
+  ruleView,
+  ruleViewSchema,
+  unsavedRuleTestSchema,
+} from '../schemas/rules.js';
 import { z } from 'zod';
-import type { Database, Incident, RuleRow } from '../../db/database.js';
-import { writeAudit } from '../../db/queries/audit.js';
-import { findIncident } from '../../db/queries/incidents.js';
-import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion } from '../../db/queries/rules.js';
-import { canonicalJson, diffJson, isPlainObject } from '../../domain/json-diff.js';
-import { secretRefOutsidePolicy, type SecretRefPolicy } from '../../domain/secret-refs.js';
-import { commandActionPaths, parseRuleInput, ruleInputSchema, ruleIssues, ruleSecretRefs, type Rule, type RuleInput } from '../../domain/rules/index.js';
-import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../../domain/rules/test-rule.js';
-import type { AppDeps, AppEnv } from '../app.js';
-import { hasScope, requireScope } from '../auth.js';
-import { readJsonBody } from '../body.js';
-import { requireTeam, teamForChange, teamForCreate, visibleTeams } from '../team-access.js';
-import { badRequest, conflict, issuesToErrors, notFound, ProblemError } from '../problem.js';
-
-// ---- request schemas (they also generate the OpenAPI document) ---------------------------------------
-
-const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
-
-export const ruleListQuerySchema = z.object({
-  enabled: booleanQuery.optional().describe('Only enabled (true) or disabled (false) rules.'),
-  service: z.string().min(1).max(64).optional().describe('Rules applying to this PagerDuty service id (including rules for every service).'),
-  includeDeleted: booleanQuery.optional().describe('Include soft-deleted rules.'),
-});
-
-export const ruleGetQuerySchema = z.object({
-  includeDeleted: booleanQuery.optional().describe('Answer soft-deleted rules too.'),
-});
-
-/** Fields a client may echo back from GET on PUT; they are accepted and ignored (version = If-Match). */
-const READ_ONLY_KEYS = ['id', 'version', 'createdAt', 'updatedAt', 'deletedAt', 'breaker'] as const;
-
-export const ruleUpdateSchema = ruleInputSchema
-  .extend({
-    id: z.string().optional().describe('Ignored (the id is in the path).'),
-    version: z.number().int().min(1).optional().describe('Version being replaced (optimistic concurrency), unless If-Match is sent.'),
-    createdAt: z.string().optional().describe('Ignored.'),
-    updatedAt: z.string().optional().describe('Ignored.'),
-    deletedAt: z.string().nullable().optional().describe('Ignored.'),
-    breaker: z.unknown().optional().describe('Ignored.'),
-  })
-  .meta({ id: 'RuleUpdate', description: 'A full replacement of a rule; read-only fields returned by GET may be echoed back.' });
-
-export const ruleDiffQuerySchema = z.object({
-  from: z.coerce.number().int().min(1).describe('Older version.'),
-  to: z.coerce.number().int().min(1).optional().describe('Newer version (default: the current one).'),
-});
-
-export const ruleRollbackSchema = z
-  .strictObject({ version: z.number().int().min(1).describe('Version whose definition becomes the new current version.') })
-  .meta({ id: 'RuleRollback' });
-
-const testInputShape = {
-  payload: z
-    .unknown()
-    .optional()
-    .describe('A PagerDuty V3 webhook body ({event: {...}}) or its event object. Exactly one of payload or incidentId.'),
-  incidentId: z.string().min(1).max(64).optional().describe('A stored incident (its latest event gives the event type).'),
-  alerts: z.array(z.unknown()).max(100).optional().describe('PagerDuty alerts of the incident (GET /incidents/{id}/alerts → alerts).'),
-  environment: z.record(z.string(), z.unknown()).optional().describe('Environment fields overriding the extracted ones (host, environment, region, ...).'),
-  eventType: z.string().min(1).max(100).optional().describe('Event type to evaluate as (default: the payload or latest stored event type).'),
-  now: z.iso.datetime({ offset: true }).optional().describe('Evaluation time (time windows, relative times); default now.'),
-};
-
-function exactlyOneSource(v: { payload?: unknown; incidentId?: string | undefined }, ctx: z.RefinementCtx): void {
-  if ((v.payload === undefined) === (v.incidentId === undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['payload'], message: 'exactly one of payload or incidentId is required' });
-  }
-}
-
-export const ruleTestSchema = z.strictObject(testInputShape).superRefine(exactlyOneSource).meta({ id: 'RuleTestRequest' });
-
-export const unsavedRuleTestSchema = z
-  .strictObject({ rule: ruleInputSchema, ...testInputShape })
-  .superRefine(exactlyOneSource)
-  .meta({ id: 'UnsavedRuleTestRequest' });
-
-// ---- views -------------------------------------------------------------------------------------------
-
-export function ruleView(row: RuleRow) {
-  const definition = row.definition as RuleInput;
-  return {
-    id: row.id,
-    version: row.version,
-    ...definition,
-    team: row.team,
-    enabled: row.enabled,
-    breaker: { state: row.breaker_state, consecutiveFailures: row.consecutive_failures, openedAt: row.breaker_opened_at },
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    deletedAt: row.deleted_at,
-  };
-}
-
-const auditState = (row: RuleRow) => ({ version: row.version, deleted: row.deleted_at !== null, definition: row.definition });
-
-export const ruleViewSchema = ruleInputSchema
-  .extend({
-    id: z.string(),
-    version: z.number().int(),
-    team: z.string().describe('The owning team.'),
-    breaker: z.object({ state: z.enum(['closed', 'open']), consecutiveFailures: z.number().int(), openedAt: z.string().nullable() }),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-    deletedAt: z.string().nullable(),
-  })
-  .meta({ id: 'RuleView', description: 'A stored rule with defaults applied, its version and circuit-breaker state.' });
-
-// ---- helpers ---------------------------------------------------------------------------------------------
-
-const jsonBody = (c: Context<AppEnv>): Promise<unknown> => readJsonBody(c);
-
-function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string>): z.output<T> {
-  const q = schema.safeParse(query);
-  if (!q.success) throw badRequest('invalid query parameters', issuesToErrors(q.error.issues));
-  return q.data;
-}
-
-function parseWith<T extends z.ZodType>(schema: T, body: unknown, what: string): z.output<T> {
-  const r = schema.safeParse(body);
-  if (!r.success) throw badRequest(`${what} is not valid`, ruleIssues(r.error, body).map((i) => ({ path: i.path || '(body)', message: i.message })));
-  return r.data;
-}
-
-/** The rule of a request body, and the team it names (kept out of the stored definition: the team is a column). */
-function validRule(body: unknown, secrets: SecretRefPolicy): RuleInput & { team?: string | undefined } {
-  const parsed = parseRuleInput(body);
-  if (!parsed.ok) throw badRequest('the rule is not valid', parsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })));
-  const outside = secretRefIssues(parsed.value, secrets);
-  if (outside.length > 0) throw badRequest('the rule is not valid', outside);
-  return parsed.value;
-}
-
-/** Splits the team off a parsed rule. */
-const withoutTeam = ({ team, ...definition }: RuleInput): [RuleInput, string | undefined] => [definition as RuleInput, team];
-
-/** Secret references of a rule that the operator's policy does not allow (SECRET_REF_ENV_PREFIXES, SECRET_REF_DIRS). */
-export function secretRefIssues(rule: RuleInput, secrets: SecretRefPolicy): { path: string; message: string }[] {
-  return ruleSecretRefs(rule).flatMap(({ path, ref }) => {
-    const reason = secretRefOutsidePolicy(ref, secrets);
-    return reason ? [{ path, message: reason }] : [];
-  });
-}
-
-/**
- * Arbitrary shell (`script.ssh` with `command`) is an admin capability: a rule holding one can be
- * created, replaced or rolled back to only with an admin token (403 naming each such action otherwise).
- */
-function requireAdminForCommands(c: Context<AppEnv>, rule: RuleInput, verb: string): void {
-  const paths = commandActionPaths(rule);
-  if (paths.length === 0 || hasScope(c.get('scopes'), 'admin')) return;
-  throw new ProblemError(403, 'Forbidden', `${verb} a rule with a shell command (script.ssh "command") needs the "admin" scope`, {
-    errors: paths.map((path) => ({ path, message: 'arbitrary shell on a management VM: only an admin token may save it; use a script from the allow-listed scripts directory instead' })),
-  });
-}
 
 /** `"3"`, `W/"3"` or `3` → 3. */
 export function parseIfMatch(header: string | undefined): number | undefined {
@@ -165,262 +31,186 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   return Number(m[1]);
 }
 
-const isUniqueViolation = (err: unknown) => (err as { code?: string } | null)?.code === '23505';
-
-async function nameTaken(db: Kysely<Database>, name: string, exceptId?: string): Promise<void> {
-  const other = await findLiveRuleByName(db, name);
-  if (other && other.id !== exceptId) throw conflict(`a rule named "${name}" already exists`, { ruleId: other.id, errors: [{ path: 'name', message: 'already used by another rule' }] });
-}
-
-function staleCheck(row: RuleRow, expected: number | undefined): void {
-  if (expected === undefined) {
-    throw new ProblemError(428, 'Precondition Required', `send If-Match: "${row.version}" (or "version" in the body) to replace this rule`, {
-      currentVersion: row.version,
-    });
-  }
-  if (expected !== row.version) {
-    throw conflict(`the rule is at version ${row.version}, not ${expected}; fetch it again and reapply your change`, { currentVersion: row.version });
-  }
-}
-
-const storedRule = (row: RuleRow): Rule => ({ ...(row.definition as RuleInput), id: row.id, version: row.version }) as Rule;
-
-// ---- routes ----------------------------------------------------------------------------------------------
+const idParam = pathParams(['id', 'rule id']);
+const tags = ['rules'];
+const unknownRule = { 404: problemResponse('Unknown or deleted.') };
 
 export function ruleRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
-  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
-  const secrets = deps.config.secretRefs;
-  const read = requireScope(auth, 'read');
-  const write = requireScope(auth, 'write');
-  const db = deps.db;
+  const app = newRouter();
+  const rules = ruleService({ db: deps.db, secrets: deps.config.secretRefs, extractors: deps.extractors });
+  const auth = authOf(deps);
+  const read = guard(auth, 'read');
+  const readRule = guard(auth, 'read', { body: true, invalidBody: 'the rule is not valid' });
+  const readRequest = guard(auth, 'read', { body: true, invalidBody: 'the request is not valid' });
+  const write = guard(auth, 'write');
+  const writeRule = guard(auth, 'write', { body: true, invalidBody: 'the rule is not valid' });
+  const writeRequest = guard(auth, 'write', { body: true, invalidBody: 'the request is not valid' });
 
-  /** Runs `fn` in one transaction; a concurrent insert of the same name becomes a 409. */
-  async function inTransaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    try {
-      return await db.transaction().execute(fn);
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict('a rule with this name already exists', { errors: [{ path: 'name', message: 'already used by another rule' }] });
-      throw err;
-    }
-  }
+  app.openapi(
+    op(read, { method: 'get', path: '/api/rules', tags, summary: 'List rules', request: { query: ruleListQuerySchema }, responses: { 200: json('Rules.', list(ruleViewSchema)) } }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const rows = await rules.list(actorOf(c), { enabled: q.enabled, service: q.service, includeDeleted: q.includeDeleted });
+      return c.json({ items: rows.map(ruleView) }, 200);
+    },
+  );
 
-  app.get('/api/rules', read, async (c) => {
-    const q = parseQuery(ruleListQuerySchema, c.req.query());
-    const rows = await listRules(db, { enabled: q.enabled, service: q.service, includeDeleted: q.includeDeleted, teams: visibleTeams(c) });
-    return c.json({ items: rows.map(ruleView) });
-  });
+  app.openapi(
+    op(readRule, {
+      method: 'post',
+      path: '/api/rules/validate',
+      tags,
+      summary: 'Validate a rule without saving it',
+      request: { body: jsonBody(ruleInputSchema) },
+      responses: { 200: json('Valid; the rule with defaults applied.', z.object({ valid: z.literal(true), rule: ruleInputSchema })) },
+    }),
+    (c) => c.json({ valid: true as const, rule: rules.validate(c.req.valid('json')) }, 200),
+  );
 
-  app.post('/api/rules/validate', read, async (c) => {
-    const rule = validRule(await jsonBody(c), secrets);
-    return c.json({ valid: true, rule });
-  });
+  app.openapi(
+    op(readRequest, {
+      method: 'post',
+      path: '/api/rules/test',
+      tags,
+      summary: 'Test an unsaved rule against a payload (nothing runs)',
+      request: { body: jsonBody(unsavedRuleTestSchema) },
+      responses: { 200: json('Whether it matches, and why.', ruleTestResultSchema) },
+    }),
+    async (c) => {
+      const { rule, ...input } = c.req.valid('json');
+      return c.json(await rules.testUnsaved(rule, input), 200);
+    },
+  );
 
-  app.post('/api/rules/test', read, async (c) => {
-    const body = await jsonBody(c);
-    const input = parseWith(unsavedRuleTestSchema, body, 'the request');
-    const rule = { ...input.rule, id: 'unsaved', version: 0 } as Rule;
-    return c.json(await runTest(rule, input));
-  });
+  app.openapi(
+    op(writeRule, {
+      method: 'post',
+      path: '/api/rules',
+      tags,
+      summary: 'Create a rule',
+      request: { body: jsonBody(ruleInputSchema) },
+      responses: { 201: json('Created.', ruleViewSchema), 409: problemResponse('A rule with this name exists.') },
+    }),
+    async (c) => {
+      const row = await rules.create(actorOf(c), c.req.valid('json'));
+      c.get('logger').info({ ruleId: row.id, name: row.name, actor: c.get('actor') }, 'rule created');
+      c.header('ETag', `"${row.version}"`);
+      c.header('Location', `/api/rules/${row.id}`);
+      return c.json(ruleView(row), 201);
+    },
+  );
 
-  app.post('/api/rules', write, async (c) => {
-    const [definition, requested] = withoutTeam(validRule(await jsonBody(c), secrets));
-    const team = await teamForCreate(c, db, requested, 'the rule');
-    requireAdminForCommands(c, definition, 'creating');
-    const actor = c.get('actor')!;
-    const row = await inTransaction(async (trx) => {
-      await nameTaken(trx, definition.name);
-      const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor, change: 'create', at: new Date(), team });
-      await writeAudit(trx, { actor, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created), team });
-      return created;
-    });
-    c.get('logger').info({ ruleId: row.id, name: row.name, actor }, 'rule created');
-    c.header('ETag', `"${row.version}"`);
-    c.header('Location', `/api/rules/${row.id}`);
-    return c.json(ruleView(row), 201);
-  });
+  app.openapi(
+    op(read, {
+      method: 'get',
+      path: '/api/rules/{id}',
+      tags,
+      summary: 'One rule',
+      request: { params: idParam, query: ruleGetQuerySchema },
+      responses: { 200: json('The rule; ETag is its version.', ruleViewSchema), ...unknownRule },
+    }),
+    async (c) => {
+      const row = await rules.get(actorOf(c), c.req.param('id'), { includeDeleted: c.req.valid('query').includeDeleted });
+      c.header('ETag', `"${row.version}"`);
+      return c.json(ruleView(row), 200);
+    },
+  );
 
-  app.get('/api/rules/:id', read, async (c) => {
-    const q = parseQuery(ruleGetQuerySchema, c.req.query());
-    const row = await findRule(db, c.req.param('id'), { includeDeleted: q.includeDeleted });
-    if (!row) throw notFound(`rule ${c.req.param('id')} is not known`);
-    requireTeam(c, 'viewer', row.team, `rule ${row.id}`);
-    c.header('ETag', `"${row.version}"`);
-    return c.json(ruleView(row));
-  });
+  app.openapi(
+    op(writeRule, {
+      method: 'put',
+      path: '/api/rules/{id}',
+      tags,
+      summary: 'Replace a rule (optimistic concurrency)',
+      request: { params: idParam, headers: ifMatchHeader, body: jsonBody(ruleUpdateSchema) },
+      responses: {
+        200: json('The new version (unchanged when the body equals the current definition).', ruleViewSchema),
+        ...unknownRule,
+        409: problemResponse('Stale version (currentVersion tells the current one) or name taken.'),
+        428: problemResponse('Neither If-Match nor version was sent.'),
+      },
+    }),
+    async (c) => {
+      const body: Record<string, unknown> = { ...c.req.valid('json') };
+      const bodyVersion = body.version as number | undefined;
+      for (const key of READ_ONLY_KEYS) delete body[key];
+      const expected = parseIfMatch(c.req.header('if-match')) ?? bodyVersion;
+      const row = await rules.update(actorOf(c), c.req.param('id'), body, expected);
+      c.header('ETag', `"${row.version}"`);
+      return c.json(ruleView(row), 200);
+    },
+  );
 
-  app.put('/api/rules/:id', write, async (c) => {
-    const id = c.req.param('id');
-    const body = await jsonBody(c);
-    const parsed = parseWith(ruleUpdateSchema, body, 'the rule');
-    const bodyVersion = parsed.version;
-    const [definition, requested] = withoutTeam(validRule(stripReadOnly(body), secrets));
-    requireAdminForCommands(c, definition, 'saving');
-    const expected = parseIfMatch(c.req.header('if-match')) ?? bodyVersion;
-    const actor = c.get('actor')!;
-    const row = await inTransaction(async (trx) => {
-      const current = await findRule(trx, id, { forUpdate: true });
-      if (!current) throw notFound(`rule ${id} is not known`);
-      const team = await teamForChange(c, trx, current.team, requested, `rule ${id}`);
-      staleCheck(current, expected);
-      if (canonicalJson(current.definition) === canonicalJson(definition) && team === current.team) return current;
-      if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
-      const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor, at: new Date(), team });
-      await writeAudit(trx, { actor, action: 'rule.update', entityType: 'rule', entityId: id, before: { ...auditState(current), team: current.team }, after: { ...auditState(next), team }, team });
-      return next;
-    });
-    c.header('ETag', `"${row.version}"`);
-    return c.json(ruleView(row));
-  });
+  app.openapi(
+    op(write, {
+      method: 'delete',
+      path: '/api/rules/{id}',
+      tags,
+      summary: 'Soft-delete a rule (history kept)',
+      request: { params: idParam, headers: ifMatchHeader },
+      responses: { 200: json('The deleted rule.', ruleViewSchema), ...unknownRule },
+    }),
+    async (c) => c.json(ruleView(await rules.remove(actorOf(c), c.req.param('id'), parseIfMatch(c.req.header('if-match')))), 200),
+  );
 
-  app.delete('/api/rules/:id', write, async (c) => {
-    const id = c.req.param('id');
-    const expected = parseIfMatch(c.req.header('if-match'));
-    const actor = c.get('actor')!;
-    const row = await inTransaction(async (trx) => {
-      const current = await findRule(trx, id, { forUpdate: true });
-      if (!current) throw notFound(`rule ${id} is not known`);
-      requireTeam(c, 'editor', current.team, `rule ${id}`);
-      if (expected !== undefined) staleCheck(current, expected);
-      const at = new Date();
-      const next = await writeRuleVersion(trx, current, {
-        name: current.name,
-        definition: current.definition,
-        enabled: current.enabled,
-        change: 'delete',
-        actor,
-        at,
-        deletedAt: at,
-      });
-      await writeAudit(trx, { actor, action: 'rule.delete', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next), team: current.team });
-      return next;
-    });
-    return c.json(ruleView(row));
-  });
+  app.openapi(
+    op(read, { method: 'get', path: '/api/rules/{id}/versions', tags, summary: 'Version history', request: { params: idParam }, responses: { 200: json('Every version, oldest first.', ruleVersionsSchema), ...unknownRule } }),
+    async (c) => {
+      const id = c.req.param('id');
+      const { rule, versions } = await rules.versions(actorOf(c), id);
+      const items = versions.map((v) => ({ version: v.version, change: v.change, actor: v.actor, createdAt: v.created_at, definition: v.definition }));
+      return c.json({ ruleId: id, currentVersion: rule.version, items }, 200);
+    },
+  );
 
-  app.get('/api/rules/:id/versions', read, async (c) => {
-    const id = c.req.param('id');
-    const rule = await findRule(db, id, { includeDeleted: true });
-    if (!rule) throw notFound(`rule ${id} is not known`);
-    requireTeam(c, 'viewer', rule.team, `rule ${id}`);
-    const versions = await listRuleVersions(db, id);
-    return c.json({
-      ruleId: id,
-      currentVersion: rule.version,
-      items: versions.map((v) => ({ version: v.version, change: v.change, actor: v.actor, createdAt: v.created_at, definition: v.definition })),
-    });
-  });
+  app.openapi(
+    op(read, {
+      method: 'get',
+      path: '/api/rules/{id}/diff',
+      tags,
+      summary: 'Changed paths between two versions',
+      request: { params: idParam, query: ruleDiffQuerySchema },
+      responses: { 200: json('Changes.', ruleDiffSchema), 404: problemResponse('Unknown rule or version.') },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const id = c.req.param('id');
+      return c.json({ ruleId: id, ...(await rules.diff(actorOf(c), id, q.from, q.to)) }, 200);
+    },
+  );
 
-  app.get('/api/rules/:id/diff', read, async (c) => {
-    const id = c.req.param('id');
-    const q = parseQuery(ruleDiffQuerySchema, c.req.query());
-    const rule = await findRule(db, id, { includeDeleted: true });
-    if (!rule) throw notFound(`rule ${id} is not known`);
-    requireTeam(c, 'viewer', rule.team, `rule ${id}`);
-    const to = q.to ?? rule.version;
-    const [a, b] = await Promise.all([findRuleVersion(db, id, q.from), findRuleVersion(db, id, to)]);
-    const missing = [!a && { path: 'from', message: `version ${q.from} does not exist` }, !b && { path: 'to', message: `version ${to} does not exist` }].filter(
-      (e): e is { path: string; message: string } => Boolean(e),
-    );
-    if (missing.length > 0 || !a || !b) throw notFound(`rule ${id}: ${missing.map((m) => m.message).join('; ')}`);
-    return c.json({ ruleId: id, from: q.from, to, changes: diffJson(a.definition, b.definition) });
-  });
+  app.openapi(
+    op(writeRequest, {
+      method: 'post',
+      path: '/api/rules/{id}/rollback',
+      tags,
+      summary: 'Make an old version current again (as a new version)',
+      request: { params: idParam, headers: ifMatchHeader, body: jsonBody(ruleRollbackSchema) },
+      responses: { 200: json('The new version.', ruleViewSchema), ...unknownRule },
+    }),
+    async (c) => {
+      const row = await rules.rollback(actorOf(c), c.req.param('id'), c.req.valid('json').version, parseIfMatch(c.req.header('if-match')));
+      c.header('ETag', `"${row.version}"`);
+      return c.json(ruleView(row), 200);
+    },
+  );
 
-  app.post('/api/rules/:id/rollback', write, async (c) => {
-    const id = c.req.param('id');
-    const input = parseWith(ruleRollbackSchema, await jsonBody(c), 'the request');
-    const expected = parseIfMatch(c.req.header('if-match'));
-    const actor = c.get('actor')!;
-    const row = await inTransaction(async (trx) => {
-      const current = await findRule(trx, id, { forUpdate: true });
-      if (!current) throw notFound(`rule ${id} is not known`);
-      requireTeam(c, 'editor', current.team, `rule ${id}`);
-      if (expected !== undefined) staleCheck(current, expected);
-      const old = await findRuleVersion(trx, id, input.version);
-      if (!old) throw notFound(`rule ${id} has no version ${input.version}`);
-      const reparsed = parseRuleInput(old.definition);
-      if (!reparsed.ok) {
-        throw conflict(`version ${input.version} is no longer a valid rule`, { errors: reparsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })) });
-      }
-      const definition = reparsed.value;
-      const outside = secretRefIssues(definition, secrets);
-      if (outside.length > 0) throw conflict(`version ${input.version} names secrets outside the allowed prefixes or directories`, { errors: outside });
-      requireAdminForCommands(c, definition, 'rolling back to');
-      if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
-      const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'rollback', actor, at: new Date() });
-      await writeAudit(trx, {
-        actor,
-        action: 'rule.rollback',
-        entityType: 'rule',
-        entityId: id,
-        before: auditState(current),
-        after: { ...auditState(next), rolledBackTo: input.version },
-        team: current.team,
-      });
-      return next;
-    });
-    c.header('ETag', `"${row.version}"`);
-    return c.json(ruleView(row));
-  });
+  app.openapi(
+    op(write, { method: 'post', path: '/api/rules/{id}/reset-breaker', tags, summary: 'Close an open circuit breaker', request: { params: idParam }, responses: { 200: json('The rule.', ruleViewSchema), ...unknownRule } }),
+    async (c) => c.json(ruleView(await rules.resetBreaker(actorOf(c), c.req.param('id'))), 200),
+  );
 
-  app.post('/api/rules/:id/reset-breaker', write, async (c) => {
-    const id = c.req.param('id');
-    const actor = c.get('actor')!;
-    const row = await db.transaction().execute(async (trx) => {
-      const current = await findRule(trx, id, { forUpdate: true });
-      if (!current) throw notFound(`rule ${id} is not known`);
-      requireTeam(c, 'editor', current.team, `rule ${id}`);
-      const next = await resetBreaker(trx, id, new Date());
-      if (!next) throw notFound(`rule ${id} is not known`);
-      const breaker = (r: RuleRow) => ({ state: r.breaker_state, consecutiveFailures: r.consecutive_failures, openedAt: r.breaker_opened_at });
-      await writeAudit(trx, { actor, action: 'rule.reset-breaker', entityType: 'rule', entityId: id, before: breaker(current), after: breaker(next), team: current.team });
-      return next;
-    });
-    return c.json(ruleView(row));
-  });
-
-  app.post('/api/rules/:id/test', read, async (c) => {
-    const id = c.req.param('id');
-    const input = parseWith(ruleTestSchema, await jsonBody(c), 'the request');
-    const row = await findRule(db, id);
-    if (!row) throw notFound(`rule ${id} is not known`);
-    requireTeam(c, 'viewer', row.team, `rule ${id}`);
-    return c.json(await runTest(storedRule(row), input));
-  });
-
-  async function runTest(rule: Rule, input: z.output<typeof ruleTestSchema>): Promise<RuleTestResult> {
-    const now = input.now ? new Date(input.now) : new Date();
-    if (input.payload !== undefined) {
-      try {
-        return testRuleWithPayload(rule, { payload: input.payload, alerts: input.alerts, environment: input.environment, eventType: input.eventType, now, extractors: deps.extractors });
-      } catch (err) {
-        throw err instanceof PayloadError ? badRequest(err.message, err.errors) : err;
-      }
-    }
-    const incident = await findIncident(db, input.incidentId!);
-    if (!incident) throw notFound(`incident ${input.incidentId} is not known`);
-    const latest = await db
-      .selectFrom('incident_events')
-      .select(['event_type', 'payload'])
-      .where('incident_id', '=', incident.id)
-      .orderBy('occurred_at', 'desc')
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
-    const event = (latest?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
-    const stored: Incident = {
-      ...incident,
-      alerts: input.alerts ?? incident.alerts,
-      environment: { ...incident.environment, ...(input.environment ?? {}) },
-    };
-    return testRuleWithIncident(rule, stored, event, input.eventType ?? latest?.event_type ?? 'incident.triggered', now);
-  }
+  app.openapi(
+    op(readRequest, {
+      method: 'post',
+      path: '/api/rules/{id}/test',
+      tags,
+      summary: 'Test a stored rule against a payload or a stored incident (nothing runs)',
+      request: { params: idParam, body: jsonBody(ruleTestSchema) },
+      responses: { 200: json('Whether it matches, and why.', ruleTestResultSchema), ...unknownRule },
+    }),
+    async (c) => c.json(await rules.testStored(actorOf(c), c.req.param('id'), c.req.valid('json')), 200),
+  );
 
   return app;
-}
-
-function stripReadOnly(body: unknown): unknown {
-  if (!isPlainObject(body)) return body;
-  const out: Record<string, unknown> = { ...body };
-  for (const key of READ_ONLY_KEYS) delete out[key];
-  return out;
 }

@@ -1,22 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+// /api/tokens (admin): issue (shown once), list (never the values), revoke. src/services/tokens.ts does the work.
 import { z } from 'zod';
 import type { ApiToken } from '../../db/database.js';
-import { writeAudit } from '../../db/queries/audit.js';
-import { findTeam, tokenMemberships } from '../../db/repositories/teams.js';
-import { gateScope, parseMembership, type TeamMembership } from '../../domain/teams.js';
-import type { AppDeps, AppEnv } from '../app.js';
-import { hashToken, requireScope } from '../auth.js';
-import { readJsonBody } from '../body.js';
-import { badRequest, issuesToErrors, notFound } from '../problem.js';
-
-export const TOKEN_PREFIX = 'shk_';
-
-/** Every issued token expires: by default after 90 days, never later than a year. */
-export const DEFAULT_TOKEN_DAYS = 90;
-export const MAX_TOKEN_DAYS = 366;
-const MIN_TOKEN_MS = 60_000;
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+import { parseMembership, type TeamMembership } from '../../domain/teams.js';
+import { DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, tokenService } from '../../services/tokens.js';
+import type { AppDeps } from '../env.js';
+import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
+import { list, pathParams } from '../schemas/common.js';
 
 export const tokenCreateSchema = z
   .strictObject({
@@ -60,26 +49,6 @@ export const tokenCreateSchema = z
   })
   .meta({ id: 'TokenCreate', description: 'A new API token.' });
 
-
-/** The expiry of a token created at `now`, or a 400 naming the field when it is out of bounds. */
-export function tokenExpiry(body: { expiresIn?: string | undefined; expiresAt?: string | undefined }, now: Date): Date {
-  const max = now.getTime() + MAX_TOKEN_DAYS * UNIT_MS.d;
-  let at: number;
-  let field: string;
-  if (body.expiresAt !== undefined) {
-    at = Date.parse(body.expiresAt);
-    field = 'expiresAt';
-  } else if (body.expiresIn !== undefined) {
-    at = now.getTime() + Number(body.expiresIn.slice(0, -1)) * UNIT_MS[body.expiresIn.slice(-1) as keyof typeof UNIT_MS];
-    field = 'expiresIn';
-  } else {
-    return new Date(now.getTime() + DEFAULT_TOKEN_DAYS * UNIT_MS.d);
-  }
-  if (at - now.getTime() < MIN_TOKEN_MS) throw badRequest('the token would expire at once', [{ path: field, message: 'must be at least one minute from now' }]);
-  if (at > max) throw badRequest(`tokens live at most ${MAX_TOKEN_DAYS} days`, [{ path: field, message: `must be at most ${MAX_TOKEN_DAYS} days from now` }]);
-  return new Date(at);
-}
-
 export const tokenViewSchema = z
   .object({
     id: z.string(),
@@ -95,9 +64,6 @@ export const tokenViewSchema = z
   })
   .meta({ id: 'Token', description: 'An API token (never its secret value).' });
 
-/** A new secret: 32 random bytes, base64url, with a recognisable prefix (secret scanners). */
-export const newTokenValue = () => `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-
 const view = (t: ApiToken, teams: readonly TeamMembership[] = []) => ({
   id: t.id,
   name: t.name,
@@ -111,71 +77,48 @@ const view = (t: ApiToken, teams: readonly TeamMembership[] = []) => ({
   teams: teams.map((m) => `${m.team}:${m.role}`),
 });
 
+const tags = ['tokens'];
+
 export function tokenRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
-  const admin = requireScope({ db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit }, 'admin');
+  const app = newRouter();
+  const tokens = tokenService({ db: deps.db });
+  const auth = authOf(deps);
 
-  app.post('/api/tokens', admin, async (c) => {
-    const body = await readJsonBody(c);
-    const parsed = tokenCreateSchema.safeParse(body);
-    if (!parsed.success) throw badRequest('the token request is not valid', issuesToErrors(parsed.error.issues));
-    const actor = c.get('actor')!;
-    const expiresAt = tokenExpiry(parsed.data, new Date());
-    const memberships = uniqueMemberships(parsed.data.teams ?? []);
-    const scopes = parsed.data.scopes ?? [gateScope(memberships)!];
-    const token = newTokenValue();
-    const row = await deps.db.transaction().execute(async (trx) => {
-      for (const [i, m] of memberships.entries()) {
-        if (!(await findTeam(trx, m.team))) throw badRequest(`team ${m.team} does not exist`, [{ path: `teams.${i}`, message: `no team named "${m.team}"` }]);
-      }
-      const created = await trx
-        .insertInto('api_tokens')
-        .values({ id: randomUUID(), name: parsed.data.name, token_hash: hashToken(token), scopes, created_by: actor, expires_at: expiresAt })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      if (memberships.length > 0) {
-        await trx
-          .insertInto('team_memberships')
-          .values(memberships.map((m) => ({ token_id: created.id, team: m.team, role: m.role, created_by: actor })))
-          .execute();
-      }
-      const teams = memberships.map((m) => `${m.team}:${m.role}`);
-      await writeAudit(trx, { actor, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at } });
-      return created;
-    });
-    c.get('logger').info({ tokenId: row.id, name: row.name, scopes: row.scopes, expiresAt: row.expires_at, actor }, 'api token created');
-    return c.json({ ...view(row, memberships), token, note: 'Store this token now: it is shown only once.' }, 201);
-  });
+  app.openapi(
+    op(guard(auth, 'admin', { body: true, invalidBody: 'the token request is not valid' }), {
+      method: 'post',
+      path: '/api/tokens',
+      tags,
+      summary: 'Issue an API token (shown once)',
+      request: { body: jsonBody(tokenCreateSchema) },
+      responses: { 201: json('The token, with its secret value shown only in this answer.', tokenViewSchema.extend({ token: z.string(), note: z.string() })) },
+    }),
+    async (c) => {
+      const { row, token, teams } = await tokens.issue(actorOf(c), c.req.valid('json'));
+      c.get('logger').info({ tokenId: row.id, name: row.name, scopes: row.scopes, expiresAt: row.expires_at, actor: c.get('actor') }, 'api token created');
+      return c.json({ ...view(row, teams), token, note: 'Store this token now: it is shown only once.' }, 201);
+    },
+  );
 
-  app.get('/api/tokens', admin, async (c) => {
-    const rows = await deps.db.selectFrom('api_tokens').selectAll().orderBy('created_at', 'desc').orderBy('id').execute();
-    const all = await deps.db.selectFrom('team_memberships').select(['token_id', 'team', 'role']).orderBy('team').orderBy('role').execute();
-    return c.json({ items: rows.map((t) => view(t, all.filter((m) => m.token_id === t.id))) });
-  });
+  app.openapi(
+    op(guard(auth, 'admin'), { method: 'get', path: '/api/tokens', tags, summary: 'List tokens (never their values)', responses: { 200: json('Tokens.', list(tokenViewSchema)) } }),
+    async (c) => c.json({ items: (await tokens.list()).map((t) => view(t.row, t.teams)) }, 200),
+  );
 
-  app.delete('/api/tokens/:id', admin, async (c) => {
-    const id = c.req.param('id');
-    const actor = c.get('actor')!;
-    const row = await deps.db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('api_tokens').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-      if (!current) throw notFound(`token ${id} is not known`);
-      if (current.revoked_at) return current;
-      const revoked = await trx.updateTable('api_tokens').set({ revoked_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-      await writeAudit(trx, { actor, action: 'token.revoke', entityType: 'token', entityId: id, before: { name: current.name, scopes: current.scopes }, after: { revokedAt: revoked.revoked_at } });
-      return revoked;
-    });
-    return c.json(view(row, await tokenMemberships(deps.db, row.id)));
-  });
+  app.openapi(
+    op(guard(auth, 'admin'), {
+      method: 'delete',
+      path: '/api/tokens/{id}',
+      tags,
+      summary: 'Revoke a token',
+      request: { params: pathParams(['id', 'token id']) },
+      responses: { 200: json('The revoked token.', tokenViewSchema), 404: problemResponse('Unknown token.') },
+    }),
+    async (c) => {
+      const row = await tokens.revoke(actorOf(c), c.req.param('id'));
+      return c.json(view(row, await tokens.teamsOf(row.id)), 200);
+    },
+  );
 
   return app;
-}
-
-/** `team:role` strings (already validated by the schema), each once. */
-function uniqueMemberships(teams: readonly string[]): TeamMembership[] {
-  const seen = new Map<string, TeamMembership>();
-  for (const t of teams) {
-    const m = parseMembership(t);
-    if (!('error' in m)) seen.set(`${m.team}:${m.role}`, m);
-  }
-  return [...seen.values()];
 }

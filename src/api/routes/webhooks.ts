@@ -1,16 +1,19 @@
 import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import { Hono } from 'hono';
 import type { Kysely } from 'kysely';
+import { z } from 'zod';
 import type { Database } from '../../db/database.js';
-import { eventExists, insertEventOnce } from '../../db/queries/incidents.js';
-import { classifyEvent, incidentIdOf, parseWebhookJson } from '../../pagerduty/webhook.js';
+import { eventExists, insertEventOnce } from '../../db/repositories/incidents.js';
+import { classifyEvent, incidentIdOf, parseWebhookJson, webhookBodySchema } from '../../pagerduty/webhook.js';
 import { verifySignature } from '../../pagerduty/signature.js';
 import { incidentWorkflowId, searchAttributes } from '../../temporal/names.js';
 import { INCIDENT_WORKFLOW_REVISION, SIGNALS, WORKFLOW_TYPES, type IncidentEventMessage } from '../../contracts/index.js';
-import type { AppDeps, AppEnv, WebhookOutcome } from '../app.js';
-import { MAX_WEBHOOK_BYTES, withTimeout } from '../app.js';
-import { parseBoundedJson } from '../body.js';
+import { withTimeout } from '../../timeout.js';
+import { MAX_WEBHOOK_BYTES, parseBoundedJson } from '../body.js';
+import type { AppDeps, WebhookOutcome } from '../env.js';
 import { problem } from '../problem.js';
+import { json, newRouter, op, open, problemResponse } from '../router.js';
+
+const anyStatus = z.object({ status: z.enum(['accepted', 'ignored', 'duplicate']), eventId: z.string() }).loose();
 
 /** Postgres is a best-effort helper here (duplicate detection, recording ignored events), never a dependency. */
 const DB_BUDGET_MS = 250;
@@ -26,7 +29,9 @@ const DB_BUDGET_MS = 250;
  * API's depth limit after.
  */
 export function webhookRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
+  const app = newRouter();
+  // The body is documented, not validated by the router: the signature is checked on the raw bytes first.
+  app.openAPIRegistry.register('PagerDutyWebhook', webhookBodySchema);
   const secrets = deps.config.pagerduty.webhookSecrets;
   const unsignedAllowed = secrets.length === 0 && deps.config.pagerduty.webhookAllowUnsigned;
   const maxInFlight = deps.config.pagerduty.webhookMaxInFlight;
@@ -34,7 +39,27 @@ export function webhookRoutes(deps: AppDeps) {
   // path answers 503 at once (PagerDuty retries) instead of queueing every delivery into the timeout.
   let inFlight = 0;
 
-  app.post('/webhooks/pagerduty', async (c) => {
+  const route = op(open(), {
+    method: 'post',
+    path: '/webhooks/pagerduty',
+    tags: ['webhooks'],
+    summary: 'PagerDuty V3 webhook',
+    description: 'Signed with `X-PagerDuty-Signature: v1=<hex>` (several, comma-separated, during secret rotation). Starts or signals the incident workflow.',
+    request: {
+      headers: z.object({ 'x-pagerduty-signature': z.string().optional().describe('v1=<hex HMAC-SHA256 of the raw body>; required unless PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true.') }),
+      body: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PagerDutyWebhook' } } } },
+    },
+    responses: {
+      202: json('Accepted (or ignored: not an incident event).', anyStatus),
+      200: json('Duplicate event: already accepted.', anyStatus),
+      400: problemResponse('Malformed body.'),
+      401: problemResponse('Bad or missing signature.'),
+      413: problemResponse('Body too large.'),
+      503: problemResponse('Temporal unavailable, or PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT deliveries already in flight (with Retry-After); PagerDuty retries.'),
+    },
+  });
+
+  app.openapi(route, async (c) => {
     const log = c.get('logger');
     const record = (outcome: string, fields: Omit<WebhookOutcome, 'outcome'> = {}) => c.set('webhook', { outcome, ...fields });
     if (secrets.length === 0 && !unsignedAllowed) {

@@ -3,16 +3,9 @@
 // as the API's problem+json (RFC 9457) turned into readable text.
 // Answers are typed by the caller (`api.get<RuleView>(...)`): the API is ours and its shapes are in types.ts.
 
-import type { SsoUser } from './session.js';
-import type { AuthConfig } from './types.js';
+import type { AuthConfig, Problem, SsoUser } from './types.js';
 
-export interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
-  errors?: { path: string; message: string }[];
-}
+export type { Problem } from './types.js';
 
 /** A non-2xx answer: `message` is the problem as text (status, title, detail, then one line per field error). */
 export class ApiError extends Error {

@@ -5,18 +5,11 @@
 //   it on same-origin calls) plus who the user is and the CSRF token, read from GET /auth/session and kept
 //   in memory only (a reload asks again). Writes carry the token in `X-CSRF-Token`.
 import type { Method } from './api.js';
+import type { SsoUser } from './types.js';
+
+export type { SsoUser } from './types.js';
 
 const TOKEN_KEY = 'selfheal-token';
-
-/** The signed-in user of a single sign-on session (GET /auth/session). */
-export interface SsoUser {
-  actor: string;
-  email: string | null;
-  name: string | null;
-  scopes: string[];
-  expiresAt: string;
-  csrfToken: string;
-}
 
 let ssoUser: SsoUser | undefined;
 

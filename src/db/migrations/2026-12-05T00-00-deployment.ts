@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 // Frozen once landed: add a new timestamped migration instead of editing this one.
 //
 // deployment: one row naming this deployment (this database) with a random id, made on first use
-// (src/db/queries/deployment.ts). Job schedules carry it in their memo, so that several deployments sharing a
+// (src/db/repositories/deployment.ts). Job schedules carry it in their memo, so that several deployments sharing a
 // Temporal namespace each reconcile only the schedules they created (src/temporal/schedules.ts).
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { TeamMembership, TeamRole } from '../../domain/teams.js';
 import type { Database } from '../database.js';
 
+// Teams, their API-token memberships, and the team facts other checks read (issue 24).
 type Db = Kysely<Database>;
 
 export interface TeamRow {
@@ -31,6 +32,23 @@ export const insertTeam = (db: Db, t: { name: string; description: string | null
 /** The team roles of one token. */
 export const tokenMemberships = (db: Db, tokenId: string): Promise<TeamMembership[]> =>
   db.selectFrom('team_memberships').select(['team', 'role']).where('token_id', '=', tokenId).orderBy('team').orderBy('role').execute();
+
+/** Every token's team roles (GET /api/tokens). */
+export const listAllMemberships = (db: Db): Promise<{ token_id: string; team: string; role: TeamRole }[]> =>
+  db.selectFrom('team_memberships').select(['token_id', 'team', 'role']).orderBy('team').orderBy('role').execute();
+
+/** Gives a new token its team roles. */
+export async function insertMemberships(db: Db, tokenId: string, memberships: readonly TeamMembership[], by: string): Promise<void> {
+  if (memberships.length === 0) return;
+  await db
+    .insertInto('team_memberships')
+    .values(memberships.map((m) => ({ token_id: tokenId, team: m.team, role: m.role, created_by: by })))
+    .execute();
+}
+
+/** A live token's id and name, or undefined. */
+export const findLiveTokenName = (db: Db, tokenId: string): Promise<{ id: string; name: string } | undefined> =>
+  db.selectFrom('api_tokens').select(['id', 'name']).where('id', '=', tokenId).where('revoked_at', 'is', null).executeTakeFirst();
 
 /** Whether a token holds any team role at all (a token without one acts on the default team). */
 export const hasMemberships = async (db: Db, tokenId: string): Promise<boolean> =>

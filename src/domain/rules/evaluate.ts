@@ -12,6 +12,7 @@
  * Pure: no I/O and no clock (the time is passed in); safe inside Temporal workflow code.
  */
 import { getPath, parsePath } from '../json-path.js';
+import { isPlainObject } from '../objects.js';
 import { compileUserRegex, type UserRegex } from '../regex.js';
 import type { Condition, PredicateCondition, PredicateOp, Rule, Scalar } from './schema.js';
 import { describeTimeWindow, inTimeWindow, isIsoInstant, localTime, parseInstant, type TimeWindow } from './time-window.js';
@@ -39,33 +40,30 @@ export interface BuildContextInput {
   event?: unknown;
 }
 
-function isObj(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function normaliseAlert(alert: unknown): Obj {
-  if (!isObj(alert)) return {};
-  const body = isObj(alert.body) ? alert.body : undefined;
-  const cef = body && isObj(body.cef_details) ? body.cef_details : undefined;
+  if (!isPlainObject(alert)) return {};
+  const body = isPlainObject(alert.body) ? alert.body : undefined;
+  const cef = body && isPlainObject(body.cef_details) ? body.cef_details : undefined;
   const details = alert.details ?? body?.details ?? cef?.details;
   return details === undefined ? { ...alert } : { ...alert, details };
 }
 
 function normaliseIncident(incident: unknown): Obj {
-  if (!isObj(incident)) return {};
+  if (!isPlainObject(incident)) return {};
   const out: Obj = { ...incident };
   // IncidentSnapshot (camelCase) and PagerDuty payloads (service: {id, summary}) both address as
   // incident.service.id / incident.service.summary.
-  if (!isObj(out.service) && typeof out.serviceId === 'string') {
+  if (!isPlainObject(out.service) && typeof out.serviceId === 'string') {
     out.service = { id: out.serviceId, summary: out.serviceName };
-  } else if (isObj(out.service) && out.serviceId === undefined && typeof out.service.id === 'string') {
+  } else if (isPlainObject(out.service) && out.serviceId === undefined && typeof out.service.id === 'string') {
     out.serviceId = out.service.id;
   }
   return out;
 }
 
 function normaliseEvent(event: unknown): Obj {
-  if (!isObj(event)) return {};
+  if (!isPlainObject(event)) return {};
   const out: Obj = { ...event };
   if (out.type === undefined && typeof out.event_type === 'string') out.type = out.event_type;
   if (out.occurredAt === undefined && typeof out.occurred_at === 'string') out.occurredAt = out.occurred_at;
@@ -77,7 +75,7 @@ export function buildContext(input: BuildContextInput): EvaluationContext {
   const alerts = (input.alerts ?? []).map(normaliseAlert);
   return {
     incident: normaliseIncident(input.incident),
-    environment: isObj(input.environment) ? { ...input.environment } : {},
+    environment: isPlainObject(input.environment) ? { ...input.environment } : {},
     alert: alerts[0] ?? {},
     alerts,
     event: normaliseEvent(input.event),

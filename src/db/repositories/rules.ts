@@ -1,7 +1,6 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database, RuleRow } from '../database.js';
-
-type Db = Kysely<Database>;
+import { sql } from 'kysely';
+import type { RuleRow } from '../database.js';
+import type { Db } from './db.js';
 
 export interface RuleListFilter {
   enabled?: boolean | undefined;

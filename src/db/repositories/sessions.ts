@@ -1,10 +1,8 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../database.js';
+import { sql } from 'kysely';
+import type { Db } from './db.js';
 
 // Dashboard sessions (src/api/session.ts). Every time comparison uses the database's clock, so API replicas
 // with drifting clocks agree on when a session expires.
-
-type Db = Kysely<Database>;
 
 export interface SessionRecord {
   id: string;

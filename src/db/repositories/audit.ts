@@ -1,7 +1,6 @@
-import { sql, type Kysely } from 'kysely';
-import type { AuditEntry, Database } from '../database.js';
-
-type Db = Kysely<Database>;
+import { sql } from 'kysely';
+import type { AuditEntry } from '../database.js';
+import type { Db } from './db.js';
 
 export interface AuditRecord {
   actor: string;

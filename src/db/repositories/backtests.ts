@@ -1,9 +1,6 @@
 // Backtests attached to rule versions (what the author saw before enabling), and the retention watermark
 // the backtest reads to say how far back the history goes.
-import type { Kysely } from 'kysely';
-import type { Database } from '../database.js';
-
-type Db = Kysely<Database>;
+import type { Db } from './db.js';
 
 export async function insertRuleBacktest(db: Db, b: { ruleId: string; version: number; actor: string; from: Date; to: Date; summary: unknown }) {
   return db

@@ -1,0 +1,245 @@
+// The shapes the REST API answers, as its clients read them: the CLI (src/cli/http-client.ts) and the dashboard
+// (src/dashboard/client). Types only (nothing here is bundled or run). Only the fields a client uses are listed;
+// the OpenAPI document at /openapi.json is the full account.
+//
+// Parts defined by the domain model (a rule's definition, a job's definition, a rule explanation) are type
+// parameters, because src/contracts imports nothing outside itself: each client fills them in from src/domain
+// (the dashboard) or with the fields it reads (the CLI).
+
+/** ISO 8601 instant as the API serialises dates. */
+export type Instant = string;
+
+export interface ListOf<T> {
+  items: T[];
+}
+
+/** An error answer (problem+json, RFC 9457); `errors` names each wrong field. */
+export interface Problem {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  errors?: { path: string; message: string }[];
+}
+
+// ---- sign-in ----------------------------------------------------------------------------------------
+
+/** Which sign-ins the server offers (GET /auth/config). */
+export interface AuthConfig {
+  /** Paste-a-token sign-in (DASHBOARD_TOKEN_SIGN_IN). */
+  tokenSignIn: boolean;
+  /** Single sign-on, when the server has an OpenID Connect provider. */
+  sso: { providerName: string; loginUrl: string } | null;
+}
+
+/** The signed-in user of a single sign-on session (GET /auth/session). */
+export interface SsoUser {
+  actor: string;
+  email: string | null;
+  name: string | null;
+  scopes: string[];
+  /** Team roles from the user's groups under OIDC_ROLE_MAP (issue 24). */
+  teams?: { team: string; role: string }[];
+  expiresAt: string;
+  csrfToken: string;
+}
+
+/** An API token as GET /api/tokens lists it (never its secret value). */
+export interface TokenView {
+  id: string;
+  name: string;
+  scopes: string[];
+  createdBy: string;
+  createdAt: Instant;
+  lastUsedAt: Instant | null;
+  revokedAt: Instant | null;
+  expiresAt: Instant;
+  expired: boolean;
+  /** Team roles as team:role; empty: the token acts on the default team by its scopes. */
+  teams: string[];
+}
+
+// ---- teams ------------------------------------------------------------------------------------------
+
+/** A team as GET /api/teams lists it, with the caller's roles in it. */
+export interface TeamView {
+  name: string;
+  description: string | null;
+  createdBy: string;
+  createdAt: Instant;
+  roles: string[];
+}
+
+/** An API token's roles in a team (GET /api/teams/{team}/members). */
+export interface TeamMemberView {
+  tokenId: string;
+  tokenName: string;
+  roles: string[];
+}
+
+/** POST /api/tokens: the new token's view and, this once, its value. */
+export interface CreatedToken extends TokenView {
+  token: string;
+  note?: string;
+}
+
+// ---- incidents --------------------------------------------------------------------------------------
+
+export interface IncidentSummary {
+  id: string;
+  number: number | null;
+  title: string | null;
+  status: string;
+  urgency: string | null;
+  service: { id: string | null; name: string | null };
+  htmlUrl: string | null;
+  environment: Record<string, unknown>;
+  createdAt: Instant;
+  resolvedAt: Instant | null;
+  lastEventAt: Instant | null;
+  workflowId: string;
+  temporalUrl: string;
+}
+
+export interface IncidentEvent {
+  eventId: string;
+  type: string;
+  occurredAt: Instant | null;
+  receivedAt: Instant;
+}
+
+/** A rule's decision on an incident; `Explanation` is src/domain/rules/evaluate.ts's. */
+export interface RuleMatch<Explanation = unknown> {
+  id: string;
+  ruleId: string;
+  ruleName: string;
+  ruleVersion: number;
+  decision: string;
+  skipReason: string | null;
+  target: string | null;
+  explanation: Explanation | null;
+  matchedAt: Instant;
+}
+
+export interface Approval {
+  decision?: string;
+  actor?: string;
+  at?: Instant;
+}
+
+export interface ActionRun {
+  id: string;
+  ruleId: string;
+  actionId: string;
+  type: string;
+  status: string;
+  attempts: number;
+  target: string | null;
+  exitCode: number | null;
+  outputExcerpt: string | null;
+  link: string | null;
+  error: string | null;
+  approval: Approval | null;
+  startedAt: Instant | null;
+  finishedAt: Instant | null;
+}
+
+export interface IncidentDetail<Explanation = unknown> extends IncidentSummary {
+  description: string | null;
+  events: IncidentEvent[];
+  matches: RuleMatch<Explanation>[];
+  actionRuns: ActionRun[];
+}
+
+// ---- rules ------------------------------------------------------------------------------------------
+
+/** What the API adds to a rule's definition when it answers with a stored rule. */
+export interface RuleRecord {
+  id: string;
+  version: number;
+  /** The owning team (issue 24); absent from servers before teams (read as the default team). */
+  team?: string;
+  breaker: { state: 'closed' | 'open'; consecutiveFailures: number; openedAt: Instant | null };
+  createdAt: Instant;
+  updatedAt: Instant;
+  deletedAt: Instant | null;
+}
+
+/** A stored rule: its definition (src/domain/rules' RuleInput) and the record fields. */
+export type RuleView<Definition extends object> = Definition & RuleRecord;
+
+// ---- jobs -------------------------------------------------------------------------------------------
+
+/** What the API adds to a job's definition. */
+export interface JobRecord {
+  id: string;
+  /** The owning team (issue 24); absent from servers before teams (read as the default team). */
+  team?: string;
+  scheduleId: string;
+  createdAt: Instant;
+  updatedAt: Instant;
+}
+
+/** A stored job: its definition (src/domain/jobs.ts' JobDefinition, less its id) and the record fields. */
+export type JobView<Definition extends object> = Definition & JobRecord;
+
+/** GET /api/jobs/{id}: the job and its Schedule's state. */
+export type JobDetail<Definition extends object> = JobView<Definition> & { paused: boolean; nextRunTimes: Instant[] };
+
+export interface JobTargetResult {
+  environment: string;
+  via: string;
+  status: string;
+  exitCode: number | null;
+  outputExcerpt: string | null;
+  error: string | null;
+}
+
+export interface JobRun {
+  id: string;
+  trigger: string;
+  status: string;
+  startedAt: Instant | null;
+  finishedAt: Instant | null;
+  durationMs: number | null;
+  temporalUrl: string;
+  targets: JobTargetResult[];
+}
+
+export interface JobRuns extends ListOf<JobRun> {
+  schedule: { skippedOverlap: number; missedCatchupWindow: number; actionsTaken: number } | { error: string } | null;
+}
+
+// ---- environments -----------------------------------------------------------------------------------
+
+export interface EnvironmentView {
+  name: string;
+  /** The owning team (issue 24); absent from servers before teams (read as the default team). */
+  team?: string;
+  description: string | null;
+  labels: Record<string, string>;
+  agentTaskQueue: string;
+  ssh: { host: string; port: number; user: string; keyRef: string; hostKeyFingerprint: string } | null;
+  maintenanceWindows: unknown[];
+  createdAt: Instant;
+  updatedAt: Instant;
+}
+
+export interface AgentState {
+  online: boolean;
+  pollers: { identity: string; lastAccessTime: Instant | null }[];
+  error?: string;
+}
+
+export interface EnvironmentDetail extends EnvironmentView {
+  agent: AgentState;
+}
+
+/** POST /api/environments/{name}/check. */
+export interface EnvironmentCheckAnswer {
+  environment: string;
+  taskQueue: string;
+  healthy: boolean;
+  agent: { online: boolean; pollers: { identity: string; lastAccessTime: Instant | null }[] };
+  check: { script: string; reached: boolean; exitCode: number | null; output: string; error?: string; durationMs?: number } | null;
+}

@@ -1,0 +1,74 @@
+// Cloud environments: where a rule's scripts run (agent task queue, management VM) and their labels.
+import type { Environment } from '../database.js';
+import type { Db } from './db.js';
+
+export interface EnvironmentRecord {
+  name: string;
+  description: string | null;
+  labels: Record<string, string>;
+  agentTaskQueue: string;
+  ssh: unknown;
+  maintenanceWindows: unknown[];
+  /** The owning team (issue 24). */
+  team: string;
+}
+
+const columns = (e: EnvironmentRecord) => ({
+  description: e.description,
+  labels: JSON.stringify(e.labels),
+  agent_task_queue: e.agentTaskQueue,
+  ssh: e.ssh ? JSON.stringify(e.ssh) : null,
+  maintenance_windows: JSON.stringify(e.maintenanceWindows),
+  team: e.team,
+});
+
+/** Environments of these teams (undefined: every team; empty: none). */
+export async function listEnvironments(db: Db, teams?: readonly string[]): Promise<Environment[]> {
+  if (teams?.length === 0) return [];
+  return db
+    .selectFrom('environments')
+    .selectAll()
+    .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
+    .orderBy('name')
+    .execute();
+}
+
+export async function findEnvironment(db: Db, name: string, opts: { forUpdate?: boolean } = {}): Promise<Environment | undefined> {
+  let q = db.selectFrom('environments').selectAll().where('name', '=', name);
+  if (opts.forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/** The new row, or undefined when the name is taken. */
+export async function insertEnvironment(db: Db, e: EnvironmentRecord): Promise<Environment | undefined> {
+  return db
+    .insertInto('environments')
+    .values({ name: e.name, ...columns(e) })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function updateEnvironment(db: Db, e: EnvironmentRecord): Promise<Environment> {
+  return db
+    .updateTable('environments')
+    .set({ ...columns(e), updated_at: new Date() })
+    .where('name', '=', e.name)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function deleteEnvironment(db: Db, name: string): Promise<Environment | undefined> {
+  return db.deleteFrom('environments').where('name', '=', name).returningAll().executeTakeFirst();
+}
+
+/** Another environment (not `name`) storing `queue`, or named `defaultOwner` (whose default queue it is). */
+export async function findQueueOwner(db: Db, name: string, queue: string, defaultOwner: string | undefined): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('environments')
+    .select('name')
+    .where('name', '!=', name)
+    .where((eb) => eb.or([eb('agent_task_queue', '=', queue), ...(defaultOwner ? [eb('name', '=', defaultOwner)] : [])]))
+    .executeTakeFirst();
+  return row?.name;
+}

@@ -1,0 +1,63 @@
+// Scheduled jobs (their definitions; Temporal holds the schedules) and the runs the worker recorded.
+import type { JobRow, JobRun, JobTargetResult } from '../database.js';
+import type { Db } from './db.js';
+
+/** Live jobs of these teams (undefined: every team; empty: none). */
+export async function listJobs(db: Db, teams?: readonly string[]): Promise<JobRow[]> {
+  if (teams?.length === 0) return [];
+  return db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('deleted_at', 'is', null)
+    .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
+    .orderBy('id')
+    .execute();
+}
+
+export async function findJob(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<JobRow | undefined> {
+  let q = db.selectFrom('jobs').selectAll().where('id', '=', id).where('deleted_at', 'is', null);
+  if (opts.forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/** A job holding `id` (live or not) or a live job named `name`, other than `exceptId`. */
+export async function findJobClash(db: Db, c: { id?: string; name: string; exceptId?: string }): Promise<{ id: string; name: string } | undefined> {
+  let q = db
+    .selectFrom('jobs')
+    .select(['id', 'name'])
+    .where((eb) => eb.or([...(c.id !== undefined ? [eb('id', '=', c.id)] : []), eb.and([eb('name', '=', c.name), eb('deleted_at', 'is', null)])]));
+  if (c.exceptId !== undefined) q = q.where('id', '!=', c.exceptId);
+  return q.executeTakeFirst();
+}
+
+export async function insertJob(db: Db, j: { id: string; name: string; definition: unknown; enabled: boolean; scheduleId: string; team: string }): Promise<JobRow> {
+  return db
+    .insertInto('jobs')
+    .values({ id: j.id, name: j.name, definition: JSON.stringify(j.definition), enabled: j.enabled, schedule_id: j.scheduleId, team: j.team })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Replaces a job's definition (and name, enabled flag and team, when given). */
+export async function updateJob(db: Db, id: string, j: { name?: string; definition: unknown; enabled: boolean; team?: string }): Promise<JobRow> {
+  return db
+    .updateTable('jobs')
+    .set({ ...(j.name !== undefined ? { name: j.name } : {}), ...(j.team !== undefined ? { team: j.team } : {}), definition: JSON.stringify(j.definition), enabled: j.enabled, updated_at: new Date() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function deleteJob(db: Db, id: string): Promise<JobRow | undefined> {
+  return db.deleteFrom('jobs').where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
+}
+
+/** The newest runs of a job first. */
+export async function listJobRuns(db: Db, jobId: string, limit: number): Promise<JobRun[]> {
+  return db.selectFrom('job_runs').selectAll().where('job_id', '=', jobId).orderBy('started_at', 'desc').limit(limit).execute();
+}
+
+export async function listJobTargetResults(db: Db, runIds: readonly string[]): Promise<JobTargetResult[]> {
+  if (runIds.length === 0) return [];
+  return db.selectFrom('job_target_results').selectAll().where('job_run_id', 'in', runIds).orderBy('environment').execute();
+}

@@ -1,0 +1,40 @@
+// API tokens, stored by the SHA-256 of their value (never the value).
+import type { ApiToken } from '../database.js';
+import type { Db } from './db.js';
+
+export async function insertToken(db: Db, t: { id: string; name: string; tokenHash: string; scopes: string[]; createdBy: string; expiresAt: Date }): Promise<ApiToken> {
+  return db
+    .insertInto('api_tokens')
+    .values({ id: t.id, name: t.name, token_hash: t.tokenHash, scopes: t.scopes, created_by: t.createdBy, expires_at: t.expiresAt })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function listTokens(db: Db): Promise<ApiToken[]> {
+  return db.selectFrom('api_tokens').selectAll().orderBy('created_at', 'desc').orderBy('id').execute();
+}
+
+export async function findToken(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<ApiToken | undefined> {
+  let q = db.selectFrom('api_tokens').selectAll().where('id', '=', id);
+  if (opts.forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+export async function revokeToken(db: Db, id: string): Promise<ApiToken> {
+  return db.updateTable('api_tokens').set({ revoked_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+/** The live (not revoked, not expired) token with this hash. */
+export async function findLiveTokenByHash(db: Db, tokenHash: string) {
+  return db
+    .selectFrom('api_tokens')
+    .select(['id', 'name', 'scopes', 'last_used_at'])
+    .where('token_hash', '=', tokenHash)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', new Date())
+    .executeTakeFirst();
+}
+
+export async function touchToken(db: Db, id: string): Promise<void> {
+  await db.updateTable('api_tokens').set({ last_used_at: new Date() }).where('id', '=', id).execute();
+}

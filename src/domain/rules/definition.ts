@@ -1,0 +1,219 @@
+/**
+ * The rule itself: its safety policies, the submitted (`ruleInputSchema`) and stored (`ruleSchema`) shapes,
+ * parsing with issues at precise dotted paths, and what a rule asks for that needs authority (shell
+ * commands, secret references).
+ *
+ * Pure: no I/O, safe inside Temporal workflow code.
+ */
+import { z } from 'zod';
+import { actionsSchema } from './actions.js';
+import { checkConditionRegexes, checkConditionSize, conditionSchema, timeWindowSchema } from './conditions.js';
+import { TEAM_NAME_PATTERN, TEAM_NAME_RULE } from '../teams.js';
+import { EVENT_TYPES, slug } from './fields.js';
+
+// ---- policies ----------------------------------------------------------------------------------------
+
+export const policiesSchema = z
+  .strictObject({
+    rateLimit: z
+      .strictObject({
+        max: z.number().int().min(1).max(10000).describe('Runs allowed per window.'),
+        windowSeconds: z.number().int().min(1).max(604800).describe('Window length.'),
+      })
+      .optional()
+      .describe('At most `max` runs of this rule per sliding window.'),
+    cooldownSeconds: z.number().int().min(0).max(604800).optional().describe('Minimum delay between runs on the same target host.'),
+    concurrencyPerTarget: z.number().int().min(1).max(100).optional().describe('Concurrent runs allowed per target host.'),
+    circuitBreaker: z
+      .strictObject({
+        failureThreshold: z.number().int().min(1).max(100).describe('Consecutive failed runs that open the breaker.'),
+        resetSeconds: z.number().int().min(1).max(604800).default(3600).describe('Time before a half-open retry.'),
+      })
+      .optional()
+      .describe('Stops running the rule after consecutive failures.'),
+    maintenanceWindows: z.array(timeWindowSchema).max(20).optional().describe('The rule does not run inside these windows.'),
+    cancelOnResolve: z.boolean().default(true).describe('Cancel pending actions when the incident resolves.'),
+    // trust-runs (issue 19): what cooldown and concurrency do when no host or environment was extracted.
+    unknownTarget: z
+      .enum(['skip', 'run'])
+      .optional()
+      .describe('With cooldownSeconds or concurrencyPerTarget set and no host or environment extracted: skip the run and say why (default), or run it without those limits.'),
+  })
+  .meta({ id: 'Policies', description: 'Safety policies applied when the rule runs.' });
+
+export type Policies = z.output<typeof policiesSchema>;
+
+// ---- rules -------------------------------------------------------------------------------------------
+
+const serviceIdSchema = z
+  .string()
+  .regex(/^(\*|[A-Za-z0-9]{1,32})$/, 'must be a PagerDuty service id (e.g. PA2P440) or "*"');
+
+function starAlone(list: readonly string[], ctx: z.RefinementCtx): void {
+  if (list.includes('*') && list.length > 1) ctx.addIssue({ code: 'custom', message: '"*" must be the only entry' });
+  if (new Set(list).size !== list.length) ctx.addIssue({ code: 'custom', message: 'entries must be unique' });
+}
+
+/** The owning team of a rule, environment or job (issue 24); left out → `default` on create, unchanged on update. */
+export const teamFieldSchema = z
+  .string()
+  .regex(TEAM_NAME_PATTERN, TEAM_NAME_RULE)
+  .optional()
+  .describe('The owning team (default: "default" when created, unchanged when replaced). Moving to another team needs the admin role in both.');
+
+export const ruleInputSchema = z
+  .strictObject({
+    name: slug(200).describe('Unique rule name (slug).'),
+    team: teamFieldSchema,
+    description: z.string().max(4000).default('').describe('What the rule is for.'),
+    enabled: z.boolean().default(true).describe('Disabled rules are never matched.'),
+    services: z
+      .array(serviceIdSchema)
+      .min(1)
+      .max(1000)
+      .superRefine(starAlone)
+      .default(['*'])
+      .describe('PagerDuty service ids the rule applies to, or ["*"] for all services.'),
+    eventTypes: z
+      .array(z.enum(['*', ...EVENT_TYPES] as const))
+      .min(1)
+      .max(EVENT_TYPES.length)
+      .superRefine(starAlone)
+      .default(['incident.triggered'])
+      .describe('PagerDuty webhook event types the rule reacts to, or ["*"].'),
+    priority: z.number().int().min(0).max(1_000_000).default(100).describe('Lower runs first.'),
+    stopOnMatch: z.boolean().default(false).describe('When this rule matches, lower-priority rules are not evaluated.'),
+    conditions: conditionSchema
+      .optional()
+      .superRefine(checkConditionSize)
+      .superRefine(checkConditionRegexes, { when: () => true })
+      .describe('Absent = always matches.'),
+    actions: actionsSchema,
+    policies: policiesSchema.prefault({}),
+    dryRun: z.boolean().default(false).describe('Match and record what would run, without running actions.'),
+  })
+  .meta({
+    id: 'RuleInput',
+    description: 'A remediation rule as submitted by an SRE.',
+    examples: [
+      {
+        name: 'disk-full-cleanup',
+        services: ['PA2P440'],
+        conditions: {
+          all: [
+            { field: 'incident.urgency', op: 'equals', value: 'high' },
+            { field: 'incident.title', op: 'matches', value: '^Disk (full|usage above \\d+%)', flags: 'i' },
+          ],
+        },
+        actions: [
+          { type: 'script.agent', script: 'disk/cleanup.sh', args: ['{{ environment.host }}'], idempotent: true },
+          { type: 'pagerduty.note', content: 'Cleanup ran on {{ environment.host }}' },
+        ],
+      },
+    ],
+  });
+
+export const ruleSchema = ruleInputSchema
+  .extend({
+    id: z.string().min(1).max(64).describe('Rule id.'),
+    version: z.number().int().min(1).describe('Version, incremented on every update; matches record the version used.'),
+  })
+  .meta({ id: 'Rule', description: 'A stored rule: the submitted rule plus id and version.' });
+
+/** The body SREs send (defaults not yet applied). */
+export type RuleInputDocument = z.input<typeof ruleInputSchema>;
+/** A validated rule body, defaults applied. */
+export type RuleInput = z.output<typeof ruleInputSchema>;
+/** A stored rule. */
+export type Rule = z.output<typeof ruleSchema>;
+
+// ---- friendlier issues -------------------------------------------------------------------------------
+
+export interface RuleIssue {
+  /** dotted path, e.g. `conditions.all.1.value`, `actions.0.script` ('' for the root) */
+  path: string;
+  message: string;
+}
+
+const CONDITION_KEYS = ['all', 'any', 'not', 'timeWindow', 'field'] as const;
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+function flatten(issues: readonly z.core.$ZodIssue[], input: unknown, prefix: PropertyKey[], out: RuleIssue[]): void {
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union' && issue.errors.length === CONDITION_KEYS.length) {
+      // The condition union: pick the branch named by the key the object carries, so the caller sees
+      // `conditions.all.1.value` rather than "invalid input" at `conditions`.
+      const node = valueAt(input, path);
+      if (node !== null && typeof node === 'object' && !Array.isArray(node)) {
+        const present = CONDITION_KEYS.filter((key) => key in node);
+        const branch = present.length === 1 ? issue.errors[CONDITION_KEYS.indexOf(present[0] as (typeof CONDITION_KEYS)[number])] : undefined;
+        if (branch) {
+          flatten(branch, input, path, out);
+        } else {
+          out.push({ path: path.map(String).join('.'), message: 'a condition needs exactly one of: all, any, not, timeWindow, field' });
+        }
+        continue;
+      }
+      out.push({ path: path.map(String).join('.'), message: 'a condition must be an object' });
+      continue;
+    }
+    if (issue.code === 'unrecognized_keys') {
+      // One issue per unknown field, at the field's own path (`actions.0.agentTaskQueue`), so a typo or a
+      // field a rule may not set is named where it is.
+      for (const key of issue.keys) out.push({ path: [...path, key].map(String).join('.'), message: `unknown field "${key}"` });
+      continue;
+    }
+    out.push({ path: path.map(String).join('.'), message: issue.message });
+  }
+}
+
+/**
+ * Issues of a failed parse as `{ path, message }`, resolving the condition union to the branch the
+ * object selects (zod alone reports only "invalid input" at the union). `input` is the parsed value.
+ */
+export function ruleIssues(error: z.ZodError, input: unknown): RuleIssue[] {
+  const out: RuleIssue[] = [];
+  flatten(error.issues, input, [], out);
+  return out;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: RuleIssue[] };
+
+/** Validates a rule body; issues carry precise dotted paths. */
+export function parseRuleInput(input: unknown): ParseResult<RuleInput> {
+  const result = ruleInputSchema.safeParse(input);
+  return result.success ? { ok: true, value: result.data } : { ok: false, issues: ruleIssues(result.error, input) };
+}
+
+/** Validates a stored rule (e.g. a row read back from the database). */
+export function parseRule(input: unknown): ParseResult<Rule> {
+  const result = ruleSchema.safeParse(input);
+  return result.success ? { ok: true, value: result.data } : { ok: false, issues: ruleIssues(result.error, input) };
+}
+
+// ---- authority -----------------------------------------------------------------------------------------
+
+/** Dotted paths of the actions that run arbitrary shell (`script.ssh` with `command`): admin-only. */
+export function commandActionPaths(rule: { actions: readonly unknown[] }): string[] {
+  return rule.actions.flatMap((action, index) => {
+    const a = action as { type?: unknown; command?: unknown };
+    return a.type === 'script.ssh' && a.command !== undefined ? [`actions.${index}.command`] : [];
+  });
+}
+
+/** Every secret reference a rule carries, with its dotted path (checked against the operator's policy on save). */
+export function ruleSecretRefs(rule: { actions: readonly unknown[] }): { path: string; ref: string }[] {
+  return rule.actions.flatMap((action, index) => {
+    const a = action as Record<string, unknown>;
+    return (['secretRef', 'webhookUrlRef'] as const).flatMap((key) => (typeof a[key] === 'string' ? [{ path: `actions.${index}.${key}`, ref: a[key] }] : []));
+  });
+}

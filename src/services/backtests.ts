@@ -1,0 +1,213 @@
+// Backtests: what a rule (new, edited or stored) would have done over the stored incident history, with
+// the diff against the stored rule's current version and the decisions recorded at the time; and
+// backtests attached to a rule version (stored, and in the audit log).
+//
+// Cost is bounded before and during the run: the window's events are counted first (over the cap: 400 with
+// a window that fits), and the engine stops at the time budget (400 saying how far it got).
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { countHistory, loadEnvironmentWindows, loadOtherRules, loadRuleVersions, readHistory } from '../db/repositories/history.js';
+import { writeAudit } from '../db/repositories/audit.js';
+import { inTransaction } from '../db/repositories/transactions.js';
+import { insertRuleBacktest, listRuleBacktests } from '../db/repositories/backtests.js';
+import { findRule } from '../db/repositories/rules.js';
+import {
+  BacktestLimitError,
+  definitionLane,
+  formatDuration,
+  runBacktest,
+  versionsLane,
+  warmupSeconds,
+  type BacktestResult,
+  type BacktestSummary,
+  type ItemFilter,
+  type LaneSpec,
+} from '../domain/backtest/index.js';
+import type { ExtractorsConfig } from '../domain/extract.js';
+import type { RuleInput } from '../domain/rules/index.js';
+import type { Logger } from '../logger.js';
+import type { Actor } from './actor.js';
+import { decodeCursor, encodeCursor, requestHash, resolveWindow, type ResolvedWindow, type WindowInput } from './backtest-window.js';
+import { NotFoundError, ValidationError } from './errors.js';
+import { requireTeam } from './team-access.js';
+
+export interface BacktestServiceDeps {
+  db: Kysely<Database>;
+  config: Pick<Config, 'backtest' | 'retention'>;
+  extractors?: ExtractorsConfig | undefined;
+  logger: Logger;
+  /** What the time budget is measured on (milliseconds); tests pass their own. */
+  clock?: () => number;
+}
+
+export interface BacktestRequest extends WindowInput {
+  rule?: RuleInput | undefined;
+  ruleId?: string | undefined;
+  replay?: 'current' | 'as-recorded' | undefined;
+  only?: ItemFilter | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+export function backtestService(deps: BacktestServiceDeps) {
+  const { db } = deps;
+  const clock = deps.clock ?? (() => Date.now());
+  const limits = deps.config.backtest;
+
+  interface RunInput {
+    candidate: LaneSpec;
+    baseline?: LaneSpec | undefined;
+    ruleId?: string | undefined;
+    window: ResolvedWindow;
+    input: WindowInput;
+    page: { offset: number; limit: number; only: ItemFilter };
+  }
+
+  async function run(r: RunInput): Promise<BacktestResult & { limits: { maxEvents: number; timeBudgetSeconds: number; events: number } }> {
+    const maxEvents = Math.min(r.input.maxEvents ?? limits.maxEvents, limits.maxEvents);
+    const budgetSeconds = Math.min(r.input.timeBudgetSeconds ?? limits.timeBudgetSeconds, limits.timeBudgetSeconds);
+    const started = clock();
+    const { from, to } = r.window;
+    const purged = r.window.retention.purgedBefore ? new Date(r.window.retention.purgedBefore) : null;
+    let warmupFrom = new Date(from.getTime() - warmupSeconds([r.candidate, r.baseline]) * 1000);
+    if (purged && warmupFrom < purged) warmupFrom = purged;
+    const events = await countHistory(db, warmupFrom, to);
+    const span = to.getTime() - from.getTime();
+    if (events > maxEvents) {
+      // Events are spread unevenly, so the suggestion is proportional and rounded down.
+      const fits = Math.max(60, Math.floor(((span / 1000) * maxEvents) / events));
+      throw new ValidationError(
+        `the window holds ${events} events (warm-up included), more than the cap of ${maxEvents}: narrow it, e.g. since ${formatDuration(fits)} (or a later from, an earlier to)`,
+        undefined,
+        { errors: [{ path: r.input.from ? 'from' : 'since', message: `at most about ${formatDuration(fits)} of history fits the cap` }], events, maxEvents, suggestedSince: formatDuration(fits) },
+      );
+    }
+    const candidateServices = new Set<string>();
+    for (const lane of [r.candidate, r.baseline]) for (const v of lane?.versions ?? []) for (const s of v.rule.services) candidateServices.add(s);
+    const [environmentWindows, otherRules] = await Promise.all([loadEnvironmentWindows(db), loadOtherRules(db)]);
+    const history = readHistory(db, { from: warmupFrom, to, services: candidateServices.has('*') ? undefined : [...candidateServices] });
+    const deadline = started + budgetSeconds * 1000;
+    try {
+      const result = await runBacktest(history, {
+        candidate: r.candidate,
+        baseline: r.baseline,
+        ruleId: r.ruleId,
+        from,
+        to,
+        warmupFrom,
+        extractors: deps.extractors ?? {},
+        environmentWindows,
+        otherRules,
+        assumedRunSeconds: r.input.assumedRunSeconds ?? 300,
+        filters: { services: r.input.services ? new Set(r.input.services) : undefined, environments: r.input.environments ? new Set(r.input.environments) : undefined },
+        page: r.page,
+        budget: { maxEvents, deadline, clock },
+      });
+      return { ...result, limits: { maxEvents, timeBudgetSeconds: budgetSeconds, events } };
+    } catch (err) {
+      if (!(err instanceof BacktestLimitError)) throw err;
+      const doneMs = err.reachedAt ? err.reachedAt.getTime() - warmupFrom.getTime() : 0;
+      const fits = Math.max(60, Math.floor((doneMs / 1000) * 0.8));
+      const detail =
+        err.limit === 'time'
+          ? `the backtest did not finish within its time budget of ${budgetSeconds} s: it had replayed ${err.processed} of ${events} events (up to ${err.reachedAt?.toISOString() ?? 'the start'}); narrow the window, e.g. since ${formatDuration(fits)}`
+          : `the window holds more than the cap of ${maxEvents} events: narrow it, e.g. since ${formatDuration(fits)}`;
+      throw new ValidationError(detail, undefined, {
+        errors: [{ path: r.input.from ? 'from' : 'since', message: `at most about ${formatDuration(fits)} of history fits` }],
+        limit: err.limit,
+        processed: err.processed,
+        events,
+        suggestedSince: formatDuration(fits),
+      });
+    }
+  }
+
+  /** A stored rule `actor` may read (`viewer`) or change (`editor`) by its team. */
+  async function storedRule(actor: Actor, id: string, role: 'viewer' | 'editor' = 'viewer') {
+    const row = await findRule(db, id);
+    if (!row) throw new NotFoundError(`rule ${id} is not known`);
+    requireTeam(actor, role, row.team, `rule ${id}`);
+    return row;
+  }
+
+  const summaryWith = (result: Awaited<ReturnType<typeof run>>, window: ResolvedWindow): BacktestSummary & Record<string, unknown> => ({
+    ...result.summary,
+    requestedWindow: { from: window.requested.from.toISOString(), to: window.requested.to.toISOString() },
+    retention: window.retention,
+    limits: result.limits,
+  });
+
+
+  return {
+    /** A backtest page; `raw` is the request as sent (its hash pins the cursor to the same request). */
+    async run(actor: Actor, input: BacktestRequest, raw: Record<string, unknown>) {
+      if (!input.rule && !input.ruleId) throw new ValidationError('give the rule to backtest, or the id of a stored rule', [{ path: 'rule', message: 'required without ruleId' }]);
+      if (input.rule && input.replay) throw new ValidationError('replay applies to a stored rule without an edited definition', [{ path: 'replay', message: 'not with rule' }]);
+      const hash = requestHash(raw);
+      const cursor = input.cursor ? decodeCursor(input.cursor) : undefined;
+      if (cursor && cursor.hash !== hash) throw new ValidationError('the cursor belongs to another request: send the same request with it', [{ path: 'cursor', message: 'from another request' }]);
+      const window = await resolveWindow(db, input, deps.config.retention.days, cursor);
+
+      let candidate: LaneSpec;
+      let baseline: LaneSpec | undefined;
+      const stored = input.ruleId ? await storedRule(actor, input.ruleId) : undefined;
+      const asLive = { asLive: input.asLive === true };
+      if (input.rule) {
+        candidate = definitionLane(input.rule, { id: stored?.id ?? 'unsaved', version: 0 }, asLive);
+        if (stored) baseline = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version }, asLive);
+      } else if (input.replay === 'as-recorded') {
+        const versions = await loadRuleVersions(db, stored!.id);
+        candidate = versions.length > 0 ? versionsLane(stored!.id, versions) : definitionLane(stored!.definition as RuleInput, { id: stored!.id, version: stored!.version });
+      } else {
+        candidate = definitionLane(stored!.definition as RuleInput, { id: stored!.id, version: stored!.version }, asLive);
+      }
+      const only: ItemFilter = input.only ?? (baseline ? 'changed' : 'matched');
+      const limit = input.limit ?? 50;
+      const offset = cursor?.offset ?? 0;
+      const result = await run({ candidate, baseline, ruleId: stored?.id, window, input, page: { offset, limit, only } });
+      const next = offset + result.items.length < result.totalItems ? encodeCursor({ v: 1, offset: offset + result.items.length, from: window.from.toISOString(), to: window.to.toISOString(), hash }) : null;
+      deps.logger.info({ ruleId: stored?.id, events: result.summary.events.read, window: result.summary.window }, 'backtest');
+      return { summary: summaryWith(result, window), items: result.items, totalItems: result.totalItems, nextCursor: next };
+    },
+
+    /** Backtests the rule's current version and attaches the summary to that version (audited). */
+    async attach(actor: Actor, id: string, input: WindowInput) {
+      const stored = await storedRule(actor, id, 'editor');
+      const window = await resolveWindow(db, input, deps.config.retention.days);
+      const candidate = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version }, { asLive: input.asLive === true });
+      const result = await run({ candidate, ruleId: stored.id, window, input, page: { offset: 0, limit: 0, only: 'matched' } });
+      const summary = summaryWith(result, window);
+      return inTransaction(db, async (trx) => {
+        const saved = await insertRuleBacktest(trx, { ruleId: id, version: stored.version, actor: actor.name, from: window.from, to: window.to, summary });
+        const s = result.summary.candidate;
+        await writeAudit(trx, {
+          actor: actor.name,
+          action: 'rule.backtest',
+          entityType: 'rule',
+          entityId: id,
+          after: {
+            version: stored.version,
+            backtestId: saved.id,
+            window: result.summary.window,
+            enabled: stored.enabled,
+            dryRun: (stored.definition as RuleInput).dryRun,
+            matched: s.matched,
+            decisions: s.decisions,
+            suppressedBy: s.suppressedBy,
+            peakPerHour: s.peakPerHour,
+          },
+          team: stored.team,
+        });
+        return saved;
+      });
+    },
+
+    async list(actor: Actor, id: string) {
+      const row = await findRule(db, id, { includeDeleted: true });
+      if (!row) throw new NotFoundError(`rule ${id} is not known`);
+      requireTeam(actor, 'viewer', row.team, `rule ${id}`);
+      return listRuleBacktests(db, id);
+    },
+  };
+}

@@ -1,0 +1,226 @@
+// Cloud environments: where rule scripts run. Changing where code runs or with what credentials (SSH
+// fields, the agent queue) takes an admin; each environment has its own agent queue; every change is one
+// transaction with its audit entry. Also the agent health check through an environment's queue.
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import type { z } from 'zod';
+import { AGENT_CHECK_SCRIPT, WORKFLOW_TYPES, type AgentCheckInput, type AgentCheckResult } from '../contracts/index.js';
+import type { Database, Environment } from '../db/database.js';
+import { writeAudit } from '../db/repositories/audit.js';
+import type { Db } from '../db/repositories/db.js';
+import { inTransaction } from '../db/repositories/transactions.js';
+import { deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironments, updateEnvironment, type EnvironmentRecord } from '../db/repositories/environments.js';
+import { SSH_AUTHORITY_FIELDS, type environmentCreateSchema, type environmentUpdateSchema } from '../domain/environments.js';
+import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
+import type { Logger } from '../logger.js';
+import { agentTaskQueue } from '../temporal/names.js';
+import { agentStatus, type AgentStatus } from '../temporal/pollers.js';
+import { withTimeout } from '../timeout.js';
+import { hasScope, type Actor } from './actor.js';
+import { ConflictError, ForbiddenError, NotFoundError, UnavailableError, ValidationError, type FieldError } from './errors.js';
+import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
+
+export type EnvironmentBody = z.output<typeof environmentCreateSchema> | z.output<typeof environmentUpdateSchema>;
+
+export interface EnvironmentServiceDeps {
+  db: Kysely<Database>;
+  temporal: Client;
+  namespace: string;
+  /** The main worker's task queue: no environment may use it. */
+  taskQueue: string;
+  secrets: SecretRefPolicy;
+  logger: Logger;
+}
+
+/** Same window as GET /api/environments/{name}: long polls last up to a minute. */
+const SCHEDULE_TO_START_SECONDS = 10;
+const SCRIPT_TIMEOUT_SECONDS = 60;
+
+export interface AgentCheckOutcome {
+  environment: string;
+  taskQueue: string;
+  healthy: boolean;
+  agent: AgentStatus;
+  /** The health-check run; null when no agent was polling (nothing was sent). */
+  check: AgentCheckResult | null;
+}
+
+/**
+ * Fields whose change moves where code runs or with what credentials: the SSH host, port, user, key
+ * reference and pinned fingerprint, and the agent task queue. `before` is the stored row (undefined on
+ * create, where setting any of them counts as a change). Paths as in the request body.
+ */
+export function authorityChanges(name: string, body: EnvironmentBody, before: Environment | undefined): string[] {
+  const changed: string[] = [];
+  const queueBefore = before?.agent_task_queue ?? agentTaskQueue(name);
+  if ((body.agentTaskQueue ?? agentTaskQueue(name)) !== queueBefore) changed.push('agentTaskQueue');
+  const sshBefore = (before?.ssh ?? null) as Record<string, unknown> | null;
+  const sshAfter = (body.ssh ?? null) as Record<string, unknown> | null;
+  if ((sshBefore === null) !== (sshAfter === null)) changed.push('ssh');
+  else if (sshBefore && sshAfter) for (const f of SSH_AUTHORITY_FIELDS) if (sshBefore[f] !== sshAfter[f]) changed.push(`ssh.${f}`);
+  return changed;
+}
+
+/**
+ * One agent queue per environment. A queue is another environment's when that one stores it, or when it
+ * is that one's default name (`selfheal-agent-<name>`: the queue its agent polls, src/agent.ts); sharing
+ * it would let that environment's agent run this one's scripts. 400 naming agentTaskQueue.
+ */
+async function queueFree(db: Db, name: string, queue: string): Promise<void> {
+  const prefix = agentTaskQueue('');
+  const other = await findQueueOwner(db, name, queue, queue.startsWith(prefix) ? queue.slice(prefix.length) : undefined);
+  if (other) {
+    throw new ValidationError(`agent task queue ${queue} belongs to environment ${other}`, [
+      { path: 'agentTaskQueue', message: `already the queue of environment "${other}": each environment needs its own agent queue` },
+    ]);
+  }
+}
+
+export function environmentView(e: Environment) {
+  return {
+    name: e.name,
+    team: e.team,
+    description: e.description,
+    labels: e.labels,
+    agentTaskQueue: e.agent_task_queue ?? agentTaskQueue(e.name),
+    ssh: e.ssh,
+    maintenanceWindows: e.maintenance_windows,
+    createdAt: e.created_at,
+    updatedAt: e.updated_at,
+  };
+}
+
+const recordOf = (name: string, body: EnvironmentBody, team: string): EnvironmentRecord => ({
+  name,
+  team,
+  description: body.description ?? null,
+  labels: body.labels,
+  agentTaskQueue: body.agentTaskQueue ?? agentTaskQueue(name),
+  ssh: body.ssh ?? null,
+  maintenanceWindows: body.maintenanceWindows,
+});
+
+export function environmentService(deps: EnvironmentServiceDeps) {
+  const { db } = deps;
+
+  /** 400 for a key reference outside the secret policy or the main worker's queue; 403 when a non-admin moves authority. */
+  function checkAuthority(actor: Actor, name: string, body: EnvironmentBody, before: Environment | undefined): void {
+    const errors: FieldError[] = [];
+    const keyProblem = body.ssh ? secretRefOutsidePolicy(body.ssh.keyRef, deps.secrets) : undefined;
+    if (keyProblem) errors.push({ path: 'ssh.keyRef', message: keyProblem });
+    if (body.agentTaskQueue !== undefined && body.agentTaskQueue === deps.taskQueue) errors.push({ path: 'agentTaskQueue', message: "must not be the main worker's task queue" });
+    if (errors.length > 0) throw new ValidationError(`invalid request body: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+    const changed = authorityChanges(name, body, before);
+    if (changed.length > 0 && !hasScope(actor.scopes, 'admin')) {
+      throw new ForbiddenError(`changing where code runs or with what credentials needs the "admin" scope: ${changed.join(', ')}`, {
+        errors: changed.map((path) => ({
+          path,
+          message: 'only an admin token may set or change this; a write token may change description, labels and maintenanceWindows (send the other fields back as GET returns them)',
+        })),
+      });
+    }
+  }
+
+  async function mustFind(d: Db, name: string, forUpdate = false): Promise<Environment> {
+    const e = await findEnvironment(d, name, { forUpdate });
+    if (!e) throw new NotFoundError(`environment ${name} is not known`);
+    return e;
+  }
+
+  /** Who polls a queue; Temporal being unreachable is reported, not thrown. */
+  async function agentOf(queue: string) {
+    try {
+      return await agentStatus(deps.temporal, deps.namespace, queue);
+    } catch (err) {
+      return { online: false, pollers: [], error: `Temporal unavailable: ${(err as Error).message.split('\n')[0]}` };
+    }
+  }
+
+  return {
+    /** The environments of the teams `actor` may read. */
+    list: (actor: Actor) => listEnvironments(db, visibleTeams(actor)),
+
+    async get(actor: Actor, name: string) {
+      const environment = await mustFind(db, name);
+      requireTeam(actor, 'viewer', environment.team, `environment ${name}`);
+      return { environment, agent: await agentOf(environment.agent_task_queue ?? agentTaskQueue(name)) };
+    },
+
+    async create(actor: Actor, body: z.output<typeof environmentCreateSchema>): Promise<Environment> {
+      const team = await teamForCreate(db, actor, body.team, `environment ${body.name}`);
+      checkAuthority(actor, body.name, body, undefined);
+      return inTransaction(db, async (trx) => {
+        await queueFree(trx, body.name, body.agentTaskQueue ?? agentTaskQueue(body.name));
+        const inserted = await insertEnvironment(trx, recordOf(body.name, body, team));
+        if (!inserted) throw new ConflictError(`environment ${body.name} already exists`);
+        await writeAudit(trx, { actor: actor.name, action: 'environment.create', entityType: 'environment', entityId: body.name, after: environmentView(inserted), team });
+        return inserted;
+      });
+    },
+
+    async update(actor: Actor, name: string, body: z.output<typeof environmentUpdateSchema>): Promise<Environment> {
+      if (body.name !== undefined && body.name !== name) {
+        throw new ValidationError('an environment cannot be renamed', [{ path: 'name', message: `must be "${name}" (the name in the path) or left out` }]);
+      }
+      return inTransaction(db, async (trx) => {
+        const before = await mustFind(trx, name, true);
+        const team = await teamForChange(trx, actor, before.team, body.team, `environment ${name}`);
+        checkAuthority(actor, name, body, before);
+        await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
+        const updated = await updateEnvironment(trx, recordOf(name, body, team));
+        await writeAudit(trx, { actor: actor.name, action: 'environment.update', entityType: 'environment', entityId: name, before: environmentView(before), after: environmentView(updated), team });
+        return updated;
+      });
+    },
+
+    async remove(actor: Actor, name: string): Promise<void> {
+      await inTransaction(db, async (trx) => {
+        const current = await mustFind(trx, name, true);
+        requireTeam(actor, 'editor', current.team, `environment ${name}`);
+        // Deleting an environment with a management VM or its own agent queue, then creating it again, would
+        // move where its code runs: that takes admin too.
+        checkAuthority(actor, name, { labels: {}, maintenanceWindows: [], ssh: null }, current);
+        const before = (await deleteEnvironment(trx, name))!;
+        await writeAudit(trx, { actor: actor.name, action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before), team: current.team });
+      });
+    },
+
+    /**
+     * Runs the fixed health-check script through the environment's own stored queue; nothing in the
+     * request can name another queue or script. Each check is audited before it starts, so an
+     * `agent-check-*` run in Temporal without an audit entry was started by someone else.
+     */
+    async check(actor: Actor, name: string): Promise<AgentCheckOutcome> {
+      const env = await mustFind(db, name);
+      requireTeam(actor, 'editor', env.team, `environment ${name}`);
+      const taskQueue = env.agent_task_queue ?? agentTaskQueue(name);
+      let agent: AgentStatus;
+      try {
+        agent = await agentStatus(deps.temporal, deps.namespace, taskQueue);
+      } catch (err) {
+        throw new UnavailableError(`Temporal unavailable: ${(err as Error).message.split('\n')[0]}`);
+      }
+      if (!agent.online) return { environment: name, taskQueue, healthy: false, agent, check: null };
+      const workflowId = `agent-check-${name}-${randomUUID()}`;
+      const input: AgentCheckInput = { environment: name, taskQueue, script: AGENT_CHECK_SCRIPT, scheduleToStartSeconds: SCHEDULE_TO_START_SECONDS, timeoutSeconds: SCRIPT_TIMEOUT_SECONDS };
+      await writeAudit(db, { actor: actor.name, action: 'environment.check', entityType: 'environment', entityId: name, after: { workflowId, taskQueue, script: AGENT_CHECK_SCRIPT }, team: env.team });
+      let check: AgentCheckResult;
+      try {
+        check = await withTimeout(
+          deps.temporal.workflow.execute(WORKFLOW_TYPES.agentCheck, {
+            workflowId,
+            taskQueue: deps.taskQueue,
+            args: [input],
+            workflowExecutionTimeout: `${SCHEDULE_TO_START_SECONDS + SCRIPT_TIMEOUT_SECONDS + 60} seconds`,
+          }) as Promise<AgentCheckResult>,
+          (SCHEDULE_TO_START_SECONDS + SCRIPT_TIMEOUT_SECONDS + 30) * 1000,
+        );
+      } catch (err) {
+        deps.logger.warn({ err: { message: (err as Error).message }, environment: name }, 'agent check failed to run');
+        throw new UnavailableError(`the check could not run: ${(err as Error).message.split('\n')[0]}`);
+      }
+      return { environment: name, taskQueue, healthy: check.healthy, agent, check };
+    },
+  };
+}

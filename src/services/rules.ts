@@ -1,0 +1,236 @@
+// Rules: validation against the operator's secret policy, versioning with optimistic concurrency (stale
+// checks), soft delete, rollback, the circuit breaker reset and rule tests. Every change is one
+// transaction with its audit entry.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database, Incident, RuleRow } from '../db/database.js';
+import { findIncident } from '../db/repositories/incidents.js';
+import { writeAudit } from '../db/repositories/audit.js';
+import type { Db } from '../db/repositories/db.js';
+import { inTransaction } from '../db/repositories/transactions.js';
+import { latestIncidentEvent } from '../db/repositories/incident-reads.js';
+import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion, type RuleListFilter } from '../db/repositories/rules.js';
+import type { ExtractorsConfig } from '../domain/extract.js';
+import { canonicalJson, diffJson } from '../domain/json-diff.js';
+import { commandActionPaths, parseRuleInput, ruleSecretRefs, type Rule, type RuleInput } from '../domain/rules/index.js';
+import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../domain/rules/test-rule.js';
+import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
+import { hasScope, type Actor } from './actor.js';
+import { ConflictError, ForbiddenError, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
+import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
+
+export interface RuleServiceDeps {
+  db: Kysely<Database>;
+  secrets: SecretRefPolicy;
+  extractors?: ExtractorsConfig | undefined;
+}
+
+export interface RuleTestInput {
+  payload?: unknown;
+  incidentId?: string | undefined;
+  alerts?: unknown[] | undefined;
+  environment?: Record<string, unknown> | undefined;
+  eventType?: string | undefined;
+  now?: string | undefined;
+}
+
+/** Secret references of a rule that the operator's policy does not allow (SECRET_REF_ENV_PREFIXES, SECRET_REF_DIRS). */
+export function secretRefIssues(rule: RuleInput, secrets: SecretRefPolicy): FieldError[] {
+  return ruleSecretRefs(rule).flatMap(({ path, ref }) => {
+    const reason = secretRefOutsidePolicy(ref, secrets);
+    return reason ? [{ path, message: reason }] : [];
+  });
+}
+
+/**
+ * Arbitrary shell (`script.ssh` with `command`) is an admin capability: a rule holding one can be
+ * created, replaced or rolled back to only by an admin (403 naming each such action otherwise).
+ */
+function requireAdminForCommands(actor: Actor, rule: RuleInput, verb: string): void {
+  const paths = commandActionPaths(rule);
+  if (paths.length === 0 || hasScope(actor.scopes, 'admin')) return;
+  throw new ForbiddenError(`${verb} a rule with a shell command (script.ssh "command") needs the "admin" scope`, {
+    errors: paths.map((path) => ({ path, message: 'arbitrary shell on a management VM: only an admin token may save it; use a script from the allow-listed scripts directory instead' })),
+  });
+}
+
+function staleCheck(row: RuleRow, expected: number | undefined): void {
+  if (expected === undefined) {
+    throw new PreconditionRequiredError(`send If-Match: "${row.version}" (or "version" in the body) to replace this rule`, { currentVersion: row.version });
+  }
+  if (expected !== row.version) {
+    throw new ConflictError(`the rule is at version ${row.version}, not ${expected}; fetch it again and reapply your change`, { currentVersion: row.version });
+  }
+}
+
+async function nameTaken(db: Db, name: string, exceptId?: string): Promise<void> {
+  const other = await findLiveRuleByName(db, name);
+  if (other && other.id !== exceptId) throw new ConflictError(`a rule named "${name}" already exists`, { ruleId: other.id, errors: [{ path: 'name', message: 'already used by another rule' }] });
+}
+
+async function mustFind(db: Db, id: string, opts: { includeDeleted?: boolean; forUpdate?: boolean } = {}): Promise<RuleRow> {
+  const row = await findRule(db, id, opts);
+  if (!row) throw new NotFoundError(`rule ${id} is not known`);
+  return row;
+}
+
+/** The rule, when `actor` may read it (another team's answers the 404 of an unknown id). */
+async function mustRead(db: Db, actor: Actor, id: string, opts: { includeDeleted?: boolean } = {}): Promise<RuleRow> {
+  const row = await mustFind(db, id, opts);
+  requireTeam(actor, 'viewer', row.team, `rule ${id}`);
+  return row;
+}
+
+/** The rule locked for a change `actor` may make (editor of its team, 403 otherwise). */
+async function mustChange(db: Db, actor: Actor, id: string): Promise<RuleRow> {
+  const row = await mustFind(db, id, { forUpdate: true });
+  requireTeam(actor, 'editor', row.team, `rule ${id}`);
+  return row;
+}
+
+/** Splits the team off a parsed rule (the team is a column, not part of the stored definition). */
+const withoutTeam = ({ team, ...definition }: RuleInput): [RuleInput, string | undefined] => [definition as RuleInput, team];
+
+const auditState = (row: RuleRow) => ({ version: row.version, deleted: row.deleted_at !== null, definition: row.definition });
+const breakerState = (r: RuleRow) => ({ state: r.breaker_state, consecutiveFailures: r.consecutive_failures, openedAt: r.breaker_opened_at });
+const isUniqueViolation = (err: unknown) => (err as { code?: string } | null)?.code === '23505';
+const storedRule = (row: RuleRow): Rule => ({ ...(row.definition as RuleInput), id: row.id, version: row.version }) as Rule;
+
+export function ruleService(deps: RuleServiceDeps) {
+  const { db, secrets } = deps;
+
+  /** Runs `fn` in one transaction; a concurrent insert of the same name becomes a 409. */
+  async function change<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    try {
+      return await inTransaction(db, fn);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError('a rule with this name already exists', { errors: [{ path: 'name', message: 'already used by another rule' }] });
+      throw err;
+    }
+  }
+
+  /** A rule body checked by the domain schema and the secret policy (400 naming each field otherwise). */
+  function validate(body: unknown): RuleInput {
+    const parsed = parseRuleInput(body);
+    if (!parsed.ok) throw new ValidationError('the rule is not valid', parsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })));
+    const outside = secretRefIssues(parsed.value, secrets);
+    if (outside.length > 0) throw new ValidationError('the rule is not valid', outside);
+    return parsed.value;
+  }
+
+  async function runTest(rule: Rule, input: RuleTestInput): Promise<RuleTestResult> {
+    const now = input.now ? new Date(input.now) : new Date();
+    if (input.payload !== undefined) {
+      try {
+        return testRuleWithPayload(rule, { payload: input.payload, alerts: input.alerts, environment: input.environment, eventType: input.eventType, now, extractors: deps.extractors });
+      } catch (err) {
+        throw err instanceof PayloadError ? new ValidationError(err.message, err.errors) : err;
+      }
+    }
+    const incident = await findIncident(db, input.incidentId!);
+    if (!incident) throw new NotFoundError(`incident ${input.incidentId} is not known`);
+    const latest = await latestIncidentEvent(db, incident.id);
+    const event = (latest?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
+    const stored: Incident = { ...incident, alerts: input.alerts ?? incident.alerts, environment: { ...incident.environment, ...(input.environment ?? {}) } };
+    return testRuleWithIncident(rule, stored, event, input.eventType ?? latest?.event_type ?? 'incident.triggered', now);
+  }
+
+  return {
+    validate,
+    /** The rules of the teams `actor` may read. */
+    list: (actor: Actor, filter: Omit<RuleListFilter, 'teams'>) => listRules(db, { ...filter, teams: visibleTeams(actor) }),
+    get: (actor: Actor, id: string, opts: { includeDeleted?: boolean } = {}) => mustRead(db, actor, id, opts),
+
+    async create(actor: Actor, body: unknown): Promise<RuleRow> {
+      const [definition, requested] = withoutTeam(validate(body));
+      const team = await teamForCreate(db, actor, requested, 'the rule');
+      requireAdminForCommands(actor, definition, 'creating');
+      return change(async (trx) => {
+        await nameTaken(trx, definition.name);
+        const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor: actor.name, change: 'create', at: new Date(), team });
+        await writeAudit(trx, { actor: actor.name, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created), team });
+        return created;
+      });
+    },
+
+    /** Replaces a rule at version `expected` (428 without one, 409 when stale); an identical body changes nothing. */
+    async update(actor: Actor, id: string, body: unknown, expected: number | undefined): Promise<RuleRow> {
+      const [definition, requested] = withoutTeam(validate(body));
+      requireAdminForCommands(actor, definition, 'saving');
+      return change(async (trx) => {
+        const current = await mustFind(trx, id, { forUpdate: true });
+        const team = await teamForChange(trx, actor, current.team, requested, `rule ${id}`);
+        staleCheck(current, expected);
+        if (canonicalJson(current.definition) === canonicalJson(definition) && team === current.team) return current;
+        if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
+        const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor: actor.name, at: new Date(), team });
+        await writeAudit(trx, { actor: actor.name, action: 'rule.update', entityType: 'rule', entityId: id, before: { ...auditState(current), team: current.team }, after: { ...auditState(next), team }, team });
+        return next;
+      });
+    },
+
+    async remove(actor: Actor, id: string, expected: number | undefined): Promise<RuleRow> {
+      return change(async (trx) => {
+        const current = await mustChange(trx, actor, id);
+        if (expected !== undefined) staleCheck(current, expected);
+        const at = new Date();
+        const next = await writeRuleVersion(trx, current, { name: current.name, definition: current.definition, enabled: current.enabled, change: 'delete', actor: actor.name, at, deletedAt: at });
+        await writeAudit(trx, { actor: actor.name, action: 'rule.delete', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next), team: current.team });
+        return next;
+      });
+    },
+
+    async versions(actor: Actor, id: string) {
+      const rule = await mustRead(db, actor, id, { includeDeleted: true });
+      return { rule, versions: await listRuleVersions(db, id) };
+    },
+
+    async diff(actor: Actor, id: string, from: number, toVersion: number | undefined) {
+      const rule = await mustRead(db, actor, id, { includeDeleted: true });
+      const to = toVersion ?? rule.version;
+      const [a, b] = await Promise.all([findRuleVersion(db, id, from), findRuleVersion(db, id, to)]);
+      const missing = [!a && `version ${from} does not exist`, !b && `version ${to} does not exist`].filter(Boolean);
+      if (missing.length > 0 || !a || !b) throw new NotFoundError(`rule ${id}: ${missing.join('; ')}`);
+      return { from, to, changes: diffJson(a.definition, b.definition) };
+    },
+
+    async rollback(actor: Actor, id: string, version: number, expected: number | undefined): Promise<RuleRow> {
+      return change(async (trx) => {
+        const current = await mustChange(trx, actor, id);
+        if (expected !== undefined) staleCheck(current, expected);
+        const old = await findRuleVersion(trx, id, version);
+        if (!old) throw new NotFoundError(`rule ${id} has no version ${version}`);
+        const reparsed = parseRuleInput(old.definition);
+        if (!reparsed.ok) throw new ConflictError(`version ${version} is no longer a valid rule`, { errors: reparsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })) });
+        const definition = reparsed.value;
+        const outside = secretRefIssues(definition, secrets);
+        if (outside.length > 0) throw new ConflictError(`version ${version} names secrets outside the allowed prefixes or directories`, { errors: outside });
+        requireAdminForCommands(actor, definition, 'rolling back to');
+        if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
+        const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'rollback', actor: actor.name, at: new Date() });
+        await writeAudit(trx, { actor: actor.name, action: 'rule.rollback', entityType: 'rule', entityId: id, before: auditState(current), after: { ...auditState(next), rolledBackTo: version }, team: current.team });
+        return next;
+      });
+    },
+
+    async resetBreaker(actor: Actor, id: string): Promise<RuleRow> {
+      return inTransaction(db, async (trx) => {
+        const current = await mustChange(trx, actor, id);
+        const next = await resetBreaker(trx, id, new Date());
+        if (!next) throw new NotFoundError(`rule ${id} is not known`);
+        await writeAudit(trx, { actor: actor.name, action: 'rule.reset-breaker', entityType: 'rule', entityId: id, before: breakerState(current), after: breakerState(next), team: current.team });
+        return next;
+      });
+    },
+
+    /** Tests a stored rule (nothing runs). */
+    async testStored(actor: Actor, id: string, input: RuleTestInput): Promise<RuleTestResult> {
+      return runTest(storedRule(await mustRead(db, actor, id)), input);
+    },
+
+    /** Tests an unsaved rule body, already checked by the request schema (nothing runs). */
+    testUnsaved: (rule: RuleInput, input: RuleTestInput) => runTest({ ...rule, id: 'unsaved', version: 0 } as Rule, input),
+  };
+}
+
+export type RuleService = ReturnType<typeof ruleService>;

@@ -1,0 +1,116 @@
+// API tokens: issued with an expiry (shown once, stored hashed), listed, revoked; and the bearer check.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { ApiToken, Database } from '../db/database.js';
+import { writeAudit } from '../db/repositories/audit.js';
+import { findTeam, insertMemberships, listAllMemberships, tokenMemberships } from '../db/repositories/teams.js';
+import { inTransaction } from '../db/repositories/transactions.js';
+import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
+import { findLiveTokenByHash, findToken, insertToken, listTokens, revokeToken, touchToken } from '../db/repositories/tokens.js';
+import type { Actor, Scope } from './actor.js';
+import { NotFoundError, ValidationError } from './errors.js';
+
+export const TOKEN_PREFIX = 'shk_';
+
+/** Every issued token expires: by default after 90 days, never later than a year. */
+export const DEFAULT_TOKEN_DAYS = 90;
+export const MAX_TOKEN_DAYS = 366;
+const MIN_TOKEN_MS = 60_000;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/** A new secret: 32 random bytes, base64url, with a recognisable prefix (secret scanners). */
+export const newTokenValue = () => `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+
+/** The expiry of a token created at `now`, or a 400 naming the field when it is out of bounds. */
+export function tokenExpiry(body: { expiresIn?: string | undefined; expiresAt?: string | undefined }, now: Date): Date {
+  const max = now.getTime() + MAX_TOKEN_DAYS * UNIT_MS.d;
+  let at: number;
+  let field: string;
+  if (body.expiresAt !== undefined) {
+    at = Date.parse(body.expiresAt);
+    field = 'expiresAt';
+  } else if (body.expiresIn !== undefined) {
+    at = now.getTime() + Number(body.expiresIn.slice(0, -1)) * UNIT_MS[body.expiresIn.slice(-1) as keyof typeof UNIT_MS];
+    field = 'expiresIn';
+  } else {
+    return new Date(now.getTime() + DEFAULT_TOKEN_DAYS * UNIT_MS.d);
+  }
+  if (at - now.getTime() < MIN_TOKEN_MS) throw new ValidationError('the token would expire at once', [{ path: field, message: 'must be at least one minute from now' }]);
+  if (at > max) throw new ValidationError(`tokens live at most ${MAX_TOKEN_DAYS} days`, [{ path: field, message: `must be at most ${MAX_TOKEN_DAYS} days from now` }]);
+  return new Date(at);
+}
+
+export interface TokenRequest {
+  name: string;
+  /** Optional with `teams` (then the scope the roles need). */
+  scopes?: Scope[] | undefined;
+  /** Team roles as team:role (validated by the request schema). */
+  teams?: string[] | undefined;
+  expiresIn?: string | undefined;
+  expiresAt?: string | undefined;
+}
+
+export function tokenService(deps: { db: Kysely<Database> }) {
+  const { db } = deps;
+  return {
+    /** A new token: its row and its value (the only time the value exists outside the caller). */
+    async issue(actor: Actor, req: TokenRequest): Promise<{ row: ApiToken; token: string; teams: TeamMembership[] }> {
+      const expiresAt = tokenExpiry(req, new Date());
+      const memberships = uniqueMemberships(req.teams ?? []);
+      const scopes = req.scopes ?? [gateScope(memberships) ?? 'read'];
+      const token = newTokenValue();
+      const row = await inTransaction(db, async (trx) => {
+        for (const [i, m] of memberships.entries()) {
+          if (!(await findTeam(trx, m.team))) throw new ValidationError(`team ${m.team} does not exist`, [{ path: `teams.${i}`, message: `no team named "${m.team}"` }]);
+        }
+        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt });
+        await insertMemberships(trx, created.id, memberships, actor.name);
+        const teams = memberships.map((m) => `${m.team}:${m.role}`);
+        await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at } });
+        return created;
+      });
+      return { row, token, teams: memberships };
+    },
+
+    /** Every token with its team roles. */
+    async list(): Promise<{ row: ApiToken; teams: TeamMembership[] }[]> {
+      const [rows, all] = await Promise.all([listTokens(db), listAllMemberships(db)]);
+      return rows.map((row) => ({ row, teams: all.filter((m) => m.token_id === row.id).map(({ team, role }) => ({ team, role })) }));
+    },
+
+    /** A token's team roles. */
+    teamsOf: (tokenId: string): Promise<TeamMembership[]> => tokenMemberships(db, tokenId),
+
+    /** Revokes a token; revoking a revoked one changes nothing. */
+    async revoke(actor: Actor, id: string): Promise<ApiToken> {
+      return inTransaction(db, async (trx) => {
+        const current = await findToken(trx, id, { forUpdate: true });
+        if (!current) throw new NotFoundError(`token ${id} is not known`);
+        if (current.revoked_at) return current;
+        const revoked = await revokeToken(trx, id);
+        await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: id, before: { name: current.name, scopes: current.scopes }, after: { revokedAt: revoked.revoked_at } });
+        return revoked;
+      });
+    },
+  };
+}
+
+/** The actor of a live issued token, or undefined; its last use is recorded at most once a minute. */
+export async function authenticateToken(db: Kysely<Database>, token: string): Promise<Actor | undefined> {
+  const row = await findLiveTokenByHash(db, hashToken(token));
+  if (!row) return undefined;
+  if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await touchToken(db, row.id);
+  return { name: `token:${row.name}`, scopes: row.scopes, teams: await tokenMemberships(db, row.id) };
+}
+
+/** `team:role` strings (already validated by the request schema), each once. */
+function uniqueMemberships(teams: readonly string[]): TeamMembership[] {
+  const seen = new Map<string, TeamMembership>();
+  for (const t of teams) {
+    const m = parseMembership(t);
+    if (!('error' in m)) seen.set(`${m.team}:${m.role}`, m);
+  }
+  return [...seen.values()];
+}
