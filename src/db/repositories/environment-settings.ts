@@ -1,14 +1,9 @@
-// What the worker reads of registered environments: maintenance windows and the agent's task queue (for
-// planning), the management VM (for jobs), and which environments a job targets.
+// What the worker reads of registered environments: maintenance windows, team and the agent's task queue
+// (for planning), the management VM (for jobs), and which of its team's environments a job targets.
 import { sql } from 'kysely';
 import type { EnvironmentSsh } from '../database.js';
 import type { TimeWindow } from '../../domain/rules/time-window.js';
 import type { Db } from './db.js';
-
-/** The environment's maintenance windows; none when it is not registered. */
-export async function environmentWindows(db: Db, name: string): Promise<TimeWindow[]> {
-  return (await environmentPlanning(db, name))?.windows ?? [];
-}
 
 /** What planning reads of a registered environment: its maintenance windows and its team; undefined when not registered. */
 export async function environmentPlanning(db: Db, name: string): Promise<{ windows: TimeWindow[]; team: string } | undefined> {
