@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
+import { safeLink } from '../src/domain/agent-result.js';
 import type { Logger } from '../src/logger.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
 
@@ -156,7 +157,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
         status: outcome.status,
         exit_code: outcome.exitCode ?? null,
         output_excerpt: excerpt(outcome.outputExcerpt),
-        link: outcome.link ?? null,
+        // Work-item URLs come from the tracker's answer, script links from an agent: kept only when safe.
+        link: safeLink(outcome.link) ?? null,
         error: excerpt(outcome.error, 2000),
         finished_at: new Date(),
       })
@@ -271,7 +273,8 @@ export function summariseRun(plan: MatchPlan, outcomes: ActionOutcome[], cancell
   for (const o of outcomes) {
     const bits = [`${o.actionId} (${o.type}): ${o.status}`];
     if (o.exitCode !== undefined && o.exitCode !== null) bits.push(`exit ${o.exitCode}`);
-    if (o.link) bits.push(o.link);
+    const link = safeLink(o.link);
+    if (link) bits.push(link);
     if (o.error && o.status !== 'succeeded') bits.push(o.error.split('\n')[0]!.slice(0, 200));
     lines.push(`- ${bits.join(' — ')}`);
   }
