@@ -50,6 +50,10 @@ export interface IncidentEvent {
   type: string;
   occurredAt: Instant | null;
   receivedAt: Instant;
+  /** How triage took the event (`accepted`, `ignored` or `rejected`). */
+  disposition?: string;
+  /** Why the event was rejected (a poison event), when it was. */
+  rejectReason?: string;
 }
 
 export interface RuleMatch {
@@ -83,6 +87,8 @@ export interface ActionRun {
   link: string | null;
   error: string | null;
   approval: Approval | null;
+  /** Why the action ran or was skipped (the chaining decision, a gate, a breaker). */
+  reason: string | null;
   startedAt: Instant | null;
   finishedAt: Instant | null;
 }
