@@ -14,12 +14,20 @@ export const LINK_MAX = 2048;
 export const AGENT_TEXT_MAX = 64 * 1024;
 
 // Scheme, then an authority, then anything but whitespace, controls, quotes, angle brackets and backslashes.
-const LINK_PATTERN = /^https?:\/\/([^/?#\s\\]+)([/?#][^\s<>"'`\\\u0000-\u001f\u007f]*)?$/i;
+const LINK_PATTERN = /^https?:\/\/([^/?#\s\\]+)([/?#][^\s<>"'`\\]*)?$/i;
+
+function hasControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
 const HOST_PATTERN = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i;
 
 /** The link when it is a safe http(s) URL, else undefined (the caller drops it). */
 export function safeLink(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value.length === 0 || value.length > LINK_MAX) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > LINK_MAX || hasControl(value)) return undefined;
   const m = LINK_PATTERN.exec(value);
   if (!m) return undefined;
   // `user:pass@host` is refused: a link never carries credentials, and `@` hides the real host from a reader.

@@ -99,7 +99,7 @@ describe('security: a hostile agent result', function () {
     for (const r of body.actionRuns) assert.ok(r.link === null || r.link === GOOD, `${r.actionId}: API link ${String(r.link)}`);
 
     // PagerDuty: the templated note and the run's summary note carry the good link and none of the others.
-    const notes = await eventually(() => {
+    const notes = await eventually(async () => {
       const n = pd.notes(incidentId).map((x) => x.content);
       return n.length >= 2 ? n : undefined;
     }, 60_000, 'the note action and the summary note');
