@@ -150,15 +150,16 @@ export function createActionRunActivities(deps: ActionRunDeps) {
 
   /** The outcome of a claimed action; only its owner writes it. */
   async function recordActionOutcome(input: ActionOutcome & { owner: string }): Promise<ActionOutcome> {
-    const { owner, ...outcome } = input;
+    const { owner, ...given } = input;
+    // Work-item URLs come from the tracker's answer, script links from an agent: kept only when safe.
+    const outcome = { ...given, link: safeLink(given.link) };
     await db
       .updateTable('action_runs')
       .set({
         status: outcome.status,
         exit_code: outcome.exitCode ?? null,
         output_excerpt: excerpt(outcome.outputExcerpt),
-        // Work-item URLs come from the tracker's answer, script links from an agent: kept only when safe.
-        link: safeLink(outcome.link) ?? null,
+        link: outcome.link ?? null,
         error: excerpt(outcome.error, 2000),
         finished_at: new Date(),
       })

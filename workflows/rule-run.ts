@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActionOutcome, MatchPlan, PlannedAction, RuleRunInput, RuleRunResult } from '../src/contracts/index.js';
-import { agentOutcome } from '../src/domain/agent-result.js';
+import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
 import { renderAction } from '../src/domain/template.js';
 import type { Action } from '../src/domain/rules/schema.js';
@@ -133,7 +133,7 @@ async function runAction(run: RuleRun, action: PlannedAction, actionRunId: strin
       status: ok ? 'succeeded' : 'failed',
       exitCode: result.exitCode,
       outputExcerpt: result.outputExcerpt,
-      link: result.link,
+      link: safeLink(result.link),
       error: ok ? undefined : (result.error ?? `exit code ${result.exitCode}`),
     });
   } catch (err) {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
 import { agentTaskQueue } from '../../src/temporal/names.js';
+import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -31,14 +32,28 @@ describe('security: a hostile agent result', function () {
   let pd: PagerDutyPeer;
   let agent: Worker;
   let agentRunning: Promise<void>;
+  /** A tracker that answers like a compromised one: its issue URL is a script. */
+  let tracker: HttpPeer;
   const suffix = randomUUID().slice(0, 6);
   const env = `hostile-${suffix}`;
   const serviceId = `PAR${randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase()}`;
 
   before(async function () {
     pd = await startPagerDutyPeer({ token: PD_TOKEN });
+    tracker = await startHttpPeer([
+      { method: 'POST', path: '/repos/acme/ops/issues', handle: () => ({ status: 201, json: { number: 7, html_url: 'javascript:alert(document.domain)//' } }) },
+      { method: 'GET', path: '/repos/acme/ops/issues', handle: () => ({ status: 200, json: [] }) },
+    ]);
+    process.env.GITHUB_TOKEN = 'gh-agent-results-token';
     stack = await startStack({
-      env: { PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', ACTION_EGRESS_ALLOW: '127.0.0.1/32' },
+      env: {
+        PAGERDUTY_API_URL: pd.url,
+        PAGERDUTY_API_TOKEN: PD_TOKEN,
+        PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
+        ACTION_EGRESS_ALLOW: '127.0.0.1/32',
+        GITHUB_API_URL: tracker.url,
+        GITHUB_TOKEN: 'gh-agent-results-token',
+      },
       extractors: { serviceMap: { [serviceId]: { environment: env } } },
     });
     agent = await Worker.create({
@@ -57,6 +72,8 @@ describe('security: a hostile agent result', function () {
     await agentRunning;
     await stack?.stop();
     await pd?.close();
+    await tracker?.close();
+    delete process.env.GITHUB_TOKEN;
   });
 
   it('keeps only safe http(s) links, everywhere a link is stored or shown, and never gets stuck on wrong types', async function () {
@@ -67,7 +84,8 @@ describe('security: a hostile agent result', function () {
       services: [serviceId],
       actions: [
         ...scripts.map((script, i) => ({ id: ids[i], type: 'script.agent', script, when: 'always' })),
-        { id: 'tell', type: 'pagerduty.note', when: 'always', content: ids.map((id) => `${id}=[{{ results.${id}.link }}]`).join(' ') },
+        { id: 'ticket', type: 'workitem', provider: 'github', repo: 'acme/ops', title: 'hostile tracker', when: 'always' },
+        { id: 'tell', type: 'pagerduty.note', when: 'always', content: [...ids, 'ticket'].map((id) => `${id}=[{{ results.${id}.link }}]`).join(' ') },
       ],
     };
     const created = await stack.api('/api/rules', { method: 'POST', body: JSON.stringify(rule) });
@@ -78,12 +96,16 @@ describe('security: a hostile agent result', function () {
 
     const runs = await eventually(async () => {
       const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', incidentId).orderBy('action_index').execute();
-      return r.length === ids.length + 1 && r.every((x) => x.finished_at) ? r : undefined;
+      return r.length === ids.length + 2 && r.every((x) => x.finished_at) ? r : undefined;
     }, 120_000, 'every action finished');
     const byId = new Map(runs.map((r) => [r.action_id, r]));
 
     // Postgres: only the good link is stored.
     for (const id of ids) assert.equal(byId.get(id)!.link, id === 'good' ? GOOD : null, `${id}: stored link`);
+    // The tracker's script URL is dropped the same way; the ticket itself was opened.
+    assert.equal(byId.get('ticket')!.status, 'succeeded');
+    assert.equal(byId.get('ticket')!.link, null);
+    assert.equal(tracker.requests.filter((r) => r.method === 'POST').length, 1);
     // The wrong types became a failed run that says why, not a run stuck retrying its record.
     const garbage = byId.get('garbage')!;
     assert.equal(garbage.status, 'failed');
@@ -108,5 +130,7 @@ describe('security: a hostile agent result', function () {
     assert.ok(all.split(GOOD).length - 1 >= 2, 'the summary note lists the good link too');
     for (const bad of [/javascript:/i, /data:text/, /evil\.example/, /aaaaaaaaaa/, /onerror/, /DROP TABLE/]) assert.doesNotMatch(all, bad);
     assert.match(all, /js=\[\] /, 'a dropped link templates as empty');
+    assert.match(all, /ticket=\[\]/, "the tracker's link too");
+    assert.doesNotMatch(all, /document\.domain/);
   });
 });
