@@ -19,7 +19,9 @@ export const DEFAULT_BREAKER_THRESHOLD = 3;
 
 export function excerpt(s: string | undefined | null, max = EXCERPT): string | null {
   if (!s) return null;
-  return s.length <= max ? s : `${s.slice(0, max)}\n…[${s.length - max} more characters]`;
+  // An error message can quote a peer's answer: NUL would make the row unwritable (Postgres text).
+  const text = s.replaceAll('\0', '\uFFFD');
+  return text.length <= max ? text : `${text.slice(0, max)}\n…[${text.length - max} more characters]`;
 }
 
 /** The columns every action run row starts with; the id doubles as its idempotency key. */

@@ -44,9 +44,11 @@ export interface AgentScriptOutcome {
   durationMs?: number;
 }
 
+/** At most `max` characters, NUL shown as U+FFFD (Postgres text and jsonb cannot hold it). */
 function boundedText(value: unknown, max: number): string | undefined {
   if (typeof value !== 'string') return undefined;
-  return value.length <= max ? value : `${value.slice(0, max)}\n…[${value.length - max} more characters]`;
+  const text = value.replaceAll('\0', '\uFFFD');
+  return text.length <= max ? text : `${text.slice(0, max)}\n…[${text.length - max} more characters]`;
 }
 
 /**

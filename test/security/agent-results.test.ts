@@ -21,6 +21,9 @@ const ANSWERS: Record<string, unknown> = {
   'creds.sh': { exitCode: 0, outputExcerpt: 'ok', link: 'https://ci.example.com@evil.example/login' },
   'quote.sh': { exitCode: 0, outputExcerpt: 'ok', link: 'https://ci.example.com/"><img src=x onerror=alert(1)>' },
   'good.sh': { exitCode: 0, outputExcerpt: 'ok', link: GOOD },
+  // Postgres text and jsonb cannot hold NUL: before, the record failed and retried for ever, and so did
+  // the claim of every later action templating this output.
+  'nul.sh': { exitCode: 3, outputExcerpt: 'before\u0000after', error: 'bad\u0000error' },
   // Wrong types everywhere: before, the record activity failed on them and retried for ever.
   'garbage.sh': { exitCode: '0; DROP TABLE action_runs', outputExcerpt: { nested: { deep: true } }, error: ['x'], link: 42 },
 };
@@ -85,7 +88,7 @@ describe('security: a hostile agent result', function () {
       actions: [
         ...scripts.map((script, i) => ({ id: ids[i], type: 'script.agent', script, when: 'always' })),
         { id: 'ticket', type: 'workitem', provider: 'github', repo: 'acme/ops', title: 'hostile tracker', when: 'always' },
-        { id: 'tell', type: 'pagerduty.note', when: 'always', content: [...ids, 'ticket'].map((id) => `${id}=[{{ results.${id}.link }}]`).join(' ') },
+        { id: 'tell', type: 'pagerduty.note', when: 'always', content: `${[...ids, 'ticket'].map((id) => `${id}=[{{ results.${id}.link }}]`).join(' ')} nul=[{{ results.nul.outputExcerpt }}]` },
       ],
     };
     const created = await stack.api('/api/rules', { method: 'POST', body: JSON.stringify(rule) });
@@ -113,6 +116,11 @@ describe('security: a hostile agent result', function () {
     assert.equal(garbage.output_excerpt, null);
     assert.match(garbage.error ?? '', /no exit code/);
     assert.equal(byId.get('tell')!.status, 'succeeded');
+    const nul = byId.get('nul')!;
+    assert.equal(nul.status, 'failed');
+    assert.equal(nul.exit_code, 3);
+    assert.equal(nul.output_excerpt, 'before\uFFFDafter');
+    assert.equal(nul.error, 'bad\uFFFDerror');
 
     // The API.
     const res = await stack.api(`/api/incidents/${incidentId}`);
@@ -132,5 +140,6 @@ describe('security: a hostile agent result', function () {
     assert.match(all, /js=\[\] /, 'a dropped link templates as empty');
     assert.match(all, /ticket=\[\]/, "the tracker's link too");
     assert.doesNotMatch(all, /document\.domain/);
+    assert.ok(all.includes('nul=[before\uFFFDafter]'), 'the output with NUL reached the next action, as U+FFFD');
   });
 });
