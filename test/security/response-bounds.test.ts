@@ -11,6 +11,7 @@ import { HttpCallError } from '../../src/executors/errors.js';
 import { httpRequest } from '../../src/executors/http.js';
 import { sendSlack, sendWebhook } from '../../src/executors/notify.js';
 import { createGitHubProvider } from '../../src/executors/work-items.js';
+import { createPagerDutyClient, PagerDutyApiError } from '../../src/pagerduty/rest-client.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 'a');
 const ENDLESS = 160 * 1024 * 1024;
@@ -91,6 +92,13 @@ describe('security: answers of peers are read only up to a limit', function () {
     const gh = createGitHubProvider({ apiUrl: f.url, owner: 'o', repo: 'r', tokenRef: 'env:T' }, { env: { T: 't' }, fetch: globalThis.fetch });
     await assert.rejects(gh.findByIdempotencyKey('k'), (err: Error) => err instanceof HttpCallError && !err.retryable && /larger than \d+ bytes/.test(err.message));
     assert.ok((await f.sent()) < SLACK + 16 * 1024 * 1024, `the peer sent ${await f.sent()} bytes`);
+  });
+
+  it('PagerDuty answering an endless page is a permanent error after 8 MiB', async function () {
+    const f = await flood(200);
+    const client = createPagerDutyClient({ baseUrl: f.url, token: 't', fromEmail: 'a@example.com' });
+    await assert.rejects(client.getIncident('Q1'), (err: Error) => err instanceof PagerDutyApiError && !err.retryable && /larger than 8388608 bytes/.test(err.message));
+    assert.ok((await f.sent()) < SLACK + 8 * 1024 * 1024, `the peer sent ${await f.sent()} bytes`);
   });
 
   it('a body cut off after the status line is a retryable error naming the call, not a crash', async function () {
