@@ -10,7 +10,9 @@
  * - rendered strings are never handed to a shell by this service: script `args` become the argv of the
  *   script (one element each, no word splitting, no `$(...)` expansion) and `environment` values become
  *   environment variables. A title like `$(rm -rf /)` therefore reaches the script as that literal text.
- *   `script`/`command`, URLs, recipients, ids and secret references are never templated.
+ *   `script`/`command`, URLs, recipients, ids and secret references are never templated;
+ * - a `notify.webhook` body that starts with `{` or `[` is JSON: values are escaped for a JSON string, so
+ *   they cannot add fields or end the document ({@link renderJsonTemplate}).
  *
  * Pure: no I/O, safe inside Temporal workflow code.
  */
@@ -100,6 +102,52 @@ export function renderTemplate(tpl: string, ctx: TemplateContext): string {
 }
 
 /**
+ * Renders a JSON template (a webhook body starting with `{` or `[`) so that values stay values: inside a
+ * JSON string (`"t": "{{ incident.title }}"`) a value is escaped for a string (`"`, `\`, controls);
+ * outside one (`"n": {{ incident.number }}`) it is inserted as a JSON value (strings quoted, objects as
+ * JSON, missing as null). An incident title such as `x", "approved": true, "y": "` therefore stays one
+ * string instead of adding fields to what the receiver parses.
+ */
+export function renderJsonTemplate(tpl: string, ctx: TemplateContext): string {
+  if (!tpl.includes('{{')) return tpl;
+  let out = '';
+  let inString = false;
+  let last = 0;
+  const scan = (literal: string) => {
+    for (let i = 0; i < literal.length; i++) {
+      const ch = literal[i];
+      if (inString && ch === '\\') i++;
+      else if (ch === '"') inString = !inString;
+    }
+  };
+  for (const m of tpl.matchAll(new RegExp(PLACEHOLDER.source, 'g'))) {
+    const literal = tpl.slice(last, m.index);
+    scan(literal);
+    out += literal;
+    last = m.index + m[0].length;
+    const segments = parsePath(m[1]!);
+    if (segments === null) {
+      out += m[0];
+      continue;
+    }
+    const value = getPath(ctx, segments);
+    const text = stringify(value);
+    if (inString) out += JSON.stringify(text).slice(1, -1);
+    else if (value === undefined || value === null) out += 'null';
+    else if (typeof value === 'number' || typeof value === 'boolean') out += String(value);
+    else if (typeof value === 'string') out += JSON.stringify(text);
+    else out += text.length === 0 ? 'null' : text;
+  }
+  return out + tpl.slice(last);
+}
+
+/** Whether a webhook body template is meant as JSON (then its values are JSON-escaped). */
+function looksLikeJson(tpl: string): boolean {
+  const t = tpl.trimStart();
+  return t.startsWith('{') || t.startsWith('[');
+}
+
+/**
  * Parameters of each action type that are templated. Everything else (script names, commands, URLs,
  * recipients, ids, secret references, numeric settings) is used verbatim.
  */
@@ -133,7 +181,9 @@ export function renderAction<A extends Action>(action: A, ctx: TemplateContext):
   const fields: readonly string[] = TEMPLATED_FIELDS[action.type];
   const out: Record<string, unknown> = { ...action };
   for (const field of fields) {
-    if (out[field] !== undefined) out[field] = renderValue(out[field], ctx);
+    if (out[field] === undefined) continue;
+    const body = action.type === 'notify.webhook' && field === 'body' && typeof out[field] === 'string' ? (out[field] as string) : undefined;
+    out[field] = body !== undefined && looksLikeJson(body) ? renderJsonTemplate(body, ctx) : renderValue(out[field], ctx);
   }
   return out as A;
 }
