@@ -12,7 +12,8 @@
  *   environment variables. A title like `$(rm -rf /)` therefore reaches the script as that literal text.
  *   `script`/`command`, URLs, recipients, ids and secret references are never templated;
  * - a `notify.webhook` body that starts with `{` or `[` is JSON: values are escaped for a JSON string, so
- *   they cannot add fields or end the document ({@link renderJsonTemplate}).
+ *   they cannot add fields or end the document ({@link renderJsonTemplate});
+ * - in a Slack text, values have `&`, `<`, `>` escaped, so they cannot mention or link ({@link slackEscape}).
  *
  * Pure: no I/O, safe inside Temporal workflow code.
  */
@@ -92,13 +93,23 @@ function stringify(value: unknown): string {
  * Replaces every `{{ path }}` with the value at `path` in `ctx`. Missing values render as ''. A
  * placeholder that is not a plain path is left untouched (validation rejects those up front).
  */
-export function renderTemplate(tpl: string, ctx: TemplateContext): string {
+export function renderTemplate(tpl: string, ctx: TemplateContext, escape?: (value: string) => string): string {
   if (!tpl.includes('{{')) return tpl;
   return tpl.replace(PLACEHOLDER, (whole: string, path: string) => {
     const segments = parsePath(path);
     if (segments === null) return whole;
-    return stringify(getPath(ctx, segments));
+    const text = stringify(getPath(ctx, segments));
+    return escape ? escape(text) : text;
   });
+}
+
+/**
+ * A value made inert for Slack's message formatting: Slack reads `<!channel>`, `<@U123>` and
+ * `<https://x|label>` as mentions and links and asks for `&`, `<` and `>` to be escaped. Only the
+ * values are escaped: the rule's own text may still mention or link on purpose.
+ */
+export function slackEscape(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
 /**
@@ -183,7 +194,9 @@ export function renderAction<A extends Action>(action: A, ctx: TemplateContext):
   for (const field of fields) {
     if (out[field] === undefined) continue;
     const body = action.type === 'notify.webhook' && field === 'body' && typeof out[field] === 'string' ? (out[field] as string) : undefined;
-    out[field] = body !== undefined && looksLikeJson(body) ? renderJsonTemplate(body, ctx) : renderValue(out[field], ctx);
+    if (body !== undefined && looksLikeJson(body)) out[field] = renderJsonTemplate(body, ctx);
+    else if (action.type === 'notify.slack' && typeof out[field] === 'string') out[field] = renderTemplate(out[field] as string, ctx, slackEscape);
+    else out[field] = renderValue(out[field], ctx);
   }
   return out as A;
 }

@@ -36,3 +36,11 @@ describe('webhook bodies that are JSON: values stay values', () => {
     assert.equal(webhook('Title: {{ incident.title }}').body, `Title: ${hostile}`);
   });
 });
+
+describe('Slack texts: values cannot mention or link', () => {
+  it('escapes &, < and > in values, not in the rule text', () => {
+    const c = { ...ctx, incident: { ...ctx.incident, title: '<!channel> approve at <https://evil.example|the runbook> & more' } };
+    const slack = renderAction(actionSchema.parse({ type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_HOOK', text: '<!here> {{ incident.title }}' }) as Action, c) as { text: string };
+    assert.equal(slack.text, '<!here> &lt;!channel&gt; approve at &lt;https://evil.example|the runbook&gt; &amp; more');
+  });
+});
