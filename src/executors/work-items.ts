@@ -1,3 +1,5 @@
+// Work-item providers (IBM EWM/RTC, Jira, GitHub) behind one interface. Over 400 lines on purpose: the
+// three share the helpers below and are read side by side; EWM project-area discovery is the largest part.
 import { createHash } from 'node:crypto';
 import { WorkItemError } from './errors.js';
 import { basicAuth, httpRequest, parseJson, type FetchLike } from './http.js';
