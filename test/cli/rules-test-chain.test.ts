@@ -96,3 +96,20 @@ describe('selfheal rules test: the chaining explanation', function () {
     assert.match(bad.stderr, /--fail nope: the rule has no action with that id \(it has fix, escalate, resolve, note\)/);
   });
 });
+
+describe('selfheal rules test: a payload that is not JSON', function () {
+  this.timeout(60_000);
+  it('says where it stops being JSON without quoting the file', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-json-'));
+    try {
+      await writeFile(path.join(dir, 'rule.yaml'), rule);
+      await writeFile(path.join(dir, 'payload.json'), 'aws_secret_access_key=AKIAEXAMPLESECRET1234\n');
+      const r = await selfheal(['rules', 'test', '-f', path.join(dir, 'rule.yaml'), '--payload', path.join(dir, 'payload.json')]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /payload .*payload\.json is not valid JSON/);
+      assert.doesNotMatch(r.stderr, /aws_secret|AKIA/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -77,10 +77,18 @@ async function attachBacktests(api: ApiClient, applied: Step[], backtests: RuleB
 }
 
 function readJsonFile(file: string, what: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     throw usageError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    // V8's message quotes the start of the text; the file may not be what it claims (a CI secret): say where only.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw usageError(`${what} ${file} is not valid JSON${at ? ` (at character ${at})` : ''}`);
   }
 }
 
