@@ -1,7 +1,7 @@
 // Work-item providers (IBM EWM/RTC, Jira, GitHub) behind one interface. Over 400 lines on purpose: the
 // three share the helpers below and are read side by side; EWM project-area discovery is the largest part.
 import { createHash } from 'node:crypto';
-import { WorkItemError } from './errors.js';
+import { HttpCallError, WorkItemError } from './errors.js';
 import { basicAuth, httpRequest, parseJson, type FetchLike } from './http.js';
 import { resolveSecretRef } from './secrets.js';
 
@@ -218,6 +218,11 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
       throw err;
     }
   };
+  /** A 404/410 from a discovered URL (the project area moved or was archived): discover again next time. */
+  const rediscoverOn = (err: unknown): never => {
+    if (err instanceof HttpCallError && (err.status === 404 || err.status === 410)) discovered = undefined;
+    throw err;
+  };
   const refOf = (item: Record<string, unknown>, location: string | null): WorkItemRef => {
     const url = asString(item['rdf:about']) ?? location ?? undefined;
     if (!url) throw new WorkItemError(`${label}: response has neither rdf:about nor Location`, false);
@@ -244,7 +249,7 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
         ...http(deps, call),
-      });
+      }).catch(rediscoverOn);
       const location = res.headers.get('location');
       const parsed = res.text.trim() === '' ? {} : asRecord(parseJson(res, label), label);
       return refOf(parsed, location);
@@ -254,7 +259,7 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
       const url = new URL((await endpoints(call)).queryCapabilityUrl);
       url.searchParams.set('oslc.where', `dcterms:subject="${tag}"`);
       url.searchParams.set('oslc.select', 'dcterms:identifier');
-      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) });
+      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) }).catch(rediscoverOn);
       const parsed = asRecord(parseJson(res, label), label);
       const results = parsed['oslc:results'] ?? parsed['rdfs:member'];
       if (!Array.isArray(results)) throw new WorkItemError(`${label}: query response without oslc:results`, false);

@@ -85,6 +85,21 @@ describe('executors/work-items', () => {
       );
     });
 
+    it('a project area that moved (404 from its old factory) is discovered again on the next call', async () => {
+      const p = provider('JKE Banking');
+      await createWorkItemOnce(p, input('M:1'));
+      // The area is archived and a new one takes its name.
+      delete ewm.projectAreas._projArea1;
+      ewm.projectAreas._projArea9 = 'JKE Banking';
+      await assert.rejects(p.create(input('M:2')), (err: Error) => err instanceof HttpCallError && err.status === 404);
+      await p.create(input('M:2'));
+      assert.deepEqual(
+        ewm.items.map((i) => i.projectArea),
+        ['_projArea1', '_projArea9'],
+      );
+      assert.equal(ewm.requests.filter((r) => r.path.endsWith('/catalog')).length, 2);
+    });
+
     it('an unknown project area is a permanent error and nothing is created', async () => {
       await assert.rejects(provider('Nope').create(input('k')), (err: Error) => err instanceof WorkItemError && !err.retryable && /no project area named "Nope"/.test(err.message));
       assert.equal(ewm.requests.filter((r) => r.method === 'POST').length, 0);
