@@ -150,8 +150,7 @@ export const envSchema = z.object({
   JIRA_ISSUE_TYPE: optionalString.transform((v) => v ?? 'Task'),
   GITHUB_API_URL: url('https://api.github.com'),
   GITHUB_TOKEN: optionalString,
-  EWM_CREATION_FACTORY_URL: url(),
-  EWM_QUERY_URL: url(),
+  EWM_CATALOG_URL: url(),
   EWM_USERNAME: optionalString,
   EWM_PASSWORD: optionalString,
   // ---- single sign-on for the dashboard (OpenID Connect); off while OIDC_ISSUER_URL is unset ----
@@ -261,7 +260,7 @@ export interface Config {
   /** Work-item trackers. Tokens stay in the environment; only whether they are set is kept here. */
   jira: { baseUrl: string | undefined; email: string | undefined; tokenSet: boolean; issueType: string };
   github: { apiUrl: string; tokenSet: boolean };
-  ewm: { creationFactoryUrl: string | undefined; queryUrl: string | undefined; username: string | undefined; passwordSet: boolean };
+  ewm: { catalogUrl: string | undefined; username: string | undefined; passwordSet: boolean };
   /** Dashboard sign-in: OpenID Connect single sign-on (when configured) and server-side sessions. */
   sso: SsoConfig;
   /** Where secret references of rules, jobs and environments may point. */
@@ -399,7 +398,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
     jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
     github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN) },
-    ewm: { creationFactoryUrl: e.EWM_CREATION_FACTORY_URL, queryUrl: e.EWM_QUERY_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
+    ewm: { catalogUrl: e.EWM_CATALOG_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
     sso,
     secretRefs: secretRefPolicyFromEnv({ SECRET_REF_ENV_PREFIXES: e.SECRET_REF_ENV_PREFIXES.join(','), SECRET_REF_DIRS: e.SECRET_REF_DIRS.join(',') }),
     sshScriptsDir: e.SELFHEAL_SSH_SCRIPTS_DIR,

@@ -16,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActionOutcome, MatchPlan, PlannedAction, RuleRunInput, RuleRunResult } from '../src/contracts/index.js';
+import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
 import { renderAction } from '../src/domain/template.js';
 import type { Action } from '../src/domain/rules/schema.js';
@@ -132,7 +133,7 @@ async function runAction(run: RuleRun, action: PlannedAction, actionRunId: strin
       status: ok ? 'succeeded' : 'failed',
       exitCode: result.exitCode,
       outputExcerpt: result.outputExcerpt,
-      link: result.link,
+      link: safeLink(result.link),
       error: ok ? undefined : (result.error ?? `exit code ${result.exitCode}`),
     });
   } catch (err) {
@@ -178,13 +179,15 @@ async function execute(run: RuleRun, action: PlannedAction, actionRunId: string)
   const { plan, incidentId, eventId } = run.input;
   const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
   if (action.type === 'script.agent') {
-    return proxyActivities<Activities>({ ...options, taskQueue: String(action.params.agentTaskQueue ?? ''), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
+    // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
+    const raw: unknown = await proxyActivities<Activities>({ ...options, taskQueue: String(action.params.agentTaskQueue ?? ''), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
       script: String(action.params.script),
       args: (action.params.args as string[] | undefined) ?? [],
       env: (action.params.environment as Record<string, string> | undefined) ?? {},
       timeoutSeconds: action.timeoutSeconds ?? 300,
       context: { incidentId, ruleId: plan.ruleId, actionRunId },
     });
+    return agentOutcome(raw);
   }
   const script = action.type.startsWith('script.');
   return proxyActivities<Activities>({ ...options, ...(script ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) }).executeAction({

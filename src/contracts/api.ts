@@ -84,6 +84,10 @@ export interface IncidentEvent {
   type: string;
   occurredAt: Instant | null;
   receivedAt: Instant;
+  /** How triage took the event (`accepted`, `ignored` or `rejected`). */
+  disposition?: string;
+  /** Why the event was rejected (a poison event), when it was. */
+  rejectReason?: string;
 }
 
 /** A rule's decision on an incident; `Explanation` is src/domain/rules/evaluate.ts's. */
@@ -118,6 +122,8 @@ export interface ActionRun {
   link: string | null;
   error: string | null;
   approval: Approval | null;
+  /** Why the action ran or was skipped (its `when` against the earlier outcomes). */
+  reason: string | null;
   startedAt: Instant | null;
   finishedAt: Instant | null;
 }

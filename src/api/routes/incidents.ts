@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { Incident } from '../../db/database.js';
 import { incidentService } from '../../services/incidents.js';
+import { safeLink } from '../../domain/agent-result.js';
 import { workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
 import { badRequest } from '../problem.js';
@@ -138,7 +139,8 @@ export function incidentRoutes(deps: AppDeps) {
             target: r.target,
             exitCode: r.exit_code,
             outputExcerpt: r.output_excerpt,
-            link: r.link,
+            // Rows written before links were checked may hold anything: shown only when safe now.
+            link: safeLink(r.link) ?? null,
             error: r.error,
             approval: r.approval,
             reason: r.reason,

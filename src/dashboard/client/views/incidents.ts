@@ -55,7 +55,14 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
     items.push({
       at: e.occurredAt ?? e.receivedAt,
       cls: 't-event',
-      node: [h('strong', {}, `PagerDuty ${e.type}`), h('div', { class: 'muted' }, `event ${e.eventId}, received ${when(e.receivedAt)}`)],
+      node: h(
+        'div',
+        { 'data-testid': 'event', 'data-id': e.eventId },
+        h('strong', {}, `PagerDuty ${e.type} `),
+        e.disposition && e.disposition !== 'accepted' ? badge(e.disposition, 'event-disposition') : null,
+        h('div', { class: 'muted' }, `event ${e.eventId}, received ${when(e.receivedAt)}`),
+        e.rejectReason ? h('div', { class: 'error', 'data-testid': 'event-reject-reason' }, `rejected: ${e.rejectReason}`) : null,
+      ),
     });
   }
   for (const m of inc.matches) {
@@ -89,6 +96,7 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
         h('strong', {}, `Action ${r.actionId} (${r.type}) `),
         badge(r.status, 'action-status'),
         r.attempts > 1 ? h('span', { class: 'muted' }, ` ${r.attempts} attempts`) : null,
+        r.reason ? h('div', { 'data-testid': 'action-reason' }, `why: ${r.reason}`) : null,
         r.target ? h('div', { class: 'muted' }, `target ${r.target}`) : null,
         r.exitCode !== null ? h('div', {}, `exit code ${r.exitCode}`) : null,
         r.error ? h('div', { class: 'error' }, r.error) : null,
