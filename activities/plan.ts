@@ -5,7 +5,10 @@ import { buildContext } from '../src/domain/rules/evaluate.js';
 import type { Action, Rule } from '../src/domain/rules/schema.js';
 import { inTimeWindow, type TimeWindow } from '../src/domain/rules/time-window.js';
 import type { Logger } from '../src/logger.js';
+import { DEFAULT_GUARD_CONFIG, type GuardConfig } from '../src/domain/guards.js';
+import { createGuards } from './guards.js';
 import { isOwnWrite } from './own-writes.js';
+import { verifyPlanOf } from './verification.js';
 import type { MatchDecision, MatchPlan, PlannedAction } from './types.js';
 
 /** A plan as matching makes it; triage adds whether PagerDuty write-back is on. */
@@ -15,6 +18,10 @@ export interface PlanDeps {
   db: Kysely<Database>;
   logger: Logger;
   now?: () => Date;
+  /** Fleet guards and flapping (issue 22); absent: defaults (flapping only). */
+  guards?: GuardConfig | undefined;
+  /** Send the pages and notes guards owe, after the match's transaction (activities/guards.ts). */
+  deliverAlerts?: (() => Promise<number>) | undefined;
 }
 
 /** Types that still run while a rule's circuit breaker is open: tell people, never touch systems. */
@@ -46,6 +53,7 @@ export function createPlanActivities(deps: PlanDeps) {
   const { db } = deps;
   const rules = createRuleCache(db);
   const now = deps.now ?? (() => new Date());
+  const guards = createGuards({ guards: deps.guards ?? DEFAULT_GUARD_CONFIG, logger: deps.logger });
 
   /** Match enabled rules against the incident, apply safety policies, record each match once, return what to run. */
   async function planIncidentActions(input: { incidentId: string; eventId: string; eventType: string }): Promise<RulePlan[]> {
@@ -61,6 +69,7 @@ export function createPlanActivities(deps: PlanDeps) {
     for (const { rule, explanation } of matches) {
       plans.push(await db.transaction().execute((trx) => decide(trx, incident, input, rule, explanation, ctx, at)));
     }
+    await deps.deliverAlerts?.();
     return plans;
   }
 
@@ -99,6 +108,9 @@ export function createPlanActivities(deps: PlanDeps) {
     } else {
       if (target) await advisoryLock(trx, `target:${target}`);
       decided = await applyPolicies(trx, rule, incident, input.eventType, target, at);
+      // Fleet blast radius and flapping (activities/guards.ts), checked and recorded in this transaction.
+      const guard = await guards.checkGuards(trx, { rule, decided, incidentId: input.incidentId, target, environment: typeof env.environment === 'string' ? env.environment : undefined, at });
+      decided = guard.decided;
       const row = await trx
         .insertInto('rule_matches')
         .values({
@@ -115,6 +127,7 @@ export function createPlanActivities(deps: PlanDeps) {
         .returning('id')
         .executeTakeFirstOrThrow();
       matchId = String(row.id);
+      await guard.record(matchId);
       if (decided.decision === 'run' && target) {
         // The lease is what cooldown and concurrency count: taken here, in the match's transaction, under
         // the target's lock; released when the run ends; expiring on its own if the run dies.
@@ -145,6 +158,7 @@ export function createPlanActivities(deps: PlanDeps) {
       cancelOnResolve: rule.policies?.cancelOnResolve ?? true,
       ...(decided.breakerTrial ? { breakerTrial: true } : {}),
       ...(leaseId ? { leaseId } : {}),
+      ...verifyPlanOf(rule, decision, agentQueue),
       actions,
       context: { ...ctx, alerts: ctx.alerts.slice(0, MAX_CONTEXT_ALERTS), rule: { id: rule.id, name: rule.name, version: rule.version } },
     };
