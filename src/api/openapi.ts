@@ -12,6 +12,7 @@ import { ruleInputSchema } from '../domain/rules/index.js';
 import { webhookBodySchema } from '../pagerduty/webhook.js';
 import type { Scope } from './auth.js';
 import { auditEntrySchema, auditQuerySchema } from './routes/audit.js';
+import { automationResumedSchema, automationResumeSchema, automationStatusSchema } from './routes/automation.js';
 import { attachBacktestSchema, backtestRequestSchema, backtestResponseSchema, ruleBacktestViewSchema } from './routes/backtest.js';
 import { environmentCreateSchema, environmentUpdateSchema } from './routes/environments.js';
 import { approvalBodySchema, incidentListQuerySchema } from './routes/incidents.js';
@@ -388,6 +389,31 @@ const operatorOperations: OperationSpec[] = [
   },
 ];
 
+// Issue 22: the fleet guards' pauses (the router in routes/automation.ts is an OpenAPIHono with the same schemas).
+const automationOperations: OperationSpec[] = [
+  {
+    method: 'get',
+    path: '/api/automation',
+    tag: 'automation',
+    summary: 'Whether automation is paused by a guard, and the guards in force',
+    scope: 'read',
+    responses: { 200: { description: 'Pauses and guards.', schema: automationStatusSchema } },
+  },
+  {
+    method: 'post',
+    path: '/api/automation/resume',
+    tag: 'automation',
+    summary: 'Resume automation paused by a guard (admin); the guard windows restart',
+    scope: 'admin',
+    body: automationResumeSchema,
+    responses: {
+      200: { description: 'The pauses lifted (empty when none was in force).', schema: automationResumedSchema },
+      400: { description: 'Invalid body.', schema: problemSchema },
+      403: { description: 'Not an admin.', schema: problemSchema },
+    },
+  },
+];
+
 const docOperations: OperationSpec[] = [
   { method: 'get', path: '/openapi.json', tag: 'docs', summary: 'This OpenAPI document', responses: { 200: { description: 'OpenAPI 3.1.', schema: anyObject } } },
   { method: 'get', path: '/docs', tag: 'docs', summary: 'Interactive API explorer', responses: { 200: { description: 'HTML page.', contentType: 'text/html' } } },
@@ -402,6 +428,7 @@ export const apiOperations: OperationSpec[] = [
   ...environmentOperations,
   ...jobOperations,
   ...operatorOperations,
+  ...automationOperations,
   ...docOperations,
 ];
 

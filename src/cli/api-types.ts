@@ -101,6 +101,30 @@ export interface IncidentSummary {
 export interface IncidentDetail extends IncidentSummary {
   description: string | null;
   events: { eventId: string; type: string; occurredAt: string | null; receivedAt: string }[];
-  matches: { ruleId: string; ruleName: string; ruleVersion: number; decision: string; skipReason: string | null; target: string | null; explanation: unknown; matchedAt: string }[];
-  actionRuns: { id: string; actionId: string; type: string; status: string; attempts: number; target: string | null; exitCode: number | null; outputExcerpt: string | null; link: string | null; error: string | null; finishedAt: string | null }[];
+  matches: {
+    ruleId: string;
+    ruleName: string;
+    ruleVersion: number;
+    decision: string;
+    skipReason: string | null;
+    target: string | null;
+    explanation: unknown;
+    matchedAt: string;
+    verification?: string | null;
+    verificationDetail?: string | null;
+  }[];
+  actionRuns: {
+    id: string;
+    actionId: string;
+    type: string;
+    status: string;
+    attempts: number;
+    target: string | null;
+    exitCode: number | null;
+    outputExcerpt: string | null;
+    link: string | null;
+    error: string | null;
+    finishedAt: string | null;
+    verification?: string | null;
+  }[];
 }

@@ -81,6 +81,8 @@ export function incidentRoutes(deps: AppDeps) {
     const incident = await findIncident(deps.db, id);
     if (!incident) throw notFound(`incident ${id} is not known`);
     const [events, matches, actionRuns] = await Promise.all([listEvents(deps.db, id), listMatches(deps.db, id), listActionRuns(deps.db, id)]);
+    // Issue 22: each action run carries its remediation's verification (pending, verified, unverified, not_applicable).
+    const verificationOf = new Map(matches.map((m) => [String(m.id), m.verification]));
     return c.json({
       ...view(incident),
       description: incident.description,
@@ -106,6 +108,9 @@ export function incidentRoutes(deps: AppDeps) {
         target: m.target,
         explanation: m.explanation,
         matchedAt: m.matched_at,
+        verification: m.verification,
+        verificationDetail: m.verification_detail,
+        verifiedAt: m.verified_at,
       })),
       actionRuns: actionRuns.map((r) => ({
         id: r.id,
@@ -122,6 +127,7 @@ export function incidentRoutes(deps: AppDeps) {
         error: r.error,
         approval: r.approval,
         reason: r.reason,
+        verification: r.match_id ? (verificationOf.get(String(r.match_id)) ?? null) : null,
         startedAt: r.started_at,
         finishedAt: r.finished_at,
       })),

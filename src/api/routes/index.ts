@@ -1,6 +1,7 @@
 import type { RouteFactory } from '../app.js';
 import { agentCheckRoutes } from './agent-check.js';
 import { auditRoutes } from './audit.js';
+import { automationRoutes } from './automation.js';
 import { authRoutes } from './auth.js';
 import { backtestRoutes } from './backtest.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -14,4 +15,4 @@ import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
 /** Every route group of the API, in mount order (createApp installs the access log and body limits before them). */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, automationRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];

@@ -62,6 +62,9 @@ export interface RuleMatch {
   target: string | null;
   explanation: Explanation | null;
   matchedAt: Instant;
+  /** pending | verified | unverified | not_applicable (issue 22); null when the match ran no action. */
+  verification?: string | null;
+  verificationDetail?: string | null;
 }
 
 export interface Approval {
@@ -83,6 +86,8 @@ export interface ActionRun {
   link: string | null;
   error: string | null;
   approval: Approval | null;
+  /** The verification of the remediation this action belongs to (issue 22). */
+  verification?: string | null;
   startedAt: Instant | null;
   finishedAt: Instant | null;
 }
