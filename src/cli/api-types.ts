@@ -128,3 +128,23 @@ export interface IncidentDetail extends IncidentSummary {
     verification?: string | null;
   }[];
 }
+
+/** A pause of automation by a guard (GET /api/automation, issue 22). */
+export interface AutomationPauseView {
+  id: string;
+  scope: 'fleet' | 'environment';
+  environment: string | null;
+  guard: string;
+  reason: string;
+  incidentId: string | null;
+  pausedAt: string;
+  resumedAt: string | null;
+  resumedBy: string | null;
+}
+
+export interface AutomationStatusView {
+  paused: boolean;
+  pauses: AutomationPauseView[];
+  history: AutomationPauseView[];
+  guards: { maxTargets: number; maxTargetPercent: number; window: string; maxActionsPerMinute: number; flapping: { max: number; window: string }; pageChannels: string[] };
+}

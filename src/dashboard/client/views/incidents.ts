@@ -6,6 +6,7 @@ import { append, badge, externalLink, h, table, type Child } from '../dom.js';
 import { pretty, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
 import type { ActionRun, IncidentDetail, IncidentSummary, ListOf } from '../types.js';
+import { automationBanner } from './automation.js';
 
 const STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
 const REFRESH_MS = 2000;
@@ -21,7 +22,7 @@ async function incidentsView(ctx: ViewContext): Promise<void> {
   );
   const query = new URLSearchParams({ limit: '100' });
   if (status) query.set('status', status);
-  const body = await ctx.api.get<ListOf<IncidentSummary>>(`/api/incidents?${query}`, { signal: ctx.signal });
+  const [body, banner] = await Promise.all([ctx.api.get<ListOf<IncidentSummary>>(`/api/incidents?${query}`, { signal: ctx.signal }), automationBanner(ctx)]);
   const rows = body.items.map((i) =>
     h(
       'tr',
@@ -36,6 +37,7 @@ async function incidentsView(ctx: ViewContext): Promise<void> {
     ),
   );
   ctx.show(
+    banner,
     h('div', { class: 'row' }, h('h2', {}, 'Incidents'), select),
     rows.length
       ? table('incidents', ['Id', 'Title', 'Status', 'Service', 'Environment', 'Created', 'Run'], rows)
