@@ -202,3 +202,84 @@ describe('fleet guards end to end: 30 concurrent incidents against a guard of 10
     assert.ok(!(await fixed()).includes('web-late-1'));
   });
 });
+
+// Flapping (issue 22): the same target remediated K times by any rule within the window → its remediation
+// stops (skip reason `flapping: …`), the page channel gets one page for the episode, and each stopped
+// incident says so in PagerDuty. A rule may set its own limit.
+describe('flapping targets end to end', function () {
+  const PD_TOKEN = 'pd-flap-token';
+  let stack: Stack;
+  let pd: PagerDutyPeer;
+  let slack: SlackPeer;
+
+  before(async function () {
+    pd = await startPagerDutyPeer({ token: PD_TOKEN });
+    slack = await startSlackPeer();
+    process.env.SELFHEAL_SECRET_FLAP_PAGE = slack.webhookUrl;
+    stack = await startStack({
+      env: {
+        ACTION_EGRESS_ALLOW: '127.0.0.1/32',
+        PAGERDUTY_API_URL: pd.url,
+        PAGERDUTY_API_TOKEN: PD_TOKEN,
+        PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
+        SELFHEAL_FLAPPING_MAX: '3',
+        SELFHEAL_FLAPPING_WINDOW: '1h',
+        SELFHEAL_GUARD_PAGE_SLACK_WEBHOOK_REF: 'env:SELFHEAL_SECRET_FLAP_PAGE',
+      },
+      extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] },
+    });
+  });
+  after(async function () {
+    await stack?.stop();
+    await Promise.all([pd?.close(), slack?.close()]);
+    delete process.env.SELFHEAL_SECRET_FLAP_PAGE;
+  });
+
+  async function incidentOn(svc: string, host: string, rules = 1): Promise<{ id: string; decision: string; skipReason: string | null }> {
+    const id = newIncidentId();
+    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: `[${host}] flapping`, service: { id: svc, type: 'service_reference', summary: 's' } } }));
+    assert.equal(res.status, 202);
+    const all = await eventually(async () => {
+      const rows = await stack.db.db.selectFrom('rule_matches').selectAll().where('incident_id', '=', id).orderBy('id').execute();
+      return rows.length === rules ? rows : undefined;
+    }, 30_000, `matches of ${id}`);
+    return { id, decision: all[0]!.decision, skipReason: all[0]!.skip_reason };
+  }
+  const acks = (id: string) => pd.requests.filter((r) => r.method === 'PUT' && r.path === `/incidents/${id}` && JSON.stringify(r.body ?? {}).includes('acknowledged')).length;
+
+  it('the 4th remediation of a host within the window is stopped as flapping, paged once, noted on each stopped incident', async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    // Two rules acting on the same host: flapping counts remediations by any rule.
+    for (const n of ['a', 'b']) {
+      await insertRule(stack.db.db, { name: `flap-${n}-${svc.toLowerCase()}`, services: [svc], actions: [{ id: 'ack', type: 'pagerduty.acknowledge' }] });
+    }
+    const first = await incidentOn(svc, 'flappy-1', 2); // two remediations (rules a and b)
+    const second = await incidentOn(svc, 'flappy-1', 2); // a: third remediation; b: flapping
+    const rows = await stack.db.db.selectFrom('rule_matches').select(['incident_id', 'decision', 'skip_reason']).where('incident_id', 'in', [first.id, second.id]).orderBy('id').execute();
+    assert.deepEqual(rows.map((r) => r.decision), ['run', 'run', 'run', 'skipped']);
+    assert.match(rows[3]!.skip_reason ?? '', /^flapping: flappy-1 was remediated 3 times in the last 1h \(max 3\)/);
+    const third = await incidentOn(svc, 'flappy-1', 2);
+    const thirdRows = await stack.db.db.selectFrom('rule_matches').select(['decision', 'skip_reason']).where('incident_id', '=', third.id).execute();
+    assert.deepEqual(thirdRows.map((r) => r.decision), ['skipped', 'skipped']);
+    // Another host is not affected.
+    assert.equal((await incidentOn(svc, 'steady-1', 2)).decision, 'run');
+
+    await eventually(async () => (await stack.db.db.selectFrom('automation_alerts').select('sent_at').execute()).every((a) => a.sent_at) || undefined, 30_000, 'alerts delivered');
+    assert.deepEqual(slack.messages.map((m) => m.text.slice(0, 40)), ['[self-healing] flapping: flappy-1 was re'], 'one page for the episode');
+    // Each stopped incident says so in PagerDuty; the host was acknowledged only by the runs let through.
+    for (const id of [second.id, third.id]) assert.ok(pd.notes(id).some((n) => n.content.startsWith('[self-healing] flapping: flappy-1')), `note on ${id}`);
+    await eventually(async () => acks(first.id) >= 1 || undefined, 30_000, 'first acknowledged');
+    assert.equal(acks(third.id), 0);
+  });
+
+  it("a rule's own flapping limit overrides the operator's", async function () {
+    this.timeout(60_000);
+    const svc = newServiceId();
+    await insertRule(stack.db.db, { name: `flap-own-${svc.toLowerCase()}`, services: [svc], guards: { flapping: { max: 1, window: '10m' } }, actions: [{ id: 'ack', type: 'pagerduty.acknowledge' }] });
+    assert.equal((await incidentOn(svc, 'flappy-2')).decision, 'run');
+    const again = await incidentOn(svc, 'flappy-2');
+    assert.equal(again.decision, 'skipped');
+    assert.match(again.skipReason ?? '', /^flapping: flappy-2 was remediated 1 times in the last 10m \(max 1\)/);
+  });
+});
