@@ -73,7 +73,7 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
 
   async function checkGuards(
     trx: Transaction<Database>,
-    m: { rule: Rule; decided: Decided; incidentId: string; target: string | undefined; environment: string | undefined; at: Date },
+    m: { rule: Rule; decided: Decided; incidentId: string; target: string | undefined; host: string | undefined; environment: string | undefined; at: Date },
   ): Promise<GuardCheck> {
     const pass: GuardCheck = { decided: m.decided, record: async () => undefined };
     const actions = m.rule.actions.filter((a) => isRemediationType(a.type)).length;
@@ -84,14 +84,15 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     const pause = (await activePauses(trx)).find((p) => p.scope === 'fleet' || (p.scope === 'environment' && p.environment === m.environment));
     if (pause) return { ...pass, decided: stopped(m.rule, pausedReason({ scope: pause.scope as GuardScope, environment: pause.environment, guard: pause.guard, pausedAt: pause.paused_at })) };
 
+    // Flapping is a host's: an environment named as the target (no host extracted) holds many hosts.
     const flapping = flappingLimit(config, ruleGuards);
-    if (m.target && flapping.max > 0) {
+    if (m.host && flapping.max > 0) {
       const since = new Date(m.at.getTime() - flapping.windowSeconds * 1000);
-      const reason = flappingViolation(flapping, m.target, await countTargetRemediations(trx, m.target, since));
+      const reason = flappingViolation(flapping, m.host, await countTargetRemediations(trx, m.host, since));
       if (reason) {
-        const page = !(await flappingPagedSince(trx, m.target, since));
-        await insertAlert(trx, { kind: 'flapping', incidentId: m.incidentId, target: m.target, text: `[self-healing] ${reason}`, page, at: m.at });
-        deps.logger.warn({ incidentId: m.incidentId, ruleId: m.rule.id, target: m.target, page }, 'flapping target: remediation stopped');
+        const page = !(await flappingPagedSince(trx, m.host, since));
+        await insertAlert(trx, { kind: 'flapping', incidentId: m.incidentId, target: m.host, text: `[self-healing] ${reason}`, page, at: m.at });
+        deps.logger.warn({ incidentId: m.incidentId, ruleId: m.rule.id, target: m.host, page }, 'flapping target: remediation stopped');
         return { ...pass, decided: stopped(m.rule, reason) };
       }
     }

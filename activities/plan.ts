@@ -109,7 +109,7 @@ export function createPlanActivities(deps: PlanDeps) {
       if (target) await advisoryLock(trx, `target:${target}`);
       decided = await applyPolicies(trx, rule, incident, input.eventType, target, at);
       // Fleet blast radius and flapping (activities/guards.ts), checked and recorded in this transaction.
-      const guard = await guards.checkGuards(trx, { rule, decided, incidentId: input.incidentId, target, environment: typeof env.environment === 'string' ? env.environment : undefined, at });
+      const guard = await guards.checkGuards(trx, { rule, decided, incidentId: input.incidentId, target, host: typeof env.host === 'string' ? env.host : undefined, environment: typeof env.environment === 'string' ? env.environment : undefined, at });
       decided = guard.decided;
       const row = await trx
         .insertInto('rule_matches')

@@ -107,17 +107,22 @@ describe('fleet guards end to end: 30 concurrent incidents against a guard of 10
 
   it('lets exactly 10 hosts be remediated, stops the other 20 naming the guard, pauses once, pages once; resume is admin-only', async function () {
     this.timeout(240_000);
-    const svc = newServiceId();
-    await insertRule(stack.db.db, {
-      name: `guarded-${svc.toLowerCase()}`,
-      services: [svc],
-      actions: [
-        { id: 'fix', type: 'script.agent', script: 'fix.sh', args: ['{{ environment.host }}'] },
-        { id: 'tell', type: 'pagerduty.note', when: 'always', content: 'tried {{ environment.host }}' },
-      ],
-    });
+    // One rule per host (each on its own service): the rules' own locks do not serialise these decisions,
+    // only the guard's does.
     const hosts = Array.from({ length: 30 }, (_, i) => `web-${String(i).padStart(2, '0')}`);
-    const ids = await Promise.all(hosts.map((h) => trigger(svc, h)));
+    const services = hosts.map(() => newServiceId());
+    for (const svc of services) {
+      await insertRule(stack.db.db, {
+        name: `guarded-${svc.toLowerCase()}`,
+        services: [svc],
+        actions: [
+          { id: 'fix', type: 'script.agent', script: 'fix.sh', args: ['{{ environment.host }}'] },
+          { id: 'tell', type: 'pagerduty.note', when: 'always', content: 'tried {{ environment.host }}' },
+        ],
+      });
+    }
+    const svc = services[0]!;
+    const ids = await Promise.all(hosts.map((h, i) => trigger(services[i]!, h)));
 
     const matches = await eventually(
       async () => {
