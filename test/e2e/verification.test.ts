@@ -3,7 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { createIntegrations } from '../../src/integrations.js';
+import { createLogger } from '../../src/logger.js';
+import { createMainWorker } from '../../src/temporal/worker.js';
 import { buildAgentWorker } from '../../src/agent.js';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { agentTaskQueue } from '../../src/temporal/names.js';
@@ -169,5 +173,35 @@ describe('verified remediation end to end', function () {
     const id2 = await trigger(svc2, 'fail-1');
     const m2 = await verification(id2, 'not_applicable');
     assert.match(m2.verification_detail ?? '', /^an action failed/);
+  });
+
+  // Last: it stops the stack's worker.
+  it('survives a worker restart: the wait moves to another worker, and the resolve still verifies', async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    await rule(svc, { verify: { within: '120s', settle: '1s' } });
+    const id = await trigger(svc, 'restart-1');
+    await fixDone(id);
+    await verification(id, 'pending');
+    // A replacement worker on the same task queue, then the original one stops (a redeploy).
+    const connection = await NativeConnection.connect({ address: stack.temporal.address });
+    const replacement = await createMainWorker({
+      connection,
+      namespace: stack.config.temporal.namespace,
+      taskQueue: stack.taskQueue,
+      activities: createActivities({ db: stack.db.db, logger: createLogger({ level: 'silent' }), extractors: {}, integrations: createIntegrations(stack.config), guards: stack.config.guards }),
+    });
+    const running = replacement.run();
+    try {
+      stack.worker.shutdown();
+      await eventually(async () => stack.worker.getState() === 'STOPPED' || undefined, 30_000, 'the first worker to stop');
+      await stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-09-01T10:03:00Z', data: { title: title('restart-1'), service: service(svc) } }));
+      const m = await verification(id, 'verified');
+      assert.match(m.verification_detail ?? '', /^incident\.resolved at /);
+    } finally {
+      replacement.shutdown();
+      await running;
+      await connection.close();
+    }
   });
 });
