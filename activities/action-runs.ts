@@ -194,9 +194,16 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }
 
   /** A note on the PagerDuty incident saying what ran and how it went. */
-  async function writeBackNote(input: { incidentId: string; plan: MatchPlan; outcomes: ActionOutcome[]; cancelled?: boolean | undefined }): Promise<{ posted: boolean }> {
+  async function writeBackNote(input: {
+    incidentId: string;
+    plan: MatchPlan;
+    outcomes: ActionOutcome[];
+    cancelled?: boolean | undefined;
+    verification?: { status: string; detail: string } | undefined;
+  }): Promise<{ posted: boolean }> {
     if (!deps.pagerduty || input.outcomes.length === 0) return { posted: false };
-    await deps.pagerduty.addNote(input.incidentId, summariseRun(input.plan, input.outcomes, input.cancelled));
+    const verification = input.verification ? `\n- verification: ${input.verification.status} — ${input.verification.detail}` : '';
+    await deps.pagerduty.addNote(input.incidentId, summariseRun(input.plan, input.outcomes, input.cancelled) + verification);
     return { posted: true };
   }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validateEgressCidrs } from './executors/egress.js';
 import { isIP } from 'node:net';
+import { parseDuration, type GuardConfig } from './domain/guards.js';
 import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
 /**
@@ -199,6 +200,19 @@ export const envSchema = z.object({
   SELFHEAL_RETENTION_DAYS: wholeNumber(90, 1, 3650),
   SELFHEAL_BACKTEST_MAX_EVENTS: wholeNumber(200_000, 1, 10_000_000),
   SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS: wholeNumber(30, 1, 600),
+  // Fleet blast radius and flapping (issue 22): 0 turns a limit off.
+  SELFHEAL_GUARD_MAX_TARGETS: wholeNumber(0, 0, 1_000_000),
+  SELFHEAL_GUARD_MAX_TARGET_PERCENT: wholeNumber(0, 0, 100),
+  SELFHEAL_GUARD_WINDOW: durationSeconds('1h', 1, 604_800),
+  SELFHEAL_GUARD_MAX_ACTIONS_PER_MINUTE: wholeNumber(0, 0, 1_000_000),
+  SELFHEAL_GUARD_PAGE_SLACK_WEBHOOK_REF: optionalString.refine((v) => v === undefined || /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/\S+)$/.test(v), {
+    message: 'must be a secret reference: env:NAME or file:/path',
+  }),
+  SELFHEAL_GUARD_PAGE_EMAIL: list.superRefine((entries, ctx) => {
+    for (const e of entries) if (!/^[^\s@]+@[^\s@]+$/.test(e)) ctx.addIssue({ code: 'custom', message: `"${e}" is not an email address` });
+  }),
+  SELFHEAL_FLAPPING_MAX: wholeNumber(5, 0, 1000),
+  SELFHEAL_FLAPPING_WINDOW: durationSeconds('1h', 1, 604_800),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -273,6 +287,8 @@ export interface Config {
   retention: { days: number };
   /** Bounds of one backtest request. */
   backtest: { maxEvents: number; timeBudgetSeconds: number };
+  /** Fleet blast-radius guards, flapping and where they page (issue 22). */
+  guards: GuardConfig;
 }
 
 /** A role a group maps to: the API scopes (read < write < admin). */
@@ -405,7 +421,29 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     authLimit: { maxFailures: e.SELFHEAL_AUTH_MAX_FAILURES, windowSeconds: e.SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS, trustedProxies: e.SELFHEAL_TRUSTED_PROXIES },
     retention: { days: e.SELFHEAL_RETENTION_DAYS },
     backtest: { maxEvents: e.SELFHEAL_BACKTEST_MAX_EVENTS, timeBudgetSeconds: e.SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS },
+    guards: {
+      maxTargets: e.SELFHEAL_GUARD_MAX_TARGETS,
+      maxTargetPercent: e.SELFHEAL_GUARD_MAX_TARGET_PERCENT,
+      windowSeconds: e.SELFHEAL_GUARD_WINDOW,
+      maxActionsPerMinute: e.SELFHEAL_GUARD_MAX_ACTIONS_PER_MINUTE,
+      flapping: { max: e.SELFHEAL_FLAPPING_MAX, windowSeconds: e.SELFHEAL_FLAPPING_WINDOW },
+      page: { slackWebhookRef: e.SELFHEAL_GUARD_PAGE_SLACK_WEBHOOK_REF, email: e.SELFHEAL_GUARD_PAGE_EMAIL },
+    },
   };
+}
+
+/** A duration (30s, 10m, 1h, or whole seconds) in [min, max] seconds, `fallback` when unset. */
+function durationSeconds(fallback: string, min: number, max: number) {
+  return optionalString
+    .transform((v) => v ?? fallback)
+    .transform((v, ctx) => {
+      const seconds = parseDuration(v);
+      if (seconds === undefined || seconds < min || seconds > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 30s, 10m or 1h, between ${min} s and ${max} s` });
+        return z.NEVER;
+      }
+      return seconds;
+    });
 }
 
 /** A whole number in [min, max], `fallback` when unset (seconds, counts). */

@@ -11,6 +11,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -23,6 +24,7 @@ import type { Action } from '../src/domain/rules/schema.js';
 import { localDb, type Activities } from './activities.js';
 import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './messages.js';
 import { announce } from './notices.js';
+import { VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
 import { externalApiOptions, optionsForAction } from './options.js';
 
 const api = proxyActivities<Activities>(externalApiOptions);
@@ -39,6 +41,8 @@ interface RuleRun {
   awaitingApproval: string | null;
   running: string | null;
   outcomes: ActionOutcome[];
+  /** Verification of the remediation (issue 22): null when nothing ran or the run predates the step. */
+  verification?: Verified | null;
 }
 
 export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResult> {
@@ -55,6 +59,13 @@ export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResul
   } catch (err) {
     if (!isCancellation(err)) throw err;
     ended = 'cancelled';
+  }
+  if (patched(VERIFY_PATCH)) {
+    run.verification = await verifyRemediation(input, run.outcomes, ended, {
+      run: (action, actionRunId) => runAction(run, render(action, input.plan, run.outcomes), actionRunId, 'run once: the remediation is unverified'),
+      check: (action, actionRunId) => execute(run, render(action, input.plan, run.outcomes), actionRunId),
+    });
+    run.outcomes.push(...(run.verification?.outcomes ?? []));
   }
   await CancellationScope.nonCancellable(() => wrapUp(run, ended));
   return { ruleId: input.plan.ruleId, ended, actionRuns: run.outcomes.filter((o) => o.status !== 'skipped').length };
@@ -213,7 +224,8 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
   if (ended !== 'claimed_elsewhere') {
     if (plan.decision === 'run') {
       const ran = run.outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
-      const outcome = ran.some((o) => o.status === 'failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
+      // An unverified remediation counts as a failure (issue 22).
+      const outcome = run.verification?.status === 'unverified' || ran.some((o) => o.status === 'failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
       const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, outcome, trial: plan.breakerTrial });
       if (breaker.opened) await announce(run.input, { kind: 'breaker_opened', failures: breaker.failures, threshold: breaker.threshold, trial: Boolean(plan.breakerTrial) });
     }
@@ -221,7 +233,8 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
     // A dry run touches nothing outside Self-healing, PagerDuty included.
     if (plan.decision !== 'dry_run' && plan.writeBack && run.outcomes.length > 0) {
       try {
-        await api.writeBackNote({ incidentId, plan, outcomes: run.outcomes, cancelled: ended === 'cancelled' });
+        const v = run.verification;
+        await api.writeBackNote({ incidentId, plan, outcomes: run.outcomes, cancelled: ended === 'cancelled', ...(v ? { verification: { status: v.status, detail: v.detail } } : {}) });
       } catch (err) {
         log.warn('PagerDuty summary note not written', { incidentId, error: messageOf(err) });
       }

@@ -101,6 +101,9 @@ export interface RuleMatch<Explanation = unknown> {
   target: string | null;
   explanation: Explanation | null;
   matchedAt: Instant;
+  /** pending | verified | unverified | not_applicable (issue 22); null when the match ran no action. */
+  verification?: string | null;
+  verificationDetail?: string | null;
 }
 
 export interface Approval {
@@ -124,6 +127,8 @@ export interface ActionRun {
   approval: Approval | null;
   /** Why the action ran or was skipped (its `when` against the earlier outcomes). */
   reason: string | null;
+  /** The verification of the remediation this action belongs to (issue 22). */
+  verification?: string | null;
   startedAt: Instant | null;
   finishedAt: Instant | null;
 }

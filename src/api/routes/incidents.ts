@@ -101,6 +101,8 @@ export function incidentRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const { incident, events, matches, actionRuns } = await incidents.get(c.req.param('id'));
+      // Issue 22: each action run carries its remediation's verification (pending, verified, unverified, not_applicable).
+      const verificationOf = new Map(matches.map((m) => [String(m.id), m.verification]));
       return c.json(
         {
           ...view(incident),
@@ -127,6 +129,9 @@ export function incidentRoutes(deps: AppDeps) {
             target: m.target,
             explanation: m.explanation,
             matchedAt: m.matched_at,
+            verification: m.verification,
+            verificationDetail: m.verification_detail,
+            verifiedAt: m.verified_at,
           })),
           actionRuns: actionRuns.map((r) => ({
             id: r.id,
@@ -144,6 +149,7 @@ export function incidentRoutes(deps: AppDeps) {
             error: r.error,
             approval: r.approval,
             reason: r.reason,
+            verification: r.match_id ? (verificationOf.get(String(r.match_id)) ?? null) : null,
             startedAt: r.started_at,
             finishedAt: r.finished_at,
           })),

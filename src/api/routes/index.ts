@@ -1,5 +1,6 @@
 import type { RouteFactory } from '../env.js';
 import { auditRoutes } from './audit.js';
+import { automationRoutes } from './automation.js';
 import { authRoutes } from './auth.js';
 import { backtestRoutes } from './backtest.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -16,4 +17,4 @@ import { webhookRoutes } from './webhooks.js';
  * Every route group of the API, in mount order (createApp installs the access log, the body limits and
  * /healthz and /readyz before them). Each is an OpenAPIHono router: its operations are in the document.
  */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, environmentRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, automationRoutes, environmentRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];

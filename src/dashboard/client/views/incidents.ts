@@ -6,6 +6,7 @@ import { append, badge, externalLink, h, table, type Child } from '../dom.js';
 import { pretty, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
 import type { ActionRun, IncidentDetail, IncidentSummary, ListOf } from '../types.js';
+import { automationBanner } from './automation.js';
 
 const STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
 const REFRESH_MS = 2000;
@@ -21,7 +22,7 @@ async function incidentsView(ctx: ViewContext): Promise<void> {
   );
   const query = new URLSearchParams({ limit: '100' });
   if (status) query.set('status', status);
-  const body = await ctx.api.get<ListOf<IncidentSummary>>(`/api/incidents?${query}`, { signal: ctx.signal });
+  const [body, banner] = await Promise.all([ctx.api.get<ListOf<IncidentSummary>>(`/api/incidents?${query}`, { signal: ctx.signal }), automationBanner(ctx)]);
   const rows = body.items.map((i) =>
     h(
       'tr',
@@ -36,6 +37,7 @@ async function incidentsView(ctx: ViewContext): Promise<void> {
     ),
   );
   ctx.show(
+    banner,
     h('div', { class: 'row' }, h('h2', {}, 'Incidents'), select),
     rows.length
       ? table('incidents', ['Id', 'Title', 'Status', 'Service', 'Environment', 'Created', 'Run'], rows)
@@ -79,6 +81,7 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
         badge(m.decision, 'match-decision'),
         m.skipReason ? h('div', {}, `skipped: ${m.skipReason}`) : null,
         m.target ? h('div', { class: 'muted' }, `target ${m.target}`) : null,
+        m.verification ? h('div', { 'data-testid': 'match-verification' }, 'verification ', badge(m.verification, 'verification'), m.verificationDetail ? h('span', { class: 'muted' }, ` ${m.verificationDetail}`) : null) : null,
         text ? h('div', {}, text) : null,
         h('details', {}, h('summary', {}, 'Why it matched'), h('pre', { 'data-testid': 'explanation' }, pretty(m.explanation ?? {}))),
       ),
@@ -95,6 +98,7 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
         { 'data-testid': 'action-run', 'data-id': r.id },
         h('strong', {}, `Action ${r.actionId} (${r.type}) `),
         badge(r.status, 'action-status'),
+        r.verification ? h('span', {}, ' ', badge(r.verification, 'action-verification')) : null,
         r.attempts > 1 ? h('span', { class: 'muted' }, ` ${r.attempts} attempts`) : null,
         r.reason ? h('div', { 'data-testid': 'action-reason' }, `why: ${r.reason}`) : null,
         r.target ? h('div', { class: 'muted' }, `target ${r.target}`) : null,
