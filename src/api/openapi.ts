@@ -26,6 +26,7 @@ import {
   ruleViewSchema,
   unsavedRuleTestSchema,
 } from './routes/rules.js';
+import { overallStatsSchema, ruleStatsSchema, statsQuerySchema } from './routes/stats.js';
 import { tokenCreateSchema, tokenViewSchema } from './routes/tokens.js';
 
 type Method = 'get' | 'post' | 'put' | 'delete' | 'patch';
@@ -393,6 +394,27 @@ const docOperations: OperationSpec[] = [
   { method: 'get', path: '/docs', tag: 'docs', summary: 'Interactive API explorer', responses: { 200: { description: 'HTML page.', contentType: 'text/html' } } },
 ];
 
+const statsOperations: OperationSpec[] = [
+  {
+    method: 'get',
+    path: '/api/stats',
+    tag: 'stats',
+    summary: 'Effectiveness of automation overall and per rule',
+    scope: 'read',
+    query: statsQuerySchema,
+    responses: { 200: { description: 'The statistics.', schema: overallStatsSchema }, 400: { description: 'Bad range.', schema: problemSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/rules/{id}/stats',
+    tag: 'stats',
+    summary: "A rule's effectiveness: runs, success and verified rates, who fixed the incidents, time to resolve with and without it",
+    scope: 'read',
+    query: statsQuerySchema,
+    responses: { 200: { description: 'The statistics.', schema: ruleStatsSchema }, 400: { description: 'Bad range.', schema: problemSchema }, 404: { description: 'Unknown rule.', schema: problemSchema } },
+  },
+];
+
 /** Every documented operation. Route groups added later append theirs here. */
 export const apiOperations: OperationSpec[] = [
   ...coreOperations,
@@ -403,6 +425,7 @@ export const apiOperations: OperationSpec[] = [
   ...jobOperations,
   ...operatorOperations,
   ...docOperations,
+  ...statsOperations,
 ];
 
 // ---- generation -----------------------------------------------------------------------------------------

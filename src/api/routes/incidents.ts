@@ -5,6 +5,7 @@ import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } 
 import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../../db/queries/action-runs.js';
 import { workflowUrl } from '../../temporal/names.js';
 import { SIGNALS } from '../../contracts/index.js';
+import { labelIncidents } from '../../services/stats.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
 import { readJsonBody } from '../body.js';
@@ -73,16 +74,19 @@ export function incidentRoutes(deps: AppDeps) {
     });
     const page = rows.slice(0, f.limit);
     const more = rows.length > f.limit;
-    return c.json({ items: page.map(view), nextCursor: more ? encodeCursor(page[page.length - 1]!) : null });
+    // Who fixed each incident (auto-remediated, assisted, human), from its events and our action runs.
+    const labels = await labelIncidents(deps.db, page.map((i) => i.id));
+    return c.json({ items: page.map((i) => ({ ...view(i), label: labels.get(i.id) ?? null })), nextCursor: more ? encodeCursor(page[page.length - 1]!) : null });
   });
 
   app.get('/api/incidents/:id', requireScope(auth, 'read'), async (c) => {
     const id = c.req.param('id');
     const incident = await findIncident(deps.db, id);
     if (!incident) throw notFound(`incident ${id} is not known`);
-    const [events, matches, actionRuns] = await Promise.all([listEvents(deps.db, id), listMatches(deps.db, id), listActionRuns(deps.db, id)]);
+    const [events, matches, actionRuns, labels] = await Promise.all([listEvents(deps.db, id), listMatches(deps.db, id), listActionRuns(deps.db, id), labelIncidents(deps.db, [id])]);
     return c.json({
       ...view(incident),
+      label: labels.get(id) ?? null,
       description: incident.description,
       environmentSources: (incident.environment as { sources?: unknown }).sources ?? {},
       alerts: incident.alerts,

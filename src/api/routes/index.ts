@@ -10,8 +10,9 @@ import { incidentRoutes } from './incidents.js';
 import { jobRoutes } from './jobs.js';
 import { metricsRoutes } from './metrics.js';
 import { ruleRoutes } from './rules.js';
+import { statsRoutes } from './stats.js';
 import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
 /** Every route group of the API, in mount order (createApp installs the access log and body limits before them). */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, statsRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
