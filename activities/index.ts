@@ -22,6 +22,8 @@ export interface ActivityDeps {
   now?: () => Date;
   /** SELFHEAL_PUBLIC_URL: notices link to the incident's page in the dashboard. */
   publicUrl?: string | undefined;
+  /** SELFHEAL_APPROVAL_LINK_TTL_MINUTES: how long approve/reject links in approval notices work at most. */
+  approvalLinkTtlMinutes?: number | undefined;
 }
 
 /** Every activity of the main worker, built from injected dependencies (tests pass their own). */

@@ -37,6 +37,7 @@ export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
     pagerduty,
     integrations: createIntegrations(config),
     publicUrl: config.publicUrl,
+    approvalLinkTtlMinutes: config.approvalLinkTtlMinutes,
   });
   return createMainWorker({
     connection: deps.connection,

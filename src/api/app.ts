@@ -40,7 +40,7 @@ export interface WebhookOutcome {
 }
 
 export type AppEnv = {
-  Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver };
+  Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver; csrfFormToken?: string };
 };
 
 /** The PagerDuty webhook's byte limit: PagerDuty's deliveries are a few KiB. */

@@ -33,7 +33,7 @@ export const forbidden = (detail: string) => new ProblemError(403, 'Forbidden', 
 export const unavailable = (detail: string) => new ProblemError(503, 'Service Unavailable', detail);
 
 const typeSlug = (status: number) =>
-  ({ 400: 'bad-request', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'payload-too-large', 415: 'unsupported-media-type', 429: 'too-many-requests', 503: 'unavailable' })[status] ??
+  ({ 400: 'bad-request', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 410: 'gone', 413: 'payload-too-large', 415: 'unsupported-media-type', 429: 'too-many-requests', 503: 'unavailable' })[status] ??
   'error';
 
 export function problem(c: Context, status: number, title: string, detail?: string, extra: Record<string, unknown> = {}) {

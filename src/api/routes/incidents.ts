@@ -2,14 +2,13 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Incident } from '../../db/database.js';
 import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../../db/queries/incidents.js';
-import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../../db/queries/action-runs.js';
 import { workflowUrl } from '../../temporal/names.js';
-import { SIGNALS } from '../../contracts/index.js';
+import { ApprovalError, decideApproval } from '../../services/approvals.js';
 import { labelIncidents } from '../../services/stats.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
 import { readJsonBody } from '../body.js';
-import { badRequest, conflict, forbidden, issuesToErrors, notFound } from '../problem.js';
+import { badRequest, conflict, forbidden, issuesToErrors, notFound, ProblemError } from '../problem.js';
 
 export const incidentListQuerySchema = z.object({
   status: z.enum(['triggered', 'acknowledged', 'resolved']).optional(),
@@ -137,47 +136,33 @@ export function incidentRoutes(deps: AppDeps) {
   // the decision it reads back from Postgres, never on the signal. The author of the rule version that
   // planned the action may not approve it.
   app.post('/api/incidents/:id/approvals/:actionRunId', requireScope(auth, 'write'), async (c) => {
-    const id = c.req.param('id');
-    const actionRunId = c.req.param('actionRunId');
     const body = approvalBodySchema.safeParse(await readJsonBody(c));
     if (!body.success) throw badRequest('invalid approval', issuesToErrors(body.error.issues));
-    const run = await findActionRun(deps.db, actionRunId);
-    if (!run || run.incident_id !== id) throw notFound(`action run ${actionRunId} of incident ${id} is not known`);
     const actor = c.get('actor') ?? 'unknown';
-    const author = run.rule_id !== null && run.rule_version !== null ? await ruleVersionAuthor(deps.db, run.rule_id, run.rule_version) : undefined;
-    if (author === undefined) throw forbidden(`the author of the rule version that planned ${actionRunId} is not recorded, so nobody can be shown to be someone else: it cannot be approved`);
-    if (author === actor) throw forbidden(`${actor} wrote version ${run.rule_version} of rule ${run.rule_id}: its gated actions need the approval of someone else`);
-    const late = (status: string, decided: unknown) =>
-      conflict(
-        decided ? `action run ${actionRunId} was already decided (${describeDecision(decided)}); status ${status}` : `action run ${actionRunId} is not awaiting approval (status ${status})`,
-        { status, ...(decided ? { approval: decided } : {}) },
-      );
-    if (run.status !== 'awaiting_approval' || run.approval !== null) throw late(run.status, run.approval);
-    const decision = { decision: body.data.decision, actor, at: new Date().toISOString(), ...(body.data.comment !== undefined ? { comment: body.data.comment } : {}) };
-    const recorded = await recordApprovalDecision(deps.db, actionRunId, decision);
-    if (!recorded) {
-      // The deadline, a cancellation or another approver got there between our read and our write.
-      const now = await findActionRun(deps.db, actionRunId);
-      throw late(now?.status ?? 'unknown', now?.approval);
-    }
-    let delivered = true;
-    try {
-      if (!run.workflow_id) throw new Error('no rule-run workflow recorded');
-      await deps.temporal.workflow.getHandle(run.workflow_id).signal(SIGNALS.approval, { actionRunId });
-    } catch (err) {
-      // Recorded all the same: the run reads it at its deadline at the latest.
-      delivered = false;
-      c.get('logger')?.warn({ actionRunId, err: { message: (err as Error).message.split('\n')[0] } }, 'approval recorded; rule run not reached');
-    }
-    return c.json({ actionRunId, decision: body.data.decision, actor, delivered }, 202);
+    const log = c.get('logger');
+    const result = await decideApproval(
+      { db: deps.db, temporal: deps.temporal, warn: (detail, message) => log?.warn(detail, message) },
+      { actionRunId: c.req.param('actionRunId'), incidentId: c.req.param('id'), decision: body.data.decision, actor, comment: body.data.comment },
+    ).catch(rethrowApprovalError);
+    return c.json(result, 202);
   });
 
   return app;
 }
 
-function describeDecision(d: unknown): string {
-  const x = d as { decision?: string; actor?: string };
-  return `${x.decision ?? '?'} by ${x.actor ?? '?'}`;
+/** An approval refusal as the problem the API answers. */
+export function rethrowApprovalError(err: unknown): never {
+  if (!(err instanceof ApprovalError)) throw err;
+  switch (err.kind) {
+    case 'not_found':
+      throw notFound(err.message);
+    case 'forbidden':
+      throw forbidden(err.message);
+    case 'conflict':
+      throw conflict(err.message, err.extra);
+    case 'gone':
+      throw new ProblemError(410, 'Gone', err.message);
+  }
 }
 
 function stripSources(env: Record<string, unknown>): Record<string, unknown> {

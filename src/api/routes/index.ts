@@ -1,5 +1,6 @@
 import type { RouteFactory } from '../app.js';
 import { agentCheckRoutes } from './agent-check.js';
+import { approvalLinkRoutes } from './approval-links.js';
 import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { backtestRoutes } from './backtest.js';
@@ -15,4 +16,4 @@ import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
 /** Every route group of the API, in mount order (createApp installs the access log and body limits before them). */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, statsRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, approvalLinkRoutes, statsRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, environmentRoutes, agentCheckRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
