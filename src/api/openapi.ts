@@ -26,6 +26,7 @@ import {
   ruleViewSchema,
   unsavedRuleTestSchema,
 } from './routes/rules.js';
+import { approvalLinkSchema } from './routes/approval-links.js';
 import { overallStatsSchema, ruleStatsSchema, statsQuerySchema } from './routes/stats.js';
 import { tokenCreateSchema, tokenViewSchema } from './routes/tokens.js';
 
@@ -412,6 +413,38 @@ const statsOperations: OperationSpec[] = [
     scope: 'read',
     query: statsQuerySchema,
     responses: { 200: { description: 'The statistics.', schema: ruleStatsSchema }, 400: { description: 'Bad range.', schema: problemSchema }, 404: { description: 'Unknown rule.', schema: problemSchema } },
+  },
+  {
+    method: 'get',
+    path: '/approvals/link',
+    tag: 'incidents',
+    summary: 'The confirmation page of an approve or reject link (decides nothing)',
+    description: 'Needs the dashboard session or a bearer token with the write scope. HTML.',
+    scope: 'write',
+    query: approvalLinkSchema,
+    responses: {
+      200: { description: 'What the link decides, and a form to confirm it.', contentType: 'text/html' },
+      401: { description: 'Not signed in.', contentType: 'text/html' },
+      403: { description: "The rule version's author, or a link of another action.", contentType: 'text/html' },
+      410: { description: 'The link was used or has expired.', contentType: 'text/html' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/approvals/link',
+    tag: 'incidents',
+    summary: 'Decide with an approve or reject link',
+    description: "JSON `{action, token}` with a bearer token, or the confirmation page's form (`action`, `token`, `csrf`) with the dashboard session.",
+    scope: 'write',
+    body: approvalLinkSchema,
+    responses: {
+      202: { description: 'Decided.', schema: z.object({ actionRunId: z.string(), decision: z.enum(['approve', 'reject']), actor: z.string(), delivered: z.boolean() }) },
+      401: { description: 'Not authenticated.', schema: problemSchema },
+      403: { description: "The rule version's author, a link of another action, or a forged session request.", schema: problemSchema },
+      404: { description: 'Not a link of this service.', schema: problemSchema },
+      409: { description: 'The action no longer waits for a decision.', schema: problemSchema },
+      410: { description: 'The link was used or has expired.', schema: problemSchema },
+    },
   },
 ];
 
