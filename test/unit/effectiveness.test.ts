@@ -122,3 +122,15 @@ describe('effectiveness arithmetic', function () {
     assert.equal(ruleWindowMs({}), DEFAULT_WINDOW_MS);
   });
 });
+
+describe('dashboard chart data (src/dashboard/client/stats-data.ts)', function () {
+  it('fills every day of the range and names the histogram buckets', async function () {
+    const { bucketLabels, dailySeries, duration, percent } = await import('../../src/dashboard/client/stats-data.js');
+    const [xs, runs, verified] = dailySeries('2026-03-01T00:00:00Z', '2026-03-04T00:00:00Z', [{ day: '2026-03-02', runs: 3, verified: 1 }]);
+    assert.deepEqual(xs, [Date.UTC(2026, 2, 1) / 1000, Date.UTC(2026, 2, 2) / 1000, Date.UTC(2026, 2, 3) / 1000]);
+    assert.deepEqual(runs, [0, 3, 0]);
+    assert.deepEqual(verified, [0, 1, 0]);
+    assert.deepEqual(bucketLabels([60, 300, 3600, 86_400]), ['≤ 1m', '≤ 5m', '≤ 1h', '≤ 1d', '> 1d']);
+    assert.deepEqual([duration(750), duration(3600), duration(null), percent(2 / 3), percent(null)], ['12m 30s', '1h', '–', '67%', '–']);
+  });
+});
