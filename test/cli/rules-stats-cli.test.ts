@@ -65,6 +65,16 @@ describe('selfheal rules stats', function () {
     assert.deepEqual(JSON.parse(json.stdout).incidents, { 'auto-remediated': 2, assisted: 2, human: 4, open: 3 });
   });
 
+  it('--since takes a duration back from now (the default is 30d)', async function () {
+    for (const [args, days] of [[['--since', '90d'], 90], [[], 30]] as const) {
+      const run = await selfheal(['rules', 'stats', 'restart-replica', '--json', ...args], env);
+      assert.equal(run.code, 0, run.stderr);
+      const { range } = JSON.parse(run.stdout) as { range: { since: string; until: string } };
+      const span = (Date.parse(range.until) - Date.parse(range.since)) / 86_400_000;
+      assert.ok(Math.abs(span - days) < 0.01, `${args.join(' ') || 'default'}: ${span} days`);
+    }
+  });
+
   it('says what is wrong with a bad --since, and an unknown rule', async function () {
     const bad = await selfheal(['rules', 'stats', '--since', 'last week'], env);
     assert.notEqual(bad.code, 0);
