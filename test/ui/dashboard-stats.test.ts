@@ -36,6 +36,7 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
   let browser: Browser;
   let page: Page;
   let ruleId: string;
+  let ids: Record<string, string>;
   const consoleViolations: string[] = [];
   const foreign: string[] = [];
   const range = `since=${STATS_RANGE.since}&until=${STATS_RANGE.until}`;
@@ -43,7 +44,7 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
   before(async function () {
     await mkdir(ARTIFACTS, { recursive: true });
     db = await createTestDatabase();
-    ({ ruleId } = await seedStatsHistory(db.db));
+    ({ ruleId, ids } = await seedStatsHistory(db.db));
     const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', SELFHEAL_ADMIN_TOKEN: TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
     server = await startApiServer({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
@@ -101,15 +102,29 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
   it("a rule's page from the table: its own numbers and time to resolve before it went live", async function () {
     await page.getByTestId('stats-rule-row').first().locator('a').click();
     await page.waitForURL(new RegExp(`#/stats/${ruleId}`));
-    // The link keeps no range: come back with the seeded one.
-    await page.goto(`${server.url}/ui#/stats/${ruleId}?${range}`);
     await page.locator('[data-testid=stats-title]', { hasText: 'restart-replica' }).waitFor();
+    const lastThirtyDays = await page.getByTestId('stats-range').innerText();
+    // The link keeps no range (the last 30 days, empty here): come back with the seeded one.
+    await page.goto(`${server.url}/ui#/stats/${ruleId}?${range}`);
+    await page.waitForFunction((before) => document.querySelector('[data-testid=stats-range]')?.textContent !== before, lastThirtyDays);
     assert.equal(await page.getByTestId('stats-incidents').innerText(), 'auto-remediated 2, assisted 2, human 0, open 0');
     assert.equal(await page.getByTestId('stats-auto-share').innerText(), '50%');
     assert.equal(await page.getByTestId('stats-ttr').innerText(), 'with automation 12m 30s (4), without 1h (3)');
     await page.locator('[data-testid=stats-ttr-chart] canvas').waitFor();
     const ttr = (await page.evaluate(PIXELS('[data-testid=stats-ttr-chart]'))) as { blue: number; grey: number };
     assert.ok(ttr.blue > 50 && ttr.grey > 50, JSON.stringify(ttr));
+  });
+
+  it("an incident's page says who fixed it, and why", async function () {
+    for (const [name, label] of [['W1', 'auto-remediated'], ['W2', 'assisted'], ['B1', 'human']] as const) {
+      await page.goto(`${server.url}/ui#/incidents/${ids[name]}`);
+      await page.locator('[data-testid=incident-title]', { hasText: new RegExp(` ${name}$`) }).waitFor();
+      assert.equal(await page.getByTestId('incident-label').innerText(), label, name);
+    }
+    assert.match((await page.getByTestId('incident-label').getAttribute('title')) ?? '', /no remediation action of Self-healing ran/);
+    await page.goto(`${server.url}/ui#/incidents/${ids.S1}`);
+    await page.locator('[data-testid=incident-title]', { hasText: / S1$/ }).waitFor();
+    assert.equal(await page.getByTestId('incident-label').innerText(), 'human so far', 'an open incident');
   });
 
   it('ran under the strict CSP, fetching nothing from elsewhere', async function () {

@@ -42,6 +42,8 @@ export interface IncidentSummary {
   resolvedAt: Instant | null;
   lastEventAt: Instant | null;
   workflowId: string;
+  /** Who fixed it: auto-remediated, assisted or human (final once resolved). */
+  label?: { label: string; final: boolean; reason: string } | null;
   temporalUrl: string;
 }
 
