@@ -106,7 +106,7 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
     const lastThirtyDays = await page.getByTestId('stats-range').innerText();
     // The link keeps no range (the last 30 days, empty here): come back with the seeded one.
     await page.goto(`${server.url}/ui#/stats/${ruleId}?${range}`);
-    await page.waitForFunction((before) => document.querySelector('[data-testid=stats-range]')?.textContent !== before, lastThirtyDays);
+    await page.getByTestId('stats-range').filter({ hasNotText: lastThirtyDays }).waitFor();
     assert.equal(await page.getByTestId('stats-incidents').innerText(), 'auto-remediated 2, assisted 2, human 0, open 0');
     assert.equal(await page.getByTestId('stats-auto-share').innerText(), '50%');
     assert.equal(await page.getByTestId('stats-ttr').innerText(), 'with automation 12m 30s (4), without 1h (3)');
