@@ -23,12 +23,15 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('approval_links_action_idx').on('approval_links').column('action_run_id').execute();
   // Statistics: matches of a rule in a time range, and incidents of a service in a time range.
   await db.schema.createIndex('rule_matches_rule_time_idx').on('rule_matches').columns(['rule_id', 'matched_at']).execute();
-  await db.schema.createIndex('incidents_service_created_idx').on('incidents').columns(['service_id', 'created_at']).execute();
+  // Incidents by when PagerDuty opened them (the statistics' time axis), overall and per service.
+  await db.schema.createIndex('incidents_opened_idx').on('incidents').expression(sql`coalesce(pd_created_at, created_at)`).execute();
+  await db.schema.createIndex('incidents_service_opened_idx').on('incidents').expression(sql`service_id, coalesce(pd_created_at, created_at)`).execute();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropIndex('incidents_service_created_idx').ifExists().execute();
+  await db.schema.dropIndex('incidents_service_opened_idx').ifExists().execute();
+  await db.schema.dropIndex('incidents_opened_idx').ifExists().execute();
   await db.schema.dropIndex('rule_matches_rule_time_idx').ifExists().execute();
   await db.schema.dropTable('approval_links').ifExists().execute();
 }
