@@ -86,6 +86,41 @@ export default tseslint.config(
     },
   },
   {
+    // Activities (and the metrics reader) are thin callers: their SQL lives in src/db/repositories (kysely
+    // only as types), the names they share with workflows in src/contracts. They never import workflows
+    // (which load the workflow SDK), the API or the CLI.
+    files: ['activities/**/*.ts', 'src/metrics.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/workflows', '**/workflows/**', '@temporalio/workflow'], message: 'Activities may not import workflows: shared names and shapes live in src/contracts.' },
+            { group: ['**/src/api', '**/src/api/**', '**/src/cli', '**/src/cli/**', './api/**', './cli/**'], message: 'Activities may not import the API or the CLI.' },
+            { group: ['kysely'], allowTypeImports: true, message: 'SQL lives in src/db/repositories: call a repository function (kysely only as types here).' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Repositories hold the SQL and nothing above it: they import the schema, contracts and pure domain types.
+    files: ['src/db/repositories/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/**', '**/workflows', '**/workflows/**', '../../api/**', '../../cli/**', '../../services/**', '../../executors/**', '../../temporal/**', '@temporalio/*', 'hono', 'hono/*'],
+              message: 'Repositories import only the database schema, src/contracts and src/domain: nothing that calls them.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -1,5 +1,20 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
+import {
+  countAttempt,
+  findApproval,
+  findClaim,
+  insertClaim,
+  insertSkippedRun,
+  recordApprovalIfNone,
+  recordRunOutcome,
+  startApprovedRun,
+  type ActionRunKey,
+} from '../src/db/repositories/action-runs.js';
+import { releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
+import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.js';
+import { inTransaction } from '../src/db/repositories/transactions.js';
+import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD } from '../src/domain/policies.js';
 import type { Logger } from '../src/logger.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
 
@@ -13,26 +28,22 @@ export interface ActionRunDeps {
 const EXCERPT = 4000;
 const FINISHED: readonly ActionStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled', 'dry_run', 'rejected'];
 
-/** Consecutive failures that open a rule's circuit breaker when its policy does not say. */
-export const DEFAULT_BREAKER_THRESHOLD = 3;
-
 export function excerpt(s: string | undefined | null, max = EXCERPT): string | null {
   if (!s) return null;
   return s.length <= max ? s : `${s.slice(0, max)}\n…[${s.length - max} more characters]`;
 }
 
-/** The columns every action run row starts with; the id doubles as its idempotency key. */
-function runRow(actionRunId: string, incidentId: string, plan: MatchPlan, action: PlannedAction) {
+/** The key columns of an action run of `plan`; the id doubles as its idempotency key. */
+function runKey(actionRunId: string, incidentId: string, plan: MatchPlan, action: PlannedAction): ActionRunKey {
   return {
     id: actionRunId,
-    idempotency_key: actionRunId,
-    incident_id: incidentId,
-    match_id: plan.matchId,
-    rule_id: plan.ruleId,
-    rule_version: plan.ruleVersion,
-    action_index: action.index,
-    action_id: action.id,
-    action_type: action.type,
+    incidentId,
+    matchId: plan.matchId,
+    ruleId: plan.ruleId,
+    ruleVersion: plan.ruleVersion,
+    actionIndex: action.index,
+    actionId: action.id,
+    actionType: action.type,
     target: plan.target ?? null,
   };
 }
@@ -85,39 +96,27 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }): Promise<Claim> {
     const { plan, action } = input;
     const status = input.awaitingApproval ? 'awaiting_approval' : 'running';
-    const inserted = await db
-      .insertInto('action_runs')
-      .values({
-        ...runRow(input.actionRunId, input.incidentId, plan, action),
-        status,
-        rendered: JSON.stringify(action.params),
-        started_at: input.awaitingApproval ? null : new Date(),
-        attempts: 1,
-        reason: input.reason,
-        claimed_by: input.owner,
-        workflow_id: input.workflowId,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returning('id')
-      .executeTakeFirst();
+    const inserted = await insertClaim(db, runKey(input.actionRunId, input.incidentId, plan, action), {
+      status,
+      rendered: action.params,
+      startedAt: input.awaitingApproval ? null : new Date(),
+      reason: input.reason,
+      owner: input.owner,
+      workflowId: input.workflowId,
+    });
     if (inserted) return { owned: true, status };
-    const row = await db
-      .selectFrom('action_runs')
-      .select(['status', 'claimed_by', 'exit_code', 'output_excerpt', 'link', 'error'])
-      .where('id', '=', input.actionRunId)
-      .executeTakeFirstOrThrow();
+    const row = await findClaim(db, input.actionRunId);
     if (row.claimed_by !== input.owner) {
       deps.logger.warn({ actionRunId: input.actionRunId, claimedBy: row.claimed_by, owner: input.owner }, 'action run claimed by another run; not executed here');
       return { owned: false, status: row.status, claimedBy: row.claimed_by };
     }
-    await db.updateTable('action_runs').set({ attempts: sql`attempts + 1` }).where('id', '=', input.actionRunId).execute();
+    await countAttempt(db, input.actionRunId);
     return { owned: true, status: row.status, ...(FINISHED.includes(row.status as ActionStatus) ? { finished: outcomeOf(input.actionRunId, action, row) } : {}) };
   }
 
   /** The decision recorded for a gated action run (by the API, with the authenticated actor), if any. */
   async function readApproval(input: { actionRunId: string }): Promise<RecordedApproval | null> {
-    const row = await db.selectFrom('action_runs').select(['approval', 'status']).where('id', '=', input.actionRunId).executeTakeFirst();
-    return (row?.approval as RecordedApproval | null | undefined) ?? null;
+    return ((await findApproval(db, input.actionRunId)) as RecordedApproval | null) ?? null;
   }
 
   /**
@@ -126,43 +125,27 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    */
   async function settleApproval(input: { actionRunId: string; onTimeout: 'approve' | 'reject' }): Promise<RecordedApproval> {
     const timeout: RecordedApproval = { decision: input.onTimeout, actor: TIMEOUT_ACTOR, at: new Date().toISOString() };
-    await db
-      .updateTable('action_runs')
-      .set({ approval: JSON.stringify(timeout) })
-      .where('id', '=', input.actionRunId)
-      .where('approval', 'is', null)
-      .execute();
+    await recordApprovalIfNone(db, input.actionRunId, timeout);
     const recorded = await readApproval(input);
     return recorded ?? timeout;
   }
 
   /** The gate opened: the action runs now (status `running`). A rejection is recorded as its outcome. */
   async function startApprovedAction(input: { actionRunId: string; owner: string }): Promise<void> {
-    await db
-      .updateTable('action_runs')
-      .set({ status: 'running', started_at: new Date() })
-      .where('id', '=', input.actionRunId)
-      .where('claimed_by', '=', input.owner)
-      .where('status', '=', 'awaiting_approval')
-      .execute();
+    await startApprovedRun(db, input.actionRunId, input.owner, new Date());
   }
 
   /** The outcome of a claimed action; only its owner writes it. */
   async function recordActionOutcome(input: ActionOutcome & { owner: string }): Promise<ActionOutcome> {
     const { owner, ...outcome } = input;
-    await db
-      .updateTable('action_runs')
-      .set({
-        status: outcome.status,
-        exit_code: outcome.exitCode ?? null,
-        output_excerpt: excerpt(outcome.outputExcerpt),
-        link: outcome.link ?? null,
-        error: excerpt(outcome.error, 2000),
-        finished_at: new Date(),
-      })
-      .where('id', '=', outcome.actionRunId)
-      .where('claimed_by', '=', owner)
-      .execute();
+    await recordRunOutcome(db, outcome.actionRunId, owner, {
+      status: outcome.status,
+      exitCode: outcome.exitCode ?? null,
+      outputExcerpt: excerpt(outcome.outputExcerpt),
+      link: outcome.link ?? null,
+      error: excerpt(outcome.error, 2000),
+      at: new Date(),
+    });
     return outcome;
   }
 
@@ -176,17 +159,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     owner: string;
   }): Promise<ActionOutcome> {
     const { plan, action } = input;
-    await db
-      .insertInto('action_runs')
-      .values({
-        ...runRow(input.actionRunId, input.incidentId, plan, action),
-        status: 'skipped',
-        reason: input.reason,
-        claimed_by: input.owner,
-        finished_at: new Date(),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+    await insertSkippedRun(db, runKey(input.actionRunId, input.incidentId, plan, action), { reason: input.reason, owner: input.owner, at: new Date() });
     return { actionRunId: input.actionRunId, actionId: action.id, type: action.type, status: 'skipped', error: input.reason };
   }
 
@@ -197,40 +170,22 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    * the next match to try again. Says whether this outcome opened the breaker.
    */
   async function recordRuleOutcome(input: { ruleId: string; outcome: 'succeeded' | 'failed' | 'inconclusive'; trial?: boolean | undefined }): Promise<RuleOutcomeResult> {
-    return db.transaction().execute(async (trx) => {
-      const rule = await trx.selectFrom('rules').select(['consecutive_failures', 'breaker_state', 'definition']).where('id', '=', input.ruleId).forUpdate().executeTakeFirst();
-      if (!rule) return { breaker: 'closed', opened: false, failures: 0, threshold: DEFAULT_BREAKER_THRESHOLD };
-      const def = rule.definition as { policies?: { circuitBreaker?: { failureThreshold?: number } } };
-      const threshold = def.policies?.circuitBreaker?.failureThreshold ?? DEFAULT_BREAKER_THRESHOLD;
-      const trial = Boolean(input.trial) && rule.breaker_state === 'half_open';
-      if (input.outcome === 'inconclusive') {
-        if (trial) await trx.updateTable('rules').set({ breaker_state: 'open' }).where('id', '=', input.ruleId).execute();
-        return { breaker: trial ? 'open' : rule.breaker_state, opened: false, failures: rule.consecutive_failures, threshold };
-      }
-      if (input.outcome === 'succeeded') {
-        await trx
-          .updateTable('rules')
-          .set({ consecutive_failures: 0, ...(trial ? { breaker_state: 'closed', breaker_opened_at: null } : {}) })
-          .where('id', '=', input.ruleId)
-          .execute();
-        if (trial) deps.logger.info({ ruleId: input.ruleId }, 'circuit breaker closed after a successful trial');
-        return { breaker: trial ? 'closed' : rule.breaker_state, opened: false, failures: 0, threshold };
-      }
-      const failures = rule.consecutive_failures + 1;
-      const open = trial || (rule.breaker_state === 'closed' && failures >= threshold);
-      await trx
-        .updateTable('rules')
-        .set({ consecutive_failures: failures, ...(open ? { breaker_state: 'open', breaker_opened_at: new Date() } : {}) })
-        .where('id', '=', input.ruleId)
-        .execute();
-      if (open) deps.logger.warn({ ruleId: input.ruleId, failures, trial }, 'circuit breaker opened');
-      return { breaker: open ? 'open' : rule.breaker_state, opened: open, failures, threshold };
+    return inTransaction(db, async (trx) => {
+      const stored = await lockBreaker(trx, input.ruleId);
+      if (!stored) return { breaker: 'closed', opened: false, failures: 0, threshold: DEFAULT_BREAKER_THRESHOLD };
+      const threshold = stored.failureThreshold ?? DEFAULT_BREAKER_THRESHOLD;
+      const trial = Boolean(input.trial) && stored.breaker.state === 'half_open';
+      const { opened, ...next } = breakerAfterOutcome(stored.breaker, input.outcome, { threshold, trial, at: new Date() });
+      await saveBreaker(trx, input.ruleId, next);
+      if (trial && next.state === 'closed') deps.logger.info({ ruleId: input.ruleId }, 'circuit breaker closed after a successful trial');
+      if (opened) deps.logger.warn({ ruleId: input.ruleId, failures: next.consecutiveFailures, trial }, 'circuit breaker opened');
+      return { breaker: next.state, opened, failures: next.consecutiveFailures, threshold };
     });
   }
 
   /** The run ended: its lease stops counting for concurrency (cooldown counts from the lease's start). */
   async function releaseLease(input: { leaseId: string }): Promise<void> {
-    await db.updateTable('target_leases').set({ released_at: new Date() }).where('id', '=', input.leaseId).where('released_at', 'is', null).execute();
+    await releaseTargetLease(db, input.leaseId, new Date());
   }
 
   /** A note on the PagerDuty incident saying what ran and how it went. */

@@ -1,6 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
+import { environmentSsh } from '../src/db/repositories/environment-settings.js';
+import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
 import { ExecutorError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
@@ -205,12 +207,11 @@ export function createActionActivities(deps: ActionDeps) {
   }
 
   async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh> {
-    const incident = await deps.db.selectFrom('incidents').select('environment').where('id', '=', input.incidentId).executeTakeFirst();
-    const name = (incident?.environment as Record<string, unknown> | undefined)?.environment;
+    const name = (await findIncidentEnvironment(deps.db, input.incidentId))?.environment;
     if (typeof name !== 'string') throw ApplicationFailure.nonRetryable('no environment was extracted for this incident, so there is no management VM to reach', 'ValidationError');
-    const row = await deps.db.selectFrom('environments').select('ssh').where('name', '=', name).executeTakeFirst();
-    if (!row?.ssh) throw ApplicationFailure.nonRetryable(`environment ${name} has no management VM configured`, 'ValidationError');
-    return row.ssh;
+    const ssh = await environmentSsh(deps.db, name);
+    if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${name} has no management VM configured`, 'ValidationError');
+    return ssh;
   }
 
   return { executeAction };

@@ -1,9 +1,21 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
-import { findEventTaker, findIncident, findIncidentForUpdate, insertEventOnce, isTimestamp, jsonbRefusal, storable, withoutNul } from '../src/db/queries/incidents.js';
+import {
+  findEventTaker,
+  findIncident,
+  findIncidentForUpdate,
+  insertEventOnce,
+  insertIncident,
+  isTimestamp,
+  jsonbRefusal,
+  storable,
+  updateIncident,
+  withoutNul,
+} from '../src/db/repositories/incidents.js';
+import { inTransaction } from '../src/db/repositories/transactions.js';
 import { extractEnvironment, type ExtractorsConfig } from '../src/domain/extract.js';
 import { incidentIdOf, statusFromEventType, toIncidentSnapshot, type PagerDutyEvent } from '../src/pagerduty/parse.js';
-import { incidentWorkflowId } from '../src/temporal/names.js';
+import { incidentWorkflowId } from '../src/contracts/names.js';
 import type { Logger } from '../src/logger.js';
 import type { IncidentEventMessage } from '../src/contracts/incident.js';
 import { toFailure } from './actions.js';
@@ -69,7 +81,7 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
   }
 
   async function record(msg: IncidentEventMessage, event: PagerDutyEvent, incidentId: string, takenBy: string | undefined): Promise<RecordEventResult> {
-    return db.transaction().execute(async (trx) => {
+    return inTransaction(db, async (trx) => {
       const inserted = await insertEventOnce(trx, {
         eventId: msg.eventId,
         webhookId: msg.webhookId,
@@ -121,9 +133,9 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
         updated_at: new Date(),
       };
       if (existing) {
-        await trx.updateTable('incidents').set(row).where('id', '=', incidentId).execute();
+        await updateIncident(trx, incidentId, row);
       } else {
-        await trx.insertInto('incidents').values({ id: incidentId, workflow_id: incidentWorkflowId(incidentId), environment: '{}', ...row }).execute();
+        await insertIncident(trx, { id: incidentId, workflow_id: incidentWorkflowId(incidentId), environment: '{}', ...row });
       }
       return { duplicate: false, stale, incidentStatus: status, serviceId: row.service_id ?? undefined };
     });
@@ -139,11 +151,7 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
       // A 4xx (token without access, incident gone) will not change on a retry; the workflow goes on without.
       throw toFailure(err);
     }
-    await db
-      .updateTable('incidents')
-      .set({ alerts: JSON.stringify(alerts.slice(0, MAX_STORED_ALERTS)), updated_at: new Date() })
-      .where('id', '=', input.incidentId)
-      .execute();
+    await updateIncident(db, input.incidentId, { alerts: JSON.stringify(alerts.slice(0, MAX_STORED_ALERTS)), updated_at: new Date() });
     return { alerts: alerts.length };
   }
 
@@ -155,11 +163,7 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
       { title: incident.title, description: incident.description, serviceId: incident.service_id, alerts: incident.alerts ?? [] },
       deps.extractors,
     );
-    await db
-      .updateTable('incidents')
-      .set({ environment: JSON.stringify(environment), updated_at: new Date() })
-      .where('id', '=', input.incidentId)
-      .execute();
+    await updateIncident(db, input.incidentId, { environment: JSON.stringify(environment), updated_at: new Date() });
     return environment;
   }
 

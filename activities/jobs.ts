@@ -1,12 +1,15 @@
 // Activities of the scheduled-job workflow: resolve targets, record runs and per-target results, run a
 // script over SSH on an environment's management VM, notify on failure.
 import { ApplicationFailure } from '@temporalio/common';
-import { sql, type Kysely } from 'kysely';
-import type { Database, EnvironmentSsh } from '../src/db/database.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../src/db/database.js';
+import { environmentSsh, environmentsForTargets } from '../src/db/repositories/environment-settings.js';
+import { findJobDefinition, findLiveJob, finishJobRun, insertJobRunStart, upsertTargetResult } from '../src/db/repositories/job-runs.js';
 import { jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
-import { agentTaskQueue } from '../src/temporal/names.js';
+import type { JobRunStatus, JobRunSummary, TargetStatus } from '../src/contracts/jobs.js';
+import { agentTaskQueue } from '../src/contracts/names.js';
 import { toFailure, type Integrations } from './actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 
@@ -16,8 +19,6 @@ export interface JobActivityDeps {
   integrations?: Integrations | undefined;
   env?: NodeJS.ProcessEnv;
 }
-
-import type { JobRunStatus, JobRunSummary, TargetStatus } from '../src/contracts/jobs.js';
 
 export type { JobRunStatus, JobRunSummary, TargetStatus };
 
@@ -68,32 +69,18 @@ export function createJobActivities(deps: JobActivityDeps) {
   const { db } = deps;
 
   async function recordJobRunStart(input: { jobRunId: string; runId: string; jobId: string; trigger: string; scheduledAt?: string | undefined }): Promise<void> {
-    await db
-      .insertInto('job_runs')
-      .values({
-        id: input.jobRunId,
-        run_id: input.runId,
-        job_id: input.jobId,
-        trigger: input.trigger,
-        status: 'running',
-        scheduled_at: input.scheduledAt ?? null,
-      })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+    await insertJobRunStart(db, { id: input.jobRunId, runId: input.runId, jobId: input.jobId, trigger: input.trigger, scheduledAt: input.scheduledAt ?? null });
   }
 
   async function resolveJobTargets(input: { jobId: string }): Promise<JobRunPlan | { skipped: string }> {
-    const row = await db.selectFrom('jobs').select(['id', 'definition', 'enabled']).where('id', '=', input.jobId).where('deleted_at', 'is', null).executeTakeFirst();
+    const row = await findLiveJob(db, input.jobId);
     if (!row) return { skipped: `job ${input.jobId} no longer exists` };
     const parsed = jobDefinitionSchema.safeParse(row.definition);
     if (!parsed.success) throw ApplicationFailure.nonRetryable(`stored definition of job ${input.jobId} is not valid: ${parsed.error.message}`, 'ValidationError');
     const job = { ...parsed.data, id: row.id } as JobDefinition;
 
-    let query = db.selectFrom('environments').select(['name', 'agent_task_queue', 'ssh']).orderBy('name');
     const t = job.targets;
-    if ('environments' in t) query = query.where('name', 'in', t.environments);
-    else if ('selector' in t) query = query.where(sql<boolean>`labels @> ${JSON.stringify(t.selector)}::jsonb`);
-    const rows = await query.execute();
+    const rows = await environmentsForTargets(db, t);
     const byName = new Map(rows.map((r) => [r.name, r]));
     const names = 'environments' in t ? [...new Set(t.environments)] : rows.map((r) => r.name);
 
@@ -129,24 +116,15 @@ export function createJobActivities(deps: JobActivityDeps) {
       started_at: r.startedAt,
       finished_at: r.finishedAt,
     };
-    await db
-      .insertInto('job_target_results')
-      .values({ job_run_id: r.jobRunId, environment: r.environment, ...values })
-      .onConflict((oc) => oc.columns(['job_run_id', 'environment']).doUpdateSet(values))
-      .execute();
+    await upsertTargetResult(db, r.jobRunId, r.environment, values);
   }
 
   async function recordJobRunFinish(input: { jobRunId: string; status: JobRunStatus; summary: JobRunSummary }): Promise<void> {
-    await db
-      .updateTable('job_runs')
-      .set({ status: input.status, summary: JSON.stringify(input.summary), finished_at: new Date() })
-      .where('id', '=', input.jobRunId)
-      .execute();
+    await finishJobRun(db, input.jobRunId, { status: input.status, summary: input.summary, at: new Date() });
   }
 
   async function runSshTarget(input: { jobRunId: string; environment: string; script: string; args: string[]; timeoutSeconds: number }): Promise<ScriptActionResult> {
-    const row = await db.selectFrom('environments').select('ssh').where('name', '=', input.environment).executeTakeFirst();
-    const ssh = row?.ssh as EnvironmentSsh | null | undefined;
+    const ssh = await environmentSsh(db, input.environment);
     if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${input.environment} has no management VM (ssh) configured`, 'ValidationError');
     try {
       return await runOnManagementVm(ssh, [remoteScriptPath(input.script, env), ...input.args], input.timeoutSeconds * 1000, env);
@@ -156,8 +134,7 @@ export function createJobActivities(deps: JobActivityDeps) {
   }
 
   async function notifyJobFailure(input: { jobId: string; jobName: string; jobRunId: string; status: JobRunStatus; summary: JobRunSummary; runUrl?: string | undefined }): Promise<string> {
-    const row = await db.selectFrom('jobs').select('definition').where('id', '=', input.jobId).executeTakeFirst();
-    const notify = (row?.definition as Partial<JobDefinition> | undefined)?.notifyOnFailure;
+    const notify = ((await findJobDefinition(db, input.jobId)) as Partial<JobDefinition> | undefined)?.notifyOnFailure;
     const log = deps.logger.child({ jobId: input.jobId, jobRunId: input.jobRunId });
     if (!notify?.slack && !notify?.email) return 'no notification configured';
     const lines = input.summary.failures.slice(0, 20).map((f) => `- ${f.environment}: ${f.status}${f.error ? ` (${f.error.slice(0, 200)})` : ''}`);

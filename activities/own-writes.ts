@@ -24,7 +24,7 @@ import {
   recordWriteAnswered,
   recordWriteFailed,
   recordWriteStart,
-} from '../src/db/queries/pagerduty-writes.js';
+} from '../src/db/repositories/pagerduty-writes.js';
 import type { Logger } from '../src/logger.js';
 import type { CallOptions, IncidentNote, IncidentUpdate, PagerDutyClient, PagerDutyIncident } from '../src/pagerduty/rest-client.js';
 import { activityKey, createSideEffects, whatHappened, type EffectResult, type SideEffects } from './side-effects.js';

@@ -1,9 +1,30 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+// Planning an incident event: match the enabled rules against the incident, decide each match with the
+// safety policies (src/domain/policies.ts: the same pure decision the backtest simulates with), record
+// the match once, take the target's lease for a run, and return what the workflow runs. The facts a
+// decision reads come from the repositories, under per-rule and per-target advisory locks.
+import type { Kysely, Transaction } from 'kysely';
 import type { Database, Incident } from '../src/db/database.js';
+import { listEnabledRules, rulesStamp } from '../src/db/repositories/enabled-rules.js';
+import { agentQueueOf, environmentWindows } from '../src/db/repositories/environment-settings.js';
+import { findEventPayload, findIncident } from '../src/db/repositories/incidents.js';
+import { countActiveLeases, findLeaseOfMatch, leaseTakenSince, takeLease } from '../src/db/repositories/leases.js';
+import { advisoryXactLock, inTransaction } from '../src/db/repositories/transactions.js';
+import { beginBreakerTrial, readBreaker } from '../src/db/repositories/rule-breakers.js';
+import { countRunDecisionsSince, findMatch, insertMatch } from '../src/db/repositories/rule-matches.js';
+import {
+  BREAKER_TRIAL_NOTE,
+  CLOSED_BREAKER,
+  decidePolicies,
+  leaseSeconds,
+  NOTIFY_ONLY_TYPES,
+  policyWindows,
+  targetOf,
+  type PolicyInput,
+  type PolicyState,
+} from '../src/domain/policies.js';
+import { incidentContext, type IncidentFacts } from '../src/domain/rules/incident-context.js';
 import { matchRules, RuleIndex } from '../src/domain/rules/rule-index.js';
-import { buildContext } from '../src/domain/rules/evaluate.js';
 import type { Action, Rule } from '../src/domain/rules/schema.js';
-import { inTimeWindow, type TimeWindow } from '../src/domain/rules/time-window.js';
 import type { Logger } from '../src/logger.js';
 import { isOwnWrite } from './own-writes.js';
 import type { MatchDecision, MatchPlan, PlannedAction } from './types.js';
@@ -17,29 +38,65 @@ export interface PlanDeps {
   now?: () => Date;
 }
 
-/** Types that still run while a rule's circuit breaker is open: tell people, never touch systems. */
 /** Alerts carried in the template context (the workflow history holds it). */
 const MAX_CONTEXT_ALERTS = 5;
 
-const NOTIFY_ONLY_TYPES = new Set(['notify.slack', 'notify.email', 'notify.webhook', 'pagerduty.note', 'pagerduty.escalate', 'workitem']);
+interface PlanInput {
+  incidentId: string;
+  eventId: string;
+  eventType: string;
+}
+
+/** A match's decision as the plan carries it (recorded now, or read back on a retry). */
+interface MatchDecided {
+  decision: MatchDecision;
+  reason?: string | undefined;
+  breakerTrial?: boolean | undefined;
+}
 
 /** Enabled rules, reloaded only when a rule changed (cheap check per incident). */
 export function createRuleCache(db: Kysely<Database>) {
   let stamp = '';
   let index = new RuleIndex([]);
   return async function current(): Promise<RuleIndex> {
-    const s = await db
-      .selectFrom('rules')
-      .select([sql<string>`coalesce(max(updated_at)::text, '')`.as('at'), sql<string>`count(*)::text`.as('n')])
-      .executeTakeFirstOrThrow();
-    const next = `${s.at}|${s.n}`;
+    const next = await rulesStamp(db);
     if (next !== stamp) {
-      const rows = await db.selectFrom('rules').select(['id', 'version', 'definition']).where('deleted_at', 'is', null).where('enabled', '=', true).execute();
-      index = new RuleIndex(rows.map((r) => ({ ...(r.definition as Omit<Rule, 'id' | 'version'>), id: r.id, version: r.version }) as Rule));
+      index = new RuleIndex(await listEnabledRules(db));
       stamp = next;
     }
     return index;
   };
+}
+
+/**
+ * Everything {@link decidePolicies} reads for one match, from Postgres. Runs under the rule's and the
+ * target's advisory locks, so what it counts cannot change before the match and its lease are recorded.
+ */
+export async function gatherPolicyFacts(
+  trx: Transaction<Database>,
+  rule: Rule,
+  incident: Incident,
+  eventType: string,
+  target: string | undefined,
+  at: Date,
+): Promise<{ input: PolicyInput; state: PolicyState }> {
+  const envName = (incident.environment as Record<string, unknown>).environment;
+  const windows = policyWindows(rule, at, target);
+  const input: PolicyInput = {
+    rule,
+    at,
+    eventType,
+    incidentStatus: incident.status,
+    target,
+    environmentWindows: typeof envName === 'string' ? await environmentWindows(trx, envName) : [],
+  };
+  const state: PolicyState = {
+    breaker: (await readBreaker(trx, rule.id)) ?? CLOSED_BREAKER,
+    runsInRateWindow: windows.rateLimitSince ? await countRunDecisionsSince(trx, rule.id, windows.rateLimitSince) : 0,
+    lastRunOnTarget: windows.cooldownSince && target ? await leaseTakenSince(trx, rule.id, target, windows.cooldownSince) : null,
+    activeOnTarget: windows.concurrency && target ? await countActiveLeases(trx, target, at) : 0,
+  };
+  return { input, state };
 }
 
 export function createPlanActivities(deps: PlanDeps) {
@@ -48,88 +105,86 @@ export function createPlanActivities(deps: PlanDeps) {
   const now = deps.now ?? (() => new Date());
 
   /** Match enabled rules against the incident, apply safety policies, record each match once, return what to run. */
-  async function planIncidentActions(input: { incidentId: string; eventId: string; eventType: string }): Promise<RulePlan[]> {
-    const incident = await db.selectFrom('incidents').selectAll().where('id', '=', input.incidentId).executeTakeFirstOrThrow();
-    const eventRow = await db.selectFrom('incident_events').select('payload').where('event_id', '=', input.eventId).executeTakeFirst();
-    const event = (eventRow?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
+  async function planIncidentActions(input: PlanInput): Promise<RulePlan[]> {
+    const incident = await findIncident(db, input.incidentId);
+    if (!incident) throw new Error(`incident ${input.incidentId} not stored`);
+    const event = await findEventPayload(db, input.eventId);
     if (await isOwnWrite(db, input.incidentId, event)) return [];
 
-    const ctx = incidentContext(incident, event, input.eventType);
+    const ctx = incidentContext(incident as IncidentFacts, event, input.eventType);
     const at = now();
     const matches = matchRules(await rules(), ctx, at);
     const plans: RulePlan[] = [];
     for (const { rule, explanation } of matches) {
-      plans.push(await db.transaction().execute((trx) => decide(trx, incident, input, rule, explanation, ctx, at)));
+      plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, explanation, ctx, at)));
     }
     return plans;
   }
 
-  async function decide(
+  /** The decision for one match: the recorded one when this step is retried, else decided and recorded now. */
+  async function decideMatch(
     trx: Transaction<Database>,
     incident: Incident,
-    input: { incidentId: string; eventId: string; eventType: string },
+    input: PlanInput,
     rule: Rule,
     explanation: unknown,
-    ctx: ReturnType<typeof buildContext>,
+    target: string | undefined,
+    at: Date,
+  ): Promise<{ decided: MatchDecided; matchId: string; leaseId: string | undefined }> {
+    const existing = await findMatch(trx, { incidentId: input.incidentId, eventId: input.eventId, ruleId: rule.id });
+    if (existing) {
+      // A retry of this step (the match is recorded once): the same decision, the same lease.
+      const matchId = String(existing.id);
+      const breaker = await readBreaker(trx, rule.id);
+      const breakerTrial = breaker?.state === 'half_open' && existing.decision === 'run' && Boolean(existing.skip_reason?.startsWith(BREAKER_TRIAL_NOTE));
+      return {
+        decided: { decision: existing.decision as MatchDecision, reason: existing.skip_reason ?? undefined, breakerTrial },
+        matchId,
+        leaseId: await findLeaseOfMatch(trx, matchId),
+      };
+    }
+    if (target) await advisoryXactLock(trx, `target:${target}`);
+    const facts = await gatherPolicyFacts(trx, rule, incident, input.eventType, target, at);
+    const decided = decidePolicies(facts.input, facts.state);
+    if (decided.breakerTrial) await beginBreakerTrial(trx, rule.id, at);
+    const matchId = await insertMatch(trx, {
+      incidentId: input.incidentId,
+      eventId: input.eventId,
+      ruleId: rule.id,
+      ruleVersion: rule.version,
+      ruleName: rule.name,
+      explanation,
+      decision: decided.decision,
+      skipReason: decided.reason ?? null,
+      target: target ?? null,
+    });
+    // The lease is what cooldown and concurrency count: taken here, in the match's transaction, under the
+    // target's lock; released when the run ends; expiring on its own if the run dies.
+    const leaseId =
+      decided.takesLease && target
+        ? await takeLease(trx, { target, ruleId: rule.id, matchId, incidentId: input.incidentId, at, expiresAt: new Date(at.getTime() + leaseSeconds(rule) * 1000) })
+        : undefined;
+    deps.logger.info({ incidentId: input.incidentId, ruleId: rule.id, decision: decided.decision, skipReason: decided.reason, target }, 'rule matched');
+    return { decided, matchId, leaseId };
+  }
+
+  async function planMatch(
+    trx: Transaction<Database>,
+    incident: Incident,
+    input: PlanInput,
+    rule: Rule,
+    explanation: unknown,
+    ctx: ReturnType<typeof incidentContext>,
     at: Date,
   ): Promise<RulePlan> {
     // Serialise policy checks per rule (rate limit, breaker), then per target (cooldown, concurrency, which
     // span every rule acting on the host), always in that order, across every worker.
-    await advisoryLock(trx, `rule:${rule.id}`);
-    const existing = await trx
-      .selectFrom('rule_matches')
-      .selectAll()
-      .where('incident_id', '=', input.incidentId)
-      .where('event_id', '=', input.eventId)
-      .where('rule_id', '=', rule.id)
-      .executeTakeFirst();
+    await advisoryXactLock(trx, `rule:${rule.id}`);
     const env = incident.environment as Record<string, unknown>;
-    const target = typeof env.host === 'string' ? env.host : typeof env.environment === 'string' ? env.environment : undefined;
-
-    let decided: PolicyDecision;
-    let matchId: string;
-    let leaseId: string | undefined;
-    if (existing) {
-      // A retry of this step (the match is recorded once): the same decision, the same lease.
-      decided = { decision: existing.decision as MatchDecision, skipReason: existing.skip_reason ?? undefined };
-      matchId = String(existing.id);
-      const lease = await trx.selectFrom('target_leases').select('id').where('match_id', '=', matchId).executeTakeFirst();
-      leaseId = lease ? String(lease.id) : undefined;
-      decided.breakerTrial = (await trx.selectFrom('rules').select('breaker_state').where('id', '=', rule.id).executeTakeFirst())?.breaker_state === 'half_open' && existing.decision === 'run' && Boolean(existing.skip_reason?.startsWith(TRIAL_NOTE));
-    } else {
-      if (target) await advisoryLock(trx, `target:${target}`);
-      decided = await applyPolicies(trx, rule, incident, input.eventType, target, at);
-      const row = await trx
-        .insertInto('rule_matches')
-        .values({
-          incident_id: input.incidentId,
-          event_id: input.eventId,
-          rule_id: rule.id,
-          rule_version: rule.version,
-          rule_name: rule.name,
-          explanation: JSON.stringify(explanation),
-          decision: decided.decision,
-          skip_reason: decided.skipReason ?? null,
-          target: target ?? null,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      matchId = String(row.id);
-      if (decided.decision === 'run' && target) {
-        // The lease is what cooldown and concurrency count: taken here, in the match's transaction, under
-        // the target's lock; released when the run ends; expiring on its own if the run dies.
-        const lease = await trx
-          .insertInto('target_leases')
-          .values({ target, rule_id: rule.id, match_id: matchId, incident_id: input.incidentId, acquired_at: at, expires_at: new Date(at.getTime() + leaseSeconds(rule) * 1000) })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        leaseId = String(lease.id);
-      }
-      deps.logger.info({ incidentId: input.incidentId, ruleId: rule.id, decision: decided.decision, skipReason: decided.skipReason, target }, 'rule matched');
-    }
-
-    const agentQueue = await agentQueueFor(trx, env);
-    const { decision, skipReason } = decided;
+    const target = targetOf(env);
+    const { decided, matchId, leaseId } = await decideMatch(trx, incident, input, rule, explanation, target, at);
+    const agentQueue = typeof env.environment === 'string' ? await agentQueueOf(trx, env.environment) : undefined;
+    const { decision } = decided;
     const actions =
       decision === 'skipped'
         ? []
@@ -140,7 +195,7 @@ export function createPlanActivities(deps: PlanDeps) {
       ruleName: rule.name,
       ruleVersion: rule.version,
       decision,
-      skipReason,
+      skipReason: decided.reason,
       target,
       cancelOnResolve: rule.policies?.cancelOnResolve ?? true,
       ...(decided.breakerTrial ? { breakerTrial: true } : {}),
@@ -150,132 +205,7 @@ export function createPlanActivities(deps: PlanDeps) {
     };
   }
 
-  async function applyPolicies(
-    trx: Transaction<Database>,
-    rule: Rule,
-    incident: Incident,
-    eventType: string,
-    target: string | undefined,
-    at: Date,
-  ): Promise<PolicyDecision> {
-    const p = rule.policies ?? {};
-    if (incident.status === 'resolved' && eventType !== 'incident.resolved') return { decision: 'skipped', skipReason: 'incident already resolved' };
-    const windows = [...(p.maintenanceWindows ?? [])] as TimeWindow[];
-    const envName = (incident.environment as Record<string, unknown>).environment;
-    if (typeof envName === 'string') {
-      const envRow = await trx.selectFrom('environments').select('maintenance_windows').where('name', '=', envName).executeTakeFirst();
-      windows.push(...((envRow?.maintenance_windows ?? []) as TimeWindow[]));
-    }
-    if (windows.some((w) => inTimeWindow(w, at))) return { decision: 'skipped', skipReason: 'maintenance window' };
-    if (rule.dryRun) return { decision: 'dry_run' };
-
-    // Circuit breaker: open → only notifications, until resetSeconds after it opened (or after the last
-    // trial began); then one half-open trial run, whose outcome closes or re-opens it.
-    const state = await trx.selectFrom('rules').select(['breaker_state', 'breaker_opened_at']).where('id', '=', rule.id).executeTakeFirst();
-    const resetSeconds = p.circuitBreaker?.resetSeconds ?? DEFAULT_BREAKER_RESET_SECONDS;
-    let trial = false;
-    if (state && state.breaker_state !== 'closed') {
-      const since = state.breaker_opened_at ? (at.getTime() - state.breaker_opened_at.getTime()) / 1000 : Infinity;
-      if (since < resetSeconds) {
-        const until = state.breaker_opened_at ? new Date(state.breaker_opened_at.getTime() + resetSeconds * 1000).toISOString() : 'a reset';
-        return {
-          decision: 'notify_only',
-          skipReason:
-            state.breaker_state === 'half_open'
-              ? `circuit breaker half-open: a trial run is in progress; only notifications run until it ends`
-              : `circuit breaker open: only notifications run until a half-open trial at ${until} (or POST /api/rules/${rule.id}/reset-breaker)`,
-        };
-      }
-      trial = true;
-    }
-
-    if (p.rateLimit) {
-      const since = new Date(at.getTime() - p.rateLimit.windowSeconds * 1000);
-      const n = await countRuns(trx, rule.id, since);
-      if (n >= p.rateLimit.max) return { decision: 'skipped', skipReason: `rate limit: ${n} runs in the last ${p.rateLimit.windowSeconds} s (max ${p.rateLimit.max})` };
-    }
-    const targeted = p.cooldownSeconds !== undefined || p.concurrencyPerTarget !== undefined;
-    if (targeted && !target) {
-      if ((p.unknownTarget ?? 'skip') === 'skip') {
-        return {
-          decision: 'skipped',
-          skipReason: 'target unknown: no host or environment was extracted, so cooldown and concurrency cannot be applied (policies.unknownTarget: skip)',
-        };
-      }
-    }
-    if (p.cooldownSeconds && target) {
-      const since = new Date(at.getTime() - p.cooldownSeconds * 1000);
-      const recent = await trx.selectFrom('target_leases').select('acquired_at').where('rule_id', '=', rule.id).where('target', '=', target).where('acquired_at', '>', since).executeTakeFirst();
-      if (recent) return { decision: 'skipped', skipReason: `cooldown: ${target} was remediated by this rule less than ${p.cooldownSeconds} s ago` };
-    }
-    if (p.concurrencyPerTarget && target) {
-      const running = await trx
-        .selectFrom('target_leases')
-        .select(sql<string>`count(*)::text`.as('n'))
-        .where('target', '=', target)
-        .where('released_at', 'is', null)
-        .where('expires_at', '>', at)
-        .executeTakeFirstOrThrow();
-      if (Number(running.n) >= p.concurrencyPerTarget) return { decision: 'skipped', skipReason: `concurrency: ${running.n} remediation(s) already running on ${target} (max ${p.concurrencyPerTarget})` };
-    }
-    if (trial) {
-      await trx.updateTable('rules').set({ breaker_state: 'half_open', breaker_opened_at: at }).where('id', '=', rule.id).execute();
-      return { decision: 'run', skipReason: `${TRIAL_NOTE}: the breaker was open for ${resetSeconds} s; this run decides whether it closes`, breakerTrial: true };
-    }
-    return { decision: 'run' };
-  }
-
   return { planIncidentActions };
-}
-
-interface PolicyDecision {
-  decision: MatchDecision;
-  skipReason?: string | undefined;
-  breakerTrial?: boolean | undefined;
-}
-
-/** How a half-open trial run is marked in its match's reason. */
-const TRIAL_NOTE = 'circuit breaker half-open trial';
-
-/** Seconds an open breaker waits before its half-open trial when the rule's policy does not say. */
-export const DEFAULT_BREAKER_RESET_SECONDS = 3600;
-
-async function advisoryLock(trx: Transaction<Database>, key: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx);
-}
-
-/**
- * How long a run of `rule` can take at most: every action's approval wait, attempts at its timeout and
- * the pauses between them, an agent's pickup, and a margin. A lease expires after it, so a run that died
- * (a terminated workflow) stops blocking its host by then at the latest.
- */
-export function leaseSeconds(rule: Rule): number {
-  let total = 300;
-  for (const a of rule.actions) {
-    const script = a.type.startsWith('script.');
-    const timeout = a.timeoutSeconds ?? (script ? 300 : 30);
-    const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
-    total += (a.approval ? a.approval.timeoutMinutes * 60 : 0) + (timeout + 5) * attempts + 60 * (attempts - 1) + (a.type === 'script.agent' ? 300 : 0);
-  }
-  return total;
-}
-
-async function countRuns(trx: Transaction<Database>, ruleId: string, since: Date, target?: string): Promise<number> {
-  let q = trx
-    .selectFrom('rule_matches')
-    .select(sql<string>`count(*)::text`.as('n'))
-    .where('rule_id', '=', ruleId)
-    .where('decision', '=', 'run')
-    .where('matched_at', '>=', since);
-  if (target) q = q.where('target', '=', target);
-  const row = await q.executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
-async function agentQueueFor(trx: Transaction<Database>, env: Record<string, unknown>): Promise<string | undefined> {
-  if (typeof env.environment !== 'string') return undefined;
-  const row = await trx.selectFrom('environments').select('agent_task_queue').where('name', '=', env.environment).executeTakeFirst();
-  return row?.agent_task_queue ?? undefined;
 }
 
 function plannedAction(action: Action, index: number, agentQueue: string | undefined): PlannedAction {
@@ -304,27 +234,3 @@ function approvalOf(action: Action): PlannedAction['approval'] {
   return approval ? { timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout } : undefined;
 }
 
-export function incidentContext(incident: Incident, event: Record<string, unknown>, eventType: string) {
-  const environment = { ...(incident.environment as Record<string, unknown>) };
-  delete environment.sources;
-  return buildContext({
-    incident: {
-      id: incident.id,
-      number: incident.number,
-      title: incident.title,
-      description: incident.description,
-      status: incident.status,
-      urgency: incident.urgency,
-      priority: incident.priority ? { summary: incident.priority } : null,
-      service: { id: incident.service_id, name: incident.service_name, summary: incident.service_name },
-      escalationPolicy: { id: incident.escalation_policy_id, name: incident.escalation_policy_name },
-      assignees: incident.assignees,
-      htmlUrl: incident.html_url,
-      html_url: incident.html_url,
-      incidentKey: incident.incident_key,
-    },
-    environment,
-    alerts: (incident.alerts ?? []) as unknown[],
-    event: { ...event, type: eventType },
-  });
-}

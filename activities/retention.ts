@@ -2,9 +2,10 @@
 // deleted in bounded batches, so a purge never holds long locks or a long transaction; the watermark says
 // from when on the history is whole, and the backtest reads it to say what it no longer has. A run still
 // going (an action run not finished) is never deleted, nor is its match.
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
-import { HISTORY_WATERMARK } from '../src/db/queries/backtests.js';
+import { purgeHistoryBefore } from '../src/db/repositories/retention.js';
+import { inTransaction } from '../src/db/repositories/transactions.js';
 import type { Logger } from '../src/logger.js';
 
 export interface RetentionDeps {
@@ -33,43 +34,7 @@ export function createRetentionActivities(deps: RetentionDeps) {
   async function purgeHistoryBatch(input: PurgeBatchInput): Promise<PurgeBatchResult> {
     const cutoff = new Date(now().getTime() - input.retentionDays * 86_400_000);
     const n = input.batchSize;
-    const deleted = await deps.db.transaction().execute(async (trx) => {
-      // The watermark first: from this moment, history before the cutoff is incomplete.
-      await trx
-        .insertInto('retention_watermarks')
-        .values({ name: HISTORY_WATERMARK, purged_before: cutoff, updated_at: new Date() })
-        .onConflict((oc) =>
-          oc.column('name').doUpdateSet({ purged_before: sql`greatest(retention_watermarks.purged_before, excluded.purged_before)`, updated_at: sql`now()` }),
-        )
-        .execute();
-      const actionRuns = await sql`
-        delete from action_runs where id in (
-          select id from action_runs
-          where incident_id is not null and created_at < ${cutoff} and finished_at is not null
-          order by created_at limit ${n})`.execute(trx);
-      const matches = await sql`
-        delete from rule_matches where id in (
-          select m.id from rule_matches m
-          where m.matched_at < ${cutoff}
-            and not exists (select 1 from action_runs a where a.match_id = m.id)
-          order by m.matched_at limit ${n})`.execute(trx);
-      const events = await sql`
-        delete from incident_events where id in (
-          select id from incident_events where received_at < ${cutoff} order by received_at limit ${n})`.execute(trx);
-      const incidents = await sql`
-        delete from incidents where id in (
-          select i.id from incidents i
-          where coalesce(i.last_event_at, i.created_at) < ${cutoff}
-            and not exists (select 1 from incident_events e where e.incident_id = i.id)
-            and not exists (select 1 from rule_matches m where m.incident_id = i.id)
-          limit ${n})`.execute(trx);
-      return {
-        actionRuns: Number(actionRuns.numAffectedRows ?? 0),
-        matches: Number(matches.numAffectedRows ?? 0),
-        events: Number(events.numAffectedRows ?? 0),
-        incidents: Number(incidents.numAffectedRows ?? 0),
-      };
-    });
+    const deleted = await inTransaction(deps.db, (trx) => purgeHistoryBefore(trx, cutoff, n));
     const more = Object.values(deleted).some((d) => d >= n);
     if (Object.values(deleted).some((d) => d > 0)) deps.logger.info({ cutoff: cutoff.toISOString(), ...deleted, more }, 'history purged');
     return { cutoff: cutoff.toISOString(), deleted, more };

@@ -31,7 +31,7 @@ import {
   markUncertain,
   markUnknown,
   release,
-} from '../src/db/queries/side-effects.js';
+} from '../src/db/repositories/side-effects.js';
 import type { Logger } from '../src/logger.js';
 
 export type OnUncertain = 'lookup' | 'lookup-settle' | 'resend' | 'refuse';

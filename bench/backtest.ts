@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { openDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
-import { historyPageQuery, readHistory } from '../src/db/queries/history.js';
+import { historyPageQuery, readHistory } from '../src/db/repositories/history.js';
 import { definitionLane, runBacktest, warmupSeconds } from '../src/domain/backtest/index.js';
 import { parseRuleInput, type RuleInput } from '../src/domain/rules/schema.js';
 import { buildHistory, eventsOf, storeHistory, storeRecordedMatch, TITLE_EXTRACTORS } from '../test/helpers/history.js';

@@ -24,12 +24,14 @@
  * `Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } })`.
  */
 import type { Client } from '@temporalio/client';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/database.js';
+import { mapBounded } from './domain/map-bounded.js';
+import { listEnvironmentQueues, readMetricTotals, type HistogramRow } from './db/repositories/metrics.js';
 import { ruleTotals } from './db/repositories/stats.js';
 import type { Logger } from './logger.js';
-import { agentTaskQueue } from './temporal/names.js';
+import { agentTaskQueue } from './contracts/names.js';
 import { agentStatus, ONLINE_WITHIN_MS } from './temporal/pollers.js';
 
 
@@ -67,13 +69,6 @@ export interface Metrics {
   render(): Promise<string>;
   /** Resolves when no refresh is in flight (tests). */
   settled(): Promise<void>;
-}
-
-interface HistogramRow {
-  key: string;
-  count: number;
-  sum: number;
-  buckets: number[];
 }
 
 /** A histogram whose series are computed elsewhere (from the database) and only exposed here. */
@@ -158,30 +153,20 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   const maxEnvironments = deps.maxEnvironments ?? 200;
   const refreshMs = (deps.refreshSeconds ?? 15) * 1000;
   async function refreshDatabase(): Promise<void> {
-    // One connection, one query at a time: a refresh never takes more than one slot of the pool.
-    const [incidents, jobRunCount, matches, actionRows, jobRows, targetRows, breakers, actionHist, jobHist, perRule] = await deps.db.connection().execute(async (db) => [
-      await db.selectFrom('incidents').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-      await db.selectFrom('job_runs').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-      await db.selectFrom('rule_matches').select(['decision', (eb) => eb.fn.countAll<string>().as('n')]).groupBy('decision').execute(),
-      await db.selectFrom('action_runs').select(['action_type', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['action_type', 'status']).execute(),
-      await db.selectFrom('job_runs').select(['job_id', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['job_id', 'status']).execute(),
-      await db.selectFrom('job_target_results').select(['via', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['via', 'status']).execute(),
-      await db.selectFrom('rules').select((eb) => eb.fn.countAll<string>().as('n')).where('breaker_state', '=', 'open').where('deleted_at', 'is', null).executeTakeFirstOrThrow(),
-      await durationHistogram(db, 'action_runs', 'action_type'),
-      await durationHistogram(db, 'job_runs', 'job_id'),
-      await ruleTotals(db),
-    ] as const);
+    const t = await readMetricTotals(deps.db, DURATION_BUCKETS);
+    // Then the per-rule effectiveness totals (one more query, after the others: still one at a time).
+    const perRule = await ruleTotals(deps.db);
     workflowsStarted.reset();
-    workflowsStarted.inc({ kind: 'incident' }, Number(incidents.n));
-    workflowsStarted.inc({ kind: 'job' }, Number(jobRunCount.n));
+    workflowsStarted.inc({ kind: 'incident' }, Number(t.incidents.n));
+    workflowsStarted.inc({ kind: 'job' }, Number(t.jobRuns.n));
     ruleMatches.reset();
-    for (const r of matches) ruleMatches.inc({ decision: r.decision }, Number(r.n));
+    for (const r of t.matchesByDecision) ruleMatches.inc({ decision: r.decision }, Number(r.n));
     actions.reset();
-    for (const r of actionRows) actions.inc({ type: r.action_type, status: r.status }, Number(r.n));
+    for (const r of t.actionsByTypeStatus) actions.inc({ type: r.action_type, status: r.status }, Number(r.n));
     jobRuns.reset();
-    for (const r of jobRows) jobRuns.inc({ job: r.job_id, status: r.status }, Number(r.n));
+    for (const r of t.jobRunsByJobStatus) jobRuns.inc({ job: r.job_id, status: r.status }, Number(r.n));
     jobTargets.reset();
-    for (const r of targetRows) jobTargets.inc({ via: r.via, status: r.status }, Number(r.n));
+    for (const r of t.targetsByViaStatus) jobTargets.inc({ via: r.via, status: r.status }, Number(r.n));
     for (const c of [ruleRuns, ruleSucceeded, ruleVerified, ruleUnverified, ruleSuppressed]) c.reset();
     for (const r of perRule) {
       const labels = { rule_id: r.rule_id };
@@ -191,17 +176,17 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       ruleUnverified.inc(labels, r.unverified);
       ruleSuppressed.inc(labels, r.suppressed);
     }
-    breakersOpen.set(Number(breakers.n));
-    actionDuration.set(actionHist);
-    jobDuration.set(jobHist);
+    breakersOpen.set(Number(t.breakersOpen.n));
+    actionDuration.set(t.actionDurations);
+    jobDuration.set(t.jobDurations);
   }
 
   /** Pollers per environment, asking Temporal a few queues at a time. */
   async function refreshAgents(): Promise<void> {
-    const envs = await deps.db.selectFrom('environments').select(['name', 'agent_task_queue']).orderBy('name').limit(maxEnvironments).execute();
+    const envs = await listEnvironmentQueues(deps.db, maxEnvironments);
     const out = new Map<string, number>();
     let reached = envs.length === 0;
-    await mapLimit(envs, 8, async (e) => {
+    await mapBounded(envs, 8, async (e) => {
       const n = await onlinePollers(deps.temporal, deps.namespace, e.agent_task_queue ?? agentTaskQueue(e.name));
       if (n !== undefined) reached = true;
       out.set(e.name, n ?? 0);
@@ -260,23 +245,6 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   };
 }
 
-async function durationHistogram(db: Kysely<Database>, table: 'action_runs' | 'job_runs', keyColumn: 'action_type' | 'job_id'): Promise<HistogramRow[]> {
-  const seconds = sql<number>`extract(epoch from (finished_at - started_at))`;
-  // One count per bucket, computed by Postgres; the bounds are constants of this module.
-  const bucketColumns = DURATION_BUCKETS.map((le, i) => sql<string>`count(*) filter (where ${seconds} <= ${sql.lit(le)})`.as(`b${i}`));
-  const rows = await db
-    .selectFrom(table)
-    .select([sql<string>`${sql.ref(keyColumn)}`.as('key'), sql<string>`count(*)`.as('count'), sql<string>`coalesce(sum(${seconds}), 0)`.as('sum'), ...bucketColumns])
-    .where('started_at', 'is not', null)
-    .where('finished_at', 'is not', null)
-    .groupBy(keyColumn)
-    .execute();
-  return rows.map((r) => {
-    const row = r as unknown as Record<string, string>;
-    return { key: String(row.key), count: Number(row.count), sum: Number(row.sum), buckets: DURATION_BUCKETS.map((_, i) => Number(row[`b${i}`])) };
-  });
-}
-
 /** Pollers that polled the queue recently; undefined when Temporal could not be asked. */
 async function onlinePollers(client: Client, namespace: string, queue: string): Promise<number | undefined> {
   try {
@@ -286,15 +254,4 @@ async function onlinePollers(client: Client, namespace: string, queue: string): 
   } catch {
     return undefined;
   }
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  });
-  await Promise.all(lanes);
 }

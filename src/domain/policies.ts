@@ -122,6 +122,11 @@ export interface PolicyDecision {
   takesLease?: boolean;
 }
 
+/** Where a match's cooldown, concurrency and lease apply: the extracted host, else the environment's name. */
+export function targetOf(environment: Record<string, unknown>): string | undefined {
+  return typeof environment.host === 'string' ? environment.host : typeof environment.environment === 'string' ? environment.environment : undefined;
+}
+
 /** What the live planner must read for {@link decidePolicies} at `at`. */
 export function policyWindows(rule: PolicyRule, at: Date, target: string | undefined): PolicyWindows {
   const p = rule.policies ?? {};

@@ -98,7 +98,8 @@ export async function resolveAllowedScript(scriptsDir: string, script: string): 
     throw new ScriptNotAllowedError(`script "${script}" not found in the scripts directory`);
   }
   const rel = relative(dir, real);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || !real.startsWith(dir + sep)) {
+  // `..` as a whole first segment escapes; a name that merely starts with two dots (`..check.sh`) does not.
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) || !real.startsWith(dir + sep)) {
     throw new ScriptNotAllowedError(`script "${script}" resolves outside the scripts directory`);
   }
   const st = await stat(real);

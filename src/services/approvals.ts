@@ -12,7 +12,7 @@ import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { SIGNALS } from '../contracts/index.js';
 import type { ActionRun, Database } from '../db/database.js';
-import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../db/queries/action-runs.js';
+import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../db/repositories/action-runs.js';
 import { consumeApprovalLink, findApprovalLink, insertApprovalLinks, type ApprovalLinkRow } from '../db/repositories/approval-links.js';
 import type { Db } from '../db/repositories/db.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { isOwnWrite } from '../../activities/own-writes.js';
-import { recordWriteStart } from '../../src/db/queries/pagerduty-writes.js';
+import { recordWriteStart } from '../../src/db/repositories/pagerduty-writes.js';
 import { incidentWorkflowId } from '../../src/temporal/names.js';
 import type { IncidentWorkflowState } from '../../src/contracts/index.js';
 import { deliverWithRetries, serveApi } from '../helpers/fault-http.js';

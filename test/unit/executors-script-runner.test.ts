@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ScriptNotAllowedError, ScriptsDirError } from '../../src/executors/errors.js';
-import { runScript, validateScriptsDir } from '../../src/executors/script-runner.js';
+import { resolveAllowedScript, runScript, validateScriptsDir } from '../../src/executors/script-runner.js';
 
 const SHIPPED_SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts');
 
@@ -63,6 +63,17 @@ describe('executors/script-runner', () => {
     await symlink(join(root, 'outside.sh'), join(dir, 'link.sh'));
     for (const script of ['../outside.sh', join(root, 'outside.sh'), 'link.sh', 'missing.sh', '', 'sub/../../outside.sh']) {
       await assert.rejects(runScript({ scriptsDir: dir, script, timeoutMs: 1000 }), ScriptNotAllowedError, `script ${JSON.stringify(script)}`);
+    }
+  });
+
+  it('allows a name that starts with two dots inside the directory, refuses `..` escapes and absolute paths', async () => {
+    await addScript('..check.sh', 'echo dotted');
+    await writeFile(join(root, 'x'), '#!/bin/sh\necho escaped\n', { mode: 0o755 });
+    assert.equal(await resolveAllowedScript(dir, '..check.sh'), join(await realpath(dir), '..check.sh'));
+    const ran = await runScript({ scriptsDir: dir, script: '..check.sh', timeoutMs: 5000 });
+    assert.equal(ran.stdout, 'dotted\n');
+    for (const script of ['../x', join(root, 'x'), '..']) {
+      await assert.rejects(resolveAllowedScript(dir, script), ScriptNotAllowedError, `script ${JSON.stringify(script)}`);
     }
   });
 

@@ -9,6 +9,7 @@ import {
   policyOfRecorded,
   policyWindows,
   runOutcomeOf,
+  targetOf,
   type PolicyInput,
   type PolicyRule,
   type PolicyState,
@@ -143,6 +144,14 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(leaseSeconds(rule()), 300 + 305 + 300 + 35 * 8 + 60 * 7);
     const gated = rule({ actions: [{ id: 'g', type: 'pagerduty.note', content: 'x', approval: { required: true, timeoutMinutes: 30 }, retry: { maximumAttempts: 1 } }] });
     assert.equal(leaseSeconds(gated), 300 + 1800 + 35);
+  });
+
+  it('targetOf: the host, else the environment, else none (the planner and the backtest share it)', function () {
+    assert.equal(targetOf({ host: 'web-1', environment: 'prod' }), 'web-1');
+    assert.equal(targetOf({ environment: 'prod' }), 'prod');
+    assert.equal(targetOf({ host: 7, environment: 'prod' }), 'prod');
+    assert.equal(targetOf({ host: ['a'] }), undefined);
+    assert.equal(targetOf({}), undefined);
   });
 
   it('the backtest skips the same notes the pipeline writes', function () {

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { Database } from '../../db/database.js';
 import { writeAudit } from '../../db/queries/audit.js';
 import { historyPurgedBefore, insertRuleBacktest, listRuleBacktests } from '../../db/queries/backtests.js';
-import { countHistory, loadEnvironmentWindows, loadOtherRules, loadRuleVersions, oldestEventAt, readHistory } from '../../db/queries/history.js';
+import { countHistory, loadEnvironmentWindows, loadOtherRules, loadRuleVersions, oldestEventAt, readHistory } from '../../db/repositories/history.js';
 import { findRule } from '../../db/queries/rules.js';
 import {
   BacktestLimitError,

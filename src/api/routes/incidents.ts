@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Incident } from '../../db/database.js';
-import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../../db/queries/incidents.js';
+import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../../db/repositories/incidents.js';
 import { workflowUrl } from '../../temporal/names.js';
 import { ApprovalError, decideApproval } from '../../services/approvals.js';
 import { labelIncidents } from '../../services/stats.js';

@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, Incident, RuleRow } from '../../db/database.js';
 import { writeAudit } from '../../db/queries/audit.js';
-import { findIncident } from '../../db/queries/incidents.js';
+import { findIncident } from '../../db/repositories/incidents.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion } from '../../db/queries/rules.js';
 import { canonicalJson, diffJson, isPlainObject } from '../../domain/json-diff.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../../domain/secret-refs.js';

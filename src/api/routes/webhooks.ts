@@ -2,7 +2,7 @@ import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { Hono } from 'hono';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
-import { eventExists, insertEventOnce } from '../../db/queries/incidents.js';
+import { eventExists, insertEventOnce } from '../../db/repositories/incidents.js';
 import { classifyEvent, incidentIdOf, parseWebhookJson } from '../../pagerduty/webhook.js';
 import { verifySignature } from '../../pagerduty/signature.js';
 import { incidentWorkflowId, searchAttributes } from '../../temporal/names.js';

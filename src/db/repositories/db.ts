@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../database.js';
 
-/** What repository functions take first: the pool or a transaction. */
+/** A connection or a transaction: every repository function takes one first. */
 export type Db = Kysely<Database> | Transaction<Database>;

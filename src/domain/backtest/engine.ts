@@ -13,7 +13,7 @@
  */
 import { renderAction } from '../template.js';
 import { incidentContext } from '../rules/incident-context.js';
-import { policyOfRecorded, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
+import { policyOfRecorded, targetOf, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
 import type { Action } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
 import { replayEvent, type ReplayedIncident } from './incident-replay.js';
@@ -261,8 +261,7 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
       if (!step.stale && !step.ownNote) {
         let built: ReturnType<typeof incidentContext> | undefined;
         const ctx = () => (built ??= incidentContext(facts, step.event, ev.eventType));
-        const host = facts.environment.host;
-        const target = typeof host === 'string' ? host : typeof envName === 'string' ? envName : undefined;
+        const target = targetOf(facts.environment);
         const input = {
           ev,
           at: ev.receivedAt,

@@ -2,14 +2,13 @@
 // the incident row and every rule's recorded match of it (with how its run ended), paged by keyset so a
 // long window is streamed, never held; plus the small tables the backtest needs whole (rule versions,
 // environments' maintenance windows, the other rules' ordering) and how far back the history goes.
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import type { HistoryEvent, OtherRule, RecordedMatch, StoredVersion } from '../../domain/backtest/index.js';
 import type { RunOutcome } from '../../domain/policies.js';
 import type { TimeWindow } from '../../domain/rules/time-window.js';
 import { REMEDIATING_EVENT_TYPES } from '../../pagerduty/parse.js';
-import type { Database } from '../database.js';
+import type { Db } from './db.js';
 
-type Db = Kysely<Database>;
 
 export interface HistoryQuery {
   from: Date;

@@ -1,10 +1,10 @@
 // The side_effects table: one row per external side effect, keyed by the action run id. Every state
 // change is one conditional UPDATE, so two attempts of the same key (a retry scheduled while a slow
 // attempt still runs, two workers) can never both believe they own the call.
-import { sql, type Kysely } from 'kysely';
-import type { Database, SideEffect } from '../database.js';
+import { sql } from 'kysely';
+import type { SideEffect } from '../database.js';
+import type { Db } from './db.js';
 
-type Db = Kysely<Database>;
 
 const ERROR_MAX = 1000;
 const clip = (s: string): string => (s.length <= ERROR_MAX ? s : `${s.slice(0, ERROR_MAX)}…`);

@@ -2,10 +2,10 @@
 // leaves, so the webhook event it causes is recognised (by note id, or by type, value and time) and never
 // matches a rule. Each write is recognised in at most one event (`matched_event_id`), so events caused
 // by other people are never swallowed by it.
-import { sql, type Kysely } from 'kysely';
-import type { Database, PagerDutyWriteTable } from '../database.js';
+import { sql } from 'kysely';
+import type { PagerDutyWriteTable } from '../database.js';
+import type { Db } from './db.js';
 
-type Db = Kysely<Database>;
 
 /** Clock difference allowed between PagerDuty's `occurred_at` and this database's clock. */
 export const ECHO_CLOCK_SKEW_MS = 120_000;

@@ -1,7 +1,7 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, Incident } from '../database.js';
+import { sql, type Transaction } from 'kysely';
+import type { Database, Incident, IncidentUpdate, NewIncident } from '../database.js';
+import type { Db } from './db.js';
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface EventRecord {
   eventId: string;
@@ -153,4 +153,24 @@ export async function listMatches(db: Db, incidentId: string) {
 
 export async function listActionRuns(db: Db, incidentId: string) {
   return db.selectFrom('action_runs').selectAll().where('incident_id', '=', incidentId).orderBy('created_at', 'asc').orderBy('action_index', 'asc').execute();
+}
+
+/** The `event` object of a stored incident event's payload; `{}` when the event is not stored. */
+export async function findEventPayload(db: Db, eventId: string): Promise<Record<string, unknown>> {
+  const row = await db.selectFrom('incident_events').select('payload').where('event_id', '=', eventId).executeTakeFirst();
+  return (row?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
+}
+
+export async function insertIncident(db: Db, row: NewIncident): Promise<void> {
+  await db.insertInto('incidents').values(row).execute();
+}
+
+export async function updateIncident(db: Db, id: string, row: IncidentUpdate): Promise<void> {
+  await db.updateTable('incidents').set(row).where('id', '=', id).execute();
+}
+
+/** What the extractors found for the incident (`{}` before they ran); undefined when it is not stored. */
+export async function findIncidentEnvironment(db: Db, id: string): Promise<Record<string, unknown> | undefined> {
+  const row = await db.selectFrom('incidents').select('environment').where('id', '=', id).executeTakeFirst();
+  return row?.environment as Record<string, unknown> | undefined;
 }

@@ -1,0 +1,150 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { ActionRun, Database } from '../database.js';
+import type { Db } from './db.js';
+
+
+export async function findActionRun(db: Db, id: string): Promise<ActionRun | undefined> {
+  return db.selectFrom('action_runs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Who saved a rule version (`rule_versions.actor`); undefined when the version is not recorded. */
+export async function ruleVersionAuthor(db: Db, ruleId: string, version: number): Promise<string | undefined> {
+  const row = await db.selectFrom('rule_versions').select('actor').where('rule_id', '=', ruleId).where('version', '=', version).executeTakeFirst();
+  return row?.actor;
+}
+
+/**
+ * Record a person's decision on a gated action, and the audit entry, in one transaction: only while the
+ * action still waits and nobody (the deadline included) decided. False when that was no longer so.
+ */
+export async function recordApprovalDecision(
+  db: Db,
+  actionRunId: string,
+  decision: { decision: 'approve' | 'reject'; actor: string; at: string; comment?: string; via?: string },
+): Promise<boolean> {
+  const inTransaction = async (trx: Transaction<Database>) => {
+    const row = await trx
+      .updateTable('action_runs')
+      .set({ approval: JSON.stringify(decision) })
+      .where('id', '=', actionRunId)
+      .where('status', '=', 'awaiting_approval')
+      .where(sql<boolean>`approval is null`)
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) return false;
+    await trx
+      .insertInto('audit_log')
+      .values({ actor: decision.actor, action: `approval.${decision.decision}`, entity_type: 'action_run', entity_id: actionRunId, before: null, after: JSON.stringify(decision) })
+      .execute();
+    return true;
+  };
+  // Inside the caller's transaction when given one (an approval link is consumed in the same one).
+  return db.isTransaction ? inTransaction(db as Transaction<Database>) : (db as Kysely<Database>).transaction().execute(inTransaction);
+}
+
+/** The columns every action run row starts with; the id doubles as its idempotency key. */
+export interface ActionRunKey {
+  id: string;
+  incidentId: string;
+  matchId: string;
+  ruleId: string;
+  ruleVersion: number;
+  actionIndex: number;
+  actionId: string;
+  actionType: string;
+  target: string | null;
+}
+
+function keyColumns(k: ActionRunKey) {
+  return {
+    id: k.id,
+    idempotency_key: k.id,
+    incident_id: k.incidentId,
+    match_id: k.matchId,
+    rule_id: k.ruleId,
+    rule_version: k.ruleVersion,
+    action_index: k.actionIndex,
+    action_id: k.actionId,
+    action_type: k.actionType,
+    target: k.target,
+  };
+}
+
+/** Claims the action run for `owner` unless a row exists (`on conflict do nothing`); true when this call inserted it. */
+export async function insertClaim(
+  db: Db,
+  k: ActionRunKey,
+  c: { status: string; rendered: unknown; startedAt: Date | null; reason: string; owner: string; workflowId: string },
+): Promise<boolean> {
+  const inserted = await db
+    .insertInto('action_runs')
+    .values({
+      ...keyColumns(k),
+      status: c.status,
+      rendered: JSON.stringify(c.rendered),
+      started_at: c.startedAt,
+      attempts: 1,
+      reason: c.reason,
+      claimed_by: c.owner,
+      workflow_id: c.workflowId,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}
+
+/** Who claimed an action run and how it stands. */
+export async function findClaim(db: Db, id: string) {
+  return db.selectFrom('action_runs').select(['status', 'claimed_by', 'exit_code', 'output_excerpt', 'link', 'error']).where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+export async function countAttempt(db: Db, id: string): Promise<void> {
+  await db.updateTable('action_runs').set({ attempts: sql`attempts + 1` }).where('id', '=', id).execute();
+}
+
+/** The decision recorded on a gated action run (`approval`), or null. */
+export async function findApproval(db: Db, id: string): Promise<unknown> {
+  const row = await db.selectFrom('action_runs').select('approval').where('id', '=', id).executeTakeFirst();
+  return row?.approval ?? null;
+}
+
+/** Records `decision` unless one was recorded first (the API writes people's decisions the same way). */
+export async function recordApprovalIfNone(db: Db, id: string, decision: unknown): Promise<void> {
+  await db.updateTable('action_runs').set({ approval: JSON.stringify(decision) }).where('id', '=', id).where('approval', 'is', null).execute();
+}
+
+/** An approved run starts: `running`, only from `awaiting_approval` and only for its owner. */
+export async function startApprovedRun(db: Db, id: string, owner: string, at: Date): Promise<void> {
+  await db
+    .updateTable('action_runs')
+    .set({ status: 'running', started_at: at })
+    .where('id', '=', id)
+    .where('claimed_by', '=', owner)
+    .where('status', '=', 'awaiting_approval')
+    .execute();
+}
+
+/** The outcome of a claimed run; only its owner writes it. */
+export async function recordRunOutcome(
+  db: Db,
+  id: string,
+  owner: string,
+  o: { status: string; exitCode: number | null; outputExcerpt: string | null; link: string | null; error: string | null; at: Date },
+): Promise<void> {
+  await db
+    .updateTable('action_runs')
+    .set({ status: o.status, exit_code: o.exitCode, output_excerpt: o.outputExcerpt, link: o.link, error: o.error, finished_at: o.at })
+    .where('id', '=', id)
+    .where('claimed_by', '=', owner)
+    .execute();
+}
+
+/** An action run that was skipped (its `when`, a cancellation), recorded once. */
+export async function insertSkippedRun(db: Db, k: ActionRunKey, s: { reason: string; owner: string; at: Date }): Promise<void> {
+  await db
+    .insertInto('action_runs')
+    .values({ ...keyColumns(k), status: 'skipped', reason: s.reason, claimed_by: s.owner, finished_at: s.at })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+}

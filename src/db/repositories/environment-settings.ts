@@ -1,0 +1,39 @@
+// What the worker reads of registered environments: maintenance windows and the agent's task queue (for
+// planning), the management VM (for jobs), and which environments a job targets.
+import { sql } from 'kysely';
+import type { EnvironmentSsh } from '../database.js';
+import type { TimeWindow } from '../../domain/rules/time-window.js';
+import type { Db } from './db.js';
+
+/** The environment's maintenance windows; none when it is not registered. */
+export async function environmentWindows(db: Db, name: string): Promise<TimeWindow[]> {
+  const row = await db.selectFrom('environments').select('maintenance_windows').where('name', '=', name).executeTakeFirst();
+  return (row?.maintenance_windows ?? []) as TimeWindow[];
+}
+
+/** The task queue set for the environment's agent, if any. */
+export async function agentQueueOf(db: Db, name: string): Promise<string | undefined> {
+  const row = await db.selectFrom('environments').select('agent_task_queue').where('name', '=', name).executeTakeFirst();
+  return row?.agent_task_queue ?? undefined;
+}
+
+/** The environment's management VM, if one is configured. */
+export async function environmentSsh(db: Db, name: string): Promise<EnvironmentSsh | undefined> {
+  const row = await db.selectFrom('environments').select('ssh').where('name', '=', name).executeTakeFirst();
+  return (row?.ssh as EnvironmentSsh | null | undefined) ?? undefined;
+}
+
+export interface EnvironmentTargetRow {
+  name: string;
+  agent_task_queue: string | null;
+  ssh: EnvironmentSsh | null;
+}
+
+/** Environments a job targets, by name: the named ones, those whose labels contain `selector`, or all. */
+export async function environmentsForTargets(db: Db, t: { environments: string[] } | { selector: Record<string, string> } | { all: true }): Promise<EnvironmentTargetRow[]> {
+  let query = db.selectFrom('environments').select(['name', 'agent_task_queue', 'ssh']).orderBy('name');
+  if ('environments' in t) query = query.where('name', 'in', t.environments);
+  else if ('selector' in t) query = query.where(sql<boolean>`labels @> ${JSON.stringify(t.selector)}::jsonb`);
+  const rows = await query.execute();
+  return rows.map((r) => ({ name: r.name, agent_task_queue: r.agent_task_queue, ssh: (r.ssh as EnvironmentSsh | null) ?? null }));
+}

@@ -1,0 +1,55 @@
+// The history purge (issue 21): one bounded batch per table, oldest rows first, with the watermark that
+// says from when on the history is whole. Run it in a transaction (the watermark and the deletes together).
+import { sql, type Transaction } from 'kysely';
+import type { Database } from '../database.js';
+import { HISTORY_WATERMARK } from '../queries/backtests.js';
+
+export interface PurgedCounts {
+  actionRuns: number;
+  matches: number;
+  events: number;
+  incidents: number;
+}
+
+/**
+ * Deletes at most `n` rows per table older than `cutoff`: finished action runs, then matches with no
+ * action run left, events, and incidents left with no event and no match. A run still going is never
+ * deleted, nor is its match.
+ */
+export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Date, n: number): Promise<PurgedCounts> {
+  // The watermark first: from this moment, history before the cutoff is incomplete.
+  await trx
+    .insertInto('retention_watermarks')
+    .values({ name: HISTORY_WATERMARK, purged_before: cutoff, updated_at: new Date() })
+    .onConflict((oc) =>
+      oc.column('name').doUpdateSet({ purged_before: sql`greatest(retention_watermarks.purged_before, excluded.purged_before)`, updated_at: sql`now()` }),
+    )
+    .execute();
+  const actionRuns = await sql`
+    delete from action_runs where id in (
+      select id from action_runs
+      where incident_id is not null and created_at < ${cutoff} and finished_at is not null
+      order by created_at limit ${n})`.execute(trx);
+  const matches = await sql`
+    delete from rule_matches where id in (
+      select m.id from rule_matches m
+      where m.matched_at < ${cutoff}
+        and not exists (select 1 from action_runs a where a.match_id = m.id)
+      order by m.matched_at limit ${n})`.execute(trx);
+  const events = await sql`
+    delete from incident_events where id in (
+      select id from incident_events where received_at < ${cutoff} order by received_at limit ${n})`.execute(trx);
+  const incidents = await sql`
+    delete from incidents where id in (
+      select i.id from incidents i
+      where coalesce(i.last_event_at, i.created_at) < ${cutoff}
+        and not exists (select 1 from incident_events e where e.incident_id = i.id)
+        and not exists (select 1 from rule_matches m where m.incident_id = i.id)
+      limit ${n})`.execute(trx);
+  return {
+    actionRuns: Number(actionRuns.numAffectedRows ?? 0),
+    matches: Number(matches.numAffectedRows ?? 0),
+    events: Number(events.numAffectedRows ?? 0),
+    incidents: Number(incidents.numAffectedRows ?? 0),
+  };
+}

@@ -1,0 +1,58 @@
+// Rule matches: one row per incident event and rule, with the policy decision taken for it.
+import { sql } from 'kysely';
+import type { RuleMatch } from '../database.js';
+import type { Db } from './db.js';
+
+export async function findMatch(db: Db, key: { incidentId: string; eventId: string; ruleId: string }): Promise<RuleMatch | undefined> {
+  return db
+    .selectFrom('rule_matches')
+    .selectAll()
+    .where('incident_id', '=', key.incidentId)
+    .where('event_id', '=', key.eventId)
+    .where('rule_id', '=', key.ruleId)
+    .executeTakeFirst();
+}
+
+export interface NewMatch {
+  incidentId: string;
+  eventId: string;
+  ruleId: string;
+  ruleVersion: number;
+  ruleName: string;
+  explanation: unknown;
+  decision: string;
+  skipReason: string | null;
+  target: string | null;
+}
+
+/** Records a match; returns its id. */
+export async function insertMatch(db: Db, m: NewMatch): Promise<string> {
+  const row = await db
+    .insertInto('rule_matches')
+    .values({
+      incident_id: m.incidentId,
+      event_id: m.eventId,
+      rule_id: m.ruleId,
+      rule_version: m.ruleVersion,
+      rule_name: m.ruleName,
+      explanation: JSON.stringify(m.explanation),
+      decision: m.decision,
+      skip_reason: m.skipReason,
+      target: m.target,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return String(row.id);
+}
+
+/** Matches of the rule (any version) decided `run` at or after `since`: what its rate limit counts. */
+export async function countRunDecisionsSince(db: Db, ruleId: string, since: Date): Promise<number> {
+  const row = await db
+    .selectFrom('rule_matches')
+    .select(sql<string>`count(*)::text`.as('n'))
+    .where('rule_id', '=', ruleId)
+    .where('decision', '=', 'run')
+    .where('matched_at', '>=', since)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
