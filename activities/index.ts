@@ -27,6 +27,8 @@ export interface ActivityDeps {
   publicUrl?: string | undefined;
   /** Fleet guards, flapping and where they page (issue 22); absent: defaults. */
   guards?: GuardConfig | undefined;
+  /** SELFHEAL_APPROVAL_LINK_TTL_MINUTES: how long approve/reject links in approval notices work at most. */
+  approvalLinkTtlMinutes?: number | undefined;
 }
 
 /** Every activity of the main worker, built from injected dependencies (tests pass their own). */

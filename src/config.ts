@@ -133,6 +133,8 @@ export const envSchema = z.object({
   ACTION_EGRESS_ALLOW: cidrs,
   ACTION_EGRESS_DENY: cidrs,
   SELFHEAL_PUBLIC_URL: url(),
+  // Approve/reject links sent with an approval request stop working after this long (or at the approval's deadline).
+  SELFHEAL_APPROVAL_LINK_TTL_MINUTES: port(60).pipe(z.number().min(1, 'must be at least 1').max(1440, 'must be at most 1440')),
   SELFHEAL_EXTRACTORS_FILE: optionalString,
   SELFHEAL_ENVIRONMENT: optionalString.refine((v) => v === undefined || /^[a-z0-9][a-z0-9._-]{0,62}$/.test(v), {
     message: 'must be a lowercase environment name (a-z, 0-9, . _ -)',
@@ -268,6 +270,8 @@ export interface Config {
   /** ACTION_EGRESS_DENY: CIDRs refused to notify.webhook and Slack calls, on top of the default refusals. */
   egressDeny: string[];
   publicUrl: string | undefined;
+  /** SELFHEAL_APPROVAL_LINK_TTL_MINUTES: how long an approve/reject link works at most (it also ends at the approval's deadline). */
+  approvalLinkTtlMinutes: number;
   extractorsFile: string | undefined;
   agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number };
   smtp: { url: string | undefined; from: string | undefined; user: string | undefined; passwordSet: boolean };
@@ -405,6 +409,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     egressAllow: e.ACTION_EGRESS_ALLOW,
     egressDeny: e.ACTION_EGRESS_DENY,
     publicUrl: e.SELFHEAL_PUBLIC_URL,
+    approvalLinkTtlMinutes: e.SELFHEAL_APPROVAL_LINK_TTL_MINUTES,
     extractorsFile: e.SELFHEAL_EXTRACTORS_FILE,
     agent: {
       environment: e.SELFHEAL_ENVIRONMENT,

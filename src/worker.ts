@@ -38,6 +38,7 @@ export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
     integrations: createIntegrations(config),
     publicUrl: config.publicUrl,
     guards: config.guards,
+    approvalLinkTtlMinutes: config.approvalLinkTtlMinutes,
   });
   return createMainWorker({
     connection: deps.connection,

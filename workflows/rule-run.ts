@@ -164,7 +164,9 @@ async function runAction(run: RuleRun, action: PlannedAction, actionRunId: strin
 async function approvalGate(run: RuleRun, action: PlannedAction, actionRunId: string): Promise<{ decision: 'approve' | 'reject'; actor: string }> {
   const approval = action.approval!;
   run.awaitingApproval = actionRunId;
-  await announce(run.input, { kind: 'approval_waiting', actionRunId, actionId: action.id, timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout });
+  // The links in the notice stop working no later than this (workflow time, before the notice is sent).
+  const linksUntil = new Date(Date.now() + approval.timeoutMinutes * 60_000).toISOString();
+  await announce(run.input, { kind: 'approval_waiting', actionRunId, actionId: action.id, timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout, deadline: linksUntil });
   const deadline = Date.now() + approval.timeoutMinutes * 60_000;
   try {
     for (;;) {

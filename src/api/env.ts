@@ -53,7 +53,7 @@ export interface SessionActor {
 export type SessionResolver = (c: Context<AppEnv>) => Promise<SessionActor | undefined>;
 
 export type AppEnv = {
-  Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver; invalidBodyDetail?: string };
+  Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver; invalidBodyDetail?: string; csrfFormToken?: string };
 };
 
 export type RouteFactory = (deps: AppDeps) => Hono<AppEnv>;

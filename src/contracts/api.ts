@@ -77,6 +77,8 @@ export interface IncidentSummary {
   lastEventAt: Instant | null;
   workflowId: string;
   temporalUrl: string;
+  /** Who fixed it: auto-remediated, assisted or human (final once resolved). */
+  label?: { label: string; final: boolean; reason: string } | null;
 }
 
 export interface IncidentEvent {

@@ -89,4 +89,9 @@ export interface RunActionInput {
   dryRun: boolean;
   /** Outcomes of earlier actions of the same rule, for templates and notes. */
   previous: ActionOutcome[];
+  /**
+   * A notice of a waiting approval (notify.slack, notify.email): the activity adds approve and reject links
+   * to the message, minting their tokens as it sends it, so no token ever enters workflow history.
+   */
+  approvalLinks?: { actionRunId: string; deadline: string } | undefined;
 }

@@ -322,6 +322,18 @@ export interface RetentionWatermarkTable {
   updated_at: Generated<Date>;
 }
 
+/** An approve or reject link sent to a rule's channel (issue 22): only the token's SHA-256 is kept. */
+export interface ApprovalLinkTable {
+  id: Generated<string>;
+  token_hash: string;
+  action_run_id: string;
+  decision: 'approve' | 'reject';
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  used_by: string | null;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
@@ -345,6 +357,7 @@ export interface Database {
   remediations: RemediationTable;
   automation_pauses: AutomationPauseTable;
   automation_alerts: AutomationAlertTable;
+  approval_links: ApprovalLinkTable;
 }
 
 export type Incident = Selectable<IncidentTable>;

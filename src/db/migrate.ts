@@ -9,6 +9,7 @@ import * as backtestAndRetention from './migrations/2026-12-06T00-00-backtest-an
 import * as runClaims from './migrations/2026-12-07T00-00-run-claims-and-leases.js';
 import * as verificationOutcome from './migrations/2026-12-08T00-00-verification-outcome.js';
 import * as guardsAndFlapping from './migrations/2026-12-08T10-00-guards-and-flapping.js';
+import * as effectivenessAndApprovalLinks from './migrations/2026-12-09T00-00-effectiveness-and-approval-links.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 const migrations: Record<string, Migration> = {
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-07T00-00-run-claims-and-leases': runClaims,
   '2026-12-08T00-00-verification-outcome': verificationOutcome,
   '2026-12-08T10-00-guards-and-flapping': guardsAndFlapping,
+  '2026-12-09T00-00-effectiveness-and-approval-links': effectivenessAndApprovalLinks,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -86,7 +86,8 @@ export function incidentRoutes(deps: AppDeps) {
         cursor: f.cursor ? decodeCursor(f.cursor) : undefined,
       });
       const page = rows.slice(0, f.limit);
-      return c.json({ items: page.map(view), nextCursor: rows.length > f.limit ? encodeCursor(page[page.length - 1]!) : null }, 200);
+      const labels = await incidents.labels(page.map((i) => i.id));
+      return c.json({ items: page.map((i) => ({ ...view(i), label: labels.get(i.id) ?? null })), nextCursor: rows.length > f.limit ? encodeCursor(page[page.length - 1]!) : null }, 200);
     },
   );
 
@@ -100,12 +101,13 @@ export function incidentRoutes(deps: AppDeps) {
       responses: { 200: json('The incident.', anyObject), 404: problemResponse('Unknown incident.') },
     }),
     async (c) => {
-      const { incident, events, matches, actionRuns } = await incidents.get(c.req.param('id'));
+      const { incident, events, matches, actionRuns, label } = await incidents.get(c.req.param('id'));
       // Issue 22: each action run carries its remediation's verification (pending, verified, unverified, not_applicable).
       const verificationOf = new Map(matches.map((m) => [String(m.id), m.verification]));
       return c.json(
         {
           ...view(incident),
+          label,
           description: incident.description,
           environmentSources: (incident.environment as { sources?: unknown }).sources ?? {},
           alerts: incident.alerts,

@@ -1,4 +1,5 @@
 import type { RouteFactory } from '../env.js';
+import { approvalLinkRoutes } from './approval-links.js';
 import { auditRoutes } from './audit.js';
 import { automationRoutes } from './automation.js';
 import { authRoutes } from './auth.js';
@@ -10,6 +11,7 @@ import { incidentRoutes } from './incidents.js';
 import { jobRoutes } from './jobs.js';
 import { metricsRoutes } from './metrics.js';
 import { ruleRoutes } from './rules.js';
+import { statsRoutes } from './stats.js';
 import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -17,4 +19,4 @@ import { webhookRoutes } from './webhooks.js';
  * Every route group of the API, in mount order (createApp installs the access log, the body limits and
  * /healthz and /readyz before them). Each is an OpenAPIHono router: its operations are in the document.
  */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, automationRoutes, environmentRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, approvalLinkRoutes, statsRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, automationRoutes, environmentRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];

@@ -13,6 +13,7 @@ import { planChanges, ruleDefinitionOf, validateManifests, type Desired, type St
 import { executePlan, outcomeJson, planJson, printOutcome, printPlan, WOULD } from '../gitops/run.js';
 import { ApiError, type ApiClient } from '../http-client.js';
 import type { RuleView } from '../api-types.js';
+import { registerRuleStats } from './rules-stats.js';
 import { requestBacktest, summaryLines, windowBody, type BacktestAnswer, type BacktestWindowOptions } from './backtest-report.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -124,6 +125,8 @@ export function registerRules(program: Command, rt: Runtime): void {
         return EXIT.ok;
       }),
     );
+
+  registerRuleStats(group, rt);
 
   group
     .command('get')

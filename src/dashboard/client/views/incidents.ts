@@ -164,6 +164,8 @@ async function incidentView(ctx: ViewContext): Promise<void> {
       { class: 'row' },
       badge(inc.status, 'incident-status'),
       inc.urgency ? badge(inc.urgency) : null,
+      // Who fixed it (auto-remediated, assisted, human), with why; "so far" while the incident is open.
+      inc.label ? h('span', { title: inc.label.reason, 'data-testid': 'incident-label' }, badge(inc.label.label), inc.label.final ? '' : ' so far') : null,
       h('span', {}, `service ${inc.service.name ?? inc.service.id ?? '?'}`),
       externalLink(inc.htmlUrl, 'Open in PagerDuty', 'pd-link'),
       externalLink(inc.temporalUrl, 'Open in Temporal', 'temporal-link'),
