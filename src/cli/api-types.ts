@@ -30,22 +30,4 @@ export type JobRunView = Api.JobRun;
 /** Job run statuses that are final; `running` is the only other one. */
 export const FINAL_RUN_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'partial', 'skipped', 'cancelled']);
 
-/** A pause of automation by a guard (GET /api/automation, issue 22). */
-export interface AutomationPauseView {
-  id: string;
-  scope: 'fleet' | 'environment';
-  environment: string | null;
-  guard: string;
-  reason: string;
-  incidentId: string | null;
-  pausedAt: string;
-  resumedAt: string | null;
-  resumedBy: string | null;
-}
-
-export interface AutomationStatusView {
-  paused: boolean;
-  pauses: AutomationPauseView[];
-  history: AutomationPauseView[];
-  guards: { maxTargets: number; maxTargetPercent: number; window: string; maxActionsPerMinute: number; flapping: { max: number; window: string }; pageChannels: string[] };
-}
+export type { AutomationPauseView, AutomationStatusView } from '../contracts/stats.js';

@@ -5,30 +5,12 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { activePauses, lockGuards, recentPauses, resumePauses, type AutomationPause } from '../db/repositories/guards.js';
+import type { AutomationPauseView, AutomationStatusView } from '../contracts/stats.js';
 import { formatDuration, type GuardConfig } from '../domain/guards.js';
 
-export interface PauseView {
-  id: string;
-  scope: 'fleet' | 'environment';
-  environment: string | null;
-  guard: string;
-  reason: string;
-  incidentId: string | null;
-  pausedAt: string;
-  resumedAt: string | null;
-  resumedBy: string | null;
-}
-
-export interface AutomationStatus {
-  /** True while a fleet-wide pause is in force. */
-  paused: boolean;
-  /** Pauses in force (fleet-wide and per environment). */
-  pauses: PauseView[];
-  /** The most recent pauses, resumed ones included (newest first). */
-  history: PauseView[];
-  /** The operator's guards (0 = off). */
-  guards: { maxTargets: number; maxTargetPercent: number; window: string; maxActionsPerMinute: number; flapping: { max: number; window: string }; pageChannels: string[] };
-}
+/** What the API answers (src/contracts/stats.ts is the one definition the CLI and the dashboard read too). */
+export type PauseView = AutomationPauseView;
+export type AutomationStatus = AutomationStatusView;
 
 export const pauseView = (p: AutomationPause): PauseView => ({
   id: String(p.id),

@@ -4,48 +4,11 @@ import { parseDuration } from '../../domain/backtest/window.js';
 import { EXIT, usageError } from '../errors.js';
 import { printJson } from '../output.js';
 import { action, type Runtime } from '../program.js';
+import { humanSeconds, percent, type StatsAnswer } from '../../contracts/stats.js';
+
+export { humanSeconds, percent };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-interface Ttr {
-  count: number;
-  medianSeconds: number | null;
-}
-interface StatsAnswer {
-  range: { since: string; until: string };
-  runs: number;
-  finishedRuns: number;
-  succeededRuns: number;
-  successRate: number | null;
-  verification: { verified: number; unverified: number; pending: number; notApplicable: number };
-  verifiedRate: number | null;
-  dryRuns: number;
-  suppressed: { policy: string; count: number }[];
-  flappingTargets: { target: string; count: number }[];
-  incidents: { 'auto-remediated': number; assisted: number; human: number; open: number };
-  autoRemediatedShare: number | null;
-  timeToResolve: { withAutomation: Ttr; withoutAutomation: Ttr };
-  truncated: boolean;
-  rule?: { id: string; name: string; liveSince: string | null };
-  rules?: { id: string; name: string; runs: number; successRate: number | null; verifiedRate: number | null; autoRemediatedShare: number | null; suppressed: number }[];
-}
-
-export const percent = (r: number | null): string => (r === null ? '–' : `${Math.round(r * 100)}%`);
-
-/** 750 → "12m 30s"; 7200 → "2h". */
-export function humanSeconds(s: number | null): string {
-  if (s === null) return '–';
-  const parts: string[] = [];
-  let left = Math.round(s);
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
-    if (left >= size) {
-      parts.push(`${Math.floor(left / size)}${unit}`);
-      left %= size;
-    }
-  }
-  if (left > 0 || parts.length === 0) parts.push(`${left}s`);
-  return parts.slice(0, 2).join(' ');
-}
 
 /** `--since`: a duration back from now (30d, 12h) or an ISO time. */
 function sinceOf(text: string, now: Date): string {

@@ -2,19 +2,13 @@
 // environment), the incident pages say so, with the guard and its reason, and a Resume button. Resuming
 // needs an admin: the button is hidden for a single sign-on user without the admin scope, and the API
 // refuses anyone else (403, shown as a notice).
+import type { AutomationPauseView } from '../../../contracts/stats.js';
 import { h, type Child } from '../dom.js';
 import { when } from '../format.js';
 import type { ViewContext } from '../router.js';
 import { session } from '../session.js';
 
-interface PauseView {
-  id: string;
-  scope: 'fleet' | 'environment';
-  environment: string | null;
-  guard: string;
-  reason: string;
-  pausedAt: string;
-}
+type PauseView = AutomationPauseView;
 
 /** The banner, or null when nothing is paused (or the status cannot be read). */
 export async function automationBanner(ctx: ViewContext): Promise<Child> {

@@ -6,32 +6,10 @@
 import uPlot from 'uplot';
 import { h, table } from '../dom.js';
 import type { Route, ViewContext } from '../router.js';
-import { bucketLabels, dailySeries, duration, percent, type DayCount } from '../stats-data.js';
+import type { StatsAnswer } from '../../../contracts/stats.js';
+import { bucketLabels, dailySeries, duration, percent } from '../stats-data.js';
 
-interface Ttr {
-  count: number;
-  medianSeconds: number | null;
-  histogram: number[];
-}
-interface Stats {
-  range: { since: string; until: string };
-  runs: number;
-  finishedRuns: number;
-  succeededRuns: number;
-  successRate: number | null;
-  verification: { verified: number; unverified: number; pending: number; notApplicable: number };
-  verifiedRate: number | null;
-  dryRuns: number;
-  suppressed: { policy: string; count: number }[];
-  flappingTargets: { target: string; count: number }[];
-  incidents: { 'auto-remediated': number; assisted: number; human: number; open: number };
-  autoRemediatedShare: number | null;
-  timeToResolve: { bucketsSeconds: number[]; withAutomation: Ttr; withoutAutomation: Ttr };
-  daily: DayCount[];
-  truncated: boolean;
-  rule?: { id: string; name: string; enabled: boolean; liveSince: string | null };
-  rules?: { id: string; name: string; runs: number; successRate: number | null; verifiedRate: number | null; autoRemediatedShare: number | null; suppressed: number }[];
-}
+type Stats = StatsAnswer;
 
 const BLUE = '#2160a8';
 const GREEN = '#2f8a4c';
