@@ -15,6 +15,7 @@ import { releaseLease as releaseTargetLease } from '../src/db/repositories/lease
 import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.js';
 import { inTransaction } from '../src/db/repositories/transactions.js';
 import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD } from '../src/domain/policies.js';
+import { safeLink } from '../src/domain/agent-result.js';
 import type { Logger } from '../src/logger.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
 
@@ -30,7 +31,9 @@ const FINISHED: readonly ActionStatus[] = ['succeeded', 'failed', 'skipped', 'ca
 
 export function excerpt(s: string | undefined | null, max = EXCERPT): string | null {
   if (!s) return null;
-  return s.length <= max ? s : `${s.slice(0, max)}\n…[${s.length - max} more characters]`;
+  // An error message can quote a peer's answer: NUL would make the row unwritable (Postgres text).
+  const text = s.replaceAll('\0', '\uFFFD');
+  return text.length <= max ? text : `${text.slice(0, max)}\n…[${text.length - max} more characters]`;
 }
 
 /** The key columns of an action run of `plan`; the id doubles as its idempotency key. */
@@ -137,7 +140,9 @@ export function createActionRunActivities(deps: ActionRunDeps) {
 
   /** The outcome of a claimed action; only its owner writes it. */
   async function recordActionOutcome(input: ActionOutcome & { owner: string }): Promise<ActionOutcome> {
-    const { owner, ...outcome } = input;
+    const { owner, ...given } = input;
+    // Work-item URLs come from the tracker's answer, script links from an agent: kept only when safe.
+    const outcome = { ...given, link: safeLink(given.link) };
     await recordRunOutcome(db, outcome.actionRunId, owner, {
       status: outcome.status,
       exitCode: outcome.exitCode ?? null,
@@ -189,9 +194,16 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }
 
   /** A note on the PagerDuty incident saying what ran and how it went. */
-  async function writeBackNote(input: { incidentId: string; plan: MatchPlan; outcomes: ActionOutcome[]; cancelled?: boolean | undefined }): Promise<{ posted: boolean }> {
+  async function writeBackNote(input: {
+    incidentId: string;
+    plan: MatchPlan;
+    outcomes: ActionOutcome[];
+    cancelled?: boolean | undefined;
+    verification?: { status: string; detail: string } | undefined;
+  }): Promise<{ posted: boolean }> {
     if (!deps.pagerduty || input.outcomes.length === 0) return { posted: false };
-    await deps.pagerduty.addNote(input.incidentId, summariseRun(input.plan, input.outcomes, input.cancelled));
+    const verification = input.verification ? `\n- verification: ${input.verification.status} — ${input.verification.detail}` : '';
+    await deps.pagerduty.addNote(input.incidentId, summariseRun(input.plan, input.outcomes, input.cancelled) + verification);
     return { posted: true };
   }
 
@@ -226,7 +238,8 @@ export function summariseRun(plan: MatchPlan, outcomes: ActionOutcome[], cancell
   for (const o of outcomes) {
     const bits = [`${o.actionId} (${o.type}): ${o.status}`];
     if (o.exitCode !== undefined && o.exitCode !== null) bits.push(`exit ${o.exitCode}`);
-    if (o.link) bits.push(o.link);
+    const link = safeLink(o.link);
+    if (link) bits.push(link);
     if (o.error && o.status !== 'succeeded') bits.push(o.error.split('\n')[0]!.slice(0, 200));
     lines.push(`- ${bits.join(' — ')}`);
   }

@@ -9,6 +9,7 @@ import type { Logger } from '../src/logger.js';
 import type { WorkItemProvider } from '../src/executors/work-items.js';
 import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
+import { mintApprovalLinks } from '../src/services/approvals.js';
 import { ensureOwnWrites, type OwnWritesClient } from './own-writes.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import { createSideEffects, type EffectResult } from './side-effects.js';
@@ -26,6 +27,10 @@ export interface ActionDeps {
    * the start-to-close timeout), and how long a Jira search miss may still be index lag.
    */
   sideEffects?: { budgetMs?: number; settleMs?: number } | undefined;
+  /** SELFHEAL_PUBLIC_URL: approval notices carry approve/reject links under it (none without it). */
+  publicUrl?: string | undefined;
+  /** SELFHEAL_APPROVAL_LINK_TTL_MINUTES (default 60). */
+  approvalLinkTtlMinutes?: number | undefined;
 }
 
 /**
@@ -94,7 +99,7 @@ export function createActionActivities(deps: ActionDeps) {
             // An incoming webhook gives no id, takes no key and cannot be read back: at most once.
             onUncertain: 'refuse',
             perform: async (ctx) => {
-              await integrations().slack({ webhookUrl, text: String(p.text), signal: ctx.signal });
+              await integrations().slack({ webhookUrl, text: String(p.text) + (await approvalLinks(input)), signal: ctx.signal });
               return {};
             },
           });
@@ -107,7 +112,7 @@ export function createActionActivities(deps: ActionDeps) {
             // SMTP cannot be asked whether a message whose final reply was lost was delivered: at most once.
             onUncertain: 'refuse',
             perform: async (ctx) => {
-              const sent = await integrations().email({ to: p.to as string[], subject: String(p.subject), text: String(p.body ?? ''), idempotencyKey: key, signal: ctx.signal });
+              const sent = await integrations().email({ to: p.to as string[], subject: String(p.subject), text: String(p.body ?? '') + (await approvalLinks(input)), idempotencyKey: key, signal: ctx.signal });
               return { externalId: sent.messageId, detail: sent.response };
             },
           });
@@ -163,6 +168,22 @@ export function createActionActivities(deps: ActionDeps) {
     } catch (err) {
       throw toFailure(err);
     }
+  }
+
+  /**
+   * The approve/reject lines of an approval notice, minted as the message goes out (inside the side
+   * effect's attempt, after its claim): the tokens live only in the message, their hashes in Postgres.
+   * Nothing without SELFHEAL_PUBLIC_URL, or once the approval's deadline has passed.
+   */
+  async function approvalLinks(input: RunActionInput): Promise<string> {
+    const wanted = input.approvalLinks;
+    if (!wanted || !deps.publicUrl) return '';
+    const ttlMs = (deps.approvalLinkTtlMinutes ?? 60) * 60_000;
+    const deadline = Date.parse(wanted.deadline);
+    const expiresAt = new Date(Math.min(Number.isNaN(deadline) ? Date.now() + ttlMs : deadline, Date.now() + ttlMs));
+    if (expiresAt.getTime() <= Date.now()) return '';
+    const links = await mintApprovalLinks(deps.db, { actionRunId: wanted.actionRunId, publicUrl: deps.publicUrl, expiresAt });
+    return `\nApprove: ${links.approve}\nReject: ${links.reject}\n(each link works once, until ${expiresAt.toISOString()}, for someone signed in other than the rule's author)`;
   }
 
   function pd(): OwnWritesClient {

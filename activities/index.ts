@@ -8,7 +8,10 @@ import { createActionActivities, type Integrations } from './actions.js';
 import { ensureOwnWrites } from './own-writes.js';
 import { createIncidentActivities } from './incidents.js';
 import { createJobActivities } from './jobs.js';
+import { createAlertDelivery } from './guards.js';
 import { createPlanActivities } from './plan.js';
+import { createVerificationActivities } from './verification.js';
+import { DEFAULT_GUARD_CONFIG, type GuardConfig } from '../src/domain/guards.js';
 import { createRetentionActivities } from './retention.js';
 import { createTriageActivities } from './triage.js';
 
@@ -22,6 +25,10 @@ export interface ActivityDeps {
   now?: () => Date;
   /** SELFHEAL_PUBLIC_URL: notices link to the incident's page in the dashboard. */
   publicUrl?: string | undefined;
+  /** Fleet guards, flapping and where they page (issue 22); absent: defaults. */
+  guards?: GuardConfig | undefined;
+  /** SELFHEAL_APPROVAL_LINK_TTL_MINUTES: how long approve/reject links in approval notices work at most. */
+  approvalLinkTtlMinutes?: number | undefined;
 }
 
 /** Every activity of the main worker, built from injected dependencies (tests pass their own). */
@@ -29,7 +36,8 @@ export function createActivities(input: ActivityDeps) {
   // Every PagerDuty write (actions, run notes) is recorded, so the webhook event it causes never matches a rule.
   const deps = { ...input, pagerduty: input.pagerduty && ensureOwnWrites(input.pagerduty, input) };
   const incidents = createIncidentActivities(deps);
-  const plan = createPlanActivities(deps);
+  const deliverAlerts = createAlertDelivery({ ...deps, guards: deps.guards ?? DEFAULT_GUARD_CONFIG });
+  const plan = createPlanActivities({ ...deps, deliverAlerts });
   return {
     ...incidents,
     ...plan,
@@ -38,6 +46,7 @@ export function createActivities(input: ActivityDeps) {
     ...createActionActivities(deps),
     ...createJobActivities(deps),
     ...createRetentionActivities(deps),
+    ...createVerificationActivities(deps),
   };
 }
 

@@ -59,8 +59,9 @@ export interface TargetOutcome {
 /** Stored excerpt size: the end of the output (scripts print their RESULT line last). */
 export const STORED_OUTPUT_CHARS = 4000;
 
-function tail(text: string | undefined, max = STORED_OUTPUT_CHARS): string | null {
-  if (text === undefined) return null;
+function tail(given: string | undefined, max = STORED_OUTPUT_CHARS): string | null {
+  if (given === undefined) return null;
+  const text = given.replaceAll('\0', '\uFFFD'); // Postgres text cannot hold NUL
   return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
 }
 
@@ -113,7 +114,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       via: r.via,
       exit_code: r.exitCode ?? null,
       output_excerpt: tail(r.outputExcerpt),
-      error: r.error ?? null,
+      error: r.error?.replaceAll('\0', '\uFFFD') ?? null,
       started_at: r.startedAt,
       finished_at: r.finishedAt,
     };

@@ -26,7 +26,10 @@ import { incidentContext, type IncidentFacts } from '../src/domain/rules/inciden
 import { matchRules, RuleIndex } from '../src/domain/rules/rule-index.js';
 import type { Action, Rule } from '../src/domain/rules/schema.js';
 import type { Logger } from '../src/logger.js';
+import { DEFAULT_GUARD_CONFIG, type GuardConfig } from '../src/domain/guards.js';
+import { createGuards } from './guards.js';
 import { isOwnWrite } from './own-writes.js';
+import { verifyPlanOf } from './verification.js';
 import type { MatchDecision, MatchPlan, PlannedAction } from './types.js';
 
 /** A plan as matching makes it; triage adds whether PagerDuty write-back is on. */
@@ -36,6 +39,10 @@ export interface PlanDeps {
   db: Kysely<Database>;
   logger: Logger;
   now?: () => Date;
+  /** Fleet guards and flapping (issue 22); absent: defaults (flapping only). */
+  guards?: GuardConfig | undefined;
+  /** Send the pages and notes guards owe, after the match's transaction (activities/guards.ts). */
+  deliverAlerts?: (() => Promise<number>) | undefined;
 }
 
 /** Alerts carried in the template context (the workflow history holds it). */
@@ -105,6 +112,7 @@ export function createPlanActivities(deps: PlanDeps) {
   const { db } = deps;
   const rules = createRuleCache(db);
   const now = deps.now ?? (() => new Date());
+  const guards = createGuards({ guards: deps.guards ?? DEFAULT_GUARD_CONFIG, logger: deps.logger });
 
   /** Match enabled rules against the incident, apply safety policies, record each match once, return what to run. */
   async function planIncidentActions(input: PlanInput): Promise<RulePlan[]> {
@@ -120,6 +128,7 @@ export function createPlanActivities(deps: PlanDeps) {
     for (const { rule, explanation } of matches) {
       plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, explanation, ctx, at)));
     }
+    await deps.deliverAlerts?.();
     return plans;
   }
 
@@ -147,7 +156,19 @@ export function createPlanActivities(deps: PlanDeps) {
     }
     if (target) await advisoryXactLock(trx, `target:${target}`);
     const facts = await gatherPolicyFacts(trx, rule, incident, input.eventType, target, at);
-    const decided = decidePolicies(facts.input, facts.state);
+    const policy = decidePolicies(facts.input, facts.state);
+    // Fleet blast radius and flapping (activities/guards.ts), checked and recorded in this transaction.
+    const env = incident.environment as Record<string, unknown>;
+    const guard = await guards.checkGuards(trx, {
+      rule,
+      decided: { decision: policy.decision, skipReason: policy.reason, breakerTrial: policy.breakerTrial },
+      incidentId: input.incidentId,
+      target,
+      host: typeof env.host === 'string' ? env.host : undefined,
+      environment: typeof env.environment === 'string' ? env.environment : undefined,
+      at,
+    });
+    const decided = guard.decided.decision === policy.decision ? policy : { decision: guard.decided.decision, reason: guard.decided.skipReason, takesLease: false, breakerTrial: false };
     if (decided.breakerTrial) await beginBreakerTrial(trx, rule.id, at);
     const matchId = await insertMatch(trx, {
       incidentId: input.incidentId,
@@ -160,6 +181,7 @@ export function createPlanActivities(deps: PlanDeps) {
       skipReason: decided.reason ?? null,
       target: target ?? null,
     });
+    await guard.record(matchId);
     // The lease is what cooldown and concurrency count: taken here, in the match's transaction, under the
     // target's lock; released when the run ends; expiring on its own if the run dies.
     const leaseId =
@@ -202,6 +224,7 @@ export function createPlanActivities(deps: PlanDeps) {
       cancelOnResolve: rule.policies?.cancelOnResolve ?? true,
       ...(decided.breakerTrial ? { breakerTrial: true } : {}),
       ...(leaseId ? { leaseId } : {}),
+      ...verifyPlanOf(rule, decision, agentQueue),
       actions,
       context: { ...ctx, alerts: ctx.alerts.slice(0, MAX_CONTEXT_ALERTS), rule: { id: rule.id, name: rule.name, version: rule.version } },
     };

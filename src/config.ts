@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validateEgressCidrs } from './executors/egress.js';
 import { isIP } from 'node:net';
+import { parseDuration, type GuardConfig } from './domain/guards.js';
 import { parseMembership, TEAM_ROLES, type TeamMembership } from './domain/teams.js';
 import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
@@ -133,6 +134,8 @@ export const envSchema = z.object({
   ACTION_EGRESS_ALLOW: cidrs,
   ACTION_EGRESS_DENY: cidrs,
   SELFHEAL_PUBLIC_URL: url(),
+  // Approve/reject links sent with an approval request stop working after this long (or at the approval's deadline).
+  SELFHEAL_APPROVAL_LINK_TTL_MINUTES: port(60).pipe(z.number().min(1, 'must be at least 1').max(1440, 'must be at most 1440')),
   SELFHEAL_EXTRACTORS_FILE: optionalString,
   SELFHEAL_ENVIRONMENT: optionalString.refine((v) => v === undefined || /^[a-z0-9][a-z0-9._-]{0,62}$/.test(v), {
     message: 'must be a lowercase environment name (a-z, 0-9, . _ -)',
@@ -151,8 +154,7 @@ export const envSchema = z.object({
   JIRA_ISSUE_TYPE: optionalString.transform((v) => v ?? 'Task'),
   GITHUB_API_URL: url('https://api.github.com'),
   GITHUB_TOKEN: optionalString,
-  EWM_CREATION_FACTORY_URL: url(),
-  EWM_QUERY_URL: url(),
+  EWM_CATALOG_URL: url(),
   EWM_USERNAME: optionalString,
   EWM_PASSWORD: optionalString,
   // ---- single sign-on for the dashboard (OpenID Connect); off while OIDC_ISSUER_URL is unset ----
@@ -201,6 +203,19 @@ export const envSchema = z.object({
   SELFHEAL_RETENTION_DAYS: wholeNumber(90, 1, 3650),
   SELFHEAL_BACKTEST_MAX_EVENTS: wholeNumber(200_000, 1, 10_000_000),
   SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS: wholeNumber(30, 1, 600),
+  // Fleet blast radius and flapping (issue 22): 0 turns a limit off.
+  SELFHEAL_GUARD_MAX_TARGETS: wholeNumber(0, 0, 1_000_000),
+  SELFHEAL_GUARD_MAX_TARGET_PERCENT: wholeNumber(0, 0, 100),
+  SELFHEAL_GUARD_WINDOW: durationSeconds('1h', 1, 604_800),
+  SELFHEAL_GUARD_MAX_ACTIONS_PER_MINUTE: wholeNumber(0, 0, 1_000_000),
+  SELFHEAL_GUARD_PAGE_SLACK_WEBHOOK_REF: optionalString.refine((v) => v === undefined || /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/\S+)$/.test(v), {
+    message: 'must be a secret reference: env:NAME or file:/path',
+  }),
+  SELFHEAL_GUARD_PAGE_EMAIL: list.superRefine((entries, ctx) => {
+    for (const e of entries) if (!/^[^\s@]+@[^\s@]+$/.test(e)) ctx.addIssue({ code: 'custom', message: `"${e}" is not an email address` });
+  }),
+  SELFHEAL_FLAPPING_MAX: wholeNumber(5, 0, 1000),
+  SELFHEAL_FLAPPING_WINDOW: durationSeconds('1h', 1, 604_800),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -256,13 +271,15 @@ export interface Config {
   /** ACTION_EGRESS_DENY: CIDRs refused to notify.webhook and Slack calls, on top of the default refusals. */
   egressDeny: string[];
   publicUrl: string | undefined;
+  /** SELFHEAL_APPROVAL_LINK_TTL_MINUTES: how long an approve/reject link works at most (it also ends at the approval's deadline). */
+  approvalLinkTtlMinutes: number;
   extractorsFile: string | undefined;
   agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number };
   smtp: { url: string | undefined; from: string | undefined; user: string | undefined; passwordSet: boolean };
   /** Work-item trackers. Tokens stay in the environment; only whether they are set is kept here. */
   jira: { baseUrl: string | undefined; email: string | undefined; tokenSet: boolean; issueType: string };
   github: { apiUrl: string; tokenSet: boolean };
-  ewm: { creationFactoryUrl: string | undefined; queryUrl: string | undefined; username: string | undefined; passwordSet: boolean };
+  ewm: { catalogUrl: string | undefined; username: string | undefined; passwordSet: boolean };
   /** Dashboard sign-in: OpenID Connect single sign-on (when configured) and server-side sessions. */
   sso: SsoConfig;
   /** Where secret references of rules, jobs and environments may point. */
@@ -275,6 +292,8 @@ export interface Config {
   retention: { days: number };
   /** Bounds of one backtest request. */
   backtest: { maxEvents: number; timeBudgetSeconds: number };
+  /** Fleet blast-radius guards, flapping and where they page (issue 22). */
+  guards: GuardConfig;
 }
 
 /** A role a group maps to: the API scopes (read < write < admin). */
@@ -393,6 +412,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     egressAllow: e.ACTION_EGRESS_ALLOW,
     egressDeny: e.ACTION_EGRESS_DENY,
     publicUrl: e.SELFHEAL_PUBLIC_URL,
+    approvalLinkTtlMinutes: e.SELFHEAL_APPROVAL_LINK_TTL_MINUTES,
     extractorsFile: e.SELFHEAL_EXTRACTORS_FILE,
     agent: {
       environment: e.SELFHEAL_ENVIRONMENT,
@@ -402,14 +422,36 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
     jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
     github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN) },
-    ewm: { creationFactoryUrl: e.EWM_CREATION_FACTORY_URL, queryUrl: e.EWM_QUERY_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
+    ewm: { catalogUrl: e.EWM_CATALOG_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
     sso,
     secretRefs: secretRefPolicyFromEnv({ SECRET_REF_ENV_PREFIXES: e.SECRET_REF_ENV_PREFIXES.join(','), SECRET_REF_DIRS: e.SECRET_REF_DIRS.join(',') }),
     sshScriptsDir: e.SELFHEAL_SSH_SCRIPTS_DIR,
     authLimit: { maxFailures: e.SELFHEAL_AUTH_MAX_FAILURES, windowSeconds: e.SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS, trustedProxies: e.SELFHEAL_TRUSTED_PROXIES },
     retention: { days: e.SELFHEAL_RETENTION_DAYS },
     backtest: { maxEvents: e.SELFHEAL_BACKTEST_MAX_EVENTS, timeBudgetSeconds: e.SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS },
+    guards: {
+      maxTargets: e.SELFHEAL_GUARD_MAX_TARGETS,
+      maxTargetPercent: e.SELFHEAL_GUARD_MAX_TARGET_PERCENT,
+      windowSeconds: e.SELFHEAL_GUARD_WINDOW,
+      maxActionsPerMinute: e.SELFHEAL_GUARD_MAX_ACTIONS_PER_MINUTE,
+      flapping: { max: e.SELFHEAL_FLAPPING_MAX, windowSeconds: e.SELFHEAL_FLAPPING_WINDOW },
+      page: { slackWebhookRef: e.SELFHEAL_GUARD_PAGE_SLACK_WEBHOOK_REF, email: e.SELFHEAL_GUARD_PAGE_EMAIL },
+    },
   };
+}
+
+/** A duration (30s, 10m, 1h, or whole seconds) in [min, max] seconds, `fallback` when unset. */
+function durationSeconds(fallback: string, min: number, max: number) {
+  return optionalString
+    .transform((v) => v ?? fallback)
+    .transform((v, ctx) => {
+      const seconds = parseDuration(v);
+      if (seconds === undefined || seconds < min || seconds > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 30s, 10m or 1h, between ${min} s and ${max} s` });
+        return z.NEVER;
+      }
+      return seconds;
+    });
 }
 
 /** A whole number in [min, max], `fallback` when unset (seconds, counts). */

@@ -18,6 +18,7 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
   const notConfigured = (what: string, vars: string) =>
     ApplicationFailure.nonRetryable(`${what} is not configured: set ${vars}`, 'ValidationError');
 
+  const ewmProviders = new Map<string, WorkItemProvider>();
   function provider(kind: 'ewm' | 'jira' | 'github', target: { project?: string | undefined; repo?: string | undefined }): WorkItemProvider {
     if (kind === 'jira') {
       const j = config.jira;
@@ -30,10 +31,16 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
       return createGitHubProvider({ apiUrl: config.github.apiUrl, owner, repo, tokenRef: 'env:GITHUB_TOKEN' }, deps);
     }
     const e = config.ewm;
-    if (!e.creationFactoryUrl || !e.queryUrl || !e.username || !e.passwordSet) {
-      throw notConfigured('IBM EWM', 'EWM_CREATION_FACTORY_URL, EWM_QUERY_URL, EWM_USERNAME and EWM_PASSWORD');
+    if (!e.catalogUrl || !e.username || !e.passwordSet) throw notConfigured('IBM EWM', 'EWM_CATALOG_URL, EWM_USERNAME and EWM_PASSWORD');
+    const projectArea = target.project ?? '';
+    // One provider per project area, so its discovered factory and query URLs are read once.
+    let p = ewmProviders.get(projectArea);
+    if (!p) {
+      p = createEwmProvider({ catalogUrl: e.catalogUrl, projectArea, usernameRef: 'env:EWM_USERNAME', passwordRef: 'env:EWM_PASSWORD' }, deps);
+      if (ewmProviders.size >= 100) ewmProviders.clear();
+      ewmProviders.set(projectArea, p);
     }
-    return createEwmProvider({ creationFactoryUrl: e.creationFactoryUrl, queryCapabilityUrl: e.queryUrl, usernameRef: 'env:EWM_USERNAME', passwordRef: 'env:EWM_PASSWORD' }, deps);
+    return p;
   }
 
   return {

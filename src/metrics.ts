@@ -4,7 +4,8 @@
  *
  * Two kinds of series:
  * - counted here, in memory: webhook deliveries by outcome, HTTP requests;
- * - read from Postgres and Temporal: workflows started, rule matches by decision, actions and job runs
+ * - read from Postgres and Temporal: workflows started, rule matches by decision, per-rule runs (succeeded,
+ *   verified, unverified, suppressed), actions and job runs
  *   by type/status with duration histograms, open circuit breakers, agents online. Those come from the
  *   durable tables the worker writes, so they hold across restarts and across replicas (every replica
  *   reports the same totals: aggregate them with max(), not sum()).
@@ -28,6 +29,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Database } from './db/database.js';
 import { mapBounded } from './domain/map-bounded.js';
 import { listEnvironmentQueues, readMetricTotals, type HistogramRow } from './db/repositories/metrics.js';
+import { ruleTotals } from './db/repositories/stats.js';
 import type { Logger } from './logger.js';
 import { agentTaskQueue } from './contracts/names.js';
 import { agentStatus, ONLINE_WITHIN_MS } from './temporal/pollers.js';
@@ -124,6 +126,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   const actions = new Counter({ name: 'selfheal_actions_total', help: 'Action runs, by action type and status.', labelNames: ['type', 'status'], registers });
   const jobRuns = new Counter({ name: 'selfheal_job_runs_total', help: 'Scheduled job runs, by job and status.', labelNames: ['job', 'status'], registers });
   const jobTargets = new Counter({ name: 'selfheal_job_target_results_total', help: 'Per-environment results of job runs, by way (agent, ssh) and status.', labelNames: ['via', 'status'], registers });
+  // Effectiveness per rule (issue 22): labelled by rule id only, so the series are bounded by the live rules.
+  const ruleRuns = new Counter({ name: 'selfheal_rule_runs_total', help: 'Matches of a rule that ran actions (decision run), by rule id.', labelNames: ['rule_id'], registers });
+  const ruleSucceeded = new Counter({ name: 'selfheal_rule_runs_succeeded_total', help: 'Runs of a rule where an action succeeded and none failed or was rejected, by rule id.', labelNames: ['rule_id'], registers });
+  const ruleVerified = new Counter({ name: 'selfheal_rule_runs_verified_total', help: 'Runs of a rule whose remediation was verified, by rule id.', labelNames: ['rule_id'], registers });
+  const ruleUnverified = new Counter({ name: 'selfheal_rule_runs_unverified_total', help: 'Runs of a rule whose remediation was not verified, by rule id.', labelNames: ['rule_id'], registers });
+  const ruleSuppressed = new Counter({ name: 'selfheal_rule_matches_suppressed_total', help: 'Matches of a rule skipped by a policy (rate limit, cooldown, flapping, guards…), by rule id.', labelNames: ['rule_id'], registers });
   const breakersOpen = new Gauge({ name: 'selfheal_circuit_breakers_open', help: 'Rules whose circuit breaker is open.', registers });
   const agentsOnline = new Gauge({ name: 'selfheal_agents_online', help: 'Doctor agent pollers seen in the last 90 s on each environment task queue.', labelNames: ['environment'], registers });
   const dbUp = new Gauge({ name: 'selfheal_metrics_database_up', help: '1 when the last refresh could read the database, else 0 (database series then keep their last values).', registers });
@@ -146,6 +154,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   const refreshMs = (deps.refreshSeconds ?? 15) * 1000;
   async function refreshDatabase(): Promise<void> {
     const t = await readMetricTotals(deps.db, DURATION_BUCKETS);
+    // Then the per-rule effectiveness totals (one more query, after the others: still one at a time).
+    const perRule = await ruleTotals(deps.db);
     workflowsStarted.reset();
     workflowsStarted.inc({ kind: 'incident' }, Number(t.incidents.n));
     workflowsStarted.inc({ kind: 'job' }, Number(t.jobRuns.n));
@@ -157,6 +167,15 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     for (const r of t.jobRunsByJobStatus) jobRuns.inc({ job: r.job_id, status: r.status }, Number(r.n));
     jobTargets.reset();
     for (const r of t.targetsByViaStatus) jobTargets.inc({ via: r.via, status: r.status }, Number(r.n));
+    for (const c of [ruleRuns, ruleSucceeded, ruleVerified, ruleUnverified, ruleSuppressed]) c.reset();
+    for (const r of perRule) {
+      const labels = { rule_id: r.rule_id };
+      ruleRuns.inc(labels, r.runs);
+      ruleSucceeded.inc(labels, r.succeeded);
+      ruleVerified.inc(labels, r.verified);
+      ruleUnverified.inc(labels, r.unverified);
+      ruleSuppressed.inc(labels, r.suppressed);
+    }
     breakersOpen.set(Number(t.breakersOpen.n));
     actionDuration.set(t.actionDurations);
     jobDuration.set(t.jobDurations);

@@ -37,6 +37,8 @@ export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
     pagerduty,
     integrations: createIntegrations(config),
     publicUrl: config.publicUrl,
+    guards: config.guards,
+    approvalLinkTtlMinutes: config.approvalLinkTtlMinutes,
   });
   return createMainWorker({
     connection: deps.connection,

@@ -3,7 +3,8 @@
 // is polling" into a quick, clear answer instead of a task that waits for minutes.
 import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import { TimeoutType } from '@temporalio/common';
-import type { createAgentActivities, ScriptActionResult } from '../activities/agent.js';
+import type { createAgentActivities } from '../activities/agent.js';
+import { agentOutcome } from '../src/domain/agent-result.js';
 import { AGENT_CHECK_SCRIPT, type AgentCheckInput, type AgentCheckResult } from '../src/contracts/jobs.js';
 
 type AgentActivities = ReturnType<typeof createAgentActivities>;
@@ -21,7 +22,8 @@ export async function agentCheckWorkflow(input: AgentCheckInput): Promise<AgentC
   });
   const base = { environment: input.environment, taskQueue: input.taskQueue, script };
   try {
-    const r: ScriptActionResult = await agent.runAgentScript({ script, args: [], timeoutSeconds });
+    // The agent's answer is untrusted: reduced to the documented shape before it is reported.
+    const r = agentOutcome(await agent.runAgentScript({ script, args: [], timeoutSeconds }));
     return {
       ...base,
       healthy: r.exitCode === 0 && !r.timedOut,

@@ -13,6 +13,7 @@ import { defineSearchAttributeKey, TimeoutType } from '@temporalio/common';
 import type { createAgentActivities } from '../activities/agent.js';
 import type { createJobActivities, JobRunPlan, JobTarget, TargetOutcome } from '../activities/jobs.js';
 import type { JobRunStatus, JobRunSummary, JobWorkflowInput, JobWorkflowResult } from '../src/contracts/jobs.js';
+import { agentOutcome } from '../src/domain/agent-result.js';
 import { dbOptions, externalApiOptions, scriptOptions } from './options.js';
 
 type JobActivities = ReturnType<typeof createJobActivities>;
@@ -95,7 +96,9 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Prom
   try {
     const result =
       t.via === 'agent'
-        ? await proxyActivities<AgentActivities>({
+        ? // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
+          agentOutcome(
+            await proxyActivities<AgentActivities>({
             ...options,
             taskQueue: t.taskQueue!,
             // An offline agent never picks the task up: that target fails, the others go on.
@@ -105,7 +108,8 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Prom
             args: plan.args,
             timeoutSeconds,
             context: { jobId: plan.jobId, jobRunId, environment: t.environment },
-          })
+          }),
+          )
         : await proxyActivities<JobActivities>(options).runSshTarget({
             jobRunId,
             environment: t.environment,

@@ -11,7 +11,7 @@ import { externalApiOptions } from './options.js';
 const api = proxyActivities<Activities>(externalApiOptions);
 
 export type Notice =
-  | { kind: 'approval_waiting'; actionRunId: string; actionId: string; timeoutMinutes: number; onTimeout: 'approve' | 'reject' }
+  | { kind: 'approval_waiting'; actionRunId: string; actionId: string; timeoutMinutes: number; onTimeout: 'approve' | 'reject'; deadline: string }
   | { kind: 'approval_timed_out'; actionRunId: string; actionId: string; onTimeout: 'approve' | 'reject' }
   | { kind: 'breaker_opened'; failures: number; threshold: number; trial: boolean }
   | { kind: 'cancelled_by_resolve'; notRun: string[] };
@@ -98,6 +98,8 @@ export async function announce(input: RuleRunInput, n: Notice): Promise<void> {
           action,
           dryRun: false,
           previous: [],
+          // Approve/reject links go to people's channels only, never into the PagerDuty note.
+          ...(n.kind === 'approval_waiting' && id !== 'pagerduty' ? { approvalLinks: { actionRunId: n.actionRunId, deadline: n.deadline } } : {}),
         });
       } catch (err) {
         const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;

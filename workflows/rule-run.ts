@@ -11,17 +11,20 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActionOutcome, MatchPlan, PlannedAction, RuleRunInput, RuleRunResult } from '../src/contracts/index.js';
+import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
 import { renderAction } from '../src/domain/template.js';
 import type { Action } from '../src/domain/rules/schema.js';
 import { localDb, type Activities } from './activities.js';
 import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './messages.js';
 import { announce } from './notices.js';
+import { VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
 import { externalApiOptions, optionsForAction } from './options.js';
 
 const api = proxyActivities<Activities>(externalApiOptions);
@@ -38,6 +41,8 @@ interface RuleRun {
   awaitingApproval: string | null;
   running: string | null;
   outcomes: ActionOutcome[];
+  /** Verification of the remediation (issue 22): null when nothing ran or the run predates the step. */
+  verification?: Verified | null;
 }
 
 export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResult> {
@@ -54,6 +59,13 @@ export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResul
   } catch (err) {
     if (!isCancellation(err)) throw err;
     ended = 'cancelled';
+  }
+  if (patched(VERIFY_PATCH)) {
+    run.verification = await verifyRemediation(input, run.outcomes, ended, {
+      run: (action, actionRunId) => runAction(run, render(action, input.plan, run.outcomes), actionRunId, 'run once: the remediation is unverified'),
+      check: (action, actionRunId) => execute(run, render(action, input.plan, run.outcomes), actionRunId),
+    });
+    run.outcomes.push(...(run.verification?.outcomes ?? []));
   }
   await CancellationScope.nonCancellable(() => wrapUp(run, ended));
   return { ruleId: input.plan.ruleId, ended, actionRuns: run.outcomes.filter((o) => o.status !== 'skipped').length };
@@ -132,7 +144,7 @@ async function runAction(run: RuleRun, action: PlannedAction, actionRunId: strin
       status: ok ? 'succeeded' : 'failed',
       exitCode: result.exitCode,
       outputExcerpt: result.outputExcerpt,
-      link: result.link,
+      link: safeLink(result.link),
       error: ok ? undefined : (result.error ?? `exit code ${result.exitCode}`),
     });
   } catch (err) {
@@ -152,7 +164,9 @@ async function runAction(run: RuleRun, action: PlannedAction, actionRunId: strin
 async function approvalGate(run: RuleRun, action: PlannedAction, actionRunId: string): Promise<{ decision: 'approve' | 'reject'; actor: string }> {
   const approval = action.approval!;
   run.awaitingApproval = actionRunId;
-  await announce(run.input, { kind: 'approval_waiting', actionRunId, actionId: action.id, timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout });
+  // The links in the notice stop working no later than this (workflow time, before the notice is sent).
+  const linksUntil = new Date(Date.now() + approval.timeoutMinutes * 60_000).toISOString();
+  await announce(run.input, { kind: 'approval_waiting', actionRunId, actionId: action.id, timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout, deadline: linksUntil });
   const deadline = Date.now() + approval.timeoutMinutes * 60_000;
   try {
     for (;;) {
@@ -178,13 +192,15 @@ async function execute(run: RuleRun, action: PlannedAction, actionRunId: string)
   const { plan, incidentId, eventId } = run.input;
   const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
   if (action.type === 'script.agent') {
-    return proxyActivities<Activities>({ ...options, taskQueue: String(action.params.agentTaskQueue ?? ''), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
+    // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
+    const raw: unknown = await proxyActivities<Activities>({ ...options, taskQueue: String(action.params.agentTaskQueue ?? ''), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
       script: String(action.params.script),
       args: (action.params.args as string[] | undefined) ?? [],
       env: (action.params.environment as Record<string, string> | undefined) ?? {},
       timeoutSeconds: action.timeoutSeconds ?? 300,
       context: { incidentId, ruleId: plan.ruleId, actionRunId },
     });
+    return agentOutcome(raw);
   }
   const script = action.type.startsWith('script.');
   return proxyActivities<Activities>({ ...options, ...(script ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) }).executeAction({
@@ -210,7 +226,8 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
   if (ended !== 'claimed_elsewhere') {
     if (plan.decision === 'run') {
       const ran = run.outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
-      const outcome = ran.some((o) => o.status === 'failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
+      // An unverified remediation counts as a failure (issue 22).
+      const outcome = run.verification?.status === 'unverified' || ran.some((o) => o.status === 'failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
       const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, outcome, trial: plan.breakerTrial });
       if (breaker.opened) await announce(run.input, { kind: 'breaker_opened', failures: breaker.failures, threshold: breaker.threshold, trial: Boolean(plan.breakerTrial) });
     }
@@ -218,7 +235,8 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
     // A dry run touches nothing outside Self-healing, PagerDuty included.
     if (plan.decision !== 'dry_run' && plan.writeBack && run.outcomes.length > 0) {
       try {
-        await api.writeBackNote({ incidentId, plan, outcomes: run.outcomes, cancelled: ended === 'cancelled' });
+        const v = run.verification;
+        await api.writeBackNote({ incidentId, plan, outcomes: run.outcomes, cancelled: ended === 'cancelled', ...(v ? { verification: { status: v.status, detail: v.detail } } : {}) });
       } catch (err) {
         log.warn('PagerDuty summary note not written', { incidentId, error: messageOf(err) });
       }

@@ -127,7 +127,34 @@ export async function readBoundedJson(c: Context, emptyAs?: unknown): Promise<un
   if (emptyAs !== undefined && text.trim() === '') return emptyAs;
   const parsed = parseBoundedJson(text, limits.maxString);
   if (!parsed.ok) throw badRequest(parsed.detail, [{ path: parsed.path, message: parsed.message }]);
+  // What the API stores goes to Postgres text and jsonb, which hold neither U+0000 nor a lone UTF-16
+  // surrogate (JSON can spell both): refused here with the path, instead of a 500 from the database.
+  const bad = unstorableString(parsed.value);
+  if (bad) throw badRequest(`the JSON body holds ${bad.what} at ${bad.path}, which cannot be stored`, [{ path: bad.path, message: `contains ${bad.what}` }]);
   return parsed.value;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The first string (value or key) holding U+0000 or a lone surrogate, depth-first (depth is bounded). */
+function unstorableString(value: unknown, path = '(body)'): { path: string; what: string } | undefined {
+  const check = (s: string, at: string) => (s.includes('\0') ? { path: at, what: 'U+0000 (NUL)' } : LONE_SURROGATE.test(s) ? { path: at, what: 'a lone UTF-16 surrogate' } : undefined);
+  if (typeof value === 'string') return check(value, path);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = unstorableString(value[i], `${path === '(body)' ? '' : path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const at = path === '(body)' ? key.slice(0, 100).replace(/[\0\uD800-\uDFFF]/g, '\uFFFD') : `${path}.${key.slice(0, 100).replace(/[\0\uD800-\uDFFF]/g, '\uFFFD')}`;
+      const found = check(key, at) ?? unstorableString(item, at);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 export type BoundedJson = { ok: true; value: unknown } | { ok: false; path: string; message: string; detail: string };

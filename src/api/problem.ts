@@ -29,7 +29,7 @@ export const forbidden = (detail: string) => new ForbiddenError(detail);
 export const unavailable = (detail: string) => new UnavailableError(detail);
 
 const typeSlug = (status: number) =>
-  ({ 400: 'bad-request', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'payload-too-large', 415: 'unsupported-media-type', 429: 'too-many-requests', 503: 'unavailable' })[status] ??
+  ({ 400: 'bad-request', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 410: 'gone', 413: 'payload-too-large', 415: 'unsupported-media-type', 429: 'too-many-requests', 503: 'unavailable' })[status] ??
   'error';
 
 export function problem(c: Context, status: number, title: string, detail?: string, extra: Record<string, unknown> = {}) {

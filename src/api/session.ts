@@ -116,7 +116,8 @@ function checkForgery(c: Context<AppEnv>, publicOrigin: string, csrfToken: strin
   if (site !== undefined && site !== 'same-origin') throw forbidden(`a ${site} request may not use the dashboard session (Sec-Fetch-Site: ${site.slice(0, 40)})`);
   const origin = c.req.header('origin');
   if (origin !== undefined && origin !== publicOrigin) throw forbidden(`a request from ${origin.slice(0, 200)} may not use the dashboard session; only ${publicOrigin} may`);
-  const sent = c.req.header(CSRF_HEADER);
+  // A form of our own pages (the approval link's confirmation) carries the same token as a field.
+  const sent = c.req.header(CSRF_HEADER) ?? c.get('csrfFormToken');
   if (!sent) throw forbidden(`a ${c.req.method} with the dashboard session needs the ${CSRF_HEADER} header (from GET /auth/session)`);
   if (!sameSecret(sent, csrfToken)) throw forbidden(`the ${CSRF_HEADER} header does not belong to this session`);
 }

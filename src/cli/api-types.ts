@@ -29,3 +29,5 @@ export type JobRunView = Api.JobRun;
 
 /** Job run statuses that are final; `running` is the only other one. */
 export const FINAL_RUN_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'partial', 'skipped', 'cancelled']);
+
+export type { AutomationPauseView, AutomationStatusView } from '../contracts/stats.js';

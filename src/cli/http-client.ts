@@ -3,7 +3,7 @@
 // (2 for a request the server refused as invalid, 3 for authentication, authority and server failures).
 // Nothing is retried: in particular a 429 (this address failed authentication too often) is reported with
 // the server's Retry-After, since another attempt inside the window is refused again and prolongs nothing useful.
-import type { CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
+import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
 import { CliError, EXIT } from './errors.js';
 
 /** A request that takes longer than this is a network error (exit 3). */
@@ -101,6 +101,10 @@ export interface ApiClient {
   incidents: {
     list(query: URLSearchParams): Promise<IncidentSummary[]>;
     get(id: string): Promise<IncidentDetail | undefined>;
+  };
+  automation: {
+    status(): Promise<AutomationStatusView>;
+    resume(body: { scope: 'fleet' | 'environment'; environment?: string }): Promise<{ resumed: AutomationPauseView[] }>;
   };
   tokens: {
     create(body: { name: string; scopes?: string[]; teams?: string[]; expiresIn?: string; expiresAt?: string }): Promise<CreatedToken>;
@@ -209,6 +213,10 @@ export function createApiClient(global: { url: string; token: string | undefined
     incidents: {
       list: async (query) => (await request<{ items: IncidentSummary[] }>('GET', `/api/incidents?${query}`)).body.items,
       get: async (id) => found(await request<IncidentDetail>('GET', `/api/incidents/${seg(id)}`, { allow404: true })),
+    },
+    automation: {
+      status: async () => (await request<AutomationStatusView>('GET', '/api/automation')).body,
+      resume: async (body) => (await request<{ resumed: AutomationPauseView[] }>('POST', '/api/automation/resume', { body })).body,
     },
     tokens: {
       create: async (body) => (await request<CreatedToken>('POST', '/api/tokens', { body })).body,

@@ -7,6 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { CommanderError } from 'commander';
+import { registerAutomation } from './commands/automation.js';
 import { registerEnvironments } from './commands/environments.js';
 import { registerGitOps } from './commands/gitops.js';
 import { registerIncidents } from './commands/incidents.js';
@@ -37,6 +38,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   registerPagerDuty(program, rt);
   registerTokens(program, rt);
   registerTeams(program, rt);
+  registerAutomation(program, rt);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

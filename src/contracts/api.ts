@@ -99,6 +99,8 @@ export interface IncidentSummary {
   lastEventAt: Instant | null;
   workflowId: string;
   temporalUrl: string;
+  /** Who fixed it: auto-remediated, assisted or human (final once resolved). */
+  label?: { label: string; final: boolean; reason: string } | null;
 }
 
 export interface IncidentEvent {
@@ -106,6 +108,10 @@ export interface IncidentEvent {
   type: string;
   occurredAt: Instant | null;
   receivedAt: Instant;
+  /** How triage took the event (`accepted`, `ignored` or `rejected`). */
+  disposition?: string;
+  /** Why the event was rejected (a poison event), when it was. */
+  rejectReason?: string;
 }
 
 /** A rule's decision on an incident; `Explanation` is src/domain/rules/evaluate.ts's. */
@@ -119,6 +125,9 @@ export interface RuleMatch<Explanation = unknown> {
   target: string | null;
   explanation: Explanation | null;
   matchedAt: Instant;
+  /** pending | verified | unverified | not_applicable (issue 22); null when the match ran no action. */
+  verification?: string | null;
+  verificationDetail?: string | null;
 }
 
 export interface Approval {
@@ -140,6 +149,10 @@ export interface ActionRun {
   link: string | null;
   error: string | null;
   approval: Approval | null;
+  /** Why the action ran or was skipped (its `when` against the earlier outcomes). */
+  reason: string | null;
+  /** The verification of the remediation this action belongs to (issue 22). */
+  verification?: string | null;
   startedAt: Instant | null;
   finishedAt: Instant | null;
 }

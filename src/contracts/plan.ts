@@ -38,7 +38,21 @@ export interface MatchPlan {
   writeBack: boolean;
   /** The incident's page in the dashboard, when SELFHEAL_PUBLIC_URL is set (linked from approval notices). */
   incidentUrl?: string | undefined;
+  /** The rule's `verify` (issue 22), for a run that remediates; absent: the outcome is not_applicable. */
+  verify?: VerifyPlan | undefined;
 }
+
+/** How a rule run proves its remediation worked (rule `verify`), durations in seconds. */
+export interface VerifyPlan {
+  withinSeconds: number;
+  settleSeconds: number;
+  /** A script.agent or script.ssh action whose exit code 0 means healthy. */
+  check?: PlannedAction | undefined;
+  /** Run once when unverified (notifications, PagerDuty notes and escalation, work items). */
+  onUnverified: PlannedAction[];
+}
+
+export type VerificationStatus = 'pending' | 'verified' | 'unverified' | 'not_applicable';
 
 export interface RecordEventResult {
   duplicate: boolean;
@@ -75,4 +89,9 @@ export interface RunActionInput {
   dryRun: boolean;
   /** Outcomes of earlier actions of the same rule, for templates and notes. */
   previous: ActionOutcome[];
+  /**
+   * A notice of a waiting approval (notify.slack, notify.email): the activity adds approve and reject links
+   * to the message, minting their tokens as it sends it, so no token ever enters workflow history.
+   */
+  approvalLinks?: { actionRunId: string; deadline: string } | undefined;
 }

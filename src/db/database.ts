@@ -147,6 +147,45 @@ export interface TargetLeaseTable {
   released_at: NullableTimestamp;
 }
 
+/** A remediation let through by the guards (issue 22): what the blast-radius and flapping windows count. */
+export interface RemediationTable {
+  id: Generated<string>;
+  match_id: string;
+  rule_id: string;
+  incident_id: string;
+  target: string | null;
+  environment: string | null;
+  actions: number;
+  at: Generated<Date>;
+}
+
+/** Automation paused by a guard, fleet-wide (environment '') or for one environment, until an admin resumes. */
+export interface AutomationPauseTable {
+  id: Generated<string>;
+  scope: string;
+  environment: Generated<string>;
+  guard: string;
+  reason: string;
+  incident_id: string | null;
+  paused_at: Generated<Date>;
+  resumed_at: NullableTimestamp;
+  resumed_by: string | null;
+}
+
+/** A page and/or PagerDuty note a guard or flapping owes, delivered once (claimed, then marked sent). */
+export interface AutomationAlertTable {
+  id: Generated<string>;
+  kind: string;
+  incident_id: string | null;
+  target: string | null;
+  text: string;
+  page: boolean;
+  created_at: Generated<Date>;
+  claimed_at: NullableTimestamp;
+  sent_at: NullableTimestamp;
+  error: string | null;
+}
+
 export interface JobTable {
   id: string;
   name: string;
@@ -306,6 +345,18 @@ export interface TeamMembershipTable {
   created_at: Generated<Date>;
 }
 
+/** An approve or reject link sent to a rule's channel (issue 22): only the token's SHA-256 is kept. */
+export interface ApprovalLinkTable {
+  id: Generated<string>;
+  token_hash: string;
+  action_run_id: string;
+  decision: 'approve' | 'reject';
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  used_by: string | null;
+}
+
 export interface Database {
   teams: TeamTable;
   team_memberships: TeamMembershipTable;
@@ -328,6 +379,10 @@ export interface Database {
   rule_backtests: RuleBacktestTable;
   retention_watermarks: RetentionWatermarkTable;
   target_leases: TargetLeaseTable;
+  remediations: RemediationTable;
+  automation_pauses: AutomationPauseTable;
+  automation_alerts: AutomationAlertTable;
+  approval_links: ApprovalLinkTable;
 }
 
 export type Incident = Selectable<IncidentTable>;

@@ -8,6 +8,8 @@ import * as deployment from './migrations/2026-12-05T00-00-deployment.js';
 import * as backtestAndRetention from './migrations/2026-12-06T00-00-backtest-and-retention.js';
 import * as runClaims from './migrations/2026-12-07T00-00-run-claims-and-leases.js';
 import * as verificationOutcome from './migrations/2026-12-08T00-00-verification-outcome.js';
+import * as guardsAndFlapping from './migrations/2026-12-08T10-00-guards-and-flapping.js';
+import * as effectivenessAndApprovalLinks from './migrations/2026-12-09T00-00-effectiveness-and-approval-links.js';
 import * as teams from './migrations/2026-12-10T00-00-teams.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
@@ -20,6 +22,8 @@ export const migrations: Record<string, Migration> = {
   '2026-12-06T00-00-backtest-and-retention': backtestAndRetention,
   '2026-12-07T00-00-run-claims-and-leases': runClaims,
   '2026-12-08T00-00-verification-outcome': verificationOutcome,
+  '2026-12-08T10-00-guards-and-flapping': guardsAndFlapping,
+  '2026-12-09T00-00-effectiveness-and-approval-links': effectivenessAndApprovalLinks,
   '2026-12-10T00-00-teams': teams,
 };
 

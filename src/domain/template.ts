@@ -10,7 +10,10 @@
  * - rendered strings are never handed to a shell by this service: script `args` become the argv of the
  *   script (one element each, no word splitting, no `$(...)` expansion) and `environment` values become
  *   environment variables. A title like `$(rm -rf /)` therefore reaches the script as that literal text.
- *   `script`/`command`, URLs, recipients, ids and secret references are never templated.
+ *   `script`/`command`, URLs, recipients, ids and secret references are never templated;
+ * - a `notify.webhook` body that starts with `{` or `[` is JSON: values are escaped for a JSON string, so
+ *   they cannot add fields or end the document ({@link renderJsonTemplate});
+ * - in a Slack text, values have `&`, `<`, `>` escaped, so they cannot mention or link ({@link slackEscape}).
  *
  * Pure: no I/O, safe inside Temporal workflow code.
  */
@@ -89,13 +92,69 @@ function stringify(value: unknown): string {
  * Replaces every `{{ path }}` with the value at `path` in `ctx`. Missing values render as ''. A
  * placeholder that is not a plain path is left untouched (validation rejects those up front).
  */
-export function renderTemplate(tpl: string, ctx: TemplateContext): string {
+export function renderTemplate(tpl: string, ctx: TemplateContext, escape?: (value: string) => string): string {
   if (!tpl.includes('{{')) return tpl;
   return tpl.replace(PLACEHOLDER, (whole: string, path: string) => {
     const segments = parsePath(path);
     if (segments === null) return whole;
-    return stringify(getPath(ctx, segments));
+    const text = stringify(getPath(ctx, segments));
+    return escape ? escape(text) : text;
   });
+}
+
+/**
+ * A value made inert for Slack's message formatting: Slack reads `<!channel>`, `<@U123>` and
+ * `<https://x|label>` as mentions and links and asks for `&`, `<` and `>` to be escaped. Only the
+ * values are escaped: the rule's own text may still mention or link on purpose.
+ */
+export function slackEscape(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+/**
+ * Renders a JSON template (a webhook body starting with `{` or `[`) so that values stay values: inside a
+ * JSON string (`"t": "{{ incident.title }}"`) a value is escaped for a string (`"`, `\`, controls);
+ * outside one (`"n": {{ incident.number }}`) it is inserted as a JSON value (strings quoted, objects as
+ * JSON, missing as null). An incident title such as `x", "approved": true, "y": "` therefore stays one
+ * string instead of adding fields to what the receiver parses.
+ */
+export function renderJsonTemplate(tpl: string, ctx: TemplateContext): string {
+  if (!tpl.includes('{{')) return tpl;
+  let out = '';
+  let inString = false;
+  let last = 0;
+  const scan = (literal: string) => {
+    for (let i = 0; i < literal.length; i++) {
+      const ch = literal[i];
+      if (inString && ch === '\\') i++;
+      else if (ch === '"') inString = !inString;
+    }
+  };
+  for (const m of tpl.matchAll(new RegExp(PLACEHOLDER.source, 'g'))) {
+    const literal = tpl.slice(last, m.index);
+    scan(literal);
+    out += literal;
+    last = m.index + m[0].length;
+    const segments = parsePath(m[1]!);
+    if (segments === null) {
+      out += m[0];
+      continue;
+    }
+    const value = getPath(ctx, segments);
+    const text = stringify(value);
+    if (inString) out += JSON.stringify(text).slice(1, -1);
+    else if (value === undefined || value === null) out += 'null';
+    else if (typeof value === 'number' || typeof value === 'boolean') out += String(value);
+    else if (typeof value === 'string') out += JSON.stringify(text);
+    else out += text.length === 0 ? 'null' : text;
+  }
+  return out + tpl.slice(last);
+}
+
+/** Whether a webhook body template is meant as JSON (then its values are JSON-escaped). */
+function looksLikeJson(tpl: string): boolean {
+  const t = tpl.trimStart();
+  return t.startsWith('{') || t.startsWith('[');
 }
 
 /**
@@ -135,7 +194,11 @@ export function renderAction<A extends { type: TemplatedActionType }>(action: A,
   const fields: readonly string[] = TEMPLATED_FIELDS[action.type];
   const out: Record<string, unknown> = { ...action };
   for (const field of fields) {
-    if (out[field] !== undefined) out[field] = renderValue(out[field], ctx);
+    if (out[field] === undefined) continue;
+    const body = action.type === 'notify.webhook' && field === 'body' && typeof out[field] === 'string' ? (out[field] as string) : undefined;
+    if (body !== undefined && looksLikeJson(body)) out[field] = renderJsonTemplate(body, ctx);
+    else if (action.type === 'notify.slack' && typeof out[field] === 'string') out[field] = renderTemplate(out[field] as string, ctx, slackEscape);
+    else out[field] = renderValue(out[field], ctx);
   }
   return out as A;
 }

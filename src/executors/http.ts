@@ -19,6 +19,13 @@ export interface HttpRequest {
    * the API or PagerDuty notes, so their errors carry the status and a fixed reason only.
    */
   echoBody?: boolean;
+  /**
+   * Largest answer read, in bytes (default DEFAULT_MAX_RESPONSE_BYTES): reading stops there, so a peer
+   * cannot fill the worker's memory. A 2xx answer over the limit is a permanent error (it was not read).
+   */
+  maxResponseBytes?: number;
+  /** The answer's body is not needed (a rule-directed webhook): it is not read at all. */
+  discardBody?: boolean;
 }
 
 export interface HttpResponse {
@@ -28,6 +35,31 @@ export interface HttpResponse {
 }
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 15_000;
+/** Trackers' answers (a page of 100 GitHub issues with bodies) fit with room to spare. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads at most `maxBytes` of a response body, then cancels the rest (the connection is dropped, the
+ * peer stops sending). Undici's `text()` has no limit.
+ */
+export async function readBodyCapped(res: Response, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+  if (!res.body) return { text: '', truncated: false };
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.byteLength > maxBytes) {
+      chunks.push(value.subarray(0, maxBytes - size));
+      await reader.cancel().catch(() => undefined);
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+    }
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
+}
 
 /** Whether an HTTP status is worth retrying: 408, 429 and 5xx. */
 export function isRetryableStatus(status: number): boolean {
@@ -56,12 +88,23 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     const reason = timeout.aborted ? 'timed out' : (detail?.code ?? detail?.message ?? (err as Error).message);
     throw new HttpCallError(`${req.label}: request failed (${reason})`, null, true, { cause: err });
   }
-  const text = await res.text();
+  const max = req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  let text = '';
+  let truncated = false;
+  try {
+    if (req.discardBody) await res.body?.cancel();
+    else ({ text, truncated } = await readBodyCapped(res, max));
+  } catch (err) {
+    if (req.signal?.aborted) throw req.signal.reason;
+    // The status line arrived, the body did not (dropped or too slow): an answer we did not get.
+    throw new HttpCallError(`${req.label}: HTTP ${res.status}, answer cut off (${timeout.aborted ? 'timed out' : 'connection lost'})`, null, true, { cause: err });
+  }
   if (res.status < 200 || res.status > 299) {
     if (req.echoBody === false) throw new HttpCallError(`${req.label}: HTTP ${res.status} (${statusReason(res.status)}; the answer is not recorded)`, res.status, isRetryableStatus(res.status));
     const snippet = text.replace(/\s+/g, ' ').slice(0, 200);
     throw new HttpCallError(`${req.label}: HTTP ${res.status}${snippet ? `: ${snippet}` : ''}`, res.status, isRetryableStatus(res.status));
   }
+  if (truncated) throw new HttpCallError(`${req.label}: HTTP ${res.status}, but the answer is larger than ${max} bytes (not read)`, res.status, false);
   return { status: res.status, headers: res.headers, text };
 }
 

@@ -34,6 +34,8 @@ export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(payload),
     echoBody: false,
+    // Slack answers "ok"; a hook that answers megabytes is not Slack.
+    maxResponseBytes: 64 * 1024,
     ...httpOptions(deps),
   });
   if (res.text.trim() !== 'ok') {
@@ -174,7 +176,8 @@ export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {
   } catch {
     throw new HttpCallError('webhook: invalid URL', null, false);
   }
-  const res = await httpRequest({ method: 'POST', url: message.url, label, headers, body: raw, echoBody: false, ...httpOptions(deps) });
+  // The receiver's answer is never used: only its status counts, and its body is not read.
+  const res = await httpRequest({ method: 'POST', url: message.url, label, headers, body: raw, echoBody: false, discardBody: true, ...httpOptions(deps) });
   return { status: res.status };
 }
 

@@ -26,9 +26,11 @@ export class CappedBuffer {
     }
   }
 
-  /** Kept bytes as UTF-8 text (a multi-byte character cut by the cap becomes U+FFFD). */
+  /** Kept bytes as UTF-8 text (a multi-byte character cut by the cap, and NUL, become U+FFFD). */
   text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
+    // Postgres text and jsonb cannot hold U+0000: a script printing one would make its run unrecordable
+    // (and every later action templating its output unclaimable). Shown as U+FFFD, like invalid UTF-8.
+    return Buffer.concat(this.chunks).toString('utf8').replaceAll('\0', '\uFFFD');
   }
 
   result(): CappedOutput {

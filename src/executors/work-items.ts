@@ -1,5 +1,7 @@
+// Work-item providers (IBM EWM/RTC, Jira, GitHub) behind one interface. Over 400 lines on purpose: the
+// three share the helpers below and are read side by side; EWM project-area discovery is the largest part.
 import { createHash } from 'node:crypto';
-import { WorkItemError } from './errors.js';
+import { HttpCallError, WorkItemError } from './errors.js';
 import { basicAuth, httpRequest, parseJson, type FetchLike } from './http.js';
 import { resolveSecretRef } from './secrets.js';
 
@@ -102,19 +104,102 @@ function asString(value: unknown): string | undefined {
 // ---------------------------------------------------------------- IBM EWM / RTC (OSLC CM 2.0)
 
 export interface EwmConfig {
-  /** OSLC creation factory URL of the project area (from its services document). */
-  creationFactoryUrl: string;
-  /** OSLC query capability URL of the same project area. */
-  queryCapabilityUrl: string;
+  /**
+   * The OSLC CM service provider catalog, one service provider per project area (EWM:
+   * `https://host/ccm/oslc/workitems/catalog`, the `oslc_cm:cmServiceProviders` of `/ccm/rootservices`).
+   */
+  catalogUrl: string;
+  /** The project area the items go to: its name (the catalog entry's `dcterms:title`) or its id (`_abc…`). */
+  projectArea: string;
   usernameRef: string;
   passwordRef: string;
   /** Default `dcterms:type` when the input has none (e.g. `task`, or a type URI). */
   defaultType?: string;
 }
 
+/** Where one project area takes new change requests and answers queries (from its service provider). */
+export interface EwmEndpoints {
+  serviceProviderUrl: string;
+  creationFactoryUrl: string;
+  queryCapabilityUrl: string;
+}
+
+const OSLC_DEFAULT_USAGE = 'http://open-services.net/ns/core#default';
+const OSLC_CHANGE_REQUEST = 'http://open-services.net/ns/cm#ChangeRequest';
+
+/** OSLC JSON gives a single value or an array for a multi-valued property. */
+function many(value: unknown): unknown[] {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** A resource reference: `{"rdf:resource": url}`, `{"rdf:about": url}` or a plain string. */
+function resourceOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  return asString(r['rdf:resource']) ?? asString(r['rdf:about']);
+}
+
+function refsOf(value: unknown): string[] {
+  return many(value)
+    .map(resourceOf)
+    .filter((v): v is string => v !== undefined);
+}
+
 /**
- * EWM/RTC through OSLC CM 2.0 with JSON: POST the change request to the creation factory; the
- * idempotency label is stored as a tag (`dcterms:subject`) and found with an `oslc.where` query.
+ * Picks the capability meant for change requests: the one marked `oslc:usage` default, else one whose
+ * resource type is a change request, else the first.
+ */
+function pickCapability(list: Record<string, unknown>[]): Record<string, unknown> | undefined {
+  return (
+    list.find((c) => refsOf(c['oslc:usage']).includes(OSLC_DEFAULT_USAGE)) ??
+    list.find((c) => refsOf(c['oslc:resourceType']).includes(OSLC_CHANGE_REQUEST)) ??
+    list[0]
+  );
+}
+
+/**
+ * Finds the named project area in the catalog and reads its service provider for the creation factory
+ * and query capability. Every URL found must be on the catalog's origin: the credentials go there.
+ */
+export async function discoverEwmProjectArea(config: EwmConfig, deps: ProviderDeps = {}, call: WorkItemCall = {}, headers: Record<string, string> = {}): Promise<EwmEndpoints> {
+  const label = 'ewm';
+  const origin = new URL(config.catalogUrl).origin;
+  const sameOrigin = (url: string, what: string): string => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url, config.catalogUrl);
+    } catch {
+      throw new WorkItemError(`${label}: ${what} is not a URL`, false);
+    }
+    if (parsed.origin !== origin) throw new WorkItemError(`${label}: ${what} is on another server than the catalog; refused`, false);
+    return parsed.toString();
+  };
+  const catalogRes = await httpRequest({ method: 'GET', url: config.catalogUrl, label, headers, ...http(deps, call) });
+  const catalog = asRecord(parseJson(catalogRes, label), label);
+  const wanted = config.projectArea;
+  const providers = many(catalog['oslc:serviceProvider']).filter((p): p is Record<string, unknown> => typeof p === 'object' && p !== null);
+  const match = providers.find((p) => asString(p['dcterms:title']) === wanted) ?? providers.find((p) => (resourceOf(p) ?? '').includes(`/contexts/${wanted}/`));
+  const providerUrl = match ? resourceOf(match) : undefined;
+  if (!providerUrl) throw new WorkItemError(`${label}: no project area named ${JSON.stringify(wanted.slice(0, 200))} in the service provider catalog`, false);
+  const serviceProviderUrl = sameOrigin(providerUrl, 'the service provider');
+  const spRes = await httpRequest({ method: 'GET', url: serviceProviderUrl, label, headers, ...http(deps, call) });
+  const sp = asRecord(parseJson(spRes, label), label);
+  const services = many(sp['oslc:service']).filter((s): s is Record<string, unknown> => typeof s === 'object' && s !== null);
+  const capabilities = (key: string) => services.flatMap((s) => many(s[key])).filter((c): c is Record<string, unknown> => typeof c === 'object' && c !== null);
+  const factory = resourceOf(pickCapability(capabilities('oslc:creationFactory'))?.['oslc:creation']);
+  const query = resourceOf(pickCapability(capabilities('oslc:queryCapability'))?.['oslc:queryBase']);
+  if (!factory) throw new WorkItemError(`${label}: the project area's service provider has no creation factory`, false);
+  if (!query) throw new WorkItemError(`${label}: the project area's service provider has no query capability`, false);
+  return { serviceProviderUrl, creationFactoryUrl: sameOrigin(factory, 'the creation factory'), queryCapabilityUrl: sameOrigin(query, 'the query capability') };
+}
+
+/**
+ * EWM/RTC through OSLC CM 2.0 with JSON. The project area's creation factory and query capability are
+ * discovered from the catalog (once per provider; a failed discovery is tried again on the next call).
+ * The change request is POSTed to that factory; the idempotency label is stored as a tag
+ * (`dcterms:subject`) and found with an `oslc.where` query on the same project area.
  */
 export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): WorkItemProvider {
   const label = 'ewm';
@@ -123,6 +208,21 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
     'OSLC-Core-Version': '2.0',
     Accept: 'application/json',
   });
+  let discovered: Promise<EwmEndpoints> | undefined;
+  const endpoints = async (call: WorkItemCall | undefined): Promise<EwmEndpoints> => {
+    discovered ??= headers().then((h) => discoverEwmProjectArea(config, deps, call, h));
+    try {
+      return await discovered;
+    } catch (err) {
+      discovered = undefined;
+      throw err;
+    }
+  };
+  /** A 404/410 from a discovered URL (the project area moved or was archived): discover again next time. */
+  const rediscoverOn = (err: unknown): never => {
+    if (err instanceof HttpCallError && (err.status === 404 || err.status === 410)) discovered = undefined;
+    throw err;
+  };
   const refOf = (item: Record<string, unknown>, location: string | null): WorkItemRef => {
     const url = asString(item['rdf:about']) ?? location ?? undefined;
     if (!url) throw new WorkItemError(`${label}: response has neither rdf:about nor Location`, false);
@@ -133,6 +233,7 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
     kind: 'ewm',
     async create(input, call) {
       const tag = idempotencyLabel(input.idempotencyKey);
+      const { creationFactoryUrl } = await endpoints(call);
       const body: Record<string, unknown> = {
         'dcterms:title': input.title,
         'dcterms:description': input.description,
@@ -143,22 +244,22 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
       if (input.filedAgainst !== undefined) body['rtc_cm:filedAgainst'] = { 'rdf:resource': input.filedAgainst };
       const res = await httpRequest({
         method: 'POST',
-        url: config.creationFactoryUrl,
+        url: creationFactoryUrl,
         label,
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
         ...http(deps, call),
-      });
+      }).catch(rediscoverOn);
       const location = res.headers.get('location');
       const parsed = res.text.trim() === '' ? {} : asRecord(parseJson(res, label), label);
       return refOf(parsed, location);
     },
     async findByIdempotencyKey(key, call) {
       const tag = idempotencyLabel(key);
-      const url = new URL(config.queryCapabilityUrl);
+      const url = new URL((await endpoints(call)).queryCapabilityUrl);
       url.searchParams.set('oslc.where', `dcterms:subject="${tag}"`);
       url.searchParams.set('oslc.select', 'dcterms:identifier');
-      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) });
+      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) }).catch(rediscoverOn);
       const parsed = asRecord(parseJson(res, label), label);
       const results = parsed['oslc:results'] ?? parsed['rdfs:member'];
       if (!Array.isArray(results)) throw new WorkItemError(`${label}: query response without oslc:results`, false);

@@ -6,6 +6,30 @@
 // Responses are parsed tolerantly (unknown fields kept). The API token never appears in errors.
 import { z } from 'zod';
 
+/** PagerDuty's pages (100 alerts or notes) are well under this; reading stops here (undici's text() has no limit). */
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+class AnswerTooLarge extends Error {}
+
+/** The body as text, refusing (and dropping the connection) past `max` bytes. Kept here: the CLI loads this module, not src/executors. */
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new AnswerTooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export interface PagerDutyClientOptions {
   /** e.g. `https://api.pagerduty.com` */
   baseUrl: string;
@@ -165,8 +189,9 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
     // A body cut off mid-way (the connection dropped after the status line) is an answer we did not get.
     let text: string;
     try {
-      text = await response.text();
+      text = await readCapped(response, MAX_ANSWER_BYTES);
     } catch (error) {
+      if (error instanceof AnswerTooLarge) throw new PagerDutyApiError(`PagerDuty API ${method} ${path}: the answer is larger than ${MAX_ANSWER_BYTES} bytes (not read)`, response.status, false, { method, path });
       throw new PagerDutyApiError(`PagerDuty API ${method} ${path}: answer cut off`, undefined, true, { method, path }, { cause: error });
     }
     if (!response.ok) {

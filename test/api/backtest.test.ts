@@ -228,7 +228,8 @@ describe('API: rule backtests', function () {
       const [hook, slack] = res.body.items[0].candidate.actions;
       assert.equal(hook.params.secretRef, 'env:BACKTEST_HOOK_SECRET');
       assert.equal(slack.params.webhookUrlRef, 'env:BACKTEST_HOOK_SECRET');
-      assert.equal(slack.params.text, `disk full on ${res.body.items[0].environment.host}: <hook.status at run time>`);
+      // As Slack receives it: templated values have &, < and > escaped (Slack shows them as typed).
+      assert.equal(slack.params.text, `disk full on ${res.body.items[0].environment.host}: &lt;hook.status at run time&gt;`);
       assert.ok(!JSON.stringify(res.body).includes('do-not-show-this-secret-value'));
     } finally {
       delete process.env.BACKTEST_HOOK_SECRET;

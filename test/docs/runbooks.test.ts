@@ -22,7 +22,7 @@ const PD_TOKEN = 'runbook-pd-token-0123456789';
 const NEW_SECRET = 'runbook-rotated-secret-0123456789';
 
 /** In the order an SRE follows them: later runbooks use what earlier ones set up. */
-const ORDER = ['configure-selfhealing.md', 'deploy-doctor-agent.md', 'first-rule.md', 'scheduled-job.md', 'rotate-webhook-secret.md', 'troubleshooting.md', 'gitops.md', 'change-a-rule-safely.md'];
+const ORDER = ['configure-selfhealing.md', 'deploy-doctor-agent.md', 'first-rule.md', 'scheduled-job.md', 'rotate-webhook-secret.md', 'troubleshooting.md', 'gitops.md', 'change-a-rule-safely.md', 'guards-and-verification.md'];
 
 interface Block {
   info: string;
@@ -111,7 +111,7 @@ describe('runbooks (docs/runbooks/*.md): every ```sh test command works', functi
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('there are the eight runbooks, each with commands under test', async () => {
+  it('there are the nine runbooks, each with commands under test', async () => {
     for (const name of ORDER) {
       const blocks = fencedBlocks(await readFile(path.join(RUNBOOKS, name), 'utf8'));
       assert.ok(blocks.some((b) => b.info === 'sh test'), `${name} has no \`\`\`sh test block`);

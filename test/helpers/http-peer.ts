@@ -230,33 +230,101 @@ export async function startGitHubPeer(opts: { owner?: string; repo?: string; tok
 export interface EwmWorkItem {
   id: string;
   about: string;
+  /** Id of the project area whose creation factory received the POST. */
+  projectArea: string;
   properties: Record<string, unknown>;
 }
 
 export interface EwmPeer extends HttpPeer {
-  creationFactoryUrl: string;
-  queryCapabilityUrl: string;
+  /** The work item service provider catalog (`/ccm/oslc/workitems/catalog`). */
+  catalogUrl: string;
+  /** Project areas served: id (`_abc`) → name (the catalog's `dcterms:title`). */
+  projectAreas: Record<string, string>;
   username: string;
   password: string;
   items: EwmWorkItem[];
 }
 
-export async function startEwmPeer(opts: { username?: string; password?: string } = {}): Promise<EwmPeer> {
+/**
+ * EWM as OSLC CM 2.0 discovery shows it (JSON): the catalog lists one service provider per project area;
+ * each service provider names its creation factory and query capability
+ * (`/ccm/oslc/contexts/<id>/workitems`). Items are created in the project area whose factory got the
+ * POST, and a query sees only its own project area's items. A POST or GET to an unknown project area is 404.
+ */
+export async function startEwmPeer(opts: { username?: string; password?: string; projectAreas?: Record<string, string> } = {}): Promise<EwmPeer> {
   const username = opts.username ?? 'ewm-bot';
   const password = opts.password ?? 'ewm-secret';
+  const projectAreas = opts.projectAreas ?? { _projArea1: 'JKE Banking', _projArea2: 'Platform Operations' };
   const items: EwmWorkItem[] = [];
-  const context = '/ccm/oslc/contexts/_projArea1/workitems';
   const base: { url: string } = { url: '' };
+  const ctx = (id: string) => `${base.url}/ccm/oslc/contexts/${id}/workitems`;
   const check = (req: RecordedRequest): void => {
     expectBasic(req, username, password);
     expectShape(header(req, 'oslc-core-version') === '2.0', 'OSLC-Core-Version: 2.0 is required');
     expectShape(header(req, 'accept').includes('application/json'), 'Accept must include application/json');
   };
+  const unknownArea = (id: string): PeerResponse | null =>
+    projectAreas[id] === undefined ? { status: 404, json: { 'oslc:message': `project area ${id} not found` } } : null;
   const peer = await startHttpPeer([
     {
-      method: 'POST',
-      path: context,
+      method: 'GET',
+      path: '/ccm/oslc/workitems/catalog',
+      handle: authed(check, () => ({
+        status: 200,
+        json: {
+          'rdf:about': `${base.url}/ccm/oslc/workitems/catalog`,
+          'oslc:serviceProvider': Object.entries(projectAreas).map(([id, title]) => ({
+            'rdf:about': `${ctx(id)}/services.xml`,
+            'dcterms:title': title,
+            'oslc:details': { 'rdf:resource': `${base.url}/ccm/process/project-areas/${id}` },
+          })),
+        },
+      })),
+    },
+    {
+      method: 'GET',
+      path: /^\/ccm\/oslc\/contexts\/(?<area>[^/]+)\/workitems\/services\.xml$/,
       handle: authed(check, (req) => {
+        const id = req.params.area!;
+        return (
+          unknownArea(id) ?? {
+            status: 200,
+            json: {
+              'rdf:about': `${ctx(id)}/services.xml`,
+              'oslc:service': [
+                {
+                  'oslc:domain': { 'rdf:resource': 'http://open-services.net/ns/cm#' },
+                  'oslc:creationFactory': [
+                    // A type-specific factory listed first: the default one must be chosen.
+                    { 'dcterms:title': 'Location for creation of Defect change requests', 'oslc:creation': { 'rdf:resource': `${ctx(id)}/defect` } },
+                    {
+                      'dcterms:title': 'Location for creation of change requests',
+                      'oslc:usage': [{ 'rdf:resource': 'http://open-services.net/ns/core#default' }],
+                      'oslc:resourceType': [{ 'rdf:resource': 'http://open-services.net/ns/cm#ChangeRequest' }],
+                      'oslc:creation': { 'rdf:resource': ctx(id) },
+                    },
+                  ],
+                  'oslc:queryCapability': [
+                    {
+                      'dcterms:title': 'Change request queries',
+                      'oslc:usage': [{ 'rdf:resource': 'http://open-services.net/ns/core#default' }],
+                      'oslc:queryBase': { 'rdf:resource': ctx(id) },
+                    },
+                  ],
+                },
+              ],
+            },
+          }
+        );
+      }),
+    },
+    {
+      method: 'POST',
+      path: /^\/ccm\/oslc\/contexts\/(?<area>[^/]+)\/workitems$/,
+      handle: authed(check, (req) => {
+        const area = req.params.area!;
+        const missing = unknownArea(area);
+        if (missing) return missing;
         const body = expectJson(req);
         expectShape(typeof body['dcterms:title'] === 'string' && body['dcterms:title'] !== '', 'dcterms:title is required');
         expectShape(body['dcterms:description'] === undefined || typeof body['dcterms:description'] === 'string', 'dcterms:description must be a string');
@@ -266,28 +334,25 @@ export async function startEwmPeer(opts: { username?: string; password?: string 
         expectShape(body['dcterms:subject'] === undefined || typeof body['dcterms:subject'] === 'string', 'dcterms:subject (tags) must be a string');
         const id = String(100 + items.length);
         const about = `${base.url}/ccm/resource/itemName/com.ibm.team.workitem.WorkItem/${id}`;
-        items.push({ id, about, properties: body });
+        items.push({ id, about, projectArea: area, properties: body });
         return { status: 201, headers: { Location: about }, json: { 'rdf:about': about, 'dcterms:identifier': id, ...body } };
       }),
     },
     {
       method: 'GET',
-      path: `${context}/query`,
+      path: /^\/ccm\/oslc\/contexts\/(?<area>[^/]+)\/workitems$/,
       handle: authed(check, (req) => {
+        const area = req.params.area!;
+        const missing = unknownArea(area);
+        if (missing) return missing;
         const where = req.query.get('oslc.where') ?? '';
         const m = /^dcterms:subject="([^"]+)"$/.exec(where);
         expectShape(m, `unsupported oslc.where in test peer: ${where}`);
-        const found = items.filter((i) => String(i.properties['dcterms:subject'] ?? '').split(/\s*,\s*/).includes(m[1]!));
+        const found = items.filter((i) => i.projectArea === area && String(i.properties['dcterms:subject'] ?? '').split(/\s*,\s*/).includes(m[1]!));
         return { status: 200, json: { 'oslc:responseInfo': { 'oslc:totalCount': found.length }, 'oslc:results': found.map((i) => ({ 'rdf:about': i.about, 'dcterms:identifier': i.id })) } };
       }),
     },
   ]);
   base.url = peer.url;
-  return Object.assign(peer, {
-    creationFactoryUrl: `${peer.url}${context}`,
-    queryCapabilityUrl: `${peer.url}${context}/query`,
-    username,
-    password,
-    items,
-  });
+  return Object.assign(peer, { catalogUrl: `${peer.url}/ccm/oslc/workitems/catalog`, projectAreas, username, password, items });
 }

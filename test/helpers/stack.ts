@@ -56,7 +56,8 @@ export async function startStack(opts: { env?: Record<string, string>; extractor
     worker,
     taskQueue,
     async stop() {
-      worker.shutdown();
+      // A test may have stopped the worker already (a restart in the middle of a run).
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await own?.close();
     },

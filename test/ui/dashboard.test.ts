@@ -256,6 +256,33 @@ describe('dashboard (/ui) in headless Chromium', function () {
     assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
   });
 
+  it('a guard pause shows a banner on the incident list; Resume is refused to a write token and lifts it for an admin', async function () {
+    await stack.db.db
+      .insertInto('automation_pauses')
+      .values({ scope: 'fleet', guard: 'fleet.maxTargets', reason: 'guard fleet.maxTargets: 10 distinct targets remediated by any rule in the last 1h (max 10)', incident_id: incidentId })
+      .execute();
+    const writer = await issueToken(stack, 'ui-writer', ['write']);
+    await page.evaluate((t) => sessionStorage.setItem('selfheal-token', t), writer);
+    // Another route first: the incident list renders afresh (with the token just set).
+    await page.goto(`${server.url}/ui#/rules`);
+    await page.goto(`${server.url}/ui#/incidents`);
+    const banner = page.getByTestId('automation-paused');
+    await banner.waitFor();
+    assert.match(await banner.textContent() ?? '', /Automation paused fleet-wide since .* \(guard fleet\.maxTargets\): guard fleet\.maxTargets: 10 distinct targets/);
+    await shot('automation-paused');
+    await page.getByTestId('automation-resume').click();
+    await page.locator('#flash.bad').filter({ hasText: /admin/i }).waitFor();
+    assert.equal((await stack.db.db.selectFrom('automation_pauses').select('id').where('resumed_at', 'is', null).execute()).length, 1, 'still paused');
+
+    await page.evaluate((t) => sessionStorage.setItem('selfheal-token', t), ADMIN_TOKEN);
+    await page.goto(`${server.url}/ui#/incidents?status=triggered`);
+    await page.getByTestId('automation-resume').click();
+    await banner.waitFor({ state: 'detached' });
+    const pause = await stack.db.db.selectFrom('automation_pauses').selectAll().executeTakeFirstOrThrow();
+    assert.equal(pause.resumed_by, 'admin-token');
+    assert.ok(pause.resumed_at);
+  });
+
   it('a token the API stops accepting signs the tab out to the sign-in page', async function () {
     await page.evaluate(() => sessionStorage.setItem('selfheal-token', 'revoked-token-0123456789'));
     await page.click('nav a[data-nav=rules]');

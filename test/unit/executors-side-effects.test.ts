@@ -92,8 +92,7 @@ describe('side effects: a retry after a lost answer never makes a second one', f
       JIRA_API_TOKEN: j.token,
       GITHUB_API_URL: github.apiUrl,
       GITHUB_TOKEN: github.token,
-      EWM_CREATION_FACTORY_URL: ewm.creationFactoryUrl,
-      EWM_QUERY_URL: ewm.queryCapabilityUrl,
+      EWM_CATALOG_URL: ewm.catalogUrl,
       EWM_USERNAME: ewm.username,
       EWM_PASSWORD: ewm.password,
       SMTP_URL: `smtp://127.0.0.1:${opts.smtpPort ?? smtp.port}`,
@@ -194,12 +193,13 @@ describe('side effects: a retry after a lost answer never makes a second one', f
 
   it('EWM: the answer arrives after the deadline; the retry finds the work item by its tag', async function () {
     const { executeAction } = activities();
-    const i = input('workitem', { provider: 'ewm', title: 'Disk full on db-10', description: '', itemType: 'task' });
+    const i = input('workitem', { provider: 'ewm', project: 'Platform Operations', title: 'Disk full on db-10', description: '', itemType: 'task' });
     ewm.loseNextAnswer({ delayMs: LATE_MS }, { method: 'POST' });
     const before = ewm.items.length;
     const { result } = await untilDone(executeAction, i);
     assert.equal(ewm.items.length - before, 1);
     assert.equal((result as { link: string }).link, ewm.items.at(-1)!.about);
+    assert.equal(ewm.items.at(-1)!.projectArea, '_projArea2', 'created in the named project area');
   });
 
   it('keys include the event: the same action for another event opens its own ticket; the same event does not', async function () {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { HttpCallError, SecretResolutionError } from '../../src/executors/errors.js';
+import { HttpCallError, SecretResolutionError, WorkItemError } from '../../src/executors/errors.js';
 import {
   createEwmProvider,
   createGitHubProvider,
@@ -9,7 +9,7 @@ import {
   toAdf,
   type WorkItemInput,
 } from '../../src/executors/work-items.js';
-import { startEwmPeer, startGitHubPeer, startJiraPeer, type EwmPeer, type GitHubPeer, type JiraPeer } from '../helpers/http-peer.js';
+import { startEwmPeer, startGitHubPeer, startHttpPeer, startJiraPeer, type EwmPeer, type GitHubPeer, type JiraPeer } from '../helpers/http-peer.js';
 
 const input = (key: string): WorkItemInput => ({
   idempotencyKey: key,
@@ -39,17 +39,11 @@ describe('executors/work-items', () => {
     afterEach(async () => {
       await ewm.close();
     });
-    const provider = () =>
-      createEwmProvider(
-        { creationFactoryUrl: ewm.creationFactoryUrl, queryCapabilityUrl: ewm.queryCapabilityUrl, usernameRef: 'env:EWM_USER', passwordRef: 'file:/nonexistent/ignored' },
-        { env: { EWM_USER: ewm.username } },
-      );
+    const provider = (projectArea = 'JKE Banking', passwordRef = 'env:EWM_PASS') =>
+      createEwmProvider({ catalogUrl: ewm.catalogUrl, projectArea, usernameRef: 'env:EWM_USER', passwordRef }, { env: { EWM_USER: ewm.username, EWM_PASS: ewm.password } });
 
-    it('creates once, with OSLC JSON properties', async () => {
-      const p = createEwmProvider(
-        { creationFactoryUrl: ewm.creationFactoryUrl, queryCapabilityUrl: ewm.queryCapabilityUrl, usernameRef: 'env:EWM_USER', passwordRef: 'env:EWM_PASS' },
-        { env: { EWM_USER: ewm.username, EWM_PASS: ewm.password } },
-      );
+    it('creates once, with OSLC JSON properties, in the named project area', async () => {
+      const p = provider('Platform Operations');
       const category = 'https://ewm.example.com/ccm/resource/itemOid/com.ibm.team.workitem.Category/_cat1';
       const first = await createWorkItemOnce(p, { ...input('Q1ABC:rule-1:0'), type: 'task', filedAgainst: category });
       const second = await createWorkItemOnce(p, { ...input('Q1ABC:rule-1:0'), type: 'task', filedAgainst: category });
@@ -59,22 +53,77 @@ describe('executors/work-items', () => {
       assert.equal(second.url, first.url);
       assert.equal(ewm.items.length, 1);
       assert.deepEqual(ewm.violations, []);
+      assert.equal(ewm.items[0]!.projectArea, '_projArea2');
       const props = ewm.items[0]!.properties;
       assert.equal(props['dcterms:title'], 'Disk full on vm-1');
       assert.equal(props['dcterms:type'], 'task');
       assert.deepEqual(props['rtc_cm:filedAgainst'], { 'rdf:resource': category });
       assert.match(String(props['dcterms:subject']), new RegExp(idempotencyLabel('Q1ABC:rule-1:0')));
       const post = ewm.requests.find((r) => r.method === 'POST')!;
+      // The project area's default creation factory, not a type-specific one listed before it.
+      assert.equal(post.path, '/ccm/oslc/contexts/_projArea2/workitems');
       assert.equal(post.headers['oslc-core-version'], '2.0');
       assert.equal(post.headers['content-type'], 'application/json');
+      // Discovery ran once for the provider: one catalog read, one service provider read.
+      assert.equal(ewm.requests.filter((r) => r.path.endsWith('/catalog')).length, 1);
+      assert.equal(ewm.requests.filter((r) => r.path.endsWith('/services.xml')).length, 1);
       // A different key opens a different item.
       const other = await createWorkItemOnce(p, input('Q1ABC:rule-1:1'));
       assert.equal(other.created, true);
       assert.notEqual(other.id, first.id);
     });
 
+    it('a project area can be named by its id; each one finds only its own items', async () => {
+      await createWorkItemOnce(provider('JKE Banking'), input('K:1'));
+      const again = await createWorkItemOnce(provider('_projArea1'), input('K:1'));
+      assert.equal(again.created, false);
+      const elsewhere = await createWorkItemOnce(provider('_projArea2'), input('K:1'));
+      assert.equal(elsewhere.created, true);
+      assert.deepEqual(
+        ewm.items.map((i) => i.projectArea),
+        ['_projArea1', '_projArea2'],
+      );
+    });
+
+    it('a project area that moved (404 from its old factory) is discovered again on the next call', async () => {
+      const p = provider('JKE Banking');
+      await createWorkItemOnce(p, input('M:1'));
+      // The area is archived and a new one takes its name.
+      delete ewm.projectAreas._projArea1;
+      ewm.projectAreas._projArea9 = 'JKE Banking';
+      await assert.rejects(p.create(input('M:2')), (err: Error) => err instanceof HttpCallError && err.status === 404);
+      await p.create(input('M:2'));
+      assert.deepEqual(
+        ewm.items.map((i) => i.projectArea),
+        ['_projArea1', '_projArea9'],
+      );
+      assert.equal(ewm.requests.filter((r) => r.path.endsWith('/catalog')).length, 2);
+    });
+
+    it('an unknown project area is a permanent error and nothing is created', async () => {
+      await assert.rejects(provider('Nope').create(input('k')), (err: Error) => err instanceof WorkItemError && !err.retryable && /no project area named "Nope"/.test(err.message));
+      assert.equal(ewm.requests.filter((r) => r.method === 'POST').length, 0);
+    });
+
+    it('refuses a catalog that points the credentials at another server', async () => {
+      const evil = await startHttpPeer([
+        {
+          method: 'GET',
+          path: '/catalog',
+          handle: () => ({ status: 200, json: { 'oslc:serviceProvider': [{ 'rdf:about': `${ewm.url}/ccm/oslc/contexts/_projArea1/workitems/services.xml`, 'dcterms:title': 'JKE Banking' }] } }),
+        },
+      ]);
+      try {
+        const p = createEwmProvider({ catalogUrl: `${evil.url}/catalog`, projectArea: 'JKE Banking', usernameRef: 'env:U', passwordRef: 'env:P' }, { env: { U: 'u', P: 'p' } });
+        await assert.rejects(p.create(input('k')), /on another server than the catalog/);
+        assert.equal(ewm.requests.length, 0);
+      } finally {
+        await evil.close();
+      }
+    });
+
     it('a missing secret fails without calling the server', async () => {
-      await assert.rejects(provider().create(input('k')), SecretResolutionError);
+      await assert.rejects(provider('JKE Banking', 'file:/nonexistent/ignored').create(input('k')), SecretResolutionError);
       assert.equal(ewm.requests.length, 0);
     });
   });

@@ -28,6 +28,7 @@ describe('integrations built from configuration', function () {
     await assert.rejects(integrations.email({ to: ['a@example.com'], subject: 's', text: 't' }), /email is not configured: set SMTP_URL and SMTP_FROM/);
     await assert.rejects(integrations.workItem({ provider: 'jira', idempotencyKey: 'k', project: 'OPS', title: 't', description: '' }), /Jira is not configured: set JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN/);
     await assert.rejects(integrations.workItem({ provider: 'github', idempotencyKey: 'k', repo: 'o/r', title: 't', description: '' }), /GitHub is not configured: set GITHUB_TOKEN/);
+    await assert.rejects(integrations.workItem({ provider: 'ewm', idempotencyKey: 'k', project: 'P', title: 't', description: '' }), /IBM EWM is not configured: set EWM_CATALOG_URL, EWM_USERNAME and EWM_PASSWORD/);
   });
 
   it('opens one GitHub issue and one EWM work item per idempotency key, however often it is retried', async function () {
@@ -38,8 +39,7 @@ describe('integrations built from configuration', function () {
       const config = loadConfig({
         GITHUB_API_URL: gh.apiUrl,
         GITHUB_TOKEN: gh.token,
-        EWM_CREATION_FACTORY_URL: ewm.creationFactoryUrl,
-        EWM_QUERY_URL: ewm.queryCapabilityUrl,
+        EWM_CATALOG_URL: ewm.catalogUrl,
         EWM_USERNAME: ewm.username,
         EWM_PASSWORD: ewm.password,
       });
@@ -49,10 +49,21 @@ describe('integrations built from configuration', function () {
       const b = await integrations.workItem({ provider: 'github', repo: `${gh.owner}/${gh.repo}`, ...item });
       assert.deepEqual(a, b);
       assert.equal(gh.issues.length, 1);
-      const c = await integrations.workItem({ provider: 'ewm', ...item, type: 'task' });
-      const d = await integrations.workItem({ provider: 'ewm', ...item, type: 'task' });
+      const c = await integrations.workItem({ provider: 'ewm', project: 'JKE Banking', ...item, type: 'task' });
+      const d = await integrations.workItem({ provider: 'ewm', project: 'JKE Banking', ...item, type: 'task' });
       assert.deepEqual(c, d);
       assert.equal(ewm.items.length, 1);
+      assert.equal(ewm.items[0]!.projectArea, '_projArea1');
+      // The same key in another project area (named by id) is another project area's item.
+      const e = await integrations.workItem({ provider: 'ewm', project: '_projArea2', ...item, type: 'task' });
+      assert.notDeepEqual(e, c);
+      assert.deepEqual(
+        ewm.items.map((i) => i.projectArea),
+        ['_projArea1', '_projArea2'],
+      );
+      await assert.rejects(integrations.workItem({ provider: 'ewm', project: 'No Such Area', ...item }), /no project area named "No Such Area"/);
+      assert.equal(ewm.items.length, 2);
+      assert.deepEqual(ewm.violations, []);
       assert.match(c.url, /^http:\/\/127\.0\.0\.1:\d+\//);
     } finally {
       await gh.close();

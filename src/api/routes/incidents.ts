@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { Incident } from '../../db/database.js';
 import { incidentService } from '../../services/incidents.js';
+import { safeLink } from '../../domain/agent-result.js';
 import { workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
 import { badRequest } from '../problem.js';
@@ -85,7 +86,8 @@ export function incidentRoutes(deps: AppDeps) {
         cursor: f.cursor ? decodeCursor(f.cursor) : undefined,
       });
       const page = rows.slice(0, f.limit);
-      return c.json({ items: page.map(view), nextCursor: rows.length > f.limit ? encodeCursor(page[page.length - 1]!) : null }, 200);
+      const labels = await incidents.labels(page.map((i) => i.id));
+      return c.json({ items: page.map((i) => ({ ...view(i), label: labels.get(i.id) ?? null })), nextCursor: rows.length > f.limit ? encodeCursor(page[page.length - 1]!) : null }, 200);
     },
   );
 
@@ -99,10 +101,13 @@ export function incidentRoutes(deps: AppDeps) {
       responses: { 200: json('The incident.', anyObject), 404: problemResponse('Unknown incident.') },
     }),
     async (c) => {
-      const { incident, events, matches, actionRuns } = await incidents.get(c.req.param('id'));
+      const { incident, events, matches, actionRuns, label } = await incidents.get(c.req.param('id'));
+      // Issue 22: each action run carries its remediation's verification (pending, verified, unverified, not_applicable).
+      const verificationOf = new Map(matches.map((m) => [String(m.id), m.verification]));
       return c.json(
         {
           ...view(incident),
+          label,
           description: incident.description,
           environmentSources: (incident.environment as { sources?: unknown }).sources ?? {},
           alerts: incident.alerts,
@@ -126,6 +131,9 @@ export function incidentRoutes(deps: AppDeps) {
             target: m.target,
             explanation: m.explanation,
             matchedAt: m.matched_at,
+            verification: m.verification,
+            verificationDetail: m.verification_detail,
+            verifiedAt: m.verified_at,
           })),
           actionRuns: actionRuns.map((r) => ({
             id: r.id,
@@ -138,10 +146,12 @@ export function incidentRoutes(deps: AppDeps) {
             target: r.target,
             exitCode: r.exit_code,
             outputExcerpt: r.output_excerpt,
-            link: r.link,
+            // Rows written before links were checked may hold anything: shown only when safe now.
+            link: safeLink(r.link) ?? null,
             error: r.error,
             approval: r.approval,
             reason: r.reason,
+            verification: r.match_id ? (verificationOf.get(String(r.match_id)) ?? null) : null,
             startedAt: r.started_at,
             finishedAt: r.finished_at,
           })),

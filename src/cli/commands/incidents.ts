@@ -59,11 +59,14 @@ export function registerIncidents(program: Command, rt: Runtime): void {
         for (const m of i.matches) {
           const text = (m.explanation as { text?: string } | null)?.text;
           io.out(`  ${m.ruleName} v${m.ruleVersion}: ${m.decision}${m.skipReason ? ` (${m.skipReason})` : ''}${m.target ? ` target ${m.target}` : ''}${text ? ` — ${text}` : ''}`);
+          if (m.verification) io.out(`    verification: ${m.verification}${m.verificationDetail ? ` (${m.verificationDetail})` : ''}`);
         }
         io.out('actions:');
         if (i.actionRuns.length === 0) io.out('  (none)');
         for (const r of i.actionRuns) {
-          io.out(`  ${r.actionId} (${r.type}): ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.attempts > 1 ? `, ${r.attempts} attempts` : ''}${r.link ? `  ${r.link}` : ''}`);
+          io.out(
+            `  ${r.actionId} (${r.type}): ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.attempts > 1 ? `, ${r.attempts} attempts` : ''}${r.verification ? `, verification ${r.verification}` : ''}${r.link ? `  ${r.link}` : ''}`,
+          );
           if (r.error) io.out(`    error: ${r.error}`);
           if (r.outputExcerpt) for (const line of r.outputExcerpt.trimEnd().split('\n').slice(-5)) io.out(`    | ${line}`);
           if (r.status === 'awaiting_approval') io.out(`    waiting for approval: POST /api/incidents/${i.id}/approvals/${r.id} {"decision":"approve"|"reject"}`);

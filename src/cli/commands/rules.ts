@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import type { Rule } from '../../domain/rules/index.js';
+import { explainChain, type Rule } from '../../domain/rules/index.js';
 import { PayloadError, testRuleWithPayload } from '../../domain/rules/test-rule.js';
 import { EXIT, usageError } from '../errors.js';
 import { printJson } from '../output.js';
@@ -13,6 +13,7 @@ import { planChanges, ruleDefinitionOf, validateManifests, type Desired, type St
 import { executePlan, outcomeJson, planJson, printOutcome, printPlan, WOULD } from '../gitops/run.js';
 import { ApiError, type ApiClient } from '../http-client.js';
 import type { RuleView } from '../api-types.js';
+import { registerRuleStats } from './rules-stats.js';
 import { requestBacktest, summaryLines, windowBody, type BacktestAnswer, type BacktestWindowOptions } from './backtest-report.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -77,10 +78,18 @@ async function attachBacktests(api: ApiClient, applied: Step[], backtests: RuleB
 }
 
 function readJsonFile(file: string, what: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     throw usageError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    // V8's message quotes the start of the text; the file may not be what it claims (a CI secret): say where only.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw usageError(`${what} ${file} is not valid JSON${at ? ` (at character ${at})` : ''}`);
   }
 }
 
@@ -90,6 +99,12 @@ interface TestOptions {
   alerts?: string;
   environment?: string;
   name?: string;
+  fail?: string[];
+}
+
+/** Action ids as the workflow names them: the rule's `id`, else `a<index>`. */
+function actionIds(rule: { actions: readonly { id?: string | undefined }[] }): string[] {
+  return rule.actions.map((a, i) => a.id ?? `a${i}`);
 }
 
 export function registerRules(program: Command, rt: Runtime): void {
@@ -110,6 +125,8 @@ export function registerRules(program: Command, rt: Runtime): void {
         return EXIT.ok;
       }),
     );
+
+  registerRuleStats(group, rt);
 
   group
     .command('get')
@@ -254,6 +271,7 @@ export function registerRules(program: Command, rt: Runtime): void {
     .option('--alerts <file>', 'the incident alerts: a list, or {"alerts": [...]} as GET /incidents/{id}/alerts answers')
     .option('--environment <file>', 'environment fields (JSON) overriding the extracted ones')
     .option('--name <rule>', 'which rule of the file')
+    .option('--fail <action>', 'assume this action fails when it runs, to see which others then run (repeatable)', collect, [])
     .action(
       action<TestOptions>(rt, async ({ io, opts, global }) => {
         const rules = readRules(opts.file).flatMap((d) => (d.kind === 'Rule' ? [d.definition] : []));
@@ -267,6 +285,14 @@ export function registerRules(program: Command, rt: Runtime): void {
           if (!alerts) throw usageError(`${opts.alerts}: expected an array of alerts or {"alerts": [...]}`);
         }
         const environment = opts.environment !== undefined ? (readJsonFile(opts.environment, 'environment') as Record<string, unknown>) : undefined;
+        const ids = actionIds(rule);
+        const failing = new Set(opts.fail ?? []);
+        for (const id of failing) if (!ids.includes(id)) throw usageError(`--fail ${id}: the rule has no action with that id (it has ${ids.join(', ') || 'none'})`);
+        // The decision the rule-run workflow makes for each action, from the same pure function.
+        const chain = explainChain(
+          rule.actions.map((a, i) => ({ id: ids[i]!, when: a.when })),
+          (id) => (failing.has(id) ? 'failed' : 'succeeded'),
+        );
         let result;
         try {
           result = testRuleWithPayload({ ...rule, id: 'local', version: 0 } as Rule, { payload, alerts, environment });
@@ -275,7 +301,7 @@ export function registerRules(program: Command, rt: Runtime): void {
           throw err;
         }
         if (global.json) {
-          printJson(io, result);
+          printJson(io, { ...result, chain });
         } else {
           const a = result.appliesTo;
           io.out(`rule ${rule.name}: ${result.matched ? 'MATCHES' : 'does not match'}`);
@@ -284,8 +310,12 @@ export function registerRules(program: Command, rt: Runtime): void {
           io.out(result.explanationText);
           if (result.dryRun) io.out('(dry-run rule: actions would be recorded, not run)');
           if (result.matched) {
-            io.out('actions that would run:');
-            for (const a of result.renderedActions) io.out(`  - ${JSON.stringify(a)}`);
+            io.out(`actions, in order (${failing.size === 0 ? 'assuming each one that runs succeeds' : `assuming ${[...failing].join(', ')} fail(s) when run`}):`);
+            chain.forEach((step, i) => {
+              const outcome = step.run ? `runs${failing.has(step.actionId) ? ' (and fails)' : ''}` : 'is skipped';
+              io.out(`${step.run ? '✓' : '✗'} ${step.actionId} ${outcome}: ${step.reason.replace(/^skipped: /, '')}`);
+              if (step.run) io.out(`    ${JSON.stringify(result.renderedActions[i])}`);
+            });
           }
         }
         return result.matched ? EXIT.ok : EXIT.negative;

@@ -1,7 +1,7 @@
 // Reading desired state from files: YAML (several `---` documents per file) or JSON, a file or a folder
 // of *.yaml/*.yml/*.json. Each object names its `kind` (Rule, Environment, Job), as Kubernetes manifests
 // do; a document may also be a list of objects, or `rules: [...]` (the format `selfheal rules export` wrote).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { isPlainObject } from '../../domain/json-diff.js';
@@ -32,7 +32,23 @@ export function describeManifest(m: Pick<Manifest, 'kind' | 'raw' | 'file' | 'in
   return `${m.file}, object ${m.index + 1} (${m.kind}${key ? ` ${key}` : ''})`;
 }
 
-function listFiles(target: string, recursive: boolean, out: string[]): void {
+/**
+ * A symbolic link inside a manifest folder is followed only when it stays inside the folder: in CI, a
+ * change that adds `x.yaml -> ~/.ssh/id_rsa` (or /proc/self/environ) would otherwise have the runner read
+ * its own secrets and print them in a parse error, or send them to the API as a rule.
+ */
+function insideRoot(full: string, root: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(full);
+  } catch {
+    return false;
+  }
+  const base = realpathSync(root);
+  return real === base || real.startsWith(base.endsWith(path.sep) ? base : `${base}${path.sep}`);
+}
+
+function listFiles(target: string, recursive: boolean, out: string[], root = target): void {
   let stat;
   try {
     stat = statSync(target);
@@ -46,8 +62,12 @@ function listFiles(target: string, recursive: boolean, out: string[]): void {
   for (const entry of readdirSync(target, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name.startsWith('.')) continue;
     const full = path.join(target, entry.name);
-    if (entry.isDirectory()) {
-      if (recursive) listFiles(full, recursive, out);
+    if (entry.isSymbolicLink()) {
+      if (!insideRoot(full, root)) throw usageError(`${full}: a symbolic link that leads outside ${root} (or nowhere); not followed`);
+      // Inside the folder: a linked file is read like any other; a linked folder is not descended (no loops).
+      if (!statSync(full).isDirectory() && EXTENSIONS.has(path.extname(entry.name).toLowerCase())) out.push(full);
+    } else if (entry.isDirectory()) {
+      if (recursive) listFiles(full, recursive, out, root);
     } else if (EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
       out.push(full);
     }

@@ -23,8 +23,9 @@ import { incidentRoutes } from './views/incidents.js';
 import { jobRoutes } from './views/jobs.js';
 import { ruleRoutes } from './views/rules.js';
 import { signInView } from './views/sign-in.js';
+import { statsRoutes } from './views/stats.js';
 
-const routes: Route[] = [...incidentRoutes, ...ruleRoutes, ...jobRoutes, ...environmentRoutes];
+const routes: Route[] = [...incidentRoutes, ...ruleRoutes, ...statsRoutes, ...jobRoutes, ...environmentRoutes];
 
 const FLASH_MS = 4000;
 

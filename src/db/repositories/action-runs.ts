@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ActionRun, Database } from '../database.js';
 import type { Db } from './db.js';
 
@@ -18,12 +18,12 @@ export async function ruleVersionAuthor(db: Db, ruleId: string, version: number)
  * action still waits and nobody (the deadline included) decided. False when that was no longer so.
  */
 export async function recordApprovalDecision(
-  db: Kysely<Database>,
+  db: Db,
   actionRunId: string,
-  decision: { decision: 'approve' | 'reject'; actor: string; at: string; comment?: string },
+  decision: { decision: 'approve' | 'reject'; actor: string; at: string; comment?: string; via?: string },
   team: string | null = null,
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  const inTransaction = async (trx: Transaction<Database>) => {
     const row = await trx
       .updateTable('action_runs')
       .set({ approval: JSON.stringify(decision) })
@@ -38,7 +38,9 @@ export async function recordApprovalDecision(
       .values({ actor: decision.actor, action: `approval.${decision.decision}`, entity_type: 'action_run', entity_id: actionRunId, before: null, after: JSON.stringify(decision), team })
       .execute();
     return true;
-  });
+  };
+  // Inside the caller's transaction when given one (an approval link is consumed in the same one).
+  return db.isTransaction ? inTransaction(db as Transaction<Database>) : (db as Kysely<Database>).transaction().execute(inTransaction);
 }
 
 /** The columns every action run row starts with; the id doubles as its idempotency key. */

@@ -6,7 +6,8 @@
  * Pure: no I/O, safe inside Temporal workflow code.
  */
 import { z } from 'zod';
-import { actionsSchema } from './actions.js';
+import { parseDuration } from '../guards.js';
+import { actionSchema, actionsSchema, NOTIFY_ONLY_TYPES, scriptAgentActionSchema, scriptSshActionSchema } from './actions.js';
 import { checkConditionRegexes, checkConditionSize, conditionSchema, timeWindowSchema } from './conditions.js';
 import { TEAM_NAME_PATTERN, TEAM_NAME_RULE } from '../teams.js';
 import { EVENT_TYPES, slug } from './fields.js';
@@ -42,6 +43,80 @@ export const policiesSchema = z
   .meta({ id: 'Policies', description: 'Safety policies applied when the rule runs.' });
 
 export type Policies = z.output<typeof policiesSchema>;
+
+// ---- verification and guards (issue 22) ----------------------------------------------------------------
+
+/** A duration such as `30s`, `10m`, `2h` between `min` and `max` seconds. */
+const duration = (min: number, max: number, description: string) =>
+  z
+    .string()
+    .max(16)
+    .superRefine((value, ctx) => {
+      const seconds = parseDuration(value);
+      if (seconds === undefined) ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30s, 10m or 2h' });
+      else if (seconds < min || seconds > max) ctx.addIssue({ code: 'custom', message: `must be between ${min} s and ${max} s` });
+    })
+    .describe(description);
+
+const onUnverifiedTypes = [...NOTIFY_ONLY_TYPES].sort();
+
+export const verifySchema = z
+  .strictObject({
+    within: duration(1, 86400, 'How long after the actions succeed the incident has to resolve (or the check pass), e.g. 10m; 1 s to 24 h.'),
+    settle: duration(1, 3600, 'Delay before each run of the check (and between runs); default a tenth of within, 1 s to 60 s.').optional(),
+    check: z
+      .discriminatedUnion('type', [scriptAgentActionSchema, scriptSshActionSchema])
+      .optional()
+      .describe('A script.agent or script.ssh script whose exit code 0 means healthy; run after each settle delay until within passes.'),
+    onUnverified: z
+      .array(actionSchema)
+      .max(10)
+      .default([])
+      .describe(`Run once when the remediation is unverified: only ${onUnverifiedTypes.join(', ')} (no remediation loops).`),
+  })
+  .superRefine((verify, ctx) => {
+    const within = parseDuration(verify.within);
+    const settle = verify.settle !== undefined ? parseDuration(verify.settle) : undefined;
+    if (within !== undefined && settle !== undefined && settle > within) ctx.addIssue({ code: 'custom', path: ['settle'], message: 'settle must not be longer than within' });
+    if (verify.check) {
+      if (verify.check.type === 'script.ssh' && verify.check.command !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['check', 'command'], message: 'a check runs a script from the library, never a command' });
+      }
+      if (verify.check.approval) ctx.addIssue({ code: 'custom', path: ['check', 'approval'], message: 'a check runs unattended: it takes no approval' });
+    }
+    const seen = new Set<string>();
+    verify.onUnverified.forEach((action, index) => {
+      if (!NOTIFY_ONLY_TYPES.has(action.type)) {
+        ctx.addIssue({ code: 'custom', path: ['onUnverified', index, 'type'], message: `onUnverified may only notify, page or open a work item (${onUnverifiedTypes.join(', ')}), not ${action.type}` });
+      }
+      if (action.approval) ctx.addIssue({ code: 'custom', path: ['onUnverified', index, 'approval'], message: 'onUnverified actions take no approval' });
+      const id = action.id ?? `u${index}`;
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['onUnverified', index, 'id'], message: `duplicate action id "${id}"` });
+      seen.add(id);
+    });
+  })
+  .meta({
+    id: 'Verify',
+    description: 'Prove the remediation worked: after the actions succeed, wait for the incident to resolve or a check to pass; otherwise run onUnverified once and count a failure for the circuit breaker.',
+    examples: [{ within: '10m', settle: '1m', check: { type: 'script.agent', script: 'disk/check.sh' }, onUnverified: [{ type: 'pagerduty.escalate', level: 2 }] }],
+  });
+
+export type Verify = z.output<typeof verifySchema>;
+
+export const ruleGuardsSchema = z
+  .strictObject({
+    maxTargets: z.number().int().min(1).max(100000).optional().describe('At most this many distinct targets remediated by this rule within window; crossing it pauses automation fleet-wide.'),
+    maxTargetPercent: z.number().min(0.1).max(100).optional().describe("At most this share (%) of an environment's known hosts remediated by this rule within window; crossing it pauses the environment."),
+    window: duration(1, 604800, 'Sliding window of maxTargets and maxTargetPercent (default SELFHEAL_GUARD_WINDOW).').optional(),
+    flapping: z
+      .strictObject({
+        max: z.number().int().min(1).max(1000).describe('Remediations of one target by any rule within window that make it flapping.'),
+        window: duration(1, 604800, 'Window of the flapping count.'),
+      })
+      .optional()
+      .describe('Overrides SELFHEAL_FLAPPING_MAX / SELFHEAL_FLAPPING_WINDOW for this rule.'),
+  })
+  .meta({ id: 'RuleGuards', description: "This rule's own blast-radius limits, on top of the operator's (SELFHEAL_GUARD_*)." });
 
 // ---- rules -------------------------------------------------------------------------------------------
 
@@ -90,6 +165,8 @@ export const ruleInputSchema = z
       .describe('Absent = always matches.'),
     actions: actionsSchema,
     policies: policiesSchema.prefault({}),
+    verify: verifySchema.optional(),
+    guards: ruleGuardsSchema.optional(),
     dryRun: z.boolean().default(false).describe('Match and record what would run, without running actions.'),
   })
   .meta({

@@ -6,6 +6,7 @@ import { append, badge, externalLink, h, table, type Child } from '../dom.js';
 import { pretty, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
 import type { ActionRun, IncidentDetail, IncidentSummary, ListOf } from '../types.js';
+import { automationBanner } from './automation.js';
 
 const STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
 const REFRESH_MS = 2000;
@@ -21,7 +22,7 @@ async function incidentsView(ctx: ViewContext): Promise<void> {
   );
   const query = new URLSearchParams({ limit: '100' });
   if (status) query.set('status', status);
-  const body = await ctx.api.get<ListOf<IncidentSummary>>(`/api/incidents?${query}`, { signal: ctx.signal });
+  const [body, banner] = await Promise.all([ctx.api.get<ListOf<IncidentSummary>>(`/api/incidents?${query}`, { signal: ctx.signal }), automationBanner(ctx)]);
   const rows = body.items.map((i) =>
     h(
       'tr',
@@ -36,6 +37,7 @@ async function incidentsView(ctx: ViewContext): Promise<void> {
     ),
   );
   ctx.show(
+    banner,
     h('div', { class: 'row' }, h('h2', {}, 'Incidents'), select),
     rows.length
       ? table('incidents', ['Id', 'Title', 'Status', 'Service', 'Environment', 'Created', 'Run'], rows)
@@ -55,7 +57,14 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
     items.push({
       at: e.occurredAt ?? e.receivedAt,
       cls: 't-event',
-      node: [h('strong', {}, `PagerDuty ${e.type}`), h('div', { class: 'muted' }, `event ${e.eventId}, received ${when(e.receivedAt)}`)],
+      node: h(
+        'div',
+        { 'data-testid': 'event', 'data-id': e.eventId },
+        h('strong', {}, `PagerDuty ${e.type} `),
+        e.disposition && e.disposition !== 'accepted' ? badge(e.disposition, 'event-disposition') : null,
+        h('div', { class: 'muted' }, `event ${e.eventId}, received ${when(e.receivedAt)}`),
+        e.rejectReason ? h('div', { class: 'error', 'data-testid': 'event-reject-reason' }, `rejected: ${e.rejectReason}`) : null,
+      ),
     });
   }
   for (const m of inc.matches) {
@@ -72,6 +81,7 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
         badge(m.decision, 'match-decision'),
         m.skipReason ? h('div', {}, `skipped: ${m.skipReason}`) : null,
         m.target ? h('div', { class: 'muted' }, `target ${m.target}`) : null,
+        m.verification ? h('div', { 'data-testid': 'match-verification' }, 'verification ', badge(m.verification, 'verification'), m.verificationDetail ? h('span', { class: 'muted' }, ` ${m.verificationDetail}`) : null) : null,
         text ? h('div', {}, text) : null,
         h('details', {}, h('summary', {}, 'Why it matched'), h('pre', { 'data-testid': 'explanation' }, pretty(m.explanation ?? {}))),
       ),
@@ -88,7 +98,9 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
         { 'data-testid': 'action-run', 'data-id': r.id },
         h('strong', {}, `Action ${r.actionId} (${r.type}) `),
         badge(r.status, 'action-status'),
+        r.verification ? h('span', {}, ' ', badge(r.verification, 'action-verification')) : null,
         r.attempts > 1 ? h('span', { class: 'muted' }, ` ${r.attempts} attempts`) : null,
+        r.reason ? h('div', { 'data-testid': 'action-reason' }, `why: ${r.reason}`) : null,
         r.target ? h('div', { class: 'muted' }, `target ${r.target}`) : null,
         r.exitCode !== null ? h('div', {}, `exit code ${r.exitCode}`) : null,
         r.error ? h('div', { class: 'error' }, r.error) : null,
@@ -152,6 +164,8 @@ async function incidentView(ctx: ViewContext): Promise<void> {
       { class: 'row' },
       badge(inc.status, 'incident-status'),
       inc.urgency ? badge(inc.urgency) : null,
+      // Who fixed it (auto-remediated, assisted, human), with why; "so far" while the incident is open.
+      inc.label ? h('span', { title: inc.label.reason, 'data-testid': 'incident-label' }, badge(inc.label.label), inc.label.final ? '' : ' so far') : null,
       h('span', {}, `service ${inc.service.name ?? inc.service.id ?? '?'}`),
       externalLink(inc.htmlUrl, 'Open in PagerDuty', 'pd-link'),
       externalLink(inc.temporalUrl, 'Open in Temporal', 'temporal-link'),

@@ -1,0 +1,187 @@
+// Fleet blast radius and flapping in the planner (issue 22). `checkGuards` runs inside the match's
+// transaction, after the rule's own policies said "run": under one advisory lock shared by every worker
+// replica it reads the pauses in force, the target's recent remediations and each guard's window, and
+// either lets the remediation through (recording it, so the next decision counts it) or turns the match
+// into notifications only, pausing automation when a guard is crossed. Check and record are one
+// transaction: no check-then-act race (docs/guarantees.md). The pages and notes this owes are rows in
+// automation_alerts, delivered once after the transaction commits by `deliverAutomationAlerts`.
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../src/db/database.js';
+import {
+  activePauses,
+  claimAlerts,
+  countActions,
+  countTargetRemediations,
+  countTargets,
+  flappingPagedSince,
+  insertAlert,
+  insertPause,
+  insertRemediation,
+  knownHosts,
+  lastResumedAt,
+  lockGuards,
+  markAlertSent,
+} from '../src/db/repositories/guards.js';
+import { resolveSecretRef } from '../src/executors/secrets.js';
+import {
+  flappingLimit,
+  flappingViolation,
+  guardSpecs,
+  guardViolation,
+  isRemediationType,
+  pausedReason,
+  type GuardConfig,
+  type GuardScope,
+  type RuleGuards,
+} from '../src/domain/guards.js';
+import { NOTIFY_ONLY_TYPES } from '../src/domain/policies.js';
+import type { Rule } from '../src/domain/rules/schema.js';
+import type { Logger } from '../src/logger.js';
+import type { Integrations } from './actions.js';
+import type { OwnWritesClient } from './own-writes.js';
+import type { MatchDecision } from './types.js';
+
+export interface GuardDeps {
+  db: Kysely<Database>;
+  logger: Logger;
+  guards: GuardConfig;
+  integrations?: Integrations | undefined;
+  pagerduty?: OwnWritesClient | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
+interface Decided {
+  decision: MatchDecision;
+  skipReason?: string | undefined;
+  breakerTrial?: boolean | undefined;
+}
+
+export interface GuardCheck {
+  decided: Decided;
+  /** Record the remediation the guards let through (no-op otherwise), once the match has its id. */
+  record(matchId: string): Promise<void>;
+}
+
+/** A remediation stopped by a guard or flapping: notifications still run when the rule has some. */
+const stopped = (rule: Rule, reason: string): Decided => ({
+  decision: rule.actions.some((a) => NOTIFY_ONLY_TYPES.has(a.type)) ? 'notify_only' : 'skipped',
+  skipReason: reason,
+});
+
+export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
+  const config = deps.guards;
+
+  async function checkGuards(
+    trx: Transaction<Database>,
+    m: { rule: Rule; decided: Decided; incidentId: string; target: string | undefined; host: string | undefined; environment: string | undefined; at: Date },
+  ): Promise<GuardCheck> {
+    const pass: GuardCheck = { decided: m.decided, record: async () => undefined };
+    const actions = m.rule.actions.filter((a) => isRemediationType(a.type)).length;
+    if (m.decided.decision !== 'run' || actions === 0) return pass;
+    const ruleGuards = (m.rule as Rule & { guards?: RuleGuards }).guards;
+    await lockGuards(trx);
+
+    const pause = (await activePauses(trx)).find((p) => p.scope === 'fleet' || (p.scope === 'environment' && p.environment === m.environment));
+    if (pause) return { ...pass, decided: stopped(m.rule, pausedReason({ scope: pause.scope as GuardScope, environment: pause.environment, guard: pause.guard, pausedAt: pause.paused_at })) };
+
+    // Flapping is a host's: an environment named as the target (no host extracted) holds many hosts.
+    const flapping = flappingLimit(config, ruleGuards);
+    if (m.host && flapping.max > 0) {
+      const since = new Date(m.at.getTime() - flapping.windowSeconds * 1000);
+      const reason = flappingViolation(flapping, m.host, await countTargetRemediations(trx, m.host, since));
+      if (reason) {
+        const page = !(await flappingPagedSince(trx, m.host, since));
+        await insertAlert(trx, { kind: 'flapping', incidentId: m.incidentId, target: m.host, text: `[self-healing] ${reason}`, page, at: m.at });
+        deps.logger.warn({ incidentId: m.incidentId, ruleId: m.rule.id, target: m.host, page }, 'flapping target: remediation stopped');
+        return { ...pass, decided: stopped(m.rule, reason) };
+      }
+    }
+
+    for (const spec of guardSpecs(config, ruleGuards, m.environment)) {
+      const scopeEnv = spec.scope === 'environment' ? (m.environment ?? '') : '';
+      const resumed = await lastResumedAt(trx, spec.scope, scopeEnv);
+      const windowStart = new Date(m.at.getTime() - spec.windowSeconds * 1000);
+      const since = resumed && resumed > windowStart ? resumed : windowStart;
+      const ruleId = spec.ruleOnly ? m.rule.id : undefined;
+      let counted;
+      if (spec.kind === 'actions_per_minute') {
+        counted = { count: await countActions(trx, { since, ruleId }), targetAlreadyCounted: false, knownHosts: 0 };
+      } else {
+        const environment = spec.kind === 'target_percent' ? m.environment : undefined;
+        const t = await countTargets(trx, { since, ruleId, environment, target: m.target });
+        counted = { count: t.count, targetAlreadyCounted: t.includesTarget, knownHosts: environment ? await knownHosts(trx, environment) : 0 };
+      }
+      const violation = guardViolation(spec, counted, { target: m.target, actions, environment: m.environment });
+      if (!violation) continue;
+      const paused = await insertPause(trx, { scope: violation.scope, environment: scopeEnv, guard: violation.guard, reason: violation.reason, incidentId: m.incidentId, at: m.at });
+      if (paused) {
+        await insertAlert(trx, { kind: 'guard', incidentId: m.incidentId, target: m.target, text: `[self-healing] Automation paused: ${violation.reason}`, page: true, at: m.at });
+        deps.logger.warn({ incidentId: m.incidentId, ruleId: m.rule.id, guard: violation.guard, scope: violation.scope, environment: scopeEnv }, 'guard crossed: automation paused');
+      }
+      return { ...pass, decided: stopped(m.rule, violation.reason) };
+    }
+
+    return {
+      decided: m.decided,
+      record: (matchId) => insertRemediation(trx, { matchId, ruleId: m.rule.id, incidentId: m.incidentId, target: m.target, environment: m.environment, actions, at: m.at }),
+    };
+  }
+
+  return { checkGuards };
+}
+
+/** Seconds after which an alert claimed by a worker that never marked it sent is claimed again. */
+const RECLAIM_AFTER_SECONDS = 120;
+
+/**
+ * Send the pages and incident notes guards and flapping owe: each alert claimed by one caller, paged to
+ * the operator's channel (Slack webhook, email) when it is a page, noted on its PagerDuty incident through
+ * the write-back path (recorded as our own write, so its webhook event never matches a rule). Never throws:
+ * what fails is logged and kept on the row.
+ */
+export function createAlertDelivery(deps: GuardDeps) {
+  const env = deps.env ?? process.env;
+  return async function deliverAutomationAlerts(): Promise<number> {
+    let alerts;
+    try {
+      alerts = await claimAlerts(deps.db, { limit: 50, reclaimAfterSeconds: RECLAIM_AFTER_SECONDS });
+    } catch (err) {
+      deps.logger.warn({ err: { message: (err as Error).message } }, 'automation alerts not claimed');
+      return 0;
+    }
+    for (const a of alerts) {
+      const errors: string[] = [];
+      const key = `automation-alert-${a.id}`;
+      if (a.page) {
+        const page = deps.guards.page;
+        if (page.slackWebhookRef && deps.integrations) {
+          try {
+            await deps.integrations.slack({ webhookUrl: await resolveSecretRef(page.slackWebhookRef, env), text: a.text });
+          } catch (err) {
+            errors.push(`slack: ${(err as Error).message}`);
+          }
+        }
+        if (page.email.length > 0 && deps.integrations) {
+          try {
+            await deps.integrations.email({ to: page.email, subject: a.text.slice(0, 200), text: a.text, idempotencyKey: key });
+          } catch (err) {
+            errors.push(`email: ${(err as Error).message}`);
+          }
+        }
+        if (!page.slackWebhookRef && page.email.length === 0) deps.logger.warn({ alertId: a.id, kind: a.kind }, 'no page channel configured (SELFHEAL_GUARD_PAGE_*): the alert is only logged and noted');
+      }
+      if (a.incident_id && deps.pagerduty) {
+        try {
+          await deps.pagerduty.addNote(a.incident_id, a.text, { key });
+        } catch (err) {
+          errors.push(`pagerduty: ${(err as Error).message}`);
+        }
+      }
+      if (errors.length > 0) deps.logger.warn({ alertId: a.id, kind: a.kind, errors }, 'automation alert partly delivered');
+      await markAlertSent(deps.db, a.id, errors.length > 0 ? errors.join('; ').slice(0, 2000) : null).catch((err: unknown) =>
+        deps.logger.warn({ alertId: a.id, err: { message: (err as Error).message } }, 'automation alert not marked sent'),
+      );
+    }
+    return alerts.length;
+  };
+}

@@ -1,0 +1,68 @@
+// Verified remediation (issue 22): what the planner hands the rule run from the rule's `verify`, and the
+// Postgres steps of the rule run's verification (recording the outcome on the rule match, reading whether
+// the incident resolved). The waiting itself is the workflow's (workflows/verify.ts): durable timers.
+import type { Kysely } from 'kysely';
+import type { Database } from '../src/db/database.js';
+import { parseDuration, settleSeconds } from '../src/domain/guards.js';
+import type { Action, Rule, Verify } from '../src/domain/rules/schema.js';
+import type { Logger } from '../src/logger.js';
+import type { MatchDecision, PlannedAction } from './types.js';
+import type { VerificationStatus, VerifyPlan } from '../src/contracts/plan.js';
+
+/** The rule's `verify` as the rule run needs it; only a run that remediates verifies. */
+export function verifyPlanOf(rule: Rule, decision: MatchDecision, agentQueue: string | undefined): { verify?: VerifyPlan } {
+  const verify = (rule as Rule & { verify?: Verify }).verify;
+  if (!verify || decision !== 'run') return {};
+  const within = parseDuration(verify.within) ?? 600;
+  const settle = settleSeconds(within, verify.settle !== undefined ? parseDuration(verify.settle) : undefined);
+  return {
+    verify: {
+      withinSeconds: within,
+      settleSeconds: settle,
+      ...(verify.check ? { check: planned({ ...verify.check, id: verify.check.id ?? 'check' } as Action, 0, agentQueue) } : {}),
+      onUnverified: verify.onUnverified.map((a, i) => planned({ ...a, id: `unverified-${a.id ?? `u${i}`}` } as Action, 100 + i, agentQueue)),
+    },
+  };
+}
+
+/** An action as the rule run takes it (the same shape activities/plan.ts gives the rule's actions). */
+function planned(action: Action, index: number, agentQueue: string | undefined): PlannedAction {
+  const { id, type, when, timeoutSeconds, retry, approval: _approval, ...params } = action as Action & Record<string, unknown>;
+  return {
+    index,
+    id,
+    type,
+    when: when ?? 'always',
+    params: { ...params, ...(type === 'script.agent' ? { agentTaskQueue: agentQueue ?? '' } : {}) },
+    timeoutSeconds,
+    retry,
+    idempotent: 'idempotent' in action ? Boolean(action.idempotent) : undefined,
+  };
+}
+
+export function createVerificationActivities(deps: { db: Kysely<Database>; logger: Logger }) {
+  const { db } = deps;
+
+  /**
+   * Record the verification outcome of a remediation on its rule match. A final outcome is written once:
+   * a replayed or retried step finds it and keeps it.
+   */
+  async function recordVerification(input: { matchId: string; status: VerificationStatus; detail: string }): Promise<void> {
+    const final = input.status !== 'pending';
+    await db
+      .updateTable('rule_matches')
+      .set({ verification: input.status, verification_detail: input.detail.slice(0, 1000), verified_at: final ? new Date() : null })
+      .where('id', '=', input.matchId)
+      .where((eb) => eb.or([eb('verification', 'is', null), eb('verification', '=', 'pending')]))
+      .execute();
+    if (final) deps.logger.info({ matchId: input.matchId, verification: input.status }, 'remediation verification recorded');
+  }
+
+  /** Whether the incident is resolved in Postgres, and since when. */
+  async function incidentResolution(input: { incidentId: string }): Promise<{ resolved: boolean; at?: string | undefined }> {
+    const row = await db.selectFrom('incidents').select(['status', 'resolved_at', 'updated_at']).where('id', '=', input.incidentId).executeTakeFirst();
+    return row?.status === 'resolved' ? { resolved: true, at: (row.resolved_at ?? row.updated_at).toISOString() } : { resolved: false };
+  }
+
+  return { recordVerification, incidentResolution };
+}

@@ -1,0 +1,156 @@
+// Approvals where people are (issue 22): the approve and reject links an approval request carries.
+//   GET  /approvals/link?action=…&token=…  a confirmation page (what is decided, for which incident), with a
+//                                          form that POSTs the decision; nothing is decided by a GET.
+//   POST /approvals/link                   decides: form fields (action, token, csrf) from that page with the
+//                                          dashboard session, or JSON {action, token} with a bearer token.
+// Both need the approver authenticated with the write scope (dashboard session via single sign-on, or a
+// bearer token); a session POST is checked for forgery like every session write, its CSRF token coming from
+// the page's form. The decision goes through the same service as POST /api/incidents/{id}/approvals/…:
+// never the rule version's author, recorded in Postgres with the approver, then the rule run nudged. A link
+// decides one action, once, until it expires: 403 for another action, 410 once used or expired.
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { html } from 'hono/html';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { approvableRun, decideApproval, openApprovalLink, APPROVAL_LINK_PATH, ApprovalError } from '../../services/approvals.js';
+import type { AppDeps, AppEnv } from '../app.js';
+import { requireScope } from '../auth.js';
+import { actorOf } from '../router.js';
+import { readJsonBody } from '../body.js';
+import { badRequest, issuesToErrors } from '../problem.js';
+import { ServiceError } from '../../services/errors.js';
+
+const CSP = "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+// The token is in the URL: it must not leave in a Referer, be cached, or be framed.
+const PAGE_HEADERS = { 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store' };
+
+export const approvalLinkSchema = z.strictObject({
+  action: z.string().min(1).max(600).describe('The action run the link decides (its id, as in the link).'),
+  token: z.string().min(1).max(100).describe('The token of the link.'),
+});
+const formSchema = approvalLinkSchema.extend({ csrf: z.string().max(100).optional() });
+
+const problemContent = { 'application/problem+json': { schema: z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string().optional() }) } };
+const htmlContent = { 'text/html': { schema: z.string() } };
+
+/** An approval refusal or an auth failure as a page a person reads (same status as the API would answer). */
+function page(c: Context<AppEnv>, status: number, title: string, body: ReturnType<typeof html> | string) {
+  return c.html(
+    html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title} · Self-healing</title></head>
+<body><h1>${title}</h1>${body}</body></html>`,
+    status as ContentfulStatusCode,
+    PAGE_HEADERS,
+  );
+}
+
+/** A refusal (any service error: approval, authentication, validation) as the page shows it; anything else is rethrown. */
+function problemOf(err: unknown): ServiceError {
+  if (err instanceof ServiceError) return err;
+  throw err;
+}
+
+export function approvalLinkRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw badRequest('invalid approval link', issuesToErrors(result.error.issues));
+    },
+  });
+  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
+  const authenticate = (c: Context<AppEnv>) => requireScope(auth, 'write')(c, async () => {});
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: APPROVAL_LINK_PATH,
+      tags: ['incidents'],
+      summary: 'The confirmation page of an approve or reject link (decides nothing)',
+      request: { query: approvalLinkSchema },
+      responses: {
+        200: { description: 'What the link decides, and a form to confirm it.', content: htmlContent },
+        401: { description: 'Not signed in.', content: htmlContent },
+        403: { description: "The rule version's author, or a link of another action.", content: htmlContent },
+        404: { description: 'Not a link of this service.', content: htmlContent },
+        409: { description: 'The action no longer waits for a decision.', content: htmlContent },
+        410: { description: 'The link was used or has expired.', content: htmlContent },
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      try {
+        await authenticate(c);
+        const link = await openApprovalLink(deps.db, { token: q.token, actionRunId: q.action });
+        const actor = c.get('actor') ?? 'unknown';
+        const run = await approvableRun(deps.db, { actionRunId: q.action, actor: actorOf(c) });
+        if (run.status !== 'awaiting_approval' || run.approval !== null) throw new ApprovalError('conflict', `action run ${q.action} is not awaiting approval (status ${run.status})`);
+        const session = c.get('resolveSession') && !c.req.header('authorization') ? await c.get('resolveSession')!(c) : undefined;
+        const verb = link.decision === 'approve' ? 'Approve' : 'Reject';
+        return page(
+          c,
+          200,
+          `${verb} ${run.action_id}?`,
+          html`<p>${actor}, you are about to <strong>${link.decision}</strong> action <code>${run.action_id}</code> (${run.action_type}) of rule <code>${run.rule_id ?? ''}</code> v${String(run.rule_version ?? '')}
+for incident <code>${run.incident_id ?? ''}</code>${run.target ? html` on <code>${run.target}</code>` : ''}.</p>
+<p>This link works once, until ${link.expires_at.toISOString()}.</p>
+<form method="post" action="${APPROVAL_LINK_PATH}">
+<input type="hidden" name="action" value="${q.action}">
+<input type="hidden" name="token" value="${q.token}">
+${session ? html`<input type="hidden" name="csrf" value="${session.csrfToken}">` : ''}
+<button type="submit">${verb}</button>
+</form>`,
+        );
+      } catch (err) {
+        const p = problemOf(err);
+        const signIn = p.status === 401 ? html`<p><a href="/auth/login">Sign in</a>, then open the link again.</p>` : '';
+        return page(c, p.status, p.title, html`<p>${p.detail ?? ''}</p>${signIn}`);
+      }
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: APPROVAL_LINK_PATH,
+      tags: ['incidents'],
+      summary: 'Decide with an approve or reject link (form from its confirmation page, or JSON with a bearer token)',
+      // The body (JSON approvalLinkSchema, or the page's form: action, token, csrf) is parsed by the handler:
+      // a form's CSRF token must be known before the session is checked.
+      description: 'Body: JSON `{action, token}` with a bearer token, or the confirmation page\'s form (`action`, `token`, `csrf`) with the dashboard session.',
+      responses: {
+        202: { description: 'Decided (JSON request).', content: { 'application/json': { schema: z.object({ actionRunId: z.string(), decision: z.enum(['approve', 'reject']), actor: z.string(), delivered: z.boolean() }) } } },
+        200: { description: 'Decided (form from the confirmation page).', content: htmlContent },
+        401: { description: 'Not authenticated.', content: problemContent },
+        403: { description: "The rule version's author, a link of another action, or a forged session request.", content: problemContent },
+        404: { description: 'Not a link of this service.', content: problemContent },
+        409: { description: 'The action no longer waits for a decision.', content: problemContent },
+        410: { description: 'The link was used or has expired.', content: problemContent },
+      },
+    }),
+    async (c) => {
+      // Parsed here rather than by the route's validator: a form's CSRF token must be known before the
+      // session is checked.
+      const form = (c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded');
+      const raw = form ? await c.req.parseBody() : await readJsonBody(c);
+      const parsed = (form ? formSchema : approvalLinkSchema).safeParse(raw);
+      if (!parsed.success) throw badRequest('invalid approval link', issuesToErrors(parsed.error.issues));
+      const csrf = (parsed.data as { csrf?: string }).csrf;
+      if (form && csrf) c.set('csrfFormToken', csrf);
+      await authenticate(c);
+      const actor = c.get('actor') ?? 'unknown';
+      const log = c.get('logger');
+      try {
+        const link = await openApprovalLink(deps.db, { token: parsed.data.token, actionRunId: parsed.data.action });
+        const result = await decideApproval(
+          { db: deps.db, temporal: deps.temporal, warn: (detail, message) => log?.warn(detail, message) },
+          { actionRunId: parsed.data.action, decision: link.decision, actor: actorOf(c), link },
+        );
+        if (!form) return c.json(result, 202);
+        return page(c, 200, result.decision === 'approve' ? 'Approved' : 'Rejected', html`<p>${actor} ${result.decision === 'approve' ? 'approved' : 'rejected'} <code>${result.actionRunId}</code>.</p>`);
+      } catch (err) {
+        throw problemOf(err);
+      }
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,96 @@
+// GET /api/automation (status) and POST /api/automation/resume (admin): the fleet guards' pauses (issue 22).
+// Written as an OpenAPIHono router: the request schemas below are the ones the handlers validate with.
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { automationStatus, resumeAutomation } from '../../services/automation.js';
+import type { AppDeps, AppEnv } from '../app.js';
+import { requireScope } from '../auth.js';
+import { badRequest, issuesToErrors } from '../problem.js';
+
+export const automationResumeSchema = z
+  .strictObject({
+    scope: z.enum(['fleet', 'environment']).describe('Resume the fleet-wide pause, or the pause of one environment.'),
+    environment: z.string().min(1).max(63).optional().describe('The environment (scope environment only).'),
+  })
+  .superRefine((b, ctx) => {
+    if (b.scope === 'environment' && !b.environment) ctx.addIssue({ code: 'custom', path: ['environment'], message: 'environment is required with scope "environment"' });
+    if (b.scope === 'fleet' && b.environment) ctx.addIssue({ code: 'custom', path: ['environment'], message: 'environment applies to scope "environment" only' });
+  })
+  .meta({ id: 'AutomationResume', description: 'Which pause to lift.' });
+
+export const pauseViewSchema = z
+  .object({
+    id: z.string(),
+    scope: z.enum(['fleet', 'environment']),
+    environment: z.string().nullable(),
+    guard: z.string().describe('The guard crossed, e.g. fleet.maxTargets.'),
+    reason: z.string(),
+    incidentId: z.string().nullable().describe('The incident whose remediation crossed the guard.'),
+    pausedAt: z.string(),
+    resumedAt: z.string().nullable(),
+    resumedBy: z.string().nullable(),
+  })
+  .meta({ id: 'AutomationPause' });
+
+export const automationStatusSchema = z
+  .object({
+    paused: z.boolean().describe('True while automation is paused fleet-wide.'),
+    pauses: z.array(pauseViewSchema).describe('Pauses in force.'),
+    history: z.array(pauseViewSchema).describe('Recent pauses, resumed ones included, newest first.'),
+    guards: z.object({
+      maxTargets: z.number(),
+      maxTargetPercent: z.number(),
+      window: z.string(),
+      maxActionsPerMinute: z.number(),
+      flapping: z.object({ max: z.number(), window: z.string() }),
+      pageChannels: z.array(z.string()),
+    }),
+  })
+  .meta({ id: 'AutomationStatus' });
+
+export const automationResumedSchema = z.object({ resumed: z.array(pauseViewSchema).describe('The pauses lifted (empty: none was in force).') });
+
+const problemBody = { 'application/problem+json': { schema: z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string().optional() }) } };
+
+export function automationRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw badRequest('invalid request body', issuesToErrors(result.error.issues));
+    },
+  });
+  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
+  const read = requireScope(auth, 'read');
+  const admin = requireScope(auth, 'admin');
+
+  const status = createRoute({
+    method: 'get',
+    path: '/api/automation',
+    tags: ['automation'],
+    summary: 'Whether automation is paused by a guard, and the guards in force',
+    middleware: [read] as const,
+    responses: { 200: { description: 'Pauses and guards.', content: { 'application/json': { schema: automationStatusSchema } } } },
+  });
+  app.openapi(status, async (c) => c.json(await automationStatus(deps.db, deps.config.guards), 200));
+
+  const resume = createRoute({
+    method: 'post',
+    path: '/api/automation/resume',
+    tags: ['automation'],
+    summary: 'Resume automation paused by a guard (admin); the guard windows restart',
+    middleware: [admin] as const,
+    request: { body: { required: true, content: { 'application/json': { schema: automationResumeSchema } } } },
+    responses: {
+      200: { description: 'The pauses lifted.', content: { 'application/json': { schema: automationResumedSchema } } },
+      400: { description: 'Invalid body.', content: problemBody },
+      403: { description: 'Not an admin.', content: problemBody },
+    },
+  });
+  app.openapi(resume, async (c) => {
+    const body = c.req.valid('json');
+    const resumed = await resumeAutomation(deps.db, { scope: body.scope, environment: body.environment, actor: c.get('actor') ?? 'unknown' });
+    c.get('logger').info({ scope: body.scope, environment: body.environment, resumed: resumed.length }, 'automation resumed');
+    return c.json({ resumed }, 200);
+  });
+
+  return app;
+}

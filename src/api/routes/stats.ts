@@ -1,0 +1,115 @@
+// Effectiveness statistics (issue 22): GET /api/stats and GET /api/rules/{id}/stats, read scope, over a
+// bounded `since`/`until` range. Thin: the numbers come from src/services/stats.ts.
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../../services/stats.js';
+import type { AppDeps, AppEnv } from '../app.js';
+import { requireScope } from '../auth.js';
+import { badRequest, issuesToErrors, notFound } from '../problem.js';
+
+const DAY_MS = 86_400_000;
+/** The range when none is given: the last 30 days. */
+export const DEFAULT_RANGE_DAYS = 30;
+
+export const statsQuerySchema = z
+  .object({
+    since: z.iso.datetime({ offset: true }).optional().describe(`Start of the range (inclusive); default: ${DEFAULT_RANGE_DAYS} days before \`until\`.`),
+    until: z.iso.datetime({ offset: true }).optional().describe('End of the range (exclusive); default: now.'),
+  })
+  .superRefine((q, ctx) => {
+    const until = q.until ? Date.parse(q.until) : Date.now();
+    const since = q.since ? Date.parse(q.since) : until - DEFAULT_RANGE_DAYS * DAY_MS;
+    if (since >= until) ctx.addIssue({ code: 'custom', path: ['since'], message: 'must be before until' });
+    else if (until - since > MAX_RANGE_DAYS * DAY_MS) ctx.addIssue({ code: 'custom', path: ['since'], message: `the range may cover at most ${MAX_RANGE_DAYS} days` });
+  });
+
+const rateSchema = z.number().min(0).max(1).nullable();
+const ttrSchema = z.object({ count: z.number().int(), medianSeconds: z.number().nullable(), histogram: z.array(z.number().int()) });
+const effectivenessFields = {
+  range: z.object({ since: z.string(), until: z.string() }),
+  runs: z.number().int().describe('Matches that ran actions (decision run).'),
+  finishedRuns: z.number().int(),
+  succeededRuns: z.number().int(),
+  successRate: rateSchema.describe('Finished runs with no action failed or rejected / finished runs.'),
+  verification: z.object({ verified: z.number().int(), unverified: z.number().int(), pending: z.number().int(), notApplicable: z.number().int() }),
+  verifiedRate: rateSchema.describe('verified / (verified + unverified).'),
+  dryRuns: z.number().int(),
+  suppressed: z.array(z.object({ policy: z.string(), count: z.number().int() })).describe('Matches skipped, per policy.'),
+  flappingTargets: z.array(z.object({ target: z.string(), count: z.number().int() })),
+  incidents: z.object({ 'auto-remediated': z.number().int(), assisted: z.number().int(), human: z.number().int(), open: z.number().int() }),
+  autoRemediatedShare: rateSchema.describe('auto-remediated / incidents our actions ran on (final labels).'),
+  timeToResolve: z.object({ bucketsSeconds: z.array(z.number()), withAutomation: ttrSchema, withoutAutomation: ttrSchema }),
+  daily: z.array(z.object({ day: z.string(), runs: z.number().int(), verified: z.number().int() })),
+  truncated: z.boolean().describe('More history than one answer reads: the numbers cover the oldest part of the range.'),
+};
+export const ruleStatsSchema = z
+  .object({ rule: z.object({ id: z.string(), name: z.string(), enabled: z.boolean(), liveSince: z.string().nullable() }), ...effectivenessFields })
+  .meta({ id: 'RuleStats' });
+export const overallStatsSchema = z
+  .object({
+    ...effectivenessFields,
+    rules: z.array(
+      z.object({ id: z.string(), name: z.string(), runs: z.number().int(), successRate: rateSchema, verifiedRate: rateSchema, autoRemediatedShare: rateSchema, suppressed: z.number().int() }),
+    ),
+  })
+  .meta({ id: 'OverallStats' });
+
+const problemContent = { 'application/problem+json': { schema: z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string().optional() }) } };
+
+function rangeOf(q: z.infer<typeof statsQuerySchema>): { since: Date; until: Date } {
+  const until = q.until ? new Date(q.until) : new Date();
+  const since = q.since ? new Date(q.since) : new Date(until.getTime() - DEFAULT_RANGE_DAYS * DAY_MS);
+  return { since, until };
+}
+
+export function statsRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw badRequest('invalid query parameters', issuesToErrors(result.error.issues));
+    },
+  });
+  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/stats',
+      tags: ['stats'],
+      summary: 'Effectiveness of automation overall and per rule',
+      middleware: [requireScope(auth, 'read')] as const,
+      request: { query: statsQuerySchema },
+      responses: {
+        200: { description: 'The statistics.', content: { 'application/json': { schema: overallStatsSchema } } },
+        400: { description: 'Bad range.', content: problemContent },
+      },
+    }),
+    async (c) => c.json(await overallStats(deps.db, rangeOf(c.req.valid('query'))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/rules/{id}/stats',
+      tags: ['stats'],
+      summary: "A rule's effectiveness: runs, success and verified rates, who fixed the incidents, time to resolve with and without it",
+      middleware: [requireScope(auth, 'read')] as const,
+      request: { params: z.object({ id: z.string().min(1).max(200) }), query: statsQuerySchema },
+      responses: {
+        200: { description: 'The statistics.', content: { 'application/json': { schema: ruleStatsSchema } } },
+        400: { description: 'Bad range.', content: problemContent },
+        404: { description: 'Unknown rule.', content: problemContent },
+      },
+    }),
+    async (c) => {
+      try {
+        return c.json(await ruleStats(deps.db, c.req.valid('param').id, rangeOf(c.req.valid('query'))), 200);
+      } catch (err) {
+        if (err instanceof UnknownRuleError) throw notFound(err.message);
+        throw err;
+      }
+    },
+  );
+
+  return app;
+}
+
+

@@ -1,0 +1,145 @@
+// The SQL of fleet guards, pauses, flapping and their alerts (issue 22). Plain functions taking db first;
+// the planner calls them inside the match's transaction, after lockGuards, so check and record are one
+// atomic step across every worker replica.
+import { sql } from 'kysely';
+import type { AutomationAlertTable, AutomationPauseTable } from '../database.js';
+import type { Selectable } from 'kysely';
+import type { Db } from './db.js';
+
+export type AutomationPause = Selectable<AutomationPauseTable>;
+export type AutomationAlert = Selectable<AutomationAlertTable>;
+
+/** Serialise every guard decision (all replicas, all rules) until the transaction ends. */
+export async function lockGuards(db: Db): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext('selfheal:automation-guards'))`.execute(db);
+}
+
+/** Pauses in force (not resumed), oldest first. */
+export async function activePauses(db: Db): Promise<AutomationPause[]> {
+  return db.selectFrom('automation_pauses').selectAll().where('resumed_at', 'is', null).orderBy('paused_at').execute();
+}
+
+/** Pauses in force and the most recent resumed ones, newest first. */
+export async function recentPauses(db: Db, limit: number): Promise<AutomationPause[]> {
+  return db.selectFrom('automation_pauses').selectAll().orderBy('id', 'desc').limit(limit).execute();
+}
+
+/** When the scope was last resumed: windows count from there at the earliest (a resume starts afresh). */
+export async function lastResumedAt(db: Db, scope: string, environment: string): Promise<Date | null> {
+  const row = await db
+    .selectFrom('automation_pauses')
+    .select(sql<Date | null>`max(resumed_at)`.as('at'))
+    .where('scope', '=', scope)
+    .where('environment', '=', environment)
+    .executeTakeFirst();
+  return row?.at ?? null;
+}
+
+/** Distinct targets remediated since `since` (of one rule, in one environment, when given), and whether `target` is one. */
+export async function countTargets(
+  db: Db,
+  q: { since: Date; ruleId?: string | undefined; environment?: string | undefined; target?: string | undefined },
+): Promise<{ count: number; includesTarget: boolean }> {
+  let query = db
+    .selectFrom('remediations')
+    .select([
+      sql<string>`count(distinct target)::text`.as('n'),
+      sql<boolean>`coalesce(bool_or(target = ${q.target ?? null}), false)`.as('has'),
+    ])
+    .where('at', '>', q.since)
+    .where('target', 'is not', null);
+  if (q.ruleId) query = query.where('rule_id', '=', q.ruleId);
+  if (q.environment) query = query.where('environment', '=', q.environment);
+  const row = await query.executeTakeFirstOrThrow();
+  return { count: Number(row.n), includesTarget: Boolean(row.has) };
+}
+
+/** Remediation actions since `since` (of one rule when given). */
+export async function countActions(db: Db, q: { since: Date; ruleId?: string | undefined }): Promise<number> {
+  let query = db.selectFrom('remediations').select(sql<string>`coalesce(sum(actions), 0)::text`.as('n')).where('at', '>', q.since);
+  if (q.ruleId) query = query.where('rule_id', '=', q.ruleId);
+  return Number((await query.executeTakeFirstOrThrow()).n);
+}
+
+/** Remediations of one target by any rule since `since`. */
+export async function countTargetRemediations(db: Db, target: string, since: Date): Promise<number> {
+  const row = await db.selectFrom('remediations').select(sql<string>`count(*)::text`.as('n')).where('target', '=', target).where('at', '>', since).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Hosts the environment is known to have: the distinct hosts of its incidents. */
+export async function knownHosts(db: Db, environment: string): Promise<number> {
+  const row = await db
+    .selectFrom('incidents')
+    .select(sql<string>`count(distinct environment->>'host')::text`.as('n'))
+    .where(sql<string>`environment->>'environment'`, '=', environment)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function insertRemediation(
+  db: Db,
+  r: { matchId: string; ruleId: string; incidentId: string; target: string | undefined; environment: string | undefined; actions: number; at: Date },
+): Promise<void> {
+  await db
+    .insertInto('remediations')
+    .values({ match_id: r.matchId, rule_id: r.ruleId, incident_id: r.incidentId, target: r.target ?? null, environment: r.environment ?? null, actions: r.actions, at: r.at })
+    .onConflict((oc) => oc.column('match_id').doNothing())
+    .execute();
+}
+
+/** Pause a scope; null when a pause of it is already in force (the one that exists keeps its page). */
+export async function insertPause(
+  db: Db,
+  p: { scope: string; environment: string; guard: string; reason: string; incidentId: string; at: Date },
+): Promise<AutomationPause | null> {
+  const row = await db
+    .insertInto('automation_pauses')
+    .values({ scope: p.scope, environment: p.environment, guard: p.guard, reason: p.reason, incident_id: p.incidentId, paused_at: p.at })
+    .onConflict((oc) => oc.columns(['scope', 'environment']).where('resumed_at', 'is', null).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return row ?? null;
+}
+
+/** Lift the pauses in force of a scope; returns those lifted. */
+export async function resumePauses(db: Db, q: { scope: string; environment: string; actor: string; at: Date }): Promise<AutomationPause[]> {
+  return db
+    .updateTable('automation_pauses')
+    .set({ resumed_at: q.at, resumed_by: q.actor })
+    .where('scope', '=', q.scope)
+    .where('environment', '=', q.environment)
+    .where('resumed_at', 'is', null)
+    .returningAll()
+    .execute();
+}
+
+export async function insertAlert(db: Db, a: { kind: string; incidentId: string; target?: string | undefined; text: string; page: boolean; at: Date }): Promise<void> {
+  await db.insertInto('automation_alerts').values({ kind: a.kind, incident_id: a.incidentId, target: a.target ?? null, text: a.text, page: a.page, created_at: a.at }).execute();
+}
+
+/** Whether a flapping page for `target` went out (or is owed) since `since`: one page per episode. */
+export async function flappingPagedSince(db: Db, target: string, since: Date): Promise<boolean> {
+  const row = await db.selectFrom('automation_alerts').select('id').where('kind', '=', 'flapping').where('target', '=', target).where('page', '=', true).where('created_at', '>', since).executeTakeFirst();
+  return Boolean(row);
+}
+
+/**
+ * Claim alerts not yet sent (never claimed, or claimed more than `reclaimAfterSeconds` ago by a worker that
+ * died), each by one caller: `for update skip locked`.
+ */
+export async function claimAlerts(db: Db, q: { limit: number; reclaimAfterSeconds: number }): Promise<AutomationAlert[]> {
+  const rows = await sql<AutomationAlert>`
+    update automation_alerts set claimed_at = now()
+    where id in (
+      select id from automation_alerts
+      where sent_at is null and (claimed_at is null or claimed_at < now() - make_interval(secs => ${q.reclaimAfterSeconds}))
+      order by id limit ${q.limit}
+      for update skip locked)
+    returning *`.execute(db);
+  return rows.rows;
+}
+
+export async function markAlertSent(db: Db, id: string, error: string | null): Promise<void> {
+  await db.updateTable('automation_alerts').set({ sent_at: new Date(), error }).where('id', '=', id).execute();
+}

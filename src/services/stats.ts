@@ -1,0 +1,229 @@
+// Effectiveness statistics (issue 22): per rule and overall, over a bounded time range. Reads through
+// src/db/repositories/stats.ts, labels incidents with src/domain/effectiveness.ts, and composes the answer
+// the API, the CLI and the dashboard show.
+import {
+  classifyIncident,
+  histogram,
+  labelCounts,
+  labelEventOf,
+  median,
+  rate,
+  ruleWindowMs,
+  TTR_BUCKETS_SECONDS,
+  type Classification,
+  type IncidentLabel,
+  type LabelEvent,
+  type LabelRemediation,
+} from '../domain/effectiveness.js';
+import { findRule } from '../db/repositories/rules.js';
+import type { Db } from '../db/repositories/db.js';
+import {
+  incidentsOpenedIn,
+  incidentTimes,
+  labelActions,
+  labelEvents,
+  matchesInRange,
+  ruleLiveSince,
+  ruleNames,
+  runsPerDay,
+  type IncidentTimes,
+  type MatchRow,
+  type Range,
+} from '../db/repositories/stats.js';
+
+/** Matches and incidents read for one answer at most; beyond, the answer says `truncated`. */
+export const MAX_MATCHES = 50_000;
+export const MAX_INCIDENTS = 20_000;
+/** The longest range one answer covers. */
+export const MAX_RANGE_DAYS = 366;
+
+export class UnknownRuleError extends Error {}
+
+export interface TimeToResolve {
+  count: number;
+  medianSeconds: number | null;
+  /** Counts per bucket of {@link TTR_BUCKETS_SECONDS} (≤ bound), the last above every bound. */
+  histogram: number[];
+}
+
+export interface RunStats {
+  runs: number;
+  /** Runs whose actions all ended (none waiting or running) and at least one ran. */
+  finishedRuns: number;
+  succeededRuns: number;
+  successRate: number | null;
+  verification: { verified: number; unverified: number; pending: number; notApplicable: number };
+  /** verified / (verified + unverified): not_applicable and pending are left out. */
+  verifiedRate: number | null;
+  dryRuns: number;
+  /** Matches skipped by a policy, per policy (the skip reason up to its first colon). */
+  suppressed: { policy: string; count: number }[];
+  /** Targets the flapping policy kept automation away from, with how often. */
+  flappingTargets: { target: string; count: number }[];
+}
+
+export interface EffectivenessStats extends RunStats {
+  range: { since: string; until: string };
+  /** Final labels of the incidents in scope (open incidents are counted under `open`). */
+  incidents: Record<IncidentLabel, number> & { open: number };
+  /** auto-remediated / labelled incidents the automation ran on. */
+  autoRemediatedShare: number | null;
+  timeToResolve: { bucketsSeconds: number[]; withAutomation: TimeToResolve; withoutAutomation: TimeToResolve };
+  daily: { day: string; runs: number; verified: number }[];
+  truncated: boolean;
+}
+
+export interface RuleStats extends EffectivenessStats {
+  rule: { id: string; name: string; enabled: boolean; liveSince: string | null };
+}
+
+export interface OverallStats extends EffectivenessStats {
+  rules: { id: string; name: string; runs: number; successRate: number | null; verifiedRate: number | null; autoRemediatedShare: number | null; suppressed: number }[];
+}
+
+/** The policy a skip reason names: "rate limit: 3 runs…" → "rate limit". */
+export const policyOf = (reason: string | null): string => (reason ?? 'unknown').split(':')[0]!.trim().slice(0, 80) || 'unknown';
+
+export function runStats(matches: readonly MatchRow[]): RunStats {
+  const runs = matches.filter((m) => m.decision === 'run');
+  const finished = runs.filter((m) => m.unfinished === 0 && m.succeeded + m.failed > 0);
+  const succeeded = finished.filter((m) => m.failed === 0 && m.succeeded > 0);
+  const count = (v: string) => runs.filter((m) => m.verification === v).length;
+  const verification = { verified: count('verified'), unverified: count('unverified'), pending: count('pending'), notApplicable: count('not_applicable') };
+  const suppressed = new Map<string, number>();
+  const flapping = new Map<string, number>();
+  for (const m of matches) {
+    if (m.decision !== 'skipped') continue;
+    const policy = policyOf(m.skip_reason);
+    suppressed.set(policy, (suppressed.get(policy) ?? 0) + 1);
+    if (policy === 'flapping' && m.target) flapping.set(m.target, (flapping.get(m.target) ?? 0) + 1);
+  }
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return {
+    runs: runs.length,
+    finishedRuns: finished.length,
+    succeededRuns: succeeded.length,
+    successRate: rate(succeeded.length, finished.length),
+    verification,
+    verifiedRate: rate(verification.verified, verification.verified + verification.unverified),
+    dryRuns: matches.filter((m) => m.decision === 'dry_run').length,
+    suppressed: sorted(suppressed).map(([policy, n]) => ({ policy, count: n })),
+    flappingTargets: sorted(flapping).map(([target, n]) => ({ target, count: n })),
+  };
+}
+
+/** Label incidents from their stored events, our action runs and their rules' windows. */
+export async function labelIncidents(db: Db, ids: readonly string[]): Promise<Map<string, Classification>> {
+  const unique = [...new Set(ids)];
+  const [times, events, actions] = await Promise.all([incidentTimes(db, unique), labelEvents(db, unique), labelActions(db, unique)]);
+  const eventsOf = new Map<string, LabelEvent[]>();
+  for (const e of events) {
+    const ev = labelEventOf(e.payload, { type: e.event_type, at: e.occurred_at ?? e.received_at }, e.own_write);
+    if (ev) eventsOf.set(e.incident_id, [...(eventsOf.get(e.incident_id) ?? []), ev]);
+  }
+  const remediationsOf = new Map<string, Map<string, LabelRemediation>>();
+  for (const a of actions) {
+    const byMatch = remediationsOf.get(a.incident_id) ?? new Map<string, LabelRemediation>();
+    remediationsOf.set(a.incident_id, byMatch);
+    const r = byMatch.get(a.match_id) ?? { ruleId: a.rule_id, actions: [], windowMs: ruleWindowMs({ verify: { within: a.within } }), verification: a.verification };
+    r.actions.push({ type: a.action_type, status: a.status, startedAt: a.started_at, finishedAt: a.finished_at });
+    byMatch.set(a.match_id, r);
+  }
+  const out = new Map<string, Classification>();
+  for (const i of times) {
+    out.set(i.id, classifyIncident({ status: i.status, resolvedAt: i.resolved_at, events: eventsOf.get(i.id) ?? [], remediations: [...(remediationsOf.get(i.id)?.values() ?? [])] }));
+  }
+  return out;
+}
+
+function ttr(incidents: readonly IncidentTimes[]): TimeToResolve {
+  const seconds = incidents
+    .filter((i) => i.status === 'resolved' && i.resolved_at !== null)
+    .map((i) => Math.max(0, (i.resolved_at!.getTime() - i.opened_at.getTime()) / 1000));
+  return { count: seconds.length, medianSeconds: median(seconds), histogram: histogram(seconds) };
+}
+
+function labelSummary(labels: readonly Classification[]) {
+  const counts = labelCounts(labels);
+  const open = labels.filter((l) => !l.final).length;
+  const automated = counts['auto-remediated'] + counts.assisted;
+  return { incidents: { ...counts, open }, autoRemediatedShare: rate(counts['auto-remediated'], automated) };
+}
+
+const iso = (r: Range) => ({ since: r.since.toISOString(), until: r.until.toISOString() });
+
+/** Statistics of one rule over the range. */
+export async function ruleStats(db: Db, ruleId: string, range: Range): Promise<RuleStats> {
+  const rule = await findRule(db, ruleId, { includeDeleted: true });
+  if (!rule) throw new UnknownRuleError(`rule ${ruleId} is not known`);
+  const [matches, liveSince, daily] = await Promise.all([matchesInRange(db, { ...range, ruleId, limit: MAX_MATCHES + 1 }), ruleLiveSince(db, ruleId), runsPerDay(db, { ...range, ruleId })]);
+  const truncatedMatches = matches.length > MAX_MATCHES;
+  const inScope = matches.slice(0, MAX_MATCHES);
+  const withIds = [...new Set(inScope.filter((m) => m.decision === 'run').map((m) => m.incident_id))].slice(0, MAX_INCIDENTS);
+  const dryIds = new Set(inScope.filter((m) => m.decision === 'dry_run').map((m) => m.incident_id));
+
+  // Without automation: the same services' incidents before the rule first ran for real, and the incidents
+  // it matched in dry run; never one it ran on.
+  const services = (rule.definition as { services?: string[] }).services ?? [];
+  const before = liveSince === null ? range.until : new Date(Math.min(range.until.getTime(), liveSince.getTime()));
+  const earlier = before > range.since ? await incidentsOpenedIn(db, { since: range.since, until: before, services: services.includes('*') ? '*' : services, limit: MAX_INCIDENTS + 1 }) : [];
+  const withSet = new Set(withIds);
+  const withoutIds = [...new Set([...earlier.map((i) => i.id), ...dryIds])].filter((id) => !withSet.has(id)).slice(0, MAX_INCIDENTS);
+
+  const [withTimes, withoutTimes, labels] = await Promise.all([incidentTimes(db, withIds), incidentTimes(db, withoutIds), labelIncidents(db, withIds)]);
+  return {
+    rule: { id: rule.id, name: rule.name, enabled: rule.enabled, liveSince: liveSince?.toISOString() ?? null },
+    range: iso(range),
+    ...runStats(inScope),
+    ...labelSummary([...labels.values()]),
+    timeToResolve: { bucketsSeconds: [...TTR_BUCKETS_SECONDS], withAutomation: ttr(withTimes), withoutAutomation: ttr(withoutTimes) },
+    daily,
+    truncated: truncatedMatches || earlier.length > MAX_INCIDENTS,
+  };
+}
+
+/** Statistics of every rule together, and each rule's headline numbers, over the range. */
+export async function overallStats(db: Db, range: Range): Promise<OverallStats> {
+  const [matches, opened, daily] = await Promise.all([
+    matchesInRange(db, { ...range, limit: MAX_MATCHES + 1 }),
+    incidentsOpenedIn(db, { ...range, services: '*', limit: MAX_INCIDENTS + 1 }),
+    runsPerDay(db, range),
+  ]);
+  const inScope = matches.slice(0, MAX_MATCHES);
+  const incidents = opened.slice(0, MAX_INCIDENTS);
+  const ranOn = [...new Set(inScope.filter((m) => m.decision === 'run').map((m) => m.incident_id))].slice(0, MAX_INCIDENTS);
+  const labels = await labelIncidents(db, [...incidents.map((i) => i.id), ...ranOn]);
+  const openedLabels = incidents.map((i) => labels.get(i.id)).filter((l): l is Classification => l !== undefined);
+  const automated = (id: string) => labels.get(id)?.label !== 'human';
+
+  const byRule = new Map<string, MatchRow[]>();
+  for (const m of inScope) byRule.set(m.rule_id, [...(byRule.get(m.rule_id) ?? []), m]);
+  const names = new Map((await ruleNames(db, [...byRule.keys()])).map((r) => [r.id, r.name]));
+  const rules = [...byRule].map(([id, ms]) => {
+    const s = runStats(ms);
+    const ruleLabels = [...new Set(ms.filter((m) => m.decision === 'run').map((m) => m.incident_id))].map((i) => labels.get(i)).filter((l): l is Classification => l !== undefined);
+    return {
+      id,
+      name: names.get(id) ?? id,
+      runs: s.runs,
+      successRate: s.successRate,
+      verifiedRate: s.verifiedRate,
+      autoRemediatedShare: labelSummary(ruleLabels).autoRemediatedShare,
+      suppressed: s.suppressed.reduce((n, p) => n + p.count, 0),
+    };
+  });
+  rules.sort((a, b) => b.runs - a.runs || a.name.localeCompare(b.name));
+  return {
+    range: iso(range),
+    ...runStats(inScope),
+    ...labelSummary(openedLabels),
+    timeToResolve: {
+      bucketsSeconds: [...TTR_BUCKETS_SECONDS],
+      withAutomation: ttr(incidents.filter((i) => automated(i.id))),
+      withoutAutomation: ttr(incidents.filter((i) => !automated(i.id))),
+    },
+    daily,
+    rules,
+    truncated: matches.length > MAX_MATCHES || opened.length > MAX_INCIDENTS,
+  };
+}

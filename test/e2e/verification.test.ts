@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { createIntegrations } from '../../src/integrations.js';
+import { createLogger } from '../../src/logger.js';
+import { createMainWorker } from '../../src/temporal/worker.js';
+import { buildAgentWorker } from '../../src/agent.js';
+import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
+import { agentTaskQueue } from '../../src/temporal/names.js';
+import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
+import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
+
+// Verified remediation (issue 22) with the real stack: a script on a live Doctor agent "fixes" the host,
+// then the rule run waits durably for the incident to resolve or for the rule's check script to exit 0.
+// What is asserted is what people see: the outcome on the rule match and in the incident API, the
+// onUnverified message at the Slack peer (once), the circuit breaker counting an unverified run.
+describe('verified remediation end to end', function () {
+  const PD_TOKEN = 'pd-verify-token';
+  let stack: Stack;
+  let pd: PagerDutyPeer;
+  let slack: SlackPeer;
+  let agent: Worker;
+  let agentRun: Promise<void>;
+  let scriptsDir: string;
+  let markerDir: string;
+  const env = `verify-${randomUUID().slice(0, 6)}`;
+
+  before(async function () {
+    pd = await startPagerDutyPeer({ token: PD_TOKEN });
+    slack = await startSlackPeer();
+    scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-verify-scripts-'));
+    markerDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-verify-markers-'));
+    await chmod(scriptsDir, 0o755);
+    const script = async (name: string, body: string) => {
+      await writeFile(path.join(scriptsDir, name), `#!/bin/sh\n${body}\n`);
+      await chmod(path.join(scriptsDir, name), 0o755);
+    };
+    await script('fix.sh', 'echo "restarted $1"');
+    // Healthy once the test says so (a file per host); every run leaves a line, so the runs can be counted.
+    await script('check.sh', `echo run >> "${markerDir}/checks-$1"; test -e "${markerDir}/healthy-$1"`);
+    process.env.SELFHEAL_SECRET_VERIFY_SLACK = slack.webhookUrl;
+    stack = await startStack({
+      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
+      extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\] (?<environment>[a-z0-9-]+):' }] },
+    });
+    agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: env, scriptsDir });
+    agentRun = agent.run();
+    await stack.db.db.insertInto('environments').values({ name: env, labels: '{}', agent_task_queue: agentTaskQueue(env), maintenance_windows: '[]', ssh: null }).execute();
+  });
+
+  after(async function () {
+    agent?.shutdown();
+    await agentRun?.catch(() => undefined);
+    await stack?.stop();
+    await Promise.all([pd?.close(), slack?.close()]);
+    delete process.env.SELFHEAL_SECRET_VERIFY_SLACK;
+    await Promise.all([scriptsDir, markerDir].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  const rule = async (svc: string, extra: Partial<RuleInputDocument>): Promise<string> =>
+    insertRule(stack.db.db, {
+      name: `verify-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [{ id: 'fix', type: 'script.agent', script: 'fix.sh', args: ['{{ environment.host }}'] }],
+      ...extra,
+    } as RuleInputDocument);
+  const title = (host: string) => `[${host}] ${env}: service down`;
+  const service = (svc: string) => ({ id: svc, type: 'service_reference', summary: 's' });
+  async function trigger(svc: string, host: string): Promise<string> {
+    const id = newIncidentId();
+    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: '2026-09-01T10:00:00Z', data: { title: title(host), service: service(svc) } }));
+    assert.equal(res.status, 202);
+    return id;
+  }
+  const matchOf = (id: string) => stack.db.db.selectFrom('rule_matches').selectAll().where('incident_id', '=', id).executeTakeFirstOrThrow();
+  const verification = (id: string, want: string) =>
+    eventually(async () => {
+      const m = await stack.db.db.selectFrom('rule_matches').selectAll().where('incident_id', '=', id).executeTakeFirst();
+      return m?.verification === want ? m : undefined;
+    }, 60_000, `verification ${want} of ${id}`);
+  const fixDone = (id: string) =>
+    eventually(async () => {
+      const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).where('action_id', '=', 'fix').executeTakeFirst();
+      return r?.status === 'succeeded' ? r : undefined;
+    }, 60_000, `fix of ${id}`);
+
+  it('a fix that works: the resolve arrives within the window → verified, shown in the incident API', async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    await rule(svc, { verify: { within: '60s', settle: '1s' } });
+    const id = await trigger(svc, 'ok-1');
+    await fixDone(id);
+    assert.equal((await verification(id, 'pending')).verified_at, null);
+    await stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-09-01T10:02:00Z', data: { title: title('ok-1'), service: service(svc) } }));
+    const m = await verification(id, 'verified');
+    assert.match(m.verification_detail ?? '', /^incident\.resolved at /);
+    assert.ok(m.verified_at);
+    const detail = (await (await stack.api(`/api/incidents/${id}`)).json()) as { matches: { verification: string }[]; actionRuns: { actionId: string; verification: string }[] };
+    assert.equal(detail.matches[0]!.verification, 'verified');
+    assert.equal(detail.actionRuns.find((r) => r.actionId === 'fix')!.verification, 'verified');
+  });
+
+  it('a fix that exits 0 while the incident stays open → unverified, onUnverified ran once, the breaker counted it', async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    const ruleId = await rule(svc, {
+      policies: { circuitBreaker: { failureThreshold: 1 } },
+      verify: {
+        within: '3s',
+        settle: '1s',
+        onUnverified: [{ id: 'page', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_VERIFY_SLACK', text: 'unverified fix on {{ environment.host }}' }],
+      },
+    });
+    const id = await trigger(svc, 'stuck-1');
+    await fixDone(id);
+    const m = await verification(id, 'unverified');
+    assert.equal(m.verification_detail, 'no incident.resolved within 3 s');
+    // The breaker records the run's outcome after onUnverified ran: one failure, threshold 1 → open.
+    const r = await eventually(async () => {
+      const row = await stack.db.db.selectFrom('rules').select(['consecutive_failures', 'breaker_state']).where('id', '=', ruleId).executeTakeFirstOrThrow();
+      return row.consecutive_failures > 0 ? row : undefined;
+    }, 30_000, 'the breaker to count the run');
+    assert.equal(r.consecutive_failures, 1);
+    assert.equal(r.breaker_state, 'open');
+    assert.deepEqual(
+      slack.messages.filter((x) => x.text.includes('stuck-1')).map((x) => x.text),
+      ['unverified fix on stuck-1'],
+      'onUnverified posted once',
+    );
+    const runs = await stack.db.db.selectFrom('action_runs').select(['action_id', 'status']).where('incident_id', '=', id).orderBy('action_index').execute();
+    assert.deepEqual(runs, [
+      { action_id: 'fix', status: 'succeeded' },
+      { action_id: 'unverified-page', status: 'succeeded' },
+    ]);
+    // The summary note on the PagerDuty incident says so too.
+    await eventually(async () => pd.notes(id).some((n) => n.content.includes('- verification: unverified — no incident.resolved within 3 s')) || undefined, 30_000, 'the summary note');
+  });
+
+  it('a check script decides health: unhealthy first, then exit 0 → verified without a resolve', async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    await rule(svc, { verify: { within: '60s', settle: '1s', check: { type: 'script.agent', script: 'check.sh', args: ['{{ environment.host }}'] } } });
+    const id = await trigger(svc, 'chk-1');
+    await fixDone(id);
+    // The check runs and fails at least once before the host becomes healthy.
+    await eventually(async () => (await readFile(path.join(markerDir, 'checks-chk-1'), 'utf8').catch(() => '')).length > 0 || undefined, 30_000, 'a first check');
+    assert.equal((await matchOf(id)).verification, 'pending');
+    await writeFile(path.join(markerDir, 'healthy-chk-1'), '');
+    const m = await verification(id, 'verified');
+    assert.match(m.verification_detail ?? '', /^check check\.sh exited 0 \(run \d+\)$/);
+    const incident = await stack.db.db.selectFrom('incidents').select('status').where('id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(incident.status, 'triggered', 'verified by the check, not by a resolve');
+  });
+
+  it('a rule without verify → not_applicable; a rule whose action failed → not_applicable, never verified', async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    await rule(svc, {});
+    const id = await trigger(svc, 'plain-1');
+    await fixDone(id);
+    const m = await verification(id, 'not_applicable');
+    assert.equal(m.verification_detail, 'the rule declares no verify');
+
+    const svc2 = newServiceId();
+    await rule(svc2, { actions: [{ id: 'fix', type: 'script.agent', script: 'missing.sh' }], verify: { within: '60s' } });
+    const id2 = await trigger(svc2, 'fail-1');
+    const m2 = await verification(id2, 'not_applicable');
+    assert.match(m2.verification_detail ?? '', /^an action failed/);
+  });
+
+  // Last: it stops the stack's worker.
+  it('survives a worker restart: the wait moves to another worker, and the resolve still verifies', async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    await rule(svc, { verify: { within: '120s', settle: '1s' } });
+    const id = await trigger(svc, 'restart-1');
+    await fixDone(id);
+    await verification(id, 'pending');
+    // A replacement worker on the same task queue, then the original one stops (a redeploy).
+    const connection = await NativeConnection.connect({ address: stack.temporal.address });
+    const replacement = await createMainWorker({
+      connection,
+      namespace: stack.config.temporal.namespace,
+      taskQueue: stack.taskQueue,
+      activities: createActivities({ db: stack.db.db, logger: createLogger({ level: 'silent' }), extractors: {}, integrations: createIntegrations(stack.config), guards: stack.config.guards }),
+    });
+    const running = replacement.run();
+    try {
+      stack.worker.shutdown();
+      await eventually(async () => stack.worker.getState() === 'STOPPED' || undefined, 30_000, 'the first worker to stop');
+      await stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-09-01T10:03:00Z', data: { title: title('restart-1'), service: service(svc) } }));
+      const m = await verification(id, 'verified');
+      assert.match(m.verification_detail ?? '', /^incident\.resolved at /);
+    } finally {
+      replacement.shutdown();
+      await running;
+      await connection.close();
+    }
+  });
+});

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createApp } from '../../src/api/app.js';
+import { hashToken } from '../../src/api/auth.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { csrfTokenFor, newSecret } from '../../src/api/session.js';
+import { loadConfig } from '../../src/config.js';
+import { insertSession } from '../../src/db/repositories/sessions.js';
+import { createLogger } from '../../src/logger.js';
+import { mintApprovalLinks } from '../../src/services/approvals.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { ADMIN_TOKEN } from '../helpers/stack.js';
+import { testTemporal } from '../helpers/temporal.js';
+
+// An approval link followed from Slack in a browser signed in with single sign-on: the GET shows a
+// confirmation form carrying the session's CSRF token; only that form, posted from the dashboard's own
+// origin, decides. A forged cross-site post, a post without the token, a read-only session and the rule's
+// author are refused, and nothing is recorded for them.
+describe('approval links with the dashboard session (CSRF)', function () {
+  const ORIGIN = 'https://selfheal.example.com';
+  const ISSUER = 'https://login.example.com/realms/sre';
+  let db: TestDatabase;
+  let app: ReturnType<typeof createApp>;
+
+  before(async function () {
+    db = await createTestDatabase();
+    const temporal = await testTemporal();
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      SELFHEAL_PUBLIC_URL: ORIGIN,
+      OIDC_ISSUER_URL: ISSUER,
+      OIDC_CLIENT_ID: 'selfheal',
+      OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+      OIDC_ROLE_MAP: 'sre=write',
+    });
+    app = createApp({ config, db: db.db, temporal: temporal.client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+  });
+  after(async () => db?.close());
+
+  async function signedIn(actor: string, scopes: string[]): Promise<{ cookie: string; csrf: string }> {
+    const secret = newSecret();
+    await insertSession(db.db, { id: randomUUID(), secretHash: hashToken(secret), issuer: ISSUER, subject: actor, actor, email: null, name: null, scopes, groups: [], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
+    return { cookie: `__Host-selfheal-session=${secret}`, csrf: csrfTokenFor(secret) };
+  }
+
+  async function waitingAction(): Promise<{ actionRunId: string; approve: URL }> {
+    const ruleId = `rule-${randomUUID().slice(0, 8)}`;
+    const incidentId = `PINC${randomUUID().slice(0, 6)}`;
+    const actionRunId = `${incidentId}:${ruleId}:fix:E1`;
+    await db.db.insertInto('incidents').values({ id: incidentId, status: 'triggered', assignees: '[]', environment: '{}', workflow_id: `incident-${incidentId}` }).execute();
+    await db.db.insertInto('rules').values({ id: ruleId, name: ruleId, version: 1, definition: '{}' }).execute();
+    await db.db.insertInto('rule_versions').values({ rule_id: ruleId, version: 1, definition: '{}', change: 'create', actor: 'user:alice@example.com' }).execute();
+    await db.db
+      .insertInto('action_runs')
+      .values({ id: actionRunId, idempotency_key: actionRunId, incident_id: incidentId, rule_id: ruleId, rule_version: 1, action_index: 0, action_id: 'fix', action_type: 'notify.webhook', status: 'awaiting_approval' })
+      .execute();
+    const links = await mintApprovalLinks(db.db, { actionRunId, publicUrl: ORIGIN, expiresAt: new Date(Date.now() + 600_000) });
+    return { actionRunId, approve: new URL(links.approve) };
+  }
+  const approvalOf = async (id: string) => (await db.db.selectFrom('action_runs').select('approval').where('id', '=', id).executeTakeFirstOrThrow()).approval as { actor: string; via: string } | null;
+  const post = (fields: Record<string, string>, headers: Record<string, string>) =>
+    app.request('/approvals/link', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() });
+
+  it('the page carries the session CSRF token; the form posted from our origin approves, once', async function () {
+    const { actionRunId, approve } = await waitingAction();
+    const bob = await signedIn('user:bob@example.com', ['write']);
+    const page = await app.request(`${approve.pathname}${approve.search}`, { headers: { cookie: bob.cookie, 'sec-fetch-site': 'cross-site' } });
+    assert.equal(page.status, 200, await page.clone().text());
+    const html = await page.text();
+    assert.ok(html.includes(`name="csrf" value="${bob.csrf}"`), 'the form carries the CSRF token of this session');
+    assert.match(page.headers.get('content-security-policy') ?? '', /form-action 'self'/);
+
+    const fields = { action: actionRunId, token: approve.searchParams.get('token')!, csrf: bob.csrf };
+    const sameOrigin = { cookie: bob.cookie, origin: ORIGIN, 'sec-fetch-site': 'same-origin' };
+    const res = await post(fields, sameOrigin);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.match(await res.text(), /user:bob@example\.com approved/);
+    const recorded = await approvalOf(actionRunId);
+    assert.deepEqual([recorded?.actor, recorded?.via], ['user:bob@example.com', 'link']);
+    const link = await db.db.selectFrom('approval_links').select(['used_by', 'decision']).where('action_run_id', '=', actionRunId).where('used_at', 'is not', null).execute();
+    assert.deepEqual(link, [{ used_by: 'user:bob@example.com', decision: 'approve' }]);
+    assert.equal((await post(fields, sameOrigin)).status, 410, 'a second use is refused');
+  });
+
+  it('refuses a forged post (another site, another origin, no token), a read-only session and the rule author; nothing is recorded', async function () {
+    const { actionRunId, approve } = await waitingAction();
+    const bob = await signedIn('user:bob@example.com', ['write']);
+    const base = { action: actionRunId, token: approve.searchParams.get('token')! };
+    const cases: [string, Record<string, string>, Record<string, string>][] = [
+      ['no CSRF token', base, { cookie: bob.cookie, origin: ORIGIN }],
+      ['a CSRF token of another session', { ...base, csrf: (await signedIn('user:eve@example.com', ['write'])).csrf }, { cookie: bob.cookie, origin: ORIGIN }],
+      ['posted from another site', { ...base, csrf: bob.csrf }, { cookie: bob.cookie, 'sec-fetch-site': 'cross-site' }],
+      ['posted from another origin', { ...base, csrf: bob.csrf }, { cookie: bob.cookie, origin: 'https://evil.example.com' }],
+    ];
+    for (const [what, fields, headers] of cases) {
+      const res = await post(fields, headers);
+      assert.equal(res.status, 403, what);
+    }
+    const reader = await signedIn('user:rita@example.com', ['read']);
+    assert.equal((await post({ ...base, csrf: reader.csrf }, { cookie: reader.cookie, origin: ORIGIN })).status, 403, 'the read scope cannot decide');
+    const author = await signedIn('user:alice@example.com', ['write']);
+    const own = await post({ ...base, csrf: author.csrf }, { cookie: author.cookie, origin: ORIGIN });
+    assert.equal(own.status, 403);
+    assert.match(((await own.json()) as { detail: string }).detail, /user:alice@example\.com wrote version 1/);
+    assert.equal((await post(base, {})).status, 401, 'no session, no token');
+    assert.equal(await approvalOf(actionRunId), null, 'nothing recorded');
+    const used = await db.db.selectFrom('approval_links').select('id').where('action_run_id', '=', actionRunId).where('used_at', 'is not', null).execute();
+    assert.deepEqual(used, [], 'the link is still unused');
+  });
+});

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { actionSchema, type Action } from '../../src/domain/rules/index.js';
+import { renderAction, renderJsonTemplate } from '../../src/domain/template.js';
+
+// A webhook body is often JSON with placeholders. Values come from PagerDuty (an incident title can carry
+// text from whoever made the alert fire); before, they were pasted in raw, so a title could add fields to
+// what the receiver parses, or break the document.
+const hostile = 'x", "approved": true, "role": "admin", "y": "';
+const ctx = {
+  incident: { id: 'Q1', number: 42, title: hostile, urgency: 'high', priority: null, alerts: [{ a: 'b"c' }] },
+  environment: { host: 'db-1\\n' },
+  alert: {},
+  event: {},
+  rule: { name: 'r' },
+  results: {},
+};
+
+const webhook = (body: string) => renderAction(actionSchema.parse({ type: 'notify.webhook', url: 'https://hooks.example.com/x', body }) as Action, ctx) as { body: string };
+
+describe('webhook bodies that are JSON: values stay values', () => {
+  it('a value inside a JSON string cannot add fields', () => {
+    const body = webhook('{"title": "{{ incident.title }}", "ok": false}').body;
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(parsed), ['title', 'ok']);
+    assert.equal(parsed.title, hostile);
+    assert.equal(parsed.ok, false);
+  });
+
+  it('outside a string, a value is inserted as a JSON value', () => {
+    const parsed = JSON.parse(webhook('{"n": {{ incident.number }}, "t": {{ incident.title }}, "p": {{ incident.priority }}, "alerts": {{ incident.alerts }}, "h": "{{ environment.host }}"}').body) as Record<string, unknown>;
+    assert.deepEqual(parsed, { n: 42, t: hostile, p: null, alerts: [{ a: 'b"c' }], h: 'db-1\\n' });
+  });
+
+  it('escaped quotes in the template keep the string state right; a plain-text body is unchanged', () => {
+    assert.equal(JSON.parse(renderJsonTemplate('["a \\" {{ incident.number }}", {{ incident.number }}]', ctx)).join('|'), 'a " 42|42');
+    assert.equal(webhook('Title: {{ incident.title }}').body, `Title: ${hostile}`);
+  });
+});
+
+describe('Slack texts: values cannot mention or link', () => {
+  it('escapes &, < and > in values, not in the rule text', () => {
+    const c = { ...ctx, incident: { ...ctx.incident, title: '<!channel> approve at <https://evil.example|the runbook> & more' } };
+    const slack = renderAction(actionSchema.parse({ type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_HOOK', text: '<!here> {{ incident.title }}' }) as Action, c) as { text: string };
+    assert.equal(slack.text, '<!here> &lt;!channel&gt; approve at &lt;https://evil.example|the runbook&gt; &amp; more');
+  });
+});

@@ -1,0 +1,93 @@
+// Verified remediation (issue 22), a step of the rule-run workflow: after the rule's actions succeeded,
+// wait durably (timers, so a worker restart changes nothing) for the incident to resolve, or for the rule's
+// check script to exit 0 after each settle delay, until `verify.within` passes. The incident workflow
+// cancels its rule runs on resolve (policies.cancelOnResolve, the default): that cancellation is the
+// resolve arriving. Between delays the incident's status is read from Postgres too, so a rule that keeps
+// running after a resolve sees it at the next probe. Outcome on the rule match: verified, unverified (then
+// onUnverified runs once and the run counts as failed for the breaker) or not_applicable.
+import { CancellationScope, isCancellation, log, sleep } from '@temporalio/workflow';
+import type { ActionOutcome, PlannedAction, RuleRunInput, VerificationStatus } from '../src/contracts/index.js';
+import { localDb } from './activities.js';
+
+/** The patch marking rule runs that verify (runs recorded before it replay without the step). */
+export const VERIFY_PATCH = 'verify-remediation-v1';
+
+export interface VerifyHooks {
+  /** Run an onUnverified action as the rule run runs its actions (claimed, recorded, templated). */
+  run(action: PlannedAction, actionRunId: string): Promise<ActionOutcome | 'claimed_elsewhere'>;
+  /** Run the check once; exit code 0 = healthy. */
+  check(action: PlannedAction, actionRunId: string): Promise<{ exitCode?: number | null | undefined; error?: string | undefined }>;
+}
+
+export interface Verified {
+  status: VerificationStatus;
+  detail: string;
+  /** Outcomes of the onUnverified actions (for the summary note). */
+  outcomes: ActionOutcome[];
+}
+
+/** Verify the run's remediation; null when the match ran no action (nothing to verify, nothing recorded). */
+export async function verifyRemediation(input: RuleRunInput, outcomes: readonly ActionOutcome[], ended: string, hooks: VerifyHooks): Promise<Verified | null> {
+  const { plan, incidentId, eventId } = input;
+  const ran = outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
+  if (plan.decision !== 'run' || ran.length === 0 || ended === 'claimed_elsewhere') return null;
+  const record = (status: VerificationStatus, detail: string) => CancellationScope.nonCancellable(() => localDb.recordVerification({ matchId: plan.matchId, status, detail }));
+  const settled = async (status: VerificationStatus, detail: string): Promise<Verified> => {
+    await record(status, detail);
+    return { status, detail, outcomes: [] };
+  };
+  const verify = plan.verify;
+  if (!verify) return settled('not_applicable', 'the rule declares no verify');
+  if (ended !== 'completed') return settled('not_applicable', 'the incident resolved before the actions finished');
+  if (ran.some((o) => o.status === 'failed')) return settled('not_applicable', 'an action failed: nothing to verify (the failure counts for the circuit breaker)');
+
+  await record('pending', `waiting up to ${verify.withinSeconds} s for incident.resolved${verify.check ? ` or check ${String(verify.check.params.script)} to exit 0` : ''}`);
+  const started = Date.now();
+  const deadline = started + verify.withinSeconds * 1000;
+  let healthy: string | undefined;
+  let lastCheck: string | undefined;
+  let checks = 0;
+  let resolvedByCancel = false;
+  try {
+    while (!healthy && Date.now() < deadline) {
+      await sleep(Math.min(verify.settleSeconds * 1000, deadline - Date.now()));
+      const r = await localDb.incidentResolution({ incidentId });
+      if (r.resolved) {
+        healthy = `incident.resolved at ${r.at ?? 'an unknown time'} (${Math.round((Date.now() - started) / 1000)} s after the actions)`;
+        break;
+      }
+      if (verify.check) {
+        checks += 1;
+        const result = await hooks.check(verify.check, `${incidentId}:${plan.ruleId}:verify-check-${checks}:${eventId}`).catch((err: unknown) => ({ exitCode: null, error: messageOf(err) }));
+        if (result.exitCode === 0) healthy = `check ${String(verify.check.params.script)} exited 0 (run ${checks})`;
+        else lastCheck = result.exitCode !== undefined && result.exitCode !== null ? `exited ${result.exitCode}` : `failed: ${(result.error ?? 'no exit code').split('\n')[0]!.slice(0, 200)}`;
+      }
+    }
+  } catch (err) {
+    if (!isCancellation(err) && !isCancellation((err as { cause?: unknown }).cause)) throw err;
+    resolvedByCancel = true;
+  }
+
+  return CancellationScope.nonCancellable(async () => {
+    if (!healthy) {
+      // The resolve may have cancelled the wait, or landed after the last probe: Postgres says.
+      const r = await localDb.incidentResolution({ incidentId });
+      if (r.resolved) healthy = `incident.resolved at ${r.at ?? 'an unknown time'} (${Math.round((Date.now() - started) / 1000)} s after the actions)`;
+      else if (resolvedByCancel) log.warn('rule run cancelled during verification while the incident is not resolved', { incidentId, ruleId: plan.ruleId });
+    }
+    if (healthy) return settled('verified', healthy);
+    const detail = `no incident.resolved within ${verify.withinSeconds} s${verify.check ? `; check ${String(verify.check.params.script)} ${lastCheck ?? 'never ran'}${checks > 0 ? ` (${checks} runs)` : ''}` : ''}`;
+    await record('unverified', detail);
+    const extra: ActionOutcome[] = [];
+    for (const action of verify.onUnverified) {
+      const outcome = await hooks.run(action, `${incidentId}:${plan.ruleId}:${action.id}:${eventId}`);
+      if (outcome !== 'claimed_elsewhere') extra.push(outcome);
+    }
+    return { status: 'unverified' as const, detail, outcomes: extra };
+  });
+}
+
+function messageOf(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause ?? err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
