@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
+import { mintApprovalLinks } from '../../src/services/approvals.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -106,6 +107,27 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     const decided = await ok(t.payApprover!.token, 'POST', path, { decision: 'reject', comment: 'not now' }, 202);
     assert.equal(decided.actor, 'token:payApprover');
     assert.deepEqual(await auditOf(run, 'approval.reject').then((a) => [a?.actor, a?.team]), ['token:payApprover', 'pay']);
+  });
+
+  it("an approval link decides only for an approver of the rule's team: another team's approver is refused and the link stays unused", async () => {
+    const r = await ok(t.payEditor!.token, 'POST', '/api/rules', rule(`linked-${randomUUID().slice(0, 6)}`, 'pay'), 201);
+    const incident = `QL${randomUUID().slice(0, 6).toUpperCase()}`;
+    await db.db.insertInto('incidents').values({ id: incident, status: 'triggered', assignees: '[]', environment: '{}', workflow_id: `incident-${incident}` }).execute();
+    const run = `${incident}:gate`;
+    await db.db
+      .insertInto('action_runs')
+      .values({ id: run, idempotency_key: run, incident_id: incident, rule_id: r.id, rule_version: 1, action_index: 0, action_id: 'gate', action_type: 'pagerduty.note', status: 'awaiting_approval' })
+      .execute();
+    const links = await mintApprovalLinks(db.db, { actionRunId: run, publicUrl: 'https://selfheal.example', expiresAt: new Date(Date.now() + 3_600_000) });
+    const token = new URL(links.approve).searchParams.get('token')!;
+    const refused = await call(t.shopApprover!.token, 'POST', '/approvals/link', { action: run, token });
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.match(String(refused.body.detail), /team "pay"; this needs the approver role/);
+    assert.equal((await db.db.selectFrom('action_runs').select('approval').where('id', '=', run).executeTakeFirstOrThrow()).approval, null, 'no decision was recorded');
+    assert.equal((await db.db.selectFrom('approval_links').select('used_at').where('action_run_id', '=', run).where('decision', '=', 'approve').executeTakeFirstOrThrow()).used_at, null, 'the link is still unused');
+    const decided = await ok(t.payApprover!.token, 'POST', '/approvals/link', { action: run, token }, 202);
+    assert.equal(decided.actor, 'token:payApprover');
+    assert.deepEqual(await auditOf(run, 'approval.approve').then((a) => [a?.actor, a?.team]), ['token:payApprover', 'pay']);
   });
 
   it('moving an object between teams needs admin of both; the move is audited with the team before and after', async () => {
