@@ -81,13 +81,14 @@ export function createJobActivities(deps: JobActivityDeps) {
     const job = { ...parsed.data, id: row.id } as JobDefinition;
 
     const t = job.targets;
-    const rows = await environmentsForTargets(db, t);
+    // A job reaches only its own team's environments (issue 24): another team's is "not registered" here.
+    const rows = await environmentsForTargets(db, row.team, t);
     const byName = new Map(rows.map((r) => [r.name, r]));
     const names = 'environments' in t ? [...new Set(t.environments)] : rows.map((r) => r.name);
 
     const targets: JobTarget[] = names.map((name) => {
       const e = byName.get(name);
-      if (!e) return { environment: name, via: job.via, problem: `environment ${name} is not registered` };
+      if (!e) return { environment: name, via: job.via, problem: `environment ${name} is not registered in team ${row.team}` };
       if (job.via === 'ssh') {
         return e.ssh ? { environment: name, via: 'ssh' } : { environment: name, via: 'ssh', problem: `environment ${name} has no management VM (ssh) configured` };
       }

@@ -5,7 +5,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, Incident } from '../src/db/database.js';
 import { listEnabledRules, rulesStamp } from '../src/db/repositories/enabled-rules.js';
-import { agentQueueOf, environmentWindows } from '../src/db/repositories/environment-settings.js';
+import { agentQueueOf, environmentPlanning } from '../src/db/repositories/environment-settings.js';
 import { findEventPayload, findIncident } from '../src/db/repositories/incidents.js';
 import { countActiveLeases, findLeaseOfMatch, leaseTakenSince, takeLease } from '../src/db/repositories/leases.js';
 import { advisoryXactLock, inTransaction } from '../src/db/repositories/transactions.js';
@@ -89,13 +89,15 @@ export async function gatherPolicyFacts(
 ): Promise<{ input: PolicyInput; state: PolicyState }> {
   const envName = (incident.environment as Record<string, unknown>).environment;
   const windows = policyWindows(rule, at, target);
+  const env = typeof envName === 'string' ? await environmentPlanning(trx, envName) : undefined;
   const input: PolicyInput = {
     rule,
     at,
     eventType,
     incidentStatus: incident.status,
     target,
-    environmentWindows: typeof envName === 'string' ? await environmentWindows(trx, envName) : [],
+    environmentWindows: env?.windows ?? [],
+    environmentTeam: env && typeof envName === 'string' ? { name: envName, team: env.team } : undefined,
   };
   const state: PolicyState = {
     breaker: (await readBreaker(trx, rule.id)) ?? CLOSED_BREAKER,

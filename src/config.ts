@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { validateEgressCidrs } from './executors/egress.js';
 import { isIP } from 'node:net';
 import { parseDuration, type GuardConfig } from './domain/guards.js';
+import { parseMembership, TEAM_ROLES, type TeamMembership } from './domain/teams.js';
 import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
 /**
@@ -312,6 +313,8 @@ export interface OidcConfig {
   groupsClaim: string;
   /** Group → role; a user gets the highest role of their mapped groups, and no mapped group → refused. */
   roleMap: ReadonlyMap<string, SsoRole>;
+  /** Group → team roles (OIDC_ROLE_MAP entries `group=team:role`); a user gets every team role of their groups. */
+  teamRoleMap: ReadonlyMap<string, readonly TeamMembership[]>;
   /** Shown on the sign-in button. */
   providerName: string;
 }
@@ -473,9 +476,11 @@ const isLoopbackHttp = (u: URL) => u.protocol === 'http:' && ['localhost', '127.
 
 /**
  * `OIDC_ROLE_MAP`: `group=role,group=role` (split at the last `=`), or a JSON object for group names that
- * contain commas (LDAP DNs such as `cn=sre,ou=groups`).
+ * contain commas (LDAP DNs such as `cn=sre,ou=groups`). A role is a global scope (read, write, admin) or a
+ * team role `team:role` (viewer, editor, approver, admin of that team, src/domain/teams.ts); a group may
+ * be named several times (in JSON: a list of roles) to give several.
  */
-export function parseRoleMap(text: string): Map<string, SsoRole> {
+export function parseRoleMaps(text: string): { roles: Map<string, SsoRole>; teams: Map<string, TeamMembership[]> } {
   const fail = (why: string) => new ConfigError(`Invalid configuration: OIDC_ROLE_MAP ${why}`, 'OIDC_ROLE_MAP');
   let pairs: [string, unknown][];
   if (text.startsWith('{')) {
@@ -486,7 +491,7 @@ export function parseRoleMap(text: string): Map<string, SsoRole> {
       throw fail('is not valid JSON (a JSON object {"group": "role"}, or group=role,group=role)');
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw fail('must be a JSON object {"group": "role"}');
-    pairs = Object.entries(parsed);
+    pairs = Object.entries(parsed).flatMap(([group, v]) => (Array.isArray(v) ? v.map((r): [string, unknown] => [group, r]) : [[group, v] as [string, unknown]]));
   } else {
     pairs = text
       .split(',')
@@ -498,13 +503,28 @@ export function parseRoleMap(text: string): Map<string, SsoRole> {
         return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
       });
   }
-  const map = new Map<string, SsoRole>();
+  const roles = new Map<string, SsoRole>();
+  const teams = new Map<string, TeamMembership[]>();
   for (const [group, role] of pairs) {
-    if (!ROLES.includes(role as SsoRole)) throw fail(`maps "${group}" to "${String(role)}"; a role is one of ${ROLES.join(', ')}`);
-    map.set(group, role as SsoRole);
+    if (typeof role === 'string' && role.includes(':')) {
+      const m = parseMembership(role);
+      if ('error' in m) throw fail(`maps "${group}" to a team role that is not valid: ${m.error}`);
+      teams.set(group, [...(teams.get(group) ?? []).filter((x) => x.team !== m.team || x.role !== m.role), m]);
+      continue;
+    }
+    if (!ROLES.includes(role as SsoRole)) throw fail(`maps "${group}" to "${String(role)}"; a role is one of ${ROLES.join(', ')}, or team:role (team roles: ${TEAM_ROLES.join(', ')})`);
+    roles.set(group, role as SsoRole);
   }
-  if (map.size === 0) throw fail('maps no group to a role, so nobody could sign in');
-  return map;
+  if (roles.size === 0 && teams.size === 0) throw fail('maps no group to a role, so nobody could sign in');
+  return { roles, teams };
+}
+
+/** The global roles of OIDC_ROLE_MAP (see parseRoleMaps). */
+export const parseRoleMap = (text: string): Map<string, SsoRole> => parseRoleMaps(text).roles;
+
+function roleMapsOf(text: string): { roleMap: Map<string, SsoRole>; teamRoleMap: Map<string, TeamMembership[]> } {
+  const { roles, teams } = parseRoleMaps(text);
+  return { roleMap: roles, teamRoleMap: teams };
 }
 
 function ssoConfig(e: Env): SsoConfig {
@@ -549,7 +569,7 @@ function ssoConfig(e: Env): SsoConfig {
       publicOrigin: redirectUrl.origin,
       scopes: e.OIDC_SCOPES,
       groupsClaim: e.OIDC_GROUPS_CLAIM,
-      roleMap: parseRoleMap(e.OIDC_ROLE_MAP),
+      ...roleMapsOf(e.OIDC_ROLE_MAP),
       providerName: e.OIDC_PROVIDER_NAME ?? issuer.hostname,
     },
     session,

@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/database.js';
 import { hasScope, type Scope } from '../services/actor.js';
 import { authenticateToken, hashToken } from '../services/tokens.js';
+import { gateScope, type TeamMembership } from '../domain/teams.js';
 import type { AppEnv } from './env.js';
 import { ProblemError, forbidden, unauthorized } from './problem.js';
 
@@ -161,6 +162,7 @@ export interface AuthDeps {
  * Bearer tokens: the bootstrap SELFHEAL_ADMIN_TOKEN, or tokens issued by POST /api/tokens (stored hashed,
  * each with an expiry). Sets `actor` and `scopes`; answers 401 without a valid token (missing, unknown,
  * revoked and expired alike), 403 when the scope is too small, and 429 to a source that failed too often.
+ * Also sets `teamRoles`, the principal's team memberships (the team checks of src/services/team-access.ts).
  */
 export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<AppEnv> {
   const limiter = authLimiterFor(deps.db, deps.authLimit);
@@ -170,6 +172,7 @@ export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<A
     const source = token === undefined ? undefined : checkBlocked(c, limiter);
     let actor: string | undefined;
     let scopes: Scope[] = [];
+    let memberships: TeamMembership[] = [];
     if (token === undefined) {
       // No bearer token: the dashboard's single sign-on session cookie, if any (src/api/session.ts checks
       // its expiry and, on writes, CSRF).
@@ -177,6 +180,7 @@ export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<A
       if (!session) throw unauthorized('Authorization: Bearer <token> is required');
       actor = session.actor;
       scopes = session.scopes;
+      memberships = session.memberships;
     } else if (deps.adminToken && sameSecret(token, deps.adminToken)) {
       actor = 'admin-token';
       scopes = ['admin'];
@@ -185,15 +189,21 @@ export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<A
       if (found) {
         actor = found.name;
         scopes = found.scopes as Scope[];
+        memberships = [...(found.teams ?? [])];
       }
     }
     if (!actor) {
       if (source !== undefined) limiter.fail(source);
       throw unauthorized('token is invalid, expired or revoked');
     }
+    // Team roles lift the scope gate (an editor of a team may call the routes that change); which objects
+    // the principal may touch is then decided by the services (src/services/team-access.ts).
+    const gate = gateScope(memberships);
+    if (gate && !scopes.includes(gate)) scopes = [...scopes, gate];
     if (!hasScope(scopes, needed)) throw forbidden(`this operation needs the "${needed}" scope; the token has ${scopes.join(', ') || 'none'}`);
     c.set('actor', actor);
     c.set('scopes', scopes);
+    c.set('teamRoles', memberships);
     await next();
   };
 }

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
+import type { TeamMembership } from '../domain/teams.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Scope } from '../services/actor.js';
@@ -42,6 +43,8 @@ export interface SessionActor {
   /** `user:<email or sub>`, as the audit log records it. */
   actor: string;
   scopes: Scope[];
+  /** Team roles from the session's groups under the current OIDC_ROLE_MAP. */
+  memberships: TeamMembership[];
   subject: string;
   email: string | null;
   name: string | null;
@@ -53,7 +56,7 @@ export interface SessionActor {
 export type SessionResolver = (c: Context<AppEnv>) => Promise<SessionActor | undefined>;
 
 export type AppEnv = {
-  Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver; invalidBodyDetail?: string; csrfFormToken?: string };
+  Variables: { requestId: string; logger: Logger; actor?: string; scopes?: string[]; teamRoles?: TeamMembership[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver; invalidBodyDetail?: string; csrfFormToken?: string };
 };
 
 export type RouteFactory = (deps: AppDeps) => Hono<AppEnv>;

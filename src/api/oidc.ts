@@ -9,6 +9,7 @@
 // Roles come from the groups claim at every sign-in (OIDC_ROLE_MAP); a user in no mapped group is refused.
 import * as oidc from 'openid-client';
 import type { OidcConfig, SsoRole } from '../config.js';
+import { teamRolesOf, type TeamMembership } from '../domain/teams.js';
 import { derive } from './session.js';
 
 /** Every call to the provider is bounded in time and in answer size. */
@@ -27,6 +28,8 @@ export interface Identity {
   /** The user's groups that OIDC_ROLE_MAP maps, and the roles they give (highest first). */
   mappedGroups: string[];
   roles: SsoRole[];
+  /** Team roles of the mapped groups (OIDC_ROLE_MAP `group=team:role`). */
+  teamRoles: TeamMembership[];
   /** For RP-initiated logout (`id_token_hint`). */
   idToken: string | undefined;
 }
@@ -151,15 +154,21 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
 }
 
 /** The identity and roles of a signed-in user; SignInError 403 when no group of theirs is mapped. */
-export function identityFrom(claims: Record<string, unknown>, subject: string, idToken: string | undefined, cfg: Pick<OidcConfig, 'groupsClaim' | 'roleMap'>): Identity {
+export function identityFrom(
+  claims: Record<string, unknown>,
+  subject: string,
+  idToken: string | undefined,
+  cfg: Pick<OidcConfig, 'groupsClaim' | 'roleMap'> & Partial<Pick<OidcConfig, 'teamRoleMap'>>,
+): Identity {
   const text = (v: unknown, max: number) => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : null);
   const email = text(claims.email, 254);
   const name = text(claims.name, 200) ?? text(claims.preferred_username, 200);
   const actor = `user:${email && claims.email_verified !== false ? email : subject}`;
   const groups = groupsOf(claimAt(claims, cfg.groupsClaim));
-  const mappedGroups = groups.filter((g) => cfg.roleMap.has(g));
-  const roles = [...new Set(mappedGroups.map((g) => cfg.roleMap.get(g)!))].sort((a, b) => RANK[b] - RANK[a]);
-  if (roles.length === 0) {
+  const mappedGroups = groups.filter((g) => cfg.roleMap.has(g) || cfg.teamRoleMap?.has(g));
+  const roles = [...new Set(mappedGroups.flatMap((g) => cfg.roleMap.get(g) ?? []))].sort((a, b) => RANK[b] - RANK[a]);
+  const teamRoles = teamRolesOf(mappedGroups, cfg.teamRoleMap);
+  if (roles.length === 0 && teamRoles.length === 0) {
     const shown = groups.length === 0 ? `no groups in the "${cfg.groupsClaim}" claim` : `groups ${groups.slice(0, 20).join(', ')}${groups.length > 20 ? ` and ${groups.length - 20} more` : ''}`;
     throw new SignInError(
       403,
@@ -168,7 +177,7 @@ export function identityFrom(claims: Record<string, unknown>, subject: string, i
       'no_mapped_group',
     );
   }
-  return { subject, actor, email, name, mappedGroups, roles, idToken };
+  return { subject, actor, email, name, mappedGroups, roles, teamRoles, idToken };
 }
 
 /** The value at a claim name, or a dotted path into objects (`realm_access.roles`) when no claim has that exact name. */

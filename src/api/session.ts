@@ -23,6 +23,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
+import { teamRolesOf, type TeamMembership } from '../domain/teams.js';
 import { createSession, endSession as revokeSession, liveSession, touchLiveSession } from '../services/sessions.js';
 import type { AppEnv, SessionActor, SessionResolver } from './env.js';
 import { hashToken, sameSecret, type Scope } from './auth.js';
@@ -53,6 +54,8 @@ export interface NewSession {
   name: string | null;
   scopes: Scope[];
   groups: string[];
+  /** Team roles the groups give (issue 24), recorded in the audit entry. */
+  teams: TeamMembership[];
   idToken: string | undefined;
 }
 
@@ -61,14 +64,15 @@ export async function startSession(c: Context<AppEnv>, db: Kysely<Database>, con
   const { maxAgeSeconds, idleTimeoutSeconds } = config.sso.session;
   const secret = newSecret();
   const id = randomUUID();
+  const { teams, ...record } = s;
   await createSession(db, {
-    ...s,
+    ...record,
     id,
     secretHash: hashToken(secret),
     idTokenSealed: s.idToken ? seal(secret, s.idToken) : null,
     maxAgeSeconds,
     idleTimeoutSeconds,
-  });
+  }, teams);
   setCookie(c, SESSION_COOKIE, secret, { prefix: 'host', httpOnly: true, sameSite: 'Lax', maxAge: maxAgeSeconds });
   return id;
 }
@@ -102,7 +106,8 @@ export function sessionResolver(deps: { db: Kysely<Database>; config: Config }):
     const csrfToken = csrfTokenFor(secret);
     if (!SAFE_METHODS.has(c.req.method)) checkForgery(c, oidc.publicOrigin, csrfToken);
     if (row.stale) await touchLiveSession(deps.db, row.id);
-    return { id: row.id, actor: row.actor, scopes: row.scopes as Scope[], subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
+    const memberships = teamRolesOf(row.groups as string[], oidc.teamRoleMap);
+    return { id: row.id, actor: row.actor, scopes: row.scopes as Scope[], memberships, subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
   };
 }
 

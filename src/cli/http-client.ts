@@ -3,7 +3,7 @@
 // (2 for a request the server refused as invalid, 3 for authentication, authority and server failures).
 // Nothing is retried: in particular a 429 (this address failed authentication too often) is reported with
 // the server's Retry-After, since another attempt inside the window is refused again and prolongs nothing useful.
-import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RuleView, TokenView } from './api-types.js';
+import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
 import { CliError, EXIT } from './errors.js';
 
 /** A request that takes longer than this is a network error (exit 3). */
@@ -107,10 +107,17 @@ export interface ApiClient {
     resume(body: { scope: 'fleet' | 'environment'; environment?: string }): Promise<{ resumed: AutomationPauseView[] }>;
   };
   tokens: {
-    create(body: { name: string; scopes: string[]; expiresIn?: string; expiresAt?: string }): Promise<CreatedToken>;
+    create(body: { name: string; scopes?: string[]; teams?: string[]; expiresIn?: string; expiresAt?: string }): Promise<CreatedToken>;
     list(): Promise<TokenView[]>;
     /** Undefined when the token is not known. */
     revoke(id: string): Promise<TokenView | undefined>;
+  };
+  teams: {
+    list(): Promise<TeamView[]>;
+    create(body: { name: string; description?: string }): Promise<TeamView>;
+    /** Undefined when the team is not known (or not the caller's). */
+    members(team: string): Promise<TeamMemberView[] | undefined>;
+    setRoles(team: string, tokenId: string, roles: string[]): Promise<TeamMemberView | undefined>;
   };
 }
 
@@ -215,6 +222,13 @@ export function createApiClient(global: { url: string; token: string | undefined
       create: async (body) => (await request<CreatedToken>('POST', '/api/tokens', { body })).body,
       list: async () => (await request<{ items: TokenView[] }>('GET', '/api/tokens')).body.items,
       revoke: async (id) => found(await request<TokenView>('DELETE', `/api/tokens/${seg(id)}`, { allow404: true })),
+    },
+    teams: {
+      list: async () => (await request<{ items: TeamView[] }>('GET', '/api/teams')).body.items,
+      create: async (body) => (await request<TeamView>('POST', '/api/teams', { body })).body,
+      members: async (team) => found(await request<{ items: TeamMemberView[] }>('GET', `/api/teams/${seg(team)}/members`, { allow404: true }))?.items,
+      setRoles: async (team, tokenId, roles) =>
+        found(await request<TeamMemberView>('PUT', `/api/teams/${seg(team)}/members/${seg(tokenId)}`, { body: { roles }, allow404: true })),
     },
   };
 }

@@ -38,6 +38,8 @@ export interface SsoUser {
   email: string | null;
   name: string | null;
   scopes: string[];
+  /** Team roles from the user's groups under OIDC_ROLE_MAP (issue 24). */
+  teams?: { team: string; role: string }[];
   expiresAt: string;
   csrfToken: string;
 }
@@ -53,6 +55,26 @@ export interface TokenView {
   revokedAt: Instant | null;
   expiresAt: Instant;
   expired: boolean;
+  /** Team roles as team:role; empty: the token acts on the default team by its scopes. */
+  teams: string[];
+}
+
+// ---- teams ------------------------------------------------------------------------------------------
+
+/** A team as GET /api/teams lists it, with the caller's roles in it. */
+export interface TeamView {
+  name: string;
+  description: string | null;
+  createdBy: string;
+  createdAt: Instant;
+  roles: string[];
+}
+
+/** An API token's roles in a team (GET /api/teams/{team}/members). */
+export interface TeamMemberView {
+  tokenId: string;
+  tokenName: string;
+  roles: string[];
 }
 
 /** POST /api/tokens: the new token's view and, this once, its value. */
@@ -148,6 +170,8 @@ export interface IncidentDetail<Explanation = unknown> extends IncidentSummary {
 export interface RuleRecord {
   id: string;
   version: number;
+  /** The owning team (issue 24); absent from servers before teams (read as the default team). */
+  team?: string;
   breaker: { state: 'closed' | 'open'; consecutiveFailures: number; openedAt: Instant | null };
   createdAt: Instant;
   updatedAt: Instant;
@@ -162,6 +186,8 @@ export type RuleView<Definition extends object> = Definition & RuleRecord;
 /** What the API adds to a job's definition. */
 export interface JobRecord {
   id: string;
+  /** The owning team (issue 24); absent from servers before teams (read as the default team). */
+  team?: string;
   scheduleId: string;
   createdAt: Instant;
   updatedAt: Instant;
@@ -201,6 +227,8 @@ export interface JobRuns extends ListOf<JobRun> {
 
 export interface EnvironmentView {
   name: string;
+  /** The owning team (issue 24); absent from servers before teams (read as the default team). */
+  team?: string;
   description: string | null;
   labels: Record<string, string>;
   agentTaskQueue: string;

@@ -60,6 +60,8 @@ export interface EnvironmentTable {
   agent_task_queue: string | null;
   ssh: NullableJson<EnvironmentSsh>;
   maintenance_windows: Json<unknown[]>;
+  /** The owning team (migration 2026-12-10T00-00-teams). */
+  team: ColumnType<string, string | undefined, string>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -74,6 +76,7 @@ export interface RuleTable {
   consecutive_failures: Generated<number>;
   breaker_opened_at: NullableTimestamp;
   deleted_at: NullableTimestamp;
+  team: ColumnType<string, string | undefined, string>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -190,6 +193,7 @@ export interface JobTable {
   enabled: Generated<boolean>;
   schedule_id: string;
   deleted_at: NullableTimestamp;
+  team: ColumnType<string, string | undefined, string>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -241,6 +245,8 @@ export interface AuditLogTable {
   entity_id: string;
   before: NullableJson<unknown>;
   after: NullableJson<unknown>;
+  /** The team of the changed object; null for changes that belong to no team (tokens). */
+  team: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** One external side effect of an action run (or of a note activity), claimed before the provider is called. */
@@ -322,6 +328,23 @@ export interface RetentionWatermarkTable {
   updated_at: Generated<Date>;
 }
 
+/** A team: it owns rules, environments and jobs (issue 24). */
+export interface TeamTable {
+  name: string;
+  description: string | null;
+  created_by: string;
+  created_at: Generated<Date>;
+}
+
+/** One role of one API token in one team. */
+export interface TeamMembershipTable {
+  token_id: string;
+  team: string;
+  role: 'viewer' | 'editor' | 'approver' | 'admin';
+  created_by: string;
+  created_at: Generated<Date>;
+}
+
 /** An approve or reject link sent to a rule's channel (issue 22): only the token's SHA-256 is kept. */
 export interface ApprovalLinkTable {
   id: Generated<string>;
@@ -335,6 +358,8 @@ export interface ApprovalLinkTable {
 }
 
 export interface Database {
+  teams: TeamTable;
+  team_memberships: TeamMembershipTable;
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
   environments: EnvironmentTable;

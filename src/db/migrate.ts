@@ -10,9 +10,10 @@ import * as runClaims from './migrations/2026-12-07T00-00-run-claims-and-leases.
 import * as verificationOutcome from './migrations/2026-12-08T00-00-verification-outcome.js';
 import * as guardsAndFlapping from './migrations/2026-12-08T10-00-guards-and-flapping.js';
 import * as effectivenessAndApprovalLinks from './migrations/2026-12-09T00-00-effectiveness-and-approval-links.js';
+import * as teams from './migrations/2026-12-10T00-00-teams.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
-const migrations: Record<string, Migration> = {
+export const migrations: Record<string, Migration> = {
   '2026-11-24T00-00-initial': initial,
   '2026-11-30T14-00-auth-sessions': authSessions,
   '2026-12-01T00-00-side-effects': sideEffects,
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-08T00-00-verification-outcome': verificationOutcome,
   '2026-12-08T10-00-guards-and-flapping': guardsAndFlapping,
   '2026-12-09T00-00-effectiveness-and-approval-links': effectivenessAndApprovalLinks,
+  '2026-12-10T00-00-teams': teams,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -3,7 +3,8 @@
 // environments API validates with these schemas and the CLI uses them to validate and compare files.
 import { z } from 'zod';
 import { agentTaskQueue } from '../contracts/names.js';
-import { secretRefSchema, SLUG_PATTERN, timeWindowSchema } from './rules/schema.js';
+import { DEFAULT_TEAM } from './teams.js';
+import { secretRefSchema, SLUG_PATTERN, teamFieldSchema, timeWindowSchema } from './rules/schema.js';
 
 /** Things that are key material, not a reference to it. */
 const KEY_MATERIAL = /-----BEGIN|PRIVATE KEY|^ssh-(rsa|ed25519|dss)|^ecdsa-sha2-|\n|^[A-Za-z0-9+/=]{100,}$/;
@@ -51,6 +52,7 @@ const labelsSchema = z
   .refine((r) => Object.keys(r).length <= 64, 'at most 64 labels');
 
 const environmentFields = {
+  team: teamFieldSchema,
   description: z.string().max(2000).nullish(),
   labels: labelsSchema.default({}),
   agentTaskQueue: z.string().min(1).max(200).regex(/^\S+$/, 'must not contain spaces').optional(),
@@ -75,5 +77,6 @@ export function normalizedEnvironment(input: EnvironmentInput) {
     agentTaskQueue: input.agentTaskQueue ?? agentTaskQueue(input.name),
     ssh: input.ssh ?? null,
     maintenanceWindows: input.maintenanceWindows,
+    team: input.team ?? DEFAULT_TEAM,
   };
 }

@@ -2,7 +2,7 @@
 // Schedule spec (interval parsing, cron validation with cron-parser; clear messages). No I/O.
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { secretRefSchema, SLUG_PATTERN } from './rules/schema.js';
+import { secretRefSchema, SLUG_PATTERN, teamFieldSchema } from './rules/schema.js';
 import { isValidTimeZone } from './rules/time-window.js';
 
 // ---- durations ------------------------------------------------------------------------------------
@@ -204,6 +204,7 @@ export const jobDefinitionSchema = z
   .strictObject({
     id: slug(63).optional().describe('Stable id; defaults to the name turned into a slug.'),
     name: z.string().min(1).max(200),
+    team: teamFieldSchema,
     description: z.string().max(2000).optional(),
     schedule: jobScheduleSchema,
     targets: jobTargetsSchema,

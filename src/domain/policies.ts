@@ -75,6 +75,8 @@ export const CLOSED_BREAKER: BreakerState = Object.freeze({ state: 'closed', ope
 
 /** The policies a decision reads; `unknownTarget` is issue 19's field (absent from older schemas: skip). */
 export type PolicyRule = Pick<Rule, 'id' | 'dryRun' | 'actions'> & {
+  /** The owning team (issue 24); absent where teams do not matter (a backtest's unsaved rule). */
+  team?: string | undefined;
   policies: Rule['policies'] & { unknownTarget?: 'skip' | 'run' | undefined };
 };
 
@@ -89,7 +91,12 @@ export interface PolicyInput {
   target: string | undefined;
   /** Maintenance windows of the incident's environment (the environments table). */
   environmentWindows: readonly TimeWindow[];
+  /** The incident's registered environment and its team (issue 24); undefined when none is registered. */
+  environmentTeam?: { name: string; team: string } | undefined;
 }
+
+/** Types that run code on an environment (its Doctor agent or its management VM). */
+const SCRIPT_TYPES: ReadonlySet<string> = new Set(['script.agent', 'script.ssh']);
 
 export interface PolicyState {
   breaker: BreakerState;
@@ -159,6 +166,11 @@ export function decidePolicies(input: PolicyInput, state: PolicyState): PolicyDe
   const p = rule.policies ?? {};
   if (input.incidentStatus === 'resolved' && input.eventType !== 'incident.resolved') {
     return { decision: 'skipped', policy: 'resolved', reason: 'incident already resolved' };
+  }
+  // Teams (issue 24): a rule runs scripts only on its own team's environments.
+  const envTeam = input.environmentTeam;
+  if (envTeam !== undefined && rule.team !== undefined && envTeam.team !== rule.team && rule.actions.some((a) => SCRIPT_TYPES.has(a.type))) {
+    return { decision: 'skipped', policy: 'other', reason: `environment ${envTeam.name} belongs to team ${envTeam.team}: a rule of team ${rule.team} may not run scripts there` };
   }
   if (activeWindow(rule, input.environmentWindows, at)) return { decision: 'skipped', policy: 'maintenance_window', reason: 'maintenance window' };
   if (rule.dryRun) return { decision: 'dry_run', policy: 'dry_run' };

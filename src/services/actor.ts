@@ -1,4 +1,6 @@
-// Who calls a service: the audit log's actor name and the scopes authorization decisions are made on.
+// Who calls a service: the audit log's actor name, and the scopes and team roles authorization decisions
+// are made on (the team model is src/domain/teams.ts; src/services/team-access.ts applies it).
+import type { TeamMembership } from '../domain/teams.js';
 
 export type Scope = 'read' | 'write' | 'admin';
 const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
@@ -7,6 +9,8 @@ export interface Actor {
   /** `admin-token`, `token:<name>` or `user:<email>`, as the audit log records it. */
   name: string;
   scopes: readonly string[];
+  /** Team roles (issue 24); none: the legacy scopes act on the default team. */
+  teams?: readonly TeamMembership[] | undefined;
 }
 
 /** True when `scopes` include `needed` or a larger scope. */

@@ -1,7 +1,8 @@
 // Deciding a gated action, the one path for the API route and approval links: who may decide (never the
 // author of the rule version that planned the action), record the decision in Postgres first (only while
 // the action still waits and nobody decided), then nudge the rule-run workflow, which acts on the decision
-// it reads back from Postgres, never on the signal.
+// it reads back from Postgres, never on the signal. Only an approver of the team owning the rule that
+// planned the action may decide it (issue 24), by the route and by a link alike.
 //
 // Approval links (issue 22): a notice of a waiting approval carries an approve and a reject link, each with
 // its own random 256-bit token bound to that action run and decision. Only the token's SHA-256 is stored;
@@ -15,8 +16,12 @@ import type { ActionRun, Database } from '../db/database.js';
 import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../db/repositories/action-runs.js';
 import { consumeApprovalLink, findApprovalLink, insertApprovalLinks, type ApprovalLinkRow } from '../db/repositories/approval-links.js';
 import type { Db } from '../db/repositories/db.js';
+import { ruleTeam } from '../db/repositories/teams.js';
 import { inTransaction } from '../db/repositories/transactions.js';
+import { DEFAULT_TEAM } from '../domain/teams.js';
+import type { Actor } from './actor.js';
 import { ServiceError } from './errors.js';
+import { requireTeam } from './team-access.js';
 
 export type Decision = 'approve' | 'reject';
 
@@ -72,16 +77,22 @@ export async function openApprovalLink(db: Db, input: { token: string; actionRun
   return link;
 }
 
-/** The action run and a check that `actor` may decide it (not the author of the rule version that planned it). */
-export async function approvableRun(db: Db, input: { actionRunId: string; incidentId?: string | undefined; actor: string }): Promise<ActionRun> {
+/**
+ * The action run, its team, and a check that `actor` may decide it: an approver of the team owning the
+ * rule that planned it (403 otherwise), and not the author of that rule version.
+ */
+export async function approvableRun(db: Db, input: { actionRunId: string; incidentId?: string | undefined; actor: Actor }): Promise<ActionRun & { team: string }> {
   const run = await findActionRun(db, input.actionRunId);
   if (!run || (input.incidentId !== undefined && run.incident_id !== input.incidentId)) {
     throw new ApprovalError('not_found', input.incidentId !== undefined ? `action run ${input.actionRunId} of incident ${input.incidentId} is not known` : `action run ${input.actionRunId} is not known`);
   }
+  const team = (run.rule_id !== null ? await ruleTeam(db, run.rule_id) : undefined) ?? DEFAULT_TEAM;
+  requireTeam(input.actor, 'approver', team, `action run ${input.actionRunId}`);
+  const name = input.actor.name;
   const author = run.rule_id !== null && run.rule_version !== null ? await ruleVersionAuthor(db, run.rule_id, run.rule_version) : undefined;
   if (author === undefined) throw new ApprovalError('forbidden', `the author of the rule version that planned ${input.actionRunId} is not recorded, so nobody can be shown to be someone else: it cannot be approved`);
-  if (author === input.actor) throw new ApprovalError('forbidden', `${input.actor} wrote version ${run.rule_version} of rule ${run.rule_id}: its gated actions need the approval of someone else`);
-  return run;
+  if (author === name) throw new ApprovalError('forbidden', `${name} wrote version ${run.rule_version} of rule ${run.rule_id}: its gated actions need the approval of someone else`);
+  return { ...run, team };
 }
 
 const late = (actionRunId: string, status: string, decided: unknown) =>
@@ -96,7 +107,7 @@ export interface DecideInput {
   /** When the caller names the incident (the API route), the action must belong to it. */
   incidentId?: string | undefined;
   decision: Decision;
-  actor: string;
+  actor: Actor;
   comment?: string | undefined;
   /** The approval link followed, consumed in the same transaction as the decision. */
   link?: ApprovalLinkRow | undefined;
@@ -111,14 +122,14 @@ export async function decideApproval(
   if (run.status !== 'awaiting_approval' || run.approval !== null) throw late(input.actionRunId, run.status, run.approval);
   const decision = {
     decision: input.decision,
-    actor: input.actor,
+    actor: input.actor.name,
     at: new Date().toISOString(),
     ...(input.comment !== undefined ? { comment: input.comment } : {}),
     ...(input.link ? { via: 'link' } : {}),
   };
   const recorded = await inTransaction(deps.db, async (trx) => {
-    if (input.link && !(await consumeApprovalLink(trx, input.link.id, input.actor))) return 'link' as const;
-    if (!(await recordApprovalDecision(trx, input.actionRunId, decision))) {
+    if (input.link && !(await consumeApprovalLink(trx, input.link.id, input.actor.name))) return 'link' as const;
+    if (!(await recordApprovalDecision(trx, input.actionRunId, decision, run.team))) {
       // The deadline, a cancellation or another approver got there between our read and our write: the
       // link stays unused (the transaction is rolled back) and the answer says who decided.
       throw new RolledBack();
@@ -138,7 +149,7 @@ export async function decideApproval(
     delivered = false;
     deps.warn?.({ actionRunId: input.actionRunId, err: { message: (err as Error).message.split('\n')[0] } }, 'approval recorded; rule run not reached');
   }
-  return { actionRunId: input.actionRunId, decision: input.decision, actor: input.actor, delivered };
+  return { actionRunId: input.actionRunId, decision: input.decision, actor: input.actor.name, delivered };
 }
 
 class RolledBack extends Error {}

@@ -30,6 +30,7 @@ import type { Logger } from '../logger.js';
 import type { Actor } from './actor.js';
 import { decodeCursor, encodeCursor, requestHash, resolveWindow, type ResolvedWindow, type WindowInput } from './backtest-window.js';
 import { NotFoundError, ValidationError } from './errors.js';
+import { requireTeam } from './team-access.js';
 
 export interface BacktestServiceDeps {
   db: Kysely<Database>;
@@ -122,9 +123,11 @@ export function backtestService(deps: BacktestServiceDeps) {
     }
   }
 
-  async function storedRule(id: string) {
+  /** A stored rule `actor` may read (`viewer`) or change (`editor`) by its team. */
+  async function storedRule(actor: Actor, id: string, role: 'viewer' | 'editor' = 'viewer') {
     const row = await findRule(db, id);
     if (!row) throw new NotFoundError(`rule ${id} is not known`);
+    requireTeam(actor, role, row.team, `rule ${id}`);
     return row;
   }
 
@@ -138,7 +141,7 @@ export function backtestService(deps: BacktestServiceDeps) {
 
   return {
     /** A backtest page; `raw` is the request as sent (its hash pins the cursor to the same request). */
-    async run(input: BacktestRequest, raw: Record<string, unknown>) {
+    async run(actor: Actor, input: BacktestRequest, raw: Record<string, unknown>) {
       if (!input.rule && !input.ruleId) throw new ValidationError('give the rule to backtest, or the id of a stored rule', [{ path: 'rule', message: 'required without ruleId' }]);
       if (input.rule && input.replay) throw new ValidationError('replay applies to a stored rule without an edited definition', [{ path: 'replay', message: 'not with rule' }]);
       const hash = requestHash(raw);
@@ -148,7 +151,7 @@ export function backtestService(deps: BacktestServiceDeps) {
 
       let candidate: LaneSpec;
       let baseline: LaneSpec | undefined;
-      const stored = input.ruleId ? await storedRule(input.ruleId) : undefined;
+      const stored = input.ruleId ? await storedRule(actor, input.ruleId) : undefined;
       const asLive = { asLive: input.asLive === true };
       if (input.rule) {
         candidate = definitionLane(input.rule, { id: stored?.id ?? 'unsaved', version: 0 }, asLive);
@@ -170,7 +173,7 @@ export function backtestService(deps: BacktestServiceDeps) {
 
     /** Backtests the rule's current version and attaches the summary to that version (audited). */
     async attach(actor: Actor, id: string, input: WindowInput) {
-      const stored = await storedRule(id);
+      const stored = await storedRule(actor, id, 'editor');
       const window = await resolveWindow(db, input, deps.config.retention.days);
       const candidate = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version }, { asLive: input.asLive === true });
       const result = await run({ candidate, ruleId: stored.id, window, input, page: { offset: 0, limit: 0, only: 'matched' } });
@@ -194,14 +197,16 @@ export function backtestService(deps: BacktestServiceDeps) {
             suppressedBy: s.suppressedBy,
             peakPerHour: s.peakPerHour,
           },
+          team: stored.team,
         });
         return saved;
       });
     },
 
-    async list(id: string) {
+    async list(actor: Actor, id: string) {
       const row = await findRule(db, id, { includeDeleted: true });
       if (!row) throw new NotFoundError(`rule ${id} is not known`);
+      requireTeam(actor, 'viewer', row.team, `rule ${id}`);
       return listRuleBacktests(db, id);
     },
   };

@@ -19,6 +19,7 @@ import { agentStatus, type AgentStatus } from '../temporal/pollers.js';
 import { withTimeout } from '../timeout.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnavailableError, ValidationError, type FieldError } from './errors.js';
+import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export type EnvironmentBody = z.output<typeof environmentCreateSchema> | z.output<typeof environmentUpdateSchema>;
 
@@ -79,6 +80,7 @@ async function queueFree(db: Db, name: string, queue: string): Promise<void> {
 export function environmentView(e: Environment) {
   return {
     name: e.name,
+    team: e.team,
     description: e.description,
     labels: e.labels,
     agentTaskQueue: e.agent_task_queue ?? agentTaskQueue(e.name),
@@ -89,8 +91,9 @@ export function environmentView(e: Environment) {
   };
 }
 
-const recordOf = (name: string, body: EnvironmentBody): EnvironmentRecord => ({
+const recordOf = (name: string, body: EnvironmentBody, team: string): EnvironmentRecord => ({
   name,
+  team,
   description: body.description ?? null,
   labels: body.labels,
   agentTaskQueue: body.agentTaskQueue ?? agentTaskQueue(name),
@@ -135,20 +138,23 @@ export function environmentService(deps: EnvironmentServiceDeps) {
   }
 
   return {
-    list: () => listEnvironments(db),
+    /** The environments of the teams `actor` may read. */
+    list: (actor: Actor) => listEnvironments(db, visibleTeams(actor)),
 
-    async get(name: string) {
+    async get(actor: Actor, name: string) {
       const environment = await mustFind(db, name);
+      requireTeam(actor, 'viewer', environment.team, `environment ${name}`);
       return { environment, agent: await agentOf(environment.agent_task_queue ?? agentTaskQueue(name)) };
     },
 
     async create(actor: Actor, body: z.output<typeof environmentCreateSchema>): Promise<Environment> {
+      const team = await teamForCreate(db, actor, body.team, `environment ${body.name}`);
       checkAuthority(actor, body.name, body, undefined);
       return inTransaction(db, async (trx) => {
         await queueFree(trx, body.name, body.agentTaskQueue ?? agentTaskQueue(body.name));
-        const inserted = await insertEnvironment(trx, recordOf(body.name, body));
+        const inserted = await insertEnvironment(trx, recordOf(body.name, body, team));
         if (!inserted) throw new ConflictError(`environment ${body.name} already exists`);
-        await writeAudit(trx, { actor: actor.name, action: 'environment.create', entityType: 'environment', entityId: body.name, after: environmentView(inserted) });
+        await writeAudit(trx, { actor: actor.name, action: 'environment.create', entityType: 'environment', entityId: body.name, after: environmentView(inserted), team });
         return inserted;
       });
     },
@@ -159,10 +165,11 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       }
       return inTransaction(db, async (trx) => {
         const before = await mustFind(trx, name, true);
+        const team = await teamForChange(trx, actor, before.team, body.team, `environment ${name}`);
         checkAuthority(actor, name, body, before);
         await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
-        const updated = await updateEnvironment(trx, recordOf(name, body));
-        await writeAudit(trx, { actor: actor.name, action: 'environment.update', entityType: 'environment', entityId: name, before: environmentView(before), after: environmentView(updated) });
+        const updated = await updateEnvironment(trx, recordOf(name, body, team));
+        await writeAudit(trx, { actor: actor.name, action: 'environment.update', entityType: 'environment', entityId: name, before: environmentView(before), after: environmentView(updated), team });
         return updated;
       });
     },
@@ -170,11 +177,12 @@ export function environmentService(deps: EnvironmentServiceDeps) {
     async remove(actor: Actor, name: string): Promise<void> {
       await inTransaction(db, async (trx) => {
         const current = await mustFind(trx, name, true);
+        requireTeam(actor, 'editor', current.team, `environment ${name}`);
         // Deleting an environment with a management VM or its own agent queue, then creating it again, would
         // move where its code runs: that takes admin too.
         checkAuthority(actor, name, { labels: {}, maintenanceWindows: [], ssh: null }, current);
         const before = (await deleteEnvironment(trx, name))!;
-        await writeAudit(trx, { actor: actor.name, action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before) });
+        await writeAudit(trx, { actor: actor.name, action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before), team: current.team });
       });
     },
 
@@ -185,6 +193,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
      */
     async check(actor: Actor, name: string): Promise<AgentCheckOutcome> {
       const env = await mustFind(db, name);
+      requireTeam(actor, 'editor', env.team, `environment ${name}`);
       const taskQueue = env.agent_task_queue ?? agentTaskQueue(name);
       let agent: AgentStatus;
       try {
@@ -195,7 +204,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       if (!agent.online) return { environment: name, taskQueue, healthy: false, agent, check: null };
       const workflowId = `agent-check-${name}-${randomUUID()}`;
       const input: AgentCheckInput = { environment: name, taskQueue, script: AGENT_CHECK_SCRIPT, scheduleToStartSeconds: SCHEDULE_TO_START_SECONDS, timeoutSeconds: SCRIPT_TIMEOUT_SECONDS };
-      await writeAudit(db, { actor: actor.name, action: 'environment.check', entityType: 'environment', entityId: name, after: { workflowId, taskQueue, script: AGENT_CHECK_SCRIPT } });
+      await writeAudit(db, { actor: actor.name, action: 'environment.check', entityType: 'environment', entityId: name, after: { workflowId, taskQueue, script: AGENT_CHECK_SCRIPT }, team: env.team });
       let check: AgentCheckResult;
       try {
         check = await withTimeout(

@@ -34,7 +34,7 @@ export function incidentService(deps: { db: Kysely<Database>; temporal: Client; 
     decide(actor: Actor, incidentId: string, actionRunId: string, input: { decision: 'approve' | 'reject'; comment?: string | undefined }) {
       return decideApproval(
         { db, temporal: deps.temporal, warn: (detail, message) => deps.logger.warn(detail, message) },
-        { actionRunId, incidentId, decision: input.decision, actor: actor.name, comment: input.comment },
+        { actionRunId, incidentId, decision: input.decision, actor, comment: input.comment },
       );
     },
   };

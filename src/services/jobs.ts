@@ -7,6 +7,7 @@ import type { Database, JobRow } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
+import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, insertJob, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
 import { slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
@@ -25,6 +26,7 @@ import {
 } from '../temporal/schedules.js';
 import type { Actor } from './actor.js';
 import { ConflictError, NotFoundError, ServiceError, UnavailableError, ValidationError } from './errors.js';
+import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export interface JobServiceDeps {
   db: Kysely<Database>;
@@ -35,6 +37,17 @@ export interface JobServiceDeps {
 }
 
 type JobBody = Omit<JobDefinition, 'id'> & { id?: string | undefined };
+
+/** A job may target only environments of its own team (400 naming targets.environments otherwise). */
+async function targetsInTeam(db: Kysely<Database>, team: string, job: JobDefinition): Promise<void> {
+  if (!('environments' in job.targets)) return; // a selector matches only the team's own environments (activities/jobs.ts)
+  const outside = await environmentsOutside(db, team, job.targets.environments);
+  if (outside.length > 0) {
+    throw new ValidationError(`a job of team ${team} may target only that team's environments`, [
+      { path: 'targets.environments', message: `${outside.map((e) => e.name).join(', ')} belong${outside.length === 1 ? 's' : ''} to another team` },
+    ]);
+  }
+}
 
 const GRPC_INVALID_ARGUMENT = 3;
 /** A request never waits on an unreachable Temporal longer than this before answering 503. */
@@ -72,6 +85,12 @@ export function jobService(deps: JobServiceDeps) {
     if (!row) throw new NotFoundError(`job ${id} is not known`);
     return row;
   };
+  /** The job, when `actor` holds `role` in its team (a reader of another team gets the 404 of an unknown id; a writer, 403). */
+  const mustAccess = async (d: Kysely<Database>, actor: Actor, role: 'viewer' | 'editor', id: string, forUpdate = false) => {
+    const row = await mustFind(d, id, forUpdate);
+    requireTeam(actor, role, row.team, `job ${id}`);
+    return row;
+  };
   /** A job's Slack webhook reference must lie inside the operator's secret policy (400 naming it otherwise). */
   const checkSecretRefs = (job: JobBody) => {
     const ref = job.notifyOnFailure?.slack?.webhookUrlRef;
@@ -99,38 +118,45 @@ export function jobService(deps: JobServiceDeps) {
   };
 
   return {
-    list: () => listJobs(db),
+    /** The live jobs of the teams `actor` may read. */
+    list: (actor: Actor) => listJobs(db, visibleTeams(actor)),
     describe,
-    get: (id: string) => mustFind(db, id),
+    get: (actor: Actor, id: string) => mustAccess(db, actor, 'viewer', id),
 
-    async create(actor: Actor, body: JobBody): Promise<JobRow> {
+    async create(actor: Actor, input: JobBody): Promise<JobRow> {
+      const { team: requested, ...body } = input;
       checkSecretRefs(body);
       const id = body.id ?? slugify(body.name);
       if (!id) throw new ValidationError('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
+      const team = await teamForCreate(db, actor, requested, `job ${id}`);
       const job: JobDefinition = { ...body, id };
       const to = await target(); // read before the transaction: it may use a connection of its own
       return inTransaction(db, async (trx) => {
         const clash = await findJobClash(trx, { id, name: job.name });
         if (clash) throw new ConflictError(clash.id === id ? `job ${id} already exists` : `a job named "${job.name}" already exists (${clash.id})`);
-        const inserted = await insertJob(trx, { id, name: job.name, definition: job, enabled: job.enabled, scheduleId: jobScheduleId(id) });
-        await writeAudit(trx, { actor: actor.name, action: 'job.create', entityType: 'job', entityId: id, after: job });
+        await targetsInTeam(trx, team, job);
+        const inserted = await insertJob(trx, { id, name: job.name, definition: job, enabled: job.enabled, scheduleId: jobScheduleId(id), team });
+        await writeAudit(trx, { actor: actor.name, action: 'job.create', entityType: 'job', entityId: id, after: job, team });
         // Last: if Temporal refuses, the transaction rolls back and no job exists without its schedule.
         await temporalCall('the job', () => createJobSchedule(temporal, job, to));
         return inserted;
       });
     },
 
-    async update(actor: Actor, id: string, body: JobBody): Promise<JobRow> {
+    async update(actor: Actor, id: string, input: JobBody): Promise<JobRow> {
+      const { team: requested, ...body } = input;
       checkSecretRefs(body);
       if (body.id !== undefined && body.id !== id) throw new ValidationError('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
       const job: JobDefinition = { ...body, id };
       const to = await target();
       return inTransaction(db, async (trx) => {
         const before = await mustFind(trx, id, true);
+        const team = await teamForChange(trx, actor, before.team, requested, `job ${id}`);
+        await targetsInTeam(trx, team, job);
         const clash = await findJobClash(trx, { name: job.name, exceptId: id });
         if (clash) throw new ConflictError(`a job named "${job.name}" already exists (${clash.id})`);
-        const updated = await updateJob(trx, id, { name: job.name, definition: job, enabled: job.enabled });
-        await writeAudit(trx, { actor: actor.name, action: 'job.update', entityType: 'job', entityId: id, before: definitionOf(before), after: job });
+        const updated = await updateJob(trx, id, { name: job.name, definition: job, enabled: job.enabled, team });
+        await writeAudit(trx, { actor: actor.name, action: 'job.update', entityType: 'job', entityId: id, before: { ...definitionOf(before), team: before.team }, after: { ...job, team }, team });
         await temporalCall('the job', () => updateJobSchedule(temporal, job, to));
         return updated;
       });
@@ -139,9 +165,10 @@ export function jobService(deps: JobServiceDeps) {
     async remove(actor: Actor, id: string): Promise<void> {
       const ours = await deploymentId(db);
       await inTransaction(db, async (trx) => {
+        await mustAccess(trx, actor, 'editor', id, true);
         const before = await deleteJob(trx, id);
         if (!before) throw new NotFoundError(`job ${id} is not known`);
-        await writeAudit(trx, { actor: actor.name, action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before) });
+        await writeAudit(trx, { actor: actor.name, action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before), team: before.team });
         await temporalCall('the job', () => deleteJobSchedule(temporal, id, ours));
       });
     },
@@ -149,9 +176,9 @@ export function jobService(deps: JobServiceDeps) {
     /** Pauses (false) or resumes (true) a job and its schedule. */
     async setEnabled(actor: Actor, id: string, enabled: boolean): Promise<JobRow> {
       return inTransaction(db, async (trx) => {
-        const before = await mustFind(trx, id, true);
+        const before = await mustAccess(trx, actor, 'editor', id, true);
         const updated = await updateJob(trx, id, { definition: { ...definitionOf(before), enabled }, enabled });
-        await writeAudit(trx, { actor: actor.name, action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after: { enabled } });
+        await writeAudit(trx, { actor: actor.name, action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after: { enabled }, team: before.team });
         const note = `${enabled ? 'resumed' : 'paused'} by ${actor.name}`;
         await onSchedule(updated, 'the job', () => (enabled ? resumeJobSchedule(temporal, id, note) : pauseJobSchedule(temporal, id, note)));
         return updated;
@@ -159,25 +186,25 @@ export function jobService(deps: JobServiceDeps) {
     },
 
     async trigger(actor: Actor, id: string): Promise<JobRow> {
-      const row = await mustFind(db, id);
+      const row = await mustAccess(db, actor, 'editor', id);
       await onSchedule(row, 'nothing', () => triggerJobSchedule(temporal, row.id));
-      await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id });
+      await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, team: row.team });
       return row;
     },
 
     async backfill(actor: Actor, id: string, body: { start: string; end: string; overlap?: OverlapPolicy | undefined }): Promise<JobRow> {
-      const row = await mustFind(db, id);
+      const row = await mustAccess(db, actor, 'editor', id);
       const start = new Date(body.start);
       const end = new Date(body.end);
       if (start >= end) throw new ValidationError('start must be before end', [{ path: 'end', message: 'must be after start' }]);
       await onSchedule(row, 'nothing', () => backfillJobSchedule(temporal, row.id, start, end, body.overlap));
-      await writeAudit(db, { actor: actor.name, action: 'job.backfill', entityType: 'job', entityId: row.id, after: body });
+      await writeAudit(db, { actor: actor.name, action: 'job.backfill', entityType: 'job', entityId: row.id, after: body, team: row.team });
       return row;
     },
 
     /** The newest runs of a job with their per-target results, and the schedule's counters. */
-    async runs(id: string, limit: number) {
-      const row = await mustFind(db, id);
+    async runs(actor: Actor, id: string, limit: number) {
+      const row = await mustAccess(db, actor, 'viewer', id);
       const runs = await listJobRuns(db, row.id, limit);
       const results = await listJobTargetResults(
         db,

@@ -17,6 +17,7 @@ import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestR
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
+import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export interface RuleServiceDeps {
   db: Kysely<Database>;
@@ -73,6 +74,23 @@ async function mustFind(db: Db, id: string, opts: { includeDeleted?: boolean; fo
   return row;
 }
 
+/** The rule, when `actor` may read it (another team's answers the 404 of an unknown id). */
+async function mustRead(db: Db, actor: Actor, id: string, opts: { includeDeleted?: boolean } = {}): Promise<RuleRow> {
+  const row = await mustFind(db, id, opts);
+  requireTeam(actor, 'viewer', row.team, `rule ${id}`);
+  return row;
+}
+
+/** The rule locked for a change `actor` may make (editor of its team, 403 otherwise). */
+async function mustChange(db: Db, actor: Actor, id: string): Promise<RuleRow> {
+  const row = await mustFind(db, id, { forUpdate: true });
+  requireTeam(actor, 'editor', row.team, `rule ${id}`);
+  return row;
+}
+
+/** Splits the team off a parsed rule (the team is a column, not part of the stored definition). */
+const withoutTeam = ({ team, ...definition }: RuleInput): [RuleInput, string | undefined] => [definition as RuleInput, team];
+
 const auditState = (row: RuleRow) => ({ version: row.version, deleted: row.deleted_at !== null, definition: row.definition });
 const breakerState = (r: RuleRow) => ({ state: r.breaker_state, consecutiveFailures: r.consecutive_failures, openedAt: r.breaker_opened_at });
 const isUniqueViolation = (err: unknown) => (err as { code?: string } | null)?.code === '23505';
@@ -119,53 +137,56 @@ export function ruleService(deps: RuleServiceDeps) {
 
   return {
     validate,
-    list: (filter: RuleListFilter) => listRules(db, filter),
-    get: (id: string, opts: { includeDeleted?: boolean } = {}) => mustFind(db, id, opts),
+    /** The rules of the teams `actor` may read. */
+    list: (actor: Actor, filter: Omit<RuleListFilter, 'teams'>) => listRules(db, { ...filter, teams: visibleTeams(actor) }),
+    get: (actor: Actor, id: string, opts: { includeDeleted?: boolean } = {}) => mustRead(db, actor, id, opts),
 
     async create(actor: Actor, body: unknown): Promise<RuleRow> {
-      const definition = validate(body);
+      const [definition, requested] = withoutTeam(validate(body));
+      const team = await teamForCreate(db, actor, requested, 'the rule');
       requireAdminForCommands(actor, definition, 'creating');
       return change(async (trx) => {
         await nameTaken(trx, definition.name);
-        const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor: actor.name, change: 'create', at: new Date() });
-        await writeAudit(trx, { actor: actor.name, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created) });
+        const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor: actor.name, change: 'create', at: new Date(), team });
+        await writeAudit(trx, { actor: actor.name, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created), team });
         return created;
       });
     },
 
     /** Replaces a rule at version `expected` (428 without one, 409 when stale); an identical body changes nothing. */
     async update(actor: Actor, id: string, body: unknown, expected: number | undefined): Promise<RuleRow> {
-      const definition = validate(body);
+      const [definition, requested] = withoutTeam(validate(body));
       requireAdminForCommands(actor, definition, 'saving');
       return change(async (trx) => {
         const current = await mustFind(trx, id, { forUpdate: true });
+        const team = await teamForChange(trx, actor, current.team, requested, `rule ${id}`);
         staleCheck(current, expected);
-        if (canonicalJson(current.definition) === canonicalJson(definition)) return current;
+        if (canonicalJson(current.definition) === canonicalJson(definition) && team === current.team) return current;
         if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
-        const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor: actor.name, at: new Date() });
-        await writeAudit(trx, { actor: actor.name, action: 'rule.update', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next) });
+        const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor: actor.name, at: new Date(), team });
+        await writeAudit(trx, { actor: actor.name, action: 'rule.update', entityType: 'rule', entityId: id, before: { ...auditState(current), team: current.team }, after: { ...auditState(next), team }, team });
         return next;
       });
     },
 
     async remove(actor: Actor, id: string, expected: number | undefined): Promise<RuleRow> {
       return change(async (trx) => {
-        const current = await mustFind(trx, id, { forUpdate: true });
+        const current = await mustChange(trx, actor, id);
         if (expected !== undefined) staleCheck(current, expected);
         const at = new Date();
         const next = await writeRuleVersion(trx, current, { name: current.name, definition: current.definition, enabled: current.enabled, change: 'delete', actor: actor.name, at, deletedAt: at });
-        await writeAudit(trx, { actor: actor.name, action: 'rule.delete', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next) });
+        await writeAudit(trx, { actor: actor.name, action: 'rule.delete', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next), team: current.team });
         return next;
       });
     },
 
-    async versions(id: string) {
-      const rule = await mustFind(db, id, { includeDeleted: true });
+    async versions(actor: Actor, id: string) {
+      const rule = await mustRead(db, actor, id, { includeDeleted: true });
       return { rule, versions: await listRuleVersions(db, id) };
     },
 
-    async diff(id: string, from: number, toVersion: number | undefined) {
-      const rule = await mustFind(db, id, { includeDeleted: true });
+    async diff(actor: Actor, id: string, from: number, toVersion: number | undefined) {
+      const rule = await mustRead(db, actor, id, { includeDeleted: true });
       const to = toVersion ?? rule.version;
       const [a, b] = await Promise.all([findRuleVersion(db, id, from), findRuleVersion(db, id, to)]);
       const missing = [!a && `version ${from} does not exist`, !b && `version ${to} does not exist`].filter(Boolean);
@@ -175,7 +196,7 @@ export function ruleService(deps: RuleServiceDeps) {
 
     async rollback(actor: Actor, id: string, version: number, expected: number | undefined): Promise<RuleRow> {
       return change(async (trx) => {
-        const current = await mustFind(trx, id, { forUpdate: true });
+        const current = await mustChange(trx, actor, id);
         if (expected !== undefined) staleCheck(current, expected);
         const old = await findRuleVersion(trx, id, version);
         if (!old) throw new NotFoundError(`rule ${id} has no version ${version}`);
@@ -187,24 +208,24 @@ export function ruleService(deps: RuleServiceDeps) {
         requireAdminForCommands(actor, definition, 'rolling back to');
         if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
         const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'rollback', actor: actor.name, at: new Date() });
-        await writeAudit(trx, { actor: actor.name, action: 'rule.rollback', entityType: 'rule', entityId: id, before: auditState(current), after: { ...auditState(next), rolledBackTo: version } });
+        await writeAudit(trx, { actor: actor.name, action: 'rule.rollback', entityType: 'rule', entityId: id, before: auditState(current), after: { ...auditState(next), rolledBackTo: version }, team: current.team });
         return next;
       });
     },
 
     async resetBreaker(actor: Actor, id: string): Promise<RuleRow> {
       return inTransaction(db, async (trx) => {
-        const current = await mustFind(trx, id, { forUpdate: true });
+        const current = await mustChange(trx, actor, id);
         const next = await resetBreaker(trx, id, new Date());
         if (!next) throw new NotFoundError(`rule ${id} is not known`);
-        await writeAudit(trx, { actor: actor.name, action: 'rule.reset-breaker', entityType: 'rule', entityId: id, before: breakerState(current), after: breakerState(next) });
+        await writeAudit(trx, { actor: actor.name, action: 'rule.reset-breaker', entityType: 'rule', entityId: id, before: breakerState(current), after: breakerState(next), team: current.team });
         return next;
       });
     },
 
     /** Tests a stored rule (nothing runs). */
-    async testStored(id: string, input: RuleTestInput): Promise<RuleTestResult> {
-      return runTest(storedRule(await mustFind(db, id)), input);
+    async testStored(actor: Actor, id: string, input: RuleTestInput): Promise<RuleTestResult> {
+      return runTest(storedRule(await mustRead(db, actor, id)), input);
     },
 
     /** Tests an unsaved rule body, already checked by the request schema (nothing runs). */

@@ -4,14 +4,15 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
+import type { TeamMembership } from '../domain/teams.js';
 import { findLiveSession, insertSession, revokeSession, sweepSessions, touchSession, type SessionRecord } from '../db/repositories/sessions.js';
 
-/** Stores a new session (sweeping expired and long-revoked ones) with its `session.create` audit entry, in one transaction. */
-export async function createSession(db: Kysely<Database>, s: SessionRecord): Promise<void> {
+/** Stores a new session (sweeping expired and long-revoked ones) with its `session.create` audit entry (naming its team roles), in one transaction. */
+export async function createSession(db: Kysely<Database>, s: SessionRecord, teams: readonly TeamMembership[] = []): Promise<void> {
   await inTransaction(db, async (trx) => {
     await sweepSessions(trx);
     await insertSession(trx, s);
-    await writeAudit(trx, { actor: s.actor, action: 'session.create', entityType: 'session', entityId: s.id, after: { subject: s.subject, groups: s.groups, scopes: s.scopes } });
+    await writeAudit(trx, { actor: s.actor, action: 'session.create', entityType: 'session', entityId: s.id, after: { subject: s.subject, groups: s.groups, scopes: s.scopes, teams } });
   });
 }
 

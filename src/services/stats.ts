@@ -16,6 +16,8 @@ import {
   type LabelRemediation,
 } from '../domain/effectiveness.js';
 import { findRule } from '../db/repositories/rules.js';
+import type { Actor } from './actor.js';
+import { canRead, requireTeam } from './team-access.js';
 import type { Db } from '../db/repositories/db.js';
 import {
   incidentsOpenedIn,
@@ -152,10 +154,11 @@ function labelSummary(labels: readonly Classification[]) {
 
 const iso = (r: Range) => ({ since: r.since.toISOString(), until: r.until.toISOString() });
 
-/** Statistics of one rule over the range. */
-export async function ruleStats(db: Db, ruleId: string, range: Range): Promise<RuleStats> {
+/** Statistics of one rule over the range; with `actor`, only of a rule of a team it may read (404 like an unknown rule otherwise). */
+export async function ruleStats(db: Db, ruleId: string, range: Range, actor?: Actor): Promise<RuleStats> {
   const rule = await findRule(db, ruleId, { includeDeleted: true });
   if (!rule) throw new UnknownRuleError(`rule ${ruleId} is not known`);
+  if (actor) requireTeam(actor, 'viewer', rule.team, `rule ${ruleId}`);
   const [matches, liveSince, daily] = await Promise.all([matchesInRange(db, { ...range, ruleId, limit: MAX_MATCHES + 1 }), ruleLiveSince(db, ruleId), runsPerDay(db, { ...range, ruleId })]);
   const truncatedMatches = matches.length > MAX_MATCHES;
   const inScope = matches.slice(0, MAX_MATCHES);
@@ -182,8 +185,11 @@ export async function ruleStats(db: Db, ruleId: string, range: Range): Promise<R
   };
 }
 
-/** Statistics of every rule together, and each rule's headline numbers, over the range. */
-export async function overallStats(db: Db, range: Range): Promise<OverallStats> {
+/**
+ * Statistics of every rule together, and each rule's headline numbers, over the range. The totals are
+ * fleet-wide (like /metrics); with `actor`, the per-rule lines are those of rules of teams it may read.
+ */
+export async function overallStats(db: Db, range: Range, actor?: Actor): Promise<OverallStats> {
   const [matches, opened, daily] = await Promise.all([
     matchesInRange(db, { ...range, limit: MAX_MATCHES + 1 }),
     incidentsOpenedIn(db, { ...range, services: '*', limit: MAX_INCIDENTS + 1 }),
@@ -198,8 +204,10 @@ export async function overallStats(db: Db, range: Range): Promise<OverallStats> 
 
   const byRule = new Map<string, MatchRow[]>();
   for (const m of inScope) byRule.set(m.rule_id, [...(byRule.get(m.rule_id) ?? []), m]);
-  const names = new Map((await ruleNames(db, [...byRule.keys()])).map((r) => [r.id, r.name]));
-  const rules = [...byRule].map(([id, ms]) => {
+  const known = await ruleNames(db, [...byRule.keys()]);
+  const names = new Map(known.map((r) => [r.id, r.name]));
+  const hidden = new Set(actor ? known.filter((r) => !canRead(actor, r.team)).map((r) => r.id) : []);
+  const rules = [...byRule].filter(([id]) => !hidden.has(id)).map(([id, ms]) => {
     const s = runStats(ms);
     const ruleLabels = [...new Set(ms.filter((m) => m.decision === 'run').map((m) => m.incident_id))].map((i) => labels.get(i)).filter((l): l is Classification => l !== undefined);
     return {

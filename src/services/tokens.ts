@@ -3,7 +3,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ApiToken, Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
+import { findTeam, insertMemberships, listAllMemberships, tokenMemberships } from '../db/repositories/teams.js';
 import { inTransaction } from '../db/repositories/transactions.js';
+import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
 import { findLiveTokenByHash, findToken, insertToken, listTokens, revokeToken, touchToken } from '../db/repositories/tokens.js';
 import type { Actor, Scope } from './actor.js';
 import { NotFoundError, ValidationError } from './errors.js';
@@ -42,7 +44,10 @@ export function tokenExpiry(body: { expiresIn?: string | undefined; expiresAt?: 
 
 export interface TokenRequest {
   name: string;
-  scopes: Scope[];
+  /** Optional with `teams` (then the scope the roles need). */
+  scopes?: Scope[] | undefined;
+  /** Team roles as team:role (validated by the request schema). */
+  teams?: string[] | undefined;
   expiresIn?: string | undefined;
   expiresAt?: string | undefined;
 }
@@ -51,18 +56,32 @@ export function tokenService(deps: { db: Kysely<Database> }) {
   const { db } = deps;
   return {
     /** A new token: its row and its value (the only time the value exists outside the caller). */
-    async issue(actor: Actor, req: TokenRequest): Promise<{ row: ApiToken; token: string }> {
+    async issue(actor: Actor, req: TokenRequest): Promise<{ row: ApiToken; token: string; teams: TeamMembership[] }> {
       const expiresAt = tokenExpiry(req, new Date());
+      const memberships = uniqueMemberships(req.teams ?? []);
+      const scopes = req.scopes ?? [gateScope(memberships) ?? 'read'];
       const token = newTokenValue();
       const row = await inTransaction(db, async (trx) => {
-        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes: req.scopes, createdBy: actor.name, expiresAt });
-        await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, expiresAt: created.expires_at } });
+        for (const [i, m] of memberships.entries()) {
+          if (!(await findTeam(trx, m.team))) throw new ValidationError(`team ${m.team} does not exist`, [{ path: `teams.${i}`, message: `no team named "${m.team}"` }]);
+        }
+        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt });
+        await insertMemberships(trx, created.id, memberships, actor.name);
+        const teams = memberships.map((m) => `${m.team}:${m.role}`);
+        await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at } });
         return created;
       });
-      return { row, token };
+      return { row, token, teams: memberships };
     },
 
-    list: () => listTokens(db),
+    /** Every token with its team roles. */
+    async list(): Promise<{ row: ApiToken; teams: TeamMembership[] }[]> {
+      const [rows, all] = await Promise.all([listTokens(db), listAllMemberships(db)]);
+      return rows.map((row) => ({ row, teams: all.filter((m) => m.token_id === row.id).map(({ team, role }) => ({ team, role })) }));
+    },
+
+    /** A token's team roles. */
+    teamsOf: (tokenId: string): Promise<TeamMembership[]> => tokenMemberships(db, tokenId),
 
     /** Revokes a token; revoking a revoked one changes nothing. */
     async revoke(actor: Actor, id: string): Promise<ApiToken> {
@@ -83,5 +102,15 @@ export async function authenticateToken(db: Kysely<Database>, token: string): Pr
   const row = await findLiveTokenByHash(db, hashToken(token));
   if (!row) return undefined;
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await touchToken(db, row.id);
-  return { name: `token:${row.name}`, scopes: row.scopes };
+  return { name: `token:${row.name}`, scopes: row.scopes, teams: await tokenMemberships(db, row.id) };
+}
+
+/** `team:role` strings (already validated by the request schema), each once. */
+function uniqueMemberships(teams: readonly string[]): TeamMembership[] {
+  const seen = new Map<string, TeamMembership>();
+  for (const t of teams) {
+    const m = parseMembership(t);
+    if (!('error' in m)) seen.set(`${m.team}:${m.role}`, m);
+  }
+  return [...seen.values()];
 }

@@ -391,4 +391,33 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.match(main.stdout, /0 to create, 0 to update, 0 to delete, 4 unchanged/, 'the closing diff finds nothing left');
     assert.equal((await stack.api('/api/jobs/prod-eu-health')).status, 200);
   });
+  it("team folders: a team's token applies its team's objects and --prune never reaches another team's", async () => {
+    for (const name of ['gitops-pay', 'gitops-shop']) {
+      const res = await stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name }) });
+      assert.equal(res.status, 201, await res.text());
+    }
+    const token = async (name: string, team: string) => {
+      const res = await stack.api('/api/tokens', { method: 'POST', body: JSON.stringify({ name, teams: [`${team}:editor`] }) });
+      assert.equal(res.status, 201);
+      return ((await res.json()) as { token: string }).token;
+    };
+    const pay = { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: await token('gitops-pay-ci', 'gitops-pay') };
+    const shop = { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: await token('gitops-shop-ci', 'gitops-shop') };
+    const shopDir = await folder({ 'shop.yaml': `${envDoc('shop-vm', 'team: gitops-shop\n')}---\n${ruleDoc('shop-rule', 'team: gitops-shop\n')}` });
+    assert.equal((await selfheal(['apply', '-f', shopDir], shop)).code, 0);
+    const payDir = await folder({ 'pay.yaml': `${envDoc('pay-vm', 'team: gitops-pay\n')}---\n${ruleDoc('pay-rule', 'team: gitops-pay\n')}` });
+    const applied = await selfheal(['apply', '-f', payDir, '--prune', 'rule,environment'], pay);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.doesNotMatch(applied.stdout, /shop-/, "the pay token's plan names no shop object");
+    const rows = await db().selectFrom('rules').select(['name', 'team', 'deleted_at']).where('name', 'in', ['pay-rule', 'shop-rule']).orderBy('name').execute();
+    assert.deepEqual(rows, [
+      { name: 'pay-rule', team: 'gitops-pay', deleted_at: null },
+      { name: 'shop-rule', team: 'gitops-shop', deleted_at: null },
+    ]);
+    assert.equal((await db().selectFrom('environments').select('team').where('name', '=', 'shop-vm').executeTakeFirstOrThrow()).team, 'gitops-shop');
+    const exported = await selfheal(['export'], pay);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stdout, /team: gitops-pay/);
+    assert.doesNotMatch(exported.stdout, /gitops-shop|shop-rule/);
+  });
 });

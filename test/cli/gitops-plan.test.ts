@@ -8,6 +8,7 @@ import { parsePruneKinds } from '../../src/cli/commands/gitops.js';
 import { CliError, EXIT } from '../../src/cli/errors.js';
 import { exportDocuments, renderExport } from '../../src/cli/gitops/export.js';
 import { readManifests, type Kind } from '../../src/cli/gitops/manifests.js';
+import { parseRuleInput } from '../../src/domain/rules/index.js';
 import { checkReferences, planChanges, validateManifests, type CurrentState } from '../../src/cli/gitops/plan.js';
 
 const usage = (re: RegExp) => (err: unknown) => err instanceof CliError && err.exitCode === EXIT.usage && re.test(err.message);
@@ -144,5 +145,35 @@ describe('selfheal GitOps planner (no server)', () => {
     await writeFile(path.join(dir, 'export.yaml'), text);
     const steps = planChanges(validateManifests(readManifests([path.join(dir, 'export.yaml')])), current, new Set(['Environment', 'Job', 'Rule']));
     assert.deepEqual(steps.map((s) => `${s.action} ${s.key}`), ['unchanged custom-queue', 'unchanged prod-eu', 'unchanged paused-job']);
+  });
+  it('carries team on every kind: a file naming another team plans a move of that field only; export keeps non-default teams and round-trips', async () => {
+    const parsed = parseRuleInput({ name: 'pay-rule', actions: [{ type: 'pagerduty.acknowledge' }] });
+    assert.ok(parsed.ok);
+    const rule = { id: 'r-1', version: 3, ...parsed.value, team: 'default' } as unknown as RuleView;
+    const env = { name: 'pay-vm', team: 'default', description: null, labels: {}, agentTaskQueue: 'selfheal-agent-pay-vm', ssh: null, maintenanceWindows: [] } as unknown as EnvironmentView;
+    const current: CurrentState = { rules: [rule], environments: [env], jobs: [] };
+    await writeFile(
+      path.join(dir, 'teams.yaml'),
+      'kind: Environment\nname: pay-vm\nteam: payments\n---\nkind: Rule\nname: pay-rule\nteam: payments\nactions: [{ type: pagerduty.acknowledge }]\n',
+    );
+    const desired = validateManifests(readManifests([path.join(dir, 'teams.yaml')]));
+    const steps = planChanges(desired, current, new Set());
+    assert.deepEqual(
+      steps.map((x) => [x.action, x.key, (x.changes ?? []).map((c) => c.path).join(','), (x.body as { team?: string }).team]),
+      [
+        ['update', 'pay-vm', 'team', 'payments'],
+        ['update', 'pay-rule', 'team', 'payments'],
+      ],
+    );
+    // A file without team means default: the objects above are unchanged by it.
+    await writeFile(path.join(dir, 'noteam.yaml'), 'kind: Environment\nname: pay-vm\n---\nkind: Rule\nname: pay-rule\nactions: [{ type: pagerduty.acknowledge }]\n');
+    assert.deepEqual(planChanges(validateManifests(readManifests([path.join(dir, 'noteam.yaml')])), current, new Set()).map((x) => x.action), ['unchanged', 'unchanged']);
+
+    const moved: CurrentState = { rules: [{ ...rule, team: 'payments' } as RuleView], environments: [{ ...env, team: 'payments' } as EnvironmentView], jobs: [] };
+    const text = renderExport(exportDocuments(moved), false);
+    assert.equal(text.match(/^team: payments$/gm)?.length, 2, 'each exported object names its team');
+    assert.doesNotMatch(renderExport(exportDocuments(current), false), /^team:/m, 'the default team is left out');
+    await writeFile(path.join(dir, 'teams-export.yaml'), text);
+    assert.deepEqual(planChanges(validateManifests(readManifests([path.join(dir, 'teams-export.yaml')])), moved, new Set()).map((x) => x.action), ['unchanged', 'unchanged']);
   });
 });

@@ -67,7 +67,7 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     const run = await selfheal(['tokens', 'create', '--name', 'ci-deploy', '--scope', 'write', '--expires-in', '12h'], admin);
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trimEnd().split('\n');
-    assert.match(lines[0]!, /^created token (\S+) "ci-deploy" with scope write, expires (\S+)$/);
+    assert.match(lines[0]!, /^created token (\S+) "ci-deploy" with scope write \(default team\), expires (\S+)$/);
     const token = lines[1]!;
     assert.match(token, /^shk_[A-Za-z0-9_-]{43}$/);
     assert.match(lines[2]!, /shown only once/);
@@ -101,12 +101,44 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     assert.ok(days > 89.9 && days <= 90, `default lifetime ${days} days`);
   });
 
+  it('teams: create a team, issue a token with --team payments:editor that sees its team and roles, manage its roles as admin', async () => {
+    const made = await selfheal(['teams', 'create', 'payments', '--description', 'the payments SREs'], admin);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(made.stdout, 'created team payments\n');
+    const run = await selfheal(['tokens', 'create', '--name', 'pay-ci', '--team', 'payments:editor', '--team', 'payments:approver', '--json'], admin);
+    assert.equal(run.code, 0, run.stderr);
+    const created = JSON.parse(run.stdout) as { id: string; token: string; scopes: string[]; teams: string[] };
+    assert.deepEqual(created.teams, ['payments:editor', 'payments:approver']);
+    assert.deepEqual(created.scopes, ['write'], 'the scope the roles need, derived');
+    const pay = as(created.token);
+    const list = await selfheal(['teams', 'list'], pay);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(list.stdout, 'TEAM\tYOUR ROLES\tDESCRIPTION\npayments\tapprover,editor\tthe payments SREs\n');
+    // The team admin's view of the team; the editor is not its admin (403 → exit 3).
+    const members = await selfheal(['teams', 'members', 'payments'], admin);
+    assert.equal(members.code, 0, members.stderr);
+    assert.match(members.stdout, new RegExp(`^${created.id}\tpay-ci\tapprover,editor$`, 'm'));
+    const notAdmin = await selfheal(['teams', 'members', 'payments'], pay);
+    assert.equal(notAdmin.code, 3);
+    assert.match(notAdmin.stderr, /403 .*needs the admin role/);
+    const set = await selfheal(['teams', 'set-roles', 'payments', created.id, '--role', 'viewer'], admin);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.stdout, 'pay-ci in payments: viewer\n');
+    const rows = await db.db.selectFrom('team_memberships').select(['team', 'role']).where('token_id', '=', created.id).execute();
+    assert.deepEqual(rows, [{ team: 'payments', role: 'viewer' }]);
+    const unknown = await selfheal(['teams', 'members', 'nowhere'], admin);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr, 'team nowhere is not known\n');
+  });
+
   it('create refuses bad input with exit 2, on the command line or from the server, and issues nothing', async () => {
     const before = await db.db.selectFrom('api_tokens').select('id').execute();
     for (const [args, message] of [
       [['--name', 'x', '--scope', 'root'], /argument 'root' is invalid\. Allowed choices are read, write, admin/],
       [['--scope', 'read'], /required option '--name <name>' not specified/],
-      [['--name', 'x'], /required option '--scope <scope>' not specified/],
+      [['--name', 'x'], /give --scope, --team <team:role>, or both/],
+      [['--name', 'x', '--team', 'payments:owner'], /teams\.0: role "owner" is not one of viewer, editor, approver, admin/],
+      [['--name', 'x', '--team', 'nowhere:editor'], /teams\.0: no team named "nowhere"/],
       [['--name', 'x', '--scope', 'read', '--expires-in', '1d', '--expires-at', '2030-01-01T00:00:00Z'], /cannot be used with option '--expires-at/],
       [['--name', 'x', '--scope', 'read', '--expires-in', '400d'], /^POST \/api\/tokens failed: 400 .*366 days[\s\S]*expiresIn: must be at most 366 days from now/],
       [['--name', 'x', '--scope', 'read', '--expires-in', 'soon'], /expiresIn: must be a duration like "30m", "12h" or "90d"/],
@@ -129,12 +161,14 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     const run = await selfheal(['tokens', 'list'], admin);
     assert.equal(run.code, 0, run.stderr);
     const [header, ...rows] = run.stdout.trimEnd().split('\n');
-    assert.equal(header, 'ID\tNAME\tSCOPES\tSTATE\tEXPIRES\tLAST USED\tCREATED BY');
+    assert.equal(header, 'ID\tNAME\tSCOPES\tTEAMS\tSTATE\tEXPIRES\tLAST USED\tCREATED BY');
     const byName = new Map(rows.map((r) => [r.split('\t')[1], r.split('\t')]));
-    assert.deepEqual(byName.get('old-bot')!.slice(0, 4), [expiredId, 'old-bot', 'read', 'expired']);
-    assert.equal(byName.get('ci-deploy')![3], 'active');
-    assert.notEqual(byName.get('ci-deploy')![5], 'never', 'the write token was used in the test before');
-    assert.equal(byName.get('dashboard')![5], 'never');
+    assert.deepEqual(byName.get('old-bot')!.slice(0, 5), [expiredId, 'old-bot', 'read', 'default (by scope)', 'expired']);
+    assert.equal(byName.get('ci-deploy')![4], 'active');
+    assert.notEqual(byName.get('ci-deploy')![6], 'never', 'the write token was used in the test before');
+    assert.equal(byName.get('dashboard')![6], 'never');
+    assert.equal(byName.get('default-life')![3], 'all (admin)', 'an admin token reaches every team');
+    assert.equal(byName.get('pay-ci')![3], 'payments:viewer');
     assert.doesNotMatch(run.stdout, /shk_/);
 
     const json = JSON.parse((await selfheal(['tokens', 'list', '--json'], admin)).stdout) as { id: string; expired: boolean; revokedAt: string | null }[];
@@ -157,7 +191,7 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     assert.equal(again.code, 0, again.stderr);
     assert.ok((JSON.parse(again.stdout) as { revokedAt: string | null }).revokedAt);
     const listed = await selfheal(['tokens', 'list'], admin);
-    assert.match(listed.stdout, new RegExp(`^${created.id}\\tshort-lived\\tread\\trevoked\\t`, 'm'));
+    assert.match(listed.stdout, new RegExp(`^${created.id}\\tshort-lived\\tread\\tdefault \\(by scope\\)\\trevoked\\t`, 'm'));
     const audit = await db.db.selectFrom('audit_log').select('action').where('entity_id', '=', created.id).orderBy('id').execute();
     assert.deepEqual(audit.map((a) => a.action), ['token.create', 'token.revoke'], 'revoked once');
 

@@ -26,6 +26,7 @@ const USERS: Record<string, OidcUser> = {
   bob: { email: 'bob@example.com', name: 'Bob Viewer', groups: ['viewers'] },
   carol: { email: 'carol@example.com', name: 'Carol Marketing', groups: ['marketing', 'everyone'] },
   dave: { email: 'dave@example.com', name: 'Dave Unverified', groups: ['sre'], emailVerified: false },
+  erin: { email: 'erin@example.com', name: 'Erin Payments', groups: ['pay-devs', 'everyone'] },
 };
 
 /** A cookie jar per host name (cookies ignore ports), enough for the provider's and our cookies. */
@@ -101,7 +102,7 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
       OIDC_CLIENT_SECRET: CLIENT_SECRET,
       SELFHEAL_PUBLIC_URL: base,
       OIDC_SCOPES: 'openid email profile groups',
-      OIDC_ROLE_MAP: 'sre-admins=admin,sre=write,viewers=read',
+      OIDC_ROLE_MAP: 'sre-admins=admin,sre=write,viewers=read,pay-devs=payments:editor',
       OIDC_PROVIDER_NAME: 'Example SSO',
       ...extra,
     });
@@ -272,6 +273,27 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.equal(jar.get(host, '__Host-selfheal-session'), undefined, 'no session cookie');
     assert.equal((await sessions()).length, count, 'no session row');
     assert.equal((await send(jar, `${base}/api/incidents`)).status, 401);
+  });
+
+  it('team roles follow the groups claim too (OIDC_ROLE_MAP group=team:role): an editor of payments changes payments only', async function () {
+    const teams = await fetch(`${base}/api/teams`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'payments' }) });
+    assert.equal(teams.status, 201, await teams.text());
+    const erin = await signIn('erin');
+    const who = (await (await send(erin.jar, `${base}/auth/session`)).json()) as { scopes: string[]; teams: unknown };
+    assert.deepEqual(who.scopes, [], 'no global role');
+    assert.deepEqual(who.teams, [{ team: 'payments', role: 'editor' }]);
+    const create = (name: string, team: string) =>
+      send(erin.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(erin.csrf), body: JSON.stringify({ name, team }) });
+    const own = await create('erin-pay', 'payments');
+    assert.equal(own.status, 201, await own.clone().text());
+    const other = await create('erin-default', 'default');
+    assert.equal(other.status, 403);
+    assert.match(((await other.json()) as { detail: string }).detail, /team "default"; this needs the editor role/);
+    const listed = (await (await send(erin.jar, `${base}/api/environments`)).json()) as { items: { name: string; team: string }[] };
+    assert.ok(listed.items.every((e) => e.team === 'payments') && listed.items.some((e) => e.name === 'erin-pay'), 'the list holds payments objects only');
+    const audit = await db.db.selectFrom('audit_log').selectAll().where('action', '=', 'environment.create').where('entity_id', '=', 'erin-pay').executeTakeFirstOrThrow();
+    assert.equal(audit.actor, 'user:erin@example.com');
+    assert.equal(audit.team, 'payments');
   });
 
   it('refuses forged sign-ins: wrong state, another browser, forged or replayed code, swapped nonce, tampered PKCE challenge, wrong issuer', async function () {

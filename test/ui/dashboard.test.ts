@@ -169,6 +169,7 @@ describe('dashboard (/ui) in headless Chromium', function () {
 
   it('rules: list, editor in JSON and YAML, and the dry-run tester', async function () {
     await page.click('nav a[data-nav=rules]');
+    assert.equal(await page.getByTestId('rule-row').filter({ hasText: 'ui-disk-full' }).getByTestId('rule-team').innerText(), 'default');
     await page.getByTestId('rule-row').filter({ hasText: 'ui-disk-full' }).click();
     await page.getByTestId('rule-editor').waitFor();
     assert.match(await page.getByTestId('rule-editor').inputValue(), /"name": "ui-disk-full"/);
@@ -199,6 +200,7 @@ describe('dashboard (/ui) in headless Chromium', function () {
     await row.waitFor();
     assert.notEqual((await row.getByTestId('job-next').innerText()).trim(), '', 'next run shown');
     assert.match(await row.innerText(), /every 6h/);
+    assert.equal(await row.getByTestId('job-team').innerText(), 'default', 'the team column names the owning team');
     await row.click();
     await page.getByTestId('next-runs').waitFor();
     await page.getByTestId('job-trigger').click();
@@ -226,6 +228,7 @@ describe('dashboard (/ui) in headless Chromium', function () {
     const row = page.locator('[data-testid=environment-row][data-name=ui-prod-eu]');
     await row.waitFor();
     assert.equal(await row.getByTestId('agent-state').innerText(), 'offline');
+    assert.equal(await row.getByTestId('environment-team').innerText(), 'default', 'the team column names the owning team');
     await shot('environments');
   });
 

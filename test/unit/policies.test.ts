@@ -50,6 +50,20 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(decidePolicies(input(live), { ...busy, breaker: CLOSED_BREAKER, runsInRateWindow: 0, lastRunOnTarget: new Date(at.getTime() - 61_000) }).policy, 'concurrency');
   });
 
+  it("teams: a rule's scripts are skipped on another team's environment, saying why; notifications and its own team's environments are not held back", function () {
+    const ofPay = rule({ team: 'pay' });
+    const shopEnv = { environmentTeam: { name: 'shop-vm', team: 'shop' } };
+    const skipped = decidePolicies(input(ofPay, shopEnv), state());
+    assert.deepEqual(skipped, { decision: 'skipped', policy: 'other', reason: 'environment shop-vm belongs to team shop: a rule of team pay may not run scripts there' });
+    assert.equal(policyOfRecorded(skipped.decision, skipped.reason), 'other');
+    assert.equal(decidePolicies(input(ofPay, { environmentTeam: { name: 'pay-vm', team: 'pay' } }), state()).decision, 'run');
+    const notifyOnly = rule({ team: 'pay', actions: [{ id: 'tell', type: 'pagerduty.note', content: 'x' }] });
+    assert.equal(decidePolicies(input(notifyOnly, shopEnv), state()).decision, 'run');
+    // No registered environment, or a rule without a team (a backtest's unsaved rule): nothing to compare.
+    assert.equal(decidePolicies(input(ofPay), state()).decision, 'run');
+    assert.equal(decidePolicies(input(rule(), shopEnv), state()).decision, 'run');
+  });
+
   it('a resolved incident still runs the rules for its resolve event', function () {
     assert.equal(decidePolicies(input(rule(), { incidentStatus: 'resolved', eventType: 'incident.resolved' }), state()).decision, 'run');
   });

@@ -92,3 +92,43 @@ describe('roles from the groups claim', function () {
     }
   });
 });
+
+describe('team roles from the groups claim (OIDC_ROLE_MAP group=team:role)', function () {
+  it('parses team roles next to global ones, a group named several times giving several, in both notations', function () {
+    const { sso } = loadConfig({ ...SSO, OIDC_ROLE_MAP: 'sre-admins=admin,pay-devs=payments:editor,pay-leads=payments:editor,pay-leads=payments:approver' });
+    assert.deepEqual([...sso.oidc!.roleMap], [['sre-admins', 'admin']]);
+    assert.deepEqual([...sso.oidc!.teamRoleMap], [
+      ['pay-devs', [{ team: 'payments', role: 'editor' }]],
+      [
+        'pay-leads',
+        [
+          { team: 'payments', role: 'editor' },
+          { team: 'payments', role: 'approver' },
+        ],
+      ],
+    ]);
+    const json = loadConfig({ ...SSO, OIDC_ROLE_MAP: '{"cn=pay,ou=groups": ["payments:viewer", "checkout:admin"]}' }).sso.oidc!;
+    assert.equal(json.roleMap.size, 0, 'a map of team roles only is enough to sign in');
+    assert.deepEqual(json.teamRoleMap.get('cn=pay,ou=groups'), [
+      { team: 'payments', role: 'viewer' },
+      { team: 'checkout', role: 'admin' },
+    ]);
+  });
+
+  it('names a wrong team role', function () {
+    refused({ ...SSO, OIDC_ROLE_MAP: 'pay=payments:owner' }, 'OIDC_ROLE_MAP', /"pay" to a team role that is not valid: role "owner" is not one of viewer, editor, approver, admin/);
+    refused({ ...SSO, OIDC_ROLE_MAP: 'pay=Pay Ments:editor' }, 'OIDC_ROLE_MAP', /team "Pay Ments"/);
+  });
+
+  it('a user whose only mapped groups give team roles signs in with those roles and no global one', function () {
+    const oidc = loadConfig({ ...SSO, OIDC_ROLE_MAP: 'sre=write,pay-devs=payments:editor,pay-leads=payments:approver' }).sso.oidc!;
+    const who = identityFrom({ email: 'p@example.com', groups: ['pay-devs', 'pay-leads', 'staff'] }, 's', undefined, oidc);
+    assert.deepEqual(who.roles, []);
+    assert.deepEqual(who.mappedGroups, ['pay-devs', 'pay-leads']);
+    assert.deepEqual(who.teamRoles, [
+      { team: 'payments', role: 'approver' },
+      { team: 'payments', role: 'editor' },
+    ]);
+    assert.throws(() => identityFrom({ groups: ['staff'] }, 's', undefined, oidc), (err: unknown) => err instanceof SignInError && err.reason === 'no_mapped_group');
+  });
+});

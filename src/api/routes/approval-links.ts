@@ -15,6 +15,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { approvableRun, decideApproval, openApprovalLink, APPROVAL_LINK_PATH, ApprovalError } from '../../services/approvals.js';
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
+import { actorOf } from '../router.js';
 import { readJsonBody } from '../body.js';
 import { badRequest, issuesToErrors } from '../problem.js';
 import { ServiceError } from '../../services/errors.js';
@@ -80,7 +81,7 @@ export function approvalLinkRoutes(deps: AppDeps) {
         await authenticate(c);
         const link = await openApprovalLink(deps.db, { token: q.token, actionRunId: q.action });
         const actor = c.get('actor') ?? 'unknown';
-        const run = await approvableRun(deps.db, { actionRunId: q.action, actor });
+        const run = await approvableRun(deps.db, { actionRunId: q.action, actor: actorOf(c) });
         if (run.status !== 'awaiting_approval' || run.approval !== null) throw new ApprovalError('conflict', `action run ${q.action} is not awaiting approval (status ${run.status})`);
         const session = c.get('resolveSession') && !c.req.header('authorization') ? await c.get('resolveSession')!(c) : undefined;
         const verb = link.decision === 'approve' ? 'Approve' : 'Reject';
@@ -141,7 +142,7 @@ ${session ? html`<input type="hidden" name="csrf" value="${session.csrfToken}">`
         const link = await openApprovalLink(deps.db, { token: parsed.data.token, actionRunId: parsed.data.action });
         const result = await decideApproval(
           { db: deps.db, temporal: deps.temporal, warn: (detail, message) => log?.warn(detail, message) },
-          { actionRunId: parsed.data.action, decision: link.decision, actor, link },
+          { actionRunId: parsed.data.action, decision: link.decision, actor: actorOf(c), link },
         );
         if (!form) return c.json(result, 202);
         return page(c, 200, result.decision === 'approve' ? 'Approved' : 'Rejected', html`<p>${actor} ${result.decision === 'approve' ? 'approved' : 'rejected'} <code>${result.actionRunId}</code>.</p>`);

@@ -10,6 +10,7 @@ export const auditQuerySchema = z.object({
   entityId: z.string().min(1).max(200).optional(),
   actor: z.string().min(1).max(200).optional().describe('admin-token or token:<name>.'),
   action: z.string().min(1).max(100).optional().describe('e.g. rule.update.'),
+  team: z.string().min(1).max(63).optional().describe('Changes to objects of this team.'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().regex(/^\d{1,19}$/, 'must be a cursor returned by this API').optional().describe('nextCursor of the previous page.'),
 });
@@ -22,6 +23,7 @@ export const auditEntrySchema = z
     action: z.string(),
     entityType: z.string(),
     entityId: z.string(),
+    team: z.string().nullable().describe('The team of the changed object; null for changes outside teams (tokens, sessions).'),
     before: z.unknown(),
     after: z.unknown(),
   })
@@ -34,6 +36,7 @@ const view = (a: AuditEntry) => ({
   action: a.action,
   entityType: a.entity_type,
   entityId: a.entity_id,
+  team: a.team,
   before: a.before,
   after: a.after,
 });
@@ -52,7 +55,7 @@ export function auditRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const f = c.req.valid('query');
-      const { page, nextCursor } = await auditPage(deps.db, { entityType: f.entityType, entityId: f.entityId, actor: f.actor, action: f.action, beforeId: f.cursor, limit: f.limit });
+      const { page, nextCursor } = await auditPage(deps.db, { entityType: f.entityType, entityId: f.entityId, actor: f.actor, action: f.action, team: f.team, beforeId: f.cursor, limit: f.limit });
       return c.json({ items: page.map(view), nextCursor }, 200);
     },
   );

@@ -74,6 +74,7 @@ export function authRoutes(deps: AppDeps) {
           name: who.name,
           scopes: who.roles,
           groups: who.mappedGroups,
+          teams: who.teamRoles,
           idToken: who.idToken,
         });
         c.get('logger').info({ sessionId: id, actor: who.actor, scopes: who.roles }, 'signed in');
@@ -84,12 +85,12 @@ export function authRoutes(deps: AppDeps) {
     },
   );
 
-  const sessionSchema = z.object({ actor: z.string(), subject: z.string(), email: z.string().nullable(), name: z.string().nullable(), scopes: z.array(z.string()), expiresAt: z.string(), csrfToken: z.string() });
+  const sessionSchema = z.object({ actor: z.string(), subject: z.string(), email: z.string().nullable(), name: z.string().nullable(), scopes: z.array(z.string()), teams: z.array(z.object({ team: z.string(), role: z.string() })).describe('Team roles from OIDC_ROLE_MAP.'), expiresAt: z.string(), csrfToken: z.string() });
   app.openapi(op(open(), { method: 'get', path: '/auth/session', tags, summary: 'Who is signed in, and the CSRF token the page sends on writes', responses: { 200: json('The session.', sessionSchema), 401: problemResponse('Not signed in.') } }), async (c) => {
     const s = await c.get('resolveSession')?.(c);
     if (!s) throw unauthorized('not signed in with single sign-on');
     return c.json(
-      { actor: s.actor, subject: s.subject, email: s.email, name: s.name, scopes: s.scopes, expiresAt: s.expiresAt.toISOString(), csrfToken: s.csrfToken },
+      { actor: s.actor, subject: s.subject, email: s.email, name: s.name, scopes: s.scopes, teams: s.memberships, expiresAt: s.expiresAt.toISOString(), csrfToken: s.csrfToken },
       200,
       NO_STORE,
     );

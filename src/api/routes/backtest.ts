@@ -102,7 +102,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
     async (c) => {
       const input = c.req.valid('json');
       const raw = (await c.req.json()) as Record<string, unknown>;
-      return c.json(await backtests.run({ ...input, rule: input.rule as RuleInput | undefined }, raw), 200);
+      return c.json(await backtests.run(actorOf(c), { ...input, rule: input.rule as RuleInput | undefined }, raw), 200);
     },
   );
 
@@ -127,7 +127,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
       request: { params: idParam },
       responses: { 200: json('Attached backtests.', list(ruleBacktestViewSchema)), 404: problemResponse('Unknown rule.') },
     }),
-    async (c) => c.json({ items: (await backtests.list(c.req.param('id'))).map(backtestView) }, 200),
+    async (c) => c.json({ items: (await backtests.list(actorOf(c), c.req.param('id'))).map(backtestView) }, 200),
   );
 
   return app;

@@ -33,7 +33,7 @@ export function environmentRoutes(deps: AppDeps) {
 
   app.openapi(
     op(guard(auth, 'read'), { method: 'get', path: '/api/environments', tags, summary: 'List cloud environments', responses: { 200: json('Environments.', list(anyObject)) } }),
-    async (c) => c.json({ items: (await environments.list()).map(environmentView) }, 200),
+    async (c) => c.json({ items: (await environments.list(actorOf(c))).map(environmentView) }, 200),
   );
 
   app.openapi(
@@ -46,7 +46,7 @@ export function environmentRoutes(deps: AppDeps) {
       responses: { 200: json('The environment.', anyObject), ...unknown },
     }),
     async (c) => {
-      const { environment, agent } = await environments.get(c.req.param('name'));
+      const { environment, agent } = await environments.get(actorOf(c), c.req.param('name'));
       return c.json({ ...environmentView(environment), agent }, 200);
     },
   );

@@ -12,6 +12,7 @@ import { jobRoutes } from './jobs.js';
 import { metricsRoutes } from './metrics.js';
 import { ruleRoutes } from './rules.js';
 import { statsRoutes } from './stats.js';
+import { teamRoutes } from './teams.js';
 import { tokenRoutes } from './tokens.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -19,4 +20,4 @@ import { webhookRoutes } from './webhooks.js';
  * Every route group of the API, in mount order (createApp installs the access log, the body limits and
  * /healthz and /readyz before them). Each is an OpenAPIHono router: its operations are in the document.
  */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, approvalLinkRoutes, statsRoutes, ruleRoutes, backtestRoutes, tokenRoutes, auditRoutes, automationRoutes, environmentRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, approvalLinkRoutes, statsRoutes, ruleRoutes, backtestRoutes, tokenRoutes, teamRoutes, auditRoutes, automationRoutes, environmentRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];

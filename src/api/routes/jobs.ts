@@ -23,7 +23,7 @@ const temporalDown = { 503: problemResponse('Temporal is unavailable; nothing wa
 
 const view = (row: JobRow) => {
   const { id: _id, enabled: _enabled, ...def } = definitionOf(row);
-  return { id: row.id, ...def, enabled: row.enabled, scheduleId: row.schedule_id, createdAt: row.created_at, updatedAt: row.updated_at };
+  return { id: row.id, team: row.team, ...def, enabled: row.enabled, scheduleId: row.schedule_id, createdAt: row.created_at, updatedAt: row.updated_at };
 };
 
 const ms = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime() : null);
@@ -39,7 +39,7 @@ export function jobRoutes(deps: AppDeps) {
   const namespace = deps.config.temporal.namespace;
 
   app.openapi(op(read, { method: 'get', path: '/api/jobs', tags, summary: 'List scheduled jobs', responses: { 200: json('Jobs.', list(anyObject)) } }), async (c) =>
-    c.json({ items: (await jobs.list()).map(view) }, 200),
+    c.json({ items: (await jobs.list(actorOf(c))).map(view) }, 200),
   );
 
   app.openapi(
@@ -62,7 +62,7 @@ export function jobRoutes(deps: AppDeps) {
   app.openapi(
     op(read, { method: 'get', path: '/api/jobs/{id}', tags, summary: 'One job with its schedule state', request: { params: idParam }, responses: { 200: json('The job.', anyObject), ...unknown } }),
     async (c) => {
-      const row = await jobs.get(c.req.param('id'));
+      const row = await jobs.get(actorOf(c), c.req.param('id'));
       const found = await jobs.describe(row.id);
       const schedule = 'error' in found ? found : (found.state ?? { missing: true, note: 'no schedule in Temporal; the worker recreates it at start' });
       const s = schedule as { paused?: boolean; nextRunTimes?: string[] };
@@ -146,7 +146,7 @@ export function jobRoutes(deps: AppDeps) {
       responses: { 200: json('Runs.', z.object({ jobId: z.string(), schedule: anyObject.nullable(), items: z.array(anyObject) })), ...unknown },
     }),
     async (c) => {
-      const { job, runs, results, schedule: described } = await jobs.runs(c.req.param('id'), c.req.valid('query').limit);
+      const { job, runs, results, schedule: described } = await jobs.runs(actorOf(c), c.req.param('id'), c.req.valid('query').limit);
       const s = 'state' in described ? described.state : undefined;
       const schedule = 'error' in described ? described : s ? { actionsTaken: s.actionsTaken, skippedOverlap: s.skippedOverlap, missedCatchupWindow: s.missedCatchupWindow } : null;
       return c.json(

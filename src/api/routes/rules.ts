@@ -50,7 +50,7 @@ export function ruleRoutes(deps: AppDeps) {
     op(read, { method: 'get', path: '/api/rules', tags, summary: 'List rules', request: { query: ruleListQuerySchema }, responses: { 200: json('Rules.', list(ruleViewSchema)) } }),
     async (c) => {
       const q = c.req.valid('query');
-      const rows = await rules.list({ enabled: q.enabled, service: q.service, includeDeleted: q.includeDeleted });
+      const rows = await rules.list(actorOf(c), { enabled: q.enabled, service: q.service, includeDeleted: q.includeDeleted });
       return c.json({ items: rows.map(ruleView) }, 200);
     },
   );
@@ -110,7 +110,7 @@ export function ruleRoutes(deps: AppDeps) {
       responses: { 200: json('The rule; ETag is its version.', ruleViewSchema), ...unknownRule },
     }),
     async (c) => {
-      const row = await rules.get(c.req.param('id'), { includeDeleted: c.req.valid('query').includeDeleted });
+      const row = await rules.get(actorOf(c), c.req.param('id'), { includeDeleted: c.req.valid('query').includeDeleted });
       c.header('ETag', `"${row.version}"`);
       return c.json(ruleView(row), 200);
     },
@@ -157,7 +157,7 @@ export function ruleRoutes(deps: AppDeps) {
     op(read, { method: 'get', path: '/api/rules/{id}/versions', tags, summary: 'Version history', request: { params: idParam }, responses: { 200: json('Every version, oldest first.', ruleVersionsSchema), ...unknownRule } }),
     async (c) => {
       const id = c.req.param('id');
-      const { rule, versions } = await rules.versions(id);
+      const { rule, versions } = await rules.versions(actorOf(c), id);
       const items = versions.map((v) => ({ version: v.version, change: v.change, actor: v.actor, createdAt: v.created_at, definition: v.definition }));
       return c.json({ ruleId: id, currentVersion: rule.version, items }, 200);
     },
@@ -175,7 +175,7 @@ export function ruleRoutes(deps: AppDeps) {
     async (c) => {
       const q = c.req.valid('query');
       const id = c.req.param('id');
-      return c.json({ ruleId: id, ...(await rules.diff(id, q.from, q.to)) }, 200);
+      return c.json({ ruleId: id, ...(await rules.diff(actorOf(c), id, q.from, q.to)) }, 200);
     },
   );
 
@@ -209,7 +209,7 @@ export function ruleRoutes(deps: AppDeps) {
       request: { params: idParam, body: jsonBody(ruleTestSchema) },
       responses: { 200: json('Whether it matches, and why.', ruleTestResultSchema), ...unknownRule },
     }),
-    async (c) => c.json(await rules.testStored(c.req.param('id'), c.req.valid('json')), 200),
+    async (c) => c.json(await rules.testStored(actorOf(c), c.req.param('id'), c.req.valid('json')), 200),
   );
 
   return app;

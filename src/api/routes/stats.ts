@@ -5,6 +5,7 @@ import { MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../..
 import type { AppDeps, AppEnv } from '../app.js';
 import { requireScope } from '../auth.js';
 import { badRequest, issuesToErrors, notFound } from '../problem.js';
+import { actorOf } from '../router.js';
 
 const DAY_MS = 86_400_000;
 /** The range when none is given: the last 30 days. */
@@ -82,7 +83,7 @@ export function statsRoutes(deps: AppDeps) {
         400: { description: 'Bad range.', content: problemContent },
       },
     }),
-    async (c) => c.json(await overallStats(deps.db, rangeOf(c.req.valid('query'))), 200),
+    async (c) => c.json(await overallStats(deps.db, rangeOf(c.req.valid('query')), actorOf(c)), 200),
   );
 
   app.openapi(
@@ -101,7 +102,7 @@ export function statsRoutes(deps: AppDeps) {
     }),
     async (c) => {
       try {
-        return c.json(await ruleStats(deps.db, c.req.valid('param').id, rangeOf(c.req.valid('query'))), 200);
+        return c.json(await ruleStats(deps.db, c.req.valid('param').id, rangeOf(c.req.valid('query')), actorOf(c)), 200);
       } catch (err) {
         if (err instanceof UnknownRuleError) throw notFound(err.message);
         throw err;

@@ -1,6 +1,7 @@
 // /api/tokens (admin): issue (shown once), list (never the values), revoke. src/services/tokens.ts does the work.
 import { z } from 'zod';
 import type { ApiToken } from '../../db/database.js';
+import { parseMembership, type TeamMembership } from '../../domain/teams.js';
 import { DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, tokenService } from '../../services/tokens.js';
 import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
@@ -14,10 +15,18 @@ export const tokenCreateSchema = z
       .min(1)
       .max(3)
       .refine((s) => new Set(s).size === s.length, 'scopes must be unique')
+      .optional()
       .describe(
         'read: GET; write: change rules, jobs, environments (labels, description, maintenance windows); admin: tokens, audit log, ' +
-          "rules with a shell command, and where and with what credentials code runs (an environment's SSH and agent queue).",
+          "rules with a shell command, and where and with what credentials code runs (an environment's SSH and agent queue). " +
+          'Without `teams`, read and write act on the default team only; admin is global. Optional with `teams` (then derived from the roles).',
       ),
+    teams: z
+      .array(z.string().max(130))
+      .min(1)
+      .max(50)
+      .optional()
+      .describe('Team roles as team:role (viewer, editor, approver, admin), e.g. ["payments:editor"]. The token then acts on these teams only.'),
     expiresIn: z
       .string()
       .regex(/^[1-9][0-9]{0,5}[mhd]$/, 'must be a duration like "30m", "12h" or "90d"')
@@ -29,6 +38,11 @@ export const tokenCreateSchema = z
       .describe(`Expiry instant (ISO 8601), within ${MAX_TOKEN_DAYS} days from now. Not with expiresIn.`),
   })
   .superRefine((body, ctx) => {
+    if (body.scopes === undefined && body.teams === undefined) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'give scopes, teams, or both' });
+    for (const [i, t] of (body.teams ?? []).entries()) {
+      const m = parseMembership(t);
+      if ('error' in m) ctx.addIssue({ code: 'custom', path: ['teams', i], message: m.error });
+    }
     if (body.expiresIn !== undefined && body.expiresAt !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'give expiresIn or expiresAt, not both' });
     }
@@ -46,10 +60,11 @@ export const tokenViewSchema = z
     revokedAt: z.string().nullable(),
     expiresAt: z.string().describe('After this instant the token is refused with 401, like a revoked one.'),
     expired: z.boolean(),
+    teams: z.array(z.string()).describe('Team roles as team:role; empty: the token acts on the default team by its scopes.'),
   })
   .meta({ id: 'Token', description: 'An API token (never its secret value).' });
 
-const view = (t: ApiToken) => ({
+const view = (t: ApiToken, teams: readonly TeamMembership[] = []) => ({
   id: t.id,
   name: t.name,
   scopes: t.scopes,
@@ -59,6 +74,7 @@ const view = (t: ApiToken) => ({
   revokedAt: t.revoked_at,
   expiresAt: t.expires_at,
   expired: t.expires_at.getTime() <= Date.now(),
+  teams: teams.map((m) => `${m.team}:${m.role}`),
 });
 
 const tags = ['tokens'];
@@ -78,15 +94,15 @@ export function tokenRoutes(deps: AppDeps) {
       responses: { 201: json('The token, with its secret value shown only in this answer.', tokenViewSchema.extend({ token: z.string(), note: z.string() })) },
     }),
     async (c) => {
-      const { row, token } = await tokens.issue(actorOf(c), c.req.valid('json'));
+      const { row, token, teams } = await tokens.issue(actorOf(c), c.req.valid('json'));
       c.get('logger').info({ tokenId: row.id, name: row.name, scopes: row.scopes, expiresAt: row.expires_at, actor: c.get('actor') }, 'api token created');
-      return c.json({ ...view(row), token, note: 'Store this token now: it is shown only once.' }, 201);
+      return c.json({ ...view(row, teams), token, note: 'Store this token now: it is shown only once.' }, 201);
     },
   );
 
   app.openapi(
     op(guard(auth, 'admin'), { method: 'get', path: '/api/tokens', tags, summary: 'List tokens (never their values)', responses: { 200: json('Tokens.', list(tokenViewSchema)) } }),
-    async (c) => c.json({ items: (await tokens.list()).map(view) }, 200),
+    async (c) => c.json({ items: (await tokens.list()).map((t) => view(t.row, t.teams)) }, 200),
   );
 
   app.openapi(
@@ -98,7 +114,10 @@ export function tokenRoutes(deps: AppDeps) {
       request: { params: pathParams(['id', 'token id']) },
       responses: { 200: json('The revoked token.', tokenViewSchema), 404: problemResponse('Unknown token.') },
     }),
-    async (c) => c.json(view(await tokens.revoke(actorOf(c), c.req.param('id'))), 200),
+    async (c) => {
+      const row = await tokens.revoke(actorOf(c), c.req.param('id'));
+      return c.json(view(row, await tokens.teamsOf(row.id)), 200);
+    },
   );
 
   return app;

@@ -72,6 +72,7 @@ export function ruleView(row: RuleRow) {
     id: row.id,
     version: row.version,
     ...definition,
+    team: row.team,
     enabled: row.enabled,
     breaker: { state: row.breaker_state, consecutiveFailures: row.consecutive_failures, openedAt: row.breaker_opened_at },
     createdAt: row.created_at,
@@ -84,6 +85,7 @@ export const ruleViewSchema = ruleInputSchema
   .extend({
     id: z.string(),
     version: z.number().int(),
+    team: z.string().describe('The owning team.'),
     breaker: z.object({ state: z.enum(['closed', 'open']), consecutiveFailures: z.number().int(), openedAt: z.string().nullable() }),
     createdAt: z.string(),
     updatedAt: z.string(),

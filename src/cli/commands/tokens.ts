@@ -2,7 +2,7 @@
 // is the one moment its value exists outside the caller: it is printed once, on stdout.
 import { Option, type Command } from 'commander';
 import type { TokenView } from '../api-types.js';
-import { EXIT } from '../errors.js';
+import { EXIT, usageError } from '../errors.js';
 import { printJson, table } from '../output.js';
 import { action, type Runtime } from '../program.js';
 
@@ -10,7 +10,8 @@ const SCOPES = ['read', 'write', 'admin'] as const;
 
 interface CreateOptions {
   name: string;
-  scope: (typeof SCOPES)[number];
+  scope?: (typeof SCOPES)[number];
+  team: string[];
   expiresIn?: string;
   expiresAt?: string;
 }
@@ -24,14 +25,24 @@ export function registerTokens(program: Command, rt: Runtime): void {
     .command('create')
     .description('Issue an API token and print it once (the server keeps only its hash)')
     .requiredOption('--name <name>', 'who or what uses it; the audit log names its actions token:<name>')
-    .addOption(new Option('--scope <scope>', 'read: look; write: change rules, jobs, environment labels; admin: everything').choices(SCOPES).makeOptionMandatory())
+    .addOption(
+      new Option('--scope <scope>', 'read: look; write: change rules, jobs, environment labels (without --team: of the default team only); admin: everything').choices(SCOPES),
+    )
+    .option(
+      '--team <team:role>',
+      'a team role (viewer, editor, approver, admin), e.g. payments:editor; repeat for several. The token then acts on these teams only',
+      (value: string, all: string[]) => [...all, value],
+      [] as string[],
+    )
     .addOption(new Option('--expires-in <duration>', 'lifetime: 30m, 12h, 90d (default 90d, at most 366d)').conflicts('expiresAt'))
     .option('--expires-at <instant>', 'expiry as an ISO 8601 instant, e.g. 2027-01-31T00:00:00Z (within 366 days)')
     .action(
       action<CreateOptions>(rt, async ({ api, io, opts, global }) => {
+        if (opts.scope === undefined && opts.team.length === 0) throw usageError('give --scope, --team <team:role>, or both');
         const created = await api.tokens.create({
           name: opts.name,
-          scopes: [opts.scope],
+          ...(opts.scope !== undefined ? { scopes: [opts.scope] } : {}),
+          ...(opts.team.length > 0 ? { teams: opts.team } : {}),
           ...(opts.expiresIn !== undefined ? { expiresIn: opts.expiresIn } : {}),
           ...(opts.expiresAt !== undefined ? { expiresAt: opts.expiresAt } : {}),
         });
@@ -39,7 +50,8 @@ export function registerTokens(program: Command, rt: Runtime): void {
           printJson(io, created);
           return EXIT.ok;
         }
-        io.out(`created token ${created.id} "${created.name}" with scope ${created.scopes.join(',')}, expires ${created.expiresAt}`);
+        const teams = created.teams.length > 0 ? ` in teams ${created.teams.join(',')}` : ' (default team)';
+        io.out(`created token ${created.id} "${created.name}" with scope ${created.scopes.join(',')}${teams}, expires ${created.expiresAt}`);
         io.out(created.token);
         io.out(`store it now: it is shown only once (revoke it with: selfheal tokens revoke ${created.id})`);
         return EXIT.ok;
@@ -58,8 +70,8 @@ export function registerTokens(program: Command, rt: Runtime): void {
         }
         table(
           io,
-          ['ID', 'NAME', 'SCOPES', 'STATE', 'EXPIRES', 'LAST USED', 'CREATED BY'],
-          items.map((t) => [t.id, t.name, t.scopes.join(','), stateOf(t), t.expiresAt, t.lastUsedAt ?? 'never', t.createdBy]),
+          ['ID', 'NAME', 'SCOPES', 'TEAMS', 'STATE', 'EXPIRES', 'LAST USED', 'CREATED BY'],
+          items.map((t) => [t.id, t.name, t.scopes.join(','), t.teams.join(',') || (t.scopes.includes('admin') ? 'all (admin)' : 'default (by scope)'), stateOf(t), t.expiresAt, t.lastUsedAt ?? 'never', t.createdBy]),
         );
         return EXIT.ok;
       }),

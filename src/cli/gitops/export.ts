@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { agentTaskQueue } from '../../contracts/names.js';
+import { DEFAULT_TEAM } from '../../domain/teams.js';
 import type { Io } from '../context.js';
 import { usageError } from '../errors.js';
 import type { Kind } from './manifests.js';
@@ -17,22 +18,28 @@ export interface ExportDocument {
 
 const isEmpty = (v: unknown) => v === null || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
 
-/** Environments, then jobs, then rules (the order apply needs), each without the fields left at their default. */
+/** Environments, then jobs, then rules (the order apply needs), each without the fields left at their default (`team: default` included). */
 export function exportDocuments(state: CurrentState): ExportDocument[] {
   const docs: ExportDocument[] = [];
   for (const e of [...state.environments].sort((a, b) => a.name.localeCompare(b.name))) {
     const body = environmentDefinitionOf(e);
     for (const k of ['description', 'labels', 'ssh', 'maintenanceWindows']) if (isEmpty(body[k])) delete body[k];
     if (body.agentTaskQueue === agentTaskQueue(e.name)) delete body.agentTaskQueue;
+    if (body.team === DEFAULT_TEAM) delete body.team;
     docs.push({ kind: 'Environment', key: e.name, body });
   }
   for (const j of [...state.jobs].sort((a, b) => a.id.localeCompare(b.id))) {
     const body = jobDefinitionOf(j);
     // A running job leaves `enabled` out, so pausing and resuming it by hand is not undone by the next apply.
     if (body.enabled === true) delete body.enabled;
+    if (body.team === DEFAULT_TEAM) delete body.team;
     docs.push({ kind: 'Job', key: j.id, body });
   }
-  for (const r of [...state.rules].sort((a, b) => a.name.localeCompare(b.name))) docs.push({ kind: 'Rule', key: r.name, body: ruleDefinitionOf(r) });
+  for (const r of [...state.rules].sort((a, b) => a.name.localeCompare(b.name))) {
+    const body = ruleDefinitionOf(r);
+    if (body.team === DEFAULT_TEAM) delete body.team;
+    docs.push({ kind: 'Rule', key: r.name, body });
+  }
   return docs;
 }
 

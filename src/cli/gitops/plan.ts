@@ -5,6 +5,7 @@ import { environmentCreateSchema, normalizedEnvironment } from '../../domain/env
 import { jobDefinitionSchema, slugify, type JobDefinition } from '../../domain/jobs.js';
 import { canonicalJson, diffJson, type JsonChange } from '../../domain/json-diff.js';
 import { parseRuleInput, type RuleInput } from '../../domain/rules/index.js';
+import { DEFAULT_TEAM } from '../../domain/teams.js';
 import type { EnvironmentView, JobView, RuleView } from '../api-types.js';
 import { usageError } from '../errors.js';
 import { describeManifest, KINDS, type Kind, type Manifest } from './manifests.js';
@@ -43,16 +44,17 @@ const RULE_READ_ONLY = new Set(['id', 'version', 'breaker', 'createdAt', 'update
 /** Fields of a job view that are not part of its definition. */
 const JOB_READ_ONLY = new Set(['scheduleId', 'createdAt', 'updatedAt', 'paused', 'nextRunTimes', 'scheduleState']);
 /** Fields of an environment view that are its definition. */
-const ENVIRONMENT_FIELDS = ['name', 'description', 'labels', 'agentTaskQueue', 'ssh', 'maintenanceWindows'] as const;
+const ENVIRONMENT_FIELDS = ['name', 'team', 'description', 'labels', 'agentTaskQueue', 'ssh', 'maintenanceWindows'] as const;
 
 const omit = (o: Record<string, unknown>, keys: ReadonlySet<string>) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.has(k)));
 
+// A server answering without `team` (before teams) holds everything in the default team.
 /** The definition part of a rule as the API answers it. */
-export const ruleDefinitionOf = (rule: Record<string, unknown>) => omit(rule, RULE_READ_ONLY);
+export const ruleDefinitionOf = (rule: Record<string, unknown>): Record<string, unknown> => ({ ...omit(rule, RULE_READ_ONLY), team: rule.team ?? DEFAULT_TEAM });
 /** The definition part of a job as the API answers it. */
-export const jobDefinitionOf = (job: Record<string, unknown>) => omit(job, JOB_READ_ONLY);
+export const jobDefinitionOf = (job: Record<string, unknown>): Record<string, unknown> => ({ ...omit(job, JOB_READ_ONLY), team: job.team ?? DEFAULT_TEAM });
 /** The definition part of an environment as the API answers it. */
-export const environmentDefinitionOf = (e: Record<string, unknown>) => Object.fromEntries(ENVIRONMENT_FIELDS.map((k) => [k, e[k] ?? null]));
+export const environmentDefinitionOf = (e: Record<string, unknown>) => Object.fromEntries(ENVIRONMENT_FIELDS.map((k) => [k, e[k] ?? (k === 'team' ? DEFAULT_TEAM : null)]));
 
 const issuePath = (p: readonly PropertyKey[]) => p.map(String).join('.');
 
@@ -67,7 +69,8 @@ export function validateManifests(manifests: Manifest[], labelOf: (m: Manifest) 
     const label = labelOf(m);
     if (m.kind === 'Rule') {
       const parsed = parseRuleInput(m.raw);
-      if (parsed.ok) desired.push({ kind: 'Rule', key: parsed.value.name, where: describeManifest(m), definition: parsed.value });
+      // A file without `team` means the default team, as the API does (moving needs admin of both teams).
+      if (parsed.ok) desired.push({ kind: 'Rule', key: parsed.value.name, where: describeManifest(m), definition: { ...parsed.value, team: parsed.value.team ?? DEFAULT_TEAM } });
       else for (const i of parsed.issues) problems.push(`${label} ${i.path || '(rule)'}: ${i.message}`);
     } else if (m.kind === 'Environment') {
       const parsed = environmentCreateSchema.safeParse(m.raw);
@@ -84,7 +87,7 @@ export function validateManifests(manifests: Manifest[], labelOf: (m: Manifest) 
         problems.push(`${label} id: required when the name has no letters or digits`);
         continue;
       }
-      desired.push({ kind: 'Job', key: id, where: describeManifest(m), definition: { ...parsed.data, id }, explicitEnabled: 'enabled' in m.raw });
+      desired.push({ kind: 'Job', key: id, where: describeManifest(m), definition: { ...parsed.data, id, team: parsed.data.team ?? DEFAULT_TEAM }, explicitEnabled: 'enabled' in m.raw });
     }
   }
   const seen = new Map<string, string>();
@@ -145,8 +148,9 @@ export function planChanges(desired: Desired[], current: CurrentState, prune: Re
         else steps.push(compare(kind, d.key, d.where, ruleDefinitionOf(existing), d.definition, { id: existing.id, version: existing.version, body: d.definition }));
       } else if (d.kind === 'Environment') {
         const existing = envs.get(d.key);
-        if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body: d.body });
-        else steps.push(compare(kind, d.key, d.where, environmentDefinitionOf(existing), d.normalized, { body: d.body }));
+        const body = { ...d.body, team: d.normalized.team };
+        if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body });
+        else steps.push(compare(kind, d.key, d.where, environmentDefinitionOf(existing), d.normalized, { body }));
       } else {
         const existing = jobs.get(d.key);
         // A file that does not say `enabled` leaves a job paused or running as it is (pause/resume by hand).

@@ -21,6 +21,7 @@ export async function recordApprovalDecision(
   db: Db,
   actionRunId: string,
   decision: { decision: 'approve' | 'reject'; actor: string; at: string; comment?: string; via?: string },
+  team: string | null = null,
 ): Promise<boolean> {
   const inTransaction = async (trx: Transaction<Database>) => {
     const row = await trx
@@ -34,7 +35,7 @@ export async function recordApprovalDecision(
     if (!row) return false;
     await trx
       .insertInto('audit_log')
-      .values({ actor: decision.actor, action: `approval.${decision.decision}`, entity_type: 'action_run', entity_id: actionRunId, before: null, after: JSON.stringify(decision) })
+      .values({ actor: decision.actor, action: `approval.${decision.decision}`, entity_type: 'action_run', entity_id: actionRunId, before: null, after: JSON.stringify(decision), team })
       .execute();
     return true;
   };

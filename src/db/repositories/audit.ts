@@ -9,6 +9,8 @@ export interface AuditRecord {
   entityId: string;
   before?: unknown;
   after?: unknown;
+  /** The team of the changed object (issue 24); left out for changes that belong to no team. */
+  team?: string | null | undefined;
 }
 
 /** Append one audit row; call it with the transaction that makes the change. */
@@ -22,6 +24,7 @@ export async function writeAudit(db: Db, r: AuditRecord): Promise<void> {
       entity_id: r.entityId,
       before: r.before === undefined || r.before === null ? null : JSON.stringify(r.before),
       after: r.after === undefined || r.after === null ? null : JSON.stringify(r.after),
+      team: r.team ?? null,
     })
     .execute();
 }
@@ -31,6 +34,7 @@ export interface AuditFilter {
   entityId?: string | undefined;
   actor?: string | undefined;
   action?: string | undefined;
+  team?: string | undefined;
   /** rows with an id below this one (newest first paging) */
   beforeId?: string | undefined;
   limit: number;
@@ -43,6 +47,7 @@ export async function listAudit(db: Db, f: AuditFilter): Promise<AuditEntry[]> {
   if (f.entityId) q = q.where('entity_id', '=', f.entityId);
   if (f.actor) q = q.where('actor', '=', f.actor);
   if (f.action) q = q.where('action', '=', f.action);
+  if (f.team) q = q.where('team', '=', f.team);
   if (f.beforeId) q = q.where(sql<boolean>`id < ${f.beforeId}::bigint`);
   return q.orderBy('id', 'desc').limit(f.limit).execute();
 }

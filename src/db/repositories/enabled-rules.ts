@@ -12,8 +12,8 @@ export async function rulesStamp(db: Db): Promise<string> {
   return `${s.at}|${s.n}`;
 }
 
-/** Every enabled, not deleted rule, as stored (id and version from their columns). */
+/** Every enabled, not deleted rule, as stored (id, version and team from their columns). */
 export async function listEnabledRules(db: Db): Promise<Rule[]> {
-  const rows = await db.selectFrom('rules').select(['id', 'version', 'definition']).where('deleted_at', 'is', null).where('enabled', '=', true).execute();
-  return rows.map((r) => ({ ...(r.definition as Omit<Rule, 'id' | 'version'>), id: r.id, version: r.version }) as Rule);
+  const rows = await db.selectFrom('rules').select(['id', 'version', 'definition', 'team']).where('deleted_at', 'is', null).where('enabled', '=', true).execute();
+  return rows.map((r) => ({ ...(r.definition as Omit<Rule, 'id' | 'version'>), id: r.id, version: r.version, team: r.team }) as Rule);
 }

@@ -1,14 +1,14 @@
-// What the worker reads of registered environments: maintenance windows and the agent's task queue (for
-// planning), the management VM (for jobs), and which environments a job targets.
+// What the worker reads of registered environments: maintenance windows, team and the agent's task queue
+// (for planning), the management VM (for jobs), and which of its team's environments a job targets.
 import { sql } from 'kysely';
 import type { EnvironmentSsh } from '../database.js';
 import type { TimeWindow } from '../../domain/rules/time-window.js';
 import type { Db } from './db.js';
 
-/** The environment's maintenance windows; none when it is not registered. */
-export async function environmentWindows(db: Db, name: string): Promise<TimeWindow[]> {
-  const row = await db.selectFrom('environments').select('maintenance_windows').where('name', '=', name).executeTakeFirst();
-  return (row?.maintenance_windows ?? []) as TimeWindow[];
+/** What planning reads of a registered environment: its maintenance windows and its team; undefined when not registered. */
+export async function environmentPlanning(db: Db, name: string): Promise<{ windows: TimeWindow[]; team: string } | undefined> {
+  const row = await db.selectFrom('environments').select(['maintenance_windows', 'team']).where('name', '=', name).executeTakeFirst();
+  return row ? { windows: (row.maintenance_windows ?? []) as TimeWindow[], team: row.team } : undefined;
 }
 
 /** The task queue set for the environment's agent, if any. */
@@ -29,9 +29,16 @@ export interface EnvironmentTargetRow {
   ssh: EnvironmentSsh | null;
 }
 
-/** Environments a job targets, by name: the named ones, those whose labels contain `selector`, or all. */
-export async function environmentsForTargets(db: Db, t: { environments: string[] } | { selector: Record<string, string> } | { all: true }): Promise<EnvironmentTargetRow[]> {
-  let query = db.selectFrom('environments').select(['name', 'agent_task_queue', 'ssh']).orderBy('name');
+/**
+ * Environments a job of `team` targets, by name: the named ones, those whose labels contain `selector`, or
+ * all — of the job's own team only (issue 24): another team's environment is "not registered" to the job.
+ */
+export async function environmentsForTargets(
+  db: Db,
+  team: string,
+  t: { environments: string[] } | { selector: Record<string, string> } | { all: true },
+): Promise<EnvironmentTargetRow[]> {
+  let query = db.selectFrom('environments').select(['name', 'agent_task_queue', 'ssh']).where('team', '=', team).orderBy('name');
   if ('environments' in t) query = query.where('name', 'in', t.environments);
   else if ('selector' in t) query = query.where(sql<boolean>`labels @> ${JSON.stringify(t.selector)}::jsonb`);
   const rows = await query.execute();

@@ -9,6 +9,8 @@ export interface EnvironmentRecord {
   agentTaskQueue: string;
   ssh: unknown;
   maintenanceWindows: unknown[];
+  /** The owning team (issue 24). */
+  team: string;
 }
 
 const columns = (e: EnvironmentRecord) => ({
@@ -17,10 +19,18 @@ const columns = (e: EnvironmentRecord) => ({
   agent_task_queue: e.agentTaskQueue,
   ssh: e.ssh ? JSON.stringify(e.ssh) : null,
   maintenance_windows: JSON.stringify(e.maintenanceWindows),
+  team: e.team,
 });
 
-export async function listEnvironments(db: Db): Promise<Environment[]> {
-  return db.selectFrom('environments').selectAll().orderBy('name').execute();
+/** Environments of these teams (undefined: every team; empty: none). */
+export async function listEnvironments(db: Db, teams?: readonly string[]): Promise<Environment[]> {
+  if (teams?.length === 0) return [];
+  return db
+    .selectFrom('environments')
+    .selectAll()
+    .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
+    .orderBy('name')
+    .execute();
 }
 
 export async function findEnvironment(db: Db, name: string, opts: { forUpdate?: boolean } = {}): Promise<Environment | undefined> {

@@ -32,9 +32,9 @@ export async function upsertTargetResult(db: Db, jobRunId: string, environment: 
     .execute();
 }
 
-/** A live (not deleted) job's id, stored definition and whether it is enabled. */
-export async function findLiveJob(db: Db, id: string): Promise<{ id: string; definition: unknown; enabled: boolean } | undefined> {
-  return db.selectFrom('jobs').select(['id', 'definition', 'enabled']).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+/** A live (not deleted) job's id, stored definition, whether it is enabled, and its team. */
+export async function findLiveJob(db: Db, id: string): Promise<{ id: string; definition: unknown; enabled: boolean; team: string } | undefined> {
+  return db.selectFrom('jobs').select(['id', 'definition', 'enabled', 'team']).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
 }
 
 /** A job's stored definition (deleted or not); undefined when it was never stored. */

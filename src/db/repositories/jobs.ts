@@ -2,8 +2,16 @@
 import type { JobRow, JobRun, JobTargetResult } from '../database.js';
 import type { Db } from './db.js';
 
-export async function listJobs(db: Db): Promise<JobRow[]> {
-  return db.selectFrom('jobs').selectAll().where('deleted_at', 'is', null).orderBy('id').execute();
+/** Live jobs of these teams (undefined: every team; empty: none). */
+export async function listJobs(db: Db, teams?: readonly string[]): Promise<JobRow[]> {
+  if (teams?.length === 0) return [];
+  return db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('deleted_at', 'is', null)
+    .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
+    .orderBy('id')
+    .execute();
 }
 
 export async function findJob(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<JobRow | undefined> {
@@ -22,19 +30,19 @@ export async function findJobClash(db: Db, c: { id?: string; name: string; excep
   return q.executeTakeFirst();
 }
 
-export async function insertJob(db: Db, j: { id: string; name: string; definition: unknown; enabled: boolean; scheduleId: string }): Promise<JobRow> {
+export async function insertJob(db: Db, j: { id: string; name: string; definition: unknown; enabled: boolean; scheduleId: string; team: string }): Promise<JobRow> {
   return db
     .insertInto('jobs')
-    .values({ id: j.id, name: j.name, definition: JSON.stringify(j.definition), enabled: j.enabled, schedule_id: j.scheduleId })
+    .values({ id: j.id, name: j.name, definition: JSON.stringify(j.definition), enabled: j.enabled, schedule_id: j.scheduleId, team: j.team })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
 
-/** Replaces a job's definition (and name and enabled flag, when given). */
-export async function updateJob(db: Db, id: string, j: { name?: string; definition: unknown; enabled: boolean }): Promise<JobRow> {
+/** Replaces a job's definition (and name, enabled flag and team, when given). */
+export async function updateJob(db: Db, id: string, j: { name?: string; definition: unknown; enabled: boolean; team?: string }): Promise<JobRow> {
   return db
     .updateTable('jobs')
-    .set({ ...(j.name !== undefined ? { name: j.name } : {}), definition: JSON.stringify(j.definition), enabled: j.enabled, updated_at: new Date() })
+    .set({ ...(j.name !== undefined ? { name: j.name } : {}), ...(j.team !== undefined ? { team: j.team } : {}), definition: JSON.stringify(j.definition), enabled: j.enabled, updated_at: new Date() })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirstOrThrow();

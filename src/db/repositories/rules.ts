@@ -7,12 +7,15 @@ export interface RuleListFilter {
   /** PagerDuty service id: rules listing it, or applying to every service (`*`). */
   service?: string | undefined;
   includeDeleted?: boolean | undefined;
+  /** Only rules of these teams (undefined: every team). */
+  teams?: readonly string[] | undefined;
 }
 
 export async function listRules(db: Db, filter: RuleListFilter = {}): Promise<RuleRow[]> {
   let q = db.selectFrom('rules').selectAll();
   if (!filter.includeDeleted) q = q.where('deleted_at', 'is', null);
   if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled);
+  if (filter.teams !== undefined) q = filter.teams.length === 0 ? q.where((eb) => eb.val(false)) : q.where('team', 'in', [...filter.teams]);
   if (filter.service !== undefined) {
     const wanted = JSON.stringify([filter.service]);
     q = q.where(sql<boolean>`(definition->'services' @> ${wanted}::jsonb or definition->'services' @> '["*"]'::jsonb)`);
@@ -32,10 +35,13 @@ export async function findLiveRuleByName(db: Db, name: string): Promise<RuleRow 
   return db.selectFrom('rules').selectAll().where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
 }
 
-export async function insertRule(db: Db, row: { id: string; name: string; definition: unknown; enabled: boolean; actor: string; change: string; at: Date }): Promise<RuleRow> {
+export async function insertRule(
+  db: Db,
+  row: { id: string; name: string; definition: unknown; enabled: boolean; actor: string; change: string; at: Date; team?: string | undefined },
+): Promise<RuleRow> {
   const inserted = await db
     .insertInto('rules')
-    .values({ id: row.id, name: row.name, version: 1, enabled: row.enabled, definition: JSON.stringify(row.definition), created_at: row.at, updated_at: row.at })
+    .values({ id: row.id, name: row.name, version: 1, enabled: row.enabled, definition: JSON.stringify(row.definition), created_at: row.at, updated_at: row.at, ...(row.team ? { team: row.team } : {}) })
     .returningAll()
     .executeTakeFirstOrThrow();
   await insertRuleVersion(db, { ruleId: row.id, version: 1, definition: row.definition, change: row.change, actor: row.actor, at: row.at });
@@ -46,7 +52,7 @@ export async function insertRule(db: Db, row: { id: string; name: string; defini
 export async function writeRuleVersion(
   db: Db,
   current: RuleRow,
-  next: { name: string; definition: unknown; enabled: boolean; change: string; actor: string; at: Date; deletedAt?: Date | null },
+  next: { name: string; definition: unknown; enabled: boolean; change: string; actor: string; at: Date; deletedAt?: Date | null; team?: string | undefined },
 ): Promise<RuleRow> {
   const version = current.version + 1;
   const updated = await db
@@ -58,6 +64,7 @@ export async function writeRuleVersion(
       definition: JSON.stringify(next.definition),
       updated_at: next.at,
       ...(next.deletedAt !== undefined ? { deleted_at: next.deletedAt } : {}),
+      ...(next.team !== undefined ? { team: next.team } : {}),
     })
     .where('id', '=', current.id)
     .where('version', '=', current.version)

@@ -52,7 +52,7 @@ export async function sweepSessions(db: Db): Promise<void> {
 export async function findLiveSession(db: Db, secretHash: string, issuer: string) {
   return db
     .selectFrom('auth_sessions')
-    .select(['id', 'actor', 'subject', 'email', 'name', 'scopes', 'expires_at'])
+    .select(['id', 'actor', 'subject', 'email', 'name', 'scopes', 'groups', 'expires_at'])
     .select(sql<boolean>`last_seen_at < now() - least(60, idle_timeout_seconds / 10.0) * interval '1 second'`.as('stale'))
     .where('secret_hash', '=', secretHash)
     .where('issuer', '=', issuer)

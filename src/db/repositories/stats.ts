@@ -202,6 +202,6 @@ export async function ruleTotals(db: Db): Promise<RuleTotalsRow[]> {
 }
 
 /** Names of some rules (deleted ones included). */
-export async function ruleNames(db: Db, ids: readonly string[]): Promise<{ id: string; name: string }[]> {
-  return chunked(ids, (part) => db.selectFrom('rules').select(['id', 'name']).where('id', 'in', part).execute());
+export async function ruleNames(db: Db, ids: readonly string[]): Promise<{ id: string; name: string; team: string }[]> {
+  return chunked(ids, (part) => db.selectFrom('rules').select(['id', 'name', 'team']).where('id', 'in', part).execute());
 }

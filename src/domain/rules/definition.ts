@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { parseDuration } from '../guards.js';
 import { actionSchema, actionsSchema, NOTIFY_ONLY_TYPES, scriptAgentActionSchema, scriptSshActionSchema } from './actions.js';
 import { checkConditionRegexes, checkConditionSize, conditionSchema, timeWindowSchema } from './conditions.js';
+import { TEAM_NAME_PATTERN, TEAM_NAME_RULE } from '../teams.js';
 import { EVENT_TYPES, slug } from './fields.js';
 
 // ---- policies ----------------------------------------------------------------------------------------
@@ -128,9 +129,17 @@ function starAlone(list: readonly string[], ctx: z.RefinementCtx): void {
   if (new Set(list).size !== list.length) ctx.addIssue({ code: 'custom', message: 'entries must be unique' });
 }
 
+/** The owning team of a rule, environment or job (issue 24); left out → `default` on create, unchanged on update. */
+export const teamFieldSchema = z
+  .string()
+  .regex(TEAM_NAME_PATTERN, TEAM_NAME_RULE)
+  .optional()
+  .describe('The owning team (default: "default" when created, unchanged when replaced). Moving to another team needs the admin role in both.');
+
 export const ruleInputSchema = z
   .strictObject({
     name: slug(200).describe('Unique rule name (slug).'),
+    team: teamFieldSchema,
     description: z.string().max(4000).default('').describe('What the rule is for.'),
     enabled: z.boolean().default(true).describe('Disabled rules are never matched.'),
     services: z

@@ -29,6 +29,7 @@ async function environmentsView(ctx: ViewContext): Promise<void> {
       'tr',
       { 'data-testid': 'environment-row', 'data-name': e.name },
       h('td', {}, e.name),
+      h('td', { 'data-testid': 'environment-team' }, e.team ?? 'default'),
       h('td', {}, e.description ?? ''),
       h('td', {}, badge(agent?.online ? 'online' : 'offline', 'agent-state'), agent?.error ? h('div', { class: 'error' }, agent.error) : null),
       h('td', {}, when(last)),
@@ -46,7 +47,7 @@ async function environmentsView(ctx: ViewContext): Promise<void> {
   ctx.show(
     h('h2', {}, 'Environments'),
     rows.length
-      ? table('environments', ['Name', 'Description', 'Doctor agent', 'Last poll', 'Task queue', 'Management VM', 'Labels'], rows)
+      ? table('environments', ['Name', 'Team', 'Description', 'Doctor agent', 'Last poll', 'Task queue', 'Management VM', 'Labels'], rows)
       : h('p', { class: 'muted' }, 'No environments yet.'),
   );
 }

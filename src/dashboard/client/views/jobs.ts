@@ -27,6 +27,7 @@ async function jobsView(ctx: ViewContext): Promise<void> {
       'tr',
       { class: 'clickable', 'data-testid': 'job-row', onclick: () => (location.hash = jobHref(j.id)) },
       h('td', {}, h('a', { href: jobHref(j.id) }, j.name)),
+      h('td', { 'data-testid': 'job-team' }, j.team ?? 'default'),
       h('td', {}, scheduleText(j.schedule)),
       h('td', {}, badge(j.paused || !j.enabled ? 'paused' : 'enabled')),
       h('td', {}, `${j.script} via ${j.via}`),
@@ -36,7 +37,7 @@ async function jobsView(ctx: ViewContext): Promise<void> {
   );
   ctx.show(
     h('h2', {}, 'Jobs'),
-    rows.length ? table('jobs', ['Name', 'Schedule', 'State', 'Script', 'Next run', 'Temporal'], rows) : h('p', { class: 'muted' }, 'No scheduled jobs yet.'),
+    rows.length ? table('jobs', ['Name', 'Team', 'Schedule', 'State', 'Script', 'Next run', 'Temporal'], rows) : h('p', { class: 'muted' }, 'No scheduled jobs yet.'),
   );
 }
 

@@ -57,6 +57,7 @@ async function rulesView(ctx: ViewContext): Promise<void> {
       'tr',
       { class: 'clickable', 'data-testid': 'rule-row', onclick: () => (location.hash = ruleHref(r.id)) },
       h('td', {}, h('a', { href: ruleHref(r.id) }, r.name)),
+      h('td', { 'data-testid': 'rule-team' }, r.team ?? 'default'),
       h('td', {}, `v${r.version}`),
       h('td', {}, badge(r.enabled ? 'enabled' : 'disabled')),
       h('td', {}, r.dryRun ? badge('dry_run') : ''),
@@ -67,7 +68,7 @@ async function rulesView(ctx: ViewContext): Promise<void> {
   );
   ctx.show(
     h('div', { class: 'row' }, h('h2', {}, 'Rules'), h('a', { href: '#/rules/new', 'data-testid': 'new-rule' }, h('button', { type: 'button' }, 'New rule'))),
-    rows.length ? table('rules', ['Name', 'Version', 'State', 'Mode', 'Breaker', 'Services', 'Actions'], rows) : h('p', { class: 'muted' }, 'No rules yet.'),
+    rows.length ? table('rules', ['Name', 'Team', 'Version', 'State', 'Mode', 'Breaker', 'Services', 'Actions'], rows) : h('p', { class: 'muted' }, 'No rules yet.'),
   );
 }
 

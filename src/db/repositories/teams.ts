@@ -1,0 +1,97 @@
+import type { Kysely } from 'kysely';
+import type { TeamMembership, TeamRole } from '../../domain/teams.js';
+import type { Database } from '../database.js';
+
+// Teams, their API-token memberships, and the team facts other checks read (issue 24).
+type Db = Kysely<Database>;
+
+export interface TeamRow {
+  name: string;
+  description: string | null;
+  created_by: string;
+  created_at: Date;
+}
+
+export const listTeams = (db: Db, only?: readonly string[]): Promise<TeamRow[]> => {
+  let q = db.selectFrom('teams').selectAll().orderBy('name');
+  if (only) q = only.length === 0 ? q.where((eb) => eb.val(false)) : q.where('name', 'in', only);
+  return q.execute();
+};
+
+export const findTeam = (db: Db, name: string): Promise<TeamRow | undefined> => db.selectFrom('teams').selectAll().where('name', '=', name).executeTakeFirst();
+
+/** Inserts a team; undefined when the name is taken. */
+export const insertTeam = (db: Db, t: { name: string; description: string | null; createdBy: string }): Promise<TeamRow | undefined> =>
+  db
+    .insertInto('teams')
+    .values({ name: t.name, description: t.description, created_by: t.createdBy })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+
+/** The team roles of one token. */
+export const tokenMemberships = (db: Db, tokenId: string): Promise<TeamMembership[]> =>
+  db.selectFrom('team_memberships').select(['team', 'role']).where('token_id', '=', tokenId).orderBy('team').orderBy('role').execute();
+
+/** Every token's team roles (GET /api/tokens). */
+export const listAllMemberships = (db: Db): Promise<{ token_id: string; team: string; role: TeamRole }[]> =>
+  db.selectFrom('team_memberships').select(['token_id', 'team', 'role']).orderBy('team').orderBy('role').execute();
+
+/** Gives a new token its team roles. */
+export async function insertMemberships(db: Db, tokenId: string, memberships: readonly TeamMembership[], by: string): Promise<void> {
+  if (memberships.length === 0) return;
+  await db
+    .insertInto('team_memberships')
+    .values(memberships.map((m) => ({ token_id: tokenId, team: m.team, role: m.role, created_by: by })))
+    .execute();
+}
+
+/** A live token's id and name, or undefined. */
+export const findLiveTokenName = (db: Db, tokenId: string): Promise<{ id: string; name: string } | undefined> =>
+  db.selectFrom('api_tokens').select(['id', 'name']).where('id', '=', tokenId).where('revoked_at', 'is', null).executeTakeFirst();
+
+/** Whether a token holds any team role at all (a token without one acts on the default team). */
+export const hasMemberships = async (db: Db, tokenId: string): Promise<boolean> =>
+  (await db.selectFrom('team_memberships').select('token_id').where('token_id', '=', tokenId).limit(1).executeTakeFirst()) !== undefined;
+
+export interface MemberRow {
+  token_id: string;
+  token_name: string;
+  role: TeamRole;
+  created_by: string;
+  created_at: Date;
+}
+
+/** The memberships of a team with the tokens' names, live tokens only. */
+export const listMembers = (db: Db, team: string): Promise<MemberRow[]> =>
+  db
+    .selectFrom('team_memberships as m')
+    .innerJoin('api_tokens as t', 't.id', 'm.token_id')
+    .select(['m.token_id', 't.name as token_name', 'm.role', 'm.created_by', 'm.created_at'])
+    .where('m.team', '=', team)
+    .where('t.revoked_at', 'is', null)
+    .orderBy('t.name')
+    .orderBy('m.role')
+    .execute();
+
+/** Replaces the roles a token holds in a team (an empty list removes it from the team). Returns the roles it held before. */
+export async function replaceMemberships(db: Db, m: { tokenId: string; team: string; roles: readonly TeamRole[]; by: string }): Promise<TeamRole[]> {
+  const before = await db.deleteFrom('team_memberships').where('token_id', '=', m.tokenId).where('team', '=', m.team).returning('role').execute();
+  if (m.roles.length > 0) {
+    await db
+      .insertInto('team_memberships')
+      .values(m.roles.map((role) => ({ token_id: m.tokenId, team: m.team, role, created_by: m.by })))
+      .execute();
+  }
+  return before.map((r) => r.role).sort();
+}
+
+/** The team of a rule (deleted ones too), or undefined when no such rule exists. */
+export const ruleTeam = async (db: Db, ruleId: string): Promise<string | undefined> =>
+  (await db.selectFrom('rules').select('team').where('id', '=', ruleId).executeTakeFirst())?.team;
+
+/** The teams of the named environments that are not `team` (a job or rule may use only its own team's environments). */
+export const environmentsOutside = (db: Db, team: string, names: readonly string[]): Promise<{ name: string; team: string }[]> =>
+  names.length === 0
+    ? Promise.resolve([])
+    : db.selectFrom('environments').select(['name', 'team']).where('name', 'in', [...names]).where('team', '!=', team).orderBy('name').execute();

@@ -1,0 +1,86 @@
+// Teams and their API-token memberships (issue 24): list the teams an actor may read, create one (global
+// admin), and read or set a token's roles in a team (that team's admin). Users of single sign-on get their
+// roles from OIDC_ROLE_MAP instead. Every change is one transaction with its audit entry, under the team.
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database.js';
+import { writeAudit } from '../db/repositories/audit.js';
+import { findLiveTokenName, findTeam, hasMemberships, insertTeam, listMembers, listTeams, replaceMemberships, type TeamRow } from '../db/repositories/teams.js';
+import { inTransaction } from '../db/repositories/transactions.js';
+import type { TeamRole } from '../domain/teams.js';
+import type { Actor } from './actor.js';
+import { ConflictError, ForbiddenError, NotFoundError } from './errors.js';
+import { requireTeam, teamActor, visibleTeams } from './team-access.js';
+
+export interface TeamMember {
+  tokenId: string;
+  tokenName: string;
+  roles: TeamRole[];
+}
+
+export function teamService(deps: { db: Kysely<Database> }) {
+  const { db } = deps;
+
+  /**
+   * The team must exist (404) and the actor be its admin: reading its members, an actor outside the team
+   * gets the 404 of an unknown team; changing them, 403 like every other write (docs/security.md).
+   */
+  async function adminOf(actor: Actor, team: string, write: boolean): Promise<void> {
+    if (!(await findTeam(db, team))) throw new NotFoundError(`team ${team} is not known`);
+    if (!write) requireTeam(actor, 'viewer', team, `team ${team}`);
+    requireTeam(actor, 'admin', team, `team ${team}`);
+  }
+
+  return {
+    /** The teams `actor` may read (every team for a global admin), each with the actor's roles there. */
+    async list(actor: Actor): Promise<(TeamRow & { roles: TeamRole[] })[]> {
+      const model = teamActor(actor);
+      const rows = await listTeams(db, visibleTeams(actor));
+      return rows.map((t) => ({ ...t, roles: [...(model.roles.get(t.name) ?? [])].sort() }));
+    },
+
+    /** A new team (the route lets only a global admin call this); 409 when the name is taken. */
+    async create(actor: Actor, body: { name: string; description?: string | undefined }): Promise<TeamRow> {
+      return inTransaction(db, async (trx) => {
+        const created = await insertTeam(trx, { name: body.name, description: body.description ?? null, createdBy: actor.name });
+        if (!created) throw new ConflictError(`team ${body.name} already exists`);
+        await writeAudit(trx, { actor: actor.name, action: 'team.create', entityType: 'team', entityId: body.name, after: { description: created.description }, team: body.name });
+        return created;
+      });
+    },
+
+    /** A team's live tokens and their roles there (team admin). */
+    async members(actor: Actor, team: string): Promise<TeamMember[]> {
+      await adminOf(actor, team, false);
+      const byToken = new Map<string, TeamMember>();
+      for (const m of await listMembers(db, team)) {
+        const entry = byToken.get(m.token_id) ?? { tokenId: m.token_id, tokenName: m.token_name, roles: [] };
+        entry.roles.push(m.role);
+        byToken.set(m.token_id, entry);
+      }
+      return [...byToken.values()];
+    },
+
+    /** Sets a token's roles in a team ([] removes it), audited under the team. */
+    async setRoles(actor: Actor, team: string, tokenId: string, roles: readonly TeamRole[]): Promise<TeamMember> {
+      await adminOf(actor, team, true);
+      const globalAdmin = teamActor(actor).globalAdmin;
+      return inTransaction(db, async (trx) => {
+        const token = await findLiveTokenName(trx, tokenId);
+        if (!token) throw new NotFoundError(`token ${tokenId} is not known`);
+        // A token without any membership acts on the default team (legacy scopes); its first membership
+        // takes that away, which only a global admin may decide.
+        if (!globalAdmin && !(await hasMemberships(trx, tokenId))) {
+          throw new ForbiddenError(`token ${token.name} has no team membership yet (it acts on the default team by its scopes); only a global admin may give it its first one`);
+        }
+        const before = await replaceMemberships(trx, { tokenId, team, roles, by: actor.name });
+        // Its last membership gone, a token would act on the default team again by its scopes.
+        if (!globalAdmin && !(await hasMemberships(trx, tokenId))) {
+          throw new ForbiddenError(`this would leave token ${token.name} in no team, acting on the default team by its scopes; only a global admin may do that (or revoke the token)`);
+        }
+        const after = [...roles].sort();
+        await writeAudit(trx, { actor: actor.name, action: 'team.membership', entityType: 'token', entityId: tokenId, before: { roles: before }, after: { roles: after }, team });
+        return { tokenId, tokenName: token.name, roles: after };
+      });
+    },
+  };
+}

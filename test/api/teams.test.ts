@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig } from '../../src/config.js';
+import { mintApprovalLinks } from '../../src/services/approvals.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+// Team ownership through the API (issue 24): the audit log's team and actor, approvals per team, moving
+// objects between teams, jobs confined to their team's environments, legacy tokens on the default team,
+// and the guards on memberships. Cross-team refusals route by route are in test/security/teams.test.ts.
+
+const ADMIN = 'teams-api-admin-token-0123456789ab';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read by the assertions
+type Doc = Record<string, any>;
+
+describe('teams API: ownership, audit, approvals, moves', function () {
+  let db: TestDatabase;
+  let app: ReturnType<typeof createApp>;
+  const t: Record<string, { id: string; token: string }> = {};
+
+  const call = async (token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const h: Record<string, string> = { authorization: `Bearer ${token}`, ...headers };
+    if (body !== undefined) h['content-type'] = 'application/json';
+    const res = await app.request(path, { method, headers: h, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Doc };
+  };
+  const ok = async (token: string, method: string, path: string, body: unknown, status: number, headers: Record<string, string> = {}) => {
+    const res = await call(token, method, path, body, headers);
+    assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  const rule = (name: string, team?: string) => ({ name, ...(team ? { team } : {}), actions: [{ type: 'pagerduty.note', content: 'hi' }] });
+  const auditOf = (entityId: string, action: string) =>
+    db.db.selectFrom('audit_log').select(['actor', 'team', 'before', 'after']).where('entity_id', '=', entityId).where('action', '=', action).orderBy('id', 'desc').executeTakeFirst();
+
+  before(async function () {
+    db = await createTestDatabase();
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    for (const name of ['pay', 'shop']) await ok(ADMIN, 'POST', '/api/teams', { name }, 201);
+    const grants: Record<string, Doc> = {
+      payEditor: { teams: ['pay:editor'] },
+      payApprover: { teams: ['pay:approver'] },
+      shopApprover: { teams: ['shop:approver'] },
+      payAdmin: { teams: ['pay:admin'] },
+      bothAdmin: { teams: ['pay:admin', 'shop:admin'] },
+      legacy: { scopes: ['write'] },
+    };
+    for (const [name, grant] of Object.entries(grants)) {
+      const created = await ok(ADMIN, 'POST', '/api/tokens', { name, ...grant }, 201);
+      t[name] = { id: created.id, token: created.token };
+    }
+  });
+  after(async () => db?.close());
+
+  it('a token created with --team holds exactly those roles and the scope they need; unknown teams and roles are named', async () => {
+    const listed = (await ok(ADMIN, 'GET', '/api/tokens', undefined, 200)).items as Doc[];
+    const payEditor = listed.find((x) => x.id === t.payEditor!.id)!;
+    assert.deepEqual(payEditor.teams, ['pay:editor']);
+    assert.deepEqual(payEditor.scopes, ['write']);
+    assert.deepEqual(listed.find((x) => x.id === t.legacy!.id)!.teams, []);
+    const bad = await call(ADMIN, 'POST', '/api/tokens', { name: 'x', teams: ['nowhere:editor'] });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(bad.body.errors, [{ path: 'teams.0', message: 'no team named "nowhere"' }]);
+    const role = await call(ADMIN, 'POST', '/api/tokens', { name: 'x', teams: ['pay:owner'] });
+    assert.equal(role.status, 400);
+    assert.equal(role.body.errors[0].path, 'teams.0');
+    assert.match(role.body.errors[0].message, /role "owner" is not one of viewer, editor, approver, admin/);
+    const neither = await call(ADMIN, 'POST', '/api/tokens', { name: 'x' });
+    assert.equal(neither.status, 400);
+    assert.equal(neither.body.errors[0].path, 'scopes');
+  });
+
+  it('audit rows record the team and the actor of each change', async () => {
+    const created = await ok(t.payEditor!.token, 'POST', '/api/rules', rule(`audited-${randomUUID().slice(0, 6)}`, 'pay'), 201);
+    assert.equal(created.team, 'pay');
+    assert.deepEqual(await auditOf(created.id, 'rule.create').then((a) => [a?.actor, a?.team]), ['token:payEditor', 'pay']);
+    await ok(t.payEditor!.token, 'DELETE', `/api/rules/${created.id}`, undefined, 200);
+    assert.deepEqual(await auditOf(created.id, 'rule.delete').then((a) => [a?.actor, a?.team]), ['token:payEditor', 'pay']);
+    const env = `audited-env-${randomUUID().slice(0, 6)}`;
+    await ok(t.payEditor!.token, 'POST', '/api/environments', { name: env, team: 'pay' }, 201);
+    assert.deepEqual(await auditOf(env, 'environment.create').then((a) => [a?.actor, a?.team]), ['token:payEditor', 'pay']);
+    const page = (await ok(ADMIN, 'GET', '/api/audit?team=pay&limit=500', undefined, 200)).items as Doc[];
+    assert.ok(page.length >= 3 && page.every((e) => e.team === 'pay'), 'GET /api/audit?team= answers that team only');
+    assert.ok(page.some((e) => e.entityId === env && e.actor === 'token:payEditor' && e.action === 'environment.create'));
+  });
+
+  it("an approver of another team cannot decide a team's gated action; its own team's approver can, audited under the team", async () => {
+    const r = await ok(t.payEditor!.token, 'POST', '/api/rules', rule(`gated-${randomUUID().slice(0, 6)}`, 'pay'), 201);
+    const incident = `QT${randomUUID().slice(0, 6).toUpperCase()}`;
+    await db.db.insertInto('incidents').values({ id: incident, status: 'triggered', assignees: '[]', environment: '{}', workflow_id: `incident-${incident}` }).execute();
+    const run = `${incident}:gate`;
+    await db.db
+      .insertInto('action_runs')
+      .values({ id: run, idempotency_key: run, incident_id: incident, rule_id: r.id, rule_version: 1, action_index: 0, action_id: 'gate', action_type: 'pagerduty.note', status: 'awaiting_approval' })
+      .execute();
+    const path = `/api/incidents/${incident}/approvals/${run}`;
+    for (const who of ['shopApprover', 'payEditor', 'legacy']) {
+      const res = await call(t[who]!.token, 'POST', path, { decision: 'approve' });
+      assert.equal(res.status, 403, `${who}: ${JSON.stringify(res.body)}`);
+    }
+    assert.equal((await db.db.selectFrom('action_runs').select('approval').where('id', '=', run).executeTakeFirstOrThrow()).approval, null, 'no decision was recorded');
+    const decided = await ok(t.payApprover!.token, 'POST', path, { decision: 'reject', comment: 'not now' }, 202);
+    assert.equal(decided.actor, 'token:payApprover');
+    assert.deepEqual(await auditOf(run, 'approval.reject').then((a) => [a?.actor, a?.team]), ['token:payApprover', 'pay']);
+  });
+
+  it("an approval link decides only for an approver of the rule's team: another team's approver is refused and the link stays unused", async () => {
+    const r = await ok(t.payEditor!.token, 'POST', '/api/rules', rule(`linked-${randomUUID().slice(0, 6)}`, 'pay'), 201);
+    const incident = `QL${randomUUID().slice(0, 6).toUpperCase()}`;
+    await db.db.insertInto('incidents').values({ id: incident, status: 'triggered', assignees: '[]', environment: '{}', workflow_id: `incident-${incident}` }).execute();
+    const run = `${incident}:gate`;
+    await db.db
+      .insertInto('action_runs')
+      .values({ id: run, idempotency_key: run, incident_id: incident, rule_id: r.id, rule_version: 1, action_index: 0, action_id: 'gate', action_type: 'pagerduty.note', status: 'awaiting_approval' })
+      .execute();
+    const links = await mintApprovalLinks(db.db, { actionRunId: run, publicUrl: 'https://selfheal.example', expiresAt: new Date(Date.now() + 3_600_000) });
+    const token = new URL(links.approve).searchParams.get('token')!;
+    const refused = await call(t.shopApprover!.token, 'POST', '/approvals/link', { action: run, token });
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.match(String(refused.body.detail), /team "pay"; this needs the approver role/);
+    assert.equal((await db.db.selectFrom('action_runs').select('approval').where('id', '=', run).executeTakeFirstOrThrow()).approval, null, 'no decision was recorded');
+    assert.equal((await db.db.selectFrom('approval_links').select('used_at').where('action_run_id', '=', run).where('decision', '=', 'approve').executeTakeFirstOrThrow()).used_at, null, 'the link is still unused');
+    const decided = await ok(t.payApprover!.token, 'POST', '/approvals/link', { action: run, token }, 202);
+    assert.equal(decided.actor, 'token:payApprover');
+    assert.deepEqual(await auditOf(run, 'approval.approve').then((a) => [a?.actor, a?.team]), ['token:payApprover', 'pay']);
+  });
+
+  it('moving an object between teams needs admin of both; the move is audited with the team before and after', async () => {
+    const r = await ok(t.payEditor!.token, 'POST', '/api/rules', rule(`mover-${randomUUID().slice(0, 6)}`, 'pay'), 201);
+    const move = (token: string, version: number) => call(token, 'PUT', `/api/rules/${r.id}`, { ...rule(r.name), team: 'shop' }, { 'if-match': `"${version}"` });
+    for (const who of ['payEditor', 'payAdmin']) {
+      const res = await move(t[who]!.token, 1);
+      assert.equal(res.status, 403, `${who}: ${JSON.stringify(res.body)}`);
+      assert.deepEqual(res.body.errors, [{ path: 'team', message: 'needs admin of "pay" and of "shop"' }]);
+    }
+    assert.equal((await db.db.selectFrom('rules').select('team').where('id', '=', r.id).executeTakeFirstOrThrow()).team, 'pay');
+    const moved = await move(t.bothAdmin!.token, 1);
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    assert.equal(moved.body.team, 'shop');
+    const a = await auditOf(r.id, 'rule.update');
+    assert.equal(a?.team, 'shop');
+    assert.equal((a?.before as Doc).team, 'pay');
+    assert.equal((a?.after as Doc).team, 'shop');
+    assert.equal((await call(t.payEditor!.token, 'GET', `/api/rules/${r.id}`)).status, 404, 'gone from pay');
+    const unknown = await call(ADMIN, 'PUT', `/api/rules/${r.id}`, { ...rule(r.name), team: 'nowhere' }, { 'if-match': '"2"' });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.errors[0].path, 'team');
+  });
+
+  it("a job may target only its team's environments", async () => {
+    const mine = `pay-vm-${randomUUID().slice(0, 6)}`;
+    const theirs = `shop-vm-${randomUUID().slice(0, 6)}`;
+    await ok(t.payEditor!.token, 'POST', '/api/environments', { name: mine, team: 'pay' }, 201);
+    await ok(t.bothAdmin!.token, 'POST', '/api/environments', { name: theirs, team: 'shop' }, 201);
+    const res = await call(t.payEditor!.token, 'POST', '/api/jobs', { name: `reach ${mine}`, team: 'pay', schedule: { interval: '1h' }, targets: { environments: [mine, theirs] }, script: 'probe.sh' });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body.errors, [{ path: 'targets.environments', message: `${theirs} belongs to another team` }]);
+    assert.equal((await db.db.selectFrom('jobs').select('id').where('name', '=', `reach ${mine}`).execute()).length, 0);
+  });
+
+  it('a token without memberships acts on the default team by its scope: creates there, not elsewhere', async () => {
+    const created = await ok(t.legacy!.token, 'POST', '/api/rules', rule(`legacy-${randomUUID().slice(0, 6)}`), 201);
+    assert.equal(created.team, 'default');
+    assert.equal((await call(t.legacy!.token, 'POST', '/api/rules', rule(`legacy-${randomUUID().slice(0, 6)}`, 'pay'))).status, 403);
+    assert.equal((await call(t.payEditor!.token, 'GET', `/api/rules/${created.id}`)).status, 404, "a team token does not see default's objects");
+    const teams = (await ok(t.legacy!.token, 'GET', '/api/teams', undefined, 200)).items as Doc[];
+    assert.deepEqual(teams.map((x) => [x.name, x.roles]), [['default', ['approver', 'editor']]]);
+  });
+
+  it("a team admin manages its team's memberships, but may not give a legacy token its first one nor take a token's last", async () => {
+    const member = await ok(ADMIN, 'POST', '/api/tokens', { name: 'member', teams: ['pay:viewer'] }, 201);
+    const set = await ok(t.payAdmin!.token, 'PUT', `/api/teams/pay/members/${member.id}`, { roles: ['editor', 'viewer'] }, 200);
+    assert.deepEqual(set.roles, ['editor', 'viewer']);
+    assert.deepEqual(await auditOf(member.id, 'team.membership').then((a) => [a?.actor, a?.team, a?.before, a?.after]), [
+      'token:payAdmin',
+      'pay',
+      { roles: ['viewer'] },
+      { roles: ['editor', 'viewer'] },
+    ]);
+    const last = await call(t.payAdmin!.token, 'DELETE', `/api/teams/pay/members/${member.id}`);
+    assert.equal(last.status, 403);
+    assert.match(last.body.detail, /no team, acting on the default team/);
+    const first = await call(t.payAdmin!.token, 'PUT', `/api/teams/pay/members/${t.legacy!.id}`, { roles: ['viewer'] });
+    assert.equal(first.status, 403);
+    assert.match(first.body.detail, /only a global admin may give it its first one/);
+    const members = (await ok(t.payAdmin!.token, 'GET', '/api/teams/pay/members', undefined, 200)).items as Doc[];
+    assert.deepEqual(members.find((m) => m.tokenId === member.id)?.roles, ['editor', 'viewer']);
+    assert.ok(!members.some((m) => m.tokenId === t.legacy!.id));
+    const bad = await call(t.payAdmin!.token, 'PUT', `/api/teams/pay/members/${member.id}`, { roles: ['owner'] });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.errors[0].path, 'roles.0');
+    assert.match(bad.body.type ?? '', /problems/);
+  });
+});

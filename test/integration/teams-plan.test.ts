@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createIncidentActivities } from '../../activities/incidents.js';
+import { createJobActivities } from '../../activities/jobs.js';
+import { createPlanActivities } from '../../activities/plan.js';
+import { createTriageActivities } from '../../activities/triage.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+
+// A rule runs scripts only on its own team's environments (issue 24): the incident's extracted
+// environment decides, at planning time, in the worker.
+describe('teams: rules and jobs act only on environments of their own team', function () {
+  let db: TestDatabase;
+  const logger = createLogger({ level: 'silent' });
+  const suffix = randomUUID().slice(0, 6);
+  const shopVm = `shop-vm-${suffix}`;
+  const payVm = `pay-vm-${suffix}`;
+
+  before(async function () {
+    db = await createTestDatabase();
+    await db.db.insertInto('teams').values([{ name: `pay-${suffix}`, created_by: 'test' }, { name: `shop-${suffix}`, created_by: 'test' }]).execute();
+    await db.db
+      .insertInto('environments')
+      .values([
+        { name: shopVm, labels: '{}', maintenance_windows: '[]', team: `shop-${suffix}` },
+        { name: payVm, labels: '{}', maintenance_windows: '[]', team: `pay-${suffix}` },
+      ])
+      .execute();
+  });
+  after(async () => db?.close());
+
+  const triage = () => {
+    const extractors = { extractors: [{ type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<environment>[a-z0-9-]+)\\]' }] };
+    const incidents = createIncidentActivities({ db: db.db, logger, extractors });
+    return createTriageActivities({ logger, incidents, plan: createPlanActivities({ db: db.db, logger }), writeBack: false, enrichBackoffMs: [10] }).triageIncidentEvent;
+  };
+
+  async function planFor(env: string, serviceId: string) {
+    const id = newIncidentId();
+    const occurredAt = new Date().toISOString();
+    const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt, data: { title: `[${env}] disk full`, urgency: 'high', service: { id: serviceId, type: 'service_reference', summary: 'T' } } });
+    const message = { eventId: body.event.id, eventType: String(body.event.event_type), occurredAt, receivedAt: occurredAt, event: body.event };
+    const r = await triage()({ incidentId: id, message, takenBy: `run-${id}` });
+    assert.equal(r.environment.environment, env, 'the environment was extracted');
+    return r.plans;
+  }
+
+  it("skips a rule's scripts on another team's environment, saying why; runs them on its own", async function () {
+    const serviceId = newServiceId();
+    const ruleId = await insertRule(db.db, { name: `pay-cleanup-${suffix}`, services: [serviceId], actions: [{ id: 'clean', type: 'script.agent', script: 'disk-cleanup.sh', idempotent: true }] });
+    await db.db.updateTable('rules').set({ team: `pay-${suffix}`, updated_at: new Date() }).where('id', '=', ruleId).execute();
+
+    const foreign = await planFor(shopVm, serviceId);
+    assert.deepEqual(foreign.map((p) => [p.ruleId, p.decision, p.actions.length]), [[ruleId, 'skipped', 0]]);
+    assert.equal(foreign[0]!.skipReason, `environment ${shopVm} belongs to team shop-${suffix}: a rule of team pay-${suffix} may not run scripts there`);
+
+    const own = await planFor(payVm, serviceId);
+    assert.deepEqual(own.map((p) => [p.ruleId, p.decision, p.actions.map((a) => a.type)]), [[ruleId, 'run', ['script.agent']]]);
+  });
+
+  it("a rule that only notifies is not held back by the environment's team", async function () {
+    const serviceId = newServiceId();
+    const ruleId = await insertRule(db.db, { name: `pay-note-${suffix}`, services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'seen' }] });
+    await db.db.updateTable('rules').set({ team: `pay-${suffix}`, updated_at: new Date() }).where('id', '=', ruleId).execute();
+    const plans = await planFor(shopVm, serviceId);
+    assert.deepEqual(plans.map((p) => [p.ruleId, p.decision]), [[ruleId, 'run']]);
+  });
+  it("a job run reaches only its team's environments: another team's, named or matched by a selector, is not there", async function () {
+    await db.db.updateTable('environments').set({ labels: JSON.stringify({ fleet: suffix }) }).where('name', 'in', [shopVm, payVm]).execute();
+    const def = (targets: unknown) => JSON.stringify({ name: 'x', schedule: { interval: '1h' }, targets, via: 'agent', script: 'probe.sh' });
+    await db.db
+      .insertInto('jobs')
+      .values([
+        { id: `named-${suffix}`, name: `named ${suffix}`, definition: def({ environments: [payVm, shopVm] }), schedule_id: `job-named-${suffix}`, team: `pay-${suffix}` },
+        { id: `selected-${suffix}`, name: `selected ${suffix}`, definition: def({ selector: { fleet: suffix } }), schedule_id: `job-selected-${suffix}`, team: `pay-${suffix}` },
+      ])
+      .execute();
+    const { resolveJobTargets } = createJobActivities({ db: db.db, logger });
+    const named = await resolveJobTargets({ jobId: `named-${suffix}` });
+    assert.ok('targets' in named);
+    assert.deepEqual(
+      named.targets.map((t) => [t.environment, t.problem ?? 'ok']),
+      [
+        [payVm, 'ok'],
+        [shopVm, `environment ${shopVm} is not registered in team pay-${suffix}`],
+      ],
+    );
+    const selected = await resolveJobTargets({ jobId: `selected-${suffix}` });
+    assert.ok('targets' in selected);
+    assert.deepEqual(selected.targets.map((t) => t.environment), [payVm]);
+  });
+});
