@@ -1,3 +1,5 @@
+// The row types of every table, and `Database`, the one type Kysely is given: one interface per table, kept
+// in one file (just over 400 lines) so that the schema reads whole beside the migrations that make it.
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
