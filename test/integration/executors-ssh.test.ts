@@ -158,9 +158,16 @@ describe('executors/ssh', () => {
     });
 
     it('caps output', async () => {
+      const result = await runSshCommand({ ...base(), command: ['sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" a'], maxOutputBytes: 1024 });
+      assert.equal(result.exitCode, 0);
+      assert.equal(result.stdout, 'a'.repeat(1024));
+      assert.equal(result.stdoutTruncated, true);
+    });
+
+    it('caps output counted in bytes read; NUL bytes are kept as U+FFFD (Postgres text cannot hold NUL)', async () => {
       const result = await runSshCommand({ ...base(), command: ['head', '-c', '100000', '/dev/zero'], maxOutputBytes: 1024 });
       assert.equal(result.exitCode, 0);
-      assert.equal(Buffer.byteLength(result.stdout), 1024);
+      assert.equal(result.stdout, '\uFFFD'.repeat(1024));
       assert.equal(result.stdoutTruncated, true);
     });
 
