@@ -4,7 +4,7 @@
 // going (an action run not finished) is never deleted, nor is its match.
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
-import { purgeHistoryBefore } from '../src/db/repositories/retention.js';
+import { purgeHistoryBefore, type PurgedCounts } from '../src/db/repositories/retention.js';
 import { inTransaction } from '../src/db/repositories/transactions.js';
 import type { Logger } from '../src/logger.js';
 
@@ -22,7 +22,7 @@ export interface PurgeBatchInput {
 
 export interface PurgeBatchResult {
   cutoff: string;
-  deleted: { actionRuns: number; matches: number; events: number; incidents: number };
+  deleted: PurgedCounts;
   /** A table had a full batch: call again. */
   more: boolean;
 }

@@ -109,7 +109,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
       args: [{ retentionDays: 90, batchSize: 3, maxBatches: 100 }],
     })) as { batches: number; deleted: { events: number; matches: number; actionRuns: number; incidents: number }; more: boolean };
     const oldEvents = eventsOf(old).length;
-    assert.deepEqual(result.deleted, { events: oldEvents, matches: 12, actionRuns: 12, incidents: old.length - 1 });
+    assert.deepEqual(result.deleted, { events: oldEvents, matches: 12, actionRuns: 12, incidents: old.length - 1, remediations: 0, alerts: 0, approvalLinks: 0 });
     assert.equal(result.more, false);
     assert.ok(result.batches >= Math.ceil(oldEvents / 3), `${result.batches} batches for ${oldEvents} events`);
     // maxBatches bounds a run: the next scheduled run goes on.
@@ -120,5 +120,42 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
       args: [{ retentionDays: 90, batchSize: 3, maxBatches: 2 }],
     })) as { batches: number; deleted: { events: number }; more: boolean };
     assert.deepEqual([bounded.batches, bounded.deleted.events, bounded.more], [2, 6, true]);
+  });
+
+  it('purges the guards’ bookkeeping and expired approval links too, never within a guard window nor a page still owed', async function () {
+    const db = stack.db.db;
+    const at = (days: number) => new Date(Date.now() - days * DAY);
+    const key = `bk-${Date.now()}`;
+    await db
+      .insertInto('remediations')
+      .values([
+        { match_id: `${Date.now()}1`, rule_id: key, incident_id: 'old', target: 'h1', environment: null, actions: 1, at: at(100) },
+        { match_id: `${Date.now()}2`, rule_id: key, incident_id: 'recent', target: 'h2', environment: null, actions: 1, at: at(3) },
+      ])
+      .execute();
+    await db
+      .insertInto('automation_alerts')
+      .values([
+        { kind: 'guard', incident_id: 'old', target: key, text: 'sent long ago', page: true, created_at: at(100), sent_at: at(100) },
+        { kind: 'guard', incident_id: 'old', target: key, text: 'still owed', page: true, created_at: at(100) },
+      ])
+      .execute();
+    await db
+      .insertInto('approval_links')
+      .values([
+        { token_hash: `${key}-old`, action_run_id: key, decision: 'approve', created_at: at(100), expires_at: at(100) },
+        { token_hash: `${key}-live`, action_run_id: key, decision: 'reject', expires_at: new Date(Date.now() + DAY) },
+      ])
+      .execute();
+    // A retention of one day still keeps the guards' last week: their windows reach back that far.
+    const result = (await stack.temporal.client.workflow.execute('retentionWorkflow', {
+      taskQueue: stack.taskQueue,
+      workflowId: `retention-test-bookkeeping-${Date.now()}`,
+      args: [{ retentionDays: 1, batchSize: 50, maxBatches: 100 }],
+    })) as { deleted: { remediations: number; alerts: number; approvalLinks: number } };
+    assert.deepEqual([result.deleted.remediations, result.deleted.alerts, result.deleted.approvalLinks], [1, 1, 1]);
+    assert.deepEqual((await db.selectFrom('remediations').select('target').where('rule_id', '=', key).execute()).map((r) => r.target), ['h2']);
+    assert.deepEqual((await db.selectFrom('automation_alerts').select('text').where('target', '=', key).execute()).map((r) => r.text), ['still owed']);
+    assert.deepEqual((await db.selectFrom('approval_links').select('token_hash').where('action_run_id', '=', key).execute()).map((r) => r.token_hash), [`${key}-live`]);
   });
 });

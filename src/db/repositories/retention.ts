@@ -9,7 +9,15 @@ export interface PurgedCounts {
   matches: number;
   events: number;
   incidents: number;
+  /** Guard bookkeeping (issue 22): remediations the windows counted, sent pages and notes. */
+  remediations: number;
+  alerts: number;
+  /** Approval links past their expiry. */
+  approvalLinks: number;
 }
+
+/** Guard windows reach back at most 7 days: their rows are kept at least this long whatever the retention. */
+const GUARD_BOOKKEEPING_DAYS = 8;
 
 /**
  * Deletes at most `n` rows per table older than `cutoff`: finished action runs, then matches with no
@@ -46,7 +54,21 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
         and not exists (select 1 from incident_events e where e.incident_id = i.id)
         and not exists (select 1 from rule_matches m where m.incident_id = i.id)
       limit ${n})`.execute(trx);
+  const keepFrom = new Date(Math.min(cutoff.getTime(), Date.now() - GUARD_BOOKKEEPING_DAYS * 86_400_000));
+  const remediations = await sql`
+    delete from remediations where id in (
+      select id from remediations where at < ${keepFrom} order by at limit ${n})`.execute(trx);
+  // A page not sent yet is kept: it is still owed.
+  const alerts = await sql`
+    delete from automation_alerts where id in (
+      select id from automation_alerts where sent_at is not null and created_at < ${keepFrom} order by created_at limit ${n})`.execute(trx);
+  const approvalLinks = await sql`
+    delete from approval_links where id in (
+      select id from approval_links where expires_at < ${cutoff} order by expires_at limit ${n})`.execute(trx);
   return {
+    remediations: Number(remediations.numAffectedRows ?? 0),
+    alerts: Number(alerts.numAffectedRows ?? 0),
+    approvalLinks: Number(approvalLinks.numAffectedRows ?? 0),
     actionRuns: Number(actionRuns.numAffectedRows ?? 0),
     matches: Number(matches.numAffectedRows ?? 0),
     events: Number(events.numAffectedRows ?? 0),
