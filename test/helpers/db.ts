@@ -13,11 +13,12 @@ export interface TestDatabase extends DatabaseHandle {
 }
 
 /**
- * A fresh, migrated database: a new database on the Postgres server of DATABASE_URL (CI), dropped at
- * the end; else an embedded PGlite in a temp directory.
+ * A fresh database with no schema: a new database on the Postgres server of DATABASE_URL (CI), dropped when
+ * closed; else an embedded PGlite in a temp directory, removed when closed. Migration tests start here.
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createEmptyDatabase(opts: { poolSize?: number } = {}): Promise<DatabaseHandle> {
   const base = process.env.DATABASE_URL;
+  const poolSize = opts.poolSize ?? 10;
   let handle: DatabaseHandle;
   let cleanup: () => Promise<void>;
   if (base) {
@@ -28,7 +29,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await admin.end();
     const url = new URL(base);
     url.pathname = `/${name}`;
-    handle = await openDatabase({ url: url.toString(), dataDir: '', poolSize: 10 });
+    handle = await openDatabase({ url: url.toString(), dataDir: '', poolSize });
     cleanup = async () => {
       const a = new pg.Client({ connectionString: base });
       await a.connect();
@@ -37,17 +38,26 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     };
   } else {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-pglite-'));
-    handle = await openDatabase({ dataDir: dir, poolSize: 10 });
+    handle = await openDatabase({ dataDir: dir, poolSize });
     cleanup = () => rm(dir, { recursive: true, force: true });
   }
-  await migrateToLatest(handle.db);
   let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await handle.close();
-    await cleanup();
+  return {
+    ...handle,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+      await cleanup();
+    },
   };
+}
+
+/** A fresh, migrated database (see createEmptyDatabase), closed at teardown at the latest. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const handle = await createEmptyDatabase();
+  await migrateToLatest(handle.db);
+  const close = () => handle.close();
   onTeardown(close);
   return {
     ...handle,

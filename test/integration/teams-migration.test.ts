@@ -1,45 +1,18 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { Migrator } from 'kysely/migration';
-import pg from 'pg';
-import { openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest, migrations } from '../../src/db/migrate.js';
+import { createEmptyDatabase } from '../helpers/db.js';
 
 const TEAMS = '2026-12-10T00-00-teams';
 
 /** A database with every migration before the teams one: a new database on DATABASE_URL's server, else an embedded PGlite. */
 async function databaseBeforeTeams() {
-  const base = process.env.DATABASE_URL;
-  let handle: Awaited<ReturnType<typeof openDatabase>>;
-  let cleanup: () => Promise<void>;
-  if (base) {
-    const name = `selfheal_teams_mig_${Date.now()}_${randomUUID().slice(0, 4)}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(base);
-    url.pathname = `/${name}`;
-    handle = await openDatabase({ url: url.toString(), dataDir: '', poolSize: 2 });
-    cleanup = async () => {
-      const a = new pg.Client({ connectionString: base });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    };
-  } else {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-teams-mig-'));
-    handle = await openDatabase({ dataDir: dir, poolSize: 2 });
-    cleanup = () => rm(dir, { recursive: true, force: true });
-  }
+  const handle = await createEmptyDatabase({ poolSize: 2 });
   const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < TEAMS));
   assert.ok(TEAMS in migrations, 'the teams migration is registered');
   const migrator = new Migrator({ db: handle.db, provider: { getMigrations: async () => before }, migrationTableName: 'selfheal_migrations', migrationLockTableName: 'selfheal_migrations_lock' });
   assert.equal((await migrator.migrateToLatest()).error, undefined);
-  return { handle, close: async () => (await handle.close(), await cleanup()) };
+  return { handle, close: () => handle.close() };
 }
 
 describe('migration 2026-12-10T00-00-teams: existing objects move to the default team', function () {

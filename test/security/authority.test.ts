@@ -9,8 +9,7 @@ import path from 'node:path';
 import { Migrator, type Migration } from 'kysely/migration';
 import * as initial from '../../src/db/migrations/2026-11-24T00-00-initial.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { openDatabase } from '../../src/db/connect.js';
-import pg from 'pg';
+import { createEmptyDatabase } from '../helpers/db.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -236,29 +235,7 @@ describe('security: authority of read and write tokens', function () {
 describe('security: stored data from before the authority change is migrated', function () {
   /** A database at the initial migration only: a new database on DATABASE_URL's server, else an embedded PGlite. */
   async function databaseAtInitialMigration() {
-    const base = process.env.DATABASE_URL;
-    let handle: Awaited<ReturnType<typeof openDatabase>>;
-    let cleanup: () => Promise<void>;
-    if (base) {
-      const name = `selfheal_sec_mig_${Date.now()}_${randomUUID().slice(0, 4)}`;
-      const admin = new pg.Client({ connectionString: base });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.end();
-      const url = new URL(base);
-      url.pathname = `/${name}`;
-      handle = await openDatabase({ url: url.toString(), dataDir: '', poolSize: 2 });
-      cleanup = async () => {
-        const a = new pg.Client({ connectionString: base });
-        await a.connect();
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await a.end();
-      };
-    } else {
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-sec-mig-'));
-      handle = await openDatabase({ dataDir: dir, poolSize: 2 });
-      cleanup = () => rm(dir, { recursive: true, force: true });
-    }
+    const handle = await createEmptyDatabase({ poolSize: 2 });
     const migrator = new Migrator({
       db: handle.db,
       provider: { getMigrations: async () => ({ '2026-11-24T00-00-initial': initial as Migration }) },
@@ -266,7 +243,7 @@ describe('security: stored data from before the authority change is migrated', f
       migrationLockTableName: 'selfheal_migrations_lock',
     });
     assert.equal((await migrator.migrateToLatest()).error, undefined);
-    return { handle, close: async () => (await handle.close(), await cleanup()) };
+    return { handle, close: () => handle.close() };
   }
 
   it('drops ssh.scriptsDir (audited), disables ungated shell-command rules (new version), and gives old tokens an expiry', async function () {
