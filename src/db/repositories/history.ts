@@ -5,10 +5,10 @@
 import { sql } from 'kysely';
 import type { HistoryEvent, OtherRule, RecordedMatch, StoredVersion } from '../../domain/backtest/index.js';
 import type { RunOutcome } from '../../domain/policies.js';
+import type { IncidentFacts } from '../../domain/rules/incident-context.js';
 import type { TimeWindow } from '../../domain/rules/time-window.js';
 import { REMEDIATING_EVENT_TYPES } from '../../pagerduty/parse.js';
 import type { Db } from './db.js';
-
 
 export interface HistoryQuery {
   from: Date;
@@ -19,7 +19,8 @@ export interface HistoryQuery {
   pageSize?: number | undefined;
 }
 
-interface HistoryRow {
+/** One event with its incident's columns (the facts rule evaluation reads) and the rules' recorded matches. */
+interface HistoryRow extends Omit<IncidentFacts, 'id'> {
   seq: string;
   cursor_at: string;
   event_id: string;
@@ -28,21 +29,6 @@ interface HistoryRow {
   occurred_at: Date | null;
   received_at: Date;
   event: Record<string, unknown> | null;
-  number: number | null;
-  title: string | null;
-  description: string | null;
-  status: string;
-  urgency: string | null;
-  priority: string | null;
-  service_id: string | null;
-  service_name: string | null;
-  escalation_policy_id: string | null;
-  escalation_policy_name: string | null;
-  assignees: { id: string; summary?: string }[];
-  html_url: string | null;
-  incident_key: string | null;
-  environment: Record<string, unknown>;
-  alerts: unknown[] | null;
   matches: RawMatch[];
 }
 
