@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../src/db/database.js';
+import type { Database, Incident } from '../src/db/database.js';
 import {
   findEventTaker,
   findIncident,
@@ -31,7 +31,8 @@ export interface IncidentActivityDeps {
 
 const MAX_STORED_ALERTS = 50;
 
-export function createIncidentActivities(deps: IncidentActivityDeps) {
+/** The incident steps triage runs, and the activities registered from them. */
+export function createIncidentSteps(deps: IncidentActivityDeps) {
   const { db } = deps;
 
   /**
@@ -42,20 +43,25 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
    * that jsonb refuses) is stored as rejected, with the reason, and changes nothing else.
    */
   async function recordIncidentEvent(msg: IncidentEventMessage, takenBy?: string): Promise<RecordEventResult> {
+    return (await recordEvent(msg, takenBy)).recorded;
+  }
+
+  /** {@link recordIncidentEvent}, with the incident row as it now stands and the event as stored (triage goes on from them). */
+  async function recordEvent(msg: IncidentEventMessage, takenBy?: string): Promise<Recorded> {
     const event = withoutNul(msg.event) as PagerDutyEvent;
     const incidentId = incidentIdOf(event);
     const refusal =
       (!incidentId ? 'the event names no incident' : undefined) ??
       (msg.occurredAt !== undefined && !isTimestamp(msg.occurredAt) ? `occurred_at ${JSON.stringify(msg.occurredAt.slice(0, 64))} is not an ISO 8601 timestamp` : undefined) ??
       jsonbRefusal(event, 'event');
-    if (refusal || !incidentId) return reject(msg, incidentId, refusal ?? 'the event names no incident', takenBy);
+    if (refusal || !incidentId) return { recorded: await reject(msg, incidentId, refusal ?? 'the event names no incident', takenBy) };
     try {
       return await record(msg, event, incidentId, takenBy);
     } catch (err) {
       // A value Postgres refuses (SQLSTATE class 22, data exception) will be refused on every retry: reject
       // the event instead of blocking the incident's later events behind it.
       const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('22')) return reject(msg, incidentId, `Postgres refused the event: ${(err as Error).message.split('\n')[0]}`, takenBy);
+      if (typeof code === 'string' && code.startsWith('22')) return { recorded: await reject(msg, incidentId, `Postgres refused the event: ${(err as Error).message.split('\n')[0]}`, takenBy) };
       throw err;
     }
   }
@@ -80,7 +86,7 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
     return { duplicate, stale: false, incidentStatus: existing?.status ?? 'triggered', serviceId: existing?.service_id ?? undefined, rejected: reason };
   }
 
-  async function record(msg: IncidentEventMessage, event: PagerDutyEvent, incidentId: string, takenBy: string | undefined): Promise<RecordEventResult> {
+  async function record(msg: IncidentEventMessage, event: PagerDutyEvent, incidentId: string, takenBy: string | undefined): Promise<Recorded> {
     return inTransaction(db, async (trx) => {
       const inserted = await insertEventOnce(trx, {
         eventId: msg.eventId,
@@ -97,12 +103,12 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
       if (!inserted) {
         const taker = await findEventTaker(trx, msg.eventId);
         const current = { incidentStatus: existing?.status ?? 'triggered', serviceId: existing?.service_id ?? undefined };
-        if (taker?.disposition === 'rejected') return { duplicate: taker.takenBy !== takenBy, stale: false, ...current, rejected: taker.rejectReason ?? 'rejected' };
-        if (takenBy === undefined || taker?.takenBy !== takenBy) return { duplicate: true, stale: false, ...current };
+        if (taker?.disposition === 'rejected') return { recorded: { duplicate: taker.takenBy !== takenBy, stale: false, ...current, rejected: taker.rejectReason ?? 'rejected' } };
+        if (takenBy === undefined || taker?.takenBy !== takenBy) return { recorded: { duplicate: true, stale: false, ...current } };
         // This run's own retry: the first attempt stored the event and updated the incident already.
         const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : undefined;
         const stale = occurredAt && existing?.last_event_at ? occurredAt.getTime() < existing.last_event_at.getTime() : false;
-        return { duplicate: false, stale, ...current };
+        return { recorded: { duplicate: false, stale, ...current }, incident: existing, event };
       }
       const snap = toIncidentSnapshot(event);
       const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : new Date(msg.receivedAt);
@@ -132,40 +138,66 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
         last_event_at: stale ? existing!.last_event_at : occurredAt,
         updated_at: new Date(),
       };
-      if (existing) {
-        await updateIncident(trx, incidentId, row);
-      } else {
-        await insertIncident(trx, { id: incidentId, workflow_id: incidentWorkflowId(incidentId), environment: '{}', ...row });
-      }
-      return { duplicate: false, stale, incidentStatus: status, serviceId: row.service_id ?? undefined };
+      const incident = existing
+        ? await updateIncident(trx, incidentId, row)
+        : await insertIncident(trx, { id: incidentId, workflow_id: incidentWorkflowId(incidentId), environment: '{}', ...row });
+      return { recorded: { duplicate: false, stale, incidentStatus: status, serviceId: row.service_id ?? undefined }, incident, event };
     });
   }
 
-  /** V3 webhooks carry no alert details: fetch them from the REST API when a token is configured. */
-  async function enrichIncident(input: { incidentId: string }): Promise<{ alerts: number | null }> {
-    if (!deps.pagerduty) return { alerts: null };
-    let alerts: unknown[];
+  /** V3 webhooks carry no alert details: fetch them (at most the stored number) when a token is configured. */
+  async function fetchAlerts(incidentId: string): Promise<unknown[] | undefined> {
+    if (!deps.pagerduty) return undefined;
     try {
-      alerts = await deps.pagerduty.listIncidentAlerts(input.incidentId);
+      return (await deps.pagerduty.listIncidentAlerts(incidentId)).slice(0, MAX_STORED_ALERTS);
     } catch (err) {
       // A 4xx (token without access, incident gone) will not change on a retry; the workflow goes on without.
       throw toFailure(err);
     }
-    await updateIncident(db, input.incidentId, { alerts: JSON.stringify(alerts.slice(0, MAX_STORED_ALERTS)), updated_at: new Date() });
+  }
+
+  async function enrichIncident(input: { incidentId: string }): Promise<{ alerts: number | null }> {
+    const alerts = await fetchAlerts(input.incidentId);
+    if (!alerts) return { alerts: null };
+    await updateIncident(db, input.incidentId, { alerts: JSON.stringify(alerts), updated_at: new Date() });
     return { alerts: alerts.length };
   }
 
-  /** Run the configured extractors over title, description and alert details; store and return the result. */
+  /**
+   * Run the configured extractors over title, description and alert details (`alerts` when just fetched,
+   * else those stored); store the result, with the fetched alerts, in one update. Returns the row as stored.
+   */
+  async function extractAndStore(incident: Incident, alerts: unknown[] | undefined): Promise<Incident> {
+    const environment = extractEnvironment(
+      { title: incident.title, description: incident.description, serviceId: incident.service_id, alerts: alerts ?? incident.alerts ?? [] },
+      deps.extractors,
+    );
+    const stored = await updateIncident(db, incident.id, { ...(alerts ? { alerts: JSON.stringify(alerts) } : {}), environment: JSON.stringify(environment), updated_at: new Date() });
+    if (!stored) throw new Error(`incident ${incident.id} not stored`);
+    return stored;
+  }
+
   async function extractIncidentEnvironment(input: { incidentId: string }): Promise<Record<string, unknown>> {
     const incident = await findIncident(db, input.incidentId);
     if (!incident) throw new Error(`incident ${input.incidentId} not stored`);
-    const environment = extractEnvironment(
-      { title: incident.title, description: incident.description, serviceId: incident.service_id, alerts: incident.alerts ?? [] },
-      deps.extractors,
-    );
-    await updateIncident(db, input.incidentId, { environment: JSON.stringify(environment), updated_at: new Date() });
-    return environment;
+    return (await extractAndStore(incident, undefined)).environment as Record<string, unknown>;
   }
 
+  return { recordEvent, fetchAlerts, extractAndStore, recordIncidentEvent, enrichIncident, extractIncidentEnvironment };
+}
+
+/**
+ * The steps as separate activities, still registered for runs that took an event in several local
+ * activities (before triage was one); triage itself calls the steps directly.
+ */
+export function incidentActivities(steps: ReturnType<typeof createIncidentSteps>) {
+  const { recordIncidentEvent, enrichIncident, extractIncidentEnvironment } = steps;
   return { recordIncidentEvent, enrichIncident, extractIncidentEnvironment };
+}
+
+/** What recording an event gives triage: the result, and (when the event was stored for this run) the row and event. */
+export interface Recorded {
+  recorded: RecordEventResult;
+  incident?: Incident | undefined;
+  event?: PagerDutyEvent | undefined;
 }

@@ -6,7 +6,7 @@ import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { createActionRunActivities } from './action-runs.js';
 import { createActionActivities, type Integrations } from './actions.js';
 import { ensureOwnWrites } from './own-writes.js';
-import { createIncidentActivities } from './incidents.js';
+import { createIncidentSteps, incidentActivities } from './incidents.js';
 import { createJobActivities } from './jobs.js';
 import { createAlertDelivery } from './guards.js';
 import { createPlanActivities } from './plan.js';
@@ -35,12 +35,12 @@ export interface ActivityDeps {
 export function createActivities(input: ActivityDeps) {
   // Every PagerDuty write (actions, run notes) is recorded, so the webhook event it causes never matches a rule.
   const deps = { ...input, pagerduty: input.pagerduty && ensureOwnWrites(input.pagerduty, input) };
-  const incidents = createIncidentActivities(deps);
+  const incidents = createIncidentSteps(deps);
   const deliverAlerts = createAlertDelivery({ ...deps, guards: deps.guards ?? DEFAULT_GUARD_CONFIG });
   const plan = createPlanActivities({ ...deps, deliverAlerts });
   return {
-    ...incidents,
-    ...plan,
+    ...incidentActivities(incidents),
+    planIncidentActions: plan.planIncidentActions,
     ...createTriageActivities({ logger: deps.logger, incidents, plan, writeBack: Boolean(deps.pagerduty), publicUrl: deps.publicUrl }),
     ...createActionRunActivities(deps),
     ...createActionActivities(deps),

@@ -118,7 +118,11 @@ export function createPlanActivities(deps: PlanDeps) {
   async function planIncidentActions(input: PlanInput): Promise<RulePlan[]> {
     const incident = await findIncident(db, input.incidentId);
     if (!incident) throw new Error(`incident ${input.incidentId} not stored`);
-    const event = await findEventPayload(db, input.eventId);
+    return planEvent(input, incident, await findEventPayload(db, input.eventId));
+  }
+
+  /** {@link planIncidentActions} for an incident row and event triage holds already (no reading them back). */
+  async function planEvent(input: PlanInput, incident: Incident, event: Record<string, unknown>): Promise<RulePlan[]> {
     if (await isOwnWrite(db, input.incidentId, event)) return [];
 
     const ctx = incidentContext(incident as IncidentFacts, event, input.eventType);
@@ -230,7 +234,7 @@ export function createPlanActivities(deps: PlanDeps) {
     };
   }
 
-  return { planIncidentActions };
+  return { planIncidentActions, planEvent };
 }
 
 function plannedAction(action: Action, index: number, agentQueue: string | undefined): PlannedAction {

@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { REMEDIATING_EVENT_TYPES } from '../src/pagerduty/parse.js';
 import type { Logger } from '../src/logger.js';
 import type { IncidentEventMessage } from '../src/contracts/incident.js';
-import type { createIncidentActivities } from './incidents.js';
+import type { createIncidentSteps } from './incidents.js';
 import type { createPlanActivities } from './plan.js';
 import type { MatchPlan, RecordEventResult } from './types.js';
 
@@ -22,7 +22,7 @@ export interface TriageResult {
 
 export interface TriageDeps {
   logger: Logger;
-  incidents: ReturnType<typeof createIncidentActivities>;
+  incidents: ReturnType<typeof createIncidentSteps>;
   plan: ReturnType<typeof createPlanActivities>;
   /** Whether PagerDuty write-back is configured (API token and From address). */
   writeBack: boolean;
@@ -43,15 +43,14 @@ export function createTriageActivities(deps: TriageDeps) {
   const backoff = deps.enrichBackoffMs ?? [1000, 2000];
 
   /** Best effort: a few quick tries, then extraction goes on with what the event itself carries. */
-  async function enrich(incidentId: string): Promise<string | undefined> {
+  async function enrich(incidentId: string): Promise<{ alerts?: unknown[] | undefined; error?: string }> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await deps.incidents.enrichIncident({ incidentId });
-        return undefined;
+        return { alerts: await deps.incidents.fetchAlerts(incidentId) };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         const final = (err instanceof ApplicationFailure && err.nonRetryable) || attempt >= backoff.length;
-        if (final) return message;
+        if (final) return { error: message };
         await sleep(backoff[attempt]!);
       }
     }
@@ -63,16 +62,22 @@ export function createTriageActivities(deps: TriageDeps) {
    */
   async function triageIncidentEvent(input: { incidentId: string; message: IncidentEventMessage; takenBy?: string }): Promise<TriageResult> {
     const { incidentId, message: msg } = input;
-    const recorded = await deps.incidents.recordIncidentEvent(msg, input.takenBy);
+    // Each step goes on from the row the one before it wrote (returned by its write), never reading it back.
+    const { recorded, incident: stored, event } = await deps.incidents.recordEvent(msg, input.takenBy);
     if (recorded.stale || recorded.duplicate || recorded.rejected) return { recorded, environment: {}, plans: [] };
+    let incident = stored;
     let environment: Record<string, unknown> = {};
     let enrichError: string | undefined;
-    if (REMEDIATING_EVENT_TYPES.has(msg.eventType)) {
-      enrichError = await enrich(incidentId);
+    if (REMEDIATING_EVENT_TYPES.has(msg.eventType) && incident) {
+      const fetched = await enrich(incidentId);
+      enrichError = fetched.error;
       if (enrichError) deps.logger.warn({ incidentId, error: enrichError }, 'alerts not fetched; extracting from the event alone');
-      environment = await deps.incidents.extractIncidentEnvironment({ incidentId });
+      // The fetched alerts and what the extractors found, in one update.
+      incident = await deps.incidents.extractAndStore(incident, fetched.alerts);
+      environment = incident.environment as Record<string, unknown>;
     }
-    const plans = await deps.plan.planIncidentActions({ incidentId, eventId: msg.eventId, eventType: msg.eventType });
+    const planInput = { incidentId, eventId: msg.eventId, eventType: msg.eventType };
+    const plans = incident && event ? await deps.plan.planEvent(planInput, incident, event) : await deps.plan.planIncidentActions(planInput);
     return {
       recorded,
       environment,

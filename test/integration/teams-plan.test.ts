@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createIncidentActivities } from '../../activities/incidents.js';
+import { createIncidentSteps } from '../../activities/incidents.js';
 import { createJobActivities } from '../../activities/jobs.js';
 import { createPlanActivities } from '../../activities/plan.js';
 import { createTriageActivities } from '../../activities/triage.js';
@@ -33,7 +33,7 @@ describe('teams: rules and jobs act only on environments of their own team', fun
 
   const triage = () => {
     const extractors = { extractors: [{ type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<environment>[a-z0-9-]+)\\]' }] };
-    const incidents = createIncidentActivities({ db: db.db, logger, extractors });
+    const incidents = createIncidentSteps({ db: db.db, logger, extractors });
     return createTriageActivities({ logger, incidents, plan: createPlanActivities({ db: db.db, logger }), writeBack: false, enrichBackoffMs: [10] }).triageIncidentEvent;
   };
 

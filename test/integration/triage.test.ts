@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { createIncidentActivities } from '../../activities/incidents.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/db/database.js';
+import { createIncidentSteps } from '../../activities/incidents.js';
 import { createPlanActivities } from '../../activities/plan.js';
 import { createTriageActivities } from '../../activities/triage.js';
 import { createLogger } from '../../src/logger.js';
@@ -26,11 +28,11 @@ describe('triage activity (persist, enrich, extract, match in one step)', functi
     await db?.close();
   });
 
-  function triage(opts: { pagerduty: boolean }) {
+  function triage(opts: { pagerduty: boolean; db?: Kysely<Database> }) {
     const pagerduty = opts.pagerduty ? createPagerDutyClient({ baseUrl: pd.url, token: TOKEN, fromEmail: 'selfheal@example.com' }) : undefined;
     const extractors = { extractors: [{ type: 'regex' as const, source: 'details' as const, pattern: 'host=(?<host>[a-z0-9-]+)' }, { type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] };
-    const incidents = createIncidentActivities({ db: db.db, logger, extractors, pagerduty });
-    const plan = createPlanActivities({ db: db.db, logger });
+    const incidents = createIncidentSteps({ db: opts.db ?? db.db, logger, extractors, pagerduty });
+    const plan = createPlanActivities({ db: opts.db ?? db.db, logger });
     return createTriageActivities({ logger, incidents, plan, writeBack: Boolean(pagerduty), enrichBackoffMs: [10, 20] }).triageIncidentEvent;
   }
 
@@ -64,6 +66,38 @@ describe('triage activity (persist, enrich, extract, match in one step)', functi
     assert.deepEqual(other.plans, []);
     assert.equal((await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length, 1);
     assert.equal((await db.db.selectFrom('rule_matches').select('id').where('incident_id', '=', id).execute()).length, 1);
+  });
+
+  it('goes on from the rows it wrote: nothing read back, alerts and environment stored in one update', async function () {
+    // Every statement triage sends, by kind and table, seen by a Kysely plugin on the same pool.
+    const statements: string[] = [];
+    const counting = db.db.withPlugin({
+      transformQuery(args) {
+        const node = args.node as { kind: string; from?: { froms: { table?: { identifier?: { name: string } } }[] }; table?: { table?: { identifier?: { name: string } } }; into?: { table?: { identifier?: { name: string } } } };
+        const table = node.from?.froms[0]?.table?.identifier?.name ?? node.table?.table?.identifier?.name ?? node.into?.table?.identifier?.name ?? '';
+        statements.push(`${node.kind.replace('QueryNode', '').replace('RawNode', 'Raw')} ${table}`.trim());
+        return args.node;
+      },
+      async transformResult(args) {
+        return args.result;
+      },
+    });
+    const serviceId = newServiceId();
+    const ruleId = await insertRule(db.db, { name: 'triage-reads', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'on {{ environment.host }}' }] });
+    const id = newIncidentId();
+    pd.seedAlerts(id, [{ id: 'A1', type: 'alert', summary: 'disk', body: { details: { cause: 'host=db-9 disk 97%' } } }]);
+    const result = await triage({ pagerduty: true, db: counting })({ incidentId: id, message: message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T10:00:00Z'), takenBy: 'run-R' });
+
+    assert.equal(result.environment.host, 'db-9');
+    assert.deepEqual(result.plans.map((p) => p.ruleId), [ruleId]);
+    const stored = await db.db.selectFrom('incidents').select(['environment', 'alerts']).where('id', '=', id).executeTakeFirstOrThrow();
+    assert.equal((stored.environment as Record<string, unknown>).host, 'db-9');
+    assert.equal((stored.alerts as unknown[]).length, 1);
+    // One read of the incident (locked, in the event's transaction); the event's payload is never read back.
+    assert.deepEqual(statements.filter((s) => s === 'Select incidents'), ['Select incidents'], statements.join(', '));
+    assert.deepEqual(statements.filter((s) => s === 'Select incident_events'), [], statements.join(', '));
+    // The insert, then one update holding the fetched alerts and the environment.
+    assert.deepEqual(statements.filter((s) => s.endsWith(' incidents') && s !== 'Select incidents'), ['Insert incidents', 'Update incidents'], statements.join(', '));
   });
 
   it('records a poison event as rejected with the reason, changing nothing else, and a retry says the same', async function () {

@@ -161,12 +161,14 @@ export async function findEventPayload(db: Db, eventId: string): Promise<Record<
   return (row?.payload as { event?: Record<string, unknown> } | undefined)?.event ?? {};
 }
 
-export async function insertIncident(db: Db, row: NewIncident): Promise<void> {
-  await db.insertInto('incidents').values(row).execute();
+/** The row as stored (defaults filled in): triage goes on with it instead of reading it back. */
+export async function insertIncident(db: Db, row: NewIncident): Promise<Incident> {
+  return db.insertInto('incidents').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function updateIncident(db: Db, id: string, row: IncidentUpdate): Promise<void> {
-  await db.updateTable('incidents').set(row).where('id', '=', id).execute();
+/** The row as stored after the update; undefined when there is no such incident. */
+export async function updateIncident(db: Db, id: string, row: IncidentUpdate): Promise<Incident | undefined> {
+  return db.updateTable('incidents').set(row).where('id', '=', id).returningAll().executeTakeFirst();
 }
 
 /** What the extractors found for the incident (`{}` before they ran); undefined when it is not stored. */
