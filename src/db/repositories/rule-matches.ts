@@ -1,4 +1,5 @@
-// Rule matches: one row per incident event and rule, with the policy decision taken for it.
+// Rule matches: one row per incident event and rule, with the policy decision taken for it and the
+// verification of its remediation.
 import { sql } from 'kysely';
 import type { RuleMatch } from '../database.js';
 import type { Db } from './db.js';
