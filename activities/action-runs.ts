@@ -13,11 +13,13 @@ import {
 } from '../src/db/repositories/action-runs.js';
 import { releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
 import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.js';
+import { recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { inTransaction } from '../src/db/repositories/transactions.js';
 import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD } from '../src/domain/policies.js';
 import { safeLink } from '../src/domain/agent-result.js';
 import type { Logger } from '../src/logger.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
+import type { MatchVerification } from './verification.js';
 
 export interface ActionRunDeps {
   db: Kysely<Database>;
@@ -172,11 +174,21 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    * Circuit breaker bookkeeping: K consecutive failed runs open the breaker; a success resets the count,
    * and a half-open trial's success closes it (its failure re-opens it). An inconclusive run (nothing ran:
    * cancelled, rejected, skipped) changes nothing, except that a trial ending so leaves the breaker open for
-   * the next match to try again. Says whether this outcome opened the breaker.
+   * the next match to try again. Says whether this outcome opened the breaker. A verification settled
+   * before any wait (not_applicable) comes along and is recorded in the same transaction: one local
+   * activity fewer per run.
    */
-  async function recordRuleOutcome(input: { ruleId: string; outcome: 'succeeded' | 'failed' | 'inconclusive'; trial?: boolean | undefined }): Promise<RuleOutcomeResult> {
-    return inTransaction(db, async (trx) => {
+  async function recordRuleOutcome(input: {
+    ruleId: string;
+    outcome: 'succeeded' | 'failed' | 'inconclusive';
+    trial?: boolean | undefined;
+    verification?: MatchVerification | undefined;
+  }): Promise<RuleOutcomeResult> {
+    const v = input.verification;
+    const result = await inTransaction(db, async (trx) => {
       const stored = await lockBreaker(trx, input.ruleId);
+      // Whether or not the rule still exists (a deleted rule has no breaker to update).
+      if (v) await recordMatchVerification(trx, v.matchId, { status: v.status, detail: v.detail, at: new Date() });
       if (!stored) return { breaker: 'closed', opened: false, failures: 0, threshold: DEFAULT_BREAKER_THRESHOLD };
       const threshold = stored.failureThreshold ?? DEFAULT_BREAKER_THRESHOLD;
       const trial = Boolean(input.trial) && stored.breaker.state === 'half_open';
@@ -186,6 +198,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       if (opened) deps.logger.warn({ ruleId: input.ruleId, failures: next.consecutiveFailures, trial }, 'circuit breaker opened');
       return { breaker: next.state, opened, failures: next.consecutiveFailures, threshold };
     });
+    if (v) deps.logger.info({ matchId: v.matchId, verification: v.status }, 'remediation verification recorded');
+    return result;
   }
 
   /** The run ended: its lease stops counting for concurrency (cooldown counts from the lease's start). */

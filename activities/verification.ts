@@ -3,6 +3,7 @@
 // the incident resolved). The waiting itself is the workflow's (workflows/verify.ts): durable timers.
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
+import { recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { parseDuration, settleSeconds } from '../src/domain/guards.js';
 import type { Action, Rule, Verify } from '../src/domain/rules/schema.js';
 import type { Logger } from '../src/logger.js';
@@ -40,6 +41,13 @@ function planned(action: Action, index: number, agentQueue: string | undefined):
   };
 }
 
+/** A verification outcome for a rule match, as the rule run records it. */
+export interface MatchVerification {
+  matchId: string;
+  status: VerificationStatus;
+  detail: string;
+}
+
 export function createVerificationActivities(deps: { db: Kysely<Database>; logger: Logger }) {
   const { db } = deps;
 
@@ -47,15 +55,9 @@ export function createVerificationActivities(deps: { db: Kysely<Database>; logge
    * Record the verification outcome of a remediation on its rule match. A final outcome is written once:
    * a replayed or retried step finds it and keeps it.
    */
-  async function recordVerification(input: { matchId: string; status: VerificationStatus; detail: string }): Promise<void> {
-    const final = input.status !== 'pending';
-    await db
-      .updateTable('rule_matches')
-      .set({ verification: input.status, verification_detail: input.detail.slice(0, 1000), verified_at: final ? new Date() : null })
-      .where('id', '=', input.matchId)
-      .where((eb) => eb.or([eb('verification', 'is', null), eb('verification', '=', 'pending')]))
-      .execute();
-    if (final) deps.logger.info({ matchId: input.matchId, verification: input.status }, 'remediation verification recorded');
+  async function recordVerification(input: MatchVerification): Promise<void> {
+    await recordMatchVerification(db, input.matchId, { status: input.status, detail: input.detail, at: new Date() });
+    if (input.status !== 'pending') deps.logger.info({ matchId: input.matchId, verification: input.status }, 'remediation verification recorded');
   }
 
   /** Whether the incident is resolved in Postgres, and since when. */

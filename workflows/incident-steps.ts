@@ -9,7 +9,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
-import { ruleRunWorkflowId, type IncidentEventMessage, type IncidentWorkflowInput, type MatchPlan, type RunningRule } from '../src/contracts/index.js';
+import { RULE_RUN_REVISION, ruleRunWorkflowId, type IncidentEventMessage, type IncidentWorkflowInput, type MatchPlan, type RunningRule } from '../src/contracts/index.js';
 import { searchAttributes } from '../src/temporal/names.js';
 import { localTriage } from './activities.js';
 import { ruleRunWorkflow } from './rule-run.js';
@@ -81,7 +81,7 @@ export function startRuleRuns(run: IncidentRun, msg: IncidentEventMessage, envir
     run.ruleRuns += 1;
     void startChild(ruleRunWorkflow, {
       workflowId: id,
-      args: [{ incidentId: run.incidentId, eventId: msg.eventId, plan, parentWorkflowId }],
+      args: [{ incidentId: run.incidentId, eventId: msg.eventId, plan, parentWorkflowId, revision: RULE_RUN_REVISION }],
       // The rule run outlives this run when it continues as new, and reports its end by signal.
       parentClosePolicy: ParentClosePolicy.ABANDON,
       // One run per incident, rule and event, ever: a second start of the same id is refused.

@@ -16,7 +16,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ActionOutcome, MatchPlan, PlannedAction, RuleRunInput, RuleRunResult } from '../src/contracts/index.js';
+import type { ActionOutcome, MatchPlan, PlannedAction, RuleRunInput, RuleRunResult, VerificationStatus } from '../src/contracts/index.js';
 import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
 import { renderAction } from '../src/domain/template.js';
@@ -60,11 +60,15 @@ export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResul
     if (!isCancellation(err)) throw err;
     ended = 'cancelled';
   }
-  if (patched(VERIFY_PATCH)) {
-    run.verification = await verifyRemediation(input, run.outcomes, ended, {
-      run: (action, actionRunId) => runAction(run, render(action, input.plan, run.outcomes), actionRunId, 'run once: the remediation is unverified'),
-      check: (action, actionRunId) => execute(run, render(action, input.plan, run.outcomes), actionRunId),
-    });
+  // A run with a revision verifies without asking for the patch (no marker, no search attribute upsert);
+  // one without was started by older code and asks, as it did, so its history replays either way.
+  const revised = input.revision !== undefined && input.revision >= 1;
+  if (revised || patched(VERIFY_PATCH)) {
+    const hooks = {
+      run: (action: PlannedAction, actionRunId: string) => runAction(run, render(action, input.plan, run.outcomes), actionRunId, 'run once: the remediation is unverified'),
+      check: (action: PlannedAction, actionRunId: string) => execute(run, render(action, input.plan, run.outcomes), actionRunId),
+    };
+    run.verification = await verifyRemediation(input, run.outcomes, ended, hooks, { deferSettled: revised });
     run.outcomes.push(...(run.verification?.outcomes ?? []));
   }
   await CancellationScope.nonCancellable(() => wrapUp(run, ended));
@@ -226,9 +230,10 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
   if (ended !== 'claimed_elsewhere') {
     if (plan.decision === 'run') {
       const ran = run.outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
-      // An unverified remediation counts as a failure (issue 22).
+      // An unverified remediation counts as a failure (issue 22). A verification settled at once comes along
+      // (revision 1): verifyRemediation settles one only for a run that reaches this branch.
       const outcome = run.verification?.status === 'unverified' || ran.some((o) => o.status === 'failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
-      const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, outcome, trial: plan.breakerTrial });
+      const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, outcome, trial: plan.breakerTrial, ...unrecordedVerification(run) });
       if (breaker.opened) await announce(run.input, { kind: 'breaker_opened', failures: breaker.failures, threshold: breaker.threshold, trial: Boolean(plan.breakerTrial) });
     }
     if (ended === 'cancelled') await announce(run.input, { kind: 'cancelled_by_resolve', notRun: run.outcomes.filter((o) => o.status === 'cancelled' || o.status === 'skipped').map((o) => o.actionId) });
@@ -248,6 +253,12 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
   } catch (err) {
     log.warn('incident workflow not told that the rule run ended', { error: messageOf(err) });
   }
+}
+
+/** The verification the rule outcome records with the breaker, if it was settled at once and not yet recorded. */
+function unrecordedVerification(run: RuleRun): { verification?: { matchId: string; status: VerificationStatus; detail: string } } {
+  const v = run.verification;
+  return v?.unrecorded ? { verification: { matchId: run.input.plan.matchId, status: v.status, detail: v.detail } } : {};
 }
 
 function messageOf(err: unknown): string {

@@ -9,7 +9,10 @@ import { CancellationScope, isCancellation, log, sleep } from '@temporalio/workf
 import type { ActionOutcome, PlannedAction, RuleRunInput, VerificationStatus } from '../src/contracts/index.js';
 import { localDb } from './activities.js';
 
-/** The patch marking rule runs that verify (runs recorded before it replay without the step). */
+/**
+ * The patch marking rule runs that verify (runs recorded before it replay without the step). Only runs
+ * started without a revision ask for it: from RULE_RUN_REVISION 1 on, every run verifies, no marker.
+ */
 export const VERIFY_PATCH = 'verify-remediation-v1';
 
 export interface VerifyHooks {
@@ -24,10 +27,20 @@ export interface Verified {
   detail: string;
   /** Outcomes of the onUnverified actions (for the summary note). */
   outcomes: ActionOutcome[];
+  /** Settled at once and not recorded yet: the rule outcome records it, in its transaction. */
+  unrecorded?: boolean;
+}
+
+export interface VerifyOptions {
+  /**
+   * Leave an outcome settled before any wait (not_applicable) to the caller, which records it along with
+   * the rule outcome (revision 1). Runs without a revision record it here, as they did.
+   */
+  deferSettled?: boolean;
 }
 
 /** Verify the run's remediation; null when the match ran no action (nothing to verify, nothing recorded). */
-export async function verifyRemediation(input: RuleRunInput, outcomes: readonly ActionOutcome[], ended: string, hooks: VerifyHooks): Promise<Verified | null> {
+export async function verifyRemediation(input: RuleRunInput, outcomes: readonly ActionOutcome[], ended: string, hooks: VerifyHooks, options: VerifyOptions = {}): Promise<Verified | null> {
   const { plan, incidentId, eventId } = input;
   const ran = outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
   if (plan.decision !== 'run' || ran.length === 0 || ended === 'claimed_elsewhere') return null;
@@ -36,10 +49,12 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
     await record(status, detail);
     return { status, detail, outcomes: [] };
   };
+  const settledAtOnce = (detail: string): Promise<Verified> =>
+    options.deferSettled ? Promise.resolve({ status: 'not_applicable', detail, outcomes: [], unrecorded: true }) : settled('not_applicable', detail);
   const verify = plan.verify;
-  if (!verify) return settled('not_applicable', 'the rule declares no verify');
-  if (ended !== 'completed') return settled('not_applicable', 'the incident resolved before the actions finished');
-  if (ran.some((o) => o.status === 'failed')) return settled('not_applicable', 'an action failed: nothing to verify (the failure counts for the circuit breaker)');
+  if (!verify) return settledAtOnce('the rule declares no verify');
+  if (ended !== 'completed') return settledAtOnce('the incident resolved before the actions finished');
+  if (ran.some((o) => o.status === 'failed')) return settledAtOnce('an action failed: nothing to verify (the failure counts for the circuit breaker)');
 
   await record('pending', `waiting up to ${verify.withinSeconds} s for incident.resolved${verify.check ? ` or check ${String(verify.check.params.script)} to exit 0` : ''}`);
   const started = Date.now();

@@ -65,6 +65,8 @@ export interface RuleRunInput {
   plan: MatchPlan;
   /** Where the run reports its end (the incident workflow's id). */
   parentWorkflowId: string;
+  /** RULE_RUN_REVISION of the code that started the run; absent in runs started before revisions. */
+  revision?: number;
 }
 
 export interface RuleRunResult {

@@ -1,4 +1,5 @@
-// Rule matches: one row per incident event and rule, with the policy decision taken for it.
+// Rule matches: one row per incident event and rule, with the policy decision taken for it and the
+// verification of its remediation.
 import { sql } from 'kysely';
 import type { RuleMatch } from '../database.js';
 import type { Db } from './db.js';
@@ -55,4 +56,18 @@ export async function countRunDecisionsSince(db: Db, ruleId: string, since: Date
     .where('matched_at', '>=', since)
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * Records the verification outcome of a remediation on its match. A final outcome (anything but pending)
+ * is written once: a replayed or retried step finds it and keeps it.
+ */
+export async function recordMatchVerification(db: Db, matchId: string, v: { status: string; detail: string; at: Date }): Promise<void> {
+  const final = v.status !== 'pending';
+  await db
+    .updateTable('rule_matches')
+    .set({ verification: v.status, verification_detail: v.detail.slice(0, 1000), verified_at: final ? v.at : null })
+    .where('id', '=', matchId)
+    .where((eb) => eb.or([eb('verification', 'is', null), eb('verification', '=', 'pending')]))
+    .execute();
 }
