@@ -19,6 +19,8 @@ export interface CpuParts {
 export interface CpuSnapshot {
   at: number;
   parts: CpuParts;
+  /** Each main worker process's CPU seconds (BENCH_WORKERS), in the order of their pids. */
+  workers: number[];
   /** Whole machine, from /proc/stat: busy and total CPU seconds over all cores. */
   machine: { busy: number; total: number };
 }
@@ -29,6 +31,8 @@ export interface CpuUse {
   parts: CpuParts;
   /** Busy share of all cores over the interval, 0–1. */
   machineBusy: number;
+  /** With several main worker processes: each one's CPU seconds (how the task queue's work was shared). */
+  workers?: number[];
 }
 
 /** utime + stime of one process in seconds; 0 when it is gone or /proc is not there. */
@@ -87,6 +91,7 @@ export function cpuSnapshot(pids: { temporal?: number | undefined; api?: number 
       postgres: processesNamed('postgres'),
       bench: processSeconds(process.pid),
     },
+    workers: workers.map((pid) => processSeconds(pid)),
     machine: machineSeconds(),
   };
 }
@@ -99,6 +104,7 @@ export function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
     seconds: round((after.at - before.at) / 1000, 2),
     parts,
     machineBusy: total > 0 ? round((after.machine.busy - before.machine.busy) / total, 2) : 0,
+    ...(after.workers.length > 1 ? { workers: after.workers.map((s, i) => round(Math.max(0, s - (before.workers[i] ?? 0)), 2)) } : {}),
   };
 }
 

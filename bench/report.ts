@@ -264,6 +264,7 @@ export function toMarkdown(r: BenchResults): string {
     out.push(`- Trickle at ${l.rate}/s, ${l.incidents} incidents: to action started p50 ${l.toActionStarted.p50Ms} ms / p99 ${l.toActionStarted.p99Ms} ms; to the sink receiving the call p50 ${l.toSink.p50Ms} ms / p99 ${l.toSink.p99Ms} ms; ${l.missing} missing.`);
     out.push(
       `- Storm of ${s.incidents}: webhook → first action started p50 ${s.toActionStarted.p50Ms} ms / p99 ${s.toActionStarted.p99Ms} ms; delivered in ${s.deliverSeconds} s (${s.deliverPerSecond}/s, ${s.accepted} accepted, ${s.redeliveries} redeliveries after a 503 or timeout); ${s.persisted} persisted, ${s.actionsFinished} actions finished (${s.actionsSucceeded} succeeded) ${s.drainSeconds} s after the first delivery; ${s.complete ? 'complete' : '**incomplete**'}.`,
+      ...(s.cpu.workers ? [`- The storm's work was shared by ${s.cpu.workers.length} main worker processes on one task queue: ${s.cpu.workers.map((w) => `${w} s`).join(' / ')} of CPU each.`] : []),
       '',
     );
     out.push(...shapeSection(r.endToEnd));
