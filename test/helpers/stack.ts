@@ -10,6 +10,7 @@ import type { ExtractorsConfig } from '../../src/domain/extract.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { testTemporal, type TestTemporal } from './temporal.js';
+import { startHttpPeer, type HttpPeer } from './http-peer.js';
 
 export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -79,6 +80,23 @@ export async function startStack(opts: { env?: Record<string, string>; extractor
 }
 
 /** Issue an API token through the API (as an admin would) and return its value. */
+/**
+ * A suite's stack whose rules call a local hook peer (POST /hook answers 204; loopback allowed for
+ * egress): started in the suite's `before`, stopped in its `after`. Read the fields inside the tests.
+ */
+export function stackWithHook(): { stack: Stack; hook: HttpPeer } {
+  const peers = {} as { stack: Stack; hook: HttpPeer };
+  before(async function () {
+    peers.hook = await startHttpPeer([{ method: 'POST', path: '/hook', handle: () => ({ status: 204 }) }]);
+    peers.stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
+  });
+  after(async function () {
+    await peers.stack?.stop();
+    await peers.hook?.close();
+  });
+  return peers;
+}
+
 export async function issueToken(stack: Pick<Stack, 'api'>, name: string, scopes: ('read' | 'write' | 'admin')[]): Promise<string> {
   const res = await stack.api('/api/tokens', { method: 'POST', body: JSON.stringify({ name, scopes }) });
   if (res.status !== 201) throw new Error(`token ${name}: ${res.status} ${await res.text()}`);

@@ -1,50 +1,39 @@
 import assert from 'node:assert/strict';
 import { incidentWorkflowId } from '../../src/contracts/index.js';
-import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually, issueToken, startStack, type Stack } from '../helpers/stack.js';
+import { eventually, issueToken, stackWithHook } from '../helpers/stack.js';
 import { messageOf, signalIncident } from '../helpers/workers.js';
 
 // A 7-day approval under a stream of events must not grow the incident's history without bound: the wait
 // lives in the rule run's own workflow, and the incident run continues as new, carrying it, as often as the
 // stream needs. Measured: the history length of every run involved.
 describe('incident workflow history stays bounded during long waits', function () {
-  let stack: Stack;
-  let hook: HttpPeer;
-
-  before(async function () {
-    hook = await startHttpPeer([{ method: 'POST', path: '/hook', handle: () => ({ status: 204 }) }]);
-    stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
-  });
-  after(async function () {
-    await stack?.stop();
-    await hook?.close();
-  });
+  const peers = stackWithHook();
 
   it('200 events while an approval waits 7 days: the incident run continues as new, the rule run stays small, the approval still lands', async function () {
     this.timeout(300_000);
     const LIMIT = 100;
     const svc = newServiceId();
-    await insertRule(stack.db.db, {
+    await insertRule(peers.stack.db.db, {
       name: `long-wait-${svc.toLowerCase()}`,
       services: [svc],
-      actions: [{ id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook`, body: '{}', approval: { required: true, timeoutMinutes: 10080, onTimeout: 'reject' } }],
+      actions: [{ id: 'fix', type: 'notify.webhook', url: `${peers.hook.url}/hook`, body: '{}', approval: { required: true, timeoutMinutes: 10080, onTimeout: 'reject' } }],
     });
     const id = newIncidentId();
     const service = { id: svc, type: 'service_reference', summary: 's' };
-    await signalIncident(stack.temporal, stack.taskQueue, id, messageOf(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: '2026-11-01T10:00:00Z', data: { service } })), {
+    await signalIncident(peers.stack.temporal, peers.stack.taskQueue, id, messageOf(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: '2026-11-01T10:00:00Z', data: { service } })), {
       historyLimit: LIMIT,
       lingerSeconds: 1,
     });
     const run = await eventually(
-      () => stack.db.db.selectFrom('action_runs').select(['id', 'workflow_id', 'status']).where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(),
+      () => peers.stack.db.db.selectFrom('action_runs').select(['id', 'workflow_id', 'status']).where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(),
       30_000,
       'the approval to wait',
     );
-    const ruleRun = stack.temporal.client.workflow.getHandle(run.workflow_id!);
+    const ruleRun = peers.stack.temporal.client.workflow.getHandle(run.workflow_id!);
     const ruleRunBefore = (await ruleRun.describe()).historyLength;
-    const firstRunId = (await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
+    const firstRunId = (await peers.stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
 
     // A steady stream: batches of 20 annotations, each batch persisted before the next is sent.
     const N = 200;
@@ -55,22 +44,22 @@ describe('incident workflow history stays bounded during long waits', function (
           const minute = String(Math.floor((i + j) / 60)).padStart(2, '0');
           const second = String((i + j) % 60).padStart(2, '0');
           const note = sampleFor('v3-incident.annotated-01.json', id, { occurredAt: `2026-11-01T11:${minute}:${second}Z` });
-          return signalIncident(stack.temporal, stack.taskQueue, id, messageOf(note), { historyLimit: LIMIT, lingerSeconds: 1 });
+          return signalIncident(peers.stack.temporal, peers.stack.taskQueue, id, messageOf(note), { historyLimit: LIMIT, lingerSeconds: 1 });
         }),
       );
       await eventually(
-        async () => (await stack.db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length === i + BATCH + 1,
+        async () => (await peers.stack.db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length === i + BATCH + 1,
         60_000,
         `${i + BATCH} events persisted`,
       );
     }
-    await eventually(async () => ((await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { pendingEvents: number }).pendingEvents === 0, 60_000, 'no events pending');
+    await eventually(async () => ((await peers.stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { pendingEvents: number }).pendingEvents === 0, 60_000, 'no events pending');
 
     // The runs of the incident workflow so far, each measured: the first continued as new while the approval
     // waited, and none grew past the limit by more than one workflow task's worth of events (a batch).
     const runs: { runId: string; status: string; historyLength: number }[] = [];
-    for await (const w of stack.temporal.client.workflow.list({ query: `WorkflowId = '${incidentWorkflowId(id)}'` })) {
-      const d = await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id), w.runId).describe();
+    for await (const w of peers.stack.temporal.client.workflow.list({ query: `WorkflowId = '${incidentWorkflowId(id)}'` })) {
+      const d = await peers.stack.temporal.client.workflow.getHandle(incidentWorkflowId(id), w.runId).describe();
       runs.push({ runId: w.runId, status: d.status.name, historyLength: d.historyLength });
     }
     const first = runs.find((r) => r.runId === firstRunId);
@@ -84,24 +73,24 @@ describe('incident workflow history stays bounded during long waits', function (
     assert.equal(ruleRunAfter, ruleRunBefore, 'the rule run history did not grow with the events');
     assert.ok(ruleRunAfter < 40, `the waiting rule run has ${ruleRunAfter} events`);
     assert.deepEqual(
-      ((await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { runningRules: string[] }).runningRules,
+      ((await peers.stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { runningRules: string[] }).runningRules,
       [run.workflow_id],
       'the running rule run was carried across every continue-as-new',
     );
 
     // The approval still lands, the action runs once, and the run that carries it hears that it ended.
-    const approver = await issueToken(stack, `approver-${svc.toLowerCase()}`, ['write']);
-    const res = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(run.id)}`, {
+    const approver = await issueToken(peers.stack, `approver-${svc.toLowerCase()}`, ['write']);
+    const res = await peers.stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(run.id)}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${approver}` },
       body: JSON.stringify({ decision: 'approve' }),
     });
     assert.equal(res.status, 202);
-    await eventually(async () => (await stack.db.db.selectFrom('action_runs').select('status').where('id', '=', run.id).executeTakeFirstOrThrow()).status === 'succeeded', 30_000, 'the approved action');
-    assert.equal(hook.requests.length, 1);
-    await eventually(async () => ((await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { runningRules: string[] }).runningRules.length === 0, 30_000, 'the latest run told');
+    await eventually(async () => (await peers.stack.db.db.selectFrom('action_runs').select('status').where('id', '=', run.id).executeTakeFirstOrThrow()).status === 'succeeded', 30_000, 'the approved action');
+    assert.equal(peers.hook.requests.length, 1);
+    await eventually(async () => ((await peers.stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { runningRules: string[] }).runningRules.length === 0, 30_000, 'the latest run told');
     const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-11-01T12:00:00Z', data: { service } });
-    await signalIncident(stack.temporal, stack.taskQueue, id, messageOf(resolve), { historyLimit: LIMIT, lingerSeconds: 1 });
-    await eventually(async () => (await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).status.name === 'COMPLETED', 60_000, 'the incident run to complete');
+    await signalIncident(peers.stack.temporal, peers.stack.taskQueue, id, messageOf(resolve), { historyLimit: LIMIT, lingerSeconds: 1 });
+    await eventually(async () => (await peers.stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).status.name === 'COMPLETED', 60_000, 'the incident run to complete');
   });
 });

@@ -6,27 +6,16 @@ import { Worker } from '@temporalio/worker';
 import { RULE_RUN_REVISION, WORKFLOW_TYPES, type RuleRunInput } from '../../src/contracts/index.js';
 import { workflowBundle } from '../../src/temporal/worker.js';
 import { VERIFY_PATCH } from '../../workflows/verify.js';
-import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually, startStack, type Stack } from '../helpers/stack.js';
+import { eventually, stackWithHook } from '../helpers/stack.js';
 
 // The rule run's revision (RULE_RUN_REVISION): a run started by the incident workflow carries it, verifies
 // without the patch marker (no marker, no search attribute upsert) and records a verification settled at
 // once in the rule outcome's transaction, one local activity fewer. A run started without a revision (by
 // older code) keeps the marker and the separate local activity, and its history replays with this code.
 describe('rule run revision', function () {
-  let stack: Stack;
-  let hook: HttpPeer;
-
-  before(async function () {
-    hook = await startHttpPeer([{ method: 'POST', path: '/hook', handle: () => ({ status: 204 }) }]);
-    stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
-  });
-  after(async function () {
-    await stack?.stop();
-    await hook?.close();
-  });
+  const peers = stackWithHook();
 
   type Event = temporal.api.history.v1.IHistoryEvent;
   const typeOf = (e: Event) => temporal.api.enums.v1.EventType[e.eventType ?? 0];
@@ -35,22 +24,22 @@ describe('rule run revision', function () {
   const detailsOf = (e: Event) =>
     JSON.stringify(Object.values(e.markerRecordedEventAttributes?.details ?? {}).flatMap((p) => (p.payloads ?? []).map((x) => defaultPayloadConverter.fromPayload(x))));
   const mentionsPatch = (e: Event) => detailsOf(e).includes(VERIFY_PATCH);
-  const matchRow = (matchId: string) => stack.db.db.selectFrom('rule_matches').select(['verification', 'verification_detail', 'verified_at']).where('id', '=', matchId).executeTakeFirstOrThrow();
+  const matchRow = (matchId: string) => peers.stack.db.db.selectFrom('rule_matches').select(['verification', 'verification_detail', 'verified_at']).where('id', '=', matchId).executeTakeFirstOrThrow();
 
   it('a new run has no patch marker and one local activity fewer; a run without revision keeps both and replays', async function () {
     this.timeout(120_000);
     const svc = newServiceId();
-    const ruleId = await insertRule(stack.db.db, { name: `rev-${svc.toLowerCase()}`, services: [svc], actions: [{ id: 'ping', type: 'notify.webhook', url: `${hook.url}/hook`, body: '{}' }] });
+    const ruleId = await insertRule(peers.stack.db.db, { name: `rev-${svc.toLowerCase()}`, services: [svc], actions: [{ id: 'ping', type: 'notify.webhook', url: `${peers.hook.url}/hook`, body: '{}' }] });
     const id = newIncidentId();
-    assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: '2026-10-01T10:00:00Z', data: { service: { id: svc, type: 'service_reference', summary: 's' } } }))).status, 202);
+    assert.equal((await peers.stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: '2026-10-01T10:00:00Z', data: { service: { id: svc, type: 'service_reference', summary: 's' } } }))).status, 202);
 
     // The run the incident workflow started: it carries the revision.
     const actionRun = await eventually(
-      () => stack.db.db.selectFrom('action_runs').select(['workflow_id', 'status']).where('incident_id', '=', id).where('status', '=', 'succeeded').executeTakeFirst(),
+      () => peers.stack.db.db.selectFrom('action_runs').select(['workflow_id', 'status']).where('incident_id', '=', id).where('status', '=', 'succeeded').executeTakeFirst(),
       30_000,
       'the action to run',
     );
-    const current = stack.temporal.client.workflow.getHandle(actionRun.workflow_id!);
+    const current = peers.stack.temporal.client.workflow.getHandle(actionRun.workflow_id!);
     await current.result();
     const currentEvents = (await current.fetchHistory()).events ?? [];
     const input = defaultPayloadConverter.fromPayload<RuleRunInput>(currentEvents[0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!);
@@ -64,16 +53,16 @@ describe('rule run revision', function () {
     assert.equal(recorded.verification, 'not_applicable');
     assert.equal(recorded.verification_detail, 'the rule declares no verify');
     assert.ok(recorded.verified_at);
-    const breaker = await stack.db.db.selectFrom('rules').select(['consecutive_failures', 'breaker_state']).where('id', '=', ruleId).executeTakeFirstOrThrow();
+    const breaker = await peers.stack.db.db.selectFrom('rules').select(['consecutive_failures', 'breaker_state']).where('id', '=', ruleId).executeTakeFirstOrThrow();
     assert.deepEqual(breaker, { consecutive_failures: 0, breaker_state: 'closed' });
 
     // The same run as older code started it: no revision. It asks for the patch (marker) and records the
     // verification with its own local activity (the row is cleared first, so that write is seen).
-    await stack.db.db.updateTable('rule_matches').set({ verification: null, verification_detail: null, verified_at: null }).where('id', '=', input.plan.matchId).execute();
+    await peers.stack.db.db.updateTable('rule_matches').set({ verification: null, verification_detail: null, verified_at: null }).where('id', '=', input.plan.matchId).execute();
     const { revision: _revision, ...withoutRevision } = input;
-    const older = await stack.temporal.client.workflow.start(WORKFLOW_TYPES.ruleRun, {
+    const older = await peers.stack.temporal.client.workflow.start(WORKFLOW_TYPES.ruleRun, {
       workflowId: `rule-run-without-revision-${randomUUID()}`,
-      taskQueue: stack.taskQueue,
+      taskQueue: peers.stack.taskQueue,
       // Same parent: it hears of an id it does not hold (a no-op), and both histories end alike.
       args: [{ ...withoutRevision, eventId: `${input.eventId}-older` }],
     });
@@ -86,7 +75,7 @@ describe('rule run revision', function () {
     const again = await matchRow(input.plan.matchId);
     assert.equal(again.verification, 'not_applicable');
     assert.equal(again.verification_detail, 'the rule declares no verify');
-    assert.equal(hook.requests.length, 2, 'each run ran its action once');
+    assert.equal(peers.hook.requests.length, 2, 'each run ran its action once');
 
     // One local activity fewer (the separate recordVerification), everything else alike.
     const las = (events: Event[]) =>
