@@ -78,6 +78,9 @@ describe('incident workflow', function () {
     'job',
     'agent-check-healthy',
     'agent-check-offline',
+    // Rule runs of RULE_RUN_REVISION 1 (no patch marker, a settled verification in the rule outcome's
+    // transaction), recorded beside the older runs' files, which in-flight runs still replay against.
+    ...['approve', 'dry-run', 'failure-chain', 'failure-chain-notify-only', 'resolve-cancel'].map((s) => `${s}-rule-run-revision-1`),
   ];
 
   it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {

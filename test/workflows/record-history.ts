@@ -8,7 +8,8 @@
 //
 // Nothing before this release was ever deployed, so this set replaces the development histories. After a
 // release, record new histories after every change to the commands a run issues and keep the old files:
-// runs in flight replay against them.
+// runs in flight replay against them. The files of a new revision are renamed after recording, e.g.
+// `<scenario>-rule-run-revision-1.json` for RULE_RUN_REVISION 1, and listed in the replay test.
 import { writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
