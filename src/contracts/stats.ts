@@ -14,17 +14,24 @@ export interface DayCount {
   verified: number;
 }
 
-export interface StatsAnswer {
-  range: { since: string; until: string };
+export interface RunStats {
   runs: number;
+  /** Runs whose actions all ended (none waiting or running) and at least one ran. */
   finishedRuns: number;
   succeededRuns: number;
   successRate: number | null;
   verification: { verified: number; unverified: number; pending: number; notApplicable: number };
+  /** verified / (verified + unverified): not_applicable and pending are left out. */
   verifiedRate: number | null;
   dryRuns: number;
+  /** Matches skipped by a policy, per policy (the skip reason up to its first colon). */
   suppressed: { policy: string; count: number }[];
+  /** Targets the flapping policy kept automation away from, with how often. */
   flappingTargets: { target: string; count: number }[];
+}
+
+export interface StatsAnswer extends RunStats {
+  range: { since: string; until: string };
   incidents: { 'auto-remediated': number; assisted: number; human: number; open: number };
   autoRemediatedShare: number | null;
   timeToResolve: { bucketsSeconds: number[]; withAutomation: TimeToResolve; withoutAutomation: TimeToResolve };

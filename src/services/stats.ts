@@ -16,6 +16,7 @@ import {
   type LabelRemediation,
 } from '../domain/effectiveness.js';
 import { findRule } from '../db/repositories/rules.js';
+import type { RunStats, TimeToResolve } from '../contracts/stats.js';
 import type { Actor } from './actor.js';
 import { canRead, requireTeam } from './team-access.js';
 import type { Db } from '../db/repositories/db.js';
@@ -40,29 +41,6 @@ export const MAX_INCIDENTS = 20_000;
 export const MAX_RANGE_DAYS = 366;
 
 export class UnknownRuleError extends Error {}
-
-export interface TimeToResolve {
-  count: number;
-  medianSeconds: number | null;
-  /** Counts per bucket of {@link TTR_BUCKETS_SECONDS} (≤ bound), the last above every bound. */
-  histogram: number[];
-}
-
-export interface RunStats {
-  runs: number;
-  /** Runs whose actions all ended (none waiting or running) and at least one ran. */
-  finishedRuns: number;
-  succeededRuns: number;
-  successRate: number | null;
-  verification: { verified: number; unverified: number; pending: number; notApplicable: number };
-  /** verified / (verified + unverified): not_applicable and pending are left out. */
-  verifiedRate: number | null;
-  dryRuns: number;
-  /** Matches skipped by a policy, per policy (the skip reason up to its first colon). */
-  suppressed: { policy: string; count: number }[];
-  /** Targets the flapping policy kept automation away from, with how often. */
-  flappingTargets: { target: string; count: number }[];
-}
 
 export interface EffectivenessStats extends RunStats {
   range: { since: string; until: string };
