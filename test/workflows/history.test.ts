@@ -32,7 +32,16 @@ describe('incident workflow history stays bounded during long waits', function (
       'the approval to wait',
     );
     const ruleRun = peers.stack.temporal.client.workflow.getHandle(run.workflow_id!);
-    const ruleRunBefore = (await ruleRun.describe()).historyLength;
+    // The row is written inside the rule run's first workflow task: measure once the run waits (no workflow
+    // task or activity pending), not while that task's commands are still being recorded.
+    const ruleRunBefore = await eventually(
+      async () => {
+        const d = await ruleRun.describe();
+        return d.raw.pendingWorkflowTask || (d.raw.pendingActivities?.length ?? 0) > 0 ? undefined : d.historyLength;
+      },
+      30_000,
+      'the rule run to wait for the approval',
+    );
     const firstRunId = (await peers.stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
 
     // A steady stream: batches of 20 annotations, each batch persisted before the next is sent.
