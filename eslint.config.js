@@ -15,6 +15,21 @@ export default tseslint.config(
     },
   },
   {
+    // SQL lives in src/db/repositories: above it, code calls a named repository function instead of building
+    // a query on the connection it was handed (a type import of kysely passes dependency-cruiser).
+    files: ['src/**/*.ts', 'activities/**/*.ts', 'workflows/**/*.ts'],
+    ignores: ['src/db/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name=/^(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto)$/][callee.object.type!='ThisExpression']",
+          message: 'Queries belong in src/db/repositories: add or reuse a repository function there.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -3,6 +3,7 @@
 // the incident resolved). The waiting itself is the workflow's (workflows/verify.ts): durable timers.
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
+import { findIncidentResolution } from '../src/db/repositories/incidents.js';
 import { recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { parseDuration, settleSeconds } from '../src/domain/guards.js';
 import type { Action, Rule, Verify } from '../src/domain/rules/schema.js';
@@ -62,8 +63,7 @@ export function createVerificationActivities(deps: { db: Kysely<Database>; logge
 
   /** Whether the incident is resolved in Postgres, and since when. */
   async function incidentResolution(input: { incidentId: string }): Promise<{ resolved: boolean; at?: string | undefined }> {
-    const row = await db.selectFrom('incidents').select(['status', 'resolved_at', 'updated_at']).where('id', '=', input.incidentId).executeTakeFirst();
-    return row?.status === 'resolved' ? { resolved: true, at: (row.resolved_at ?? row.updated_at).toISOString() } : { resolved: false };
+    return findIncidentResolution(db, input.incidentId);
   }
 
   return { recordVerification, incidentResolution };

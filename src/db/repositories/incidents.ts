@@ -112,6 +112,12 @@ export async function findIncident(db: Db, id: string): Promise<Incident | undef
   return db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** Whether the incident is resolved, and since when (its resolve time, else its last update). */
+export async function findIncidentResolution(db: Db, id: string): Promise<{ resolved: boolean; at?: string | undefined }> {
+  const row = await db.selectFrom('incidents').select(['status', 'resolved_at', 'updated_at']).where('id', '=', id).executeTakeFirst();
+  return row?.status === 'resolved' ? { resolved: true, at: (row.resolved_at ?? row.updated_at).toISOString() } : { resolved: false };
+}
+
 export interface IncidentFilter {
   status?: string | undefined;
   serviceId?: string | undefined;
