@@ -58,6 +58,14 @@ export function guard(auth: AuthSettings, scope: Scope, opts: BodyOptions = {}):
   return { middleware: [requireScope(auth, scope), ...(opts.body ? [boundedJson(opts)] : [])], scope };
 }
 
+/**
+ * An operation whose handler checks `scope` itself, because it must read something first (a form's CSRF
+ * token) or answers a refusal its own way (a page a person reads). Documented like a guarded one.
+ */
+export function checkedInHandler(scope: Scope): Access {
+  return { middleware: [], scope };
+}
+
 /** A public operation (no token); with `body`, the bounded JSON reader runs before validation. */
 export function open(opts: BodyOptions = {}): Access {
   return { middleware: opts.body ? [boundedJson(opts)] : [] };

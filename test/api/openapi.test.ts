@@ -124,6 +124,46 @@ describe('OpenAPI document and /docs', function () {
     assert.match(((await deep.json()) as { detail: string }).detail, /nests deeper than 64 levels/);
   });
 
+  it('declares security exactly where an anonymous caller is refused: every operation, called without credentials', async () => {
+    // A client (or a reviewer) reads who may call what from the document: an operation documented as open
+    // must answer an anonymous caller, and one documented as guarded must refuse it with 401 naming the
+    // scope it needs (x-required-scope), documenting that 401 too.
+    const methods = ['get', 'post', 'put', 'patch', 'delete'] as const;
+    const checked: string[] = [];
+    const wrong: string[] = [];
+    const expect = (ok: boolean, message: string) => {
+      if (!ok) wrong.push(message);
+    };
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { security?: { bearer: string[] }[]; 'x-required-scope'?: string; responses: Record<string, unknown>; parameters?: { in: string; name: string; required?: boolean }[] }>>)) {
+      for (const method of methods) {
+        const op = item[method];
+        if (!op) continue;
+        const label = `${method.toUpperCase()} ${path}`;
+        const url = path.replace(/\{[^}]+\}/g, 'x');
+        // Required query parameters get a harmless value, so a route that validates before it authenticates still reaches its guard.
+        const query = (op.parameters ?? []).filter((p) => p.in === 'query' && p.required).map((p) => `${p.name}=x`);
+        const res = await h.app.request(query.length ? `${url}?${query.join('&')}` : url, {
+          method: method.toUpperCase(),
+          ...(method === 'get' || method === 'delete' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }),
+        });
+        const scopes = (op.security ?? []).flatMap((s) => s.bearer);
+        if (scopes.length > 0) {
+          expect(res.status === 401, `${label} declares bearer ${scopes.join(',')} but answered an anonymous caller ${res.status}`);
+          expect(Boolean(op.responses['401']), `${label} does not document its 401`);
+          expect(op['x-required-scope'] === scopes[0], `${label} does not name its scope in x-required-scope`);
+        } else {
+          // Only the sign-in endpoints answer 401 while open: "not signed in" is their answer, not a guard.
+          expect(res.status !== 401 || (path.startsWith('/auth/') && Boolean(op.responses['401'])), `${label} is documented as open but refused an anonymous caller (401)`);
+          expect(op['x-required-scope'] === undefined, `${label} names a scope without declaring security`);
+        }
+        checked.push(label);
+      }
+    }
+    assert.deepEqual(wrong, []);
+    assert.ok(checked.length > 40, `checked ${checked.length} operations`);
+    assert.ok(checked.includes('GET /api/automation') && checked.includes('GET /api/stats') && checked.includes('POST /approvals/link'), checked.join(', '));
+  });
+
   it('the rule schema component accepts exactly what POST /api/rules accepts', async () => {
     const op = doc.paths['/api/rules'].post;
     assert.equal(op.requestBody.content['application/json'].schema.$ref, '#/components/schemas/RuleInput');

@@ -8,14 +8,14 @@
 // the page's form. The decision goes through the same service as POST /api/incidents/{id}/approvals/…:
 // never the rule version's author, recorded in Postgres with the approver, then the rule run nudged. A link
 // decides one action, once, until it expires: 403 for another action, 410 once used or expired.
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from 'zod';
 import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { approvableRun, decideApproval, openApprovalLink, APPROVAL_LINK_PATH, ApprovalError } from '../../services/approvals.js';
-import type { AppDeps, AppEnv } from '../app.js';
+import type { AppDeps, AppEnv } from '../env.js';
 import { requireScope } from '../auth.js';
-import { actorOf } from '../router.js';
+import { actorOf, authOf, checkedInHandler, newRouter, op } from '../router.js';
 import { readJsonBody } from '../body.js';
 import { badRequest, issuesToErrors } from '../problem.js';
 import { ServiceError } from '../../services/errors.js';
@@ -51,16 +51,12 @@ function problemOf(err: unknown): ServiceError {
 }
 
 export function approvalLinkRoutes(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw badRequest('invalid approval link', issuesToErrors(result.error.issues));
-    },
-  });
-  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
+  const app = newRouter();
+  const auth = authOf(deps);
   const authenticate = (c: Context<AppEnv>) => requireScope(auth, 'write')(c, async () => {});
 
   app.openapi(
-    createRoute({
+    op(checkedInHandler('write'), {
       method: 'get',
       path: APPROVAL_LINK_PATH,
       tags: ['incidents'],
@@ -108,7 +104,7 @@ ${session ? html`<input type="hidden" name="csrf" value="${session.csrfToken}">`
   );
 
   app.openapi(
-    createRoute({
+    op(checkedInHandler('write'), {
       method: 'post',
       path: APPROVAL_LINK_PATH,
       tags: ['incidents'],
@@ -129,13 +125,15 @@ ${session ? html`<input type="hidden" name="csrf" value="${session.csrfToken}">`
     async (c) => {
       // Parsed here rather than by the route's validator: a form's CSRF token must be known before the
       // session is checked.
+      // A JSON request (bearer token) is authenticated before its body is read, like every guarded route.
       const form = (c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded');
+      if (!form) await authenticate(c);
       const raw = form ? await c.req.parseBody() : await readJsonBody(c);
       const parsed = (form ? formSchema : approvalLinkSchema).safeParse(raw);
       if (!parsed.success) throw badRequest('invalid approval link', issuesToErrors(parsed.error.issues));
       const csrf = (parsed.data as { csrf?: string }).csrf;
       if (form && csrf) c.set('csrfFormToken', csrf);
-      await authenticate(c);
+      if (form) await authenticate(c);
       const actor = c.get('actor') ?? 'unknown';
       const log = c.get('logger');
       try {

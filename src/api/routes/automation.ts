@@ -1,11 +1,10 @@
 // GET /api/automation (status) and POST /api/automation/resume (admin): the fleet guards' pauses (issue 22).
-// Written as an OpenAPIHono router: the request schemas below are the ones the handlers validate with.
-import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+// Built with the shared route helpers (src/api/router.ts): the request schemas below are the ones the
+// handlers validate with, and the bearer guard and its responses are documented like every other route's.
 import { z } from 'zod';
 import { automationStatus, resumeAutomation } from '../../services/automation.js';
-import type { AppDeps, AppEnv } from '../app.js';
-import { requireScope } from '../auth.js';
-import { badRequest, issuesToErrors } from '../problem.js';
+import type { AppDeps } from '../env.js';
+import { authOf, guard, json, jsonBody, newRouter, op } from '../router.js';
 
 export const automationResumeSchema = z
   .strictObject({
@@ -50,47 +49,37 @@ export const automationStatusSchema = z
 
 export const automationResumedSchema = z.object({ resumed: z.array(pauseViewSchema).describe('The pauses lifted (empty: none was in force).') });
 
-const problemBody = { 'application/problem+json': { schema: z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string().optional() }) } };
-
 export function automationRoutes(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw badRequest('invalid request body', issuesToErrors(result.error.issues));
-    },
-  });
-  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
-  const read = requireScope(auth, 'read');
-  const admin = requireScope(auth, 'admin');
+  const app = newRouter();
+  const auth = authOf(deps);
 
-  const status = createRoute({
-    method: 'get',
-    path: '/api/automation',
-    tags: ['automation'],
-    summary: 'Whether automation is paused by a guard, and the guards in force',
-    middleware: [read] as const,
-    responses: { 200: { description: 'Pauses and guards.', content: { 'application/json': { schema: automationStatusSchema } } } },
-  });
-  app.openapi(status, async (c) => c.json(await automationStatus(deps.db, deps.config.guards), 200));
+  app.openapi(
+    op(guard(auth, 'read'), {
+      method: 'get',
+      path: '/api/automation',
+      tags: ['automation'],
+      summary: 'Whether automation is paused by a guard, and the guards in force',
+      responses: { 200: json('Pauses and guards.', automationStatusSchema) },
+    }),
+    async (c) => c.json(await automationStatus(deps.db, deps.config.guards), 200),
+  );
 
-  const resume = createRoute({
-    method: 'post',
-    path: '/api/automation/resume',
-    tags: ['automation'],
-    summary: 'Resume automation paused by a guard (admin); the guard windows restart',
-    middleware: [admin] as const,
-    request: { body: { required: true, content: { 'application/json': { schema: automationResumeSchema } } } },
-    responses: {
-      200: { description: 'The pauses lifted.', content: { 'application/json': { schema: automationResumedSchema } } },
-      400: { description: 'Invalid body.', content: problemBody },
-      403: { description: 'Not an admin.', content: problemBody },
+  app.openapi(
+    op(guard(auth, 'admin', { body: true }), {
+      method: 'post',
+      path: '/api/automation/resume',
+      tags: ['automation'],
+      summary: 'Resume automation paused by a guard (admin); the guard windows restart',
+      request: { body: jsonBody(automationResumeSchema) },
+      responses: { 200: json('The pauses lifted.', automationResumedSchema) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const resumed = await resumeAutomation(deps.db, { scope: body.scope, environment: body.environment, actor: c.get('actor') ?? 'unknown' });
+      c.get('logger').info({ scope: body.scope, environment: body.environment, resumed: resumed.length }, 'automation resumed');
+      return c.json({ resumed }, 200);
     },
-  });
-  app.openapi(resume, async (c) => {
-    const body = c.req.valid('json');
-    const resumed = await resumeAutomation(deps.db, { scope: body.scope, environment: body.environment, actor: c.get('actor') ?? 'unknown' });
-    c.get('logger').info({ scope: body.scope, environment: body.environment, resumed: resumed.length }, 'automation resumed');
-    return c.json({ resumed }, 200);
-  });
+  );
 
   return app;
 }

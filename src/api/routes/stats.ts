@@ -1,11 +1,10 @@
 // Effectiveness statistics (issue 22): GET /api/stats and GET /api/rules/{id}/stats, read scope, over a
 // bounded `since`/`until` range. Thin: the numbers come from src/services/stats.ts.
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from 'zod';
 import { MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../../services/stats.js';
-import type { AppDeps, AppEnv } from '../app.js';
-import { requireScope } from '../auth.js';
-import { badRequest, issuesToErrors, notFound } from '../problem.js';
-import { actorOf } from '../router.js';
+import type { AppDeps } from '../env.js';
+import { notFound } from '../problem.js';
+import { actorOf, authOf, guard, json, newRouter, op, problemResponse } from '../router.js';
 
 const DAY_MS = 86_400_000;
 /** The range when none is given: the last 30 days. */
@@ -54,8 +53,6 @@ export const overallStatsSchema = z
   })
   .meta({ id: 'OverallStats' });
 
-const problemContent = { 'application/problem+json': { schema: z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string().optional() }) } };
-
 function rangeOf(q: z.infer<typeof statsQuerySchema>): { since: Date; until: Date } {
   const until = q.until ? new Date(q.until) : new Date();
   const since = q.since ? new Date(q.since) : new Date(until.getTime() - DEFAULT_RANGE_DAYS * DAY_MS);
@@ -63,42 +60,29 @@ function rangeOf(q: z.infer<typeof statsQuerySchema>): { since: Date; until: Dat
 }
 
 export function statsRoutes(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw badRequest('invalid query parameters', issuesToErrors(result.error.issues));
-    },
-  });
-  const auth = { db: deps.db, adminToken: deps.config.adminToken, authLimit: deps.config.authLimit };
+  const app = newRouter();
+  const read = guard(authOf(deps), 'read');
 
   app.openapi(
-    createRoute({
+    op(read, {
       method: 'get',
       path: '/api/stats',
       tags: ['stats'],
       summary: 'Effectiveness of automation overall and per rule',
-      middleware: [requireScope(auth, 'read')] as const,
       request: { query: statsQuerySchema },
-      responses: {
-        200: { description: 'The statistics.', content: { 'application/json': { schema: overallStatsSchema } } },
-        400: { description: 'Bad range.', content: problemContent },
-      },
+      responses: { 200: json('The statistics.', overallStatsSchema) },
     }),
     async (c) => c.json(await overallStats(deps.db, rangeOf(c.req.valid('query')), actorOf(c)), 200),
   );
 
   app.openapi(
-    createRoute({
+    op(read, {
       method: 'get',
       path: '/api/rules/{id}/stats',
       tags: ['stats'],
       summary: "A rule's effectiveness: runs, success and verified rates, who fixed the incidents, time to resolve with and without it",
-      middleware: [requireScope(auth, 'read')] as const,
       request: { params: z.object({ id: z.string().min(1).max(200) }), query: statsQuerySchema },
-      responses: {
-        200: { description: 'The statistics.', content: { 'application/json': { schema: ruleStatsSchema } } },
-        400: { description: 'Bad range.', content: problemContent },
-        404: { description: 'Unknown rule.', content: problemContent },
-      },
+      responses: { 200: json('The statistics.', ruleStatsSchema), 404: problemResponse('Unknown rule.') },
     }),
     async (c) => {
       try {
