@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
+import { slackEscape } from '../src/domain/template.js';
 import { environmentSsh } from '../src/db/repositories/environment-settings.js';
 import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
 import { ExecutorError } from '../src/executors/errors.js';
@@ -99,7 +100,8 @@ export function createActionActivities(deps: ActionDeps) {
             // An incoming webhook gives no id, takes no key and cannot be read back: at most once.
             onUncertain: 'refuse',
             perform: async (ctx) => {
-              await integrations().slack({ webhookUrl, text: String(p.text) + (await approvalLinks(input)), signal: ctx.signal });
+              // The links' `&` written as Slack asks for it (&amp;); the rule's text was rendered for Slack already.
+              await integrations().slack({ webhookUrl, text: String(p.text) + slackEscape(await approvalLinks(input)), signal: ctx.signal });
               return {};
             },
           });
