@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Worker } from '@temporalio/worker';
 import { buildAgentWorker } from '../../src/agent.js';
 import { createLogger } from '../../src/logger.js';
@@ -11,25 +9,7 @@ import { startApiServer, type ApiServer } from '../../src/server.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = path.join(ROOT, 'bin/selfheal.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real launcher in a child process, as an SRE or a script would run it. */
-function selfheal(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { selfheal } from '../helpers/cli.js';
 
 const PROBE = '#!/bin/sh\necho "probe ok on $SELFHEAL_ENVIRONMENT"\n';
 const FAIL = '#!/bin/sh\necho "something is wrong" >&2\nexit 4\n';

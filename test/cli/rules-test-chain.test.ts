@@ -1,29 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { selfheal as launch } from '../helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = path.join(ROOT, 'bin/selfheal.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real launcher in a child process, offline (the URL points nowhere): `rules test` needs no server. */
-function selfheal(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, SELFHEAL_URL: 'http://127.0.0.1:9' }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** The real launcher, offline (the URL points nowhere): `rules test` needs no server. */
+const selfheal = (args: string[]) => launch(args, { SELFHEAL_URL: 'http://127.0.0.1:9' });
 
 // issue 19: `rules test` says why each action would run or be skipped, as the rule-run workflow decides.
 const rule = `

@@ -1,9 +1,6 @@
 // selfheal tokens create|list|revoke and the CLI's answer to the failed-authentication limit (429), run as
 // an SRE would (the real launcher in a child process) against a real API server, Postgres and Temporal.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { hashToken } from '../../src/api/auth.js';
 import { retryAfterSeconds } from '../../src/cli/http-client.js';
 import { loadConfig } from '../../src/config.js';
@@ -12,25 +9,9 @@ import { startApiServer, type ApiServer } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { ADMIN_TOKEN } from '../helpers/stack.js';
 import { testTemporal } from '../helpers/temporal.js';
+import { selfheal } from '../helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = path.join(ROOT, 'bin/selfheal.js');
 const MAX_FAILURES = 3;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function selfheal(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('selfheal tokens, and the failed-authentication limit, against a real server', function () {
   let db: TestDatabase;
