@@ -4,6 +4,7 @@ import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { slackEscape } from '../src/domain/template.js';
 import { environmentSsh } from '../src/db/repositories/environment-settings.js';
 import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
+import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { ExecutorError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
@@ -63,6 +64,9 @@ export interface Integrations {
  * side_effects (activities/side-effects.ts): a retry after a lost answer never makes a second ticket,
  * note or message; what each type guarantees is in docs/guarantees.md.
  */
+/** How long an action's own reads wait for Postgres to come back before the attempt fails. */
+const POSTGRES_WAIT_MS = 15_000;
+
 export function createActionActivities(deps: ActionDeps) {
   const env = deps.env ?? process.env;
   const effects = createSideEffects({ db: deps.db, logger: deps.logger, ...(deps.sideEffects?.budgetMs ? { budgetMs: deps.sideEffects.budgetMs } : {}) });
@@ -179,12 +183,13 @@ export function createActionActivities(deps: ActionDeps) {
    */
   async function approvalLinks(input: RunActionInput): Promise<string> {
     const wanted = input.approvalLinks;
-    if (!wanted || !deps.publicUrl) return '';
+    const publicUrl = deps.publicUrl;
+    if (!wanted || !publicUrl) return '';
     const ttlMs = (deps.approvalLinkTtlMinutes ?? 60) * 60_000;
     const deadline = Date.parse(wanted.deadline);
     const expiresAt = new Date(Math.min(Number.isNaN(deadline) ? Date.now() + ttlMs : deadline, Date.now() + ttlMs));
     if (expiresAt.getTime() <= Date.now()) return '';
-    const links = await mintApprovalLinks(deps.db, { actionRunId: wanted.actionRunId, publicUrl: deps.publicUrl, expiresAt });
+    const links = await whilePostgresUnavailable(() => mintApprovalLinks(deps.db, { actionRunId: wanted.actionRunId, publicUrl, expiresAt }), { maxWaitMs: POSTGRES_WAIT_MS });
     return `\nApprove: ${links.approve}\nReject: ${links.reject}\n(each link works once, until ${expiresAt.toISOString()}, for someone signed in other than the rule's author)`;
   }
 
@@ -209,9 +214,10 @@ export function createActionActivities(deps: ActionDeps) {
   }
 
   async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh> {
-    const name = (await findIncidentEnvironment(deps.db, input.incidentId))?.environment;
+    // Read before anything runs: a Postgres blip here waits rather than spending the script's one attempt.
+    const name = (await whilePostgresUnavailable(() => findIncidentEnvironment(deps.db, input.incidentId), { maxWaitMs: POSTGRES_WAIT_MS }))?.environment;
     if (typeof name !== 'string') throw ApplicationFailure.nonRetryable('no environment was extracted for this incident, so there is no management VM to reach', 'ValidationError');
-    const ssh = await environmentSsh(deps.db, name);
+    const ssh = await whilePostgresUnavailable(() => environmentSsh(deps.db, name), { maxWaitMs: POSTGRES_WAIT_MS });
     if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${name} has no management VM configured`, 'ValidationError');
     return ssh;
   }

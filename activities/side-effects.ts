@@ -32,6 +32,7 @@ import {
   markUnknown,
   release,
 } from '../src/db/repositories/side-effects.js';
+import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import type { Logger } from '../src/logger.js';
 
 export type OnUncertain = 'lookup' | 'lookup-settle' | 'resend' | 'refuse';
@@ -76,6 +77,8 @@ export interface SideEffectDeps {
 
 /** Kept free of an attempt's deadline: time to record the answer after the last call. */
 const RESERVE_MS = 5_000;
+/** How long the bookkeeping around the call waits for Postgres to come back (at most half the attempt's budget). */
+const POSTGRES_WAIT_MS = 15_000;
 const DEFAULT_BUDGET_MS = 45_000;
 export const DEFAULT_SETTLE_MS = 30_000;
 
@@ -202,17 +205,22 @@ export function createSideEffects(deps: SideEffectDeps) {
     const cancelled = cancellation();
     const signal = cancelled ? AbortSignal.any([deadline, cancelled]) : deadline;
     const log = logger.child({ sideEffect: spec.key, kind: spec.kind });
+    // Postgres out of reach for a moment is not the action's failure: the bookkeeping waits for it, so an
+    // action allowed one attempt does not spend it on our own database restarting.
+    const book = <T>(step: () => Promise<T>) => whilePostgresUnavailable(step, { maxWaitMs: Math.min(POSTGRES_WAIT_MS, budgetMs / 2), signal });
+    // What an attempt learned is recorded within the reserve kept after its deadline.
+    const record = <T>(step: () => Promise<T>) => whilePostgresUnavailable(step, { maxWaitMs: RESERVE_MS });
 
-    let row: SideEffect | undefined = await claimFirstAttempt(db, { key: spec.key, kind: spec.kind, incidentId: spec.incidentId ?? null, budgetMs });
+    let row: SideEffect | undefined = await book(() => claimFirstAttempt(db, { key: spec.key, kind: spec.kind, incidentId: spec.incidentId ?? null, budgetMs }));
     let uncertain = false;
     if (!row) {
-      row = await claimAfterFailure(db, spec.key, budgetMs);
+      row = await book(() => claimAfterFailure(db, spec.key, budgetMs));
       if (!row) {
-        const current = await getSideEffect(db, spec.key);
+        const current = await book(() => getSideEffect(db, spec.key));
         if (!current) throw ApplicationFailure.retryable(`${spec.kind}: side effect row vanished`, 'SideEffectRace');
         if (current.state === 'done') return { externalId: current.external_id ?? undefined, url: current.url ?? undefined, detail: current.detail ?? undefined, via: 'recorded' };
         if (current.state === 'unknown') throw unknown(spec, current.last_error ?? 'given up earlier');
-        row = await claimUncertain(db, spec.key, budgetMs);
+        row = await book(() => claimUncertain(db, spec.key, budgetMs));
         // Another attempt owns it right now (a retry scheduled while a slow attempt still runs).
         if (!row) throw ApplicationFailure.retryable(`${spec.kind}: an earlier attempt may still be in flight`, 'SideEffectInFlight');
         uncertain = true;
@@ -223,7 +231,7 @@ export function createSideEffects(deps: SideEffectDeps) {
     if (uncertain) {
       if (spec.onUncertain === 'refuse') {
         const why = row.last_error ?? 'an earlier attempt ended without an answer';
-        await markUnknown(db, spec.key, why);
+        await record(() => markUnknown(db, spec.key, why));
         throw unknown(spec, why);
       }
       if (spec.onUncertain === 'lookup' || spec.onUncertain === 'lookup-settle') {
@@ -231,7 +239,7 @@ export function createSideEffects(deps: SideEffectDeps) {
         try {
           found = await spec.find!(ctx);
         } catch (err) {
-          await release(db, spec.key);
+          await record(() => release(db, spec.key));
           throw err;
         }
         if (found) {
@@ -243,11 +251,11 @@ export function createSideEffects(deps: SideEffectDeps) {
           const since = row.uncertain_since ?? row.first_attempt_at;
           const settleMs = spec.settleMs ?? DEFAULT_SETTLE_MS;
           if (Date.now() - since.getTime() < settleMs) {
-            await release(db, spec.key);
+            await record(() => release(db, spec.key));
             throw ApplicationFailure.retryable(`${spec.kind}: not found yet after an unanswered attempt; the search index may lag, looking again`, 'SideEffectNotVisibleYet');
           }
           const why = `not found ${Math.round(settleMs / 1000)} s after an unanswered attempt: ${row.last_error ?? 'no answer'}`;
-          await markUnknown(db, spec.key, why);
+          await record(() => markUnknown(db, spec.key, why));
           throw unknown(spec, why);
         }
       }
@@ -260,15 +268,15 @@ export function createSideEffects(deps: SideEffectDeps) {
     } catch (err) {
       const message = messageOf(err);
       if (whatHappened(err) === 'nothing') {
-        await markFailed(db, spec.key, message);
+        await record(() => markFailed(db, spec.key, message));
         throw err;
       }
       if (spec.onUncertain === 'refuse') {
-        await markUnknown(db, spec.key, message);
+        await record(() => markUnknown(db, spec.key, message));
         log.warn({ error: message }, 'side effect outcome unknown; not retried');
         throw unknown(spec, message);
       }
-      await markUncertain(db, spec.key, message);
+      await record(() => markUncertain(db, spec.key, message));
       // A later attempt finds out what happened (lookup or idempotent resend), whatever this error's type.
       throw ApplicationFailure.retryable(`${message} (outcome uncertain: the next attempt looks before it acts)`, 'SideEffectUncertain');
     }

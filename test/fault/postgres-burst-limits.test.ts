@@ -88,7 +88,7 @@ describe('fault: Postgres restarted during a burst, with per-host limits', funct
     for (const m of matches.filter((x) => x.decision !== 'run')) assert.match(m.skip_reason ?? '', /^concurrency: 1 remediation\(s\) already running on burst-\d/);
 
     const runs = await eventually(async () => {
-      const r = await db.db.selectFrom('action_runs').select(['incident_id', 'status', 'finished_at']).where('incident_id', 'in', ids).execute();
+      const r = await db.db.selectFrom('action_runs').select(['incident_id', 'status', 'finished_at', 'error', 'attempts']).where('incident_id', 'in', ids).execute();
       return r.length === ran.length && r.every((x) => x.finished_at) ? r : undefined;
     }, 180_000, 'every run finished');
     assert.ok(runs.every((r) => r.status === 'succeeded'), JSON.stringify(runs.filter((r) => r.status !== 'succeeded')));
