@@ -5,20 +5,17 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 import { testTemporal } from '../helpers/temporal.js';
 
 describe('health and readiness', function () {
   it('/healthz is up and /readyz names the database when it is down, and recovers', async function () {
     const temporal = await testTemporal();
     const base = await createTestDatabase();
-    const target = new URL(base.url);
-    const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    const viaProxy = new URL(base.url);
-    viaProxy.port = String(proxy.port);
-    const db = await openDatabase({ url: viaProxy.toString(), dataDir: '' });
+    const { proxy, url: viaProxy } = await proxyDatabase(base.url);
+    const db = await openDatabase({ url: viaProxy, dataDir: '' });
     try {
-      const config = loadConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: viaProxy.toString() });
+      const config = loadConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: viaProxy });
       const app = createApp({ config, db: db.db, temporal: temporal.client, logger: createLogger({ level: 'silent' }) }, allRoutes);
 
       const ready = await app.request('/readyz');

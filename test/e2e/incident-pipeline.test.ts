@@ -11,7 +11,7 @@ import { signBody } from '../../src/pagerduty/signature.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { newIncidentId, readSample, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 describe('incident pipeline: signed webhook → workflow → Postgres', function () {
   let stack: Stack;
@@ -213,11 +213,8 @@ describe('incident pipeline: outages', function () {
 
   it('still persists an incident accepted while Postgres was down, once it is back', async function () {
     const db = await createTestDatabase();
-    const target = new URL(db.url);
-    const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    const proxied = new URL(db.url);
-    proxied.port = String(proxy.port);
-    const stack = await startStack({ env: { DATABASE_URL: proxied.toString() }, db });
+    const { proxy, url: proxied } = await proxyDatabase(db.url);
+    const stack = await startStack({ env: { DATABASE_URL: proxied }, db });
     try {
       proxy.down();
       const id = newIncidentId();

@@ -5,7 +5,7 @@ import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // A burst of incidents on three hosts, two rules with one remediation per host at a time, and Postgres cut
 // off in the middle of it (every connection dropped, new ones refused) for a few seconds. At the hosts (the
@@ -21,10 +21,8 @@ describe('fault: Postgres restarted during a burst, with per-host limits', funct
 
   before(async function () {
     db = await createTestDatabase();
-    const target = new URL(db.url);
-    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    const proxied = new URL(db.url);
-    proxied.port = String(proxy.port);
+    let proxied: string;
+    ({ proxy, url: proxied } = await proxyDatabase(db.url));
     hook = await startHttpPeer([
       {
         method: 'POST',
@@ -41,7 +39,7 @@ describe('fault: Postgres restarted during a burst, with per-host limits', funct
       },
     ]);
     stack = await startStack({
-      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', DATABASE_URL: proxied.toString() },
+      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', DATABASE_URL: proxied },
       db,
       extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] },
     });

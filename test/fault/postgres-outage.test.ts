@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { mapConcurrent } from '../helpers/fault-http.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // The worker and the API reach Postgres through a TCP proxy that is cut for a while. Webhooks are still
 // accepted (the API only needs Temporal); the incidents are persisted once Postgres is back, with
@@ -15,11 +15,9 @@ describe('fault: Postgres down during incidents', function () {
 
   before(async function () {
     db = await createTestDatabase();
-    const target = new URL(db.url);
-    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    const proxied = new URL(db.url);
-    proxied.port = String(proxy.port);
-    stack = await startStack({ env: { DATABASE_URL: proxied.toString() }, db });
+    let url: string;
+    ({ proxy, url } = await proxyDatabase(db.url));
+    stack = await startStack({ env: { DATABASE_URL: url }, db });
   });
 
   after(async function () {

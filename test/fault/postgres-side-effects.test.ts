@@ -10,7 +10,7 @@ import { createIntegrations } from '../../src/integrations.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // An action allowed a single attempt (`retry: { maximumAttempts: 1 }`, a non-idempotent script) must not
 // spend it on our own database restarting. The worker reaches Postgres through a TCP proxy cut for 1.5 s
@@ -27,11 +27,9 @@ describe('fault: Postgres cut around one attempt of a side effect', function () 
 
   before(async function () {
     db = await createTestDatabase();
-    const target = new URL(db.url);
-    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    const url = new URL(db.url);
-    url.port = String(proxy.port);
-    proxied = await openDatabase({ url: url.toString(), dataDir: '', connectTimeoutMs: 1_000 });
+    let url: string;
+    ({ proxy, url } = await proxyDatabase(db.url));
+    proxied = await openDatabase({ url, dataDir: '', connectTimeoutMs: 1_000 });
     hook = await startHttpPeer([
       {
         method: 'POST',

@@ -75,3 +75,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       }),
   };
 }
+
+/** A proxy in front of the Postgres server of `databaseUrl`, and the same URL pointed through it. */
+export async function proxyDatabase(databaseUrl: string): Promise<{ proxy: TcpProxy; url: string }> {
+  const target = new URL(databaseUrl);
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+  const url = new URL(databaseUrl);
+  url.port = String(proxy.port);
+  return { proxy, url: url.toString() };
+}

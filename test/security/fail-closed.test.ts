@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startChildRoot } from '../helpers/fault-process.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { ADMIN_TOKEN, eventually, startStack, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
 import { startApiProcess } from './attack.js';
 
@@ -120,11 +120,8 @@ describe('security: fail closed', function () {
   });
 
   it('/readyz names the dependency that is down, never its error text', async function () {
-    const target = new URL(db.url);
-    const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String(proxy.port);
-    const api = await startApiProcess({ ...base(), DATABASE_URL: viaProxy.toString(), PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET });
+    const { proxy, url: viaProxy } = await proxyDatabase(db.url);
+    const api = await startApiProcess({ ...base(), DATABASE_URL: viaProxy, PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET });
     try {
       assert.equal((await fetch(`${api.url}/readyz`)).status, 200);
       proxy.down();
