@@ -4,7 +4,7 @@ import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { slackEscape } from '../src/domain/template.js';
 import { environmentSsh } from '../src/db/repositories/environment-settings.js';
 import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
-import { whilePostgresUnavailable } from '../src/db/unavailable.js';
+import { POSTGRES_WAIT_MS, whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { ExecutorError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
@@ -64,9 +64,6 @@ export interface Integrations {
  * side_effects (activities/side-effects.ts): a retry after a lost answer never makes a second ticket,
  * note or message; what each type guarantees is in docs/guarantees.md.
  */
-/** How long an action's own reads wait for Postgres to come back before the attempt fails. */
-const POSTGRES_WAIT_MS = 15_000;
-
 export function createActionActivities(deps: ActionDeps) {
   const env = deps.env ?? process.env;
   const effects = createSideEffects({ db: deps.db, logger: deps.logger, ...(deps.sideEffects?.budgetMs ? { budgetMs: deps.sideEffects.budgetMs } : {}) });

@@ -32,7 +32,7 @@ import {
   markUnknown,
   release,
 } from '../src/db/repositories/side-effects.js';
-import { whilePostgresUnavailable } from '../src/db/unavailable.js';
+import { POSTGRES_WAIT_MS, whilePostgresUnavailable } from '../src/db/unavailable.js';
 import type { Logger } from '../src/logger.js';
 
 export type OnUncertain = 'lookup' | 'lookup-settle' | 'resend' | 'refuse';
@@ -77,8 +77,6 @@ export interface SideEffectDeps {
 
 /** Kept free of an attempt's deadline: time to record the answer after the last call. */
 const RESERVE_MS = 5_000;
-/** How long the bookkeeping around the call waits for Postgres to come back (at most half the attempt's budget). */
-const POSTGRES_WAIT_MS = 15_000;
 const DEFAULT_BUDGET_MS = 45_000;
 export const DEFAULT_SETTLE_MS = 30_000;
 

@@ -4,6 +4,9 @@
 // not spend it on the claim or the record failing while the database restarts.
 import pRetry from 'p-retry';
 
+/** How long a step before an external effect waits for Postgres to come back, by default. */
+export const POSTGRES_WAIT_MS = 15_000;
+
 /** Error codes of a connection that could not be made or was lost (Node) and of Postgres going away (SQLSTATE 08, 57P01–03). */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 const SHUTDOWN_CODES = new Set(['57P01', '57P02', '57P03']);

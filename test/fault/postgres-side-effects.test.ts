@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createActionActivities } from '../../activities/actions.js';
+import { createJobActivities } from '../../activities/jobs.js';
 import type { PlannedAction, RunActionInput } from '../../activities/types.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
@@ -99,6 +100,25 @@ describe('fault: Postgres cut around one attempt of a side effect', function () 
     }
     assert.equal(atPeer(i), 1);
     assert.deepEqual(await effect(i), { state: 'done', attempts: 1 });
+  });
+
+  it('a scheduled job target over SSH reads its management VM after Postgres is back, not failing its one attempt on the outage', async function () {
+    // An environment without a management VM: once the read gets through, the answer is about the
+    // environment; before the fix it was the connection error.
+    const environment = `no-vm-${randomUUID().slice(0, 8)}`;
+    await db.db.insertInto('environments').values({ name: environment, labels: '{}', maintenance_windows: '[]' }).execute();
+    const jobs = createJobActivities({ db: proxied.db, logger: createLogger({ level: 'silent' }), env: {} });
+    proxy.down();
+    const back = setTimeout(() => proxy.up(), 1_500);
+    try {
+      await assert.rejects(jobs.runSshTarget({ jobRunId: 'j-1', environment, script: 'check.sh', args: [], timeoutSeconds: 5 }), (err: Error) => {
+        assert.match(err.message, new RegExp(`environment ${environment} has no management VM`));
+        return true;
+      });
+    } finally {
+      clearTimeout(back);
+      proxy.up();
+    }
   });
 
   it('waits only for an unreachable Postgres, and only so long: a refused statement fails at once', async function () {
