@@ -4,7 +4,7 @@ import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { slackEscape } from '../src/domain/template.js';
 import { environmentSsh } from '../src/db/repositories/environment-settings.js';
 import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
-import { POSTGRES_WAIT_MS, whilePostgresUnavailable } from '../src/db/unavailable.js';
+import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { ExecutorError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
@@ -186,7 +186,7 @@ export function createActionActivities(deps: ActionDeps) {
     const deadline = Date.parse(wanted.deadline);
     const expiresAt = new Date(Math.min(Number.isNaN(deadline) ? Date.now() + ttlMs : deadline, Date.now() + ttlMs));
     if (expiresAt.getTime() <= Date.now()) return '';
-    const links = await whilePostgresUnavailable(() => mintApprovalLinks(deps.db, { actionRunId: wanted.actionRunId, publicUrl, expiresAt }), { maxWaitMs: POSTGRES_WAIT_MS });
+    const links = await whilePostgresUnavailable(() => mintApprovalLinks(deps.db, { actionRunId: wanted.actionRunId, publicUrl, expiresAt }));
     return `\nApprove: ${links.approve}\nReject: ${links.reject}\n(each link works once, until ${expiresAt.toISOString()}, for someone signed in other than the rule's author)`;
   }
 
@@ -212,9 +212,9 @@ export function createActionActivities(deps: ActionDeps) {
 
   async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh> {
     // Read before anything runs: a Postgres blip here waits rather than spending the script's one attempt.
-    const name = (await whilePostgresUnavailable(() => findIncidentEnvironment(deps.db, input.incidentId), { maxWaitMs: POSTGRES_WAIT_MS }))?.environment;
+    const name = (await whilePostgresUnavailable(() => findIncidentEnvironment(deps.db, input.incidentId)))?.environment;
     if (typeof name !== 'string') throw ApplicationFailure.nonRetryable('no environment was extracted for this incident, so there is no management VM to reach', 'ValidationError');
-    const ssh = await whilePostgresUnavailable(() => environmentSsh(deps.db, name), { maxWaitMs: POSTGRES_WAIT_MS });
+    const ssh = await whilePostgresUnavailable(() => environmentSsh(deps.db, name));
     if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${name} has no management VM configured`, 'ValidationError');
     return ssh;
   }

@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import { environmentSsh, environmentsForTargets } from '../src/db/repositories/environment-settings.js';
 import { findJobDefinition, findLiveJob, finishJobRun, insertJobRunStart, upsertTargetResult } from '../src/db/repositories/job-runs.js';
-import { POSTGRES_WAIT_MS, whilePostgresUnavailable } from '../src/db/unavailable.js';
+import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
@@ -128,7 +128,7 @@ export function createJobActivities(deps: JobActivityDeps) {
 
   async function runSshTarget(input: { jobRunId: string; environment: string; script: string; args: string[]; timeoutSeconds: number }): Promise<ScriptActionResult> {
     // Read before anything runs: a Postgres blip waits rather than spending the target's one attempt.
-    const ssh = await whilePostgresUnavailable(() => environmentSsh(db, input.environment), { maxWaitMs: POSTGRES_WAIT_MS });
+    const ssh = await whilePostgresUnavailable(() => environmentSsh(db, input.environment));
     if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${input.environment} has no management VM (ssh) configured`, 'ValidationError');
     try {
       return await runOnManagementVm(ssh, [remoteScriptPath(input.script, env), ...input.args], input.timeoutSeconds * 1000, env);

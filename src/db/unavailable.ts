@@ -26,17 +26,18 @@ export function isPostgresUnavailable(err: unknown): boolean {
 }
 
 /**
- * `step()`, tried again while Postgres is unavailable, for at most `maxWaitMs` (pauses from 200 ms,
- * doubling, at most 2 s) or until `signal` aborts; any other error, or the last one, is thrown as it is.
+ * `step()`, tried again while Postgres is unavailable, for at most `maxWaitMs` (default
+ * {@link POSTGRES_WAIT_MS}; pauses from 200 ms, doubling, at most 2 s) or until `signal` aborts; any other
+ * error, or the last one, is thrown as it is.
  */
-export function whilePostgresUnavailable<T>(step: () => Promise<T>, opts: { maxWaitMs: number; signal?: AbortSignal | undefined }): Promise<T> {
+export function whilePostgresUnavailable<T>(step: () => Promise<T>, opts: { maxWaitMs?: number; signal?: AbortSignal | undefined } = {}): Promise<T> {
   return pRetry(step, {
     retries: 1_000,
     minTimeout: 200,
     maxTimeout: 2_000,
     factor: 2,
     randomize: false,
-    maxRetryTime: opts.maxWaitMs,
+    maxRetryTime: opts.maxWaitMs ?? POSTGRES_WAIT_MS,
     shouldRetry: ({ error }) => isPostgresUnavailable(error),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });

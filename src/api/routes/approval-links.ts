@@ -131,9 +131,11 @@ ${session ? html`<input type="hidden" name="csrf" value="${session.csrfToken}">`
       const raw = form ? await c.req.parseBody() : await readJsonBody(c);
       const parsed = (form ? formSchema : approvalLinkSchema).safeParse(raw);
       if (!parsed.success) throw badRequest('invalid approval link', issuesToErrors(parsed.error.issues));
-      const csrf = (parsed.data as { csrf?: string }).csrf;
-      if (form && csrf) c.set('csrfFormToken', csrf);
-      if (form) await authenticate(c);
+      if (form) {
+        const csrf = (parsed.data as { csrf?: string }).csrf;
+        if (csrf) c.set('csrfFormToken', csrf);
+        await authenticate(c);
+      }
       const actor = c.get('actor') ?? 'unknown';
       const log = c.get('logger');
       try {
