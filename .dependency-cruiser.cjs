@@ -92,14 +92,15 @@ module.exports = {
     ),
     // src/pagerduty is a PagerDuty client library (zod, node:crypto; it imports nothing of ours, see
     // pagerduty-leaf): `selfheal pagerduty` is a PagerDuty client itself (signs test deliveries, calls the REST API).
-    mayImportOnly('cli-is-a-client', 'The CLI talks to the server over HTTP: it imports src/contracts, src/domain and its own modules only.', '^src/cli/', [
+    mayImportOnly('cli-is-a-client', 'The CLI talks to the server over HTTP: it imports src/contracts, src/domain, its own modules and the bounded body reader (src/http-body.ts) only.', '^src/cli/', [
       '^src/(contracts|domain|cli|pagerduty)/',
+      '^src/http-body\\.ts$',
     ]),
     mayImportOnly(
       'pagerduty-leaf',
-      'src/pagerduty (webhook schema, signature, REST client) is a leaf the CLI and server share: it imports only itself, contracts and domain.',
+      'src/pagerduty (webhook schema, signature, REST client) is a leaf the CLI and server share: it imports only itself, contracts, domain and the bounded body reader (src/http-body.ts).',
       '^src/pagerduty/',
-      ['^src/(pagerduty|contracts|domain)/'],
+      ['^src/(pagerduty|contracts|domain)/', '^src/http-body\\.ts$'],
     ),
     {
       name: 'cli-no-server-packages',

@@ -4,6 +4,7 @@
 // Nothing is retried: in particular a 429 (this address failed authentication too often) is reported with
 // the server's Retry-After, since another attempt inside the window is refused again and prolongs nothing useful.
 import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
+import { readBodyCapped } from '../http-body.js';
 import { CliError, EXIT } from './errors.js';
 
 /** A request that takes longer than this is a network error (exit 3). */
@@ -121,24 +122,6 @@ export interface ApiClient {
   };
 }
 
-async function readBounded(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel();
-      throw new CliError(EXIT.server, `the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 const seg = (s: string) => encodeURIComponent(s);
 
 export function createApiClient(global: { url: string; token: string | undefined }): ApiClient {
@@ -155,7 +138,9 @@ export function createApiClient(global: { url: string; token: string | undefined
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
-      text = await readBounded(res);
+      const answer = await readBodyCapped(res, MAX_RESPONSE_BYTES);
+      if (answer.truncated) throw new CliError(EXIT.server, `the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
+      text = answer.text;
     } catch (err) {
       if (err instanceof CliError) throw err;
       const e = err as Error;

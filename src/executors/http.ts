@@ -1,3 +1,4 @@
+import { readBodyCapped } from '../http-body.js';
 import { EgressDeniedError, HttpCallError } from './errors.js';
 
 export type FetchLike = typeof fetch;
@@ -37,29 +38,6 @@ export interface HttpResponse {
 export const DEFAULT_HTTP_TIMEOUT_MS = 15_000;
 /** Trackers' answers (a page of 100 GitHub issues with bodies) fit with room to spare. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
-
-/**
- * Reads at most `maxBytes` of a response body, then cancels the rest (the connection is dropped, the
- * peer stops sending). Undici's `text()` has no limit.
- */
-export async function readBodyCapped(res: Response, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
-  if (!res.body) return { text: '', truncated: false };
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (size + value.byteLength > maxBytes) {
-      chunks.push(value.subarray(0, maxBytes - size));
-      await reader.cancel().catch(() => undefined);
-      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
-    }
-    chunks.push(value);
-    size += value.byteLength;
-  }
-  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
-}
 
 /** Whether an HTTP status is worth retrying: 408, 429 and 5xx. */
 export function isRetryableStatus(status: number): boolean {

@@ -5,30 +5,10 @@
 // activities/own-writes.ts make them exactly-once and recognisable.
 // Responses are parsed tolerantly (unknown fields kept). The API token never appears in errors.
 import { z } from 'zod';
+import { readBodyCapped } from '../http-body.js';
 
 /** PagerDuty's pages (100 alerts or notes) are well under this; reading stops here (undici's text() has no limit). */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
-
-class AnswerTooLarge extends Error {}
-
-/** The body as text, refusing (and dropping the connection) past `max` bytes. Kept here: the CLI loads this module, not src/executors. */
-async function readCapped(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new AnswerTooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export interface PagerDutyClientOptions {
   /** e.g. `https://api.pagerduty.com` */
@@ -187,13 +167,14 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
       throw new PagerDutyApiError(`PagerDuty API ${method} ${path}: ${reason}`, undefined, true, { method, path }, { cause: error });
     }
     // A body cut off mid-way (the connection dropped after the status line) is an answer we did not get.
-    let text: string;
+    let answer: { text: string; truncated: boolean };
     try {
-      text = await readCapped(response, MAX_ANSWER_BYTES);
+      answer = await readBodyCapped(response, MAX_ANSWER_BYTES);
     } catch (error) {
-      if (error instanceof AnswerTooLarge) throw new PagerDutyApiError(`PagerDuty API ${method} ${path}: the answer is larger than ${MAX_ANSWER_BYTES} bytes (not read)`, response.status, false, { method, path });
       throw new PagerDutyApiError(`PagerDuty API ${method} ${path}: answer cut off`, undefined, true, { method, path }, { cause: error });
     }
+    if (answer.truncated) throw new PagerDutyApiError(`PagerDuty API ${method} ${path}: the answer is larger than ${MAX_ANSWER_BYTES} bytes (not read)`, response.status, false, { method, path });
+    const text = answer.text;
     if (!response.ok) {
       let message = response.statusText || 'request failed';
       const details: PagerDutyApiError['details'] = { method, path };

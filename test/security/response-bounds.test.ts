@@ -12,6 +12,7 @@ import { httpRequest } from '../../src/executors/http.js';
 import { sendSlack, sendWebhook } from '../../src/executors/notify.js';
 import { createGitHubProvider } from '../../src/executors/work-items.js';
 import { createPagerDutyClient, PagerDutyApiError } from '../../src/pagerduty/rest-client.js';
+import { selfheal } from '../helpers/cli.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 'a');
 const ENDLESS = 160 * 1024 * 1024;
@@ -99,6 +100,15 @@ describe('security: answers of peers are read only up to a limit', function () {
     const client = createPagerDutyClient({ baseUrl: f.url, token: 't', fromEmail: 'a@example.com' });
     await assert.rejects(client.getIncident('Q1'), (err: Error) => err instanceof PagerDutyApiError && !err.retryable && /larger than 8388608 bytes/.test(err.message));
     assert.ok((await f.sent()) < SLACK + 8 * 1024 * 1024, `the peer sent ${await f.sent()} bytes`);
+  });
+
+  it('the CLI refuses a server answering an endless list after 64 MiB: exit 3, the flood cut short', async function () {
+    const f = await flood(200);
+    const run = await selfheal(['rules', 'list'], { SELFHEAL_URL: f.url, SELFHEAL_TOKEN: 'shk_test' });
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /the answer is larger than 64 MiB/);
+    assert.equal(run.stdout, '', 'nothing of the flood is printed');
+    assert.ok((await f.sent()) < SLACK + 64 * 1024 * 1024, `the peer sent ${await f.sent()} bytes`);
   });
 
   it('a body cut off after the status line is a retryable error naming the call, not a crash', async function () {
