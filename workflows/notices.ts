@@ -4,7 +4,7 @@
 // as a note. notify.webhook destinations are left out: a webhook may start automation, and a notice must
 // never do that. Best effort: a channel that fails is logged and does not stop the run.
 import { ActivityFailure, log, proxyActivities } from '@temporalio/workflow';
-import type { PlannedAction, RuleRunInput } from '../src/contracts/index.js';
+import { actionInputOf, type PlannedAction, type RuleRunInput } from '../src/contracts/index.js';
 import type { Activities } from './activities.js';
 import { externalApiOptions } from './options.js';
 
@@ -88,16 +88,7 @@ export async function announce(input: RuleRunInput, n: Notice): Promise<void> {
     sends.map(async ({ id, action }) => {
       try {
         await api.executeAction({
-          actionRunId: `${key}:notice:${n.kind}:${id}`,
-          incidentId,
-          eventId,
-          matchId: plan.matchId,
-          ruleId: plan.ruleId,
-          ruleVersion: plan.ruleVersion,
-          target: plan.target,
-          action,
-          dryRun: false,
-          previous: [],
+          ...actionInputOf(input, `${key}:notice:${n.kind}:${id}`, action, []),
           // Approve/reject links go to people's channels only, never into the PagerDuty note.
           ...(n.kind === 'approval_waiting' && id !== 'pagerduty' ? { approvalLinks: { actionRunId: n.actionRunId, deadline: n.deadline } } : {}),
         });

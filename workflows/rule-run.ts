@@ -16,7 +16,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ActionOutcome, MatchPlan, PlannedAction, RuleRunInput, RuleRunResult, VerificationStatus } from '../src/contracts/index.js';
+import { actionInputOf, type ActionOutcome, type MatchPlan, type PlannedAction, type RuleRunInput, type RuleRunResult, type VerificationStatus } from '../src/contracts/index.js';
 import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
 import { renderAction } from '../src/domain/template.js';
@@ -193,7 +193,7 @@ async function approvalGate(run: RuleRun, action: PlannedAction, actionRunId: st
 
 /** The side effect: an agent script on the environment's queue, anything else on the main worker. */
 async function execute(run: RuleRun, action: PlannedAction, actionRunId: string) {
-  const { plan, incidentId, eventId } = run.input;
+  const { plan, incidentId } = run.input;
   const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
   if (action.type === 'script.agent') {
     // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
@@ -207,18 +207,9 @@ async function execute(run: RuleRun, action: PlannedAction, actionRunId: string)
     return agentOutcome(raw);
   }
   const script = action.type.startsWith('script.');
-  return proxyActivities<Activities>({ ...options, ...(script ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) }).executeAction({
-    actionRunId,
-    incidentId,
-    eventId,
-    matchId: plan.matchId,
-    ruleId: plan.ruleId,
-    ruleVersion: plan.ruleVersion,
-    target: plan.target,
-    action,
-    dryRun: false,
-    previous: run.outcomes,
-  });
+  return proxyActivities<Activities>({ ...options, ...(script ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) }).executeAction(
+    actionInputOf(run.input, actionRunId, action, run.outcomes),
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 // Messages and shapes of the incident and rule-run workflows, shared with the API (which signals them)
 // and the activities. Pure types.
-import type { MatchPlan } from './plan.js';
+import type { ActionOutcome, MatchPlan, PlannedAction, RunActionInput } from './plan.js';
 
 export interface IncidentEventMessage {
   /** PagerDuty event.id (unique per delivery content; redeliveries repeat it). */
@@ -67,6 +67,12 @@ export interface RuleRunInput {
   parentWorkflowId: string;
   /** RULE_RUN_REVISION of the code that started the run; absent in runs started before revisions. */
   revision?: number;
+}
+
+/** What executeAction is given for one action of a rule run (one of the rule's, or a notice): the run's identity, the action, the outcomes before it. */
+export function actionInputOf(input: RuleRunInput, actionRunId: string, action: PlannedAction, previous: ActionOutcome[]): RunActionInput {
+  const { plan, incidentId, eventId } = input;
+  return { actionRunId, incidentId, eventId, matchId: plan.matchId, ruleId: plan.ruleId, ruleVersion: plan.ruleVersion, target: plan.target, action, dryRun: false, previous };
 }
 
 export interface RuleRunResult {

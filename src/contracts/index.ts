@@ -2,5 +2,5 @@
 // package or a module above it (see eslint.config.js), so any layer may import it.
 export * from './names.js';
 export type * from './plan.js';
-export type * from './incident.js';
+export * from './incident.js';
 export * from './jobs.js';
