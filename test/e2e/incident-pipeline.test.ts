@@ -6,7 +6,7 @@ import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { lazyTemporalClient } from '../../src/runtime.js';
-import { incidentWorkflowId } from '../../src/temporal/names.js';
+import { incidentWorkflowId, searchAttributes } from '../../src/temporal/names.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { newIncidentId, readSample, sampleFor } from '../helpers/samples.js';
@@ -55,6 +55,26 @@ describe('incident pipeline: signed webhook → workflow → Postgres', function
 
     const list = (await (await stack.api('/api/incidents?status=triggered&service=PA2P440')).json()) as { items: { id: string }[] };
     assert.ok(list.items.some((i) => i.id === id));
+  });
+
+  it('is found in Temporal by its incident and service from the first delivery (the Temporal UI filters)', async function () {
+    const id = newIncidentId();
+    assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id))).status, 202);
+    const query = `${searchAttributes.incidentId.name} = '${id}' AND ${searchAttributes.service.name} = 'PA2P440'`;
+    const found = await eventually(
+      async () => {
+        const ids: string[] = [];
+        for await (const w of stack.temporal.client.workflow.list({ query })) ids.push(w.workflowId);
+        return ids.length > 0 ? ids : undefined;
+      },
+      30_000,
+      'the incident workflow listed by its search attributes',
+    );
+    assert.deepEqual(found, [incidentWorkflowId(id)]);
+    // Another service's filter does not find it.
+    const other: string[] = [];
+    for await (const w of stack.temporal.client.workflow.list({ query: `${searchAttributes.incidentId.name} = '${id}' AND ${searchAttributes.service.name} = 'PNOTOURS'` })) other.push(w.workflowId);
+    assert.deepEqual(other, []);
   });
 
   it('never processes a redelivered event twice', async function () {

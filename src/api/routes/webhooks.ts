@@ -163,16 +163,23 @@ export async function signalIncident(
       args: [{ incidentId, revision: INCIDENT_WORKFLOW_REVISION }],
       signal: SIGNALS.incidentEvent,
       signalArgs: [msg],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      // Searchable in the Temporal UI from the first delivery on, storms included. No memo: it held the
-      // same two values, and every byte of the start is server work on the webhook's answer path.
-      typedSearchAttributes: [
-        { key: searchAttributes.incidentId, value: incidentId },
-        ...(serviceId ? [{ key: searchAttributes.service, value: serviceId }] : []),
-      ],
+      ...incidentStartOptions(incidentId, serviceId),
     }),
     4000,
   );
+}
+
+/** How an incident's workflow is started, beside its id, type and signal (the bench sends the same). */
+export function incidentStartOptions(incidentId: string, serviceId?: string) {
+  return {
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    // Searchable in the Temporal UI from the first delivery on, storms included. No memo: it held the
+    // same two values, and every byte of the start is server work on the webhook's answer path.
+    typedSearchAttributes: [
+      { key: searchAttributes.incidentId, value: incidentId },
+      ...(serviceId ? [{ key: searchAttributes.service, value: serviceId }] : []),
+    ],
+  };
 }
 
 function serviceIdOf(event: { data: Record<string, unknown> }): string | undefined {
