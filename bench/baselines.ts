@@ -5,7 +5,11 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { stopChild } from '../src/temporal/dev-server.js';
-import { closedLoop, keepAliveTarget, log, openLoop, openLoopOps, quick, request, type ClosedLoopResult, type LatencySummary } from './lib.js';
+import { incidentStartOptions } from '../src/api/routes/webhooks.js';
+import type { IncidentEventMessage } from '../src/contracts/index.js';
+import { cpuSince, cpuSnapshot } from './cpu.js';
+import { newBatch } from './deliveries.js';
+import { closedLoop, keepAliveTarget, log, openLoop, openLoopOps, quick, request, round as roundTo, sleep, type ClosedLoopResult, type LatencySummary } from './lib.js';
 import { startChild, type BenchStack } from './stack.js';
 import { benchNoopWorkflow, benchSignal, benchSignalWorkflow } from './workflows/trivial.js';
 
@@ -20,6 +24,23 @@ export interface BaselineResults {
    * running: the latency floor of any webhook that answers only once Temporal holds the event.
    */
   signalWithStartAt: { rate: number; latency: LatencySummary; errors: number }[];
+  /**
+   * Closed-loop signalWithStart of trivial workflows by what the start carries, rounds interleaved: the
+   * server's CPU per start, to tell whether the webhook's payload and search attributes cost it anything.
+   */
+  signalShapes?: SignalShapeRun[];
+}
+
+export interface SignalShapeRun {
+  /** trivial: a short string; message: the webhook's IncidentEventMessage; webhook: that, with its reuse policy and search attributes. */
+  shape: 'trivial' | 'message' | 'webhook';
+  round: number;
+  result: ClosedLoopResult;
+  /** Bytes of the signal's argument as JSON. */
+  signalBytes: number;
+  /** The Temporal server's CPU milliseconds per start (over the loop and 1 s after it), and the trivial worker's. */
+  serverCpuMs: number;
+  workerCpuMs: number;
 }
 
 /** The fixed rates at which webhook ack latency is measured (bench/ingest.ts) and its floor here. */
@@ -70,7 +91,7 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
   }
 
   log('baseline: Temporal start and signalWithStart against trivial workflows');
-  const { workflowStart, signalWithStart, signalWithStartAt } = await withTrivialWorker(stack, async (taskQueue, prefix) => {
+  const { workflowStart, signalWithStart, signalWithStartAt, signalShapes } = await withTrivialWorker(stack, async (taskQueue, prefix, worker) => {
     const workflowStart = await closedLoop({
       concurrency: CALLERS,
       count: 100_000,
@@ -95,9 +116,10 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
       signalWithStartAt.push({ rate, latency: run.latency, errors: run.errors });
       log(`  signalWithStart open loop at ${rate}/s: p50 ${run.latency.p50Ms} ms, p99 ${run.latency.p99Ms} ms`);
     }
-    return { workflowStart, signalWithStart, signalWithStartAt };
+    const signalShapes = await signalShapeRuns(stack, taskQueue, prefix, worker);
+    return { workflowStart, signalWithStart, signalWithStartAt, signalShapes };
   });
-  return { helloWorld, helloWorldAt100: at100.latency, pgInsert, workflowStart, signalWithStart, signalWithStartAt };
+  return { helloWorld, helloWorldAt100: at100.latency, pgInsert, workflowStart, signalWithStart, signalWithStartAt, signalShapes };
 }
 
 /**
@@ -116,6 +138,45 @@ export async function withTrivialWorker<T>(stack: BenchStack, fn: (taskQueue: st
   } finally {
     await stopChild(worker.child, 20_000);
   }
+}
+
+/**
+ * The webhook's start against the trivial one, with everything else equal (trivial workflow and worker,
+ * CALLERS at a time): the message a delivery becomes (built from the ingest's own deliveries), then that
+ * with the incident start's reuse policy and search attributes (src/api/routes/webhooks.ts).
+ */
+async function signalShapeRuns(stack: BenchStack, taskQueue: string, prefix: string, worker: ChildProcess): Promise<SignalShapeRun[]> {
+  const batch = newBatch('shape');
+  const messageOf = (i: number): IncidentEventMessage => {
+    const { event } = JSON.parse(batch.build(i).body) as { event: IncidentEventMessage['event'] & { id: string; event_type: string; occurred_at: string } };
+    return { eventId: event.id, eventType: event.event_type, occurredAt: event.occurred_at, receivedAt: new Date().toISOString(), event };
+  };
+  const shapes = {
+    trivial: (i: number) => ({ signalArgs: [`E${i}`] }),
+    message: (i: number) => ({ signalArgs: [messageOf(i)] }),
+    webhook: (i: number) => ({ signalArgs: [messageOf(i)], ...incidentStartOptions(`Q${prefix}${i}`, 'PBENCHSVC') }),
+  } as const;
+  const seconds = quick ? 2 : 4;
+  const runs: SignalShapeRun[] = [];
+  for (let round = 1; round <= (quick ? 1 : 2); round++) {
+    for (const [shape, build] of Object.entries(shapes) as [SignalShapeRun['shape'], (i: number) => { signalArgs: unknown[] }][]) {
+      const before = { stack: stack.cpu(), trivial: cpuSnapshot({ worker: worker.pid }) };
+      const result = await closedLoop({
+        concurrency: CALLERS,
+        count: 100_000,
+        maxMs: seconds * 1000,
+        op: (i) => stack.client.workflow.signalWithStart(benchSignalWorkflow, { taskQueue, workflowId: `bench-shape-${shape}${round}-${prefix}-${i}`, signal: benchSignal, ...(build(i) as { signalArgs: [string] }) }),
+      });
+      // The workflows' own tasks finish just after the last start.
+      await sleep(1000);
+      const server = cpuSince(before.stack, stack.cpu()).parts.temporal;
+      const trivial = cpuSince(before.trivial, cpuSnapshot({ worker: worker.pid })).parts.worker;
+      const per = (seconds: number) => roundTo((seconds * 1000) / Math.max(1, result.ops), 2);
+      runs.push({ shape, round, result, signalBytes: JSON.stringify(build(0).signalArgs[0]).length, serverCpuMs: per(server), workerCpuMs: per(trivial) });
+      log(`  signalWithStart carrying ${shape} (round ${round}): ${result.perSecond}/s, server ${per(server)} ms CPU per start`);
+    }
+  }
+  return runs;
 }
 
 /** Raw signalWithStart of new trivial workflows, CALLERS at a time: the ceiling of durable ingest. */

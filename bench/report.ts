@@ -1,7 +1,7 @@
 // Results → the figures table (each figure next to the baseline measured in the same run) and markdown.
 import type { WorkerSlots } from '../src/config.js';
 import type { BacktestBenchResult } from './backtest.js';
-import type { BaselineResults } from './baselines.js';
+import type { BaselineResults, SignalShapeRun } from './baselines.js';
 import type { EndToEndResults } from './end-to-end.js';
 import type { IngestResults } from './ingest.js';
 import type { JobsResults } from './jobs.js';
@@ -232,6 +232,7 @@ export function toMarkdown(r: BenchResults): string {
       out.push(`| Temporal signalWithStart, trivial workflow, open loop at ${x.rate}/s${x.errors ? ` (${x.errors} errors)` : ''} | ${x.rate}/s | ${x.latency.p50Ms} ms | ${x.latency.p99Ms} ms |`);
     }
     out.push(`| Postgres single-row INSERT, pool of 10 | ${b.pgInsert.perSecond}/s | ${b.pgInsert.latency.p50Ms} ms | ${b.pgInsert.latency.p99Ms} ms |`, '');
+    if (b.signalShapes?.length) out.push(...signalShapesSection(b.signalShapes));
   }
   if (r.ingest) {
     out.push('## Webhook ingest', '', '| Offered rate | Sent | Accepted | Achieved | Ack p50 | Ack p99 | Persisted once | Persisted after load | Worker idle after that | Sustained |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
@@ -314,4 +315,31 @@ export function toMarkdown(r: BenchResults): string {
     out.push('');
   }
   return out.join('\n');
+}
+
+/** The webhook's signalWithStart against the trivial one, by what the start carries (bench/baselines.ts). */
+function signalShapesSection(runs: SignalShapeRun[]): string[] {
+  const label = { trivial: 'a short string (the baselines above)', message: "the webhook's IncidentEventMessage", webhook: "that, with the incident start's reuse policy and 2 search attributes (the webhook's start)" };
+  const out = [
+    '### signalWithStart by what it carries',
+    '',
+    'Trivial workflow and worker, 32 callers, rounds interleaved; CPU milliseconds per start, over the loop and the second after it.',
+    '',
+    '| Start carrying | Signal bytes | Rate | Temporal server CPU | Trivial worker CPU |',
+    '|---|---:|---|---|---|',
+  ];
+  const mean = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length), 2);
+  const means: Partial<Record<SignalShapeRun['shape'], number>> = {};
+  for (const shape of ['trivial', 'message', 'webhook'] as const) {
+    const of = runs.filter((r) => r.shape === shape);
+    if (of.length === 0) continue;
+    means[shape] = mean(of.map((r) => r.serverCpuMs));
+    const each = (f: (r: SignalShapeRun) => string) => of.map(f).join(' / ');
+    out.push(`| ${label[shape]} | ${of[0]!.signalBytes.toLocaleString('en-US')} | ${each((r) => `${r.result.perSecond}/s`)} | ${each((r) => `${r.serverCpuMs} ms`)} | ${each((r) => `${r.workerCpuMs} ms`)} |`);
+  }
+  if (means.trivial && means.webhook) {
+    out.push('', `The webhook's start cost the server ${round(means.webhook / means.trivial, 2)}× the trivial start's CPU (means over the rounds: ${means.webhook} against ${means.trivial} ms).`);
+  }
+  out.push('');
+  return out;
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { stepProblems, stepRates } from '../../bench/ingest.js';
 import { percentile, summarize } from '../../bench/lib.js';
-import { figuresOf, figuresTable, type BenchResults } from '../../bench/report.js';
+import { figuresOf, figuresTable, toMarkdown, type BenchResults } from '../../bench/report.js';
+import type { SignalShapeRun } from '../../bench/baselines.js';
 
 // The bench's own arithmetic: the figures in the README are only as good as these.
 describe('bench: ingest ladder and latency summaries', function () {
@@ -76,6 +77,26 @@ describe('bench: the figures table', function () {
     assert.match(figuresTable([miss]), /\| \*\*MISS\*\* \|$/);
     // Far over 100 ms on a slow host, but close to its floor: a pass.
     assert.equal(ackRow(withAck(420, 300)).pass, true);
+  });
+
+  it('reports the server CPU of the webhook-shaped start next to the trivial one, per round, and their ratio of means', function () {
+    const r = structuredClone(committed) as BenchResults;
+    const run = (shape: SignalShapeRun['shape'], round: number, serverCpuMs: number): SignalShapeRun => ({
+      shape,
+      round,
+      serverCpuMs,
+      workerCpuMs: 1,
+      signalBytes: shape === 'trivial' ? 4 : 1386,
+      result: { ops: 600, errors: 0, seconds: 4, perSecond: 150, latency: { count: 600, p50Ms: 100, p99Ms: 200, maxMs: 250 } },
+    });
+    r.baselines!.signalShapes = [run('trivial', 1, 10), run('message', 1, 11), run('webhook', 1, 14), run('trivial', 2, 10), run('message', 2, 9), run('webhook', 2, 16)];
+    const md = toMarkdown(r);
+    assert.match(md, /\| a short string \(the baselines above\) \| 4 \| 150\/s \/ 150\/s \| 10 ms \/ 10 ms \| 1 ms \/ 1 ms \|/);
+    assert.match(md, /\| the webhook's IncidentEventMessage \| 1,386 \| 150\/s \/ 150\/s \| 11 ms \/ 9 ms \|/);
+    assert.match(md, /The webhook's start cost the server 1\.5× the trivial start's CPU \(means over the rounds: 15 against 10 ms\)/);
+    // Results from before the measurement have no such section.
+    delete r.baselines!.signalShapes;
+    assert.doesNotMatch(toMarkdown(r), /by what it carries/);
   });
 
   it('does not pass the ack target when a delivery was lost, whatever the latency', function () {
