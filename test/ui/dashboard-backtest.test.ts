@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
+import { launchChromium, signInWithToken, watchedPage, type WatchedPage } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { buildHistory, eventsOf, storeHistory, TITLE_EXTRACTORS, type SeededIncident } from '../helpers/history.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'ui-backtest-admin-token-0123456789';
 const HOUR = 3_600_000;
 
@@ -24,8 +24,7 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
   let page: Page;
   let history: SeededIncident[];
   let ruleId: string;
-  const consoleViolations: string[] = [];
-  const foreign: string[] = [];
+  let watched: WatchedPage;
 
   const triggers = (text: string) =>
     eventsOf(history).filter((e) => e.eventType === 'incident.triggered' && String(e.body.event.data.title).includes(text) && history.find((i) => i.id === e.incidentId)!.serviceId === 'PSTORAGE1');
@@ -46,23 +45,10 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
     assert.equal(created.status, 201);
     ruleId = ((await created.json()) as { id: string }).id;
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    // Every CSP violation the page reports, from the DOM event and the console.
-    await page.addInitScript({
-      content: "window.cspViolations = []; document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));",
-    });
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy|Refused/i.test(m.text())) consoleViolations.push(m.text());
-    });
-    page.on('request', (r) => {
-      if (!r.url().startsWith(server.url)) foreign.push(r.url());
-    });
-    await page.goto(`${server.url}/ui`);
-    await page.locator('#token').waitFor();
-    await page.fill('#token', TOKEN);
-    await page.click('#login button[type=submit]');
-    await page.getByTestId('incidents').waitFor();
+    browser = await launchChromium();
+    watched = await watchedPage(browser, server.url, { width: 1280, height: 1000 });
+    page = watched.page;
+    await signInWithToken(page, server.url, TOKEN);
   });
 
   after(async function () {
@@ -148,8 +134,8 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
   });
 
   it('broke no CSP rule and loaded nothing from elsewhere', async function () {
-    assert.deepEqual(await page.evaluate('window.cspViolations'), []);
-    assert.deepEqual(consoleViolations, []);
-    assert.deepEqual(foreign, []);
+    assert.deepEqual(await watched.cspViolations(), []);
+    assert.deepEqual(watched.consoleViolations, []);
+    assert.deepEqual(watched.foreign, []);
   });
 });

@@ -3,14 +3,14 @@
 // API server and Postgres; the rows are written as the workflows write them.
 import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
+import { launchChromium, signInWithToken } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newIncidentId } from '../helpers/samples.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'ui-reasons-admin-token-0123456789abcdef';
 
 describe('dashboard: why actions ran or were skipped, why events were rejected', function () {
@@ -70,7 +70,7 @@ describe('dashboard: why actions ran or were skipped, why events were rejected',
         run(2, 'resolve', 'pagerduty.resolve', 'skipped', 'skipped: when: success, and fix failed'),
       ])
       .execute();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    browser = await launchChromium();
     page = await browser.newPage();
   });
 
@@ -81,11 +81,7 @@ describe('dashboard: why actions ran or were skipped, why events were rejected',
   });
 
   it('shows each action run with its reason and the rejected event with why, and links no hostile URL', async function () {
-    await page.goto(`${server.url}/ui`);
-    await page.locator('#token').waitFor();
-    await page.fill('#token', TOKEN);
-    await page.click('#login button[type=submit]');
-    await page.getByTestId('incidents').waitFor();
+    await signInWithToken(page, server.url, TOKEN);
     await page.goto(`${server.url}/ui#/incidents/${encodeURIComponent(incidentId)}`);
     await page.getByTestId('timeline').waitFor();
 

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
+import { launchChromium, signInWithToken, watchedPage, type WatchedPage } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { seedStatsHistory, STATS_RANGE } from '../helpers/stats-history.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'ui-stats-admin-token-0123456789';
 
 /** Counts of canvas pixels near each colour (r, g, b), read in the page. */
@@ -37,8 +37,7 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
   let page: Page;
   let ruleId: string;
   let ids: Record<string, string>;
-  const consoleViolations: string[] = [];
-  const foreign: string[] = [];
+  let watched: WatchedPage;
   const range = `since=${STATS_RANGE.since}&until=${STATS_RANGE.until}`;
 
   before(async function () {
@@ -47,22 +46,10 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
     ({ ruleId, ids } = await seedStatsHistory(db.db));
     const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', SELFHEAL_ADMIN_TOKEN: TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
     server = await startApiServer({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
-    await page.addInitScript({
-      content: "window.cspViolations = []; document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));",
-    });
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy|Refused/i.test(m.text())) consoleViolations.push(m.text());
-    });
-    page.on('request', (r) => {
-      if (!r.url().startsWith(server.url)) foreign.push(r.url());
-    });
-    await page.goto(`${server.url}/ui`);
-    await page.locator('#token').waitFor();
-    await page.fill('#token', TOKEN);
-    await page.click('#login button[type=submit]');
-    await page.getByTestId('incidents').waitFor();
+    browser = await launchChromium();
+    watched = await watchedPage(browser, server.url, { width: 1280, height: 1200 });
+    page = watched.page;
+    await signInWithToken(page, server.url, TOKEN);
   });
 
   after(async function () {
@@ -128,9 +115,8 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
   });
 
   it('ran under the strict CSP, fetching nothing from elsewhere', async function () {
-    const violations = (await page.evaluate('window.cspViolations')) as string[];
-    assert.deepEqual(violations, []);
-    assert.deepEqual(consoleViolations, []);
-    assert.deepEqual(foreign, []);
+    assert.deepEqual(await watched.cspViolations(), []);
+    assert.deepEqual(watched.consoleViolations, []);
+    assert.deepEqual(watched.foreign, []);
   });
 });

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
+import { launchChromium, watchedPage, type WatchedPage } from '../helpers/browser.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { ADMIN_TOKEN, eventually, issueToken, startStack, type Stack } from '../helpers/stack.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 // The dashboard in a real headless Chromium against a real API server, real Temporal and real Postgres.
 describe('dashboard (/ui) in headless Chromium', function () {
@@ -20,8 +20,7 @@ describe('dashboard (/ui) in headless Chromium', function () {
   let server: ApiServer;
   let browser: Browser;
   let page: Page;
-  const violations: string[] = [];
-  const foreign: string[] = [];
+  let watched: WatchedPage;
   let incidentId: string;
   let ruleId: string;
   const svc = newServiceId();
@@ -65,17 +64,9 @@ describe('dashboard (/ui) in headless Chromium', function () {
       'the gated action to wait for approval',
     );
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy|Refused/i.test(m.text())) violations.push(m.text());
-    });
-    page.on('request', (r) => {
-      if (!r.url().startsWith(server.url)) foreign.push(r.url());
-    });
+    browser = await launchChromium();
+    watched = await watchedPage(browser, server.url, { width: 1280, height: 900 });
+    page = watched.page;
   });
 
   after(async function () {
@@ -292,8 +283,9 @@ describe('dashboard (/ui) in headless Chromium', function () {
     await shot('sign-in');
   });
 
-  it('loaded nothing from elsewhere and broke no CSP rule', function () {
-    assert.deepEqual(foreign, []);
-    assert.deepEqual(violations, []);
+  it('loaded nothing from elsewhere and broke no CSP rule', async function () {
+    assert.deepEqual(watched.foreign, []);
+    assert.deepEqual(watched.consoleViolations, []);
+    assert.deepEqual(await watched.cspViolations(), []);
   });
 });

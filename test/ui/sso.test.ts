@@ -3,10 +3,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { createLogger } from '../../src/logger.js';
+import { launchChromium, signInWithToken } from '../helpers/browser.js';
 import { startOidcProvider, serveLater, type OidcProvider } from '../helpers/oidc-provider.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { newServiceId } from '../helpers/rules.js';
@@ -14,7 +15,6 @@ import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CLIENT_ID = 'selfheal-dashboard';
 const CLIENT_SECRET = 'ui-sso-client-secret-0123456789';
 const SESSION_COOKIE = '__Host-selfheal-session';
@@ -141,10 +141,7 @@ describe('dashboard single sign-on (OIDC) in headless Chromium', function () {
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     attackerPort = (attacker.address() as AddressInfo).port;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     ({ context, page } = await newContext());
   });
 
@@ -286,10 +283,7 @@ describe('dashboard single sign-on (OIDC) in headless Chromium', function () {
   it('the pasted-token sign-in still works beside single sign-on', async function () {
     const { context: other, page: p } = await newContext();
     try {
-      await p.goto(`${base}/ui`);
-      await p.fill('#token', ADMIN_TOKEN);
-      await p.click('#login button[type=submit]');
-      await p.getByTestId('incidents').waitFor();
+      await signInWithToken(p, base, ADMIN_TOKEN);
       assert.equal(await p.getByTestId('user').innerText(), 'API token');
     } finally {
       await other.close();
