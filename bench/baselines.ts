@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { stopChild } from '../src/temporal/dev-server.js';
-import { incidentStartOptions } from '../src/api/routes/webhooks.js';
-import type { IncidentEventMessage } from '../src/contracts/index.js';
+import { incidentEventMessage, incidentStartOptions } from '../src/api/routes/webhooks.js';
+import { parseWebhookBody } from '../src/pagerduty/webhook.js';
 import { cpuSince, cpuSnapshot } from './cpu.js';
 import { newBatch } from './deliveries.js';
 import { closedLoop, keepAliveTarget, log, openLoop, openLoopOps, quick, request, round as roundTo, sleep, type ClosedLoopResult, type LatencySummary } from './lib.js';
@@ -147,9 +147,10 @@ export async function withTrivialWorker<T>(stack: BenchStack, fn: (taskQueue: st
  */
 async function signalShapeRuns(stack: BenchStack, taskQueue: string, prefix: string, worker: ChildProcess): Promise<SignalShapeRun[]> {
   const batch = newBatch('shape');
-  const messageOf = (i: number): IncidentEventMessage => {
-    const { event } = JSON.parse(batch.build(i).body) as { event: IncidentEventMessage['event'] & { id: string; event_type: string; occurred_at: string } };
-    return { eventId: event.id, eventType: event.event_type, occurredAt: event.occurred_at, receivedAt: new Date().toISOString(), event };
+  const messageOf = (i: number) => {
+    const parsed = parseWebhookBody(batch.build(i).body);
+    if (!parsed.ok) throw new Error(`bench delivery not a webhook body: ${parsed.detail}`);
+    return incidentEventMessage(parsed.event);
   };
   const shapes = {
     trivial: (i: number) => ({ signalArgs: [`E${i}`] }),

@@ -1,5 +1,5 @@
 // Messages and shapes of the incident and rule-run workflows, shared with the API (which signals them)
-// and the activities. Pure types.
+// and the activities. Pure types, and one pure function that builds an action's input.
 import type { ActionOutcome, MatchPlan, PlannedAction, RunActionInput } from './plan.js';
 
 export interface IncidentEventMessage {

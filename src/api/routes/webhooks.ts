@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../db/database.js';
 import { eventExists, insertEventOnce } from '../../db/repositories/incidents.js';
-import { classifyEvent, incidentIdOf, parseWebhookJson, webhookBodySchema } from '../../pagerduty/webhook.js';
+import { classifyEvent, incidentIdOf, parseWebhookJson, webhookBodySchema, type PagerDutyEvent } from '../../pagerduty/webhook.js';
 import { verifySignature } from '../../pagerduty/signature.js';
 import { incidentWorkflowId, searchAttributes } from '../../temporal/names.js';
 import { INCIDENT_WORKFLOW_REVISION, SIGNALS, WORKFLOW_TYPES, type IncidentEventMessage } from '../../contracts/index.js';
@@ -123,14 +123,7 @@ export function webhookRoutes(deps: AppDeps) {
         return c.json({ status: 'duplicate', eventId: event.id, incidentId }, 200);
       }
 
-      const msg: IncidentEventMessage = {
-        eventId: event.id,
-        webhookId,
-        eventType: event.event_type,
-        occurredAt: event.occurred_at,
-        receivedAt: new Date().toISOString(),
-        event,
-      };
+      const msg = incidentEventMessage(event, webhookId);
       const workflowId = incidentWorkflowId(incidentId);
       try {
         await signalIncident(deps.temporal, deps.config.temporal.taskQueue, incidentId, msg, serviceIdOf(event));
@@ -167,6 +160,11 @@ export async function signalIncident(
     }),
     4000,
   );
+}
+
+/** What the incident workflow is signalled for one delivery: the event as received, and when. */
+export function incidentEventMessage(event: PagerDutyEvent, webhookId?: string): IncidentEventMessage {
+  return { eventId: event.id, webhookId, eventType: event.event_type, occurredAt: event.occurred_at, receivedAt: new Date().toISOString(), event };
 }
 
 /** How an incident's workflow is started, beside its id, type and signal (the bench sends the same). */
