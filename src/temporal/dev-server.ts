@@ -148,18 +148,28 @@ export interface DevServer {
 
 /**
  * Start `temporal server start-dev` as a child process and wait until its frontend accepts connections.
- * Its ports are picked free just before the start, so another process can take one in between: without a
- * pinned port, a start that fails is tried again on fresh ports.
+ * Its ports are picked free just before the start, so another process can take one in between: a start
+ * that fails is tried again on fresh ports (see worthRetrying).
  */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
-  const attempts = opts.port ? 1 : 3;
   for (let attempt = 1; ; attempt++) {
     try {
       return await startDevServerOnce(opts);
     } catch (err) {
-      if (attempt >= attempts) throw err;
+      if (attempt >= 3 || !worthRetrying(err, opts.port)) throw err;
     }
   }
+}
+
+/**
+ * Whether a failed start may succeed on fresh ports: any failure when no port is pinned; with the frontend
+ * port pinned (`npm start`'s 7233), only a port we picked (HTTP, metrics) that another process took in
+ * between. A pinned port in use stays an error at once.
+ */
+export function worthRetrying(err: unknown, pinnedPort: number | undefined): boolean {
+  if (!pinnedPort) return true;
+  const taken = /:(\d+): bind: address already in use/.exec(err instanceof Error ? err.message : String(err));
+  return taken !== null && Number(taken[1]) !== pinnedPort;
 }
 
 async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
