@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from '@temporalio/worker';
 import { buildAgentWorker } from '../../src/agent.js';
+import { jobScheduleSchema, jobTargetsSchema } from '../../src/domain/jobs.js';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
@@ -176,5 +177,28 @@ describe('runbooks (docs/runbooks/*.md): every ```sh test command works', functi
     // gitops.md applied a staging environment and job, then pruned them.
     assert.equal((await stack.api('/api/environments/staging-eu')).status, 404);
     assert.equal((await stack.api('/api/jobs/staging-health')).status, 404);
+  });
+});
+
+describe('runbooks: the schedule and target shapes a runbook names inline are ones the API takes', function () {
+  it('scheduled-job.md: every inline JSON schedule or targets object parses with the job schema (no unknown key)', async () => {
+    const text = await readFile(path.join(RUNBOOKS, 'scheduled-job.md'), 'utf8');
+    const shapes = [...text.matchAll(/`(\{[^`]*\})`/g)].flatMap((m) => {
+      try {
+        return [JSON.parse(m[1]!) as Record<string, unknown>];
+      } catch {
+        return []; // an elided example such as {"environments": [...]}
+      }
+    });
+    const schedules = shapes.filter((s) => 'cron' in s || 'interval' in s || 'every' in s);
+    const targets = shapes.filter((s) => !schedules.includes(s));
+    assert.ok(schedules.length >= 2 && targets.length >= 2, `found ${JSON.stringify(shapes)}`);
+    for (const s of schedules) {
+      const r = jobScheduleSchema.safeParse(s);
+      const unknown = r.success ? [] : r.error.issues.filter((i) => i.code === 'unrecognized_keys');
+      assert.deepEqual(unknown, [], `${JSON.stringify(s)} names a key the API refuses`);
+      if (!JSON.stringify(s).includes('...')) assert.ok(r.success, `${JSON.stringify(s)}: ${JSON.stringify(r.error?.issues)}`);
+    }
+    for (const t of targets) assert.ok(jobTargetsSchema.safeParse(t).success, `${JSON.stringify(t)} is not a targets shape the API takes`);
   });
 });
