@@ -291,6 +291,18 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.equal((await selfheal(['apply', '-f', path.join(work, 'no-such-folder')], env)).code, 2);
   });
 
+  it('files that hold no object (emptied, commented out) are refused (exit 2): an apply with --prune deletes nothing', async () => {
+    assert.equal((await selfheal(['apply', '-f', await folder({ 'env.yaml': envDoc('kept-env') })], env)).code, 0);
+    const empty = await folder({ 'envs.yaml': '# kind: Environment\n# name: kept-env\n', 'jobs.yaml': '---\n', 'rules.yml': '' });
+    for (const cmd of ['apply', 'diff']) {
+      const run = await selfheal([cmd, '-f', empty, '--prune', 'environment,job,rule'], env);
+      assert.equal(run.code, 2, `${cmd}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, /no object in .*: the files are empty or commented out; nothing was applied or deleted/);
+      assert.doesNotMatch(run.stdout, /delete/);
+    }
+    assert.equal((await stack.api('/api/environments/kept-env')).status, 200, 'the server still has what the empty files did not name');
+  });
+
   it('a refusal by the server stops the apply at that object: it says what was applied before it and what was not attempted', async () => {
     assert.equal((await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'clash-env' }) })).status, 201);
     const res = await stack.api('/api/jobs', { method: 'POST', body: JSON.stringify({ id: 'first', name: 'Same name', schedule: { interval: '1h' }, targets: { environments: ['clash-env'] }, script: 'health-check.sh' }) });

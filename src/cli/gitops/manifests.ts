@@ -134,5 +134,8 @@ export function readManifests(targets: string[], opts: ReadOptions = {}): Manife
     if (manifests.length > MAX_OBJECTS) throw usageError(`more than ${MAX_OBJECTS} objects in ${targets.join(', ')}`);
   }
   if (problems.length > 0) throw usageError(`the files are not valid:\n  ${problems.join('\n  ')}`);
+  // As kubectl does: files emptied by a bad merge or commented out would otherwise read as "nothing is
+  // wanted", and an apply with --prune would delete every object of the pruned kinds.
+  if (manifests.length === 0) throw usageError(`no object in ${targets.join(', ')}: the files are empty or commented out; nothing was applied or deleted`);
   return manifests;
 }
