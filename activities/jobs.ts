@@ -74,9 +74,11 @@ export function createJobActivities(deps: JobActivityDeps) {
     await insertJobRunStart(db, { id: input.jobRunId, runId: input.runId, jobId: input.jobId, trigger: input.trigger, scheduledAt: input.scheduledAt ?? null });
   }
 
-  async function resolveJobTargets(input: { jobId: string }): Promise<JobRunPlan | { skipped: string }> {
+  /** `trigger` 'schedule': a run its schedule started while the job is paused is skipped (the schedule drifted). */
+  async function resolveJobTargets(input: { jobId: string; trigger?: string }): Promise<JobRunPlan | { skipped: string }> {
     const row = await findLiveJob(db, input.jobId);
     if (!row) return { skipped: `job ${input.jobId} no longer exists` };
+    if (input.trigger === 'schedule' && !row.enabled) return { skipped: `job ${input.jobId} is paused; its schedule should not have started this run` };
     const parsed = jobDefinitionSchema.safeParse(row.definition);
     if (!parsed.success) throw ApplicationFailure.nonRetryable(`stored definition of job ${input.jobId} is not valid: ${parsed.error.message}`, 'ValidationError');
     const job = { ...parsed.data, id: row.id } as JobDefinition;

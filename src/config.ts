@@ -201,6 +201,9 @@ export const envSchema = z.object({
   // retention are purged by the worker's retention schedule; a backtest reads at most so many events and
   // gives up after so many seconds (its caller narrows the window).
   SELFHEAL_RETENTION_DAYS: wholeNumber(90, 1, 3650),
+  // How often the worker brings job schedules back in line with the jobs table (after a change whose
+  // Temporal call landed but whose commit did not, or a schedule changed by hand in the Temporal UI).
+  SELFHEAL_SCHEDULE_RECONCILE_SECONDS: wholeNumber(300, 10, 86_400),
   SELFHEAL_BACKTEST_MAX_EVENTS: wholeNumber(200_000, 1, 10_000_000),
   SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS: wholeNumber(30, 1, 600),
   // Fleet blast radius and flapping (issue 22): 0 turns a limit off.
@@ -290,6 +293,8 @@ export interface Config {
   authLimit: { maxFailures: number; windowSeconds: number; trustedProxies: string[] };
   /** Days of incident history (events, matches, action runs) kept; older rows are purged. */
   retention: { days: number };
+  /** Seconds between the worker's reconciles of job schedules with the jobs table (one also at start). */
+  scheduleReconcileSeconds: number;
   /** Bounds of one backtest request. */
   backtest: { maxEvents: number; timeBudgetSeconds: number };
   /** Fleet blast-radius guards, flapping and where they page (issue 22). */
@@ -428,6 +433,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     sshScriptsDir: e.SELFHEAL_SSH_SCRIPTS_DIR,
     authLimit: { maxFailures: e.SELFHEAL_AUTH_MAX_FAILURES, windowSeconds: e.SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS, trustedProxies: e.SELFHEAL_TRUSTED_PROXIES },
     retention: { days: e.SELFHEAL_RETENTION_DAYS },
+    scheduleReconcileSeconds: e.SELFHEAL_SCHEDULE_RECONCILE_SECONDS,
     backtest: { maxEvents: e.SELFHEAL_BACKTEST_MAX_EVENTS, timeBudgetSeconds: e.SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS },
     guards: {
       maxTargets: e.SELFHEAL_GUARD_MAX_TARGETS,

@@ -11,7 +11,7 @@ import type { Logger } from './logger.js';
 import { createPagerDutyClient } from './pagerduty/rest-client.js';
 import { connectClient, temporalTarget } from './temporal/connection.js';
 import { ensureRetentionSchedule } from './temporal/retention.js';
-import { reconcileSchedules } from './temporal/schedules.js';
+import { keepSchedulesReconciled } from './temporal/schedules.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { connectNative, createMainWorker, installTemporalRuntime } from './temporal/worker.js';
 import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
@@ -58,11 +58,8 @@ async function main(): Promise<void> {
   const { db, close } = await openMigratedDatabase(config, logger);
   const client = await connectClient(target);
   await ensureSearchAttributes(client.connection as Connection, config.temporal.namespace);
-  try {
-    await reconcileSchedules(client, db, logger, { taskQueue: config.temporal.taskQueue });
-  } catch (err) {
-    logger.error({ err: { message: (err as Error).message } }, 'job schedule reconcile failed; jobs keep their current schedules');
-  }
+  const schedules = keepSchedulesReconciled(client, db, logger, { taskQueue: config.temporal.taskQueue }, config.scheduleReconcileSeconds);
+  await schedules.first;
   await ensureRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retention.days }, logger).catch((err: unknown) =>
     logger.error({ err: { message: (err as Error).message } }, 'retention schedule not set up; history is kept until the next start'),
   );
@@ -74,6 +71,7 @@ async function main(): Promise<void> {
     // The SDK also reacts to SIGINT/SIGTERM and may already be draining.
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
+    await schedules.stop();
     await connection.close();
     await client.connection.close();
     await close();

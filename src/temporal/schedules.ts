@@ -1,12 +1,14 @@
 // Each job is one Temporal Schedule (id `job-<jobId>`) whose action starts `jobWorkflow` on the main
 // task queue. Schedules are kept in step with the jobs table: by the API on every change, and by
-// reconcileSchedules at worker start.
+// reconcileSchedules at worker start and then periodically, which also repairs a schedule that a change
+// reached while its database commit did not (the API answered 5xx, the schedule had changed).
 //
 // Several deployments (each with its own database) may share a Temporal namespace: a team's staging and
 // production, or a test stack on a shared dev server. Each schedule's memo names the deployment that created
 // it (DEPLOYMENT_MEMO_KEY: the id in its database, src/db/repositories/deployment.ts), and a deployment deletes
 // only schedules that carry its own id: never another's, never an unmarked one (made before the marker
 // existed). A job whose schedule id another deployment already holds is refused, not taken over.
+import { createHash } from 'node:crypto';
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
@@ -50,6 +52,11 @@ export function scheduleOwner(memo: Record<string, unknown> | undefined, ours: s
 }
 
 
+/** The action memo key holding scheduleDigest: the server compiles a cron spec, so a spec read back cannot be compared. */
+export const SCHEDULE_DIGEST_MEMO_KEY = 'scheduleDigest';
+/** One run should never last longer than a day; a stuck run must not block the schedule forever. */
+const RUN_TIMEOUT = '24 hours';
+
 function action(job: JobDefinition, target: ScheduleTarget): ScheduleOptions['action'] {
   return {
     type: 'startWorkflow' as const,
@@ -57,11 +64,16 @@ function action(job: JobDefinition, target: ScheduleTarget): ScheduleOptions['ac
     workflowId: jobRunWorkflowIdPrefix(job.id),
     taskQueue: target.taskQueue,
     args: [{ jobId: job.id }],
-    memo: { jobId: job.id, jobName: job.name },
+    memo: { jobId: job.id, jobName: job.name, [SCHEDULE_DIGEST_MEMO_KEY]: scheduleDigest(job) },
     typedSearchAttributes: [{ key: searchAttributes.jobId, value: job.id }],
-    // One run should never last longer than a day; a stuck run must not block the schedule forever.
-    workflowRunTimeout: '24 hours',
+    workflowRunTimeout: RUN_TIMEOUT,
   };
+}
+
+/** A digest of what the job asks of its schedule (spec, policies, run timeout, name), to tell a schedule that drifted. */
+export function scheduleDigest(job: JobDefinition): string {
+  const wanted = JSON.stringify([job.name, spec(job), policies(job), RUN_TIMEOUT]);
+  return createHash('sha256').update(wanted).digest('hex').slice(0, 32);
 }
 
 function spec(job: JobDefinition) {
@@ -197,9 +209,20 @@ export async function describeJobSchedule(client: Client, jobId: string): Promis
   }
 }
 
+/** What of the schedule disagrees with the job, in words; empty when they agree. */
+export function scheduleDrift(existing: ScheduleDescription, job: JobDefinition, target: ScheduleTarget): string[] {
+  const drift: string[] = [];
+  if (existing.state.paused !== !job.enabled) drift.push(existing.state.paused ? 'paused while the job is enabled' : 'running while the job is paused');
+  if (existing.action.taskQueue !== target.taskQueue) drift.push(`starts runs on task queue ${existing.action.taskQueue}, not ${target.taskQueue}`);
+  if (existing.action.memo?.[SCHEDULE_DIGEST_MEMO_KEY] !== scheduleDigest(job)) drift.push('spec or policies differ from the job');
+  return drift;
+}
+
 export interface ReconcileResult {
   /** Live jobs whose missing schedule was created. */
   created: string[];
+  /** Live jobs whose schedule had drifted from the job (paused state, spec, policies, task queue) and was updated. */
+  updated: string[];
   /** Orphaned schedules (no live job) this deployment created, deleted. */
   deleted: string[];
   /** Live jobs whose stored definition is invalid (no schedule created). */
@@ -211,9 +234,11 @@ export interface ReconcileResult {
 }
 
 /**
- * At worker start: every live job gets its schedule (created when missing, paused when the job is
- * disabled), and every `job-*` schedule this deployment created whose job is gone is deleted. Schedules of
- * other deployments in the namespace, and unmarked ones, are never deleted. Each change is logged.
+ * At worker start and then periodically: every live job gets its schedule (created when missing, paused
+ * when the job is disabled), an existing schedule that disagrees with its job (paused while the job is
+ * enabled or the reverse, another spec or policy, another task queue) is updated to match the job, and
+ * every `job-*` schedule this deployment created whose job is gone is deleted. Schedules of other
+ * deployments in the namespace are never changed; unmarked ones are never deleted. Each change is logged.
  */
 export async function reconcileSchedules(client: Client, db: Kysely<Database>, logger: Logger, target: { taskQueue: string }): Promise<ReconcileResult> {
   const log = logger.child({ component: 'schedules' });
@@ -221,29 +246,39 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
   const scheduleTarget: ScheduleTarget = { taskQueue: target.taskQueue, deploymentId: ours };
   const rows = await listJobs(db);
   const live = new Set(rows.map((r) => r.id));
-  const result: ReconcileResult = { created: [], deleted: [], invalid: [], keptUnowned: [], conflicts: [] };
+  const result: ReconcileResult = { created: [], updated: [], deleted: [], invalid: [], keptUnowned: [], conflicts: [] };
 
   for (const row of rows) {
     const scheduleId = jobScheduleId(row.id);
+    let existing: ScheduleDescription | undefined;
     try {
-      const existing = await client.schedule.getHandle(scheduleId).describe();
-      if (scheduleOwner(existing.memo, ours) === 'other') {
-        result.conflicts.push(row.id);
-        log.error({ jobId: row.id, scheduleId }, 'job schedule id is held by another deployment sharing this Temporal namespace; the job does not run here');
-      }
-      continue;
+      existing = await client.schedule.getHandle(scheduleId).describe();
     } catch (err) {
       if (!(err instanceof ScheduleNotFoundError)) throw err;
+    }
+    if (existing && scheduleOwner(existing.memo, ours) === 'other') {
+      result.conflicts.push(row.id);
+      log.error({ jobId: row.id, scheduleId }, 'job schedule id is held by another deployment sharing this Temporal namespace; the job does not run here');
+      continue;
     }
     const parsed = jobDefinitionSchema.safeParse(row.definition);
     if (!parsed.success) {
       result.invalid.push(row.id);
-      log.error({ jobId: row.id, scheduleId, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job definition invalid; schedule not created');
+      log.error({ jobId: row.id, scheduleId, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job definition invalid; schedule not created or updated');
       continue;
     }
-    await createJobSchedule(client, { ...parsed.data, id: row.id, enabled: row.enabled } as JobDefinition, scheduleTarget);
-    result.created.push(row.id);
-    log.info({ jobId: row.id, scheduleId }, 'created missing job schedule');
+    const job = { ...parsed.data, id: row.id, enabled: row.enabled } as JobDefinition;
+    if (!existing) {
+      await createJobSchedule(client, job, scheduleTarget);
+      result.created.push(row.id);
+      log.info({ jobId: row.id, scheduleId }, 'created missing job schedule');
+      continue;
+    }
+    const drift = scheduleDrift(existing, job, scheduleTarget);
+    if (drift.length === 0) continue;
+    await updateJobSchedule(client, job, scheduleTarget);
+    result.updated.push(row.id);
+    log.warn({ jobId: row.id, scheduleId, drift }, 'job schedule disagreed with its job; updated to match the job');
   }
 
   for await (const s of client.schedule.list()) {
@@ -269,4 +304,36 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
     }
   }
   return result;
+}
+
+/**
+ * Reconcile now, then every `everySeconds` until stopped; one reconcile at a time, and a failed one is
+ * logged and tried again at the next tick (jobs keep their current schedules meanwhile).
+ */
+export function keepSchedulesReconciled(client: Client, db: Kysely<Database>, logger: Logger, target: { taskQueue: string }, everySeconds: number): { first: Promise<void>; stop: () => Promise<void> } {
+  let running: Promise<void> = Promise.resolve();
+  let busy = false;
+  const once = (): Promise<void> => {
+    if (busy) return running;
+    busy = true;
+    running = reconcileSchedules(client, db, logger, target)
+      .then(
+        () => undefined,
+        (err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'job schedule reconcile failed; jobs keep their current schedules until the next one'),
+      )
+      .finally(() => {
+        busy = false;
+      });
+    return running;
+  };
+  const first = once();
+  const timer = setInterval(() => void once(), everySeconds * 1000);
+  timer.unref();
+  return {
+    first,
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

@@ -1,0 +1,98 @@
+// A job and its Temporal Schedule must agree. The API changes the row, calls Temporal, then commits; when
+// the call lands and the commit does not (connection lost, API killed, Temporal answering after the API's
+// deadline), the API answers 5xx while the schedule has changed. The worker's reconcile (at start, then
+// every SELFHEAL_SCHEDULE_RECONCILE_SECONDS) brings such a schedule back in line with the job, and a run
+// the schedule starts while the job is paused does nothing.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { sql } from 'kysely';
+import { createJobActivities } from '../../activities/jobs.js';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig } from '../../src/config.js';
+import { deploymentId } from '../../src/db/repositories/deployment.js';
+import { jobDefinitionSchema, type JobDefinition } from '../../src/domain/jobs.js';
+import { createLogger } from '../../src/logger.js';
+import { jobScheduleId } from '../../src/temporal/names.js';
+import { keepSchedulesReconciled, reconcileSchedules, updateJobSchedule } from '../../src/temporal/schedules.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { ADMIN_TOKEN } from '../helpers/stack.js';
+import { testTemporal } from '../helpers/temporal.js';
+
+const logger = createLogger({ level: 'silent' });
+const TASK_QUEUE = 'schedule-drift';
+
+describe('job schedules drifted from their job are brought back in line', function () {
+  let client: Client;
+  let t: TestDatabase;
+  const id = `drift-${randomBytes(3).toString('hex')}`;
+  let api: (method: string, path: string, body?: unknown) => Promise<Response>;
+  const describeIt = () => client.schedule.getHandle(jobScheduleId(id)).describe();
+
+  before(async function () {
+    client = (await testTemporal()).client;
+    t = await createTestDatabase();
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: t.url, TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TASK_QUEUE: TASK_QUEUE });
+    const app = createApp({ config, db: t.db, temporal: client, logger }, allRoutes);
+    api = (method, path, body) =>
+      Promise.resolve(app.request(path, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
+    const created = await api('POST', '/api/jobs', { id, name: id, schedule: { interval: '1h' }, targets: { all: true }, script: 'probe.sh' });
+    assert.equal(created.status, 201, await created.clone().text());
+  });
+  after(async function () {
+    await client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
+    await t?.close();
+  });
+
+  it('a schedule in line with its job is left alone', async function () {
+    const r = await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE });
+    assert.deepEqual(r.updated, []);
+    assert.deepEqual(r.created, []);
+  });
+
+  it('a pause whose commit failed (API answered 5xx, schedule paused): the reconcile resumes the schedule of the enabled job', async function () {
+    // The commit of the next change to `jobs` fails, after the Temporal call (the transaction's last step).
+    await sql`CREATE FUNCTION drift_fail_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit lost'; END $$`.execute(t.db);
+    await sql`CREATE CONSTRAINT TRIGGER drift_fail_commit AFTER UPDATE ON jobs DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION drift_fail_commit()`.execute(t.db);
+    const paused = await api('POST', `/api/jobs/${id}/pause`);
+    await sql`DROP TRIGGER drift_fail_commit ON jobs`.execute(t.db);
+    assert.ok(paused.status >= 500, `the pause failed (${paused.status})`);
+    const row = await t.db.selectFrom('jobs').select('enabled').where('id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(row.enabled, true, 'the job is still enabled in Postgres');
+    assert.equal((await describeIt()).state.paused, true, 'yet its schedule is paused: the job would never run again');
+
+    const r = await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE });
+    assert.deepEqual(r.updated, [id]);
+    assert.equal((await describeIt()).state.paused, false, 'the schedule runs again, as the job says');
+  });
+
+  it('a spec changed in Temporal only, or runs started on another task queue, are put back; the periodic reconcile does it without a restart', async function () {
+    const row = await t.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const job = { ...jobDefinitionSchema.parse(row.definition), id, enabled: true } as JobDefinition;
+    // As an update whose commit was lost would leave it: a new interval, on an old task queue.
+    await updateJobSchedule(client, { ...job, schedule: { ...job.schedule, interval: '5m' } }, { taskQueue: 'old-queue', deploymentId: await deploymentId(t.db) });
+    assert.equal((await describeIt()).spec.intervals?.[0]?.every, 5 * 60_000);
+
+    const keeper = keepSchedulesReconciled(client, t.db, logger, { taskQueue: TASK_QUEUE }, 3600);
+    try {
+      await keeper.first;
+    } finally {
+      await keeper.stop();
+    }
+    const d = await describeIt();
+    assert.equal(d.spec.intervals?.[0]?.every, 60 * 60_000, 'the job says 1h');
+    assert.equal(d.action.taskQueue, TASK_QUEUE, 'runs start where this deployment polls');
+    assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [], 'and now they agree');
+  });
+
+  it('a run the schedule starts while the job is paused is skipped; a manual trigger still runs', async function () {
+    await t.db.updateTable('jobs').set({ enabled: false }).where('id', '=', id).execute();
+    const jobs = createJobActivities({ db: t.db, logger, env: {} });
+    const scheduled = await jobs.resolveJobTargets({ jobId: id, trigger: 'schedule' });
+    assert.ok('skipped' in scheduled && /is paused/.test(scheduled.skipped), JSON.stringify(scheduled));
+    const manual = await jobs.resolveJobTargets({ jobId: id, trigger: 'manual' });
+    assert.ok(!('skipped' in manual), 'a run asked for by hand is not refused');
+    await t.db.updateTable('jobs').set({ enabled: true }).where('id', '=', id).execute();
+  });
+});
