@@ -8,6 +8,7 @@
  *
  * Pure (no URL parser: workflows import it), hand-written because it is a few lines of checks.
  */
+import { cutAt } from './text.js';
 
 export const LINK_MAX = 2048;
 /** Longest output or error kept from an agent's answer (action runs keep less; jobs keep the tail). */
@@ -48,7 +49,7 @@ export interface AgentScriptOutcome {
 function boundedText(value: unknown, max: number): string | undefined {
   if (typeof value !== 'string') return undefined;
   const text = value.replaceAll('\0', '\uFFFD');
-  return text.length <= max ? text : `${text.slice(0, max)}\n…[${text.length - max} more characters]`;
+  return text.length <= max ? text : `${cutAt(text, max)}\n…[${text.length - max} more characters]`;
 }
 
 /**

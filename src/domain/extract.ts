@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { isPlainObject } from './objects.js';
 import { parsePattern, WILDCARD, type PatternSegment } from './json-path.js';
 import { compileUserRegex, MAX_SUBJECT_LENGTH, type UserRegex } from './regex.js';
+import { cutAt } from './text.js';
 
 export const MAX_VALUE_LENGTH = 256;
 /** Texts longer than this are cut before regexes run, to bound matching cost. */
@@ -195,11 +196,11 @@ export function cleanValue(value: unknown): string | undefined {
   else return undefined;
   text = text.trim();
   if (text.length === 0) return undefined;
-  return text.length > MAX_VALUE_LENGTH ? text.slice(0, MAX_VALUE_LENGTH) : text;
+  return cutAt(text, MAX_VALUE_LENGTH);
 }
 
 function cut(text: string): string {
-  return text.length > MAX_TEXT_LENGTH ? text.slice(0, MAX_TEXT_LENGTH) : text;
+  return cutAt(text, MAX_TEXT_LENGTH);
 }
 
 interface Prepared {
@@ -234,7 +235,7 @@ function prepare(input: ExtractionInput): Prepared {
       details.length = i;
       break;
     }
-    if (details[i]!.length > budget) details[i] = details[i]!.slice(0, budget);
+    if (details[i]!.length > budget) details[i] = cutAt(details[i]!, budget);
     budget -= details[i]!.length;
   }
   return {

@@ -14,6 +14,7 @@
 import { getPath, parsePath } from '../json-path.js';
 import { isPlainObject } from '../objects.js';
 import { compileUserRegex, type UserRegex } from '../regex.js';
+import { cutAt } from '../text.js';
 import type { Condition, PredicateCondition, PredicateOp, Rule, Scalar } from './schema.js';
 import { describeTimeWindow, inTimeWindow, isIsoInstant, localTime, parseInstant, type TimeWindow } from './time-window.js';
 
@@ -142,7 +143,7 @@ export interface RuleEvaluation {
 const MAX_DISPLAY = 120;
 
 function truncateString(text: string, max = MAX_DISPLAY): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  return text.length > max ? `${cutAt(text, max)}…` : text;
 }
 
 /** A small copy of `value` for explanations (long strings cut, objects summarised as JSON text). */
