@@ -13,7 +13,12 @@
  *   `script`/`command`, URLs, recipients, ids and secret references are never templated;
  * - a `notify.webhook` body that starts with `{` or `[` is JSON: values are escaped for a JSON string, so
  *   they cannot add fields or end the document ({@link renderJsonTemplate});
- * - in a Slack text, values have `&`, `<`, `>` escaped, so they cannot mention or link ({@link slackEscape}).
+ * - in a Slack text, values have `&`, `<`, `>` escaped, so they cannot mention or link ({@link slackEscape});
+ * - the output is bounded: the values of one rendered field add at most {@link MAX_RENDERED_FIELD} characters
+ *   (less the template's own text), and all the fields of one render share {@link MAX_RENDERED_TOTAL}. A
+ *   value that does not fit is cut and followed by {@link TRUNCATED}; later values of that field are left
+ *   out. Each distinct placeholder is looked up and serialised once per render. Before, a title of 64 KiB
+ *   repeated by thousands of placeholders rendered gigabytes (a rule test could take the API down).
  *
  * Pure: no I/O, safe inside Temporal workflow code.
  */
@@ -27,7 +32,22 @@ export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
 export type TemplateContext = Partial<Record<TemplateRoot, unknown>> & Record<string, unknown>;
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
-const MAX_VALUE_LENGTH = 64 * 1024;
+
+/** Longest rendered field (a string, one argv element), its template's own text included, before the marker. */
+export const MAX_RENDERED_FIELD = 64 * 1024;
+/** Characters the values of one render (one action; one rule test) may add over all its fields. */
+export const MAX_RENDERED_TOTAL = 256 * 1024;
+/** Ends a field whose values were cut. */
+export const TRUNCATED = '…(truncated)';
+
+/** What the values of one render may still add; share one between renders to bound them together. */
+export interface RenderBudget {
+  left: number;
+}
+
+export function renderBudget(total = MAX_RENDERED_TOTAL): RenderBudget {
+  return { left: total };
+}
 
 export interface TemplateProblem {
   /** the placeholder as written, e.g. `{{ foo.bar }}` */
@@ -75,31 +95,119 @@ export function validateTemplate(tpl: string, roots: readonly string[] = TEMPLAT
 
 function stringify(value: unknown): string {
   if (value === undefined || value === null) return '';
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value);
-  else {
-    try {
-      text = JSON.stringify(value) ?? '';
-    } catch {
-      text = '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** `text` cut to at most `n` UTF-16 units, never between the halves of a surrogate pair (jsonb refuses a lone one). */
+function cutAt(text: string, n: number): string {
+  if (text.length <= n) return text;
+  const code = text.charCodeAt(n - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
+}
+
+interface Looked {
+  value: unknown;
+  text: string;
+}
+
+/** One render: its context, its budget and the values it looked up, so `{{ alerts }}` × N serialises once. */
+class Render {
+  private readonly looked = new Map<string, Looked | null>();
+
+  constructor(
+    readonly ctx: TemplateContext,
+    readonly budget: RenderBudget,
+  ) {}
+
+  /** The value at `path` and its text; null when `path` is not a plain path. */
+  lookup(path: string): Looked | null {
+    let found = this.looked.get(path);
+    if (found === undefined) {
+      const segments = parsePath(path);
+      const value = segments === null ? undefined : getPath(this.ctx, segments);
+      found = segments === null ? null : { value, text: stringify(value) };
+      this.looked.set(path, found);
+    }
+    return found;
+  }
+}
+
+/** The room the values of one field have: its own cap less the template, and what the render has left. */
+class Field {
+  private room: number;
+  /** A value was cut (and marked): the field takes no more. */
+  full = false;
+
+  constructor(
+    private readonly budget: RenderBudget,
+    templateLength: number,
+  ) {
+    this.room = Math.max(0, MAX_RENDERED_FIELD - templateLength);
+  }
+
+  private spend(n: number): void {
+    this.room -= n;
+    this.budget.left -= n;
+  }
+
+  /** Whether `n` more characters fit; spends them if so. */
+  take(n: number): boolean {
+    if (n > Math.min(this.room, this.budget.left)) return false;
+    this.spend(n);
+    return true;
+  }
+
+  /** `encode(text)`, or the encoding of as much of `text` as fits (then `cut` and the field is full). */
+  fit(text: string, encode: (value: string) => string): { out: string; cut: boolean } {
+    const room = Math.max(0, Math.min(this.room, this.budget.left));
+    // An encoding is never shorter than its text; when escapes make it longer, keep the share that fits.
+    let kept = cutAt(text, room);
+    let out = encode(kept);
+    while (out.length > room) {
+      kept = cutAt(kept, Math.floor((kept.length * room) / out.length));
+      out = encode(kept);
+    }
+    this.spend(out.length);
+    const cut = kept.length < text.length;
+    if (cut) this.full = true;
+    return { out, cut };
+  }
+}
+
+const asIs = (value: string): string => value;
+const jsonEscape = (value: string): string => JSON.stringify(value).slice(1, -1);
+
+function renderText(tpl: string, render: Render, escape: (value: string) => string = asIs): string {
+  if (!tpl.includes('{{')) return tpl;
+  const field = new Field(render.budget, tpl.length);
+  let out = '';
+  let last = 0;
+  for (const m of tpl.matchAll(new RegExp(PLACEHOLDER.source, 'g'))) {
+    out += tpl.slice(last, m.index);
+    last = m.index + m[0].length;
+    const found = render.lookup(m[1]!);
+    if (found === null) out += m[0];
+    else if (!field.full) {
+      const { out: text, cut } = field.fit(found.text, escape);
+      out += cut ? text + TRUNCATED : text;
     }
   }
-  return text.length > MAX_VALUE_LENGTH ? text.slice(0, MAX_VALUE_LENGTH) : text;
+  return out + tpl.slice(last);
 }
 
 /**
  * Replaces every `{{ path }}` with the value at `path` in `ctx`. Missing values render as ''. A
  * placeholder that is not a plain path is left untouched (validation rejects those up front).
+ * `escape` applies to values only; the output is bounded as the module comment says.
  */
-export function renderTemplate(tpl: string, ctx: TemplateContext, escape?: (value: string) => string): string {
-  if (!tpl.includes('{{')) return tpl;
-  return tpl.replace(PLACEHOLDER, (whole: string, path: string) => {
-    const segments = parsePath(path);
-    if (segments === null) return whole;
-    const text = stringify(getPath(ctx, segments));
-    return escape ? escape(text) : text;
-  });
+export function renderTemplate(tpl: string, ctx: TemplateContext, escape?: (value: string) => string, budget = renderBudget()): string {
+  return renderText(tpl, new Render(ctx, budget), escape);
 }
 
 /**
@@ -118,8 +226,14 @@ export function slackEscape(text: string): string {
  * JSON, missing as null). An incident title such as `x", "approved": true, "y": "` therefore stays one
  * string instead of adding fields to what the receiver parses.
  */
-export function renderJsonTemplate(tpl: string, ctx: TemplateContext): string {
+export function renderJsonTemplate(tpl: string, ctx: TemplateContext, budget = renderBudget()): string {
+  return renderJson(tpl, new Render(ctx, budget));
+}
+
+/** See {@link renderJsonTemplate}. A value cut for the bound stays valid JSON: a string, or the marker as one. */
+function renderJson(tpl: string, render: Render): string {
   if (!tpl.includes('{{')) return tpl;
+  const field = new Field(render.budget, tpl.length);
   let out = '';
   let inString = false;
   let last = 0;
@@ -130,23 +244,35 @@ export function renderJsonTemplate(tpl: string, ctx: TemplateContext): string {
       else if (ch === '"') inString = !inString;
     }
   };
+  /** In place of a value that does not fit: the marker as a string the first time, then null. */
+  const markOnce = (): string => {
+    const first = !field.full;
+    field.full = true;
+    return first ? JSON.stringify(TRUNCATED) : 'null';
+  };
   for (const m of tpl.matchAll(new RegExp(PLACEHOLDER.source, 'g'))) {
     const literal = tpl.slice(last, m.index);
     scan(literal);
     out += literal;
     last = m.index + m[0].length;
-    const segments = parsePath(m[1]!);
-    if (segments === null) {
+    const found = render.lookup(m[1]!);
+    if (found === null) {
       out += m[0];
       continue;
     }
-    const value = getPath(ctx, segments);
-    const text = stringify(value);
-    if (inString) out += JSON.stringify(text).slice(1, -1);
-    else if (value === undefined || value === null) out += 'null';
-    else if (typeof value === 'number' || typeof value === 'boolean') out += String(value);
-    else if (typeof value === 'string') out += JSON.stringify(text);
-    else out += text.length === 0 ? 'null' : text;
+    const { value, text } = found;
+    if (inString || typeof value === 'string') {
+      if (field.full) {
+        if (!inString) out += 'null';
+        continue;
+      }
+      const fitted = field.fit(text, jsonEscape);
+      const inner = fitted.cut ? fitted.out + TRUNCATED : fitted.out;
+      out += inString ? inner : `"${inner}"`;
+    } else {
+      const json = value === undefined || value === null || text.length === 0 ? 'null' : text;
+      out += !field.full && field.take(json.length) ? json : markOnce();
+    }
   }
   return out + tpl.slice(last);
 }
@@ -178,27 +304,31 @@ export const TEMPLATED_FIELDS = {
 /** An action type, as far as rendering is concerned (src/domain/rules/actions.ts checks every type is listed). */
 export type TemplatedActionType = keyof typeof TEMPLATED_FIELDS;
 
-function renderValue(value: unknown, ctx: TemplateContext): unknown {
-  if (typeof value === 'string') return renderTemplate(value, ctx);
-  if (Array.isArray(value)) return value.map((item) => (typeof item === 'string' ? renderTemplate(item, ctx) : item));
+function renderValue(value: unknown, render: Render): unknown {
+  if (typeof value === 'string') return renderText(value, render);
+  if (Array.isArray(value)) return value.map((item) => (typeof item === 'string' ? renderText(item, render) : item));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = typeof item === 'string' ? renderTemplate(item, ctx) : item;
+    for (const [key, item] of Object.entries(value)) out[key] = typeof item === 'string' ? renderText(item, render) : item;
     return out;
   }
   return value;
 }
 
-/** A copy of `action` with its templated parameters rendered against `ctx`. */
-export function renderAction<A extends { type: TemplatedActionType }>(action: A, ctx: TemplateContext): A {
+/**
+ * A copy of `action` with its templated parameters rendered against `ctx`. Its fields share `budget`;
+ * pass one budget to several actions (a rule test) to bound them together.
+ */
+export function renderAction<A extends { type: TemplatedActionType }>(action: A, ctx: TemplateContext, budget = renderBudget()): A {
+  const render = new Render(ctx, budget);
   const fields: readonly string[] = TEMPLATED_FIELDS[action.type];
   const out: Record<string, unknown> = { ...action };
   for (const field of fields) {
     if (out[field] === undefined) continue;
     const body = action.type === 'notify.webhook' && field === 'body' && typeof out[field] === 'string' ? (out[field] as string) : undefined;
-    if (body !== undefined && looksLikeJson(body)) out[field] = renderJsonTemplate(body, ctx);
-    else if (action.type === 'notify.slack' && typeof out[field] === 'string') out[field] = renderTemplate(out[field] as string, ctx, slackEscape);
-    else out[field] = renderValue(out[field], ctx);
+    if (body !== undefined && looksLikeJson(body)) out[field] = renderJson(body, render);
+    else if (action.type === 'notify.slack' && typeof out[field] === 'string') out[field] = renderText(out[field] as string, render, slackEscape);
+    else out[field] = renderValue(out[field], render);
   }
   return out as A;
 }

@@ -11,7 +11,7 @@
  * Each event is decided at the time it was received (the live planner decides moments later).
  * Pure: the clock for the time budget is injected.
  */
-import { renderAction } from '../template.js';
+import { renderAction, renderBudget } from '../template.js';
 import { incidentContext } from '../rules/incident-context.js';
 import { policyOfRecorded, targetOf, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
 import type { Action } from '../rules/schema.js';
@@ -51,6 +51,11 @@ export class BacktestLimitError extends Error {
 
 const HOUR = 3_600_000;
 const BUDGET_CHECK_EVERY = 256;
+/**
+ * A page takes no more items once its JSON passes this size, and nextCursor goes on from there: each
+ * item repeats the incident's text and the rule's rendered actions, so `limit` alone does not bound it.
+ */
+const MAX_PAGE_CHARS = 8 * 1024 * 1024;
 
 class LaneTally {
   evaluated = 0;
@@ -176,8 +181,9 @@ function pendingResults(actions: readonly Action[]): Record<string, unknown> {
 function renderActions(d: LaneDecision, ctx: ReturnType<typeof incidentContext>): RenderedAction[] {
   const rule = d.span!.rule;
   const tctx = { ...ctx, rule: { id: rule.id, name: rule.name, version: rule.version }, results: pendingResults(rule.actions) };
+  const budget = renderBudget();
   return (d.actions ?? []).map((action) => {
-    const rendered = renderAction(action, tctx) as unknown as Record<string, unknown>;
+    const rendered = renderAction(action, tctx, budget) as unknown as Record<string, unknown>;
     const { id, type, when, ...params } = rendered;
     return { id: String(id), type: String(type), when: String(when ?? 'success'), params };
   });
@@ -223,6 +229,7 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
   const incidents = new Map<string, ReplayedIncident>();
   const items: BacktestItem[] = [];
   let totalItems = 0;
+  let pageChars = 0;
   let read = 0;
   let reported = 0;
   let stale = 0;
@@ -300,8 +307,8 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
             (spec.page.only === 'matched' && (c.matched || Boolean(b?.matched) || Boolean(recordedOwn))) ||
             (spec.page.only === 'changed' && (changes.vsCurrent !== undefined || changes.vsRecorded !== undefined));
           if (wanted) {
-            if (totalItems >= spec.page.offset && items.length < spec.page.limit) {
-              items.push({
+            if (totalItems >= spec.page.offset && items.length < spec.page.limit && pageChars < MAX_PAGE_CHARS) {
+              const item: BacktestItem = {
                 seq: ev.seq,
                 eventId: ev.eventId,
                 eventType: ev.eventType,
@@ -313,7 +320,9 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
                 ...(b ? { baseline: laneOutcome(b, ctx()) } : {}),
                 ...(spec.ruleId ? { recorded: recordedOwn ? recordedOutcome(recordedOwn) : null } : {}),
                 changes,
-              });
+              };
+              items.push(item);
+              pageChars += JSON.stringify(item).length;
             }
             totalItems += 1;
           }

@@ -2,7 +2,7 @@
 // it, with no side effects. Pure: the API's test endpoints and the offline `selfheal rules test` share it.
 import { extractEnvironment, type ExtractorsConfig } from '../extract.js';
 import { isPlainObject } from '../json-diff.js';
-import { renderAction } from '../template.js';
+import { renderAction, renderBudget } from '../template.js';
 import { toIncidentSnapshot, type PagerDutyEvent } from '../../pagerduty/parse.js';
 import { activeMaintenanceWindow, evaluateRule, formatExplanation, ruleApplies, type Explanation } from './evaluate.js';
 import { incidentContext, type IncidentFacts } from './incident-context.js';
@@ -87,6 +87,9 @@ export function testRuleWithIncident(rule: Rule, incident: IncidentFacts, event:
   const eventMatches = ruleApplies({ services: ['*'], eventTypes: rule.eventTypes }, { serviceId, eventType });
   const evaluation = evaluateRule(rule, ctx, now);
   const tctx = { ...ctx, rule: { id: rule.id, name: rule.name, version: rule.version } };
+  // Rendered whether or not the rule matches (a preview while writing it); the actions share one budget,
+  // so the answer holds at most MAX_RENDERED_TOTAL characters of values however the rule repeats them.
+  const budget = renderBudget();
   return {
     matched: service.matches && eventMatches && evaluation.matched,
     conditionsMatched: evaluation.matched,
@@ -96,6 +99,6 @@ export function testRuleWithIncident(rule: Rule, incident: IncidentFacts, event:
     dryRun: rule.dryRun,
     maintenanceWindow: activeMaintenanceWindow(rule, now) ?? null,
     context: { incident: ctx.incident, environment: ctx.environment },
-    renderedActions: rule.actions.map((a) => renderAction(a, tctx)),
+    renderedActions: rule.actions.map((a) => renderAction(a, tctx, budget)),
   };
 }
