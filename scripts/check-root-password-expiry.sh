@@ -1,15 +1,21 @@
 #!/bin/sh
-# Usage: check-root-password-expiry.sh [--days N] [--dry-run] [--user NAME] [--vault-cmd PATH]
+# Usage: check-root-password-expiry.sh [--days N] [--dry-run] [--user NAME] [--vault-cmd NAME]
 #
 # Reads the password expiry of NAME (default root) with `chage -l`. When it expires within N days
-# (default 14), sets a new random password with `chpasswd` — but only after the executable given by
-# --vault-cmd has stored it: it is run as `PATH_TO_VAULT_CMD <user>` with the password on stdin and
-# must exit 0. Without --vault-cmd the password is never changed. --dry-run changes nothing.
+# (default 14), sets a new random password with `chpasswd` — but only after the vault command has
+# stored it: it is run as `<vault command> <user>` with the password on stdin and must exit 0.
+# Without --vault-cmd the password is never changed. --dry-run changes nothing and runs no vault command.
 # The password is never printed.
+#
+# --vault-cmd takes a NAME inside this script's own directory (the allow-listed scripts directory, which
+# only the operator writes), never a path elsewhere: whoever writes a rule or job chooses the arguments,
+# and must not be able to make this script run any program on the host as root. To use a vault client
+# installed elsewhere, the operator puts a small wrapper (or a symlink) into the scripts directory, e.g.
+# `store-root-password`, and jobs pass `--vault-cmd store-root-password`.
+# chage and chpasswd are taken from PATH, which only the agent's own environment sets (a rule cannot).
 #
 # Last line: RESULT user=<u> expires_in_days=<n|never> action=<none|would-reset|reset|error> [reason=...]
 # Exit: 0 ok (including nothing to do), 1 reset failed, 2 usage error.
-# CHAGE_CMD / CHPASSWD_CMD override the tools (tests).
 set -eu
 LC_ALL=C
 export LC_ALL
@@ -30,15 +36,19 @@ while [ "$#" -gt 0 ]; do
 done
 case "$days" in ''|*[!0-9]*) echo '--days must be a non-negative integer' >&2; exit 2 ;; esac
 case "$user" in ''|-*|*[!a-z0-9_.-]*) echo 'invalid user name' >&2; exit 2 ;; esac
-
-chage_cmd=${CHAGE_CMD:-chage}
-chpasswd_cmd=${CHPASSWD_CMD:-chpasswd}
+# A name relative to this script's directory: no absolute path, no "." or ".." segment, plain characters.
+case "$vault_cmd" in
+  '') ;;
+  /*|-*|*[!A-Za-z0-9_./-]*|.|..|./*|../*|*/.|*/..|*/./*|*/../*|*//*|*/)
+    echo '--vault-cmd must name a program inside the scripts directory (e.g. store-root-password)' >&2; exit 2 ;;
+esac
+script_dir=$(cd -- "$(dirname -- "$0")" && pwd -P)
 
 result() {
   echo "RESULT user=$user expires_in_days=$1 action=$2${3:+ reason=$3}"
 }
 
-if ! info=$("$chage_cmd" -l "$user" 2>&1); then
+if ! info=$(chage -l "$user" 2>&1); then
   echo "chage -l failed: $info" >&2
   result unknown error chage-failed
   exit 1
@@ -73,7 +83,8 @@ if [ -z "$vault_cmd" ]; then
   result "$remaining" error no-vault-cmd
   exit 1
 fi
-if [ ! -x "$vault_cmd" ]; then
+vault_path=$script_dir/$vault_cmd
+if [ ! -f "$vault_path" ] || [ ! -x "$vault_path" ]; then
   result "$remaining" error vault-cmd-not-executable
   exit 1
 fi
@@ -83,11 +94,11 @@ if [ "${#password}" -lt 40 ]; then
   result "$remaining" error random-failed
   exit 1
 fi
-if ! printf '%s\n' "$password" | "$vault_cmd" "$user" >/dev/null; then
+if ! printf '%s\n' "$password" | "$vault_path" "$user" >/dev/null; then
   result "$remaining" error vault-store-failed
   exit 1
 fi
-if ! printf '%s:%s\n' "$user" "$password" | "$chpasswd_cmd"; then
+if ! printf '%s:%s\n' "$user" "$password" | chpasswd; then
   result "$remaining" error chpasswd-failed
   exit 1
 fi

@@ -14,7 +14,10 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
   const deps = { ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.env ? { env: opts.env } : {}) };
   // Rule authors choose where notify.webhook (and, through a secret reference, a Slack hook) posts:
   // those calls go only to addresses the egress policy allows. Work-item APIs come from configuration.
-  const ruleDirected = { ...deps, fetch: opts.fetch ?? egressFetch(createEgressPolicy({ allow: config.egressAllow, deny: config.egressDeny })) };
+  const policy = createEgressPolicy({ allow: config.egressAllow, deny: config.egressDeny });
+  const ruleDirected = { ...deps, fetch: opts.fetch ?? egressFetch(policy) };
+  // A webhook receiver's answer counts by its status only: its body is never read (docs/security.md).
+  const webhookTransport = { ...deps, fetch: opts.fetch ?? egressFetch(policy, { statusOnly: true }) };
   const notConfigured = (what: string, vars: string) =>
     ApplicationFailure.nonRetryable(`${what} is not configured: set ${vars}`, 'ValidationError');
 
@@ -77,7 +80,7 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
       }
       await sendWebhook(
         { url: input.url, body, ...(input.secret ? { secret: input.secret } : {}), idempotencyKey: input.idempotencyKey },
-        { ...ruleDirected, ...(input.signal ? { signal: input.signal } : {}) },
+        { ...webhookTransport, ...(input.signal ? { signal: input.signal } : {}) },
       );
     },
     workItems(target) {

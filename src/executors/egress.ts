@@ -3,7 +3,7 @@ import { request as httpRequestRaw, type IncomingMessage } from 'node:http';
 import { request as httpsRequestRaw } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { inCidr, metadataAddressReason, parseAddress, specialRangeReason, type IpAddress } from '../domain/metadata-address.js';
+import { embeddedIPv4, inCidr, metadataAddressReason, parseAddress, specialRangeReason, type IpAddress } from '../domain/metadata-address.js';
 import { EgressDeniedError } from './errors.js';
 import type { FetchLike } from './http.js';
 
@@ -16,6 +16,8 @@ import type { FetchLike } from './http.js';
  * unique local fc00::/7, carrier-grade NAT 100.64.0.0/10, unspecified, multicast, broadcast, reserved,
  * NAT64/6to4/Teredo forms), IPv4-mapped IPv6 forms of these included. ACTION_EGRESS_ALLOW names CIDRs
  * of those that may be reached after all (a webhook receiver on 10.1.2.3, a test peer on 127.0.0.1).
+ * A NAT64/6to4/Teredo address is also judged as the IPv4 address it carries (metadata, deny list, special
+ * ranges), so allowing the NAT64 prefix opens public IPv4 only.
  * Cloud metadata addresses (src/domain/metadata-address.ts) are refused even then, and
  * ACTION_EGRESS_DENY refuses more (it wins over the allow list). Everything is checked on the address
  * actually connected to, after DNS, so a name that resolves (or re-resolves) to a refused address is
@@ -66,6 +68,14 @@ export function createEgressPolicy(lists: EgressLists = {}): EgressPolicy {
       if (deny.some((cidr) => inCidr(ip, cidr))) return `${shown} is in ACTION_EGRESS_DENY`;
       const special = specialRangeReason(ip);
       if (special && !allow.some((cidr) => inCidr(ip, cidr))) return `${shown} is ${special}; add it to ACTION_EGRESS_ALLOW to let rules reach it`;
+      // A NAT64, 6to4 or Teredo address reaches the IPv4 address it carries: allowing the translator's
+      // prefix does not allow what lies behind it (64:ff9b::a00:5 is 10.0.0.5, 64:ff9b::7f00:1 is loopback).
+      for (const v4 of embeddedIPv4(ip)) {
+        const carried = v4.toString();
+        if (deny.some((cidr) => inCidr(v4, cidr))) return `${shown} carries ${carried}, which is in ACTION_EGRESS_DENY`;
+        const inner = specialRangeReason(v4);
+        if (inner && !allow.some((cidr) => inCidr(v4, cidr))) return `${shown} carries ${carried}, which is ${inner}; add ${carried} to ACTION_EGRESS_ALLOW to let rules reach it`;
+      }
       return undefined;
     },
   };
@@ -90,15 +100,34 @@ function guardedLookup(policy: EgressPolicy): LookupFunction {
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
+function headersOf(res: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+    else if (v !== undefined) headers.set(k, v);
+  }
+  return headers;
+}
+
 /** Rule-directed endpoints answer with a status and a line or two; a larger answer is cut off, refused. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+export interface EgressFetchOptions {
+  /**
+   * Resolve as soon as the status line and headers arrive, with a null body, and drop the connection: the
+   * answer's body is never read. For calls whose answer only counts by its status (notify.webhook), so a
+   * receiver answering 200 with a large or slow body is still a delivery, not a failure to re-send.
+   */
+  statusOnly?: boolean;
+}
 
 /**
  * A fetch for one request (method, headers, string body, signal) over node:http(s), whose connection
  * goes only to an address the policy allows: literal hosts are checked before connecting, names in
- * the DNS lookup the socket itself uses. Redirects are not followed (a 3xx is the answer).
+ * the DNS lookup the socket itself uses. Redirects are not followed (a 3xx is the answer). The body is
+ * read up to MAX_RESPONSE_BYTES, or not at all with `statusOnly`.
  */
-export function egressFetch(policy: EgressPolicy): FetchLike {
+export function egressFetch(policy: EgressPolicy, options: EgressFetchOptions = {}): FetchLike {
   const lookup = guardedLookup(policy);
   return ((input: string | URL | Request, init: RequestInit = {}) =>
     new Promise<Response>((resolve, reject) => {
@@ -119,6 +148,14 @@ export function egressFetch(policy: EgressPolicy): FetchLike {
       // agent: false → a new connection per call, so every call's address goes through the guard (a pooled
       // socket would skip the lookup).
       const req = send(url, { method: init.method ?? 'GET', headers: outgoing, lookup, agent: false, ...(init.signal ? { signal: init.signal } : {}) }, (res: IncomingMessage) => {
+        if (options.statusOnly) {
+          // The status is the answer: settle now, then drop the connection without reading a byte of body.
+          res.on('error', () => undefined);
+          resolve(new Response(null, { status: res.statusCode ?? 0, headers: headersOf(res) }));
+          res.destroy();
+          req.destroy();
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         const fail = (cause: Error) => reject(new TypeError('fetch failed', { cause }));
@@ -135,13 +172,8 @@ export function egressFetch(policy: EgressPolicy): FetchLike {
           if (!res.complete) fail(new Error('answer cut off'));
         });
         res.on('end', () => {
-          const resHeaders = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (Array.isArray(v)) for (const x of v) resHeaders.append(k, x);
-            else if (v !== undefined) resHeaders.set(k, v);
-          }
           const status = res.statusCode ?? 0;
-          resolve(new Response(NULL_BODY.has(status) ? null : Buffer.concat(chunks), { status, headers: resHeaders }));
+          resolve(new Response(NULL_BODY.has(status) ? null : Buffer.concat(chunks), { status, headers: headersOf(res) }));
         });
       });
       // Like fetch: a network failure is a TypeError whose cause says what went wrong.

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, realpath, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { deniedEnvName } from '../domain/script-env.js';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { refusedEnvName, SCRIPT_PARAM_PREFIX } from '../domain/script-env.js';
 import { ScriptNotAllowedError, ScriptsDirError } from './errors.js';
 import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, scriptResult, type ScriptResult } from './output-buffer.js';
 import { signalProcessGroup } from './process-group.js';
@@ -22,9 +22,8 @@ export interface RunScriptOptions {
   /** Passed as argv; never interpreted by a shell. */
   args?: readonly string[];
   /**
-   * Extra environment entries given explicitly by the caller (a rule's `environment`, resolved secrets the
-   * script needs). Names that change how code is loaded (PATH, LD_*, BASH_ENV, NODE_OPTIONS, …, see
-   * src/domain/script-env.ts) and SELFHEAL_* are refused with ScriptNotAllowedError.
+   * A rule's `environment`: only SELFHEAL_PARAM_* names (an allow list, src/domain/script-env.ts); any
+   * other name is refused with ScriptNotAllowedError before anything runs.
    */
   env?: Readonly<Record<string, string>>;
   /** Context exported as `SELFHEAL_<KEY>` (key upper-cased, non-alphanumerics → `_`), e.g. `{ incidentId }`. */
@@ -48,7 +47,6 @@ export type { ScriptResult } from './output-buffer.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PASSED_THROUGH = ['PATH', 'LANG', 'HOME'] as const;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PROGRESS_INTERVAL_MS = 1000;
 /** After the script's main process exits, how long its output may stay open before leftovers are killed. */
 const DRAIN_AFTER_EXIT_MS = 2000;
@@ -96,6 +94,10 @@ export async function resolveAllowedScript(scriptsDir: string, script: string): 
   const st = await stat(real);
   if (!st.isFile()) throw new ScriptNotAllowedError(`script "${script}" is not a regular file`);
   if ((st.mode & 0o002) !== 0) throw new ScriptNotAllowedError(`script "${script}" is world-writable`);
+  // A world-writable subdirectory would let anyone on the host plant a script a rule may then name.
+  for (let sub = dirname(real); sub !== dir && sub.startsWith(dir + sep); sub = dirname(sub)) {
+    if (((await stat(sub)).mode & 0o002) !== 0) throw new ScriptNotAllowedError(`script "${script}" is in a world-writable directory (${relative(dir, sub)})`);
+  }
   try {
     await access(real, fsConstants.X_OK);
   } catch {
@@ -104,7 +106,7 @@ export async function resolveAllowedScript(scriptsDir: string, script: string): 
   return real;
 }
 
-/** Builds the child's environment: PATH, LANG, HOME, explicit entries and SELFHEAL_* context only. */
+/** Builds the child's environment: PATH, LANG, HOME, SELFHEAL_* context and the rule's SELFHEAL_PARAM_* entries only. */
 export function buildScriptEnv(
   baseEnv: NodeJS.ProcessEnv,
   env: Readonly<Record<string, string>> = {},
@@ -118,12 +120,13 @@ export function buildScriptEnv(
   out.PATH ??= DEFAULT_PATH;
   for (const [key, value] of Object.entries(context)) {
     const name = `SELFHEAL_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
+    // The rule's parameters have their own namespace: context never takes (or is overridden by) one.
+    if (name.startsWith(SCRIPT_PARAM_PREFIX)) throw new ScriptNotAllowedError(`context key "${key}" would be a rule parameter (${name})`);
     out[name] = checkEnvValue(name, value);
   }
   for (const [name, value] of Object.entries(env)) {
-    if (!ENV_NAME.test(name)) throw new ScriptNotAllowedError(`invalid environment variable name "${name}"`);
-    const denied = deniedEnvName(name);
-    if (denied) throw new ScriptNotAllowedError(denied);
+    const refused = refusedEnvName(name);
+    if (refused) throw new ScriptNotAllowedError(refused);
     out[name] = checkEnvValue(name, value);
   }
   return out;

@@ -18,7 +18,8 @@ export interface SshCommandOptions {
   /**
    * Environment variables for the command (a rule's `environment`), set with env(1) in front of it: sshd
    * accepts only the variables its AcceptEnv names, so they travel in the command line, quoted like argv.
-   * Names that change how code is loaded are refused (src/domain/script-env.ts).
+   * Only SELFHEAL_PARAM_* names are accepted (an allow list, src/domain/script-env.ts): others throw
+   * SshConfigError before connecting.
    */
   env?: Readonly<Record<string, string>> | undefined;
   /** Whole budget: connect, handshake, authentication and command. */
@@ -73,7 +74,7 @@ export function underRemoteTimeout(command: string, timeoutMs: number): string {
   );
 }
 
-/** argv with `env NAME=value …` in front when there are variables to set (refused names throw). */
+/** argv with `env NAME=value …` in front when there are variables to set (names outside SELFHEAL_PARAM_* throw). */
 export function withEnv(command: readonly string[], env: Readonly<Record<string, string>> | undefined): readonly string[] {
   const entries = Object.entries(env ?? {});
   if (entries.length === 0) return command;

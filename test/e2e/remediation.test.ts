@@ -46,7 +46,9 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     await script('restart-db.sh', `printf '%s\\n' "$@" > "${markerDir}/agent-args"; echo "restarted $1 on $(hostname)"`);
     await script('fail.sh', 'echo "disk still full" >&2; exit 3');
     await script('vm-check.sh', `printf '%s\\n' "$@" > "${markerDir}/ssh-args"; echo "vm ok for $1"`);
-    await script('show-env.sh', 'printf "DRY_RUN=%s NOTE=%s\\n" "$DRY_RUN" "$NOTE"');
+    await script('show-env.sh', 'printf "DRY_RUN=%s NOTE=%s\\n" "$SELFHEAL_PARAM_DRY_RUN" "$SELFHEAL_PARAM_NOTE"');
+    // Runs what a variable names: a rule saved before the SELFHEAL_PARAM_* allow list must not get that far.
+    await script('legacy-env.sh', `"\${TOOL_CMD:-true}"; echo ran >> "${markerDir}/legacy-ran"`);
     // Silent and long, with a child: only the host itself can stop it (what a cancel must do).
     await script('slow-vm.sh', `sleep 600 & echo $! > "${markerDir}/slow-child"; echo $$ > "${markerDir}/slow-pid"; wait`);
 
@@ -270,9 +272,9 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     assert.equal(pd.requests.filter((r) => r.method === 'PUT' && r.path === `/incidents/${id}` && r.rawBody.includes('resolved')).length, 0);
   });
 
-  it("gives the rule's environment variables to the script, on the agent and over SSH; refuses PATH-like names when saved", async function () {
+  it("gives the rule's SELFHEAL_PARAM_* variables to the script, on the agent and over SSH; refuses any other name when saved", async function () {
     const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
-    const environment = { DRY_RUN: '1', NOTE: 'title {{ incident.title }}' };
+    const environment = { SELFHEAL_PARAM_DRY_RUN: '1', SELFHEAL_PARAM_NOTE: 'title {{ incident.title }}' };
     await addRule({
       name: `env-${randomUUID().slice(0, 6)}`,
       services: [serviceId],
@@ -296,7 +298,52 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     });
     assert.equal(refused.status, 400);
     const problem = (await refused.json()) as { errors: { path: string; message: string }[] };
-    assert.ok(problem.errors.some((e) => e.path.startsWith('actions.0.environment') && /LD_\*/.test(e.message)), JSON.stringify(problem.errors));
+    assert.ok(problem.errors.some((e) => e.path === 'actions.0.environment.LD_PRELOAD' && /SELFHEAL_PARAM_\*/.test(e.message)), JSON.stringify(problem.errors));
+    const plain = await stack.api('/api/rules', {
+      method: 'POST',
+      body: JSON.stringify({ name: `env-plain-${randomUUID().slice(0, 6)}`, actions: [{ type: 'script.ssh', script: 'show-env.sh', environment: { DRY_RUN: '1' } }] }),
+    });
+    assert.equal(plain.status, 400);
+    const plainProblem = (await plain.json()) as { errors: { path: string; message: string }[] };
+    assert.ok(plainProblem.errors.some((e) => e.path === 'actions.0.environment.DRY_RUN' && /SELFHEAL_PARAM_DRY_RUN/.test(e.message)), JSON.stringify(plainProblem.errors));
+  });
+
+  it('a rule stored before the allow list, with other variable names, fails its script actions at once, naming the variable; nothing runs', async function () {
+    const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
+    // Saved through the schema with an allowed name, then stored as an older release could have stored it.
+    const ruleId = await addRule({
+      name: `env-legacy-${randomUUID().slice(0, 6)}`,
+      services: [serviceId],
+      conditions: { field: 'environment.environment', op: 'equals', value: env },
+      actions: [
+        { id: 'agent', type: 'script.agent', script: 'legacy-env.sh', environment: { SELFHEAL_PARAM_TOOL_CMD: 'x' }, when: 'always' },
+        { id: 'vm', type: 'script.ssh', script: 'legacy-env.sh', environment: { SELFHEAL_PARAM_TOOL_CMD: 'x' }, when: 'always' },
+      ],
+    });
+    const payload = path.join(markerDir, 'legacy-payload');
+    await writeFile(payload, `#!/bin/sh\necho pwned > "${markerDir}/legacy-pwned"\n`, { mode: 0o755 });
+    for (const table of ['rules', 'rule_versions'] as const) {
+      const rows = await stack.db.db.selectFrom(table).select('definition').where(table === 'rules' ? 'id' : 'rule_id', '=', ruleId).execute();
+      const legacy = JSON.parse(JSON.stringify(rows[0]!.definition).replaceAll('SELFHEAL_PARAM_TOOL_CMD', 'TOOL_CMD').replaceAll('"x"', JSON.stringify(payload)));
+      await stack.db.db.updateTable(table).set({ definition: JSON.stringify(legacy) }).where(table === 'rules' ? 'id' : 'rule_id', '=', ruleId).execute();
+    }
+    const id = newIncidentId();
+    pd.seedAlerts(id, alertsFor('web-7'));
+    await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'web' } } }));
+    const runs = await finishedRuns(id, 2);
+    for (const r of runs) {
+      assert.equal(r.status, 'failed', `${r.action_id} ran`);
+      assert.match(r.error ?? '', /TOOL_CMD: a rule may set only SELFHEAL_PARAM_\* variables/, r.action_id);
+      assert.equal(r.attempts, 1, `${r.action_id} was retried`);
+    }
+    assert.equal(await readFile(path.join(markerDir, 'legacy-ran'), 'utf8').catch(() => 'not run'), 'not run', 'the script ran');
+    assert.equal(await readFile(path.join(markerDir, 'legacy-pwned'), 'utf8').catch(() => 'not run'), 'not run', 'the program the variable named ran');
+    // Saving it again (or rolling back to it) through the API is refused, naming the variable.
+    const current = await (await stack.api(`/api/rules/${ruleId}`)).json();
+    const put = await stack.api(`/api/rules/${ruleId}`, { method: 'PUT', body: JSON.stringify(current) });
+    const answer = await put.text();
+    assert.equal(put.status, 400, answer);
+    assert.match(answer, /actions\.0\.environment\.TOOL_CMD/);
   });
 
   it('a resolve cancels an SSH script: it stops on the VM, with what it started, before the run is recorded cancelled', async function () {

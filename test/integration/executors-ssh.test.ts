@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostKeyMismatchError, SshAuthError, SshConfigError, SshConnectionError } from '../../src/executors/errors.js';
@@ -81,12 +81,22 @@ describe('executors/ssh', () => {
       }
     });
 
-    it('sets environment variables with env(1) in front of argv, and refuses the ones that change what runs', () => {
-      assert.deepEqual(withEnv(['/opt/x.sh', 'a'], { DRY_RUN: '1', NOTE: "it's $(id)" }), ['env', 'DRY_RUN=1', "NOTE=it's $(id)", '/opt/x.sh', 'a']);
-      assert.throws(() => withEnv(['/opt/a=b.sh'], { DRY_RUN: '1' }), SshConfigError);
+    it('sets SELFHEAL_PARAM_* variables with env(1) in front of argv, and refuses every other name', () => {
+      assert.deepEqual(withEnv(['/opt/x.sh', 'a'], { SELFHEAL_PARAM_DRY_RUN: '1', SELFHEAL_PARAM_NOTE: "it's $(id)" }), [
+        'env',
+        'SELFHEAL_PARAM_DRY_RUN=1',
+        "SELFHEAL_PARAM_NOTE=it's $(id)",
+        '/opt/x.sh',
+        'a',
+      ]);
+      assert.throws(() => withEnv(['/opt/a=b.sh'], { SELFHEAL_PARAM_DRY_RUN: '1' }), SshConfigError);
       assert.deepEqual(withEnv(['/opt/x.sh'], {}), ['/opt/x.sh']);
-      for (const name of ['PATH', 'LD_PRELOAD', 'BASH_ENV', 'ENV', 'NODE_OPTIONS', 'SELFHEAL_INCIDENT_ID']) {
-        assert.throws(() => withEnv(['/opt/x.sh'], { [name]: 'x' }), SshConfigError, name);
+      // An allow list: the names a deny list once refused, the ones it missed (audit finding 1), and any plain name.
+      const refused = ['PATH', 'LD_PRELOAD', 'BASH_ENV', 'ENV', 'NODE_OPTIONS', 'SELFHEAL_INCIDENT_ID', 'CHAGE_CMD', 'VIMINIT', 'EXINIT', 'PYTHONWARNINGS', 'BROWSER',
+        'GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_PARAMETERS', 'LUA_INIT', 'JDK_JAVA_OPTIONS', 'PAGER', 'EDITOR', 'https_proxy', 'KUBECONFIG', 'AWS_CONFIG_FILE',
+        'DRY_RUN', 'selfheal_param_x', 'SELFHEAL_PARAM_', 'SELFHEAL_PARAM_lower'];
+      for (const name of refused) {
+        assert.throws(() => withEnv(['/opt/x.sh'], { [name]: 'x' }), (err: Error) => err instanceof SshConfigError && err.message.includes(name), name);
       }
     });
 
@@ -266,11 +276,35 @@ describe('executors/ssh', () => {
       }
     });
 
-    it('passes the environment variables of a rule to the command', async () => {
-      const result = await runSshCommand({ ...base(), env: { DRY_RUN: '1', NOTE: "it's $(id)" }, command: ['sh', '-c', 'printf "%s|%s" "$DRY_RUN" "$NOTE"'] });
+    it('passes the SELFHEAL_PARAM_* variables of a rule to the command', async () => {
+      const result = await runSshCommand({
+        ...base(),
+        env: { SELFHEAL_PARAM_DRY_RUN: '1', SELFHEAL_PARAM_NOTE: "it's $(id)" },
+        command: ['sh', '-c', 'printf "%s|%s" "$SELFHEAL_PARAM_DRY_RUN" "$SELFHEAL_PARAM_NOTE"'],
+      });
       assert.equal(result.exitCode, 0, result.stderr);
       assert.equal(result.stdout, "1|it's $(id)");
       await assert.rejects(runSshCommand({ ...base(), env: { LD_PRELOAD: '/tmp/evil.so' }, command: ['true'] }), SshConfigError);
+    });
+
+    it('a rule variable naming a program never makes the VM run it (audit finding 1): refused before connecting', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'selfheal-ssh-env-'));
+      try {
+        const marker = join(dir, 'pwned');
+        const payload = join(dir, 'payload');
+        await writeFile(payload, `#!/bin/sh\nid > ${marker}\n`, { mode: 0o755 });
+        // Stands for an allow-listed script that runs what a variable names (the old
+        // check-root-password-expiry.sh with CHAGE_CMD), or for git with GIT_CONFIG_*.
+        const command = ['sh', '-c', '"${CHAGE_CMD:-true}"; git -C / status >/dev/null 2>&1; true'];
+        await assert.rejects(runSshCommand({ ...base(), env: { CHAGE_CMD: payload }, command }), SshConfigError);
+        await assert.rejects(
+          runSshCommand({ ...base(), env: { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'core.fsmonitor', GIT_CONFIG_VALUE_0: payload }, command }),
+          SshConfigError,
+        );
+        assert.equal(await stat(marker).then(() => true, () => false), false, 'a program the rule named ran on the VM');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 

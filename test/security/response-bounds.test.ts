@@ -1,15 +1,18 @@
 // Answers are bounded too: a tracker (Jira, GitHub, EWM: operator configuration, but reached over the
 // network and possibly compromised) that answers with an endless body cannot fill the worker's memory;
 // before, `res.text()` read all of it. Rule-directed calls were already cut at 1 MiB by the egress
-// transport (src/executors/egress.ts); here they go through plain fetch, so the second wall in
-// src/executors/http.ts is what holds. Reading stops at the limit and the connection is dropped; the
+// transport (src/executors/egress.ts), and a webhook's answer is not read at all (its status-only mode,
+// exercised here through the worker's own integrations); the other calls here go through plain fetch, so
+// the second wall in src/executors/http.ts is what holds. Reading stops at the limit and the connection is dropped; the
 // peer counts how much it managed to send.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpCallError } from '../../src/executors/errors.js';
 import { httpRequest } from '../../src/executors/http.js';
-import { sendSlack, sendWebhook } from '../../src/executors/notify.js';
+import { loadConfig } from '../../src/config.js';
+import { sendSlack } from '../../src/executors/notify.js';
+import { createIntegrations } from '../../src/integrations.js';
 import { createGitHubProvider } from '../../src/executors/work-items.js';
 import { createPagerDutyClient, PagerDutyApiError } from '../../src/pagerduty/rest-client.js';
 import { selfheal } from '../helpers/cli.js';
@@ -69,17 +72,49 @@ describe('security: answers of peers are read only up to a limit', function () {
   };
   after(async () => Promise.all(floods.map((f) => f.close())));
 
+  // notify.webhook goes through the transport the worker uses (src/integrations.ts: the egress guard, in
+  // its status-only mode), with loopback allowed as an operator would allow a receiver's address. Before,
+  // that transport read the whole answer: past 1 MiB (or 15 s) a delivered webhook was a retryable failure
+  // and was sent again.
+  const workerWebhook = () => createIntegrations(loadConfig({ ACTION_EGRESS_ALLOW: '127.0.0.1/32' })).webhook;
+
   it('notify.webhook does not read the answer at all: delivered on 2xx, the flood cut short', async function () {
     const f = await flood(200);
-    const r = await sendWebhook({ url: `${f.url}/hook`, body: { hello: 'world' } }, { fetch: globalThis.fetch });
-    assert.equal(r.status, 200);
+    await workerWebhook()({ url: `${f.url}/hook`, body: '{"hello":"world"}', idempotencyKey: 'k1' });
     assert.ok((await f.sent()) < SLACK, `the peer sent ${await f.sent()} bytes`);
+  });
+
+  it('notify.webhook: a receiver answering 200 with 2 MiB, or with a body that never ends, has the webhook delivered, once', async function () {
+    let deliveries = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      deliveries++;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      if (req.url === '/big') res.end(Buffer.alloc(2 * 1024 * 1024, 'a'));
+      else res.write('still answering…'); // and never ends
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      await workerWebhook()({ url: `http://127.0.0.1:${port}/big`, body: '{}', idempotencyKey: 'k2' });
+      await workerWebhook()({ url: `http://127.0.0.1:${port}/endless`, body: '{}', idempotencyKey: 'k3' });
+      assert.equal(deliveries, 2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('notify.webhook: an error answer is a status and a fixed reason, the flood cut short', async function () {
     const f = await flood(500);
-    await assert.rejects(sendWebhook({ url: `${f.url}/hook`, body: {} }, { fetch: globalThis.fetch }), (err: Error) => err instanceof HttpCallError && err.status === 500 && !/aaaa/.test(err.message));
+    await assert.rejects(workerWebhook()({ url: `${f.url}/hook`, body: '{}', idempotencyKey: 'k4' }), (err: Error) => err instanceof HttpCallError && err.status === 500 && !/aaaa/.test(err.message));
     assert.ok((await f.sent()) < SLACK, `the peer sent ${await f.sent()} bytes`);
+  });
+
+  it('the worker transport still refuses a webhook to a non-public address it was not allowed (status-only changes nothing there)', async function () {
+    const f = await flood(200);
+    const refused = createIntegrations(loadConfig({})).webhook({ url: `${f.url}/hook`, body: '{}', idempotencyKey: 'k5' });
+    await assert.rejects(refused, (err: Error) => err instanceof HttpCallError && /loopback/.test(String((err.cause as Error | undefined)?.message ?? err.message)));
   });
 
   it('a Slack hook answering megabytes is refused for good after 64 KiB', async function () {

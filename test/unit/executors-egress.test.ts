@@ -99,6 +99,50 @@ describe('egress guard for rule-directed calls (notify.webhook, Slack hooks)', f
     assert.match(createEgressPolicy({ deny: ['93.184.216.0/24'] }).denied('93.184.216.34') ?? '', /ACTION_EGRESS_DENY/);
   });
 
+  it('with NAT64 allowed, judges the IPv4 address a NAT64, 6to4 or Teredo address carries: metadata, deny list and special ranges', async function () {
+    // An IPv6-only cluster with DNS64 allows the NAT64 prefix to reach IPv4-only receivers; before, that
+    // also let rules reach the metadata service, private and loopback IPv4 through the translator.
+    const policy = createEgressPolicy({ allow: ['64:ff9b::/96', '64:ff9b:1::/48', '2002::/16', '2001::/32'], deny: ['198.51.100.0/24'] });
+    const cases: [string, RegExp][] = [
+      ['64:ff9b::a9fe:a9fe', /cloud metadata address, carried by 64:ff9b::a9fe:a9fe \(169\.254\.169\.254\), never reachable/],
+      ['64:ff9b::169.254.169.254', /cloud metadata address/],
+      ['64:ff9b::a9fe:aa02', /cloud metadata address/],
+      ['64:ff9b::a00:5', /carries 10\.0\.0\.5, which is private \(RFC 1918\); add 10\.0\.0\.5 to ACTION_EGRESS_ALLOW/],
+      ['64:ff9b::7f00:1', /carries 127\.0\.0\.1, which is loopback/],
+      ['64:ff9b::c633:6401', /carries 198\.51\.100\.1, which is in ACTION_EGRESS_DENY/],
+      ['64:ff9b:1::a9fe:a9fe', /cloud metadata address/],
+      ['64:ff9b:1:abcd::c0a8:101', /carries 192\.168\.1\.1, which is private/],
+      ['64:ff9b:1:a9fe:a9:fe00:5db8:d822', /cloud metadata address/], // the /48 layout of RFC 6052
+      ['::ffff:0:a9fe:a9fe', /cloud metadata address/],
+      ['2002:a9fe:a9fe::1', /cloud metadata address/],
+      ['2002:a00:5::1', /carries 10\.0\.0\.5, which is private/],
+      ['2001:0:a00:5::', /carries 10\.0\.0\.5, which is private/],
+      ['2001:0:4136:e378:8000:63bf:5601:5601', /carries 169\.254\.169\.254|cloud metadata/],
+    ];
+    for (const [address, reason] of cases) assert.match(policy.denied(address) ?? 'allowed', reason, address);
+    // Public IPv4 behind the translator is what the allow list is for.
+    assert.equal(policy.denied('64:ff9b::5db8:d822'), undefined, '93.184.216.34 through NAT64');
+    assert.equal(policy.denied('64:ff9b:1:abcd::5db8:d822'), undefined);
+    assert.equal(policy.denied('2002:5db8:d822::1'), undefined);
+    // Allowing the IPv4 range too lets its NAT64 form through; metadata stays refused whatever is allowed.
+    const wide = createEgressPolicy({ allow: ['64:ff9b::/96', '10.0.0.0/8', '169.254.0.0/16'] });
+    assert.equal(wide.denied('64:ff9b::a00:5'), undefined);
+    assert.match(wide.denied('64:ff9b::a9fe:a9fe') ?? 'allowed', /cloud metadata address/);
+    // On the wire: refused before connecting (a permanent refusal, not a network failure).
+    const fetch = egressFetch(policy);
+    for (const url of ['http://[64:ff9b::a9fe:a9fe]/latest/meta-data/', 'http://[64:ff9b::7f00:1]:8080/']) {
+      await assert.rejects(sendWebhook({ url, body: {} }, { fetch }), refused(/destination refused: /), url);
+    }
+  });
+
+  it('status-only mode: resolves on the status line and never reads the body, even a huge one', async function () {
+    const fetch = egressFetch(createEgressPolicy({ allow: ['127.0.0.1'] }), { statusOnly: true });
+    assert.equal((await sendWebhook({ url: `${peer.url}/huge`, body: {} }, { fetch })).status, 200);
+    assert.equal((await sendWebhook({ url: `${peer.url}/hook`, body: { a: 1 } }, { fetch })).status, 202);
+    await assert.rejects(sendWebhook({ url: `${peer.url}/secret-500`, body: {} }, { fetch }), (err: unknown) => err instanceof HttpCallError && err.status === 500 && !/hunter2/.test(err.message));
+    await assert.rejects(sendWebhook({ url: 'http://10.1.2.3/', body: {} }, { fetch }), refused(/10\.1\.2\.3 is private/));
+  });
+
   it('checks the address a name resolves to, on the connection itself', async function () {
     const integrations = createIntegrations(loadConfig({}));
     await assert.rejects(integrations.webhook({ url: `http://localhost:${port()}/hook`, body: '{"a":1}', idempotencyKey: 'k1' }), refused(/destination refused: (127\.0\.0\.1|::1) is loopback/));

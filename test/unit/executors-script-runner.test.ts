@@ -88,13 +88,13 @@ describe('executors/script-runner', () => {
     await assert.rejects(runScript({ scriptsDir: dir, script: 'subdir', timeoutMs: 1000 }), ScriptNotAllowedError);
   });
 
-  it('passes only PATH, LANG, HOME, explicit env and SELFHEAL_* context to the script', async () => {
+  it('passes only PATH, LANG, HOME, SELFHEAL_* context and the rule\'s SELFHEAL_PARAM_* variables to the script', async () => {
     await addScript('env.sh', 'env | sort');
     const result = await runScript({
       scriptsDir: dir,
       script: 'env.sh',
       timeoutMs: 5000,
-      env: { TARGET_HOST: 'vm-1' },
+      env: { SELFHEAL_PARAM_TARGET_HOST: 'vm-1' },
       context: { incidentId: 'Q1ABC', ruleId: 'r-7' },
       baseEnv: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: '/root', AWS_SECRET_ACCESS_KEY: 'leak-me', SELFHEAL_ADMIN_TOKEN: 'leak-me-too' },
     });
@@ -110,7 +110,7 @@ describe('executors/script-runner', () => {
       PATH: '/usr/bin:/bin',
       SELFHEAL_INCIDENT_ID: 'Q1ABC',
       SELFHEAL_RULE_ID: 'r-7',
-      TARGET_HOST: 'vm-1',
+      SELFHEAL_PARAM_TARGET_HOST: 'vm-1',
     });
     assert.ok(!result.stdout.includes('leak-me'));
   });
@@ -169,6 +169,15 @@ describe('executors/script-runner', () => {
     assert.equal(seen[0]!.stdoutBytes, 'start\n'.length);
   });
 
+  it('refuses a script inside a world-writable subdirectory (anyone on the host could have planted it)', async () => {
+    await mkdir(join(dir, 'open', 'deeper'), { recursive: true });
+    await writeFile(join(dir, 'open', 'deeper', 'planted.sh'), '#!/bin/sh\necho planted\n', { mode: 0o755 });
+    await chmod(join(dir, 'open'), 0o777);
+    await assert.rejects(runScript({ scriptsDir: dir, script: 'open/deeper/planted.sh', timeoutMs: 5000 }), (err: Error) => err instanceof ScriptNotAllowedError && /world-writable directory \(open\)/.test(err.message));
+    await chmod(join(dir, 'open'), 0o755);
+    assert.equal((await runScript({ scriptsDir: dir, script: 'open/deeper/planted.sh', timeoutMs: 5000 })).stdout, 'planted\n');
+  });
+
   it('validateScriptsDir rejects missing, non-directory and world-writable dirs', async () => {
     await assert.rejects(validateScriptsDir(join(root, 'nope')), (err: Error) => err instanceof ScriptsDirError && /does not exist/.test(err.message));
     await writeFile(join(root, 'file'), 'x');
@@ -220,6 +229,10 @@ describe('executors/script-runner', () => {
     });
 
     describe('check-root-password-expiry.sh', () => {
+      // The script runs from a copy of the shipped file in a scripts directory of the test's own, next to
+      // the vault command it may name; fake chage and chpasswd come first on PATH through baseEnv (the
+      // agent's own environment, which no rule can set).
+      let bin: string;
       let fakeChage: string;
       let fakeChpasswd: string;
       let vault: string;
@@ -237,28 +250,32 @@ describe('executors/script-runner', () => {
       }
 
       beforeEach(async () => {
-        fakeChage = join(root, 'chage');
-        fakeChpasswd = join(root, 'chpasswd');
-        vault = join(root, 'vault');
+        bin = join(root, 'bin');
+        await mkdir(bin);
+        fakeChage = join(bin, 'chage');
+        fakeChpasswd = join(bin, 'chpasswd');
+        vault = join(dir, 'vault');
         chpasswdLog = join(root, 'chpasswd.log');
         vaultLog = join(root, 'vault.log');
+        await writeFile(join(dir, 'check-root-password-expiry.sh'), await readFile(join(SHIPPED_SCRIPTS, 'check-root-password-expiry.sh')));
+        await chmod(join(dir, 'check-root-password-expiry.sh'), 0o755);
         await writeTool(fakeChpasswd, `cat > ${chpasswdLog}`);
         await writeTool(vault, `echo "user=$1" > ${vaultLog}; cat >> ${vaultLog}`);
       });
 
-      const run = (args: string[]) =>
-        runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'check-root-password-expiry.sh', args, timeoutMs: 10_000, env: { CHAGE_CMD: fakeChage, CHPASSWD_CMD: fakeChpasswd } });
+      const run = (args: string[], env: Record<string, string> = {}) =>
+        runScript({ scriptsDir: dir, script: 'check-root-password-expiry.sh', args, timeoutMs: 10_000, env, baseEnv: { PATH: `${bin}:/usr/bin:/bin` } });
 
       it('reports never-expiring passwords without action', async () => {
         await setExpiry('never');
         const r = await run(['--days', '14']);
-        assert.equal(r.exitCode, 0);
+        assert.equal(r.exitCode, 0, r.stderr);
         assert.match(r.stdout, /^RESULT user=root expires_in_days=never action=none$/m);
       });
 
       it('with --dry-run changes nothing even when expiry is near', async () => {
         await setExpiry(3);
-        const r = await run(['--days', '14', '--dry-run', '--vault-cmd', vault]);
+        const r = await run(['--days', '14', '--dry-run', '--vault-cmd', 'vault']);
         assert.equal(r.exitCode, 0, r.stderr);
         assert.match(r.stdout, /^RESULT user=root expires_in_days=3 action=would-reset$/m);
         await assert.rejects(stat(chpasswdLog));
@@ -267,7 +284,7 @@ describe('executors/script-runner', () => {
 
       it('does nothing when expiry is far away', async () => {
         await setExpiry(60);
-        const r = await run(['--days', '14', '--vault-cmd', vault]);
+        const r = await run(['--days', '14', '--vault-cmd', 'vault']);
         assert.match(r.stdout, /expires_in_days=60 action=none/);
         await assert.rejects(stat(chpasswdLog));
       });
@@ -282,7 +299,7 @@ describe('executors/script-runner', () => {
 
       it('stores the new password in the vault first, then sets it, never printing it', async () => {
         await setExpiry(2);
-        const r = await run(['--days', '14', '--user', 'root', '--vault-cmd', vault]);
+        const r = await run(['--days', '14', '--user', 'root', '--vault-cmd', 'vault']);
         assert.equal(r.exitCode, 0, r.stderr);
         assert.match(r.stdout, /^RESULT user=root expires_in_days=2 action=reset$/m);
         const stored = (await readFile(vaultLog, 'utf8')).split('\n');
@@ -296,10 +313,40 @@ describe('executors/script-runner', () => {
       it('does not change the password when the vault fails', async () => {
         await setExpiry(2);
         await writeTool(vault, 'cat > /dev/null; exit 1');
-        const r = await run(['--days', '14', '--vault-cmd', vault]);
+        const r = await run(['--days', '14', '--vault-cmd', 'vault']);
         assert.equal(r.exitCode, 1);
         assert.match(r.stdout, /reason=vault-store-failed/);
         await assert.rejects(stat(chpasswdLog));
+      });
+
+      it('runs no program outside the scripts directory as the vault command: usage error, password untouched', async () => {
+        await setExpiry(2);
+        const marker = join(root, 'outside-ran');
+        const outside = join(root, 'outside-vault');
+        await writeTool(outside, `cat > /dev/null; echo ran > ${marker}`);
+        await mkdir(join(dir, 'sub'));
+        for (const name of [outside, '../outside-vault', 'sub/../../outside-vault', './../outside-vault', '/bin/true', '-x', 'a b', '']) {
+          const r = await run(['--days', '14', '--vault-cmd', name]);
+          assert.notEqual(r.exitCode, 0, `--vault-cmd ${JSON.stringify(name)} was accepted: ${r.stdout}`);
+          assert.doesNotMatch(r.stdout, /action=reset/, name);
+        }
+        await assert.rejects(stat(marker), 'a program outside the scripts directory ran');
+        await assert.rejects(stat(chpasswdLog), 'the password was changed');
+      });
+
+      it('takes chage and chpasswd from PATH only: a rule variable naming another program is refused, nothing else runs', async () => {
+        await setExpiry(3);
+        const marker = join(root, 'payload-ran');
+        const payload = join(root, 'payload');
+        await writeTool(payload, `id > ${marker}`);
+        // The audit's repro: before, CHAGE_CMD named the program the script ran as root, even with --dry-run.
+        await assert.rejects(run(['--dry-run'], { CHAGE_CMD: payload }), ScriptNotAllowedError);
+        // Even under the prefix rules may use, the script gives the variable no meaning.
+        const r = await run(['--dry-run'], { SELFHEAL_PARAM_CHAGE_CMD: payload, SELFHEAL_PARAM_CHPASSWD_CMD: payload });
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.match(r.stdout, /action=would-reset/);
+        await assert.rejects(stat(marker), 'a program outside the scripts directory ran');
+        assert.doesNotMatch(await readFile(join(SHIPPED_SCRIPTS, 'check-root-password-expiry.sh'), 'utf8'), /CHAGE_CMD|CHPASSWD_CMD/);
       });
     });
   });

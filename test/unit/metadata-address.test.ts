@@ -16,12 +16,20 @@ describe('addresses rule-directed calls may not reach', function () {
       ['0.0.0.0', /unspecified/],
       ['::', /unspecified/],
       ['[::]', /unspecified/],
+      // Carried through a translator or a tunnel (NAT64, IPv4-translated, 6to4, Teredo): judged as what they carry.
+      ['64:ff9b::a9fe:a9fe', /metadata.*169\.254\.169\.254/],
+      ['[64:ff9b::169.254.169.254]', /metadata/],
+      ['64:ff9b:1::a9fe:a9fe', /metadata/],
+      ['::ffff:0:a9fe:a9fe', /metadata/],
+      ['2002:a9fe:a9fe::', /metadata/],
+      ['2001:0:a9fe:a9fe::', /metadata/],
+      ['64:ff9b::', /unspecified/],
     ];
     for (const [address, reason] of denied) assert.match(metadataAddressReason(address) ?? 'allowed', reason, address);
   });
 
   it('leaves other addresses and names to the egress policy (the worker checks what names resolve to)', function () {
-    for (const address of ['127.0.0.1', '10.0.0.1', '169.254.0.1', '100.100.100.201', '::1', 'fd00:ec2::253', '2001:db8::1', 'hooks.example.com', 'metadata.google.internal', '1.2.3', '1:2:3:4:5:6:7:8:9', '300.1.1.1']) {
+    for (const address of ['127.0.0.1', '10.0.0.1', '169.254.0.1', '100.100.100.201', '::1', 'fd00:ec2::253', '2001:db8::1', 'hooks.example.com', 'metadata.google.internal', '1.2.3', '1:2:3:4:5:6:7:8:9', '300.1.1.1', '64:ff9b::5db8:d822', '64:ff9b:1::a00:1']) {
       assert.equal(metadataAddressReason(address), undefined, address);
     }
   });

@@ -27,7 +27,7 @@ const realistic = {
       type: 'script.agent',
       script: 'disk/cleanup.sh',
       args: ['--host', '{{ environment.host }}', '--min-free', '20'],
-      environment: { INCIDENT_ID: '{{ incident.id }}' },
+      environment: { SELFHEAL_PARAM_INCIDENT_ID: '{{ incident.id }}' },
       idempotent: true,
       timeoutSeconds: 300,
       retry: { maximumAttempts: 3, initialIntervalSeconds: 5, backoffCoefficient: 2 },
@@ -147,6 +147,11 @@ describe('rules: schema', () => {
     (github.actions[1] as Record<string, unknown>).provider = 'github';
     issueAt(github, 'actions.1.repo');
     issueAt(github, 'actions.1.project');
+    for (const repo of ['../user', 'o/..', './r', 'o/.']) {
+      const dotted = clone(realistic);
+      Object.assign(dotted.actions[1] as Record<string, unknown>, { provider: 'github', project: undefined, repo });
+      assert.match(issueAt(dotted, 'actions.1.repo').message, /may not be "\." or "\.\."/, repo);
+    }
     const email = clone(realistic);
     (email.actions[3] as { to: string[] }).to = ['not-an-email'];
     issueAt(email, 'actions.3.to.0');

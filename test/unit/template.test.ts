@@ -59,12 +59,12 @@ describe('template', () => {
       type: 'script.agent',
       script: 'disk/cleanup.sh',
       args: ['--host', '{{ environment.host }}', '--reason', '{{ incident.title }}'],
-      environment: { MOUNT: '{{ alert.details.mount }}' },
+      environment: { SELFHEAL_PARAM_MOUNT: '{{ alert.details.mount }}' },
     });
     const rendered = renderAction(script, ctx);
     assert.ok(rendered.type === 'script.agent');
     assert.deepEqual(rendered.args, ['--host', 'db-42.prod.example.com', '--reason', 'Disk full $(rm -rf /); `reboot` && echo {{ environment.secret }}']);
-    assert.deepEqual(rendered.environment, { MOUNT: '/var' });
+    assert.deepEqual(rendered.environment, { SELFHEAL_PARAM_MOUNT: '/var' });
     assert.equal(rendered.script, 'disk/cleanup.sh');
     assert.ok(script.type === 'script.agent');
     assert.equal(script.args[1], '{{ environment.host }}', 'the original action is not mutated');

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { metadataAddressReason } from '../metadata-address.js';
-import { deniedEnvName } from '../script-env.js';
+import { refusedEnvName, SCRIPT_PARAM_PREFIX } from '../script-env.js';
 import { TEMPLATED_FIELDS } from '../template.js';
 import { ENV_NAME_PATTERN, PAGERDUTY_ID_PATTERN, SCRIPT_PATTERN, secretRefSchema, slug, templated } from './fields.js';
 
@@ -48,15 +48,18 @@ const scriptArgs = z
   .describe('Arguments passed as argv (one element each, never through a shell, no word splitting).');
 const scriptEnvironment = z
   .record(z.string().regex(ENV_NAME_PATTERN, 'must be an environment variable name').max(128), templated(4096, 'Value.'))
-  // trust-runs (issue 19): names that change how code is loaded are refused (src/domain/script-env.ts).
+  // An allow list (src/domain/script-env.ts): only SELFHEAL_PARAM_* names, which no program but the script reads.
   .superRefine((env, ctx) => {
     for (const name of Object.keys(env)) {
-      const denied = deniedEnvName(name);
-      if (denied) ctx.addIssue({ code: 'custom', path: [name], message: denied });
+      const refused = refusedEnvName(name);
+      if (refused) ctx.addIssue({ code: 'custom', path: [name], message: refused });
     }
   })
   .optional()
-  .describe('Extra environment variables for the script, on the Doctor agent and over SSH (values are data; use secret references for secrets). PATH, LD_*, BASH_ENV, ENV, NODE_OPTIONS and the like are refused.');
+  .describe(
+    `Parameters for the script as environment variables, on the Doctor agent and over SSH (values are data; use secret references for secrets). ` +
+      `Names must start with ${SCRIPT_PARAM_PREFIX} (e.g. ${SCRIPT_PARAM_PREFIX}DRY_RUN); any other name is refused.`,
+  );
 const scriptName = z
   .string()
   .min(1)
@@ -136,6 +139,8 @@ export const workItemActionSchema = z
     repo: z
       .string()
       .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name')
+      // `..` would be normalised away in the API URL (repos/../user/issues → /user/issues).
+      .refine((repo) => !repo.split('/').some((part) => part === '.' || part === '..'), 'owner and name may not be "." or ".."')
       .optional()
       .describe('GitHub repository owner/name (github).'),
     title: templated(500, 'Work item title.', 1),
