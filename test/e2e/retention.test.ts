@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { sql } from 'kysely';
 import { HISTORY_WATERMARK } from '../../src/db/repositories/backtests.js';
-import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID } from '../../src/temporal/retention.js';
+import { ensureRetentionSchedule, retentionScheduleId } from '../../src/temporal/retention.js';
 import { buildHistory, eventsOf, storeHistory, storeRecordedMatch, type SeededIncident } from '../helpers/history.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
@@ -16,13 +16,15 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
   let old: SeededIncident[];
   let recent: SeededIncident[];
   let ruleId: string;
+  /** This stack's retention schedule (its task queue names it). */
+  const scheduleId = () => retentionScheduleId(stack.taskQueue);
 
   before(async function () {
     stack = await startStack();
   });
   after(async function () {
     await stack.temporal.client.schedule
-      .getHandle(RETENTION_SCHEDULE_ID)
+      .getHandle(scheduleId())
       .delete()
       .catch((err: unknown) => {
         if (!(err instanceof ScheduleNotFoundError)) throw err;
@@ -56,9 +58,9 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     const first = await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 });
     assert.ok(first === 'created' || first === 'updated');
     assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 }), 'updated');
-    await client.schedule.getHandle(RETENTION_SCHEDULE_ID).pause('maintenance');
+    await client.schedule.getHandle(scheduleId()).pause('maintenance');
     assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 30, batchSize: 7 }), 'updated');
-    const d = await client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe();
+    const d = await client.schedule.getHandle(scheduleId()).describe();
     assert.equal(d.state.paused, true, 'a paused schedule stays paused');
     assert.equal(d.action.type, 'startWorkflow');
     assert.equal(d.action.workflowType, 'retentionWorkflow');
@@ -66,9 +68,9 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     assert.deepEqual(d.action.args, [{ retentionDays: 30, batchSize: 7, maxBatches: 200 }]);
     assert.deepEqual(d.spec.intervals?.map((i) => i.every), [3_600_000]);
     const ids: string[] = [];
-    for await (const s of client.schedule.list()) if (s.scheduleId === RETENTION_SCHEDULE_ID) ids.push(s.scheduleId);
-    assert.deepEqual(ids, [RETENTION_SCHEDULE_ID]);
-    await client.schedule.getHandle(RETENTION_SCHEDULE_ID).unpause();
+    for await (const s of client.schedule.list()) if (s.scheduleId === scheduleId()) ids.push(s.scheduleId);
+    assert.deepEqual(ids, [scheduleId()]);
+    await client.schedule.getHandle(scheduleId()).unpause();
   });
 
   it('a run of the schedule purges what is older than the retention in batches, keeps runs still going, and sets the watermark', async function () {
@@ -76,7 +78,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     const before = await counts();
     await ensureRetentionSchedule(stack.temporal.client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 });
     const started = Date.now();
-    await stack.temporal.client.schedule.getHandle(RETENTION_SCHEDULE_ID).trigger();
+    await stack.temporal.client.schedule.getHandle(scheduleId()).trigger();
     const oldEvents = eventsOf(old).length;
     const after = await eventually(async () => {
       const c = await counts();
@@ -91,7 +93,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     assert.equal((await stack.db.db.selectFrom('incidents').select('id').where('id', '=', kept.incident_id).executeTakeFirst())?.id, kept.incident_id);
     // Every batch moves the watermark, the last one (which finds nothing more) included: read it once the
     // run has finished, or the backtest below may see a later one.
-    await eventually(async () => ((await stack.temporal.client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe()).info.runningActions.length === 0 ? true : undefined), 60_000, 'the retention run finished');
+    await eventually(async () => ((await stack.temporal.client.schedule.getHandle(scheduleId()).describe()).info.runningActions.length === 0 ? true : undefined), 60_000, 'the retention run finished');
     const mark = await stack.db.db.selectFrom('retention_watermarks').selectAll().where('name', '=', HISTORY_WATERMARK).executeTakeFirstOrThrow();
     const expected = started - 90 * DAY;
     assert.ok(Math.abs(mark.purged_before.getTime() - expected) < 120_000, `watermark ${mark.purged_before.toISOString()}`);

@@ -15,6 +15,7 @@ import { deploymentId } from '../../src/db/repositories/deployment.js';
 import { jobDefinitionSchema, type JobDefinition } from '../../src/domain/jobs.js';
 import { createLogger } from '../../src/logger.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId } from '../../src/temporal/names.js';
+import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID, retentionScheduleId } from '../../src/temporal/retention.js';
 import { createJobSchedule, jobScheduleOptions, reconcileSchedules } from '../../src/temporal/schedules.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { ADMIN_TOKEN, eventually } from '../helpers/stack.js';
@@ -160,5 +161,25 @@ describe('job schedules of two deployments sharing a Temporal namespace', functi
     const delA = await apiA('DELETE', `/api/jobs/${aLive.id}`);
     assert.equal(delA.status, 204, await delA.clone().text());
     assert.equal(await exists(aLive.id), false);
+  });
+
+  it('each deployment, on its own task queue, keeps its own history-retention schedule: a second worker does not take the first one over', async function () {
+    const prod = `prod-${run}`;
+    const staging = `staging-${run}`;
+    try {
+      await ensureRetentionSchedule(client, { taskQueue: prod, retentionDays: 90 });
+      await ensureRetentionSchedule(client, { taskQueue: staging, retentionDays: 7 });
+      const of = async (queue: string) => {
+        const d = await client.schedule.getHandle(retentionScheduleId(queue)).describe();
+        assert.equal(d.action.type, 'startWorkflow');
+        return { queue: d.action.taskQueue, days: (d.action.args?.[0] as { retentionDays: number }).retentionDays };
+      };
+      assert.notEqual(retentionScheduleId(prod), retentionScheduleId(staging));
+      assert.deepEqual(await of(prod), { queue: prod, days: 90 }, "production's history is still purged, by its own worker, after its own retention");
+      assert.deepEqual(await of(staging), { queue: staging, days: 7 });
+      assert.equal(retentionScheduleId('selfheal'), RETENTION_SCHEDULE_ID, 'the default task queue keeps the original id');
+    } finally {
+      for (const q of [prod, staging]) await client.schedule.getHandle(retentionScheduleId(q)).delete().catch(() => undefined);
+    }
   });
 });
