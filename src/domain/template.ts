@@ -23,6 +23,7 @@
  * Pure: no I/O, safe inside Temporal workflow code.
  */
 import { getPath, parsePath } from './json-path.js';
+import { cutAt } from './text.js';
 
 /** Roots a template (and a condition field) may reference. */
 export const TEMPLATE_ROOTS = ['incident', 'environment', 'alert', 'alerts', 'event', 'rule', 'results'] as const;
@@ -102,13 +103,6 @@ function stringify(value: unknown): string {
   } catch {
     return '';
   }
-}
-
-/** `text` cut to at most `n` UTF-16 units, never between the halves of a surrogate pair (jsonb refuses a lone one). */
-function cutAt(text: string, n: number): string {
-  if (text.length <= n) return text;
-  const code = text.charCodeAt(n - 1);
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
 }
 
 interface Looked {
