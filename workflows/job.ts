@@ -27,7 +27,7 @@ export type { JobWorkflowInput, JobWorkflowResult };
 const scheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
 const scheduledById = defineSearchAttributeKey('TemporalScheduledById', 'KEYWORD');
 
-/** Extra time an activity gets beyond the script's own timeout (connect, output, recording). */
+/** Extra time an activity gets beyond the script's own timeout (connect, output, recording): JOB_TARGET_SLACK_SECONDS of src/domain/jobs.ts, not imported so zod and cron-parser stay out of the workflow bundle. */
 const SLACK_SECONDS = 30;
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {

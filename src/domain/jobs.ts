@@ -230,6 +230,26 @@ export const jobDefinitionSchema = z
     dryRun: z.boolean().default(false).describe('Pass --dry-run to the script: report what would change, change nothing.'),
   });
 
+/** A job run's hard limit (its workflow run timeout): Temporal ends a run still going after it. */
+export const JOB_RUN_TIMEOUT_SECONDS = 86_400;
+/** Extra time a target's activity gets beyond the script's own timeout (connect, output, recording). */
+export const JOB_TARGET_SLACK_SECONDS = 30;
+
+/**
+ * Why a run of this job could outlast JOB_RUN_TIMEOUT_SECONDS, where Temporal would end it with targets
+ * not yet run, no failure notice and its run left "running"; undefined when it fits. Each lane takes its
+ * targets one after another, each for at most its timeout (and, through an agent, its pickup wait). Named
+ * targets are counted; for a selector or `all`, one target must fit (the run checks the rest).
+ */
+export function runTimeoutProblem(job: Pick<JobDefinition, 'targets' | 'via' | 'concurrency' | 'timeoutSecondsPerTarget' | 'agentPickupTimeoutSeconds'>): string | undefined {
+  const perTarget = job.timeoutSecondsPerTarget + (job.via === 'agent' ? job.agentPickupTimeoutSeconds : 0) + JOB_TARGET_SLACK_SECONDS;
+  const targets = 'environments' in job.targets ? new Set(job.targets.environments).size : 1;
+  const lanes = Math.min(job.concurrency, targets);
+  const worst = Math.ceil(targets / lanes) * perTarget;
+  if (worst <= JOB_RUN_TIMEOUT_SECONDS) return undefined;
+  return `a run of ${targets} target${targets === 1 ? '' : 's'}, ${lanes} at a time, may take ${worst} s, longer than a run's limit of ${JOB_RUN_TIMEOUT_SECONDS} s (24 h): raise concurrency or lower timeoutSecondsPerTarget${job.via === 'agent' ? ' or agentPickupTimeoutSeconds' : ''}`;
+}
+
 export type JobDefinitionInput = z.input<typeof jobDefinitionSchema>;
 export type JobDefinition = z.output<typeof jobDefinitionSchema> & { id: string };
 export type JobTargets = z.output<typeof jobTargetsSchema>;

@@ -9,7 +9,7 @@ import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, insertJob, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
-import { slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { runTimeoutProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
 import {
@@ -91,6 +91,11 @@ export function jobService(deps: JobServiceDeps) {
     requireTeam(actor, role, row.team, `job ${id}`);
     return row;
   };
+  /** A job whose run could outlast a run's hard limit is refused (400): Temporal would end it midway. */
+  const checkRunTimeout = (job: JobBody) => {
+    const problem = runTimeoutProblem(job);
+    if (problem) throw new ValidationError(`invalid request body: timeoutSecondsPerTarget: ${problem}`, [{ path: 'timeoutSecondsPerTarget', message: problem }]);
+  };
   /** A job's Slack webhook reference must lie inside the operator's secret policy (400 naming it otherwise). */
   const checkSecretRefs = (job: JobBody) => {
     const ref = job.notifyOnFailure?.slack?.webhookUrlRef;
@@ -126,6 +131,7 @@ export function jobService(deps: JobServiceDeps) {
     async create(actor: Actor, input: JobBody): Promise<JobRow> {
       const { team: requested, ...body } = input;
       checkSecretRefs(body);
+      checkRunTimeout(body);
       const id = body.id ?? slugify(body.name);
       if (!id) throw new ValidationError('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
       const team = await teamForCreate(db, actor, requested, `job ${id}`);
@@ -146,6 +152,7 @@ export function jobService(deps: JobServiceDeps) {
     async update(actor: Actor, id: string, input: JobBody): Promise<JobRow> {
       const { team: requested, ...body } = input;
       checkSecretRefs(body);
+      checkRunTimeout(body);
       if (body.id !== undefined && body.id !== id) throw new ValidationError('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
       const job: JobDefinition = { ...body, id };
       const to = await target();

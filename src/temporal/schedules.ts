@@ -20,7 +20,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { listJobs } from '../db/repositories/jobs.js';
-import { jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
 
@@ -55,7 +55,7 @@ export function scheduleOwner(memo: Record<string, unknown> | undefined, ours: s
 /** The action memo key holding scheduleDigest: the server compiles a cron spec, so a spec read back cannot be compared. */
 export const SCHEDULE_DIGEST_MEMO_KEY = 'scheduleDigest';
 /** One run should never last longer than a day; a stuck run must not block the schedule forever. */
-const RUN_TIMEOUT = '24 hours';
+const RUN_TIMEOUT_MS = JOB_RUN_TIMEOUT_SECONDS * 1000;
 
 function action(job: JobDefinition, target: ScheduleTarget): ScheduleOptions['action'] {
   return {
@@ -66,13 +66,13 @@ function action(job: JobDefinition, target: ScheduleTarget): ScheduleOptions['ac
     args: [{ jobId: job.id }],
     memo: { jobId: job.id, jobName: job.name, [SCHEDULE_DIGEST_MEMO_KEY]: scheduleDigest(job) },
     typedSearchAttributes: [{ key: searchAttributes.jobId, value: job.id }],
-    workflowRunTimeout: RUN_TIMEOUT,
+    workflowRunTimeout: RUN_TIMEOUT_MS,
   };
 }
 
 /** A digest of what the job asks of its schedule (spec, policies, run timeout, name), to tell a schedule that drifted. */
 export function scheduleDigest(job: JobDefinition): string {
-  const wanted = JSON.stringify([job.name, spec(job), policies(job), RUN_TIMEOUT]);
+  const wanted = JSON.stringify([job.name, spec(job), policies(job), RUN_TIMEOUT_MS]);
   return createHash('sha256').update(wanted).digest('hex').slice(0, 32);
 }
 

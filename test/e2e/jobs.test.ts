@@ -221,6 +221,17 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     assert.equal((await json<{ items: unknown[] }>(stack.api('/api/jobs'))).items.filter((j) => (j as { name: string }).name === 'bad schedule').length, 0);
   });
 
+  it('answers 400 for a job whose run could outlast the 24 h run limit (Temporal would end it midway), and creates nothing', async function () {
+    const environments = Array.from({ length: 40 }, (_, i) => `env-${i}`);
+    const res = await post('/api/jobs', { name: 'fleet patch', schedule: { cron: '0 3 * * SUN' }, targets: { environments }, script: 'probe.sh', timeoutSecondsPerTarget: 3600, concurrency: 1 });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    const p = (await res.json()) as { errors: { path: string; message: string }[] };
+    assert.deepEqual(p.errors.map((e) => e.path), ['timeoutSecondsPerTarget']);
+    assert.match(p.errors[0]!.message, /a run of 40 targets, 1 at a time, may take 147600 s, longer than a run's limit of 86400 s \(24 h\): raise concurrency/);
+    assert.equal((await stack.api('/api/jobs/fleet-patch')).status, 404);
+  });
+
   it('deleting a job removes its schedule; updating it changes the schedule', async function () {
     const id = await createJob({ name: 'probe delete', schedule: { cron: '0 3 * * *', timezone: 'Europe/Paris' }, targets: { all: true }, script: 'probe.sh' });
     const handle = stack.temporal.client.schedule.getHandle(jobScheduleId(id));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { jobDefinitionSchema, jobScriptArgs, parseDuration, parseInterval, scheduleSpecOf, slugify, validateCron } from '../../src/domain/jobs.js';
+import { jobDefinitionSchema, jobScriptArgs, parseDuration, parseInterval, runTimeoutProblem, scheduleSpecOf, slugify, validateCron } from '../../src/domain/jobs.js';
 
 const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
 
@@ -83,6 +83,18 @@ describe('job schedules (pure)', function () {
     assert.match(issues({ ...base, script: '../etc/passwd', schedule: { interval: '1h' } })[0]!, /^script: must be a script file name/);
     assert.match(issues({ ...base, targets: { selector: {} }, schedule: { interval: '1h' } }).join(), /targets/);
     assert.match(issues({ ...base, notifyOnFailure: { slack: { webhookUrlRef: 'https://hooks.slack.com/x' } }, schedule: { interval: '1h' } })[0]!, /^notifyOnFailure\.slack\.webhookUrlRef/);
+  });
+
+  it("says when a run could outlast the 24 h run limit: lanes × (timeout + agent pickup + 30 s)", function () {
+    const job = (over: Record<string, unknown>) => jobDefinitionSchema.parse({ ...base, schedule: { interval: '1h' }, ...over });
+    const forty = { environments: Array.from({ length: 40 }, (_, i) => `env-${i}`) };
+    assert.equal(runTimeoutProblem(job({ targets: forty, timeoutSecondsPerTarget: 3600, concurrency: 40 })), undefined, 'all at once: one target long');
+    assert.match(runTimeoutProblem(job({ targets: forty, timeoutSecondsPerTarget: 3600, concurrency: 1 }))!, /40 targets, 1 at a time, may take 147600 s/);
+    // Two rounds of 20 at (3540 + 60 + 30) s: 7260 s.
+    assert.equal(runTimeoutProblem(job({ targets: forty, timeoutSecondsPerTarget: 3540, concurrency: 20 })), undefined);
+    assert.match(runTimeoutProblem(job({ timeoutSecondsPerTarget: 86_400 }))!, /a run of 1 target, 1 at a time, may take 86490 s/, 'one target of a selector or all must fit');
+    assert.equal(runTimeoutProblem(job({ via: 'ssh', timeoutSecondsPerTarget: 86_370 })), undefined, 'over SSH there is no agent pickup wait');
+    assert.match(runTimeoutProblem(job({ via: 'ssh', timeoutSecondsPerTarget: 86_371 }))!, /may take 86401 s/);
   });
 
   it('derives ids and dry-run arguments', function () {
