@@ -3,6 +3,7 @@ import type { Database } from '../src/db/database.js';
 import {
   countAttempt,
   findApproval,
+  findActionRun,
   findClaim,
   insertClaim,
   insertSkippedRun,
@@ -145,7 +146,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     const { owner, ...given } = input;
     // Work-item URLs come from the tracker's answer, script links from an agent: kept only when safe.
     const outcome = { ...given, link: safeLink(given.link) };
-    await recordRunOutcome(db, outcome.actionRunId, owner, {
+    const written = await recordRunOutcome(db, outcome.actionRunId, owner, {
       status: outcome.status,
       exitCode: outcome.exitCode ?? null,
       outputExcerpt: excerpt(outcome.outputExcerpt),
@@ -153,6 +154,11 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       error: excerpt(outcome.error, 2000),
       at: new Date(),
     });
+    if (written) return outcome;
+    // Finished already (a retried write, or the outcome recorded before a cancellation was): what the row
+    // says stands, and the run goes on with it.
+    const row = await findActionRun(db, outcome.actionRunId);
+    if (row && row.claimed_by === owner && FINISHED.includes(row.status as ActionStatus)) return outcomeOf(outcome.actionRunId, { id: outcome.actionId, type: outcome.type }, row);
     return outcome;
   }
 

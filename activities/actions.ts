@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
@@ -75,6 +76,9 @@ export function createActionActivities(deps: ActionDeps) {
     const p = action.params;
     const key = input.actionRunId;
     const once = { key, incidentId: input.incidentId };
+    // Heartbeats carry a cancellation (a resolve) to the activity: the side effect is then not started, or
+    // its call aborted (activities/side-effects.ts). An SSH script heartbeats on its own.
+    const stopBeating = action.type === 'script.ssh' ? () => undefined : heartbeat();
     try {
       switch (action.type) {
         case 'script.ssh':
@@ -170,6 +174,8 @@ export function createActionActivities(deps: ActionDeps) {
       }
     } catch (err) {
       throw toFailure(err);
+    } finally {
+      stopBeating();
     }
   }
 
@@ -220,6 +226,22 @@ export function createActionActivities(deps: ActionDeps) {
   }
 
   return { executeAction };
+}
+
+/** How often a running action heartbeats; Temporal throttles what it sends to 80 % of the heartbeat timeout. */
+export const ACTION_HEARTBEAT_MS = 1_000;
+
+/** Heartbeat while an action runs inside an activity (nothing outside one, e.g. in tests); returns the stop. */
+function heartbeat(): () => void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return () => undefined;
+  }
+  ctx.heartbeat();
+  const beat = setInterval(() => ctx.heartbeat(), ACTION_HEARTBEAT_MS);
+  return () => clearInterval(beat);
 }
 
 function ok(message: string): ScriptActionResult {

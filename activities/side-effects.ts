@@ -14,11 +14,14 @@
 //       'resend'       call again with the same idempotency key, which the receiver deduplicates;
 //       'refuse'       never call again (no id, no lookup, no key: Slack incoming webhooks, SMTP).
 //   unknown    → given up (see above): never called again.
+// A cancelled activity (its rule run cancelled on resolve) learns it through its heartbeats: before the
+// call it stops with a CancelledFailure (reported cancelled: nothing was done); a call in flight is
+// aborted and the attempt fails as outcome unknown, never as cancelled, since the call may have landed.
 // An attempt's calls share one deadline shorter than the activity's start-to-close timeout, and the row
 // says until when the attempt may still be talking to the provider, so two attempts never overlap.
 // Hand-written: this is the project's own bookkeeping over its own table; no library fits.
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, SideEffect } from '../src/db/database.js';
 import {
@@ -238,6 +241,8 @@ export function createSideEffects(deps: SideEffectDeps) {
           found = await spec.find!(ctx);
         } catch (err) {
           await record(() => release(db, spec.key));
+          // The earlier attempt may have taken effect: never reported as a cancellation (nothing done).
+          if (cancelled?.aborted) throw unknown(spec, `cancelled while looking for the result of an earlier unanswered attempt (${row.last_error ?? 'no answer'})`);
           throw err;
         }
         if (found) {
@@ -260,11 +265,30 @@ export function createSideEffects(deps: SideEffectDeps) {
       // 'lookup' found nothing, or 'resend': call again.
     }
 
+    if (cancelled?.aborted) {
+      // Cancelled before the call: nothing was sent by this attempt. After an unanswered one that a lookup
+      // did not rule out (a resend) it may have happened all the same: that is not a cancellation.
+      if (uncertain && spec.onUncertain !== 'lookup') {
+        await record(() => release(db, spec.key));
+        throw unknown(spec, `cancelled before calling again; an earlier attempt may have taken effect (${row.last_error ?? 'no answer'})`);
+      }
+      await record(() => markFailed(db, spec.key, 'cancelled before the call: nothing sent'));
+      throw new CancelledFailure(`${spec.kind}: cancelled before the call; nothing was sent`);
+    }
+
     let result: EffectRecord;
     try {
       result = await spec.perform(ctx);
     } catch (err) {
       const message = messageOf(err);
+      if (cancelled?.aborted && whatHappened(err) !== 'nothing') {
+        // Cancelled with the call in flight: it was aborted, and may have landed. Not retried (a cancelled
+        // activity never is), so the action records a failure whose outcome is unknown.
+        const why = `cancelled while the call was in flight; it may have taken effect (${message})`;
+        await record(() => (spec.onUncertain === 'refuse' ? markUnknown(db, spec.key, why) : markUncertain(db, spec.key, why)));
+        log.warn({ error: message }, 'side effect cancelled in flight; outcome unknown');
+        throw unknown(spec, why);
+      }
       if (whatHappened(err) === 'nothing') {
         await record(() => markFailed(db, spec.key, message));
         throw err;

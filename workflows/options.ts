@@ -48,6 +48,13 @@ export const externalApiOptions: ActivityOptions = {
   },
 };
 
+/**
+ * The heartbeat timeout of a rule's non-script actions (rule runs of revision 2): they heartbeat every
+ * second, so a resolve's cancellation reaches them within 8 s (Temporal sends a heartbeat at most every
+ * 80 % of this) and a lost worker is noticed before the start-to-close timeout.
+ */
+export const actionHeartbeatTimeout = '10 seconds';
+
 /** Scripts: not retried unless the rule marks them idempotent; long ones heartbeat. */
 export const scriptOptions: ActivityOptions = {
   startToCloseTimeout: '10 minutes',

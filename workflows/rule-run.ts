@@ -25,9 +25,16 @@ import { localDb, type Activities } from './activities.js';
 import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './messages.js';
 import { announce } from './notices.js';
 import { VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
-import { externalApiOptions, optionsForAction } from './options.js';
+import { actionHeartbeatTimeout, externalApiOptions, optionsForAction } from './options.js';
 
 const api = proxyActivities<Activities>(externalApiOptions);
+
+/**
+ * Revision 2: a cancellation (a resolve) waits for the action in flight to stop, whatever its type (its
+ * activity heartbeats, so the cancel reaches it), and the action is recorded as it ended: cancelled only
+ * if it stopped before its side effect. Older runs cancel non-script actions without waiting, as they did.
+ */
+const waitsForActions = (input: RuleRunInput): boolean => input.revision !== undefined && input.revision >= 2;
 
 /** The id of an action run: its idempotency key, the same on every retry and replay. */
 export const actionRunIdOf = (incidentId: string, ruleId: string, actionId: string, eventId: string): string => `${incidentId}:${ruleId}:${actionId}:${eventId}`;
@@ -90,23 +97,35 @@ async function runActions(run: RuleRun): Promise<RuleRunResult['ended']> {
       outcome = await runAction(run, render(action, plan, run.outcomes), actionRunId, chain.reason);
     } catch (err) {
       if (!isCancellation(err)) throw err;
-      await CancellationScope.nonCancellable(() => cancelRest(run, actionRunId, action, plan.actions.slice(i + 1)));
+      await CancellationScope.nonCancellable(() => cancelRest(run, { actionRunId, action }, plan.actions.slice(i + 1)));
       throw err;
     }
     if (outcome === 'claimed_elsewhere') return 'claimed_elsewhere';
     run.outcomes.push(outcome);
+    // Revision 2: the action ended on its own (succeeded or failed) after the cancellation reached it; it
+    // stays recorded so, and the ones after it are not run.
+    if (waitsForActions(run.input) && CancellationScope.current().consideredCancelled) {
+      await CancellationScope.nonCancellable(() => cancelRest(run, null, plan.actions.slice(i + 1)));
+      return 'cancelled';
+    }
   }
   return 'completed';
 }
 
-/** The action in flight is recorded cancelled (once it stopped), the ones after it skipped. */
-async function cancelRest(run: RuleRun, actionRunId: string, action: PlannedAction, rest: PlannedAction[]): Promise<void> {
+/**
+ * The action that had not run yet is recorded cancelled (an action in flight only once its activity
+ * stopped before its side effect: revision 2 waits for that), the ones after it skipped.
+ */
+async function cancelRest(run: RuleRun, current: { actionRunId: string; action: PlannedAction } | null, rest: PlannedAction[]): Promise<void> {
   const { plan, incidentId, eventId } = run.input;
   run.awaitingApproval = null;
   run.running = null;
-  run.outcomes.push(
-    await localDb.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'cancelled', error: 'cancelled: the incident resolved', owner: run.owner }),
-  );
+  if (current) {
+    const { actionRunId, action } = current;
+    run.outcomes.push(
+      await localDb.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'cancelled', error: 'cancelled: the incident resolved', owner: run.owner }),
+    );
+  }
   for (const a of rest) {
     run.outcomes.push(
       await localDb.recordActionSkipped({
@@ -141,10 +160,13 @@ async function runAction(run: RuleRun, action: PlannedAction, actionRunId: strin
   }
 
   run.running = actionRunId;
+  // Revision 2: an action that ended on its own after a cancellation reached it is recorded as it ended
+  // (the write is not cancelled with the run).
+  const settle = waitsForActions(run.input) ? (o: Parameters<typeof record>[0]) => CancellationScope.nonCancellable(() => record(o)) : record;
   try {
     const result = await execute(run, action, actionRunId);
     const ok = result.exitCode === undefined || result.exitCode === null ? !result.error : result.exitCode === 0;
-    return await record({
+    return await settle({
       status: ok ? 'succeeded' : 'failed',
       exitCode: result.exitCode,
       outputExcerpt: result.outputExcerpt,
@@ -154,7 +176,7 @@ async function runAction(run: RuleRun, action: PlannedAction, actionRunId: strin
   } catch (err) {
     if (isCancellation(err)) throw err;
     const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-    return record({ status: 'failed', error: cause instanceof Error ? cause.message : String(cause) });
+    return await settle({ status: 'failed', error: cause instanceof Error ? cause.message : String(cause) });
   } finally {
     run.running = null;
   }
@@ -191,7 +213,11 @@ async function approvalGate(run: RuleRun, action: PlannedAction, actionRunId: st
   }
 }
 
-/** The side effect: an agent script on the environment's queue, anything else on the main worker. */
+/**
+ * The side effect: an agent script on the environment's queue, anything else on the main worker. A
+ * cancellation waits for the activity to stop: scripts always did, every other type from revision 2 on
+ * (which heartbeat, so the cancel reaches them).
+ */
 async function execute(run: RuleRun, action: PlannedAction, actionRunId: string) {
   const { plan, incidentId } = run.input;
   const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
@@ -207,7 +233,9 @@ async function execute(run: RuleRun, action: PlannedAction, actionRunId: string)
     return agentOutcome(raw);
   }
   const script = action.type.startsWith('script.');
-  return proxyActivities<Activities>({ ...options, ...(script ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) }).executeAction(
+  const waits = script || waitsForActions(run.input);
+  const heartbeat = !script && waitsForActions(run.input) ? { heartbeatTimeout: actionHeartbeatTimeout } : {};
+  return proxyActivities<Activities>({ ...options, ...heartbeat, ...(waits ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) }).executeAction(
     actionInputOf(run.input, actionRunId, action, run.outcomes),
   );
 }

@@ -58,7 +58,8 @@ export const INCIDENT_WORKFLOW_REVISION = 2;
  * The rule-run workflow's code revision, passed in its input by the incident workflow that starts it. Runs
  * without one were started before revisions and replay with the code they ran (the verify patch marker, the
  * verification recorded by its own local activity). Revision 1 verifies without a patch marker and records
- * a verification settled at once in the rule outcome's transaction. Raise it only together with a code path
- * kept for the older revision (runs still in flight replay with it).
+ * a verification settled at once in the rule outcome's transaction. Revision 2 cancels every action type's
+ * activity waiting for it to stop (non-script actions heartbeat) and records the action as it ended.
+ * Raise it only together with a code path kept for the older revision (runs still in flight replay with it).
  */
-export const RULE_RUN_REVISION = 1;
+export const RULE_RUN_REVISION = 2;

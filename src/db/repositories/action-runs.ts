@@ -132,14 +132,21 @@ export async function recordRunOutcome(
   id: string,
   owner: string,
   o: { status: string; exitCode: number | null; outputExcerpt: string | null; link: string | null; error: string | null; at: Date },
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  // A finished status is never overwritten (a retried write, a cancellation recorded after the outcome).
+  const updated = await db
     .updateTable('action_runs')
     .set({ status: o.status, exit_code: o.exitCode, output_excerpt: o.outputExcerpt, link: o.link, error: o.error, finished_at: o.at })
     .where('id', '=', id)
     .where('claimed_by', '=', owner)
-    .execute();
+    .where('status', 'not in', FINISHED_RUN_STATUSES)
+    .returning('id')
+    .executeTakeFirst();
+  return updated !== undefined;
 }
+
+/** The statuses an action run ends in; none of them is ever changed again. */
+export const FINISHED_RUN_STATUSES = ['succeeded', 'failed', 'skipped', 'cancelled', 'dry_run', 'rejected'];
 
 /** An action run that was skipped (its `when`, a cancellation), recorded once. */
 export async function insertSkippedRun(db: Db, k: ActionRunKey, s: { reason: string; owner: string; at: Date }): Promise<void> {
