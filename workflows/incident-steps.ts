@@ -2,8 +2,10 @@
 // resolve, start rule runs, decide when to continue as new and what to carry. They share the run's state.
 import {
   ParentClosePolicy,
+  condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -24,9 +26,29 @@ export interface IncidentRun {
   seen: Set<string>;
   /** Rule runs in flight, by workflow id (carried across continue-as-new). */
   running: Map<string, RunningRule>;
+  /**
+   * Child starts and cancel requests this run issued that the server has not confirmed yet (the child's
+   * start recorded or refused, the cancel request delivered or refused). Not carried: a run continues as
+   * new only once this is 0 (see settleBeforeContinueAsNew).
+   */
+  unconfirmed: number;
   eventsProcessed: number;
   ruleRuns: number;
 }
+
+/**
+ * Patch: a run continues as new only once every child start and cancel request it issued is confirmed
+ * (before it, a run could close in the task that issued them, and Temporal then never starts an ABANDON
+ * child nor delivers the cancel, while the next run carried the rule run as running). Recorded only by a
+ * run that had something unconfirmed at that point; older histories replay without it.
+ */
+export const CONFIRM_BEFORE_CONTINUE_PATCH = 'incident-confirm-before-continue-as-new';
+/**
+ * Patch: a resolve cancels the rule runs going when the incident became resolved, not those started by the
+ * resolve or later (before it, every later event cancelled them). Recorded only where older code would
+ * have cancelled such a run; older histories replay with the cancel.
+ */
+export const CANCEL_AT_RESOLVE_PATCH = 'incident-cancel-only-at-resolve';
 
 /** History length after which a run continues as new, unless the input says otherwise. */
 export const MAX_HISTORY = 8000;
@@ -54,15 +76,31 @@ export async function takeEvent(run: IncidentRun, msg: IncidentEventMessage): Pr
   return { act: !t.recorded.stale && !t.recorded.duplicate && !t.recorded.rejected, environment: t.environment, plans: t.plans };
 }
 
-/** On resolve, cancel the rule runs whose rule asks for it (they record it, notify, and report back). */
-export function cancelOnResolve(run: IncidentRun): void {
+/**
+ * When the incident becomes resolved, cancel the rule runs whose rule asks for it (they record it, notify,
+ * and report back). `resolvedBefore`: the incident was resolved before this event, so every rule run it
+ * could cancel was asked already and the ones left were started by the resolve or after it (a rule on
+ * `incident.resolved`): those are not cancelled by the events that follow.
+ */
+export function cancelOnResolve(run: IncidentRun, resolvedBefore: boolean): void {
   if (run.status !== 'resolved') return;
   for (const r of run.running.values()) {
     if (!r.cancelOnResolve || r.cancelRequested) continue;
+    // Older code cancelled these too; its histories hold the request and replay with it.
+    if (resolvedBefore && patched(CANCEL_AT_RESOLVE_PATCH)) continue;
     r.cancelRequested = true;
+    run.unconfirmed += 1;
     getExternalWorkflowHandle(r.id)
       .cancel()
-      .catch((err: unknown) => log.warn('rule run not cancelled', { ruleRunId: r.id, error: err instanceof Error ? err.message : String(err) }));
+      .then(
+        () => {
+          run.unconfirmed -= 1;
+        },
+        (err: unknown) => {
+          run.unconfirmed -= 1;
+          log.warn('rule run not cancelled', { ruleRunId: r.id, error: err instanceof Error ? err.message : String(err) });
+        },
+      );
   }
 }
 
@@ -79,6 +117,11 @@ export function startRuleRuns(run: IncidentRun, msg: IncidentEventMessage, envir
     const id = ruleRunWorkflowId(run.incidentId, plan.ruleId, msg.eventId);
     run.running.set(id, { id, ruleId: plan.ruleId, cancelOnResolve: plan.cancelOnResolve });
     run.ruleRuns += 1;
+    run.unconfirmed += 1;
+    const ended = (err: unknown) => {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) log.error('rule run failed', { ruleRunId: id, error: err instanceof Error ? err.message : String(err) });
+      run.running.delete(id);
+    };
     void startChild(ruleRunWorkflow, {
       workflowId: id,
       args: [{ incidentId: run.incidentId, eventId: msg.eventId, plan, parentWorkflowId, revision: RULE_RUN_REVISION }],
@@ -86,16 +129,28 @@ export function startRuleRuns(run: IncidentRun, msg: IncidentEventMessage, envir
       parentClosePolicy: ParentClosePolicy.ABANDON,
       // One run per incident, rule and event, ever: a second start of the same id is refused.
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    })
-      .then((child) => child.result())
-      .then(
-        () => run.running.delete(id),
-        (err: unknown) => {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) log.error('rule run failed', { ruleRunId: id, error: err instanceof Error ? err.message : String(err) });
-          run.running.delete(id);
-        },
-      );
+    }).then(
+      (child) => {
+        run.unconfirmed -= 1;
+        void child.result().then(() => run.running.delete(id), ended);
+      },
+      // A start refused (or failed) is handled before it counts as confirmed, so it is never carried.
+      (err: unknown) => {
+        ended(err);
+        run.unconfirmed -= 1;
+      },
+    );
   }
+}
+
+/**
+ * Before continuing as new: wait until every child start and cancel request this run issued is confirmed.
+ * Temporal never starts an ABANDON child whose parent closed first, and drops a cancel request whose
+ * requester closed; the next run would carry such a rule run as running forever.
+ */
+export async function settleBeforeContinueAsNew(run: IncidentRun): Promise<void> {
+  if (run.unconfirmed === 0 || !patched(CONFIRM_BEFORE_CONTINUE_PATCH)) return;
+  await condition(() => run.unconfirmed === 0);
 }
 
 /** Continue as new when the history is long; rule runs go on in their own workflows and are carried. */

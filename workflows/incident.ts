@@ -6,7 +6,7 @@
 import { condition, continueAsNew, setHandler } from '@temporalio/workflow';
 import type { IncidentEventMessage, IncidentWorkflowInput, IncidentWorkflowResult } from '../src/contracts/index.js';
 import { incidentEventSignal, incidentStateQuery, ruleRunFinishedSignal } from './messages.js';
-import { cancelOnResolve, carried, shouldContinueAsNew, startRuleRuns, takeEvent, type IncidentRun } from './incident-steps.js';
+import { cancelOnResolve, carried, settleBeforeContinueAsNew, shouldContinueAsNew, startRuleRuns, takeEvent, type IncidentRun } from './incident-steps.js';
 
 export type { IncidentWorkflowInput, IncidentWorkflowResult };
 
@@ -17,6 +17,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     pending: [...(input.carried?.pending ?? [])],
     seen: new Set(input.carried?.seenEventIds ?? []),
     running: new Map((input.carried?.running ?? []).map((r) => [r.id, r])),
+    unconfirmed: 0,
     eventsProcessed: 0,
     ruleRuns: 0,
   };
@@ -42,6 +43,8 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   for (;;) {
     // Checked before every event, so a steady stream of events cannot keep one run growing.
     if (shouldContinueAsNew(input.historyLimit)) {
+      // Not before the rule runs it started are started and its cancel requests delivered: it carries them.
+      await settleBeforeContinueAsNew(run);
       await continueAsNew<typeof incidentWorkflow>({
         incidentId: run.incidentId,
         lingerSeconds: input.lingerSeconds,
@@ -52,8 +55,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     }
     const next = run.pending.shift();
     if (next) {
+      const resolvedBefore = run.status === 'resolved';
       const taken = await takeEvent(run, next);
-      cancelOnResolve(run);
+      cancelOnResolve(run, resolvedBefore);
       if (taken.act) startRuleRuns(run, next, taken.environment, taken.plans);
       continue;
     }

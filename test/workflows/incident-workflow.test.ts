@@ -71,6 +71,8 @@ describe('incident workflow', function () {
     'continue-as-new-first',
     'continue-as-new-last',
     'continue-as-new-rule-run',
+    // A note after the resolve leaves the rule run the resolve started (patch incident-cancel-only-at-resolve).
+    'resolved-rule',
     'duplicate-first',
     'duplicate-redelivered',
     'poison',

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { ruleRunWorkflowId } from '../../src/contracts/index.js';
+import { incidentWorkflowId, ruleRunWorkflowId } from '../../src/contracts/index.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { temporal as temporal_ } from '@temporalio/proto';
 import { startChildRoot } from '../helpers/fault-process.js';
 import { eventually } from '../helpers/stack.js';
 import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
@@ -44,6 +45,8 @@ describe('incident workflow races (injected deterministically, side effects coun
     }, 60_000, `${n} finished action runs of ${id}`);
   const rule = (name: string, svc: string) =>
     insertRule(db.db, { name: `race-${name}-${svc.toLowerCase()}`, services: [svc], actions: [{ id: 'fix', type: 'notify.webhook', url: `${peer.url}/hook/${name}`, body: '{}' }] });
+  const typeOf = (e: { eventType?: number | null }) => temporal_.api.enums.v1.EventType[e.eventType ?? 0];
+  const historyOf = async (workflowId: string, runId?: string) => (await temporal.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
   const trigger = (id: string, svc: string, host = 'web-1') =>
     sampleFor('v3-incident.triggered-01.json', id, { occurredAt: '2026-07-01T10:00:00Z', data: { title: `[${host}] is down`, service: { id: svc, type: 'service_reference', summary: 's' } } });
 
@@ -141,5 +144,189 @@ describe('incident workflow races (injected deterministically, side effects coun
     assert.equal((result as { ended: string }).ended, 'claimed_elsewhere');
     assert.equal(hits('loser'), 0, 'the loser never executed');
     assert.deepEqual((await runsOf(id)).map((r) => r.claimed_by), ['incident-elsewhere/rule-x/run-1']);
+  });
+
+  // The check before each event passes, triage then outlasts the workflow task's heartbeat (core completes
+  // the task and opens the next at 80 % of its 10 s timeout: three history events each time), and the check
+  // after the event, in the task that starts the rule run, says continue as new. Triage is held here until
+  // the history is seen past the limit, so that is the order every time.
+  it('a rule run started in the task that continues as new is started before the switch: it runs, the next run hears it end', async function () {
+    const LIMIT = 5;
+    const svc = newServiceId();
+    const ruleId = await rule('can-start', svc);
+    const id = newIncidentId();
+    const grown = deferred();
+    let held = false;
+    const w = await worker((real) => ({
+      async triageIncidentEvent(input) {
+        if (!held) {
+          held = true;
+          await grown.promise;
+        }
+        return real.triageIncidentEvent(input);
+      },
+    }));
+    const payload = trigger(id, svc);
+    await signalIncident(temporal, w.taskQueue, id, messageOf(payload), { lingerSeconds: 1, historyLimit: LIMIT });
+    const firstRunId = (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
+    const firstRun = temporal.client.workflow.getHandle(incidentWorkflowId(id), firstRunId);
+    try {
+      await eventually(async () => (await firstRun.describe()).historyLength > LIMIT, 60_000, 'the history past the limit during triage');
+    } finally {
+      grown.resolve();
+    }
+    await eventually(async () => (await firstRun.describe()).status.name === 'CONTINUED_AS_NEW', 60_000, 'the first run to continue as new');
+
+    // The first run closed only once the server had started the rule run.
+    const childId = ruleRunWorkflowId(id, ruleId, payload.event.id);
+    const events = await historyOf(incidentWorkflowId(id), firstRunId);
+    const started = events.filter((e) => typeOf(e) === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED').map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId);
+    assert.deepEqual(started, [childId], `the first run closed with the rule run started: ${events.map(typeOf).join(', ')}`);
+    assert.equal(typeOf(events.at(-1)!), 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
+    const result = (await temporal.client.workflow.getHandle(childId).result()) as { ended: string };
+    assert.equal(result.ended, 'completed');
+    assert.equal(hits('can-start'), 1, 'the rule action ran once');
+    assert.deepEqual((await runsOf(id)).map((r) => r.status), ['succeeded']);
+
+    // The run that carries it hears that it ended, and completes once the incident resolves.
+    await eventually(async () => ((await temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { runningRules: string[] }).runningRules.length === 0, 30_000, 'the latest run told');
+    const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-07-01T10:05:00Z' });
+    await signalIncident(temporal, w.taskQueue, id, messageOf(resolve), { lingerSeconds: 1, historyLimit: LIMIT });
+    await eventually(async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).status.name === 'COMPLETED', 60_000, 'the incident run to complete');
+  });
+
+  // The same at a resolve: the task that takes it cancels the rule run going (its rule cancels on resolve)
+  // and starts the one on incident.resolved, then continues as new. Annotations bring the history close to
+  // the limit first, so that the check before the resolve passes and a heartbeat or two during its held
+  // triage pass the limit.
+  it('a resolve taken in the task that continues as new: its cancel is delivered and its rule run started before the switch', async function () {
+    const LIMIT = 60;
+    const svc = newServiceId();
+    const service = { id: svc, type: 'service_reference', summary: 's' };
+    const waitingRule = await insertRule(db.db, {
+      name: `race-can-waits-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [{ id: 'fix', type: 'notify.webhook', url: `${peer.url}/hook/can-waits`, body: '{}', approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' } }],
+    });
+    const onResolveRule = await insertRule(db.db, {
+      name: `race-can-onresolve-${svc.toLowerCase()}`,
+      services: [svc],
+      eventTypes: ['incident.resolved'],
+      actions: [{ id: 'tell', type: 'notify.webhook', url: `${peer.url}/hook/can-tell`, body: '{}' }],
+    });
+    const id = newIncidentId();
+    const first = trigger(id, svc);
+    const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-07-01T10:30:00Z', data: { service } });
+    const grown = deferred();
+    const w = await worker((real) => ({
+      async triageIncidentEvent(input) {
+        if (input.message.eventId === resolve.event.id) await grown.promise;
+        return real.triageIncidentEvent(input);
+      },
+    }));
+    const input = { lingerSeconds: 1, historyLimit: LIMIT };
+    await signalIncident(temporal, w.taskQueue, id, messageOf(first), input);
+    await eventually(() => db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(), 30_000, 'the approval wait');
+    const firstRunId = (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
+    const firstRun = temporal.client.workflow.getHandle(incidentWorkflowId(id), firstRunId);
+    /** The run's history length once it waits (no workflow task pending). */
+    const settled = () => eventually(async () => {
+      const d = await firstRun.describe();
+      return d.raw.pendingWorkflowTask ? undefined : d.historyLength;
+    }, 30_000, 'the run to wait');
+    let length = await settled();
+    for (let i = 0; length + 11 <= LIMIT; i++) {
+      const note = sampleFor('v3-incident.annotated-01.json', id, { occurredAt: `2026-07-01T10:01:${String(i).padStart(2, '0')}Z` });
+      await signalIncident(temporal, w.taskQueue, id, messageOf(note), input);
+      await eventually(async () => (await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length === i + 2, 30_000, 'the note taken');
+      length = await settled();
+    }
+    // The resolve's signal and its task add 3 events: the check before it still passes.
+    assert.ok(length + 3 <= LIMIT, `history ${length} too close to the limit ${LIMIT}`);
+    assert.equal((await firstRun.describe()).status.name, 'RUNNING');
+
+    await signalIncident(temporal, w.taskQueue, id, messageOf(resolve), input);
+    try {
+      await eventually(async () => (await firstRun.describe()).historyLength > LIMIT, 60_000, 'the history past the limit during triage');
+    } finally {
+      grown.resolve();
+    }
+    await eventually(async () => (await firstRun.describe()).status.name === 'CONTINUED_AS_NEW', 60_000, 'the first run to continue as new');
+
+    // The first run closed only once the cancel was delivered and the new rule run started.
+    const waitingRun = ruleRunWorkflowId(id, waitingRule, first.event.id);
+    const onResolveRun = ruleRunWorkflowId(id, onResolveRule, resolve.event.id);
+    const events = await historyOf(incidentWorkflowId(id), firstRunId);
+    const delivered = events.filter((e) => typeOf(e) === 'EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED').map((e) => e.externalWorkflowExecutionCancelRequestedEventAttributes?.workflowExecution?.workflowId);
+    const started = events.filter((e) => typeOf(e) === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED').map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId);
+    assert.deepEqual(delivered, [waitingRun], `the cancel delivered before the switch: ${events.map(typeOf).join(', ')}`);
+    assert.deepEqual(started, [waitingRun, onResolveRun], 'both rule runs started before the switch');
+    assert.equal(((await temporal.client.workflow.getHandle(waitingRun).result()) as { ended: string }).ended, 'cancelled');
+    assert.equal(((await temporal.client.workflow.getHandle(onResolveRun).result()) as { ended: string }).ended, 'completed');
+    assert.equal(hits('can-waits'), 0);
+    assert.equal(hits('can-tell'), 1);
+    await eventually(async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).status.name === 'COMPLETED', 60_000, 'the incident run to complete');
+  });
+
+  // A rule on incident.resolved may run on a resolved incident; the events after the resolve (Self-healing's
+  // own summary notes and notices come back as incident.annotated) must not cancel it. A rule run going when
+  // the incident resolved is still cancelled.
+  it('a resolve cancels the rule runs going then, not the ones it starts: a later event leaves them running', async function () {
+    const svc = newServiceId();
+    const service = { id: svc, type: 'service_reference', summary: 's' };
+    const waitingRule = await insertRule(db.db, {
+      name: `race-waits-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [{ id: 'fix', type: 'notify.webhook', url: `${peer.url}/hook/waits`, body: '{}', approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' } }],
+    });
+    const onResolveRule = await insertRule(db.db, {
+      name: `race-onresolve-${svc.toLowerCase()}`,
+      services: [svc],
+      eventTypes: ['incident.resolved'],
+      actions: [
+        { id: 'postmortem', type: 'notify.webhook', url: `${peer.url}/hook/postmortem`, body: '{}' },
+        { id: 'tell', type: 'notify.webhook', url: `${peer.url}/hook/tell`, body: '{}' },
+      ],
+    });
+    const entered = deferred();
+    const release = deferred();
+    const w = await worker((real) => ({
+      async executeAction(input) {
+        if (input.actionRunId.includes(':postmortem:')) {
+          entered.resolve();
+          await release.promise;
+        }
+        return real.executeAction(input);
+      },
+    }));
+    const id = newIncidentId();
+    const first = trigger(id, svc);
+    const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-07-01T10:05:00Z', data: { service } });
+    try {
+      await signalIncident(temporal, w.taskQueue, id, messageOf(first), { lingerSeconds: 1 });
+      await eventually(() => db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(), 30_000, 'the approval wait');
+      await signalIncident(temporal, w.taskQueue, id, messageOf(resolve), { lingerSeconds: 1 });
+      await entered.promise;
+      // A note on the resolved incident, taken while the postmortem is in flight; then the task that took
+      // it has completed (its row is written and no task is pending), with whatever it asked for.
+      await signalIncident(temporal, w.taskQueue, id, messageOf(sampleFor('v3-incident.annotated-01.json', id, { occurredAt: '2026-07-01T10:06:00Z' })), { lingerSeconds: 1 });
+      await eventually(async () => (await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length === 3, 30_000, 'the note taken');
+      await eventually(async () => !(await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).raw.pendingWorkflowTask, 30_000, 'the task that took it to complete');
+      const cancels = (await historyOf(incidentWorkflowId(id)))
+        .filter((e) => typeOf(e) === 'EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED')
+        .map((e) => e.requestCancelExternalWorkflowExecutionInitiatedEventAttributes?.workflowExecution?.workflowId);
+      const waitingRun = ruleRunWorkflowId(id, waitingRule, first.event.id);
+      assert.deepEqual(cancels, [waitingRun], 'one cancel: the rule run going when the incident resolved');
+    } finally {
+      release.resolve();
+    }
+    const onResolve = (await temporal.client.workflow.getHandle(ruleRunWorkflowId(id, onResolveRule, resolve.event.id)).result()) as { ended: string };
+    const runs = await runsOf(id);
+    assert.equal(onResolve.ended, 'completed', `the run started by the resolve ended '${onResolve.ended}': ${JSON.stringify(runs.map((r) => [r.action_id, r.status]))}`);
+    assert.deepEqual(runs.filter((r) => r.rule_id === onResolveRule).map((r) => [r.action_id, r.status]), [['postmortem', 'succeeded'], ['tell', 'succeeded']]);
+    assert.equal(runs.find((r) => r.rule_id === waitingRule)?.status, 'cancelled', 'the run going at the resolve was cancelled');
+    assert.equal(hits('waits'), 0);
+    assert.equal(hits('tell'), 1);
+    await eventually(async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).status.name === 'COMPLETED', 60_000, 'the incident run to complete');
   });
 });

@@ -34,6 +34,7 @@ export const SCENARIOS: Record<string, string> = {
   'resolve-cancel': 'a resolve during an approval wait cancels the rule run: cancelled, rest skipped, notices, breaker, summary note',
   'resolve-cancel-running': 'a resolve while an agent script runs: the activity is cancelled and waited for, then recorded cancelled',
   'continue-as-new': 'a stream of events over a small history limit while an approval waits: continue-as-new carrying the rule run',
+  'resolved-rule': 'a rule on incident.resolved waits for approval; a note after the resolve leaves it running (patch incident-cancel-only-at-resolve); approved, it completes',
   'duplicate': 'a redelivery queued behind its own first copy, and one to a new run after the first completed (stops at triage)',
   'poison': 'an event with a timestamp that is not one is rejected; the next event is processed',
   'out-of-order': 'resolved before triggered: the late trigger is stale and acts on nothing',
@@ -201,6 +202,20 @@ async function main(): Promise<void> {
       await save(stack, incidentWorkflowId(id), 'continue-as-new-first', firstRunId);
       await save(stack, incidentWorkflowId(id), 'continue-as-new-last');
       await save(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id), 'continue-as-new-rule-run');
+    }
+
+    if (wanted('resolved-rule')) {
+      // Only the incident run is saved: the rule run's sequence is the approve scenario's.
+      const { svc } = await rule('onresolve', { ...gated('onresolve'), eventTypes: ['incident.resolved'] });
+      const id = newIncidentId();
+      await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+      await send(id, 'v3-incident.resolved-01.json', svc, '2026-05-01T10:05:00Z');
+      const run = await waiting(id);
+      await send(id, 'v3-incident.annotated-01.json', svc, '2026-05-01T10:06:00Z');
+      await eventually(async () => ((await stack.db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length === 3 ? true : undefined), 30_000, 'the note');
+      await decide(id, run.id, 'approve');
+      await closed(stack, incidentWorkflowId(id));
+      await save(stack, incidentWorkflowId(id), 'resolved-rule');
     }
 
     if (wanted('duplicate')) {
