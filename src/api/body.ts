@@ -136,9 +136,17 @@ export async function readBoundedJson(c: Context, emptyAs?: unknown): Promise<un
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** What in `s` Postgres text cannot store (U+0000 or a lone surrogate), if anything; path and query parameters are checked with it too. */
+export function unstorableChar(s: string): string | undefined {
+  return s.includes('\0') ? 'U+0000 (NUL)' : LONE_SURROGATE.test(s) ? 'a lone UTF-16 surrogate' : undefined;
+}
+
 /** The first string (value or key) holding U+0000 or a lone surrogate, depth-first (depth is bounded). */
 function unstorableString(value: unknown, path = '(body)'): { path: string; what: string } | undefined {
-  const check = (s: string, at: string) => (s.includes('\0') ? { path: at, what: 'U+0000 (NUL)' } : LONE_SURROGATE.test(s) ? { path: at, what: 'a lone UTF-16 surrogate' } : undefined);
+  const check = (s: string, at: string) => {
+    const what = unstorableChar(s);
+    return what ? { path: at, what } : undefined;
+  };
   if (typeof value === 'string') return check(value, path);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -174,6 +182,13 @@ export function parseBoundedJson(text: string, maxString: number, maxDepth = MAX
   const long = longString(value, maxString);
   if (long) return fail(long.path, `string of ${long.length} characters; the limit is ${maxString}`, `the JSON body holds a string of ${long.length} characters at ${long.path}; the limit is ${maxString}`);
   return { ok: true, value };
+}
+
+/** Whether arrays and objects in a parsed value nest deeper than `max`; the walk stops there, so any value is safe. */
+export function nestsDeeper(value: unknown, max = MAX_JSON_DEPTH, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth >= max) return true;
+  return Object.values(value).some((item) => nestsDeeper(item, max, depth + 1));
 }
 
 /** Whether `[`/`{` nest deeper than `max` outside strings. Malformed text is left to JSON.parse. */

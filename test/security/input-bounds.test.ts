@@ -2,7 +2,13 @@
 // Temporal: oversized bodies on every route, chunked and declared, with and without a token; JSON
 // nested too deep or holding huge strings. What is asserted is what the attacker sees: the answer, how
 // much of the upload the server took before answering, whether it hung up, and the process's memory.
+// Last, the document a body carries to POST /ui/convert, in process (it needs no Temporal).
 import assert from 'node:assert/strict';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { ADMIN_TOKEN, WEBHOOK_SECRET } from '../helpers/stack.js';
@@ -182,5 +188,76 @@ describe('security: every request body is bounded while it streams', function ()
     const key = await fetch(`${api.url}/api/environments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'e', labels: { ['k'.repeat(70_000)]: 'v' } }) });
     assert.equal(key.status, 400);
     assert.match(((await key.json()) as { detail: string }).detail, /a string of 70000 characters at labels\.k+; the limit is 65536/);
+  });
+});
+
+// YAML ⇄ JSON for the rule editor takes a read token. Before, a 60 KB YAML document of 99 aliases of one
+// 30,000-item anchored list came back as 36 MB (after about 0.65 s of blocked event loop), and a JSON array
+// nested 20,000 deep in `text` was a 500 (the answer's encoder ran out of stack): the body's depth limit
+// covered the body, not the document inside it.
+describe('security: POST /ui/convert bounds the document it converts', function () {
+  let db: TestDatabase;
+  let app: ReturnType<typeof createApp>;
+  let reader: string;
+  const logged: string[] = [];
+
+  before(async function () {
+    db = await createTestDatabase();
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const logger = createLogger({ level: 'error', destination: { write: (line: string) => void logged.push(line) } });
+    app = createApp({ config, db: db.db, temporal: {} as Client, logger }, allRoutes);
+    const issued = await app.request('/api/tokens', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reader', scopes: ['read'] }) });
+    reader = ((await issued.json()) as { token: string }).token;
+  });
+  after(async () => db?.close());
+
+  const convert = (text: string, from: 'json' | 'yaml', to: 'json' | 'yaml' | 'object') =>
+    app.request('/ui/convert', { method: 'POST', headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/json' }, body: JSON.stringify({ text, from, to }) });
+
+  async function refused(res: Response, detail: RegExp): Promise<void> {
+    const answer = await res.text();
+    assert.equal(res.status, 400, answer.slice(0, 300));
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    const problem = JSON.parse(answer) as { detail: string; errors: { path: string }[] };
+    assert.match(problem.detail, detail);
+    assert.deepEqual(
+      problem.errors.map((e) => e.path),
+      ['text'],
+    );
+    assert.deepEqual(
+      logged.filter((line) => line.includes('unhandled error')),
+      [],
+    );
+  }
+
+  it('refuses YAML aliases: 99 aliases of a 30,000-item anchor are a 400, not 36 MB', async function () {
+    const text = `a: &a [${Array(30_000).fill('1').join(',')}]\nb: [${Array(99).fill('*a').join(',')}]\n`;
+    assert.ok(text.length < 64 * 1024);
+    for (const to of ['json', 'object'] as const) await refused(await convert(text, 'yaml', to), /^not valid YAML: YAML aliases \(\*name\) are not supported/);
+  });
+
+  it('refuses a document nested deeper than 64 levels, in JSON or YAML', async function () {
+    await refused(await convert(`${'['.repeat(20_000)}${']'.repeat(20_000)}`, 'json', 'yaml'), /^the JSON document nests deeper than 64 levels$/);
+    await refused(await convert(`${'['.repeat(65)}${']'.repeat(65)}`, 'json', 'object'), /^the JSON document nests deeper than 64 levels$/);
+    await refused(await convert(`a: ${'['.repeat(100)}${']'.repeat(100)}`, 'yaml', 'json'), /^the YAML document nests deeper than 64 levels$/);
+  });
+
+  it('refuses a document whose converted text passes 1 MiB', async function () {
+    // 60 levels of indentation on each of 30,000 items: a 60 KB document, pretty-printed to about 3.7 MB.
+    const text = `${'['.repeat(60)}${Array(30_000).fill('1').join(',')}${']'.repeat(60)}`;
+    await refused(await convert(text, 'yaml', 'json'), /^the converted document is \d+ characters; the limit is 1048576$/);
+  });
+
+  it('still converts rules both ways, up to the depth limit', async function () {
+    const yaml = 'name: restart\nservices: ["*"]\nactions:\n  - type: pagerduty.note\n    content: hi\n';
+    const toJson = await convert(yaml, 'yaml', 'json');
+    assert.equal(toJson.status, 200);
+    const { text, value } = (await toJson.json()) as { text: string; value: unknown };
+    assert.deepEqual(value, { name: 'restart', services: ['*'], actions: [{ type: 'pagerduty.note', content: 'hi' }] });
+    const back = await convert(text, 'json', 'yaml');
+    assert.equal(back.status, 200);
+    assert.equal(((await back.json()) as { text: string }).text, 'name: restart\nservices:\n  - "*"\nactions:\n  - type: pagerduty.note\n    content: hi\n');
+    const deepest = await convert(`${'['.repeat(64)}${']'.repeat(64)}`, 'json', 'object');
+    assert.equal(deepest.status, 200, await deepest.clone().text());
   });
 });

@@ -4,15 +4,17 @@ import type { AuditEntry } from '../../db/database.js';
 import { auditPage } from '../../services/audit.js';
 import type { AppDeps } from '../env.js';
 import { authOf, guard, json, newRouter, op } from '../router.js';
+import { textParam } from '../schemas/common.js';
 
 export const auditQuerySchema = z.object({
-  entityType: z.string().min(1).max(64).optional().describe('rule, token, job, environment, ...'),
-  entityId: z.string().min(1).max(200).optional(),
-  actor: z.string().min(1).max(200).optional().describe('admin-token or token:<name>.'),
-  action: z.string().min(1).max(100).optional().describe('e.g. rule.update.'),
-  team: z.string().min(1).max(63).optional().describe('Changes to objects of this team.'),
+  entityType: textParam(64).optional().describe('rule, token, job, environment, ...'),
+  entityId: textParam(200).optional(),
+  actor: textParam(200).optional().describe('admin-token or token:<name>.'),
+  action: textParam(100).optional().describe('e.g. rule.update.'),
+  team: textParam(63).optional().describe('Changes to objects of this team.'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().regex(/^\d{1,19}$/, 'must be a cursor returned by this API').optional().describe('nextCursor of the previous page.'),
+  // 18 digits at most: audit ids are Postgres bigints, and 19 digits may pass its maximum (a 500 from the database).
+  cursor: z.string().regex(/^\d{1,18}$/, 'must be a cursor returned by this API').optional().describe('nextCursor of the previous page.'),
 });
 
 export const auditEntrySchema = z

@@ -3,6 +3,7 @@ import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { ASSET_PATH, dashboardBundle } from '../../dashboard/bundle.js';
 import { dashboardHtml } from '../../dashboard/page.js';
+import { DEFAULT_BODY_LIMITS, MAX_JSON_DEPTH, nestsDeeper } from '../body.js';
 import type { AppDeps } from '../env.js';
 import { badRequest, notFound } from '../problem.js';
 import { authOf, guard, json, jsonBody, newRouter, op, open, problemResponse } from '../router.js';
@@ -15,6 +16,9 @@ const SECURITY_HEADERS = { 'Content-Security-Policy': CSP, 'X-Content-Type-Optio
 
 /** Asset names carry their content hash, so a browser may keep them for good; the page itself is revalidated. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+/** The longest converted text answered: no rule that large could be sent back (a body is at most 1 MiB). */
+const MAX_CONVERTED = DEFAULT_BODY_LIMITS.maxBytes;
 
 const convertSchema = z.strictObject({
   text: z.string().max(1_000_000),
@@ -84,14 +88,23 @@ export function dashboardRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
+      const format = body.from.toUpperCase();
       let value: unknown;
       try {
-        value = body.from === 'json' ? JSON.parse(body.text) : parse(body.text, { maxAliasCount: 100 });
+        // No aliases: a rule needs none, and each one may repeat an anchored node as large as the document.
+        value = body.from === 'json' ? JSON.parse(body.text) : parse(body.text, { maxAliasCount: 0 });
       } catch (err) {
-        throw badRequest(`not valid ${body.from.toUpperCase()}: ${(err as Error).message.split('\n')[0]}`, [{ path: 'text', message: (err as Error).message.split('\n')[0]! }]);
+        const message = err instanceof ReferenceError ? 'YAML aliases (*name) are not supported: a rule needs none' : (err as Error).message.split('\n')[0]!;
+        throw badRequest(`not valid ${format}: ${message}`, [{ path: 'text', message }]);
       }
+      // The same depth limit as a JSON body: whatever walks the value next (the answer's encoder) may not cope with more.
+      if (nestsDeeper(value)) throw badRequest(`the ${format} document nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path: 'text', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
       if (body.to === 'object') return c.json({ value }, 200);
-      return c.json({ text: body.to === 'json' ? JSON.stringify(value, null, 2) : stringify(value, { lineWidth: 0 }), value }, 200);
+      const text = body.to === 'json' ? JSON.stringify(value, null, 2) : stringify(value, { lineWidth: 0 });
+      if (text.length > MAX_CONVERTED) {
+        throw badRequest(`the converted document is ${text.length} characters; the limit is ${MAX_CONVERTED}`, [{ path: 'text', message: `converts to more than ${MAX_CONVERTED} characters` }]);
+      }
+      return c.json({ text, value }, 200);
     },
   );
 

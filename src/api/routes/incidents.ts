@@ -6,14 +6,15 @@ import { incidentService } from '../../services/incidents.js';
 import { safeLink } from '../../domain/agent-result.js';
 import { workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
+import { unstorableChar } from '../body.js';
 import { badRequest } from '../problem.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { anyObject, pathParams } from '../schemas/common.js';
+import { anyObject, pathParams, textParam } from '../schemas/common.js';
 
 export const incidentListQuerySchema = z.object({
   status: z.enum(['triggered', 'acknowledged', 'resolved']).optional(),
-  service: z.string().min(1).max(64).optional(),
-  environment: z.string().min(1).max(256).optional(),
+  service: textParam(64).optional(),
+  environment: textParam(256).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -25,11 +26,15 @@ export const approvalBodySchema = z.strictObject({
   comment: z.string().max(2000).optional(),
 });
 
+/** An action run id joins incident, rule, action and event ids: it may be as long as an approval link's. */
+const approvalParams = pathParams(['id', 'incident id']).extend({ actionRunId: textParam(600).describe('action run id') });
+
 const encodeCursor = (i: Incident) => Buffer.from(`${i.created_at.toISOString()}|${i.id}`).toString('base64url');
+/** The position a cursor names. Anyone can forge one, and both parts go to Postgres: what it cannot hold is refused here. */
 function decodeCursor(s: string): { createdAt: Date; id: string } {
   const [at, id] = Buffer.from(s, 'base64url').toString().split('|');
   const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime())) throw badRequest('cursor is not valid', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+  if (!id || unstorableChar(id) || Number.isNaN(createdAt.getTime()) || createdAt.getTime() < 0) throw badRequest('cursor is not valid', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
   return { createdAt, id };
 }
 
@@ -167,7 +172,7 @@ export function incidentRoutes(deps: AppDeps) {
       path: '/api/incidents/{id}/approvals/{actionRunId}',
       tags,
       summary: 'Approve or reject an action waiting at its approval gate',
-      request: { params: pathParams(['id', 'incident id'], ['actionRunId', 'action run id']), body: jsonBody(approvalBodySchema) },
+      request: { params: approvalParams, body: jsonBody(approvalBodySchema) },
       responses: {
         202: json(
           'The decision was recorded with the authenticated actor, and the waiting rule run told (`delivered: false` when it could not be reached: it reads the decision at its deadline).',

@@ -5,6 +5,7 @@ import { MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../..
 import type { AppDeps } from '../env.js';
 import { notFound } from '../problem.js';
 import { actorOf, authOf, guard, json, newRouter, op, problemResponse } from '../router.js';
+import { textParam } from '../schemas/common.js';
 
 const DAY_MS = 86_400_000;
 /** The range when none is given: the last 30 days. */
@@ -81,7 +82,7 @@ export function statsRoutes(deps: AppDeps) {
       path: '/api/rules/{id}/stats',
       tags: ['stats'],
       summary: "A rule's effectiveness: runs, success and verified rates, who fixed the incidents, time to resolve with and without it",
-      request: { params: z.object({ id: z.string().min(1).max(200) }), query: statsQuerySchema },
+      request: { params: z.object({ id: textParam(200) }), query: statsQuerySchema },
       responses: { 200: json('The statistics.', ruleStatsSchema), 404: problemResponse('Unknown rule.') },
     }),
     async (c) => {

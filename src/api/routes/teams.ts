@@ -6,7 +6,7 @@ import { TEAM_NAME_PATTERN, TEAM_NAME_RULE, TEAM_ROLES } from '../../domain/team
 import { teamService } from '../../services/teams.js';
 import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { list } from '../schemas/common.js';
+import { list, textParam } from '../schemas/common.js';
 
 export const teamNameSchema = z.string().regex(TEAM_NAME_PATTERN, TEAM_NAME_RULE);
 
@@ -42,7 +42,7 @@ export const memberViewSchema = z
   .meta({ id: 'TeamMember', description: "An API token's roles in a team (users of single sign-on get theirs from OIDC_ROLE_MAP)." });
 
 const teamParams = z.object({ team: teamNameSchema });
-const memberParams = z.object({ team: teamNameSchema, tokenId: z.string().min(1).max(100) });
+const memberParams = z.object({ team: teamNameSchema, tokenId: textParam(100) });
 const tags = ['teams'];
 const unknownTeamOrToken = { 404: problemResponse('Unknown team or token.') };
 

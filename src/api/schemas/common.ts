@@ -1,5 +1,6 @@
 // Schemas every route group shares.
 import { z } from 'zod';
+import { unstorableChar } from '../body.js';
 
 export const problemSchema = z
   .object({
@@ -15,9 +16,27 @@ export const problemSchema = z
 export const anyObject = z.record(z.string(), z.unknown());
 export const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
 
-/** Path parameters, e.g. `pathParams('id', 'rule id')`. */
+/**
+ * An id or free-text filter from a path or query string, of at most `max` characters. Postgres text holds
+ * neither U+0000 nor a lone UTF-16 surrogate, which the body reader refuses in JSON (src/api/body.ts): in a
+ * parameter too they are a 400 naming it, not a 500 from the database.
+ */
+export const textParam = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .superRefine((s, ctx) => {
+      const what = unstorableChar(s);
+      if (what) ctx.addIssue({ code: 'custom', message: `contains ${what}, which cannot be stored` });
+    });
+
+/** The largest Postgres integer (int4), the type of rule versions: a larger one is a 400, not a 500 from the database. */
+export const INT4_MAX = 2_147_483_647;
+
+/** Path parameters, e.g. `pathParams(['id', 'rule id'])`: ids of at most 200 characters. */
 export const pathParams = <K extends string>(...pairs: [K, string][]) =>
-  z.object(Object.fromEntries(pairs.map(([name, description]) => [name, z.string().min(1).describe(description)])) as Record<K, z.ZodString>);
+  z.object(Object.fromEntries(pairs.map(([name, description]) => [name, textParam(200).describe(description)])) as Record<K, z.ZodString>);
 
 /** The If-Match request header of optimistic concurrency. */
 export const ifMatchHeader = z.object({ 'if-match': z.string().optional().describe('The version being replaced, as an entity tag: "3".') });

@@ -3,13 +3,13 @@
 import { z } from 'zod';
 import type { RuleRow } from '../../db/database.js';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
-import { anyObject } from './common.js';
+import { anyObject, INT4_MAX, textParam } from './common.js';
 
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 export const ruleListQuerySchema = z.object({
   enabled: booleanQuery.optional().describe('Only enabled (true) or disabled (false) rules.'),
-  service: z.string().min(1).max(64).optional().describe('Rules applying to this PagerDuty service id (including rules for every service).'),
+  service: textParam(64).optional().describe('Rules applying to this PagerDuty service id (including rules for every service).'),
   includeDeleted: booleanQuery.optional().describe('Include soft-deleted rules.'),
 });
 
@@ -32,12 +32,12 @@ export const ruleUpdateSchema = ruleInputSchema
   .meta({ id: 'RuleUpdate', description: 'A full replacement of a rule; read-only fields returned by GET may be echoed back.' });
 
 export const ruleDiffQuerySchema = z.object({
-  from: z.coerce.number().int().min(1).describe('Older version.'),
-  to: z.coerce.number().int().min(1).optional().describe('Newer version (default: the current one).'),
+  from: z.coerce.number().int().min(1).max(INT4_MAX).describe('Older version.'),
+  to: z.coerce.number().int().min(1).max(INT4_MAX).optional().describe('Newer version (default: the current one).'),
 });
 
 export const ruleRollbackSchema = z
-  .strictObject({ version: z.number().int().min(1).describe('Version whose definition becomes the new current version.') })
+  .strictObject({ version: z.number().int().min(1).max(INT4_MAX).describe('Version whose definition becomes the new current version.') })
   .meta({ id: 'RuleRollback' });
 
 const testInputShape = {
