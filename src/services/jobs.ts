@@ -194,6 +194,11 @@ export function jobService(deps: JobServiceDeps) {
 
     async trigger(actor: Actor, id: string): Promise<JobRow> {
       const row = await mustAccess(db, actor, 'editor', id);
+      // Temporal drops a trigger that the skip policy refuses, without a word: say so instead of "triggered".
+      if (definitionOf(row).schedule.overlap === 'skip') {
+        const running = (await temporalCall('nothing', () => describeJobSchedule(temporal, row.id)))?.runningWorkflowIds[0];
+        if (running) throw new ConflictError(`job ${id} has a run in progress (${running}) and its overlap policy is skip: no run was started; wait for it to finish, or cancel it first`);
+      }
       await onSchedule(row, 'nothing', () => triggerJobSchedule(temporal, row.id));
       await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, team: row.team });
       return row;

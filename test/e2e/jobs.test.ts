@@ -196,6 +196,15 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
       return r.items.filter((i) => i.status !== 'running').length >= 2 && r.schedule.skippedOverlap >= 2 ? r : undefined;
     }, 40_000, 'skipped runs reported');
     assert.ok(body.schedule.skippedOverlap >= 2);
+    // A trigger by hand while a run is going would be dropped the same way: it is refused, saying so.
+    const during = await eventually(async () => {
+      const r = await json<{ items: RunView[] }>(stack.api(`/api/jobs/${id}/runs`));
+      if (!r.items.some((i) => i.status === 'running')) return undefined;
+      const res = await post(`/api/jobs/${id}/trigger`);
+      return res.status === 409 ? res : undefined;
+    }, 40_000, 'a trigger refused during a run');
+    assert.equal(during.headers.get('content-type'), 'application/problem+json');
+    assert.match(((await during.json()) as { detail: string }).detail, /has a run in progress \(jobrun-.*\) and its overlap policy is skip: no run was started/);
     await post(`/api/jobs/${id}/pause`);
     const spans = body.items
       .filter((r) => r.finishedAt)

@@ -115,7 +115,12 @@ export function jobRoutes(deps: AppDeps) {
       tags,
       summary: 'Run a job now',
       request: { params: idParam },
-      responses: { 202: json('Triggered.', z.object({ jobId: z.string(), triggered: z.literal(true) })), ...unknown, ...temporalDown },
+      responses: {
+        202: json('Triggered.', z.object({ jobId: z.string(), triggered: z.literal(true) })),
+        409: problemResponse('A run is in progress and the overlap policy is skip: no run was started.'),
+        ...unknown,
+        ...temporalDown,
+      },
     }),
     async (c) => c.json({ jobId: (await jobs.trigger(actorOf(c), c.req.param('id'))).id, triggered: true as const }, 202),
   );
