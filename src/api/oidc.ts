@@ -10,13 +10,12 @@
 import * as oidc from 'openid-client';
 import type { OidcConfig, SsoRole } from '../config.js';
 import { teamRolesOf, type TeamMembership } from '../domain/teams.js';
-import { derive } from './session.js';
+import { derive, globalRolesOf } from './session.js';
 
 /** Every call to the provider is bounded in time and in answer size. */
 const TIMEOUT_SECONDS = 10;
 const MAX_BODY_BYTES = 1_000_000;
 const MAX_GROUPS = 1000;
-const RANK: Record<SsoRole, number> = { read: 1, write: 2, admin: 3 };
 
 /** Who signed in, and with what roles. */
 export interface Identity {
@@ -166,7 +165,7 @@ export function identityFrom(
   const actor = `user:${email && claims.email_verified !== false ? email : subject}`;
   const groups = groupsOf(claimAt(claims, cfg.groupsClaim));
   const mappedGroups = groups.filter((g) => cfg.roleMap.has(g) || cfg.teamRoleMap?.has(g));
-  const roles = [...new Set(mappedGroups.flatMap((g) => cfg.roleMap.get(g) ?? []))].sort((a, b) => RANK[b] - RANK[a]);
+  const roles = globalRolesOf(mappedGroups, cfg.roleMap);
   const teamRoles = teamRolesOf(mappedGroups, cfg.teamRoleMap);
   if (roles.length === 0 && teamRoles.length === 0) {
     const shown = groups.length === 0 ? `no groups in the "${cfg.groupsClaim}" claim` : `groups ${groups.slice(0, 20).join(', ')}${groups.length > 20 ? ` and ${groups.length - 20} more` : ''}`;

@@ -21,7 +21,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID }
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Kysely } from 'kysely';
-import type { Config } from '../config.js';
+import type { Config, SsoRole } from '../config.js';
 import type { Database } from '../db/database.js';
 import { teamRolesOf, type TeamMembership } from '../domain/teams.js';
 import { createSession, endSession as revokeSession, liveSession, touchLiveSession } from '../services/sessions.js';
@@ -93,7 +93,18 @@ export async function endSession(c: Context<AppEnv>, db: Kysely<Database>): Prom
   return { id: row.id, actor: row.actor, idToken: row.id_token_sealed ? unseal(secret, row.id_token_sealed) : undefined };
 }
 
-/** The resolver `requireScope` uses when a request has no bearer token (set on every request by createApp). */
+const RANK: Record<SsoRole, number> = { read: 1, write: 2, admin: 3 };
+
+/** The global roles `groups` give under `map` (OIDC_ROLE_MAP `group=role`), each once, highest first. */
+export function globalRolesOf(groups: readonly string[], map: ReadonlyMap<string, SsoRole>): SsoRole[] {
+  return [...new Set(groups.flatMap((g) => map.get(g) ?? []))].sort((a, b) => RANK[b] - RANK[a]);
+}
+
+/**
+ * The resolver `requireScope` uses when a request has no bearer token (set on every request by createApp).
+ * Roles, global and team, are worked out from the session's groups under the current OIDC_ROLE_MAP on every
+ * request: a mapping removed takes effect at once, not when the session ends.
+ */
 export function sessionResolver(deps: { db: Kysely<Database>; config: Config }): SessionResolver {
   const oidc = deps.config.sso.oidc;
   return async (c) => {
@@ -106,8 +117,11 @@ export function sessionResolver(deps: { db: Kysely<Database>; config: Config }):
     const csrfToken = csrfTokenFor(secret);
     if (!SAFE_METHODS.has(c.req.method)) checkForgery(c, oidc.publicOrigin, csrfToken);
     if (row.stale) await touchLiveSession(deps.db, row.id);
-    const memberships = teamRolesOf(row.groups as string[], oidc.teamRoleMap);
-    return { id: row.id, actor: row.actor, scopes: row.scopes as Scope[], memberships, subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
+    const groups = row.groups as string[];
+    const scopes: Scope[] = globalRolesOf(groups, oidc.roleMap);
+    const memberships = teamRolesOf(groups, oidc.teamRoleMap);
+    if (scopes.length === 0 && memberships.length === 0) throw unauthorized('none of your groups is given a role here any more (OIDC_ROLE_MAP changed): sign in again');
+    return { id: row.id, actor: row.actor, scopes, memberships, subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
   };
 }
 

@@ -275,6 +275,23 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.equal((await send(jar, `${base}/api/incidents`)).status, 401);
   });
 
+  it('a mapping taken out of OIDC_ROLE_MAP takes effect on live sessions at the next request, not when they end', async function () {
+    const alice = await signIn('alice');
+    const dave = await signIn('dave');
+    // The same database behind an API restarted with sre-admins unmapped and sre made read-only.
+    const remapped = createApp({ config: env({ OIDC_ROLE_MAP: 'sre=read,viewers=read,pay-devs=payments:editor' }), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    const as = (cookie: string, path: string, init: RequestInit = {}) =>
+      Promise.resolve(remapped.request(`${base}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), cookie: `__Host-selfheal-session=${cookie}` } }));
+    const gone = await as(alice.cookie, '/api/incidents');
+    assert.equal(gone.status, 401, 'alice was admin only through sre-admins');
+    assert.match(((await gone.json()) as { detail: string }).detail, /none of your groups is given a role here any more/);
+    const who = (await (await as(dave.cookie, '/auth/session')).json()) as { scopes: string[] };
+    assert.deepEqual(who.scopes, ['read'], 'dave keeps what sre now gives');
+    const write = await as(dave.cookie, '/api/environments', { method: 'POST', headers: sameOrigin(dave.csrf), body: JSON.stringify({ name: 'dave-env', labels: {} }) });
+    assert.equal(write.status, 403, 'and may no longer write');
+    assert.equal((await send(dave.jar, `${base}/auth/session`)).status, 200, 'the API with the old map still honours the session');
+  });
+
   it('team roles follow the groups claim too (OIDC_ROLE_MAP group=team:role): an editor of payments changes payments only', async function () {
     const teams = await fetch(`${base}/api/teams`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'payments' }) });
     assert.equal(teams.status, 201, await teams.text());
