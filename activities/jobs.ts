@@ -97,6 +97,9 @@ export function createJobActivities(deps: JobActivityDeps) {
       }
       return { environment: name, via: 'agent', taskQueue: e.agent_task_queue ?? agentTaskQueue(name) };
     });
+    // A selector nobody matches (a label mistyped, a team without environments) checks nothing: say so on
+    // every run rather than report it succeeded.
+    if (targets.length === 0) return { skipped: `no environment of team ${row.team} matches the job's targets (${'all' in t ? 'all' : `selector ${JSON.stringify('selector' in t ? t.selector : {})}`})` };
     return {
       jobId: job.id,
       name: job.name,

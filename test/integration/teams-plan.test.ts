@@ -91,4 +91,12 @@ describe('teams: rules and jobs act only on environments of their own team', fun
     assert.ok('targets' in selected);
     assert.deepEqual(selected.targets.map((t) => t.environment), [payVm]);
   });
+
+  it('a job whose selector matches no environment of its team is skipped on every run, saying so, not reported succeeded', async function () {
+    const def = JSON.stringify({ name: 'x', schedule: { interval: '1h' }, targets: { selector: { fleet: `typo-${suffix}` } }, via: 'agent', script: 'probe.sh' });
+    await db.db.insertInto('jobs').values({ id: `nomatch-${suffix}`, name: `nomatch ${suffix}`, definition: def, schedule_id: `job-nomatch-${suffix}`, team: `pay-${suffix}` }).execute();
+    const { resolveJobTargets } = createJobActivities({ db: db.db, logger });
+    const resolved = await resolveJobTargets({ jobId: `nomatch-${suffix}` });
+    assert.deepEqual(resolved, { skipped: `no environment of team pay-${suffix} matches the job's targets (selector {"fleet":"typo-${suffix}"})` });
+  });
 });
