@@ -260,4 +260,18 @@ describe('security: POST /ui/convert bounds the document it converts', function 
     const deepest = await convert(`${'['.repeat(64)}${']'.repeat(64)}`, 'json', 'object');
     assert.equal(deepest.status, 200, await deepest.clone().text());
   });
+
+  /** A mapping of `n` short keys: the shape whose duplicate-key check grows with the square of n in the yaml library. */
+  const denseMapping = (n: number) => Array.from({ length: n }, (_, i) => `k${i}: 1`).join('\n');
+
+  it('refuses a YAML key that appears twice in one mapping, checking each key once (a dense 64 KiB mapping converts)', async function () {
+    await refused(await convert('name: a\nactions: []\nname: b\n', 'yaml', 'object'), /^not valid YAML: the key "name" appears twice in one mapping$/);
+    await refused(await convert('a:\n  x: 1\n  x: 2\n', 'yaml', 'json'), /^not valid YAML: the key "x" appears twice in one mapping$/);
+    const dense = denseMapping(7_000); // just under the 64 KiB a body string may hold
+    assert.ok(dense.length < 64 * 1024);
+    await refused(await convert(`${dense}\nk5: 2`, 'yaml', 'object'), /the key "k5" appears twice/);
+    const ok = await convert(dense, 'yaml', 'object');
+    assert.equal(ok.status, 200);
+    assert.equal(Object.keys(((await ok.json()) as { value: Record<string, number> }).value).length, 7_000);
+  });
 });
