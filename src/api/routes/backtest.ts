@@ -49,7 +49,7 @@ export const backtestRequestSchema = z
       .enum(['all', 'applies', 'matched', 'changed'])
       .optional()
       .describe('Which events to list: changed (default with a diff), matched (default otherwise), applies (service and event type fit), all.'),
-    limit: z.number().int().min(1).max(500).optional().describe('Events per page (default 50).'),
+    limit: z.number().int().min(1).max(500).optional().describe('Events per page at most (default 50); a page also ends once its JSON passes 8 MiB, and nextCursor goes on from there.'),
     cursor: z.string().max(4000).optional().describe('nextCursor of the previous page; the rest of the request must be the same.'),
   })
   .meta({ id: 'BacktestRequest', description: 'A rule and a window of stored history to replay it over.' });
