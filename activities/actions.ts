@@ -231,7 +231,11 @@ export function createActionActivities(deps: ActionDeps) {
 /** How often a running action heartbeats; Temporal throttles what it sends to 80 % of the heartbeat timeout. */
 export const ACTION_HEARTBEAT_MS = 1_000;
 
-/** Heartbeat while an action runs inside an activity (nothing outside one, e.g. in tests); returns the stop. */
+/**
+ * Heartbeat while an action runs inside an activity (nothing outside one, e.g. in tests); returns the stop.
+ * The first beat comes after ACTION_HEARTBEAT_MS, not at once: an action done sooner (most are) costs the
+ * server no heartbeat, and a cancel that reaches no beat finds it ended, which the run records as it ended.
+ */
 function heartbeat(): () => void {
   let ctx: Context;
   try {
@@ -239,7 +243,6 @@ function heartbeat(): () => void {
   } catch {
     return () => undefined;
   }
-  ctx.heartbeat();
   const beat = setInterval(() => ctx.heartbeat(), ACTION_HEARTBEAT_MS);
   return () => clearInterval(beat);
 }
