@@ -4,6 +4,7 @@ import {
   countAttempt,
   findApproval,
   findActionRun,
+  FINISHED_RUN_STATUSES,
   findClaim,
   insertClaim,
   insertSkippedRun,
@@ -30,7 +31,6 @@ export interface ActionRunDeps {
 }
 
 const EXCERPT = 4000;
-const FINISHED: readonly ActionStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled', 'dry_run', 'rejected'];
 
 export function excerpt(s: string | undefined | null, max = EXCERPT): string | null {
   if (!s) return null;
@@ -117,7 +117,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       return { owned: false, status: row.status, claimedBy: row.claimed_by };
     }
     await countAttempt(db, input.actionRunId);
-    return { owned: true, status: row.status, ...(FINISHED.includes(row.status as ActionStatus) ? { finished: outcomeOf(input.actionRunId, action, row) } : {}) };
+    return { owned: true, status: row.status, ...(FINISHED_RUN_STATUSES.includes(row.status) ? { finished: outcomeOf(input.actionRunId, action, row) } : {}) };
   }
 
   /** The decision recorded for a gated action run (by the API, with the authenticated actor), if any. */
@@ -158,7 +158,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     // Finished already (a retried write, or the outcome recorded before a cancellation was): what the row
     // says stands, and the run goes on with it.
     const row = await findActionRun(db, outcome.actionRunId);
-    if (row && row.claimed_by === owner && FINISHED.includes(row.status as ActionStatus)) return outcomeOf(outcome.actionRunId, { id: outcome.actionId, type: outcome.type }, row);
+    if (row && row.claimed_by === owner && FINISHED_RUN_STATUSES.includes(row.status)) return outcomeOf(outcome.actionRunId, { id: outcome.actionId, type: outcome.type }, row);
     return outcome;
   }
 

@@ -146,7 +146,7 @@ export async function recordRunOutcome(
 }
 
 /** The statuses an action run ends in; none of them is ever changed again. */
-export const FINISHED_RUN_STATUSES = ['succeeded', 'failed', 'skipped', 'cancelled', 'dry_run', 'rejected'];
+export const FINISHED_RUN_STATUSES: readonly string[] = ['succeeded', 'failed', 'skipped', 'cancelled', 'dry_run', 'rejected'];
 
 /** An action run that was skipped (its `when`, a cancellation), recorded once. */
 export async function insertSkippedRun(db: Db, k: ActionRunKey, s: { reason: string; owner: string; at: Date }): Promise<void> {
