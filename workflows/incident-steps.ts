@@ -32,6 +32,10 @@ export interface IncidentRun {
    * new only once this is 0 (see settleBeforeContinueAsNew).
    */
   unconfirmed: number;
+  /** Rule runs whose start the server has not confirmed yet (not carried: see unconfirmed). */
+  starting: Set<string>;
+  /** Rule runs to cancel once their start is confirmed: a cancel sent earlier may find no workflow yet. */
+  cancelAfterStart: Set<string>;
   eventsProcessed: number;
   ruleRuns: number;
 }
@@ -49,6 +53,14 @@ export const CONFIRM_BEFORE_CONTINUE_PATCH = 'incident-confirm-before-continue-a
  * have cancelled such a run; older histories replay with the cancel.
  */
 export const CANCEL_AT_RESOLVE_PATCH = 'incident-cancel-only-at-resolve';
+/**
+ * Patch: a rule run whose start is not confirmed yet (started in the same task as the resolve, as when an
+ * alert resolves itself seconds after it fired) is cancelled once its start is. Sent at once, the cancel
+ * went in the same task as the start, which Temporal refuses ("Start and RequestCancel for child workflow
+ * is not allowed in same workflow task"); the task tried again found both events taken and started no rule
+ * run at all. Recorded only where older code sent such a cancel at once; older histories replay with it.
+ */
+export const CANCEL_AFTER_START_PATCH = 'incident-cancel-after-start';
 
 /** History length after which a run continues as new, unless the input says otherwise. */
 export const MAX_HISTORY = 8000;
@@ -89,19 +101,26 @@ export function cancelOnResolve(run: IncidentRun, resolvedBefore: boolean): void
     // Older code cancelled these too; its histories hold the request and replay with it.
     if (resolvedBefore && patched(CANCEL_AT_RESOLVE_PATCH)) continue;
     r.cancelRequested = true;
+    // Counted now, so a continue-as-new waits for it whether it is sent now or once the start is confirmed.
     run.unconfirmed += 1;
-    getExternalWorkflowHandle(r.id)
-      .cancel()
-      .then(
-        () => {
-          run.unconfirmed -= 1;
-        },
-        (err: unknown) => {
-          run.unconfirmed -= 1;
-          log.warn('rule run not cancelled', { ruleRunId: r.id, error: err instanceof Error ? err.message : String(err) });
-        },
-      );
+    if (run.starting.has(r.id) && patched(CANCEL_AFTER_START_PATCH)) run.cancelAfterStart.add(r.id);
+    else sendCancel(run, r.id);
   }
+}
+
+/** Ask a rule run to cancel; `run.unconfirmed` counted it already and is settled when the server answers. */
+function sendCancel(run: IncidentRun, id: string): void {
+  getExternalWorkflowHandle(id)
+    .cancel()
+    .then(
+      () => {
+        run.unconfirmed -= 1;
+      },
+      (err: unknown) => {
+        run.unconfirmed -= 1;
+        log.warn('rule run not cancelled', { ruleRunId: id, error: err instanceof Error ? err.message : String(err) });
+      },
+    );
 }
 
 /** Tag the run for search and start one rule-run workflow per matched rule that has something to do. */
@@ -118,6 +137,12 @@ export function startRuleRuns(run: IncidentRun, msg: IncidentEventMessage, envir
     run.running.set(id, { id, ruleId: plan.ruleId, cancelOnResolve: plan.cancelOnResolve });
     run.ruleRuns += 1;
     run.unconfirmed += 1;
+    run.starting.add(id);
+    /** The start is answered: a cancel the resolve held back goes now (a refused start may name a run going). */
+    const answered = () => {
+      run.starting.delete(id);
+      if (run.cancelAfterStart.delete(id)) sendCancel(run, id);
+    };
     const ended = (err: unknown) => {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) log.error('rule run failed', { ruleRunId: id, error: err instanceof Error ? err.message : String(err) });
       run.running.delete(id);
@@ -131,11 +156,13 @@ export function startRuleRuns(run: IncidentRun, msg: IncidentEventMessage, envir
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     }).then(
       (child) => {
+        answered();
         run.unconfirmed -= 1;
         void child.result().then(() => run.running.delete(id), ended);
       },
       // A start refused (or failed) is handled before it counts as confirmed, so it is never carried.
       (err: unknown) => {
+        answered();
         ended(err);
         run.unconfirmed -= 1;
       },

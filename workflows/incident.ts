@@ -18,6 +18,8 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     seen: new Set(input.carried?.seenEventIds ?? []),
     running: new Map((input.carried?.running ?? []).map((r) => [r.id, r])),
     unconfirmed: 0,
+    starting: new Set(),
+    cancelAfterStart: new Set(),
     eventsProcessed: 0,
     ruleRuns: 0,
   };

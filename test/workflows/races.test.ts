@@ -6,6 +6,8 @@ import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { temporal as temporal_ } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../../src/temporal/worker.js';
 import { startChildRoot } from '../helpers/fault-process.js';
 import { eventually } from '../helpers/stack.js';
 import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
@@ -328,5 +330,41 @@ describe('incident workflow races (injected deterministically, side effects coun
     assert.equal(hits('waits'), 0);
     assert.equal(hits('tell'), 1);
     await eventually(async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).status.name === 'COMPLETED', 60_000, 'the incident run to complete');
+  });
+
+  it('a resolve taken in the task that starts the rule run (an alert resolving itself at once): the cancel is sent once the start is confirmed, and reaches the run', async function () {
+    const svc = newServiceId();
+    const service = { id: svc, type: 'service_reference', summary: 's' };
+    const ruleId = await rule('flap', svc);
+    const id = newIncidentId();
+    const first = trigger(id, svc);
+    const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-07-01T10:00:05Z', data: { service } });
+    // Both deliveries are in the history before any worker polls: the first task takes both events, so it
+    // starts the rule run and resolves the incident together.
+    const taskQueue = `test-flap-${id.toLowerCase()}`;
+    await signalIncident(temporal, taskQueue, id, messageOf(first), { lingerSeconds: 1 });
+    await signalIncident(temporal, taskQueue, id, messageOf(resolve), { lingerSeconds: 1 });
+    workers.push(await startTestWorker({ temporal, db, extractors, taskQueue }));
+    const ruleRun = ruleRunWorkflowId(id, ruleId, first.event.id);
+    await eventually(async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).status.name === 'COMPLETED', 60_000, 'the incident run to complete');
+    const history = await historyOf(incidentWorkflowId(id));
+    const at = (type: string) => history.findIndex((e) => typeOf(e) === type);
+    // Before: Temporal refused the task ("Start and RequestCancel for child workflow is not allowed in same
+    // workflow task"), and the task tried again found both events taken, so no rule run was ever started.
+    assert.equal(at('EVENT_TYPE_WORKFLOW_TASK_FAILED'), -1, 'no task was refused');
+    const started = at('EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED');
+    const cancelSent = at('EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED');
+    assert.ok(started >= 0 && cancelSent >= 0, history.map(typeOf).join(' '));
+    assert.ok(cancelSent > started, `the cancel was sent before the server confirmed the start: ${history.map(typeOf).join(' ')}`);
+    assert.equal(at('EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED'), -1, 'the cancel found the run');
+    assert.ok(at('EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED') > cancelSent, 'and was delivered');
+    // The run with its patch marker replays against the code (no recorded history can hold this task: the
+    // recorder's worker polls before both deliveries are in).
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).fetchHistory()), incidentWorkflowId(id));
+    await temporal.client.workflow.getHandle(ruleRun).result();
+    // The action may have been done before the cancel reached it (recorded as it ended) or stopped before
+    // its call: what the row says is what the peer saw.
+    const [fix] = await runsOf(id);
+    assert.equal(hits('flap'), fix?.status === 'succeeded' ? 1 : 0, JSON.stringify(fix));
   });
 });
