@@ -366,5 +366,8 @@ describe('incident workflow races (injected deterministically, side effects coun
     // its call: what the row says is what the peer saw.
     const [fix] = await runsOf(id);
     assert.equal(hits('flap'), fix?.status === 'succeeded' ? 1 : 0, JSON.stringify(fix));
+    // Before, the match stayed recorded `run` with the target's lease held until it expired.
+    const leases = await db.db.selectFrom('target_leases').select(['released_at']).where('incident_id', '=', id).execute();
+    assert.ok(leases.length === 1 && leases[0]!.released_at !== null, `the lease is released: ${JSON.stringify(leases)}`);
   });
 });
