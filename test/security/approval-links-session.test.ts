@@ -34,7 +34,7 @@ describe('approval links with the dashboard session (CSRF)', function () {
       OIDC_ISSUER_URL: ISSUER,
       OIDC_CLIENT_ID: 'selfheal',
       OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
-      OIDC_ROLE_MAP: 'sre=write',
+      OIDC_ROLE_MAP: 'sre=write,viewers=read',
     });
     app = createApp({ config, db: db.db, temporal: temporal.client, logger: createLogger({ level: 'silent' }) }, allRoutes);
   });
@@ -42,7 +42,7 @@ describe('approval links with the dashboard session (CSRF)', function () {
 
   async function signedIn(actor: string, scopes: string[]): Promise<{ cookie: string; csrf: string }> {
     const secret = newSecret();
-    await insertSession(db.db, { id: randomUUID(), secretHash: hashToken(secret), issuer: ISSUER, subject: actor, actor, email: null, name: null, scopes, groups: [], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
+    await insertSession(db.db, { id: randomUUID(), secretHash: hashToken(secret), issuer: ISSUER, subject: actor, actor, email: null, name: null, scopes, groups: scopes.map((s) => (s === 'write' ? 'sre' : 'viewers')), idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
     return { cookie: `__Host-selfheal-session=${secret}`, csrf: csrfTokenFor(secret) };
   }
 
