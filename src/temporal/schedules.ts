@@ -311,21 +311,17 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
  * logged and tried again at the next tick (jobs keep their current schedules meanwhile).
  */
 export function keepSchedulesReconciled(client: Client, db: Kysely<Database>, logger: Logger, target: { taskQueue: string }, everySeconds: number): { first: Promise<void>; stop: () => Promise<void> } {
-  let running: Promise<void> = Promise.resolve();
-  let busy = false;
-  const once = (): Promise<void> => {
-    if (busy) return running;
-    busy = true;
-    running = reconcileSchedules(client, db, logger, target)
+  /** The reconcile going on, if any: a tick meanwhile joins it rather than starting another. */
+  let running: Promise<void> | undefined;
+  const once = (): Promise<void> =>
+    (running ??= reconcileSchedules(client, db, logger, target)
       .then(
         () => undefined,
         (err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'job schedule reconcile failed; jobs keep their current schedules until the next one'),
       )
       .finally(() => {
-        busy = false;
-      });
-    return running;
-  };
+        running = undefined;
+      }));
   const first = once();
   const timer = setInterval(() => void once(), everySeconds * 1000);
   timer.unref();
