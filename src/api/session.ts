@@ -24,6 +24,7 @@ import type { Kysely } from 'kysely';
 import type { Config, SsoRole } from '../config.js';
 import type { Database } from '../db/database.js';
 import { teamRolesOf, type TeamMembership } from '../domain/teams.js';
+import { SCOPE_RANK } from '../services/actor.js';
 import { createSession, endSession as revokeSession, liveSession, touchLiveSession } from '../services/sessions.js';
 import type { AppEnv, SessionActor, SessionResolver } from './env.js';
 import { hashToken, sameSecret, type Scope } from './auth.js';
@@ -93,11 +94,9 @@ export async function endSession(c: Context<AppEnv>, db: Kysely<Database>): Prom
   return { id: row.id, actor: row.actor, idToken: row.id_token_sealed ? unseal(secret, row.id_token_sealed) : undefined };
 }
 
-const RANK: Record<SsoRole, number> = { read: 1, write: 2, admin: 3 };
-
 /** The global roles `groups` give under `map` (OIDC_ROLE_MAP `group=role`), each once, highest first. */
 export function globalRolesOf(groups: readonly string[], map: ReadonlyMap<string, SsoRole>): SsoRole[] {
-  return [...new Set(groups.flatMap((g) => map.get(g) ?? []))].sort((a, b) => RANK[b] - RANK[a]);
+  return [...new Set(groups.flatMap((g) => map.get(g) ?? []))].sort((a, b) => SCOPE_RANK[b] - SCOPE_RANK[a]);
 }
 
 /**

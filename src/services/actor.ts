@@ -3,7 +3,8 @@
 import type { TeamMembership } from '../domain/teams.js';
 
 export type Scope = 'read' | 'write' | 'admin';
-const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
+/** Each scope's rank: a larger scope includes the smaller ones. */
+export const SCOPE_RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 
 export interface Actor {
   /** `admin-token`, `token:<name>` or `user:<email>`, as the audit log records it. */
@@ -15,5 +16,5 @@ export interface Actor {
 
 /** True when `scopes` include `needed` or a larger scope. */
 export function hasScope(scopes: readonly string[] | undefined, needed: Scope): boolean {
-  return Math.max(0, ...(scopes ?? []).map((s) => RANK[s as Scope] ?? 0)) >= RANK[needed];
+  return Math.max(0, ...(scopes ?? []).map((s) => SCOPE_RANK[s as Scope] ?? 0)) >= SCOPE_RANK[needed];
 }

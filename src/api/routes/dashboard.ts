@@ -49,7 +49,8 @@ function parseYaml(text: string): unknown {
 }
 
 /** The rule editor's conversion; a 400 naming `text` for what cannot be converted or is past a bound. */
-function convertText(body: { text: string; from: 'json' | 'yaml'; to: 'json' | 'yaml' | 'object' }, format: string): { text?: string; value: unknown } {
+function convertText(body: { text: string; from: 'json' | 'yaml'; to: 'json' | 'yaml' | 'object' }): { text?: string; value: unknown } {
+  const format = body.from.toUpperCase();
   let value: unknown;
   try {
     value = body.from === 'json' ? JSON.parse(body.text) : parseYaml(body.text);
@@ -138,8 +139,7 @@ export function dashboardRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const format = body.from.toUpperCase();
-      return c.json(convertText(body, format), 200);
+      return c.json(convertText(body), 200);
     },
   );
 
