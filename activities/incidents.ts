@@ -108,7 +108,7 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
         // This run's own retry: the first attempt stored the event and updated the incident already.
         const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : undefined;
         const stale = occurredAt && existing?.last_event_at ? occurredAt.getTime() < existing.last_event_at.getTime() : false;
-        return { recorded: { duplicate: false, stale, ...current }, incident: existing, event };
+        return { recorded: { duplicate: false, stale, ...current }, incident: existing, event, retry: true };
       }
       const snap = toIncidentSnapshot(event);
       const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : new Date(msg.receivedAt);
@@ -200,4 +200,6 @@ export interface Recorded {
   recorded: RecordEventResult;
   incident?: Incident | undefined;
   event?: PagerDutyEvent | undefined;
+  /** This run had stored the event already: a retry, which may find matches its earlier attempt recorded. */
+  retry?: boolean | undefined;
 }

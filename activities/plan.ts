@@ -7,10 +7,10 @@ import type { Database, Incident } from '../src/db/database.js';
 import { listEnabledRules, rulesStamp } from '../src/db/repositories/enabled-rules.js';
 import { agentQueueOf, environmentPlanning } from '../src/db/repositories/environment-settings.js';
 import { findEventPayload, findIncident } from '../src/db/repositories/incidents.js';
-import { countActiveLeases, findLeaseOfMatch, leaseTakenSince, takeLease } from '../src/db/repositories/leases.js';
+import { countActiveLeases, findLeaseOfMatch, leaseTakenSince, releaseLease, takeLease } from '../src/db/repositories/leases.js';
 import { advisoryXactLock, inTransaction } from '../src/db/repositories/transactions.js';
 import { beginBreakerTrial, readBreaker } from '../src/db/repositories/rule-breakers.js';
-import { countRunDecisionsSince, findMatch, insertMatch } from '../src/db/repositories/rule-matches.js';
+import { countRunDecisionsSince, findMatch, insertMatch, listRecordedMatchRules } from '../src/db/repositories/rule-matches.js';
 import {
   BREAKER_TRIAL_NOTE,
   CLOSED_BREAKER,
@@ -121,19 +121,52 @@ export function createPlanActivities(deps: PlanDeps) {
     return planEvent(input, incident, await findEventPayload(db, input.eventId));
   }
 
-  /** {@link planIncidentActions} for an incident row and event triage holds already (no reading them back). */
-  async function planEvent(input: PlanInput, incident: Incident, event: Record<string, unknown>): Promise<RulePlan[]> {
+  /**
+   * {@link planIncidentActions} for an incident row and event triage holds already (no reading them back).
+   * `retry`: this step already ran for the event in this workflow run (a retry after a crash or an error
+   * part way), so some matches may be recorded already.
+   */
+  async function planEvent(input: PlanInput, incident: Incident, event: Record<string, unknown>, opts: { retry?: boolean } = {}): Promise<RulePlan[]> {
     if (await isOwnWrite(db, input.incidentId, event)) return [];
 
     const ctx = incidentContext(incident as IncidentFacts, event, input.eventType);
     const at = now();
     const matches = matchRules(await rules(), ctx, at);
+    // What an earlier attempt recorded stands, on the rule version it was decided for, even when the rules
+    // changed in between or match differently now (a later clock, a disabled rule): otherwise a match
+    // recorded `run` would hold its lease with no run to use or release it.
+    const earlier = opts.retry ? await recordedRules(input) : new Map<string, Rule | null>();
     const plans: RulePlan[] = [];
     for (const { rule, explanation } of matches) {
-      plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, explanation, ctx, at)));
+      const decided = earlier.get(rule.id);
+      earlier.delete(rule.id);
+      if (decided === null) continue;
+      plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, decided ?? rule, explanation, ctx, at)));
+    }
+    for (const rule of earlier.values()) {
+      if (rule) plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, null, ctx, at)));
     }
     await deps.deliverAlerts?.();
     return plans;
+  }
+
+  /**
+   * The rules an earlier attempt recorded matches of, by id, as they stood when decided; null for a rule
+   * whose definition is no longer kept, whose lease (if any) is released here since it can never run.
+   */
+  async function recordedRules(input: PlanInput): Promise<Map<string, Rule | null>> {
+    const recorded = new Map<string, Rule | null>();
+    for (const m of await listRecordedMatchRules(db, input)) {
+      if (m.definition === null) {
+        const leaseId = await findLeaseOfMatch(db, m.matchId);
+        if (leaseId) await releaseLease(db, leaseId, now());
+        deps.logger.warn({ incidentId: input.incidentId, ruleId: m.ruleId, version: m.version }, 'recorded match of a rule version no longer kept; not run');
+        recorded.set(m.ruleId, null);
+        continue;
+      }
+      recorded.set(m.ruleId, { ...(m.definition as Omit<Rule, 'id' | 'version'>), id: m.ruleId, version: m.version, ...(m.team ? { team: m.team } : {}) } as Rule);
+    }
+    return recorded;
   }
 
   /** The decision for one match: the recorded one when this step is retried, else decided and recorded now. */
@@ -145,7 +178,7 @@ export function createPlanActivities(deps: PlanDeps) {
     explanation: unknown,
     target: string | undefined,
     at: Date,
-  ): Promise<{ decided: MatchDecided; matchId: string; leaseId: string | undefined }> {
+  ): Promise<{ decided: MatchDecided; matchId: string; leaseId: string | undefined; target: string | undefined }> {
     const existing = await findMatch(trx, { incidentId: input.incidentId, eventId: input.eventId, ruleId: rule.id });
     if (existing) {
       // A retry of this step (the match is recorded once): the same decision, the same lease.
@@ -156,6 +189,8 @@ export function createPlanActivities(deps: PlanDeps) {
         decided: { decision: existing.decision as MatchDecision, reason: existing.skip_reason ?? undefined, breakerTrial },
         matchId,
         leaseId: await findLeaseOfMatch(trx, matchId),
+        // The target it was decided (and its lease taken) for, even if the environment reads differently now.
+        target: existing.target ?? undefined,
       };
     }
     if (target) await advisoryXactLock(trx, `target:${target}`);
@@ -193,7 +228,7 @@ export function createPlanActivities(deps: PlanDeps) {
         ? await takeLease(trx, { target, ruleId: rule.id, matchId, incidentId: input.incidentId, at, expiresAt: new Date(at.getTime() + leaseSeconds(rule) * 1000) })
         : undefined;
     deps.logger.info({ incidentId: input.incidentId, ruleId: rule.id, decision: decided.decision, skipReason: decided.reason, target }, 'rule matched');
-    return { decided, matchId, leaseId };
+    return { decided, matchId, leaseId, target };
   }
 
   async function planMatch(
@@ -209,8 +244,7 @@ export function createPlanActivities(deps: PlanDeps) {
     // span every rule acting on the host), always in that order, across every worker.
     await advisoryXactLock(trx, `rule:${rule.id}`);
     const env = incident.environment as Record<string, unknown>;
-    const target = targetOf(env);
-    const { decided, matchId, leaseId } = await decideMatch(trx, incident, input, rule, explanation, target, at);
+    const { decided, matchId, leaseId, target } = await decideMatch(trx, incident, input, rule, explanation, targetOf(env), at);
     const agentQueue = typeof env.environment === 'string' ? await agentQueueOf(trx, env.environment) : undefined;
     const { decision } = decided;
     const actions =

@@ -63,7 +63,7 @@ export function createTriageActivities(deps: TriageDeps) {
   async function triageIncidentEvent(input: { incidentId: string; message: IncidentEventMessage; takenBy?: string }): Promise<TriageResult> {
     const { incidentId, message: msg } = input;
     // Each step goes on from the row the one before it wrote (returned by its write), never reading it back.
-    const { recorded, incident: stored, event } = await deps.incidents.recordEvent(msg, input.takenBy);
+    const { recorded, incident: stored, event, retry } = await deps.incidents.recordEvent(msg, input.takenBy);
     if (recorded.stale || recorded.duplicate || recorded.rejected) return { recorded, environment: {}, plans: [] };
     let incident = stored;
     let environment: Record<string, unknown> = {};
@@ -77,7 +77,7 @@ export function createTriageActivities(deps: TriageDeps) {
       environment = incident.environment as Record<string, unknown>;
     }
     const planInput = { incidentId, eventId: msg.eventId, eventType: msg.eventType };
-    const plans = incident && event ? await deps.plan.planEvent(planInput, incident, event) : await deps.plan.planIncidentActions(planInput);
+    const plans = incident && event ? await deps.plan.planEvent(planInput, incident, event, { retry }) : await deps.plan.planIncidentActions(planInput);
     return {
       recorded,
       environment,

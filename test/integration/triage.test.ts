@@ -7,6 +7,7 @@ import { createTriageActivities } from '../../activities/triage.js';
 import { createLogger } from '../../src/logger.js';
 import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
 import type { IncidentEventMessage } from '../../src/contracts/index.js';
+import { parseRuleInput } from '../../src/domain/rules/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
@@ -66,6 +67,43 @@ describe('triage activity (persist, enrich, extract, match in one step)', functi
     assert.deepEqual(other.plans, []);
     assert.equal((await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length, 1);
     assert.equal((await db.db.selectFrom('rule_matches').select('id').where('incident_id', '=', id).execute()).length, 1);
+  });
+
+  it('a retry after the rules changed keeps what the first attempt recorded: the run, its lease, the version it was decided for', async function () {
+    // A crash after the matches were committed but before the workflow saw the step's result: the retry
+    // meets rules that changed in between. Before, it planned from the rules as they are now, so a rule
+    // disabled or edited in between left its match recorded `run`, its lease held and nothing run.
+    const serviceId = newServiceId();
+    const disabled = await insertRule(db.db, { name: 'triage-retry-disabled', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'disabled v1' }] });
+    const edited = await insertRule(db.db, { name: 'triage-retry-edited', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'edited v1' }] });
+    const id = newIncidentId();
+    const run = triage({ pagerduty: false });
+    const msg = message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T10:30:00Z');
+    const first = await run({ incidentId: id, message: msg, takenBy: 'run-C' });
+    const byRule = (r: typeof first) => new Map(r.plans.map((p) => [p.ruleId, p]));
+    const firstPlans = byRule(first);
+    assert.deepEqual([...firstPlans.keys()].sort(), [disabled, edited].sort());
+    for (const p of firstPlans.values()) assert.ok(p.leaseId, `a lease on ${p.target} for ${p.ruleName}`);
+
+    // In between: one rule disabled, the other edited to a version that no longer matches this service.
+    const at = new Date();
+    await db.db.updateTable('rules').set({ enabled: false, updated_at: at }).where('id', '=', disabled).execute();
+    const parsed = parseRuleInput({ name: 'triage-retry-edited', services: ['POTHER'], actions: [{ id: 'note', type: 'pagerduty.note', content: 'edited v2' }] });
+    assert.ok(parsed.ok);
+    const v2 = parsed.value;
+    await db.db.updateTable('rules').set({ version: 2, definition: JSON.stringify(v2), updated_at: at }).where('id', '=', edited).execute();
+    await db.db.insertInto('rule_versions').values({ rule_id: edited, version: 2, definition: JSON.stringify(v2), change: 'update', actor: 'token:t' }).execute();
+
+    const again = byRule(await run({ incidentId: id, message: msg, takenBy: 'run-C' }));
+    for (const ruleId of [disabled, edited]) {
+      const before = firstPlans.get(ruleId)!;
+      const after = again.get(ruleId);
+      assert.ok(after, `the recorded match of ${before.ruleName} is planned again`);
+      assert.deepEqual([after.matchId, after.decision, after.leaseId, after.target, after.ruleVersion], [before.matchId, 'run', before.leaseId, before.target, 1]);
+      assert.deepEqual(after.actions.map((a) => a.params.content), before.actions.map((a) => a.params.content), 'the actions of the version decided');
+    }
+    assert.equal((await db.db.selectFrom('rule_matches').select('id').where('incident_id', '=', id).execute()).length, 2, 'nothing recorded twice');
+    assert.equal((await db.db.selectFrom('target_leases').select('id').where('incident_id', '=', id).execute()).length, 2, 'no second lease');
   });
 
   it('goes on from the rows it wrote: nothing read back, alerts and environment stored in one update', async function () {

@@ -71,3 +71,36 @@ export async function recordMatchVerification(db: Db, matchId: string, v: { stat
     .where((eb) => eb.or([eb('verification', 'is', null), eb('verification', '=', 'pending')]))
     .execute();
 }
+
+/** A match recorded for an event, with the definition of the rule version it was decided for. */
+export interface RecordedMatchRule {
+  matchId: string;
+  ruleId: string;
+  version: number;
+  team: string | null;
+  /** The version's definition (`rule_versions`), else the rule's own when it is still at that version; null when neither is kept. */
+  definition: unknown;
+}
+
+/**
+ * The matches already recorded for one incident event (a retried triage finds what its earlier attempt
+ * decided), each with the rule as it stood when it was decided.
+ */
+export async function listRecordedMatchRules(db: Db, key: { incidentId: string; eventId: string }): Promise<RecordedMatchRule[]> {
+  const rows = await db
+    .selectFrom('rule_matches as m')
+    .leftJoin('rule_versions as v', (j) => j.onRef('v.rule_id', '=', 'm.rule_id').onRef('v.version', '=', 'm.rule_version'))
+    .leftJoin('rules as r', 'r.id', 'm.rule_id')
+    .select(['m.id', 'm.rule_id', 'm.rule_version', 'r.team', 'v.definition as versionDefinition', 'r.definition as ruleDefinition', 'r.version as ruleVersion'])
+    .where('m.incident_id', '=', key.incidentId)
+    .where('m.event_id', '=', key.eventId)
+    .orderBy('m.id')
+    .execute();
+  return rows.map((r) => ({
+    matchId: String(r.id),
+    ruleId: r.rule_id,
+    version: r.rule_version,
+    team: r.team ?? null,
+    definition: r.versionDefinition ?? (r.ruleVersion === r.rule_version ? r.ruleDefinition : null) ?? null,
+  }));
+}
