@@ -84,6 +84,13 @@ function render(v: Variant): Promise<K8sObject[]> {
 }
 
 const variant = (name: string) => VARIANTS.find((v) => v.name === name)!;
+
+/** Render under another release name (the chart must not assume RELEASE). */
+async function renderChartAs(release: string, v: Pick<Variant, 'files' | 'sets'>): Promise<K8sObject[]> {
+  const { code, stdout, stderr } = await helm(chartArgs(release, v, NAMESPACE));
+  assert.equal(code, 0, `helm template ${release} failed: ${stderr}`);
+  return parseManifests(stdout, `${release}: ${[...v.files, ...(v.sets ?? [])].join(' ')}`);
+}
 const fullname = `${RELEASE}-self-healing`;
 
 // ---- what the chart promises about credentials --------------------------------------------------------
@@ -484,6 +491,47 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
         const target = podOf(objs, pdb.spec!.selector!.matchLabels!['app.kubernetes.io/component']!)!;
         for (const [k, val] of Object.entries(pdb.spec!.selector!.matchLabels!)) assert.equal(target.spec!.template!.metadata.labels[k], val);
       }
+    });
+  });
+
+  describe('scheduling', function () {
+    type Term = { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } };
+    type Affinity = { podAntiAffinity?: { preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; podAffinityTerm: Term }[] }; nodeAffinity?: unknown };
+    const affinityOf = (d: K8sObject) => (d.spec!.template!.spec as { affinity?: Affinity }).affinity;
+    const selects = (selector: Record<string, string>, d: K8sObject) =>
+      Object.entries(selector).every(([k, val]) => d.spec!.template!.metadata.labels[k] === val);
+    // Two agents, so that one environment's agents are seen not to avoid the other's.
+    const agents = ['agent.environments[0].name=prod-eu-k8s', 'agent.environments[0].replicas=2', 'agent.environments[1].name=prod-us-k8s'];
+
+    for (const release of ['self-healing', 'selfheal-eu']) {
+      it(`values-production.yaml released as "${release}": each Deployment's replicas avoid each other's node, and only each other`, async function () {
+        const objs = await renderChartAs(release, { files: ['values-production.yaml'], sets: agents });
+        const deps = deployments(objs);
+        assert.deepEqual(deps.map(component).sort(), ['agent', 'agent', 'api', 'worker']);
+        for (const d of deps) {
+          const terms = affinityOf(d)?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution;
+          assert.equal(terms?.length, 1, `${d.metadata.name}: one preferred podAntiAffinity term, got ${JSON.stringify(affinityOf(d))}`);
+          const { topologyKey, labelSelector } = terms[0]!.podAffinityTerm;
+          assert.equal(topologyKey, 'kubernetes.io/hostname', d.metadata.name);
+          const sel = labelSelector.matchLabels;
+          assert.equal(sel['app.kubernetes.io/instance'], release, `${d.metadata.name}: selects another release's pods`);
+          assert.equal(sel['app.kubernetes.io/component'], component(d), `${d.metadata.name}: selects another component's pods`);
+          // Its own pods and no other Deployment's (the API's replicas avoid each other, not the worker).
+          for (const other of deps) assert.equal(selects(sel, other), other === d, `${d.metadata.name}'s anti-affinity vs ${other.metadata.name}`);
+        }
+      });
+    }
+
+    it('affinity given in values replaces the spread; without spreadAcrossNodes there is none', async function () {
+      const nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['sre'] }] }] } };
+      const given = await renderChartAs('selfheal-eu', {
+        files: ['values-production.yaml'],
+        sets: ['affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=pool',
+          'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=In',
+          'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values={sre}'],
+      });
+      for (const d of deployments(given)) assert.deepEqual(affinityOf(d), { nodeAffinity }, d.metadata.name);
+      for (const d of deployments(await render(variant('default values')))) assert.equal(affinityOf(d), undefined, d.metadata.name);
     });
   });
 

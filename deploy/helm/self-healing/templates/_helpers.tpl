@@ -153,7 +153,12 @@ agent:
 {{- end }}
 {{- end -}}
 
-{{/* The pod-level settings every Deployment shares: (dict "root" $ "extra" <component values>). */}}
+{{/*
+The pod-level settings every Deployment shares: (dict "root" $ "extra" <component values> "sel" <the
+Deployment's selectorLabels dict>). affinity, when set, is used as given; otherwise spreadAcrossNodes asks
+the scheduler to put each Deployment's replicas on different nodes: a preferred podAntiAffinity selecting
+that Deployment's own pods (this release's instance label, its component, an agent's environment).
+*/}}
 {{- define "selfheal.podSpecCommon" -}}
 {{- $root := .root -}}
 serviceAccountName: {{ include "selfheal.serviceAccountName" $root }}
@@ -173,9 +178,19 @@ nodeSelector:
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with $root.Values.affinity }}
+{{- if $root.Values.affinity }}
 affinity:
-  {{- toYaml . | nindent 2 }}
+  {{- toYaml $root.Values.affinity | nindent 2 }}
+{{- else if $root.Values.spreadAcrossNodes }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "selfheal.selectorLabels" (required "selfheal.podSpecCommon needs sel" .sel) | nindent 14 }}
 {{- end }}
 {{- end -}}
 
