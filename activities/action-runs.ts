@@ -10,6 +10,7 @@ import {
   insertSkippedRun,
   recordApprovalIfNone,
   recordRunOutcome,
+  RESOLVED_BEFORE_START,
   startApprovedRun,
   type ActionRunKey,
 } from '../src/db/repositories/action-runs.js';
@@ -52,6 +53,16 @@ function runKey(actionRunId: string, incidentId: string, plan: MatchPlan, action
     actionType: action.type,
     target: plan.target ?? null,
   };
+}
+
+/**
+ * Whether the run's actions must not start once the incident is resolved: the rule is cancelled by a
+ * resolve (policies.cancelOnResolve), and the run was started by an event before it (not by the resolve
+ * itself, nor by an event on an incident already resolved, which a resolve never cancels).
+ */
+export function cancelledByResolve(plan: MatchPlan): boolean {
+  const context = plan.context as { incident?: { status?: unknown }; event?: { type?: unknown } };
+  return plan.cancelOnResolve && context.incident?.status !== 'resolved' && context.event?.type !== 'incident.resolved';
 }
 
 /** What a claim found: this run owns the action (maybe finished already), or another run does. */
@@ -109,7 +120,14 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       reason: input.reason,
       owner: input.owner,
       workflowId: input.workflowId,
+      cancelIfResolved: cancelledByResolve(plan),
     });
+    if (inserted === 'cancelled') {
+      // A flapping alert: the resolve was stored before this action started, and its cancellation of the
+      // run has not landed yet. The action is not run; it is recorded as the cancellation would have.
+      deps.logger.info({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'action not run: the incident resolved before it started');
+      return { owned: true, status: inserted, finished: outcomeOf(input.actionRunId, action, { status: inserted, exit_code: null, output_excerpt: null, link: null, error: RESOLVED_BEFORE_START }) };
+    }
     if (inserted) return { owned: true, status };
     const row = await findClaim(db, input.actionRunId);
     if (row.claimed_by !== input.owner) {

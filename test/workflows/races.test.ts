@@ -370,4 +370,49 @@ describe('incident workflow races (injected deterministically, side effects coun
     const leases = await db.db.selectFrom('target_leases').select(['released_at']).where('incident_id', '=', id).execute();
     assert.ok(leases.length === 1 && leases[0]!.released_at !== null, `the lease is released: ${JSON.stringify(leases)}`);
   });
+
+  it('a flapping alert: the resolve stored before the first action is claimed, its cancel not landed yet → the action never runs', async function () {
+    // The window between the resolve's triage (status stored) and its cancellation reaching the rule run:
+    // the resolve's triage is held after it stored the status, and the claim waits for that. Before, the
+    // claim took the action and the peer got the call for an alert already gone. A rule that keeps running
+    // after a resolve (cancelOnResolve: false) is untouched.
+    const svc = newServiceId();
+    const cancelled = await rule('flap-claim', svc);
+    const kept = await insertRule(db.db, {
+      name: `race-flap-keep-${svc.toLowerCase()}`,
+      services: [svc],
+      policies: { cancelOnResolve: false },
+      actions: [{ id: 'fix', type: 'notify.webhook', url: `${peer.url}/hook/flap-keep`, body: '{}' }],
+    });
+    const stored = deferred();
+    const release = deferred();
+    const w = await worker((real) => ({
+      async triageIncidentEvent(input) {
+        const result = await real.triageIncidentEvent(input);
+        if (input.message.eventType === 'incident.resolved') {
+          stored.resolve();
+          await release.promise;
+        }
+        return result;
+      },
+      async claimAction(input) {
+        await stored.promise;
+        return real.claimAction(input);
+      },
+    }));
+    const id = newIncidentId();
+    const first = trigger(id, svc);
+    await signalIncident(temporal, w.taskQueue, id, messageOf(first), { lingerSeconds: 1 });
+    const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-07-01T10:01:00Z', data: { title: '[web-1] is down', service: { id: svc, type: 'service_reference', summary: 's' } } });
+    await signalIncident(temporal, w.taskQueue, id, messageOf(resolve), { lingerSeconds: 1 });
+    await stored.promise;
+    // Both rule runs finish their action while the cancel is held back.
+    const runs = await finished(id, 2);
+    release.resolve();
+    const of = (ruleId: string) => runs.find((r) => r.rule_id === ruleId);
+    assert.equal(hits('flap-claim'), 0, 'the resolved alert was not acted on');
+    assert.deepEqual([of(cancelled)?.status, of(cancelled)?.error, of(cancelled)?.started_at], ['cancelled', 'not run: the incident resolved before the action started', null]);
+    assert.equal(hits('flap-keep'), 1, 'the rule that outlives a resolve still ran');
+    assert.equal(of(kept)?.status, 'succeeded');
+  });
 });

@@ -71,28 +71,38 @@ function keyColumns(k: ActionRunKey) {
   };
 }
 
-/** Claims the action run for `owner` unless a row exists (`on conflict do nothing`); true when this call inserted it. */
+/** Why a claim taken with `cancelIfResolved` was recorded cancelled. */
+export const RESOLVED_BEFORE_START = 'not run: the incident resolved before the action started';
+
+/**
+ * Claims the action run for `owner` unless a row exists (`on conflict do nothing`); the status this call
+ * inserted, undefined when a row was there. `cancelIfResolved`: when the incident is resolved at this
+ * moment the row is inserted `cancelled` instead (one statement, so no resolve lands in between).
+ */
 export async function insertClaim(
   db: Db,
   k: ActionRunKey,
-  c: { status: string; rendered: unknown; startedAt: Date | null; reason: string; owner: string; workflowId: string },
-): Promise<boolean> {
+  c: { status: string; rendered: unknown; startedAt: Date | null; reason: string; owner: string; workflowId: string; cancelIfResolved?: boolean },
+): Promise<string | undefined> {
+  const resolved = sql<boolean>`exists (select 1 from incidents where id = ${k.incidentId} and status = 'resolved')`;
   const inserted = await db
     .insertInto('action_runs')
     .values({
       ...keyColumns(k),
-      status: c.status,
+      status: c.cancelIfResolved ? sql<string>`case when ${resolved} then 'cancelled' else ${c.status} end` : c.status,
       rendered: JSON.stringify(c.rendered),
-      started_at: c.startedAt,
+      started_at: c.cancelIfResolved ? sql<Date | null>`case when ${resolved} then null else ${c.startedAt}::timestamptz end` : c.startedAt,
+      finished_at: c.cancelIfResolved ? sql<Date | null>`case when ${resolved} then now() end` : null,
+      error: c.cancelIfResolved ? sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} end` : null,
       attempts: 1,
       reason: c.reason,
       claimed_by: c.owner,
       workflow_id: c.workflowId,
     })
     .onConflict((oc) => oc.doNothing())
-    .returning('id')
+    .returning('status')
     .executeTakeFirst();
-  return inserted !== undefined;
+  return inserted?.status;
 }
 
 /** Who claimed an action run and how it stands. */
