@@ -14,7 +14,9 @@ type Service = {
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
-  volumes?: string[];
+  volumes?: (string | { type: string; source?: string; target: string; read_only?: boolean })[];
+  read_only?: boolean;
+  tmpfs?: string | string[];
 };
 
 const compose = YAML.parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as {
@@ -110,7 +112,7 @@ describe('docker-compose.yml', function () {
 
   it('gives every service a health check and persists Postgres in a volume', function () {
     for (const [name, svc] of Object.entries(compose.services)) assert.ok(svc.healthcheck?.test?.length, `${name} has no healthcheck`);
-    assert.ok(compose.services.postgres!.volumes!.some((v) => v.startsWith('pgdata:')));
+    assert.ok(compose.services.postgres!.volumes!.some((v) => typeof v === 'string' && v.startsWith('pgdata:')));
     assert.ok('pgdata' in compose.volumes);
   });
 
@@ -271,6 +273,25 @@ describe('docker-compose.yml', function () {
       assert.ok(drain > 0, name);
       assert.ok(seconds(compose.services[name]!.stop_grace_period) > drain, `${name}: stop_grace_period ${compose.services[name]!.stop_grace_period ?? '10s (default)'} <= ${drain} s`);
     }
+  });
+
+  it("gives the agent its image's scripts, read-only: no named volume that would keep the first release's scripts", function () {
+    const agent = compose.services.agent!;
+    const dir = envOf('agent').SELFHEAL_SCRIPTS_DIR;
+    assert.equal(dir, '/app/scripts');
+    assert.match(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'), /^COPY scripts \.\/scripts$/m, 'the image holds scripts/ at /app/scripts (WORKDIR /app)');
+    // Docker seeds a named volume from the image only while it is empty: mounted on the scripts directory,
+    // it would serve the scripts of the first release ever started, whatever image runs now.
+    const onScripts = (agent.volumes ?? []).filter((v) => {
+      const target = typeof v === 'string' ? v.split(':')[1] : v.target;
+      return target !== undefined && (target === dir || dir.startsWith(`${target.replace(/\/$/, '')}/`));
+    });
+    assert.deepEqual(onScripts, [], 'a volume covers the scripts directory');
+    assert.ok(!Object.keys(compose.volumes).some((name) => /script/i.test(name)), 'a named volume for scripts is declared');
+    // Read-only: the root file system, as the Helm chart runs it, so neither the agent nor a script changes them.
+    assert.equal(agent.read_only, true, "the agent's root file system (and so its scripts) is writable");
+    const tmpfs = [agent.tmpfs ?? []].flat();
+    assert.deepEqual(tmpfs.map((t) => t.split(':')[0]), ['/tmp'], 'the agent gets /tmp, and only /tmp, writable');
   });
 
   it('runs the same entrypoints as the npm scripts', function () {
