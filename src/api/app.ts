@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { createMetrics } from '../metrics.js';
-import { ServiceError } from '../services/errors.js';
+import { errorForLog, ServiceError } from '../services/errors.js';
 import { withTimeout } from '../timeout.js';
 import { KiB, limitBodies, MAX_WEBHOOK_BYTES, MiB, type BodyLimitRule } from './body.js';
 import type { AppDeps, AppEnv, RouteFactory } from './env.js';
@@ -78,7 +78,11 @@ export function createApp(deps: AppDeps, routes: RouteFactory[] = []): OpenAPIHo
   // The one error mapper: service errors (src/services/errors.ts) and HTTP problems keep their status,
   // title and detail; other 4xx (hono's own) become problem+json; the rest is logged and answered 500.
   app.onError((err, c) => {
-    if (err instanceof ServiceError) return problem(c, err.status, err.title, err.detail, err.extra);
+    if (err instanceof ServiceError) {
+      // What a dependency said (Temporal's text names hosts, addresses, namespaces) is for the log only.
+      if (err.cause !== undefined) c.get('logger').warn({ status: err.status, err: errorForLog(err.cause) }, 'request failed on a dependency');
+      return problem(c, err.status, err.title, err.detail, err.extra);
+    }
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return problem(c, status, 'Bad Request', err.message);

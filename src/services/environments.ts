@@ -18,7 +18,7 @@ import { agentTaskQueue } from '../temporal/names.js';
 import { agentStatus, type AgentStatus } from '../temporal/pollers.js';
 import { withTimeout } from '../timeout.js';
 import { hasScope, type Actor } from './actor.js';
-import { ConflictError, ForbiddenError, NotFoundError, UnavailableError, ValidationError, type FieldError } from './errors.js';
+import { ConflictError, errorForLog, ForbiddenError, NotFoundError, UnavailableError, ValidationError, type FieldError } from './errors.js';
 import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export type EnvironmentBody = z.output<typeof environmentCreateSchema> | z.output<typeof environmentUpdateSchema>;
@@ -32,6 +32,9 @@ export interface EnvironmentServiceDeps {
   secrets: SecretRefPolicy;
   logger: Logger;
 }
+
+/** What an environment's `agent.error` says when Temporal cannot be asked; why is in the log. */
+export const AGENT_STATUS_UNAVAILABLE = 'agent status unavailable: Temporal did not answer';
 
 /** Same window as GET /api/environments/{name}: long polls last up to a minute. */
 const SCHEDULE_TO_START_SECONDS = 10;
@@ -128,12 +131,16 @@ export function environmentService(deps: EnvironmentServiceDeps) {
     return e;
   }
 
-  /** Who polls a queue; Temporal being unreachable is reported, not thrown. */
-  async function agentOf(queue: string) {
+  /**
+   * Who polls a queue; Temporal being unreachable is reported in fixed words, not thrown, and its own error
+   * (which names hosts, addresses, namespaces) is logged on `log` (the request's logger), never answered.
+   */
+  async function agentOf(queue: string, log: Logger) {
     try {
       return await agentStatus(deps.temporal, deps.namespace, queue);
     } catch (err) {
-      return { online: false, pollers: [], error: `Temporal unavailable: ${(err as Error).message.split('\n')[0]}` };
+      log.warn({ taskQueue: queue, err: errorForLog(err) }, 'agent status unavailable');
+      return { online: false, pollers: [], error: AGENT_STATUS_UNAVAILABLE };
     }
   }
 
@@ -141,10 +148,10 @@ export function environmentService(deps: EnvironmentServiceDeps) {
     /** The environments of the teams `actor` may read. */
     list: (actor: Actor) => listEnvironments(db, visibleTeams(actor)),
 
-    async get(actor: Actor, name: string) {
+    async get(actor: Actor, name: string, log: Logger = deps.logger) {
       const environment = await mustFind(db, name);
       requireTeam(actor, 'viewer', environment.team, `environment ${name}`);
-      return { environment, agent: await agentOf(environment.agent_task_queue ?? agentTaskQueue(name)) };
+      return { environment, agent: await agentOf(environment.agent_task_queue ?? agentTaskQueue(name), log) };
     },
 
     async create(actor: Actor, body: z.output<typeof environmentCreateSchema>): Promise<Environment> {
@@ -199,7 +206,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       try {
         agent = await agentStatus(deps.temporal, deps.namespace, taskQueue);
       } catch (err) {
-        throw new UnavailableError(`Temporal unavailable: ${(err as Error).message.split('\n')[0]}`);
+        throw new UnavailableError('Temporal is unavailable; the check was not run', err);
       }
       if (!agent.online) return { environment: name, taskQueue, healthy: false, agent, check: null };
       const workflowId = `agent-check-${name}-${randomUUID()}`;
@@ -217,8 +224,8 @@ export function environmentService(deps: EnvironmentServiceDeps) {
           (SCHEDULE_TO_START_SECONDS + SCRIPT_TIMEOUT_SECONDS + 30) * 1000,
         );
       } catch (err) {
-        deps.logger.warn({ err: { message: (err as Error).message }, environment: name }, 'agent check failed to run');
-        throw new UnavailableError(`the check could not run: ${(err as Error).message.split('\n')[0]}`);
+        // Its run is audited and visible in Temporal under workflowId; the error's text goes to the log only.
+        throw new UnavailableError(`the check did not finish: Temporal is unavailable or the run did not end in time (workflow ${workflowId})`, err);
       }
       return { environment: name, taskQueue, healthy: check.healthy, agent, check };
     },

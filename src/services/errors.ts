@@ -1,6 +1,7 @@
 // Typed errors of the service layer. Services throw them; the API's one `onError` (src/api/app.ts) turns
 // each into problem+json with its status, title and detail, and any `extra` members (`errors` naming the
-// offending fields, `currentVersion`, ...).
+// offending fields, `currentVersion`, ...). A `cause` (a dependency's own error, whose text may name hosts,
+// addresses or namespaces) is logged there with the request id and never answered.
 
 export interface FieldError {
   /** Dotted path of the offending field (`actions.0.script`), or `(body)`. */
@@ -16,16 +17,17 @@ export class ServiceError extends Error {
     readonly title: string,
     readonly detail: string,
     readonly extra: ErrorExtra = {},
+    cause?: unknown,
   ) {
-    super(detail);
+    super(detail, cause === undefined ? undefined : { cause });
     this.name = new.target.name;
   }
 }
 
 /** 400: the input is wrong; `errors` names each offending field. */
 export class ValidationError extends ServiceError {
-  constructor(detail: string, errors?: FieldError[], extra: ErrorExtra = {}) {
-    super(400, 'Bad Request', detail, { ...extra, ...(errors ? { errors } : {}) });
+  constructor(detail: string, errors?: FieldError[], extra: ErrorExtra = {}, cause?: unknown) {
+    super(400, 'Bad Request', detail, { ...extra, ...(errors ? { errors } : {}) }, cause);
   }
 }
 
@@ -56,9 +58,26 @@ export class PreconditionRequiredError extends ServiceError {
   }
 }
 
-/** 503: a dependency (Temporal) is unavailable; nothing was changed. */
+/** 503: a dependency (Temporal) is unavailable; nothing was changed. `cause` is logged, not answered. */
 export class UnavailableError extends ServiceError {
-  constructor(detail: string) {
-    super(503, 'Service Unavailable', detail);
+  constructor(detail: string, cause?: unknown) {
+    super(503, 'Service Unavailable', detail, {}, cause);
   }
+}
+
+/**
+ * A dependency's error as the log records it: name, code and message with those of its causes (the Temporal
+ * client's "Failed to describe schedule" says what failed only in its cause), bounded, no stack. For the
+ * log only: this is the text no API answer may carry.
+ */
+export function errorForLog(err: unknown): { name?: string; code?: unknown; message: string } {
+  const messages: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    messages.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  const top = err instanceof Error ? err : undefined;
+  const code = (top as { code?: unknown } | undefined)?.code ?? ((top?.cause as { code?: unknown } | undefined)?.code);
+  return { ...(top ? { name: top.name } : {}), ...(code !== undefined ? { code } : {}), message: messages.join(': ').slice(0, 2000) };
 }

@@ -1,9 +1,11 @@
 // Scheduled jobs: the definition in Postgres and its Temporal Schedule kept in step. A change is one
 // transaction whose last step is the Schedule call: when Temporal refuses, the row rolls back, so no job
-// exists without its schedule. Temporal errors become 400 (an invalid schedule) or 503 (unavailable).
+// exists without its schedule. Temporal errors become 400 (an invalid schedule) or 503 (unavailable), in
+// our own fixed words: Temporal's text (hosts, addresses, namespaces) is logged, never answered.
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Database, JobRow } from '../db/database.js';
+import type { Logger } from '../logger.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
@@ -25,7 +27,7 @@ import {
   type ScheduleTarget,
 } from '../temporal/schedules.js';
 import type { Actor } from './actor.js';
-import { ConflictError, NotFoundError, ServiceError, UnavailableError, ValidationError } from './errors.js';
+import { ConflictError, errorForLog, NotFoundError, ServiceError, UnavailableError, ValidationError } from './errors.js';
 import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export interface JobServiceDeps {
@@ -34,6 +36,7 @@ export interface JobServiceDeps {
   /** Where job runs start. */
   taskQueue: string;
   secrets: SecretRefPolicy;
+  logger: Logger;
 }
 
 type JobBody = Omit<JobDefinition, 'id'> & { id?: string | undefined };
@@ -53,16 +56,30 @@ const GRPC_INVALID_ARGUMENT = 3;
 /** A request never waits on an unreachable Temporal longer than this before answering 503. */
 const TEMPORAL_DEADLINE_MS = 10_000;
 
-/** Temporal errors: an invalid schedule is the caller's problem (400); anything else means Temporal is unavailable (503). */
-function temporalError(err: unknown, what: string): unknown {
+const UNCHANGED = 'nothing was changed';
+const NO_RUN = 'no run was started';
+
+/** What a job's `scheduleState` says when Temporal cannot be asked; why is in the log. */
+export const SCHEDULE_STATE_UNAVAILABLE = 'schedule state unavailable: Temporal did not answer';
+
+/**
+ * Temporal errors: an invalid schedule is the caller's problem (400); anything else means Temporal is
+ * unavailable (503). The answer is ours and fixed; Temporal's own error goes along as the cause, which the
+ * API logs with the request id (src/api/app.ts) and never sends.
+ */
+function temporalError(err: unknown, outcome: string): unknown {
   if (err instanceof ServiceError) return err;
   if (err instanceof ScheduleOwnedElsewhereError) return new ConflictError(err.message);
-  const e = err as { code?: number; cause?: { code?: number }; message?: string };
-  const first = String(e.message ?? err).split('\n')[0]!.slice(0, 300);
+  const e = err as { code?: number; cause?: { code?: number } };
   if (e.code === GRPC_INVALID_ARGUMENT || e.cause?.code === GRPC_INVALID_ARGUMENT) {
-    return new ValidationError(`Temporal rejected the schedule: ${first}`, [{ path: 'schedule', message: first }]);
+    return new ValidationError(
+      'Temporal refused the schedule as invalid',
+      [{ path: 'schedule', message: 'Temporal refused this schedule: check interval or cron, and timezone' }],
+      {},
+      err,
+    );
   }
-  return new UnavailableError(`Temporal is unavailable, ${what} was not changed: ${first}`);
+  return new UnavailableError(`Temporal is unavailable; ${outcome}`, err);
 }
 
 export function definitionOf(row: JobRow): JobDefinition {
@@ -71,11 +88,12 @@ export function definitionOf(row: JobRow): JobDefinition {
 
 export function jobService(deps: JobServiceDeps) {
   const { db, temporal } = deps;
-  const temporalCall = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+  /** `outcome` says what the caller is left with when Temporal fails ("nothing was changed"). */
+  const temporalCall = async <T>(outcome: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await temporal.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
     } catch (err) {
-      throw temporalError(err, what);
+      throw temporalError(err, outcome);
     }
   };
   /** Where job runs start, and the deployment marker each schedule carries. */
@@ -103,8 +121,8 @@ export function jobService(deps: JobServiceDeps) {
     if (reason) throw new ValidationError(`invalid request body: notifyOnFailure.slack.webhookUrlRef: ${reason}`, [{ path: 'notifyOnFailure.slack.webhookUrlRef', message: reason }]);
   };
   /** Runs a schedule operation; a schedule missing in Temporal is recreated from the job first. */
-  const onSchedule = (row: JobRow, what: string, op: () => Promise<void>) =>
-    temporalCall(what, async () => {
+  const onSchedule = (row: JobRow, outcome: string, op: () => Promise<void>) =>
+    temporalCall(outcome, async () => {
       try {
         await op();
       } catch (err) {
@@ -113,12 +131,16 @@ export function jobService(deps: JobServiceDeps) {
         await op();
       }
     });
-  /** What Temporal says about a job's schedule; unreachable is reported, not thrown. */
-  const describe = async (id: string) => {
+  /**
+   * What Temporal says about a job's schedule; unreachable is reported (a fixed text), not thrown, and
+   * Temporal's error is logged on `log` (the request's logger).
+   */
+  const describe = async (id: string, log: Logger = deps.logger) => {
     try {
       return { state: await temporal.withDeadline(Date.now() + 5000, () => describeJobSchedule(temporal, id)) };
     } catch (err) {
-      return { error: `Temporal unavailable: ${(err as Error).message.split('\n')[0]}` };
+      log.warn({ jobId: id, err: errorForLog(err) }, 'job schedule state unavailable');
+      return { error: SCHEDULE_STATE_UNAVAILABLE };
     }
   };
 
@@ -144,7 +166,7 @@ export function jobService(deps: JobServiceDeps) {
         const inserted = await insertJob(trx, { id, name: job.name, definition: job, enabled: job.enabled, scheduleId: jobScheduleId(id), team });
         await writeAudit(trx, { actor: actor.name, action: 'job.create', entityType: 'job', entityId: id, after: job, team });
         // Last: if Temporal refuses, the transaction rolls back and no job exists without its schedule.
-        await temporalCall('the job', () => createJobSchedule(temporal, job, to));
+        await temporalCall(UNCHANGED, () => createJobSchedule(temporal, job, to));
         return inserted;
       });
     },
@@ -164,7 +186,7 @@ export function jobService(deps: JobServiceDeps) {
         if (clash) throw new ConflictError(`a job named "${job.name}" already exists (${clash.id})`);
         const updated = await updateJob(trx, id, { name: job.name, definition: job, enabled: job.enabled, team });
         await writeAudit(trx, { actor: actor.name, action: 'job.update', entityType: 'job', entityId: id, before: { ...definitionOf(before), team: before.team }, after: { ...job, team }, team });
-        await temporalCall('the job', () => updateJobSchedule(temporal, job, to));
+        await temporalCall(UNCHANGED, () => updateJobSchedule(temporal, job, to));
         return updated;
       });
     },
@@ -176,7 +198,7 @@ export function jobService(deps: JobServiceDeps) {
         const before = await deleteJob(trx, id);
         if (!before) throw new NotFoundError(`job ${id} is not known`);
         await writeAudit(trx, { actor: actor.name, action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before), team: before.team });
-        await temporalCall('the job', () => deleteJobSchedule(temporal, id, ours));
+        await temporalCall(UNCHANGED, () => deleteJobSchedule(temporal, id, ours));
       });
     },
 
@@ -187,7 +209,7 @@ export function jobService(deps: JobServiceDeps) {
         const updated = await updateJob(trx, id, { definition: { ...definitionOf(before), enabled }, enabled });
         await writeAudit(trx, { actor: actor.name, action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after: { enabled }, team: before.team });
         const note = `${enabled ? 'resumed' : 'paused'} by ${actor.name}`;
-        await onSchedule(updated, 'the job', () => (enabled ? resumeJobSchedule(temporal, id, note) : pauseJobSchedule(temporal, id, note)));
+        await onSchedule(updated, UNCHANGED, () => (enabled ? resumeJobSchedule(temporal, id, note) : pauseJobSchedule(temporal, id, note)));
         return updated;
       });
     },
@@ -196,10 +218,10 @@ export function jobService(deps: JobServiceDeps) {
       const row = await mustAccess(db, actor, 'editor', id);
       // Temporal drops a trigger that the skip policy refuses, without a word: say so instead of "triggered".
       if (definitionOf(row).schedule.overlap === 'skip') {
-        const running = (await temporalCall('nothing', () => describeJobSchedule(temporal, row.id)))?.runningWorkflowIds[0];
+        const running = (await temporalCall(NO_RUN, () => describeJobSchedule(temporal, row.id)))?.runningWorkflowIds[0];
         if (running) throw new ConflictError(`job ${id} has a run in progress (${running}) and its overlap policy is skip: no run was started; wait for it to finish, or cancel it first`);
       }
-      await onSchedule(row, 'nothing', () => triggerJobSchedule(temporal, row.id));
+      await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id));
       await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, team: row.team });
       return row;
     },
@@ -209,20 +231,20 @@ export function jobService(deps: JobServiceDeps) {
       const start = new Date(body.start);
       const end = new Date(body.end);
       if (start >= end) throw new ValidationError('start must be before end', [{ path: 'end', message: 'must be after start' }]);
-      await onSchedule(row, 'nothing', () => backfillJobSchedule(temporal, row.id, start, end, body.overlap));
+      await onSchedule(row, 'nothing was backfilled', () => backfillJobSchedule(temporal, row.id, start, end, body.overlap));
       await writeAudit(db, { actor: actor.name, action: 'job.backfill', entityType: 'job', entityId: row.id, after: body, team: row.team });
       return row;
     },
 
     /** The newest runs of a job with their per-target results, and the schedule's counters. */
-    async runs(actor: Actor, id: string, limit: number) {
+    async runs(actor: Actor, id: string, limit: number, log: Logger = deps.logger) {
       const row = await mustAccess(db, actor, 'viewer', id);
       const runs = await listJobRuns(db, row.id, limit);
       const results = await listJobTargetResults(
         db,
         runs.map((r) => r.id),
       );
-      return { job: row, runs, results, schedule: await describe(row.id) };
+      return { job: row, runs, results, schedule: await describe(row.id, log) };
     },
   };
 }

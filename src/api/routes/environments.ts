@@ -46,7 +46,7 @@ export function environmentRoutes(deps: AppDeps) {
       responses: { 200: json('The environment.', anyObject), ...unknown },
     }),
     async (c) => {
-      const { environment, agent } = await environments.get(actorOf(c), c.req.param('name'));
+      const { environment, agent } = await environments.get(actorOf(c), c.req.param('name'), c.get('logger'));
       return c.json({ ...environmentView(environment), agent }, 200);
     },
   );

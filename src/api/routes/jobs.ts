@@ -30,7 +30,7 @@ const ms = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime
 
 export function jobRoutes(deps: AppDeps) {
   const app = newRouter();
-  const jobs = jobService({ db: deps.db, temporal: deps.temporal, taskQueue: deps.config.temporal.taskQueue, secrets: deps.config.secretRefs });
+  const jobs = jobService({ db: deps.db, temporal: deps.temporal, taskQueue: deps.config.temporal.taskQueue, secrets: deps.config.secretRefs, logger: deps.logger });
   const auth = authOf(deps);
   const read = guard(auth, 'read');
   const write = guard(auth, 'write');
@@ -63,7 +63,7 @@ export function jobRoutes(deps: AppDeps) {
     op(read, { method: 'get', path: '/api/jobs/{id}', tags, summary: 'One job with its schedule state', request: { params: idParam }, responses: { 200: json('The job.', anyObject), ...unknown } }),
     async (c) => {
       const row = await jobs.get(actorOf(c), c.req.param('id'));
-      const found = await jobs.describe(row.id);
+      const found = await jobs.describe(row.id, c.get('logger'));
       const schedule = 'error' in found ? found : (found.state ?? { missing: true, note: 'no schedule in Temporal; the worker recreates it at start' });
       const s = schedule as { paused?: boolean; nextRunTimes?: string[] };
       // `schedule` stays the job's own schedule; what Temporal reports about it is `scheduleState`.
@@ -151,7 +151,7 @@ export function jobRoutes(deps: AppDeps) {
       responses: { 200: json('Runs.', z.object({ jobId: z.string(), schedule: anyObject.nullable(), items: z.array(anyObject) })), ...unknown },
     }),
     async (c) => {
-      const { job, runs, results, schedule: described } = await jobs.runs(actorOf(c), c.req.param('id'), c.req.valid('query').limit);
+      const { job, runs, results, schedule: described } = await jobs.runs(actorOf(c), c.req.param('id'), c.req.valid('query').limit, c.get('logger'));
       const s = 'state' in described ? described.state : undefined;
       const schedule = 'error' in described ? described : s ? { actionsTaken: s.actionsTaken, skippedOverlap: s.skippedOverlap, missedCatchupWindow: s.missedCatchupWindow } : null;
       return c.json(
