@@ -55,6 +55,28 @@ export function parseInterval(text: string): { ok: true; spec: IntervalSpec } | 
   return { ok: true, spec: { everyMs, offsetMs } };
 }
 
+/**
+ * The shortest interval a job may be saved with: each run starts its script on every environment it
+ * targets, so a job firing every few seconds is runaway automation. A cron has no seconds field (five
+ * fields, validateCron refuses a sixth), so it fires at most once a minute and always passes.
+ */
+export const MIN_JOB_INTERVAL_SECONDS = 60;
+
+/**
+ * Why a job's schedule fires more often than once every MIN_JOB_INTERVAL_SECONDS, with the field to name;
+ * undefined when it does not (or when the interval is malformed: the schema says so). Checked where a job is
+ * saved (create, update), not on stored definitions, so a job saved before keeps running until it is edited.
+ */
+export function scheduleFrequencyProblem(schedule: { interval?: string | undefined; cron?: string | undefined }): { path: string; message: string } | undefined {
+  if (schedule.interval === undefined) return undefined;
+  const r = parseInterval(schedule.interval);
+  if (!r.ok || r.spec.everyMs >= MIN_JOB_INTERVAL_SECONDS * 1000) return undefined;
+  return {
+    path: 'schedule.interval',
+    message: `must be at least ${MIN_JOB_INTERVAL_SECONDS}s (1m), got "${schedule.interval.trim()}": each run starts the script on every target; to run a job now, trigger it (POST /api/jobs/{id}/trigger)`,
+  };
+}
+
 // ---- cron -----------------------------------------------------------------------------------------
 //
 // Values, ranges, steps, names and impossible dates are cron-parser's to check. The library
@@ -169,7 +191,7 @@ export const jobScheduleSchema = z
         const r = parseInterval(v);
         if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
       })
-      .describe('Run every N: "30m", "1h", "every 1h offset 15m".'),
+      .describe(`Run every N, at least ${MIN_JOB_INTERVAL_SECONDS}s: "30m", "1h", "every 1h offset 15m".`),
     cron: z
       .string()
       .max(128)

@@ -11,7 +11,7 @@ import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, insertJob, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
-import { runTimeoutProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { runTimeoutProblem, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
 import {
@@ -114,6 +114,11 @@ export function jobService(deps: JobServiceDeps) {
     const problem = runTimeoutProblem(job);
     if (problem) throw new ValidationError(`invalid request body: timeoutSecondsPerTarget: ${problem}`, [{ path: 'timeoutSecondsPerTarget', message: problem }]);
   };
+  /** A job may not run more often than once a minute (400 naming schedule.interval otherwise). */
+  const checkFrequency = (job: JobBody) => {
+    const problem = scheduleFrequencyProblem(job.schedule);
+    if (problem) throw new ValidationError(`invalid request body: ${problem.path}: ${problem.message}`, [problem]);
+  };
   /** A job's Slack webhook reference must lie inside the operator's secret policy (400 naming it otherwise). */
   const checkSecretRefs = (job: JobBody) => {
     const ref = job.notifyOnFailure?.slack?.webhookUrlRef;
@@ -154,6 +159,7 @@ export function jobService(deps: JobServiceDeps) {
       const { team: requested, ...body } = input;
       checkSecretRefs(body);
       checkRunTimeout(body);
+      checkFrequency(body);
       const id = body.id ?? slugify(body.name);
       if (!id) throw new ValidationError('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
       const team = await teamForCreate(db, actor, requested, `job ${id}`);
@@ -175,6 +181,7 @@ export function jobService(deps: JobServiceDeps) {
       const { team: requested, ...body } = input;
       checkSecretRefs(body);
       checkRunTimeout(body);
+      checkFrequency(body);
       if (body.id !== undefined && body.id !== id) throw new ValidationError('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
       const job: JobDefinition = { ...body, id };
       const to = await target();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { jobDefinitionSchema, jobScriptArgs, parseDuration, parseInterval, runTimeoutProblem, scheduleSpecOf, slugify, validateCron } from '../../src/domain/jobs.js';
+import { jobDefinitionSchema, jobScriptArgs, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTimeoutProblem, scheduleFrequencyProblem, scheduleSpecOf, slugify, validateCron } from '../../src/domain/jobs.js';
 
 const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
 
@@ -27,6 +27,21 @@ describe('job schedules (pure)', function () {
     assert.match((offset as { message: string }).message, /offset 2h must be shorter than the interval 1h/);
     assert.match((parseInterval('every hour') as { message: string }).message, /"hour" is not a duration/);
     assert.match((parseInterval('every 1h at noon') as { message: string }).message, /not understood/);
+  });
+
+  it('refuses an interval shorter than a minute, naming schedule.interval; a cron fires at most once a minute', function () {
+    assert.equal(MIN_JOB_INTERVAL_SECONDS, 60);
+    for (const fast of ['1s', '59s', 'every 30s', 'every 30s offset 10s', '@every 59s/10s', ' 1s ']) {
+      const problem = scheduleFrequencyProblem({ interval: fast });
+      assert.equal(problem?.path, 'schedule.interval', fast);
+      assert.match(problem!.message, new RegExp(`^must be at least 60s \\(1m\\), got "${fast.trim()}"`), fast);
+    }
+    for (const ok of ['60s', '1m', 'every 1m offset 30s', '@every 90s', '1h', '2d']) assert.equal(scheduleFrequencyProblem({ interval: ok }), undefined, ok);
+    // A cron has no seconds field: the tightest one ('* * * * *') fires once a minute, and six fields are refused.
+    assert.equal(scheduleFrequencyProblem({ cron: '* * * * *' }), undefined);
+    assert.equal(validateCron('* * * * *'), undefined);
+    assert.match(validateCron('* * * * * *')!, /has 6 fields; expected 5/);
+    assert.match(validateCron('*/5 * * * * *')!, /has 6 fields; expected 5/);
   });
 
   it('accepts 5-field cron with ranges, steps, lists and names', function () {

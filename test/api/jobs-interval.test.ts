@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import type { Client, ScheduleOptions } from '@temporalio/client';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { jobScheduleId } from '../../src/temporal/names.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+// A job starts its script on every environment it targets at each run: one saved with a 1-second interval
+// is runaway automation. An interval under a minute is refused with 400 naming schedule.interval and the
+// minimum, on create and on update, before anything is stored or scheduled.
+
+const ADMIN = 'jobs-interval-admin-token-0123456789';
+
+describe('jobs API: a schedule may not fire more often than once a minute', function () {
+  let db: TestDatabase;
+  let app: ReturnType<typeof createApp>;
+  /** Schedules Temporal was asked to create or update (the stub accepts every one). */
+  const scheduled: { id: string; every?: number; cron?: string }[] = [];
+
+  before(async function () {
+    db = await createTestDatabase();
+    const record = (o: Pick<ScheduleOptions, 'spec'> & { scheduleId: string }) => {
+      const spec = o.spec as { intervals?: { every: number }[]; cronExpressions?: string[] };
+      scheduled.push({ id: o.scheduleId, ...(spec.intervals ? { every: spec.intervals[0]!.every } : {}), ...(spec.cronExpressions ? { cron: spec.cronExpressions[0] } : {}) });
+    };
+    const temporal = {
+      withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+      schedule: {
+        create: async (o: ScheduleOptions) => record(o),
+        getHandle: (scheduleId: string) => ({
+          update: async (fn: (prev: unknown) => Pick<ScheduleOptions, 'spec'>) => record({ scheduleId, ...fn({ memo: {}, policies: {} }) }),
+        }),
+      },
+    } as unknown as Client;
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    app = createApp({ config, db: db.db, temporal, logger: createLogger({ level: 'silent' }) }, allRoutes);
+  });
+  after(async () => db?.close());
+
+  const call = async (method: string, path: string, body: unknown) => {
+    const res = await app.request(path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as { detail?: string; errors?: { path: string; message: string }[]; schedule?: unknown } };
+  };
+  const job = (id: string, schedule: Record<string, unknown>) => ({ id, name: id, schedule, targets: { all: true }, script: 'probe.sh' });
+
+  it('create: an interval under 60 s is a 400 naming schedule.interval and the minimum; nothing is stored or scheduled', async function () {
+    for (const interval of ['1s', '30s', '59s', 'every 30s offset 10s', '@every 10s']) {
+      const res = await call('POST', '/api/jobs', job('too-often', { interval }));
+      assert.equal(res.status, 400, `${interval}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.type, 'application/problem+json');
+      assert.deepEqual(res.body.errors?.map((e) => e.path), ['schedule.interval'], interval);
+      assert.match(res.body.errors![0]!.message, /^must be at least 60s \(1m\)/);
+      assert.match(res.body.detail ?? '', /^invalid request body: schedule\.interval: must be at least 60s \(1m\)/);
+    }
+    assert.equal(await db.db.selectFrom('jobs').select('id').where('id', '=', 'too-often').executeTakeFirst(), undefined, 'no job stored');
+    assert.deepEqual(scheduled.filter((s) => s.id === jobScheduleId('too-often')), [], 'no schedule made');
+  });
+
+  it('create: one minute, a longer interval and a cron (at most once a minute) are taken', async function () {
+    assert.equal((await call('POST', '/api/jobs', job('every-minute', { interval: '1m' }))).status, 201);
+    assert.equal((await call('POST', '/api/jobs', job('every-minute-offset', { interval: 'every 60s offset 30s' }))).status, 201);
+    assert.equal((await call('POST', '/api/jobs', job('every-minute-cron', { cron: '* * * * *' }))).status, 201);
+    assert.deepEqual(
+      scheduled.filter((s) => s.id.startsWith(jobScheduleId('every-minute'))),
+      [
+        { id: jobScheduleId('every-minute'), every: 60_000 },
+        { id: jobScheduleId('every-minute-offset'), every: 60_000 },
+        { id: jobScheduleId('every-minute-cron'), cron: '* * * * *' },
+      ],
+    );
+    // Seconds are not a cron field here: a 6-field cron is refused, naming schedule.cron.
+    const seconds = await call('POST', '/api/jobs', job('every-second-cron', { cron: '* * * * * *' }));
+    assert.equal(seconds.status, 400);
+    assert.deepEqual(seconds.body.errors?.map((e) => e.path), ['schedule.cron']);
+  });
+
+  it('update: an existing job cannot be moved to an interval under 60 s; the stored job and its schedule are unchanged', async function () {
+    assert.equal((await call('POST', '/api/jobs', job('hourly', { interval: '1h' }))).status, 201);
+    const before = scheduled.length;
+    const res = await call('PUT', '/api/jobs/hourly', job('hourly', { interval: '5s' }));
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.type, 'application/problem+json');
+    assert.deepEqual(res.body.errors?.map((e) => e.path), ['schedule.interval']);
+    assert.equal(scheduled.length, before, 'the schedule was not touched');
+    const row = await db.db.selectFrom('jobs').select('definition').where('id', '=', 'hourly').executeTakeFirstOrThrow();
+    assert.equal((row.definition as { schedule: { interval: string } }).schedule.interval, '1h');
+  });
+});
