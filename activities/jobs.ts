@@ -1,5 +1,6 @@
 // Activities of the scheduled-job workflow: resolve targets, record runs and per-target results, run a
-// script over SSH on an environment's management VM, notify on failure.
+// script over SSH on an environment's management VM, notify on failure (each channel once per run, through
+// side_effects: a retried notice never sends a second message).
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
@@ -13,6 +14,7 @@ import type { JobRunStatus, JobRunSummary, TargetStatus } from '../src/contracts
 import { agentTaskQueue } from '../src/contracts/names.js';
 import { toFailure, type Integrations } from './actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
+import { createSideEffects, type SideEffectSpec } from './side-effects.js';
 
 export interface JobActivityDeps {
   db: Kysely<Database>;
@@ -66,9 +68,19 @@ function tail(given: string | undefined, max = STORED_OUTPUT_CHARS): string | nu
   return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
 }
 
+/** Failure types the notice activity is not retried on (workflows/job.ts: externalApiOptions). */
+const FINAL_TYPES = new Set(['NonRetryableError', 'ValidationError', 'SecretResolutionError']);
+
+/** Whether Temporal would retry the activity after `err`. */
+function retryable(err: unknown): boolean {
+  if (err instanceof ApplicationFailure) return !err.nonRetryable && !FINAL_TYPES.has(err.type ?? '');
+  return !(err instanceof Error && FINAL_TYPES.has(err.name));
+}
+
 export function createJobActivities(deps: JobActivityDeps) {
   const env = deps.env ?? process.env;
   const { db } = deps;
+  const effects = createSideEffects({ db, logger: deps.logger });
 
   async function recordJobRunStart(input: { jobRunId: string; runId: string; jobId: string; trigger: string; scheduledAt?: string | undefined }): Promise<void> {
     await insertJobRunStart(db, { id: input.jobRunId, runId: input.runId, jobId: input.jobId, trigger: input.trigger, scheduledAt: input.scheduledAt ?? null });
@@ -156,14 +168,48 @@ export function createJobActivities(deps: JobActivityDeps) {
       log.warn({ summary: input.summary }, 'job failed; notifications are not configured on this worker');
       return 'notifications not configured on this worker; logged';
     }
-    const sent: string[] = [];
+    const integrations = deps.integrations;
+    // Each channel is one side effect keyed by the run (activities/side-effects.ts): a retry of this
+    // activity (the other channel failed, an answer was lost, the worker died after sending) reads what
+    // was sent instead of sending it again. Neither a Slack incoming webhook nor SMTP can be asked whether
+    // an unanswered message arrived, so such a message is never sent again (at most once).
+    const once = (channel: 'slack' | 'email', perform: SideEffectSpec['perform']) =>
+      effects.run({ key: `${input.jobRunId}:notice:${channel}`, kind: `job.notify.${channel}`, onUncertain: 'refuse', perform });
+    const channels: { name: string; send: () => Promise<unknown> }[] = [];
     if (notify.slack) {
-      await deps.integrations.slack({ webhookUrl: await resolveUserSecretRef(notify.slack.webhookUrlRef, env), text });
-      sent.push('slack');
+      const ref = notify.slack.webhookUrlRef;
+      channels.push({
+        name: 'slack',
+        send: async () => {
+          const webhookUrl = await resolveUserSecretRef(ref, env);
+          return once('slack', async (ctx) => {
+            await integrations.slack({ webhookUrl, text, signal: ctx.signal });
+            return {};
+          });
+        },
+      });
     }
     if (notify.email) {
-      await deps.integrations.email({ to: notify.email, subject: `[selfheal] job ${input.jobName}: ${input.status}`, text });
-      sent.push('email');
+      const to = notify.email;
+      const subject = `[selfheal] job ${input.jobName}: ${input.status}`;
+      channels.push({
+        name: 'email',
+        send: () =>
+          once('email', async (ctx) => {
+            const r = await integrations.email({ to, subject, text, idempotencyKey: `${input.jobRunId}:notice:email`, signal: ctx.signal });
+            return { externalId: r.messageId, detail: r.response };
+          }),
+      });
+    }
+    // Every channel is tried on every attempt, side by side within the attempt's one budget (one failing
+    // never keeps the other from being sent); those already sent answer from their record.
+    const settled = await Promise.allSettled(channels.map((c) => c.send()));
+    const sent = channels.filter((_, i) => settled[i]!.status === 'fulfilled').map((c) => c.name);
+    const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failures.length > 0) {
+      if (sent.length > 0) log.warn({ sent, failures: failures.length }, 'job failure notice sent on some channels only');
+      // Retried while a channel may still get through; the channels sent are not sent again.
+      throw failures.find(retryable) ?? failures[0];
     }
     return `notified via ${sent.join(', ')}`;
   }
