@@ -193,6 +193,10 @@ export const envSchema = z.object({
   // Failed bearer authentications one source may make per window before it is answered 429.
   SELFHEAL_AUTH_MAX_FAILURES: port(10).pipe(z.number().min(1, 'must be at least 1')),
   SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS: port(60).pipe(z.number().min(1, 'must be at least 1')),
+  // Per-caller request budget (src/api/auth.ts): each issued API token or dashboard session may send a burst of
+  // this many requests, refilled at this many per second; past it, 429 with Retry-After. 0 turns it off.
+  SELFHEAL_RATE_LIMIT_BURST: wholeNumber(100, 0, 1_000_000),
+  SELFHEAL_RATE_LIMIT_PER_SECOND: wholeNumber(20, 1, 1_000_000),
   // Addresses of reverse proxies whose X-Forwarded-For names the client (comma-separated IPs) [none].
   SELFHEAL_TRUSTED_PROXIES: list.superRefine((ips, ctx) => {
     for (const ip of ips) if (isIP(ip) === 0) ctx.addIssue({ code: 'custom', message: `must be comma-separated IP addresses: "${ip}" is not one` });
@@ -291,6 +295,8 @@ export interface Config {
   sshScriptsDir: string;
   /** Failed-authentication limit per source address, and the proxies trusted to name the source. */
   authLimit: { maxFailures: number; windowSeconds: number; trustedProxies: string[] };
+  /** Request budget per authenticated caller (token or session): a token bucket; burst 0 = off. */
+  callerBudget: { burst: number; perSecond: number };
   /** Days of incident history (events, matches, action runs) kept; older rows are purged. */
   retention: { days: number };
   /** Seconds between the worker's reconciles of job schedules with the jobs table (one also at start). */
@@ -432,6 +438,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     secretRefs: secretRefPolicyFromEnv({ SECRET_REF_ENV_PREFIXES: e.SECRET_REF_ENV_PREFIXES.join(','), SECRET_REF_DIRS: e.SECRET_REF_DIRS.join(',') }),
     sshScriptsDir: e.SELFHEAL_SSH_SCRIPTS_DIR,
     authLimit: { maxFailures: e.SELFHEAL_AUTH_MAX_FAILURES, windowSeconds: e.SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS, trustedProxies: e.SELFHEAL_TRUSTED_PROXIES },
+    callerBudget: { burst: e.SELFHEAL_RATE_LIMIT_BURST, perSecond: e.SELFHEAL_RATE_LIMIT_PER_SECOND },
     retention: { days: e.SELFHEAL_RETENTION_DAYS },
     scheduleReconcileSeconds: e.SELFHEAL_SCHEDULE_RECONCILE_SECONDS,
     backtest: { maxEvents: e.SELFHEAL_BACKTEST_MAX_EVENTS, timeBudgetSeconds: e.SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS },

@@ -144,9 +144,116 @@ function checkBlocked(c: Context, limiter: AuthFailureLimiter): string {
   const wait = limiter.retryAfter(source);
   if (wait > 0) {
     c.header('Retry-After', String(wait));
-    throw new ProblemError(429, 'Too Many Requests', `too many failed authentications from this address; try again in ${wait} s`);
+    throw new ProblemError(429, 'Too Many Requests', `too many failed authentications from this address; try again in ${wait} s`, { limit: 'failed-authentications' });
   }
   return source;
+}
+
+// ---- per-caller request budget ------------------------------------------------------------------------
+//
+// A token bucket per authenticated caller (an issued token or a dashboard session; the bootstrap
+// SELFHEAL_ADMIN_TOKEN is left out, see requireScope). Hand-written on lru-cache, because the kept libraries do not fit: rate-limiter-flexible's
+// memory limiter and hono-rate-limiter's MemoryStore count fixed windows in maps that cap neither how many
+// callers they hold, and hono-rate-limiter is a middleware of its own, while the caller is known only
+// inside requireScope. What is left is a few lines of arithmetic: lru-cache (as for the failed-
+// authentication limit) holds at most CALLER_BUDGET_MAX_CALLERS buckets and forgets one once it has been
+// idle long enough to be full again, which changes nothing; past the cap the caller seen least recently is
+// forgotten early, which at worst hands it a full bucket sooner than it earned one.
+
+export interface CallerBudgetSettings {
+  /** Requests a caller may send at once (the bucket's size); 0 turns the budget off. */
+  burst: number;
+  /** Requests the bucket gains per second. */
+  perSecond: number;
+}
+
+export const DEFAULT_CALLER_BUDGET: CallerBudgetSettings = { burst: 100, perSecond: 20 };
+
+/** Callers tracked at once; beyond it the least recently seen is forgotten (memory stays bounded). */
+export const CALLER_BUDGET_MAX_CALLERS = 10_000;
+
+/** What an expensive operation (a backtest) costs against the budget; an ordinary request costs 1. */
+export const BACKTEST_REQUEST_COST = 10;
+
+export class CallerBudget {
+  private buckets: LRUCache<string, { tokens: number; at: number }>;
+  private current: CallerBudgetSettings;
+
+  constructor(
+    settings: CallerBudgetSettings = DEFAULT_CALLER_BUDGET,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.current = settings;
+    this.buckets = this.newBuckets();
+  }
+
+  get settings(): CallerBudgetSettings {
+    return this.current;
+  }
+
+  /** New settings start every caller afresh (with a full bucket). */
+  set settings(next: CallerBudgetSettings) {
+    if (next.burst === this.current.burst && next.perSecond === this.current.perSecond) return;
+    this.current = next;
+    this.buckets = this.newBuckets();
+  }
+
+  private newBuckets() {
+    const { burst, perSecond } = this.current;
+    // Idle this long, a bucket is full again: forgetting it is the same as keeping it.
+    const ttl = Math.max(1, Math.ceil((Math.max(burst, 1) / perSecond) * 1000));
+    return new LRUCache<string, { tokens: number; at: number }>({ max: CALLER_BUDGET_MAX_CALLERS, ttl, ttlResolution: 0, perf: { now: this.now } });
+  }
+
+  /**
+   * Takes `cost` requests (at most the whole burst) from `caller`'s bucket. Returns 0 when they were
+   * there, otherwise the seconds until they will be; a refused request takes nothing.
+   */
+  take(caller: string, cost = 1): number {
+    const { burst, perSecond } = this.current;
+    if (burst <= 0) return 0;
+    const need = Math.min(Math.max(cost, 1), burst);
+    const now = this.now();
+    const bucket = this.buckets.get(caller);
+    const tokens = bucket ? Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond) : burst;
+    if (tokens < need) return Math.max(1, Math.ceil((need - tokens) / perSecond));
+    this.buckets.set(caller, { tokens: tokens - need, at: now });
+    return 0;
+  }
+
+  /** Callers currently tracked (for tests of the bound); buckets already full again are dropped first. */
+  get size(): number {
+    this.buckets.purgeStale();
+    return this.buckets.size;
+  }
+}
+
+// One budget per API app, keyed like the failed-authentication limiter by the app's database handle.
+const budgets = new WeakMap<object, CallerBudget>();
+
+/** The request budget of the app whose database handle is `db`; `settings` (the app's config) replaces the defaults. */
+export function callerBudgetFor(db: object, settings?: CallerBudgetSettings): CallerBudget {
+  let budget = budgets.get(db);
+  if (!budget) {
+    budget = new CallerBudget(settings);
+    budgets.set(db, budget);
+  } else if (settings) {
+    budget.settings = settings;
+  }
+  return budget;
+}
+
+/**
+ * Charges an authenticated request to its caller (`token:<id>`, `session:<id>`); throws
+ * 429 with Retry-After when the caller's budget is spent. Called before the route does any work.
+ */
+export function chargeCaller(c: Context, budget: CallerBudget, caller: string, cost = 1): void {
+  const wait = budget.take(caller, cost);
+  if (wait > 0) {
+    c.header('Retry-After', String(wait));
+    const { burst, perSecond } = budget.settings;
+    throw new ProblemError(429, 'Too Many Requests', `this caller sent more requests than its budget (a burst of ${burst}, ${perSecond} more per second); try again in ${wait} s`, { limit: 'caller-budget' });
+  }
 }
 
 // ---- bearer tokens -------------------------------------------------------------------------------------
@@ -156,21 +263,26 @@ export interface AuthDeps {
   adminToken: string | undefined;
   /** The app's failed-authentication limit (config.authLimit); absent → the app's limiter as configured elsewhere. */
   authLimit?: AuthLimitSettings | undefined;
+  /** The app's per-caller request budget (config.callerBudget); absent → the app's budget as configured elsewhere. */
+  callerBudget?: CallerBudgetSettings | undefined;
 }
 
 /**
  * Bearer tokens: the bootstrap SELFHEAL_ADMIN_TOKEN, or tokens issued by POST /api/tokens (stored hashed,
  * each with an expiry). Sets `actor` and `scopes`; answers 401 without a valid token (missing, unknown,
- * revoked and expired alike), 403 when the scope is too small, and 429 to a source that failed too often.
+ * revoked and expired alike), 403 when the scope is too small, and 429 to a source that failed too often
+ * or to a caller past its request budget (each request costs `cost` of it, charged before the scope check).
  * Also sets `teamRoles`, the principal's team memberships (the team checks of src/services/team-access.ts).
  */
-export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<AppEnv> {
+export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): MiddlewareHandler<AppEnv> {
   const limiter = authLimiterFor(deps.db, deps.authLimit);
+  const budget = callerBudgetFor(deps.db, deps.callerBudget);
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
     // Bearer guesses are limited per source; a session cookie is a 256-bit random id, checked in Postgres.
     const source = token === undefined ? undefined : checkBlocked(c, limiter);
     let actor: string | undefined;
+    let caller: string | undefined;
     let scopes: Scope[] = [];
     let memberships: TeamMembership[] = [];
     if (token === undefined) {
@@ -179,15 +291,19 @@ export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<A
       const session = await c.get('resolveSession')?.(c);
       if (!session) throw unauthorized('Authorization: Bearer <token> is required');
       actor = session.actor;
+      caller = `session:${session.id}`;
       scopes = session.scopes;
       memberships = session.memberships;
     } else if (deps.adminToken && sameSecret(token, deps.adminToken)) {
+      // The operator's break-glass token is not budgeted: it is what stops a flooding caller (revoking its
+      // token or sessions), and whoever holds it could mint budgets at will anyway.
       actor = 'admin-token';
       scopes = ['admin'];
     } else {
       const found = await authenticateToken(deps.db, token);
       if (found) {
         actor = found.name;
+        caller = `token:${found.tokenId}`;
         scopes = found.scopes as Scope[];
         memberships = [...(found.teams ?? [])];
       }
@@ -196,6 +312,7 @@ export function requireScope(deps: AuthDeps, needed: Scope): MiddlewareHandler<A
       if (source !== undefined) limiter.fail(source);
       throw unauthorized('token is invalid, expired or revoked');
     }
+    if (caller !== undefined) chargeCaller(c, budget, caller, cost);
     // Team roles lift the scope gate (an editor of a team may call the routes that change); which objects
     // the principal may touch is then decided by the services (src/services/team-access.ts).
     const gate = gateScope(memberships);

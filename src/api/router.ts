@@ -8,7 +8,7 @@ import type { Database } from '../db/database.js';
 import { ruleIssues } from '../domain/rules/index.js';
 import type { Actor, Scope } from '../services/actor.js';
 import { ValidationError } from '../services/errors.js';
-import { requireScope, type AuthLimitSettings } from './auth.js';
+import { requireScope, type AuthLimitSettings, type CallerBudgetSettings } from './auth.js';
 import { readBoundedJson } from './body.js';
 import type { AppEnv } from './env.js';
 
@@ -16,6 +16,7 @@ import type { z } from 'zod';
 import { problemSchema } from './schemas/common.js';
 
 export { createRoute };
+export { BACKTEST_REQUEST_COST } from './auth.js';
 
 /** A response with a JSON body. */
 export const json = (description: string, schema: z.ZodType) => ({ description, content: { 'application/json': { schema } } });
@@ -30,13 +31,18 @@ const BAD_REQUEST = { 400: problemResponse('Invalid request: `errors` lists each
 const authResponses = (scope: Scope) => ({
   401: problemResponse('Missing, invalid, expired or revoked bearer token.'),
   403: problemResponse(`The token lacks the "${scope}" scope.`),
-  429: problemResponse('Too many failed authentications from this address; `Retry-After` says when to try again.'),
+  429: problemResponse(
+    'Too many requests: this address sent too many failed authentications (`limit: failed-authentications`), or this caller (token or session) ' +
+      'spent its request budget, a burst of SELFHEAL_RATE_LIMIT_BURST refilled at SELFHEAL_RATE_LIMIT_PER_SECOND (`limit: caller-budget`); ' +
+      '`Retry-After` says when to try again. Nothing was done.',
+  ),
 });
 
 export interface AuthSettings {
   db: Kysely<Database>;
   adminToken: string | undefined;
   authLimit?: AuthLimitSettings | undefined;
+  callerBudget?: CallerBudgetSettings | undefined;
 }
 
 interface Access {
@@ -53,9 +59,14 @@ export interface BodyOptions {
   invalidBody?: string;
 }
 
-/** A guarded operation: the bearer (or session) check for `scope`; with `body`, then the bounded JSON reader. */
-export function guard(auth: AuthSettings, scope: Scope, opts: BodyOptions = {}): Access {
-  return { middleware: [requireScope(auth, scope), ...(opts.body ? [boundedJson(opts)] : [])], scope };
+export interface GuardOptions extends BodyOptions {
+  /** What one call costs against the caller's request budget (src/api/auth.ts); default 1. */
+  cost?: number;
+}
+
+/** A guarded operation: the bearer (or session) check for `scope` and the caller's request budget; with `body`, then the bounded JSON reader. */
+export function guard(auth: AuthSettings, scope: Scope, opts: GuardOptions = {}): Access {
+  return { middleware: [requireScope(auth, scope, opts.cost), ...(opts.body ? [boundedJson(opts)] : [])], scope };
 }
 
 /**
@@ -123,8 +134,9 @@ export function validationHook(result: HookResult, c: Context<AppEnv>): void {
 export const newRouter = () => new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 /** The bearer settings of an app's deps. */
-export const authOf = (deps: { db: Kysely<Database>; config: { adminToken: string | undefined; authLimit: AuthLimitSettings } }): AuthSettings => ({
+export const authOf = (deps: { db: Kysely<Database>; config: { adminToken: string | undefined; authLimit: AuthLimitSettings; callerBudget: CallerBudgetSettings } }): AuthSettings => ({
   db: deps.db,
   adminToken: deps.config.adminToken,
   authLimit: deps.config.authLimit,
+  callerBudget: deps.config.callerBudget,
 });

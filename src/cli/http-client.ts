@@ -1,9 +1,12 @@
 // One typed client for the REST API: base URL and bearer token, JSON in and out, and every
 // `application/problem+json` answer turned into an ApiError carrying the CLI's exit code
 // (2 for a request the server refused as invalid, 3 for authentication, authority and server failures).
-// Nothing is retried: in particular a 429 (this address failed authentication too often) is reported with
-// the server's Retry-After, since another attempt inside the window is refused again and prolongs nothing useful.
-import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
+// Nothing is retried but one case: a 429 of the caller's request budget (the problem's `limit` is
+// `caller-budget`), answered before the server did any work, is sent again after the server's Retry-After
+// (a few times, a few seconds each), so that a long `gitops apply` slows down instead of stopping half-way.
+// A 429 of the failed-authentication limit is reported with its Retry-After and never retried: another
+// attempt inside the window is refused again and prolongs nothing useful.
+import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RevokedSessions, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
 import { readBodyCapped } from '../http-body.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -38,6 +41,17 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
 export const tooManyFailures = (retryAfter: number | undefined) =>
   `too many failed authentications from this address; retry ${retryAfter === undefined ? 'later' : `in ${retryAfter} s`}`;
 
+/** What a 429 of the request budget means: this token sent more requests than the server lets one caller send. */
+export const overBudget = (retryAfter: number | undefined) =>
+  `this token sent more requests than the server's per-caller budget allows (SELFHEAL_RATE_LIMIT_BURST, SELFHEAL_RATE_LIMIT_PER_SECOND); retry ${retryAfter === undefined ? 'later' : `in ${retryAfter} s`}`;
+
+/** A 429 of the per-caller request budget (src/api/auth.ts), as opposed to the failed-authentication limit. */
+const isBudget429 = (status: number, body: unknown) => status === 429 && (body as { limit?: unknown } | undefined)?.limit === 'caller-budget';
+
+/** Budget 429s sent again, and the longest Retry-After waited for (longer: reported at once). */
+const BUDGET_RETRIES = 5;
+const BUDGET_MAX_WAIT_SECONDS = 10;
+
 /** The server answered with an error status. */
 export class ApiError extends CliError {
   constructor(
@@ -48,7 +62,10 @@ export class ApiError extends CliError {
     /** Seconds the server's Retry-After asked for (429). */
     readonly retryAfter?: number,
   ) {
-    super(VALIDATION_STATUSES.has(status) ? EXIT.usage : EXIT.server, status === 429 ? tooManyFailures(retryAfter) : `${method} ${path} failed: ${describeProblem(status, body)}`);
+    super(
+      VALIDATION_STATUSES.has(status) ? EXIT.usage : EXIT.server,
+      status === 429 ? (isBudget429(status, body) ? overBudget(retryAfter) : tooManyFailures(retryAfter)) : `${method} ${path} failed: ${describeProblem(status, body)}`,
+    );
     this.name = 'ApiError';
   }
 
@@ -113,6 +130,10 @@ export interface ApiClient {
     /** Undefined when the token is not known. */
     revoke(id: string): Promise<TokenView | undefined>;
   };
+  sessions: {
+    /** Revokes every live dashboard session of the user with this subject or e-mail. */
+    revokeUser(owner: { subject: string } | { email: string }): Promise<RevokedSessions>;
+  };
   teams: {
     list(): Promise<TeamView[]>;
     create(body: { name: string; description?: string }): Promise<TeamView>;
@@ -126,6 +147,18 @@ const seg = (s: string) => encodeURIComponent(s);
 
 export function createApiClient(global: { url: string; token: string | undefined }): ApiClient {
   async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send<T>(method, path, opts);
+      } catch (err) {
+        const wait = err instanceof ApiError && isBudget429(err.status, err.body) ? err.retryAfter : undefined;
+        if (wait === undefined || wait > BUDGET_MAX_WAIT_SECONDS || attempt >= BUDGET_RETRIES) throw err;
+        await new Promise((r) => setTimeout(r, Math.max(wait, 1) * 1000));
+      }
+    }
+  }
+
+  async function send<T>(method: string, path: string, opts: RequestOptions): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
     if (global.token) headers.authorization = `Bearer ${global.token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
@@ -207,6 +240,9 @@ export function createApiClient(global: { url: string; token: string | undefined
       create: async (body) => (await request<CreatedToken>('POST', '/api/tokens', { body })).body,
       list: async () => (await request<{ items: TokenView[] }>('GET', '/api/tokens')).body.items,
       revoke: async (id) => found(await request<TokenView>('DELETE', `/api/tokens/${seg(id)}`, { allow404: true })),
+    },
+    sessions: {
+      revokeUser: async (owner) => (await request<RevokedSessions>('DELETE', `/api/sessions?${new URLSearchParams(owner)}`)).body,
     },
     teams: {
       list: async () => (await request<{ items: TeamView[] }>('GET', '/api/teams')).body.items,

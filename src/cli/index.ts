@@ -14,6 +14,7 @@ import { registerIncidents } from './commands/incidents.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerPagerDuty } from './commands/pagerduty.js';
 import { registerRules } from './commands/rules.js';
+import { registerSessions } from './commands/sessions.js';
 import { registerTeams } from './commands/teams.js';
 import { registerTokens } from './commands/tokens.js';
 import type { Io } from './context.js';
@@ -37,6 +38,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   registerEnvironments(program, rt);
   registerPagerDuty(program, rt);
   registerTokens(program, rt);
+  registerSessions(program, rt);
   registerTeams(program, rt);
   registerAutomation(program, rt);
   try {

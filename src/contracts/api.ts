@@ -59,6 +59,12 @@ export interface TokenView {
   teams: string[];
 }
 
+/** DELETE /api/sessions?subject=…|email=…: the dashboard sessions an admin revoked. */
+export interface RevokedSessions {
+  revoked: number;
+  sessions: { id: string; actor: string; subject: string }[];
+}
+
 // ---- teams ------------------------------------------------------------------------------------------
 
 /** A team as GET /api/teams lists it, with the caller's roles in it. */

@@ -5,7 +5,10 @@ import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { TeamMembership } from '../domain/teams.js';
-import { findLiveSession, insertSession, revokeSession, sweepSessions, touchSession, type SessionRecord } from '../db/repositories/sessions.js';
+import { findLiveSession, insertSession, revokeOwnerSessions, revokeSession, sweepSessions, touchSession, type SessionOwner, type SessionRecord } from '../db/repositories/sessions.js';
+import type { Actor } from './actor.js';
+
+export type { SessionOwner };
 
 /** Stores a new session (sweeping expired and long-revoked ones) with its `session.create` audit entry (naming its team roles), in one transaction. */
 export async function createSession(db: Kysely<Database>, s: SessionRecord, teams: readonly TeamMembership[] = []): Promise<void> {
@@ -28,3 +31,26 @@ export const liveSession = (db: Kysely<Database>, secretHash: string, issuer: st
 
 /** Records a session's use (callers do it when `stale`: at most once a minute). */
 export const touchLiveSession = (db: Kysely<Database>, id: string) => touchSession(db, id);
+
+/** Session ids an audit entry lists at most (the count is always exact). */
+const AUDITED_SESSION_IDS = 100;
+
+/**
+ * An admin cuts a user off: revokes every live session of that user (by subject or e-mail), with one
+ * `session.revoke_user` audit entry naming the admin, the user and the sessions, in one transaction.
+ * The user can still sign in again at the provider: disable the account there too.
+ */
+export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, owner: SessionOwner) {
+  return inTransaction(db, async (trx) => {
+    const revoked = await revokeOwnerSessions(trx, owner);
+    const by = 'subject' in owner ? 'subject' : 'email';
+    await writeAudit(trx, {
+      actor: actor.name,
+      action: 'session.revoke_user',
+      entityType: 'user',
+      entityId: 'subject' in owner ? owner.subject : owner.email,
+      after: { by, revoked: revoked.length, sessions: revoked.slice(0, AUDITED_SESSION_IDS).map((r) => r.id), actors: [...new Set(revoked.map((r) => r.actor))] },
+    });
+    return revoked;
+  });
+}

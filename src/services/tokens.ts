@@ -97,12 +97,12 @@ export function tokenService(deps: { db: Kysely<Database> }) {
   };
 }
 
-/** The actor of a live issued token, or undefined; its last use is recorded at most once a minute. */
-export async function authenticateToken(db: Kysely<Database>, token: string): Promise<Actor | undefined> {
+/** The actor of a live issued token (with the token's id), or undefined; its last use is recorded at most once a minute. */
+export async function authenticateToken(db: Kysely<Database>, token: string): Promise<(Actor & { tokenId: string }) | undefined> {
   const row = await findLiveTokenByHash(db, hashToken(token));
   if (!row) return undefined;
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await touchToken(db, row.id);
-  return { name: `token:${row.name}`, scopes: row.scopes, teams: await tokenMemberships(db, row.id) };
+  return { name: `token:${row.name}`, scopes: row.scopes, teams: await tokenMemberships(db, row.id), tokenId: row.id };
 }
 
 /** `team:role` strings (already validated by the request schema), each once. */

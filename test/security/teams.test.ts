@@ -121,6 +121,7 @@ const CASES: Record<string, Case> = {
   'POST /api/tokens': { kind: 'global-admin' },
   'GET /api/tokens': { kind: 'global-admin' },
   'DELETE /api/tokens/:id': { kind: 'global-admin' },
+  'DELETE /api/sessions': { kind: 'global-admin' },
   'GET /api/teams': { kind: 'list', path: '/api/teams', contains: (_f, items) => items.some((t) => t.name === 'alpha') },
   'POST /api/teams': { kind: 'global-admin' },
   'GET /api/teams/:team/members': { kind: 'object', request: () => ({ method: 'GET', path: '/api/teams/alpha/members' }), own: { who: 'alphaAdmin', status: 200 }, alsoRefused: ['alphaEditor'] },

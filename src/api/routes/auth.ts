@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
 import { z } from 'zod';
+import { callerBudgetFor, chargeCaller } from '../auth.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { createOidcClient, SignInError } from '../oidc.js';
 import { notFound, ProblemError, unauthorized } from '../problem.js';
@@ -29,6 +30,8 @@ export function authRoutes(deps: AppDeps) {
   const app = newRouter();
   const { sso } = deps.config;
   const client = sso.oidc ? createOidcClient(sso.oidc) : undefined;
+  // GET /auth/session spends the session's request budget like an /api call (src/api/auth.ts).
+  const budget = callerBudgetFor(deps.db, deps.config.callerBudget);
 
   app.openapi(
     op(open(), {
@@ -86,9 +89,10 @@ export function authRoutes(deps: AppDeps) {
   );
 
   const sessionSchema = z.object({ actor: z.string(), subject: z.string(), email: z.string().nullable(), name: z.string().nullable(), scopes: z.array(z.string()), teams: z.array(z.object({ team: z.string(), role: z.string() })).describe('Team roles from OIDC_ROLE_MAP.'), expiresAt: z.string(), csrfToken: z.string() });
-  app.openapi(op(open(), { method: 'get', path: '/auth/session', tags, summary: 'Who is signed in, and the CSRF token the page sends on writes', responses: { 200: json('The session.', sessionSchema), 401: problemResponse('Not signed in.') } }), async (c) => {
+  app.openapi(op(open(), { method: 'get', path: '/auth/session', tags, summary: 'Who is signed in, and the CSRF token the page sends on writes', responses: { 200: json('The session.', sessionSchema), 401: problemResponse('Not signed in.'), 429: problemResponse('The session spent its request budget (`limit: caller-budget`); `Retry-After` says when to try again.') } }), async (c) => {
     const s = await c.get('resolveSession')?.(c);
     if (!s) throw unauthorized('not signed in with single sign-on');
+    chargeCaller(c, budget, `session:${s.id}`);
     return c.json(
       { actor: s.actor, subject: s.subject, email: s.email, name: s.name, scopes: s.scopes, teams: s.memberships, expiresAt: s.expiresAt.toISOString(), csrfToken: s.csrfToken },
       200,

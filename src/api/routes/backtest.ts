@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
 import { backtestService } from '../../services/backtests.js';
 import type { AppDeps } from '../env.js';
-import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
+import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
 import { anyObject, list, pathParams } from '../schemas/common.js';
 
 // ---- request schemas (they also generate the OpenAPI document) ---------------------------------------
@@ -85,7 +85,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   const auth = authOf(deps);
 
   app.openapi(
-    op(guard(auth, 'read', { body: true, emptyBodyAs: {}, invalidBody: 'the request is not valid' }), {
+    op(guard(auth, 'read', { body: true, emptyBodyAs: {}, invalidBody: 'the request is not valid', cost: BACKTEST_REQUEST_COST }), {
       method: 'post',
       path: '/api/rules/backtest',
       tags,
@@ -107,7 +107,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   );
 
   app.openapi(
-    op(guard(auth, 'write', { body: true, emptyBodyAs: {}, invalidBody: 'the request is not valid' }), {
+    op(guard(auth, 'write', { body: true, emptyBodyAs: {}, invalidBody: 'the request is not valid', cost: BACKTEST_REQUEST_COST }), {
       method: 'post',
       path: '/api/rules/{id}/backtest',
       tags,

@@ -11,6 +11,7 @@ import { incidentRoutes } from './incidents.js';
 import { jobRoutes } from './jobs.js';
 import { metricsRoutes } from './metrics.js';
 import { ruleRoutes } from './rules.js';
+import { sessionRoutes } from './sessions.js';
 import { statsRoutes } from './stats.js';
 import { teamRoutes } from './teams.js';
 import { tokenRoutes } from './tokens.js';
@@ -20,4 +21,4 @@ import { webhookRoutes } from './webhooks.js';
  * Every route group of the API, in mount order (createApp installs the access log, the body limits and
  * /healthz and /readyz before them). Each is an OpenAPIHono router: its operations are in the document.
  */
-export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, approvalLinkRoutes, statsRoutes, ruleRoutes, backtestRoutes, tokenRoutes, teamRoutes, auditRoutes, automationRoutes, environmentRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];
+export const allRoutes: RouteFactory[] = [metricsRoutes, webhookRoutes, incidentRoutes, approvalLinkRoutes, statsRoutes, ruleRoutes, backtestRoutes, tokenRoutes, sessionRoutes, teamRoutes, auditRoutes, automationRoutes, environmentRoutes, jobRoutes, authRoutes, dashboardRoutes, docsRoutes];

@@ -76,3 +76,21 @@ export async function revokeSession(db: Db, secretHash: string) {
     .returning(['id', 'actor', 'id_token_sealed'])
     .executeTakeFirst();
 }
+
+/** Whose sessions: the provider's subject (exact), or the e-mail address it gave (any case). */
+export type SessionOwner = { subject: string } | { email: string };
+
+/**
+ * Revokes every live session (not revoked, within both expiries) of one user, whatever its issuer;
+ * returns the sessions revoked.
+ */
+export async function revokeOwnerSessions(db: Db, owner: SessionOwner) {
+  let q = db
+    .updateTable('auth_sessions')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('revoked_at', 'is', null)
+    .where(sql<boolean>`expires_at > now()`)
+    .where(sql<boolean>`last_seen_at + idle_timeout_seconds * interval '1 second' > now()`);
+  q = 'subject' in owner ? q.where('subject', '=', owner.subject) : q.where(sql<boolean>`lower(email) = lower(${owner.email})`);
+  return q.returning(['id', 'actor', 'subject']).execute();
+}

@@ -1,0 +1,49 @@
+// DELETE /api/sessions (admin): cut a signed-in user off by revoking every live dashboard session of theirs,
+// named by the provider's subject or by e-mail. src/services/sessions.ts does the work and audits it.
+import { z } from 'zod';
+import { revokeUserSessions } from '../../services/sessions.js';
+import type { AppDeps } from '../env.js';
+import { actorOf, authOf, guard, json, newRouter, op } from '../router.js';
+import { textParam } from '../schemas/common.js';
+
+export const sessionOwnerQuerySchema = z
+  .object({
+    subject: textParam(255).optional().describe("The user's subject (`sub`) at the OIDC provider, as the audit log's session.create entries record it."),
+    email: textParam(320).optional().describe('The e-mail address the provider gave for the user (compared in any case, verified or not).'),
+  })
+  .superRefine((q, ctx) => {
+    if ((q.subject === undefined) === (q.email === undefined)) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'give subject or email, one of them' });
+  });
+
+export const revokedSessionsSchema = z
+  .object({
+    revoked: z.number().int().describe('How many live sessions were revoked (0 when the user had none).'),
+    sessions: z.array(z.object({ id: z.string(), actor: z.string(), subject: z.string() })).describe('The sessions revoked.'),
+  })
+  .meta({ id: 'RevokedSessions', description: 'The sessions an admin revoked.' });
+
+export function sessionRoutes(deps: AppDeps) {
+  const app = newRouter();
+
+  app.openapi(
+    op(guard(authOf(deps), 'admin'), {
+      method: 'delete',
+      path: '/api/sessions',
+      tags: ['sign-in'],
+      summary: "Revoke every live dashboard session of a user (by subject or e-mail)",
+      description:
+        'Each session is refused (401) from the next request on, on every API replica, and cannot be renewed: the user must sign in again at the provider, so disable a compromised account there too. Audited as `session.revoke_user`. API tokens the user created are not touched: revoke them with DELETE /api/tokens/{id}.',
+      request: { query: sessionOwnerQuerySchema },
+      responses: { 200: json('The sessions revoked.', revokedSessionsSchema) },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const owner = q.subject !== undefined ? { subject: q.subject } : { email: q.email! };
+      const revoked = await revokeUserSessions(deps.db, actorOf(c), owner);
+      c.get('logger').info({ actor: c.get('actor'), by: 'subject' in owner ? 'subject' : 'email', revoked: revoked.length, sessionIds: revoked.map((r) => r.id) }, 'user sessions revoked');
+      return c.json({ revoked: revoked.length, sessions: revoked.map((r) => ({ id: r.id, actor: r.actor, subject: r.subject })) }, 200);
+    },
+  );
+
+  return app;
+}

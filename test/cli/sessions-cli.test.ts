@@ -1,0 +1,111 @@
+// selfheal sessions revoke (an admin cuts a signed-in user off), and the CLI's answer to the per-caller
+// request budget (429 `limit: caller-budget`: wait Retry-After and send again), run as an SRE would (the
+// real launcher in a child process) against a real API server and Postgres.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { hashToken } from '../../src/api/auth.js';
+import { newSecret } from '../../src/api/session.js';
+import { loadConfig } from '../../src/config.js';
+import { insertSession } from '../../src/db/repositories/sessions.js';
+import { createLogger } from '../../src/logger.js';
+import { startApiServer, type ApiServer } from '../../src/server.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { ADMIN_TOKEN } from '../helpers/stack.js';
+import { testTemporal } from '../helpers/temporal.js';
+import { selfheal } from '../helpers/cli.js';
+
+const ISSUER = 'https://login.example.com/realms/sre';
+const BURST = 3;
+
+describe('selfheal sessions revoke, and the request budget, against a real server', function () {
+  this.timeout(120_000);
+  let db: TestDatabase;
+  let server: ApiServer;
+  const logLines: { msg: string; status?: number; req?: { method: string; path: string; headers?: Record<string, string> } }[] = [];
+  const as = (token: string) => ({ SELFHEAL_URL: server.url, SELFHEAL_TOKEN: token });
+  const requests = () => logLines.filter((l) => l.msg === 'request');
+
+  before(async function () {
+    db = await createTestDatabase();
+    const temporal = await testTemporal();
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+      SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com',
+      OIDC_ISSUER_URL: ISSUER,
+      OIDC_CLIENT_ID: 'selfheal',
+      OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+      OIDC_ROLE_MAP: 'sre=write,viewers=read',
+      SELFHEAL_RATE_LIMIT_BURST: String(BURST),
+      SELFHEAL_RATE_LIMIT_PER_SECOND: '1',
+    });
+    const destination = { write: (line: string) => void logLines.push(JSON.parse(line) as (typeof logLines)[number]) };
+    server = await startApiServer({ config, db: db.db, temporal: temporal.client, logger: createLogger({ level: 'info', destination }) });
+  });
+  after(async () => {
+    await server?.close();
+    await db?.close();
+  });
+
+  async function signedIn(subject: string, email: string): Promise<string> {
+    const secret = newSecret();
+    await insertSession(db.db, { id: randomUUID(), secretHash: hashToken(secret), issuer: ISSUER, subject, actor: `user:${email}`, email, name: null, scopes: ['write'], groups: ['sre'], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
+    return `__Host-selfheal-session=${secret}`;
+  }
+  const sessionWorks = async (cookie: string) => (await fetch(`${server.url}/api/incidents`, { headers: { cookie } })).status;
+  const newToken = async (scope: string) => {
+    const run = await selfheal(['tokens', 'create', '--name', `t-${randomUUID().slice(0, 6)}`, '--scope', scope], as(ADMIN_TOKEN));
+    assert.equal(run.code, 0, run.stderr);
+    return run.stdout.split('\n')[1]!;
+  };
+
+  it('revoke --email (or --subject) cuts the user off and says how many sessions; a write token gets 403, exit 3', async function () {
+    const cookie = await signedIn(`sub-${randomUUID()}`, 'mallory@example.com');
+    const other = await signedIn(`sub-${randomUUID()}`, 'bob@example.com');
+    assert.equal(await sessionWorks(cookie), 200);
+
+    const writer = await newToken('write');
+    const refused = await selfheal(['sessions', 'revoke', '--email', 'mallory@example.com'], as(writer));
+    assert.equal(refused.code, 3);
+    assert.match(refused.stderr, /^DELETE \/api\/sessions\?email=mallory%40example\.com failed: 403 /);
+    assert.equal(await sessionWorks(cookie), 200);
+
+    const run = await selfheal(['sessions', 'revoke', '--email', 'Mallory@Example.com'], as(ADMIN_TOKEN));
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trimEnd(), 'revoked 1 live session of e-mail Mallory@Example.com (user:mallory@example.com); requests with them are refused with 401');
+    assert.equal(await sessionWorks(cookie), 401);
+    assert.equal(await sessionWorks(other), 200);
+
+    const json = await selfheal(['--json', 'sessions', 'revoke', '--subject', 'sub-nobody'], as(ADMIN_TOKEN));
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), { revoked: 0, sessions: [] });
+
+    const usage = await selfheal(['sessions', 'revoke'], as(ADMIN_TOKEN));
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /give --subject or --email/);
+  });
+
+  it('a 429 of the request budget is waited out (Retry-After) and sent again, once the server did nothing', async function () {
+    const reader = await newToken('read');
+    // Keep the token's bucket empty (on another path) until the CLI's request has been refused once.
+    const cliAnswers = () => requests().filter((l) => l.req?.path === '/api/jobs').map((l) => l.status);
+    let spending = true;
+    const spender = (async () => {
+      while (spending && !cliAnswers().includes(429)) {
+        await fetch(`${server.url}/api/rules`, { headers: { authorization: `Bearer ${reader}` } });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const run = await selfheal(['jobs', 'list'], as(reader));
+    spending = false;
+    await spender;
+    assert.equal(run.code, 0, run.stderr);
+    const reached = cliAnswers();
+    assert.equal(reached[0], 429, `the first answer was the budget's: ${reached.join(',')}`);
+    assert.equal(reached.at(-1), 200, reached.join(','));
+  });
+});

@@ -1,0 +1,162 @@
+// An admin cuts off a signed-in user whose account is compromised (DELETE /api/sessions, README "Single
+// sign-on"): every live session of that user is refused from the next request on, another user's session
+// keeps working, only the admin scope may do it, it is audited, and a revoked session buys nothing new
+// (no session, no API token). Before it, a session lived until its owner signed out or it expired.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../src/api/app.js';
+import { hashToken } from '../../src/api/auth.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { csrfTokenFor, newSecret } from '../../src/api/session.js';
+import { loadConfig } from '../../src/config.js';
+import { insertSession } from '../../src/db/repositories/sessions.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { ADMIN_TOKEN, issueToken } from '../helpers/stack.js';
+
+const ORIGIN = 'https://selfheal.example.com';
+const ISSUER = 'https://login.example.com/realms/sre';
+const GROUPS = { admin: 'sre-admins', write: 'sre', read: 'viewers' } as const;
+
+describe('security: an admin revokes every session of a user', function () {
+  let db: TestDatabase;
+  let app: ReturnType<typeof createApp>;
+  const api = (path: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (!headers.has('authorization') && !headers.has('cookie')) headers.set('authorization', `Bearer ${ADMIN_TOKEN}`);
+    if (init.body && !headers.has('content-type')) headers.set('content-type', 'application/json');
+    return Promise.resolve(app.request(path, { ...init, headers }));
+  };
+
+  before(async function () {
+    db = await createTestDatabase();
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      SELFHEAL_PUBLIC_URL: ORIGIN,
+      OIDC_ISSUER_URL: ISSUER,
+      OIDC_CLIENT_ID: 'selfheal',
+      OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+      OIDC_ROLE_MAP: `${GROUPS.admin}=admin,${GROUPS.write}=write,${GROUPS.read}=read`,
+    });
+    app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+  });
+  after(async () => db?.close());
+
+  interface Signed {
+    id: string;
+    cookie: string;
+    csrf: string;
+  }
+  /** A session as the sign-in stores it: the user (subject, e-mail) with one group giving `role`. */
+  async function signedIn(subject: string, email: string, role: keyof typeof GROUPS): Promise<Signed> {
+    const secret = newSecret();
+    const id = randomUUID();
+    await insertSession(db.db, { id, secretHash: hashToken(secret), issuer: ISSUER, subject, actor: `user:${email}`, email, name: null, scopes: [role], groups: [GROUPS[role]], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
+    return { id, cookie: `__Host-selfheal-session=${secret}`, csrf: csrfTokenFor(secret) };
+  }
+  const withSession = (s: Signed, init: RequestInit = {}) => ({ ...init, headers: { cookie: s.cookie, origin: ORIGIN, 'sec-fetch-site': 'same-origin', 'x-csrf-token': s.csrf, ...(init.headers as Record<string, string>) } });
+  const works = async (s: Signed) => (await api('/api/incidents', withSession(s))).status;
+  const liveSessionsOf = (subject: string) => db.db.selectFrom('auth_sessions').select('id').where('subject', '=', subject).where('revoked_at', 'is', null).execute();
+
+  it("revokes every live session of the user at once; another user's session keeps working; audited with the admin and the count", async function () {
+    const subject = `sub-mallory-${randomUUID()}`;
+    const laptop = await signedIn(subject, 'mallory@example.com', 'admin');
+    const phone = await signedIn(subject, 'mallory@example.com', 'admin');
+    const bob = await signedIn(`sub-bob-${randomUUID()}`, 'bob@example.com', 'write');
+    for (const s of [laptop, phone, bob]) assert.equal(await works(s), 200);
+
+    const res = await api(`/api/sessions?subject=${encodeURIComponent(subject)}`, { method: 'DELETE' });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { revoked: number; sessions: { id: string; actor: string; subject: string }[] };
+    assert.equal(body.revoked, 2);
+    assert.deepEqual(body.sessions.map((s) => s.id).sort(), [laptop.id, phone.id].sort());
+
+    for (const s of [laptop, phone]) {
+      const refused = await api('/api/incidents', withSession(s));
+      assert.equal(refused.status, 401);
+      assert.match(((await refused.json()) as { detail: string }).detail, /expired or was signed out/);
+    }
+    assert.equal(await works(bob), 200, "another user's session still works");
+
+    const audit = await db.db.selectFrom('audit_log').selectAll().where('action', '=', 'session.revoke_user').where('entity_id', '=', subject).execute();
+    assert.equal(audit.length, 1);
+    assert.equal(audit[0]!.actor, 'admin-token');
+    assert.equal(audit[0]!.entity_type, 'user');
+    const after = audit[0]!.after as { by: string; revoked: number; sessions: string[]; actors: string[] };
+    assert.deepEqual([after.by, after.revoked, after.sessions.sort(), after.actors], ['subject', 2, [laptop.id, phone.id].sort(), ['user:mallory@example.com']]);
+    // The admin reads it back through the API, like every audit entry.
+    const listed = (await (await api(`/api/audit?action=session.revoke_user&entityId=${encodeURIComponent(subject)}`)).json()) as { items: unknown[] };
+    assert.equal(listed.items.length, 1);
+
+    // Again: nothing live is left, and the answer says so (the call is audited all the same).
+    const twice = (await (await api(`/api/sessions?subject=${encodeURIComponent(subject)}`, { method: 'DELETE' })).json()) as { revoked: number };
+    assert.equal(twice.revoked, 0);
+  });
+
+  it('a revoked session gets nothing new: no session, no API token, no sign-out of anything', async function () {
+    const subject = `sub-eve-${randomUUID()}`;
+    const eve = await signedIn(subject, 'eve@example.com', 'admin');
+    // While live, an admin session could mint a token; the revocation must stop exactly that.
+    assert.equal((await api('/api/tokens', withSession(eve))).status, 200);
+    assert.equal((await api(`/api/sessions?subject=${encodeURIComponent(subject)}`, { method: 'DELETE' })).status, 200);
+
+    const who = await api('/auth/session', withSession(eve));
+    assert.equal(who.status, 401);
+    assert.ok(!who.headers.getSetCookie().some((l) => l.startsWith('__Host-selfheal-session=') && !/Max-Age=0/i.test(l)), 'no new session cookie');
+    const mint = await api('/api/tokens', withSession(eve, { method: 'POST', body: JSON.stringify({ name: 'eve-persistence', scopes: ['admin'] }), headers: { 'content-type': 'application/json' } }));
+    assert.equal(mint.status, 401);
+    const revokeOthers = await api(`/api/sessions?email=${encodeURIComponent('bob@example.com')}`, withSession(eve, { method: 'DELETE' }));
+    assert.equal(revokeOthers.status, 401);
+    const out = await api('/auth/logout', withSession(eve, { method: 'POST' }));
+    assert.equal(out.status, 200);
+    assert.equal(((await out.json()) as { logoutUrl: string | null }).logoutUrl, null, 'no ID token handed out for a dead session');
+
+    assert.deepEqual(await liveSessionsOf(subject), [], 'no live session of the user');
+    const tokens = await db.db.selectFrom('api_tokens').select('id').where('name', '=', 'eve-persistence').execute();
+    assert.deepEqual(tokens, [], 'no token minted');
+  });
+
+  it('only the admin scope may revoke: read and write tokens, and a write session, get 403 and nothing changes', async function () {
+    const subject = `sub-alice-${randomUUID()}`;
+    const alice = await signedIn(subject, 'alice@example.com', 'read');
+    const reader = await issueToken({ api }, `reader-${randomUUID().slice(0, 6)}`, ['read']);
+    const writer = await issueToken({ api }, `writer-${randomUUID().slice(0, 6)}`, ['write']);
+    const bob = await signedIn(`sub-bob-${randomUUID()}`, 'bob2@example.com', 'write');
+    const path = `/api/sessions?subject=${encodeURIComponent(subject)}`;
+    for (const [who, init] of [
+      ['read token', { method: 'DELETE', headers: { authorization: `Bearer ${reader}` } }],
+      ['write token', { method: 'DELETE', headers: { authorization: `Bearer ${writer}` } }],
+      ['write session', withSession(bob, { method: 'DELETE' })],
+    ] as const) {
+      const res = await api(path, init);
+      assert.equal(res.status, 403, who);
+      assert.match(((await res.json()) as { detail: string }).detail, /"admin" scope/, who);
+    }
+    assert.equal(await works(alice), 200, 'still signed in');
+    assert.equal((await liveSessionsOf(subject)).length, 1);
+    const audit = await db.db.selectFrom('audit_log').select('id').where('action', '=', 'session.revoke_user').where('entity_id', '=', subject).execute();
+    assert.deepEqual(audit, [], 'nothing audited for a refused call');
+  });
+
+  it('by e-mail (any case), also from an admin dashboard session; a request naming neither or both is a 400', async function () {
+    const email = `Carol.${randomUUID().slice(0, 6)}@Example.com`;
+    const carol = await signedIn(`sub-carol-${randomUUID()}`, email, 'write');
+    const admin = await signedIn(`sub-ada-${randomUUID()}`, 'ada@example.com', 'admin');
+    const res = await api(`/api/sessions?email=${encodeURIComponent(email.toLowerCase())}`, withSession(admin, { method: 'DELETE' }));
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(((await res.json()) as { revoked: number }).revoked, 1);
+    assert.equal(await works(carol), 401);
+    assert.equal(await works(admin), 200, "the admin's own session is not touched");
+    const audit = await db.db.selectFrom('audit_log').select(['actor', 'entity_id']).where('action', '=', 'session.revoke_user').where('entity_id', '=', email.toLowerCase()).executeTakeFirstOrThrow();
+    assert.equal(audit.actor, 'user:ada@example.com');
+
+    for (const query of ['', `?subject=x&email=${encodeURIComponent(email)}`]) {
+      const bad = await api(`/api/sessions${query}`, { method: 'DELETE' });
+      assert.equal(bad.status, 400, query);
+    }
+  });
+});
