@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import { findIncidentResolution } from '../src/db/repositories/incidents.js';
+import { hasOwnResolve } from '../src/db/repositories/pagerduty-writes.js';
 import { recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { parseDuration, settleSeconds } from '../src/domain/guards.js';
 import type { Action, Rule, Verify } from '../src/domain/rules/schema.js';
@@ -42,6 +43,14 @@ function planned(action: Action, index: number, agentQueue: string | undefined):
   };
 }
 
+/** What the rule run's verification reads of the incident's resolution. */
+export interface IncidentResolution {
+  resolved: boolean;
+  at?: string | undefined;
+  /** Resolved by Self-healing's own write-back: not counted as proof (absent in results recorded before it existed). */
+  ownWrite?: boolean | undefined;
+}
+
 /** A verification outcome for a rule match, as the rule run records it. */
 export interface MatchVerification {
   matchId: string;
@@ -61,9 +70,13 @@ export function createVerificationActivities(deps: { db: Kysely<Database>; logge
     if (input.status !== 'pending') deps.logger.info({ matchId: input.matchId, verification: input.status }, 'remediation verification recorded');
   }
 
-  /** Whether the incident is resolved in Postgres, and since when. */
-  async function incidentResolution(input: { incidentId: string }): Promise<{ resolved: boolean; at?: string | undefined }> {
-    return findIncidentResolution(db, input.incidentId);
+  /**
+   * Whether the incident is resolved in Postgres, and since when; `ownWrite` when Self-healing itself asked
+   * PagerDuty to resolve it (a rule's `pagerduty.resolve`), which proves nothing about the remediation.
+   */
+  async function incidentResolution(input: { incidentId: string }): Promise<IncidentResolution> {
+    const r = await findIncidentResolution(db, input.incidentId);
+    return r.resolved && (await hasOwnResolve(db, input.incidentId)) ? { ...r, ownWrite: true } : r;
   }
 
   return { recordVerification, incidentResolution };

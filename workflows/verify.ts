@@ -63,20 +63,32 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   let lastCheck: string | undefined;
   let checks = 0;
   let resolvedByCancel = false;
+  // Resolved by Self-healing's own write-back (this rule's or another's `pagerduty.resolve`): no proof that
+  // the remediation worked, so only the check can still prove it. (Results recorded before this existed
+  // carry no `ownWrite`, so their runs replay as they ran.)
+  let ownResolve = false;
+  const resolvedProof = (r: { resolved: boolean; at?: string | undefined; ownWrite?: boolean | undefined }): string | undefined => {
+    if (!r.resolved) return undefined;
+    if (r.ownWrite) {
+      ownResolve = true;
+      return undefined;
+    }
+    return `incident.resolved at ${r.at ?? 'an unknown time'} (${Math.round((Date.now() - started) / 1000)} s after the actions)`;
+  };
+  const probe = async (check: PlannedAction): Promise<void> => {
+    checks += 1;
+    const result = await hooks.check(check, `${incidentId}:${plan.ruleId}:verify-check-${checks}:${eventId}`).catch((err: unknown) => ({ exitCode: null, error: messageOf(err) }));
+    if (result.exitCode === 0) healthy = `check ${String(check.params.script)} exited 0 (run ${checks})`;
+    else lastCheck = result.exitCode !== undefined && result.exitCode !== null ? `exited ${result.exitCode}` : `failed: ${(result.error ?? 'no exit code').split('\n')[0]!.slice(0, 200)}`;
+  };
   try {
     while (!healthy && Date.now() < deadline) {
       await sleep(Math.min(verify.settleSeconds * 1000, deadline - Date.now()));
-      const r = await localDb.incidentResolution({ incidentId });
-      if (r.resolved) {
-        healthy = `incident.resolved at ${r.at ?? 'an unknown time'} (${Math.round((Date.now() - started) / 1000)} s after the actions)`;
-        break;
-      }
-      if (verify.check) {
-        checks += 1;
-        const result = await hooks.check(verify.check, `${incidentId}:${plan.ruleId}:verify-check-${checks}:${eventId}`).catch((err: unknown) => ({ exitCode: null, error: messageOf(err) }));
-        if (result.exitCode === 0) healthy = `check ${String(verify.check.params.script)} exited 0 (run ${checks})`;
-        else lastCheck = result.exitCode !== undefined && result.exitCode !== null ? `exited ${result.exitCode}` : `failed: ${(result.error ?? 'no exit code').split('\n')[0]!.slice(0, 200)}`;
-      }
+      healthy = resolvedProof(await localDb.incidentResolution({ incidentId }));
+      if (healthy) break;
+      // Resolved by our own write and nothing else to ask: no proof can come any more.
+      if (ownResolve && !verify.check) break;
+      if (verify.check) await probe(verify.check);
     }
   } catch (err) {
     if (!isCancellation(err) && !isCancellation((err as { cause?: unknown }).cause)) throw err;
@@ -86,12 +98,16 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   return CancellationScope.nonCancellable(async () => {
     if (!healthy) {
       // The resolve may have cancelled the wait, or landed after the last probe: Postgres says.
-      const r = await localDb.incidentResolution({ incidentId });
-      if (r.resolved) healthy = `incident.resolved at ${r.at ?? 'an unknown time'} (${Math.round((Date.now() - started) / 1000)} s after the actions)`;
-      else if (resolvedByCancel) log.warn('rule run cancelled during verification while the incident is not resolved', { incidentId, ruleId: plan.ruleId });
+      healthy = resolvedProof(await localDb.incidentResolution({ incidentId }));
+      // Cancelled by a resolve of our own making before the check could decide: ask it once more.
+      if (!healthy && ownResolve && resolvedByCancel && verify.check) await probe(verify.check);
+      else if (!healthy && !ownResolve && resolvedByCancel) log.warn('rule run cancelled during verification while the incident is not resolved', { incidentId, ruleId: plan.ruleId });
     }
     if (healthy) return settled('verified', healthy);
-    const detail = `no incident.resolved within ${verify.withinSeconds} s${verify.check ? `; check ${String(verify.check.params.script)} ${lastCheck ?? 'never ran'}${checks > 0 ? ` (${checks} runs)` : ''}` : ''}`;
+    const checked = verify.check ? `; check ${String(verify.check.params.script)} ${lastCheck ?? 'never ran'}${checks > 0 ? ` (${checks} runs)` : ''}` : '';
+    const detail = ownResolve
+      ? `the incident was resolved by Self-healing's own pagerduty.resolve, which proves nothing about the remediation${verify.check ? checked : '; the rule has no verify.check to prove it'}`
+      : `no incident.resolved within ${verify.withinSeconds} s${checked}`;
     await record('unverified', detail);
     const extra: ActionOutcome[] = [];
     for (const action of verify.onUnverified) {

@@ -137,3 +137,20 @@ export async function claimUpdateEcho(
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/**
+ * Whether Self-healing itself asked PagerDuty to resolve the incident (a resolve sent, answered or not,
+ * and not refused): a resolution that may be our own doing, so no proof that a remediation worked.
+ */
+export async function hasOwnResolve(db: Db, incidentId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('pagerduty_writes')
+    .select('id')
+    .where('incident_id', '=', incidentId)
+    .where('kind', '=', 'status')
+    .where('value', '=', 'resolved')
+    .where('state', '!=', 'failed')
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}

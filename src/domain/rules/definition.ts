@@ -268,7 +268,22 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: RuleI
 /** Validates a rule body; issues carry precise dotted paths. */
 export function parseRuleInput(input: unknown): ParseResult<RuleInput> {
   const result = ruleInputSchema.safeParse(input);
-  return result.success ? { ok: true, value: result.data } : { ok: false, issues: ruleIssues(result.error, input) };
+  if (!result.success) return { ok: false, issues: ruleIssues(result.error, input) };
+  const across = crossFieldIssues(result.data);
+  return across.length === 0 ? { ok: true, value: result.data } : { ok: false, issues: across };
+}
+
+/**
+ * What no single field's schema can see (kept out of the schema itself, so the stored-rule schema can
+ * still extend it). A rule that resolves the incident itself cannot verify by the incident resolving:
+ * that resolve is its own doing (the run treats it so too, workflows/verify.ts), so only a check can.
+ */
+function crossFieldIssues(rule: RuleInput): RuleIssue[] {
+  const resolves = rule.actions.findIndex((a) => a.type === 'pagerduty.resolve');
+  if (rule.verify && !rule.verify.check && resolves >= 0) {
+    return [{ path: 'verify.check', message: `required: the rule resolves the incident itself (actions.${resolves}), so incident.resolved proves nothing; give a check that tells whether the remediation worked` }];
+  }
+  return [];
 }
 
 /** Validates a stored rule (e.g. a row read back from the database). */
