@@ -120,7 +120,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       reason: input.reason,
       owner: input.owner,
       workflowId: input.workflowId,
-      cancelIfResolved: cancelledByResolve(plan),
+      // The rule's own actions; onUnverified runs after a resolve by design.
+      cancelIfResolved: cancelledByResolve(plan) && plan.actions.some((a) => a.id === action.id),
     });
     if (inserted === 'cancelled') {
       // A flapping alert: the resolve was stored before this action started, and its cancellation of the

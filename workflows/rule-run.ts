@@ -36,6 +36,14 @@ const api = proxyActivities<Activities>(externalApiOptions);
  */
 const waitsForActions = (input: RuleRunInput): boolean => input.revision !== undefined && input.revision >= 2;
 
+/**
+ * Revision 3: a cancellation never interrupts the bookkeeping of an action (its claim, a skip being
+ * recorded), so every action ends with a row; it is seen between actions. And once the run's own
+ * `pagerduty.resolve` succeeded, the resolve that cancels the run is its own echo: the rest of the run (the
+ * actions after it, the verification) goes on, not cancelled by it.
+ */
+const shieldsBookkeeping = (input: RuleRunInput): boolean => input.revision !== undefined && input.revision >= 3;
+
 /** The id of an action run: its idempotency key, the same on every retry and replay. */
 export const actionRunIdOf = (incidentId: string, ruleId: string, actionId: string, eventId: string): string => `${incidentId}:${ruleId}:${actionId}:${eventId}`;
 
@@ -50,6 +58,8 @@ interface RuleRun {
   outcomes: ActionOutcome[];
   /** Verification of the remediation (issue 22): null when nothing ran or the run predates the step. */
   verification?: Verified | null;
+  /** Revision 3: a `pagerduty.resolve` of this run succeeded, so a resolve no longer cancels the rest of it. */
+  resolvedItself?: boolean;
 }
 
 export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResult> {
@@ -75,7 +85,8 @@ export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResul
       run: (action: PlannedAction, actionRunId: string) => runAction(run, render(action, input.plan, run.outcomes), actionRunId, 'run once: the remediation is unverified'),
       check: (action: PlannedAction, actionRunId: string) => execute(run, render(action, input.plan, run.outcomes), actionRunId),
     };
-    run.verification = await verifyRemediation(input, run.outcomes, ended, hooks, { deferSettled: revised });
+    const verifying = () => verifyRemediation(input, run.outcomes, ended, hooks, { deferSettled: revised });
+    run.verification = run.resolvedItself ? await CancellationScope.nonCancellable(verifying) : await verifying();
     run.outcomes.push(...(run.verification?.outcomes ?? []));
   }
   await CancellationScope.nonCancellable(() => wrapUp(run, ended));
@@ -85,16 +96,25 @@ export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResul
 /** Each action in order: skipped or run as its `when` says. Cancellation (a resolve) marks what is left. */
 async function runActions(run: RuleRun): Promise<RuleRunResult['ended']> {
   const { plan, incidentId, eventId } = run.input;
+  const shielded = shieldsBookkeeping(run.input);
+  // Revision 3: after the run's own resolve, its remaining actions run whatever cancels it.
+  const unlessResolvedItself = <T>(fn: () => Promise<T>): Promise<T> => (run.resolvedItself ? CancellationScope.nonCancellable(fn) : fn());
   for (const [i, action] of plan.actions.entries()) {
+    // Revision 3: a cancellation that landed during the bookkeeping of the action before is seen here.
+    if (shielded && !run.resolvedItself && CancellationScope.current().consideredCancelled) {
+      await CancellationScope.nonCancellable(() => cancelRest(run, null, plan.actions.slice(i)));
+      return 'cancelled';
+    }
     const actionRunId = actionRunIdOf(incidentId, plan.ruleId, action.id, eventId);
     const chain = chainDecision(action.when, run.outcomes);
     if (!chain.run) {
-      run.outcomes.push(await localDb.recordActionSkipped({ actionRunId, incidentId, plan, action, reason: chain.reason, owner: run.owner }));
+      const skip = () => localDb.recordActionSkipped({ actionRunId, incidentId, plan, action, reason: chain.reason, owner: run.owner });
+      run.outcomes.push(await (shielded ? CancellationScope.nonCancellable(skip) : skip()));
       continue;
     }
     let outcome: ActionOutcome | 'claimed_elsewhere';
     try {
-      outcome = await runAction(run, render(action, plan, run.outcomes), actionRunId, chain.reason);
+      outcome = await unlessResolvedItself(() => runAction(run, render(action, plan, run.outcomes), actionRunId, chain.reason));
     } catch (err) {
       if (!isCancellation(err)) throw err;
       await CancellationScope.nonCancellable(() => cancelRest(run, { actionRunId, action }, plan.actions.slice(i + 1)));
@@ -102,9 +122,10 @@ async function runActions(run: RuleRun): Promise<RuleRunResult['ended']> {
     }
     if (outcome === 'claimed_elsewhere') return 'claimed_elsewhere';
     run.outcomes.push(outcome);
+    if (shielded && action.type === 'pagerduty.resolve' && outcome.status === 'succeeded') run.resolvedItself = true;
     // Revision 2: the action ended on its own (succeeded or failed) after the cancellation reached it; it
     // stays recorded so, and the ones after it are not run.
-    if (waitsForActions(run.input) && CancellationScope.current().consideredCancelled) {
+    if (waitsForActions(run.input) && !run.resolvedItself && CancellationScope.current().consideredCancelled) {
       await CancellationScope.nonCancellable(() => cancelRest(run, null, plan.actions.slice(i + 1)));
       return 'cancelled';
     }
@@ -145,7 +166,9 @@ async function runAction(run: RuleRun, action: PlannedAction, actionRunId: strin
   const { plan, incidentId } = run.input;
   const dryRun = plan.decision === 'dry_run';
   const gated = Boolean(action.approval) && !dryRun;
-  const claim = await localDb.claimAction({ actionRunId, incidentId, plan, action, owner: run.owner, workflowId: workflowInfo().workflowId, reason, awaitingApproval: gated });
+  const claiming = () => localDb.claimAction({ actionRunId, incidentId, plan, action, owner: run.owner, workflowId: workflowInfo().workflowId, reason, awaitingApproval: gated });
+  // Revision 3: a claim is never left half done by a cancellation (the row would stay `running`).
+  const claim = await (shieldsBookkeeping(run.input) ? CancellationScope.nonCancellable(claiming) : claiming());
   if (!claim.owned) return 'claimed_elsewhere';
   if (claim.finished) return claim.finished;
   const record = (o: Omit<ActionOutcome, 'actionRunId' | 'actionId' | 'type'>) => localDb.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, ...o, owner: run.owner });

@@ -60,6 +60,8 @@ export const INCIDENT_WORKFLOW_REVISION = 2;
  * verification recorded by its own local activity). Revision 1 verifies without a patch marker and records
  * a verification settled at once in the rule outcome's transaction. Revision 2 cancels every action type's
  * activity waiting for it to stop (non-script actions heartbeat) and records the action as it ended.
+ * Revision 3 never cancels an action's claim or skip record half way (a cancellation is seen between
+ * actions), and a run whose own pagerduty.resolve succeeded is not cancelled by that resolve's echo.
  * Raise it only together with a code path kept for the older revision (runs still in flight replay with it).
  */
-export const RULE_RUN_REVISION = 2;
+export const RULE_RUN_REVISION = 3;

@@ -15,7 +15,8 @@ import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually, startStack, type Stack } from '../helpers/stack.js';
+import { serveApi } from '../helpers/fault-http.js';
+import { eventually, startStack, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
 
 // Verified remediation (issue 22) with the real stack: a script on a live Doctor agent "fixes" the host,
 // then the rule run waits durably for the incident to resolve or for the rule's check script to exit 0.
@@ -43,6 +44,8 @@ describe('verified remediation end to end', function () {
       await chmod(path.join(scriptsDir, name), 0o755);
     };
     await script('fix.sh', 'echo "restarted $1"');
+    // Slow enough that the echo of a resolve before it lands while it runs.
+    await script('after.sh', `sleep 2; echo done > "${markerDir}/after-$1"`);
     // Healthy once the test says so (a file per host); every run leaves a line, so the runs can be counted.
     await script('check.sh', `echo run >> "${markerDir}/checks-$1"; test -e "${markerDir}/healthy-$1"`);
     process.env.SELFHEAL_SECRET_VERIFY_SLACK = slack.webhookUrl;
@@ -173,6 +176,92 @@ describe('verified remediation end to end', function () {
     const id2 = await trigger(svc2, 'fail-1');
     const m2 = await verification(id2, 'not_applicable');
     assert.match(m2.verification_detail ?? '', /^an action failed/);
+  });
+
+  it("the rule's own pagerduty.resolve proves nothing: unverified unless its check passes", async function () {
+    // Attack on the promise "verified means it worked": a rule that runs a fix and then resolves the
+    // incident itself. PagerDuty echoes the resolve as incident.resolved; before, that echo verified the
+    // run whatever the host's state. Now only the check can prove it.
+    this.timeout(120_000);
+    const api = await serveApi({ temporal: stack.temporal.client, temporalAddress: stack.temporal.address, db: stack.db.db, databaseUrl: stack.db.url, taskQueue: stack.taskQueue });
+    pd.sendWebhooksTo(`${api.url}/webhooks/pagerduty`, WEBHOOK_SECRET);
+    const selfResolving = (svc: string) =>
+      rule(svc, {
+        actions: [
+          { id: 'fix', type: 'script.agent', script: 'fix.sh', args: ['{{ environment.host }}'] },
+          { id: 'resolve', type: 'pagerduty.resolve' },
+        ],
+        verify: {
+          within: '8s',
+          settle: '1s',
+          check: { type: 'script.agent', script: 'check.sh', args: ['{{ environment.host }}'] },
+          onUnverified: [{ id: 'page', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_VERIFY_SLACK', text: 'unverified fix on {{ environment.host }}' }],
+        },
+      });
+    const seeded = async (svc: string, host: string): Promise<string> => {
+      const id = newIncidentId();
+      pd.seedIncident(id, { serviceId: svc, title: title(host) });
+      const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: title(host), service: service(svc) } }));
+      assert.equal(res.status, 202);
+      return id;
+    };
+
+    // The host stays sick: the check keeps exiting 1.
+    const sickSvc = newServiceId();
+    await selfResolving(sickSvc);
+    const sick = await seeded(sickSvc, 'selfres-sick');
+    const m = await verification(sick, 'unverified');
+    assert.match(m.verification_detail ?? '', /^the incident was resolved by Self-healing's own pagerduty\.resolve, which proves nothing about the remediation; check check\.sh exited 1 \(\d+ runs?\)$/);
+    // What made the old code say "verified": the resolve reached PagerDuty and its echo resolved the incident.
+    assert.equal(pd.incident(sick)?.status, 'resolved');
+    assert.equal((await stack.db.db.selectFrom('incidents').select('status').where('id', '=', sick).executeTakeFirstOrThrow()).status, 'resolved');
+    await eventually(async () => slack.messages.some((x) => x.text === 'unverified fix on selfres-sick') || undefined, 30_000, 'the onUnverified page');
+    assert.equal(slack.messages.filter((x) => x.text === 'unverified fix on selfres-sick').length, 1, 'paged once');
+
+    // The host is healthy: the check proves it, whatever resolved the incident.
+    const okSvc = newServiceId();
+    await selfResolving(okSvc);
+    await writeFile(path.join(markerDir, 'healthy-selfres-ok'), '');
+    const ok = await seeded(okSvc, 'selfres-ok');
+    const v = await verification(ok, 'verified');
+    assert.match(v.verification_detail ?? '', /^check check\.sh exited 0 \(run \d+\)$/);
+  });
+
+  it("the actions after a rule's own pagerduty.resolve still run: its echo does not cancel the rule", async function () {
+    // PagerDuty echoes the resolve as incident.resolved, and a resolve cancels the incident's rule runs. The
+    // rule that resolved used to be cancelled by its own echo: the script after the resolve was stopped.
+    // (The webhooks from the peer come through the API started by the test above.)
+    this.timeout(120_000);
+    const svc = newServiceId();
+    await rule(svc, {
+      actions: [
+        { id: 'fix', type: 'script.agent', script: 'fix.sh', args: ['{{ environment.host }}'] },
+        { id: 'resolve', type: 'pagerduty.resolve' },
+        { id: 'after', type: 'script.agent', script: 'after.sh', args: ['{{ environment.host }}'] },
+      ],
+    });
+    const id = newIncidentId();
+    pd.seedIncident(id, { serviceId: svc, title: title('after-1') });
+    assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: title('after-1'), service: service(svc) } }))).status, 202);
+    const runs = await eventually(async () => {
+      const r = await stack.db.db.selectFrom('action_runs').select(['action_id', 'status', 'error']).where('incident_id', '=', id).orderBy('action_index').execute();
+      return r.length === 3 && r.every((x) => x.status !== 'running') ? r : undefined;
+    }, 60_000, 'three finished action runs');
+    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [['fix', 'succeeded'], ['resolve', 'succeeded'], ['after', 'succeeded']], JSON.stringify(runs));
+    assert.equal(await readFile(path.join(markerDir, 'after-after-1'), 'utf8'), 'done\n');
+    // The echo did arrive (and resolved the incident) while the script ran.
+    await eventually(async () => (await stack.db.db.selectFrom('incidents').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status === 'resolved' || undefined, 30_000, 'the echo');
+  });
+
+  it('refuses to save a rule that resolves the incident itself and verifies without a check', async function () {
+    const res = await stack.api('/api/rules', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'resolve-no-check', services: [newServiceId()], actions: [{ type: 'script.agent', script: 'fix.sh' }, { type: 'pagerduty.resolve' }], verify: { within: '10m' } }),
+    });
+    assert.equal(res.status, 400);
+    const problem = (await res.json()) as { errors?: { path: string; message: string }[] };
+    assert.deepEqual(problem.errors?.map((e) => e.path), ['verify.check']);
+    assert.match(problem.errors?.[0]?.message ?? '', /resolves the incident itself \(actions\.1\)/);
   });
 
   // Last: it stops the stack's worker.

@@ -83,6 +83,8 @@ describe('incident workflow', function () {
     // Rule runs of RULE_RUN_REVISION 1 (no patch marker, a settled verification in the rule outcome's
     // transaction), recorded beside the older runs' files, which in-flight runs still replay against.
     ...['approve', 'dry-run', 'failure-chain', 'failure-chain-notify-only', 'resolve-cancel'].map((s) => `${s}-rule-run-revision-1`),
+    // Revision 3 (claims and skips never cancelled half way; a run's own resolve does not cancel it).
+    ...['approve', 'failure-chain', 'failure-chain-notify-only', 'resolve-cancel', 'resolve-cancel-running'].map((s) => `${s}-rule-run-revision-3`),
   ];
 
   it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {

@@ -415,4 +415,49 @@ describe('incident workflow races (injected deterministically, side effects coun
     assert.equal(hits('flap-keep'), 1, 'the rule that outlives a resolve still ran');
     assert.equal(of(kept)?.status, 'succeeded');
   });
+
+  it('a resolve landing while a skip is being recorded: every later action still gets its row, none runs', async function () {
+    // The cancellation used to interrupt the skip's local activity, and the run ended there: the actions
+    // after it had no row at all. From revision 3 the bookkeeping finishes and the cancel is seen next.
+    const svc = newServiceId();
+    const ruleId = await insertRule(db.db, {
+      name: `race-skip-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [
+        { id: 'ok', type: 'notify.webhook', url: `${peer.url}/hook/skip-ok`, body: '{}' },
+        { id: 'onfail', when: 'failure', type: 'notify.webhook', url: `${peer.url}/hook/skip-onfail`, body: '{}' },
+        { id: 'after', when: 'always', type: 'notify.webhook', url: `${peer.url}/hook/skip-after`, body: '{}' },
+      ],
+    });
+    const entered = deferred();
+    const release = deferred();
+    const w = await worker((real) => ({
+      async recordActionSkipped(input) {
+        entered.resolve();
+        await release.promise;
+        return real.recordActionSkipped(input);
+      },
+    }));
+    const id = newIncidentId();
+    const first = trigger(id, svc);
+    await signalIncident(temporal, w.taskQueue, id, messageOf(first), { lingerSeconds: 1 });
+    await entered.promise;
+    const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-07-01T10:01:00Z', data: { title: '[web-1] is down', service: { id: svc, type: 'service_reference', summary: 's' } } });
+    await signalIncident(temporal, w.taskQueue, id, messageOf(resolve), { lingerSeconds: 1 });
+    // The cancel has reached the rule run while its skip is still being recorded.
+    const ruleRun = ruleRunWorkflowId(id, ruleId, first.event.id);
+    await eventually(async () => (await historyOf(ruleRun)).some((e) => typeOf(e) === 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED') || undefined, 30_000, 'the cancel to reach the rule run');
+    release.resolve();
+    const runs = await finished(id, 3);
+    assert.deepEqual(
+      runs.map((r) => [r.action_id, r.status]),
+      [
+        ['ok', 'succeeded'],
+        ['onfail', 'skipped'],
+        ['after', 'skipped'],
+      ],
+    );
+    assert.match(runs[2]!.reason ?? '', /cancelled when the incident resolved/);
+    assert.deepEqual([hits('skip-ok'), hits('skip-onfail'), hits('skip-after')], [1, 0, 0]);
+  });
 });

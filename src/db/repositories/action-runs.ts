@@ -77,14 +77,17 @@ export const RESOLVED_BEFORE_START = 'not run: the incident resolved before the 
 /**
  * Claims the action run for `owner` unless a row exists (`on conflict do nothing`); the status this call
  * inserted, undefined when a row was there. `cancelIfResolved`: when the incident is resolved at this
- * moment the row is inserted `cancelled` instead (one statement, so no resolve lands in between).
+ * moment, by anyone but Self-healing itself, the row is inserted `cancelled` instead (one statement, so no
+ * resolve lands in between).
  */
 export async function insertClaim(
   db: Db,
   k: ActionRunKey,
   c: { status: string; rendered: unknown; startedAt: Date | null; reason: string; owner: string; workflowId: string; cancelIfResolved?: boolean },
 ): Promise<string | undefined> {
-  const resolved = sql<boolean>`exists (select 1 from incidents where id = ${k.incidentId} and status = 'resolved')`;
+  // Resolved, and not by Self-healing's own resolve (after which a rule's later actions still run).
+  const resolved = sql<boolean>`(exists (select 1 from incidents where id = ${k.incidentId} and status = 'resolved')
+    and not exists (select 1 from pagerduty_writes where incident_id = ${k.incidentId} and kind = 'status' and value = 'resolved' and state <> 'failed'))`;
   const inserted = await db
     .insertInto('action_runs')
     .values({
