@@ -77,6 +77,50 @@ export function scheduleFrequencyProblem(schedule: { interval?: string | undefin
   };
 }
 
+/**
+ * The most scheduled times one backfill may cover. A backfill catches up runs that were missed (a day of
+ * an hourly job, a week of a daily one); each run starts the script on every target, so a wide window,
+ * with `overlap: allow_all` all at once, is runaway automation.
+ */
+export const MAX_BACKFILL_RUNS = 24;
+
+/** Temporal's cron shorthands as five fields (cron-parser reads the fields). */
+const SHORTHAND_FIELDS: Readonly<Record<string, string>> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
+
+/**
+ * How many times a (valid) schedule fires from `start` to `end`, both included, counted only up to
+ * `cap + 1`: enough to tell whether a backfill stays within {@link MAX_BACKFILL_RUNS}.
+ */
+export function scheduledTimesIn(schedule: { interval?: string | undefined; cron?: string | undefined; timezone?: string | undefined }, start: Date, end: Date, cap = MAX_BACKFILL_RUNS): number {
+  if (end < start) return 0;
+  if (schedule.interval !== undefined) {
+    const r = parseInterval(schedule.interval);
+    if (!r.ok) return 0;
+    // Temporal's intervals are counted from the Unix epoch, shifted by the offset.
+    const { everyMs, offsetMs } = r.spec;
+    const first = Math.ceil((start.getTime() - offsetMs) / everyMs);
+    const last = Math.floor((end.getTime() - offsetMs) / everyMs);
+    return Math.min(Math.max(0, last - first + 1), cap + 1);
+  }
+  if (schedule.cron === undefined) return 0;
+  const expr = schedule.cron.trim();
+  const times = CronExpressionParser.parse(SHORTHAND_FIELDS[expr] ?? expr, { tz: schedule.timezone ?? 'UTC', currentDate: new Date(start.getTime() - 1), endDate: end });
+  let n = 0;
+  while (n <= cap && times.hasNext()) {
+    times.next();
+    n += 1;
+  }
+  return n;
+}
+
 // ---- cron -----------------------------------------------------------------------------------------
 //
 // Values, ranges, steps, names and impossible dates are cron-parser's to check. The library

@@ -11,7 +11,7 @@ import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, insertJob, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
-import { runTimeoutProblem, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
 import {
@@ -238,6 +238,12 @@ export function jobService(deps: JobServiceDeps) {
       const start = new Date(body.start);
       const end = new Date(body.end);
       if (start >= end) throw new ValidationError('start must be before end', [{ path: 'end', message: 'must be after start' }]);
+      const times = scheduledTimesIn(definitionOf(row).schedule, start, end);
+      if (times > MAX_BACKFILL_RUNS) {
+        throw new ValidationError(`the window holds more than ${MAX_BACKFILL_RUNS} scheduled runs; nothing was backfilled`, [
+          { path: 'end', message: `a backfill covers at most ${MAX_BACKFILL_RUNS} scheduled runs (each starts the script on every target): move end closer to start, or backfill in several steps` },
+        ]);
+      }
       await onSchedule(row, 'nothing was backfilled', () => backfillJobSchedule(temporal, row.id, start, end, body.overlap));
       await writeAudit(db, { actor: actor.name, action: 'job.backfill', entityType: 'job', entityId: row.id, after: body, team: row.team });
       return row;

@@ -18,6 +18,8 @@ describe('jobs API: a schedule may not fire more often than once a minute', func
   let app: ReturnType<typeof createApp>;
   /** Schedules Temporal was asked to create or update (the stub accepts every one). */
   const scheduled: { id: string; every?: number; cron?: string }[] = [];
+  /** Backfills Temporal was asked for. */
+  const backfills: { id: string; start: string; end: string }[] = [];
 
   before(async function () {
     db = await createTestDatabase();
@@ -31,6 +33,9 @@ describe('jobs API: a schedule may not fire more often than once a minute', func
         create: async (o: ScheduleOptions) => record(o),
         getHandle: (scheduleId: string) => ({
           update: async (fn: (prev: unknown) => Pick<ScheduleOptions, 'spec'>) => record({ scheduleId, ...fn({ memo: {}, policies: {} }) }),
+          backfill: async (b: { start: Date; end: Date }) => {
+            backfills.push({ id: scheduleId, start: b.start.toISOString(), end: b.end.toISOString() });
+          },
         }),
       },
     } as unknown as Client;
@@ -86,5 +91,28 @@ describe('jobs API: a schedule may not fire more often than once a minute', func
     assert.equal(scheduled.length, before, 'the schedule was not touched');
     const row = await db.db.selectFrom('jobs').select('definition').where('id', '=', 'hourly').executeTakeFirstOrThrow();
     assert.equal((row.definition as { schedule: { interval: string } }).schedule.interval, '1h');
+  });
+
+  it('backfill: a window of more than 24 scheduled runs is a 400 naming end; Temporal is not asked', async function () {
+    // A write token backfilling a week of a one-minute job (10,080 runs, each on every target; with
+    // overlap allow_all all at once) was passed to Temporal as asked.
+    assert.equal((await call('POST', '/api/jobs', job('minutely', { interval: '1m' }))).status, 201);
+    assert.equal((await call('POST', '/api/jobs', job('daily-cron', { cron: '@daily' }))).status, 201);
+    for (const [id, start, end] of [
+      ['minutely', '2026-11-01T00:00:00Z', '2026-11-08T00:00:00Z'],
+      ['minutely', '2026-11-01T00:00:00Z', '2026-11-01T00:25:00Z'],
+      ['daily-cron', '2026-01-01T00:00:00Z', '2026-03-01T00:00:00Z'],
+    ] as const) {
+      const res = await call('POST', `/api/jobs/${id}/backfill`, { start, end, overlap: 'allow_all' });
+      assert.equal(res.status, 400, `${id} ${start}..${end}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.type, 'application/problem+json');
+      assert.deepEqual(res.body.errors?.map((e) => e.path), ['end']);
+      assert.match(res.body.errors![0]!.message, /at most 24 scheduled runs/);
+    }
+    assert.equal(backfills.length, 0, 'Temporal was not asked');
+    // Catching up what was missed stays possible: 20 minutes of the minutely job, three weeks of the daily one.
+    assert.equal((await call('POST', '/api/jobs/minutely/backfill', { start: '2026-11-01T00:00:00Z', end: '2026-11-01T00:20:00Z' })).status, 202);
+    assert.equal((await call('POST', '/api/jobs/daily-cron/backfill', { start: '2026-01-01T00:00:00Z', end: '2026-01-21T00:00:00Z' })).status, 202);
+    assert.deepEqual(backfills.map((b) => b.id), [jobScheduleId('minutely'), jobScheduleId('daily-cron')]);
   });
 });

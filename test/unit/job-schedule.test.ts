@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { jobDefinitionSchema, jobScriptArgs, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTimeoutProblem, scheduleFrequencyProblem, scheduleSpecOf, slugify, validateCron } from '../../src/domain/jobs.js';
+import { jobDefinitionSchema, jobScriptArgs, MAX_BACKFILL_RUNS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, validateCron } from '../../src/domain/jobs.js';
 
 const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
 
@@ -42,6 +42,19 @@ describe('job schedules (pure)', function () {
     assert.equal(validateCron('* * * * *'), undefined);
     assert.match(validateCron('* * * * * *')!, /has 6 fields; expected 5/);
     assert.match(validateCron('*/5 * * * * *')!, /has 6 fields; expected 5/);
+  });
+
+  it('counts the scheduled times in a backfill window (both ends included), up to the cap + 1', function () {
+    const at = (iso: string) => new Date(iso);
+    assert.equal(scheduledTimesIn({ interval: '1h' }, at('2026-11-01T00:00:00Z'), at('2026-11-01T05:00:00Z')), 6);
+    assert.equal(scheduledTimesIn({ interval: 'every 1h offset 15m' }, at('2026-11-01T00:00:00Z'), at('2026-11-01T05:00:00Z')), 5);
+    assert.equal(scheduledTimesIn({ interval: '1m' }, at('2026-11-01T00:00:00Z'), at('2026-11-08T00:00:00Z')), MAX_BACKFILL_RUNS + 1, 'stops counting past the cap');
+    assert.equal(scheduledTimesIn({ cron: '0 6 * * MON-FRI' }, at('2026-11-02T00:00:00Z'), at('2026-11-08T23:59:00Z')), 5);
+    assert.equal(scheduledTimesIn({ cron: '@daily' }, at('2026-01-01T00:00:00Z'), at('2026-01-10T00:00:00Z')), 10);
+    // In the job's time zone: 06:00 in Paris is 05:00 UTC in winter.
+    assert.equal(scheduledTimesIn({ cron: '0 6 * * *', timezone: 'Europe/Paris' }, at('2026-11-02T05:30:00Z'), at('2026-11-03T04:59:00Z')), 0);
+    assert.equal(scheduledTimesIn({ cron: '0 6 * * *', timezone: 'Europe/Paris' }, at('2026-11-02T04:30:00Z'), at('2026-11-02T05:30:00Z')), 1);
+    assert.equal(scheduledTimesIn({ interval: '1h' }, at('2026-11-01T05:00:00Z'), at('2026-11-01T00:00:00Z')), 0);
   });
 
   it('accepts 5-field cron with ranges, steps, lists and names', function () {

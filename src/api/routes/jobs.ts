@@ -1,7 +1,7 @@
 // /api/jobs: thin routes over src/services/jobs.ts, which keeps each job and its Temporal Schedule in step.
 import { z } from 'zod';
 import type { JobRow } from '../../db/database.js';
-import { jobDefinitionSchema, OVERLAP_POLICIES } from '../../domain/jobs.js';
+import { jobDefinitionSchema, MAX_BACKFILL_RUNS, OVERLAP_POLICIES } from '../../domain/jobs.js';
 import { definitionOf, jobService } from '../../services/jobs.js';
 import { workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
@@ -131,6 +131,7 @@ export function jobRoutes(deps: AppDeps) {
       path: '/api/jobs/{id}/backfill',
       tags,
       summary: 'Run the schedule for a past time range',
+      description: `Takes the runs the schedule would have started between start and end (both included), as the overlap policy says. At most ${MAX_BACKFILL_RUNS} scheduled runs per backfill (each starts the script on every target): a wider window is answered 400 on \`end\`, and nothing is backfilled.`,
       request: { params: idParam, body: jsonBody(backfillSchema) },
       responses: { 202: json('Backfill requested.', z.object({ jobId: z.string(), backfill: anyObject })), ...unknown, ...temporalDown },
     }),
