@@ -166,6 +166,24 @@ export async function triggerJobSchedule(client: Client, jobId: string, overlap?
   await client.schedule.getHandle(jobScheduleId(jobId)).trigger(overlap ? overlapToTemporal[overlap] : undefined);
 }
 
+/**
+ * Run a paused job once now, outside its schedule. The schedule's own trigger would start a run the
+ * worker skips (a run its schedule starts while the job is paused is drift, activities/jobs.ts), so the
+ * run is started here, as the schedule's action would, without TemporalScheduledById: a manual run.
+ */
+export async function startManualJobRun(client: Client, job: JobDefinition, target: ScheduleTarget, at: Date): Promise<string> {
+  const workflowId = `${jobRunWorkflowIdPrefix(job.id)}-manual-${at.toISOString()}`;
+  await client.workflow.start(JOB_WORKFLOW_TYPE, {
+    taskQueue: target.taskQueue,
+    workflowId,
+    args: [{ jobId: job.id }],
+    memo: { jobId: job.id, jobName: job.name },
+    typedSearchAttributes: [{ key: searchAttributes.jobId, value: job.id }],
+    workflowRunTimeout: RUN_TIMEOUT_MS,
+  });
+  return workflowId;
+}
+
 /** Take the actions the schedule would have taken between start and end. */
 export async function backfillJobSchedule(client: Client, jobId: string, start: Date, end: Date, overlap?: OverlapPolicy): Promise<void> {
   await client.schedule.getHandle(jobScheduleId(jobId)).backfill({ start, end, ...(overlap ? { overlap: overlapToTemporal[overlap] } : {}) });

@@ -188,6 +188,15 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     await eventually(async () => (await finished(id)).length === count + 1, 20_000, 'the triggered run');
     await new Promise((r) => setTimeout(r, 4000));
     assert.equal((await runs(id)).length, count + 1, 'trigger runs exactly once');
+    // It ran: before, the schedule's trigger started a run the worker took for drift and skipped
+    // ("its schedule should not have started this run") while the API had answered "triggered".
+    const [ran] = await runs(id);
+    assert.deepEqual([ran!.status, ran!.trigger, ran!.summary?.succeeded], ['succeeded', 'manual', 1], JSON.stringify(ran));
+    // A backfill of a paused job would be skipped the same way: refused, saying so.
+    const now = new Date();
+    const refused = await post(`/api/jobs/${id}/backfill`, { start: new Date(now.getTime() - 5 * 60_000).toISOString(), end: now.toISOString() });
+    assert.equal(refused.status, 409, await refused.clone().text());
+    assert.match(((await refused.json()) as { detail: string }).detail, /is paused/);
 
     assert.equal((await post(`/api/jobs/${id}/resume`)).status, 200);
     assert.equal((await handle.describe()).state.paused, false, 'the Temporal Schedule runs again');
