@@ -23,14 +23,15 @@ export interface RetentionWorkflowResult {
 export async function retentionWorkflow(input: RetentionWorkflowInput): Promise<RetentionWorkflowResult> {
   const batchSize = input.batchSize ?? 5000;
   const maxBatches = input.maxBatches ?? 200;
-  const deleted = { actionRuns: 0, matches: 0, events: 0, incidents: 0, remediations: 0, alerts: 0, approvalLinks: 0 };
+  const deleted = { actionRuns: 0, matches: 0, events: 0, incidents: 0, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0 };
+  // A batch from a worker of an earlier release has no count for the newer tables (`?? 0`).
   let batches = 0;
   let more = true;
   while (more && batches < maxBatches) {
     const r = await purgeHistoryBatch({ retentionDays: input.retentionDays, batchSize });
     batches += 1;
     more = r.more;
-    for (const k of Object.keys(deleted) as (keyof typeof deleted)[]) deleted[k] += r.deleted[k];
+    for (const k of Object.keys(deleted) as (keyof typeof deleted)[]) deleted[k] += r.deleted[k] ?? 0;
   }
   return { batches, deleted, more };
 }

@@ -114,7 +114,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
       args: [{ retentionDays: 90, batchSize: 3, maxBatches: 100 }],
     })) as { batches: number; deleted: { events: number; matches: number; actionRuns: number; incidents: number }; more: boolean };
     const oldEvents = eventsOf(old).length;
-    assert.deepEqual(result.deleted, { events: oldEvents, matches: 12, actionRuns: 12, incidents: old.length - 1, remediations: 0, alerts: 0, approvalLinks: 0 });
+    assert.deepEqual(result.deleted, { events: oldEvents, matches: 12, actionRuns: 12, incidents: old.length - 1, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0 });
     assert.equal(result.more, false);
     assert.ok(result.batches >= Math.ceil(oldEvents / 3), `${result.batches} batches for ${oldEvents} events`);
     // maxBatches bounds a run: the next scheduled run goes on.
@@ -127,7 +127,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     assert.deepEqual([bounded.batches, bounded.deleted.events, bounded.more], [2, 6, true]);
   });
 
-  it('purges the guards’ bookkeeping and expired approval links too, never within a guard window nor a page still owed', async function () {
+  it('purges the guards’ bookkeeping, expired approval links, finished job runs, the side-effect ledger and the PagerDuty writes log too, never within a guard window, a run going, a page still owed nor a side effect in flight', async function () {
     const db = stack.db.db;
     const at = (days: number) => new Date(Date.now() - days * DAY);
     const key = `bk-${Date.now()}`;
@@ -152,13 +152,51 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
         { token_hash: `${key}-live`, action_run_id: key, decision: 'reject', expires_at: new Date(Date.now() + DAY) },
       ])
       .execute();
+    // Job runs (with their per-target results), the side-effect ledger and the PagerDuty writes log used to
+    // grow forever: one row per action, notice and write.
+    await db
+      .insertInto('job_runs')
+      .values([
+        { id: `${key}-old`, job_id: key, trigger: 'schedule', status: 'succeeded', started_at: at(100), finished_at: at(100) },
+        { id: `${key}-stuck`, job_id: key, trigger: 'schedule', status: 'running', started_at: at(100) },
+        { id: `${key}-recent`, job_id: key, trigger: 'manual', status: 'failed', started_at: at(0.5), finished_at: at(0.5) },
+      ])
+      .execute();
+    await db
+      .insertInto('job_target_results')
+      .values(['old', 'stuck', 'recent'].flatMap((r) => ['env-a', 'env-b'].map((environment) => ({ job_run_id: `${key}-${r}`, environment, via: 'agent', status: 'succeeded' }))))
+      .execute();
+    await db
+      .insertInto('side_effects')
+      .values([
+        { key: `${key}-old`, incident_id: null, kind: 'notify.slack', state: 'done', first_attempt_at: at(100), updated_at: at(100) },
+        { key: `${key}-in-flight`, incident_id: null, kind: 'notify.slack', state: 'attempting', first_attempt_at: at(100), updated_at: at(100), in_flight_until: new Date(Date.now() + DAY) },
+        { key: `${key}-week`, incident_id: null, kind: 'notify.slack', state: 'done', first_attempt_at: at(3), updated_at: at(3) },
+      ])
+      .execute();
+    await db
+      .insertInto('pagerduty_writes')
+      .values([
+        { incident_id: `${key}-old`, kind: 'status', event_type: 'incident.resolved', value: 'resolved', state: 'done', started_at: at(100) },
+        { incident_id: `${key}-week`, kind: 'status', event_type: 'incident.resolved', value: 'resolved', state: 'done', started_at: at(3) },
+      ])
+      .execute();
     // A retention of one day still keeps the guards' last week: their windows reach back that far.
     const result = (await stack.temporal.client.workflow.execute('retentionWorkflow', {
       taskQueue: stack.taskQueue,
       workflowId: `retention-test-bookkeeping-${Date.now()}`,
       args: [{ retentionDays: 1, batchSize: 50, maxBatches: 100 }],
-    })) as { deleted: { remediations: number; alerts: number; approvalLinks: number } };
+    })) as { deleted: { remediations: number; alerts: number; approvalLinks: number; jobRuns: number; sideEffects: number; pagerDutyWrites: number } };
     assert.deepEqual([result.deleted.remediations, result.deleted.alerts, result.deleted.approvalLinks], [1, 1, 1]);
+    assert.ok(result.deleted.jobRuns >= 1 && result.deleted.sideEffects >= 1 && result.deleted.pagerDutyWrites >= 1, JSON.stringify(result.deleted));
+    assert.deepEqual((await db.selectFrom('job_runs').select('id').where('job_id', '=', key).orderBy('id').execute()).map((r) => r.id), [`${key}-recent`, `${key}-stuck`], 'a run still going is kept');
+    assert.deepEqual(
+      (await db.selectFrom('job_target_results').select('job_run_id').where('job_run_id', 'like', `${key}-%`).orderBy('job_run_id').execute()).map((r) => r.job_run_id),
+      [`${key}-recent`, `${key}-recent`, `${key}-stuck`, `${key}-stuck`],
+      'the purged run takes its per-target results with it',
+    );
+    assert.deepEqual((await db.selectFrom('side_effects').select('key').where('key', 'like', `${key}-%`).orderBy('key').execute()).map((r) => r.key), [`${key}-in-flight`, `${key}-week`]);
+    assert.deepEqual((await db.selectFrom('pagerduty_writes').select('incident_id').where('incident_id', 'like', `${key}-%`).execute()).map((r) => r.incident_id), [`${key}-week`]);
     assert.deepEqual((await db.selectFrom('remediations').select('target').where('rule_id', '=', key).execute()).map((r) => r.target), ['h2']);
     assert.deepEqual((await db.selectFrom('automation_alerts').select('text').where('target', '=', key).execute()).map((r) => r.text), ['still owed']);
     assert.deepEqual((await db.selectFrom('approval_links').select('token_hash').where('action_run_id', '=', key).execute()).map((r) => r.token_hash), [`${key}-live`]);

@@ -14,6 +14,11 @@ export interface PurgedCounts {
   alerts: number;
   /** Approval links past their expiry. */
   approvalLinks: number;
+  /** Finished job runs with their per-target results. */
+  jobRuns: number;
+  /** Side-effect records (an action's or a notice's once-only ledger) and the PagerDuty writes log. */
+  sideEffects: number;
+  pagerDutyWrites: number;
 }
 
 /** Guard windows reach back at most 7 days: their rows are kept at least this long whatever the retention. */
@@ -21,8 +26,9 @@ const GUARD_BOOKKEEPING_DAYS = 8;
 
 /**
  * Deletes at most `n` rows per table older than `cutoff`: finished action runs, then matches with no
- * action run left, events, and incidents left with no event and no match. A run still going is never
- * deleted, nor is its match.
+ * action run left, events, and incidents left with no event and no match; finished job runs; and the
+ * bookkeeping (guards, side effects, PagerDuty writes) past both the cutoff and the guards' week. A run
+ * still going is never deleted, nor is its match.
  */
 export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Date, n: number): Promise<PurgedCounts> {
   // The watermark first: from this moment, history before the cutoff is incomplete.
@@ -65,7 +71,26 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
   const approvalLinks = await sql`
     delete from approval_links where id in (
       select id from approval_links where expires_at < ${cutoff} order by expires_at limit ${n})`.execute(trx);
+  // Job runs finished before the cutoff, with their per-target results (one statement).
+  const jobRuns = await sql`
+    with batch as (
+      select id from job_runs where finished_at is not null and started_at < ${cutoff} order by started_at, id limit ${n}),
+    results as (delete from job_target_results where job_run_id in (select id from batch))
+    delete from job_runs where id in (select id from batch)`.execute(trx);
+  // The once-only ledgers outlive every retry of what they guard (a day at most) and the echo windows of the
+  // PagerDuty writes (minutes; a verification's own-resolve check, hours): kept at least the guards' week.
+  const sideEffects = await sql`
+    delete from side_effects where key in (
+      select key from side_effects
+      where updated_at < ${keepFrom} and (in_flight_until is null or in_flight_until < now())
+      order by updated_at limit ${n})`.execute(trx);
+  const pagerDutyWrites = await sql`
+    delete from pagerduty_writes where id in (
+      select id from pagerduty_writes where started_at < ${keepFrom} order by started_at limit ${n})`.execute(trx);
   return {
+    jobRuns: Number(jobRuns.numAffectedRows ?? 0),
+    sideEffects: Number(sideEffects.numAffectedRows ?? 0),
+    pagerDutyWrites: Number(pagerDutyWrites.numAffectedRows ?? 0),
     remediations: Number(remediations.numAffectedRows ?? 0),
     alerts: Number(alerts.numAffectedRows ?? 0),
     approvalLinks: Number(approvalLinks.numAffectedRows ?? 0),
