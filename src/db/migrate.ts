@@ -11,6 +11,7 @@ import * as verificationOutcome from './migrations/2026-12-08T00-00-verification
 import * as guardsAndFlapping from './migrations/2026-12-08T10-00-guards-and-flapping.js';
 import * as effectivenessAndApprovalLinks from './migrations/2026-12-09T00-00-effectiveness-and-approval-links.js';
 import * as teams from './migrations/2026-12-10T00-00-teams.js';
+import * as retentionIndexes from './migrations/2026-12-11T00-00-retention-indexes.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -25,6 +26,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-08T10-00-guards-and-flapping': guardsAndFlapping,
   '2026-12-09T00-00-effectiveness-and-approval-links': effectivenessAndApprovalLinks,
   '2026-12-10T00-00-teams': teams,
+  '2026-12-11T00-00-retention-indexes': retentionIndexes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
