@@ -5,13 +5,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { hashToken } from '../../src/api/auth.js';
 import { newSecret } from '../../src/api/session.js';
-import { loadConfig } from '../../src/config.js';
 import { insertSession } from '../../src/db/repositories/sessions.js';
-import { createLogger } from '../../src/logger.js';
-import { startApiServer, type ApiServer } from '../../src/server.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { startLoggedApi, type LoggedApi } from '../helpers/logged-api.js';
 import { ADMIN_TOKEN } from '../helpers/stack.js';
-import { testTemporal } from '../helpers/temporal.js';
 import { selfheal } from '../helpers/cli.js';
 
 const ISSUER = 'https://login.example.com/realms/sre';
@@ -19,22 +16,14 @@ const BURST = 3;
 
 describe('selfheal sessions revoke, and the request budget, against a real server', function () {
   this.timeout(120_000);
+  let api: LoggedApi;
   let db: TestDatabase;
-  let server: ApiServer;
-  const logLines: { msg: string; status?: number; req?: { method: string; path: string; headers?: Record<string, string> } }[] = [];
-  const as = (token: string) => ({ SELFHEAL_URL: server.url, SELFHEAL_TOKEN: token });
-  const requests = () => logLines.filter((l) => l.msg === 'request');
+  let server: LoggedApi['server'];
+  const as = (token: string) => api.as(token);
+  const requests = () => api.requests();
 
   before(async function () {
-    db = await createTestDatabase();
-    const temporal = await testTemporal();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: temporal.address,
-      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+    api = await startLoggedApi({
       SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com',
       OIDC_ISSUER_URL: ISSUER,
       OIDC_CLIENT_ID: 'selfheal',
@@ -43,13 +32,9 @@ describe('selfheal sessions revoke, and the request budget, against a real serve
       SELFHEAL_RATE_LIMIT_BURST: String(BURST),
       SELFHEAL_RATE_LIMIT_PER_SECOND: '1',
     });
-    const destination = { write: (line: string) => void logLines.push(JSON.parse(line) as (typeof logLines)[number]) };
-    server = await startApiServer({ config, db: db.db, temporal: temporal.client, logger: createLogger({ level: 'info', destination }) });
+    ({ db, server } = api);
   });
-  after(async () => {
-    await server?.close();
-    await db?.close();
-  });
+  after(async () => api?.close());
 
   async function signedIn(subject: string, email: string): Promise<string> {
     const secret = newSecret();

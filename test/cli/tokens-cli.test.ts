@@ -3,46 +3,26 @@
 import assert from 'node:assert/strict';
 import { hashToken } from '../../src/api/auth.js';
 import { retryAfterSeconds } from '../../src/cli/http-client.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { startApiServer, type ApiServer } from '../../src/server.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { startLoggedApi, type LoggedApi } from '../helpers/logged-api.js';
 import { ADMIN_TOKEN } from '../helpers/stack.js';
-import { testTemporal } from '../helpers/temporal.js';
 import { selfheal } from '../helpers/cli.js';
 
 const MAX_FAILURES = 3;
 
 describe('selfheal tokens, and the failed-authentication limit, against a real server', function () {
+  let api: LoggedApi;
   let db: TestDatabase;
-  let server: ApiServer;
-  /** The API's log lines: its access log says which requests reached it and how they were answered. */
-  const logLines: { msg: string; status?: number; req?: { method: string; path: string } }[] = [];
   let admin: Record<string, string>;
-  const as = (token: string) => ({ SELFHEAL_URL: server.url, SELFHEAL_TOKEN: token });
-  const requests = () => logLines.filter((l) => l.msg === 'request');
+  const as = (token: string) => api.as(token);
+  const requests = () => api.requests();
 
   before(async function () {
-    db = await createTestDatabase();
-    const temporal = await testTemporal();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: temporal.address,
-      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
-      SELFHEAL_AUTH_MAX_FAILURES: String(MAX_FAILURES),
-      SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS: '600',
-    });
-    const destination = { write: (line: string) => void logLines.push(JSON.parse(line) as (typeof logLines)[number]) };
-    server = await startApiServer({ config, db: db.db, temporal: temporal.client, logger: createLogger({ level: 'info', destination }) });
+    api = await startLoggedApi({ SELFHEAL_AUTH_MAX_FAILURES: String(MAX_FAILURES), SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS: '600' });
+    db = api.db;
     admin = as(ADMIN_TOKEN);
   });
-  after(async () => {
-    await server?.close();
-    await db?.close();
-  });
+  after(async () => api?.close());
 
   it('create prints the token once; it works with its scope and no more, and expires when asked', async () => {
     const run = await selfheal(['tokens', 'create', '--name', 'ci-deploy', '--scope', 'write', '--expires-in', '12h'], admin);
