@@ -130,6 +130,8 @@ async function runActions(run: RuleRun): Promise<RuleRunResult['ended']> {
       return 'cancelled';
     }
   }
+  // Revision 3: a cancellation that landed while the last action's skip was recorded (nothing left to mark).
+  if (shielded && !run.resolvedItself && CancellationScope.current().consideredCancelled) return 'cancelled';
   return 'completed';
 }
 

@@ -429,6 +429,15 @@ describe('incident workflow races (injected deterministically, side effects coun
         { id: 'after', when: 'always', type: 'notify.webhook', url: `${peer.url}/hook/skip-after`, body: '{}' },
       ],
     });
+    // A rule whose skipped action is its last: the run still ends `cancelled` (nothing left to mark).
+    const lastRuleId = await insertRule(db.db, {
+      name: `race-skip-last-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [
+        { id: 'ok', type: 'notify.webhook', url: `${peer.url}/hook/skip-last-ok`, body: '{}' },
+        { id: 'onfail', when: 'failure', type: 'notify.webhook', url: `${peer.url}/hook/skip-last-onfail`, body: '{}' },
+      ],
+    });
     const entered = deferred();
     const release = deferred();
     const w = await worker((real) => ({
@@ -446,9 +455,12 @@ describe('incident workflow races (injected deterministically, side effects coun
     await signalIncident(temporal, w.taskQueue, id, messageOf(resolve), { lingerSeconds: 1 });
     // The cancel has reached the rule run while its skip is still being recorded.
     const ruleRun = ruleRunWorkflowId(id, ruleId, first.event.id);
-    await eventually(async () => (await historyOf(ruleRun)).some((e) => typeOf(e) === 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED') || undefined, 30_000, 'the cancel to reach the rule run');
+    const lastRun = ruleRunWorkflowId(id, lastRuleId, first.event.id);
+    for (const wf of [ruleRun, lastRun]) {
+      await eventually(async () => (await historyOf(wf)).some((e) => typeOf(e) === 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED') || undefined, 30_000, `the cancel to reach ${wf}`);
+    }
     release.resolve();
-    const runs = await finished(id, 3);
+    const runs = (await finished(id, 5)).filter((r) => r.rule_id === ruleId);
     assert.deepEqual(
       runs.map((r) => [r.action_id, r.status]),
       [
@@ -459,5 +471,7 @@ describe('incident workflow races (injected deterministically, side effects coun
     );
     assert.match(runs[2]!.reason ?? '', /cancelled when the incident resolved/);
     assert.deepEqual([hits('skip-ok'), hits('skip-onfail'), hits('skip-after')], [1, 0, 0]);
+    const ended = async (wf: string) => ((await temporal.client.workflow.getHandle(wf).result()) as { ended: string }).ended;
+    assert.deepEqual([await ended(ruleRun), await ended(lastRun)], ['cancelled', 'cancelled']);
   });
 });
