@@ -79,21 +79,27 @@ export class AuthFailureLimiter {
   }
 }
 
-// One limiter per API app. Route groups are built separately from the same deps, and some pass only
-// { db, adminToken }; the app's database handle is the one object they all share, so it keys the limiter.
-const limiters = new WeakMap<object, AuthFailureLimiter>();
-
-/** The limiter of the app whose database handle is `db`; `settings` (the app's config) replaces the defaults. */
-export function authLimiterFor(db: object, settings?: AuthLimitSettings): AuthFailureLimiter {
-  let limiter = limiters.get(db);
-  if (!limiter) {
-    limiter = new AuthFailureLimiter(settings);
-    limiters.set(db, limiter);
-  } else if (settings) {
-    limiter.settings = settings;
-  }
-  return limiter;
+/**
+ * One object per API app. Route groups are built separately from the same deps, and some pass only
+ * { db, adminToken }; the app's database handle is the one object they all share, so it keys the object.
+ * `settings` (the app's config), when given, replaces what it was made with.
+ */
+function perApp<S, T extends { settings: S }>(make: (settings?: S) => T): (db: object, settings?: S) => T {
+  const byApp = new WeakMap<object, T>();
+  return (db, settings) => {
+    let it = byApp.get(db);
+    if (!it) {
+      it = make(settings);
+      byApp.set(db, it);
+    } else if (settings) {
+      it.settings = settings;
+    }
+    return it;
+  };
 }
+
+/** The failed-authentication limiter of the app whose database handle is `db`. */
+export const authLimiterFor = perApp((settings?: AuthLimitSettings) => new AuthFailureLimiter(settings));
 
 /** A source key: the address itself, an IPv6 address by its /64, an IPv4-mapped IPv6 address as IPv4. */
 export function sourceKey(address: string): string {
@@ -228,20 +234,8 @@ export class CallerBudget {
   }
 }
 
-// One budget per API app, keyed like the failed-authentication limiter by the app's database handle.
-const budgets = new WeakMap<object, CallerBudget>();
-
-/** The request budget of the app whose database handle is `db`; `settings` (the app's config) replaces the defaults. */
-export function callerBudgetFor(db: object, settings?: CallerBudgetSettings): CallerBudget {
-  let budget = budgets.get(db);
-  if (!budget) {
-    budget = new CallerBudget(settings);
-    budgets.set(db, budget);
-  } else if (settings) {
-    budget.settings = settings;
-  }
-  return budget;
-}
+/** The request budget of the app whose database handle is `db`. */
+export const callerBudgetFor = perApp((settings?: CallerBudgetSettings) => new CallerBudget(settings));
 
 /**
  * Charges an authenticated request to its caller (`token:<id>`, `session:<id>`); throws
