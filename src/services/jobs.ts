@@ -224,24 +224,22 @@ export function jobService(deps: JobServiceDeps) {
 
     async trigger(actor: Actor, id: string): Promise<JobRow> {
       const row = await mustAccess(db, actor, 'editor', id);
-      if (!row.enabled) {
-        // Paused: its schedule's trigger would start a run the worker skips as drift, so the run is started
-        // by hand. Only this path starts it, so the run going, if any, is in the jobs table.
-        const [last] = await listJobRuns(db, row.id, 1);
-        if (last?.status === 'running' && definitionOf(row).schedule.overlap === 'skip') {
-          throw new ConflictError(`job ${id} has a run in progress (${last.id}) and its overlap policy is skip: no run was started; wait for it to finish, or cancel it first`);
-        }
-        const to = await target();
-        await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date()));
-        await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, team: row.team });
-        return row;
-      }
+      // A paused job's run is started here by hand: its schedule's trigger would start a run the worker
+      // skips as drift. Only this path starts one, so the run going, if any, is in the jobs table.
+      const paused = !row.enabled;
       // Temporal drops a trigger that the skip policy refuses, without a word: say so instead of "triggered".
       if (definitionOf(row).schedule.overlap === 'skip') {
-        const running = (await temporalCall(NO_RUN, () => describeJobSchedule(temporal, row.id)))?.runningWorkflowIds[0];
+        const running = paused
+          ? (await listJobRuns(db, row.id, 1)).find((r) => r.status === 'running')?.id
+          : (await temporalCall(NO_RUN, () => describeJobSchedule(temporal, row.id)))?.runningWorkflowIds[0];
         if (running) throw new ConflictError(`job ${id} has a run in progress (${running}) and its overlap policy is skip: no run was started; wait for it to finish, or cancel it first`);
       }
-      await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id));
+      if (paused) {
+        const to = await target();
+        await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date()));
+      } else {
+        await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id));
+      }
       await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, team: row.team });
       return row;
     },
