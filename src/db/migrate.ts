@@ -12,6 +12,7 @@ import * as guardsAndFlapping from './migrations/2026-12-08T10-00-guards-and-fla
 import * as effectivenessAndApprovalLinks from './migrations/2026-12-09T00-00-effectiveness-and-approval-links.js';
 import * as teams from './migrations/2026-12-10T00-00-teams.js';
 import * as retentionIndexes from './migrations/2026-12-11T00-00-retention-indexes.js';
+import * as authSessionsOwnerIndexes from './migrations/2026-12-12T00-00-auth-sessions-owner-indexes.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -27,6 +28,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-09T00-00-effectiveness-and-approval-links': effectivenessAndApprovalLinks,
   '2026-12-10T00-00-teams': teams,
   '2026-12-11T00-00-retention-indexes': retentionIndexes,
+  '2026-12-12T00-00-auth-sessions-owner-indexes': authSessionsOwnerIndexes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -5,12 +5,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
 import { createApp } from '../../src/api/app.js';
 import { hashToken } from '../../src/api/auth.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { csrfTokenFor, newSecret } from '../../src/api/session.js';
 import { loadConfig } from '../../src/config.js';
-import { insertSession } from '../../src/db/repositories/sessions.js';
+import type { Database } from '../../src/db/database.js';
+import { insertSession, revokeOwnerSessions, type SessionOwner } from '../../src/db/repositories/sessions.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { ADMIN_TOKEN, issueToken } from '../helpers/stack.js';
@@ -140,6 +142,32 @@ describe('security: an admin revokes every session of a user', function () {
     assert.equal((await liveSessionsOf(subject)).length, 1);
     const audit = await db.db.selectFrom('audit_log').select('id').where('action', '=', 'session.revoke_user').where('entity_id', '=', subject).execute();
     assert.deepEqual(audit, [], 'nothing audited for a refused call');
+  });
+
+  it("finds a user's sessions by index, by subject and by e-mail in any case (migration 2026-12-12T00-00-auth-sessions-owner-indexes)", async function () {
+    const indexes = await db.pool.query<{ name: string; def: string }>("SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'auth_sessions'");
+    const defs = new Map(indexes.rows.map((i) => [i.name, i.def]));
+    assert.match(defs.get('auth_sessions_subject_idx') ?? 'missing', /\(subject\)/);
+    assert.match(defs.get('auth_sessions_email_idx') ?? 'missing', /lower\(email\)/);
+    // The plan of the revocation's own statement (captured as the repository sends it), with sequential
+    // scans priced out so that the planner shows which index it can use, whatever the table's size.
+    const planOf = async (owner: SessionOwner) => {
+      let sent: CompiledQuery | undefined;
+      const logging = new Kysely<Database>({ dialect: new PostgresDialect({ pool: db.pool }), log: (e) => void (sent ??= e.query) });
+      await revokeOwnerSessions(logging, owner);
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SET LOCAL enable_seqscan = off');
+        const { rows } = await client.query(`EXPLAIN ${sent!.sql}`, [...sent!.parameters]);
+        return rows.map((r: Record<string, string>) => Object.values(r)[0]).join('\n');
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    };
+    assert.match(await planOf({ subject: `sub-${randomUUID()}` }), /auth_sessions_subject_idx/);
+    assert.match(await planOf({ email: 'Someone@Example.com' }), /auth_sessions_email_idx/);
   });
 
   it('by e-mail (any case), also from an admin dashboard session; a request naming neither or both is a 400', async function () {
