@@ -2,7 +2,17 @@
 # Usage: disk-cleanup.sh [--apply] [--days N] [--path DIR]...
 # Lists (default, dry run) or deletes (--apply) regular files older than N days (default 7) under each
 # DIR (default /var/tmp), staying on the same filesystem. Prints a RESULT summary line.
+#
+# Each DIR, with every symlink and "." or ".." resolved, must be one of the cleanable roots or inside one:
+# /var/tmp /tmp /var/log /var/cache /var/crash /var/lib/systemd/coredump, or, when the file
+# disk-cleanup.roots exists next to this script (the allow-listed scripts directory, which only the
+# operator writes), the absolute directories it lists, one a line. Whoever writes a rule or job chooses
+# the arguments, and an incident value may be templated into them: they must not be able to delete the
+# files of /usr, /etc or / itself (`--path //` once passed the check for "/") on every host, as root.
+# Anything else is a usage error (exit 2) before any file is looked at.
 set -eu
+# No pathname expansion: the loops below split the list of directories on newlines only.
+set -f
 LC_ALL=C
 export LC_ALL
 
@@ -19,7 +29,6 @@ while [ "$#" -gt 0 ]; do
     --path)
       [ "$#" -ge 2 ] || { echo '--path needs a value' >&2; exit 2; }
       case "$2" in
-        /) echo 'refusing to clean /' >&2; exit 2 ;;
         /*) ;;
         *) echo '--path must be absolute' >&2; exit 2 ;;
       esac
@@ -35,6 +44,54 @@ case "$days" in ''|*[!0-9]*) echo '--days must be a non-negative integer' >&2; e
 [ -n "$paths" ] || paths='
 /var/tmp'
 
+# The directory as it really is: symlinks, "." and ".." resolved (empty when it does not exist).
+real_dir() {
+  (cd -P -- "$1" 2>/dev/null && pwd -P) || true
+}
+script_dir=$(cd -- "$(dirname -- "$0")" && pwd -P)
+if [ -f "$script_dir/disk-cleanup.roots" ]; then
+  roots=$(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$script_dir/disk-cleanup.roots" || true)
+else
+  roots='/var/tmp
+/tmp
+/var/log
+/var/cache
+/var/crash
+/var/lib/systemd/coredump'
+fi
+
+# Every DIR is resolved and checked before anything is listed or deleted; the resolved path is what is cleaned.
+old_ifs=$IFS
+IFS='
+'
+checked=''
+for dir in $paths; do
+  [ -n "$dir" ] || continue
+  real=$(real_dir "$dir")
+  if [ -z "$real" ]; then
+    echo "skipping missing directory $dir" >&2
+    continue
+  fi
+  allowed=0
+  if [ "$real" != / ]; then
+    for root in $roots; do
+      case "$root" in /*) ;; *) continue ;; esac
+      root_real=$(real_dir "$root")
+      [ -n "$root_real" ] && [ "$root_real" != / ] || continue
+      case "$real/" in "$root_real"/*) allowed=1; break ;; esac
+    done
+  fi
+  if [ "$allowed" -ne 1 ]; then
+    echo "refusing to clean $dir: not inside a cleanable root (see disk-cleanup.roots)" >&2
+    echo 'RESULT mode=refused reason=path-not-allowed'
+    exit 2
+  fi
+  checked="$checked
+$real"
+done
+IFS=$old_ifs
+paths=$checked
+
 files=0
 bytes=0
 old_ifs=$IFS
@@ -42,7 +99,6 @@ IFS='
 '
 for dir in $paths; do
   [ -n "$dir" ] || continue
-  [ -d "$dir" ] || { echo "skipping missing directory $dir" >&2; continue; }
   n=$(find "$dir" -xdev -type f -mtime +"$days" -print | wc -l)
   b=$(find "$dir" -xdev -type f -mtime +"$days" -exec stat -c %s {} + | awk '{s+=$1} END {print s+0}')
   files=$((files + n))
