@@ -6,6 +6,7 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
@@ -19,6 +20,7 @@ import {
 import { actionInputOf, type ActionOutcome, type MatchPlan, type PlannedAction, type RuleRunInput, type RuleRunResult, type VerificationStatus } from '../src/contracts/index.js';
 import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
+import { optionFromData } from '../src/domain/script-args.js';
 import { renderAction } from '../src/domain/template.js';
 import type { Action } from '../src/domain/rules/schema.js';
 import { localDb, type Activities } from './activities.js';
@@ -28,6 +30,16 @@ import { VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
 import { actionHeartbeatTimeout, externalApiOptions, optionsForAction } from './options.js';
 
 const api = proxyActivities<Activities>(externalApiOptions);
+
+/**
+ * A script action whose rendered argument would start with a `-` that came from data fails without
+ * running (src/domain/script-args.ts). Asked only for such an action, so every other history replays as
+ * it was recorded; one recorded before the check ran the script and replays so.
+ */
+export const SCRIPT_ARGS_PATCH = 'script-args-no-options-from-data-v1';
+
+/** An action as rendered for its run: `refused` says why it must not run (absent when it may). */
+type RenderedAction = PlannedAction & { refused?: string | undefined };
 
 /**
  * Revision 2: a cancellation (a resolve) waits for the action in flight to stop, whatever its type (its
@@ -164,7 +176,7 @@ async function cancelRest(run: RuleRun, current: { actionRunId: string; action: 
 }
 
 /** Claim, pass the approval gate, execute, record. */
-async function runAction(run: RuleRun, action: PlannedAction, actionRunId: string, reason: string): Promise<ActionOutcome | 'claimed_elsewhere'> {
+async function runAction(run: RuleRun, action: RenderedAction, actionRunId: string, reason: string): Promise<ActionOutcome | 'claimed_elsewhere'> {
   const { plan, incidentId } = run.input;
   const dryRun = plan.decision === 'dry_run';
   const gated = Boolean(action.approval) && !dryRun;
@@ -243,8 +255,9 @@ async function approvalGate(run: RuleRun, action: PlannedAction, actionRunId: st
  * cancellation waits for the activity to stop: scripts always did, every other type from revision 2 on
  * (which heartbeat, so the cancel reaches them).
  */
-async function execute(run: RuleRun, action: PlannedAction, actionRunId: string) {
+async function execute(run: RuleRun, action: RenderedAction, actionRunId: string) {
   const { plan, incidentId } = run.input;
+  if (action.refused !== undefined && patched(SCRIPT_ARGS_PATCH)) throw ApplicationFailure.nonRetryable(action.refused, 'ScriptNotAllowedError');
   const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
   if (action.type === 'script.agent') {
     // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
@@ -314,12 +327,13 @@ function messageOf(err: unknown): string {
  * Render an action's templates just before it runs, so `results.<actionId>` holds the outcomes of the
  * earlier actions. Pure and deterministic; rendered values are data (argv, JSON), never shell.
  */
-export function render(action: PlannedAction, plan: MatchPlan, previous: ActionOutcome[]): PlannedAction {
+export function render(action: PlannedAction, plan: MatchPlan, previous: ActionOutcome[]): RenderedAction {
   const results = Object.fromEntries(
     previous.map((o) => [o.actionId, { status: o.status, exitCode: o.exitCode ?? null, outputExcerpt: o.outputExcerpt ?? '', link: o.link ?? '', error: o.error ?? '' }]),
   );
   const { agentTaskQueue, ...raw } = action.params;
   const rendered = renderAction({ ...raw, id: action.id, type: action.type } as unknown as Action, { ...plan.context, results }) as unknown as Record<string, unknown>;
   const { id: _id, type: _type, ...params } = rendered;
-  return { ...action, params: { ...params, ...(agentTaskQueue !== undefined ? { agentTaskQueue } : {}) } };
+  const refused = action.type.startsWith('script.') ? optionFromData(raw.args, params.args) : undefined;
+  return { ...action, params: { ...params, ...(agentTaskQueue !== undefined ? { agentTaskQueue } : {}) }, ...(refused !== undefined ? { refused } : {}) };
 }

@@ -10,6 +10,8 @@
  * - rendered strings are never handed to a shell by this service: script `args` become the argv of the
  *   script (one element each, no word splitting, no `$(...)` expansion) and `environment` values become
  *   environment variables. A title like `$(rm -rf /)` therefore reaches the script as that literal text.
+ *   A value that would start an argument with `-` (an option) is refused before the script runs
+ *   (src/domain/script-args.ts);
  *   `script`/`command`, URLs, recipients, ids and secret references are never templated;
  * - a `notify.webhook` body that starts with `{` or `[` is JSON: values are escaped for a JSON string, so
  *   they cannot add fields or end the document ({@link renderJsonTemplate});
