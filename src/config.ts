@@ -295,7 +295,7 @@ export interface Config {
   sshScriptsDir: string;
   /** Failed-authentication limit per source address, and the proxies trusted to name the source. */
   authLimit: { maxFailures: number; windowSeconds: number; trustedProxies: string[] };
-  /** Request budget per authenticated caller (token or session): a token bucket; burst 0 = off. */
+  /** Request budget per authenticated caller (token, session, bootstrap admin token): a token bucket; burst 0 = off. */
   callerBudget: { burst: number; perSecond: number };
   /** Days of incident history (events, matches, action runs) kept; older rows are purged. */
   retention: { days: number };

@@ -157,8 +157,8 @@ function checkBlocked(c: Context, limiter: AuthFailureLimiter): string {
 
 // ---- per-caller request budget ------------------------------------------------------------------------
 //
-// A token bucket per authenticated caller (an issued token or a dashboard session; the bootstrap
-// SELFHEAL_ADMIN_TOKEN is left out, see requireScope). Hand-written on lru-cache, because the kept libraries do not fit: rate-limiter-flexible's
+// A token bucket per authenticated caller (an issued token, a dashboard session, or the bootstrap
+// SELFHEAL_ADMIN_TOKEN, see requireScope). Hand-written on lru-cache, because the kept libraries do not fit: rate-limiter-flexible's
 // memory limiter and hono-rate-limiter's MemoryStore count fixed windows in maps that cap neither how many
 // callers they hold, and hono-rate-limiter is a middleware of its own, while the caller is known only
 // inside requireScope. What is left is a few lines of arithmetic: lru-cache (as for the failed-
@@ -237,8 +237,11 @@ export class CallerBudget {
 /** The request budget of the app whose database handle is `db`. */
 export const callerBudgetFor = perApp((settings?: CallerBudgetSettings) => new CallerBudget(settings));
 
+/** The caller the bootstrap SELFHEAL_ADMIN_TOKEN is charged to (never the key of an issued token or a session). */
+export const ADMIN_TOKEN_CALLER = 'admin-token';
+
 /**
- * Charges an authenticated request to its caller (`token:<id>`, `session:<id>`); throws
+ * Charges an authenticated request to its caller (`token:<id>`, `session:<id>`, `admin-token`); throws
  * 429 with Retry-After when the caller's budget is spent. Called before the route does any work.
  */
 export function chargeCaller(c: Context, budget: CallerBudget, caller: string, cost = 1): void {
@@ -289,9 +292,12 @@ export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): Middlewar
       scopes = session.scopes;
       memberships = session.memberships;
     } else if (deps.adminToken && sameSecret(token, deps.adminToken)) {
-      // The operator's break-glass token is not budgeted: it is what stops a flooding caller (revoking its
-      // token or sessions), and whoever holds it could mint budgets at will anyway.
+      // The operator's break-glass token has a budget of its own like every caller. It is the one credential
+      // nothing can revoke short of a restart with new configuration, so a leaked or looping one must not
+      // flood the API and the database without end; and budgets are per caller, so however spent it is, it
+      // can still cut off a flooding token or session, and a flooding caller cannot spend it.
       actor = 'admin-token';
+      caller = ADMIN_TOKEN_CALLER;
       scopes = ['admin'];
     } else {
       const found = await authenticateToken(deps.db, token);

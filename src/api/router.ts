@@ -32,7 +32,7 @@ const authResponses = (scope: Scope) => ({
   401: problemResponse('Missing, invalid, expired or revoked bearer token.'),
   403: problemResponse(`The token lacks the "${scope}" scope.`),
   429: problemResponse(
-    'Too many requests: this address sent too many failed authentications (`limit: failed-authentications`), or this caller (token or session) ' +
+    'Too many requests: this address sent too many failed authentications (`limit: failed-authentications`), or this caller (token, session or the bootstrap admin token) ' +
       'spent its request budget, a burst of SELFHEAL_RATE_LIMIT_BURST refilled at SELFHEAL_RATE_LIMIT_PER_SECOND (`limit: caller-budget`); ' +
       '`Retry-After` says when to try again. Nothing was done.',
   ),

@@ -1,5 +1,5 @@
 // The per-caller request budget (src/api/auth.ts, README "Security model"): every issued API token and
-// dashboard session spends a token bucket (here a burst of 10, refilled at 1 per second); past it the caller gets
+// dashboard session, and the bootstrap SELFHEAL_ADMIN_TOKEN, spends a token bucket (here a burst of 10, refilled at 1 per second); past it the caller gets
 // 429 with Retry-After before the route does anything, while other callers are served. Before it, only
 // failed authentications were limited: one valid `read` token could send requests without end.
 import assert from 'node:assert/strict';
@@ -63,12 +63,10 @@ describe('security: each authenticated caller has a request budget', function ()
     assert.equal(body.limit, 'caller-budget');
     assert.match(body.detail, /budget/);
 
-    // The same moment: A is still refused, B (and the admin token) are served.
+    // The same moment: A is still refused, B and the admin token are served (A's flood spends only A's budget).
     assert.equal((await stack.api('/api/rules', as(a))).status, 429);
     assert.equal((await stack.api('/api/rules', as(b))).status, 200, 'another token is not limited by A');
-    // The operator's SELFHEAL_ADMIN_TOKEN is not budgeted at all (it is what revokes a flooding caller).
-    const admin = await Promise.all(Array.from({ length: BURST * 3 }, () => stack.api('/api/rules')));
-    assert.ok(admin.every((r) => r.status === 200), `admin token: ${admin.map((r) => r.status).join(',')}`);
+    assert.equal((await stack.api('/api/rules')).status, 200, 'the admin token is not limited by A');
 
     // Retry-After is honest: once it has passed, A is served again, and only at the refill rate.
     await new Promise((r) => setTimeout(r, wait * 1000 + 50));
@@ -105,12 +103,15 @@ describe('security: each authenticated caller has a request budget', function ()
     assert.ok(count(after.statuses, 429) >= 3 - Math.floor(seconds), `after a backtest (${seconds} s): ${after.statuses.join(',')}`);
   });
 
+  /** A dashboard session as the sign-in stores it (read role). */
+  const signIn = async () => {
+    const secret = newSecret();
+    const id = randomUUID();
+    await insertSession(stack.db.db, { id, secretHash: hashToken(secret), issuer: ISSUER, subject: `sub-${randomUUID()}`, actor: 'user:vera@example.com', email: 'vera@example.com', name: null, scopes: ['read'], groups: ['viewers'], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
+    return { id, cookie: `__Host-selfheal-session=${secret}`, csrf: csrfTokenFor(secret) };
+  };
+
   it('a dashboard session has a budget of its own, spent by /api and GET /auth/session', async function () {
-    const signIn = async () => {
-      const secret = newSecret();
-      await insertSession(stack.db.db, { id: randomUUID(), secretHash: hashToken(secret), issuer: ISSUER, subject: `sub-${randomUUID()}`, actor: 'user:vera@example.com', email: 'vera@example.com', name: null, scopes: ['read'], groups: ['viewers'], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
-      return { cookie: `__Host-selfheal-session=${secret}`, csrf: csrfTokenFor(secret) };
-    };
     const one = await signIn();
     const other = await signIn();
     const statuses = await Promise.all(Array.from({ length: BURST + 5 }, (_, i) => statusOf(i % 2 ? '/auth/session' : '/api/rules', { headers: { cookie: one.cookie } })));
@@ -133,6 +134,54 @@ describe('security: each authenticated caller has a request budget', function ()
       const statuses = await Promise.all(Array.from({ length: BURST * 2 }, () => statusOf(path, { headers: { authorization: `Bearer ${token}` } })));
       assert.ok(statuses.every((s) => s === 200), `${path}: ${statuses.join(',')}`);
     }
+  });
+
+  it('sign-out is never refused for the budget: a session that spent it still signs out (cutting off whoever spent it), and a flood of sign-outs revokes it once', async function () {
+    const s = await signIn();
+    const spent = await Promise.all(Array.from({ length: BURST + 5 }, () => statusOf('/api/rules', { headers: { cookie: s.cookie } })));
+    assert.ok(count(spent, 429) >= 1, spent.join(','));
+    assert.equal(await statusOf('/auth/session', { headers: { cookie: s.cookie } }), 429, 'the budget is spent');
+    // A thief of the cookie who keeps the budget spent must not be able to keep its owner from signing out.
+    const headers = { cookie: s.cookie, origin: 'https://selfheal.example.com', 'sec-fetch-site': 'same-origin', 'x-csrf-token': s.csrf };
+    const outs = await Promise.all(Array.from({ length: BURST * 2 }, () => statusOf('/auth/logout', { method: 'POST', headers })));
+    assert.ok(outs.every((st) => st === 200), `sign-outs: ${outs.join(',')}`);
+    assert.equal(await statusOf('/api/rules', { headers: { cookie: s.cookie } }), 401, 'signed out');
+    // Sign-out ends its caller: the flood revoked and audited it once; the rest found nothing live to revoke.
+    const audited = await stack.db.db.selectFrom('audit_log').select('id').where('action', '=', 'session.revoke').where('entity_id', '=', s.id).execute();
+    assert.equal(audited.length, 1);
+  });
+
+  it('the bootstrap SELFHEAL_ADMIN_TOKEN has a budget of its own: its flood is refused 429 problem+json and does nothing, while a token and a session are served at the same moment', async function () {
+    const bystander = await issueToken(stack, `bystander-${randomUUID().slice(0, 6)}`, ['read']);
+    const session = await signIn();
+    // Before, this token alone was never counted: a leaked or looping one, which nothing but a restart can
+    // revoke, could send requests without end.
+    const started = Date.now();
+    const flood = await Promise.all(Array.from({ length: BURST * 3 }, () => stack.api('/api/rules')));
+    const statuses = flood.map((r) => r.status);
+    // Its bucket is what the earlier tests (issuing tokens) left of a burst of 10, refilled at 1 a second.
+    const served = count(statuses, 200);
+    assert.ok(served >= 1 && served <= BURST + Math.ceil((Date.now() - started) / 1000), `admin token flood: ${statuses.join(',')}`);
+    assert.equal(served + count(statuses, 429), BURST * 3, statuses.join(','));
+    const refused = flood.find((r) => r.status === 429)!;
+    assert.equal(refused.headers.get('content-type'), 'application/problem+json');
+    const wait = Number(refused.headers.get('retry-after'));
+    assert.ok(Number.isInteger(wait) && wait >= 1, `Retry-After ${refused.headers.get('retry-after')}`);
+    assert.equal(((await refused.json()) as { limit: string }).limit, 'caller-budget');
+
+    // Refused before the route: a token the admin token asks for now is not created.
+    const name = `over-budget-admin-${randomUUID().slice(0, 6)}`;
+    const mint = await stack.api('/api/tokens', { method: 'POST', body: JSON.stringify({ name, scopes: ['read'] }) });
+    assert.equal(mint.status, 429);
+    assert.deepEqual(await stack.db.db.selectFrom('api_tokens').select('id').where('name', '=', name).execute(), [], 'no token was created');
+
+    // The same moment: an issued token and a dashboard session are served.
+    assert.equal((await stack.api('/api/rules', as(bystander))).status, 200, 'an issued token is not limited by the admin token');
+    assert.equal((await stack.app.request('/api/rules', { headers: { cookie: session.cookie } })).status, 200, 'a session is not limited by the admin token');
+
+    // Once Retry-After has passed, the admin token is served again.
+    await new Promise((r) => setTimeout(r, wait * 1000 + 50));
+    assert.equal((await stack.api('/api/rules')).status, 200, 'refilled');
   });
 
   it('memory stays bounded: idle callers are forgotten once full again, and at most a fixed number are tracked', function () {

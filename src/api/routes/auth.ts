@@ -110,6 +110,10 @@ export function authRoutes(deps: AppDeps) {
     }),
     async (c) => {
       // The resolver checks CSRF on this POST (403): another site cannot sign the user out.
+      // Not charged to the session's request budget, unlike GET /auth/session: sign-out ends its caller (a
+      // flood of it revokes and audits once, the rest find nothing live), and a thief of the cookie who keeps
+      // the budget spent must not keep its owner from revoking it. Without a live session it looks up no
+      // more than any request carrying a cookie does.
       let live: SessionActor | undefined;
       try {
         live = await c.get('resolveSession')?.(c);
