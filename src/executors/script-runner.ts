@@ -48,6 +48,10 @@ export type { ScriptResult } from './output-buffer.js';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PASSED_THROUGH = ['PATH', 'LANG', 'HOME'] as const;
 const PROGRESS_INTERVAL_MS = 1000;
+/** Where timeout(1) is looked for (fixed paths: GNU coreutils, BusyBox); never found through a rule. */
+const TIMEOUT_PROGRAMS = ['/usr/bin/timeout', '/bin/timeout'];
+/** Seconds the script's own deadline (timeout(1)) gives after ours, so that ours normally fires first. */
+export const DEADLINE_BACKSTOP_SLACK_SECONDS = 2;
 /** After the script's main process exits, how long its output may stay open before leftovers are killed. */
 const DRAIN_AFTER_EXIT_MS = 2000;
 
@@ -106,6 +110,40 @@ export async function resolveAllowedScript(scriptsDir: string, script: string): 
   return real;
 }
 
+let timeoutProgram: Promise<string | undefined> | undefined;
+
+/** The host's timeout(1), or undefined when it has none (looked up once). */
+function findTimeoutProgram(): Promise<string | undefined> {
+  timeoutProgram ??= (async () => {
+    for (const candidate of TIMEOUT_PROGRAMS) {
+      try {
+        await access(candidate, fsConstants.X_OK);
+        return candidate;
+      } catch {
+        // try the next one
+      }
+    }
+    return undefined;
+  })();
+  return timeoutProgram;
+}
+
+/**
+ * The program and argv that run `file`: under timeout(1) when the host has it, with a deadline
+ * {@link DEADLINE_BACKSTOP_SLACK_SECONDS} after ours and SIGKILL `killGraceMs` after that. Our own timer
+ * stops the group first; timeout(1) is there for when we cannot: the agent killed (SIGKILL, an OOM kill,
+ * a node crash) or gone before its cancellation reached the script. Without it, the script, detached in
+ * its own process group, ran on past every deadline, as root, with nobody left to stop it.
+ */
+export async function withDeadline(file: string, args: readonly string[], timeoutMs: number, killGraceMs: number): Promise<{ program: string; argv: string[] }> {
+  const timeout = await findTimeoutProgram();
+  if (timeout === undefined) return { program: file, argv: [...args] };
+  const whole = (ms: number): number => (Number.isFinite(ms) ? Math.max(1, Math.ceil(ms / 1000)) : 1);
+  const seconds = whole(timeoutMs) + DEADLINE_BACKSTOP_SLACK_SECONDS;
+  const killAfter = whole(killGraceMs);
+  return { program: timeout, argv: ['-k', String(killAfter), String(seconds), file, ...args] };
+}
+
 /** Builds the child's environment: PATH, LANG, HOME, SELFHEAL_* context and the rule's SELFHEAL_PARAM_* entries only. */
 export function buildScriptEnv(
   baseEnv: NodeJS.ProcessEnv,
@@ -142,6 +180,8 @@ function checkEnvValue(name: string, value: string): string {
 /**
  * Runs an allow-listed script as its own process group, with a filtered environment, capped output,
  * a timeout that kills the whole group (SIGTERM, then SIGKILL after a grace period) and cancellation.
+ * The host enforces the deadline too (timeout(1), {@link withDeadline}), so a script outlives it by at
+ * most a few seconds even when this process dies.
  */
 export async function runScript(options: RunScriptOptions): Promise<ScriptResult> {
   const {
@@ -163,8 +203,11 @@ export async function runScript(options: RunScriptOptions): Promise<ScriptResult
   }
   signal?.throwIfAborted();
 
+  const { program, argv } = await withDeadline(file, args, timeoutMs, killGraceMs);
+  signal?.throwIfAborted();
+
   const started = performance.now();
-  const child = spawn(file, [...args], {
+  const child = spawn(program, argv, {
     shell: false,
     detached: true,
     env,
