@@ -60,9 +60,16 @@ export interface NewSession {
   idToken: string | undefined;
 }
 
-/** Stores a session (audited) and sets its cookie; returns the session's public id. Expired and long-revoked rows are swept at the same time. */
+/**
+ * Stores a session (audited) and sets its cookie; returns the session's public id. Expired and long-revoked
+ * rows are swept at the same time. A session the browser already held is revoked (audited) first: signing in
+ * again, as the same user or another one on a shared machine, leaves no live session behind the cookie it
+ * overwrites.
+ */
 export async function startSession(c: Context<AppEnv>, db: Kysely<Database>, config: Config, s: NewSession): Promise<string> {
   const { maxAgeSeconds, idleTimeoutSeconds } = config.sso.session;
+  const previous = getCookie(c, SESSION_COOKIE, 'host');
+  if (previous !== undefined && SECRET_FORMAT.test(previous)) await revokeSession(db, hashToken(previous));
   const secret = newSecret();
   const id = randomUUID();
   const { teams, ...record } = s;

@@ -409,6 +409,25 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.ok(op.logouts >= 1);
   });
 
+  it('signing in again in the same browser revokes the session it held: no live session is left behind the overwritten cookie', async function () {
+    // A shared machine, or a cookie copied before: the second sign-in must not leave the first session live.
+    const first = await signIn('bob');
+    const second = await signIn('bob', first.jar);
+    assert.notEqual(second.cookie, first.cookie, 'a new secret at every sign-in');
+    assert.equal((await send(second.jar, `${base}/api/incidents`)).status, 200, 'the new session works');
+
+    const old = new Jar();
+    old.set(host, '__Host-selfheal-session', first.cookie);
+    const replayed = await send(old, `${base}/api/incidents`);
+    assert.equal(replayed.status, 401, 'the replaced session is refused');
+    const row = await db.db.selectFrom('auth_sessions').select(['id', 'revoked_at']).where('secret_hash', '=', createHash('sha256').update(first.cookie).digest('hex')).executeTakeFirstOrThrow();
+    assert.ok(row.revoked_at, 'revoked in the database');
+    const audit = await db.db.selectFrom('audit_log').select('actor').where('action', '=', 'session.revoke').where('entity_id', '=', row.id).executeTakeFirstOrThrow();
+    assert.equal(audit.actor, 'user:bob@example.com');
+    // One Set-Cookie for the session: the new one (the revoked one is not cleared after it is set).
+    assert.equal(second.res.headers.getSetCookie().filter((l) => l.startsWith('__Host-selfheal-session=')).length, 1);
+  });
+
   it('a session ends at its idle timeout and its absolute lifetime (database clock), and a cookie not from this API is refused', async function () {
     const { jar, cookie } = await signIn('alice');
     const hash = createHash('sha256').update(cookie).digest('hex');
