@@ -7,7 +7,7 @@ import type { Database } from '../src/db/database.js';
 import { environmentSsh, environmentsForTargets } from '../src/db/repositories/environment-settings.js';
 import { findJobDefinition, findLiveJob, finishJobRun, insertJobRunStart, upsertTargetResult } from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
-import { jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
+import { heldScheduleReason, jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import type { JobRunStatus, JobRunSummary, TargetStatus } from '../src/contracts/jobs.js';
@@ -94,6 +94,10 @@ export function createJobActivities(deps: JobActivityDeps) {
     const parsed = jobDefinitionSchema.safeParse(row.definition);
     if (!parsed.success) throw ApplicationFailure.nonRetryable(`stored definition of job ${input.jobId} is not valid: ${parsed.error.message}`, 'ValidationError');
     const job = { ...parsed.data, id: row.id } as JobDefinition;
+    // A job stored before the minimum interval: its schedule is held paused, and a run it starts anyway
+    // (the schedule not reconciled yet) does nothing. Runs asked for by hand still run.
+    const held = input.trigger === 'schedule' ? heldScheduleReason(job.schedule) : undefined;
+    if (held) return { skipped: `job ${input.jobId} is ${held}` };
 
     const t = job.targets;
     // A job reaches only its own team's environments (issue 24): another team's is "not registered" here.

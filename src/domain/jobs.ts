@@ -65,7 +65,7 @@ export const MIN_JOB_INTERVAL_SECONDS = 60;
 /**
  * Why a job's schedule fires more often than once every MIN_JOB_INTERVAL_SECONDS, with the field to name;
  * undefined when it does not (or when the interval is malformed: the schema says so). Checked where a job is
- * saved (create, update), not on stored definitions, so a job saved before keeps running until it is edited.
+ * saved (create, update); a job stored before is held instead (heldScheduleReason).
  */
 export function scheduleFrequencyProblem(schedule: { interval?: string | undefined; cron?: string | undefined }): { path: string; message: string } | undefined {
   if (schedule.interval === undefined) return undefined;
@@ -75,6 +75,17 @@ export function scheduleFrequencyProblem(schedule: { interval?: string | undefin
     path: 'schedule.interval',
     message: `must be at least ${MIN_JOB_INTERVAL_SECONDS}s (1m), got "${schedule.interval.trim()}": each run starts the script on every target; to run a job now, trigger it (POST /api/jobs/{id}/trigger)`,
   };
+}
+
+/**
+ * Why a stored job's schedule is held, or undefined: a job saved before the minimum interval existed fires
+ * more often than it allows. Its schedule is kept paused (src/temporal/schedules.ts), a run the schedule
+ * starts anyway does nothing (activities/jobs.ts), and it runs only when triggered by hand, until its
+ * interval is edited: the guard holds for every job, not only for those saved since.
+ */
+export function heldScheduleReason(schedule: { interval?: string | undefined; cron?: string | undefined }): string | undefined {
+  if (schedule.interval === undefined || !scheduleFrequencyProblem(schedule)) return undefined;
+  return `held by Self-healing: schedule.interval "${schedule.interval.trim()}" fires more often than once every ${MIN_JOB_INTERVAL_SECONDS}s, the minimum (the job was saved before it); edit the interval to release the schedule`;
 }
 
 /**

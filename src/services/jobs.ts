@@ -11,7 +11,7 @@ import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, insertJob, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
-import { MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { heldScheduleReason, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
 import {
@@ -214,6 +214,8 @@ export function jobService(deps: JobServiceDeps) {
     async setEnabled(actor: Actor, id: string, enabled: boolean): Promise<JobRow> {
       return inTransaction(db, async (trx) => {
         const before = await mustAccess(trx, actor, 'editor', id, true);
+        const held = enabled ? heldScheduleReason(definitionOf(before).schedule) : undefined;
+        if (held) throw new ConflictError(`job ${id} was not resumed: its schedule is ${held}`);
         const updated = await updateJob(trx, id, { definition: { ...definitionOf(before), enabled }, enabled });
         await writeAudit(trx, { actor: actor.name, action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after: { enabled }, team: before.team });
         const note = `${enabled ? 'resumed' : 'paused'} by ${actor.name}`;
@@ -226,7 +228,8 @@ export function jobService(deps: JobServiceDeps) {
       const row = await mustAccess(db, actor, 'editor', id);
       // A paused job's run is started here by hand: its schedule's trigger would start a run the worker
       // skips as drift. Only this path starts one, so the run going, if any, is in the jobs table.
-      const paused = !row.enabled;
+      // A held schedule (heldScheduleReason) is paused too: its own trigger would start a run that is skipped.
+      const paused = !row.enabled || heldScheduleReason(definitionOf(row).schedule) !== undefined;
       // Temporal drops a trigger that the skip policy refuses, without a word: say so instead of "triggered".
       if (definitionOf(row).schedule.overlap === 'skip') {
         const running = paused
@@ -247,6 +250,8 @@ export function jobService(deps: JobServiceDeps) {
     async backfill(actor: Actor, id: string, body: { start: string; end: string; overlap?: OverlapPolicy | undefined }): Promise<JobRow> {
       const row = await mustAccess(db, actor, 'editor', id);
       if (!row.enabled) throw new ConflictError(`job ${id} is paused: the runs its schedule starts are skipped while it is, so nothing was backfilled; resume it first`);
+      const held = heldScheduleReason(definitionOf(row).schedule);
+      if (held) throw new ConflictError(`job ${id}: nothing was backfilled, its schedule is ${held}`);
       const start = new Date(body.start);
       const end = new Date(body.end);
       if (start >= end) throw new ValidationError('start must be before end', [{ path: 'end', message: 'must be after start' }]);

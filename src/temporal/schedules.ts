@@ -20,7 +20,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { listJobs } from '../db/repositories/jobs.js';
-import { JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
 
@@ -89,6 +89,13 @@ function policies(job: JobDefinition) {
   return { overlap: overlapToTemporal[job.schedule.overlap as OverlapPolicy], catchupWindow: job.schedule.catchupWindow };
 }
 
+/** Paused or running, and why, as the job wants its schedule: paused when disabled, or held (heldScheduleReason). */
+function wantedState(job: JobDefinition): { paused: boolean; note: string } {
+  const held = heldScheduleReason(job.schedule);
+  if (held) return { paused: true, note: held };
+  return job.enabled ? { paused: false, note: `job ${job.id}` } : { paused: true, note: 'disabled' };
+}
+
 export function jobScheduleOptions(job: JobDefinition, target: ScheduleTarget): ScheduleOptions {
   return {
     scheduleId: jobScheduleId(job.id),
@@ -98,7 +105,7 @@ export function jobScheduleOptions(job: JobDefinition, target: ScheduleTarget): 
     // The memo is set at creation only (Temporal cannot change it later): the deployment marker is here.
     memo: { jobId: job.id, jobName: job.name, [DEPLOYMENT_MEMO_KEY]: target.deploymentId },
     typedSearchAttributes: [{ key: searchAttributes.jobId, value: job.id }],
-    state: { paused: !job.enabled, note: job.enabled ? `job ${job.id}` : 'disabled' },
+    state: wantedState(job),
   };
 }
 
@@ -128,7 +135,7 @@ export async function updateJobSchedule(client: Client, job: JobDefinition, targ
         spec: spec(job),
         action: action(job, target),
         policies: { ...policies(job), pauseOnFailure: prev.policies.pauseOnFailure },
-        state: { paused: !job.enabled, note: job.enabled ? `job ${job.id}` : 'disabled' },
+        state: wantedState(job),
       };
     });
   } catch (err) {
@@ -230,7 +237,10 @@ export async function describeJobSchedule(client: Client, jobId: string): Promis
 /** What of the schedule disagrees with the job, in words; empty when they agree. */
 export function scheduleDrift(existing: ScheduleDescription, job: JobDefinition, target: ScheduleTarget): string[] {
   const drift: string[] = [];
-  if (existing.state.paused !== !job.enabled) drift.push(existing.state.paused ? 'paused while the job is enabled' : 'running while the job is paused');
+  const wanted = wantedState(job);
+  if (existing.state.paused !== wanted.paused) {
+    drift.push(existing.state.paused ? 'paused while the job is enabled' : job.enabled ? 'running while its interval is below the minimum' : 'running while the job is paused');
+  }
   if (existing.action.taskQueue !== target.taskQueue) drift.push(`starts runs on task queue ${existing.action.taskQueue}, not ${target.taskQueue}`);
   if (existing.action.memo?.[SCHEDULE_DIGEST_MEMO_KEY] !== scheduleDigest(job)) drift.push('spec or policies differ from the job');
   return drift;
@@ -249,6 +259,8 @@ export interface ReconcileResult {
   keptUnowned: string[];
   /** Live jobs whose schedule id is held by another deployment's schedule. */
   conflicts: string[];
+  /** Live jobs whose schedule is held paused: stored with an interval under the minimum (heldScheduleReason). */
+  held: string[];
 }
 
 /**
@@ -264,7 +276,7 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
   const scheduleTarget: ScheduleTarget = { taskQueue: target.taskQueue, deploymentId: ours };
   const rows = await listJobs(db);
   const live = new Set(rows.map((r) => r.id));
-  const result: ReconcileResult = { created: [], updated: [], deleted: [], invalid: [], keptUnowned: [], conflicts: [] };
+  const result: ReconcileResult = { created: [], updated: [], deleted: [], invalid: [], keptUnowned: [], conflicts: [], held: [] };
 
   for (const row of rows) {
     const scheduleId = jobScheduleId(row.id);
@@ -286,6 +298,8 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
       continue;
     }
     const job = { ...parsed.data, id: row.id, enabled: row.enabled } as JobDefinition;
+    const held = heldScheduleReason(job.schedule);
+    if (held) result.held.push(row.id);
     if (!existing) {
       await createJobSchedule(client, job, scheduleTarget);
       result.created.push(row.id);
@@ -297,6 +311,7 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
     await updateJobSchedule(client, job, scheduleTarget);
     result.updated.push(row.id);
     log.warn({ jobId: row.id, scheduleId, drift }, 'job schedule disagreed with its job; updated to match the job');
+    if (held && !existing.state.paused) log.error({ jobId: row.id, scheduleId, reason: held }, 'job schedule paused: its interval is below the minimum');
   }
 
   for await (const s of client.schedule.list()) {

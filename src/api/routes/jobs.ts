@@ -102,7 +102,12 @@ export function jobRoutes(deps: AppDeps) {
         tags,
         summary: enabled ? 'Resume the schedule' : 'Pause the schedule',
         request: { params: idParam },
-        responses: { 200: json(enabled ? 'Resumed.' : 'Paused.', anyObject), ...unknown, ...temporalDown },
+        responses: {
+          200: json(enabled ? 'Resumed.' : 'Paused.', anyObject),
+          ...(enabled ? { 409: problemResponse('Not resumed: the job was saved with an interval under the minimum; edit the interval first.') } : {}),
+          ...unknown,
+          ...temporalDown,
+        },
       }),
       async (c) => c.json({ ...view(await jobs.setEnabled(actorOf(c), c.req.param('id'), enabled)), paused: !enabled }, 200),
     );
@@ -133,7 +138,12 @@ export function jobRoutes(deps: AppDeps) {
       summary: 'Run the schedule for a past time range',
       description: `Takes the runs the schedule would have started between start and end (both included), as the overlap policy says. At most ${MAX_BACKFILL_RUNS} scheduled runs per backfill (each starts the script on every target): a wider window is answered 400 on \`end\`, and nothing is backfilled.`,
       request: { params: idParam, body: jsonBody(backfillSchema) },
-      responses: { 202: json('Backfill requested.', z.object({ jobId: z.string(), backfill: anyObject })), ...unknown, ...temporalDown },
+      responses: {
+        202: json('Backfill requested.', z.object({ jobId: z.string(), backfill: anyObject })),
+        409: problemResponse('Nothing was backfilled: the job is paused, or its schedule is held (saved with an interval under the minimum).'),
+        ...unknown,
+        ...temporalDown,
+      },
     }),
     async (c) => {
       const body = c.req.valid('json');
