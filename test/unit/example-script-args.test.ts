@@ -1,0 +1,91 @@
+// The rules and jobs the README, the runbooks and examples/ show are copied as they are. Each one that runs
+// a shipped script (scripts/) must pass that script's own argument check, or the copied rule fails on
+// every incident with "unknown argument" (exit 2): the disk-cleanup examples passed the host and a
+// --min-free-percent the script never had. Each invocation is run here in the script's harmless mode.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SCRIPTS = path.join(ROOT, 'scripts');
+
+/** How each shipped script is run without changing the machine: its dry-run flag, or nothing to drop. */
+const HARMLESS: Record<string, (args: string[]) => string[]> = {
+  'disk-cleanup.sh': (args) => args.filter((a) => a !== '--apply'),
+  'check-root-password-expiry.sh': (args) => [...args, '--dry-run'],
+  'restart-service.sh': (args) => ['--dry-run', ...args.filter((a) => a !== '--dry-run')],
+  'health-check.sh': (args) => args,
+};
+
+interface Invocation {
+  where: string;
+  script: string;
+  args: string[];
+}
+
+function files(dir: string, ext: RegExp): string[] {
+  return readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(path.join(dir, e.name), ext) : ext.test(e.name) ? [path.join(dir, e.name)] : [],
+  );
+}
+
+/** YAML documents: every examples/ file, and every ```yaml block of README.md and docs/. */
+function documents(): { where: string; value: unknown }[] {
+  const docs: { where: string; value: unknown }[] = [];
+  for (const f of files('examples', /\.ya?ml$/)) {
+    for (const d of YAML.parseAllDocuments(readFileSync(path.join(ROOT, f), 'utf8'))) docs.push({ where: f, value: d.toJS() });
+  }
+  for (const f of ['README.md', ...files('docs', /\.md$/)]) {
+    const text = readFileSync(path.join(ROOT, f), 'utf8');
+    for (const m of text.matchAll(/^```ya?ml[^\n]*\n([\s\S]*?)^```/gm)) {
+      const where = `${f}:${text.slice(0, m.index).split('\n').length}`;
+      for (const d of YAML.parseAllDocuments(m[1]!)) if (d.errors.length === 0) docs.push({ where, value: d.toJS() });
+    }
+  }
+  return docs;
+}
+
+/** Script runs a document asks for: rule actions, a rule's verify check, a job. */
+function invocations(where: string, doc: unknown): Invocation[] {
+  if (!doc || typeof doc !== 'object') return [];
+  const d = doc as Record<string, unknown>;
+  const of = (x: unknown): Invocation[] => {
+    const a = x as { script?: unknown; args?: unknown };
+    return typeof a?.script === 'string' ? [{ where, script: a.script, args: Array.isArray(a.args) ? a.args.map(String) : [] }] : [];
+  };
+  return [
+    ...(Array.isArray(d.actions) ? d.actions.flatMap(of) : []),
+    ...of((d.verify as { check?: unknown } | undefined)?.check),
+    ...(typeof d.script === 'string' && d.targets !== undefined ? of(d) : []),
+  ];
+}
+
+/** Templates take a host-like value, as environment.host would give. */
+const render = (arg: string) => arg.replace(/\{\{[^}]*\}\}/g, 'db-7.prod.example.com');
+
+describe('the rules and jobs the docs and examples show pass their script\'s argument check', function () {
+  const all = documents().flatMap((d) => invocations(d.where, d.value));
+  const shipped = all.filter((i) => existsSync(path.join(SCRIPTS, i.script)));
+
+  it('finds them (a reader that finds none would pass anything)', function () {
+    assert.ok(shipped.length >= 8, `only ${shipped.length} runs of shipped scripts found: ${JSON.stringify(shipped)}`);
+    assert.ok(shipped.some((i) => i.script === 'disk-cleanup.sh' && i.where.startsWith('examples/')));
+    assert.ok(shipped.some((i) => i.script === 'disk-cleanup.sh' && i.where.startsWith('README.md')));
+  });
+
+  it('each runs past its usage check (exit 2 is a usage error in every shipped script)', function () {
+    this.timeout(60_000);
+    const bad: string[] = [];
+    for (const i of shipped) {
+      const harmless = HARMLESS[i.script];
+      assert.ok(harmless, `${i.script} (${i.where}) has no harmless mode in this test: add one`);
+      const args = harmless(i.args.map(render));
+      const r = spawnSync('sh', [path.join(SCRIPTS, i.script), ...args], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+      if (r.status === 2) bad.push(`${i.where}: ${i.script} ${JSON.stringify(i.args)} → exit 2: ${r.stderr.trim()}`);
+    }
+    assert.deepEqual(bad, []);
+  });
+});
