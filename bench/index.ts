@@ -20,6 +20,7 @@
  *   BENCH_WORKER_NICE=19          the workers' CPU priority (nice; default 0), as cpu_shares would set it
  *   TEMPORAL_WORKER_*_SLOTS       the workers' slots, as in production (default: the SDK's)
  */
+import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,10 +40,23 @@ const outDir = process.env.BENCH_OUT_DIR ? path.resolve(process.env.BENCH_OUT_DI
 /** Hard ceiling for the whole run; past it the stack is torn down and the process exits non-zero. */
 const HARD_LIMIT_MS = (quick ? 20 : 30) * 60_000;
 
+/**
+ * The code being measured, read before the run: the commit checked out, and whether tracked files differ
+ * from it (a report from uncommitted code says so). Undefined outside a git checkout.
+ */
+function codeUnderTest(): BenchResults['code'] {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: fileURLToPath(new URL('../', import.meta.url)), encoding: 'utf8', timeout: 10_000 });
+  const head = git('rev-parse', 'HEAD');
+  if (head.status !== 0) return undefined;
+  const status = git('status', '--porcelain', '--untracked-files=no');
+  return { commit: head.stdout.trim(), uncommittedChanges: status.status !== 0 || status.stdout.trim() !== '' };
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
+  const code = codeUnderTest();
   const errors: BenchResults['errors'] = [];
-  const partial: Omit<BenchResults, 'figures' | 'durationSeconds' | 'generatedAt' | 'machine'> = { quick, errors };
+  const partial: Omit<BenchResults, 'figures' | 'durationSeconds' | 'generatedAt' | 'machine' | 'code'> = { quick, errors };
   let stack: BenchStack | undefined;
   const loadAverage = { start: os.loadavg().map((v) => round(v, 2)), end: [] as number[] };
 
@@ -109,6 +123,7 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const withoutFigures: Omit<BenchResults, 'figures'> = {
     generatedAt: new Date().toISOString(),
+    ...(code ? { code } : {}),
     machine: {
       cpus: cpus.length,
       cpuModel: cpus[0]?.model.trim() ?? 'unknown',

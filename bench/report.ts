@@ -24,6 +24,8 @@ export interface Figure {
 
 export interface BenchResults {
   generatedAt: string;
+  /** The code measured (absent in results from before it was recorded, or outside a git checkout). */
+  code?: { commit: string; uncommittedChanges: boolean };
   quick: boolean;
   machine: {
     cpus: number;
@@ -211,6 +213,7 @@ export function toMarkdown(r: BenchResults): string {
   out.push(
     `${r.generatedAt} — ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, ${r.machine.temporal}, ${r.machine.postgres}; whole run ${r.durationSeconds} s.`,
     '',
+    ...(r.code ? [`Code measured: commit ${r.code.commit}${r.code.uncommittedChanges ? ', with uncommitted changes to tracked files' : ''}.`, ''] : []),
     ...(r.machine.workerSlots
       ? [
           `Worker slots (main and baseline workers): ${r.machine.workerSlots.workflowTasks} workflow tasks, ${r.machine.workerSlots.localActivities} local activities, ${r.machine.workerSlots.activities} activities; CPU priority nice ${r.machine.workerNice ?? 0}; ${r.machine.workers ?? 1} main worker process${(r.machine.workers ?? 1) === 1 ? '' : 'es'}.`,

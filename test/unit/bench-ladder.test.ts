@@ -99,6 +99,16 @@ describe('bench: the figures table', function () {
     assert.doesNotMatch(toMarkdown(r), /by what it carries/);
   });
 
+  it('names the code it measured, and says when it was not a commit as it stands', function () {
+    const r = structuredClone(committed) as BenchResults;
+    r.code = { commit: 'a'.repeat(40), uncommittedChanges: false };
+    assert.match(toMarkdown(r), new RegExp(`^Code measured: commit ${'a'.repeat(40)}\\.$`, 'm'));
+    r.code.uncommittedChanges = true;
+    assert.match(toMarkdown(r), /^Code measured: commit a{40}, with uncommitted changes to tracked files\.$/m);
+    delete r.code;
+    assert.doesNotMatch(toMarkdown(r), /Code measured/);
+  });
+
   it('does not pass the ack target when a delivery was lost, whatever the latency', function () {
     const r = withAck(30, 88.2);
     r.ingest!.ackLatency.find((x) => x.rate === 100)!.lost = 1;
