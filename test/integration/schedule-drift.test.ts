@@ -8,16 +8,13 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { sql } from 'kysely';
 import { createJobActivities } from '../../activities/jobs.js';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
 import { deploymentId } from '../../src/db/repositories/deployment.js';
 import { jobDefinitionSchema, type JobDefinition } from '../../src/domain/jobs.js';
 import { createLogger } from '../../src/logger.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
 import { keepSchedulesReconciled, reconcileSchedules, updateJobSchedule } from '../../src/temporal/schedules.js';
+import { adminApi, type AdminApi } from '../helpers/admin-api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { ADMIN_TOKEN } from '../helpers/stack.js';
 import { testTemporal } from '../helpers/temporal.js';
 
 const logger = createLogger({ level: 'silent' });
@@ -27,16 +24,13 @@ describe('job schedules drifted from their job are brought back in line', functi
   let client: Client;
   let t: TestDatabase;
   const id = `drift-${randomBytes(3).toString('hex')}`;
-  let api: (method: string, path: string, body?: unknown) => Promise<Response>;
+  let api: AdminApi;
   const describeIt = () => client.schedule.getHandle(jobScheduleId(id)).describe();
 
   before(async function () {
     client = (await testTemporal()).client;
     t = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: t.url, TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TASK_QUEUE: TASK_QUEUE });
-    const app = createApp({ config, db: t.db, temporal: client, logger }, allRoutes);
-    api = (method, path, body) =>
-      Promise.resolve(app.request(path, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
+    api = adminApi(t, client, TASK_QUEUE);
     const created = await api('POST', '/api/jobs', { id, name: id, schedule: { interval: '1h' }, targets: { all: true }, script: 'probe.sh' });
     assert.equal(created.status, 201, await created.clone().text());
   });

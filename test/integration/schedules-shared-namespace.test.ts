@@ -6,9 +6,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
 import type { Database } from '../../src/db/database.js';
 import { deploymentId } from '../../src/db/repositories/deployment.js';
@@ -17,8 +14,9 @@ import { createLogger } from '../../src/logger.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId } from '../../src/temporal/names.js';
 import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID, retentionScheduleId } from '../../src/temporal/retention.js';
 import { createJobSchedule, jobScheduleOptions, reconcileSchedules } from '../../src/temporal/schedules.js';
+import { adminApi } from '../helpers/admin-api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { ADMIN_TOKEN, eventually } from '../helpers/stack.js';
+import { eventually } from '../helpers/stack.js';
 import { testTemporal } from '../helpers/temporal.js';
 
 const logger = createLogger({ level: 'silent' });
@@ -54,12 +52,7 @@ describe('job schedules of two deployments sharing a Temporal namespace', functi
       for await (const s of client.schedule.list()) seen.add(s.scheduleId);
       return jobIds.every((j) => seen.has(jobScheduleId(j)));
     }, 30_000, 'the schedules to be listed');
-  const apiOf = (db: TestDatabase) => {
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TASK_QUEUE: TASK_QUEUE });
-    const app = createApp({ config, db: db.db, temporal: client, logger }, allRoutes);
-    return (method: string, path: string, body?: unknown) =>
-      Promise.resolve(app.request(path, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
-  };
+  const apiOf = (db: TestDatabase) => adminApi(db, client, TASK_QUEUE);
 
   const [aLive, aOrphan, aMissing, bLive, bOrphan, legacy] = ['a-live', 'a-orphan', 'a-missing', 'b-live', 'b-orphan', 'legacy'].map(job) as [JobDefinition, JobDefinition, JobDefinition, JobDefinition, JobDefinition, JobDefinition];
 
