@@ -19,6 +19,7 @@ import { registerTeams } from './commands/teams.js';
 import { registerTokens } from './commands/tokens.js';
 import type { Io } from './context.js';
 import { CliError, EXIT } from './errors.js';
+import { terminalSafe } from './output.js';
 import { createProgram } from './program.js';
 
 export { CliError, EXIT } from './errors.js';
@@ -26,8 +27,13 @@ export type { Io } from './context.js';
 
 const defaultIo: Io = { out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`), env: process.env };
 
-/** Runs one command line; answers its exit code. Never throws and never calls process.exit. */
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+/**
+ * Runs one command line; answers its exit code. Never throws and never calls process.exit. Everything
+ * written goes through `terminalSafe` (./output.ts): terminal control characters from server data are
+ * shown as escapes, never acted on.
+ */
+export async function main(argv: string[], given: Io = defaultIo): Promise<number> {
+  const io = terminalSafe(given);
   let code: number = EXIT.ok;
   const program = createProgram(io);
   const rt = { io, exit: (c: number) => (code = c) };

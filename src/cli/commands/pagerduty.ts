@@ -8,7 +8,7 @@ import { signBody } from '../../pagerduty/signature.js';
 import type { Io } from '../context.js';
 import { CliError, EXIT, usageError } from '../errors.js';
 import { describeProblem } from '../http-client.js';
-import { printJson } from '../output.js';
+import { printJson, table } from '../output.js';
 import { action, collect, type Runtime } from '../program.js';
 
 interface PagerDutyFlags {
@@ -234,10 +234,11 @@ export function registerPagerDuty(program: Command, rt: Runtime): void {
         printJson(io, subs);
         return EXIT.ok;
       }
-      io.out(['ID', 'ACTIVE', 'FILTER', 'EVENTS', 'URL', 'DESCRIPTION'].join('\t'));
-      for (const s of subs) {
-        io.out([s.id, s.active ?? '', describeFilter(s.filter), s.events?.length ?? 0, s.delivery_method?.url ?? '', typeof s.description === 'string' ? s.description : ''].join('\t'));
-      }
+      table(
+        io,
+        ['ID', 'ACTIVE', 'FILTER', 'EVENTS', 'URL', 'DESCRIPTION'],
+        subs.map((s) => [s.id, s.active ?? '', describeFilter(s.filter), s.events?.length ?? 0, s.delivery_method?.url ?? '', typeof s.description === 'string' ? s.description : '']),
+      );
       return EXIT.ok;
     }),
   );

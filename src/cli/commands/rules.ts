@@ -2,11 +2,10 @@
 // GitOps commands (a document without `kind` is a rule); test evaluates a rule file offline.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import { explainChain, type Rule } from '../../domain/rules/index.js';
 import { PayloadError, testRuleWithPayload } from '../../domain/rules/test-rule.js';
 import { EXIT, usageError } from '../errors.js';
-import { printJson } from '../output.js';
+import { oneLine, printJson, table, yamlText } from '../output.js';
 import { action, collect, positiveInt, type Runtime } from '../program.js';
 import { readManifests, type Manifest } from '../gitops/manifests.js';
 import { planChanges, ruleDefinitionOf, validateManifests, type Desired, type Step } from '../gitops/plan.js';
@@ -120,8 +119,7 @@ export function registerRules(program: Command, rt: Runtime): void {
           printJson(io, rules);
           return EXIT.ok;
         }
-        io.out(['NAME', 'VERSION', 'ENABLED', 'DRY-RUN', 'BREAKER', 'SERVICES'].join('\t'));
-        for (const r of rules) io.out([r.name, r.version, r.enabled, r.dryRun, r.breaker?.state ?? '', r.services.join(',')].join('\t'));
+        table(io, ['NAME', 'VERSION', 'ENABLED', 'DRY-RUN', 'BREAKER', 'SERVICES'], rules.map((r) => [r.name, r.version, r.enabled, r.dryRun, r.breaker?.state ?? '', r.services.join(',')]));
         return EXIT.ok;
       }),
     );
@@ -141,7 +139,7 @@ export function registerRules(program: Command, rt: Runtime): void {
           io.err(`no rule named or with id "${key}"`);
           return EXIT.negative;
         }
-        io.out(global.json ? JSON.stringify(rule, null, 2) : stringify(rule).trimEnd());
+        io.out(global.json ? JSON.stringify(rule, null, 2) : yamlText(rule).trimEnd());
         return EXIT.ok;
       }),
     );
@@ -224,7 +222,7 @@ export function registerRules(program: Command, rt: Runtime): void {
             const c = i.candidate;
             const what = c.matched ? `${c.decision}${c.policy && c.policy !== 'dry_run' ? ` (${c.policy})` : ''}` : 'no match';
             const change = i.changes.vsCurrent ?? i.changes.vsRecorded;
-            io.out(`  ${i.at} ${i.incident.id} ${i.target ?? '-'} ${what}${change ? ` [${change.replace(/_/g, ' ')}]` : ''}: ${i.incident.title ?? ''}`);
+            io.out(`  ${i.at} ${i.incident.id} ${i.target ?? '-'} ${what}${change ? ` [${change.replace(/_/g, ' ')}]` : ''}: ${oneLine(i.incident.title)}`);
           }
         }
         return EXIT.ok;
@@ -252,7 +250,7 @@ export function registerRules(program: Command, rt: Runtime): void {
     .action(
       action<{ output?: string }>(rt, async ({ api, io, opts, global }) => {
         const rules = (await api.rules.list()).map(ruleDefinitionOf);
-        const text = global.json ? JSON.stringify({ rules }, null, 2) : stringify({ rules }, { lineWidth: 0 });
+        const text = global.json ? JSON.stringify({ rules }, null, 2) : yamlText({ rules }, { lineWidth: 0 });
         if (opts.output !== undefined) {
           writeFileSync(opts.output, text.endsWith('\n') ? text : `${text}\n`);
           io.err(`wrote ${rules.length} rule(s) to ${opts.output}`);

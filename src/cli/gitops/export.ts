@@ -2,11 +2,11 @@
 // unchanged. Secrets are references in the API and stay references here; the API never answers a value.
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'yaml';
 import { agentTaskQueue } from '../../contracts/names.js';
 import { DEFAULT_TEAM } from '../../domain/teams.js';
 import type { Io } from '../context.js';
 import { usageError } from '../errors.js';
+import { yamlText } from '../output.js';
 import type { Kind } from './manifests.js';
 import { environmentDefinitionOf, jobDefinitionOf, ruleDefinitionOf, type CurrentState } from './plan.js';
 
@@ -44,7 +44,7 @@ export function exportDocuments(state: CurrentState): ExportDocument[] {
 }
 
 const asObject = (d: ExportDocument) => ({ kind: d.kind, ...d.body });
-const yamlOf = (d: ExportDocument) => stringify(asObject(d), { lineWidth: 0 });
+const yamlOf = (d: ExportDocument) => yamlText(asObject(d), { lineWidth: 0 });
 
 /** All documents as one multi-document YAML text (or a JSON list). */
 export function renderExport(docs: ExportDocument[], json: boolean): string {
