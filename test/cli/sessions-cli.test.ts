@@ -76,21 +76,27 @@ describe('selfheal sessions revoke, and the request budget, against a real serve
 
   it('a 429 of the request budget is waited out (Retry-After) and sent again, once the server did nothing', async function () {
     const reader = await newToken('read');
-    // Keep the token's bucket empty (on another path) until the CLI's request has been refused once.
-    const cliAnswers = () => requests().filter((l) => l.req?.path === '/api/jobs').map((l) => l.status);
-    let spending = true;
-    const spender = (async () => {
-      while (spending && !cliAnswers().includes(429)) {
-        await fetch(`${server.url}/api/rules`, { headers: { authorization: `Bearer ${reader}` } });
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    const run = await selfheal(['jobs', 'list'], as(reader));
-    spending = false;
-    await spender;
-    assert.equal(run.code, 0, run.stderr);
-    const reached = cliAnswers();
+    const cliAnswers = (from: number) => requests().slice(from).filter((l) => l.req?.path === '/api/jobs').map((l) => l.status);
+    // Keep the token's bucket empty (on another path) until the CLI's request has been refused once. A token
+    // refilled just as the CLI's first request lands lets it through at once: that attempt proves nothing
+    // about waiting, so it is made again (a few times at most).
+    let reached: (number | undefined)[] = [];
+    for (let attempt = 0; attempt < 4 && reached[0] !== 429; attempt++) {
+      const from = requests().length;
+      let spending = true;
+      const spender = (async () => {
+        while (spending && !cliAnswers(from).includes(429)) {
+          await fetch(`${server.url}/api/rules`, { headers: { authorization: `Bearer ${reader}` } });
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      const run = await selfheal(['jobs', 'list'], as(reader));
+      spending = false;
+      await spender;
+      assert.equal(run.code, 0, run.stderr);
+      reached = cliAnswers(from);
+      assert.equal(reached.at(-1), 200, reached.join(','));
+    }
     assert.equal(reached[0], 429, `the first answer was the budget's: ${reached.join(',')}`);
-    assert.equal(reached.at(-1), 200, reached.join(','));
   });
 });
