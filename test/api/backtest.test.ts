@@ -24,7 +24,9 @@ describe('API: rule backtests', function () {
   let to: Date;
   type Call = (method: string, path: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   let call: Call;
-  const config = () => loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+  // Hundreds of admin requests in bursts (paging, refusals): the request budget is not what this tests
+  // (test/security/caller-budget.test.ts does), so it is set past them.
+  const config = () => loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_RATE_LIMIT_BURST: '100000' });
   function harness(routes = allRoutes): Call {
     const app = createApp({ config: config(), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }), extractors: TITLE_EXTRACTORS }, routes);
     return async (method, path, body, token = ADMIN) => {

@@ -66,7 +66,7 @@ describe('the docs cite tests that exist', () => {
   });
 
   it('reads shorthand, titles and sentence punctuation the way the docs write them', () => {
-    const found = citations('x.md', 'see (test/fault/storm.test.ts, test/fault/postgres-outage). And test/workflows/races.test.ts "a flapping alert", done.');
+    const found = citations('README.md', 'see (test/fault/storm.test.ts, test/fault/postgres-outage). And test/workflows/races.test.ts "a flapping alert", done.');
     assert.deepEqual(
       found.map((c) => [c.cited, c.title]),
       [

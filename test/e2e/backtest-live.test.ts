@@ -67,7 +67,9 @@ describe('backtest: the simulated policies decide what the live pipeline decided
       { method: 'POST', path: '/hook', handle: (req) => (req.rawBody.includes('db-bad') ? { status: 500, text: 'downstream failed' } : { status: 200, json: { ok: true } }) },
     ]);
     stack = await startStack({
-      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
+      // Backtests event by event as the admin, in bursts: the request budget is not what this tests
+      // (test/security/caller-budget.test.ts does), so it is set past them.
+      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', SELFHEAL_RATE_LIMIT_BURST: '100000' },
       extractors: TITLE_EXTRACTORS,
     });
     // The API answering backtests extracts as the worker does.

@@ -247,7 +247,9 @@ describe('security: teams — cross-team access on every route', function () {
   before(async function () {
     const temporal = await testTemporal();
     db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: `teams-${randomUUID().slice(0, 8)}` });
+    // Every route times every principal, set up by the admin in bursts: the request budget is not what this
+    // tests (test/security/caller-budget.test.ts does), so it is set past them.
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: `teams-${randomUUID().slice(0, 8)}`, SELFHEAL_RATE_LIMIT_BURST: '100000' });
     app = createApp({ config, db: db.db, temporal: temporal.client, logger: createLogger({ level: 'silent' }) }, allRoutes);
     for (const name of ['alpha', 'beta']) await admin({ method: 'POST', path: '/api/teams', body: { name } }, 201);
     const grants: Record<Who, Doc> = {
