@@ -11,7 +11,9 @@ export const ADMIN = 'rules-test-admin-token-0123456789';
 
 /** The API over a fresh database, no Temporal (these routes never touch it). */
 export async function routeHarness(db: TestDatabase) {
-  const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+  // Many admin requests in bursts: the request budget is not what this tests (test/security/caller-budget
+  // does), so it is set past them.
+  const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_RATE_LIMIT_BURST: '100000' });
   const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const h: Record<string, string> = { authorization: `Bearer ${ADMIN}`, ...headers };
