@@ -20,7 +20,7 @@ import {
 import { actionInputOf, type ActionOutcome, type MatchPlan, type PlannedAction, type RuleRunInput, type RuleRunResult, type VerificationStatus } from '../src/contracts/index.js';
 import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
-import { optionFromData } from '../src/domain/script-args.js';
+import { checksArgs, optionFromData } from '../src/domain/script-args.js';
 import { renderAction } from '../src/domain/template.js';
 import type { Action } from '../src/domain/rules/schema.js';
 import { localDb, type Activities } from './activities.js';
@@ -334,6 +334,6 @@ export function render(action: PlannedAction, plan: MatchPlan, previous: ActionO
   const { agentTaskQueue, ...raw } = action.params;
   const rendered = renderAction({ ...raw, id: action.id, type: action.type } as unknown as Action, { ...plan.context, results }) as unknown as Record<string, unknown>;
   const { id: _id, type: _type, ...params } = rendered;
-  const refused = action.type.startsWith('script.') ? optionFromData(raw.args, params.args) : undefined;
+  const refused = checksArgs(action.type) ? optionFromData(raw.args, params.args) : undefined;
   return { ...action, params: { ...params, ...(agentTaskQueue !== undefined ? { agentTaskQueue } : {}) }, ...(refused !== undefined ? { refused } : {}) };
 }

@@ -4,6 +4,7 @@ import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { optionFromData } from '../../src/domain/script-args.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 
@@ -305,6 +306,48 @@ describe('rules API', function () {
       const notPd = await h.call('POST', '/api/rules/test', { rule: diskRule(), payload: { hello: 1 } });
       assert.equal(notPd.status, 400);
       assert.ok(notPd.body.errors.some((e: { path: string }) => e.path === 'payload.event.data'));
+    });
+
+    it('says which script action (and verify check) the run would refuse when an incident value makes an argument an option', async () => {
+      // The README's rule, and an alert whose custom detail host is '--apply': the run refuses disk-cleanup.sh
+      // --apply (src/domain/script-args.ts); the test must say so instead of showing it as an action that runs.
+      const alerts = [{ id: 'Q1', body: { details: { host: '--apply' } } }];
+      const refusal = (actionId: string, path: string) => ({ actionId, path, argIndex: 0, reason: optionFromData(['{{ environment.host }}'], ['--apply']) });
+      const unsaved = await h.call('POST', '/api/rules/test', { rule: diskRule(), payload: diskPayload(), alerts });
+      assert.equal(unsaved.status, 200, JSON.stringify(unsaved.body));
+      assert.equal(unsaved.body.matched, true);
+      assert.deepEqual(unsaved.body.renderedActions[0].args, ['--apply']);
+      assert.match(String(unsaved.body.refusedArgs?.[0]?.reason), /^args\.0: the value rendered into "\{\{ environment\.host \}\}" starts with "-"/);
+      assert.deepEqual(unsaved.body.refusedArgs, [refusal('a0', 'actions.0')]);
+
+      // A stored rule with a verify check that takes the host too: both are named.
+      const withCheck = { ...diskRule(), verify: { within: '10m', check: { type: 'script.agent', script: 'disk/check.sh', args: ['{{ environment.host }}'] } } };
+      const { body: r } = await h.call('POST', '/api/rules', withCheck);
+      const stored = await h.call('POST', `/api/rules/${r.id}/test`, { payload: diskPayload(), alerts });
+      assert.equal(stored.status, 200, JSON.stringify(stored.body));
+      assert.deepEqual(stored.body.refusedArgs, [refusal('a0', 'actions.0'), refusal('check', 'verify.check')]);
+
+      // Said even when the rule does not match (a preview while writing it), and for a stored incident.
+      const other = await h.call('POST', `/api/rules/${r.id}/test`, { payload: sampleFor('v3-incident.triggered-01.json', newIncidentId()), alerts });
+      assert.equal(other.body.matched, false);
+      assert.equal(other.body.refusedArgs.length, 2);
+      const id = newIncidentId();
+      await db.db
+        .insertInto('incidents')
+        .values({ id, title: 'Disk full on web-3', status: 'triggered', urgency: 'high', service_id: 'PA2P440', workflow_id: `incident-${id}`, assignees: '[]', environment: JSON.stringify({ host: '-rf' }) })
+        .execute();
+      const fromIncident = await h.call('POST', `/api/rules/${r.id}/test`, { incidentId: id });
+      assert.deepEqual(fromIncident.body.refusedArgs.map((x: { actionId: string; argIndex: number }) => [x.actionId, x.argIndex]), [['a0', 0], ['check', 0]]);
+
+      // What the run lets through is not flagged: an ordinary host, the value inside its option, or after '--'.
+      const fine = await h.call('POST', '/api/rules/test', { rule: diskRule(), payload: diskPayload(), environment: { host: 'db-07' } });
+      assert.deepEqual(fine.body.refusedArgs, []);
+      for (const args of [['--host={{ environment.host }}'], ['--', '{{ environment.host }}']]) {
+        const rule = { ...diskRule(), actions: [{ type: 'script.agent', script: 'disk-cleanup.sh', args, idempotent: true }] };
+        const res = await h.call('POST', '/api/rules/test', { rule, payload: diskPayload(), alerts });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.deepEqual(res.body.refusedArgs, [], JSON.stringify(args));
+      }
     });
   });
 });

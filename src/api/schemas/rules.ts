@@ -93,6 +93,20 @@ export const ruleViewSchema = ruleInputSchema
   })
   .meta({ id: 'RuleView', description: 'A stored rule with defaults applied, its version and circuit-breaker state.' });
 
+/** A script action (or verify check) whose rendered arguments the rule run would refuse (src/domain/script-args.ts). */
+export const argsRefusalSchema = z
+  .object({
+    actionId: z.string().describe('The action as the run names it: its id (a<index> without one), or check for the verify check.'),
+    path: z.string().describe('Where it is in the rule: actions.<index> or verify.check.'),
+    argIndex: z.number().int().describe('The refused element of its args (0-based).'),
+    reason: z.string().describe('What the run records when it refuses the action: it fails without running, after any approval.'),
+  })
+  .meta({
+    id: 'ArgsRefusal',
+    description:
+      "A script action or verify check whose args element would start with a '-' that came from the incident (its template does not start with one): the rule run refuses it, so incident data never becomes a script option.",
+  });
+
 export const ruleTestResultSchema = z
   .object({
     matched: z.boolean().describe('The rule applies to the service and event type and its conditions hold.'),
@@ -107,6 +121,9 @@ export const ruleTestResultSchema = z
     maintenanceWindow: anyObject.nullable(),
     context: z.object({ incident: anyObject, environment: anyObject }),
     renderedActions: z.array(anyObject).describe('The actions with their templates rendered; nothing is run.'),
+    refusedArgs: z
+      .array(argsRefusalSchema)
+      .describe('Script actions (and the verify check) whose args, rendered for this incident, the rule run would refuse; empty when none. Asked whether or not the rule matches; results.* are known only at run time.'),
   })
   .meta({ id: 'RuleTestResult' });
 

@@ -2,6 +2,7 @@
 // it, with no side effects. Pure: the API's test endpoints and the offline `selfheal rules test` share it.
 import { extractEnvironment, type ExtractorsConfig } from '../extract.js';
 import { isPlainObject } from '../json-diff.js';
+import { refusedArgsOf, type ArgsRefusal } from '../script-args.js';
 import { renderAction, renderBudget } from '../template.js';
 import { toIncidentSnapshot, type PagerDutyEvent } from '../../pagerduty/parse.js';
 import { activeMaintenanceWindow, evaluateRule, formatExplanation, ruleApplies, type Explanation } from './evaluate.js';
@@ -29,6 +30,12 @@ export interface RuleTestResult {
   maintenanceWindow: unknown;
   context: { incident: Record<string, unknown>; environment: Record<string, unknown> };
   renderedActions: unknown[];
+  /**
+   * The script actions (and the verify check) whose rendered `args` the rule run would refuse (an element
+   * whose leading `-` came from the incident: src/domain/script-args.ts); empty when none. Such an action
+   * fails without running, after any approval.
+   */
+  refusedArgs: ArgsRefusal[];
 }
 
 export interface PayloadTestInput {
@@ -100,5 +107,7 @@ export function testRuleWithIncident(rule: Rule, incident: IncidentFacts, event:
     maintenanceWindow: activeMaintenanceWindow(rule, now) ?? null,
     context: { incident: ctx.incident, environment: ctx.environment },
     renderedActions: rule.actions.map((a) => renderAction(a, tctx, budget)),
+    // Asked of each action as the run renders it (a budget of its own), whether or not the rule matches.
+    refusedArgs: refusedArgsOf(rule, tctx),
   };
 }
