@@ -112,7 +112,7 @@ describe('selfheal CLI writes server-provided text to the terminal inert', funct
     assert.equal(
       cells[6],
       'disk full on db-1\\u001b[2K\\r\\u001b[32mRESOLVED\\u001b[0m \\u001b]0;pwned\\u0007\\u001b]52;c;cm0gLXJmIH4=\\u0007' +
-        '\\u001b]8;;https://evil.example/\\u001b\\click\\u001b]8;;\\u001b\\ \\u009b31m c1 \\u202egnp.exe\\u202c \\u2066iso\\u2069 bs\\b\\u007f tab\\there\\nsecond line',
+        '\\u001b]8;;https://evil.example/\\u001b\\\\click\\u001b]8;;\\u001b\\\\ \\u009b31m c1 \\u202egnp.exe\\u202c \\u2066iso\\u2069 bs\\b\\u007f tab\\there\\nsecond line',
     );
   });
 

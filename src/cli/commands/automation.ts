@@ -1,10 +1,11 @@
 // selfheal automation status|resume: the fleet guards' pauses (issue 22).
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../errors.js';
-import { printJson, table } from '../output.js';
+import { linePerWrite, printJson, table } from '../output.js';
 import { action, type Runtime } from '../program.js';
 
-export function registerAutomation(program: Command, rt: Runtime): void {
+export function registerAutomation(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   const group = program.command('automation').description('Fleet guards: whether automation is paused, and resuming it (admin)');
 
   group

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { mapBounded } from '../../domain/map-bounded.js';
 import { EXIT, usageError } from '../errors.js';
-import { printJson, table } from '../output.js';
+import { linePerWrite, printJson, table } from '../output.js';
 import { action, collect, type Runtime } from '../program.js';
 
 interface AddOptions {
@@ -28,7 +28,8 @@ const SSH_REQUIRED = [
   ['sshFingerprint', '--ssh-fingerprint'],
 ] as const;
 
-export function registerEnvironments(program: Command, rt: Runtime): void {
+export function registerEnvironments(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   const group = program.command('environments').description('Cloud environments: Doctor agents and management VMs');
 
   group
@@ -134,7 +135,7 @@ export function registerEnvironments(program: Command, rt: Runtime): void {
           const c = a.check;
           if (!c.reached) io.out(`✗ ${c.script} not picked up: ${c.error ?? 'no agent took the task'}`);
           else io.out(`${c.exitCode === 0 && !c.error ? '✓' : '✗'} ${c.script} exit ${c.exitCode ?? '-'}${c.durationMs !== undefined ? ` in ${c.durationMs} ms` : ''}${c.error ? `: ${c.error}` : ''}`);
-          for (const line of c.output.trimEnd().split('\n')) if (line) io.out(`    ${line}`);
+          for (const line of c.output.trimEnd().split(/\r?\n/)) if (line) io.out(`    ${line}`);
         }
         io.out(a.healthy ? `environment ${a.environment} is HEALTHY` : `environment ${a.environment} is NOT healthy`);
         return a.healthy ? EXIT.ok : EXIT.negative;

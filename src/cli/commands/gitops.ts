@@ -3,7 +3,7 @@
 // order, and sends nothing for an object the server already holds.
 import type { Command } from 'commander';
 import { EXIT, usageError } from '../errors.js';
-import { printJson } from '../output.js';
+import { linePerWrite, printData, printJson } from '../output.js';
 import { action, collect, type Runtime } from '../program.js';
 import { exportDocuments, renderExport, writeExport } from '../gitops/export.js';
 import { KINDS, readManifests, type Kind } from '../gitops/manifests.js';
@@ -54,7 +54,8 @@ const withPlanOptions = (cmd: Command) =>
     .option('-R, --recursive', 'also read the sub-folders of a folder')
     .option('--prune <kinds>', 'delete objects of these kinds that the files do not hold: environment, job, rule (comma-separated)');
 
-export function registerGitOps(program: Command, rt: Runtime): void {
+export function registerGitOps(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   withPlanOptions(program.command('apply').description('Make the server hold what the files say: environments, jobs, rules (idempotent)'))
     .option('--dry-run', 'show the plan, change nothing')
     .action(
@@ -89,7 +90,7 @@ export function registerGitOps(program: Command, rt: Runtime): void {
       action<{ output?: string }>(rt, async ({ api, io, opts, global }) => {
         const docs = exportDocuments(await loadCurrent(api, new Set(KINDS)));
         if (opts.output === undefined) {
-          io.out(renderExport(docs, global.json).trimEnd());
+          printData(io, renderExport(docs, global.json).trimEnd());
           return EXIT.ok;
         }
         const files = writeExport(docs, opts.output, io);

@@ -1,10 +1,11 @@
 // selfheal incidents list|show
 import type { Command } from 'commander';
 import { EXIT } from '../errors.js';
-import { oneLine, printJson, table } from '../output.js';
+import { linePerWrite, printJson, table } from '../output.js';
 import { action, positiveInt, type Runtime } from '../program.js';
 
-export function registerIncidents(program: Command, rt: Runtime): void {
+export function registerIncidents(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   const group = program.command('incidents').description('Incidents: what happened, what matched, what ran');
 
   group
@@ -47,7 +48,7 @@ export function registerIncidents(program: Command, rt: Runtime): void {
           printJson(io, i);
           return EXIT.ok;
         }
-        io.out(`${i.id}  #${i.number ?? '?'}  ${oneLine(i.title)}`);
+        io.out(`${i.id}  #${i.number ?? '?'}  ${i.title}`);
         io.out(`status ${i.status}, urgency ${i.urgency ?? '-'}, service ${i.service.name ?? i.service.id ?? '-'}, created ${i.createdAt}`);
         io.out(`Temporal: ${i.temporalUrl}`);
         const env = Object.entries(i.environment);
@@ -67,8 +68,8 @@ export function registerIncidents(program: Command, rt: Runtime): void {
           io.out(
             `  ${r.actionId} (${r.type}): ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.attempts > 1 ? `, ${r.attempts} attempts` : ''}${r.verification ? `, verification ${r.verification}` : ''}${r.link ? `  ${r.link}` : ''}`,
           );
-          if (r.error) io.out(`    error: ${r.error.trimEnd().replace(/\r?\n/g, '\n           ')}`);
-          if (r.outputExcerpt) for (const line of r.outputExcerpt.trimEnd().split('\n').slice(-5)) io.out(`    | ${line}`);
+          if (r.error) io.out(`    error: ${r.error.trimEnd()}`);
+          if (r.outputExcerpt) for (const line of r.outputExcerpt.trimEnd().split(/\r?\n/).slice(-5)) io.out(`    | ${line}`);
           if (r.status === 'awaiting_approval') io.out(`    waiting for approval: POST /api/incidents/${i.id}/approvals/${r.id} {"decision":"approve"|"reject"}`);
         }
         return EXIT.ok;

@@ -4,13 +4,13 @@ import { mapBounded } from '../../domain/map-bounded.js';
 import { FINAL_RUN_STATUSES, type JobRunView, type JobView } from '../api-types.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../errors.js';
-import { oneLine, printJson, table } from '../output.js';
+import { linePerWrite, printJson, table, tableRow } from '../output.js';
 import { action, positiveInt, type Runtime } from '../program.js';
 
 const scheduleText = (s: JobView['schedule']) =>
   s.interval ? (/^every/.test(s.interval) ? s.interval : `every ${s.interval}`) : s.cron ? `cron ${[s.cron].flat().join('; ')}${s.timezone ? ` (${s.timezone})` : ''}` : JSON.stringify(s);
 
-const targetLine = (t: JobRunView['targets'][number]) => `  ${t.environment} (${t.via}): ${t.status}${t.exitCode !== null ? ` exit ${t.exitCode}` : ''}${t.error ? ` — ${oneLine(t.error)}` : ''}`;
+const targetLine = (t: JobRunView['targets'][number]) => `  ${t.environment} (${t.via}): ${t.status}${t.exitCode !== null ? ` exit ${t.exitCode}` : ''}${t.error ? ` — ${t.error}` : ''}`;
 
 function notFound(io: CommandContext['io'], what: string): number {
   io.err(`${what} is not known`);
@@ -25,7 +25,8 @@ async function setJobState({ api, io, global }: CommandContext, id: string, what
   return EXIT.ok;
 }
 
-export function registerJobs(program: Command, rt: Runtime): void {
+export function registerJobs(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   const group = program.command('jobs').description('Scheduled jobs: next runs, run now, pause, history');
 
   group
@@ -124,10 +125,10 @@ export function registerJobs(program: Command, rt: Runtime): void {
           printJson(io, runs);
           return EXIT.ok;
         }
-        io.out(['STARTED', 'TRIGGER', 'STATUS', 'DURATION', 'TARGETS OK', 'TEMPORAL'].join('\t'));
+        tableRow(io, ['STARTED', 'TRIGGER', 'STATUS', 'DURATION', 'TARGETS OK', 'TEMPORAL']);
         for (const r of runs) {
           const ok = r.targets.filter((t) => t.status === 'succeeded').length;
-          io.out([r.startedAt, r.trigger, r.status, r.durationMs === null ? '' : `${(r.durationMs / 1000).toFixed(1)}s`, `${ok}/${r.targets.length}`, r.temporalUrl].map(oneLine).join('\t'));
+          tableRow(io, [r.startedAt, r.trigger, r.status, r.durationMs === null ? '' : `${(r.durationMs / 1000).toFixed(1)}s`, `${ok}/${r.targets.length}`, r.temporalUrl]);
           for (const t of r.targets) io.out(targetLine(t));
         }
         return EXIT.ok;

@@ -8,7 +8,7 @@ import { signBody } from '../../pagerduty/signature.js';
 import type { Io } from '../context.js';
 import { CliError, EXIT, usageError } from '../errors.js';
 import { describeProblem } from '../http-client.js';
-import { printJson, table } from '../output.js';
+import { linePerWrite, printJson, table } from '../output.js';
 import { action, collect, type Runtime } from '../program.js';
 
 interface PagerDutyFlags {
@@ -149,7 +149,8 @@ interface SubscribeOptions extends PagerDutyFlags {
   new?: boolean;
 }
 
-export function registerPagerDuty(program: Command, rt: Runtime): void {
+export function registerPagerDuty(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   const group = program.command('pagerduty').description('PagerDuty webhook subscriptions and a signed test delivery');
 
   withPagerDutyOptions(

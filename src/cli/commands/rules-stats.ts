@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../domain/backtest/window.js';
 import { EXIT, usageError } from '../errors.js';
-import { printJson } from '../output.js';
+import { linePerWrite, printJson } from '../output.js';
 import { action, type Runtime } from '../program.js';
 import { humanSeconds, percent, type StatsAnswer } from '../../contracts/stats.js';
 
@@ -36,7 +36,8 @@ export function statsLines(s: StatsAnswer): string[] {
   return lines;
 }
 
-export function registerRuleStats(group: Command, rt: Runtime): void {
+export function registerRuleStats(group: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   group
     .command('stats')
     .description('Effectiveness: runs, success and verified rates, who fixed the incidents, time to resolve with and without automation, suppressions')

@@ -2,10 +2,11 @@
 // GitOps commands (a document without `kind` is a rule); test evaluates a rule file offline.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { explainChain, type Rule } from '../../domain/rules/index.js';
+import { explainChain, type Explanation, type Rule } from '../../domain/rules/index.js';
 import { PayloadError, testRuleWithPayload } from '../../domain/rules/test-rule.js';
+import type { Io } from '../context.js';
 import { EXIT, usageError } from '../errors.js';
-import { oneLine, printJson, table, yamlText } from '../output.js';
+import { linePerWrite, printData, printJson, table, yamlText } from '../output.js';
 import { action, collect, positiveInt, type Runtime } from '../program.js';
 import { readManifests, type Manifest } from '../gitops/manifests.js';
 import { planChanges, ruleDefinitionOf, validateManifests, type Desired, type Step } from '../gitops/plan.js';
@@ -106,7 +107,15 @@ function actionIds(rule: { actions: readonly { id?: string | undefined }[] }): s
   return rule.actions.map((a, i) => a.id ?? `a${i}`);
 }
 
-export function registerRules(program: Command, rt: Runtime): void {
+/** The condition tree one line per node, as formatExplanation (src/domain/rules) shows it, so a value in a node's text never starts a line. */
+function printExplanation(io: Io, e: Explanation, indent = ''): void {
+  io.out(`${indent}${e.result ? '✓' : '✗'} ${e.text}`);
+  if (e.kind === 'all' || e.kind === 'any') for (const child of e.children) printExplanation(io, child, `${indent}  `);
+  if (e.kind === 'not') printExplanation(io, e.child, `${indent}  `);
+}
+
+export function registerRules(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   const group = program.command('rules').description('Remediation rules: list, show, apply from files, test offline, backtest over the stored history');
 
   group
@@ -139,7 +148,7 @@ export function registerRules(program: Command, rt: Runtime): void {
           io.err(`no rule named or with id "${key}"`);
           return EXIT.negative;
         }
-        io.out(global.json ? JSON.stringify(rule, null, 2) : yamlText(rule).trimEnd());
+        printData(io, global.json ? JSON.stringify(rule, null, 2) : yamlText(rule).trimEnd());
         return EXIT.ok;
       }),
     );
@@ -222,7 +231,7 @@ export function registerRules(program: Command, rt: Runtime): void {
             const c = i.candidate;
             const what = c.matched ? `${c.decision}${c.policy && c.policy !== 'dry_run' ? ` (${c.policy})` : ''}` : 'no match';
             const change = i.changes.vsCurrent ?? i.changes.vsRecorded;
-            io.out(`  ${i.at} ${i.incident.id} ${i.target ?? '-'} ${what}${change ? ` [${change.replace(/_/g, ' ')}]` : ''}: ${oneLine(i.incident.title)}`);
+            io.out(`  ${i.at} ${i.incident.id} ${i.target ?? '-'} ${what}${change ? ` [${change.replace(/_/g, ' ')}]` : ''}: ${i.incident.title}`);
           }
         }
         return EXIT.ok;
@@ -255,7 +264,7 @@ export function registerRules(program: Command, rt: Runtime): void {
           writeFileSync(opts.output, text.endsWith('\n') ? text : `${text}\n`);
           io.err(`wrote ${rules.length} rule(s) to ${opts.output}`);
         } else {
-          io.out(text.trimEnd());
+          printData(io, text.trimEnd());
         }
         return EXIT.ok;
       }),
@@ -305,7 +314,7 @@ export function registerRules(program: Command, rt: Runtime): void {
           io.out(`rule ${rule.name}: ${result.matched ? 'MATCHES' : 'does not match'}`);
           io.out(`${a.service.matches ? '✓' : '✗'} service ${a.service.id ?? '(none)'} ${a.service.matches ? 'is' : 'is not'} in ${JSON.stringify(rule.services)}`);
           io.out(`${a.eventType.matches ? '✓' : '✗'} event type ${a.eventType.type ?? '(none)'} ${a.eventType.matches ? 'is' : 'is not'} in ${JSON.stringify(rule.eventTypes)}`);
-          io.out(result.explanationText);
+          printExplanation(io, result.explanation);
           if (result.dryRun) io.out('(dry-run rule: actions would be recorded, not run)');
           if (result.matched) {
             io.out(`actions, in order (${failing.size === 0 ? 'assuming each one that runs succeeds' : `assuming ${[...failing].join(', ')} fail(s) when run`}):`);

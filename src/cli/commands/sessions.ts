@@ -1,7 +1,7 @@
 // selfheal sessions revoke: cut a signed-in dashboard user off (admin token), by subject or e-mail.
 import { Option, type Command } from 'commander';
 import { EXIT, usageError } from '../errors.js';
-import { printJson } from '../output.js';
+import { linePerWrite, printJson } from '../output.js';
 import { action, type Runtime } from '../program.js';
 
 interface RevokeOptions {
@@ -9,7 +9,8 @@ interface RevokeOptions {
   email?: string;
 }
 
-export function registerSessions(program: Command, rt: Runtime): void {
+export function registerSessions(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   const group = program.command('sessions').description('Dashboard single sign-on sessions: revoke a user\'s (admin token)');
 
   group

@@ -3,10 +3,11 @@
 // members and their roles take an admin of that team.
 import type { Command } from 'commander';
 import { EXIT } from '../errors.js';
-import { printJson, table } from '../output.js';
+import { linePerWrite, printJson, table } from '../output.js';
 import { action, type Runtime } from '../program.js';
 
-export function registerTeams(program: Command, rt: Runtime): void {
+export function registerTeams(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   const group = program.command('teams').description('Teams and the roles API tokens hold in them');
 
   group

@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import type { TokenView } from '../api-types.js';
 import { EXIT, usageError } from '../errors.js';
-import { printJson, table } from '../output.js';
+import { linePerWrite, printJson, table } from '../output.js';
 import { action, type Runtime } from '../program.js';
 
 const SCOPES = ['read', 'write', 'admin'] as const;
@@ -18,7 +18,8 @@ interface CreateOptions {
 
 const stateOf = (t: TokenView) => (t.revokedAt ? 'revoked' : t.expired ? 'expired' : 'active');
 
-export function registerTokens(program: Command, rt: Runtime): void {
+export function registerTokens(program: Command, given: Runtime): void {
+  const rt = linePerWrite(given);
   const group = program.command('tokens').description('API tokens: create (shown once), list, revoke (admin token)');
 
   group
