@@ -158,6 +158,29 @@ export function buildHistory(opts: HistoryOptions): SeededIncident[] {
   return out.sort((a, b) => a.events[0]!.at.getTime() - b.events[0]!.at.getTime());
 }
 
+/**
+ * One storage incident of `host` in `environment` (the title carries both, as TITLE_EXTRACTORS reads them),
+ * triggered at `at`: for a history made to order, e.g. a host that an attacker named `--apply`.
+ */
+export function seededIncident(o: { id: string; host: string; environment: string; at: Date; problem?: string }): SeededIncident {
+  const service = SEED_SERVICES[0];
+  const title = `[${o.host}] ${o.environment}: ${o.problem ?? 'Disk full'}`;
+  const eventId = `E${o.id}-1`;
+  const data = { title, urgency: 'high', status: 'triggered', html_url: `https://example.pagerduty.com/incidents/${o.id}`, service: { id: service.id, type: 'service_reference', summary: service.name } };
+  const body = sampleFor('v3-incident.triggered-01.json', o.id, { eventId, occurredAt: o.at.toISOString(), data });
+  return {
+    id: o.id,
+    serviceId: service.id,
+    serviceName: service.name,
+    environment: o.environment,
+    host: o.host,
+    title,
+    urgency: 'high',
+    events: [{ eventId, incidentId: o.id, eventType: 'incident.triggered', at: o.at, body }],
+    status: 'triggered',
+  };
+}
+
 /** Every event of the history, in the order received. */
 export const eventsOf = (incidents: readonly SeededIncident[]): SeededEvent[] =>
   incidents.flatMap((i) => i.events).sort((a, b) => a.at.getTime() - b.at.getTime() || (a.eventId < b.eventId ? -1 : 1));

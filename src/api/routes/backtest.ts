@@ -59,9 +59,13 @@ export const attachBacktestSchema = z.strictObject(windowShape).meta({ id: 'Atta
 export const backtestResponseSchema = z
   .object({
     summary: anyObject.describe(
-      'window, events (read, reported, stale), candidate and baseline lane summaries (decisions, suppressedBy, firings, actions, peakPerHour, perHour, byService, byEnvironment, assumptions), vsCurrent and vsRecorded diffs (counts, incidents, agreement), retention and limits.',
+      'window, events (read, reported, stale), candidate and baseline lane summaries (decisions, suppressedBy, firings, actions, peakPerHour, perHour, byService, byEnvironment, assumptions, argsRefused: matches whose script action or verify check the rule run would refuse for that event), vsCurrent and vsRecorded diffs (counts, incidents, agreement), retention and limits.',
     ),
-    items: z.array(anyObject).describe('Per event: the incident, the extracted environment and target, candidate (and baseline) outcome with explanation, decision, policy and rendered actions, the recorded decision, and the changes.'),
+    items: z
+      .array(anyObject)
+      .describe(
+        'Per event: the incident, the extracted environment and target, candidate (and baseline) outcome with explanation, decision, policy, rendered actions and refusedArgs (ArgsRefusal: the script actions or verify check the rule run would refuse for this event; absent when none), the recorded decision, and the changes.',
+      ),
     totalItems: z.number().int(),
     nextCursor: z.string().nullable(),
   })

@@ -11,10 +11,11 @@
  * Each event is decided at the time it was received (the live planner decides moments later).
  * Pure: the clock for the time budget is injected.
  */
+import { checksArgs, refusedArgsOf, type ArgsRefusal } from '../script-args.js';
 import { renderAction, renderBudget } from '../template.js';
 import { incidentContext } from '../rules/incident-context.js';
 import { policyOfRecorded, targetOf, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
-import type { Action } from '../rules/schema.js';
+import type { Action, Rule } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
 import { replayEvent, type ReplayedIncident } from './incident-replay.js';
 import { Lane, RecordedHolds, type LaneDecision } from './lane.js';
@@ -66,15 +67,17 @@ class LaneTally {
   actions = 0;
   holdsAssumed = 0;
   outcomesUnknown = 0;
+  argsRefused = 0;
   private readonly hours = new Map<number, HourCount>();
   private readonly services = new Map<string, GroupCount>();
   private readonly environments = new Map<string, GroupCount>();
 
-  add(d: LaneDecision, atMs: number, service: { id: string | null; name: string | null }, environment: string | null): void {
+  add(d: LaneDecision, atMs: number, service: { id: string | null; name: string | null }, environment: string | null, refused: readonly ArgsRefusal[]): void {
     if (!d.evaluated) return;
     this.evaluated += 1;
     if (!d.matched || !d.policy) return;
     this.matched += 1;
+    if (refused.length > 0) this.argsRefused += 1;
     const kind = d.policy.decision;
     this.decisions[kind] += 1;
     const suppressed = kind === 'skipped' || kind === 'notify_only';
@@ -120,6 +123,7 @@ class LaneTally {
       byService: [...this.services.values()].sort(byCount),
       byEnvironment: [...this.environments.values()].sort(byCount),
       assumptions: { holdsAssumed: this.holdsAssumed, outcomesUnknown: this.outcomesUnknown },
+      argsRefused: this.argsRefused,
     };
   }
 }
@@ -178,9 +182,27 @@ function pendingResults(actions: readonly Action[]): Record<string, unknown> {
   );
 }
 
+/** What the actions of `rule` are rendered against: the incident, the rule, and placeholders for `results`. */
+function templateContext(rule: Rule, ctx: ReturnType<typeof incidentContext>) {
+  return { ...ctx, rule: { id: rule.id, name: rule.name, version: rule.version }, results: pendingResults(rule.actions) };
+}
+
+/**
+ * The planned script actions (and, for a run or dry run, the verify check) whose `args` the rule run would
+ * refuse for this event (src/domain/script-args.ts, the run's own check on the run's own rendering); empty
+ * when none, or when nothing is planned. `results.*` render as placeholders, so only incident data is judged.
+ */
+function argsRefusals(d: LaneDecision, ctx: () => ReturnType<typeof incidentContext>): ArgsRefusal[] {
+  const rule = d.span?.rule;
+  if (!rule || !d.actions || d.policy?.decision === 'notify_only') return [];
+  const check = rule.verify?.check;
+  if (!d.actions.some((a) => checksArgs(a.type)) && !check) return [];
+  return refusedArgsOf({ actions: d.actions, verify: rule.verify }, templateContext(rule, ctx()));
+}
+
 function renderActions(d: LaneDecision, ctx: ReturnType<typeof incidentContext>): RenderedAction[] {
   const rule = d.span!.rule;
-  const tctx = { ...ctx, rule: { id: rule.id, name: rule.name, version: rule.version }, results: pendingResults(rule.actions) };
+  const tctx = templateContext(rule, ctx);
   const budget = renderBudget();
   return (d.actions ?? []).map((action) => {
     const rendered = renderAction(action, tctx, budget) as unknown as Record<string, unknown>;
@@ -189,7 +211,7 @@ function renderActions(d: LaneDecision, ctx: ReturnType<typeof incidentContext>)
   });
 }
 
-function laneOutcome(d: LaneDecision, ctx: ReturnType<typeof incidentContext>): LaneOutcome {
+function laneOutcome(d: LaneDecision, ctx: ReturnType<typeof incidentContext>, refused: ArgsRefusal[]): LaneOutcome {
   const out: LaneOutcome = { evaluated: d.evaluated, applies: d.applies, matched: d.matched };
   if (d.skippedBecause) out.skippedBecause = d.skippedBecause;
   if (d.span) out.version = d.span.rule.version;
@@ -200,6 +222,7 @@ function laneOutcome(d: LaneDecision, ctx: ReturnType<typeof incidentContext>): 
     if (d.policy.reason) out.reason = d.policy.reason;
   }
   if (d.actions) out.actions = renderActions(d, ctx);
+  if (refused.length > 0) out.refusedArgs = refused;
   if (d.outcome) out.outcome = d.outcome;
   if (d.outcomeFrom) out.outcomeFrom = d.outcomeFrom;
   if (d.holdSeconds !== undefined) out.holdSeconds = d.holdSeconds;
@@ -283,8 +306,10 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
         if (report) {
           reported += 1;
           const service = { id: facts.service_id, name: facts.service_name };
-          tallies.candidate.add(c, atMs, service, envName);
-          if (b) tallies.baseline!.add(b, atMs, service, envName);
+          const refusedC = argsRefusals(c, ctx);
+          const refusedB = b ? argsRefusals(b, ctx) : [];
+          tallies.candidate.add(c, atMs, service, envName, refusedC);
+          if (b) tallies.baseline!.add(b, atMs, service, envName, refusedB);
           const changes: BacktestItem['changes'] = {};
           if (b) {
             const ch = change(verdictOf(c), verdictOf(b));
@@ -316,8 +341,8 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
                 incident: { id: ev.incidentId, title: facts.title, status: facts.status, serviceId: facts.service_id, serviceName: facts.service_name, htmlUrl: facts.html_url },
                 environment: environmentWithoutSources(facts.environment),
                 target: target ?? null,
-                candidate: laneOutcome(c, ctx()),
-                ...(b ? { baseline: laneOutcome(b, ctx()) } : {}),
+                candidate: laneOutcome(c, ctx(), refusedC),
+                ...(b ? { baseline: laneOutcome(b, ctx(), refusedB) } : {}),
                 ...(spec.ruleId ? { recorded: recordedOwn ? recordedOutcome(recordedOwn) : null } : {}),
                 changes,
               };

@@ -3,6 +3,7 @@
 import type { ExtractorsConfig } from '../extract.js';
 import type { PolicyDecisionKind, PolicyKind, RunOutcome } from '../policies.js';
 import type { Explanation } from '../rules/evaluate.js';
+import type { ArgsRefusal } from '../script-args.js';
 import type { Rule } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
 
@@ -142,6 +143,12 @@ export interface LaneOutcome {
   reason?: string;
   /** The actions planned (a run, a dry run, or the notifications of an open breaker). */
   actions?: RenderedAction[];
+  /**
+   * Planned script actions (and the verify check) whose `args`, rendered for this event, the rule run would
+   * refuse: an element whose leading `-` came from the incident (src/domain/script-args.ts). Such an action
+   * fails without running, after any approval. Absent when none.
+   */
+  refusedArgs?: ArgsRefusal[];
   /** For a run: the outcome fed to the circuit breaker and where it came from. */
   outcome?: OutcomeKnown;
   outcomeFrom?: 'this rule' | 'same target' | 'none recorded';
@@ -213,6 +220,11 @@ export interface LaneSummary {
     /** Runs whose outcome is unknown (the circuit breaker did not count them). */
     outcomesUnknown: number;
   };
+  /**
+   * Matches (runs and dry runs) with a script action or verify check whose arguments the rule run would
+   * refuse for that event (the items say which: `refusedArgs`). A refused action fails without running.
+   */
+  argsRefused: number;
 }
 
 export interface DiffSummary {
