@@ -58,6 +58,9 @@ function laneLines(s: LaneSummary): string[] {
   ];
   if (s.byEnvironment.length > 0) lines.push(`  by environment: ${s.byEnvironment.map((g) => `${g.key} ${g.matched} (${g.fired} ran)`).join(', ')}`);
   if (s.byService.length > 1) lines.push(`  by service: ${s.byService.map((g) => `${g.name ?? g.key} ${g.matched}`).join(', ')}`);
+  if (s.argsRefused > 0) {
+    lines.push(`  ✗ ${s.argsRefused} match(es) with a script argument the run would refuse (an incident value starting with '-'): the action fails without running (refusedArgs of each event)`);
+  }
   if (s.assumptions.holdsAssumed > 0 || s.assumptions.outcomesUnknown > 0) {
     lines.push(`  assumed: ${s.assumptions.holdsAssumed} run(s) held their target for the assumed time; ${s.assumptions.outcomesUnknown} outcome(s) unknown (not counted by the breaker)`);
   }

@@ -232,6 +232,7 @@ export function registerRules(program: Command, given: Runtime): void {
             const what = c.matched ? `${c.decision}${c.policy && c.policy !== 'dry_run' ? ` (${c.policy})` : ''}` : 'no match';
             const change = i.changes.vsCurrent ?? i.changes.vsRecorded;
             io.out(`  ${i.at} ${i.incident.id} ${i.target ?? '-'} ${what}${change ? ` [${change.replace(/_/g, ' ')}]` : ''}: ${i.incident.title}`);
+            for (const r of c.refusedArgs ?? []) io.out(`    ✗ ${r.actionId} would fail without running: ${r.reason}`);
           }
         }
         return EXIT.ok;
@@ -323,6 +324,10 @@ export function registerRules(program: Command, given: Runtime): void {
               io.out(`${step.run ? '✓' : '✗'} ${step.actionId} ${outcome}: ${step.reason.replace(/^skipped: /, '')}`);
               if (step.run) io.out(`    ${JSON.stringify(result.renderedActions[i])}`);
             });
+          }
+          // The run's own argument check (src/domain/script-args.ts) on this payload: shown whether or not it matched.
+          for (const r of result.refusedArgs) {
+            io.out(`✗ ${r.actionId}${r.path === 'verify.check' ? ' (verify check)' : ''} would fail without running${result.matched ? '' : ' if the rule matched'}: ${r.reason}`);
           }
         }
         return result.matched ? EXIT.ok : EXIT.negative;

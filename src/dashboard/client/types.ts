@@ -44,6 +44,8 @@ export interface RuleTestResult {
   explanationText: string;
   context: Record<string, unknown>;
   renderedActions: unknown[];
+  /** Script actions (and the verify check) whose rendered args the run would refuse (absent from older servers). */
+  refusedArgs?: { actionId: string; path: string; argIndex: number; reason: string }[];
 }
 
 export type JobView = Api.JobView<Omit<JobDefinition, 'id'>>;

@@ -69,6 +69,8 @@ function laneCard(title: string, s: LaneSummary, testid: string): HTMLElement {
       h('dd', { 'data-testid': `${testid}-peak` }, s.peakPerHour ? `${s.peakPerHour.firings}/h at ${new Date(s.peakPerHour.hour).toLocaleString()}` : 'none'),
       h('dt', {}, 'by environment'),
       h('dd', {}, s.byEnvironment.map((g) => `${g.key} ${g.matched}`).join(', ') || '—'),
+      h('dt', {}, 'script arguments refused'),
+      h('dd', { 'data-testid': `${testid}-args-refused` }, `${s.argsRefused ?? 0} match(es) whose script action the run would refuse (an incident value starting with '-')`),
       h('dt', {}, 'assumed'),
       h('dd', {}, `${s.assumptions.holdsAssumed} hold(s) of the assumed length, ${s.assumptions.outcomesUnknown} outcome(s) unknown`),
     ),
@@ -93,7 +95,7 @@ function itemRow(i: BacktestItem): HTMLTableRowElement {
     h('td', {}, new Date(i.at).toLocaleString()),
     h('td', {}, h('a', { href: `#/incidents/${encodeURIComponent(i.incident.id)}`, 'data-testid': 'backtest-incident' }, i.incident.id), ' ', i.incident.title ?? ''),
     h('td', {}, i.target ?? ''),
-    h('td', {}, badge(i.candidate.decision ?? (i.candidate.matched ? '' : 'no_match')), ' ', decisionText(i.candidate)),
+    h('td', {}, badge(i.candidate.decision ?? (i.candidate.matched ? '' : 'no_match')), ' ', decisionText(i.candidate), i.candidate.refusedArgs ? ` — refused: ${i.candidate.refusedArgs.map((r) => `${r.actionId} args.${r.argIndex}`).join(', ')}` : ''),
     h('td', {}, i.baseline ? decisionText(i.baseline) : i.recorded ? `recorded: ${i.recorded.decision}` : ''),
     h('td', { 'data-testid': 'backtest-change' }, change ? CHANGE_TEXT[change] : ''),
   );

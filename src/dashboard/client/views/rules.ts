@@ -103,6 +103,14 @@ const dryRunTester: EditorPanel = {
         h('p', {}, h('strong', { 'data-testid': 'test-verdict' }, t.matched ? 'MATCHES' : 'does not match'), t.dryRun ? ' (dry-run rule)' : ''),
         h('pre', { 'data-testid': 'test-explanation' }, t.explanationText || pretty(t.explanation)),
         t.matched ? h('div', {}, h('strong', {}, 'Actions that would run'), h('pre', {}, pretty(t.renderedActions))) : null,
+        t.refusedArgs && t.refusedArgs.length > 0
+          ? h(
+              'div',
+              { 'data-testid': 'test-refused-args' },
+              h('strong', {}, 'Refused when run (the action fails without running)'),
+              h('ul', {}, t.refusedArgs.map((r) => h('li', {}, `${r.actionId} (${r.path}): ${r.reason}`))),
+            )
+          : null,
         h('details', {}, h('summary', {}, 'Context'), h('pre', {}, pretty(t.context))),
       ]);
     };
