@@ -14,7 +14,8 @@ import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/connect.js';
 import { createLogger } from '../src/logger.js';
 import { startApiServer } from '../src/server.js';
-import { connectClient, temporalTarget } from '../src/temporal/connection.js';
+import { temporalTarget } from '../src/temporal/connection.js';
+import { lazyTemporalClient } from '../src/temporal/native-client.js';
 import { connectNative, installTemporalRuntime } from '../src/temporal/worker.js';
 import { buildMainWorker } from '../src/worker.js';
 import { shapeActivities } from './shape-activities.js';
@@ -49,7 +50,9 @@ async function startApi(): Promise<{ url: string; close: () => Promise<void> }> 
   // Request logs go to stdout, which the parent discards: their cost is part of the figure.
   const logger = createLogger({ level: config.logLevel, name: 'selfheal-api' });
   const handle = await openDatabase({ url: config.database.url, dataDir: '', poolSize: config.database.poolSize });
-  const temporal = await connectClient(temporalTarget(config, config.temporal.address ?? 'localhost:7233'));
+  // As src/server.ts: the client over the SDK's native connection, its log lines through this logger.
+  installTemporalRuntime(logger);
+  const temporal = await lazyTemporalClient(temporalTarget(config, config.temporal.address ?? 'localhost:7233'));
   const api = await startApiServer({ config, db: handle.db, temporal, logger });
   return {
     url: api.url,

@@ -8,7 +8,8 @@ import { ensureRetentionSchedule } from './temporal/retention.js';
 import { reconcileSchedules } from './temporal/schedules.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { connectNative, installTemporalRuntime } from './temporal/worker.js';
-import { configOrExit, lazyTemporalClient, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+import { lazyTemporalClient } from './temporal/native-client.js';
 import { startApiServer } from './server.js';
 import { buildMainWorker } from './worker.js';
 

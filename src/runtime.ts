@@ -1,12 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { Client, Connection } from '@temporalio/client';
 import YAML from 'yaml';
 import { ConfigError, loadConfig, type Config, type ProcessRole } from './config.js';
 import { openDatabase, type DatabaseHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import { extractorsConfigSchema, type ExtractorsConfig } from './domain/extract.js';
 import { createLogger, type Logger } from './logger.js';
-import { tlsOptions, type TemporalTarget } from './temporal/connection.js';
 
 /** Shared start-up steps of the composition roots (server, worker, dev). */
 
@@ -38,18 +36,6 @@ export async function openMigratedDatabase(config: Config, logger: Logger, url =
   const applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
   if (applied.length > 0) logger.info({ applied }, 'database migrated');
   return handle;
-}
-
-/** A client whose connection is made on first use: the API starts (and answers 503) while Temporal is down. */
-export async function lazyTemporalClient(target: TemporalTarget): Promise<Client> {
-  const tls = await tlsOptions(target);
-  const connection = Connection.lazy({
-    address: target.address,
-    ...(tls ? { tls } : {}),
-    ...(target.apiKey ? { apiKey: target.apiKey } : {}),
-    connectTimeout: 3000,
-  });
-  return new Client({ connection, namespace: target.namespace });
 }
 
 export async function loadExtractors(file: string | undefined): Promise<ExtractorsConfig> {

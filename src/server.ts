@@ -4,7 +4,9 @@ import { pathToFileURL } from 'node:url';
 import { createApp, type AppDeps } from './api/app.js';
 import { allRoutes } from './api/routes/index.js';
 import { temporalTarget } from './temporal/connection.js';
-import { configOrExit, lazyTemporalClient, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+import { lazyTemporalClient } from './temporal/native-client.js';
+import { installTemporalRuntime } from './temporal/worker.js';
 
 /**
  * How long a stopping API lets requests in flight finish before it closes their connections. Below the
@@ -82,6 +84,8 @@ async function main(): Promise<void> {
   }
   const { db, close } = await openMigratedDatabase(config, logger);
   const address = config.temporal.address ?? 'localhost:7233';
+  // The client's connection is the SDK's native one: its log lines go through this logger.
+  installTemporalRuntime(logger);
   const temporal = await lazyTemporalClient(temporalTarget(config, address));
   const api = await startApiServer({ config, db, temporal, logger, extractors: await loadExtractors(config.extractorsFile) });
   logger.info({ url: api.url, temporal: address }, 'API listening');

@@ -5,7 +5,7 @@ import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { lazyTemporalClient } from '../../src/runtime.js';
+import { lazyTemporalClient } from '../../src/temporal/native-client.js';
 import { incidentWorkflowId, searchAttributes } from '../../src/temporal/names.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { createTestDatabase } from '../helpers/db.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Connection, type Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createLogger } from '../../src/logger.js';
-import { lazyTemporalClient } from '../../src/runtime.js';
+import { lazyTemporalClient } from '../../src/temporal/native-client.js';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes.js';
 import { installTemporalRuntime } from '../../src/temporal/worker.js';

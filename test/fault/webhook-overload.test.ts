@@ -5,7 +5,7 @@ import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { signBody } from '../../src/pagerduty/signature.js';
-import { lazyTemporalClient } from '../../src/runtime.js';
+import { lazyTemporalClient } from '../../src/temporal/native-client.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { ADMIN_TOKEN, WEBHOOK_SECRET, eventually, startStack, type Stack } from '../helpers/stack.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
