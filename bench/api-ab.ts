@@ -3,22 +3,23 @@
  *
  *   BENCH_AB_BASE=HEAD~1 npm run bench:ab      (BENCH_AB_RATE=60, BENCH_AB_SECONDS=25, BENCH_AB_ROUNDS=5)
  *
- * One stack (Temporal, Postgres, the worker) and two API processes: one from this checkout, one from
- * BENCH_AB_BASE checked out as a git worktree under .data/bench-ab/. Rounds alternate between the two
- * (the order reversed every round) and each offers the same open-loop rate of signed deliveries, with
- * the worker stopped (SIGSTOP) through the round, so only the ack path (the API, Temporal's start,
- * Postgres' duplicate lookup) runs while it is measured. Reports, per round and as medians, the API's and
+ * One stack (Temporal, Postgres) and two API processes: one from this checkout, one from BENCH_AB_BASE
+ * checked out as a git worktree under .data/bench-ab/. Rounds alternate between the two (the order
+ * reversed every round) and each offers the same open-loop rate of signed deliveries. Both APIs start
+ * the incidents' workflows on a task queue no worker polls, so only the ack path (the API, Temporal's
+ * start, Postgres' duplicate lookup) runs, and no round pays for the incidents of the one before it. Reports, per round and as medians, the API's and
  * the Temporal server's CPU milliseconds per accepted delivery (/proc utime + stime) and the ack
  * p50/p99, and each round's API ratio, this checkout over the base. Noise on a shared 2-core host moves
  * every round; a change shows when the ratio stays on one side of 1 round after round.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { newBatch } from './deliveries.js';
 import { keepAliveTarget, log, openLoop, round, sleep } from './lib.js';
-import { startBenchStack, type startChild } from './stack.js';
+import { startBenchStack, startChild } from './stack.js';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const base = process.env.BENCH_AB_BASE;
@@ -57,9 +58,11 @@ async function main(): Promise<void> {
   const here = git('rev-parse', 'HEAD');
   const stack = await startBenchStack();
   const baseStack = (await import(pathToFileURL(path.join(tree.dir, 'bench', 'stack.ts')).href)) as { startChild: typeof startChild };
+  // The workflows the deliveries start wait on a queue nobody polls.
+  const env = { ...stack.env, TEMPORAL_TASK_QUEUE: `bench-ab-unpolled-${randomBytes(4).toString('hex')}` };
   const apis = [
-    { name: `this checkout (${here.slice(0, 7)}${git('status', '--porcelain', '--untracked-files=no') ? ', uncommitted changes' : ''})`, api: stack.api },
-    { name: `base ${tree.commit.slice(0, 7)}`, api: await baseStack.startChild('api', stack.env) },
+    { name: `this checkout (${here.slice(0, 7)}${git('status', '--porcelain', '--untracked-files=no') ? ', uncommitted changes' : ''})`, api: await startChild('api', env) },
+    { name: `base ${tree.commit.slice(0, 7)}`, api: await baseStack.startChild('api', env) },
   ];
   const rows: { round: number; name: string; api: number; server: number; p50: number; p99: number }[] = [];
   try {
@@ -67,26 +70,23 @@ async function main(): Promise<void> {
       for (const { name, api } of r % 2 === 0 ? apis : [...apis].reverse()) {
         const target = keepAliveTarget(api.url);
         const batch = newBatch(`ab${r}${name.slice(0, 4)}`);
-        // A short warm-up of the same path, then the measured round with the worker stopped.
+        // A short warm-up of the same path, then the measured round.
         await openLoop({ target, rate, durationMs: 2000, build: (i) => batch.build(1_000_000 + i) });
-        for (const c of stack.worker.children) c.kill('SIGSTOP');
         await sleep(500);
         const api0 = cpuMs(api.child.pid!);
         const server0 = cpuMs(stack.server.process.pid!);
         const result = await openLoop({ target, rate, durationMs: seconds * 1000, build: (i) => batch.build(i) });
         const apiUsed = cpuMs(api.child.pid!) - api0;
         const serverUsed = cpuMs(stack.server.process.pid!) - server0;
-        for (const c of stack.worker.children) c.kill('SIGCONT');
         const n = Math.max(1, result.ok);
         const row = { round: r + 1, name, api: round(apiUsed / n, 2), server: round(serverUsed / n, 2), p50: result.latency.p50Ms, p99: result.latency.p99Ms };
         rows.push(row);
         log(`round ${row.round}, ${name}: ${result.ok}/${result.sent} accepted; API ${row.api} ms/delivery, server ${row.server}, p50 ${row.p50} ms, p99 ${row.p99} ms`);
-        // The worker catches up on the round's incidents before the next round.
-        await sleep(5000);
+        await sleep(2000);
       }
     }
   } finally {
-    apis[1]!.api.child.kill('SIGTERM');
+    for (const { api } of apis) api.child.kill('SIGTERM');
     await stack.stop();
   }
   const lines = [`| round | ${apis.map((a) => `${a.name}: API / server CPU ms, p99`).join(' | ')} | API ratio |`, '|---:|---:|---:|---:|'];
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   const of = (name: string, k: 'api' | 'server' | 'p99') => median(rows.filter((row) => row.name === name).map((row) => row[k]));
   const [a, b] = apis.map((x) => x.name);
   lines.push(`| median | ${of(a!, 'api')} / ${of(a!, 'server')}, ${of(a!, 'p99')} ms | ${of(b!, 'api')} / ${of(b!, 'server')}, ${of(b!, 'p99')} ms | ${round(of(a!, 'api') / of(b!, 'api'), 2)}× |`);
-  process.stdout.write(`\n${rate} signed deliveries/s for ${seconds} s per round, worker stopped while measured:\n\n${lines.join('\n')}\n`);
+  process.stdout.write(`\n${rate} signed deliveries/s for ${seconds} s per round, their workflows left unpolled:\n\n${lines.join('\n')}\n`);
 }
 
 main().then(
