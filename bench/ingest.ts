@@ -3,12 +3,16 @@
 //  - the highest rate sustained with zero loss: step the rate up; a step passes when every delivery was
 //    answered 202 and the answers kept up with the offered rate (nothing shed, answered at ≥ 95% of it,
 //    p99 under a second) and, after draining, every event is in incident_events exactly once.
+import { incidentWorkflowId } from '../src/temporal/names.js';
 import { newBatch, persistedCount, type PersistedCount } from './deliveries.js';
-import { keepAliveTarget, log, type ClosedLoopResult, openLoop, pollUntil, quick, round, sleep, type HttpTarget, type LatencySummary } from './lib.js';
+import { keepAliveTarget, log, type ClosedLoopResult, openLoop, openLoopOps, pollUntil, quick, request, round, sleep, type HttpTarget, type LatencySummary } from './lib.js';
 import { ACK_RATES, signalWithStartLoop, withTrivialWorker } from './baselines.js';
-import { cpuSince, type CpuUse } from './cpu.js';
+import { cpuSince, cpuSnapshot, type CpuUse } from './cpu.js';
 import { rssPeak } from './memory.js';
+import { planOf, settledShape } from './same-shape.js';
+import type { ShapeStep } from './shape.js';
 import type { BenchStack } from './stack.js';
+import { shapeIncidentWorkflow, shapeSignal, type ShapePlan } from './workflows/shape.js';
 
 export interface IngestRun {
   rate: number;
@@ -52,6 +56,25 @@ export interface IngestResults {
    * ones more slowly than the empty one the baselines phase measured.
    */
   rawAfterSteps?: { signalWithStart: ClosedLoopResult; workflowsOnServer: number };
+  /**
+   * The ack path's floor with the incidents' processing in it: signalWithStart, open loop at each ack
+   * rate, of workflows with the shape of an incident the ingest starts (read from one of its histories),
+   * trivial bodies, on the trivial worker, measured just before the webhook's run at that rate. Raw
+   * signalWithStart's trivial workflows cost their worker and the server almost nothing after the start;
+   * these cost what Temporal spends on an ingested incident (its workflow task and local activity).
+   */
+  shapeFloorAt?: ShapeFloorRun[];
+}
+
+export interface ShapeFloorRun {
+  rate: number;
+  /** The ingested incident's steps the floor's workflows repeat. */
+  steps: ShapeStep[];
+  latency: LatencySummary;
+  errors: number;
+  sent: number;
+  /** CPU by process while the load was offered (Worker: the floor's own worker). */
+  loadCpu: CpuUse;
 }
 
 async function runAt(stack: BenchStack, target: HttpTarget, label: string, rate: number, seconds: number, drainTimeoutMs: number): Promise<IngestRun> {
@@ -162,16 +185,65 @@ export function stepRates(rawSignalWithStartRate: number | undefined): number[] 
   return [25, 50, 75, 100, 150, 200, 250, 300, 400, 500, 600, 800];
 }
 
+/**
+ * The shape of an incident the ingest starts (one delivery, no rule: the triage step, then it waits for
+ * the next event). Undefined when it cannot be read (the floor is then left out).
+ */
+async function ingestedShape(stack: BenchStack, target: HttpTarget): Promise<{ plan: ShapePlan; steps: ShapeStep[] } | undefined> {
+  try {
+    const batch = newBatch('shape');
+    const delivery = batch.build(0);
+    const answer = await request(target, delivery.path, { method: 'POST', headers: delivery.headers, body: delivery.body });
+    if (answer.status !== 202) throw new Error(`the delivery was answered ${answer.status}`);
+    await pollUntil(async () => ((await persistedCount(stack, batch.eventPrefix)).distinctEvents >= 1 ? true : undefined), 30_000);
+    const shape = await settledShape(stack, incidentWorkflowId(delivery.incidentId), 10_000);
+    return { plan: planOf(shape), steps: shape.steps };
+  } catch (err) {
+    log(`  the ingested incident's shape was not read: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** signalWithStart of workflows with the ingested incident's shape at `rate`, on the trivial worker. */
+async function shapeFloorAt(stack: BenchStack, shape: { plan: ShapePlan; steps: ShapeStep[] }, rate: number, seconds: number): Promise<ShapeFloorRun> {
+  return withTrivialWorker(stack, async (taskQueue, prefix, worker) => {
+    const cpuNow = () => cpuSnapshot({ temporal: stack.server.process.pid, api: stack.api.child.pid, worker: worker.pid });
+    const cpuAtStart = cpuNow();
+    const run = await openLoopOps({
+      rate,
+      durationMs: seconds * 1000,
+      op: (i) =>
+        stack.client.workflow.signalWithStart(shapeIncidentWorkflow, {
+          taskQueue,
+          workflowId: `bench-ingest-shape${rate}-${prefix}-${i}`,
+          args: [shape.plan],
+          signal: shapeSignal,
+          signalArgs: [`E${i}`],
+        }),
+    });
+    const loadCpu = cpuSince(cpuAtStart, cpuNow());
+    return { rate, steps: shape.steps, latency: run.latency, errors: run.errors, sent: run.sent, loadCpu };
+  });
+}
+
 export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: number): Promise<IngestResults> {
   const target = keepAliveTarget(stack.api.url, 512);
   const drainTimeoutMs = quick ? 90_000 : 180_000;
   try {
     // Warm-up: connections, JIT, the workflow cache.
     await runAt(stack, target, 'warm', 20, 2, 30_000);
+    const shape = await ingestedShape(stack, target);
 
     const ackLatency: IngestRun[] = [];
+    const shapeFloor: ShapeFloorRun[] = [];
     for (const rate of ACK_RATES) {
       const seconds = quick ? 3 : 10;
+      if (shape) {
+        log(`ingest: the ingested incident's shape (${shape.steps.join(' → ')}), trivial bodies, signalWithStart at ${rate}/s for ${seconds} s`);
+        const floor = await shapeFloorAt(stack, shape, rate, seconds);
+        log(`  p50 ${floor.latency.p50Ms} ms, p99 ${floor.latency.p99Ms} ms${floor.errors ? `, ${floor.errors} errors` : ''}`);
+        shapeFloor.push(floor);
+      }
       log(`ingest: ack latency at ${rate}/s for ${seconds} s`);
       const run = await runAt(stack, target, `ack${rate}`, rate, seconds, drainTimeoutMs);
       log(`  p50 ${run.ack.p50Ms} ms, p99 ${run.ack.p99Ms} ms, ${run.accepted}/${run.sent} accepted, drained in ${run.drainSeconds} s, settled ${run.settleSeconds} s later, lost ${run.lost}`);
@@ -193,7 +265,7 @@ export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: numb
       maxSustainedRate = rate;
     }
 
-    return { ackLatency, steps, maxSustainedRate, ...(await rawAfterSteps(stack)) };
+    return { ackLatency, steps, maxSustainedRate, ...(shapeFloor.length ? { shapeFloorAt: shapeFloor } : {}), ...(await rawAfterSteps(stack)) };
   } finally {
     target.agent.destroy();
   }

@@ -107,6 +107,13 @@ export function figuresOf(r: Omit<BenchResults, 'figures'>): Figure[] {
           : undefined;
       f.push(withBaseline(`Ack latency p99 at ${run.rate}/s`, run.ack.p99Ms, 'ms', p99Floor, ackTarget));
     }
+    // Beside the target's floor, the floor with the incidents' processing in it (no target of its own).
+    for (const run of r.ingest.ackLatency) {
+      const floor = r.ingest.shapeFloorAt?.find((x) => x.rate === run.rate);
+      if (!floor) continue;
+      const name = `signalWithStart p99 at ${run.rate}/s of workflows with an ingested incident's shape (${floor.steps.join(' → ')}), trivial bodies`;
+      f.push(withBaseline(`Ack latency p99 at ${run.rate}/s vs the ingest-shape floor`, run.ack.p99Ms, 'ms', { name, value: floor.latency.p99Ms, unit: 'ms' }));
+    }
   }
   if (r.endToEnd) {
     const l = r.endToEnd.latency;
@@ -234,6 +241,9 @@ export function toMarkdown(r: BenchResults): string {
     for (const x of b.signalWithStartAt ?? []) {
       out.push(`| Temporal signalWithStart, trivial workflow, open loop at ${x.rate}/s${x.errors ? ` (${x.errors} errors)` : ''} | ${x.rate}/s | ${x.latency.p50Ms} ms | ${x.latency.p99Ms} ms |`);
     }
+    for (const x of r.ingest?.shapeFloorAt ?? []) {
+      out.push(`| Temporal signalWithStart, an ingested incident's shape (${x.steps.join(' → ')}), trivial bodies, open loop at ${x.rate}/s (ingest phase)${x.errors ? ` (${x.errors} errors)` : ''} | ${x.rate}/s | ${x.latency.p50Ms} ms | ${x.latency.p99Ms} ms |`);
+    }
     out.push(`| Postgres single-row INSERT, pool of 10 | ${b.pgInsert.perSecond}/s | ${b.pgInsert.latency.p50Ms} ms | ${b.pgInsert.latency.p99Ms} ms |`, '');
     if (b.signalShapes?.length) out.push(...signalShapesSection(b.signalShapes));
   }
@@ -282,6 +292,8 @@ export function toMarkdown(r: BenchResults): string {
     );
   };
   for (const x of r.ingest?.ackLatency ?? []) {
+    const floor = r.ingest?.shapeFloorAt?.find((f) => f.rate === x.rate);
+    if (floor?.loadCpu) cpuRow(`Ingest-shape floor at ${floor.rate}/s, ${floor.sent} starts: while the load was offered (Worker: the floor's own worker)`, floor.loadCpu, floor.sent);
     cpuRow(`Ingest at ${x.rate}/s, ${x.accepted} events: while the load was offered`, x.loadCpu, x.accepted);
     cpuRow(`Ingest at ${x.rate}/s, ${x.accepted} events: from the load until the worker was idle`, x.cpu, x.accepted);
   }
