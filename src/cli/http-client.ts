@@ -8,7 +8,7 @@
 // attempt inside the window is refused again and prolongs nothing useful.
 import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RevokedSessions, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
 import { readBodyCapped } from '../http-body.js';
-import { CliError, EXIT } from './errors.js';
+import { CliError, EXIT, plainText, quote, type MessagePart } from './errors.js';
 
 /** A request that takes longer than this is a network error (exit 3). */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -18,11 +18,25 @@ const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** Problem statuses that mean "the request is invalid" (exit 2); every other error status exits 3. */
 const VALIDATION_STATUSES = new Set([400, 409, 413, 415, 422, 428]);
 
-export function describeProblem(status: number, body: unknown): string {
+/**
+ * A problem answer as message parts: `<status> <title>: <detail>`, then one line `  <path>: <message>`
+ * per field error. The layout is the CLI's; the title, the detail and each field error's path and message
+ * are the server's, `Quoted`, so that main() prints each on its line (a newline in them is shown as `\n`
+ * and cannot start a line such as `rule applied: 3 actions succeeded`).
+ */
+export function problemMessage(status: number, body: unknown): MessagePart[] {
   const p = (body && typeof body === 'object' ? body : {}) as Problem;
-  const lines = [`${status} ${p.title ?? ''}${p.detail ? `: ${p.detail}` : ''}`.trim()];
-  for (const e of p.errors ?? []) lines.push(`  ${e.path}: ${e.message}`);
-  return lines.join('\n');
+  const title = quote(p.title);
+  const parts: MessagePart[] = [String(status)];
+  if (title.text !== '' || p.detail) parts.push(' ', title);
+  if (p.detail) parts.push(': ', quote(p.detail));
+  for (const e of Array.isArray(p.errors) ? p.errors : []) parts.push('\n  ', quote(e?.path), ': ', quote(e?.message));
+  return parts;
+}
+
+/** `problemMessage` as plain text (unescaped: for a line of a command's output, which escapes it as a whole). */
+export function describeProblem(status: number, body: unknown): string {
+  return plainText(problemMessage(status, body));
 }
 
 /**
@@ -64,7 +78,7 @@ export class ApiError extends CliError {
   ) {
     super(
       VALIDATION_STATUSES.has(status) ? EXIT.usage : EXIT.server,
-      status === 429 ? (isBudget429(status, body) ? overBudget(retryAfter) : tooManyFailures(retryAfter)) : `${method} ${path} failed: ${describeProblem(status, body)}`,
+      status === 429 ? (isBudget429(status, body) ? overBudget(retryAfter) : tooManyFailures(retryAfter)) : [`${method} ${path} failed: `, ...problemMessage(status, body)],
     );
     this.name = 'ApiError';
   }
@@ -177,7 +191,7 @@ export function createApiClient(global: { url: string; token: string | undefined
     } catch (err) {
       if (err instanceof CliError) throw err;
       const e = err as Error;
-      throw new CliError(EXIT.server, `cannot reach ${global.url}: ${e.cause instanceof Error ? e.cause.message : e.message}`);
+      throw new CliError(EXIT.server, [`cannot reach ${global.url}: `, quote(e.cause instanceof Error ? e.cause.message : e.message)]);
     }
     let body: unknown = undefined;
     try {

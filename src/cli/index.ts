@@ -19,7 +19,7 @@ import { registerTeams } from './commands/teams.js';
 import { registerTokens } from './commands/tokens.js';
 import type { Io } from './context.js';
 import { CliError, EXIT } from './errors.js';
-import { terminalSafe } from './output.js';
+import { printError, terminalSafe } from './output.js';
 import { createProgram } from './program.js';
 
 export { CliError, EXIT } from './errors.js';
@@ -30,7 +30,8 @@ const defaultIo: Io = { out: (t) => process.stdout.write(`${t}\n`), err: (t) => 
 /**
  * Runs one command line; answers its exit code. Never throws and never calls process.exit. Everything
  * written goes through `terminalSafe` (./output.ts): terminal control characters from server data are
- * shown as escapes, never acted on.
+ * shown as escapes, never acted on, and a failed command's message through `printError`: a newline in
+ * the server text it quotes (a problem's title, detail, field errors) is shown as `\n`.
  */
 export async function main(argv: string[], given: Io = defaultIo): Promise<number> {
   const io = terminalSafe(given);
@@ -58,7 +59,8 @@ export async function main(argv: string[], given: Io = defaultIo): Promise<numbe
       return EXIT.usage;
     }
     if (err instanceof CliError) {
-      io.err(err.message);
+      // Its own text keeps its line breaks; what it quotes from a server stays on its line.
+      printError(io, err.parts);
       return err.exitCode;
     }
     io.err(`unexpected error: ${(err as Error).stack ?? String(err)}`);

@@ -11,7 +11,9 @@
 // `\u202e`. Three forms:
 // - text (`neutralise`; what main() and commander write: help, error messages): those escapes, and a
 //   backslash is written as `\\`, so a title holding the six characters `\u001b` shows as `\\u001b`
-//   and never looks like an escaped ESC. A CRLF line end becomes a plain newline.
+//   and never looks like an escaped ESC. A CRLF line end becomes a plain newline. In the message of a
+//   failed command (`printError`) only the CLI's own text keeps its line breaks: the parts it quotes
+//   from a server (`Quoted`: a problem's title, detail and field errors) are written as one line.
 // - one line (`oneLine`; every io.out / io.err of a command, as each command module takes its Io
 //   through `linePerWrite`): the same, and a newline is `\n` (a CR `\r`), so one write is exactly one
 //   line and a value can never fake a line of its own (`status: succeeded`); table cells also show a
@@ -29,6 +31,7 @@
 // accents, the ✓/✗ marks) or, with `minimal`, leaves ESC, C1 and bidi controls raw.
 import { Document, visit, type ToStringOptions } from 'yaml';
 import type { Io } from './context.js';
+import { Quoted, type MessagePart } from './errors.js';
 
 /** What a terminal acts on (but tab and newline): the class body shared by the forms below. */
 const CONTROLS = '\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069';
@@ -72,6 +75,15 @@ export function linePerWrite<R extends { io: Io }>(rt: R): R {
   const io: Io = { out: (t) => sink.out(escape(LINE, t)), err: (t) => sink.err(escape(LINE, t)), env: rt.io.env };
   sinks.set(io, sink);
   return { ...rt, io };
+}
+
+/**
+ * A failed command's message (a CliError's parts) on stderr: the CLI's own text as `neutralise` (its
+ * line breaks kept: usage, hints, one line per field error), each `Quoted` part as one line as
+ * `linePerWrite` writes it (a newline or CR in it is `\n` / `\r`), so the server's text cannot forge a line.
+ */
+export function printError(io: Io, parts: readonly MessagePart[]): void {
+  sinkOf(io).err(parts.map((p) => (p instanceof Quoted ? escape(LINE, p.text) : neutralise(p))).join(''));
 }
 
 /** One line of tab-separated cells (empty for null and undefined); a cell never breaks its row, a tab in it is `\t`. */

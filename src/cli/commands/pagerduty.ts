@@ -6,7 +6,7 @@ import { EVENT_TYPES } from '../../domain/rules/schema.js';
 import { createPagerDutyClient, PagerDutyApiError } from '../../pagerduty/rest-client.js';
 import { signBody } from '../../pagerduty/signature.js';
 import type { Io } from '../context.js';
-import { CliError, EXIT, usageError } from '../errors.js';
+import { CliError, EXIT, quote, usageError } from '../errors.js';
 import { describeProblem } from '../http-client.js';
 import { linePerWrite, printJson, table } from '../output.js';
 import { action, collect, type Runtime } from '../program.js';
@@ -45,7 +45,8 @@ async function pagerDutyCall<T>(what: string, call: () => Promise<T>): Promise<T
   } catch (err) {
     if (err instanceof PagerDutyApiError) {
       const code = err.status === undefined || err.status >= 500 || err.status === 429 || err.status === 401 || err.status === 403 ? EXIT.server : EXIT.usage;
-      throw new CliError(code, `${what}: ${err.message}`);
+      // PagerDuty's error text (its message, its errors[]) is quoted: printed on one line.
+      throw new CliError(code, [`${what}: `, quote(err.message)]);
     }
     throw err;
   }
@@ -118,7 +119,7 @@ async function sendSignedEvent(url: string, payload: unknown, secrets: string[])
     text = await res.text();
   } catch (err) {
     const e = err as Error;
-    throw new CliError(EXIT.server, `cannot reach ${url}: ${e.cause instanceof Error ? e.cause.message : e.message}`);
+    throw new CliError(EXIT.server, [`cannot reach ${url}: `, quote(e.cause instanceof Error ? e.cause.message : e.message)]);
   }
   let body: unknown = text;
   try {
