@@ -48,7 +48,8 @@ export async function startStack(opts: { env?: Record<string, string>; extractor
   const kdb = own?.db ?? db.db;
   const worker = await buildMainWorker({ config, db: kdb, logger, connection: temporal.nativeConnection, extractors: opts.extractors ?? {} });
   const running = worker.run();
-  const app = createApp({ config, db: kdb, temporal: temporal.client, logger }, allRoutes);
+  // The API's Temporal client as in production (the native connection, made on first use).
+  const app = createApp({ config, db: kdb, temporal: temporal.apiClient, logger }, allRoutes);
   return {
     config,
     db,

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { findTemporalCli, startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
+import { lazyTemporalClient } from '../../src/temporal/native-client.js';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes.js';
 import { installTemporalRuntime } from '../../src/temporal/worker.js';
 import { createLogger } from '../../src/logger.js';
@@ -10,6 +11,8 @@ export interface TestTemporal {
   server: DevServer;
   address: string;
   client: Client;
+  /** The client the API gets in production (src/temporal/native-client.ts): startStack's API uses it. */
+  apiClient: Client;
   nativeConnection: NativeConnection;
 }
 
@@ -34,10 +37,12 @@ async function start(): Promise<TestTemporal> {
   await ensureSearchAttributes(connection, 'default');
   const client = new Client({ connection, namespace: 'default' });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const apiClient = await lazyTemporalClient({ address: server.address, namespace: 'default' });
   onTeardown(async () => {
+    await apiClient.connection.close();
     await nativeConnection.close();
     await connection.close();
     await server.stop();
   });
-  return { server, address: server.address, client, nativeConnection };
+  return { server, address: server.address, client, apiClient, nativeConnection };
 }
