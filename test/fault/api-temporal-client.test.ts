@@ -10,7 +10,7 @@ import { signBody } from '../../src/pagerduty/signature.js';
 import { CONNECT_TIMEOUT_MS, LazyNativeConnection, lazyTemporalClient } from '../../src/temporal/native-client.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { WEBHOOK_SECRET } from '../helpers/stack.js';
+import { WEBHOOK_SECRET, eventually } from '../helpers/stack.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { testTemporal } from '../helpers/temporal.js';
 
@@ -146,5 +146,36 @@ describe('fault: the API reaches Temporal through a lazily made native connectio
       await connection.close();
     }
     await assert.rejects(connection.workflowService.getSystemInfo({}), /closed/);
+  });
+
+  it('closes a connection that arrives after its attempt timed out, and uses the next attempt\'s', async function () {
+    const made: { closed: boolean }[] = [];
+    let delayMs = 400;
+    const connection = new LazyNativeConnection(async () => {
+      const wait = delayMs;
+      await new Promise((r) => setTimeout(r, wait));
+      const real = await NativeConnection.connect({ address: `127.0.0.1:${proxy.port}` });
+      const record = { closed: false };
+      made.push(record);
+      const close = real.close.bind(real);
+      real.close = async () => {
+        record.closed = true;
+        await close();
+      };
+      return real;
+    }, 100);
+    try {
+      await assert.rejects(connection.workflowService.getSystemInfo({}), (err: { code?: number; message?: string }) => err.code === 14 && /no connection within 100 ms/.test(err.message ?? ''));
+      // The late connection arrives about 300 ms after the attempt gave up, and is closed, not kept.
+      await eventually(async () => made.length === 1 && made[0]!.closed, 10_000, 'the late connection closed');
+      delayMs = 0;
+      const info = await connection.workflowService.getSystemInfo({});
+      assert.ok(info.serverVersion);
+      assert.equal(made.length, 2);
+      assert.equal(made[1]!.closed, false, 'the connection in use stays open');
+    } finally {
+      await connection.close();
+    }
+    assert.equal(made[1]!.closed, true, 'close() closes it');
   });
 });
