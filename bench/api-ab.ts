@@ -14,9 +14,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { processSeconds } from './cpu.js';
 import { newBatch } from './deliveries.js';
 import { keepAliveTarget, log, openLoop, round, sleep } from './lib.js';
 import { startBenchStack, startChild } from './stack.js';
@@ -26,12 +27,6 @@ const base = process.env.BENCH_AB_BASE;
 const rate = Number(process.env.BENCH_AB_RATE ?? 60);
 const seconds = Number(process.env.BENCH_AB_SECONDS ?? 25);
 const rounds = Number(process.env.BENCH_AB_ROUNDS ?? 5);
-
-/** CPU milliseconds a process has used (user + system), from /proc. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
-}
 
 function git(...args: string[]): string {
   const r = spawnSync('git', args, { cwd: repo, encoding: 'utf8', timeout: 60_000 });
@@ -73,11 +68,11 @@ async function main(): Promise<void> {
         // A short warm-up of the same path, then the measured round.
         await openLoop({ target, rate, durationMs: 2000, build: (i) => batch.build(1_000_000 + i) });
         await sleep(500);
-        const api0 = cpuMs(api.child.pid!);
-        const server0 = cpuMs(stack.server.process.pid!);
+        const api0 = processSeconds(api.child.pid) * 1000;
+        const server0 = processSeconds(stack.server.process.pid) * 1000;
         const result = await openLoop({ target, rate, durationMs: seconds * 1000, build: (i) => batch.build(i) });
-        const apiUsed = cpuMs(api.child.pid!) - api0;
-        const serverUsed = cpuMs(stack.server.process.pid!) - server0;
+        const apiUsed = processSeconds(api.child.pid) * 1000 - api0;
+        const serverUsed = processSeconds(stack.server.process.pid) * 1000 - server0;
         const n = Math.max(1, result.ok);
         const row = { round: r + 1, name, api: round(apiUsed / n, 2), server: round(serverUsed / n, 2), p50: result.latency.p50Ms, p99: result.latency.p99Ms };
         rows.push(row);

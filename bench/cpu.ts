@@ -36,7 +36,8 @@ export interface CpuUse {
 }
 
 /** utime + stime of one process in seconds; 0 when it is gone or /proc is not there. */
-function processSeconds(pid: number | undefined): number {
+/** CPU seconds a process has used (user + system), from /proc; 0 when it is gone. */
+export function processSeconds(pid: number | undefined): number {
   if (!pid) return 0;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
