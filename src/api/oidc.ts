@@ -20,7 +20,11 @@ const MAX_GROUPS = 1000;
 /** Who signed in, and with what roles. */
 export interface Identity {
   subject: string;
-  /** `user:<email>` (unless the provider says the email is unverified), else `user:<sub>`. */
+  /**
+   * `user:<email>` only when the provider vouches for the email (`email_verified` is `true`, or the string
+   * `"true"`), else `user:<sub>`: an email the provider does not mark verified may be anyone's (Microsoft
+   * Entra ID sends no `email_verified`, and its `email` can be set by the account's owner).
+   */
   actor: string;
   email: string | null;
   name: string | null;
@@ -162,7 +166,10 @@ export function identityFrom(
   const text = (v: unknown, max: number) => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : null);
   const email = text(claims.email, 254);
   const name = text(claims.name, 200) ?? text(claims.preferred_username, 200);
-  const actor = `user:${email && claims.email_verified !== false ? email : subject}`;
+  // The actor is what the audit log, approvals and the four-eyes rule compare: an unverified email (claim
+  // false, absent or anything else) names nobody, so the subject (stable per issuer) names the user.
+  const emailVerified = claims.email_verified === true || claims.email_verified === 'true';
+  const actor = `user:${email && emailVerified ? email : subject}`;
   const groups = groupsOf(claimAt(claims, cfg.groupsClaim));
   const mappedGroups = groups.filter((g) => cfg.roleMap.has(g) || cfg.teamRoleMap?.has(g));
   const roles = globalRolesOf(mappedGroups, cfg.roleMap);

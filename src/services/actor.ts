@@ -7,7 +7,7 @@ export type Scope = 'read' | 'write' | 'admin';
 export const SCOPE_RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 
 export interface Actor {
-  /** `admin-token`, `token:<name>` or `user:<email>`, as the audit log records it. */
+  /** `admin-token`, `token:<name>` or `user:<email>` (`user:<sub>` unless the provider marks the email verified), as the audit log records it. */
   name: string;
   scopes: readonly string[];
   /** Team roles (issue 24); none: the legacy scopes act on the default team. */

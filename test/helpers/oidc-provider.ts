@@ -19,7 +19,8 @@ export interface OidcUser {
   email: string;
   name: string;
   groups: string[];
-  emailVerified?: boolean;
+  /** The `email_verified` claim: true when unset; `'omitted'` sends none (as Microsoft Entra ID does). */
+  emailVerified?: boolean | 'omitted';
 }
 
 export interface OidcProviderOptions {
@@ -69,7 +70,13 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
       if (!user) return undefined;
       return {
         accountId: id,
-        claims: () => ({ sub: id, email: user.email, email_verified: user.emailVerified ?? true, name: user.name, groups: user.groups }),
+        claims: () => ({
+          sub: id,
+          email: user.email,
+          ...(user.emailVerified === 'omitted' ? {} : { email_verified: user.emailVerified ?? true }),
+          name: user.name,
+          groups: user.groups,
+        }),
       };
     },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
+import { sql } from 'kysely';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
@@ -27,6 +28,10 @@ const USERS: Record<string, OidcUser> = {
   carol: { email: 'carol@example.com', name: 'Carol Marketing', groups: ['marketing', 'everyone'] },
   dave: { email: 'dave@example.com', name: 'Dave Unverified', groups: ['sre'], emailVerified: false },
   erin: { email: 'erin@example.com', name: 'Erin Payments', groups: ['pay-devs', 'everyone'] },
+  // Impostors: accounts whose owners set their email to alice's address, which the provider does not vouch
+  // for (marked unverified, or no email_verified at all, as Microsoft Entra ID sends).
+  mallory: { email: 'alice@example.com', name: 'Alice Admin', groups: ['sre'], emailVerified: false },
+  oscar: { email: 'alice@example.com', name: 'Alice Admin', groups: ['sre'], emailVerified: 'omitted' },
 };
 
 /** A cookie jar per host name (cookies ignore ports), enough for the provider's and our cookies. */
@@ -273,6 +278,30 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.equal(jar.get(host, '__Host-selfheal-session'), undefined, 'no session cookie');
     assert.equal((await sessions()).length, count, 'no session row');
     assert.equal((await send(jar, `${base}/api/incidents`)).status, 401);
+  });
+
+  it("an impostor whose account carries another user's email, unverified or without email_verified, is named by its subject, never as that user", async function () {
+    const touched: string[] = [];
+    for (const login of ['mallory', 'oscar']) {
+      const impostor = await signIn(login);
+      const who = (await (await send(impostor.jar, `${base}/auth/session`)).json()) as { actor: string; subject: string; email: string };
+      assert.equal(who.actor, `user:${login}`, `${login}: the subject names the user`);
+      assert.equal(who.subject, login);
+      assert.equal(who.email, USERS[login]!.email, `${login}: the email is kept for display`);
+
+      const name = `impostor-${login}`;
+      const res = await send(impostor.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(impostor.csrf), body: JSON.stringify({ name, labels: {} }) });
+      assert.equal(res.status, 201, await res.clone().text());
+      const changed = await db.db.selectFrom('audit_log').select('actor').where('action', '=', 'environment.create').where('entity_id', '=', name).executeTakeFirstOrThrow();
+      assert.equal(changed.actor, `user:${login}`, `${login}: the audit log names the impostor's subject`);
+      const row = await db.db.selectFrom('auth_sessions').select(['id', 'actor']).where('secret_hash', '=', createHash('sha256').update(impostor.cookie).digest('hex')).executeTakeFirstOrThrow();
+      assert.equal(row.actor, `user:${login}`);
+      const created = await db.db.selectFrom('audit_log').select('actor').where('action', '=', 'session.create').where('entity_id', '=', row.id).executeTakeFirstOrThrow();
+      assert.equal(created.actor, `user:${login}`);
+      touched.push(name, row.id);
+    }
+    const asAlice = await db.db.selectFrom('audit_log').select(['action', 'entity_id']).where('entity_id', 'in', touched).where(sql<boolean>`lower(actor) like '%alice%'`).execute();
+    assert.deepEqual(asAlice, [], "nothing the impostors did is recorded under alice's name");
   });
 
   it('a mapping taken out of OIDC_ROLE_MAP takes effect on live sessions at the next request, not when they end', async function () {

@@ -73,7 +73,7 @@ describe('roles from the groups claim', function () {
   const cfg = { groupsClaim: 'groups', roleMap: parseRoleMap('sre-admins=admin,sre=write,viewers=read') };
 
   it('gives the roles of every mapped group, highest first, and keeps only mapped groups', function () {
-    const who = identityFrom({ email: 'a@example.com', groups: ['viewers', 'all-staff', 'sre-admins'] }, 'sub-1', undefined, cfg);
+    const who = identityFrom({ email: 'a@example.com', email_verified: true, groups: ['viewers', 'all-staff', 'sre-admins'] }, 'sub-1', undefined, cfg);
     assert.deepEqual(who.roles, ['admin', 'read']);
     assert.deepEqual(who.mappedGroups, ['viewers', 'sre-admins']);
     assert.equal(who.actor, 'user:a@example.com');
@@ -90,6 +90,39 @@ describe('roles from the groups claim', function () {
     for (const claims of [{ groups: ['staff'] }, {}, { groups: [{ name: 'sre' }] }, { groups: 42 }]) {
       assert.throws(() => identityFrom(claims, 's', undefined, cfg), (err: unknown) => err instanceof SignInError && err.status === 403 && err.reason === 'no_mapped_group');
     }
+  });
+});
+
+describe('the name a signed-in user is recorded under (the actor)', function () {
+  const cfg = { groupsClaim: 'groups', roleMap: parseRoleMap('sre=write') };
+  const actorOf = (claims: Record<string, unknown>) => identityFrom({ email: 'victim@example.com', name: 'Victim', groups: ['sre'], ...claims }, 'sub-9', undefined, cfg);
+
+  it('is the email only when the provider marks it verified (true, or the string "true")', function () {
+    for (const verified of [true, 'true']) {
+      const who = actorOf({ email_verified: verified });
+      assert.equal(who.actor, 'user:victim@example.com', `email_verified: ${JSON.stringify(verified)}`);
+    }
+  });
+
+  it('is the subject when the email is marked unverified, the claim is absent (Microsoft Entra ID) or anything else; email and name stay for display', function () {
+    for (const claims of [{ email_verified: false }, {}, { email_verified: 'false' }, { email_verified: 'yes' }, { email_verified: 1 }, { email_verified: null }]) {
+      const who = actorOf(claims);
+      assert.equal(who.actor, 'user:sub-9', JSON.stringify(claims));
+      assert.equal(who.subject, 'sub-9');
+      assert.equal(who.email, 'victim@example.com');
+      assert.equal(who.name, 'Victim');
+    }
+  });
+
+  it('is the subject without a usable email, even a verified one', function () {
+    assert.equal(actorOf({ email: undefined, email_verified: true }).actor, 'user:sub-9');
+    assert.equal(actorOf({ email: '', email_verified: true }).actor, 'user:sub-9');
+    assert.equal(actorOf({ email: `${'a'.repeat(250)}@example.com`, email_verified: true }).actor, 'user:sub-9');
+  });
+
+  it('does not change the roles', function () {
+    assert.deepEqual(actorOf({}).roles, ['write']);
+    assert.deepEqual(actorOf({ email_verified: true }).roles, ['write']);
   });
 });
 
