@@ -46,7 +46,7 @@ export interface TeamMembership {
 
 /** A principal as the model sees it. */
 export interface Actor {
-  /** As the audit log records it: `token:<name>`, `user:<email>`, `admin-token`. */
+  /** As the audit log records it: `token:<name>`, `user:<email>` (a verified email) or `user:<sub>`, `admin-token`. */
   name: string;
   globalAdmin: boolean;
   /** Team → roles held there. */
