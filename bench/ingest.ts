@@ -5,7 +5,7 @@
 //    p99 under a second) and, after draining, every event is in incident_events exactly once.
 import { incidentWorkflowId } from '../src/temporal/names.js';
 import { newBatch, persistedCount, type PersistedCount } from './deliveries.js';
-import { keepAliveTarget, log, type ClosedLoopResult, openLoop, openLoopOps, pollUntil, quick, request, round, sleep, type HttpTarget, type LatencySummary } from './lib.js';
+import { keepAliveTarget, log, type ClosedLoopResult, openLoop, openLoopOps, pollUntil, quick, request, round, sleep, TARGET_ACK_RATE, type HttpTarget, type LatencySummary } from './lib.js';
 import { ACK_RATES, signalWithStartLoop, withTrivialWorker } from './baselines.js';
 import { cpuSince, cpuSnapshot, type CpuUse } from './cpu.js';
 import { rssPeak } from './memory.js';
@@ -13,6 +13,7 @@ import { planOf, settledShape } from './same-shape.js';
 import type { ShapeStep } from './shape.js';
 import type { BenchStack } from './stack.js';
 import { shapeIncidentWorkflow, shapeSignal, type ShapePlan } from './workflows/shape.js';
+import { benchSignal, benchSignalWorkflow } from './workflows/trivial.js';
 
 export interface IngestRun {
   rate: number;
@@ -64,7 +65,26 @@ export interface IngestResults {
    * these cost what Temporal spends on an ingested incident (its workflow task and local activity).
    */
   shapeFloorAt?: ShapeFloorRun[];
+  /**
+   * The ack p99 target's floor, paired: raw signalWithStart of trivial workflows at the ack rate, open
+   * loop for as long as the webhook's run, on the trivial worker, measured right before each of the
+   * webhook's runs at that rate (same server, same window length). At TARGET_ACK_RATE the pair is repeated
+   * (ACK_ROUNDS in all) and the target is judged on the median round: one p99 of one 10-s window moves by
+   * a factor of two from run to run on a shared 2-core host.
+   */
+  ackPairs?: AckPair[];
 }
+
+export interface AckPair {
+  rate: number;
+  /** 1 is the webhook's run in `ackLatency`; later rounds repeat the pair. */
+  round: number;
+  raw: { latency: LatencySummary; errors: number; sent: number };
+  ack: Pick<IngestRun, 'ack' | 'accepted' | 'sent' | 'lost' | 'duplicates'>;
+}
+
+/** How many raw/webhook pairs are measured at the ack p99 target's rate (BENCH_ACK_ROUNDS, else 3; 1 when quick). */
+export const ACK_ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ACK_ROUNDS)) || (quick ? 1 : 3));
 
 export interface ShapeFloorRun {
   rate: number;
@@ -226,6 +246,25 @@ async function shapeFloorAt(stack: BenchStack, shape: { plan: ShapePlan; steps: 
   });
 }
 
+/** Raw signalWithStart of new trivial workflows at `rate` for `seconds`, open loop, on the trivial worker. */
+async function rawAt(stack: BenchStack, rate: number, seconds: number): Promise<AckPair['raw']> {
+  return withTrivialWorker(stack, async (taskQueue, prefix) => {
+    const run = await openLoopOps({
+      rate,
+      durationMs: seconds * 1000,
+      op: (i) => stack.client.workflow.signalWithStart(benchSignalWorkflow, { taskQueue, workflowId: `bench-ack-floor${rate}-${prefix}-${i}`, signal: benchSignal, signalArgs: [`E${i}`] }),
+    });
+    return { latency: run.latency, errors: run.errors, sent: run.sent };
+  });
+}
+
+const pairOf = (rate: number, round: number, raw: AckPair['raw'], run: IngestRun): AckPair => ({
+  rate,
+  round,
+  raw,
+  ack: { ack: run.ack, accepted: run.accepted, sent: run.sent, lost: run.lost, duplicates: run.duplicates },
+});
+
 export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: number): Promise<IngestResults> {
   const target = keepAliveTarget(stack.api.url, 512);
   const drainTimeoutMs = quick ? 90_000 : 180_000;
@@ -236,6 +275,7 @@ export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: numb
 
     const ackLatency: IngestRun[] = [];
     const shapeFloor: ShapeFloorRun[] = [];
+    const ackPairs: AckPair[] = [];
     for (const rate of ACK_RATES) {
       const seconds = quick ? 3 : 10;
       if (shape) {
@@ -244,10 +284,23 @@ export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: numb
         log(`  p50 ${floor.latency.p50Ms} ms, p99 ${floor.latency.p99Ms} ms${floor.errors ? `, ${floor.errors} errors` : ''}`);
         shapeFloor.push(floor);
       }
+      log(`ingest: raw signalWithStart at ${rate}/s for ${seconds} s, trivial workflows (the paired floor)`);
+      const raw = await rawAt(stack, rate, seconds);
+      log(`  p50 ${raw.latency.p50Ms} ms, p99 ${raw.latency.p99Ms} ms${raw.errors ? `, ${raw.errors} errors` : ''}`);
       log(`ingest: ack latency at ${rate}/s for ${seconds} s`);
       const run = await runAt(stack, target, `ack${rate}`, rate, seconds, drainTimeoutMs);
       log(`  p50 ${run.ack.p50Ms} ms, p99 ${run.ack.p99Ms} ms, ${run.accepted}/${run.sent} accepted, drained in ${run.drainSeconds} s, settled ${run.settleSeconds} s later, lost ${run.lost}`);
       ackLatency.push(run);
+      ackPairs.push(pairOf(rate, 1, raw, run));
+    }
+    // More pairs at the target's rate: raw signalWithStart, then the webhook, each for the same window.
+    for (let round = 2; round <= ACK_ROUNDS; round++) {
+      const seconds = quick ? 3 : 10;
+      log(`ingest: pair ${round} of ${ACK_ROUNDS} at ${TARGET_ACK_RATE}/s: raw signalWithStart, then the webhook, ${seconds} s each`);
+      const raw = await rawAt(stack, TARGET_ACK_RATE, seconds);
+      const run = await runAt(stack, target, `ack${TARGET_ACK_RATE}r${round}`, TARGET_ACK_RATE, seconds, drainTimeoutMs);
+      log(`  raw p99 ${raw.latency.p99Ms} ms, ack p99 ${run.ack.p99Ms} ms, ${run.accepted}/${run.sent} accepted, lost ${run.lost}`);
+      ackPairs.push(pairOf(TARGET_ACK_RATE, round, raw, run));
     }
 
     const steps: StepRun[] = [];
@@ -265,7 +318,7 @@ export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: numb
       maxSustainedRate = rate;
     }
 
-    return { ackLatency, steps, maxSustainedRate, ...(shapeFloor.length ? { shapeFloorAt: shapeFloor } : {}), ...(await rawAfterSteps(stack)) };
+    return { ackLatency, steps, maxSustainedRate, ...(shapeFloor.length ? { shapeFloorAt: shapeFloor } : {}), ackPairs, ...(await rawAfterSteps(stack)) };
   } finally {
     target.agent.destroy();
   }

@@ -239,6 +239,9 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, timeoutM
 
 export const quick = process.env.BENCH_QUICK === '1';
 
+/** The rate at which the ack p99 target is judged (bench/ingest.ts measures it, bench/report.ts judges it). */
+export const TARGET_ACK_RATE = 100;
+
 export function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { stepProblems, stepRates } from '../../bench/ingest.js';
 import { percentile, summarize } from '../../bench/lib.js';
 import { figuresOf, figuresTable, toMarkdown, type BenchResults } from '../../bench/report.js';
+import type { AckPair } from '../../bench/ingest.js';
 import type { SignalShapeRun } from '../../bench/baselines.js';
 
 // The bench's own arithmetic: the figures in the README are only as good as these.
@@ -113,5 +114,33 @@ describe('bench: the figures table', function () {
     const r = withAck(30, 88.2);
     r.ingest!.ackLatency.find((x) => x.rate === 100)!.lost = 1;
     assert.equal(ackRow(r).pass, false);
+  });
+
+  it('judges the ack target on the median of the paired rounds, each ack against the raw signalWithStart measured right before it', function () {
+    const r = structuredClone(committed) as BenchResults;
+    const pair = (round: number, rawP99: number, ackP99: number, lost = 0): AckPair => ({
+      rate: 100,
+      round,
+      raw: { latency: { count: 1000, p50Ms: 3, p99Ms: rawP99, maxMs: rawP99 * 2 }, errors: 0, sent: 1000 },
+      ack: { ack: { count: 1000, p50Ms: 7, p99Ms: ackP99, maxMs: ackP99 * 2 }, accepted: 1000, sent: 1000, lost, duplicates: 0 },
+    });
+    const paired = (pairs: AckPair[]) => {
+      r.ingest!.ackPairs = pairs;
+      const figures = figuresOf(r);
+      return { row: figures.find((x) => x.name.startsWith('Ack latency p99 at 100/s, paired'))!, plain: figures.find((x) => x.name === 'Ack latency p99 at 100/s')! };
+    };
+    // Ratios 3.0, 1.4 and 1.2: the median round (1.4) is the one shown and judged.
+    const { row, plain } = paired([pair(1, 10, 30), pair(2, 20, 28), pair(3, 25, 30)]);
+    assert.equal(row.name, 'Ack latency p99 at 100/s, paired, the median of 3 paired rounds');
+    assert.equal(row.value, 28);
+    assert.equal(row.baseline?.value, 20);
+    assert.equal(row.pass, true);
+    // With paired rounds, the baselines phase's floor is shown for comparison only.
+    assert.equal(plain.target, undefined);
+    assert.match(toMarkdown(r), /\| 100\/s \| 1 \| 3 ms \| 10 ms \| 7 ms \| 30 ms \| 3× \| 1000\/1000 \| 0 \|/);
+    // The median round at 1.6: a miss, though another round passed.
+    assert.equal(paired([pair(1, 10, 30), pair(2, 20, 32), pair(3, 25, 30)]).row.pass, false);
+    // A delivery lost in any round: a miss, whatever the latencies.
+    assert.equal(paired([pair(1, 20, 20), pair(2, 20, 20), pair(3, 20, 20, 1)]).row.pass, false);
   });
 });
