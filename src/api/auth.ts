@@ -279,6 +279,7 @@ export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): Middlewar
     // Bearer guesses are limited per source; a session cookie is a 256-bit random id, checked in Postgres.
     const source = token === undefined ? undefined : checkBlocked(c, limiter);
     let actor: string | undefined;
+    let aliases: string[] = [];
     let caller: string | undefined;
     let scopes: Scope[] = [];
     let memberships: TeamMembership[] = [];
@@ -288,6 +289,7 @@ export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): Middlewar
       const session = await c.get('resolveSession')?.(c);
       if (!session) throw unauthorized('Authorization: Bearer <token> is required');
       actor = session.actor;
+      aliases = sessionAliases(session);
       caller = `session:${session.id}`;
       scopes = session.scopes;
       memberships = session.memberships;
@@ -319,10 +321,22 @@ export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): Middlewar
     if (gate && !scopes.includes(gate)) scopes = [...scopes, gate];
     if (!hasScope(scopes, needed)) throw forbidden(`this operation needs the "${needed}" scope; the token has ${scopes.join(', ') || 'none'}`);
     c.set('actor', actor);
+    if (aliases.length > 0) c.set('actorAliases', aliases);
     c.set('scopes', scopes);
     c.set('teamRoles', memberships);
     await next();
   };
+}
+
+/**
+ * The other names a signed-in user is, or was, recorded under: `user:<sub>`, and `user:<email>` whether or
+ * not the provider verified it (a user is named by a verified email, else by the subject, and sessions
+ * begun before that rule named them by an unverified one). Only ever used to refuse (the four-eyes rule),
+ * never to grant.
+ */
+function sessionAliases(session: { actor: string; subject: string; email: string | null }): string[] {
+  const names = [`user:${session.subject}`, ...(session.email ? [`user:${session.email}`] : [])];
+  return names.filter((n) => n !== session.actor);
 }
 
 /**

@@ -117,7 +117,8 @@ export function boundedJson(opts: BodyOptions = {}): MiddlewareHandler<AppEnv> {
 
 /** The authenticated caller of a guarded route, for the services. */
 export function actorOf(c: Context<AppEnv>): Actor {
-  return { name: c.get('actor') ?? 'unknown', scopes: c.get('scopes') ?? [], teams: c.get('teamRoles') ?? [] };
+  const aliases = c.get('actorAliases');
+  return { name: c.get('actor') ?? 'unknown', scopes: c.get('scopes') ?? [], teams: c.get('teamRoles') ?? [], ...(aliases ? { aliases } : {}) };
 }
 
 type HookResult = { target: string; success: boolean; error?: z.ZodError; data?: unknown };

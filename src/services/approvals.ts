@@ -19,7 +19,7 @@ import type { Db } from '../db/repositories/db.js';
 import { ruleTeam } from '../db/repositories/teams.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { DEFAULT_TEAM } from '../domain/teams.js';
-import type { Actor } from './actor.js';
+import { mayBeSamePerson, type Actor } from './actor.js';
 import { ServiceError } from './errors.js';
 import { requireTeam } from './team-access.js';
 
@@ -91,7 +91,10 @@ export async function approvableRun(db: Db, input: { actionRunId: string; incide
   const name = input.actor.name;
   const author = run.rule_id !== null && run.rule_version !== null ? await ruleVersionAuthor(db, run.rule_id, run.rule_version) : undefined;
   if (author === undefined) throw new ApprovalError('forbidden', `the author of the rule version that planned ${input.actionRunId} is not recorded, so nobody can be shown to be someone else: it cannot be approved`);
-  if (author === name) throw new ApprovalError('forbidden', `${name} wrote version ${run.rule_version} of rule ${run.rule_id}: its gated actions need the approval of someone else`);
+  if (mayBeSamePerson(input.actor, author)) {
+    const as = author === name ? name : `${author} (which is ${name})`;
+    throw new ApprovalError('forbidden', `${as} wrote version ${run.rule_version} of rule ${run.rule_id}: its gated actions need the approval of someone else`);
+  }
   return { ...run, team };
 }
 

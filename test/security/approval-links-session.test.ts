@@ -40,9 +40,22 @@ describe('approval links with the dashboard session (CSRF)', function () {
   });
   after(async () => db?.close());
 
-  async function signedIn(actor: string, scopes: string[]): Promise<{ cookie: string; csrf: string }> {
+  async function signedIn(actor: string, scopes: string[], who: { subject?: string; email?: string } = {}): Promise<{ cookie: string; csrf: string }> {
     const secret = newSecret();
-    await insertSession(db.db, { id: randomUUID(), secretHash: hashToken(secret), issuer: ISSUER, subject: actor, actor, email: null, name: null, scopes, groups: scopes.map((s) => (s === 'write' ? 'sre' : 'viewers')), idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
+    await insertSession(db.db, {
+      id: randomUUID(),
+      secretHash: hashToken(secret),
+      issuer: ISSUER,
+      subject: who.subject ?? actor,
+      actor,
+      email: who.email ?? null,
+      name: null,
+      scopes,
+      groups: scopes.map((s) => (s === 'write' ? 'sre' : 'viewers')),
+      idTokenSealed: null,
+      maxAgeSeconds: 3600,
+      idleTimeoutSeconds: 3600,
+    });
     return { cookie: `__Host-selfheal-session=${secret}`, csrf: csrfTokenFor(secret) };
   }
 
@@ -109,5 +122,32 @@ describe('approval links with the dashboard session (CSRF)', function () {
     assert.equal(await approvalOf(actionRunId), null, 'nothing recorded');
     const used = await db.db.selectFrom('approval_links').select('id').where('action_run_id', '=', actionRunId).where('used_at', 'is not', null).execute();
     assert.deepEqual(used, [], 'the link is still unused');
+  });
+
+  it('refuses the rule author under another name of theirs: their address in other letter case, or their subject when the version was recorded under their e-mail', async function () {
+    // The version's author is user:alice@example.com (waitingAction). Before single sign-on named users by
+    // a verified e-mail only, a provider without email_verified (Entra ID) recorded Alice that way; now the
+    // same person signs in as user:<sub>.
+    const { actionRunId, approve } = await waitingAction();
+    const base = { action: actionRunId, token: approve.searchParams.get('token')! };
+    const cases: [string, { cookie: string; csrf: string }, RegExp][] = [
+      ['the address in other letter case', await signedIn('user:Alice@Example.COM', ['write']), /user:alice@example\.com \(which is user:Alice@Example\.COM\) wrote version 1/],
+      [
+        'named by subject, carrying the address (unverified)',
+        await signedIn('user:00u1alice', ['write'], { subject: '00u1alice', email: 'alice@example.com' }),
+        /user:alice@example\.com \(which is user:00u1alice\) wrote version 1/,
+      ],
+    ];
+    for (const [what, who, detail] of cases) {
+      const res = await post({ ...base, csrf: who.csrf }, { cookie: who.cookie, origin: ORIGIN });
+      assert.equal(res.status, 403, what);
+      assert.match(((await res.json()) as { detail: string }).detail, detail, what);
+    }
+    assert.equal(await approvalOf(actionRunId), null, 'nothing recorded');
+    // Someone else, named by subject with an address of their own, still approves.
+    const bob = await signedIn('user:00u2bob', ['write'], { subject: '00u2bob', email: 'bob@example.com' });
+    const res = await post({ ...base, csrf: bob.csrf }, { cookie: bob.cookie, origin: ORIGIN });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal((await approvalOf(actionRunId))?.actor, 'user:00u2bob');
   });
 });
