@@ -140,7 +140,7 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
       if (missing && tokens.access_token && config.serverMetadata().userinfo_endpoint) {
         try {
           const info = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
-          claims = { ...info, ...idClaims };
+          claims = mergeUserInfo(idClaims, info);
         } catch (err) {
           throw signInFailure(err);
         }
@@ -154,6 +154,20 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
       return oidc.buildEndSessionUrl(config, { post_logout_redirect_uri: `${cfg.publicOrigin}/ui`, ...(idToken ? { id_token_hint: idToken } : {}) });
     },
   };
+}
+
+/**
+ * The ID token's claims, with what only userinfo has added (the ID token wins where both have a claim).
+ * An email and its `email_verified` are taken together from one source: the ID token's when it has an
+ * email (its verified flag, or none), else userinfo's. Mixed, one source's flag could vouch for the
+ * other's address.
+ */
+export function mergeUserInfo(idClaims: Record<string, unknown>, info: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...info, ...idClaims };
+  const source = idClaims.email !== undefined ? idClaims : info;
+  delete merged.email_verified;
+  if (source.email_verified !== undefined) merged.email_verified = source.email_verified;
+  return merged;
 }
 
 /** The identity and roles of a signed-in user; SignInError 403 when no group of theirs is mapped. */

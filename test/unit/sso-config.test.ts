@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig, parseRoleMap } from '../../src/config.js';
-import { identityFrom, SignInError } from '../../src/api/oidc.js';
+import { identityFrom, mergeUserInfo, SignInError } from '../../src/api/oidc.js';
 
 const SSO = {
   OIDC_ISSUER_URL: 'https://login.example.com/realms/sre',
@@ -163,5 +163,24 @@ describe('team roles from the groups claim (OIDC_ROLE_MAP group=team:role)', fun
       { team: 'payments', role: 'editor' },
     ]);
     assert.throws(() => identityFrom({ groups: ['staff'] }, 's', undefined, oidc), (err: unknown) => err instanceof SignInError && err.reason === 'no_mapped_group');
+  });
+});
+
+describe('claims from the ID token and userinfo together', function () {
+  const cfg = { groupsClaim: 'groups', roleMap: parseRoleMap('sre=write') };
+  const actor = (id: Record<string, unknown>, info: Record<string, unknown>) => identityFrom(mergeUserInfo({ sub: 'sub-7', ...id }, { sub: 'sub-7', groups: ['sre'], ...info }), 'sub-7', undefined, cfg).actor;
+
+  it("never lets one source's email_verified vouch for the other's address", function () {
+    // The ID token names an address without vouching for it; userinfo vouches for the one it has.
+    assert.equal(actor({ email: 'victim@example.com' }, { email: 'own@example.com', email_verified: true }), 'user:sub-7');
+    assert.equal(actor({ email: 'victim@example.com', email_verified: false }, { email_verified: true }), 'user:sub-7');
+    // Each source's own pair is kept: the ID token's when it has an address, else userinfo's.
+    assert.equal(actor({ email: 'own@example.com', email_verified: true }, { email_verified: false }), 'user:own@example.com');
+    assert.equal(actor({}, { email: 'own@example.com', email_verified: true }), 'user:own@example.com');
+    assert.equal(actor({ email_verified: true }, { email: 'victim@example.com' }), 'user:sub-7');
+  });
+
+  it('keeps the ID token’s claims over userinfo’s and adds what only userinfo has', function () {
+    assert.deepEqual(mergeUserInfo({ sub: 's', name: 'From ID token' }, { sub: 's', name: 'From userinfo', groups: ['sre'] }), { sub: 's', name: 'From ID token', groups: ['sre'] });
   });
 });
