@@ -102,17 +102,7 @@ export async function runBaselines(stack: BenchStack): Promise<BaselineResults> 
     log(`  workflow start ${workflowStart.perSecond}/s, signalWithStart ${signalWithStart.perSecond}/s (p50 ${signalWithStart.latency.p50Ms} ms)`);
     const signalWithStartAt: BaselineResults['signalWithStartAt'] = [];
     for (const rate of ACK_RATES) {
-      const run = await openLoopOps({
-        rate,
-        durationMs: (quick ? 3 : 5) * 1000,
-        op: (i) =>
-          stack.client.workflow.signalWithStart(benchSignalWorkflow, {
-            taskQueue,
-            workflowId: `bench-sws${rate}-${prefix}-${i}`,
-            signal: benchSignal,
-            signalArgs: [`E${i}`],
-          }),
-      });
+      const run = await signalWithStartAtRate(stack, taskQueue, `bench-sws${rate}-${prefix}`, rate, quick ? 3 : 5);
       signalWithStartAt.push({ rate, latency: run.latency, errors: run.errors });
       log(`  signalWithStart open loop at ${rate}/s: p50 ${run.latency.p50Ms} ms, p99 ${run.latency.p99Ms} ms`);
     }
@@ -178,6 +168,18 @@ async function signalShapeRuns(stack: BenchStack, taskQueue: string, prefix: str
     }
   }
   return runs;
+}
+
+/**
+ * Raw signalWithStart of new trivial workflows (ids `<idPrefix>-<i>`) at `rate`, open loop, for `seconds`:
+ * the floor of a webhook's answer at that rate.
+ */
+export function signalWithStartAtRate(stack: BenchStack, taskQueue: string, idPrefix: string, rate: number, seconds: number) {
+  return openLoopOps({
+    rate,
+    durationMs: seconds * 1000,
+    op: (i) => stack.client.workflow.signalWithStart(benchSignalWorkflow, { taskQueue, workflowId: `${idPrefix}-${i}`, signal: benchSignal, signalArgs: [`E${i}`] }),
+  });
 }
 
 /** Raw signalWithStart of new trivial workflows, CALLERS at a time: the ceiling of durable ingest. */

@@ -35,8 +35,7 @@ export interface CpuUse {
   workers?: number[];
 }
 
-/** utime + stime of one process in seconds; 0 when it is gone or /proc is not there. */
-/** CPU seconds a process has used (user + system), from /proc; 0 when it is gone. */
+/** CPU seconds a process has used (utime + stime, from /proc); 0 when it is gone or /proc is not there. */
 export function processSeconds(pid: number | undefined): number {
   if (!pid) return 0;
   try {

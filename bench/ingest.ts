@@ -6,14 +6,13 @@
 import { incidentWorkflowId } from '../src/temporal/names.js';
 import { newBatch, persistedCount, type PersistedCount } from './deliveries.js';
 import { keepAliveTarget, log, type ClosedLoopResult, openLoop, openLoopOps, pollUntil, quick, request, round, sleep, TARGET_ACK_RATE, type HttpTarget, type LatencySummary } from './lib.js';
-import { ACK_RATES, signalWithStartLoop, withTrivialWorker } from './baselines.js';
+import { ACK_RATES, signalWithStartAtRate, signalWithStartLoop, withTrivialWorker } from './baselines.js';
 import { cpuSince, cpuSnapshot, type CpuUse } from './cpu.js';
 import { rssPeak } from './memory.js';
 import { planOf, settledShape } from './same-shape.js';
 import type { ShapeStep } from './shape.js';
 import type { BenchStack } from './stack.js';
 import { shapeIncidentWorkflow, shapeSignal, type ShapePlan } from './workflows/shape.js';
-import { benchSignal, benchSignalWorkflow } from './workflows/trivial.js';
 
 export interface IngestRun {
   rate: number;
@@ -249,11 +248,7 @@ async function shapeFloorAt(stack: BenchStack, shape: { plan: ShapePlan; steps: 
 /** Raw signalWithStart of new trivial workflows at `rate` for `seconds`, open loop, on the trivial worker. */
 async function rawAt(stack: BenchStack, rate: number, seconds: number): Promise<AckPair['raw']> {
   return withTrivialWorker(stack, async (taskQueue, prefix) => {
-    const run = await openLoopOps({
-      rate,
-      durationMs: seconds * 1000,
-      op: (i) => stack.client.workflow.signalWithStart(benchSignalWorkflow, { taskQueue, workflowId: `bench-ack-floor${rate}-${prefix}-${i}`, signal: benchSignal, signalArgs: [`E${i}`] }),
-    });
+    const run = await signalWithStartAtRate(stack, taskQueue, `bench-ack-floor${rate}-${prefix}`, rate, seconds);
     return { latency: run.latency, errors: run.errors, sent: run.sent };
   });
 }
@@ -276,8 +271,8 @@ export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: numb
     const ackLatency: IngestRun[] = [];
     const shapeFloor: ShapeFloorRun[] = [];
     const ackPairs: AckPair[] = [];
+    const seconds = quick ? 3 : 10;
     for (const rate of ACK_RATES) {
-      const seconds = quick ? 3 : 10;
       if (shape) {
         log(`ingest: the ingested incident's shape (${shape.steps.join(' → ')}), trivial bodies, signalWithStart at ${rate}/s for ${seconds} s`);
         const floor = await shapeFloorAt(stack, shape, rate, seconds);
@@ -295,7 +290,6 @@ export async function runIngest(stack: BenchStack, rawSignalWithStartRate?: numb
     }
     // More pairs at the target's rate: raw signalWithStart, then the webhook, each for the same window.
     for (let round = 2; round <= ACK_ROUNDS; round++) {
-      const seconds = quick ? 3 : 10;
       log(`ingest: pair ${round} of ${ACK_ROUNDS} at ${TARGET_ACK_RATE}/s: raw signalWithStart, then the webhook, ${seconds} s each`);
       const raw = await rawAt(stack, TARGET_ACK_RATE, seconds);
       const run = await runAt(stack, target, `ack${TARGET_ACK_RATE}r${round}`, TARGET_ACK_RATE, seconds, drainTimeoutMs);
