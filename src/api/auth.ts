@@ -305,6 +305,7 @@ export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): Middlewar
       const found = await authenticateToken(deps.db, token);
       if (found) {
         actor = found.name;
+        aliases = [...(found.aliases ?? [])];
         caller = `token:${found.tokenId}`;
         scopes = found.scopes as Scope[];
         memberships = [...(found.teams ?? [])];

@@ -139,7 +139,7 @@ export interface ApiClient {
     resume(body: { scope: 'fleet' | 'environment'; environment?: string }): Promise<{ resumed: AutomationPauseView[] }>;
   };
   tokens: {
-    create(body: { name: string; scopes?: string[]; teams?: string[]; expiresIn?: string; expiresAt?: string }): Promise<CreatedToken>;
+    create(body: { name: string; scopes?: string[]; teams?: string[]; expiresIn?: string; expiresAt?: string; owner?: string }): Promise<CreatedToken>;
     list(): Promise<TokenView[]>;
     /** Undefined when the token is not known. */
     revoke(id: string): Promise<TokenView | undefined>;

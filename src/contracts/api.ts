@@ -57,6 +57,8 @@ export interface TokenView {
   expired: boolean;
   /** Team roles as team:role; empty: the token acts on the default team by its scopes. */
   teams: string[];
+  /** The person it was issued to (`user:<email>` or `user:<subject>`), or null. */
+  owner: string | null;
 }
 
 /** DELETE /api/sessions?subject=…|email=…: the dashboard sessions an admin revoked. */

@@ -89,6 +89,8 @@ export interface RuleVersionTable {
   definition: Json<unknown>;
   change: string;
   actor: string;
+  /** The author's other names when they saved it (a token's owner, a user's sub and email); see approvals. */
+  actor_aliases: Generated<string[]>;
   created_at: Generated<Date>;
 }
 
@@ -236,6 +238,8 @@ export interface ApiTokenTable {
   revoked_at: NullableTimestamp;
   /** Required: every issued token expires (migration 2026-12-02T00-00-authority). */
   expires_at: ColumnType<Date, Date | string, Date | string>;
+  /** The person it is issued to, as `user:<email>` or `user:<sub>`; null: not said (migration 2026-12-13). */
+  owner: Generated<string | null>;
 }
 
 export interface AuditLogTable {

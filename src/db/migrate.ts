@@ -13,6 +13,7 @@ import * as effectivenessAndApprovalLinks from './migrations/2026-12-09T00-00-ef
 import * as teams from './migrations/2026-12-10T00-00-teams.js';
 import * as retentionIndexes from './migrations/2026-12-11T00-00-retention-indexes.js';
 import * as authSessionsOwnerIndexes from './migrations/2026-12-12T00-00-auth-sessions-owner-indexes.js';
+import * as tokenOwnerAndAuthorAliases from './migrations/2026-12-13T00-00-token-owner-and-author-aliases.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -29,6 +30,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-10T00-00-teams': teams,
   '2026-12-11T00-00-retention-indexes': retentionIndexes,
   '2026-12-12T00-00-auth-sessions-owner-indexes': authSessionsOwnerIndexes,
+  '2026-12-13T00-00-token-owner-and-author-aliases': tokenOwnerAndAuthorAliases,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

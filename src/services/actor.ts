@@ -13,20 +13,21 @@ export interface Actor {
   /** Team roles (issue 24); none: the legacy scopes act on the default team. */
   teams?: readonly TeamMembership[] | undefined;
   /**
-   * Other names the same person is or was recorded under (a signed-in user's `user:<sub>` and
-   * `user:<email>`, verified or not). Used only to refuse: the four-eyes rule of approvals.
+   * Other names the same person is or was recorded under: a signed-in user's `user:<sub>` and
+   * `user:<email>` (verified or not); a token's owner (`api_tokens.owner`). Used only to refuse: the
+   * four-eyes rule of approvals.
    */
   aliases?: readonly string[] | undefined;
 }
 
 /**
- * True when `recorded` (an author in rule_versions, say) may be the person `actor`: their name or one of
- * their aliases, compared without regard to case (e-mail addresses are case-insensitive in practice;
- * where they differ only in case, refusing is the safe side).
+ * True when any of `recorded` (an author in rule_versions and the other names they had then, say) may be
+ * the person `actor`: their name or one of their aliases, compared without regard to case (e-mail
+ * addresses are case-insensitive in practice; where they differ only in case, refusing is the safe side).
  */
-export function mayBeSamePerson(actor: Pick<Actor, 'name' | 'aliases'>, recorded: string): boolean {
-  const wanted = recorded.toLowerCase();
-  return [actor.name, ...(actor.aliases ?? [])].some((n) => n.toLowerCase() === wanted);
+export function mayBeSamePerson(actor: Pick<Actor, 'name' | 'aliases'>, recorded: readonly string[]): boolean {
+  const wanted = new Set(recorded.map((n) => n.toLowerCase()));
+  return [actor.name, ...(actor.aliases ?? [])].some((n) => wanted.has(n.toLowerCase()));
 }
 
 /** True when `scopes` include `needed` or a larger scope. */

@@ -91,8 +91,10 @@ export async function approvableRun(db: Db, input: { actionRunId: string; incide
   const name = input.actor.name;
   const author = run.rule_id !== null && run.rule_version !== null ? await ruleVersionAuthor(db, run.rule_id, run.rule_version) : undefined;
   if (author === undefined) throw new ApprovalError('forbidden', `the author of the rule version that planned ${input.actionRunId} is not recorded, so nobody can be shown to be someone else: it cannot be approved`);
-  if (mayBeSamePerson(input.actor, author)) {
-    const as = author === name ? name : `${author} (which is ${name})`;
+  // The author under every name they had when saving (a token's owner, a user's sub and email), against
+  // the approver under every name they have now.
+  if (mayBeSamePerson(input.actor, [author.actor, ...author.aliases])) {
+    const as = author.actor === name ? name : `${author.actor} (which is ${name})`;
     throw new ApprovalError('forbidden', `${as} wrote version ${run.rule_version} of rule ${run.rule_id}: its gated actions need the approval of someone else`);
   }
   return { ...run, team };

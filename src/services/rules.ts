@@ -147,7 +147,7 @@ export function ruleService(deps: RuleServiceDeps) {
       requireAdminForCommands(actor, definition, 'creating');
       return change(async (trx) => {
         await nameTaken(trx, definition.name);
-        const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor: actor.name, change: 'create', at: new Date(), team });
+        const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor: actor.name, actorAliases: actor.aliases, change: 'create', at: new Date(), team });
         await writeAudit(trx, { actor: actor.name, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created), team });
         return created;
       });
@@ -163,7 +163,7 @@ export function ruleService(deps: RuleServiceDeps) {
         staleCheck(current, expected);
         if (canonicalJson(current.definition) === canonicalJson(definition) && team === current.team) return current;
         if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
-        const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor: actor.name, at: new Date(), team });
+        const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor: actor.name, actorAliases: actor.aliases, at: new Date(), team });
         await writeAudit(trx, { actor: actor.name, action: 'rule.update', entityType: 'rule', entityId: id, before: { ...auditState(current), team: current.team }, after: { ...auditState(next), team }, team });
         return next;
       });
@@ -174,7 +174,7 @@ export function ruleService(deps: RuleServiceDeps) {
         const current = await mustChange(trx, actor, id);
         if (expected !== undefined) staleCheck(current, expected);
         const at = new Date();
-        const next = await writeRuleVersion(trx, current, { name: current.name, definition: current.definition, enabled: current.enabled, change: 'delete', actor: actor.name, at, deletedAt: at });
+        const next = await writeRuleVersion(trx, current, { name: current.name, definition: current.definition, enabled: current.enabled, change: 'delete', actor: actor.name, actorAliases: actor.aliases, at, deletedAt: at });
         await writeAudit(trx, { actor: actor.name, action: 'rule.delete', entityType: 'rule', entityId: id, before: auditState(current), after: auditState(next), team: current.team });
         return next;
       });
@@ -207,7 +207,7 @@ export function ruleService(deps: RuleServiceDeps) {
         if (outside.length > 0) throw new ConflictError(`version ${version} names secrets outside the allowed prefixes or directories`, { errors: outside });
         requireAdminForCommands(actor, definition, 'rolling back to');
         if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
-        const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'rollback', actor: actor.name, at: new Date() });
+        const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'rollback', actor: actor.name, actorAliases: actor.aliases, at: new Date() });
         await writeAudit(trx, { actor: actor.name, action: 'rule.rollback', entityType: 'rule', entityId: id, before: auditState(current), after: { ...auditState(next), rolledBackTo: version }, team: current.team });
         return next;
       });

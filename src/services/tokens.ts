@@ -50,7 +50,15 @@ export interface TokenRequest {
   teams?: string[] | undefined;
   expiresIn?: string | undefined;
   expiresAt?: string | undefined;
+  /** The person it is issued to: an e-mail address or `user:<name>` (validated by the request schema). */
+  owner?: string | undefined;
 }
+
+/**
+ * A token owner as the person is named when they sign in (src/api/oidc.ts): `user:<email>` for an address
+ * (lower-cased), or the `user:<sub>` given as is.
+ */
+export const ownerName = (owner: string): string => (owner.startsWith('user:') ? owner : `user:${owner.toLowerCase()}`);
 
 export function tokenService(deps: { db: Kysely<Database> }) {
   const { db } = deps;
@@ -65,10 +73,11 @@ export function tokenService(deps: { db: Kysely<Database> }) {
         for (const [i, m] of memberships.entries()) {
           if (!(await findTeam(trx, m.team))) throw new ValidationError(`team ${m.team} does not exist`, [{ path: `teams.${i}`, message: `no team named "${m.team}"` }]);
         }
-        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt });
+        const owner = req.owner !== undefined ? ownerName(req.owner) : undefined;
+        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt, owner });
         await insertMemberships(trx, created.id, memberships, actor.name);
         const teams = memberships.map((m) => `${m.team}:${m.role}`);
-        await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at } });
+        await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at, owner: created.owner } });
         return created;
       });
       return { row, token, teams: memberships };
@@ -97,12 +106,15 @@ export function tokenService(deps: { db: Kysely<Database> }) {
   };
 }
 
-/** The actor of a live issued token (with the token's id), or undefined; its last use is recorded at most once a minute. */
+/**
+ * The actor of a live issued token (with the token's id), or undefined; its last use is recorded at most
+ * once a minute. A token issued to a person is also known by that person's name (the four-eyes rule).
+ */
 export async function authenticateToken(db: Kysely<Database>, token: string): Promise<(Actor & { tokenId: string }) | undefined> {
   const row = await findLiveTokenByHash(db, hashToken(token));
   if (!row) return undefined;
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await touchToken(db, row.id);
-  return { name: `token:${row.name}`, scopes: row.scopes, teams: await tokenMemberships(db, row.id), tokenId: row.id };
+  return { name: `token:${row.name}`, scopes: row.scopes, teams: await tokenMemberships(db, row.id), tokenId: row.id, ...(row.owner ? { aliases: [row.owner] } : {}) };
 }
 
 /** `team:role` strings (already validated by the request schema), each once. */

@@ -47,6 +47,11 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     assert.equal(refused.code, 3);
     assert.match(refused.stderr, /^GET \/api\/tokens failed: 403 /);
 
+    const owned = await selfheal(['tokens', 'create', '--name', 'alice-laptop', '--scope', 'write', '--owner', 'Alice@Example.com'], admin);
+    assert.equal(owned.code, 0, owned.stderr);
+    assert.match(owned.stdout, /^created token \S+ "alice-laptop" with scope write \(default team\), issued to user:alice@example\.com, expires /);
+    assert.equal((await db.db.selectFrom('api_tokens').select('owner').where('name', '=', 'alice-laptop').executeTakeFirstOrThrow()).owner, 'user:alice@example.com');
+
     const json = await selfheal(['tokens', 'create', '--name', 'dashboard', '--scope', 'read', '--expires-at', new Date(Date.now() + 2 * 86_400_000).toISOString(), '--json'], admin);
     assert.equal(json.code, 0, json.stderr);
     const body = JSON.parse(json.stdout) as { id: string; token: string; scopes: string[]; expiresAt: string; expired: boolean };
@@ -104,6 +109,7 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
       [['--name', 'x', '--scope', 'read', '--expires-in', '400d'], /^POST \/api\/tokens failed: 400 .*366 days[\s\S]*expiresIn: must be at most 366 days from now/],
       [['--name', 'x', '--scope', 'read', '--expires-in', 'soon'], /expiresIn: must be a duration like "30m", "12h" or "90d"/],
       [['--name', 'x', '--scope', 'read', '--expires-at', '2020-01-01T00:00:00Z'], /expiresAt: must be at least one minute from now/],
+      [['--name', 'x', '--scope', 'read', '--owner', 'alice'], /owner: must be an e-mail address, or user:<subject>/],
     ] as [string[], RegExp][]) {
       const run = await selfheal(['tokens', 'create', ...args], admin);
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
@@ -122,7 +128,7 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     const run = await selfheal(['tokens', 'list'], admin);
     assert.equal(run.code, 0, run.stderr);
     const [header, ...rows] = run.stdout.trimEnd().split('\n');
-    assert.equal(header, 'ID\tNAME\tSCOPES\tTEAMS\tSTATE\tEXPIRES\tLAST USED\tCREATED BY');
+    assert.equal(header, 'ID\tNAME\tSCOPES\tTEAMS\tSTATE\tEXPIRES\tLAST USED\tCREATED BY\tOWNER');
     const byName = new Map(rows.map((r) => [r.split('\t')[1], r.split('\t')]));
     assert.deepEqual(byName.get('old-bot')!.slice(0, 5), [expiredId, 'old-bot', 'read', 'default (by scope)', 'expired']);
     assert.equal(byName.get('ci-deploy')![4], 'active');
@@ -130,6 +136,8 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     assert.equal(byName.get('dashboard')![6], 'never');
     assert.equal(byName.get('default-life')![3], 'all (admin)', 'an admin token reaches every team');
     assert.equal(byName.get('pay-ci')![3], 'payments:viewer');
+    assert.equal(byName.get('alice-laptop')![8], 'user:alice@example.com');
+    assert.equal(byName.get('dashboard')![8], '-', 'a token issued to nobody in particular');
     assert.doesNotMatch(run.stdout, /shk_/);
 
     const json = JSON.parse((await selfheal(['tokens', 'list', '--json'], admin)).stdout) as { id: string; expired: boolean; revokedAt: string | null }[];

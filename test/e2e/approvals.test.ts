@@ -7,6 +7,7 @@ import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-pee
 import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { insertTestSession } from '../helpers/sessions.js';
 import { eventually, issueToken, startStack, type Stack } from '../helpers/stack.js';
 
 // Approval gates as a user and an attacker see them: who may approve (never the author of the rule version),
@@ -15,6 +16,7 @@ import { eventually, issueToken, startStack, type Stack } from '../helpers/stack
 describe('approval gates end to end', function () {
   const PD_TOKEN = 'pd-approvals-token';
   const PUBLIC_URL = 'https://selfheal.example.com';
+  const ISSUER = 'https://login.example.com/realms/sre';
   let stack: Stack;
   let pd: PagerDutyPeer;
   let slack: SlackPeer;
@@ -38,6 +40,11 @@ describe('approval gates end to end', function () {
         SELFHEAL_PUBLIC_URL: PUBLIC_URL,
         SMTP_URL: `smtp://${smtp.host}:${smtp.port}`,
         SMTP_FROM: 'selfheal@example.com',
+        // Signed-in users (sessions written by insertTestSession) beside the tokens.
+        OIDC_ISSUER_URL: ISSUER,
+        OIDC_CLIENT_ID: 'selfheal',
+        OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+        OIDC_ROLE_MAP: 'sre=write',
       },
       extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] },
     });
@@ -61,22 +68,21 @@ describe('approval gates end to end', function () {
     });
   const slackSaid = (pattern: RegExp) => slack.messages.filter((m) => pattern.test(m.text));
 
+  function gatedDoc(name: string, approval: { timeoutMinutes: number; onTimeout: 'approve' | 'reject' }, svc: string, extra: Partial<RuleInputDocument> = {}): RuleInputDocument {
+    return {
+      name: `${name}-${randomUUID().slice(0, 6)}`,
+      services: [svc],
+      actions: [
+        { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/${name}`, body: '{}', approval: { required: true, ...approval } },
+        { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_APPROVALS_SLACK', text: '{{ rule.name }} done on {{ environment.host }}', when: 'always' },
+        { id: 'mail', type: 'notify.email', to: [`oncall-${name}@example.com`], subject: 'done', body: 'done', when: 'always' },
+      ],
+      ...extra,
+    } as RuleInputDocument;
+  }
   async function gatedRule(name: string, approval: { timeoutMinutes: number; onTimeout: 'approve' | 'reject' }, extra: Partial<RuleInputDocument> = {}, author = 'token:alice') {
     const svc = newServiceId();
-    const ruleId = await insertRule(
-      stack.db.db,
-      {
-        name: `${name}-${randomUUID().slice(0, 6)}`,
-        services: [svc],
-        actions: [
-          { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/${name}`, body: '{}', approval: { required: true, ...approval } },
-          { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_APPROVALS_SLACK', text: '{{ rule.name }} done on {{ environment.host }}', when: 'always' },
-          { id: 'mail', type: 'notify.email', to: [`oncall-${name}@example.com`], subject: 'done', body: 'done', when: 'always' },
-        ],
-        ...extra,
-      } as RuleInputDocument,
-      { author },
-    );
+    const ruleId = await insertRule(stack.db.db, gatedDoc(name, approval, svc, extra), { author });
     return { svc, ruleId };
   }
   async function trigger(svc: string, host = 'db-1'): Promise<string> {
@@ -129,6 +135,54 @@ describe('approval gates end to end', function () {
     assert.equal((await decide(id, run.id, 'reject', alice)).status, 202);
     await eventually(async () => (await runsOf(id))[0]?.status === 'rejected', 30_000, 'rejected');
     assert.equal(hits('admin-author'), 0);
+  });
+
+  it('a token issued to a person and their sign-in are one author: neither approves what the other wrote; someone else decides, and only then the action runs', async function () {
+    // An admin issues Alice a token for her scripts, naming her; Alice also signs in, by subject (her
+    // provider does not verify addresses), carrying her address.
+    const issued = await stack.api('/api/tokens', { method: 'POST', body: JSON.stringify({ name: 'alice-ci', scopes: ['write'], owner: 'Alice@Example.com' }) });
+    assert.equal(issued.status, 201);
+    const aliceCi = ((await issued.json()) as { token: string }).token;
+    const session = await insertTestSession(stack.db.db, { issuer: ISSUER, actor: 'user:00u1alice', subject: '00u1alice', email: 'alice@example.com', scopes: ['write'], groups: ['sre'] });
+    const asAlice = (path: string, body: unknown) =>
+      stack.app.request(path, { method: 'POST', headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, origin: PUBLIC_URL, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const decideAsAlice = (id: string, runId: string, decision: 'approve' | 'reject') => asAlice(`/api/incidents/${id}/approvals/${encodeURIComponent(runId)}`, { decision });
+    const ruleBy = async (name: string, create: (doc: RuleInputDocument) => Response | Promise<Response>) => {
+      const svc = newServiceId();
+      const res = await create(gatedDoc(name, { timeoutMinutes: 30, onTimeout: 'reject' }, svc));
+      assert.equal(res.status, 201, await res.clone().text());
+      const { id } = (await res.json()) as { id: string };
+      return { svc, ruleId: id };
+    };
+
+    // Written with the token: Alice's sign-in may not approve it (nor reject it); Bob approves.
+    const byToken = await ruleBy('owned-token', (doc) => stack.api('/api/rules', { method: 'POST', headers: { authorization: `Bearer ${aliceCi}` }, body: JSON.stringify(doc) }));
+    const version = await stack.db.db.selectFrom('rule_versions').select(['actor', 'actor_aliases']).where('rule_id', '=', byToken.ruleId).executeTakeFirstOrThrow();
+    assert.deepEqual(version, { actor: 'token:alice-ci', actor_aliases: ['user:alice@example.com'] });
+    const first = await trigger(byToken.svc);
+    const firstRun = await waiting(first);
+    for (const decision of ['approve', 'reject'] as const) {
+      const own = await decideAsAlice(first, firstRun.id, decision);
+      assert.equal(own.status, 403, decision);
+      assert.match(((await own.json()) as { detail: string }).detail, /token:alice-ci \(which is user:00u1alice\) wrote version 1 of rule/);
+    }
+    assert.equal((await runsOf(first))[0]!.approval, null, 'nothing recorded');
+    assert.equal(hits('owned-token'), 0);
+    assert.equal((await decide(first, firstRun.id, 'approve', bob)).status, 202);
+    await eventually(async () => hits('owned-token') === 1, 30_000, 'the action to run on Bob\'s approval');
+
+    // Written in the dashboard: the token issued to Alice may not approve it; Bob rejects, nothing runs.
+    const bySession = await ruleBy('owned-session', (doc) => asAlice('/api/rules', doc));
+    const second = await trigger(bySession.svc);
+    const secondRun = await waiting(second);
+    const own = await decide(second, secondRun.id, 'approve', aliceCi);
+    assert.equal(own.status, 403);
+    assert.match(((await own.json()) as { detail: string }).detail, /user:00u1alice \(which is token:alice-ci\) wrote version 1 of rule/);
+    assert.equal((await decide(second, secondRun.id, 'reject', bob)).status, 202);
+    await eventually(async () => (await runsOf(second))[0]?.status === 'rejected', 30_000, 'rejected');
+    assert.equal(hits('owned-session'), 0, 'the gated action never ran');
+    const audit = await stack.db.db.selectFrom('audit_log').select(['actor', 'action']).where('entity_id', 'in', [firstRun.id, secondRun.id]).orderBy('id').execute();
+    assert.deepEqual(audit, [{ actor: 'token:bob', action: 'approval.approve' }, { actor: 'token:bob', action: 'approval.reject' }], 'only Bob decided');
   });
 
   it('an approval signalled straight to Temporal, with no record in Postgres, approves nothing', async function () {

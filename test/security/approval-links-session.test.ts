@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createApp } from '../../src/api/app.js';
-import { hashToken } from '../../src/api/auth.js';
 import { allRoutes } from '../../src/api/routes/index.js';
-import { csrfTokenFor, newSecret } from '../../src/api/session.js';
 import { loadConfig } from '../../src/config.js';
-import { insertSession } from '../../src/db/repositories/sessions.js';
 import { createLogger } from '../../src/logger.js';
 import { mintApprovalLinks } from '../../src/services/approvals.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { insertTestSession } from '../helpers/sessions.js';
 import { ADMIN_TOKEN } from '../helpers/stack.js';
 import { testTemporal } from '../helpers/temporal.js';
 
@@ -41,22 +39,7 @@ describe('approval links with the dashboard session (CSRF)', function () {
   after(async () => db?.close());
 
   async function signedIn(actor: string, scopes: string[], who: { subject?: string; email?: string } = {}): Promise<{ cookie: string; csrf: string }> {
-    const secret = newSecret();
-    await insertSession(db.db, {
-      id: randomUUID(),
-      secretHash: hashToken(secret),
-      issuer: ISSUER,
-      subject: who.subject ?? actor,
-      actor,
-      email: who.email ?? null,
-      name: null,
-      scopes,
-      groups: scopes.map((s) => (s === 'write' ? 'sre' : 'viewers')),
-      idTokenSealed: null,
-      maxAgeSeconds: 3600,
-      idleTimeoutSeconds: 3600,
-    });
-    return { cookie: `__Host-selfheal-session=${secret}`, csrf: csrfTokenFor(secret) };
+    return insertTestSession(db.db, { issuer: ISSUER, actor, ...who, scopes, groups: scopes.map((s) => (s === 'write' ? 'sre' : 'viewers')) });
   }
 
   async function waitingAction(): Promise<{ actionRunId: string; approve: URL }> {

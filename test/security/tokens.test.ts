@@ -56,6 +56,25 @@ describe('security: tokens expire', function () {
     }
   });
 
+  it('a token may name the person it is issued to: stored as they sign in (user:<email>, lower case, or user:<subject>), listed and audited; anything else is a 400 naming owner', async function () {
+    const mail = await create({ owner: 'Alice@Example.COM' });
+    assert.equal(mail.status, 201, JSON.stringify(mail.body));
+    assert.equal(mail.body.owner, 'user:alice@example.com');
+    const sub = await create({ owner: 'user:00u1Alice' });
+    assert.equal(sub.body.owner, 'user:00u1Alice', 'a subject keeps its case');
+    const none = await create({});
+    assert.equal(none.body.owner, null);
+    const listed = (await (await stack.api('/api/tokens')).json()) as { items: { id: string; owner: string | null }[] };
+    assert.equal(listed.items.find((t) => t.id === mail.body.id)?.owner, 'user:alice@example.com');
+    const audit = await stack.db.db.selectFrom('audit_log').select('after').where('action', '=', 'token.create').where('entity_id', '=', mail.body.id).executeTakeFirstOrThrow();
+    assert.equal((audit.after as { owner: string }).owner, 'user:alice@example.com');
+    for (const owner of ['alice', 'alice @example.com', 'user:', 'user:a b', `${'a'.repeat(300)}@example.com`, 42]) {
+      const res = await create({ owner });
+      assert.equal(res.status, 400, JSON.stringify(owner));
+      assert.deepEqual([...new Set(res.body.errors.map((e: { path: string }) => e.path))], ['owner'], JSON.stringify(owner));
+    }
+  });
+
   it('an expired token is refused with 401 exactly like a revoked or unknown one', async function () {
     const issued = (await create({ scopes: ['admin'], expiresIn: '5m' })).body as { id: string; token: string };
     const use = () => stack.api('/api/rules', { headers: { authorization: `Bearer ${issued.token}` } });

@@ -7,6 +7,9 @@ import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
 import { list, pathParams } from '../schemas/common.js';
 
+/** An e-mail address (one @, no spaces), or user:<subject> without spaces. */
+const OWNER_FORMAT = /^(?:user:\S{1,254}|[^\s@]{1,64}@[^\s@]{1,190})$/;
+
 export const tokenCreateSchema = z
   .strictObject({
     name: z.string().min(1).max(100).describe('Who or what uses the token (shown as the actor in the audit log).'),
@@ -36,6 +39,16 @@ export const tokenCreateSchema = z
       .datetime({ offset: true })
       .optional()
       .describe(`Expiry instant (ISO 8601), within ${MAX_TOKEN_DAYS} days from now. Not with expiresIn.`),
+    owner: z
+      .string()
+      .max(260)
+      .regex(OWNER_FORMAT, 'must be an e-mail address, or user:<subject> for a provider that does not verify addresses')
+      .optional()
+      .describe(
+        'The person the token is issued to, as they are named when they sign in: their e-mail address, or `user:<subject>`. ' +
+          'The token is then also known by that name, so the rule that nobody approves the actions of a rule version they wrote ' +
+          'sees one person behind the token and the sign-in. Leave it out for a service.',
+      ),
   })
   .superRefine((body, ctx) => {
     if (body.scopes === undefined && body.teams === undefined) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'give scopes, teams, or both' });
@@ -61,6 +74,7 @@ export const tokenViewSchema = z
     expiresAt: z.string().describe('After this instant the token is refused with 401, like a revoked one.'),
     expired: z.boolean(),
     teams: z.array(z.string()).describe('Team roles as team:role; empty: the token acts on the default team by its scopes.'),
+    owner: z.string().nullable().describe('The person it was issued to (`user:<email>` or `user:<subject>`), or null.'),
   })
   .meta({ id: 'Token', description: 'An API token (never its secret value).' });
 
@@ -75,6 +89,7 @@ const view = (t: ApiToken, teams: readonly TeamMembership[] = []) => ({
   expiresAt: t.expires_at,
   expired: t.expires_at.getTime() <= Date.now(),
   teams: teams.map((m) => `${m.team}:${m.role}`),
+  owner: t.owner,
 });
 
 const tags = ['tokens'];
@@ -95,7 +110,7 @@ export function tokenRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const { row, token, teams } = await tokens.issue(actorOf(c), c.req.valid('json'));
-      c.get('logger').info({ tokenId: row.id, name: row.name, scopes: row.scopes, expiresAt: row.expires_at, actor: c.get('actor') }, 'api token created');
+      c.get('logger').info({ tokenId: row.id, name: row.name, scopes: row.scopes, expiresAt: row.expires_at, owner: row.owner, actor: c.get('actor') }, 'api token created');
       return c.json({ ...view(row, teams), token, note: 'Store this token now: it is shown only once.' }, 201);
     },
   );

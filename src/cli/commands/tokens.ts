@@ -14,6 +14,7 @@ interface CreateOptions {
   team: string[];
   expiresIn?: string;
   expiresAt?: string;
+  owner?: string;
 }
 
 const stateOf = (t: TokenView) => (t.revokedAt ? 'revoked' : t.expired ? 'expired' : 'active');
@@ -37,6 +38,10 @@ export function registerTokens(program: Command, given: Runtime): void {
     )
     .addOption(new Option('--expires-in <duration>', 'lifetime: 30m, 12h, 90d (default 90d, at most 366d)').conflicts('expiresAt'))
     .option('--expires-at <instant>', 'expiry as an ISO 8601 instant, e.g. 2027-01-31T00:00:00Z (within 366 days)')
+    .option(
+      '--owner <person>',
+      'the person it is issued to, as they sign in: e-mail address or user:<subject>. Nobody approves what a rule version they wrote plans, under either name',
+    )
     .action(
       action<CreateOptions>(rt, async ({ api, io, opts, global }) => {
         if (opts.scope === undefined && opts.team.length === 0) throw usageError('give --scope, --team <team:role>, or both');
@@ -46,13 +51,15 @@ export function registerTokens(program: Command, given: Runtime): void {
           ...(opts.team.length > 0 ? { teams: opts.team } : {}),
           ...(opts.expiresIn !== undefined ? { expiresIn: opts.expiresIn } : {}),
           ...(opts.expiresAt !== undefined ? { expiresAt: opts.expiresAt } : {}),
+          ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
         });
         if (global.json) {
           printJson(io, created);
           return EXIT.ok;
         }
         const teams = created.teams.length > 0 ? ` in teams ${created.teams.join(',')}` : ' (default team)';
-        io.out(`created token ${created.id} "${created.name}" with scope ${created.scopes.join(',')}${teams}, expires ${created.expiresAt}`);
+        const owner = created.owner ? `, issued to ${created.owner}` : '';
+        io.out(`created token ${created.id} "${created.name}" with scope ${created.scopes.join(',')}${teams}${owner}, expires ${created.expiresAt}`);
         io.out(created.token);
         io.out(`store it now: it is shown only once (revoke it with: selfheal tokens revoke ${created.id})`);
         return EXIT.ok;
@@ -71,8 +78,18 @@ export function registerTokens(program: Command, given: Runtime): void {
         }
         table(
           io,
-          ['ID', 'NAME', 'SCOPES', 'TEAMS', 'STATE', 'EXPIRES', 'LAST USED', 'CREATED BY'],
-          items.map((t) => [t.id, t.name, t.scopes.join(','), t.teams.join(',') || (t.scopes.includes('admin') ? 'all (admin)' : 'default (by scope)'), stateOf(t), t.expiresAt, t.lastUsedAt ?? 'never', t.createdBy]),
+          ['ID', 'NAME', 'SCOPES', 'TEAMS', 'STATE', 'EXPIRES', 'LAST USED', 'CREATED BY', 'OWNER'],
+          items.map((t) => [
+            t.id,
+            t.name,
+            t.scopes.join(','),
+            t.teams.join(',') || (t.scopes.includes('admin') ? 'all (admin)' : 'default (by scope)'),
+            stateOf(t),
+            t.expiresAt,
+            t.lastUsedAt ?? 'never',
+            t.createdBy,
+            t.owner ?? '-',
+          ]),
         );
         return EXIT.ok;
       }),

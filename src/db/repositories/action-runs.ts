@@ -7,10 +7,13 @@ export async function findActionRun(db: Db, id: string): Promise<ActionRun | und
   return db.selectFrom('action_runs').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Who saved a rule version (`rule_versions.actor`); undefined when the version is not recorded. */
-export async function ruleVersionAuthor(db: Db, ruleId: string, version: number): Promise<string | undefined> {
-  const row = await db.selectFrom('rule_versions').select('actor').where('rule_id', '=', ruleId).where('version', '=', version).executeTakeFirst();
-  return row?.actor;
+/**
+ * Who saved a rule version (`rule_versions.actor`) and the other names they were known under then
+ * (`actor_aliases`); undefined when the version is not recorded.
+ */
+export async function ruleVersionAuthor(db: Db, ruleId: string, version: number): Promise<{ actor: string; aliases: string[] } | undefined> {
+  const row = await db.selectFrom('rule_versions').select(['actor', 'actor_aliases']).where('rule_id', '=', ruleId).where('version', '=', version).executeTakeFirst();
+  return row ? { actor: row.actor, aliases: row.actor_aliases } : undefined;
 }
 
 /**

@@ -37,14 +37,14 @@ export async function findLiveRuleByName(db: Db, name: string): Promise<RuleRow 
 
 export async function insertRule(
   db: Db,
-  row: { id: string; name: string; definition: unknown; enabled: boolean; actor: string; change: string; at: Date; team?: string | undefined },
+  row: { id: string; name: string; definition: unknown; enabled: boolean; actor: string; actorAliases?: readonly string[] | undefined; change: string; at: Date; team?: string | undefined },
 ): Promise<RuleRow> {
   const inserted = await db
     .insertInto('rules')
     .values({ id: row.id, name: row.name, version: 1, enabled: row.enabled, definition: JSON.stringify(row.definition), created_at: row.at, updated_at: row.at, ...(row.team ? { team: row.team } : {}) })
     .returningAll()
     .executeTakeFirstOrThrow();
-  await insertRuleVersion(db, { ruleId: row.id, version: 1, definition: row.definition, change: row.change, actor: row.actor, at: row.at });
+  await insertRuleVersion(db, { ruleId: row.id, version: 1, definition: row.definition, change: row.change, actor: row.actor, actorAliases: row.actorAliases, at: row.at });
   return inserted;
 }
 
@@ -52,7 +52,17 @@ export async function insertRule(
 export async function writeRuleVersion(
   db: Db,
   current: RuleRow,
-  next: { name: string; definition: unknown; enabled: boolean; change: string; actor: string; at: Date; deletedAt?: Date | null; team?: string | undefined },
+  next: {
+    name: string;
+    definition: unknown;
+    enabled: boolean;
+    change: string;
+    actor: string;
+    actorAliases?: readonly string[] | undefined;
+    at: Date;
+    deletedAt?: Date | null;
+    team?: string | undefined;
+  },
 ): Promise<RuleRow> {
   const version = current.version + 1;
   const updated = await db
@@ -71,14 +81,25 @@ export async function writeRuleVersion(
     .returningAll()
     .executeTakeFirst();
   if (!updated) throw new Error(`rule ${current.id} changed concurrently`);
-  await insertRuleVersion(db, { ruleId: current.id, version, definition: next.definition, change: next.change, actor: next.actor, at: next.at });
+  await insertRuleVersion(db, { ruleId: current.id, version, definition: next.definition, change: next.change, actor: next.actor, actorAliases: next.actorAliases, at: next.at });
   return updated;
 }
 
-async function insertRuleVersion(db: Db, v: { ruleId: string; version: number; definition: unknown; change: string; actor: string; at: Date }): Promise<void> {
+async function insertRuleVersion(
+  db: Db,
+  v: { ruleId: string; version: number; definition: unknown; change: string; actor: string; actorAliases?: readonly string[] | undefined; at: Date },
+): Promise<void> {
   await db
     .insertInto('rule_versions')
-    .values({ rule_id: v.ruleId, version: v.version, definition: JSON.stringify(v.definition), change: v.change, actor: v.actor, created_at: v.at })
+    .values({
+      rule_id: v.ruleId,
+      version: v.version,
+      definition: JSON.stringify(v.definition),
+      change: v.change,
+      actor: v.actor,
+      actor_aliases: [...(v.actorAliases ?? [])],
+      created_at: v.at,
+    })
     .execute();
 }
 

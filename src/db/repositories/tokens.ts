@@ -2,10 +2,13 @@
 import type { ApiToken } from '../database.js';
 import type { Db } from './db.js';
 
-export async function insertToken(db: Db, t: { id: string; name: string; tokenHash: string; scopes: string[]; createdBy: string; expiresAt: Date }): Promise<ApiToken> {
+export async function insertToken(
+  db: Db,
+  t: { id: string; name: string; tokenHash: string; scopes: string[]; createdBy: string; expiresAt: Date; owner?: string | undefined },
+): Promise<ApiToken> {
   return db
     .insertInto('api_tokens')
-    .values({ id: t.id, name: t.name, token_hash: t.tokenHash, scopes: t.scopes, created_by: t.createdBy, expires_at: t.expiresAt })
+    .values({ id: t.id, name: t.name, token_hash: t.tokenHash, scopes: t.scopes, created_by: t.createdBy, expires_at: t.expiresAt, owner: t.owner ?? null })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -28,7 +31,7 @@ export async function revokeToken(db: Db, id: string): Promise<ApiToken> {
 export async function findLiveTokenByHash(db: Db, tokenHash: string) {
   return db
     .selectFrom('api_tokens')
-    .select(['id', 'name', 'scopes', 'last_used_at'])
+    .select(['id', 'name', 'scopes', 'last_used_at', 'owner'])
     .where('token_hash', '=', tokenHash)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', new Date())
