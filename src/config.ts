@@ -168,6 +168,7 @@ export const envSchema = z.object({
   OIDC_PROVIDER_NAME: optionalString,
   SESSION_MAX_AGE_SECONDS: wholeNumber(43_200, 1, 30 * 86_400),
   SESSION_IDLE_TIMEOUT_SECONDS: wholeNumber(3_600, 1, 30 * 86_400),
+  SESSION_MAX_PER_USER: wholeNumber(10, 1, 1_000),
   DASHBOARD_TOKEN_SIGN_IN: optionalString.transform((v) => v ?? 'true').pipe(z.enum(['true', 'false'])),
   // ---- authority (docs/security.md "Authority", "Secrets", "Tokens and sign-in") ----
   // Secret references in rules, jobs and environments resolve only inside these (comma-separated).
@@ -333,7 +334,7 @@ export interface OidcConfig {
 export interface SsoConfig {
   /** Undefined → single sign-on is off (the dashboard signs in with API tokens only). */
   oidc: OidcConfig | undefined;
-  session: { maxAgeSeconds: number; idleTimeoutSeconds: number };
+  session: { maxAgeSeconds: number; idleTimeoutSeconds: number; maxPerUser: number };
   /** Whether the dashboard offers the paste-a-token sign-in (break-glass); API tokens work on the API regardless. */
   tokenSignIn: boolean;
 }
@@ -542,7 +543,7 @@ function roleMapsOf(text: string): { roleMap: Map<string, SsoRole>; teamRoleMap:
 
 function ssoConfig(e: Env): SsoConfig {
   const fail = (variable: string, why: string) => new ConfigError(`Invalid configuration: ${variable} ${why}`, variable);
-  const session = { maxAgeSeconds: e.SESSION_MAX_AGE_SECONDS, idleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT_SECONDS };
+  const session = { maxAgeSeconds: e.SESSION_MAX_AGE_SECONDS, idleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT_SECONDS, maxPerUser: e.SESSION_MAX_PER_USER };
   const tokenSignIn = e.DASHBOARD_TOKEN_SIGN_IN === 'true';
   if (!e.OIDC_ISSUER_URL) {
     for (const v of ['OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URL', 'OIDC_ROLE_MAP'] as const) {

@@ -64,10 +64,10 @@ export interface NewSession {
  * Stores a session (audited) and sets its cookie; returns the session's public id. Expired and long-revoked
  * rows are swept at the same time. A session the browser already held is revoked (audited) first: signing in
  * again, as the same user or another one on a shared machine, leaves no live session behind the cookie it
- * overwrites.
+ * overwrites. A user keeps at most SESSION_MAX_PER_USER live sessions: the oldest beyond it are revoked.
  */
 export async function startSession(c: Context<AppEnv>, db: Kysely<Database>, config: Config, s: NewSession): Promise<string> {
-  const { maxAgeSeconds, idleTimeoutSeconds } = config.sso.session;
+  const { maxAgeSeconds, idleTimeoutSeconds, maxPerUser } = config.sso.session;
   const previous = getCookie(c, SESSION_COOKIE, 'host');
   if (previous !== undefined && SECRET_FORMAT.test(previous)) await revokeSession(db, hashToken(previous));
   const secret = newSecret();
@@ -80,7 +80,7 @@ export async function startSession(c: Context<AppEnv>, db: Kysely<Database>, con
     idTokenSealed: s.idToken ? seal(secret, s.idToken) : null,
     maxAgeSeconds,
     idleTimeoutSeconds,
-  }, teams);
+  }, teams, maxPerUser);
   setCookie(c, SESSION_COOKIE, secret, { prefix: 'host', httpOnly: true, sameSite: 'Lax', maxAge: maxAgeSeconds });
   return id;
 }

@@ -5,17 +5,41 @@ import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { TeamMembership } from '../domain/teams.js';
-import { findLiveSession, insertSession, revokeOwnerSessions, revokeSession, sweepSessions, touchSession, type SessionOwner, type SessionRecord } from '../db/repositories/sessions.js';
+import {
+  findLiveSession,
+  insertSession,
+  lockUserSessions,
+  revokeOwnerSessions,
+  revokeSession,
+  revokeSessionsBeyond,
+  sweepSessions,
+  touchSession,
+  type SessionOwner,
+  type SessionRecord,
+} from '../db/repositories/sessions.js';
 import type { Actor } from './actor.js';
 
 export type { SessionOwner };
 
-/** Stores a new session (sweeping expired and long-revoked ones) with its `session.create` audit entry (naming its team roles), in one transaction. */
-export async function createSession(db: Kysely<Database>, s: SessionRecord, teams: readonly TeamMembership[] = []): Promise<void> {
+/**
+ * Stores a new session (sweeping expired and long-revoked ones) with its `session.create` audit entry
+ * (naming its team roles), in one transaction. The user's live sessions from this issuer beyond the newest
+ * `maxPerUser` (this one included) are revoked in it, each audited (`session.revoke`, reason `limit`): signing
+ * in again and again, by hand or by a script holding the provider's password, cannot grow the table or the
+ * cookies that work without end. Sign-ins of one user are serialised (an advisory lock), so concurrent ones
+ * cannot both keep a session past the bound.
+ */
+export async function createSession(db: Kysely<Database>, s: SessionRecord, teams: readonly TeamMembership[] = [], maxPerUser = Number.POSITIVE_INFINITY): Promise<void> {
   await inTransaction(db, async (trx) => {
     await sweepSessions(trx);
+    await lockUserSessions(trx, s.issuer, s.subject);
     await insertSession(trx, s);
     await writeAudit(trx, { actor: s.actor, action: 'session.create', entityType: 'session', entityId: s.id, after: { subject: s.subject, groups: s.groups, scopes: s.scopes, teams } });
+    if (Number.isFinite(maxPerUser)) {
+      for (const old of await revokeSessionsBeyond(trx, { issuer: s.issuer, subject: s.subject, keep: s.id }, maxPerUser)) {
+        await writeAudit(trx, { actor: old.actor, action: 'session.revoke', entityType: 'session', entityId: old.id, after: { reason: 'limit', limit: maxPerUser, by: s.id } });
+      }
+    }
   });
 }
 

@@ -11,6 +11,7 @@ import { hashToken } from '../../src/api/auth.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { csrfTokenFor, newSecret } from '../../src/api/session.js';
 import { loadConfig } from '../../src/config.js';
+import { createSession } from '../../src/services/sessions.js';
 import type { Database } from '../../src/db/database.js';
 import { insertSession, revokeOwnerSessions, type SessionOwner } from '../../src/db/repositories/sessions.js';
 import { createLogger } from '../../src/logger.js';
@@ -186,5 +187,31 @@ describe('security: an admin revokes every session of a user', function () {
       const bad = await api(`/api/sessions${query}`, { method: 'DELETE' });
       assert.equal(bad.status, 400, query);
     }
+  });
+
+  it('concurrent sign-ins of one user keep at most the limit live: twelve at once with a limit of 3 leave 3, the newest, and revoke nine, audited', async function () {
+    const subject = `sub-${randomUUID()}`;
+    const record = () => ({
+      id: randomUUID(),
+      secretHash: hashToken(newSecret()),
+      issuer: ISSUER,
+      subject,
+      actor: 'user:zoe@example.com',
+      email: 'zoe@example.com',
+      name: null,
+      scopes: ['write'],
+      groups: [GROUPS.write],
+      idTokenSealed: null,
+      maxAgeSeconds: 3600,
+      idleTimeoutSeconds: 3600,
+    });
+    const records = Array.from({ length: 12 }, record);
+    await Promise.all(records.map((r) => createSession(db.db, r, [], 3)));
+    const rows = await db.db.selectFrom('auth_sessions').select(['id', 'revoked_at', 'created_at']).where('subject', '=', subject).orderBy('created_at', 'desc').execute();
+    const live = rows.filter((r) => r.revoked_at === null);
+    assert.equal(live.length, 3, `live: ${live.length}`);
+    assert.deepEqual(live.map((r) => r.id), rows.slice(0, 3).map((r) => r.id), 'the newest three');
+    const evicted = await db.db.selectFrom('audit_log').select('entity_id').where('action', '=', 'session.revoke').where('entity_id', 'in', records.map((r) => r.id)).execute();
+    assert.equal(evicted.length, 9);
   });
 });

@@ -457,6 +457,23 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.equal(second.res.headers.getSetCookie().filter((l) => l.startsWith('__Host-selfheal-session=')).length, 1);
   });
 
+  it('a user keeps at most SESSION_MAX_PER_USER (10) live sessions: the eleventh sign-in, from another browser, revokes the oldest, audited', async function () {
+    // A script holding Erin's password signs in again and again, each time in a fresh browser.
+    const all: { jar: Jar; cookie: string }[] = [];
+    for (let i = 0; i < 11; i++) all.push(await signIn('erin'));
+    const subject = (await db.db.selectFrom('auth_sessions').select('subject').where('actor', '=', 'user:erin@example.com').executeTakeFirstOrThrow()).subject;
+    const live = await db.db.selectFrom('auth_sessions').select('id').where('subject', '=', subject).where('revoked_at', 'is', null).execute();
+    assert.equal(live.length, 10, 'ten live sessions');
+    const old = new Jar();
+    old.set(host, '__Host-selfheal-session', all[0]!.cookie);
+    assert.equal((await send(old, `${base}/api/incidents`)).status, 401, 'the oldest is refused');
+    for (const kept of [all[1]!, all[10]!]) assert.equal((await send(kept.jar, `${base}/api/incidents`)).status, 200, 'the ten newest work');
+    const oldest = await db.db.selectFrom('auth_sessions').select('id').where('secret_hash', '=', createHash('sha256').update(all[0]!.cookie).digest('hex')).executeTakeFirstOrThrow();
+    const audit = await db.db.selectFrom('audit_log').select(['actor', 'after']).where('action', '=', 'session.revoke').where('entity_id', '=', oldest.id).executeTakeFirstOrThrow();
+    assert.equal(audit.actor, 'user:erin@example.com');
+    assert.deepEqual({ ...(audit.after as object), by: undefined }, { reason: 'limit', limit: 10, by: undefined });
+  });
+
   it('a session ends at its idle timeout and its absolute lifetime (database clock), and a cookie not from this API is refused', async function () {
     const { jar, cookie } = await signIn('alice');
     const hash = createHash('sha256').update(cookie).digest('hex');

@@ -201,6 +201,7 @@ describe('docker-compose.yml', function () {
       OIDC_SCOPES: 'openid profile email groups',
       SESSION_MAX_AGE_SECONDS: '7200',
       SESSION_IDLE_TIMEOUT_SECONDS: '900',
+      SESSION_MAX_PER_USER: '4',
       DASHBOARD_TOKEN_SIGN_IN: 'false',
     };
     const api = loadConfig(envOf('api', shell), { role: 'api' });
@@ -211,7 +212,7 @@ describe('docker-compose.yml', function () {
     assert.equal(api.sso.oidc?.groupsClaim, 'realm_access.roles');
     assert.deepEqual(api.sso.oidc?.scopes, ['openid', 'profile', 'email', 'groups']);
     assert.deepEqual([...api.sso.oidc!.roleMap], [['sre-admins', 'admin'], ['sre', 'write']]);
-    assert.deepEqual(api.sso.session, { maxAgeSeconds: 7200, idleTimeoutSeconds: 900 });
+    assert.deepEqual(api.sso.session, { maxAgeSeconds: 7200, idleTimeoutSeconds: 900, maxPerUser: 4 });
     assert.equal(api.sso.tokenSignIn, false);
     assert.equal(envOf('worker', shell).OIDC_CLIENT_SECRET, undefined);
   });

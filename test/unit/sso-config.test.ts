@@ -22,7 +22,7 @@ describe('single sign-on configuration (OIDC_*, SESSION_*)', function () {
     const { sso } = loadConfig({});
     assert.equal(sso.oidc, undefined);
     assert.equal(sso.tokenSignIn, true);
-    assert.deepEqual(sso.session, { maxAgeSeconds: 43_200, idleTimeoutSeconds: 3_600 });
+    assert.deepEqual(sso.session, { maxAgeSeconds: 43_200, idleTimeoutSeconds: 3_600, maxPerUser: 10 });
   });
 
   it('derives the redirect URL and the public origin from SELFHEAL_PUBLIC_URL, with defaults for scopes, claim and button', function () {
@@ -59,6 +59,8 @@ describe('single sign-on configuration (OIDC_*, SESSION_*)', function () {
     refused({ ...SSO, OIDC_SCOPES: 'profile email' }, 'OIDC_SCOPES', /openid/);
     refused({ ...SSO, SESSION_MAX_AGE_SECONDS: '0' }, 'SESSION_MAX_AGE_SECONDS', /between 1 and 2592000/);
     refused({ ...SSO, SESSION_IDLE_TIMEOUT_SECONDS: '1h' }, 'SESSION_IDLE_TIMEOUT_SECONDS', /whole number/);
+    refused({ ...SSO, SESSION_MAX_PER_USER: '0' }, 'SESSION_MAX_PER_USER', /between 1 and 1000|at least 1|1/);
+    refused({ ...SSO, SESSION_MAX_PER_USER: '1001' }, 'SESSION_MAX_PER_USER', /1000/);
     refused({ ...SSO, DASHBOARD_TOKEN_SIGN_IN: 'no' }, 'DASHBOARD_TOKEN_SIGN_IN', /true/);
     refused({ DASHBOARD_TOKEN_SIGN_IN: 'false' }, 'DASHBOARD_TOKEN_SIGN_IN', /only with single sign-on/);
   });

@@ -33,6 +33,9 @@ export async function insertSession(db: Db, s: SessionRecord): Promise<void> {
       scopes: s.scopes,
       groups: JSON.stringify(s.groups),
       id_token_sealed: s.idTokenSealed,
+      // The time of the insert, not of the transaction's start: sign-ins of one user insert in the order of
+      // their lock (lockUserSessions), and revokeSessionsBeyond keeps the newest by this.
+      created_at: sql<Date>`clock_timestamp()`,
       expires_at: sql<Date>`now() + ${s.maxAgeSeconds} * interval '1 second'`,
       idle_timeout_seconds: s.idleTimeoutSeconds,
     })
@@ -75,6 +78,31 @@ export async function revokeSession(db: Db, secretHash: string) {
     .where('revoked_at', 'is', null)
     .returning(['id', 'actor', 'id_token_sealed'])
     .executeTakeFirst();
+}
+
+/** Holds, until the transaction ends, the lock that serialises the sign-ins of one user of one issuer. */
+export async function lockUserSessions(db: Db, issuer: string, subject: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${JSON.stringify(['auth_sessions', issuer, subject])}, 0))`.execute(db);
+}
+
+/**
+ * Revokes the live sessions of one user of one issuer beyond the newest `max`, never the session `keep`
+ * (counted among the newest); returns those revoked.
+ */
+export async function revokeSessionsBeyond(db: Db, user: { issuer: string; subject: string; keep: string }, max: number) {
+  const beyond = db
+    .selectFrom('auth_sessions')
+    .select('id')
+    .where('issuer', '=', user.issuer)
+    .where('subject', '=', user.subject)
+    .where('id', '<>', user.keep)
+    .where('revoked_at', 'is', null)
+    .where(sql<boolean>`expires_at > now()`)
+    .where(sql<boolean>`last_seen_at + idle_timeout_seconds * interval '1 second' > now()`)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .offset(Math.max(0, max - 1));
+  return db.updateTable('auth_sessions').set({ revoked_at: sql<Date>`now()` }).where('id', 'in', beyond).returning(['id', 'actor']).execute();
 }
 
 /** Whose sessions: the provider's subject (exact), or the e-mail address it gave (any case). */
