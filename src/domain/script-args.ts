@@ -89,6 +89,41 @@ export function refusedArgsOf(rule: { actions: readonly ScriptLike[]; verify?: {
   return out;
 }
 
+/** A hint about a rule as written, before any incident: where a run may refuse an argument. */
+export interface ArgWarning {
+  /** `actions.<index>.args.<n>` or `verify.check.args.<n>`. */
+  path: string;
+  message: string;
+}
+
+/**
+ * The `args` elements of the script actions of `rule` (and its verify check) that begin with a placeholder,
+ * before any `--`: whenever the value there starts with `-`, the run refuses the action (above). Nothing is
+ * wrong yet, since most values never start with a dash; the rule validation reports these so the author
+ * can write the value inside its option or after `--` before an incident finds out.
+ */
+export function argWarningsOf(rule: { actions: readonly ScriptLike[]; verify?: { check?: ScriptLike | undefined } | undefined }): ArgWarning[] {
+  const out: ArgWarning[] = [];
+  const scan = (action: ScriptLike, path: string) => {
+    if (!checksArgs(action.type) || !Array.isArray(action.args)) return;
+    for (const [i, t] of action.args.entries()) {
+      if (t === '--') return;
+      if (typeof t === 'string' && /^\{\{/.test(t)) {
+        out.push({
+          path: `${path}.args.${i}`,
+          message:
+            `${JSON.stringify(t.length > 100 ? `${cutAt(t, 100)}…` : t)} begins with a value: when it starts with "-" (an incident's title or ` +
+            `details can), the run refuses the action rather than pass an option. Write the value inside its option ('--host={{ environment.host }}') or after an argument '--'`,
+        });
+      }
+    }
+  };
+  rule.actions.forEach((action, i) => scan(action, `actions.${i}`));
+  const check = rule.verify?.check;
+  if (check) scan(check, 'verify.check');
+  return out;
+}
+
 /**
  * Whether any rendering of `templates` could be refused: an element before any `--` that does not start
  * with `-` and holds a placeholder (an element without one renders as written). Spares the render of

@@ -116,6 +116,22 @@ describe('rules API', function () {
     assert.equal(ok.status, 200);
     assert.equal(ok.body.valid, true);
     assert.equal(ok.body.rule.priority, 100);
+    // The README's own args (a value at the head of an element) get a hint: a run refuses the action when
+    // that value starts with "-".
+    assert.deepEqual(ok.body.warnings.map((w: { path: string }) => w.path), ['actions.0.args.0']);
+    assert.match(ok.body.warnings[0].message, /^"\{\{ environment\.host \}\}" begins with a value: when it starts with "-".*refuses the action.*'--host=\{\{ environment\.host \}\}'.*'--'/);
+    const hinted = await h.call('POST', '/api/rules/validate', {
+      ...diskRule(),
+      actions: [
+        { type: 'script.agent', script: 'a.sh', args: ['--dry-run', '--host={{ environment.host }}', '{{ incident.title }}{{ incident.id }}', '--', '{{ environment.host }}'] },
+        { type: 'script.agent', script: 'b.sh', args: ['host={{ environment.host }}', ' {{ incident.title }}'] },
+        { type: 'notify.webhook', url: 'https://hooks.example.com/x', body: '{{ incident.title }}' },
+      ],
+    });
+    assert.equal(hinted.status, 200, JSON.stringify(hinted.body));
+    assert.deepEqual(hinted.body.warnings.map((w: { path: string }) => w.path), ['actions.0.args.2'], 'only a value at the head of an element, before any --, of a script');
+    const none = await h.call('POST', '/api/rules/validate', { ...diskRule(), actions: [{ type: 'script.agent', script: 'a.sh', args: ['--host={{ environment.host }}'] }] });
+    assert.deepEqual(none.body.warnings, []);
     const bad = await h.call('POST', '/api/rules/validate', { ...diskRule(), priority: -1 });
     assert.equal(bad.status, 400);
     assert.deepEqual(bad.body.errors.map((e: { path: string }) => e.path), ['priority']);

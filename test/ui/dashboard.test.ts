@@ -183,6 +183,18 @@ describe('dashboard (/ui) in headless Chromium', function () {
     });
     const stored = await stack.db.db.selectFrom('rules').select(['version', 'name']).where('id', '=', ruleId).executeTakeFirstOrThrow();
     assert.deepEqual(stored, { version: 2, name: 'ui-disk-full-v2' });
+
+    // Validate: a script argument that begins with a value gets a hint (a run would refuse it if the value
+    // started with "-"); validating saves nothing.
+    const statusText = async () => (await page.getByTestId('rule-status').textContent()) ?? '';
+    await page.getByTestId('rule-validate').click();
+    await eventually(async () => (await statusText()) === 'Valid.', 10_000, 'Valid. without hints');
+    const doc = JSON.parse(await page.getByTestId('rule-editor').inputValue()) as { actions: unknown[] };
+    doc.actions.push({ type: 'script.agent', script: 'disk-cleanup.sh', args: ['{{ environment.host }}'] });
+    await page.getByTestId('rule-editor').fill(JSON.stringify(doc, null, 2));
+    await page.getByTestId('rule-validate').click();
+    await eventually(async () => /^Valid, with a warning: actions\.1\.args\.0: "\{\{ environment\.host \}\}" begins with a value/.test(await statusText()), 10_000, `the hint, not: ${await statusText()}`);
+    assert.equal((await stack.db.db.selectFrom('rules').select('version').where('id', '=', ruleId).executeTakeFirstOrThrow()).version, 2, 'nothing saved');
   });
 
   it('jobs: next runs, run now, run history with per-target results and Temporal links', async function () {

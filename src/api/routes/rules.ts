@@ -1,6 +1,7 @@
 // /api/rules: thin routes over the rule service (src/services/rules.ts), which owns validation against
 // the secret policy, versioning, stale checks, audit and transactions.
 import { ruleInputSchema } from '../../domain/rules/index.js';
+import { argWarningsOf } from '../../domain/script-args.js';
 import { ruleService } from '../../services/rules.js';
 import type { AppDeps } from '../env.js';
 import { badRequest } from '../problem.js';
@@ -62,9 +63,23 @@ export function ruleRoutes(deps: AppDeps) {
       tags,
       summary: 'Validate a rule without saving it',
       request: { body: jsonBody(ruleInputSchema) },
-      responses: { 200: json('Valid; the rule with defaults applied.', z.object({ valid: z.literal(true), rule: ruleInputSchema })) },
+      responses: {
+        200: json(
+          'Valid; the rule with defaults applied, and hints about what a run may still refuse (the rule saves with them).',
+          z.object({
+            valid: z.literal(true),
+            rule: ruleInputSchema,
+            warnings: z
+              .array(z.object({ path: z.string(), message: z.string() }))
+              .describe('Script arguments that begin with a value: a run refuses the action when that value starts with "-" (docs/security.md).'),
+          }),
+        ),
+      },
     }),
-    (c) => c.json({ valid: true as const, rule: rules.validate(c.req.valid('json')) }, 200),
+    (c) => {
+      const rule = rules.validate(c.req.valid('json'));
+      return c.json({ valid: true as const, rule, warnings: argWarningsOf(rule) }, 200);
+    },
   );
 
   app.openapi(

@@ -181,8 +181,9 @@ async function ruleEditorView(ctx: ViewContext): Promise<void> {
   };
   const validate = async () => {
     try {
-      await ctx.api.send('POST', '/api/rules/validate', await currentRule());
-      report('Valid.');
+      const { warnings } = await ctx.api.send<{ warnings?: { path: string; message: string }[] }>('POST', '/api/rules/validate', await currentRule());
+      const hints = warnings ?? [];
+      report(hints.length === 0 ? 'Valid.' : `Valid, with ${hints.length === 1 ? 'a warning' : `${hints.length} warnings`}: ${hints.map((w) => `${w.path}: ${w.message}`).join(' ')}`);
     } catch (err) {
       failed(err);
     }
