@@ -19,27 +19,17 @@ export interface SessionRecord {
   idleTimeoutSeconds: number;
 }
 
+/**
+ * Stores a session. Its creation time is the database clock when the row is inserted (one reading for both
+ * `created_at` and `expires_at`), not the transaction's start: sign-ins of one user insert in the order of
+ * their lock (lockUserSessions), and revokeSessionsBeyond keeps the newest by it.
+ */
 export async function insertSession(db: Db, s: SessionRecord): Promise<void> {
-  await db
-    .insertInto('auth_sessions')
-    .values({
-      id: s.id,
-      secret_hash: s.secretHash,
-      issuer: s.issuer,
-      subject: s.subject,
-      actor: s.actor,
-      email: s.email,
-      name: s.name,
-      scopes: s.scopes,
-      groups: JSON.stringify(s.groups),
-      id_token_sealed: s.idTokenSealed,
-      // The time of the insert, not of the transaction's start: sign-ins of one user insert in the order of
-      // their lock (lockUserSessions), and revokeSessionsBeyond keeps the newest by this.
-      created_at: sql<Date>`clock_timestamp()`,
-      expires_at: sql<Date>`now() + ${s.maxAgeSeconds} * interval '1 second'`,
-      idle_timeout_seconds: s.idleTimeoutSeconds,
-    })
-    .execute();
+  await sql`
+    insert into auth_sessions (id, secret_hash, issuer, subject, actor, email, name, scopes, groups, id_token_sealed, created_at, expires_at, idle_timeout_seconds)
+    select ${s.id}, ${s.secretHash}, ${s.issuer}, ${s.subject}, ${s.actor}, ${s.email}, ${s.name}, ${s.scopes}::text[], ${JSON.stringify(s.groups)}::jsonb,
+      ${s.idTokenSealed}, c.t, c.t + ${s.maxAgeSeconds} * interval '1 second', ${s.idleTimeoutSeconds}
+    from (select clock_timestamp() as t) c`.execute(db);
 }
 
 /** Deletes sessions that expired or were revoked more than a day ago (their audit entries stay). */
