@@ -65,6 +65,8 @@ export interface TokenView {
 export interface RevokedSessions {
   revoked: number;
   sessions: { id: string; actor: string; subject: string }[];
+  /** The live tokens issued to the user under that name, revoked with the sessions. */
+  tokens: { id: string; name: string }[];
 }
 
 // ---- teams ------------------------------------------------------------------------------------------

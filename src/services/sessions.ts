@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
+import { revokeOwnedTokens } from '../db/repositories/tokens.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { TeamMembership } from '../domain/teams.js';
 import {
@@ -60,21 +61,33 @@ export const touchLiveSession = (db: Kysely<Database>, id: string) => touchSessi
 const AUDITED_SESSION_IDS = 100;
 
 /**
- * An admin cuts a user off: revokes every live session of that user (by subject or e-mail), with one
- * `session.revoke_user` audit entry naming the admin, the user and the sessions, in one transaction.
- * The user can still sign in again at the provider: disable the account there too.
+ * An admin cuts a user off: revokes every live session of that user (by subject or e-mail) and every live
+ * API token issued to them under that name (`api_tokens.owner` `user:<subject>` or `user:<email>`), with one
+ * `session.revoke_user` audit entry naming the admin, the user, the sessions and the tokens, and a
+ * `token.revoke` entry per token, in one transaction. The user can still sign in again at the provider:
+ * disable the account there too.
  */
 export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, owner: SessionOwner) {
   return inTransaction(db, async (trx) => {
     const revoked = await revokeOwnerSessions(trx, owner);
+    const tokens = await revokeOwnedTokens(trx, owner);
+    for (const t of tokens) {
+      await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: t.id, before: { name: t.name, scopes: t.scopes }, after: { reason: 'owner cut off' } });
+    }
     const by = 'subject' in owner ? 'subject' : 'email';
     await writeAudit(trx, {
       actor: actor.name,
       action: 'session.revoke_user',
       entityType: 'user',
       entityId: 'subject' in owner ? owner.subject : owner.email,
-      after: { by, revoked: revoked.length, sessions: revoked.slice(0, AUDITED_SESSION_IDS).map((r) => r.id), actors: [...new Set(revoked.map((r) => r.actor))] },
+      after: {
+        by,
+        revoked: revoked.length,
+        sessions: revoked.slice(0, AUDITED_SESSION_IDS).map((r) => r.id),
+        actors: [...new Set(revoked.map((r) => r.actor))],
+        tokens: tokens.map((t) => t.id),
+      },
     });
-    return revoked;
+    return { sessions: revoked, tokens };
   });
 }

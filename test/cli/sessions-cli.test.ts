@@ -59,15 +59,23 @@ describe('selfheal sessions revoke, and the request budget, against a real serve
     assert.match(refused.stderr, /^DELETE \/api\/sessions\?email=mallory%40example\.com failed: 403 /);
     assert.equal(await sessionWorks(cookie), 200);
 
+    const issued = await selfheal(['--json', 'tokens', 'create', '--name', 'mallory-laptop', '--scope', 'read', '--owner', 'mallory@example.com'], as(ADMIN_TOKEN));
+    assert.equal(issued.code, 0, issued.stderr);
+    const owned = JSON.parse(issued.stdout) as { id: string; token: string };
     const run = await selfheal(['sessions', 'revoke', '--email', 'Mallory@Example.com'], as(ADMIN_TOKEN));
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stdout.trimEnd(), 'revoked 1 live session of e-mail Mallory@Example.com (user:mallory@example.com); requests with them are refused with 401');
+    assert.equal(
+      run.stdout.trimEnd(),
+      'revoked 1 live session of e-mail Mallory@Example.com (user:mallory@example.com); requests with them are refused with 401\n' +
+        `revoked 1 API token issued to them: mallory-laptop (${owned.id})`,
+    );
+    assert.equal((await fetch(`${server.url}/api/incidents`, { headers: { authorization: `Bearer ${owned.token}` } })).status, 401, 'her token too');
     assert.equal(await sessionWorks(cookie), 401);
     assert.equal(await sessionWorks(other), 200);
 
     const json = await selfheal(['--json', 'sessions', 'revoke', '--subject', 'sub-nobody'], as(ADMIN_TOKEN));
     assert.equal(json.code, 0, json.stderr);
-    assert.deepEqual(JSON.parse(json.stdout), { revoked: 0, sessions: [] });
+    assert.deepEqual(JSON.parse(json.stdout), { revoked: 0, sessions: [], tokens: [] });
 
     const usage = await selfheal(['sessions', 'revoke'], as(ADMIN_TOKEN));
     assert.equal(usage.code, 2);

@@ -100,6 +100,38 @@ describe('security: an admin revokes every session of a user', function () {
     assert.equal(twice.revoked, 0);
   });
 
+  it('the API tokens issued to the user under that name go with the sessions: by e-mail in any case, by subject exactly; other tokens keep working; audited', async function () {
+    const subject = `sub-nina-${randomUUID()}`;
+    const issue = async (name: string, owner?: string) => {
+      const res = await api('/api/tokens', { method: 'POST', body: JSON.stringify({ name, scopes: ['read'], ...(owner ? { owner } : {}) }) });
+      assert.equal(res.status, 201, await res.clone().text());
+      return (await res.json()) as { id: string; token: string };
+    };
+    const byMail = await issue('nina-laptop', 'Nina@Example.com');
+    const bySub = await issue('nina-ci', `user:${subject}`);
+    const olga = await issue('olga-laptop', 'olga@example.com');
+    const shared = await issue('nina-shared');
+    const reads = async (t: { token: string }) => (await api('/api/incidents', { headers: { authorization: `Bearer ${t.token}` } })).status;
+    for (const t of [byMail, bySub, olga, shared]) assert.equal(await reads(t), 200);
+
+    const mail = await api(`/api/sessions?email=${encodeURIComponent('nina@EXAMPLE.com')}`, { method: 'DELETE' });
+    assert.equal(mail.status, 200);
+    assert.deepEqual(((await mail.json()) as { tokens: unknown[] }).tokens, [{ id: byMail.id, name: 'nina-laptop' }]);
+    assert.equal(await reads(byMail), 401, 'the token issued to her address is refused');
+    assert.equal(await reads(bySub), 200, 'a token issued to her subject is not named by her address');
+
+    const sub = await api(`/api/sessions?subject=${encodeURIComponent(subject)}`, { method: 'DELETE' });
+    assert.deepEqual(((await sub.json()) as { tokens: unknown[] }).tokens, [{ id: bySub.id, name: 'nina-ci' }]);
+    assert.equal(await reads(bySub), 401);
+    assert.equal(await reads(olga), 200, "another person's token still works");
+    assert.equal(await reads(shared), 200, 'a token issued to nobody in particular is not touched');
+
+    const audit = await db.db.selectFrom('audit_log').select(['actor', 'entity_id', 'after']).where('action', '=', 'token.revoke').where('entity_id', 'in', [byMail.id, bySub.id]).orderBy('id').execute();
+    assert.deepEqual(audit.map((a) => [a.actor, a.entity_id, (a.after as { reason: string }).reason]), [['admin-token', byMail.id, 'owner cut off'], ['admin-token', bySub.id, 'owner cut off']]);
+    const cut = await db.db.selectFrom('audit_log').select('after').where('action', '=', 'session.revoke_user').where('entity_id', '=', subject).executeTakeFirstOrThrow();
+    assert.deepEqual((cut.after as { tokens: string[] }).tokens, [bySub.id]);
+  });
+
   it('a revoked session gets nothing new: no session, no API token, no sign-out of anything', async function () {
     const subject = `sub-eve-${randomUUID()}`;
     const eve = await signedIn(subject, 'eve@example.com', 'admin');

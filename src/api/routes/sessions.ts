@@ -19,8 +19,11 @@ export const revokedSessionsSchema = z
   .object({
     revoked: z.number().int().describe('How many live sessions were revoked (0 when the user had none).'),
     sessions: z.array(z.object({ id: z.string(), actor: z.string(), subject: z.string() })).describe('The sessions revoked.'),
+    tokens: z
+      .array(z.object({ id: z.string(), name: z.string() }))
+      .describe('The live API tokens issued to the user under that name (`owner` user:<subject> or user:<email>), revoked with the sessions.'),
   })
-  .meta({ id: 'RevokedSessions', description: 'The sessions an admin revoked.' });
+  .meta({ id: 'RevokedSessions', description: 'The sessions and owned tokens an admin revoked.' });
 
 export function sessionRoutes(deps: AppDeps) {
   const app = newRouter();
@@ -30,18 +33,24 @@ export function sessionRoutes(deps: AppDeps) {
       method: 'delete',
       path: '/api/sessions',
       tags: ['sign-in'],
-      summary: "Revoke every live dashboard session of a user (by subject or e-mail)",
+      summary: "Revoke every live dashboard session of a user, and the tokens issued to them (by subject or e-mail)",
       description:
-        'Each session is refused (401) from the next request on, on every API replica, and cannot be renewed: the user must sign in again at the provider, so disable a compromised account there too. Audited as `session.revoke_user`. API tokens the user created are not touched: revoke them with DELETE /api/tokens/{id}.',
+        'Each session is refused (401) from the next request on, on every API replica, and cannot be renewed: the user must sign in again at the provider, so disable a compromised account there too. Audited as `session.revoke_user`. The live API tokens issued to the user under the same name (`owner` `user:<subject>`, or `user:<email>` in any case) are revoked in the same transaction (`token.revoke`); tokens without that owner are not touched: revoke them with DELETE /api/tokens/{id}.',
       request: { query: sessionOwnerQuerySchema },
       responses: { 200: json('The sessions revoked.', revokedSessionsSchema) },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const owner = q.subject !== undefined ? { subject: q.subject } : { email: q.email! };
-      const revoked = await revokeUserSessions(deps.db, actorOf(c), owner);
-      c.get('logger').info({ actor: c.get('actor'), by: 'subject' in owner ? 'subject' : 'email', revoked: revoked.length, sessionIds: revoked.map((r) => r.id) }, 'user sessions revoked');
-      return c.json({ revoked: revoked.length, sessions: revoked.map((r) => ({ id: r.id, actor: r.actor, subject: r.subject })) }, 200);
+      const { sessions, tokens } = await revokeUserSessions(deps.db, actorOf(c), owner);
+      c.get('logger').info(
+        { actor: c.get('actor'), by: 'subject' in owner ? 'subject' : 'email', revoked: sessions.length, sessionIds: sessions.map((r) => r.id), tokenIds: tokens.map((t) => t.id) },
+        'user sessions revoked',
+      );
+      return c.json(
+        { revoked: sessions.length, sessions: sessions.map((r) => ({ id: r.id, actor: r.actor, subject: r.subject })), tokens: tokens.map((t) => ({ id: t.id, name: t.name })) },
+        200,
+      );
     },
   );
 

@@ -15,7 +15,7 @@ export function registerSessions(program: Command, given: Runtime): void {
 
   group
     .command('revoke')
-    .description("Revoke every live dashboard session of a user at once (they must sign in again at the provider: disable a compromised account there too)")
+    .description("Revoke every live dashboard session of a user at once, and the API tokens issued to them under that name (they must sign in again at the provider: disable a compromised account there too)")
     .addOption(new Option('--subject <sub>', "the user's subject at the OIDC provider (the audit log's session.create entries show it)").conflicts('email'))
     .addOption(new Option('--email <address>', 'the e-mail address the provider gave for the user (any case)'))
     .action(
@@ -29,6 +29,8 @@ export function registerSessions(program: Command, given: Runtime): void {
         }
         const who = 'subject' in owner ? `subject ${owner.subject}` : `e-mail ${owner.email}`;
         io.out(`revoked ${answer.revoked} live session${answer.revoked === 1 ? '' : 's'} of ${who}${answer.revoked > 0 ? ` (${[...new Set(answer.sessions.map((s) => s.actor))].join(', ')})` : ''}; requests with them are refused with 401`);
+        const tokens = answer.tokens ?? [];
+        if (tokens.length > 0) io.out(`revoked ${tokens.length} API token${tokens.length === 1 ? '' : 's'} issued to them: ${tokens.map((t) => `${t.name} (${t.id})`).join(', ')}`);
         return EXIT.ok;
       }),
     );

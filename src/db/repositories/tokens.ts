@@ -1,4 +1,5 @@
 // API tokens, stored by the SHA-256 of their value (never the value).
+import { sql } from 'kysely';
 import type { ApiToken } from '../database.js';
 import type { Db } from './db.js';
 
@@ -36,6 +37,16 @@ export async function findLiveTokenByHash(db: Db, tokenHash: string) {
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', new Date())
     .executeTakeFirst();
+}
+
+/**
+ * Revokes the live tokens issued to one person (`api_tokens.owner`): `user:<subject>` as given, or
+ * `user:<email>` in any case; returns those revoked.
+ */
+export async function revokeOwnedTokens(db: Db, owner: { subject: string } | { email: string }) {
+  let q = db.updateTable('api_tokens').set({ revoked_at: new Date() }).where('revoked_at', 'is', null).where('expires_at', '>', new Date());
+  q = 'subject' in owner ? q.where('owner', '=', `user:${owner.subject}`) : q.where(sql<boolean>`lower(owner) = lower(${`user:${owner.email}`})`);
+  return q.returning(['id', 'name', 'scopes']).execute();
 }
 
 export async function touchToken(db: Db, id: string): Promise<void> {
