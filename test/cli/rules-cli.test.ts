@@ -55,6 +55,9 @@ describe('selfheal CLI (rules)', function () {
     const dry = await selfheal(['rules', 'apply', '-f', file('rules.yaml'), '--dry-run'], env);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /\+ would create disk-full-cleanup/);
+    // Its args begin with a value: the plan says a run refuses it whenever that value starts with "-".
+    assert.match(dry.stderr, /^! disk-full-cleanup: actions\.0\.args\.0: "\{\{ environment\.host \}\}" begins with a value: when it starts with "-"/m);
+    assert.doesNotMatch(dry.stderr, /! ack-everything/);
     assert.equal(await db.db.selectFrom('rules').select('id').executeTakeFirst(), undefined, 'dry run changes nothing');
 
     const first = await selfheal(['rules', 'apply', '-f', file('rules.yaml')], env);
@@ -64,6 +67,7 @@ describe('selfheal CLI (rules)', function () {
     const second = await selfheal(['rules', 'apply', '-f', file('rules.yaml'), '--json'], env);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(JSON.parse(second.stdout).plan.map((s: { action: string }) => s.action), ['unchanged', 'unchanged']);
+    assert.doesNotMatch(second.stderr, /^! /m, 'an unchanged rule is not warned about again');
     const versions = await db.db.selectFrom('rule_versions').select('version').execute();
     assert.equal(versions.length, 2, 'the second apply wrote no version');
 

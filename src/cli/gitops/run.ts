@@ -1,4 +1,5 @@
 // Carrying out a plan against the API, in order, stopping at the first refusal; and showing a plan.
+import { argWarningsOf, type ArgWarning } from '../../domain/script-args.js';
 import type { ApiClient } from '../http-client.js';
 import { ApiError } from '../http-client.js';
 import type { Io } from '../context.js';
@@ -32,9 +33,21 @@ export function summaryLine(steps: Step[]): string {
   return `${count('create')} to create, ${count('update')} to update, ${count('delete')} to delete, ${count('unchanged')} unchanged`;
 }
 
+/**
+ * What a run may refuse in a rule the plan creates or updates: script arguments that begin with a value
+ * (src/domain/script-args.ts; the server's validation answers the same).
+ */
+function warningsOf(s: Step): ArgWarning[] {
+  if (s.kind !== 'Rule' || (s.action !== 'create' && s.action !== 'update')) return [];
+  const body = s.body as Parameters<typeof argWarningsOf>[0] | undefined;
+  return body && Array.isArray(body.actions) ? argWarningsOf(body) : [];
+}
+
+/** The plan, one line per object (changed fields under an update), its summary, and the rules' warnings on stderr. */
 export function printPlan(io: Io, steps: Step[], verbs: Verbs, withKind: boolean): void {
   for (const s of steps) for (const line of stepLines(s, verbs, withKind)) io.out(line);
   io.out(summaryLine(steps));
+  for (const s of steps) for (const w of warningsOf(s)) io.err(`! ${subject(s, withKind)}: ${w.path}: ${w.message}`);
 }
 
 export function planJson(steps: Step[], withKind: boolean) {
@@ -45,6 +58,7 @@ export function planJson(steps: Step[], withKind: boolean) {
     ...(s.id ? { id: s.id } : {}),
     ...(withKind && s.where ? { source: s.where } : {}),
     ...(s.action === 'update' ? { changes: s.changes } : {}),
+    ...(warningsOf(s).length > 0 ? { warnings: warningsOf(s) } : {}),
   }));
 }
 
