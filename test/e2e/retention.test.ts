@@ -58,7 +58,10 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     const first = await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 });
     assert.ok(first === 'created' || first === 'updated');
     assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 }), 'updated');
+    // An operator paused it earlier: Temporal applies a pause to the schedule's own workflow, so a read right
+    // after the call may not show it yet; the worker starting later finds it paused.
     await client.schedule.getHandle(scheduleId()).pause('maintenance');
+    await eventually(async () => (await client.schedule.getHandle(scheduleId()).describe()).state.paused, 10_000, 'the pause applied');
     assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 30, batchSize: 7 }), 'updated');
     const d = await client.schedule.getHandle(scheduleId()).describe();
     assert.equal(d.state.paused, true, 'a paused schedule stays paused');
