@@ -58,10 +58,21 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     const first = await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 });
     assert.ok(first === 'created' || first === 'updated');
     assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 }), 'updated');
-    // An operator paused it earlier: Temporal applies a pause to the schedule's own workflow, so a read right
-    // after the call may not show it yet; the worker starting later finds it paused.
-    await client.schedule.getHandle(scheduleId()).pause('maintenance');
-    await eventually(async () => (await client.schedule.getHandle(scheduleId()).describe()).state.paused, 10_000, 'the pause applied');
+    // An operator paused it earlier; the worker starting later must find it paused and keep it so. Temporal
+    // applies both to the schedule's own workflow, which may take a pause before an update sent just ahead of
+    // it (both in one workflow task: the update then undoes the pause), so the pause is repeated until the
+    // schedule shows it: the precondition, not the behaviour under test.
+    await eventually(
+      async () => {
+        const handle = client.schedule.getHandle(scheduleId());
+        if ((await handle.describe()).state.paused) return true;
+        await handle.pause('maintenance');
+        await new Promise((r) => setTimeout(r, 500));
+        return (await handle.describe()).state.paused;
+      },
+      20_000,
+      'the pause applied',
+    );
     assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 30, batchSize: 7 }), 'updated');
     const d = await client.schedule.getHandle(scheduleId()).describe();
     assert.equal(d.state.paused, true, 'a paused schedule stays paused');

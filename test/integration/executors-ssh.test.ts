@@ -262,8 +262,10 @@ describe('executors/ssh', () => {
         const pidFile = join(work, 'pid');
         const childFile = join(work, 'child');
         const run = runSshCommand({ ...base(), port: proxy.port, timeoutMs: 120_000, command: ['sh', '-c', `sleep 600 & echo $! > ${childFile}; echo $$ > ${pidFile}; wait`] });
+        // Both pids written in full (the shell writes the child's first, its own after), then the drop.
+        const written = async (f: string) => /^\d+\n$/.test(await readFile(f, 'utf8').catch(() => ''));
         const deadline = Date.now() + 10_000;
-        while (!(await stat(childFile).catch(() => undefined))) {
+        while (!((await written(childFile)) && (await written(pidFile)))) {
           assert.ok(Date.now() < deadline, 'the command started');
           await new Promise((r) => setTimeout(r, 50));
         }
