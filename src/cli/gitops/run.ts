@@ -51,15 +51,18 @@ export function printPlan(io: Io, steps: Step[], verbs: Verbs, withKind: boolean
 }
 
 export function planJson(steps: Step[], withKind: boolean) {
-  return steps.map((s) => ({
-    ...(withKind ? { kind: s.kind } : {}),
-    action: s.action,
-    name: s.key,
-    ...(s.id ? { id: s.id } : {}),
-    ...(withKind && s.where ? { source: s.where } : {}),
-    ...(s.action === 'update' ? { changes: s.changes } : {}),
-    ...(warningsOf(s).length > 0 ? { warnings: warningsOf(s) } : {}),
-  }));
+  return steps.map((s) => {
+    const warnings = warningsOf(s);
+    return {
+      ...(withKind ? { kind: s.kind } : {}),
+      action: s.action,
+      name: s.key,
+      ...(s.id ? { id: s.id } : {}),
+      ...(withKind && s.where ? { source: s.where } : {}),
+      ...(s.action === 'update' ? { changes: s.changes } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
+    };
+  });
 }
 
 /** The objects of the given kinds on the server (the others stay empty). */
