@@ -123,13 +123,18 @@ export function upload(opts: {
       finish(parsed() ? undefined : e);
     });
     socket.on('close', () => finish());
+    // One chunk per turn of the event loop. On loopback the kernel can take chunk after chunk as fast as
+    // the server discards them; a write the kernel took at once signals 'drain' from process.nextTick, so
+    // writing on from 'drain' alone never lets the loop poll the socket: the client would not see the
+    // answer arrive, would write on until the server's lingering close ends, get EPIPE, and lose the
+    // answer still unread (seen once in CI).
     const pump = () => {
-      while (!settled && sentBeforeAnswer < 0 && sent < opts.total) {
+      if (!settled && sentBeforeAnswer < 0 && sent < opts.total) {
         const n = Math.min(chunkSize, opts.total - sent);
         const piece = n === chunkSize ? fill : fill.subarray(0, n);
         const ok = socket.write(chunked ? Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), piece, Buffer.from('\r\n')]) : piece);
         sent += n;
-        if (!ok) return void socket.once('drain', pump);
+        return void (ok ? setImmediate(pump) : socket.once('drain', () => setImmediate(pump)));
       }
       if (!settled && sent >= opts.total && sentBeforeAnswer < 0 && chunked) socket.write('0\r\n\r\n');
     };
