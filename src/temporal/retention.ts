@@ -4,7 +4,8 @@
 // schedule reconciliation (`job-*`) never touches it. Deployments sharing a Temporal namespace have
 // their own task queues, so the id carries the task queue (the default one keeps the original id): one
 // fixed id would be taken over by whichever worker started last, and the other database never purged.
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../logger.js';
 
 /** Names Temporal stores are forever. */
@@ -40,12 +41,27 @@ const spec = { intervals: [{ every: '1 hour' }] };
 const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' };
 const note = (o: RetentionScheduleOptions) => `purges incident history older than ${o.retentionDays} days (SELFHEAL_RETENTION_DAYS)`;
 
-/** Creates the retention schedule, or brings it in line with the configuration; says which. */
-export async function ensureRetentionSchedule(client: Client, o: RetentionScheduleOptions, logger?: Logger): Promise<'created' | 'updated'> {
+/**
+ * Creates the retention schedule, or brings it in line with the configuration; says which. A schedule
+ * already in line is left alone ('unchanged'): every worker start calls this, and Temporal's update is a
+ * whole-schedule write from a read (the SDK sends no conflict token), so an operator's pause landing
+ * between that read and the write would be undone. Skipping the write when nothing changed keeps an
+ * operator's pause and its note through any number of restarts; a changed configuration keeps both too
+ * (the pause is carried over, and a paused schedule's note is the operator's reason, kept), and the
+ * narrow race of a pause sent during that one write stays (the README says so).
+ */
+export async function ensureRetentionSchedule(client: Client, o: RetentionScheduleOptions, logger?: Logger): Promise<'created' | 'updated' | 'unchanged'> {
   const scheduleId = retentionScheduleId(o.taskQueue);
   const handle = client.schedule.getHandle(scheduleId);
   try {
-    await handle.update((prev) => ({ spec, action: action(o), policies: { ...policies, pauseOnFailure: false }, state: { paused: prev.state.paused, note: note(o) } }));
+    const current = await handle.describe();
+    if (inLine(current, o)) return 'unchanged';
+    await handle.update((prev) => ({
+      spec,
+      action: action(o),
+      policies: { ...policies, pauseOnFailure: false },
+      state: { paused: prev.state.paused, note: prev.state.paused ? prev.state.note : note(o) },
+    }));
     logger?.info({ scheduleId, retentionDays: o.retentionDays }, 'retention schedule updated');
     return 'updated';
   } catch (err) {
@@ -60,4 +76,22 @@ export async function ensureRetentionSchedule(client: Client, o: RetentionSchedu
   }
   logger?.info({ scheduleId, retentionDays: o.retentionDays }, 'retention schedule created');
   return 'created';
+}
+
+/** Whether a described schedule already runs what `o` configures, every hour, with our policies. */
+function inLine(d: ScheduleDescription, o: RetentionScheduleOptions): boolean {
+  const want = action(o);
+  if (d.action.type !== 'startWorkflow' || want.type !== 'startWorkflow') return false;
+  return (
+    d.action.workflowType === want.workflowType &&
+    d.action.workflowId === want.workflowId &&
+    d.action.taskQueue === want.taskQueue &&
+    d.action.workflowRunTimeout === 3_600_000 &&
+    isDeepStrictEqual(d.action.args, want.args) &&
+    isDeepStrictEqual(d.spec.intervals?.map((i) => [i.every, i.offset ?? 0]), [[3_600_000, 0]]) &&
+    !d.spec.calendars?.length &&
+    d.policies.overlap === policies.overlap &&
+    d.policies.catchupWindow === 3_600_000 &&
+    d.policies.pauseOnFailure === false
+  );
 }

@@ -53,38 +53,56 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     return { events: await q('incident_events'), matches: await q('rule_matches'), actionRuns: await q('action_runs'), incidents: await q('incidents') };
   };
 
-  it('the worker’s schedule is created once, then updated to the configuration, with its paused state kept', async function () {
+  it('the worker’s schedule is created once, then updated to the configuration, with its paused state and note kept', async function () {
     const client = stack.temporal.client;
+    const handle = client.schedule.getHandle(scheduleId());
     const first = await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 });
-    assert.ok(first === 'created' || first === 'updated');
-    assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 }), 'updated');
-    // An operator paused it earlier; the worker starting later must find it paused and keep it so. Temporal
-    // applies both to the schedule's own workflow, which may take a pause before an update sent just ahead of
-    // it (both in one workflow task: the update then undoes the pause), so the pause is repeated until the
-    // schedule shows it: the precondition, not the behaviour under test.
-    await eventually(
-      async () => {
-        const handle = client.schedule.getHandle(scheduleId());
-        if ((await handle.describe()).state.paused) return true;
-        await handle.pause('maintenance');
-        await new Promise((r) => setTimeout(r, 500));
-        return (await handle.describe()).state.paused;
-      },
-      20_000,
-      'the pause applied',
-    );
+    assert.ok(first === 'created' || first === 'updated' || first === 'unchanged');
+    // A restart with the same configuration writes nothing.
+    assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 }), 'unchanged');
+    // An operator pauses it while workers restart: no restart may undo the pause or its note. Temporal
+    // applies both to the schedule's own workflow, and an update (a whole-schedule write from an earlier
+    // read) sent around the pause would carry `paused: false` over it; a schedule already in line is not
+    // written at all. Five rounds of a pause racing two restarts.
+    for (let round = 0; round < 5; round++) {
+      await handle.unpause('round');
+      await eventually(async () => !(await handle.describe()).state.paused, 20_000, 'unpaused');
+      const ensured = await Promise.all([
+        ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 }),
+        handle.pause(`maintenance ${round}`),
+        ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 }),
+      ]);
+      assert.deepEqual([ensured[0], ensured[2]], ['unchanged', 'unchanged']);
+      await new Promise((r) => setTimeout(r, 300));
+      const d = await handle.describe();
+      assert.equal(d.state.paused, true, `round ${round}: the pause was undone`);
+      assert.equal(d.state.note, `maintenance ${round}`, `round ${round}: the operator's note`);
+    }
+    // What makes that hold whatever the timing: a restart with the same configuration writes nothing at
+    // all (the time of the schedule's last update, none since its creation or the last change, stays).
+    const stamp = (await handle.describe()).info.lastUpdatedAt?.getTime();
+    assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 }), 'unchanged');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await handle.describe()).info.lastUpdatedAt?.getTime(), stamp, 'a restart wrote the schedule');
+    // A changed configuration is written, and carries the pause and the operator's note over.
     assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 30, batchSize: 7 }), 'updated');
-    const d = await client.schedule.getHandle(scheduleId()).describe();
+    const d = await handle.describe();
     assert.equal(d.state.paused, true, 'a paused schedule stays paused');
+    assert.equal(d.state.note, 'maintenance 4', "the operator's reason for the pause is kept");
     assert.equal(d.action.type, 'startWorkflow');
     assert.equal(d.action.workflowType, 'retentionWorkflow');
     assert.equal(d.action.taskQueue, stack.taskQueue);
     assert.deepEqual(d.action.args, [{ retentionDays: 30, batchSize: 7, maxBatches: 200 }]);
     assert.deepEqual(d.spec.intervals?.map((i) => i.every), [3_600_000]);
+    assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 30, batchSize: 7 }), 'unchanged');
     const ids: string[] = [];
     for await (const s of client.schedule.list()) if (s.scheduleId === scheduleId()) ids.push(s.scheduleId);
     assert.deepEqual(ids, [scheduleId()]);
-    await client.schedule.getHandle(scheduleId()).unpause();
+    // Unpaused, an update writes the configuration's own note.
+    await handle.unpause();
+    await eventually(async () => !(await handle.describe()).state.paused, 20_000, 'unpaused');
+    assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 31, batchSize: 7 }), 'updated');
+    await eventually(async () => (await handle.describe()).state.note === 'purges incident history older than 31 days (SELFHEAL_RETENTION_DAYS)', 20_000, 'the configuration’s note');
   });
 
   it('a run of the schedule purges what is older than the retention in batches, keeps runs still going, and sets the watermark', async function () {
