@@ -104,6 +104,23 @@ describe('rules API', function () {
     assert.equal(notJson.status, 400);
   });
 
+  it('a save answers the same argument hints as validate, and stores the rule with them', async () => {
+    const created = await h.call('POST', '/api/rules', diskRule());
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.deepEqual(created.body.warnings.map((w: { path: string }) => w.path), ['actions.0.args.0']);
+    assert.match(created.body.warnings[0].message, /^"\{\{ environment\.host \}\}" begins with a value/);
+    const put = await h.call('PUT', `/api/rules/${created.body.id}`, { ...diskRule(), actions: [{ type: 'script.agent', script: 'a.sh', args: ['--host={{ environment.host }}'] }] }, { 'if-match': '"1"' });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal(put.body.version, 2);
+    assert.deepEqual(put.body.warnings, [], 'no hint once the value follows its flag');
+    const back = await h.call('PUT', `/api/rules/${created.body.id}`, diskRule(), { 'if-match': '"2"' });
+    assert.deepEqual(back.body.warnings.map((w: { path: string }) => w.path), ['actions.0.args.0']);
+    // The hints are the answer's, not the rule's: reading it back shows the rule alone.
+    const read = await h.call('GET', `/api/rules/${created.body.id}`);
+    assert.equal(read.body.version, 3);
+    assert.equal('warnings' in read.body, false);
+  });
+
   it('rejects a duplicate name with 409', async () => {
     assert.equal((await h.call('POST', '/api/rules', diskRule())).status, 201);
     const dup = await h.call('POST', '/api/rules', diskRule());

@@ -195,6 +195,14 @@ describe('dashboard (/ui) in headless Chromium', function () {
     await page.getByTestId('rule-validate').click();
     await eventually(async () => /^Valid, with a warning: actions\.1\.args\.0: "\{\{ environment\.host \}\}" begins with a value/.test(await statusText()), 10_000, `the hint, not: ${await statusText()}`);
     assert.equal((await stack.db.db.selectFrom('rules').select('version').where('id', '=', ruleId).executeTakeFirstOrThrow()).version, 2, 'nothing saved');
+    // Saved anyway, the rule is stored and the save says the same.
+    await page.getByTestId('rule-save').click();
+    await eventually(
+      async () => /^Saved ui-disk-full-v2 v3, with a warning: actions\.1\.args\.0: "\{\{ environment\.host \}\}" begins with a value/.test((await page.locator('#flash').textContent()) ?? ''),
+      10_000,
+      `the save's hint, not: ${await page.locator('#flash').textContent()}`,
+    );
+    assert.equal((await stack.db.db.selectFrom('rules').select('version').where('id', '=', ruleId).executeTakeFirstOrThrow()).version, 3, 'saved');
   });
 
   it('jobs: next runs, run now, run history with per-target results and Temporal links', async function () {

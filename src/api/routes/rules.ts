@@ -18,6 +18,8 @@ import {
   ruleTestSchema,
   ruleUpdateSchema,
   ruleVersionsSchema,
+  argWarningsSchema,
+  ruleSavedSchema,
   ruleView,
   ruleViewSchema,
   unsavedRuleTestSchema,
@@ -35,6 +37,12 @@ export function parseIfMatch(header: string | undefined): number | undefined {
 const idParam = pathParams(['id', 'rule id']);
 const tags = ['rules'];
 const unknownRule = { 404: problemResponse('Unknown or deleted.') };
+
+/** A saved rule as POST and PUT answer it: the view, with the hints POST /api/rules/validate gives. */
+function saved(row: Parameters<typeof ruleView>[0]) {
+  const view = ruleView(row);
+  return { ...view, warnings: argWarningsOf(view) };
+}
 
 export function ruleRoutes(deps: AppDeps) {
   const app = newRouter();
@@ -69,9 +77,7 @@ export function ruleRoutes(deps: AppDeps) {
           z.object({
             valid: z.literal(true),
             rule: ruleInputSchema,
-            warnings: z
-              .array(z.object({ path: z.string(), message: z.string() }))
-              .describe('Script arguments that begin with a value: a run refuses the action when that value starts with "-" (docs/security.md).'),
+            warnings: argWarningsSchema,
           }),
         ),
       },
@@ -104,14 +110,14 @@ export function ruleRoutes(deps: AppDeps) {
       tags,
       summary: 'Create a rule',
       request: { body: jsonBody(ruleInputSchema) },
-      responses: { 201: json('Created.', ruleViewSchema), 409: problemResponse('A rule with this name exists.') },
+      responses: { 201: json('Created; warnings as POST /api/rules/validate gives them.', ruleSavedSchema), 409: problemResponse('A rule with this name exists.') },
     }),
     async (c) => {
       const row = await rules.create(actorOf(c), c.req.valid('json'));
       c.get('logger').info({ ruleId: row.id, name: row.name, actor: c.get('actor') }, 'rule created');
       c.header('ETag', `"${row.version}"`);
       c.header('Location', `/api/rules/${row.id}`);
-      return c.json(ruleView(row), 201);
+      return c.json(saved(row), 201);
     },
   );
 
@@ -139,7 +145,7 @@ export function ruleRoutes(deps: AppDeps) {
       summary: 'Replace a rule (optimistic concurrency)',
       request: { params: idParam, headers: ifMatchHeader, body: jsonBody(ruleUpdateSchema) },
       responses: {
-        200: json('The new version (unchanged when the body equals the current definition).', ruleViewSchema),
+        200: json('The new version (unchanged when the body equals the current definition); warnings as POST /api/rules/validate gives them.', ruleSavedSchema),
         ...unknownRule,
         409: problemResponse('Stale version (currentVersion tells the current one) or name taken.'),
         428: problemResponse('Neither If-Match nor version was sent.'),
@@ -152,7 +158,7 @@ export function ruleRoutes(deps: AppDeps) {
       const expected = parseIfMatch(c.req.header('if-match')) ?? bodyVersion;
       const row = await rules.update(actorOf(c), c.req.param('id'), body, expected);
       c.header('ETag', `"${row.version}"`);
-      return c.json(ruleView(row), 200);
+      return c.json(saved(row), 200);
     },
   );
 

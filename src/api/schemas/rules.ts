@@ -93,6 +93,16 @@ export const ruleViewSchema = ruleInputSchema
   })
   .meta({ id: 'RuleView', description: 'A stored rule with defaults applied, its version and circuit-breaker state.' });
 
+/** Hints about script arguments a run may still refuse (src/domain/script-args.ts); a rule saves with them. */
+export const argWarningsSchema = z
+  .array(z.object({ path: z.string(), message: z.string() }))
+  .describe('Script arguments that begin with a value: a run refuses the action when that value starts with "-" (docs/security.md).');
+
+/** A rule as a save answers it: the stored rule, and the hints about its script arguments. */
+export const ruleSavedSchema = ruleViewSchema
+  .extend({ warnings: argWarningsSchema })
+  .meta({ id: 'RuleSaved', description: 'A saved rule (as RuleView), with hints about script arguments a run may still refuse.' });
+
 /** A script action (or verify check) whose rendered arguments the rule run would refuse (src/domain/script-args.ts). */
 export const argsRefusalSchema = z
   .object({

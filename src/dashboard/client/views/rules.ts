@@ -166,13 +166,17 @@ async function ruleEditorView(ctx: ViewContext): Promise<void> {
   };
   const failed = (err: unknown) => report(err instanceof Error ? err.message : String(err), true);
 
+  // Hints about script arguments a run may still refuse: Validate shows them, and so does a save (the rule saves with them).
+  type Hint = { path: string; message: string };
+  const withHints = (text: string, hints: Hint[] = []) =>
+    hints.length === 0 ? text : `${text}, with ${hints.length === 1 ? 'a warning' : `${hints.length} warnings`}: ${hints.map((w) => `${w.path}: ${w.message}`).join(' ')}`;
   const save = async () => {
     try {
       const value = await currentRule();
       const saved = rule
-        ? await ctx.api.send<RuleView>('PUT', `/api/rules/${encodeURIComponent(rule.id)}`, value, { headers: { 'if-match': `"${rule.version}"` } })
-        : await ctx.api.send<RuleView>('POST', '/api/rules', value);
-      ctx.flash(`Saved ${saved.name} v${saved.version}`);
+        ? await ctx.api.send<RuleView & { warnings?: Hint[] }>('PUT', `/api/rules/${encodeURIComponent(rule.id)}`, value, { headers: { 'if-match': `"${rule.version}"` } })
+        : await ctx.api.send<RuleView & { warnings?: Hint[] }>('POST', '/api/rules', value);
+      ctx.flash(withHints(`Saved ${saved.name} v${saved.version}`, saved.warnings));
       if (isNew) location.hash = ruleHref(saved.id);
       else ctx.reload();
     } catch (err) {
@@ -181,9 +185,9 @@ async function ruleEditorView(ctx: ViewContext): Promise<void> {
   };
   const validate = async () => {
     try {
-      const { warnings } = await ctx.api.send<{ warnings?: { path: string; message: string }[] }>('POST', '/api/rules/validate', await currentRule());
-      const hints = warnings ?? [];
-      report(hints.length === 0 ? 'Valid.' : `Valid, with ${hints.length === 1 ? 'a warning' : `${hints.length} warnings`}: ${hints.map((w) => `${w.path}: ${w.message}`).join(' ')}`);
+      const { warnings } = await ctx.api.send<{ warnings?: Hint[] }>('POST', '/api/rules/validate', await currentRule());
+      const text = withHints('Valid', warnings);
+      report(text === 'Valid' ? 'Valid.' : text);
     } catch (err) {
       failed(err);
     }
