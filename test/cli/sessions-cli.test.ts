@@ -3,13 +3,11 @@
 // real launcher in a child process) against a real API server and Postgres.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { hashToken } from '../../src/api/auth.js';
-import { newSecret } from '../../src/api/session.js';
-import { insertSession } from '../../src/db/repositories/sessions.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { startLoggedApi, type LoggedApi } from '../helpers/logged-api.js';
 import { ADMIN_TOKEN } from '../helpers/stack.js';
 import { selfheal } from '../helpers/cli.js';
+import { insertTestSession } from '../helpers/sessions.js';
 
 const ISSUER = 'https://login.example.com/realms/sre';
 const BURST = 3;
@@ -37,9 +35,7 @@ describe('selfheal sessions revoke, and the request budget, against a real serve
   after(async () => api?.close());
 
   async function signedIn(subject: string, email: string): Promise<string> {
-    const secret = newSecret();
-    await insertSession(db.db, { id: randomUUID(), secretHash: hashToken(secret), issuer: ISSUER, subject, actor: `user:${email}`, email, name: null, scopes: ['write'], groups: ['sre'], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
-    return `__Host-selfheal-session=${secret}`;
+    return (await insertTestSession(db.db, { issuer: ISSUER, subject, actor: `user:${email}`, email, scopes: ['write'], groups: ['sre'] })).cookie;
   }
   const sessionWorks = async (cookie: string) => (await fetch(`${server.url}/api/incidents`, { headers: { cookie } })).status;
   const newToken = async (scope: string) => {

@@ -4,12 +4,11 @@
 // failed authentications were limited: one valid `read` token could send requests without end.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { CALLER_BUDGET_MAX_CALLERS, CallerBudget, hashToken } from '../../src/api/auth.js';
-import { csrfTokenFor, newSecret } from '../../src/api/session.js';
-import { insertSession } from '../../src/db/repositories/sessions.js';
+import { CALLER_BUDGET_MAX_CALLERS, CallerBudget } from '../../src/api/auth.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { issueToken, startStack, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { insertTestSession } from '../helpers/sessions.js';
 
 const BURST = 10;
 const METRICS = 'metrics-token-0123456789abcdef';
@@ -104,12 +103,8 @@ describe('security: each authenticated caller has a request budget', function ()
   });
 
   /** A dashboard session as the sign-in stores it (read role). */
-  const signIn = async () => {
-    const secret = newSecret();
-    const id = randomUUID();
-    await insertSession(stack.db.db, { id, secretHash: hashToken(secret), issuer: ISSUER, subject: `sub-${randomUUID()}`, actor: 'user:vera@example.com', email: 'vera@example.com', name: null, scopes: ['read'], groups: ['viewers'], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
-    return { id, cookie: `__Host-selfheal-session=${secret}`, csrf: csrfTokenFor(secret) };
-  };
+  const signIn = () =>
+    insertTestSession(stack.db.db, { issuer: ISSUER, subject: `sub-${randomUUID()}`, actor: 'user:vera@example.com', email: 'vera@example.com', scopes: ['read'], groups: ['viewers'] });
 
   it('a dashboard session has a budget of its own, spent by /api and GET /auth/session', async function () {
     const one = await signIn();

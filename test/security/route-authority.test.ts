@@ -9,15 +9,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
-import { hashToken } from '../../src/api/auth.js';
 import { allRoutes } from '../../src/api/routes/index.js';
-import { newSecret } from '../../src/api/session.js';
 import { loadConfig } from '../../src/config.js';
-import { insertSession } from '../../src/db/repositories/sessions.js';
 import { createLogger } from '../../src/logger.js';
 import { SCOPE_RANK, type Scope } from '../../src/services/actor.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { ADMIN_TOKEN, issueToken } from '../helpers/stack.js';
+import { insertTestSession } from '../helpers/sessions.js';
 
 const ORIGIN = 'https://selfheal.example.com';
 const ISSUER = 'https://login.example.com/realms/sre';
@@ -101,10 +99,7 @@ describe('security: every route enforces the scope it documents, and every sessi
   });
 
   it("with an admin's session cookie, every POST, PUT, PATCH and DELETE without the CSRF token is 403 and changes nothing", async function () {
-    const secret = newSecret();
-    const id = randomUUID();
-    await insertSession(db.db, { id, secretHash: hashToken(secret), issuer: ISSUER, subject: `sub-${id}`, actor: 'user:ada@example.com', email: 'ada@example.com', name: null, scopes: ['admin'], groups: ['sre-admins'], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
-    const cookie = `__Host-selfheal-session=${secret}`;
+    const { id, cookie } = await insertTestSession(db.db, { issuer: ISSUER, subject: `sub-${randomUUID()}`, actor: 'user:ada@example.com', email: 'ada@example.com', scopes: ['admin'], groups: ['sre-admins'] });
     const auditBefore = (await db.db.selectFrom('audit_log').select('id').execute()).length;
     const wrong: string[] = [];
     let checked = 0;

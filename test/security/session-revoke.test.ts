@@ -9,14 +9,15 @@ import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
 import { createApp } from '../../src/api/app.js';
 import { hashToken } from '../../src/api/auth.js';
 import { allRoutes } from '../../src/api/routes/index.js';
-import { csrfTokenFor, newSecret } from '../../src/api/session.js';
+import { newSecret } from '../../src/api/session.js';
 import { loadConfig } from '../../src/config.js';
 import { createSession } from '../../src/services/sessions.js';
 import type { Database } from '../../src/db/database.js';
-import { insertSession, revokeOwnerSessions, type SessionOwner } from '../../src/db/repositories/sessions.js';
+import { revokeOwnerSessions, type SessionOwner } from '../../src/db/repositories/sessions.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { ADMIN_TOKEN, issueToken } from '../helpers/stack.js';
+import { insertTestSession } from '../helpers/sessions.js';
 
 const ORIGIN = 'https://selfheal.example.com';
 const ISSUER = 'https://login.example.com/realms/sre';
@@ -56,10 +57,7 @@ describe('security: an admin revokes every session of a user', function () {
   }
   /** A session as the sign-in stores it: the user (subject, e-mail) with one group giving `role`. */
   async function signedIn(subject: string, email: string, role: keyof typeof GROUPS): Promise<Signed> {
-    const secret = newSecret();
-    const id = randomUUID();
-    await insertSession(db.db, { id, secretHash: hashToken(secret), issuer: ISSUER, subject, actor: `user:${email}`, email, name: null, scopes: [role], groups: [GROUPS[role]], idTokenSealed: null, maxAgeSeconds: 3600, idleTimeoutSeconds: 3600 });
-    return { id, cookie: `__Host-selfheal-session=${secret}`, csrf: csrfTokenFor(secret) };
+    return insertTestSession(db.db, { issuer: ISSUER, subject, actor: `user:${email}`, email, scopes: [role], groups: [GROUPS[role]] });
   }
   const withSession = (s: Signed, init: RequestInit = {}) => ({ ...init, headers: { cookie: s.cookie, origin: ORIGIN, 'sec-fetch-site': 'same-origin', 'x-csrf-token': s.csrf, ...(init.headers as Record<string, string>) } });
   const works = async (s: Signed) => (await api('/api/incidents', withSession(s))).status;
