@@ -115,9 +115,13 @@ describe('rules API', function () {
     assert.deepEqual(put.body.warnings, [], 'no hint once the value follows its flag');
     const back = await h.call('PUT', `/api/rules/${created.body.id}`, diskRule(), { 'if-match': '"2"' });
     assert.deepEqual(back.body.warnings.map((w: { path: string }) => w.path), ['actions.0.args.0']);
+    // A save's answer goes back as it is (what a client editing the rule it got does): its warnings are ignored like its version.
+    const roundTrip = await h.call('PUT', `/api/rules/${created.body.id}`, { ...back.body, priority: 7 }, { 'if-match': '"3"' });
+    assert.equal(roundTrip.status, 200, JSON.stringify(roundTrip.body));
+    assert.equal(roundTrip.body.priority, 7);
     // The hints are the answer's, not the rule's: reading it back shows the rule alone.
     const read = await h.call('GET', `/api/rules/${created.body.id}`);
-    assert.equal(read.body.version, 3);
+    assert.equal(read.body.version, 4);
     assert.equal('warnings' in read.body, false);
   });
 
@@ -198,6 +202,7 @@ describe('rules API', function () {
     assert.equal(rolled.body.version, 4);
     assert.equal(rolled.body.priority, 100);
     assert.equal(rolled.body.enabled, true);
+    assert.deepEqual(rolled.body.warnings.map((w: { path: string }) => w.path), ['actions.0.args.0'], 'a rollback is a save: the same hints');
 
     const versions = await h.call('GET', `/api/rules/${id}/versions`);
     assert.deepEqual(versions.body.items.map((v: { version: number; change: string; actor: string }) => [v.version, v.change, v.actor]), [

@@ -8,6 +8,7 @@ import { badRequest } from '../problem.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
 import { ifMatchHeader, list, pathParams } from '../schemas/common.js';
 import {
+  argWarningsSchema,
   READ_ONLY_KEYS,
   ruleDiffQuerySchema,
   ruleDiffSchema,
@@ -17,9 +18,8 @@ import {
   ruleTestResultSchema,
   ruleTestSchema,
   ruleUpdateSchema,
-  ruleVersionsSchema,
-  argWarningsSchema,
   ruleSavedSchema,
+  ruleVersionsSchema,
   ruleView,
   ruleViewSchema,
   unsavedRuleTestSchema,
@@ -38,7 +38,7 @@ const idParam = pathParams(['id', 'rule id']);
 const tags = ['rules'];
 const unknownRule = { 404: problemResponse('Unknown or deleted.') };
 
-/** A saved rule as POST and PUT answer it: the view, with the hints POST /api/rules/validate gives. */
+/** A saved rule as POST, PUT and rollback answer it: the view, with the hints POST /api/rules/validate gives. */
 function saved(row: Parameters<typeof ruleView>[0]) {
   const view = ruleView(row);
   return { ...view, warnings: argWarningsOf(view) };
@@ -207,12 +207,12 @@ export function ruleRoutes(deps: AppDeps) {
       tags,
       summary: 'Make an old version current again (as a new version)',
       request: { params: idParam, headers: ifMatchHeader, body: jsonBody(ruleRollbackSchema) },
-      responses: { 200: json('The new version.', ruleViewSchema), ...unknownRule },
+      responses: { 200: json('The new version; warnings as POST /api/rules/validate gives them.', ruleSavedSchema), ...unknownRule },
     }),
     async (c) => {
       const row = await rules.rollback(actorOf(c), c.req.param('id'), c.req.valid('json').version, parseIfMatch(c.req.header('if-match')));
       c.header('ETag', `"${row.version}"`);
-      return c.json(ruleView(row), 200);
+      return c.json(saved(row), 200);
     },
   );
 

@@ -18,7 +18,7 @@ export const ruleGetQuerySchema = z.object({
 });
 
 /** Fields a client may echo back from GET on PUT; they are accepted and ignored (version = If-Match). */
-export const READ_ONLY_KEYS = ['id', 'version', 'createdAt', 'updatedAt', 'deletedAt', 'breaker'] as const;
+export const READ_ONLY_KEYS = ['id', 'version', 'createdAt', 'updatedAt', 'deletedAt', 'breaker', 'warnings'] as const;
 
 export const ruleUpdateSchema = ruleInputSchema
   .extend({
@@ -28,6 +28,7 @@ export const ruleUpdateSchema = ruleInputSchema
     updatedAt: z.string().optional().describe('Ignored.'),
     deletedAt: z.string().nullable().optional().describe('Ignored.'),
     breaker: z.unknown().optional().describe('Ignored.'),
+    warnings: z.unknown().optional().describe("Ignored (a save's answer carries it, so that answer can be sent back as it is)."),
   })
   .meta({ id: 'RuleUpdate', description: 'A full replacement of a rule; read-only fields returned by GET may be echoed back.' });
 
