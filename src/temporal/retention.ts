@@ -26,6 +26,8 @@ export interface RetentionScheduleOptions {
   maxBatches?: number;
 }
 
+const HOUR_MS = 3_600_000;
+
 function action(o: RetentionScheduleOptions): ScheduleOptions['action'] {
   return {
     type: 'startWorkflow' as const,
@@ -33,12 +35,12 @@ function action(o: RetentionScheduleOptions): ScheduleOptions['action'] {
     workflowId: retentionScheduleId(o.taskQueue),
     taskQueue: o.taskQueue,
     args: [{ retentionDays: o.retentionDays, batchSize: o.batchSize ?? 5000, maxBatches: o.maxBatches ?? 200 }],
-    workflowRunTimeout: '1 hour',
+    workflowRunTimeout: HOUR_MS,
   };
 }
 
-const spec = { intervals: [{ every: '1 hour' }] };
-const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' };
+const spec = { intervals: [{ every: HOUR_MS }] };
+const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: HOUR_MS };
 const note = (o: RetentionScheduleOptions) => `purges incident history older than ${o.retentionDays} days (SELFHEAL_RETENTION_DAYS)`;
 
 /**
@@ -86,12 +88,12 @@ function inLine(d: ScheduleDescription, o: RetentionScheduleOptions): boolean {
     d.action.workflowType === want.workflowType &&
     d.action.workflowId === want.workflowId &&
     d.action.taskQueue === want.taskQueue &&
-    d.action.workflowRunTimeout === 3_600_000 &&
+    d.action.workflowRunTimeout === HOUR_MS &&
     isDeepStrictEqual(d.action.args, want.args) &&
-    isDeepStrictEqual(d.spec.intervals?.map((i) => [i.every, i.offset ?? 0]), [[3_600_000, 0]]) &&
+    isDeepStrictEqual(d.spec.intervals?.map((i) => [i.every, i.offset ?? 0]), [[HOUR_MS, 0]]) &&
     !d.spec.calendars?.length &&
     d.policies.overlap === policies.overlap &&
-    d.policies.catchupWindow === 3_600_000 &&
+    d.policies.catchupWindow === HOUR_MS &&
     d.policies.pauseOnFailure === false
   );
 }
