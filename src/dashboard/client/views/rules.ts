@@ -186,8 +186,7 @@ async function ruleEditorView(ctx: ViewContext): Promise<void> {
   const validate = async () => {
     try {
       const { warnings } = await ctx.api.send<{ warnings?: Hint[] }>('POST', '/api/rules/validate', await currentRule());
-      const text = withHints('Valid', warnings);
-      report(text === 'Valid' ? 'Valid.' : text);
+      report(warnings?.length ? withHints('Valid', warnings) : 'Valid.');
     } catch (err) {
       failed(err);
     }
