@@ -23,7 +23,7 @@ export type JobView = Api.JobView<
     enabled: boolean;
   } & Record<string, unknown>
 > &
-  Partial<Pick<Api.JobDetail<object>, 'paused' | 'nextRunTimes'>>;
+  Partial<Pick<Api.JobDetail<object>, 'paused' | 'nextRunTimes' | 'scheduleStatus'>>;
 
 export type JobRunView = Api.JobRun;
 

@@ -206,8 +206,18 @@ export interface JobRecord {
 /** A stored job: its definition (src/domain/jobs.ts' JobDefinition, less its id) and the record fields. */
 export type JobView<Definition extends object> = Definition & JobRecord;
 
-/** GET /api/jobs/{id}: the job and its Schedule's state. */
-export type JobDetail<Definition extends object> = JobView<Definition> & { paused: boolean; nextRunTimes: Instant[] };
+/**
+ * A job's Schedule as Temporal reports it: `active` or `paused`; `missing` when Temporal has no schedule for
+ * the job (the worker recreates it at start); `unavailable` when Temporal did not answer in time, so neither
+ * the paused state nor the next runs are known (`paused` then says only whether the job is disabled).
+ */
+export type ScheduleStatus = 'active' | 'paused' | 'missing' | 'unavailable';
+
+/**
+ * GET /api/jobs/{id}: the job and its Schedule's state. `nextRunTimes` are the runs that will happen: none
+ * while the schedule is paused (Temporal's own answer, which lists them anyway, is under `scheduleState`).
+ */
+export type JobDetail<Definition extends object> = JobView<Definition> & { paused: boolean; nextRunTimes: Instant[]; scheduleStatus: ScheduleStatus };
 
 export interface JobTargetResult {
   environment: string;

@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { buildAgentWorker } from '../../src/agent.js';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
+import { freePort } from '../../src/temporal/dev-server.js';
+import { jobScheduleId } from '../../src/temporal/names.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -113,6 +116,33 @@ describe('selfheal CLI (incidents, jobs, environments) against a real server', f
     assert.equal(resume.code, 0, resume.stderr);
     assert.match(resume.stdout, /cli-probe: resumed/);
     assert.equal((await selfheal(['jobs', 'pause', 'no-such-job'], env)).code, 1);
+  });
+
+  it('jobs list says when Temporal has no schedule for a job, or did not answer, instead of showing it active', async function () {
+    const res = await stack.api('/api/jobs', { method: 'POST', body: JSON.stringify({ id: 'cli-gone', name: 'cli gone', schedule: { interval: '12h' }, targets: { all: true }, script: 'probe.sh' }) });
+    assert.equal(res.status, 201, await res.clone().text());
+    await stack.temporal.client.schedule.getHandle(jobScheduleId('cli-gone')).delete();
+    const gone = await selfheal(['jobs', 'list'], env);
+    assert.equal(gone.code, 0, gone.stderr);
+    assert.match(gone.stdout, /cli-gone\tcli gone\tevery 12h\tno schedule\t-\t/);
+    assert.match(gone.stderr, /cli-gone: no schedule in Temporal; the worker recreates it at start/);
+
+    // An API whose Temporal does not answer: the rows come from Postgres, their state is unknown.
+    const dead = new Client({ connection: Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: 1000 }) });
+    const blind = await startApiServer({ config: { ...stack.config, port: 0, host: '127.0.0.1' }, db: stack.db.db, temporal: dead, logger: createLogger({ level: 'silent' }) });
+    try {
+      const unknown = await selfheal(['jobs', 'list'], { ...env, SELFHEAL_URL: blind.url });
+      assert.equal(unknown.code, 0, unknown.stderr);
+      for (const [id, name] of [['cli-probe', 'cli probe'], ['cli-fail', 'cli fail'], ['cli-gone', 'cli gone']]) {
+        assert.match(unknown.stdout, new RegExp(`${id}\t${name}\t[^\t]+\tunknown\t\\?\t`), unknown.stdout);
+        assert.match(unknown.stderr, new RegExp(`${id}: Temporal did not answer; its state and next run are unknown, try again`));
+      }
+      const json = JSON.parse((await selfheal(['jobs', 'list', '--json'], { ...env, SELFHEAL_URL: blind.url })).stdout) as { id: string; scheduleStatus: string }[];
+      assert.deepEqual(json.map((j) => j.scheduleStatus), ['unavailable', 'unavailable', 'unavailable']);
+    } finally {
+      await blind.close();
+      await dead.connection.close();
+    }
   });
 
   it('jobs trigger --wait follows the run and exits 0 when it succeeded, 1 when it failed; runs lists per-target results', async function () {

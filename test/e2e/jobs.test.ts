@@ -122,8 +122,9 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
       agentPickupTimeoutSeconds: 2,
       concurrency: 2,
     });
-    const detail = await json<{ paused: boolean; nextRunTimes: string[] }>(stack.api(`/api/jobs/${id}`));
+    const detail = await json<{ paused: boolean; nextRunTimes: string[]; scheduleStatus: string }>(stack.api(`/api/jobs/${id}`));
     assert.equal(detail.paused, false);
+    assert.equal(detail.scheduleStatus, 'active');
     assert.ok(detail.nextRunTimes.length > 0, 'next run times from the schedule');
 
     for (const n of [1, 2]) {
@@ -180,7 +181,10 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     const paused = await post(`/api/jobs/${id}/pause`);
     assert.equal(paused.status, 200);
     assert.equal(((await paused.json()) as { paused: boolean }).paused, true);
-    assert.equal((await json<{ paused: boolean }>(stack.api(`/api/jobs/${id}`))).paused, true);
+    const pausedDetail = await json<{ paused: boolean; scheduleStatus: string; nextRunTimes: string[]; scheduleState: { nextRunTimes: string[] } }>(stack.api(`/api/jobs/${id}`));
+    assert.deepEqual([pausedDetail.paused, pausedDetail.scheduleStatus], [true, 'paused']);
+    assert.deepEqual(pausedDetail.nextRunTimes, [], 'a paused job has no next run');
+    assert.ok(pausedDetail.scheduleState.nextRunTimes.length > 0, "Temporal's own answer lists them anyway");
     assert.equal((await handle.describe()).state.paused, true, 'the Temporal Schedule is paused');
     // Anything the schedule started before the pause finishes; after that, nothing new starts.
     await eventually(async () => (await runs(id)).every((r) => r.status !== 'running'), 20_000, 'in-flight run done');
@@ -311,6 +315,8 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     const def = { ...jobDefinitionSchema.parse({ name: 'probe reconcile', schedule: { interval: '1h' }, targets: { all: true }, script: 'probe.sh' }), id: 'probe-reconcile' } as JobDefinition;
     await stack.db.db.insertInto('jobs').values({ id: def.id, name: def.name, definition: JSON.stringify(def), enabled: true, schedule_id: jobScheduleId(def.id) }).execute();
     created.push(def.id);
+    const before = await json<{ scheduleStatus: string; paused: boolean; nextRunTimes: string[] }>(stack.api(`/api/jobs/${def.id}`));
+    assert.deepEqual([before.scheduleStatus, before.paused, before.nextRunTimes], ['missing', false, []], 'a job without a schedule is said to have none');
     const orphan = { ...def, id: 'probe-orphan', name: 'orphan' };
     // An orphan this deployment made (its memo names this database's deployment id).
     await stack.temporal.client.schedule.create(jobScheduleOptions(orphan, { taskQueue: stack.taskQueue, deploymentId: await deploymentId(stack.db.db) }));
@@ -326,6 +332,7 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     assert.ok(result.deleted.includes(orphan.id));
     assert.ok(!result.deleted.some((id) => created.includes(id) && id !== orphan.id), 'live jobs keep their schedules');
     await stack.temporal.client.schedule.getHandle(jobScheduleId(def.id)).describe();
+    assert.equal((await json<{ scheduleStatus: string }>(stack.api(`/api/jobs/${def.id}`))).scheduleStatus, 'active');
     await assert.rejects(stack.temporal.client.schedule.getHandle(jobScheduleId(orphan.id)).describe(), ScheduleNotFoundError);
   });
 });

@@ -95,7 +95,10 @@ describe('security: Temporal error text never reaches an API caller', function (
     const { app, lines } = build(failingTemporal(() => grpcError(GRPC_UNAVAILABLE)));
     const one = await call(app, readToken, 'GET', `/api/jobs/${job}`);
     assert.equal(one.status, 200, one.text);
-    assert.deepEqual((JSON.parse(one.text) as { scheduleState: unknown }).scheduleState, { error: SCHEDULE_STATE_UNAVAILABLE });
+    const detail = JSON.parse(one.text) as { scheduleState: unknown; scheduleStatus: string; nextRunTimes: unknown[] };
+    assert.deepEqual(detail.scheduleState, { error: SCHEDULE_STATE_UNAVAILABLE });
+    assert.equal(detail.scheduleStatus, 'unavailable', 'said to be unknown, not reported active');
+    assert.deepEqual(detail.nextRunTimes, []);
     sealed(one, lines, `req-GET-/api/jobs/${job}`);
 
     const runs = await call(app, readToken, 'GET', `/api/jobs/${job}/runs`);

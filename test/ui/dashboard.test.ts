@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
+import { jobScheduleId } from '../../src/temporal/names.js';
 import { launchChromium, watchedPage, type WatchedPage } from '../helpers/browser.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { newServiceId } from '../helpers/rules.js';
@@ -232,6 +233,17 @@ describe('dashboard (/ui) in headless Chromium', function () {
     await page.getByTestId('job-pause').click();
     await page.getByTestId('job-resume').waitFor();
     assert.equal(await page.getByTestId('job-state').innerText(), 'paused');
+    assert.equal(await page.getByTestId('no-next-runs').innerText(), 'none: paused');
+
+    // A schedule gone from Temporal is said to be gone, in the list and on the job's page.
+    await stack.temporal.client.schedule.getHandle(jobScheduleId('ui-root-expiry')).delete();
+    await page.reload();
+    await page.getByTestId('no-next-runs').waitFor();
+    assert.equal(await page.getByTestId('job-state').innerText(), 'no schedule');
+    assert.match(await page.getByTestId('no-next-runs').innerText(), /Temporal has no schedule for this job/);
+    await page.click('nav a[data-nav=jobs]');
+    await row.waitFor();
+    assert.equal(await row.getByTestId('job-list-state').innerText(), 'no schedule');
   });
 
   it('environments: agent online/offline', async function () {

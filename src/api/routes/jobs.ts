@@ -1,5 +1,6 @@
 // /api/jobs: thin routes over src/services/jobs.ts, which keeps each job and its Temporal Schedule in step.
 import { z } from 'zod';
+import type { ScheduleStatus } from '../../contracts/api.js';
 import type { JobRow } from '../../db/database.js';
 import { jobDefinitionSchema, MAX_BACKFILL_RUNS, OVERLAP_POLICIES } from '../../domain/jobs.js';
 import { definitionOf, jobService } from '../../services/jobs.js';
@@ -64,10 +65,13 @@ export function jobRoutes(deps: AppDeps) {
     async (c) => {
       const row = await jobs.get(actorOf(c), c.req.param('id'));
       const found = await jobs.describe(row.id, c.get('logger'));
-      const schedule = 'error' in found ? found : (found.state ?? { missing: true, note: 'no schedule in Temporal; the worker recreates it at start' });
-      const s = schedule as { paused?: boolean; nextRunTimes?: string[] };
+      const state = 'error' in found ? undefined : found.state;
+      const scheduleStatus: ScheduleStatus = 'error' in found ? 'unavailable' : !state ? 'missing' : state.paused ? 'paused' : 'active';
+      const schedule = 'error' in found ? found : (state ?? { missing: true, note: 'no schedule in Temporal; the worker recreates it at start' });
       // `schedule` stays the job's own schedule; what Temporal reports about it is `scheduleState`.
-      return c.json({ ...view(row), paused: s.paused ?? !row.enabled, nextRunTimes: s.nextRunTimes ?? [], scheduleState: schedule }, 200);
+      // Temporal lists a paused schedule's next action times too; none of them will run while it is paused.
+      const nextRunTimes = state && !state.paused ? state.nextRunTimes : [];
+      return c.json({ ...view(row), paused: state?.paused ?? !row.enabled, nextRunTimes, scheduleStatus, scheduleState: schedule }, 200);
     },
   );
 

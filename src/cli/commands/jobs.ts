@@ -10,6 +10,13 @@ import { action, positiveInt, type Runtime } from '../program.js';
 const scheduleText = (s: JobView['schedule']) =>
   s.interval ? (/^every/.test(s.interval) ? s.interval : `every ${s.interval}`) : s.cron ? `cron ${[s.cron].flat().join('; ')}${s.timezone ? ` (${s.timezone})` : ''}` : JSON.stringify(s);
 
+/** STATE: what Temporal says of the schedule; `unknown` when it did not answer, `no schedule` when it has none. */
+const stateText = (j: JobView): string =>
+  j.scheduleStatus === 'unavailable' ? 'unknown' : j.scheduleStatus === 'missing' ? 'no schedule' : (j.paused ?? !j.enabled) ? 'paused' : 'active';
+
+/** NEXT RUN: Temporal's next action time; `?` when Temporal did not answer, `-` when none is planned. */
+const nextRunText = (j: JobView): string => (j.scheduleStatus === 'unavailable' ? '?' : (j.nextRunTimes?.[0] ?? '-'));
+
 const targetLine = (t: JobRunView['targets'][number]) => `  ${t.environment} (${t.via}): ${t.status}${t.exitCode !== null ? ` exit ${t.exitCode}` : ''}${t.error ? ` — ${t.error}` : ''}`;
 
 function notFound(io: CommandContext['io'], what: string): number {
@@ -38,7 +45,7 @@ export function registerJobs(program: Command, given: Runtime): void {
         // The detail adds the schedule's state from Temporal.
         const jobs = await mapBounded(items, 8, async (j) => {
           const detail = await api.jobs.get(j.id);
-          return detail ? { ...j, paused: detail.paused, nextRunTimes: detail.nextRunTimes } : j;
+          return detail ? { ...j, paused: detail.paused, nextRunTimes: detail.nextRunTimes, scheduleStatus: detail.scheduleStatus } : j;
         });
         if (global.json) {
           printJson(io, jobs);
@@ -47,8 +54,13 @@ export function registerJobs(program: Command, given: Runtime): void {
         table(
           io,
           ['ID', 'NAME', 'SCHEDULE', 'STATE', 'NEXT RUN', 'SCRIPT'],
-          jobs.map((j) => [j.id, j.name, scheduleText(j.schedule), (j.paused ?? !j.enabled) ? 'paused' : 'active', j.nextRunTimes?.[0] ?? '', `${j.script} via ${j.via}`]),
+          jobs.map((j) => [j.id, j.name, scheduleText(j.schedule), stateText(j), nextRunText(j), `${j.script} via ${j.via}`]),
         );
+        // An unknown state is said, not shown as "active" with an empty next run.
+        const unknown = jobs.filter((j) => j.scheduleStatus === 'unavailable' || j.scheduleStatus === 'missing');
+        for (const j of unknown) {
+          io.err(j.scheduleStatus === 'missing' ? `${j.id}: no schedule in Temporal; the worker recreates it at start` : `${j.id}: Temporal did not answer; its state and next run are unknown, try again`);
+        }
         return EXIT.ok;
       }),
     );

@@ -42,7 +42,7 @@ export interface Step {
 /** Fields of a rule view that are not part of its definition. */
 const RULE_READ_ONLY = new Set(['id', 'version', 'breaker', 'createdAt', 'updatedAt', 'deletedAt']);
 /** Fields of a job view that are not part of its definition. */
-const JOB_READ_ONLY = new Set(['scheduleId', 'createdAt', 'updatedAt', 'paused', 'nextRunTimes', 'scheduleState']);
+const JOB_READ_ONLY = new Set(['scheduleId', 'createdAt', 'updatedAt', 'paused', 'nextRunTimes', 'scheduleState', 'scheduleStatus']);
 /** Fields of an environment view that are its definition. */
 const ENVIRONMENT_FIELDS = ['name', 'team', 'description', 'labels', 'agentTaskQueue', 'ssh', 'maintenanceWindows'] as const;
 

@@ -9,6 +9,21 @@ import { temporalLink } from './temporal.js';
 /** Job details (for next runs and paused state) are fetched for this many jobs of the list. */
 const DETAILED_JOBS = 50;
 
+/** The state badge: `unknown` when Temporal did not answer, `no schedule` when it has none for the job. */
+function stateOf(j: JobView & Partial<JobDetail>): string {
+  if (j.scheduleStatus === 'unavailable') return 'unknown';
+  if (j.scheduleStatus === 'missing') return 'no schedule';
+  return j.paused || !j.enabled ? 'paused' : 'enabled';
+}
+
+/** Why a job page has no next runs to list. */
+const noNextRuns: Record<JobDetail['scheduleStatus'], string> = {
+  unavailable: 'unknown: Temporal did not answer; reload to ask again',
+  missing: 'none: Temporal has no schedule for this job (the worker recreates it at start)',
+  paused: 'none: paused',
+  active: 'none planned',
+};
+
 const jobHref = (id: string) => `#/jobs/${encodeURIComponent(id)}`;
 
 async function jobsView(ctx: ViewContext): Promise<void> {
@@ -17,7 +32,7 @@ async function jobsView(ctx: ViewContext): Promise<void> {
   const jobs = await Promise.all(
     body.items.slice(0, DETAILED_JOBS).map((j) =>
       ctx.api.get<JobDetail>(`/api/jobs/${encodeURIComponent(j.id)}`, { signal: ctx.signal }).then(
-        (d): JobView & Partial<JobDetail> => ({ ...j, paused: d.paused, nextRunTimes: d.nextRunTimes }),
+        (d): JobView & Partial<JobDetail> => ({ ...j, paused: d.paused, nextRunTimes: d.nextRunTimes, scheduleStatus: d.scheduleStatus }),
         (): JobView & Partial<JobDetail> => j,
       ),
     ),
@@ -29,9 +44,9 @@ async function jobsView(ctx: ViewContext): Promise<void> {
       h('td', {}, h('a', { href: jobHref(j.id) }, j.name)),
       h('td', { 'data-testid': 'job-team' }, j.team ?? 'default'),
       h('td', {}, scheduleText(j.schedule)),
-      h('td', {}, badge(j.paused || !j.enabled ? 'paused' : 'enabled')),
+      h('td', {}, badge(stateOf(j), 'job-list-state')),
       h('td', {}, `${j.script} via ${j.via}`),
-      h('td', { 'data-testid': 'job-next' }, when(j.nextRunTimes?.[0])),
+      h('td', { 'data-testid': 'job-next' }, j.scheduleStatus === 'unavailable' ? 'unknown' : when(j.nextRunTimes?.[0])),
       h('td', {}, externalLink(temporalLink(ctx.config, `/schedules/${encodeURIComponent(j.scheduleId)}`), 'Schedule', 'schedule-link')),
     ),
   );
@@ -100,7 +115,7 @@ async function jobView(ctx: ViewContext): Promise<void> {
     h(
       'div',
       { class: 'row' },
-      badge(j.paused ? 'paused' : 'enabled', 'job-state'),
+      badge(stateOf(j), 'job-state'),
       h('span', {}, scheduleText(j.schedule)),
       h('button', { type: 'button', 'data-testid': 'job-trigger', onclick: act('trigger') }, 'Run now'),
       j.paused
@@ -121,7 +136,7 @@ async function jobView(ctx: ViewContext): Promise<void> {
               { 'data-testid': 'next-runs' },
               j.nextRunTimes.map((t) => h('li', {}, when(t))),
             )
-          : h('p', { class: 'muted' }, 'none (paused?)'),
+          : h('p', { class: 'muted', 'data-testid': 'no-next-runs' }, noNextRuns[j.scheduleStatus] ?? 'none'),
       ),
       h(
         'div',
