@@ -4,7 +4,10 @@
 // schedule reconciliation (`job-*`) never touches it. Deployments sharing a Temporal namespace have
 // their own task queues, so the id carries the task queue (the default one keeps the original id): one
 // fixed id would be taken over by whichever worker started last, and the other database never purged.
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
+import { encodeScheduleOverlapPolicy, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
+import { msToTs } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../logger.js';
 
@@ -43,31 +46,47 @@ const spec = { intervals: [{ every: HOUR_MS }] };
 const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: HOUR_MS };
 const note = (o: RetentionScheduleOptions) => `purges incident history older than ${o.retentionDays} days (SELFHEAL_RETENTION_DAYS)`;
 
+/** How long a worker's start goes on bringing the schedule in line before it gives up and says why. */
+const ENSURE_DEADLINE_MS = 30_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
  * Creates the retention schedule, or brings it in line with the configuration; says which. A schedule
- * already in line is left alone ('unchanged'): every worker start calls this, and Temporal's update is a
- * whole-schedule write from a read (the SDK sends no conflict token), so an operator's pause landing
- * between that read and the write would be undone. Skipping the write when nothing changed keeps an
- * operator's pause and its note through any number of restarts; a changed configuration keeps both too
- * (the pause is carried over, and a paused schedule's note is the operator's reason, kept), and the
- * narrow race of a pause sent during that one write stays (the README says so).
+ * already in line is left alone ('unchanged'): every worker start calls this, and nothing is written.
+ * A changed configuration is written with the conflict token of the read it was made from, so it lands
+ * only on the schedule as read: an operator's pause (or any other change) that reaches Temporal between
+ * the read and the write makes Temporal drop the write, and it is made again from a new read, which
+ * carries the pause and the operator's note over (a paused schedule's note is the operator's reason).
+ * The SDK's `update` sends no conflict token, hence the request made here (`writeInLine`).
  */
 export async function ensureRetentionSchedule(client: Client, o: RetentionScheduleOptions, logger?: Logger): Promise<'created' | 'updated' | 'unchanged'> {
   const scheduleId = retentionScheduleId(o.taskQueue);
   const handle = client.schedule.getHandle(scheduleId);
-  try {
-    const current = await handle.describe();
-    if (inLine(current, o)) return 'unchanged';
-    await handle.update((prev) => ({
-      spec,
-      action: action(o),
-      policies: { ...policies, pauseOnFailure: false },
-      state: { paused: prev.state.paused, note: prev.state.paused ? prev.state.note : note(o) },
-    }));
-    logger?.info({ scheduleId, retentionDays: o.retentionDays }, 'retention schedule updated');
-    return 'updated';
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  const deadline = Date.now() + ENSURE_DEADLINE_MS;
+  /** The conflict token our last write was made against, until Temporal has taken it or dropped it. */
+  let written: Uint8Array | undefined;
+  for (;;) {
+    let current: ScheduleDescription;
+    try {
+      current = await handle.describe();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+      break;
+    }
+    if (inLine(current, o)) {
+      if (written) logger?.info({ scheduleId, retentionDays: o.retentionDays }, 'retention schedule updated');
+      return written ? 'updated' : 'unchanged';
+    }
+    if (Date.now() > deadline) throw new Error(`retention schedule ${scheduleId} could not be brought in line with the configuration within ${ENSURE_DEADLINE_MS / 1000} s`);
+    const token = current.raw.conflictToken ?? undefined;
+    if (written && token && Buffer.from(token).equals(Buffer.from(written))) {
+      // Temporal applies a write to the schedule's own workflow; ours has not been taken or dropped yet.
+      await sleep(100);
+      continue;
+    }
+    if (written) logger?.info({ scheduleId }, 'retention schedule changed while it was being updated; updating again from what it is now');
+    await writeInLine(client, scheduleId, current, o, token);
+    written = token ?? new Uint8Array();
   }
   try {
     await client.schedule.create({ scheduleId, spec, action: action(o), policies, state: { note: note(o) } });
@@ -78,6 +97,41 @@ export async function ensureRetentionSchedule(client: Client, o: RetentionSchedu
   }
   logger?.info({ scheduleId, retentionDays: o.retentionDays }, 'retention schedule created');
   return 'created';
+}
+
+/**
+ * Write the configuration over `current`, valid only while the schedule's conflict token is still
+ * `token`. The action keeps what the read holds besides what we set (the SDK's headers and defaults).
+ */
+async function writeInLine(client: Client, scheduleId: string, current: ScheduleDescription, o: RetentionScheduleOptions, token: Uint8Array | undefined): Promise<void> {
+  const want = action(o);
+  if (want.type !== 'startWorkflow') throw new Error('the retention schedule starts a workflow');
+  const converter = client.options.loadedDataConverter;
+  let payloads = want.args?.map((a) => converter.payloadConverter.toPayload(a)) ?? [];
+  for (const codec of converter.payloadCodecs) payloads = await codec.encode(payloads);
+  const paused = current.state.paused;
+  await client.workflowService.updateSchedule({
+    namespace: client.options.namespace,
+    scheduleId,
+    conflictToken: token ?? null,
+    identity: client.options.identity,
+    requestId: randomUUID(),
+    schedule: {
+      spec: { interval: [{ interval: msToTs(HOUR_MS) }] },
+      action: {
+        startWorkflow: {
+          ...current.raw.schedule?.action?.startWorkflow,
+          workflowId: want.workflowId,
+          workflowType: { name: RETENTION_WORKFLOW_TYPE },
+          taskQueue: { name: o.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          input: { payloads },
+          workflowRunTimeout: msToTs(HOUR_MS),
+        },
+      },
+      policies: { overlapPolicy: encodeScheduleOverlapPolicy(policies.overlap), catchupWindow: msToTs(HOUR_MS), pauseOnFailure: false },
+      state: { paused, notes: paused ? (current.state.note ?? '') : note(o) },
+    },
+  });
 }
 
 /** Whether a described schedule already runs what `o` configures, every hour, with our policies. */

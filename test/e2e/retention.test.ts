@@ -105,6 +105,39 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     await eventually(async () => (await handle.describe()).state.note === 'purges incident history older than 31 days (SELFHEAL_RETENTION_DAYS)', 20_000, 'the configuration’s note');
   });
 
+  it('a pause that reaches Temporal between the read and the write of a changed configuration is kept, with its note, and the configuration still lands', async function () {
+    const client = stack.temporal.client;
+    const handle = client.schedule.getHandle(scheduleId());
+    await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 40, batchSize: 7 });
+    await handle.unpause('race');
+    await eventually(async () => !(await handle.describe()).state.paused, 20_000, 'unpaused');
+    // The operator's pause lands exactly there: after the worker read the schedule, before its first write.
+    let writes = 0;
+    const service = new Proxy(client.workflowService, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'updateSchedule' || typeof value !== 'function') return value;
+        return async (req: unknown) => {
+          if (writes++ === 0) {
+            await handle.pause('operator: disk migration');
+            await eventually(async () => (await handle.describe()).state.paused, 20_000, 'the pause applied');
+          }
+          return (value as (r: unknown) => Promise<unknown>).call(target, req);
+        };
+      },
+    });
+    const racing = Object.create(client, { workflowService: { value: service } }) as typeof client;
+    assert.equal(await ensureRetentionSchedule(racing, { taskQueue: stack.taskQueue, retentionDays: 41, batchSize: 7 }), 'updated');
+    assert.equal(writes, 2, 'the write made from the stale read was dropped, and made again from a new read');
+    const d = await handle.describe();
+    assert.equal(d.state.paused, true, 'the pause was undone');
+    assert.equal(d.state.note, 'operator: disk migration');
+    assert.equal(d.action.type, 'startWorkflow');
+    assert.deepEqual(d.action.args, [{ retentionDays: 41, batchSize: 7, maxBatches: 200 }]);
+    assert.equal(await ensureRetentionSchedule(client, { taskQueue: stack.taskQueue, retentionDays: 41, batchSize: 7 }), 'unchanged', 'what it wrote is in line');
+    await handle.unpause('done');
+  });
+
   it('a run of the schedule purges what is older than the retention in batches, keeps runs still going, and sets the watermark', async function () {
     await seed('S');
     const before = await counts();
