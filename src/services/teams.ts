@@ -4,7 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
-import { findLiveTokenName, findTeam, hasMemberships, insertTeam, listMembers, listTeams, replaceMemberships, type TeamRow } from '../db/repositories/teams.js';
+import { findTeam, hasMemberships, insertTeam, listMembers, listTeams, lockLiveToken, replaceMemberships, type TeamRow } from '../db/repositories/teams.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { TeamRole } from '../domain/teams.js';
 import type { Actor } from './actor.js';
@@ -65,7 +65,9 @@ export function teamService(deps: { db: Kysely<Database> }) {
       await adminOf(actor, team, true);
       const globalAdmin = teamActor(actor).globalAdmin;
       return inTransaction(db, async (trx) => {
-        const token = await findLiveTokenName(trx, tokenId);
+        // Locked: two team admins removing the same token from their two teams at once would otherwise each
+        // see the other's membership still there, and together leave it in no team (the default team's).
+        const token = await lockLiveToken(trx, tokenId);
         if (!token) throw new NotFoundError(`token ${tokenId} is not known`);
         // A token without any membership acts on the default team (legacy scopes); its first membership
         // takes that away, which only a global admin may decide.

@@ -196,4 +196,20 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     assert.equal(bad.body.errors[0].path, 'roles.0');
     assert.match(bad.body.type ?? '', /problems/);
   });
+
+  it("two team admins removing a token from their two teams at once cannot together take its last team", async () => {
+    // Unlocked, each removal saw the other team's membership still there and both went through: the token
+    // was left in no team, acting on the default team by the write scope its editor roles had given it.
+    const defaultRule = await ok(ADMIN, 'POST', '/api/rules', rule('default-team-rule'), 201);
+    const target = await ok(ADMIN, 'POST', '/api/tokens', { name: 'raced', teams: ['pay:editor', 'shop:editor'] }, 201);
+    for (let round = 0; round < 8; round++) {
+      const answers = await Promise.all(['pay', 'shop'].map((team) => call(t.bothAdmin!.token, 'DELETE', `/api/teams/${team}/members/${target.id}`)));
+      assert.deepEqual(answers.map((a) => a.status).sort(), [200, 403], `round ${round}: ${JSON.stringify(answers.map((a) => a.body))}`);
+      const left = await db.db.selectFrom('team_memberships').select('team').where('token_id', '=', target.id).execute();
+      assert.equal(left.length, 1, `round ${round}: the token kept one team`);
+      const lost = left[0]!.team === 'pay' ? 'shop' : 'pay';
+      await ok(t.bothAdmin!.token, 'PUT', `/api/teams/${lost}/members/${target.id}`, { roles: ['editor'] }, 200);
+    }
+    assert.equal((await call(target.token, 'GET', `/api/rules/${defaultRule.id}`)).status, 404, 'still no reach into the default team');
+  });
 });

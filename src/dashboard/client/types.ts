@@ -6,6 +6,7 @@ import type * as Api from '../../contracts/api.js';
 import type { JobDefinition } from '../../domain/jobs.js';
 import type { Explanation } from '../../domain/rules/evaluate.js';
 import type { RuleInput } from '../../domain/rules/schema.js';
+import type { ArgWarning } from '../../domain/script-args.js';
 
 export type {
   ActionRun,
@@ -36,6 +37,9 @@ export type RuleMatch = Api.RuleMatch<Explanation>;
 export type IncidentDetail = Api.IncidentDetail<Explanation>;
 
 export type RuleView = Api.RuleView<RuleInput>;
+export type { ArgWarning } from '../../domain/script-args.js';
+/** POST/PUT /api/rules and a rollback: the rule as saved, with hints about script arguments a run may refuse. */
+export type RuleSaved = RuleView & { warnings?: ArgWarning[] };
 
 export interface RuleTestResult {
   matched: boolean;

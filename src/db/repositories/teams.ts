@@ -46,9 +46,12 @@ export async function insertMemberships(db: Db, tokenId: string, memberships: re
     .execute();
 }
 
-/** A live token's id and name, or undefined. */
-export const findLiveTokenName = (db: Db, tokenId: string): Promise<{ id: string; name: string } | undefined> =>
-  db.selectFrom('api_tokens').select(['id', 'name']).where('id', '=', tokenId).where('revoked_at', 'is', null).executeTakeFirst();
+/**
+ * The live token, locked until the transaction ends: changes to one token's memberships then run one
+ * after the other, so a check of what the others left (its last team) sees every change made before it.
+ */
+export const lockLiveToken = (db: Db, tokenId: string): Promise<{ id: string; name: string } | undefined> =>
+  db.selectFrom('api_tokens').select(['id', 'name']).where('id', '=', tokenId).where('revoked_at', 'is', null).forUpdate().executeTakeFirst();
 
 /** Whether a token holds any team role at all (a token without one acts on the default team). */
 export const hasMemberships = async (db: Db, tokenId: string): Promise<boolean> =>

@@ -5,7 +5,7 @@
 import { append, badge, h, table, type Child } from '../dom.js';
 import { pretty, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
-import type { ListOf, RuleTestResult, RuleView } from '../types.js';
+import type { ArgWarning, ListOf, RuleSaved, RuleTestResult, RuleView } from '../types.js';
 import type { RuleInputDocument } from '../../../domain/rules/schema.js';
 import { backtestPanel } from './backtest.js';
 
@@ -167,15 +167,14 @@ async function ruleEditorView(ctx: ViewContext): Promise<void> {
   const failed = (err: unknown) => report(err instanceof Error ? err.message : String(err), true);
 
   // Hints about script arguments a run may still refuse: Validate shows them, and so does a save (the rule saves with them).
-  type Hint = { path: string; message: string };
-  const withHints = (text: string, hints: Hint[] = []) =>
+  const withHints = (text: string, hints: ArgWarning[] = []) =>
     hints.length === 0 ? text : `${text}, with ${hints.length === 1 ? 'a warning' : `${hints.length} warnings`}: ${hints.map((w) => `${w.path}: ${w.message}`).join(' ')}`;
   const save = async () => {
     try {
       const value = await currentRule();
       const saved = rule
-        ? await ctx.api.send<RuleView & { warnings?: Hint[] }>('PUT', `/api/rules/${encodeURIComponent(rule.id)}`, value, { headers: { 'if-match': `"${rule.version}"` } })
-        : await ctx.api.send<RuleView & { warnings?: Hint[] }>('POST', '/api/rules', value);
+        ? await ctx.api.send<RuleSaved>('PUT', `/api/rules/${encodeURIComponent(rule.id)}`, value, { headers: { 'if-match': `"${rule.version}"` } })
+        : await ctx.api.send<RuleSaved>('POST', '/api/rules', value);
       ctx.flash(withHints(`Saved ${saved.name} v${saved.version}`, saved.warnings));
       if (isNew) location.hash = ruleHref(saved.id);
       else ctx.reload();
@@ -185,7 +184,7 @@ async function ruleEditorView(ctx: ViewContext): Promise<void> {
   };
   const validate = async () => {
     try {
-      const { warnings } = await ctx.api.send<{ warnings?: Hint[] }>('POST', '/api/rules/validate', await currentRule());
+      const { warnings } = await ctx.api.send<{ warnings?: ArgWarning[] }>('POST', '/api/rules/validate', await currentRule());
       report(warnings?.length ? withHints('Valid', warnings) : 'Valid.');
     } catch (err) {
       failed(err);
