@@ -177,6 +177,15 @@ describe('API: rule backtests', function () {
     const other = await call('POST', '/api/rules/backtest', { ...request, rule: disk({ dryRun: true }), cursor: first.body.nextCursor });
     assert.equal(other.status, 400);
     assert.match(other.body.detail, /cursor belongs to another request/);
+    // A cursor is not signed and anyone can write one: dates that are not dates, a huge offset or junk
+    // are a 400 naming the cursor, never a 500 from Postgres.
+    const decoded = JSON.parse(Buffer.from(first.body.nextCursor as string, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forge = (over: Record<string, unknown>) => Buffer.from(JSON.stringify({ ...decoded, ...over })).toString('base64url');
+    for (const cursor of [forge({ from: 'x', to: 'y' }), forge({ to: 'not a date' }), forge({ from: '2026-13-45T99:99:99Z' }), forge({ offset: 1e300 }), forge({ offset: -1 }), 'not-base64-json']) {
+      const res = await call('POST', '/api/rules/backtest', { ...request, limit: 25, cursor });
+      assert.equal(res.status, 400, `${Buffer.from(cursor, 'base64url').toString('utf8')}: ${JSON.stringify(res.body)}`);
+      assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), ['cursor']);
+    }
   });
 
   it('a window over the event cap is refused before it runs, saying how far back fits', async function () {
