@@ -207,8 +207,13 @@ export function createActionActivities(deps: ActionDeps) {
   }
 
   async function sshScript(input: RunActionInput): Promise<ScriptActionResult> {
-    const ssh = await managementVm(input.target, input);
     const p = input.action.params;
+    // A shell command runs only behind its approval (the planner gives it one whatever the stored rule
+    // says); a command reaching here without one (a verification check, a row written around the API) never runs.
+    if (p.command !== undefined && !input.action.approval) {
+      throw ApplicationFailure.nonRetryable('a shell command runs only as an approved rule action, never as a check or unapproved', 'ValidationError');
+    }
+    const ssh = await managementVm(input);
     const args = (p.args as string[] | undefined) ?? [];
     // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always
     // approved first) runs under sh -c with the rendered args as $1, $2…, so templated values stay data.
@@ -216,9 +221,12 @@ export function createActionActivities(deps: ActionDeps) {
     return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? 300) * 1000, env, p.environment as Record<string, string> | undefined);
   }
 
-  async function managementVm(_target: string | undefined, input: RunActionInput): Promise<EnvironmentSsh> {
+  async function managementVm(input: RunActionInput): Promise<EnvironmentSsh> {
+    // The environment the planner pinned (with the policies, the team check and the approval notice). Plans
+    // made before the pin existed name none: those read the incident's environment as it is now.
+    const pinned = input.action.params.sshEnvironment;
     // Read before anything runs: a Postgres blip here waits rather than spending the script's one attempt.
-    const name = (await whilePostgresUnavailable(() => findIncidentEnvironment(deps.db, input.incidentId)))?.environment;
+    const name = pinned !== undefined ? pinned || undefined : (await whilePostgresUnavailable(() => findIncidentEnvironment(deps.db, input.incidentId)))?.environment;
     if (typeof name !== 'string') throw ApplicationFailure.nonRetryable('no environment was extracted for this incident, so there is no management VM to reach', 'ValidationError');
     const ssh = await whilePostgresUnavailable(() => environmentSsh(deps.db, name));
     if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${name} has no management VM configured`, 'ValidationError');

@@ -28,6 +28,7 @@ import type { Action, Rule } from '../src/domain/rules/schema.js';
 import type { Logger } from '../src/logger.js';
 import { DEFAULT_GUARD_CONFIG, type GuardConfig } from '../src/domain/guards.js';
 import { createGuards } from './guards.js';
+import { pinnedParams, type TargetPins } from './verification.js';
 import { isOwnWrite } from './own-writes.js';
 import { verifyPlanOf } from './verification.js';
 import type { MatchDecision, MatchPlan, PlannedAction } from './types.js';
@@ -246,11 +247,14 @@ export function createPlanActivities(deps: PlanDeps) {
     const env = incident.environment as Record<string, unknown>;
     const { decided, matchId, leaseId, target } = await decideMatch(trx, incident, input, rule, explanation, targetOf(env), at);
     const agentQueue = typeof env.environment === 'string' ? await agentQueueOf(trx, env.environment) : undefined;
+    // Where the scripts run is decided here, with the policies, the team check and the approval notice: a
+    // later event re-extracting another environment for the incident does not move a planned script.
+    const pins: TargetPins = { agentQueue, sshEnvironment: typeof env.environment === 'string' ? env.environment : undefined };
     const { decision } = decided;
     const actions =
       decision === 'skipped'
         ? []
-        : rule.actions.map((a, index) => plannedAction(a, index, agentQueue)).filter((a) => decision !== 'notify_only' || NOTIFY_ONLY_TYPES.has(a.type));
+        : rule.actions.map((a, index) => plannedAction(a, index, pins)).filter((a) => decision !== 'notify_only' || NOTIFY_ONLY_TYPES.has(a.type));
     return {
       matchId,
       ruleId: rule.id,
@@ -262,7 +266,7 @@ export function createPlanActivities(deps: PlanDeps) {
       cancelOnResolve: rule.policies?.cancelOnResolve ?? true,
       ...(decided.breakerTrial ? { breakerTrial: true } : {}),
       ...(leaseId ? { leaseId } : {}),
-      ...verifyPlanOf(rule, decision, agentQueue),
+      ...verifyPlanOf(rule, decision, pins),
       actions,
       context: { ...ctx, alerts: ctx.alerts.slice(0, MAX_CONTEXT_ALERTS), rule: { id: rule.id, name: rule.name, version: rule.version } },
     };
@@ -271,14 +275,14 @@ export function createPlanActivities(deps: PlanDeps) {
   return { planIncidentActions, planEvent };
 }
 
-function plannedAction(action: Action, index: number, agentQueue: string | undefined): PlannedAction {
+function plannedAction(action: Action, index: number, pins: TargetPins): PlannedAction {
   const { id, type, when, timeoutSeconds, retry, approval: _approval, ...params } = action as Action & Record<string, unknown>;
   return {
     index,
     id,
     type,
     when,
-    params: { ...params, ...(type === 'script.agent' ? { agentTaskQueue: agentQueue ?? '' } : {}) },
+    params: pinnedParams(type, params, pins),
     timeoutSeconds,
     retry,
     idempotent: 'idempotent' in action ? Boolean(action.idempotent) : undefined,

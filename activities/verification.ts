@@ -12,8 +12,21 @@ import type { Logger } from '../src/logger.js';
 import type { MatchDecision, PlannedAction } from './types.js';
 import type { VerificationStatus, VerifyPlan } from '../src/contracts/plan.js';
 
+/** Where a planned script runs, decided with the match: the agent's task queue, the management VM's environment. */
+export interface TargetPins {
+  agentQueue: string | undefined;
+  sshEnvironment: string | undefined;
+}
+
+/** An action's parameters with its script's target pinned (`agentTaskQueue`, `sshEnvironment`; '' when none). */
+export function pinnedParams(type: string, params: Record<string, unknown>, pins: TargetPins): Record<string, unknown> {
+  if (type === 'script.agent') return { ...params, agentTaskQueue: pins.agentQueue ?? '' };
+  if (type === 'script.ssh') return { ...params, sshEnvironment: pins.sshEnvironment ?? '' };
+  return params;
+}
+
 /** The rule's `verify` as the rule run needs it; only a run that remediates verifies. */
-export function verifyPlanOf(rule: Rule, decision: MatchDecision, agentQueue: string | undefined): { verify?: VerifyPlan } {
+export function verifyPlanOf(rule: Rule, decision: MatchDecision, pins: TargetPins): { verify?: VerifyPlan } {
   const verify = (rule as Rule & { verify?: Verify }).verify;
   if (!verify || decision !== 'run') return {};
   const within = parseDuration(verify.within) ?? 600;
@@ -22,21 +35,21 @@ export function verifyPlanOf(rule: Rule, decision: MatchDecision, agentQueue: st
     verify: {
       withinSeconds: within,
       settleSeconds: settle,
-      ...(verify.check ? { check: planned({ ...verify.check, id: verify.check.id ?? 'check' } as Action, 0, agentQueue) } : {}),
-      onUnverified: verify.onUnverified.map((a, i) => planned({ ...a, id: `unverified-${a.id ?? `u${i}`}` } as Action, 100 + i, agentQueue)),
+      ...(verify.check ? { check: planned({ ...verify.check, id: verify.check.id ?? 'check' } as Action, 0, pins) } : {}),
+      onUnverified: verify.onUnverified.map((a, i) => planned({ ...a, id: `unverified-${a.id ?? `u${i}`}` } as Action, 100 + i, pins)),
     },
   };
 }
 
 /** An action as the rule run takes it (the same shape activities/plan.ts gives the rule's actions). */
-function planned(action: Action, index: number, agentQueue: string | undefined): PlannedAction {
+function planned(action: Action, index: number, pins: TargetPins): PlannedAction {
   const { id, type, when, timeoutSeconds, retry, approval: _approval, ...params } = action as Action & Record<string, unknown>;
   return {
     index,
     id,
     type,
     when: when ?? 'always',
-    params: { ...params, ...(type === 'script.agent' ? { agentTaskQueue: agentQueue ?? '' } : {}) },
+    params: pinnedParams(type, params, pins),
     timeoutSeconds,
     retry,
     idempotent: 'idempotent' in action ? Boolean(action.idempotent) : undefined,

@@ -331,9 +331,11 @@ export function render(action: PlannedAction, plan: MatchPlan, previous: ActionO
   const results = Object.fromEntries(
     previous.map((o) => [o.actionId, { status: o.status, exitCode: o.exitCode ?? null, outputExcerpt: o.outputExcerpt ?? '', link: o.link ?? '', error: o.error ?? '' }]),
   );
-  const { agentTaskQueue, ...raw } = action.params;
+  // The pinned targets are the planner's, not the rule's: kept as they are, never rendered.
+  const { agentTaskQueue, sshEnvironment, ...raw } = action.params;
   const rendered = renderAction({ ...raw, id: action.id, type: action.type } as unknown as Action, { ...plan.context, results }) as unknown as Record<string, unknown>;
   const { id: _id, type: _type, ...params } = rendered;
   const refused = checksArgs(action.type) ? optionFromData(raw.args, params.args) : undefined;
-  return { ...action, params: { ...params, ...(agentTaskQueue !== undefined ? { agentTaskQueue } : {}) }, ...(refused !== undefined ? { refused } : {}) };
+  const pinned = { ...(agentTaskQueue !== undefined ? { agentTaskQueue } : {}), ...(sshEnvironment !== undefined ? { sshEnvironment } : {}) };
+  return { ...action, params: { ...params, ...pinned }, ...(refused !== undefined ? { refused } : {}) };
 }

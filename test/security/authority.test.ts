@@ -7,8 +7,11 @@ import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { Migrator, type Migration } from 'kysely/migration';
+import { createActionActivities } from '../../activities/actions.js';
+import type { PlannedAction } from '../../activities/types.js';
 import * as initial from '../../src/db/migrations/2026-11-24T00-00-initial.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { createLogger } from '../../src/logger.js';
 import { createEmptyDatabase } from '../helpers/db.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
@@ -177,6 +180,59 @@ describe('security: authority of read and write tokens', function () {
     const probeArgs = (await readFile(path.join(markers, 'probe'), 'utf8')).trim().split('\n');
     assert.equal(probeArgs[0], '$(id)', 'the allow-listed script ran over SSH with its arguments as data');
     await stack.api(`/api/rules/${created.body.id}`, { method: 'DELETE' });
+  });
+
+  it('real sshd: a script planned and approved for one environment runs there, even after a later event points the incident at another', async function () {
+    this.timeout(180_000);
+    // Before: the SSH script read the incident's environment when it started. Triage re-extracts it on
+    // later events (escalated, reopened…, from alerts anyone with the integration key can add), so an
+    // approval given for this environment ran the script on the other one's VM, past its team, windows and pauses.
+    const other = `${env}-elsewhere`;
+    const made = await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: other, labels: { tier: 'prod' }, ssh: { ...sshFields(), port: 1 } }) });
+    assert.equal(made.status, 201, await made.clone().text());
+    const created = await call(ADMIN_TOKEN, 'POST', '/api/rules', {
+      name: 'pinned-target',
+      services: [serviceId],
+      actions: [{ id: 'probe', type: 'script.ssh', script: 'probe.sh', args: ['pinned {{ environment.environment }}'], approval: { required: true, timeoutMinutes: 30 } }],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = newIncidentId();
+    assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'sec' } } }))).status, 202);
+    const waiting = await eventually(
+      () => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(),
+      60_000,
+      'the script awaiting approval',
+    );
+    await stack.db.db.updateTable('incidents').set({ environment: JSON.stringify({ environment: other }) }).where('id', '=', id).execute();
+    const approved = await call(writer, 'POST', `/api/incidents/${id}/approvals/${encodeURIComponent(waiting.id)}`, { decision: 'approve' });
+    assert.equal(approved.status, 202, JSON.stringify(approved.body));
+    const done = await eventually(
+      () => stack.db.db.selectFrom('action_runs').selectAll().where('id', '=', waiting.id).where('finished_at', 'is not', null).executeTakeFirst(),
+      90_000,
+      'the approved script to finish',
+    );
+    assert.equal(done.status, 'succeeded', `it ran where it was planned, not on ${other}'s VM: ${done.error ?? ''}`);
+    assert.deepEqual((await readFile(path.join(markers, 'probe'), 'utf8')).trim().split('\n'), [`pinned ${env}`]);
+    await stack.api(`/api/rules/${created.body.id}`, { method: 'DELETE' });
+
+    // A shell command reaching the executor without its approval (a verification check, a row written
+    // around the API) never runs: the planner gives every rule command an approval gate.
+    const { executeAction } = createActionActivities({ db: stack.db.db, logger: createLogger({ level: 'silent' }) });
+    await assert.rejects(
+      executeAction({
+        actionRunId: randomUUID(),
+        incidentId: id,
+        eventId: 'e',
+        matchId: 'm',
+        ruleId: 'r',
+        ruleVersion: 1,
+        action: { index: 0, id: 'check', type: 'script.ssh', when: 'always', params: { command: `id > ${markers}/unapproved`, sshEnvironment: env } } as PlannedAction,
+        dryRun: false,
+        previous: [],
+      }),
+      /a shell command runs only as an approved rule action/,
+    );
+    assert.equal(await exists(path.join(markers, 'unapproved')), false);
   });
 
   it("a write token cannot move where code runs or with what credentials (403 naming the field); it may change labels, description and windows", async function () {
