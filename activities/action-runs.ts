@@ -16,7 +16,7 @@ import {
 } from '../src/db/repositories/action-runs.js';
 import { releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
 import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.js';
-import { recordMatchVerification } from '../src/db/repositories/rule-matches.js';
+import { findBreakerOutcome, recordBreakerOutcome, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { inTransaction } from '../src/db/repositories/transactions.js';
 import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD } from '../src/domain/policies.js';
 import { safeLink } from '../src/domain/agent-result.js';
@@ -205,13 +205,20 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    */
   async function recordRuleOutcome(input: {
     ruleId: string;
+    /** The run's match: its outcome counts once, however often this step runs (absent in older runs). */
+    matchId?: string | undefined;
     outcome: 'succeeded' | 'failed' | 'inconclusive';
     trial?: boolean | undefined;
     verification?: MatchVerification | undefined;
   }): Promise<RuleOutcomeResult> {
     const v = input.verification;
     const result = await inTransaction(db, async (trx) => {
+      // The rule's row lock serialises every count for the rule, this match's retries included.
       const stored = await lockBreaker(trx, input.ruleId);
+      // Counted already by an earlier run of this step (committed, then the worker died before the
+      // workflow took the result): the same answer, nothing counted twice.
+      const counted = input.matchId ? await findBreakerOutcome(trx, input.matchId) : undefined;
+      if (counted) return counted;
       // Whether or not the rule still exists (a deleted rule has no breaker to update).
       if (v) await recordMatchVerification(trx, v.matchId, { status: v.status, detail: v.detail, at: new Date() });
       if (!stored) return { breaker: 'closed', opened: false, failures: 0, threshold: DEFAULT_BREAKER_THRESHOLD };
@@ -221,7 +228,9 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       await saveBreaker(trx, input.ruleId, next);
       if (trial && next.state === 'closed') deps.logger.info({ ruleId: input.ruleId }, 'circuit breaker closed after a successful trial');
       if (opened) deps.logger.warn({ ruleId: input.ruleId, failures: next.consecutiveFailures, trial }, 'circuit breaker opened');
-      return { breaker: next.state, opened, failures: next.consecutiveFailures, threshold };
+      const outcome = { breaker: next.state, opened, failures: next.consecutiveFailures, threshold };
+      if (input.matchId) await recordBreakerOutcome(trx, input.matchId, outcome);
+      return outcome;
     });
     if (v) deps.logger.info({ matchId: v.matchId, verification: v.status }, 'remediation verification recorded');
     return result;

@@ -290,7 +290,7 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
       // An unverified remediation counts as a failure (issue 22). A verification settled at once comes along
       // (revision 1): verifyRemediation settles one only for a run that reaches this branch.
       const outcome = run.verification?.status === 'unverified' || ran.some((o) => o.status === 'failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
-      const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, outcome, trial: plan.breakerTrial, ...unrecordedVerification(run) });
+      const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, matchId: plan.matchId, outcome, trial: plan.breakerTrial, ...unrecordedVerification(run) });
       if (breaker.opened) await announce(run.input, { kind: 'breaker_opened', failures: breaker.failures, threshold: breaker.threshold, trial: Boolean(plan.breakerTrial) });
     }
     if (ended === 'cancelled') await announce(run.input, { kind: 'cancelled_by_resolve', notRun: run.outcomes.filter((o) => o.status === 'cancelled' || o.status === 'skipped').map((o) => o.actionId) });

@@ -14,6 +14,7 @@ import * as teams from './migrations/2026-12-10T00-00-teams.js';
 import * as retentionIndexes from './migrations/2026-12-11T00-00-retention-indexes.js';
 import * as authSessionsOwnerIndexes from './migrations/2026-12-12T00-00-auth-sessions-owner-indexes.js';
 import * as tokenOwnerAndAuthorAliases from './migrations/2026-12-13T00-00-token-owner-and-author-aliases.js';
+import * as breakerOutcomeOnce from './migrations/2026-12-14T00-00-breaker-outcome-once.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -31,6 +32,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-11T00-00-retention-indexes': retentionIndexes,
   '2026-12-12T00-00-auth-sessions-owner-indexes': authSessionsOwnerIndexes,
   '2026-12-13T00-00-token-owner-and-author-aliases': tokenOwnerAndAuthorAliases,
+  '2026-12-14T00-00-breaker-outcome-once': breakerOutcomeOnce,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

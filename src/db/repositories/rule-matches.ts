@@ -72,6 +72,16 @@ export async function recordMatchVerification(db: Db, matchId: string, v: { stat
     .execute();
 }
 
+/** What a match's run outcome did to its rule's breaker, when it was counted already. */
+export async function findBreakerOutcome(db: Db, matchId: string): Promise<RuleMatch['breaker_outcome'] | undefined> {
+  return (await db.selectFrom('rule_matches').select('breaker_outcome').where('id', '=', matchId).executeTakeFirst())?.breaker_outcome ?? undefined;
+}
+
+/** Keep what the match's run outcome did to the breaker, so it is counted once. */
+export async function recordBreakerOutcome(db: Db, matchId: string, outcome: NonNullable<RuleMatch['breaker_outcome']>): Promise<void> {
+  await db.updateTable('rule_matches').set({ breaker_outcome: JSON.stringify(outcome) }).where('id', '=', matchId).execute();
+}
+
 /** A match recorded for an event, with the definition of the rule version it was decided for. */
 export interface RecordedMatchRule {
   matchId: string;
