@@ -65,9 +65,18 @@ export function cancelledByResolve(plan: MatchPlan): boolean {
   return plan.cancelOnResolve && context.incident?.status !== 'resolved' && context.event?.type !== 'incident.resolved';
 }
 
+/** Whether this action of the run does not start once the incident resolved: the rule's own actions (onUnverified runs after a resolve by design). */
+export const cancelIfResolved = (plan: MatchPlan, actionId: string): boolean => cancelledByResolve(plan) && plan.actions.some((a) => a.id === actionId);
+
 /** What a claim found: this run owns the action (maybe finished already), or another run does. */
 export type Claim =
-  | { owned: true; status: string; finished?: ActionOutcome | undefined }
+  | {
+      owned: true;
+      status: string;
+      finished?: ActionOutcome | undefined;
+      /** The action does not start once the incident resolved (absent in claims recorded before it was said). */
+      cancelIfResolved?: boolean | undefined;
+    }
   | { owned: false; status: string; claimedBy: string | null };
 
 /** The decision recorded for a gated action run, as read back from Postgres. */
@@ -113,6 +122,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }): Promise<Claim> {
     const { plan, action } = input;
     const status = input.awaitingApproval ? 'awaiting_approval' : 'running';
+    const guard = cancelIfResolved(plan, action.id);
     const inserted = await insertClaim(db, runKey(input.actionRunId, input.incidentId, plan, action), {
       status,
       rendered: action.params,
@@ -120,8 +130,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       reason: input.reason,
       owner: input.owner,
       workflowId: input.workflowId,
-      // The rule's own actions; onUnverified runs after a resolve by design.
-      cancelIfResolved: cancelledByResolve(plan) && plan.actions.some((a) => a.id === action.id),
+      cancelIfResolved: guard,
     });
     if (inserted === 'cancelled') {
       // A flapping alert: the resolve was stored before this action started, and its cancellation of the
@@ -129,14 +138,14 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       deps.logger.info({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'action not run: the incident resolved before it started');
       return { owned: true, status: inserted, finished: outcomeOf(input.actionRunId, action, { status: inserted, exit_code: null, output_excerpt: null, link: null, error: RESOLVED_BEFORE_START }) };
     }
-    if (inserted) return { owned: true, status };
+    if (inserted) return { owned: true, status, cancelIfResolved: guard };
     const row = await findClaim(db, input.actionRunId);
     if (row.claimed_by !== input.owner) {
       deps.logger.warn({ actionRunId: input.actionRunId, claimedBy: row.claimed_by, owner: input.owner }, 'action run claimed by another run; not executed here');
       return { owned: false, status: row.status, claimedBy: row.claimed_by };
     }
     await countAttempt(db, input.actionRunId);
-    return { owned: true, status: row.status, ...(FINISHED_RUN_STATUSES.includes(row.status) ? { finished: outcomeOf(input.actionRunId, action, row) } : {}) };
+    return { owned: true, status: row.status, cancelIfResolved: guard, ...(FINISHED_RUN_STATUSES.includes(row.status) ? { finished: outcomeOf(input.actionRunId, action, row) } : {}) };
   }
 
   /** The decision recorded for a gated action run (by the API, with the authenticated actor), if any. */
@@ -155,9 +164,24 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     return recorded ?? timeout;
   }
 
-  /** The gate opened: the action runs now (status `running`). A rejection is recorded as its outcome. */
-  async function startApprovedAction(input: { actionRunId: string; owner: string }): Promise<void> {
-    await startApprovedRun(db, input.actionRunId, input.owner, new Date());
+  /**
+   * The gate opened: the action runs now (status `running`). A rejection is recorded as its outcome. When
+   * the rule is cancelled by a resolve (`cancelIfResolved`, as its claim was) and the incident resolved
+   * while the action waited, it does not start: recorded `cancelled`, returned as finished, as the
+   * cancellation on its way would have.
+   */
+  async function startApprovedAction(input: {
+    actionRunId: string;
+    owner: string;
+    incidentId?: string | undefined;
+    cancelIfResolved?: boolean | undefined;
+    action?: { id: string; type: string } | undefined;
+  }): Promise<{ status?: string | undefined; finished?: ActionOutcome | undefined }> {
+    const guarded = input.cancelIfResolved && input.incidentId !== undefined ? input.incidentId : undefined;
+    const status = await startApprovedRun(db, input.actionRunId, input.owner, new Date(), guarded);
+    if (status !== 'cancelled' || !input.action) return { status };
+    deps.logger.info({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'approved action not run: the incident resolved while it waited');
+    return { status, finished: outcomeOf(input.actionRunId, input.action, { status, exit_code: null, output_excerpt: null, link: null, error: RESOLVED_BEFORE_START }) };
   }
 
   /** The outcome of a claimed action; only its owner writes it. */

@@ -193,7 +193,10 @@ async function runAction(run: RuleRun, action: RenderedAction, actionRunId: stri
     if (decision.decision === 'reject') {
       return record({ status: 'rejected', error: decision.actor === 'timeout' ? 'approval timed out; the rule says reject' : `rejected by ${decision.actor}` });
     }
-    await localDb.startApprovedAction({ actionRunId, owner: run.owner });
+    // The incident may have resolved while the action waited, its cancellation not here yet: then it does
+    // not start (recorded cancelled, as the cancellation would have). Older runs' markers hold no answer.
+    const started = await localDb.startApprovedAction({ actionRunId, owner: run.owner, incidentId, cancelIfResolved: claim.cancelIfResolved, action: { id: action.id, type: action.type } });
+    if (started?.finished) return started.finished;
   }
 
   run.running = actionRunId;

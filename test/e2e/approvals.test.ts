@@ -127,6 +127,26 @@ describe('approval gates end to end', function () {
     assert.deepEqual(audit, [{ actor: 'token:bob', action: 'approval.approve' }]);
   });
 
+  it('an approval given after the incident resolved, before the resolve has cancelled the run, starts nothing', async function () {
+    // The resolve is stored (triage committed it) and its cancellation is on its way to the rule run (the
+    // incident's worker died before completing its task, say): an approval landing then must not run the
+    // fix. Before, the approved action started without looking, and a quick side effect finished first.
+    const { svc } = await gatedRule('resolved-wait', { timeoutMinutes: 30, onTimeout: 'reject' });
+    const id = await trigger(svc);
+    const run = await waiting(id);
+    await stack.db.db.updateTable('incidents').set({ status: 'resolved' }).where('id', '=', id).execute();
+    const res = await decide(id, run.id, 'approve', bob);
+    assert.equal(res.status, 202);
+    const runs = await eventually(async () => {
+      const r = await runsOf(id);
+      return r.length === 3 && r.every((x) => x.finished_at) ? r : undefined;
+    }, 30_000, 'the run to end');
+    assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [['fix', 'cancelled'], ['chat', 'cancelled'], ['mail', 'cancelled']]);
+    assert.equal(runs[0]!.error, 'not run: the incident resolved before the action started');
+    assert.equal(runs[0]!.started_at, null, 'never started');
+    assert.equal(hits('resolved-wait'), 0, 'the approved fix did not reach its peer');
+  });
+
   it('the admin token cannot approve a rule it wrote either', async function () {
     const { svc } = await gatedRule('admin-author', { timeoutMinutes: 30, onTimeout: 'reject' }, {}, 'admin-token');
     const id = await trigger(svc);

@@ -74,6 +74,11 @@ function keyColumns(k: ActionRunKey) {
   };
 }
 
+/** Whether the incident is resolved, and not by Self-healing's own resolve (after which a rule's later actions still run). */
+const resolvedNotByUs = (incidentId: string) =>
+  sql<boolean>`(exists (select 1 from incidents where id = ${incidentId} and status = 'resolved')
+    and not exists (select 1 from pagerduty_writes where incident_id = ${incidentId} and kind = 'status' and value = 'resolved' and state <> 'failed'))`;
+
 /** Why a claim taken with `cancelIfResolved` was recorded cancelled. */
 export const RESOLVED_BEFORE_START = 'not run: the incident resolved before the action started';
 
@@ -88,9 +93,7 @@ export async function insertClaim(
   k: ActionRunKey,
   c: { status: string; rendered: unknown; startedAt: Date | null; reason: string; owner: string; workflowId: string; cancelIfResolved?: boolean },
 ): Promise<string | undefined> {
-  // Resolved, and not by Self-healing's own resolve (after which a rule's later actions still run).
-  const resolved = sql<boolean>`(exists (select 1 from incidents where id = ${k.incidentId} and status = 'resolved')
-    and not exists (select 1 from pagerduty_writes where incident_id = ${k.incidentId} and kind = 'status' and value = 'resolved' and state <> 'failed'))`;
+  const resolved = resolvedNotByUs(k.incidentId);
   const inserted = await db
     .insertInto('action_runs')
     .values({
@@ -131,15 +134,28 @@ export async function recordApprovalIfNone(db: Db, id: string, decision: unknown
   await db.updateTable('action_runs').set({ approval: JSON.stringify(decision) }).where('id', '=', id).where('approval', 'is', null).execute();
 }
 
-/** An approved run starts: `running`, only from `awaiting_approval` and only for its owner. */
-export async function startApprovedRun(db: Db, id: string, owner: string, at: Date): Promise<void> {
-  await db
+/**
+ * An approved run starts: `running`, only from `awaiting_approval` and only for its owner; the status it
+ * now has (undefined when it was not awaiting approval: started already). `cancelIfResolvedOf`: when that
+ * incident is resolved at this moment (not by Self-healing), the run is recorded `cancelled` instead, as
+ * a claim is: an approval given while the resolve's cancellation has not reached the run yet starts nothing.
+ */
+export async function startApprovedRun(db: Db, id: string, owner: string, at: Date, cancelIfResolvedOf?: string): Promise<string | undefined> {
+  const resolved = cancelIfResolvedOf === undefined ? sql<boolean>`false` : resolvedNotByUs(cancelIfResolvedOf);
+  const updated = await db
     .updateTable('action_runs')
-    .set({ status: 'running', started_at: at })
+    .set({
+      status: sql<string>`case when ${resolved} then 'cancelled' else 'running' end`,
+      started_at: sql<Date | null>`case when ${resolved} then null else ${at}::timestamptz end`,
+      finished_at: sql<Date | null>`case when ${resolved} then now() end`,
+      error: sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} end`,
+    })
     .where('id', '=', id)
     .where('claimed_by', '=', owner)
     .where('status', '=', 'awaiting_approval')
-    .execute();
+    .returning('status')
+    .executeTakeFirst();
+  return updated?.status;
 }
 
 /** The outcome of a claimed run; only its owner writes it. */
