@@ -18,7 +18,8 @@
  *
  * Pure: no I/O, no clock (the time is passed in).
  */
-import type { Action, Rule } from './rules/schema.js';
+import { parseDuration } from './guards.js';
+import type { Action, Rule, Verify } from './rules/schema.js';
 import { inTimeWindow, type TimeWindow } from './rules/time-window.js';
 
 export type PolicyDecisionKind = 'run' | 'dry_run' | 'skipped' | 'notify_only';
@@ -263,18 +264,25 @@ export function runOutcomeOf(statuses: readonly string[]): RunOutcome {
 
 /**
  * How long a run of `rule` can take at most: every action's approval wait, attempts at its timeout and
- * the pauses between them, an agent's pickup, and a margin. A lease expires after it, so a run that died
+ * the pauses between them, an agent's pickup, its verification, and a margin. A lease expires after it, so a run that died
  * stops blocking its host by then at the latest.
  */
-export function leaseSeconds(rule: Pick<Rule, 'actions'>): number {
+export function leaseSeconds(rule: Pick<Rule, 'actions'> & { verify?: Verify | undefined }): number {
   let total = 300;
-  for (const a of rule.actions as Action[]) {
-    const script = a.type.startsWith('script.');
-    const timeout = a.timeoutSeconds ?? (script ? 300 : 30);
-    const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
-    total += (a.approval ? a.approval.timeoutMinutes * 60 : 0) + (timeout + 5) * attempts + 60 * (attempts - 1) + (a.type === 'script.agent' ? 300 : 0);
-  }
+  for (const a of rule.actions as Action[]) total += actionSeconds(a);
+  // A verifying run holds its host until the verification ends: `within`, a check that started just
+  // before it (the check runs on the host), then what runs when it is unverified.
+  const v = rule.verify;
+  if (v) total += (parseDuration(v.within) ?? 600) + (v.check ? actionSeconds(v.check as Action) : 0) + v.onUnverified.reduce((sum, a) => sum + actionSeconds(a as Action), 0);
   return total;
+}
+
+/** One action at most: its approval wait, attempts at its timeout and the pauses between them, an agent's pickup. */
+function actionSeconds(a: Action): number {
+  const script = a.type.startsWith('script.');
+  const timeout = a.timeoutSeconds ?? (script ? 300 : 30);
+  const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
+  return (a.approval ? a.approval.timeoutMinutes * 60 : 0) + (timeout + 5) * attempts + 60 * (attempts - 1) + (a.type === 'script.agent' ? 300 : 0);
 }
 
 /**

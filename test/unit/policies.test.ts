@@ -158,6 +158,13 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(leaseSeconds(rule()), 300 + 305 + 300 + 35 * 8 + 60 * 7);
     const gated = rule({ actions: [{ id: 'g', type: 'pagerduty.note', content: 'x', approval: { required: true, timeoutMinutes: 30 }, retry: { maximumAttempts: 1 } }] });
     assert.equal(leaseSeconds(gated), 300 + 1800 + 35);
+    // A verifying run holds its host until the verification ends: a 30-minute `within` with an SSH check of
+    // 60 s and one escalation when unverified (before, the lease ran out at minute 6 while checks still ran).
+    const verifying = rule({
+      actions: [{ id: 's', type: 'script.ssh', script: 'fix.sh', timeoutSeconds: 60 }],
+      verify: { within: '30m', check: { type: 'script.ssh', script: 'check.sh', timeoutSeconds: 60 }, onUnverified: [{ type: 'pagerduty.escalate', level: 2 }] },
+    });
+    assert.equal(leaseSeconds(verifying), 300 + 65 + (1800 + 65 + 35 * 8 + 60 * 7));
   });
 
   it('targetOf: the host, else the environment, else none (the planner and the backtest share it)', function () {
