@@ -39,6 +39,7 @@ import type { Rule } from '../src/domain/rules/schema.js';
 import type { Logger } from '../src/logger.js';
 import type { Integrations } from './actions.js';
 import type { OwnWritesClient } from './own-writes.js';
+import { createSideEffects } from './side-effects.js';
 import type { MatchDecision } from './types.js';
 
 export interface GuardDeps {
@@ -141,6 +142,10 @@ const RECLAIM_AFTER_SECONDS = 120;
  */
 export function createAlertDelivery(deps: GuardDeps) {
   const env = deps.env ?? process.env;
+  // Each channel's page is a side effect of its own, recorded like an action's message: a page that went
+  // out before its alert was marked sent (the worker died in between) is not sent again when the alert
+  // is claimed again. Slack and SMTP cannot be asked afterwards, so an unanswered page is not resent.
+  const effects = createSideEffects({ db: deps.db, logger: deps.logger });
   return async function deliverAutomationAlerts(): Promise<number> {
     let alerts;
     try {
@@ -154,16 +159,35 @@ export function createAlertDelivery(deps: GuardDeps) {
       const key = `automation-alert-${a.id}`;
       if (a.page) {
         const page = deps.guards.page;
-        if (page.slackWebhookRef && deps.integrations) {
+        const integrations = deps.integrations;
+        const once = { incidentId: a.incident_id ?? undefined, onUncertain: 'refuse' as const };
+        if (page.slackWebhookRef && integrations) {
+          const webhookRef = page.slackWebhookRef;
           try {
-            await deps.integrations.slack({ webhookUrl: await resolveSecretRef(page.slackWebhookRef, env), text: a.text });
+            await effects.run({
+              ...once,
+              key: `${key}:slack`,
+              kind: 'notify.slack',
+              perform: async (ctx) => {
+                await integrations.slack({ webhookUrl: await resolveSecretRef(webhookRef, env), text: a.text, signal: ctx.signal });
+                return {};
+              },
+            });
           } catch (err) {
             errors.push(`slack: ${(err as Error).message}`);
           }
         }
-        if (page.email.length > 0 && deps.integrations) {
+        if (page.email.length > 0 && integrations) {
           try {
-            await deps.integrations.email({ to: page.email, subject: a.text.slice(0, 200), text: a.text, idempotencyKey: key });
+            await effects.run({
+              ...once,
+              key: `${key}:email`,
+              kind: 'notify.email',
+              perform: async (ctx) => {
+                const sent = await integrations.email({ to: page.email, subject: a.text.slice(0, 200), text: a.text, idempotencyKey: key, signal: ctx.signal });
+                return { externalId: sent.messageId, detail: sent.response };
+              },
+            });
           } catch (err) {
             errors.push(`email: ${(err as Error).message}`);
           }

@@ -278,6 +278,27 @@ describe('flapping targets end to end', function () {
     assert.equal(acks(third.id), 0);
   });
 
+  it('a page that went out before its alert was marked sent is not paged again when the alert is claimed again', async function () {
+    this.timeout(60_000);
+    const before = slack.messages.length;
+    const svc = newServiceId();
+    await insertRule(stack.db.db, { name: `flap-crash-${svc.toLowerCase()}`, services: [svc], guards: { flapping: { max: 1, window: '10m' } }, actions: [{ id: 'ack', type: 'pagerduty.acknowledge' }] });
+    await incidentOn(svc, 'flappy-3');
+    const stopped = await incidentOn(svc, 'flappy-3');
+    assert.equal(stopped.decision, 'skipped');
+    await eventually(async () => slack.messages.length === before + 1 || undefined, 30_000, 'the page');
+    await eventually(async () => (await stack.db.db.selectFrom('automation_alerts').select('sent_at').where('incident_id', '=', stopped.id).execute()).every((a) => a.sent_at) || undefined, 30_000, 'marked sent');
+    const notes = pd.notes(stopped.id).length;
+    // The worker died after paging and before marking the alert sent: the row is unsent, its claim stale.
+    await stack.db.db.updateTable('automation_alerts').set({ sent_at: null, claimed_at: new Date(Date.now() - 3_600_000) }).where('incident_id', '=', stopped.id).execute();
+    // The next triage delivers what is owed (any incident's).
+    const next = await stack.deliver(sampleFor('v3-incident.triggered-01.json', newIncidentId(), { data: { title: '[elsewhere-1] x', service: { id: newServiceId(), type: 'service_reference', summary: 's' } } }));
+    assert.equal(next.status, 202);
+    await eventually(async () => (await stack.db.db.selectFrom('automation_alerts').select('sent_at').where('incident_id', '=', stopped.id).execute()).every((a) => a.sent_at) || undefined, 30_000, 'claimed and settled again');
+    assert.equal(slack.messages.length, before + 1, 'paged once');
+    assert.equal(pd.notes(stopped.id).length, notes, 'noted once');
+  });
+
   it("a rule's own flapping limit overrides the operator's", async function () {
     this.timeout(60_000);
     const svc = newServiceId();
