@@ -10,7 +10,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
-import { deleteJob, findJob, findJobClash, insertJob, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
+import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
 import { heldScheduleReason, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
@@ -161,14 +161,24 @@ export function jobService(deps: JobServiceDeps) {
       checkSecretRefs(body);
       checkRunTimeout(body);
       checkFrequency(body);
-      const id = body.id ?? slugify(body.name);
-      if (!id) throw new ValidationError('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
-      const team = await teamForCreate(db, actor, requested, `job ${id}`);
-      const job: JobDefinition = { ...body, id };
+      const slug = body.id ?? slugify(body.name);
+      if (!slug) throw new ValidationError('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
+      const team = await teamForCreate(db, actor, requested, `job ${slug}`);
       const to = await target(); // read before the transaction: it may use a connection of its own
       return inTransaction(db, async (trx) => {
+        // An id made from the name skips those of deleted jobs (`name-2`, …); an id given is taken as given.
+        const id = body.id ?? (await firstFreeJobId(trx, slug));
+        const job: JobDefinition = { ...body, id };
         const clash = await findJobClash(trx, { id, name: job.name });
-        if (clash) throw new ConflictError(clash.id === id ? `job ${id} already exists` : `a job named "${job.name}" already exists (${clash.id})`);
+        if (clash) {
+          throw new ConflictError(
+            clash.id !== id
+              ? `a job named "${job.name}" already exists (${clash.id})`
+              : clash.deleted
+                ? `job id ${id} belonged to a deleted job; ids are never reused (its runs keep it): give this job another id`
+                : `job ${id} already exists`,
+          );
+        }
         await targetsInTeam(trx, team, job);
         const inserted = await insertJob(trx, { id, name: job.name, definition: job, enabled: job.enabled, scheduleId: jobScheduleId(id), team });
         await writeAudit(trx, { actor: actor.name, action: 'job.create', entityType: 'job', entityId: id, after: job, team });

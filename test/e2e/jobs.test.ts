@@ -291,10 +291,25 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     assert.equal(d.spec.intervals?.[0]?.offset, 900_000);
     assert.equal(d.state.paused, true);
 
+    // A run of it, with what its script printed on a target.
+    const runId = `${id}-run-1`;
+    await stack.db.db.insertInto('job_runs').values({ id: runId, job_id: id, trigger: 'manual', status: 'failed', finished_at: new Date() }).execute();
+    await stack.db.db.insertInto('job_target_results').values({ job_run_id: runId, environment: 'old-env', via: 'agent', status: 'failed', exit_code: 1, output_excerpt: 'secret-ish output of the old job', error: null }).execute();
+
     assert.equal((await stack.api(`/api/jobs/${id}`, { method: 'DELETE' })).status, 204);
     await assert.rejects(handle.describe(), ScheduleNotFoundError);
     assert.equal((await stack.api(`/api/jobs/${id}`)).status, 404);
     assert.equal((await stack.api(`/api/jobs/${id}`, { method: 'DELETE' })).status, 404);
+    // Its id is never another job's: the old job's runs and output stay its own (before, the row was
+    // removed, and a new job under the id, of another team perhaps, read them and got their failure notices).
+    const reuse = await post('/api/jobs', { id, name: 'probe delete again', schedule: { interval: '1h' }, targets: { all: true }, script: 'probe.sh' });
+    assert.equal(reuse.status, 409);
+    assert.match(((await reuse.json()) as { detail: string }).detail, new RegExp(`job id ${id} belonged to a deleted job; ids are never reused`));
+    assert.equal((await stack.api(`/api/jobs/${id}/runs`)).status, 404);
+    // An id made from the name skips it.
+    const again = await createJob({ name: 'probe delete', schedule: { interval: '1h' }, targets: { all: true }, script: 'probe.sh' });
+    assert.equal(again, `${id}-2`);
+    assert.deepEqual(((await json<{ items: unknown[] }>(stack.api(`/api/jobs/${again}/runs`))).items), []);
   });
 
   it('answers 503 and keeps no job row when Temporal is unreachable', async function () {

@@ -20,14 +20,24 @@ export async function findJob(db: Db, id: string, opts: { forUpdate?: boolean } 
   return q.executeTakeFirst();
 }
 
-/** A job holding `id` (live or not) or a live job named `name`, other than `exceptId`. */
-export async function findJobClash(db: Db, c: { id?: string; name: string; exceptId?: string }): Promise<{ id: string; name: string } | undefined> {
+/** A job holding `id` (live or deleted: ids are never reused) or a live job named `name`, other than `exceptId`. */
+export async function findJobClash(db: Db, c: { id?: string; name: string; exceptId?: string }): Promise<{ id: string; name: string; deleted: boolean } | undefined> {
   let q = db
     .selectFrom('jobs')
-    .select(['id', 'name'])
+    .select(['id', 'name', 'deleted_at'])
     .where((eb) => eb.or([...(c.id !== undefined ? [eb('id', '=', c.id)] : []), eb.and([eb('name', '=', c.name), eb('deleted_at', 'is', null)])]));
   if (c.exceptId !== undefined) q = q.where('id', '!=', c.exceptId);
-  return q.executeTakeFirst();
+  const row = await q.executeTakeFirst();
+  return row && { id: row.id, name: row.name, deleted: row.deleted_at !== null };
+}
+
+/** `base`, else the first of `base-2`, `base-3`… that no job (live or deleted) holds. */
+export async function firstFreeJobId(db: Db, base: string): Promise<string> {
+  const held = new Set(
+    (await db.selectFrom('jobs').select('id').where((eb) => eb.or([eb('id', '=', base), eb('id', 'like', `${base.replace(/[\\%_]/g, '\\$&')}-%`)])).execute()).map((r) => r.id),
+  );
+  if (!held.has(base)) return base;
+  for (let n = 2; ; n++) if (!held.has(`${base}-${n}`)) return `${base}-${n}`;
 }
 
 export async function insertJob(db: Db, j: { id: string; name: string; definition: unknown; enabled: boolean; scheduleId: string; team: string }): Promise<JobRow> {
@@ -48,8 +58,14 @@ export async function updateJob(db: Db, id: string, j: { name?: string; definiti
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * Deletes a job: the row stays, marked deleted, so its id is never another job's. Its runs, their
+ * per-target output and a run still going (whose failure notice reads this definition) stay keyed by the
+ * id; a new job under the same id, in another team perhaps, would inherit them.
+ */
 export async function deleteJob(db: Db, id: string): Promise<JobRow | undefined> {
-  return db.deleteFrom('jobs').where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
+  const at = new Date();
+  return db.updateTable('jobs').set({ deleted_at: at, updated_at: at }).where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
 }
 
 /** The newest runs of a job first. */
