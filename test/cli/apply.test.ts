@@ -289,6 +289,14 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.match(twice.stderr, /b\.yaml, object 1 \(Environment twice\): Environment "twice" is also defined at .*a\.yaml, object 1/);
     assert.deepEqual(await auditActions(), [], 'nothing applied');
     assert.equal((await selfheal(['apply', '-f', path.join(work, 'no-such-folder')], env)).code, 2);
+    // A "billion laughs" file: aliases that would expand past the YAML library's limit are a usage error
+    // naming the file (exit 2), not an unexpected error (exit 3, which CI reads as the server being down).
+    const laughs = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
+    for (let i = 1; i < 9; i++) laughs.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    const bomb = await selfheal(['diff', '-f', await folder({ 'laughs.yaml': `${laughs.join('\n')}\n` })], env);
+    assert.equal(bomb.code, 2, bomb.stderr);
+    assert.match(bomb.stderr, /laughs\.yaml: .*alias/i);
+    assert.doesNotMatch(bomb.stderr, /unexpected error|\n {4}at /);
   });
 
   it('files that hold no object (emptied, commented out) are refused (exit 2): an apply with --prune deletes nothing', async () => {

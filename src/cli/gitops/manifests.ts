@@ -87,7 +87,13 @@ function readFile(file: string, implicitKind: Kind | undefined, problems: string
   const objects: { value: unknown; legacyRule: boolean }[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0) throw usageError(`${file}: ${doc.errors[0]!.message}`);
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      // The YAML library refuses aliases that would expand past its limit (a "billion laughs" file).
+      value = doc.toJS();
+    } catch (err) {
+      throw usageError(`${file}: ${(err as Error).message}`);
+    }
     if (value === null || value === undefined) continue;
     if (Array.isArray(value)) for (const v of value) objects.push({ value: v, legacyRule: false });
     else if (isPlainObject(value) && value.kind === undefined && Array.isArray(value.rules)) for (const v of value.rules as unknown[]) objects.push({ value: v, legacyRule: true });
