@@ -126,7 +126,12 @@ export function sessionResolver(deps: { db: Kysely<Database>; config: Config }):
     const groups = row.groups as string[];
     const scopes: Scope[] = globalRolesOf(groups, oidc.roleMap);
     const memberships = teamRolesOf(groups, oidc.teamRoleMap);
-    if (scopes.length === 0 && memberships.length === 0) throw unauthorized('none of your groups is given a role here any more (OIDC_ROLE_MAP changed): sign in again');
+    if (scopes.length === 0 && memberships.length === 0) {
+      // Ended here, not only refused: sign-out finds nothing live to end (it answers as for any 401), and
+      // a replica still on the old map (a rolling deploy) or the map restored would honour it again.
+      await revokeSession(deps.db, hashToken(secret));
+      throw unauthorized('none of your groups is given a role here any more (OIDC_ROLE_MAP changed): your session was ended; sign in again');
+    }
     return { id: row.id, actor: row.actor, scopes, memberships, subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
   };
 }

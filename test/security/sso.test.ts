@@ -314,6 +314,10 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     const gone = await as(alice.cookie, '/api/incidents');
     assert.equal(gone.status, 401, 'alice was admin only through sre-admins');
     assert.match(((await gone.json()) as { detail: string }).detail, /none of your groups is given a role here any more/);
+    // And ended: a replica still on the old map (a rolling deploy) does not honour it, nor would the map restored.
+    assert.equal((await send(alice.jar, `${base}/auth/session`)).status, 401, 'the session was ended, not only refused');
+    const ended = await db.db.selectFrom('auth_sessions').select('revoked_at').where('secret_hash', '=', createHash('sha256').update(alice.cookie).digest('hex')).executeTakeFirstOrThrow();
+    assert.notEqual(ended.revoked_at, null);
     const who = (await (await as(dave.cookie, '/auth/session')).json()) as { scopes: string[] };
     assert.deepEqual(who.scopes, ['read'], 'dave keeps what sre now gives');
     const write = await as(dave.cookie, '/api/environments', { method: 'POST', headers: sameOrigin(dave.csrf), body: JSON.stringify({ name: 'dave-env', labels: {} }) });
