@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { runScript } from '../src/executors/script-runner.js';
 import { ScriptNotAllowedError } from '../src/executors/errors.js';
+import { tailText } from '../src/domain/agent-result.js';
 import { scriptResult, type ScriptActionResult } from './script-result.js';
 
 export interface AgentDeps {
@@ -17,6 +18,8 @@ export interface AgentScriptInput {
   env?: Record<string, string> | undefined;
   timeoutSeconds: number;
   context?: Record<string, string>;
+  /** Answer only the end of the output, this many characters (a job's target: its history holds them all). */
+  maxOutputChars?: number | undefined;
 }
 
 export type { ScriptActionResult };
@@ -37,7 +40,8 @@ export function createAgentActivities(deps: AgentDeps) {
         signal: ctx.cancellationSignal,
         onProgress: (p) => ctx.heartbeat(p),
       });
-      return scriptResult(r, timeoutMs);
+      const result = scriptResult(r, timeoutMs);
+      return input.maxOutputChars ? { ...result, outputExcerpt: tailText(result.outputExcerpt, input.maxOutputChars) } : result;
     } catch (err) {
       if (err instanceof ScriptNotAllowedError) throw ApplicationFailure.nonRetryable(err.message, 'ScriptNotAllowedError');
       throw err;

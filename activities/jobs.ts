@@ -10,7 +10,8 @@ import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { heldScheduleReason, jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
-import type { JobRunStatus, JobRunSummary, TargetStatus } from '../src/contracts/jobs.js';
+import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
+import { tailText } from '../src/domain/agent-result.js';
 import { agentTaskQueue } from '../src/contracts/names.js';
 import { toFailure, type Integrations } from './actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
@@ -60,12 +61,10 @@ export interface TargetOutcome {
 }
 
 /** Stored excerpt size: the end of the output (scripts print their RESULT line last). */
-export const STORED_OUTPUT_CHARS = 4000;
+export const STORED_OUTPUT_CHARS = JOB_OUTPUT_CHARS;
 
 function tail(given: string | undefined, max = STORED_OUTPUT_CHARS): string | null {
-  if (given === undefined) return null;
-  const text = given.replaceAll('\0', '\uFFFD'); // Postgres text cannot hold NUL
-  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
+  return given === undefined ? null : tailText(given, max); // Postgres text cannot hold NUL
 }
 
 /** Failure types the notice activity is not retried on (workflows/job.ts: externalApiOptions). */
@@ -152,7 +151,9 @@ export function createJobActivities(deps: JobActivityDeps) {
     const ssh = await whilePostgresUnavailable(() => environmentSsh(db, input.environment));
     if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${input.environment} has no management VM (ssh) configured`, 'ValidationError');
     try {
-      return await runOnManagementVm(ssh, [remoteScriptPath(input.script, env), ...input.args], input.timeoutSeconds * 1000, env);
+      const r = await runOnManagementVm(ssh, [remoteScriptPath(input.script, env), ...input.args], input.timeoutSeconds * 1000, env);
+      // Only the end of the output enters the job's history (one result per target).
+      return { ...r, outputExcerpt: tailText(r.outputExcerpt, STORED_OUTPUT_CHARS) };
     } catch (err) {
       throw toFailure(err);
     }

@@ -12,8 +12,8 @@ import {
 import { defineSearchAttributeKey, TimeoutType } from '@temporalio/common';
 import type { createAgentActivities } from '../activities/agent.js';
 import type { createJobActivities, JobRunPlan, JobTarget, TargetOutcome } from '../activities/jobs.js';
-import type { JobRunStatus, JobRunSummary, JobWorkflowInput, JobWorkflowResult } from '../src/contracts/jobs.js';
-import { agentOutcome } from '../src/domain/agent-result.js';
+import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type JobWorkflowInput, type JobWorkflowResult } from '../src/contracts/jobs.js';
+import { agentOutcome, tailText } from '../src/domain/agent-result.js';
 import { dbOptions, externalApiOptions, scriptOptions } from './options.js';
 
 type JobActivities = ReturnType<typeof createJobActivities>;
@@ -80,9 +80,12 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
 async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Promise<TargetOutcome> {
   const startedAt = new Date(Date.now()).toISOString();
   const base = { jobRunId, environment: t.environment, via: t.via, startedAt };
+  // Kept short before it is passed on (an older agent answers all of its output).
   const done = (o: Omit<TargetOutcome, 'jobRunId' | 'environment' | 'via' | 'startedAt' | 'finishedAt'>): TargetOutcome => ({
     ...base,
     ...o,
+    ...(o.outputExcerpt !== undefined ? { outputExcerpt: tailText(o.outputExcerpt, JOB_OUTPUT_CHARS) } : {}),
+    ...(o.error !== undefined ? { error: tailText(o.error, JOB_OUTPUT_CHARS) } : {}),
     finishedAt: new Date(Date.now()).toISOString(),
   });
   if (t.problem) return done({ status: 'failed', error: t.problem });
@@ -108,6 +111,7 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Prom
             args: plan.args,
             timeoutSeconds,
             context: { jobId: plan.jobId, jobRunId, environment: t.environment },
+            maxOutputChars: JOB_OUTPUT_CHARS,
           }),
           )
         : await proxyActivities<JobActivities>(options).runSshTarget({

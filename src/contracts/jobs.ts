@@ -51,3 +51,10 @@ export interface AgentCheckResult {
 }
 
 export const AGENT_CHECK_SCRIPT = 'health-check.sh';
+
+/**
+ * Output kept per job target: the end of it. A job over hundreds of environments holds one result per
+ * target in its workflow history, so the script's answer is cut to this on the agent (or the SSH worker)
+ * before it enters the history, and again before it is recorded.
+ */
+export const JOB_OUTPUT_CHARS = 4000;

@@ -53,6 +53,15 @@ function boundedText(value: unknown, max: number): string | undefined {
 }
 
 /**
+ * The end of `text`, at most `max` characters (a script prints its result last), NUL shown as U+FFFD;
+ * what was cut is marked at the start. Pure: the job workflow keeps what it records this short.
+ */
+export function tailText(text: string, max: number): string {
+  const t = text.replaceAll('\0', '\uFFFD');
+  return t.length <= max ? t : `…${t.slice(t.length - max + 1)}`;
+}
+
+/**
  * An agent's answer reduced to AgentScriptOutcome. Anything else in it is dropped; a wrong type becomes
  * the neutral value (exit code null, empty output), and an answer that is not an object at all is a
  * failed run that says so.

@@ -276,6 +276,27 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     assert.equal((await stack.api('/api/jobs/fleet-patch')).status, 404);
   });
 
+  it("a noisy script's output enters the job's history and its record only as its end, on the agent and over SSH", async function () {
+    // 300 KiB of output per target; before, each target's whole answer (up to 128 KiB) sat in the job's
+    // history twice, and a job over a few hundred such environments passed Temporal's history size limit.
+    await writeFile(path.join(scriptsDir, 'noisy.sh'), '#!/bin/sh\nhead -c 307200 /dev/zero | tr "\\0" "x"\necho\necho "RESULT noisy done"\n', { mode: 0o755 });
+    for (const [name, target, via] of [['noisy agent', 'jobs-agent-a', 'agent'], ['noisy ssh', 'jobs-ssh-a', 'ssh']] as const) {
+      const id = await createJob({ name, schedule: { interval: '1h' }, targets: { environments: [target] }, via, script: 'noisy.sh' });
+      await trigger(id);
+      const run = await eventually(async () => (await finished(id))[0], 60_000, `the ${name} run`);
+      assert.equal(run.status, 'succeeded', JSON.stringify(run).slice(0, 500));
+      const rows = await stack.db.db.selectFrom('job_target_results').select(['environment', 'output_excerpt']).where('job_run_id', '=', run.id).execute();
+      assert.deepEqual(rows.map((r) => r.environment), [target]);
+      assert.ok((rows[0]!.output_excerpt ?? '').length <= 4000, `${name}: ${rows[0]!.output_excerpt?.length}`);
+      const history = await stack.temporal.client.workflow.getHandle(run.id).fetchHistory();
+      const sizes = (history.events ?? [])
+        .flatMap((e) => [...(e.activityTaskCompletedEventAttributes?.result?.payloads ?? []), ...(e.activityTaskScheduledEventAttributes?.input?.payloads ?? [])])
+        .map((p) => p.data?.length ?? 0);
+      assert.ok(sizes.length >= 4, 'the target ran as an activity');
+      assert.ok(Math.max(...sizes) < 6000, `${name}: every activity's input and result stays small (${Math.max(...sizes)} bytes)`);
+    }
+  });
+
   it('deleting a job removes its schedule; updating it changes the schedule', async function () {
     const id = await createJob({ name: 'probe delete', schedule: { cron: '0 3 * * *', timezone: 'Europe/Paris' }, targets: { all: true }, script: 'probe.sh' });
     const handle = stack.temporal.client.schedule.getHandle(jobScheduleId(id));
