@@ -7,7 +7,8 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import { countHistory, loadEnvironmentWindows, loadOtherRules, loadRuleVersions, readHistory } from '../db/repositories/history.js';
+import { DEFAULT_TEAM } from '../domain/teams.js';
+import { countHistory, loadEnvironmentTeams, loadEnvironmentWindows, loadOtherRules, loadRuleVersions, readHistory } from '../db/repositories/history.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { insertRuleBacktest, listRuleBacktests } from '../db/repositories/backtests.js';
@@ -85,7 +86,7 @@ export function backtestService(deps: BacktestServiceDeps) {
     }
     const candidateServices = new Set<string>();
     for (const lane of [r.candidate, r.baseline]) for (const v of lane?.versions ?? []) for (const s of v.rule.services) candidateServices.add(s);
-    const [environmentWindows, otherRules] = await Promise.all([loadEnvironmentWindows(db), loadOtherRules(db)]);
+    const [environmentWindows, environmentTeams, otherRules] = await Promise.all([loadEnvironmentWindows(db), loadEnvironmentTeams(db), loadOtherRules(db)]);
     const history = readHistory(db, { from: warmupFrom, to, services: candidateServices.has('*') ? undefined : [...candidateServices] });
     const deadline = started + budgetSeconds * 1000;
     try {
@@ -98,6 +99,7 @@ export function backtestService(deps: BacktestServiceDeps) {
         warmupFrom,
         extractors: deps.extractors ?? {},
         environmentWindows,
+        environmentTeams,
         otherRules,
         assumedRunSeconds: r.input.assumedRunSeconds ?? 300,
         filters: { services: r.input.services ? new Set(r.input.services) : undefined, environments: r.input.environments ? new Set(r.input.environments) : undefined },
@@ -154,13 +156,14 @@ export function backtestService(deps: BacktestServiceDeps) {
       const stored = input.ruleId ? await storedRule(actor, input.ruleId) : undefined;
       const asLive = { asLive: input.asLive === true };
       if (input.rule) {
-        candidate = definitionLane(input.rule, { id: stored?.id ?? 'unsaved', version: 0 }, asLive);
-        if (stored) baseline = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version }, asLive);
+        // An unsaved rule is in the team it names, else its stored rule's, else the team a create puts it in.
+        candidate = definitionLane(input.rule, { id: stored?.id ?? 'unsaved', version: 0, team: stored?.team ?? DEFAULT_TEAM }, asLive);
+        if (stored) baseline = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version, team: stored.team }, asLive);
       } else if (input.replay === 'as-recorded') {
         const versions = await loadRuleVersions(db, stored!.id);
-        candidate = versions.length > 0 ? versionsLane(stored!.id, versions) : definitionLane(stored!.definition as RuleInput, { id: stored!.id, version: stored!.version });
+        candidate = versions.length > 0 ? versionsLane(stored!.id, versions, stored!.team) : definitionLane(stored!.definition as RuleInput, { id: stored!.id, version: stored!.version, team: stored!.team });
       } else {
-        candidate = definitionLane(stored!.definition as RuleInput, { id: stored!.id, version: stored!.version }, asLive);
+        candidate = definitionLane(stored!.definition as RuleInput, { id: stored!.id, version: stored!.version, team: stored!.team }, asLive);
       }
       const only: ItemFilter = input.only ?? (baseline ? 'changed' : 'matched');
       const limit = input.limit ?? 50;

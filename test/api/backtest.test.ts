@@ -121,6 +121,22 @@ describe('API: rule backtests', function () {
     assert.ok(res.body.items.every((i: { candidate: { reason: string } }) => i.candidate.reason === 'maintenance window'));
   });
 
+  it("a rule's scripts are skipped on another team's environment, as the live planner skips them", async function () {
+    assert.equal((await call('POST', '/api/teams', { name: 'bt-infra' })).status, 201);
+    assert.equal((await call('POST', '/api/environments', { name: 'staging', team: 'bt-infra' })).status, 201);
+    // A script rule of the default team: the live planner skips it on staging (team bt-infra); a note rule runs.
+    const script = disk({ name: 'disk-script', actions: [{ id: 'clean', type: 'script.agent', script: 'disk/clean.sh' }] });
+    const res = await call('POST', '/api/rules/backtest', { rule: script, ...window(), environments: ['staging'], limit: 500 });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const staging = triggers('Disk full').filter((e) => String(e.body.event.data.title).includes(' staging:'));
+    assert.ok(staging.length > 0);
+    assert.equal(res.body.summary.candidate.matched, staging.length);
+    assert.equal(res.body.summary.candidate.decisions.run ?? 0, 0, 'no run on another team\'s environment');
+    assert.ok(res.body.items.every((i: { candidate: { reason: string } }) => /^environment staging belongs to team bt-infra: a rule of team default may not run scripts there/.test(i.candidate.reason)), JSON.stringify(res.body.items[0]?.candidate));
+    const notes = await call('POST', '/api/rules/backtest', { rule: disk(), ...window(), environments: ['staging'], limit: 500 });
+    assert.equal(notes.body.summary.candidate.decisions.run, staging.length, 'a rule without scripts runs there');
+  });
+
   it('the diff of an edited rule: against the current version and the decisions recorded at the time, with the incidents behind each change', async function () {
     const created = await call('POST', '/api/rules', disk({ name: 'disk-diff' }));
     assert.equal(created.status, 201);

@@ -175,6 +175,12 @@ export async function loadEnvironmentWindows(db: Db): Promise<Map<string, TimeWi
   return new Map(rows.map((r) => [r.name, (r.maintenance_windows ?? []) as TimeWindow[]]));
 }
 
+/** The team of each environment, by name (a rule runs scripts only on its own team's). */
+export async function loadEnvironmentTeams(db: Db): Promise<Map<string, string>> {
+  const rows = await db.selectFrom('environments').select(['name', 'team']).execute();
+  return new Map(rows.map((r) => [r.name, r.team]));
+}
+
 /** Every rule's ordering (priority, name, id) and whether it stops matching, for the rules matched before one. */
 export async function loadOtherRules(db: Db): Promise<Map<string, OtherRule>> {
   const rows = await db.selectFrom('rules').select(['id', 'name', 'definition']).execute();

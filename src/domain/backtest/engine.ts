@@ -300,6 +300,7 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
           incidentStatus: facts.status,
           target,
           environmentWindows: envName !== null ? (spec.environmentWindows.get(envName) ?? noWindows) : noWindows,
+          environmentTeam: envName !== null && spec.environmentTeams?.has(envName) ? { name: envName, team: spec.environmentTeams.get(envName)! } : undefined,
         };
         const c = candidate.decide(input);
         const b = baseline?.decide(input);

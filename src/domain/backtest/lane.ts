@@ -56,6 +56,8 @@ export interface LaneEventInput {
   incidentStatus: string;
   target: string | undefined;
   environmentWindows: readonly TimeWindow[];
+  /** The environment's team, as the live planner checks it against the rule's. */
+  environmentTeam?: { name: string; team: string } | undefined;
 }
 
 export interface LaneDecision {
@@ -178,7 +180,7 @@ export class Lane {
     const target = input.target;
     const p = rule.policies ?? {};
     const decided = decidePolicies(
-      { rule, at: input.at, eventType: input.ev.eventType, incidentStatus: input.incidentStatus, target, environmentWindows: input.environmentWindows },
+      { rule, at: input.at, eventType: input.ev.eventType, incidentStatus: input.incidentStatus, target, environmentWindows: input.environmentWindows, environmentTeam: input.environmentTeam },
       {
         breaker: this.breaker,
         runsInRateWindow: p.rateLimit ? this.runsSince(atMs - p.rateLimit.windowSeconds * 1000) : 0,

@@ -12,8 +12,10 @@ export const MAX_WARMUP_SECONDS = 7 * 24 * 3600;
  * One definition for the whole window. It is simulated as enabled (a backtest asks what the rule would
  * do); `asLive` also simulates a dry-run rule as if it ran for real, policies included.
  */
-export function definitionLane(definition: RuleInput, ids: { id: string; version: number }, opts: { asLive?: boolean } = {}): LaneSpec {
-  const rule = { ...definition, id: ids.id, version: ids.version, enabled: true, ...(opts.asLive ? { dryRun: false } : {}) } as Rule;
+export function definitionLane(definition: RuleInput, ids: { id: string; version: number; team?: string | undefined }, opts: { asLive?: boolean } = {}): LaneSpec {
+  // The team as the live planner sees it: the stored rule's column, else what the definition says.
+  const team = definition.team ?? ids.team;
+  const rule = { ...definition, id: ids.id, version: ids.version, enabled: true, ...(team !== undefined ? { team } : {}), ...(opts.asLive ? { dryRun: false } : {}) } as Rule;
   return { versions: [{ from: null, rule, live: true }] };
 }
 
@@ -25,17 +27,17 @@ export interface StoredVersion {
 }
 
 /** A stored definition with today's defaults; one that no longer parses is taken as stored. */
-function storedRule(id: string, v: StoredVersion): Rule {
+function storedRule(id: string, v: StoredVersion, team: string | undefined): Rule {
   const parsed = parseRuleInput(v.definition);
   const definition = parsed.ok ? parsed.value : (v.definition as RuleInput);
-  return { ...definition, id, version: v.version } as Rule;
+  return { ...definition, id, version: v.version, ...(team !== undefined ? { team } : {}) } as Rule;
 }
 
 /** A stored rule's versions as they were: each from its creation, live while enabled and not deleted. */
-export function versionsLane(ruleId: string, versions: readonly StoredVersion[]): LaneSpec {
+export function versionsLane(ruleId: string, versions: readonly StoredVersion[], team?: string): LaneSpec {
   const sorted = [...versions].sort((a, b) => a.version - b.version);
   const spans: RuleVersionSpan[] = sorted.map((v) => {
-    const rule = storedRule(ruleId, v);
+    const rule = storedRule(ruleId, v, team);
     return { from: v.createdAt, rule, live: v.change !== 'delete' && rule.enabled !== false };
   });
   return { versions: spans };

@@ -105,6 +105,8 @@ export interface BacktestSpec {
   extractors: ExtractorsConfig;
   /** Maintenance windows by environment name. */
   environmentWindows: ReadonlyMap<string, readonly TimeWindow[]>;
+  /** The team of each environment, by name; absent: no team check (as before teams). */
+  environmentTeams?: ReadonlyMap<string, string> | undefined;
   otherRules: ReadonlyMap<string, OtherRule>;
   /** How long a simulated run holds its target when no run of that incident on that target was recorded. */
   assumedRunSeconds: number;
