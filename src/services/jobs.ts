@@ -10,7 +10,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
-import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
+import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
 import { heldScheduleReason, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
@@ -168,6 +168,7 @@ export function jobService(deps: JobServiceDeps) {
       return inTransaction(db, async (trx) => {
         // An id made from the name skips those of deleted jobs (`name-2`, …); an id given is taken as given.
         const id = body.id ?? (await firstFreeJobId(trx, slug));
+        await lockJobId(trx, id);
         const job: JobDefinition = { ...body, id };
         const clash = await findJobClash(trx, { id, name: job.name });
         if (clash) {
@@ -197,6 +198,7 @@ export function jobService(deps: JobServiceDeps) {
       const job: JobDefinition = { ...body, id };
       const to = await target();
       return inTransaction(db, async (trx) => {
+        await lockJobId(trx, id);
         const before = await mustFind(trx, id, true);
         const team = await teamForChange(trx, actor, before.team, requested, `job ${id}`);
         await targetsInTeam(trx, team, job);
@@ -212,6 +214,7 @@ export function jobService(deps: JobServiceDeps) {
     async remove(actor: Actor, id: string): Promise<void> {
       const ours = await deploymentId(db);
       await inTransaction(db, async (trx) => {
+        await lockJobId(trx, id);
         await mustAccess(trx, actor, 'editor', id, true);
         const before = await deleteJob(trx, id);
         if (!before) throw new NotFoundError(`job ${id} is not known`);
@@ -223,6 +226,7 @@ export function jobService(deps: JobServiceDeps) {
     /** Pauses (false) or resumes (true) a job and its schedule. */
     async setEnabled(actor: Actor, id: string, enabled: boolean): Promise<JobRow> {
       return inTransaction(db, async (trx) => {
+        await lockJobId(trx, id);
         const before = await mustAccess(trx, actor, 'editor', id, true);
         const held = enabled ? heldScheduleReason(definitionOf(before).schedule) : undefined;
         if (held) throw new ConflictError(`job ${id} was not resumed: its schedule is ${held}`);

@@ -19,7 +19,8 @@ import {
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { deploymentId } from '../db/repositories/deployment.js';
-import { listJobs } from '../db/repositories/jobs.js';
+import { findJob, listJobs, lockJobId } from '../db/repositories/jobs.js';
+import { inTransaction } from '../db/repositories/transactions.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
@@ -278,63 +279,77 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
   const live = new Set(rows.map((r) => r.id));
   const result: ReconcileResult = { created: [], updated: [], deleted: [], invalid: [], keptUnowned: [], conflicts: [], held: [] };
 
-  for (const row of rows) {
-    const scheduleId = jobScheduleId(row.id);
-    let existing: ScheduleDescription | undefined;
-    try {
-      existing = await client.schedule.getHandle(scheduleId).describe();
-    } catch (err) {
-      if (!(err instanceof ScheduleNotFoundError)) throw err;
-    }
-    if (existing && scheduleOwner(existing.memo, ours) === 'other') {
-      result.conflicts.push(row.id);
-      log.error({ jobId: row.id, scheduleId }, 'job schedule id is held by another deployment sharing this Temporal namespace; the job does not run here');
-      continue;
-    }
-    const parsed = jobDefinitionSchema.safeParse(row.definition);
-    if (!parsed.success) {
-      result.invalid.push(row.id);
-      log.error({ jobId: row.id, scheduleId, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job definition invalid; schedule not created or updated');
-      continue;
-    }
-    const job = { ...parsed.data, id: row.id, enabled: row.enabled } as JobDefinition;
-    const held = heldScheduleReason(job.schedule);
-    if (held) result.held.push(row.id);
-    if (!existing) {
-      await createJobSchedule(client, job, scheduleTarget);
-      result.created.push(row.id);
-      log.info({ jobId: row.id, scheduleId }, 'created missing job schedule');
-      continue;
-    }
-    const drift = scheduleDrift(existing, job, scheduleTarget);
-    if (drift.length === 0) continue;
-    await updateJobSchedule(client, job, scheduleTarget);
-    result.updated.push(row.id);
-    log.warn({ jobId: row.id, scheduleId, drift }, 'job schedule disagreed with its job; updated to match the job');
-    if (held && !existing.state.paused) log.error({ jobId: row.id, scheduleId, reason: held }, 'job schedule paused: its interval is below the minimum');
+  // Each job under its lock, read again there: the API changes a job and its schedule under the same
+  // lock, so a schedule is never written from a row read before such a change (a pause, resume, edit or
+  // delete landing between the listing above and this job's turn).
+  for (const listed of rows) {
+    await inTransaction(db, async (trx) => {
+      await lockJobId(trx, listed.id);
+      const row = await findJob(trx, listed.id);
+      if (!row) return; // deleted meanwhile: its schedule went with it, or the pass below removes it
+      const scheduleId = jobScheduleId(row.id);
+      let existing: ScheduleDescription | undefined;
+      try {
+        existing = await client.schedule.getHandle(scheduleId).describe();
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      }
+      if (existing && scheduleOwner(existing.memo, ours) === 'other') {
+        result.conflicts.push(row.id);
+        log.error({ jobId: row.id, scheduleId }, 'job schedule id is held by another deployment sharing this Temporal namespace; the job does not run here');
+        return;
+      }
+      const parsed = jobDefinitionSchema.safeParse(row.definition);
+      if (!parsed.success) {
+        result.invalid.push(row.id);
+        log.error({ jobId: row.id, scheduleId, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job definition invalid; schedule not created or updated');
+        return;
+      }
+      const job = { ...parsed.data, id: row.id, enabled: row.enabled } as JobDefinition;
+      const held = heldScheduleReason(job.schedule);
+      if (held) result.held.push(row.id);
+      if (!existing) {
+        await createJobSchedule(client, job, scheduleTarget);
+        result.created.push(row.id);
+        log.info({ jobId: row.id, scheduleId }, 'created missing job schedule');
+        return;
+      }
+      const drift = scheduleDrift(existing, job, scheduleTarget);
+      if (drift.length === 0) return;
+      await updateJobSchedule(client, job, scheduleTarget);
+      result.updated.push(row.id);
+      log.warn({ jobId: row.id, scheduleId, drift }, 'job schedule disagreed with its job; updated to match the job');
+      if (held && !existing.state.paused) log.error({ jobId: row.id, scheduleId, reason: held }, 'job schedule paused: its interval is below the minimum');
+    });
   }
 
   for await (const s of client.schedule.list()) {
     if (!s.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
     const jobId = s.scheduleId.slice(SCHEDULE_PREFIX.length);
     if (live.has(jobId)) continue;
-    // The listing is eventually consistent: the memo that decides is the one describe reads now.
-    let owner: ReturnType<typeof scheduleOwner>;
-    try {
-      owner = scheduleOwner((await client.schedule.getHandle(s.scheduleId).describe()).memo, ours);
-    } catch (err) {
-      if (err instanceof ScheduleNotFoundError) continue;
-      throw err;
-    }
-    if (owner !== 'ours') {
-      result.keptUnowned.push(jobId);
-      if (owner === 'unmarked') log.info({ jobId, scheduleId: s.scheduleId }, 'job schedule without a live job left alone: it names no deployment (made before deployment markers, or not by Self-healing)');
-      continue;
-    }
-    if (await deleteJobSchedule(client, jobId, ours)) {
-      result.deleted.push(jobId);
-      log.info({ jobId, scheduleId: s.scheduleId }, 'deleted orphaned job schedule');
-    }
+    // Under the job's lock, and only if no live job holds the id now: one created since the listing
+    // (its schedule is made before its row commits) keeps its schedule.
+    await inTransaction(db, async (trx) => {
+      await lockJobId(trx, jobId);
+      if (await findJob(trx, jobId)) return;
+      // The listing is eventually consistent: the memo that decides is the one describe reads now.
+      let owner: ReturnType<typeof scheduleOwner>;
+      try {
+        owner = scheduleOwner((await client.schedule.getHandle(s.scheduleId).describe()).memo, ours);
+      } catch (err) {
+        if (err instanceof ScheduleNotFoundError) return;
+        throw err;
+      }
+      if (owner !== 'ours') {
+        result.keptUnowned.push(jobId);
+        if (owner === 'unmarked') log.info({ jobId, scheduleId: s.scheduleId }, 'job schedule without a live job left alone: it names no deployment (made before deployment markers, or not by Self-healing)');
+        return;
+      }
+      if (await deleteJobSchedule(client, jobId, ours)) {
+        result.deleted.push(jobId);
+        log.info({ jobId, scheduleId: s.scheduleId }, 'deleted orphaned job schedule');
+      }
+    });
   }
   return result;
 }

@@ -9,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import { sql } from 'kysely';
 import { createJobActivities } from '../../activities/jobs.js';
 import { deploymentId } from '../../src/db/repositories/deployment.js';
+import { lockJobId } from '../../src/db/repositories/jobs.js';
 import { jobDefinitionSchema, type JobDefinition } from '../../src/domain/jobs.js';
 import { createLogger } from '../../src/logger.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
@@ -78,6 +79,28 @@ describe('job schedules drifted from their job are brought back in line', functi
     assert.equal(d.spec.intervals?.[0]?.every, 60 * 60_000, 'the job says 1h');
     assert.equal(d.action.taskQueue, TASK_QUEUE, 'runs start where this deployment polls');
     assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [], 'and now they agree');
+  });
+
+  it('a resume that lands while a reconcile is going is not undone: the reconcile reads each job again under its lock', async function () {
+    const paused = await api('POST', `/api/jobs/${id}/pause`);
+    assert.equal(paused.status, 200, await paused.clone().text());
+    assert.equal((await describeIt()).state.paused, true);
+    let reconciling: ReturnType<typeof reconcileSchedules> | undefined;
+    // The API's resume, step by step under the job's lock: the row, then the schedule, then the commit.
+    // The reconcile starts in between: it lists the jobs before the commit (the job still paused there).
+    await t.db.transaction().execute(async (trx) => {
+      await lockJobId(trx, id);
+      const row = await trx.selectFrom('jobs').select('definition').where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
+      await trx.updateTable('jobs').set({ enabled: true, definition: JSON.stringify({ ...(row.definition as object), enabled: true }) }).where('id', '=', id).execute();
+      await client.schedule.getHandle(jobScheduleId(id)).unpause('resumed by the test');
+      reconciling = reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE });
+      // Unlocked, the reconcile read the paused row now, found the schedule running and paused it again.
+      await new Promise((r) => setTimeout(r, 1500));
+    });
+    const r = await reconciling!;
+    assert.deepEqual(r.updated, [], 'nothing to put back once the resume committed');
+    assert.equal((await describeIt()).state.paused, false, 'the resume stands');
+    assert.equal((await t.db.selectFrom('jobs').select('enabled').where('id', '=', id).executeTakeFirstOrThrow()).enabled, true);
   });
 
   it('a run the schedule starts while the job is paused is skipped; a manual trigger still runs', async function () {

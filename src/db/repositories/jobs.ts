@@ -1,5 +1,7 @@
 // Scheduled jobs (their definitions; Temporal holds the schedules) and the runs the worker recorded.
-import type { JobRow, JobRun, JobTargetResult } from '../database.js';
+import type { Transaction } from 'kysely';
+import type { Database, JobRow, JobRun, JobTargetResult } from '../database.js';
+import { advisoryXactLock } from './transactions.js';
 import type { Db } from './db.js';
 
 /** Live jobs of these teams (undefined: every team; empty: none). */
@@ -12,6 +14,15 @@ export async function listJobs(db: Db, teams?: readonly string[]): Promise<JobRo
     .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
     .orderBy('id')
     .execute();
+}
+
+/**
+ * Serialises the changes to one job id until the transaction ends: the API's create, update, delete,
+ * pause and resume, and the worker's reconcile of its schedule, each of which writes Temporal from what it
+ * read here. Taken first, so the reconcile never writes a schedule from a job row read before a change.
+ */
+export async function lockJobId(trx: Transaction<Database>, id: string): Promise<void> {
+  await advisoryXactLock(trx, `job:${id}`);
 }
 
 export async function findJob(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<JobRow | undefined> {
