@@ -11,6 +11,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironments, updateEnvironment, type EnvironmentRecord } from '../db/repositories/environments.js';
+import { liveJobsNaming } from '../db/repositories/jobs.js';
 import { SSH_AUTHORITY_FIELDS, type environmentCreateSchema, type environmentUpdateSchema } from '../domain/environments.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import type { Logger } from '../logger.js';
@@ -188,6 +189,10 @@ export function environmentService(deps: EnvironmentServiceDeps) {
         // Deleting an environment with a management VM or its own agent queue, then creating it again, would
         // move where its code runs: that takes admin too.
         checkAuthority(actor, name, { labels: {}, maintenanceWindows: [], ssh: null }, current);
+        // A job naming it would fail that target on every run from now on ("not registered"): refused,
+        // as `selfheal apply --prune` refuses it, whoever asks and whenever the job was changed.
+        const naming = await liveJobsNaming(trx, name);
+        if (naming.length > 0) throw new ConflictError(`environment ${name} is a target of job${naming.length > 1 ? 's' : ''} ${naming.join(', ')}: change or delete ${naming.length > 1 ? 'them' : 'it'} first; nothing was deleted`);
         const before = (await deleteEnvironment(trx, name))!;
         await writeAudit(trx, { actor: actor.name, action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before), team: current.team });
       });

@@ -61,6 +61,24 @@ describe('API /api/environments', function () {
     assert.ok(audit.every((a) => a.actor === 'admin-token'));
   });
 
+  it('refuses (409) to delete an environment a live job names in its targets, naming the job; deletes it once the job is gone', async function () {
+    assert.equal((await post({ name: 'batch-a' })).status, 201);
+    const job = (id: string, deleted = false) =>
+      db.db
+        .insertInto('jobs')
+        .values({ id, name: id, definition: JSON.stringify({ id, name: id, schedule: { interval: '1h' }, targets: { environments: ['batch-a'] }, script: 'probe.sh' }), enabled: true, schedule_id: `job-${id}`, ...(deleted ? { deleted_at: new Date() } : {}) })
+        .execute();
+    await job('nightly');
+    await job('old-one', true);
+    const refused = await api('/api/environments/batch-a', { method: 'DELETE' });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.headers.get('content-type'), 'application/problem+json');
+    assert.match(((await refused.json()) as { detail: string }).detail, /^environment batch-a is a target of job nightly: change or delete it first; nothing was deleted$/);
+    assert.equal((await api('/api/environments/batch-a')).status, 200, 'still there');
+    await db.db.updateTable('jobs').set({ deleted_at: new Date() }).where('id', '=', 'nightly').execute();
+    assert.equal((await api('/api/environments/batch-a', { method: 'DELETE' })).status, 204, 'a deleted job names nothing');
+  });
+
   it('answers 409 on a duplicate name and 404 for an unknown one', async function () {
     assert.equal((await post({ name: 'staging' })).status, 201);
     const dup = await post({ name: 'staging' });

@@ -42,7 +42,15 @@ interface Req {
 
 type Case =
   /** `reads`: a POST that only reads the object (tests, backtests without attaching): refused like a GET. */
-  | { kind: 'object'; request: (f: Fixture) => Req; own: { who: Who; status: number }; alsoRefused?: Who[]; reads?: boolean }
+  | {
+      kind: 'object';
+      request: (f: Fixture) => Req;
+      own: { who: Who; status: number };
+      alsoRefused?: Who[];
+      reads?: boolean;
+      /** An admin request made after the refusals, before alpha's own call (what the call needs first). */
+      beforeOwn?: (f: Fixture) => Req & { status: number };
+    }
   | { kind: 'create'; request: (f: Fixture) => Req; own: { who: Who; status: number } }
   | { kind: 'list'; path: string; contains: (f: Fixture, items: Doc[]) => boolean }
   | { kind: 'global-admin' }
@@ -153,7 +161,14 @@ const CASES: Record<string, Case> = {
     own: { who: 'alphaEditor', status: 200 },
     alsoRefused: ['alphaViewer'],
   },
-  'DELETE /api/environments/:name': { kind: 'object', request: (f) => ({ method: 'DELETE', path: `/api/environments/${f.env}` }), own: { who: 'alphaEditor', status: 204 }, alsoRefused: ['alphaViewer'] },
+  'DELETE /api/environments/:name': {
+    kind: 'object',
+    request: (f) => ({ method: 'DELETE', path: `/api/environments/${f.env}` }),
+    own: { who: 'alphaEditor', status: 204 },
+    alsoRefused: ['alphaViewer'],
+    // The fixture's job targets it, and an environment a live job names is not deleted (409).
+    beforeOwn: (f) => ({ method: 'DELETE', path: `/api/jobs/${f.job}`, status: 204 }),
+  },
   'POST /api/environments/:name/check': { kind: 'object', request: (f) => ({ method: 'POST', path: `/api/environments/${f.env}/check` }), own: { who: 'alphaEditor', status: 200 }, alsoRefused: ['alphaViewer'] },
   'GET /api/jobs': { kind: 'list', path: '/api/jobs', contains: (f, items) => items.some((j) => j.id === f.job) },
   'POST /api/jobs': { kind: 'create', request: (f) => ({ method: 'POST', path: '/api/jobs', body: jobBody({ suffix: `n${f.suffix}`, env: f.env }, 'alpha') }), own: { who: 'alphaEditor', status: 201 } },
@@ -290,6 +305,10 @@ describe('security: teams — cross-team access on every route', function () {
           else assert.equal(res.body.status, 403);
         }
         assert.deepEqual(await state(f), before, `${route}: a refused call changed nothing (rows, versions, audit)`);
+        if (c.beforeOwn) {
+          const { status, ...first } = c.beforeOwn(f);
+          await admin(first, status);
+        }
         const res = await call(tokens[c.own.who], req);
         assert.equal(res.status, c.own.status, `${route} as ${c.own.who}: ${JSON.stringify(res.body)}`);
       });

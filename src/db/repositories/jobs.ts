@@ -1,5 +1,5 @@
 // Scheduled jobs (their definitions; Temporal holds the schedules) and the runs the worker recorded.
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database, JobRow, JobRun, JobTargetResult } from '../database.js';
 import { advisoryXactLock } from './transactions.js';
 import type { Db } from './db.js';
@@ -49,6 +49,18 @@ export async function firstFreeJobId(db: Db, base: string): Promise<string> {
   );
   if (!held.has(base)) return base;
   for (let n = 2; ; n++) if (!held.has(`${base}-${n}`)) return `${base}-${n}`;
+}
+
+/** The live jobs that name `environment` in their targets (a selector or `all` names none). */
+export async function liveJobsNaming(db: Db, environment: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select('id')
+    .where('deleted_at', 'is', null)
+    .where(sql<boolean>`definition->'targets'->'environments' ? ${environment}`)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => r.id);
 }
 
 export async function insertJob(db: Db, j: { id: string; name: string; definition: unknown; enabled: boolean; scheduleId: string; team: string }): Promise<JobRow> {
