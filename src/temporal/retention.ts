@@ -6,7 +6,7 @@
 // fixed id would be taken over by whichever worker started last, and the other database never purged.
 import { encodeScheduleOverlapPolicy, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../logger.js';
@@ -123,7 +123,7 @@ async function writeInLine(client: Client, scheduleId: string, current: Schedule
           ...current.raw.schedule?.action?.startWorkflow,
           workflowId: want.workflowId,
           workflowType: { name: RETENTION_WORKFLOW_TYPE },
-          taskQueue: { name: o.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          taskQueue: { name: o.taskQueue, kind: proto.temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
           input: { payloads },
           workflowRunTimeout: msToTs(HOUR_MS),
         },
