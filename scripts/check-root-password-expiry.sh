@@ -7,11 +7,14 @@
 # Without --vault-cmd the password is never changed. --dry-run changes nothing and runs no vault command.
 # The password is never printed.
 #
-# --vault-cmd takes a NAME inside this script's own directory (the allow-listed scripts directory, which
-# only the operator writes), never a path elsewhere: whoever writes a rule or job chooses the arguments,
-# and must not be able to make this script run any program on the host as root. To use a vault client
-# installed elsewhere, the operator puts a small wrapper (or a symlink) into the scripts directory, e.g.
-# `store-root-password`, and jobs pass `--vault-cmd store-root-password`.
+# Whoever writes a rule or job chooses the arguments, and must not be able to make this script run any
+# program as root, or set a password nobody holds. So the operator decides, in files next to this script
+# (the allow-listed scripts directory, which only the operator writes):
+# - --vault-cmd NAME must be a line of check-root-password-expiry.vaults, and a program of that name inside
+#   this directory (a wrapper or symlink to the vault client, e.g. `store-root-password`). Any other name,
+#   such as a sibling script that exits 0 without storing anything, is refused (exit 2) and nothing is reset.
+# - --user NAME other than root must be a line of check-root-password-expiry.users.
+# - --days is at most 90.
 # chage and chpasswd are taken from PATH, which only the agent's own environment sets (a rule cannot).
 #
 # Last line: RESULT user=<u> expires_in_days=<n|never> action=<none|would-reset|reset|error> [reason=...]
@@ -35,6 +38,8 @@ while [ "$#" -gt 0 ]; do
   shift
 done
 case "$days" in ''|*[!0-9]*) echo '--days must be a non-negative integer' >&2; exit 2 ;; esac
+# Compared as text first: a huge number would overflow the shell's arithmetic.
+if [ "${#days}" -gt 2 ] || [ "$days" -gt 90 ]; then echo '--days is at most 90' >&2; exit 2; fi
 case "$user" in ''|-*|*[!a-z0-9_.-]*) echo 'invalid user name' >&2; exit 2 ;; esac
 # A name relative to this script's directory: no absolute path, no "." or ".." segment, plain characters.
 case "$vault_cmd" in
@@ -43,6 +48,18 @@ case "$vault_cmd" in
     echo '--vault-cmd must name a program inside the scripts directory (e.g. store-root-password)' >&2; exit 2 ;;
 esac
 script_dir=$(cd -- "$(dirname -- "$0")" && pwd -P)
+# Whether $2 is a whole line of the operator's list $1 (a file next to this script; none lists nothing).
+listed() {
+  [ -f "$script_dir/$1" ] && grep -qxF -- "$2" "$script_dir/$1"
+}
+if [ -n "$vault_cmd" ] && ! listed check-root-password-expiry.vaults "$vault_cmd"; then
+  echo "--vault-cmd $vault_cmd is not listed in check-root-password-expiry.vaults next to this script: not a vault the operator named" >&2
+  exit 2
+fi
+if [ "$user" != root ] && ! listed check-root-password-expiry.users "$user"; then
+  echo "--user $user is not root and not listed in check-root-password-expiry.users next to this script" >&2
+  exit 2
+fi
 
 result() {
   echo "RESULT user=$user expires_in_days=$1 action=$2${3:+ reason=$3}"

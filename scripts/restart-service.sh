@@ -1,6 +1,7 @@
 #!/bin/sh
 # Usage: restart-service.sh [--dry-run] <unit>
-# Restarts a systemd unit after validating its name. --dry-run only validates.
+# Restarts a systemd service after validating its name (a service, never a target, mount or slice).
+# --dry-run only validates.
 set -eu
 LC_ALL=C
 export LC_ALL
@@ -21,6 +22,17 @@ case "$unit" in
   ''|-*|*[!A-Za-z0-9@._-]*)
     echo "invalid unit name" >&2
     echo 'RESULT action=rejected reason=invalid-unit-name'
+    exit 2
+    ;;
+esac
+# A service only: the unit may come from an incident's fields, and restarting reboot.target, poweroff.target,
+# a .mount or a .slice would reboot the host, unmount a file system or stop everything under the slice.
+# A name without a suffix is a service to systemctl; any other suffix is refused.
+case "$unit" in
+  *.service) ;;
+  *.*)
+    echo "not a service unit: $unit" >&2
+    echo 'RESULT action=rejected reason=not-a-service'
     exit 2
     ;;
 esac

@@ -203,9 +203,18 @@ describe('executors/script-runner', () => {
       const ok = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'restart-service.sh', args: ['--dry-run', 'nginx@a-1.service'], timeoutMs: 5000 });
       assert.equal(ok.exitCode, 0);
       assert.match(ok.stdout, /RESULT unit=nginx@a-1.service action=would-restart/);
+      const plain = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'restart-service.sh', args: ['--dry-run', 'nginx'], timeoutMs: 5000 });
+      assert.match(plain.stdout, /RESULT unit=nginx action=would-restart/);
       for (const bad of ['a;reboot', '$(id)', '-x', 'a b', '']) {
         const r = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'restart-service.sh', args: ['--dry-run', bad], timeoutMs: 5000 });
         assert.equal(r.exitCode, 2, `unit ${JSON.stringify(bad)}`);
+      }
+      // A unit name may come from an incident's fields: restarting one of these reboots or powers off the
+      // host, unmounts a file system, or stops everything under a slice (systemd.special(7)).
+      for (const unit of ['reboot.target', 'poweroff.target', 'emergency.target', 'var-lib.mount', 'user.slice', 'sshd.socket', 'nginx.service.target']) {
+        const r = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'restart-service.sh', args: [unit], timeoutMs: 5000 });
+        assert.equal(r.exitCode, 2, `unit ${unit}: ${r.stdout}`);
+        assert.match(r.stdout, /RESULT action=rejected reason=not-a-service/, unit);
       }
     });
 
@@ -261,6 +270,8 @@ describe('executors/script-runner', () => {
         await chmod(join(dir, 'check-root-password-expiry.sh'), 0o755);
         await writeTool(fakeChpasswd, `cat > ${chpasswdLog}`);
         await writeTool(vault, `echo "user=$1" > ${vaultLog}; cat >> ${vaultLog}`);
+        // The operator's list of vault commands, next to the script.
+        await writeFile(join(dir, 'check-root-password-expiry.vaults'), '# vault clients this script may hand a password to\nvault\n');
       });
 
       const run = (args: string[], env: Record<string, string> = {}) =>
@@ -332,6 +343,46 @@ describe('executors/script-runner', () => {
         }
         await assert.rejects(stat(marker), 'a program outside the scripts directory ran');
         await assert.rejects(stat(chpasswdLog), 'the password was changed');
+      });
+
+      it('hands the password only to a vault command the operator listed: a sibling script that exits 0 is refused, the password untouched', async () => {
+        await setExpiry(300);
+        // The review's repro: health-check.sh ignores its stdin and exits 0, which read as "stored".
+        await writeFile(join(dir, 'health-check.sh'), await readFile(join(SHIPPED_SCRIPTS, 'health-check.sh')));
+        await chmod(join(dir, 'health-check.sh'), 0o755);
+        for (const args of [
+          ['--days', '90', '--vault-cmd', 'health-check.sh'],
+          ['--days', '90', '--vault-cmd', 'check-root-password-expiry.sh'],
+        ]) {
+          const r = await run(args);
+          assert.equal(r.exitCode, 2, `${args.join(' ')}: ${r.stdout}`);
+          assert.match(r.stderr, /is not listed in check-root-password-expiry\.vaults/);
+        }
+        // Without the list, no vault command is accepted at all.
+        await rm(join(dir, 'check-root-password-expiry.vaults'));
+        const unlisted = await run(['--days', '14', '--vault-cmd', 'vault']);
+        assert.equal(unlisted.exitCode, 2, unlisted.stdout);
+        await assert.rejects(stat(chpasswdLog), 'the password was changed');
+        await assert.rejects(stat(vaultLog), 'the vault command ran');
+      });
+
+      it('--days is at most 90 and --user is root or a user the operator listed', async () => {
+        await setExpiry(80);
+        for (const days of ['91', '99999', '99999999999999999999999']) {
+          const r = await run(['--days', days, '--vault-cmd', 'vault']);
+          assert.equal(r.exitCode, 2, `--days ${days}: ${r.stdout}`);
+          assert.match(r.stderr, /--days is at most 90/);
+        }
+        const other = await run(['--days', '90', '--user', 'postgres', '--vault-cmd', 'vault']);
+        assert.equal(other.exitCode, 2, other.stdout);
+        assert.match(other.stderr, /--user postgres is not root and not listed in check-root-password-expiry\.users/);
+        await assert.rejects(stat(chpasswdLog), 'the password was changed');
+
+        await writeFile(join(dir, 'check-root-password-expiry.users'), 'postgres\n');
+        const listed = await run(['--days', '90', '--user', 'postgres', '--vault-cmd', 'vault']);
+        assert.equal(listed.exitCode, 0, listed.stderr);
+        assert.match(listed.stdout, /^RESULT user=postgres expires_in_days=80 action=reset$/m);
+        assert.match(await readFile(chpasswdLog, 'utf8'), /^postgres:[0-9a-f]{48}\n$/);
       });
 
       it('takes chage and chpasswd from PATH only: a rule variable naming another program is refused, nothing else runs', async () => {
