@@ -1,6 +1,8 @@
 // Activities of the scheduled-job workflow: resolve targets, record runs and per-target results, run a
 // script over SSH on an environment's management VM, notify on failure (each channel once per run, through
 // side_effects: a retried notice never sends a second message).
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
@@ -13,6 +15,7 @@ import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
 import { tailText } from '../src/domain/agent-result.js';
 import { agentTaskQueue } from '../src/contracts/names.js';
+import { jobRunInProgress } from '../src/temporal/schedules.js';
 import { toFailure, type Integrations } from './actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import { createSideEffects, type SideEffectSpec } from './side-effects.js';
@@ -22,6 +25,8 @@ export interface JobActivityDeps {
   logger: Logger;
   integrations?: Integrations | undefined;
   env?: NodeJS.ProcessEnv;
+  /** The Temporal client asked whether an earlier run still goes (default: the worker's, in the activity's context). */
+  temporal?: () => Client;
 }
 
 export type { JobRunStatus, JobRunSummary, TargetStatus };
@@ -85,8 +90,13 @@ export function createJobActivities(deps: JobActivityDeps) {
     await insertJobRunStart(db, { id: input.jobRunId, runId: input.runId, jobId: input.jobId, trigger: input.trigger, scheduledAt: input.scheduledAt ?? null });
   }
 
-  /** `trigger` 'schedule': a run its schedule started while the job is paused is skipped (the schedule drifted). */
-  async function resolveJobTargets(input: { jobId: string; trigger?: string }): Promise<JobRunPlan | { skipped: string }> {
+  /**
+   * `trigger` 'schedule': a run its schedule started while the job is paused is skipped (the schedule drifted).
+   * Unless the job's overlap policy is allow_all, a run that finds an earlier one of the job still going is
+   * skipped: a scheduled run finding one started by hand (which the schedule does not know of), a run started
+   * by hand finding any (two asked for at once, or the schedule's while the job was paused).
+   */
+  async function resolveJobTargets(input: { jobId: string; trigger?: string; jobRunId?: string }): Promise<JobRunPlan | { skipped: string }> {
     const row = await findLiveJob(db, input.jobId);
     if (!row) return { skipped: `job ${input.jobId} no longer exists` };
     if (input.trigger === 'schedule' && !row.enabled) return { skipped: `job ${input.jobId} is paused; its schedule should not have started this run` };
@@ -97,6 +107,11 @@ export function createJobActivities(deps: JobActivityDeps) {
     // (the schedule not reconciled yet) does nothing. Runs asked for by hand still run.
     const held = input.trigger === 'schedule' ? heldScheduleReason(job.schedule) : undefined;
     if (held) return { skipped: `job ${input.jobId} is ${held}` };
+    if (job.schedule.overlap !== 'allow_all') {
+      const temporal = deps.temporal ?? (() => Context.current().client);
+      const going = await jobRunInProgress(temporal, db, { jobId: job.id, before: input.jobRunId, manualOnly: input.trigger === 'schedule' });
+      if (going) return { skipped: `run ${going} of job ${job.id}${input.trigger === 'schedule' ? ', started by hand,' : ''} is still in progress and the job's overlap policy is ${job.schedule.overlap}: this run did not start` };
+    }
 
     const t = job.targets;
     // A job reaches only its own team's environments (issue 24): another team's is "not registered" here.

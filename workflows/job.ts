@@ -37,7 +37,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   const trigger = info.typedSearchAttributes.get(scheduledById) ? 'schedule' : 'manual';
   await db.recordJobRunStart({ jobRunId, runId: info.runId, jobId: input.jobId, trigger, scheduledAt: scheduledAt?.toISOString() });
 
-  const resolved = await db.resolveJobTargets({ jobId: input.jobId, trigger });
+  const resolved = await db.resolveJobTargets({ jobId: input.jobId, trigger, jobRunId });
   if ('skipped' in resolved) {
     const summary: JobRunSummary = { total: 0, succeeded: 0, failed: 0, timedOut: 0, skipped: 0, failures: [], reason: resolved.skipped };
     await db.recordJobRunFinish({ jobRunId, status: 'skipped', summary });

@@ -19,6 +19,7 @@ import {
   createJobSchedule,
   deleteJobSchedule,
   describeJobSchedule,
+  jobRunInProgress,
   pauseJobSchedule,
   resumeJobSchedule,
   ScheduleOwnedElsewhereError,
@@ -245,10 +246,12 @@ export function jobService(deps: JobServiceDeps) {
       // A held schedule (heldScheduleReason) is paused too: its own trigger would start a run that is skipped.
       const paused = !row.enabled || heldScheduleReason(definitionOf(row).schedule) !== undefined;
       // Temporal drops a trigger that the skip policy refuses, without a word: say so instead of "triggered".
+      // A run started by hand is not the schedule's: Temporal's policy does not see it, the worker's check
+      // does (activities/jobs.ts, resolveJobTargets), and so does this one.
       if (definitionOf(row).schedule.overlap === 'skip') {
-        const running = paused
-          ? (await listJobRuns(db, row.id, 1)).find((r) => r.status === 'running')?.id
-          : (await temporalCall(NO_RUN, () => describeJobSchedule(temporal, row.id)))?.runningWorkflowIds[0];
+        const running =
+          (paused ? undefined : (await temporalCall(NO_RUN, () => describeJobSchedule(temporal, row.id)))?.runningWorkflowIds[0]) ??
+          (await temporalCall(NO_RUN, () => jobRunInProgress(() => temporal, db, { jobId: row.id, manualOnly: !paused })));
         if (running) throw new ConflictError(`job ${id} has a run in progress (${running}) and its overlap policy is skip: no run was started; wait for it to finish, or cancel it first`);
       }
       if (paused) {

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
+  WorkflowNotFoundError,
   type Client,
   type ScheduleDescription,
   type ScheduleOptions,
@@ -19,6 +20,7 @@ import {
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { deploymentId } from '../db/repositories/deployment.js';
+import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
 import { findJob, listJobs, lockJobId } from '../db/repositories/jobs.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
@@ -233,6 +235,24 @@ export async function describeJobSchedule(client: Client, jobId: string): Promis
     if (err instanceof ScheduleNotFoundError) return null;
     throw err;
   }
+}
+
+/**
+ * A run of the job still going that started before run `before` (the one asking; now when absent): with
+ * `manualOnly`, only a run started by hand (the schedule knows its own runs, not those). A row left `running`
+ * by a run terminated from outside (Temporal's UI, the CLI) does not count: Temporal is asked about each
+ * (`client` is called only then).
+ */
+export async function jobRunInProgress(client: () => Client, db: Kysely<Database>, q: { jobId: string; before?: string | undefined; manualOnly: boolean }): Promise<string | undefined> {
+  const since = new Date(Date.now() - RUN_TIMEOUT_MS - 60_000);
+  for (const id of await runningJobRunsBefore(db, { ...q, since, limit: 5 })) {
+    try {
+      if ((await client().workflow.getHandle(id).describe()).status.name === 'RUNNING') return id;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  return undefined;
 }
 
 /** What of the schedule disagrees with the job, in words; empty when they agree. */

@@ -40,7 +40,7 @@ interface RunView {
   finishedAt: string | null;
   durationMs: number | null;
   temporalUrl: string;
-  summary: { total: number; succeeded: number; failed: number } | null;
+  summary: { total: number; succeeded: number; failed: number; reason?: string } | null;
   targets: { environment: string; via: string; status: string; exitCode: number | null; outputExcerpt: string | null; error: string | null; durationMs: number | null }[];
 }
 
@@ -245,6 +245,38 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
       .map((r) => [Date.parse(r.startedAt), Date.parse(r.finishedAt!)] as const)
       .sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) assert.ok(spans[i]![0] >= spans[i - 1]![1], 'runs never overlap');
+  });
+
+  it('a run started by hand while the job was paused still holds it once resumed: the schedule starts no second script (overlap: skip)', async function () {
+    const id = await createJob({
+      name: 'probe by hand',
+      schedule: { interval: '1h', overlap: 'skip' },
+      targets: { environments: ['jobs-agent-a'] },
+      script: 'probe.sh',
+      args: ['--sleep', '6'],
+    });
+    assert.equal((await post(`/api/jobs/${id}/pause`)).status, 200);
+    assert.equal((await post(`/api/jobs/${id}/trigger`)).status, 202);
+    const manual = await eventually(async () => (await runs(id)).find((r) => r.status === 'running' && r.trigger === 'manual'), 20_000, 'the run by hand going');
+    assert.equal((await post(`/api/jobs/${id}/resume`)).status, 200);
+
+    // The schedule does not know of that run: a trigger through it would have started a second script.
+    const refused = await post(`/api/jobs/${id}/trigger`);
+    assert.equal(refused.status, 409, await refused.clone().text());
+    assert.match(((await refused.json()) as { detail: string }).detail, new RegExp(`has a run in progress \\(${manual.id}\\)`));
+    // A due time of the schedule, as it fires on its own: the run it starts is skipped, saying why.
+    await stack.temporal.client.schedule.getHandle(jobScheduleId(id)).trigger();
+    const skipped = await eventually(async () => (await runs(id)).find((r) => r.trigger === 'schedule' && r.status !== 'running'), 20_000, 'the scheduled run recorded');
+    assert.equal(skipped.status, 'skipped', JSON.stringify(skipped));
+    assert.match(skipped.summary?.reason ?? '', new RegExp(`run ${manual.id} of job ${id}, started by hand, is still in progress`));
+    assert.deepEqual(skipped.targets, [], 'no target ran');
+
+    const done = await eventually(async () => (await runs(id)).find((r) => r.id === manual.id && r.status !== 'running'), 30_000, 'the run by hand done');
+    assert.deepEqual([done.status, done.summary?.succeeded], ['succeeded', 1]);
+    // Once it is over, the schedule runs the job again.
+    await trigger(id);
+    await eventually(async () => (await runs(id)).some((r) => r.trigger === 'schedule' && r.status === 'succeeded'), 30_000, 'a scheduled run after it');
+    await post(`/api/jobs/${id}/pause`);
   });
 
   it('answers 400 naming the problem for a bad cron or interval, and creates nothing', async function () {

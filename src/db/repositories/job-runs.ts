@@ -42,3 +42,29 @@ export async function findJobDefinition(db: Db, id: string): Promise<unknown> {
   const row = await db.selectFrom('jobs').select('definition').where('id', '=', id).executeTakeFirst();
   return row?.definition;
 }
+
+/**
+ * Runs of a job still recorded `running` that started before run `before` (or before now when it has no row),
+ * newest first: with `manualOnly`, only runs started by hand. Rows older than `since` are not counted (a run
+ * is ended by Temporal within a day, so an older `running` row was left by a run terminated from outside).
+ */
+export async function runningJobRunsBefore(db: Db, q: { jobId: string; before?: string | undefined; manualOnly: boolean; since: Date; limit: number }): Promise<string[]> {
+  let query = db
+    .selectFrom('job_runs')
+    .select('id')
+    .where('job_id', '=', q.jobId)
+    .where('status', '=', 'running')
+    .where('started_at', '>', q.since);
+  if (q.manualOnly) query = query.where('trigger', '=', 'manual');
+  if (q.before !== undefined) {
+    const me = db.selectFrom('job_runs').where('id', '=', q.before);
+    query = query.where('id', '!=', q.before).where((eb) =>
+      eb.or([
+        eb('started_at', '<', me.select('started_at')),
+        eb.and([eb('started_at', '=', me.select('started_at')), eb('id', '<', q.before!)]),
+      ]),
+    );
+  }
+  const rows = await query.orderBy('started_at', 'desc').limit(q.limit).execute();
+  return rows.map((r) => r.id);
+}
