@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
@@ -59,6 +60,32 @@ describe('incidents API: filters and pagination', function () {
     } while (cursor && pages < 10);
     assert.equal(pages, 3);
     assert.deepEqual(seen, ['PINC6', 'PINC5', 'PINC4', 'PINC3', 'PINC2', 'PINC1', 'PINC0']);
+  });
+
+  it('pages through incidents created within one millisecond without skipping any (a storm, one transaction)', async function () {
+    // Postgres keeps microseconds; a cursor cut to JavaScript's milliseconds skipped PMS1 and PMS2.
+    const at = ['2026-02-01 00:00:00.123900+00', '2026-02-01 00:00:00.123500+00', '2026-02-01 00:00:00.123100+00', '2026-02-01 00:00:00.100000+00'];
+    await db.db
+      .insertInto('incidents')
+      .values(at.map((t, i) => ({ id: `PMS${i}`, workflow_id: `incident-PMS${i}`, service_id: 'PSVCMS', assignees: '[]', environment: '{}', created_at: sql<Date>`${t}::timestamptz` })))
+      .execute();
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 10; pages++) {
+      const page: Awaited<ReturnType<typeof ids>> = await ids(`/api/incidents?service=PSVCMS&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...page.items.map((i) => i.id));
+      cursor = page.nextCursor;
+      if (!cursor) break;
+    }
+    assert.deepEqual(seen, ['PMS0', 'PMS1', 'PMS2', 'PMS3']);
+    // A cursor of an earlier release (an ISO instant) still pages; a forged one that is no timestamp is a 400.
+    const old = Buffer.from('2026-01-06T00:00:00.000Z|PINC5').toString('base64url');
+    assert.deepEqual((await ids(`/api/incidents?limit=2&cursor=${old}`)).items.map((i) => i.id), ['PINC4', 'PINC3']);
+    for (const forged of ['2026-01-06 00:00:00+00; drop table incidents|PINC5', 'yesterday|PINC5', '2026-01-06T00:00:00Z|PINC5|x', '1969-12-31T00:00:00Z|PINC5']) {
+      const res = await get(`/api/incidents?cursor=${Buffer.from(forged).toString('base64url')}`);
+      assert.equal(res.status, 400, forged);
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    }
   });
 
   it('answers 400 naming the bad parameter, 404 for an unknown incident, 401 without a token', async function () {

@@ -29,13 +29,18 @@ export const approvalBodySchema = z.strictObject({
 /** An action run id joins incident, rule, action and event ids: it may be as long as an approval link's. */
 const approvalParams = pathParams(['id', 'incident id']).extend({ actionRunId: textParam(600).describe('action run id') });
 
-const encodeCursor = (i: Incident) => Buffer.from(`${i.created_at.toISOString()}|${i.id}`).toString('base64url');
+const encodeCursor = (i: { cursor_at: string; id: string }) => Buffer.from(`${i.cursor_at}|${i.id}`).toString('base64url');
+/**
+ * A timestamp as Postgres writes timestamptz as text (`2026-12-02 05:40:49.123456+00`), or as an ISO
+ * instant (cursors of earlier releases): nothing else reaches the `::timestamptz` cast.
+ */
+const CURSOR_AT = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/;
 /** The position a cursor names. Anyone can forge one, and both parts go to Postgres: what it cannot hold is refused here. */
-function decodeCursor(s: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(s, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || unstorableChar(id) || Number.isNaN(createdAt.getTime()) || createdAt.getTime() < 0) throw badRequest('cursor is not valid', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
-  return { createdAt, id };
+function decodeCursor(s: string): { createdAt: string; id: string } {
+  const [at = '', id, extra] = Buffer.from(s, 'base64url').toString().split('|');
+  const ms = Date.parse(CURSOR_AT.test(at) ? at.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00') : '');
+  if (!id || extra !== undefined || unstorableChar(id) || Number.isNaN(ms) || ms < 0) throw badRequest('cursor is not valid', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+  return { createdAt: at, id };
 }
 
 function stripSources(env: Record<string, unknown>): Record<string, unknown> {

@@ -125,12 +125,17 @@ export interface IncidentFilter {
   since?: Date | undefined;
   until?: Date | undefined;
   limit: number;
-  /** Keyset cursor: created_at|id of the last row of the previous page. */
-  cursor?: { createdAt: Date; id: string } | undefined;
+  /** Keyset cursor: created_at (as `cursor_at` gave it) and id of the last row of the previous page. */
+  cursor?: { createdAt: string; id: string } | undefined;
 }
 
-export async function listIncidents(db: Db, f: IncidentFilter): Promise<Incident[]> {
-  let q = db.selectFrom('incidents').selectAll();
+/**
+ * A page of incidents, newest first. `cursor_at` is created_at as Postgres' text, to the microsecond: a
+ * JavaScript Date keeps milliseconds, and a cursor cut to them skipped every incident created later in the
+ * same millisecond as the page's last one (a storm, or rows inserted in one transaction).
+ */
+export async function listIncidents(db: Db, f: IncidentFilter): Promise<(Incident & { cursor_at: string })[]> {
+  let q = db.selectFrom('incidents').selectAll().select(sql<string>`created_at::text`.as('cursor_at'));
   if (f.status) q = q.where('status', '=', f.status);
   if (f.serviceId) q = q.where('service_id', '=', f.serviceId);
   if (f.environment) q = q.where(sql<string>`environment->>'environment'`, '=', f.environment);
@@ -138,7 +143,8 @@ export async function listIncidents(db: Db, f: IncidentFilter): Promise<Incident
   if (f.until) q = q.where('created_at', '<', f.until);
   if (f.cursor) {
     const { createdAt, id } = f.cursor;
-    q = q.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));
+    const at = sql<Date>`${createdAt}::timestamptz`;
+    q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
   }
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
