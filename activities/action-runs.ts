@@ -179,6 +179,16 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }): Promise<{ status?: string | undefined; finished?: ActionOutcome | undefined }> {
     const guarded = input.cancelIfResolved && input.incidentId !== undefined ? input.incidentId : undefined;
     const status = await startApprovedRun(db, input.actionRunId, input.owner, new Date(), guarded);
+    if (status === undefined) {
+      // Not awaiting approval any more: this call ran before (a local activity runs again when the worker
+      // died before its workflow task completed, or a retry after a lost commit reply). Its first answer is
+      // read back from the row: a run it recorded cancelled must not be started now, on a resolved incident.
+      const row = await findClaim(db, input.actionRunId);
+      if (row.claimed_by === input.owner && FINISHED_RUN_STATUSES.includes(row.status) && input.action) {
+        return { status: row.status, finished: outcomeOf(input.actionRunId, input.action, row) };
+      }
+      return { status: undefined };
+    }
     if (status !== 'cancelled' || !input.action) return { status };
     deps.logger.info({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'approved action not run: the incident resolved while it waited');
     return { status, finished: outcomeOf(input.actionRunId, input.action, { status, exit_code: null, output_excerpt: null, link: null, error: RESOLVED_BEFORE_START }) };

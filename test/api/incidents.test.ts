@@ -67,7 +67,7 @@ describe('incidents API: filters and pagination', function () {
     const at = ['2026-02-01 00:00:00.123900+00', '2026-02-01 00:00:00.123500+00', '2026-02-01 00:00:00.123100+00', '2026-02-01 00:00:00.100000+00'];
     await db.db
       .insertInto('incidents')
-      .values(at.map((t, i) => ({ id: `PMS${i}`, workflow_id: `incident-PMS${i}`, service_id: 'PSVCMS', assignees: '[]', environment: '{}', created_at: sql<Date>`${t}::timestamptz` })))
+      .values(at.map((t, i) => ({ id: `PMS${i}`, status: 'triggered', workflow_id: `incident-PMS${i}`, service_id: 'PSVCMS', assignees: '[]', environment: '{}', created_at: sql<Date>`${t}::timestamptz` })))
       .execute();
     const seen: string[] = [];
     let cursor: string | null = null;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { incidentWorkflowId, ruleRunWorkflowId } from '../../src/contracts/index.js';
+import { incidentWorkflowId, ruleRunWorkflowId, SIGNALS } from '../../src/contracts/index.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
@@ -116,6 +116,34 @@ describe('incident workflow races (injected deterministically, side effects coun
     assert.equal(run!.attempts, 2, 'claimed twice by the same run: once before the crash, once after');
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(hits('crash'), 1, 'the side effect happened exactly once');
+  });
+
+  it('an approved action whose start step runs twice (replayed after a crash) keeps its first answer: cancelled on a resolved incident, never run', async function () {
+    const svc = newServiceId();
+    await insertRule(db.db, {
+      name: `race-approved-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [{ id: 'fix', type: 'notify.webhook', url: `${peer.url}/hook/approved-twice`, body: '{}', approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' } }],
+    });
+    // The step's first answer is lost and it runs again, as when the worker dies after the step committed
+    // and before its workflow task completed: the workflow sees only the second answer.
+    await worker((real) => ({
+      startApprovedAction: async (input) => {
+        await real.startApprovedAction(input);
+        return real.startApprovedAction(input);
+      },
+    }));
+    const id = newIncidentId();
+    await signalIncident(temporal, workers.at(-1)!.taskQueue, id, messageOf(trigger(id, svc)), { lingerSeconds: 1 });
+    const waiting = await eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, 'the action awaiting approval');
+    // The incident resolved (stored) and its cancellation not at the rule run yet; then someone approves.
+    await db.db.updateTable('incidents').set({ status: 'resolved' }).where('id', '=', id).execute();
+    await db.db.updateTable('action_runs').set({ approval: JSON.stringify({ decision: 'approve', actor: 'token:approver', at: new Date().toISOString() }) }).where('id', '=', waiting.id).execute();
+    await temporal.client.workflow.getHandle(waiting.workflow_id!).signal(SIGNALS.approval, { actionRunId: waiting.id });
+    const [run] = await finished(id, 1);
+    assert.deepEqual([run!.status, run!.error, run!.started_at], ['cancelled', 'not run: the incident resolved before the action started', null]);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(hits('approved-twice'), 0, 'the approved action never reached its peer');
   });
 
   it('a claim held by another run is never executed by this one', async function () {
