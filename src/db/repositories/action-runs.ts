@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ActionRun, Database } from '../database.js';
 import type { Db } from './db.js';
+import { ownResolveThisCycle } from './pagerduty-writes.js';
 
 
 export async function findActionRun(db: Db, id: string): Promise<ActionRun | undefined> {
@@ -74,10 +75,9 @@ function keyColumns(k: ActionRunKey) {
   };
 }
 
-/** Whether the incident is resolved, and not by Self-healing's own resolve (after which a rule's later actions still run). */
+/** Whether the incident is resolved, and not by Self-healing's own resolve of this cycle (after which a rule's later actions still run). */
 const resolvedNotByUs = (incidentId: string) =>
-  sql<boolean>`(exists (select 1 from incidents where id = ${incidentId} and status = 'resolved')
-    and not exists (select 1 from pagerduty_writes where incident_id = ${incidentId} and kind = 'status' and value = 'resolved' and state <> 'failed'))`;
+  sql<boolean>`(exists (select 1 from incidents where id = ${incidentId} and status = 'resolved') and not ${ownResolveThisCycle(incidentId)})`;
 
 /** Why a claim taken with `cancelIfResolved` was recorded cancelled. */
 export const RESOLVED_BEFORE_START = 'not run: the incident resolved before the action started';

@@ -139,18 +139,21 @@ export async function claimUpdateEcho(
 }
 
 /**
- * Whether Self-healing itself asked PagerDuty to resolve the incident (a resolve sent, answered or not,
- * and not refused): a resolution that may be our own doing, so no proof that a remediation worked.
+ * SQL: Self-healing itself asked PagerDuty to resolve the incident (a resolve sent, answered or not, and not
+ * refused) since it was last reopened. A resolve of an earlier cycle says nothing of the current one: counted,
+ * it made every later resolve of the incident, by a person or by monitoring, look like our own.
+ */
+export const ownResolveThisCycle = (incidentId: string) =>
+  sql<boolean>`exists (select 1 from pagerduty_writes w
+    where w.incident_id = ${incidentId} and w.kind = 'status' and w.value = 'resolved' and w.state <> 'failed'
+      and w.started_at > coalesce((select max(e.occurred_at) from incident_events e
+        where e.incident_id = ${incidentId} and e.event_type = 'incident.reopened' and e.disposition = 'accepted'), '-infinity'::timestamptz))`;
+
+/**
+ * Whether Self-healing itself asked PagerDuty to resolve the incident in its current cycle
+ * (ownResolveThisCycle): a resolution that may be our own doing, so no proof that a remediation worked.
  */
 export async function hasOwnResolve(db: Db, incidentId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('pagerduty_writes')
-    .select('id')
-    .where('incident_id', '=', incidentId)
-    .where('kind', '=', 'status')
-    .where('value', '=', 'resolved')
-    .where('state', '!=', 'failed')
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
+  const row = await db.selectNoFrom(ownResolveThisCycle(incidentId).as('own')).executeTakeFirstOrThrow();
+  return row.own;
 }
