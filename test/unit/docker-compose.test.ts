@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { configVariables, loadConfig } from '../../src/config.js';
 import { API_DRAIN_SECONDS } from '../../src/server.js';
@@ -17,9 +21,14 @@ type Service = {
   volumes?: (string | { type: string; source?: string; target: string; read_only?: boolean })[];
   read_only?: boolean;
   tmpfs?: string | string[];
+  security_opt?: string[];
+  cap_drop?: string[];
+  cap_add?: string[];
+  privileged?: boolean;
 };
 
-const compose = YAML.parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as {
+const composeText = readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8');
+const compose = YAML.parse(composeText, { merge: true }) as {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
 };
@@ -34,7 +43,9 @@ function interpolate(value: string | number, given: Record<string, string>): str
   });
 }
 
-const secrets = { PAGERDUTY_WEBHOOK_SECRETS: 'whsec-one,whsec-two', SELFHEAL_ADMIN_TOKEN: 'admin-token-0123456789' };
+const secrets = { PAGERDUTY_WEBHOOK_SECRETS: 'whsec-one,whsec-two', SELFHEAL_ADMIN_TOKEN: 'admin-token-0123456789', POSTGRES_PASSWORD: 'pg-password-0f1e2d3c' };
+/** The variables compose refuses to start without (`${NAME:?message}`), wherever in the file. */
+const REQUIRED = [...new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+):\?[^}]*\}/g)].map((m) => m[1]!))].sort();
 /** A service's environment as compose hands it to the process, from a shell holding `shell` (plus the required secrets). */
 const envOf = (name: string, shell: Record<string, string> = {}) =>
   Object.fromEntries(Object.entries(compose.services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(v, { ...secrets, ...shell })]));
@@ -61,6 +72,7 @@ const SET_BY_COMPOSE: Record<'api' | 'worker', Record<string, string>> = {
     TEMPORAL_NAMESPACE: "the stack's Temporal has the default namespace",
     TEMPORAL_TASK_QUEUE: 'the API and the worker must agree',
     DATABASE_URL: "the stack's own Postgres (POSTGRES_PASSWORD)",
+    TEMPORAL_WORKER_METRICS_ADDRESS: 'its health check probes that listener',
   },
 };
 
@@ -87,6 +99,7 @@ const LEFT_OUT: Record<'api' | 'worker', Record<string, string>> = {
     JIRA_API_TOKEN: "the worker's credential",
     GITHUB_TOKEN: "the worker's credential",
     EWM_PASSWORD: "the worker's credential",
+    TEMPORAL_WORKER_METRICS_ADDRESS: "the worker's and the agent's Temporal SDK listener",
   },
   worker: {
     ...COMMON_LEFT_OUT,
@@ -97,6 +110,42 @@ const LEFT_OUT: Record<'api' | 'worker', Record<string, string>> = {
     OIDC_CLIENT_SECRET: "the API's credential",
   },
 };
+
+/** The URL a `node -e "fetch('<url>')…"` health check asks. */
+function probeUrl(name: string): URL {
+  const test = compose.services[name]!.healthcheck!.test;
+  assert.deepEqual(test.slice(0, 3), ['CMD', 'node', '-e'], `${name}: the health check is not node -e in exec form`);
+  assert.equal(test.length, 4, `${name}: node -e takes one script`);
+  const m = /^fetch\('(http:\/\/[^']+)'\)/.exec(test[3]!);
+  assert.ok(m, `${name}: the health check's script does not start with fetch('http://…'): ${test[3]}`);
+  return new URL(m[1]!);
+}
+
+/** Exit code of a health check's `node -e` script, run with the URL's host:port pointed at `port`. */
+async function runProbe(name: string, port: number): Promise<number> {
+  const url = probeUrl(name);
+  const script = compose.services[name]!.healthcheck!.test[3]!;
+  const pointed = script.replace(`//${url.host}/`, `//127.0.0.1:${port}/`);
+  assert.notEqual(pointed, script, `${name}: cannot point the probe at the test server`);
+  try {
+    await promisify(execFile)(process.execPath, ['-e', pointed], { env: { PATH: process.env.PATH ?? '' } });
+    return 0;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    assert.equal(typeof code, 'number', `${name}: the probe did not exit on its own: ${String(err)}`);
+    return code as number;
+  }
+}
+
+/** An HTTP server on loopback answering `status` at `path` and 404 elsewhere. */
+async function serve(path: string, status: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    res.statusCode = req.url === path ? status : 404;
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
 
 /** The Dockerfile's CMD, as an exec-form array. */
 const dockerCmd = JSON.parse(/^CMD (\[.*\])$/m.exec(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'))![1]!) as string[];
@@ -114,6 +163,54 @@ describe('docker-compose.yml', function () {
     for (const [name, svc] of Object.entries(compose.services)) assert.ok(svc.healthcheck?.test?.length, `${name} has no healthcheck`);
     assert.ok(compose.services.postgres!.volumes!.some((v) => typeof v === 'string' && v.startsWith('pgdata:')));
     assert.ok('pgdata' in compose.volumes);
+  });
+
+  it('every health check is a command in exec form that can fail: no shell, no process match', function () {
+    // Under CMD-SHELL, `pgrep -f src/worker.ts` matches the `sh -c "pgrep -f src/worker.ts …"` running it,
+    // so the check passed with no worker at all. Exec form runs the probe itself, and its exit code counts.
+    for (const [name, svc] of Object.entries(compose.services)) {
+      const test = svc.healthcheck!.test;
+      assert.equal(test[0], 'CMD', `${name}: health check ${JSON.stringify(test)} is not exec form (CMD)`);
+      assert.ok(test.length > 1, `${name}: empty health check`);
+      assert.ok(!['sh', 'bash', '/bin/sh', '/bin/bash'].includes(test[1]!), `${name}: health check runs a shell: ${JSON.stringify(test)}`);
+      assert.doesNotMatch(test.join(' '), /\bpgrep\b|\bpidof\b|\bps\b/, `${name}: health check matches processes: ${JSON.stringify(test)}`);
+    }
+  });
+
+  it('the API is probed on /readyz, the worker and the agent on the Temporal SDK metrics listener they are told to open', function () {
+    const api = loadConfig(envOf('api'), { role: 'api' });
+    const apiProbe = probeUrl('api');
+    assert.equal(apiProbe.pathname, '/readyz');
+    assert.equal(Number(apiProbe.port), api.port, 'the API probe asks another port than PORT');
+    assert.equal(api.host, '0.0.0.0', 'the API listens on every interface of its container, loopback included');
+    assert.equal(apiProbe.hostname, '127.0.0.1');
+    for (const [name, role] of [['worker', 'worker'], ['agent', 'agent']] as const) {
+      const address = loadConfig(envOf(name), { role }).temporal.workerMetricsAddress;
+      assert.ok(address, `${name} opens no metrics listener: its health check has nothing to ask`);
+      const [host, port] = address.split(':');
+      // Whatever the shell holds, the listener stays where the health check looks.
+      assert.equal(loadConfig(envOf(name, { TEMPORAL_WORKER_METRICS_ADDRESS: '0.0.0.0:1' }), { role }).temporal.workerMetricsAddress, address, name);
+      const probe = probeUrl(name);
+      assert.equal(probe.pathname, '/metrics', name);
+      assert.equal(probe.port, port, `${name}: the probe asks port ${probe.port}, the listener is on ${address}`);
+      assert.equal(probe.hostname, '127.0.0.1', name);
+      assert.ok(['0.0.0.0', '127.0.0.1'].includes(host!), `${name}: a listener on ${address} does not answer on loopback`);
+    }
+    assert.equal(envOf('api').TEMPORAL_WORKER_METRICS_ADDRESS, undefined, 'the API opens no Temporal SDK listener');
+  });
+
+  it('each node health check exits 0 when its endpoint answers 200, and non-zero on an error status or when nothing listens', async function () {
+    for (const name of ['api', 'worker', 'agent']) {
+      const path = probeUrl(name).pathname;
+      const ok = await serve(path, 200);
+      const okPort = (ok.address() as AddressInfo).port;
+      assert.equal(await runProbe(name, okPort), 0, `${name}: the probe fails against a server answering 200 on ${path}`);
+      await new Promise((r) => ok.close(r));
+      assert.notEqual(await runProbe(name, okPort), 0, `${name}: the probe passes with nothing listening`);
+      const failing = await serve(path, 503);
+      assert.notEqual(await runProbe(name, (failing.address() as AddressInfo).port), 0, `${name}: the probe passes on a 503`);
+      await new Promise((r) => failing.close(r));
+    }
   });
 
   for (const [name, role] of [['api', 'api'], ['worker', 'worker'], ['agent', 'agent']] as const) {
@@ -137,13 +234,16 @@ describe('docker-compose.yml', function () {
     assert.deepEqual(api.pagerduty.webhookSecrets, ['whsec-one', 'whsec-two']);
   });
 
-  it('publishes only the API, on its configured PORT: Temporal, its UI and Postgres stay on the compose network', function () {
+  it('publishes only the API, on its configured PORT and on loopback unless SELFHEAL_PUBLISH_ADDRESS widens it: Temporal, its UI and Postgres stay on the compose network', function () {
     const port = loadConfig(envOf('api')).port;
-    assert.deepEqual(compose.services.api!.ports, [`${port}:${port}`]);
+    const published = (shell: Record<string, string>) => compose.services.api!.ports!.map((p) => interpolate(p, shell));
+    // GET /metrics answers anyone when METRICS_TOKEN is unset: by default only this host reaches the API.
+    assert.deepEqual(published({}), [`127.0.0.1:${port}:${port}`]);
+    assert.deepEqual(published({ SELFHEAL_PUBLISH_ADDRESS: '0.0.0.0' }), [`0.0.0.0:${port}:${port}`]);
+    assert.deepEqual(published({ SELFHEAL_PUBLISH_ADDRESS: '10.1.2.3' }), [`10.1.2.3:${port}:${port}`]);
     for (const [name, svc] of Object.entries(compose.services)) {
       if (name !== 'api') assert.equal(svc.ports, undefined, `${name} publishes ${JSON.stringify(svc.ports)}`);
     }
-    assert.match(compose.services.api!.healthcheck!.test.join(' '), new RegExp(`localhost:${port}/readyz`));
   });
 
   it('opens the Temporal UI only through the opt-in override, on loopback', function () {
@@ -152,8 +252,45 @@ describe('docker-compose.yml', function () {
     assert.deepEqual(override.services['temporal-ui']!.ports, ['127.0.0.1:8233:8080']);
   });
 
-  it('refuses to start without the required secrets', function () {
+  it('refuses to start without the required secrets, the Postgres password among them (no default anywhere)', function () {
+    assert.deepEqual(REQUIRED, ['PAGERDUTY_WEBHOOK_SECRETS', 'POSTGRES_PASSWORD', 'SELFHEAL_ADMIN_TOKEN']);
     assert.throws(() => interpolate(compose.services.api!.environment!.PAGERDUTY_WEBHOOK_SECRETS!, {}), /PAGERDUTY_WEBHOOK_SECRETS is required/);
+    assert.doesNotMatch(composeText, /\$\{POSTGRES_PASSWORD:-/, 'POSTGRES_PASSWORD has a default');
+    for (const [svc, key] of [['postgres', 'POSTGRES_PASSWORD'], ['temporal', 'POSTGRES_PWD'], ['api', 'DATABASE_URL'], ['worker', 'DATABASE_URL']] as const) {
+      const value = compose.services[svc]!.environment![key]!;
+      assert.throws(() => interpolate(value, {}), /POSTGRES_PASSWORD is required/, `${svc} ${key} starts without POSTGRES_PASSWORD`);
+      const given = interpolate(value, { POSTGRES_PASSWORD: 'pw-from-the-shell' });
+      assert.ok(given === 'pw-from-the-shell' || new URL(given).password === 'pw-from-the-shell', `${svc} ${key}: ${given}`);
+    }
+  });
+
+  it('runs the API, the worker and the agent with no capabilities and no-new-privileges', function () {
+    for (const name of ['api', 'worker', 'agent']) {
+      const svc = compose.services[name]!;
+      assert.ok(svc.security_opt?.includes('no-new-privileges:true'), `${name}: no no-new-privileges (security_opt ${JSON.stringify(svc.security_opt)})`);
+      assert.deepEqual(svc.cap_drop, ['ALL'], `${name}: cap_drop`);
+      assert.equal(svc.cap_add, undefined, `${name} adds capabilities`);
+      assert.notEqual(svc.privileged, true, `${name} is privileged`);
+      // Non-root (the image's user), so dropping the bounding set takes nothing the process uses.
+      assert.equal((svc as { user?: string }).user, undefined, `${name} overrides the image's user`);
+    }
+    assert.match(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'), /^USER 1000:1000$/m);
+  });
+
+  it("the README's compose commands give every variable compose requires, and document the publish address", function () {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = /^## Production deployment\n([\s\S]*?)(?=\n### |\n## )/m.exec(readme)?.[1];
+    assert.ok(section, 'README has no "## Production deployment" section');
+    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(block, 'no sh block in the production section');
+    assert.match(block, /^docker compose up -d --build\b/m);
+    // Assigned in the block (an export, or a line of the .env it writes) before `docker compose up`.
+    const before = block.slice(0, block.search(/^docker compose up/m));
+    const assigned = new Set([...before.matchAll(/(?:^|\s)([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
+    for (const name of REQUIRED) assert.ok(assigned.has(name), `the README's commands do not set ${name}, which compose requires`);
+    assert.ok(assigned.has('METRICS_TOKEN'), 'the README sets no METRICS_TOKEN');
+    assert.match(section, /SELFHEAL_PUBLISH_ADDRESS/);
+    assert.match(composeText, /SELFHEAL_PUBLISH_ADDRESS/);
   });
 
   for (const name of ['api', 'worker'] as const) {
@@ -230,7 +367,6 @@ describe('docker-compose.yml', function () {
       DATABASE_STATEMENT_TIMEOUT_MS: '120000',
       SELFHEAL_AUTH_MAX_FAILURES: '5',
       SELFHEAL_TRUSTED_PROXIES: '10.0.0.1',
-      TEMPORAL_WORKER_METRICS_ADDRESS: '0.0.0.0:9464',
     };
     const api = loadConfig(envOf('api', shell), { role: 'api' });
     const worker = loadConfig(envOf('worker', shell), { role: 'worker' });
@@ -243,7 +379,6 @@ describe('docker-compose.yml', function () {
     assert.equal(worker.sshScriptsDir, '/srv/selfheal/scripts');
     assert.deepEqual(worker.egressAllow, ['10.20.0.0/16']);
     assert.deepEqual(worker.egressDeny, ['203.0.113.0/24']);
-    assert.equal(worker.temporal.workerMetricsAddress, '0.0.0.0:9464');
     assert.equal(api.metricsToken, 'metrics-token-0123456789');
     assert.equal(worker.metricsToken, undefined, "the API's credential stays with the API");
     assert.equal(api.metricsRefreshSeconds, 60);

@@ -285,7 +285,8 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
         Object.fromEntries((c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => [e.name, e.valueFrom!.secretKeyRef!.optional ? 'optional' : 'required']));
       const api = podOf(objs, 'api')!.spec!.template!.spec;
       assert.deepEqual(creds(api.containers[0]!), {
-        DATABASE_URL: 'required', PAGERDUTY_WEBHOOK_SECRETS: 'required', SELFHEAL_ADMIN_TOKEN: 'required', METRICS_TOKEN: 'optional', OIDC_CLIENT_SECRET: 'optional', TEMPORAL_API_KEY: 'optional',
+        // METRICS_TOKEN: required, as values-production.yaml has an Ingress (see the next test).
+        DATABASE_URL: 'required', PAGERDUTY_WEBHOOK_SECRETS: 'required', SELFHEAL_ADMIN_TOKEN: 'required', METRICS_TOKEN: 'required', OIDC_CLIENT_SECRET: 'optional', TEMPORAL_API_KEY: 'optional',
       });
       assert.deepEqual(creds(api.initContainers![0]!), { DATABASE_URL: 'required' });
       const worker = creds(podOf(objs, 'worker')!.spec!.template!.spec.containers[0]!);
@@ -299,6 +300,48 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
       assert.deepEqual([ref.name, ref.key], ['selfheal-db-app', 'uri']);
       const admin = api.containers[0]!.env!.find((e) => e.name === 'SELFHEAL_ADMIN_TOKEN')!.valueFrom!.secretKeyRef!;
       assert.deepEqual([admin.name, admin.key], ['self-healing', 'SELFHEAL_ADMIN_TOKEN']);
+    });
+
+    it('an API exposed outside the cluster (Ingress, NodePort, LoadBalancer) needs METRICS_TOKEN: helm refuses to render without one, and the pod requires it', async function () {
+      // Without METRICS_TOKEN, GET /metrics answers anyone (src/api/auth.ts checkMetricsToken); an Ingress routes it too.
+      // values-production.yaml (an Ingress) without its METRICS_TOKEN reference:
+      const dir = mkdtempSync(path.join(tmpdir(), 'selfheal-values-'));
+      const production = YAML.parse(readFileSync(path.join(CHART, 'values-production.yaml'), 'utf8')) as { secret: { refs: Record<string, unknown> } };
+      assert.ok(production.secret.refs.METRICS_TOKEN, 'values-production.yaml names no METRICS_TOKEN');
+      delete production.secret.refs.METRICS_TOKEN;
+      const withoutToken = path.join(dir, 'values-production-without-metrics-token.yaml');
+      writeFileSync(withoutToken, YAML.stringify(production));
+      const refused: [string[], string[], RegExp][] = [
+        [[], ['api.ingress.enabled=true'], /api\.ingress\.enabled is true/],
+        [[], ['api.service.type=NodePort'], /api\.service\.type is NodePort/],
+        [[], ['api.service.type=LoadBalancer'], /api\.service\.type is LoadBalancer/],
+        [[], ['api.ingress.enabled=true', 'secret.create=true', `secret.data.DATABASE_URL=${GIVEN.DATABASE_URL}`], /api\.ingress\.enabled is true/],
+        [[withoutToken], [], /api\.ingress\.enabled is true/],
+      ];
+      try {
+        for (const [files, sets, why] of refused) {
+          const { code, stderr } = await helm(templateArgs({ files, sets }));
+          const what = [...files, ...sets].join(' ');
+          assert.notEqual(code, 0, `helm template ${what} rendered`);
+          assert.match(stderr, why, what);
+          assert.match(stderr, /GET \/metrics answers anyone[\s\S]*secret\.refs\.METRICS_TOKEN/, what);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const metricsRef = (objs: K8sObject[]) => podOf(objs, 'api')!.spec!.template!.spec.containers[0]!.env!.find((e) => e.name === 'METRICS_TOKEN')!.valueFrom!.secretKeyRef!;
+      const accepted: [string[], string[], { name: string; key: string; optional?: boolean }][] = [
+        [['values-production.yaml'], [], { name: 'self-healing', key: 'METRICS_TOKEN' }],
+        [[], ['api.service.type=LoadBalancer', 'secret.refs.METRICS_TOKEN.name=selfheal-metrics', 'secret.refs.METRICS_TOKEN.key=token'], { name: 'selfheal-metrics', key: 'token' }],
+        [[], ['api.ingress.enabled=true', 'secret.create=true', 'secret.data.METRICS_TOKEN=metrics-token-given-0123456789'], { name: fullname, key: 'METRICS_TOKEN' }],
+        // Not exposed: the token stays optional (a port-forward or the cluster's own Prometheus).
+        [[], [], { name: fullname, key: 'METRICS_TOKEN', optional: true }],
+      ];
+      for (const [files, sets, ref] of accepted) {
+        const { code, stdout, stderr } = await helm(templateArgs({ files, sets }));
+        assert.equal(code, 0, `helm template ${[...files, ...sets].join(' ')}: ${stderr}`);
+        assert.deepEqual(metricsRef(parseManifests(stdout, sets.join(' '))), ref, [...files, ...sets].join(' '));
+      }
     });
 
     it('values.schema.json refuses a credential in config, a URL with a password, an empty created Secret and a misspelt key', async function () {

@@ -67,15 +67,24 @@ selfheal.io/environment: {{ regexReplaceAll "[^a-z0-9]+$" . "" | trunc 63 | trim
 {{- end -}}
 
 {{/*
+"true" when the API is reachable from outside the cluster: an Ingress, or a NodePort or LoadBalancer
+Service. GET /metrics then answers anyone unless METRICS_TOKEN is set, so the chart requires it.
+*/}}
+{{- define "selfheal.apiExposed" -}}
+{{- if or .Values.api.ingress.enabled (has .Values.api.service.type (list "NodePort" "LoadBalancer")) }}true{{ end -}}
+{{- end -}}
+
+{{/*
 Credentials each process reads, and whether it needs them: the API alone receives webhooks and serves
 /api, the worker alone calls PagerDuty, SMTP and the trackers, agents only talk to Temporal.
+METRICS_TOKEN is required when the API is exposed outside the cluster (selfheal.apiExposed).
 */}}
 {{- define "selfheal.secretVars" -}}
 api:
   DATABASE_URL: true
   PAGERDUTY_WEBHOOK_SECRETS: true
   SELFHEAL_ADMIN_TOKEN: true
-  METRICS_TOKEN: false
+  METRICS_TOKEN: {{ if include "selfheal.apiExposed" .root }}true{{ else }}false{{ end }}
   OIDC_CLIENT_SECRET: false
   TEMPORAL_API_KEY: false
 worker:
