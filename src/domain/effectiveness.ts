@@ -132,6 +132,16 @@ export function classifyIncident(input: LabelInput): Classification {
 }
 
 /**
+ * An incident's label as one rule earned it: classified over that rule's own remediations only, with the
+ * incident's events as they are. The per-rule auto-remediated share asks what the rule fixed alone, so
+ * another rule's fix on the same incident must not count as this one's: a rule whose own run failed or was
+ * unverified stays `assisted` whoever fixed the incident, and one whose own actions never ran is `human`.
+ */
+export function classifyForRule(input: LabelInput, ruleId: string): Classification {
+  return classifyIncident({ ...input, remediations: input.remediations.filter((r) => r.ruleId === ruleId) });
+}
+
+/**
  * A duration as rules write it (`90s`, `10m`, `2h`, `1d`, or a number of seconds) in milliseconds;
  * undefined when it is none of these.
  */

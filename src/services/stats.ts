@@ -2,6 +2,7 @@
 // src/db/repositories/stats.ts, labels incidents with src/domain/effectiveness.ts, and composes the answer
 // the API, the CLI and the dashboard show.
 import {
+  classifyForRule,
   classifyIncident,
   histogram,
   labelCounts,
@@ -13,6 +14,7 @@ import {
   type Classification,
   type IncidentLabel,
   type LabelEvent,
+  type LabelInput,
   type LabelRemediation,
 } from '../domain/effectiveness.js';
 import { findRule } from '../db/repositories/rules.js';
@@ -92,14 +94,24 @@ export function runStats(matches: readonly MatchRow[]): RunStats {
   };
 }
 
-/** Label incidents from their stored events, our action runs and their rules' windows. */
-export async function labelIncidents(db: Db, ids: readonly string[]): Promise<Map<string, Classification>> {
+/**
+ * Appends `value` to the list kept under `key`, in place. Copying the list on every append instead made
+ * grouping quadratic: one range of 30,000 matches of one rule held the event loop for seconds.
+ */
+function pushTo<K, V>(groups: Map<K, V[]>, key: K, value: V): void {
+  const list = groups.get(key);
+  if (list) list.push(value);
+  else groups.set(key, [value]);
+}
+
+/** What each incident's label is computed from: its times, its stored events, and every rule's remediations on it. */
+async function labelInputs(db: Db, ids: readonly string[]): Promise<Map<string, LabelInput>> {
   const unique = [...new Set(ids)];
   const [times, events, actions] = await Promise.all([incidentTimes(db, unique), labelEvents(db, unique), labelActions(db, unique)]);
   const eventsOf = new Map<string, LabelEvent[]>();
   for (const e of events) {
     const ev = labelEventOf(e.payload, { type: e.event_type, at: e.occurred_at ?? e.received_at }, e.own_write);
-    if (ev) eventsOf.set(e.incident_id, [...(eventsOf.get(e.incident_id) ?? []), ev]);
+    if (ev) pushTo(eventsOf, e.incident_id, ev);
   }
   const remediationsOf = new Map<string, Map<string, LabelRemediation>>();
   for (const a of actions) {
@@ -109,9 +121,26 @@ export async function labelIncidents(db: Db, ids: readonly string[]): Promise<Ma
     r.actions.push({ type: a.action_type, status: a.status, startedAt: a.started_at, finishedAt: a.finished_at });
     byMatch.set(a.match_id, r);
   }
-  const out = new Map<string, Classification>();
+  const out = new Map<string, LabelInput>();
   for (const i of times) {
-    out.set(i.id, classifyIncident({ status: i.status, resolvedAt: i.resolved_at, events: eventsOf.get(i.id) ?? [], remediations: [...(remediationsOf.get(i.id)?.values() ?? [])] }));
+    out.set(i.id, { status: i.status, resolvedAt: i.resolved_at, events: eventsOf.get(i.id) ?? [], remediations: [...(remediationsOf.get(i.id)?.values() ?? [])] });
+  }
+  return out;
+}
+
+/** Label incidents from their stored events, our action runs and their rules' windows (every rule's actions together). */
+export async function labelIncidents(db: Db, ids: readonly string[]): Promise<Map<string, Classification>> {
+  const out = new Map<string, Classification>();
+  for (const [id, input] of await labelInputs(db, ids)) out.set(id, classifyIncident(input));
+  return out;
+}
+
+/** The labels one rule earned on some incidents: from its own remediations only, never another rule's fix. */
+function ruleLabelsOf(inputs: ReadonlyMap<string, LabelInput>, ruleId: string, incidentIds: Iterable<string>): Classification[] {
+  const out: Classification[] = [];
+  for (const id of new Set(incidentIds)) {
+    const input = inputs.get(id);
+    if (input) out.push(classifyForRule(input, ruleId));
   }
   return out;
 }
@@ -140,7 +169,8 @@ export async function ruleStats(db: Db, ruleId: string, range: Range, actor?: Ac
   const [matches, liveSince, daily] = await Promise.all([matchesInRange(db, { ...range, ruleId, limit: MAX_MATCHES + 1 }), ruleLiveSince(db, ruleId), runsPerDay(db, { ...range, ruleId })]);
   const truncatedMatches = matches.length > MAX_MATCHES;
   const inScope = matches.slice(0, MAX_MATCHES);
-  const withIds = [...new Set(inScope.filter((m) => m.decision === 'run').map((m) => m.incident_id))].slice(0, MAX_INCIDENTS);
+  const ranOn = [...new Set(inScope.filter((m) => m.decision === 'run').map((m) => m.incident_id))];
+  const withIds = ranOn.slice(0, MAX_INCIDENTS);
   const dryIds = new Set(inScope.filter((m) => m.decision === 'dry_run').map((m) => m.incident_id));
 
   // Without automation: the same services' incidents before the rule first ran for real, and the incidents
@@ -149,17 +179,19 @@ export async function ruleStats(db: Db, ruleId: string, range: Range, actor?: Ac
   const before = liveSince === null ? range.until : new Date(Math.min(range.until.getTime(), liveSince.getTime()));
   const earlier = before > range.since ? await incidentsOpenedIn(db, { since: range.since, until: before, services: services.includes('*') ? '*' : services, limit: MAX_INCIDENTS + 1 }) : [];
   const withSet = new Set(withIds);
-  const withoutIds = [...new Set([...earlier.map((i) => i.id), ...dryIds])].filter((id) => !withSet.has(id)).slice(0, MAX_INCIDENTS);
+  const without = [...new Set([...earlier.map((i) => i.id), ...dryIds])].filter((id) => !withSet.has(id));
+  const withoutIds = without.slice(0, MAX_INCIDENTS);
 
-  const [withTimes, withoutTimes, labels] = await Promise.all([incidentTimes(db, withIds), incidentTimes(db, withoutIds), labelIncidents(db, withIds)]);
+  const [withTimes, withoutTimes, inputs] = await Promise.all([incidentTimes(db, withIds), incidentTimes(db, withoutIds), labelInputs(db, withIds)]);
   return {
     rule: { id: rule.id, name: rule.name, enabled: rule.enabled, liveSince: liveSince?.toISOString() ?? null },
     range: iso(range),
     ...runStats(inScope),
-    ...labelSummary([...labels.values()]),
+    ...labelSummary(ruleLabelsOf(inputs, rule.id, withIds)),
     timeToResolve: { bucketsSeconds: [...TTR_BUCKETS_SECONDS], withAutomation: ttr(withTimes), withoutAutomation: ttr(withoutTimes) },
     daily,
-    truncated: truncatedMatches || earlier.length > MAX_INCIDENTS,
+    // Any list cut at its cap leaves incidents out of the numbers: the answer must say so.
+    truncated: truncatedMatches || earlier.length > MAX_INCIDENTS || ranOn.length > MAX_INCIDENTS || without.length > MAX_INCIDENTS,
   };
 }
 
@@ -175,19 +207,21 @@ export async function overallStats(db: Db, range: Range, actor?: Actor): Promise
   ]);
   const inScope = matches.slice(0, MAX_MATCHES);
   const incidents = opened.slice(0, MAX_INCIDENTS);
-  const ranOn = [...new Set(inScope.filter((m) => m.decision === 'run').map((m) => m.incident_id))].slice(0, MAX_INCIDENTS);
-  const labels = await labelIncidents(db, [...incidents.map((i) => i.id), ...ranOn]);
+  const allRanOn = [...new Set(inScope.filter((m) => m.decision === 'run').map((m) => m.incident_id))];
+  const ranOn = allRanOn.slice(0, MAX_INCIDENTS);
+  const inputs = await labelInputs(db, [...incidents.map((i) => i.id), ...ranOn]);
+  const labels = new Map([...inputs].map(([id, input]) => [id, classifyIncident(input)]));
   const openedLabels = incidents.map((i) => labels.get(i.id)).filter((l): l is Classification => l !== undefined);
   const automated = (id: string) => labels.get(id)?.label !== 'human';
 
   const byRule = new Map<string, MatchRow[]>();
-  for (const m of inScope) byRule.set(m.rule_id, [...(byRule.get(m.rule_id) ?? []), m]);
+  for (const m of inScope) pushTo(byRule, m.rule_id, m);
   const known = await ruleNames(db, [...byRule.keys()]);
   const names = new Map(known.map((r) => [r.id, r.name]));
   const hidden = new Set(actor ? known.filter((r) => !canRead(actor, r.team)).map((r) => r.id) : []);
   const rules = [...byRule].filter(([id]) => !hidden.has(id)).map(([id, ms]) => {
     const s = runStats(ms);
-    const ruleLabels = [...new Set(ms.filter((m) => m.decision === 'run').map((m) => m.incident_id))].map((i) => labels.get(i)).filter((l): l is Classification => l !== undefined);
+    const ruleLabels = ruleLabelsOf(inputs, id, ms.filter((m) => m.decision === 'run').map((m) => m.incident_id));
     return {
       id,
       name: names.get(id) ?? id,
@@ -210,6 +244,6 @@ export async function overallStats(db: Db, range: Range, actor?: Actor): Promise
     },
     daily,
     rules,
-    truncated: matches.length > MAX_MATCHES || opened.length > MAX_INCIDENTS,
+    truncated: matches.length > MAX_MATCHES || opened.length > MAX_INCIDENTS || allRanOn.length > MAX_INCIDENTS,
   };
 }

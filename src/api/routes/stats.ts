@@ -1,15 +1,22 @@
 // Effectiveness statistics (issue 22): GET /api/stats and GET /api/rules/{id}/stats, read scope, over a
 // bounded `since`/`until` range. Thin: the numbers come from src/services/stats.ts.
 import { z } from 'zod';
-import { MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../../services/stats.js';
+import { MAX_INCIDENTS, MAX_MATCHES, MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../../services/stats.js';
 import type { AppDeps } from '../env.js';
 import { notFound } from '../problem.js';
-import { actorOf, authOf, guard, json, newRouter, op, problemResponse } from '../router.js';
+import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, newRouter, op, problemResponse } from '../router.js';
 import { textParam } from '../schemas/common.js';
 
 const DAY_MS = 86_400_000;
 /** The range when none is given: the last 30 days. */
 export const DEFAULT_RANGE_DAYS = 30;
+/**
+ * What one statistics answer costs against the caller's request budget, like a backtest: either route may
+ * read up to MAX_MATCHES matches and label up to MAX_INCIDENTS incidents from their events and action runs,
+ * so at the cost of an ordinary request one read token could keep the API busy with a year-long range.
+ */
+export const STATS_REQUEST_COST = BACKTEST_REQUEST_COST;
+const COST_NOTE = `Reads up to ${MAX_MATCHES.toLocaleString('en')} matches and labels up to ${MAX_INCIDENTS.toLocaleString('en')} incidents, so one call costs ${STATS_REQUEST_COST} requests of the caller's budget, like a backtest.`;
 
 export const statsQuerySchema = z
   .object({
@@ -62,7 +69,7 @@ function rangeOf(q: z.infer<typeof statsQuerySchema>): { since: Date; until: Dat
 
 export function statsRoutes(deps: AppDeps) {
   const app = newRouter();
-  const read = guard(authOf(deps), 'read');
+  const read = guard(authOf(deps), 'read', { cost: STATS_REQUEST_COST });
 
   app.openapi(
     op(read, {
@@ -70,6 +77,7 @@ export function statsRoutes(deps: AppDeps) {
       path: '/api/stats',
       tags: ['stats'],
       summary: 'Effectiveness of automation overall and per rule',
+      description: COST_NOTE,
       request: { query: statsQuerySchema },
       responses: { 200: json('The statistics.', overallStatsSchema) },
     }),
@@ -82,6 +90,7 @@ export function statsRoutes(deps: AppDeps) {
       path: '/api/rules/{id}/stats',
       tags: ['stats'],
       summary: "A rule's effectiveness: runs, success and verified rates, who fixed the incidents, time to resolve with and without it",
+      description: COST_NOTE,
       request: { params: z.object({ id: textParam(200) }), query: statsQuerySchema },
       responses: { 200: json('The statistics.', ruleStatsSchema), 404: problemResponse('Unknown rule.') },
     }),
