@@ -159,6 +159,23 @@ export interface ApiClient {
 
 const seg = (s: string) => encodeURIComponent(s);
 
+/**
+ * `path` (`/api/…`, maybe with a query) under the configured URL, keeping the URL's own path: behind an
+ * ingress that routes `https://tools.corp/selfheal/`, `/api/rules` is `https://tools.corp/selfheal/api/rules`.
+ * (`new URL('/api/rules', base)` dropped it, and sent the token to whatever serves `/api` on that host.)
+ */
+export function apiUrl(base: string, path: string): URL {
+  const u = new URL(base);
+  return new URL(`${u.pathname.replace(/\/+$/, '')}${path}`, u.origin);
+}
+
+/** A 3xx is not followed (it could lead the request body elsewhere): it is an error naming where it pointed. */
+export function redirectError(url: string, res: Response): CliError | undefined {
+  if (res.status < 300 || res.status > 399) return undefined;
+  const to = res.headers.get('location') ?? '(no location)';
+  return new CliError(EXIT.server, [`${url} answered ${res.status}, redirecting to `, quote(to), ': redirects are not followed; give the address to reach directly']);
+}
+
 export function createApiClient(global: { url: string; token: string | undefined }): ApiClient {
   async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
     for (let attempt = 0; ; attempt++) {
@@ -179,12 +196,18 @@ export function createApiClient(global: { url: string; token: string | undefined
     let res: Response;
     let text: string;
     try {
-      res = await fetch(new URL(path, global.url), {
+      res = await fetch(apiUrl(global.url, path), {
         method,
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        redirect: 'manual',
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
+      const redirected = redirectError(global.url, res);
+      if (redirected) {
+        await res.body?.cancel();
+        throw redirected;
+      }
       const answer = await readBodyCapped(res, MAX_RESPONSE_BYTES);
       if (answer.truncated) throw new CliError(EXIT.server, `the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
       text = answer.text;

@@ -7,7 +7,8 @@ import { createPagerDutyClient, PagerDutyApiError } from '../../pagerduty/rest-c
 import { signBody } from '../../pagerduty/signature.js';
 import type { Io } from '../context.js';
 import { CliError, EXIT, quote, usageError } from '../errors.js';
-import { describeProblem } from '../http-client.js';
+import { readBodyCapped } from '../../http-body.js';
+import { describeProblem, redirectError } from '../http-client.js';
 import { linePerWrite, printJson, table } from '../output.js';
 import { action, collect, type Runtime } from '../program.js';
 
@@ -102,6 +103,9 @@ interface PingOutcome {
   body: unknown;
 }
 
+/** What of the webhook's answer is read and shown (it is a short JSON acknowledgement or problem). */
+const PING_ANSWER_BYTES = 64 * 1024;
+
 async function sendSignedEvent(url: string, payload: unknown, secrets: string[]): Promise<PingOutcome> {
   const raw = JSON.stringify(payload);
   const headers: Record<string, string> = {
@@ -115,9 +119,16 @@ async function sendSignedEvent(url: string, payload: unknown, secrets: string[])
   let res: Response;
   let text: string;
   try {
-    res = await fetch(url, { method: 'POST', headers, body: raw, signal: AbortSignal.timeout(15_000) });
-    text = await res.text();
+    res = await fetch(url, { method: 'POST', headers, body: raw, redirect: 'manual', signal: AbortSignal.timeout(15_000) });
+    const redirected = redirectError(url, res);
+    if (redirected) {
+      await res.body?.cancel();
+      throw redirected;
+    }
+    const answer = await readBodyCapped(res, PING_ANSWER_BYTES);
+    text = answer.text;
   } catch (err) {
+    if (err instanceof CliError) throw err;
     const e = err as Error;
     throw new CliError(EXIT.server, [`cannot reach ${url}: `, quote(e.cause instanceof Error ? e.cause.message : e.message)]);
   }
