@@ -1,36 +1,66 @@
-/** Collects a stream's bytes up to a cap, counting everything seen and flagging truncation. */
+/**
+ * Collects a stream's bytes up to a cap, counting everything seen and flagging truncation. Past the cap it
+ * keeps the first half and the last half of the stream and drops the middle: a script prints its RESULT
+ * line (what a run view and a job target show) last, and keeping only the head lost it for any script that
+ * printed more than the cap first.
+ */
 export class CappedBuffer {
-  private readonly chunks: Buffer[] = [];
-  private kept = 0;
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  /** The newest bytes past the head, at most `tailMax` of them (older ones dropped as newer arrive). */
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  private readonly headMax: number;
+  private readonly tailMax: number;
   /** Total bytes received, including the ones dropped past the cap. */
   totalBytes = 0;
   truncated = false;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(maxBytes: number) {
+    this.headMax = Math.ceil(maxBytes / 2);
+    this.tailMax = maxBytes - this.headMax;
+  }
 
   push(chunk: Buffer | string): void {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.totalBytes += buf.length;
-    const room = this.maxBytes - this.kept;
-    if (room <= 0) {
-      if (buf.length > 0) this.truncated = true;
-      return;
+    const room = this.headMax - this.headBytes;
+    if (room > 0) {
+      const taken = buf.subarray(0, room);
+      this.head.push(taken);
+      this.headBytes += taken.length;
+      buf = buf.subarray(taken.length);
     }
-    if (buf.length > room) {
-      this.chunks.push(buf.subarray(0, room));
-      this.kept += room;
+    if (buf.length === 0) return;
+    this.tail.push(buf);
+    this.tailBytes += buf.length;
+    while (this.tailBytes > this.tailMax) {
       this.truncated = true;
-    } else {
-      this.chunks.push(buf);
-      this.kept += buf.length;
+      const over = this.tailBytes - this.tailMax;
+      const first = this.tail[0]!;
+      if (first.length <= over) {
+        this.tail.shift();
+        this.tailBytes -= first.length;
+      } else {
+        this.tail[0] = first.subarray(over);
+        this.tailBytes -= over;
+      }
     }
   }
 
-  /** Kept bytes as UTF-8 text (a multi-byte character cut by the cap, and NUL, become U+FFFD). */
+  /**
+   * Kept bytes as UTF-8 text: the head, then (when the middle was dropped) a line saying how many bytes
+   * were left out, then the tail. A multi-byte character cut by the cut, and NUL, become U+FFFD.
+   */
   text(): string {
+    const omitted = this.totalBytes - this.headBytes - this.tailBytes;
+    const joined =
+      omitted > 0
+        ? `${Buffer.concat(this.head).toString('utf8')}\n[… ${omitted} bytes of output omitted …]\n${Buffer.concat(this.tail).toString('utf8')}`
+        : Buffer.concat([...this.head, ...this.tail]).toString('utf8');
     // Postgres text and jsonb cannot hold U+0000: a script printing one would make its run unrecordable
     // (and every later action templating its output unclaimable). Shown as U+FFFD, like invalid UTF-8.
-    return Buffer.concat(this.chunks).toString('utf8').replaceAll('\0', '\uFFFD');
+    return joined.replaceAll('\0', '\uFFFD');
   }
 
   result(): CappedOutput {

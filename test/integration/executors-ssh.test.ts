@@ -168,16 +168,17 @@ describe('executors/ssh', () => {
     });
 
     it('caps output', async () => {
-      const result = await runSshCommand({ ...base(), command: ['sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" a'], maxOutputBytes: 1024 });
+      const result = await runSshCommand({ ...base(), command: ['sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" a; echo; echo RESULT done'], maxOutputBytes: 1024 });
       assert.equal(result.exitCode, 0);
-      assert.equal(result.stdout, 'a'.repeat(1024));
+      // Its start and its end: the last line, where a script reports, is kept.
+      assert.equal(result.stdout, `${'a'.repeat(512)}\n[… ${100_000 + 1 + 12 - 1024} bytes of output omitted …]\n${'a'.repeat(499)}\nRESULT done\n`);
       assert.equal(result.stdoutTruncated, true);
     });
 
     it('caps output counted in bytes read; NUL bytes are kept as U+FFFD (Postgres text cannot hold NUL)', async () => {
       const result = await runSshCommand({ ...base(), command: ['head', '-c', '100000', '/dev/zero'], maxOutputBytes: 1024 });
       assert.equal(result.exitCode, 0);
-      assert.equal(result.stdout, '\uFFFD'.repeat(1024));
+      assert.equal(result.stdout, `${'\uFFFD'.repeat(512)}\n[… ${100_000 - 1024} bytes of output omitted …]\n${'\uFFFD'.repeat(512)}`);
       assert.equal(result.stdoutTruncated, true);
     });
 

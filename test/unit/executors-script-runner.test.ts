@@ -115,13 +115,17 @@ describe('executors/script-runner', () => {
     assert.ok(!result.stdout.includes('leak-me'));
   });
 
-  it('caps output and flags truncation', async () => {
-    await addScript('big.sh', 'head -c 200000 /dev/zero | tr "\\0" x');
+  it('caps output and flags truncation, keeping its start and its end (the RESULT line a script prints last)', async () => {
+    await addScript('big.sh', 'echo "START line"\nhead -c 200000 /dev/zero | tr "\\0" x\necho\necho "RESULT status=ok"');
     const result = await runScript({ scriptsDir: dir, script: 'big.sh', timeoutMs: 5000, maxOutputBytes: 1000 });
     assert.equal(result.exitCode, 0);
-    assert.equal(result.stdout.length, 1000);
     assert.equal(result.stdoutTruncated, true);
     assert.equal(result.stderrTruncated, false);
+    // Before, the first 1,000 bytes only: the RESULT line was lost behind 200 KB of progress output.
+    assert.match(result.stdout, /^START line\nx+\n\[… 199\d{3} bytes of output omitted …\]\nx+\nRESULT status=ok\n$/);
+    const omitted = Number(/\[… (\d+) bytes/.exec(result.stdout)![1]);
+    assert.equal(result.stdout.length - result.stdout.match(/\n\[… .* …\]\n/)![0].length, 1000, 'exactly the cap is kept, half at each end');
+    assert.equal(omitted + 1000, 'START line\n'.length + 200_000 + 1 + 'RESULT status=ok\n'.length);
   });
 
   it('on timeout kills the whole process group, children included', async () => {
