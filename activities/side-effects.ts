@@ -18,7 +18,8 @@
 // call it stops with a CancelledFailure (reported cancelled: nothing was done); a call in flight is
 // aborted and the attempt fails as outcome unknown, never as cancelled, since the call may have landed.
 // An attempt's calls share one deadline shorter than the activity's start-to-close timeout, and the row
-// says until when the attempt may still be talking to the provider, so two attempts never overlap.
+// says until when the attempt may still be talking to the provider, so two attempts never overlap: a retry
+// that finds the row in flight does not call, and puts its next attempt after that time.
 // Hand-written: this is the project's own bookkeeping over its own table; no library fits.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -82,6 +83,8 @@ export interface SideEffectDeps {
 const RESERVE_MS = 5_000;
 const DEFAULT_BUDGET_MS = 45_000;
 export const DEFAULT_SETTLE_MS = 30_000;
+/** Added to an earlier attempt's in-flight time before the next attempt (clock skew, Temporal's timers). */
+const IN_FLIGHT_MARGIN_MS = 2_000;
 
 /** The failure type of a side effect given up on: it may or may not have happened, and is not retried. */
 export const OUTCOME_UNKNOWN = 'OutcomeUnknown';
@@ -196,6 +199,23 @@ export function createSideEffects(deps: SideEffectDeps) {
     }
   }
 
+  /**
+   * An earlier attempt may still be talking to the provider (its worker died or lost Temporal, which
+   * retried after the heartbeat timeout, long before that attempt's deadline). This attempt does not call;
+   * its retry is put off until the earlier attempt's in-flight time is over (plus a margin for the clock
+   * of this worker against Postgres's), so each attempt that dies costs at most one such answer. Before,
+   * the retry policy's own short delays brought every remaining attempt into that window: all spent on
+   * this answer, the action was recorded failed though its side effect may well have happened.
+   */
+  function inFlight(spec: SideEffectSpec, holder: SideEffect | undefined): ApplicationFailure {
+    const restMs = holder?.in_flight_until ? Math.max(0, holder.in_flight_until.getTime() - Date.now()) : 0;
+    return ApplicationFailure.create({
+      message: `${spec.kind}: an earlier attempt may still be in flight (${Math.ceil(restMs / 1000)} s more); the next attempt comes after it`,
+      type: 'SideEffectInFlight',
+      nextRetryDelay: restMs + IN_FLIGHT_MARGIN_MS,
+    });
+  }
+
   function unknown(spec: SideEffectSpec, why: string): ApplicationFailure {
     return ApplicationFailure.nonRetryable(`${spec.kind}: outcome unknown, not tried again so it cannot happen twice (${why})`, OUTCOME_UNKNOWN);
   }
@@ -223,7 +243,7 @@ export function createSideEffects(deps: SideEffectDeps) {
         if (current.state === 'unknown') throw unknown(spec, current.last_error ?? 'given up earlier');
         row = await book(() => claimUncertain(db, spec.key, budgetMs));
         // Another attempt owns it right now (a retry scheduled while a slow attempt still runs).
-        if (!row) throw ApplicationFailure.retryable(`${spec.kind}: an earlier attempt may still be in flight`, 'SideEffectInFlight');
+        if (!row) throw inFlight(spec, await book(() => getSideEffect(db, spec.key)));
         uncertain = true;
       }
     }

@@ -15,6 +15,16 @@ import { localDb } from './activities.js';
  */
 export const VERIFY_PATCH = 'verify-remediation-v1';
 
+/**
+ * At most this many passes (a settle wait, then the Postgres read and the check) per verification: the
+ * rule schema's MAX_VERIFY_PASSES (src/domain/rules/definition.ts, which says why 500), repeated here since
+ * this bundle must not load the schema. A rule stored before the schema refused more, and a default settle
+ * (up to 60 s, so 1,440 passes in 24 h), waits within / MAX_VERIFY_PASSES per pass instead: its run stays
+ * far from Temporal's history limit. Only timers' durations change (replay matches timers by sequence), so
+ * running verifications take the bound when they replay, without a patch.
+ */
+export const MAX_VERIFY_PASSES = 500;
+
 export interface VerifyHooks {
   /** Run an onUnverified action as the rule run runs its actions (claimed, recorded, templated). */
   run(action: PlannedAction, actionRunId: string): Promise<ActionOutcome | 'claimed_elsewhere'>;
@@ -59,6 +69,7 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   await record('pending', `waiting up to ${verify.withinSeconds} s for incident.resolved${verify.check ? ` or check ${String(verify.check.params.script)} to exit 0` : ''}`);
   const started = Date.now();
   const deadline = started + verify.withinSeconds * 1000;
+  const settleMs = Math.max(verify.settleSeconds * 1000, Math.ceil((verify.withinSeconds * 1000) / MAX_VERIFY_PASSES));
   let healthy: string | undefined;
   let lastCheck: string | undefined;
   let checks = 0;
@@ -83,7 +94,7 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   };
   try {
     while (!healthy && Date.now() < deadline) {
-      await sleep(Math.min(verify.settleSeconds * 1000, deadline - Date.now()));
+      await sleep(Math.min(settleMs, deadline - Date.now()));
       healthy = resolvedProof(await localDb.incidentResolution({ incidentId }));
       if (healthy) break;
       // Resolved by our own write and nothing else to ask: no proof can come any more.

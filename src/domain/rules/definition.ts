@@ -60,10 +60,22 @@ const duration = (min: number, max: number, description: string) =>
 
 const onUnverifiedTypes = [...NOTIFY_ONLY_TYPES].sort();
 
+/**
+ * At most this many passes (a settle wait, then the check) per verification. Each pass adds about a dozen
+ * events to the rule run's history, which never continues as new: a timer (2 events), the workflow task
+ * it wakes (3), the Postgres read (a marker, 1), the check's activity (3) and the task its result wakes (3),
+ * 12.5 measured with a failing check over 19 passes. 500 passes are about 6,000-6,500 events,
+ * well under Temporal's 51,200-event limit (past which the run is terminated: no onUnverified, the
+ * verification left pending) and its 10,240-event warning, with room for the actions and onUnverified.
+ * `within: 24h` thus allows `settle` down to 173 s. workflows/verify.ts holds the same bound (its bundle
+ * must not load this schema) and raises the settle of a rule stored before it, or a default settle.
+ */
+export const MAX_VERIFY_PASSES = 500;
+
 export const verifySchema = z
   .strictObject({
     within: duration(1, 86400, 'How long after the actions succeed the incident has to resolve (or the check pass), e.g. 10m; 1 s to 24 h.'),
-    settle: duration(1, 3600, 'Delay before each run of the check (and between runs); default a tenth of within, 1 s to 60 s.').optional(),
+    settle: duration(1, 3600, `Delay before each run of the check (and between runs); default a tenth of within, 1 s to 60 s; at least within / ${MAX_VERIFY_PASSES} (at most ${MAX_VERIFY_PASSES} checks).`).optional(),
     check: z
       .discriminatedUnion('type', [scriptAgentActionSchema, scriptSshActionSchema])
       .optional()
@@ -78,6 +90,13 @@ export const verifySchema = z
     const within = parseDuration(verify.within);
     const settle = verify.settle !== undefined ? parseDuration(verify.settle) : undefined;
     if (within !== undefined && settle !== undefined && settle > within) ctx.addIssue({ code: 'custom', path: ['settle'], message: 'settle must not be longer than within' });
+    if (within !== undefined && settle !== undefined && settle > 0 && Math.ceil(within / settle) > MAX_VERIFY_PASSES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['settle'],
+        message: `at most ${MAX_VERIFY_PASSES} checks per verification: settle must be at least within / ${MAX_VERIFY_PASSES} (${Math.ceil(within / MAX_VERIFY_PASSES)} s for ${verify.within})`,
+      });
+    }
     if (verify.check) {
       if (verify.check.type === 'script.ssh' && verify.check.command !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['check', 'command'], message: 'a check runs a script from the library, never a command' });
