@@ -13,6 +13,7 @@ import { createPlanActivities } from './plan.js';
 import { createVerificationActivities } from './verification.js';
 import { DEFAULT_GUARD_CONFIG, type GuardConfig } from '../src/domain/guards.js';
 import { createRetentionActivities } from './retention.js';
+import { createRuleRunActivities } from './rule-runs.js';
 import { createTriageActivities } from './triage.js';
 
 export interface ActivityDeps {
@@ -47,6 +48,7 @@ export function createActivities(input: ActivityDeps) {
     ...createJobActivities(deps),
     ...createRetentionActivities(deps),
     ...createVerificationActivities(deps),
+    ...createRuleRunActivities(),
   };
 }
 

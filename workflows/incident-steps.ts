@@ -13,7 +13,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { RULE_RUN_REVISION, ruleRunWorkflowId, type IncidentEventMessage, type IncidentWorkflowInput, type MatchPlan, type RunningRule } from '../src/contracts/index.js';
 import { searchAttributes } from '../src/temporal/names.js';
-import { localTriage } from './activities.js';
+import { localDb, localTriage } from './activities.js';
 import { ruleRunWorkflow } from './rule-run.js';
 
 /** The state of one incident workflow run. */
@@ -61,6 +61,16 @@ export const CANCEL_AT_RESOLVE_PATCH = 'incident-cancel-only-at-resolve';
  * run at all. Recorded only where older code sent such a cancel at once; older histories replay with it.
  */
 export const CANCEL_AFTER_START_PATCH = 'incident-cancel-after-start';
+
+/**
+ * Patch: once resolved, a run waiting on rule runs it carried across continue-as-new asks Temporal every
+ * `carriedCheckSeconds` which of them are still open, and stops waiting for the others (a rule run
+ * terminated from outside, or ended by Temporal, never signals its end; before it, the incident's run
+ * waited forever). Recorded only by a run that waits so; older histories replay without the timer.
+ */
+export const CARRIED_CHECK_PATCH = 'incident-check-carried-rule-runs';
+/** How often a resolved run asks about the rule runs it carried, unless the input says otherwise. */
+export const CARRIED_CHECK_SECONDS = 600;
 
 /** History length after which a run continues as new, unless the input says otherwise. */
 export const MAX_HISTORY = 8000;
@@ -184,6 +194,29 @@ export async function settleBeforeContinueAsNew(run: IncidentRun): Promise<void>
 export function shouldContinueAsNew(historyLimit: number | undefined): boolean {
   const info = workflowInfo();
   return info.continueAsNewSuggested || info.historyLength > (historyLimit ?? MAX_HISTORY);
+}
+
+/**
+ * Resolved and waiting on rule runs: wait for an event or a rule run's end, and, where some of them were
+ * carried from an earlier run (whose end this run hears only by their signal), ask Temporal about those
+ * every `checkSeconds` and stop waiting for the ones no longer open.
+ */
+export async function waitForRuleRuns(run: IncidentRun, carriedIds: ReadonlySet<string>, checkSeconds: number | undefined): Promise<void> {
+  const runningBefore = run.running.size;
+  const changed = () => run.pending.length > 0 || run.running.size !== runningBefore;
+  const carriedOnes = () => [...run.running.keys()].filter((id) => carriedIds.has(id));
+  if (run.status !== 'resolved' || carriedOnes().length === 0 || !patched(CARRIED_CHECK_PATCH)) {
+    await condition(changed);
+    return;
+  }
+  if (await condition(changed, `${checkSeconds ?? CARRIED_CHECK_SECONDS} seconds`)) return;
+  const asked = carriedOnes();
+  const open = new Set(await localDb.openRuleRuns({ ids: asked }));
+  for (const id of asked) {
+    if (open.has(id)) continue;
+    log.warn('carried rule run no longer open and never reported its end: not waited for', { ruleRunId: id });
+    run.running.delete(id);
+  }
 }
 
 /** What the next run needs: status, recent event ids, events still queued, rule runs still going. */

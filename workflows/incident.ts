@@ -6,7 +6,7 @@
 import { condition, continueAsNew, setHandler } from '@temporalio/workflow';
 import type { IncidentEventMessage, IncidentWorkflowInput, IncidentWorkflowResult } from '../src/contracts/index.js';
 import { incidentEventSignal, incidentStateQuery, ruleRunFinishedSignal } from './messages.js';
-import { cancelOnResolve, carried, settleBeforeContinueAsNew, shouldContinueAsNew, startRuleRuns, takeEvent, type IncidentRun } from './incident-steps.js';
+import { cancelOnResolve, carried, settleBeforeContinueAsNew, shouldContinueAsNew, startRuleRuns, takeEvent, waitForRuleRuns, type IncidentRun } from './incident-steps.js';
 
 export type { IncidentWorkflowInput, IncidentWorkflowResult };
 
@@ -23,6 +23,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     eventsProcessed: 0,
     ruleRuns: 0,
   };
+
+  // Rule runs started by an earlier run: their end reaches this one only by their signal.
+  const carriedIds = new Set((input.carried?.running ?? []).map((r) => r.id));
 
   // A delivery already taken or queued is dropped here; one that slips past (a run that continued as new
   // with a shorter memory, a delivery to a new run after the last one completed) stops at triage.
@@ -51,6 +54,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
         incidentId: run.incidentId,
         lingerSeconds: input.lingerSeconds,
         historyLimit: input.historyLimit,
+        ...(input.carriedCheckSeconds !== undefined ? { carriedCheckSeconds: input.carriedCheckSeconds } : {}),
         ...(input.revision !== undefined ? { revision: input.revision } : {}),
         carried: carried(run),
       });
@@ -69,8 +73,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       if (!more) break;
       continue;
     }
-    const runningBefore = run.running.size;
-    await condition(() => run.pending.length > 0 || run.running.size !== runningBefore);
+    await waitForRuleRuns(run, carriedIds, input.carriedCheckSeconds);
   }
   return { incidentId: run.incidentId, status: run.status, eventsProcessed: run.eventsProcessed, ruleRuns: run.ruleRuns };
 }

@@ -48,6 +48,11 @@ export interface IncidentWorkflowInput {
   historyLimit?: number;
   /** INCIDENT_WORKFLOW_REVISION of the code that started the run. */
   revision?: number;
+  /**
+   * Once resolved, how often a run asks Temporal whether the rule runs it carried across continue-as-new
+   * are still open (default 600 s): one terminated from outside never reports its end.
+   */
+  carriedCheckSeconds?: number;
   /** Carried over by continue-as-new. */
   carried?: { status: string; seenEventIds: string[]; pending: IncidentEventMessage[]; running: RunningRule[] };
 }

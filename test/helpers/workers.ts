@@ -75,7 +75,7 @@ export async function signalIncident(
   taskQueue: string,
   incidentId: string,
   msg: IncidentEventMessage,
-  input: { lingerSeconds?: number; historyLimit?: number } = {},
+  input: { lingerSeconds?: number; historyLimit?: number; carriedCheckSeconds?: number } = {},
 ): Promise<void> {
   await temporal.client.workflow.signalWithStart(WORKFLOW_TYPES.incident, {
     workflowId: incidentWorkflowId(incidentId),

@@ -225,6 +225,51 @@ describe('incident workflow races (injected deterministically, side effects coun
     await eventually(async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).status.name === 'COMPLETED', 60_000, 'the incident run to complete');
   });
 
+  it('a carried rule run terminated from outside never reports its end: once resolved, the run asks Temporal and completes', async function () {
+    const LIMIT = 5;
+    const svc = newServiceId();
+    // Its action waits for an approval: the rule run is still going when the incident's run continues as new.
+    const ruleId = await insertRule(db.db, {
+      name: `race-carried-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [{ id: 'fix', type: 'notify.webhook', url: `${peer.url}/hook/carried`, body: '{}', approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' } }],
+    });
+    const id = newIncidentId();
+    const grown = deferred();
+    let held = false;
+    const w = await worker((real) => ({
+      async triageIncidentEvent(input) {
+        if (!held) {
+          held = true;
+          await grown.promise;
+        }
+        return real.triageIncidentEvent(input);
+      },
+    }));
+    const payload = trigger(id, svc);
+    await signalIncident(temporal, w.taskQueue, id, messageOf(payload), { lingerSeconds: 1, historyLimit: LIMIT, carriedCheckSeconds: 2 });
+    const firstRunId = (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
+    const firstRun = temporal.client.workflow.getHandle(incidentWorkflowId(id), firstRunId);
+    try {
+      await eventually(async () => (await firstRun.describe()).historyLength > LIMIT, 60_000, 'the history past the limit during triage');
+    } finally {
+      grown.resolve();
+    }
+    await eventually(async () => (await firstRun.describe()).status.name === 'CONTINUED_AS_NEW', 60_000, 'the first run to continue as new');
+    const childId = ruleRunWorkflowId(id, ruleId, payload.event.id);
+    await eventually(async () => (await runsOf(id)).some((r) => r.status === 'awaiting_approval'), 30_000, 'the carried rule run waiting');
+    const state = async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { runningRules: string[] };
+    assert.deepEqual((await state()).runningRules, [childId], 'the new run carries it');
+
+    // Terminated from outside (the Temporal UI, the CLI): it sends no signal that it ended.
+    await temporal.client.workflow.getHandle(childId).terminate('terminated by an operator');
+    const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-07-01T10:05:00Z' });
+    await signalIncident(temporal, w.taskQueue, id, messageOf(resolve), { lingerSeconds: 1, historyLimit: LIMIT, carriedCheckSeconds: 2 });
+    // Before, the run waited for that signal forever: resolved, yet never completed.
+    await eventually(async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).status.name === 'COMPLETED', 45_000, 'the incident run to complete');
+    assert.equal(hits('carried'), 0, 'the action never ran');
+  });
+
   // The same at a resolve: the task that takes it cancels the rule run going (its rule cancels on resolve)
   // and starts the one on incident.resolved, then continues as new. Annotations bring the history close to
   // the limit first, so that the check before the resolve passes and a heartbeat or two during its held
