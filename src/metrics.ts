@@ -10,6 +10,13 @@
  *   durable tables the worker writes, so they hold across restarts and across replicas (every replica
  *   reports the same totals: aggregate them with max(), not sum()).
  *
+ * The retention purge deletes those rows. So that a counter never goes down (Prometheus would read each drop
+ * as a reset, and rate() would jump by the whole purged history), the purge adds what the rows it deletes
+ * counted to `metric_offsets`, per series and in its own transaction, and a series here is its live rows plus
+ * that offset. The duration histograms keep an offset per bucket, plus their _count and _sum, and stay true
+ * histograms. A series whose rows are all purged stays, carried by its offset; the per-rule series still
+ * leave with their rule.
+ *
  * The Postgres and Temporal series are a cache. A scrape renders what the process holds and, when the
  * cache is older than METRICS_REFRESH_SECONDS, starts one refresh in the background: at most one is in
  * flight, it runs its queries one after another on a single pooled connection, and no scrape waits for
@@ -28,15 +35,13 @@ import type { Kysely } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/database.js';
 import { mapBounded } from './domain/map-bounded.js';
-import { listEnvironmentQueues, readMetricTotals, type HistogramRow } from './db/repositories/metrics.js';
-import { ruleTotals } from './db/repositories/stats.js';
+import { DURATION_BUCKETS, listEnvironmentQueues, readMetricTotals, type HistogramRow, type MetricOffset } from './db/repositories/metrics.js';
 import type { Logger } from './logger.js';
 import { agentTaskQueue } from './contracts/names.js';
 import { agentStatus, ONLINE_WITHIN_MS } from './temporal/pollers.js';
 
-
-/** Duration buckets (seconds) for actions and job runs: scripts take seconds to tens of minutes. */
-export const DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+/** Duration buckets (seconds) for actions and job runs; they live with the queries, which the purge shares. */
+export { DURATION_BUCKETS };
 
 /** Webhook outcomes the handler reports; all but these two are rejections. */
 const ACCEPTED_OUTCOMES = new Set(['accepted', 'duplicate', 'ignored']);
@@ -103,6 +108,67 @@ class PrecomputedHistogram {
   }
 }
 
+type Labels = Record<string, string>;
+
+/** One key per label set, whatever the order of its labels. */
+const labelsKey = (labels: Labels) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/** The purge's offsets by metric name. */
+function offsetsByMetric(offsets: MetricOffset[]): Map<string, MetricOffset[]> {
+  const out = new Map<string, MetricOffset[]>();
+  for (const o of offsets) {
+    const list = out.get(o.metric);
+    if (list) list.push(o);
+    else out.set(o.metric, [o]);
+  }
+  return out;
+}
+
+/**
+ * Resets `counter` to the live counts plus the offsets of `metric` (only those `keep` accepts). Never below 0:
+ * prom-client refuses a negative increment, and a counter below 0 means nothing.
+ */
+function fillCounter(counter: Counter, offsets: Map<string, MetricOffset[]>, metric: string, live: { labels: Labels; value: number }[], keep: (labels: Labels) => boolean = () => true): void {
+  const series = new Map<string, { labels: Labels; value: number }>();
+  for (const l of live) series.set(labelsKey(l.labels), { labels: l.labels, value: l.value });
+  for (const o of offsets.get(metric) ?? []) {
+    if (!keep(o.labels)) continue;
+    const key = labelsKey(o.labels);
+    const s = series.get(key);
+    if (s) s.value += o.value;
+    else series.set(key, { labels: o.labels, value: o.value });
+  }
+  counter.reset();
+  for (const s of series.values()) counter.inc(s.labels, Math.max(0, s.value));
+}
+
+/** The live histogram rows plus the offsets of `metric` (its _bucket, _count and _sum), by the key's label. */
+function withHistogramOffsets(rows: HistogramRow[], offsets: Map<string, MetricOffset[]>, metric: string, label: string): HistogramRow[] {
+  const byKey = new Map(rows.map((r) => [r.key, { ...r, buckets: [...r.buckets] }]));
+  const row = (key: string | undefined) => {
+    if (key === undefined) return undefined;
+    let r = byKey.get(key);
+    if (!r) byKey.set(key, (r = { key, count: 0, sum: 0, buckets: DURATION_BUCKETS.map(() => 0) }));
+    return r;
+  };
+  for (const o of offsets.get(`${metric}_count`) ?? []) {
+    const r = row(o.labels[label]);
+    if (r) r.count += o.value;
+  }
+  for (const o of offsets.get(`${metric}_sum`) ?? []) {
+    const r = row(o.labels[label]);
+    if (r) r.sum += o.value;
+  }
+  for (const o of offsets.get(`${metric}_bucket`) ?? []) {
+    // The purge labels each bucket with its bound as JavaScript prints it; an offset of a bound no longer in
+    // DURATION_BUCKETS has no bucket left to add to.
+    const i = DURATION_BUCKETS.findIndex((le) => String(le) === o.labels.le);
+    const r = i >= 0 ? row(o.labels[label]) : undefined;
+    if (r) r.buckets[i] = (r.buckets[i] ?? 0) + o.value;
+  }
+  return [...byKey.values()];
+}
+
 export function createMetrics(deps: MetricsDeps): Metrics {
   const registry = new Registry();
   if (deps.processMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -120,7 +186,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   for (const outcome of ['accepted', 'duplicate', 'ignored']) webhooksReceived.inc({ outcome }, 0);
   for (const reason of ['bad_signature', 'malformed', 'too_large', 'not_configured', 'overloaded', 'temporal_unavailable']) webhooksRejected.inc({ reason }, 0);
 
-  // Scrape-time series, read from Postgres. Counters are reset and re-filled from the durable totals.
+  // Scrape-time series, read from Postgres. Counters are reset and re-filled from the durable totals plus what the
+  // retention purge deleted.
   const workflowsStarted = new Counter({ name: 'selfheal_workflows_started_total', help: 'Workflows started: incident workflows (one per incident) and job runs.', labelNames: ['kind'], registers });
   const ruleMatches = new Counter({ name: 'selfheal_rule_matches_total', help: 'Rule matches recorded, by decision (run, dry_run, skipped...).', labelNames: ['decision'], registers });
   const actions = new Counter({ name: 'selfheal_actions_total', help: 'Action runs, by action type and status.', labelNames: ['type', 'status'], registers });
@@ -154,31 +221,27 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   const refreshMs = (deps.refreshSeconds ?? 15) * 1000;
   async function refreshDatabase(): Promise<void> {
     const t = await readMetricTotals(deps.db, DURATION_BUCKETS);
-    // Then the per-rule effectiveness totals (one more query, after the others: still one at a time).
-    const perRule = await ruleTotals(deps.db);
-    workflowsStarted.reset();
-    workflowsStarted.inc({ kind: 'incident' }, Number(t.incidents.n));
-    workflowsStarted.inc({ kind: 'job' }, Number(t.jobRuns.n));
-    ruleMatches.reset();
-    for (const r of t.matchesByDecision) ruleMatches.inc({ decision: r.decision }, Number(r.n));
-    actions.reset();
-    for (const r of t.actionsByTypeStatus) actions.inc({ type: r.action_type, status: r.status }, Number(r.n));
-    jobRuns.reset();
-    for (const r of t.jobRunsByJobStatus) jobRuns.inc({ job: r.job_id, status: r.status }, Number(r.n));
-    jobTargets.reset();
-    for (const r of t.targetsByViaStatus) jobTargets.inc({ via: r.via, status: r.status }, Number(r.n));
-    for (const c of [ruleRuns, ruleSucceeded, ruleVerified, ruleUnverified, ruleSuppressed]) c.reset();
-    for (const r of perRule) {
-      const labels = { rule_id: r.rule_id };
-      ruleRuns.inc(labels, r.runs);
-      ruleSucceeded.inc(labels, r.succeeded);
-      ruleVerified.inc(labels, r.verified);
-      ruleUnverified.inc(labels, r.unverified);
-      ruleSuppressed.inc(labels, r.suppressed);
-    }
+    const offsets = offsetsByMetric(t.offsets);
+    fillCounter(workflowsStarted, offsets, 'selfheal_workflows_started_total', [
+      { labels: { kind: 'incident' }, value: Number(t.incidents.n) },
+      { labels: { kind: 'job' }, value: Number(t.jobRuns.n) },
+    ]);
+    fillCounter(ruleMatches, offsets, 'selfheal_rule_matches_total', t.matchesByDecision.map((r) => ({ labels: { decision: r.decision }, value: Number(r.n) })));
+    fillCounter(actions, offsets, 'selfheal_actions_total', t.actionsByTypeStatus.map((r) => ({ labels: { type: r.action_type, status: r.status }, value: Number(r.n) })));
+    fillCounter(jobRuns, offsets, 'selfheal_job_runs_total', t.jobRunsByJobStatus.map((r) => ({ labels: { job: r.job_id, status: r.status }, value: Number(r.n) })));
+    fillCounter(jobTargets, offsets, 'selfheal_job_target_results_total', t.targetsByViaStatus.map((r) => ({ labels: { via: r.via, status: r.status }, value: Number(r.n) })));
+    // Per live rule only: the offsets of a deleted rule stay in the table but its series leave with it.
+    const liveRules = new Set(t.perRule.map((r) => r.rule_id));
+    const isLive = (labels: Labels) => liveRules.has(labels.rule_id ?? '');
+    const perRule = (field: 'runs' | 'succeeded' | 'verified' | 'unverified' | 'suppressed') => t.perRule.map((r) => ({ labels: { rule_id: r.rule_id }, value: r[field] }));
+    fillCounter(ruleRuns, offsets, 'selfheal_rule_runs_total', perRule('runs'), isLive);
+    fillCounter(ruleSucceeded, offsets, 'selfheal_rule_runs_succeeded_total', perRule('succeeded'), isLive);
+    fillCounter(ruleVerified, offsets, 'selfheal_rule_runs_verified_total', perRule('verified'), isLive);
+    fillCounter(ruleUnverified, offsets, 'selfheal_rule_runs_unverified_total', perRule('unverified'), isLive);
+    fillCounter(ruleSuppressed, offsets, 'selfheal_rule_matches_suppressed_total', perRule('suppressed'), isLive);
     breakersOpen.set(Number(t.breakersOpen.n));
-    actionDuration.set(t.actionDurations);
-    jobDuration.set(t.jobDurations);
+    actionDuration.set(withHistogramOffsets(t.actionDurations, offsets, 'selfheal_action_duration_seconds', 'type'));
+    jobDuration.set(withHistogramOffsets(t.jobDurations, offsets, 'selfheal_job_run_duration_seconds', 'job'));
   }
 
   /** Pollers per environment, asking Temporal a few queues at a time. */

@@ -336,6 +336,17 @@ export interface RetentionWatermarkTable {
   updated_at: Generated<Date>;
 }
 
+/**
+ * What the retention purge deleted, per Prometheus series (metric name and label set): a scrape reports the live
+ * rows' count plus this, so a counter never goes down when its rows are purged.
+ */
+export interface MetricOffsetTable {
+  metric: string;
+  labels: Json<Record<string, string>>;
+  value: number;
+  updated_at: Generated<Date>;
+}
+
 /** A team: it owns rules, environments and jobs (issue 24). */
 export interface TeamTable {
   name: string;
@@ -386,6 +397,7 @@ export interface Database {
   deployment: DeploymentTable;
   rule_backtests: RuleBacktestTable;
   retention_watermarks: RetentionWatermarkTable;
+  metric_offsets: MetricOffsetTable;
   target_leases: TargetLeaseTable;
   remediations: RemediationTable;
   automation_pauses: AutomationPauseTable;

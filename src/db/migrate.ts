@@ -15,6 +15,7 @@ import * as retentionIndexes from './migrations/2026-12-11T00-00-retention-index
 import * as authSessionsOwnerIndexes from './migrations/2026-12-12T00-00-auth-sessions-owner-indexes.js';
 import * as tokenOwnerAndAuthorAliases from './migrations/2026-12-13T00-00-token-owner-and-author-aliases.js';
 import * as breakerOutcomeOnce from './migrations/2026-12-14T00-00-breaker-outcome-once.js';
+import * as metricOffsets from './migrations/2026-12-15T00-00-metric-offsets.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -33,6 +34,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-12T00-00-auth-sessions-owner-indexes': authSessionsOwnerIndexes,
   '2026-12-13T00-00-token-owner-and-author-aliases': tokenOwnerAndAuthorAliases,
   '2026-12-14T00-00-breaker-outcome-once': breakerOutcomeOnce,
+  '2026-12-15T00-00-metric-offsets': metricOffsets,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,8 +1,11 @@
 // The history purge (issue 21): one bounded batch per table, oldest rows first, with the watermark that
 // says from when on the history is whole. Run it in a transaction (the watermark and the deletes together).
-import { sql, type Transaction } from 'kysely';
+// The Prometheus counters count these rows: each delete adds what its rows counted to the metric offsets in the
+// same statement (metrics.ts), so a purge never lowers a counter.
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../database.js';
 import { HISTORY_WATERMARK } from './backtests.js';
+import { deleteKeepingCounts, durationOffsets } from './metrics.js';
 
 export interface PurgedCounts {
   actionRuns: number;
@@ -39,27 +42,64 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
       oc.column('name').doUpdateSet({ purged_before: sql`greatest(retention_watermarks.purged_before, excluded.purged_before)`, updated_at: sql`now()` }),
     )
     .execute();
-  const actionRuns = await sql`
-    delete from action_runs where id in (
-      select id from action_runs
-      where incident_id is not null and created_at < ${cutoff} and finished_at is not null
-      order by created_at limit ${n})`.execute(trx);
-  const matches = await sql`
-    delete from rule_matches where id in (
-      select m.id from rule_matches m
-      where m.matched_at < ${cutoff}
-        and not exists (select 1 from action_runs a where a.match_id = m.id)
-      order by m.matched_at limit ${n})`.execute(trx);
+  // A run deleted can change whether its match, kept while another of its runs goes on or until a later batch,
+  // counts as a succeeded run of its rule: the offset takes the difference, with the test of ruleTotals (stats.ts).
+  const succeeded = (left: RawBuilder<unknown>) => sql`m.decision = 'run'
+    and exists (select 1 from action_runs a where a.match_id = m.id and a.status = 'succeeded' and ${left})
+    and not exists (select 1 from action_runs a where a.match_id = m.id and a.status in ('failed', 'rejected') and ${left})`;
+  const actionRuns = await deleteKeepingCounts(
+    trx,
+    sql`gone as (
+      delete from action_runs where id in (
+        select id from action_runs
+        where incident_id is not null and created_at < ${cutoff} and finished_at is not null
+        order by created_at limit ${n})
+      returning id, match_id, action_type, status, started_at, finished_at)`,
+    sql`
+      select 'selfheal_actions_total', jsonb_build_object('type', action_type, 'status', status), count(*)::float8 from gone group by action_type, status
+      union all ${durationOffsets('selfheal_action_duration_seconds', 'type', 'action_type')}
+      union all
+      select 'selfheal_rule_runs_succeeded_total', jsonb_build_object('rule_id', m.rule_id),
+        (count(*) filter (where ${succeeded(sql`true`)}) - count(*) filter (where ${succeeded(sql`a.id not in (select id from gone)`)}))::float8
+      from rule_matches m where m.id in (select match_id from gone) group by m.rule_id`,
+  );
+  // A match deleted has no action run left, so it no longer counts as a succeeded run.
+  const matches = await deleteKeepingCounts(
+    trx,
+    sql`gone as (
+      delete from rule_matches where id in (
+        select m.id from rule_matches m
+        where m.matched_at < ${cutoff}
+          and not exists (select 1 from action_runs a where a.match_id = m.id)
+        order by m.matched_at limit ${n})
+      returning rule_id, decision, verification)`,
+    sql`
+      select 'selfheal_rule_matches_total', jsonb_build_object('decision', decision), count(*)::float8 from gone group by decision
+      union all
+      select per_rule.metric, jsonb_build_object('rule_id', g.rule_id), (count(*) filter (where per_rule.counted))::float8
+      from gone g cross join lateral (values
+        ('selfheal_rule_runs_total', g.decision = 'run'),
+        ('selfheal_rule_runs_verified_total', g.verification = 'verified'),
+        ('selfheal_rule_runs_unverified_total', g.verification = 'unverified'),
+        ('selfheal_rule_matches_suppressed_total', g.decision = 'skipped')) as per_rule (metric, counted)
+      group by per_rule.metric, g.rule_id`,
+  );
   const events = await sql`
     delete from incident_events where id in (
       select id from incident_events where received_at < ${cutoff} order by received_at limit ${n})`.execute(trx);
-  const incidents = await sql`
-    delete from incidents where id in (
-      select i.id from incidents i
-      where coalesce(i.last_event_at, i.created_at) < ${cutoff}
-        and not exists (select 1 from incident_events e where e.incident_id = i.id)
-        and not exists (select 1 from rule_matches m where m.incident_id = i.id)
-      limit ${n})`.execute(trx);
+  // Each incident stood for one incident workflow started.
+  const incidents = await deleteKeepingCounts(
+    trx,
+    sql`gone as (
+      delete from incidents where id in (
+        select i.id from incidents i
+        where coalesce(i.last_event_at, i.created_at) < ${cutoff}
+          and not exists (select 1 from incident_events e where e.incident_id = i.id)
+          and not exists (select 1 from rule_matches m where m.incident_id = i.id)
+        limit ${n})
+      returning id)`,
+    sql`select 'selfheal_workflows_started_total', jsonb_build_object('kind', 'incident'), count(*)::float8 from gone`,
+  );
   const keepFrom = new Date(Math.min(cutoff.getTime(), Date.now() - GUARD_BOOKKEEPING_DAYS * 86_400_000));
   const remediations = await sql`
     delete from remediations where id in (
@@ -71,12 +111,22 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
   const approvalLinks = await sql`
     delete from approval_links where id in (
       select id from approval_links where expires_at < ${cutoff} order by expires_at limit ${n})`.execute(trx);
-  // Job runs finished before the cutoff, with their per-target results (one statement).
-  const jobRuns = await sql`
-    with batch as (
+  // Job runs finished before the cutoff, with their per-target results (one statement). Each run stood for one
+  // job workflow started.
+  const jobRuns = await deleteKeepingCounts(
+    trx,
+    sql`batch as (
       select id from job_runs where finished_at is not null and started_at < ${cutoff} order by started_at, id limit ${n}),
-    results as (delete from job_target_results where job_run_id in (select id from batch))
-    delete from job_runs where id in (select id from batch)`.execute(trx);
+    results as (delete from job_target_results where job_run_id in (select id from batch) returning via, status),
+    gone as (delete from job_runs where id in (select id from batch) returning job_id, status, started_at, finished_at)`,
+    sql`
+      select 'selfheal_workflows_started_total', jsonb_build_object('kind', 'job'), count(*)::float8 from gone
+      union all
+      select 'selfheal_job_runs_total', jsonb_build_object('job', job_id, 'status', status), count(*)::float8 from gone group by job_id, status
+      union all
+      select 'selfheal_job_target_results_total', jsonb_build_object('via', via, 'status', status), count(*)::float8 from results group by via, status
+      union all ${durationOffsets('selfheal_job_run_duration_seconds', 'job', 'job_id')}`,
+  );
   // The once-only ledgers outlive every retry of what they guard (a day at most) and the echo windows of the
   // PagerDuty writes (minutes; a verification's own-resolve check, hours): kept at least the guards' week.
   const sideEffects = await sql`
@@ -88,15 +138,15 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
     delete from pagerduty_writes where id in (
       select id from pagerduty_writes where started_at < ${keepFrom} order by started_at limit ${n})`.execute(trx);
   return {
-    jobRuns: Number(jobRuns.numAffectedRows ?? 0),
+    jobRuns,
     sideEffects: Number(sideEffects.numAffectedRows ?? 0),
     pagerDutyWrites: Number(pagerDutyWrites.numAffectedRows ?? 0),
     remediations: Number(remediations.numAffectedRows ?? 0),
     alerts: Number(alerts.numAffectedRows ?? 0),
     approvalLinks: Number(approvalLinks.numAffectedRows ?? 0),
-    actionRuns: Number(actionRuns.numAffectedRows ?? 0),
-    matches: Number(matches.numAffectedRows ?? 0),
+    actionRuns,
+    matches,
     events: Number(events.numAffectedRows ?? 0),
-    incidents: Number(incidents.numAffectedRows ?? 0),
+    incidents,
   };
 }
