@@ -16,6 +16,7 @@ import * as authSessionsOwnerIndexes from './migrations/2026-12-12T00-00-auth-se
 import * as tokenOwnerAndAuthorAliases from './migrations/2026-12-13T00-00-token-owner-and-author-aliases.js';
 import * as breakerOutcomeOnce from './migrations/2026-12-14T00-00-breaker-outcome-once.js';
 import * as metricOffsets from './migrations/2026-12-15T00-00-metric-offsets.js';
+import * as incidentsCreatedIndex from './migrations/2026-12-16T00-00-incidents-created-index.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -35,6 +36,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-13T00-00-token-owner-and-author-aliases': tokenOwnerAndAuthorAliases,
   '2026-12-14T00-00-breaker-outcome-once': breakerOutcomeOnce,
   '2026-12-15T00-00-metric-offsets': metricOffsets,
+  '2026-12-16T00-00-incidents-created-index': incidentsCreatedIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
