@@ -7,6 +7,7 @@
 // onUnverified runs once and the run counts as failed for the breaker) or not_applicable.
 import { CancellationScope, isCancellation, log, sleep } from '@temporalio/workflow';
 import type { ActionOutcome, PlannedAction, RuleRunInput, VerificationStatus } from '../src/contracts/index.js';
+import { MAX_VERIFY_PASSES } from '../src/contracts/plan.js';
 import { localDb } from './activities.js';
 
 /**
@@ -15,15 +16,6 @@ import { localDb } from './activities.js';
  */
 export const VERIFY_PATCH = 'verify-remediation-v1';
 
-/**
- * At most this many passes (a settle wait, then the Postgres read and the check) per verification: the
- * rule schema's MAX_VERIFY_PASSES (src/domain/rules/definition.ts, which says why 500), repeated here since
- * this bundle must not load the schema. A rule stored before the schema refused more, and a default settle
- * (up to 60 s, so 1,440 passes in 24 h), waits within / MAX_VERIFY_PASSES per pass instead: its run stays
- * far from Temporal's history limit. Only timers' durations change (replay matches timers by sequence), so
- * running verifications take the bound when they replay, without a patch.
- */
-export const MAX_VERIFY_PASSES = 500;
 
 export interface VerifyHooks {
   /** Run an onUnverified action as the rule run runs its actions (claimed, recorded, templated). */

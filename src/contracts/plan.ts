@@ -95,3 +95,15 @@ export interface RunActionInput {
    */
   approvalLinks?: { actionRunId: string; deadline: string } | undefined;
 }
+
+/**
+ * At most this many passes (a settle wait, then the check) per verification. Each pass adds about a dozen
+ * events to the rule run's history, which never continues as new: a timer (2 events), the workflow task
+ * it wakes (3), the Postgres read (a marker, 1), the check's activity (3) and the task its result wakes (3),
+ * 12.5 measured with a failing check over 19 passes. 500 passes are about 6,000-6,500 events,
+ * well under Temporal's 51,200-event limit (past which the run is terminated: no onUnverified, the
+ * verification left pending) and its 10,240-event warning, with room for the actions and onUnverified.
+ * `within: 24h` thus allows `settle` down to 173 s. The rule schema refuses more (src/domain/rules/definition.ts),
+ * and workflows/verify.ts raises the settle of a rule stored before it, or a default settle.
+ */
+export const MAX_VERIFY_PASSES = 500;

@@ -6,6 +6,7 @@
  * Pure: no I/O, safe inside Temporal workflow code.
  */
 import { z } from 'zod';
+import { MAX_VERIFY_PASSES } from '../../contracts/plan.js';
 import { parseDuration } from '../guards.js';
 import { actionSchema, actionsSchema, NOTIFY_ONLY_TYPES, scriptAgentActionSchema, scriptSshActionSchema } from './actions.js';
 import { checkConditionRegexes, checkConditionSize, conditionSchema, timeWindowSchema } from './conditions.js';
@@ -60,17 +61,7 @@ const duration = (min: number, max: number, description: string) =>
 
 const onUnverifiedTypes = [...NOTIFY_ONLY_TYPES].sort();
 
-/**
- * At most this many passes (a settle wait, then the check) per verification. Each pass adds about a dozen
- * events to the rule run's history, which never continues as new: a timer (2 events), the workflow task
- * it wakes (3), the Postgres read (a marker, 1), the check's activity (3) and the task its result wakes (3),
- * 12.5 measured with a failing check over 19 passes. 500 passes are about 6,000-6,500 events,
- * well under Temporal's 51,200-event limit (past which the run is terminated: no onUnverified, the
- * verification left pending) and its 10,240-event warning, with room for the actions and onUnverified.
- * `within: 24h` thus allows `settle` down to 173 s. workflows/verify.ts holds the same bound (its bundle
- * must not load this schema) and raises the settle of a rule stored before it, or a default settle.
- */
-export const MAX_VERIFY_PASSES = 500;
+export { MAX_VERIFY_PASSES };
 
 export const verifySchema = z
   .strictObject({
