@@ -140,7 +140,11 @@ function checkForgery(c: Context<AppEnv>, publicOrigin: string, csrfToken: strin
   const site = c.req.header('sec-fetch-site');
   if (site !== undefined && site !== 'same-origin') throw forbidden(`a ${site} request may not use the dashboard session (Sec-Fetch-Site: ${site.slice(0, 40)})`);
   const origin = c.req.header('origin');
-  if (origin !== undefined && origin !== publicOrigin) throw forbidden(`a request from ${origin.slice(0, 200)} may not use the dashboard session; only ${publicOrigin} may`);
+  // A form posted from a page served with Referrer-Policy: no-referrer (the approval link's confirmation)
+  // carries `Origin: null`: the browser's own Sec-Fetch-Site still says same-origin, and the CSRF token is
+  // still required below. An opaque origin anywhere else (a sandboxed frame on another site) is refused.
+  const opaqueSameOrigin = origin === 'null' && site === 'same-origin';
+  if (origin !== undefined && !opaqueSameOrigin && origin !== publicOrigin) throw forbidden(`a request from ${origin.slice(0, 200)} may not use the dashboard session; only ${publicOrigin} may`);
   // A form of our own pages (the approval link's confirmation) carries the same token as a field.
   const sent = c.req.header(CSRF_HEADER) ?? c.get('csrfFormToken');
   if (!sent) throw forbidden(`a ${c.req.method} with the dashboard session needs the ${CSRF_HEADER} header (from GET /auth/session)`);

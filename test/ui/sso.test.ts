@@ -7,6 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { createLogger } from '../../src/logger.js';
+import { mintApprovalLinks } from '../../src/services/approvals.js';
 import { launchChromium, signInWithToken } from '../helpers/browser.js';
 import { startOidcProvider, serveLater, type OidcProvider } from '../helpers/oidc-provider.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
@@ -194,6 +195,31 @@ describe('dashboard single sign-on (OIDC) in headless Chromium', function () {
     assert.equal(audit.actor, 'user:alice@example.com');
     assert.ok(pd.notes(incidentId).some((n) => n.content.includes(`approved in the dashboard for ${incidentId}`)), 'the approved action reached PagerDuty');
     await shot(page, 'approved');
+  });
+
+  it("an approval link's page and its button, in the browser: the form posts with Origin: null (no-referrer page) and approves", async function () {
+    const id = newIncidentId();
+    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: 'Disk full on sso-web-2', service: { id: svc, type: 'service_reference', summary: 'web' } } }));
+    assert.equal(res.status, 202);
+    const waiting = await eventually(
+      () => stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(),
+      30_000,
+      'the second gated action to wait',
+    );
+    const links = await mintApprovalLinks(stack.db.db, { actionRunId: waiting.id, publicUrl: base, expiresAt: new Date(Date.now() + 600_000) });
+    // In a tab of its own, as a link opened from Slack or an e-mail, signed in by the same cookie.
+    const tab = await context.newPage();
+    await tab.goto(links.approve);
+    await tab.locator('button[type=submit]', { hasText: 'Approve' }).waitFor();
+    await shot(tab, 'approval-link');
+    // Before, Chromium sent `Origin: null` from this page and the API answered 403: no link ever approved.
+    const [answer] = await Promise.all([tab.waitForResponse((r) => r.url() === `${base}/approvals/link` && r.request().method() === 'POST'), tab.locator('button[type=submit]').click()]);
+    assert.equal((await answer.request().allHeaders()).origin, 'null', 'the browser sent an opaque origin');
+    assert.equal(answer.status(), 200, await answer.text());
+    await tab.getByText(`user:alice@example.com approved ${waiting.id}`).waitFor();
+    await tab.close();
+    const run = await stack.db.db.selectFrom('action_runs').select('approval').where('id', '=', waiting.id).executeTakeFirstOrThrow();
+    assert.deepEqual([(run.approval as { actor: string }).actor, (run.approval as { via: string }).via], ['user:alice@example.com', 'link']);
   });
 
   it('another origin of the same site cannot write with the session: its form post is refused 403 and its no-cors fetch changes nothing', async function () {
