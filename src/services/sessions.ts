@@ -61,8 +61,9 @@ export const touchLiveSession = (db: Kysely<Database>, id: string) => touchSessi
 const AUDITED_SESSION_IDS = 100;
 
 /**
- * An admin cuts a user off: revokes every live session of that user (by subject or e-mail) and every live
- * API token issued to them under that name (`api_tokens.owner` `user:<subject>` or `user:<email>`), with one
+ * An admin cuts a user off: revokes every live session of that user (by subject or e-mail), every live
+ * API token issued to them under that name (`api_tokens.owner` `user:<subject>` or `user:<email>`), and every
+ * live token they issued themselves (`created_by`: the names their sessions acted under), with one
  * `session.revoke_user` audit entry naming the admin, the user, the sessions and the tokens, and a
  * `token.revoke` entry per token, in one transaction. The user can still sign in again at the provider:
  * disable the account there too.
@@ -70,7 +71,7 @@ const AUDITED_SESSION_IDS = 100;
 export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, owner: SessionOwner) {
   return inTransaction(db, async (trx) => {
     const revoked = await revokeOwnerSessions(trx, owner);
-    const tokens = await revokeOwnedTokens(trx, owner);
+    const tokens = await revokeOwnedTokens(trx, owner, [...new Set(revoked.map((r) => r.actor))]);
     for (const t of tokens) {
       await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: t.id, before: { name: t.name, scopes: t.scopes }, after: { reason: 'owner cut off' } });
     }

@@ -153,6 +153,25 @@ describe('security: an admin revokes every session of a user', function () {
     assert.deepEqual(tokens, [], 'no token minted');
   });
 
+  it('a token minted from the session before it was cut off goes with it, though it names no owner; tokens others issued keep working', async function () {
+    const subject = `sub-mallory-${randomUUID()}`;
+    const mallory = await signedIn(subject, 'mallory@example.com', 'admin');
+    // The review's repro: a stolen admin session mints a year-long admin token with no owner.
+    const minted = await api('/api/tokens', withSession(mallory, { method: 'POST', body: JSON.stringify({ name: 'ci', scopes: ['admin'], expiresIn: '366d' }), headers: { 'content-type': 'application/json' } }));
+    assert.equal(minted.status, 201, await minted.clone().text());
+    const { id, token } = (await minted.json()) as { id: string; token: string };
+    const others = await api('/api/tokens', { method: 'POST', body: JSON.stringify({ name: 'admin-ci', scopes: ['read'] }) });
+    const other = (await others.json()) as { id: string; token: string };
+    assert.equal((await api('/api/tokens', { headers: { authorization: `Bearer ${token}` } })).status, 200, 'the minted token works while the session lives');
+
+    const cut = await api(`/api/sessions?email=${encodeURIComponent('Mallory@Example.com')}`, { method: 'DELETE' });
+    assert.equal(cut.status, 200);
+    assert.deepEqual(((await cut.json()) as { tokens: { id: string }[] }).tokens.map((t) => t.id), [id], 'the minted token is listed as revoked');
+    // Before, it kept working for a year: the session was gone, its token not.
+    assert.equal((await api('/api/tokens', { headers: { authorization: `Bearer ${token}` } })).status, 401);
+    assert.equal((await api('/api/incidents', { headers: { authorization: `Bearer ${other.token}` } })).status, 200, "the admin's own token is untouched");
+  });
+
   it('only the admin scope may revoke: read and write tokens, and a write session, get 403 and nothing changes', async function () {
     const subject = `sub-alice-${randomUUID()}`;
     const alice = await signedIn(subject, 'alice@example.com', 'read');

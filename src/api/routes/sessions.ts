@@ -35,7 +35,7 @@ export function sessionRoutes(deps: AppDeps) {
       tags: ['sign-in'],
       summary: "Revoke every live dashboard session of a user, and the tokens issued to them (by subject or e-mail)",
       description:
-        'Each session is refused (401) from the next request on, on every API replica, and cannot be renewed: the user must sign in again at the provider, so disable a compromised account there too. Audited as `session.revoke_user`. The live API tokens issued to the user under the same name (`owner` `user:<subject>`, or `user:<email>` in any case) are revoked in the same transaction (`token.revoke`); tokens without that owner are not touched: revoke them with DELETE /api/tokens/{id}.',
+        'Each session is refused (401) from the next request on, on every API replica, and cannot be renewed: the user must sign in again at the provider, so disable a compromised account there too. Audited as `session.revoke_user`. The live API tokens issued to the user under the same name (`owner` `user:<subject>`, or `user:<email>` in any case) are revoked in the same transaction (`token.revoke`), and so are the live tokens the user issued (`created_by` the name a revoked session acted under, or that name): a token minted from a stolen session does not outlive it. Other tokens are not touched: revoke them with DELETE /api/tokens/{id}.',
       request: { query: sessionOwnerQuerySchema },
       responses: { 200: json('The sessions revoked.', revokedSessionsSchema) },
     }),

@@ -41,12 +41,26 @@ export async function findLiveTokenByHash(db: Db, tokenHash: string) {
 
 /**
  * Revokes the live tokens issued to one person (`api_tokens.owner`): `user:<subject>` as given, or
- * `user:<email>` in any case; returns those revoked.
+ * `user:<email>` in any case; and those the person issued (`created_by` one of `creators`, the names their
+ * sessions acted under, or the owner name): a token minted from a stolen or misused session outlived the
+ * session's revocation. Returns those revoked.
  */
-export async function revokeOwnedTokens(db: Db, owner: { subject: string } | { email: string }) {
-  let q = db.updateTable('api_tokens').set({ revoked_at: new Date() }).where('revoked_at', 'is', null).where('expires_at', '>', new Date());
-  q = 'subject' in owner ? q.where('owner', '=', `user:${owner.subject}`) : q.where(sql<boolean>`lower(owner) = lower(${`user:${owner.email}`})`);
-  return q.returning(['id', 'name', 'scopes']).execute();
+export async function revokeOwnedTokens(db: Db, owner: { subject: string } | { email: string }, creators: readonly string[] = []) {
+  const name = 'subject' in owner ? `user:${owner.subject}` : `user:${owner.email}`;
+  return db
+    .updateTable('api_tokens')
+    .set({ revoked_at: new Date() })
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', new Date())
+    .where((eb) =>
+      eb.or([
+        'subject' in owner ? eb('owner', '=', name) : eb(sql<string>`lower(owner)`, '=', name.toLowerCase()),
+        'subject' in owner ? eb('created_by', '=', name) : eb(sql<string>`lower(created_by)`, '=', name.toLowerCase()),
+        ...(creators.length > 0 ? [eb('created_by', 'in', [...creators])] : []),
+      ]),
+    )
+    .returning(['id', 'name', 'scopes'])
+    .execute();
 }
 
 export async function touchToken(db: Db, id: string): Promise<void> {
