@@ -91,7 +91,9 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
     const issuer = new URL(cfg.issuerUrl);
     const auth = cfg.clientSecret ? oidc.ClientSecretBasic(cfg.clientSecret) : oidc.None();
     // Config only allows http for a loopback issuer (a provider on the same host, as in the tests).
-    const execute = issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [];
+    // The ID token's signature is checked against the provider's keys (jwks_uri), not only its claims:
+    // openid-client leaves that to TLS unless asked, and a loopback issuer is plain http.
+    const execute = [...(issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : []), oidc.enableNonRepudiationChecks];
     return oidc.discovery(issuer, cfg.clientId, cfg.clientSecret ? { client_secret: cfg.clientSecret } : undefined, auth, { timeout: TIMEOUT_SECONDS, execute, [oidc.customFetch]: boundedFetch });
   }
 

@@ -39,6 +39,8 @@ export interface OidcProvider {
   issued: { access_token?: string; id_token?: string }[];
   /** RP-initiated logouts the provider completed. */
   logouts: number;
+  /** When set, rewrites each ID token the token endpoint answers with (a forgery on the way). */
+  tamperIdToken: ((idToken: string) => string) | undefined;
   close(): Promise<void>;
 }
 
@@ -105,10 +107,11 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
   };
   const provider = new Provider(issuer, configuration);
   const issued: OidcProvider['issued'] = [];
-  const state = { issuer, issued, logouts: 0 };
+  const state: Omit<OidcProvider, 'close'> = { issuer, issued, logouts: 0, tamperIdToken: undefined };
   provider.on('grant.success', (ctx: { body?: unknown }) => {
     const body = ctx.body as { access_token?: string; id_token?: string } | undefined;
     if (body) issued.push({ access_token: body.access_token, id_token: body.id_token });
+    if (body?.id_token && state.tamperIdToken) body.id_token = state.tamperIdToken(body.id_token);
   });
   provider.on('end_session.success', () => {
     state.logouts++;

@@ -392,6 +392,22 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     url.searchParams.set('iss', 'https://evil.example');
     await refused('authorization response from another issuer', await callback(jar, url), 400, /issuer/, jar);
 
+    // An ID token altered on the way (a proxy, a plain-http loopback issuer): bob's token given the admins'
+    // group, its signature left as the provider made it. Before, only the claims were checked: the altered
+    // token was taken, and the sign-in went through.
+    op.tamperIdToken = (idToken) => {
+      const [header, payload, signature] = idToken.split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8')) as Record<string, unknown>;
+      return [header, Buffer.from(JSON.stringify({ ...claims, groups: ['sre-admins'] })).toString('base64url'), signature].join('.');
+    };
+    try {
+      jar = new Jar();
+      url = await untilCallback(jar, 'bob');
+      await refused('an ID token whose claims were changed after signing', await callback(jar, url), 400, /did not pass validation \(.*signature/i, jar);
+    } finally {
+      op.tamperIdToken = undefined;
+    }
+
     jar = new Jar();
     url = await untilCallback(jar, 'alice');
     url.searchParams.delete('code');
