@@ -75,7 +75,8 @@ export interface BreakerState {
 export const CLOSED_BREAKER: BreakerState = Object.freeze({ state: 'closed', openedAt: null, consecutiveFailures: 0 }) as BreakerState;
 
 /** The policies a decision reads; `unknownTarget` is issue 19's field (absent from older schemas: skip). */
-export type PolicyRule = Pick<Rule, 'id' | 'dryRun' | 'actions'> & {
+/** `verify`: the rule's verification, whose `check` is a script too, run where the rule's scripts run. */
+export type PolicyRule = Pick<Rule, 'id' | 'dryRun' | 'actions' | 'verify'> & {
   /** The owning team (issue 24); absent where teams do not matter (a backtest's unsaved rule). */
   team?: string | undefined;
   policies: Rule['policies'] & { unknownTarget?: 'skip' | 'run' | undefined };
@@ -98,6 +99,14 @@ export interface PolicyInput {
 
 /** Types that run code on an environment (its Doctor agent or its management VM). */
 const SCRIPT_TYPES: ReadonlySet<string> = new Set(['script.agent', 'script.ssh']);
+
+/**
+ * Whether the rule runs a script on the incident's environment: one of its actions, or its verification's
+ * check (run on the same agent or management VM, without approval). Looking at the actions alone let a rule
+ * with only a note and a `verify.check` run that script on another team's environment.
+ */
+export const runsScripts = (rule: Pick<PolicyRule, 'actions' | 'verify'>): boolean =>
+  rule.actions.some((a) => SCRIPT_TYPES.has(a.type)) || (rule.verify?.check !== undefined && SCRIPT_TYPES.has(rule.verify.check.type));
 
 export interface PolicyState {
   breaker: BreakerState;
@@ -170,7 +179,7 @@ export function decidePolicies(input: PolicyInput, state: PolicyState): PolicyDe
   }
   // Teams (issue 24): a rule runs scripts only on its own team's environments.
   const envTeam = input.environmentTeam;
-  if (envTeam !== undefined && rule.team !== undefined && envTeam.team !== rule.team && rule.actions.some((a) => SCRIPT_TYPES.has(a.type))) {
+  if (envTeam !== undefined && rule.team !== undefined && envTeam.team !== rule.team && runsScripts(rule)) {
     return { decision: 'skipped', policy: 'other', reason: `environment ${envTeam.name} belongs to team ${envTeam.team}: a rule of team ${rule.team} may not run scripts there` };
   }
   if (activeWindow(rule, input.environmentWindows, at)) return { decision: 'skipped', policy: 'maintenance_window', reason: 'maintenance window' };

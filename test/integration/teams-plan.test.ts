@@ -60,6 +60,24 @@ describe('teams: rules and jobs act only on environments of their own team', fun
     assert.deepEqual(own.map((p) => [p.ruleId, p.decision, p.actions.map((a) => a.type)]), [[ruleId, 'run', ['script.agent']]]);
   });
 
+  it("a rule whose only script is its verification's check is skipped on another team's environment too", async function () {
+    // The review's repro: a note, and a check script that runs on the incident's agent without approval.
+    // Before, only the actions were looked at: the rule ran, and its check ran on shop's host.
+    const serviceId = newServiceId();
+    const ruleId = await insertRule(db.db, {
+      name: `pay-verify-${suffix}`,
+      services: [serviceId],
+      actions: [{ id: 'note', type: 'pagerduty.note', content: 'looking' }],
+      verify: { within: '10m', settle: '1m', check: { type: 'script.agent', script: 'restart-service.sh', args: ['nginx'] } },
+    } as never);
+    await db.db.updateTable('rules').set({ team: `pay-${suffix}`, updated_at: new Date() }).where('id', '=', ruleId).execute();
+    const foreign = await planFor(shopVm, serviceId);
+    assert.deepEqual(foreign.map((p) => [p.ruleId, p.decision, p.actions.length, p.verify]), [[ruleId, 'skipped', 0, undefined]]);
+    assert.match(foreign[0]!.skipReason ?? '', /may not run scripts there/);
+    const own = await planFor(payVm, serviceId);
+    assert.deepEqual(own.map((p) => [p.ruleId, p.decision, p.verify?.check?.type]), [[ruleId, 'run', 'script.agent']]);
+  });
+
   it("a rule that only notifies is not held back by the environment's team", async function () {
     const serviceId = newServiceId();
     const ruleId = await insertRule(db.db, { name: `pay-note-${suffix}`, services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'seen' }] });

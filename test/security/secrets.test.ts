@@ -75,6 +75,22 @@ describe('security: secret references stay inside the operator policy', function
     }
     const slackRule = { name: 'slack-out', actions: [{ type: 'notify.slack', webhookUrlRef: 'env:GITHUB_TOKEN', text: 'x' }] };
     assert.deepEqual(paths((await send(writer, 'POST', '/api/rules', slackRule)).body), ['actions.0.webhookUrlRef']);
+    // The notices of an unverified remediation carry references too: before, they were not checked on save.
+    const unverified = {
+      name: 'unverified-out',
+      actions: [{ type: 'pagerduty.note', content: 'x' }],
+      verify: {
+        within: '10m',
+        check: { type: 'script.agent', script: 'health-check.sh' },
+        onUnverified: [
+          { type: 'notify.webhook', url: 'https://hooks.example.com/in', secretRef: 'env:DATABASE_URL' },
+          { type: 'notify.slack', webhookUrlRef: 'file:/etc/shadow', text: 'x' },
+        ],
+      },
+    };
+    const refused = await send(writer, 'POST', '/api/rules', unverified);
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.deepEqual(paths(refused.body), ['verify.onUnverified.0.secretRef', 'verify.onUnverified.1.webhookUrlRef']);
     // The dry-run validator says the same to a read token, so `rules apply` fails before it writes.
     const validated = await send(reader, 'POST', '/api/rules/validate', webhookRule('env:DATABASE_URL'));
     assert.equal(validated.status, 400);

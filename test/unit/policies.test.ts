@@ -59,6 +59,11 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(decidePolicies(input(ofPay, { environmentTeam: { name: 'pay-vm', team: 'pay' } }), state()).decision, 'run');
     const notifyOnly = rule({ team: 'pay', actions: [{ id: 'tell', type: 'pagerduty.note', content: 'x' }] });
     assert.equal(decidePolicies(input(notifyOnly, shopEnv), state()).decision, 'run');
+    // A verification check is a script run there too.
+    for (const type of ['script.agent', 'script.ssh']) {
+      const checking = rule({ ...notifyOnly, verify: { within: '10m', onUnverified: [], check: { type, script: 'health-check.sh', args: [], idempotent: true, when: 'success' } } } as never);
+      assert.equal(decidePolicies(input(checking, shopEnv), state()).policy, 'other', type);
+    }
     // No registered environment, or a rule without a team (a backtest's unsaved rule): nothing to compare.
     assert.equal(decidePolicies(input(ofPay), state()).decision, 'run');
     assert.equal(decidePolicies(input(rule(), shopEnv), state()).decision, 'run');

@@ -313,9 +313,17 @@ export function commandActionPaths(rule: { actions: readonly unknown[] }): strin
 }
 
 /** Every secret reference a rule carries, with its dotted path (checked against the operator's policy on save). */
-export function ruleSecretRefs(rule: { actions: readonly unknown[] }): { path: string; ref: string }[] {
-  return rule.actions.flatMap((action, index) => {
-    const a = action as Record<string, unknown>;
-    return (['secretRef', 'webhookUrlRef'] as const).flatMap((key) => (typeof a[key] === 'string' ? [{ path: `actions.${index}.${key}`, ref: a[key] }] : []));
-  });
+export function ruleSecretRefs(rule: { actions: readonly unknown[]; verify?: { onUnverified?: readonly unknown[] | undefined } | undefined }): { path: string; ref: string }[] {
+  // onUnverified notifies too (Slack, webhooks): its references were not checked on save, only at the worst
+  // moment, when the page failed.
+  const lists: [string, readonly unknown[]][] = [
+    ['actions', rule.actions],
+    ['verify.onUnverified', rule.verify?.onUnverified ?? []],
+  ];
+  return lists.flatMap(([where, actions]) =>
+    actions.flatMap((action, index) => {
+      const a = action as Record<string, unknown>;
+      return (['secretRef', 'webhookUrlRef'] as const).flatMap((key) => (typeof a[key] === 'string' ? [{ path: `${where}.${index}.${key}`, ref: a[key] }] : []));
+    }),
+  );
 }
