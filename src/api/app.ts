@@ -59,6 +59,13 @@ export function createApp(deps: AppDeps, routes: RouteFactory[] = []): OpenAPIHo
     c.set('resolveSession', resolveSession);
     c.header('X-Request-Id', requestId);
     await next();
+    // Every answer: never sniffed into a page; and one that is not a page of ours (JSON, problem+json, the
+    // metrics text, whose 404 repeats the path asked for) may load, run or frame nothing. The dashboard's and
+    // sign-in's pages set their own policy.
+    if (!c.res.headers.has('X-Content-Type-Options')) c.header('X-Content-Type-Options', 'nosniff');
+    if (!c.res.headers.has('Content-Security-Policy') && !(c.res.headers.get('content-type') ?? '').startsWith('text/html')) {
+      c.header('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+    }
   });
   // Access log and request metrics wrap everything after them, 413s included.
   app.use('*', observeRequests(metrics));
