@@ -35,6 +35,7 @@ import type { Kysely } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/database.js';
 import { mapBounded } from './domain/map-bounded.js';
+import { FINISHED_RUN_STATUSES } from './db/repositories/action-runs.js';
 import { DURATION_BUCKETS, listEnvironmentQueues, readMetricTotals, type HistogramRow, type MetricOffset } from './db/repositories/metrics.js';
 import type { Logger } from './logger.js';
 import { agentTaskQueue } from './contracts/names.js';
@@ -190,8 +191,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   // retention purge deleted.
   const workflowsStarted = new Counter({ name: 'selfheal_workflows_started_total', help: 'Workflows started: incident workflows (one per incident) and job runs.', labelNames: ['kind'], registers });
   const ruleMatches = new Counter({ name: 'selfheal_rule_matches_total', help: 'Rule matches recorded, by decision (run, dry_run, skipped...).', labelNames: ['decision'], registers });
-  const actions = new Counter({ name: 'selfheal_actions_total', help: 'Action runs, by action type and status.', labelNames: ['type', 'status'], registers });
-  const jobRuns = new Counter({ name: 'selfheal_job_runs_total', help: 'Scheduled job runs, by job and status.', labelNames: ['job', 'status'], registers });
+  const actions = new Counter({ name: 'selfheal_actions_total', help: 'Finished action runs, by action type and final status.', labelNames: ['type', 'status'], registers });
+  const jobRuns = new Counter({ name: 'selfheal_job_runs_total', help: 'Finished scheduled job runs, by job and final status.', labelNames: ['job', 'status'], registers });
+  // A counter counts what ended, never what is going: counted by their current status, in-flight rows
+  // left `running` when they finished and that series went down (Prometheus reads a drop as a reset).
+  const actionsInProgress = new Gauge({ name: 'selfheal_actions_in_progress', help: 'Action runs not finished yet (pending, awaiting_approval, running), by action type and status.', labelNames: ['type', 'status'], registers });
+  const jobRunsInProgress = new Gauge({ name: 'selfheal_job_runs_in_progress', help: 'Job runs not finished yet, by job.', labelNames: ['job'], registers });
   const jobTargets = new Counter({ name: 'selfheal_job_target_results_total', help: 'Per-environment results of job runs, by way (agent, ssh) and status.', labelNames: ['via', 'status'], registers });
   // Effectiveness per rule (issue 22): labelled by rule id only, so the series are bounded by the live rules.
   const ruleRuns = new Counter({ name: 'selfheal_rule_runs_total', help: 'Matches of a rule that ran actions (decision run), by rule id.', labelNames: ['rule_id'], registers });
@@ -227,8 +232,16 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       { labels: { kind: 'job' }, value: Number(t.jobRuns.n) },
     ]);
     fillCounter(ruleMatches, offsets, 'selfheal_rule_matches_total', t.matchesByDecision.map((r) => ({ labels: { decision: r.decision }, value: Number(r.n) })));
-    fillCounter(actions, offsets, 'selfheal_actions_total', t.actionsByTypeStatus.map((r) => ({ labels: { type: r.action_type, status: r.status }, value: Number(r.n) })));
-    fillCounter(jobRuns, offsets, 'selfheal_job_runs_total', t.jobRunsByJobStatus.map((r) => ({ labels: { job: r.job_id, status: r.status }, value: Number(r.n) })));
+    const actionEnded = (labels: Labels) => FINISHED_RUN_STATUSES.includes(labels.status ?? '');
+    const actionRows = t.actionsByTypeStatus.map((r) => ({ labels: { type: r.action_type, status: r.status }, value: Number(r.n) }));
+    fillCounter(actions, offsets, 'selfheal_actions_total', actionRows.filter((r) => actionEnded(r.labels)), actionEnded);
+    actionsInProgress.reset();
+    for (const r of actionRows) if (!actionEnded(r.labels)) actionsInProgress.set(r.labels, r.value);
+    const jobEnded = (labels: Labels) => labels.status !== 'running';
+    const jobRows = t.jobRunsByJobStatus.map((r) => ({ labels: { job: r.job_id, status: r.status }, value: Number(r.n) }));
+    fillCounter(jobRuns, offsets, 'selfheal_job_runs_total', jobRows.filter((r) => jobEnded(r.labels)), jobEnded);
+    jobRunsInProgress.reset();
+    for (const r of jobRows) if (!jobEnded(r.labels)) jobRunsInProgress.set({ job: r.labels.job! }, r.value);
     fillCounter(jobTargets, offsets, 'selfheal_job_target_results_total', t.targetsByViaStatus.map((r) => ({ labels: { via: r.via, status: r.status }, value: Number(r.n) })));
     // Per live rule only: the offsets of a deleted rule stay in the table but its series leave with it.
     const liveRules = new Set(t.perRule.map((r) => r.rule_id));

@@ -66,17 +66,19 @@ async function metricsApp(db: TestDatabase, metricsDb: Kysely<Database> = db.db)
   const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, METRICS_REFRESH_SECONDS: '0' });
   const metrics = createMetrics({ db: metricsDb, temporal: temporal.client, namespace: 'default', logger, processMetrics: false, refreshSeconds: 0 });
   const app = createApp({ config, db: db.db, temporal: temporal.client, logger, metrics }, allRoutes);
+  const text = async () => {
+    await metrics.settled();
+    await app.request('/metrics');
+    await metrics.settled();
+    return (await app.request('/metrics')).text();
+  };
   return {
     metrics,
     /** What the last refresh read (a request also starts the next refresh, which it does not wait for). */
     current: async () => counterSeries(await (await app.request('/metrics')).text()),
     /** A scrape that shows a refresh started after everything before it (the first request starts one, settled waits). */
-    async scrape() {
-      await metrics.settled();
-      await app.request('/metrics');
-      await metrics.settled();
-      return counterSeries(await (await app.request('/metrics')).text());
-    },
+    text,
+    scrape: async () => counterSeries(await text()),
   };
 }
 
@@ -137,6 +139,29 @@ describe('database counters in /metrics across the retention purge', function ()
     assert.equal(after.get('selfheal_actions_total{type="script.ssh",status="succeeded"}'), 5);
     assert.equal(after.get('selfheal_action_duration_seconds_count{type="script.ssh"}'), 6);
     assert.equal(after.get('selfheal_action_duration_seconds_bucket{type="script.ssh",le="5"}'), (before.get('selfheal_action_duration_seconds_bucket{type="script.ssh",le="5"}') ?? 0) + 1);
+  });
+
+  it('a run finishing moves from the in-progress gauge to its counter: no counter counts what is still going, none goes down', async function () {
+    await seed(db.db);
+    const app = await metricsApp(db);
+    const gauge = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const beforeText = await app.text();
+    const before = counterSeries(beforeText);
+    // Before, `selfheal_actions_total{status="running"}` and `selfheal_job_runs_total{status="running"}` were
+    // series of these counters, and went down by one each time such a run finished.
+    assert.deepEqual([...before.keys()].filter((k) => k.includes('status="running"')), [], 'no counter series of a status still going');
+    assert.equal(gauge(beforeText, 'selfheal_actions_in_progress{type="script.ssh",status="running"}'), 1);
+    assert.equal(gauge(beforeText, 'selfheal_job_runs_in_progress{job="nightly-vacuum"}'), 1);
+
+    await db.db.updateTable('action_runs').set({ status: 'succeeded', finished_at: new Date('2026-03-27T10:00:09Z') }).where('id', '=', 'W5:a1').execute();
+    await db.db.updateTable('job_runs').set({ status: 'succeeded', finished_at: new Date('2026-03-04T03:00:09Z') }).where('id', '=', 'job-run-4').execute();
+    const afterText = await app.text();
+    const after = counterSeries(afterText);
+    for (const [series, value] of before) assert.ok((after.get(series) ?? 0) >= value, `${series} went down: ${value} → ${after.get(series)}`);
+    assert.equal(after.get('selfheal_actions_total{type="script.ssh",status="succeeded"}'), (before.get('selfheal_actions_total{type="script.ssh",status="succeeded"}') ?? 0) + 1);
+    assert.equal(after.get('selfheal_job_runs_total{job="nightly-vacuum",status="succeeded"}'), (before.get('selfheal_job_runs_total{job="nightly-vacuum",status="succeeded"}') ?? 0) + 1);
+    assert.doesNotMatch(afterText, /^selfheal_actions_in_progress\{/m, 'nothing in progress any more');
+    assert.doesNotMatch(afterText, /^selfheal_job_runs_in_progress\{/m);
   });
 
   it('a refresh reads the live rows and the offsets in one snapshot, so a purge committed between its queries counts once', async function () {
