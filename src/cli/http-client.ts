@@ -127,7 +127,8 @@ export interface ApiClient {
     update(id: string, body: unknown): Promise<JobView>;
     remove(id: string): Promise<void>;
     runs(id: string, limit: number): Promise<JobRunView[] | undefined>;
-    trigger(id: string): Promise<void>;
+    /** The run's id when the API started it itself, and the time (to the second) the trigger was taken. */
+    trigger(id: string): Promise<{ runId: string | null; triggeredAt: string | null }>;
     setState(id: string, what: 'pause' | 'resume'): Promise<JobView | undefined>;
   };
   incidents: {
@@ -261,7 +262,9 @@ export function createApiClient(global: { url: string; token: string | undefined
       },
       runs: async (id, limit) => found(await request<{ items: JobRunView[] }>('GET', `/api/jobs/${seg(id)}/runs?limit=${limit}`, { allow404: true }))?.items,
       trigger: async (id) => {
-        await request('POST', `/api/jobs/${seg(id)}/trigger`);
+        // A server before runId and triggeredAt answers without them: the CLI then follows the first new run.
+        const body = (await request<{ runId?: string | null; triggeredAt?: string }>('POST', `/api/jobs/${seg(id)}/trigger`)).body;
+        return { runId: body?.runId ?? null, triggeredAt: body?.triggeredAt ?? null };
       },
       setState: async (id, what) => found(await request<JobView>('POST', `/api/jobs/${seg(id)}/${what}`, { allow404: true })),
     },

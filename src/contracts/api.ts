@@ -232,6 +232,8 @@ export interface JobRun {
   id: string;
   trigger: string;
   status: string;
+  /** When the schedule meant it to start (a trigger through the schedule: the trigger's time); null for a run started by hand. */
+  scheduledAt?: Instant | null;
   startedAt: Instant | null;
   finishedAt: Instant | null;
   durationMs: number | null;

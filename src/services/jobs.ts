@@ -239,7 +239,12 @@ export function jobService(deps: JobServiceDeps) {
       });
     },
 
-    async trigger(actor: Actor, id: string): Promise<JobRow> {
+    /**
+     * Starts a run now. `runId`: the run's workflow id when this call started it itself (a paused job's);
+     * through the schedule, Temporal names it, so `triggeredAt` (to the second, as the run's scheduled time
+     * is) lets a caller find it among the runs.
+     */
+    async trigger(actor: Actor, id: string): Promise<{ row: JobRow; runId: string | null; triggeredAt: Date }> {
       const row = await mustAccess(db, actor, 'editor', id);
       // A paused job's run is started here by hand: its schedule's trigger would start a run the worker
       // skips as drift. Only this path starts one, so the run going, if any, is in the jobs table.
@@ -254,14 +259,16 @@ export function jobService(deps: JobServiceDeps) {
           (await temporalCall(NO_RUN, () => jobRunInProgress(() => temporal, db, { jobId: row.id, manualOnly: !paused })));
         if (running) throw new ConflictError(`job ${id} has a run in progress (${running}) and its overlap policy is skip: no run was started; wait for it to finish, or cancel it first`);
       }
+      const triggeredAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+      let runId: string | null = null;
       if (paused) {
         const to = await target();
-        await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date()));
+        runId = await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date()));
       } else {
         await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id));
       }
       await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, team: row.team });
-      return row;
+      return { row, runId, triggeredAt };
     },
 
     async backfill(actor: Actor, id: string, body: { start: string; end: string; overlap?: OverlapPolicy | undefined }): Promise<JobRow> {

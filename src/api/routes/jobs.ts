@@ -125,13 +125,19 @@ export function jobRoutes(deps: AppDeps) {
       summary: 'Run a job now',
       request: { params: idParam },
       responses: {
-        202: json('Triggered.', z.object({ jobId: z.string(), triggered: z.literal(true) })),
+        202: json(
+          'Triggered. `runId` names the run when the API started it (a paused job); through the schedule, Temporal names it: it is the first run whose `scheduledAt` is at or after `triggeredAt`.',
+          z.object({ jobId: z.string(), triggered: z.literal(true), runId: z.string().nullable(), triggeredAt: z.string() }),
+        ),
         409: problemResponse('A run is in progress and the overlap policy is skip: no run was started.'),
         ...unknown,
         ...temporalDown,
       },
     }),
-    async (c) => c.json({ jobId: (await jobs.trigger(actorOf(c), c.req.param('id'))).id, triggered: true as const }, 202),
+    async (c) => {
+      const t = await jobs.trigger(actorOf(c), c.req.param('id'));
+      return c.json({ jobId: t.row.id, triggered: true as const, runId: t.runId, triggeredAt: t.triggeredAt.toISOString() }, 202);
+    },
   );
 
   app.openapi(

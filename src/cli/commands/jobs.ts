@@ -65,6 +65,17 @@ export function registerJobs(program: Command, given: Runtime): void {
       }),
     );
 
+  /**
+   * Whether `r` is the run this trigger started: the one named, or (through the schedule) a run the schedule
+   * took at or after the trigger; a run another person started by hand, or the schedule took earlier on its
+   * own, is not followed. Runs are listed newest first: the oldest that fits is ours.
+   */
+  const isOurs = (r: JobRunView, t: { runId: string | null; triggeredAt: string | null }): boolean => {
+    if (t.runId !== null) return r.id === t.runId;
+    if (t.triggeredAt === null) return true;
+    return r.trigger === 'schedule' && typeof r.scheduledAt === 'string' && Date.parse(r.scheduledAt) >= Date.parse(t.triggeredAt);
+  };
+
   group
     .command('trigger')
     .description('Run a job now; with --wait, follow the run to its end (exit 0 succeeded, 1 failed/partial, 3 no end within --timeout)')
@@ -77,7 +88,7 @@ export function registerJobs(program: Command, given: Runtime): void {
         if (!before) return notFound(io, `job ${id}`);
         const known = new Set(before.map((r) => r.id));
         const timeoutMs = positiveInt(opts.timeout, 'timeout', 600, 86_400) * 1000;
-        await api.jobs.trigger(id!);
+        const triggered = await api.jobs.trigger(id!);
         if (opts.wait !== true) {
           if (global.json) printJson(io, { jobId: id, triggered: true });
           else io.out(`triggered ${id}`);
@@ -88,7 +99,7 @@ export function registerJobs(program: Command, given: Runtime): void {
         let run: JobRunView | undefined;
         let last = '';
         for (;;) {
-          run = (await api.jobs.runs(id!, 20))?.find((r) => !known.has(r.id));
+          run = (await api.jobs.runs(id!, 20))?.filter((r) => !known.has(r.id)).findLast((r) => isOurs(r, triggered));
           const progress = run ? `${run.status}, ${run.targets.length} target result(s)` : 'waiting for the run to start';
           if (progress !== last) {
             io.err(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${id}: ${progress}`);
