@@ -135,6 +135,11 @@ describe('API: rule backtests', function () {
     assert.ok(res.body.items.every((i: { candidate: { reason: string } }) => /^environment staging belongs to team bt-infra: a rule of team default may not run scripts there/.test(i.candidate.reason)), JSON.stringify(res.body.items[0]?.candidate));
     const notes = await call('POST', '/api/rules/backtest', { rule: disk(), ...window(), environments: ['staging'], limit: 500 });
     assert.equal(notes.body.summary.candidate.decisions.run, staging.length, 'a rule without scripts runs there');
+    // The same script rule naming the environment's team runs there, as it would once saved in that team
+    // (before, the team it named was ignored and the backtest simulated it as the default team's).
+    const own = await call('POST', '/api/rules/backtest', { rule: { ...script, team: 'bt-infra' }, ...window(), environments: ['staging'], limit: 500 });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+    assert.equal(own.body.summary.candidate.decisions.run, staging.length, 'its own team: the scripts run');
   });
 
   it('the diff of an edited rule: against the current version and the decisions recorded at the time, with the incidents behind each change', async function () {
