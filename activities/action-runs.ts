@@ -8,6 +8,7 @@ import {
   findClaim,
   insertClaim,
   insertSkippedRun,
+  PAUSED_BEFORE_START,
   recordApprovalIfNone,
   recordRunOutcome,
   RESOLVED_BEFORE_START,
@@ -19,6 +20,7 @@ import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.j
 import { findBreakerOutcome, recordBreakerOutcome, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { inTransaction } from '../src/db/repositories/transactions.js';
 import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD } from '../src/domain/policies.js';
+import { isRemediationType } from '../src/domain/guards.js';
 import { safeLink } from '../src/domain/agent-result.js';
 import type { Logger } from '../src/logger.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
@@ -67,6 +69,7 @@ export function cancelledByResolve(plan: MatchPlan): boolean {
 
 /** Whether this action of the run does not start once the incident resolved: the rule's own actions (onUnverified runs after a resolve by design). */
 export const cancelIfResolved = (plan: MatchPlan, actionId: string): boolean => cancelledByResolve(plan) && plan.actions.some((a) => a.id === actionId);
+
 
 /** What a claim found: this run owns the action (maybe finished already), or another run does. */
 export type Claim =
@@ -178,7 +181,11 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     action?: { id: string; type: string } | undefined;
   }): Promise<{ status?: string | undefined; finished?: ActionOutcome | undefined }> {
     const guarded = input.cancelIfResolved && input.incidentId !== undefined ? input.incidentId : undefined;
-    const status = await startApprovedRun(db, input.actionRunId, input.owner, new Date(), guarded);
+    // A pause stops what is planned after it; the runs the guards let through before it finish (their budget).
+    // An approval, though, is decided later, up to days: given (or timed out to approve) while remediation is
+    // paused where the incident is, it starts nothing.
+    const pausable = input.action !== undefined && input.incidentId !== undefined && isRemediationType(input.action.type) ? input.incidentId : undefined;
+    const status = await startApprovedRun(db, input.actionRunId, input.owner, new Date(), guarded, pausable);
     if (status === undefined) {
       // Not awaiting approval any more: this call ran before (a local activity runs again when the worker
       // died before its workflow task completed, or a retry after a lost commit reply). Its first answer is
@@ -188,6 +195,10 @@ export function createActionRunActivities(deps: ActionRunDeps) {
         return { status: row.status, finished: outcomeOf(input.actionRunId, input.action, row) };
       }
       return { status: undefined };
+    }
+    if (status === 'skipped' && input.action) {
+      deps.logger.warn({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'approved remediation not run: automation was paused while it waited');
+      return { status, finished: outcomeOf(input.actionRunId, input.action, { status, exit_code: null, output_excerpt: null, link: null, error: PAUSED_BEFORE_START }) };
     }
     if (status !== 'cancelled' || !input.action) return { status };
     deps.logger.info({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'approved action not run: the incident resolved while it waited');

@@ -83,6 +83,17 @@ const resolvedNotByUs = (incidentId: string) =>
 export const RESOLVED_BEFORE_START = 'not run: the incident resolved before the action started';
 
 /**
+ * Whether remediation is paused, at this moment, where the incident is: a fleet pause, or a pause of the
+ * incident's environment (automation_pauses, written by a guard or an admin; lifted by a resume).
+ */
+const pausedFor = (incidentId: string) =>
+  sql<boolean>`exists (select 1 from automation_pauses p where p.resumed_at is null and (p.scope = 'fleet'
+    or (p.scope = 'environment' and p.environment = (select i.environment->>'environment' from incidents i where i.id = ${incidentId}))))`;
+
+/** Why an approved remediation was recorded skipped: remediation was paused where its incident is while it waited. */
+export const PAUSED_BEFORE_START = 'not run: automation was paused (a guard crossed) while this action waited for its approval; resume it, and the next incident runs again';
+
+/**
  * Claims the action run for `owner` unless a row exists (`on conflict do nothing`); the status this call
  * inserted, undefined when a row was there. `cancelIfResolved`: when the incident is resolved at this
  * moment, by anyone but Self-healing itself, the row is inserted `cancelled` instead (one statement, so no
@@ -140,15 +151,16 @@ export async function recordApprovalIfNone(db: Db, id: string, decision: unknown
  * incident is resolved at this moment (not by Self-healing), the run is recorded `cancelled` instead, as
  * a claim is: an approval given while the resolve's cancellation has not reached the run yet starts nothing.
  */
-export async function startApprovedRun(db: Db, id: string, owner: string, at: Date, cancelIfResolvedOf?: string): Promise<string | undefined> {
+export async function startApprovedRun(db: Db, id: string, owner: string, at: Date, cancelIfResolvedOf?: string, stopIfPausedFor?: string): Promise<string | undefined> {
   const resolved = cancelIfResolvedOf === undefined ? sql<boolean>`false` : resolvedNotByUs(cancelIfResolvedOf);
+  const paused = stopIfPausedFor === undefined ? sql<boolean>`false` : pausedFor(stopIfPausedFor);
   const updated = await db
     .updateTable('action_runs')
     .set({
-      status: sql<string>`case when ${resolved} then 'cancelled' else 'running' end`,
-      started_at: sql<Date | null>`case when ${resolved} then null else ${at}::timestamptz end`,
-      finished_at: sql<Date | null>`case when ${resolved} then now() end`,
-      error: sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} end`,
+      status: sql<string>`case when ${resolved} then 'cancelled' when ${paused} then 'skipped' else 'running' end`,
+      started_at: sql<Date | null>`case when ${resolved} or ${paused} then null else ${at}::timestamptz end`,
+      finished_at: sql<Date | null>`case when ${resolved} or ${paused} then now() end`,
+      error: sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} when ${paused} then ${PAUSED_BEFORE_START} end`,
     })
     .where('id', '=', id)
     .where('claimed_by', '=', owner)
