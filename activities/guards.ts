@@ -36,6 +36,7 @@ import {
 } from '../src/domain/guards.js';
 import { NOTIFY_ONLY_TYPES } from '../src/domain/policies.js';
 import type { Rule } from '../src/domain/rules/schema.js';
+import { slackEscape } from '../src/domain/template.js';
 import type { Logger } from '../src/logger.js';
 import type { Integrations } from './actions.js';
 import type { OwnWritesClient } from './own-writes.js';
@@ -169,7 +170,10 @@ export function createAlertDelivery(deps: GuardDeps) {
               key: `${key}:slack`,
               kind: 'notify.slack',
               perform: async (ctx) => {
-                await integrations.slack({ webhookUrl: await resolveSecretRef(webhookRef, env), text: a.text, signal: ctx.signal });
+                // The page is our words around values (a target from an alert's details, a guard's name, an
+                // environment) and means no mention or link: Slack gets it escaped, so a target such as
+                // `<!channel>` cannot ping the channel. Email and the PagerDuty note keep the plain text.
+                await integrations.slack({ webhookUrl: await resolveSecretRef(webhookRef, env), text: slackEscape(a.text), signal: ctx.signal });
                 return {};
               },
             });

@@ -14,6 +14,7 @@ import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
 import { tailText } from '../src/domain/agent-result.js';
+import { slackEscape } from '../src/domain/template.js';
 import { agentTaskQueue } from '../src/contracts/names.js';
 import { jobRunInProgress } from '../src/temporal/schedules.js';
 import { toFailure, type Integrations } from './actions.js';
@@ -178,12 +179,18 @@ export function createJobActivities(deps: JobActivityDeps) {
     const notify = ((await findJobDefinition(db, input.jobId)) as Partial<JobDefinition> | undefined)?.notifyOnFailure;
     const log = deps.logger.child({ jobId: input.jobId, jobRunId: input.jobRunId });
     if (!notify?.slack && !notify?.email) return 'no notification configured';
-    const lines = input.summary.failures.slice(0, 20).map((f) => `- ${f.environment}: ${f.status}${f.error ? ` (${f.error.slice(0, 200)})` : ''}`);
-    const text = [
-      `Job "${input.jobName}" (${input.jobId}) run ${input.jobRunId}: ${input.status}, ${input.summary.failed + input.summary.timedOut} of ${input.summary.total} targets failed.`,
-      ...lines,
-      ...(input.runUrl ? [input.runUrl] : []),
-    ].join('\n');
+    // `esc` is applied to every value: a target's error is what its agent or script said (a compromised
+    // agent writes it), and Slack would read `<!channel>` or `<https://x|label>` in it as a mention or a
+    // link. The email takes the values as they are (plain text).
+    const textWith = (esc: (value: string) => string) => {
+      const lines = input.summary.failures.slice(0, 20).map((f) => `- ${esc(f.environment)}: ${esc(f.status)}${f.error ? ` (${esc(f.error.slice(0, 200))})` : ''}`);
+      return [
+        `Job "${esc(input.jobName)}" (${esc(input.jobId)}) run ${esc(input.jobRunId)}: ${esc(input.status)}, ${input.summary.failed + input.summary.timedOut} of ${input.summary.total} targets failed.`,
+        ...lines,
+        ...(input.runUrl ? [esc(input.runUrl)] : []),
+      ].join('\n');
+    };
+    const text = textWith((v) => v);
     if (!deps.integrations) {
       log.warn({ summary: input.summary }, 'job failed; notifications are not configured on this worker');
       return 'notifications not configured on this worker; logged';
@@ -203,7 +210,7 @@ export function createJobActivities(deps: JobActivityDeps) {
         send: async () => {
           const webhookUrl = await resolveUserSecretRef(ref, env);
           return once('slack', async (ctx) => {
-            await integrations.slack({ webhookUrl, text, signal: ctx.signal });
+            await integrations.slack({ webhookUrl, text: textWith(slackEscape), signal: ctx.signal });
             return {};
           });
         },

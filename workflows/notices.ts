@@ -5,6 +5,7 @@
 // never do that. Best effort: a channel that fails is logged and does not stop the run.
 import { ActivityFailure, log, proxyActivities } from '@temporalio/workflow';
 import { actionInputOf, type PlannedAction, type RuleRunInput } from '../src/contracts/index.js';
+import { slackEscape } from '../src/domain/template.js';
 import type { Activities } from './activities.js';
 import { externalApiOptions } from './options.js';
 
@@ -18,38 +19,48 @@ export type Notice =
 
 const CHANNEL_TYPES = new Set(['notify.slack', 'notify.email']);
 
-/** The words of a notice (one line, then the link or the API call when there is one). */
-export function noticeText(input: RuleRunInput, n: Notice): { title: string; text: string; link?: string | undefined } {
-  const { plan, incidentId } = input;
-  const rule = `rule "${plan.ruleName}" (v${plan.ruleVersion})`;
-  const on = plan.target ? ` on ${plan.target}` : '';
+/**
+ * The words of a notice (one line, then the link or the API call when there is one). `esc` is applied to
+ * every value put into the text (a rule's name and action ids, the incident's id, link and target): the
+ * target comes from an alert's details, which anyone holding an integration key writes. A Slack text
+ * passes {@link slackEscape}, so a target such as `<!channel> <https://evil.example|web-01>` cannot ping a
+ * channel or put a link of its own above the real approve and reject links; email and PagerDuty notes are
+ * plain text and take the values as they are.
+ */
+export function noticeText(input: RuleRunInput, n: Notice, esc: (value: string) => string = (v) => v): { title: string; text: string; link?: string | undefined } {
+  const { plan } = input;
+  const incidentId = esc(input.incidentId);
+  const ruleName = esc(plan.ruleName);
+  const actionId = 'actionId' in n ? esc(n.actionId) : '';
+  const rule = `rule "${ruleName}" (v${plan.ruleVersion})`;
+  const on = plan.target ? ` on ${esc(plan.target)}` : '';
   switch (n.kind) {
     case 'approval_waiting': {
-      const how = plan.incidentUrl ?? `POST /api/incidents/${incidentId}/approvals/${encodeURIComponent(n.actionRunId)} with {"decision": "approve"} or "reject"`;
+      const how = plan.incidentUrl !== undefined ? esc(plan.incidentUrl) : `POST /api/incidents/${incidentId}/approvals/${esc(encodeURIComponent(n.actionRunId))} with {"decision": "approve"} or "reject"`;
       return {
-        title: `Approval needed: ${n.actionId} of ${plan.ruleName} for ${incidentId}`,
-        text: `Approval needed: ${rule} wants to run ${n.actionId}${on} for incident ${incidentId}. Decide within ${n.timeoutMinutes} min (then: ${n.onTimeout}): ${how}`,
+        title: `Approval needed: ${actionId} of ${ruleName} for ${incidentId}`,
+        text: `Approval needed: ${rule} wants to run ${actionId}${on} for incident ${incidentId}. Decide within ${n.timeoutMinutes} min (then: ${n.onTimeout}): ${how}`,
         link: plan.incidentUrl,
       };
     }
     case 'approval_timed_out':
       return {
-        title: `Approval timed out: ${n.actionId} of ${plan.ruleName} for ${incidentId}`,
-        text: `Approval timed out: nobody decided on ${n.actionId} of ${rule} for incident ${incidentId}; the rule says ${n.onTimeout}, so it ${n.onTimeout === 'approve' ? 'runs now' : 'does not run'}.`,
+        title: `Approval timed out: ${actionId} of ${ruleName} for ${incidentId}`,
+        text: `Approval timed out: nobody decided on ${actionId} of ${rule} for incident ${incidentId}; the rule says ${n.onTimeout}, so it ${n.onTimeout === 'approve' ? 'runs now' : 'does not run'}.`,
         link: plan.incidentUrl,
       };
     case 'breaker_opened':
       return {
-        title: `Circuit breaker ${n.trial ? 're-opened' : 'opened'}: ${plan.ruleName}`,
+        title: `Circuit breaker ${n.trial ? 're-opened' : 'opened'}: ${ruleName}`,
         text: n.trial
-          ? `Circuit breaker re-opened: the half-open trial run of ${rule} for incident ${incidentId} failed; only notifications run until the next trial or POST /api/rules/${plan.ruleId}/reset-breaker.`
-          : `Circuit breaker opened: ${rule} failed ${n.failures} runs in a row (threshold ${n.threshold}), the last for incident ${incidentId}; only notifications run until its half-open trial or POST /api/rules/${plan.ruleId}/reset-breaker.`,
+          ? `Circuit breaker re-opened: the half-open trial run of ${rule} for incident ${incidentId} failed; only notifications run until the next trial or POST /api/rules/${esc(plan.ruleId)}/reset-breaker.`
+          : `Circuit breaker opened: ${rule} failed ${n.failures} runs in a row (threshold ${n.threshold}), the last for incident ${incidentId}; only notifications run until its half-open trial or POST /api/rules/${esc(plan.ruleId)}/reset-breaker.`,
         link: plan.incidentUrl,
       };
     case 'cancelled_by_resolve':
       return {
-        title: `Cancelled by resolve: ${plan.ruleName} for ${incidentId}`,
-        text: `Cancelled: incident ${incidentId} resolved while ${rule} was running${on}; not run: ${n.notRun.join(', ') || 'nothing'}.`,
+        title: `Cancelled by resolve: ${ruleName} for ${incidentId}`,
+        text: `Cancelled: incident ${incidentId} resolved while ${rule} was running${on}; not run: ${n.notRun.map(esc).join(', ') || 'nothing'}.`,
         link: plan.incidentUrl,
       };
   }
@@ -72,6 +83,9 @@ export async function announce(input: RuleRunInput, n: Notice): Promise<void> {
   const { plan, incidentId, eventId } = input;
   if (plan.decision === 'dry_run') return;
   const { title, text } = noticeText(input, n);
+  // Slack reads `<!channel>` and `<https://x|label>` in a text as a mention and a link: its copy of the text
+  // has the values escaped (the approval links are added, escaped as well, by the activity).
+  const slackText = noticeText(input, n, slackEscape).text;
   const key = 'actionRunId' in n ? n.actionRunId : `${incidentId}:${plan.ruleId}:${eventId}`;
   const sends: { id: string; action: PlannedAction }[] = noticeChannels(plan.actions).map((a) => ({
     id: a.id,
@@ -80,7 +94,7 @@ export async function announce(input: RuleRunInput, n: Notice): Promise<void> {
       id: `notice-${n.kind}-${a.id}`,
       type: a.type,
       when: 'always',
-      params: a.type === 'notify.slack' ? { webhookUrlRef: a.params.webhookUrlRef, text: `[self-healing] ${text}` } : { to: a.params.to, subject: `[self-healing] ${title}`, body: text },
+      params: a.type === 'notify.slack' ? { webhookUrlRef: a.params.webhookUrlRef, text: `[self-healing] ${slackText}` } : { to: a.params.to, subject: `[self-healing] ${title}`, body: text },
     },
   }));
   if (plan.writeBack) sends.push({ id: 'pagerduty', action: { index: -1, id: `notice-${n.kind}-pagerduty`, type: 'pagerduty.note', when: 'always', params: { content: `[self-healing] ${text}` } } });
