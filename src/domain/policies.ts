@@ -291,7 +291,23 @@ function actionSeconds(a: Action): number {
   const script = a.type.startsWith('script.');
   const timeout = a.timeoutSeconds ?? (script ? 300 : 30);
   const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
-  return (a.approval ? a.approval.timeoutMinutes * 60 : 0) + (timeout + 5) * attempts + 60 * (attempts - 1) + (a.type === 'script.agent' ? 300 : 0);
+  return (a.approval ? a.approval.timeoutMinutes * 60 : 0) + (timeout + 5) * attempts + Math.max(60 * (attempts - 1), retryWaitSeconds(a, attempts)) + (a.type === 'script.agent' ? 300 : 0);
+}
+
+/**
+ * The pauses Temporal puts between an action's attempts, as workflows/options.ts (optionsForAction) asks
+ * for them: from `retry.initialIntervalSeconds` (1 s), times `retry.backoffCoefficient` (2) each time, at
+ * most a minute for calls to SaaS APIs, and for scripts Temporal's default cap of 100 times the first. A
+ * rule waiting 600 s, then 1,200 s, then 2,400 s between script attempts held its host for 60 s a pause:
+ * its lease ran out while the script still retried, and a second run reached the host.
+ */
+function retryWaitSeconds(a: Action, attempts: number): number {
+  const initial = a.retry?.initialIntervalSeconds ?? 1;
+  const coefficient = a.retry?.backoffCoefficient ?? 2;
+  const cap = a.type.startsWith('script.') ? 100 * initial : Math.max(60, initial);
+  let total = 0;
+  for (let k = 0; k < attempts - 1; k++) total += Math.min(initial * coefficient ** k, cap);
+  return total;
 }
 
 /**

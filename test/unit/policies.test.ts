@@ -161,6 +161,10 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(runOutcomeOf(['cancelled', 'skipped', 'rejected']), 'inconclusive');
     // 300 margin + script.agent (300 s timeout, 1 attempt, +5, agent pickup 300) + note (30 s, 8 attempts, +5 each, 60 s between).
     assert.equal(leaseSeconds(rule()), 300 + 305 + 300 + 35 * 8 + 60 * 7);
+    // Long pauses between attempts are held too: 600 s, 1,200 s, 2,400 s between four attempts of a script
+    // (before, 60 s a pause were counted, and the lease ended while the script still retried).
+    const backoff = rule({ actions: [{ id: 'fix', type: 'script.agent', script: 'fix.sh', idempotent: true, retry: { maximumAttempts: 4, initialIntervalSeconds: 600, backoffCoefficient: 2 } }] });
+    assert.equal(leaseSeconds(backoff), 300 + 305 * 4 + (600 + 1200 + 2400) + 300);
     const gated = rule({ actions: [{ id: 'g', type: 'pagerduty.note', content: 'x', approval: { required: true, timeoutMinutes: 30 }, retry: { maximumAttempts: 1 } }] });
     assert.equal(leaseSeconds(gated), 300 + 1800 + 35);
     // A verifying run holds its host until the verification ends: a 30-minute `within` with an SSH check of
