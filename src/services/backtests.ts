@@ -178,7 +178,7 @@ export function backtestService(deps: BacktestServiceDeps) {
     async attach(actor: Actor, id: string, input: WindowInput) {
       const stored = await storedRule(actor, id, 'editor');
       const window = await resolveWindow(db, input, deps.config.retention.days);
-      const candidate = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version }, { asLive: input.asLive === true });
+      const candidate = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version, team: stored.team }, { asLive: input.asLive === true });
       const result = await run({ candidate, ruleId: stored.id, window, input, page: { offset: 0, limit: 0, only: 'matched' } });
       const summary = summaryWith(result, window);
       return inTransaction(db, async (trx) => {

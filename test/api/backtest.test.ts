@@ -140,6 +140,14 @@ describe('API: rule backtests', function () {
     const own = await call('POST', '/api/rules/backtest', { rule: { ...script, team: 'bt-infra' }, ...window(), environments: ['staging'], limit: 500 });
     assert.equal(own.status, 200, JSON.stringify(own.body));
     assert.equal(own.body.summary.candidate.decisions.run, staging.length, 'its own team: the scripts run');
+    // Attached to a stored version (what the audit log keeps), the rule's team applies too: before, the
+    // stored definition carried none and the attached summary counted runs the live planner skips.
+    const stored = await call('POST', '/api/rules', { ...script, name: 'disk-script-stored' });
+    assert.equal(stored.status, 201, JSON.stringify(stored.body));
+    const attached = await call('POST', `/api/rules/${stored.body.id as string}/backtest`, { ...window(), environments: ['staging'], asLive: true });
+    assert.equal(attached.status, 201, JSON.stringify(attached.body));
+    assert.equal(attached.body.summary.candidate.matched, staging.length);
+    assert.equal(attached.body.summary.candidate.decisions.run ?? 0, 0, "the attached summary skips another team's environment too");
   });
 
   it('the diff of an edited rule: against the current version and the decisions recorded at the time, with the incidents behind each change', async function () {
