@@ -45,20 +45,35 @@ export interface AgentScriptOutcome {
   durationMs?: number;
 }
 
-/** At most `max` characters, NUL shown as U+FFFD (Postgres text and jsonb cannot hold it). */
+// A UTF-16 surrogate without its other half. JSON.stringify writes it as `\ud800`, which Postgres jsonb
+// refuses ("invalid input syntax for type json"): the write, and the activity making it, would fail forever.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `value` with NUL and lone surrogates shown as U+FFFD (Postgres text and jsonb cannot hold them). */
+function storable(value: string): string {
+  return value.replaceAll('\0', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/** At most `max` characters, NUL and lone surrogates shown as U+FFFD, never cut inside a surrogate pair. */
 function boundedText(value: unknown, max: number): string | undefined {
   if (typeof value !== 'string') return undefined;
-  const text = value.replaceAll('\0', '\uFFFD');
+  const text = storable(value);
   return text.length <= max ? text : `${cutAt(text, max)}\n…[${text.length - max} more characters]`;
 }
 
 /**
- * The end of `text`, at most `max` characters (a script prints its result last), NUL shown as U+FFFD;
- * what was cut is marked at the start. Pure: the job workflow keeps what it records this short.
+ * The end of `text`, at most `max` characters (a script prints its result last), NUL and lone surrogates
+ * shown as U+FFFD, never cut inside a surrogate pair; what was cut is marked at the start. Pure: the job
+ * workflow keeps what it records this short.
  */
 export function tailText(text: string, max: number): string {
-  const t = text.replaceAll('\0', '\uFFFD');
-  return t.length <= max ? t : `…${t.slice(t.length - max + 1)}`;
+  const t = storable(text);
+  if (t.length <= max) return t;
+  let from = t.length - max + 1;
+  // After storable(), a low surrogate is always the second half of a pair: start after the whole pair.
+  const code = t.charCodeAt(from);
+  if (code >= 0xdc00 && code <= 0xdfff) from++;
+  return `…${t.slice(from)}`;
 }
 
 /**
