@@ -12,7 +12,8 @@
  * IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) are judged as the IPv4 address they carry. Forms that
  * reach an IPv4 address through a translator or a tunnel (NAT64, IPv4-translated, 6to4, Teredo) are
  * judged as themselves and, through {@link embeddedIPv4}, as the IPv4 address they carry: with NAT64
- * allowed, 64:ff9b::a9fe:a9fe is still 169.254.169.254.
+ * allowed, 64:ff9b::a9fe:a9fe is still 169.254.169.254. So are IPv4-compatible forms (::/96 in hex,
+ * ::7f00:1), which ipaddr.js calls plain unicast: ::a9fe:a9fe is 169.254.169.254.
  * Pure code: no I/O.
  */
 import ipaddr from 'ipaddr.js';
@@ -49,6 +50,7 @@ export function inCidr(ip: IpAddress, [net, bits]: [IpAddress, number]): boolean
 
 const WELL_KNOWN_NAT64: [IpAddress, number] = ipaddr.parseCIDR('64:ff9b::/96');
 const LOCAL_NAT64: [IpAddress, number] = ipaddr.parseCIDR('64:ff9b:1::/48');
+const IPV4_COMPATIBLE: [IpAddress, number] = ipaddr.parseCIDR('::/96');
 
 const v4At = (bytes: readonly number[], at: readonly number[]): ipaddr.IPv4 => new ipaddr.IPv4(at.map((i) => bytes[i] ?? 0));
 
@@ -60,7 +62,10 @@ const v4At = (bytes: readonly number[], at: readonly number[]): ipaddr.IPv4 => n
  *   /96 prefixes deployed in it): the last 32 bits;
  * - IPv4-translated (::ffff:0:a.b.c.d, RFC 6145): the last 32 bits;
  * - 6to4 (2002:AABB:CCDD::/48): bits 16 to 47;
- * - Teredo (2001::/32): the server (bits 32 to 63) and the client (the last 32 bits, inverted).
+ * - Teredo (2001::/32): the server (bits 32 to 63) and the client (the last 32 bits, inverted);
+ * - IPv4-compatible (::a.b.c.d, RFC 4291 2.5.5.1, deprecated; ipaddr.js parses the dotted spelling as
+ *   IPv4-mapped but calls the hex one, ::7f00:1, plain unicast): the last 32 bits. :: and ::1 are
+ *   unspecified and loopback themselves, not 0.0.0.0 and 0.0.0.1.
  *
  * IPv4-mapped forms are unwrapped by {@link parseAddress} already. Empty for anything else.
  */
@@ -76,6 +81,9 @@ export function embeddedIPv4(ip: IpAddress): ipaddr.IPv4[] {
       return [v4At(b, [2, 3, 4, 5])];
     case 'teredo':
       return [v4At(b, [4, 5, 6, 7]), new ipaddr.IPv4(last.map((i) => (b[i] ?? 0) ^ 0xff))];
+    case 'unicast':
+      // :: and ::1 have their own ranges (unspecified, loopback), so never reach this case.
+      return inCidr(ip, IPV4_COMPATIBLE) ? [v4At(b, last)] : [];
     default:
       return [];
   }

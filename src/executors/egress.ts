@@ -17,7 +17,8 @@ import type { FetchLike } from './http.js';
  * NAT64/6to4/Teredo forms), IPv4-mapped IPv6 forms of these included. ACTION_EGRESS_ALLOW names CIDRs
  * of those that may be reached after all (a webhook receiver on 10.1.2.3, a test peer on 127.0.0.1).
  * A NAT64/6to4/Teredo address is also judged as the IPv4 address it carries (metadata, deny list, special
- * ranges), so allowing the NAT64 prefix opens public IPv4 only.
+ * ranges), so allowing the NAT64 prefix opens public IPv4 only; so is an IPv4-compatible one (::7f00:1 is
+ * 127.0.0.1), which, like an IPv4-mapped one, is reachable when that IPv4 address is.
  * Cloud metadata addresses (src/domain/metadata-address.ts) are refused even then, and
  * ACTION_EGRESS_DENY refuses more (it wins over the allow list). Everything is checked on the address
  * actually connected to, after DNS, so a name that resolves (or re-resolves) to a refused address is
@@ -68,8 +69,9 @@ export function createEgressPolicy(lists: EgressLists = {}): EgressPolicy {
       if (deny.some((cidr) => inCidr(ip, cidr))) return `${shown} is in ACTION_EGRESS_DENY`;
       const special = specialRangeReason(ip);
       if (special && !allow.some((cidr) => inCidr(ip, cidr))) return `${shown} is ${special}; add it to ACTION_EGRESS_ALLOW to let rules reach it`;
-      // A NAT64, 6to4 or Teredo address reaches the IPv4 address it carries: allowing the translator's
-      // prefix does not allow what lies behind it (64:ff9b::a00:5 is 10.0.0.5, 64:ff9b::7f00:1 is loopback).
+      // A NAT64, 6to4, Teredo or IPv4-compatible address reaches the IPv4 address it carries: allowing the
+      // translator's prefix does not allow what lies behind it (64:ff9b::a00:5 is 10.0.0.5, 64:ff9b::7f00:1
+      // and ::7f00:1 are loopback).
       for (const v4 of embeddedIPv4(ip)) {
         const carried = v4.toString();
         if (deny.some((cidr) => inCidr(v4, cidr))) return `${shown} carries ${carried}, which is in ACTION_EGRESS_DENY`;
