@@ -190,7 +190,11 @@ export function decidePolicies(input: PolicyInput, state: PolicyState): PolicyDe
   if (state.breaker.state !== 'closed') {
     const openedAt = state.breaker.openedAt;
     const since = openedAt ? (at.getTime() - openedAt.getTime()) / 1000 : Infinity;
-    if (since < resetSeconds) {
+    // Half-open, a trial is going since openedAt: another starts only once that one cannot be running any
+    // more (its lease: approval wait, retries, verification), not after resetSeconds alone. A trial waiting
+    // an hour for its approval was overtaken by a second one, and their outcomes crossed.
+    const wait = state.breaker.state === 'half_open' ? Math.max(resetSeconds, leaseSeconds(rule)) : resetSeconds;
+    if (since < wait) {
       const until = openedAt ? new Date(openedAt.getTime() + resetSeconds * 1000).toISOString() : 'a reset';
       return state.breaker.state === 'half_open'
         ? { decision: 'notify_only', policy: 'breaker_half_open', reason: 'circuit breaker half-open: a trial run is in progress; only notifications run until it ends' }

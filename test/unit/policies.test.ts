@@ -118,6 +118,12 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(policyOfRecorded('run', trial.reason), 'breaker_trial');
     const during = decidePolicies(input(r), state({ breaker: { state: 'half_open', openedAt: new Date(at.getTime() - 10_000), consecutiveFailures: 2 } }));
     assert.equal(during.policy, 'breaker_half_open');
+    // A trial may run as long as its lease (here an hour's approval wait): no second trial before that ends,
+    // though resetSeconds passed; after it, the trial is taken for dead and another may run.
+    const gated = rule({ policies: { circuitBreaker: { failureThreshold: 2, resetSeconds: 600 } }, actions: [{ id: 'fix', type: 'script.ssh', script: 'fix.sh', approval: { required: true, timeoutMinutes: 60 } }] });
+    const halfOpenFor = (seconds: number) => decidePolicies(input(gated), state({ breaker: { state: 'half_open', openedAt: new Date(at.getTime() - seconds * 1000), consecutiveFailures: 2 } }));
+    assert.equal(halfOpenFor(601).policy, 'breaker_half_open', 'the first trial may still wait for its approval');
+    assert.equal(halfOpenFor(leaseSeconds(gated)).policy, 'breaker_trial');
     // A trial stopped by the rate limit is no trial.
     const limited = rule({ policies: { circuitBreaker: { failureThreshold: 2, resetSeconds: 600 }, rateLimit: { max: 1, windowSeconds: 60 } } });
     assert.equal(decidePolicies(input(limited), state({ breaker: { ...opened, openedAt: new Date(0) }, runsInRateWindow: 1 })).policy, 'rate_limit');
