@@ -176,6 +176,35 @@ describe('incident workflow races (injected deterministically, side effects coun
     assert.deepEqual((await runsOf(id)).map((r) => r.claimed_by), ['incident-elsewhere/rule-x/run-1']);
   });
 
+  /**
+   * Starts the incident's run with `payload` on a worker whose first triage is held until the run's history
+   * is past `input.historyLimit`: the run continues as new in the task that takes the event (and starts its
+   * rule runs). Returns the worker and the first run's id, once that run has continued as new.
+   */
+  async function continuedAsNewDuringTriage(id: string, payload: ReturnType<typeof trigger>, input: { lingerSeconds: number; historyLimit: number; carriedCheckSeconds?: number }) {
+    const grown = deferred();
+    let held = false;
+    const w = await worker((real) => ({
+      async triageIncidentEvent(i) {
+        if (!held) {
+          held = true;
+          await grown.promise;
+        }
+        return real.triageIncidentEvent(i);
+      },
+    }));
+    await signalIncident(temporal, w.taskQueue, id, messageOf(payload), input);
+    const firstRunId = (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
+    const firstRun = temporal.client.workflow.getHandle(incidentWorkflowId(id), firstRunId);
+    try {
+      await eventually(async () => (await firstRun.describe()).historyLength > input.historyLimit, 60_000, 'the history past the limit during triage');
+    } finally {
+      grown.resolve();
+    }
+    await eventually(async () => (await firstRun.describe()).status.name === 'CONTINUED_AS_NEW', 60_000, 'the first run to continue as new');
+    return { w, firstRunId };
+  }
+
   // The check before each event passes, triage then outlasts the workflow task's heartbeat (core completes
   // the task and opens the next at 80 % of its 10 s timeout: three history events each time), and the check
   // after the event, in the task that starts the rule run, says continue as new. Triage is held here until
@@ -185,27 +214,8 @@ describe('incident workflow races (injected deterministically, side effects coun
     const svc = newServiceId();
     const ruleId = await rule('can-start', svc);
     const id = newIncidentId();
-    const grown = deferred();
-    let held = false;
-    const w = await worker((real) => ({
-      async triageIncidentEvent(input) {
-        if (!held) {
-          held = true;
-          await grown.promise;
-        }
-        return real.triageIncidentEvent(input);
-      },
-    }));
     const payload = trigger(id, svc);
-    await signalIncident(temporal, w.taskQueue, id, messageOf(payload), { lingerSeconds: 1, historyLimit: LIMIT });
-    const firstRunId = (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
-    const firstRun = temporal.client.workflow.getHandle(incidentWorkflowId(id), firstRunId);
-    try {
-      await eventually(async () => (await firstRun.describe()).historyLength > LIMIT, 60_000, 'the history past the limit during triage');
-    } finally {
-      grown.resolve();
-    }
-    await eventually(async () => (await firstRun.describe()).status.name === 'CONTINUED_AS_NEW', 60_000, 'the first run to continue as new');
+    const { w, firstRunId } = await continuedAsNewDuringTriage(id, payload, { lingerSeconds: 1, historyLimit: LIMIT });
 
     // The first run closed only once the server had started the rule run.
     const childId = ruleRunWorkflowId(id, ruleId, payload.event.id);
@@ -235,27 +245,8 @@ describe('incident workflow races (injected deterministically, side effects coun
       actions: [{ id: 'fix', type: 'notify.webhook', url: `${peer.url}/hook/carried`, body: '{}', approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' } }],
     });
     const id = newIncidentId();
-    const grown = deferred();
-    let held = false;
-    const w = await worker((real) => ({
-      async triageIncidentEvent(input) {
-        if (!held) {
-          held = true;
-          await grown.promise;
-        }
-        return real.triageIncidentEvent(input);
-      },
-    }));
     const payload = trigger(id, svc);
-    await signalIncident(temporal, w.taskQueue, id, messageOf(payload), { lingerSeconds: 1, historyLimit: LIMIT, carriedCheckSeconds: 2 });
-    const firstRunId = (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
-    const firstRun = temporal.client.workflow.getHandle(incidentWorkflowId(id), firstRunId);
-    try {
-      await eventually(async () => (await firstRun.describe()).historyLength > LIMIT, 60_000, 'the history past the limit during triage');
-    } finally {
-      grown.resolve();
-    }
-    await eventually(async () => (await firstRun.describe()).status.name === 'CONTINUED_AS_NEW', 60_000, 'the first run to continue as new');
+    const { w } = await continuedAsNewDuringTriage(id, payload, { lingerSeconds: 1, historyLimit: LIMIT, carriedCheckSeconds: 2 });
     const childId = ruleRunWorkflowId(id, ruleId, payload.event.id);
     await eventually(async () => (await runsOf(id)).some((r) => r.status === 'awaiting_approval'), 30_000, 'the carried rule run waiting');
     const state = async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).query('state')) as { runningRules: string[] };
