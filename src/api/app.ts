@@ -63,7 +63,9 @@ export function createApp(deps: AppDeps, routes: RouteFactory[] = []): OpenAPIHo
     // metrics text, whose 404 repeats the path asked for) may load, run or frame nothing. The dashboard's and
     // sign-in's pages set their own policy.
     if (!c.res.headers.has('X-Content-Type-Options')) c.header('X-Content-Type-Options', 'nosniff');
-    if (!c.res.headers.has('Content-Security-Policy') && !(c.res.headers.get('content-type') ?? '').startsWith('text/html')) {
+    // Not on a 304: its headers update the cached answer's, and the dashboard page revalidated by its ETag
+    // (no content type on a 304) would take this policy instead of its own.
+    if (c.res.status !== 304 && !c.res.headers.has('Content-Security-Policy') && !(c.res.headers.get('content-type') ?? '').startsWith('text/html')) {
       c.header('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     }
   });

@@ -33,11 +33,16 @@ describe('security: response headers on every answer', function () {
     }
   });
 
-  it("the dashboard's page keeps its own policy", async function () {
+  it("the dashboard's page keeps its own policy, also when revalidated (a 304 updates the cached headers)", async function () {
     const res = await api('GET', '/ui');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self'/);
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    const etag = res.headers.get('etag');
+    assert.ok(etag, 'the page has an ETag');
+    const again = await api('GET', '/ui', undefined, { 'if-none-match': etag });
+    assert.equal(again.status, 304);
+    assert.notEqual(again.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'", 'a 304 carries no policy that would replace the page\'s own');
   });
 });
