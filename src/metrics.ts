@@ -185,7 +185,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers,
   });
   for (const outcome of ['accepted', 'duplicate', 'ignored']) webhooksReceived.inc({ outcome }, 0);
-  for (const reason of ['bad_signature', 'malformed', 'too_large', 'not_configured', 'overloaded', 'temporal_unavailable']) webhooksRejected.inc({ reason }, 0);
+  for (const reason of ['bad_signature', 'malformed', 'too_large', 'stale', 'not_configured', 'overloaded', 'temporal_unavailable']) webhooksRejected.inc({ reason }, 0);
 
   // Scrape-time series, read from Postgres. Counters are reset and re-filled from the durable totals plus what the
   // retention purge deleted.

@@ -10,7 +10,7 @@ import { incidentWorkflowId, searchAttributes } from '../../src/temporal/names.j
 import { signBody } from '../../src/pagerduty/signature.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { newIncidentId, readSample, sampleFor } from '../helpers/samples.js';
-import { eventually, startStack, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
+import { eventually, startStack, SAMPLE_HISTORY_DAYS, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
 import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 describe('incident pipeline: signed webhook → workflow → Postgres', function () {
@@ -210,7 +210,7 @@ describe('incident pipeline: outages', function () {
     const dead = net.createServer((socket) => socket.destroy());
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
     const port = (dead.address() as net.AddressInfo).port;
-    const config = loadConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: `127.0.0.1:${port}`, PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET, DATABASE_URL: db.url });
+    const config = loadConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: `127.0.0.1:${port}`, PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET, SELFHEAL_RETENTION_DAYS: SAMPLE_HISTORY_DAYS, DATABASE_URL: db.url });
     const temporal = await lazyTemporalClient({ address: config.temporal.address!, namespace: 'default' });
     const app = createApp({ config, db: db.db, temporal, logger: createLogger({ level: 'silent' }) }, allRoutes);
     const raw = JSON.stringify(sampleFor('v3-incident.triggered-01.json', newIncidentId()));

@@ -14,7 +14,7 @@ import { incidentWorkflowId } from '../../src/temporal/names.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startChildRoot, type ChildRoot } from '../helpers/fault-process.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { ADMIN_TOKEN, eventually, WEBHOOK_SECRET } from '../helpers/stack.js';
+import { ADMIN_TOKEN, eventually, SAMPLE_HISTORY_DAYS, WEBHOOK_SECRET } from '../helpers/stack.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
 
@@ -118,6 +118,7 @@ describe('fault: the API stopped with SIGTERM while requests are in flight', fun
       TEMPORAL_ADDRESS: `127.0.0.1:${proxy.port}`,
       TEMPORAL_TASK_QUEUE: `shutdown-${Date.now()}`,
       PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+      SELFHEAL_RETENTION_DAYS: SAMPLE_HISTORY_DAYS,
       SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
     });
     await api.waitFor(/"msg":"API listening"/);

@@ -10,7 +10,7 @@ import { signBody } from '../../src/pagerduty/signature.js';
 import { CONNECT_TIMEOUT_MS, LazyNativeConnection, lazyTemporalClient } from '../../src/temporal/native-client.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { WEBHOOK_SECRET, eventually } from '../helpers/stack.js';
+import { SAMPLE_HISTORY_DAYS, WEBHOOK_SECRET, eventually } from '../helpers/stack.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { testTemporal } from '../helpers/temporal.js';
 
@@ -51,7 +51,7 @@ describe('fault: the API reaches Temporal through a lazily made native connectio
   const appWith = (client: Client) =>
     createApp(
       {
-        config: loadConfig({ NODE_ENV: 'test', TEMPORAL_TASK_QUEUE: taskQueue, PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET, DATABASE_URL: db.url }),
+        config: loadConfig({ NODE_ENV: 'test', TEMPORAL_TASK_QUEUE: taskQueue, PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET, SELFHEAL_RETENTION_DAYS: SAMPLE_HISTORY_DAYS, DATABASE_URL: db.url }),
         db: db.db,
         temporal: client,
         logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logger.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { lazyTemporalClient } from '../../src/temporal/native-client.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { ADMIN_TOKEN, WEBHOOK_SECRET, eventually, startStack, type Stack } from '../helpers/stack.js';
+import { ADMIN_TOKEN, SAMPLE_HISTORY_DAYS, WEBHOOK_SECRET, eventually, startStack, type Stack } from '../helpers/stack.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // An API whose Temporal stops answering (its connection stalled at a TCP proxy) while deliveries keep
@@ -32,6 +32,7 @@ describe('fault: more deliveries at once than the ack path takes', function () {
       TEMPORAL_ADDRESS: address,
       TEMPORAL_TASK_QUEUE: stack.taskQueue,
       PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+      SELFHEAL_RETENTION_DAYS: SAMPLE_HISTORY_DAYS,
       PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT: '2',
       SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
       DATABASE_URL: stack.db.url,

@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logger.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
 import { onTeardown } from './shared.js';
-import { ADMIN_TOKEN, WEBHOOK_SECRET } from './stack.js';
+import { ADMIN_TOKEN, SAMPLE_HISTORY_DAYS, WEBHOOK_SECRET } from './stack.js';
 
 /** The real API served over loopback HTTP, sending work to `taskQueue` (whatever worker polls it). */
 export async function serveApi(opts: { temporal: Client; temporalAddress: string; db: Kysely<Database>; databaseUrl: string; taskQueue: string }): Promise<ApiServer & { config: Config }> {
@@ -18,6 +18,7 @@ export async function serveApi(opts: { temporal: Client; temporalAddress: string
     TEMPORAL_ADDRESS: opts.temporalAddress,
     TEMPORAL_TASK_QUEUE: opts.taskQueue,
     PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+    SELFHEAL_RETENTION_DAYS: SAMPLE_HISTORY_DAYS,
     SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
     DATABASE_URL: opts.databaseUrl,
   });

@@ -14,6 +14,12 @@ import { startHttpPeer, type HttpPeer } from './http-peer.js';
 
 export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+/**
+ * The history kept by test stacks, in days (SELFHEAL_RETENTION_DAYS, at most 3650): PagerDuty's sample
+ * payloads occurred in 2020–2026, and a signed event older than the history kept is refused as a possible
+ * replay (test/security/webhook-replay.test.ts sets its own).
+ */
+export const SAMPLE_HISTORY_DAYS = '3650';
 
 export interface Stack {
   config: Config;
@@ -38,6 +44,7 @@ export async function startStack(opts: { env?: Record<string, string>; extractor
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+    SELFHEAL_RETENTION_DAYS: SAMPLE_HISTORY_DAYS,
     SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
     DATABASE_URL: db.url,
     ...opts.env,

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { ADMIN_TOKEN, WEBHOOK_SECRET } from '../helpers/stack.js';
+import { ADMIN_TOKEN, SAMPLE_HISTORY_DAYS, WEBHOOK_SECRET } from '../helpers/stack.js';
 import { testTemporal } from '../helpers/temporal.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { startApiProcess, upload, type ApiProcess } from './attack.js';
@@ -34,6 +34,7 @@ describe('security: every request body is bounded while it streams', function ()
       TEMPORAL_TASK_QUEUE: `security-bounds-${Date.now()}`,
       SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
       PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+      SELFHEAL_RETENTION_DAYS: SAMPLE_HISTORY_DAYS,
     });
   });
   after(async function () {

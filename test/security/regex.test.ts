@@ -12,7 +12,7 @@ import { startChildRoot, type ChildRoot } from '../helpers/fault-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { ADMIN_TOKEN, eventually, WEBHOOK_SECRET } from '../helpers/stack.js';
+import { ADMIN_TOKEN, eventually, SAMPLE_HISTORY_DAYS, WEBHOOK_SECRET } from '../helpers/stack.js';
 import { testTemporal } from '../helpers/temporal.js';
 import { signBody } from '../../src/pagerduty/signature.js';
 import { startApiProcess, watchHealth, type ApiProcess } from './attack.js';
@@ -50,6 +50,7 @@ describe('security: user regexes cannot stall the API or the worker', function (
       TEMPORAL_TASK_QUEUE: `security-regex-${randomUUID()}`,
       SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
       PAGERDUTY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+      SELFHEAL_RETENTION_DAYS: SAMPLE_HISTORY_DAYS,
       SELFHEAL_EXTRACTORS_FILE: extractorsFile,
     };
     api = await startApiProcess(env);

@@ -18,6 +18,24 @@ const anyStatus = z.object({ status: z.enum(['accepted', 'ignored', 'duplicate']
 /** Postgres is a best-effort helper here (duplicate detection, recording ignored events), never a dependency. */
 const DB_BUDGET_MS = 250;
 
+/** Slack between "older than the history kept" and the purge, for a PagerDuty clock ahead of ours. */
+const STALE_MARGIN_MS = 3_600_000;
+
+/**
+ * Why a signed incident event is too old to act on, or undefined. PagerDuty signs the body only (no
+ * timestamp), so a captured delivery stays valid forever; what stops its replay is the duplicate lookup
+ * on the event id, and the retention purge deletes those rows (by `received_at`) after
+ * SELFHEAL_RETENTION_DAYS. An event that occurred before then could be one whose row is gone, so it is
+ * refused instead of run again. A timestamp that does not parse is left to the workflow, which rejects it.
+ */
+export function staleEvent(occurredAt: string, retentionDays: number, now = Date.now()): string | undefined {
+  const at = Date.parse(occurredAt);
+  if (Number.isNaN(at)) return undefined;
+  const oldest = now - retentionDays * 86_400_000 + STALE_MARGIN_MS;
+  if (at >= oldest) return undefined;
+  return `occurred_at ${occurredAt.slice(0, 64)} is older than the ${retentionDays} days of history kept (SELFHEAL_RETENTION_DAYS, less an hour): its delivery cannot be told from a replay of an event already handled and purged, so it is not acted on`;
+}
+
 /**
  * PagerDuty Webhooks V3 → signalWithStart of the incident's workflow. Answers in milliseconds. Each answer
  * records its outcome on the context (`webhook`); the metrics middleware counts it and logs it on the
@@ -55,6 +73,7 @@ export function webhookRoutes(deps: AppDeps) {
       400: problemResponse('Malformed body.'),
       401: problemResponse('Bad or missing signature.'),
       413: problemResponse('Body too large.'),
+      422: problemResponse('A signed incident event older than SELFHEAL_RETENTION_DAYS (less an hour): its duplicate record may be purged, so it is refused as a possible replay.'),
       503: problemResponse('Temporal unavailable, or PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT deliveries already in flight (with Retry-After); PagerDuty retries.'),
     },
   });
@@ -109,6 +128,13 @@ export function webhookRoutes(deps: AppDeps) {
       );
       record('ignored', about);
       return c.json({ status: 'ignored', eventId: event.id, eventType: event.event_type }, 202);
+    }
+
+    const stale = unsignedAllowed ? undefined : staleEvent(event.occurred_at, deps.config.retention.days);
+    if (stale) {
+      record('stale', about);
+      log.warn({ ...about, occurredAt: event.occurred_at.slice(0, 64) }, 'signed webhook event older than the history kept: refused as a possible replay');
+      return problem(c, 422, 'Unprocessable Content', stale, { errors: [{ path: 'event.occurred_at', message: `older than ${deps.config.retention.days} days (SELFHEAL_RETENTION_DAYS)` }] });
     }
 
     if (inFlight >= maxInFlight) {
