@@ -1,6 +1,7 @@
 // Cloud environments: where rule scripts run. Changing where code runs or with what credentials (SSH
-// fields, the agent queue) takes an admin; each environment has its own agent queue; every change is one
-// transaction with its audit entry. Also the agent health check through an environment's queue.
+// fields, the agent queue) takes an admin, and so does registering an environment on a queue a Doctor
+// agent already polls; each environment has its own agent queue; every change is one transaction with its
+// audit entry. Also the agent health check through an environment's queue.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
@@ -78,6 +79,38 @@ async function queueFree(db: Db, name: string, queue: string): Promise<void> {
     throw new ValidationError(`agent task queue ${queue} belongs to environment ${other}`, [
       { path: 'agentTaskQueue', message: `already the queue of environment "${other}": each environment needs its own agent queue` },
     ]);
+  }
+}
+
+/**
+ * A non-admin may not take an agent queue a Doctor agent already polls. The default queue
+ * (`selfheal-agent-<name>`) is no authority change on paper, but an agent polling it today runs whatever
+ * that environment's scripts become: after team A deletes its environment with the agent still running,
+ * team B's editor re-creating the name under B would decide where A's agent runs fix scripts. So whoever
+ * lacks `admin` gets 403 naming agentTaskQueue when Temporal lists any poller on the queue (any, not only
+ * `online` ones: Temporal keeps an agent listed for a few minutes after its last poll, and an agent between
+ * two long polls or briefly disconnected is still that team's agent). Only a create takes a queue without
+ * `admin`: an update or delete cannot change it without `admin` (authorityChanges).
+ *
+ * When Temporal cannot say, the answer is 503, not a pass: failing open would reopen exactly this hole
+ * whenever Temporal is slow or unreachable, and 503 (rather than 403) says the truth, that nothing is
+ * wrong with the request or the caller's rights and the same create may succeed once Temporal answers.
+ * Temporal's own error goes to the log as the cause, never into the answer.
+ */
+async function queueNotPolled(temporal: Client, namespace: string, queue: string): Promise<void> {
+  let agent: AgentStatus;
+  try {
+    agent = await agentStatus(temporal, namespace, queue);
+  } catch (err) {
+    throw new UnavailableError(
+      `Temporal is unavailable, so whether a Doctor agent already polls agent task queue ${queue} is unknown; nothing was created: retry later, or an admin may register the environment`,
+      err,
+    );
+  }
+  if (agent.pollers.length > 0) {
+    throw new ForbiddenError(`a Doctor agent already polls agent task queue ${queue}: only an admin may register an environment on it; nothing was created`, {
+      errors: [{ path: 'agentTaskQueue', message: `an agent already polls ${queue}; an admin must register this environment (or stop that agent first)` }],
+    });
   }
 }
 
@@ -162,6 +195,9 @@ export function environmentService(deps: EnvironmentServiceDeps) {
         await queueFree(trx, body.name, body.agentTaskQueue ?? agentTaskQueue(body.name));
         const inserted = await insertEnvironment(trx, recordOf(body.name, body, team));
         if (!inserted) throw new ConflictError(`environment ${body.name} already exists`);
+        // After the insert, so a taken name is still 409; a refusal rolls the row back (nothing is written,
+        // no audit entry), and until then the uncommitted row holds the name against a concurrent create.
+        if (!hasScope(actor.scopes, 'admin')) await queueNotPolled(deps.temporal, deps.namespace, inserted.agent_task_queue ?? agentTaskQueue(body.name));
         await writeAudit(trx, { actor: actor.name, action: 'environment.create', entityType: 'environment', entityId: body.name, after: environmentView(inserted), team });
         return inserted;
       });

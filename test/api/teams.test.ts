@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { mintApprovalLinks } from '../../src/services/approvals.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { testTemporal } from '../helpers/temporal.js';
 
 // Team ownership through the API (issue 24): the audit log's team and actor, approvals per team, moving
 // objects between teams, jobs confined to their team's environments, legacy tokens on the default team,
@@ -40,7 +40,8 @@ describe('teams API: ownership, audit, approvals, moves', function () {
   before(async function () {
     db = await createTestDatabase();
     const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    // A non-admin's environment create asks Temporal whether an agent already polls the queue (503 without it).
+    app = createApp({ config, db: db.db, temporal: (await testTemporal()).client, logger: createLogger({ level: 'silent' }) }, allRoutes);
     for (const name of ['pay', 'shop']) await ok(ADMIN, 'POST', '/api/teams', { name }, 201);
     const grants: Record<string, Doc> = {
       payEditor: { teams: ['pay:editor'] },

@@ -14,6 +14,7 @@ import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { serveLater, startOidcProvider, type OidcProvider, type OidcUser } from '../helpers/oidc-provider.js';
 import { eventually } from '../helpers/stack.js';
+import { testTemporal } from '../helpers/temporal.js';
 
 // Single sign-on at the HTTP level, against a real OpenID Connect provider (oidc-provider) on loopback:
 // the provider's own login and consent pages are driven with plain HTTP (form posts, redirects, cookies),
@@ -125,7 +126,8 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
         done();
       },
     });
-    const app = createApp({ config: env(), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'trace', destination }) }, allRoutes);
+    // A non-admin's environment create asks Temporal whether an agent already polls the queue (503 without it).
+    const app = createApp({ config: env(), db: db.db, temporal: (await testTemporal()).client, logger: createLogger({ level: 'trace', destination }) }, allRoutes);
     server.serve((req) => app.fetch(req));
   });
 

@@ -58,7 +58,12 @@ export function environmentRoutes(deps: AppDeps) {
       tags,
       summary: 'Register a cloud environment (agent task queue, management VM)',
       request: { body: jsonBody(environmentCreateSchema) },
-      responses: { 201: json('Created.', anyObject), 409: problemResponse('Name taken.') },
+      responses: {
+        201: json('Created.', anyObject),
+        403: problemResponse('Setting where code runs needs admin, as does registering on an agent queue a Doctor agent already polls (errors name agentTaskQueue).'),
+        409: problemResponse('Name taken.'),
+        503: problemResponse('Temporal could not say whether an agent polls the queue (a non-admin create fails closed).'),
+      },
     }),
     async (c) => {
       const row = await environments.create(actorOf(c), c.req.valid('json'));

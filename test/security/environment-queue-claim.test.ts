@@ -1,0 +1,154 @@
+// Claiming an agent queue (docs/security.md "Authority"): an environment's Doctor agent polls
+// `selfheal-agent-<name>` whether or not the environment is registered, so registering that name decides
+// where the agent runs fix scripts. A non-admin may not register an environment whose queue an agent
+// already polls. Real Temporal, real Postgres, the real API and real Doctor agents (src/agent.ts).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Worker } from '@temporalio/worker';
+import { buildAgentWorker } from '../../src/agent.js';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { createLogger } from '../../src/logger.js';
+import { freePort } from '../../src/temporal/dev-server.js';
+import { agentTaskQueue } from '../../src/temporal/names.js';
+import { lazyTemporalClient } from '../../src/temporal/native-client.js';
+import { agentStatus } from '../../src/temporal/pollers.js';
+import { repoRoot } from '../../src/temporal/worker.js';
+import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read by the assertions
+type Doc = Record<string, any>;
+
+describe('security: claiming an agent queue a Doctor agent already polls', function () {
+  let stack: Stack;
+  const agents: { worker: Worker; running: Promise<void> }[] = [];
+  const suffix = randomUUID().slice(0, 6);
+  /** Environments whose agent runs for the whole suite (none is registered at the start). */
+  const live = `claim-live-${suffix}`;
+  const deleted = `claim-deleted-${suffix}`;
+  const byAdmin = `claim-admin-${suffix}`;
+  const tokens: Record<'writer' | 'alphaEditor' | 'betaEditor', string> = { writer: '', alphaEditor: '', betaEditor: '' };
+
+  const call = async (token: string, method: string, p: string, body?: unknown, app = stack.app) => {
+    const res = await app.request(p, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get('content-type'), body: text ? (JSON.parse(text) as Doc) : {} };
+  };
+  const paths = (body: Doc) => ((body.errors ?? []) as { path: string }[]).map((e) => e.path);
+  const issue = async (name: string, grant: Record<string, string[]>) => {
+    const res = await call(ADMIN_TOKEN, 'POST', '/api/tokens', { name: `${name}-${suffix}`, ...grant });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.token as string;
+  };
+  const row = (name: string) => stack.db.db.selectFrom('environments').selectAll().where('name', '=', name).executeTakeFirst();
+  const audit = (name: string) => stack.db.db.selectFrom('audit_log').select(['action', 'actor', 'team']).where('entity_type', '=', 'environment').where('entity_id', '=', name).orderBy('id').execute();
+
+  /** The refusal, and that it wrote nothing: GET answers 404 (to the admin) and there is no row. */
+  const refusedAndNothingWritten = async (res: Awaited<ReturnType<typeof call>>, name: string, auditBefore: number) => {
+    assert.equal(res.status, 403, JSON.stringify(res.body));
+    assert.equal(res.type, 'application/problem+json');
+    assert.deepEqual(paths(res.body), ['agentTaskQueue']);
+    assert.match(res.body.detail, new RegExp(`a Doctor agent already polls agent task queue ${agentTaskQueue(name)}: only an admin may register`));
+    assert.equal((await call(ADMIN_TOKEN, 'GET', `/api/environments/${name}`)).status, 404, 'not created');
+    assert.equal(await row(name), undefined, 'no row in environments');
+    assert.equal((await audit(name)).length, auditBefore, 'no audit entry for a refused create');
+  };
+
+  before(async function () {
+    stack = await startStack();
+    for (const environment of [live, deleted, byAdmin]) {
+      const worker = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment, scriptsDir: path.join(repoRoot, 'scripts') });
+      agents.push({ worker, running: worker.run() });
+    }
+    for (const environment of [live, deleted, byAdmin]) {
+      await eventually(async () => (await agentStatus(stack.temporal.client, stack.config.temporal.namespace, agentTaskQueue(environment))).online, 30_000, `agent ${environment} polling`);
+    }
+    for (const name of [`alpha-${suffix}`, `beta-${suffix}`]) assert.equal((await call(ADMIN_TOKEN, 'POST', '/api/teams', { name })).status, 201);
+    tokens.writer = await issue('writer', { scopes: ['write'] });
+    tokens.alphaEditor = await issue('alpha-editor', { teams: [`alpha-${suffix}:editor`] });
+    tokens.betaEditor = await issue('beta-editor', { teams: [`beta-${suffix}:editor`] });
+  });
+
+  after(async function () {
+    for (const a of agents) a.worker.shutdown();
+    await Promise.all(agents.map((a) => a.running));
+    await stack?.stop();
+  });
+
+  it('a write token cannot register an environment on a queue a live agent polls: 403 naming agentTaskQueue, nothing written', async function () {
+    // Before: 201, and the write token's environment (its rules, jobs and team) decided what that agent ran.
+    await refusedAndNothingWritten(await call(tokens.writer, 'POST', '/api/environments', { name: live, labels: { tier: 'dev' } }), live, 0);
+    // Naming the default queue explicitly is the same request.
+    await refusedAndNothingWritten(await call(tokens.writer, 'POST', '/api/environments', { name: live, agentTaskQueue: agentTaskQueue(live) }), live, 0);
+  });
+
+  it("team B's editor cannot re-create under team B the environment team A deleted while A's agent still runs", async function () {
+    const alpha = `alpha-${suffix}`;
+    // The admin registers it for team alpha, on the queue alpha's agent already polls (an admin may).
+    const registered = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: deleted, team: alpha });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    // Alpha's editor deletes it (no VM, its own default queue: a write-level thing); the agent keeps polling.
+    assert.equal((await call(tokens.alphaEditor, 'DELETE', `/api/environments/${deleted}`)).status, 204);
+    assert.equal((await agentStatus(stack.temporal.client, stack.config.temporal.namespace, agentTaskQueue(deleted))).online, true, "alpha's agent still polls");
+
+    // Before: 201 — beta then owned where alpha's agent runs fix scripts.
+    const taken = await call(tokens.betaEditor, 'POST', '/api/environments', { name: deleted, team: `beta-${suffix}` });
+    await refusedAndNothingWritten(taken, deleted, 2);
+    // The queue, not the team, decides: with the row gone nothing says whose agent it is, so alpha's own
+    // editor needs an admin to register it again as well.
+    await refusedAndNothingWritten(await call(tokens.alphaEditor, 'POST', '/api/environments', { name: deleted, team: alpha }), deleted, 2);
+    assert.deepEqual((await audit(deleted)).map((a) => [a.action, a.actor, a.team]), [
+      ['environment.create', 'admin-token', alpha],
+      ['environment.delete', `token:alpha-editor-${suffix}`, alpha],
+    ]);
+  });
+
+  it('an admin may register an environment on a queue a live agent polls (201, audited)', async function () {
+    const created = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: byAdmin, labels: { tier: 'dev' } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.agentTaskQueue, agentTaskQueue(byAdmin));
+    const view = await call(ADMIN_TOKEN, 'GET', `/api/environments/${byAdmin}`);
+    assert.equal(view.status, 200);
+    assert.equal(view.body.agent.online, true);
+    assert.equal((await row(byAdmin))?.agent_task_queue, agentTaskQueue(byAdmin));
+    assert.deepEqual((await audit(byAdmin)).map((a) => [a.action, a.actor]), [['environment.create', 'admin-token']]);
+    // The environment now holds the queue: a write token may change what a write token may change.
+    const put = await call(tokens.writer, 'PUT', `/api/environments/${byAdmin}`, { labels: { tier: 'dev', note: 'x' }, agentTaskQueue: agentTaskQueue(byAdmin) });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+  });
+
+  it('a write token still registers an environment whose queue no agent polls (201, audited)', async function () {
+    const name = `claim-free-${suffix}`;
+    const created = await call(tokens.writer, 'POST', '/api/environments', { name, labels: { tier: 'dev' } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.agentTaskQueue, agentTaskQueue(name));
+    assert.equal((await call(tokens.writer, 'GET', `/api/environments/${name}`)).status, 200);
+    assert.deepEqual((await audit(name)).map((a) => [a.action, a.actor]), [['environment.create', `token:writer-${suffix}`]]);
+  });
+
+  it("fails closed: when Temporal cannot say, a write token's create is 503 and writes nothing; an admin's is unchanged", async function () {
+    // The API's production client, pointed at a port nothing listens on.
+    const unreachable = await lazyTemporalClient({ address: `127.0.0.1:${await freePort()}`, namespace: stack.config.temporal.namespace });
+    const app = createApp({ config: stack.config, db: stack.db.db, temporal: unreachable, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    try {
+      const name = `claim-dark-${suffix}`;
+      const res = await call(tokens.writer, 'POST', '/api/environments', { name }, app);
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.equal(res.type, 'application/problem+json');
+      assert.match(res.body.detail, new RegExp(`whether a Doctor agent already polls agent task queue ${agentTaskQueue(name)} is unknown; nothing was created`));
+      assert.ok(!/127\.0\.0\.1|ECONNREFUSED|unreachable/.test(JSON.stringify(res.body)), `Temporal's error stays in the log: ${JSON.stringify(res.body)}`);
+      assert.equal(await row(name), undefined);
+      assert.equal((await audit(name)).length, 0);
+
+      const admin = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name }, app);
+      assert.equal(admin.status, 201, JSON.stringify(admin.body));
+    } finally {
+      await unreachable.connection.close();
+    }
+  });
+});
