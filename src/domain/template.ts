@@ -16,6 +16,7 @@
  * - a `notify.webhook` body that starts with `{` or `[` is JSON: values are escaped for a JSON string, so
  *   they cannot add fields or end the document ({@link renderJsonTemplate});
  * - in a Slack text, values have `&`, `<`, `>` escaped, so they cannot mention or link ({@link slackEscape});
+ *   in a GitHub work item's description, values cannot mention, show an image or open HTML ({@link githubEscape});
  * - the output is bounded: the values of one rendered field add at most {@link MAX_RENDERED_FIELD} characters
  *   (less the template's own text), and all the fields of one render share {@link MAX_RENDERED_TOTAL}. A
  *   value that does not fit is cut and followed by {@link TRUNCATED}; later values of that field are left
@@ -215,6 +216,25 @@ export function slackEscape(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
+/** U+200B (zero width space): splits a GitHub mention, image or HTML tag apart without showing. */
+const ZWSP = '\u200B';
+
+/**
+ * A value made inert for GitHub-flavoured Markdown, keeping how it reads: an `@` not preceded by a letter or
+ * digit (a mention of a user or `@org/team`, also spelled `&#64;`, `&#x40;` or `&commat;`) gets a U+200B
+ * after it, as does the `<` of an HTML tag or comment (`<img>`, `<!--`) and the `!` of an image
+ * (`![](https://tracker.example/p.png)`). An e-mail address (`ops@example.com`) stays as it is; links and
+ * bare URLs are left too. Inside code, where GitHub mentions and renders nothing, the U+200B is invisible.
+ * Only the values: the rule's own text may still mention a team on purpose.
+ */
+export function githubEscape(text: string): string {
+  return text
+    .replace(/&(?:#0*64|#x0*40|commat);/gi, '@')
+    .replace(/(?<![A-Za-z0-9])@/g, `@${ZWSP}`)
+    .replace(/<(?=[A-Za-z/!?])/g, `<${ZWSP}`)
+    .replace(/!\[/g, `!${ZWSP}[`);
+}
+
 /**
  * Renders a JSON template (a webhook body starting with `{` or `[`) so that values stay values: inside a
  * JSON string (`"t": "{{ incident.title }}"`) a value is escaped for a string (`"`, `\`, controls);
@@ -324,6 +344,9 @@ export function renderAction<A extends { type: TemplatedActionType }>(action: A,
     const body = action.type === 'notify.webhook' && field === 'body' && typeof out[field] === 'string' ? (out[field] as string) : undefined;
     if (body !== undefined && looksLikeJson(body)) out[field] = renderJson(body, render);
     else if (action.type === 'notify.slack' && typeof out[field] === 'string') out[field] = renderText(out[field] as string, render, slackEscape);
+    else if (action.type === 'workitem' && field === 'description' && (action as { provider?: unknown }).provider === 'github' && typeof out[field] === 'string') {
+      out[field] = renderText(out[field] as string, render, githubEscape);
+    }
     else out[field] = renderValue(out[field], render);
   }
   return out as A;

@@ -73,9 +73,25 @@ export function idempotencyLabel(key: string): string {
   return `selfheal-${createHash('sha256').update(checkKey(key)).digest('hex').slice(0, 20)}`;
 }
 
-/** The hidden marker put in GitHub issue bodies. */
+/** The hidden marker put on the first line of GitHub issue bodies (and looked for only there). */
 export function idempotencyMarker(key: string): string {
   return `<!-- selfheal:${checkKey(key)} -->`;
+}
+
+// Titles and descriptions are rendered from incidents, whose titles, alert bodies and details anyone with a
+// PagerDuty integration key (or a monitored system) writes. Each provider gets them as inert text (GitHub's
+// values are made inert as they are rendered: src/domain/template.ts githubEscape).
+
+const XML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/**
+ * Plain text as the content of an OSLC XMLLiteral (the XHTML that EWM's `dcterms:title` and
+ * `dcterms:description` hold, in JSON too): `&`, `<`, `>` and quotes escaped, a character XML 1.0 cannot
+ * carry (a control character, a lone surrogate) as U+FFFD, and with `lineBreaks` each line ending as `<br/>`.
+ */
+export function xmlLiteral(text: string, lineBreaks = false): string {
+  const escape = (line: string) => line.replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD').replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
+  return lineBreaks ? text.split(/\r\n|\r|\n/).map(escape).join('<br/>') : escape(text);
 }
 
 function trimSlash(url: string): string {
@@ -199,7 +215,8 @@ export async function discoverEwmProjectArea(config: EwmConfig, deps: ProviderDe
  * EWM/RTC through OSLC CM 2.0 with JSON. The project area's creation factory and query capability are
  * discovered from the catalog (once per provider; a failed discovery is tried again on the next call).
  * The change request is POSTed to that factory; the idempotency label is stored as a tag
- * (`dcterms:subject`) and found with an `oslc.where` query on the same project area.
+ * (`dcterms:subject`) and found with an `oslc.where` query on the same project area. Title and description
+ * are XHTML (OSLC XMLLiterals) to EWM, so they go escaped ({@link xmlLiteral}).
  */
 export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): WorkItemProvider {
   const label = 'ewm';
@@ -235,8 +252,9 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
       const tag = idempotencyLabel(input.idempotencyKey);
       const { creationFactoryUrl } = await endpoints(call);
       const body: Record<string, unknown> = {
-        'dcterms:title': input.title,
-        'dcterms:description': input.description,
+        // XMLLiterals: a title such as `<a href="https://evil.example">Fix</a>` stays text, `a & b` stays valid.
+        'dcterms:title': xmlLiteral(input.title),
+        'dcterms:description': xmlLiteral(input.description, true),
         'dcterms:subject': [tag, ...(input.labels ?? [])].join(', '),
       };
       const type = input.type ?? config.defaultType;
@@ -363,7 +381,12 @@ export interface GitHubConfig {
   maxPages?: number;
 }
 
-/** GitHub Issues: a hidden `<!-- selfheal:<key> -->` marker in the body, found by listing labelled issues. */
+/**
+ * GitHub Issues: a hidden `<!-- selfheal:<key> -->` marker on the body's first line, found by listing
+ * labelled issues. The description follows it, its incident values made inert as it was rendered
+ * (`githubEscape`): a marker it carries is not on the first line, so it cannot pass the issue off as
+ * another incident's.
+ */
 export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = {}): WorkItemProvider {
   const api = trimSlash(config.apiUrl ?? 'https://api.github.com');
   const repoPath = `/repos/${encodeURIComponent(config.owner)}/${encodeURIComponent(config.repo)}`;
@@ -386,7 +409,7 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
     async create(input, call) {
       const body = {
         title: input.title,
-        body: `${input.description}\n\n${idempotencyMarker(input.idempotencyKey)}`,
+        body: `${idempotencyMarker(input.idempotencyKey)}\n\n${input.description}`,
         labels: [...new Set([marker, ...(input.labels ?? [])])],
       };
       const res = await httpRequest({
@@ -419,7 +442,8 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
         for (const entry of list) {
           const issue = asRecord(entry, label);
           if (issue.pull_request !== undefined) continue;
-          if (typeof issue.body === 'string' && issue.body.includes(needle)) return refOf(issue);
+          // Only the first line is ours; the rest is the description, written by whoever wrote the incident.
+          if (typeof issue.body === 'string' && issue.body.split('\n', 1)[0]!.replace(/\r$/, '') === needle) return refOf(issue);
         }
         if (list.length < 100) return null;
       }

@@ -186,7 +186,7 @@ describe('executors/work-items', () => {
       assert.equal(second.id, '1');
       assert.equal(second.url, `https://github.com/${gh.owner}/${gh.repo}/issues/1`);
       const issue = gh.issues[0]!;
-      assert.ok(issue.body.endsWith('<!-- selfheal:Q1ABC:rule-3:0 -->'));
+      assert.ok(issue.body.startsWith('<!-- selfheal:Q1ABC:rule-3:0 -->\n\nPagerDuty incident Q1ABC.'), issue.body);
       assert.deepEqual(issue.labels, ['selfheal', 'selfheal-auto']);
       const list = gh.requests.find((r) => r.method === 'GET')!;
       assert.equal(list.query.get('labels'), 'selfheal');
