@@ -2,22 +2,15 @@
 // carried across continue-as-new end only by that run's signal, which a run terminated from outside (or
 // ended by Temporal) never sends. Without this answer such an incident workflow waited forever.
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { runningWorkflows } from '../src/temporal/running.js';
 
 export function createRuleRunActivities(deps: { temporal?: (() => Client) | undefined } = {}) {
   const client = deps.temporal ?? (() => Context.current().client);
 
   /** Of these workflow ids, the ones Temporal reports running (an id it does not know is not). */
   async function openRuleRuns(input: { ids: string[] }): Promise<string[]> {
-    const open: string[] = [];
-    for (const id of input.ids) {
-      try {
-        if ((await client().workflow.getHandle(id).describe()).status.name === 'RUNNING') open.push(id);
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
-    }
-    return open;
+    return runningWorkflows(client(), input.ids);
   }
 
   return { openRuleRuns };

@@ -12,7 +12,6 @@ import { createHash } from 'node:crypto';
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
-  WorkflowNotFoundError,
   type Client,
   type ScheduleDescription,
   type ScheduleOptions,
@@ -26,6 +25,7 @@ import { inTransaction } from '../db/repositories/transactions.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
+import { runningWorkflows } from './running.js';
 
 export const JOB_WORKFLOW_TYPE = 'jobWorkflow';
 /** Workflow ids of a job's runs: `jobrun-<jobId>-<scheduled time>` (Temporal appends the time). */
@@ -245,14 +245,8 @@ export async function describeJobSchedule(client: Client, jobId: string): Promis
  */
 export async function jobRunInProgress(client: () => Client, db: Kysely<Database>, q: { jobId: string; before?: string | undefined; manualOnly: boolean }): Promise<string | undefined> {
   const since = new Date(Date.now() - RUN_TIMEOUT_MS - 60_000);
-  for (const id of await runningJobRunsBefore(db, { ...q, since, limit: 5 })) {
-    try {
-      if ((await client().workflow.getHandle(id).describe()).status.name === 'RUNNING') return id;
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-    }
-  }
-  return undefined;
+  const ids = await runningJobRunsBefore(db, { ...q, since, limit: 5 });
+  return ids.length === 0 ? undefined : (await runningWorkflows(client(), ids, { first: true }))[0];
 }
 
 /** What of the schedule disagrees with the job, in words; empty when they agree. */

@@ -1,0 +1,20 @@
+// Which workflows Temporal reports running, asked one by one: our own rows say a run started and has not
+// recorded its end, but a run terminated from outside (Temporal's UI, the CLI) or ended by Temporal (a
+// timeout) records nothing. Shared by the job overlap check and the incident workflow's carried rule runs.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+
+/** Of `ids`, those whose latest run is RUNNING, in order; an id Temporal does not know is not. `first` stops at the first. */
+export async function runningWorkflows(client: Client, ids: readonly string[], opts: { first?: boolean } = {}): Promise<string[]> {
+  const running: string[] = [];
+  for (const id of ids) {
+    try {
+      if ((await client.workflow.getHandle(id).describe()).status.name === 'RUNNING') {
+        running.push(id);
+        if (opts.first) break;
+      }
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  return running;
+}
