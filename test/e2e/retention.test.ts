@@ -4,6 +4,9 @@ import { sql } from 'kysely';
 import { HISTORY_WATERMARK } from '../../src/db/repositories/backtests.js';
 import { ensureRetentionSchedule, retentionScheduleId } from '../../src/temporal/retention.js';
 import { buildHistory, eventsOf, storeHistory, storeRecordedMatch, type SeededIncident } from '../helpers/history.js';
+import { startHttpPeer } from '../helpers/http-peer.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
 // Retention: the worker's system schedule purges incident events, rule matches and action runs older than
@@ -20,7 +23,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
   const scheduleId = () => retentionScheduleId(stack.taskQueue);
 
   before(async function () {
-    stack = await startStack();
+    stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
   });
   after(async function () {
     await stack.temporal.client.schedule
@@ -179,7 +182,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
       args: [{ retentionDays: 90, batchSize: 3, maxBatches: 100 }],
     })) as { batches: number; deleted: { events: number; matches: number; actionRuns: number; incidents: number }; more: boolean };
     const oldEvents = eventsOf(old).length;
-    assert.deepEqual(result.deleted, { events: oldEvents, matches: 12, actionRuns: 12, incidents: old.length - 1, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0 });
+    assert.deepEqual(result.deleted, { events: oldEvents, matches: 12, actionRuns: 12, incidents: old.length - 1, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0, leases: 0 });
     assert.equal(result.more, false);
     assert.ok(result.batches >= Math.ceil(oldEvents / 3), `${result.batches} batches for ${oldEvents} events`);
     // maxBatches bounds a run: the next scheduled run goes on.
@@ -246,13 +249,23 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
         { incident_id: `${key}-week`, kind: 'status', event_type: 'incident.resolved', value: 'resolved', state: 'done', started_at: at(3) },
       ])
       .execute();
+    // Per-target leases (what cooldown and concurrency count) grew forever too: one per run on a target.
+    await db
+      .insertInto('target_leases')
+      .values([
+        { target: 'released-long-ago', rule_id: key, match_id: `${Date.now()}11`, incident_id: 'old', acquired_at: at(100), expires_at: at(99), released_at: at(100) },
+        { target: 'expired-long-ago', rule_id: key, match_id: `${Date.now()}12`, incident_id: 'old', acquired_at: at(100), expires_at: at(99) },
+        { target: 'still-held', rule_id: key, match_id: `${Date.now()}13`, incident_id: 'old', acquired_at: at(100), expires_at: new Date(Date.now() + DAY) },
+        { target: 'in-cooldown-window', rule_id: key, match_id: `${Date.now()}14`, incident_id: 'recent', acquired_at: at(3), expires_at: at(3), released_at: at(3) },
+      ])
+      .execute();
     // A retention of one day still keeps the guards' last week: their windows reach back that far.
     const result = (await stack.temporal.client.workflow.execute('retentionWorkflow', {
       taskQueue: stack.taskQueue,
       workflowId: `retention-test-bookkeeping-${Date.now()}`,
       args: [{ retentionDays: 1, batchSize: 50, maxBatches: 100 }],
-    })) as { deleted: { remediations: number; alerts: number; approvalLinks: number; jobRuns: number; sideEffects: number; pagerDutyWrites: number } };
-    assert.deepEqual([result.deleted.remediations, result.deleted.alerts, result.deleted.approvalLinks], [1, 1, 1]);
+    })) as { deleted: { remediations: number; alerts: number; approvalLinks: number; jobRuns: number; sideEffects: number; pagerDutyWrites: number; leases: number } };
+    assert.deepEqual([result.deleted.remediations, result.deleted.alerts, result.deleted.approvalLinks, result.deleted.leases], [1, 1, 1, 2]);
     assert.ok(result.deleted.jobRuns >= 1 && result.deleted.sideEffects >= 1 && result.deleted.pagerDutyWrites >= 1, JSON.stringify(result.deleted));
     assert.deepEqual((await db.selectFrom('job_runs').select('id').where('job_id', '=', key).orderBy('id').execute()).map((r) => r.id), [`${key}-recent`, `${key}-stuck`], 'a run still going is kept');
     assert.deepEqual(
@@ -265,5 +278,47 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     assert.deepEqual((await db.selectFrom('remediations').select('target').where('rule_id', '=', key).execute()).map((r) => r.target), ['h2']);
     assert.deepEqual((await db.selectFrom('automation_alerts').select('text').where('target', '=', key).execute()).map((r) => r.text), ['still owed']);
     assert.deepEqual((await db.selectFrom('approval_links').select('token_hash').where('action_run_id', '=', key).execute()).map((r) => r.token_hash), [`${key}-live`]);
+    assert.deepEqual((await db.selectFrom('target_leases').select('target').where('rule_id', '=', key).orderBy('target').execute()).map((r) => r.target), ['in-cooldown-window', 'still-held']);
+  });
+
+  it('a retention shorter than a rule’s rate-limit window keeps the runs the limit counts: the next incident is still held back', async function () {
+    // Before, the purge took the `run` matches past the retention, and a rule limited to one run a week ran
+    // again two days later, once a retention of one day had passed over its first run.
+    const hook = await startHttpPeer([{ method: 'POST', path: /^\/fix$/, handle: () => ({ status: 204 }) }]);
+    try {
+      const svc = newServiceId();
+      const ruleId = await insertRule(stack.db.db, {
+        name: `weekly-${svc.toLowerCase()}`,
+        services: [svc],
+        policies: { rateLimit: { max: 1, windowSeconds: 7 * 24 * 3600 } },
+        actions: [{ id: 'fix', type: 'notify.webhook', url: `${hook.url}/fix`, body: '{"incident": "{{ incident.id }}"}' }],
+      });
+      const incident = async () => {
+        const id = newIncidentId();
+        assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { service: { id: svc, type: 'service_reference', summary: 's' } } }))).status, 202);
+        return eventually(async () => (await stack.db.db.selectFrom('rule_matches').select(['decision', 'skip_reason']).where('incident_id', '=', id).where('rule_id', '=', ruleId).executeTakeFirst()) ?? false, 60_000, `${id} matched`).then((m) => ({ id, ...m }));
+      };
+      const first = await incident();
+      assert.equal(first.decision, 'run');
+      await eventually(async () => (await stack.db.db.selectFrom('action_runs').select('finished_at').where('incident_id', '=', first.id).executeTakeFirst())?.finished_at, 60_000, 'the first run finished');
+      // Two days pass; the retention of one day purges what it may.
+      const twoDaysAgo = new Date(Date.now() - 2 * DAY);
+      await stack.db.db.updateTable('rule_matches').set({ matched_at: twoDaysAgo }).where('incident_id', '=', first.id).execute();
+      await stack.db.db.updateTable('action_runs').set({ created_at: twoDaysAgo }).where('incident_id', '=', first.id).execute();
+      await stack.db.db.updateTable('incident_events').set({ received_at: twoDaysAgo, occurred_at: twoDaysAgo }).where('incident_id', '=', first.id).execute();
+      await stack.temporal.client.workflow.execute('retentionWorkflow', { taskQueue: stack.taskQueue, workflowId: `retention-test-rate-${Date.now()}`, args: [{ retentionDays: 1, batchSize: 50, maxBatches: 100 }] });
+      assert.equal(await stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', first.id).executeTakeFirst(), undefined, 'the purge took the first run');
+
+      const second = await incident();
+      assert.deepEqual([second.decision, second.skip_reason?.startsWith('rate limit')], ['skipped', true], JSON.stringify(second));
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.deepEqual(
+        hook.requests.map((r) => (r.json as { incident: string }).incident),
+        [first.id],
+        'the fix ran once in the week',
+      );
+    } finally {
+      await hook.close();
+    }
   });
 });

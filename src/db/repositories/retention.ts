@@ -22,16 +22,19 @@ export interface PurgedCounts {
   /** Side-effect records (an action's or a notice's once-only ledger) and the PagerDuty writes log. */
   sideEffects: number;
   pagerDutyWrites: number;
+  /** Per-target leases (cooldown, concurrency) released or expired, past the guards' week. */
+  leases: number;
 }
 
-/** Guard windows reach back at most 7 days: their rows are kept at least this long whatever the retention. */
+/** Guard and rate-limit windows reach back at most 7 days: their rows are kept at least this long whatever the retention. */
 const GUARD_BOOKKEEPING_DAYS = 8;
 
 /**
  * Deletes at most `n` rows per table older than `cutoff`: finished action runs, then matches with no
  * action run left, events, and incidents left with no event and no match; finished job runs; and the
- * bookkeeping (guards, side effects, PagerDuty writes) past both the cutoff and the guards' week. A run
- * still going is never deleted, nor is its match.
+ * bookkeeping (guards, side effects, PagerDuty writes, target leases) past both the cutoff and the guards'
+ * week, as are `run` matches (a rate limit counts them). A run still going is never deleted, nor is its
+ * match.
  */
 export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Date, n: number): Promise<PurgedCounts> {
   // The watermark first: from this moment, history before the cutoff is incomplete.
@@ -63,13 +66,17 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
         (count(*) filter (where ${succeeded(sql`true`)}) - count(*) filter (where ${succeeded(sql`a.id not in (select id from gone)`)}))::float8
       from rule_matches m where m.id in (select match_id from gone) group by m.rule_id`,
   );
-  // A match deleted has no action run left, so it no longer counts as a succeeded run.
+  const keepFrom = new Date(Math.min(cutoff.getTime(), Date.now() - GUARD_BOOKKEEPING_DAYS * 86_400_000));
+  // A match deleted has no action run left, so it no longer counts as a succeeded run. A `run` decision is
+  // what a rule's rate limit counts (its window reaches back 7 days at most): kept the guards' week too, or a
+  // retention shorter than the window let the rule run past its limit once the purge took its runs.
   const matches = await deleteKeepingCounts(
     trx,
     sql`gone as (
       delete from rule_matches where id in (
         select m.id from rule_matches m
         where m.matched_at < ${cutoff}
+          and (m.decision <> 'run' or m.matched_at < ${keepFrom})
           and not exists (select 1 from action_runs a where a.match_id = m.id)
         order by m.matched_at limit ${n})
       returning rule_id, decision, verification)`,
@@ -100,7 +107,6 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
       returning id)`,
     sql`select 'selfheal_workflows_started_total', jsonb_build_object('kind', 'incident'), count(*)::float8 from gone`,
   );
-  const keepFrom = new Date(Math.min(cutoff.getTime(), Date.now() - GUARD_BOOKKEEPING_DAYS * 86_400_000));
   const remediations = await sql`
     delete from remediations where id in (
       select id from remediations where at < ${keepFrom} order by at limit ${n})`.execute(trx);
@@ -134,6 +140,12 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
       select key from side_effects
       where updated_at < ${keepFrom} and (in_flight_until is null or in_flight_until < now())
       order by updated_at limit ${n})`.execute(trx);
+  // Leases count for cooldown (from their start; 7 days at most) and, until released or expired, concurrency.
+  const leases = await sql`
+    delete from target_leases where id in (
+      select id from target_leases
+      where acquired_at < ${keepFrom} and (released_at is not null or expires_at < now())
+      order by acquired_at limit ${n})`.execute(trx);
   const pagerDutyWrites = await sql`
     delete from pagerduty_writes where id in (
       select id from pagerduty_writes where started_at < ${keepFrom} order by started_at limit ${n})`.execute(trx);
@@ -141,6 +153,7 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
     jobRuns,
     sideEffects: Number(sideEffects.numAffectedRows ?? 0),
     pagerDutyWrites: Number(pagerDutyWrites.numAffectedRows ?? 0),
+    leases: Number(leases.numAffectedRows ?? 0),
     remediations: Number(remediations.numAffectedRows ?? 0),
     alerts: Number(alerts.numAffectedRows ?? 0),
     approvalLinks: Number(approvalLinks.numAffectedRows ?? 0),
