@@ -227,7 +227,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
         checkAuthority(actor, name, { labels: {}, maintenanceWindows: [], ssh: null }, current);
         // A job naming it would fail that target on every run from now on ("not registered"): refused,
         // as `selfheal apply --prune` refuses it, whoever asks and whenever the job was changed.
-        const naming = await liveJobsNaming(trx, name);
+        const naming = await liveJobsNaming(trx, name, current.team);
         if (naming.length > 0) throw new ConflictError(`environment ${name} is a target of job${naming.length > 1 ? 's' : ''} ${naming.join(', ')}: change or delete ${naming.length > 1 ? 'them' : 'it'} first; nothing was deleted`);
         const before = (await deleteEnvironment(trx, name))!;
         await writeAudit(trx, { actor: actor.name, action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before), team: current.team });

@@ -164,6 +164,22 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     assert.equal((await db.db.selectFrom('jobs').select('id').where('name', '=', `reach ${mine}`).execute()).length, 0);
   });
 
+  it("another team's job naming an environment before it existed neither blocks its deletion nor shows that job's id", async () => {
+    const name = `shop-later-${randomUUID().slice(0, 6)}`;
+    // The name is free when pay's editor writes the job: nothing refuses it, and at run time a job reaches only
+    // its own team's environments.
+    const job = await ok(t.payEditor!.token, 'POST', '/api/jobs', { name: `reach ${name}`, team: 'pay', schedule: { interval: '1h' }, targets: { environments: [name] }, script: 'probe.sh', enabled: false }, 201);
+    await ok(t.bothAdmin!.token, 'POST', '/api/environments', { name, team: 'shop' }, 201);
+    const gone = await call(t.bothAdmin!.token, 'DELETE', `/api/environments/${name}`);
+    assert.equal(gone.status, 204, JSON.stringify(gone.body));
+    assert.ok(!JSON.stringify(gone.body ?? '').includes(String(job.id)));
+    // Its own team's job still holds it.
+    const own = `pay-held-${randomUUID().slice(0, 6)}`;
+    await ok(t.payEditor!.token, 'POST', '/api/environments', { name: own, team: 'pay' }, 201);
+    await ok(t.payEditor!.token, 'POST', '/api/jobs', { name: `reach ${own}`, team: 'pay', schedule: { interval: '1h' }, targets: { environments: [own] }, script: 'probe.sh', enabled: false }, 201);
+    assert.equal((await call(t.payEditor!.token, 'DELETE', `/api/environments/${own}`)).status, 409);
+  });
+
   it('a token without memberships acts on the default team by its scope: creates there, not elsewhere', async () => {
     const created = await ok(t.legacy!.token, 'POST', '/api/rules', rule(`legacy-${randomUUID().slice(0, 6)}`), 201);
     assert.equal(created.team, 'default');

@@ -51,12 +51,16 @@ export async function firstFreeJobId(db: Db, base: string): Promise<string> {
   for (let n = 2; ; n++) if (!held.has(`${base}-${n}`)) return `${base}-${n}`;
 }
 
-/** The live jobs that name `environment` in their targets (a selector or `all` names none). */
-export async function liveJobsNaming(db: Db, environment: string): Promise<string[]> {
+/**
+ * The live jobs of `team` that name `environment` in their targets (a selector or `all` names none). Another
+ * team's job never reaches it (a job runs on its own team's environments only), and its id is not ours to show.
+ */
+export async function liveJobsNaming(db: Db, environment: string, team: string): Promise<string[]> {
   const rows = await db
     .selectFrom('jobs')
     .select('id')
     .where('deleted_at', 'is', null)
+    .where('team', '=', team)
     .where(sql<boolean>`definition->'targets'->'environments' ? ${environment}`)
     .orderBy('id')
     .execute();
