@@ -140,7 +140,9 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
         onUncertain: 'lookup',
         async find(ctx) {
           const marker = noteMarker(key);
-          const found = (await client.listIncidentNotes(incidentId, { signal: ctx.signal })).find((n) => n.content?.includes(marker));
+          // Ours ends with the marker; one that only quotes it (an incident value rendered into another
+          // note, a person pasting it) is not ours.
+          const found = (await client.listIncidentNotes(incidentId, { signal: ctx.signal })).find((n) => n.content?.trimEnd().endsWith(marker));
           if (!found) return null;
           await recordNoteFound(db, incidentId, text, found.id);
           note = found;

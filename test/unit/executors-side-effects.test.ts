@@ -296,6 +296,27 @@ describe('side effects: a retry after a lost answer never makes a second one', f
     assert.deepEqual(pd.requests.flatMap((r) => r.errors), []);
   });
 
+  it('PagerDuty note: a note quoting our marker (an incident value in another note) is not taken for ours; only a note ending with it is', async function () {
+    const { executeAction } = activities();
+    const i = input('pagerduty.note', { content: 'restarted nginx' });
+    // Written first: a note whose text carries this action's marker in the middle, as an incident title
+    // rendered into another action's note, or a person quoting one, would.
+    const quoting = pd.humanNote(i.incidentId, `title: disk full ${noteMarker(i.actionRunId)} on web-1`);
+    pd.loseNextAnswer('drop', { method: 'POST', pathPrefix: `/incidents/${i.incidentId}/notes` });
+    await untilDone(executeAction, i);
+    const ours = pd.notes(i.incidentId).filter((n) => n.id !== quoting.id);
+    assert.deepEqual(
+      ours.map((n) => n.content),
+      [`restarted nginx\n\n${noteMarker(i.actionRunId)}`],
+    );
+    const written = await db.db.selectFrom('pagerduty_writes').select(['kind', 'note_id']).where('incident_id', '=', i.incidentId).execute();
+    assert.deepEqual(
+      written.map((w) => [w.kind, w.note_id]),
+      [['note', ours[0]!.id]],
+      'the note remembered is ours, not the one quoting its marker',
+    );
+  });
+
   it('PagerDuty acknowledge: the answer arrives after the deadline; the retry reads the incident and does not write again', async function () {
     const { executeAction } = activities();
     const i = input('pagerduty.acknowledge', {});
