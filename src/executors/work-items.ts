@@ -1,6 +1,8 @@
 // Work-item providers (IBM EWM/RTC, Jira, GitHub) behind one interface. Over 400 lines on purpose: the
 // three share the helpers below and are read side by side; EWM project-area discovery is the largest part.
 import { createHash } from 'node:crypto';
+import { TRUNCATED } from '../domain/template.js';
+import { cutAt } from '../domain/text.js';
 import { HttpCallError, WorkItemError } from './errors.js';
 import { basicAuth, httpRequest, parseJson, type FetchLike } from './http.js';
 import { resolveSecretRef } from './secrets.js';
@@ -92,6 +94,15 @@ const XML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;
 export function xmlLiteral(text: string, lineBreaks = false): string {
   const escape = (line: string) => line.replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD').replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
   return lineBreaks ? text.split(/\r\n|\r|\n/).map(escape).join('<br/>') : escape(text);
+}
+
+/** GitHub's limits on an issue's title and body, in characters. */
+const GITHUB_MAX_TITLE = 256;
+const GITHUB_MAX_BODY = 65_536;
+
+/** `text` in at most `n` UTF-16 units (at least as many characters), ending with the truncation marker when cut. */
+function fitted(text: string, n: number): string {
+  return text.length <= n ? text : cutAt(text, n - TRUNCATED.length) + TRUNCATED;
 }
 
 function trimSlash(url: string): string {
@@ -332,7 +343,7 @@ export function createJiraProvider(config: JiraConfig, deps: ProviderDeps = {}):
         fields: {
           project: { key: input.project ?? config.projectKey },
           issuetype: { name: input.type ?? config.issueType ?? 'Task' },
-          summary: input.title.slice(0, 255),
+          summary: cutAt(input.title, 255),
           description: toAdf(input.description),
           labels,
         },
@@ -407,9 +418,12 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
   return {
     kind: 'github',
     async create(input, call) {
+      const head = `${idempotencyMarker(input.idempotencyKey)}\n\n`;
       const body = {
-        title: input.title,
-        body: `${idempotencyMarker(input.idempotencyKey)}\n\n${input.description}`,
+        // GitHub refuses (422, for good) a title over 256 characters and a body over 65,536: a long incident
+        // title rendered in would have failed every attempt. Cut, the body saying so at its end.
+        title: cutAt(input.title, GITHUB_MAX_TITLE),
+        body: head + fitted(input.description, GITHUB_MAX_BODY - head.length),
         labels: [...new Set([marker, ...(input.labels ?? [])])],
       };
       const res = await httpRequest({

@@ -189,6 +189,9 @@ export async function startGitHubPeer(opts: { owner?: string; repo?: string; tok
       handle: authed(check, (req) => {
         const body = expectJson(req);
         expectShape(typeof body.title === 'string' && body.title !== '', 'title is required');
+        // GitHub's own limits (422 "title is too long (maximum is 256 characters)", "body is too long (maximum is 65536 characters)").
+        expectShape([...body.title].length <= 256, 'title is too long (maximum is 256 characters)');
+        expectShape(typeof body.body !== 'string' || [...body.body].length <= 65_536, 'body is too long (maximum is 65536 characters)');
         expectShape(body.body === undefined || typeof body.body === 'string', 'body must be a string');
         const labels = body.labels ?? [];
         expectShape(Array.isArray(labels) && labels.every((l) => typeof l === 'string'), 'labels must be strings');

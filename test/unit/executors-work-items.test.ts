@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { TRUNCATED } from '../../src/domain/template.js';
 import { HttpCallError, SecretResolutionError, WorkItemError } from '../../src/executors/errors.js';
 import {
   createEwmProvider,
@@ -6,6 +7,7 @@ import {
   createJiraProvider,
   createWorkItemOnce,
   idempotencyLabel,
+  idempotencyMarker,
   toAdf,
   type WorkItemInput,
 } from '../../src/executors/work-items.js';
@@ -191,6 +193,21 @@ describe('executors/work-items', () => {
       const list = gh.requests.find((r) => r.method === 'GET')!;
       assert.equal(list.query.get('labels'), 'selfheal');
       assert.equal(list.query.get('state'), 'all');
+    });
+
+    it("a title and a description past GitHub's limits are cut to fit (before: 422 on every attempt), the marker kept first", async () => {
+      // An incident title rendered in can be 64 KiB; GitHub takes 256 characters of title and 65,536 of body.
+      const long = { idempotencyKey: 'Q7LONG:rule-3:0', title: `Disk full ${'😀'.repeat(200)}`, description: `${'x'.repeat(65_519)}😀${'y'.repeat(5_000)}` };
+      const made = await createWorkItemOnce(provider(), long);
+      assert.deepEqual(gh.violations, []);
+      assert.equal(made.created, true);
+      const issue = gh.issues[0]!;
+      assert.ok([...issue.title].length <= 256 && issue.title.startsWith('Disk full 😀'), issue.title);
+      assert.doesNotMatch(issue.title + issue.body, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/, 'no half of an emoji left');
+      assert.ok(issue.body.length <= 65_536, String(issue.body.length));
+      assert.ok(issue.body.startsWith(`${idempotencyMarker('Q7LONG:rule-3:0')}\n\nxxx`));
+      assert.ok(issue.body.endsWith(TRUNCATED));
+      assert.equal((await provider().findByIdempotencyKey('Q7LONG:rule-3:0'))?.id, '1');
     });
 
     it('finds the marker beyond the first page', async () => {
