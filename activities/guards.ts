@@ -8,7 +8,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import {
-  activePauses,
   claimAlerts,
   countActions,
   countTargetRemediations,
@@ -21,6 +20,7 @@ import {
   lastResumedAt,
   lockGuards,
   markAlertSent,
+  pauseCovering,
 } from '../src/db/repositories/guards.js';
 import { resolveSecretRef } from '../src/executors/secrets.js';
 import {
@@ -83,7 +83,7 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     const ruleGuards = (m.rule as Rule & { guards?: RuleGuards }).guards;
     await lockGuards(trx);
 
-    const pause = (await activePauses(trx)).find((p) => p.scope === 'fleet' || (p.scope === 'environment' && p.environment === m.environment));
+    const pause = await pauseCovering(trx, m.environment);
     if (pause) return { ...pass, decided: stopped(m.rule, pausedReason({ scope: pause.scope as GuardScope, environment: pause.environment, guard: pause.guard, pausedAt: pause.paused_at })) };
 
     // Flapping is a host's: an environment named as the target (no host extracted) holds many hosts.

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ActionRun, Database } from '../database.js';
 import type { Db } from './db.js';
+import { pauseCovers } from './guards.js';
 import { ownResolveThisCycle } from './pagerduty-writes.js';
 
 
@@ -87,8 +88,7 @@ export const RESOLVED_BEFORE_START = 'not run: the incident resolved before the 
  * incident's environment (automation_pauses, written by a guard or an admin; lifted by a resume).
  */
 const pausedFor = (incidentId: string) =>
-  sql<boolean>`exists (select 1 from automation_pauses p where p.resumed_at is null and (p.scope = 'fleet'
-    or (p.scope = 'environment' and p.environment = (select i.environment->>'environment' from incidents i where i.id = ${incidentId}))))`;
+  sql<boolean>`exists (select 1 from automation_pauses p where ${pauseCovers(sql<string | null>`(select i.environment->>'environment' from incidents i where i.id = ${incidentId})`)})`;
 
 /** Why an approved remediation was recorded skipped: remediation was paused where its incident is while it waited. */
 export const PAUSED_BEFORE_START = 'not run: automation was paused (a guard crossed) while this action waited for its approval; resume it, and the next incident runs again';

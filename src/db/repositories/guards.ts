@@ -1,7 +1,7 @@
 // The SQL of fleet guards, pauses, flapping and their alerts (issue 22). Plain functions taking db first;
 // the planner calls them inside the match's transaction, after lockGuards, so check and record are one
 // atomic step across every worker replica.
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { AutomationAlertTable, AutomationPauseTable } from '../database.js';
 import type { Selectable } from 'kysely';
 import type { Db } from './db.js';
@@ -17,6 +17,25 @@ export async function lockGuards(db: Db): Promise<void> {
 /** Pauses in force (not resumed), oldest first. */
 export async function activePauses(db: Db): Promise<AutomationPause[]> {
   return db.selectFrom('automation_pauses').selectAll().where('resumed_at', 'is', null).orderBy('paused_at').execute();
+}
+
+/**
+ * Whether the pause row `p` stops remediation in `environment` (null when the incident names none): in force,
+ * and fleet-wide or of that environment. The one rule, for the planner's check and the approved action's claim.
+ */
+export function pauseCovers(environment: RawBuilder<string | null> | string | null): RawBuilder<boolean> {
+  return sql<boolean>`(p.resumed_at is null and (p.scope = 'fleet' or (p.scope = 'environment' and p.environment = ${environment})))`;
+}
+
+/** The oldest pause in force that stops remediation in `environment`, if any. */
+export async function pauseCovering(db: Db, environment: string | undefined): Promise<AutomationPause | undefined> {
+  return db
+    .selectFrom('automation_pauses as p')
+    .selectAll()
+    .where(pauseCovers(environment ?? null))
+    .orderBy('p.paused_at')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 /** Pauses in force and the most recent resumed ones, newest first. */
