@@ -54,6 +54,33 @@ function requireAdminForCommands(actor: Actor, rule: RuleInput, verb: string): v
   });
 }
 
+/** A rule's guards whose crossing pauses automation beyond the rule: fleet-wide (maxTargets) or an environment (maxTargetPercent). */
+function pausingGuards(rule: RuleInput | undefined): string[] {
+  const g = rule?.guards;
+  if (!g) return [];
+  return (['maxTargets', 'maxTargetPercent', 'window'] as const).filter((k) => g[k] !== undefined).map((k) => `guards.${k}.${canonicalJson(g[k])}`);
+}
+
+/**
+ * A rule's own `guards.maxTargets` and `guards.maxTargetPercent` pause automation for every team (fleet-wide)
+ * or for an environment, which may be another team's: only an admin sets or changes them (or their
+ * `window`). A write token saves the rule with them as they are (403 naming each that differs otherwise);
+ * `guards.flapping` only ever stops this rule and stays a team editor's.
+ */
+function requireAdminForPausingGuards(actor: Actor, rule: RuleInput, before: RuleInput | undefined, verb: string): void {
+  if (hasScope(actor.scopes, 'admin')) return;
+  const now = pausingGuards(rule);
+  const was = pausingGuards(before);
+  const changed = [...new Set([...now.filter((g) => !was.includes(g)), ...was.filter((g) => !now.includes(g))].map((g) => g.split('.').slice(0, 2).join('.')))];
+  if (changed.length === 0) return;
+  throw new ForbiddenError(`${verb} a rule whose guards pause automation beyond it needs the "admin" scope: ${changed.join(', ')}`, {
+    errors: changed.map((path) => ({
+      path,
+      message: 'crossing it pauses automation fleet-wide or in an environment, for every team: only an admin may set or change it (send it back as GET returns it)',
+    })),
+  });
+}
+
 function staleCheck(row: RuleRow, expected: number | undefined): void {
   if (expected === undefined) {
     throw new PreconditionRequiredError(`send If-Match: "${row.version}" (or "version" in the body) to replace this rule`, { currentVersion: row.version });
@@ -145,6 +172,7 @@ export function ruleService(deps: RuleServiceDeps) {
       const [definition, requested] = withoutTeam(validate(body));
       const team = await teamForCreate(db, actor, requested, 'the rule');
       requireAdminForCommands(actor, definition, 'creating');
+      requireAdminForPausingGuards(actor, definition, undefined, 'creating');
       return change(async (trx) => {
         await nameTaken(trx, definition.name);
         const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor: actor.name, actorAliases: actor.aliases, change: 'create', at: new Date(), team });
@@ -161,6 +189,7 @@ export function ruleService(deps: RuleServiceDeps) {
         const current = await mustFind(trx, id, { forUpdate: true });
         const team = await teamForChange(trx, actor, current.team, requested, `rule ${id}`);
         staleCheck(current, expected);
+        requireAdminForPausingGuards(actor, definition, current.definition as RuleInput, 'saving');
         if (canonicalJson(current.definition) === canonicalJson(definition) && team === current.team) return current;
         if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
         const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor: actor.name, actorAliases: actor.aliases, at: new Date(), team });
@@ -206,6 +235,7 @@ export function ruleService(deps: RuleServiceDeps) {
         const outside = secretRefIssues(definition, secrets);
         if (outside.length > 0) throw new ConflictError(`version ${version} names secrets outside the allowed prefixes or directories`, { errors: outside });
         requireAdminForCommands(actor, definition, 'rolling back to');
+        requireAdminForPausingGuards(actor, definition, current.definition as RuleInput, 'rolling back to');
         if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
         const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'rollback', actor: actor.name, actorAliases: actor.aliases, at: new Date() });
         await writeAudit(trx, { actor: actor.name, action: 'rule.rollback', entityType: 'rule', entityId: id, before: auditState(current), after: { ...auditState(next), rolledBackTo: version }, team: current.team });

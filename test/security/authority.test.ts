@@ -156,6 +156,35 @@ describe('security: authority of read and write tokens', function () {
     await stack.api(`/api/rules/${rule.id}`, { method: 'DELETE' });
   });
 
+  it("a write token cannot set, change or drop a rule's guards that pause automation beyond the rule (403 naming them); it saves the rule with them as they are", async function () {
+    // Before: 201 — a team editor's rule with `guards.maxTargets: 1` paused every team's remediation
+    // fleet-wide at its second host (and again two hosts after each resume), and `maxTargetPercent` paused
+    // another team's environment.
+    const guarded = (name: string, guards: Doc) => ({ name, enabled: false, services: ['PGUARDSONLY'], actions: [{ id: 'note', type: 'pagerduty.note', content: 'x' }], guards });
+    const refused = await call(writer, 'POST', '/api/rules', guarded('guard-writer', { maxTargets: 1, maxTargetPercent: 0.1 }));
+    assert.equal(refused.status, 403);
+    assert.deepEqual(paths(refused.body).sort(), ['guards.maxTargetPercent', 'guards.maxTargets']);
+    assert.equal(await stack.db.db.selectFrom('rules').select('id').where('name', '=', 'guard-writer').executeTakeFirst(), undefined);
+    // A flapping override only ever stops this rule: a team editor's to set.
+    assert.equal((await call(writer, 'POST', '/api/rules', guarded('guard-flapping', { flapping: { max: 3, window: '1h' } }))).status, 201);
+
+    const created = await call(ADMIN_TOKEN, 'POST', '/api/rules', guarded('guard-admin', { maxTargets: 20, window: '1h' }));
+    assert.equal(created.status, 201);
+    const rule = created.body;
+    const kept = await call(writer, 'PUT', `/api/rules/${rule.id}`, { ...rule, description: 'edited by the team' }, { 'if-match': '"1"' });
+    assert.equal(kept.status, 200, JSON.stringify(kept.body));
+    for (const guards of [{ maxTargets: 1, window: '1h' }, { maxTargets: 20, window: '7d' }, {}]) {
+      const changed = await call(writer, 'PUT', `/api/rules/${rule.id}`, { ...rule, guards }, { 'if-match': '"2"' });
+      assert.equal(changed.status, 403, JSON.stringify(guards));
+    }
+    // Back to a version with other guards: the same.
+    assert.equal((await call(ADMIN_TOKEN, 'PUT', `/api/rules/${rule.id}`, { ...rule, guards: { maxTargets: 50, window: '1h' } }, { 'if-match': '"2"' })).status, 200);
+    const rollback = await call(writer, 'POST', `/api/rules/${rule.id}/rollback`, { version: 1 });
+    assert.equal(rollback.status, 403);
+    assert.deepEqual(paths(rollback.body), ['guards.maxTargets']);
+    assert.equal((await stack.db.db.selectFrom('rules').select('version').where('id', '=', rule.id).executeTakeFirstOrThrow()).version, 3, 'nothing was written');
+  });
+
   it('real sshd: ssh.scriptsDir is no API field, so script "sh" with -c runs nothing; allow-listed scripts still run', async function () {
     this.timeout(180_000);
     // Before: 200 with scriptsDir /bin, then `script: sh, args: [-c, …]` was a root shell.
