@@ -22,7 +22,7 @@ describe('an approval given while remediation is paused starts nothing', functio
   });
   after(async () => db?.close());
 
-  const extractors = { extractors: [{ type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] };
+  const extractors = { extractors: [{ type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?:(?<environment>[a-z-]+):)?(?<host>[a-z0-9-]+)\\]' }] };
   async function planFor(host: string, serviceId: string) {
     const incidents = createIncidentSteps({ db: db.db, logger, extractors });
     const triage = createTriageActivities({ logger, incidents, plan: createPlanActivities({ db: db.db, logger }), writeBack: false, enrichBackoffMs: [10] }).triageIncidentEvent;
@@ -81,5 +81,23 @@ describe('an approval given while remediation is paused starts nothing', functio
     assert.equal((await a.start()).finished?.status, 'skipped', 'prod-eu is paused');
     assert.deepEqual(await b.start(), { status: 'running' }, 'prod-us is not');
     await resumePauses(db.db, { scope: 'environment', environment: 'prod-eu', actor: 'admin', at: new Date() });
+  });
+
+  it('the pause of the environment a fix was planned in stops it, though a later event moved the incident elsewhere', async function () {
+    // Its script runs where it was planned (the agent queue is pinned then); before, only the incident's
+    // environment of the moment was looked at, and a re-extraction to another environment let it through.
+    const svc = newServiceId();
+    await insertRule(db.db, {
+      name: `pinned-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [{ id: 'fix', type: 'script.agent', script: 'restart-service.sh', args: ['nginx'], idempotent: true, approval: { required: true, timeoutMinutes: 60, onTimeout: 'approve' } }],
+    } as never);
+    const a = await waitingFix('prod-ap:pinned-1', svc);
+    assert.equal((await db.db.selectFrom('incidents').select('environment').where('id', '=', a.incidentId).executeTakeFirstOrThrow()).environment?.environment, 'prod-ap');
+    await db.db.updateTable('incidents').set({ environment: JSON.stringify({ environment: 'staging', host: 'pinned-1' }) }).where('id', '=', a.incidentId).execute();
+    await insertPause(db.db, { scope: 'environment', environment: 'prod-ap', guard: 'environment.maxTargetPercent', reason: 'test', incidentId: a.incidentId, at: new Date() });
+    const started = await a.start();
+    assert.equal(started.finished?.status, 'skipped', JSON.stringify(started));
+    await resumePauses(db.db, { scope: 'environment', environment: 'prod-ap', actor: 'admin', at: new Date() });
   });
 });

@@ -84,11 +84,15 @@ const resolvedNotByUs = (incidentId: string) =>
 export const RESOLVED_BEFORE_START = 'not run: the incident resolved before the action started';
 
 /**
- * Whether remediation is paused, at this moment, where the incident is: a fleet pause, or a pause of the
- * incident's environment (automation_pauses, written by a guard or an admin; lifted by a resume).
+ * Whether remediation is paused, at this moment, where the run acts: a fleet pause, or a pause of the
+ * environment its scripts were pinned to when it was planned (the remediation the guards recorded for its
+ * match), or of the incident's environment now (automation_pauses, written by a guard or an admin; lifted
+ * by a resume). Both: a later event can re-extract another environment (or none) for the incident while
+ * the run waits, and the script still runs where it was planned.
  */
-const pausedFor = (incidentId: string) =>
-  sql<boolean>`exists (select 1 from automation_pauses p where ${pauseCovers(sql<string | null>`(select i.environment->>'environment' from incidents i where i.id = ${incidentId})`)})`;
+const pausedFor = (incidentId: string, actionRunId: string) =>
+  sql<boolean>`exists (select 1 from automation_pauses p where ${pauseCovers(sql<string | null>`(select i.environment->>'environment' from incidents i where i.id = ${incidentId})`)}
+    or ${pauseCovers(sql<string | null>`(select r.environment from remediations r join action_runs a on a.match_id = r.match_id where a.id = ${actionRunId})`)})`;
 
 /** Why an approved remediation was recorded skipped: remediation was paused where its incident is while it waited. */
 export const PAUSED_BEFORE_START = 'not run: automation was paused (a guard crossed) while this action waited for its approval; resume it, and the next incident runs again';
@@ -153,7 +157,7 @@ export async function recordApprovalIfNone(db: Db, id: string, decision: unknown
  */
 export async function startApprovedRun(db: Db, id: string, owner: string, at: Date, cancelIfResolvedOf?: string, stopIfPausedFor?: string): Promise<string | undefined> {
   const resolved = cancelIfResolvedOf === undefined ? sql<boolean>`false` : resolvedNotByUs(cancelIfResolvedOf);
-  const paused = stopIfPausedFor === undefined ? sql<boolean>`false` : pausedFor(stopIfPausedFor);
+  const paused = stopIfPausedFor === undefined ? sql<boolean>`false` : pausedFor(stopIfPausedFor, id);
   const updated = await db
     .updateTable('action_runs')
     .set({
