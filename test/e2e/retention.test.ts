@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { sql } from 'kysely';
 import { HISTORY_WATERMARK } from '../../src/db/repositories/backtests.js';
+import { ruleRunWorkflowId } from '../../src/temporal/names.js';
 import { ensureRetentionSchedule, retentionScheduleId } from '../../src/temporal/retention.js';
 import { buildHistory, eventsOf, storeHistory, storeRecordedMatch, type SeededIncident } from '../helpers/history.js';
 import { startHttpPeer } from '../helpers/http-peer.js';
@@ -182,7 +183,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
       args: [{ retentionDays: 90, batchSize: 3, maxBatches: 100 }],
     })) as { batches: number; deleted: { events: number; matches: number; actionRuns: number; incidents: number }; more: boolean };
     const oldEvents = eventsOf(old).length;
-    assert.deepEqual(result.deleted, { events: oldEvents, matches: 12, actionRuns: 12, incidents: old.length - 1, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0, leases: 0 });
+    assert.deepEqual(result.deleted, { events: oldEvents, matches: 12, actionRuns: 12, incidents: old.length - 1, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0, leases: 0, backtests: 0 });
     assert.equal(result.more, false);
     assert.ok(result.batches >= Math.ceil(oldEvents / 3), `${result.batches} batches for ${oldEvents} events`);
     // maxBatches bounds a run: the next scheduled run goes on.
@@ -259,13 +260,22 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
         { target: 'in-cooldown-window', rule_id: key, match_id: `${Date.now()}14`, incident_id: 'recent', acquired_at: at(3), expires_at: at(3), released_at: at(3) },
       ])
       .execute();
+    // Backtests attached to rule versions: summaries of the history purged with them.
+    const btRule = await insertRule(db, { name: `bt-${key}`, actions: [{ id: 'note', type: 'pagerduty.note', content: 'x' }] });
+    await db
+      .insertInto('rule_backtests')
+      .values([
+        { rule_id: btRule, version: 1, actor: 'old', window_from: at(130), window_to: at(100), summary: JSON.stringify({}), created_at: at(100) },
+        { rule_id: btRule, version: 1, actor: 'recent', window_from: at(30), window_to: at(0.1), summary: JSON.stringify({}), created_at: at(0.1) },
+      ])
+      .execute();
     // A retention of one day still keeps the guards' last week: their windows reach back that far.
     const result = (await stack.temporal.client.workflow.execute('retentionWorkflow', {
       taskQueue: stack.taskQueue,
       workflowId: `retention-test-bookkeeping-${Date.now()}`,
       args: [{ retentionDays: 1, batchSize: 50, maxBatches: 100 }],
-    })) as { deleted: { remediations: number; alerts: number; approvalLinks: number; jobRuns: number; sideEffects: number; pagerDutyWrites: number; leases: number } };
-    assert.deepEqual([result.deleted.remediations, result.deleted.alerts, result.deleted.approvalLinks, result.deleted.leases], [1, 1, 1, 2]);
+    })) as { deleted: { remediations: number; alerts: number; approvalLinks: number; jobRuns: number; sideEffects: number; pagerDutyWrites: number; leases: number; backtests: number } };
+    assert.deepEqual([result.deleted.remediations, result.deleted.alerts, result.deleted.approvalLinks, result.deleted.leases, result.deleted.backtests], [1, 1, 1, 2, 1]);
     assert.ok(result.deleted.jobRuns >= 1 && result.deleted.sideEffects >= 1 && result.deleted.pagerDutyWrites >= 1, JSON.stringify(result.deleted));
     assert.deepEqual((await db.selectFrom('job_runs').select('id').where('job_id', '=', key).orderBy('id').execute()).map((r) => r.id), [`${key}-recent`, `${key}-stuck`], 'a run still going is kept');
     assert.deepEqual(
@@ -278,6 +288,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     assert.deepEqual((await db.selectFrom('remediations').select('target').where('rule_id', '=', key).execute()).map((r) => r.target), ['h2']);
     assert.deepEqual((await db.selectFrom('automation_alerts').select('text').where('target', '=', key).execute()).map((r) => r.text), ['still owed']);
     assert.deepEqual((await db.selectFrom('approval_links').select('token_hash').where('action_run_id', '=', key).execute()).map((r) => r.token_hash), [`${key}-live`]);
+    assert.deepEqual((await db.selectFrom('rule_backtests').select('actor').where('rule_id', '=', btRule).execute()).map((r) => r.actor), ['recent']);
     assert.deepEqual((await db.selectFrom('target_leases').select('target').where('rule_id', '=', key).orderBy('target').execute()).map((r) => r.target), ['in-cooldown-window', 'still-held']);
   });
 
@@ -295,12 +306,15 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
       });
       const incident = async () => {
         const id = newIncidentId();
-        assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { service: { id: svc, type: 'service_reference', summary: 's' } } }))).status, 202);
-        return eventually(async () => (await stack.db.db.selectFrom('rule_matches').select(['decision', 'skip_reason']).where('incident_id', '=', id).where('rule_id', '=', ruleId).executeTakeFirst()) ?? false, 60_000, `${id} matched`).then((m) => ({ id, ...m }));
+        const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { service: { id: svc, type: 'service_reference', summary: 's' } } });
+        assert.equal((await stack.deliver(body)).status, 202);
+        return eventually(async () => (await stack.db.db.selectFrom('rule_matches').select(['decision', 'skip_reason']).where('incident_id', '=', id).where('rule_id', '=', ruleId).executeTakeFirst()) ?? false, 60_000, `${id} matched`).then((m) => ({ id, eventId: body.event.id, ...m }));
       };
       const first = await incident();
       assert.equal(first.decision, 'run');
-      await eventually(async () => (await stack.db.db.selectFrom('action_runs').select('finished_at').where('incident_id', '=', first.id).executeTakeFirst())?.finished_at, 60_000, 'the first run finished');
+      // The rule run is over: nothing of it is written after the purge.
+      await stack.temporal.client.workflow.getHandle(ruleRunWorkflowId(first.id, ruleId, first.eventId)).result();
+      assert.ok((await stack.db.db.selectFrom('action_runs').select('finished_at').where('incident_id', '=', first.id).executeTakeFirstOrThrow()).finished_at);
       // Two days pass; the retention of one day purges what it may.
       const twoDaysAgo = new Date(Date.now() - 2 * DAY);
       await stack.db.db.updateTable('rule_matches').set({ matched_at: twoDaysAgo }).where('incident_id', '=', first.id).execute();

@@ -24,6 +24,8 @@ export interface PurgedCounts {
   pagerDutyWrites: number;
   /** Per-target leases (cooldown, concurrency) released or expired, past the guards' week. */
   leases: number;
+  /** Backtests attached to rule versions. */
+  backtests: number;
 }
 
 /** Guard and rate-limit windows reach back at most 7 days: their rows are kept at least this long whatever the retention. */
@@ -31,7 +33,8 @@ const GUARD_BOOKKEEPING_DAYS = 8;
 
 /**
  * Deletes at most `n` rows per table older than `cutoff`: finished action runs, then matches with no
- * action run left, events, and incidents left with no event and no match; finished job runs; and the
+ * action run left, events, and incidents left with no event and no match; finished job runs; attached
+ * backtests; and the
  * bookkeeping (guards, side effects, PagerDuty writes, target leases) past both the cutoff and the guards'
  * week, as are `run` matches (a rate limit counts them). A run still going is never deleted, nor is its
  * match.
@@ -140,6 +143,10 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
       select key from side_effects
       where updated_at < ${keepFrom} and (in_flight_until is null or in_flight_until < now())
       order by updated_at limit ${n})`.execute(trx);
+  // Backtests attached to rule versions: summaries of history that is itself purged by now.
+  const backtests = await sql`
+    delete from rule_backtests where id in (
+      select id from rule_backtests where created_at < ${cutoff} order by created_at limit ${n})`.execute(trx);
   // Leases count for cooldown (from their start; 7 days at most) and, until released or expired, concurrency.
   const leases = await sql`
     delete from target_leases where id in (
@@ -154,6 +161,7 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
     sideEffects: Number(sideEffects.numAffectedRows ?? 0),
     pagerDutyWrites: Number(pagerDutyWrites.numAffectedRows ?? 0),
     leases: Number(leases.numAffectedRows ?? 0),
+    backtests: Number(backtests.numAffectedRows ?? 0),
     remediations: Number(remediations.numAffectedRows ?? 0),
     alerts: Number(alerts.numAffectedRows ?? 0),
     approvalLinks: Number(approvalLinks.numAffectedRows ?? 0),
