@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import { environmentSsh, environmentsForTargets } from '../src/db/repositories/environment-settings.js';
-import { findJobDefinition, findLiveJob, finishJobRun, insertJobRunStart, upsertTargetResult } from '../src/db/repositories/job-runs.js';
+import { findJobDefinition, findJobStanding, findLiveJob, finishJobRun, insertJobRunStart, upsertTargetResult } from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { heldScheduleReason, jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
@@ -52,6 +52,11 @@ export interface JobRunPlan {
   concurrency: number;
   notify: boolean;
   targets: JobTarget[];
+  /**
+   * When the job's row was last changed, as read when the run resolved its targets: a pause after it shows
+   * as a later change (jobRunStopReason). Absent in the plans of runs resolved before it was kept.
+   */
+  changedAt?: string | undefined;
 }
 
 export interface TargetOutcome {
@@ -98,6 +103,8 @@ export function createJobActivities(deps: JobActivityDeps) {
    * by hand finding any (two asked for at once, or the schedule's while the job was paused).
    */
   async function resolveJobTargets(input: { jobId: string; trigger?: string; jobRunId?: string }): Promise<JobRunPlan | { skipped: string }> {
+    // Read first: a pause landing between the two reads then shows as a change since, and stops the run.
+    const standing = await findJobStanding(db, input.jobId);
     const row = await findLiveJob(db, input.jobId);
     if (!row) return { skipped: `job ${input.jobId} no longer exists` };
     if (input.trigger === 'schedule' && !row.enabled) return { skipped: `job ${input.jobId} is paused; its schedule should not have started this run` };
@@ -142,7 +149,39 @@ export function createJobActivities(deps: JobActivityDeps) {
       concurrency: job.concurrency,
       notify: Boolean(job.notifyOnFailure?.slack || job.notifyOnFailure?.email),
       targets,
+      changedAt: standing?.changedAt,
     };
+  }
+
+  /**
+   * Why a run going must start no further target, or null when it may go on; asked before each target
+   * (workflows/job.ts). Deleting a job or pausing it ends only its schedule in Temporal, not the runs that
+   * schedule started: without this, a run went on starting its script on every remaining target.
+   *
+   * - The job deleted: the run stops, whoever started it.
+   * - The job paused after the run began (POST pause, or saved with `enabled: false`): the run stops.
+   *   `changedAt` is when the job's row was last changed as the run read it at its start; a paused job
+   *   changed since was paused (again) during the run.
+   * - The job paused before the run began and not changed since: the run goes on. That is a run started by
+   *   hand on a paused job (POST trigger starts it on purpose, and resolveJobTargets lets a manual run of a
+   *   paused job run while it skips a scheduled one): its job's pause was there when it was asked for, so it
+   *   does not stop it. Pausing the job again during that run stops it like any other.
+   * A plan without `changedAt` (a run resolved before it was kept): a scheduled run stops once the job is
+   * paused (it began enabled: resolveJobTargets skips it otherwise); a run by hand only once it is deleted.
+   */
+  async function jobRunStopReason(input: { jobId: string; trigger: string; changedAt?: string | undefined }): Promise<string | null> {
+    const s = await findJobStanding(db, input.jobId);
+    if (!s || s.deleted) return `job deleted: job ${input.jobId} was deleted while this run was going`;
+    const pausedSince = input.changedAt === undefined ? input.trigger === 'schedule' : s.changedAt !== input.changedAt;
+    if (!s.enabled && pausedSince) return `job paused: job ${input.jobId} was paused while this run was going`;
+    return null;
+  }
+
+  /** The targets a stopped run never started, each recorded `skipped` with why (one call for them all). */
+  async function recordSkippedTargets(input: { jobRunId: string; reason: string; at: string; targets: { environment: string; via: 'agent' | 'ssh' }[] }): Promise<void> {
+    for (const t of input.targets) {
+      await recordTargetResult({ jobRunId: input.jobRunId, environment: t.environment, via: t.via, status: 'skipped', error: input.reason, startedAt: input.at, finishedAt: input.at });
+    }
   }
 
   async function recordTargetResult(r: TargetOutcome): Promise<void> {
@@ -241,5 +280,5 @@ export function createJobActivities(deps: JobActivityDeps) {
     return `notified via ${sent.join(', ')}`;
   }
 
-  return { recordJobRunStart, resolveJobTargets, recordTargetResult, recordJobRunFinish, runSshTarget, notifyJobFailure };
+  return { recordJobRunStart, resolveJobTargets, jobRunStopReason, recordTargetResult, recordSkippedTargets, recordJobRunFinish, runSshTarget, notifyJobFailure };
 }

@@ -5,6 +5,7 @@ import {
   ActivityFailure,
   CancellationScope,
   isCancellation,
+  patched,
   proxyActivities,
   TimeoutFailure,
   workflowInfo,
@@ -30,6 +31,12 @@ const scheduledById = defineSearchAttributeKey('TemporalScheduledById', 'KEYWORD
 /** Extra time an activity gets beyond the script's own timeout (connect, output, recording): JOB_TARGET_SLACK_SECONDS of src/domain/jobs.ts, not imported so zod and cron-parser stay out of the workflow bundle. */
 const SLACK_SECONDS = 30;
 
+/**
+ * Before each target the run asks whether its job was deleted or paused meanwhile, and stops if so (the
+ * targets left are recorded skipped, the run `cancelled`). Runs recorded before it issued no such check.
+ */
+export const STOP_CHECK_PATCH = 'job-stop-when-deleted-or-paused';
+
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
   const info = workflowInfo();
   const jobRunId = info.workflowId;
@@ -45,17 +52,40 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   }
   const plan = resolved;
   const outcomes: TargetOutcome[] = [];
+  /** Why the run stopped before its last target (its job deleted or paused meanwhile). */
+  let stopped: string | undefined;
 
   try {
     const queue = [...plan.targets];
     const lane = async (): Promise<void> => {
       for (let t = queue.shift(); t; t = queue.shift()) {
+        // Deleting or pausing a job ends its schedule, not the runs already going: each lane asks before
+        // every target (who stops, and why a run started by hand on a paused job goes on:
+        // activities/jobs.ts, jobRunStopReason). A target already running is not interrupted.
+        if (patched(STOP_CHECK_PATCH)) {
+          if (stopped === undefined) {
+            const why = await db.jobRunStopReason({ jobId: plan.jobId, trigger, changedAt: plan.changedAt });
+            stopped ??= why ?? undefined; // another lane may have found it stopped while this one asked
+          }
+          if (stopped !== undefined) {
+            queue.unshift(t);
+            return;
+          }
+        }
         const outcome = await runTarget(plan, t, jobRunId);
         await db.recordTargetResult(outcome);
         outcomes.push(outcome);
       }
     };
     await Promise.all(Array.from({ length: Math.min(plan.concurrency, plan.targets.length) }, lane));
+    if (stopped !== undefined && queue.length > 0) {
+      const at = new Date(Date.now()).toISOString();
+      const error = `${stopped}; this target was not started`;
+      const left = queue.splice(0);
+      await db.recordSkippedTargets({ jobRunId, reason: error, at, targets: left.map((t) => ({ environment: t.environment, via: t.via })) });
+      outcomes.push(...left.map((t): TargetOutcome => ({ jobRunId, environment: t.environment, via: t.via, status: 'skipped', error, startedAt: at, finishedAt: at })));
+      stopped = `${stopped}; ${left.length} of ${plan.targets.length} targets were not started (recorded skipped)`;
+    }
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(() => db.recordJobRunFinish({ jobRunId, status: 'cancelled', summary: summarise(plan, outcomes) }));
@@ -64,8 +94,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   }
 
   const summary = summarise(plan, outcomes);
+  if (stopped !== undefined) summary.reason = stopped;
   const status: JobRunStatus =
-    summary.failures.length === 0 ? 'succeeded' : summary.succeeded + summary.skipped === 0 ? 'failed' : 'partial';
+    stopped !== undefined ? 'cancelled' : summary.failures.length === 0 ? 'succeeded' : summary.succeeded + summary.skipped === 0 ? 'failed' : 'partial';
   if (summary.failures.length > 0 && plan.notify) {
     try {
       summary.notification = await notifier.notifyJobFailure({ jobId: plan.jobId, jobName: plan.name, jobRunId, status, summary });

@@ -11,7 +11,8 @@ import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
-import { heldScheduleReason, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
+import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
 import {
@@ -60,6 +61,15 @@ const TEMPORAL_DEADLINE_MS = 10_000;
 
 const UNCHANGED = 'nothing was changed';
 const NO_RUN = 'no run was started';
+
+/**
+ * The runs of a job recorded as going (at most 50; a run ends within a day): each stops before its next
+ * target once the job is deleted or paused (workflows/job.ts), and the audit of that change names them.
+ * Read from the runs table only, Temporal not asked: a run terminated from outside may be listed.
+ */
+async function runsGoing(db: Kysely<Database>, jobId: string): Promise<string[]> {
+  return runningJobRunsBefore(db, { jobId, manualOnly: false, since: new Date(Date.now() - JOB_RUN_TIMEOUT_SECONDS * 1000 - 60_000), limit: 50 });
+}
 
 /** What a job's `scheduleState` says when Temporal cannot be asked; why is in the log. */
 export const SCHEDULE_STATE_UNAVAILABLE = 'schedule state unavailable: Temporal did not answer';
@@ -219,7 +229,9 @@ export function jobService(deps: JobServiceDeps) {
         await mustAccess(trx, actor, 'editor', id, true);
         const before = await deleteJob(trx, id);
         if (!before) throw new NotFoundError(`job ${id} is not known`);
-        await writeAudit(trx, { actor: actor.name, action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before), team: before.team });
+        // Deleting the schedule does not end the runs it started: they stop before their next target.
+        const going = await runsGoing(trx, id);
+        await writeAudit(trx, { actor: actor.name, action: 'job.delete', entityType: 'job', entityId: id, before: definitionOf(before), after: { runsStopAtNextTarget: going }, team: before.team });
         await temporalCall(UNCHANGED, () => deleteJobSchedule(temporal, id, ours));
       });
     },
@@ -232,7 +244,10 @@ export function jobService(deps: JobServiceDeps) {
         const held = enabled ? heldScheduleReason(definitionOf(before).schedule) : undefined;
         if (held) throw new ConflictError(`job ${id} was not resumed: its schedule is ${held}`);
         const updated = await updateJob(trx, id, { definition: { ...definitionOf(before), enabled }, enabled });
-        await writeAudit(trx, { actor: actor.name, action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after: { enabled }, team: before.team });
+        // Pausing the schedule does not end the runs going: they stop before their next target (a run started
+        // by hand on the paused job too: this pause came after it began; activities/jobs.ts, jobRunStopReason).
+        const after = enabled ? { enabled } : { enabled, runsStopAtNextTarget: await runsGoing(trx, id) };
+        await writeAudit(trx, { actor: actor.name, action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after, team: before.team });
         const note = `${enabled ? 'resumed' : 'paused'} by ${actor.name}`;
         await onSchedule(updated, UNCHANGED, () => (enabled ? resumeJobSchedule(temporal, id, note) : pauseJobSchedule(temporal, id, note)));
         return updated;
@@ -257,7 +272,7 @@ export function jobService(deps: JobServiceDeps) {
         const running =
           (paused ? undefined : (await temporalCall(NO_RUN, () => describeJobSchedule(temporal, row.id)))?.runningWorkflowIds[0]) ??
           (await temporalCall(NO_RUN, () => jobRunInProgress(() => temporal, db, { jobId: row.id, manualOnly: !paused })));
-        if (running) throw new ConflictError(`job ${id} has a run in progress (${running}) and its overlap policy is skip: no run was started; wait for it to finish, or cancel it first`);
+        if (running) throw new ConflictError(`job ${id} has a run in progress (${running}) and its overlap policy is skip: no run was started; wait for it to finish, or pause the job: the run then starts no further target and ends once its current one is done`);
       }
       const triggeredAt = new Date(Math.floor(Date.now() / 1000) * 1000);
       let runId: string | null = null;

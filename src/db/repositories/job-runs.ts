@@ -37,6 +37,16 @@ export async function findLiveJob(db: Db, id: string): Promise<{ id: string; def
   return db.selectFrom('jobs').select(['id', 'definition', 'enabled', 'team']).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
 }
 
+/**
+ * Whether a job is still there (`deleted`), enabled, and the last time its row was changed (`changedAt`: a
+ * pause, a resume, an edit, as the API wrote it): what a run going asks before each of its targets
+ * (activities/jobs.ts, jobRunStopReason). Undefined when the job was never stored.
+ */
+export async function findJobStanding(db: Db, id: string): Promise<{ deleted: boolean; enabled: boolean; changedAt: string } | undefined> {
+  const row = await db.selectFrom('jobs').select(['deleted_at', 'enabled', 'updated_at']).where('id', '=', id).executeTakeFirst();
+  return row && { deleted: row.deleted_at !== null, enabled: row.enabled, changedAt: new Date(row.updated_at).toISOString() };
+}
+
 /** A job's stored definition (deleted or not); undefined when it was never stored. */
 export async function findJobDefinition(db: Db, id: string): Promise<unknown> {
   const row = await db.selectFrom('jobs').select('definition').where('id', '=', id).executeTakeFirst();
