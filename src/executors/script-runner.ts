@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import { access, realpath, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
@@ -55,9 +55,52 @@ export const DEADLINE_BACKSTOP_SLACK_SECONDS = 2;
 /** After the script's main process exits, how long its output may stay open before leftovers are killed. */
 const DRAIN_AFTER_EXIT_MS = 2000;
 
+/** The uid this process runs as (0 where the platform has none): besides root, the only owner a path the agent runs from may have. */
+function ownUid(): number {
+  return process.getuid?.() ?? 0;
+}
+
 /**
- * Checks that `dir` is usable as the scripts directory: exists, is a directory and is not
- * world-writable (anyone able to drop a file there could run code as the agent). Returns its realpath.
+ * Why code reached through `path` (a real path: no symlinks) could be replaced by someone other than root
+ * or this process's own user, or undefined when it cannot. sshd's StrictModes rule: the component must be
+ * owned by root or by our uid, and be neither group- nor world-writable (`mode & 022`). The agent usually
+ * runs scripts as root, so whoever could write one component could make it run their code as root: the
+ * owner can chmod or replace it, a group or world write bit lets others rename, replace or add entries.
+ *
+ * One exception, for `ancestor` directories only (those above the scripts directory): a root-owned
+ * sticky directory (mode 01000, as /tmp is 1777), where only root and an entry's owner may rename or
+ * delete that entry. The next component down is itself checked to be root's or ours, so nobody else can
+ * move it away or put another in its place; test helpers and dev setups keep scripts directories under
+ * os.tmpdir(). The scripts directory and its subdirectories get no such exception: there anyone could
+ * add a new script a rule may then name.
+ */
+function unsafeBecause(path: string, st: Stats, ancestor: boolean): string | undefined {
+  const uid = ownUid();
+  const problems: string[] = [];
+  const who: string[] = [];
+  const fixes: string[] = [];
+  if (st.uid !== 0 && st.uid !== uid) {
+    problems.push(uid === 0 ? 'not owned by root' : `owned by neither root nor the agent's own uid ${uid}`);
+    who.push(`uid ${st.uid}`);
+    fixes.push(`chown root ${path}`);
+  }
+  const stickyRootDir = ancestor && st.isDirectory() && st.uid === 0 && (st.mode & 0o1000) !== 0;
+  const group = (st.mode & 0o020) !== 0;
+  const world = (st.mode & 0o002) !== 0;
+  if ((group || world) && !stickyRootDir) {
+    problems.push(group && world ? 'group- and world-writable' : group ? 'group-writable' : 'world-writable');
+    who.push(world ? 'any user' : `the members of group ${st.gid}`);
+    fixes.push(`chmod go-w ${path}`);
+  }
+  if (problems.length === 0) return undefined;
+  const mode = (st.mode & 0o7777).toString(8);
+  return `${problems.join(' and ')} (owner uid ${st.uid}, mode ${mode}): ${who.join(' and ')} could change what the agent runs as uid ${uid}; run ${fixes.join(' && ')}`;
+}
+
+/**
+ * Checks that `dir` is usable as the scripts directory: exists and is a directory which, like every
+ * directory above it up to `/`, only root or this process's user can change (owned by one of them, not
+ * group- or world-writable; see unsafeBecause). Returns its realpath.
  */
 export async function validateScriptsDir(dir: string): Promise<string> {
   let real: string;
@@ -68,17 +111,26 @@ export async function validateScriptsDir(dir: string): Promise<string> {
     if (code === 'ENOENT') throw new ScriptsDirError(`scripts directory ${dir} does not exist`);
     throw new ScriptsDirError(`scripts directory ${dir} is not accessible (${code ?? 'unknown error'})`);
   }
+  const named = real === dir ? dir : `${dir} (${real})`;
   const st = await stat(real);
   if (!st.isDirectory()) throw new ScriptsDirError(`scripts directory ${dir} is not a directory`);
-  if ((st.mode & 0o002) !== 0) {
-    throw new ScriptsDirError(`scripts directory ${dir} is world-writable (mode ${(st.mode & 0o777).toString(8)}); run chmod o-w on it`);
+  const unsafe = unsafeBecause(real, st, false);
+  if (unsafe) throw new ScriptsDirError(`scripts directory ${named} is ${unsafe}`);
+  // The directories above it: whoever can rename one of them can put another scripts directory in its place.
+  for (let up = dirname(real); ; up = dirname(up)) {
+    const why = unsafeBecause(up, await stat(up), true);
+    if (why) throw new ScriptsDirError(`scripts directory ${named}: the directory ${up} above it is ${why}`);
+    if (dirname(up) === up) break;
   }
   return real;
 }
 
 /**
  * Resolves `script` to the realpath of an executable regular file strictly inside `scriptsDir`.
- * Absolute names, `..` escapes and symlinks pointing outside are rejected with ScriptNotAllowedError.
+ * Absolute names, `..` escapes and symlinks pointing outside are rejected with ScriptNotAllowedError, and
+ * so is a file that, or whose directory below the scripts directory, someone other than root or this
+ * process's user could change (validateScriptsDir checks the scripts directory and those above it). A
+ * symlink is judged by what it points at: the path returned, and run, is the real one that was checked.
  */
 export async function resolveAllowedScript(scriptsDir: string, script: string): Promise<string> {
   if (script === '' || script.includes('\0')) throw new ScriptNotAllowedError('script name is empty or invalid');
@@ -97,10 +149,12 @@ export async function resolveAllowedScript(scriptsDir: string, script: string): 
   }
   const st = await stat(real);
   if (!st.isFile()) throw new ScriptNotAllowedError(`script "${script}" is not a regular file`);
-  if ((st.mode & 0o002) !== 0) throw new ScriptNotAllowedError(`script "${script}" is world-writable`);
-  // A world-writable subdirectory would let anyone on the host plant a script a rule may then name.
+  const unsafe = unsafeBecause(real, st, false);
+  if (unsafe) throw new ScriptNotAllowedError(`script "${script}" (${real}) is ${unsafe}`);
+  // A subdirectory others can write would let them replace the script, or plant one a rule may then name.
   for (let sub = dirname(real); sub !== dir && sub.startsWith(dir + sep); sub = dirname(sub)) {
-    if (((await stat(sub)).mode & 0o002) !== 0) throw new ScriptNotAllowedError(`script "${script}" is in a world-writable directory (${relative(dir, sub)})`);
+    const why = unsafeBecause(sub, await stat(sub), false);
+    if (why) throw new ScriptNotAllowedError(`script "${script}" is in the directory ${relative(dir, sub)} (${sub}), which is ${why}`);
   }
   try {
     await access(real, fsConstants.X_OK);

@@ -44,7 +44,7 @@ export interface Container {
     capabilities?: { drop?: string[]; add?: string[] };
   };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
 export interface PodSpec {

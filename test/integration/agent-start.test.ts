@@ -1,8 +1,9 @@
 // The Doctor agent refuses to start, with one clear line on stderr and a non-zero exit, when it cannot
-// do its job safely: no environment named, a missing or world-writable scripts directory, no Temporal.
+// do its job safely: no environment named, a missing scripts directory or one (or a directory above it)
+// that someone other than root or the agent's user could change, no Temporal.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +61,7 @@ function oneLine(stderr: string): string {
 describe('Doctor agent start-up checks', function () {
   let dir: string;
   const scripts = path.join(ROOT, 'scripts');
+  const me = process.getuid?.() ?? 0;
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-agent-start-'));
@@ -92,7 +94,29 @@ describe('Doctor agent start-up checks', function () {
     await chmod(open, 0o777);
     const r = await startAgent({ SELFHEAL_ENVIRONMENT: 'prod', SELFHEAL_SCRIPTS_DIR: open, TEMPORAL_ADDRESS: '127.0.0.1:1' });
     assert.equal(r.code, 1);
-    assert.equal(oneLine(r.stderr), `agent failed: SELFHEAL_SCRIPTS_DIR: scripts directory ${open} is world-writable (mode 777); run chmod o-w on it`);
+    assert.equal(oneLine(r.stderr), `agent failed: SELFHEAL_SCRIPTS_DIR: scripts directory ${open} is group- and world-writable (owner uid ${me}, mode 777): any user could change what the agent runs as uid ${me}; run chmod go-w ${open}`);
+  });
+
+  it('refuses a group-writable scripts directory: the members of its group could make it run their code (sshd StrictModes)', async () => {
+    const shared = await mkdtemp(path.join(dir, 'shared-'));
+    await chmod(shared, 0o775);
+    const r = await startAgent({ SELFHEAL_ENVIRONMENT: 'prod', SELFHEAL_SCRIPTS_DIR: shared, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(r.code, 1);
+    const gid = (await stat(shared)).gid;
+    assert.equal(oneLine(r.stderr), `agent failed: SELFHEAL_SCRIPTS_DIR: scripts directory ${shared} is group-writable (owner uid ${me}, mode 775): the members of group ${gid} could change what the agent runs as uid ${me}; run chmod go-w ${shared}`);
+  });
+
+  it('refuses a scripts directory below a directory another user owns: that user could swap the directory for their own', async function () {
+    if (me !== 0) this.skip(); // chown to another user needs root
+    const theirs = await mkdtemp(path.join(dir, 'theirs-'));
+    const scriptsDir = path.join(theirs, 'scripts');
+    await mkdir(scriptsDir, { mode: 0o755 });
+    await chmod(scriptsDir, 0o755);
+    await chmod(theirs, 0o755);
+    await chown(theirs, 65534, 65534);
+    const r = await startAgent({ SELFHEAL_ENVIRONMENT: 'prod', SELFHEAL_SCRIPTS_DIR: scriptsDir, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(r.code, 1);
+    assert.equal(oneLine(r.stderr), `agent failed: SELFHEAL_SCRIPTS_DIR: scripts directory ${scriptsDir}: the directory ${theirs} above it is not owned by root (owner uid 65534, mode 755): uid 65534 could change what the agent runs as uid 0; run chown root ${theirs}`);
   });
 
   it('gives up on an unreachable Temporal after its retries, naming the address', async function () {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -177,7 +177,7 @@ describe('executors/script-runner', () => {
     await mkdir(join(dir, 'open', 'deeper'), { recursive: true });
     await writeFile(join(dir, 'open', 'deeper', 'planted.sh'), '#!/bin/sh\necho planted\n', { mode: 0o755 });
     await chmod(join(dir, 'open'), 0o777);
-    await assert.rejects(runScript({ scriptsDir: dir, script: 'open/deeper/planted.sh', timeoutMs: 5000 }), (err: Error) => err instanceof ScriptNotAllowedError && /world-writable directory \(open\)/.test(err.message));
+    await assert.rejects(runScript({ scriptsDir: dir, script: 'open/deeper/planted.sh', timeoutMs: 5000 }), (err: Error) => err instanceof ScriptNotAllowedError && /is in the directory open \(.*\), which is group- and world-writable/.test(err.message));
     await chmod(join(dir, 'open'), 0o755);
     assert.equal((await runScript({ scriptsDir: dir, script: 'open/deeper/planted.sh', timeoutMs: 5000 })).stdout, 'planted\n');
   });
@@ -191,6 +191,175 @@ describe('executors/script-runner', () => {
     await assert.rejects(runScript({ scriptsDir: dir, script: 'x.sh', timeoutMs: 1000 }), ScriptsDirError);
     await chmod(dir, 0o755);
     assert.equal(typeof (await validateScriptsDir(dir)), 'string');
+  });
+
+  describe('who may change what runs (sshd StrictModes: owned by root or the agent, not group- or world-writable)', () => {
+    const me = process.getuid?.() ?? 0;
+    const asRoot = function (this: Mocha.Context): void {
+      if (me !== 0) this.skip(); // chown to another user needs root
+    };
+    /** Refused by resolveAllowedScript and runScript alike, with a message matching every pattern; the script's side effect never happens. */
+    async function refused(script: string, kind: typeof ScriptNotAllowedError | typeof ScriptsDirError, patterns: RegExp[], marker?: string): Promise<void> {
+      const check = (err: Error) => {
+        assert.ok(err instanceof kind, `${err.name}: ${err.message}`);
+        for (const p of patterns) assert.match(err.message, p);
+        return true;
+      };
+      await assert.rejects(resolveAllowedScript(dir, script), check);
+      await assert.rejects(runScript({ scriptsDir: dir, script, timeoutMs: 5000 }), check);
+      if (marker) await assert.rejects(stat(marker), `${script} ran`);
+    }
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+    it('refuses a group-writable script (0775) and runs nothing; at 0755 it runs', async () => {
+      const marker = join(root, 'ran');
+      await addScript('a.sh', `touch ${marker}`, 0o775);
+      const file = join(await realpath(dir), 'a.sh');
+      await refused('a.sh', ScriptNotAllowedError, [
+        new RegExp(`^script "a\\.sh" \\(${esc(file)}\\) is group-writable \\(owner uid ${me}, mode 775\\): the members of group \\d+ could change what the agent runs as uid ${me}; run chmod go-w ${esc(file)}$`),
+      ], marker);
+      await chmod(join(dir, 'a.sh'), 0o755);
+      assert.equal((await runScript({ scriptsDir: dir, script: 'a.sh', timeoutMs: 5000 })).exitCode, 0);
+      await stat(marker);
+    });
+
+    it('refuses a script, or a subdirectory, owned by another user (uid 65534), even at 0755', async function () {
+      asRoot.call(this);
+      const marker = join(root, 'ran');
+      await addScript('a.sh', `touch ${marker}`);
+      await chown(join(dir, 'a.sh'), 65534, 65534);
+      await refused('a.sh', ScriptNotAllowedError, [/is not owned by root \(owner uid 65534, mode 755\): uid 65534 could change what the agent runs as uid 0; run chown root \/.*\/a\.sh$/], marker);
+      await mkdir(join(dir, 'sub'), { mode: 0o755 });
+      await writeFile(join(dir, 'sub', 'b.sh'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+      await chown(join(dir, 'sub'), 65534, 65534);
+      await refused('sub/b.sh', ScriptNotAllowedError, [/^script "sub\/b\.sh" is in the directory sub \(\/.*\/sub\), which is not owned by root \(owner uid 65534, mode 755\).*run chown root /], marker);
+      // Both at once: both fixes are named.
+      await chmod(join(dir, 'a.sh'), 0o777);
+      await refused('a.sh', ScriptNotAllowedError, [/is not owned by root and group- and world-writable \(owner uid 65534, mode 777\): uid 65534 and any user could change .*; run chown root \S+ && chmod go-w \S+$/]);
+    });
+
+    it('refuses a group-writable scripts directory (0775) at start and on every run', async () => {
+      const marker = join(root, 'ran');
+      await addScript('a.sh', `touch ${marker}`);
+      await chmod(dir, 0o775);
+      const real = await realpath(dir);
+      const message = new RegExp(`^scripts directory ${esc(dir)}( \\(${esc(real)}\\))? is group-writable \\(owner uid ${me}, mode 775\\): .*; run chmod go-w ${esc(real)}$`);
+      await assert.rejects(validateScriptsDir(dir), (err: Error) => err instanceof ScriptsDirError && message.test(err.message));
+      await refused('a.sh', ScriptsDirError, [message], marker);
+    });
+
+    it('refuses a scripts directory owned by another user', async function () {
+      asRoot.call(this);
+      await chown(dir, 65534, 65534);
+      await assert.rejects(validateScriptsDir(dir), (err: Error) => err instanceof ScriptsDirError && /is not owned by root \(owner uid 65534, mode 755\).*run chown root /.test(err.message));
+    });
+
+    it('refuses a scripts directory below a directory another user owns, or others can write: they could swap the whole directory', async function () {
+      const marker = join(root, 'ran');
+      await addScript('a.sh', `touch ${marker}`);
+      const above = await realpath(root);
+      await chmod(root, 0o770);
+      await refused('a.sh', ScriptsDirError, [new RegExp(`: the directory ${esc(above)} above it is group-writable \\(owner uid ${me}, mode 770\\).*; run chmod go-w ${esc(above)}$`)], marker);
+      await chmod(root, 0o700);
+      await validateScriptsDir(dir);
+      if (me !== 0) return;
+      await chown(root, 65534, 65534);
+      await refused('a.sh', ScriptsDirError, [new RegExp(`: the directory ${esc(above)} above it is not owned by root \\(owner uid 65534, mode 700\\).*; run chown root ${esc(above)}$`)], marker);
+      await chown(root, 0, 0);
+    });
+
+    it('accepts a root-owned sticky directory above (as /tmp), not one another user owns, and never a sticky scripts directory or subdirectory', async function () {
+      asRoot.call(this);
+      const sticky = join(root, 'shared');
+      const inner = join(sticky, 'scripts');
+      await mkdir(inner, { recursive: true });
+      await chmod(sticky, 0o1777);
+      await chmod(inner, 0o755);
+      await writeFile(join(inner, 'a.sh'), '#!/bin/sh\necho ok\n', { mode: 0o755 });
+      assert.equal(await resolveAllowedScript(inner, 'a.sh'), join(await realpath(inner), 'a.sh'));
+      await chown(sticky, 65534, 65534);
+      await assert.rejects(resolveAllowedScript(inner, 'a.sh'), /above it is not owned by root and group- and world-writable \(owner uid 65534, mode 1777\)/);
+      await chown(sticky, 0, 0);
+      await chmod(inner, 0o1777);
+      await assert.rejects(resolveAllowedScript(inner, 'a.sh'), (err: Error) => err instanceof ScriptsDirError && /^scripts directory \S+ is group- and world-writable \(owner uid 0, mode 1777\)/.test(err.message));
+      await chmod(inner, 0o755);
+      await mkdir(join(inner, 'drop'));
+      await writeFile(join(inner, 'drop', 'b.sh'), '#!/bin/sh\necho ok\n', { mode: 0o755 });
+      await chmod(join(inner, 'drop'), 0o1777);
+      await assert.rejects(resolveAllowedScript(inner, 'drop/b.sh'), /in the directory drop .* which is group- and world-writable \(owner uid 0, mode 1777\)/);
+    });
+
+    it('judges a symlink by what it points at: a link to a writable or foreign script, into a writable directory, or a scripts directory reached through a link below an unsafe one, is refused', async () => {
+      const marker = join(root, 'ran');
+      await addScript('good.sh', 'echo good');
+      await addScript('bad.sh', `touch ${marker}`, 0o775);
+      await mkdir(join(dir, 'open'));
+      await writeFile(join(dir, 'open', 'x.sh'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+      await chmod(join(dir, 'open'), 0o757);
+      await symlink('good.sh', join(dir, 'alias-good.sh'));
+      await symlink('bad.sh', join(dir, 'alias-bad.sh'));
+      await symlink('open/x.sh', join(dir, 'alias-open.sh'));
+      // The link itself is 0777 (as every symlink): what counts is its target.
+      assert.equal((await runScript({ scriptsDir: dir, script: 'alias-good.sh', timeoutMs: 5000 })).stdout, 'good\n');
+      await refused('alias-bad.sh', ScriptNotAllowedError, [/^script "alias-bad\.sh" \(\/\S+\/bad\.sh\) is group-writable \(owner uid \d+, mode 775\)/], marker);
+      await refused('alias-open.sh', ScriptNotAllowedError, [/^script "alias-open\.sh" is in the directory open \(\S+\), which is world-writable \(owner uid \d+, mode 757\): any user could change/], marker);
+      if (me === 0) {
+        await chmod(join(dir, 'bad.sh'), 0o755);
+        await chown(join(dir, 'bad.sh'), 65534, 65534);
+        await refused('alias-bad.sh', ScriptNotAllowedError, [/\(\/\S+\/bad\.sh\) is not owned by root \(owner uid 65534, mode 755\)/], marker);
+      }
+      // The scripts directory named through a symlink: its real parent is checked, not the link's.
+      const unsafe = join(root, 'unsafe');
+      await mkdir(join(unsafe, 'scripts'), { recursive: true });
+      await chmod(join(unsafe, 'scripts'), 0o755);
+      await chmod(unsafe, 0o775);
+      await symlink(join(unsafe, 'scripts'), join(root, 'linked'));
+      await assert.rejects(validateScriptsDir(join(root, 'linked')), (err: Error) => err instanceof ScriptsDirError && new RegExp(`^scripts directory ${esc(join(root, 'linked'))} \\(\\S+\\): the directory \\S+/unsafe above it is group-writable`).test(err.message));
+      await chmod(unsafe, 0o755);
+      assert.equal(await validateScriptsDir(join(root, 'linked')), await realpath(join(unsafe, 'scripts')));
+    });
+
+    it('accepts root-owned 0755 (and read-only 0555) scripts and directories, in subdirectories too', async () => {
+      await mkdir(join(dir, 'sub', 'deeper'), { recursive: true });
+      await chmod(join(dir, 'sub'), 0o755);
+      await chmod(join(dir, 'sub', 'deeper'), 0o555);
+      await writeFile(join(dir, 'sub', 'deeper', 'ok.sh'), '#!/bin/sh\necho fine\n');
+      await chmod(join(dir, 'sub', 'deeper', 'ok.sh'), 0o555);
+      await addScript('top.sh', 'echo top');
+      assert.equal(await validateScriptsDir(dir), await realpath(dir));
+      assert.equal((await runScript({ scriptsDir: dir, script: 'top.sh', timeoutMs: 5000 })).stdout, 'top\n');
+      assert.equal((await runScript({ scriptsDir: dir, script: 'sub/deeper/ok.sh', timeoutMs: 5000 })).stdout, 'fine\n');
+      await chmod(join(dir, 'sub', 'deeper'), 0o755); // so that afterEach can remove it as a non-root user
+    });
+
+    it('an agent running as another user (uid 65534 here; the image runs as 1000) accepts its own files and root\'s, refuses a third user\'s', async function () {
+      asRoot.call(this);
+      const cases: Record<string, number> = { own: 65534, roots: 0, third: 1000 };
+      for (const [name, owner] of Object.entries(cases)) {
+        const d = join(root, name);
+        await mkdir(d, { mode: 0o755 });
+        await chmod(d, 0o755);
+        await writeFile(join(d, 'a.sh'), '#!/bin/sh\necho ok\n', { mode: 0o755 });
+        await chown(d, owner === 1000 ? 65534 : owner, owner === 1000 ? 65534 : owner);
+        await chown(join(d, 'a.sh'), owner, owner);
+      }
+      // The check asks process.getuid() each time: answer as the unprivileged agent would.
+      const getuid = process.getuid;
+      process.getuid = () => 65534;
+      try {
+        assert.equal(await resolveAllowedScript(join(root, 'own'), 'a.sh'), join(await realpath(root), 'own', 'a.sh'));
+        assert.equal(await resolveAllowedScript(join(root, 'roots'), 'a.sh'), join(await realpath(root), 'roots', 'a.sh'));
+        await assert.rejects(resolveAllowedScript(join(root, 'third'), 'a.sh'), /\(\S+\/third\/a\.sh\) is owned by neither root nor the agent's own uid 65534 \(owner uid 1000, mode 755\): uid 1000 could change what the agent runs as uid 65534; run chown root /);
+        // A sticky directory above must be root's: one of the agent's own is not enough.
+        await chown(root, 65534, 65534);
+        await chmod(root, 0o1777);
+        await assert.rejects(validateScriptsDir(join(root, 'own')), /above it is group- and world-writable \(owner uid 65534, mode 1777\)/);
+      } finally {
+        process.getuid = getuid;
+        await chown(root, 0, 0);
+        await chmod(root, 0o700);
+      }
+    });
   });
 
   describe('shipped scripts', () => {

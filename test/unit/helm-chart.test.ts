@@ -2,7 +2,7 @@
 // credentials, configuration, probes, security contexts, documentation) is checked against that one render.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -635,7 +635,7 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
         const pod = d.spec!.template!.spec;
         const c = pod.containers[0]!;
         const dir = c.env!.find((e) => e.name === 'SELFHEAL_SCRIPTS_DIR')!.value!;
-        const mount = c.volumeMounts!.find((m) => dir.startsWith(`${m.mountPath}/`))!;
+        const mount = c.volumeMounts!.find((m) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`))!;
         assert.ok(mount?.readOnly, `${d.metadata.name}: ${dir} is not on a read-only mount`);
         const copy = pod.initContainers!.find((i) => i.volumeMounts!.some((m) => m.name === mount.name))!;
         assert.match(copy.command!.join(' '), /cp -L .*chmod 0555/);
@@ -651,14 +651,20 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
         const src = path.join(tmp, 'src');
         const dst = path.join(tmp, 'dst');
         mkdirSync(path.join(src, '..2026_11_30_12_00_00.000000001'), { recursive: true });
-        mkdirSync(dst, { mode: 0o777 });
+        mkdirSync(dst);
+        chmodSync(dst, 0o777); // an emptyDir's root: anyone in the pod may write it
         writeFileSync(path.join(src, '..2026_11_30_12_00_00.000000001/health-check.sh'), '#!/bin/sh\necho RESULT status=ok\n', { mode: 0o555 });
         symlinkSync('..2026_11_30_12_00_00.000000001', path.join(src, '..data'));
         symlinkSync('..data/health-check.sh', path.join(src, 'health-check.sh'));
         const script = init.command!.at(-1)!.replaceAll(mountOf(init, 'scripts-src'), src).replaceAll(mountOf(init, 'scripts'), dst);
         const ran = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
         assert.equal(ran.status, 0, ran.stderr);
-        const agentDir = pod.containers[0]!.env!.find((e) => e.name === 'SELFHEAL_SCRIPTS_DIR')!.value!.replace(mountOf(pod.containers[0]!, 'scripts'), dst);
+        // What the agent sees at its mount point: the volume's subPath (or the whole volume), on a parent
+        // only root may change, as the container runtime makes it.
+        const agentMount = pod.containers[0]!.volumeMounts!.find((m) => m.name === 'scripts')!;
+        const view = path.join(tmp, 'agent-mount');
+        renameSync(path.join(dst, agentMount.subPath ?? ''), view);
+        const agentDir = pod.containers[0]!.env!.find((e) => e.name === 'SELFHEAL_SCRIPTS_DIR')!.value!.replace(agentMount.mountPath, view);
         assert.equal(lstatSync(path.join(agentDir, 'health-check.sh')).isFile(), true, 'the copy is a plain file');
         assert.equal(statSync(agentDir).mode & 0o777, 0o555);
         assert.equal(await resolveAllowedScript(agentDir, 'health-check.sh'), path.join(realpathSync(agentDir), 'health-check.sh'));
