@@ -148,7 +148,8 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.doesNotMatch(diff.stdout, /would delete/, 'nothing is pruned unless asked');
     const asJson = await selfheal(['diff', '-f', v2, '--json'], env);
     assert.equal(asJson.code, 1);
-    const entries = JSON.parse(asJson.stdout) as { kind: string; action: string; name: string; changes?: { path: string; before: unknown; after: unknown }[] }[];
+    const { teams, plan: entries } = JSON.parse(asJson.stdout) as { teams: { covered: string[] }; plan: { kind: string; action: string; name: string; changes?: { path: string; before: unknown; after: unknown }[] }[] };
+    assert.deepEqual(teams.covered, ['default']);
     assert.deepEqual(entries.find((e) => e.kind === 'Job')?.changes, [{ path: 'schedule.interval', kind: 'changed', before: '12h', after: '6h' }]);
     const pruneAll = await selfheal(['diff', '-f', v2, '--prune', 'rule,job,environment'], env);
     assert.match(pruneAll.stdout, /- would delete rule gitops-r2\n- would delete job gitops-job-b\n- would delete environment gitops-b\n/, 'rules, then jobs, then environments');
@@ -374,14 +375,18 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
       return s.run;
     };
     const summary = path.join(work, 'step-summary.txt');
-    const ghEnv = (dir: string) => ({ ...env, SELFHEAL_DIR: dir, SELFHEAL_PRUNE: workflow.env.SELFHEAL_PRUNE!, SELFHEAL_CLI: BIN, GITHUB_STEP_SUMMARY: summary });
+    assert.equal(workflow.env.SELFHEAL_TEAMS, 'default');
+    for (const [job, name] of [['diff', 'selfheal diff'], ['apply', 'selfheal apply']] as const) {
+      for (const line of step(job, name).split('\n').filter((l) => /"\$SELFHEAL_CLI" (diff|apply)/.test(l))) assert.match(line, /--team "\$SELFHEAL_TEAMS"/, `${job}: ${line}`);
+    }
+    const ghEnv = (dir: string) => ({ ...env, SELFHEAL_DIR: dir, SELFHEAL_TEAMS: workflow.env.SELFHEAL_TEAMS!, SELFHEAL_PRUNE: workflow.env.SELFHEAL_PRUNE!, SELFHEAL_CLI: BIN, GITHUB_STEP_SUMMARY: summary });
     const cwd = await mkdtemp(path.join(work, 'gh-'));
     const inDir = (script: string) => `cd ${JSON.stringify(cwd)}\n${script}`;
 
     const pr = await bash(inDir(step('diff', 'selfheal diff')), ghEnv(EXAMPLE));
     assert.equal(pr.code, 0, `pending changes do not fail the check: ${pr.stdout}${pr.stderr}`);
     assert.match(pr.stdout, /4 to create/);
-    assert.match(await readFile(summary, 'utf8'), /### selfheal diff[\s\S]*\+ would create job prod-eu-health/);
+    assert.match(await readFile(summary, 'utf8'), /### selfheal diff[\s\S]*teams: the plan covers default; the token can read [\s\S]*\+ would create job prod-eu-health/);
     assert.deepEqual(await auditActions(), []);
 
     const broken = await folder({ 'x.yaml': 'kind: Job\nname: nope\n' });
@@ -421,5 +426,84 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.equal(exported.code, 0, exported.stderr);
     assert.match(exported.stdout, /team: gitops-pay/);
     assert.doesNotMatch(exported.stdout, /gitops-shop|shop-rule/);
+  });
+  it("another team's object of the same name: apply refuses (nothing changes) unless --allow-move; --prune deletes only in the plan's teams; both commands name the teams", async () => {
+    assert.equal((await stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name: 'scope-pay' }) })).status, 201);
+    const createRule = async (name: string, team: string) => {
+      const res = await stack.api('/api/rules', { method: 'POST', body: JSON.stringify({ name, team, services: ['*'], dryRun: true, actions: [{ id: 'note', type: 'pagerduty.note', content: `${name} saw it` }] }) });
+      const text = await res.text();
+      assert.equal(res.status, 201, text);
+      return (JSON.parse(text) as { id: string }).id;
+    };
+    const payRule = await createRule('disk-cleanup', 'scope-pay');
+    const payFailover = await createRule('scope-pay-failover', 'scope-pay');
+    await createRule('default-old', 'default');
+    assert.equal((await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'pay-vm', team: 'scope-pay', description: 'payments VM' }) })).status, 201);
+    const ruleOf = (id: string) => api<{ name: string; team: string; version: number; actions: { content: string }[] }>(`/api/rules/${id}`);
+    const before = await ruleOf(payRule);
+    const mark = (await auditActions()).length;
+
+    // The PR: a rule `disk-cleanup` without team (default). An admin token sees scope-pay's rule of that name.
+    const pr = await folder({ 'rules.yaml': ruleDoc('disk-cleanup'), 'envs.yaml': envDoc('pay-vm') });
+    for (const cmd of [['diff'], ['apply'], ['apply', '--prune', 'rule,environment']]) {
+      const run = await selfheal([...cmd, '-f', pr], env);
+      assert.equal(run.code, 2, `${cmd.join(' ')}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, /rules\.yaml, object 1 \(Rule disk-cleanup\): rule "disk-cleanup" is in team default in the files, but the server's rule "disk-cleanup" is in team scope-pay: applying would overwrite team scope-pay's rule and move it to team default/);
+      assert.match(run.stderr, /environment "pay-vm" is in team default in the files, but the server's environment "pay-vm" is in team scope-pay/);
+      assert.match(run.stderr, /--allow-move/);
+    }
+    assert.deepEqual(await ruleOf(payRule), before, "scope-pay's rule is unchanged: same team, version and actions");
+    assert.equal((await api<{ team: string; description: string }>('/api/environments/pay-vm')).team, 'scope-pay');
+    assert.equal((await auditActions()).length, mark, 'nothing applied');
+
+    // A folder of the default team only: the diff names the teams; --prune deletes default's rule, never scope-pay's.
+    const mine = await folder({ 'rules.yaml': ruleDoc('default-new') });
+    const diff = await selfheal(['diff', '-f', mine, '--prune', 'rule,environment'], env);
+    assert.equal(diff.code, 1, diff.stderr);
+    assert.match(diff.stdout, /^teams: the plan covers default; the token can read default, .*scope-pay/m);
+    assert.match(diff.stdout, /- would delete rule default-old/);
+    assert.doesNotMatch(diff.stdout, /disk-cleanup|scope-pay-failover|pay-vm/);
+    const json = JSON.parse((await selfheal(['diff', '-f', mine, '--prune', 'rule', '--json'], env)).stdout) as { teams: { covered: string[]; readable: string[]; unreadable: string[] } };
+    assert.deepEqual(json.teams.covered, ['default']);
+    assert.ok(json.teams.readable.includes('scope-pay'));
+    assert.deepEqual(json.teams.unreadable, []);
+    const pruned = await selfheal(['apply', '-f', mine, '--prune', 'rule,environment'], env);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, /^teams: the plan covers default;/m);
+    const names = (await api<{ items: { name: string; team: string }[] }>('/api/rules')).items.map((r) => `${r.team}/${r.name}`).sort();
+    assert.deepEqual(names, ['default/default-new', 'scope-pay/disk-cleanup', 'scope-pay/scope-pay-failover']);
+    assert.equal((await stack.api('/api/environments/pay-vm')).status, 200, "scope-pay's environment is not pruned");
+
+    // --team names the scope; a token that cannot read a covered team: diff says so loudly, apply refuses.
+    const tokenOf = async (body: unknown) => {
+      const res = await stack.api('/api/tokens', { method: 'POST', body: JSON.stringify(body) });
+      assert.equal(res.status, 201);
+      return ((await res.json()) as { token: string }).token;
+    };
+    const readToken = await tokenOf({ name: 'scope-read', scopes: ['read'] });
+    const writeToken = await tokenOf({ name: 'scope-write', scopes: ['read', 'write'] });
+    const payDir = await folder({ 'pay.yaml': ruleDoc('scope-pay-new', 'team: scope-pay\n') });
+    const blind = await selfheal(['diff', '-f', payDir, '--team', 'scope-pay', '--prune', 'rule'], { ...env, SELFHEAL_TOKEN: readToken });
+    assert.equal(blind.code, 1, blind.stderr);
+    assert.match(blind.stdout, /^teams: the plan covers scope-pay; the token can read default$/m);
+    assert.match(blind.stderr, /!! the token cannot read team\(s\) scope-pay, which the plan covers/);
+    const blindJson = JSON.parse((await selfheal(['diff', '-f', payDir, '--json'], { ...env, SELFHEAL_TOKEN: readToken })).stdout) as { teams: { unreadable: string[] } };
+    assert.deepEqual(blindJson.teams.unreadable, ['scope-pay']);
+    const refused = await selfheal(['apply', '-f', payDir, '--prune', 'rule'], { ...env, SELFHEAL_TOKEN: writeToken });
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.match(refused.stderr, /the token cannot read team\(s\) scope-pay, which the plan covers .* nothing was applied/);
+    const narrow = await selfheal(['diff', '-f', payDir, '--team', 'default'], env);
+    assert.equal(narrow.code, 2);
+    assert.match(narrow.stderr, /--team default does not cover every object of the files/);
+
+    // --allow-move: the move is said, and made.
+    const mark2 = (await auditActions()).length;
+    const moved = await selfheal(['apply', '-f', pr, '--allow-move'], env);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, /~ updated rule disk-cleanup, moving it from team scope-pay to team default/);
+    assert.match(moved.stdout, /~ updated environment pay-vm, moving it from team scope-pay to team default/);
+    assert.equal((await ruleOf(payRule)).team, 'default');
+    assert.equal((await ruleOf(payFailover)).team, 'scope-pay', 'the other scope-pay rule stays');
+    assert.equal((await auditActions()).length, mark2 + 2);
   });
 });

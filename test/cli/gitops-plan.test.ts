@@ -4,12 +4,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { EnvironmentView, JobView, RuleView } from '../../src/cli/api-types.js';
-import { parsePruneKinds } from '../../src/cli/commands/gitops.js';
+import { parsePruneKinds, parseTeams } from '../../src/cli/commands/gitops.js';
 import { CliError, EXIT } from '../../src/cli/errors.js';
 import { exportDocuments, renderExport } from '../../src/cli/gitops/export.js';
 import { readManifests, type Kind } from '../../src/cli/gitops/manifests.js';
 import { parseRuleInput } from '../../src/domain/rules/index.js';
-import { checkReferences, planChanges, validateManifests, type CurrentState } from '../../src/cli/gitops/plan.js';
+import { checkReferences, planChanges, resolveScope, validateManifests, type CurrentState } from '../../src/cli/gitops/plan.js';
+import { teamReport } from '../../src/cli/gitops/run.js';
 
 const usage = (re: RegExp) => (err: unknown) => err instanceof CliError && err.exitCode === EXIT.usage && re.test(err.message);
 const none: CurrentState = { rules: [], environments: [], jobs: [] };
@@ -146,7 +147,7 @@ describe('selfheal GitOps planner (no server)', () => {
     const steps = planChanges(validateManifests(readManifests([path.join(dir, 'export.yaml')])), current, new Set(['Environment', 'Job', 'Rule']));
     assert.deepEqual(steps.map((s) => `${s.action} ${s.key}`), ['unchanged custom-queue', 'unchanged prod-eu', 'unchanged paused-job']);
   });
-  it('carries team on every kind: a file naming another team plans a move of that field only; export keeps non-default teams and round-trips', async () => {
+  it('carries team on every kind: a file naming another team is refused, and with --allow-move plans a move of that field only; export keeps non-default teams and round-trips', async () => {
     const parsed = parseRuleInput({ name: 'pay-rule', actions: [{ type: 'pagerduty.acknowledge' }] });
     assert.ok(parsed.ok);
     const rule = { id: 'r-1', version: 3, ...parsed.value, team: 'default' } as unknown as RuleView;
@@ -157,12 +158,13 @@ describe('selfheal GitOps planner (no server)', () => {
       'kind: Environment\nname: pay-vm\nteam: payments\n---\nkind: Rule\nname: pay-rule\nteam: payments\nactions: [{ type: pagerduty.acknowledge }]\n',
     );
     const desired = validateManifests(readManifests([path.join(dir, 'teams.yaml')]));
-    const steps = planChanges(desired, current, new Set());
+    assert.throws(() => planChanges(desired, current, new Set()), usage(/environment "pay-vm" is in team payments in the files, but the server's environment "pay-vm" is in team default[\s\S]*--allow-move/));
+    const steps = planChanges(desired, current, new Set(), { teams: new Set(['payments']), allowMove: true });
     assert.deepEqual(
-      steps.map((x) => [x.action, x.key, (x.changes ?? []).map((c) => c.path).join(','), (x.body as { team?: string }).team]),
+      steps.map((x) => [x.action, x.key, (x.changes ?? []).map((c) => c.path).join(','), (x.body as { team?: string }).team, x.move]),
       [
-        ['update', 'pay-vm', 'team', 'payments'],
-        ['update', 'pay-rule', 'team', 'payments'],
+        ['update', 'pay-vm', 'team', 'payments', { from: 'default', to: 'payments' }],
+        ['update', 'pay-rule', 'team', 'payments', { from: 'default', to: 'payments' }],
       ],
     );
     // A file without team means default: the objects above are unchanged by it.
@@ -175,5 +177,71 @@ describe('selfheal GitOps planner (no server)', () => {
     assert.doesNotMatch(renderExport(exportDocuments(current), false), /^team:/m, 'the default team is left out');
     await writeFile(path.join(dir, 'teams-export.yaml'), text);
     assert.deepEqual(planChanges(validateManifests(readManifests([path.join(dir, 'teams-export.yaml')])), moved, new Set()).map((x) => x.action), ['unchanged', 'unchanged']);
+  });
+  describe('team scope (a token that sees several teams)', () => {
+    const ack = [{ type: 'pagerduty.acknowledge' }];
+    const liveRule = (name: string, team: string, id: string) => {
+      const parsed = parseRuleInput({ name, team, actions: ack });
+      assert.ok(parsed.ok);
+      return { id, version: 1, ...parsed.value, team } as unknown as RuleView;
+    };
+    const liveEnv = (name: string, team: string, ssh: unknown = null) =>
+      ({ name, team, description: null, labels: {}, agentTaskQueue: `selfheal-agent-${name}`, ssh, maintenanceWindows: [] }) as unknown as EnvironmentView;
+    const liveJob = (id: string, team: string, envs: string[]) =>
+      ({ id, team, name: id, schedule: { interval: '1h' }, targets: { environments: envs }, script: 's.sh', via: 'agent', enabled: true }) as unknown as JobView;
+    /** What a `read` token sees (the default team) and what an admin token sees (every team). */
+    const readView: CurrentState = { rules: [], environments: [], jobs: [] };
+    const adminView: CurrentState = {
+      rules: [liveRule('disk-cleanup', 'payments', 'r-pay'), liveRule('payments-failover', 'payments', 'r-fail')],
+      environments: [liveEnv('pay-vm', 'payments', { host: 'vm.pay', port: 22, user: 'selfheal', keyRef: 'env:PAY_KEY', hostKeyFingerprint: null })],
+      jobs: [liveJob('pay-job', 'payments', ['pay-vm'])],
+    };
+    const desiredOf = async (name: string, text: string) => {
+      await writeFile(path.join(dir, name), text);
+      return validateManifests(readManifests([path.join(dir, name)]));
+    };
+
+    it('a file rule without team never overwrites, moves or prunes another team\'s objects (the review repro)', async () => {
+      const desired = await desiredOf('repro.yaml', 'kind: Rule\nname: disk-cleanup\nactions: [{ type: pagerduty.acknowledge }]\n');
+      const prune = new Set<Kind>(['Job', 'Rule']);
+      assert.deepEqual(planChanges(desired, readView, prune).map((s) => `${s.action} ${s.key}`), ['create disk-cleanup'], 'what the read token diff shows');
+      // Before: [update disk-cleanup (team: payments → default), delete payments-failover, delete pay-job].
+      assert.throws(
+        () => planChanges(desired, adminView, prune),
+        usage(/repro\.yaml, object 1 \(Rule disk-cleanup\): rule "disk-cleanup" is in team default in the files, but the server's rule "disk-cleanup" is in team payments: applying would overwrite/),
+      );
+      // Another name: the payments objects are outside the plan's teams (default), so --prune leaves them.
+      const other = await desiredOf('other.yaml', 'kind: Rule\nname: default-only\nactions: [{ type: pagerduty.acknowledge }]\n');
+      assert.deepEqual(planChanges(other, adminView, new Set<Kind>(['Environment', 'Job', 'Rule'])).map((s) => `${s.action} ${s.key}`), ['create default-only']);
+      checkReferences(other, adminView, new Set<Kind>(['Environment']));
+    });
+
+    it('an environment of another team is refused too (its ssh fields would be overwritten); --allow-move shows the move', async () => {
+      const desired = await desiredOf('env.yaml', 'kind: Environment\nname: pay-vm\n');
+      assert.throws(() => planChanges(desired, adminView, new Set()), usage(/environment "pay-vm" is in team default in the files, but the server's environment "pay-vm" is in team payments/));
+      const [step] = planChanges(desired, adminView, new Set(), { teams: new Set(['default']), allowMove: true });
+      assert.equal(step!.action, 'update');
+      assert.deepEqual(step!.move, { from: 'payments', to: 'default' });
+      assert.deepEqual(step!.changes?.map((c) => c.path).sort(), ['ssh', 'team']);
+    });
+
+    it('--prune deletes only objects of the covered teams; --team widens or narrows the scope and must cover every file object', async () => {
+      const desired = await desiredOf('pay.yaml', 'kind: Rule\nname: disk-cleanup\nteam: payments\nactions: [{ type: pagerduty.acknowledge }]\n');
+      const current: CurrentState = { ...adminView, rules: [...adminView.rules, liveRule('default-rule', 'default', 'r-def')] };
+      const all = new Set<Kind>(['Rule']);
+      assert.deepEqual(planChanges(desired, current, all).map((s) => `${s.action} ${s.key}`), ['unchanged disk-cleanup', 'delete payments-failover']);
+      const wide = resolveScope(desired, ['payments', 'default'], false);
+      assert.deepEqual(planChanges(desired, current, all, wide).map((s) => `${s.action} ${s.key}`), ['unchanged disk-cleanup', 'delete payments-failover', 'delete default-rule']);
+      assert.deepEqual([...resolveScope(desired, undefined, false).teams], ['payments']);
+      assert.throws(() => resolveScope(desired, ['default'], false), usage(/--team default does not cover every object of the files[\s\S]*pay\.yaml, object 1 \(Rule disk-cleanup\): rule "disk-cleanup" is in team payments/));
+      assert.deepEqual(parseTeams(['a,b', 'c', 'a']), ['a', 'b', 'c']);
+      assert.equal(parseTeams(undefined), undefined);
+      for (const bad of [['Payments'], ['a,,b'], ['']]) assert.throws(() => parseTeams(bad), usage(/--team takes team names/), bad.join());
+    });
+
+    it('reports the teams the plan covers and those the token cannot read', () => {
+      assert.deepEqual(teamReport(['payments', 'default', 'payments'], ['default']), { covered: ['default', 'payments'], readable: ['default'], unreadable: ['payments'] });
+      assert.deepEqual(teamReport(['default'], ['default', 'payments']).unreadable, []);
+    });
   });
 });

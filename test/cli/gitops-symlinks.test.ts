@@ -47,4 +47,60 @@ describe('gitops manifests: symbolic links', () => {
       ],
     );
   });
+  it('refuses a target given with -f that is itself a link (a file, or the folder: `selfheal/ -> /`), without reading it', async () => {
+    await mkdir(path.join(dir, 'outside'), { recursive: true });
+    await writeFile(path.join(dir, 'outside', 'creds.yaml'), `kind: Environment\nname: ${SECRET.toLowerCase()}\n`);
+    const folderLink = path.join(dir, 'repo', 'selfheal');
+    const fileLink = path.join(dir, 'repo', 'gitops', 'linked-file.yaml');
+    await symlink(path.join(dir, 'outside'), folderLink);
+    await symlink(path.join(dir, 'outside', 'creds.yaml'), fileLink);
+    try {
+      for (const target of [folderLink, fileLink]) {
+        assert.throws(
+          () => readManifests([target]),
+          (err: Error) => err.message.startsWith(`${target}: a symbolic link; not followed`) && !err.message.toLowerCase().includes(SECRET.toLowerCase()),
+          target,
+        );
+      }
+    } finally {
+      await rm(folderLink);
+      await rm(fileLink);
+    }
+  });
+
+  it('refuses a target named inside the working folder whose path leads out of it through a linked folder', async () => {
+    await mkdir(path.join(dir, 'outside2'), { recursive: true });
+    await writeFile(path.join(dir, 'outside2', 'rules.yaml'), 'kind: Environment\nname: leaked\n');
+    await mkdir(path.join(dir, 'checkout'), { recursive: true });
+    await symlink(path.join(dir, 'outside2'), path.join(dir, 'checkout', 'selfheal'));
+    await mkdir(path.join(dir, 'checkout', 'real'), { recursive: true });
+    await writeFile(path.join(dir, 'checkout', 'real', 'env.yaml'), 'kind: Environment\nname: in-checkout\n');
+    const cwd = process.cwd();
+    process.chdir(path.join(dir, 'checkout'));
+    try {
+      assert.throws(() => readManifests([path.join('selfheal', 'rules.yaml')]), /selfheal\/rules\.yaml: leads outside the working folder .* through a symbolic link; not read/);
+      assert.deepEqual(readManifests([path.join('real', 'env.yaml')]).map((m) => m.raw.name), ['in-checkout'], 'a plain path inside is read');
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('a YAML syntax error names the line and column, never the source line (which could hold a secret)', async () => {
+    const file = path.join(dir, 'broken.yaml');
+    for (const text of [`[default]\naws_secret_access_key: ${SECRET}: {\n`, `a: !${SECRET} x\nb: [\n`, `key: "bad \\q ${SECRET}"\n`, `a: |${SECRET}\n  y\n`, `a: *${SECRET}\n`]) {
+      await writeFile(file, text);
+      assert.throws(
+        () => readManifests([file]),
+        (err: Error) => {
+          assert.ok(err.message.startsWith(`${file}: `), err.message);
+          assert.ok(!err.message.includes(SECRET), `no source text: ${err.message}`);
+          assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
+          return true;
+        },
+        text,
+      );
+    }
+    await writeFile(file, `[default]\naws_secret_access_key: ${SECRET}: {\n`);
+    assert.throws(() => readManifests([file]), /broken\.yaml: Unexpected scalar at node end at line 2, column 1$/);
+  });
 });

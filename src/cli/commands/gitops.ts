@@ -1,14 +1,31 @@
 // selfheal apply|diff|export: environments, jobs and rules kept as files (GitOps). `diff` exits 1 when
 // apply would change something; `apply` creates, updates and (with --prune <kinds>) deletes, in dependency
-// order, and sends nothing for an object the server already holds.
+// order, and sends nothing for an object the server already holds. A plan covers the teams of the files (or
+// --team): only their objects are updated or pruned, a file object that would take over another team's
+// object of the same name is refused unless --allow-move, and both commands say which teams the plan covers
+// and which the token can read (apply refuses when it cannot read them all).
 import type { Command } from 'commander';
+import { TEAM_NAME_PATTERN, TEAM_NAME_RULE } from '../../domain/teams.js';
 import { EXIT, usageError } from '../errors.js';
 import { linePerWrite, printData, printJson } from '../output.js';
 import { action, collect, type Runtime } from '../program.js';
 import { exportDocuments, renderExport, writeExport } from '../gitops/export.js';
 import { KINDS, readManifests, type Kind } from '../gitops/manifests.js';
-import { checkReferences, planChanges, validateManifests, type Step } from '../gitops/plan.js';
-import { executePlan, loadCurrent, outcomeJson, planJson, printOutcome, printPlan, WOULD } from '../gitops/run.js';
+import { checkReferences, planChanges, resolveScope, validateManifests, type Step } from '../gitops/plan.js';
+import {
+  executePlan,
+  loadCurrent,
+  outcomeJson,
+  planJson,
+  printOutcome,
+  printPlan,
+  printTeams,
+  readableTeams,
+  teamReport,
+  unreadableWarning,
+  WOULD,
+  type TeamReport,
+} from '../gitops/run.js';
 import type { ApiClient } from '../http-client.js';
 
 const KIND_NAMES: Record<string, Kind> = {
@@ -32,27 +49,44 @@ export function parsePruneKinds(text: string | undefined): Set<Kind> {
   return kinds;
 }
 
+/** `--team a --team b,c` → [a, b, c]; each a team name. Undefined when not given. */
+export function parseTeams(values: string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  const teams = new Set<string>();
+  for (const word of values.flatMap((v) => v.split(',')).map((w) => w.trim())) {
+    if (!TEAM_NAME_PATTERN.test(word)) throw usageError(`--team takes team names (${TEAM_NAME_RULE}), separated by commas or repeated, not "${word}"`);
+    teams.add(word);
+  }
+  return [...teams];
+}
+
 interface PlanOptions {
   file?: string[];
   recursive?: boolean;
   prune?: string;
+  team?: string[];
+  allowMove?: boolean;
 }
 
-async function plan(api: ApiClient, opts: PlanOptions): Promise<Step[]> {
+async function plan(api: ApiClient, opts: PlanOptions): Promise<{ steps: Step[]; teams: TeamReport }> {
   const files = opts.file ?? [];
   if (files.length === 0) throw usageError('-f <file or folder> is required');
   const prune = parsePruneKinds(opts.prune);
+  const explicit = parseTeams(opts.team);
   const desired = validateManifests(readManifests(files, { recursive: opts.recursive === true }));
-  const current = await loadCurrent(api, new Set(KINDS));
-  checkReferences(desired, current, prune);
-  return planChanges(desired, current, prune);
+  const scope = resolveScope(desired, explicit, opts.allowMove === true);
+  const [current, readable] = await Promise.all([loadCurrent(api, new Set(KINDS)), readableTeams(api)]);
+  checkReferences(desired, current, prune, scope);
+  return { steps: planChanges(desired, current, prune, scope), teams: teamReport(scope.teams, readable) };
 }
 
 const withPlanOptions = (cmd: Command) =>
   cmd
     .option('-f, --file <path>', 'a file or folder of .yaml/.yml/.json files (repeatable)', collect)
     .option('-R, --recursive', 'also read the sub-folders of a folder')
-    .option('--prune <kinds>', 'delete objects of these kinds that the files do not hold: environment, job, rule (comma-separated)');
+    .option('--prune <kinds>', "delete objects of these kinds that the files do not hold, in the plan's teams only: environment, job, rule (comma-separated)")
+    .option('--team <teams>', 'the teams the plan covers (repeatable or comma-separated; default: the teams the files name, `default` for an object without `team`); every file object must be in one', collect)
+    .option('--allow-move', "let a file object take over another team's object of the same name, moving it to the file's team (refused otherwise)");
 
 export function registerGitOps(program: Command, given: Runtime): void {
   const rt = linePerWrite(given);
@@ -60,14 +94,25 @@ export function registerGitOps(program: Command, given: Runtime): void {
     .option('--dry-run', 'show the plan, change nothing')
     .action(
       action<PlanOptions & { dryRun?: boolean }>(rt, async ({ api, io, opts, global }) => {
-        const steps = await plan(api, opts);
+        const { steps, teams } = await plan(api, opts);
         if (opts.dryRun === true) {
-          if (global.json) printJson(io, { dryRun: true, plan: planJson(steps, true) });
-          else printPlan(io, steps, WOULD, true);
+          if (global.json) printJson(io, { dryRun: true, teams, plan: planJson(steps, true) });
+          else {
+            printTeams(io, teams);
+            printPlan(io, steps, WOULD, true);
+          }
+          if (global.json && teams.unreadable.length > 0) io.err(unreadableWarning(teams));
           return EXIT.ok;
         }
+        // The token cannot see what it would overwrite or leave behind in those teams: nothing is attempted.
+        if (teams.unreadable.length > 0) {
+          throw usageError(
+            `the token cannot read team(s) ${teams.unreadable.join(', ')}, which the plan covers (the teams the files name, or --team): apply cannot know what it would overwrite or prune there; nothing was applied. Use a token that can read them (selfheal teams list), or narrow --team`,
+          );
+        }
+        if (!global.json) printTeams(io, teams);
         const outcome = await executePlan(api, steps);
-        if (global.json) printJson(io, outcomeJson(steps, outcome, true));
+        if (global.json) printJson(io, { teams, ...outcomeJson(steps, outcome, true) });
         printOutcome(global.json ? { ...io, out: () => undefined } : io, steps, outcome, true);
         return outcome.failed ? outcome.failed.error.exitCode : EXIT.ok;
       }),
@@ -75,9 +120,14 @@ export function registerGitOps(program: Command, given: Runtime): void {
 
   withPlanOptions(program.command('diff').description('What apply would change, object by object (exit 1 when it would change something)')).action(
     action<PlanOptions>(rt, async ({ api, io, opts, global }) => {
-      const steps = await plan(api, opts);
-      if (global.json) printJson(io, planJson(steps, true));
-      else printPlan(io, steps, WOULD, true);
+      const { steps, teams } = await plan(api, opts);
+      if (global.json) {
+        printJson(io, { teams, plan: planJson(steps, true) });
+        if (teams.unreadable.length > 0) io.err(unreadableWarning(teams));
+      } else {
+        printTeams(io, teams);
+        printPlan(io, steps, WOULD, true);
+      }
       return steps.some((s) => s.action !== 'unchanged') ? EXIT.negative : EXIT.ok;
     }),
   );

@@ -1,9 +1,9 @@
 // Reading desired state from files: YAML (several `---` documents per file) or JSON, a file or a folder
 // of *.yaml/*.yml/*.json. Each object names its `kind` (Rule, Environment, Job), as Kubernetes manifests
 // do; a document may also be a list of objects, or `rules: [...]` (the format `selfheal rules export` wrote).
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments, type YAMLError } from 'yaml';
 import { isPlainObject } from '../../domain/json-diff.js';
 import { usageError } from '../errors.js';
 
@@ -48,6 +48,27 @@ function insideRoot(full: string, root: string): boolean {
   return real === base || real.startsWith(base.endsWith(path.sep) ? base : `${base}${path.sep}`);
 }
 
+/**
+ * A file or folder given with -f is read only when it is not itself a symbolic link, and, when it is named
+ * inside the working folder (CI's checkout), only when its real path stays inside it: a change that turns
+ * `selfheal/` (or `selfheal/rules.yaml`, or a folder on the way to it) into a link would otherwise have the
+ * runner read .yaml/.json files from anywhere on it. A target named outside the working folder (an absolute
+ * path, ../) is the caller's own choice, and is read.
+ */
+function checkTarget(target: string): void {
+  let stat;
+  try {
+    stat = lstatSync(target);
+  } catch (err) {
+    throw usageError(`cannot read ${target}: ${(err as Error).message}`);
+  }
+  if (stat.isSymbolicLink()) throw usageError(`${target}: a symbolic link; not followed (give the file or folder itself)`);
+  const cwd = process.cwd();
+  const relative = path.relative(cwd, path.resolve(target));
+  const named = relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+  if (named && !insideRoot(target, cwd)) throw usageError(`${target}: leads outside the working folder ${cwd} through a symbolic link; not read`);
+}
+
 function listFiles(target: string, recursive: boolean, out: string[], root = target): void {
   let stat;
   try {
@@ -75,6 +96,51 @@ function listFiles(target: string, recursive: boolean, out: string[], root = tar
   }
 }
 
+/**
+ * The YAML library's messages for these codes are its own words (at most a grammar character of the file);
+ * the others may quote the file (a tag, a directive, an escape, a bad token) and are replaced by their kind.
+ */
+const OWN_WORDS = new Set<string>([
+  'ALIAS_PROPS',
+  'BAD_ALIAS',
+  'BAD_INDENT',
+  'BAD_PROP_ORDER',
+  'BAD_SCALAR_START',
+  'BLOCK_AS_IMPLICIT_KEY',
+  'BLOCK_IN_FLOW',
+  'DUPLICATE_KEY',
+  'IMPOSSIBLE',
+  'KEY_OVER_1024_CHARS',
+  'MISSING_CHAR',
+  'MULTILINE_IMPLICIT_KEY',
+  'MULTIPLE_ANCHORS',
+  'MULTIPLE_DOCS',
+  'MULTIPLE_TAGS',
+  'NON_STRING_KEY',
+  'RESOURCE_EXHAUSTION',
+  'TAB_AS_INDENT',
+]);
+const QUOTING: Record<string, string> = {
+  BAD_DIRECTIVE: 'invalid directive',
+  BAD_DQ_ESCAPE: 'invalid escape sequence in a double-quoted string',
+  BAD_COLLECTION_TYPE: 'a tag that does not fit its collection',
+  TAG_RESOLVE_FAILED: 'a tag that cannot be resolved',
+  UNEXPECTED_TOKEN: 'unexpected token',
+};
+
+/**
+ * A YAML syntax error as its kind and position only: never the source line the library quotes under it, which
+ * in CI (a file that is not what it seems) could be a secret printed into the log.
+ */
+export function yamlErrorMessage(err: YAMLError, lines: LineCounter): string {
+  // "Unexpected scalar at node end", "Unexpected map-value-ind token in YAML stream" keep their words (token
+  // types), not what follows them ("AKIA…", the token's text).
+  const token = err.code === 'UNEXPECTED_TOKEN' ? /^Unexpected [a-z-]+(?: token)?(?: at node end| in YAML stream)?(?=:|$)/.exec(err.message)?.[0] : undefined;
+  const first = (OWN_WORDS.has(err.code) ? err.message.split('\n')[0]! : (token ?? QUOTING[err.code] ?? 'not valid YAML')).replace(/[:\s]+$/, '');
+  const at = err.pos[0] >= 0 ? lines.linePos(err.pos[0]) : undefined;
+  return at ? `${first} at line ${at.line}, column ${at.col}` : first;
+}
+
 /** The objects of one file, in order, with the `kind` each declares (or `implicitKind`). */
 function readFile(file: string, implicitKind: Kind | undefined, problems: string[]): Manifest[] {
   let text: string;
@@ -85,14 +151,20 @@ function readFile(file: string, implicitKind: Kind | undefined, problems: string
     throw usageError(`cannot read ${file}: ${(err as Error).message}`);
   }
   const objects: { value: unknown; legacyRule: boolean }[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) throw usageError(`${file}: ${doc.errors[0]!.message}`);
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  // A text without a document answers an empty list carrying the stream's errors (a bad directive).
+  const streamErrors = 'empty' in docs ? docs.errors : [];
+  if (streamErrors.length > 0) throw usageError(`${file}: ${yamlErrorMessage(streamErrors[0]!, lines)}`);
+  for (const doc of docs) {
+    if (doc.errors.length > 0) throw usageError(`${file}: ${yamlErrorMessage(doc.errors[0]!, lines)}`);
     let value: unknown;
     try {
       // The YAML library refuses aliases that would expand past its limit (a "billion laughs" file).
       value = doc.toJS();
     } catch (err) {
-      throw usageError(`${file}: ${(err as Error).message}`);
+      // Its own words, less what it quotes after a colon (an unresolved alias names the file's text).
+      throw usageError(`${file}: ${((err as Error).message.split('\n')[0] ?? '').replace(/:.*$/, '')}`);
     }
     if (value === null || value === undefined) continue;
     if (Array.isArray(value)) for (const v of value) objects.push({ value: v, legacyRule: false });
@@ -131,7 +203,10 @@ export interface ReadOptions {
 /** Every object of the given files and folders; a usage error (exit 2) naming each problem otherwise. */
 export function readManifests(targets: string[], opts: ReadOptions = {}): Manifest[] {
   const files: string[] = [];
-  for (const t of targets) listFiles(t, opts.recursive === true, files);
+  for (const t of targets) {
+    checkTarget(t);
+    listFiles(t, opts.recursive === true, files);
+  }
   if (files.length === 0) throw usageError(`no .yaml, .yml or .json file in ${targets.join(', ')}`);
   const problems: string[] = [];
   const manifests: Manifest[] = [];

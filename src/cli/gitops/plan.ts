@@ -37,7 +37,35 @@ export interface Step {
   /** The request body of a create or update. */
   body?: unknown;
   changes?: JsonChange[];
+  /** An update that moves the object from another team into the team the files give it (--allow-move). */
+  move?: { from: string; to: string };
 }
+
+/**
+ * What a plan may touch. Object names are unique across teams, so a file object is matched by name (id for
+ * jobs) with whatever the server holds; but only the objects of `teams` are updated or pruned. A token that
+ * sees several teams (an admin's) would otherwise turn a file rule of the default team into an overwrite of
+ * another team's rule of that name, moved to the default team, and `--prune` would delete every other
+ * team's objects: changes that neither the files nor a diff made with a narrower token showed.
+ */
+export interface PlanScope {
+  /** The teams the plan is about: the teams of the file objects, or those given with --team. */
+  teams: ReadonlySet<string>;
+  /** A file object may take over an object of the same name in another team (moving it): --allow-move. */
+  allowMove: boolean;
+}
+
+/** The team of a file object (one without `team` is in the default team, as the API files it). */
+export function teamOfDesired(d: Desired): string {
+  if (d.kind === 'Environment') return typeof d.normalized.team === 'string' ? d.normalized.team : DEFAULT_TEAM;
+  return d.definition.team ?? DEFAULT_TEAM;
+}
+
+/** The team of an object as the API answers it (a server before teams holds everything in the default team). */
+export const teamOfLive = (o: { team?: unknown }): string => (typeof o.team === 'string' ? o.team : DEFAULT_TEAM);
+
+/** The scope a plan has when none is given: the teams the files name, no moves. */
+export const scopeOfFiles = (desired: Desired[]): PlanScope => ({ teams: new Set(desired.map(teamOfDesired)), allowMove: false });
 
 /** Fields of a rule view that are not part of its definition. */
 const RULE_READ_ONLY = new Set(['id', 'version', 'breaker', 'createdAt', 'updatedAt', 'deletedAt']);
@@ -101,11 +129,31 @@ export function validateManifests(manifests: Manifest[], labelOf: (m: Manifest) 
   return desired;
 }
 
+/**
+ * The scope of a plan: the teams of the file objects, or the teams given with --team (`explicit`), which must
+ * then hold every file object. Throws a usage error naming each object outside them.
+ */
+export function resolveScope(desired: Desired[], explicit: readonly string[] | undefined, allowMove: boolean): PlanScope {
+  if (explicit === undefined || explicit.length === 0) return { ...scopeOfFiles(desired), allowMove };
+  const teams = new Set(explicit);
+  const outside = desired.filter((d) => !teams.has(teamOfDesired(d)));
+  if (outside.length > 0) {
+    throw usageError(
+      `--team ${[...teams].join(',')} does not cover every object of the files; nothing was applied:\n  ${outside
+        .map((d) => `${d.where}: ${d.kind.toLowerCase()} "${d.key}" is in team ${teamOfDesired(d)}${teamOfDesired(d) === DEFAULT_TEAM ? ' (no `team` in the file)' : ''}`)
+        .join('\n  ')}`,
+    );
+  }
+  return { teams, allowMove };
+}
+
 /** Environments that jobs name must exist after the apply: in the files, or on the server and not pruned. */
-export function checkReferences(desired: Desired[], current: CurrentState, prune: ReadonlySet<Kind>): void {
+export function checkReferences(desired: Desired[], current: CurrentState, prune: ReadonlySet<Kind>, scope: PlanScope = scopeOfFiles(desired)): void {
   const desiredEnvs = new Set(desired.filter((d) => d.kind === 'Environment').map((d) => d.key));
   const serverEnvs = new Set(current.environments.map((e) => e.name));
-  const pruned = (name: string) => prune.has('Environment') && serverEnvs.has(name) && !desiredEnvs.has(name);
+  // Only the environments of the plan's teams are pruned.
+  const prunable = new Set(current.environments.filter((e) => scope.teams.has(teamOfLive(e))).map((e) => e.name));
+  const pruned = (name: string) => prune.has('Environment') && prunable.has(name) && !desiredEnvs.has(name);
   const problems: string[] = [];
   for (const d of desired) {
     if (d.kind !== 'Job' || !('environments' in d.definition.targets)) continue;
@@ -117,7 +165,8 @@ export function checkReferences(desired: Desired[], current: CurrentState, prune
   }
   const desiredJobs = new Set(desired.filter((d) => d.kind === 'Job').map((d) => d.key));
   for (const job of current.jobs) {
-    if (desiredJobs.has(job.id) || prune.has('Job')) continue;
+    // A job of another team is never pruned: it stays, and so does its reference.
+    if (desiredJobs.has(job.id) || (prune.has('Job') && scope.teams.has(teamOfLive(job)))) continue;
     for (const env of job.targets?.environments ?? []) {
       if (pruned(env)) problems.push(`job "${job.id}" on the server targets environment "${env}", which --prune environment would delete (put the job in the files, or prune jobs too)`);
     }
@@ -133,37 +182,62 @@ function compare(kind: Kind, key: string, where: string, before: unknown, after:
 /**
  * The steps that make the server hold `desired`: in dependency order (environments, jobs, rules), then
  * deletes of objects of the `prune` kinds that the files do not hold, in reverse order (rules, jobs, environments).
+ * Only objects of the scope's teams are deleted; a file object whose name the server holds in another team
+ * is refused (a usage error naming each, before anything is applied) unless the scope allows moves.
  */
-export function planChanges(desired: Desired[], current: CurrentState, prune: ReadonlySet<Kind>): Step[] {
+export function planChanges(desired: Desired[], current: CurrentState, prune: ReadonlySet<Kind>, scope: PlanScope = scopeOfFiles(desired)): Step[] {
   const rules = new Map(current.rules.map((r) => [r.name, r]));
   const envs = new Map(current.environments.map((e) => [e.name, e]));
   const jobs = new Map(current.jobs.map((j) => [j.id, j]));
   const steps: Step[] = [];
+  const problems: string[] = [];
+  /** The move an update of `existing` to `d` would make, if any; a refusal when moves are not allowed. */
+  const moveOf = (d: Desired, existing: { team?: unknown }): Step['move'] | undefined => {
+    const from = teamOfLive(existing);
+    const to = teamOfDesired(d);
+    if (from === to) return undefined;
+    if (!scope.allowMove) {
+      const kind = d.kind.toLowerCase();
+      problems.push(
+        `${d.where}: ${kind} "${d.key}" is in team ${to} in the files, but the server's ${kind} "${d.key}" is in team ${from}: applying would overwrite team ${from}'s ${kind} and move it to team ${to}. Rename it, give it \`team: ${from}\`, or move it with selfheal apply --allow-move`,
+      );
+    }
+    return { from, to };
+  };
+  const changed = (kind: Kind, d: Desired, before: unknown, after: unknown, extra: Partial<Step>, move: Step['move']): Step => {
+    const step = compare(kind, d.key, d.where, before, after, extra);
+    return move && step.action === 'update' ? { ...step, move } : step;
+  };
+  for (const d of desired) {
+    if (!scope.teams.has(teamOfDesired(d))) problems.push(`${d.where}: ${d.kind.toLowerCase()} "${d.key}" is in team ${teamOfDesired(d)}, which the plan does not cover`);
+  }
   for (const kind of KINDS) {
     for (const d of desired) {
       if (d.kind !== kind) continue;
       if (d.kind === 'Rule') {
         const existing = rules.get(d.key);
         if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body: d.definition });
-        else steps.push(compare(kind, d.key, d.where, ruleDefinitionOf(existing), d.definition, { id: existing.id, version: existing.version, body: d.definition }));
+        else steps.push(changed(kind, d, ruleDefinitionOf(existing), d.definition, { id: existing.id, version: existing.version, body: d.definition }, moveOf(d, existing)));
       } else if (d.kind === 'Environment') {
         const existing = envs.get(d.key);
         const body = { ...d.body, team: d.normalized.team };
         if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body });
-        else steps.push(compare(kind, d.key, d.where, environmentDefinitionOf(existing), d.normalized, { body }));
+        else steps.push(changed(kind, d, environmentDefinitionOf(existing), d.normalized, { body }, moveOf(d, existing)));
       } else {
         const existing = jobs.get(d.key);
         // A file that does not say `enabled` leaves a job paused or running as it is (pause/resume by hand).
         const definition = existing && !d.explicitEnabled ? { ...d.definition, enabled: existing.enabled } : d.definition;
         if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body: definition });
-        else steps.push(compare(kind, d.key, d.where, jobDefinitionOf(existing), definition, { body: definition }));
+        else steps.push(changed(kind, d, jobDefinitionOf(existing), definition, { body: definition }, moveOf(d, existing)));
       }
     }
   }
+  if (problems.length > 0) throw usageError(`the files and the server disagree about teams; nothing was applied:\n  ${problems.join('\n  ')}`);
   const wanted = new Set(desired.map((d) => `${d.kind}/${d.key}`));
-  const gone = (kind: Kind, key: string) => prune.has(kind) && !wanted.has(`${kind}/${key}`);
-  for (const r of current.rules) if (gone('Rule', r.name)) steps.push({ kind: 'Rule', action: 'delete', key: r.name, id: r.id, version: r.version });
-  for (const j of current.jobs) if (gone('Job', j.id)) steps.push({ kind: 'Job', action: 'delete', key: j.id });
-  for (const e of current.environments) if (gone('Environment', e.name)) steps.push({ kind: 'Environment', action: 'delete', key: e.name });
+  // Only objects of the plan's teams are deleted: another team's objects are not the files' business.
+  const gone = (kind: Kind, key: string, o: { team?: unknown }) => prune.has(kind) && scope.teams.has(teamOfLive(o)) && !wanted.has(`${kind}/${key}`);
+  for (const r of current.rules) if (gone('Rule', r.name, r)) steps.push({ kind: 'Rule', action: 'delete', key: r.name, id: r.id, version: r.version });
+  for (const j of current.jobs) if (gone('Job', j.id, j)) steps.push({ kind: 'Job', action: 'delete', key: j.id });
+  for (const e of current.environments) if (gone('Environment', e.name, e)) steps.push({ kind: 'Environment', action: 'delete', key: e.name });
   return steps;
 }

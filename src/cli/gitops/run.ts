@@ -1,5 +1,6 @@
 // Carrying out a plan against the API, in order, stopping at the first refusal; and showing a plan.
 import { argWarningsOf, type ArgWarning } from '../../domain/script-args.js';
+import { DEFAULT_TEAM } from '../../domain/teams.js';
 import type { ApiClient } from '../http-client.js';
 import { ApiError } from '../http-client.js';
 import type { Io } from '../context.js';
@@ -23,7 +24,8 @@ const subject = (s: Step, withKind: boolean) => (withKind ? `${s.kind.toLowerCas
 
 function stepLines(s: Step, verbs: Verbs, withKind: boolean): string[] {
   const label = s.action === 'unchanged' ? 'unchanged' : verbs[s.action];
-  const lines = [`${SIGN[s.action]} ${label} ${subject(s, withKind)}${withKind && s.where && s.action !== 'unchanged' ? `  (${s.where})` : ''}`];
+  const moving = s.move ? `, moving it from team ${s.move.from} to team ${s.move.to}` : '';
+  const lines = [`${SIGN[s.action]} ${label} ${subject(s, withKind)}${moving}${withKind && s.where && s.action !== 'unchanged' ? `  (${s.where})` : ''}`];
   if (s.action === 'update') for (const c of s.changes ?? []) lines.push(`    ${c.path}: ${short(c.before)} → ${short(c.after)}`);
   return lines;
 }
@@ -60,10 +62,48 @@ export function planJson(steps: Step[], withKind: boolean) {
       ...(s.id ? { id: s.id } : {}),
       ...(withKind && s.where ? { source: s.where } : {}),
       ...(s.action === 'update' ? { changes: s.changes } : {}),
+      ...(s.move ? { move: s.move } : {}),
       ...(warnings.length > 0 ? { warnings } : {}),
     };
   });
 }
+
+/** Which teams a plan covers and which the token can read: what a reviewer needs to trust a diff. */
+export interface TeamReport {
+  /** The teams the plan covers: the teams of the file objects, or --team. Only their objects change or go. */
+  covered: string[];
+  /** The teams the token can read (GET /api/teams): the objects the plan was compared with. */
+  readable: string[];
+  /** Covered teams the token cannot read: the plan cannot know what the server holds there. */
+  unreadable: string[];
+}
+
+/** The teams the token can read; a server before teams (404) holds everything in the default team. */
+export async function readableTeams(api: ApiClient): Promise<string[]> {
+  try {
+    return (await api.teams.list()).map((t) => t.name).sort();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return [DEFAULT_TEAM];
+    throw err;
+  }
+}
+
+export function teamReport(covered: Iterable<string>, readable: readonly string[]): TeamReport {
+  const sorted = [...new Set(covered)].sort();
+  const can = new Set(readable);
+  return { covered: sorted, readable: [...readable], unreadable: sorted.filter((t) => !can.has(t)) };
+}
+
+const listOf = (teams: string[]) => (teams.length > 0 ? teams.join(', ') : '(none)');
+
+/** One line of scope before the plan; a loud warning on stderr when the token cannot read a covered team. */
+export function printTeams(io: Io, report: TeamReport): void {
+  io.out(`teams: the plan covers ${listOf(report.covered)}; the token can read ${listOf(report.readable)}`);
+  if (report.unreadable.length > 0) io.err(unreadableWarning(report));
+}
+
+export const unreadableWarning = (report: TeamReport) =>
+  `!! the token cannot read team(s) ${report.unreadable.join(', ')}, which the plan covers: this plan was made without what the server holds there (its creates may be updates or conflicts, and its deletes are missing); apply refuses to run with such a token`;
 
 /** The objects of the given kinds on the server (the others stay empty). */
 export async function loadCurrent(api: ApiClient, kinds: ReadonlySet<Kind>): Promise<CurrentState> {
