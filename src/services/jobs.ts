@@ -276,13 +276,14 @@ export function jobService(deps: JobServiceDeps) {
       }
       const triggeredAt = new Date(Math.floor(Date.now() / 1000) * 1000);
       let runId: string | null = null;
-      if (paused) {
-        const to = await target();
-        runId = await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date()));
-      } else {
-        await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id));
-      }
-      await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, team: row.team });
+      const to = paused ? await target() : undefined;
+      // The audit entry is written, and kept, before Temporal is asked: a run never starts unrecorded.
+      // Before, it was written after Temporal's answer, and a database failure in between left a run that
+      // no entry named (and a 5xx a client retried into a second run). An entry whose request then fails
+      // (or whose answer is lost, the run started after all) stays: it records that a run was asked for.
+      await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused }, team: row.team });
+      if (to) runId = await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date()));
+      else await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id));
       return { row, runId, triggeredAt };
     },
 
@@ -300,8 +301,9 @@ export function jobService(deps: JobServiceDeps) {
           { path: 'end', message: `a backfill covers at most ${MAX_BACKFILL_RUNS} scheduled runs (each starts the script on every target): move end closer to start, or backfill in several steps` },
         ]);
       }
-      await onSchedule(row, 'nothing was backfilled', () => backfillJobSchedule(temporal, row.id, start, end, body.overlap));
+      // As for a trigger: recorded, and kept, before Temporal starts anything.
       await writeAudit(db, { actor: actor.name, action: 'job.backfill', entityType: 'job', entityId: row.id, after: body, team: row.team });
+      await onSchedule(row, 'nothing was backfilled', () => backfillJobSchedule(temporal, row.id, start, end, body.overlap));
       return row;
     },
 
