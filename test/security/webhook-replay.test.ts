@@ -4,6 +4,7 @@ import { createApp } from '../../src/api/app.js';
 import { staleEvent } from '../../src/api/routes/webhooks.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import type { Config } from '../../src/config.js';
+import { HISTORY_WATERMARK } from '../../src/db/repositories/backtests.js';
 import { purgeHistoryBefore } from '../../src/db/repositories/retention.js';
 import { createLogger } from '../../src/logger.js';
 import { signBody } from '../../src/pagerduty/signature.js';
@@ -114,6 +115,26 @@ describe('security: a signed delivery replayed after its record is purged', func
     assert.equal(staleEvent('2026-11-01T02:00:00Z', 30, now), undefined);
     assert.match(staleEvent('2026-11-01T00:30:00Z', 30, now) ?? '', /older than the 30 days/);
     assert.equal(staleEvent('last tuesday', 30, now), undefined, 'the workflow rejects it and records why');
+  });
+
+  it("counts what the worker's purge has taken, when the worker keeps less history than this API is told (a rolling change)", async function () {
+    // The API says 3650 days; the worker purged everything received before ten days ago.
+    const purgedBefore = new Date(Date.now() - 10 * DAY);
+    await stack.db.db
+      .insertInto('retention_watermarks')
+      .values({ name: HISTORY_WATERMARK, purged_before: purgedBefore, updated_at: new Date() })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ purged_before: purgedBefore }))
+      .execute();
+    const app = withRetention(3650);
+    const deliver = async (ago: number) => {
+      const raw = JSON.stringify(sampleFor('v3-incident.triggered-01.json', newIncidentId(), { occurredAt: new Date(Date.now() - ago).toISOString() }));
+      return post(app, raw);
+    };
+    const old = await deliver(11 * DAY);
+    assert.equal(old.status, 422);
+    assert.match(((await old.json()) as { detail: string }).detail, new RegExp(`events before ${purgedBefore.toISOString()} were purged`));
+    assert.equal((await deliver(9 * DAY)).status, 202);
+    assert.match(staleEvent('2026-11-20T00:00:00Z', 3650, Date.UTC(2026, 11, 1), new Date('2026-11-21T00:00:00Z')) ?? '', /were purged/);
   });
 
   it('an API accepting unsigned deliveries (npm start on loopback) has no replay to refuse: an old event is accepted', async function () {

@@ -2,6 +2,7 @@ import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../db/database.js';
+import { historyPurgedBefore } from '../../db/repositories/backtests.js';
 import { eventExists, insertEventOnce } from '../../db/repositories/incidents.js';
 import { classifyEvent, incidentIdOf, parseWebhookJson, webhookBodySchema, type PagerDutyEvent } from '../../pagerduty/webhook.js';
 import { verifySignature } from '../../pagerduty/signature.js';
@@ -28,13 +29,19 @@ const STALE_MARGIN_MS = 3_600_000;
  * SELFHEAL_RETENTION_DAYS. An event that occurred before then could be one whose row is gone, so it is
  * refused instead of run again. A timestamp that does not parse is left to the workflow, which rejects it.
  */
-export function staleEvent(occurredAt: string, retentionDays: number, now = Date.now()): string | undefined {
+export function staleEvent(occurredAt: string, retentionDays: number, now = Date.now(), purgedBefore: Date | null = null): string | undefined {
   const at = Date.parse(occurredAt);
   if (Number.isNaN(at)) return undefined;
-  const oldest = now - retentionDays * 86_400_000 + STALE_MARGIN_MS;
-  if (at >= oldest) return undefined;
-  return `occurred_at ${occurredAt.slice(0, 64)} is older than the ${retentionDays} days of history kept (SELFHEAL_RETENTION_DAYS, less an hour): its delivery cannot be told from a replay of an event already handled and purged, so it is not acted on`;
+  // The purge runs in the worker, with the worker's setting: what it has actually purged counts too.
+  const kept = now - retentionDays * 86_400_000;
+  const purged = purgedBefore?.getTime() ?? Number.NEGATIVE_INFINITY;
+  if (at >= Math.max(kept, purged) + STALE_MARGIN_MS) return undefined;
+  const history = purged > kept ? `the history kept (events before ${purgedBefore!.toISOString()} were purged)` : `the ${retentionDays} days of history kept (SELFHEAL_RETENTION_DAYS)`;
+  return `occurred_at ${occurredAt.slice(0, 64)} is older than ${history}, less an hour: its delivery cannot be told from a replay of an event already handled and purged, so it is not acted on`;
 }
+
+/** How long the purge's watermark, read for the stale check, is reused (ms). */
+const WATERMARK_TTL_MS = 60_000;
 
 /**
  * PagerDuty Webhooks V3 → signalWithStart of the incident's workflow. Answers in milliseconds. Each answer
@@ -53,6 +60,23 @@ export function webhookRoutes(deps: AppDeps) {
   const secrets = deps.config.pagerduty.webhookSecrets;
   const unsignedAllowed = secrets.length === 0 && deps.config.pagerduty.webhookAllowUnsigned;
   const maxInFlight = deps.config.pagerduty.webhookMaxInFlight;
+  // How far the purge has gone (historyPurgedBefore), read at most once a minute, by one delivery at a time;
+  // unknown while the database does not answer (the configured retention still bounds).
+  let watermark: { purgedBefore: Date | null; readAt: number } | undefined;
+  let reading: Promise<void> | undefined;
+  const purgedBefore = async (): Promise<Date | null> => {
+    if (!watermark || Date.now() - watermark.readAt > WATERMARK_TTL_MS) {
+      reading ??= bestEffort(deps.db, historyPurgedBefore)
+        .then((read) => {
+          if (read !== undefined) watermark = { purgedBefore: read, readAt: Date.now() };
+        })
+        .finally(() => {
+          reading = undefined;
+        });
+      await reading;
+    }
+    return watermark?.purgedBefore ?? null;
+  };
   // Deliveries between the duplicate lookup and Temporal's answer. Past the bound, an overloaded ack
   // path answers 503 at once (PagerDuty retries) instead of queueing every delivery into the timeout.
   let inFlight = 0;
@@ -130,7 +154,7 @@ export function webhookRoutes(deps: AppDeps) {
       return c.json({ status: 'ignored', eventId: event.id, eventType: event.event_type }, 202);
     }
 
-    const stale = unsignedAllowed ? undefined : staleEvent(event.occurred_at, deps.config.retention.days);
+    const stale = unsignedAllowed ? undefined : staleEvent(event.occurred_at, deps.config.retention.days, Date.now(), await purgedBefore());
     if (stale) {
       record('stale', about);
       log.warn({ ...about, occurredAt: event.occurred_at.slice(0, 64) }, 'signed webhook event older than the history kept: refused as a possible replay');
