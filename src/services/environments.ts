@@ -191,13 +191,17 @@ export function environmentService(deps: EnvironmentServiceDeps) {
     async create(actor: Actor, body: z.output<typeof environmentCreateSchema>): Promise<Environment> {
       const team = await teamForCreate(db, actor, body.team, `environment ${body.name}`);
       checkAuthority(actor, body.name, body, undefined);
+      // Temporal is asked before the transaction, which then holds no connection while it answers (up to
+      // 5 s; with the embedded database's one connection, every other query would wait). A taken name is
+      // still 409, checked first; the insert keeps it 409 for a create racing this one.
+      if (!hasScope(actor.scopes, 'admin')) {
+        if (await findEnvironment(db, body.name)) throw new ConflictError(`environment ${body.name} already exists`);
+        await queueNotPolled(deps.temporal, deps.namespace, body.agentTaskQueue ?? agentTaskQueue(body.name));
+      }
       return inTransaction(db, async (trx) => {
         await queueFree(trx, body.name, body.agentTaskQueue ?? agentTaskQueue(body.name));
         const inserted = await insertEnvironment(trx, recordOf(body.name, body, team));
         if (!inserted) throw new ConflictError(`environment ${body.name} already exists`);
-        // After the insert, so a taken name is still 409; a refusal rolls the row back (nothing is written,
-        // no audit entry), and until then the uncommitted row holds the name against a concurrent create.
-        if (!hasScope(actor.scopes, 'admin')) await queueNotPolled(deps.temporal, deps.namespace, inserted.agent_task_queue ?? agentTaskQueue(body.name));
         await writeAudit(trx, { actor: actor.name, action: 'environment.create', entityType: 'environment', entityId: body.name, after: environmentView(inserted), team });
         return inserted;
       });
