@@ -96,6 +96,18 @@ export function xmlLiteral(text: string, lineBreaks = false): string {
   return lineBreaks ? text.split(/\r\n|\r|\n/).map(escape).join('<br/>') : escape(text);
 }
 
+/**
+ * Whether an issue body is the one we wrote under `marker`: its first line is the marker. A body an earlier
+ * release wrote ends with it instead (its answer lost before an upgrade, looked up after): that form counts
+ * only when the first line is no marker of ours at all, so a description can still not pass for one.
+ */
+function isOurs(body: string, marker: string): boolean {
+  const lines = body.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (lines[0] === marker) return true;
+  if (lines[0]!.startsWith('<!-- selfheal:')) return false;
+  return lines.filter((l) => l.trim() !== '').at(-1) === marker;
+}
+
 /** GitHub's limits on an issue's title and body, in characters. */
 const GITHUB_MAX_TITLE = 256;
 const GITHUB_MAX_BODY = 65_536;
@@ -457,7 +469,7 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
           const issue = asRecord(entry, label);
           if (issue.pull_request !== undefined) continue;
           // Only the first line is ours; the rest is the description, written by whoever wrote the incident.
-          if (typeof issue.body === 'string' && issue.body.split('\n', 1)[0]!.replace(/\r$/, '') === needle) return refOf(issue);
+          if (typeof issue.body === 'string' && isOurs(issue.body, needle)) return refOf(issue);
         }
         if (list.length < 100) return null;
       }

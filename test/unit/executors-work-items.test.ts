@@ -210,6 +210,16 @@ describe('executors/work-items', () => {
       assert.equal((await provider().findByIdempotencyKey('Q7LONG:rule-3:0'))?.id, '1');
     });
 
+    it('finds an issue an earlier release wrote (marker last) after a lost answer across the upgrade, but not one whose first line is another marker', async () => {
+      const now = new Date().toISOString();
+      const old = (number: number, body: string) => ({ number, title: 'Disk full', body, labels: ['selfheal'], html_url: `https://github.com/${gh.owner}/${gh.repo}/issues/${number}`, created_at: now, updated_at: now });
+      gh.issues.push(old(1, `PagerDuty incident Q8OLD.\n\n${idempotencyMarker('Q8OLD:rule-3:0')}\n`));
+      gh.issues.push(old(2, `${idempotencyMarker('Q9NEW:rule-3:0')}\n\nquoting ${idempotencyMarker('Q8OTHER:rule-3:0')}\n\n${idempotencyMarker('Q8OTHER:rule-3:0')}`));
+      assert.equal((await provider().findByIdempotencyKey('Q8OLD:rule-3:0'))?.id, '1');
+      assert.equal(await provider().findByIdempotencyKey('Q8OTHER:rule-3:0'), null);
+      assert.equal((await provider().findByIdempotencyKey('Q9NEW:rule-3:0'))?.id, '2');
+    });
+
     it('finds the marker beyond the first page', async () => {
       const p = provider();
       await p.create(input('old-key'));
