@@ -173,7 +173,9 @@ export function createJobActivities(deps: JobActivityDeps) {
     const s = await findJobStanding(db, input.jobId);
     if (!s || s.deleted) return `job deleted: job ${input.jobId} was deleted while this run was going`;
     const pausedSince = input.changedAt === undefined ? input.trigger === 'schedule' : s.changedAt !== input.changedAt;
-    if (!s.enabled && pausedSince) return `job paused: job ${input.jobId} was paused while this run was going`;
+    // Every save of the row counts as a change: a paused job edited during a run it did not stop yet (one
+    // started by hand) is stopped too, and the reason says so rather than claim a pause.
+    if (!s.enabled && pausedSince) return `job paused: job ${input.jobId} is paused and was paused or changed while this run was going`;
     return null;
   }
 

@@ -106,7 +106,7 @@ describe('a job run stops before its next target once its job is paused or delet
     assert.equal(done.status, 'cancelled');
     const summary = done.summary as JobRunSummary;
     assert.deepEqual([summary.total, summary.succeeded, summary.skipped], [3, 1, 2], JSON.stringify(summary));
-    assert.match(summary.reason ?? '', new RegExp(`^job paused: job ${id} was paused while this run was going; 2 of 3 targets were not started`));
+    assert.match(summary.reason ?? '', new RegExp(`^job paused: job ${id} is paused and was paused or changed while this run was going; 2 of 3 targets were not started`));
     const results = await targetResults(run.id);
     assert.equal(results['stop-a']?.status, 'succeeded', 'the target running when the job was paused ran to its end');
     for (const env of ['stop-b', 'stop-c']) {
