@@ -57,7 +57,8 @@ function requireAdminForCommands(actor: Actor, rule: RuleInput, verb: string): v
 /** A rule's guards whose crossing pauses automation beyond the rule: fleet-wide (maxTargets) or an environment (maxTargetPercent). */
 function pausingGuards(rule: RuleInput | undefined): string[] {
   const g = rule?.guards;
-  if (!g) return [];
+  // A window alone limits nothing.
+  if (!g || (g.maxTargets === undefined && g.maxTargetPercent === undefined)) return [];
   return (['maxTargets', 'maxTargetPercent', 'window'] as const).filter((k) => g[k] !== undefined).map((k) => `guards.${k}.${canonicalJson(g[k])}`);
 }
 

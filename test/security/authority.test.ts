@@ -166,7 +166,7 @@ describe('security: authority of read and write tokens', function () {
     assert.deepEqual(paths(refused.body).sort(), ['guards.maxTargetPercent', 'guards.maxTargets']);
     assert.equal(await stack.db.db.selectFrom('rules').select('id').where('name', '=', 'guard-writer').executeTakeFirst(), undefined);
     // A flapping override only ever stops this rule: a team editor's to set.
-    assert.equal((await call(writer, 'POST', '/api/rules', guarded('guard-flapping', { flapping: { max: 3, window: '1h' } }))).status, 201);
+    assert.equal((await call(writer, 'POST', '/api/rules', guarded('guard-flapping', { flapping: { max: 3, window: '1h' }, window: '30m' }))).status, 201, 'a window alone limits nothing');
 
     const created = await call(ADMIN_TOKEN, 'POST', '/api/rules', guarded('guard-admin', { maxTargets: 20, window: '1h' }));
     assert.equal(created.status, 201);
