@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createAgentActivities } from '../activities/agent.js';
 import type { Config } from './config.js';
-import { validateScriptsDir } from './executors/script-runner.js';
+import { sweepRunDirs, validateScriptsDir } from './executors/script-runner.js';
 import type { Logger } from './logger.js';
 import { temporalTarget } from './temporal/connection.js';
 import { agentTaskQueue } from './temporal/names.js';
@@ -51,6 +51,8 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new AgentStartError(`SELFHEAL_SCRIPTS_DIR: ${(err as Error).message}`);
   }
+  const swept = await sweepRunDirs();
+  if (swept > 0) logger.info({ removed: swept }, 'removed run directories a killed agent left behind');
   installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
   const address = config.temporal.address ?? 'localhost:7233';
   const connection = await connectWithRetries(config, address, logger);

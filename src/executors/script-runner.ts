@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { constants as fsConstants, type Stats } from 'node:fs';
-import { access, realpath, stat } from 'node:fs/promises';
+import { access, lstat, mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { refusedEnvName, SCRIPT_PARAM_PREFIX } from '../domain/script-env.js';
 import { ScriptNotAllowedError, ScriptsDirError } from './errors.js';
 import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, scriptResult, type ScriptResult } from './output-buffer.js';
@@ -37,7 +37,7 @@ export interface RunScriptOptions {
   onProgress?: (progress: ScriptProgress) => void;
   /** Time between SIGTERM and SIGKILL when stopping the group. Default 5000 ms. */
   killGraceMs?: number;
-  /** Working directory. Default: the OS temp dir (never the scripts dir, so scripts cannot write next to themselves). */
+  /** Working directory. Default: a new directory of its own under the OS temp dir (mode 0700), removed after the run (never the scripts dir, so scripts cannot write next to themselves). */
   cwd?: string;
   /** Environment the allowed base variables (PATH, LANG, HOME) are taken from. Default process.env. */
   baseEnv?: NodeJS.ProcessEnv;
@@ -238,6 +238,44 @@ function checkEnvValue(name: string, value: string): string {
  * most a few seconds even when this process dies.
  */
 export async function runScript(options: RunScriptOptions): Promise<ScriptResult> {
+  if (options.cwd !== undefined) return runScriptIn(options, options.cwd);
+  // A directory of its own, only this user's (mkdtemp makes it 0700), removed afterwards: in the shared temp
+  // dir a script writing a relative file as root (`> report.txt`) followed whatever link another user of the
+  // host had put there under that name.
+  const work = await mkdtemp(join(tmpdir(), RUN_DIR_PREFIX));
+  try {
+    return await runScriptIn(options, work);
+  } finally {
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** What runScript names its run directories under the OS temp dir. */
+const RUN_DIR_PREFIX = 'selfheal-run-';
+
+/**
+ * Removes the run directories this user left in the OS temp dir untouched for `olderThanMs` (a day): an
+ * agent killed mid-run (OOM, eviction) never removed its own, and in a pod /tmp is a small emptyDir. A day
+ * is past any script's deadline, so no run going loses its directory (another agent on the host included).
+ * Returns how many were removed; never throws.
+ */
+export async function sweepRunDirs(olderThanMs = 86_400_000, now = Date.now()): Promise<number> {
+  const base = tmpdir();
+  let removed = 0;
+  for (const name of await readdir(base).catch(() => [] as string[])) {
+    if (!name.startsWith(RUN_DIR_PREFIX)) continue;
+    const path = join(base, name);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st?.isDirectory() || st.uid !== ownUid() || now - st.mtimeMs < olderThanMs) continue;
+    await rm(path, { recursive: true, force: true }).then(
+      () => (removed += 1),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
+async function runScriptIn(options: RunScriptOptions, cwd: string): Promise<ScriptResult> {
   const {
     scriptsDir,
     script,
@@ -265,7 +303,7 @@ export async function runScript(options: RunScriptOptions): Promise<ScriptResult
     shell: false,
     detached: true,
     env,
-    cwd: options.cwd ?? tmpdir(),
+    cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout = new CappedBuffer(maxOutputBytes);

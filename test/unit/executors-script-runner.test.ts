@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ScriptNotAllowedError, ScriptsDirError } from '../../src/executors/errors.js';
-import { resolveAllowedScript, runScript, validateScriptsDir } from '../../src/executors/script-runner.js';
+import { resolveAllowedScript, runScript, sweepRunDirs, validateScriptsDir } from '../../src/executors/script-runner.js';
 
 const SHIPPED_SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts');
 
@@ -44,6 +44,51 @@ describe('executors/script-runner', () => {
 
   afterEach(async () => {
     await rm(root, { recursive: true, force: true });
+  });
+
+  it('runs each script in a directory of its own (0700, removed after): a relative write does not follow a link planted in the shared temp dir', async () => {
+    // Another user of the host plants `report.txt` in /tmp, pointing at a file of root's.
+    const name = `selfheal-cwd-${process.pid}-${Date.now()}.txt`;
+    const victim = join(root, 'victim');
+    await writeFile(victim, 'intact\n');
+    await symlink(victim, join(tmpdir(), name));
+    try {
+      await addScript('report.sh', `pwd; stat -c %a .; echo pwned > ${name}`);
+      const result = await runScript({ scriptsDir: dir, script: 'report.sh', timeoutMs: 5000 });
+      assert.equal(result.exitCode, 0, result.stderr);
+      const [cwd, mode] = result.stdout.trim().split('\n');
+      assert.equal(await readFile(victim, 'utf8'), 'intact\n', 'the script wrote through the planted link');
+      assert.notEqual(cwd, await realpath(tmpdir()));
+      assert.equal(dirname(cwd!), await realpath(tmpdir()));
+      assert.equal(mode, '700');
+      await assert.rejects(stat(cwd!), /ENOENT/, 'the directory is removed after the run');
+    } finally {
+      await rm(join(tmpdir(), name), { force: true });
+    }
+  });
+
+  it('sweeps the run directories a killed agent left: only its own user’s, untouched for a day', async () => {
+    const stamp = `${process.pid}-${Date.now()}`;
+    const made = async (name: string, daysAgo: number, uid?: number) => {
+      const p = join(tmpdir(), `selfheal-run-${stamp}-${name}`);
+      await mkdir(p, { mode: 0o700 });
+      await writeFile(join(p, 'left.txt'), 'x');
+      if (uid !== undefined) await chown(p, uid, uid);
+      const t = new Date(Date.now() - daysAgo * 86_400_000);
+      await utimes(p, t, t);
+      return p;
+    };
+    const stale = await made('stale', 2);
+    const fresh = await made('fresh', 0.5);
+    const others = process.getuid?.() === 0 ? await made('others', 2, 65534) : undefined;
+    try {
+      assert.ok((await sweepRunDirs()) >= 1);
+      await assert.rejects(stat(stale), /ENOENT/);
+      await stat(fresh);
+      if (others) await stat(others);
+    } finally {
+      for (const p of [stale, fresh, others]) if (p) await rm(p, { recursive: true, force: true });
+    }
   });
 
   it('runs a script with argv (no shell) and captures exit code and output', async () => {
