@@ -15,6 +15,9 @@
 #   such as a sibling script that exits 0 without storing anything, is refused (exit 2) and nothing is reset.
 # - --user NAME other than root must be a line of check-root-password-expiry.users.
 # - --days is at most 90.
+# - The vault command (links followed) and both lists must be files only root (or the user this runs as) can
+#   change: owned by it, not group- or world-writable. The agent checks this script, not what it then runs
+#   or reads; otherwise nothing is reset (the vault command: exit 1, reason vault-cmd-untrusted; a list: exit 2).
 # chage and chpasswd are taken from PATH, which only the agent's own environment sets (a rule cannot).
 #
 # Last line: RESULT user=<u> expires_in_days=<n|never> action=<none|would-reset|reset|error> [reason=...]
@@ -48,9 +51,23 @@ case "$vault_cmd" in
     echo '--vault-cmd must name a program inside the scripts directory (e.g. store-root-password)' >&2; exit 2 ;;
 esac
 script_dir=$(cd -- "$(dirname -- "$0")" && pwd -P)
+# Whether only root (or this user) can change file $1, links followed: the agent checks the script it runs,
+# not the files the script then uses, and the vault command runs as root and the lists say who may.
+trusted() {
+  set -- "$(stat -L -c '%u %a' -- "$1" 2>/dev/null)"
+  [ -n "$1" ] || return 1
+  case "${1%% *}" in 0|"$(id -u)") ;; *) return 1 ;; esac
+  [ $(( 0${1#* } & 022 )) -eq 0 ]
+}
 # Whether $2 is a whole line of the operator's list $1 (a file next to this script; none lists nothing).
+# A list someone else could change lists nothing: refused, saying so.
 listed() {
-  [ -f "$script_dir/$1" ] && grep -qxF -- "$2" "$script_dir/$1"
+  [ -f "$script_dir/$1" ] || return 1
+  if ! trusted "$script_dir/$1"; then
+    echo "$1 could be changed by someone other than root (its owner or mode): run chown root and chmod go-w on it" >&2
+    exit 2
+  fi
+  grep -qxF -- "$2" "$script_dir/$1"
 }
 if [ -n "$vault_cmd" ] && ! listed check-root-password-expiry.vaults "$vault_cmd"; then
   echo "--vault-cmd $vault_cmd is not listed in check-root-password-expiry.vaults next to this script: not a vault the operator named" >&2
@@ -103,6 +120,12 @@ fi
 vault_path=$script_dir/$vault_cmd
 if [ ! -f "$vault_path" ] || [ ! -x "$vault_path" ]; then
   result "$remaining" error vault-cmd-not-executable
+  exit 1
+fi
+# It runs as root and is handed the new password: nobody but root may be able to change it.
+if ! trusted "$vault_path"; then
+  echo "$vault_cmd could be changed by someone other than root (its owner or mode): run chown root and chmod go-w on it" >&2
+  result "$remaining" error vault-cmd-untrusted
   exit 1
 fi
 

@@ -526,6 +526,32 @@ describe('executors/script-runner', () => {
         await assert.rejects(stat(chpasswdLog));
       });
 
+      it('hands no password to a vault command, nor reads a list, that someone other than root could change', async () => {
+        // The agent checks the script it runs; the vault command it then runs as root, with the new password,
+        // and the lists saying who may be reset are checked by the script itself.
+        await setExpiry(2);
+        await chmod(vault, 0o775);
+        const grouped = await run(['--days', '14', '--vault-cmd', 'vault']);
+        assert.equal(grouped.exitCode, 1);
+        assert.match(grouped.stdout, /action=error reason=vault-cmd-untrusted/);
+        assert.match(grouped.stderr, /vault could be changed by someone other than root/);
+        await assert.rejects(stat(vaultLog), 'the vault command ran');
+        await assert.rejects(stat(chpasswdLog));
+        await chmod(vault, 0o755);
+        if (process.getuid?.() === 0) {
+          await chown(vault, 65534, 65534);
+          assert.match((await run(['--days', '14', '--vault-cmd', 'vault'])).stdout, /reason=vault-cmd-untrusted/);
+          await chown(vault, 0, 0);
+        }
+        await chmod(join(dir, 'check-root-password-expiry.vaults'), 0o664);
+        const list = await run(['--days', '14', '--vault-cmd', 'vault']);
+        assert.equal(list.exitCode, 2);
+        assert.match(list.stderr, /check-root-password-expiry\.vaults could be changed by someone other than root/);
+        await assert.rejects(stat(vaultLog));
+        await chmod(join(dir, 'check-root-password-expiry.vaults'), 0o644);
+        assert.equal((await run(['--days', '14', '--vault-cmd', 'vault'])).exitCode, 0, 'trusted again');
+      });
+
       it('stores the new password in the vault first, then sets it, never printing it', async () => {
         await setExpiry(2);
         const r = await run(['--days', '14', '--user', 'root', '--vault-cmd', 'vault']);
