@@ -55,11 +55,13 @@ function requireAdminForCommands(actor: Actor, rule: RuleInput, verb: string): v
 }
 
 /** A rule's guards whose crossing pauses automation beyond the rule: fleet-wide (maxTargets) or an environment (maxTargetPercent). */
-function pausingGuards(rule: RuleInput | undefined): string[] {
+const PAUSING_GUARDS = ['maxTargets', 'maxTargetPercent', 'window'] as const;
+
+/** Those guards of `rule`; none when neither limit is set (a window alone limits nothing). */
+function pausingGuards(rule: RuleInput | undefined): Partial<Record<(typeof PAUSING_GUARDS)[number], unknown>> {
   const g = rule?.guards;
-  // A window alone limits nothing.
-  if (!g || (g.maxTargets === undefined && g.maxTargetPercent === undefined)) return [];
-  return (['maxTargets', 'maxTargetPercent', 'window'] as const).filter((k) => g[k] !== undefined).map((k) => `guards.${k}.${canonicalJson(g[k])}`);
+  if (!g || (g.maxTargets === undefined && g.maxTargetPercent === undefined)) return {};
+  return { maxTargets: g.maxTargets, maxTargetPercent: g.maxTargetPercent, window: g.window };
 }
 
 /**
@@ -72,7 +74,7 @@ function requireAdminForPausingGuards(actor: Actor, rule: RuleInput, before: Rul
   if (hasScope(actor.scopes, 'admin')) return;
   const now = pausingGuards(rule);
   const was = pausingGuards(before);
-  const changed = [...new Set([...now.filter((g) => !was.includes(g)), ...was.filter((g) => !now.includes(g))].map((g) => g.split('.').slice(0, 2).join('.')))];
+  const changed = PAUSING_GUARDS.filter((k) => canonicalJson(now[k]) !== canonicalJson(was[k])).map((k) => `guards.${k}`);
   if (changed.length === 0) return;
   throw new ForbiddenError(`${verb} a rule whose guards pause automation beyond it needs the "admin" scope: ${changed.join(', ')}`, {
     errors: changed.map((path) => ({
