@@ -6,8 +6,8 @@ import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
-import { environmentSsh, environmentsForTargets } from '../src/db/repositories/environment-settings.js';
-import { findJobDefinition, findJobStanding, findLiveJob, finishJobRun, insertJobRunStart, upsertTargetResult } from '../src/db/repositories/job-runs.js';
+import { environmentsForTargets } from '../src/db/repositories/environment-settings.js';
+import { findJobDefinition, findJobStanding, findLiveJob, finishJobRun, insertJobRunStart, jobRunTeam, upsertTargetResult } from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { heldScheduleReason, jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
@@ -179,6 +179,32 @@ export function createJobActivities(deps: JobActivityDeps) {
     return null;
   }
 
+  /**
+   * Asked before each target by runs of patch `job-target-checked-before-start` (workflows/job.ts), as one
+   * local activity: `stop` as jobRunStopReason says, else `skip` when the target's environment changed since
+   * the run resolved it. A run goes on for up to a day; meanwhile its team may delete an environment (one a
+   * selector or `all` matched: only jobs naming it block the delete), an admin may move it to another team,
+   * or its name may come back under another team with another agent or VM. The script then goes nowhere it
+   * was not meant to: the target is recorded skipped with why, the others go on.
+   */
+  async function jobTargetCheck(input: {
+    jobId: string;
+    trigger: string;
+    changedAt?: string | undefined;
+    target?: { environment: string; via: 'agent' | 'ssh'; taskQueue?: string | undefined } | undefined;
+  }): Promise<{ stop: string | null; skip: string | null }> {
+    const stop = await jobRunStopReason(input);
+    if (stop !== null || !input.target) return { stop, skip: null };
+    const t = input.target;
+    const team = (await findJobStanding(db, input.jobId))?.team;
+    const [e] = team === undefined ? [] : await environmentsForTargets(db, team, { environments: [t.environment] });
+    const notStarted = 'after this run began; this target was not started';
+    if (!e) return { stop: null, skip: `environment ${t.environment} was deleted, or moved out of team ${team ?? '(unknown)'}, ${notStarted}` };
+    if (t.via === 'ssh') return { stop: null, skip: e.ssh ? null : `environment ${t.environment} lost its management VM (ssh) ${notStarted}` };
+    const queue = e.agent_task_queue ?? agentTaskQueue(e.name);
+    return { stop: null, skip: queue === t.taskQueue ? null : `environment ${t.environment}'s Doctor agent task queue changed from ${t.taskQueue ?? '(none)'} to ${queue} ${notStarted}` };
+  }
+
   /** The targets a stopped run never started, each recorded `skipped` with why (one call for them all). */
   async function recordSkippedTargets(input: { jobRunId: string; reason: string; at: string; targets: { environment: string; via: 'agent' | 'ssh' }[] }): Promise<void> {
     for (const t of input.targets) {
@@ -204,9 +230,14 @@ export function createJobActivities(deps: JobActivityDeps) {
   }
 
   async function runSshTarget(input: { jobRunId: string; environment: string; script: string; args: string[]; timeoutSeconds: number }): Promise<ScriptActionResult> {
-    // Read before anything runs: a Postgres blip waits rather than spending the target's one attempt.
-    const ssh = await whilePostgresUnavailable(() => environmentSsh(db, input.environment));
-    if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${input.environment} has no management VM (ssh) configured`, 'ValidationError');
+    // Read before anything runs: a Postgres blip waits rather than spending the target's one attempt. Only
+    // the job's own team's environment of that name: one deleted and registered again by another team
+    // during the run is not this job's VM.
+    const ssh = await whilePostgresUnavailable(async () => {
+      const team = await jobRunTeam(db, input.jobRunId);
+      return team === undefined ? undefined : (await environmentsForTargets(db, team, { environments: [input.environment] }))[0]?.ssh;
+    });
+    if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${input.environment} has no management VM (ssh) configured in the job's team`, 'ValidationError');
     try {
       const r = await runOnManagementVm(ssh, [remoteScriptPath(input.script, env), ...input.args], input.timeoutSeconds * 1000, env);
       // Only the end of the output enters the job's history (one result per target).
@@ -282,5 +313,5 @@ export function createJobActivities(deps: JobActivityDeps) {
     return `notified via ${sent.join(', ')}`;
   }
 
-  return { recordJobRunStart, resolveJobTargets, jobRunStopReason, recordTargetResult, recordSkippedTargets, recordJobRunFinish, runSshTarget, notifyJobFailure };
+  return { recordJobRunStart, resolveJobTargets, jobRunStopReason, jobTargetCheck, recordTargetResult, recordSkippedTargets, recordJobRunFinish, runSshTarget, notifyJobFailure };
 }

@@ -7,6 +7,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -15,12 +16,13 @@ import type { createAgentActivities } from '../activities/agent.js';
 import type { createJobActivities, JobRunPlan, JobTarget, TargetOutcome } from '../activities/jobs.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type JobWorkflowInput, type JobWorkflowResult } from '../src/contracts/jobs.js';
 import { agentOutcome, tailText } from '../src/domain/agent-result.js';
-import { dbOptions, externalApiOptions, scriptOptions } from './options.js';
+import { dbLocalOptions, dbOptions, externalApiOptions, scriptOptions } from './options.js';
 
 type JobActivities = ReturnType<typeof createJobActivities>;
 type AgentActivities = ReturnType<typeof createAgentActivities>;
 
 const db = proxyActivities<JobActivities>(dbOptions);
+const localDb = proxyLocalActivities<JobActivities>(dbLocalOptions);
 const notifier = proxyActivities<JobActivities>({ ...externalApiOptions, retry: { ...externalApiOptions.retry, maximumAttempts: 3 } });
 
 export type { JobWorkflowInput, JobWorkflowResult };
@@ -36,6 +38,14 @@ const SLACK_SECONDS = 30;
  * targets left are recorded skipped, the run `cancelled`). Runs recorded before it issued no such check.
  */
 export const STOP_CHECK_PATCH = 'job-stop-when-deleted-or-paused';
+
+/**
+ * The check before each target also looks at the target's environment (deleted, moved to another team, its
+ * agent queue or VM gone since the run resolved it: that target is recorded skipped, the others go on), and
+ * is a local activity, one marker per target instead of an activity's round trip. Runs recorded before it
+ * keep STOP_CHECK_PATCH's check.
+ */
+export const TARGET_CHECK_PATCH = 'job-target-checked-before-start';
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
   const info = workflowInfo();
@@ -62,7 +72,24 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         // Deleting or pausing a job ends its schedule, not the runs already going: each lane asks before
         // every target (who stops, and why a run started by hand on a paused job goes on:
         // activities/jobs.ts, jobRunStopReason). A target already running is not interrupted.
-        if (patched(STOP_CHECK_PATCH)) {
+        if (patched(TARGET_CHECK_PATCH)) {
+          if (stopped === undefined) {
+            const target = t.problem === undefined ? { environment: t.environment, via: t.via, taskQueue: t.taskQueue } : undefined;
+            const check = await localDb.jobTargetCheck({ jobId: plan.jobId, trigger, changedAt: plan.changedAt, target });
+            stopped ??= check.stop ?? undefined;
+            if (stopped === undefined && check.skip !== null) {
+              const at = new Date(Date.now()).toISOString();
+              const outcome: TargetOutcome = { jobRunId, environment: t.environment, via: t.via, status: 'skipped', error: check.skip, startedAt: at, finishedAt: at };
+              await db.recordTargetResult(outcome);
+              outcomes.push(outcome);
+              continue;
+            }
+          }
+          if (stopped !== undefined) {
+            queue.unshift(t);
+            return;
+          }
+        } else if (patched(STOP_CHECK_PATCH)) {
           if (stopped === undefined) {
             const why = await db.jobRunStopReason({ jobId: plan.jobId, trigger, changedAt: plan.changedAt });
             stopped ??= why ?? undefined; // another lane may have found it stopped while this one asked

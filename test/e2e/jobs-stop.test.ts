@@ -162,6 +162,60 @@ describe('a job run stops before its next target once its job is paused or delet
     assert.deepEqual(await auditedStopping(id, 'job.pause'), [runId]);
   });
 
+  it('an environment deleted while a run goes (matched by its selector): its agent, still polling, gets nothing; the other targets run', async function () {
+    // Three environments of their own, each with a live agent: the one deleted mid-run keeps polling.
+    const fleet = ['gone-a', 'gone-b', 'gone-c'];
+    for (const name of fleet) {
+      const res = await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name, labels: { fleet: 'jobs-gone' } }) });
+      assert.equal(res.status, 201, await res.text());
+      const worker = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: name, scriptsDir });
+      agents.push({ worker, running: worker.run() });
+    }
+    const id = await createJob({ name: 'target gone', targets: { selector: { fleet: 'jobs-gone' } } });
+    assert.equal((await post(`/api/jobs/${id}/trigger`)).status, 202);
+    const run = await theRun(id);
+    await eventually(async () => (await startedOn(run.id)).length > 0, 30_000, 'the first target to start');
+    // Only jobs that name an environment hold it: a selector's match is deleted while the run goes.
+    assert.equal((await stack.api('/api/environments/gone-b', { method: 'DELETE' })).status, 204);
+
+    const done = await finished(run.id);
+    assert.deepEqual(await startedOn(run.id), ['gone-a', 'gone-c'], 'the script never reached the deleted environment');
+    assert.equal(done.status, 'succeeded', 'a target skipped for its environment is no failure of the others');
+    const summary = done.summary as JobRunSummary;
+    assert.deepEqual([summary.total, summary.succeeded, summary.skipped], [3, 2, 1], JSON.stringify(summary));
+    const results = await targetResults(run.id);
+    assert.equal(results['gone-b']?.status, 'skipped');
+    assert.equal(results['gone-b']?.error, 'environment gone-b was deleted, or moved out of team default, after this run began; this target was not started');
+  });
+
+  it('the check before each target: an environment moved to another team, or whose agent queue or VM changed, is skipped', async function () {
+    const jobs = createJobActivities({ db: stack.db.db, logger: createLogger({ level: 'silent' }), env: {}, temporal: () => stack.temporal.client });
+    const id = await createJob({ name: 'target check' });
+    const plan = await jobs.resolveJobTargets({ jobId: id, trigger: 'manual' });
+    assert.ok(!('skipped' in plan), JSON.stringify(plan));
+    const check = (environment: string, via: 'agent' | 'ssh', taskQueue?: string) =>
+      jobs.jobTargetCheck({ jobId: id, trigger: 'manual', changedAt: plan.changedAt, target: { environment, via, taskQueue } });
+    const queueA = plan.targets.find((t) => t.environment === 'stop-a')!.taskQueue;
+    assert.deepEqual(await check('stop-a', 'agent', queueA), { stop: null, skip: null }, 'unchanged: it runs');
+    assert.deepEqual(await check('stop-a', 'agent', 'another-queue'), {
+      stop: null,
+      skip: `environment stop-a's Doctor agent task queue changed from another-queue to ${queueA} after this run began; this target was not started`,
+    });
+    assert.match((await check('stop-a', 'ssh')).skip ?? '', /^environment stop-a lost its management VM \(ssh\) after this run began/);
+    // Moved to another team (or its name registered again by another team): not this job's any more.
+    const res = await stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name: 'jobs-other' }) });
+    assert.equal(res.status, 201, await res.clone().text());
+    await stack.db.db.updateTable('environments').set({ team: 'jobs-other' }).where('name', '=', 'stop-c').execute();
+    try {
+      assert.match((await check('stop-c', 'agent', plan.targets.find((t) => t.environment === 'stop-c')!.taskQueue)).skip ?? '', /^environment stop-c was deleted, or moved out of team default, after this run began/);
+    } finally {
+      await stack.db.db.updateTable('environments').set({ team: 'default' }).where('name', '=', 'stop-c').execute();
+    }
+    // A job stopped says stop first, whatever its target.
+    assert.equal((await post(`/api/jobs/${id}/pause`)).status, 200);
+    assert.match((await check('stop-a', 'agent', queueA)).stop ?? '', /^job paused: /);
+  });
+
   it('who stops: the check a run makes before each target, against the job as the run read it at its start', async function () {
     const jobs = createJobActivities({ db: stack.db.db, logger: createLogger({ level: 'silent' }), env: {}, temporal: () => stack.temporal.client });
     const id = await createJob({ name: 'stop check' });

@@ -78,6 +78,9 @@ describe('incident workflow', function () {
     'poison',
     'out-of-order',
     'job',
+    // The check before each target as one local activity that also looks at the target's environment
+    // (patch job-target-checked-before-start); job.json is a run from before it.
+    'job-target-checked',
     'agent-check-healthy',
     'agent-check-offline',
     // Rule runs of RULE_RUN_REVISION 1 (no patch marker, a settled verification in the rule outcome's

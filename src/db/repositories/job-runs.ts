@@ -42,9 +42,20 @@ export async function findLiveJob(db: Db, id: string): Promise<{ id: string; def
  * pause, a resume, an edit, as the API wrote it): what a run going asks before each of its targets
  * (activities/jobs.ts, jobRunStopReason). Undefined when the job was never stored.
  */
-export async function findJobStanding(db: Db, id: string): Promise<{ deleted: boolean; enabled: boolean; changedAt: string } | undefined> {
-  const row = await db.selectFrom('jobs').select(['deleted_at', 'enabled', 'updated_at']).where('id', '=', id).executeTakeFirst();
-  return row && { deleted: row.deleted_at !== null, enabled: row.enabled, changedAt: new Date(row.updated_at).toISOString() };
+export async function findJobStanding(db: Db, id: string): Promise<{ deleted: boolean; enabled: boolean; changedAt: string; team: string } | undefined> {
+  const row = await db.selectFrom('jobs').select(['deleted_at', 'enabled', 'updated_at', 'team']).where('id', '=', id).executeTakeFirst();
+  return row && { deleted: row.deleted_at !== null, enabled: row.enabled, changedAt: new Date(row.updated_at).toISOString(), team: row.team };
+}
+
+/** The team of the job a run belongs to (deleted or not); undefined when the run has no row. */
+export async function jobRunTeam(db: Db, jobRunId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('job_runs')
+    .innerJoin('jobs', 'jobs.id', 'job_runs.job_id')
+    .select('jobs.team')
+    .where('job_runs.id', '=', jobRunId)
+    .executeTakeFirst();
+  return row?.team;
 }
 
 /** A job's stored definition (deleted or not); undefined when it was never stored. */
