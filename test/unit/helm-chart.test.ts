@@ -483,6 +483,17 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
       }
     });
 
+    it('the workers are replaced all at once: no worker of the release before runs beside one of the new release', async function () {
+      let seen = 0;
+      for (const v of VARIANTS) {
+        for (const d of deployments(await render(v)).filter((o) => component(o) === 'worker')) {
+          assert.deepEqual((d.spec as { strategy?: unknown }).strategy, { type: 'Recreate' }, `${v.name}: ${d.metadata.name}`);
+          seen += 1;
+        }
+      }
+      assert.ok(seen > 0, 'no values file renders a worker');
+    });
+
     it('the API gets longer to stop than its preStop sleep plus the time it lets requests in flight finish', async function () {
       let checked = 0;
       for (const v of VARIANTS) {
