@@ -242,6 +242,16 @@ export interface ApiTokenTable {
   expires_at: ColumnType<Date, Date | string, Date | string>;
   /** The person it is issued to, as `user:<email>` or `user:<sub>`; null: not said (migration 2026-12-13). */
   owner: Generated<string | null>;
+  /**
+   * The dashboard session the token was minted from, directly or through tokens minted from it (its id, the
+   * provider and subject of its user, the e-mail address it carried): cutting that user off revokes the token
+   * whatever became of the session. Null: minted with the admin token or a token not minted from a session,
+   * or before migration 2026-12-18.
+   */
+  session_id: Generated<string | null>;
+  session_issuer: Generated<string | null>;
+  session_subject: Generated<string | null>;
+  session_email: Generated<string | null>;
 }
 
 export interface AuditLogTable {

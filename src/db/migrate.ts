@@ -17,6 +17,7 @@ import * as tokenOwnerAndAuthorAliases from './migrations/2026-12-13T00-00-token
 import * as breakerOutcomeOnce from './migrations/2026-12-14T00-00-breaker-outcome-once.js';
 import * as metricOffsets from './migrations/2026-12-15T00-00-metric-offsets.js';
 import * as incidentsCreatedIndex from './migrations/2026-12-16T00-00-incidents-created-index.js';
+import * as tokenSessionOrigin from './migrations/2026-12-18T00-00-token-session-origin.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -37,6 +38,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-14T00-00-breaker-outcome-once': breakerOutcomeOnce,
   '2026-12-15T00-00-metric-offsets': metricOffsets,
   '2026-12-16T00-00-incidents-created-index': incidentsCreatedIndex,
+  '2026-12-18T00-00-token-session-origin': tokenSessionOrigin,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -62,16 +62,28 @@ const AUDITED_SESSION_IDS = 100;
 
 /**
  * An admin cuts a user off: revokes every live session of that user (by subject or e-mail), every live
- * API token issued to them under that name (`api_tokens.owner` `user:<subject>` or `user:<email>`), and every
- * live token they issued themselves (`created_by`: the names their sessions acted under), with one
- * `session.revoke_user` audit entry naming the admin, the user, the sessions and the tokens, and a
- * `token.revoke` entry per token, in one transaction. The user can still sign in again at the provider:
- * disable the account there too.
+ * API token issued to them under that name (`api_tokens.owner` `user:<subject>` or `user:<email>`), every
+ * live token minted from a session of theirs, live or ended, directly or through tokens minted from it
+ * (`api_tokens.session_*`), and every live token they issued themselves before tokens recorded that
+ * (`created_by`: the names their live sessions acted under), with one `session.revoke_user` audit entry naming
+ * the admin, the user, the sessions and the tokens, and a `token.revoke` entry per token, in one transaction.
+ * The user can still sign in again at the provider: disable the account there too.
+ *
+ * A token being minted from one of these sessions or tokens holds it locked (src/services/tokens.ts): the
+ * revocation waits for it, and the statement that revokes it cannot see the token minted meanwhile. So tokens
+ * are revoked again until nothing more is found; a minting that comes later finds its session or token
+ * revoked and is refused.
  */
 export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, owner: SessionOwner) {
   return inTransaction(db, async (trx) => {
     const revoked = await revokeOwnerSessions(trx, owner);
-    const tokens = await revokeOwnedTokens(trx, owner, [...new Set(revoked.map((r) => r.actor))]);
+    const creators = [...new Set(revoked.map((r) => r.actor))];
+    const tokens: Awaited<ReturnType<typeof revokeOwnedTokens>> = [];
+    for (;;) {
+      const more = await revokeOwnedTokens(trx, owner, creators);
+      if (more.length === 0) break;
+      tokens.push(...more);
+    }
     for (const t of tokens) {
       await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: t.id, before: { name: t.name, scopes: t.scopes }, after: { reason: 'owner cut off' } });
     }

@@ -3,12 +3,14 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ApiToken, Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
+import type { Db } from '../db/repositories/db.js';
+import { lockLiveSessionOrigin } from '../db/repositories/sessions.js';
 import { findTeam, insertMemberships, listAllMemberships, tokenMemberships } from '../db/repositories/teams.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
-import { findLiveTokenByHash, findToken, insertToken, listTokens, revokeToken, touchToken } from '../db/repositories/tokens.js';
+import { findLiveTokenByHash, findToken, insertToken, listTokens, lockLiveTokenOrigin, revokeToken, touchToken, type TokenOrigin } from '../db/repositories/tokens.js';
 import type { Actor, Scope } from './actor.js';
-import { NotFoundError, ValidationError } from './errors.js';
+import { NotFoundError, ServiceError, ValidationError } from './errors.js';
 
 export const TOKEN_PREFIX = 'shk_';
 
@@ -60,11 +62,39 @@ export interface TokenRequest {
  */
 export const ownerName = (owner: string): string => (owner.startsWith('user:') ? owner : `user:${owner.toLowerCase()}`);
 
+/**
+ * What a token is minted with, when not the admin token: the dashboard session (its id), or an issued token
+ * (the hash of its value). The new token records the session it comes from, directly or through the token
+ * (which inherited it in turn), so that cutting the session's user off revokes it too (revokeUserSessions).
+ */
+export type MintedWith = { sessionId: string } | { tokenHash: string };
+
+/**
+ * The session origin a token minted with `by` records, read under a lock that holds off the revocation of the
+ * session or token until the new token is stored (then the revocation finds it); a 401 when that session or
+ * token was revoked or expired since the request was authenticated.
+ */
+async function originOf(db: Db, by: MintedWith | undefined): Promise<TokenOrigin | undefined> {
+  if (by === undefined) return undefined;
+  if ('sessionId' in by) {
+    const s = await lockLiveSessionOrigin(db, by.sessionId);
+    if (!s) throw new ServiceError(401, 'Unauthorized', 'the dashboard session has expired or was signed out: sign in again');
+    return { sessionId: s.id, issuer: s.issuer, subject: s.subject, email: s.email };
+  }
+  const t = await lockLiveTokenOrigin(db, by.tokenHash);
+  if (!t) throw new ServiceError(401, 'Unauthorized', 'token is invalid, expired or revoked');
+  if (t.session_id === null || t.session_issuer === null || t.session_subject === null) return undefined;
+  return { sessionId: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email };
+}
+
 export function tokenService(deps: { db: Kysely<Database> }) {
   const { db } = deps;
   return {
-    /** A new token: its row and its value (the only time the value exists outside the caller). */
-    async issue(actor: Actor, req: TokenRequest): Promise<{ row: ApiToken; token: string; teams: TeamMembership[] }> {
+    /**
+     * A new token: its row and its value (the only time the value exists outside the caller). `by`: what the
+     * request was authenticated with (none for the admin token), whose session origin the token records.
+     */
+    async issue(actor: Actor, req: TokenRequest, by?: MintedWith): Promise<{ row: ApiToken; token: string; teams: TeamMembership[] }> {
       const expiresAt = tokenExpiry(req, new Date());
       const memberships = uniqueMemberships(req.teams ?? []);
       const scopes = req.scopes ?? [gateScope(memberships) ?? 'read'];
@@ -74,10 +104,11 @@ export function tokenService(deps: { db: Kysely<Database> }) {
           if (!(await findTeam(trx, m.team))) throw new ValidationError(`team ${m.team} does not exist`, [{ path: `teams.${i}`, message: `no team named "${m.team}"` }]);
         }
         const owner = req.owner !== undefined ? ownerName(req.owner) : undefined;
-        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt, owner });
+        const origin = await originOf(trx, by);
+        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt, owner, origin });
         await insertMemberships(trx, created.id, memberships, actor.name);
         const teams = memberships.map((m) => `${m.team}:${m.role}`);
-        await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at, owner: created.owner } });
+        await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at, owner: created.owner, mintedFrom: origin ?? null } });
         return created;
       });
       return { row, token, teams: memberships };

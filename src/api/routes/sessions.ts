@@ -21,7 +21,7 @@ export const revokedSessionsSchema = z
     sessions: z.array(z.object({ id: z.string(), actor: z.string(), subject: z.string() })).describe('The sessions revoked.'),
     tokens: z
       .array(z.object({ id: z.string(), name: z.string() }))
-      .describe('The live API tokens issued to the user under that name (`owner` user:<subject> or user:<email>), revoked with the sessions.'),
+      .describe('The live API tokens issued to the user under that name (`owner` user:<subject> or user:<email>), or minted from a session of theirs, revoked with the sessions.'),
   })
   .meta({ id: 'RevokedSessions', description: 'The sessions and owned tokens an admin revoked.' });
 
@@ -35,7 +35,7 @@ export function sessionRoutes(deps: AppDeps) {
       tags: ['sign-in'],
       summary: "Revoke every live dashboard session of a user, and the tokens issued to them (by subject or e-mail)",
       description:
-        'Each session is refused (401) from the next request on, on every API replica, and cannot be renewed: the user must sign in again at the provider, so disable a compromised account there too. Audited as `session.revoke_user`. The live API tokens issued to the user under the same name (`owner` `user:<subject>`, or `user:<email>` in any case) are revoked in the same transaction (`token.revoke`), and so are the live tokens the user issued (`created_by` the name a revoked session acted under, or that name): a token minted from a stolen session does not outlive it. Other tokens are not touched: revoke them with DELETE /api/tokens/{id}.',
+        'Each session is refused (401) from the next request on, on every API replica, and cannot be renewed: the user must sign in again at the provider, so disable a compromised account there too. Audited as `session.revoke_user`. The live API tokens issued to the user under the same name (`owner` `user:<subject>`, or `user:<email>` in any case) are revoked in the same transaction (`token.revoke`), and so are the live tokens minted from a session of the user, whether that session is still live, signed out or timed out, directly or with a token minted from one (`mintedFrom`; by e-mail: a session that carried the address, or of a subject whose sessions did): a token minted from a stolen session does not outlive it. Tokens minted before that was recorded (migration 2026-12-18) are found only by their creator\'s name (`createdBy` the name a revoked live session acted under, or that name). Other tokens are not touched: revoke them with DELETE /api/tokens/{id}.',
       request: { query: sessionOwnerQuerySchema },
       responses: { 200: json('The sessions revoked.', revokedSessionsSchema) },
     }),

@@ -1,9 +1,11 @@
 // /api/tokens (admin): issue (shown once), list (never the values), revoke. src/services/tokens.ts does the work.
+import type { Context } from 'hono';
 import { z } from 'zod';
 import type { ApiToken } from '../../db/database.js';
 import { parseMembership, type TeamMembership } from '../../domain/teams.js';
-import { DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, tokenService } from '../../services/tokens.js';
-import type { AppDeps } from '../env.js';
+import { DEFAULT_TOKEN_DAYS, hashToken, MAX_TOKEN_DAYS, tokenService, type MintedWith } from '../../services/tokens.js';
+import { bearerToken, sameSecret } from '../auth.js';
+import type { AppDeps, AppEnv } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
 import { list, pathParams } from '../schemas/common.js';
 
@@ -75,6 +77,13 @@ export const tokenViewSchema = z
     expired: z.boolean(),
     teams: z.array(z.string()).describe('Team roles as team:role; empty: the token acts on the default team by its scopes.'),
     owner: z.string().nullable().describe('The person it was issued to (`user:<email>` or `user:<subject>`), or null.'),
+    mintedFrom: z
+      .object({ session: z.string(), issuer: z.string(), subject: z.string(), email: z.string().nullable() })
+      .nullable()
+      .describe(
+        'The dashboard session it was minted from, directly or with a token minted from one: cutting that user off (DELETE /api/sessions) revokes it. ' +
+          'Null: minted with the admin token, or with a token not minted from a session, or before this was recorded (migration 2026-12-18).',
+      ),
   })
   .meta({ id: 'Token', description: 'An API token (never its secret value).' });
 
@@ -90,6 +99,10 @@ const view = (t: ApiToken, teams: readonly TeamMembership[] = []) => ({
   expired: t.expires_at.getTime() <= Date.now(),
   teams: teams.map((m) => `${m.team}:${m.role}`),
   owner: t.owner,
+  mintedFrom:
+    t.session_id !== null && t.session_issuer !== null && t.session_subject !== null
+      ? { session: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email }
+      : null,
 });
 
 const tags = ['tokens'];
@@ -109,7 +122,7 @@ export function tokenRoutes(deps: AppDeps) {
       responses: { 201: json('The token, with its secret value shown only in this answer.', tokenViewSchema.extend({ token: z.string(), note: z.string() })) },
     }),
     async (c) => {
-      const { row, token, teams } = await tokens.issue(actorOf(c), c.req.valid('json'));
+      const { row, token, teams } = await tokens.issue(actorOf(c), c.req.valid('json'), await mintedWith(c));
       c.get('logger').info({ tokenId: row.id, name: row.name, scopes: row.scopes, expiresAt: row.expires_at, owner: row.owner, actor: c.get('actor') }, 'api token created');
       return c.json({ ...view(row, teams), token, note: 'Store this token now: it is shown only once.' }, 201);
     },
@@ -134,6 +147,19 @@ export function tokenRoutes(deps: AppDeps) {
       return c.json(view(row, await tokens.teamsOf(row.id)), 200);
     },
   );
+
+  /**
+   * What the request was authenticated with, as requireScope decided it: the session of its cookie when it
+   * carries no bearer token, an issued token, or nothing (the admin token).
+   */
+  async function mintedWith(c: Context<AppEnv>): Promise<MintedWith | undefined> {
+    const bearer = bearerToken(c.req.header('authorization'));
+    if (bearer === undefined) {
+      const session = await c.get('resolveSession')?.(c);
+      return session ? { sessionId: session.id } : undefined;
+    }
+    return deps.config.adminToken && sameSecret(bearer, deps.config.adminToken) ? undefined : { tokenHash: hashToken(bearer) };
+  }
 
   return app;
 }

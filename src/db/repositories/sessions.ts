@@ -55,6 +55,23 @@ export async function findLiveSession(db: Db, secretHash: string, issuer: string
     .executeTakeFirst();
 }
 
+/**
+ * The live session with this id (as findLiveSession), locked against revocation until the transaction ends:
+ * what a token minted from it records (api_tokens.session_*). A revocation that commits first makes it
+ * undefined; one that comes after waits, and then finds the token.
+ */
+export async function lockLiveSessionOrigin(db: Db, id: string) {
+  return db
+    .selectFrom('auth_sessions')
+    .select(['id', 'issuer', 'subject', 'email'])
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .where(sql<boolean>`expires_at > now()`)
+    .where(sql<boolean>`last_seen_at + idle_timeout_seconds * interval '1 second' > now()`)
+    .forShare()
+    .executeTakeFirst();
+}
+
 export async function touchSession(db: Db, id: string): Promise<void> {
   await db.updateTable('auth_sessions').set({ last_seen_at: sql<Date>`now()` }).where('id', '=', id).execute();
 }

@@ -3,13 +3,33 @@ import { sql } from 'kysely';
 import type { ApiToken } from '../database.js';
 import type { Db } from './db.js';
 
+/** The dashboard session a token was minted from (api_tokens.session_*), directly or through tokens minted from it. */
+export interface TokenOrigin {
+  sessionId: string;
+  issuer: string;
+  subject: string;
+  email: string | null;
+}
+
 export async function insertToken(
   db: Db,
-  t: { id: string; name: string; tokenHash: string; scopes: string[]; createdBy: string; expiresAt: Date; owner?: string | undefined },
+  t: { id: string; name: string; tokenHash: string; scopes: string[]; createdBy: string; expiresAt: Date; owner?: string | undefined; origin?: TokenOrigin | undefined },
 ): Promise<ApiToken> {
   return db
     .insertInto('api_tokens')
-    .values({ id: t.id, name: t.name, token_hash: t.tokenHash, scopes: t.scopes, created_by: t.createdBy, expires_at: t.expiresAt, owner: t.owner ?? null })
+    .values({
+      id: t.id,
+      name: t.name,
+      token_hash: t.tokenHash,
+      scopes: t.scopes,
+      created_by: t.createdBy,
+      expires_at: t.expiresAt,
+      owner: t.owner ?? null,
+      session_id: t.origin?.sessionId ?? null,
+      session_issuer: t.origin?.issuer ?? null,
+      session_subject: t.origin?.subject ?? null,
+      session_email: t.origin?.email ?? null,
+    })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -40,9 +60,29 @@ export async function findLiveTokenByHash(db: Db, tokenHash: string) {
 }
 
 /**
+ * The session origin of the live token with this hash (null columns: not minted from a session), locked
+ * against revocation until the transaction ends; undefined when no such token is live (revoked since, or
+ * never was: the admin token). A token minted with it inherits the origin, and a revocation of the token
+ * that commits first makes the minting see it gone.
+ */
+export async function lockLiveTokenOrigin(db: Db, tokenHash: string) {
+  return db
+    .selectFrom('api_tokens')
+    .select(['id', 'session_id', 'session_issuer', 'session_subject', 'session_email'])
+    .where('token_hash', '=', tokenHash)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', new Date())
+    .forShare()
+    .executeTakeFirst();
+}
+
+/**
  * Revokes the live tokens issued to one person (`api_tokens.owner`): `user:<subject>` as given, or
- * `user:<email>` in any case; and those the person issued (`created_by` one of `creators`, the names their
- * sessions acted under, or the owner name): a token minted from a stolen or misused session outlived the
+ * `user:<email>` in any case; those minted from a session of theirs, whatever became of the session
+ * (`session_subject` the subject; by e-mail, `session_email` the address in any case, or `session_subject` a
+ * subject whose sessions, live or ended and not yet swept, carried it); and those the person issued
+ * (`created_by` one of `creators`, the names their sessions acted under, or the owner name; all a token
+ * minted before migration 2026-12-18 has). A token minted from a stolen or misused session outlived the
  * session's revocation. Returns those revoked.
  */
 export async function revokeOwnedTokens(db: Db, owner: { subject: string } | { email: string }, creators: readonly string[] = []) {
@@ -57,6 +97,16 @@ export async function revokeOwnedTokens(db: Db, owner: { subject: string } | { e
         'subject' in owner ? eb('owner', '=', name) : eb(sql<string>`lower(owner)`, '=', name.toLowerCase()),
         'subject' in owner ? eb('created_by', '=', name) : eb(sql<string>`lower(created_by)`, '=', name.toLowerCase()),
         ...(creators.length > 0 ? [eb('created_by', 'in', [...creators])] : []),
+        ...('subject' in owner
+          ? [eb('session_subject', '=', owner.subject)]
+          : [
+              eb(sql<string>`lower(session_email)`, '=', sql<string>`lower(${owner.email})`),
+              eb(
+                'session_subject',
+                'in',
+                eb.selectFrom('auth_sessions').select('subject').where(sql<boolean>`lower(email) = lower(${owner.email})`),
+              ),
+            ]),
       ]),
     )
     .returning(['id', 'name', 'scopes'])
