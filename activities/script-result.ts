@@ -23,13 +23,30 @@ export interface ScriptActionResult {
  * relative without "." or ".." segments (the rule and job schemas already say so; checked again here).
  */
 export function remoteScriptPath(script: string, env: NodeJS.ProcessEnv): string {
-  const dir = envSchema.shape.SELFHEAL_SSH_SCRIPTS_DIR.safeParse(env.SELFHEAL_SSH_SCRIPTS_DIR);
-  if (!dir.success) throw new SshConfigError('SELFHEAL_SSH_SCRIPTS_DIR must be an absolute path without spaces, "." or ".." segments');
+  const dir = sshScriptsDir(env);
   const segments = script.split('/');
   if (script.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..') || /[\0\s]/.test(script)) {
     throw new SshConfigError(`script "${script.slice(0, 100)}" must be a relative name inside the scripts directory`);
   }
-  return `${dir.data}/${script}`;
+  return `${dir}/${script}`;
+}
+
+/** SELFHEAL_SSH_SCRIPTS_DIR from the worker's environment, validated as at start-up. */
+function sshScriptsDir(env: NodeJS.ProcessEnv): string {
+  const dir = envSchema.shape.SELFHEAL_SSH_SCRIPTS_DIR.safeParse(env.SELFHEAL_SSH_SCRIPTS_DIR);
+  if (!dir.success) throw new SshConfigError('SELFHEAL_SSH_SCRIPTS_DIR must be an absolute path without spaces, "." or ".." segments');
+  return dir.data;
+}
+
+/**
+ * How long a run on a management VM may take: what the rule or job asks, at most the operator's
+ * SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS (default 600, like the agent's cap), since rules and jobs may ask
+ * up to a day and a script over SSH runs as the login user, often root.
+ */
+export function sshRunTimeoutMs(requestedMs: number, env: NodeJS.ProcessEnv): number {
+  const cap = envSchema.shape.SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS.safeParse(env.SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS);
+  if (!cap.success) throw new SshConfigError('SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS must be a whole number of seconds between 1 and 86400');
+  return Math.min(requestedMs, cap.data * 1000);
 }
 
 /** Shape a finished run (local script or SSH command) into a ScriptActionResult. */
@@ -47,6 +64,11 @@ export function scriptResult(
  * Run argv on an environment's management VM over SSH (pinned host key, key from its secret reference),
  * heartbeating while it runs so Temporal notices a dead worker and cancellation reaches the command (which
  * then stops on the host too). `scriptEnv` is the rule's `environment` for the command.
+ *
+ * A command whose first word is inside the scripts directory (`[remoteScriptPath(…), ...args]`, from
+ * script.ssh actions and SSH jobs alike) runs only after the host checked it (src/executors/ssh.ts,
+ * SCRIPT_CHECK): a refusal throws ScriptNotAllowedError, never retried. An admin's `sh -c` command does not
+ * start there and runs as written. Either stops after sshRunTimeoutMs.
  */
 export async function runOnManagementVm(
   ssh: EnvironmentSsh,
@@ -55,6 +77,8 @@ export async function runOnManagementVm(
   env: NodeJS.ProcessEnv,
   scriptEnv?: Record<string, string> | undefined,
 ): Promise<ScriptActionResult> {
+  const scriptsDir = sshScriptsDir(env);
+  const limitMs = sshRunTimeoutMs(timeoutMs, env);
   const ctx = Context.current();
   const beat = setInterval(() => ctx.heartbeat(), 5000);
   try {
@@ -66,10 +90,11 @@ export async function runOnManagementVm(
       hostKeyFingerprint: ssh.hostKeyFingerprint,
       command,
       env: scriptEnv,
-      timeoutMs,
+      scriptsDir: command[0]?.startsWith(`${scriptsDir}/`) ? scriptsDir : undefined,
+      timeoutMs: limitMs,
       signal: ctx.cancellationSignal,
     });
-    return scriptResult(r, timeoutMs, 'connection closed');
+    return scriptResult(r, limitMs, 'connection closed');
   } finally {
     clearInterval(beat);
   }

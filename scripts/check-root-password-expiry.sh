@@ -10,14 +10,21 @@
 # Whoever writes a rule or job chooses the arguments, and must not be able to make this script run any
 # program as root, or set a password nobody holds. So the operator decides, in files next to this script
 # (the allow-listed scripts directory, which only the operator writes):
-# - --vault-cmd NAME must be a line of check-root-password-expiry.vaults, and a program of that name inside
-#   this directory (a wrapper or symlink to the vault client, e.g. `store-root-password`). Any other name,
-#   such as a sibling script that exits 0 without storing anything, is refused (exit 2) and nothing is reset.
+# - --vault-cmd NAME must be a line of check-root-password-expiry.vaults, and a program of that name in the
+#   vault directory, /etc/selfheal/vault (or the absolute directory on the first line of
+#   check-root-password-expiry.vault-dir): a wrapper or symlink to the vault client, e.g.
+#   `store-root-password`. Any other name, such as a sibling script that exits 0 without storing anything,
+#   is refused (exit 2) and nothing is reset.
+# - The vault directory is not the scripts directory, nor inside it: there, the vault command would itself
+#   be a script whoever writes a rule or job may run, with arguments of their choosing
+#   (`store-root-password root` with empty input stores an empty root password). A vault command found in,
+#   or leading into, the scripts directory is not used (exit 1, reason vault-cmd-in-scripts-dir).
 # - --user NAME other than root must be a line of check-root-password-expiry.users.
 # - --days is at most 90.
-# - The vault command (links followed) and both lists must be files only root (or the user this runs as) can
-#   change: owned by it, not group- or world-writable. The agent checks this script, not what it then runs
-#   or reads; otherwise nothing is reset (the vault command: exit 1, reason vault-cmd-untrusted; a list: exit 2).
+# - The vault command (links followed), each directory above it (a root-owned sticky one such as /tmp
+#   aside), both lists and the vault-dir file must be files only root (or the user this runs as) can change:
+#   owned by it, not group- or world-writable. The agent checks this script, not what it then runs or reads;
+#   otherwise nothing is reset (the vault command: exit 1, reason vault-cmd-untrusted; a file: exit 2).
 # chage and chpasswd are taken from PATH, which only the agent's own environment sets (a rule cannot).
 #
 # Last line: RESULT user=<u> expires_in_days=<n|never> action=<none|would-reset|reset|error> [reason=...]
@@ -69,6 +76,19 @@ listed() {
   fi
   grep -qxF -- "$2" "$script_dir/$1"
 }
+# The vault directory: root's, outside the scripts directory (checked where the command is run).
+vault_dir=/etc/selfheal/vault
+if [ -n "$vault_cmd" ] && [ -f "$script_dir/check-root-password-expiry.vault-dir" ]; then
+  if ! trusted "$script_dir/check-root-password-expiry.vault-dir"; then
+    echo "check-root-password-expiry.vault-dir could be changed by someone other than root (its owner or mode): run chown root and chmod go-w on it" >&2
+    exit 2
+  fi
+  vault_dir=$(sed -n '1p' "$script_dir/check-root-password-expiry.vault-dir")
+  case "$vault_dir" in
+    /*) ;;
+    *) echo 'check-root-password-expiry.vault-dir must hold an absolute directory on its first line' >&2; exit 2 ;;
+  esac
+fi
 if [ -n "$vault_cmd" ] && ! listed check-root-password-expiry.vaults "$vault_cmd"; then
   echo "--vault-cmd $vault_cmd is not listed in check-root-password-expiry.vaults next to this script: not a vault the operator named" >&2
   exit 2
@@ -117,14 +137,39 @@ if [ -z "$vault_cmd" ]; then
   result "$remaining" error no-vault-cmd
   exit 1
 fi
-vault_path=$script_dir/$vault_cmd
-if [ ! -f "$vault_path" ] || [ ! -x "$vault_path" ]; then
+# The program itself, links followed: it is what runs, and what is checked.
+vault_path=$(realpath -e -- "$vault_dir/$vault_cmd" 2>/dev/null || readlink -f -- "$vault_dir/$vault_cmd" 2>/dev/null) || vault_path=''
+# One left in the scripts directory (where this script once looked) stays runnable as a script: refused
+# until it is gone, so that moving it is not half done.
+in_scripts_dir=0
+if [ -e "$script_dir/$vault_cmd" ] || [ -L "$script_dir/$vault_cmd" ]; then in_scripts_dir=1; fi
+case "$vault_path" in "$script_dir" | "$script_dir"/*) in_scripts_dir=1 ;; esac
+if [ "$in_scripts_dir" -eq 1 ]; then
+  echo "$vault_cmd is in the scripts directory (or leads there), where anyone who may write a rule or job could run it with arguments of their choosing: keep it in $vault_dir only" >&2
+  result "$remaining" error vault-cmd-in-scripts-dir
+  exit 1
+fi
+if [ -z "$vault_path" ] || [ ! -f "$vault_path" ] || [ ! -x "$vault_path" ]; then
+  echo "$vault_cmd is not an executable file in the vault directory $vault_dir" >&2
   result "$remaining" error vault-cmd-not-executable
   exit 1
 fi
-# It runs as root and is handed the new password: nobody but root may be able to change it.
-if ! trusted "$vault_path"; then
-  echo "$vault_cmd could be changed by someone other than root (its owner or mode): run chown root and chmod go-w on it" >&2
+# It runs as root and is handed the new password: nobody but root may be able to change it, nor move
+# another program in its place (each directory above it: only root's sticky ones may be shared, like /tmp).
+trusted_path() {
+  trusted "$1" || return 1
+  set -- "$1"
+  while [ "$1" != / ]; do
+    set -- "$(dirname -- "$1")"
+    trusted "$1" || sticky_root "$1" || return 1
+  done
+}
+sticky_root() {
+  set -- "$(stat -c '%u %a' -- "$1" 2>/dev/null)"
+  [ "${1%% *}" = 0 ] && [ $(( 0${1#* } & 01000 )) -ne 0 ]
+}
+if ! trusted_path "$vault_path"; then
+  echo "$vault_cmd could be changed by someone other than root (its owner or mode, or those of a directory above it): run chown root and chmod go-w on them" >&2
   result "$remaining" error vault-cmd-untrusted
   exit 1
 fi

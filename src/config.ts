@@ -191,6 +191,8 @@ export const envSchema = z.object({
     .refine((v) => /^\/[^\0\s]*[^\0\s/]$/.test(v) && !v.split('/').some((s) => s === '.' || s === '..'), {
       message: 'must be an absolute path without spaces, "." or ".." segments, e.g. /opt/selfheal/scripts',
     }),
+  // Longest a script or command may run on a management VM, whatever its rule or job asks (the agent's cap's default).
+  SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS: wholeNumber(600, 1, 86_400),
   // Failed bearer authentications one source may make per window before it is answered 429.
   SELFHEAL_AUTH_MAX_FAILURES: port(10).pipe(z.number().min(1, 'must be at least 1')),
   SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS: port(60).pipe(z.number().min(1, 'must be at least 1')),

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { checkScriptEnv } from '../domain/script-env.js';
-import { HostKeyMismatchError, SshAuthError, SshConfigError, SshConnectionError } from './errors.js';
+import { HostKeyMismatchError, ScriptNotAllowedError, SshAuthError, SshConfigError, SshConnectionError } from './errors.js';
 import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, scriptResult, type ScriptResult } from './output-buffer.js';
 
 export interface SshCommandOptions {
@@ -22,6 +22,13 @@ export interface SshCommandOptions {
    * SshConfigError before connecting.
    */
   env?: Readonly<Record<string, string>> | undefined;
+  /**
+   * When set, `command[0]` is a script inside this directory on the host (`<dir>/<name>`, as
+   * remoteScriptPath builds it), and the host runs it only after checking it (checkedScriptCommand): its
+   * real path inside the directory, and nothing on the way to it that anyone but root or the login user
+   * could change. A refusal rejects with ScriptNotAllowedError before the script runs.
+   */
+  scriptsDir?: string | undefined;
   /** Whole budget: connect, handshake, authentication and command. */
   timeoutMs: number;
   /** Cap for each of stdout and stderr. Default 64 KiB. */
@@ -85,6 +92,124 @@ export function withEnv(command: readonly string[], env: Readonly<Record<string,
   return ['env', ...entries.map(([k, v]) => `${k}=${v}`), ...command];
 }
 
+/** Exit status of the host's script check when it refuses a script (with a SCRIPT_REFUSED_MARKER line on stderr). */
+export const SCRIPT_REFUSED_EXIT_CODE = 121;
+const SCRIPT_REFUSED_MARKER = 'selfheal-script-refused';
+
+/**
+ * What the host runs, with `$1` the scripts directory and `$2` the script's path in it, before the script
+ * itself: the agent's check (src/executors/script-runner.ts, resolveAllowedScript) done on the VM, where
+ * the files are. The worker cannot see them, and a name alone says nothing of what it leads to: a
+ * `store-root-password` symlink to /usr/bin/env, given `sh -c …` as arguments by whoever writes a rule,
+ * ran anything as the login user (root).
+ *
+ * - The real path (realpath -e, or readlink -f where the host has no realpath) must be a regular executable
+ *   file strictly inside the real scripts directory.
+ * - That file, every directory between it and the scripts directory, the scripts directory and every
+ *   directory above it up to / must be owned by root or the login user and be neither group- nor
+ *   world-writable (sshd's StrictModes), except that a directory above the scripts directory may be a
+ *   root-owned sticky one such as /tmp, as for the agent. Otherwise someone else could put another
+ *   program where the script is, to run as the login user.
+ * - Then it execs the checked real path, never the name again, with the script's arguments.
+ *
+ * A refusal prints one SCRIPT_REFUSED_MARKER line on stderr and exits SCRIPT_REFUSED_EXIT_CODE; the worker
+ * turns it into ScriptNotAllowedError (scriptRefusal). Owners and modes come from `ls -ldn` (POSIX), so
+ * GNU, BusyBox and BSD hosts alike can run it. A script that prints that line and exits 121 itself only
+ * fails its own run.
+ */
+export const SCRIPT_CHECK = [
+  'set -f; d=$1; f=$2; shift 2',
+  `no() { printf '%s\\n' "${SCRIPT_REFUSED_MARKER} $*" >&2; exit ${SCRIPT_REFUSED_EXIT_CODE}; }`,
+  'command -v realpath >/dev/null 2>&1 || command -v readlink >/dev/null 2>&1 || no no-realpath',
+  'real() { realpath -e -- "$1" 2>/dev/null || readlink -f -- "$1" 2>/dev/null; }',
+  'rd=$(real "$d") && [ -d "$rd" ] || no scripts-dir-missing',
+  'rp=$(real "$f") && [ -e "$rp" ] || no not-found',
+  'case $rp in "$rd"/*) ;; *) no outside ;; esac',
+  '[ -f "$rp" ] || no not-file',
+  '[ -x "$rp" ] || no not-executable',
+  'u=$(id -u)',
+  // chk PATH ABOVE: sets o (owner uid) and m (mode string); fails when someone else could change PATH.
+  'chk() { o=? m=?; l=$(ls -ldn -- "$1" 2>/dev/null) || return 1; set -- "$2" $l; m=$2 o=$4',
+  '  case $o in 0|"$u") ;; *) return 1 ;; esac',
+  '  case $m in ?????w*|????????w*) ;; *) return 0 ;; esac',
+  '  [ "$1" = 1 ] && [ "$o" = 0 ] && case $m in d????????[tT]*) true ;; *) false ;; esac; }',
+  'chk "$rp" 0 || no unsafe script "$u" "$o" "$m"',
+  'x=$rp a=0 n=0',
+  'while [ "$x" != / ]; do',
+  '  x=${x%/*}; x=${x:-/}',
+  '  [ "$a" = 1 ] && n=$((n + 1))',
+  '  if ! chk "$x" "$a"; then',
+  '    if [ "$a" = 1 ]; then no unsafe above "$u" "$o" "$m" "$n"; elif [ "$x" = "$rd" ]; then no unsafe scripts-dir "$u" "$o" "$m"; else no unsafe subdir "$u" "$o" "$m" "${x#"$rd"/}"; fi',
+  '  fi',
+  '  [ "$x" != "$rd" ] || a=1',
+  'done',
+  'exec "$rp" "$@"',
+].join('\n');
+
+/**
+ * argv that runs `command` (`[<scriptsDir>/<name>, ...args]`) on the host only after SCRIPT_CHECK passed.
+ * /bin/sh runs the check whatever the login shell is; every value travels as a quoted argument.
+ */
+export function checkedScriptCommand(scriptsDir: string, command: readonly string[]): string[] {
+  const [path, ...args] = command;
+  if (path === undefined || !path.startsWith(`${scriptsDir}/`)) throw new SshConfigError('a script must be a path inside the scripts directory');
+  return ['/bin/sh', '-c', SCRIPT_CHECK, 'selfheal-script-check', scriptsDir, path, ...args];
+}
+
+/** Why someone other than root or the login user (`loginUid`) could change a component, from its `ls -ldn` owner and mode. */
+function unsafeBecause(loginUid: string, uid: string, mode: string): string {
+  if (!/^\d+$/.test(uid)) return 'unreadable (ls -ldn failed)';
+  const problems: string[] = [];
+  if (uid !== '0' && uid !== loginUid) problems.push(`owned by neither root nor the login user (uid ${loginUid})`);
+  if (mode[5] === 'w') problems.push('group-writable');
+  if (mode[8] === 'w') problems.push('world-writable');
+  return `${problems.join(' and ') || 'not safe'} (owner uid ${uid}, mode ${mode}): someone else could change what runs as the login user; run chown root and chmod go-w on it`;
+}
+
+/**
+ * The ScriptNotAllowedError for a run the host's script check refused (exit SCRIPT_REFUSED_EXIT_CODE and
+ * the marker as the last line of stderr), or undefined when the script ran. The message names the script
+ * and the component by their place relative to the scripts directory, never by a path on the VM.
+ */
+export function scriptRefusal(script: string, result: Pick<ScriptResult, 'exitCode' | 'stderr'>): ScriptNotAllowedError | undefined {
+  if (result.exitCode !== SCRIPT_REFUSED_EXIT_CODE) return undefined;
+  const last = result.stderr.trimEnd().split('\n').pop() ?? '';
+  if (!last.startsWith(`${SCRIPT_REFUSED_MARKER} `)) return undefined;
+  const [reason = '', what = '', loginUid = '', uid = '', mode = '', ...rest] = last.slice(SCRIPT_REFUSED_MARKER.length + 1).split(' ');
+  const where = rest.join(' ');
+  const named = `script "${script}"`;
+  const why = ((): string => {
+    switch (reason) {
+      case 'no-realpath':
+        return 'the management VM has neither realpath nor readlink -f, so it cannot be checked';
+      case 'scripts-dir-missing':
+        return 'the scripts directory (SELFHEAL_SSH_SCRIPTS_DIR) does not exist on the management VM';
+      case 'not-found':
+        return 'not found in the scripts directory on the management VM';
+      case 'outside':
+        return 'resolves outside the scripts directory on the management VM (a symlink to a program elsewhere is not run)';
+      case 'not-file':
+        return 'is not a regular file on the management VM';
+      case 'not-executable':
+        return 'is not executable on the management VM';
+      case 'unsafe': {
+        const component =
+          what === 'script'
+            ? 'its file'
+            : what === 'subdir'
+              ? `its directory "${where}" in the scripts directory`
+              : what === 'scripts-dir'
+                ? 'the scripts directory'
+                : `the directory ${/^\d+$/.test(where) ? `${where} level${where === '1' ? '' : 's'} ` : ''}above the scripts directory`;
+        return `is refused on the management VM: ${component} is ${unsafeBecause(loginUid, uid, mode)}`;
+      }
+      default:
+        return `is refused on the management VM (${reason.slice(0, 40)})`;
+    }
+  })();
+  return new ScriptNotAllowedError(`${named} ${why}`);
+}
+
 /** SHA256 fingerprint of a raw SSH public key blob, in `ssh-keygen -l` form. */
 export function fingerprintOfKeyBlob(blob: Buffer): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
@@ -132,7 +257,9 @@ function sameFingerprint(a: string, b: string): boolean {
 export async function runSshCommand(options: SshCommandOptions): Promise<SshCommandResult> {
   const { host, port, username, privateKey, timeoutMs, maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
   const pinned = normalizeFingerprint(options.hostKeyFingerprint);
-  const remoteCommand = underRemoteTimeout(buildRemoteCommand(withEnv(options.command, options.env)), timeoutMs);
+  const { scriptsDir } = options;
+  const argv = scriptsDir === undefined ? options.command : checkedScriptCommand(scriptsDir, options.command);
+  const remoteCommand = underRemoteTimeout(buildRemoteCommand(withEnv(argv, options.env)), timeoutMs);
   signal?.throwIfAborted();
 
   const started = performance.now();
@@ -237,7 +364,12 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
           if (typeof code === 'number') exitCode = code;
           if (typeof sig === 'string') exitSignal = sig;
         });
-        stream.on('close', () => finish(aborted ? { error: abortError() } : { result: result(exitCode, exitSignal) }));
+        stream.on('close', () => {
+          if (aborted) return finish({ error: abortError() });
+          const r = result(exitCode, exitSignal);
+          const refused = scriptsDir === undefined ? undefined : scriptRefusal(options.command[0]!.slice(scriptsDir.length + 1), r);
+          finish(refused ? { error: refused } : { result: r });
+        });
       });
     });
 

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HostKeyMismatchError, SshAuthError, SshConfigError, SshConnectionError } from '../../src/executors/errors.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { toFailure } from '../../activities/actions.js';
+import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from '../../activities/script-result.js';
+import type { EnvironmentSsh } from '../../src/db/database.js';
+import { HostKeyMismatchError, ScriptNotAllowedError, SshAuthError, SshConfigError, SshConnectionError } from '../../src/executors/errors.js';
 import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout, withEnv } from '../../src/executors/ssh.js';
 import { generateKeyPair, startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -288,6 +293,122 @@ describe('executors/ssh', () => {
       assert.equal(result.exitCode, 0, result.stderr);
       assert.equal(result.stdout, "1|it's $(id)");
       await assert.rejects(runSshCommand({ ...base(), env: { LD_PRELOAD: '/tmp/evil.so' }, command: ['true'] }), SshConfigError);
+    });
+
+    describe('scripts run from the scripts directory (script.ssh actions and SSH jobs)', () => {
+      // The worker's own path: remoteScriptPath builds <SELFHEAL_SSH_SCRIPTS_DIR>/<script>, runOnManagementVm
+      // runs it inside an activity (a mock one here), and toFailure is what the action or job target records.
+      // The loopback sshd shares this filesystem, so what the "VM" ran is seen in files.
+      let scriptsDir: string;
+      let env: NodeJS.ProcessEnv;
+      const vm = (): EnvironmentSsh => ({ host: sshd.host, port: sshd.port, user: sshd.username, keyRef: 'env:SELFHEAL_SECRET_SSH_TEST_KEY', hostKeyFingerprint: sshd.hostKeyFingerprint });
+      const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+      const runOnVm = (script: string, args: string[], timeoutMs = 15_000): Promise<ScriptActionResult> =>
+        new MockActivityEnvironment(undefined, { logger: quiet }).run(() => runOnManagementVm(vm(), [remoteScriptPath(script, env), ...args], timeoutMs, env));
+      const exists = (path: string) => stat(path).then(() => true, () => false);
+      /** The failure the action run records: a non-retryable ScriptNotAllowedError whose message names no path on the VM. */
+      const refusedAs = async (run: Promise<unknown>, message: RegExp): Promise<void> => {
+        const err = await run.then(
+          (r) => assert.fail(`the script ran: ${JSON.stringify(r)}`),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof ScriptNotAllowedError, String(err));
+        const failure = toFailure(err);
+        assert.ok(failure instanceof ApplicationFailure);
+        assert.equal(failure.type, 'ScriptNotAllowedError');
+        assert.equal(failure.nonRetryable, true);
+        assert.match(failure.message, message);
+        assert.doesNotMatch(failure.message, /\/(tmp|usr|root|opt|home)\b/, 'the message shows paths on the VM');
+      };
+
+      beforeEach(async () => {
+        scriptsDir = join(work, 'scripts');
+        await mkdir(scriptsDir);
+        await chmod(scriptsDir, 0o755);
+        env = { SELFHEAL_SSH_SCRIPTS_DIR: scriptsDir, SELFHEAL_SECRET_SSH_TEST_KEY: sshd.privateKey };
+      });
+
+      const writeScript = async (path: string, body: string, mode = 0o755) => {
+        await writeFile(path, `#!/bin/sh\n${body}\n`);
+        await chmod(path, mode);
+      };
+
+      it('runs a script of the directory with its arguments as they are', async () => {
+        await writeScript(join(scriptsDir, 'health-check.sh'), 'printf "%s|" "$@"; id -u');
+        const r = await runOnVm('health-check.sh', ["it's $(id)", '--x']);
+        assert.equal(r.error, undefined, r.outputExcerpt);
+        assert.equal(r.exitCode, 0);
+        assert.equal(r.outputExcerpt, `it's $(id)|--x|${process.getuid?.() ?? 0}\n`);
+      });
+
+      it('refuses a script name that is a symlink to a program elsewhere: a write token picking /usr/bin/env with sh -c runs nothing', async () => {
+        const pwned = join(work, 'pwned');
+        await symlink('/usr/bin/env', join(scriptsDir, 'store-root-password'));
+        await refusedAs(runOnVm('store-root-password', ['sh', '-c', `id -u > ${pwned}`]), /script "store-root-password" resolves outside the scripts directory/);
+        assert.equal(await exists(pwned), false, 'the program behind the link ran on the VM');
+      });
+
+      it('refuses a vault command reached through a link in the scripts directory: no empty root password stored', async () => {
+        // The documented layout keeps the vault command out of the scripts directory; an operator who links it
+        // back in still does not make it a script a rule may run with `args: [root]` and empty input.
+        const vaultDir = join(work, 'vault');
+        const stored = join(work, 'stored');
+        await mkdir(vaultDir);
+        await chmod(vaultDir, 0o755);
+        await writeScript(join(vaultDir, 'store-root-password'), `echo "user=$1" > ${stored}; cat >> ${stored}`);
+        await symlink(join(vaultDir, 'store-root-password'), join(scriptsDir, 'store-root-password'));
+        await refusedAs(runOnVm('store-root-password', ['root']), /resolves outside the scripts directory/);
+        assert.equal(await exists(stored), false, 'the vault command ran');
+      });
+
+      it('refuses a script that someone other than root or the login user could change, and one in such a directory', async function () {
+        this.timeout(120_000);
+        const ran = join(work, 'ran');
+        await writeScript(join(scriptsDir, 'group.sh'), `echo group > ${ran}`, 0o775);
+        await refusedAs(runOnVm('group.sh', []), /script "group\.sh" is refused on the management VM: its file is group-writable \(owner uid \d+, mode -rwxrwxr-x\)/);
+        await mkdir(join(scriptsDir, 'shared'));
+        await chmod(join(scriptsDir, 'shared'), 0o777);
+        await writeScript(join(scriptsDir, 'shared', 'fix.sh'), `echo shared > ${ran}`);
+        await refusedAs(runOnVm('shared/fix.sh', []), /its directory "shared" in the scripts directory is group-writable and world-writable/);
+        await chmod(scriptsDir, 0o757);
+        await writeScript(join(scriptsDir, 'plain.sh'), `echo plain > ${ran}`);
+        await refusedAs(runOnVm('plain.sh', []), /the scripts directory is world-writable/);
+        await chmod(scriptsDir, 0o755);
+        await chmod(work, 0o770);
+        await refusedAs(runOnVm('plain.sh', []), /the directory 1 level above the scripts directory is group-writable/);
+        await chmod(work, 0o700);
+        assert.equal(await exists(ran), false, 'a refused script ran');
+        if (process.getuid?.() === 0) {
+          await chown(join(scriptsDir, 'plain.sh'), 65534, 65534);
+          await refusedAs(runOnVm('plain.sh', []), /its file is owned by neither root nor the login user \(uid 0\)/);
+          await chown(join(scriptsDir, 'plain.sh'), 0, 0);
+        }
+        // Made safe again, it runs (the directories above include the sticky, root-owned /tmp).
+        const r = await runOnVm('plain.sh', []);
+        assert.equal(r.exitCode, 0, r.outputExcerpt);
+        assert.equal(await readFile(ran, 'utf8'), 'plain\n');
+      });
+
+      it('runs a script linked to another inside the directory (the real path is what is checked and run)', async () => {
+        await mkdir(join(scriptsDir, 'lib'));
+        await writeScript(join(scriptsDir, 'lib', 'real.sh'), 'echo "real $0 $1"');
+        await symlink('lib/real.sh', join(scriptsDir, 'alias.sh'));
+        const r = await runOnVm('alias.sh', ['a']);
+        assert.equal(r.exitCode, 0, r.outputExcerpt);
+        assert.equal(r.outputExcerpt, `real ${join(scriptsDir, 'lib', 'real.sh')} a\n`);
+        await refusedAs(runOnVm('missing.sh', []), /script "missing\.sh" not found in the scripts directory/);
+      });
+
+      it('stops a run at SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS, whatever the rule or job asked', async () => {
+        await writeScript(join(scriptsDir, 'slow.sh'), 'sleep 60');
+        // The cap is the whole budget, connection included: a few seconds, so a loaded machine still connects.
+        env.SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS = '5';
+        const started = Date.now();
+        const r = await runOnVm('slow.sh', [], 86_400_000);
+        assert.equal(r.timedOut, true);
+        assert.equal(r.error, 'timed out after 5 s; connection closed');
+        assert.ok(Date.now() - started < 20_000, `stopped after ${Date.now() - started} ms`);
+      });
     });
 
     it('a rule variable naming a program never makes the VM run it (audit finding 1): refused before connecting', async () => {

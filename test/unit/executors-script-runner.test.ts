@@ -481,7 +481,12 @@ describe('executors/script-runner', () => {
         await mkdir(bin);
         fakeChage = join(bin, 'chage');
         fakeChpasswd = join(bin, 'chpasswd');
-        vault = join(dir, 'vault');
+        // The vault directory: root's, outside the scripts directory (where a vault command would be a script anyone writing a rule could run).
+        const vaultDir = join(root, 'vault-dir');
+        await mkdir(vaultDir, { mode: 0o755 });
+        await chmod(vaultDir, 0o755);
+        await writeFile(join(dir, 'check-root-password-expiry.vault-dir'), `${vaultDir}\n`);
+        vault = join(vaultDir, 'vault');
         chpasswdLog = join(root, 'chpasswd.log');
         vaultLog = join(root, 'vault.log');
         await writeFile(join(dir, 'check-root-password-expiry.sh'), await readFile(join(SHIPPED_SCRIPTS, 'check-root-password-expiry.sh')));
