@@ -19,6 +19,7 @@ import {
 } from '@temporalio/workflow';
 import { actionInputOf, type ActionOutcome, type MatchPlan, type PlannedAction, type RuleRunInput, type RuleRunResult, type VerificationStatus } from '../src/contracts/index.js';
 import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
+import { isRemediationType } from '../src/domain/guards.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
 import { checksArgs, optionFromData } from '../src/domain/script-args.js';
 import { renderAction } from '../src/domain/template.js';
@@ -37,6 +38,27 @@ const api = proxyActivities<Activities>(externalApiOptions);
  * it was recorded; one recorded before the check ran the script and replays so.
  */
 export const SCRIPT_ARGS_PATCH = 'script-args-no-options-from-data-v1';
+
+/**
+ * An approved remediation that did not start (automation paused while it waited for its approval, or a
+ * guard it would cross now) stops the rest of the run's remediation (scripts, PagerDuty state changes: what
+ * the planner's own pause path drops), recorded skipped with the reason; notifications still run as their
+ * `when` says. The run is inconclusive, not succeeded: its fix never ran. Asked only when such a skip happens.
+ */
+export const PAUSE_STOPS_REMEDIATION_PATCH = 'rule-run-pause-stops-remediation-v1';
+
+/**
+ * A rule with remediation actions is scored (circuit breaker, the precondition of verifying) on them
+ * alone: a run whose fix never ran is inconclusive however its notifications went, and is not verified.
+ * A rule of notifications only is scored on them, as before. Asked only when the two ways disagree.
+ */
+export const SCORE_REMEDIATION_PATCH = 'rule-run-score-remediation-only-v1';
+
+/**
+ * The approval's timer ends at the deadline its notice shows (computed before the notice is sent), not
+ * that long after the notice was sent.
+ */
+export const APPROVAL_DEADLINE_PATCH = 'approval-deadline-as-announced-v1';
 
 /** An action as rendered for its run: `refused` says why it must not run (absent when it may). */
 type RenderedAction = PlannedAction & { refused?: string | undefined };
@@ -72,6 +94,10 @@ interface RuleRun {
   verification?: Verified | null;
   /** Revision 3: a `pagerduty.resolve` of this run succeeded, so a resolve no longer cancels the rest of it. */
   resolvedItself?: boolean;
+  /** Why the rest of the remediation does not run: an approved one did not start (PAUSE_STOPS_REMEDIATION_PATCH). */
+  paused?: string;
+  /** Scored on its remediation actions only (SCORE_REMEDIATION_PATCH). */
+  remediationOnly?: boolean;
 }
 
 export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResult> {
@@ -92,12 +118,13 @@ export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResul
   // A run with a revision verifies without asking for the patch (no marker, no search attribute upsert);
   // one without was started by older code and asks, as it did, so its history replays either way.
   const revised = input.revision !== undefined && input.revision >= 1;
+  run.remediationOnly = scoresRemediationOnly(run, ended);
   if (revised || patched(VERIFY_PATCH)) {
     const hooks = {
       run: (action: PlannedAction, actionRunId: string) => runAction(run, render(action, input.plan, run.outcomes), actionRunId, 'run once: the remediation is unverified'),
       check: (action: PlannedAction, actionRunId: string) => execute(run, render(action, input.plan, run.outcomes), actionRunId),
     };
-    const verifying = () => verifyRemediation(input, run.outcomes, ended, hooks, { deferSettled: revised });
+    const verifying = () => verifyRemediation(input, scored(run, run.outcomes), ended, hooks, { deferSettled: revised, ...(run.paused ? { stopped: run.paused } : {}) });
     run.verification = run.resolvedItself ? await CancellationScope.nonCancellable(verifying) : await verifying();
     run.outcomes.push(...(run.verification?.outcomes ?? []));
   }
@@ -118,7 +145,8 @@ async function runActions(run: RuleRun): Promise<RuleRunResult['ended']> {
       return 'cancelled';
     }
     const actionRunId = actionRunIdOf(incidentId, plan.ruleId, action.id, eventId);
-    const chain = chainDecision(action.when, run.outcomes);
+    const paused = run.paused !== undefined && isRemediationType(action.type) ? run.paused : undefined;
+    const chain = paused !== undefined ? { run: false, reason: paused } : chainDecision(action.when, run.outcomes);
     if (!chain.run) {
       const skip = () => localDb.recordActionSkipped({ actionRunId, incidentId, plan, action, reason: chain.reason, owner: run.owner });
       run.outcomes.push(await (shielded ? CancellationScope.nonCancellable(skip) : skip()));
@@ -134,6 +162,12 @@ async function runActions(run: RuleRun): Promise<RuleRunResult['ended']> {
     }
     if (outcome === 'claimed_elsewhere') return 'claimed_elsewhere';
     run.outcomes.push(outcome);
+    // A remediation that came back skipped from its own run was approved and then not started
+    // (startApprovedAction: automation paused where it runs, a guard it would cross): what the planner would
+    // have dropped after a pause does not run either. The reason names it and says why.
+    if (outcome.status === 'skipped' && isRemediationType(action.type) && run.paused === undefined && patched(PAUSE_STOPS_REMEDIATION_PATCH)) {
+      run.paused = `not run: the remediation stopped at ${action.id}, which did not start: ${(outcome.error ?? 'skipped').replace(/^not run:\s*/, '')}`;
+    }
     if (shielded && action.type === 'pagerduty.resolve' && outcome.status === 'succeeded') run.resolvedItself = true;
     // Revision 2: the action ended on its own (succeeded or failed) after the cancellation reached it; it
     // stays recorded so, and the ones after it are not run.
@@ -231,9 +265,11 @@ async function approvalGate(run: RuleRun, action: PlannedAction, actionRunId: st
   const approval = action.approval!;
   run.awaitingApproval = actionRunId;
   // The links in the notice stop working no later than this (workflow time, before the notice is sent).
-  const linksUntil = new Date(Date.now() + approval.timeoutMinutes * 60_000).toISOString();
+  const announcedDeadline = Date.now() + approval.timeoutMinutes * 60_000;
+  const linksUntil = new Date(announcedDeadline).toISOString();
   await announce(run.input, { kind: 'approval_waiting', actionRunId, actionId: action.id, timeoutMinutes: approval.timeoutMinutes, onTimeout: approval.onTimeout, deadline: linksUntil });
-  const deadline = Date.now() + approval.timeoutMinutes * 60_000;
+  // The decision by timeout lands when the notice said; runs recorded before waited that long after it was sent.
+  const deadline = patched(APPROVAL_DEADLINE_PATCH) ? announcedDeadline : Date.now() + approval.timeoutMinutes * 60_000;
   try {
     for (;;) {
       const left = deadline - Date.now();
@@ -289,10 +325,12 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
   const { plan, incidentId } = run.input;
   if (ended !== 'claimed_elsewhere') {
     if (plan.decision === 'run') {
-      const ran = run.outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
+      const ran = scored(run, run.outcomes).filter((o) => o.status === 'succeeded' || o.status === 'failed');
       // An unverified remediation counts as a failure (issue 22). A verification settled at once comes along
-      // (revision 1): verifyRemediation settles one only for a run that reaches this branch.
-      const outcome = run.verification?.status === 'unverified' || ran.some((o) => o.status === 'failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
+      // (revision 1): verifyRemediation settles one only for a run that reaches this branch. A run whose
+      // remediation a pause stopped half way proves nothing either way, unless something failed.
+      const failed = run.verification?.status === 'unverified' || ran.some((o) => o.status === 'failed');
+      const outcome = failed ? 'failed' : ran.length > 0 && run.paused === undefined ? 'succeeded' : 'inconclusive';
       const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, matchId: plan.matchId, outcome, trial: plan.breakerTrial, ...unrecordedVerification(run) });
       if (breaker.opened) await announce(run.input, { kind: 'breaker_opened', failures: breaker.failures, threshold: breaker.threshold, trial: Boolean(plan.breakerTrial) });
     }
@@ -313,6 +351,25 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
   } catch (err) {
     log.warn('incident workflow not told that the rule run ended', { error: messageOf(err) });
   }
+}
+
+/** The outcomes a run is scored on: its remediation's when SCORE_REMEDIATION_PATCH applies, else all of them. */
+function scored(run: RuleRun, outcomes: readonly ActionOutcome[]): ActionOutcome[] {
+  return outcomes.filter((o) => !run.remediationOnly || isRemediationType(o.type));
+}
+
+/**
+ * Whether the run is scored on its remediation alone: the rule has remediation actions, and counting only
+ * them changes the outcome or the verification (so the patch is asked, and marked, only then).
+ */
+function scoresRemediationOnly(run: RuleRun, ended: RuleRunResult['ended']): boolean {
+  const { plan } = run.input;
+  if (ended === 'claimed_elsewhere' || plan.decision !== 'run' || !plan.actions.some((a) => isRemediationType(a.type))) return false;
+  const ran = run.outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
+  const fixes = ran.filter((o) => isRemediationType(o.type));
+  const failed = (list: ActionOutcome[]) => list.some((o) => o.status === 'failed');
+  const differs = fixes.length > 0 !== ran.length > 0 || failed(fixes) !== failed(ran);
+  return differs && patched(SCORE_REMEDIATION_PATCH);
 }
 
 /** The verification the rule outcome records with the breaker, if it was settled at once and not yet recorded. */

@@ -39,9 +39,14 @@ export interface VerifyOptions {
    * the rule outcome (revision 1). Runs without a revision record it here, as they did.
    */
   deferSettled?: boolean;
+  /** Why the rest of the remediation did not run (an approved one did not start): nothing to verify. */
+  stopped?: string | undefined;
 }
 
-/** Verify the run's remediation; null when the match ran no action (nothing to verify, nothing recorded). */
+/**
+ * Verify the run's remediation; null when the match ran no action (nothing to verify, nothing recorded).
+ * `outcomes` are the ones the run is scored on (its remediation's, workflows/rule-run.ts).
+ */
 export async function verifyRemediation(input: RuleRunInput, outcomes: readonly ActionOutcome[], ended: string, hooks: VerifyHooks, options: VerifyOptions = {}): Promise<Verified | null> {
   const { plan, incidentId, eventId } = input;
   const ran = outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
@@ -57,6 +62,7 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   if (!verify) return settledAtOnce('the rule declares no verify');
   if (ended !== 'completed') return settledAtOnce('the incident resolved before the actions finished');
   if (ran.some((o) => o.status === 'failed')) return settledAtOnce('an action failed: nothing to verify (the failure counts for the circuit breaker)');
+  if (options.stopped !== undefined) return settledAtOnce('the remediation stopped before it finished (an approved action did not start): nothing to verify');
 
   await record('pending', `waiting up to ${verify.withinSeconds} s for incident.resolved${verify.check ? ` or check ${String(verify.check.params.script)} to exit 0` : ''}`);
   const started = Date.now();

@@ -88,6 +88,9 @@ describe('incident workflow', function () {
     ...['approve', 'dry-run', 'failure-chain', 'failure-chain-notify-only', 'resolve-cancel'].map((s) => `${s}-rule-run-revision-1`),
     // Revision 3 (claims and skips never cancelled half way; a run's own resolve does not cancel it).
     ...['approve', 'failure-chain', 'failure-chain-notify-only', 'resolve-cancel', 'resolve-cancel-running'].map((s) => `${s}-rule-run-revision-3`),
+    // A remediation approved while automation is paused: the rest of the remediation skipped, the run
+    // inconclusive, the approval's timer at the announced deadline (three patches, rule-run.ts).
+    'pause-at-approval-rule-run',
   ];
 
   it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {

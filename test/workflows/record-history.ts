@@ -19,6 +19,7 @@ import { WORKFLOW_TYPES, agentTaskQueue, incidentWorkflowId, ruleRunWorkflowId }
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { jobDefinitionSchema } from '../../src/domain/jobs.js';
 import { startHttpPeer, startSlackPeer } from '../helpers/http-peer.js';
+import { insertPause, resumePauses } from '../../src/db/repositories/guards.js';
 import { startPagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
@@ -39,6 +40,8 @@ export const SCENARIOS: Record<string, string> = {
   'poison': 'an event with a timestamp that is not one is rejected; the next event is processed',
   'out-of-order': 'resolved before triggered: the late trigger is stale and acts on nothing',
   'claimed-elsewhere': 'an action claimed by another run: the rule run ends without executing it',
+  'pause-at-approval':
+    'a gated remediation approved while automation is paused: not started, the remediation after it skipped, the notification runs, the run inconclusive (patches rule-run-pause-stops-remediation-v1, rule-run-score-remediation-only-v1, approval-deadline-as-announced-v1)',
   'dry-run': 'a dry-run rule: recorded, nothing executed, no note',
   'job': 'a scheduled job over an agent that answers and one that is offline (pickup timeout, failure notice)',
   'agent-check': 'agent check against a live agent and against a queue nobody polls',
@@ -146,17 +149,18 @@ async function main(): Promise<void> {
     }
 
     if (wanted('failure-chain')) {
-      failing.add('chain-fix');
+      // The fix is a remediation (a rule with remediation is scored on it alone): PagerDuty refuses it once.
       const { svc, ruleId } = await rule('chain', {
         policies: { circuitBreaker: { failureThreshold: 1 } },
         actions: [
-          { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/chain-fix`, body: '{}', retry: { maximumAttempts: 1 } },
+          { id: 'fix', type: 'pagerduty.acknowledge', retry: { maximumAttempts: 1 } },
           { id: 'escalate', type: 'pagerduty.escalate', level: 2, when: 'failure' },
           { id: 'resolve', type: 'pagerduty.resolve', when: 'success' },
           { id: 'tell', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_RECORD_SLACK', text: 'fix: {{ results.fix.status }}', when: 'always' },
         ],
       });
       const id = newIncidentId();
+      pd.failNext(500, 1, { method: 'PUT', pathPrefix: `/incidents/${id}` });
       const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
       await eventually(async () => ((await stack.db.db.selectFrom('rules').select('breaker_state').where('id', '=', ruleId).executeTakeFirstOrThrow()).breaker_state === 'open' ? true : undefined), 30_000, 'breaker open');
       const next = newIncidentId();
@@ -265,6 +269,28 @@ async function main(): Promise<void> {
       await signalIncident(stack.temporal, stack.taskQueue, id, messageOf(trigger), linger);
       await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
       await resolveAndSave(id, svc, 'claimed-elsewhere', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+    }
+
+    if (wanted('pause-at-approval')) {
+      const { svc, ruleId } = await rule('paused', {
+        actions: [
+          { id: 'fix', type: 'pagerduty.acknowledge' as const, approval: { required: true as const, timeoutMinutes: 30, onTimeout: 'approve' as const } },
+          { id: 'resolve', type: 'pagerduty.resolve' as const, when: 'success' as const },
+          { id: 'after', type: 'notify.slack' as const, webhookUrlRef: 'env:SELFHEAL_SECRET_RECORD_SLACK', text: '{{ results.fix.status }}', when: 'always' as const },
+        ],
+      });
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+      const run = await waiting(id);
+      await insertPause(stack.db.db, { scope: 'fleet', environment: '', guard: 'fleet.maxTargets', reason: 'recorded', incidentId: id, at: new Date() });
+      try {
+        await decide(id, run.id, 'approve');
+        await eventually(async () => ((await stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('finished_at', 'is not', null).execute()).length === 3 ? true : undefined), 30_000, 'three actions');
+        await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
+      } finally {
+        await resumePauses(stack.db.db, { scope: 'fleet', environment: '', actor: 'record', at: new Date() });
+      }
+      await resolveAndSave(id, svc, 'pause-at-approval', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
     }
 
     if (wanted('dry-run')) {
