@@ -6,12 +6,13 @@ import {
   findActionRun,
   FINISHED_RUN_STATUSES,
   findClaim,
+  findPlannedRemediation,
   insertClaim,
   insertSkippedRun,
-  PAUSED_BEFORE_START,
   recordApprovalIfNone,
   recordRunOutcome,
   RESOLVED_BEFORE_START,
+  setApprovalDeadline,
   startApprovedRun,
   type ActionRunKey,
 } from '../src/db/repositories/action-runs.js';
@@ -20,17 +21,26 @@ import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.j
 import { findBreakerOutcome, recordBreakerOutcome, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { inTransaction } from '../src/db/repositories/transactions.js';
 import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD } from '../src/domain/policies.js';
-import { isRemediationType } from '../src/domain/guards.js';
+import { DEFAULT_GUARD_CONFIG, isRemediationType, type GuardConfig, type RuleGuards } from '../src/domain/guards.js';
 import { safeLink } from '../src/domain/agent-result.js';
 import type { Logger } from '../src/logger.js';
+import type { Integrations } from './actions.js';
+import { createAlertDelivery, createGuards } from './guards.js';
+import type { OwnWritesClient } from './own-writes.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
 import type { MatchVerification } from './verification.js';
 
 export interface ActionRunDeps {
   db: Kysely<Database>;
   logger: Logger;
-  /** Present when PAGERDUTY_API_TOKEN is set: write-back of notes. */
-  pagerduty?: { addNote(incidentId: string, content: string): Promise<unknown> } | undefined;
+  /** Present when PAGERDUTY_API_TOKEN is set: write-back of notes (and of the guards' alerts). */
+  pagerduty?: Pick<OwnWritesClient, 'addNote'> | undefined;
+  /** Fleet guards, checked again when an approved remediation starts (issue 22); absent: defaults. */
+  guards?: GuardConfig | undefined;
+  /** Where a guard crossed at an approved start pages (as the planner's guards do). */
+  integrations?: Integrations | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  now?: () => Date;
 }
 
 const EXCERPT = 4000;
@@ -95,6 +105,10 @@ export const TIMEOUT_ACTOR = 'timeout';
 
 export function createActionRunActivities(deps: ActionRunDeps) {
   const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+  const guardConfig = deps.guards ?? DEFAULT_GUARD_CONFIG;
+  const guards = createGuards({ guards: guardConfig, logger: deps.logger });
+  const deliverAlerts = createAlertDelivery({ db, logger: deps.logger, guards: guardConfig, integrations: deps.integrations, pagerduty: deps.pagerduty, env: deps.env });
 
   const outcomeOf = (actionRunId: string, action: { id: string; type: string }, row: { status: string; exit_code: number | null; output_excerpt: string | null; link: string | null; error: string | null }): ActionOutcome => ({
     actionRunId,
@@ -129,7 +143,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     const inserted = await insertClaim(db, runKey(input.actionRunId, input.incidentId, plan, action), {
       status,
       rendered: action.params,
-      startedAt: input.awaitingApproval ? null : new Date(),
+      startedAt: input.awaitingApproval ? null : now(),
       reason: input.reason,
       owner: input.owner,
       workflowId: input.workflowId,
@@ -141,12 +155,19 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       deps.logger.info({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'action not run: the incident resolved before it started');
       return { owned: true, status: inserted, finished: outcomeOf(input.actionRunId, action, { status: inserted, exit_code: null, output_excerpt: null, link: null, error: RESOLVED_BEFORE_START }) };
     }
-    if (inserted) return { owned: true, status, cancelIfResolved: guard };
+    // The deadline the rule run is about to announce, known to Postgres, which refuses a decision after it
+    // (set again when this claim runs again: the rule run announces its deadline from then).
+    const deadline = () => (action.approval ? setApprovalDeadline(db, input.actionRunId, input.owner, { minutes: action.approval.timeoutMinutes, onTimeout: action.approval.onTimeout }) : undefined);
+    if (inserted) {
+      if (inserted === 'awaiting_approval') await deadline();
+      return { owned: true, status, cancelIfResolved: guard };
+    }
     const row = await findClaim(db, input.actionRunId);
     if (row.claimed_by !== input.owner) {
       deps.logger.warn({ actionRunId: input.actionRunId, claimedBy: row.claimed_by, owner: input.owner }, 'action run claimed by another run; not executed here');
       return { owned: false, status: row.status, claimedBy: row.claimed_by };
     }
+    if (row.status === 'awaiting_approval') await deadline();
     await countAttempt(db, input.actionRunId);
     return { owned: true, status: row.status, cancelIfResolved: guard, ...(FINISHED_RUN_STATUSES.includes(row.status) ? { finished: outcomeOf(input.actionRunId, action, row) } : {}) };
   }
@@ -168,10 +189,15 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }
 
   /**
-   * The gate opened: the action runs now (status `running`). A rejection is recorded as its outcome. When
-   * the rule is cancelled by a resolve (`cancelIfResolved`, as its claim was) and the incident resolved
-   * while the action waited, it does not start: recorded `cancelled`, returned as finished, as the
-   * cancellation on its way would have.
+   * The gate opened: the action runs now (status `running`). A rejection is recorded as its outcome. It does
+   * not start, returned as finished with the reason recorded:
+   * - `cancelled` when the rule is cancelled by a resolve (`cancelIfResolved`, as its claim was) and the
+   *   incident resolved while the action waited, as the cancellation on its way would have;
+   * - `skipped` when the rule that planned it is disabled, deleted or at another version now (an admin
+   *   stopping a rule stops its waiting approvals, `onTimeout: approve` included), and for a remediation when
+   *   automation is paused where it runs or when starting it now would cross a fleet guard: the guards are
+   *   checked again, at this moment, under their lock (the planner counted it when it was planned, maybe
+   *   days ago); crossing one pauses automation as the planner does. A remediation that starts counts from now.
    */
   async function startApprovedAction(input: {
     actionRunId: string;
@@ -185,8 +211,34 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     // An approval, though, is decided later, up to days: given (or timed out to approve) while remediation is
     // paused where the incident is, it starts nothing.
     const pausable = input.action !== undefined && input.incidentId !== undefined && isRemediationType(input.action.type) ? input.incidentId : undefined;
-    const status = await startApprovedRun(db, input.actionRunId, input.owner, new Date(), guarded, pausable);
-    if (status === undefined) {
+    const at = now();
+    let paged = false;
+    const started = await inTransaction(db, async (trx) => {
+      const planned = pausable !== undefined ? await findPlannedRemediation(trx, input.actionRunId) : undefined;
+      const check = planned
+        ? await guards.checkApprovedStart(trx, {
+            matchId: planned.match_id,
+            ruleId: planned.rule_id,
+            incidentId: planned.incident_id,
+            target: planned.target,
+            environment: planned.environment,
+            actions: planned.actions,
+            plannedAt: planned.at,
+            ruleGuards: (planned.guards ?? undefined) as RuleGuards | undefined,
+            at,
+          })
+        : undefined;
+      const guardStop = check?.crossed !== undefined ? `not run when approved: ${check.crossed}` : undefined;
+      const row = await startApprovedRun(trx, input.actionRunId, input.owner, at, { cancelIfResolvedOf: guarded, stopIfPausedFor: pausable, guardStop });
+      if (row?.status === 'running') await check?.record();
+      if (row?.status === 'skipped' && guardStop !== undefined && row.error === guardStop) {
+        await check?.pause();
+        paged = true;
+      }
+      return row;
+    });
+    if (paged) await deliverAlerts();
+    if (started === undefined) {
       // Not awaiting approval any more: this call ran before (a local activity runs again when the worker
       // died before its workflow task completed, or a retry after a lost commit reply). Its first answer is
       // read back from the row: a run it recorded cancelled must not be started now, on a resolved incident.
@@ -196,13 +248,10 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       }
       return { status: undefined };
     }
-    if (status === 'skipped' && input.action) {
-      deps.logger.warn({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'approved remediation not run: automation was paused while it waited');
-      return { status, finished: outcomeOf(input.actionRunId, input.action, { status, exit_code: null, output_excerpt: null, link: null, error: PAUSED_BEFORE_START }) };
-    }
-    if (status !== 'cancelled' || !input.action) return { status };
-    deps.logger.info({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'approved action not run: the incident resolved while it waited');
-    return { status, finished: outcomeOf(input.actionRunId, input.action, { status, exit_code: null, output_excerpt: null, link: null, error: RESOLVED_BEFORE_START }) };
+    const { status, error } = started;
+    if (status === 'running' || !input.action) return { status };
+    deps.logger.warn({ actionRunId: input.actionRunId, incidentId: input.incidentId, status, reason: error }, 'approved action not run');
+    return { status, finished: outcomeOf(input.actionRunId, input.action, { status, exit_code: null, output_excerpt: null, link: null, error }) };
   }
 
   /** The outcome of a claimed action; only its owner writes it. */

@@ -4,7 +4,9 @@
 // either lets the remediation through (recording it, so the next decision counts it) or turns the match
 // into notifications only, pausing automation when a guard is crossed. Check and record are one
 // transaction: no check-then-act race (docs/guarantees.md). The pages and notes this owes are rows in
-// automation_alerts, delivered once after the transaction commits by `deliverAutomationAlerts`.
+// automation_alerts, delivered once after the transaction commits by `deliverAutomationAlerts`. An approved
+// remediation is checked again when it starts (`checkApprovedStart`, for activities/action-runs.ts): the
+// windows count it from when it runs, not from when it was planned, possibly days before.
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import {
@@ -32,8 +34,10 @@ import {
   pausedReason,
   type GuardConfig,
   type GuardScope,
+  type GuardViolation,
   type RuleGuards,
 } from '../src/domain/guards.js';
+import { restampRemediation } from '../src/db/repositories/action-runs.js';
 import { NOTIFY_ONLY_TYPES } from '../src/domain/policies.js';
 import type { Rule } from '../src/domain/rules/schema.js';
 import { slackEscape } from '../src/domain/template.js';
@@ -48,7 +52,7 @@ export interface GuardDeps {
   logger: Logger;
   guards: GuardConfig;
   integrations?: Integrations | undefined;
-  pagerduty?: OwnWritesClient | undefined;
+  pagerduty?: Pick<OwnWritesClient, 'addNote'> | undefined;
   env?: NodeJS.ProcessEnv | undefined;
 }
 
@@ -99,28 +103,10 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
       }
     }
 
-    for (const spec of guardSpecs(config, ruleGuards, m.environment)) {
-      const scopeEnv = spec.scope === 'environment' ? (m.environment ?? '') : '';
-      const resumed = await lastResumedAt(trx, spec.scope, scopeEnv);
-      const windowStart = new Date(m.at.getTime() - spec.windowSeconds * 1000);
-      const since = resumed && resumed > windowStart ? resumed : windowStart;
-      const ruleId = spec.ruleOnly ? m.rule.id : undefined;
-      let counted;
-      if (spec.kind === 'actions_per_minute') {
-        counted = { count: await countActions(trx, { since, ruleId }), targetAlreadyCounted: false, knownHosts: 0 };
-      } else {
-        const environment = spec.kind === 'target_percent' ? m.environment : undefined;
-        const t = await countTargets(trx, { since, ruleId, environment, target: m.target });
-        counted = { count: t.count, targetAlreadyCounted: t.includesTarget, knownHosts: environment ? await knownHosts(trx, environment) : 0 };
-      }
-      const violation = guardViolation(spec, counted, { target: m.target, actions, environment: m.environment });
-      if (!violation) continue;
-      const paused = await insertPause(trx, { scope: violation.scope, environment: scopeEnv, guard: violation.guard, reason: violation.reason, incidentId: m.incidentId, at: m.at });
-      if (paused) {
-        await insertAlert(trx, { kind: 'guard', incidentId: m.incidentId, target: m.target, text: `[self-healing] Automation paused: ${violation.reason}`, page: true, at: m.at });
-        deps.logger.warn({ incidentId: m.incidentId, ruleId: m.rule.id, guard: violation.guard, scope: violation.scope, environment: scopeEnv }, 'guard crossed: automation paused');
-      }
-      return { ...pass, decided: stopped(m.rule, violation.reason) };
+    const crossed = await crossedGuard(trx, { ruleId: m.rule.id, ruleGuards, target: m.target, environment: m.environment, actions, at: m.at });
+    if (crossed) {
+      await pauseFor(trx, crossed, { incidentId: m.incidentId, ruleId: m.rule.id, target: m.target, at: m.at });
+      return { ...pass, decided: stopped(m.rule, crossed.reason) };
     }
 
     return {
@@ -129,7 +115,65 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     };
   }
 
-  return { checkGuards };
+  /**
+   * The first guard this remediation (its target, its `actions`) would cross at `at`, if any. `own`: its
+   * remediation recorded already (an approved action starting), whose actions are then not counted twice.
+   */
+  async function crossedGuard(
+    trx: Transaction<Database>,
+    m: { ruleId: string; ruleGuards: RuleGuards | undefined; target: string | undefined; environment: string | undefined; actions: number; at: Date; own?: { at: Date; actions: number } | undefined },
+  ): Promise<(GuardViolation & { scopeEnv: string }) | undefined> {
+    for (const spec of guardSpecs(config, m.ruleGuards, m.environment)) {
+      const scopeEnv = spec.scope === 'environment' ? (m.environment ?? '') : '';
+      const resumed = await lastResumedAt(trx, spec.scope, scopeEnv);
+      const windowStart = new Date(m.at.getTime() - spec.windowSeconds * 1000);
+      const since = resumed && resumed > windowStart ? resumed : windowStart;
+      const ruleId = spec.ruleOnly ? m.ruleId : undefined;
+      let counted;
+      if (spec.kind === 'actions_per_minute') {
+        const own = m.own && m.own.at > since ? m.own.actions : 0;
+        counted = { count: (await countActions(trx, { since, ruleId })) - own, targetAlreadyCounted: false, knownHosts: 0 };
+      } else {
+        // Its own remediation, when recorded inside the window, counts its target once, as another's would.
+        const environment = spec.kind === 'target_percent' ? m.environment : undefined;
+        const t = await countTargets(trx, { since, ruleId, environment, target: m.target });
+        counted = { count: t.count, targetAlreadyCounted: t.includesTarget, knownHosts: environment ? await knownHosts(trx, environment) : 0 };
+      }
+      const violation = guardViolation(spec, counted, { target: m.target, actions: m.actions, environment: m.environment });
+      if (violation) return { ...violation, scopeEnv };
+    }
+    return undefined;
+  }
+
+  /** A guard crossed: automation paused for its scope (and a page owed) unless a pause of it is in force. */
+  async function pauseFor(trx: Transaction<Database>, v: GuardViolation & { scopeEnv: string }, m: { incidentId: string; ruleId: string; target: string | undefined; at: Date }): Promise<void> {
+    const paused = await insertPause(trx, { scope: v.scope, environment: v.scopeEnv, guard: v.guard, reason: v.reason, incidentId: m.incidentId, at: m.at });
+    if (!paused) return;
+    await insertAlert(trx, { kind: 'guard', incidentId: m.incidentId, target: m.target, text: `[self-healing] Automation paused: ${v.reason}`, page: true, at: m.at });
+    deps.logger.warn({ incidentId: m.incidentId, ruleId: m.ruleId, guard: v.guard, scope: v.scope, environment: v.scopeEnv }, 'guard crossed: automation paused');
+  }
+
+  /**
+   * An approved remediation about to start, its remediation recorded when it was planned (possibly long
+   * ago): the guards again, at `at`, inside the caller's transaction, under the guard lock (taken here).
+   * Crossing one, the answer says why (the start is then recorded skipped) and `pause` pauses as the
+   * planner does; else `record` makes the remediation count from `at`, when it really runs.
+   */
+  async function checkApprovedStart(
+    trx: Transaction<Database>,
+    r: { matchId: string; ruleId: string; incidentId: string; target: string | null; environment: string | null; actions: number; plannedAt: Date; ruleGuards: RuleGuards | undefined; at: Date },
+  ): Promise<{ crossed?: string | undefined; pause(): Promise<void>; record(): Promise<void> }> {
+    await lockGuards(trx);
+    const m = { ruleId: r.ruleId, incidentId: r.incidentId, target: r.target ?? undefined, environment: r.environment ?? undefined, at: r.at };
+    const crossed = await crossedGuard(trx, { ...m, ruleGuards: r.ruleGuards, actions: r.actions, own: { at: r.plannedAt, actions: r.actions } });
+    return {
+      crossed: crossed?.reason,
+      pause: async () => (crossed ? pauseFor(trx, crossed, m) : undefined),
+      record: () => restampRemediation(trx, r.matchId, r.at),
+    };
+  }
+
+  return { checkGuards, checkApprovedStart };
 }
 
 /** Seconds after which an alert claimed by a worker that never marked it sent is claimed again. */

@@ -140,6 +140,10 @@ export interface ActionRunTable {
   reason: string | null;
   claimed_by: string | null;
   workflow_id: string | null;
+  /** A gated run's deadline by Postgres' clock, set when it is claimed to wait (migration 2026-12-19). */
+  approval_deadline: NullableTimestamp;
+  /** What its rule run records at that deadline: `approve` or `reject`. */
+  approval_on_timeout: string | null;
 }
 
 export interface TargetLeaseTable {

@@ -18,6 +18,7 @@ import * as breakerOutcomeOnce from './migrations/2026-12-14T00-00-breaker-outco
 import * as metricOffsets from './migrations/2026-12-15T00-00-metric-offsets.js';
 import * as incidentsCreatedIndex from './migrations/2026-12-16T00-00-incidents-created-index.js';
 import * as tokenSessionOrigin from './migrations/2026-12-18T00-00-token-session-origin.js';
+import * as approvalDeadline from './migrations/2026-12-19T00-00-approval-deadline.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -39,6 +40,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-15T00-00-metric-offsets': metricOffsets,
   '2026-12-16T00-00-incidents-created-index': incidentsCreatedIndex,
   '2026-12-18T00-00-token-session-origin': tokenSessionOrigin,
+  '2026-12-19T00-00-approval-deadline': approvalDeadline,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

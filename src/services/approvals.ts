@@ -2,7 +2,10 @@
 // author of the rule version that planned the action), record the decision in Postgres first (only while
 // the action still waits and nobody decided), then nudge the rule-run workflow, which acts on the decision
 // it reads back from Postgres, never on the signal. Only an approver of the team owning the rule that
-// planned the action may decide it (issue 24), by the route and by a link alike.
+// planned the action may decide it (issue 24), by the route and by a link alike. Nobody decides after the
+// deadline the notice announced (Postgres knows it, and checks it in the statement that records the
+// decision: a rule run not woken yet at its deadline, its workers down or behind, is not approved late), nor
+// approves an action whose rule was disabled, deleted or replaced by another version since it was planned.
 //
 // Approval links (issue 22): a notice of a waiting approval carries an approve and a reject link, each with
 // its own random 256-bit token bound to that action run and decision. Only the token's SHA-256 is stored;
@@ -13,7 +16,7 @@ import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { SIGNALS } from '../contracts/index.js';
 import type { ActionRun, Database } from '../db/database.js';
-import { findActionRun, recordApprovalDecision, ruleVersionAuthor } from '../db/repositories/action-runs.js';
+import { findActionRun, findDecisionState, recordApprovalDecision, ruleVersionAuthor } from '../db/repositories/action-runs.js';
 import { consumeApprovalLink, findApprovalLink, insertApprovalLinks, type ApprovalLinkRow } from '../db/repositories/approval-links.js';
 import type { Db } from '../db/repositories/db.js';
 import { ruleTeam } from '../db/repositories/teams.js';
@@ -107,6 +110,30 @@ const late = (actionRunId: string, status: string, decided: unknown) =>
     { status, ...(decided ? { approval: decided } : {}) },
   );
 
+/**
+ * Refuse (409) a decision on a waiting, undecided run that Postgres would not record: its deadline passed
+ * (saying what its onTimeout does), or, for an approval, its rule no longer stands at the planned version.
+ */
+async function refuseUndecidable(db: Db, run: ActionRun, decision: Decision): Promise<void> {
+  const state = await findDecisionState(db, run.id);
+  if (!state) return;
+  if (state.expired && state.deadline) {
+    const then = state.onTimeout === 'approve' ? 'it runs then, unless its rule was stopped or changed, automation is paused or a guard stops it' : 'it does not run';
+    throw new ApprovalError(
+      'conflict',
+      `the approval of action run ${run.id} expired at ${state.deadline.toISOString()}: it can no longer be approved or rejected; its rule says onTimeout: ${state.onTimeout ?? 'reject'}, recorded when its rule run wakes, so ${then}`,
+      { status: run.status, deadline: state.deadline.toISOString(), onTimeout: state.onTimeout ?? 'reject' },
+    );
+  }
+  if (decision === 'approve' && state.ruleNotLive !== null) {
+    throw new ApprovalError(
+      'conflict',
+      `rule ${run.rule_id ?? '?'} was ${state.ruleNotLive} after version ${run.rule_version ?? '?'} planned action run ${run.id}: it can no longer be approved (reject it, or let it time out: it will not run)`,
+      { status: run.status, ruleId: run.rule_id, plannedVersion: run.rule_version, rule: state.ruleNotLive },
+    );
+  }
+}
+
 export interface DecideInput {
   actionRunId: string;
   /** When the caller names the incident (the API route), the action must belong to it. */
@@ -125,6 +152,7 @@ export async function decideApproval(
 ): Promise<{ actionRunId: string; decision: Decision; actor: string; delivered: boolean }> {
   const run = await approvableRun(deps.db, input);
   if (run.status !== 'awaiting_approval' || run.approval !== null) throw late(input.actionRunId, run.status, run.approval);
+  await refuseUndecidable(deps.db, run, input.decision);
   const decision = {
     decision: input.decision,
     actor: input.actor.name,
@@ -135,14 +163,15 @@ export async function decideApproval(
   const recorded = await inTransaction(deps.db, async (trx) => {
     if (input.link && !(await consumeApprovalLink(trx, input.link.id, input.actor.name))) return 'link' as const;
     if (!(await recordApprovalDecision(trx, input.actionRunId, decision, run.team))) {
-      // The deadline, a cancellation or another approver got there between our read and our write: the
-      // link stays unused (the transaction is rolled back) and the answer says who decided.
+      // The deadline, a cancellation, another approver or a change of the rule got there between our read
+      // and our write: the link stays unused (the transaction is rolled back) and the answer says which.
       throw new RolledBack();
     }
     return 'ok' as const;
   }).catch(async (err: unknown) => {
     if (!(err instanceof RolledBack)) throw err;
     const now = await findActionRun(deps.db, input.actionRunId);
+    if (now?.status === 'awaiting_approval' && now.approval === null) await refuseUndecidable(deps.db, now, input.decision);
     throw late(input.actionRunId, now?.status ?? 'unknown', now?.approval);
   });
   if (recorded === 'link') throw new ApprovalError('gone', 'this approval link was already used or has expired');

@@ -38,7 +38,7 @@ describe('approval gates end to end', function () {
         PAGERDUTY_API_TOKEN: PD_TOKEN,
         PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
         SELFHEAL_PUBLIC_URL: PUBLIC_URL,
-        SMTP_URL: `smtp://${smtp.host}:${smtp.port}`,
+        SMTP_URL: `smtp://${smtp.host}:${smtp.port}?plaintext=true`,
         SMTP_FROM: 'selfheal@example.com',
         // Signed-in users (sessions written by insertTestSession) beside the tokens.
         OIDC_ISSUER_URL: ISSUER,
@@ -242,6 +242,59 @@ describe('approval gates end to end', function () {
     assert.equal(late.status, 409);
     assert.match(((await late.json()) as { detail: string }).detail, /already decided \(reject by timeout\)/);
     assert.equal(hits('late'), 0);
+  });
+
+  // An admin who disables (or deletes, or replaces) a harmful rule stops its waiting approvals too. Before,
+  // an approval checked only the version's author and team: approving went on being accepted, and
+  // `onTimeout: approve` ran the old version at the deadline.
+  it('disabling the rule while an action waits: approving gets 409, and its onTimeout: approve runs nothing, recorded skipped naming why', async function () {
+    this.timeout(180_000);
+    const svc = newServiceId();
+    const doc = gatedDoc('disabled', { timeoutMinutes: 1, onTimeout: 'approve' }, svc);
+    const ruleId = await insertRule(stack.db.db, doc, { author: 'token:alice' });
+    const id = await trigger(svc);
+    const run = await waiting(id);
+    const disabled = await stack.api(`/api/rules/${ruleId}`, { method: 'PUT', headers: { 'if-match': '"1"' }, body: JSON.stringify({ ...doc, enabled: false }) });
+    assert.equal(disabled.status, 200, await disabled.clone().text());
+
+    const res = await decide(id, run.id, 'approve', bob);
+    assert.equal(res.status, 409);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    assert.match(((await res.json()) as { detail: string }).detail, new RegExp(`^rule ${ruleId} was disabled after version 1 planned action run .*: it can no longer be approved`));
+    assert.equal((await runsOf(id))[0]!.approval, null, 'nothing recorded');
+
+    const fix = await eventually(async () => (await runsOf(id)).find((r) => r.action_id === 'fix' && r.finished_at), 120_000, 'the deadline to pass');
+    assert.equal(fix.status, 'skipped');
+    assert.equal(fix.error, 'not run: its rule was disabled while this action waited for its approval (version 1 planned it)');
+    assert.equal(fix.started_at, null, 'never started');
+    assert.deepEqual(fix.approval && (fix.approval as { actor: string }).actor, 'timeout');
+    assert.equal(hits('disabled'), 0, 'the approved-by-timeout action did not reach its peer');
+  });
+
+  it('a rule replaced by another version, or deleted, while an action waits: approving gets 409, rejecting still works', async function () {
+    const replacedSvc = newServiceId();
+    const doc = gatedDoc('replaced', { timeoutMinutes: 30, onTimeout: 'approve' }, replacedSvc);
+    const replacedId = await insertRule(stack.db.db, doc, { author: 'token:alice' });
+    const first = await trigger(replacedSvc);
+    const firstRun = await waiting(first);
+    const replaced = await stack.api(`/api/rules/${replacedId}`, { method: 'PUT', headers: { 'if-match': '"1"' }, body: JSON.stringify({ ...doc, description: 'v2' }) });
+    assert.equal(replaced.status, 200, await replaced.clone().text());
+    const approve = await decide(first, firstRun.id, 'approve', bob);
+    assert.equal(approve.status, 409);
+    assert.match(((await approve.json()) as { detail: string }).detail, /was replaced by version 2 after version 1 planned action run .*: it can no longer be approved/);
+    assert.equal((await decide(first, firstRun.id, 'reject', bob)).status, 202);
+    await eventually(async () => (await runsOf(first))[0]?.status === 'rejected', 30_000, 'rejected');
+
+    const { svc, ruleId } = await gatedRule('deleted', { timeoutMinutes: 30, onTimeout: 'approve' });
+    const second = await trigger(svc);
+    const secondRun = await waiting(second);
+    assert.equal((await stack.api(`/api/rules/${ruleId}`, { method: 'DELETE', headers: { 'if-match': '"1"' } })).status, 200);
+    const late = await decide(second, secondRun.id, 'approve', bob);
+    assert.equal(late.status, 409);
+    assert.match(((await late.json()) as { detail: string }).detail, /was deleted after version 1 planned action run/);
+    assert.equal((await decide(second, secondRun.id, 'reject', bob)).status, 202);
+    await eventually(async () => (await runsOf(second))[0]?.status === 'rejected', 30_000, 'rejected');
+    assert.equal(hits('replaced') + hits('deleted'), 0);
   });
 
   it('a resolve during the wait cancels the rule: no side effect, Slack and the incident are told, the breaker counts what failed, approving then gets 409', async function () {

@@ -19,8 +19,49 @@ export async function ruleVersionAuthor(db: Db, ruleId: string, version: number)
 }
 
 /**
+ * Why the rule that planned the run (`action_runs` of the statement) does not stand as it planned it: `deleted`,
+ * `disabled` or `replaced by version N`; null while the rule is live at the planned version (or the run is
+ * no rule's).
+ */
+const ruleNotLive = sql<string | null>`(case when action_runs.rule_id is null then null else (
+  select case when r.id is null or r.deleted_at is not null then 'deleted' when not r.enabled then 'disabled'
+    when r.version <> action_runs.rule_version then 'replaced by version ' || r.version end
+  from (select 1) one left join rules r on r.id = action_runs.rule_id) end)`;
+
+/** Whether the deadline of the waiting run (`action_runs` of the statement) has passed, by Postgres' clock. */
+const pastDeadline = sql<boolean>`(action_runs.approval_deadline is not null and action_runs.approval_deadline <= now())`;
+
+/**
+ * Set the deadline of a run claimed to wait for approval: `minutes` from now, and what its rule run records
+ * then (`onTimeout`). Set again when the claim is taken again by its owner while nobody decided (the claim
+ * ran again after a crash, and the rule run announces its deadline from then).
+ */
+export async function setApprovalDeadline(db: Db, id: string, owner: string, a: { minutes: number; onTimeout: 'approve' | 'reject' }): Promise<void> {
+  await sql`update action_runs set approval_deadline = now() + make_interval(mins => ${a.minutes}), approval_on_timeout = ${a.onTimeout}
+    where id = ${id} and claimed_by = ${owner} and status = 'awaiting_approval' and approval is null`.execute(db);
+}
+
+/**
+ * What a decision on the run would meet, by Postgres' clock: its deadline (null: none recorded), what is
+ * recorded when it passes, whether it passed, and why its rule no longer stands as planned (null: it does).
+ */
+export async function findDecisionState(db: Db, id: string): Promise<{ deadline: Date | null; onTimeout: string | null; expired: boolean; ruleNotLive: string | null } | undefined> {
+  return db
+    .selectFrom('action_runs')
+    .select([
+      sql<Date | null>`approval_deadline`.as('deadline'),
+      sql<string | null>`approval_on_timeout`.as('onTimeout'),
+      pastDeadline.as('expired'),
+      ruleNotLive.as('ruleNotLive'),
+    ])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/**
  * Record a person's decision on a gated action, and the audit entry, in one transaction: only while the
- * action still waits and nobody (the deadline included) decided. False when that was no longer so.
+ * action still waits, nobody (the deadline included) decided and its deadline has not passed, and, for an
+ * approval, while the rule that planned it is live at the planned version. False when that was not so.
  */
 export async function recordApprovalDecision(
   db: Db,
@@ -35,6 +76,8 @@ export async function recordApprovalDecision(
       .where('id', '=', actionRunId)
       .where('status', '=', 'awaiting_approval')
       .where(sql<boolean>`approval is null`)
+      .where(sql<boolean>`not ${pastDeadline}`)
+      .where(decision.decision === 'approve' ? sql<boolean>`${ruleNotLive} is null` : sql<boolean>`true`)
       .returning('id')
       .executeTakeFirst();
     if (!row) return false;
@@ -151,27 +194,63 @@ export async function recordApprovalIfNone(db: Db, id: string, decision: unknown
 
 /**
  * An approved run starts: `running`, only from `awaiting_approval` and only for its owner; the status it
- * now has (undefined when it was not awaiting approval: started already). `cancelIfResolvedOf`: when that
- * incident is resolved at this moment (not by Self-healing), the run is recorded `cancelled` instead, as
- * a claim is: an approval given while the resolve's cancellation has not reached the run yet starts nothing.
+ * now has and the reason it did not start (undefined when it was not awaiting approval: started already).
+ * In one statement it is recorded instead, never started:
+ * - `cancelled` when `cancelIfResolvedOf`, that incident, is resolved at this moment (not by Self-healing), as
+ *   a claim is: an approval given while the resolve's cancellation has not reached the run yet starts nothing;
+ * - `skipped` when remediation is paused where it runs (`stopIfPausedFor`: its incident), when the rule that
+ *   planned it is disabled, deleted or at another version now (an approval, or `onTimeout: approve`, of what
+ *   an admin stopped), or with `guardStop`, the reason recorded, when the caller found (under the guards'
+ *   lock) that this start would cross a guard.
  */
-export async function startApprovedRun(db: Db, id: string, owner: string, at: Date, cancelIfResolvedOf?: string, stopIfPausedFor?: string): Promise<string | undefined> {
-  const resolved = cancelIfResolvedOf === undefined ? sql<boolean>`false` : resolvedNotByUs(cancelIfResolvedOf);
-  const paused = stopIfPausedFor === undefined ? sql<boolean>`false` : pausedFor(stopIfPausedFor, id);
+export async function startApprovedRun(
+  db: Db,
+  id: string,
+  owner: string,
+  at: Date,
+  o: { cancelIfResolvedOf?: string | undefined; stopIfPausedFor?: string | undefined; guardStop?: string | undefined } = {},
+): Promise<{ status: string; error: string | null } | undefined> {
+  const resolved = o.cancelIfResolvedOf === undefined ? sql<boolean>`false` : resolvedNotByUs(o.cancelIfResolvedOf);
+  const paused = o.stopIfPausedFor === undefined ? sql<boolean>`false` : pausedFor(o.stopIfPausedFor, id);
+  const gone = sql<boolean>`${ruleNotLive} is not null`;
+  const guard = o.guardStop === undefined ? sql<boolean>`false` : sql<boolean>`true`;
+  const stopped = sql<boolean>`(${resolved} or ${paused} or ${gone} or ${guard})`;
   const updated = await db
     .updateTable('action_runs')
     .set({
-      status: sql<string>`case when ${resolved} then 'cancelled' when ${paused} then 'skipped' else 'running' end`,
-      started_at: sql<Date | null>`case when ${resolved} or ${paused} then null else ${at}::timestamptz end`,
-      finished_at: sql<Date | null>`case when ${resolved} or ${paused} then now() end`,
-      error: sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} when ${paused} then ${PAUSED_BEFORE_START} end`,
+      status: sql<string>`case when ${resolved} then 'cancelled' when ${stopped} then 'skipped' else 'running' end`,
+      started_at: sql<Date | null>`case when ${stopped} then null else ${at}::timestamptz end`,
+      finished_at: sql<Date | null>`case when ${stopped} then now() end`,
+      error: sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} when ${paused} then ${PAUSED_BEFORE_START}
+        when ${gone} then 'not run: its rule was ' || ${ruleNotLive} || ' while this action waited for its approval (version ' || action_runs.rule_version || ' planned it)'
+        when ${guard} then ${o.guardStop ?? null} end`,
     })
     .where('id', '=', id)
     .where('claimed_by', '=', owner)
     .where('status', '=', 'awaiting_approval')
-    .returning('status')
+    .returning(['status', 'error'])
     .executeTakeFirst();
-  return updated?.status;
+  return updated;
+}
+
+/**
+ * The remediation the guards recorded for the match of an action run (when it was planned), with the
+ * planned rule version's own `guards`; undefined when none was recorded (no remediation, or planned before
+ * the guards).
+ */
+export async function findPlannedRemediation(db: Db, actionRunId: string) {
+  return db
+    .selectFrom('action_runs as a')
+    .innerJoin('remediations as r', 'r.match_id', 'a.match_id')
+    .leftJoin('rule_versions as v', (j) => j.onRef('v.rule_id', '=', 'a.rule_id').onRef('v.version', '=', 'a.rule_version'))
+    .select(['r.match_id', 'r.rule_id', 'r.incident_id', 'r.target', 'r.environment', 'r.actions', 'r.at', sql<unknown>`v.definition->'guards'`.as('guards')])
+    .where('a.id', '=', actionRunId)
+    .executeTakeFirst();
+}
+
+/** The remediation of a match counts from `at` (when its approved action started), no longer from its planning. */
+export async function restampRemediation(db: Db, matchId: string, at: Date): Promise<void> {
+  await db.updateTable('remediations').set({ at }).where('match_id', '=', matchId).execute();
 }
 
 /** The outcome of a claimed run; only its owner writes it. */
