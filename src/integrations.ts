@@ -47,19 +47,26 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
   }
 
   return {
-    async slack(input) {
-      await sendSlack({ webhookUrl: input.webhookUrl, text: input.text }, { ...ruleDirected, ...(input.signal ? { signal: input.signal } : {}) });
+    // `webhookUrlRef`, when the caller passes it, is what errors name instead of the hook (notify.ts).
+    async slack(input: Parameters<Integrations['slack']>[0] & { webhookUrlRef?: string | undefined }) {
+      await sendSlack({ webhookUrl: input.webhookUrl, webhookUrlRef: input.webhookUrlRef, text: input.text }, { ...ruleDirected, ...(input.signal ? { signal: input.signal } : {}) });
     },
     async email(input) {
       if (!config.smtp.url || !config.smtp.from) throw notConfigured('email', 'SMTP_URL and SMTP_FROM');
       const u = new URL(config.smtp.url);
       const secure = u.protocol === 'smtps:';
+      // smtp:// requires STARTTLS; `?plaintext=true` lets a relay on loopback go without (notify.ts refuses it for other hosts).
+      const plaintext = u.searchParams.get('plaintext');
+      if (plaintext !== null && plaintext !== 'true' && plaintext !== 'false') {
+        throw ApplicationFailure.nonRetryable('SMTP_URL: plaintext must be true or false', 'ValidationError');
+      }
       return sendEmail(
         {
           smtp: {
             host: u.hostname,
             port: Number(u.port || (secure ? 465 : 587)),
             secure,
+            ...(plaintext === 'true' ? { allowPlaintext: true } : {}),
             ...(config.smtp.user ? { user: config.smtp.user, passRef: 'env:SMTP_PASSWORD' } : {}),
           },
           from: config.smtp.from,

@@ -28,6 +28,9 @@ export const BODY_LIMIT_RULES: readonly BodyLimitRule[] = [
   { path: /^\/api\/rules\/(?:test|validate|[^/]+\/test)$/, maxBytes: 4 * MiB, maxString: 256 * KiB },
 ];
 
+/** Answers that are no cache's to keep (Cache-Control: no-store unless the route set its own). */
+const PRIVATE_PATHS = /^\/(?:api|approvals|auth)(?:\/|$)|^\/ui\/(?:config\.json|convert)$/;
+
 const DOCUMENT_INFO = {
   title: 'Self-healing API',
   version: '0.1.0',
@@ -52,6 +55,8 @@ export function createApp(deps: AppDeps, routes: RouteFactory[] = []): OpenAPIHo
     }));
   const routeDeps: AppDeps = { ...deps, metrics, openApiDocument };
 
+  // Browsers given an https public URL keep to https for a year (no preload: that is the operator's choice).
+  const hsts = deps.config.publicUrl?.startsWith('https:') ? 'max-age=31536000' : undefined;
   app.use('*', async (c, next) => {
     const requestId = c.req.header('x-request-id')?.slice(0, 100) || randomUUID();
     c.set('requestId', requestId);
@@ -68,6 +73,11 @@ export function createApp(deps: AppDeps, routes: RouteFactory[] = []): OpenAPIHo
     if (c.res.status !== 304 && !c.res.headers.has('Content-Security-Policy') && !(c.res.headers.get('content-type') ?? '').startsWith('text/html')) {
       c.header('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     }
+    // What a caller reads with its credentials (incidents, audit, approval pages, who is signed in) and every
+    // problem about it is kept by no cache: not a shared proxy's, which would hand it to the next caller, nor
+    // the browser's disk, where it would outlive the sign-out. A route that says otherwise keeps its own.
+    if (PRIVATE_PATHS.test(c.req.path) && !c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
+    if (hsts && !c.res.headers.has('Strict-Transport-Security')) c.header('Strict-Transport-Security', hsts);
   });
   // Access log and request metrics wrap everything after them, 413s included.
   app.use('*', observeRequests(metrics));

@@ -37,7 +37,11 @@ export interface Identity {
   idToken: string | undefined;
 }
 
-/** A sign-in that did not go through, with the page to show. */
+/**
+ * A sign-in that did not go through, with the page to show. The page is read by anyone who opens
+ * /auth/login: `detail` is our own wording. What went wrong underneath (`cause`: a connection refused at an
+ * internal address, a certificate's names) is for the log only.
+ */
 export class SignInError extends Error {
   constructor(
     readonly status: 400 | 403 | 502,
@@ -45,10 +49,16 @@ export class SignInError extends Error {
     readonly detail: string,
     /** A short machine reason for the log (never a code, token or secret). */
     readonly reason: string,
+    options?: { cause?: unknown },
   ) {
-    super(detail);
+    super(detail, options);
     this.name = 'SignInError';
   }
+}
+
+/** The provider's answer was larger than MAX_BODY_BYTES (and was not read further). */
+class AnswerTooLargeError extends Error {
+  override readonly name = 'AnswerTooLargeError';
 }
 
 export interface OidcClient {
@@ -69,7 +79,7 @@ const boundedFetch: oidc.CustomFetch = async (url, options) => {
   let size = 0;
   for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength;
-    if (size > MAX_BODY_BYTES) throw new Error(`the identity provider's answer from ${new URL(url).pathname} is over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new AnswerTooLargeError(`the identity provider's answer from ${new URL(url).pathname} is over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   return new Response(res.status === 204 || res.status === 304 ? null : Buffer.concat(chunks), { status: res.status, statusText: res.statusText, headers: res.headers });
@@ -82,7 +92,7 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
   function configuration(): Promise<oidc.Configuration> {
     discovered ??= discover().catch((err: unknown) => {
       discovered = undefined;
-      throw new SignInError(502, 'The identity provider cannot be reached', `Discovery at ${cfg.issuerUrl} failed: ${chain(err)}. Try again later, or sign in with an API token.`, 'discovery_failed');
+      throw unreachable(err, 'discovery_failed');
     });
     return discovered;
   }
@@ -229,19 +239,34 @@ function signInFailure(err: unknown): SignInError {
   if (err instanceof oidc.ResponseBodyError) {
     return new SignInError(400, 'Sign-in failed', `The identity provider refused to complete the sign-in ("${err.error}"). Start again.`, `token_${err.error}`);
   }
-  if (err instanceof oidc.ClientError) {
-    // The wrapped error names the check that failed (its own cause, which holds the values, is not shown).
-    const check = err.cause instanceof Error ? `: ${message(err.cause)}` : '';
-    return new SignInError(400, 'Sign-in failed', `The answer of the identity provider did not pass validation (${message(err)}${check}). Start again.`, err.code ?? 'validation_failed');
-  }
-  return new SignInError(502, 'The identity provider cannot be reached', `${chain(err)}. Try again later, or sign in with an API token.`, 'provider_unreachable');
+  // No answer, or none we read: the same fixed page as a failed discovery (the network's own words are logged).
+  // openid-client's "something went wrong" (no code) wraps whatever failed, in that thing's own words.
+  if (!(err instanceof oidc.ClientError) || err.code === undefined || failureKind(err) !== 'failed') return unreachable(err, 'provider_unreachable');
+  // A check that failed: openid-client's message and its cause's name the check (the values they compared
+  // are in properties of the cause, not shown).
+  const check = err.cause instanceof Error ? `: ${message(err.cause)}` : '';
+  return new SignInError(400, 'Sign-in failed', `The answer of the identity provider did not pass validation (${message(err)}${check}). Start again.`, err.code, { cause: err });
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
 
-/** A failure and the errors that caused it ("something went wrong: fetch failed: connect ECONNREFUSED …"). */
-function chain(err: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(message(e));
-  return parts.length > 0 ? parts.join(': ') : message(err);
+/** What kept an answer from us, judged from the error and its causes: only this, never their text, reaches the page. */
+function failureKind(err: unknown): 'timeout' | 'too_large' | 'failed' {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    if (e.name === 'TimeoutError' || e.name === 'AbortError' || (e as { code?: unknown }).code === 'OAUTH_TIMEOUT') return 'timeout';
+    if (e instanceof AnswerTooLargeError) return 'too_large';
+  }
+  return 'failed';
+}
+
+/**
+ * The provider gave no answer we could use (refused connection, DNS, TLS, a timeout, an oversized answer):
+ * a fixed page. The network's own text (`connect ECONNREFUSED 10.20.0.7:443`, a certificate's names) would
+ * tell an anonymous visitor the inside of the network; it goes to the log as the error's cause.
+ */
+function unreachable(err: unknown, reason: 'discovery_failed' | 'provider_unreachable'): SignInError {
+  const kind = failureKind(err);
+  const what =
+    kind === 'timeout' ? `It did not answer within ${TIMEOUT_SECONDS} seconds (timed out).` : kind === 'too_large' ? `Its answer was over ${MAX_BODY_BYTES} bytes.` : 'No answer came from it.';
+  return new SignInError(502, 'The identity provider cannot be reached', `${what} Try again later, or sign in with an API token.`, reason, { cause: err });
 }

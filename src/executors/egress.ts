@@ -100,6 +100,9 @@ function guardedLookup(policy: EgressPolicy): LookupFunction {
   };
 }
 
+/** The refusal of a URL that is not http(s), in words that repeat nothing of it. */
+export const NOT_HTTP_URL = 'not an http or https URL';
+
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
 function headersOf(res: IncomingMessage): Headers {
@@ -133,8 +136,10 @@ export function egressFetch(policy: EgressPolicy, options: EgressFetchOptions = 
   const lookup = guardedLookup(policy);
   return ((input: string | URL | Request, init: RequestInit = {}) =>
     new Promise<Response>((resolve, reject) => {
-      const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') return reject(new TypeError(`unsupported protocol ${url.protocol}`));
+      // Refusals here say nothing of the URL: a Slack hook's URL is a secret, and a value that is not a
+      // URL (`svc-user:pa55`) parses as one whose "protocol" is the secret's first part.
+      const url = input instanceof URL ? input : URL.parse(typeof input === 'string' ? input : input.url);
+      if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return reject(new TypeError('fetch failed', { cause: new EgressDeniedError(NOT_HTTP_URL) }));
       const host = url.hostname.replace(/^\[|\]$/g, '');
       if (parseAddress(host)) {
         const reason = policy.denied(host);

@@ -1,6 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import nodemailer from 'nodemailer';
-import { EmailSendError, HttpCallError } from './errors.js';
+import { NOT_HTTP_URL } from './egress.js';
+import { EgressDeniedError, EmailSendError, HttpCallError } from './errors.js';
 import { httpRequest, type FetchLike } from './http.js';
 import { resolveSecretRef } from './secrets.js';
 
@@ -13,6 +15,8 @@ export interface HttpNotifyDeps {
 export interface SlackMessage {
   /** Incoming-webhook URL (a secret: resolve it from a secret reference, never log it). */
   webhookUrl: string;
+  /** The secret reference the URL was read from: errors name it, never the URL or where it leads. */
+  webhookUrlRef?: string | undefined;
   text: string;
   blocks?: unknown[];
 }
@@ -25,32 +29,70 @@ export interface SlackMessage {
  * the status only, never the answer's body.
  */
 export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}): Promise<{ ok: true }> {
+  const label = `slack webhook${message.webhookUrlRef ? ` (${message.webhookUrlRef})` : ''}`;
+  const url = URL.parse(message.webhookUrl);
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new HttpCallError(`${label}: destination refused: ${NOT_HTTP_URL}`, null, false, { cause: new EgressDeniedError(NOT_HTTP_URL) });
   const payload: Record<string, unknown> = { text: message.text };
   if (message.blocks) payload.blocks = message.blocks;
+  const options = httpOptions(deps);
   const res = await httpRequest({
     method: 'POST',
     url: message.webhookUrl,
-    label: 'slack webhook',
+    label,
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(payload),
     echoBody: false,
     // Slack answers "ok"; a hook that answers megabytes is not Slack.
     maxResponseBytes: 64 * 1024,
-    ...httpOptions(deps),
+    ...options,
+    fetch: secretUrlFetch(options.fetch ?? fetch),
   });
   if (res.text.trim() !== 'ok') {
     // The hook's answer is not repeated: the URL came from a rule's secret reference, not from us.
-    throw new HttpCallError(`slack webhook: HTTP ${res.status} but the answer is not "ok" (not recorded)`, res.status, false);
+    throw new HttpCallError(`${label}: HTTP ${res.status} but the answer is not "ok" (not recorded)`, res.status, false);
   }
   return { ok: true };
 }
+
+/**
+ * A fetch for a URL that is a secret (a Slack hook): what its failures say keeps nothing of the URL or of
+ * where it led. The egress policy's reason names the address the URL's host resolved to, so a refusal
+ * becomes a fixed phrase; any other failure keeps its error code only (ECONNREFUSED, ENOTFOUND), or
+ * egress.ts's own words about a cut-off answer. A timeout or abort passes as it is (it names nothing).
+ */
+function secretUrlFetch(inner: FetchLike): FetchLike {
+  return (async (input: Parameters<FetchLike>[0], init?: RequestInit) => {
+    try {
+      return await inner(input, init);
+    } catch (err) {
+      if (init?.signal?.aborted) throw err;
+      const cause = (err as { cause?: unknown }).cause;
+      if (cause instanceof EgressDeniedError) {
+        throw new TypeError('fetch failed', { cause: new EgressDeniedError(cause.reason === NOT_HTTP_URL ? NOT_HTTP_URL : SECRET_URL_REFUSED) });
+      }
+      const code = (cause as { code?: unknown } | undefined)?.code;
+      const message = cause instanceof Error ? cause.message : '';
+      if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) throw new TypeError('fetch failed', { cause: { code } });
+      throw new TypeError('fetch failed', { cause: { message: /^answer (larger than \d+ bytes|cut off)$/.test(message) ? message : 'no answer' } });
+    }
+  }) as FetchLike;
+}
+
+/** Why a secret URL's destination was refused, without naming the address it resolved to. */
+const SECRET_URL_REFUSED = 'the address it leads to is not one rule-directed calls may reach (ACTION_EGRESS_ALLOW, ACTION_EGRESS_DENY)';
 
 export interface EmailMessage {
   smtp: {
     host: string;
     port: number;
-    /** true: implicit TLS (465). false: plain, upgraded with STARTTLS when offered. */
+    /** true: implicit TLS (465). false: STARTTLS, required (a server that does not offer it gets nothing). */
     secure: boolean;
+    /**
+     * Without `secure`: send in clear text when the server offers no STARTTLS (the operator's choice for a
+     * relay of their own network). With credentials only to a relay on this host (loopback), whose
+     * connection no one on the network sees: the password is never sent readable across the network.
+     */
+    allowPlaintext?: boolean;
     user?: string;
     /** Secret reference (`env:…` / `file:…`) of the SMTP password. */
     passRef?: string;
@@ -87,6 +129,12 @@ export function emailMessageId(key: string, from: string): string {
 /** Sends a plain-text email through SMTP with nodemailer; returns the Message-ID and the server's reply. */
 export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Promise<{ messageId: string; response?: string }> {
   if (message.to.length === 0) throw new EmailSendError('email: no recipients', false);
+  // Without TLS the password (AUTH PLAIN is the password in base64) and the message, approval links
+  // included, cross the network readable; and one on the path can strip STARTTLS from the server's EHLO.
+  const plaintext = !message.smtp.secure && message.smtp.allowPlaintext === true;
+  if (plaintext && message.smtp.user !== undefined && !isLoopbackHost(message.smtp.host)) {
+    throw new EmailSendError(`email: plaintext SMTP with credentials (SMTP_USER) is allowed only to a relay on loopback, not to ${message.smtp.host}`, false);
+  }
   const timeoutMs = deps.timeoutMs ?? 15_000;
   let auth: { user: string; pass: string } | undefined;
   if (message.smtp.user !== undefined) {
@@ -104,6 +152,9 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
     host: message.smtp.host,
     port: message.smtp.port,
     secure: message.smtp.secure,
+    // STARTTLS or nothing: nodemailer asks for it even when the EHLO does not offer it, and stops before
+    // AUTH or MAIL when the server cannot upgrade.
+    requireTLS: !message.smtp.secure && !plaintext,
     ...(auth ? { auth } : {}),
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
@@ -128,6 +179,9 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
     const e = err as Error & { code?: string; responseCode?: number; command?: string };
     const permanent = e.code === 'EAUTH' || e.code === 'EENVELOPE' || e.code === 'EMESSAGE' || (e.responseCode !== undefined && e.responseCode >= 500);
     const what = `email via ${message.smtp.host}:${message.smtp.port}: ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}`;
+    if (e.code === 'ETLS' && e.command === 'STARTTLS') {
+      throw new EmailSendError(`${what}: the server did not upgrade to TLS (STARTTLS), so nothing was sent; plaintext needs SMTP_URL ...?plaintext=true, and no SMTP_USER unless the relay is on loopback`, false, { cause: err });
+    }
     // A reply to the message itself (250 missing, 4xx/5xx after the data) is an answer: nothing was sent.
     if (dataAccepted && e.responseCode === undefined) throw new EmailMaybeSentError(`${what} after the message was handed over`, false, { cause: err });
     throw new EmailSendError(what, !permanent, { cause: err });
@@ -135,6 +189,13 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
     deps.signal?.removeEventListener('abort', abort);
     transport.close();
   }
+}
+
+/** 127.0.0.0/8, ::1 (IPv4-mapped forms too) or `localhost`: a relay on this host. */
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h.toLowerCase() === 'localhost') return true;
+  return ipaddr.isValid(h) && ipaddr.process(h).range() === 'loopback';
 }
 
 export interface WebhookMessage {

@@ -31,7 +31,7 @@ describe('approval by link end to end', function () {
         ACTION_EGRESS_ALLOW: '127.0.0.1/32',
         SELFHEAL_PUBLIC_URL: PUBLIC_URL,
         SELFHEAL_APPROVAL_LINK_TTL_MINUTES: '15',
-        SMTP_URL: `smtp://${smtp.host}:${smtp.port}`,
+        SMTP_URL: `smtp://${smtp.host}:${smtp.port}?plaintext=true`,
         SMTP_FROM: 'selfheal@example.com',
       },
       extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] },

@@ -52,7 +52,7 @@ describe('security: values in the Slack texts Self-healing writes cannot mention
     before(async function () {
       smtp = await startSmtpPeer();
       stack = await startStack({
-        env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', SELFHEAL_PUBLIC_URL: PUBLIC_URL, SMTP_URL: `smtp://${smtp.host}:${smtp.port}`, SMTP_FROM: 'selfheal@example.com' },
+        env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', SELFHEAL_PUBLIC_URL: PUBLIC_URL, SMTP_URL: `smtp://${smtp.host}:${smtp.port}?plaintext=true`, SMTP_FROM: 'selfheal@example.com' },
         // Whatever the title's brackets hold is the host, as a permissive extractor (or details.host) takes it.
         extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[^\\]]+)\\]' }] },
       });

@@ -58,7 +58,7 @@ describe('executors/notify', () => {
     it('delivers to every recipient with the right subject and body', async () => {
       smtp = await startSmtpPeer();
       const { messageId } = await sendEmail({
-        smtp: { host: smtp.host, port: smtp.port, secure: false },
+        smtp: { host: smtp.host, port: smtp.port, secure: false, allowPlaintext: true },
         from: 'selfheal@example.com',
         to: ['oncall@example.com', 'lead@example.com'],
         subject: 'Incident Q1ABC: nginx restarted',
@@ -78,17 +78,17 @@ describe('executors/notify', () => {
       smtp = await startSmtpPeer({ auth: { user: 'mailer', pass: 's3cret' } });
       const env = { SMTP_PASS: 's3cret\n' };
       await sendEmail(
-        { smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'mailer', passRef: 'env:SMTP_PASS' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' },
+        { smtp: { host: smtp.host, port: smtp.port, secure: false, allowPlaintext: true, user: 'mailer', passRef: 'env:SMTP_PASS' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' },
         { env },
       );
       const [mail] = await smtp.waitFor(1);
       assert.equal(mail?.authUser, 'mailer');
       await assert.rejects(
-        sendEmail({ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'mailer', passRef: 'env:SMTP_PASS' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' }, { env: { SMTP_PASS: 'wrong' } }),
+        sendEmail({ smtp: { host: smtp.host, port: smtp.port, secure: false, allowPlaintext: true, user: 'mailer', passRef: 'env:SMTP_PASS' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' }, { env: { SMTP_PASS: 'wrong' } }),
         (err: Error) => err instanceof EmailSendError && !err.retryable && !err.message.includes('wrong'),
       );
       await assert.rejects(
-        sendEmail({ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'mailer', passRef: 'env:MISSING' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' }, { env: {} }),
+        sendEmail({ smtp: { host: smtp.host, port: smtp.port, secure: false, allowPlaintext: true, user: 'mailer', passRef: 'env:MISSING' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' }, { env: {} }),
         SecretResolutionError,
       );
     });

@@ -95,7 +95,7 @@ describe('side effects: a retry after a lost answer never makes a second one', f
       EWM_CATALOG_URL: ewm.catalogUrl,
       EWM_USERNAME: ewm.username,
       EWM_PASSWORD: ewm.password,
-      SMTP_URL: `smtp://127.0.0.1:${opts.smtpPort ?? smtp.port}`,
+      SMTP_URL: `smtp://127.0.0.1:${opts.smtpPort ?? smtp.port}?plaintext=true`,
       SMTP_FROM: 'selfheal@example.com',
       SELFHEAL_SECRET_TEST_SLACK_URL: opts.slackUrl ?? slack.webhookUrl,
     };

@@ -9,7 +9,7 @@ describe('integrations built from configuration', function () {
   it('sends email through SMTP_URL with SMTP_USER / SMTP_PASSWORD to a real SMTP server', async function () {
     const smtp = await startSmtpPeer({ auth: { user: 'selfheal', pass: 'smtp-pass-123' } });
     try {
-      const config = loadConfig({ SMTP_URL: `smtp://${smtp.host}:${smtp.port}`, SMTP_FROM: 'selfheal@example.com', SMTP_USER: 'selfheal', SMTP_PASSWORD: 'smtp-pass-123' });
+      const config = loadConfig({ SMTP_URL: `smtp://${smtp.host}:${smtp.port}?plaintext=true`, SMTP_FROM: 'selfheal@example.com', SMTP_USER: 'selfheal', SMTP_PASSWORD: 'smtp-pass-123' });
       const integrations = createIntegrations(config, { env: { SMTP_PASSWORD: 'smtp-pass-123' } });
       const sent = await integrations.email({ to: ['oncall@example.com', 'dba@example.com'], subject: 'db-7 restarted', text: 'Self-healing restarted db-7.' });
       assert.ok(sent.messageId);

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
 import { z } from 'zod';
+import { errorForLog } from '../../services/errors.js';
 import { callerBudgetFor, chargeCaller } from '../auth.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { createOidcClient, SignInError } from '../oidc.js';
@@ -139,10 +140,13 @@ export function authRoutes(deps: AppDeps) {
   return app;
 }
 
-/** A sign-in that did not go through: a plain page saying why, with the way back; logged without any secret. */
+/**
+ * A sign-in that did not go through: a plain page saying why in our words, with the request id and the way
+ * back; the log has what failed underneath (the error's causes), without any secret.
+ */
 function refused(c: Context<AppEnv>, err: unknown) {
   if (!(err instanceof SignInError)) throw err;
-  c.get('logger').warn({ reason: err.reason, status: err.status }, 'sign-in refused');
+  c.get('logger').warn({ reason: err.reason, status: err.status, ...(err.cause !== undefined ? { err: errorForLog(err.cause) } : {}) }, 'sign-in refused');
   return c.html(
     html`<!doctype html>
 <html lang="en">
@@ -150,6 +154,7 @@ function refused(c: Context<AppEnv>, err: unknown) {
 <body>
 <h1 data-testid="sign-in-refused">${err.title}</h1>
 <p data-testid="sign-in-detail">${err.detail}</p>
+<p>Request id: <code data-testid="sign-in-request-id">${c.get('requestId')}</code></p>
 <p><a href="/ui">Back to the sign-in page</a></p>
 </body>
 </html>

@@ -76,8 +76,8 @@ const convertSchema = z.strictObject({
 
 /**
  * The operator dashboard at /ui: a static page plus its bundled script and stylesheet (src/dashboard).
- * All data comes from the JSON API with the bearer token the operator pastes; the page and its assets
- * hold no data, so they are public.
+ * All data comes from the JSON API with the bearer token the operator pastes (or the sign-in session);
+ * the page and its assets hold no data, so they are public. Its settings (/ui/config.json) are not.
  */
 export function dashboardRoutes(deps: AppDeps) {
   const app = newRouter();
@@ -113,15 +113,17 @@ export function dashboardRoutes(deps: AppDeps) {
       return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { ...SECURITY_HEADERS, 'Content-Type': asset.contentType, 'Cache-Control': IMMUTABLE, ETag: asset.etag });
     },
   );
+  // The Temporal UI's address is an internal one, and the namespace names the deployment: for signed-in
+  // readers only (the page asks once signed in), never for whoever loads the public page.
   app.openapi(
-    op(open(), {
+    op(guard(authOf(deps), 'read'), {
       method: 'get',
       path: '/ui/config.json',
       tags,
-      summary: "The dashboard's settings (Temporal UI address and namespace)",
+      summary: "The dashboard's settings (Temporal UI address and namespace), for signed-in readers",
       responses: { 200: json('Settings.', z.object({ temporalUiUrl: z.string(), namespace: z.string() })) },
     }),
-    (c) => c.json(uiConfig, 200, SECURITY_HEADERS),
+    (c) => c.json(uiConfig, 200, { ...SECURITY_HEADERS, 'Cache-Control': 'no-store' }),
   );
 
   // YAML ⇄ JSON for the rule editor (the browser has no YAML parser and loads no library).

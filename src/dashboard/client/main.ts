@@ -13,7 +13,7 @@
 //   GET /auth/session). session.ts says which credentials each call carries.
 // - Everything runs under the page's CSP (script-src 'self', style-src 'self'): no inline script or
 //   style, no eval, nothing fetched from another origin.
-import { authConfig, createApi, endSsoSession, ssoSession } from './api.js';
+import { authConfig, createApi, endSsoSession, ssoSession, type ApiClient, type Method, type RequestOptions } from './api.js';
 import { byId } from './dom.js';
 import { createRouter, type Route, type Shell } from './router.js';
 import { session } from './session.js';
@@ -47,15 +47,39 @@ function createShell(): Shell {
   };
 }
 
+/** The sign-in ways; the Temporal settings stay empty until `withSettings` reads them signed in. */
 async function loadConfig(): Promise<UiConfig> {
-  const fallback = { temporalUiUrl: '', namespace: 'default' };
-  const [ui, auth] = await Promise.all([
-    fetch('/ui/config.json')
-      .then(async (res) => (res.ok ? ((await res.json()) as Omit<UiConfig, 'auth'>) : fallback))
-      .catch(() => fallback),
-    authConfig(),
-  ]);
-  return { ...ui, auth };
+  return { temporalUiUrl: '', namespace: 'default', auth: await authConfig() };
+}
+
+/**
+ * The API as views get it: the first call also reads the Temporal UI's address and namespace into `config`
+ * (GET /ui/config.json answers signed-in readers only, so it goes with the session's credentials), and
+ * every call resolves only once they are in, so a view renders its Temporal links complete. Both requests
+ * go at once. A failed read leaves the links bare and is tried again with the next call.
+ */
+function withSettings(api: ApiClient, config: UiConfig): ApiClient {
+  let settings: Promise<void> | undefined;
+  const load = () =>
+    (settings ??= api.get<Omit<UiConfig, 'auth'>>('/ui/config.json').then(
+      (s) => {
+        config.temporalUiUrl = s.temporalUiUrl;
+        config.namespace = s.namespace;
+      },
+      () => {
+        settings = undefined;
+      },
+    ));
+  return {
+    async get<T>(path: string, options?: RequestOptions) {
+      const [answer] = await Promise.all([api.get<T>(path, options), load()]);
+      return answer;
+    },
+    async send<T>(method: Method, path: string, body?: unknown, options?: RequestOptions) {
+      const [answer] = await Promise.all([api.send<T>(method, path, body, options), load()]);
+      return answer;
+    },
+  };
 }
 
 async function start(): Promise<void> {
@@ -73,7 +97,7 @@ async function start(): Promise<void> {
       router.route();
     },
   );
-  const router = createRouter({ routes, signIn: signInView, home: '#/incidents', shell, api, config, signedIn: () => session.signedIn(), userLabel: () => session.label() });
+  const router = createRouter({ routes, signIn: signInView, home: '#/incidents', shell, api: withSettings(api, config), config, signedIn: () => session.signedIn(), userLabel: () => session.label() });
   shell.logout.addEventListener('click', () => {
     const sso = session.sso();
     void (async () => {
