@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
-import { launchChromium, watchedPage, type WatchedPage } from '../helpers/browser.js';
+import { launchChromium, signInWithToken, watchedPage, type WatchedPage } from '../helpers/browser.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
@@ -79,6 +79,24 @@ describe('dashboard (/ui) in headless Chromium', function () {
 
   const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}dashboard-${name}.png`, fullPage: true });
 
+  /** The statuses of the incident's action runs, as the API tells them. */
+  const actionStatuses = async () => {
+    const res = await stack.api(`/api/incidents/${encodeURIComponent(incidentId)}`);
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { actionRuns: { status: string }[] }).actionRuns.map((r) => r.status);
+  };
+  /** The middle of an element, where a click lands. */
+  const middle = async (el: Locator) => {
+    const box = await el.boundingBox();
+    assert.ok(box, 'the element is shown');
+    return { x: box.x + box.width / 2, y: box.y + box.height / 2, box };
+  };
+  /** Confirms the open confirmation dialog as a person would: waits for its button to come alive, clicks it. */
+  const confirmDialog = async (p: Page = page) => {
+    await p.getByTestId('confirm-ok').click(); // Playwright waits until the button is enabled
+    await p.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
+  };
+
   it('serves the page with a strict CSP and asks for a token, which it keeps in sessionStorage', async function () {
     const res = await fetch(`${server.url}/ui`);
     assert.equal(res.status, 200);
@@ -149,8 +167,71 @@ describe('dashboard (/ui) in headless Chromium', function () {
     await shot('incident-awaiting-approval');
   });
 
+  // Double-click-jacking: a page the approver opened opens a popup, points its own first tab at this
+  // incident, and closes the popup on the mousedown of a "double-click here", so the second click lands on
+  // Approve. A click on Approve only opens a confirmation, whose button is elsewhere and comes alive only
+  // after the page has been in front for 500 ms.
+  it('a double click on Approve approves nothing: the second click lands beside the confirmation, which Escape closes', async function () {
+    const approve = page.getByTestId('approve');
+    const at = await middle(approve);
+    await page.mouse.dblclick(at.x, at.y);
+    await page.waitForTimeout(1500);
+    assert.deepEqual(await actionStatuses(), ['awaiting_approval'], 'the action still waits for approval');
+    assert.equal(await page.getByTestId('approval-sent').count(), 0);
+    const dialog = page.getByTestId('confirm-dialog');
+    assert.equal(await dialog.isVisible(), true, 'the click asked instead');
+    assert.match(await page.getByTestId('confirm-question').innerText(), /^Approve action gated-note \(pagerduty\.note\) of rule ui-disk-full on incident #\d+\?$/);
+    const ok = (await middle(page.getByTestId('confirm-ok'))).box;
+    const overlap = ok.x < at.box.x + at.box.width && at.box.x < ok.x + ok.width && ok.y < at.box.y + at.box.height && at.box.y < ok.y + ok.height;
+    assert.equal(overlap, false, 'the confirm button is not where Approve was');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await page.waitForTimeout(500);
+    assert.deepEqual(await actionStatuses(), ['awaiting_approval'], 'Escape decided nothing');
+  });
+
+  it('a click on the confirm button within 500 ms of the page coming to front (a popup closed over it) approves nothing', async function () {
+    // Its own tab with real focus (Playwright otherwise tells every page it has focus), and a second tab
+    // of the same window as the attacker's popup.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const victim = await context.newPage();
+      await signInWithToken(victim, server.url, ADMIN_TOKEN);
+      await victim.goto(`${server.url}/ui#/incidents/${encodeURIComponent(incidentId)}`);
+      const cdp = await context.newCDPSession(victim); // after the navigations, which would reset it
+      await cdp.send('Emulation.setFocusEmulationEnabled', { enabled: false });
+      await victim.bringToFront();
+      await victim.getByTestId('approve').click();
+      const ok = victim.getByTestId('confirm-ok');
+      await eventually(() => ok.isEnabled(), 5_000, 'the confirm button to come alive while the page is in front');
+      const at = await middle(ok);
+
+      const popup = await context.newPage();
+      await popup.bringToFront();
+      await eventually(async () => !(await victim.evaluate<boolean>('document.hasFocus()')), 5_000, 'the popup to take the focus');
+      await victim.waitForTimeout(1000); // longer than the delay: only coming back to front counts
+      const front = Date.now();
+      await victim.bringToFront();
+      await victim.mouse.click(at.x, at.y);
+      const elapsed = Date.now() - front;
+      assert.ok(elapsed < 500, `the click came ${elapsed} ms after the page came to front`);
+      await victim.waitForTimeout(1500);
+      assert.deepEqual(await actionStatuses(), ['awaiting_approval'], 'the action still waits for approval');
+      assert.equal(await victim.getByTestId('approval-sent').count(), 0);
+      await popup.close();
+      await victim.getByTestId('confirm-cancel').click();
+      await victim.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
+      assert.deepEqual(await actionStatuses(), ['awaiting_approval'], 'Cancel decided nothing');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('approving by clicking runs the gated action, and the page shows it succeeded', async function () {
     await page.getByTestId('approve').click();
+    assert.match(await page.getByTestId('confirm-question').innerText(), /^Approve action gated-note \(pagerduty\.note\) of rule ui-disk-full on incident #\d+\?$/);
+    await shot('confirm-approve');
+    await confirmDialog();
     await page.locator('[data-testid=action-status]', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
     const run = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', incidentId).executeTakeFirstOrThrow();
     assert.equal(run.status, 'succeeded');
@@ -216,6 +297,8 @@ describe('dashboard (/ui) in headless Chromium', function () {
     await row.click();
     await page.getByTestId('next-runs').waitFor();
     await page.getByTestId('job-trigger').click();
+    assert.equal(await page.getByTestId('confirm-question').innerText(), 'Run job ui root password expiry now?');
+    await confirmDialog();
     // No agent polls ui-prod-eu: the target fails after the 1 s pickup timeout, and the run is recorded.
     await eventually(
       async () => {
@@ -231,6 +314,7 @@ describe('dashboard (/ui) in headless Chromium', function () {
     assert.equal(await page.getByTestId('schedule-link').getAttribute('href'), 'http://localhost:8233/namespaces/default/schedules/job-ui-root-expiry');
     await shot('job');
     await page.getByTestId('job-pause').click();
+    await confirmDialog();
     await page.getByTestId('job-resume').waitFor();
     assert.equal(await page.getByTestId('job-state').innerText(), 'paused');
     assert.equal(await page.getByTestId('no-next-runs').innerText(), 'none: paused');
@@ -294,12 +378,15 @@ describe('dashboard (/ui) in headless Chromium', function () {
     assert.match(await banner.textContent() ?? '', /Automation paused fleet-wide since .* \(guard fleet\.maxTargets\): guard fleet\.maxTargets: 10 distinct targets/);
     await shot('automation-paused');
     await page.getByTestId('automation-resume').click();
+    assert.equal(await page.getByTestId('confirm-question').innerText(), 'Resume automation fleet-wide?');
+    await confirmDialog();
     await page.locator('#flash.bad').filter({ hasText: /admin/i }).waitFor();
     assert.equal((await stack.db.db.selectFrom('automation_pauses').select('id').where('resumed_at', 'is', null).execute()).length, 1, 'still paused');
 
     await page.evaluate((t) => sessionStorage.setItem('selfheal-token', t), ADMIN_TOKEN);
     await page.goto(`${server.url}/ui#/incidents?status=triggered`);
     await page.getByTestId('automation-resume').click();
+    await confirmDialog();
     await banner.waitFor({ state: 'detached' });
     const pause = await stack.db.db.selectFrom('automation_pauses').selectAll().executeTakeFirstOrThrow();
     assert.equal(pause.resumed_by, 'admin-token');

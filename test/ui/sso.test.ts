@@ -188,6 +188,8 @@ describe('dashboard single sign-on (OIDC) in headless Chromium', function () {
   it('approving by clicking sends the CSRF token with the cookie; the approval and the audit log name the user', async function () {
     await page.locator(`[data-testid=incident-row][data-id="${incidentId}"]`).click();
     await page.getByTestId('approve').click();
+    // The approval asks to be confirmed (src/dashboard/client/confirm.ts: the confirm button comes alive after 500 ms).
+    await page.getByTestId('confirm-ok').click();
     await page.locator('[data-testid=action-status]', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
     const run = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', incidentId).executeTakeFirstOrThrow();
     assert.deepEqual({ decision: (run.approval as { decision: string }).decision, actor: (run.approval as { actor: string }).actor }, { decision: 'approve', actor: 'user:alice@example.com' });

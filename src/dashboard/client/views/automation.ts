@@ -1,8 +1,9 @@
 // The automation banner (issue 22): while a fleet guard keeps automation paused (fleet-wide or for an
-// environment), the incident pages say so, with the guard and its reason, and a Resume button. Resuming
-// needs an admin: the button is hidden for a single sign-on user without the admin scope, and the API
-// refuses anyone else (403, shown as a notice).
+// environment), the incident pages say so, with the guard and its reason, and a Resume button (which asks
+// for confirmation first: confirm.ts). Resuming needs an admin: the button is hidden for a single sign-on
+// user without the admin scope, and the API refuses anyone else (403, shown as a notice).
 import type { AutomationPauseView } from '../../../contracts/stats.js';
+import { confirmAction } from '../confirm.js';
 import { h, type Child } from '../dom.js';
 import { when } from '../format.js';
 import type { ViewContext } from '../router.js';
@@ -25,7 +26,17 @@ export async function automationBanner(ctx: ViewContext): Promise<Child> {
     'div',
     { class: 'banner error', 'data-testid': 'automation-paused', role: 'alert' },
     pauses.map((p) => {
+      const where = p.scope === 'environment' ? `for environment ${p.environment ?? ''}` : 'fleet-wide';
       const resume = async (button: HTMLButtonElement) => {
+        // Automation acts on production again: one click only asks (confirm.ts).
+        const confirmed = await confirmAction({
+          question: `Resume automation ${where}?`,
+          detail: `Guard ${p.guard} paused it: ${p.reason}`,
+          confirmLabel: 'Resume',
+          opener: button,
+          signal: ctx.signal,
+        });
+        if (!confirmed) return;
         button.disabled = true;
         try {
           await ctx.api.send('POST', '/api/automation/resume', p.scope === 'fleet' ? { scope: 'fleet' } : { scope: 'environment', environment: p.environment });

@@ -1,7 +1,9 @@
 // Incidents: the list (filter by status) and one incident's page: its extracted environment, details and
 // timeline of PagerDuty events, rule matches (with why they matched) and action runs, with approve and
-// reject buttons on actions waiting for approval. The page refreshes every 2 s while work is pending.
+// reject buttons on actions waiting for approval (each asks for confirmation first: confirm.ts). The page
+// refreshes every 2 s while work is pending.
 import { ApiError } from '../api.js';
+import { confirmAction } from '../confirm.js';
 import { append, badge, externalLink, h, table, type Child } from '../dom.js';
 import { pretty, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
@@ -114,20 +116,38 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
             ? h('span', { class: 'muted' }, `${approval.decision ?? ''} by ${approval.actor ?? '?'}${approval.at ? ` at ${when(approval.at)}` : ''}`)
             : null,
         ),
-        waiting ? approvalButtons(ctx, inc.id, r) : null,
+        waiting ? approvalButtons(ctx, inc, r) : null,
       ),
     });
   }
   return items.sort((a, b) => new Date(a.at ?? 0).getTime() - new Date(b.at ?? 0).getTime());
 }
 
-function approvalButtons(ctx: ViewContext, incidentId: string, run: ActionRun): HTMLElement {
+/** What the confirmation names: the action, its rule and the incident. */
+function approvalQuestion(decision: 'approve' | 'reject', inc: IncidentDetail, run: ActionRun): string {
+  const rule = inc.matches.find((m) => m.ruleId === run.ruleId)?.ruleName ?? run.ruleId;
+  const incident = inc.number === null || inc.number === undefined ? inc.id : `#${inc.number}`;
+  const target = run.target ? ` on ${run.target}` : '';
+  return `${decision === 'approve' ? 'Approve' : 'Reject'} action ${run.actionId} (${run.type})${target} of rule ${rule} on incident ${incident}?`;
+}
+
+function approvalButtons(ctx: ViewContext, inc: IncidentDetail, run: ActionRun): HTMLElement {
   const box = h('div', { class: 'row', 'data-testid': 'approval' }, h('strong', {}, 'Waiting for approval'));
   const setDisabled = (disabled: boolean) => box.querySelectorAll('button').forEach((b) => (b.disabled = disabled));
-  const decide = async (decision: 'approve' | 'reject') => {
+  const decide = async (decision: 'approve' | 'reject', opener: Element) => {
+    // One click only asks (confirm.ts: a stolen double click must not decide).
+    const confirmed = await confirmAction({
+      question: approvalQuestion(decision, inc, run),
+      detail: decision === 'approve' ? 'The action runs now.' : 'The action does not run.',
+      confirmLabel: decision === 'approve' ? 'Approve' : 'Reject',
+      confirmClass: decision,
+      opener,
+      signal: ctx.signal,
+    });
+    if (!confirmed) return;
     setDisabled(true);
     try {
-      await ctx.api.send('POST', `/api/incidents/${encodeURIComponent(incidentId)}/approvals/${encodeURIComponent(run.id)}`, { decision });
+      await ctx.api.send('POST', `/api/incidents/${encodeURIComponent(inc.id)}/approvals/${encodeURIComponent(run.id)}`, { decision });
     } catch (err) {
       ctx.flash((err as Error).message, true);
       setDisabled(false);
@@ -137,8 +157,8 @@ function approvalButtons(ctx: ViewContext, incidentId: string, run: ActionRun): 
     box.append(h('span', { 'data-testid': 'approval-sent' }, decision === 'approve' ? 'approved' : 'rejected'));
   };
   append(box, [
-    h('button', { type: 'button', class: 'approve', 'data-testid': 'approve', onclick: () => void decide('approve') }, 'Approve'),
-    h('button', { type: 'button', class: 'reject', 'data-testid': 'reject', onclick: () => void decide('reject') }, 'Reject'),
+    h('button', { type: 'button', class: 'approve', 'data-testid': 'approve', onclick: (e) => void decide('approve', e.currentTarget as Element) }, 'Approve'),
+    h('button', { type: 'button', class: 'reject', 'data-testid': 'reject', onclick: (e) => void decide('reject', e.currentTarget as Element) }, 'Reject'),
   ]);
   return box;
 }

@@ -1,5 +1,7 @@
 // Scheduled jobs: the list with each job's next run, and one job's page: next runs, run now, pause and
-// resume, its definition, and the run history with per-target results and links into Temporal.
+// resume (each asks for confirmation first: confirm.ts), its definition, and the run history with
+// per-target results and links into Temporal.
+import { confirmAction } from '../confirm.js';
 import { badge, externalLink, h, table } from '../dom.js';
 import { pretty, scheduleText, seconds, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
@@ -98,7 +100,15 @@ function runRows(run: JobRun): HTMLTableRowElement[] {
 async function jobView(ctx: ViewContext): Promise<void> {
   const path = `/api/jobs/${encodeURIComponent(ctx.params.id!)}`;
   const [j, runs] = await Promise.all([ctx.api.get<JobDetail>(path, { signal: ctx.signal }), ctx.api.get<JobRuns>(`${path}/runs?limit=50`, { signal: ctx.signal })]);
-  const act = (what: 'trigger' | 'pause' | 'resume') => async () => {
+  // Each of these changes what runs on the job's targets: one click only asks (confirm.ts).
+  const questions = {
+    trigger: { question: `Run job ${j.name} now?`, detail: `It runs ${j.script} on its targets.`, label: 'Run now' },
+    pause: { question: `Pause job ${j.name}?`, detail: 'Its scheduled runs stop until it is resumed.', label: 'Pause' },
+    resume: { question: `Resume job ${j.name}?`, detail: 'Its scheduled runs start again.', label: 'Resume' },
+  };
+  const act = (what: 'trigger' | 'pause' | 'resume') => async (event: MouseEvent) => {
+    const q = questions[what];
+    if (!(await confirmAction({ question: q.question, detail: q.detail, confirmLabel: q.label, opener: event.currentTarget as Element, signal: ctx.signal }))) return;
     try {
       await ctx.api.send('POST', `${path}/${what}`);
     } catch (err) {
@@ -117,10 +127,10 @@ async function jobView(ctx: ViewContext): Promise<void> {
       { class: 'row' },
       badge(stateOf(j), 'job-state'),
       h('span', {}, scheduleText(j.schedule)),
-      h('button', { type: 'button', 'data-testid': 'job-trigger', onclick: act('trigger') }, 'Run now'),
+      h('button', { type: 'button', 'data-testid': 'job-trigger', onclick: (e) => void act('trigger')(e) }, 'Run now'),
       j.paused
-        ? h('button', { type: 'button', class: 'secondary', 'data-testid': 'job-resume', onclick: act('resume') }, 'Resume')
-        : h('button', { type: 'button', class: 'secondary', 'data-testid': 'job-pause', onclick: act('pause') }, 'Pause'),
+        ? h('button', { type: 'button', class: 'secondary', 'data-testid': 'job-resume', onclick: (e) => void act('resume')(e) }, 'Resume')
+        : h('button', { type: 'button', class: 'secondary', 'data-testid': 'job-pause', onclick: (e) => void act('pause')(e) }, 'Pause'),
       externalLink(temporalLink(ctx.config, `/schedules/${encodeURIComponent(j.scheduleId)}`), 'Schedule in Temporal', 'schedule-link'),
     ),
     h(
