@@ -5,6 +5,7 @@ import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { slackEscape } from '../src/domain/template.js';
 import { environmentSsh } from '../src/db/repositories/environment-settings.js';
 import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
+import { findRule } from '../src/db/repositories/rules.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { ExecutorError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
@@ -228,8 +229,13 @@ export function createActionActivities(deps: ActionDeps) {
     // Read before anything runs: a Postgres blip here waits rather than spending the script's one attempt.
     const name = pinned !== undefined ? pinned || undefined : (await whilePostgresUnavailable(() => findIncidentEnvironment(deps.db, input.incidentId)))?.environment;
     if (typeof name !== 'string') throw ApplicationFailure.nonRetryable('no environment was extracted for this incident, so there is no management VM to reach', 'ValidationError');
-    const ssh = await whilePostgresUnavailable(() => environmentSsh(deps.db, name));
-    if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${name} has no management VM configured`, 'ValidationError');
+    // The rule's own team's environment of that name only (the planner's team check): one deleted while the
+    // action waited (an approval can take days) and registered again by another team is not where it runs.
+    const ssh = await whilePostgresUnavailable(async () => {
+      const team = (await findRule(deps.db, input.ruleId, { includeDeleted: true }))?.team;
+      return team === undefined ? undefined : environmentSsh(deps.db, name, team);
+    });
+    if (!ssh) throw ApplicationFailure.nonRetryable(`environment ${name} has no management VM configured in the rule's team`, 'ValidationError');
     return ssh;
   }
 

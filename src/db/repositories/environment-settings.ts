@@ -18,8 +18,11 @@ export async function agentQueueOf(db: Db, name: string): Promise<string | undef
 }
 
 /** The environment's management VM, if one is configured. */
-export async function environmentSsh(db: Db, name: string): Promise<EnvironmentSsh | undefined> {
-  const row = await db.selectFrom('environments').select('ssh').where('name', '=', name).executeTakeFirst();
+/** The management VM of environment `name`; with `team`, only when the environment is that team's. */
+export async function environmentSsh(db: Db, name: string, team?: string): Promise<EnvironmentSsh | undefined> {
+  let query = db.selectFrom('environments').select('ssh').where('name', '=', name);
+  if (team !== undefined) query = query.where('team', '=', team);
+  const row = await query.executeTakeFirst();
   return (row?.ssh as EnvironmentSsh | null | undefined) ?? undefined;
 }
 
