@@ -346,38 +346,49 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
     assert.match(answer, /actions\.0\.environment\.TOOL_CMD/);
   });
 
-  it("an SSH script approved after its environment was deleted and registered again by another team does not run on that team's VM", async function () {
-    const reborn = `reborn-${randomUUID().slice(0, 6)}`;
-    const vm = JSON.stringify({ host: sshd.host, port: sshd.port, user: sshd.username, keyRef: 'env:SELFHEAL_SECRET_TEST_SSH_KEY', hostKeyFingerprint: sshd.hostKeyFingerprint });
-    await stack.db.db.insertInto('environments').values({ name: reborn, labels: '{}', maintenance_windows: '[]', ssh: vm }).execute();
-    const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
-    await addRule({
-      name: `ssh-reborn-${randomUUID().slice(0, 6)}`,
-      services: [serviceId],
-      conditions: { field: 'environment.environment', op: 'equals', value: reborn },
-      actions: [{ id: 'vm', type: 'script.ssh', script: 'vm-check.sh', args: ['reborn'], approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' } }],
+  for (const via of ['agent', 'ssh'] as const) {
+    it(`a script.${via} approved after its environment was deleted and registered again by another team runs nowhere: recorded skipped saying why`, async function () {
+      const reborn = `reborn-${via}-${randomUUID().slice(0, 6)}`;
+      const vm = JSON.stringify({ host: sshd.host, port: sshd.port, user: sshd.username, keyRef: 'env:SELFHEAL_SECRET_TEST_SSH_KEY', hostKeyFingerprint: sshd.hostKeyFingerprint });
+      await stack.db.db.insertInto('environments').values({ name: reborn, labels: '{}', maintenance_windows: '[]', ssh: vm }).execute();
+      const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();
+      const approval = { required: true as const, timeoutMinutes: 30, onTimeout: 'reject' as const };
+      await addRule({
+        name: `reborn-${via}-${randomUUID().slice(0, 6)}`,
+        services: [serviceId],
+        conditions: { field: 'environment.environment', op: 'equals', value: reborn },
+        actions: [via === 'ssh' ? { id: 'fix', type: 'script.ssh', script: 'vm-check.sh', args: ['reborn'], approval } : { id: 'fix', type: 'script.agent', script: 'restart-db.sh', args: ['reborn'], approval }],
+      });
+      const id = newIncidentId();
+      pd.seedAlerts(id, [{ id: `A${randomUUID().slice(0, 8)}`, type: 'alert', summary: 'db down', body: { type: 'alert_body', details: { environment: reborn, host: 'web-9' } } }]);
+      await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'web' } }, occurredAt: '2026-09-01T11:00:00Z' }));
+      const waiting = await eventually(
+        async () => stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(),
+        30_000,
+        'the script waiting for its approval',
+      );
+      // While it waits, the environment goes and its name comes back as another team's: on a VM of theirs,
+      // and with a Doctor agent of theirs polling the name's default queue.
+      await stack.db.db.insertInto('teams').values({ name: 'vm-other', description: null, created_by: 'test' }).onConflict((oc) => oc.doNothing()).execute();
+      await stack.db.db.deleteFrom('environments').where('name', '=', reborn).execute();
+      await stack.db.db.insertInto('environments').values({ name: reborn, labels: '{}', maintenance_windows: '[]', ssh: vm, team: 'vm-other' }).execute();
+      const theirs = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: reborn, scriptsDir });
+      const theirsRun = theirs.run();
+      const marker = path.join(markerDir, via === 'ssh' ? 'ssh-args' : 'agent-args');
+      await rm(marker, { force: true });
+      try {
+        const res = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(waiting.id)}`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) });
+        assert.equal(res.status, 202, await res.clone().text());
+        const [run] = await finishedRuns(id, 1);
+        assert.equal(run!.status, 'skipped');
+        assert.equal(run!.error, `not run: environment ${reborn} was deleted, or moved out of the rule's team, while this action waited for its approval`);
+        await assert.rejects(readFile(marker), "the script ran on the other team's host");
+      } finally {
+        theirs.shutdown();
+        await theirsRun;
+      }
     });
-    const id = newIncidentId();
-    pd.seedAlerts(id, [{ id: `A${randomUUID().slice(0, 8)}`, type: 'alert', summary: 'db down', body: { type: 'alert_body', details: { environment: reborn, host: 'web-9' } } }]);
-    await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference', summary: 'web' } }, occurredAt: '2026-09-01T11:00:00Z' }));
-    const waiting = await eventually(
-      async () => stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(),
-      30_000,
-      'the script waiting for its approval',
-    );
-    // While it waits, the environment goes and its name comes back as another team's, on a VM of theirs.
-    await stack.db.db.insertInto('teams').values({ name: 'vm-other', description: null, created_by: 'test' }).onConflict((oc) => oc.doNothing()).execute();
-    await stack.db.db.deleteFrom('environments').where('name', '=', reborn).execute();
-    await stack.db.db.insertInto('environments').values({ name: reborn, labels: '{}', maintenance_windows: '[]', ssh: vm, team: 'vm-other' }).execute();
-    await rm(path.join(markerDir, 'ssh-args'), { force: true });
-
-    const res = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(waiting.id)}`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) });
-    assert.equal(res.status, 202, await res.clone().text());
-    const [run] = await finishedRuns(id, 1);
-    assert.equal(run!.status, 'failed');
-    assert.equal(run!.error, `environment ${reborn} has no management VM configured in the rule's team`);
-    await assert.rejects(readFile(path.join(markerDir, 'ssh-args')), 'the script ran on the other team\'s VM');
-  });
+  }
 
   it('a resolve cancels an SSH script: it stops on the VM, with what it started, before the run is recorded cancelled', async function () {
     const serviceId = 'PSVC' + randomUUID().slice(0, 6).toUpperCase();

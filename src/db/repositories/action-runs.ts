@@ -28,6 +28,17 @@ const ruleNotLive = sql<string | null>`(case when action_runs.rule_id is null th
     when r.version <> action_runs.rule_version then 'replaced by version ' || r.version end
   from (select 1) one left join rules r on r.id = action_runs.rule_id) end)`;
 
+/**
+ * The environment a script run (`action_runs` of the statement) was planned on, when it is no longer its
+ * rule's team's: deleted while the run waited for its approval, or moved, or its name registered again by
+ * another team, whose Doctor agent may poll the same default queue. Null otherwise (and for other actions).
+ */
+const scriptEnvironmentGone = sql<string | null>`(case when action_runs.action_type in ('script.agent', 'script.ssh') then (
+  select r.environment from remediations r
+  where r.match_id = action_runs.match_id and r.environment is not null
+    and not exists (select 1 from environments e join rules ru on ru.id = action_runs.rule_id where e.name = r.environment and e.team = ru.team)
+  limit 1) end)`;
+
 /** Whether the deadline of the waiting run (`action_runs` of the statement) has passed, by Postgres' clock. */
 const pastDeadline = sql<boolean>`(action_runs.approval_deadline is not null and action_runs.approval_deadline <= now())`;
 
@@ -213,8 +224,9 @@ export async function startApprovedRun(
   const resolved = o.cancelIfResolvedOf === undefined ? sql<boolean>`false` : resolvedNotByUs(o.cancelIfResolvedOf);
   const paused = o.stopIfPausedFor === undefined ? sql<boolean>`false` : pausedFor(o.stopIfPausedFor, id);
   const gone = sql<boolean>`${ruleNotLive} is not null`;
+  const envGone = sql<boolean>`${scriptEnvironmentGone} is not null`;
   const guard = o.guardStop === undefined ? sql<boolean>`false` : sql<boolean>`true`;
-  const stopped = sql<boolean>`(${resolved} or ${paused} or ${gone} or ${guard})`;
+  const stopped = sql<boolean>`(${resolved} or ${paused} or ${gone} or ${envGone} or ${guard})`;
   const updated = await db
     .updateTable('action_runs')
     .set({
@@ -223,6 +235,7 @@ export async function startApprovedRun(
       finished_at: sql<Date | null>`case when ${stopped} then now() end`,
       error: sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} when ${paused} then ${PAUSED_BEFORE_START}
         when ${gone} then 'not run: its rule was ' || ${ruleNotLive} || ' while this action waited for its approval (version ' || action_runs.rule_version || ' planned it)'
+        when ${envGone} then 'not run: environment ' || ${scriptEnvironmentGone} || ' was deleted, or moved out of the rule''s team, while this action waited for its approval'
         when ${guard} then ${o.guardStop ?? null} end`,
     })
     .where('id', '=', id)
