@@ -33,13 +33,14 @@ const typeSlug = (status: number) =>
   'error';
 
 export function problem(c: Context, status: number, title: string, detail?: string, extra: Record<string, unknown> = {}) {
+  // RFC 9457's own members come last: an extension member of the same name never replaces them.
   const body: ProblemBody = {
+    ...extra,
     type: `https://selfheal.dev/problems/${typeSlug(status)}`,
     title,
     status,
     ...(detail ? { detail } : {}),
     instance: c.req.path,
-    ...extra,
   };
   return c.body(JSON.stringify(body), status as ContentfulStatusCode, { 'Content-Type': 'application/problem+json' });
 }

@@ -122,14 +122,14 @@ async function refuseUndecidable(db: Db, run: ActionRun, decision: Decision): Pr
     throw new ApprovalError(
       'conflict',
       `the approval of action run ${run.id} expired at ${state.deadline.toISOString()}: it can no longer be approved or rejected; its rule says onTimeout: ${state.onTimeout ?? 'reject'}, recorded when its rule run wakes, so ${then}`,
-      { status: run.status, deadline: state.deadline.toISOString(), onTimeout: state.onTimeout ?? 'reject' },
+      { actionRunStatus: run.status, deadline: state.deadline.toISOString(), onTimeout: state.onTimeout ?? 'reject' },
     );
   }
   if (decision === 'approve' && state.ruleNotLive !== null) {
     throw new ApprovalError(
       'conflict',
       `rule ${run.rule_id ?? '?'} was ${state.ruleNotLive} after version ${run.rule_version ?? '?'} planned action run ${run.id}: it can no longer be approved (reject it, or let it time out: it will not run)`,
-      { status: run.status, ruleId: run.rule_id, plannedVersion: run.rule_version, rule: state.ruleNotLive },
+      { actionRunStatus: run.status, ruleId: run.rule_id, plannedVersion: run.rule_version, rule: state.ruleNotLive },
     );
   }
 }

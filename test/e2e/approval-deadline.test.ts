@@ -65,7 +65,9 @@ describe('an approval after its deadline, the workers down', function () {
     const approve = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(run.id)}`, { method: 'POST', headers: { authorization: `Bearer ${bob}` }, body: JSON.stringify({ decision: 'approve' }) });
     assert.equal(approve.status, 409, 'an approval after the deadline is refused');
     assert.equal(approve.headers.get('content-type'), 'application/problem+json');
-    const problem = (await approve.json()) as { detail: string; onTimeout: string };
+    const problem = (await approve.json()) as { detail: string; onTimeout: string; status: unknown; actionRunStatus: string };
+    // The problem's own status stays the HTTP one; the run's is an extension member beside it.
+    assert.deepEqual([problem.status, problem.actionRunStatus], [409, 'awaiting_approval']);
     assert.match(problem.detail, /^the approval of action run .* expired at .*: it can no longer be approved or rejected; its rule says onTimeout: reject, recorded when its rule run wakes, so it does not run$/);
     assert.equal(problem.onTimeout, 'reject');
     assert.equal((await runsOf(id))[0]!.approval, null, 'nothing recorded');

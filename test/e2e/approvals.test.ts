@@ -260,7 +260,9 @@ describe('approval gates end to end', function () {
     const res = await decide(id, run.id, 'approve', bob);
     assert.equal(res.status, 409);
     assert.equal(res.headers.get('content-type'), 'application/problem+json');
-    assert.match(((await res.json()) as { detail: string }).detail, new RegExp(`^rule ${ruleId} was disabled after version 1 planned action run .*: it can no longer be approved`));
+    const refused = (await res.json()) as { detail: string; status: unknown };
+    assert.equal(refused.status, 409, 'the problem says 409, not the action run\'s status');
+    assert.match(refused.detail, new RegExp(`^rule ${ruleId} was disabled after version 1 planned action run .*: it can no longer be approved`));
     assert.equal((await runsOf(id))[0]!.approval, null, 'nothing recorded');
 
     const fix = await eventually(async () => (await runsOf(id)).find((r) => r.action_id === 'fix' && r.finished_at), 120_000, 'the deadline to pass');

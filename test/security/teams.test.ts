@@ -239,7 +239,7 @@ describe('security: teams — cross-team access on every route', function () {
     const actionRun = `${incident}:${rule}:gate`;
     await db.db
       .insertInto('action_runs')
-      .values({ id: actionRun, idempotency_key: actionRun, incident_id: incident, rule_id: rule, rule_version: 1, action_index: 0, action_id: 'gate', action_type: 'pagerduty.note', status: 'awaiting_approval' })
+      .values({ id: actionRun, idempotency_key: actionRun, incident_id: incident, rule_id: rule, rule_version: 2, action_index: 0, action_id: 'gate', action_type: 'pagerduty.note', status: 'awaiting_approval' })
       .execute();
     const member = (await issue(`member-${suffix}`, { teams: ['alpha:viewer', 'beta:viewer'] })).id;
     return { rule, env, job, incident, actionRun, member, suffix };
