@@ -59,6 +59,12 @@ export interface TokenView {
   teams: string[];
   /** The person it was issued to (`user:<email>` or `user:<subject>`), or null. */
   owner: string | null;
+  /**
+   * The dashboard session it was minted from, directly or with a token minted from one (cutting that user
+   * off revokes it); null: minted with the admin token or a token not minted from a session, or before this
+   * was recorded.
+   */
+  mintedFrom: { session: string; issuer: string; subject: string; email: string | null } | null;
 }
 
 /** DELETE /api/sessions?subject=…|email=…: the dashboard sessions an admin revoked. */

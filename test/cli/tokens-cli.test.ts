@@ -128,7 +128,7 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     const run = await selfheal(['tokens', 'list'], admin);
     assert.equal(run.code, 0, run.stderr);
     const [header, ...rows] = run.stdout.trimEnd().split('\n');
-    assert.equal(header, 'ID\tNAME\tSCOPES\tTEAMS\tSTATE\tEXPIRES\tLAST USED\tCREATED BY\tOWNER');
+    assert.equal(header, 'ID\tNAME\tSCOPES\tTEAMS\tSTATE\tEXPIRES\tLAST USED\tCREATED BY\tOWNER\tMINTED FROM');
     const byName = new Map(rows.map((r) => [r.split('\t')[1], r.split('\t')]));
     assert.deepEqual(byName.get('old-bot')!.slice(0, 5), [expiredId, 'old-bot', 'read', 'default (by scope)', 'expired']);
     assert.equal(byName.get('ci-deploy')![4], 'active');
@@ -138,6 +138,7 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     assert.equal(byName.get('pay-ci')![3], 'payments:viewer');
     assert.equal(byName.get('alice-laptop')![8], 'user:alice@example.com');
     assert.equal(byName.get('dashboard')![8], '-', 'a token issued to nobody in particular');
+    assert.equal(byName.get('dashboard')![9], '-', 'minted with the admin token, from no session');
     assert.doesNotMatch(run.stdout, /shk_/);
 
     const json = JSON.parse((await selfheal(['tokens', 'list', '--json'], admin)).stdout) as { id: string; expired: boolean; revokedAt: string | null }[];

@@ -15,7 +15,7 @@ export function registerSessions(program: Command, given: Runtime): void {
 
   group
     .command('revoke')
-    .description("Revoke every live dashboard session of a user at once, and the API tokens issued to them under that name (they must sign in again at the provider: disable a compromised account there too)")
+    .description("Revoke every live dashboard session of a user at once, the API tokens issued to them under that name, and the tokens minted from a session of theirs, ended or not (MINTED FROM in tokens list); they must sign in again at the provider: disable a compromised account there too")
     .addOption(new Option('--subject <sub>', "the user's subject at the OIDC provider (the audit log's session.create entries show it)").conflicts('email'))
     .addOption(new Option('--email <address>', 'the e-mail address the provider gave for the user (any case)'))
     .action(

@@ -78,7 +78,7 @@ export function registerTokens(program: Command, given: Runtime): void {
         }
         table(
           io,
-          ['ID', 'NAME', 'SCOPES', 'TEAMS', 'STATE', 'EXPIRES', 'LAST USED', 'CREATED BY', 'OWNER'],
+          ['ID', 'NAME', 'SCOPES', 'TEAMS', 'STATE', 'EXPIRES', 'LAST USED', 'CREATED BY', 'OWNER', 'MINTED FROM'],
           items.map((t) => [
             t.id,
             t.name,
@@ -89,6 +89,8 @@ export function registerTokens(program: Command, given: Runtime): void {
             t.lastUsedAt ?? 'never',
             t.createdBy,
             t.owner ?? '-',
+            // The session's user, whom cutting off (selfheal sessions revoke) revokes this token with.
+            t.mintedFrom ? `session of ${t.mintedFrom.email ?? t.mintedFrom.subject} (subject ${t.mintedFrom.subject})` : '-',
           ]),
         );
         return EXIT.ok;
