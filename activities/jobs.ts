@@ -9,7 +9,7 @@ import type { Database } from '../src/db/database.js';
 import { environmentsForTargets } from '../src/db/repositories/environment-settings.js';
 import { findJobDefinition, findJobStanding, findLiveJob, finishJobRun, insertJobRunStart, jobRunTeam, upsertTargetResult } from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
-import { heldScheduleReason, jobDefinitionSchema, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
+import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
@@ -170,13 +170,7 @@ export function createJobActivities(deps: JobActivityDeps) {
    * paused (it began enabled: resolveJobTargets skips it otherwise); a run by hand only once it is deleted.
    */
   async function jobRunStopReason(input: { jobId: string; trigger: string; changedAt?: string | undefined }): Promise<string | null> {
-    const s = await findJobStanding(db, input.jobId);
-    if (!s || s.deleted) return `job deleted: job ${input.jobId} was deleted while this run was going`;
-    const pausedSince = input.changedAt === undefined ? input.trigger === 'schedule' : s.changedAt !== input.changedAt;
-    // Every save of the row counts as a change: a paused job edited during a run it did not stop yet (one
-    // started by hand) is stopped too, and the reason says so rather than claim a pause.
-    if (!s.enabled && pausedSince) return `job paused: job ${input.jobId} is paused and was paused or changed while this run was going`;
-    return null;
+    return jobRunStopReasonOf(input, await findJobStanding(db, input.jobId));
   }
 
   /**
@@ -193,10 +187,12 @@ export function createJobActivities(deps: JobActivityDeps) {
     changedAt?: string | undefined;
     target?: { environment: string; via: 'agent' | 'ssh'; taskQueue?: string | undefined } | undefined;
   }): Promise<{ stop: string | null; skip: string | null }> {
-    const stop = await jobRunStopReason(input);
+    // One read of the job's row answers both: whether the run stops, and the team the target must be in.
+    const standing = await findJobStanding(db, input.jobId);
+    const stop = jobRunStopReasonOf(input, standing);
     if (stop !== null || !input.target) return { stop, skip: null };
     const t = input.target;
-    const team = (await findJobStanding(db, input.jobId))?.team;
+    const team = standing?.team;
     const [e] = team === undefined ? [] : await environmentsForTargets(db, team, { environments: [t.environment] });
     const notStarted = 'after this run began; this target was not started';
     if (!e) return { stop: null, skip: `environment ${t.environment} was deleted, or moved out of team ${team ?? '(unknown)'}, ${notStarted}` };

@@ -370,3 +370,19 @@ export const overlapToTemporal = {
   cancel_other: 'CANCEL_OTHER',
   allow_all: 'ALLOW_ALL',
 } as const satisfies Record<OverlapPolicy, string>;
+
+/**
+ * Why a run of job `run.jobId` going must start no further target, from the job's row as it stands now
+ * (`standing`, undefined when gone), or null when it may go on. See jobRunStopReason in activities/jobs.ts.
+ */
+export function jobRunStopReasonOf(
+  run: { jobId: string; trigger: string; changedAt?: string | undefined },
+  standing: { deleted: boolean; enabled: boolean; changedAt: string } | undefined,
+): string | null {
+  if (!standing || standing.deleted) return `job deleted: job ${run.jobId} was deleted while this run was going`;
+  const pausedSince = run.changedAt === undefined ? run.trigger === 'schedule' : standing.changedAt !== run.changedAt;
+  // Every save of the row counts as a change: a paused job edited during a run it did not stop yet (one
+  // started by hand) is stopped too, and the reason says so rather than claim a pause.
+  if (!standing.enabled && pausedSince) return `job paused: job ${run.jobId} is paused and was paused or changed while this run was going`;
+  return null;
+}

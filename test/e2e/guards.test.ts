@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
-import { buildAgentWorker } from '../../src/agent.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createIntegrations } from '../../src/integrations.js';
 import { createLogger } from '../../src/logger.js';
 import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
 import { createMainWorker } from '../../src/temporal/worker.js';
-import { agentTaskQueue, incidentWorkflowId } from '../../src/temporal/names.js';
+import { incidentWorkflowId } from '../../src/temporal/names.js';
+import { HOST_ENVIRONMENT_TITLE, makeAgentHost, type AgentHost } from '../helpers/agent-host.js';
 import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
@@ -28,24 +26,20 @@ describe('fleet guards end to end: 30 concurrent incidents against a guard of 10
   let stack: Stack;
   let pd: PagerDutyPeer;
   let slack: SlackPeer;
-  let agent: Worker;
-  let agentRun: Promise<void>;
+  let doctor: AgentHost;
   let second: Worker;
   let secondRun: Promise<void>;
   let secondConnection: NativeConnection;
   let secondDb: Awaited<ReturnType<typeof openDatabase>>;
-  let scriptsDir: string;
   let markerDir: string;
   const env = `guarded-${randomUUID().slice(0, 6)}`;
 
   before(async function () {
     pd = await startPagerDutyPeer({ token: PD_TOKEN });
     slack = await startSlackPeer();
-    scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-guard-scripts-'));
-    markerDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-guard-markers-'));
-    await chmod(scriptsDir, 0o755);
-    await writeFile(path.join(scriptsDir, 'fix.sh'), `#!/bin/sh\ntouch "${markerDir}/fixed-$1"\necho "fixed $1"\n`);
-    await chmod(path.join(scriptsDir, 'fix.sh'), 0o755);
+    doctor = await makeAgentHost('guard');
+    markerDir = doctor.markerDir;
+    await doctor.script('fix.sh', `touch "${markerDir}/fixed-$1"\necho "fixed $1"`);
     process.env.SELFHEAL_SECRET_GUARD_PAGE = slack.webhookUrl;
     stack = await startStack({
       env: {
@@ -57,7 +51,7 @@ describe('fleet guards end to end: 30 concurrent incidents against a guard of 10
         SELFHEAL_GUARD_WINDOW: '1h',
         SELFHEAL_GUARD_PAGE_SLACK_WEBHOOK_REF: 'env:SELFHEAL_SECRET_GUARD_PAGE',
       },
-      extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\] (?<environment>[a-z0-9-]+):' }] },
+      extractors: HOST_ENVIRONMENT_TITLE,
     });
     // A second Worker on the same task queue, with its own database pool: the guard must hold across both.
     secondDb = await openDatabase({ url: stack.db.url, dataDir: '' });
@@ -73,28 +67,24 @@ describe('fleet guards end to end: 30 concurrent incidents against a guard of 10
       activities: createActivities({
         db: secondDb.db,
         logger,
-        extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\] (?<environment>[a-z0-9-]+):' }] },
+        extractors: HOST_ENVIRONMENT_TITLE,
         pagerduty: createPagerDutyClient({ baseUrl: c.pagerduty.apiUrl, token: PD_TOKEN, fromEmail: 'selfheal@example.com' }),
         integrations: createIntegrations(c),
         guards: c.guards,
       }),
     });
     secondRun = second.run();
-    agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: env, scriptsDir });
-    agentRun = agent.run();
-    await stack.db.db.insertInto('environments').values({ name: env, labels: '{}', agent_task_queue: agentTaskQueue(env), maintenance_windows: '[]', ssh: null }).execute();
+    await doctor.serve(stack, env);
   });
 
   after(async function () {
-    agent?.shutdown();
     second?.shutdown();
-    await Promise.all([agentRun, secondRun].map((p) => p?.catch(() => undefined)));
+    await Promise.all([doctor?.close(), secondRun?.catch(() => undefined)]);
     await secondConnection?.close();
     await secondDb?.close();
     await stack?.stop();
     await Promise.all([pd?.close(), slack?.close()]);
     delete process.env.SELFHEAL_SECRET_GUARD_PAGE;
-    await Promise.all([scriptsDir, markerDir].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
   });
 
   const trigger = async (svc: string, host: string): Promise<string> => {

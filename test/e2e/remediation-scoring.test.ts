@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import type { Worker } from '@temporalio/worker';
-import { buildAgentWorker } from '../../src/agent.js';
+import { readdir } from 'node:fs/promises';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { insertPause, resumePauses } from '../../src/db/repositories/guards.js';
-import { agentTaskQueue } from '../../src/temporal/names.js';
+import { HOST_ENVIRONMENT_TITLE, makeAgentHost, type AgentHost } from '../helpers/agent-host.js';
 import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
@@ -27,42 +23,29 @@ describe('remediation decides a rule run: pauses at an approval, notifications, 
   let stack: Stack;
   let pd: PagerDutyPeer;
   let slack: SlackPeer;
-  let agent: Worker;
-  let agentRun: Promise<void>;
-  let scriptsDir: string;
-  let markerDir: string;
+  let doctor: AgentHost;
   const env = `scoring-${randomUUID().slice(0, 6)}`;
 
   before(async function () {
     pd = await startPagerDutyPeer({ token: PD_TOKEN });
     slack = await startSlackPeer();
-    scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-scoring-scripts-'));
-    markerDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-scoring-markers-'));
-    await chmod(scriptsDir, 0o755);
-    const script = async (name: string, body: string) => {
-      await writeFile(path.join(scriptsDir, name), `#!/bin/sh\n${body}\n`);
-      await chmod(path.join(scriptsDir, name), 0o755);
-    };
+    doctor = await makeAgentHost('scoring');
     // Every run on a host leaves a file: what the host saw.
-    await script('fix.sh', `touch "${markerDir}/fixed-$1"; echo "fixed $1"`);
-    await script('check.sh', `touch "${markerDir}/checked-$1"; exit 0`);
+    await doctor.script('fix.sh', `touch "${doctor.markerDir}/fixed-$1"; echo "fixed $1"`);
+    await doctor.script('check.sh', `touch "${doctor.markerDir}/checked-$1"; exit 0`);
     process.env.SELFHEAL_SECRET_SCORING_SLACK = slack.webhookUrl;
     stack = await startStack({
       env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
-      extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\] (?<environment>[a-z0-9-]+):' }] },
+      extractors: HOST_ENVIRONMENT_TITLE,
     });
-    agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: env, scriptsDir });
-    agentRun = agent.run();
-    await stack.db.db.insertInto('environments').values({ name: env, labels: '{}', agent_task_queue: agentTaskQueue(env), maintenance_windows: '[]', ssh: null }).execute();
+    await doctor.serve(stack, env);
   });
 
   after(async function () {
-    agent?.shutdown();
-    await agentRun?.catch(() => undefined);
+    await doctor?.close();
     await stack?.stop();
     await Promise.all([pd?.close(), slack?.close()]);
     delete process.env.SELFHEAL_SECRET_SCORING_SLACK;
-    await Promise.all([scriptsDir, markerDir].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
   });
 
   const title = (host: string) => `[${host}] ${env}: service down`;
@@ -92,7 +75,7 @@ describe('remediation decides a rule run: pauses at an approval, notifications, 
       return row.breaker_outcome ? row : undefined;
     }, 60_000, `the run of ${id} to be scored`);
   const breakerOf = (ruleId: string) => stack.db.db.selectFrom('rules').select(['breaker_state', 'consecutive_failures']).where('id', '=', ruleId).executeTakeFirstOrThrow();
-  const hostSaw = async (what: string, host: string) => (await readdir(markerDir)).includes(`${what}-${host}`);
+  const hostSaw = async (what: string, host: string) => (await readdir(doctor.markerDir)).includes(`${what}-${host}`);
   const resolvesAtPeer = (id: string) =>
     pd.requests.filter((r) => r.method === 'PUT' && r.path === `/incidents/${id}` && (r.body as { incident?: { status?: string } } | undefined)?.incident?.status === 'resolved');
 

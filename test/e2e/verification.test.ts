@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { createIntegrations } from '../../src/integrations.js';
 import { createLogger } from '../../src/logger.js';
 import { createMainWorker } from '../../src/temporal/worker.js';
-import { buildAgentWorker } from '../../src/agent.js';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
-import { agentTaskQueue } from '../../src/temporal/names.js';
+import { HOST_ENVIRONMENT_TITLE, makeAgentHost, type AgentHost } from '../helpers/agent-host.js';
 import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
@@ -27,44 +25,33 @@ describe('verified remediation end to end', function () {
   let stack: Stack;
   let pd: PagerDutyPeer;
   let slack: SlackPeer;
-  let agent: Worker;
-  let agentRun: Promise<void>;
-  let scriptsDir: string;
+  let doctor: AgentHost;
   let markerDir: string;
   const env = `verify-${randomUUID().slice(0, 6)}`;
 
   before(async function () {
     pd = await startPagerDutyPeer({ token: PD_TOKEN });
     slack = await startSlackPeer();
-    scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-verify-scripts-'));
-    markerDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-verify-markers-'));
-    await chmod(scriptsDir, 0o755);
-    const script = async (name: string, body: string) => {
-      await writeFile(path.join(scriptsDir, name), `#!/bin/sh\n${body}\n`);
-      await chmod(path.join(scriptsDir, name), 0o755);
-    };
-    await script('fix.sh', 'echo "restarted $1"');
+    doctor = await makeAgentHost('verify');
+    markerDir = doctor.markerDir;
+    await doctor.script('fix.sh', 'echo "restarted $1"');
     // Slow enough that the echo of a resolve before it lands while it runs.
-    await script('after.sh', `sleep 2; echo done > "${markerDir}/after-$1"`);
+    await doctor.script('after.sh', `sleep 2; echo done > "${markerDir}/after-$1"`);
     // Healthy once the test says so (a file per host); every run leaves a line, so the runs can be counted.
-    await script('check.sh', `echo run >> "${markerDir}/checks-$1"; test -e "${markerDir}/healthy-$1"`);
+    await doctor.script('check.sh', `echo run >> "${markerDir}/checks-$1"; test -e "${markerDir}/healthy-$1"`);
     process.env.SELFHEAL_SECRET_VERIFY_SLACK = slack.webhookUrl;
     stack = await startStack({
       env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
-      extractors: { extractors: [{ type: 'regex', source: 'title', pattern: '^\\[(?<host>[a-z0-9-]+)\\] (?<environment>[a-z0-9-]+):' }] },
+      extractors: HOST_ENVIRONMENT_TITLE,
     });
-    agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: env, scriptsDir });
-    agentRun = agent.run();
-    await stack.db.db.insertInto('environments').values({ name: env, labels: '{}', agent_task_queue: agentTaskQueue(env), maintenance_windows: '[]', ssh: null }).execute();
+    await doctor.serve(stack, env);
   });
 
   after(async function () {
-    agent?.shutdown();
-    await agentRun?.catch(() => undefined);
+    await doctor?.close();
     await stack?.stop();
     await Promise.all([pd?.close(), slack?.close()]);
     delete process.env.SELFHEAL_SECRET_VERIFY_SLACK;
-    await Promise.all([scriptsDir, markerDir].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
   });
 
   const rule = async (svc: string, extra: Partial<RuleInputDocument>): Promise<string> =>
