@@ -354,6 +354,18 @@ export class ConfigError extends Error {
 /** Which process reads the config: only the API receives webhooks, so only it needs their secrets. */
 export type ProcessRole = 'api' | 'worker' | 'agent' | 'tool';
 
+/**
+ * A value as an error may show it: whatever stands before the last `@` (after a `scheme://`) is a URL's user
+ * and password, masked. A malformed DATABASE_URL or SMTP_URL is still a credential (`mysql://app:pw@db`,
+ * a password with a space), and start-up errors go to the container's log.
+ */
+export function withoutCredentials(value: string): string {
+  const at = value.lastIndexOf('@');
+  if (at < 0) return value;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? '';
+  return `${scheme}***${value.slice(at)}`;
+}
+
 /** Parse the environment; on the first bad variable throw one line naming it and what is wrong. */
 export function loadConfig(source: Record<string, string | undefined> = process.env, opts: { role?: ProcessRole } = {}): Config {
   const parsed = envSchema.safeParse(source);
@@ -361,7 +373,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0] ?? 'environment');
     const raw = source[variable];
-    const shown = raw === undefined || /TOKEN|SECRET|KEY|PASSWORD/i.test(variable) ? '' : ` (got "${raw}")`;
+    const shown = raw === undefined || /TOKEN|SECRET|KEY|PASSWORD/i.test(variable) ? '' : ` (got "${withoutCredentials(raw)}")`;
     throw new ConfigError(`Invalid configuration: ${variable} ${lowerFirst(issue.message)}${shown}`, variable);
   }
   const e = parsed.data;
@@ -558,11 +570,11 @@ function ssoConfig(e: Env): SsoConfig {
     try {
       return new URL(text);
     } catch {
-      throw fail(variable, `must be an http(s) URL (got "${text}")`);
+      throw fail(variable, `must be an http(s) URL (got "${withoutCredentials(text)}")`);
     }
   };
   const issuer = parseUrl('OIDC_ISSUER_URL', e.OIDC_ISSUER_URL);
-  if (issuer.protocol !== 'https:' && !isLoopbackHttp(issuer)) throw fail('OIDC_ISSUER_URL', `must be an https URL (http only on localhost) (got "${e.OIDC_ISSUER_URL}")`);
+  if (issuer.protocol !== 'https:' && !isLoopbackHttp(issuer)) throw fail('OIDC_ISSUER_URL', `must be an https URL (http only on localhost) (got "${withoutCredentials(e.OIDC_ISSUER_URL)}")`);
   if (!e.OIDC_CLIENT_ID) throw fail('OIDC_CLIENT_ID', 'is required with OIDC_ISSUER_URL (the client id registered at the provider)');
   if (!e.OIDC_ROLE_MAP) throw fail('OIDC_ROLE_MAP', 'is required with OIDC_ISSUER_URL, e.g. sre-admins=admin,sre=write,viewers=read');
   const redirect = e.OIDC_REDIRECT_URL ?? (e.SELFHEAL_PUBLIC_URL ? `${e.SELFHEAL_PUBLIC_URL.replace(/\/+$/, '')}/auth/callback` : undefined);
@@ -570,10 +582,18 @@ function ssoConfig(e: Env): SsoConfig {
   const variable = e.OIDC_REDIRECT_URL ? 'OIDC_REDIRECT_URL' : 'SELFHEAL_PUBLIC_URL';
   const redirectUrl = parseUrl(variable, redirect);
   if (redirectUrl.protocol !== 'https:' && !isLoopbackHttp(redirectUrl)) {
-    throw fail(variable, `must be https for single sign-on: browsers drop the Secure session cookie on plain http except on localhost (got "${redirect}")`);
+    throw fail(variable, `must be https for single sign-on: browsers drop the Secure session cookie on plain http except on localhost (got "${withoutCredentials(redirect)}")`);
   }
   if (redirectUrl.pathname !== '/auth/callback' || redirectUrl.search || redirectUrl.hash) {
-    throw fail(variable, `must give a redirect URL ending in /auth/callback at the root of the host, with no query (got "${redirect}")`);
+    throw fail(variable, `must give a redirect URL ending in /auth/callback at the root of the host, with no query (got "${withoutCredentials(redirect)}")`);
+  }
+  // The dashboard and the approval links are served at the public URL, whatever the redirect says: a plain
+  // http one would send the session cookie's holder there without it, and HSTS follows it (src/api/app.ts).
+  if (e.SELFHEAL_PUBLIC_URL && e.OIDC_REDIRECT_URL) {
+    const publicUrl = parseUrl('SELFHEAL_PUBLIC_URL', e.SELFHEAL_PUBLIC_URL);
+    if (publicUrl.protocol !== 'https:' && !isLoopbackHttp(publicUrl)) {
+      throw fail('SELFHEAL_PUBLIC_URL', `must be https with single sign-on (http only on localhost) (got "${withoutCredentials(e.SELFHEAL_PUBLIC_URL)}")`);
+    }
   }
   if (!e.OIDC_SCOPES.includes('openid')) throw fail('OIDC_SCOPES', 'must include openid');
   return {

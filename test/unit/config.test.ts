@@ -75,6 +75,30 @@ describe('config', function () {
     assert.throws(() => loadConfig({ SELFHEAL_ADMIN_TOKEN: 'tooshort' }), (err: Error) => !err.message.includes('tooshort'));
   });
 
+  // A malformed URL is still a credential: a wrong scheme, a password with a space, a missing scheme.
+  const withPasswords: [Record<string, string>, string][] = [
+    [{ DATABASE_URL: 'mysql://selfheal:S3cr3t-pw@db:5432/selfheal' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres://selfheal:S3cr3t pw@db/selfheal' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'selfheal:S3cr3t-pw@db/selfheal' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'mysql://selfheal:S3cr3t@pw@db/selfheal?x=1' }, 'DATABASE_URL'],
+    [{ SMTP_URL: 'submission://mailer:S3cr3t-pw@mail:587' }, 'SMTP_URL'],
+    [{ TEMPORAL_UI_URL: 'ftp://ops:S3cr3t-pw@temporal-ui' }, 'TEMPORAL_UI_URL'],
+  ];
+  for (const [env, variable] of withPasswords) {
+    it(`masks the credentials of a bad ${variable} in the error, and still shows the rest (${Object.values(env)[0]!.split('S3cr3t')[0]}…)`, function () {
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && err.variable === variable && !/S3cr3t/.test(err.message) && err.message.includes('***@'),
+      );
+    });
+  }
+
+  it('keeps a bad DATABASE_URL\'s password out of the server\'s start-up line', function () {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { ...process.env, DATABASE_URL: 'mysql://selfheal:S3cr3t-pw@db:5432/selfheal' }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.trim(), 'Invalid configuration: DATABASE_URL must be a postgres:// URL (got "mysql://***@db:5432/selfheal")');
+  });
+
   it('stops the server at start-up with one line naming the variable', function () {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { ...process.env, PORT: 'not-a-port' }, encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 2, r.stderr);

@@ -55,6 +55,8 @@ describe('single sign-on configuration (OIDC_*, SESSION_*)', function () {
     refused({ ...SSO, SELFHEAL_PUBLIC_URL: '' }, 'OIDC_REDIRECT_URL', /required/);
     refused({ ...SSO, OIDC_ISSUER_URL: 'http://login.example.com' }, 'OIDC_ISSUER_URL', /https/);
     refused({ ...SSO, SELFHEAL_PUBLIC_URL: 'http://selfheal.internal:8080' }, 'SELFHEAL_PUBLIC_URL', /Secure session cookie/);
+    // An https redirect does not make a plain-http public URL (the dashboard, the approval links, HSTS) safe.
+    refused({ ...SSO, SELFHEAL_PUBLIC_URL: 'http://selfheal.internal:8080', OIDC_REDIRECT_URL: 'https://selfheal.example.com/auth/callback' }, 'SELFHEAL_PUBLIC_URL', /must be https with single sign-on/);
     refused({ ...SSO, OIDC_REDIRECT_URL: 'https://selfheal.example.com/callback' }, 'OIDC_REDIRECT_URL', /\/auth\/callback/);
     refused({ ...SSO, OIDC_SCOPES: 'profile email' }, 'OIDC_SCOPES', /openid/);
     refused({ ...SSO, SESSION_MAX_AGE_SECONDS: '0' }, 'SESSION_MAX_AGE_SECONDS', /between 1 and 2592000/);
@@ -68,6 +70,8 @@ describe('single sign-on configuration (OIDC_*, SESSION_*)', function () {
   it('allows plain http only on loopback names, where browsers keep Secure cookies', function () {
     const { oidc } = loadConfig({ ...SSO, OIDC_ISSUER_URL: 'http://127.0.0.1:9000', SELFHEAL_PUBLIC_URL: 'http://localhost:8080' }).sso;
     assert.equal(oidc?.redirectUrl, 'http://localhost:8080/auth/callback');
+    const both = loadConfig({ ...SSO, SELFHEAL_PUBLIC_URL: 'http://127.0.0.1:8080', OIDC_REDIRECT_URL: 'http://127.0.0.1:8080/auth/callback' }).sso;
+    assert.equal(both.oidc?.publicOrigin, 'http://127.0.0.1:8080');
   });
 });
 
