@@ -68,7 +68,7 @@ export const FIRST_REFRESH_WAIT_MS = 1000;
 export interface Metrics {
   registry: Registry;
   contentType: string;
-  /** One webhook delivery and how it ended (accepted, duplicate, ignored, bad_signature, malformed, too_large, not_configured, overloaded, temporal_unavailable). */
+  /** One webhook delivery and how it ended (accepted, duplicate, ignored, bad_signature, from_browser, malformed, too_large, stale, not_configured, overloaded, temporal_unavailable). */
   webhook(outcome: string): void;
   httpRequest(method: string, route: string, status: number, seconds: number): void;
   /** Render the text exposition; starts a background refresh of the cached series when they are due. */
@@ -185,7 +185,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers,
   });
   for (const outcome of ['accepted', 'duplicate', 'ignored']) webhooksReceived.inc({ outcome }, 0);
-  for (const reason of ['bad_signature', 'malformed', 'too_large', 'stale', 'not_configured', 'overloaded', 'temporal_unavailable']) webhooksRejected.inc({ reason }, 0);
+  for (const reason of ['bad_signature', 'from_browser', 'malformed', 'too_large', 'stale', 'not_configured', 'overloaded', 'temporal_unavailable']) webhooksRejected.inc({ reason }, 0);
 
   // Scrape-time series, read from Postgres. Counters are reset and re-filled from the durable totals plus what the
   // retention purge deleted.

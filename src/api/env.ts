@@ -30,7 +30,7 @@ export interface AppDeps {
 
 /** How a webhook delivery ended, set by its handler: counted in /metrics and carried on the request's access-log line. */
 export interface WebhookOutcome {
-  /** accepted, duplicate, ignored, bad_signature, malformed, too_large, stale, not_configured, overloaded, temporal_unavailable */
+  /** accepted, duplicate, ignored, bad_signature, from_browser, malformed, too_large, stale, not_configured, overloaded, temporal_unavailable */
   outcome: string;
   eventId?: string;
   eventType?: string;

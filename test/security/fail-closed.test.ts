@@ -53,8 +53,8 @@ describe('security: fail closed', function () {
   });
 
   const base = () => ({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: `security-closed-${Date.now()}`, SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN });
-  const unsigned = (url: string) => {
-    const body = JSON.stringify(sampleFor('v3-incident.triggered-01.json', newIncidentId()));
+  const unsigned = (url: string, incidentId = newIncidentId()) => {
+    const body = JSON.stringify(sampleFor('v3-incident.triggered-01.json', incidentId));
     return fetch(`${url}/webhooks/pagerduty`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(HANG) });
   };
 
@@ -113,6 +113,27 @@ describe('security: fail closed', function () {
         const res = await unsigned(`http://127.0.0.1:${port}`);
         assert.equal(res.status, 202, await res.clone().text());
         assert.equal(((await res.json()) as { status: string }).status, 'accepted');
+        // A web page the developer has open may not post them: a cross-site text/plain POST needs no CORS
+        // preflight, and a DNS-rebound name makes it same-origin; the browser still says where it comes from.
+        const fromPages: Record<string, string>[] = [
+          { 'content-type': 'text/plain', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' },
+          { 'content-type': 'text/plain', origin: `http://rebound.example:${port}`, 'sec-fetch-site': 'same-origin' },
+          { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' },
+        ];
+        const refused: string[] = [];
+        for (const headers of fromPages) {
+          const id = newIncidentId();
+          refused.push(id);
+          const page = await fetch(`http://127.0.0.1:${port}/webhooks/pagerduty`, { method: 'POST', headers, body: JSON.stringify(sampleFor('v3-incident.triggered-01.json', id)), signal: AbortSignal.timeout(HANG) });
+          assert.equal(page.status, 403, JSON.stringify(headers));
+          assert.equal(page.headers.get('content-type'), 'application/problem+json');
+          assert.match(((await page.json()) as { detail: string }).detail, /not taken from a browser/);
+        }
+        // The same stack stores what curl posted, and none of what the pages did.
+        const fromCurl = newIncidentId();
+        assert.equal((await unsigned(`http://127.0.0.1:${port}`, fromCurl)).status, 202);
+        await eventually(async () => (await db.db.selectFrom('incident_events').select('event_id').where('incident_id', '=', fromCurl).executeTakeFirst()) ?? undefined, HANG, 'the curl delivery stored');
+        assert.deepEqual(await db.db.selectFrom('incident_events').select('incident_id').where('incident_id', 'in', refused).execute(), []);
       } finally {
         await dev.stop();
       }

@@ -96,6 +96,7 @@ export function webhookRoutes(deps: AppDeps) {
       200: json('Duplicate event: already accepted.', anyStatus),
       400: problemResponse('Malformed body.'),
       401: problemResponse('Bad or missing signature.'),
+      403: problemResponse('Unsigned webhooks accepted (local development) and the request came from a browser (Origin or Sec-Fetch-Site): a web page may not post incidents.'),
       413: problemResponse('Body too large.'),
       422: problemResponse('A signed incident event older than SELFHEAL_RETENTION_DAYS (less an hour): its duplicate record may be purged, so it is refused as a possible replay.'),
       503: problemResponse('Temporal unavailable, or PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT deliveries already in flight (with Retry-After); PagerDuty retries.'),
@@ -113,6 +114,14 @@ export function webhookRoutes(deps: AppDeps) {
         'Service Unavailable',
         'webhook signing secrets are not configured: set PAGERDUTY_WEBHOOK_SECRETS to the V3 subscription secrets (comma-separated), or PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true for local development',
       );
+    }
+    // Unsigned deliveries are a laptop's convenience for curl and tools. A browser's are refused: any page the
+    // developer opens could post incidents to 127.0.0.1 and fire the laptop's rules (a text/plain POST needs
+    // no CORS preflight, and a DNS-rebound name is even same-origin). Browsers mark their requests with
+    // Origin or Sec-Fetch-Site, which a page cannot remove; curl and PagerDuty send neither.
+    if (unsignedAllowed && (c.req.header('origin') !== undefined || c.req.header('sec-fetch-site') !== undefined)) {
+      record('from_browser');
+      return problem(c, 403, 'Forbidden', 'unsigned webhooks are not taken from a browser (the request has Origin or Sec-Fetch-Site): post them with curl or a tool, or set PAGERDUTY_WEBHOOK_SECRETS');
     }
     // At most MAX_WEBHOOK_BYTES: the app's body limit answered 413 already for anything larger.
     const raw = new Uint8Array(await c.req.arrayBuffer());
