@@ -15,6 +15,13 @@
 // cookie; the token and the origin checks stop them. Bearer-token requests carry no cookie authority and
 // need none of this.
 //
+// The idle timeout measures the person, not the page: a request the dashboard makes by itself (a timed
+// refresh, marked `X-Selfheal-Background: 1`) is authenticated like any other (an expired, idle or revoked
+// session is still refused with 401) but does not record a use, so a tab left open on a page that polls
+// does not keep its session alive. The header is not trusted for anything: it can only keep a request from
+// extending a session, never extend one or widen what it may do, so a forged header (or one stripped) gains
+// nothing.
+//
 // The ID token is kept only sealed (AES-256-GCM) under a key derived from the session secret, for the
 // `id_token_hint` of RP-initiated logout: the database alone cannot open it.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
@@ -33,6 +40,8 @@ import { forbidden, unauthorized } from './problem.js';
 /** Cookie names without their `__Host-` prefix (hono/cookie adds it and enforces Secure, Path=/, no Domain). */
 export const SESSION_COOKIE = 'selfheal-session';
 export const CSRF_HEADER = 'X-CSRF-Token';
+/** Marks a request the dashboard made by itself (a timed refresh): it does not count as use (idle timeout). */
+export const BACKGROUND_HEADER = 'X-Selfheal-Background';
 
 const SECRET_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -122,7 +131,9 @@ export function sessionResolver(deps: { db: Kysely<Database>; config: Config }):
     if (!row) throw expired();
     const csrfToken = csrfTokenFor(secret);
     if (!SAFE_METHODS.has(c.req.method)) checkForgery(c, oidc.publicOrigin, csrfToken);
-    if (row.stale) await touchLiveSession(deps.db, row.id);
+    // A background request does not extend the idle timeout (see the top of this file): it can only shorten
+    // the session's life, so the header needs no check of its own.
+    if (row.stale && c.req.header(BACKGROUND_HEADER) !== '1') await touchLiveSession(deps.db, row.id);
     const groups = row.groups as string[];
     const scopes: Scope[] = globalRolesOf(groups, oidc.roleMap);
     const memberships = teamRolesOf(groups, oidc.teamRoleMap);

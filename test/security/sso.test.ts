@@ -529,6 +529,54 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.equal((await send(forged, `${base}/api/incidents`)).status, 401);
   });
 
+  it("the dashboard's background refreshes (X-Selfheal-Background: 1) are served but do not extend the idle timeout; the person's requests do", async function () {
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // A 2-second idle timeout, as SESSION_IDLE_TIMEOUT_SECONDS=2 stores it with a session made then (the
+    // column is the session's own): its use is recorded at most every 0.2 s.
+    const IDLE_MS = 2000;
+    const shortIdle = async (cookie: string) => {
+      const hash = createHash('sha256').update(cookie).digest('hex');
+      await db.pool.query(`update auth_sessions set idle_timeout_seconds = $2, last_seen_at = now() where secret_hash = $1`, [hash, IDLE_MS / 1000]);
+    };
+    const background = { 'x-selfheal-background': '1' };
+
+    // A tab left open on a page that polls every 250 ms: served while the person was active within the
+    // timeout, then refused once they have not been for longer than it, polls or not.
+    const idle = await signIn('alice');
+    await shortIdle(idle.cookie);
+    const lastUse = Date.now();
+    const answers: number[] = [];
+    for (;;) {
+      const status = (await send(idle.jar, `${base}/api/incidents?limit=1`, { headers: background })).status;
+      answers.push(status);
+      if (status !== 200 || Date.now() - lastUse > 5 * IDLE_MS) break;
+      await pause(250);
+    }
+    const elapsed = Date.now() - lastUse;
+    assert.equal(answers.at(-1), 401, `background requests every 250 ms for ${elapsed} ms kept the session alive past its ${IDLE_MS} ms idle timeout: ${answers.join(',')}`);
+    assert.ok(answers.filter((a) => a === 200).length >= 3, `the background requests were served while the session was live: ${answers.join(',')}`);
+    assert.ok(elapsed >= IDLE_MS - 100, `refused only once idle for the timeout (after ${elapsed} ms)`);
+    assert.equal((await send(idle.jar, `${base}/api/incidents?limit=1`)).status, 401, 'the session has ended: a request of the person cannot revive it');
+    assert.equal((await send(idle.jar, `${base}/auth/session`, { headers: background })).status, 401);
+
+    // The person's own requests (no header) at the same pace keep the session alive for longer than the timeout.
+    const active = await signIn('alice');
+    await shortIdle(active.cookie);
+    const until = Date.now() + 1.5 * IDLE_MS + 500;
+    let served = 0;
+    while (Date.now() < until) {
+      assert.equal((await send(active.jar, `${base}/api/incidents?limit=1`)).status, 200, `the person's request ${served + 1} was refused`);
+      served++;
+      await pause(250);
+    }
+    // Their background requests are served as long as the session is live, and the header on a write changes nothing else.
+    assert.equal((await send(active.jar, `${base}/api/incidents?limit=1`, { headers: background })).status, 200);
+    const write = await send(active.jar, `${base}/api/environments`, { method: 'POST', headers: { ...sameOrigin(active.csrf), ...background }, body: JSON.stringify({ name: 'bg-header-env', labels: {} }) });
+    assert.equal(write.status, 201, await write.text());
+    const forged = await send(active.jar, `${base}/api/environments`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base, 'sec-fetch-site': 'same-origin', ...background }, body: JSON.stringify({ name: 'bg-header-env-2', labels: {} }) });
+    assert.equal(forged.status, 403, 'the header is no way around the CSRF token');
+  });
+
   it('with a short SESSION_MAX_AGE_SECONDS the session really ends; a public client (no secret) and claims in the ID token work too', async function () {
     // A second API and provider: a 3-second session, a public client (PKCE only), and email and groups in the ID token.
     const server = await serveLater();

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
@@ -55,10 +57,23 @@ describe('dashboard single sign-on (OIDC) in headless Chromium', function () {
     return { context: ctx, page: p };
   }
 
-  /** Clicks "Sign in with …" and goes through the provider's pages as `login`. */
+  /**
+   * Clicks "Sign in with …" and goes through the provider's pages as `login`. The provider shows its login
+   * page only to a browser it has no session for: one that signed in there before (in this context) and did
+   * not sign out there is sent straight back, signed in as that user. That fails here at once, rather than
+   * waiting out the timeout for a login page that never comes: sign in another time with a fresh context
+   * (`newContext`).
+   */
   async function signInAtProvider(p: Page, login: string): Promise<void> {
     await p.goto(`${base}/ui`);
     await p.getByTestId('sso-sign-in').click();
+    const atLogin = p.waitForURL((u) => u.href.startsWith(`${op.issuer}/interaction/`)).then(() => 'login' as const);
+    const back = p.waitForURL((u) => u.href.startsWith(`${base}/auth/callback`) || u.href.startsWith(`${base}/ui#`)).then(() => 'back' as const);
+    atLogin.catch(() => {});
+    back.catch(() => {});
+    if ((await Promise.race([atLogin, back])) === 'back') {
+      throw new Error(`the provider did not ask ${login} to log in: this browser context is signed in there already (${p.url()}); use a fresh one (newContext)`);
+    }
     await loginAtProvider(p, login);
   }
 
@@ -272,6 +287,49 @@ describe('dashboard single sign-on (OIDC) in headless Chromium', function () {
     await page.click('nav a[data-nav=rules]');
     await page.getByTestId('sso-sign-in').waitFor();
     assert.equal(await page.locator('#nav').isHidden(), true);
+  });
+
+  it("an incident page left open does not keep the session alive: its auto-refresh is sent as background, and at the idle timeout the page shows the sign-in", async function () {
+    // A browser of its own: the shared one is signed in at the provider, which would skip its login page.
+    const { context: other, page: p } = await newContext();
+    try {
+      await signInAtProvider(p, 'alice');
+      await p.waitForURL(`${base}/ui#/incidents`);
+      const loads: { background: string | undefined; status: number; at: number }[] = [];
+      p.on('response', (r) => {
+        if (new URL(r.url()).pathname === `/api/incidents/${incidentId}`) loads.push({ background: r.request().headers()['x-selfheal-background'], status: r.status(), at: Date.now() });
+      });
+      await p.locator(`[data-testid=incident-row][data-id="${incidentId}"]`).click();
+      await p.getByTestId('incident-title').waitFor();
+      // A 5-second idle timeout, as SESSION_IDLE_TIMEOUT_SECONDS=5 stores it with a session made then (the
+      // column is the session's own): the page refreshes every 2 s, so without the background mark each
+      // refresh would record a use (at most every 0.5 s) and the session would never end.
+      const IDLE_MS = 5000;
+      const secret = (await other.cookies(base)).find((c) => c.name === SESSION_COOKIE)!.value;
+      await stack.db.db
+        .updateTable('auth_sessions')
+        .set({ idle_timeout_seconds: IDLE_MS / 1000, last_seen_at: sql<Date>`now()` })
+        .where('secret_hash', '=', createHash('sha256').update(secret).digest('hex'))
+        .execute();
+      const lastUse = Date.now();
+      // Nobody touches the page: its refreshes go on until one is refused, and the page signs out.
+      await p.getByTestId('sso-sign-in').waitFor({ timeout: IDLE_MS + 15_000 });
+      await shot(p, 'idle-signed-out');
+      assert.equal(await p.locator('#nav').isHidden(), true);
+      assert.equal(await p.getByTestId('user').isHidden(), true);
+      assert.equal(await p.getByTestId('incident-title').count(), 0, 'the incident is no longer shown');
+
+      const [opened, ...refreshes] = loads;
+      assert.deepEqual({ background: opened?.background, status: opened?.status }, { background: undefined, status: 200 }, 'opening the incident (a click) is the person\'s request');
+      assert.ok(refreshes.length >= 3, `the page refreshed in the background: ${JSON.stringify(loads)}`);
+      assert.ok(refreshes.every((r) => r.background === '1'), `every refresh carried X-Selfheal-Background: 1: ${JSON.stringify(loads)}`);
+      assert.deepEqual(refreshes.map((r) => r.status), [...refreshes.slice(0, -1).map(() => 200), 401], 'served until the idle timeout, then refused');
+      assert.ok(refreshes.at(-1)!.at - lastUse >= IDLE_MS - 200, `refused once idle for the timeout (${refreshes.at(-1)!.at - lastUse} ms)`);
+      // The sign-in page is the way back, as after any 401.
+      assert.equal(await p.getByTestId('sso-sign-in').getAttribute('href'), '/auth/login');
+    } finally {
+      await other.close();
+    }
   });
 
   it('a user in no mapped group sees why they are refused, and gets no session', async function () {

@@ -26,10 +26,19 @@ export function problemText(status: number, p: Problem): string {
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
+/** The header that marks a call the page made by itself (`RequestOptions.background`). */
+export const BACKGROUND_HEADER = 'x-selfheal-background';
+
 export interface RequestOptions {
   headers?: Record<string, string>;
   /** Aborts the call when the view that made it is left. */
   signal?: AbortSignal;
+  /**
+   * The page makes this call by itself (a timed refresh, not the person's click or navigation): it is sent
+   * with `X-Selfheal-Background: 1`, and the server does not count it as use of the sign-in session, whose
+   * idle timeout measures the person's activity (src/api/session.ts).
+   */
+  background?: boolean;
 }
 
 export interface ApiClient {
@@ -44,6 +53,7 @@ export interface ApiClient {
 export function createApi(credentials: (method: Method) => Record<string, string>, onUnauthorized: () => void): ApiClient {
   async function send<T>(method: Method, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', ...credentials(method), ...options.headers };
+    if (options.background) headers[BACKGROUND_HEADER] = '1';
     const init: RequestInit = { method, headers };
     if (options.signal) init.signal = options.signal;
     if (body !== undefined) {

@@ -60,8 +60,9 @@ async function loadConfig(): Promise<UiConfig> {
  */
 function withSettings(api: ApiClient, config: UiConfig): ApiClient {
   let settings: Promise<void> | undefined;
-  const load = () =>
-    (settings ??= api.get<Omit<UiConfig, 'auth'>>('/ui/config.json').then(
+  // A read retried by a timed refresh goes as the page's own too (`background`: no use of the session).
+  const load = (options?: RequestOptions) =>
+    (settings ??= api.get<Omit<UiConfig, 'auth'>>('/ui/config.json', { background: options?.background === true }).then(
       (s) => {
         config.temporalUiUrl = s.temporalUiUrl;
         config.namespace = s.namespace;
@@ -72,11 +73,11 @@ function withSettings(api: ApiClient, config: UiConfig): ApiClient {
     ));
   return {
     async get<T>(path: string, options?: RequestOptions) {
-      const [answer] = await Promise.all([api.get<T>(path, options), load()]);
+      const [answer] = await Promise.all([api.get<T>(path, options), load(options)]);
       return answer;
     },
     async send<T>(method: Method, path: string, body?: unknown, options?: RequestOptions) {
-      const [answer] = await Promise.all([api.send<T>(method, path, body, options), load()]);
+      const [answer] = await Promise.all([api.send<T>(method, path, body, options), load(options)]);
       return answer;
     },
   };

@@ -2,6 +2,10 @@
 // view that fills the main area through its context. Each navigation gets a fresh AbortSignal: leaving a
 // view aborts its fetches and timers, and `show` from a view that was left does nothing, so a slow answer
 // never paints over the page the operator moved to.
+//
+// A timed refresh (`ctx.after`) runs its task with a background context: its reads are sent marked as the
+// page's own (api.ts `background`), so the sign-in session's idle timeout measures the person's activity, not
+// a tab left open on a page that polls (src/api/session.ts).
 import type { ApiClient } from './api.js';
 import { h, replace, type Child } from './dom.js';
 import type { UiConfig } from './types.js';
@@ -15,14 +19,24 @@ export interface ViewContext {
   config: UiConfig;
   /** Aborted when the operator navigates away; pass it to fetches. */
   signal: AbortSignal;
+  /**
+   * True in the context a timed refresh (`after`) runs with: then `api.get` sends every read as the page's
+   * own (`background`), which does not extend the session's idle timeout. Writes (`api.send`) never are: only
+   * the person's action writes (an approval clicked on a refreshed page counts as use).
+   */
+  background: boolean;
   /** Replaces the main area (no-op once the view was left). */
   show(...children: Child[]): void;
   /** A short notice at the bottom right; `bad` for failures. */
   flash(text: string, bad?: boolean): void;
   /** Renders the current route again (after a change the page should show). */
   reload(): void;
-  /** Runs `task` after `ms` unless the view was left first; a failure is shown like a render failure. */
-  after(ms: number, task: () => Promise<void>): void;
+  /**
+   * Runs `task` after `ms` unless the view was left first; a failure is shown like a render failure. The
+   * task gets the background context (`background` true): render with it, not with the context it was
+   * scheduled from, so its reads do not count as the person's activity.
+   */
+  after(ms: number, task: (ctx: ViewContext) => Promise<void>): void;
 }
 
 export type View = (ctx: ViewContext) => Promise<void>;
@@ -92,6 +106,14 @@ function parseHash(hash: string): { segments: string[]; query: URLSearchParams }
   }
 }
 
+/** `api` whose reads (GET) are sent as the page's own (a timed refresh); its writes are left as they are. */
+function backgroundReads(api: ApiClient): ApiClient {
+  return {
+    get: (path, options) => api.get(path, { ...options, background: true }),
+    send: (method, path, body, options) => api.send(method, path, body, method === 'GET' ? { ...options, background: true } : options),
+  };
+}
+
 export function createRouter(options: RouterOptions): { route(): void } {
   const { shell } = options;
   let current: AbortController | undefined;
@@ -139,16 +161,18 @@ export function createRouter(options: RouterOptions): { route(): void } {
       api: options.api,
       config: options.config,
       signal,
+      background: false,
       show: (...children) => {
         if (!signal.aborted) replace(shell.main, ...children);
       },
       flash: shell.flash,
       reload: route,
       after: (ms, task) => {
-        const timer = setTimeout(() => task().catch((err: unknown) => failure(signal, err)), ms);
+        const timer = setTimeout(() => task(backgroundCtx).catch((err: unknown) => failure(signal, err)), ms);
         signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
       },
     };
+    const backgroundCtx: ViewContext = { ...ctx, background: true, api: backgroundReads(options.api) };
     view(ctx).catch((err: unknown) => failure(signal, err));
   }
 

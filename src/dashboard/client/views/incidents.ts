@@ -1,7 +1,8 @@
 // Incidents: the list (filter by status) and one incident's page: its extracted environment, details and
 // timeline of PagerDuty events, rule matches (with why they matched) and action runs, with approve and
 // reject buttons on actions waiting for approval (each asks for confirmation first: confirm.ts). The page
-// refreshes every 2 s while work is pending.
+// refreshes every 2 s while work is pending, in the background (router.ts: the refreshes do not extend the
+// sign-in session's idle timeout; a 401 shows the sign-in page as for any call).
 import { ApiError } from '../api.js';
 import { confirmAction } from '../confirm.js';
 import { append, badge, externalLink, h, table, type Child } from '../dom.js';
@@ -229,9 +230,10 @@ async function incidentView(ctx: ViewContext): Promise<void> {
       timelineItems(ctx, inc).map((it) => h('li', { class: it.cls }, h('span', { class: 'when' }, when(it.at)), it.node)),
     ),
   );
-  // Keep the page live while work is pending.
+  // Keep the page live while work is pending. The refresh renders with the context `after` gives it, whose
+  // reads are marked as the page's own: a tab left open here does not keep the session from its idle timeout.
   const pending = inc.status !== 'resolved' || inc.actionRuns.some((r) => !r.finishedAt);
-  if (pending) ctx.after(REFRESH_MS, () => incidentView(ctx));
+  if (pending) ctx.after(REFRESH_MS, (refresh) => incidentView(refresh));
 }
 
 export const incidentRoutes: Route[] = [
