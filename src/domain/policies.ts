@@ -269,12 +269,6 @@ export function breakerAfterOutcome(breaker: BreakerState, outcome: RunOutcome, 
   return open ? { state: 'open', openedAt: opts.at, consecutiveFailures: failures, opened: true } : { ...breaker, consecutiveFailures: failures, opened: false };
 }
 
-/** A run's outcome from its actions' statuses: failed if one failed, succeeded if one ran, else inconclusive. */
-export function runOutcomeOf(statuses: readonly string[]): RunOutcome {
-  const ran = statuses.filter((s) => s === 'succeeded' || s === 'failed');
-  return ran.includes('failed') ? 'failed' : ran.length > 0 ? 'succeeded' : 'inconclusive';
-}
-
 /**
  * How long a run of `rule` can take at most: every action's approval wait, attempts at its timeout and
  * the pauses between them, an agent's pickup, its verification, and a margin. A lease expires after it, so a run that died

@@ -187,6 +187,24 @@ describe('API: rule backtests', function () {
     assert.equal(s.vsRecorded.agreement.same, recordedItems.filter((i: { candidate: { decision: string } }) => i.candidate.decision === 'run').length);
   });
 
+  it('reads a recorded run as the live breaker scored it: on its remediation, not on the notifications beside it', async function () {
+    const created = await call('POST', '/api/rules', disk({ name: 'disk-scored', actions: [{ id: 'fix', type: 'script.agent', script: 'clean.sh' }, { id: 'tell', type: 'notify.webhook', url: 'https://hooks.example.com/x', body: 'cleaned' }] }));
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const ruleId = created.body.id as string;
+    const [fixedButSlackFailed, rejectedButNoteSent, fixFailed] = triggers('Disk full').slice(0, 3);
+    const seed = async (e: typeof fixedButSlackFailed, actions: { type: string; status: string }[]) =>
+      storeRecordedMatch(db.db, { incidentId: e!.incidentId, eventId: e!.eventId, ruleId, decision: 'run', target: history.find((i) => i.id === e!.incidentId)!.host, matchedAt: e!.at, actions: actions.map((a) => ({ ...a, finishedAt: new Date(e!.at.getTime() + 20_000) })) });
+    await seed(fixedButSlackFailed, [{ type: 'script.agent', status: 'succeeded' }, { type: 'notify.slack', status: 'failed' }]);
+    await seed(rejectedButNoteSent, [{ type: 'script.agent', status: 'rejected' }, { type: 'pagerduty.note', status: 'succeeded' }]);
+    await seed(fixFailed, [{ type: 'script.agent', status: 'failed' }, { type: 'notify.slack', status: 'succeeded' }]);
+    const res = await call('POST', '/api/rules/backtest', { ruleId, ...window(), only: 'matched', limit: 500 });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const outcomeOf = (e: typeof fixedButSlackFailed) => res.body.items.find((i: { eventId: string }) => i.eventId === e!.eventId)?.candidate.outcome;
+    // Before, every action counted: the failed Slack post made a working fix a failure (and fed the
+    // breaker), and the note made a rejected fix a success.
+    assert.deepEqual([outcomeOf(fixedButSlackFailed), outcomeOf(rejectedButNoteSent), outcomeOf(fixFailed)], ['succeeded', 'inconclusive', 'failed']);
+  });
+
   it('pages with a cursor that pins the window; a cursor only fits its own request', async function () {
     const request = { rule: disk(), ...window(), only: 'matched' };
     const all = await call('POST', '/api/rules/backtest', { ...request, limit: 500 });

@@ -245,7 +245,7 @@ export interface RecordedRunSeed {
   target?: string | null;
   matchedAt: Date;
   /** Action runs of the match: status, and when each finished (null: still running). */
-  actions?: { status: string; finishedAt: Date | null }[];
+  actions?: { status: string; finishedAt: Date | null; type?: string }[];
 }
 
 /** What a rule decided for an event at the time, with its action runs. */
@@ -279,7 +279,7 @@ export async function storeRecordedMatch(db: Kysely<Database>, m: RecordedRunSee
         rule_version: m.version ?? 1,
         action_index: index,
         action_id: `a${index}`,
-        action_type: 'pagerduty.note',
+        action_type: a.type ?? 'pagerduty.note',
         status: a.status,
         target: m.target ?? null,
         started_at: m.matchedAt,

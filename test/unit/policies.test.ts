@@ -8,7 +8,6 @@ import {
   leaseSeconds,
   policyOfRecorded,
   policyWindows,
-  runOutcomeOf,
   targetOf,
   type PolicyInput,
   type PolicyRule,
@@ -161,10 +160,7 @@ describe('policies (src/domain/policies.ts)', function () {
     for (const [decision, reason, kind] of cases) assert.equal(policyOfRecorded(decision, reason), kind, `${decision} ${reason}`);
   });
 
-  it('runOutcomeOf and leaseSeconds', function () {
-    assert.equal(runOutcomeOf(['succeeded', 'failed', 'skipped']), 'failed');
-    assert.equal(runOutcomeOf(['succeeded', 'skipped']), 'succeeded');
-    assert.equal(runOutcomeOf(['cancelled', 'skipped', 'rejected']), 'inconclusive');
+  it('leaseSeconds', function () {
     // 300 margin + script.agent (300 s timeout, 1 attempt, +5, agent pickup 300) + note (30 s, 8 attempts, +5 each, 60 s between).
     assert.equal(leaseSeconds(rule()), 300 + 305 + 300 + 35 * 8 + 60 * 7);
     // Long pauses between attempts are held too: 600 s, 1,200 s, 2,400 s between four attempts of a script

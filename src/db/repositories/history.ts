@@ -5,6 +5,7 @@
 import { sql } from 'kysely';
 import type { HistoryEvent, OtherRule, RecordedMatch, StoredVersion } from '../../domain/backtest/index.js';
 import type { RunOutcome } from '../../domain/policies.js';
+import { NOTIFY_ONLY_TYPES } from '../../domain/rules/actions.js';
 import type { IncidentFacts } from '../../domain/rules/incident-context.js';
 import type { TimeWindow } from '../../domain/rules/time-window.js';
 import { REMEDIATING_EVENT_TYPES } from '../../pagerduty/parse.js';
@@ -44,6 +45,10 @@ interface RawMatch {
   open: boolean | null;
   failed: boolean | null;
   ran: boolean | null;
+  /** Whether the run had remediation actions, and whether one of them failed or ran (succeeded or failed). */
+  fixes: boolean | null;
+  fixFailed: boolean | null;
+  fixRan: boolean | null;
 }
 
 /** The page query: shared with the benchmark, which times reading these rows as the floor. */
@@ -51,6 +56,7 @@ export function historyPageQuery(db: Db, q: HistoryQuery, after: { at: string; s
   const all = q.services === undefined;
   const services = [...(q.services ?? [])];
   const remediating = [...REMEDIATING_EVENT_TYPES];
+  const notifyOnly = [...NOTIFY_ONLY_TYPES];
   const wanted = sql<boolean>`(${all} or i.service_id = any(${services}::text[]))`;
   return sql<HistoryRow>`
     select e.id::text as seq, e.received_at::text as cursor_at, e.event_id, e.incident_id, e.event_type, e.occurred_at, e.received_at,
@@ -62,11 +68,14 @@ export function historyPageQuery(db: Db, q: HistoryQuery, after: { at: string; s
         select json_agg(json_build_object(
           'ruleId', m.rule_id, 'ruleVersion', m.rule_version, 'decision', m.decision, 'skipReason', m.skip_reason,
           'target', m.target, 'matchedAt', m.matched_at, 'actions', r.n, 'endedAt', r.ended, 'open', r.open,
-          'failed', r.failed, 'ran', r.ran) order by m.id)
+          'failed', r.failed, 'ran', r.ran, 'fixes', r.fixes, 'fixFailed', r.fix_failed, 'fixRan', r.fix_ran) order by m.id)
         from rule_matches m
         left join lateral (
           select count(*)::int as n, max(a.finished_at) as ended, bool_or(a.finished_at is null) as open,
-            bool_or(a.status = 'failed') as failed, bool_or(a.status in ('succeeded', 'failed')) as ran
+            bool_or(a.status = 'failed') as failed, bool_or(a.status in ('succeeded', 'failed')) as ran,
+            bool_or(a.action_type <> all(${notifyOnly}::text[])) as fixes,
+            bool_or(a.status = 'failed' and a.action_type <> all(${notifyOnly}::text[])) as fix_failed,
+            bool_or(a.status in ('succeeded', 'failed') and a.action_type <> all(${notifyOnly}::text[])) as fix_ran
           from action_runs a where a.match_id = m.id
         ) r on true
         where m.incident_id = e.incident_id and m.event_id = e.event_id
@@ -79,8 +88,14 @@ export function historyPageQuery(db: Db, q: HistoryQuery, after: { at: string; s
     limit ${limit}`.execute(db);
 }
 
+/**
+ * A recorded run's outcome as the live breaker scored it (workflows/rule-run.ts): on its remediation alone
+ * when it has remediation actions, so a fix that worked and a Slack post that failed is a success, and a
+ * rejected fix beside a note that went out is inconclusive; a run of notifications only, on all of them.
+ */
 function toMatch(m: RawMatch): RecordedMatch {
-  const outcome: RunOutcome = m.failed ? 'failed' : m.ran ? 'succeeded' : 'inconclusive';
+  const [failed, ran] = m.fixes ? [m.fixFailed, m.fixRan] : [m.failed, m.ran];
+  const outcome: RunOutcome = failed ? 'failed' : ran ? 'succeeded' : 'inconclusive';
   return {
     ruleId: m.ruleId,
     ruleVersion: m.ruleVersion,
