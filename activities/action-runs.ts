@@ -195,9 +195,10 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    *   incident resolved while the action waited, as the cancellation on its way would have;
    * - `skipped` when the rule that planned it is disabled, deleted or at another version now (an admin
    *   stopping a rule stops its waiting approvals, `onTimeout: approve` included), and for a remediation when
-   *   automation is paused where it runs or when starting it now would cross a fleet guard: the guards are
-   *   checked again, at this moment, under their lock (the planner counted it when it was planned, maybe
-   *   days ago); crossing one pauses automation as the planner does. A remediation that starts counts from now.
+   *   automation is paused where it runs, its host started flapping while it waited, or starting it now
+   *   would cross a fleet guard: flapping and the guards are checked again, at this moment, under their lock
+   *   (the planner counted it when it was planned, maybe days ago); flapping pages and crossing a guard
+   *   pauses automation as the planner does. A remediation that starts counts from now.
    */
   async function startApprovedAction(input: {
     actionRunId: string;

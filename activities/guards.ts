@@ -5,8 +5,9 @@
 // into notifications only, pausing automation when a guard is crossed. Check and record are one
 // transaction: no check-then-act race (docs/guarantees.md). The pages and notes this owes are rows in
 // automation_alerts, delivered once after the transaction commits by `deliverAutomationAlerts`. An approved
-// remediation is checked again when it starts (`checkApprovedStart`, for activities/action-runs.ts): the
-// windows count it from when it runs, not from when it was planned, possibly days before.
+// remediation is checked again when it starts (`checkApprovedStart`, for activities/action-runs.ts), for
+// flapping and the guards: the windows count it from when it runs, not from when it was planned, possibly
+// days before.
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import {
@@ -91,16 +92,10 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     if (pause) return { ...pass, decided: stopped(m.rule, pausedReason({ scope: pause.scope as GuardScope, environment: pause.environment, guard: pause.guard, pausedAt: pause.paused_at })) };
 
     // Flapping is a host's: an environment named as the target (no host extracted) holds many hosts.
-    const flapping = flappingLimit(config, ruleGuards);
-    if (m.host && flapping.max > 0) {
-      const since = new Date(m.at.getTime() - flapping.windowSeconds * 1000);
-      const reason = flappingViolation(flapping, m.host, await countTargetRemediations(trx, m.host, since));
-      if (reason) {
-        const page = !(await flappingPagedSince(trx, m.host, since));
-        await insertAlert(trx, { kind: 'flapping', incidentId: m.incidentId, target: m.host, text: `[self-healing] ${reason}`, page, at: m.at });
-        deps.logger.warn({ incidentId: m.incidentId, ruleId: m.rule.id, target: m.host, page }, 'flapping target: remediation stopped');
-        return { ...pass, decided: stopped(m.rule, reason) };
-      }
+    const flapping = m.host ? await flappingOf(trx, { host: m.host, ruleGuards, at: m.at }) : undefined;
+    if (flapping) {
+      await flappingAlert(trx, flapping, { incidentId: m.incidentId, ruleId: m.rule.id, at: m.at });
+      return { ...pass, decided: stopped(m.rule, flapping.reason) };
     }
 
     const crossed = await crossedGuard(trx, { ruleId: m.rule.id, ruleGuards, target: m.target, environment: m.environment, actions, at: m.at });
@@ -145,6 +140,30 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     return undefined;
   }
 
+  /**
+   * Whether `host` is flapping at `at`: remediated K times by any rule within the window (the rule's own
+   * `guards.flapping`, else SELFHEAL_FLAPPING_*). `own`: its remediation recorded already (an approved action
+   * starting), which is not one of them.
+   */
+  async function flappingOf(
+    trx: Transaction<Database>,
+    m: { host: string; ruleGuards: RuleGuards | undefined; at: Date; own?: Date | undefined },
+  ): Promise<{ host: string; since: Date; reason: string } | undefined> {
+    const limit = flappingLimit(config, m.ruleGuards);
+    if (limit.max <= 0) return undefined;
+    const since = new Date(m.at.getTime() - limit.windowSeconds * 1000);
+    const own = m.own && m.own > since ? 1 : 0;
+    const reason = flappingViolation(limit, m.host, (await countTargetRemediations(trx, m.host, since)) - own);
+    return reason ? { host: m.host, since, reason } : undefined;
+  }
+
+  /** A flapping host's remediation stopped: the alert (paged once per window, noted on the incident). */
+  async function flappingAlert(trx: Transaction<Database>, f: { host: string; since: Date; reason: string }, m: { incidentId: string; ruleId: string; at: Date }): Promise<void> {
+    const page = !(await flappingPagedSince(trx, f.host, f.since));
+    await insertAlert(trx, { kind: 'flapping', incidentId: m.incidentId, target: f.host, text: `[self-healing] ${f.reason}`, page, at: m.at });
+    deps.logger.warn({ incidentId: m.incidentId, ruleId: m.ruleId, target: f.host, page }, 'flapping target: remediation stopped');
+  }
+
   /** A guard crossed: automation paused for its scope (and a page owed) unless a pause of it is in force. */
   async function pauseFor(trx: Transaction<Database>, v: GuardViolation & { scopeEnv: string }, m: { incidentId: string; ruleId: string; target: string | undefined; at: Date }): Promise<void> {
     const paused = await insertPause(trx, { scope: v.scope, environment: v.scopeEnv, guard: v.guard, reason: v.reason, incidentId: m.incidentId, at: m.at });
@@ -155,9 +174,11 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
 
   /**
    * An approved remediation about to start, its remediation recorded when it was planned (possibly long
-   * ago): the guards again, at `at`, inside the caller's transaction, under the guard lock (taken here).
-   * Crossing one, the answer says why (the start is then recorded skipped) and `pause` pauses as the
-   * planner does; else `record` makes the remediation count from `at`, when it really runs.
+   * ago): flapping and the guards again, in the planner's order, at `at`, inside the caller's transaction,
+   * under the guard lock (taken here). Its target flapping now (remediated K times by others while it
+   * waited) or a guard crossed, `crossed` says why, with the planner's words (the start is then recorded
+   * skipped), and `pause` does what the planner does then: the flapping alert (its page), or automation
+   * paused for the guard; else `record` makes the remediation count from `at`, when it really runs.
    */
   async function checkApprovedStart(
     trx: Transaction<Database>,
@@ -165,6 +186,11 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
   ): Promise<{ crossed?: string | undefined; pause(): Promise<void>; record(): Promise<void> }> {
     await lockGuards(trx);
     const m = { ruleId: r.ruleId, incidentId: r.incidentId, target: r.target ?? undefined, environment: r.environment ?? undefined, at: r.at };
+    // The planner checked flapping on the incident's host, recorded as the target; a target that is the
+    // environment's name (no host extracted) is not one.
+    const host = r.target !== null && r.target !== r.environment ? r.target : undefined;
+    const flapping = host ? await flappingOf(trx, { host, ruleGuards: r.ruleGuards, at: r.at, own: r.plannedAt }) : undefined;
+    if (flapping) return { crossed: flapping.reason, pause: () => flappingAlert(trx, flapping, m), record: async () => undefined };
     const crossed = await crossedGuard(trx, { ...m, ruleGuards: r.ruleGuards, actions: r.actions, own: { at: r.plannedAt, actions: r.actions } });
     return {
       crossed: crossed?.reason,

@@ -20,6 +20,13 @@ export type Notice =
 const CHANNEL_TYPES = new Set(['notify.slack', 'notify.email']);
 
 /**
+ * What an approval timed out to approve does. The notice goes out before the rule run checks again whether
+ * the action may start (startApprovedAction: the rule live at the planned version, automation not paused,
+ * the guards and flapping, the incident not resolved), so it says what may still stop it, not that it ran.
+ */
+const AFTER_TIMEOUT_APPROVE = "runs now unless its rule was stopped or changed, automation is paused or a guard stops it; the incident's action runs say what happened.";
+
+/**
  * The words of a notice (one line, then the link or the API call when there is one). `esc` is applied to
  * every value put into the text (a rule's name and action ids, the incident's id, link and target): the
  * target comes from an alert's details, which anyone holding an integration key writes. A Slack text
@@ -46,7 +53,7 @@ export function noticeText(input: RuleRunInput, n: Notice, esc: (value: string) 
     case 'approval_timed_out':
       return {
         title: `Approval timed out: ${actionId} of ${ruleName} for ${incidentId}`,
-        text: `Approval timed out: nobody decided on ${actionId} of ${rule} for incident ${incidentId}; the rule says ${n.onTimeout}, so it ${n.onTimeout === 'approve' ? 'runs now' : 'does not run'}.`,
+        text: `Approval timed out: nobody decided on ${actionId} of ${rule} for incident ${incidentId}; the rule says ${n.onTimeout}, so it ${n.onTimeout === 'approve' ? AFTER_TIMEOUT_APPROVE : 'does not run.'}`,
         link: plan.incidentUrl,
       };
     case 'breaker_opened':

@@ -134,6 +134,16 @@ async function refuseUndecidable(db: Db, run: ActionRun, decision: Decision): Pr
   }
 }
 
+/**
+ * Refuse (409) a decision on `run` that would not be recorded now: it no longer waits, or was decided
+ * already, its deadline passed, or (approving) its rule no longer stands at the planned version. The one
+ * rule for deciding and for a link's confirmation page, which offers no decision the POST would refuse.
+ */
+export async function checkDecidable(db: Db, run: ActionRun, decision: Decision): Promise<void> {
+  if (run.status !== 'awaiting_approval' || run.approval !== null) throw late(run.id, run.status, run.approval);
+  await refuseUndecidable(db, run, decision);
+}
+
 export interface DecideInput {
   actionRunId: string;
   /** When the caller names the incident (the API route), the action must belong to it. */
@@ -151,8 +161,7 @@ export async function decideApproval(
   input: DecideInput,
 ): Promise<{ actionRunId: string; decision: Decision; actor: string; delivered: boolean }> {
   const run = await approvableRun(deps.db, input);
-  if (run.status !== 'awaiting_approval' || run.approval !== null) throw late(input.actionRunId, run.status, run.approval);
-  await refuseUndecidable(deps.db, run, input.decision);
+  await checkDecidable(deps.db, run, input.decision);
   const decision = {
     decision: input.decision,
     actor: input.actor.name,
@@ -171,7 +180,7 @@ export async function decideApproval(
   }).catch(async (err: unknown) => {
     if (!(err instanceof RolledBack)) throw err;
     const now = await findActionRun(deps.db, input.actionRunId);
-    if (now?.status === 'awaiting_approval' && now.approval === null) await refuseUndecidable(deps.db, now, input.decision);
+    if (now) await checkDecidable(deps.db, now, input.decision);
     throw late(input.actionRunId, now?.status ?? 'unknown', now?.approval);
   });
   if (recorded === 'link') throw new ApprovalError('gone', 'this approval link was already used or has expired');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { startHttpPeer, startSlackPeer, type HttpPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
+import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, issueToken, startStack, type Stack } from '../helpers/stack.js';
@@ -51,19 +52,16 @@ describe('approval by link end to end', function () {
   /** A gated rule written by alice, an incident for it, and the links Slack received for its waiting action. */
   async function waitingWithLinks(name: string) {
     const svc = newServiceId();
-    await insertRule(
-      stack.db.db,
-      {
-        name: `${name}-${randomUUID().slice(0, 6)}`,
-        services: [svc],
-        actions: [
-          { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/${name}`, body: '{}', approval: { required: true, timeoutMinutes: 120, onTimeout: 'reject' } },
-          { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_LINKS_SLACK', text: 'done', when: 'always' },
-          { id: 'mail', type: 'notify.email', to: [`oncall-${name}@example.com`], subject: 'done', body: 'done', when: 'always' },
-        ],
-      },
-      { author: 'token:alice' },
-    );
+    const doc = {
+      name: `${name}-${randomUUID().slice(0, 6)}`,
+      services: [svc],
+      actions: [
+        { id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/${name}`, body: '{}', approval: { required: true, timeoutMinutes: 120, onTimeout: 'reject' } },
+        { id: 'chat', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_LINKS_SLACK', text: 'done', when: 'always' },
+        { id: 'mail', type: 'notify.email', to: [`oncall-${name}@example.com`], subject: 'done', body: 'done', when: 'always' },
+      ],
+    } as RuleInputDocument;
+    const ruleId = await insertRule(stack.db.db, doc, { author: 'token:alice' });
     const id = newIncidentId();
     const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: '[db-1] replica lag', service: { id: svc, type: 'service_reference', summary: 's' } } }));
     assert.equal(res.status, 202);
@@ -79,7 +77,7 @@ describe('approval by link end to end', function () {
       assert.equal(url.origin, PUBLIC_URL);
       return { path: `${url.pathname}${url.search}`, action: url.searchParams.get('action')!, token: url.searchParams.get('token')! };
     };
-    return { id, run, message, approve: link('Approve'), reject: link('Reject') };
+    return { id, run, message, ruleId, doc, approve: link('Approve'), reject: link('Reject') };
   }
   const follow = (path: string, token?: string) => stack.app.request(path, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   const decide = (l: { action: string; token: string }, token?: string) =>
@@ -167,5 +165,51 @@ describe('approval by link end to end', function () {
     assert.equal((await decide(second.reject, bob)).status, 202);
     await eventually(async () => (await runsOf(second.id))[0]?.status === 'rejected', 30_000, 'rejected by link');
     assert.equal(hits('link-other'), 0);
+  });
+
+  // Before, the page checked only that the action still waited: it said "you are about to approve" with a
+  // button, and the button's POST was refused 409. Now the page refuses what the POST would, in its words.
+  it('the confirmation page refuses what the POST would (the rule disabled, the deadline passed): 409, the same words, no form; the link stays unused and a reject link still works', async function () {
+    const escaped = (t: string) => t.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
+    const unused = async (runId: string) => (await stack.db.db.selectFrom('approval_links').select('id').where('action_run_id', '=', runId).where('used_at', 'is not', null).execute()).length === 0;
+    /** The page of `path`: refused 409 with the POST's detail, and nothing to press. */
+    const refusedPage = async (path: string, detail: string) => {
+      const page = await follow(path, bob);
+      const html = await page.text();
+      assert.equal(page.status, 409, html);
+      assert.equal(page.headers.get('content-type')?.split(';')[0], 'text/html');
+      assert.ok(html.includes(`<p>${escaped(detail)}</p>`), `the POST's words (${detail}) on the page: ${html}`);
+      assert.doesNotMatch(html, /<form|<button|about to/, 'no form, no button, no promise');
+    };
+
+    // An admin disables the rule while its action waits: approving is refused, rejecting is not.
+    const disabled = await waitingWithLinks('link-disabled');
+    const put = await stack.api(`/api/rules/${disabled.ruleId}`, { method: 'PUT', headers: { 'if-match': '"1"' }, body: JSON.stringify({ ...disabled.doc, enabled: false }) });
+    assert.equal(put.status, 200, await put.clone().text());
+    const approve = await decide(disabled.approve, bob);
+    assert.equal(approve.status, 409);
+    const { detail } = (await approve.json()) as { detail: string };
+    assert.match(detail, new RegExp(`^rule ${disabled.ruleId} was disabled after version 1 planned action run .*: it can no longer be approved`));
+    await refusedPage(disabled.approve.path, detail);
+    assert.ok(await unused(disabled.run.id), 'neither link was used');
+    const rejectPage = await follow(disabled.reject.path, bob);
+    assert.equal(rejectPage.status, 200, 'the reject link still offers its decision');
+    assert.match(await rejectPage.text(), /about to <strong>reject<\/strong>[\s\S]*<form method="post" action="\/approvals\/link">/);
+    assert.equal((await decide(disabled.reject, bob)).status, 202);
+    await eventually(async () => (await runsOf(disabled.id))[0]?.status === 'rejected', 30_000, 'rejected by link');
+
+    // The deadline passed, the rule run not woken yet (workers behind): neither decision is taken any more.
+    const late = await waitingWithLinks('link-deadline');
+    await stack.db.db.updateTable('action_runs').set({ approval_deadline: new Date(Date.now() - 1000) }).where('id', '=', late.run.id).execute();
+    for (const l of [late.approve, late.reject]) {
+      const res = await decide(l, bob);
+      assert.equal(res.status, 409);
+      const refused = ((await res.json()) as { detail: string }).detail;
+      assert.match(refused, /^the approval of action run .* expired at .*: it can no longer be approved or rejected; its rule says onTimeout: reject/);
+      await refusedPage(l.path, refused);
+    }
+    assert.ok(await unused(late.run.id), 'neither link was used');
+    assert.equal((await runsOf(late.id))[0]!.approval, null, 'nothing recorded');
+    assert.equal(hits('link-disabled') + hits('link-deadline'), 0);
   });
 });

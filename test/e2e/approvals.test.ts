@@ -247,7 +247,9 @@ describe('approval gates end to end', function () {
   // An admin who disables (or deletes, or replaces) a harmful rule stops its waiting approvals too. Before,
   // an approval checked only the version's author and team: approving went on being accepted, and
   // `onTimeout: approve` ran the old version at the deadline.
-  it('disabling the rule while an action waits: approving gets 409, and its onTimeout: approve runs nothing, recorded skipped naming why', async function () {
+  // Its timeout notice is sent before the run checks whether the action may still start: before, it said
+  // "so it runs now" in Slack and on the incident, and then nothing ran.
+  it('disabling the rule while an action waits: approving gets 409, and its onTimeout: approve runs nothing, recorded skipped naming why; the timeout notice does not promise it runs', async function () {
     this.timeout(180_000);
     const svc = newServiceId();
     const doc = gatedDoc('disabled', { timeoutMinutes: 1, onTimeout: 'approve' }, svc);
@@ -271,6 +273,11 @@ describe('approval gates end to end', function () {
     assert.equal(fix.started_at, null, 'never started');
     assert.deepEqual(fix.approval && (fix.approval as { actor: string }).actor, 'timeout');
     assert.equal(hits('disabled'), 0, 'the approved-by-timeout action did not reach its peer');
+    const honest = "the rule says approve, so it runs now unless its rule was stopped or changed, automation is paused or a guard stops it; the incident's action runs say what happened.";
+    const notice = await eventually(async () => slackSaid(/^\[self-healing\] Approval timed out: /).find((m) => m.text.includes(id)), 30_000, 'the timeout announced in Slack');
+    assert.ok(notice.text.endsWith(honest), `the Slack notice says what may still stop it: ${notice.text}`);
+    const note = await eventually(async () => pd.notes(id).find((n) => n.content.startsWith('[self-healing] Approval timed out')), 30_000, 'and on the incident');
+    assert.ok(note.content.includes(honest), `the incident's note too: ${note.content}`);
   });
 
   it('a rule replaced by another version, or deleted, while an action waits: approving gets 409, rejecting still works', async function () {

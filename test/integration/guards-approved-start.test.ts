@@ -31,7 +31,7 @@ describe('guards are checked again when an approved remediation starts', functio
   const now = () => clock;
   const guards: GuardConfig = { ...DEFAULT_GUARD_CONFIG, maxTargets: 2, windowSeconds: 3600 };
   const extractors = { extractors: [{ type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] };
-  const acts = () => createActionRunActivities({ db: db.db, logger, guards, now });
+  const acts = (g = guards) => createActionRunActivities({ db: db.db, logger, guards: g, now });
 
   async function rule(gated: boolean): Promise<string> {
     const svc = newServiceId();
@@ -41,22 +41,22 @@ describe('guards are checked again when an approved remediation starts', functio
   }
 
   /** An incident on `host` planned at the clock's time; its fix claimed (waiting for approval when gated). */
-  async function planned(host: string, svc: string, gated: boolean) {
+  async function planned(host: string, svc: string, gated: boolean, g = guards) {
     const incidents = createIncidentSteps({ db: db.db, logger, extractors });
-    const triage = createTriageActivities({ logger, incidents, plan: createPlanActivities({ db: db.db, logger, guards, now }), writeBack: false, enrichBackoffMs: [10] }).triageIncidentEvent;
+    const triage = createTriageActivities({ logger, incidents, plan: createPlanActivities({ db: db.db, logger, guards: g, now }), writeBack: false, enrichBackoffMs: [10] }).triageIncidentEvent;
     const id = newIncidentId();
     const occurredAt = clock.toISOString();
     const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt, data: { title: `[${host}] disk full`, urgency: 'high', service: { id: svc, type: 'service_reference', summary: 'T' } } });
     const r = await triage({ incidentId: id, message: { eventId: body.event.id, eventType: 'incident.triggered', occurredAt, receivedAt: occurredAt, event: body.event }, takenBy: `run-${id}` });
     const plan = r.plans[0]!;
     const actionRunId = `${id}:${plan.ruleId}:fix:${body.event.id}`;
-    const start = () => acts().startApprovedAction({ actionRunId, owner: 'wf/run', incidentId: id, cancelIfResolved: true, action: { id: 'fix', type: 'script.agent' } });
-    if (plan.decision !== 'run') return { host, decision: plan.decision, reason: plan.skipReason, start };
-    const a = acts();
+    const start = () => acts(g).startApprovedAction({ actionRunId, owner: 'wf/run', incidentId: id, cancelIfResolved: true, action: { id: 'fix', type: 'script.agent' } });
+    if (plan.decision !== 'run') return { host, actionRunId, decision: plan.decision, reason: plan.skipReason, start };
+    const a = acts(g);
     const claim = await a.claimAction({ actionRunId, incidentId: id, plan, action: plan.actions[0]!, owner: 'wf/run', workflowId: 'wf', reason: 'test', awaitingApproval: gated });
     assert.ok(claim.owned);
     if (gated) await a.settleApproval({ actionRunId, onTimeout: 'approve' });
-    return { host, decision: plan.decision, reason: plan.skipReason, start };
+    return { host, actionRunId, decision: plan.decision, reason: plan.skipReason, start };
   }
 
   /** The targets whose fix started (what a host's owner sees run), with when. */
@@ -118,5 +118,36 @@ describe('guards are checked again when an approved remediation starts', functio
     assert.notEqual(u2.decision, 'run', 'a third distinct target within an hour of the approved start is stopped');
     assert.match(u2.reason ?? '', /^guard fleet\.maxTargets: 2 distinct targets/);
     await resumePauses(db.db, { scope: 'fleet', environment: '', actor: 'admin', at: clock });
+  });
+
+  // Flapping is one of the guards the planner applies: a host remediated K times within the window gets no
+  // more remediation, and a person is paged. Before, the approved start checked the fleet guards only, and a
+  // fix approved after the host had started flapping ran all the same.
+  it('a gated fix approved after its host started flapping while it waited does not start: skipped with the flapping reason, and a person is paged, as at planning', async function () {
+    const flapping: GuardConfig = { ...DEFAULT_GUARD_CONFIG, flapping: { max: 2, windowSeconds: 3600 } };
+    const t0 = new Date(Date.now() - 5 * 60 * MINUTE);
+    const gatedSvc = await rule(true);
+    const plainSvc = await rule(false);
+
+    clock = t0;
+    const g = await planned('flap-1', gatedSvc, true, flapping);
+    assert.equal(g.decision, 'run');
+    // An hour later, while it still waits, two other fixes of the same host: now it is flapping.
+    clock = new Date(t0.getTime() + 61 * MINUTE);
+    const u1 = await planned('flap-1', plainSvc, false, flapping);
+    const u2 = await planned('flap-1', plainSvc, false, flapping);
+    assert.deepEqual([u1.decision, u2.decision], ['run', 'run'], 'the gated one, planned 61 minutes ago, left the window');
+
+    clock = new Date(t0.getTime() + 62 * MINUTE);
+    const s = await g.start();
+    assert.equal(s.finished?.status, 'skipped', JSON.stringify(s));
+    // The planner's words for a flapping host (another fix of it planned now is stopped with them).
+    const reason = 'flapping: flap-1 was remediated 2 times in the last 1h (max 2); remediation of it stops and a person is paged';
+    assert.equal(s.finished?.error, `not run when approved: ${reason}`);
+    const run = await db.db.selectFrom('action_runs').select(['status', 'started_at', 'error']).where('id', '=', g.actionRunId).executeTakeFirstOrThrow();
+    assert.deepEqual(run, { status: 'skipped', started_at: null, error: `not run when approved: ${reason}` }, 'never started');
+    const pages = await db.db.selectFrom('automation_alerts').select(['kind', 'page', 'text']).where('target', '=', 'flap-1').execute();
+    assert.deepEqual(pages, [{ kind: 'flapping', page: true, text: `[self-healing] ${reason}` }], 'paged as the planner pages');
+    assert.deepEqual(await activePauses(db.db), [], 'flapping stops the host, it pauses nothing');
   });
 });

@@ -7,12 +7,14 @@
 // bearer token); a session POST is checked for forgery like every session write, its CSRF token coming from
 // the page's form. The decision goes through the same service as POST /api/incidents/{id}/approvals/…:
 // never the rule version's author, recorded in Postgres with the approver, then the rule run nudged. A link
-// decides one action, once, until it expires: 403 for another action, 410 once used or expired.
+// decides one action, once, until it expires: 403 for another action, 410 once used or expired. The page
+// refuses what the POST would (409 with its words, no form): an action no longer waiting or decided, its
+// deadline passed, or for an approve link its rule disabled, deleted or replaced since it was planned.
 import { z } from 'zod';
 import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { approvableRun, decideApproval, openApprovalLink, APPROVAL_LINK_PATH, ApprovalError } from '../../services/approvals.js';
+import { approvableRun, checkDecidable, decideApproval, openApprovalLink, APPROVAL_LINK_PATH } from '../../services/approvals.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { requireScope } from '../auth.js';
 import { actorOf, authOf, checkedInHandler, newRouter, op } from '../router.js';
@@ -67,7 +69,7 @@ export function approvalLinkRoutes(deps: AppDeps) {
         401: { description: 'Not signed in.', content: htmlContent },
         403: { description: "The rule version's author, or a link of another action.", content: htmlContent },
         404: { description: 'Not a link of this service.', content: htmlContent },
-        409: { description: 'The action no longer waits for a decision.', content: htmlContent },
+        409: { description: 'The decision would be refused: the action no longer waits for one, its deadline passed, or (approve) its rule changed.', content: htmlContent },
         410: { description: 'The link was used or has expired.', content: htmlContent },
       },
     }),
@@ -78,7 +80,8 @@ export function approvalLinkRoutes(deps: AppDeps) {
         const link = await openApprovalLink(deps.db, { token: q.token, actionRunId: q.action });
         const actor = c.get('actor') ?? 'unknown';
         const run = await approvableRun(deps.db, { actionRunId: q.action, actor: actorOf(c) });
-        if (run.status !== 'awaiting_approval' || run.approval !== null) throw new ApprovalError('conflict', `action run ${q.action} is not awaiting approval (status ${run.status})`);
+        // Refused as the POST would refuse it (the same rule, status and words): no button that cannot work.
+        await checkDecidable(deps.db, run, link.decision);
         const session = c.get('resolveSession') && !c.req.header('authorization') ? await c.get('resolveSession')!(c) : undefined;
         const verb = link.decision === 'approve' ? 'Approve' : 'Reject';
         return page(
@@ -118,7 +121,7 @@ ${session ? html`<input type="hidden" name="csrf" value="${session.csrfToken}">`
         401: { description: 'Not authenticated.', content: problemContent },
         403: { description: "The rule version's author, a link of another action, or a forged session request.", content: problemContent },
         404: { description: 'Not a link of this service.', content: problemContent },
-        409: { description: 'The action no longer waits for a decision.', content: problemContent },
+        409: { description: 'The decision is refused: the action no longer waits for one, its deadline passed, or (approve) its rule changed.', content: problemContent },
         410: { description: 'The link was used or has expired.', content: problemContent },
       },
     }),
