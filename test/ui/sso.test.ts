@@ -283,7 +283,9 @@ describe('dashboard single sign-on (OIDC) in headless Chromium', function () {
     await loginAtProvider(page, 'alice');
     await page.waitForURL(`${base}/ui#/incidents`);
     await page.getByTestId('user').waitFor();
-    await stack.db.db.updateTable('auth_sessions').set({ expires_at: new Date(Date.now() - 1000) }).where('revoked_at', 'is', null).execute();
+    // This sign-in's session only: the other tests' sessions are theirs.
+    const mine = await stack.db.db.selectFrom('auth_sessions').select('id').where('revoked_at', 'is', null).orderBy('created_at', 'desc').limit(1).executeTakeFirstOrThrow();
+    await stack.db.db.updateTable('auth_sessions').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', mine.id).execute();
     await page.click('nav a[data-nav=rules]');
     await page.getByTestId('sso-sign-in').waitFor();
     assert.equal(await page.locator('#nav').isHidden(), true);
