@@ -20,7 +20,7 @@ import {
 import { findRule } from '../db/repositories/rules.js';
 import type { RunStats, TimeToResolve } from '../contracts/stats.js';
 import type { Actor } from './actor.js';
-import { canRead, requireTeam } from './team-access.js';
+import { canRead, requireTeam, visibleTeams } from './team-access.js';
 import type { Db } from '../db/repositories/db.js';
 import {
   incidentsOpenedIn,
@@ -197,7 +197,8 @@ export async function ruleStats(db: Db, ruleId: string, range: Range, actor?: Ac
 
 /**
  * Statistics of every rule together, and each rule's headline numbers, over the range. The totals are
- * fleet-wide (like /metrics); with `actor`, the per-rule lines are those of rules of teams it may read.
+ * fleet-wide (like /metrics); with `actor`, the per-rule lines are those of rules of teams it may read, and
+ * of a rule whose row is gone (its team unknown) only for a global admin.
  */
 export async function overallStats(db: Db, range: Range, actor?: Actor): Promise<OverallStats> {
   const [matches, opened, daily] = await Promise.all([
@@ -218,8 +219,14 @@ export async function overallStats(db: Db, range: Range, actor?: Actor): Promise
   for (const m of inScope) pushTo(byRule, m.rule_id, m);
   const known = await ruleNames(db, [...byRule.keys()]);
   const names = new Map(known.map((r) => [r.id, r.name]));
-  const hidden = new Set(actor ? known.filter((r) => !canRead(actor, r.team)).map((r) => r.id) : []);
-  const rules = [...byRule].filter(([id]) => !hidden.has(id)).map(([id, ms]) => {
+  // A rule with no row left has no known team: only a global admin (who reads every team) sees its line.
+  const teams = new Map(known.map((r) => [r.id, r.team]));
+  const everyTeam = !actor || visibleTeams(actor) === undefined;
+  const shown = (id: string) => {
+    const team = teams.get(id);
+    return team === undefined ? everyTeam : !actor || canRead(actor, team);
+  };
+  const rules = [...byRule].filter(([id]) => shown(id)).map(([id, ms]) => {
     const s = runStats(ms);
     const ruleLabels = ruleLabelsOf(inputs, id, ms.filter((m) => m.decision === 'run').map((m) => m.incident_id));
     return {
