@@ -77,6 +77,13 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     // The status line arrived, the body did not (dropped or too slow): an answer we did not get.
     throw new HttpCallError(`${req.label}: HTTP ${res.status}, answer cut off (${timeout.aborted ? 'timed out' : 'connection lost'})`, null, true, { cause: err });
   }
+  if (req.echoBody === false && res.status >= 300 && res.status < 400) {
+    // A rule-directed call's redirect is not followed (its transport never does): the call did not reach a
+    // receiver that took it, and sending it again meets the same answer. It fails once, as a refused
+    // destination does (its cause says nothing was done, so the side-effect layer neither re-sends it nor
+    // records its outcome unknown).
+    throw new HttpCallError(`${req.label}: HTTP ${res.status} (${statusReason(res.status)}; the answer is not recorded)`, null, false, { cause: new EgressDeniedError(statusReason(res.status)) });
+  }
   if (res.status < 200 || res.status > 299) {
     if (req.echoBody === false) throw new HttpCallError(`${req.label}: HTTP ${res.status} (${statusReason(res.status)}; the answer is not recorded)`, res.status, isRetryableStatus(res.status));
     const snippet = text.replace(/\s+/g, ' ').slice(0, 200);

@@ -1,0 +1,102 @@
+// "Redirects are not followed" (docs/security.md, Egress): a rule-directed call (notify.webhook, a Slack
+// hook) whose peer answers 3xx with a Location elsewhere fails at once, permanently, saying "redirect, not
+// followed", and nothing is sent where the Location points. Against the real worker, Temporal and Postgres,
+// with ACTION_EGRESS_ALLOW naming loopback so the first peer is reachable at all: a redirect is how an
+// allowed receiver would lead the worker to an address the rule could not name (here a second loopback
+// peer, which stands for any target; refused ranges are refused on their own, test/security/egress.test.ts).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
+import { newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
+
+const STATUSES = [301, 302, 303, 307, 308] as const;
+
+describe('security: rule-directed HTTP never follows a redirect', function () {
+  this.timeout(300_000);
+  let stack: Stack;
+  /** Where a followed redirect would land: it records every request and answers as a receiver would. */
+  let landing: HttpPeer;
+  /** The receiver the rule names: every path answers a redirect to the landing peer. */
+  let redirector: HttpPeer;
+
+  before(async function () {
+    landing = await startHttpPeer([{ method: 'POST', path: /.*/, handle: () => ({ status: 200, text: 'ok' }) }]);
+    redirector = await startHttpPeer([
+      {
+        method: 'POST',
+        path: /^\/(?<kind>hook|services)\/(?<status>\d{3})(\/.*)?$/,
+        handle: (req) => ({ status: Number(req.params.status), headers: { location: `${landing.url}/landed/${req.params.kind}/${req.params.status}` }, text: '' }),
+      },
+    ]);
+    stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
+  });
+  after(async function () {
+    await stack?.stop();
+    await Promise.all([landing?.close(), redirector?.close()]);
+  });
+
+  const hitsAt = (path: string) => redirector.requests.filter((r) => r.path === path).length;
+  /** Attempts of the action's side effect (action_runs.attempts counts claims of the run, not activity retries). */
+  const effectAttempts = async (actionRunId: string) => (await stack.db.db.selectFrom('side_effects').select(['attempts', 'state']).where('key', '=', actionRunId).executeTakeFirstOrThrow());
+
+  async function insertRule(service: string, actions: unknown[]): Promise<void> {
+    const name = `redirect-${randomUUID().slice(0, 8)}`;
+    const definition = { name, services: [service], eventTypes: ['incident.triggered'], priority: 100, stopOnMatch: false, enabled: true, dryRun: false, policies: {}, actions };
+    await stack.db.db.insertInto('rules').values({ id: `r-${randomUUID()}`, name, version: 1, enabled: true, definition: JSON.stringify(definition) }).execute();
+  }
+
+  async function incidentRuns(service: string, count: number) {
+    const id = newIncidentId();
+    assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: service, type: 'service_reference', summary: 's' } } }))).status, 202);
+    return eventually(async () => {
+      const r = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
+      return r.length === count && r.every((x) => x.finished_at) ? r : undefined;
+    }, 120_000, `${count} finished action runs`);
+  }
+
+  it(`notify.webhook: a ${STATUSES.join('/')} fails once ("redirect, not followed"), is not retried, and the Location gets nothing`, async function () {
+    const service = newServiceId();
+    const port = new URL(redirector.url).port;
+    // Three attempts allowed: a retry would show as a second request at the redirector.
+    await insertRule(
+      service,
+      STATUSES.map((s) => ({ id: `r${s}`, type: 'notify.webhook', url: `${redirector.url}/hook/${s}`, body: '{"probe":true}', when: 'always', retry: { maximumAttempts: 3, initialIntervalSeconds: 0.1, backoffCoefficient: 1 } })),
+    );
+    const runs = await incidentRuns(service, STATUSES.length);
+    for (const [i, s] of STATUSES.entries()) {
+      const run = runs[i]!;
+      assert.deepEqual([run.action_id, run.status, run.attempts], [`r${s}`, 'failed', 1], `${s}: ${run.error}`);
+      assert.ok(run.error?.startsWith(`webhook 127.0.0.1:${port}: HTTP ${s} (redirect, not followed; the answer is not recorded)`), `${s}: ${run.error}`);
+      assert.equal(hitsAt(`/hook/${s}`), 1, `${s}: the receiver got the post once, never again`);
+      assert.deepEqual(await effectAttempts(run.id), { attempts: 1, state: 'failed' }, `${s}: one attempt, failed (not uncertain)`);
+    }
+    assert.deepEqual(landing.requests.map((r) => r.path), [], 'nothing reached where the redirects pointed');
+  });
+
+  it('notify.slack: a hook answering 302 or 307 fails once without naming the hook, and the Location gets nothing', async function () {
+    process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_302 = `${redirector.url}/services/302/T000/B000/secretpart`;
+    process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_307 = `${redirector.url}/services/307/T000/B000/secretpart`;
+    try {
+      const service = newServiceId();
+      await insertRule(service, [
+        { id: 'chat302', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_REDIRECT_SLACK_302', text: 'hi', when: 'always', retry: { maximumAttempts: 3, initialIntervalSeconds: 0.1, backoffCoefficient: 1 } },
+        { id: 'chat307', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_REDIRECT_SLACK_307', text: 'hi', when: 'always', retry: { maximumAttempts: 3, initialIntervalSeconds: 0.1, backoffCoefficient: 1 } },
+      ]);
+      const runs = await incidentRuns(service, 2);
+      for (const [i, s] of [302, 307].entries()) {
+        const run = runs[i]!;
+        assert.deepEqual([run.status, run.attempts], ['failed', 1], `${s}: ${run.error}`);
+        assert.match(run.error ?? '', new RegExp(`^slack webhook[^:]*: HTTP ${s} \\(redirect, not followed; the answer is not recorded\\)$`), `${s}: ${run.error}`);
+        assert.doesNotMatch(run.error ?? '', /secretpart|127\.0\.0\.1/, 'the hook (a secret) is not named');
+        assert.equal(hitsAt(`/services/${s}/T000/B000/secretpart`), 1, `${s}: the hook got the post once`);
+        assert.deepEqual(await effectAttempts(run.id), { attempts: 1, state: 'failed' }, `${s}: one attempt, failed (not an unknown outcome)`);
+      }
+      assert.deepEqual(landing.requests.map((r) => r.path), [], 'nothing reached where the redirects pointed');
+    } finally {
+      delete process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_302;
+      delete process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_307;
+    }
+  });
+});
