@@ -137,11 +137,24 @@ export function sourceAddress(c: Context, trustedProxies: readonly string[]): st
     .map((s) => s.trim())
     .filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i]!;
-    if (!ipaddr.isValid(hop)) return peer; // a malformed chain: fall back to the proxy itself
+    const hop = hopAddress(hops[i]!);
+    if (hop === undefined) return peer; // a malformed chain: fall back to the proxy itself
     if (!trusted.has(normalise(hop))) return hop;
   }
   return peer;
+}
+
+/**
+ * An X-Forwarded-For entry's address: an IP, or one with the port some proxies append (`203.0.113.7:51234`,
+ * `[2001:db8::1]:443`, as Azure Application Gateway writes them); undefined for anything else. Without the
+ * port taken off, every client behind such a proxy fell back to the proxy's one count, where one client's
+ * guesses locked out all of them.
+ */
+function hopAddress(hop: string): string | undefined {
+  if (ipaddr.isValid(hop)) return hop;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(hop);
+  const ip = m?.[1] ?? m?.[2];
+  return ip !== undefined && Number(m![3]) <= 65_535 && ipaddr.isValid(ip) ? ip : undefined;
 }
 
 /** Throws 429 (with Retry-After) when the request's source is blocked; returns its key otherwise. */

@@ -55,13 +55,24 @@ describe('security: X-Forwarded-For behind a trusted proxy', function () {
     assert.equal(await status(ADMIN_TOKEN), 200, 'the proxy itself (no header) is another source');
   });
 
-  it('a malformed hop (an address with a port) ends the walk at the proxy: its left entries, the client’s own say, never become the source', async function () {
-    // The entry a proxy wrote is not an address, so nothing left of it can be trusted: the source is the
-    // proxy itself. Had the walk skipped it, each guess would count for a different, made-up 203.0.113.x.
-    for (let i = 1; i <= 5; i++) assert.equal(await status(`shk_guess_m${i}`, `203.0.113.${50 + i}, 198.51.100.20:4444, 127.0.0.1`), 401, `guess ${i}`);
-    assert.equal(await status(ADMIN_TOKEN, '203.0.113.99, 198.51.100.20:4444, 127.0.0.1'), 429, 'the guesses counted once, for the proxy');
-    assert.equal(await status(ADMIN_TOKEN, '203.0.113.99, not-an-address, 127.0.0.1'), 429, 'every malformed chain shares that count');
-    assert.equal(await status(ADMIN_TOKEN), 429, '…with the proxy itself');
-    assert.equal(await status(ADMIN_TOKEN, '198.51.100.20, 127.0.0.1'), 200, 'a well-formed chain still names its own client');
+  it('an entry with the port a proxy appended names its client (IPv4 and [IPv6]); left entries still change nothing', async function () {
+    // Before, 198.51.100.20:4444 was not an address: every client behind such a proxy fell back to the
+    // proxy's one count, and one client's guesses locked all of them out.
+    for (let i = 1; i <= 5; i++) assert.equal(await status(`shk_guess_p${i}`, `203.0.113.${50 + i}, 198.51.100.20:4444, 127.0.0.1`), 401, `guess ${i}`);
+    assert.equal(await status(ADMIN_TOKEN, '203.0.113.99, 198.51.100.20:5555, 127.0.0.1'), 429, 'that client, from another port, whatever it says to its left');
+    assert.equal(await status(ADMIN_TOKEN, '198.51.100.20, 127.0.0.1'), 429, 'that client without a port');
+    assert.equal(await status(ADMIN_TOKEN, '198.51.100.21:4444, 127.0.0.1'), 200, 'another client behind the same proxy');
+    assert.equal(await status(ADMIN_TOKEN), 200, 'the proxy itself is another source');
+    for (let i = 1; i <= 5; i++) assert.equal(await status(`shk_guess_v${i}`, `[2001:db8::${i}]:443, [2001:db8:1::7]:443, 127.0.0.1`), 401, `IPv6 guess ${i}`);
+    assert.equal(await status(ADMIN_TOKEN, '[2001:db8:1::7]:8443, 127.0.0.1'), 429, 'the IPv6 client');
+  });
+
+  it('an entry that is no address ends the walk at the proxy: its left entries, the client’s own say, never become the source', async function () {
+    // Nothing left of an entry the chain cannot read is trusted: the source is the proxy itself. Had the
+    // walk skipped it, each guess would count for a different, made-up 203.0.113.x.
+    for (let i = 1; i <= 5; i++) assert.equal(await status(`shk_guess_m${i}`, `203.0.113.${60 + i}, unknown, 127.0.0.1`), 401, `guess ${i}`);
+    assert.equal(await status(ADMIN_TOKEN, '203.0.113.99, not-an-address, 127.0.0.1'), 429, 'every malformed chain shares the proxy\'s count');
+    assert.equal(await status(ADMIN_TOKEN, '203.0.113.99, 198.51.100.30:99999, 127.0.0.1'), 429, 'a port out of range is no address either');
+    assert.equal(await status(ADMIN_TOKEN, '198.51.100.30, 127.0.0.1'), 200, 'a well-formed chain still names its own client');
   });
 });
