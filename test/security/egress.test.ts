@@ -124,7 +124,9 @@ describe('security: rule-directed HTTP never reaches internal addresses unless a
         const run = runs[i]!;
         assert.equal(run.action_id, t.id);
         assert.equal(run.status, 'failed', `${t.id}: ${run.status}`);
-        assert.equal(run.attempts, 1, `${t.id}: a refusal is permanent, never retried`);
+        // side_effects counts the call's attempts (action_runs.attempts counts claims of the run, not retries).
+        const effect = await stack.db.db.selectFrom('side_effects').select(['attempts', 'state']).where('key', '=', run.id).executeTakeFirstOrThrow();
+        assert.deepEqual({ attempts: effect.attempts, state: effect.state }, { attempts: 1, state: 'failed' }, `${t.id}: a refusal is permanent, never retried`);
         assert.match(run.error ?? '', /destination refused: /, t.id);
         assert.match(run.error ?? '', t.reason, t.id);
         assert.match(run.error ?? '', /add it to ACTION_EGRESS_ALLOW/, t.id);
@@ -185,7 +187,8 @@ describe('security: rule-directed HTTP never reaches internal addresses unless a
       assert.equal(v6.hits, 1, 'the ::1 peer got its post');
       assert.match(runs[4]!.error ?? '', /10\.20\.30\.40 is private/);
       assert.match(runs[5]!.error ?? '', metadata.reason);
-      assert.equal(runs[5]!.attempts, 1);
+      const metadataEffect = await stack.db.db.selectFrom('side_effects').select(['attempts', 'state']).where('key', '=', runs[5]!.id).executeTakeFirstOrThrow();
+      assert.deepEqual({ attempts: metadataEffect.attempts, state: metadataEffect.state }, { attempts: 1, state: 'failed' }, 'the metadata address: refused once, never retried');
     });
 
     it('never lets a peer’s answer into action runs, the API or the PagerDuty note', async function () {
