@@ -63,8 +63,13 @@ export interface OverallStats extends EffectivenessStats {
   rules: { id: string; name: string; runs: number; successRate: number | null; verifiedRate: number | null; autoRemediatedShare: number | null; suppressed: number }[];
 }
 
-/** The policy a skip reason names: "rate limit: 3 runs…" → "rate limit". */
-export const policyOf = (reason: string | null): string => (reason ?? 'unknown').split(':')[0]!.trim().slice(0, 80) || 'unknown';
+/**
+ * The policy a skip reason names: "rate limit: 3 runs…" → "rate limit". The one reason that names things
+ * before its colon, "environment X belongs to team Y: …" (src/domain/policies.ts), is one policy, not one
+ * per environment and team.
+ */
+export const policyOf = (reason: string | null): string =>
+  /^environment \S+ belongs to team \S+:/.test(reason ?? '') ? "another team's environment" : (reason ?? 'unknown').split(':')[0]!.trim().slice(0, 80) || 'unknown';
 
 export function runStats(matches: readonly MatchRow[]): RunStats {
   const runs = matches.filter((m) => m.decision === 'run');

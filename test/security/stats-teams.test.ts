@@ -126,4 +126,16 @@ describe('security: GET /api/stats shows each caller only the rule lines of team
     };
     for (const token of [betaViewer, legacyReader]) assert.deepEqual(totals((await stats(token)).body), totals(all));
   });
+
+  it("a match skipped on another team's environment counts as one policy, not one per environment and team", async function () {
+    for (const [env, team] of [['pay-vault-eu', 'alpha'], ['pay-vault-us', 'alpha'], ['shop-db', 'beta']]) {
+      const incident = `QSK${suffix}${env}`.toUpperCase().replace(/-/g, '');
+      await db.db.insertInto('incidents').values({ id: incident, title: 'disk full', status: 'triggered', service_id: 'PSTATSTEAMS', assignees: '[]', environment: '{}', workflow_id: `incident-${incident}` }).execute();
+      const reason = `environment ${env} belongs to team ${team}: a rule of team default may not run scripts there`;
+      await db.db.insertInto('rule_matches').values({ incident_id: incident, event_id: `E-${incident}`, rule_id: ids.beta, rule_version: 1, rule_name: names.beta, explanation: '{}', decision: 'skipped', skip_reason: reason, target: env }).execute();
+    }
+    const { body, text } = await stats(betaViewer);
+    assert.deepEqual(body.suppressed, [{ policy: "another team's environment", count: 3 }]);
+    for (const name of ['pay-vault-eu', 'pay-vault-us', 'belongs to team']) assert.ok(!JSON.stringify(body.suppressed).includes(name), `${name} in ${text}`);
+  });
 });
