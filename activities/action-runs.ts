@@ -1,5 +1,6 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../src/db/database.js';
+import type { Db } from '../src/db/repositories/db.js';
 import {
   countAttempt,
   findApproval,
@@ -16,6 +17,7 @@ import {
   startApprovedRun,
   type ActionRunKey,
 } from '../src/db/repositories/action-runs.js';
+import { lockGuards, NOT_STARTED_RUN_STATUSES, releaseUnstartedRemediation } from '../src/db/repositories/guards.js';
 import { releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
 import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.js';
 import { findBreakerOutcome, recordBreakerOutcome, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
@@ -122,6 +124,33 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   });
 
   /**
+   * The match's remediation stops counting in the guards' windows if it is settled without any of its
+   * remediation actions having started (repositories/guards.ts `releaseUnstartedRemediation`, under the
+   * guards' lock): in the caller's transaction when given one (the status write that settled it), else in
+   * one of its own.
+   */
+  const releaseRemediation = (m: { matchId: string } | { actionRunId: string }, o: { trx?: Transaction<Database> | undefined; runEnded?: boolean } = {}): Promise<boolean> => {
+    const release = (trx: Transaction<Database>) => releaseUnstartedRemediation(trx, { ...m, at: now(), runEnded: o.runEnded });
+    return o.trx ? release(o.trx) : inTransaction(db, release);
+  };
+
+  /**
+   * A status write that may settle the match's remediation (a remediation action rejected, skipped or
+   * cancelled): the guards' lock first, as an approved start takes it before its own write (the same order,
+   * so the two never wait on each other), then the write and the release in one transaction. Other writes
+   * go as they are.
+   */
+  const settling = async <T>(type: string, status: string, write: (db: Db) => Promise<T>, release: (trx: Transaction<Database>) => Promise<unknown>): Promise<T> => {
+    if (!isRemediationType(type) || !NOT_STARTED_RUN_STATUSES.includes(status)) return write(db);
+    return inTransaction(db, async (trx) => {
+      await lockGuards(trx);
+      const written = await write(trx);
+      await release(trx);
+      return written;
+    });
+  };
+
+  /**
    * Claim an action run before any side effect: `insert … on conflict do nothing returning`. The row's
    * `claimed_by` names the claiming run (`<workflowId>/<runId>`); a claim found taken by another run is
    * never executed by this one. Finding its own claim (a retried step, a replayed task after a crash
@@ -151,8 +180,10 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     });
     if (inserted === 'cancelled') {
       // A flapping alert: the resolve was stored before this action started, and its cancellation of the
-      // run has not landed yet. The action is not run; it is recorded as the cancellation would have.
+      // run has not landed yet. The action is not run; it is recorded as the cancellation would have. Its
+      // remediation, when none of it started and none is left to come, no longer counts in the guards.
       deps.logger.info({ actionRunId: input.actionRunId, incidentId: input.incidentId }, 'action not run: the incident resolved before it started');
+      if (isRemediationType(action.type)) await releaseRemediation({ matchId: plan.matchId });
       return { owned: true, status: inserted, finished: outcomeOf(input.actionRunId, action, { status: inserted, exit_code: null, output_excerpt: null, link: null, error: RESOLVED_BEFORE_START }) };
     }
     // The deadline the rule run is about to announce, known to Postgres, which refuses a decision after it
@@ -225,6 +256,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
             environment: planned.environment,
             actions: planned.actions,
             plannedAt: planned.at,
+            released: planned.released_at !== null,
             ruleGuards: (planned.guards ?? undefined) as RuleGuards | undefined,
             at,
           })
@@ -236,6 +268,9 @@ export function createActionRunActivities(deps: ActionRunDeps) {
         await check?.pause();
         paged = true;
       }
+      // Not started (skipped, cancelled): its remediation no longer counts when none of it started and none
+      // is left to come; under the guards' lock checkApprovedStart took, in the transaction of the write.
+      if (planned && row && NOT_STARTED_RUN_STATUSES.includes(row.status)) await releaseRemediation({ matchId: planned.match_id }, { trx });
       return row;
     });
     if (paged) await deliverAlerts();
@@ -260,14 +295,22 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     const { owner, ...given } = input;
     // Work-item URLs come from the tracker's answer, script links from an agent: kept only when safe.
     const outcome = { ...given, link: safeLink(given.link) };
-    const written = await recordRunOutcome(db, outcome.actionRunId, owner, {
-      status: outcome.status,
-      exitCode: outcome.exitCode ?? null,
-      outputExcerpt: excerpt(outcome.outputExcerpt),
-      link: outcome.link ?? null,
-      error: excerpt(outcome.error, 2000),
-      at: new Date(),
-    });
+    // A remediation rejected (by a person, or at its deadline) or cancelled before it started may settle
+    // its match's remediation, which then no longer counts in the guards (in the same transaction).
+    const written = await settling(
+      outcome.type,
+      outcome.status,
+      (tx) =>
+        recordRunOutcome(tx, outcome.actionRunId, owner, {
+          status: outcome.status,
+          exitCode: outcome.exitCode ?? null,
+          outputExcerpt: excerpt(outcome.outputExcerpt),
+          link: outcome.link ?? null,
+          error: excerpt(outcome.error, 2000),
+          at: new Date(),
+        }),
+      (trx) => releaseRemediation({ actionRunId: outcome.actionRunId }, { trx }),
+    );
     if (written) return outcome;
     // Finished already (a retried write, or the outcome recorded before a cancellation was): what the row
     // says stands, and the run goes on with it.
@@ -286,7 +329,14 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     owner: string;
   }): Promise<ActionOutcome> {
     const { plan, action } = input;
-    await insertSkippedRun(db, runKey(input.actionRunId, input.incidentId, plan, action), { reason: input.reason, owner: input.owner, at: new Date() });
+    // A remediation skipped may settle its match's remediation (the last one of a fix rejected, or stopped at
+    // its approved start): it then no longer counts in the guards (in the same transaction).
+    await settling(
+      action.type,
+      'skipped',
+      (tx) => insertSkippedRun(tx, runKey(input.actionRunId, input.incidentId, plan, action), { reason: input.reason, owner: input.owner, at: new Date() }),
+      (trx) => releaseRemediation({ matchId: plan.matchId }, { trx }),
+    );
     return { actionRunId: input.actionRunId, actionId: action.id, type: action.type, status: 'skipped', error: input.reason };
   }
 
@@ -308,6 +358,10 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }): Promise<RuleOutcomeResult> {
     const v = input.verification;
     const result = await inTransaction(db, async (trx) => {
+      // The run is over: a remediation none of whose actions started (each rejected, skipped or cancelled
+      // before it started) no longer counts in the guards, whichever step recorded it (at the latest here).
+      // Before the rule's row lock: the guards' lock, when taken, comes first, as in the planner.
+      if (input.matchId) await releaseRemediation({ matchId: input.matchId }, { trx, runEnded: true });
       // The rule's row lock serialises every count for the rule, this match's retries included.
       const stored = await lockBreaker(trx, input.ruleId);
       // Counted already by an earlier run of this step (committed, then the worker died before the

@@ -7,7 +7,10 @@
 // automation_alerts, delivered once after the transaction commits by `deliverAutomationAlerts`. An approved
 // remediation is checked again when it starts (`checkApprovedStart`, for activities/action-runs.ts), for
 // flapping and the guards: the windows count it from when it runs, not from when it was planned, possibly
-// days before.
+// days before. A remediation settled without any of its remediation actions starting (rejected, timed out
+// to reject, skipped at its approved start, cancelled before it started) stops counting: released
+// (`releaseUnstartedRemediation`, under the same lock) by the activities that record those outcomes
+// (activities/action-runs.ts), at the latest when its rule run records its outcome.
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import {
@@ -182,16 +185,29 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
    */
   async function checkApprovedStart(
     trx: Transaction<Database>,
-    r: { matchId: string; ruleId: string; incidentId: string; target: string | null; environment: string | null; actions: number; plannedAt: Date; ruleGuards: RuleGuards | undefined; at: Date },
+    r: {
+      matchId: string;
+      ruleId: string;
+      incidentId: string;
+      target: string | null;
+      environment: string | null;
+      actions: number;
+      plannedAt: Date;
+      /** Its remediation was released (it no longer counts, so it is not subtracted as its own). */
+      released?: boolean | undefined;
+      ruleGuards: RuleGuards | undefined;
+      at: Date;
+    },
   ): Promise<{ crossed?: string | undefined; pause(): Promise<void>; record(): Promise<void> }> {
     await lockGuards(trx);
     const m = { ruleId: r.ruleId, incidentId: r.incidentId, target: r.target ?? undefined, environment: r.environment ?? undefined, at: r.at };
     // The planner checked flapping on the incident's host, recorded as the target; a target that is the
     // environment's name (no host extracted) is not one.
     const host = r.target !== null && r.target !== r.environment ? r.target : undefined;
-    const flapping = host ? await flappingOf(trx, { host, ruleGuards: r.ruleGuards, at: r.at, own: r.plannedAt }) : undefined;
+    const own = r.released ? undefined : r.plannedAt;
+    const flapping = host ? await flappingOf(trx, { host, ruleGuards: r.ruleGuards, at: r.at, own }) : undefined;
     if (flapping) return { crossed: flapping.reason, pause: () => flappingAlert(trx, flapping, m), record: async () => undefined };
-    const crossed = await crossedGuard(trx, { ...m, ruleGuards: r.ruleGuards, actions: r.actions, own: { at: r.plannedAt, actions: r.actions } });
+    const crossed = await crossedGuard(trx, { ...m, ruleGuards: r.ruleGuards, actions: r.actions, own: own ? { at: own, actions: r.actions } : undefined });
     return {
       crossed: crossed?.reason,
       pause: async () => (crossed ? pauseFor(trx, crossed, m) : undefined),

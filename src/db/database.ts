@@ -167,6 +167,11 @@ export interface RemediationTable {
   environment: string | null;
   actions: number;
   at: Generated<Date>;
+  /**
+   * When it stopped counting: settled without any of its remediation actions having started (rejected,
+   * timed out to reject, skipped at its approved start, cancelled before it started). Null: it counts.
+   */
+  released_at: NullableTimestamp;
 }
 
 /** Automation paused by a guard, fleet-wide (environment '') or for one environment, until an admin resumes. */

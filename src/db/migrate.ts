@@ -19,6 +19,7 @@ import * as metricOffsets from './migrations/2026-12-15T00-00-metric-offsets.js'
 import * as incidentsCreatedIndex from './migrations/2026-12-16T00-00-incidents-created-index.js';
 import * as tokenSessionOrigin from './migrations/2026-12-18T00-00-token-session-origin.js';
 import * as approvalDeadline from './migrations/2026-12-19T00-00-approval-deadline.js';
+import * as remediationReleased from './migrations/2026-12-20T00-00-remediation-released.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -41,6 +42,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-16T00-00-incidents-created-index': incidentsCreatedIndex,
   '2026-12-18T00-00-token-session-origin': tokenSessionOrigin,
   '2026-12-19T00-00-approval-deadline': approvalDeadline,
+  '2026-12-20T00-00-remediation-released': remediationReleased,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -4,7 +4,9 @@
  * - Guards: the operator's limits (SELFHEAL_GUARD_*) and a rule's own `guards` become a list of
  *   {@link GuardSpec}s; the planner counts each in Postgres under one lock and {@link guardViolation}
  *   says whether this remediation would cross it. Crossing one pauses automation (fleet-wide, or for the
- *   environment when the guard is a share of its hosts) until an admin resumes.
+ *   environment when the guard is a share of its hosts) until an admin resumes. What is counted is what
+ *   automation did or may still do: a remediation settled without any of its actions starting (rejected,
+ *   skipped, cancelled before it started) is released and counts no more (src/db/repositories/guards.ts).
  * - Flapping: the same target remediated K times by any rule within a window → {@link flappingViolation}.
  * - Verification: durations of `verify` and what a probe found → {@link verificationAfterProbe}.
  *

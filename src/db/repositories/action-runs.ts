@@ -256,14 +256,18 @@ export async function findPlannedRemediation(db: Db, actionRunId: string) {
     .selectFrom('action_runs as a')
     .innerJoin('remediations as r', 'r.match_id', 'a.match_id')
     .leftJoin('rule_versions as v', (j) => j.onRef('v.rule_id', '=', 'a.rule_id').onRef('v.version', '=', 'a.rule_version'))
-    .select(['r.match_id', 'r.rule_id', 'r.incident_id', 'r.target', 'r.environment', 'r.actions', 'r.at', sql<unknown>`v.definition->'guards'`.as('guards')])
+    .select(['r.match_id', 'r.rule_id', 'r.incident_id', 'r.target', 'r.environment', 'r.actions', 'r.at', 'r.released_at', sql<unknown>`v.definition->'guards'`.as('guards')])
     .where('a.id', '=', actionRunId)
     .executeTakeFirst();
 }
 
-/** The remediation of a match counts from `at` (when its approved action started), no longer from its planning. */
+/**
+ * The remediation of a match counts from `at` (when its approved action started), no longer from its
+ * planning; and it counts, released or not (a release never sees a remediation that is about to start, but
+ * one that starts counts whatever was found before).
+ */
 export async function restampRemediation(db: Db, matchId: string, at: Date): Promise<void> {
-  await db.updateTable('remediations').set({ at }).where('match_id', '=', matchId).execute();
+  await db.updateTable('remediations').set({ at, released_at: null }).where('match_id', '=', matchId).execute();
 }
 
 /** The outcome of a claimed run; only its owner writes it. */

@@ -1,9 +1,10 @@
 // The SQL of fleet guards, pauses, flapping and their alerts (issue 22). Plain functions taking db first;
 // the planner calls them inside the match's transaction, after lockGuards, so check and record are one
 // atomic step across every worker replica.
-import { sql, type RawBuilder } from 'kysely';
-import type { AutomationAlertTable, AutomationPauseTable } from '../database.js';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
+import type { AutomationAlertTable, AutomationPauseTable, Database } from '../database.js';
 import type { Selectable } from 'kysely';
+import { NOTIFY_ONLY_TYPES } from '../../domain/rules/actions.js';
 import type { Db } from './db.js';
 
 export type AutomationPause = Selectable<AutomationPauseTable>;
@@ -54,7 +55,10 @@ export async function lastResumedAt(db: Db, scope: string, environment: string):
   return row?.at ?? null;
 }
 
-/** Distinct targets remediated since `since` (of one rule, in one environment, when given), and whether `target` is one. */
+/**
+ * Distinct targets remediated since `since` (of one rule, in one environment, when given), and whether
+ * `target` is one. Released remediations (settled without starting) are not counted, here as below.
+ */
 export async function countTargets(
   db: Db,
   q: { since: Date; ruleId?: string | undefined; environment?: string | undefined; target?: string | undefined },
@@ -66,6 +70,7 @@ export async function countTargets(
       sql<boolean>`coalesce(bool_or(target = ${q.target ?? null}), false)`.as('has'),
     ])
     .where('at', '>', q.since)
+    .where('released_at', 'is', null)
     .where('target', 'is not', null);
   if (q.ruleId) query = query.where('rule_id', '=', q.ruleId);
   if (q.environment) query = query.where('environment', '=', q.environment);
@@ -73,16 +78,22 @@ export async function countTargets(
   return { count: Number(row.n), includesTarget: Boolean(row.has) };
 }
 
-/** Remediation actions since `since` (of one rule when given). */
+/** Remediation actions since `since` (of one rule when given; released remediations not counted). */
 export async function countActions(db: Db, q: { since: Date; ruleId?: string | undefined }): Promise<number> {
-  let query = db.selectFrom('remediations').select(sql<string>`coalesce(sum(actions), 0)::text`.as('n')).where('at', '>', q.since);
+  let query = db.selectFrom('remediations').select(sql<string>`coalesce(sum(actions), 0)::text`.as('n')).where('at', '>', q.since).where('released_at', 'is', null);
   if (q.ruleId) query = query.where('rule_id', '=', q.ruleId);
   return Number((await query.executeTakeFirstOrThrow()).n);
 }
 
-/** Remediations of one target by any rule since `since`. */
+/** Remediations of one target by any rule since `since` (released ones not counted). */
 export async function countTargetRemediations(db: Db, target: string, since: Date): Promise<number> {
-  const row = await db.selectFrom('remediations').select(sql<string>`count(*)::text`.as('n')).where('target', '=', target).where('at', '>', since).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('remediations')
+    .select(sql<string>`count(*)::text`.as('n'))
+    .where('target', '=', target)
+    .where('at', '>', since)
+    .where('released_at', 'is', null)
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -105,6 +116,44 @@ export async function insertRemediation(
     .values({ match_id: r.matchId, rule_id: r.ruleId, incident_id: r.incidentId, target: r.target ?? null, environment: r.environment ?? null, actions: r.actions, at: r.at })
     .onConflict((oc) => oc.column('match_id').doNothing())
     .execute();
+}
+
+/**
+ * The statuses an action run ends in without having started (a subset of FINISHED_RUN_STATUSES in
+ * ./action-runs.ts): rejected (by a person or by `onTimeout: reject`), skipped (its `when`, or at its
+ * approved start), cancelled (a resolve before it started). A run that has a `started_at` started, whatever
+ * its status says (an action cancelled while in flight may have touched its host).
+ */
+export const NOT_STARTED_RUN_STATUSES: readonly string[] = ['rejected', 'skipped', 'cancelled'];
+
+/**
+ * Release the remediation of a match (`matchId`, or the match of the action run `actionRunId`): it stops
+ * counting in the guards' and flapping windows (`released_at`), kept for the audit trail. Only when none of
+ * its remediation actions started or may still start: every remediation action run of the match ended
+ * rejected, skipped or cancelled without a `started_at`, and (unless `runEnded`: its rule run is over, so
+ * an action with no row never ran) every one of its `actions` has its row, so none is still to come. A
+ * dry run or a remediation that ran (and failed) keeps counting. Under the guards' lock (taken here; an
+ * approved start takes it too, before it records its start), so a remediation whose start is being
+ * recorded at the same moment is either seen started (and kept) or seen waiting (and kept). True when
+ * this call released it.
+ */
+export async function releaseUnstartedRemediation(
+  trx: Transaction<Database>,
+  m: ({ matchId: string; actionRunId?: undefined } | { actionRunId: string; matchId?: undefined }) & { at: Date; runEnded?: boolean | undefined },
+): Promise<boolean> {
+  const notifyOnly = [...NOTIFY_ONLY_TYPES];
+  const match = m.matchId !== undefined ? sql<string>`${m.matchId}::bigint` : sql<string>`(select a.match_id from action_runs a where a.id = ${m.actionRunId})`;
+  const fix = sql<boolean>`a.match_id = r.match_id and a.action_type <> all(${notifyOnly}::text[])`;
+  const releasable = sql<boolean>`(r.released_at is null
+    and not exists (select 1 from action_runs a where ${fix} and (a.started_at is not null or a.status <> all(${[...NOT_STARTED_RUN_STATUSES]}::text[])))
+    and (${Boolean(m.runEnded)}::boolean or (select count(*) from action_runs a where ${fix}) >= r.actions))`;
+  // Most calls find nothing to release (a remediation that ran, or none): they do not take the lock.
+  const candidate = await sql<{ id: string }>`select r.id from remediations r where r.match_id = ${match} and ${releasable}`.execute(trx);
+  if (candidate.rows.length === 0) return false;
+  await lockGuards(trx);
+  // A statement of its own, after the lock: it sees what an approved start committed before it.
+  const released = await sql<{ id: string }>`update remediations r set released_at = ${m.at} where r.match_id = ${match} and ${releasable} returning r.id`.execute(trx);
+  return released.rows.length > 0;
 }
 
 /** Pause a scope; null when a pause of it is already in force (the one that exists keeps its page). */
