@@ -160,6 +160,9 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
       const key = options.key ?? activityKey('pagerduty.update');
       if (!key) return sendUpdate(incidentId, update, options.signal);
       let incident: PagerDutyIncident | undefined;
+      // Only the current state is compared: the incident does not say whether a value it no longer shows was
+      // ever written (a priority a person changed since, an acknowledgement its timeout undid), and then the
+      // write is sent again. At least once in that case (docs/guarantees.md).
       const holds = (i: PagerDutyIncident): boolean =>
         update.status === 'resolved'
           ? i.status === 'resolved'

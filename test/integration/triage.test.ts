@@ -207,4 +207,69 @@ describe('triage activity (persist, enrich, extract, match in one step)', functi
     assert.deepEqual(late.plans, []);
     assert.equal((await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length, 2);
   });
+
+  it('an event older than what is stored updates nothing newer: status, resolved_at, title, priority, assignees and last_event_at stay', async function () {
+    const serviceId = newServiceId();
+    await insertRule(db.db, { name: 'triage-stale-fields', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'x' }] });
+    const id = newIncidentId();
+    const run = triage({ pagerduty: false });
+    const service = { id: serviceId, type: 'service_reference', summary: 'Triage' };
+    const user = (uid: string) => ({ id: uid, type: 'user_reference', summary: `user ${uid}`, self: `https://api.pagerduty.com/users/${uid}`, html_url: `https://x.pagerduty.com/users/${uid}` });
+    const at = (sample: string, occurredAt: string, data: Record<string, unknown>): IncidentEventMessage => {
+      const body = sampleFor(sample, id, { occurredAt, data: { service, urgency: 'high', ...data } });
+      return { eventId: body.event.id, eventType: String(body.event.event_type), occurredAt, receivedAt: new Date().toISOString(), event: body.event };
+    };
+    const newer = at('v3-incident.resolved-01.json', '2026-06-01T13:05:00Z', {
+      title: '[web-7] disk full (resolved view)',
+      priority: { id: 'PPRIO1', type: 'priority_reference', summary: 'P1' },
+      assignees: [user('PUSERA1')],
+    });
+    assert.equal((await run({ incidentId: id, message: newer })).recorded.incidentStatus, 'resolved');
+    const read = () =>
+      db.db
+        .selectFrom('incidents')
+        .select(['status', 'resolved_at', 'title', 'priority', 'assignees', 'last_event_at'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+    const stored = await read();
+    assert.equal(stored.status, 'resolved');
+    assert.equal(stored.title, '[web-7] disk full (resolved view)');
+    assert.equal(stored.resolved_at?.toISOString(), '2026-06-01T13:05:00.000Z');
+    assert.equal(stored.priority, 'P1');
+    assert.deepEqual(
+      (stored.assignees as { id: string }[]).map((a) => a.id),
+      ['PUSERA1'],
+    );
+    const matchesBefore = (await db.db.selectFrom('rule_matches').select('id').where('incident_id', '=', id).execute()).length;
+
+    // Delivered late: a trigger from 13:00 with another title, priority and assignees.
+    const late = await run({
+      incidentId: id,
+      message: at('v3-incident.triggered-01.json', '2026-06-01T13:00:00Z', {
+        title: '[web-8] something else (trigger view)',
+        priority: { id: 'PPRIO2', type: 'priority_reference', summary: 'P2' },
+        assignees: [user('PUSERB2')],
+      }),
+    });
+    assert.equal(late.recorded.stale, true);
+    assert.equal(late.recorded.incidentStatus, 'resolved');
+    assert.deepEqual(late.plans, [], 'no rule plan');
+    assert.deepEqual(await read(), stored, 'the incident row as the 13:05 event left it');
+    assert.equal(stored.last_event_at?.toISOString(), '2026-06-01T13:05:00.000Z');
+    assert.equal((await db.db.selectFrom('rule_matches').select('id').where('incident_id', '=', id).execute()).length, matchesBefore, 'no match recorded');
+    assert.equal((await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length, 2, 'the late event is stored');
+
+    // Control: the same trigger, newer than what is stored, does match the rule and take its values.
+    const fresh = await run({
+      incidentId: id,
+      message: at('v3-incident.triggered-01.json', '2026-06-01T13:10:00Z', {
+        title: '[web-8] something else (trigger view)',
+        priority: { id: 'PPRIO2', type: 'priority_reference', summary: 'P2' },
+        assignees: [user('PUSERB2')],
+      }),
+    });
+    assert.equal(fresh.recorded.stale, false);
+    assert.equal(fresh.plans.length, 1, 'a newer trigger matches the rule');
+    assert.deepEqual({ ...(await read()), assignees: undefined }, { status: 'triggered', resolved_at: null, title: '[web-8] something else (trigger view)', priority: 'P2', assignees: undefined, last_event_at: new Date('2026-06-01T13:10:00Z') });
+  });
 });

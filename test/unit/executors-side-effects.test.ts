@@ -351,3 +351,115 @@ describe('side effects: a retry after a lost answer never makes a second one', f
     assert.equal(whatHappened(new PagerDutyApiError('timed out', undefined, true, { method: 'POST', path: '/x' }, { cause: new DOMException('t', 'TimeoutError') })), 'uncertain');
   });
 });
+
+// PagerDuty acknowledge / resolve / priority after a lost answer, as PagerDuty (the peer) sees it: the
+// requests it received and the incident's state. The answer is dropped after the write took effect; what a
+// person does in PagerDuty's UI between that attempt and its retry is `humanUpdate`.
+describe('PagerDuty status and priority writes after a lost answer: what PagerDuty receives', function () {
+  const PD_TOKEN = 'pd-token-status-writes';
+  let db: TestDatabase;
+  let pd: PagerDutyPeer;
+
+  before(async function () {
+    db = await createTestDatabase();
+    pd = await startPagerDutyPeer({ token: PD_TOKEN });
+  });
+
+  after(async function () {
+    await pd?.close();
+    await db?.close();
+  });
+
+  function executeAction(i: RunActionInput) {
+    return createActionActivities({
+      db: db.db,
+      logger: createLogger({ level: 'silent' }),
+      pagerduty: createPagerDutyClient({ baseUrl: pd.url, token: PD_TOKEN, fromEmail: 'selfheal@example.com' }),
+      sideEffects: { budgetMs: 1_500 },
+    }).executeAction(i);
+  }
+
+  function input(type: string, params: Record<string, unknown>): RunActionInput {
+    const action: PlannedAction = { index: 0, id: 'a1', type, when: 'success', params };
+    const incidentId = `Q${randomUUID().slice(0, 8).toUpperCase()}`;
+    const eventId = `E${randomUUID()}`;
+    return { actionRunId: `${incidentId}:r-1:${action.id}:${eventId}`, incidentId, eventId, matchId: '1', ruleId: 'r-1', ruleVersion: 1, action, dryRun: false, previous: [] };
+  }
+
+  /** The PUTs PagerDuty received for the incident, as the fields they set. */
+  const puts = (incidentId: string) =>
+    pd.requests
+      .filter((r) => r.method === 'PUT' && r.path === `/incidents/${incidentId}`)
+      .map((r) => {
+        const incident = (r.body as { incident: { status?: string; priority?: { id: string } } }).incident;
+        return incident.status ?? `priority ${incident.priority?.id ?? '?'}`;
+      });
+
+  /**
+   * The first attempt: PagerDuty applies the write and the answer is dropped. Then `between` (a person in
+   * PagerDuty's UI), then the retries Temporal would make until one ends.
+   */
+  async function lostThenRetried(i: RunActionInput, between: () => void = () => undefined) {
+    pd.loseNextAnswer('drop', { method: 'PUT', pathPrefix: `/incidents/${i.incidentId}` });
+    await assert.rejects(executeAction(i), (e: ApplicationFailure) => e.type === 'SideEffectUncertain');
+    assert.equal(puts(i.incidentId).length, 1, 'the first attempt reached PagerDuty');
+    between();
+    for (let n = 1; ; n++) {
+      try {
+        return (await executeAction(i)) as { outputExcerpt: string };
+      } catch (err) {
+        if (n >= 10 || (err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  }
+
+  const state = (key: string) => db.db.selectFrom('side_effects').select('state').where('key', '=', key).executeTakeFirstOrThrow();
+
+  it('resolve: the answer is dropped; the retry reads the incident resolved and sends nothing more', async function () {
+    const i = input('pagerduty.resolve', {});
+    const result = await lostThenRetried(i);
+    assert.deepEqual(puts(i.incidentId), ['resolved'], 'one PUT at PagerDuty');
+    assert.equal(pd.incident(i.incidentId)?.status, 'resolved');
+    assert.equal(result.outputExcerpt, 'resolved (found after an unanswered attempt; not created again)');
+    assert.equal((await state(i.actionRunId)).state, 'done');
+    assert.deepEqual(pd.requests.flatMap((r) => r.errors), []);
+  });
+
+  it('priority: the answer is dropped; the retry reads the priority set and sends nothing more', async function () {
+    const i = input('pagerduty.priority', { priorityId: 'PPRIO1' });
+    const result = await lostThenRetried(i);
+    assert.deepEqual(puts(i.incidentId), ['priority PPRIO1'], 'one PUT at PagerDuty');
+    assert.equal(pd.incident(i.incidentId)?.priority?.id, 'PPRIO1');
+    assert.equal(result.outputExcerpt, 'priority set to PPRIO1 (found after an unanswered attempt; not created again)');
+    assert.equal((await state(i.actionRunId)).state, 'done');
+  });
+
+  it('acknowledge: the answer is dropped and a person resolves the incident before the retry; no further PUT, it stays resolved', async function () {
+    const i = input('pagerduty.acknowledge', {});
+    const result = await lostThenRetried(i, () => pd.humanUpdate(i.incidentId, { status: 'resolved' }));
+    // Acknowledging now would reopen the incident: resolved counts as acknowledged.
+    assert.deepEqual(puts(i.incidentId), ['acknowledged'], 'only the first attempt\'s PUT');
+    assert.equal(pd.incident(i.incidentId)?.status, 'resolved');
+    assert.equal(result.outputExcerpt, 'acknowledged (found after an unanswered attempt; not created again)');
+  });
+
+  // The documented limit (docs/guarantees.md, PagerDuty status and priority): the retry reads only the
+  // incident, which does not say whether the value it no longer shows was ever written. A person's change
+  // between a lost answer and the retry is overwritten: at least once, two writes.
+  it('priority: the answer is dropped and a person sets another priority before the retry; the retry writes the rule\'s again (documented: at least once)', async function () {
+    const i = input('pagerduty.priority', { priorityId: 'PPRIO1' });
+    const result = await lostThenRetried(i, () => pd.humanUpdate(i.incidentId, { priorityId: 'PPRIO2' }));
+    assert.deepEqual(puts(i.incidentId), ['priority PPRIO1', 'priority PPRIO1'], 'two PUTs of the rule\'s priority');
+    assert.equal(pd.incident(i.incidentId)?.priority?.id, 'PPRIO1', 'the person\'s P2 is overwritten');
+    assert.equal(result.outputExcerpt, 'priority set to PPRIO1');
+  });
+
+  it('acknowledge: the answer is dropped and the acknowledgement is undone (ack timeout) before the retry; the retry acknowledges again (documented: at least once)', async function () {
+    const i = input('pagerduty.acknowledge', {});
+    const result = await lostThenRetried(i, () => pd.humanUpdate(i.incidentId, { status: 'triggered' }, 'ack-timeout@example.com'));
+    assert.deepEqual(puts(i.incidentId), ['acknowledged', 'acknowledged'], 'two PUTs');
+    assert.equal(pd.incident(i.incidentId)?.status, 'acknowledged');
+    assert.equal(result.outputExcerpt, 'acknowledged');
+  });
+});
