@@ -79,7 +79,11 @@ export class EgressDeniedError extends ExecutorError {
   }
 }
 
-/** Sending an email failed. `retryable` follows the SMTP reply class (4xx transient, 5xx permanent). */
+/**
+ * Sending an email failed. `retryable` follows the SMTP reply class before the message was handed over
+ * (a 4xx to AUTH, MAIL FROM, RCPT TO or DATA is transient, 5xx permanent); a reply to the message itself
+ * (after 354) is never retried. Failures without a reply: see sendEmail (src/executors/notify.ts).
+ */
 export class EmailSendError extends ExecutorError {
   constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
     super(message, retryable, options);

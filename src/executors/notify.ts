@@ -177,7 +177,16 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
   } catch (err) {
     if (err instanceof EmailSendError) throw err;
     const e = err as Error & { code?: string; responseCode?: number; command?: string };
-    const permanent = e.code === 'EAUTH' || e.code === 'EENVELOPE' || e.code === 'EMESSAGE' || (e.responseCode !== undefined && e.responseCode >= 500);
+    // The server's reply class decides (RFC 5321 §4.2.1): a 4xx to AUTH (454), MAIL FROM, RCPT TO (451, a
+    // greylisting relay) or DATA is temporary, and nothing was handed over yet, so the attempt is retried;
+    // a 5xx is permanent. nodemailer names all of them EAUTH or EENVELOPE, whatever the code. Without a
+    // reply those names are nodemailer's own refusals (no credentials, no recipient, an empty message),
+    // which no retry changes. A reply to the message itself (after 354) is not retried, 4xx included: from
+    // 354 on an email is sent at most once (docs/guarantees.md, notify.email).
+    const permanent =
+      e.responseCode !== undefined
+        ? e.responseCode >= 500 || dataAccepted
+        : e.code === 'EAUTH' || e.code === 'EENVELOPE' || e.code === 'EMESSAGE';
     const what = `email via ${message.smtp.host}:${message.smtp.port}: ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}`;
     if (e.code === 'ETLS' && e.command === 'STARTTLS') {
       throw new EmailSendError(`${what}: the server did not upgrade to TLS (STARTTLS), so nothing was sent; plaintext needs SMTP_URL ...?plaintext=true, and no SMTP_USER unless the relay is on loopback`, false, { cause: err });

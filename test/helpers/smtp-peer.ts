@@ -22,8 +22,17 @@ export interface SmtpPeer {
    * the sender never learns that its message arrived.
    */
   dropNextReply(): void;
+  /**
+   * The next `times` replies at `stage` are `code text` instead of a success (a greylisting relay: 451 to
+   * the first RCPT TO). 'data' is the reply to the message's final ".": the message is then not stored.
+   */
+  refuseNext(stage: SmtpStage, code: number, text: string, times?: number): void;
+  /** Every refusal sent so far, oldest first. */
+  refusals: { stage: SmtpStage; code: number }[];
   close(): Promise<void>;
 }
+
+export type SmtpStage = 'auth' | 'mail' | 'rcpt' | 'data';
 
 function parseMail(raw: string): { headers: Map<string, string[]>; body: string } {
   const split = raw.search(/\r?\n\r?\n/);
@@ -49,6 +58,16 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
   const waiters: Array<() => void> = [];
   const sockets = new Map<number, Socket>();
   let dropReplies = 0;
+  const pending: { stage: SmtpStage; code: number; text: string }[] = [];
+  const refusals: { stage: SmtpStage; code: number }[] = [];
+  /** The refusal queued for `stage`, taken off the queue and logged, as the error smtp-server answers with. */
+  const refusal = (stage: SmtpStage): (Error & { responseCode: number }) | undefined => {
+    const at = pending.findIndex((p) => p.stage === stage);
+    if (at === -1) return undefined;
+    const [r] = pending.splice(at, 1);
+    refusals.push({ stage, code: r!.code });
+    return Object.assign(new Error(r!.text), { responseCode: r!.code });
+  };
   const server = new SMTPServer({
     secure: false,
     authOptional: opts.auth === undefined,
@@ -56,16 +75,32 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
     disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
     logger: false,
     onAuth(auth, _session, callback) {
+      const refused = refusal('auth');
+      if (refused) {
+        callback(refused);
+        return;
+      }
       if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) {
         callback(null, { user: auth.username });
         return;
       }
       callback(new Error('Invalid username or password'));
     },
+    onMailFrom(_address, _session, callback) {
+      callback(refusal('mail'));
+    },
+    onRcptTo(_address, _session, callback) {
+      callback(refusal('rcpt'));
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        const refused = refusal('data');
+        if (refused) {
+          callback(refused);
+          return;
+        }
         const raw = Buffer.concat(chunks).toString('utf8');
         const { headers, body } = parseMail(raw);
         const from = session.envelope.mailFrom;
@@ -115,6 +150,10 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
     dropNextReply() {
       dropReplies += 1;
     },
+    refuseNext(stage, code, text, times = 1) {
+      for (let n = 0; n < times; n++) pending.push({ stage, code, text });
+    },
+    refusals,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActionActivities } from '../../activities/actions.js';
+import type { PlannedAction, RunActionInput } from '../../activities/types.js';
+import { loadConfig } from '../../src/config.js';
+import { EmailSendError } from '../../src/executors/errors.js';
+import { sendEmail } from '../../src/executors/notify.js';
+import { createIntegrations } from '../../src/integrations.js';
+import { createLogger } from '../../src/logger.js';
+import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
+
+// An SMTP reply's class says whether to try again (RFC 5321 §4.2.1): 4xx is temporary (a greylisting relay
+// answers 451 to the first RCPT TO of an unknown sender and accepts the same message minutes later; 454 to
+// AUTH is a server that cannot check credentials right now), 5xx permanent. Before the message is handed
+// over (354 to DATA) nothing was sent, so a temporary refusal is retried; after it, never (at most once).
+// Run the way the worker runs a notify.email action: executeAction attempts, retried like Temporal does
+// until one succeeds or fails for good, against a real SMTP server and a real Postgres.
+describe('notify.email: a temporary SMTP refusal (4xx) is retried, a permanent one (5xx) is not', function () {
+  const PASS = 'mail-s3cret';
+  let db: TestDatabase;
+  let smtp: SmtpPeer;
+  let authSmtp: SmtpPeer;
+
+  before(async function () {
+    db = await createTestDatabase();
+  });
+
+  // Fresh peers for each test: a refusal one test queued and did not use never reaches the next.
+  beforeEach(async function () {
+    [smtp, authSmtp] = await Promise.all([startSmtpPeer(), startSmtpPeer({ auth: { user: 'mailer', pass: PASS } })]);
+  });
+
+  afterEach(async function () {
+    await Promise.all([smtp?.close(), authSmtp?.close()]);
+  });
+
+  after(async function () {
+    await db?.close();
+  });
+
+  function activities(peer: SmtpPeer, auth = false) {
+    const env = {
+      SMTP_URL: `smtp://127.0.0.1:${peer.port}?plaintext=true`,
+      SMTP_FROM: 'selfheal@example.com',
+      ...(auth ? { SMTP_USER: 'mailer', SMTP_PASSWORD: PASS } : {}),
+    };
+    return createActionActivities({
+      db: db.db,
+      logger: createLogger({ level: 'silent' }),
+      pagerduty: createPagerDutyClient({ baseUrl: 'http://127.0.0.1:9', token: 'unused', fromEmail: 'selfheal@example.com' }),
+      integrations: createIntegrations(loadConfig(env), { env, fetch: globalThis.fetch }),
+      env,
+      sideEffects: { budgetMs: 5_000, settleMs: 10_000 },
+    });
+  }
+
+  let seq = 0;
+  function input(subject: string): RunActionInput {
+    seq += 1;
+    const action: PlannedAction = { index: 0, id: `m${seq}`, type: 'notify.email', when: 'success', params: { to: ['oncall@example.com'], subject, body: 'restarted' } };
+    const incidentId = `Q${randomUUID().slice(0, 8).toUpperCase()}`;
+    const eventId = `E${randomUUID()}`;
+    return { actionRunId: `${incidentId}:r-1:${action.id}:${eventId}`, incidentId, eventId, matchId: '1', ruleId: 'r-1', ruleVersion: 1, action, dryRun: false, previous: [] };
+  }
+
+  /** What Temporal does: attempts until one succeeds or fails for good (a non-retryable failure). */
+  async function untilDone(run: (i: RunActionInput) => Promise<unknown>, i: RunActionInput, maxAttempts = 10) {
+    const failures: string[] = [];
+    for (let n = 1; n <= maxAttempts; n++) {
+      try {
+        return { result: await run(i), failures, error: undefined as ApplicationFailure | undefined };
+      } catch (err) {
+        const e = err as Error;
+        failures.push(`${(err as ApplicationFailure).type ?? e.name}: ${e.message}`);
+        if (err instanceof ApplicationFailure && err.nonRetryable) return { result: undefined, failures, error: err };
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error(`no outcome after ${maxAttempts} attempts: ${failures.join(' | ')}`);
+  }
+
+  const mine = (peer: SmtpPeer, i: RunActionInput) => peer.messages.filter((m) => m.subject === i.action.params.subject);
+  const sideEffect = (key: string) => db.db.selectFrom('side_effects').select(['state']).where('key', '=', key).executeTakeFirstOrThrow();
+
+  it('451 to the first RCPT TO (greylisting): the next attempt is accepted, one message', async function () {
+    const i = input(`greylisted ${randomUUID()}`);
+    smtp.refuseNext('rcpt', 451, 'greylisted, try again later');
+    const { result, failures, error } = await untilDone(activities(smtp).executeAction, i);
+    assert.equal(error, undefined, failures.join(' | '));
+    assert.equal(failures.length, 1, failures.join(' | '));
+    assert.match(failures[0]!, /^EmailSendError: .*EENVELOPE 451/);
+    assert.match(String((result as { outputExcerpt: string }).outputExcerpt), /^email sent \(</);
+    assert.deepEqual(smtp.refusals, [{ stage: 'rcpt', code: 451 }]);
+    assert.equal(mine(smtp, i).length, 1);
+    assert.equal((await sideEffect(i.actionRunId)).state, 'done');
+  });
+
+  it('451 to MAIL FROM (twice) is retried too', async function () {
+    const mail = input(`busy ${randomUUID()}`);
+    smtp.refuseNext('mail', 451, 'local problem, try again later', 2);
+    const m = await untilDone(activities(smtp).executeAction, mail);
+    assert.equal(m.error, undefined, m.failures.join(' | '));
+    assert.equal(m.failures.length, 2, m.failures.join(' | '));
+    assert.deepEqual(smtp.refusals, [{ stage: 'mail', code: 451 }, { stage: 'mail', code: 451 }]);
+    assert.equal(mine(smtp, mail).length, 1);
+  });
+
+  it('454 to AUTH (credentials cannot be checked now) is retried', async function () {
+    const auth = input(`auth ${randomUUID()}`);
+    authSmtp.refuseNext('auth', 454, 'temporary authentication failure');
+    const a = await untilDone(activities(authSmtp, true).executeAction, auth);
+    assert.equal(a.error, undefined, a.failures.join(' | '));
+    assert.equal(a.failures.length, 1, a.failures.join(' | '));
+    assert.deepEqual(authSmtp.refusals, [{ stage: 'auth', code: 454 }]);
+    assert.match(a.failures[0]!, /EAUTH 454/);
+    assert.equal(mine(authSmtp, auth).length, 1);
+    assert.equal(mine(authSmtp, auth)[0]!.authUser, 'mailer');
+  });
+
+  it('550 to RCPT TO: fails once, not retried, no message', async function () {
+    const i = input(`unknown user ${randomUUID()}`);
+    smtp.refuseNext('rcpt', 550, 'no such user');
+    const { error, failures } = await untilDone(activities(smtp).executeAction, i);
+    assert.equal(failures.length, 1, failures.join(' | '));
+    assert.equal(error?.nonRetryable, true);
+    assert.equal(error?.type, 'EmailSendError');
+    assert.match(error!.message, /EENVELOPE 550/);
+    assert.deepEqual(smtp.refusals, [{ stage: 'rcpt', code: 550 }]);
+    assert.equal(mine(smtp, i).length, 0);
+  });
+
+  it('a wrong password (535) stays permanent', async function () {
+    await assert.rejects(
+      sendEmail(
+        { smtp: { host: authSmtp.host, port: authSmtp.port, secure: false, allowPlaintext: true, user: 'mailer', passRef: 'env:P' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' },
+        { env: { P: 'wrong' } },
+      ),
+      (err: Error) => err instanceof EmailSendError && !err.retryable && /EAUTH 535/.test(err.message),
+    );
+  });
+
+  it('451 to the message itself (after 354 and the final "."): not sent again, at most once', async function () {
+    const i = input(`after data ${randomUUID()}`);
+    smtp.refuseNext('data', 451, 'queue write error, try again later');
+    const { error, failures } = await untilDone(activities(smtp).executeAction, i);
+    assert.equal(failures.length, 1, failures.join(' | '));
+    assert.equal(error?.nonRetryable, true);
+    assert.match(error!.message, /EMESSAGE 451/);
+    assert.deepEqual(smtp.refusals, [{ stage: 'data', code: 451 }]);
+    assert.equal(mine(smtp, i).length, 0);
+  });
+});
