@@ -62,17 +62,66 @@ function boundedText(value: unknown, max: number): string | undefined {
 }
 
 /**
- * The end of `text`, at most `max` characters (a script prints its result last), NUL and lone surrogates
- * shown as U+FFFD, never cut inside a surrogate pair; what was cut is marked at the start. Pure: the job
- * workflow keeps what it records this short.
+ * The most a tail kept by tailText takes once JSON-encoded, in UTF-8 bytes, quotes included: what it costs
+ * in a Temporal payload (the JSON payload converter) and in a jsonb row, whatever the output held. Plain
+ * text of 4,000 characters fits (a newline, quote or backslash takes 2 bytes, so a little less of such text
+ * does); text of multi-byte characters keeps fewer characters (about 1,360 of U+FFFD, 3 bytes each).
  */
-export function tailText(text: string, max: number): string {
-  const t = storable(text);
-  if (t.length <= max) return t;
-  let from = t.length - max + 1;
-  // After storable(), a low surrogate is always the second half of a pair: start after the whole pair.
-  const code = t.charCodeAt(from);
-  if (code >= 0xdc00 && code <= 0xdfff) from++;
+export const TAIL_JSON_BYTES = 4096;
+
+// Terminal escape sequences a script prints (colours above all: `ls --color`, systemctl, test runners):
+// CSI (ESC [ … final byte: colours, cursor moves, erases), OSC (ESC ] … BEL or ESC \: window titles,
+// OSC 8 links), DCS, PM and APC strings (ESC P, ESC ^, ESC _ … ESC \), and the short ones (ESC ( B,
+// ESC 7, ESC =). Removed: in a dashboard's <pre> they are noise around the text a person reads.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const ESCAPE_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[P^_][^\x1b]*\x1b\\|\x1b[ -/]*[0-~]/g;
+// Other control characters but tab, newline and CR (C0, DEL, C1): JSON writes a C0 character as `\u00XX`,
+// six bytes for one, and none of them shows as anything a reader could use.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
+
+/** `text` as a reader sees it: escape sequences removed; other controls, NUL and lone surrogates shown as U+FFFD. */
+function readable(text: string): string {
+  return text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/** Bytes the UTF-16 unit `c` (a whole pair counted at its high half, 4) takes in JSON.stringify's UTF-8 output. */
+function jsonBytes(c: number): number {
+  if (c === 0x22 || c === 0x5c) return 2; // \" and \\
+  if (c < 0x20) return c === 0x09 || c === 0x0a || c === 0x0d || c === 0x08 || c === 0x0c ? 2 : 6;
+  if (c < 0x80) return 1;
+  if (c < 0x800) return 2;
+  if (c >= 0xd800 && c <= 0xdbff) return 4;
+  if (c >= 0xdc00 && c <= 0xdfff) return 0; // counted with its high half (readable() left no lone one)
+  return 3;
+}
+
+/**
+ * The end of `text` (a script prints its result last), at most `max` UTF-16 units and, once JSON-encoded,
+ * at most `maxJsonBytes` UTF-8 bytes (TAIL_JSON_BYTES; quotes included), whatever the text holds: escape
+ * sequences (ANSI colours) removed; other control characters but tab, newline and CR, NUL and lone
+ * surrogates shown as U+FFFD; never cut inside a surrogate pair; what was cut is marked with `…` at the
+ * start (counted in both bounds). Idempotent: a tail cut again with the same bounds is unchanged. Pure:
+ * the job workflow keeps what it records this short, and the agent and the SSH activity answer no more.
+ */
+export function tailText(text: string, max: number, maxJsonBytes = TAIL_JSON_BYTES): string {
+  const t = readable(text);
+  let bytes = 2;
+  for (let i = 0; i < t.length && bytes <= maxJsonBytes; i++) bytes += jsonBytes(t.charCodeAt(i));
+  if (t.length <= max && bytes <= maxJsonBytes) return t;
+  // Room after the marker: `…` is one unit and 3 bytes, and the quotes 2 bytes.
+  const units = max - 1;
+  let room = maxJsonBytes - 5;
+  let from = t.length;
+  while (from > 0) {
+    // A pair is taken whole, from its high half: never a low half alone.
+    const low = t.charCodeAt(from - 1);
+    const width = low >= 0xdc00 && low <= 0xdfff && from >= 2 ? 2 : 1;
+    const cost = jsonBytes(t.charCodeAt(from - width));
+    if (t.length - (from - width) > units || cost > room) break;
+    room -= cost;
+    from -= width;
+  }
   return `…${t.slice(from)}`;
 }
 

@@ -3,6 +3,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection, Client, ScheduleNotFoundError } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
@@ -308,26 +309,42 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
     assert.equal((await stack.api('/api/jobs/fleet-patch')).status, 404);
   });
 
-  it("a noisy script's output enters the job's history and its record only as its end, on the agent and over SSH", async function () {
-    // 300 KiB of output per target; before, each target's whole answer (up to 128 KiB) sat in the job's
-    // history twice, and a job over a few hundred such environments passed Temporal's history size limit.
-    await writeFile(path.join(scriptsDir, 'noisy.sh'), '#!/bin/sh\nhead -c 307200 /dev/zero | tr "\\0" "x"\necho\necho "RESULT noisy done"\n', { mode: 0o755 });
-    for (const [name, target, via] of [['noisy agent', 'jobs-agent-a', 'agent'], ['noisy ssh', 'jobs-ssh-a', 'ssh']] as const) {
-      const id = await createJob({ name, schedule: { interval: '1h' }, targets: { environments: [target] }, via, script: 'noisy.sh' });
-      await trigger(id);
-      const run = await eventually(async () => (await finished(id))[0], 60_000, `the ${name} run`);
-      assert.equal(run.status, 'succeeded', JSON.stringify(run).slice(0, 500));
-      const rows = await stack.db.db.selectFrom('job_target_results').select(['environment', 'output_excerpt']).where('job_run_id', '=', run.id).execute();
-      assert.deepEqual(rows.map((r) => r.environment), [target]);
-      assert.ok((rows[0]!.output_excerpt ?? '').length <= 4000, `${name}: ${rows[0]!.output_excerpt?.length}`);
-      const history = await stack.temporal.client.workflow.getHandle(run.id).fetchHistory();
-      const sizes = (history.events ?? [])
-        .flatMap((e) => [...(e.activityTaskCompletedEventAttributes?.result?.payloads ?? []), ...(e.activityTaskScheduledEventAttributes?.input?.payloads ?? [])])
-        .map((p) => p.data?.length ?? 0);
-      assert.ok(sizes.length >= 4, 'the target ran as an activity');
-      assert.ok(Math.max(...sizes) < 6000, `${name}: every activity's input and result stays small (${Math.max(...sizes)} bytes)`);
-    }
-  });
+  // 300 KiB of output per target; before, each target's whole answer (up to 128 KiB) sat in the job's
+  // history twice, and a job over a few hundred such environments passed Temporal's history size limit.
+  // The end kept is bounded in JSON bytes (TAIL_JSON_BYTES), not characters: 4,000 control characters
+  // took 24 KB a copy (JSON writes each as `\u00XX`), 4,000 characters of binary output about 10 KB.
+  for (const [kind, command] of [
+    ['text', 'head -c 307200 /dev/zero | tr "\\0" "x"'],
+    ['control characters', 'head -c 307200 /dev/zero | tr "\\0" "\\1"'],
+    ['random bytes', 'head -c 300000 /dev/urandom'],
+  ] as const) {
+    it(`a noisy script's output (${kind}) enters the job's history and its record only as its end, at most 4,096 bytes, on the agent and over SSH`, async function () {
+      const script = `noisy-${kind.replaceAll(' ', '-')}.sh`;
+      await writeFile(path.join(scriptsDir, script), `#!/bin/sh\n${command}\necho\necho "RESULT noisy done"\n`, { mode: 0o755 });
+      for (const [target, via] of [['jobs-agent-a', 'agent'], ['jobs-ssh-a', 'ssh']] as const) {
+        const name = `noisy ${kind} ${via}`;
+        const id = await createJob({ name, schedule: { interval: '1h' }, targets: { environments: [target] }, via, script });
+        await trigger(id);
+        const run = await eventually(async () => (await finished(id))[0], 60_000, `the ${name} run`);
+        assert.equal(run.status, 'succeeded', JSON.stringify(run).slice(0, 500));
+        const rows = await stack.db.db.selectFrom('job_target_results').select(['environment', 'output_excerpt']).where('job_run_id', '=', run.id).execute();
+        assert.deepEqual(rows.map((r) => r.environment), [target]);
+        const kept = rows[0]!.output_excerpt ?? '';
+        assert.ok(kept.length <= 4000, `${name}: ${kept.length}`);
+        assert.ok(Buffer.byteLength(JSON.stringify(kept)) <= 4096, `${name}: ${Buffer.byteLength(JSON.stringify(kept))} bytes as JSON`);
+        assert.match(kept, /\nRESULT noisy done\n?$/, `${name}: ends ${JSON.stringify(kept.slice(-30))}`);
+        const history = await stack.temporal.client.workflow.getHandle(run.id).fetchHistory();
+        const sizes = (history.events ?? [])
+          .flatMap((e) => [...(e.activityTaskCompletedEventAttributes?.result?.payloads ?? []), ...(e.activityTaskScheduledEventAttributes?.input?.payloads ?? [])])
+          .map((p) => p.data?.length ?? 0);
+        assert.ok(sizes.length >= 4, 'the target ran as an activity');
+        assert.ok(Math.max(...sizes) < 6000, `${name}: every activity's input and result stays small (${Math.max(...sizes)} bytes)`);
+        // The whole one-target run, its own events and the output's two copies: 15.7–16.0 KB measured.
+        const historyBytes = proto.temporal.api.history.v1.History.encode(history).finish().length;
+        assert.ok(historyBytes < 20_000, `${name}: the run's history is ${historyBytes} bytes`);
+      }
+    });
+  }
 
   it('deleting a job removes its schedule; updating it changes the schedule', async function () {
     const id = await createJob({ name: 'probe delete', schedule: { cron: '0 3 * * *', timezone: 'Europe/Paris' }, targets: { all: true }, script: 'probe.sh' });
