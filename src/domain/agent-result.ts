@@ -80,9 +80,9 @@ const ESCAPE_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
 
-/** `text` as a reader sees it: escape sequences removed; other controls, NUL and lone surrogates shown as U+FFFD. */
+/** `text` as a reader sees it: escape sequences removed; other controls (NUL among them) and lone surrogates shown as U+FFFD (storable). */
 function readable(text: string): string {
-  return text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
+  return storable(text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, '\uFFFD'));
 }
 
 /** Bytes the UTF-16 unit `c` (a whole pair counted at its high half, 4) takes in JSON.stringify's UTF-8 output. */
