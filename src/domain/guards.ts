@@ -12,7 +12,7 @@
  *
  * Pure: no I/O, no clock (times are passed in).
  */
-import { NOTIFY_ONLY_TYPES } from './rules/actions.js';
+import { NOTIFY_ONLY_TYPES } from './rules/action-kinds.js';
 
 // ---- durations -----------------------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ export const DEFAULT_BREAKER_THRESHOLD = 3;
 export const DEFAULT_BREAKER_RESET_SECONDS = 3600;
 
 /** Action types that still run while a rule's breaker is open (defined with the action types, which rule validation reads too). */
-export { NOTIFY_ONLY_TYPES } from './rules/actions.js';
+export { NOTIFY_ONLY_TYPES } from './rules/action-kinds.js';
 
 /** How the trial run of a half-open breaker is marked in its match's reason. */
 export const BREAKER_TRIAL_NOTE = 'circuit breaker half-open trial';

@@ -4,7 +4,7 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { AutomationAlertTable, AutomationPauseTable, Database } from '../database.js';
 import type { Selectable } from 'kysely';
-import { NOTIFY_ONLY_TYPES } from '../../domain/rules/actions.js';
+import { NOTIFY_ONLY_TYPES } from '../../domain/rules/action-kinds.js';
 import type { Db } from './db.js';
 
 export type AutomationPause = Selectable<AutomationPauseTable>;

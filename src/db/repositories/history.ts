@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import type { HistoryEvent, OtherRule, RecordedMatch, StoredVersion } from '../../domain/backtest/index.js';
 import type { RunOutcome } from '../../domain/policies.js';
-import { NOTIFY_ONLY_TYPES } from '../../domain/rules/actions.js';
+import { NOTIFY_ONLY_TYPES } from '../../domain/rules/action-kinds.js';
 import type { IncidentFacts } from '../../domain/rules/incident-context.js';
 import type { TimeWindow } from '../../domain/rules/time-window.js';
 import { REMEDIATING_EVENT_TYPES } from '../../pagerduty/parse.js';

@@ -260,9 +260,6 @@ export type Action = z.output<typeof actionSchema> & { id: string };
 export type ActionInput = z.input<typeof actionSchema>;
 export type ActionType = Action['type'];
 
-/** Action types that tell people and touch no system: they still run while a rule's breaker is open. */
-export const NOTIFY_ONLY_TYPES: ReadonlySet<string> = new Set<ActionType>(['notify.slack', 'notify.email', 'notify.webhook', 'pagerduty.note', 'pagerduty.escalate', 'workitem']);
-
 /** Rendering (src/domain/template.ts) names the templated parameters of every action type: a new type must be added there. */
 const _everyActionTypeRenders: Record<ActionType, readonly string[]> = TEMPLATED_FIELDS;
 

@@ -8,7 +8,8 @@
 import { z } from 'zod';
 import { MAX_VERIFY_PASSES } from '../../contracts/plan.js';
 import { parseDuration } from '../guards.js';
-import { actionSchema, actionsSchema, NOTIFY_ONLY_TYPES, scriptAgentActionSchema, scriptSshActionSchema } from './actions.js';
+import { actionSchema, actionsSchema, scriptAgentActionSchema, scriptSshActionSchema } from './actions.js';
+import { NOTIFY_ONLY_TYPES } from './action-kinds.js';
 import { checkConditionRegexes, checkConditionSize, conditionSchema, timeWindowSchema } from './conditions.js';
 import { TEAM_NAME_PATTERN, TEAM_NAME_RULE } from '../teams.js';
 import { EVENT_TYPES, slug } from './fields.js';
