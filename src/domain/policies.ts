@@ -57,7 +57,7 @@ export const DEFAULT_BREAKER_THRESHOLD = 3;
 /** Seconds an open breaker waits before its half-open trial when the rule's policy does not say. */
 export const DEFAULT_BREAKER_RESET_SECONDS = 3600;
 
-/** Action types that still run while a rule's breaker is open (defined with the action types, which rule validation reads too). */
+/** Action types that still run while a rule's breaker is open (defined in rules/action-kinds.ts, which rule validation and workflow code read too). */
 export { NOTIFY_ONLY_TYPES } from './rules/action-kinds.js';
 
 /** How the trial run of a half-open breaker is marked in its match's reason. */
