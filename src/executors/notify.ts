@@ -224,13 +224,16 @@ export const SIGNATURE_HEADER = 'X-SelfHeal-Signature';
 export const TIMESTAMP_HEADER = 'X-SelfHeal-Timestamp';
 
 /**
- * `v1=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, the value of X-SelfHeal-Signature, where timestamp
- * is the X-SelfHeal-Timestamp header (Unix seconds). The MAC covers the timestamp, so a receiver that
- * rejects old timestamps (say, older than five minutes) also rejects a captured delivery replayed with a
- * fresh timestamp header.
+ * `v2=<hex HMAC-SHA256 of "<timestamp>\n<idempotency key>\n<raw body>">`, the value of X-SelfHeal-Signature,
+ * where timestamp is the X-SelfHeal-Timestamp header (Unix seconds) and the key is the Idempotency-Key
+ * header (empty when none is sent). The MAC covers both headers a receiver acts on: one that rejects old
+ * timestamps (say, older than five minutes) also rejects a captured delivery replayed with a fresh
+ * timestamp, and one that deduplicates on the key also drops a replay within those minutes with another
+ * key swapped in. A header value cannot hold a line feed, so the fields cannot be shifted into each other.
+ * (`v1` signed "<timestamp>.<raw body>" and left the key open to such a swap; it is no longer sent.)
  */
-export function signWebhookBody(timestamp: string, rawBody: string | Buffer, secret: string): string {
-  return `v1=${createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex')}`;
+export function signWebhookBody(timestamp: string, idempotencyKey: string, rawBody: string | Buffer, secret: string): string {
+  return `v2=${createHmac('sha256', secret).update(`${timestamp}\n${idempotencyKey}\n`).update(rawBody).digest('hex')}`;
 }
 
 /** POSTs JSON to a generic webhook, signed when a secret is given; returns the status. Errors carry the status only, never the answer's body. */
@@ -238,8 +241,8 @@ export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {
   const raw = JSON.stringify(message.body);
   const timestamp = String(Math.floor((deps.now?.() ?? new Date()).getTime() / 1000));
   const headers: Record<string, string> = { 'Content-Type': 'application/json', [TIMESTAMP_HEADER]: timestamp };
-  if (message.secret !== undefined) headers[SIGNATURE_HEADER] = signWebhookBody(timestamp, raw, message.secret);
   if (message.idempotencyKey !== undefined) headers['Idempotency-Key'] = message.idempotencyKey;
+  if (message.secret !== undefined) headers[SIGNATURE_HEADER] = signWebhookBody(timestamp, message.idempotencyKey ?? '', raw, message.secret);
   let label = 'webhook';
   try {
     label = `webhook ${new URL(message.url).host}`;

@@ -222,12 +222,12 @@ describe('remediation end to end: webhook → rule → agent, SSH, Jira, Slack, 
         ['hook', 'succeeded'],
         ['probe', 'failed'],
       ]);
-      // The receiver's check from the README: HMAC-SHA256 of "<timestamp>.<raw body>".
+      // The receiver's check from the README: HMAC-SHA256 of "<timestamp>\n<Idempotency-Key>\n<raw body>".
       const req = sink.requests[0]!;
       assert.deepEqual(req.json, { host: 'web-9' });
       const t = String(req.headers['x-selfheal-timestamp']);
       assert.ok(Math.abs(Number(t) - Date.now() / 1000) < 120, `timestamp ${t} is now`);
-      assert.equal(req.headers['x-selfheal-signature'], `v1=${createHmac('sha256', 'whsec-e2e-0123456789').update(`${t}.${req.rawBody}`).digest('hex')}`);
+      assert.equal(req.headers['x-selfheal-signature'], `v2=${createHmac('sha256', 'whsec-e2e-0123456789').update(`${t}\n${runs[0]!.id}\n${req.rawBody}`).digest('hex')}`);
       assert.equal(req.headers['idempotency-key'], runs[0]!.id);
       // The metadata address is refused once, permanently, and the run says why.
       assert.equal(runs[1]!.attempts, 1);

@@ -37,7 +37,7 @@ describe('egress guard for rule-directed calls (notify.webhook, Slack hooks)', f
     assert.deepEqual(req.json, body);
     assert.equal(req.headers['content-type'], 'application/json');
     const t = String(req.headers['x-selfheal-timestamp']);
-    assert.equal(req.headers['x-selfheal-signature'], `v1=${createHmac('sha256', 'whsec_egress').update(`${t}.${req.rawBody}`).digest('hex')}`);
+    assert.equal(req.headers['x-selfheal-signature'], `v2=${createHmac('sha256', 'whsec_egress').update(`${t}\n\n${req.rawBody}`).digest('hex')}`);
     // A 204 answer has no body; an error answer maps as with the platform fetch.
     assert.equal((await sendWebhook({ url: `${peer.url}/empty`, body: {} }, { fetch })).status, 204);
     await assert.rejects(sendWebhook({ url: `${peer.url}/nope`, body: {} }, { fetch }), (err: unknown) => err instanceof HttpCallError && err.status === 404 && !err.retryable);

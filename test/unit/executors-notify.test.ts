@@ -103,7 +103,7 @@ describe('executors/notify', () => {
       await peer.close();
     });
 
-    it('signs the timestamp and the raw body with HMAC-SHA256 so the receiver can verify both', async () => {
+    it('signs the timestamp, the idempotency key and the raw body with HMAC-SHA256 so the receiver can verify all three', async () => {
       const secret = 'whsec_test';
       const body = { incident: 'Q1ABC', action: 'restart', note: 'ünïcode ✓' };
       const { status } = await sendWebhook({ url: `${peer.url}/hook`, body, secret, idempotencyKey: 'Q1ABC:r1:a0' }, { now: () => new Date('2025-01-02T03:04:05Z') });
@@ -113,15 +113,36 @@ describe('executors/notify', () => {
       const timestamp = String(req.headers['x-selfheal-timestamp']);
       assert.equal(timestamp, String(Date.parse('2025-01-02T03:04:05Z') / 1000));
       assert.equal(req.headers['idempotency-key'], 'Q1ABC:r1:a0');
-      // Receiver side, as the README tells it: HMAC over "<timestamp>.<raw bytes received>".
+      // Receiver side, as the README tells it: HMAC over "<timestamp>\n<Idempotency-Key>\n<raw bytes received>".
       const received = String(req.headers['x-selfheal-signature']);
-      const mac = (t: string) => `v1=${createHmac('sha256', secret).update(Buffer.concat([Buffer.from(`${t}.`), Buffer.from(req.rawBody, 'utf8')])).digest('hex')}`;
-      assert.ok(timingSafeEqual(Buffer.from(received), Buffer.from(mac(timestamp))));
+      const mac = (t: string, key: string, raw: string) => `v2=${createHmac('sha256', secret).update(Buffer.concat([Buffer.from(`${t}\n${key}\n`), Buffer.from(raw, 'utf8')])).digest('hex')}`;
+      const verifies = (headers: { timestamp: string; key: string; signature: string }, raw: string) => {
+        const expected = Buffer.from(mac(headers.timestamp, headers.key, raw));
+        const given = Buffer.from(headers.signature);
+        return given.length === expected.length && timingSafeEqual(given, expected);
+      };
+      assert.ok(verifies({ timestamp, key: 'Q1ABC:r1:a0', signature: received }, req.rawBody));
       assert.deepEqual(req.json, body);
-      // A replay that swaps in a fresh timestamp no longer verifies, nor does a MAC of the body alone.
-      assert.notEqual(received, mac(String(Number(timestamp) + 600)));
-      assert.notEqual(received, `v1=${createHmac('sha256', secret).update(req.rawBody).digest('hex')}`);
-      assert.equal(received, signWebhookBody(timestamp, req.rawBody, secret));
+      // A replay of the captured delivery verifies only as it was sent: a fresh timestamp, another key (which a
+      // receiver deduplicating on Idempotency-Key would take as a new delivery), the key's bytes moved into the
+      // body, or another body all fail, and so does the old v1 MAC of "<timestamp>.<body>".
+      assert.equal(verifies({ timestamp: String(Number(timestamp) + 600), key: 'Q1ABC:r1:a0', signature: received }, req.rawBody), false);
+      assert.equal(verifies({ timestamp, key: 'Q1ABC:r1:a0-replayed', signature: received }, req.rawBody), false);
+      assert.equal(verifies({ timestamp, key: '', signature: received }, req.rawBody), false);
+      assert.equal(verifies({ timestamp, key: 'Q1ABC:r1', signature: received }, `:a0\n${req.rawBody}`), false);
+      assert.equal(verifies({ timestamp, key: 'Q1ABC:r1:a0', signature: received }, req.rawBody.replace('restart', 'reboot')), false);
+      assert.notEqual(received, `v1=${createHmac('sha256', secret).update(`${timestamp}.`).update(req.rawBody).digest('hex')}`);
+      assert.equal(received, signWebhookBody(timestamp, 'Q1ABC:r1:a0', req.rawBody, secret));
+    });
+
+    it('signs an empty key when a delivery carries none, and a swapped-in key does not verify', async () => {
+      const secret = 'whsec_test';
+      await sendWebhook({ url: `${peer.url}/hook`, body: { a: 1 }, secret });
+      const req = peer.requests[0]!;
+      assert.equal(req.headers['idempotency-key'], undefined);
+      const timestamp = String(req.headers['x-selfheal-timestamp']);
+      assert.equal(req.headers['x-selfheal-signature'], signWebhookBody(timestamp, '', req.rawBody, secret));
+      assert.notEqual(req.headers['x-selfheal-signature'], signWebhookBody(timestamp, 'injected', req.rawBody, secret));
     });
 
     it('omits the signature without a secret and maps errors', async () => {
