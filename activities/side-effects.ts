@@ -88,6 +88,8 @@ const IN_FLIGHT_MARGIN_MS = 2_000;
 
 /** The failure type of a side effect given up on: it may or may not have happened, and is not retried. */
 export const OUTCOME_UNKNOWN = 'OutcomeUnknown';
+/** The failure type of a side effect that reached part of its audience and is not repeated (an email some recipients refused). */
+export const PARTLY_DONE = 'SideEffectPartlyDone';
 
 /** The time one attempt may spend calling providers: its activity's start-to-close timeout, less a reserve. */
 export function attemptBudgetMs(fallback = DEFAULT_BUDGET_MS): number {
@@ -308,6 +310,13 @@ export function createSideEffects(deps: SideEffectDeps) {
         await record(() => (spec.onUncertain === 'refuse' ? markUnknown(db, spec.key, why) : markUncertain(db, spec.key, why)));
         log.warn({ error: message }, 'side effect cancelled in flight; outcome unknown');
         throw unknown(spec, why);
+      }
+      if (causes(err).some((e) => (e as { partlySent?: unknown }).partlySent === true)) {
+        // Known to have reached part of its audience (an email some recipients refused): calling again
+        // would repeat it for the rest, so it never is, and the action fails with what happened.
+        await record(() => markUnknown(db, spec.key, message));
+        log.warn({ error: message }, 'side effect partly done; not retried');
+        throw ApplicationFailure.nonRetryable(`${spec.kind}: ${message}`, PARTLY_DONE);
       }
       if (whatHappened(err) === 'nothing') {
         await record(() => markFailed(db, spec.key, message));

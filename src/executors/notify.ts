@@ -120,6 +120,18 @@ export class EmailMaybeSentError extends EmailSendError {
   readonly maybeSent = true;
 }
 
+/**
+ * The relay took the message for some recipients and refused the others at RCPT TO (nodemailer then sends
+ * to the rest and reports them as `rejected`). Known, not uncertain: it reached those it names, so it is
+ * never sent again (they would get it twice), and the action fails so that the refusal is seen.
+ */
+export class EmailPartlySentError extends EmailSendError {
+  readonly partlySent = true;
+}
+
+/** How many refused recipients an error names (the rest are counted). */
+const MAX_NAMED_RECIPIENTS = 10;
+
 /** A Message-ID that is the same on every attempt of one side effect, so a copy is recognisable. */
 export function emailMessageId(key: string, from: string): string {
   const domain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from)?.[1] ?? 'selfheal.invalid';
@@ -173,6 +185,21 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
       text: message.text,
       ...(message.idempotencyKey !== undefined ? { messageId: emailMessageId(message.idempotencyKey, message.from) } : {}),
     });
+    const refused = Array.isArray(info.rejected) ? info.rejected.map(String) : [];
+    if (refused.length > 0) {
+      // The reply code for each refused address, from the RCPT TO that refused it (the relay's text is not repeated).
+      const codes = new Map<string, number>();
+      for (const e of (info as { rejectedErrors?: Array<{ recipient?: unknown; responseCode?: unknown }> }).rejectedErrors ?? []) {
+        if (typeof e.recipient === 'string' && typeof e.responseCode === 'number') codes.set(e.recipient, e.responseCode);
+      }
+      const named = refused.slice(0, MAX_NAMED_RECIPIENTS).map((r) => `${r}${codes.has(r) ? ` (${codes.get(r)})` : ''}`);
+      const more = refused.length > MAX_NAMED_RECIPIENTS ? ` and ${refused.length - MAX_NAMED_RECIPIENTS} more` : '';
+      const reached = message.to.length - refused.length;
+      throw new EmailPartlySentError(
+        `email via ${message.smtp.host}:${message.smtp.port}: sent to ${reached} of ${message.to.length} recipients (${info.messageId}); the relay refused ${named.join(', ')}${more} at RCPT TO. Not sent again, so those it reached do not get it twice`,
+        false,
+      );
+    }
     return { messageId: info.messageId, ...(typeof info.response === 'string' ? { response: info.response } : {}) };
   } catch (err) {
     if (err instanceof EmailSendError) throw err;

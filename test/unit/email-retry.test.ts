@@ -58,9 +58,9 @@ describe('notify.email: a temporary SMTP refusal (4xx) is retried, a permanent o
   }
 
   let seq = 0;
-  function input(subject: string): RunActionInput {
+  function input(subject: string, to = ['oncall@example.com']): RunActionInput {
     seq += 1;
-    const action: PlannedAction = { index: 0, id: `m${seq}`, type: 'notify.email', when: 'success', params: { to: ['oncall@example.com'], subject, body: 'restarted' } };
+    const action: PlannedAction = { index: 0, id: `m${seq}`, type: 'notify.email', when: 'success', params: { to, subject, body: 'restarted' } };
     const incidentId = `Q${randomUUID().slice(0, 8).toUpperCase()}`;
     const eventId = `E${randomUUID()}`;
     return { actionRunId: `${incidentId}:r-1:${action.id}:${eventId}`, incidentId, eventId, matchId: '1', ruleId: 'r-1', ruleVersion: 1, action, dryRun: false, previous: [] };
@@ -130,6 +130,27 @@ describe('notify.email: a temporary SMTP refusal (4xx) is retried, a permanent o
     assert.match(error!.message, /EENVELOPE 550/);
     assert.deepEqual(smtp.refusals, [{ stage: 'rcpt', code: 550 }]);
     assert.equal(mine(smtp, i).length, 0);
+  });
+
+  // nodemailer sends to the recipients a relay accepts and reports the others as `rejected`: taken as a
+  // success, one recipient (a greylisted one, whose relay would take it minutes later) silently never got it.
+  it('one of two recipients refused (451 to its RCPT TO): the other gets it once, the action fails naming the refused one, never resent', async function () {
+    const i = input(`partly ${randomUUID()}`, ['oncall@example.com', 'lead@example.com']);
+    smtp.refuseNext('rcpt', 451, 'greylisted, try again later');
+    const acts = activities(smtp);
+    const { error, failures } = await untilDone(acts.executeAction, i);
+    assert.equal(failures.length, 1, failures.join(' | '));
+    assert.equal(error?.nonRetryable, true);
+    assert.equal(error?.type, 'SideEffectPartlyDone');
+    assert.match(error!.message, /^notify\.email: email via 127\.0\.0\.1:\d+: sent to 1 of 2 recipients \(<[^>]+>\); the relay refused oncall@example\.com \(451\) at RCPT TO\. Not sent again/);
+    assert.doesNotMatch(error!.message, /greylisted/, "the relay's own text is not repeated");
+    assert.deepEqual(smtp.refusals, [{ stage: 'rcpt', code: 451 }]);
+    assert.deepEqual(mine(smtp, i).map((m) => m.envelope.to), [['lead@example.com']]);
+    assert.equal((await sideEffect(i.actionRunId)).state, 'unknown');
+    // An attempt after this one (a replayed activity, an operator's retry) reads the row and sends nothing.
+    const again = await untilDone(acts.executeAction, i);
+    assert.equal(again.error?.nonRetryable, true);
+    assert.equal(mine(smtp, i).length, 1);
   });
 
   it('a wrong password (535) stays permanent', async function () {
