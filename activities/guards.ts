@@ -11,6 +11,7 @@
 // to reject, skipped at its approved start, cancelled before it started) stops counting: released
 // (`releaseUnstartedRemediation`, under the same lock) by the activities that record those outcomes
 // (activities/action-runs.ts), at the latest when its rule run records its outcome.
+import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import {
@@ -25,6 +26,7 @@ import {
   knownHosts,
   lastResumedAt,
   lockGuards,
+  markAlertOwed,
   markAlertSent,
   pauseCovering,
 } from '../src/db/repositories/guards.js';
@@ -218,17 +220,32 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
   return { checkGuards, checkApprovedStart };
 }
 
-/** Seconds after which an alert claimed by a worker that never marked it sent is claimed again. */
+/**
+ * Seconds after which an alert not marked sent is claimed again: one claimed by a worker that died, or one
+ * a channel could not take yet (the wait before its next try).
+ */
 const RECLAIM_AFTER_SECONDS = 120;
+/** How long a page a channel keeps refusing for a reason that may pass (no connection, 429) is tried again. */
+const RETRY_PAGES_FOR_MS = 24 * 3_600_000;
+
+/** Whether a channel's failure may pass on a later try (no connection, 429), rather than being final. */
+function mayPass(err: unknown): boolean {
+  if (err instanceof ApplicationFailure) return !err.nonRetryable;
+  return (err as { retryable?: unknown } | null)?.retryable === true;
+}
 
 /**
  * Send the pages and incident notes guards and flapping owe: each alert claimed by one caller, paged to
  * the operator's channel (Slack webhook, email) when it is a page, noted on its PagerDuty incident through
  * the write-back path (recorded as our own write, so its webhook event never matches a rule). Never throws:
- * what fails is logged and kept on the row.
+ * what fails is logged and kept on the row. A channel that failed for a reason that may pass (no
+ * connection, 429) leaves the alert owed: it is claimed again after `reclaimAfterSeconds`, by this call's
+ * next run or by the worker's sweep (`keepAlertsDelivered`), for 24 hours; the channels that took it are
+ * not sent it again (their side-effect records answer).
  */
-export function createAlertDelivery(deps: GuardDeps) {
+export function createAlertDelivery(deps: GuardDeps & { reclaimAfterSeconds?: number | undefined }) {
   const env = deps.env ?? process.env;
+  const reclaimAfterSeconds = deps.reclaimAfterSeconds ?? RECLAIM_AFTER_SECONDS;
   // Each channel's page is a side effect of its own, recorded like an action's message: a page that went
   // out before its alert was marked sent (the worker died in between) is not sent again when the alert
   // is claimed again. Slack and SMTP cannot be asked afterwards, so an unanswered page is not resent.
@@ -236,13 +253,18 @@ export function createAlertDelivery(deps: GuardDeps) {
   return async function deliverAutomationAlerts(): Promise<number> {
     let alerts;
     try {
-      alerts = await claimAlerts(deps.db, { limit: 50, reclaimAfterSeconds: RECLAIM_AFTER_SECONDS });
+      alerts = await claimAlerts(deps.db, { limit: 50, reclaimAfterSeconds });
     } catch (err) {
       deps.logger.warn({ err: { message: (err as Error).message } }, 'automation alerts not claimed');
       return 0;
     }
     for (const a of alerts) {
       const errors: string[] = [];
+      let again = false;
+      const failed = (channel: string, err: unknown) => {
+        errors.push(`${channel}: ${(err as Error).message}`);
+        again ||= mayPass(err);
+      };
       const key = `automation-alert-${a.id}`;
       if (a.page) {
         const page = deps.guards.page;
@@ -264,7 +286,7 @@ export function createAlertDelivery(deps: GuardDeps) {
               },
             });
           } catch (err) {
-            errors.push(`slack: ${(err as Error).message}`);
+            failed('slack', err);
           }
         }
         if (page.email.length > 0 && integrations) {
@@ -279,7 +301,7 @@ export function createAlertDelivery(deps: GuardDeps) {
               },
             });
           } catch (err) {
-            errors.push(`email: ${(err as Error).message}`);
+            failed('email', err);
           }
         }
         if (!page.slackWebhookRef && page.email.length === 0) deps.logger.warn({ alertId: a.id, kind: a.kind }, 'no page channel configured (SELFHEAL_GUARD_PAGE_*): the alert is only logged and noted');
@@ -288,11 +310,19 @@ export function createAlertDelivery(deps: GuardDeps) {
         try {
           await deps.pagerduty.addNote(a.incident_id, a.text, { key });
         } catch (err) {
-          errors.push(`pagerduty: ${(err as Error).message}`);
+          failed('pagerduty', err);
         }
       }
-      if (errors.length > 0) deps.logger.warn({ alertId: a.id, kind: a.kind, errors }, 'automation alert partly delivered');
-      await markAlertSent(deps.db, a.id, errors.length > 0 ? errors.join('; ').slice(0, 2000) : null).catch((err: unknown) =>
+      const error = errors.length > 0 ? errors.join('; ').slice(0, 2000) : null;
+      if (again && Date.now() - a.created_at.getTime() < RETRY_PAGES_FOR_MS) {
+        deps.logger.warn({ alertId: a.id, kind: a.kind, errors, retryInSeconds: reclaimAfterSeconds }, 'automation alert not delivered everywhere yet; tried again');
+        await markAlertOwed(deps.db, a.id, error!).catch((err: unknown) =>
+          deps.logger.warn({ alertId: a.id, err: { message: (err as Error).message } }, 'automation alert error not recorded'),
+        );
+        continue;
+      }
+      if (errors.length > 0) deps.logger.warn({ alertId: a.id, kind: a.kind, errors }, again ? 'automation alert given up after 24 hours' : 'automation alert partly delivered');
+      await markAlertSent(deps.db, a.id, error).catch((err: unknown) =>
         deps.logger.warn({ alertId: a.id, err: { message: (err as Error).message } }, 'automation alert not marked sent'),
       );
     }

@@ -37,7 +37,7 @@ export function createActivities(input: ActivityDeps) {
   // Every PagerDuty write (actions, run notes) is recorded, so the webhook event it causes never matches a rule.
   const deps = { ...input, pagerduty: input.pagerduty && ensureOwnWrites(input.pagerduty, input) };
   const incidents = createIncidentSteps(deps);
-  const deliverAlerts = createAlertDelivery({ ...deps, guards: deps.guards ?? DEFAULT_GUARD_CONFIG });
+  const deliverAlerts = alertDelivery(deps);
   const plan = createPlanActivities({ ...deps, deliverAlerts });
   return {
     ...incidentActivities(incidents),
@@ -50,6 +50,15 @@ export function createActivities(input: ActivityDeps) {
     ...createVerificationActivities(deps),
     ...createRuleRunActivities(),
   };
+}
+
+/**
+ * The delivery of the guards' pages and notes, as the activities use it (its PagerDuty notes recorded as our
+ * own writes, so their webhook events never match a rule); the worker's sweep runs the same.
+ */
+export function alertDelivery(input: Omit<ActivityDeps, 'extractors'>, opts: { reclaimAfterSeconds?: number } = {}) {
+  const pagerduty = input.pagerduty && ensureOwnWrites(input.pagerduty, input);
+  return createAlertDelivery({ ...input, pagerduty, guards: input.guards ?? DEFAULT_GUARD_CONFIG, ...opts });
 }
 
 /** Activities the Doctor agent registers on its environment's task queue. */

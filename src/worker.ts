@@ -2,7 +2,7 @@ import type { Connection } from '@temporalio/client';
 import { pathToFileURL } from 'node:url';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
-import { createActivities } from '../activities/index.js';
+import { alertDelivery, createActivities } from '../activities/index.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { ExtractorsConfig } from './domain/extract.js';
@@ -24,12 +24,16 @@ export interface MainWorkerDeps {
   extractors: ExtractorsConfig;
 }
 
+/** The PagerDuty REST client of the write-back, when a token and a sender are configured. */
+function pagerDutyFor(config: Config) {
+  const pd = config.pagerduty;
+  return pd.apiToken && pd.fromEmail ? createPagerDutyClient({ baseUrl: pd.apiUrl, token: pd.apiToken, fromEmail: pd.fromEmail }) : undefined;
+}
+
 /** Build the main worker (incident and job workflows, their activities) on the configured task queue. */
 export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
   const { config } = deps;
-  const pd = config.pagerduty;
-  const pagerduty =
-    pd.apiToken && pd.fromEmail ? createPagerDutyClient({ baseUrl: pd.apiUrl, token: pd.apiToken, fromEmail: pd.fromEmail }) : undefined;
+  const pagerduty = pagerDutyFor(config);
   const activities = createActivities({
     db: deps.db,
     logger: deps.logger,
@@ -49,6 +53,32 @@ export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
   });
 }
 
+/** How often a worker looks for pages and notes still owed, in seconds. */
+const ALERT_SWEEP_SECONDS = 60;
+
+/**
+ * Delivers the guards' and flapping alerts still owed, at start and then every `everySeconds`: those a
+ * channel could not take yet (Slack unreachable, a 429) and those claimed by a worker that died before it
+ * sent them. Without it such an alert waited for the next incident event to be planned, which a paused
+ * estate may not see for hours. Claims are per alert (`for update skip locked`), so every worker replica
+ * can sweep; a quiet estate costs one indexed query a minute per worker. An interval in the process, not a
+ * Temporal Schedule: the alert rows are the durable state, and a schedule would spend a workflow per minute.
+ */
+export function keepAlertsDelivered(deliver: () => Promise<number>, everySeconds = ALERT_SWEEP_SECONDS): { stop: () => Promise<void> } {
+  let running: Promise<unknown> | undefined;
+  // deliverAutomationAlerts never throws: what fails is logged and kept on the alert's row.
+  const once = () => (running ??= deliver().finally(() => (running = undefined)));
+  void once();
+  const timer = setInterval(() => void once(), everySeconds * 1000);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const config = configOrExit('worker');
   const logger = loggerFor(config, 'selfheal-worker');
@@ -66,11 +96,15 @@ async function main(): Promise<void> {
   const connection = await connectNative(target);
   const worker = await buildMainWorker({ config, db, logger, connection, extractors: await loadExtractors(config.extractorsFile) });
   const running = worker.run();
+  const alerts = keepAlertsDelivered(
+    alertDelivery({ db, logger, guards: config.guards, integrations: createIntegrations(config), pagerduty: pagerDutyFor(config) }),
+  );
   logger.info({ address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue }, 'worker started');
   onShutdown(logger, async () => {
     // The SDK also reacts to SIGINT/SIGTERM and may already be draining.
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
+    await alerts.stop();
     await schedules.stop();
     await connection.close();
     await client.connection.close();

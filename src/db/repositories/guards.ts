@@ -208,6 +208,11 @@ export async function claimAlerts(db: Db, q: { limit: number; reclaimAfterSecond
   return rows.rows;
 }
 
+/** An alert still owed: what failed is kept, and its claim (the time it was taken) runs out as usual. */
+export async function markAlertOwed(db: Db, id: string, error: string): Promise<void> {
+  await db.updateTable('automation_alerts').set({ error }).where('id', '=', id).where('sent_at', 'is', null).execute();
+}
+
 export async function markAlertSent(db: Db, id: string, error: string | null): Promise<void> {
   await db.updateTable('automation_alerts').set({ sent_at: new Date(), error }).where('id', '=', id).execute();
 }

@@ -1,0 +1,105 @@
+// A guard's page is how a person learns that automation stopped itself. It used to be sent once, from the
+// activity that crossed the guard, and marked sent whatever happened: a Slack webhook answering 429 or not
+// reachable for a minute lost the page for good (the row said "sent", with the error beside it), and an
+// alert claimed by a worker that died waited for the next incident event to be planned, which a paused
+// estate may not see for hours. Now a channel that failed for a reason that may pass leaves the alert
+// owed: it is claimed again once its claim runs out, by the next delivery or by the worker's sweep
+// (src/worker.ts keepAlertsDelivered), for 24 hours; a final refusal (a revoked hook's 404) is not
+// hammered. Driven here with the real delivery against Postgres and a Slack peer; the sweep of a real
+// worker process is in test/fault/owed-page-sweep.test.ts.
+import assert from 'node:assert/strict';
+import { alertDelivery } from '../../activities/index.js';
+import { loadConfig } from '../../src/config.js';
+import { insertAlert } from '../../src/db/repositories/guards.js';
+import { DEFAULT_GUARD_CONFIG } from '../../src/domain/guards.js';
+import { createIntegrations } from '../../src/integrations.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
+import { newIncidentId } from '../helpers/samples.js';
+
+const logger = createLogger({ level: 'silent' });
+
+describe('guards: a page a channel could not take yet stays owed and is sent later, once', function () {
+  const SLACK_REF = 'SELFHEAL_SECRET_TEST_OWED_PAGE';
+  let db: TestDatabase;
+  let slack: SlackPeer;
+  let deliver: () => Promise<number>;
+
+  before(async function () {
+    db = await createTestDatabase();
+    slack = await startSlackPeer();
+    const env = { [SLACK_REF]: slack.webhookUrl };
+    const integrations = createIntegrations(loadConfig({ NODE_ENV: 'test', ACTION_EGRESS_ALLOW: '127.0.0.1/32', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' }), { env });
+    deliver = alertDelivery(
+      { db: db.db, logger, integrations, env, guards: { ...DEFAULT_GUARD_CONFIG, page: { slackWebhookRef: `env:${SLACK_REF}`, email: [] } } },
+      { reclaimAfterSeconds: 1 },
+    );
+  });
+  after(async function () {
+    await slack?.close();
+    await db?.close();
+  });
+
+  const alertRow = (incidentId: string) =>
+    db.db.selectFrom('automation_alerts').select(['sent_at', 'error', 'claimed_at']).where('incident_id', '=', incidentId).executeTakeFirstOrThrow();
+  const pagesFor = (incidentId: string) => slack.messages.filter((m) => m.text.includes(incidentId));
+  const attemptsFor = (incidentId: string) => slack.requests.filter((r) => r.rawBody.includes(incidentId)).length;
+  const page = async (incidentId: string, at = new Date()) =>
+    insertAlert(db.db, { kind: 'guard', incidentId, text: `[self-healing] automation paused: guard crossed (${incidentId})`, page: true, at });
+
+  it('Slack answers 429: the alert stays owed, is not tried again before its claim runs out, then reaches Slack once', async function () {
+    const incidentId = newIncidentId();
+    await page(incidentId);
+    slack.failNext({ status: 429, text: 'rate_limited' });
+    assert.equal(await deliver(), 1);
+    const owed = await alertRow(incidentId);
+    assert.equal(owed.sent_at, null, 'not marked sent');
+    assert.match(owed.error ?? '', /^slack: .*429/);
+    assert.equal(pagesFor(incidentId).length, 0);
+    assert.equal(attemptsFor(incidentId), 1);
+
+    // Within its claim (the wait before the next try) nobody takes it again.
+    assert.equal(await deliver(), 0);
+    assert.equal(attemptsFor(incidentId), 1);
+
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal(await deliver(), 1);
+    assert.equal(pagesFor(incidentId).length, 1, 'paged once');
+    const sent = await alertRow(incidentId);
+    assert.ok(sent.sent_at, 'marked sent');
+    assert.equal(sent.error, null, 'the earlier failure is no longer its state');
+
+    // Sent is sent: later deliveries leave it alone.
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal(await deliver(), 0);
+    assert.equal(pagesFor(incidentId).length, 1);
+  });
+
+  it('a final refusal (the hook answers 404: revoked) is recorded and not tried again', async function () {
+    const incidentId = newIncidentId();
+    await page(incidentId);
+    slack.failNext({ status: 404, text: 'no_service' });
+    assert.equal(await deliver(), 1);
+    const row = await alertRow(incidentId);
+    assert.ok(row.sent_at, 'settled');
+    assert.match(row.error ?? '', /^slack: .*404/);
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal(await deliver(), 0);
+    assert.equal(attemptsFor(incidentId), 1);
+    assert.equal(pagesFor(incidentId).length, 0);
+  });
+
+  it('a page still refused 24 hours after its alert is given up, with the error kept', async function () {
+    const incidentId = newIncidentId();
+    await page(incidentId, new Date(Date.now() - 25 * 3_600_000));
+    slack.failNext({ status: 429, text: 'rate_limited' });
+    assert.equal(await deliver(), 1);
+    const row = await alertRow(incidentId);
+    assert.ok(row.sent_at, 'settled');
+    assert.match(row.error ?? '', /^slack: .*429/);
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal(await deliver(), 0);
+    assert.equal(attemptsFor(incidentId), 1);
+  });
+});
