@@ -48,6 +48,19 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
   const page = async (incidentId: string, at = new Date()) =>
     insertAlert(db.db, { kind: 'guard', incidentId, text: `[self-healing] automation paused: guard crossed (${incidentId})`, page: true, at });
 
+  /** Slack refuses the alert's page once: the alert is settled with the refusal kept, and never tried again. */
+  async function settledAfterOneRefusal(incidentId: string, refusal: { status: number; text: string }) {
+    slack.failNext(refusal);
+    assert.equal(await deliver(), 1);
+    const row = await alertRow(incidentId);
+    assert.ok(row.sent_at, 'settled');
+    assert.match(row.error ?? '', new RegExp(`^slack: .*${refusal.status}`));
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal(await deliver(), 0);
+    assert.equal(attemptsFor(incidentId), 1);
+    assert.equal(pagesFor(incidentId).length, 0);
+  }
+
   it('Slack answers 429: the alert stays owed, is not tried again before its claim runs out, then reaches Slack once', async function () {
     const incidentId = newIncidentId();
     await page(incidentId);
@@ -79,27 +92,12 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
   it('a final refusal (the hook answers 404: revoked) is recorded and not tried again', async function () {
     const incidentId = newIncidentId();
     await page(incidentId);
-    slack.failNext({ status: 404, text: 'no_service' });
-    assert.equal(await deliver(), 1);
-    const row = await alertRow(incidentId);
-    assert.ok(row.sent_at, 'settled');
-    assert.match(row.error ?? '', /^slack: .*404/);
-    await new Promise((r) => setTimeout(r, 1_200));
-    assert.equal(await deliver(), 0);
-    assert.equal(attemptsFor(incidentId), 1);
-    assert.equal(pagesFor(incidentId).length, 0);
+    await settledAfterOneRefusal(incidentId, { status: 404, text: 'no_service' });
   });
 
   it('a page still refused 24 hours after its alert is given up, with the error kept', async function () {
     const incidentId = newIncidentId();
     await page(incidentId, new Date(Date.now() - 25 * 3_600_000));
-    slack.failNext({ status: 429, text: 'rate_limited' });
-    assert.equal(await deliver(), 1);
-    const row = await alertRow(incidentId);
-    assert.ok(row.sent_at, 'settled');
-    assert.match(row.error ?? '', /^slack: .*429/);
-    await new Promise((r) => setTimeout(r, 1_200));
-    assert.equal(await deliver(), 0);
-    assert.equal(attemptsFor(incidentId), 1);
+    await settledAfterOneRefusal(incidentId, { status: 429, text: 'rate_limited' });
   });
 });
