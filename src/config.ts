@@ -3,6 +3,7 @@ import { validateEgressCidrs } from './executors/egress.js';
 import { isIP } from 'node:net';
 import { parseDuration, type GuardConfig } from './domain/guards.js';
 import { parseMembership, TEAM_ROLES, type TeamMembership } from './domain/teams.js';
+import { parseEmailAllow, recipientRefused, type EmailRecipientPolicy } from './domain/email-recipients.js';
 import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
 /**
@@ -146,6 +147,12 @@ export const envSchema = z.object({
     message: 'must be an smtp:// or smtps:// URL',
   }),
   SMTP_FROM: email,
+  // Whom rule actions and job notices may email (src/domain/email-recipients.ts): addresses, domains and
+  // *.domains, comma-separated [any address].
+  NOTIFY_EMAIL_ALLOW: list.superRefine((entries, ctx) => {
+    const parsed = parseEmailAllow(entries);
+    if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: `must be comma-separated addresses, domains or *.domains: ${parsed.problem}` });
+  }),
   SMTP_USER: optionalString,
   SMTP_PASSWORD: optionalString,
   JIRA_BASE_URL: url(),
@@ -286,6 +293,8 @@ export interface Config {
   extractorsFile: string | undefined;
   agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number };
   smtp: { url: string | undefined; from: string | undefined; user: string | undefined; passwordSet: boolean };
+  /** NOTIFY_EMAIL_ALLOW: whom rule actions and job notices may email; undefined → any address. */
+  emailAllow: EmailRecipientPolicy | undefined;
   /** Work-item trackers. Tokens stay in the environment; only whether they are set is kept here. */
   jira: { baseUrl: string | undefined; email: string | undefined; tokenSet: boolean; issueType: string };
   github: { apiUrl: string; tokenSet: boolean };
@@ -395,6 +404,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       'PAGERDUTY_FROM_EMAIL',
     );
   }
+  const allowed = parseEmailAllow(e.NOTIFY_EMAIL_ALLOW);
+  const emailAllow = 'policy' in allowed ? allowed.policy : undefined;
+  // A guard page refused at the moment it must go out would be found too late: refuse to start instead.
+  const unpaged = e.SELFHEAL_GUARD_PAGE_EMAIL.map((a) => recipientRefused(a, emailAllow)).find((r) => r !== undefined);
+  if (unpaged) throw new ConfigError(`Invalid configuration: SELFHEAL_GUARD_PAGE_EMAIL: ${unpaged}`, 'SELFHEAL_GUARD_PAGE_EMAIL');
   if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
     throw new ConfigError(
       'Invalid configuration: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
@@ -446,6 +460,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       timeoutSeconds: e.SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS,
     },
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
+    emailAllow,
     jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
     github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN) },
     ewm: { catalogUrl: e.EWM_CATALOG_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Integrations } from '../activities/actions.js';
 import type { Config } from './config.js';
+import { recipientRefused } from './domain/email-recipients.js';
 import { createEgressPolicy, egressFetch } from './executors/egress.js';
 import { sendEmail, sendSlack, sendWebhook } from './executors/notify.js';
 import { createEwmProvider, createGitHubProvider, createJiraProvider, createWorkItemOnce, type WorkItemProvider } from './executors/work-items.js';
@@ -53,6 +54,10 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
     },
     async email(input) {
       if (!config.smtp.url || !config.smtp.from) throw notConfigured('email', 'SMTP_URL and SMTP_FROM');
+      // Checked again here, on what is handed to the relay: a rule or job saved before the list was set
+      // (or by an API with another list) sends nothing, to anyone, rather than to some.
+      const refused = input.to.map((a) => recipientRefused(a, config.emailAllow)).filter((r) => r !== undefined);
+      if (refused.length > 0) throw ApplicationFailure.nonRetryable(`email not sent to anyone: ${refused.join('; ')}`, 'ValidationError');
       const u = new URL(config.smtp.url);
       const secure = u.protocol === 'smtps:';
       // smtp:// requires STARTTLS; `?plaintext=true` lets a relay on loopback go without (notify.ts refuses it for other hosts).

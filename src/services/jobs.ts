@@ -13,6 +13,7 @@ import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { refusedRecipients, type EmailRecipientPolicy } from '../domain/email-recipients.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
 import {
@@ -39,6 +40,8 @@ export interface JobServiceDeps {
   /** Where job runs start. */
   taskQueue: string;
   secrets: SecretRefPolicy;
+  /** NOTIFY_EMAIL_ALLOW; undefined → any recipient. */
+  emailAllow?: EmailRecipientPolicy | undefined;
   logger: Logger;
 }
 
@@ -131,11 +134,13 @@ export function jobService(deps: JobServiceDeps) {
     const problem = scheduleFrequencyProblem(job.schedule);
     if (problem) throw new ValidationError(`invalid request body: ${problem.path}: ${problem.message}`, [problem]);
   };
-  /** A job's Slack webhook reference must lie inside the operator's secret policy (400 naming it otherwise). */
-  const checkSecretRefs = (job: JobBody) => {
+  /** A job's Slack webhook reference must lie inside the operator's secret policy, its email recipients on NOTIFY_EMAIL_ALLOW (400 naming each otherwise). */
+  const checkOperatorPolicy = (job: JobBody) => {
     const ref = job.notifyOnFailure?.slack?.webhookUrlRef;
     const reason = ref === undefined ? undefined : secretRefOutsidePolicy(ref, deps.secrets);
     if (reason) throw new ValidationError(`invalid request body: notifyOnFailure.slack.webhookUrlRef: ${reason}`, [{ path: 'notifyOnFailure.slack.webhookUrlRef', message: reason }]);
+    const refused = refusedRecipients((job.notifyOnFailure?.email ?? []).map((address, i) => ({ path: `notifyOnFailure.email.${i}`, address })), deps.emailAllow);
+    if (refused.length > 0) throw new ValidationError(`invalid request body: ${refused[0]!.path}: ${refused[0]!.message}`, refused);
   };
   /** Runs a schedule operation; a schedule missing in Temporal is recreated from the job first. */
   const onSchedule = (row: JobRow, outcome: string, op: () => Promise<void>) =>
@@ -169,7 +174,7 @@ export function jobService(deps: JobServiceDeps) {
 
     async create(actor: Actor, input: JobBody): Promise<JobRow> {
       const { team: requested, ...body } = input;
-      checkSecretRefs(body);
+      checkOperatorPolicy(body);
       checkRunTimeout(body);
       checkFrequency(body);
       const slug = body.id ?? slugify(body.name);
@@ -202,7 +207,7 @@ export function jobService(deps: JobServiceDeps) {
 
     async update(actor: Actor, id: string, input: JobBody): Promise<JobRow> {
       const { team: requested, ...body } = input;
-      checkSecretRefs(body);
+      checkOperatorPolicy(body);
       checkRunTimeout(body);
       checkFrequency(body);
       if (body.id !== undefined && body.id !== id) throw new ValidationError('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);

@@ -12,8 +12,9 @@ import { latestIncidentEvent } from '../db/repositories/incident-reads.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion, type RuleListFilter } from '../db/repositories/rules.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
 import { canonicalJson, diffJson } from '../domain/json-diff.js';
-import { commandActionPaths, parseRuleInput, ruleSecretRefs, type Rule, type RuleInput } from '../domain/rules/index.js';
+import { commandActionPaths, parseRuleInput, ruleEmailRecipients, ruleSecretRefs, type Rule, type RuleInput } from '../domain/rules/index.js';
 import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../domain/rules/test-rule.js';
+import { refusedRecipients, type EmailRecipientPolicy } from '../domain/email-recipients.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
@@ -22,6 +23,8 @@ import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-
 export interface RuleServiceDeps {
   db: Kysely<Database>;
   secrets: SecretRefPolicy;
+  /** NOTIFY_EMAIL_ALLOW; undefined → any recipient. */
+  emailAllow?: EmailRecipientPolicy | undefined;
   extractors?: ExtractorsConfig | undefined;
 }
 
@@ -143,7 +146,7 @@ export function ruleService(deps: RuleServiceDeps) {
   function validate(body: unknown): RuleInput {
     const parsed = parseRuleInput(body);
     if (!parsed.ok) throw new ValidationError('the rule is not valid', parsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })));
-    const outside = secretRefIssues(parsed.value, secrets);
+    const outside = [...secretRefIssues(parsed.value, secrets), ...refusedRecipients(ruleEmailRecipients(parsed.value), deps.emailAllow)];
     if (outside.length > 0) throw new ValidationError('the rule is not valid', outside);
     return parsed.value;
   }
@@ -237,6 +240,8 @@ export function ruleService(deps: RuleServiceDeps) {
         const definition = reparsed.value;
         const outside = secretRefIssues(definition, secrets);
         if (outside.length > 0) throw new ConflictError(`version ${version} names secrets outside the allowed prefixes or directories`, { errors: outside });
+        const refused = refusedRecipients(ruleEmailRecipients(definition), deps.emailAllow);
+        if (refused.length > 0) throw new ConflictError(`version ${version} emails recipients NOTIFY_EMAIL_ALLOW does not allow`, { errors: refused });
         requireAdminForCommands(actor, definition, 'rolling back to');
         requireAdminForPausingGuards(actor, definition, current.definition as RuleInput, 'rolling back to');
         if (definition.name !== current.name) await nameTaken(trx, definition.name, id);

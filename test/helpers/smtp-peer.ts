@@ -29,6 +29,8 @@ export interface SmtpPeer {
   refuseNext(stage: SmtpStage, code: number, text: string, times?: number): void;
   /** Every refusal sent so far, oldest first. */
   refusals: { stage: SmtpStage; code: number }[];
+  /** TCP connections accepted so far: 0 means no sender ever spoke to this relay. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -126,7 +128,9 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
+  let connections = 0;
   server.server.on('connection', (socket: Socket) => {
+    connections += 1;
     const remote = socket.remotePort ?? 0;
     sockets.set(remote, socket);
     socket.once('close', () => sockets.delete(remote));
@@ -136,6 +140,9 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
     host: '127.0.0.1',
     port,
     messages,
+    get connections() {
+      return connections;
+    },
     async waitFor(count, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       while (messages.length < count) {

@@ -361,6 +361,7 @@ describe('docker-compose.yml', function () {
       SELFHEAL_SSH_SCRIPTS_DIR: '/srv/selfheal/scripts',
       ACTION_EGRESS_ALLOW: '10.20.0.0/16',
       ACTION_EGRESS_DENY: '203.0.113.0/24',
+      NOTIFY_EMAIL_ALLOW: 'example.com,*.corp.example',
       METRICS_TOKEN: 'metrics-token-0123456789',
       METRICS_REFRESH_SECONDS: '60',
       DATABASE_CONNECT_TIMEOUT_MS: '2000',
@@ -375,6 +376,7 @@ describe('docker-compose.yml', function () {
       assert.deepEqual(c.secretRefs.dirs, ['/run/secrets']);
       assert.equal(c.database.connectTimeoutMs, 2000);
       assert.equal(c.database.statementTimeoutMs, 120_000);
+      assert.deepEqual(c.emailAllow && [...c.emailAllow.domains, ...c.emailAllow.parents], ['example.com', 'corp.example'], 'rules are checked on save (API) and on send (worker)');
     }
     assert.equal(worker.sshScriptsDir, '/srv/selfheal/scripts');
     assert.deepEqual(worker.egressAllow, ['10.20.0.0/16']);

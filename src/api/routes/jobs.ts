@@ -31,7 +31,7 @@ const ms = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime
 
 export function jobRoutes(deps: AppDeps) {
   const app = newRouter();
-  const jobs = jobService({ db: deps.db, temporal: deps.temporal, taskQueue: deps.config.temporal.taskQueue, secrets: deps.config.secretRefs, logger: deps.logger });
+  const jobs = jobService({ db: deps.db, temporal: deps.temporal, taskQueue: deps.config.temporal.taskQueue, secrets: deps.config.secretRefs, emailAllow: deps.config.emailAllow, logger: deps.logger });
   const auth = authOf(deps);
   const read = guard(auth, 'read');
   const write = guard(auth, 'write');

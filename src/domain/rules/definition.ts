@@ -313,6 +313,21 @@ export function commandActionPaths(rule: { actions: readonly unknown[] }): strin
   });
 }
 
+/** Every email recipient a rule names, with its dotted path (checked against NOTIFY_EMAIL_ALLOW on save). */
+export function ruleEmailRecipients(rule: { actions: readonly unknown[]; verify?: { onUnverified?: readonly unknown[] | undefined } | undefined }): { path: string; address: string }[] {
+  const lists: [string, readonly unknown[]][] = [
+    ['actions', rule.actions],
+    ['verify.onUnverified', rule.verify?.onUnverified ?? []],
+  ];
+  return lists.flatMap(([where, actions]) =>
+    actions.flatMap((action, index) => {
+      const a = action as { type?: unknown; to?: unknown };
+      if (a.type !== 'notify.email' || !Array.isArray(a.to)) return [];
+      return a.to.flatMap((address, i) => (typeof address === 'string' ? [{ path: `${where}.${index}.to.${i}`, address }] : []));
+    }),
+  );
+}
+
 /** Every secret reference a rule carries, with its dotted path (checked against the operator's policy on save). */
 export function ruleSecretRefs(rule: { actions: readonly unknown[]; verify?: { onUnverified?: readonly unknown[] | undefined } | undefined }): { path: string; ref: string }[] {
   // onUnverified notifies too (Slack, webhooks): its references were not checked on save, only at the worst

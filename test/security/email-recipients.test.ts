@@ -1,0 +1,207 @@
+// NOTIFY_EMAIL_ALLOW (docs/security.md "Email recipients"): a `write` token chooses whom a notify.email
+// action mails, and the body may carry incident details. With the list set, a rule or job naming anyone
+// else is refused when saved (400 naming each field; a rollback to such a version 409), and the worker
+// refuses again before it speaks to the relay, so a rule saved before the list sends nothing to anyone.
+// A guard page address off the list stops the process at start. Real SMTP relay, real Postgres.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActionActivities } from '../../activities/actions.js';
+import type { PlannedAction, RunActionInput } from '../../activities/types.js';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { parseEmailAllow, recipientRefused } from '../../src/domain/email-recipients.js';
+import { createIntegrations } from '../../src/integrations.js';
+import { createLogger } from '../../src/logger.js';
+import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
+
+const ADMIN = 'email-recipients-admin-token-0123456789';
+const ALLOW = 'example.com, *.corp.example, boss@partner.example';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read by the assertions
+type Doc = Record<string, any>;
+
+describe('security: email goes only to recipients NOTIFY_EMAIL_ALLOW allows', function () {
+  describe('the list', function () {
+    const policy = (() => {
+      const parsed = parseEmailAllow(ALLOW.split(',').map((s) => s.trim()));
+      assert.ok('policy' in parsed && parsed.policy);
+      return parsed.policy;
+    })();
+
+    it('allows an address at a listed domain, at a subdomain of a *.domain, and a listed address, in any case', function () {
+      for (const ok of ['oncall@example.com', 'OnCall@EXAMPLE.com', 'sre@ops.corp.example', 'a@b.ops.corp.example', 'Boss@partner.example']) {
+        assert.equal(recipientRefused(ok, policy), undefined, ok);
+      }
+    });
+
+    it('refuses look-alikes: another domain ending in the name, the parent of a *.domain, a sibling address, a Unicode look-alike', function () {
+      for (const bad of ['x@evilexample.com', 'x@example.com.evil.example', 'x@corp.example', 'x@evilcorp.example', 'intern@partner.example', 'x@exаmple.com']) {
+        assert.match(recipientRefused(bad, policy) ?? '', /NOTIFY_EMAIL_ALLOW/, bad);
+      }
+    });
+
+    it('refuses a recipient string the mail library would read as more than one address or as a display name', function () {
+      for (const smuggled of ['ok@example.com,leak@evil.example', 'ok@example.com;leak@evil.example', 'Ops <leak@evil.example>', '"ok@example.com" <leak@evil.example>', 'ok@example.com leak@evil.example']) {
+        assert.match(recipientRefused(smuggled, policy) ?? '', /not a plain email address/, smuggled);
+      }
+    });
+
+    it('without a list any address may be emailed; a bad entry is a configuration error naming it', function () {
+      assert.equal(recipientRefused('anyone@anywhere.example', undefined), undefined);
+      assert.throws(() => loadConfig({ NODE_ENV: 'test', NOTIFY_EMAIL_ALLOW: 'example.com, not a domain' }), (e: Error) => e instanceof ConfigError && /NOTIFY_EMAIL_ALLOW .*"not a domain"/.test(e.message));
+      assert.throws(() => loadConfig({ NODE_ENV: 'test', NOTIFY_EMAIL_ALLOW: 'x@y@z.example' }), /NOTIFY_EMAIL_ALLOW/);
+    });
+
+    it('a guard page address off the list stops the process at start, not at the moment the page must go out', function () {
+      assert.throws(
+        () => loadConfig({ NODE_ENV: 'test', NOTIFY_EMAIL_ALLOW: 'example.com', SELFHEAL_GUARD_PAGE_EMAIL: 'sre@example.com,pager@elsewhere.example' }),
+        (e: Error) => e instanceof ConfigError && /SELFHEAL_GUARD_PAGE_EMAIL: pager@elsewhere\.example is not a recipient NOTIFY_EMAIL_ALLOW allows/.test(e.message),
+      );
+      assert.deepEqual(loadConfig({ NODE_ENV: 'test', NOTIFY_EMAIL_ALLOW: 'example.com', SELFHEAL_GUARD_PAGE_EMAIL: 'sre@example.com' }).guards.page.email, ['sre@example.com']);
+    });
+  });
+
+  describe('saving', function () {
+    let db: TestDatabase;
+    before(async () => {
+      db = await createTestDatabase();
+    });
+    after(async () => db?.close());
+
+    function api(env: Record<string, string> = {}) {
+      const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_RATE_LIMIT_BURST: '100000', ...env });
+      const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+      return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; body: Doc }> => {
+        const h: Record<string, string> = { authorization: `Bearer ${ADMIN}`, ...headers };
+        if (body !== undefined) h['content-type'] = 'application/json';
+        const res = await app.request(path, { method, headers: h, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+        const text = await res.text();
+        return { status: res.status, type: res.headers.get('content-type'), body: text ? (JSON.parse(text) as Doc) : {} };
+      };
+    }
+    const email = (id: string, to: string[]) => ({ id, type: 'notify.email', to, subject: 'incident {{incident.id}}', body: '{{incident.title}}' });
+    const rulesNamed = (name: string) => db.db.selectFrom('rules').select('id').where('name', '=', name).execute();
+
+    it('a rule mailing outside the list: 400 problem+json naming each refused recipient (actions and onUnverified), nothing stored', async function () {
+      const call = api({ NOTIFY_EMAIL_ALLOW: ALLOW });
+      const name = `mail-out-${randomUUID().slice(0, 6)}`;
+      const rule = {
+        name,
+        services: ['PMAIL'],
+        actions: [{ id: 'fix', type: 'script.agent', script: 'disk/cleanup.sh' }, email('tell', ['oncall@example.com', 'leak@evil.example'])],
+        verify: { within: '10m', onUnverified: [email('escalate', ['Ops@Partner.Example', 'sre@ops.corp.example'])] },
+      };
+      const refused = await call('POST', '/api/rules', rule);
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(refused.type ?? '', /^application\/problem\+json/);
+      assert.deepEqual(
+        refused.body.errors.map((e: Doc) => e.path),
+        ['actions.1.to.1', 'verify.onUnverified.0.to.0'],
+      );
+      assert.match(refused.body.errors[0].message, /^leak@evil\.example is not a recipient NOTIFY_EMAIL_ALLOW allows/);
+      assert.deepEqual(await rulesNamed(name), [], 'nothing stored');
+
+      // The same rule with only listed recipients is saved; replacing it with an outside one is refused.
+      const fine = { ...rule, actions: [rule.actions[0], email('tell', ['oncall@example.com'])], verify: { within: '10m', onUnverified: [email('escalate', ['boss@partner.example'])] } };
+      const created = await call('POST', '/api/rules', fine);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const replaced = await call('PUT', `/api/rules/${created.body.id}`, rule, { 'if-match': '"1"' });
+      assert.equal(replaced.status, 400, JSON.stringify(replaced.body));
+      assert.deepEqual(replaced.body.errors.map((e: Doc) => e.path), ['actions.1.to.1', 'verify.onUnverified.0.to.0']);
+      assert.equal((await db.db.selectFrom('rules').select('version').where('id', '=', created.body.id).executeTakeFirstOrThrow()).version, 1);
+    });
+
+    it('a rollback to a version saved before the list: 409 naming the recipient, nothing written; without the list it rolls back', async function () {
+      const open = api();
+      const name = `mail-rollback-${randomUUID().slice(0, 6)}`;
+      const v1 = { name, services: ['PMAIL'], actions: [email('tell', ['leak@evil.example'])] };
+      const created = await open('POST', '/api/rules', v1);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = created.body.id as string;
+      assert.equal((await open('PUT', `/api/rules/${id}`, { ...v1, actions: [email('tell', ['oncall@example.com'])] }, { 'if-match': '"1"' })).status, 200);
+      const audits = async () => (await db.db.selectFrom('audit_log').select('id').where('entity_id', '=', id).execute()).length;
+      const before = await audits();
+
+      const refused = await api({ NOTIFY_EMAIL_ALLOW: ALLOW })('POST', `/api/rules/${id}/rollback`, { version: 1 });
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.match(refused.body.detail, /^version 1 emails recipients NOTIFY_EMAIL_ALLOW does not allow/);
+      assert.deepEqual(refused.body.errors.map((e: Doc) => e.path), ['actions.0.to.0']);
+      assert.equal((await db.db.selectFrom('rules').select('version').where('id', '=', id).executeTakeFirstOrThrow()).version, 2);
+      assert.equal(await audits(), before, 'no audit entry');
+      assert.equal((await open('POST', `/api/rules/${id}/rollback`, { version: 1 })).status, 200, 'the list is what refused');
+    });
+
+    it('a job whose failure notice mails outside the list: 400 naming notifyOnFailure.email.<i>, no job stored', async function () {
+      const call = api({ NOTIFY_EMAIL_ALLOW: ALLOW });
+      const id = `mail-job-${randomUUID().slice(0, 6)}`;
+      const job = { id, name: id, schedule: { cron: '0 3 * * *' }, targets: { environments: ['prod-1'] }, script: 'check-passwords.sh', notifyOnFailure: { email: ['sre@example.com', 'leak@evil.example'] } };
+      const refused = await call('POST', '/api/jobs', job);
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(refused.type ?? '', /^application\/problem\+json/);
+      assert.deepEqual(refused.body.errors.map((e: Doc) => e.path), ['notifyOnFailure.email.1']);
+      assert.match(refused.body.detail, /notifyOnFailure\.email\.1: leak@evil\.example is not a recipient NOTIFY_EMAIL_ALLOW allows/);
+      assert.equal((await db.db.selectFrom('jobs').select('id').where('id', '=', id).execute()).length, 0);
+    });
+  });
+
+  describe('sending (the worker, against a real relay)', function () {
+    let db: TestDatabase;
+    let smtp: SmtpPeer;
+    before(async () => {
+      db = await createTestDatabase();
+    });
+    beforeEach(async () => {
+      smtp = await startSmtpPeer();
+    });
+    afterEach(async () => smtp?.close());
+    after(async () => db?.close());
+
+    function activities(extra: Record<string, string>) {
+      const env = { SMTP_URL: `smtp://127.0.0.1:${smtp.port}?plaintext=true`, SMTP_FROM: 'selfheal@example.com', ...extra };
+      return createActionActivities({
+        db: db.db,
+        logger: createLogger({ level: 'silent' }),
+        pagerduty: createPagerDutyClient({ baseUrl: 'http://127.0.0.1:9', token: 'unused', fromEmail: 'selfheal@example.com' }),
+        integrations: createIntegrations(loadConfig(env), { env, fetch: globalThis.fetch }),
+        env,
+        sideEffects: { budgetMs: 5_000, settleMs: 10_000 },
+      });
+    }
+    function input(to: string[]): RunActionInput {
+      const action: PlannedAction = { index: 0, id: 'tell', type: 'notify.email', when: 'success', params: { to, subject: `disk full ${randomUUID()}`, body: 'db-7: /var at 97%' } };
+      const incidentId = `Q${randomUUID().slice(0, 8).toUpperCase()}`;
+      return { actionRunId: `${incidentId}:r-1:tell:E${randomUUID()}`, incidentId, eventId: `E${randomUUID()}`, matchId: '1', ruleId: 'r-1', ruleVersion: 1, action, dryRun: false, previous: [] };
+    }
+
+    it('an action stored before the list, naming one listed and one outside recipient: fails for good, the relay is never contacted', async function () {
+      const i = input(['oncall@example.com', 'leak@evil.example']);
+      const err = await activities({ NOTIFY_EMAIL_ALLOW: ALLOW }).executeAction(i).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /email not sent to anyone: leak@evil\.example is not a recipient NOTIFY_EMAIL_ALLOW allows/);
+      assert.equal(smtp.connections, 0, 'no SMTP conversation at all');
+      assert.equal(smtp.messages.length, 0);
+      const effect = await db.db.selectFrom('side_effects').select(['state']).where('key', '=', i.actionRunId).executeTakeFirstOrThrow();
+      assert.equal(effect.state, 'failed', 'known not sent (never unknown)');
+    });
+
+    it('listed recipients are mailed as before; without the list, anyone', async function () {
+      const listed = input(['OnCall@example.com', 'sre@ops.corp.example']);
+      await activities({ NOTIFY_EMAIL_ALLOW: ALLOW }).executeAction(listed);
+      const anyone = input(['someone@elsewhere.example']);
+      await activities({}).executeAction(anyone);
+      const got = await smtp.waitFor(2);
+      assert.deepEqual(
+        got.map((m) => m.envelope.to),
+        [['OnCall@example.com', 'sre@ops.corp.example'], ['someone@elsewhere.example']],
+      );
+    });
+  });
+});
