@@ -3,6 +3,7 @@ import { validateEgressCidrs } from './executors/egress.js';
 import { isIP } from 'node:net';
 import { parseDuration, type GuardConfig } from './domain/guards.js';
 import { parseMembership, TEAM_ROLES, type TeamMembership } from './domain/teams.js';
+import { parseRepoAllow, type GitHubRepoPolicy } from './domain/github-repos.js';
 import { parseEmailAllow, recipientRefused, type EmailRecipientPolicy } from './domain/email-recipients.js';
 import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
@@ -154,6 +155,12 @@ export const envSchema = z.object({
     if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: `must be comma-separated addresses, domains or *.domains: ${parsed.problem}` });
   }),
   SMTP_USER: optionalString,
+  // Which GitHub repositories workitem actions may file issues in (src/domain/github-repos.ts): owner/name
+  // and owner/*, comma-separated [any repository the token reaches].
+  GITHUB_REPOS_ALLOW: list.superRefine((entries, ctx) => {
+    const parsed = parseRepoAllow(entries);
+    if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: `must be comma-separated owner/name or owner/*: ${parsed.problem}` });
+  }),
   SMTP_PASSWORD: optionalString,
   JIRA_BASE_URL: url(),
   JIRA_EMAIL: email,
@@ -237,6 +244,9 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** The policy of a list the schema has already checked. */
+const policyOf = <P>(parsed: { policy: P | undefined } | { problem: string }): P | undefined => ('policy' in parsed ? parsed.policy : undefined);
+
 /** Self-healing's own variables: a secret-reference prefix must not reach them (SELFHEAL_ADMIN_TOKEN, DATABASE_URL…). */
 function ownVariables(): string[] {
   return Object.keys(envSchema.shape);
@@ -297,7 +307,8 @@ export interface Config {
   emailAllow: EmailRecipientPolicy | undefined;
   /** Work-item trackers. Tokens stay in the environment; only whether they are set is kept here. */
   jira: { baseUrl: string | undefined; email: string | undefined; tokenSet: boolean; issueType: string };
-  github: { apiUrl: string; tokenSet: boolean };
+  /** reposAllow: GITHUB_REPOS_ALLOW, where issues may be filed; undefined → any repository the token reaches. */
+  github: { apiUrl: string; tokenSet: boolean; reposAllow: GitHubRepoPolicy | undefined };
   ewm: { catalogUrl: string | undefined; username: string | undefined; passwordSet: boolean };
   /** Dashboard sign-in: OpenID Connect single sign-on (when configured) and server-side sessions. */
   sso: SsoConfig;
@@ -404,8 +415,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       'PAGERDUTY_FROM_EMAIL',
     );
   }
-  const allowed = parseEmailAllow(e.NOTIFY_EMAIL_ALLOW);
-  const emailAllow = 'policy' in allowed ? allowed.policy : undefined;
+  const emailAllow = policyOf(parseEmailAllow(e.NOTIFY_EMAIL_ALLOW));
   // A guard page refused at the moment it must go out would be found too late: refuse to start instead.
   const unpaged = e.SELFHEAL_GUARD_PAGE_EMAIL.map((a) => recipientRefused(a, emailAllow)).find((r) => r !== undefined);
   if (unpaged) throw new ConfigError(`Invalid configuration: SELFHEAL_GUARD_PAGE_EMAIL: ${unpaged}`, 'SELFHEAL_GUARD_PAGE_EMAIL');
@@ -462,7 +472,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
     emailAllow,
     jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
-    github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN) },
+    github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN), reposAllow: policyOf(parseRepoAllow(e.GITHUB_REPOS_ALLOW)) },
     ewm: { catalogUrl: e.EWM_CATALOG_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
     sso,
     secretRefs: secretRefPolicyFromEnv({ SECRET_REF_ENV_PREFIXES: e.SECRET_REF_ENV_PREFIXES.join(','), SECRET_REF_DIRS: e.SECRET_REF_DIRS.join(',') }),

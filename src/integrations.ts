@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Integrations } from '../activities/actions.js';
 import type { Config } from './config.js';
 import { recipientRefused } from './domain/email-recipients.js';
+import { repoRefused } from './domain/github-repos.js';
 import { createEgressPolicy, egressFetch } from './executors/egress.js';
 import { sendEmail, sendSlack, sendWebhook } from './executors/notify.js';
 import { createEwmProvider, createGitHubProvider, createJiraProvider, createWorkItemOnce, type WorkItemProvider } from './executors/work-items.js';
@@ -31,6 +32,9 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
     }
     if (kind === 'github') {
       if (!config.github.tokenSet) throw notConfigured('GitHub', 'GITHUB_TOKEN');
+      // Checked again here, before any call: a rule saved before the list (or through an API with another) files nothing.
+      const refused = repoRefused(target.repo ?? '', config.github.reposAllow);
+      if (refused) throw ApplicationFailure.nonRetryable(`GitHub issue not filed: ${refused}`, 'ValidationError');
       const [owner = '', repo = ''] = (target.repo ?? '').split('/');
       return createGitHubProvider({ apiUrl: config.github.apiUrl, owner, repo, tokenRef: 'env:GITHUB_TOKEN' }, deps);
     }

@@ -13,9 +13,8 @@
  * Only plain addresses are allowed through (`local@domain`, no comma, angle bracket, quote or space): the
  * mail library parses a recipient string itself, and "a@ours.example, b@theirs.example" would be two.
  *
- * Pure apart from `domainToASCII`: no I/O.
+ * Pure: no I/O.
  */
-import { domainToASCII } from 'node:url';
 
 export interface EmailRecipientPolicy {
   /** Whole addresses, lower-cased, domain in ASCII. */
@@ -32,10 +31,11 @@ export const EMAIL_ALLOW_VAR = 'NOTIFY_EMAIL_ALLOW';
 const PLAIN_ADDRESS = /^[^\s@,;<>"()[\]\\:]+@[^\s@,;<>"()[\]\\:]+$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 
-/** `domain` in ASCII and lower case, or undefined when it is not a domain name. */
+/** `domain` in ASCII (IDNA, as the WHATWG URL parser writes a host) and lower case, or undefined when it is not a domain name. */
 function asciiDomain(domain: string): string | undefined {
-  const ascii = domainToASCII(domain.toLowerCase());
-  return ascii !== '' && DOMAIN.test(ascii) ? ascii : undefined;
+  if (!/^[^/?#:@\s%[\]]+$/.test(domain) || !URL.canParse(`http://${domain}/`)) return undefined;
+  const ascii = new URL(`http://${domain}/`).hostname;
+  return DOMAIN.test(ascii) ? ascii : undefined;
 }
 
 /** `address` as compared (`local@ascii-domain`, lower-cased), or undefined when it is not a plain address. */

@@ -12,9 +12,10 @@ import { latestIncidentEvent } from '../db/repositories/incident-reads.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion, type RuleListFilter } from '../db/repositories/rules.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
 import { canonicalJson, diffJson } from '../domain/json-diff.js';
-import { commandActionPaths, parseRuleInput, ruleEmailRecipients, ruleSecretRefs, type Rule, type RuleInput } from '../domain/rules/index.js';
+import { commandActionPaths, parseRuleInput, ruleEmailRecipients, ruleGitHubRepos, ruleSecretRefs, type Rule, type RuleInput } from '../domain/rules/index.js';
 import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../domain/rules/test-rule.js';
 import { refusedRecipients, type EmailRecipientPolicy } from '../domain/email-recipients.js';
+import { repoRefused, type GitHubRepoPolicy } from '../domain/github-repos.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
@@ -25,6 +26,8 @@ export interface RuleServiceDeps {
   secrets: SecretRefPolicy;
   /** NOTIFY_EMAIL_ALLOW; undefined → any recipient. */
   emailAllow?: EmailRecipientPolicy | undefined;
+  /** GITHUB_REPOS_ALLOW; undefined → any repository. */
+  githubReposAllow?: GitHubRepoPolicy | undefined;
   extractors?: ExtractorsConfig | undefined;
 }
 
@@ -43,6 +46,15 @@ export function secretRefIssues(rule: RuleInput, secrets: SecretRefPolicy): Fiel
     const reason = secretRefOutsidePolicy(ref, secrets);
     return reason ? [{ path, message: reason }] : [];
   });
+}
+
+/** Where a rule would send what the operator's lists do not allow: email recipients (NOTIFY_EMAIL_ALLOW), GitHub repositories (GITHUB_REPOS_ALLOW). */
+function destinationIssues(rule: RuleInput, deps: Pick<RuleServiceDeps, 'emailAllow' | 'githubReposAllow'>): FieldError[] {
+  const repos = ruleGitHubRepos(rule).flatMap(({ path, repo }) => {
+    const message = repoRefused(repo, deps.githubReposAllow);
+    return message === undefined ? [] : [{ path, message }];
+  });
+  return [...refusedRecipients(ruleEmailRecipients(rule), deps.emailAllow), ...repos];
 }
 
 /**
@@ -146,7 +158,7 @@ export function ruleService(deps: RuleServiceDeps) {
   function validate(body: unknown): RuleInput {
     const parsed = parseRuleInput(body);
     if (!parsed.ok) throw new ValidationError('the rule is not valid', parsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })));
-    const outside = [...secretRefIssues(parsed.value, secrets), ...refusedRecipients(ruleEmailRecipients(parsed.value), deps.emailAllow)];
+    const outside = [...secretRefIssues(parsed.value, secrets), ...destinationIssues(parsed.value, deps)];
     if (outside.length > 0) throw new ValidationError('the rule is not valid', outside);
     return parsed.value;
   }
@@ -240,8 +252,8 @@ export function ruleService(deps: RuleServiceDeps) {
         const definition = reparsed.value;
         const outside = secretRefIssues(definition, secrets);
         if (outside.length > 0) throw new ConflictError(`version ${version} names secrets outside the allowed prefixes or directories`, { errors: outside });
-        const refused = refusedRecipients(ruleEmailRecipients(definition), deps.emailAllow);
-        if (refused.length > 0) throw new ConflictError(`version ${version} emails recipients NOTIFY_EMAIL_ALLOW does not allow`, { errors: refused });
+        const refused = destinationIssues(definition, deps);
+        if (refused.length > 0) throw new ConflictError(`version ${version} sends to destinations the operator's lists do not allow (NOTIFY_EMAIL_ALLOW, GITHUB_REPOS_ALLOW)`, { errors: refused });
         requireAdminForCommands(actor, definition, 'rolling back to');
         requireAdminForPausingGuards(actor, definition, current.definition as RuleInput, 'rolling back to');
         if (definition.name !== current.name) await nameTaken(trx, definition.name, id);

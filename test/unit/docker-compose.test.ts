@@ -362,6 +362,7 @@ describe('docker-compose.yml', function () {
       ACTION_EGRESS_ALLOW: '10.20.0.0/16',
       ACTION_EGRESS_DENY: '203.0.113.0/24',
       NOTIFY_EMAIL_ALLOW: 'example.com,*.corp.example',
+      GITHUB_REPOS_ALLOW: 'acme/ops',
       METRICS_TOKEN: 'metrics-token-0123456789',
       METRICS_REFRESH_SECONDS: '60',
       DATABASE_CONNECT_TIMEOUT_MS: '2000',
@@ -377,6 +378,7 @@ describe('docker-compose.yml', function () {
       assert.equal(c.database.connectTimeoutMs, 2000);
       assert.equal(c.database.statementTimeoutMs, 120_000);
       assert.deepEqual(c.emailAllow && [...c.emailAllow.domains, ...c.emailAllow.parents], ['example.com', 'corp.example'], 'rules are checked on save (API) and on send (worker)');
+      assert.deepEqual(c.github.reposAllow && [...c.github.reposAllow.repos], ['acme/ops']);
     }
     assert.equal(worker.sshScriptsDir, '/srv/selfheal/scripts');
     assert.deepEqual(worker.egressAllow, ['10.20.0.0/16']);

@@ -313,33 +313,34 @@ export function commandActionPaths(rule: { actions: readonly unknown[] }): strin
   });
 }
 
-/** Every email recipient a rule names, with its dotted path (checked against NOTIFY_EMAIL_ALLOW on save). */
-export function ruleEmailRecipients(rule: { actions: readonly unknown[]; verify?: { onUnverified?: readonly unknown[] | undefined } | undefined }): { path: string; address: string }[] {
+type ActionLists = { actions: readonly unknown[]; verify?: { onUnverified?: readonly unknown[] | undefined } | undefined };
+
+/**
+ * What `pick` finds in every action of a rule, its main actions and `verify.onUnverified` alike (which
+ * notifies too: what it names was once checked only at the worst moment, when the page failed), with
+ * the dotted path of the action (`actions.1`, `verify.onUnverified.0`) prefixed to each path it returns.
+ */
+function inEveryAction<T extends { path: string }>(rule: ActionLists, pick: (action: Record<string, unknown>) => T[]): T[] {
   const lists: [string, readonly unknown[]][] = [
     ['actions', rule.actions],
     ['verify.onUnverified', rule.verify?.onUnverified ?? []],
   ];
   return lists.flatMap(([where, actions]) =>
-    actions.flatMap((action, index) => {
-      const a = action as { type?: unknown; to?: unknown };
-      if (a.type !== 'notify.email' || !Array.isArray(a.to)) return [];
-      return a.to.flatMap((address, i) => (typeof address === 'string' ? [{ path: `${where}.${index}.to.${i}`, address }] : []));
-    }),
+    actions.flatMap((action, index) => pick(action as Record<string, unknown>).map((found) => ({ ...found, path: `${where}.${index}.${found.path}` }))),
   );
 }
 
+/** Every email recipient a rule names, with its dotted path (checked against NOTIFY_EMAIL_ALLOW on save). */
+export function ruleEmailRecipients(rule: ActionLists): { path: string; address: string }[] {
+  return inEveryAction(rule, (a) => (a.type === 'notify.email' && Array.isArray(a.to) ? a.to.flatMap((address, i) => (typeof address === 'string' ? [{ path: `to.${i}`, address }] : [])) : []));
+}
+
+/** Every GitHub repository a rule files work items in, with its dotted path (checked against GITHUB_REPOS_ALLOW on save). */
+export function ruleGitHubRepos(rule: ActionLists): { path: string; repo: string }[] {
+  return inEveryAction(rule, (a) => (a.type === 'workitem' && a.provider === 'github' && typeof a.repo === 'string' ? [{ path: 'repo', repo: a.repo }] : []));
+}
+
 /** Every secret reference a rule carries, with its dotted path (checked against the operator's policy on save). */
-export function ruleSecretRefs(rule: { actions: readonly unknown[]; verify?: { onUnverified?: readonly unknown[] | undefined } | undefined }): { path: string; ref: string }[] {
-  // onUnverified notifies too (Slack, webhooks): its references were not checked on save, only at the worst
-  // moment, when the page failed.
-  const lists: [string, readonly unknown[]][] = [
-    ['actions', rule.actions],
-    ['verify.onUnverified', rule.verify?.onUnverified ?? []],
-  ];
-  return lists.flatMap(([where, actions]) =>
-    actions.flatMap((action, index) => {
-      const a = action as Record<string, unknown>;
-      return (['secretRef', 'webhookUrlRef'] as const).flatMap((key) => (typeof a[key] === 'string' ? [{ path: `${where}.${index}.${key}`, ref: a[key] }] : []));
-    }),
-  );
+export function ruleSecretRefs(rule: ActionLists): { path: string; ref: string }[] {
+  return inEveryAction(rule, (a) => (['secretRef', 'webhookUrlRef'] as const).flatMap((key) => (typeof a[key] === 'string' ? [{ path: key, ref: a[key] }] : [])));
 }

@@ -1,8 +1,10 @@
-// NOTIFY_EMAIL_ALLOW (docs/security.md "Email recipients"): a `write` token chooses whom a notify.email
-// action mails, and the body may carry incident details. With the list set, a rule or job naming anyone
-// else is refused when saved (400 naming each field; a rollback to such a version 409), and the worker
-// refuses again before it speaks to the relay, so a rule saved before the list sends nothing to anyone.
-// A guard page address off the list stops the process at start. Real SMTP relay, real Postgres.
+// The operator's destination lists (docs/security.md "Email recipients and GitHub repositories"): a
+// `write` token chooses whom a notify.email action mails and which GitHub repository a work item is filed
+// in, and both carry incident details. With NOTIFY_EMAIL_ALLOW / GITHUB_REPOS_ALLOW set, a rule (or job)
+// naming anything else is refused when saved (400 naming each field; a rollback to such a version 409),
+// and the worker refuses again before it contacts the peer, so a rule saved before the list sends nothing.
+// A guard page address off the list stops the process at start. Real SMTP relay, real Postgres, a local
+// GitHub API peer.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
@@ -13,16 +15,55 @@ import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { parseEmailAllow, recipientRefused } from '../../src/domain/email-recipients.js';
+import { parseRepoAllow, repoRefused } from '../../src/domain/github-repos.js';
 import { createIntegrations } from '../../src/integrations.js';
 import { createLogger } from '../../src/logger.js';
 import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startGitHubPeer, type GitHubPeer } from '../helpers/http-peer.js';
 import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
 
 const ADMIN = 'email-recipients-admin-token-0123456789';
 const ALLOW = 'example.com, *.corp.example, boss@partner.example';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read by the assertions
 type Doc = Record<string, any>;
+
+/** The API over `db`, with the settings of `env`. */
+function api(db: TestDatabase, env: Record<string, string> = {}) {
+  const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_RATE_LIMIT_BURST: '100000', ...env });
+  const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+  return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; body: Doc }> => {
+    const h: Record<string, string> = { authorization: `Bearer ${ADMIN}`, ...headers };
+    if (body !== undefined) h['content-type'] = 'application/json';
+    const res = await app.request(path, { method, headers: h, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get('content-type'), body: text ? (JSON.parse(text) as Doc) : {} };
+  };
+}
+
+/** The worker's action activities with the settings of `env` (also what secret references resolve from). */
+function actionActivities(db: TestDatabase, env: Record<string, string>) {
+  return createActionActivities({
+    db: db.db,
+    logger: createLogger({ level: 'silent' }),
+    pagerduty: createPagerDutyClient({ baseUrl: 'http://127.0.0.1:9', token: 'unused', fromEmail: 'selfheal@example.com' }),
+    integrations: createIntegrations(loadConfig(env), { env, fetch: globalThis.fetch }),
+    env,
+    sideEffects: { budgetMs: 5_000, settleMs: 10_000 },
+  });
+}
+
+function actionInput(action: Omit<PlannedAction, 'index' | 'when'>): RunActionInput {
+  const incidentId = `Q${randomUUID().slice(0, 8).toUpperCase()}`;
+  return { actionRunId: `${incidentId}:r-1:${action.id}:E${randomUUID()}`, incidentId, eventId: `E${randomUUID()}`, matchId: '1', ruleId: 'r-1', ruleVersion: 1, action: { index: 0, when: 'success', ...action }, dryRun: false, previous: [] };
+}
+
+/** The failure `p` ends with (undefined when it succeeds). */
+const failureOf = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 
 describe('security: email goes only to recipients NOTIFY_EMAIL_ALLOW allows', function () {
   describe('the list', function () {
@@ -72,22 +113,11 @@ describe('security: email goes only to recipients NOTIFY_EMAIL_ALLOW allows', fu
     });
     after(async () => db?.close());
 
-    function api(env: Record<string, string> = {}) {
-      const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_RATE_LIMIT_BURST: '100000', ...env });
-      const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
-      return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; body: Doc }> => {
-        const h: Record<string, string> = { authorization: `Bearer ${ADMIN}`, ...headers };
-        if (body !== undefined) h['content-type'] = 'application/json';
-        const res = await app.request(path, { method, headers: h, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-        const text = await res.text();
-        return { status: res.status, type: res.headers.get('content-type'), body: text ? (JSON.parse(text) as Doc) : {} };
-      };
-    }
     const email = (id: string, to: string[]) => ({ id, type: 'notify.email', to, subject: 'incident {{incident.id}}', body: '{{incident.title}}' });
     const rulesNamed = (name: string) => db.db.selectFrom('rules').select('id').where('name', '=', name).execute();
 
     it('a rule mailing outside the list: 400 problem+json naming each refused recipient (actions and onUnverified), nothing stored', async function () {
-      const call = api({ NOTIFY_EMAIL_ALLOW: ALLOW });
+      const call = api(db, { NOTIFY_EMAIL_ALLOW: ALLOW });
       const name = `mail-out-${randomUUID().slice(0, 6)}`;
       const rule = {
         name,
@@ -116,7 +146,7 @@ describe('security: email goes only to recipients NOTIFY_EMAIL_ALLOW allows', fu
     });
 
     it('a rollback to a version saved before the list: 409 naming the recipient, nothing written; without the list it rolls back', async function () {
-      const open = api();
+      const open = api(db);
       const name = `mail-rollback-${randomUUID().slice(0, 6)}`;
       const v1 = { name, services: ['PMAIL'], actions: [email('tell', ['leak@evil.example'])] };
       const created = await open('POST', '/api/rules', v1);
@@ -126,9 +156,9 @@ describe('security: email goes only to recipients NOTIFY_EMAIL_ALLOW allows', fu
       const audits = async () => (await db.db.selectFrom('audit_log').select('id').where('entity_id', '=', id).execute()).length;
       const before = await audits();
 
-      const refused = await api({ NOTIFY_EMAIL_ALLOW: ALLOW })('POST', `/api/rules/${id}/rollback`, { version: 1 });
+      const refused = await api(db, { NOTIFY_EMAIL_ALLOW: ALLOW })('POST', `/api/rules/${id}/rollback`, { version: 1 });
       assert.equal(refused.status, 409, JSON.stringify(refused.body));
-      assert.match(refused.body.detail, /^version 1 emails recipients NOTIFY_EMAIL_ALLOW does not allow/);
+      assert.match(refused.body.detail, /^version 1 sends to destinations the operator's lists do not allow \(NOTIFY_EMAIL_ALLOW, GITHUB_REPOS_ALLOW\)/);
       assert.deepEqual(refused.body.errors.map((e: Doc) => e.path), ['actions.0.to.0']);
       assert.equal((await db.db.selectFrom('rules').select('version').where('id', '=', id).executeTakeFirstOrThrow()).version, 2);
       assert.equal(await audits(), before, 'no audit entry');
@@ -136,7 +166,7 @@ describe('security: email goes only to recipients NOTIFY_EMAIL_ALLOW allows', fu
     });
 
     it('a job whose failure notice mails outside the list: 400 naming notifyOnFailure.email.<i>, no job stored', async function () {
-      const call = api({ NOTIFY_EMAIL_ALLOW: ALLOW });
+      const call = api(db, { NOTIFY_EMAIL_ALLOW: ALLOW });
       const id = `mail-job-${randomUUID().slice(0, 6)}`;
       const job = { id, name: id, schedule: { cron: '0 3 * * *' }, targets: { environments: ['prod-1'] }, script: 'check-passwords.sh', notifyOnFailure: { email: ['sre@example.com', 'leak@evil.example'] } };
       const refused = await call('POST', '/api/jobs', job);
@@ -160,29 +190,12 @@ describe('security: email goes only to recipients NOTIFY_EMAIL_ALLOW allows', fu
     afterEach(async () => smtp?.close());
     after(async () => db?.close());
 
-    function activities(extra: Record<string, string>) {
-      const env = { SMTP_URL: `smtp://127.0.0.1:${smtp.port}?plaintext=true`, SMTP_FROM: 'selfheal@example.com', ...extra };
-      return createActionActivities({
-        db: db.db,
-        logger: createLogger({ level: 'silent' }),
-        pagerduty: createPagerDutyClient({ baseUrl: 'http://127.0.0.1:9', token: 'unused', fromEmail: 'selfheal@example.com' }),
-        integrations: createIntegrations(loadConfig(env), { env, fetch: globalThis.fetch }),
-        env,
-        sideEffects: { budgetMs: 5_000, settleMs: 10_000 },
-      });
-    }
-    function input(to: string[]): RunActionInput {
-      const action: PlannedAction = { index: 0, id: 'tell', type: 'notify.email', when: 'success', params: { to, subject: `disk full ${randomUUID()}`, body: 'db-7: /var at 97%' } };
-      const incidentId = `Q${randomUUID().slice(0, 8).toUpperCase()}`;
-      return { actionRunId: `${incidentId}:r-1:tell:E${randomUUID()}`, incidentId, eventId: `E${randomUUID()}`, matchId: '1', ruleId: 'r-1', ruleVersion: 1, action, dryRun: false, previous: [] };
-    }
+    const activities = (extra: Record<string, string>) => actionActivities(db, { SMTP_URL: `smtp://127.0.0.1:${smtp.port}?plaintext=true`, SMTP_FROM: 'selfheal@example.com', ...extra });
+    const input = (to: string[]) => actionInput({ id: 'tell', type: 'notify.email', params: { to, subject: `disk full ${randomUUID()}`, body: 'db-7: /var at 97%' } });
 
     it('an action stored before the list, naming one listed and one outside recipient: fails for good, the relay is never contacted', async function () {
       const i = input(['oncall@example.com', 'leak@evil.example']);
-      const err = await activities({ NOTIFY_EMAIL_ALLOW: ALLOW }).executeAction(i).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const err = await failureOf(activities({ NOTIFY_EMAIL_ALLOW: ALLOW }).executeAction(i));
       assert.ok(err instanceof ApplicationFailure, String(err));
       assert.equal(err.nonRetryable, true);
       assert.match(err.message, /email not sent to anyone: leak@evil\.example is not a recipient NOTIFY_EMAIL_ALLOW allows/);
@@ -202,6 +215,75 @@ describe('security: email goes only to recipients NOTIFY_EMAIL_ALLOW allows', fu
         got.map((m) => m.envelope.to),
         [['OnCall@example.com', 'sre@ops.corp.example'], ['someone@elsewhere.example']],
       );
+    });
+  });
+});
+
+describe('security: GitHub work items go only to repositories GITHUB_REPOS_ALLOW allows', function () {
+  const REPOS = 'acme/ops, Platform/*';
+
+  it('allows a listed owner/name and any repository of an owner/*, in any case; refuses the rest', function () {
+    const parsed = parseRepoAllow(REPOS.split(',').map((s) => s.trim()));
+    assert.ok('policy' in parsed && parsed.policy);
+    for (const ok of ['acme/ops', 'ACME/Ops', 'platform/db', 'PLATFORM/anything']) assert.equal(repoRefused(ok, parsed.policy), undefined, ok);
+    for (const bad of ['acme/ops-public', 'acme/other', 'platform-evil/db', 'attacker/acme', 'torvalds/linux']) assert.match(repoRefused(bad, parsed.policy) ?? '', /is not a repository GITHUB_REPOS_ALLOW allows/, bad);
+    assert.equal(repoRefused('torvalds/linux', undefined), undefined, 'without a list, any repository the token reaches');
+    for (const entry of ['acme', 'acme/ops/x', '*/ops', 'acme/..', 'https://github.com/acme/ops']) {
+      assert.throws(() => loadConfig({ NODE_ENV: 'test', GITHUB_REPOS_ALLOW: `acme/ops,${entry}` }), (e: Error) => e instanceof ConfigError && /GITHUB_REPOS_ALLOW .*neither owner\/name nor owner\/\*/.test(e.message), entry);
+    }
+  });
+
+  describe('saving and sending', function () {
+    let db: TestDatabase;
+    let gh: GitHubPeer;
+    before(async () => {
+      db = await createTestDatabase();
+    });
+    beforeEach(async () => {
+      gh = await startGitHubPeer({ owner: 'acme', repo: 'ops' });
+    });
+    afterEach(async () => gh?.close());
+    after(async () => db?.close());
+
+    const issue = (id: string, repo: string) => ({ id, type: 'workitem', provider: 'github', repo, title: 'Disk full: {{incident.title}}', description: '{{incident.id}}' });
+
+    it('a rule filing in a repository off the list: 400 naming actions.<i>.repo and verify.onUnverified.<i>.repo; a rollback to one 409', async function () {
+      const call = api(db, { GITHUB_REPOS_ALLOW: REPOS });
+      const name = `gh-out-${randomUUID().slice(0, 6)}`;
+      const rule = { name, services: ['PGH'], actions: [issue('ticket', 'attacker/public-dump')], verify: { within: '10m', onUnverified: [issue('escalate', 'acme/ops-public')] } };
+      const refused = await call('POST', '/api/rules', rule);
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(refused.type ?? '', /^application\/problem\+json/);
+      assert.deepEqual(refused.body.errors.map((e: Doc) => [e.path, e.message]), [
+        ['actions.0.repo', 'attacker/public-dump is not a repository GITHUB_REPOS_ALLOW allows (owner/name or owner/* on the list)'],
+        ['verify.onUnverified.0.repo', 'acme/ops-public is not a repository GITHUB_REPOS_ALLOW allows (owner/name or owner/* on the list)'],
+      ]);
+      assert.equal((await db.db.selectFrom('rules').select('id').where('name', '=', name).execute()).length, 0);
+
+      // Saved while no list was set, then the list came: rolling back to that version is refused.
+      const open = api(db);
+      const created = await open('POST', '/api/rules', { name, services: ['PGH'], actions: [issue('ticket', 'attacker/public-dump')] });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = created.body.id as string;
+      assert.equal((await call('PUT', `/api/rules/${id}`, { name, services: ['PGH'], actions: [issue('ticket', 'Platform/db')] }, { 'if-match': '"1"' })).status, 200, 'an owner/* repository is saved');
+      const rollback = await call('POST', `/api/rules/${id}/rollback`, { version: 1 });
+      assert.equal(rollback.status, 409, JSON.stringify(rollback.body));
+      assert.deepEqual(rollback.body.errors.map((e: Doc) => e.path), ['actions.0.repo']);
+      assert.equal((await db.db.selectFrom('rules').select('version').where('id', '=', id).executeTakeFirstOrThrow()).version, 2);
+    });
+
+    it('a stored action filing off the list fails for good and GitHub is never called; a listed repository gets its issue', async function () {
+      const env = { GITHUB_API_URL: gh.apiUrl, GITHUB_TOKEN: gh.token, GITHUB_REPOS_ALLOW: REPOS };
+      const outside = actionInput({ id: 'ticket', type: 'workitem', params: { provider: 'github', repo: 'attacker/public-dump', title: 'Disk full on db-7', description: 'root password rotated' } });
+      const err = await failureOf(actionActivities(db, env).executeAction(outside));
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /GitHub issue not filed: attacker\/public-dump is not a repository GITHUB_REPOS_ALLOW allows/);
+      assert.equal(gh.requests.length, 0, 'no call to GitHub at all (not even the duplicate search)');
+
+      const listed = actionInput({ id: 'ticket', type: 'workitem', params: { provider: 'github', repo: 'acme/ops', title: 'Disk full on db-7', description: 'cleanup failed' } });
+      await actionActivities(db, env).executeAction(listed);
+      assert.deepEqual(gh.issues.map((i) => i.title), ['Disk full on db-7']);
     });
   });
 });
