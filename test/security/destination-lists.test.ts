@@ -9,16 +9,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { createActionActivities } from '../../activities/actions.js';
 import type { PlannedAction, RunActionInput } from '../../activities/types.js';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { parseEmailAllow, recipientRefused } from '../../src/domain/email-recipients.js';
 import { parseRepoAllow, repoRefused } from '../../src/domain/github-repos.js';
-import { createIntegrations } from '../../src/integrations.js';
 import { createLogger } from '../../src/logger.js';
-import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
+import { actionActivities } from '../helpers/action-activities.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startGitHubPeer, type GitHubPeer } from '../helpers/http-peer.js';
 import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
@@ -39,18 +37,6 @@ function api(db: TestDatabase, env: Record<string, string> = {}) {
     const text = await res.text();
     return { status: res.status, type: res.headers.get('content-type'), body: text ? (JSON.parse(text) as Doc) : {} };
   };
-}
-
-/** The worker's action activities with the settings of `env` (also what secret references resolve from). */
-function actionActivities(db: TestDatabase, env: Record<string, string>) {
-  return createActionActivities({
-    db: db.db,
-    logger: createLogger({ level: 'silent' }),
-    pagerduty: createPagerDutyClient({ baseUrl: 'http://127.0.0.1:9', token: 'unused', fromEmail: 'selfheal@example.com' }),
-    integrations: createIntegrations(loadConfig(env), { env, fetch: globalThis.fetch }),
-    env,
-    sideEffects: { budgetMs: 5_000, settleMs: 10_000 },
-  });
 }
 
 function actionInput(action: Omit<PlannedAction, 'index' | 'when'>): RunActionInput {

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { createActionActivities } from '../../activities/actions.js';
 import type { PlannedAction, RunActionInput } from '../../activities/types.js';
-import { loadConfig } from '../../src/config.js';
 import { EmailSendError } from '../../src/executors/errors.js';
 import { sendEmail } from '../../src/executors/notify.js';
-import { createIntegrations } from '../../src/integrations.js';
-import { createLogger } from '../../src/logger.js';
-import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
+import { actionActivities } from '../helpers/action-activities.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
 
@@ -47,14 +43,7 @@ describe('notify.email: a temporary SMTP refusal (4xx) is retried, a permanent o
       SMTP_FROM: 'selfheal@example.com',
       ...(auth ? { SMTP_USER: 'mailer', SMTP_PASSWORD: PASS } : {}),
     };
-    return createActionActivities({
-      db: db.db,
-      logger: createLogger({ level: 'silent' }),
-      pagerduty: createPagerDutyClient({ baseUrl: 'http://127.0.0.1:9', token: 'unused', fromEmail: 'selfheal@example.com' }),
-      integrations: createIntegrations(loadConfig(env), { env, fetch: globalThis.fetch }),
-      env,
-      sideEffects: { budgetMs: 5_000, settleMs: 10_000 },
-    });
+    return actionActivities(db, env);
   }
 
   let seq = 0;
