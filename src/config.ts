@@ -3,8 +3,7 @@ import { validateEgressCidrs } from './executors/egress.js';
 import { isIP } from 'node:net';
 import { parseDuration, type GuardConfig } from './domain/guards.js';
 import { parseMembership, TEAM_ROLES, type TeamMembership } from './domain/teams.js';
-import { parseRepoAllow, type GitHubRepoPolicy } from './domain/github-repos.js';
-import { parseEmailAllow, recipientRefused, type EmailRecipientPolicy } from './domain/email-recipients.js';
+import { parseEmailAllow, parseRepoAllow, parseWebhookAllow, recipientRefused, type EmailRecipientPolicy, type GitHubRepoPolicy, type HostList, type Parsed } from './domain/destination-lists.js';
 import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
 /**
@@ -63,6 +62,13 @@ const list = optionalString.transform((v) =>
         .map((s) => s.trim())
         .filter((s) => s.length > 0),
 );
+
+/** A destination list: comma-separated entries `parse` accepts (a refusal names the first bad entry). */
+const destinationList = (parse: (entries: string[]) => Parsed<unknown>, what: string) =>
+  list.superRefine((entries, ctx) => {
+    const parsed = parse(entries);
+    if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: `must be comma-separated ${what}: ${parsed.problem}` });
+  });
 
 const email = optionalString.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$/.test(v), {
   message: 'must be an email address',
@@ -148,19 +154,13 @@ export const envSchema = z.object({
     message: 'must be an smtp:// or smtps:// URL',
   }),
   SMTP_FROM: email,
-  // Whom rule actions and job notices may email (src/domain/email-recipients.ts): addresses, domains and
-  // *.domains, comma-separated [any address].
-  NOTIFY_EMAIL_ALLOW: list.superRefine((entries, ctx) => {
-    const parsed = parseEmailAllow(entries);
-    if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: `must be comma-separated addresses, domains or *.domains: ${parsed.problem}` });
-  }),
+  // The destination lists (src/domain/destination-lists.ts), comma-separated [anything]: whom rule actions
+  // and job notices may email (addresses, domains, *.domains), which hosts notify.webhook may post to
+  // (hosts, *.domains) and where GitHub work items may be filed (owner/name, owner/*).
+  NOTIFY_EMAIL_ALLOW: destinationList(parseEmailAllow, 'addresses, domains or *.domains'),
+  NOTIFY_WEBHOOK_ALLOW: destinationList(parseWebhookAllow, 'hosts or *.domains'),
+  GITHUB_REPOS_ALLOW: destinationList(parseRepoAllow, 'owner/name or owner/*'),
   SMTP_USER: optionalString,
-  // Which GitHub repositories workitem actions may file issues in (src/domain/github-repos.ts): owner/name
-  // and owner/*, comma-separated [any repository the token reaches].
-  GITHUB_REPOS_ALLOW: list.superRefine((entries, ctx) => {
-    const parsed = parseRepoAllow(entries);
-    if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: `must be comma-separated owner/name or owner/*: ${parsed.problem}` });
-  }),
   SMTP_PASSWORD: optionalString,
   JIRA_BASE_URL: url(),
   JIRA_EMAIL: email,
@@ -245,7 +245,7 @@ export const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 /** The policy of a list the schema has already checked. */
-const policyOf = <P>(parsed: { policy: P | undefined } | { problem: string }): P | undefined => ('policy' in parsed ? parsed.policy : undefined);
+const policyOf = <P>(parsed: Parsed<P>): P | undefined => ('policy' in parsed ? parsed.policy : undefined);
 
 /** Self-healing's own variables: a secret-reference prefix must not reach them (SELFHEAL_ADMIN_TOKEN, DATABASE_URL…). */
 function ownVariables(): string[] {
@@ -305,6 +305,8 @@ export interface Config {
   smtp: { url: string | undefined; from: string | undefined; user: string | undefined; passwordSet: boolean };
   /** NOTIFY_EMAIL_ALLOW: whom rule actions and job notices may email; undefined → any address. */
   emailAllow: EmailRecipientPolicy | undefined;
+  /** NOTIFY_WEBHOOK_ALLOW: which hosts notify.webhook may post to; undefined → any (the egress policy still applies). */
+  webhookAllow: HostList | undefined;
   /** Work-item trackers. Tokens stay in the environment; only whether they are set is kept here. */
   jira: { baseUrl: string | undefined; email: string | undefined; tokenSet: boolean; issueType: string };
   /** reposAllow: GITHUB_REPOS_ALLOW, where issues may be filed; undefined → any repository the token reaches. */
@@ -471,6 +473,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
     emailAllow,
+    webhookAllow: policyOf(parseWebhookAllow(e.NOTIFY_WEBHOOK_ALLOW)),
     jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
     github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN), reposAllow: policyOf(parseRepoAllow(e.GITHUB_REPOS_ALLOW)) },
     ewm: { catalogUrl: e.EWM_CATALOG_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },

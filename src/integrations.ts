@@ -1,8 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Integrations } from '../activities/actions.js';
 import type { Config } from './config.js';
-import { recipientRefused } from './domain/email-recipients.js';
-import { repoRefused } from './domain/github-repos.js';
+import { recipientRefused, repoRefused, webhookRefused } from './domain/destination-lists.js';
 import { createEgressPolicy, egressFetch } from './executors/egress.js';
 import { sendEmail, sendSlack, sendWebhook } from './executors/notify.js';
 import { createEwmProvider, createGitHubProvider, createJiraProvider, createWorkItemOnce, type WorkItemProvider } from './executors/work-items.js';
@@ -88,6 +87,8 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
       );
     },
     async webhook(input) {
+      const refused = webhookRefused(input.url, config.webhookAllow);
+      if (refused) throw ApplicationFailure.nonRetryable(`webhook not sent: ${refused}`, 'ValidationError');
       let body: unknown = input.body;
       try {
         body = JSON.parse(input.body);

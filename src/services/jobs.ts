@@ -13,7 +13,7 @@ import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
-import { refusedRecipients, type EmailRecipientPolicy } from '../domain/email-recipients.js';
+import { recipientRefused, refusals, type EmailRecipientPolicy } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
 import {
@@ -139,7 +139,7 @@ export function jobService(deps: JobServiceDeps) {
     const ref = job.notifyOnFailure?.slack?.webhookUrlRef;
     const reason = ref === undefined ? undefined : secretRefOutsidePolicy(ref, deps.secrets);
     if (reason) throw new ValidationError(`invalid request body: notifyOnFailure.slack.webhookUrlRef: ${reason}`, [{ path: 'notifyOnFailure.slack.webhookUrlRef', message: reason }]);
-    const refused = refusedRecipients((job.notifyOnFailure?.email ?? []).map((address, i) => ({ path: `notifyOnFailure.email.${i}`, address })), deps.emailAllow);
+    const refused = refusals((job.notifyOnFailure?.email ?? []).map((address, i) => ({ path: `notifyOnFailure.email.${i}`, address })), (r) => recipientRefused(r.address, deps.emailAllow));
     if (refused.length > 0) throw new ValidationError(`invalid request body: ${refused[0]!.path}: ${refused[0]!.message}`, refused);
   };
   /** Runs a schedule operation; a schedule missing in Temporal is recreated from the job first. */

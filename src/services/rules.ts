@@ -12,10 +12,9 @@ import { latestIncidentEvent } from '../db/repositories/incident-reads.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion, type RuleListFilter } from '../db/repositories/rules.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
 import { canonicalJson, diffJson } from '../domain/json-diff.js';
-import { commandActionPaths, parseRuleInput, ruleEmailRecipients, ruleGitHubRepos, ruleSecretRefs, type Rule, type RuleInput } from '../domain/rules/index.js';
+import { commandActionPaths, parseRuleInput, ruleEmailRecipients, ruleGitHubRepos, ruleSecretRefs, ruleWebhookUrls, type Rule, type RuleInput } from '../domain/rules/index.js';
 import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../domain/rules/test-rule.js';
-import { refusedRecipients, type EmailRecipientPolicy } from '../domain/email-recipients.js';
-import { repoRefused, type GitHubRepoPolicy } from '../domain/github-repos.js';
+import { recipientRefused, refusals, repoRefused, webhookRefused, type EmailRecipientPolicy, type GitHubRepoPolicy, type HostList } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
@@ -26,6 +25,8 @@ export interface RuleServiceDeps {
   secrets: SecretRefPolicy;
   /** NOTIFY_EMAIL_ALLOW; undefined → any recipient. */
   emailAllow?: EmailRecipientPolicy | undefined;
+  /** NOTIFY_WEBHOOK_ALLOW; undefined → any host. */
+  webhookAllow?: HostList | undefined;
   /** GITHUB_REPOS_ALLOW; undefined → any repository. */
   githubReposAllow?: GitHubRepoPolicy | undefined;
   extractors?: ExtractorsConfig | undefined;
@@ -48,13 +49,13 @@ export function secretRefIssues(rule: RuleInput, secrets: SecretRefPolicy): Fiel
   });
 }
 
-/** Where a rule would send what the operator's lists do not allow: email recipients (NOTIFY_EMAIL_ALLOW), GitHub repositories (GITHUB_REPOS_ALLOW). */
-function destinationIssues(rule: RuleInput, deps: Pick<RuleServiceDeps, 'emailAllow' | 'githubReposAllow'>): FieldError[] {
-  const repos = ruleGitHubRepos(rule).flatMap(({ path, repo }) => {
-    const message = repoRefused(repo, deps.githubReposAllow);
-    return message === undefined ? [] : [{ path, message }];
-  });
-  return [...refusedRecipients(ruleEmailRecipients(rule), deps.emailAllow), ...repos];
+/** Where a rule would send what the operator's lists do not allow (NOTIFY_EMAIL_ALLOW, NOTIFY_WEBHOOK_ALLOW, GITHUB_REPOS_ALLOW). */
+function destinationIssues(rule: RuleInput, deps: Pick<RuleServiceDeps, 'emailAllow' | 'webhookAllow' | 'githubReposAllow'>): FieldError[] {
+  return [
+    ...refusals(ruleEmailRecipients(rule), (r) => recipientRefused(r.address, deps.emailAllow)),
+    ...refusals(ruleWebhookUrls(rule), (r) => webhookRefused(r.url, deps.webhookAllow)),
+    ...refusals(ruleGitHubRepos(rule), (r) => repoRefused(r.repo, deps.githubReposAllow)),
+  ];
 }
 
 /**
@@ -253,7 +254,7 @@ export function ruleService(deps: RuleServiceDeps) {
         const outside = secretRefIssues(definition, secrets);
         if (outside.length > 0) throw new ConflictError(`version ${version} names secrets outside the allowed prefixes or directories`, { errors: outside });
         const refused = destinationIssues(definition, deps);
-        if (refused.length > 0) throw new ConflictError(`version ${version} sends to destinations the operator's lists do not allow (NOTIFY_EMAIL_ALLOW, GITHUB_REPOS_ALLOW)`, { errors: refused });
+        if (refused.length > 0) throw new ConflictError(`version ${version} sends to destinations the operator's lists do not allow (NOTIFY_EMAIL_ALLOW, NOTIFY_WEBHOOK_ALLOW, GITHUB_REPOS_ALLOW)`, { errors: refused });
         requireAdminForCommands(actor, definition, 'rolling back to');
         requireAdminForPausingGuards(actor, definition, current.definition as RuleInput, 'rolling back to');
         if (definition.name !== current.name) await nameTaken(trx, definition.name, id);

@@ -1,10 +1,11 @@
-// The operator's destination lists (docs/security.md "Email recipients and GitHub repositories"): a
-// `write` token chooses whom a notify.email action mails and which GitHub repository a work item is filed
-// in, and both carry incident details. With NOTIFY_EMAIL_ALLOW / GITHUB_REPOS_ALLOW set, a rule (or job)
+// The operator's destination lists (docs/security.md "Destination lists"): a `write` token chooses whom a
+// notify.email action mails, which host a notify.webhook posts to and which GitHub repository a work item
+// is filed in, and all carry incident details. With NOTIFY_EMAIL_ALLOW, NOTIFY_WEBHOOK_ALLOW or
+// GITHUB_REPOS_ALLOW set, a rule (or job)
 // naming anything else is refused when saved (400 naming each field; a rollback to such a version 409),
 // and the worker refuses again before it contacts the peer, so a rule saved before the list sends nothing.
 // A guard page address off the list stops the process at start. Real SMTP relay, real Postgres, a local
-// GitHub API peer.
+// webhook receiver and GitHub API peer.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
@@ -13,12 +14,11 @@ import type { PlannedAction, RunActionInput } from '../../activities/types.js';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { parseEmailAllow, recipientRefused } from '../../src/domain/email-recipients.js';
-import { parseRepoAllow, repoRefused } from '../../src/domain/github-repos.js';
+import { parseEmailAllow, parseRepoAllow, parseWebhookAllow, recipientRefused, repoRefused, webhookRefused } from '../../src/domain/destination-lists.js';
 import { createLogger } from '../../src/logger.js';
 import { actionActivities } from '../helpers/action-activities.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { startGitHubPeer, type GitHubPeer } from '../helpers/http-peer.js';
+import { startGitHubPeer, startHttpPeer, type GitHubPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
 
 const ADMIN = 'email-recipients-admin-token-0123456789';
@@ -144,7 +144,7 @@ describe('security: email goes only to recipients NOTIFY_EMAIL_ALLOW allows', fu
 
       const refused = await api(db, { NOTIFY_EMAIL_ALLOW: ALLOW })('POST', `/api/rules/${id}/rollback`, { version: 1 });
       assert.equal(refused.status, 409, JSON.stringify(refused.body));
-      assert.match(refused.body.detail, /^version 1 sends to destinations the operator's lists do not allow \(NOTIFY_EMAIL_ALLOW, GITHUB_REPOS_ALLOW\)/);
+      assert.match(refused.body.detail, /^version 1 sends to destinations the operator's lists do not allow \(NOTIFY_EMAIL_ALLOW, NOTIFY_WEBHOOK_ALLOW, GITHUB_REPOS_ALLOW\)/);
       assert.deepEqual(refused.body.errors.map((e: Doc) => e.path), ['actions.0.to.0']);
       assert.equal((await db.db.selectFrom('rules').select('version').where('id', '=', id).executeTakeFirstOrThrow()).version, 2);
       assert.equal(await audits(), before, 'no audit entry');
@@ -270,6 +270,73 @@ describe('security: GitHub work items go only to repositories GITHUB_REPOS_ALLOW
       const listed = actionInput({ id: 'ticket', type: 'workitem', params: { provider: 'github', repo: 'acme/ops', title: 'Disk full on db-7', description: 'cleanup failed' } });
       await actionActivities(db, env).executeAction(listed);
       assert.deepEqual(gh.issues.map((i) => i.title), ['Disk full on db-7']);
+    });
+  });
+});
+
+describe('security: notify.webhook posts only to hosts NOTIFY_WEBHOOK_ALLOW allows', function () {
+  const HOSTS = 'hooks.example.com, *.corp.example, 127.0.0.1';
+
+  it('allows a listed host (any case), a subdomain of a *.domain and a listed IP address at any port; refuses look-alikes and userinfo tricks', function () {
+    const parsed = parseWebhookAllow(HOSTS.split(',').map((s) => s.trim()));
+    assert.ok('policy' in parsed && parsed.policy);
+    for (const ok of ['https://hooks.example.com/incident', 'https://HOOKS.Example.com:8443/x', 'https://ci.corp.example/hook', 'http://127.0.0.1:9000/in']) {
+      assert.equal(webhookRefused(ok, parsed.policy), undefined, ok);
+    }
+    for (const bad of ['https://x.hooks.example.com/', 'https://hooks.example.com.evil.example/', 'https://evilcorp.example/', 'https://corp.example/', 'https://hooks.example.com@collector.evil.example/', 'https://hooks.exаmple.com/', 'http://127.0.0.2/']) {
+      assert.match(webhookRefused(bad, parsed.policy) ?? '', /is not a host NOTIFY_WEBHOOK_ALLOW allows/, bad);
+    }
+    assert.equal(webhookRefused('https://anywhere.example/', undefined), undefined, 'without a list, any host the egress rules let through');
+    for (const entry of ['https://hooks.example.com', 'hooks.example.com:443', 'hooks.example.com/path', 'user@hooks.example.com']) {
+      assert.throws(() => loadConfig({ NODE_ENV: 'test', NOTIFY_WEBHOOK_ALLOW: `hooks.example.com,${entry}` }), (e: Error) => e instanceof ConfigError && /NOTIFY_WEBHOOK_ALLOW .*no scheme, port or path/.test(e.message), entry);
+    }
+  });
+
+  describe('saving and sending', function () {
+    let db: TestDatabase;
+    let sink: HttpPeer;
+    before(async () => {
+      db = await createTestDatabase();
+    });
+    beforeEach(async () => {
+      sink = await startHttpPeer([{ method: 'POST', path: '/in', handle: () => ({ status: 204 }) }]);
+    });
+    afterEach(async () => sink?.close());
+    after(async () => db?.close());
+
+    const hook = (id: string, url: string) => ({ id, type: 'notify.webhook', url, body: '{"incident":"{{incident.id}}"}' });
+
+    it('a rule posting to a host off the list: 400 naming actions.<i>.url and verify.onUnverified.<i>.url, nothing stored', async function () {
+      const call = api(db, { NOTIFY_WEBHOOK_ALLOW: HOSTS });
+      const name = `hook-out-${randomUUID().slice(0, 6)}`;
+      const rule = { name, services: ['PHOOK'], actions: [hook('post', 'https://collector.evil.example/in')], verify: { within: '10m', onUnverified: [hook('shout', 'https://hooks.example.com@collector.evil.example/in')] } };
+      const refused = await call('POST', '/api/rules', rule);
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(refused.type ?? '', /^application\/problem\+json/);
+      assert.deepEqual(refused.body.errors.map((e: Doc) => [e.path, e.message]), [
+        ['actions.0.url', 'collector.evil.example is not a host NOTIFY_WEBHOOK_ALLOW allows (a host or *.domain on the list)'],
+        ['verify.onUnverified.0.url', 'collector.evil.example is not a host NOTIFY_WEBHOOK_ALLOW allows (a host or *.domain on the list)'],
+      ]);
+      assert.equal((await db.db.selectFrom('rules').select('id').where('name', '=', name).execute()).length, 0);
+      const fine = await call('POST', '/api/rules', { name, services: ['PHOOK'], actions: [hook('post', 'https://ci.corp.example/in')] });
+      assert.equal(fine.status, 201, JSON.stringify(fine.body));
+    });
+
+    it('a stored action posting off the list fails for good and the receiver sees nothing; a listed host gets the delivery', async function () {
+      // Loopback is let through the egress rules here, so only the list stands between the rule and the receiver.
+      const env = { ACTION_EGRESS_ALLOW: '127.0.0.0/8', NOTIFY_WEBHOOK_ALLOW: 'hooks.example.com' };
+      const post = () => actionInput({ id: 'post', type: 'notify.webhook', params: { url: `${sink.url}/in`, body: '{"incident":"Q1","title":"root password expiring on db-7"}' } });
+      const outside = post();
+      const err = await failureOf(actionActivities(db, env).executeAction(outside));
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /webhook not sent: 127\.0\.0\.1 is not a host NOTIFY_WEBHOOK_ALLOW allows/);
+      assert.equal(sink.requests.length, 0, 'the receiver saw no request');
+      const effect = await db.db.selectFrom('side_effects').select(['state']).where('key', '=', outside.actionRunId).executeTakeFirstOrThrow();
+      assert.equal(effect.state, 'failed', 'known not sent');
+
+      await actionActivities(db, { ...env, NOTIFY_WEBHOOK_ALLOW: 'hooks.example.com,127.0.0.1' }).executeAction(post());
+      assert.equal(sink.requests.length, 1);
     });
   });
 });

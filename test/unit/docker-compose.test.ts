@@ -363,6 +363,7 @@ describe('docker-compose.yml', function () {
       ACTION_EGRESS_DENY: '203.0.113.0/24',
       NOTIFY_EMAIL_ALLOW: 'example.com,*.corp.example',
       GITHUB_REPOS_ALLOW: 'acme/ops',
+      NOTIFY_WEBHOOK_ALLOW: 'hooks.example.com',
       METRICS_TOKEN: 'metrics-token-0123456789',
       METRICS_REFRESH_SECONDS: '60',
       DATABASE_CONNECT_TIMEOUT_MS: '2000',
@@ -377,8 +378,9 @@ describe('docker-compose.yml', function () {
       assert.deepEqual(c.secretRefs.dirs, ['/run/secrets']);
       assert.equal(c.database.connectTimeoutMs, 2000);
       assert.equal(c.database.statementTimeoutMs, 120_000);
-      assert.deepEqual(c.emailAllow && [...c.emailAllow.domains, ...c.emailAllow.parents], ['example.com', 'corp.example'], 'rules are checked on save (API) and on send (worker)');
+      assert.deepEqual(c.emailAllow && [...c.emailAllow.hosts, ...c.emailAllow.parents], ['example.com', 'corp.example'], 'rules are checked on save (API) and on send (worker)');
       assert.deepEqual(c.github.reposAllow && [...c.github.reposAllow.repos], ['acme/ops']);
+      assert.deepEqual(c.webhookAllow && [...c.webhookAllow.hosts], ['hooks.example.com']);
     }
     assert.equal(worker.sshScriptsDir, '/srv/selfheal/scripts');
     assert.deepEqual(worker.egressAllow, ['10.20.0.0/16']);

@@ -46,7 +46,7 @@ function saved(row: Parameters<typeof ruleView>[0]) {
 
 export function ruleRoutes(deps: AppDeps) {
   const app = newRouter();
-  const rules = ruleService({ db: deps.db, secrets: deps.config.secretRefs, emailAllow: deps.config.emailAllow, githubReposAllow: deps.config.github.reposAllow, extractors: deps.extractors });
+  const rules = ruleService({ db: deps.db, secrets: deps.config.secretRefs, emailAllow: deps.config.emailAllow, webhookAllow: deps.config.webhookAllow, githubReposAllow: deps.config.github.reposAllow, extractors: deps.extractors });
   const auth = authOf(deps);
   const read = guard(auth, 'read');
   const readRule = guard(auth, 'read', { body: true, invalidBody: 'the rule is not valid' });

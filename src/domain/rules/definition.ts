@@ -335,6 +335,11 @@ export function ruleEmailRecipients(rule: ActionLists): { path: string; address:
   return inEveryAction(rule, (a) => (a.type === 'notify.email' && Array.isArray(a.to) ? a.to.flatMap((address, i) => (typeof address === 'string' ? [{ path: `to.${i}`, address }] : [])) : []));
 }
 
+/** Every URL a rule's webhooks post to, with its dotted path (checked against NOTIFY_WEBHOOK_ALLOW on save). */
+export function ruleWebhookUrls(rule: ActionLists): { path: string; url: string }[] {
+  return inEveryAction(rule, (a) => (a.type === 'notify.webhook' && typeof a.url === 'string' ? [{ path: 'url', url: a.url }] : []));
+}
+
 /** Every GitHub repository a rule files work items in, with its dotted path (checked against GITHUB_REPOS_ALLOW on save). */
 export function ruleGitHubRepos(rule: ActionLists): { path: string; repo: string }[] {
   return inEveryAction(rule, (a) => (a.type === 'workitem' && a.provider === 'github' && typeof a.repo === 'string' ? [{ path: 'repo', repo: a.repo }] : []));
