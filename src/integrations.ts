@@ -59,7 +59,7 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
       if (!config.smtp.url || !config.smtp.from) throw notConfigured('email', 'SMTP_URL and SMTP_FROM');
       // Checked again here, on what is handed to the relay: a rule or job saved before the list was set
       // (or by an API with another list) sends nothing, to anyone, rather than to some.
-      const refused = input.to.map((a) => recipientRefused(a, config.emailAllow)).filter((r) => r !== undefined);
+      const refused = [...new Set([...input.to, ...(input.deliverTo ?? [])])].map((a) => recipientRefused(a, config.emailAllow)).filter((r) => r !== undefined);
       if (refused.length > 0) throw ApplicationFailure.nonRetryable(`email not sent to anyone: ${refused.join('; ')}`, 'ValidationError');
       const u = new URL(config.smtp.url);
       const secure = u.protocol === 'smtps:';
@@ -79,6 +79,7 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
           },
           from: config.smtp.from,
           to: input.to,
+          ...(input.deliverTo !== undefined ? { deliverTo: input.deliverTo } : {}),
           subject: input.subject,
           text: input.text,
           ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),

@@ -99,6 +99,11 @@ export interface EmailMessage {
   };
   from: string;
   to: string[];
+  /**
+   * Who is sent the message when that is not everyone `to` names (a later round to the recipients a relay
+   * deferred): the envelope's recipients, while the header still names them all, as the first round did.
+   */
+  deliverTo?: string[] | undefined;
   subject: string;
   text: string;
   /** Key of the side effect: the Message-ID is derived from it, the same on every attempt. */
@@ -122,11 +127,27 @@ export class EmailMaybeSentError extends EmailSendError {
 
 /**
  * The relay took the message for some recipients and refused the others at RCPT TO (nodemailer then sends
- * to the rest and reports them as `rejected`). Known, not uncertain: it reached those it names, so it is
- * never sent again (they would get it twice), and the action fails so that the refusal is seen.
+ * to the rest and reports them as `rejected`). Known, not uncertain: it reached the others, so it is never
+ * sent to them again (they would get it twice). When every refusal was temporary (4xx, a greylisting
+ * relay), the caller may send the same message to the refused ones alone later (`owed`); otherwise the
+ * action fails so that the refusal is seen.
  */
 export class EmailPartlySentError extends EmailSendError {
   readonly partlySent = true;
+  constructor(
+    message: string,
+    /** The recipients the relay refused, with its reply code when it gave one. */
+    readonly refused: readonly { address: string; code: number | undefined }[],
+    /** The Message-ID the others received. */
+    readonly messageId: string,
+  ) {
+    super(message, false);
+  }
+
+  /** The refused recipients, when every refusal was temporary (4xx): a later attempt may reach them. */
+  get owed(): string[] | undefined {
+    return this.refused.every((r) => r.code !== undefined && r.code >= 400 && r.code < 500) ? this.refused.map((r) => r.address) : undefined;
+  }
 }
 
 /** How many refused recipients an error names (the rest are counted). */
@@ -140,7 +161,8 @@ export function emailMessageId(key: string, from: string): string {
 
 /** Sends a plain-text email through SMTP with nodemailer; returns the Message-ID and the server's reply. */
 export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Promise<{ messageId: string; response?: string }> {
-  if (message.to.length === 0) throw new EmailSendError('email: no recipients', false);
+  const recipients = message.deliverTo ?? message.to;
+  if (recipients.length === 0) throw new EmailSendError('email: no recipients', false);
   // Without TLS the password (AUTH PLAIN is the password in base64) and the message, approval links
   // included, cross the network readable; and one on the path can strip STARTTLS from the server's EHLO.
   const plaintext = !message.smtp.secure && message.smtp.allowPlaintext === true;
@@ -184,6 +206,7 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
       subject: message.subject,
       text: message.text,
       ...(message.idempotencyKey !== undefined ? { messageId: emailMessageId(message.idempotencyKey, message.from) } : {}),
+      ...(message.deliverTo !== undefined ? { envelope: { from: message.from, to: message.deliverTo } } : {}),
     });
     const refused = Array.isArray(info.rejected) ? info.rejected.map(String) : [];
     if (refused.length > 0) {
@@ -194,10 +217,11 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
       }
       const named = refused.slice(0, MAX_NAMED_RECIPIENTS).map((r) => `${r}${codes.has(r) ? ` (${codes.get(r)})` : ''}`);
       const more = refused.length > MAX_NAMED_RECIPIENTS ? ` and ${refused.length - MAX_NAMED_RECIPIENTS} more` : '';
-      const reached = message.to.length - refused.length;
+      const reached = recipients.length - refused.length;
       throw new EmailPartlySentError(
-        `email via ${message.smtp.host}:${message.smtp.port}: sent to ${reached} of ${message.to.length} recipients (${info.messageId}); the relay refused ${named.join(', ')}${more} at RCPT TO. Not sent again, so those it reached do not get it twice`,
-        false,
+        `email via ${message.smtp.host}:${message.smtp.port}: sent to ${reached} of ${recipients.length} recipients (${info.messageId}); the relay refused ${named.join(', ')}${more} at RCPT TO. Not sent again, so those it reached do not get it twice`,
+        refused.map((address) => ({ address, code: codes.get(address) })),
+        info.messageId,
       );
     }
     return { messageId: info.messageId, ...(typeof info.response === 'string' ? { response: info.response } : {}) };

@@ -25,8 +25,9 @@ export interface SmtpPeer {
   /**
    * The next `times` replies at `stage` are `code text` instead of a success (a greylisting relay: 451 to
    * the first RCPT TO). 'data' is the reply to the message's final ".": the message is then not stored.
+   * With `only.recipient`, the refusals are for RCPT TO of that address alone (a greylisted recipient).
    */
-  refuseNext(stage: SmtpStage, code: number, text: string, times?: number): void;
+  refuseNext(stage: SmtpStage, code: number, text: string, times?: number, only?: { recipient: string }): void;
   /** Every refusal sent so far, oldest first. */
   refusals: { stage: SmtpStage; code: number }[];
   /** TCP connections accepted so far: 0 means no sender ever spoke to this relay. */
@@ -60,11 +61,11 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
   const waiters: Array<() => void> = [];
   const sockets = new Map<number, Socket>();
   let dropReplies = 0;
-  const pending: { stage: SmtpStage; code: number; text: string }[] = [];
+  const pending: { stage: SmtpStage; code: number; text: string; recipient?: string | undefined }[] = [];
   const refusals: { stage: SmtpStage; code: number }[] = [];
   /** The refusal queued for `stage`, taken off the queue and logged, as the error smtp-server answers with. */
-  const refusal = (stage: SmtpStage): (Error & { responseCode: number }) | undefined => {
-    const at = pending.findIndex((p) => p.stage === stage);
+  const refusal = (stage: SmtpStage, recipient?: string): (Error & { responseCode: number }) | undefined => {
+    const at = pending.findIndex((p) => p.stage === stage && (p.recipient === undefined || p.recipient === recipient));
     if (at === -1) return undefined;
     const [r] = pending.splice(at, 1);
     refusals.push({ stage, code: r!.code });
@@ -91,8 +92,8 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
     onMailFrom(_address, _session, callback) {
       callback(refusal('mail'));
     },
-    onRcptTo(_address, _session, callback) {
-      callback(refusal('rcpt'));
+    onRcptTo(address, _session, callback) {
+      callback(refusal('rcpt', address.address));
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -157,8 +158,8 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
     dropNextReply() {
       dropReplies += 1;
     },
-    refuseNext(stage, code, text, times = 1) {
-      for (let n = 0; n < times; n++) pending.push({ stage, code, text });
+    refuseNext(stage, code, text, times = 1, only) {
+      for (let n = 0; n < times; n++) pending.push({ stage, code, text, recipient: only?.recipient });
     },
     refusals,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

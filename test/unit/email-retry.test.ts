@@ -123,23 +123,48 @@ describe('notify.email: a temporary SMTP refusal (4xx) is retried, a permanent o
 
   // nodemailer sends to the recipients a relay accepts and reports the others as `rejected`: taken as a
   // success, one recipient (a greylisted one, whose relay would take it minutes later) silently never got it.
-  it('one of two recipients refused (451 to its RCPT TO): the other gets it once, the action fails naming the refused one, never resent', async function () {
-    const i = input(`partly ${randomUUID()}`, ['oncall@example.com', 'lead@example.com']);
-    smtp.refuseNext('rcpt', 451, 'greylisted, try again later');
+  it('one of two recipients deferred (451 to its RCPT TO, twice): the other gets it once, the deferred one gets the same message in a later round, nobody twice', async function () {
+    const i = input(`deferred ${randomUUID()}`, ['oncall@example.com', 'lead@example.com']);
+    // oncall's RCPT TO in the first round and in the second, where it is the only one: that round fails whole.
+    smtp.refuseNext('rcpt', 451, 'greylisted, try again later', 2, { recipient: 'oncall@example.com' });
     const acts = activities(smtp);
-    const { error, failures } = await untilDone(acts.executeAction, i);
+    const { result, error, failures } = await untilDone(acts.executeAction, i);
+    assert.equal(error, undefined, failures.join(' | '));
     assert.equal(failures.length, 1, failures.join(' | '));
-    assert.equal(error?.nonRetryable, true);
-    assert.equal(error?.type, 'SideEffectPartlyDone');
-    assert.match(error!.message, /^notify\.email: email via 127\.0\.0\.1:\d+: sent to 1 of 2 recipients \(<[^>]+>\); the relay refused oncall@example\.com \(451\) at RCPT TO\. Not sent again/);
-    assert.doesNotMatch(error!.message, /greylisted/, "the relay's own text is not repeated");
-    assert.deepEqual(smtp.refusals, [{ stage: 'rcpt', code: 451 }]);
-    assert.deepEqual(mine(smtp, i).map((m) => m.envelope.to), [['lead@example.com']]);
-    assert.equal((await sideEffect(i.actionRunId)).state, 'unknown');
-    // An attempt after this one (a replayed activity, an operator's retry) reads the row and sends nothing.
+    assert.match(failures[0]!, /^EmailSendError: .*EENVELOPE 451/, 'the second round, refused whole, is retried like any send');
+    assert.match(String((result as { outputExcerpt: string }).outputExcerpt), /^email sent \(<[^>]+>\); one more round after the relay deferred some recipients/);
+    assert.deepEqual(smtp.refusals, [{ stage: 'rcpt', code: 451 }, { stage: 'rcpt', code: 451 }]);
+    const got = mine(smtp, i);
+    assert.deepEqual(got.map((m) => m.envelope.to), [['lead@example.com'], ['oncall@example.com']]);
+    assert.equal(got[0]!.headers.get('message-id')?.[0], got[1]!.headers.get('message-id')?.[0], 'one message: the same Message-ID in both rounds');
+    assert.deepEqual(got[1]!.headers.get('to'), got[0]!.headers.get('to'), 'the header names everyone, as the first round did');
+    assert.equal((await sideEffect(i.actionRunId)).state, 'done');
+    assert.equal((await sideEffect(`${i.actionRunId}:owed:1`)).state, 'done');
+    // An attempt after this one (a replayed activity, an operator's retry) reads the records and sends nothing.
     const again = await untilDone(acts.executeAction, i);
-    assert.equal(again.error?.nonRetryable, true);
-    assert.equal(mine(smtp, i).length, 1);
+    assert.equal(again.error, undefined);
+    assert.equal(mine(smtp, i).length, 2);
+  });
+
+  it('one of two recipients refused for good (550), or one deferred and one refused: the others get it once, the action fails naming them, never resent', async function () {
+    for (const codes of [[550], [451, 550]]) {
+      const to = codes.length === 1 ? ['oncall@example.com', 'lead@example.com'] : ['oncall@example.com', 'dba@example.com', 'lead@example.com'];
+      const i = input(`partly ${codes.join('+')} ${randomUUID()}`, to);
+      for (const code of codes) smtp.refuseNext('rcpt', code, code === 550 ? 'no such user' : 'greylisted, try again later');
+      const acts = activities(smtp);
+      const { error, failures } = await untilDone(acts.executeAction, i);
+      assert.equal(failures.length, 1, failures.join(' | '));
+      assert.equal(error?.nonRetryable, true);
+      assert.equal(error?.type, 'SideEffectPartlyDone');
+      const refused = codes.length === 1 ? 'oncall@example\\.com \\(550\\)' : 'oncall@example\\.com \\(451\\), dba@example\\.com \\(550\\)';
+      assert.match(error!.message, new RegExp(`^notify\\.email: email via 127\\.0\\.0\\.1:\\d+: sent to 1 of ${to.length} recipients \\(<[^>]+>\\); the relay refused ${refused} at RCPT TO\\. Not sent again`));
+      assert.doesNotMatch(error!.message, /greylisted|no such user/, "the relay's own text is not repeated");
+      assert.deepEqual(mine(smtp, i).map((m) => m.envelope.to), [['lead@example.com']]);
+      assert.equal((await sideEffect(i.actionRunId)).state, 'unknown');
+      const again = await untilDone(acts.executeAction, i);
+      assert.equal(again.error?.nonRetryable, true);
+      assert.equal(mine(smtp, i).length, 1);
+    }
   });
 
   it('a wrong password (535) stays permanent', async function () {
