@@ -8,7 +8,6 @@ import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
 import { findRule } from '../src/db/repositories/rules.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { ExecutorError } from '../src/executors/errors.js';
-import { EmailPartlySentError } from '../src/executors/notify.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import type { WorkItemProvider } from '../src/executors/work-items.js';
@@ -17,6 +16,7 @@ import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
 import { mintApprovalLinks } from '../src/services/approvals.js';
 import { ensureOwnWrites, type OwnWritesClient } from './own-writes.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
+import { sendEmailInRounds } from './email-rounds.js';
 import { createSideEffects, type EffectResult } from './side-effects.js';
 import type { RunActionInput } from './types.js';
 
@@ -117,34 +117,8 @@ export function createActionActivities(deps: ActionDeps) {
         }
         case 'notify.email': {
           const text = String(p.body ?? '') + (await approvalLinks(input));
-          // One side effect per round: the first to every recipient; when the relay took the message for
-          // some and refused the others only for now (4xx, a greylisting relay), that round is done and
-          // records whom it still owes, and the next round, under its own key, sends the same message
-          // (same Message-ID) to them alone, retried as any send. Each round reaches at least one more
-          // recipient, so the rounds end; nobody gets the message twice.
-          const to = p.to as string[];
-          const send = (deliverTo: string[], round: number) =>
-            effects.run({
-              key: round === 0 ? key : `${key}:owed:${round}`,
-              incidentId: input.incidentId,
-              kind: 'notify.email',
-              // SMTP cannot be asked whether a message whose final reply was lost was delivered: at most once.
-              onUncertain: 'refuse',
-              perform: async (ctx) => {
-                try {
-                  const sent = await integrations().email({ to, ...(round > 0 ? { deliverTo } : {}), subject: String(p.subject), text, idempotencyKey: key, signal: ctx.signal });
-                  return { externalId: sent.messageId, detail: sent.response };
-                } catch (err) {
-                  const owed = err instanceof EmailPartlySentError ? err.owed : undefined;
-                  if (owed === undefined) throw err;
-                  return { externalId: (err as EmailPartlySentError).messageId, detail: owedDetail(owed) };
-                }
-              },
-            });
-          let r = await send(to, 0);
-          let rounds = 0;
-          for (let owed = owedOf(r.detail); owed.length > 0; owed = owedOf(r.detail)) r = await send(owed, ++rounds);
-          const later = rounds > 0 ? `; ${rounds === 1 ? 'one more round' : `${rounds} more rounds`} after the relay deferred some recipients` : '';
+          const r = await sendEmailInRounds({ effects, integrations: integrations(), key, kind: 'notify.email', incidentId: input.incidentId, to: p.to as string[], subject: String(p.subject), text });
+          const later = r.laterRounds > 0 ? `; ${r.laterRounds === 1 ? 'one more round' : `${r.laterRounds} more rounds`} after the relay deferred some recipients` : '';
           return ok(`email sent${r.externalId ? ` (${r.externalId})` : ''}${later}${how(r)}`);
         }
         case 'notify.webhook': {
@@ -280,18 +254,6 @@ function heartbeat(): () => void {
   }
   const beat = setInterval(() => ctx.heartbeat(), ACTION_HEARTBEAT_MS);
   return () => clearInterval(beat);
-}
-
-/**
- * An email round's record of the recipients it still owes (side_effects.detail), and back. A relay's own
- * answer, the detail of a complete round, never starts with the prefix.
- */
-const OWED = 'owed to (deferred by the relay): ';
-const owedDetail = (owed: string[]) => `${OWED}${JSON.stringify(owed)}`;
-function owedOf(detail: string | undefined): string[] {
-  if (detail === undefined || !detail.startsWith(OWED)) return [];
-  const owed: unknown = JSON.parse(detail.slice(OWED.length));
-  return Array.isArray(owed) ? owed.filter((a): a is string => typeof a === 'string') : [];
 }
 
 function ok(message: string): ScriptActionResult {

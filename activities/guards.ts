@@ -50,6 +50,7 @@ import { slackEscape } from '../src/domain/template.js';
 import type { Logger } from '../src/logger.js';
 import type { Integrations } from './actions.js';
 import type { OwnWritesClient } from './own-writes.js';
+import { sendEmailInRounds } from './email-rounds.js';
 import { createSideEffects } from './side-effects.js';
 import type { MatchDecision } from './types.js';
 
@@ -291,15 +292,7 @@ export function createAlertDelivery(deps: GuardDeps & { reclaimAfterSeconds?: nu
         }
         if (page.email.length > 0 && integrations) {
           try {
-            await effects.run({
-              ...once,
-              key: `${key}:email`,
-              kind: 'notify.email',
-              perform: async (ctx) => {
-                const sent = await integrations.email({ to: page.email, subject: a.text.slice(0, 200), text: a.text, idempotencyKey: key, signal: ctx.signal });
-                return { externalId: sent.messageId, detail: sent.response };
-              },
-            });
+            await sendEmailInRounds({ effects, integrations, key: `${key}:email`, messageKey: key, kind: 'notify.email', incidentId: once.incidentId, to: page.email, subject: a.text.slice(0, 200), text: a.text });
           } catch (err) {
             failed('email', err);
           }

@@ -19,6 +19,7 @@ import { agentTaskQueue } from '../src/contracts/names.js';
 import { jobRunInProgress } from '../src/temporal/schedules.js';
 import { toFailure, type Integrations } from './actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
+import { sendEmailInRounds } from './email-rounds.js';
 import { createSideEffects, type SideEffectSpec } from './side-effects.js';
 
 export interface JobActivityDeps {
@@ -289,11 +290,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       const subject = `[selfheal] job ${input.jobName}: ${input.status}`;
       channels.push({
         name: 'email',
-        send: () =>
-          once('email', async (ctx) => {
-            const r = await integrations.email({ to, subject, text, idempotencyKey: `${input.jobRunId}:notice:email`, signal: ctx.signal });
-            return { externalId: r.messageId, detail: r.response };
-          }),
+        send: () => sendEmailInRounds({ effects, integrations, key: `${input.jobRunId}:notice:email`, kind: 'job.notify.email', to, subject, text }),
       });
     }
     // Every channel is tried on every attempt, side by side within the attempt's one budget (one failing

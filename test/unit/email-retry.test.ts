@@ -4,6 +4,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { PlannedAction, RunActionInput } from '../../activities/types.js';
 import { EmailSendError } from '../../src/executors/errors.js';
 import { sendEmail } from '../../src/executors/notify.js';
+import { createAlertDelivery } from '../../activities/guards.js';
+import { createJobActivities } from '../../activities/jobs.js';
+import { loadConfig } from '../../src/config.js';
+import { insertAlert } from '../../src/db/repositories/guards.js';
+import { DEFAULT_GUARD_CONFIG } from '../../src/domain/guards.js';
+import { createIntegrations } from '../../src/integrations.js';
+import { createLogger } from '../../src/logger.js';
+import { jobScheduleId } from '../../src/temporal/names.js';
 import { actionActivities } from '../helpers/action-activities.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
@@ -186,5 +194,33 @@ describe('notify.email: a temporary SMTP refusal (4xx) is retried, a permanent o
     assert.match(error!.message, /EMESSAGE 451/);
     assert.deepEqual(smtp.refusals, [{ stage: 'data', code: 451 }]);
     assert.equal(mine(smtp, i).length, 0);
+  });
+
+  it("a job's failure notice and a guard page: a deferred recipient gets the same message in a later round, the other once", async function () {
+    const env = { SMTP_URL: `smtp://127.0.0.1:${smtp.port}?plaintext=true`, SMTP_FROM: 'selfheal@example.com' };
+    const integrations = createIntegrations(loadConfig(env), { env, fetch: globalThis.fetch });
+    const logger = createLogger({ level: 'silent' });
+    const to = ['oncall@example.com', 'lead@example.com'];
+
+    const jobId = `notice-${randomUUID().slice(0, 6)}`;
+    const definition = { id: jobId, name: jobId, schedule: { interval: '1h' }, targets: { environments: ['prod-eu'] }, script: 'probe.sh', notifyOnFailure: { email: to } };
+    await db.db.insertInto('jobs').values({ id: jobId, name: jobId, definition: JSON.stringify(definition), enabled: true, schedule_id: jobScheduleId(jobId) }).execute();
+    smtp.refuseNext('rcpt', 451, 'greylisted, try again later', 1, { recipient: 'oncall@example.com' });
+    const summary = { total: 1, succeeded: 0, failed: 1, timedOut: 0, skipped: 0, failures: [{ environment: 'prod-eu', status: 'failed' as const }] };
+    const sent = await createJobActivities({ db: db.db, logger, integrations }).notifyJobFailure({ jobId, jobName: jobId, jobRunId: `run-${jobId}`, status: 'failed', summary });
+    assert.equal(sent, 'notified via email');
+    const notices = smtp.messages.filter((m) => m.subject?.includes(jobId));
+    assert.deepEqual(notices.map((m) => m.envelope.to), [['lead@example.com'], ['oncall@example.com']]);
+    assert.equal(notices[0]!.headers.get('message-id')?.[0], notices[1]!.headers.get('message-id')?.[0]);
+
+    const incidentId = `Q${randomUUID().slice(0, 8).toUpperCase()}`;
+    await insertAlert(db.db, { kind: 'flapping', incidentId, target: 'db-7', text: `[self-healing] db-7 is flapping (${incidentId})`, page: true, at: new Date() });
+    smtp.refuseNext('rcpt', 451, 'greylisted, try again later', 1, { recipient: 'oncall@example.com' });
+    const deliver = createAlertDelivery({ db: db.db, logger, integrations, guards: { ...DEFAULT_GUARD_CONFIG, page: { slackWebhookRef: undefined, email: to } } });
+    assert.equal(await deliver(), 1);
+    const pages = smtp.messages.filter((m) => m.body.includes(incidentId));
+    assert.deepEqual(pages.map((m) => m.envelope.to), [['lead@example.com'], ['oncall@example.com']]);
+    assert.equal(await deliver(), 0, 'nothing owed: the page is not sent again');
+    assert.equal(smtp.messages.filter((m) => m.body.includes(incidentId)).length, 2);
   });
 });
