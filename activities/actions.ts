@@ -16,7 +16,7 @@ import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
 import { mintApprovalLinks } from '../src/services/approvals.js';
 import { ensureOwnWrites, type OwnWritesClient } from './own-writes.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
-import { sendEmailInRounds } from './email-rounds.js';
+import { sendEmailInRounds, type EmailSender } from './email-rounds.js';
 import { createSideEffects, type EffectResult } from './side-effects.js';
 import type { RunActionInput } from './types.js';
 
@@ -44,8 +44,7 @@ export interface ActionDeps {
  */
 export interface Integrations {
   slack(input: { webhookUrl: string; text: string; signal?: AbortSignal | undefined }): Promise<void>;
-  /** `deliverTo`: who is sent it, when not everyone `to` (the header) names. */
-  email(input: { to: string[]; deliverTo?: string[] | undefined; subject: string; text: string; idempotencyKey?: string | undefined; signal?: AbortSignal | undefined }): Promise<{ messageId?: string; response?: string }>;
+  email: EmailSender['email'];
   webhook(input: { url: string; body: string; secret?: string | undefined; idempotencyKey: string; signal?: AbortSignal | undefined }): Promise<void>;
   /** The provider of an action's work items; the activity creates and (after a lost answer) looks up. */
   workItems(target: { provider: 'ewm' | 'jira' | 'github'; project?: string | undefined; repo?: string | undefined }): WorkItemProvider;

@@ -5,12 +5,16 @@
 // at least one more recipient, so the rounds end, and nobody gets the message twice. A permanent refusal
 // (5xx) among them leaves it partly sent: the side effect fails as SideEffectPartlyDone, naming them.
 import { EmailPartlySentError } from '../src/executors/notify.js';
-import type { Integrations } from './actions.js';
 import type { EffectResult, SideEffects } from './side-effects.js';
+
+/** The integration that sends (src/integrations.ts): `deliverTo` is who is sent it, when not everyone `to` (the header) names. */
+export interface EmailSender {
+  email(input: { to: string[]; deliverTo?: string[] | undefined; subject: string; text: string; idempotencyKey?: string | undefined; signal?: AbortSignal | undefined }): Promise<{ messageId?: string; response?: string }>;
+}
 
 export interface EmailRounds {
   effects: SideEffects;
-  integrations: Pick<Integrations, 'email'>;
+  integrations: EmailSender;
   /** The first round's side effect key. */
   key: string;
   /** What the Message-ID is derived from, when not `key`. */
