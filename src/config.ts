@@ -244,6 +244,18 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/**
+ * The destination lists left unset (each allows anything then), for the API's warning at start in
+ * production: a `write` token may then send incident details to any address, public host or repository.
+ */
+export function openDestinationLists(config: Pick<Config, 'emailAllow' | 'webhookAllow' | 'github'>): string[] {
+  return [
+    ...(config.emailAllow === undefined ? ['NOTIFY_EMAIL_ALLOW'] : []),
+    ...(config.webhookAllow === undefined ? ['NOTIFY_WEBHOOK_ALLOW'] : []),
+    ...(config.github.reposAllow === undefined ? ['GITHUB_REPOS_ALLOW'] : []),
+  ];
+}
+
 /** The policy of a list the schema has already checked. */
 const policyOf = <P>(parsed: Parsed<P>): P | undefined => ('policy' in parsed ? parsed.policy : undefined);
 

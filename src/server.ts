@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import { pathToFileURL } from 'node:url';
 import { createApp, type AppDeps } from './api/app.js';
 import { allRoutes } from './api/routes/index.js';
+import { openDestinationLists } from './config.js';
 import { temporalTarget } from './temporal/connection.js';
 import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
 import { lazyTemporalClient } from './temporal/native-client.js';
@@ -81,6 +82,10 @@ async function main(): Promise<void> {
   }
   if (config.nodeEnv === 'production' && config.metricsToken === undefined) {
     logger.warn('METRICS_TOKEN is not set: GET /metrics answers anyone who reaches the API; keep it off the public listener or set METRICS_TOKEN');
+  }
+  const open = openDestinationLists(config);
+  if (config.nodeEnv === 'production' && open.length > 0) {
+    logger.warn({ unset: open }, `${open.join(', ')} not set: rules may send incident details to any such destination (docs/security.md, Destination lists)`);
   }
   const { db, close } = await openMigratedDatabase(config, logger);
   const address = config.temporal.address ?? 'localhost:7233';

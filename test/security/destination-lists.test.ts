@@ -13,7 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { PlannedAction, RunActionInput } from '../../activities/types.js';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, openDestinationLists } from '../../src/config.js';
 import { parseEmailAllow, parseRepoAllow, parseWebhookAllow, recipientRefused, repoRefused, webhookRefused } from '../../src/domain/destination-lists.js';
 import { createLogger } from '../../src/logger.js';
 import { actionActivities } from '../helpers/action-activities.js';
@@ -338,5 +338,13 @@ describe('security: notify.webhook posts only to hosts NOTIFY_WEBHOOK_ALLOW allo
       await actionActivities(db, { ...env, NOTIFY_WEBHOOK_ALLOW: 'hooks.example.com,127.0.0.1' }).executeAction(post());
       assert.equal(sink.requests.length, 1);
     });
+  });
+});
+
+describe('security: unset destination lists are named at start', function () {
+  it('the API names each list left open (it warns in production), and none once all are set', function () {
+    assert.deepEqual(openDestinationLists(loadConfig({ NODE_ENV: 'test' })), ['NOTIFY_EMAIL_ALLOW', 'NOTIFY_WEBHOOK_ALLOW', 'GITHUB_REPOS_ALLOW']);
+    assert.deepEqual(openDestinationLists(loadConfig({ NODE_ENV: 'test', NOTIFY_EMAIL_ALLOW: 'example.com' })), ['NOTIFY_WEBHOOK_ALLOW', 'GITHUB_REPOS_ALLOW']);
+    assert.deepEqual(openDestinationLists(loadConfig({ NODE_ENV: 'test', NOTIFY_EMAIL_ALLOW: 'example.com', NOTIFY_WEBHOOK_ALLOW: '*.example.com', GITHUB_REPOS_ALLOW: 'acme/*' })), []);
   });
 });
