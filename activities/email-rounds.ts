@@ -41,9 +41,8 @@ export async function sendEmailInRounds(spec: EmailRounds): Promise<EffectResult
           const sent = await integrations.email({ to, ...(round > 0 ? { deliverTo } : {}), subject, text, idempotencyKey: spec.messageKey ?? key, signal: ctx.signal });
           return { externalId: sent.messageId, detail: sent.response };
         } catch (err) {
-          const owed = err instanceof EmailPartlySentError ? err.owed : undefined;
-          if (owed === undefined) throw err;
-          return { externalId: (err as EmailPartlySentError).messageId, detail: owedDetail(owed) };
+          if (!(err instanceof EmailPartlySentError) || err.owed === undefined) throw err;
+          return { externalId: err.messageId, detail: owedDetail(err.owed) };
         }
       },
     });

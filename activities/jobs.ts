@@ -269,7 +269,7 @@ export function createJobActivities(deps: JobActivityDeps) {
     // activity (the other channel failed, an answer was lost, the worker died after sending) reads what
     // was sent instead of sending it again. Neither a Slack incoming webhook nor SMTP can be asked whether
     // an unanswered message arrived, so such a message is never sent again (at most once).
-    const once = (channel: 'slack' | 'email', perform: SideEffectSpec['perform']) =>
+    const once = (channel: 'slack', perform: SideEffectSpec['perform']) =>
       effects.run({ key: `${input.jobRunId}:notice:${channel}`, kind: `job.notify.${channel}`, onUncertain: 'refuse', perform });
     const channels: { name: string; send: () => Promise<unknown> }[] = [];
     if (notify.slack) {

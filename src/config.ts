@@ -63,11 +63,13 @@ const list = optionalString.transform((v) =>
         .filter((s) => s.length > 0),
 );
 
-/** A destination list: comma-separated entries `parse` accepts (a refusal names the first bad entry). */
-const destinationList = (parse: (entries: string[]) => Parsed<unknown>, what: string) =>
-  list.superRefine((entries, ctx) => {
+/** A destination list, parsed into its policy (undefined when empty): comma-separated entries `parse` accepts, or an issue naming the first bad one. */
+const destinationList = <P>(parse: (entries: string[]) => Parsed<P>, what: string) =>
+  list.transform((entries, ctx): P | undefined => {
     const parsed = parse(entries);
-    if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: `must be comma-separated ${what}: ${parsed.problem}` });
+    if ('policy' in parsed) return parsed.policy;
+    ctx.addIssue({ code: 'custom', message: `must be comma-separated ${what}: ${parsed.problem}` });
+    return z.NEVER;
   });
 
 const email = optionalString.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$/.test(v), {
@@ -256,9 +258,6 @@ export function openDestinationLists(config: Pick<Config, 'emailAllow' | 'webhoo
   ];
 }
 
-/** The policy of a list the schema has already checked. */
-const policyOf = <P>(parsed: Parsed<P>): P | undefined => ('policy' in parsed ? parsed.policy : undefined);
-
 /** Self-healing's own variables: a secret-reference prefix must not reach them (SELFHEAL_ADMIN_TOKEN, DATABASE_URL…). */
 function ownVariables(): string[] {
   return Object.keys(envSchema.shape);
@@ -429,7 +428,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       'PAGERDUTY_FROM_EMAIL',
     );
   }
-  const emailAllow = policyOf(parseEmailAllow(e.NOTIFY_EMAIL_ALLOW));
+  const emailAllow = e.NOTIFY_EMAIL_ALLOW;
   // A guard page refused at the moment it must go out would be found too late: refuse to start instead.
   const unpaged = e.SELFHEAL_GUARD_PAGE_EMAIL.map((a) => recipientRefused(a, emailAllow)).find((r) => r !== undefined);
   if (unpaged) throw new ConfigError(`Invalid configuration: SELFHEAL_GUARD_PAGE_EMAIL: ${unpaged}`, 'SELFHEAL_GUARD_PAGE_EMAIL');
@@ -485,9 +484,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
     emailAllow,
-    webhookAllow: policyOf(parseWebhookAllow(e.NOTIFY_WEBHOOK_ALLOW)),
+    webhookAllow: e.NOTIFY_WEBHOOK_ALLOW,
     jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
-    github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN), reposAllow: policyOf(parseRepoAllow(e.GITHUB_REPOS_ALLOW)) },
+    github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN), reposAllow: e.GITHUB_REPOS_ALLOW },
     ewm: { catalogUrl: e.EWM_CATALOG_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
     sso,
     secretRefs: secretRefPolicyFromEnv({ SECRET_REF_ENV_PREFIXES: e.SECRET_REF_ENV_PREFIXES.join(','), SECRET_REF_DIRS: e.SECRET_REF_DIRS.join(',') }),

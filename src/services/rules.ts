@@ -43,10 +43,7 @@ export interface RuleTestInput {
 
 /** Secret references of a rule that the operator's policy does not allow (SECRET_REF_ENV_PREFIXES, SECRET_REF_DIRS). */
 export function secretRefIssues(rule: RuleInput, secrets: SecretRefPolicy): FieldError[] {
-  return ruleSecretRefs(rule).flatMap(({ path, ref }) => {
-    const reason = secretRefOutsidePolicy(ref, secrets);
-    return reason ? [{ path, message: reason }] : [];
-  });
+  return refusals(ruleSecretRefs(rule), (r) => secretRefOutsidePolicy(r.ref, secrets));
 }
 
 /** Where a rule would send what the operator's lists do not allow (NOTIFY_EMAIL_ALLOW, NOTIFY_WEBHOOK_ALLOW, GITHUB_REPOS_ALLOW). */
