@@ -83,6 +83,12 @@ export interface RuleTable {
   updated_at: Generated<Date>;
 }
 
+/** One row: a number every change to what the worker matches on increments (a trigger on `rules`). */
+export interface RulesGenerationTable {
+  id: Generated<boolean>;
+  n: ColumnType<string, string, string>;
+}
+
 export interface RuleVersionTable {
   rule_id: string;
   version: number;
@@ -402,6 +408,7 @@ export interface Database {
   incident_events: IncidentEventTable;
   environments: EnvironmentTable;
   rules: RuleTable;
+  rules_generation: RulesGenerationTable;
   rule_versions: RuleVersionTable;
   rule_matches: RuleMatchTable;
   action_runs: ActionRunTable;

@@ -20,6 +20,7 @@ import * as incidentsCreatedIndex from './migrations/2026-12-16T00-00-incidents-
 import * as tokenSessionOrigin from './migrations/2026-12-18T00-00-token-session-origin.js';
 import * as approvalDeadline from './migrations/2026-12-19T00-00-approval-deadline.js';
 import * as remediationReleased from './migrations/2026-12-20T00-00-remediation-released.js';
+import * as rulesGeneration from './migrations/2026-12-21T00-00-rules-generation.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -43,6 +44,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-18T00-00-token-session-origin': tokenSessionOrigin,
   '2026-12-19T00-00-approval-deadline': approvalDeadline,
   '2026-12-20T00-00-remediation-released': remediationReleased,
+  '2026-12-21T00-00-rules-generation': rulesGeneration,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,15 +1,15 @@
 // The rules the worker matches: the enabled, live ones, and a cheap stamp that changes whenever any rule does.
-import { sql } from 'kysely';
 import type { Rule } from '../../domain/rules/schema.js';
 import type { Db } from './db.js';
 
-/** Changes whenever a rule is created, updated or deleted (the newest update and the row count). */
+/**
+ * Changes whenever what the worker matches on does: a rule created, deleted, or its definition, enabled
+ * flag, version, team or deletion changed, in whatever order such writes commit (the rules_generation
+ * counter, incremented by a trigger in the writer's transaction; migration 2026-12-21). One row read.
+ */
 export async function rulesStamp(db: Db): Promise<string> {
-  const s = await db
-    .selectFrom('rules')
-    .select([sql<string>`coalesce(max(updated_at)::text, '')`.as('at'), sql<string>`count(*)::text`.as('n')])
-    .executeTakeFirstOrThrow();
-  return `${s.at}|${s.n}`;
+  const s = await db.selectFrom('rules_generation').select('n').executeTakeFirstOrThrow();
+  return String(s.n);
 }
 
 /** Every enabled, not deleted rule, as stored (id, version and team from their columns). */
