@@ -73,6 +73,8 @@ export interface GuardCheck {
   decided: Decided;
   /** Record the remediation the guards let through (no-op otherwise), once the match has its id. */
   record(matchId: string): Promise<void>;
+  /** An alert was written (a page or incident note owed): the caller delivers it after the transaction. */
+  alerted: boolean;
 }
 
 /** A remediation stopped by a guard or flapping: notifications still run when the rule has some. */
@@ -88,7 +90,7 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     trx: Transaction<Database>,
     m: { rule: Rule; decided: Decided; incidentId: string; target: string | undefined; host: string | undefined; environment: string | undefined; at: Date },
   ): Promise<GuardCheck> {
-    const pass: GuardCheck = { decided: m.decided, record: async () => undefined };
+    const pass: GuardCheck = { decided: m.decided, record: async () => undefined, alerted: false };
     const actions = m.rule.actions.filter((a) => isRemediationType(a.type)).length;
     if (m.decided.decision !== 'run' || actions === 0) return pass;
     const ruleGuards = (m.rule as Rule & { guards?: RuleGuards }).guards;
@@ -101,18 +103,19 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     const flapping = m.host ? await flappingOf(trx, { host: m.host, ruleGuards, at: m.at }) : undefined;
     if (flapping) {
       await flappingAlert(trx, flapping, { incidentId: m.incidentId, ruleId: m.rule.id, at: m.at });
-      return { ...pass, decided: stopped(m.rule, flapping.reason) };
+      return { ...pass, decided: stopped(m.rule, flapping.reason), alerted: true };
     }
 
     const crossed = await crossedGuard(trx, { ruleId: m.rule.id, ruleGuards, target: m.target, environment: m.environment, actions, at: m.at });
     if (crossed) {
-      await pauseFor(trx, crossed, { incidentId: m.incidentId, ruleId: m.rule.id, target: m.target, at: m.at });
-      return { ...pass, decided: stopped(m.rule, crossed.reason) };
+      const alerted = await pauseFor(trx, crossed, { incidentId: m.incidentId, ruleId: m.rule.id, target: m.target, at: m.at });
+      return { ...pass, decided: stopped(m.rule, crossed.reason), alerted };
     }
 
     return {
       decided: m.decided,
       record: (matchId) => insertRemediation(trx, { matchId, ruleId: m.rule.id, incidentId: m.incidentId, target: m.target, environment: m.environment, actions, at: m.at }),
+      alerted: false,
     };
   }
 
@@ -170,12 +173,16 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     deps.logger.warn({ incidentId: m.incidentId, ruleId: m.ruleId, target: f.host, page }, 'flapping target: remediation stopped');
   }
 
-  /** A guard crossed: automation paused for its scope (and a page owed) unless a pause of it is in force. */
-  async function pauseFor(trx: Transaction<Database>, v: GuardViolation & { scopeEnv: string }, m: { incidentId: string; ruleId: string; target: string | undefined; at: Date }): Promise<void> {
+  /**
+   * A guard crossed: automation paused for its scope (and a page owed) unless a pause of it is in force.
+   * Whether it paused (and so wrote the alert).
+   */
+  async function pauseFor(trx: Transaction<Database>, v: GuardViolation & { scopeEnv: string }, m: { incidentId: string; ruleId: string; target: string | undefined; at: Date }): Promise<boolean> {
     const paused = await insertPause(trx, { scope: v.scope, environment: v.scopeEnv, guard: v.guard, reason: v.reason, incidentId: m.incidentId, at: m.at });
-    if (!paused) return;
+    if (!paused) return false;
     await insertAlert(trx, { kind: 'guard', incidentId: m.incidentId, target: m.target, text: `[self-healing] Automation paused: ${v.reason}`, page: true, at: m.at });
     deps.logger.warn({ incidentId: m.incidentId, ruleId: m.ruleId, guard: v.guard, scope: v.scope, environment: v.scopeEnv }, 'guard crossed: automation paused');
+    return true;
   }
 
   /**
@@ -201,7 +208,7 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
       ruleGuards: RuleGuards | undefined;
       at: Date;
     },
-  ): Promise<{ crossed?: string | undefined; pause(): Promise<void>; record(): Promise<void> }> {
+  ): Promise<{ crossed?: string | undefined; pause(): Promise<unknown>; record(): Promise<void> }> {
     await lockGuards(trx);
     const m = { ruleId: r.ruleId, incidentId: r.incidentId, target: r.target ?? undefined, environment: r.environment ?? undefined, at: r.at };
     // The planner checked flapping on the incident's host, recorded as the target; a target that is the

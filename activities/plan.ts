@@ -138,16 +138,23 @@ export function createPlanActivities(deps: PlanDeps) {
     // recorded `run` would hold its lease with no run to use or release it.
     const earlier = opts.retry ? await recordedRules(input) : new Map<string, Rule | null>();
     const plans: RulePlan[] = [];
+    // Whether this planning wrote an alert (a guard crossed, a flapping host). A retried step may have
+    // written one before it failed, so it delivers too.
+    const raised = { alert: opts.retry === true };
     for (const { rule, explanation } of matches) {
       const decided = earlier.get(rule.id);
       earlier.delete(rule.id);
       if (decided === null) continue;
-      plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, decided ?? rule, explanation, ctx, at)));
+      plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, decided ?? rule, explanation, ctx, at, raised)));
     }
     for (const rule of earlier.values()) {
-      if (rule) plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, null, ctx, at)));
+      if (rule) plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, null, ctx, at, raised)));
     }
-    await deps.deliverAlerts?.();
+    // Alerts are delivered from here only when this planning raised one, right after its transaction.
+    // Otherwise what is owed (a channel that failed, a worker that died) is the worker's sweep's
+    // (src/worker.ts, every minute): delivering from every triage put a channel outage's timeouts on
+    // every event's path.
+    if (raised.alert) await deps.deliverAlerts?.();
     return plans;
   }
 
@@ -179,6 +186,7 @@ export function createPlanActivities(deps: PlanDeps) {
     explanation: unknown,
     target: string | undefined,
     at: Date,
+    raised: { alert: boolean },
   ): Promise<{ decided: MatchDecided; matchId: string; leaseId: string | undefined; target: string | undefined }> {
     const existing = await findMatch(trx, { incidentId: input.incidentId, eventId: input.eventId, ruleId: rule.id });
     if (existing) {
@@ -208,6 +216,7 @@ export function createPlanActivities(deps: PlanDeps) {
       environment: typeof env.environment === 'string' ? env.environment : undefined,
       at,
     });
+    raised.alert ||= guard.alerted;
     const decided = guard.decided.decision === policy.decision ? policy : { decision: guard.decided.decision, reason: guard.decided.skipReason, takesLease: false, breakerTrial: false };
     if (decided.breakerTrial) await beginBreakerTrial(trx, rule.id, at);
     const matchId = await insertMatch(trx, {
@@ -240,12 +249,13 @@ export function createPlanActivities(deps: PlanDeps) {
     explanation: unknown,
     ctx: ReturnType<typeof incidentContext>,
     at: Date,
+    raised: { alert: boolean },
   ): Promise<RulePlan> {
     // Serialise policy checks per rule (rate limit, breaker), then per target (cooldown, concurrency, which
     // span every rule acting on the host), always in that order, across every worker.
     await advisoryXactLock(trx, `rule:${rule.id}`);
     const env = incident.environment as Record<string, unknown>;
-    const { decided, matchId, leaseId, target } = await decideMatch(trx, incident, input, rule, explanation, targetOf(env), at);
+    const { decided, matchId, leaseId, target } = await decideMatch(trx, incident, input, rule, explanation, targetOf(env), at, raised);
     const agentQueue = typeof env.environment === 'string' ? await agentQueueOf(trx, env.environment) : undefined;
     // Where the scripts run is decided here, with the policies, the team check and the approval notice: a
     // later event re-extracting another environment for the incident does not move a planned script.

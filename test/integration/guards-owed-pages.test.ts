@@ -9,6 +9,9 @@
 // worker process is in test/fault/owed-page-sweep.test.ts.
 import assert from 'node:assert/strict';
 import { alertDelivery } from '../../activities/index.js';
+import { createIncidentSteps } from '../../activities/incidents.js';
+import { createPlanActivities } from '../../activities/plan.js';
+import { createTriageActivities } from '../../activities/triage.js';
 import { loadConfig } from '../../src/config.js';
 import { insertAlert } from '../../src/db/repositories/guards.js';
 import { DEFAULT_GUARD_CONFIG } from '../../src/domain/guards.js';
@@ -16,7 +19,8 @@ import { createIntegrations } from '../../src/integrations.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
-import { newIncidentId } from '../helpers/samples.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -99,5 +103,30 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
     const incidentId = newIncidentId();
     await page(incidentId, new Date(Date.now() - 25 * 3_600_000));
     await settledAfterOneRefusal(incidentId, { status: 429, text: 'rate_limited' });
+  });
+
+  it("an incident event whose planning raises no alert pages nobody: alerts owed from before are the sweep's, not the triage's", async function () {
+    // Before, every event's triage (a local activity on the incident's path) also claimed and sent up to 50
+    // owed alerts: while a page channel was down, each triage after a claim ran out waited on its timeouts.
+    const incidentId = newIncidentId();
+    await page(incidentId, new Date(Date.now() - 5 * 60_000));
+    const incidents = createIncidentSteps({ db: db.db, logger, extractors: { extractors: [] } });
+    const plan = createPlanActivities({ db: db.db, logger, deliverAlerts: deliver });
+    const triage = createTriageActivities({ logger, incidents, plan, writeBack: false }).triageIncidentEvent;
+    const service = newServiceId();
+    const ruleId = await insertRule(db.db, { name: 'owed-pages-ordinary', services: [service], actions: [{ id: 'note', type: 'pagerduty.note', content: 'noted' }] });
+    const requestsBefore = slack.requests.length;
+
+    const event = newIncidentId();
+    const occurredAt = new Date().toISOString();
+    const body = sampleFor('v3-incident.triggered-01.json', event, { occurredAt, data: { title: 'disk full', service: { id: service, type: 'service_reference', summary: 'Ordinary' } } });
+    const result = await triage({ incidentId: event, message: { eventId: body.event.id, eventType: String(body.event.event_type), occurredAt, receivedAt: occurredAt, event: body.event }, takenBy: 'run-ordinary' });
+    assert.deepEqual(result.plans.map((p) => [p.ruleId, p.decision]), [[ruleId, 'run']], 'planned as usual');
+    assert.equal(slack.requests.length, requestsBefore, 'the triage posted nothing to the page channel');
+    assert.equal((await alertRow(incidentId)).claimed_at, null, 'the owed alert was not even claimed');
+
+    // The sweep (here, one delivery as the worker's sweep makes it) sends it.
+    assert.equal(await deliver(), 1);
+    assert.equal(pagesFor(incidentId).length, 1);
   });
 });
