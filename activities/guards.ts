@@ -208,7 +208,7 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
       ruleGuards: RuleGuards | undefined;
       at: Date;
     },
-  ): Promise<{ crossed?: string | undefined; pause(): Promise<unknown>; record(): Promise<void> }> {
+  ): Promise<{ crossed?: string | undefined; pause(): Promise<void>; record(): Promise<void> }> {
     await lockGuards(trx);
     const m = { ruleId: r.ruleId, incidentId: r.incidentId, target: r.target ?? undefined, environment: r.environment ?? undefined, at: r.at };
     // The planner checked flapping on the incident's host, recorded as the target; a target that is the
@@ -220,7 +220,9 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     const crossed = await crossedGuard(trx, { ...m, ruleGuards: r.ruleGuards, actions: r.actions, own: own ? { at: own, actions: r.actions } : undefined });
     return {
       crossed: crossed?.reason,
-      pause: async () => (crossed ? pauseFor(trx, crossed, m) : undefined),
+      pause: async () => {
+        if (crossed) await pauseFor(trx, crossed, m);
+      },
       record: () => restampRemediation(trx, r.matchId, r.at),
     };
   }

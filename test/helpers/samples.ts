@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import type { IncidentEventMessage } from '../../src/contracts/index.js';
 
 export const samplesDir = new URL('../fixtures/pagerduty/samples/', import.meta.url);
 
@@ -35,4 +36,10 @@ export function sampleFor(
   }
   Object.assign(data, opts.data ?? {});
   return body as never;
+}
+
+/** What the webhook hands the incident workflow for a sample body (sampleFor), received when it occurred. */
+export function messageFor(body: { event: Record<string, unknown> & { id: string } }): IncidentEventMessage {
+  const occurredAt = String(body.event.occurred_at);
+  return { eventId: body.event.id, eventType: String(body.event.event_type), occurredAt, receivedAt: occurredAt, event: body.event };
 }

@@ -14,7 +14,7 @@ import { DEFAULT_GUARD_CONFIG, type GuardConfig } from '../../src/domain/guards.
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
 
 const logger = createLogger({ level: 'silent' });
 const MINUTE = 60_000;
@@ -47,7 +47,7 @@ describe('guards are checked again when an approved remediation starts', functio
     const id = newIncidentId();
     const occurredAt = clock.toISOString();
     const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt, data: { title: `[${host}] disk full`, urgency: 'high', service: { id: svc, type: 'service_reference', summary: 'T' } } });
-    const r = await triage({ incidentId: id, message: { eventId: body.event.id, eventType: 'incident.triggered', occurredAt, receivedAt: occurredAt, event: body.event }, takenBy: `run-${id}` });
+    const r = await triage({ incidentId: id, message: messageFor(body), takenBy: `run-${id}` });
     const plan = r.plans[0]!;
     const actionRunId = `${id}:${plan.ruleId}:fix:${body.event.id}`;
     const start = () => acts(g).startApprovedAction({ actionRunId, owner: 'wf/run', incidentId: id, cancelIfResolved: true, action: { id: 'fix', type: 'script.agent' } });

@@ -20,7 +20,7 @@ import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -120,7 +120,7 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
     const event = newIncidentId();
     const occurredAt = new Date().toISOString();
     const body = sampleFor('v3-incident.triggered-01.json', event, { occurredAt, data: { title: 'disk full', service: { id: service, type: 'service_reference', summary: 'Ordinary' } } });
-    const result = await triage({ incidentId: event, message: { eventId: body.event.id, eventType: String(body.event.event_type), occurredAt, receivedAt: occurredAt, event: body.event }, takenBy: 'run-ordinary' });
+    const result = await triage({ incidentId: event, message: messageFor(body), takenBy: 'run-ordinary' });
     assert.deepEqual(result.plans.map((p) => [p.ruleId, p.decision]), [[ruleId, 'run']], 'planned as usual');
     assert.equal(slack.requests.length, requestsBefore, 'the triage posted nothing to the page channel');
     assert.equal((await alertRow(incidentId)).claimed_at, null, 'the owed alert was not even claimed');

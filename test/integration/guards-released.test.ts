@@ -19,7 +19,7 @@ import { DEFAULT_GUARD_CONFIG, type GuardConfig } from '../../src/domain/guards.
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
 
 const logger = createLogger({ level: 'silent' });
 const MINUTE = 60_000;
@@ -63,7 +63,7 @@ describe('a remediation settled without starting stops counting in the guards (r
     const incidentId = newIncidentId();
     const occurredAt = clock.toISOString();
     const body = sampleFor('v3-incident.triggered-01.json', incidentId, { occurredAt, data: { title: `[${host}] disk full`, urgency: 'high', service: { id: svc, type: 'service_reference', summary: 'T' } } });
-    const r = await triage({ incidentId, message: { eventId: body.event.id, eventType: 'incident.triggered', occurredAt, receivedAt: occurredAt, event: body.event }, takenBy: `run-${incidentId}` });
+    const r = await triage({ incidentId, message: messageFor(body), takenBy: `run-${incidentId}` });
     const plan: MatchPlan = r.plans[0]!;
     const runId = (actionId: string) => `${incidentId}:${plan.ruleId}:${actionId}:${body.event.id}`;
     const a = acts(g);

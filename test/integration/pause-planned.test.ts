@@ -11,7 +11,7 @@ import { insertPause, resumePauses } from '../../src/db/repositories/guards.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -29,7 +29,7 @@ describe('an approval given while remediation is paused starts nothing', functio
     const id = newIncidentId();
     const occurredAt = new Date().toISOString();
     const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt, data: { title: `[${host}] disk full`, urgency: 'high', service: { id: serviceId, type: 'service_reference', summary: 'T' } } });
-    const r = await triage({ incidentId: id, message: { eventId: body.event.id, eventType: 'incident.triggered', occurredAt, receivedAt: occurredAt, event: body.event }, takenBy: `run-${id}` });
+    const r = await triage({ incidentId: id, message: messageFor(body), takenBy: `run-${id}` });
     return { incidentId: id, eventId: body.event.id, plan: r.plans[0]! };
   }
 

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { createIncidentSteps } from '../../activities/incidents.js';
 import { createPlanActivities } from '../../activities/plan.js';
 import { createTriageActivities } from '../../activities/triage.js';
-import type { IncidentEventMessage } from '../../src/contracts/index.js';
 import { rulesStamp } from '../../src/db/repositories/enabled-rules.js';
 import { beginBreakerTrial, saveBreaker } from '../../src/db/repositories/rule-breakers.js';
 import { findRule, resetBreaker, writeRuleVersion } from '../../src/db/repositories/rules.js';
@@ -16,7 +15,7 @@ import { inTransaction } from '../../src/db/repositories/transactions.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -37,24 +36,18 @@ describe('the worker sees every rule change at the next event, whatever order th
       const id = newIncidentId();
       const occurredAt = new Date().toISOString();
       const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt, data: { title: 'web-1 down', service: { id: serviceId, type: 'service_reference', summary: 'Cache' } } });
-      const message: IncidentEventMessage = { eventId: body.event.id, eventType: String(body.event.event_type), occurredAt, receivedAt: occurredAt, event: body.event };
-      const result = await triage({ incidentId: id, message, takenBy: `run-${id}` });
+      const result = await triage({ incidentId: id, message: messageFor(body), takenBy: `run-${id}` });
       return result.plans.map((p) => p.ruleId);
     };
   }
 
   const noteRule = (name: string, serviceId: string) => ({ name, services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note' as const, content: name }] });
 
-  /** Disable a rule as the rules service does (the next version, `at` taken by the API process). */
-  async function disable(trx: Parameters<typeof writeRuleVersion>[0], ruleId: string, at: Date): Promise<void> {
+  /** Save a rule's next version as the rules service does (`at` taken by the API process), disabled or as it is. */
+  async function saveNext(trx: Parameters<typeof writeRuleVersion>[0], ruleId: string, at: Date, opts: { disable?: boolean } = {}): Promise<void> {
     const current = (await findRule(trx, ruleId, { forUpdate: true }))!;
-    await writeRuleVersion(trx, current, { name: current.name, definition: { ...(current.definition as object), enabled: false }, enabled: false, change: 'update', actor: 'token:sre', at });
-  }
-
-  /** Save another rule's next version (any edit), at `at`. */
-  async function touch(trx: Parameters<typeof writeRuleVersion>[0], ruleId: string, at: Date): Promise<void> {
-    const current = (await findRule(trx, ruleId, { forUpdate: true }))!;
-    await writeRuleVersion(trx, current, { name: current.name, definition: current.definition, enabled: current.enabled, change: 'update', actor: 'token:sre', at });
+    const enabled = opts.disable ? false : current.enabled;
+    await writeRuleVersion(trx, current, { name: current.name, definition: { ...(current.definition as object), enabled }, enabled, change: 'update', actor: 'token:sre', at });
   }
 
   // Two ways a disable gets an `updated_at` older than the newest rule's while committing last: an API
@@ -74,11 +67,11 @@ describe('the worker sees every rule change at the next event, whatever order th
 
       // Another rule saved, at the right time; the worker handles an event and so holds that state.
       const now = new Date();
-      await inTransaction(db.db, (trx) => touch(trx, other, now));
+      await inTransaction(db.db, (trx) => saveNext(trx, other, now));
       assert.deepEqual(await plan(service), [runaway]);
 
       // The disable commits last, with the older time.
-      await inTransaction(db.db, (trx) => disable(trx, runaway, new Date(now.getTime() - behindMs)));
+      await inTransaction(db.db, (trx) => saveNext(trx, runaway, new Date(now.getTime() - behindMs), { disable: true }));
       assert.deepEqual(await plan(service), [], 'the disabled rule matched the next event');
     });
   }

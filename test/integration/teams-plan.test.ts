@@ -7,7 +7,7 @@ import { createTriageActivities } from '../../activities/triage.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
 
 // A rule runs scripts only on its own team's environments (issue 24): the incident's extracted
 // environment decides, at planning time, in the worker.
@@ -41,8 +41,7 @@ describe('teams: rules and jobs act only on environments of their own team', fun
     const id = newIncidentId();
     const occurredAt = new Date().toISOString();
     const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt, data: { title: `[${env}] disk full`, urgency: 'high', service: { id: serviceId, type: 'service_reference', summary: 'T' } } });
-    const message = { eventId: body.event.id, eventType: String(body.event.event_type), occurredAt, receivedAt: occurredAt, event: body.event };
-    const r = await triage()({ incidentId: id, message, takenBy: `run-${id}` });
+    const r = await triage()({ incidentId: id, message: messageFor(body), takenBy: `run-${id}` });
     assert.equal(r.environment.environment, env, 'the environment was extracted');
     return r.plans;
   }
