@@ -273,7 +273,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       if (planned && row && NOT_STARTED_RUN_STATUSES.includes(row.status)) await releaseRemediation({ matchId: planned.match_id }, { trx });
       return row;
     });
-    if (paged) await deliverAlerts();
+    if (paged) await deliverAlerts({ incidentId: input.incidentId });
     if (started === undefined) {
       // Not awaiting approval any more: this call ran before (a local activity runs again when the worker
       // died before its workflow task completed, or a retry after a lost commit reply). Its first answer is

@@ -251,7 +251,9 @@ function mayPass(err: unknown): boolean {
  * what fails is logged and kept on the row. A channel that failed for a reason that may pass (no
  * connection, 429) leaves the alert owed: it is claimed again after `reclaimAfterSeconds`, by this call's
  * next run or by the worker's sweep (`keepAlertsDelivered`), for 24 hours; the channels that took it are
- * not sent it again (their side-effect records answer).
+ * not sent it again (their side-effect records answer). Given an incident, only that incident's alerts:
+ * a step that raised an alert sends its own, and a channel's outage does not put the whole backlog's
+ * timeouts on that incident's path (the backlog is the sweep's).
  */
 export function createAlertDelivery(deps: GuardDeps & { reclaimAfterSeconds?: number | undefined }) {
   const env = deps.env ?? process.env;
@@ -260,10 +262,10 @@ export function createAlertDelivery(deps: GuardDeps & { reclaimAfterSeconds?: nu
   // out before its alert was marked sent (the worker died in between) is not sent again when the alert
   // is claimed again. Slack and SMTP cannot be asked afterwards, so an unanswered page is not resent.
   const effects = createSideEffects({ db: deps.db, logger: deps.logger });
-  return async function deliverAutomationAlerts(): Promise<number> {
+  return async function deliverAutomationAlerts(scope: { incidentId?: string | undefined } = {}): Promise<number> {
     let alerts;
     try {
-      alerts = await claimAlerts(deps.db, { limit: 50, reclaimAfterSeconds });
+      alerts = await claimAlerts(deps.db, { limit: 50, reclaimAfterSeconds, incidentId: scope.incidentId });
     } catch (err) {
       deps.logger.warn({ err: { message: (err as Error).message } }, 'automation alerts not claimed');
       return 0;

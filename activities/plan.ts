@@ -42,8 +42,8 @@ export interface PlanDeps {
   now?: () => Date;
   /** Fleet guards and flapping (issue 22); absent: defaults (flapping only). */
   guards?: GuardConfig | undefined;
-  /** Send the pages and notes guards owe, after the match's transaction (activities/guards.ts). */
-  deliverAlerts?: (() => Promise<number>) | undefined;
+  /** Send the pages and notes guards owe an incident, after the match's transaction (activities/guards.ts). */
+  deliverAlerts?: ((scope: { incidentId: string }) => Promise<number>) | undefined;
 }
 
 /** Alerts carried in the template context (the workflow history holds it). */
@@ -150,11 +150,11 @@ export function createPlanActivities(deps: PlanDeps) {
     for (const rule of earlier.values()) {
       if (rule) plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, null, ctx, at, raised)));
     }
-    // Alerts are delivered from here only when this planning raised one, right after its transaction.
-    // Otherwise what is owed (a channel that failed, a worker that died) is the worker's sweep's
-    // (src/worker.ts, every minute): delivering from every triage put a channel outage's timeouts on
-    // every event's path.
-    if (raised.alert) await deps.deliverAlerts?.();
+    // Alerts are delivered from here only when this planning raised one, right after its transaction, and
+    // only this incident's. What else is owed (a channel that failed, a worker that died) is the worker's
+    // sweep's (src/worker.ts, every minute): delivering the backlog from a triage put a channel outage's
+    // timeouts on that event's path, 50 alerts at a time.
+    if (raised.alert) await deps.deliverAlerts?.({ incidentId: input.incidentId });
     return plans;
   }
 

@@ -59,11 +59,13 @@ const ALERT_SWEEP_SECONDS = 60;
 /**
  * Delivers the guards' and flapping alerts still owed, at start and then every `everySeconds`: those a
  * channel could not take yet (Slack unreachable, a 429) and those claimed by a worker that died before it
- * sent them. An incident event's triage delivers alerts only when its own planning raised one
- * (activities/plan.ts), so owed alerts are this sweep's: they reach the channels within a minute or two
- * even in a paused estate that sees no event for hours, and a channel's outage never slows a triage.
- * Claims are per alert (`for update skip locked`), so every worker replica can sweep; a quiet estate costs one indexed query a minute per worker. An interval in the process, not a
- * Temporal Schedule: the alert rows are the durable state, and a schedule would spend a workflow per minute.
+ * sent them. An incident event's triage delivers alerts only when its own planning raised one, and only
+ * its incident's (activities/plan.ts), so owed alerts are this sweep's: they reach the channels within a
+ * minute or two even in a paused estate that sees no event for hours, and a channel's outage never slows
+ * a triage that raised nothing. Claims are per alert (`for update skip locked`), so every worker replica
+ * can sweep; a quiet estate costs one indexed query a minute per worker. An interval in the process, not
+ * a Temporal Schedule: the alert rows are the durable state, and a schedule would spend a workflow per
+ * minute.
  */
 export function keepAlertsDelivered(deliver: () => Promise<number>, everySeconds = ALERT_SWEEP_SECONDS): { stop: () => Promise<void> } {
   let running: Promise<unknown> | undefined;

@@ -129,4 +129,40 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
     assert.equal(await deliver(), 1);
     assert.equal(pagesFor(incidentId).length, 1);
   });
+
+  it("a planning that raises a page sends that incident's alert, not the backlog of other incidents", async function () {
+    // Before, the triage that crossed a guard claimed and sent every claimable owed alert (up to 50): while
+    // a channel was failing, the incident that had just stopped a flapping host waited on every other
+    // alert's timeouts before its own page and its plan.
+    const owedFor = newIncidentId();
+    await page(owedFor, new Date(Date.now() - 5 * 60_000));
+    const extractors = { extractors: [{ type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] };
+    const incidents = createIncidentSteps({ db: db.db, logger, extractors });
+    const plan = createPlanActivities({ db: db.db, logger, guards: { ...DEFAULT_GUARD_CONFIG, flapping: { max: 1, windowSeconds: 3600 } }, deliverAlerts: deliver });
+    const triage = createTriageActivities({ logger, incidents, plan, writeBack: false, enrichBackoffMs: [10] }).triageIncidentEvent;
+    const service = newServiceId();
+    const host = `web-${service.toLowerCase()}`;
+    await insertRule(db.db, { name: 'owed-pages-fix', services: [service], actions: [{ id: 'fix', type: 'script.agent', script: 'restart-service.sh', args: ['nginx'], idempotent: true }] } as never);
+    const planned = async () => {
+      const incidentId = newIncidentId();
+      const body = sampleFor('v3-incident.triggered-01.json', incidentId, { occurredAt: new Date().toISOString(), data: { title: `[${host}] nginx down`, service: { id: service, type: 'service_reference', summary: 'Fix' } } });
+      const r = await triage({ incidentId, message: messageFor(body), takenBy: `run-${incidentId}` });
+      return { incidentId, decision: r.plans[0]?.decision };
+    };
+
+    const first = await planned();
+    assert.equal(first.decision, 'run');
+    assert.equal(slack.messages.filter((m) => m.text.includes(host)).length, 0, 'no page yet');
+    const second = await planned();
+    assert.equal(second.decision, 'skipped', 'the second fix of the host within the hour is stopped: flapping');
+    const flapping = slack.messages.filter((m) => m.text.includes(host));
+    assert.equal(flapping.length, 1, 'the flapping page went out from the planning that raised it');
+    assert.match(flapping[0]!.text, /flapping/);
+    assert.ok((await alertRow(second.incidentId)).sent_at, 'its alert is marked sent');
+    assert.equal(pagesFor(owedFor).length, 0, "the other incident's owed page was not sent from this triage");
+    assert.equal((await alertRow(owedFor)).claimed_at, null, 'nor even claimed');
+
+    assert.equal(await deliver(), 1, 'the sweep sends it');
+    assert.equal(pagesFor(owedFor).length, 1);
+  });
 });

@@ -194,14 +194,15 @@ export async function flappingPagedSince(db: Db, target: string, since: Date): P
 
 /**
  * Claim alerts not yet sent (never claimed, or claimed more than `reclaimAfterSeconds` ago by a worker that
- * died), each by one caller: `for update skip locked`.
+ * died), each by one caller: `for update skip locked`. With `incidentId`, only that incident's.
  */
-export async function claimAlerts(db: Db, q: { limit: number; reclaimAfterSeconds: number }): Promise<AutomationAlert[]> {
+export async function claimAlerts(db: Db, q: { limit: number; reclaimAfterSeconds: number; incidentId?: string | undefined }): Promise<AutomationAlert[]> {
+  const ofIncident = q.incidentId === undefined ? sql`` : sql`and incident_id = ${q.incidentId}`;
   const rows = await sql<AutomationAlert>`
     update automation_alerts set claimed_at = now()
     where id in (
       select id from automation_alerts
-      where sent_at is null and (claimed_at is null or claimed_at < now() - make_interval(secs => ${q.reclaimAfterSeconds}))
+      where sent_at is null and (claimed_at is null or claimed_at < now() - make_interval(secs => ${q.reclaimAfterSeconds})) ${ofIncident}
       order by id limit ${q.limit}
       for update skip locked)
     returning *`.execute(db);
