@@ -3,7 +3,8 @@
 // its transaction commits: a rule disabled by an API replica whose clock runs behind, by a save that
 // committed after a later save of another rule, or by hand in SQL, kept matching until some other rule
 // changed. These drive the worker's own triage step (persist, extract, match) against Postgres and watch
-// what it plans, as the incident workflow would get it.
+// what it plans, as the incident workflow would get it; one holds two saves open at once (a Postgres
+// server only).
 import assert from 'node:assert/strict';
 import { createIncidentSteps } from '../../activities/incidents.js';
 import { createPlanActivities } from '../../activities/plan.js';
@@ -75,6 +76,47 @@ describe('the worker sees every rule change at the next event, whatever order th
       assert.deepEqual(await plan(service), [], 'the disabled rule matched the next event');
     });
   }
+
+  it('two saves in flight at once: the later one cannot commit first, so a worker between them never caches the earlier one away', async function () {
+    // Two open transactions at once: only on a Postgres server (CI has one); the embedded PGlite runs one
+    // transaction at a time, and the staged stories above cover it there.
+    if (!process.env.DATABASE_URL) this.skip();
+    const service = newServiceId();
+    const runaway = await insertRule(db.db, noteRule('cache-inflight-runaway', service));
+    const other = await insertRule(db.db, noteRule('cache-inflight-other', newServiceId()));
+    const plan = worker();
+    assert.deepEqual(await plan(service), [runaway]);
+
+    // The disable is written first, with its time, and stays uncommitted while another save goes ahead.
+    const at = new Date();
+    let wrote!: () => void;
+    let mayCommit!: () => void;
+    const written = new Promise<void>((r) => (wrote = r));
+    const commit = new Promise<void>((r) => (mayCommit = r));
+    const disable = inTransaction(db.db, async (trx) => {
+      await saveNext(trx, runaway, at, { disable: true });
+      wrote();
+      await commit;
+    });
+    await written;
+    let laterCommitted = false;
+    const later = inTransaction(db.db, (trx) => saveNext(trx, other, new Date(at.getTime() + 1_000))).then(() => {
+      laterCommitted = true;
+    });
+    let committedFirst: boolean;
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      committedFirst = laterCommitted;
+      // A worker handles an event meanwhile: the disable is not committed, the rule still runs.
+      assert.deepEqual(await plan(service), [runaway]);
+    } finally {
+      mayCommit();
+      await disable;
+      await later;
+    }
+    assert.deepEqual(await plan(service), [], 'the disabled rule matched the next event');
+    assert.equal(committedFirst, false, 'the later save waited for the earlier one (the counter row it locked)');
+  });
 
   it('a rule disabled or deleted by hand in SQL, without touching updated_at, stops matching at the next event', async function () {
     const service = newServiceId();
