@@ -4,8 +4,10 @@
 // much of the upload the server took before answering, whether it hung up, and the process's memory.
 // Last, the document a body carries to POST /ui/convert, in process (it needs no Temporal).
 import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
+import { convertOffThread, MAX_WAITING_CONVERSIONS } from '../../src/api/convert.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -204,7 +206,8 @@ describe('security: POST /ui/convert bounds the document it converts', function 
 
   before(async function () {
     db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    // A budget these tests do not run out of (each conversion costs 10 of it); the last test checks the charge.
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_RATE_LIMIT_BURST: '100000' });
     const logger = createLogger({ level: 'error', destination: { write: (line: string) => void logged.push(line) } });
     app = createApp({ config, db: db.db, temporal: {} as Client, logger }, allRoutes);
     const issued = await app.request('/api/tokens', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reader', scopes: ['read'] }) });
@@ -274,5 +277,82 @@ describe('security: POST /ui/convert bounds the document it converts', function 
     const ok = await convert(dense, 'yaml', 'object');
     assert.equal(ok.status, 200);
     assert.equal(Object.keys(((await ok.json()) as { value: Record<string, number> }).value).length, 7_000);
+  });
+
+  // The YAML parser recurses once per level and bounds neither depth nor time. Before, with a read token:
+  // 30,000 nested `[` ran the API's stack out (a 400), and the same again took the process down (V8's
+  // "RegExpCompiler Allocation failed - process out of memory", which nothing can catch); 21,000 tags held
+  // the event loop 1 to 2 s per request, so six at once kept webhooks waiting 7.7 s for their 401.
+  it('refuses YAML nested thousands of levels deep before parsing it, and answers the next request', async function () {
+    const hostile = [
+      `${'['.repeat(30_000)}${']'.repeat(30_000)}`,
+      '['.repeat(60_000),
+      `${'{a: '.repeat(15_000)}`,
+      `[${'{a: [b, '.repeat(6_000)}`,
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const text of hostile) await refused(await convert(text, 'yaml', 'json'), /^the YAML document nests deeper than 64 levels$/);
+    }
+    const still = await convert('a: [1, [2, [3]]]', 'yaml', 'object');
+    assert.equal(still.status, 200);
+    assert.deepEqual(((await still.json()) as { value: unknown }).value, { a: [1, [2, [3]]] });
+  });
+
+  it('refuses block nesting and compact sequences that start past column 256, before parsing them', async function () {
+    const blocks = Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}a:`).join('\n');
+    for (const text of ['- '.repeat(30_000) + 'x', '? '.repeat(30_000), blocks]) {
+      await refused(await convert(text, 'yaml', 'object'), /^the YAML document has content starting past column 256$/);
+    }
+    // Brackets in plain and quoted scalars, comments and block scalars are text, not nesting.
+    const rule = [
+      'name: "[[[["',
+      `description: ${'a['.repeat(100)}`,
+      `note: '${"it''s [[[".repeat(30)}'`,
+      `# ${'['.repeat(100)}`,
+      'script: |',
+      ...Array.from({ length: 100 }, () => '  [[ -f /etc/x ]] && echo "{"'),
+      'actions: []',
+    ].join('\n');
+    const ok = await convert(rule, 'yaml', 'object');
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.equal(((await ok.json()) as { value: { actions: unknown[] } }).value.actions.length, 0);
+  });
+
+  it('a YAML document that takes the parser a second or more never holds the event loop', async function () {
+    const slow = `${'!a '.repeat(21_000)}x`;
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const answers = await Promise.all([0, 1, 2].map(() => convert(slow, 'yaml', 'json')));
+    delay.disable();
+    for (const res of answers) await refused(res, /^(not valid YAML: A node can have at most one tag|the YAML document took more than 2000 ms to convert)/);
+    const worstMs = delay.max / 1e6;
+    assert.ok(worstMs < 500, `the event loop was held ${Math.round(worstMs)} ms while three such documents were converted`);
+  });
+
+  it('converts one document at a time per process; past the queue, 503 with Retry-After', async function () {
+    const slow = `${'!a '.repeat(21_000)}x`;
+    const answers = await Promise.all(Array.from({ length: MAX_WAITING_CONVERSIONS + 2 }, () => convert(slow, 'yaml', 'json')));
+    const statuses = answers.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [...Array<number>(MAX_WAITING_CONVERSIONS + 1).fill(400), 503]);
+    const busy = answers.find((r) => r.status === 503)!;
+    assert.equal(busy.headers.get('retry-after'), '1');
+    assert.equal(busy.headers.get('content-type'), 'application/problem+json');
+    assert.match(((await busy.json()) as { detail: string }).detail, /converting as many documents as it converts at once/);
+  });
+
+  it("a conversion costs 10 of the caller's budget: a read token bursts 10 of them, not 100", async function () {
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const budgeted = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    const post = () =>
+      budgeted.request('/ui/convert', { method: 'POST', headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/json' }, body: JSON.stringify({ text: '[1', from: 'json', to: 'object' }) });
+    // At once, so the budget has no time to refill (20 a second); those let through convert or queue (400, 503).
+    const statuses = (await Promise.all(Array.from({ length: 11 }, post))).map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 429).length, 1, String(statuses));
+    assert.ok(statuses.every((s) => [400, 429, 503].includes(s)), String(statuses));
+  });
+
+  it('stops a conversion past its time limit (the worker is ended, the caller gets a 400 reason)', async function () {
+    const r = await convertOffThread({ text: `${'!a '.repeat(21_000)}x`, from: 'yaml', to: 'object' }, { timeLimitMs: 20 });
+    assert.deepEqual(r, { ok: false, detail: 'the YAML document took more than 20 ms to convert; a rule converts in milliseconds', message: 'took more than 20 ms to convert' });
   });
 });

@@ -1,11 +1,10 @@
 import { etag } from 'hono/etag';
-import { isScalar, parseDocument, stringify, visit } from 'yaml';
 import { z } from 'zod';
 import { ASSET_PATH, dashboardBundle } from '../../dashboard/bundle.js';
 import { dashboardHtml } from '../../dashboard/page.js';
-import { DEFAULT_BODY_LIMITS, MAX_JSON_DEPTH, nestsDeeper } from '../body.js';
+import { CONVERT_REQUEST_COST, convertOffThread } from '../convert.js';
 import type { AppDeps } from '../env.js';
-import { badRequest, notFound } from '../problem.js';
+import { badRequest, notFound, unavailable } from '../problem.js';
 import { authOf, guard, json, jsonBody, newRouter, op, open, problemResponse } from '../router.js';
 import { pathParams } from '../schemas/common.js';
 
@@ -16,57 +15,6 @@ const SECURITY_HEADERS = { 'Content-Security-Policy': CSP, 'X-Content-Type-Optio
 
 /** Asset names carry their content hash, so a browser may keep them for good; the page itself is revalidated. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-
-/** The longest converted text answered: no rule that large could be sent back (a body is at most 1 MiB). */
-const MAX_CONVERTED = DEFAULT_BODY_LIMITS.maxBytes;
-
-/**
- * YAML to a value: no aliases (a rule needs none, and each one may repeat an anchored node as large as the
- * document), keys unique. The `yaml` library's own duplicate-key check compares every key of a mapping
- * with every other (a 64 KiB mapping of short keys held the event loop about 0.5 s here), so it is off
- * and keys are checked once each, through a set, instead.
- */
-function parseYaml(text: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: false });
-  if (doc.errors.length > 0) throw doc.errors[0]!;
-  let duplicate: string | undefined;
-  visit(doc, {
-    Map(_, map) {
-      const seen = new Set<string>();
-      for (const pair of map.items) {
-        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-        if (seen.has(key)) {
-          duplicate = key;
-          return visit.BREAK;
-        }
-        seen.add(key);
-      }
-      return undefined;
-    },
-  });
-  if (duplicate !== undefined) throw new Error(`the key ${JSON.stringify(duplicate.slice(0, 100))} appears twice in one mapping`);
-  return doc.toJS({ maxAliasCount: 0 });
-}
-
-/** The rule editor's conversion; a 400 naming `text` for what cannot be converted or is past a bound. */
-function convertText(body: { text: string; from: 'json' | 'yaml'; to: 'json' | 'yaml' | 'object' }): { text?: string; value: unknown } {
-  const format = body.from.toUpperCase();
-  let value: unknown;
-  try {
-    value = body.from === 'json' ? JSON.parse(body.text) : parseYaml(body.text);
-  } catch (err) {
-    const message = err instanceof ReferenceError ? 'YAML aliases (*name) are not supported: a rule needs none' : (err as Error).message.split('\n')[0]!;
-    throw badRequest(`not valid ${format}: ${message}`, [{ path: 'text', message }]);
-  }
-  // The same depth limit as a JSON body: whatever walks the value next (the answer's encoder) may not cope with more.
-  if (nestsDeeper(value)) throw badRequest(`the ${format} document nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path: 'text', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
-  if (body.to === 'object') return { value };
-  const text = body.to === 'json' ? JSON.stringify(value, null, 2) : stringify(value, { lineWidth: 0 });
-  if (text.length > MAX_CONVERTED) {
-    throw badRequest(`the converted document is ${text.length} characters; the limit is ${MAX_CONVERTED}`, [{ path: 'text', message: `converts to more than ${MAX_CONVERTED} characters` }]);
-  }
-  return { text, value };
-}
 
 const convertSchema = z.strictObject({
   text: z.string().max(1_000_000),
@@ -128,7 +76,7 @@ export function dashboardRoutes(deps: AppDeps) {
 
   // YAML ⇄ JSON for the rule editor (the browser has no YAML parser and loads no library).
   app.openapi(
-    op(guard(authOf(deps), 'read', { body: true }), {
+    op(guard(authOf(deps), 'read', { body: true, cost: CONVERT_REQUEST_COST }), {
       method: 'post',
       path: '/ui/convert',
       tags,
@@ -136,12 +84,20 @@ export function dashboardRoutes(deps: AppDeps) {
       request: { body: jsonBody(convertSchema) },
       responses: {
         200: json('The converted text and the value.', z.object({ text: z.string().optional(), value: z.unknown() })),
-        400: problemResponse('Not valid JSON or YAML (a YAML key twice in one mapping included), or past a bound (aliases, depth, converted size).'),
+        400: problemResponse('Not valid JSON or YAML (a YAML key twice in one mapping included), or past a bound (aliases, depth, column, converted size, time, heap).'),
+        503: problemResponse('Too many conversions at once in this process (Retry-After).'),
       },
     }),
     async (c) => {
       const body = c.req.valid('json');
-      return c.json(convertText(body), 200);
+      // Off the event loop, bounded in time and heap (src/api/convert.ts).
+      const r = await convertOffThread(body);
+      if (r.ok) return c.json(r.text === undefined ? { value: r.value } : { text: r.text, value: r.value }, 200);
+      if ('busy' in r || 'unavailable' in r) {
+        c.header('Retry-After', '1');
+        throw unavailable('busy' in r ? 'the server is converting as many documents as it converts at once; try again in a second' : r.unavailable);
+      }
+      throw badRequest(r.detail, [{ path: 'text', message: r.message }]);
     },
   );
 
