@@ -128,15 +128,18 @@ export function createPlanActivities(deps: PlanDeps) {
    * part way), so some matches may be recorded already.
    */
   async function planEvent(input: PlanInput, incident: Incident, event: Record<string, unknown>, opts: { retry?: boolean } = {}): Promise<RulePlan[]> {
-    if (await isOwnWrite(db, input.incidentId, event)) return [];
-
-    const ctx = incidentContext(incident as IncidentFacts, event, input.eventType);
-    const at = now();
-    const matches = matchRules(await rules(), ctx, at);
     // What an earlier attempt recorded stands, on the rule version it was decided for, even when the rules
     // changed in between or match differently now (a later clock, a disabled rule): otherwise a match
     // recorded `run` would hold its lease with no run to use or release it.
     const earlier = opts.retry ? await recordedRules(input) : new Map<string, Rule | null>();
+    // Whether the event is the echo of our own write is asked afresh, and a write sent between two attempts
+    // can make a retry say yes where the first attempt said no: matches recorded mean the first attempt
+    // found it was not, and that answer stands too.
+    if (earlier.size === 0 && (await isOwnWrite(db, input.incidentId, event))) return [];
+
+    const ctx = incidentContext(incident as IncidentFacts, event, input.eventType);
+    const at = now();
+    const matches = matchRules(await rules(), ctx, at);
     const plans: RulePlan[] = [];
     // Whether this planning wrote an alert (a guard crossed, a flapping host). A retried step may have
     // written one before it failed, so it delivers too.

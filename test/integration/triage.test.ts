@@ -7,6 +7,7 @@ import { createTriageActivities } from '../../activities/triage.js';
 import { createLogger } from '../../src/logger.js';
 import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
 import type { IncidentEventMessage } from '../../src/contracts/index.js';
+import { recordWriteStart } from '../../src/db/repositories/pagerduty-writes.js';
 import { parseRuleInput } from '../../src/domain/rules/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
@@ -104,6 +105,39 @@ describe('triage activity (persist, enrich, extract, match in one step)', functi
     }
     assert.equal((await db.db.selectFrom('rule_matches').select('id').where('incident_id', '=', id).execute()).length, 2, 'nothing recorded twice');
     assert.equal((await db.db.selectFrom('target_leases').select('id').where('incident_id', '=', id).execute()).length, 2, 'no second lease');
+  });
+
+  it('a retry after one of our PagerDuty writes went out keeps the matches the first attempt recorded (the event is not taken for its echo)', async function () {
+    // Whether an event is the echo of our own write was asked again at every attempt, and only a yes was
+    // kept. A person sets the priority, a rule matches and its lease is taken, the step fails; meanwhile
+    // another rule run of the incident sets the same priority (its write recorded before the request
+    // leaves). The retry took the person's event for that write's echo and planned nothing: the match
+    // stayed `run` with its lease held and its remediation counted, and no run ever came.
+    const serviceId = newServiceId();
+    const ruleId = await insertRule(db.db, {
+      name: 'triage-retry-echo',
+      services: [serviceId],
+      eventTypes: ['incident.priority_updated'],
+      policies: { concurrencyPerTarget: 1 },
+      actions: [{ id: 'ack', type: 'pagerduty.acknowledge' }],
+    } as never);
+    const id = newIncidentId();
+    const run = triage({ pagerduty: false });
+    const msg = message('v3-incident.priority_updated-01.json', id, serviceId, new Date().toISOString(), `[echo-${serviceId.toLowerCase()}] is down`);
+    const first = await run({ incidentId: id, message: msg, takenBy: 'run-E' });
+    assert.deepEqual(first.plans.map((p) => [p.ruleId, p.decision, Boolean(p.leaseId)]), [[ruleId, 'run', true]]);
+
+    const priority = ((msg.event as { data: { priority: { id: string } } }).data.priority).id;
+    await recordWriteStart(db.db, { incidentId: id, kind: 'priority', eventType: 'incident.priority_updated', value: priority });
+
+    const again = await run({ incidentId: id, message: msg, takenBy: 'run-E' });
+    assert.deepEqual(
+      again.plans.map((p) => [p.ruleId, p.decision, p.matchId, p.leaseId]),
+      first.plans.map((p) => [p.ruleId, p.decision, p.matchId, p.leaseId]),
+      'the recorded match is planned again, with its lease',
+    );
+    const write = await db.db.selectFrom('pagerduty_writes').select('matched_event_id').where('incident_id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(write.matched_event_id, null, "our write is still there to explain its own echo, not spent on the person's event");
   });
 
   it('goes on from the rows it wrote: nothing read back, alerts and environment stored in one update', async function () {
