@@ -104,7 +104,10 @@ for dir in $paths; do
   files=$((files + n))
   bytes=$((bytes + b))
   if [ "$apply" -eq 1 ]; then
-    find "$dir" -xdev -type f -mtime +"$days" -exec rm -f {} +
+    # -delete removes each file relative to its directory as find holds it open (unlinkat), never by a
+    # path looked up again: with `-exec rm -f {} +`, a user of the VM who owns a directory under the root
+    # could swap it for a symlink between the listing and the rm, and root deleted through it (/etc/shadow).
+    find "$dir" -xdev -type f -mtime +"$days" -delete
   else
     find "$dir" -xdev -type f -mtime +"$days" -print | sed 's/^/would delete: /'
   fi

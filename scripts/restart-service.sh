@@ -1,6 +1,7 @@
 #!/bin/sh
 # Usage: restart-service.sh [--dry-run] <unit>
-# Restarts a systemd service after validating its name (a service, never a target, mount or slice).
+# Restarts a systemd service after validating its name (a service, never a target, mount or slice, nor a
+# service that powers off, reboots, suspends or rescues the host).
 # --dry-run only validates.
 set -eu
 LC_ALL=C
@@ -37,9 +38,40 @@ case "$unit" in
     ;;
 esac
 
+# Nor a service that is the system's own change of state (systemd.special(7)): starting one powers off,
+# reboots, halts or kexecs the host (systemd-poweroff.service carries SuccessAction=poweroff-force),
+# suspends or hibernates it, switches its root, drops it to the rescue or emergency shell, or opens a root
+# shell on a console (debug-shell). Refused by name here, and below by what systemd resolves the name to.
+refused_service() {
+  case "${1%.service}" in
+    systemd-poweroff|systemd-reboot|systemd-halt|systemd-kexec|systemd-soft-reboot|systemd-exit) return 0 ;;
+    systemd-suspend|systemd-hibernate|systemd-hybrid-sleep|systemd-suspend-then-hibernate|systemd-sleep) return 0 ;;
+    poweroff|reboot|halt|kexec|soft-reboot|exit|suspend|hibernate|hybrid-sleep|suspend-then-hibernate|sleep) return 0 ;;
+    emergency|rescue|debug-shell|initrd-*|systemd-initctl|systemd-halt@*|systemd-reboot@*|systemd-poweroff@*) return 0 ;;
+  esac
+  return 1
+}
+if refused_service "$unit"; then
+  echo "refusing to start $unit: it changes the system's state (power, sleep, rescue or a root shell)" >&2
+  echo 'RESULT action=rejected reason=system-state-unit'
+  exit 2
+fi
+
 if [ "$dry_run" -eq 1 ]; then
   echo "RESULT unit=$unit action=would-restart"
   exit 0
+fi
+
+# What systemd would start: an alias is resolved to its unit, and a unit whose success or failure acts on
+# the whole system (SuccessAction=, FailureAction=: reboot, poweroff, exit) is refused whatever its name.
+props=$(systemctl show -p Id -p SuccessAction -p FailureAction -- "$unit" 2>/dev/null) || props=
+id=$(printf '%s\n' "$props" | sed -n 's/^Id=//p')
+on_success=$(printf '%s\n' "$props" | sed -n 's/^SuccessAction=//p')
+on_failure=$(printf '%s\n' "$props" | sed -n 's/^FailureAction=//p')
+if { [ -n "$id" ] && refused_service "$id"; } || [ "${on_success:-none}" != none ] || [ "${on_failure:-none}" != none ]; then
+  echo "refusing to restart $unit (systemd: Id=${id:-?} SuccessAction=${on_success:-none} FailureAction=${on_failure:-none}): it changes the system's state" >&2
+  echo 'RESULT action=rejected reason=system-state-unit'
+  exit 2
 fi
 
 rc=0

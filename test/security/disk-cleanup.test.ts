@@ -33,7 +33,8 @@ describe('security: disk-cleanup.sh cleans only the cleanable roots', function (
     for (const d of [outside, inside]) await rm(d, { recursive: true, force: true });
   });
 
-  const cleanup = (args: string[], scriptsDir = SHIPPED_SCRIPTS) => runScript({ scriptsDir, script: 'disk-cleanup.sh', args, timeoutMs: 5_000 });
+  const cleanup = (args: string[], scriptsDir = SHIPPED_SCRIPTS, path?: string) =>
+    runScript({ scriptsDir, script: 'disk-cleanup.sh', args, timeoutMs: 5_000, ...(path ? { baseEnv: { PATH: path } } : {}) });
 
   it('--apply on a directory outside the roots is a usage error and deletes nothing, named directly, through "..", or through a symlink', async () => {
     await symlink(join(outside, 'etc'), join(inside, 'link'));
@@ -80,5 +81,30 @@ describe('security: disk-cleanup.sh cleans only the cleanable roots', function (
     // ...and only those: the defaults no longer apply.
     const refused = await cleanup(['--path', junk], scripts);
     assert.equal(refused.exitCode, 2);
+  });
+
+  it('a directory swapped for a symlink after the files were listed does not lead the deletion outside the root', async () => {
+    // A user of the VM owns a directory under /tmp with an old file named like the one they want gone, and
+    // swaps the directory for a symlink to /etc between the listing and the deletion. With `find … -exec rm
+    // -f {} +`, rm looked the listed paths up again and root deleted /etc's file through the symlink (seen
+    // racing a loop against it). Here the swap is made at the worst moment every time: an `rm` first on the
+    // agent's PATH makes it, then runs the real one.
+    const owned = join(inside, 'a');
+    await mkdir(owned);
+    const bait = join(owned, 'keep.conf');
+    await writeFile(bait, 'bait');
+    const t = new Date(Date.now() - 30 * 86_400_000);
+    await utimes(bait, t, t);
+    const bin = join(inside, 'bin');
+    await mkdir(bin);
+    await writeFile(
+      join(bin, 'rm'),
+      ['#!/bin/sh', `if [ -d '${owned}' ] && [ ! -L '${owned}' ]; then mv '${owned}' '${owned}.moved' && ln -s '${join(outside, 'etc')}' '${owned}'; fi`, 'exec /bin/rm "$@"', ''].join('\n'),
+    );
+    await chmod(join(bin, 'rm'), 0o755);
+    const r = await cleanup(['--apply', '--path', inside, '--days', '7'], SHIPPED_SCRIPTS, `${bin}:/usr/bin:/bin`);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(await exists(victim), true, 'the file outside the root was deleted through the swapped directory');
+    assert.equal(await exists(bait), false, 'the old file inside the root was cleaned');
   });
 });

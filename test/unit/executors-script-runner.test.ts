@@ -434,6 +434,55 @@ describe('executors/script-runner', () => {
         assert.equal(r.exitCode, 2, `unit ${unit}: ${r.stdout}`);
         assert.match(r.stdout, /RESULT action=rejected reason=not-a-service/, unit);
       }
+      // Nor the services that are the system's own changes of state: systemd-poweroff.service carries
+      // SuccessAction=poweroff-force, so "restarting" it (a unit named by an alert's details) powered the
+      // host off; with or without the suffix.
+      for (const unit of ['systemd-poweroff', 'systemd-reboot.service', 'systemd-halt', 'systemd-kexec.service', 'systemd-soft-reboot', 'systemd-suspend', 'systemd-hibernate.service', 'emergency', 'rescue.service', 'debug-shell', 'initrd-switch-root.service']) {
+        const r = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'restart-service.sh', args: ['--dry-run', unit], timeoutMs: 5000 });
+        assert.equal(r.exitCode, 2, `unit ${unit}: ${r.stdout}`);
+        assert.match(r.stdout, /RESULT action=rejected reason=system-state-unit/, unit);
+      }
+      const journald = await runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'restart-service.sh', args: ['--dry-run', 'systemd-journald'], timeoutMs: 5000 });
+      assert.match(journald.stdout, /RESULT unit=systemd-journald action=would-restart/);
+    });
+
+    it('restart-service.sh asks systemd what a name resolves to: an alias of a shutdown service, or a unit acting on the system, is never restarted', async () => {
+      // A fake systemctl first on PATH (the agent's own environment): answers `show` as systemd would and
+      // records every call.
+      const bin = join(root, 'systemctl-bin');
+      await mkdir(bin);
+      const calls = join(root, 'systemctl.calls');
+      await writeFile(
+        join(bin, 'systemctl'),
+        [
+          '#!/bin/sh',
+          `echo "$*" >> '${calls}'`,
+          'for last; do :; done',
+          'case "$1:$last" in',
+          "  show:power-button) printf 'Id=systemd-poweroff.service\\nSuccessAction=poweroff-force\\nFailureAction=none\\n' ;;",
+          "  show:watchdogged) printf 'Id=watchdogged.service\\nSuccessAction=none\\nFailureAction=reboot\\n' ;;",
+          "  show:*) printf 'Id=%s.service\\nSuccessAction=none\\nFailureAction=none\\n' \"$last\" ;;",
+          'esac',
+          'exit 0',
+          '',
+        ].join('\n'),
+      );
+      await chmod(join(bin, 'systemctl'), 0o755);
+      const restart = (unit: string) => runScript({ scriptsDir: SHIPPED_SCRIPTS, script: 'restart-service.sh', args: [unit], timeoutMs: 5000, baseEnv: { PATH: `${bin}:/usr/bin:/bin` } });
+      for (const unit of ['power-button', 'watchdogged']) {
+        const r = await restart(unit);
+        assert.equal(r.exitCode, 2, `${unit}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stdout, /RESULT action=rejected reason=system-state-unit/);
+      }
+      const ok = await restart('nginx');
+      assert.equal(ok.exitCode, 0, ok.stderr);
+      assert.match(ok.stdout, /RESULT unit=nginx action=restarted/);
+      const made = (await readFile(calls, 'utf8')).trim().split('\n');
+      assert.deepEqual(
+        made.filter((c) => c.startsWith('restart')),
+        ['restart -- nginx'],
+        'only nginx was restarted',
+      );
     });
 
     it('disk-cleanup.sh is a dry run by default and deletes only with --apply', async () => {
