@@ -110,9 +110,15 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
       returning id)`,
     sql`select 'selfheal_workflows_started_total', jsonb_build_object('kind', 'incident'), count(*)::float8 from gone`,
   );
+  // Kept while its match has an action not finished: the row is where an approved script's start learns
+  // which environment it was planned on (a gated chain may wait 7 days per action), and without it a script
+  // whose environment was deleted or taken by another team meanwhile would start anyway.
   const remediations = await sql`
     delete from remediations where id in (
-      select id from remediations where at < ${keepFrom} order by at limit ${n})`.execute(trx);
+      select r.id from remediations r
+      where r.at < ${keepFrom}
+        and not exists (select 1 from action_runs a where a.match_id = r.match_id and a.finished_at is null)
+      order by r.at limit ${n})`.execute(trx);
   // A page not sent yet is kept: it is still owed.
   const alerts = await sql`
     delete from automation_alerts where id in (
