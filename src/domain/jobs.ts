@@ -307,6 +307,15 @@ export const jobDefinitionSchema = z
     dryRun: z.boolean().default(false).describe('Pass --dry-run to the script: report what would change, change nothing.'),
   });
 
+/**
+ * A job's replacement (PUT): as a definition, except that `enabled` left out keeps the job paused or
+ * running as it stands, rather than resuming it, so a writer that read the job before someone paused it
+ * (gitops apply during an incident) does not undo the pause.
+ */
+export const jobReplacementSchema = jobDefinitionSchema.extend({
+  enabled: z.boolean().optional().describe('Left out: the job stays paused or running as it is now.'),
+});
+
 /** A job run's hard limit (its workflow run timeout): Temporal ends a run still going after it. */
 export const JOB_RUN_TIMEOUT_SECONDS = 86_400;
 /** Extra time a target's activity gets beyond the script's own timeout (connect, output, recording). */

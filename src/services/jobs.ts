@@ -205,17 +205,19 @@ export function jobService(deps: JobServiceDeps) {
       });
     },
 
-    async update(actor: Actor, id: string, input: JobBody): Promise<JobRow> {
-      const { team: requested, ...body } = input;
+    /** Replace a job; `enabled` left out keeps it paused or running as it stands (read under its lock). */
+    async update(actor: Actor, id: string, input: Omit<JobBody, 'enabled'> & { enabled?: boolean | undefined }): Promise<JobRow> {
+      const { team: requested, enabled, ...rest } = input;
+      const body = { ...rest, enabled: enabled ?? true };
       checkOperatorPolicy(body);
       checkRunTimeout(body);
       checkFrequency(body);
       if (body.id !== undefined && body.id !== id) throw new ValidationError('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
-      const job: JobDefinition = { ...body, id };
       const to = await target();
       return inTransaction(db, async (trx) => {
         await lockJobId(trx, id);
         const before = await mustFind(trx, id, true);
+        const job: JobDefinition = { ...body, id, enabled: enabled ?? before.enabled };
         const team = await teamForChange(trx, actor, before.team, requested, `job ${id}`);
         await targetsInTeam(trx, team, job);
         const clash = await findJobClash(trx, { name: job.name, exceptId: id });

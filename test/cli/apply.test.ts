@@ -261,6 +261,18 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.equal(diff.code, 0, diff.stdout);
     assert.equal((await schedule('pause-job')).state.paused, true);
 
+    // A replacement that leaves `enabled` out (what apply sends for such a file, so a pause made after it
+    // read the job is not undone) keeps the job paused: the row and Temporal's schedule.
+    const current = (await (await fetch(`${server.url}/api/jobs/pause-job`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Record<string, unknown>;
+    const replacement = { name: current.name, schedule: { interval: '6h' }, targets: current.targets, script: current.script };
+    const put = await fetch(`${server.url}/api/jobs/pause-job`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(replacement) });
+    assert.equal(put.status, 200, await put.clone().text());
+    assert.equal(((await put.json()) as { enabled: boolean }).enabled, false, 'still paused');
+    assert.equal((await schedule('pause-job')).state.paused, true, "Temporal's schedule still paused");
+    assert.equal((await db().selectFrom('jobs').select('enabled').where('id', '=', 'pause-job').executeTakeFirstOrThrow()).enabled, false);
+    assert.equal((await selfheal(['apply', '-f', dir], env)).code, 0, 'the file (12h) applied back over the 6h');
+    assert.equal((await schedule('pause-job')).state.paused, true);
+
     const resumed = await selfheal(['jobs', 'resume', 'pause-job'], env);
     assert.equal(resumed.code, 0);
     await writeFile(path.join(dir, 'a.yaml'), `${envDoc('pause-env')}---\n${jobDoc('pause-job', ['pause-env'], 'enabled: false\n')}`);

@@ -10,7 +10,7 @@ import { exportDocuments, renderExport } from '../../src/cli/gitops/export.js';
 import { readManifests, type Kind } from '../../src/cli/gitops/manifests.js';
 import { parseRuleInput } from '../../src/domain/rules/index.js';
 import { checkReferences, planChanges, resolveScope, validateManifests, type CurrentState } from '../../src/cli/gitops/plan.js';
-import { teamReport } from '../../src/cli/gitops/run.js';
+import { executePlan, teamReport } from '../../src/cli/gitops/run.js';
 
 const usage = (re: RegExp) => (err: unknown) => err instanceof CliError && err.exitCode === EXIT.usage && re.test(err.message);
 const none: CurrentState = { rules: [], environments: [], jobs: [] };
@@ -243,5 +243,24 @@ describe('selfheal GitOps planner (no server)', () => {
       assert.deepEqual(teamReport(['payments', 'default', 'payments'], ['default']), { covered: ['default', 'payments'], readable: ['default'], unreadable: ['payments'] });
       assert.deepEqual(teamReport(['default'], ['default', 'payments']).unreadable, []);
     });
+  });
+  it('a job whose file does not say `enabled` is sent without it: a pause made after the plan was read survives the apply', async () => {
+    // Before, the plan copied `enabled` from the job as read into the replacement it sent, so a `selfheal
+    // jobs pause` made while an apply was under way (reading, planning, waiting out a 429) was undone by it.
+    const raw = { id: 'nightly', name: 'nightly', schedule: { interval: '6h' }, targets: { environments: ['prod-eu'] }, script: 'health-check.sh' };
+    const desired = validateManifests([{ kind: 'Job', raw, file: 'jobs.yaml', index: 0 }] as never);
+    const asRead = { ...(desired[0] as unknown as { definition: JobView }).definition, schedule: { interval: '12h' }, enabled: true, team: 'default' } as JobView;
+    const steps = planChanges(desired, { rules: [], environments: [{ name: 'prod-eu', team: 'default' } as EnvironmentView], jobs: [asRead] }, new Set());
+    const sent: Record<string, unknown>[] = [];
+    await executePlan({ jobs: { update: async (_id: string, body: Record<string, unknown>) => void sent.push(body) } } as never, steps);
+    assert.equal(sent.length, 1, 'the interval change is applied');
+    assert.equal('enabled' in sent[0]!, false, 'the replacement leaves `enabled` to the server');
+
+    // A file that says `enabled` still pins it.
+    const pinned = validateManifests([{ kind: 'Job', raw: { ...raw, enabled: false }, file: 'jobs.yaml', index: 0 }] as never);
+    const pinSteps = planChanges(pinned, { rules: [], environments: [{ name: 'prod-eu', team: 'default' } as EnvironmentView], jobs: [asRead] }, new Set());
+    const pinSent: Record<string, unknown>[] = [];
+    await executePlan({ jobs: { update: async (_id: string, body: Record<string, unknown>) => void pinSent.push(body) } } as never, pinSteps);
+    assert.equal(pinSent[0]?.enabled, false);
   });
 });

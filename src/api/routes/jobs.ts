@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ScheduleStatus } from '../../contracts/api.js';
 import type { JobRow } from '../../db/database.js';
-import { jobDefinitionSchema, MAX_BACKFILL_RUNS, OVERLAP_POLICIES } from '../../domain/jobs.js';
+import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_RUNS, OVERLAP_POLICIES } from '../../domain/jobs.js';
 import { definitionOf, jobService } from '../../services/jobs.js';
 import { workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
@@ -80,8 +80,8 @@ export function jobRoutes(deps: AppDeps) {
       method: 'put',
       path: '/api/jobs/{id}',
       tags,
-      summary: 'Replace a job',
-      request: { params: idParam, body: jsonBody(jobDefinitionSchema) },
+      summary: 'Replace a job (`enabled` left out: paused or running as it is)',
+      request: { params: idParam, body: jsonBody(jobReplacementSchema) },
       responses: { 200: json('Updated.', anyObject), ...unknown, ...temporalDown },
     }),
     async (c) => c.json(view(await jobs.update(actorOf(c), c.req.param('id'), c.req.valid('json'))), 200),

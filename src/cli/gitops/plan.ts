@@ -225,10 +225,15 @@ export function planChanges(desired: Desired[], current: CurrentState, prune: Re
         else steps.push(changed(kind, d, environmentDefinitionOf(existing), d.normalized, { body }, moveOf(d, existing)));
       } else {
         const existing = jobs.get(d.key);
-        // A file that does not say `enabled` leaves a job paused or running as it is (pause/resume by hand).
+        // A file that does not say `enabled` leaves a job paused or running as it is (pause/resume by hand):
+        // compared as it was read, and sent without `enabled`, so the server keeps the state it has when the
+        // replacement lands (a pause made after this plan was read survives it).
         const definition = existing && !d.explicitEnabled ? { ...d.definition, enabled: existing.enabled } : d.definition;
         if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body: definition });
-        else steps.push(changed(kind, d, jobDefinitionOf(existing), definition, { body: definition }, moveOf(d, existing)));
+        else {
+          const { enabled: _asRead, ...withoutEnabled } = definition;
+          steps.push(changed(kind, d, jobDefinitionOf(existing), definition, { body: d.explicitEnabled ? definition : withoutEnabled }, moveOf(d, existing)));
+        }
       }
     }
   }
