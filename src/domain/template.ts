@@ -223,7 +223,8 @@ const ZWSP = '\u200B';
  * A value made inert for GitHub-flavoured Markdown, keeping how it reads: an `@` not preceded by a letter or
  * digit (a mention of a user or `@org/team`, also spelled `&#64;`, `&#x40;` or `&commat;`) gets a U+200B
  * after it, as does the `<` of an HTML tag or comment (`<img>`, `<!--`) and the `!` of an image
- * (`![](https://tracker.example/p.png)`). An e-mail address (`ops@example.com`) stays as it is; links and
+ * (`![](https://tracker.example/p.png)`), and a `<` or `!` that ends the value (the next value or the
+ * rule's own text may carry the rest of a tag or an image). An e-mail address (`ops@example.com`) stays as it is; links and
  * bare URLs are left too. Inside code, where GitHub mentions and renders nothing, the U+200B is invisible.
  * Only the values: the rule's own text may still mention a team on purpose.
  */
@@ -231,8 +232,8 @@ export function githubEscape(text: string): string {
   return text
     .replace(/&(?:#0*64|#x0*40|commat);/gi, '@')
     .replace(/(?<![A-Za-z0-9])@/g, `@${ZWSP}`)
-    .replace(/<(?=[A-Za-z/!?])/g, `<${ZWSP}`)
-    .replace(/!\[/g, `!${ZWSP}[`);
+    .replace(/<(?=[A-Za-z/!?]|$)/g, `<${ZWSP}`)
+    .replace(/!(?=\[|$)/g, `!${ZWSP}`);
 }
 
 /**

@@ -355,7 +355,9 @@ export function createJiraProvider(config: JiraConfig, deps: ProviderDeps = {}):
         fields: {
           project: { key: input.project ?? config.projectKey },
           issuetype: { name: input.type ?? config.issueType ?? 'Task' },
-          summary: cutAt(input.title, 255),
+          // Jira refuses, for good (400), a summary with a line break ("contains newline characters"), and a
+          // title rendered from an incident may hold one: line breaks and other controls become spaces.
+          summary: cutAt(input.title.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' '), 255),
           description: toAdf(input.description),
           labels,
         },

@@ -119,6 +119,8 @@ export async function startJiraPeer(opts: { email?: string; token?: string; proj
         const issuetype = fields.issuetype as Record<string, unknown> | undefined;
         expectShape(typeof issuetype?.name === 'string' || typeof issuetype?.id === 'string', 'fields.issuetype.name or .id required');
         expectShape(typeof fields.summary === 'string' && fields.summary.trim() !== '' && fields.summary.length <= 255, 'fields.summary must be a 1-255 char string');
+        // Jira: 400 "The summary is invalid because it contains newline characters."
+        expectShape(!/[\r\n]/.test(fields.summary as string), 'fields.summary must not contain newline characters');
         expectShape(fields.description === undefined || isAdfDoc(fields.description), 'fields.description must be an ADF document (v3 API)');
         const labels = fields.labels ?? [];
         expectShape(Array.isArray(labels) && labels.every((l) => typeof l === 'string' && l !== '' && !/\s/.test(l)), 'fields.labels must be strings without spaces');

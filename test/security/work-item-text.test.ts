@@ -104,6 +104,21 @@ describe('security: incident text in work items stays text (GitHub, EWM, Jira)',
       assert.equal(shown, description.replace(/&#64;|&#x40;|&commat;/g, '@'));
       assert.ok(text.includes('write to ops@example.com'), 'an e-mail address is left as it is');
     });
+
+    it('two values side by side cannot build a tag or an image between them, nor a value with the text after it', async function () {
+      // Each value was made inert on its own: a `<` or `!` ending one value was left as it was, and the next
+      // value (or the rule's own text) supplied the rest of `<img …>` or `![](…)`.
+      const description = renderAction(
+        { type: 'workitem' as const, provider: 'github', title: 'Disk full', description: 'Details: {{ incident.title }}{{ incident.summary }}\nAlso {{ incident.urgency }}br> and {{ incident.status }}[](https://tracker.example/s.png)' },
+        { incident: { title: 'vm-1 <', summary: 'img src="https://tracker.example/p.png">', urgency: 'x <', status: 'y !' } },
+      ).description;
+      await provider().create(item('Q7ADJACENT:rule-db:ticket:evt-7', description));
+      assert.deepEqual(gh.violations, []);
+      const text = afterMarker(gh.issues[0]!.body);
+      assert.doesNotMatch(text, /<[A-Za-z/!?]/, `an HTML tag: ${text}`);
+      assert.doesNotMatch(text, /!\[/, `an image: ${text}`);
+      assert.equal(text.replaceAll('\u200B', ''), '\nDetails: vm-1 <img src="https://tracker.example/p.png">\nAlso x <br> and y ![](https://tracker.example/s.png)');
+    });
   });
 
   describe('IBM EWM (OSLC XMLLiterals)', function () {
@@ -161,6 +176,14 @@ describe('security: incident text in work items stays text (GitHub, EWM, Jira)',
         nodes.filter((n) => n.type === 'text').map((n) => n.text),
         lines,
       );
+    });
+
+    it('a line break in the title does not cost the ticket: the summary is one line (Jira refuses newlines for good)', async function () {
+      const p = createJiraProvider({ baseUrl: jira.baseUrl, email: jira.email, apiTokenRef: 'env:T', projectKey: 'OPS' }, { env: { T: jira.token } });
+      const made = await p.create(item('Q8LINES:rule-db:ticket:evt-8', 'body', 'Disk full: vm-1\nsecond line\r\nthird\u2028fourth\ttab'));
+      assert.deepEqual(jira.violations, []);
+      assert.ok(made.id, 'filed');
+      assert.equal(jira.issues[0]!.fields.summary, 'Disk full: vm-1 second line third fourth tab');
     });
   });
 });
