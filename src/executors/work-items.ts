@@ -108,6 +108,9 @@ function isOurs(body: string, marker: string): boolean {
   return lines.filter((l) => l.trim() !== '').at(-1) === marker;
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const LINE_BREAKS_AND_CONTROLS = /[\u0000-\u001f\u007f\u2028\u2029]+/g;
+
 /** GitHub's limits on an issue's title and body, in characters. */
 const GITHUB_MAX_TITLE = 256;
 const GITHUB_MAX_BODY = 65_536;
@@ -357,7 +360,7 @@ export function createJiraProvider(config: JiraConfig, deps: ProviderDeps = {}):
           issuetype: { name: input.type ?? config.issueType ?? 'Task' },
           // Jira refuses, for good (400), a summary with a line break ("contains newline characters"), and a
           // title rendered from an incident may hold one: line breaks and other controls become spaces.
-          summary: cutAt(input.title.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' '), 255),
+          summary: cutAt(input.title.replace(LINE_BREAKS_AND_CONTROLS, ' '), 255),
           description: toAdf(input.description),
           labels,
         },
