@@ -26,9 +26,14 @@ describe('security: an agent runs no script that someone other than root or its 
   const me = process.getuid?.() ?? 0;
 
   const check = async (): Promise<AgentCheckResult> => {
-    const res = await stack.api(`/api/environments/${env}/check`, { method: 'POST' });
-    assert.equal(res.status, 200, await res.clone().text());
-    return ((await res.json()) as { check: AgentCheckResult }).check;
+    // The check answers `check: null` while Temporal sees no agent polling the queue yet (just started).
+    for (let tries = 0; ; tries++) {
+      const res = await stack.api(`/api/environments/${env}/check`, { method: 'POST' });
+      assert.equal(res.status, 200, await res.clone().text());
+      const { check: ran } = (await res.json()) as { check: AgentCheckResult | null };
+      if (ran !== null || tries >= 30) return ran as AgentCheckResult;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
   };
 
   before(async function () {
