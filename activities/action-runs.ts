@@ -22,7 +22,7 @@ import { releaseLease as releaseTargetLease } from '../src/db/repositories/lease
 import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.js';
 import { findBreakerOutcome, recordBreakerOutcome, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { inTransaction } from '../src/db/repositories/transactions.js';
-import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD } from '../src/domain/policies.js';
+import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial } from '../src/domain/policies.js';
 import { DEFAULT_GUARD_CONFIG, isRemediationType, type GuardConfig, type RuleGuards } from '../src/domain/guards.js';
 import { safeLink } from '../src/domain/agent-result.js';
 import type { Logger } from '../src/logger.js';
@@ -372,7 +372,9 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       if (v) await recordMatchVerification(trx, v.matchId, { status: v.status, detail: v.detail, at: new Date() });
       if (!stored) return { breaker: 'closed', opened: false, failures: 0, threshold: DEFAULT_BREAKER_THRESHOLD };
       const threshold = stored.failureThreshold ?? DEFAULT_BREAKER_THRESHOLD;
-      const trial = Boolean(input.trial) && stored.breaker.state === 'half_open';
+      // Only the run the half-open breaker waits on decides it: a trial left running across an admin's
+      // reset (or overtaken after its lease) ends as an ordinary run.
+      const trial = isCurrentTrial({ state: stored.breaker.state, trialMatch: stored.trialMatch }, input.matchId, Boolean(input.trial));
       const { opened, ...next } = breakerAfterOutcome(stored.breaker, input.outcome, { threshold, trial, at: new Date() });
       await saveBreaker(trx, input.ruleId, next);
       if (trial && next.state === 'closed') deps.logger.info({ ruleId: input.ruleId }, 'circuit breaker closed after a successful trial');

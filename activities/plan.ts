@@ -9,12 +9,13 @@ import { agentQueueOf, environmentPlanning } from '../src/db/repositories/enviro
 import { findEventPayload, findIncident } from '../src/db/repositories/incidents.js';
 import { countActiveLeases, findLeaseOfMatch, leaseTakenSince, releaseLease, takeLease } from '../src/db/repositories/leases.js';
 import { advisoryXactLock, inTransaction } from '../src/db/repositories/transactions.js';
-import { beginBreakerTrial, readBreaker } from '../src/db/repositories/rule-breakers.js';
+import { beginBreakerTrial, readBreaker, readBreakerTrial } from '../src/db/repositories/rule-breakers.js';
 import { countRunDecisionsSince, findMatch, insertMatch, listRecordedMatchRules } from '../src/db/repositories/rule-matches.js';
 import {
   BREAKER_TRIAL_NOTE,
   CLOSED_BREAKER,
   decidePolicies,
+  isCurrentTrial,
   leaseSeconds,
   NOTIFY_ONLY_TYPES,
   policyWindows,
@@ -195,8 +196,8 @@ export function createPlanActivities(deps: PlanDeps) {
     if (existing) {
       // A retry of this step (the match is recorded once): the same decision, the same lease.
       const matchId = String(existing.id);
-      const breaker = await readBreaker(trx, rule.id);
-      const breakerTrial = breaker?.state === 'half_open' && existing.decision === 'run' && Boolean(existing.skip_reason?.startsWith(BREAKER_TRIAL_NOTE));
+      const breaker = await readBreakerTrial(trx, rule.id);
+      const breakerTrial = breaker !== undefined && isCurrentTrial(breaker, matchId, existing.decision === 'run' && Boolean(existing.skip_reason?.startsWith(BREAKER_TRIAL_NOTE)));
       return {
         decided: { decision: existing.decision as MatchDecision, reason: existing.skip_reason ?? undefined, breakerTrial },
         matchId,
@@ -221,7 +222,6 @@ export function createPlanActivities(deps: PlanDeps) {
     });
     raised.alert ||= guard.alerted;
     const decided = guard.decided.decision === policy.decision ? policy : { decision: guard.decided.decision, reason: guard.decided.skipReason, takesLease: false, breakerTrial: false };
-    if (decided.breakerTrial) await beginBreakerTrial(trx, rule.id, at);
     const matchId = await insertMatch(trx, {
       incidentId: input.incidentId,
       eventId: input.eventId,
@@ -233,6 +233,7 @@ export function createPlanActivities(deps: PlanDeps) {
       skipReason: decided.reason ?? null,
       target: target ?? null,
     });
+    if (decided.breakerTrial) await beginBreakerTrial(trx, rule.id, at, matchId);
     await guard.record(matchId);
     // The lease is what cooldown and concurrency count: taken here, in the match's transaction, under the
     // target's lock; released when the run ends; expiring on its own if the run dies.

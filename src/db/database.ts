@@ -77,6 +77,8 @@ export interface RuleTable {
   breaker_state: Generated<string>;
   consecutive_failures: Generated<number>;
   breaker_opened_at: NullableTimestamp;
+  /** The match whose run is the half-open breaker's trial (migration 2026-12-22T00-00-breaker-trial-match). */
+  breaker_trial_match: ColumnType<string | null, string | null | undefined, string | null>;
   deleted_at: NullableTimestamp;
   team: ColumnType<string, string | undefined, string>;
   created_at: Generated<Date>;

@@ -21,6 +21,7 @@ import * as tokenSessionOrigin from './migrations/2026-12-18T00-00-token-session
 import * as approvalDeadline from './migrations/2026-12-19T00-00-approval-deadline.js';
 import * as remediationReleased from './migrations/2026-12-20T00-00-remediation-released.js';
 import * as rulesGeneration from './migrations/2026-12-21T00-00-rules-generation.js';
+import * as breakerTrialMatch from './migrations/2026-12-22T00-00-breaker-trial-match.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -45,6 +46,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-19T00-00-approval-deadline': approvalDeadline,
   '2026-12-20T00-00-remediation-released': remediationReleased,
   '2026-12-21T00-00-rules-generation': rulesGeneration,
+  '2026-12-22T00-00-breaker-trial-match': breakerTrialMatch,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -245,6 +245,16 @@ export function decidePolicies(input: PolicyInput, state: PolicyState): PolicyDe
   return { decision: 'run', takesLease };
 }
 
+/**
+ * Whether a run planned as a trial (`plannedAsTrial`, match `matchId`) is the breaker's current one: the
+ * breaker is half-open and the trial it waits on is that match's. A trial not named by its match (begun
+ * by a release before trials were; a run without a match id) is told by the plan alone, as then.
+ */
+export function isCurrentTrial(breaker: { state: BreakerStateName; trialMatch: string | null }, matchId: string | undefined, plannedAsTrial: boolean): boolean {
+  if (!plannedAsTrial || breaker.state !== 'half_open') return false;
+  return breaker.trialMatch === null || matchId === undefined || breaker.trialMatch === matchId;
+}
+
 /** The breaker after a trial began at `at` (the planner records it with the match). */
 export function breakerAtTrial(breaker: BreakerState, at: Date): BreakerState {
   return { ...breaker, state: 'half_open', openedAt: at };

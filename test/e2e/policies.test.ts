@@ -27,8 +27,12 @@ describe('rule policies end to end', function () {
         method: 'POST',
         path: /^\/hook\/(?<name>[a-z0-9-]+)$/,
         handle: async (req) => {
+          // A body naming a host is held and answered by name/host too (one run of a rule among others).
+          const host = (req.json as { host?: unknown } | undefined)?.host;
+          const each = typeof host === 'string' ? `${req.params.name!}/${host}` : undefined;
           await held.get(req.params.name!);
-          return { status: answers.get(req.params.name!)?.shift() ?? 204 };
+          if (each) await held.get(each);
+          return { status: (each ? answers.get(each)?.shift() : undefined) ?? answers.get(req.params.name!)?.shift() ?? 204 };
         },
       },
     ]);
@@ -323,5 +327,58 @@ describe('rule policies end to end', function () {
     assert.equal((await finishedRuns(trial, 1))[0]!.status, 'succeeded');
     await eventually(async () => (await stack.db.db.selectFrom('rules').select('breaker_state').where('id', '=', ruleId).executeTakeFirstOrThrow()).breaker_state === 'closed', 30_000, 'closed by the trial');
     assert.equal(hits('trial'), 3);
+  });
+
+  it("a trial left running across an admin's reset does not decide the breaker's next trial", async function () {
+    const svc = newServiceId();
+    const ruleId = await rule(svc, {
+      policies: { circuitBreaker: { failureThreshold: 1, resetSeconds: 3600 } },
+      actions: [{ id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook/cross`, body: '{"host": "{{ environment.host }}"}', retry: { maximumAttempts: 1 } }],
+    });
+    const breaker = () => stack.db.db.selectFrom('rules').select(['breaker_state', 'breaker_trial_match']).where('id', '=', ruleId).executeTakeFirstOrThrow();
+    const anHourLater = () => stack.db.db.updateTable('rules').set({ breaker_opened_at: new Date(Date.now() - 3_601_000) }).where('id', '=', ruleId).execute();
+    const opened = async (host: string) => {
+      answers.set(`cross/${host}`, [500]);
+      const id = await trigger(svc, host);
+      assert.equal((await finishedRuns(id, 1))[0]!.status, 'failed');
+      await eventually(async () => (await breaker()).breaker_state === 'open', 30_000, `breaker opened by ${host}`);
+    };
+    const heldTrial = async (host: string, release: Promise<void>) => {
+      held.set(`cross/${host}`, release);
+      const id = await trigger(svc, host);
+      const m = await matchOf(id);
+      assert.equal(m.decision, 'run');
+      assert.match(m.skip_reason ?? '', /^circuit breaker half-open trial/);
+      await eventually(async () => hook.requests.some((r) => r.path === '/hook/cross' && (r.json as { host?: string }).host === host), 30_000, `${host}'s trial at the peer`);
+      return { id, match: String(m.id) };
+    };
+
+    await opened('x-1');
+    await anHourLater();
+    const oldTrialGoes = deferred<void>();
+    const oldTrial = await heldTrial('x-2', oldTrialGoes.promise);
+    assert.equal((await breaker()).breaker_trial_match, oldTrial.match, 'the trial is named by its match');
+    // An SRE closes the breaker while that trial still runs; the rule fails again and opens it, and an
+    // hour later a new trial begins.
+    assert.equal((await stack.api(`/api/rules/${ruleId}/reset-breaker`, { method: 'POST' })).status, 200);
+    await opened('x-3');
+    await anHourLater();
+    const newTrialGoes = deferred<void>();
+    const newTrial = await heldTrial('x-4', newTrialGoes.promise);
+
+    // The old trial ends well: an ordinary success now, not the new trial's.
+    oldTrialGoes.resolve();
+    assert.equal((await finishedRuns(oldTrial.id, 1))[0]!.status, 'succeeded');
+    await eventually(async () => (await stack.db.db.selectFrom('rule_matches').select('breaker_outcome').where('id', '=', oldTrial.match).executeTakeFirstOrThrow()).breaker_outcome, 30_000, 'the old trial counted');
+    assert.deepEqual(await breaker(), { breaker_state: 'half_open', breaker_trial_match: newTrial.match }, 'still half-open, waiting on the new trial');
+    const meanwhile = await trigger(svc, 'x-5');
+    assert.match((await matchOf(meanwhile)).skip_reason ?? '', /^circuit breaker half-open: a trial run is in progress/);
+
+    // The new trial decides: it fails, and the breaker opens again.
+    answers.set('cross/x-4', [500]);
+    newTrialGoes.resolve();
+    assert.equal((await finishedRuns(newTrial.id, 1))[0]!.status, 'failed');
+    await eventually(async () => (await breaker()).breaker_state === 'open', 30_000, 'opened by the new trial');
+    assert.equal((await breaker()).breaker_trial_match, null);
   });
 });

@@ -136,7 +136,7 @@ describe('the worker sees every rule change at the next event, whatever order th
     const rule = await insertRule(db.db, noteRule('cache-breaker', service));
     const before = await rulesStamp(db.db);
     await saveBreaker(db.db, rule, { state: 'open', openedAt: new Date(), consecutiveFailures: 3 });
-    await beginBreakerTrial(db.db, rule, new Date());
+    await beginBreakerTrial(db.db, rule, new Date(), '1');
     await resetBreaker(db.db, rule, new Date());
     assert.equal(await rulesStamp(db.db), before, 'breaker writes left the stamp as it was');
 

@@ -14,10 +14,13 @@ export async function readBreaker(db: Db, ruleId: string): Promise<BreakerState 
  * The rule's breaker and its stored failure threshold, locked until the transaction ends (outcomes of
  * concurrent runs are counted one after the other); undefined when the rule is not stored.
  */
-export async function lockBreaker(trx: Transaction<Database>, ruleId: string): Promise<{ breaker: BreakerState; failureThreshold: number | undefined } | undefined> {
+export async function lockBreaker(
+  trx: Transaction<Database>,
+  ruleId: string,
+): Promise<{ breaker: BreakerState; trialMatch: string | null; failureThreshold: number | undefined } | undefined> {
   const row = await trx
     .selectFrom('rules')
-    .select(['consecutive_failures', 'breaker_state', 'breaker_opened_at', 'definition'])
+    .select(['consecutive_failures', 'breaker_state', 'breaker_opened_at', 'breaker_trial_match', 'definition'])
     .where('id', '=', ruleId)
     .forUpdate()
     .executeTakeFirst();
@@ -25,15 +28,35 @@ export async function lockBreaker(trx: Transaction<Database>, ruleId: string): P
   const def = row.definition as { policies?: { circuitBreaker?: { failureThreshold?: number } } } | null;
   return {
     breaker: { state: row.breaker_state as BreakerStateName, openedAt: row.breaker_opened_at, consecutiveFailures: row.consecutive_failures },
+    trialMatch: row.breaker_trial_match === null ? null : String(row.breaker_trial_match),
     failureThreshold: def?.policies?.circuitBreaker?.failureThreshold,
   };
 }
 
+/** Saves the breaker; one no longer half-open has no trial any more. */
 export async function saveBreaker(db: Db, ruleId: string, b: BreakerState): Promise<void> {
-  await db.updateTable('rules').set({ breaker_state: b.state, breaker_opened_at: b.openedAt, consecutive_failures: b.consecutiveFailures }).where('id', '=', ruleId).execute();
+  await db
+    .updateTable('rules')
+    .set({
+      breaker_state: b.state,
+      breaker_opened_at: b.openedAt,
+      consecutive_failures: b.consecutiveFailures,
+      ...(b.state === 'half_open' ? {} : { breaker_trial_match: null }),
+    })
+    .where('id', '=', ruleId)
+    .execute();
 }
 
-/** A half-open trial run begins at `at`: the breaker stays half-open until its outcome is recorded. */
-export async function beginBreakerTrial(db: Db, ruleId: string, at: Date): Promise<void> {
-  await db.updateTable('rules').set({ breaker_state: 'half_open', breaker_opened_at: at }).where('id', '=', ruleId).execute();
+/**
+ * A half-open trial run, match `matchId`'s, begins at `at`: the breaker stays half-open until that run's
+ * outcome is recorded, and no other run's outcome counts as the trial's.
+ */
+export async function beginBreakerTrial(db: Db, ruleId: string, at: Date, matchId: string): Promise<void> {
+  await db.updateTable('rules').set({ breaker_state: 'half_open', breaker_opened_at: at, breaker_trial_match: matchId }).where('id', '=', ruleId).execute();
+}
+
+/** The match whose run is the rule's current half-open trial; null when none is named (or the rule is not stored). */
+export async function readBreakerTrial(db: Db, ruleId: string): Promise<{ state: BreakerStateName; trialMatch: string | null } | undefined> {
+  const row = await db.selectFrom('rules').select(['breaker_state', 'breaker_trial_match']).where('id', '=', ruleId).executeTakeFirst();
+  return row ? { state: row.breaker_state as BreakerStateName, trialMatch: row.breaker_trial_match === null ? null : String(row.breaker_trial_match) } : undefined;
 }

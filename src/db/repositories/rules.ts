@@ -106,7 +106,7 @@ async function insertRuleVersion(
 export async function resetBreaker(db: Db, id: string, at: Date): Promise<RuleRow | undefined> {
   return db
     .updateTable('rules')
-    .set({ breaker_state: 'closed', consecutive_failures: 0, breaker_opened_at: null, updated_at: at })
+    .set({ breaker_state: 'closed', consecutive_failures: 0, breaker_opened_at: null, breaker_trial_match: null, updated_at: at })
     .where('id', '=', id)
     .where('deleted_at', 'is', null)
     .returningAll()
