@@ -1,11 +1,12 @@
 // selfheal rules list|get|apply|diff|export|test. apply/diff/export are the rules-only forms of the
 // GitOps commands (a document without `kind` is a rule); test evaluates a rule file offline.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { explainChain, type Explanation, type Rule } from '../../domain/rules/index.js';
 import { PayloadError, testRuleWithPayload } from '../../domain/rules/test-rule.js';
 import type { Io } from '../context.js';
 import { EXIT, usageError } from '../errors.js';
+import { writeOwnFile } from '../files.js';
 import { linePerWrite, printData, printJson, table, yamlText } from '../output.js';
 import { action, collect, positiveInt, type Runtime } from '../program.js';
 import { readManifests, type Manifest } from '../gitops/manifests.js';
@@ -262,7 +263,7 @@ export function registerRules(program: Command, given: Runtime): void {
         const rules = (await api.rules.list()).map(ruleDefinitionOf);
         const text = global.json ? JSON.stringify({ rules }, null, 2) : yamlText({ rules }, { lineWidth: 0 });
         if (opts.output !== undefined) {
-          writeFileSync(opts.output, text.endsWith('\n') ? text : `${text}\n`);
+          writeOwnFile(opts.output, text.endsWith('\n') ? text : `${text}\n`);
           io.err(`wrote ${rules.length} rule(s) to ${opts.output}`);
         } else {
           printData(io, text.trimEnd());

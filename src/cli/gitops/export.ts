@@ -1,11 +1,12 @@
 // `selfheal export`: every environment, job and rule as documents that `selfheal apply` takes back
 // unchanged. Secrets are references in the API and stay references here; the API never answers a value.
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { agentTaskQueue } from '../../contracts/names.js';
 import { DEFAULT_TEAM } from '../../domain/teams.js';
 import type { Io } from '../context.js';
 import { usageError } from '../errors.js';
+import { refuseLinkedFolder, writeOwnFile } from '../files.js';
 import { yamlText } from '../output.js';
 import type { Kind } from './manifests.js';
 import { environmentDefinitionOf, jobDefinitionOf, ruleDefinitionOf, type CurrentState } from './plan.js';
@@ -58,10 +59,12 @@ const fileNameOf = (d: ExportDocument) => `${d.kind.toLowerCase()}-${d.key.repla
  * `<kind>-<name>.yaml` per object. Answers the paths written.
  */
 export function writeExport(docs: ExportDocument[], target: string, io: Io): string[] {
-  const isDir = existsSync(target) && statSync(target).isDirectory();
+  // Neither a file nor a folder in the target's place is followed when it is a symbolic link (files.ts).
+  refuseLinkedFolder(target);
+  const isDir = lstatSync(target, { throwIfNoEntry: false })?.isDirectory() ?? false;
   const ext = path.extname(target).toLowerCase();
   if (!isDir && ['.yaml', '.yml', '.json'].includes(ext)) {
-    writeFileSync(target, renderExport(docs, ext === '.json'));
+    writeOwnFile(target, renderExport(docs, ext === '.json'));
     return [target];
   }
   try {
@@ -71,7 +74,7 @@ export function writeExport(docs: ExportDocument[], target: string, io: Io): str
   }
   const written = docs.map((d) => {
     const file = path.join(target, fileNameOf(d));
-    writeFileSync(file, yamlOf(d));
+    writeOwnFile(file, yamlOf(d));
     return file;
   });
   const mine = new Set(written.map((f) => path.basename(f)));

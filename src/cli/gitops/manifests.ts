@@ -13,6 +13,12 @@ export type Kind = (typeof KINDS)[number];
 
 /** Files larger than this are refused (a manifest is text an SRE wrote, not a data dump). */
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
+/**
+ * All files together: the YAML library takes about 0.2 GB and 2.5 s per MB of tiny items (a file of
+ * `- 1` lines), so 2,000 files of 4 MiB would hold a CI runner for hours. An estate's 5,000 objects
+ * export to a few MB.
+ */
+const MAX_TOTAL_BYTES = 16 * 1024 * 1024;
 const MAX_FILES = 2000;
 const MAX_OBJECTS = 5000;
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -141,11 +147,23 @@ export function yamlErrorMessage(err: YAMLError, lines: LineCounter): string {
   return at ? `${first} at line ${at.line}, column ${at.col}` : first;
 }
 
-/** The objects of one file, in order, with the `kind` each declares (or `implicitKind`). */
-function readFile(file: string, implicitKind: Kind | undefined, problems: string[]): Manifest[] {
+/** Problems listed in one error; the rest are counted. */
+const MAX_PROBLEMS_SHOWN = 50;
+
+const tooMany = (what: string) => usageError(`more than ${MAX_OBJECTS} objects in ${what}`);
+
+/**
+ * The objects of one file, in order, with the `kind` each declares (or `implicitKind`). `seen` counts
+ * every object read so far, valid or not, against MAX_OBJECTS: a file of a million `- 1` is refused as
+ * too many objects, not answered with a million problems.
+ */
+function readFile(file: string, implicitKind: Kind | undefined, problems: string[], seen: { objects: number; bytes: number; what: string }): Manifest[] {
   let text: string;
   try {
-    if (statSync(file).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB`);
+    const { size } = statSync(file);
+    if (size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB`);
+    if (seen.bytes + size > MAX_TOTAL_BYTES) throw new Error(`the files read before it and this one are more than ${MAX_TOTAL_BYTES / 1024 / 1024} MiB together`);
+    seen.bytes += size;
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw usageError(`cannot read ${file}: ${(err as Error).message}`);
@@ -170,7 +188,9 @@ function readFile(file: string, implicitKind: Kind | undefined, problems: string
     if (Array.isArray(value)) for (const v of value) objects.push({ value: v, legacyRule: false });
     else if (isPlainObject(value) && value.kind === undefined && Array.isArray(value.rules)) for (const v of value.rules as unknown[]) objects.push({ value: v, legacyRule: true });
     else objects.push({ value, legacyRule: false });
+    if (seen.objects + objects.length > MAX_OBJECTS) throw tooMany(seen.what);
   }
+  seen.objects += objects.length;
   const out: Manifest[] = [];
   objects.forEach(({ value, legacyRule }, index) => {
     const where = `${file}, object ${index + 1}`;
@@ -210,11 +230,12 @@ export function readManifests(targets: string[], opts: ReadOptions = {}): Manife
   if (files.length === 0) throw usageError(`no .yaml, .yml or .json file in ${targets.join(', ')}`);
   const problems: string[] = [];
   const manifests: Manifest[] = [];
-  for (const f of [...new Set(files)]) {
-    manifests.push(...readFile(f, opts.implicitKind, problems));
-    if (manifests.length > MAX_OBJECTS) throw usageError(`more than ${MAX_OBJECTS} objects in ${targets.join(', ')}`);
+  const seen = { objects: 0, bytes: 0, what: targets.join(', ') };
+  for (const f of [...new Set(files)]) manifests.push(...readFile(f, opts.implicitKind, problems, seen));
+  if (problems.length > 0) {
+    const more = problems.length > MAX_PROBLEMS_SHOWN ? `\n  ... and ${problems.length - MAX_PROBLEMS_SHOWN} more` : '';
+    throw usageError(`the files are not valid:\n  ${problems.slice(0, MAX_PROBLEMS_SHOWN).join('\n  ')}${more}`);
   }
-  if (problems.length > 0) throw usageError(`the files are not valid:\n  ${problems.join('\n  ')}`);
   // As kubectl does: files emptied by a bad merge or commented out would otherwise read as "nothing is
   // wanted", and an apply with --prune would delete every object of the pruned kinds.
   if (manifests.length === 0) throw usageError(`no object in ${targets.join(', ')}: the files are empty or commented out; nothing was applied or deleted`);
