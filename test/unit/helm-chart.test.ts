@@ -302,6 +302,36 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
       assert.deepEqual([admin.name, admin.key], ['self-healing', 'SELFHEAL_ADMIN_TOKEN']);
     });
 
+    it('an Ingress serves every host over TLS, or says TLS ends in front of it: helm refuses to render a plain-HTTP one', async function () {
+      // Bearer tokens, session cookies and approval links cross an Ingress; NOTES.txt prints https:// for it.
+      const base = ['api.ingress.enabled=true', 'secret.refs.METRICS_TOKEN.name=sh', 'secret.refs.METRICS_TOKEN.key=METRICS_TOKEN', 'api.ingress.hosts[0].host=selfheal.example.com', 'api.ingress.hosts[0].paths[0].path=/'];
+      const refused: [string[], RegExp][] = [
+        [base, /api\.ingress\.tls is empty: API tokens, session cookies and approval links would cross the network in clear text/],
+        [
+          [...base, 'api.ingress.hosts[1].host=other.example.com', 'api.ingress.hosts[1].paths[0].path=/', 'api.ingress.tls[0].secretName=t', 'api.ingress.tls[0].hosts[0]=selfheal.example.com'],
+          /api\.ingress\.hosts names other\.example\.com, which no api\.ingress\.tls entry lists/,
+        ],
+      ];
+      for (const [sets, why] of refused) {
+        const { code, stderr } = await helm(templateArgs({ files: [], sets }));
+        assert.notEqual(code, 0, `helm template ${sets.join(' ')} rendered`);
+        assert.match(stderr, why, sets.join(' '));
+      }
+      const ingressOf = (objs: K8sObject[]) => objs.find((o) => o.kind === 'Ingress') as unknown as { spec: { tls?: { hosts?: string[] }[] } } | undefined;
+      const accepted: [string[], unknown][] = [
+        [[...base, 'api.ingress.tls[0].secretName=t', 'api.ingress.tls[0].hosts[0]=selfheal.example.com'], [{ secretName: 't', hosts: ['selfheal.example.com'] }]],
+        // An entry without hosts takes the controller's default certificate for every host.
+        [[...base, 'api.ingress.tls[0].secretName=t'], [{ secretName: 't' }]],
+        [[...base, 'api.ingress.tlsTerminatedUpstream=true'], undefined],
+      ];
+      for (const [sets, tls] of accepted) {
+        const { code, stdout, stderr } = await helm(templateArgs({ files: [], sets }));
+        assert.equal(code, 0, `helm template ${sets.join(' ')}: ${stderr}`);
+        assert.deepEqual(ingressOf(parseManifests(stdout, sets.join(' ')))?.spec.tls, tls, sets.join(' '));
+      }
+      // values-production.yaml has an Ingress with TLS, and renders (the METRICS_TOKEN test renders it too).
+    });
+
     it('an API exposed outside the cluster (Ingress, NodePort, LoadBalancer) needs METRICS_TOKEN: helm refuses to render without one, and the pod requires it', async function () {
       // Without METRICS_TOKEN, GET /metrics answers anyone (src/api/auth.ts checkMetricsToken); an Ingress routes it too.
       // values-production.yaml (an Ingress) without its METRICS_TOKEN reference:
@@ -333,7 +363,7 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
       const accepted: [string[], string[], { name: string; key: string; optional?: boolean }][] = [
         [['values-production.yaml'], [], { name: 'self-healing', key: 'METRICS_TOKEN' }],
         [[], ['api.service.type=LoadBalancer', 'secret.refs.METRICS_TOKEN.name=selfheal-metrics', 'secret.refs.METRICS_TOKEN.key=token'], { name: 'selfheal-metrics', key: 'token' }],
-        [[], ['api.ingress.enabled=true', 'secret.create=true', 'secret.data.METRICS_TOKEN=metrics-token-given-0123456789'], { name: fullname, key: 'METRICS_TOKEN' }],
+        [[], ['api.ingress.enabled=true', 'api.ingress.tlsTerminatedUpstream=true', 'secret.create=true', 'secret.data.METRICS_TOKEN=metrics-token-given-0123456789'], { name: fullname, key: 'METRICS_TOKEN' }],
         // Not exposed: the token stays optional (a port-forward or the cluster's own Prometheus).
         [[], [], { name: fullname, key: 'METRICS_TOKEN', optional: true }],
       ];
