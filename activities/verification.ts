@@ -76,11 +76,15 @@ export function createVerificationActivities(deps: { db: Kysely<Database>; logge
 
   /**
    * Record the verification outcome of a remediation on its rule match. A final outcome is written once:
-   * a replayed or retried step finds it and keeps it.
+   * a replayed or retried step finds it and keeps it. Recording `pending` (the wait begins) answers the
+   * incident's resolution as it stands then: a resolve from before the wait cannot prove the remediation.
+   * (Runs recorded before this answer replay with none: resolved or not, as they ran.)
    */
-  async function recordVerification(input: MatchVerification): Promise<void> {
+  async function recordVerification(input: MatchVerification & { incidentId?: string | undefined }): Promise<IncidentResolution | undefined> {
     await recordMatchVerification(db, input.matchId, { status: input.status, detail: input.detail, at: new Date() });
-    if (input.status !== 'pending') deps.logger.info({ matchId: input.matchId, verification: input.status }, 'remediation verification recorded');
+    if (input.status === 'pending' && input.incidentId) return incidentResolution({ incidentId: input.incidentId });
+    deps.logger.info({ matchId: input.matchId, verification: input.status }, 'remediation verification recorded');
+    return undefined;
   }
 
   /**

@@ -51,7 +51,8 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   const { plan, incidentId, eventId } = input;
   const ran = outcomes.filter((o) => o.status === 'succeeded' || o.status === 'failed');
   if (plan.decision !== 'run' || ran.length === 0 || ended === 'claimed_elsewhere') return null;
-  const record = (status: VerificationStatus, detail: string) => CancellationScope.nonCancellable(() => localDb.recordVerification({ matchId: plan.matchId, status, detail }));
+  const record = (status: VerificationStatus, detail: string) =>
+    CancellationScope.nonCancellable(() => localDb.recordVerification({ matchId: plan.matchId, status, detail, ...(status === 'pending' ? { incidentId } : {}) }));
   const settled = async (status: VerificationStatus, detail: string): Promise<Verified> => {
     await record(status, detail);
     return { status, detail, outcomes: [] };
@@ -64,7 +65,15 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   if (ran.some((o) => o.status === 'failed')) return settledAtOnce('an action failed: nothing to verify (the failure counts for the circuit breaker)');
   if (options.stopped !== undefined) return settledAtOnce('the remediation stopped before it finished (an approved action did not start): nothing to verify');
 
-  await record('pending', `waiting up to ${verify.withinSeconds} s for incident.resolved${verify.check ? ` or check ${String(verify.check.params.script)} to exit 0` : ''}`);
+  const atStart = await record('pending', `waiting up to ${verify.withinSeconds} s for incident.resolved${verify.check ? ` or check ${String(verify.check.params.script)} to exit 0` : ''}`);
+  // Resolved before the wait began, by someone else than Self-healing (a person while the fix still ran,
+  // the rule keeping on after a resolve with cancelOnResolve: false, or a rule on incident.resolved): that
+  // resolve came before the remediation ended, so it proves nothing; only the check can. Without one,
+  // there is nothing to verify, as when the resolve cancels the run before its actions finish.
+  const resolvedBefore = atStart?.resolved === true && !atStart.ownWrite;
+  if (resolvedBefore && !verify.check) {
+    return settled('not_applicable', `the incident was resolved (at ${atStart.at ?? 'an unknown time'}) before the actions finished, and the rule has no verify.check: nothing can verify the remediation`);
+  }
   const started = Date.now();
   const deadline = started + verify.withinSeconds * 1000;
   const settleMs = Math.max(verify.settleSeconds * 1000, Math.ceil((verify.withinSeconds * 1000) / MAX_VERIFY_PASSES));
@@ -77,12 +86,12 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   // carry no `ownWrite`, so their runs replay as they ran.)
   let ownResolve = false;
   const resolvedProof = (r: { resolved: boolean; at?: string | undefined; ownWrite?: boolean | undefined }): string | undefined => {
-    if (!r.resolved) return undefined;
+    if (!r.resolved || resolvedBefore) return undefined;
     if (r.ownWrite) {
       ownResolve = true;
       return undefined;
     }
-    return `incident.resolved at ${r.at ?? 'an unknown time'} (${Math.round((Date.now() - started) / 1000)} s after the actions)`;
+    return `incident.resolved at ${r.at ?? 'an unknown time'} (seen ${Math.round((Date.now() - started) / 1000)} s after the actions ended)`;
   };
   const probe = async (check: PlannedAction): Promise<void> => {
     checks += 1;
@@ -110,13 +119,15 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
       healthy = resolvedProof(await localDb.incidentResolution({ incidentId }));
       // Cancelled by a resolve of our own making before the check could decide: ask it once more.
       if (!healthy && ownResolve && resolvedByCancel && verify.check) await probe(verify.check);
-      else if (!healthy && !ownResolve && resolvedByCancel) log.warn('rule run cancelled during verification while the incident is not resolved', { incidentId, ruleId: plan.ruleId });
+      else if (!healthy && !ownResolve && !resolvedBefore && resolvedByCancel) log.warn('rule run cancelled during verification while the incident is not resolved', { incidentId, ruleId: plan.ruleId });
     }
     if (healthy) return settled('verified', healthy);
     const checked = verify.check ? `; check ${String(verify.check.params.script)} ${lastCheck ?? 'never ran'}${checks > 0 ? ` (${checks} runs)` : ''}` : '';
-    const detail = ownResolve
-      ? `the incident was resolved by Self-healing's own pagerduty.resolve, which proves nothing about the remediation${verify.check ? checked : '; the rule has no verify.check to prove it'}`
-      : `no incident.resolved within ${verify.withinSeconds} s${checked}`;
+    const detail = resolvedBefore
+      ? `the incident was resolved before the actions finished, which proves nothing about the remediation${checked}`
+      : ownResolve
+        ? `the incident was resolved by Self-healing's own pagerduty.resolve, which proves nothing about the remediation${verify.check ? checked : '; the rule has no verify.check to prove it'}`
+        : `no incident.resolved within ${verify.withinSeconds} s${checked}`;
     await record('unverified', detail);
     const extra: ActionOutcome[] = [];
     for (const action of verify.onUnverified) {

@@ -35,6 +35,8 @@ describe('verified remediation end to end', function () {
     doctor = await makeAgentHost('verify');
     markerDir = doctor.markerDir;
     await doctor.script('fix.sh', 'echo "restarted $1"');
+    // A fix that takes a while, so a person can resolve the incident while it runs.
+    await doctor.script('slow-fix.sh', 'sleep 4; echo "restarted $1"');
     // Slow enough that the echo of a resolve before it lands while it runs.
     await doctor.script('after.sh', `sleep 2; echo done > "${markerDir}/after-$1"`);
     // Healthy once the test says so (a file per host); every run leaves a line, so the runs can be counted.
@@ -163,6 +165,53 @@ describe('verified remediation end to end', function () {
     const id2 = await trigger(svc2, 'fail-1');
     const m2 = await verification(id2, 'not_applicable');
     assert.match(m2.verification_detail ?? '', /^an action failed/);
+  });
+
+  it('a resolve from before the actions ended proves nothing: not_applicable without a check, the check decides with one', async function () {
+    // Attack on "verified means it worked": the rule keeps running after a resolve (cancelOnResolve:
+    // false), and a person resolves the incident while the fix still runs. Before, the first probe read
+    // "resolved" and verified the run, "1 s after the actions", and the breaker counted a success.
+    this.timeout(180_000);
+    const resolveWhileFixing = async (svc: string, host: string): Promise<string> => {
+      const id = await trigger(svc, host);
+      await eventually(async () => (await stack.db.db.selectFrom('action_runs').select('status').where('incident_id', '=', id).where('action_id', '=', 'fix').executeTakeFirst())?.status === 'running' || undefined, 60_000, `the fix of ${host} running`);
+      assert.equal((await stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-09-01T10:00:30Z', data: { title: title(host), service: service(svc) } }))).status, 202);
+      await eventually(async () => (await stack.db.db.selectFrom('incidents').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status === 'resolved' || undefined, 30_000, 'resolved');
+      const fix = await fixDone(id);
+      assert.equal(fix.status, 'succeeded');
+      return id;
+    };
+    const slowFix = [{ id: 'fix', type: 'script.agent', script: 'slow-fix.sh', args: ['{{ environment.host }}'] }] as RuleInputDocument['actions'];
+    const page = [{ id: 'page', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_VERIFY_SLACK', text: 'unverified fix on {{ environment.host }}' }] as const;
+
+    // No check: nothing can prove the fix, so nothing is claimed (and nothing is paged).
+    const bare = newServiceId();
+    await rule(bare, { actions: slowFix, policies: { cancelOnResolve: false }, verify: { within: '20s', settle: '1s', onUnverified: [...page] } });
+    const early = await resolveWhileFixing(bare, 'early-1');
+    const m = await verification(early, 'not_applicable');
+    assert.match(m.verification_detail ?? '', /^the incident was resolved \(at 2026-09-01T10:00:30\.000Z\) before the actions finished, and the rule has no verify\.check: nothing can verify the remediation$/);
+    assert.equal(slack.messages.filter((x) => x.text === 'unverified fix on early-1').length, 0);
+
+    // With a check: the host still sick, the check keeps failing → unverified, paged once, the breaker counts a failure.
+    const checked = newServiceId();
+    const checkedRule = await rule(checked, {
+      actions: slowFix,
+      policies: { cancelOnResolve: false, circuitBreaker: { failureThreshold: 5 } },
+      verify: { within: '4s', settle: '1s', check: { type: 'script.agent', script: 'check.sh', args: ['{{ environment.host }}'] }, onUnverified: [...page] },
+    });
+    const sick = await resolveWhileFixing(checked, 'early-sick');
+    const u = await verification(sick, 'unverified');
+    assert.match(u.verification_detail ?? '', /^the incident was resolved before the actions finished, which proves nothing about the remediation; check check\.sh exited 1 \(\d+ runs?\)$/);
+    await eventually(async () => slack.messages.some((x) => x.text === 'unverified fix on early-sick') || undefined, 30_000, 'the onUnverified page');
+    await eventually(async () => (await stack.db.db.selectFrom('rules').select('consecutive_failures').where('id', '=', checkedRule).executeTakeFirstOrThrow()).consecutive_failures === 1 || undefined, 30_000, 'the breaker counted a failure');
+
+    // A rule on incident.resolved runs after the resolve: with no check, nothing to verify.
+    const after = newServiceId();
+    await rule(after, { eventTypes: ['incident.resolved'], verify: { within: '20s', settle: '1s' } });
+    const id = await trigger(after, 'post-1');
+    await stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-09-01T10:01:00Z', data: { title: title('post-1'), service: service(after) } }));
+    await fixDone(id);
+    assert.match((await verification(id, 'not_applicable')).verification_detail ?? '', /before the actions finished, and the rule has no verify\.check/);
   });
 
   it("the rule's own pagerduty.resolve proves nothing: unverified unless its check passes", async function () {
