@@ -86,7 +86,8 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   // carry no `ownWrite`, so their runs replay as they ran.)
   let ownResolve = false;
   const resolvedProof = (r: { resolved: boolean; at?: string | undefined; ownWrite?: boolean | undefined }): string | undefined => {
-    if (!r.resolved || resolvedBefore) return undefined;
+    // The resolve from before the wait, still standing (one after a reopen is another, and counts).
+    if (!r.resolved || (resolvedBefore && r.at === atStart.at)) return undefined;
     if (r.ownWrite) {
       ownResolve = true;
       return undefined;
