@@ -125,17 +125,17 @@ export function jobService(deps: JobServiceDeps) {
     return row;
   };
   /** A job whose run could outlast a run's hard limit is refused (400): Temporal would end it midway. */
-  const checkRunTimeout = (job: JobBody) => {
+  const checkRunTimeout = (job: Omit<JobBody, 'enabled'>) => {
     const problem = runTimeoutProblem(job);
     if (problem) throw new ValidationError(`invalid request body: timeoutSecondsPerTarget: ${problem}`, [{ path: 'timeoutSecondsPerTarget', message: problem }]);
   };
   /** A job may not run more often than once a minute (400 naming schedule.interval otherwise). */
-  const checkFrequency = (job: JobBody) => {
+  const checkFrequency = (job: Omit<JobBody, 'enabled'>) => {
     const problem = scheduleFrequencyProblem(job.schedule);
     if (problem) throw new ValidationError(`invalid request body: ${problem.path}: ${problem.message}`, [problem]);
   };
   /** A job's Slack webhook reference must lie inside the operator's secret policy, its email recipients on NOTIFY_EMAIL_ALLOW (400 naming each otherwise). */
-  const checkOperatorPolicy = (job: JobBody) => {
+  const checkOperatorPolicy = (job: Omit<JobBody, 'enabled'>) => {
     const ref = job.notifyOnFailure?.slack?.webhookUrlRef;
     const reason = ref === undefined ? undefined : secretRefOutsidePolicy(ref, deps.secrets);
     if (reason) throw new ValidationError(`invalid request body: notifyOnFailure.slack.webhookUrlRef: ${reason}`, [{ path: 'notifyOnFailure.slack.webhookUrlRef', message: reason }]);
@@ -207,8 +207,7 @@ export function jobService(deps: JobServiceDeps) {
 
     /** Replace a job; `enabled` left out keeps it paused or running as it stands (read under its lock). */
     async update(actor: Actor, id: string, input: Omit<JobBody, 'enabled'> & { enabled?: boolean | undefined }): Promise<JobRow> {
-      const { team: requested, enabled, ...rest } = input;
-      const body = { ...rest, enabled: enabled ?? true };
+      const { team: requested, enabled, ...body } = input;
       checkOperatorPolicy(body);
       checkRunTimeout(body);
       checkFrequency(body);
