@@ -155,17 +155,29 @@ export function egressFetch(policy: EgressPolicy, options: EgressFetchOptions = 
       // agent: false → a new connection per call, so every call's address goes through the guard (a pooled
       // socket would skip the lookup).
       const req = send(url, { method: init.method ?? 'GET', headers: outgoing, lookup, agent: false, ...(init.signal ? { signal: init.signal } : {}) }, (res: IncomingMessage) => {
+        const fail = (cause: Error) => reject(new TypeError('fetch failed', { cause }));
+        // Settles with the answer as a Response, or fails the call when it cannot be one. This runs in the
+        // parser's event, outside the promise: a throw here (Response refuses a status outside 200-599,
+        // which Node's parser reads from any three digits) took the whole worker process down.
+        const answer = (body: Buffer | null) => {
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status > 599) return fail(new Error(`answered with status ${status}, which is not an HTTP status (200-599)`));
+          try {
+            resolve(new Response(NULL_BODY.has(status) ? null : body, { status, headers: headersOf(res) }));
+          } catch (err) {
+            fail(err as Error);
+          }
+        };
         if (options.statusOnly) {
           // The status is the answer: settle now, then drop the connection without reading a byte of body.
           res.on('error', () => undefined);
-          resolve(new Response(null, { status: res.statusCode ?? 0, headers: headersOf(res) }));
+          answer(null);
           res.destroy();
           req.destroy();
           return;
         }
         const chunks: Buffer[] = [];
         let size = 0;
-        const fail = (cause: Error) => reject(new TypeError('fetch failed', { cause }));
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > MAX_RESPONSE_BYTES) {
@@ -178,10 +190,7 @@ export function egressFetch(policy: EgressPolicy, options: EgressFetchOptions = 
         res.on('close', () => {
           if (!res.complete) fail(new Error('answer cut off'));
         });
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          resolve(new Response(NULL_BODY.has(status) ? null : Buffer.concat(chunks), { status, headers: headersOf(res) }));
-        });
+        res.on('end', () => answer(Buffer.concat(chunks)));
       });
       // Like fetch: a network failure is a TypeError whose cause says what went wrong.
       req.on('error', (e) => reject(init.signal?.aborted ? init.signal.reason : new TypeError('fetch failed', { cause: e })));

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createEgressPolicy, egressFetch, MAX_RESPONSE_BYTES } from '../../src/executors/egress.js';
 import { HttpCallError } from '../../src/executors/errors.js';
-import { sendWebhook } from '../../src/executors/notify.js';
+import { sendSlack, sendWebhook } from '../../src/executors/notify.js';
 import { createIntegrations } from '../../src/integrations.js';
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 
@@ -157,6 +157,36 @@ describe('egress guard for rule-directed calls (notify.webhook, Slack hooks)', f
     const denied = createIntegrations(loadConfig({ ACTION_EGRESS_ALLOW: '127.0.0.0/8,::1', ACTION_EGRESS_DENY: '127.0.0.0/8, ::1/128' }));
     await assert.rejects(denied.webhook({ url: `http://localhost:${port()}/hook`, body: '{}', idempotencyKey: 'k3' }), refused(/is in ACTION_EGRESS_DENY/));
     assert.equal(peer.requests.length, 1);
+  });
+
+  it('a receiver answering a status outside 200-599 fails the call, and nothing else (before, the worker process crashed)', async function () {
+    // Node's parser reads any three digits as a status; Response refuses one outside 200-599, and the
+    // throw came from the parser's event, where nothing caught it: the worker exited, and Temporal's retry
+    // of notify.webhook took the next worker down too.
+    const odd = createServer((socket) => {
+      socket.once('data', (d) => {
+        const status = /^POST \/(\d+)/.exec(d.toString())?.[1] ?? '600';
+        socket.end(`HTTP/1.1 ${status} Weird\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`);
+      });
+    });
+    await new Promise<void>((r) => odd.listen(0, '127.0.0.1', r));
+    const { port: oddPort } = odd.address() as { port: number };
+    try {
+      for (const statusOnly of [false, true]) {
+        const fetch = egressFetch(createEgressPolicy({ allow: ['127.0.0.1'] }), { statusOnly });
+        for (const status of [600, 999]) {
+          await assert.rejects(
+            sendWebhook({ url: `http://127.0.0.1:${oddPort}/${status}`, body: {} }, { fetch }),
+            (err: unknown) => err instanceof HttpCallError && new RegExp(`answered with status ${status}, which is not an HTTP status`).test(err.message),
+            `status ${status}, statusOnly ${statusOnly}`,
+          );
+        }
+        assert.equal((await sendWebhook({ url: `http://127.0.0.1:${oddPort}/201`, body: {} }, { fetch })).status, 201);
+      }
+      await assert.rejects(sendSlack({ webhookUrl: `http://127.0.0.1:${oddPort}/600`, text: 'x' }, { fetch: loopbackAllowed() }), /slack webhook: request failed/);
+    } finally {
+      await new Promise<void>((r) => odd.close(() => r()));
+    }
   });
 
   it('keeps network failures retryable', async function () {
