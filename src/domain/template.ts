@@ -20,8 +20,9 @@
  * - the output is bounded: the values of one rendered field add at most {@link MAX_RENDERED_FIELD} characters
  *   (less the template's own text), and all the fields of one render share {@link MAX_RENDERED_TOTAL}. A
  *   value that does not fit is cut and followed by {@link TRUNCATED}; later values of that field are left
- *   out. Each distinct placeholder is looked up and serialised once per render. Before, a title of 64 KiB
- *   repeated by thousands of placeholders rendered gigabytes (a rule test could take the API down).
+ *   out. Each distinct path is looked up and serialised once per render, however its placeholders spell
+ *   it, an object only as far as a field can hold, and nothing for a field already full. Before, a title
+ *   of 64 KiB repeated by thousands of placeholders rendered gigabytes (a rule test could take the API down).
  *
  * Pure: no I/O, safe inside Temporal workflow code.
  */
@@ -97,12 +98,79 @@ export function validateTemplate(tpl: string, roots: readonly string[] = TEMPLAT
   return problems;
 }
 
-function stringify(value: unknown): string {
+/**
+ * How much of a value's text a render ever reads: no field holds more than MAX_RENDERED_FIELD, so a text
+ * longer than this is only ever cut, and its first LOOKED_CHARS characters say all there is to say.
+ */
+const LOOKED_CHARS = MAX_RENDERED_FIELD + 1;
+
+/** Thrown where JSON.stringify would throw (a cycle, a bigint): the value renders as ''. */
+class Unserialisable extends Error {}
+
+/**
+ * JSON.stringify(value), exactly, when it is at most `limit` characters; otherwise a text longer than
+ * `limit` whose first `limit` characters are its. Work stops past the limit: before, each lookup
+ * serialised the whole value (a 3 MB environment 1,000 times over in one rule test, some 1.2 GB held).
+ * No library serialises to a bound (safe-stable-stringify bounds depth and breadth, not length), and the
+ * values here are JSON data (parsed bodies, jsonb rows, Dates), so the walk is small.
+ */
+function boundedJson(value: unknown, limit: number): string | undefined {
+  const parts: string[] = [];
+  let length = 0;
+  const seen = new Set<object>();
+  const push = (s: string) => {
+    parts.push(s);
+    length += s.length;
+  };
+  // Whether `v` is written at all (as an object member) / as what (as an array element: null).
+  const skipped = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+  const write = (raw: unknown, key: string): void => {
+    if (length > limit) return;
+    let v = raw;
+    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON: (k: string) => unknown }).toJSON(key);
+    if (v === null || skipped(v)) return push('null');
+    if (typeof v === 'string') return push(JSON.stringify(v.length > limit ? v.slice(0, limit + 1) : v));
+    if (typeof v === 'number') return push(Number.isFinite(v) ? String(v) : 'null');
+    if (typeof v === 'boolean') return push(String(v));
+    if (typeof v === 'bigint') throw new Unserialisable();
+    const obj = v as object;
+    if (seen.has(obj)) throw new Unserialisable();
+    seen.add(obj);
+    if (Array.isArray(obj)) {
+      push('[');
+      for (let i = 0; i < obj.length && length <= limit; i++) {
+        if (i > 0) push(',');
+        write(obj[i], String(i));
+      }
+      push(']');
+    } else {
+      push('{');
+      let first = true;
+      for (const k of Object.keys(obj)) {
+        if (length > limit) break;
+        const item = (obj as Record<string, unknown>)[k];
+        if (skipped(item)) continue;
+        if (!first) push(',');
+        first = false;
+        push(`${JSON.stringify(k)}:`);
+        write(item, k);
+      }
+      push('}');
+    }
+    seen.delete(obj);
+  };
+  if (skipped(value)) return undefined;
+  write(value, '');
+  return parts.join('');
+}
+
+/** A value's text in a template: strings as they are, other scalars via String(), objects as JSON (up to `limit`, see boundedJson). */
+function stringify(value: unknown, limit = LOOKED_CHARS): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   try {
-    return JSON.stringify(value) ?? '';
+    return boundedJson(value, limit) ?? '';
   } catch {
     return '';
   }
@@ -113,23 +181,46 @@ interface Looked {
   text: string;
 }
 
-/** One render: its context, its budget and the values it looked up, so `{{ alerts }}` × N serialises once. */
+/**
+ * One render: its context, its budget and the values it looked up, so `{{ alerts }}` × N serialises once.
+ * Looked-up values are kept by the path they name, not by how the placeholder spells it: `environment`,
+ * `["environment"]` and `['e\nvironment']`-style spellings are one lookup (before, 4,096 spellings of one
+ * path were each serialised and kept).
+ */
 class Render {
-  private readonly looked = new Map<string, Looked | null>();
+  /** By the placeholder's text: its path's key, or null when it is not a plain path. */
+  private readonly keys = new Map<string, string | null>();
+  private readonly looked = new Map<string, Looked>();
 
   constructor(
     readonly ctx: TemplateContext,
     readonly budget: RenderBudget,
   ) {}
 
+  private keyOf(path: string): { key: string; segments: ReturnType<typeof parsePath> } | null {
+    const known = this.keys.get(path);
+    if (known === null) return null;
+    if (known !== undefined) return { key: known, segments: null };
+    const segments = parsePath(path);
+    const key = segments === null ? null : JSON.stringify(segments);
+    this.keys.set(path, key);
+    return key === null ? null : { key, segments };
+  }
+
+  /** Whether `path` is a plain path (a placeholder that is not one stays as written). */
+  isPath(path: string): boolean {
+    return this.keyOf(path) !== null;
+  }
+
   /** The value at `path` and its text; null when `path` is not a plain path. */
   lookup(path: string): Looked | null {
-    let found = this.looked.get(path);
+    const k = this.keyOf(path);
+    if (k === null) return null;
+    let found = this.looked.get(k.key);
     if (found === undefined) {
-      const segments = parsePath(path);
-      const value = segments === null ? undefined : getPath(this.ctx, segments);
-      found = segments === null ? null : { value, text: stringify(value) };
-      this.looked.set(path, found);
+      const value = getPath(this.ctx, k.segments ?? parsePath(path)!);
+      found = { value, text: stringify(value) };
+      this.looked.set(k.key, found);
     }
     return found;
   }
@@ -188,9 +279,14 @@ function renderText(tpl: string, render: Render, escape: (value: string) => stri
   for (const m of tpl.matchAll(new RegExp(PLACEHOLDER.source, 'g'))) {
     out += tpl.slice(last, m.index);
     last = m.index + m[0].length;
+    // A full field takes no value: nothing is looked up for it.
+    if (field.full) {
+      if (!render.isPath(m[1]!)) out += m[0];
+      continue;
+    }
     const found = render.lookup(m[1]!);
     if (found === null) out += m[0];
-    else if (!field.full) {
+    else {
       const { out: text, cut } = field.fit(found.text, escape);
       out += cut ? text + TRUNCATED : text;
     }
@@ -272,6 +368,11 @@ function renderJson(tpl: string, render: Render): string {
     scan(literal);
     out += literal;
     last = m.index + m[0].length;
+    // A full field takes no value: inside a string nothing, outside one null, and nothing is looked up.
+    if (field.full && render.isPath(m[1]!)) {
+      if (!inString) out += 'null';
+      continue;
+    }
     const found = render.lookup(m[1]!);
     if (found === null) {
       out += m[0];

@@ -73,3 +73,81 @@ describe('template bounds', () => {
     assert.equal(serialised, 1);
   });
 });
+
+// Cost, not only output: a read token's rule test renders its own templates against a context it sends
+// (up to 4 MiB). What a render does is counted through the context itself (toJSON calls, property reads).
+describe('template cost', () => {
+  /** A value whose serialisations are counted. */
+  const counted = (value: unknown) => {
+    const calls = { n: 0 };
+    return { calls, value: { toJSON: () => (calls.n++, value) } };
+  };
+  /** `environment` spelled `n` ways (quoted keys may escape any character). */
+  const spellings = (n: number): string[] => {
+    const out: string[] = [];
+    const name = 'environment';
+    for (let mask = 0; out.length < n; mask++) {
+      const key = [...name].map((c, i) => ((mask >> i) & 1 ? `\\${c}` : c)).join('');
+      out.push(`["${key}"]`, `['${key}']`);
+    }
+    return out.slice(0, n);
+  };
+
+  it('serialises one path once per render, however its placeholders spell it', () => {
+    const { calls, value } = counted({ blob: 'b'.repeat(1000) });
+    const list = spellings(4096);
+    assert.equal(new Set(list).size, 4096);
+    // One argument each (a field each, so none is cut): every spelling names the same path and renders it.
+    const rendered = renderAction({ type: 'script.agent', script: 'x.sh', args: list.map((p) => `{{ ${p} }}`) }, { environment: value }, renderBudget(Number.MAX_SAFE_INTEGER));
+    assert.deepEqual(new Set(rendered.args), new Set([`{"blob":"${'b'.repeat(1000)}"}`]));
+    assert.equal(calls.n, 1, 'serialised once (before: once per spelling)');
+  });
+
+  it('stops serialising a large value past what a field can hold', () => {
+    let reads = 0;
+    const wide: Record<string, string> = {};
+    for (let i = 0; i < 100_000; i++) {
+      Object.defineProperty(wide, `k${i}`, {
+        enumerable: true,
+        get: () => {
+          reads++;
+          return 'v'.repeat(20);
+        },
+      });
+    }
+    const out = renderTemplate('{{ environment }}', { environment: wide });
+    assert.ok(out.endsWith(TRUNCATED) && out.length <= MAX_RENDERED_FIELD + TRUNCATED.length);
+    assert.ok(out.startsWith(`{"k0":"${'v'.repeat(20)}","k1":`));
+    assert.ok(reads < 3_000, `${reads} of 100,000 members read (JSON.stringify reads them all)`);
+    // Strings too: a 10 MB string inside an object is not escaped whole.
+    const big = renderJsonTemplate('{"e": {{ environment }}}', { environment: { s: 'x'.repeat(10_000_000) } });
+    assert.equal(big, `{"e": ${JSON.stringify(TRUNCATED)}}`);
+  });
+
+  it('looks nothing up for a field that is already full', () => {
+    const { calls, value } = counted({ a: 1 });
+    const fill = { incident: { title: 't'.repeat(MAX_RENDERED_FIELD) } };
+    const tpl = '{{ incident.title }}{{ environment }}{{ not a path }}';
+    assert.equal(renderTemplate(tpl, { ...fill, environment: value }), `${'t'.repeat(MAX_RENDERED_FIELD - tpl.length)}${TRUNCATED}{{ not a path }}`);
+    assert.equal(renderJsonTemplate('["{{ incident.title }}", {{ environment }}, "{{ environment }}"]', { ...fill, environment: value }).endsWith(`${TRUNCATED}", null, ""]`), true);
+    assert.equal(calls.n, 0);
+  });
+
+  it('writes what JSON.stringify writes for the values it serialises whole', () => {
+    const when = new Date('2026-12-04T10:00:00.000Z');
+    const values: unknown[] = [
+      { a: [1, 'two', null, true, { b: undefined, c: () => 1, d: Number.NaN, e: -0, f: 1e21 }], g: when, 'q"uo\nte': '\u2028\ud800x', h: [undefined, () => 1] },
+      [],
+      {},
+      [[[]]],
+      { toJSON: () => 'custom' },
+      { nested: { toJSON: (key: string) => `key=${key}` } },
+    ];
+    for (const v of values) assert.equal(renderTemplate('{{ environment }}', { environment: v }), JSON.stringify(v));
+    // A cycle or a bigint renders as '', as JSON.stringify throws for both.
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    assert.equal(renderTemplate('[{{ environment }}]', { environment: cyclic }), '[]');
+    assert.equal(renderTemplate('[{{ environment }}]', { environment: { n: 1n } }), '[]');
+  });
+});
