@@ -204,7 +204,9 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
       from: message.from,
       to: message.to,
       subject: message.subject,
-      text: message.text,
+      // Every line break as LF, which nodemailer sends as CRLF: a bare CR from incident text went through as
+      // is, and `<CR>.<CR><LF>` is an end of data to some relays (SMTP smuggling; RFC 5321 2.3.8 forbids it).
+      text: message.text.replace(/\r\n?/g, '\n'),
       ...(message.idempotencyKey !== undefined ? { messageId: emailMessageId(message.idempotencyKey, message.from) } : {}),
       ...(message.deliverTo !== undefined ? { envelope: { from: message.from, to: message.deliverTo } } : {}),
     });

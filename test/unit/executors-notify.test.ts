@@ -74,6 +74,23 @@ describe('executors/notify', () => {
       assert.match(mail.body, /The rule restart-nginx ran on vm-1\.\r?\nExit code 0\./);
     });
 
+    it('sends no bare CR: a line break from incident text cannot end the data early at a relay', async () => {
+      // `<CR>.<CR><LF>` reads as the end of the message to some relays (SMTP smuggling); a bare CR is
+      // forbidden on the wire (RFC 5321 2.3.8). The incident text is the body's, so it must not get through.
+      smtp = await startSmtpPeer();
+      await sendEmail({
+        smtp: { host: smtp.host, port: smtp.port, secure: false, allowPlaintext: true },
+        from: 'selfheal@example.com',
+        to: ['oncall@example.com'],
+        subject: 's',
+        text: 'A\r.\r\nB\r\n.\rC\r.\nD',
+      });
+      const [mail] = await smtp.waitFor(1);
+      assert.ok(mail);
+      assert.equal(/\r(?!\n)/.test(mail.raw), false, JSON.stringify(mail.raw));
+      assert.deepEqual(mail.body.replace(/\r\n$/, '').split('\r\n'), ['A', '.', 'B', '.', 'C', '.', 'D']);
+    });
+
     it('authenticates with a password from a secret reference', async () => {
       smtp = await startSmtpPeer({ auth: { user: 'mailer', pass: 's3cret' } });
       const env = { SMTP_PASS: 's3cret\n' };
