@@ -86,6 +86,14 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
     return { duplicate, stale: false, incidentStatus: existing?.status ?? 'triggered', serviceId: existing?.service_id ?? undefined, rejected: reason };
   }
 
+  /**
+   * An event older than the newest one that carried the incident's data: it updates nothing newer and
+   * starts no rule. Notes and other sub-resource events do not count (see migration
+   * 2026-12-23T00-00-incident-snapshot-at): a resolve that occurred just before a note is still a resolve.
+   */
+  const olderThanSnapshot = (occurredAt: Date, existing: { snapshot_at: Date | null } | undefined): boolean =>
+    existing?.snapshot_at ? occurredAt.getTime() < existing.snapshot_at.getTime() : false;
+
   async function record(msg: IncidentEventMessage, event: PagerDutyEvent, incidentId: string, takenBy: string | undefined): Promise<Recorded> {
     return inTransaction(db, async (trx) => {
       const inserted = await insertEventOnce(trx, {
@@ -107,13 +115,16 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
         if (takenBy === undefined || taker?.takenBy !== takenBy) return { recorded: { duplicate: true, stale: false, ...current } };
         // This run's own retry: the first attempt stored the event and updated the incident already.
         const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : undefined;
-        const stale = occurredAt && existing?.last_event_at ? occurredAt.getTime() < existing.last_event_at.getTime() : false;
+        const stale = occurredAt ? olderThanSnapshot(occurredAt, existing) : false;
         return { recorded: { duplicate: false, stale, ...current }, incident: existing, event, retry: true };
       }
       const snap = toIncidentSnapshot(event);
       const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : new Date(msg.receivedAt);
-      const stale = existing?.last_event_at ? occurredAt.getTime() < existing.last_event_at.getTime() : false;
+      const stale = olderThanSnapshot(occurredAt, existing);
       const eventStatus = (snap?.complete ? snap.status : undefined) ?? statusFromEventType(msg.eventType);
+      // Whether the event carries the incident's own data (a snapshot, or a status by its type), as a note
+      // or a responder request does not: only such an event moves what the stored incident is as of.
+      const carriesIncident = snap?.complete === true || eventStatus !== undefined;
 
       // Descriptive fields: take what this event carries unless it is older than what we hold.
       const pick = <T>(fresh: T | undefined, old: T | null | undefined): T | null =>
@@ -135,7 +146,8 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
         incident_key: pick(snap?.incidentKey, existing?.incident_key),
         pd_created_at: pick(snap?.createdAt, existing?.pd_created_at?.toISOString()),
         resolved_at: status === 'resolved' ? (stale ? existing?.resolved_at : (snap?.resolvedAt ?? occurredAt.toISOString())) ?? null : null,
-        last_event_at: stale ? existing!.last_event_at : occurredAt,
+        last_event_at: existing?.last_event_at && existing.last_event_at.getTime() > occurredAt.getTime() ? existing.last_event_at : occurredAt,
+        snapshot_at: carriesIncident && !stale ? occurredAt : (existing?.snapshot_at ?? null),
         updated_at: new Date(),
       };
       const incident = existing

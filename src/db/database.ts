@@ -27,7 +27,10 @@ export interface IncidentTable {
   workflow_id: string;
   pd_created_at: NullableTimestamp;
   resolved_at: NullableTimestamp;
+  /** The newest event of any kind (notes and other sub-resource events included). */
   last_event_at: NullableTimestamp;
+  /** The newest event that carried the incident's own data (migration 2026-12-23T00-00-incident-snapshot-at). */
+  snapshot_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

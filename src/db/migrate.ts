@@ -22,6 +22,7 @@ import * as approvalDeadline from './migrations/2026-12-19T00-00-approval-deadli
 import * as remediationReleased from './migrations/2026-12-20T00-00-remediation-released.js';
 import * as rulesGeneration from './migrations/2026-12-21T00-00-rules-generation.js';
 import * as breakerTrialMatch from './migrations/2026-12-22T00-00-breaker-trial-match.js';
+import * as incidentSnapshotAt from './migrations/2026-12-23T00-00-incident-snapshot-at.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -47,6 +48,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-20T00-00-remediation-released': remediationReleased,
   '2026-12-21T00-00-rules-generation': rulesGeneration,
   '2026-12-22T00-00-breaker-trial-match': breakerTrialMatch,
+  '2026-12-23T00-00-incident-snapshot-at': incidentSnapshotAt,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

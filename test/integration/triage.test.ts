@@ -242,6 +242,36 @@ describe('triage activity (persist, enrich, extract, match in one step)', functi
     assert.equal((await db.db.selectFrom('incident_events').select('id').where('incident_id', '=', id).execute()).length, 2);
   });
 
+  it('a resolve that occurred just before a note and arrived after it is a resolve: stored, and its rules run', async function () {
+    // "Resolve with a note" in PagerDuty, the summary note Self-healing writes, a retried delivery: the note
+    // (no status, no incident data) occurred after the resolve and was delivered first. Before, every
+    // event moved what the incident was "as of", so the resolve was dropped as stale: the incident stayed
+    // triggered, its fixes were not cancelled and its incident.resolved rules never ran.
+    const serviceId = newServiceId();
+    await insertRule(db.db, { name: 'triage-on-resolve', services: [serviceId], eventTypes: ['incident.resolved'], actions: [{ id: 'note', type: 'pagerduty.note', content: 'resolved' }] });
+    const id = newIncidentId();
+    const run = triage({ pagerduty: false });
+    await run({ incidentId: id, message: message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T13:00:00.000Z') });
+    const note = sampleFor('v3-incident.annotated-01.json', id, { occurredAt: '2026-06-01T13:05:00.200Z' });
+    const annotated = await run({ incidentId: id, message: { eventId: note.event.id, eventType: 'incident.annotated', occurredAt: '2026-06-01T13:05:00.200Z', receivedAt: new Date().toISOString(), event: note.event } });
+    assert.equal(annotated.recorded.incidentStatus, 'triggered');
+    const resolved = await run({ incidentId: id, message: message('v3-incident.resolved-01.json', id, serviceId, '2026-06-01T13:05:00.100Z') });
+    assert.equal(resolved.recorded.stale, false);
+    assert.equal(resolved.recorded.incidentStatus, 'resolved');
+    assert.equal(resolved.plans.length, 1, 'the incident.resolved rule runs');
+    const read = () => db.db.selectFrom('incidents').select(['status', 'resolved_at', 'last_event_at', 'snapshot_at']).where('id', '=', id).executeTakeFirstOrThrow();
+    assert.deepEqual(await read(), {
+      status: 'resolved',
+      resolved_at: new Date('2026-06-01T13:05:00.100Z'),
+      last_event_at: new Date('2026-06-01T13:05:00.200Z'),
+      snapshot_at: new Date('2026-06-01T13:05:00.100Z'),
+    });
+    // A trigger older than the resolve is still stale: the status it carries is older than the stored one.
+    const late = await run({ incidentId: id, message: message('v3-incident.triggered-01.json', id, serviceId, '2026-06-01T13:05:00.050Z') });
+    assert.equal(late.recorded.stale, true);
+    assert.equal((await read()).status, 'resolved');
+  });
+
   it('an event older than what is stored updates nothing newer: status, resolved_at, title, priority, assignees and last_event_at stay', async function () {
     const serviceId = newServiceId();
     await insertRule(db.db, { name: 'triage-stale-fields', services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'x' }] });
