@@ -210,6 +210,18 @@ describe('backtest engine (src/domain/backtest)', function () {
     assert.deepEqual(r.items[0]!.candidate.actions, [{ id: 'fix', type: 'pagerduty.note', when: 'success', params: { content: 'fix web-1 for [web-1] prod-eu: Disk full' } }]);
   });
 
+  it('a resolve that occurred just before a note and arrived after it is replayed as a resolve, as the pipeline stores it', async function () {
+    const rule = def({ eventTypes: ['incident.resolved'] });
+    const events = [
+      ev('B', '2026-11-10T10:00:00Z'),
+      ev('B', '2026-11-10T10:05:01Z', { type: 'incident.annotated', content: 'resolving', occurredAt: '2026-11-10T10:05:00.200Z' }),
+      ev('B', '2026-11-10T10:05:02Z', { type: 'incident.resolved', occurredAt: '2026-11-10T10:05:00.100Z' }),
+    ];
+    const r = await runBacktest(stream(events), spec(rule));
+    assert.equal(r.summary.events.stale, 0);
+    assert.deepEqual(r.items.map((i) => `${i.eventType} ${i.candidate.matched ? i.candidate.decision : 'no'}`), ['incident.triggered no', 'incident.annotated no', 'incident.resolved run']);
+  });
+
   it('diff: an edited rule against the current version and the recorded decisions, with the incidents behind each change', async function () {
     const current = def({ conditions: { field: 'incident.title', op: 'contains', value: 'Disk' } });
     const edited = def({ conditions: { field: 'incident.title', op: 'contains', value: 'web-' }, policies: { cooldownSeconds: 3600 } });

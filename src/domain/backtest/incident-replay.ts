@@ -13,7 +13,11 @@ export const NOTE_MARKER = '[self-healing]';
 
 export interface ReplayedIncident {
   facts: IncidentFacts;
-  /** The `occurred_at` of the newest event applied (received time when it had none). */
+  /**
+   * The `occurred_at` of the newest event applied that carried the incident's data or status (received
+   * time when it had none): notes and other sub-resource events do not move it (the incidents row's
+   * `snapshot_at`).
+   */
   lastEventAt: number | null;
   /** What the last extraction read (title, description, service, alerts), to skip an identical one. */
   extractedFrom?: string;
@@ -67,6 +71,7 @@ export function replayEvent(previous: ReplayedIncident | undefined, ev: HistoryE
   const stale = previous?.lastEventAt !== null && previous?.lastEventAt !== undefined ? occurredAt < previous.lastEventAt : false;
   const old: IncidentFacts = previous?.facts ?? { ...fromStored(ev.incident), status: '' };
   const eventStatus = (snap?.complete ? snap.status : undefined) ?? statusFromEventType(ev.eventType);
+  const asOf = !stale && (snap?.complete === true || eventStatus !== undefined) ? occurredAt : (previous?.lastEventAt ?? null);
   const pick = <T>(fresh: T | undefined, held: T | null | undefined): T | null => (stale ? (held ?? fresh ?? null) : (fresh ?? held ?? null));
   const heldStatus = old.status || undefined;
   const status = stale ? (heldStatus ?? eventStatus ?? 'triggered') : (eventStatus ?? heldStatus ?? 'triggered');
@@ -99,10 +104,10 @@ export function replayEvent(previous: ReplayedIncident | undefined, ev: HistoryE
     } else {
       facts.environment = extractEnvironment({ title: facts.title, description: facts.description, serviceId: facts.service_id, alerts }, extractors) as unknown as Record<string, unknown>;
     }
-    return { incident: { facts, lastEventAt: occurredAt, extractedFrom: key }, stale, ownNote: isOwnNote(event), event };
+    return { incident: { facts, lastEventAt: asOf, extractedFrom: key }, stale, ownNote: isOwnNote(event), event };
   }
   return {
-    incident: { facts, lastEventAt: stale ? (previous?.lastEventAt ?? null) : occurredAt, ...(previous?.extractedFrom !== undefined ? { extractedFrom: previous.extractedFrom } : {}) },
+    incident: { facts, lastEventAt: asOf, ...(previous?.extractedFrom !== undefined ? { extractedFrom: previous.extractedFrom } : {}) },
     stale,
     ownNote: isOwnNote(event),
     event,
