@@ -72,6 +72,19 @@ export const CARRIED_CHECK_PATCH = 'incident-check-carried-rule-runs';
 /** How often a resolved run asks about the rule runs it carried, unless the input says otherwise. */
 export const CARRIED_CHECK_SECONDS = 600;
 
+/**
+ * Patch: a run continues as new only while the events it would carry fit in the next run's input
+ * ({@link MAX_CARRIED_PENDING_BYTES}; Temporal refuses an input past 2 MB and a request past 4 MB). Events
+ * queue while a triage is slow: a backlog of 25 notes of 185 KiB made the input 4.6 MB, the command was
+ * refused for good ("GRPC message too large") and the run stalled, with 13 accepted events never stored.
+ * Past the bound the run takes the next queued event instead (each one taken shrinks the backlog) and
+ * continues as new once the rest fits. Recorded only by a run that held back so; older histories replay
+ * without it.
+ */
+export const CARRY_BOUND_PATCH = 'incident-carry-what-fits';
+/** UTF-8 bytes of queued events a run carries to the next one at most (see CARRY_BOUND_PATCH). */
+export const MAX_CARRIED_PENDING_BYTES = 1024 * 1024;
+
 /** History length after which a run continues as new, unless the input says otherwise. */
 export const MAX_HISTORY = 8000;
 /** Event ids a run carries to the next one (older redeliveries are stopped at triage instead). */
@@ -217,6 +230,17 @@ export async function waitForRuleRuns(run: IncidentRun, carriedIds: ReadonlySet<
     log.warn('carried rule run no longer open and never reported its end: not waited for', { ruleRunId: id });
     run.running.delete(id);
   }
+}
+
+/** Whether the queued events fit in the next run's input (see CARRY_BOUND_PATCH); counted only when a continue-as-new is due. */
+export function canCarry(run: IncidentRun): boolean {
+  const utf8 = new TextEncoder();
+  let bytes = 0;
+  for (const m of run.pending) {
+    bytes += utf8.encode(JSON.stringify(m)).length;
+    if (bytes > MAX_CARRIED_PENDING_BYTES) return !patched(CARRY_BOUND_PATCH);
+  }
+  return true;
 }
 
 /** What the next run needs: status, recent event ids, events still queued, rule runs still going. */

@@ -6,7 +6,7 @@
 import { condition, continueAsNew, setHandler } from '@temporalio/workflow';
 import type { IncidentEventMessage, IncidentWorkflowInput, IncidentWorkflowResult } from '../src/contracts/index.js';
 import { incidentEventSignal, incidentStateQuery, ruleRunFinishedSignal } from './messages.js';
-import { cancelOnResolve, carried, settleBeforeContinueAsNew, shouldContinueAsNew, startRuleRuns, takeEvent, waitForRuleRuns, type IncidentRun } from './incident-steps.js';
+import { cancelOnResolve, canCarry, carried, settleBeforeContinueAsNew, shouldContinueAsNew, startRuleRuns, takeEvent, waitForRuleRuns, type IncidentRun } from './incident-steps.js';
 
 export type { IncidentWorkflowInput, IncidentWorkflowResult };
 
@@ -46,8 +46,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
 
   const linger = input.lingerSeconds ?? 300;
   for (;;) {
-    // Checked before every event, so a steady stream of events cannot keep one run growing.
-    if (shouldContinueAsNew(input.historyLimit)) {
+    // Checked before every event, so a steady stream of events cannot keep one run growing; held back
+    // while the queued events would not fit in the next run's input (the next event is taken instead).
+    if (shouldContinueAsNew(input.historyLimit) && canCarry(run)) {
       // Not before the rule runs it started are started and its cancel requests delivered: it carries them.
       await settleBeforeContinueAsNew(run);
       await continueAsNew<typeof incidentWorkflow>({
