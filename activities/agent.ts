@@ -47,5 +47,13 @@ export function createAgentActivities(deps: AgentDeps) {
       throw err;
     }
   }
-  return { runAgentScript };
+  /**
+   * Answers at once and does nothing: a job's target waits for its agent on this activity, not on the
+   * script, so the run can check the target again once an agent is there and before the script is queued
+   * (workflows/job.ts, AGENT_CLAIM_PATCH).
+   */
+  async function agentPresent(): Promise<{ present: true }> {
+    return { present: true };
+  }
+  return { runAgentScript, agentPresent };
 }

@@ -47,6 +47,20 @@ export const STOP_CHECK_PATCH = 'job-stop-when-deleted-or-paused';
  */
 export const TARGET_CHECK_PATCH = 'job-target-checked-before-start';
 
+/**
+ * An agent target waits for its agent on the agent's no-op `agentPresent`, not on the script. A script
+ * queued at once waited in the agent's queue for up to agentPickupTimeoutSeconds (an hour at most) and then
+ * ran, whatever happened meanwhile: the job paused, or the environment deleted and its name registered
+ * again by another team, whose agent then ran this team's script. Once an agent has answered, the target is
+ * checked again (TARGET_CHECK_PATCH's check) and only then is the script queued, with a short wait for
+ * pickup (AGENT_CLAIMED_PICKUP_SECONDS); an agent too busy to take it within that is waited for again while
+ * the target's pickup time lasts. An agent older than `agentPresent` answers "not registered": having
+ * polled the task, it is there all the same. Runs recorded before it queue the script at once.
+ */
+export const AGENT_CLAIM_PATCH = 'job-agent-present-before-script';
+/** How long a script waits for pickup by an agent that has just answered `agentPresent`. */
+const AGENT_CLAIMED_PICKUP_SECONDS = 30;
+
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
   const info = workflowInfo();
   const jobRunId = info.workflowId;
@@ -67,39 +81,48 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
 
   try {
     const queue = [...plan.targets];
+    /** Whether target `t` may start now: 'stop' (the run stops; `stopped` says why) or 'skipped' (recorded) if not. */
+    const gate = async (t: JobTarget): Promise<'go' | 'stop' | 'skipped'> => {
+      if (stopped !== undefined) return 'stop';
+      const target = t.problem === undefined ? { environment: t.environment, via: t.via, taskQueue: t.taskQueue } : undefined;
+      const check = await localDb.jobTargetCheck({ jobId: plan.jobId, trigger, changedAt: plan.changedAt, target });
+      stopped ??= check.stop ?? undefined; // another lane may have found it stopped while this one asked
+      if (stopped !== undefined) return 'stop';
+      if (check.skip === null) return 'go';
+      const at = new Date(Date.now()).toISOString();
+      const outcome: TargetOutcome = { jobRunId, environment: t.environment, via: t.via, status: 'skipped', error: check.skip, startedAt: at, finishedAt: at };
+      await db.recordTargetResult(outcome);
+      outcomes.push(outcome);
+      return 'skipped';
+    };
     const lane = async (): Promise<void> => {
       for (let t = queue.shift(); t; t = queue.shift()) {
         // Deleting or pausing a job ends its schedule, not the runs already going: each lane asks before
         // every target (who stops, and why a run started by hand on a paused job goes on:
         // activities/jobs.ts, jobRunStopReason). A target already running is not interrupted.
+        let outcome: TargetOutcome | 'stop' | 'skipped';
         if (patched(TARGET_CHECK_PATCH)) {
-          if (stopped === undefined) {
-            const target = t.problem === undefined ? { environment: t.environment, via: t.via, taskQueue: t.taskQueue } : undefined;
-            const check = await localDb.jobTargetCheck({ jobId: plan.jobId, trigger, changedAt: plan.changedAt, target });
-            stopped ??= check.stop ?? undefined;
-            if (stopped === undefined && check.skip !== null) {
-              const at = new Date(Date.now()).toISOString();
-              const outcome: TargetOutcome = { jobRunId, environment: t.environment, via: t.via, status: 'skipped', error: check.skip, startedAt: at, finishedAt: at };
-              await db.recordTargetResult(outcome);
-              outcomes.push(outcome);
-              continue;
-            }
-          }
-          if (stopped !== undefined) {
-            queue.unshift(t);
-            return;
-          }
+          const may = await gate(t);
+          outcome =
+            may !== 'go'
+              ? may
+              : t.via === 'agent' && t.problem === undefined && patched(AGENT_CLAIM_PATCH)
+                ? await runWhenAgentPresent(plan, t, jobRunId, () => gate(t))
+                : await runTarget(plan, t, jobRunId);
         } else if (patched(STOP_CHECK_PATCH)) {
           if (stopped === undefined) {
             const why = await db.jobRunStopReason({ jobId: plan.jobId, trigger, changedAt: plan.changedAt });
             stopped ??= why ?? undefined; // another lane may have found it stopped while this one asked
           }
-          if (stopped !== undefined) {
-            queue.unshift(t);
-            return;
-          }
+          outcome = stopped !== undefined ? 'stop' : await runTarget(plan, t, jobRunId);
+        } else {
+          outcome = await runTarget(plan, t, jobRunId);
         }
-        const outcome = await runTarget(plan, t, jobRunId);
+        if (outcome === 'skipped') continue;
+        if (outcome === 'stop') {
+          queue.unshift(t);
+          return;
+        }
         await db.recordTargetResult(outcome);
         outcomes.push(outcome);
       }
@@ -135,7 +158,58 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   return { jobRunId, status, summary };
 }
 
-async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Promise<TargetOutcome> {
+/**
+ * Runs the script on an agent target once an agent has answered `agentPresent` and the target, checked again
+ * by `recheck`, may still start (AGENT_CLAIM_PATCH). The target's pickup time bounds the whole wait.
+ */
+async function runWhenAgentPresent(plan: JobRunPlan, t: JobTarget, jobRunId: string, recheck: () => Promise<'go' | 'stop' | 'skipped'>): Promise<TargetOutcome | 'stop' | 'skipped'> {
+  const startedAt = new Date(Date.now()).toISOString();
+  const deadline = Date.now() + plan.agentPickupTimeoutSeconds * 1000;
+  for (;;) {
+    try {
+      await proxyActivities<AgentActivities>({
+        taskQueue: t.taskQueue!,
+        scheduleToStartTimeout: `${Math.max(1, Math.ceil((deadline - Date.now()) / 1000))} seconds`,
+        startToCloseTimeout: '30 seconds',
+        retry: { maximumAttempts: 1 },
+      }).agentPresent();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (pickupTimedOut(err)) return { ...offline(plan, t, jobRunId), startedAt };
+      // Any other answer came from an agent that polled the task (one older than agentPresent: not registered).
+    }
+    const gate = await recheck();
+    if (gate !== 'go') return gate;
+    const outcome = await runTarget(plan, t, jobRunId, AGENT_CLAIMED_PICKUP_SECONDS);
+    if (outcome !== NOT_PICKED_UP) return outcome;
+    if (Date.now() >= deadline) return { ...offline(plan, t, jobRunId), startedAt };
+  }
+}
+
+/** A target whose agent never picked its task up within the target's pickup time. */
+function offline(plan: JobRunPlan, t: JobTarget, jobRunId: string): TargetOutcome {
+  const at = new Date(Date.now()).toISOString();
+  return {
+    jobRunId,
+    environment: t.environment,
+    via: t.via,
+    status: 'failed',
+    error: `no Doctor agent picked the task up on ${t.taskQueue} within ${plan.agentPickupTimeoutSeconds} s (agent offline?)`,
+    startedAt: at,
+    finishedAt: at,
+  };
+}
+
+function pickupTimedOut(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+}
+
+const NOT_PICKED_UP = 'not picked up';
+
+/** `pickupSeconds`: the agent's pickup wait, answered NOT_PICKED_UP when it passes (else the job's, a failed target). */
+async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Promise<TargetOutcome>;
+async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, pickupSeconds: number): Promise<TargetOutcome | typeof NOT_PICKED_UP>;
+async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, pickupSeconds?: number): Promise<TargetOutcome | typeof NOT_PICKED_UP> {
   const startedAt = new Date(Date.now()).toISOString();
   const base = { jobRunId, environment: t.environment, via: t.via, startedAt };
   // Kept short before it is passed on (an older agent answers all of its output).
@@ -163,7 +237,7 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Prom
             ...options,
             taskQueue: t.taskQueue!,
             // An offline agent never picks the task up: that target fails, the others go on.
-            scheduleToStartTimeout: `${plan.agentPickupTimeoutSeconds} seconds`,
+            scheduleToStartTimeout: `${pickupSeconds ?? plan.agentPickupTimeoutSeconds} seconds`,
           }).runAgentScript({
             script: plan.script,
             args: plan.args,
@@ -183,13 +257,8 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Prom
     return done({ status, exitCode: result.exitCode, outputExcerpt: result.outputExcerpt, error: status === 'succeeded' ? undefined : (result.error ?? `exit code ${result.exitCode}`) });
   } catch (err) {
     if (isCancellation(err)) throw err;
+    if (pickupTimedOut(err)) return pickupSeconds === undefined ? { ...offline(plan, t, jobRunId), startedAt } : NOT_PICKED_UP;
     const timeout = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure ? err.cause : undefined;
-    if (timeout?.timeoutType === TimeoutType.SCHEDULE_TO_START) {
-      return done({
-        status: 'failed',
-        error: `no Doctor agent picked the task up on ${t.taskQueue} within ${plan.agentPickupTimeoutSeconds} s (agent offline?)`,
-      });
-    }
     if (timeout) return done({ status: 'timed_out', error: `activity ${timeout.timeoutType === TimeoutType.HEARTBEAT ? 'stopped heartbeating' : 'timed out'}` });
     return done({ status: 'failed', error: messageOf(err) });
   }

@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { createAgentActivities } from '../../activities/agent.js';
 import { createJobActivities } from '../../activities/jobs.js';
 import { buildAgentWorker } from '../../src/agent.js';
 import type { JobRunSummary } from '../../src/contracts/jobs.js';
 import { createLogger } from '../../src/logger.js';
-import { jobScheduleId } from '../../src/temporal/names.js';
+import { agentTaskQueue, jobScheduleId } from '../../src/temporal/names.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
 const ENVS = ['stop-a', 'stop-b', 'stop-c'];
@@ -186,6 +187,88 @@ describe('a job run stops before its next target once its job is paused or delet
     const results = await targetResults(run.id);
     assert.equal(results['gone-b']?.status, 'skipped');
     assert.equal(results['gone-b']?.error, 'environment gone-b was deleted, or moved out of team default, after this run began; this target was not started');
+  });
+
+  /** Registers `name` in `team` with `fleet` as its label; its agent is started by `agentFor`. */
+  const registerEnvironment = async (name: string, fleet: string, team?: string) => {
+    const res = await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name, labels: { fleet }, ...(team ? { team } : {}) }) });
+    assert.equal(res.status, 201, await res.text());
+  };
+  const agentFor = async (name: string) => {
+    const worker = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: name, scriptsDir });
+    agents.push({ worker, running: worker.run() });
+  };
+  /** Waits until run `runId` has a task queued for an agent (its agent offline, nothing picks it up). */
+  const waitingForAgent = (runId: string) =>
+    eventually(
+      async () => ((await stack.temporal.client.workflow.getHandle(runId).describe()).raw.pendingActivities?.length ?? 0) > 0 || undefined,
+      30_000,
+      `run ${runId} to wait for an agent`,
+    );
+
+  // A target's task waits in its agent's queue for up to agentPickupTimeoutSeconds (an hour at most). Before,
+  // the script itself waited there and ran once an agent polled, whatever had happened meanwhile.
+  it('a target waiting for its offline agent, the job paused meanwhile: when the agent comes back, the script does not run', async function () {
+    await registerEnvironment('wait-a', 'jobs-wait-a');
+    const id = await createJob({ name: 'paused while waiting', targets: { selector: { fleet: 'jobs-wait-a' } }, agentPickupTimeoutSeconds: 300 });
+    assert.equal((await post(`/api/jobs/${id}/trigger`)).status, 202);
+    const run = await theRun(id);
+    await waitingForAgent(run.id);
+    assert.equal((await post(`/api/jobs/${id}/pause`)).status, 200);
+    await agentFor('wait-a');
+
+    const done = await finished(run.id);
+    assert.deepEqual(await startedOn(run.id), [], 'the script ran on the agent of a paused job');
+    assert.equal(done.status, 'cancelled');
+    const results = await targetResults(run.id);
+    assert.equal(results['wait-a']?.status, 'skipped');
+    assert.match(results['wait-a']?.error ?? '', /^job paused: .*; this target was not started$/);
+  });
+
+  it("a target waiting for its offline agent, the environment deleted and its name registered by another team: that team's agent runs nothing", async function () {
+    await registerEnvironment('wait-b', 'jobs-wait-b');
+    const id = await createJob({ name: 'handed over while waiting', targets: { selector: { fleet: 'jobs-wait-b' } }, agentPickupTimeoutSeconds: 300 });
+    assert.equal((await post(`/api/jobs/${id}/trigger`)).status, 202);
+    const run = await theRun(id);
+    await waitingForAgent(run.id);
+    assert.equal((await stack.api('/api/environments/wait-b', { method: 'DELETE' })).status, 204);
+    const team = await stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name: 'jobs-heirs' }) });
+    assert.equal(team.status, 201, await team.clone().text());
+    await registerEnvironment('wait-b', 'jobs-wait-b', 'jobs-heirs');
+    await agentFor('wait-b'); // the other team's agent, on the queue the name gives
+
+    const done = await finished(run.id);
+    assert.deepEqual(await startedOn(run.id), [], "another team's agent ran this job's script");
+    const results = await targetResults(run.id);
+    assert.equal(results['wait-b']?.status, 'skipped');
+    assert.equal(results['wait-b']?.error, 'environment wait-b was deleted, or moved out of team default, after this run began; this target was not started');
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.summary));
+  });
+
+  it('an agent that comes back within the pickup time runs the target (its wait and the check again cost no failure)', async function () {
+    await registerEnvironment('wait-c', 'jobs-wait-c');
+    const id = await createJob({ name: 'agent back in time', targets: { selector: { fleet: 'jobs-wait-c' } }, agentPickupTimeoutSeconds: 300 });
+    assert.equal((await post(`/api/jobs/${id}/trigger`)).status, 202);
+    const run = await theRun(id);
+    await waitingForAgent(run.id);
+    await agentFor('wait-c');
+    const done = await finished(run.id);
+    assert.deepEqual(await startedOn(run.id), ['wait-c']);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.summary));
+    assert.equal((await targetResults(run.id))['wait-c']?.status, 'succeeded');
+  });
+
+  it('an agent from before agentPresent (it answers "not registered") still runs its targets', async function () {
+    await registerEnvironment('wait-d', 'jobs-wait-d');
+    const { runAgentScript } = createAgentActivities({ scriptsDir, maxTimeoutSeconds: 60 });
+    const worker = await Worker.create({ connection: stack.temporal.nativeConnection, namespace: stack.config.temporal.namespace, taskQueue: agentTaskQueue('wait-d'), activities: { runAgentScript } });
+    agents.push({ worker, running: worker.run() });
+    const id = await createJob({ name: 'older agent', targets: { selector: { fleet: 'jobs-wait-d' } } });
+    assert.equal((await post(`/api/jobs/${id}/trigger`)).status, 202);
+    const run = await theRun(id);
+    const done = await finished(run.id);
+    assert.deepEqual(await startedOn(run.id), ['wait-d']);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.summary));
   });
 
   it('the check before each target: an environment moved to another team, or whose agent queue or VM changed, is skipped', async function () {

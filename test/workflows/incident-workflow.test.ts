@@ -81,6 +81,9 @@ describe('incident workflow', function () {
     // The check before each target as one local activity that also looks at the target's environment
     // (patch job-target-checked-before-start); job.json is a run from before it.
     'job-target-checked',
+    // An agent target waits for its agent on agentPresent, is checked again, then its script is queued
+    // (patch job-agent-present-before-script).
+    'job-agent-present',
     'agent-check-healthy',
     'agent-check-offline',
     // Rule runs of RULE_RUN_REVISION 1 (no patch marker, a settled verification in the rule outcome's

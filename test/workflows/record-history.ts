@@ -43,7 +43,7 @@ export const SCENARIOS: Record<string, string> = {
   'pause-at-approval':
     'a gated remediation approved while automation is paused: not started, the remediation after it skipped, the notification runs, the run inconclusive (patches rule-run-pause-stops-remediation-v1, rule-run-score-remediation-only-v1, approval-deadline-as-announced-v1)',
   'dry-run': 'a dry-run rule: recorded, nothing executed, no note',
-  'job': 'a scheduled job over an agent that answers and one that is offline (pickup timeout, failure notice)',
+  'job': 'a scheduled job over an agent that answers and one that is offline (agentPresent, the check again, the script; pickup timeout; failure notice)',
   'agent-check': 'agent check against a live agent and against a queue nobody polls',
 };
 
