@@ -142,14 +142,26 @@ export function jobService(deps: JobServiceDeps) {
     const refused = refusals((job.notifyOnFailure?.email ?? []).map((address, i) => ({ path: `notifyOnFailure.email.${i}`, address })), (r) => recipientRefused(r.address, deps.emailAllow));
     if (refused.length > 0) throw new ValidationError(`invalid request body: ${refused[0]!.path}: ${refused[0]!.message}`, refused);
   };
-  /** Runs a schedule operation; a schedule missing in Temporal is recreated from the job first. */
-  const onSchedule = (row: JobRow, outcome: string, op: () => Promise<void>) =>
+  /**
+   * Runs a schedule operation; a schedule missing in Temporal is recreated from the job first. `locked`:
+   * the caller holds the job's lock and `row` is the job as it stands. Otherwise the job is read again
+   * under its lock: a trigger or backfill that read the job before a DELETE committed found its schedule
+   * gone and recreated it from that stale row, bringing a deleted job's schedule back for good.
+   */
+  const onSchedule = (row: JobRow, outcome: string, op: () => Promise<void>, locked = false) =>
     temporalCall(outcome, async () => {
       try {
         await op();
       } catch (err) {
         if (!(err instanceof ScheduleNotFoundError)) throw err;
-        await createJobSchedule(temporal, definitionOf(row), await target());
+        const to = await target();
+        if (locked) await createJobSchedule(temporal, definitionOf(row), to);
+        else {
+          await inTransaction(db, async (trx) => {
+            await lockJobId(trx, row.id);
+            await createJobSchedule(temporal, definitionOf(await mustFind(trx, row.id, true)), to);
+          });
+        }
         await op();
       }
     });
@@ -255,7 +267,7 @@ export function jobService(deps: JobServiceDeps) {
         const after = enabled ? { enabled } : { enabled, runsStopAtNextTarget: await runsGoing(trx, id) };
         await writeAudit(trx, { actor: actor.name, action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after, team: before.team });
         const note = `${enabled ? 'resumed' : 'paused'} by ${actor.name}`;
-        await onSchedule(updated, UNCHANGED, () => (enabled ? resumeJobSchedule(temporal, id, note) : pauseJobSchedule(temporal, id, note)));
+        await onSchedule(updated, UNCHANGED, () => (enabled ? resumeJobSchedule(temporal, id, note) : pauseJobSchedule(temporal, id, note)), true);
         return updated;
       });
     },
