@@ -124,10 +124,11 @@ function boundedJson(value: unknown, limit: number): string | undefined {
   };
   // Whether `v` is written at all (as an object member) / as what (as an array element: null).
   const skipped = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
-  const write = (raw: unknown, key: string): void => {
+  // What JSON.stringify writes for `raw` under `key`: its toJSON's answer first (which may itself be skipped).
+  const prepared = (raw: unknown, key: string): unknown =>
+    raw !== null && typeof raw === 'object' && typeof (raw as { toJSON?: unknown }).toJSON === 'function' ? (raw as { toJSON: (k: string) => unknown }).toJSON(key) : raw;
+  const write = (v: unknown): void => {
     if (length > limit) return;
-    let v = raw;
-    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON: (k: string) => unknown }).toJSON(key);
     if (v === null || skipped(v)) return push('null');
     if (typeof v === 'string') return push(JSON.stringify(v.length > limit ? v.slice(0, limit + 1) : v));
     if (typeof v === 'number') return push(Number.isFinite(v) ? String(v) : 'null');
@@ -140,7 +141,7 @@ function boundedJson(value: unknown, limit: number): string | undefined {
       push('[');
       for (let i = 0; i < obj.length && length <= limit; i++) {
         if (i > 0) push(',');
-        write(obj[i], String(i));
+        write(prepared(obj[i], String(i)));
       }
       push(']');
     } else {
@@ -148,19 +149,20 @@ function boundedJson(value: unknown, limit: number): string | undefined {
       let first = true;
       for (const k of Object.keys(obj)) {
         if (length > limit) break;
-        const item = (obj as Record<string, unknown>)[k];
+        const item = prepared((obj as Record<string, unknown>)[k], k);
         if (skipped(item)) continue;
         if (!first) push(',');
         first = false;
         push(`${JSON.stringify(k)}:`);
-        write(item, k);
+        write(item);
       }
       push('}');
     }
     seen.delete(obj);
   };
-  if (skipped(value)) return undefined;
-  write(value, '');
+  const top = prepared(value, '');
+  if (skipped(top)) return undefined;
+  write(top);
   return parts.join('');
 }
 

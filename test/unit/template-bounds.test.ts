@@ -142,8 +142,12 @@ describe('template cost', () => {
       [[[]]],
       { toJSON: () => 'custom' },
       { nested: { toJSON: (key: string) => `key=${key}` } },
+      // A member whose toJSON answers undefined is left out (not written null); in an array it is null.
+      { gone: { toJSON: () => undefined }, kept: [{ toJSON: () => undefined }, { toJSON: () => () => 1 }] },
     ];
     for (const v of values) assert.equal(renderTemplate('{{ environment }}', { environment: v }), JSON.stringify(v));
+    // A value whose toJSON answers undefined is not serialised at all: it renders as ''.
+    assert.equal(renderTemplate('[{{ environment }}]', { environment: { toJSON: () => undefined } }), '[]');
     // A cycle or a bigint renders as '', as JSON.stringify throws for both.
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;

@@ -28,7 +28,7 @@ export async function lockBreaker(
   const def = row.definition as { policies?: { circuitBreaker?: { failureThreshold?: number } } } | null;
   return {
     breaker: { state: row.breaker_state as BreakerStateName, openedAt: row.breaker_opened_at, consecutiveFailures: row.consecutive_failures },
-    trialMatch: row.breaker_trial_match === null ? null : String(row.breaker_trial_match),
+    trialMatch: trialMatchOf(row.breaker_trial_match),
     failureThreshold: def?.policies?.circuitBreaker?.failureThreshold,
   };
 }
@@ -58,5 +58,10 @@ export async function beginBreakerTrial(db: Db, ruleId: string, at: Date, matchI
 /** The match whose run is the rule's current half-open trial; null when none is named (or the rule is not stored). */
 export async function readBreakerTrial(db: Db, ruleId: string): Promise<{ state: BreakerStateName; trialMatch: string | null } | undefined> {
   const row = await db.selectFrom('rules').select(['breaker_state', 'breaker_trial_match']).where('id', '=', ruleId).executeTakeFirst();
-  return row ? { state: row.breaker_state as BreakerStateName, trialMatch: row.breaker_trial_match === null ? null : String(row.breaker_trial_match) } : undefined;
+  return row ? { state: row.breaker_state as BreakerStateName, trialMatch: trialMatchOf(row.breaker_trial_match) } : undefined;
+}
+
+/** The trial's match id as the workflows name matches (a bigint column, read as a string or a number by the driver). */
+function trialMatchOf(column: string | number | bigint | null): string | null {
+  return column === null ? null : String(column);
 }
