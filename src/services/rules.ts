@@ -18,7 +18,7 @@ import { recipientRefused, refusals, repoRefused, webhookRefused, type EmailReci
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
-import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
+import { canRead, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export interface RuleServiceDeps {
   db: Kysely<Database>;
@@ -106,9 +106,18 @@ function staleCheck(row: RuleRow, expected: number | undefined): void {
   }
 }
 
-async function nameTaken(db: Db, name: string, exceptId?: string): Promise<void> {
+/**
+ * 409 when another live rule holds `name` (names are unique across teams). Its id is named only to an actor
+ * who may read it: another team's writer learns the name is taken, not which rule holds it.
+ */
+async function nameTaken(db: Db, actor: Actor, name: string, exceptId?: string): Promise<void> {
   const other = await findLiveRuleByName(db, name);
-  if (other && other.id !== exceptId) throw new ConflictError(`a rule named "${name}" already exists`, { ruleId: other.id, errors: [{ path: 'name', message: 'already used by another rule' }] });
+  if (!other || other.id === exceptId) return;
+  const readable = canRead(actor, other.team);
+  throw new ConflictError(`a rule named "${name}" already exists${readable ? '' : ' in a team you cannot read'}`, {
+    ...(readable ? { ruleId: other.id } : {}),
+    errors: [{ path: 'name', message: 'already used by another rule' }],
+  });
 }
 
 async function mustFind(db: Db, id: string, opts: { includeDeleted?: boolean; forUpdate?: boolean } = {}): Promise<RuleRow> {
@@ -190,7 +199,7 @@ export function ruleService(deps: RuleServiceDeps) {
       requireAdminForCommands(actor, definition, 'creating');
       requireAdminForPausingGuards(actor, definition, undefined, 'creating');
       return change(async (trx) => {
-        await nameTaken(trx, definition.name);
+        await nameTaken(trx, actor, definition.name);
         const created = await insertRule(trx, { id: randomUUID(), name: definition.name, definition, enabled: definition.enabled, actor: actor.name, actorAliases: actor.aliases, change: 'create', at: new Date(), team });
         await writeAudit(trx, { actor: actor.name, action: 'rule.create', entityType: 'rule', entityId: created.id, after: auditState(created), team });
         return created;
@@ -207,7 +216,7 @@ export function ruleService(deps: RuleServiceDeps) {
         staleCheck(current, expected);
         requireAdminForPausingGuards(actor, definition, current.definition as RuleInput, 'saving');
         if (canonicalJson(current.definition) === canonicalJson(definition) && team === current.team) return current;
-        if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
+        if (definition.name !== current.name) await nameTaken(trx, actor, definition.name, id);
         const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'update', actor: actor.name, actorAliases: actor.aliases, at: new Date(), team });
         await writeAudit(trx, { actor: actor.name, action: 'rule.update', entityType: 'rule', entityId: id, before: { ...auditState(current), team: current.team }, after: { ...auditState(next), team }, team });
         return next;
@@ -254,7 +263,7 @@ export function ruleService(deps: RuleServiceDeps) {
         if (refused.length > 0) throw new ConflictError(`version ${version} sends to destinations the operator's lists do not allow (NOTIFY_EMAIL_ALLOW, NOTIFY_WEBHOOK_ALLOW, GITHUB_REPOS_ALLOW)`, { errors: refused });
         requireAdminForCommands(actor, definition, 'rolling back to');
         requireAdminForPausingGuards(actor, definition, current.definition as RuleInput, 'rolling back to');
-        if (definition.name !== current.name) await nameTaken(trx, definition.name, id);
+        if (definition.name !== current.name) await nameTaken(trx, actor, definition.name, id);
         const next = await writeRuleVersion(trx, current, { name: definition.name, definition, enabled: definition.enabled, change: 'rollback', actor: actor.name, actorAliases: actor.aliases, at: new Date() });
         await writeAudit(trx, { actor: actor.name, action: 'rule.rollback', entityType: 'rule', entityId: id, before: auditState(current), after: { ...auditState(next), rolledBackTo: version }, team: current.team });
         return next;

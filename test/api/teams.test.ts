@@ -180,6 +180,25 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     assert.equal((await call(t.payEditor!.token, 'DELETE', `/api/environments/${own}`)).status, 409);
   });
 
+  it("a rule name taken by another team's rule answers 409 without that rule's id; its own team's, with it", async () => {
+    const name = `shop-only-${randomUUID().slice(0, 6)}`;
+    const theirs = await ok(t.bothAdmin!.token, 'POST', '/api/rules', rule(name, 'shop'), 201);
+    const res = await call(t.payEditor!.token, 'POST', '/api/rules', rule(name, 'pay'));
+    assert.equal(res.status, 409);
+    assert.match(res.body.detail, /already exists in a team you cannot read/);
+    assert.equal(res.body.ruleId, undefined);
+    assert.ok(!JSON.stringify(res.body).includes(String(theirs.id)), JSON.stringify(res.body));
+    // Renaming its own rule to the taken name: the same.
+    const mine = await ok(t.payEditor!.token, 'POST', '/api/rules', rule(`${name}-pay`, 'pay'), 201);
+    const renamed = await call(t.payEditor!.token, 'PUT', `/api/rules/${mine.id}`, rule(name, 'pay'), { 'if-match': `"${mine.version}"` });
+    assert.equal(renamed.status, 409);
+    assert.ok(!JSON.stringify(renamed.body).includes(String(theirs.id)), JSON.stringify(renamed.body));
+    // A reader of the team holding it is told which rule.
+    const seen = await call(t.bothAdmin!.token, 'POST', '/api/rules', rule(name, 'pay'));
+    assert.equal(seen.status, 409);
+    assert.equal(seen.body.ruleId, theirs.id);
+  });
+
   it('a token without memberships acts on the default team by its scope: creates there, not elsewhere', async () => {
     const created = await ok(t.legacy!.token, 'POST', '/api/rules', rule(`legacy-${randomUUID().slice(0, 6)}`), 201);
     assert.equal(created.team, 'default');
