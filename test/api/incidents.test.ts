@@ -81,7 +81,14 @@ describe('incidents API: filters and pagination', function () {
     // A cursor of an earlier release (an ISO instant) still pages; a forged one that is no timestamp is a 400.
     const old = Buffer.from('2026-01-06T00:00:00.000Z|PINC5').toString('base64url');
     assert.deepEqual((await ids(`/api/incidents?limit=2&cursor=${old}`)).items.map((i) => i.id), ['PINC4', 'PINC3']);
-    for (const forged of ['2026-01-06 00:00:00+00; drop table incidents|PINC5', 'yesterday|PINC5', '2026-01-06T00:00:00Z|PINC5|x', '1969-12-31T00:00:00Z|PINC5']) {
+    // The zones and fractions Postgres writes and takes still page: the same instant, spelled in +05:30 and +0530.
+    for (const at of ['2026-01-06 05:30:00.000000+05:30', '2026-01-06 05:30:00+0530', '2024-02-29 00:00:00.5+00']) {
+      const res = await get(`/api/incidents?limit=2&cursor=${Buffer.from(`${at}|PINC5`).toString('base64url')}`);
+      assert.equal(res.status, 200, at);
+    }
+    // Times Postgres refuses that Date.parse takes (a day past its month's end, a zone past ±15:59) were a 500.
+    const refused = ['2026-02-30 10:00:00+00', '2026-04-31T10:00:00Z', '2026-01-01 10:00:00+23:59', '2026-01-01T10:00:00+16:00', '2026-01-01 24:00:00+00', '2026-01-01 10:60:00+00'];
+    for (const forged of ['2026-01-06 00:00:00+00; drop table incidents|PINC5', 'yesterday|PINC5', '2026-01-06T00:00:00Z|PINC5|x', '1969-12-31T00:00:00Z|PINC5', ...refused.map((at) => `${at}|PINC5`)]) {
       const res = await get(`/api/incidents?cursor=${Buffer.from(forged).toString('base64url')}`);
       assert.equal(res.status, 400, forged);
       assert.equal(res.headers.get('content-type'), 'application/problem+json');

@@ -34,12 +34,26 @@ const encodeCursor = (i: { cursor_at: string; id: string }) => Buffer.from(`${i.
  * A timestamp as Postgres writes timestamptz as text (`2026-12-02 05:40:49.123456+00`), or as an ISO
  * instant (cursors of earlier releases): nothing else reaches the `::timestamptz` cast.
  */
-const CURSOR_AT = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/;
+const CURSOR_AT = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?(Z|[+-](\d{2})(?::?(\d{2}))?)$/;
+/**
+ * Whether Postgres's `::timestamptz` takes `at` (matched by CURSOR_AT) as the instant it spells, on or after
+ * 1970: each field in its range, the day in its month (Date.parse rolls 2026-02-30 into March, Postgres
+ * refuses it), the zone within Postgres's ±15:59 (Date.parse takes +23:59).
+ */
+function cursorTimeHolds(at: string): boolean {
+  const m = CURSOR_AT.exec(at);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second, zoneHours = 0, zoneMinutes = 0] = [m[1], m[2], m[3], m[4], m[5], m[6], m[9], m[10]].map((f) => (f === undefined ? undefined : Number(f)));
+  const date = new Date(Date.UTC(year!, month! - 1, day!));
+  if (year! < 1970 || date.getUTCMonth() !== month! - 1 || date.getUTCDate() !== day) return false;
+  if (hour! > 23 || minute! > 59 || second! > 59 || zoneHours > 15 || zoneMinutes > 59) return false;
+  const ms = Date.parse(at.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00').replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  return !Number.isNaN(ms) && ms >= 0;
+}
 /** The position a cursor names. Anyone can forge one, and both parts go to Postgres: what it cannot hold is refused here. */
 function decodeCursor(s: string): { createdAt: string; id: string } {
   const [at = '', id, extra] = Buffer.from(s, 'base64url').toString().split('|');
-  const ms = Date.parse(CURSOR_AT.test(at) ? at.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00') : '');
-  if (!id || extra !== undefined || unstorableChar(id) || Number.isNaN(ms) || ms < 0) throw badRequest('cursor is not valid', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+  if (!id || extra !== undefined || unstorableChar(id) || !cursorTimeHolds(at)) throw badRequest('cursor is not valid', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
   return { createdAt: at, id };
 }
 
