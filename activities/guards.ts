@@ -45,7 +45,7 @@ import {
 } from '../src/domain/guards.js';
 import { restampRemediation } from '../src/db/repositories/action-runs.js';
 import { NOTIFY_ONLY_TYPES } from '../src/domain/policies.js';
-import type { Rule } from '../src/domain/rules/schema.js';
+import type { Rule, Verify } from '../src/domain/rules/schema.js';
 import { slackEscape } from '../src/domain/template.js';
 import type { Logger } from '../src/logger.js';
 import type { Integrations } from './actions.js';
@@ -91,7 +91,11 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     m: { rule: Rule; decided: Decided; incidentId: string; target: string | undefined; host: string | undefined; environment: string | undefined; at: Date },
   ): Promise<GuardCheck> {
     const pass: GuardCheck = { decided: m.decided, record: async () => undefined, alerted: false };
-    const actions = m.rule.actions.filter((a) => isRemediationType(a.type)).length;
+    // A `verify.check` that runs a script touches the host like a fix (any allow-listed script, after each
+    // settle, until `within`): it counts as one more action. Before, a rule of notifications and a check
+    // passed here untouched and ran its script on every host while automation was paused, counted by no guard.
+    const check = (m.rule as Rule & { verify?: Verify }).verify?.check;
+    const actions = m.rule.actions.filter((a) => isRemediationType(a.type)).length + (check !== undefined && isRemediationType(check.type) ? 1 : 0);
     if (m.decided.decision !== 'run' || actions === 0) return pass;
     const ruleGuards = (m.rule as Rule & { guards?: RuleGuards }).guards;
     await lockGuards(trx);

@@ -132,7 +132,8 @@ export const NOT_STARTED_RUN_STATUSES: readonly string[] = ['rejected', 'skipped
  * its remediation actions started or may still start: every remediation action run of the match ended
  * rejected, skipped or cancelled without a `started_at`, and (unless `runEnded`: its rule run is over, so
  * an action with no row never ran) every one of its `actions` has its row, so none is still to come. A
- * dry run or a remediation that ran (and failed) keeps counting. Under the guards' lock (taken here; an
+ * dry run, a remediation that ran (and failed), or one whose verification waited (its check may have run)
+ * keeps counting. Under the guards' lock (taken here; an
  * approved start takes it too, before it records its start), so a remediation whose start is being
  * recorded at the same moment is either seen started (and kept) or seen waiting (and kept). True when
  * this call released it.
@@ -144,8 +145,11 @@ export async function releaseUnstartedRemediation(
   const notifyOnly = [...NOTIFY_ONLY_TYPES];
   const match = m.matchId !== undefined ? sql<string>`${m.matchId}::bigint` : sql<string>`(select a.match_id from action_runs a where a.id = ${m.actionRunId})`;
   const fix = sql<boolean>`a.match_id = r.match_id and a.action_type <> all(${notifyOnly}::text[])`;
+  // A verification that waited may have run the rule's check script on the host (it has no action run):
+  // its remediation keeps counting. One settled at once (not_applicable) ran nothing.
   const releasable = sql<boolean>`(r.released_at is null
     and not exists (select 1 from action_runs a where ${fix} and (a.started_at is not null or a.status <> all(${[...NOT_STARTED_RUN_STATUSES]}::text[])))
+    and not exists (select 1 from rule_matches m where m.id = r.match_id and m.verification is not null and m.verification <> 'not_applicable')
     and (${Boolean(m.runEnded)}::boolean or (select count(*) from action_runs a where ${fix}) >= r.actions))`;
   // Most calls find nothing to release (a remediation that ran, or none): they do not take the lock.
   const candidate = await sql<{ id: string }>`select r.id from remediations r where r.match_id = ${match} and ${releasable}`.execute(trx);
