@@ -254,6 +254,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
             incidentId: planned.incident_id,
             target: planned.target,
             environment: planned.environment,
+            team: planned.team ?? undefined,
+            environmentTeam: planned.environment_team ?? undefined,
             actions: planned.actions,
             plannedAt: planned.at,
             released: planned.released_at !== null,

@@ -88,7 +88,17 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
 
   async function checkGuards(
     trx: Transaction<Database>,
-    m: { rule: Rule; decided: Decided; incidentId: string; target: string | undefined; host: string | undefined; environment: string | undefined; at: Date },
+    m: {
+      rule: Rule;
+      decided: Decided;
+      incidentId: string;
+      target: string | undefined;
+      host: string | undefined;
+      environment: string | undefined;
+      /** The team owning the incident's environment, when it is registered. */
+      environmentTeam?: string | undefined;
+      at: Date;
+    },
   ): Promise<GuardCheck> {
     const pass: GuardCheck = { decided: m.decided, record: async () => undefined, alerted: false };
     // A `verify.check` that runs a script touches the host like a fix (any allow-listed script, after each
@@ -98,19 +108,23 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     const actions = m.rule.actions.filter((a) => isRemediationType(a.type)).length + (check !== undefined && isRemediationType(check.type) ? 1 : 0);
     if (m.decided.decision !== 'run' || actions === 0) return pass;
     const ruleGuards = (m.rule as Rule & { guards?: RuleGuards }).guards;
+    const team = (m.rule as Rule & { team?: string }).team;
     await lockGuards(trx);
 
     const pause = await pauseCovering(trx, m.environment);
     if (pause) return { ...pass, decided: stopped(m.rule, pausedReason({ scope: pause.scope as GuardScope, environment: pause.environment, guard: pause.guard, pausedAt: pause.paused_at })) };
 
     // Flapping is a host's: an environment named as the target (no host extracted) holds many hosts.
-    const flapping = m.host ? await flappingOf(trx, { host: m.host, ruleGuards, at: m.at }) : undefined;
+    // A host's flapping and an environment's share are its team's: a rule of another team (it runs no
+    // script there: policies.ts) counts its own team's remediations and never pauses that environment.
+    const flapping = m.host ? await flappingOf(trx, { host: m.host, ruleGuards, at: m.at, team }) : undefined;
     if (flapping) {
       await flappingAlert(trx, flapping, { incidentId: m.incidentId, ruleId: m.rule.id, at: m.at });
       return { ...pass, decided: stopped(m.rule, flapping.reason), alerted: true };
     }
 
-    const crossed = await crossedGuard(trx, { ruleId: m.rule.id, ruleGuards, target: m.target, environment: m.environment, actions, at: m.at });
+    const foreign = team !== undefined && m.environmentTeam !== undefined && m.environmentTeam !== team;
+    const crossed = await crossedGuard(trx, { ruleId: m.rule.id, ruleGuards, target: m.target, environment: m.environment, foreign, team, actions, at: m.at });
     if (crossed) {
       const alerted = await pauseFor(trx, crossed, { incidentId: m.incidentId, ruleId: m.rule.id, target: m.target, at: m.at });
       return { ...pass, decided: stopped(m.rule, crossed.reason), alerted };
@@ -118,7 +132,7 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
 
     return {
       decided: m.decided,
-      record: (matchId) => insertRemediation(trx, { matchId, ruleId: m.rule.id, incidentId: m.incidentId, target: m.target, environment: m.environment, actions, at: m.at }),
+      record: (matchId) => insertRemediation(trx, { matchId, ruleId: m.rule.id, incidentId: m.incidentId, target: m.target, environment: m.environment, actions, at: m.at, team }),
       alerted: false,
     };
   }
@@ -126,12 +140,24 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
   /**
    * The first guard this remediation (its target, its `actions`) would cross at `at`, if any. `own`: its
    * remediation recorded already (an approved action starting), whose actions are then not counted twice.
+   * An environment's share counts the remediations of `team`'s rules; `foreign` (the environment is another
+   * team's) checks none of its environment guards.
    */
   async function crossedGuard(
     trx: Transaction<Database>,
-    m: { ruleId: string; ruleGuards: RuleGuards | undefined; target: string | undefined; environment: string | undefined; actions: number; at: Date; own?: { at: Date; actions: number } | undefined },
+    m: {
+      ruleId: string;
+      ruleGuards: RuleGuards | undefined;
+      target: string | undefined;
+      environment: string | undefined;
+      foreign: boolean;
+      team: string | undefined;
+      actions: number;
+      at: Date;
+      own?: { at: Date; actions: number } | undefined;
+    },
   ): Promise<(GuardViolation & { scopeEnv: string }) | undefined> {
-    for (const spec of guardSpecs(config, m.ruleGuards, m.environment)) {
+    for (const spec of guardSpecs(config, m.ruleGuards, m.foreign ? undefined : m.environment)) {
       const scopeEnv = spec.scope === 'environment' ? (m.environment ?? '') : '';
       const resumed = await lastResumedAt(trx, spec.scope, scopeEnv);
       const windowStart = new Date(m.at.getTime() - spec.windowSeconds * 1000);
@@ -144,7 +170,7 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
       } else {
         // Its own remediation, when recorded inside the window, counts its target once, as another's would.
         const environment = spec.kind === 'target_percent' ? m.environment : undefined;
-        const t = await countTargets(trx, { since, ruleId, environment, target: m.target });
+        const t = await countTargets(trx, { since, ruleId, environment, target: m.target, team: environment ? m.team : undefined });
         counted = { count: t.count, targetAlreadyCounted: t.includesTarget, knownHosts: environment ? await knownHosts(trx, environment) : 0 };
       }
       const violation = guardViolation(spec, counted, { target: m.target, actions: m.actions, environment: m.environment });
@@ -160,13 +186,13 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
    */
   async function flappingOf(
     trx: Transaction<Database>,
-    m: { host: string; ruleGuards: RuleGuards | undefined; at: Date; own?: Date | undefined },
+    m: { host: string; ruleGuards: RuleGuards | undefined; at: Date; own?: Date | undefined; team: string | undefined },
   ): Promise<{ host: string; since: Date; reason: string } | undefined> {
     const limit = flappingLimit(config, m.ruleGuards);
     if (limit.max <= 0) return undefined;
     const since = new Date(m.at.getTime() - limit.windowSeconds * 1000);
     const own = m.own && m.own > since ? 1 : 0;
-    const reason = flappingViolation(limit, m.host, (await countTargetRemediations(trx, m.host, since)) - own);
+    const reason = flappingViolation(limit, m.host, (await countTargetRemediations(trx, m.host, since, m.team)) - own);
     return reason ? { host: m.host, since, reason } : undefined;
   }
 
@@ -205,6 +231,9 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
       incidentId: string;
       target: string | null;
       environment: string | null;
+      /** The remediating rule's team, and the environment's (when registered): as in checkGuards. */
+      team?: string | undefined;
+      environmentTeam?: string | undefined;
       actions: number;
       plannedAt: Date;
       /** Its remediation was released (it no longer counts, so it is not subtracted as its own). */
@@ -219,9 +248,10 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     // environment's name (no host extracted) is not one.
     const host = r.target !== null && r.target !== r.environment ? r.target : undefined;
     const own = r.released ? undefined : r.plannedAt;
-    const flapping = host ? await flappingOf(trx, { host, ruleGuards: r.ruleGuards, at: r.at, own }) : undefined;
+    const flapping = host ? await flappingOf(trx, { host, ruleGuards: r.ruleGuards, at: r.at, own, team: r.team }) : undefined;
     if (flapping) return { crossed: flapping.reason, pause: () => flappingAlert(trx, flapping, m), record: async () => undefined };
-    const crossed = await crossedGuard(trx, { ...m, ruleGuards: r.ruleGuards, actions: r.actions, own: own ? { at: own, actions: r.actions } : undefined });
+    const foreign = r.team !== undefined && r.environmentTeam !== undefined && r.environmentTeam !== r.team;
+    const crossed = await crossedGuard(trx, { ...m, ruleGuards: r.ruleGuards, foreign, team: r.team, actions: r.actions, own: own ? { at: own, actions: r.actions } : undefined });
     return {
       crossed: crossed?.reason,
       pause: async () => {

@@ -218,6 +218,7 @@ export function createPlanActivities(deps: PlanDeps) {
       target,
       host: typeof env.host === 'string' ? env.host : undefined,
       environment: typeof env.environment === 'string' ? env.environment : undefined,
+      environmentTeam: facts.input.environmentTeam?.team,
       at,
     });
     raised.alert ||= guard.alerted;

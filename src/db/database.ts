@@ -183,6 +183,8 @@ export interface RemediationTable {
    * timed out to reject, skipped at its approved start, cancelled before it started). Null: it counts.
    */
   released_at: NullableTimestamp;
+  /** The team of the rule remediating (null: recorded before teams): host flapping and an environment's share count their own team's. */
+  team: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Automation paused by a guard, fleet-wide (environment '') or for one environment, until an admin resumes. */

@@ -23,6 +23,7 @@ import * as remediationReleased from './migrations/2026-12-20T00-00-remediation-
 import * as rulesGeneration from './migrations/2026-12-21T00-00-rules-generation.js';
 import * as breakerTrialMatch from './migrations/2026-12-22T00-00-breaker-trial-match.js';
 import * as incidentSnapshotAt from './migrations/2026-12-23T00-00-incident-snapshot-at.js';
+import * as remediationTeam from './migrations/2026-12-24T00-00-remediation-team.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -49,6 +50,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-21T00-00-rules-generation': rulesGeneration,
   '2026-12-22T00-00-breaker-trial-match': breakerTrialMatch,
   '2026-12-23T00-00-incident-snapshot-at': incidentSnapshotAt,
+  '2026-12-24T00-00-remediation-team': remediationTeam,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

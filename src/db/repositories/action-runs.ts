@@ -256,7 +256,8 @@ export async function findPlannedRemediation(db: Db, actionRunId: string) {
     .selectFrom('action_runs as a')
     .innerJoin('remediations as r', 'r.match_id', 'a.match_id')
     .leftJoin('rule_versions as v', (j) => j.onRef('v.rule_id', '=', 'a.rule_id').onRef('v.version', '=', 'a.rule_version'))
-    .select(['r.match_id', 'r.rule_id', 'r.incident_id', 'r.target', 'r.environment', 'r.actions', 'r.at', 'r.released_at', sql<unknown>`v.definition->'guards'`.as('guards')])
+    .leftJoin('environments as e', 'e.name', 'r.environment')
+    .select(['r.match_id', 'r.rule_id', 'r.incident_id', 'r.target', 'r.environment', 'r.actions', 'r.at', 'r.released_at', 'r.team', 'e.team as environment_team', sql<unknown>`v.definition->'guards'`.as('guards')])
     .where('a.id', '=', actionRunId)
     .executeTakeFirst();
 }

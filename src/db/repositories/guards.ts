@@ -1,7 +1,7 @@
 // The SQL of fleet guards, pauses, flapping and their alerts (issue 22). Plain functions taking db first;
 // the planner calls them inside the match's transaction, after lockGuards, so check and record are one
 // atomic step across every worker replica.
-import { sql, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type RawBuilder, type Transaction } from 'kysely';
 import type { AutomationAlertTable, AutomationPauseTable, Database } from '../database.js';
 import type { Selectable } from 'kysely';
 import { NOTIFY_ONLY_TYPES } from '../../domain/rules/action-kinds.js';
@@ -61,7 +61,7 @@ export async function lastResumedAt(db: Db, scope: string, environment: string):
  */
 export async function countTargets(
   db: Db,
-  q: { since: Date; ruleId?: string | undefined; environment?: string | undefined; target?: string | undefined },
+  q: { since: Date; ruleId?: string | undefined; environment?: string | undefined; target?: string | undefined; team?: string | undefined },
 ): Promise<{ count: number; includesTarget: boolean }> {
   let query = db
     .selectFrom('remediations')
@@ -74,6 +74,7 @@ export async function countTargets(
     .where('target', 'is not', null);
   if (q.ruleId) query = query.where('rule_id', '=', q.ruleId);
   if (q.environment) query = query.where('environment', '=', q.environment);
+  if (q.team !== undefined) query = query.where(ofTeam(q.team));
   const row = await query.executeTakeFirstOrThrow();
   return { count: Number(row.n), includesTarget: Boolean(row.has) };
 }
@@ -85,17 +86,16 @@ export async function countActions(db: Db, q: { since: Date; ruleId?: string | u
   return Number((await query.executeTakeFirstOrThrow()).n);
 }
 
-/** Remediations of one target by any rule since `since` (released ones not counted). */
-export async function countTargetRemediations(db: Db, target: string, since: Date): Promise<number> {
-  const row = await db
-    .selectFrom('remediations')
-    .select(sql<string>`count(*)::text`.as('n'))
-    .where('target', '=', target)
-    .where('at', '>', since)
-    .where('released_at', 'is', null)
-    .executeTakeFirstOrThrow();
+/** Remediations of one target by any rule (of `team`'s rules, when given) since `since` (released ones not counted). */
+export async function countTargetRemediations(db: Db, target: string, since: Date, team?: string): Promise<number> {
+  let query = db.selectFrom('remediations').select(sql<string>`count(*)::text`.as('n')).where('target', '=', target).where('at', '>', since).where('released_at', 'is', null);
+  if (team !== undefined) query = query.where(ofTeam(team));
+  const row = await query.executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** Remediations of `team`'s rules, and those recorded before teams (no team: they count for everyone). */
+const ofTeam = (team: string) => (eb: ExpressionBuilder<Database, 'remediations'>) => eb.or([eb('team', '=', team), eb('team', 'is', null)]);
 
 /** Hosts the environment is known to have: the distinct hosts of its incidents. */
 export async function knownHosts(db: Db, environment: string): Promise<number> {
@@ -109,11 +109,11 @@ export async function knownHosts(db: Db, environment: string): Promise<number> {
 
 export async function insertRemediation(
   db: Db,
-  r: { matchId: string; ruleId: string; incidentId: string; target: string | undefined; environment: string | undefined; actions: number; at: Date },
+  r: { matchId: string; ruleId: string; incidentId: string; target: string | undefined; environment: string | undefined; actions: number; at: Date; team: string | undefined },
 ): Promise<void> {
   await db
     .insertInto('remediations')
-    .values({ match_id: r.matchId, rule_id: r.ruleId, incident_id: r.incidentId, target: r.target ?? null, environment: r.environment ?? null, actions: r.actions, at: r.at })
+    .values({ match_id: r.matchId, rule_id: r.ruleId, incident_id: r.incidentId, target: r.target ?? null, environment: r.environment ?? null, actions: r.actions, at: r.at, team: r.team ?? null })
     .onConflict((oc) => oc.column('match_id').doNothing())
     .execute();
 }
