@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Converted, ConvertRequest } from './convert-text.js';
+import { createTurns } from './turns.js';
 
 /** How long one conversion may run once its worker is ready; a rule's YAML takes milliseconds. */
 export const CONVERT_TIME_LIMIT_MS = 2_000;
@@ -22,25 +23,7 @@ const HEAP_MB = 64;
 
 export type ConvertOutcome = Converted | { ok: false; busy: true } | { ok: false; unavailable: string };
 
-let running = 0;
-const waiting: (() => void)[] = [];
-
-/** A turn to convert, or false when the queue is full. */
-async function turn(): Promise<boolean> {
-  if (running < MAX_CONVERSIONS) {
-    running++;
-    return true;
-  }
-  if (waiting.length >= MAX_WAITING_CONVERSIONS) return false;
-  await new Promise<void>((resolve) => waiting.push(resolve));
-  return true; // handed over by the conversion that ended (running stays counted)
-}
-
-function done(): void {
-  const next = waiting.shift();
-  if (next) next();
-  else running--;
-}
+const conversions = createTurns({ running: MAX_CONVERSIONS, waiting: MAX_WAITING_CONVERSIONS });
 
 /**
  * Convert in a worker thread of its own, created for this document and ended after it: the API's event
@@ -49,7 +32,7 @@ function done(): void {
  * most MAX_CONVERSIONS run at once per process and MAX_WAITING_CONVERSIONS wait; beyond, `busy`.
  */
 export async function convertOffThread(body: ConvertRequest, opts: { timeLimitMs?: number } = {}): Promise<ConvertOutcome> {
-  if (!(await turn())) return { ok: false, busy: true };
+  if (!(await conversions.take())) return { ok: false, busy: true };
   const limit = opts.timeLimitMs ?? CONVERT_TIME_LIMIT_MS;
   const worker = new Worker(new URL('./convert-worker.ts', import.meta.url), {
     resourceLimits: { maxOldGenerationSizeMb: HEAP_MB, maxYoungGenerationSizeMb: 16 },
@@ -87,6 +70,6 @@ export async function convertOffThread(body: ConvertRequest, opts: { timeLimitMs
     });
   } finally {
     await worker.terminate();
-    done();
+    conversions.release();
   }
 }

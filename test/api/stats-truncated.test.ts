@@ -67,6 +67,24 @@ describe('effectiveness statistics say truncated when the incidents they label a
     assert.deepEqual([overallAtCap.runs, overallAtCap.truncated], [MAX_INCIDENTS, false]);
   });
 
+  // One answer here reads 20,001 matches and labels as many incidents: hundreds of MB and seconds. Ten at
+  // once (a read token's whole burst) took 48 s and 1.7 GB, and every other caller waited seconds.
+  it('answers at once: one computed per process, four wait their turn, the rest 503 with Retry-After', async function () {
+    const range = `since=${iso(SINCE)}&until=${iso(SINCE + 86_400_000)}`;
+    const paths = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? `/api/stats?${range}` : `/api/rules/rule-busy/stats?${range}`));
+    const answers = await Promise.all(paths.map((p) => app.request(p, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })));
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 503, 503, 503]);
+    for (const busy of answers.filter((a) => a.status === 503)) {
+      assert.equal(busy.headers.get('retry-after'), '5');
+      assert.equal(busy.headers.get('content-type'), 'application/problem+json');
+      assert.match(((await busy.json()) as { detail: string }).detail, /computing as many statistics as it computes at once/);
+    }
+    for (const ok of answers.filter((a) => a.status === 200)) assert.equal(((await ok.json()) as { runs: number }).runs, RAN_ON);
+    // The line empties: the next answer is computed.
+    assert.equal((await json(`/api/stats?${range}`)).runs, RAN_ON);
+  });
+
   it('a rule whose incidents without automation are more than the cap: truncated', async function () {
     const s = await json(`/api/rules/rule-dry/stats?since=${iso(DRY_DAY.getTime())}&until=${iso(DRY_DAY.getTime() + 86_400_000)}`);
     assert.deepEqual([s.runs, s.dryRuns, s.truncated], [0, RAN_ON, true]);

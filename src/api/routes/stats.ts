@@ -3,7 +3,9 @@
 import { z } from 'zod';
 import { MAX_INCIDENTS, MAX_MATCHES, MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../../services/stats.js';
 import type { AppDeps } from '../env.js';
-import { notFound } from '../problem.js';
+import { notFound, unavailable } from '../problem.js';
+import { BUSY, createTurns } from '../turns.js';
+import type { Context } from 'hono';
 import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, newRouter, op, problemResponse } from '../router.js';
 import { textParam } from '../schemas/common.js';
 
@@ -16,7 +18,15 @@ export const DEFAULT_RANGE_DAYS = 30;
  * so at the cost of an ordinary request one read token could keep the API busy with a year-long range.
  */
 export const STATS_REQUEST_COST = BACKTEST_REQUEST_COST;
-const COST_NOTE = `Reads up to ${MAX_MATCHES.toLocaleString('en')} matches and labels up to ${MAX_INCIDENTS.toLocaleString('en')} incidents, so one call costs ${STATS_REQUEST_COST} requests of the caller's budget, like a backtest.`;
+/**
+ * Statistics answers computed at once in one API process, and answers waiting their turn. One answer may
+ * hold some 200 MB and seconds of work: ten at once (a read token's whole burst) took 48 s and 1.7 GB, and
+ * every other caller waited seconds. Past the line, 503 with Retry-After: whoever asks, the API computes one.
+ */
+export const MAX_STATS_AT_ONCE = 1;
+export const MAX_WAITING_STATS = 4;
+const statsTurns = createTurns({ running: MAX_STATS_AT_ONCE, waiting: MAX_WAITING_STATS });
+const COST_NOTE = `Reads up to ${MAX_MATCHES.toLocaleString('en')} matches and labels up to ${MAX_INCIDENTS.toLocaleString('en')} incidents, so one call costs ${STATS_REQUEST_COST} requests of the caller's budget, like a backtest; one API process computes one answer at a time, ${MAX_WAITING_STATS} more wait, and past that the answer is 503 with Retry-After.`;
 
 export const statsQuerySchema = z
   .object({
@@ -67,6 +77,14 @@ function rangeOf(q: z.infer<typeof statsQuerySchema>): { since: Date; until: Dat
   return { since, until };
 }
 
+/** `compute` in a turn of statsTurns; 503 with Retry-After when the line is full. */
+async function inTurn<T>(c: Context, compute: () => Promise<T>): Promise<T> {
+  const answer = await statsTurns.run(compute);
+  if (answer !== BUSY) return answer;
+  c.header('Retry-After', '5');
+  throw unavailable(`the server is computing as many statistics as it computes at once (${MAX_STATS_AT_ONCE}, ${MAX_WAITING_STATS} waiting); try again in a few seconds`);
+}
+
 export function statsRoutes(deps: AppDeps) {
   const app = newRouter();
   const read = guard(authOf(deps), 'read', { cost: STATS_REQUEST_COST });
@@ -79,9 +97,9 @@ export function statsRoutes(deps: AppDeps) {
       summary: 'Effectiveness of automation overall and per rule',
       description: COST_NOTE,
       request: { query: statsQuerySchema },
-      responses: { 200: json('The statistics.', overallStatsSchema) },
+      responses: { 200: json('The statistics.', overallStatsSchema), 503: problemResponse('Too many statistics answers at once in this process (Retry-After).') },
     }),
-    async (c) => c.json(await overallStats(deps.db, rangeOf(c.req.valid('query')), actorOf(c)), 200),
+    async (c) => c.json(await inTurn(c, () => overallStats(deps.db, rangeOf(c.req.valid('query')), actorOf(c))), 200),
   );
 
   app.openapi(
@@ -92,11 +110,11 @@ export function statsRoutes(deps: AppDeps) {
       summary: "A rule's effectiveness: runs, success and verified rates, who fixed the incidents, time to resolve with and without it",
       description: COST_NOTE,
       request: { params: z.object({ id: textParam(200) }), query: statsQuerySchema },
-      responses: { 200: json('The statistics.', ruleStatsSchema), 404: problemResponse('Unknown rule.') },
+      responses: { 200: json('The statistics.', ruleStatsSchema), 404: problemResponse('Unknown rule.'), 503: problemResponse('Too many statistics answers at once in this process (Retry-After).') },
     }),
     async (c) => {
       try {
-        return c.json(await ruleStats(deps.db, c.req.valid('param').id, rangeOf(c.req.valid('query')), actorOf(c)), 200);
+        return c.json(await inTurn(c, () => ruleStats(deps.db, c.req.valid('param').id, rangeOf(c.req.valid('query')), actorOf(c))), 200);
       } catch (err) {
         if (err instanceof UnknownRuleError) throw notFound(err.message);
         throw err;
