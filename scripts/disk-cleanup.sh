@@ -60,6 +60,18 @@ else
 /var/lib/systemd/coredump'
 fi
 
+# Whether the resolved directory $1 is one of the cleanable roots or inside one ("/" never is).
+inside_roots() {
+  [ "$1" != / ] || return 1
+  for root in $roots; do
+    case "$root" in /*) ;; *) continue ;; esac
+    root_real=$(real_dir "$root")
+    [ -n "$root_real" ] && [ "$root_real" != / ] || continue
+    case "$1/" in "$root_real"/*) return 0 ;; esac
+  done
+  return 1
+}
+
 # Every DIR is resolved and checked before anything is listed or deleted; the resolved path is what is cleaned.
 old_ifs=$IFS
 IFS='
@@ -72,16 +84,7 @@ for dir in $paths; do
     echo "skipping missing directory $dir" >&2
     continue
   fi
-  allowed=0
-  if [ "$real" != / ]; then
-    for root in $roots; do
-      case "$root" in /*) ;; *) continue ;; esac
-      root_real=$(real_dir "$root")
-      [ -n "$root_real" ] && [ "$root_real" != / ] || continue
-      case "$real/" in "$root_real"/*) allowed=1; break ;; esac
-    done
-  fi
-  if [ "$allowed" -ne 1 ]; then
+  if ! inside_roots "$real"; then
     echo "refusing to clean $dir: not inside a cleanable root (see disk-cleanup.roots)" >&2
     echo 'RESULT mode=refused reason=path-not-allowed'
     exit 2
@@ -99,18 +102,33 @@ IFS='
 '
 for dir in $paths; do
   [ -n "$dir" ] || continue
-  n=$(find "$dir" -xdev -type f -mtime +"$days" -print | wc -l)
-  b=$(find "$dir" -xdev -type f -mtime +"$days" -exec stat -c %s {} + | awk '{s+=$1} END {print s+0}')
+  # Cleaned from inside: the directory is entered once and every walk starts at "." (the directory entered,
+  # whatever its path names later). Walked by its path, a directory above it that a user of the VM owns
+  # (/tmp/evil of /tmp/evil/etc) could be swapped for a symlink to / between the check and the walks, and
+  # root deleted the real /etc. Where it was entered is checked again, as the kernel names it now.
+  if ! cd -P -- "$dir" 2>/dev/null; then
+    echo "skipping directory $dir: it is gone" >&2
+    continue
+  fi
+  here=$(pwd -P)
+  if ! inside_roots "$here"; then
+    echo "refusing to clean $dir: it is now $here, not inside a cleanable root" >&2
+    echo 'RESULT mode=refused reason=path-not-allowed'
+    exit 2
+  fi
+  n=$(find . -xdev -type f -mtime +"$days" -print | wc -l)
+  b=$(find . -xdev -type f -mtime +"$days" -exec stat -c %s {} + | awk '{s+=$1} END {print s+0}')
   files=$((files + n))
   bytes=$((bytes + b))
   if [ "$apply" -eq 1 ]; then
     # -delete removes each file relative to its directory as find holds it open (unlinkat), never by a
     # path looked up again: with `-exec rm -f {} +`, a user of the VM who owns a directory under the root
     # could swap it for a symlink between the listing and the rm, and root deleted through it (/etc/shadow).
-    find "$dir" -xdev -type f -mtime +"$days" -delete
+    find . -xdev -type f -mtime +"$days" -delete
   else
-    find "$dir" -xdev -type f -mtime +"$days" -print | sed 's/^/would delete: /'
+    find . -xdev -type f -mtime +"$days" -print | while IFS= read -r f; do printf 'would delete: %s/%s\n' "$here" "${f#./}"; done
   fi
+  cd /
 done
 IFS=$old_ifs
 

@@ -58,7 +58,7 @@ export const TARGET_CHECK_PATCH = 'job-target-checked-before-start';
  * polled the task, it is there all the same. Runs recorded before it queue the script at once.
  */
 export const AGENT_CLAIM_PATCH = 'job-agent-present-before-script';
-/** How long a script waits for pickup by an agent that has just answered `agentPresent`. */
+/** How long a script waits at most for pickup by an agent that has just answered `agentPresent`. */
 const AGENT_CLAIMED_PICKUP_SECONDS = 30;
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
@@ -180,7 +180,9 @@ async function runWhenAgentPresent(plan: JobRunPlan, t: JobTarget, jobRunId: str
     }
     const gate = await recheck();
     if (gate !== 'go') return gate;
-    const outcome = await runTarget(plan, t, jobRunId, AGENT_CLAIMED_PICKUP_SECONDS);
+    // Within the target's pickup time, give or take a few seconds (its run limit counts that time once).
+    const pickup = Math.min(AGENT_CLAIMED_PICKUP_SECONDS, Math.max(5, Math.ceil((deadline - Date.now()) / 1000)));
+    const outcome = await runTarget(plan, t, jobRunId, pickup);
     if (outcome !== NOT_PICKED_UP) return outcome;
     if (Date.now() >= deadline) return { ...offline(plan, t, jobRunId), startedAt };
   }

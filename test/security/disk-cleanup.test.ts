@@ -83,6 +83,30 @@ describe('security: disk-cleanup.sh cleans only the cleanable roots', function (
     assert.equal(refused.exitCode, 2);
   });
 
+  it('a directory above the one named, swapped for a symlink after the check, does not lead any walk outside the root', async () => {
+    // A user of the VM owns /tmp/evil and has `--path /tmp/evil/etc` passed (an alert's mount point, a
+    // job's argument). The path is checked, then walked three times (two counts, the deletion): swapping
+    // /tmp/evil for a symlink to / in between made root delete the real /etc's old files, seen in 2 of 3
+    // runs racing it from another process. Here the swap is made between the check and the walks every
+    // time: an `awk` first on the agent's PATH (the byte count runs it) makes it, then runs the real one.
+    const evil = join(inside, 'evil');
+    await mkdir(join(evil, 'etc'), { recursive: true });
+    const bait = join(evil, 'etc', 'keep.conf');
+    await writeFile(bait, 'bait');
+    const t = new Date(Date.now() - 30 * 86_400_000);
+    await utimes(bait, t, t);
+    const bin = join(inside, 'bin');
+    await mkdir(bin);
+    await writeFile(join(bin, 'awk'), ['#!/bin/sh', `if [ ! -L '${evil}' ]; then mv '${evil}' '${evil}.moved' && ln -s '${outside}' '${evil}'; fi`, 'exec /usr/bin/awk "$@"', ''].join('\n'));
+    await chmod(join(bin, 'awk'), 0o755);
+    const r = await cleanup(['--apply', '--path', join(evil, 'etc'), '--days', '7'], SHIPPED_SCRIPTS, `${bin}:/usr/bin:/bin`);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(await exists(join(evil, 'etc')), true, 'the swap was made: the path now leads outside the root');
+    assert.equal(await exists(victim), true, 'the file outside the root was deleted through the swapped directory');
+    assert.equal(await exists(join(`${evil}.moved`, 'etc', 'keep.conf')), false, 'the directory checked was cleaned');
+    assert.match(r.stdout, /RESULT mode=apply days=7 files=1 /);
+  });
+
   it('a directory swapped for a symlink after the files were listed does not lead the deletion outside the root', async () => {
     // A user of the VM owns a directory under /tmp with an old file named like the one they want gone, and
     // swaps the directory for a symlink to /etc between the listing and the deletion. With `find … -exec rm
