@@ -50,6 +50,8 @@ describe('bad input: SRE API', function () {
     const cases: [unknown, string][] = [
       [{ id: 'a', type: 'script.agent', script: '../../etc/passwd' }, 'actions.0.script'],
       [{ id: 'a', type: 'script.agent', script: '/etc/passwd' }, 'actions.0.script'],
+      // Empty and "." segments: refused by the worker at run time, so refused when saved too.
+      ...['sub/./disk-cleanup.sh', 'sub//disk-cleanup.sh', 'disk-cleanup.sh/.', 'sub/'].map((script): [unknown, string] => [{ id: 'a', type: 'script.ssh', script }, 'actions.0.script']),
     ];
     for (const [action, field] of cases) {
       const res = await stack.api('/api/rules', { method: 'POST', body: JSON.stringify({ name: `t-${field}-${Math.random()}`, services: ['PABC123'], actions: [action] }) });

@@ -125,6 +125,16 @@ describe('rules: schema', () => {
     const bad = clone(realistic);
     (bad.actions[0] as { script: string }).script = '../../bin/sh';
     issueAt(bad, 'actions.0.script');
+    // Empty, "." and ".." segments anywhere (the worker refuses them at run time: refused when saved too).
+    for (const script of ['disk/./cleanup.sh', 'disk//cleanup.sh', 'disk/cleanup.sh/.', 'disk/', 'disk/../cleanup.sh', 'disk/..']) {
+      const odd = clone(realistic);
+      (odd.actions[0] as { script: string }).script = script;
+      issueAt(odd, 'actions.0.script');
+    }
+    // A hidden file in a subdirectory is a name like another.
+    const hidden = clone(realistic);
+    (hidden.actions[0] as { script: string }).script = 'disk/.cleanup.sh';
+    assert.equal(parseRuleInput(hidden).ok, true);
     const both = clone(realistic);
     (both.actions[6] as { script?: string }).script = 'restart.sh';
     issueAt(both, 'actions.6.script');

@@ -64,7 +64,7 @@ const scriptName = z
   .string()
   .min(1)
   .max(256)
-  .regex(SCRIPT_PATTERN, 'must be a relative script path without ".." (letters, digits, ".", "_", "-", "/")');
+  .regex(SCRIPT_PATTERN, 'must be a relative script path without empty, "." or ".." segments (letters, digits, ".", "_", "-", "/")');
 const idempotent = z
   .boolean()
   .default(false)

@@ -10,7 +10,8 @@ import { validateTemplate } from '../template.js';
 export const SLUG_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 export const SECRET_REF_PATTERN = /^(?:env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\0\s]*[^\0\s/])$/;
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-export const SCRIPT_PATTERN = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9_][A-Za-z0-9._/-]*$/;
+/** A relative script path: segments joined by single slashes, none empty, "." or ".." (the worker and the agent check it again). */
+export const SCRIPT_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)*$/;
 export const PAGERDUTY_ID_PATTERN = /^[A-Za-z0-9]{1,32}$/;
 
 /** Roots a condition `field` may address. */
