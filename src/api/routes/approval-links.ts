@@ -12,7 +12,8 @@
 // deadline passed, or for an approve link its rule disabled, deleted or replaced since it was planned.
 import { z } from 'zod';
 import type { Context } from 'hono';
-import { html } from 'hono/html';
+import { createHash } from 'node:crypto';
+import { html, raw } from 'hono/html';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { approvableRun, checkDecidable, decideApproval, openApprovalLink, APPROVAL_LINK_PATH } from '../../services/approvals.js';
 import type { AppDeps, AppEnv } from '../env.js';
@@ -22,7 +23,30 @@ import { readJsonBody } from '../body.js';
 import { badRequest, issuesToErrors } from '../problem.js';
 import { ServiceError } from '../../services/errors.js';
 
-const CSP = "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/**
+ * The confirmation page's one script: its button decides nothing on a stolen click. Framing is refused, but
+ * a page needs no frame to steal one: an attacker's page opens a popup, points its own tab at a link here
+ * (the rule's author receives the links), and closes the popup on the signed-in approver's mousedown, so
+ * the second click of a "double-click" landed on Approve, recorded as theirs. As the dashboard's
+ * confirmation does (src/dashboard/client/confirm.ts), the button stays disabled until the page has been
+ * visible and focused for LINK_CONFIRM_DELAY_MS; losing either disables it again and restarts the wait.
+ * Without scripts the button never comes alive (the page says to decide from the dashboard instead).
+ */
+export const LINK_CONFIRM_DELAY_MS = 500;
+const ARM_SCRIPT = `(() => {
+  const button = document.getElementById('decide');
+  let timer;
+  const disarm = () => { clearTimeout(timer); button.disabled = true; };
+  const arm = () => {
+    disarm();
+    if (document.visibilityState === 'visible' && document.hasFocus()) timer = setTimeout(() => { button.disabled = false; }, ${LINK_CONFIRM_DELAY_MS});
+  };
+  addEventListener('focus', arm);
+  addEventListener('blur', disarm);
+  document.addEventListener('visibilitychange', arm);
+  arm();
+})();`;
+const CSP = `default-src 'none'; script-src 'sha256-${createHash('sha256').update(ARM_SCRIPT).digest('base64')}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
 // The token is in the URL: it must not leave in a Referer, be cached, or be framed.
 const PAGE_HEADERS = { 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store' };
 
@@ -95,8 +119,10 @@ for incident <code>${run.incident_id ?? ''}</code>${run.target ? html` on <code>
 <input type="hidden" name="action" value="${q.action}">
 <input type="hidden" name="token" value="${q.token}">
 ${session ? html`<input type="hidden" name="csrf" value="${session.csrfToken}">` : ''}
-<button type="submit">${verb}</button>
-</form>`,
+<button type="submit" id="decide" disabled>${verb}</button>
+</form>
+<noscript><p>This button needs scripts (it waits until the page is in front, against stolen clicks): decide from the dashboard instead.</p></noscript>
+<script>${raw(ARM_SCRIPT)}</script>`,
         );
       } catch (err) {
         const p = problemOf(err);
