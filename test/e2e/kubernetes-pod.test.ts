@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { onTeardown } from '../helpers/shared.js';
+import { unusedPort } from '../helpers/ports.js';
 import { startDevServer } from '../../src/temporal/dev-server.js';
 import { temporalCliForTests } from '../helpers/temporal.js';
 import { component, containerEnv, deployments, podOf, renderChart, repo, type Container, type K8sObject, type PodSpec } from '../helpers/helm.js';
@@ -104,17 +104,6 @@ function sandboxed(name: string, pod: PodSpec, env: Record<string, string>, comm
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -196,9 +185,9 @@ describe('the chart\'s pods, run as Kubernetes runs them: the pod\'s user, read-
       await a.end();
     };
     onTeardown(dropDatabase);
-    apiPort.http = await freePort();
-    workerPorts.metrics = await freePort();
-    agentPorts.metrics = await freePort();
+    apiPort.http = await unusedPort();
+    workerPorts.metrics = await unusedPort();
+    agentPorts.metrics = await unusedPort();
   });
 
   it('the sandbox is what the securityContext asks for: the pod\'s uid, nothing writable but /tmp', async function () {

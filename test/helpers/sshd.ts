@@ -1,9 +1,10 @@
 import { spawn, execFile } from 'node:child_process';
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { unusedPort } from './ports.js';
 
 const execFileAsync = promisify(execFile);
 const SSHD = '/usr/sbin/sshd';
@@ -36,18 +37,6 @@ export async function generateKeyPair(dir: string, name: string): Promise<KeyPai
   const { stdout } = await execFileAsync('ssh-keygen', ['-l', '-f', `${path}.pub`]);
   const fingerprint = stdout.split(/\s+/)[1] ?? '';
   return { privateKey: await readFile(path, 'utf8'), publicKey: (await readFile(`${path}.pub`, 'utf8')).trim(), fingerprint };
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolves once something on host:port answers with an SSH banner. */
@@ -84,7 +73,7 @@ export async function startSshd(): Promise<SshdHandle> {
   const client = await generateKeyPair(dir, 'client_key');
   const authorizedKeys = join(dir, 'authorized_keys');
   await writeFile(authorizedKeys, `${client.publicKey}\n`, { mode: 0o600 });
-  const port = await freePort();
+  const port = await unusedPort();
   const configPath = join(dir, 'sshd_config');
   await writeFile(
     configPath,
