@@ -45,7 +45,7 @@ import {
 } from '../src/domain/guards.js';
 import { restampRemediation } from '../src/db/repositories/action-runs.js';
 import { NOTIFY_ONLY_TYPES } from '../src/domain/policies.js';
-import type { Rule, Verify } from '../src/domain/rules/schema.js';
+import type { Rule } from '../src/domain/rules/schema.js';
 import { slackEscape } from '../src/domain/template.js';
 import type { Logger } from '../src/logger.js';
 import type { Integrations } from './actions.js';
@@ -104,11 +104,11 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     // A `verify.check` that runs a script touches the host like a fix (any allow-listed script, after each
     // settle, until `within`): it counts as one more action. Before, a rule of notifications and a check
     // passed here untouched and ran its script on every host while automation was paused, counted by no guard.
-    const check = (m.rule as Rule & { verify?: Verify }).verify?.check;
+    const check = m.rule.verify?.check;
     const actions = m.rule.actions.filter((a) => isRemediationType(a.type)).length + (check !== undefined && isRemediationType(check.type) ? 1 : 0);
     if (m.decided.decision !== 'run' || actions === 0) return pass;
-    const ruleGuards = (m.rule as Rule & { guards?: RuleGuards }).guards;
-    const team = (m.rule as Rule & { team?: string }).team;
+    const ruleGuards = m.rule.guards;
+    const team = m.rule.team;
     await lockGuards(trx);
 
     const pause = await pauseCovering(trx, m.environment);
@@ -123,8 +123,7 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
       return { ...pass, decided: stopped(m.rule, flapping.reason), alerted: true };
     }
 
-    const foreign = team !== undefined && m.environmentTeam !== undefined && m.environmentTeam !== team;
-    const crossed = await crossedGuard(trx, { ruleId: m.rule.id, ruleGuards, target: m.target, environment: m.environment, foreign, team, actions, at: m.at });
+    const crossed = await crossedGuard(trx, { ruleId: m.rule.id, ruleGuards, target: m.target, environment: m.environment, environmentTeam: m.environmentTeam, team, actions, at: m.at });
     if (crossed) {
       const alerted = await pauseFor(trx, crossed, { incidentId: m.incidentId, ruleId: m.rule.id, target: m.target, at: m.at });
       return { ...pass, decided: stopped(m.rule, crossed.reason), alerted };
@@ -140,8 +139,8 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
   /**
    * The first guard this remediation (its target, its `actions`) would cross at `at`, if any. `own`: its
    * remediation recorded already (an approved action starting), whose actions are then not counted twice.
-   * An environment's share counts the remediations of `team`'s rules; `foreign` (the environment is another
-   * team's) checks none of its environment guards.
+   * An environment's share counts the remediations of `team`'s rules; a rule of another team than the
+   * environment's (`environmentTeam`) checks none of its environment guards.
    */
   async function crossedGuard(
     trx: Transaction<Database>,
@@ -150,14 +149,15 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
       ruleGuards: RuleGuards | undefined;
       target: string | undefined;
       environment: string | undefined;
-      foreign: boolean;
+      environmentTeam: string | undefined;
       team: string | undefined;
       actions: number;
       at: Date;
       own?: { at: Date; actions: number } | undefined;
     },
   ): Promise<(GuardViolation & { scopeEnv: string }) | undefined> {
-    for (const spec of guardSpecs(config, m.ruleGuards, m.foreign ? undefined : m.environment)) {
+    const foreign = m.team !== undefined && m.environmentTeam !== undefined && m.environmentTeam !== m.team;
+    for (const spec of guardSpecs(config, m.ruleGuards, foreign ? undefined : m.environment)) {
       const scopeEnv = spec.scope === 'environment' ? (m.environment ?? '') : '';
       const resumed = await lastResumedAt(trx, spec.scope, scopeEnv);
       const windowStart = new Date(m.at.getTime() - spec.windowSeconds * 1000);
@@ -250,8 +250,7 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
     const own = r.released ? undefined : r.plannedAt;
     const flapping = host ? await flappingOf(trx, { host, ruleGuards: r.ruleGuards, at: r.at, own, team: r.team }) : undefined;
     if (flapping) return { crossed: flapping.reason, pause: () => flappingAlert(trx, flapping, m), record: async () => undefined };
-    const foreign = r.team !== undefined && r.environmentTeam !== undefined && r.environmentTeam !== r.team;
-    const crossed = await crossedGuard(trx, { ...m, ruleGuards: r.ruleGuards, foreign, team: r.team, actions: r.actions, own: own ? { at: own, actions: r.actions } : undefined });
+    const crossed = await crossedGuard(trx, { ...m, ruleGuards: r.ruleGuards, environmentTeam: r.environmentTeam, team: r.team, actions: r.actions, own: own ? { at: own, actions: r.actions } : undefined });
     return {
       crossed: crossed?.reason,
       pause: async () => {

@@ -144,9 +144,15 @@ async function labelInputs(db: Db, ids: readonly string[]): Promise<Map<string, 
 
 /** Label incidents from their stored events, our action runs and their rules' windows (every rule's actions together). */
 export async function labelIncidents(db: Db, ids: readonly string[]): Promise<Map<string, Classification>> {
+  return classifyAll(await labelInputs(db, ids));
+}
+
+/** Each incident's label from its inputs, letting other requests in as it goes. */
+async function classifyAll(inputs: Map<string, LabelInput>): Promise<Map<string, Classification>> {
   const out = new Map<string, Classification>();
-  for (const [i, [id, input]] of [...(await labelInputs(db, ids))].entries()) {
-    await breathe(i);
+  let i = 0;
+  for (const [id, input] of inputs) {
+    await breathe(i++);
     out.set(id, classifyIncident(input));
   }
   return out;
@@ -228,11 +234,7 @@ export async function overallStats(db: Db, range: Range, actor?: Actor): Promise
   const allRanOn = [...new Set(inScope.filter((m) => m.decision === 'run').map((m) => m.incident_id))];
   const ranOn = allRanOn.slice(0, MAX_INCIDENTS);
   const inputs = await labelInputs(db, [...incidents.map((i) => i.id), ...ranOn]);
-  const labels = new Map<string, Classification>();
-  for (const [i, [id, input]] of [...inputs].entries()) {
-    await breathe(i);
-    labels.set(id, classifyIncident(input));
-  }
+  const labels = await classifyAll(inputs);
   const openedLabels = incidents.map((i) => labels.get(i.id)).filter((l): l is Classification => l !== undefined);
   const automated = (id: string) => labels.get(id)?.label !== 'human';
 
