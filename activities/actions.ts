@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { slackEscape } from '../src/domain/template.js';
-import { environmentSsh } from '../src/db/repositories/environment-settings.js';
+import { environmentSsh, teamServesAgentQueue } from '../src/db/repositories/environment-settings.js';
 import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
 import { findRule } from '../src/db/repositories/rules.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
@@ -233,7 +233,23 @@ export function createActionActivities(deps: ActionDeps) {
     return ssh;
   }
 
-  return { executeAction };
+  /**
+   * Before a rule run queues an agent script (workflows/rule-run.ts, revision 4), once an agent answered on
+   * the queue the planner pinned: the rule's team must still have an environment served there. One deleted
+   * while the script waited and registered again by another team (whose agent polls that queue now) is not
+   * where it runs: `refused` says so and the action fails without running.
+   */
+  async function agentTargetCheck(input: { ruleId: string; taskQueue: string }): Promise<{ refused?: string }> {
+    // The planner pins '' when the incident had no registered environment: no agent is this rule's.
+    if (input.taskQueue === '') return { refused: 'not run: the incident has no registered environment, so no Doctor agent to run the script on' };
+    const team = (await findRule(deps.db, input.ruleId, { includeDeleted: true }))?.team;
+    if (team !== undefined && (await teamServesAgentQueue(deps.db, team, input.taskQueue))) return {};
+    return {
+      refused: `not run: no environment of team ${team ?? '(rule deleted)'} is served on agent queue ${input.taskQueue} any more (deleted, or registered again by another team, while the script waited for its agent)`,
+    };
+  }
+
+  return { executeAction, agentTargetCheck };
 }
 
 /** How often a running action heartbeats; Temporal throttles what it sends to 80 % of the heartbeat timeout. */

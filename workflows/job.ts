@@ -16,6 +16,7 @@ import type { createAgentActivities } from '../activities/agent.js';
 import type { createJobActivities, JobRunPlan, JobTarget, TargetOutcome } from '../activities/jobs.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type JobWorkflowInput, type JobWorkflowResult } from '../src/contracts/jobs.js';
 import { agentOutcome, tailText } from '../src/domain/agent-result.js';
+import { agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
 import { dbLocalOptions, dbOptions, externalApiOptions, scriptOptions } from './options.js';
 
 type JobActivities = ReturnType<typeof createJobActivities>;
@@ -58,8 +59,6 @@ export const TARGET_CHECK_PATCH = 'job-target-checked-before-start';
  * polled the task, it is there all the same. Runs recorded before it queue the script at once.
  */
 export const AGENT_CLAIM_PATCH = 'job-agent-present-before-script';
-/** How long a script waits at most for pickup by an agent that has just answered `agentPresent`. */
-const AGENT_CLAIMED_PICKUP_SECONDS = 30;
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
   const info = workflowInfo();
@@ -166,23 +165,11 @@ async function runWhenAgentPresent(plan: JobRunPlan, t: JobTarget, jobRunId: str
   const startedAt = new Date(Date.now()).toISOString();
   const deadline = Date.now() + plan.agentPickupTimeoutSeconds * 1000;
   for (;;) {
-    try {
-      await proxyActivities<AgentActivities>({
-        taskQueue: t.taskQueue!,
-        scheduleToStartTimeout: `${Math.max(1, Math.ceil((deadline - Date.now()) / 1000))} seconds`,
-        startToCloseTimeout: '30 seconds',
-        retry: { maximumAttempts: 1 },
-      }).agentPresent();
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      if (pickupTimedOut(err)) return { ...offline(plan, t, jobRunId), startedAt };
-      // Any other answer came from an agent that polled the task (one older than agentPresent: not registered).
-    }
+    if ((await agentAnswers(t.taskQueue!, deadline)) === 'offline') return { ...offline(plan, t, jobRunId), startedAt };
     const gate = await recheck();
     if (gate !== 'go') return gate;
     // Within the target's pickup time, give or take a few seconds (its run limit counts that time once).
-    const pickup = Math.min(AGENT_CLAIMED_PICKUP_SECONDS, Math.max(5, Math.ceil((deadline - Date.now()) / 1000)));
-    const outcome = await runTarget(plan, t, jobRunId, pickup);
+    const outcome = await runTarget(plan, t, jobRunId, claimedPickupSeconds(deadline));
     if (outcome !== NOT_PICKED_UP) return outcome;
     if (Date.now() >= deadline) return { ...offline(plan, t, jobRunId), startedAt };
   }
@@ -200,10 +187,6 @@ function offline(plan: JobRunPlan, t: JobTarget, jobRunId: string): TargetOutcom
     startedAt: at,
     finishedAt: at,
   };
-}
-
-function pickupTimedOut(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
 }
 
 const NOT_PICKED_UP = 'not picked up';

@@ -65,6 +65,9 @@ export const scriptOptions: ActivityOptions = {
   },
 };
 
+/** How long an agent script waits for a Doctor agent to pick it up (schedule-to-start). */
+export const AGENT_SCRIPT_PICKUP_SECONDS = 300;
+
 export function optionsForAction(
   type: string,
   timeoutSeconds?: number,
@@ -76,7 +79,7 @@ export function optionsForAction(
   const maximumAttempts = retry?.maximumAttempts ?? (isScript ? (idempotent ? 3 : 1) : base.retry?.maximumAttempts);
   return {
     ...base,
-    ...(isScript && type === 'script.agent' ? { scheduleToStartTimeout: '5 minutes' } : {}),
+    ...(isScript && type === 'script.agent' ? { scheduleToStartTimeout: `${AGENT_SCRIPT_PICKUP_SECONDS} seconds` } : {}),
     startToCloseTimeout: timeoutSeconds ? `${timeoutSeconds + 5} seconds` : base.startToCloseTimeout!,
     retry: {
       ...base.retry,

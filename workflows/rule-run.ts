@@ -28,7 +28,8 @@ import { localDb, type Activities } from './activities.js';
 import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './messages.js';
 import { announce } from './notices.js';
 import { VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
-import { actionHeartbeatTimeout, externalApiOptions, optionsForAction } from './options.js';
+import { agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
+import { actionHeartbeatTimeout, AGENT_SCRIPT_PICKUP_SECONDS, externalApiOptions, optionsForAction } from './options.js';
 
 const api = proxyActivities<Activities>(externalApiOptions);
 
@@ -77,6 +78,16 @@ const waitsForActions = (input: RuleRunInput): boolean => input.revision !== und
  * actions after it, the verification) goes on, not cancelled by it.
  */
 const shieldsBookkeeping = (input: RuleRunInput): boolean => input.revision !== undefined && input.revision >= 3;
+
+/**
+ * Revision 4: an agent script (an action or the verification's check) is queued only once an agent has
+ * answered `agentPresent` on the pinned queue and the rule's team still has an environment served there;
+ * then it waits AGENT_CLAIMED_PICKUP_SECONDS at most for pickup (an agent too busy to take it is waited for
+ * again while the action's pickup time lasts). Queued at once, it waited up to 5 minutes for an offline agent
+ * and then ran on whichever agent polled the queue: after the environment was deleted and its name
+ * registered again by another team, that team's agent ran this team's script on that team's host.
+ */
+const waitsForAgent = (input: RuleRunInput): boolean => input.revision !== undefined && input.revision >= 4;
 
 /** The id of an action run: its idempotency key, the same on every retry and replay. */
 export const actionRunIdOf = (incidentId: string, ruleId: string, actionId: string, eventId: string): string => `${incidentId}:${ruleId}:${actionId}:${eventId}`;
@@ -299,15 +310,17 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
   if (action.refused !== undefined && patched(SCRIPT_ARGS_PATCH)) throw ApplicationFailure.nonRetryable(action.refused, 'ScriptNotAllowedError');
   const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
   if (action.type === 'script.agent') {
+    const taskQueue = String(action.params.agentTaskQueue ?? '');
+    const onAgent = (pickup: Record<string, string>) =>
+      proxyActivities<Activities>({ ...options, ...pickup, taskQueue, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
+        script: String(action.params.script),
+        args: (action.params.args as string[] | undefined) ?? [],
+        env: (action.params.environment as Record<string, string> | undefined) ?? {},
+        timeoutSeconds: action.timeoutSeconds ?? 300,
+        context: { incidentId, ruleId: plan.ruleId, actionRunId },
+      });
     // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
-    const raw: unknown = await proxyActivities<Activities>({ ...options, taskQueue: String(action.params.agentTaskQueue ?? ''), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
-      script: String(action.params.script),
-      args: (action.params.args as string[] | undefined) ?? [],
-      env: (action.params.environment as Record<string, string> | undefined) ?? {},
-      timeoutSeconds: action.timeoutSeconds ?? 300,
-      context: { incidentId, ruleId: plan.ruleId, actionRunId },
-    });
-    return agentOutcome(raw);
+    return agentOutcome(waitsForAgent(run.input) ? await whenAgentPresent(run, taskQueue, onAgent) : await onAgent({}));
   }
   const script = action.type.startsWith('script.');
   const waits = script || waitsForActions(run.input);
@@ -315,6 +328,27 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
   return proxyActivities<Activities>({ ...options, ...heartbeat, ...(waits ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) }).executeAction(
     actionInputOf(run.input, actionRunId, action, run.outcomes),
   );
+}
+
+/**
+ * Revision 4: the agent script, queued once an agent on `taskQueue` has answered and the rule's team still
+ * has an environment there (else it fails without running, saying so). No agent within the action's pickup
+ * time fails as a script nobody picked up always did.
+ */
+async function whenAgentPresent(run: RuleRun, taskQueue: string, onAgent: (pickup: Record<string, string>) => Promise<unknown>): Promise<unknown> {
+  const deadline = Date.now() + AGENT_SCRIPT_PICKUP_SECONDS * 1000;
+  for (;;) {
+    if ((await agentAnswers(taskQueue, deadline)) === 'offline') {
+      throw ApplicationFailure.nonRetryable(`no Doctor agent picked the script up on ${taskQueue} within ${AGENT_SCRIPT_PICKUP_SECONDS} s (agent offline?)`, 'AgentOfflineError');
+    }
+    const check = await localDb.agentTargetCheck({ ruleId: run.input.plan.ruleId, taskQueue });
+    if (check.refused !== undefined) throw ApplicationFailure.nonRetryable(check.refused, 'AgentTargetChangedError');
+    try {
+      return await onAgent({ scheduleToStartTimeout: `${claimedPickupSeconds(deadline)} seconds` });
+    } catch (err) {
+      if (!pickupTimedOut(err) || Date.now() >= deadline) throw err;
+    }
+  }
 }
 
 /**

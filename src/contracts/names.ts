@@ -44,7 +44,9 @@ export const ruleRunWorkflowId = (incidentId: string, ruleId: string, eventId: s
 export const jobScheduleId = (jobId: string): string => `job-${jobId}`;
 
 /** The task queue a Doctor agent polls for its environment. */
-export const agentTaskQueue = (environment: string): string => `selfheal-agent-${environment}`;
+/** What an environment's default agent task queue starts with (its name follows). */
+export const AGENT_QUEUE_PREFIX = 'selfheal-agent-';
+export const agentTaskQueue = (environment: string): string => `${AGENT_QUEUE_PREFIX}${environment}`;
 
 /**
  * The incident workflow's code revision, passed in its input when the webhook starts a run. The first
@@ -62,6 +64,8 @@ export const INCIDENT_WORKFLOW_REVISION = 2;
  * activity waiting for it to stop (non-script actions heartbeat) and records the action as it ended.
  * Revision 3 never cancels an action's claim or skip record half way (a cancellation is seen between
  * actions), and a run whose own pagerduty.resolve succeeded is not cancelled by that resolve's echo.
+ * Revision 4 queues an agent script only once an agent has answered on its queue and the rule's team still
+ * has an environment served there (workflows/agent-pickup.ts).
  * Raise it only together with a code path kept for the older revision (runs still in flight replay with it).
  */
-export const RULE_RUN_REVISION = 3;
+export const RULE_RUN_REVISION = 4;

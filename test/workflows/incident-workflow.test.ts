@@ -94,6 +94,9 @@ describe('incident workflow', function () {
     // A remediation approved while automation is paused: the rest of the remediation skipped, the run
     // inconclusive, the approval's timer at the announced deadline (three patches, rule-run.ts).
     'pause-at-approval-rule-run',
+    // Revision 4: an agent script is queued once an agent answered agentPresent and the rule's team still has
+    // an environment on that queue (the agentTargetCheck marker).
+    'resolve-cancel-running-rule-run-revision-4',
   ];
 
   it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { EnvironmentSsh } from '../database.js';
 import type { TimeWindow } from '../../domain/rules/time-window.js';
 import type { Db } from './db.js';
+import { AGENT_QUEUE_PREFIX } from '../../contracts/names.js';
 
 /** What planning reads of a registered environment: its maintenance windows and its team; undefined when not registered. */
 export async function environmentPlanning(db: Db, name: string): Promise<{ windows: TimeWindow[]; team: string } | undefined> {
@@ -11,19 +12,32 @@ export async function environmentPlanning(db: Db, name: string): Promise<{ windo
   return row ? { windows: (row.maintenance_windows ?? []) as TimeWindow[], team: row.team } : undefined;
 }
 
-/** The task queue set for the environment's agent, if any. */
+/** The task queue of the environment's agent (the one its name gives when none is stored); undefined when not registered. */
 export async function agentQueueOf(db: Db, name: string): Promise<string | undefined> {
   const row = await db.selectFrom('environments').select('agent_task_queue').where('name', '=', name).executeTakeFirst();
-  return row?.agent_task_queue ?? undefined;
+  return row ? (row.agent_task_queue ?? `${AGENT_QUEUE_PREFIX}${name}`) : undefined;
 }
 
-/** The environment's management VM, if one is configured. */
 /** The management VM of environment `name`; with `team`, only when the environment is that team's. */
 export async function environmentSsh(db: Db, name: string, team?: string): Promise<EnvironmentSsh | undefined> {
   let query = db.selectFrom('environments').select('ssh').where('name', '=', name);
   if (team !== undefined) query = query.where('team', '=', team);
   const row = await query.executeTakeFirst();
   return (row?.ssh as EnvironmentSsh | null | undefined) ?? undefined;
+}
+
+/**
+ * Whether an environment of `team` has its Doctor agent on task queue `queue` (one registered without a queue
+ * is served on the queue its name gives, contracts/names.ts).
+ */
+export async function teamServesAgentQueue(db: Db, team: string, queue: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('environments')
+    .select('name')
+    .where('team', '=', team)
+    .where((eb) => eb.or([eb('agent_task_queue', '=', queue), eb.and([eb('agent_task_queue', 'is', null), eb(sql<string>`${AGENT_QUEUE_PREFIX} || name`, '=', queue)])]))
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 export interface EnvironmentTargetRow {
