@@ -1,5 +1,5 @@
 #!/bin/sh
-# Usage: check-root-password-expiry.sh [--days N] [--dry-run] [--user NAME] [--vault-cmd NAME]
+# Usage: check-root-password-expiry.sh [--days N] [--dry-run] [--user NAME] [--vault-cmd NAME] [--]
 #
 # Reads the password expiry of NAME (default root) with `chage -l`. When it expires within N days
 # (default 14), sets a new random password with `chpasswd` — but only after the vault command has
@@ -43,6 +43,8 @@ while [ "$#" -gt 0 ]; do
     --dry-run) dry_run=1 ;;
     --user) [ "$#" -ge 2 ] || { echo '--user needs a value' >&2; exit 2; }; user=$2; shift ;;
     --vault-cmd) [ "$#" -ge 2 ] || { echo '--vault-cmd needs a value' >&2; exit 2; }; vault_cmd=$2; shift ;;
+    # `--` ends the options (the README advises it before templated values); this script takes no operand.
+    --) shift; [ "$#" -eq 0 ] || { echo "unexpected operand: $1" >&2; exit 2; }; break ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Usage: disk-cleanup.sh [--apply] [--days N] [--path DIR]...
+# Usage: disk-cleanup.sh [--apply] [--days N] [--path DIR]... [--]
 # Lists (default, dry run) or deletes (--apply) regular files older than N days (default 7) under each
 # DIR (default /var/tmp), staying on the same filesystem. Prints a RESULT summary line.
 #
@@ -36,6 +36,8 @@ while [ "$#" -gt 0 ]; do
 '*) echo 'invalid path' >&2; exit 2 ;; esac
       paths="$paths
 $2"; shift ;;
+    # `--` ends the options (the README advises it before templated values); this script takes no operand.
+    --) shift; [ "$#" -eq 0 ] || { echo "unexpected operand: $1" >&2; exit 2; }; break ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift

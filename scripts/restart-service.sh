@@ -1,5 +1,5 @@
 #!/bin/sh
-# Usage: restart-service.sh [--dry-run] <unit>
+# Usage: restart-service.sh [--dry-run] [--] <unit>
 # Restarts a systemd service after validating its name (a service, never a target, mount or slice, nor a
 # service that powers off, reboots, suspends or rescues the host).
 # --dry-run only validates.
@@ -12,8 +12,12 @@ if [ "${1:-}" = "--dry-run" ]; then
   dry_run=1
   shift
 fi
+# `--` ends the options, as the README advises before a templated value: the unit follows.
+if [ "${1:-}" = "--" ]; then
+  shift
+fi
 if [ "$#" -ne 1 ]; then
-  echo 'usage: restart-service.sh [--dry-run] <unit>' >&2
+  echo 'usage: restart-service.sh [--dry-run] [--] <unit>' >&2
   exit 2
 fi
 unit=$1

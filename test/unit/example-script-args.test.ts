@@ -89,3 +89,31 @@ describe('the rules and jobs the docs and examples show pass their script\'s arg
     assert.deepEqual(bad, []);
   });
 });
+
+// The README advises a `--` before a templated value (src/domain/script-args.ts passes what follows it as
+// it is). The shipped scripts refused it as an unknown argument, so a rule that followed the advice failed
+// on every incident; they take it as the end of their options, and what follows it never as an option.
+describe('the shipped scripts take `--` as the end of their options', function () {
+  const run = (script: string, ...args: string[]) => {
+    const r = spawnSync('sh', [path.join(SCRIPTS, script), ...args], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    return { status: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+  };
+
+  it('restart-service.sh: the unit after `--` is the unit, and one that looks like an option is still refused', function () {
+    assert.deepEqual(run('restart-service.sh', '--dry-run', '--', 'web-1'), { status: 0, out: 'RESULT unit=web-1 action=would-restart', err: '' });
+    const dashed = run('restart-service.sh', '--dry-run', '--', '--now');
+    assert.equal(dashed.status, 2);
+    assert.equal(dashed.out, 'RESULT action=rejected reason=invalid-unit-name');
+  });
+
+  it('disk-cleanup.sh and check-root-password-expiry.sh: `--` ends the options; an option after it is an operand, refused', function () {
+    this.timeout(30_000);
+    const dry = run('disk-cleanup.sh', '--days', '3', '--');
+    assert.equal(dry.status, 0, dry.err);
+    assert.match(dry.out, /^RESULT mode=dry-run days=3 /m);
+    // `--apply` after `--` is no option: nothing is deleted, the script says why.
+    assert.deepEqual(run('disk-cleanup.sh', '--', '--apply'), { status: 2, out: '', err: 'unexpected operand: --apply' });
+    assert.notEqual(run('check-root-password-expiry.sh', '--dry-run', '--').status, 2);
+    assert.deepEqual(run('check-root-password-expiry.sh', '--dry-run', '--', '--user'), { status: 2, out: '', err: 'unexpected operand: --user' });
+  });
+});
