@@ -32,8 +32,8 @@ function counterSeries(text: string): Map<string, number> {
 async function seed(db: Kysely<Database>): Promise<{ ruleId: string; ids: Record<string, string>; keptMatch: string }> {
   const { ruleId, ids } = await seedStatsHistory(db);
   const at = (iso: string) => new Date(iso);
-  // A match with a finished run and one still going: the purge deletes the finished run and keeps the match,
-  // which then no longer counts as a succeeded run of its rule.
+  // A match with a finished run and one still going: the purge deletes the finished run and keeps the match.
+  // A run still going is not counted as succeeded (it counts once it has ended), before the purge or after.
   const m5 = await db
     .insertInto('rule_matches')
     .values({ incident_id: ids.W1!, event_id: 'E-W5', rule_id: ruleId, rule_version: 2, rule_name: 'restart-replica', explanation: '{}', decision: 'run', target: 'db-2', matched_at: at('2026-03-27T10:00:00Z') })
@@ -105,7 +105,7 @@ describe('database counters in /metrics across the retention purge', function ()
       ['selfheal_actions_total{type="script.ssh",status="succeeded"}', 4],
       ['selfheal_job_runs_total{job="nightly-vacuum",status="succeeded"}', 2],
       ['selfheal_job_target_results_total{via="agent",status="succeeded"}', 3],
-      [`selfheal_rule_runs_succeeded_total{rule_id="${ruleId}"}`, 4],
+      [`selfheal_rule_runs_succeeded_total{rule_id="${ruleId}"}`, 3],
       ['selfheal_action_duration_seconds_count{type="script.ssh"}', 5],
       ['selfheal_action_duration_seconds_bucket{type="script.ssh",le="10"}', 1],
       ['selfheal_job_run_duration_seconds_count{job="nightly-vacuum"}', 3],
@@ -126,8 +126,9 @@ describe('database counters in /metrics across the retention purge', function ()
     const left = async (table: string) => (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(db.db)).rows[0]!.n;
     assert.deepEqual(
       { actionRuns: await left('action_runs'), matches: await left('rule_matches'), incidents: await left('incidents'), jobRuns: await left('job_runs'), targets: await left('job_target_results') },
-      { actionRuns: 1, matches: 1, incidents: 1, jobRuns: 1, targets: 1 },
-      'the purge deleted all but what a run still going holds',
+      // S1–S3 are not resolved: kept whole, however old (their workflows still wait for the resolve).
+      { actionRuns: 1, matches: 1, incidents: 4, jobRuns: 1, targets: 1 },
+      'the purge deleted all but what a run still going holds and the incidents still open',
     );
 
     // New rows still count on top of what was purged.

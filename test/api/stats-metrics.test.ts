@@ -21,7 +21,7 @@ describe('effectiveness series in /metrics', function () {
   after(async () => db?.close());
 
   it('per rule id only: runs, succeeded, verified, unverified and suppressed from the durable tables; deleted rules drop out', async function () {
-    const { ruleId } = await seedStatsHistory(db.db);
+    const { ruleId, ids } = await seedStatsHistory(db.db);
     const temporal = await testTemporal();
     const logger = createLogger({ level: 'silent' });
     const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, METRICS_REFRESH_SECONDS: '0' });
@@ -39,6 +39,51 @@ describe('effectiveness series in /metrics', function () {
     assert.deepEqual(lines(text, 'selfheal_rule_runs_verified_total'), [`selfheal_rule_runs_verified_total{rule_id="${ruleId}"} 2`]);
     assert.deepEqual(lines(text, 'selfheal_rule_runs_unverified_total'), [`selfheal_rule_runs_unverified_total{rule_id="${ruleId}"} 1`]);
     assert.deepEqual(lines(text, 'selfheal_rule_matches_suppressed_total'), [`selfheal_rule_matches_suppressed_total{rule_id="${ruleId}"} 3`]);
+
+    // A run going: its first action succeeded, its second waits for an approval. Judged while it went, it
+    // counted as succeeded, then dropped out when the approver rejected the second (Prometheus reads a drop as
+    // a reset). It counts once it has ended (its breaker outcome, the last thing a run writes), and never goes.
+    const succeeded = async () => Number(lines(await scrape(), 'selfheal_rule_runs_succeeded_total')[0]?.split(' ')[1]);
+    const seen = [await succeeded()];
+    const run = async (incident: string, event: string) =>
+      String(
+        (
+          await db.db
+            .insertInto('rule_matches')
+            .values({ incident_id: incident, event_id: event, rule_id: ruleId, rule_version: 2, rule_name: 'restart-replica', explanation: '{}', decision: 'run', target: 'db-9', matched_at: new Date() })
+            .returning('id')
+            .executeTakeFirstOrThrow()
+        ).id,
+      );
+    const action = (matchId: string, i: number, status: string) => ({
+      id: `${matchId}:a${i}`,
+      idempotency_key: `${matchId}:a${i}`,
+      incident_id: ids.W1!,
+      match_id: matchId,
+      rule_id: ruleId,
+      rule_version: 2,
+      action_index: i,
+      action_id: `a${i}`,
+      action_type: 'script.ssh',
+      status,
+      started_at: new Date(),
+      finished_at: status === 'awaiting_approval' ? null : new Date(),
+    });
+    const ended = (matchId: string) => db.db.updateTable('rule_matches').set({ breaker_outcome: JSON.stringify({ breaker: 'closed', opened: false, failures: 1, threshold: 5 }) }).where('id', '=', matchId).execute();
+    const rejected = await run(ids.W1!, 'E-going-1');
+    await db.db.insertInto('action_runs').values([action(rejected, 0, 'succeeded'), action(rejected, 1, 'awaiting_approval')]).execute();
+    seen.push(await succeeded());
+    await db.db.updateTable('action_runs').set({ status: 'rejected', finished_at: new Date() }).where('id', '=', `${rejected}:a1`).execute();
+    seen.push(await succeeded());
+    await ended(rejected);
+    seen.push(await succeeded());
+    // A run whose every action succeeded counts once it has ended.
+    const good = await run(ids.W1!, 'E-going-2');
+    await db.db.insertInto('action_runs').values([action(good, 0, 'succeeded'), action(good, 1, 'succeeded')]).execute();
+    seen.push(await succeeded());
+    await ended(good);
+    seen.push(await succeeded());
+    assert.deepEqual(seen, [3, 3, 3, 3, 3, 4]);
 
     await db.db.updateTable('rules').set({ deleted_at: new Date() }).where('id', '=', ruleId).execute();
     assert.deepEqual(lines(await scrape(), 'selfheal_rule_runs_total'), [], 'a deleted rule leaves no series behind');

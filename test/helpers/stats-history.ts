@@ -68,6 +68,8 @@ export async function seedStatsHistory(db: Kysely<Database>, prefix = ''): Promi
         target: extra.target ?? 'db-1',
         matched_at: when,
         verification: extra.verification ?? null,
+        // A run's last write: its outcome counted for the breaker (the seeded runs have all ended).
+        breaker_outcome: decision === 'run' ? JSON.stringify({ breaker: 'closed', opened: false, failures: 0, threshold: 5 }) : null,
       })
       .returning('id')
       .executeTakeFirstOrThrow();

@@ -72,6 +72,8 @@ describe('security: a signed delivery replayed after its record is purged', func
     await stack.temporal.client.workflowService.deleteWorkflowExecution({ namespace: stack.temporal.client.options.namespace, workflowExecution: { workflowId: ruleRun.workflowId } });
     await eventually(async () => !(await known(ruleRun)), 60_000, 'Temporal forgot the rule run');
     const monthAgo = new Date(Date.now() - 31 * DAY);
+    // Resolved a month ago too (an incident not resolved is kept whole, whatever its age).
+    await stack.db.db.updateTable('incidents').set({ status: 'resolved', resolved_at: monthAgo, last_event_at: monthAgo }).where('id', '=', id).execute();
     await stack.db.db.updateTable('incident_events').set({ received_at: monthAgo }).where('incident_id', '=', id).execute();
     await stack.db.db.updateTable('rule_matches').set({ matched_at: monthAgo }).where('incident_id', '=', id).execute();
     await stack.db.db.updateTable('action_runs').set({ created_at: monthAgo }).where('incident_id', '=', id).execute();

@@ -2,10 +2,11 @@
 // says from when on the history is whole. Run it in a transaction (the watermark and the deletes together).
 // The Prometheus counters count these rows: each delete adds what its rows counted to the metric offsets in the
 // same statement (metrics.ts), so a purge never lowers a counter.
-import { sql, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database } from '../database.js';
 import { HISTORY_WATERMARK } from './backtests.js';
 import { deleteKeepingCounts, durationOffsets } from './metrics.js';
+import { succeededRun } from './stats.js';
 
 export interface PurgedCounts {
   actionRuns: number;
@@ -33,7 +34,7 @@ const GUARD_BOOKKEEPING_DAYS = 8;
 
 /**
  * Deletes at most `n` rows per table older than `cutoff`: finished action runs, then matches with no
- * action run left, events, and incidents left with no event and no match; finished job runs; attached
+ * action run left, events of resolved incidents, and resolved incidents left with no event and no match; finished job runs; attached
  * backtests; and the
  * bookkeeping (guards, side effects, PagerDuty writes, target leases) past both the cutoff and the guards'
  * week, as are `run` matches (a rate limit counts them). A run still going is never deleted, nor is its
@@ -50,9 +51,7 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
     .execute();
   // A run deleted can change whether its match, kept while another of its runs goes on or until a later batch,
   // counts as a succeeded run of its rule: the offset takes the difference, with the test of ruleTotals (stats.ts).
-  const succeeded = (left: RawBuilder<unknown>) => sql`m.decision = 'run'
-    and exists (select 1 from action_runs a where a.match_id = m.id and a.status = 'succeeded' and ${left})
-    and not exists (select 1 from action_runs a where a.match_id = m.id and a.status in ('failed', 'rejected') and ${left})`;
+  const succeeded = succeededRun;
   const actionRuns = await deleteKeepingCounts(
     trx,
     sql`gone as (
@@ -94,16 +93,23 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
         ('selfheal_rule_matches_suppressed_total', g.decision = 'skipped')) as per_rule (metric, counted)
       group by per_rule.metric, g.rule_id`,
   );
+  // An incident not resolved is kept whole, however old: its workflow is still open, waiting for the resolve.
+  // Purged, its page answered 404 while it was open, and the resolve wrote the row again with the resolve's
+  // time as its opening (and counted its workflow twice in selfheal_workflows_started_total).
   const events = await sql`
     delete from incident_events where id in (
-      select id from incident_events where received_at < ${cutoff} order by received_at limit ${n})`.execute(trx);
+      select e.id from incident_events e
+      where e.received_at < ${cutoff}
+        and not exists (select 1 from incidents i where i.id = e.incident_id and i.status <> 'resolved')
+      order by e.received_at limit ${n})`.execute(trx);
   // Each incident stood for one incident workflow started.
   const incidents = await deleteKeepingCounts(
     trx,
     sql`gone as (
       delete from incidents where id in (
         select i.id from incidents i
-        where coalesce(i.last_event_at, i.created_at) < ${cutoff}
+        where i.status = 'resolved'
+          and coalesce(i.last_event_at, i.created_at) < ${cutoff}
           and not exists (select 1 from incident_events e where e.incident_id = i.id)
           and not exists (select 1 from rule_matches m where m.incident_id = i.id)
         limit ${n})

@@ -2,7 +2,7 @@
 // rows an incident's label is computed from, and the incidents automation is compared against. Plain
 // functions taking the database first; the arithmetic lives in src/domain/effectiveness.ts and the
 // composition in src/services/stats.ts.
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from './db.js';
 
 export interface Range {
@@ -191,6 +191,18 @@ export interface RuleTotalsRow {
   suppressed: number;
 }
 
+/**
+ * A succeeded run of match `m`, for selfheal_rule_runs_succeeded_total: an action succeeded and none failed or
+ * was rejected, judged once the run has ended (its outcome counted for the breaker, `breaker_outcome`, the
+ * last thing a run writes). Judged while it went, a run counted after its first action dropped out of the
+ * counter when a later action failed or was rejected, and Prometheus read the drop as a reset. `a` is the
+ * alias the action runs take (the purge narrows them to the ones it keeps).
+ */
+export const succeededRun = (kept: RawBuilder<unknown> = sql`true`): RawBuilder<unknown> => sql`m.decision = 'run' and m.breaker_outcome is not null
+  and exists (select 1 from action_runs a where a.match_id = m.id and a.status = 'succeeded' and ${kept})
+  and not exists (select 1 from action_runs a where a.match_id = m.id and a.status in ('failed', 'rejected') and ${kept})`;
+const SUCCEEDED_RUN = succeededRun();
+
 /** Totals per live rule over all time, for the Prometheus series (one row per rule: bounded by the rules). */
 export async function ruleTotals(db: Db): Promise<RuleTotalsRow[]> {
   const rows = await db
@@ -199,7 +211,7 @@ export async function ruleTotals(db: Db): Promise<RuleTotalsRow[]> {
     .select([
       'r.id as rule_id',
       sql<string>`count(m.id) filter (where m.decision = 'run')`.as('runs'),
-      sql<string>`count(m.id) filter (where m.decision = 'run' and exists (select 1 from action_runs a where a.match_id = m.id and a.status = 'succeeded') and not exists (select 1 from action_runs a where a.match_id = m.id and a.status in ('failed', 'rejected')))`.as('succeeded'),
+      sql<string>`count(m.id) filter (where ${SUCCEEDED_RUN})`.as('succeeded'),
       sql<string>`count(m.id) filter (where m.verification = 'verified')`.as('verified'),
       sql<string>`count(m.id) filter (where m.verification = 'unverified')`.as('unverified'),
       sql<string>`count(m.id) filter (where m.decision = 'skipped')`.as('suppressed'),
