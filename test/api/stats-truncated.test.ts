@@ -3,7 +3,7 @@
 // incidents without it; before, the incidents past those caps were left out silently while `truncated`
 // stayed false.
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
+import { sql, type KyselyPlugin } from 'kysely';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
@@ -70,9 +70,41 @@ describe('effectiveness statistics say truncated when the incidents they label a
   // One answer here reads 20,001 matches and labels as many incidents: hundreds of MB and seconds. Ten at
   // once (a read token's whole burst) took 48 s and 1.7 GB, and every other caller waited seconds.
   it('answers at once: one computed per process, four wait their turn, the rest 503 with Retry-After', async function () {
+    // The first answer's reads of rule_matches are held until the line is full, so a loaded host (the first
+    // answer done before the last request reaches the gate) cannot make it look like fewer were turned away.
+    let held = true;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const matchQueries = new Set<unknown>();
+    const holdMatches: KyselyPlugin = {
+      transformQuery(args) {
+        if (JSON.stringify(args.node).includes('rule_matches')) matchQueries.add(args.queryId);
+        return args.node;
+      },
+      async transformResult(args) {
+        if (held && matchQueries.has(args.queryId)) await gate;
+        return args.result;
+      },
+    };
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const gated = createApp({ config, db: db.db.withPlugin(holdMatches), temporal: {} as never, logger: createLogger({ level: 'silent' }) }, allRoutes);
     const range = `since=${iso(SINCE)}&until=${iso(SINCE + 86_400_000)}`;
     const paths = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? `/api/stats?${range}` : `/api/rules/rule-busy/stats?${range}`));
-    const answers = await Promise.all(paths.map((p) => app.request(p, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })));
+    const early: number[] = [];
+    const pending = paths.map(async (p) => {
+      const res = await gated.request(p, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      early.push(res.status);
+      return res;
+    });
+    // Past the one computing and the four in line, the rest are answered while the first is still held.
+    for (const deadline = Date.now() + 30_000; early.length < 3; ) {
+      assert.ok(Date.now() < deadline, `only ${early.length} answered while the first was held`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(early, [503, 503, 503]);
+    held = false;
+    release();
+    const answers = await Promise.all(pending);
     const statuses = answers.map((a) => a.status).sort();
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 503, 503, 503]);
     for (const busy of answers.filter((a) => a.status === 503)) {
