@@ -19,9 +19,39 @@ async function reachable(dependency: string, probe: Promise<unknown>, log: Logge
   }
 }
 
+type Checks = { database: { status: 'up' | 'down' }; temporal: { status: 'up' | 'down' } };
+
+/**
+ * How long one readiness answer is reused (ms). /readyz is unauthenticated: without this, every request
+ * was a Postgres query and a Temporal call (and, while one was down, a warning line), so anyone who could
+ * reach the port set the pace of both. Now one probe runs at a time per API process, shared by every
+ * request that arrives while it runs, and its answer serves the next second's requests.
+ */
+export const READINESS_REUSE_MS = 1000;
+
+function readinessProbe(deps: AppDeps): (log: Logger) => Promise<Checks> {
+  let last: { at: number; checks: Checks } | undefined;
+  let running: Promise<Checks> | undefined;
+  return (log) => {
+    if (last && Date.now() - last.at < READINESS_REUSE_MS) return Promise.resolve(last.checks);
+    running ??= (async () => {
+      try {
+        const [database, temporal] = await Promise.all([reachable('database', pingDatabase(deps.db), log), reachable('temporal', deps.temporal.workflowService.getSystemInfo({}), log)]);
+        const checks: Checks = { database: { status: database }, temporal: { status: temporal } };
+        last = { at: Date.now(), checks };
+        return checks;
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+}
+
 export function healthRoutes(deps: AppDeps) {
   const app = newRouter();
   const tags = ['health'];
+  const probe = readinessProbe(deps);
 
   app.openapi(op(open(), { method: 'get', path: '/healthz', tags, summary: 'Liveness', responses: { 200: json('The process is up.', z.object({ status: z.literal('ok') })) } }), (c) =>
     c.json({ status: 'ok' as const }, 200),
@@ -33,13 +63,11 @@ export function healthRoutes(deps: AppDeps) {
       method: 'get',
       path: '/readyz',
       tags,
-      summary: 'Readiness: Temporal and the database reachable',
+      summary: 'Readiness: Temporal and the database reachable (one probe at a time, its answer reused for a second)',
       responses: { 200: json('Ready.', z.object({ status: z.literal('ready'), checks: anyObject })), 503: problemResponse('Not ready.') },
     }),
     async (c) => {
-      const log = c.get('logger');
-      const [database, temporal] = await Promise.all([reachable('database', pingDatabase(deps.db), log), reachable('temporal', deps.temporal.workflowService.getSystemInfo({}), log)]);
-      const checks = { database: { status: database }, temporal: { status: temporal } };
+      const checks = await probe(c.get('logger'));
       const down = Object.entries(checks).filter(([, v]) => v.status !== 'up');
       if (down.length > 0) return problem(c, 503, 'Service Unavailable', `not ready: ${down.map(([k]) => `${k} unreachable`).join('; ')}`, { checks });
       return c.json({ status: 'ready' as const, checks }, 200);
