@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { stopChild } from '../src/temporal/dev-server.js';
-import { incidentEventMessage, incidentStartOptions } from '../src/api/routes/webhooks.js';
+import { incidentEventMessage, incidentStartOptions } from '../src/temporal/incident-signal.js';
 import { parseWebhookBody } from '../src/pagerduty/webhook.js';
 import { cpuSince, cpuSnapshot } from './cpu.js';
 import { newBatch } from './deliveries.js';
@@ -133,7 +133,7 @@ export async function withTrivialWorker<T>(stack: BenchStack, fn: (taskQueue: st
 /**
  * The webhook's start against the trivial one, with everything else equal (trivial workflow and worker,
  * CALLERS at a time): the message a delivery becomes (built from the ingest's own deliveries), then that
- * with the incident start's reuse policy and search attributes (src/api/routes/webhooks.ts).
+ * with the incident start's reuse policy and search attributes (src/temporal/incident-signal.ts).
  */
 async function signalShapeRuns(stack: BenchStack, taskQueue: string, prefix: string, worker: ChildProcess): Promise<SignalShapeRun[]> {
   const batch = newBatch('shape');

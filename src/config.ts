@@ -134,6 +134,9 @@ export const envSchema = z.object({
   PAGERDUTY_API_URL: url('https://api.pagerduty.com'),
   PAGERDUTY_API_TOKEN: optionalString,
   PAGERDUTY_FROM_EMAIL: email,
+  // With PAGERDUTY_API_TOKEN, the worker asks PagerDuty this often about open incidents quiet for an hour,
+  // and hands a resolve PagerDuty never delivered to its workflow (activities/reconcile.ts). 0 = never.
+  PAGERDUTY_RECONCILE_MINUTES: wholeNumber(10, 0, 1440),
   SELFHEAL_ADMIN_TOKEN: secretToken,
   METRICS_TOKEN: secretToken,
   // Database-backed /metrics series are refreshed in the background at most this often.
@@ -298,6 +301,8 @@ export interface Config {
     apiUrl: string;
     apiToken: string | undefined;
     fromEmail: string | undefined;
+    /** PAGERDUTY_RECONCILE_MINUTES: how often the worker looks for lost resolves; 0 = never. */
+    reconcileMinutes: number;
   };
   adminToken: string | undefined;
   /** Bearer token GET /metrics requires; unset → /metrics is open (keep it off the public listener). */
@@ -468,6 +473,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       apiUrl: e.PAGERDUTY_API_URL!.replace(/\/+$/, ''),
       apiToken: e.PAGERDUTY_API_TOKEN,
       fromEmail: e.PAGERDUTY_FROM_EMAIL,
+      reconcileMinutes: e.PAGERDUTY_RECONCILE_MINUTES,
     },
     adminToken: e.SELFHEAL_ADMIN_TOKEN,
     metricsToken: e.METRICS_TOKEN,

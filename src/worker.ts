@@ -8,8 +8,10 @@ import type { Database } from './db/database.js';
 import type { ExtractorsConfig } from './domain/extract.js';
 import { createIntegrations } from './integrations.js';
 import type { Logger } from './logger.js';
+import { reconcileOpenIncidents } from '../activities/reconcile.js';
 import { createPagerDutyClient } from './pagerduty/rest-client.js';
 import { connectClient, temporalTarget } from './temporal/connection.js';
+import { signalIncident } from './temporal/incident-signal.js';
 import { ensureRetentionSchedule } from './temporal/retention.js';
 import { keepSchedulesReconciled } from './temporal/schedules.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
@@ -68,9 +70,17 @@ const ALERT_SWEEP_SECONDS = 60;
  * minute.
  */
 export function keepAlertsDelivered(deliver: () => Promise<number>, everySeconds = ALERT_SWEEP_SECONDS): { stop: () => Promise<void> } {
-  let running: Promise<unknown> | undefined;
   // deliverAutomationAlerts never throws: what fails is logged and kept on the alert's row.
-  const once = () => (running ??= deliver().finally(() => (running = undefined)));
+  return keepSweeping(deliver, everySeconds);
+}
+
+/**
+ * Runs `sweep` at start and then every `everySeconds`, never two at once (a slow sweep skips a tick), on an
+ * unref'd timer; `stop` waits for the sweep running. `sweep` must not throw.
+ */
+export function keepSweeping(sweep: () => Promise<unknown>, everySeconds: number): { stop: () => Promise<void> } {
+  let running: Promise<unknown> | undefined;
+  const once = () => (running ??= sweep().finally(() => (running = undefined)));
   void once();
   const timer = setInterval(() => void once(), everySeconds * 1000);
   timer.unref();
@@ -99,15 +109,22 @@ async function main(): Promise<void> {
   const connection = await connectNative(target);
   const worker = await buildMainWorker({ config, db, logger, connection, extractors: await loadExtractors(config.extractorsFile) });
   const running = worker.run();
-  const alerts = keepAlertsDelivered(
-    alertDelivery({ db, logger, guards: config.guards, integrations: createIntegrations(config), pagerduty: pagerDutyFor(config) }),
-  );
+  const pagerduty = pagerDutyFor(config);
+  const alerts = keepAlertsDelivered(alertDelivery({ db, logger, guards: config.guards, integrations: createIntegrations(config), pagerduty }));
+  const reconcile =
+    pagerduty && config.pagerduty.reconcileMinutes > 0
+      ? keepSweeping(
+          () => reconcileOpenIncidents({ db, pagerduty, logger, signal: (id, msg, serviceId) => signalIncident(client, config.temporal.taskQueue, id, msg, serviceId) }),
+          config.pagerduty.reconcileMinutes * 60,
+        )
+      : undefined;
   logger.info({ address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue }, 'worker started');
   onShutdown(logger, async () => {
     // The SDK also reacts to SIGINT/SIGTERM and may already be draining.
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
     await alerts.stop();
+    await reconcile?.stop();
     await schedules.stop();
     await connection.close();
     await client.connection.close();

@@ -31,6 +31,8 @@ export interface IncidentTable {
   last_event_at: NullableTimestamp;
   /** The newest event that carried the incident's own data (migration 2026-12-23T00-00-incident-snapshot-at). */
   snapshot_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** When the worker last asked PagerDuty whether this open incident is still open (migration 2026-12-25T00-00-incident-reconciled-at). */
+  reconciled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

@@ -24,6 +24,7 @@ import * as rulesGeneration from './migrations/2026-12-21T00-00-rules-generation
 import * as breakerTrialMatch from './migrations/2026-12-22T00-00-breaker-trial-match.js';
 import * as incidentSnapshotAt from './migrations/2026-12-23T00-00-incident-snapshot-at.js';
 import * as remediationTeam from './migrations/2026-12-24T00-00-remediation-team.js';
+import * as incidentReconciledAt from './migrations/2026-12-25T00-00-incident-reconciled-at.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -51,6 +52,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-22T00-00-breaker-trial-match': breakerTrialMatch,
   '2026-12-23T00-00-incident-snapshot-at': incidentSnapshotAt,
   '2026-12-24T00-00-remediation-team': remediationTeam,
+  '2026-12-25T00-00-incident-reconciled-at': incidentReconciledAt,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

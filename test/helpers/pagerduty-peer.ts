@@ -63,6 +63,8 @@ interface IncidentMeta {
   title: string;
   /** Email of whoever last changed the status. */
   lastStatusChangeBy?: string;
+  /** When the status last changed (ISO), as GET /incidents/{id} gives it in `last_status_change_at`. */
+  lastStatusChangeAt?: string;
 }
 
 export interface PeerWebhookDelivery {
@@ -370,6 +372,7 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     if (change.status) {
       incident.status = change.status;
       metaOf(incidentId).lastStatusChangeBy = email;
+      metaOf(incidentId).lastStatusChangeAt = new Date().toISOString();
       const type = { acknowledged: 'incident.acknowledged', resolved: 'incident.resolved', triggered: 'incident.unacknowledged' }[change.status];
       emit(incidentId, type, email, webhookIncident(incident));
     }
@@ -401,6 +404,7 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     service: { id: metaOf(incident.id).serviceId, type: 'service_reference', summary: 'Service', self: `${baseUrl}/services/${metaOf(incident.id).serviceId}` },
     assignments: [],
     ...(metaOf(incident.id).lastStatusChangeBy ? { last_status_change_by: userRef(metaOf(incident.id).lastStatusChangeBy!) } : {}),
+    last_status_change_at: metaOf(incident.id).lastStatusChangeAt ?? '2024-01-01T00:00:00Z',
   });
 
   function handle(op: Operation, params: Record<string, string>, query: Record<string, string>, body: Json, from: string): [number, unknown] {

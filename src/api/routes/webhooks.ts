@@ -1,13 +1,12 @@
-import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../db/database.js';
 import { historyPurgedBefore } from '../../db/repositories/backtests.js';
 import { eventExists, insertEventOnce } from '../../db/repositories/incidents.js';
-import { classifyEvent, incidentIdOf, parseWebhookJson, webhookBodySchema, type PagerDutyEvent } from '../../pagerduty/webhook.js';
+import { classifyEvent, incidentIdOf, parseWebhookJson, webhookBodySchema } from '../../pagerduty/webhook.js';
 import { verifySignature } from '../../pagerduty/signature.js';
-import { incidentWorkflowId, searchAttributes } from '../../temporal/names.js';
-import { INCIDENT_WORKFLOW_REVISION, SIGNALS, WORKFLOW_TYPES, type IncidentEventMessage } from '../../contracts/index.js';
+import { incidentEventMessage, serviceIdOf, signalIncident } from '../../temporal/incident-signal.js';
+import { incidentWorkflowId } from '../../temporal/names.js';
 import { withTimeout } from '../../timeout.js';
 import { MAX_WEBHOOK_BYTES, parseBoundedJson } from '../body.js';
 import type { AppDeps, WebhookOutcome } from '../env.js';
@@ -199,50 +198,6 @@ export function webhookRoutes(deps: AppDeps) {
   });
 
   return app;
-}
-
-export async function signalIncident(
-  client: Client,
-  taskQueue: string,
-  incidentId: string,
-  msg: IncidentEventMessage,
-  serviceId?: string,
-): Promise<void> {
-  await withTimeout(
-    client.workflow.signalWithStart(WORKFLOW_TYPES.incident, {
-      workflowId: incidentWorkflowId(incidentId),
-      taskQueue,
-      args: [{ incidentId, revision: INCIDENT_WORKFLOW_REVISION }],
-      signal: SIGNALS.incidentEvent,
-      signalArgs: [msg],
-      ...incidentStartOptions(incidentId, serviceId),
-    }),
-    4000,
-  );
-}
-
-/** What the incident workflow is signalled for one delivery: the event as received, and when. */
-export function incidentEventMessage(event: PagerDutyEvent, webhookId?: string): IncidentEventMessage {
-  return { eventId: event.id, webhookId, eventType: event.event_type, occurredAt: event.occurred_at, receivedAt: new Date().toISOString(), event };
-}
-
-/** How an incident's workflow is started, beside its id, type and signal (the bench sends the same). */
-export function incidentStartOptions(incidentId: string, serviceId?: string) {
-  return {
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    // Searchable in the Temporal UI from the first delivery on, storms included. No memo: it held the
-    // same two values, and every byte of the start is server work on the webhook's answer path.
-    typedSearchAttributes: [
-      { key: searchAttributes.incidentId, value: incidentId },
-      ...(serviceId ? [{ key: searchAttributes.service, value: serviceId }] : []),
-    ],
-  };
-}
-
-function serviceIdOf(event: { data: Record<string, unknown> }): string | undefined {
-  const data = event.data;
-  const svc = (data['service'] ?? (data['incident'] as Record<string, unknown> | undefined)?.['service']) as { id?: unknown } | undefined;
-  return typeof svc?.id === 'string' ? svc.id : undefined;
 }
 
 async function bestEffort<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T | undefined> {

@@ -104,6 +104,27 @@ export async function eventExists(db: Db, eventId: string): Promise<boolean> {
   return row !== undefined;
 }
 
+/**
+ * Claims up to `limit` open incidents with no event taken since `quietBefore` (`updated_at`, our clock, where
+ * `last_event_at` is PagerDuty's) and not asked about since
+ * `askedBefore` (never asked first, then the longest ago), marking them asked at `at`: the batch of the
+ * reconcile of lost resolves. `skip locked`, so worker replicas sweeping at once take different ones.
+ */
+export async function claimIncidentsToReconcile(db: Db, c: { quietBefore: Date; askedBefore: Date; limit: number; at: Date }): Promise<string[]> {
+  const rows = await sql<{ id: string }>`
+    update incidents set reconciled_at = ${c.at}
+    where id in (
+      select id from incidents
+      where status <> 'resolved'
+        and updated_at < ${c.quietBefore}
+        and (reconciled_at is null or reconciled_at < ${c.askedBefore})
+      order by reconciled_at nulls first, created_at
+      limit ${c.limit}
+      for update skip locked)
+    returning id`.execute(db);
+  return rows.rows.map((r) => r.id);
+}
+
 export async function findIncidentForUpdate(db: Transaction<Database>, id: string): Promise<Incident | undefined> {
   return db.selectFrom('incidents').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }

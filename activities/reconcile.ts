@@ -1,0 +1,114 @@
+// Lost resolves. PagerDuty gives up on a webhook delivery after its retries, and a subscription can be
+// disabled (after repeated failures) or deleted for a while: a resolve lost that way left the incident
+// open here for good. Its workflow waited for ever, a fix waiting for approval could still be approved,
+// the dashboard and stats counted it open, and retention keeps open incidents whole. The worker asks
+// PagerDuty, now and then, about the open incidents that have heard nothing for an hour, and hands the
+// workflow of each one PagerDuty says is resolved the resolve it missed, through the same signalWithStart
+// as a webhook (a workflow that was terminated meanwhile is started again and takes it). The resolve
+// event is built from PagerDuty's own answer: its time is the incident's `last_status_change_at` and its
+// agent `last_status_change_by`, so a resolve Self-healing itself made is still recognised as its own
+// (activities/own-writes.ts), and its id is fixed per incident, so a second sweep, or a second worker,
+// hands over the same event, which the workflow and the events table take once.
+import type { Kysely } from 'kysely';
+import type { IncidentEventMessage } from '../src/contracts/index.js';
+import type { Database } from '../src/db/database.js';
+import { claimIncidentsToReconcile } from '../src/db/repositories/incidents.js';
+import type { Logger } from '../src/logger.js';
+import { PagerDutyApiError, type PagerDutyClient, type PagerDutyIncident } from '../src/pagerduty/rest-client.js';
+
+/** An open incident is asked about once it has heard nothing for this long, and then at most this often. */
+export const RECONCILE_QUIET_SECONDS = 3600;
+/** Incidents asked about per sweep per worker, one request at a time (PagerDuty allows 960 a minute per token). */
+export const RECONCILE_BATCH = 50;
+
+export interface ReconcileDeps {
+  db: Kysely<Database>;
+  pagerduty: Pick<PagerDutyClient, 'getIncident'>;
+  /** Hands the incident's workflow one event (src/temporal/incident-signal.ts). */
+  signal: (incidentId: string, msg: IncidentEventMessage, serviceId: string | undefined) => Promise<void>;
+  logger: Logger;
+}
+
+export interface ReconcileResult {
+  asked: number;
+  /** Incidents PagerDuty says are resolved, whose workflow was handed the resolve. */
+  resolved: string[];
+  /** Asked, and PagerDuty or Temporal did not answer (asked again in the next sweep past the quiet period). */
+  failed: number;
+}
+
+/** The event id of the resolve handed over for `incidentId`: the same in every sweep and every worker. */
+export function reconciledResolveId(incidentId: string): string {
+  return `selfheal-reconciled-resolve:${incidentId}`;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+/**
+ * The V3 `incident.resolved` event PagerDuty would have delivered, from its REST answer: the fields the
+ * webhook's `data` shares with the REST incident, and `reconciled: true` in `client` so whoever reads the
+ * stored event can tell it from a delivery.
+ */
+export function reconciledResolveEvent(incident: PagerDutyIncident, now: Date): Record<string, unknown> {
+  const i = incident as Record<string, unknown>;
+  const data: Record<string, unknown> = { id: incident.id, type: 'incident', status: 'resolved' };
+  for (const key of ['self', 'html_url', 'number', 'incident_number', 'title', 'created_at', 'urgency', 'incident_key', 'service', 'escalation_policy', 'teams', 'priority', 'resolved_at']) {
+    if (i[key] !== undefined && i[key] !== null) data[key === 'incident_number' ? 'number' : key] = i[key];
+  }
+  return {
+    id: reconciledResolveId(incident.id),
+    event_type: 'incident.resolved',
+    resource_type: 'incident',
+    occurred_at: str(i['last_status_change_at']) ?? str(i['resolved_at']) ?? now.toISOString(),
+    agent: incident.last_status_change_by ?? null,
+    client: { name: 'Self-healing reconcile', reconciled: true },
+    data,
+  };
+}
+
+/**
+ * One sweep: claims up to `batch` open incidents quiet for `quietSeconds` and not asked about for as long,
+ * asks PagerDuty about each in turn, and hands each resolved one's workflow its resolve. Never throws:
+ * what fails is logged and counted, and the incident is asked again in a later sweep. A 429 ends the
+ * sweep (the rest of the batch waits for a later one).
+ */
+export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietSeconds?: number; batch?: number; now?: Date } = {}): Promise<ReconcileResult> {
+  const now = opts.now ?? new Date();
+  const quiet = new Date(now.getTime() - (opts.quietSeconds ?? RECONCILE_QUIET_SECONDS) * 1000);
+  const result: ReconcileResult = { asked: 0, resolved: [], failed: 0 };
+  // One claimed at a time: a sweep that ends early (a 429) leaves the rest unmarked for the next one.
+  for (let n = 0; n < (opts.batch ?? RECONCILE_BATCH); n++) {
+    let incidentId: string | undefined;
+    try {
+      [incidentId] = await claimIncidentsToReconcile(deps.db, { quietBefore: quiet, askedBefore: quiet, limit: 1, at: now });
+    } catch (err) {
+      deps.logger.warn({ err: { message: (err as Error).message } }, 'reconcile of open incidents: the database did not answer; next sweep');
+      break;
+    }
+    if (incidentId === undefined) break;
+    result.asked += 1;
+    let incident: PagerDutyIncident;
+    try {
+      incident = await deps.pagerduty.getIncident(incidentId);
+    } catch (err) {
+      result.failed += 1;
+      const status = err instanceof PagerDutyApiError ? err.status : undefined;
+      deps.logger.warn({ incidentId, status, err: { message: (err as Error).message } }, 'reconcile: PagerDuty did not say whether the incident is open');
+      if (status === 429) break;
+      continue;
+    }
+    if (incident.status !== 'resolved') continue;
+    const event = reconciledResolveEvent(incident, now);
+    const msg: IncidentEventMessage = { eventId: event['id'] as string, eventType: 'incident.resolved', occurredAt: event['occurred_at'] as string, receivedAt: now.toISOString(), event };
+    const service = (event['data'] as { service?: { id?: unknown } }).service;
+    try {
+      await deps.signal(incidentId, msg, typeof service?.id === 'string' ? service.id : undefined);
+      result.resolved.push(incidentId);
+      deps.logger.info({ incidentId, occurredAt: msg.occurredAt }, 'reconcile: PagerDuty says the incident is resolved and its resolve never arrived; handed to its workflow');
+    } catch (err) {
+      result.failed += 1;
+      deps.logger.warn({ incidentId, err: { message: (err as Error).message.split('\n')[0] } }, 'reconcile: the resolve could not be handed to the workflow; next sweep');
+    }
+  }
+  return result;
+}

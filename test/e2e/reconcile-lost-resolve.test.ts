@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { incidentWorkflowId } from '../../src/contracts/index.js';
+import { createLogger } from '../../src/logger.js';
+import { reconciledResolveId, reconcileOpenIncidents, type ReconcileDeps } from '../../activities/reconcile.js';
+import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
+import { signalIncident } from '../../src/temporal/incident-signal.js';
+import { startChildRoot } from '../helpers/fault-process.js';
+import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
+import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { eventually, issueToken, startStack, type Stack } from '../helpers/stack.js';
+
+// A resolve PagerDuty never delivered (it gave up after its retries; the subscription was disabled or
+// deleted for a while). Before, the incident stayed open here for good: its gated fix could still be
+// approved and run hours after the incident was over, and retention keeps open incidents whole. The
+// worker's sweep asks PagerDuty (activities/reconcile.ts) and hands the missed resolve to the workflow.
+describe('reconcile: a resolve PagerDuty never delivered', function () {
+  const PD_TOKEN = 'pd-reconcile-token';
+  let stack: Stack;
+  let pd: PagerDutyPeer;
+  let hook: HttpPeer;
+  let approver: string;
+  let deps: ReconcileDeps;
+
+  before(async function () {
+    pd = await startPagerDutyPeer({ token: PD_TOKEN });
+    hook = await startHttpPeer([{ method: 'POST', path: /^\/hook$/, handle: () => ({ status: 204 }) }]);
+    stack = await startStack({
+      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
+    });
+    approver = await issueToken(stack, 'bob', ['write']);
+    deps = {
+      db: stack.db.db,
+      pagerduty: createPagerDutyClient({ baseUrl: pd.url, token: PD_TOKEN, fromEmail: 'selfheal@example.com' }),
+      signal: (id, msg, serviceId) => signalIncident(stack.temporal.client, stack.taskQueue, id, msg, serviceId),
+      logger: createLogger({ level: 'silent' }),
+    };
+  });
+  after(async function () {
+    await stack?.stop();
+    await Promise.all([pd?.close(), hook?.close()]);
+  });
+
+  const runsOf = (id: string) => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).execute();
+  const incidentRow = (id: string) => stack.db.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+  async function gatedIncident(svc: string): Promise<{ id: string; runId: string }> {
+    const id = newIncidentId();
+    pd.seedIncident(id, { serviceId: svc, title: '[db-1] replica lag' });
+    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: '[db-1] replica lag', service: { id: svc, type: 'service_reference', summary: 's' } } }));
+    assert.equal(res.status, 202);
+    const run = await eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, `the fix of ${id} awaiting approval`);
+    return { id, runId: run.id };
+  }
+
+  async function gatedRule(): Promise<string> {
+    const svc = newServiceId();
+    await insertRule(stack.db.db, {
+      name: `reconcile-${randomUUID().slice(0, 6)}`,
+      services: [svc],
+      actions: [{ id: 'fix', type: 'notify.webhook', url: `${hook.url}/hook`, body: '{}', approval: { required: true, timeoutMinutes: 60, onTimeout: 'reject' } }],
+    } as never, { author: 'token:alice' });
+    return svc;
+  }
+
+  it('asks PagerDuty about the quiet open incidents, and the one resolved there is resolved here: its waiting fix is cancelled and can no longer be approved', async function () {
+    const svc = await gatedRule();
+    const lost = await gatedIncident(svc);
+    const open = await gatedIncident(svc);
+    // Resolved in PagerDuty; no webhook reaches us (the peer sends none unless told to).
+    pd.humanUpdate(lost.id, { status: 'resolved' }, 'oncall@example.com');
+    const resolvedAt = (await pd.incident(lost.id))!;
+    assert.equal(resolvedAt.status, 'resolved');
+    assert.equal((await incidentRow(lost.id)).status, 'triggered', 'before the sweep, still open here');
+
+    const before = pd.requests.length;
+    const result = await reconcileOpenIncidents(deps, { quietSeconds: 0 });
+    assert.deepEqual(result.resolved, [lost.id]);
+    assert.equal(result.failed, 0);
+    // What PagerDuty saw: one authenticated read per open incident, each valid against its OpenAPI document.
+    const asked = pd.requests.slice(before);
+    assert.deepEqual(asked.map((r) => `${r.method} ${r.path}`).sort(), [`GET /incidents/${lost.id}`, `GET /incidents/${open.id}`].sort());
+    for (const r of asked) {
+      assert.deepEqual(r.errors, [], `${r.path}: ${r.errors.join('; ')}`);
+      assert.equal(r.headers['authorization'], `Token token=${PD_TOKEN}`);
+    }
+
+    const row = await eventually(async () => {
+      const r = await incidentRow(lost.id);
+      return r.status === 'resolved' && r;
+    }, 30_000, 'the lost incident resolved here');
+    assert.ok(row.resolved_at, 'its resolve time is recorded');
+    const fix = await eventually(async () => (await runsOf(lost.id)).find((r) => r.id === lost.runId && r.status === 'cancelled'), 30_000, 'its waiting fix cancelled');
+    assert.ok(fix.finished_at);
+    const late = await stack.api(`/api/incidents/${lost.id}/approvals/${encodeURIComponent(lost.runId)}`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }), headers: { authorization: `Bearer ${approver}` } });
+    assert.equal(late.status, 409, 'too late to approve');
+    const events = await stack.db.db.selectFrom('incident_events').select(['event_id', 'event_type']).where('incident_id', '=', lost.id).execute();
+    assert.deepEqual(events.filter((e) => e.event_type === 'incident.resolved').map((e) => e.event_id), [reconciledResolveId(lost.id)]);
+
+    // The incident still open in PagerDuty is untouched: its fix still waits, and approving it still works.
+    assert.equal((await incidentRow(open.id)).status, 'triggered');
+    assert.equal((await runsOf(open.id)).find((r) => r.id === open.runId)?.status, 'awaiting_approval');
+
+    // A second sweep (or a second worker) does not hand the resolve over again, and never asks about a resolved incident.
+    const again = await reconcileOpenIncidents(deps, { quietSeconds: 0 });
+    assert.deepEqual(again.resolved, []);
+    assert.ok(!pd.requests.slice(before + asked.length).some((r) => r.path === `/incidents/${lost.id}`), 'a resolved incident is not asked about');
+    const ok = await stack.api(`/api/incidents/${open.id}/approvals/${encodeURIComponent(open.runId)}`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }), headers: { authorization: `Bearer ${approver}` } });
+    assert.equal(ok.status, 202);
+    await eventually(async () => hook.requests.length === 1, 30_000, 'the approved fix of the open incident to run');
+    assert.equal(hook.requests.length, 1, "the lost incident's fix never ran");
+  });
+
+  it('an incident heard from within the quiet period is not asked about; one asked is not asked again before it', async function () {
+    const svc = await gatedRule();
+    const recent = await gatedIncident(svc);
+    const before = pd.requests.length;
+    const quiet = await reconcileOpenIncidents(deps, { quietSeconds: 3600 });
+    assert.equal(quiet.asked, 0);
+    assert.equal(pd.requests.length, before, 'nothing asked of PagerDuty');
+    // Asked once (quiet 0 s), it is not asked again within the quiet period, however often the sweep runs.
+    await reconcileOpenIncidents(deps, { quietSeconds: 0 });
+    assert.ok(pd.requests.slice(before).some((r) => r.path === `/incidents/${recent.id}`));
+    const asked = pd.requests.length;
+    const later = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(Date.now() + 2 * 3600_000) });
+    assert.ok(later.asked >= 1, 'two hours on, asked again');
+    const soon = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(Date.now() + 2 * 3600_000 + 60_000) });
+    assert.equal(soon.asked, 0, 'a minute after being asked, not asked again');
+    assert.ok(pd.requests.length > asked);
+  });
+
+  it('PagerDuty failing for one incident does not stop the others; a 429 ends the sweep; what failed is asked again later', async function () {
+    const svc = await gatedRule();
+    const [a, b, c] = [await gatedIncident(svc), await gatedIncident(svc), await gatedIncident(svc)];
+    for (const x of [a, b, c]) pd.humanUpdate(x.id, { status: 'resolved' }, 'oncall@example.com');
+    const future = Date.now() + 10 * 3600_000;
+    // Never asked come first, oldest first: a takes the 429, and the sweep ends there.
+    pd.failNext(429, 1, { method: 'GET', pathPrefix: '/incidents/' });
+    const limited = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future) });
+    assert.deepEqual([limited.asked, limited.failed, limited.resolved], [1, 1, []], 'one asked, refused, and the sweep ended');
+    // b and c were left unmarked by the sweep that ended: b takes a 500, and the sweep goes on to c.
+    pd.failNext(500, 1, { method: 'GET', pathPrefix: '/incidents/' });
+    const partly = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 1000) });
+    assert.equal(partly.failed, 1);
+    assert.deepEqual(partly.resolved, [c.id], 'c resolved despite the 500 before it');
+    assert.equal((await incidentRow(a.id)).status, 'triggered');
+    // Two hours on, the failed ones are asked again and every incident resolved in PagerDuty is resolved here.
+    const retried = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 2 * 3600_000) });
+    assert.ok(retried.resolved.includes(a.id) && retried.resolved.includes(b.id), `resolved ${retried.resolved.join(', ')}`);
+    for (const x of [a, b, c]) await eventually(async () => (await incidentRow(x.id)).status === 'resolved', 30_000, `${x.id} resolved`);
+  });
+
+  it('an incident whose workflow was terminated is resolved by a new run of it', async function () {
+    const svc = await gatedRule();
+    const gone = await gatedIncident(svc);
+    await stack.temporal.client.workflow.getHandle(incidentWorkflowId(gone.id)).terminate('operator');
+    pd.humanUpdate(gone.id, { status: 'resolved' }, 'oncall@example.com');
+    const result = await reconcileOpenIncidents(deps, { quietSeconds: 0, now: new Date(Date.now() + 20 * 3600_000) });
+    assert.ok(result.resolved.includes(gone.id));
+    await eventually(async () => (await incidentRow(gone.id)).status === 'resolved', 30_000, 'resolved by the new run');
+  });
+  it('the worker process (src/worker.ts) sweeps at start: an incident quiet for two hours and resolved in PagerDuty is resolved here', async function () {
+    const svc = await gatedRule();
+    const lost = await gatedIncident(svc);
+    pd.humanUpdate(lost.id, { status: 'resolved' }, 'oncall@example.com');
+    await stack.db.db.updateTable('incidents').set({ updated_at: new Date(Date.now() - 2 * 3600_000) }).where('id', '=', lost.id).execute();
+    const worker = startChildRoot('src/worker.ts', {
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      DATABASE_URL: stack.db.url,
+      TEMPORAL_TASK_QUEUE: `reconcile-${randomUUID()}`,
+      PAGERDUTY_API_URL: pd.url,
+      PAGERDUTY_API_TOKEN: PD_TOKEN,
+      PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
+      PAGERDUTY_RECONCILE_MINUTES: '1',
+    });
+    try {
+      await worker.waitFor(/worker started/);
+      await eventually(async () => (await incidentRow(lost.id)).status === 'resolved', 60_000, 'resolved by the sweep of the worker process');
+      await eventually(async () => (await runsOf(lost.id)).find((r) => r.id === lost.runId)?.status === 'cancelled', 30_000, 'its waiting fix cancelled');
+      assert.match(worker.output(), /its resolve never arrived; handed to its workflow/);
+      assert.ok(!worker.output().includes(PD_TOKEN), 'the token is not logged');
+    } finally {
+      await worker.stop();
+    }
+  });
+});
