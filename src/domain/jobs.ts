@@ -218,6 +218,9 @@ export function validateCron(expression: string): string | undefined {
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'cancel_other', 'allow_all'] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 
+/** The longest job id (a slug): its schedule id and its runs' workflow ids are made from it. */
+export const JOB_ID_MAX = 63;
+
 const slug = (max: number) =>
   z
     .string()
@@ -279,7 +282,7 @@ export const SCRIPT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export const jobDefinitionSchema = z
   .strictObject({
-    id: slug(63).optional().describe('Stable id; defaults to the name turned into a slug.'),
+    id: slug(JOB_ID_MAX).optional().describe('Stable id; defaults to the name turned into a slug.'),
     name: z.string().min(1).max(200),
     team: teamFieldSchema,
     description: z.string().max(2000).optional(),
@@ -347,7 +350,17 @@ export function slugify(name: string): string {
     .replace(/[^a-z0-9._-]+/g, '-')
     .replace(/^[^a-z0-9]+/, '')
     .replace(/-+$/, '')
-    .slice(0, 63);
+    .slice(0, JOB_ID_MAX);
+}
+
+/**
+ * `base` with the suffix `-n`, cut so the whole stays within JOB_ID_MAX: `base` is already as long as an
+ * id may be when the name was long, and `base-2` was then an id no run could use (its definition no longer
+ * passed the job schema, so every run failed and the job could not be saved back as read).
+ */
+export function suffixedJobId(base: string, n: number): string {
+  const suffix = `-${n}`;
+  return `${base.slice(0, JOB_ID_MAX - suffix.length).replace(/[-._]+$/, '')}${suffix}`;
 }
 
 /** The script arguments a run passes, `--dry-run` appended for dry-run jobs. */

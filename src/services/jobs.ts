@@ -32,7 +32,7 @@ import {
 } from '../temporal/schedules.js';
 import type { Actor } from './actor.js';
 import { ConflictError, errorForLog, NotFoundError, ServiceError, UnavailableError, ValidationError } from './errors.js';
-import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
+import { canRead, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export interface JobServiceDeps {
   db: Kysely<Database>;
@@ -99,6 +99,15 @@ function temporalError(err: unknown, outcome: string): unknown {
 
 export function definitionOf(row: JobRow): JobDefinition {
   return { ...(row.definition as JobDefinition), id: row.id, enabled: row.enabled };
+}
+
+
+/**
+ * 409's words when another live job holds the name (names are unique across teams). Its id is named only
+ * to an actor who may read it: another team's editor learns the name is taken, not which job holds it.
+ */
+function nameTakenMessage(actor: Actor, name: string, clash: { id: string; team: string }): string {
+  return canRead(actor, clash.team) ? `a job named "${name}" already exists (${clash.id})` : `a job named "${name}" already exists in a team you cannot read`;
 }
 
 export function jobService(deps: JobServiceDeps) {
@@ -202,7 +211,7 @@ export function jobService(deps: JobServiceDeps) {
         if (clash) {
           throw new ConflictError(
             clash.id !== id
-              ? `a job named "${job.name}" already exists (${clash.id})`
+              ? nameTakenMessage(actor, job.name, clash)
               : clash.deleted
                 ? `job id ${id} belonged to a deleted job; ids are never reused (its runs keep it): give this job another id`
                 : `job ${id} already exists`,
@@ -232,7 +241,7 @@ export function jobService(deps: JobServiceDeps) {
         const team = await teamForChange(trx, actor, before.team, requested, `job ${id}`);
         await targetsInTeam(trx, team, job);
         const clash = await findJobClash(trx, { name: job.name, exceptId: id });
-        if (clash) throw new ConflictError(`a job named "${job.name}" already exists (${clash.id})`);
+        if (clash) throw new ConflictError(nameTakenMessage(actor, job.name, clash));
         const updated = await updateJob(trx, id, { name: job.name, definition: job, enabled: job.enabled, team });
         await writeAudit(trx, { actor: actor.name, action: 'job.update', entityType: 'job', entityId: id, before: { ...definitionOf(before), team: before.team }, after: { ...job, team }, team });
         await temporalCall(UNCHANGED, () => updateJobSchedule(temporal, job, to));

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import type { Client, ScheduleOptions } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { stubScheduleClient } from '../helpers/schedule-stub.js';
 
 // A job starts its script on every environment it targets at each run: one saved with a 1-second interval
 // is runaway automation. An interval under a minute is refused with 400 naming schedule.interval and the
@@ -16,29 +16,14 @@ const ADMIN = 'jobs-interval-admin-token-0123456789';
 describe('jobs API: a schedule may not fire more often than once a minute', function () {
   let db: TestDatabase;
   let app: ReturnType<typeof createApp>;
+  const { temporal, calls } = stubScheduleClient();
   /** Schedules Temporal was asked to create or update (the stub accepts every one). */
-  const scheduled: { id: string; every?: number; cron?: string }[] = [];
+  const scheduled = calls.scheduled;
   /** Backfills Temporal was asked for. */
-  const backfills: { id: string; start: string; end: string }[] = [];
+  const backfills = calls.backfills;
 
   before(async function () {
     db = await createTestDatabase();
-    const record = (o: Pick<ScheduleOptions, 'spec'> & { scheduleId: string }) => {
-      const spec = o.spec as { intervals?: { every: number }[]; cronExpressions?: string[] };
-      scheduled.push({ id: o.scheduleId, ...(spec.intervals ? { every: spec.intervals[0]!.every } : {}), ...(spec.cronExpressions ? { cron: spec.cronExpressions[0] } : {}) });
-    };
-    const temporal = {
-      withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
-      schedule: {
-        create: async (o: ScheduleOptions) => record(o),
-        getHandle: (scheduleId: string) => ({
-          update: async (fn: (prev: unknown) => Pick<ScheduleOptions, 'spec'>) => record({ scheduleId, ...fn({ memo: {}, policies: {} }) }),
-          backfill: async (b: { start: Date; end: Date }) => {
-            backfills.push({ id: scheduleId, start: b.start.toISOString(), end: b.end.toISOString() });
-          },
-        }),
-      },
-    } as unknown as Client;
     const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
     app = createApp({ config, db: db.db, temporal, logger: createLogger({ level: 'silent' }) }, allRoutes);
   });

@@ -3,6 +3,7 @@ import { sql, type Transaction } from 'kysely';
 import type { Database, JobRow, JobRun, JobTargetResult } from '../database.js';
 import { advisoryXactLock } from './transactions.js';
 import type { Db } from './db.js';
+import { suffixedJobId } from '../../domain/jobs.js';
 
 /** Live jobs of these teams (undefined: every team; empty: none). */
 export async function listJobs(db: Db, teams?: readonly string[]): Promise<JobRow[]> {
@@ -32,23 +33,23 @@ export async function findJob(db: Db, id: string, opts: { forUpdate?: boolean } 
 }
 
 /** A job holding `id` (live or deleted: ids are never reused) or a live job named `name`, other than `exceptId`. */
-export async function findJobClash(db: Db, c: { id?: string; name: string; exceptId?: string }): Promise<{ id: string; name: string; deleted: boolean } | undefined> {
+export async function findJobClash(db: Db, c: { id?: string; name: string; exceptId?: string }): Promise<{ id: string; name: string; deleted: boolean; team: string } | undefined> {
   let q = db
     .selectFrom('jobs')
-    .select(['id', 'name', 'deleted_at'])
+    .select(['id', 'name', 'deleted_at', 'team'])
     .where((eb) => eb.or([...(c.id !== undefined ? [eb('id', '=', c.id)] : []), eb.and([eb('name', '=', c.name), eb('deleted_at', 'is', null)])]));
   if (c.exceptId !== undefined) q = q.where('id', '!=', c.exceptId);
   const row = await q.executeTakeFirst();
-  return row && { id: row.id, name: row.name, deleted: row.deleted_at !== null };
+  return row && { id: row.id, name: row.name, deleted: row.deleted_at !== null, team: row.team };
 }
 
-/** `base`, else the first of `base-2`, `base-3`… that no job (live or deleted) holds. */
+/** `base`, else the first of `base-2`, `base-3`… (cut to fit: suffixedJobId) that no job, live or deleted, holds. */
 export async function firstFreeJobId(db: Db, base: string): Promise<string> {
-  const held = new Set(
-    (await db.selectFrom('jobs').select('id').where((eb) => eb.or([eb('id', '=', base), eb('id', 'like', `${base.replace(/[\\%_]/g, '\\$&')}-%`)])).execute()).map((r) => r.id),
-  );
-  if (!held.has(base)) return base;
-  for (let n = 2; ; n++) if (!held.has(`${base}-${n}`)) return `${base}-${n}`;
+  for (let n = 1; ; n++) {
+    const id = n === 1 ? base : suffixedJobId(base, n);
+    const held = await db.selectFrom('jobs').select('id').where('id', '=', id).executeTakeFirst();
+    if (!held) return id;
+  }
 }
 
 /**

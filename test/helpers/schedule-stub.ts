@@ -1,0 +1,33 @@
+import type { Client, ScheduleOptions } from '@temporalio/client';
+
+/** What a stub Temporal client was asked to do with schedules (it accepts everything). */
+export interface ScheduleCalls {
+  /** Schedules created or updated: id, and the interval (ms) or cron of their spec. */
+  scheduled: { id: string; every?: number; cron?: string }[];
+  backfills: { id: string; start: string; end: string }[];
+}
+
+/**
+ * A Temporal client standing in for the schedules API only (create, update, backfill), for the jobs API's
+ * own tests where no workflow runs; every call is recorded in `calls`.
+ */
+export function stubScheduleClient(): { temporal: Client; calls: ScheduleCalls } {
+  const calls: ScheduleCalls = { scheduled: [], backfills: [] };
+  const record = (o: Pick<ScheduleOptions, 'spec'> & { scheduleId: string }) => {
+    const spec = o.spec as { intervals?: { every: number }[]; cronExpressions?: string[] };
+    calls.scheduled.push({ id: o.scheduleId, ...(spec.intervals ? { every: spec.intervals[0]!.every } : {}), ...(spec.cronExpressions ? { cron: spec.cronExpressions[0] } : {}) });
+  };
+  const temporal = {
+    withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+    schedule: {
+      create: async (o: ScheduleOptions) => record(o),
+      getHandle: (scheduleId: string) => ({
+        update: async (fn: (prev: unknown) => Pick<ScheduleOptions, 'spec'>) => record({ scheduleId, ...fn({ memo: {}, policies: {} }) }),
+        backfill: async (b: { start: Date; end: Date }) => {
+          calls.backfills.push({ id: scheduleId, start: b.start.toISOString(), end: b.end.toISOString() });
+        },
+      }),
+    },
+  } as unknown as Client;
+  return { temporal, calls };
+}
