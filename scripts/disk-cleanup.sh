@@ -1,7 +1,8 @@
 #!/bin/sh
-# Usage: disk-cleanup.sh [--apply] [--days N] [--path DIR]... [--]
+# Usage: disk-cleanup.sh [--dry-run] [--apply] [--days N] [--path DIR]... [--]
 # Lists (default, dry run) or deletes (--apply) regular files older than N days (default 7) under each
-# DIR (default /var/tmp), staying on the same filesystem. Prints a RESULT summary line.
+# DIR (default /var/tmp), staying on the same filesystem. Prints a RESULT summary line. --dry-run wins
+# over --apply wherever each stands: a dry-run job puts it first, before arguments that may say --apply.
 #
 # Each DIR, with every symlink and "." or ".." resolved, must be one of the cleanable roots or inside one:
 # /var/tmp /tmp /var/log /var/cache /var/crash /var/lib/systemd/coredump, or, when the file
@@ -17,12 +18,13 @@ LC_ALL=C
 export LC_ALL
 
 apply=0
+dry_run=0
 days=7
 paths=''
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --apply) apply=1 ;;
-    --dry-run) apply=0 ;;
+    --dry-run) dry_run=1 ;;
     --days)
       [ "$#" -ge 2 ] || { echo '--days needs a value' >&2; exit 2; }
       days=$2; shift ;;
@@ -42,6 +44,7 @@ $2"; shift ;;
   esac
   shift
 done
+[ "$dry_run" -eq 0 ] || apply=0
 case "$days" in ''|*[!0-9]*) echo '--days must be a non-negative integer' >&2; exit 2 ;; esac
 [ -n "$paths" ] || paths='
 /var/tmp'

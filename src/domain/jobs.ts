@@ -307,7 +307,7 @@ export const jobDefinitionSchema = z
       })
       .optional(),
     enabled: z.boolean().default(true),
-    dryRun: z.boolean().default(false).describe('Pass --dry-run to the script: report what would change, change nothing.'),
+    dryRun: z.boolean().default(false).describe('Pass --dry-run to the script as its first argument: report what would change, change nothing.'),
   });
 
 /**
@@ -363,9 +363,13 @@ export function suffixedJobId(base: string, n: number): string {
   return `${base.slice(0, JOB_ID_MAX - suffix.length).replace(/[-._]+$/, '')}${suffix}`;
 }
 
-/** The script arguments a run passes, `--dry-run` appended for dry-run jobs. */
+/**
+ * The script arguments a run passes: a dry-run job's start with `--dry-run`, where every script reads
+ * options (restart-service.sh takes it first only; after a `--` it is an operand every shipped script
+ * refuses). It used to be appended, so a dry run of every shipped script failed with a usage error.
+ */
 export function jobScriptArgs(job: Pick<JobDefinition, 'args' | 'dryRun'>): string[] {
-  return job.dryRun && !job.args.includes('--dry-run') ? [...job.args, '--dry-run'] : [...job.args];
+  return job.dryRun && job.args[0] !== '--dry-run' ? ['--dry-run', ...job.args] : [...job.args];
 }
 
 // ---- schedule spec --------------------------------------------------------------------------------

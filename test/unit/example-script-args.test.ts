@@ -4,10 +4,11 @@
 // --min-free-percent the script never had. Each invocation is run here in the script's harmless mode.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { jobScriptArgs } from '../../src/domain/jobs.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPTS = path.join(ROOT, 'scripts');
@@ -115,5 +116,52 @@ describe('the shipped scripts take `--` as the end of their options', function (
     assert.deepEqual(run('disk-cleanup.sh', '--', '--apply'), { status: 2, out: '', err: 'unexpected operand: --apply' });
     assert.notEqual(run('check-root-password-expiry.sh', '--dry-run', '--').status, 2);
     assert.deepEqual(run('check-root-password-expiry.sh', '--dry-run', '--', '--user'), { status: 2, out: '', err: 'unexpected operand: --user' });
+  });
+});
+
+// A dry-run job (`dryRun: true`) passes `--dry-run` to its script (jobScriptArgs). It was appended after the
+// job's arguments, after a `--` too, where every shipped script refuses it: a dry run of each failed with a
+// usage error on every target, so a job could not be tried before it was enabled.
+describe("a dry-run job's arguments pass every shipped script's check and change nothing", function () {
+  const run = (script: string, args: string[]) => {
+    const r = spawnSync('sh', [path.join(SCRIPTS, script), ...args], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    return { status: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+  };
+
+  it('restart-service.sh, disk-cleanup.sh and check-root-password-expiry.sh, with and without `--`', function () {
+    this.timeout(60_000);
+    const cases: [string, string[]][] = [
+      ['restart-service.sh', ['nginx']],
+      ['restart-service.sh', ['--', 'nginx']],
+      ['disk-cleanup.sh', ['--days', '7']],
+      ['disk-cleanup.sh', ['--days', '7', '--']],
+      ['check-root-password-expiry.sh', ['--days', '14']],
+      ['check-root-password-expiry.sh', ['--days', '14', '--']],
+    ];
+    for (const [script, args] of cases) {
+      const r = run(script, jobScriptArgs({ args, dryRun: true }));
+      assert.notEqual(r.status, 2, `${script} ${JSON.stringify(args)}: ${r.err}`);
+    }
+    assert.equal(run('restart-service.sh', jobScriptArgs({ args: ['--', 'nginx'], dryRun: true })).out, 'RESULT unit=nginx action=would-restart');
+  });
+
+  it('disk-cleanup.sh: a dry-run job whose arguments say --apply deletes nothing', function () {
+    this.timeout(30_000);
+    const dir = mkdtempSync(path.join('/tmp', 'dry-run-job-'));
+    try {
+      const old = path.join(dir, 'old.log');
+      writeFileSync(old, 'x');
+      utimesSync(old, new Date(Date.now() - 30 * 86_400_000), new Date(Date.now() - 30 * 86_400_000));
+      const r = run('disk-cleanup.sh', jobScriptArgs({ args: ['--apply', '--days', '1', '--path', dir], dryRun: true }));
+      assert.equal(r.status, 0, r.err);
+      assert.match(r.out, /^RESULT mode=dry-run /m);
+      assert.ok(existsSync(old), 'the old file is still there');
+      // Not a dry run, the same arguments delete it (the file is old enough, the path allowed).
+      const applied = run('disk-cleanup.sh', jobScriptArgs({ args: ['--apply', '--days', '1', '--path', dir], dryRun: false }));
+      assert.match(applied.out, /^RESULT mode=apply /m, applied.err);
+      assert.ok(!existsSync(old), 'applied, it is deleted');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

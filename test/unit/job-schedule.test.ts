@@ -127,7 +127,8 @@ describe('job schedules (pure)', function () {
 
   it('derives ids and dry-run arguments', function () {
     assert.equal(slugify('Root password expiry!'), 'root-password-expiry');
-    assert.deepEqual(jobScriptArgs({ args: ['--days', '14'], dryRun: true }), ['--days', '14', '--dry-run']);
+    assert.deepEqual(jobScriptArgs({ args: ['--days', '14'], dryRun: true }), ['--dry-run', '--days', '14']);
+    assert.deepEqual(jobScriptArgs({ args: ['--days', '14', '--'], dryRun: true }), ['--dry-run', '--days', '14', '--'], 'before a `--`, where it is still an option');
     assert.deepEqual(jobScriptArgs({ args: ['--dry-run'], dryRun: true }), ['--dry-run']);
     assert.deepEqual(scheduleSpecOf({ interval: 'every 1h offset 15m', timezone: 'UTC', overlap: 'skip', catchupWindow: '10m' }), {
       intervals: [{ every: 3_600_000, offset: 900_000 }],
@@ -140,7 +141,7 @@ describe('examples/jobs', function () {
   it('root-password-expiry.yaml is a valid job definition', async function () {
     const job = jobDefinitionSchema.parse(parse(await readFile(new URL('../../examples/jobs/root-password-expiry.yaml', import.meta.url), 'utf8')));
     assert.equal(job.script, 'check-root-password-expiry.sh');
-    assert.deepEqual(jobScriptArgs(job), ['--days', '14', '--dry-run']);
+    assert.deepEqual(jobScriptArgs(job), ['--dry-run', '--days', '14']);
     assert.deepEqual(scheduleSpecOf(job.schedule), { cronExpressions: ['0 6 * * *'], timezone: 'Europe/Paris' });
   });
 });
