@@ -264,9 +264,13 @@ describe('docker-compose.yml', function () {
     }
   });
 
-  it('runs the API, the worker and the agent with no capabilities and no-new-privileges', function () {
+  it('runs the API, the worker and the agent with no capabilities, no-new-privileges and a read-only root file system', function () {
     for (const name of ['api', 'worker', 'agent']) {
       const svc = compose.services[name]!;
+      // As the Helm chart runs them (readOnlyRootFilesystem): the API and the worker hold every credential,
+      // and their root file systems were writable.
+      assert.equal(svc.read_only, true, `${name}: the root file system is writable`);
+      assert.deepEqual([svc.tmpfs ?? []].flat().map((t) => t.split(':')[0]), ['/tmp'], `${name}: /tmp, and only /tmp, writable`);
       assert.ok(svc.security_opt?.includes('no-new-privileges:true'), `${name}: no no-new-privileges (security_opt ${JSON.stringify(svc.security_opt)})`);
       assert.deepEqual(svc.cap_drop, ['ALL'], `${name}: cap_drop`);
       assert.equal(svc.cap_add, undefined, `${name} adds capabilities`);
