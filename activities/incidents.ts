@@ -120,7 +120,12 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
       }
       const snap = toIncidentSnapshot(event);
       const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : new Date(msg.receivedAt);
-      const stale = olderThanSnapshot(occurredAt, existing);
+      // A resolve of an incident already resolved is one more telling of the same fact (PagerDuty's own
+      // delivery arriving after the reconcile handed its resolve over, activities/reconcile.ts): stored,
+      // and like an older event it changes nothing and starts no rule, so the `incident.resolved` rules
+      // run once.
+      const resolvedAgain = msg.eventType === 'incident.resolved' && existing?.status === 'resolved';
+      const stale = resolvedAgain || olderThanSnapshot(occurredAt, existing);
       const eventStatus = (snap?.complete ? snap.status : undefined) ?? statusFromEventType(msg.eventType);
       // Whether the event carries the incident's own data (a snapshot, or a status by its type), as a note
       // or a responder request does not: only such an event moves what the stored incident is as of.

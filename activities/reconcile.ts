@@ -5,10 +5,12 @@
 // PagerDuty, now and then, about the open incidents that have heard nothing for an hour, and hands the
 // workflow of each one PagerDuty says is resolved the resolve it missed, through the same signalWithStart
 // as a webhook (a workflow that was terminated meanwhile is started again and takes it). The resolve
-// event is built from PagerDuty's own answer: its time is the incident's `last_status_change_at` and its
+// event is built from PagerDuty's own answer: its time is the incident's `last_status_change_at` (or the
+// time of the newest event we hold, when that is later: PagerDuty's REST times are whole seconds) and its
 // agent `last_status_change_by`, so a resolve Self-healing itself made is still recognised as its own
 // (activities/own-writes.ts), and its id is fixed per incident, so a second sweep, or a second worker,
-// hands over the same event, which the workflow and the events table take once.
+// hands over the same event, which the workflow and the events table take once. PagerDuty's own delivery
+// arriving later is a resolve of a resolved incident, which triage stores and acts on no more.
 import type { Kysely } from 'kysely';
 import type { IncidentEventMessage } from '../src/contracts/index.js';
 import type { Database } from '../src/db/database.js';
@@ -49,17 +51,22 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
  * webhook's `data` shares with the REST incident, and `reconciled: true` in `client` so whoever reads the
  * stored event can tell it from a delivery.
  */
-export function reconciledResolveEvent(incident: PagerDutyIncident, now: Date): Record<string, unknown> {
+export function reconciledResolveEvent(incidentId: string, incident: PagerDutyIncident, now: Date, snapshotAt: Date | null = null): Record<string, unknown> {
   const i = incident as Record<string, unknown>;
-  const data: Record<string, unknown> = { id: incident.id, type: 'incident', status: 'resolved' };
+  const data: Record<string, unknown> = { id: incidentId, type: 'incident', status: 'resolved' };
   for (const key of ['self', 'html_url', 'number', 'incident_number', 'title', 'created_at', 'urgency', 'incident_key', 'service', 'escalation_policy', 'teams', 'priority', 'resolved_at']) {
     if (i[key] !== undefined && i[key] !== null) data[key === 'incident_number' ? 'number' : key] = i[key];
   }
+  // PagerDuty's REST times are whole seconds, its webhooks' carry milliseconds: a resolve in the same
+  // second as the last event delivered reads as older than it, and triage would keep it as stale (the
+  // incident open for good). PagerDuty says it is resolved now, so it is no older than what we hold.
+  const said = Date.parse(str(i['last_status_change_at']) ?? str(i['resolved_at']) ?? '');
+  const at = Math.max(Number.isNaN(said) ? now.getTime() : said, snapshotAt?.getTime() ?? 0);
   return {
-    id: reconciledResolveId(incident.id),
+    id: reconciledResolveId(incidentId),
     event_type: 'incident.resolved',
     resource_type: 'incident',
-    occurred_at: str(i['last_status_change_at']) ?? str(i['resolved_at']) ?? now.toISOString(),
+    occurred_at: new Date(at).toISOString(),
     agent: incident.last_status_change_by ?? null,
     client: { name: 'Self-healing reconcile', reconciled: true },
     data,
@@ -78,14 +85,15 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
   const result: ReconcileResult = { asked: 0, resolved: [], failed: 0 };
   // One claimed at a time: a sweep that ends early (a 429) leaves the rest unmarked for the next one.
   for (let n = 0; n < (opts.batch ?? RECONCILE_BATCH); n++) {
-    let incidentId: string | undefined;
+    let claimed: { id: string; snapshotAt: Date | null } | undefined;
     try {
-      [incidentId] = await claimIncidentsToReconcile(deps.db, { quietBefore: quiet, askedBefore: quiet, limit: 1, at: now });
+      [claimed] = await claimIncidentsToReconcile(deps.db, { quietBefore: quiet, askedBefore: quiet, limit: 1, at: now });
     } catch (err) {
       deps.logger.warn({ err: { message: (err as Error).message } }, 'reconcile of open incidents: the database did not answer; next sweep');
       break;
     }
-    if (incidentId === undefined) break;
+    if (claimed === undefined) break;
+    const incidentId = claimed.id;
     result.asked += 1;
     let incident: PagerDutyIncident;
     try {
@@ -97,8 +105,14 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
       if (status === 429) break;
       continue;
     }
+    // An answer about another incident (a proxy or redirect in between, a bug) says nothing about this one.
+    if (incident.id !== incidentId) {
+      result.failed += 1;
+      deps.logger.warn({ incidentId, answeredFor: incident.id.slice(0, 64) }, 'reconcile: PagerDuty answered about another incident; ignored');
+      continue;
+    }
     if (incident.status !== 'resolved') continue;
-    const event = reconciledResolveEvent(incident, now);
+    const event = reconciledResolveEvent(incidentId, incident, now, claimed.snapshotAt);
     const msg: IncidentEventMessage = { eventId: event['id'] as string, eventType: 'incident.resolved', occurredAt: event['occurred_at'] as string, receivedAt: now.toISOString(), event };
     const service = (event['data'] as { service?: { id?: unknown } }).service;
     try {

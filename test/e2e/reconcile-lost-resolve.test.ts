@@ -161,6 +161,69 @@ describe('reconcile: a resolve PagerDuty never delivered', function () {
     assert.ok(result.resolved.includes(gone.id));
     await eventually(async () => (await incidentRow(gone.id)).status === 'resolved', 30_000, 'resolved by the new run');
   });
+  // PagerDuty's REST times are whole seconds, its webhooks' carry milliseconds: a resolve in the same second
+  // as the trigger delivered read as older than it, was kept as stale, and the incident stayed open for good.
+  it('a resolve PagerDuty dates to the second, before the last event delivered (same second), still resolves the incident', async function () {
+    const svc = await gatedRule();
+    const id = newIncidentId();
+    pd.seedIncident(id, { serviceId: svc, title: '[db-1] replica lag' });
+    // The trigger occurred at .900 of a second that PagerDuty's REST answer will give as the whole second.
+    const second = Math.floor(Date.now() / 1000) * 1000 + 2000;
+    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date(second + 900).toISOString(), data: { title: '[db-1] replica lag', service: { id: svc, type: 'service_reference', summary: 's' } } }));
+    assert.equal(res.status, 202);
+    const run = await eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, 'the fix awaiting approval');
+    pd.humanUpdate(id, { status: 'resolved' }, 'oncall@example.com');
+    const client = createPagerDutyClient({ baseUrl: pd.url, token: PD_TOKEN, fromEmail: 'selfheal@example.com' });
+    const sameSecond: ReconcileDeps['pagerduty'] = {
+      getIncident: async (incidentId) => ({ ...(await client.getIncident(incidentId)), last_status_change_at: new Date(second).toISOString().replace(/\.\d+Z$/, 'Z') }),
+    };
+    const result = await reconcileOpenIncidents({ ...deps, pagerduty: sameSecond }, { quietSeconds: 0, now: new Date(Date.now() + 30 * 3600_000) });
+    assert.ok(result.resolved.includes(id));
+    await eventually(async () => (await incidentRow(id)).status === 'resolved', 30_000, 'resolved here (before: kept as stale, open for good)');
+    await eventually(async () => (await runsOf(id)).find((r) => r.id === run.id)?.status === 'cancelled', 30_000, 'its fix cancelled');
+  });
+
+  it("PagerDuty's own resolve delivered after the reconciled one starts the incident.resolved rules no second time", async function () {
+    const svc = newServiceId();
+    const resolvedHook = `${hook.url}/hook`;
+    await insertRule(stack.db.db, { name: `on-resolve-${randomUUID().slice(0, 6)}`, services: [svc], eventTypes: ['incident.resolved'], actions: [{ id: 'tell', type: 'notify.webhook', url: resolvedHook, body: '{}' }] } as never, { author: 'token:alice' });
+    const id = newIncidentId();
+    pd.seedIncident(id, { serviceId: svc, title: 'disk full' });
+    assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: 'disk full', service: { id: svc, type: 'service_reference', summary: 's' } } }))).status, 202);
+    await eventually(async () => (await incidentRow(id).catch(() => undefined))?.status === 'triggered', 30_000, 'the incident stored');
+    const hooksBefore = hook.requests.length;
+    pd.humanUpdate(id, { status: 'resolved' }, 'oncall@example.com');
+    const result = await reconcileOpenIncidents(deps, { quietSeconds: 0, now: new Date(Date.now() + 40 * 3600_000) });
+    assert.ok(result.resolved.includes(id));
+    await eventually(async () => hook.requests.length === hooksBefore + 1, 30_000, 'the incident.resolved rule ran once');
+    // Now PagerDuty's own delivery arrives after all, dated to the millisecond after the reconciled one.
+    const late = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: new Date(Date.now() + 1000).toISOString(), data: { service: { id: svc, type: 'service_reference', summary: 's' } } });
+    assert.equal((await stack.deliver(late)).status, 202);
+    await eventually(async () => (await stack.db.db.selectFrom('incident_events').select('event_id').where('event_id', '=', late.event.id).executeTakeFirst()) !== undefined, 30_000, 'the late resolve stored');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(hook.requests.length, hooksBefore + 1, 'the rule did not run a second time (before: twice)');
+    const runs = await stack.db.db.selectFrom('rule_matches').select(['event_id', 'decision']).where('incident_id', '=', id).where('decision', '=', 'run').execute();
+    assert.deepEqual(runs.map((r) => r.event_id), [reconciledResolveId(id)]);
+  });
+
+  it('an answer about another incident than the one asked is ignored: neither is resolved', async function () {
+    const svc = await gatedRule();
+    const asked = await gatedIncident(svc);
+    const other = await gatedIncident(svc);
+    const client = createPagerDutyClient({ baseUrl: pd.url, token: PD_TOKEN, fromEmail: 'selfheal@example.com' });
+    const confused: ReconcileDeps['pagerduty'] = {
+      getIncident: async (incidentId) => (incidentId === asked.id ? { ...(await client.getIncident(other.id)), id: other.id, status: 'resolved' } : client.getIncident(incidentId)),
+    };
+    const result = await reconcileOpenIncidents({ ...deps, pagerduty: confused }, { quietSeconds: 0, now: new Date(Date.now() + 50 * 3600_000) });
+    assert.ok(!result.resolved.includes(asked.id) && !result.resolved.includes(other.id), `resolved ${result.resolved.join(', ')}`);
+    assert.ok(result.failed >= 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const x of [asked, other]) {
+      assert.equal((await incidentRow(x.id)).status, 'triggered', `${x.id} still open (before: the other one was resolved)`);
+      assert.equal((await runsOf(x.id)).find((r) => r.id === x.runId)?.status, 'awaiting_approval');
+    }
+  });
+
   it('the worker process (src/worker.ts) sweeps at start: an incident quiet for two hours and resolved in PagerDuty is resolved here', async function () {
     const svc = await gatedRule();
     const lost = await gatedIncident(svc);

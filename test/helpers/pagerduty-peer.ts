@@ -372,7 +372,8 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     if (change.status) {
       incident.status = change.status;
       metaOf(incidentId).lastStatusChangeBy = email;
-      metaOf(incidentId).lastStatusChangeAt = new Date().toISOString();
+      // Whole seconds, as PagerDuty's REST API gives its times (its webhooks carry milliseconds).
+      metaOf(incidentId).lastStatusChangeAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       const type = { acknowledged: 'incident.acknowledged', resolved: 'incident.resolved', triggered: 'incident.unacknowledged' }[change.status];
       emit(incidentId, type, email, webhookIncident(incident));
     }

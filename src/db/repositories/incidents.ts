@@ -110,8 +110,11 @@ export async function eventExists(db: Db, eventId: string): Promise<boolean> {
  * `askedBefore` (never asked first, then the longest ago), marking them asked at `at`: the batch of the
  * reconcile of lost resolves. `skip locked`, so worker replicas sweeping at once take different ones.
  */
-export async function claimIncidentsToReconcile(db: Db, c: { quietBefore: Date; askedBefore: Date; limit: number; at: Date }): Promise<string[]> {
-  const rows = await sql<{ id: string }>`
+export async function claimIncidentsToReconcile(
+  db: Db,
+  c: { quietBefore: Date; askedBefore: Date; limit: number; at: Date },
+): Promise<{ id: string; snapshotAt: Date | null }[]> {
+  const rows = await sql<{ id: string; snapshot_at: Date | null }>`
     update incidents set reconciled_at = ${c.at}
     where id in (
       select id from incidents
@@ -121,8 +124,8 @@ export async function claimIncidentsToReconcile(db: Db, c: { quietBefore: Date; 
       order by reconciled_at nulls first, created_at
       limit ${c.limit}
       for update skip locked)
-    returning id`.execute(db);
-  return rows.rows.map((r) => r.id);
+    returning id, snapshot_at`.execute(db);
+  return rows.rows.map((r) => ({ id: r.id, snapshotAt: r.snapshot_at }));
 }
 
 export async function findIncidentForUpdate(db: Transaction<Database>, id: string): Promise<Incident | undefined> {
