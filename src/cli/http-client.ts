@@ -167,7 +167,16 @@ const seg = (s: string) => encodeURIComponent(s);
  */
 export function apiUrl(base: string, path: string): URL {
   const u = new URL(base);
-  return new URL(`${u.pathname.replace(/\/+$/, '')}${path}`, u.origin);
+  // fetch refuses such a URL with an error that repeats it, password and all, onto the terminal.
+  if (u.username || u.password) throw new CliError(EXIT.usage, 'SELFHEAL_URL (--url) must not carry a user or password: give the API token with SELFHEAL_TOKEN (--token)');
+  const [pathname = '', query] = path.split(/\?(.*)/s, 2);
+  // Only the path and query change: the origin stays the configured one. Resolving the joined path against
+  // the origin read a path starting with `//` (`https://tools.corp//selfheal`, a base joined with a slash
+  // too many) as another host, `selfheal`, and the token went there.
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}${pathname}`;
+  u.search = query ?? '';
+  u.hash = '';
+  return u;
 }
 
 /** A 3xx is not followed (it could lead the request body elsewhere): it is an error naming where it pointed. */

@@ -67,6 +67,34 @@ describe('selfheal CLI: where its requests go', function () {
     }
   });
 
+  // `new URL('//host/…', origin)` is another host: a SELFHEAL_URL whose path starts with `//` (a base joined
+  // with one slash too many) sent the request, and the token, to the host its first segment named.
+  it('a SELFHEAL_URL whose path starts with // still sends the request and the token to its own host only', async function () {
+    const api = await peer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ items: [] }));
+    });
+    const other = await peer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ items: [] }));
+    });
+    const otherHost = new URL(other.url).host;
+    await selfheal(['rules', 'list', '--json'], { SELFHEAL_URL: `${api.url}//${otherHost}/selfheal`, SELFHEAL_TOKEN: TOKEN });
+    assert.deepEqual(other.seen, [], 'the other host got nothing (before: the request and the token)');
+    assert.deepEqual(api.seen.map((s) => [s.path, s.authorization]), [[`//${otherHost}/selfheal/api/rules`, `Bearer ${TOKEN}`]]);
+  });
+
+  // fetch refused it with an error repeating the URL, password included, onto the terminal.
+  it('refuses a SELFHEAL_URL carrying a user or password (exit 2), and never prints them', async function () {
+    const closed = await peer(() => undefined);
+    const port = new URL(closed.url).port;
+    await closed.close();
+    const run = await selfheal(['rules', 'list'], { SELFHEAL_URL: `http://ops:hunter2-secret@127.0.0.1:${port}/`, SELFHEAL_TOKEN: TOKEN });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /SELFHEAL_URL \(--url\) must not carry a user or password/);
+    assert.ok(!`${run.stdout}${run.stderr}`.includes('hunter2-secret'), run.stderr);
+  });
+
   it('does not follow a redirect with the request body to another address: it says where it pointed and exits 3', async function () {
     const elsewhere = await peer((_req, res) => {
       res.writeHead(201, { 'content-type': 'application/json' });
