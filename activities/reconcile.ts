@@ -14,9 +14,10 @@
 import type { Kysely } from 'kysely';
 import type { IncidentEventMessage } from '../src/contracts/index.js';
 import type { Database } from '../src/db/database.js';
-import { claimIncidentsToReconcile } from '../src/db/repositories/incidents.js';
+import { claimIncidentToReconcile } from '../src/db/repositories/incidents.js';
 import type { Logger } from '../src/logger.js';
 import { PagerDutyApiError, type PagerDutyClient, type PagerDutyIncident } from '../src/pagerduty/rest-client.js';
+import { serviceIdOf } from '../src/temporal/incident-signal.js';
 
 /** An open incident is asked about once it has heard nothing for this long, and then at most this often. */
 export const RECONCILE_QUIET_SECONDS = 3600;
@@ -87,7 +88,7 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
   for (let n = 0; n < (opts.batch ?? RECONCILE_BATCH); n++) {
     let claimed: { id: string; snapshotAt: Date | null } | undefined;
     try {
-      [claimed] = await claimIncidentsToReconcile(deps.db, { quietBefore: quiet, askedBefore: quiet, limit: 1, at: now });
+      claimed = await claimIncidentToReconcile(deps.db, { before: quiet, at: now });
     } catch (err) {
       deps.logger.warn({ err: { message: (err as Error).message } }, 'reconcile of open incidents: the database did not answer; next sweep');
       break;
@@ -114,9 +115,8 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
     if (incident.status !== 'resolved') continue;
     const event = reconciledResolveEvent(incidentId, incident, now, claimed.snapshotAt);
     const msg: IncidentEventMessage = { eventId: event['id'] as string, eventType: 'incident.resolved', occurredAt: event['occurred_at'] as string, receivedAt: now.toISOString(), event };
-    const service = (event['data'] as { service?: { id?: unknown } }).service;
     try {
-      await deps.signal(incidentId, msg, typeof service?.id === 'string' ? service.id : undefined);
+      await deps.signal(incidentId, msg, serviceIdOf(event as { data: Record<string, unknown> }));
       result.resolved.push(incidentId);
       deps.logger.info({ incidentId, occurredAt: msg.occurredAt }, 'reconcile: PagerDuty says the incident is resolved and its resolve never arrived; handed to its workflow');
     } catch (err) {

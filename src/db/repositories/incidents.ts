@@ -105,27 +105,25 @@ export async function eventExists(db: Db, eventId: string): Promise<boolean> {
 }
 
 /**
- * Claims up to `limit` open incidents with no event taken since `quietBefore` (`updated_at`, our clock, where
- * `last_event_at` is PagerDuty's) and not asked about since
- * `askedBefore` (never asked first, then the longest ago), marking them asked at `at`: the batch of the
- * reconcile of lost resolves. `skip locked`, so worker replicas sweeping at once take different ones.
+ * Claims the open incident with no event taken since `before` (`updated_at`, our clock, where
+ * `last_event_at` is PagerDuty's) and not asked about since then either, never asked first, then the longest
+ * ago, marking it asked at `at`: the next one the reconcile of lost resolves asks PagerDuty about. `skip
+ * locked`, so worker replicas sweeping at once take different ones.
  */
-export async function claimIncidentsToReconcile(
-  db: Db,
-  c: { quietBefore: Date; askedBefore: Date; limit: number; at: Date },
-): Promise<{ id: string; snapshotAt: Date | null }[]> {
+export async function claimIncidentToReconcile(db: Db, c: { before: Date; at: Date }): Promise<{ id: string; snapshotAt: Date | null } | undefined> {
   const rows = await sql<{ id: string; snapshot_at: Date | null }>`
     update incidents set reconciled_at = ${c.at}
     where id in (
       select id from incidents
       where status <> 'resolved'
-        and updated_at < ${c.quietBefore}
-        and (reconciled_at is null or reconciled_at < ${c.askedBefore})
+        and updated_at < ${c.before}
+        and (reconciled_at is null or reconciled_at < ${c.before})
       order by reconciled_at nulls first, created_at
-      limit ${c.limit}
+      limit 1
       for update skip locked)
     returning id, snapshot_at`.execute(db);
-  return rows.rows.map((r) => ({ id: r.id, snapshotAt: r.snapshot_at }));
+  const row = rows.rows[0];
+  return row && { id: row.id, snapshotAt: row.snapshot_at };
 }
 
 export async function findIncidentForUpdate(db: Transaction<Database>, id: string): Promise<Incident | undefined> {
