@@ -8,8 +8,9 @@
 // event is built from PagerDuty's own answer: its time is the incident's `last_status_change_at` (or the
 // time of the newest event we hold, when that is later: PagerDuty's REST times are whole seconds) and its
 // agent `last_status_change_by`, so a resolve Self-healing itself made is still recognised as its own
-// (activities/own-writes.ts), and its id is fixed per incident, so a second sweep, or a second worker,
-// hands over the same event, which the workflow and the events table take once. PagerDuty's own delivery
+// (activities/own-writes.ts), and its id is fixed per incident and status change (PagerDuty's
+// `last_status_change_at`), so a second sweep, or a second worker, hands over the same event, which the
+// workflow and the events table take once, while the resolve lost after a reopen is another event. PagerDuty's own delivery
 // arriving later is a resolve of a resolved incident, which triage stores and acts on no more.
 import type { Kysely } from 'kysely';
 import type { IncidentEventMessage } from '../src/contracts/index.js';
@@ -40,9 +41,14 @@ export interface ReconcileResult {
   failed: number;
 }
 
-/** The event id of the resolve handed over for `incidentId`: the same in every sweep and every worker. */
-export function reconciledResolveId(incidentId: string): string {
-  return `selfheal-reconciled-resolve:${incidentId}`;
+/**
+ * The event id of the resolve handed over for `incidentId`: the same in every sweep and every worker for
+ * one resolve of PagerDuty's, another for the next one. The workflow and the events table take an id
+ * once, so an id fixed per incident alone dropped the resolve lost after a reopen: the incident stayed
+ * open for good and was asked about every hour.
+ */
+export function reconciledResolveId(incidentId: string, statusChangedAt?: string): string {
+  return statusChangedAt ? `selfheal-reconciled-resolve:${incidentId}:${statusChangedAt}` : `selfheal-reconciled-resolve:${incidentId}`;
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
@@ -61,10 +67,12 @@ export function reconciledResolveEvent(incidentId: string, incident: PagerDutyIn
   // PagerDuty's REST times are whole seconds, its webhooks' carry milliseconds: a resolve in the same
   // second as the last event delivered reads as older than it, and triage would keep it as stale (the
   // incident open for good). PagerDuty says it is resolved now, so it is no older than what we hold.
-  const said = Date.parse(str(i['last_status_change_at']) ?? str(i['resolved_at']) ?? '');
+  const changedAt = str(i['last_status_change_at']) ?? str(i['resolved_at']);
+  const said = Date.parse(changedAt ?? '');
   const at = Math.max(Number.isNaN(said) ? now.getTime() : said, snapshotAt?.getTime() ?? 0);
   return {
-    id: reconciledResolveId(incidentId),
+    // PagerDuty's time, normalised: an ISO instant of 24 characters, whatever the answer spelled.
+    id: reconciledResolveId(incidentId, Number.isNaN(said) ? undefined : new Date(said).toISOString()),
     event_type: 'incident.resolved',
     resource_type: 'incident',
     occurred_at: new Date(at).toISOString(),

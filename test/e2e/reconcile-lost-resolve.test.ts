@@ -44,6 +44,8 @@ describe('reconcile: a resolve PagerDuty never delivered', function () {
   });
 
   const runsOf = (id: string) => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).execute();
+  /** The id of the resolve handed over for `id`, from the status change PagerDuty reports now. */
+  const handedId = (id: string) => reconciledResolveId(id, new Date(pd.lastStatusChangeAt(id)!).toISOString());
   const incidentRow = (id: string) => stack.db.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
   async function gatedIncident(svc: string): Promise<{ id: string; runId: string }> {
@@ -99,7 +101,7 @@ describe('reconcile: a resolve PagerDuty never delivered', function () {
     const late = await stack.api(`/api/incidents/${lost.id}/approvals/${encodeURIComponent(lost.runId)}`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }), headers: { authorization: `Bearer ${approver}` } });
     assert.equal(late.status, 409, 'too late to approve');
     const events = await stack.db.db.selectFrom('incident_events').select(['event_id', 'event_type']).where('incident_id', '=', lost.id).execute();
-    assert.deepEqual(events.filter((e) => e.event_type === 'incident.resolved').map((e) => e.event_id), [reconciledResolveId(lost.id)]);
+    assert.deepEqual(events.filter((e) => e.event_type === 'incident.resolved').map((e) => e.event_id), [handedId(lost.id)]);
 
     // The incident still open in PagerDuty is untouched: its fix still waits, and approving it still works.
     assert.equal((await incidentRow(open.id)).status, 'triggered');
@@ -164,6 +166,32 @@ describe('reconcile: a resolve PagerDuty never delivered', function () {
     assert.ok(result.resolved.includes(gone.id));
     await eventually(async () => (await incidentRow(gone.id)).status === 'resolved', 30_000, 'resolved by the new run');
   });
+  // The workflow and the events table take an event id once: with one id per incident, the resolve lost
+  // after a reopen was dropped as a duplicate of the first, and the incident stayed open for good.
+  it('a resolve lost again after the incident was reopened is handed over too, as another event', async function () {
+    const svc = await gatedRule();
+    const { id } = await gatedIncident(svc);
+    pd.humanUpdate(id, { status: 'resolved' }, 'oncall@example.com');
+    const first = await reconcileOpenIncidents(deps, { quietSeconds: 0, now: new Date(Date.now() + 20 * 3600_000) });
+    assert.ok(first.resolved.includes(id));
+    await eventually(async () => (await incidentRow(id)).status === 'resolved', 30_000, 'resolved by the first reconcile');
+    const firstId = handedId(id);
+
+    // Reopened in PagerDuty, and the reopen delivered; a second later resolved there again, and that resolve lost.
+    pd.humanUpdate(id, { status: 'triggered' }, 'oncall@example.com');
+    const reopened = sampleFor('v3-incident.reopened-01.json', id, { occurredAt: new Date(Date.now() + 1000).toISOString(), data: { service: { id: svc, type: 'service_reference', summary: 's' } } });
+    assert.equal((await stack.deliver(reopened)).status, 202);
+    await eventually(async () => (await incidentRow(id)).status === 'triggered', 30_000, 'reopened here');
+    await new Promise((r) => setTimeout(r, 1100 - (Date.now() % 1000))); // PagerDuty's REST times are whole seconds
+    pd.humanUpdate(id, { status: 'resolved' }, 'oncall@example.com');
+    const second = await reconcileOpenIncidents(deps, { quietSeconds: 0, now: new Date(Date.now() + 40 * 3600_000) });
+    assert.ok(second.resolved.includes(id), 'asked again and handed the second resolve');
+    await eventually(async () => (await incidentRow(id)).status === 'resolved', 30_000, 'resolved again here (before: open for good)');
+    const resolves = await stack.db.db.selectFrom('incident_events').select('event_id').where('incident_id', '=', id).where('event_type', '=', 'incident.resolved').execute();
+    assert.deepEqual(resolves.map((e) => e.event_id).sort(), [firstId, handedId(id)].sort());
+    assert.notEqual(firstId, handedId(id));
+  });
+
   // PagerDuty's REST times are whole seconds, its webhooks' carry milliseconds: a resolve in the same second
   // as the trigger delivered read as older than it, was kept as stale, and the incident stayed open for good.
   it('a resolve PagerDuty dates to the second, before the last event delivered (same second), still resolves the incident', async function () {
@@ -206,7 +234,7 @@ describe('reconcile: a resolve PagerDuty never delivered', function () {
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(hook.requests.length, hooksBefore + 1, 'the rule did not run a second time (before: twice)');
     const runs = await stack.db.db.selectFrom('rule_matches').select(['event_id', 'decision']).where('incident_id', '=', id).where('decision', '=', 'run').execute();
-    assert.deepEqual(runs.map((r) => r.event_id), [reconciledResolveId(id)]);
+    assert.deepEqual(runs.map((r) => r.event_id), [handedId(id)]);
   });
 
   it('an answer about another incident than the one asked is ignored: neither is resolved', async function () {

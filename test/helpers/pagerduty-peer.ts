@@ -88,6 +88,8 @@ export interface PagerDutyPeer {
   failNext(status: number, times?: number, match?: { method?: string; pathPrefix?: string }): void;
   notes(incidentId: string): PeerNote[];
   incident(incidentId: string): PeerIncident | undefined;
+  /** When the incident's status last changed, as GET /incidents/{id} answers it (without making that request). */
+  lastStatusChangeAt(incidentId: string): string | undefined;
   webhookSubscriptions(): Json[];
   /** Service and title the incident's webhook payloads carry. */
   seedIncident(incidentId: string, fields: { serviceId: string; title?: string }): void;
@@ -617,6 +619,7 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     },
     notes: (incidentId) => [...(notesByIncident.get(incidentId) ?? [])],
     incident: (incidentId) => incidents.get(incidentId),
+    lastStatusChangeAt: (incidentId) => metaOf(incidentId).lastStatusChangeAt,
     webhookSubscriptions: () => [...subscriptions.values()],
     seedIncident(incidentId, fields) {
       const meta = metaOf(incidentId);
