@@ -2,19 +2,53 @@
 // authenticated actor first (atomically: only while the action still waits and nobody decided), then the
 // waiting rule run is nudged; it acts on the decision it reads back from Postgres, never on the signal.
 // The author of the rule version that planned the action may not approve it.
+//
+// Marking resolved: the escape hatch for an incident whose resolve never arrived and that the reconcile
+// (activities/reconcile.ts) cannot close, because no PagerDuty token is set, or PagerDuty no longer knows
+// the incident. An admin hands its workflow the `incident.resolved` PagerDuty would have delivered,
+// with who and why; the audit entry is written in the transaction that holds the incident's row while
+// the workflow is signalled, so there is no entry without the signal, and no signal without the entry
+// unless the commit itself fails. PagerDuty is not told.
 import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/database.js';
-import { findIncident, listActionRuns, listEvents, listIncidents, listMatches } from '../db/repositories/incidents.js';
+import type { IncidentEventMessage } from '../contracts/index.js';
+import type { Database, Incident } from '../db/database.js';
+import { writeAudit } from '../db/repositories/audit.js';
+import { findIncident, findIncidentForUpdate, listActionRuns, listEvents, listIncidents, listMatches } from '../db/repositories/incidents.js';
+import { inTransaction } from '../db/repositories/transactions.js';
 import type { Logger } from '../logger.js';
+import { signalIncident } from '../temporal/incident-signal.js';
 import type { Actor } from './actor.js';
 import { decideApproval } from './approvals.js';
-import { NotFoundError } from './errors.js';
+import { ConflictError, errorForLog, NotFoundError, UnavailableError } from './errors.js';
 import { labelIncidents } from './stats.js';
 
 export type IncidentFilter = Parameters<typeof listIncidents>[1];
 
-export function incidentService(deps: { db: Kysely<Database>; temporal: Client; logger: Logger }) {
+/**
+ * The `incident.resolved` an admin hands an incident whose resolve never arrived: dated now, or at the
+ * incident's newest data when that is later (an older event is kept as stale, and the incident would stay
+ * open); its id fixed per state of the incident, so a retried or doubled request is one event.
+ */
+export function markedResolvedEvent(incident: Incident, actor: string, reason: string, now: Date): IncidentEventMessage {
+  const at = new Date(Math.max(now.getTime(), incident.snapshot_at?.getTime() ?? 0));
+  const data: Record<string, unknown> = { id: incident.id, type: 'incident', status: 'resolved', resolved_at: at.toISOString() };
+  if (incident.service_id) data['service'] = { id: incident.service_id, type: 'service_reference', ...(incident.service_name ? { summary: incident.service_name } : {}) };
+  if (incident.title) data['title'] = incident.title;
+  if (incident.html_url) data['html_url'] = incident.html_url;
+  const event = {
+    id: `selfheal-marked-resolved:${incident.id}:${incident.updated_at.toISOString()}`,
+    event_type: 'incident.resolved',
+    resource_type: 'incident',
+    occurred_at: at.toISOString(),
+    agent: null,
+    client: { name: 'Self-healing mark-resolved', markedResolvedBy: actor, reason },
+    data,
+  };
+  return { eventId: event.id, eventType: event.event_type, occurredAt: event.occurred_at, receivedAt: now.toISOString(), event };
+}
+
+export function incidentService(deps: { db: Kysely<Database>; temporal: Client; taskQueue: string; logger: Logger }) {
   const { db } = deps;
   return {
     list: (filter: IncidentFilter) => listIncidents(db, filter),
@@ -28,6 +62,36 @@ export function incidentService(deps: { db: Kysely<Database>; temporal: Client; 
       if (!incident) throw new NotFoundError(`incident ${id} is not known`);
       const [events, matches, actionRuns, labels] = await Promise.all([listEvents(db, id), listMatches(db, id), listActionRuns(db, id), labelIncidents(db, [id])]);
       return { incident, events, matches, actionRuns, label: labels.get(id) ?? null };
+    },
+
+    /**
+     * Marks an open incident resolved here (admin; the route checks the scope): its workflow takes the
+     * resolve PagerDuty never delivered, cancels its rule runs and refuses their waiting approvals, and
+     * runs its `incident.resolved` rules as PagerDuty's resolve would have. 404 unknown, 409 already
+     * resolved, 503 when Temporal does not take it (nothing recorded).
+     */
+    async markResolved(actor: Actor, id: string, input: { reason: string }): Promise<{ incidentId: string; eventId: string; actor: string }> {
+      return inTransaction(db, async (trx) => {
+        const incident = await findIncidentForUpdate(trx, id);
+        if (!incident) throw new NotFoundError(`incident ${id} is not known`);
+        if (incident.status === 'resolved') throw new ConflictError(`incident ${id} is already resolved`);
+        const msg = markedResolvedEvent(incident, actor.name, input.reason, new Date());
+        await writeAudit(trx, {
+          actor: actor.name,
+          action: 'incident.mark-resolved',
+          entityType: 'incident',
+          entityId: id,
+          before: { status: incident.status },
+          after: { status: 'resolved', eventId: msg.eventId, reason: input.reason },
+        });
+        try {
+          await signalIncident(deps.temporal, deps.taskQueue, id, msg, incident.service_id ?? undefined);
+        } catch (err) {
+          deps.logger.warn({ incidentId: id, err: errorForLog(err) }, 'mark-resolved: the workflow could not be signalled; nothing recorded');
+          throw new UnavailableError('the workflow service did not take the resolve; nothing was changed, try again', err);
+        }
+        return { incidentId: id, eventId: msg.eventId, actor: actor.name };
+      });
     },
 
     /** Records an approval decision and tells the waiting rule run (src/services/approvals.ts, the one path links use too). */

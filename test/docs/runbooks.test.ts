@@ -142,6 +142,13 @@ describe('runbooks (docs/runbooks/*.md): every ```sh test command works', functi
         }
         await eventually(async () => (await stack.db.db.selectFrom('incident_events').select('id').where('incident_id', 'in', ids).execute()).length === ids.length, 60_000, 'the burst stored');
       }
+      if (name === 'troubleshooting.md') {
+        // "An incident stays open": one whose resolve never arrived.
+        env.INCIDENT_ID = newIncidentId();
+        const body = sampleFor('v3-incident.triggered-01.json', env.INCIDENT_ID, { data: { title: 'Lost resolve', service: { id: 'PA2P440', type: 'service_reference', summary: 'pig208' } } });
+        assert.equal((await stack.deliver(body)).status, 202);
+        await eventually(async () => (await stack.db.db.selectFrom('incidents').select('status').where('id', '=', env.INCIDENT_ID!).executeTakeFirst())?.status === 'triggered', 30_000, 'the incident stored');
+      }
       const blocks = fencedBlocks(await readFile(path.join(RUNBOOKS, name), 'utf8'));
       for (const b of blocks) {
         const file = /(?:^|\s)file=(\S+)/.exec(b.info)?.[1];
@@ -150,6 +157,9 @@ describe('runbooks (docs/runbooks/*.md): every ```sh test command works', functi
       for (const b of blocks.filter((x) => x.info === 'sh test')) {
         const r = await bash(b.body, work, env);
         assert.equal(r.code, 0, `${name}:${b.line} failed (exit ${r.code}):\n${b.body}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
+      }
+      if (name === 'troubleshooting.md') {
+        await eventually(async () => (await stack.db.db.selectFrom('incidents').select('status').where('id', '=', env.INCIDENT_ID!).executeTakeFirst())?.status === 'resolved', 30_000, 'the incident marked resolved');
       }
       const rejected = peer.requests.filter((r) => r.status === 400);
       assert.deepEqual(rejected.map((r) => `${r.method} ${r.path}: ${r.errors.join('; ')}`), [], 'PagerDuty requests match the official OpenAPI');

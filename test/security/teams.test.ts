@@ -150,6 +150,7 @@ const CASES: Record<string, Case> = {
   'GET /api/rules/:id/stats': { kind: 'object', request: (f) => ({ method: 'GET', path: `/api/rules/${f.rule}/stats` }), own: { who: 'alphaViewer', status: 200 } },
   'GET /api/automation': { kind: 'not-team-owned', why: 'fleet-wide guard status: which guards hold automation paused' },
   'POST /api/automation/resume': { kind: 'global-admin' },
+  'POST /api/incidents/:id/mark-resolved': { kind: 'global-admin' },
   'GET /approvals/link': { kind: 'not-team-owned', why: 'a confirmation page; it decides nothing (the team check is that of POST /approvals/link)' },
   'POST /approvals/link': { kind: 'not-team-owned', why: "decides through the same approvableRun as the approvals route: approver of the rule's team (test/api/teams.test.ts attacks it)" },
   'GET /api/environments': { kind: 'list', path: '/api/environments', contains: (f, items) => items.some((e) => e.name === f.env) },

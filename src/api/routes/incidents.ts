@@ -21,6 +21,10 @@ export const incidentListQuerySchema = z.object({
   cursor: z.string().max(200).optional(),
 });
 
+export const markResolvedBodySchema = z.strictObject({
+  reason: z.string().trim().min(1).max(500).describe('Why: recorded in the audit log and in the resolve event (e.g. "resolved in PagerDuty on 12-03; its webhook was lost").'),
+});
+
 export const approvalBodySchema = z.strictObject({
   decision: z.enum(['approve', 'reject']).describe('Run the gated action, or skip it.'),
   comment: z.string().max(2000).optional(),
@@ -66,7 +70,7 @@ const tags = ['incidents'];
 
 export function incidentRoutes(deps: AppDeps) {
   const app = newRouter();
-  const incidents = incidentService({ db: deps.db, temporal: deps.temporal, logger: deps.logger });
+  const incidents = incidentService({ db: deps.db, temporal: deps.temporal, taskQueue: deps.config.temporal.taskQueue, logger: deps.logger });
   const auth = authOf(deps);
   const uiUrl = deps.temporalUiUrl ?? deps.config.temporal.uiUrl;
 
@@ -203,6 +207,25 @@ export function incidentRoutes(deps: AppDeps) {
       },
     }),
     async (c) => c.json(await incidents.decide(actorOf(c), c.req.param('id'), c.req.param('actionRunId'), c.req.valid('json')), 202),
+  );
+
+  app.openapi(
+    op(guard(auth, 'admin', { body: true, invalidBody: 'invalid mark-resolved request' }), {
+      method: 'post',
+      path: '/api/incidents/{id}/mark-resolved',
+      tags,
+      summary: 'Mark resolved here an open incident whose resolve never arrived (PagerDuty is not told)',
+      description:
+        "For an incident PagerDuty resolved whose resolve was lost and that the reconcile cannot close (no `PAGERDUTY_API_TOKEN`, or PagerDuty no longer knows it). Its workflow takes an `incident.resolved` naming the caller and the reason, as if PagerDuty had delivered it: its rule runs are cancelled, their waiting approvals refused, and its `incident.resolved` rules run. Audited (`incident.mark-resolved`). Admin only: an incident's rules may belong to any team.",
+      request: { params: pathParams(['id', 'incident id']), body: jsonBody(markResolvedBodySchema) },
+      responses: {
+        202: json('The resolve was handed to the incident\'s workflow (it is resolved once the workflow has taken it).', z.object({ incidentId: z.string(), eventId: z.string(), actor: z.string() })),
+        404: problemResponse('Unknown incident.'),
+        409: problemResponse('The incident is already resolved.'),
+        503: problemResponse('Temporal did not take the resolve; nothing was recorded.'),
+      },
+    }),
+    async (c) => c.json(await incidents.markResolved(actorOf(c), c.req.param('id'), c.req.valid('json')), 202),
   );
 
   return app;

@@ -1,4 +1,4 @@
-// selfheal incidents list|show
+// selfheal incidents list|show|mark-resolved
 import type { Command } from 'commander';
 import { EXIT } from '../errors.js';
 import { linePerWrite, printJson, table } from '../output.js';
@@ -72,6 +72,25 @@ export function registerIncidents(program: Command, given: Runtime): void {
           if (r.outputExcerpt) for (const line of r.outputExcerpt.trimEnd().split(/\r?\n/).slice(-5)) io.out(`    | ${line}`);
           if (r.status === 'awaiting_approval') io.out(`    waiting for approval: POST /api/incidents/${i.id}/approvals/${r.id} {"decision":"approve"|"reject"}`);
         }
+        return EXIT.ok;
+      }),
+    );
+
+  group
+    .command('mark-resolved')
+    .description(
+      'Mark resolved here an open incident whose resolve never arrived (admin; PagerDuty is not told): its rule runs are cancelled, their approvals refused, and its incident.resolved rules run',
+    )
+    .argument('<id>', 'PagerDuty incident id')
+    .requiredOption('--reason <text>', 'why (1-500 characters; in the audit log)')
+    .action(
+      action<{ reason: string }>(rt, async ({ api, io, args: [id], opts, global }) => {
+        const r = await api.incidents.markResolved(id!, opts.reason);
+        if (global.json) {
+          printJson(io, r);
+          return EXIT.ok;
+        }
+        io.out(`incident ${r.incidentId}: the resolve was handed to its workflow as ${r.actor} (event ${r.eventId})`);
         return EXIT.ok;
       }),
     );
