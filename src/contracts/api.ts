@@ -178,6 +178,8 @@ export interface IncidentDetail<Explanation = unknown> extends IncidentSummary {
   events: IncidentEvent[];
   matches: RuleMatch<Explanation>[];
   actionRuns: ActionRun[];
+  /** How many older events, matches and action runs the lists above leave out (each holds the newest 500); absent from servers before it. */
+  omitted?: { events: number; matches: number; actionRuns: number };
 }
 
 // ---- rules ------------------------------------------------------------------------------------------

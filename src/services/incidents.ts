@@ -25,6 +25,9 @@ import { labelIncidents } from './stats.js';
 
 export type IncidentFilter = Parameters<typeof listIncidents>[1];
 
+/** Events, rule matches and action runs an incident's detail carries at most, each: the newest. */
+export const INCIDENT_DETAIL_LIMIT = 500;
+
 /**
  * The `incident.resolved` an admin hands an incident whose resolve never arrived: dated now, or at the
  * incident's newest data when that is later (an older event is kept as stale, and the incident would stay
@@ -56,12 +59,28 @@ export function incidentService(deps: { db: Kysely<Database>; temporal: Client; 
     /** Who fixed each incident (auto-remediated, assisted, human), from its events and our action runs. */
     labels: (ids: string[]) => labelIncidents(db, ids),
 
-    /** One incident with its events, rule matches and action runs. */
+    /**
+     * One incident with its newest events, rule matches and action runs (at most INCIDENT_DETAIL_LIMIT of
+     * each, and how many older ones were left out): an incident open for weeks, its notes and status
+     * updates each an event, made an answer without bound.
+     */
     async get(id: string) {
       const incident = await findIncident(db, id);
       if (!incident) throw new NotFoundError(`incident ${id} is not known`);
-      const [events, matches, actionRuns, labels] = await Promise.all([listEvents(db, id), listMatches(db, id), listActionRuns(db, id), labelIncidents(db, [id])]);
-      return { incident, events, matches, actionRuns, label: labels.get(id) ?? null };
+      const [events, matches, actionRuns, labels] = await Promise.all([
+        listEvents(db, id, INCIDENT_DETAIL_LIMIT),
+        listMatches(db, id, INCIDENT_DETAIL_LIMIT),
+        listActionRuns(db, id, INCIDENT_DETAIL_LIMIT),
+        labelIncidents(db, [id]),
+      ]);
+      return {
+        incident,
+        events: events.items,
+        matches: matches.items,
+        actionRuns: actionRuns.items,
+        omitted: { events: events.omitted, matches: matches.omitted, actionRuns: actionRuns.omitted },
+        label: labels.get(id) ?? null,
+      };
     },
 
     /**

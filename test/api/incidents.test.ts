@@ -106,4 +106,35 @@ describe('incidents API: filters and pagination', function () {
     assert.equal(missing.headers.get('content-type'), 'application/problem+json');
     assert.equal((await app.request('/api/incidents')).status, 401);
   });
+
+  // An incident open for weeks, its notes and status updates each an event and each event matched by
+  // rules, made its detail an answer without bound: every row of three lists in one JSON body.
+  it('an incident with more history than the detail holds answers the newest 500 of each list, oldest first, counting what it left out; a waiting approval is never left out', async function () {
+    const id = 'PBIG1';
+    await db.db.insertInto('incidents').values({ id, title: 'long', status: 'triggered', assignees: '[]', environment: '{}', workflow_id: `incident-${id}` }).execute();
+    const ev = (n: number) => `EV${String(n).padStart(4, '0')}`;
+    const ar = (n: number) => `AR${String(n).padStart(4, '0')}`;
+    await sql`insert into incident_events (event_id, incident_id, event_type, resource_type, occurred_at, payload)
+      select 'EV' || lpad(n::text, 4, '0'), ${id}, 'incident.annotated', 'incident', timestamptz '2026-01-01Z' + n * interval '1 minute', '{}'::jsonb
+      from generate_series(1, 620) n`.execute(db.db);
+    await sql`insert into rule_matches (incident_id, event_id, rule_id, rule_version, rule_name, explanation, decision)
+      select ${id}, 'EV' || lpad(n::text, 4, '0'), 'r1', 1, 'rule one', '{}'::jsonb, 'skipped' from generate_series(1, 610) n`.execute(db.db);
+    await sql`insert into action_runs (id, idempotency_key, incident_id, action_index, action_id, action_type, status, created_at)
+      select 'AR' || lpad(n::text, 4, '0'), 'big-' || n, ${id}, 0, 'a', 'notify.webhook', case when n = 3 then 'awaiting_approval' else 'succeeded' end,
+        timestamptz '2026-01-01Z' + n * interval '1 minute'
+      from generate_series(1, 605) n`.execute(db.db);
+
+    const res = await get(`/api/incidents/${id}`);
+    assert.equal(res.status, 200);
+    const d = (await res.json()) as { events: { eventId: string }[]; matches: { eventId: string }[]; actionRuns: { id: string; status: string }[]; omitted: Record<string, number> };
+    assert.deepEqual(d.omitted, { events: 120, matches: 110, actionRuns: 105 });
+    assert.deepEqual(d.events.map((e) => e.eventId), Array.from({ length: 500 }, (_, i) => ev(121 + i)), 'the newest 500 events, oldest first');
+    assert.deepEqual(d.matches.map((m) => m.eventId), Array.from({ length: 500 }, (_, i) => ev(111 + i)), 'the newest 500 matches, oldest first');
+    assert.deepEqual(d.actionRuns.map((r) => r.id), [ar(3), ...Array.from({ length: 499 }, (_, i) => ar(107 + i))], 'the waiting approval, then the newest 499');
+    assert.equal(d.actionRuns[0]!.status, 'awaiting_approval');
+
+    // Within the bound nothing is left out, and the lists are whole.
+    const small = (await (await get('/api/incidents/PINC1')).json()) as { omitted: Record<string, number> };
+    assert.deepEqual(small.omitted, { events: 0, matches: 0, actionRuns: 0 });
+  });
 });

@@ -125,11 +125,12 @@ export function incidentRoutes(deps: AppDeps) {
       path: '/api/incidents/{id}',
       tags,
       summary: 'One incident with events, environment, matches, action runs and its Temporal link',
+      description: 'Each of `events`, `matches` and `actionRuns` holds the newest 500 (every action run awaiting approval among them), oldest first; `omitted` counts the older ones left out.',
       request: { params: pathParams(['id', 'incident id']) },
       responses: { 200: json('The incident.', anyObject), 404: problemResponse('Unknown incident.') },
     }),
     async (c) => {
-      const { incident, events, matches, actionRuns, label } = await incidents.get(c.req.param('id'));
+      const { incident, events, matches, actionRuns, omitted, label } = await incidents.get(c.req.param('id'));
       // Issue 22: each action run carries its remediation's verification (pending, verified, unverified, not_applicable).
       const verificationOf = new Map(matches.map((m) => [String(m.id), m.verification]));
       return c.json(
@@ -183,6 +184,8 @@ export function incidentRoutes(deps: AppDeps) {
             startedAt: r.started_at,
             finishedAt: r.finished_at,
           })),
+          // How many older events, matches and action runs were left out (each list holds the newest 500).
+          omitted,
         },
         200,
       );

@@ -53,6 +53,8 @@ export function registerIncidents(program: Command, given: Runtime): void {
         io.out(`Temporal: ${i.temporalUrl}`);
         const env = Object.entries(i.environment);
         io.out(env.length ? `environment: ${env.map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}` : 'environment: (nothing extracted)');
+        const o = i.omitted;
+        if (o && o.events + o.matches + o.actionRuns > 0) io.out(`(older history not shown: ${o.events} events, ${o.matches} rule matches, ${o.actionRuns} action runs; each list holds the newest 500)`);
         io.out('events:');
         for (const e of i.events) io.out(`  ${e.occurredAt ?? e.receivedAt}  ${e.type}  ${e.eventId}`);
         io.out('rule matches:');

@@ -176,22 +176,58 @@ export function listIncidentsQuery(db: Db, f: IncidentFilter) {
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit);
 }
 
-export async function listEvents(db: Db, incidentId: string) {
-  return db
+/** The newest `limit` rows of a list of one incident's, back in ascending order, and how many older ones were left out. */
+export interface Newest<T> {
+  items: T[];
+  omitted: number;
+}
+
+/** Rows selected newest first with `count(*) over ()` as `total`: the newest page, ascending, and the count left out. */
+function newestPage<T extends { total: string | number | bigint }>(rows: T[]): Newest<Omit<T, 'total'>> {
+  const total = rows.length === 0 ? 0 : Number(rows[0]!.total);
+  const items = rows.reverse().map(({ total: _total, ...row }) => row);
+  return { items, omitted: total - items.length };
+}
+
+const total = sql<string>`count(*) over ()`.as('total');
+
+/** The incident's newest `limit` events, oldest first. */
+export async function listEvents(db: Db, incidentId: string, limit: number) {
+  const rows = await db
     .selectFrom('incident_events')
-    .select(['event_id', 'webhook_id', 'event_type', 'occurred_at', 'received_at', 'disposition', 'reject_reason'])
+    .select(['event_id', 'webhook_id', 'event_type', 'occurred_at', 'received_at', 'disposition', 'reject_reason', total])
     .where('incident_id', '=', incidentId)
-    .orderBy('occurred_at', 'asc')
-    .orderBy('id', 'asc')
+    .orderBy('occurred_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
     .execute();
+  return newestPage(rows);
 }
 
-export async function listMatches(db: Db, incidentId: string) {
-  return db.selectFrom('rule_matches').selectAll().where('incident_id', '=', incidentId).orderBy('id', 'asc').execute();
+/** The incident's newest `limit` rule matches, oldest first. */
+export async function listMatches(db: Db, incidentId: string, limit: number) {
+  const rows = await db.selectFrom('rule_matches').selectAll().select(total).where('incident_id', '=', incidentId).orderBy('id', 'desc').limit(limit).execute();
+  return newestPage(rows);
 }
 
-export async function listActionRuns(db: Db, incidentId: string) {
-  return db.selectFrom('action_runs').selectAll().where('incident_id', '=', incidentId).orderBy('created_at', 'asc').orderBy('action_index', 'asc').execute();
+/**
+ * The incident's newest `limit` action runs, oldest first; every run awaiting approval is among them
+ * however old (it is what a reader must act on), so with more than `limit` of those, only they.
+ */
+export async function listActionRuns(db: Db, incidentId: string, limit: number) {
+  const rows = await db
+    .selectFrom('action_runs')
+    .selectAll()
+    .select(total)
+    .where('incident_id', '=', incidentId)
+    .orderBy(sql`status = 'awaiting_approval'`, 'desc')
+    .orderBy('created_at', 'desc')
+    .orderBy('action_index', 'desc')
+    .limit(limit)
+    .execute();
+  const page = newestPage(rows);
+  page.items.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.action_index - b.action_index);
+  return page;
 }
 
 /** The `event` object of a stored incident event's payload; `{}` when the event is not stored. */

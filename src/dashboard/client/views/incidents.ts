@@ -124,6 +124,14 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
   return items.sort((a, b) => new Date(a.at ?? 0).getTime() - new Date(b.at ?? 0).getTime());
 }
 
+/** "Older … not shown" when the API left some of the incident's history out (it sends the newest 500 of each list). */
+function omittedNote(inc: IncidentDetail): Child {
+  const o = inc.omitted;
+  if (!o) return null;
+  const parts = ([['events', o.events], ['rule matches', o.matches], ['action runs', o.actionRuns]] as const).filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`);
+  return parts.length ? h('p', { class: 'muted', 'data-testid': 'timeline-omitted' }, `Older history not shown: ${parts.join(', ')} (the timeline holds the newest 500 of each).`) : null;
+}
+
 /** What the confirmation names: the action, its rule and the incident. */
 function approvalQuestion(decision: 'approve' | 'reject', inc: IncidentDetail, run: ActionRun): string {
   const rule = inc.matches.find((m) => m.ruleId === run.ruleId)?.ruleName ?? run.ruleId;
@@ -224,6 +232,7 @@ async function incidentView(ctx: ViewContext): Promise<void> {
       ),
     ),
     h('h3', {}, 'Timeline'),
+    omittedNote(inc),
     h(
       'ol',
       { class: 'timeline', 'data-testid': 'timeline' },
