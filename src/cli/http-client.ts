@@ -134,7 +134,7 @@ export interface ApiClient {
   incidents: {
     list(query: URLSearchParams): Promise<IncidentSummary[]>;
     get(id: string): Promise<IncidentDetail | undefined>;
-    markResolved(id: string, reason: string): Promise<{ incidentId: string; eventId: string; actor: string }>;
+    markResolved(id: string, body: { reason: string; resolvedAt?: string }): Promise<{ incidentId: string; eventId: string; actor: string }>;
   };
   automation: {
     status(): Promise<AutomationStatusView>;
@@ -281,7 +281,7 @@ export function createApiClient(global: { url: string; token: string | undefined
     incidents: {
       list: async (query) => (await request<{ items: IncidentSummary[] }>('GET', `/api/incidents?${query}`)).body.items,
       get: async (id) => found(await request<IncidentDetail>('GET', `/api/incidents/${seg(id)}`, { allow404: true })),
-      markResolved: async (id, reason) => (await request<{ incidentId: string; eventId: string; actor: string }>('POST', `/api/incidents/${seg(id)}/mark-resolved`, { body: { reason } })).body,
+      markResolved: async (id, body) => (await request<{ incidentId: string; eventId: string; actor: string }>('POST', `/api/incidents/${seg(id)}/mark-resolved`, { body })).body,
     },
     automation: {
       status: async () => (await request<AutomationStatusView>('GET', '/api/automation')).body,

@@ -20,7 +20,7 @@ import type { Logger } from '../logger.js';
 import { signalIncident } from '../temporal/incident-signal.js';
 import type { Actor } from './actor.js';
 import { decideApproval } from './approvals.js';
-import { ConflictError, errorForLog, NotFoundError, UnavailableError } from './errors.js';
+import { ConflictError, errorForLog, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import { labelIncidents } from './stats.js';
 
 export type IncidentFilter = Parameters<typeof listIncidents>[1];
@@ -29,12 +29,13 @@ export type IncidentFilter = Parameters<typeof listIncidents>[1];
 export const INCIDENT_DETAIL_LIMIT = 500;
 
 /**
- * The `incident.resolved` an admin hands an incident whose resolve never arrived: dated now, or at the
- * incident's newest data when that is later (an older event is kept as stale, and the incident would stay
- * open); its id fixed per state of the incident, so a retried or doubled request is one event.
+ * The `incident.resolved` an admin hands an incident whose resolve never arrived: dated when PagerDuty
+ * resolved it if the admin says (else now), or at the incident's newest data when that is later (an older
+ * event is kept as stale, and the incident would stay open); its id fixed per state of the incident, so a
+ * retried or doubled request is one event.
  */
-export function markedResolvedEvent(incident: Incident, actor: string, reason: string, now: Date): IncidentEventMessage {
-  const at = new Date(Math.max(now.getTime(), incident.snapshot_at?.getTime() ?? 0));
+export function markedResolvedEvent(incident: Incident, actor: string, reason: string, now: Date, resolvedAt?: Date): IncidentEventMessage {
+  const at = new Date(Math.max((resolvedAt ?? now).getTime(), incident.snapshot_at?.getTime() ?? 0));
   const data: Record<string, unknown> = { id: incident.id, type: 'incident', status: 'resolved', resolved_at: at.toISOString() };
   if (incident.service_id) data['service'] = { id: incident.service_id, type: 'service_reference', ...(incident.service_name ? { summary: incident.service_name } : {}) };
   if (incident.title) data['title'] = incident.title;
@@ -89,19 +90,26 @@ export function incidentService(deps: { db: Kysely<Database>; temporal: Client; 
      * runs its `incident.resolved` rules as PagerDuty's resolve would have. 404 unknown, 409 already
      * resolved, 503 when Temporal does not take it (nothing recorded).
      */
-    async markResolved(actor: Actor, id: string, input: { reason: string }): Promise<{ incidentId: string; eventId: string; actor: string }> {
+    async markResolved(actor: Actor, id: string, input: { reason: string; resolvedAt?: string | undefined }): Promise<{ incidentId: string; eventId: string; actor: string }> {
       return inTransaction(db, async (trx) => {
         const incident = await findIncidentForUpdate(trx, id);
         if (!incident) throw new NotFoundError(`incident ${id} is not known`);
         if (incident.status === 'resolved') throw new ConflictError(`incident ${id} is already resolved`);
-        const msg = markedResolvedEvent(incident, actor.name, input.reason, new Date());
+        const now = new Date();
+        // When PagerDuty resolved it: the time to resolve in the stats is then PagerDuty's, not the day an admin noticed.
+        const resolvedAt = input.resolvedAt === undefined ? undefined : new Date(input.resolvedAt);
+        const opened = incident.pd_created_at ?? incident.created_at;
+        if (resolvedAt && (resolvedAt.getTime() > now.getTime() + 60_000 || resolvedAt.getTime() < opened.getTime())) {
+          throw new ValidationError('resolvedAt is out of range', [{ path: 'resolvedAt', message: `must lie between the incident's creation (${opened.toISOString()}) and now` }]);
+        }
+        const msg = markedResolvedEvent(incident, actor.name, input.reason, now, resolvedAt);
         await writeAudit(trx, {
           actor: actor.name,
           action: 'incident.mark-resolved',
           entityType: 'incident',
           entityId: id,
           before: { status: incident.status },
-          after: { status: 'resolved', eventId: msg.eventId, reason: input.reason },
+          after: { status: 'resolved', eventId: msg.eventId, reason: input.reason, ...(resolvedAt ? { resolvedAt: msg.occurredAt } : {}) },
         });
         try {
           await signalIncident(deps.temporal, deps.taskQueue, id, msg, incident.service_id ?? undefined);

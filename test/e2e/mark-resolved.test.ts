@@ -151,6 +151,33 @@ describe('mark-resolved: an admin closes an incident whose resolve never arrived
     assert.equal(resolves.length, 1);
   });
 
+  // Marked days after PagerDuty resolved it, the incident's resolve time (and the stats' time to resolve)
+  // would be the day an admin noticed.
+  it("resolvedAt dates the resolve when PagerDuty's time is known; one in the future or before the incident is 400", async function () {
+    const svc = newServiceId();
+    const id = newIncidentId();
+    const triggered = new Date(Date.now() - 2 * 3600_000);
+    const res0 = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: triggered.toISOString(), data: { created_at: triggered.toISOString(), service: { id: svc, type: 'service_reference', summary: 's' } } }));
+    assert.equal(res0.status, 202);
+    await eventually(async () => (await incidentRow(id).catch(() => undefined))?.status === 'triggered', 30_000, 'stored');
+    for (const resolvedAt of [new Date(Date.now() + 3600_000).toISOString(), '1990-01-01T00:00:00Z']) {
+      const bad = await markResolved(id, { reason: 'lost', resolvedAt });
+      assert.equal(bad.status, 400, resolvedAt);
+      assert.deepEqual(((await bad.json()) as { errors: { path: string }[] }).errors.map((e) => e.path), ['resolvedAt']);
+    }
+    assert.equal((await markResolved(id, { reason: 'lost', resolvedAt: 'yesterday' })).status, 400);
+    assert.deepEqual(await auditOf(id), []);
+    const resolvedAt = new Date(Date.now() - 3600_000);
+    const ok = await markResolved(id, { reason: 'resolved in PagerDuty an hour ago', resolvedAt: resolvedAt.toISOString() });
+    assert.equal(ok.status, 202, await ok.clone().text());
+    const row = await eventually(async () => {
+      const r = await incidentRow(id);
+      return r.status === 'resolved' && r;
+    }, 30_000, 'resolved');
+    assert.equal(row.resolved_at?.toISOString(), resolvedAt.toISOString(), "PagerDuty's time, not the time it was marked");
+    assert.equal(((await auditOf(id))[0]!.after as { resolvedAt?: string }).resolvedAt, resolvedAt.toISOString());
+  });
+
   it('an incident whose workflow was terminated is resolved by a new run of it', async function () {
     const { id } = await gatedIncident();
     await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).terminate('operator');
@@ -196,7 +223,7 @@ describe('mark-resolved: an admin closes an incident whose resolve never arrived
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /admin/);
       assert.equal((await incidentRow(id)).status, 'triggered');
-      const ok = await selfheal(['incidents', 'mark-resolved', id, '--reason', 'lost resolve'], { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: admin });
+      const ok = await selfheal(['incidents', 'mark-resolved', id, '--reason', 'lost resolve', '--resolved-at', new Date(Date.now() - 1000).toISOString()], { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: admin });
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, new RegExp(`incident ${id}: the resolve was handed to its workflow`));
       await eventually(async () => (await incidentRow(id)).status === 'resolved', 30_000, 'resolved');

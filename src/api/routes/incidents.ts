@@ -23,6 +23,10 @@ export const incidentListQuerySchema = z.object({
 
 export const markResolvedBodySchema = z.strictObject({
   reason: z.string().trim().min(1).max(500).describe('Why: recorded in the audit log and in the resolve event (e.g. "resolved in PagerDuty on 12-03; its webhook was lost").'),
+  resolvedAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe("When PagerDuty resolved it, if known (between the incident's creation and now); default now. The stats' time to resolve is taken from it."),
 });
 
 export const approvalBodySchema = z.strictObject({

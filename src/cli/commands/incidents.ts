@@ -85,9 +85,10 @@ export function registerIncidents(program: Command, given: Runtime): void {
     )
     .argument('<id>', 'PagerDuty incident id')
     .requiredOption('--reason <text>', 'why (1-500 characters; in the audit log)')
+    .option('--resolved-at <time>', 'when PagerDuty resolved it, ISO 8601 with a zone (default now): the time to resolve in the stats')
     .action(
-      action<{ reason: string }>(rt, async ({ api, io, args: [id], opts, global }) => {
-        const r = await api.incidents.markResolved(id!, opts.reason);
+      action<{ reason: string; resolvedAt?: string }>(rt, async ({ api, io, args: [id], opts, global }) => {
+        const r = await api.incidents.markResolved(id!, { reason: opts.reason, ...(opts.resolvedAt !== undefined ? { resolvedAt: opts.resolvedAt } : {}) });
         if (global.json) {
           printJson(io, r);
           return EXIT.ok;
