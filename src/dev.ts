@@ -84,20 +84,24 @@ async function main(): Promise<void> {
   const temporal = await lazyTemporalClient(target);
   const api = await startApiServer({ config, db: database.db, temporal, logger, temporalUiUrl: uiUrl, extractors });
 
-  say('');
-  say('Self-healing is running (Ctrl-C to stop)');
-  say(`  API            ${api.url}`);
-  say(`  API docs       ${api.url}/docs`);
-  say(`  Webhook        ${api.url}/webhooks/pagerduty`);
-  say(`  Temporal UI    ${uiUrl}`);
-  say(`  Temporal       ${address} (namespace ${config.temporal.namespace})`);
-  say(`  Database       ${database.embedded ? `embedded PGlite in ${path.resolve(config.dataDir, 'pglite')}` : 'DATABASE_URL'}`);
+  // One write: the worker's and the API's log lines cannot land inside it, and whoever reads the output
+  // sees the whole banner at once (a reader that saw its first line read the address from a later one).
+  const banner = [
+    '',
+    'Self-healing is running (Ctrl-C to stop)',
+    `  API            ${api.url}`,
+    `  API docs       ${api.url}/docs`,
+    `  Webhook        ${api.url}/webhooks/pagerduty`,
+    `  Temporal UI    ${uiUrl}`,
+    `  Temporal       ${address} (namespace ${config.temporal.namespace})`,
+    `  Database       ${database.embedded ? `embedded PGlite in ${path.resolve(config.dataDir, 'pglite')}` : 'DATABASE_URL'}`,
+  ];
   if (config.pagerduty.webhookSecrets.length === 0) {
-    if (config.pagerduty.webhookAllowUnsigned) say(`  WARNING        UNSIGNED webhooks are accepted on ${config.host} (no PAGERDUTY_WEBHOOK_SECRETS; PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true)`);
-    else say('  WARNING        PAGERDUTY_WEBHOOK_SECRETS unset: the webhook refuses every delivery (503)');
+    if (config.pagerduty.webhookAllowUnsigned) banner.push(`  WARNING        UNSIGNED webhooks are accepted on ${config.host} (no PAGERDUTY_WEBHOOK_SECRETS; PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true)`);
+    else banner.push('  WARNING        PAGERDUTY_WEBHOOK_SECRETS unset: the webhook refuses every delivery (503)');
   }
-  if (!config.adminToken) say('  NOTE           SELFHEAL_ADMIN_TOKEN unset: the /api endpoints refuse every request');
-  say('');
+  if (!config.adminToken) banner.push('  NOTE           SELFHEAL_ADMIN_TOKEN unset: the /api endpoints refuse every request');
+  say(`${banner.join('\n')}\n`);
 
   onShutdown(logger, async () => {
     await api.close();

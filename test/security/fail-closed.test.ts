@@ -105,7 +105,8 @@ describe('security: fail closed', function () {
     it('npm start (src/dev.ts) listens on 127.0.0.1 only, accepts unsigned webhooks there and says so loudly', async function () {
       const dev = startChildRoot('src/dev.ts', { ...base(), PORT: '0' });
       try {
-        await dev.waitFor(/Self-healing is running/, 120_000);
+        // To the banner's last line: its lines may reach this reader in more than one chunk.
+        await dev.waitFor(/Self-healing is running[\s\S]*Database /, 120_000);
         const port = Number(/API\s+http:\/\/localhost:(\d+)/.exec(dev.output())?.[1]);
         assert.ok(port > 0, dev.output().slice(-1000));
         assert.deepEqual(listeners(port), ['127.0.0.1'], 'the API listens on loopback only');
