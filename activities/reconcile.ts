@@ -18,7 +18,8 @@ import type { Database } from '../src/db/database.js';
 import { claimIncidentToReconcile } from '../src/db/repositories/incidents.js';
 import type { Logger } from '../src/logger.js';
 import { PagerDutyApiError, type PagerDutyClient, type PagerDutyIncident } from '../src/pagerduty/rest-client.js';
-import { serviceIdOf } from '../src/temporal/incident-signal.js';
+import type { PagerDutyEvent } from '../src/pagerduty/webhook.js';
+import { incidentEventMessage, serviceIdOf } from '../src/temporal/incident-signal.js';
 
 /** An open incident is asked about once it has heard nothing for this long, and then at most this often. */
 export const RECONCILE_QUIET_SECONDS = 3600;
@@ -58,7 +59,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
  * webhook's `data` shares with the REST incident, and `reconciled: true` in `client` so whoever reads the
  * stored event can tell it from a delivery.
  */
-export function reconciledResolveEvent(incidentId: string, incident: PagerDutyIncident, now: Date, snapshotAt: Date | null = null): Record<string, unknown> {
+export function reconciledResolveEvent(incidentId: string, incident: PagerDutyIncident, now: Date, snapshotAt: Date | null = null): PagerDutyEvent {
   const i = incident as Record<string, unknown>;
   const data: Record<string, unknown> = { id: incidentId, type: 'incident', status: 'resolved' };
   for (const key of ['self', 'html_url', 'number', 'incident_number', 'title', 'created_at', 'urgency', 'incident_key', 'service', 'escalation_policy', 'teams', 'priority', 'resolved_at']) {
@@ -67,8 +68,7 @@ export function reconciledResolveEvent(incidentId: string, incident: PagerDutyIn
   // PagerDuty's REST times are whole seconds, its webhooks' carry milliseconds: a resolve in the same
   // second as the last event delivered reads as older than it, and triage would keep it as stale (the
   // incident open for good). PagerDuty says it is resolved now, so it is no older than what we hold.
-  const changedAt = str(i['last_status_change_at']) ?? str(i['resolved_at']);
-  const said = Date.parse(changedAt ?? '');
+  const said = Date.parse(str(i['last_status_change_at']) ?? str(i['resolved_at']) ?? '');
   const at = Math.max(Number.isNaN(said) ? now.getTime() : said, snapshotAt?.getTime() ?? 0);
   return {
     // PagerDuty's time, normalised: an ISO instant of 24 characters, whatever the answer spelled.
@@ -122,9 +122,9 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
     }
     if (incident.status !== 'resolved') continue;
     const event = reconciledResolveEvent(incidentId, incident, now, claimed.snapshotAt);
-    const msg: IncidentEventMessage = { eventId: event['id'] as string, eventType: 'incident.resolved', occurredAt: event['occurred_at'] as string, receivedAt: now.toISOString(), event };
+    const msg = incidentEventMessage(event, undefined, now);
     try {
-      await deps.signal(incidentId, msg, serviceIdOf(event as { data: Record<string, unknown> }));
+      await deps.signal(incidentId, msg, serviceIdOf(event));
       result.resolved.push(incidentId);
       deps.logger.info({ incidentId, occurredAt: msg.occurredAt }, 'reconcile: PagerDuty says the incident is resolved and its resolve never arrived; handed to its workflow');
     } catch (err) {

@@ -17,7 +17,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { findIncident, findIncidentForUpdate, listActionRuns, listEvents, listIncidents, listMatches } from '../db/repositories/incidents.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { Logger } from '../logger.js';
-import { signalIncident } from '../temporal/incident-signal.js';
+import { incidentEventMessage, signalIncident } from '../temporal/incident-signal.js';
 import type { Actor } from './actor.js';
 import { decideApproval } from './approvals.js';
 import { ConflictError, errorForLog, NotFoundError, UnavailableError, ValidationError } from './errors.js';
@@ -49,7 +49,7 @@ export function markedResolvedEvent(incident: Incident, actor: string, reason: s
     client: { name: 'Self-healing mark-resolved', markedResolvedBy: actor, reason },
     data,
   };
-  return { eventId: event.id, eventType: event.event_type, occurredAt: event.occurred_at, receivedAt: now.toISOString(), event };
+  return incidentEventMessage(event, undefined, now);
 }
 
 export function incidentService(deps: { db: Kysely<Database>; temporal: Client; taskQueue: string; logger: Logger }) {

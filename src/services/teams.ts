@@ -4,7 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
-import { findTeam, hasMemberships, insertTeam, listMembers, listTeams, lockLiveToken, replaceMemberships, type TeamRow } from '../db/repositories/teams.js';
+import { findTeam, hasMemberships, insertTeam, listMembers, listTeams, lockLiveToken, replaceMemberships, tokenMemberships, type TeamRow } from '../db/repositories/teams.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { TeamRole } from '../domain/teams.js';
 import type { Actor } from './actor.js';
@@ -60,7 +60,10 @@ export function teamService(deps: { db: Kysely<Database> }) {
       return [...byToken.values()];
     },
 
-    /** Sets a token's roles in a team ([] removes it), audited under the team. */
+    /**
+     * Sets a live token's roles in a team ([] removes it; 404 when it holds none there), audited under the
+     * team. An expired or revoked token is 404 like an unknown one.
+     */
     async setRoles(actor: Actor, team: string, tokenId: string, roles: readonly TeamRole[]): Promise<TeamMember> {
       await adminOf(actor, team, true);
       const globalAdmin = teamActor(actor).globalAdmin;
@@ -69,9 +72,12 @@ export function teamService(deps: { db: Kysely<Database> }) {
         // see the other's membership still there, and together leave it in no team (the default team's).
         const token = await lockLiveToken(trx, tokenId);
         if (!token) throw new NotFoundError(`token ${tokenId} is not known`);
+        const held = await tokenMemberships(trx, tokenId);
+        // Removing a token the team does not hold would answer with its name and audit a change that is none.
+        if (roles.length === 0 && !held.some((m) => m.team === team)) throw new NotFoundError(`token ${tokenId} is not a member of team ${team}`);
         // A token without any membership acts on the default team (legacy scopes); its first membership
         // takes that away, which only a global admin may decide.
-        if (!globalAdmin && !(await hasMemberships(trx, tokenId))) {
+        if (!globalAdmin && held.length === 0) {
           throw new ForbiddenError(`token ${token.name} has no team membership yet (it acts on the default team by its scopes); only a global admin may give it its first one`);
         }
         const before = await replaceMemberships(trx, { tokenId, team, roles, by: actor.name });

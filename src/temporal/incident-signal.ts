@@ -27,9 +27,12 @@ export async function signalIncident(
   );
 }
 
-/** What the incident workflow is signalled for one delivery: the event as received, and when. */
-export function incidentEventMessage(event: PagerDutyEvent, webhookId?: string): IncidentEventMessage {
-  return { eventId: event.id, webhookId, eventType: event.event_type, occurredAt: event.occurred_at, receivedAt: new Date().toISOString(), event };
+/**
+ * What the incident workflow is signalled for one event: the event as received, and when. A delivery
+ * names its webhook; the resolves Self-healing hands over itself (reconcile, mark resolved) do not.
+ */
+export function incidentEventMessage(event: PagerDutyEvent, webhookId?: string, receivedAt = new Date()): IncidentEventMessage {
+  return { eventId: event.id, webhookId, eventType: event.event_type, occurredAt: event.occurred_at, receivedAt: receivedAt.toISOString(), event };
 }
 
 /** How an incident's workflow is started, beside its id, type and signal (the bench sends the same). */

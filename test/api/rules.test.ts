@@ -4,6 +4,7 @@ import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { writeAudit } from '../../src/db/repositories/audit.js';
 import { optionFromData } from '../../src/domain/script-args.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
@@ -264,6 +265,26 @@ describe('rules API', function () {
     assert.deepEqual(next.body.items.map((a: { action: string }) => a.action), ['rule.create']);
     assert.equal(next.body.nextCursor, null);
     assert.equal((await h.call('GET', '/api/audit?actor=someone-else')).body.items.length, 0);
+  });
+
+  it('an audit page stops at 4 MiB of entries, and its cursor walks on through every one', async () => {
+    // Bounded by rows alone, 500 updates of a megabyte rule made one page of the audit a gigabyte.
+    const big = 'x'.repeat(1024 * 1024);
+    for (let i = 0; i < 6; i++) await writeAudit(db.db, { actor: 'admin-token', action: 'rule.update', entityType: 'rule', entityId: 'huge-rule', before: { i, big }, after: { i } });
+    const seen: number[] = [];
+    let cursor = '';
+    for (let pages = 0; pages < 6; pages++) {
+      const res = await h.app.request(`/api/audit?entityId=huge-rule&limit=500${cursor}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      const page = JSON.parse(text) as { items: { after: { i: number } }[]; nextCursor: string | null };
+      assert.ok(page.items.length >= 1 && page.items.length <= 4, `page of ${page.items.length}`);
+      assert.ok(text.length < 5 * 1024 * 1024, `a page of ${text.length} bytes`);
+      seen.push(...page.items.map((e) => e.after.i));
+      if (page.nextCursor === null) break;
+      cursor = `&cursor=${page.nextCursor}`;
+    }
+    assert.deepEqual(seen, [5, 4, 3, 2, 1, 0], 'every entry once, newest first');
   });
 
   it('a failed change leaves neither a version nor an audit row', async () => {

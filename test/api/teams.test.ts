@@ -233,6 +233,37 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     assert.match(bad.body.type ?? '', /problems/);
   });
 
+  it("an expired token is no team's member: not listed, and setting or removing its roles is 404 with nothing audited", async () => {
+    // The members list and the role changes filtered out revoked tokens only: an expired one was listed as
+    // a member and took roles (200, audited) that it could never use.
+    const expired = await ok(ADMIN, 'POST', '/api/tokens', { name: 'expired-member', teams: ['pay:viewer', 'shop:viewer'] }, 201);
+    await db.db.updateTable('api_tokens').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expired.id).execute();
+    const members = (await ok(t.payAdmin!.token, 'GET', '/api/teams/pay/members', undefined, 200)).items as Doc[];
+    assert.ok(!members.some((m) => m.tokenId === expired.id), JSON.stringify(members));
+    for (const [method, body] of [['PUT', { roles: ['editor'] }], ['DELETE', undefined]] as const) {
+      const res = await call(t.bothAdmin!.token, method, `/api/teams/pay/members/${expired.id}`, body);
+      assert.equal(res.status, 404, `${method}: ${JSON.stringify(res.body)}`);
+    }
+    assert.equal(await auditOf(expired.id, 'team.membership'), undefined);
+    assert.deepEqual((await db.db.selectFrom('team_memberships').select('role').where('token_id', '=', expired.id).where('team', '=', 'pay').execute()).map((r) => r.role), ['viewer']);
+  });
+
+  it("removing a token from a team it is not in is 404: neither its name in the answer nor an entry in the team's audit", async () => {
+    // It answered 200 with the other team's token named and wrote a team.membership entry under pay for a
+    // change that was none.
+    const shopOnly = await ok(ADMIN, 'POST', '/api/tokens', { name: 'shop-only-member', teams: ['shop:editor'] }, 201);
+    const res = await call(t.payAdmin!.token, 'DELETE', `/api/teams/pay/members/${shopOnly.id}`);
+    assert.equal(res.status, 404, JSON.stringify(res.body));
+    assert.match(res.body.detail, /is not a member of team pay/);
+    assert.ok(!JSON.stringify(res.body).includes('shop-only-member'), JSON.stringify(res.body));
+    assert.equal(await auditOf(shopOnly.id, 'team.membership'), undefined);
+    // Nor for a global admin; a legacy token (no team at all) is the same 404, not a 403 naming it.
+    assert.equal((await call(ADMIN, 'DELETE', `/api/teams/pay/members/${shopOnly.id}`)).status, 404);
+    const legacy = await call(t.payAdmin!.token, 'DELETE', `/api/teams/pay/members/${t.legacy!.id}`);
+    assert.equal(legacy.status, 404, JSON.stringify(legacy.body));
+    assert.deepEqual((await db.db.selectFrom('team_memberships').select(['team', 'role']).where('token_id', '=', shopOnly.id).execute()), [{ team: 'shop', role: 'editor' }]);
+  });
+
   it("two team admins removing a token from their two teams at once cannot together take its last team", async () => {
     // Unlocked, each removal saw the other team's membership still there and both went through: the token
     // was left in no team, acting on the default team by the write scope its editor roles had given it.

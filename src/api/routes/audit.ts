@@ -53,7 +53,12 @@ export function auditRoutes(deps: AppDeps) {
       tags: ['audit'],
       summary: 'Audit log, newest first',
       request: { query: auditQuerySchema },
-      responses: { 200: json('A page of entries.', z.object({ items: z.array(auditEntrySchema), nextCursor: z.string().nullable() })) },
+      responses: {
+        200: json(
+          'A page of entries: `limit` of them, or fewer when their before and after pass 4 MiB (one at least); nextCursor is null on the last page.',
+          z.object({ items: z.array(auditEntrySchema), nextCursor: z.string().nullable() }),
+        ),
+      },
     }),
     async (c) => {
       const f = c.req.valid('query');

@@ -44,7 +44,7 @@ export const memberViewSchema = z
 const teamParams = z.object({ team: teamNameSchema });
 const memberParams = z.object({ team: teamNameSchema, tokenId: textParam(100) });
 const tags = ['teams'];
-const unknownTeamOrToken = { 404: problemResponse('Unknown team or token.') };
+const unknownTeamOrToken = { 404: problemResponse('Unknown team, or no live (unrevoked, unexpired) token of that id; removing, a token that holds no role in the team.') };
 
 const view = (t: TeamRow, roles: readonly string[]) => ({ name: t.name, description: t.description, createdBy: t.created_by, createdAt: t.created_at.toISOString(), roles: [...roles] });
 

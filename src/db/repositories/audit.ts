@@ -40,14 +40,32 @@ export interface AuditFilter {
   limit: number;
 }
 
-/** Newest first. */
-export async function listAudit(db: Db, f: AuditFilter): Promise<AuditEntry[]> {
-  let q = db.selectFrom('audit_log').selectAll();
+/**
+ * Newest first: at most `limit` entries, and fewer when their before and after together pass `maxBytes`
+ * (always one at least); `more` says whether entries past the page remain. The sizes are read first, the
+ * entries then: one rule's state is up to a megabyte, and 500 of its updates made one page a gigabyte.
+ */
+export async function listAudit(db: Db, f: AuditFilter & { maxBytes: number }): Promise<{ rows: AuditEntry[]; more: boolean }> {
+  let q = db.selectFrom('audit_log');
   if (f.entityType) q = q.where('entity_type', '=', f.entityType);
   if (f.entityId) q = q.where('entity_id', '=', f.entityId);
   if (f.actor) q = q.where('actor', '=', f.actor);
   if (f.action) q = q.where('action', '=', f.action);
   if (f.team) q = q.where('team', '=', f.team);
   if (f.beforeId) q = q.where(sql<boolean>`id < ${f.beforeId}::bigint`);
-  return q.orderBy('id', 'desc').limit(f.limit).execute();
+  const sizes = await q
+    .select(['id', sql<number>`coalesce(octet_length(before::text), 0) + coalesce(octet_length(after::text), 0)`.as('bytes')])
+    .orderBy('id', 'desc')
+    .limit(f.limit + 1)
+    .execute();
+  const ids: string[] = [];
+  let total = 0;
+  for (const s of sizes.slice(0, f.limit)) {
+    total += Number(s.bytes);
+    if (ids.length > 0 && total > f.maxBytes) break;
+    ids.push(String(s.id));
+  }
+  if (ids.length === 0) return { rows: [], more: false };
+  const rows = await db.selectFrom('audit_log').selectAll().where('id', 'in', ids).orderBy('id', 'desc').execute();
+  return { rows, more: sizes.length > ids.length };
 }

@@ -47,11 +47,18 @@ export async function insertMemberships(db: Db, tokenId: string, memberships: re
 }
 
 /**
- * The live token, locked until the transaction ends: changes to one token's memberships then run one
+ * The live (not revoked, not expired) token, locked until the transaction ends: changes to one token's memberships then run one
  * after the other, so a check of what the others left (its last team) sees every change made before it.
  */
 export const lockLiveToken = (db: Db, tokenId: string): Promise<{ id: string; name: string } | undefined> =>
-  db.selectFrom('api_tokens').select(['id', 'name']).where('id', '=', tokenId).where('revoked_at', 'is', null).forUpdate().executeTakeFirst();
+  db
+    .selectFrom('api_tokens')
+    .select(['id', 'name'])
+    .where('id', '=', tokenId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', new Date())
+    .forUpdate()
+    .executeTakeFirst();
 
 /** Whether a token holds any team role at all (a token without one acts on the default team). */
 export const hasMemberships = async (db: Db, tokenId: string): Promise<boolean> =>
@@ -65,7 +72,7 @@ export interface MemberRow {
   created_at: Date;
 }
 
-/** The memberships of a team with the tokens' names, live tokens only. */
+/** The memberships of a team with the tokens' names, live (not revoked, not expired) tokens only. */
 export const listMembers = (db: Db, team: string): Promise<MemberRow[]> =>
   db
     .selectFrom('team_memberships as m')
@@ -73,6 +80,7 @@ export const listMembers = (db: Db, team: string): Promise<MemberRow[]> =>
     .select(['m.token_id', 't.name as token_name', 'm.role', 'm.created_by', 'm.created_at'])
     .where('m.team', '=', team)
     .where('t.revoked_at', 'is', null)
+    .where('t.expires_at', '>', new Date())
     .orderBy('t.name')
     .orderBy('m.role')
     .execute();
