@@ -142,7 +142,8 @@ export interface ApiClient {
   };
   tokens: {
     create(body: { name: string; scopes?: string[]; teams?: string[]; expiresIn?: string; expiresAt?: string; owner?: string }): Promise<CreatedToken>;
-    list(): Promise<TokenView[]>;
+    /** Every token (or every live one), following the API's pages. */
+    list(opts?: { live?: boolean }): Promise<TokenView[]>;
     /** Undefined when the token is not known. */
     revoke(id: string): Promise<TokenView | undefined>;
   };
@@ -289,7 +290,17 @@ export function createApiClient(global: { url: string; token: string | undefined
     },
     tokens: {
       create: async (body) => (await request<CreatedToken>('POST', '/api/tokens', { body })).body,
-      list: async () => (await request<{ items: TokenView[] }>('GET', '/api/tokens')).body.items,
+      list: async (opts = {}) => {
+        const items: TokenView[] = [];
+        let cursor: string | null = null;
+        do {
+          const query = new URLSearchParams({ limit: '500', ...(opts.live ? { state: 'live' } : {}), ...(cursor ? { cursor } : {}) });
+          const page: { items: TokenView[]; nextCursor: string | null } = (await request<{ items: TokenView[]; nextCursor: string | null }>('GET', `/api/tokens?${query}`)).body;
+          items.push(...page.items);
+          cursor = page.nextCursor;
+        } while (cursor);
+        return items;
+      },
       revoke: async (id) => found(await request<TokenView>('DELETE', `/api/tokens/${seg(id)}`, { allow404: true })),
     },
     sessions: {

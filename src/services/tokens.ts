@@ -5,7 +5,7 @@ import type { ApiToken, Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { lockLiveSessionOrigin } from '../db/repositories/sessions.js';
-import { findTeam, insertMemberships, listAllMemberships, tokenMemberships } from '../db/repositories/teams.js';
+import { findTeam, insertMemberships, membershipsOf, tokenMemberships } from '../db/repositories/teams.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
 import { findLiveTokenByHash, findToken, insertToken, listTokens, lockLiveTokenOrigin, revokeToken, touchToken, type TokenOrigin } from '../db/repositories/tokens.js';
@@ -114,10 +114,19 @@ export function tokenService(deps: { db: Kysely<Database> }) {
       return { row, token, teams: memberships };
     },
 
-    /** Every token with its team roles. */
-    async list(): Promise<{ row: ApiToken; teams: TeamMembership[] }[]> {
-      const [rows, all] = await Promise.all([listTokens(db), listAllMemberships(db)]);
-      return rows.map((row) => ({ row, teams: all.filter((m) => m.token_id === row.id).map(({ team, role }) => ({ team, role })) }));
+    /**
+     * A page of tokens, newest first, with their team roles, and the cursor of the next page (null on the
+     * last). Tokens are never deleted (their audit names them), so a CI minting one per run made one
+     * answer of every token ever issued.
+     */
+    async list(f: { limit: number; cursor?: string | undefined; live?: boolean | undefined }): Promise<{ items: { row: ApiToken; teams: TeamMembership[] }[]; nextCursor: string | null }> {
+      const rows = await listTokens(db, { limit: f.limit + 1, afterId: f.cursor, live: f.live });
+      const page = rows.slice(0, f.limit);
+      const all = await membershipsOf(db, page.map((r) => r.id));
+      return {
+        items: page.map((row) => ({ row, teams: all.filter((m) => m.token_id === row.id).map(({ team, role }) => ({ team, role })) })),
+        nextCursor: rows.length > f.limit ? page[page.length - 1]!.id : null,
+      };
     },
 
     /** A token's team roles. */

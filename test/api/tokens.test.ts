@@ -44,6 +44,40 @@ describe('tokens API and scopes', function () {
     assert.deepEqual(bad.body.errors.map((e: { path: string }) => e.path).sort(), ['name', 'scopes.0']);
   });
 
+  it('lists tokens newest first in pages whose cursor walks every one once; state=live leaves out revoked and expired ones', async () => {
+    // Tokens are never deleted: unpaged, a CI minting one per run made one answer of every token ever issued.
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const created = await h.call('POST', '/api/tokens', { name: `paged-${i}`, scopes: ['read'] });
+      assert.equal(created.status, 201);
+      ids.push(created.body.id as string);
+    }
+    // Two created in the same microsecond still come once each, ordered by id.
+    await db.db.updateTable('api_tokens').set({ created_at: new Date('2026-01-01T00:00:00.000Z') }).where('id', 'in', [ids[2]!, ids[3]!]).execute();
+    await h.call('DELETE', `/api/tokens/${ids[1]}`);
+    await db.db.updateTable('api_tokens').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', ids[4]!).execute();
+    const walk = async (query: string) => {
+      const seen: string[] = [];
+      let cursor = '';
+      for (let pages = 0; pages < 10; pages++) {
+        const res = await h.call('GET', `/api/tokens?limit=3${query}${cursor}`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.ok(res.body.items.length <= 3);
+        seen.push(...(res.body.items as { id: string }[]).map((t) => t.id));
+        if (res.body.nextCursor === null) return seen;
+        cursor = `&cursor=${res.body.nextCursor}`;
+      }
+      throw new Error('the cursor never ended');
+    };
+    const sameSecond = [ids[2]!, ids[3]!].sort().reverse();
+    assert.deepEqual(await walk(''), [ids[6], ids[5], ids[4], ids[1], ids[0], ...sameSecond]);
+    assert.deepEqual(await walk('&state=live'), [ids[6], ids[5], ids[0], ...sameSecond]);
+    const bad = await h.call('GET', '/api/tokens?limit=501');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.errors[0].path, 'limit');
+    assert.equal((await h.call('GET', '/api/tokens')).body.items.length, 7, 'a page of 100 by default');
+  });
+
   it('401 without or with an unknown token, 403 with too small a scope, 201 with enough', async () => {
     const noToken = await h.app.request('/api/rules');
     assert.equal(noToken.status, 401);

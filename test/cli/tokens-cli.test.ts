@@ -45,7 +45,7 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     assert.equal(reads.code, 0, reads.stderr);
     const refused = await selfheal(['tokens', 'list'], as(token));
     assert.equal(refused.code, 3);
-    assert.match(refused.stderr, /^GET \/api\/tokens failed: 403 /);
+    assert.match(refused.stderr, /^GET \/api\/tokens\?limit=500 failed: 403 /);
 
     const owned = await selfheal(['tokens', 'create', '--name', 'alice-laptop', '--scope', 'write', '--owner', 'Alice@Example.com'], admin);
     assert.equal(owned.code, 0, owned.stderr);
@@ -144,6 +144,11 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     const json = JSON.parse((await selfheal(['tokens', 'list', '--json'], admin)).stdout) as { id: string; expired: boolean; revokedAt: string | null }[];
     assert.equal(json.find((t) => t.id === expiredId)?.expired, true);
     assert.ok(json.every((t) => !('token' in t)));
+
+    const live = await selfheal(['tokens', 'list', '--live', '--json'], admin);
+    assert.equal(live.code, 0, live.stderr);
+    const liveIds = (JSON.parse(live.stdout) as { id: string }[]).map((t) => t.id);
+    assert.ok(!liveIds.includes(expiredId) && liveIds.length === json.length - 1, 'only the expired token left out');
   });
 
   it('revoke refuses the token at once; twice is fine; an unknown id exits 1', async () => {

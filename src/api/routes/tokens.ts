@@ -7,7 +7,7 @@ import { DEFAULT_TOKEN_DAYS, hashToken, MAX_TOKEN_DAYS, tokenService, type Minte
 import { bearerToken, sameSecret } from '../auth.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { list, pathParams } from '../schemas/common.js';
+import { list, pathParams, textParam } from '../schemas/common.js';
 
 /** An e-mail address (one @, no spaces), or user:<subject> without spaces. */
 const OWNER_FORMAT = /^(?:user:\S{1,254}|[^\s@]{1,64}@[^\s@]{1,190})$/;
@@ -87,6 +87,12 @@ export const tokenViewSchema = z
   })
   .meta({ id: 'Token', description: 'An API token (never its secret value).' });
 
+export const tokenListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: textParam(64).optional().describe('nextCursor of the previous page.'),
+  state: z.enum(['all', 'live']).default('all').describe('live: neither revoked nor expired.'),
+});
+
 const view = (t: ApiToken, teams: readonly TeamMembership[] = []) => ({
   id: t.id,
   name: t.name,
@@ -129,8 +135,19 @@ export function tokenRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(guard(auth, 'admin'), { method: 'get', path: '/api/tokens', tags, summary: 'List tokens (never their values)', responses: { 200: json('Tokens.', list(tokenViewSchema)) } }),
-    async (c) => c.json({ items: (await tokens.list()).map((t) => view(t.row, t.teams)) }, 200),
+    op(guard(auth, 'admin'), {
+      method: 'get',
+      path: '/api/tokens',
+      tags,
+      summary: 'List tokens (never their values), newest first, paged by cursor',
+      request: { query: tokenListQuerySchema },
+      responses: { 200: json('A page of tokens; nextCursor is null on the last page.', list(tokenViewSchema).extend({ nextCursor: z.string().nullable() })) },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const page = await tokens.list({ limit: q.limit, cursor: q.cursor, live: q.state === 'live' });
+      return c.json({ items: page.items.map((t) => view(t.row, t.teams)), nextCursor: page.nextCursor }, 200);
+    },
   );
 
   app.openapi(

@@ -68,10 +68,11 @@ export function registerTokens(program: Command, given: Runtime): void {
 
   group
     .command('list')
-    .description('List API tokens (never their values) with expiry and state')
+    .description('List API tokens (never their values) with expiry and state, newest first')
+    .option('--live', 'only those neither revoked nor expired')
     .action(
-      action(rt, async ({ api, io, global }) => {
-        const items = await api.tokens.list();
+      action(rt, async ({ api, io, global, opts }) => {
+        const items = await api.tokens.list({ live: opts.live === true });
         if (global.json) {
           printJson(io, items);
           return EXIT.ok;

@@ -33,9 +33,11 @@ export const insertTeam = (db: Db, t: { name: string; description: string | null
 export const tokenMemberships = (db: Db, tokenId: string): Promise<TeamMembership[]> =>
   db.selectFrom('team_memberships').select(['team', 'role']).where('token_id', '=', tokenId).orderBy('team').orderBy('role').execute();
 
-/** Every token's team roles (GET /api/tokens). */
-export const listAllMemberships = (db: Db): Promise<{ token_id: string; team: string; role: TeamRole }[]> =>
-  db.selectFrom('team_memberships').select(['token_id', 'team', 'role']).orderBy('team').orderBy('role').execute();
+/** The team roles of these tokens (a page of GET /api/tokens). */
+export const membershipsOf = (db: Db, tokenIds: readonly string[]): Promise<{ token_id: string; team: string; role: TeamRole }[]> =>
+  tokenIds.length === 0
+    ? Promise.resolve([])
+    : db.selectFrom('team_memberships').select(['token_id', 'team', 'role']).where('token_id', 'in', [...tokenIds]).orderBy('team').orderBy('role').execute();
 
 /** Gives a new token its team roles. */
 export async function insertMemberships(db: Db, tokenId: string, memberships: readonly TeamMembership[], by: string): Promise<void> {

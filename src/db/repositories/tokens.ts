@@ -34,8 +34,16 @@ export async function insertToken(
     .executeTakeFirstOrThrow();
 }
 
-export async function listTokens(db: Db): Promise<ApiToken[]> {
-  return db.selectFrom('api_tokens').selectAll().orderBy('created_at', 'desc').orderBy('id').execute();
+/**
+ * Newest first, `limit` of them after the token `afterId` (the last of the previous page); `live`: not
+ * revoked, not expired. An unknown `afterId` is an empty page.
+ */
+export async function listTokens(db: Db, f: { limit: number; afterId?: string | undefined; live?: boolean | undefined }): Promise<ApiToken[]> {
+  let q = db.selectFrom('api_tokens').selectAll();
+  if (f.live) q = q.where('revoked_at', 'is', null).where('expires_at', '>', new Date());
+  // The cursor's own row gives the position: its created_at has microseconds a JavaScript Date loses.
+  if (f.afterId !== undefined) q = q.where(sql<boolean>`(created_at, id) < (select created_at, id from api_tokens where id = ${f.afterId})`);
+  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
 
 export async function findToken(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<ApiToken | undefined> {
