@@ -119,6 +119,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** SQLite file for persistent state; unset → in memory. */
   dbFilename?: string;
+  /** SQLite pragmas for that file (`--sqlite-pragma name=value`), e.g. synchronous: 'OFF'. */
+  sqlitePragmas?: Record<string, string>;
   namespace?: string;
   ip?: string;
   logLevel?: string;
@@ -182,6 +184,7 @@ async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
   if (opts.dbFilename) {
     await mkdir(path.dirname(opts.dbFilename), { recursive: true });
     args.push('--db-filename', opts.dbFilename);
+    for (const [name, value] of Object.entries(opts.sqlitePragmas ?? {})) args.push('--sqlite-pragma', `${name}=${value}`);
   }
   // Internal ports (metrics, HTTP) on free ports too, so several servers can run side by side.
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
