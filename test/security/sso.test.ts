@@ -110,6 +110,9 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
       OIDC_SCOPES: 'openid email profile groups',
       OIDC_ROLE_MAP: 'sre-admins=admin,sre=write,viewers=read,pay-devs=payments:editor',
       OIDC_PROVIDER_NAME: 'Example SSO',
+      // Dozens of forged sign-ins come from this one address on purpose; the limit on refused callbacks
+      // has its own test (test/security/sign-in-limit.test.ts).
+      SELFHEAL_AUTH_MAX_FAILURES: '1000',
       ...extra,
     });
 
@@ -582,7 +585,7 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     const server = await serveLater();
     const op2 = await startOidcProvider({ users: USERS, clientId: CLIENT_ID, redirectUri: `${server.url}/auth/callback`, postLogoutRedirectUri: `${server.url}/ui`, claimsInIdToken: true });
     try {
-      const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', OIDC_ISSUER_URL: op2.issuer, OIDC_CLIENT_ID: CLIENT_ID, SELFHEAL_PUBLIC_URL: server.url, OIDC_SCOPES: 'openid email profile groups', OIDC_ROLE_MAP: '{"viewers": "read"}', SESSION_MAX_AGE_SECONDS: '3' });
+      const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', OIDC_ISSUER_URL: op2.issuer, OIDC_CLIENT_ID: CLIENT_ID, SELFHEAL_PUBLIC_URL: server.url, OIDC_SCOPES: 'openid email profile groups', OIDC_ROLE_MAP: '{"viewers": "read"}', SESSION_MAX_AGE_SECONDS: '3', SELFHEAL_AUTH_MAX_FAILURES: '1000' });
       const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
       server.serve((req) => app.fetch(req));
       const jar = new Jar();
@@ -659,7 +662,7 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
 
   it('without OIDC_ISSUER_URL single sign-on is off: no sign-in route, session cookies ignored; DASHBOARD_TOKEN_SIGN_IN is reported', async function () {
     const { cookie } = await signIn('alice');
-    const off = createApp({ config: loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_ADMIN_TOKEN: ADMIN }), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    const off = createApp({ config: loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_ADMIN_TOKEN: ADMIN, SELFHEAL_AUTH_MAX_FAILURES: '1000' }), db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
     assert.deepEqual(await (await off.request('/auth/config')).json(), { tokenSignIn: true, sso: null });
     assert.equal((await off.request('/auth/login')).status, 404);
     assert.equal((await off.request('/api/incidents', { headers: { cookie: `__Host-selfheal-session=${cookie}` } })).status, 401, 'a session is worth nothing while SSO is off');

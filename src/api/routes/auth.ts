@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
 import { z } from 'zod';
 import { errorForLog } from '../../services/errors.js';
-import { callerBudgetFor, chargeCaller } from '../auth.js';
+import { authLimiterFor, callerBudgetFor, chargeCaller, sourceAddress, sourceKey } from '../auth.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { createOidcClient, SignInError } from '../oidc.js';
 import { notFound, ProblemError, unauthorized } from '../problem.js';
@@ -33,6 +33,10 @@ export function authRoutes(deps: AppDeps) {
   const client = sso.oidc ? createOidcClient(sso.oidc) : undefined;
   // GET /auth/session spends the session's request budget like an /api call (src/api/auth.ts).
   const budget = callerBudgetFor(deps.db, deps.config.callerBudget);
+  // A refused callback counts as a failed authentication of its source, as a wrong bearer token does: each
+  // one asked the provider's token endpoint, and a source that keeps failing is stopped before it does, so
+  // nobody can spend the client's quota at the provider (or mint errors in its logs) at the price of a GET.
+  const limiter = authLimiterFor(deps.db, deps.config.authLimit);
 
   app.openapi(
     op(open(), {
@@ -60,13 +64,19 @@ export function authRoutes(deps: AppDeps) {
   });
 
   app.openapi(
-    op(open(), { method: 'get', path: '/auth/callback', tags, summary: 'Where the provider returns: sets the session cookie and goes to the dashboard', responses: { 303: { description: 'Signed in: to /ui.' }, 400: { description: 'Sign-in refused: an HTML page saying why.', content: { 'text/html': { schema: z.string() } } } } }),
+    op(open(), { method: 'get', path: '/auth/callback', tags, summary: 'Where the provider returns: sets the session cookie and goes to the dashboard', responses: { 303: { description: 'Signed in: to /ui.' }, 400: { description: 'Sign-in refused: an HTML page saying why.', content: { 'text/html': { schema: z.string() } } }, 429: { description: 'Too many failed sign-ins from this address (`SELFHEAL_AUTH_MAX_FAILURES`): an HTML page, and `Retry-After`; the provider is not asked.', content: { 'text/html': { schema: z.string() } } } } }),
     async (c) => {
       if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
       const secret = getCookie(c, SIGN_IN_COOKIE, 'host');
       deleteCookie(c, SIGN_IN_COOKIE, { prefix: 'host', httpOnly: true, sameSite: 'Lax' });
       if (!secret) {
         return refused(c, new SignInError(400, 'Sign-in expired', `This sign-in was not started in this browser, or took longer than ${SIGN_IN_SECONDS / 60} minutes. Start again.`, 'no_sign_in_cookie'));
+      }
+      const source = sourceKey(sourceAddress(c, limiter.settings.trustedProxies));
+      const wait = limiter.retryAfter(source);
+      if (wait > 0) {
+        c.header('Retry-After', String(wait));
+        return refused(c, new SignInError(429, 'Too many failed sign-ins', `Too many sign-ins from this address failed. Try again in ${wait} s.`, 'failed_authentications'));
       }
       try {
         const who = await client.finish(new URL(c.req.url), secret);
@@ -84,6 +94,8 @@ export function authRoutes(deps: AppDeps) {
         c.get('logger').info({ sessionId: id, actor: who.actor, scopes: who.roles }, 'signed in');
         return c.redirect('/ui#/incidents', 303);
       } catch (err) {
+        // Not the provider being unreachable (502): that is nobody's failed attempt.
+        if (err instanceof SignInError && err.status !== 502) limiter.fail(source);
         return refused(c, err);
       }
     },

@@ -1,0 +1,121 @@
+// A refused sign-in callback costs a request to the identity provider's token endpoint, and anyone can
+// start a sign-in: before the fix, two GETs (/auth/login for the cookie and state, /auth/callback with a
+// made-up code) made us ask the provider once, without end, spending the client's quota there. Refused
+// callbacks now count as failed authentications of their source; past the limit the callback is a 429
+// page and the provider is not asked.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+const ADMIN = 'sign-in-limit-admin-token-0123456789';
+
+describe('security: refused sign-in callbacks are limited per source', function () {
+  this.timeout(60_000);
+  // The limiter belongs to the app's database handle (src/api/auth.ts): a database per case, a count per case.
+  const dbs: TestDatabase[] = [];
+  let provider: http.Server;
+  let issuer: string;
+  /** What the provider's token endpoint answers, and how often it was asked. */
+  let tokenAnswer: 'invalid_grant' | 'hang up' = 'invalid_grant';
+  let tokenRequests = 0;
+
+  before(async function () {
+    provider = http.createServer((req, res) => {
+      if (req.url === '/.well-known/openid-configuration') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'] }),
+        );
+        return;
+      }
+      if (req.url === '/token' && req.method === 'POST') {
+        tokenRequests++;
+        if (tokenAnswer === 'hang up') return void req.socket.destroy();
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant', error_description: 'unknown code' }));
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    issuer = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    provider?.closeAllConnections();
+    await new Promise<void>((resolve) => (provider ? provider.close(() => resolve()) : resolve()));
+    for (const db of dbs) await db.close();
+  });
+
+  async function freshApp() {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    return createApp(
+      {
+        config: loadConfig({
+          NODE_ENV: 'test',
+          DATABASE_URL: db.url,
+          TEMPORAL_ADDRESS: '127.0.0.1:1',
+          SELFHEAL_ADMIN_TOKEN: ADMIN,
+          SELFHEAL_PUBLIC_URL: 'http://127.0.0.1:8080',
+          OIDC_ISSUER_URL: issuer,
+          OIDC_CLIENT_ID: 'selfheal-dashboard',
+          OIDC_CLIENT_SECRET: 'client-secret-0123456789abcdef',
+          OIDC_ROLE_MAP: 'sre=write',
+          SELFHEAL_AUTH_MAX_FAILURES: '3',
+        }),
+        db: db.db,
+        temporal: {} as Client,
+        logger: createLogger({ level: 'silent' }),
+      },
+      allRoutes,
+    );
+  }
+
+  /** A sign-in started as anyone can (GET /auth/login), returned with a made-up code. */
+  async function madeUpCallback(app: Awaited<ReturnType<typeof freshApp>>): Promise<Response> {
+    const login = await app.request('/auth/login');
+    assert.equal(login.status, 302, await login.clone().text());
+    const state = new URL(login.headers.get('location')!).searchParams.get('state')!;
+    const cookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-selfheal-signin='))!.split(';')[0]!;
+    return app.request(`/auth/callback?code=made-up&state=${encodeURIComponent(state)}`, { headers: { cookie } });
+  }
+
+  it('after SELFHEAL_AUTH_MAX_FAILURES refused callbacks the next is a 429 page with Retry-After, and the provider is not asked', async function () {
+    tokenAnswer = 'invalid_grant';
+    tokenRequests = 0;
+    const app = await freshApp();
+    for (let i = 1; i <= 3; i++) {
+      const res = await madeUpCallback(app);
+      assert.equal(res.status, 400, `callback ${i}`);
+      assert.match(await res.text(), /refused to complete the sign-in \(&quot;invalid_grant&quot;\)|refused to complete the sign-in \("invalid_grant"\)/);
+    }
+    assert.equal(tokenRequests, 3);
+    for (let i = 0; i < 5; i++) {
+      const res = await madeUpCallback(app);
+      assert.equal(res.status, 429);
+      assert.ok(Number(res.headers.get('retry-after')) >= 1, `Retry-After: ${res.headers.get('retry-after')}`);
+      const page = await res.text();
+      assert.match(page, /Too many failed sign-ins/);
+      assert.match(page, /Try again in \d+ s/);
+    }
+    assert.equal(tokenRequests, 3, 'a blocked source made us ask the provider');
+    // The same count as bearer tokens: the address is blocked on /api too, a valid token included.
+    const api = await app.request('/api/rules', { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(api.status, 429);
+  });
+
+  it('a provider that cannot be reached is nobody\'s failed attempt: it does not count', async function () {
+    tokenAnswer = 'hang up';
+    tokenRequests = 0;
+    const app = await freshApp();
+    for (let i = 0; i < 5; i++) assert.equal((await madeUpCallback(app)).status, 502);
+    assert.equal(tokenRequests, 5);
+    tokenAnswer = 'invalid_grant';
+    assert.equal((await madeUpCallback(app)).status, 400, 'not blocked by the outage');
+    assert.equal(tokenRequests, 6);
+  });
+});
