@@ -67,8 +67,14 @@ export const REMOTE_KILL_AFTER_SECONDS = 5;
  *
  * Closing the channel alone stops nothing that writes nothing, and OpenSSH ignores the channel's signal
  * request for root logins, so without these a silent root command would outlive its timeout and its
- * cancellation. The exit status is the command's (124 after the timeout). A host without `timeout` has the
- * command itself signalled, not what it started. The login shell must be POSIX (sh, bash, dash, ksh, zsh).
+ * cancellation. The exit status is the command's (124 after the timeout).
+ * - Once the command has exited, what it left running in its group is killed (timeout(1) leads a group of
+ *   its own, its pid the group's id), as the agent does: a script that started a daemon holding its output
+ *   kept the channel open, so a fix that exited 0 was reported timed out at its deadline, and the daemon,
+ *   root's, ran on with nobody to stop it.
+ *
+ * A host without `timeout` has the command itself signalled, not what it started (the group kill then finds
+ * no group and does nothing). The login shell must be POSIX (sh, bash, dash, ksh, zsh).
  */
 export function underRemoteTimeout(command: string, timeoutMs: number): string {
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
@@ -77,7 +83,7 @@ export function underRemoteTimeout(command: string, timeoutMs: number): string {
     `if command -v timeout >/dev/null 2>&1; then timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command} 3<&- & else ${command} 3<&- & fi; ` +
     'p=$!; ' +
     '{ cat <&3 >/dev/null 2>&1; kill -TERM $p 2>/dev/null; } & ' +
-    'w=$!; exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; exit $s'
+    'w=$!; exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; kill -s KILL -- -$p 2>/dev/null; exit $s'
   );
 }
 

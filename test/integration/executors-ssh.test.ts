@@ -235,6 +235,19 @@ describe('executors/ssh', () => {
       assert.ok(await goneWithin(childFile, 2000), 'and so is the process it started');
     });
 
+    // Found in review: a fix script that starts a daemon and exits 0 left the daemon holding the channel's
+    // output, so the run was reported timed out at its deadline and the daemon ran on, root's, past it.
+    it('a command that exits leaving a process that holds its output: its exit code at once, and what it left is gone', async () => {
+      const childFile = join(work, 'child');
+      const started = Date.now();
+      const result = await runSshCommand({ ...base(), timeoutMs: 20_000, command: ['sh', '-c', `sleep 600 & echo $! > ${childFile}; echo done; exit 3`] });
+      assert.equal(result.timedOut, false, 'reported timed out');
+      assert.equal(result.exitCode, 3);
+      assert.equal(result.stdout, 'done\n');
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms of a 20 s deadline`);
+      assert.ok(await goneWithin(childFile, 2000), 'the process the command left behind still runs on the host');
+    });
+
     it('cancels through AbortSignal', async () => {
       const controller = new AbortController();
       const run = runSshCommand({ ...base(), command: ['sleep', '30'], signal: controller.signal });
