@@ -53,6 +53,12 @@ export function buildRemoteCommand(argv: readonly string[]): string {
 
 /** After the deadline's SIGTERM, seconds the remote command gets to clean up before SIGKILL. */
 export const REMOTE_KILL_AFTER_SECONDS = 5;
+/**
+ * How long the channel may stay open after the command's exit status arrived: output still in flight
+ * arrives within it. Past it, what holds the output open is a process that left the command's group
+ * (setsid): the result is the exit code, not a timeout at the deadline (as on the agent).
+ */
+const DRAIN_AFTER_EXIT_MS = 2000;
 
 /**
  * The command line sent to the host.
@@ -280,6 +286,7 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined = undefined;
     let abortTimer: NodeJS.Timeout | undefined = undefined;
+    let drainTimer: NodeJS.Timeout | undefined = undefined;
     let aborted = false;
     let exitCode: number | null = null;
     let exitSignal: string | null = null;
@@ -289,6 +296,7 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
       settled = true;
       clearTimeout(timer);
       clearTimeout(abortTimer);
+      clearTimeout(drainTimer);
       signal?.removeEventListener('abort', onAbort);
       client.end();
       if ('result' in outcome) resolvePromise(outcome.result);
@@ -366,16 +374,22 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
         channel = stream;
         stream.on('data', (chunk: Buffer) => stdout.push(chunk));
         stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-        stream.on('exit', (code: number | null | undefined, sig?: string | null) => {
-          if (typeof code === 'number') exitCode = code;
-          if (typeof sig === 'string') exitSignal = sig;
-        });
-        stream.on('close', () => {
+        const exited = (): void => {
           if (aborted) return finish({ error: abortError() });
           const r = result(exitCode, exitSignal);
           const refused = scriptsDir === undefined ? undefined : scriptRefusal(options.command[0]!.slice(scriptsDir.length + 1), r);
           finish(refused ? { error: refused } : { result: r });
+        };
+        stream.on('exit', (code: number | null | undefined, sig?: string | null) => {
+          if (typeof code === 'number') exitCode = code;
+          if (typeof sig === 'string') exitSignal = sig;
+          drainTimer ??= setTimeout(() => {
+            if (aborted) return;
+            stopChannel();
+            exited();
+          }, DRAIN_AFTER_EXIT_MS);
         });
+        stream.on('close', exited);
       });
     });
 

@@ -248,6 +248,23 @@ describe('executors/ssh', () => {
       assert.ok(await goneWithin(childFile, 2000), 'the process the command left behind still runs on the host');
     });
 
+    // What left the command's group (setsid) is out of reach of the group kill: once the exit status is in,
+    // the channel it holds open is not waited for beyond a short drain, so the result is the exit code.
+    it('a command that exits leaving a process outside its group holding its output: its exit code, not a timeout', async () => {
+      const childFile = join(work, 'child');
+      const started = Date.now();
+      try {
+        const result = await runSshCommand({ ...base(), timeoutMs: 20_000, command: ['sh', '-c', `setsid sleep 60 & echo $! > ${childFile}; echo done; exit 4`] });
+        assert.equal(result.timedOut, false, 'reported timed out');
+        assert.equal(result.exitCode, 4);
+        assert.equal(result.stdout, 'done\n');
+        assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms of a 20 s deadline`);
+      } finally {
+        const pid = Number((await readFile(childFile, 'utf8').catch(() => '')).trim());
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      }
+    });
+
     it('cancels through AbortSignal', async () => {
       const controller = new AbortController();
       const run = runSshCommand({ ...base(), command: ['sleep', '30'], signal: controller.signal });
