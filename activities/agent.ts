@@ -3,13 +3,19 @@ import { ApplicationFailure } from '@temporalio/common';
 import { runScript } from '../src/executors/script-runner.js';
 import { ScriptNotAllowedError } from '../src/executors/errors.js';
 import { tailText } from '../src/domain/agent-result.js';
+import { createTurns } from '../src/domain/turns.js';
 import { scriptResult, type ScriptActionResult } from './script-result.js';
 
 export interface AgentDeps {
   scriptsDir: string;
   /** Upper bound on any script's run time, whatever the rule asks. */
   maxTimeoutSeconds: number;
+  /** Scripts run at once on this host; more wait in line on the agent (SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS). */
+  maxConcurrentScripts: number;
 }
+
+/** How often a script waiting for its turn heartbeats (scripts' heartbeat timeout is 30 s). */
+const WAITING_HEARTBEAT_MS = 5_000;
 
 export interface AgentScriptInput {
   script: string;
@@ -26,9 +32,39 @@ export type { ScriptActionResult };
 
 /** Activities of the Doctor agent: run allow-listed scripts on this environment's task queue. */
 export function createAgentActivities(deps: AgentDeps) {
+  // Scripts wait for a turn here, not in the task queue: the agent picks every task up at once (so a
+  // pickup wait never fails because the host is busy, and `agentPresent` is answered), and runs at most
+  // `maxConcurrentScripts` of them. In a storm, a hundred fix scripts at once on one VM would be the
+  // automation adding to the outage.
+  const turns = createTurns({ running: deps.maxConcurrentScripts, waiting: Number.POSITIVE_INFINITY });
+
+  /**
+   * A turn for a script, within its run time: the wait counts against `timeoutMs` (the workflow's
+   * start-to-close timeout is the run time and a few seconds). Heartbeats while in line, so a
+   * cancellation reaches it and it leaves the line. Throws AgentBusyError when the run time was spent
+   * waiting: the script was not run.
+   */
+  async function turnWithin(ctx: Context, script: string, timeoutMs: number): Promise<number> {
+    const start = Date.now();
+    const waited = AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(timeoutMs)]);
+    const beat = setInterval(() => ctx.heartbeat({ waitingForTurn: true, ...turns.counts }), WAITING_HEARTBEAT_MS);
+    try {
+      if (await turns.take(waited)) return Date.now() - start;
+    } finally {
+      clearInterval(beat);
+    }
+    if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+    throw ApplicationFailure.retryable(
+      `${script} was not run: this agent ran ${deps.maxConcurrentScripts} script(s) at once (SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS) for the whole of its ${Math.round(timeoutMs / 1000)} s run time`,
+      'AgentBusyError',
+    );
+  }
+
   async function runAgentScript(input: AgentScriptInput): Promise<ScriptActionResult> {
     const ctx = Context.current();
-    const timeoutMs = Math.min(input.timeoutSeconds, deps.maxTimeoutSeconds) * 1000;
+    const limitMs = Math.min(input.timeoutSeconds, deps.maxTimeoutSeconds) * 1000;
+    const waitedMs = await turnWithin(ctx, input.script, limitMs);
+    const timeoutMs = Math.max(1, limitMs - waitedMs);
     try {
       const r = await runScript({
         scriptsDir: deps.scriptsDir,
@@ -45,6 +81,8 @@ export function createAgentActivities(deps: AgentDeps) {
     } catch (err) {
       if (err instanceof ScriptNotAllowedError) throw ApplicationFailure.nonRetryable(err.message, 'ScriptNotAllowedError');
       throw err;
+    } finally {
+      turns.release();
     }
   }
   /**

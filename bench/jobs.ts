@@ -39,7 +39,9 @@ export async function runJobsBench(stack: BenchStack): Promise<JobsResults> {
   await chmod(scriptsDir, 0o755);
   await writeFile(path.join(scriptsDir, 'check.sh'), '#!/bin/sh\necho "ok env=${SELFHEAL_ENVIRONMENT:-none}"\n', { mode: 0o755 });
   const queue = agentTaskQueue('bench-fleet');
-  const agent = await buildAgentWorker({ config: stack.config, connection: stack.native, environment: 'bench-fleet', scriptsDir });
+  // One agent stands in for the fleet's hundred, so it runs all their scripts at once, as a hundred would.
+  const config = { ...stack.config, agent: { ...stack.config.agent, maxConcurrentScripts: TARGETS } };
+  const agent = await buildAgentWorker({ config, connection: stack.native, environment: 'bench-fleet', scriptsDir });
   const running = agent.run();
   try {
     await stack.database.db

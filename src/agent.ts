@@ -19,7 +19,11 @@ export async function buildAgentWorker(opts: { config: Config; connection: Nativ
     connection: opts.connection,
     namespace: opts.config.temporal.namespace,
     taskQueue: agentTaskQueue(opts.environment),
-    activities: createAgentActivities({ scriptsDir: opts.scriptsDir, maxTimeoutSeconds: opts.config.agent.timeoutSeconds }),
+    activities: createAgentActivities({
+      scriptsDir: opts.scriptsDir,
+      maxTimeoutSeconds: opts.config.agent.timeoutSeconds,
+      maxConcurrentScripts: opts.config.agent.maxConcurrentScripts,
+    }),
     identity: opts.identity ?? `doctor-agent@${opts.environment}`,
     shutdownGraceTime: '15 seconds',
   });

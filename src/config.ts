@@ -155,6 +155,8 @@ export const envSchema = z.object({
   }),
   SELFHEAL_SCRIPTS_DIR: optionalString.transform((v) => v ?? 'scripts'),
   SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS: port(600).pipe(z.number().min(1, 'must be at least 1')),
+  // Scripts a Doctor agent runs at once on its host; more wait in line on the agent, within their run time.
+  SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS: port(4).pipe(z.number().min(1, 'must be at least 1').max(100, 'must be at most 100')),
   SMTP_URL: optionalString.refine((v) => v === undefined || /^smtps?:\/\/[^\s]+$/.test(v), {
     message: 'must be an smtp:// or smtps:// URL',
   }),
@@ -317,7 +319,7 @@ export interface Config {
   /** SELFHEAL_APPROVAL_LINK_TTL_MINUTES: how long an approve/reject link works at most (it also ends at the approval's deadline). */
   approvalLinkTtlMinutes: number;
   extractorsFile: string | undefined;
-  agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number };
+  agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number; maxConcurrentScripts: number };
   smtp: { url: string | undefined; from: string | undefined; user: string | undefined; passwordSet: boolean };
   /** NOTIFY_EMAIL_ALLOW: whom rule actions and job notices may email; undefined → any address. */
   emailAllow: EmailRecipientPolicy | undefined;
@@ -487,6 +489,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       environment: e.SELFHEAL_ENVIRONMENT,
       scriptsDir: e.SELFHEAL_SCRIPTS_DIR,
       timeoutSeconds: e.SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS,
+      maxConcurrentScripts: e.SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS,
     },
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
     emailAllow,

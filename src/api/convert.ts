@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Converted, ConvertRequest } from './convert-text.js';
-import { createTurns } from './turns.js';
+import { createTurns } from '../domain/turns.js';
 
 /** How long one conversion may run once its worker is ready; a rule's YAML takes milliseconds. */
 export const CONVERT_TIME_LIMIT_MS = 2_000;

@@ -260,7 +260,7 @@ describe('a job run stops before its next target once its job is paused or delet
 
   it('an agent from before agentPresent (it answers "not registered") still runs its targets', async function () {
     await registerEnvironment('wait-d', 'jobs-wait-d');
-    const { runAgentScript } = createAgentActivities({ scriptsDir, maxTimeoutSeconds: 60 });
+    const { runAgentScript } = createAgentActivities({ scriptsDir, maxTimeoutSeconds: 60, maxConcurrentScripts: 4 });
     const worker = await Worker.create({ connection: stack.temporal.nativeConnection, namespace: stack.config.temporal.namespace, taskQueue: agentTaskQueue('wait-d'), activities: { runAgentScript } });
     agents.push({ worker, running: worker.run() });
     const id = await createJob({ name: 'older agent', targets: { selector: { fleet: 'jobs-wait-d' } } });

@@ -139,7 +139,7 @@ describe('a rule action waiting for its offline Doctor agent', function () {
   it('an agent from before agentPresent (it answers "not registered") still runs the script', async function () {
     const env = `older-${suffix}`;
     await register(env);
-    const { runAgentScript } = createAgentActivities({ scriptsDir: ours.scriptsDir, maxTimeoutSeconds: 60 });
+    const { runAgentScript } = createAgentActivities({ scriptsDir: ours.scriptsDir, maxTimeoutSeconds: 60, maxConcurrentScripts: 4 });
     const worker = await Worker.create({ connection: stack.temporal.nativeConnection, namespace: stack.config.temporal.namespace, taskQueue: agentTaskQueue(env), activities: { runAgentScript } });
     agents.push({ worker, running: worker.run() });
     const svc = await ruleFor();

@@ -54,6 +54,8 @@ describe('config', function () {
     [{ DATABASE_STATEMENT_TIMEOUT_MS: '50' }, 'DATABASE_STATEMENT_TIMEOUT_MS', /must be at least 100/],
     [{ DATABASE_CONNECT_TIMEOUT_MS: '5s' }, 'DATABASE_CONNECT_TIMEOUT_MS', /must be a whole number of milliseconds/],
     [{ METRICS_REFRESH_SECONDS: '7200' }, 'METRICS_REFRESH_SECONDS', /must be at most 3600/],
+    [{ SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS: '0' }, 'SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS', /must be at least 1/],
+    [{ SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS: '500' }, 'SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS', /must be at most 100/],
     [{ ACTION_EGRESS_ALLOW: 'intranet' }, 'ACTION_EGRESS_ALLOW', /must be comma-separated CIDRs or addresses/],
   ];
   for (const [env, variable, message] of bad) {

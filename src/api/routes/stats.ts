@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { MAX_INCIDENTS, MAX_MATCHES, MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../../services/stats.js';
 import type { AppDeps } from '../env.js';
 import { notFound, unavailable } from '../problem.js';
-import { BUSY, createTurns } from '../turns.js';
+import { BUSY, createTurns } from '../../domain/turns.js';
 import type { Context } from 'hono';
 import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, newRouter, op, problemResponse } from '../router.js';
 import { textParam } from '../schemas/common.js';
