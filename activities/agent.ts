@@ -47,6 +47,7 @@ export function createAgentActivities(deps: AgentDeps) {
   async function turnWithin(ctx: Context, script: string, timeoutMs: number): Promise<number> {
     const start = Date.now();
     const waited = AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(timeoutMs)]);
+    if (turns.counts.running >= deps.maxConcurrentScripts) ctx.log.info('script waits for a turn', { script, ...turns.counts, maxConcurrentScripts: deps.maxConcurrentScripts });
     const beat = setInterval(() => ctx.heartbeat({ waitingForTurn: true, ...turns.counts }), WAITING_HEARTBEAT_MS);
     try {
       if (await turns.take(waited)) return Date.now() - start;
