@@ -239,6 +239,21 @@ export function createApiClient(global: { url: string; token: string | undefined
     return { status: res.status, body: body as T };
   }
   const found = <T>(r: ApiResponse<T>) => (r.status === 404 ? undefined : r.body);
+  /**
+   * Every item of a list the API pages by cursor (500 a page), following `nextCursor`; undefined when the
+   * first page is a 404 (asked with allow404).
+   */
+  async function allPages<T>(page: (query: URLSearchParams) => Promise<ApiResponse<{ items: T[]; nextCursor: string | null }>>, filter: Record<string, string> = {}): Promise<T[] | undefined> {
+    const items: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await page(new URLSearchParams({ limit: '500', ...filter, ...(cursor ? { cursor } : {}) }));
+      if (r.status === 404) return undefined;
+      items.push(...r.body.items);
+      cursor = r.body.nextCursor;
+    } while (cursor);
+    return items;
+  }
   const ifMatch = (version: number) => ({ 'if-match': `"${version}"` });
 
   return {
@@ -290,26 +305,16 @@ export function createApiClient(global: { url: string; token: string | undefined
     },
     tokens: {
       create: async (body) => (await request<CreatedToken>('POST', '/api/tokens', { body })).body,
-      list: async (opts = {}) => {
-        const items: TokenView[] = [];
-        let cursor: string | null = null;
-        do {
-          const query = new URLSearchParams({ limit: '500', ...(opts.live ? { state: 'live' } : {}), ...(cursor ? { cursor } : {}) });
-          const page: { items: TokenView[]; nextCursor: string | null } = (await request<{ items: TokenView[]; nextCursor: string | null }>('GET', `/api/tokens?${query}`)).body;
-          items.push(...page.items);
-          cursor = page.nextCursor;
-        } while (cursor);
-        return items;
-      },
+      list: async (opts = {}) => (await allPages<TokenView>((query) => request('GET', `/api/tokens?${query}`), opts.live ? { state: 'live' } : {}))!,
       revoke: async (id) => found(await request<TokenView>('DELETE', `/api/tokens/${seg(id)}`, { allow404: true })),
     },
     sessions: {
       revokeUser: async (owner) => (await request<RevokedSessions>('DELETE', `/api/sessions?${new URLSearchParams(owner)}`)).body,
     },
     teams: {
-      list: async () => (await request<{ items: TeamView[] }>('GET', '/api/teams')).body.items,
+      list: async () => (await allPages<TeamView>((query) => request('GET', `/api/teams?${query}`)))!,
       create: async (body) => (await request<TeamView>('POST', '/api/teams', { body })).body,
-      members: async (team) => found(await request<{ items: TeamMemberView[] }>('GET', `/api/teams/${seg(team)}/members`, { allow404: true }))?.items,
+      members: (team) => allPages<TeamMemberView>((query) => request('GET', `/api/teams/${seg(team)}/members?${query}`, { allow404: true })),
       setRoles: async (team, tokenId, roles) =>
         found(await request<TeamMemberView>('PUT', `/api/teams/${seg(team)}/members/${seg(tokenId)}`, { body: { roles }, allow404: true })),
     },

@@ -17,6 +17,12 @@ export interface TeamMember {
   roles: TeamRole[];
 }
 
+/** A page asked for: how many, after the cursor of the previous page. */
+export interface Page {
+  limit: number;
+  cursor?: string | undefined;
+}
+
 export function teamService(deps: { db: Kysely<Database> }) {
   const { db } = deps;
 
@@ -31,11 +37,15 @@ export function teamService(deps: { db: Kysely<Database> }) {
   }
 
   return {
-    /** The teams `actor` may read (every team for a global admin), each with the actor's roles there. */
-    async list(actor: Actor): Promise<(TeamRow & { roles: TeamRole[] })[]> {
+    /**
+     * A page of the teams `actor` may read (every team for a global admin), by name, each with the actor's
+     * roles there, and the cursor of the next page (null on the last).
+     */
+    async list(actor: Actor, page: Page): Promise<{ items: (TeamRow & { roles: TeamRole[] })[]; nextCursor: string | null }> {
       const model = teamActor(actor);
-      const rows = await listTeams(db, visibleTeams(actor));
-      return rows.map((t) => ({ ...t, roles: [...(model.roles.get(t.name) ?? [])].sort() }));
+      const rows = await listTeams(db, { limit: page.limit + 1, after: page.cursor }, visibleTeams(actor));
+      const items = rows.slice(0, page.limit).map((t) => ({ ...t, roles: [...(model.roles.get(t.name) ?? [])].sort() }));
+      return { items, nextCursor: rows.length > page.limit ? items[items.length - 1]!.name : null };
     },
 
     /** A new team (the route lets only a global admin call this); 409 when the name is taken. */
@@ -48,16 +58,18 @@ export function teamService(deps: { db: Kysely<Database> }) {
       });
     },
 
-    /** A team's live tokens and their roles there (team admin). */
-    async members(actor: Actor, team: string): Promise<TeamMember[]> {
+    /** A page of a team's live tokens, by name, with their roles there (team admin), and the next page's cursor. */
+    async members(actor: Actor, team: string, page: Page): Promise<{ items: TeamMember[]; nextCursor: string | null }> {
       await adminOf(actor, team, false);
       const byToken = new Map<string, TeamMember>();
-      for (const m of await listMembers(db, team)) {
+      for (const m of await listMembers(db, team, { limit: page.limit + 1, afterId: page.cursor })) {
         const entry = byToken.get(m.token_id) ?? { tokenId: m.token_id, tokenName: m.token_name, roles: [] };
         entry.roles.push(m.role);
         byToken.set(m.token_id, entry);
       }
-      return [...byToken.values()];
+      const all = [...byToken.values()];
+      const items = all.slice(0, page.limit);
+      return { items, nextCursor: all.length > page.limit ? items[items.length - 1]!.tokenId : null };
     },
 
     /**

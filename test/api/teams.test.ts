@@ -76,6 +76,43 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     assert.equal(neither.body.errors[0].path, 'scopes');
   });
 
+  it('lists teams and members a page at a time, by name: a token with several roles is never split across pages', async () => {
+    for (const name of ['pg-a', 'pg-b', 'pg-c']) await ok(ADMIN, 'POST', '/api/teams', { name }, 201);
+    const pages = async (path: string, token = ADMIN) => {
+      const seen: Doc[][] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Doc = await ok(token, 'GET', `${path}?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, undefined, 200);
+        assert.ok(page.items.length <= 2);
+        seen.push(page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return seen;
+    };
+    const names = (await db.db.selectFrom('teams').select('name').orderBy('name').execute()).map((r) => r.name);
+    const teams = await pages('/api/teams');
+    assert.ok(teams.length >= 3, 'more than one page');
+    assert.deepEqual(teams.flat().map((t) => t.name), names);
+    // A team admin pages through what it may read, no more.
+    assert.deepEqual((await pages('/api/teams', t.payAdmin!.token)).flat().map((x) => x.name), ['pay']);
+
+    const whole: Doc = await ok(ADMIN, 'GET', '/api/teams/pay/members?limit=500', undefined, 200);
+    assert.equal(whole.nextCursor, null);
+    const both = whole.items.find((m: Doc) => m.tokenName === 'payApprover');
+    await ok(ADMIN, 'PUT', `/api/teams/pay/members/${t.payApprover!.id}`, { roles: ['approver', 'viewer'] }, 200);
+    const paged = (await pages('/api/teams/pay/members')).flat();
+    assert.ok(paged.length >= 4);
+    assert.deepEqual(paged.map((m) => m.tokenId), whole.items.map((m: Doc) => m.tokenId));
+    assert.deepEqual(paged.find((m) => m.tokenId === both.tokenId)!.roles, ['approver', 'viewer']);
+    await ok(ADMIN, 'PUT', `/api/teams/pay/members/${t.payApprover!.id}`, { roles: both.roles }, 200);
+
+    for (const bad of ['limit=0', 'limit=501', 'limit=many', `cursor=${'x'.repeat(101)}`]) {
+      const res = await call(ADMIN, 'GET', `/api/teams?${bad}`);
+      assert.equal(res.status, 400, bad);
+      assert.match(JSON.stringify(res.body), /limit|cursor/, bad);
+    }
+  });
+
   it('audit rows record the team and the actor of each change', async () => {
     const created = await ok(t.payEditor!.token, 'POST', '/api/rules', rule(`audited-${randomUUID().slice(0, 6)}`, 'pay'), 201);
     assert.equal(created.team, 'pay');

@@ -97,6 +97,23 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     assert.equal(unknown.stderr, 'team nowhere is not known\n');
   });
 
+  it('teams list and teams members follow the pages: every team and every member, past the 500 of one page', async () => {
+    await db.db.insertInto('teams').values(Array.from({ length: 620 }, (_, i) => ({ name: `bulk-${String(i).padStart(3, '0')}`, description: null, created_by: 'test' }))).execute();
+    const names = (await db.db.selectFrom('teams').select('name').orderBy('name').execute()).map((r) => r.name);
+    const list = await selfheal(['teams', 'list', '--json'], admin);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual((JSON.parse(list.stdout) as { name: string }[]).map((t) => t.name), names);
+
+    const bots = Array.from({ length: 510 }, (_, i) => ({ id: `bulk-bot-${i}`, name: `bot-${String(i).padStart(3, '0')}`, token_hash: hashToken(`shk_bulk_${i}`), scopes: ['read'], created_by: 'test', expires_at: new Date(Date.now() + 3_600_000) }));
+    await db.db.insertInto('api_tokens').values(bots).execute();
+    await db.db.insertInto('team_memberships').values(bots.map((b) => ({ token_id: b.id, team: 'bulk-001', role: 'viewer' as const, created_by: 'test' }))).execute();
+    const members = await selfheal(['teams', 'members', 'bulk-001', '--json'], admin);
+    assert.equal(members.code, 0, members.stderr);
+    const got = JSON.parse(members.stdout) as { tokenId: string; tokenName: string; roles: string[] }[];
+    assert.deepEqual(got.map((m) => m.tokenName), bots.map((b) => b.name));
+    assert.ok(got.every((m) => m.roles.join() === 'viewer'));
+  });
+
   it('create refuses bad input with exit 2, on the command line or from the server, and issues nothing', async () => {
     const before = await db.db.selectFrom('api_tokens').select('id').execute();
     for (const [args, message] of [

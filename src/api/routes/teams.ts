@@ -42,6 +42,11 @@ export const memberViewSchema = z
   .meta({ id: 'TeamMember', description: "An API token's roles in a team (users of single sign-on get theirs from OIDC_ROLE_MAP)." });
 
 const teamParams = z.object({ team: teamNameSchema });
+const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100).describe('Items on the page (1 to 500).'),
+  cursor: textParam(100).optional().describe('nextCursor of the previous page.'),
+});
+const nextCursor = z.string().nullable().describe('The cursor of the next page; null on the last.');
 const memberParams = z.object({ team: teamNameSchema, tokenId: textParam(100) });
 const tags = ['teams'];
 const unknownTeamOrToken = { 404: problemResponse('Unknown team, or no live (unrevoked, unexpired) token of that id; removing, a token that holds no role in the team.') };
@@ -58,10 +63,14 @@ export function teamRoutes(deps: AppDeps) {
       method: 'get',
       path: '/api/teams',
       tags,
-      summary: "Teams the caller may read (every team for a global admin), with the caller's roles",
-      responses: { 200: json('Teams.', list(teamViewSchema)) },
+      summary: "Teams the caller may read (every team for a global admin), with the caller's roles, by name, paged by cursor",
+      request: { query: pageQuery },
+      responses: { 200: json('A page of teams.', list(teamViewSchema).extend({ nextCursor })) },
     }),
-    async (c) => c.json({ items: (await teams.list(actorOf(c))).map((t) => view(t, t.roles)) }, 200),
+    async (c) => {
+      const page = await teams.list(actorOf(c), c.req.valid('query'));
+      return c.json({ items: page.items.map((t) => view(t, t.roles)), nextCursor: page.nextCursor }, 200);
+    },
   );
 
   app.openapi(
@@ -85,16 +94,17 @@ export function teamRoutes(deps: AppDeps) {
       method: 'get',
       path: '/api/teams/{team}/members',
       tags,
-      summary: "A team's API tokens and their roles (team admin)",
-      request: { params: teamParams },
+      summary: "A team's live API tokens and their roles (team admin), by token name, paged by cursor",
+      request: { params: teamParams, query: pageQuery },
       responses: {
-        200: json('Members.', z.object({ team: z.string(), items: z.array(memberViewSchema) })),
+        200: json('A page of members.', z.object({ team: z.string(), items: z.array(memberViewSchema), nextCursor })),
         404: problemResponse('Unknown team, or one the caller is not in.'),
       },
     }),
     async (c) => {
       const { team } = c.req.valid('param');
-      return c.json({ team, items: await teams.members(actorOf(c), team) }, 200);
+      const page = await teams.members(actorOf(c), team, c.req.valid('query'));
+      return c.json({ team, items: page.items, nextCursor: page.nextCursor }, 200);
     },
   );
 

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { TeamMembership, TeamRole } from '../../domain/teams.js';
 import type { Database } from '../database.js';
 
@@ -12,10 +12,12 @@ export interface TeamRow {
   created_at: Date;
 }
 
-export const listTeams = (db: Db, only?: readonly string[]): Promise<TeamRow[]> => {
+/** Teams by name, `limit` of them after the name `after` (the last of the previous page); `only`: these names. */
+export const listTeams = (db: Db, page: { limit: number; after?: string | undefined }, only?: readonly string[]): Promise<TeamRow[]> => {
   let q = db.selectFrom('teams').selectAll().orderBy('name');
   if (only) q = only.length === 0 ? q.where((eb) => eb.val(false)) : q.where('name', 'in', only);
-  return q.execute();
+  if (page.after !== undefined) q = q.where('name', '>', page.after);
+  return q.limit(page.limit).execute();
 };
 
 export const findTeam = (db: Db, name: string): Promise<TeamRow | undefined> => db.selectFrom('teams').selectAll().where('name', '=', name).executeTakeFirst();
@@ -74,18 +76,33 @@ export interface MemberRow {
   created_at: Date;
 }
 
-/** The memberships of a team with the tokens' names, live (not revoked, not expired) tokens only. */
-export const listMembers = (db: Db, team: string): Promise<MemberRow[]> =>
-  db
+/**
+ * The memberships of a team with the tokens' names, live (not revoked, not expired) tokens only: every role
+ * of `limit` tokens, by token name then id, after the token `afterId` (the last of the previous page; an
+ * unknown one is an empty page).
+ */
+export async function listMembers(db: Db, team: string, page: { limit: number; afterId?: string | undefined }): Promise<MemberRow[]> {
+  const now = new Date();
+  let tokens = db
+    .selectFrom('api_tokens as t')
+    .select('t.id')
+    .where('t.revoked_at', 'is', null)
+    .where('t.expires_at', '>', now)
+    .where((eb) => eb.exists(eb.selectFrom('team_memberships as m').select('m.token_id').where('m.team', '=', team).whereRef('m.token_id', '=', 't.id')));
+  if (page.afterId !== undefined) tokens = tokens.where(sql<boolean>`(t.name, t.id) > (select name, id from api_tokens where id = ${page.afterId})`);
+  const ids = (await tokens.orderBy('t.name').orderBy('t.id').limit(page.limit).execute()).map((r) => r.id);
+  if (ids.length === 0) return [];
+  return db
     .selectFrom('team_memberships as m')
     .innerJoin('api_tokens as t', 't.id', 'm.token_id')
     .select(['m.token_id', 't.name as token_name', 'm.role', 'm.created_by', 'm.created_at'])
     .where('m.team', '=', team)
-    .where('t.revoked_at', 'is', null)
-    .where('t.expires_at', '>', new Date())
+    .where('m.token_id', 'in', ids)
     .orderBy('t.name')
+    .orderBy('t.id')
     .orderBy('m.role')
     .execute();
+}
 
 /** Replaces the roles a token holds in a team (an empty list removes it from the team). Returns the roles it held before. */
 export async function replaceMemberships(db: Db, m: { tokenId: string; team: string; roles: readonly TeamRole[]; by: string }): Promise<TeamRole[]> {
