@@ -1,6 +1,6 @@
 // Scheduled jobs: the definition an SRE submits, and the pure parts of turning it into a Temporal
 // Schedule spec (interval parsing, cron validation with cron-parser; clear messages). No I/O.
-import { CronExpressionParser } from 'cron-parser';
+import { CronExpressionParser, type CronDate, type CronExpression } from 'cron-parser';
 import { z } from 'zod';
 import { secretRefSchema, SLUG_PATTERN, teamFieldSchema } from './rules/schema.js';
 import { isValidTimeZone } from './rules/time-window.js';
@@ -123,13 +123,42 @@ export function scheduledTimesIn(schedule: { interval?: string | undefined; cron
   }
   if (schedule.cron === undefined) return 0;
   const expr = schedule.cron.trim();
-  const times = CronExpressionParser.parse(SHORTHAND_FIELDS[expr] ?? expr, { tz: schedule.timezone ?? 'UTC', currentDate: new Date(start.getTime() - 1), endDate: end });
+  const times = temporalTimes(CronExpressionParser.parse(SHORTHAND_FIELDS[expr] ?? expr, { tz: schedule.timezone ?? 'UTC', currentDate: new Date(start.getTime() - 1), endDate: end }));
   let n = 0;
-  while (n <= cap && times.hasNext()) {
-    times.next();
-    n += 1;
-  }
+  while (n <= cap && times() !== undefined) n += 1;
   return n;
+}
+
+/**
+ * The times of a parsed cron expression as Temporal takes them, one per call, undefined past the end.
+ * When both day fields are restricted, cron-parser (like cron(8)) runs on a day matching either; Temporal
+ * only on a day matching both ("0 9 13 * FRI": Friday the 13th, not every Friday and every 13th). A day
+ * that matches one only is skipped whole, so a long window costs a step per day at most.
+ */
+function temporalTimes(times: CronExpression): () => CronDate | undefined {
+  const { dayOfMonth, dayOfWeek } = times.fields;
+  const both = !dayOfMonth.isWildcard && !dayOfWeek.isWildcard;
+  const days = new Set<number | string>(dayOfMonth.values);
+  const weekdays = new Set<number | string>(dayOfWeek.values.map((d) => (d === 7 ? 0 : d)));
+  return () => {
+    while (times.hasNext()) {
+      const t = times.next();
+      if (!both || (days.has(t.getDate()) && weekdays.has(t.getDay()))) return t;
+      t.setEndOfDay();
+      times.reset(t);
+    }
+    return undefined;
+  };
+}
+
+/** Every date-and-weekday pair of the Gregorian calendar comes round within 28 years (1901–2099). */
+const CALENDAR_CYCLE_YEARS = 28;
+
+/** Whether a valid expression ever runs as Temporal reads it (both day fields must match, temporalTimes). */
+function temporalNeverRuns(expression: string): boolean {
+  const now = Date.now();
+  const end = new Date(now + CALENDAR_CYCLE_YEARS * 366 * 86_400_000);
+  return temporalTimes(CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: new Date(now), endDate: end }))() === undefined;
 }
 
 // ---- cron -----------------------------------------------------------------------------------------
@@ -208,9 +237,12 @@ export function validateCron(expression: string): string | undefined {
     const problem = cronSyntaxProblem(field, i) ?? cronParserProblem(fields.map((f, j) => (j === i ? f : '*')).join(' '));
     if (problem) return `cron field ${i + 1} (${CRON_FIELD_NAMES[i]}) "${field}": ${problem}`;
   }
-  // Fields that are fine alone but never meet, e.g. "0 0 31 2 *" (no 31 February).
+  // Fields that are fine alone but never meet, e.g. "0 0 31 2 *" (no 31 February), or "0 0 30 2 MON"
+  // (Temporal needs both day fields to match).
   const whole = cronParserProblem(fields.join(' '));
-  return whole ? `cron expression "${expr}" never runs: ${whole}` : undefined;
+  if (whole) return `cron expression "${expr}" never runs: ${whole}`;
+  if (temporalNeverRuns(fields.join(' '))) return `cron expression "${expr}" never runs: no day matches both its day of month and its day of week (Temporal runs only on a day matching both)`;
+  return undefined;
 }
 
 // ---- job definition -------------------------------------------------------------------------------

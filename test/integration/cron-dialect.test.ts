@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { validateCron } from '../../src/domain/jobs.js';
+import { scheduledTimesIn, validateCron } from '../../src/domain/jobs.js';
 import { testTemporal } from '../helpers/temporal.js';
 
 const ACCEPTED = ['0 6 * * *', '*/15 * * * *', '0 9-17/2 * * MON-FRI', '30 2 1,15 jan,jul *', '0 0 * * 7', '5/15 * * * *', '0 0 29 2 *', '@daily', '@hourly'];
@@ -47,6 +47,22 @@ describe('cron expressions: validateCron and Temporal Schedules agree', function
       assert.ok(validateCron(cron), `validateCron accepted ${cron}`);
       assert.ok('error' in await temporalSchedule(cron), `Temporal accepted ${cron}`);
     }
+  });
+
+  // Found in review: cron-parser, like cron(8), runs on a day matching either day field when both are
+  // restricted; Temporal only on a day matching both. Counted the first way, a backfill of "Friday the
+  // 13th" over a year was refused as more than 24 runs, and "30 February, a Monday" was saved to never run.
+  it('both day fields restricted: a day must match both, as Temporal runs it; one that never comes is refused', async function () {
+    for (const cron of ['0 9 13 * FRI', '0 0 1-7 * MON', '15 6 1,15 * SAT,SUN']) {
+      assert.equal(validateCron(cron), undefined, cron);
+      const result = await temporalSchedule(cron);
+      assert.ok('next' in result && result.next.length === 3, `Temporal: ${cron} → ${JSON.stringify(result)}`);
+      // From now to Temporal's third run: Temporal's three, no more (every Friday and every 13th were more).
+      assert.equal(scheduledTimesIn({ cron, timezone: 'UTC' }, new Date(), new Date(result.next[2]!)), 3, cron);
+    }
+    const never = await temporalSchedule('0 0 30 2 MON');
+    assert.ok('next' in never && never.next.length === 0, JSON.stringify(never));
+    assert.match(validateCron('0 0 30 2 MON')!, /never runs: no day matches both its day of month and its day of week/);
   });
 
   it('"5#2" is refused: Temporal would take "#2" as a comment and run every Friday', async function () {
