@@ -222,6 +222,8 @@ export interface JobTable {
   definition: Json<unknown>;
   enabled: Generated<boolean>;
   schedule_id: string;
+  /** Digest of the schedule as Temporal described it after our last write (scheduleFingerprint); null before. */
+  schedule_fingerprint: ColumnType<string | null, string | null | undefined, string | null>;
   deleted_at: NullableTimestamp;
   team: ColumnType<string, string | undefined, string>;
   created_at: Generated<Date>;

@@ -25,6 +25,7 @@ import * as breakerTrialMatch from './migrations/2026-12-22T00-00-breaker-trial-
 import * as incidentSnapshotAt from './migrations/2026-12-23T00-00-incident-snapshot-at.js';
 import * as remediationTeam from './migrations/2026-12-24T00-00-remediation-team.js';
 import * as incidentReconciledAt from './migrations/2026-12-25T00-00-incident-reconciled-at.js';
+import * as jobScheduleFingerprint from './migrations/2026-12-26T00-00-job-schedule-fingerprint.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -53,6 +54,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-23T00-00-incident-snapshot-at': incidentSnapshotAt,
   '2026-12-24T00-00-remediation-team': remediationTeam,
   '2026-12-25T00-00-incident-reconciled-at': incidentReconciledAt,
+  '2026-12-26T00-00-job-schedule-fingerprint': jobScheduleFingerprint,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

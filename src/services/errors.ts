@@ -81,3 +81,9 @@ export function errorForLog(err: unknown): { name?: string; code?: unknown; mess
   const code = (top as { code?: unknown } | undefined)?.code ?? ((top?.cause as { code?: unknown } | undefined)?.code);
   return { ...(top ? { name: top.name } : {}), ...(code !== undefined ? { code } : {}), message: messages.join(': ').slice(0, 2000) };
 }
+
+/** Postgres refused a row for a unique index (23505), `index` named or any. */
+export const isUniqueViolation = (err: unknown, index?: string): boolean => {
+  const e = err as { code?: string; constraint?: string } | null;
+  return e?.code === '23505' && (index === undefined || e.constraint === index);
+};

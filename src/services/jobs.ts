@@ -10,7 +10,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
-import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobRuns, listJobs, listJobTargetResults, updateJob } from '../db/repositories/jobs.js';
+import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobRuns, listJobs, listJobTargetResults, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { recipientRefused, refusals, type EmailRecipientPolicy } from '../domain/destination-lists.js';
@@ -31,7 +31,7 @@ import {
   type ScheduleTarget,
 } from '../temporal/schedules.js';
 import type { Actor } from './actor.js';
-import { ConflictError, errorForLog, NotFoundError, ServiceError, UnavailableError, ValidationError } from './errors.js';
+import { ConflictError, errorForLog, isUniqueViolation, NotFoundError, ServiceError, UnavailableError, ValidationError } from './errors.js';
 import { canRead, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export interface JobServiceDeps {
@@ -78,13 +78,14 @@ async function runsGoing(db: Kysely<Database>, jobId: string): Promise<string[]>
 export const SCHEDULE_STATE_UNAVAILABLE = 'schedule state unavailable: Temporal did not answer';
 
 /**
- * Temporal errors: an invalid schedule is the caller's problem (400); anything else means Temporal is
- * unavailable (503). The answer is ours and fixed; Temporal's own error goes along as the cause, which the
+ * Temporal errors: an invalid schedule is the caller's problem (400); a TypeError or RangeError is ours (the
+ * SDK refusing what we built: 500, not an outage); anything else means Temporal is unavailable (503). The answer is ours and fixed; Temporal's own error goes along as the cause, which the
  * API logs with the request id (src/api/app.ts) and never sends.
  */
 function temporalError(err: unknown, outcome: string): unknown {
   if (err instanceof ServiceError) return err;
   if (err instanceof ScheduleOwnedElsewhereError) return new ConflictError(err.message);
+  if (err instanceof TypeError || err instanceof RangeError) return err;
   const e = err as { code?: number; cause?: { code?: number } };
   if (e.code === GRPC_INVALID_ARGUMENT || e.cause?.code === GRPC_INVALID_ARGUMENT) {
     return new ValidationError(
@@ -95,6 +96,20 @@ function temporalError(err: unknown, outcome: string): unknown {
     );
   }
   return new UnavailableError(`Temporal is unavailable; ${outcome}`, err);
+}
+
+/**
+ * A save whose name another request took between the clash check and the write (the lock is the job's id,
+ * not its name): the unique index refuses the row, and that is the 409 of a name taken, not a 500. Nothing
+ * was written, in Postgres or in Temporal (the schedule call comes after the row).
+ */
+async function nameRaced<T>(name: string, save: () => Promise<T>): Promise<T> {
+  try {
+    return await save();
+  } catch (err) {
+    if (isUniqueViolation(err, 'jobs_name_live_idx')) throw new ConflictError(`a job named "${name}" already exists`, { errors: [{ path: 'name', message: 'already used by another job' }] });
+    throw err;
+  }
 }
 
 export function definitionOf(row: JobRow): JobDefinition {
@@ -153,22 +168,22 @@ export function jobService(deps: JobServiceDeps) {
   };
   /**
    * Runs a schedule operation; a schedule missing in Temporal is recreated from the job first. `locked`:
-   * the caller holds the job's lock and `row` is the job as it stands. Otherwise the job is read again
-   * under its lock: a trigger or backfill that read the job before a DELETE committed found its schedule
-   * gone and recreated it from that stale row, bringing a deleted job's schedule back for good.
+   * the caller's transaction, which holds the job's lock, and `row` is the job as it stands. Otherwise the
+   * job is read again under its lock: a trigger or backfill that read the job before a DELETE committed
+   * found its schedule gone and recreated it from that stale row, bringing a deleted job's schedule back.
    */
-  const onSchedule = (row: JobRow, outcome: string, op: () => Promise<void>, locked = false) =>
+  const onSchedule = (row: JobRow, outcome: string, op: () => Promise<void>, locked?: Kysely<Database>) =>
     temporalCall(outcome, async () => {
       try {
         await op();
       } catch (err) {
         if (!(err instanceof ScheduleNotFoundError)) throw err;
         const to = await target();
-        if (locked) await createJobSchedule(temporal, definitionOf(row), to);
+        if (locked) await setScheduleFingerprint(locked, row.id, await createJobSchedule(temporal, definitionOf(row), to));
         else {
           await inTransaction(db, async (trx) => {
             await lockJobId(trx, row.id);
-            await createJobSchedule(temporal, definitionOf(await mustFind(trx, row.id, true)), to);
+            await setScheduleFingerprint(trx, row.id, await createJobSchedule(temporal, definitionOf(await mustFind(trx, row.id, true)), to));
           });
         }
         await op();
@@ -202,7 +217,7 @@ export function jobService(deps: JobServiceDeps) {
       if (!slug) throw new ValidationError('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
       const team = await teamForCreate(db, actor, requested, `job ${slug}`);
       const to = await target(); // read before the transaction: it may use a connection of its own
-      return inTransaction(db, async (trx) => {
+      return nameRaced(body.name, () => inTransaction(db, async (trx) => {
         // An id made from the name skips those of deleted jobs (`name-2`, …); an id given is taken as given.
         const id = body.id ?? (await firstFreeJobId(trx, slug));
         await lockJobId(trx, id);
@@ -221,9 +236,9 @@ export function jobService(deps: JobServiceDeps) {
         const inserted = await insertJob(trx, { id, name: job.name, definition: job, enabled: job.enabled, scheduleId: jobScheduleId(id), team });
         await writeAudit(trx, { actor: actor.name, action: 'job.create', entityType: 'job', entityId: id, after: job, team });
         // Last: if Temporal refuses, the transaction rolls back and no job exists without its schedule.
-        await temporalCall(UNCHANGED, () => createJobSchedule(temporal, job, to));
+        await setScheduleFingerprint(trx, id, await temporalCall(UNCHANGED, () => createJobSchedule(temporal, job, to)));
         return inserted;
-      });
+      }));
     },
 
     /** Replace a job; `enabled` left out keeps it paused or running as it stands (read under its lock). */
@@ -234,7 +249,7 @@ export function jobService(deps: JobServiceDeps) {
       checkFrequency(body);
       if (body.id !== undefined && body.id !== id) throw new ValidationError('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
       const to = await target();
-      return inTransaction(db, async (trx) => {
+      return nameRaced(body.name, () => inTransaction(db, async (trx) => {
         await lockJobId(trx, id);
         const before = await mustFind(trx, id, true);
         const job: JobDefinition = { ...body, id, enabled: enabled ?? before.enabled };
@@ -244,9 +259,9 @@ export function jobService(deps: JobServiceDeps) {
         if (clash) throw new ConflictError(nameTakenMessage(actor, job.name, clash));
         const updated = await updateJob(trx, id, { name: job.name, definition: job, enabled: job.enabled, team });
         await writeAudit(trx, { actor: actor.name, action: 'job.update', entityType: 'job', entityId: id, before: { ...definitionOf(before), team: before.team }, after: { ...job, team }, team });
-        await temporalCall(UNCHANGED, () => updateJobSchedule(temporal, job, to));
+        await setScheduleFingerprint(trx, id, await temporalCall(UNCHANGED, () => updateJobSchedule(temporal, job, to)));
         return updated;
-      });
+      }));
     },
 
     async remove(actor: Actor, id: string): Promise<void> {
@@ -276,7 +291,7 @@ export function jobService(deps: JobServiceDeps) {
         const after = enabled ? { enabled } : { enabled, runsStopAtNextTarget: await runsGoing(trx, id) };
         await writeAudit(trx, { actor: actor.name, action: enabled ? 'job.resume' : 'job.pause', entityType: 'job', entityId: id, before: { enabled: before.enabled }, after, team: before.team });
         const note = `${enabled ? 'resumed' : 'paused'} by ${actor.name}`;
-        await onSchedule(updated, UNCHANGED, () => (enabled ? resumeJobSchedule(temporal, id, note) : pauseJobSchedule(temporal, id, note)), true);
+        await onSchedule(updated, UNCHANGED, () => (enabled ? resumeJobSchedule(temporal, id, note) : pauseJobSchedule(temporal, id, note)), trx);
         return updated;
       });
     },

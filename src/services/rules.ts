@@ -17,7 +17,7 @@ import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestR
 import { recipientRefused, refusals, repoRefused, webhookRefused, type EmailRecipientPolicy, type GitHubRepoPolicy, type HostList } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { hasScope, type Actor } from './actor.js';
-import { ConflictError, ForbiddenError, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
+import { ConflictError, ForbiddenError, isUniqueViolation, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
 import { canRead, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export interface RuleServiceDeps {
@@ -145,7 +145,6 @@ const withoutTeam = ({ team, ...definition }: RuleInput): [RuleInput, string | u
 
 const auditState = (row: RuleRow) => ({ version: row.version, deleted: row.deleted_at !== null, definition: row.definition });
 const breakerState = (r: RuleRow) => ({ state: r.breaker_state, consecutiveFailures: r.consecutive_failures, openedAt: r.breaker_opened_at });
-const isUniqueViolation = (err: unknown) => (err as { code?: string } | null)?.code === '23505';
 const storedRule = (row: RuleRow): Rule => ({ ...(row.definition as RuleInput), id: row.id, version: row.version }) as Rule;
 
 export function ruleService(deps: RuleServiceDeps) {

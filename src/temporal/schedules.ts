@@ -20,9 +20,9 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
-import { findJob, listJobs, lockJobId } from '../db/repositories/jobs.js';
+import { findJob, listJobs, lockJobId, setScheduleFingerprint } from '../db/repositories/jobs.js';
 import { inTransaction } from '../db/repositories/transactions.js';
-import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, parseDuration, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
 import { runningWorkflows } from './running.js';
@@ -75,7 +75,9 @@ function action(job: JobDefinition, target: ScheduleTarget): ScheduleOptions['ac
 
 /** A digest of what the job asks of its schedule (spec, policies, run timeout, name), to tell a schedule that drifted. */
 export function scheduleDigest(job: JobDefinition): string {
-  const wanted = JSON.stringify([job.name, spec(job), policies(job), RUN_TIMEOUT_MS]);
+  // The catch-up window as the job gives it (text): the digest of a schedule written before it went to
+  // Temporal in milliseconds stays the same.
+  const wanted = JSON.stringify([job.name, spec(job), { ...policies(job), catchupWindow: job.schedule.catchupWindow }, RUN_TIMEOUT_MS]);
   return createHash('sha256').update(wanted).digest('hex').slice(0, 32);
 }
 
@@ -89,7 +91,8 @@ function spec(job: JobDefinition) {
 }
 
 function policies(job: JobDefinition) {
-  return { overlap: overlapToTemporal[job.schedule.overlap as OverlapPolicy], catchupWindow: job.schedule.catchupWindow };
+  // In milliseconds, as the interval: the SDK's own duration parser takes one unit only ("90m", not "1h30m").
+  return { overlap: overlapToTemporal[job.schedule.overlap as OverlapPolicy], catchupWindow: parseDuration(job.schedule.catchupWindow)! };
 }
 
 /** Paused or running, and why, as the job wants its schedule: paused when disabled, or held (heldScheduleReason). */
@@ -113,23 +116,43 @@ export function jobScheduleOptions(job: JobDefinition, target: ScheduleTarget): 
 }
 
 /**
- * Create the job's schedule; if one already exists (left over by this deployment, or made before the
- * marker), update it to match instead. One that another deployment created is refused.
+ * A digest of what a schedule does, as Temporal describes it: its spec (cron already compiled into
+ * calendars by the server), its overlap and catch-up policies, and the workflow its action starts, where,
+ * with what and for how long. Its paused state is not in it (wantedState decides that). Taken right after
+ * each of our writes and stored with the job, it tells an edit made elsewhere (the Temporal UI keeps the
+ * action's memo, and so our digest of the job) from our own last write.
  */
-export async function createJobSchedule(client: Client, job: JobDefinition, target: ScheduleTarget): Promise<void> {
+export function scheduleFingerprint(d: ScheduleDescription): string {
+  const a = d.action;
+  const action = a.type === 'startWorkflow' ? [a.workflowType, a.taskQueue, a.args, a.workflowRunTimeout, a.workflowExecutionTimeout, a.workflowTaskTimeout] : [a.type];
+  const described = JSON.stringify([d.spec, d.policies.overlap, d.policies.catchupWindow, action]);
+  return createHash('sha256').update(described).digest('hex').slice(0, 32);
+}
+
+/** The fingerprint of the job's schedule as Temporal describes it now. */
+const fingerprintNow = async (client: Client, jobId: string): Promise<string> => scheduleFingerprint(await client.schedule.getHandle(jobScheduleId(jobId)).describe());
+
+/**
+ * Create the job's schedule; if one already exists (left over by this deployment, or made before the
+ * marker), update it to match instead. One that another deployment created is refused. Answers the
+ * schedule's fingerprint as written, for the job's row.
+ */
+export async function createJobSchedule(client: Client, job: JobDefinition, target: ScheduleTarget): Promise<string> {
   try {
     await client.schedule.create(jobScheduleOptions(job, target));
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await updateJobSchedule(client, job, target);
+    return updateJobSchedule(client, job, target);
   }
+  return fingerprintNow(client, job.id);
 }
 
 /**
  * Update the job's schedule to match its definition (`enabled` decides paused); create it when missing.
- * A schedule another deployment created is left as it is (ScheduleOwnedElsewhereError).
+ * A schedule another deployment created is left as it is (ScheduleOwnedElsewhereError). Answers the
+ * schedule's fingerprint as written, for the job's row.
  */
-export async function updateJobSchedule(client: Client, job: JobDefinition, target: ScheduleTarget): Promise<void> {
+export async function updateJobSchedule(client: Client, job: JobDefinition, target: ScheduleTarget): Promise<string> {
   const scheduleId = jobScheduleId(job.id);
   try {
     await client.schedule.getHandle(scheduleId).update((prev) => {
@@ -145,6 +168,7 @@ export async function updateJobSchedule(client: Client, job: JobDefinition, targ
     if (!(err instanceof ScheduleNotFoundError)) throw err;
     await client.schedule.create(jobScheduleOptions(job, target));
   }
+  return fingerprintNow(client, job.id);
 }
 
 /**
@@ -249,8 +273,11 @@ export async function jobRunInProgress(client: () => Client, db: Kysely<Database
   return ids.length === 0 ? undefined : (await runningWorkflows(client(), ids, { first: true }))[0];
 }
 
-/** What of the schedule disagrees with the job, in words; empty when they agree. */
-export function scheduleDrift(existing: ScheduleDescription, job: JobDefinition, target: ScheduleTarget): string[] {
+/**
+ * What of the schedule disagrees with the job, in words; empty when they agree. `fingerprint`: the job's
+ * stored fingerprint of our last write of the schedule (null when none was taken: nothing to compare).
+ */
+export function scheduleDrift(existing: ScheduleDescription, job: JobDefinition, target: ScheduleTarget, fingerprint: string | null = null): string[] {
   const drift: string[] = [];
   const wanted = wantedState(job);
   if (existing.state.paused !== wanted.paused) {
@@ -258,6 +285,7 @@ export function scheduleDrift(existing: ScheduleDescription, job: JobDefinition,
   }
   if (existing.action.taskQueue !== target.taskQueue) drift.push(`starts runs on task queue ${existing.action.taskQueue}, not ${target.taskQueue}`);
   if (existing.action.memo?.[SCHEDULE_DIGEST_MEMO_KEY] !== scheduleDigest(job)) drift.push('spec or policies differ from the job');
+  else if (fingerprint !== null && scheduleFingerprint(existing) !== fingerprint) drift.push('spec, policies or action edited outside Self-healing (in the Temporal UI?)');
   return drift;
 }
 
@@ -323,14 +351,18 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
       const held = heldScheduleReason(job.schedule);
       if (held) result.held.push(row.id);
       if (!existing) {
-        await createJobSchedule(client, job, scheduleTarget);
+        await setScheduleFingerprint(trx, row.id, await createJobSchedule(client, job, scheduleTarget));
         result.created.push(row.id);
         log.info({ jobId: row.id, scheduleId }, 'created missing job schedule');
         return;
       }
-      const drift = scheduleDrift(existing, job, scheduleTarget);
-      if (drift.length === 0) return;
-      await updateJobSchedule(client, job, scheduleTarget);
+      const drift = scheduleDrift(existing, job, scheduleTarget, row.schedule_fingerprint);
+      if (drift.length === 0) {
+        // Written before fingerprints were kept: the schedule as it stands, which agrees with the job.
+        if (row.schedule_fingerprint === null) await setScheduleFingerprint(trx, row.id, scheduleFingerprint(existing));
+        return;
+      }
+      await setScheduleFingerprint(trx, row.id, await updateJobSchedule(client, job, scheduleTarget));
       result.updated.push(row.id);
       log.warn({ jobId: row.id, scheduleId, drift }, 'job schedule disagreed with its job; updated to match the job');
       if (held && !existing.state.paused) log.error({ jobId: row.id, scheduleId, reason: held }, 'job schedule paused: its interval is below the minimum');

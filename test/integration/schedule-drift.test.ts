@@ -81,6 +81,52 @@ describe('job schedules drifted from their job are brought back in line', functi
     assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [], 'and now they agree');
   });
 
+  // Found in review: an edit in the Temporal UI keeps the action's memo (and so our digest of the job), and
+  // only the memo was compared: a schedule set to fire every second stayed so while its job said every hour.
+  it('a schedule edited by hand in Temporal, its memo kept (as the UI does), is put back: the interval, a cron, the action', async function () {
+    const h = client.schedule.getHandle(jobScheduleId(id));
+    await h.update((prev) => ({ ...prev, spec: { intervals: [{ every: '1s' }] } }));
+    assert.equal((await describeIt()).spec.intervals?.[0]?.every, 1000);
+    try {
+      assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [id]);
+    } finally {
+      if ((await describeIt()).spec.intervals?.[0]?.every === 1000) await h.pause('the test stops the 1 s runs');
+    }
+    assert.equal((await describeIt()).spec.intervals?.[0]?.every, 60 * 60_000, 'the job says 1h');
+    assert.equal((await describeIt()).state.paused, false);
+
+    // A cron job: Temporal keeps its cron compiled into calendars; an edited day still shows.
+    const cronId = `${id}-cron`;
+    const made = await api('POST', '/api/jobs', { id: cronId, name: cronId, schedule: { cron: '0 3 * * MON' }, targets: { all: true }, script: 'probe.sh' });
+    assert.equal(made.status, 201, await made.clone().text());
+    const c = client.schedule.getHandle(jobScheduleId(cronId));
+    try {
+      const before = JSON.stringify((await c.describe()).spec);
+      await c.update((prev) => ({ ...prev, spec: { cronExpressions: ['* * * * *'] } }));
+      assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [cronId]);
+      assert.equal(JSON.stringify((await c.describe()).spec), before);
+      // Another job's id in the action: this schedule would run that job at this one's times.
+      await c.update((prev) => ({ ...prev, action: { ...prev.action, args: [{ jobId: id }] } as typeof prev.action }));
+      assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [cronId]);
+      const action = (await c.describe()).action;
+      assert.deepEqual(action.type === 'startWorkflow' ? action.args : undefined, [{ jobId: cronId }]);
+      assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [], 'and then they agree');
+    } finally {
+      await c.delete().catch(() => undefined);
+      await t.db.updateTable('jobs').set({ deleted_at: new Date() }).where('id', '=', cronId).execute();
+    }
+  });
+
+  it('a job saved before fingerprints were kept: the schedule as it stands is taken, and a later hand edit is seen', async function () {
+    await t.db.updateTable('jobs').set({ schedule_fingerprint: null }).where('id', '=', id).execute();
+    assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, []);
+    const row = await t.db.selectFrom('jobs').select('schedule_fingerprint').where('id', '=', id).executeTakeFirstOrThrow();
+    assert.match(row.schedule_fingerprint ?? '', /^[0-9a-f]{32}$/);
+    await client.schedule.getHandle(jobScheduleId(id)).update((prev) => ({ ...prev, policies: { ...prev.policies, overlap: 'ALLOW_ALL' } }));
+    assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [id]);
+    assert.equal((await describeIt()).policies.overlap, 'SKIP');
+  });
+
   it('a resume that lands while a reconcile is going is not undone: the reconcile reads each job again under its lock', async function () {
     const paused = await api('POST', `/api/jobs/${id}/pause`);
     assert.equal(paused.status, 200, await paused.clone().text());

@@ -198,11 +198,11 @@ export async function loadEnvironmentTeams(db: Db): Promise<Map<string, string>>
 
 /** Every rule's ordering (priority, name, id) and whether it stops matching, for the rules matched before one. */
 export async function loadOtherRules(db: Db): Promise<Map<string, OtherRule>> {
-  const rows = await db.selectFrom('rules').select(['id', 'name', 'definition']).execute();
+  const rows = await db.selectFrom('rules').select(['id', 'name', 'definition', 'team']).execute();
   return new Map(
     rows.map((r) => {
       const d = (r.definition ?? {}) as { priority?: number; stopOnMatch?: boolean; dryRun?: boolean };
-      return [r.id, { id: r.id, name: r.name, priority: d.priority ?? 100, stopOnMatch: d.stopOnMatch === true, dryRun: d.dryRun === true }];
+      return [r.id, { id: r.id, name: r.name, priority: d.priority ?? 100, stopOnMatch: d.stopOnMatch === true, dryRun: d.dryRun === true, team: r.team }];
     }),
   );
 }

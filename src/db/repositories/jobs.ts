@@ -76,6 +76,11 @@ export async function insertJob(db: Db, j: { id: string; name: string; definitio
     .executeTakeFirstOrThrow();
 }
 
+/** Records the fingerprint of the job's schedule as Temporal described it after our write. */
+export async function setScheduleFingerprint(db: Db, id: string, fingerprint: string | null): Promise<void> {
+  await db.updateTable('jobs').set({ schedule_fingerprint: fingerprint }).where('id', '=', id).execute();
+}
+
 /** Replaces a job's definition (and name, enabled flag and team, when given). */
 export async function updateJob(db: Db, id: string, j: { name?: string; definition: unknown; enabled: boolean; team?: string }): Promise<JobRow> {
   return db

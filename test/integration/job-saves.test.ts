@@ -1,0 +1,75 @@
+// Saving a job against a real Temporal: what the schema accepts, Temporal is given in a form it takes, and
+// two saves racing for one name end as a job and a 409, never a 500. Found in review: a catch-up window of
+// two units ("1h30m", which the schema accepts as it accepts such an interval) reached the SDK as text its
+// duration parser refuses, and every save of it answered 503 "Temporal is unavailable" while Temporal was
+// up; and the name's clash check runs under the job id's lock, so two creates with one name and two ids
+// both passed it, and the loser hit the unique index as a 500.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { jobScheduleId } from '../../src/temporal/names.js';
+import { adminApi, type AdminApi } from '../helpers/admin-api.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { testTemporal } from '../helpers/temporal.js';
+
+const TASK_QUEUE = 'job-saves';
+
+describe('jobs API against Temporal: what is saved is scheduled, and races end in a 409', function () {
+  this.timeout(120_000);
+  let client: Client;
+  let t: TestDatabase;
+  let api: AdminApi;
+  const sfx = randomBytes(3).toString('hex');
+  const made: string[] = [];
+  const job = (id: string, schedule: Record<string, unknown>, name = id) => ({ id, name, schedule, targets: { all: true }, script: 'probe.sh' });
+
+  before(async function () {
+    client = (await testTemporal()).client;
+    t = await createTestDatabase();
+    api = adminApi(t, client, TASK_QUEUE);
+  });
+  after(async function () {
+    for (const id of made) await client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
+    await t?.close();
+  });
+
+  it('a catch-up window of several units ("1h30m") is scheduled as such, on create and on update', async function () {
+    const id = `catchup-${sfx}`;
+    made.push(id);
+    const created = await api('POST', '/api/jobs', job(id, { interval: '1h', catchupWindow: '1h30m' }));
+    assert.equal(created.status, 201, await created.clone().text());
+    const h = client.schedule.getHandle(jobScheduleId(id));
+    assert.equal((await h.describe()).policies.catchupWindow, 90 * 60_000);
+    const updated = await api('PUT', `/api/jobs/${id}`, job(id, { interval: '1h', catchupWindow: '2h15m30s' }));
+    assert.equal(updated.status, 200, await updated.clone().text());
+    assert.equal((await h.describe()).policies.catchupWindow, (2 * 3600 + 15 * 60 + 30) * 1000);
+  });
+
+  it('two jobs created at once with one name: one job, the other a 409 naming name, and no schedule for it', async function () {
+    for (let i = 0; i < 8; i++) {
+      const name = `same-name-${sfx}-${i}`;
+      const ids = [`race-a-${sfx}-${i}`, `race-b-${sfx}-${i}`];
+      made.push(...ids);
+      const answers = await Promise.all(ids.map((id) => api('POST', '/api/jobs', job(id, { interval: '1h' }, name))));
+      const statuses = answers.map((a) => a.status).sort();
+      assert.deepEqual(statuses, [201, 409], `attempt ${i}: ${statuses.join(', ')}`);
+      const loser = answers.findIndex((a) => a.status === 409);
+      const problem = (await answers[loser]!.json()) as { detail: string };
+      assert.match(problem.detail, new RegExp(`a job named "${name}" already exists`));
+      const rows = await t.db.selectFrom('jobs').select('id').where('name', '=', name).where('deleted_at', 'is', null).execute();
+      assert.deepEqual(rows.map((r) => r.id), [ids[1 - loser]]);
+      await assert.rejects(client.schedule.getHandle(jobScheduleId(ids[loser]!)).describe(), ScheduleNotFoundError);
+    }
+  });
+
+  it('renaming two jobs to one name at once: one rename, the other a 409', async function () {
+    const ids = [`rename-a-${sfx}`, `rename-b-${sfx}`];
+    made.push(...ids);
+    for (const id of ids) assert.equal((await api('POST', '/api/jobs', job(id, { interval: '1h' }))).status, 201);
+    for (let i = 0; i < 8; i++) {
+      const name = `renamed-${sfx}-${i}`;
+      const answers = await Promise.all(ids.map((id) => api('PUT', `/api/jobs/${id}`, job(id, { interval: '1h' }, name))));
+      assert.deepEqual(answers.map((a) => a.status).sort(), [200, 409], `attempt ${i}`);
+    }
+  });
+});
