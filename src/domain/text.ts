@@ -8,3 +8,59 @@ export function cutAt(text: string, n: number): string {
   const code = text.charCodeAt(n - 1);
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
 }
+
+/**
+ * The start of `value`'s JSON text, at least `max` characters of it when it is that long (`cut` then),
+ * written only that far: JSON.stringify writes all of a 3 MiB value to show its first 120 characters, and a
+ * rule explanation did that once per predicate (a read token's rule test froze the API for seconds).
+ * Hand-written: no kept library stops serialising at a length. As JSON.stringify: `toJSON` is called,
+ * functions and undefined are left out of objects and are null in arrays; a cycle stops at the bound.
+ */
+export function jsonPrefix(value: unknown, max: number): { text: string; cut: boolean } {
+  let out = '';
+  const full = () => out.length > max;
+  const write = (v: unknown): void => {
+    if (full()) return;
+    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON: () => unknown }).toJSON();
+    if (typeof v === 'string') {
+      out += JSON.stringify(cutAt(v, max + 1 - Math.min(out.length, max)));
+      return;
+    }
+    if (typeof v === 'number') {
+      out += Number.isFinite(v) ? String(v) : 'null';
+      return;
+    }
+    if (typeof v === 'boolean' || v === null) {
+      out += String(v);
+      return;
+    }
+    if (typeof v === 'bigint') throw new TypeError('Do not know how to serialize a BigInt');
+    if (Array.isArray(v)) {
+      out += '[';
+      for (let i = 0; i < v.length && !full(); i++) {
+        if (i > 0) out += ',';
+        const item: unknown = v[i];
+        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') out += 'null';
+        else write(item);
+      }
+      out += ']';
+      return;
+    }
+    if (typeof v === 'object') {
+      out += '{';
+      let first = true;
+      for (const key of Object.keys(v)) {
+        if (full()) break;
+        const item: unknown = (v as Record<string, unknown>)[key];
+        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+        if (!first) out += ',';
+        first = false;
+        out += `${JSON.stringify(cutAt(key, max + 1))}:`;
+        write(item);
+      }
+      out += '}';
+    }
+  };
+  write(value);
+  return out.length > max ? { text: cutAt(out, max), cut: true } : { text: out, cut: false };
+}

@@ -14,7 +14,7 @@
 import { getPath, parsePath } from '../json-path.js';
 import { isPlainObject } from '../objects.js';
 import { compileUserRegex, type UserRegex } from '../regex.js';
-import { cutAt } from '../text.js';
+import { cutAt, jsonPrefix } from '../text.js';
 import type { Condition, PredicateCondition, PredicateOp, Rule, Scalar } from './schema.js';
 import { describeTimeWindow, inTimeWindow, isIsoInstant, localTime, parseInstant, type TimeWindow } from './time-window.js';
 
@@ -146,27 +146,44 @@ function truncateString(text: string, max = MAX_DISPLAY): string {
   return text.length > max ? `${cutAt(text, max)}…` : text;
 }
 
+/**
+ * The start of an object's JSON text for explanations, at most MAX_DISPLAY characters written (jsonPrefix),
+ * once per object: every predicate reading `event` shows the same object, and a rule may hold hundreds.
+ */
+const shownObjects = new WeakMap<object, { text: string; cut: boolean }>();
+function shownJson(value: object): { text: string; cut: boolean } {
+  let shown = shownObjects.get(value);
+  if (!shown) {
+    try {
+      shown = jsonPrefix(value, MAX_DISPLAY);
+    } catch {
+      shown = { text: '[unserialisable]', cut: false };
+    }
+    shownObjects.set(value, shown);
+  }
+  return shown;
+}
+
 /** A small copy of `value` for explanations (long strings cut, objects summarised as JSON text). */
 function displayValue(value: unknown): unknown {
   if (typeof value === 'string') return truncateString(value);
   if (value === null || typeof value !== 'object') return value;
-  let json: string;
-  try {
-    json = JSON.stringify(value) ?? '';
-  } catch {
-    json = '[unserialisable]';
-  }
-  return json.length > MAX_DISPLAY ? truncateString(json) : value;
+  const shown = shownJson(value);
+  return shown.cut ? `${shown.text}…` : value;
 }
 
 function show(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(truncateString(value));
-  try {
-    return truncateString(JSON.stringify(value) ?? String(value));
-  } catch {
-    return '[unserialisable]';
+  if (value === null || typeof value !== 'object') {
+    try {
+      return truncateString(JSON.stringify(value) ?? String(value));
+    } catch {
+      return '[unserialisable]';
+    }
   }
+  const shown = shownJson(value);
+  return shown.cut ? `${shown.text}…` : shown.text;
 }
 
 // ---- operators ----------------------------------------------------------------------------------------
