@@ -246,14 +246,17 @@ describe('API: rule backtests', function () {
     assert.equal(narrow.status, 200);
   });
 
-  it('a backtest that runs out of its time budget is refused, saying how far it got and what fits', async function () {
+  // Found in review: the clock was looked at every 256 events, and one event's cost has no bound but the
+  // rule's: a 30 s budget answered 200 after 69 s. Now at every event: the backtest stops at the first one
+  // past its deadline.
+  it('a backtest that runs out of its time budget is refused at the first event past it, saying how far it got and what fits', async function () {
     let now = 0;
-    const slow = harness([(deps) => backtestRoutes(deps, { clock: () => (now += 10_000) })]); // ten seconds per look at the clock
+    const slow = harness([(deps) => backtestRoutes(deps, { clock: () => (now += 1_000) })]); // a second per look at the clock
     const res = await slow('POST', '/api/rules/backtest', { rule: disk(), ...window(), timeBudgetSeconds: 5 });
     assert.equal(res.status, 400);
     assert.equal(res.body.limit, 'time');
-    assert.match(res.body.detail, /^the backtest did not finish within its time budget of 5 s: it had replayed 256 of \d+ events \(up to 20\d\d-.+\); narrow the window, e\.g\. since \d+[dhm]$/);
-    assert.equal(res.body.processed, 256);
+    assert.match(res.body.detail, /^the backtest did not finish within its time budget of 5 s: it had replayed \d of \d+ events \(up to 20\d\d-.+\); narrow the window, e\.g\. since \d+[dhm]$/);
+    assert.ok(res.body.processed >= 1 && res.body.processed <= 4, `stopped after ${res.body.processed} events`);
   });
 
   it('is honest about retention: a window reaching past the purged history is clamped and says so; one wholly before it is a 400', async function () {
