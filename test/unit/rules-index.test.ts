@@ -64,6 +64,20 @@ describe('rules: index and matching', () => {
     assert.deepEqual(matchRules(stopIndex, ctxFor('PSVC1'), now).map((m) => m.rule.name), ['a-first', 'c-stop']);
   });
 
+  // Found in review: one team's catch-all with stopOnMatch (services "*", priority 0) silenced every other
+  // team's rules on every incident, and they could not even see it.
+  it("a stopOnMatch rule stops its own team's rules only: another team's still match", () => {
+    const teams = new RuleIndex([
+      rule({ name: 'a-shop-catch-all', team: 'shop', services: ['*'], eventTypes: ['*'], priority: 0, stopOnMatch: true }),
+      rule({ name: 'b-shop-fix', team: 'shop', services: ['PSVC1'], priority: 10 }),
+      rule({ name: 'c-pay-fix', team: 'pay', services: ['PSVC1'], priority: 20 }),
+      rule({ name: 'd-default', services: ['PSVC1'], priority: 30, stopOnMatch: true }),
+      rule({ name: 'e-default-after', services: ['PSVC1'], priority: 40 }),
+      rule({ name: 'f-pay-after', team: 'pay', services: ['PSVC1'], priority: 50 }),
+    ]);
+    assert.deepEqual(matchRules(teams, ctxFor('PSVC1'), now).map((m) => m.rule.name), ['a-shop-catch-all', 'c-pay-fix', 'd-default', 'f-pay-after']);
+  });
+
   it('a disabled or dry-run stopOnMatch rule does not stop the others', () => {
     const dry = new RuleIndex([
       rule({ name: 'a-dry', priority: 10, stopOnMatch: true, dryRun: true }),

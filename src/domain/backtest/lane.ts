@@ -15,7 +15,7 @@ import {
   type PolicyDecision,
   type RunOutcome,
 } from '../policies.js';
-import { compareRules, evaluateRule, ruleApplies, type EvaluationContext, type Explanation } from '../rules/index.js';
+import { compareRules, evaluateRule, ruleApplies, ruleTeam, type EvaluationContext, type Explanation } from '../rules/index.js';
 import type { Rule } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
 import type { HistoryEvent, LaneSpec, OtherRule, OutcomeKnown, RecordedMatch, RuleVersionSpan } from './types.js';
@@ -139,12 +139,15 @@ export class Lane {
     return this.runs.length - lo;
   }
 
-  /** A higher-priority rule that matched this event first and stops matching (the live matcher stops there). */
+  /**
+   * A higher-priority rule of the same team that matched this event first and stops matching (the live
+   * matcher stops there; another team's stopOnMatch does not reach this rule).
+   */
   private stoppedBy(rule: Rule, matches: readonly RecordedMatch[]): OtherRule | undefined {
     for (const m of matches) {
       if (m.ruleId === rule.id) continue;
       const other = this.opts.otherRules.get(m.ruleId);
-      if (!other || !other.stopOnMatch || other.dryRun) continue;
+      if (!other || !other.stopOnMatch || other.dryRun || other.team !== ruleTeam(rule)) continue;
       if (compareRules({ priority: other.priority, name: other.name, id: other.id } as Rule, rule) < 0) return other;
     }
     return undefined;

@@ -87,6 +87,8 @@ export interface OtherRule {
   priority: number;
   stopOnMatch: boolean;
   dryRun: boolean;
+  /** Its team: its stopOnMatch stops only its own team's rules. */
+  team: string;
 }
 
 export type ItemFilter = 'all' | 'applies' | 'matched' | 'changed';

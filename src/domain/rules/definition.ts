@@ -168,7 +168,7 @@ export const ruleInputSchema = z
       .default(['incident.triggered'])
       .describe('PagerDuty webhook event types the rule reacts to, or ["*"].'),
     priority: z.number().int().min(0).max(1_000_000).default(100).describe('Lower runs first.'),
-    stopOnMatch: z.boolean().default(false).describe('When this rule matches, lower-priority rules are not evaluated.'),
+    stopOnMatch: z.boolean().default(false).describe("When this rule matches, lower-priority rules of its team are not evaluated (other teams' rules still are)."),
     conditions: conditionSchema
       .optional()
       .superRefine(checkConditionSize)

@@ -6,6 +6,7 @@
  */
 import { evaluateRule, type EvaluationContext, type Explanation } from './evaluate.js';
 import type { Rule } from './schema.js';
+import { DEFAULT_TEAM } from '../teams.js';
 
 const ANY = '*';
 
@@ -114,18 +115,23 @@ function targetOf(ctx: EvaluationContext): { serviceId: string | undefined; even
 /**
  * Rules matching the incident in `ctx` (service from `incident.service.id`, event type from
  * `event.type`), in priority order. Disabled rules are skipped. After a matching rule with
- * `stopOnMatch`, no further rule is evaluated — except when that rule is a dry run: a dry run must not
- * change what really runs, so it never stops the rules after it.
+ * `stopOnMatch`, no further rule of its team is evaluated; other teams' rules are (found in review: one
+ * team's catch-all rule with stopOnMatch silenced every other team's automation, which that team could
+ * not even see). A dry run never stops the rules after it: it must not change what really runs.
  */
 export function matchRules(index: RuleIndex, ctx: EvaluationContext, now: Date): RuleMatch[] {
   const { serviceId, eventType } = targetOf(ctx);
   const matches: RuleMatch[] = [];
+  const stopped = new Set<string>();
   for (const rule of index.candidates(serviceId, eventType)) {
-    if (!rule.enabled) continue;
+    if (!rule.enabled || stopped.has(ruleTeam(rule))) continue;
     const { matched, reasons } = evaluateRule(rule, ctx, now);
     if (!matched) continue;
     matches.push({ rule, explanation: reasons });
-    if (rule.stopOnMatch && !rule.dryRun) break;
+    if (rule.stopOnMatch && !rule.dryRun) stopped.add(ruleTeam(rule));
   }
   return matches;
 }
+
+/** The team a rule belongs to, as stopOnMatch scopes it: `default` when it names none. */
+export const ruleTeam = (rule: { team?: string | undefined }): string => rule.team ?? DEFAULT_TEAM;
