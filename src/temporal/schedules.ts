@@ -304,6 +304,30 @@ export interface ReconcileResult {
   conflicts: string[];
   /** Live jobs whose schedule is held paused: stored with an interval under the minimum (heldScheduleReason). */
   held: string[];
+  /** Jobs (live, or orphaned schedules) whose turn failed with an error other than Temporal being unreachable; the others still had theirs. */
+  failed: string[];
+}
+
+/** gRPC UNAVAILABLE or DEADLINE_EXCEEDED: Temporal cannot be reached, so no other job's turn would do better. */
+function temporalUnreachable(err: unknown): boolean {
+  const e = err as { code?: number; cause?: { code?: number } } | null;
+  const code = e?.code ?? e?.cause?.code;
+  return code === 14 || code === 4;
+}
+
+/**
+ * One job's turn in the reconcile: an error stays that job's (logged, in `failed`), and the rest of the
+ * pass goes on (found in review: one schedule Temporal refused for good stopped every later job's repair
+ * and every orphan's deletion, at each pass). Temporal unreachable ends the pass, as before.
+ */
+async function ownTurn(jobId: string, result: ReconcileResult, log: Logger, turn: () => Promise<void>): Promise<void> {
+  try {
+    await turn();
+  } catch (err) {
+    if (temporalUnreachable(err)) throw err;
+    result.failed.push(jobId);
+    log.error({ jobId, scheduleId: jobScheduleId(jobId), err: { message: (err as Error).message } }, 'job schedule not reconciled; the other jobs were');
+  }
 }
 
 /**
@@ -319,13 +343,13 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
   const scheduleTarget: ScheduleTarget = { taskQueue: target.taskQueue, deploymentId: ours };
   const rows = await listJobs(db);
   const live = new Set(rows.map((r) => r.id));
-  const result: ReconcileResult = { created: [], updated: [], deleted: [], invalid: [], keptUnowned: [], conflicts: [], held: [] };
+  const result: ReconcileResult = { created: [], updated: [], deleted: [], invalid: [], keptUnowned: [], conflicts: [], held: [], failed: [] };
 
   // Each job under its lock, read again there: the API changes a job and its schedule under the same
   // lock, so a schedule is never written from a row read before such a change (a pause, resume, edit or
   // delete landing between the listing above and this job's turn).
   for (const listed of rows) {
-    await inTransaction(db, async (trx) => {
+    await ownTurn(listed.id, result, log, () => inTransaction(db, async (trx) => {
       await lockJobId(trx, listed.id);
       const row = await findJob(trx, listed.id);
       if (!row) return; // deleted meanwhile: its schedule went with it, or the pass below removes it
@@ -366,7 +390,7 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
       result.updated.push(row.id);
       log.warn({ jobId: row.id, scheduleId, drift }, 'job schedule disagreed with its job; updated to match the job');
       if (held && !existing.state.paused) log.error({ jobId: row.id, scheduleId, reason: held }, 'job schedule paused: its interval is below the minimum');
-    });
+    }));
   }
 
   for await (const s of client.schedule.list()) {
@@ -375,7 +399,7 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
     if (live.has(jobId)) continue;
     // Under the job's lock, and only if no live job holds the id now: one created since the listing
     // (its schedule is made before its row commits) keeps its schedule.
-    await inTransaction(db, async (trx) => {
+    await ownTurn(jobId, result, log, () => inTransaction(db, async (trx) => {
       await lockJobId(trx, jobId);
       if (await findJob(trx, jobId)) return;
       // The listing is eventually consistent: the memo that decides is the one describe reads now.
@@ -395,7 +419,7 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
         result.deleted.push(jobId);
         log.info({ jobId, scheduleId: s.scheduleId }, 'deleted orphaned job schedule');
       }
-    });
+    }));
   }
   return result;
 }

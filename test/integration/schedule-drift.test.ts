@@ -127,6 +127,44 @@ describe('job schedules drifted from their job are brought back in line', functi
     assert.equal((await describeIt()).policies.overlap, 'SKIP');
   });
 
+  // Found in review: the first job whose turn failed (a schedule Temporal refuses for good) ended the whole
+  // pass, at every pass: no later job's schedule was repaired, no orphan deleted.
+  it("one job's failing turn is that job's: the jobs after it are still repaired; Temporal unreachable still ends the pass", async function () {
+    const bad = `${id.replace('drift-', 'aaa-')}`; // listed before the others (by id)
+    const missing = `${id}-missing`;
+    for (const j of [bad, missing]) assert.equal((await api('POST', '/api/jobs', { id: j, name: j, schedule: { interval: '1h' }, targets: { all: true }, script: 'probe.sh' })).status, 201);
+    await client.schedule.getHandle(jobScheduleId(missing)).delete();
+    const failing = (err: Error) =>
+      new Proxy(client, {
+        get: (c, prop) =>
+          prop !== 'schedule'
+            ? Reflect.get(c, prop)
+            : new Proxy(c.schedule, {
+                get: (s, p) =>
+                  p !== 'getHandle'
+                    ? (Reflect.get(s, p) as unknown)
+                    : (scheduleId: string) => {
+                        const handle = s.getHandle(scheduleId);
+                        if (scheduleId !== jobScheduleId(bad)) return handle;
+                        return new Proxy(handle, { get: (h, q) => (q === 'describe' ? () => Promise.reject(err) : Reflect.get(h, q)) });
+                      },
+              }),
+      }) as Client;
+    try {
+      const r = await reconcileSchedules(failing(new Error('refused for good')), t.db, logger, { taskQueue: TASK_QUEUE });
+      assert.deepEqual(r.failed, [bad]);
+      assert.deepEqual(r.created, [missing], 'the job after the failing one still got its schedule');
+      await client.schedule.getHandle(jobScheduleId(missing)).delete();
+      const unreachable = Object.assign(new Error('14 UNAVAILABLE: connection refused'), { code: 14 });
+      await assert.rejects(reconcileSchedules(failing(unreachable), t.db, logger, { taskQueue: TASK_QUEUE }), /UNAVAILABLE/);
+    } finally {
+      for (const j of [bad, missing]) {
+        await client.schedule.getHandle(jobScheduleId(j)).delete().catch(() => undefined);
+        await t.db.updateTable('jobs').set({ deleted_at: new Date() }).where('id', '=', j).execute();
+      }
+    }
+  });
+
   it('a resume that lands while a reconcile is going is not undone: the reconcile reads each job again under its lock', async function () {
     const paused = await api('POST', `/api/jobs/${id}/pause`);
     assert.equal(paused.status, 200, await paused.clone().text());
