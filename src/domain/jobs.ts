@@ -295,7 +295,12 @@ export const jobScheduleSchema = z
     timezone: z
       .string()
       .default('UTC')
-      .refine(isValidTimeZone, 'must be an IANA time zone such as "Europe/Paris" or "UTC"'),
+      .refine(isValidTimeZone, 'must be an IANA time zone such as "Europe/Paris" or "UTC"')
+      .superRefine((v, ctx) => {
+        const spelled = timeZoneSpelling(v);
+        if (spelled) ctx.addIssue({ code: 'custom', message: `must be written as the time zone database does: "${spelled}"` });
+      })
+      .describe('IANA time zone name, spelled as the time zone database does ("Europe/Paris", "UTC").'),
     overlap: z.enum(OVERLAP_POLICIES).default('skip').describe('What happens when a run is due while the previous one still runs.'),
     catchupWindow: duration('catchupWindow', 10_000).default('10m').describe('Runs missed (Temporal down) by less than this are still taken.'),
   })
@@ -350,6 +355,19 @@ export const jobDefinitionSchema = z
 export const jobReplacementSchema = jobDefinitionSchema.extend({
   enabled: z.boolean().optional().describe('Left out: the job stays paused or running as it is now.'),
 });
+
+/**
+ * The zone database's spelling of `zone` when it differs only in case, else undefined. The runtime's Intl
+ * takes a zone name in any case ("europe/paris", "utc"); Temporal looks it up as written and refuses the
+ * schedule. Without this check such a job passed validation and every save failed in Temporal.
+ */
+export function timeZoneSpelling(zone: string): string | undefined {
+  if (!isValidTimeZone(zone)) return undefined;
+  const lower = zone.toLowerCase();
+  const known = [new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone, ...Intl.supportedValuesOf('timeZone')];
+  const match = known.find((k) => k.toLowerCase() === lower);
+  return match !== undefined && match !== zone ? match : undefined;
+}
 
 /** A job run's hard limit (its workflow run timeout): Temporal ends a run still going after it. */
 export const JOB_RUN_TIMEOUT_SECONDS = 86_400;

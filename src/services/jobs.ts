@@ -78,13 +78,20 @@ async function runsGoing(db: Kysely<Database>, jobId: string): Promise<string[]>
 export const SCHEDULE_STATE_UNAVAILABLE = 'schedule state unavailable: Temporal did not answer';
 
 /**
- * Temporal errors: an invalid schedule is the caller's problem (400); a TypeError or RangeError is ours (the
- * SDK refusing what we built: 500, not an outage); anything else means Temporal is unavailable (503). The answer is ours and fixed; Temporal's own error goes along as the cause, which the
- * API logs with the request id (src/api/app.ts) and never sends.
+ * Temporal errors: an invalid schedule is the caller's problem (400), and so is a time zone Temporal does
+ * not know; any other TypeError or RangeError is ours (the SDK refusing what we built: 500, not an outage);
+ * anything else means Temporal is unavailable (503). The answer is ours and fixed; Temporal's own error goes
+ * along as the cause, which the API logs with the request id (src/api/app.ts) and never sends.
  */
 function temporalError(err: unknown, outcome: string): unknown {
   if (err instanceof ServiceError) return err;
   if (err instanceof ScheduleOwnedElsewhereError) return new ConflictError(err.message);
+  // Temporal refusing the spec comes back from the SDK as a plain TypeError with Go's words. A zone Node's Intl
+  // knows and Go's zone database does not ("gmt", "US/Pacific-New") is the caller's to fix: 400, not 500.
+  if (err instanceof TypeError && /^unknown time zone /.test(err.message)) {
+    const message = "Temporal's time zone database does not know this zone: use its canonical IANA name, such as \"Europe/Paris\" or \"UTC\"";
+    return new ValidationError(`invalid request body: schedule.timezone: ${message}`, [{ path: 'schedule.timezone', message }], {}, err);
+  }
   if (err instanceof TypeError || err instanceof RangeError) return err;
   const e = err as { code?: number; cause?: { code?: number } };
   if (e.code === GRPC_INVALID_ARGUMENT || e.cause?.code === GRPC_INVALID_ARGUMENT) {

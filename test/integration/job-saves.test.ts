@@ -62,6 +62,30 @@ describe('jobs API against Temporal: what is saved is scheduled, and races end i
     }
   });
 
+  it('a time zone the runtime knows and Temporal does not is a 400 naming schedule.timezone, and nothing is saved', async function () {
+    // Node's Intl takes "gmt" and the retired "US/Pacific-New"; Temporal's zone database does not, and the
+    // SDK turns its refusal into a plain TypeError: every save of such a job answered 500.
+    for (const [i, timezone] of ['gmt', 'US/Pacific-New'].entries()) {
+      const id = `zone-${sfx}-${i}`;
+      made.push(id);
+      const res = await api('POST', '/api/jobs', job(id, { cron: '0 6 * * *', timezone }));
+      const body = await res.text();
+      assert.equal(res.status, 400, body);
+      const problem = JSON.parse(body) as { errors: { path: string; message: string }[] };
+      assert.deepEqual(problem.errors.map((e) => e.path), ['schedule.timezone'], body);
+      assert.equal((await api('GET', `/api/jobs/${id}`)).status, 404, 'no job row was kept');
+      await assert.rejects(client.schedule.getHandle(jobScheduleId(id)).describe(), ScheduleNotFoundError);
+    }
+    const id = `zone-${sfx}-put`;
+    made.push(id);
+    assert.equal((await api('POST', '/api/jobs', job(id, { cron: '0 6 * * *', timezone: 'Europe/Paris' }))).status, 201);
+    const res = await api('PUT', `/api/jobs/${id}`, job(id, { cron: '0 6 * * *', timezone: 'gmt' }));
+    assert.equal(res.status, 400, await res.clone().text());
+    const kept = (await (await api('GET', `/api/jobs/${id}`)).json()) as { schedule: { timezone: string } };
+    assert.equal(kept.schedule.timezone, 'Europe/Paris', 'the refused update changed nothing');
+    assert.equal((await client.schedule.getHandle(jobScheduleId(id)).describe()).spec.timezone, 'Europe/Paris');
+  });
+
   it('renaming two jobs to one name at once: one rename, the other a 409', async function () {
     const ids = [`rename-a-${sfx}`, `rename-b-${sfx}`];
     made.push(...ids);
