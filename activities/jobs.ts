@@ -9,7 +9,7 @@ import type { Database } from '../src/db/database.js';
 import { environmentsForTargets } from '../src/db/repositories/environment-settings.js';
 import { findJobDefinition, findJobStanding, findLiveJob, finishJobRun, insertJobRunStart, jobRunTeam, upsertTargetResult } from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
-import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, type JobDefinition } from '../src/domain/jobs.js';
+import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
@@ -139,6 +139,11 @@ export function createJobActivities(deps: JobActivityDeps) {
     // A selector nobody matches (a label mistyped, a team without environments) checks nothing: say so on
     // every run rather than report it succeeded.
     if (targets.length === 0) return { skipped: `no environment of team ${row.team} matches the job's targets (${'all' in t ? 'all' : `selector ${JSON.stringify('selector' in t ? t.selector : {})}`})` };
+    // A save checked one target of a selector or `all` against the run's 24 h limit; the run knows how many
+    // it matched. One that cannot finish in time is not begun: Temporal would end it midway, its remaining
+    // targets never run and no failure notice sent, the run left "running" in our table.
+    const tooLong = 'environments' in t ? undefined : runTimeoutProblem(job, targets.filter((x) => !x.problem).length);
+    if (tooLong) return { skipped: `job ${job.id} did not start: ${tooLong}` };
     return {
       jobId: job.id,
       name: job.name,

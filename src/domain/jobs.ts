@@ -377,12 +377,14 @@ export const JOB_TARGET_SLACK_SECONDS = 30;
 /**
  * Why a run of this job could outlast JOB_RUN_TIMEOUT_SECONDS, where Temporal would end it with targets
  * not yet run, no failure notice and its run left "running"; undefined when it fits. Each lane takes its
- * targets one after another, each for at most its timeout (and, through an agent, its pickup wait). Named
- * targets are counted; for a selector or `all`, one target must fit (the run checks the rest).
+ * targets one after another, each for at most its timeout (and, through an agent, its pickup wait). On a
+ * save, named targets are counted; for a selector or `all`, one target must fit. A run counts what it
+ * matched (`matched`): a selector that grew since the save can no longer fit (activities/jobs.ts).
  */
-export function runTimeoutProblem(job: Pick<JobDefinition, 'targets' | 'via' | 'concurrency' | 'timeoutSecondsPerTarget' | 'agentPickupTimeoutSeconds'>): string | undefined {
+export function runTimeoutProblem(job: Pick<JobDefinition, 'targets' | 'via' | 'concurrency' | 'timeoutSecondsPerTarget' | 'agentPickupTimeoutSeconds'>, matched?: number): string | undefined {
   const perTarget = job.timeoutSecondsPerTarget + (job.via === 'agent' ? job.agentPickupTimeoutSeconds : 0) + JOB_TARGET_SLACK_SECONDS;
-  const targets = 'environments' in job.targets ? new Set(job.targets.environments).size : 1;
+  const targets = matched ?? ('environments' in job.targets ? new Set(job.targets.environments).size : 1);
+  if (targets === 0) return undefined;
   const lanes = Math.min(job.concurrency, targets);
   const worst = Math.ceil(targets / lanes) * perTarget;
   if (worst <= JOB_RUN_TIMEOUT_SECONDS) return undefined;

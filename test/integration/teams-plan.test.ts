@@ -109,6 +109,25 @@ describe('teams: rules and jobs act only on environments of their own team', fun
     assert.deepEqual(selected.targets.map((t) => t.environment), [payVm]);
   });
 
+  it("a selector job's run counts what it matched against the 24 h run limit: one that grew past it is skipped, saying why", async function () {
+    // A save checks one target of a selector (it cannot know how many a later run matches): 23 targets of
+    // 3,600 s (+ 60 s pickup + 30 s) one at a time fit in 86,400 s, 24 do not. Before, the 24th environment
+    // began a run Temporal would end midway, its last targets never run and the run left "running".
+    const fleet = `grow-${suffix}`;
+    const envs = Array.from({ length: 24 }, (_, i) => ({ name: `grow-${suffix}-${String(i).padStart(2, '0')}`, labels: JSON.stringify({ fleet }), maintenance_windows: '[]', team: `pay-${suffix}` }));
+    await db.db.insertInto('environments').values(envs.slice(0, 23)).execute();
+    const def = JSON.stringify({ name: 'x', schedule: { interval: '1d' }, targets: { selector: { fleet } }, via: 'agent', script: 'probe.sh', timeoutSecondsPerTarget: 3600, agentPickupTimeoutSeconds: 60, concurrency: 1 });
+    await db.db.insertInto('jobs').values({ id: `grow-${suffix}`, name: `grow ${suffix}`, definition: def, schedule_id: `job-grow-${suffix}`, team: `pay-${suffix}` }).execute();
+    const { resolveJobTargets } = createJobActivities({ db: db.db, logger });
+    const fits = await resolveJobTargets({ jobId: `grow-${suffix}` });
+    assert.ok('targets' in fits, JSON.stringify(fits));
+    assert.equal(fits.targets.length, 23);
+    await db.db.insertInto('environments').values(envs[23]!).execute();
+    assert.deepEqual(await resolveJobTargets({ jobId: `grow-${suffix}` }), {
+      skipped: `job grow-${suffix} did not start: a run of 24 targets, 1 at a time, may take 88560 s, longer than a run's limit of 86400 s (24 h): raise concurrency or lower timeoutSecondsPerTarget or agentPickupTimeoutSeconds`,
+    });
+  });
+
   it('a job whose selector matches no environment of its team is skipped on every run, saying so, not reported succeeded', async function () {
     const def = JSON.stringify({ name: 'x', schedule: { interval: '1h' }, targets: { selector: { fleet: `typo-${suffix}` } }, via: 'agent', script: 'probe.sh' });
     await db.db.insertInto('jobs').values({ id: `nomatch-${suffix}`, name: `nomatch ${suffix}`, definition: def, schedule_id: `job-nomatch-${suffix}`, team: `pay-${suffix}` }).execute();

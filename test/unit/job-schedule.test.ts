@@ -128,6 +128,9 @@ describe('job schedules (pure)', function () {
     assert.match(runTimeoutProblem(job({ timeoutSecondsPerTarget: 86_400 }))!, /a run of 1 target, 1 at a time, may take 86490 s/, 'one target of a selector or all must fit');
     assert.equal(runTimeoutProblem(job({ via: 'ssh', timeoutSecondsPerTarget: 86_370 })), undefined, 'over SSH there is no agent pickup wait');
     assert.match(runTimeoutProblem(job({ via: 'ssh', timeoutSecondsPerTarget: 86_371 }))!, /may take 86401 s/);
+    assert.match(runTimeoutProblem(job({ timeoutSecondsPerTarget: 3600, concurrency: 2 }), 48)!, /a run of 48 targets, 2 at a time, may take 88560 s/, 'a run counts what its selector matched');
+    assert.equal(runTimeoutProblem(job({ timeoutSecondsPerTarget: 3600, concurrency: 2 }), 46), undefined);
+    assert.equal(runTimeoutProblem(job({ timeoutSecondsPerTarget: 86_400 }), 0), undefined, 'nothing matched: nothing to outlast');
   });
 
   it('derives ids and dry-run arguments', function () {
