@@ -8,7 +8,7 @@
 // it (DEPLOYMENT_MEMO_KEY: the id in its database, src/db/repositories/deployment.ts), and a deployment deletes
 // only schedules that carry its own id: never another's, never an unmarked one (made before the marker
 // existed). A job whose schedule id another deployment already holds is refused, not taken over.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
@@ -204,9 +204,12 @@ export async function triggerJobSchedule(client: Client, jobId: string, overlap?
  * Run a paused job once now, outside its schedule. The schedule's own trigger would start a run the
  * worker skips (a run its schedule starts while the job is paused is drift, activities/jobs.ts), so the
  * run is started here, as the schedule's action would, without TemporalScheduledById: a manual run.
+ * Its id ends in a random part: named by the millisecond alone, two runs asked for in one millisecond
+ * had one id, and Temporal refused the second as already started (a 503 "Temporal is unavailable").
+ * Whether the second may run beside the first is the overlap policy's to say (resolveJobTargets).
  */
 export async function startManualJobRun(client: Client, job: JobDefinition, target: ScheduleTarget, at: Date): Promise<string> {
-  const workflowId = `${jobRunWorkflowIdPrefix(job.id)}-manual-${at.toISOString()}`;
+  const workflowId = `${jobRunWorkflowIdPrefix(job.id)}-manual-${at.toISOString()}-${randomBytes(4).toString('hex')}`;
   await client.workflow.start(JOB_WORKFLOW_TYPE, {
     taskQueue: target.taskQueue,
     workflowId,

@@ -6,8 +6,10 @@
 // both passed it, and the loser hit the unique index as a 500.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { jobDefinitionSchema } from '../../src/domain/jobs.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
+import { startManualJobRun } from '../../src/temporal/schedules.js';
 import { adminApi, type AdminApi } from '../helpers/admin-api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { testTemporal } from '../helpers/temporal.js';
@@ -84,6 +86,23 @@ describe('jobs API against Temporal: what is saved is scheduled, and races end i
     const kept = (await (await api('GET', `/api/jobs/${id}`)).json()) as { schedule: { timezone: string } };
     assert.equal(kept.schedule.timezone, 'Europe/Paris', 'the refused update changed nothing');
     assert.equal((await client.schedule.getHandle(jobScheduleId(id)).describe()).spec.timezone, 'Europe/Paris');
+  });
+
+  it('two runs asked for by hand in one millisecond are two runs, not a refusal from Temporal', async function () {
+    // A paused job's run by hand is started by us, its workflow id named by the millisecond: a second in the
+    // same millisecond had the same id, Temporal refused it as already started, and the API answered 503.
+    const id = `same-ms-${sfx}`;
+    const def = { ...jobDefinitionSchema.parse({ ...job(id, { interval: '1h', overlap: 'allow_all' }) }), id };
+    const at = new Date();
+    const target = { taskQueue: `${TASK_QUEUE}-nobody`, deploymentId: 'test' };
+    const runs = await Promise.all([startManualJobRun(client, def, target, at), startManualJobRun(client, def, target, at)]);
+    try {
+      assert.notEqual(runs[0], runs[1]);
+      for (const r of runs) assert.ok(r.startsWith(`jobrun-${id}-manual-${at.toISOString()}-`), r);
+      for (const r of runs) assert.equal((await client.workflow.getHandle(r).describe()).status.name, 'RUNNING');
+    } finally {
+      for (const r of runs) await client.workflow.getHandle(r).terminate('test over').catch((e: unknown) => assert.ok(e instanceof WorkflowNotFoundError));
+    }
   });
 
   it('renaming two jobs to one name at once: one rename, the other a 409', async function () {
