@@ -295,7 +295,11 @@ export function scheduleDrift(existing: ScheduleDescription, job: JobDefinition,
 export interface ReconcileResult {
   /** Live jobs whose missing schedule was created. */
   created: string[];
-  /** Live jobs whose schedule had drifted from the job (paused state, spec, policies, task queue) and was updated. */
+  /**
+   * Live jobs whose schedule had drifted from the job (paused state, spec, policies, task queue) and was
+   * updated; a job without a stored fingerprint has its schedule written once, and is here only when that
+   * write changed it.
+   */
   updated: string[];
   /** Orphaned schedules (no live job) this deployment created, deleted. */
   deleted: string[];
@@ -336,9 +340,11 @@ async function ownTurn(jobId: string, result: ReconcileResult, log: Logger, turn
 /**
  * At worker start and then periodically: every live job gets its schedule (created when missing, paused
  * when the job is disabled), an existing schedule that disagrees with its job (paused while the job is
- * enabled or the reverse, another spec or policy, another task queue) is updated to match the job, and
- * every `job-*` schedule this deployment created whose job is gone is deleted. Schedules of other
- * deployments in the namespace are never changed; unmarked ones are never deleted. Each change is logged.
+ * enabled or the reverse, another spec or policy, another task queue, an edit since our last write) is
+ * updated to match the job, one whose job has no stored fingerprint (saved before they were kept) is
+ * written from the job once, and every `job-*` schedule this deployment created whose job is gone is
+ * deleted. Schedules of other deployments in the namespace are never changed; unmarked ones are never
+ * deleted. Each change is logged.
  */
 export async function reconcileSchedules(client: Client, db: Kysely<Database>, logger: Logger, target: { taskQueue: string }): Promise<ReconcileResult> {
   const log = logger.child({ component: 'schedules' });
@@ -384,12 +390,16 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
         return;
       }
       const drift = scheduleDrift(existing, job, scheduleTarget, row.schedule_fingerprint);
+      if (drift.length === 0 && row.schedule_fingerprint !== null) return;
+      // No fingerprint (saved before they were kept): nothing tells a hand edit from our own last write, so
+      // the schedule is written from the job once, as a drift is repaired (paused as the job says), and that
+      // write's fingerprint kept. Taking the schedule as it stood kept an edit made before the upgrade for good.
+      const fingerprint = await updateJobSchedule(client, job, scheduleTarget);
+      await setScheduleFingerprint(trx, row.id, fingerprint);
       if (drift.length === 0) {
-        // Written before fingerprints were kept: the schedule as it stands, which agrees with the job.
-        if (row.schedule_fingerprint === null) await setScheduleFingerprint(trx, row.id, scheduleFingerprint(existing));
-        return;
+        if (fingerprint === scheduleFingerprint(existing)) return; // it was the job's schedule already
+        drift.push('spec, policies or action differ from the job (edited outside Self-healing before fingerprints were kept)');
       }
-      await setScheduleFingerprint(trx, row.id, await updateJobSchedule(client, job, scheduleTarget));
       result.updated.push(row.id);
       log.warn({ jobId: row.id, scheduleId, drift }, 'job schedule disagreed with its job; updated to match the job');
       if (held && !existing.state.paused) log.error({ jobId: row.id, scheduleId, reason: held }, 'job schedule paused: its interval is below the minimum');

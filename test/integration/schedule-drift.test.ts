@@ -13,7 +13,7 @@ import { lockJobId } from '../../src/db/repositories/jobs.js';
 import { jobDefinitionSchema, type JobDefinition } from '../../src/domain/jobs.js';
 import { createLogger } from '../../src/logger.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
-import { keepSchedulesReconciled, reconcileSchedules, updateJobSchedule } from '../../src/temporal/schedules.js';
+import { keepSchedulesReconciled, reconcileSchedules, scheduleFingerprint, updateJobSchedule } from '../../src/temporal/schedules.js';
 import { adminApi, type AdminApi } from '../helpers/admin-api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { testTemporal } from '../helpers/temporal.js';
@@ -117,14 +117,55 @@ describe('job schedules drifted from their job are brought back in line', functi
     }
   });
 
-  it('a job saved before fingerprints were kept: the schedule as it stands is taken, and a later hand edit is seen', async function () {
-    await t.db.updateTable('jobs').set({ schedule_fingerprint: null }).where('id', '=', id).execute();
-    assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, []);
-    const row = await t.db.selectFrom('jobs').select('schedule_fingerprint').where('id', '=', id).executeTakeFirstOrThrow();
-    assert.match(row.schedule_fingerprint ?? '', /^[0-9a-f]{32}$/);
-    await client.schedule.getHandle(jobScheduleId(id)).update((prev) => ({ ...prev, policies: { ...prev.policies, overlap: 'ALLOW_ALL' } }));
+  // Found in review: with no fingerprint stored (every job right after the upgrade), the schedule as it stood
+  // was taken as ours, so an edit made in the Temporal UI before the upgrade was kept for good.
+  it('a job saved before fingerprints were kept: its schedule is written from the job once, so an earlier hand edit is put back; a paused job stays paused', async function () {
+    const h = client.schedule.getHandle(jobScheduleId(id));
+    const fingerprintOf = async () => (await t.db.selectFrom('jobs').select('schedule_fingerprint').where('id', '=', id).executeTakeFirstOrThrow()).schedule_fingerprint;
+    const forgetFingerprint = () => t.db.updateTable('jobs').set({ schedule_fingerprint: null }).where('id', '=', id).execute();
+
+    // Not edited: it keeps running as it was, and its fingerprint is stored.
+    await forgetFingerprint();
+    const unedited = await describeIt();
+    assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [], 'nothing to put back');
+    const stored = await fingerprintOf();
+    assert.match(stored ?? '', /^[0-9a-f]{32}$/);
+    assert.equal(stored, scheduleFingerprint(await describeIt()));
+    assert.deepEqual((await describeIt()).spec, unedited.spec);
+    assert.deepEqual((await describeIt()).policies, unedited.policies);
+    assert.equal((await describeIt()).state.paused, false);
+
+    // Edited by hand before the upgrade (its memo kept, as the UI does): the interval and the overlap.
+    await h.update((prev) => ({ ...prev, spec: { intervals: [{ every: '5m' }] }, policies: { ...prev.policies, overlap: 'ALLOW_ALL' } }));
+    await forgetFingerprint();
+    assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [id]);
+    let d = await describeIt();
+    assert.equal(d.spec.intervals?.[0]?.every, 60 * 60_000, 'the job says 1h');
+    assert.equal(d.policies.overlap, 'SKIP');
+    assert.equal(d.state.paused, false);
+    assert.equal(await fingerprintOf(), scheduleFingerprint(d), 'the fingerprint of the rewritten schedule is stored');
+    assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [], 'and now they agree');
+
+    // A later hand edit is seen against the stored fingerprint.
+    await h.update((prev) => ({ ...prev, policies: { ...prev.policies, overlap: 'ALLOW_ALL' } }));
     assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [id]);
     assert.equal((await describeIt()).policies.overlap, 'SKIP');
+
+    // A paused job edited by hand: put back, and still paused.
+    assert.equal((await api('POST', `/api/jobs/${id}/pause`)).status, 200);
+    try {
+      await h.update((prev) => ({ ...prev, spec: { intervals: [{ every: '5m' }] } }));
+      await forgetFingerprint();
+      assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, [id]);
+      d = await describeIt();
+      assert.equal(d.spec.intervals?.[0]?.every, 60 * 60_000);
+      assert.equal(d.state.paused, true, 'the paused job stays paused');
+      assert.equal(await fingerprintOf(), scheduleFingerprint(d));
+      assert.deepEqual((await reconcileSchedules(client, t.db, logger, { taskQueue: TASK_QUEUE })).updated, []);
+      assert.equal((await describeIt()).state.paused, true);
+    } finally {
+      assert.equal((await api('POST', `/api/jobs/${id}/resume`)).status, 200);
+    }
   });
 
   // Found in review: the first job whose turn failed (a schedule Temporal refuses for good) ended the whole
