@@ -56,7 +56,8 @@ export const REMOTE_KILL_AFTER_SECONDS = 5;
 /**
  * How long the channel may stay open after the command's exit status arrived: output still in flight
  * arrives within it. Past it, what holds the output open is a process that left the command's group
- * (setsid): the result is the exit code, not a timeout at the deadline (as on the agent).
+ * (setsid): the result is the exit code, not a timeout at the deadline (as on the agent). The deadline
+ * cuts the drain short, with the same result: a command whose exit status is in did not time out.
  */
 const DRAIN_AFTER_EXIT_MS = 2000;
 
@@ -318,6 +319,13 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
     };
 
     const abortError = (): unknown => signal?.reason ?? new Error('ssh command aborted');
+    /** The command has exited (its exit status is in): its result, the host's refusal of the script, or the cancellation. */
+    const exited = (): void => {
+      if (aborted) return finish({ error: abortError() });
+      const r = result(exitCode, exitSignal);
+      const refused = scriptsDir === undefined ? undefined : scriptRefusal(options.command[0]!.slice(scriptsDir.length + 1), r);
+      finish(refused ? { error: refused } : { result: r });
+    };
     // Cancelled while the command runs: EOF on its stdin makes the host stop it (underRemoteTimeout); we
     // settle once the remote shell has exited (the channel closes), or after the kill grace at the latest.
     const onAbort = (): void => {
@@ -342,6 +350,17 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
     timer = setTimeout(() => {
       if (channel === null) {
         finish({ error: new SshConnectionError(`ssh ${host}:${port}: timed out after ${timeoutMs} ms before the command started`) });
+        return;
+      }
+      // The exit status is in but the channel is still open: its drain started less than DRAIN_AFTER_EXIT_MS
+      // ago, or the run was cancelled and waits for the kill grace. The command ended in time, so the run
+      // ends as the channel's close would have ended it (its exit code, the host's refusal of the script, or
+      // the cancellation), never as timed out: a fix that exited 4 a second before its deadline, leaving a
+      // process outside its group (setsid) holding its output, was reported timed out, and a cancelled one
+      // resolved as timed out instead of rejecting with its cancellation.
+      if (exitCode !== null || exitSignal !== null) {
+        stopChannel();
+        exited();
         return;
       }
       timedOut = true;
@@ -374,12 +393,6 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
         channel = stream;
         stream.on('data', (chunk: Buffer) => stdout.push(chunk));
         stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-        const exited = (): void => {
-          if (aborted) return finish({ error: abortError() });
-          const r = result(exitCode, exitSignal);
-          const refused = scriptsDir === undefined ? undefined : scriptRefusal(options.command[0]!.slice(scriptsDir.length + 1), r);
-          finish(refused ? { error: refused } : { result: r });
-        };
         stream.on('exit', (code: number | null | undefined, sig?: string | null) => {
           if (typeof code === 'number') exitCode = code;
           if (typeof sig === 'string') exitSignal = sig;

@@ -265,6 +265,54 @@ describe('executors/ssh', () => {
       }
     });
 
+    // Found in review: the drain above ran into the deadline when the exit status came in less than 2 s before
+    // it, and the deadline reported the run timed out though the command had exited. The command exits once
+    // `go` exists, which the test creates 1.5 s before the deadline (both clocks start with the call): the
+    // drain would end 0.5 s after the deadline at the earliest, so only the deadline can end the run, and the
+    // exit status has 1.5 s to come in before it, however long the connection took.
+    it('a command that exits shortly before its deadline, leaving a process outside its group holding its output: its exit code, not a timeout', async () => {
+      const childFile = join(work, 'child');
+      const go = join(work, 'go');
+      const timeoutMs = 8000;
+      try {
+        const run = runSshCommand({
+          ...base(),
+          timeoutMs,
+          command: ['sh', '-c', `setsid sleep 60 & echo $! > ${childFile}; echo before; while [ ! -e ${go} ]; do sleep 0.05; done; echo exiting; exit 4`],
+        });
+        await new Promise((r) => setTimeout(r, timeoutMs - 1500));
+        await writeFile(go, '');
+        const result = await run;
+        assert.equal(result.timedOut, false, 'reported timed out');
+        assert.equal(result.exitCode, 4);
+        assert.equal(result.stdout, 'before\nexiting\n');
+      } finally {
+        const pid = Number((await readFile(childFile, 'utf8').catch(() => '')).trim());
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      }
+    });
+
+    // The same race when cancelled: the remote shell exits at the cancellation, what left its group holds the
+    // channel, and the run waits for the kill grace (10 s), which outlasts this 8 s deadline. The deadline
+    // resolved the run as timed out; a cancelled run rejects with its cancellation.
+    it('a cancelled command whose process outside its group holds its output rejects with the cancellation at its deadline, not as timed out', async () => {
+      const childFile = join(work, 'child');
+      const controller = new AbortController();
+      try {
+        const run = runSshCommand({ ...base(), timeoutMs: 8000, command: ['sh', '-c', `setsid sleep 60 & echo $! > ${childFile}; sleep 600`], signal: controller.signal });
+        const deadline = Date.now() + 6000;
+        while (!/^\d+\n$/.test(await readFile(childFile, 'utf8').catch(() => ''))) {
+          assert.ok(Date.now() < deadline, 'the command started');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        controller.abort(new Error('cancelled: incident resolved'));
+        await assert.rejects(run, /cancelled: incident resolved/);
+      } finally {
+        const pid = Number((await readFile(childFile, 'utf8').catch(() => '')).trim());
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      }
+    });
+
     it('cancels through AbortSignal', async () => {
       const controller = new AbortController();
       const run = runSshCommand({ ...base(), command: ['sleep', '30'], signal: controller.signal });
