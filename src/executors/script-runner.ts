@@ -336,8 +336,20 @@ async function runScriptIn(options: RunScriptOptions, cwd: string): Promise<Scri
       stop();
     };
 
+    let exited = false;
+    /** The script is done: what still holds its output open (a process that left its group) is cut off. */
+    const endDrain = (): void => {
+      killGroup('SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
+    };
+
     timers.push(setTimeout(() => {
       if (aborted) return;
+      // Exited within its time, its drain not over: the result is its exit code, not a timeout. A script
+      // that exited 4 a second before its deadline, leaving a process outside its group (setsid) holding
+      // its output, was reported timed out (as over SSH).
+      if (exited) return endDrain();
       timedOut = true;
       stop();
     }, timeoutMs));
@@ -362,12 +374,9 @@ async function runScriptIn(options: RunScriptOptions, cwd: string): Promise<Scri
     child.once('exit', (code, sig) => {
       exitCode = code;
       exitSignal = sig;
+      exited = true;
       // Leftover group members holding stdout/stderr open must not keep us waiting: the script is done.
-      timers.push(setTimeout(() => {
-        killGroup('SIGKILL');
-        child.stdout.destroy();
-        child.stderr.destroy();
-      }, DRAIN_AFTER_EXIT_MS));
+      timers.push(setTimeout(endDrain, DRAIN_AFTER_EXIT_MS));
     });
     child.once('close', () => {
       cleanup();
