@@ -10,6 +10,7 @@ import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from '..
 import type { EnvironmentSsh } from '../../src/db/database.js';
 import { HostKeyMismatchError, ScriptNotAllowedError, SshAuthError, SshConfigError, SshConnectionError } from '../../src/executors/errors.js';
 import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout, withEnv } from '../../src/executors/ssh.js';
+import { exitsJustBeforeDeadline } from '../helpers/exit-before-deadline.js';
 import { generateKeyPair, startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -271,25 +272,7 @@ describe('executors/ssh', () => {
     // drain would end 0.5 s after the deadline at the earliest, so only the deadline can end the run, and the
     // exit status has 1.5 s to come in before it, however long the connection took.
     it('a command that exits shortly before its deadline, leaving a process outside its group holding its output: its exit code, not a timeout', async () => {
-      const childFile = join(work, 'child');
-      const go = join(work, 'go');
-      const timeoutMs = 8000;
-      try {
-        const run = runSshCommand({
-          ...base(),
-          timeoutMs,
-          command: ['sh', '-c', `setsid sleep 60 & echo $! > ${childFile}; echo before; while [ ! -e ${go} ]; do sleep 0.05; done; echo exiting; exit 4`],
-        });
-        await new Promise((r) => setTimeout(r, timeoutMs - 1500));
-        await writeFile(go, '');
-        const result = await run;
-        assert.equal(result.timedOut, false, 'reported timed out');
-        assert.equal(result.exitCode, 4);
-        assert.equal(result.stdout, 'before\nexiting\n');
-      } finally {
-        const pid = Number((await readFile(childFile, 'utf8').catch(() => '')).trim());
-        if (pid > 0) process.kill(pid, 'SIGKILL');
-      }
+      await exitsJustBeforeDeadline(work, 8000, (script) => runSshCommand({ ...base(), timeoutMs: 8000, command: ['sh', '-c', script] }));
     });
 
     // The same race when cancelled: the remote shell exits at the cancellation, what left its group holds the

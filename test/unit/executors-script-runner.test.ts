@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ScriptNotAllowedError, ScriptsDirError } from '../../src/executors/errors.js';
 import { resolveAllowedScript, runScript, sweepRunDirs, validateScriptsDir } from '../../src/executors/script-runner.js';
+import { exitsJustBeforeDeadline } from '../helpers/exit-before-deadline.js';
 
 const SHIPPED_SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts');
 
@@ -198,21 +199,10 @@ describe('executors/script-runner', () => {
     this.timeout(20_000);
     // It exits 1.5 s before the deadline; the 2 s wait for its output after the exit runs past the deadline,
     // and the deadline used to report the run timed out.
-    const pidFile = join(root, 'child.pid');
-    const go = join(root, 'go');
-    await addScript('leaves.sh', `setsid sleep 60 &\necho $! > ${pidFile}\necho before\nwhile [ ! -e ${go} ]; do sleep 0.05; done\necho exiting\nexit 4`);
-    const run = runScript({ scriptsDir: dir, script: 'leaves.sh', timeoutMs: 4000 });
-    try {
-      await new Promise((r) => setTimeout(r, 2500));
-      await writeFile(go, '');
-      const result = await run;
-      assert.equal(result.timedOut, false, 'reported timed out');
-      assert.equal(result.exitCode, 4);
-      assert.equal(result.stdout, 'before\nexiting\n');
-    } finally {
-      const childPid = Number((await readFile(pidFile, 'utf8').catch(() => '0')).trim());
-      if (childPid > 0 && isAlive(childPid)) process.kill(childPid, 'SIGKILL');
-    }
+    await exitsJustBeforeDeadline(root, 4000, async (script) => {
+      await addScript('leaves.sh', script);
+      return runScript({ scriptsDir: dir, script: 'leaves.sh', timeoutMs: 4000 });
+    });
   });
 
   it('cancellation through AbortSignal kills the group and rejects', async () => {
