@@ -3,12 +3,14 @@
 // backtests attached to a rule version (stored, and in the audit log).
 //
 // Cost is bounded before and during the run: the window's events are counted first (over the cap: 400 with
-// a window that fits), and the engine stops at the time budget (400 saying how far it got).
+// a window that fits), an as-recorded replay reads only the rule versions its window meets, counted and
+// measured first (over either cap: 400 naming from), and the engine stops at the time budget (400 saying
+// how far it got).
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { DEFAULT_TEAM } from '../domain/teams.js';
-import { countHistory, loadEnvironmentTeams, loadEnvironmentWindows, loadOtherRules, loadRuleVersions, readHistory } from '../db/repositories/history.js';
+import { countHistory, loadEnvironmentTeams, loadEnvironmentWindows, loadOtherRules, loadRuleVersions, measureRuleVersions, readHistory } from '../db/repositories/history.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { insertRuleBacktest, listRuleBacktests } from '../db/repositories/backtests.js';
@@ -24,6 +26,7 @@ import {
   type BacktestSummary,
   type ItemFilter,
   type LaneSpec,
+  type StoredVersion,
 } from '../domain/backtest/index.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
 import type { RuleInput } from '../domain/rules/index.js';
@@ -50,6 +53,14 @@ export interface BacktestRequest extends WindowInput {
   limit?: number | undefined;
   cursor?: string | undefined;
 }
+
+/**
+ * What one as-recorded backtest reads of a rule's versions at most (those its window and warm-up meet):
+ * their number, and the bytes of their definitions' JSON. A definition is up to 1 MiB, and every version
+ * was read whatever the window: a rule saved thousands of times made one request read gigabytes.
+ */
+export const MAX_REPLAYED_VERSIONS = 1000;
+export const MAX_REPLAYED_VERSION_BYTES = 64 * 1024 * 1024;
 
 export function backtestService(deps: BacktestServiceDeps) {
   const { db } = deps;
@@ -133,6 +144,55 @@ export function backtestService(deps: BacktestServiceDeps) {
     return row;
   }
 
+  /**
+   * The stored rule's versions an as-recorded backtest of the window replays, as a lane; null when the rule
+   * has none stored (it is replayed on its definition). Read are the versions in force at some instant of
+   * the window, and of the warm-up before it that their policies ask for; those may be older versions
+   * whose policies ask for a longer one, so the span widens until it meets no new version (at most
+   * MAX_WARMUP_SECONDS back, as warmupSeconds caps it). Every event replayed is decided by the version that
+   * decided it when every version was read: no other one is in force at any instant of the span. The other
+   * versions only reached into the replay's extent: one saved after `to` (or superseded long before `from`)
+   * with a longer policy window lengthened the warm-up, one naming another service had that service's
+   * events read and reported as not applying; a backtest of a past window no longer changes with later
+   * saves. Before each read the versions the span meets are counted and their definitions measured; over
+   * either cap, a 400 naming from (or since), before any definition is read.
+   */
+  async function recordedLane(rule: { id: string; team: string }, window: ResolvedWindow, input: WindowInput): Promise<LaneSpec | null> {
+    const purged = window.retention.purgedBefore ? new Date(window.retention.purgedBefore).getTime() : -Infinity;
+    let since = window.from;
+    let oldest: StoredVersion | undefined;
+    let lane: LaneSpec = { versions: [] };
+    for (;;) {
+      const span = { from: since, to: window.to };
+      const size = await measureRuleVersions(db, rule.id, span, MAX_REPLAYED_VERSIONS);
+      if (!size.stored) return null;
+      const path = input.from ? 'from' : 'since';
+      const narrow = `narrow it with ${input.from ? 'a later from' : 'a shorter since'} (or an earlier to)`;
+      if (size.versions > MAX_REPLAYED_VERSIONS) {
+        throw new ValidationError(
+          `the window meets ${size.versions} versions of rule ${rule.id} (warm-up included), more than the cap of ${MAX_REPLAYED_VERSIONS}: ${narrow}`,
+          [{ path, message: `the window meets more than ${MAX_REPLAYED_VERSIONS} versions of the rule` }],
+          { versions: size.versions, maxVersions: MAX_REPLAYED_VERSIONS },
+        );
+      }
+      if (size.bytes !== null && size.bytes > MAX_REPLAYED_VERSION_BYTES) {
+        const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+        throw new ValidationError(
+          `the ${size.versions} versions of rule ${rule.id} that the window meets (warm-up included) hold ${mib(size.bytes)} of definitions, more than the cap of ${mib(MAX_REPLAYED_VERSION_BYTES)}: ${narrow}`,
+          [{ path, message: `the versions of the rule the window meets hold more than ${mib(MAX_REPLAYED_VERSION_BYTES)}` }],
+          { versions: size.versions, bytes: size.bytes, maxBytes: MAX_REPLAYED_VERSION_BYTES },
+        );
+      }
+      const older = await loadRuleVersions(db, rule.id, span, { below: oldest?.version });
+      if (older.length === 0) return lane;
+      oldest = older[0];
+      lane = { versions: [...versionsLane(rule.id, older, rule.team).versions, ...lane.versions] };
+      const needed = Math.max(window.from.getTime() - warmupSeconds([lane]) * 1000, purged);
+      if (needed >= since.getTime()) return lane;
+      since = new Date(needed);
+    }
+  }
+
   const summaryWith = (result: Awaited<ReturnType<typeof run>>, window: ResolvedWindow): BacktestSummary & Record<string, unknown> => ({
     ...result.summary,
     requestedWindow: { from: window.requested.from.toISOString(), to: window.requested.to.toISOString() },
@@ -160,8 +220,7 @@ export function backtestService(deps: BacktestServiceDeps) {
         candidate = definitionLane(input.rule, { id: stored?.id ?? 'unsaved', version: 0, team: stored?.team ?? DEFAULT_TEAM }, asLive);
         if (stored) baseline = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version, team: stored.team }, asLive);
       } else if (input.replay === 'as-recorded') {
-        const versions = await loadRuleVersions(db, stored!.id);
-        candidate = versions.length > 0 ? versionsLane(stored!.id, versions, stored!.team) : definitionLane(stored!.definition as RuleInput, { id: stored!.id, version: stored!.version, team: stored!.team });
+        candidate = (await recordedLane(stored!, window, input)) ?? definitionLane(stored!.definition as RuleInput, { id: stored!.id, version: stored!.version, team: stored!.team });
       } else {
         candidate = definitionLane(stored!.definition as RuleInput, { id: stored!.id, version: stored!.version, team: stored!.team }, asLive);
       }

@@ -43,7 +43,9 @@ export const backtestRequestSchema = z
     replay: z
       .enum(['current', 'as-recorded'])
       .optional()
-      .describe('Without `rule`: replay the current version (default), or each event with the version that was live then (this reproduces the recorded decisions).'),
+      .describe(
+        'Without `rule`: replay the current version (default), or each event with the version that was live then (this reproduces the recorded decisions; only the versions the window and its warm-up meet are read, at most 1000 of them holding at most 64 MiB).',
+      ),
     ...windowShape,
     only: z
       .enum(['all', 'applies', 'matched', 'changed'])
@@ -95,11 +97,13 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
       tags,
       summary: 'Backtest a rule over the stored incident history (nothing runs)',
       description:
-        'Replays the events of the window in the order they were received through extraction, matching and the policies as they would have evolved (rate limit, cooldown and per-target concurrency over simulated time, maintenance windows, circuit breaker fed by recorded outcomes, dry-run). With `ruleId` and `rule`, also diffs with the current version and with the decisions recorded at the time. Bounded: the window is counted first against an event cap, and the run stops at a time budget; either answers 400 with a window that fits. Paged with `nextCursor`.',
+        'Replays the events of the window in the order they were received through extraction, matching and the policies as they would have evolved (rate limit, cooldown and per-target concurrency over simulated time, maintenance windows, circuit breaker fed by recorded outcomes, dry-run). With `ruleId` and `rule`, also diffs with the current version and with the decisions recorded at the time. Bounded: the window is counted first against an event cap, and the run stops at a time budget; either answers 400 with a window that fits. An as-recorded replay reads only the versions of the rule that the window and its warm-up meet, counted and measured first: more than 1000, or more than 64 MiB of definitions, answers 400 naming `from`. Paged with `nextCursor`.',
       request: { body: jsonBody(backtestRequestSchema) },
       responses: {
         200: json('The summary and one page of per-event results.', backtestResponseSchema),
-        400: problemResponse('Invalid request, a window over the event cap or the time budget (with `suggestedSince`), or a window wholly before the retained history.'),
+        400: problemResponse(
+          'Invalid request, a window over the event cap or the time budget (with `suggestedSince`), an as-recorded window meeting more than 1000 versions of the rule or 64 MiB of their definitions, or a window wholly before the retained history.',
+        ),
         404: problemResponse('Unknown ruleId.'),
       },
     }),

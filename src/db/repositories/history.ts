@@ -1,7 +1,8 @@
 // Reading the stored incident history for the backtest: events in the order they were received, each with
 // the incident row and every rule's recorded match of it (with how its run ended), paged by keyset so a
-// long window is streamed, never held; plus the small tables the backtest needs whole (rule versions,
-// environments' maintenance windows, the other rules' ordering) and how far back the history goes.
+// long window is streamed, never held; plus the rule versions a window meets (measured before they are
+// read), the small tables the backtest needs whole (environments' maintenance windows, the other rules'
+// ordering) and how far back the history goes.
 import { sql } from 'kysely';
 import type { HistoryEvent, OtherRule, RecordedMatch, StoredVersion } from '../../domain/backtest/index.js';
 import type { RunOutcome } from '../../domain/policies.js';
@@ -178,9 +179,77 @@ export async function oldestEventAt(db: Db): Promise<Date | null> {
   return row?.received_at ?? null;
 }
 
-/** A stored rule's versions, oldest first. */
-export async function loadRuleVersions(db: Db, ruleId: string): Promise<StoredVersion[]> {
-  const rows = await db.selectFrom('rule_versions').select(['version', 'created_at', 'change', 'definition']).where('rule_id', '=', ruleId).orderBy('version', 'asc').execute();
+/** The time an as-recorded backtest replays: [from, to). */
+export interface VersionSpan {
+  from: Date;
+  to: Date;
+}
+
+/**
+ * The versions of the rule that `span` meets: every one the backtest lane (versionsLane) takes at some
+ * instant of it, where the version in force at an instant is the last one, in version order, before the
+ * first version created after that instant. So from the one in force at `from` (the newest created at or
+ * before it, when creation times rise with versions; the first version when none is in force yet) to the
+ * last one before the first version created at or after `to`; no other version is in force at any instant
+ * of the span. Said in version order, not by creation time alone, because two saves whose transactions
+ * overlap store their creation times the other way round, and the lane reads versions in version order
+ * (then a version between the bounds may be in force at no instant: it is read all the same).
+ *
+ * A common table `span_versions` of the two bounds, `first` (null: from the rule's first version) and
+ * `past` (null: to its last), found without reading a definition. With no version created after `from`,
+ * `first` is the rule's last version: 2147483647, the largest integer, is past every version number.
+ */
+function spanBounds(ruleId: string, span: VersionSpan) {
+  return sql`span_versions as materialized (
+    select
+      (select max(f.version) from rule_versions f
+        where f.rule_id = ${ruleId}
+          and f.version < coalesce((select min(a.version) from rule_versions a where a.rule_id = ${ruleId} and a.created_at > ${span.from}), 2147483647)) as first,
+      (select min(t.version) from rule_versions t where t.rule_id = ${ruleId} and t.created_at >= ${span.to}) as past)`;
+}
+
+const inSpan = sql`(b.first is null or v.version >= b.first) and (b.past is null or v.version < b.past)`;
+
+export interface VersionsSize {
+  /** Versions the span meets. */
+  versions: number;
+  /**
+   * Bytes of their definitions as they would be read (their JSON text); null, and not summed, when there
+   * are more than `maxVersions`: the count alone is over, and summing a million definitions of up to
+   * 1 MiB would be the very read this measure is there to spare.
+   */
+  bytes: number | null;
+  /** Whether the rule has any version stored at all (a rule without one is replayed on its definition). */
+  stored: boolean;
+}
+
+/** How many versions of the rule `span` meets and how large their definitions are, without reading them. */
+export async function measureRuleVersions(db: Db, ruleId: string, span: VersionSpan, maxVersions: number): Promise<VersionsSize> {
+  // The sum is a subquery Postgres runs only when the count's branch asks for it.
+  const { rows } = await sql<{ versions: number; bytes: number | null; stored: boolean }>`
+    with ${spanBounds(ruleId, span)},
+      counted as materialized (select count(*)::int as n from rule_versions v, span_versions b where v.rule_id = ${ruleId} and ${inSpan})
+    select c.n as versions,
+      case when c.n <= ${maxVersions}::int then
+        (select coalesce(sum(octet_length(v.definition::text)), 0)::float8 from rule_versions v, span_versions b where v.rule_id = ${ruleId} and ${inSpan})
+      end as bytes,
+      exists (select 1 from rule_versions s where s.rule_id = ${ruleId}) as stored
+    from counted c`.execute(db);
+  const row = rows[0]!;
+  return { versions: Number(row.versions), bytes: row.bytes === null ? null : Number(row.bytes), stored: row.stored };
+}
+
+/**
+ * The versions of the rule that `span` meets (measureRuleVersions counts them first), oldest first; with
+ * `below`, only those older than that version (a caller widening its span leaves out what it has read).
+ */
+export async function loadRuleVersions(db: Db, ruleId: string, span: VersionSpan, opts: { below?: number | undefined } = {}): Promise<StoredVersion[]> {
+  const { rows } = await sql<{ version: number; created_at: Date; change: string; definition: unknown }>`
+    with ${spanBounds(ruleId, span)}
+    select v.version, v.created_at, v.change, v.definition
+    from rule_versions v, span_versions b
+    where v.rule_id = ${ruleId} and ${inSpan} ${opts.below !== undefined ? sql`and v.version < ${opts.below}` : sql``}
+    order by v.version`.execute(db);
   return rows.map((r) => ({ version: r.version, createdAt: r.created_at, change: r.change, definition: r.definition }));
 }
 

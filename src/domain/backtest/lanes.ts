@@ -33,7 +33,11 @@ function storedRule(id: string, v: StoredVersion, team: string | undefined): Rul
   return { ...definition, id, version: v.version, ...(team !== undefined ? { team } : {}) } as Rule;
 }
 
-/** A stored rule's versions as they were: each from its creation, live while enabled and not deleted. */
+/**
+ * A stored rule's versions as they were: each from its creation, live while enabled and not deleted. The
+ * version at an instant is the last, in version order, before the first one created after it; given only
+ * the versions a span meets (loadRuleVersions), the lane is the same at every instant of that span.
+ */
 export function versionsLane(ruleId: string, versions: readonly StoredVersion[], team?: string): LaneSpec {
   const sorted = [...versions].sort((a, b) => a.version - b.version);
   const spans: RuleVersionSpan[] = sorted.map((v) => {
