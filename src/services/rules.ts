@@ -68,6 +68,9 @@ function requireAdminForCommands(actor: Actor, rule: RuleInput, verb: string): v
 }
 
 /** A rule's guards whose crossing pauses automation beyond the rule: fleet-wide (maxTargets) or an environment (maxTargetPercent). */
+/** Definitions one page of a rule's versions holds at most (a definition is up to 1 MiB; one is always sent). */
+export const VERSIONS_PAGE_BYTES = 8 * 1024 * 1024;
+
 const PAUSING_GUARDS = ['maxTargets', 'maxTargetPercent', 'window'] as const;
 
 /** Those guards of `rule`; none when neither limit is set (a window alone limits nothing). */
@@ -233,9 +236,15 @@ export function ruleService(deps: RuleServiceDeps) {
       });
     },
 
-    async versions(actor: Actor, id: string) {
+    /**
+     * A page of the rule's versions, oldest first, after the cursor (the last version of the previous page):
+     * `limit` at most, and no more than VERSIONS_PAGE_BYTES of definitions (one version at least).
+     */
+    async versions(actor: Actor, id: string, page: { limit: number; cursor?: string | undefined }) {
+      if (page.cursor !== undefined && !/^[1-9]\d{0,8}$/.test(page.cursor)) throw new ValidationError('invalid cursor: send the nextCursor of the previous page', [{ path: 'cursor', message: 'not a cursor this listing gave' }]);
       const rule = await mustRead(db, actor, id, { includeDeleted: true });
-      return { rule, versions: await listRuleVersions(db, id) };
+      const { versions, more } = await listRuleVersions(db, id, { after: page.cursor === undefined ? undefined : Number(page.cursor), limit: page.limit, maxBytes: VERSIONS_PAGE_BYTES });
+      return { rule, versions, nextCursor: more ? String(versions.at(-1)!.version) : null };
     },
 
     async diff(actor: Actor, id: string, from: number, toVersion: number | undefined) {

@@ -219,6 +219,44 @@ describe('rules API', function () {
     assert.deepEqual(badRollback.body.errors.map((e: { path: string }) => e.path), ['version']);
   });
 
+  it('pages a rule\'s versions, oldest first, by count and by the bytes of their definitions', async () => {
+    // Found in review: every version went out whole, each definition up to 1 MiB, to any reader of the rule.
+    const { body: r } = await h.call('POST', '/api/rules', diskRule());
+    for (let v = 1; v <= 5; v++) assert.equal((await h.call('PUT', `/api/rules/${r.id}`, { ...diskRule(), priority: 10 + v }, { 'if-match': `"${v}"` })).status, 200);
+    const pages: number[][] = [];
+    let cursor: string | null = '';
+    for (let i = 0; cursor !== null && i < 10; i++) {
+      const page = await h.call('GET', `/api/rules/${r.id}/versions?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      assert.equal(page.body.currentVersion, 6);
+      pages.push(page.body.items.map((v: { version: number }) => v.version));
+      cursor = page.body.nextCursor;
+    }
+    assert.deepEqual(pages, [[1, 2], [3, 4], [5, 6]]);
+    const whole = await h.call('GET', `/api/rules/${r.id}/versions`);
+    assert.deepEqual([whole.body.items.length, whole.body.nextCursor], [6, null], 'by default a page holds 50');
+    for (const bad of ['cursor=abc', 'cursor=0', 'cursor=-1', 'limit=0', 'limit=101']) {
+      const res = await h.call('GET', `/api/rules/${r.id}/versions?${bad}`);
+      assert.equal(res.status, 400, bad);
+      assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), [bad.split('=')[0]], bad);
+    }
+    // Three versions of 5 MiB each (stored as an older release could): a page stops before 8 MiB.
+    const pad = 'x'.repeat(5 * 1024 * 1024);
+    await db.db
+      .insertInto('rule_versions')
+      .values([7, 8, 9].map((version) => ({ rule_id: r.id, version, definition: JSON.stringify({ ...diskRule(), description: pad }), change: 'update', actor: 'test' })))
+      .execute();
+    const big: number[][] = [];
+    cursor = '6';
+    for (let i = 0; cursor !== null && i < 10; i++) {
+      const page = await h.call('GET', `/api/rules/${r.id}/versions?cursor=${cursor}`);
+      assert.equal(page.status, 200);
+      big.push(page.body.items.map((v: { version: number }) => v.version));
+      cursor = page.body.nextCursor;
+    }
+    assert.deepEqual(big, [[7], [8], [9]]);
+  });
+
   it('soft-deletes: 404 afterwards, history kept, readable with includeDeleted, name reusable', async () => {
     const { body: r } = await h.call('POST', '/api/rules', diskRule());
     const del = await h.call('DELETE', `/api/rules/${r.id}`);

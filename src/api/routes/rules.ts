@@ -6,7 +6,7 @@ import { ruleService } from '../../services/rules.js';
 import type { AppDeps } from '../env.js';
 import { badRequest } from '../problem.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { ifMatchHeader, list, pathParams } from '../schemas/common.js';
+import { ifMatchHeader, list, pathParams, textParam } from '../schemas/common.js';
 import {
   argWarningsSchema,
   READ_ONLY_KEYS,
@@ -37,6 +37,10 @@ export function parseIfMatch(header: string | undefined): number | undefined {
 const idParam = pathParams(['id', 'rule id']);
 const tags = ['rules'];
 const unknownRule = { 404: problemResponse('Unknown or deleted.') };
+const versionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50).describe('Versions on the page (1 to 100).'),
+  cursor: textParam(20).optional().describe('nextCursor of the previous page.'),
+});
 
 /** A saved rule as POST, PUT and rollback answer it: the view, with the hints POST /api/rules/validate gives. */
 function saved(row: Parameters<typeof ruleView>[0]) {
@@ -175,12 +179,20 @@ export function ruleRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(read, { method: 'get', path: '/api/rules/{id}/versions', tags, summary: 'Version history', request: { params: idParam }, responses: { 200: json('Every version, oldest first.', ruleVersionsSchema), ...unknownRule } }),
+    op(read, {
+      method: 'get',
+      path: '/api/rules/{id}/versions',
+      tags,
+      summary: 'Version history, oldest first, paged by cursor',
+      description: 'A page holds `limit` versions at most, and no more than 8 MiB of definitions (one version at least): follow `nextCursor` until it is null.',
+      request: { params: idParam, query: versionsQuery },
+      responses: { 200: json('A page of versions, oldest first.', ruleVersionsSchema), ...unknownRule },
+    }),
     async (c) => {
       const id = c.req.param('id');
-      const { rule, versions } = await rules.versions(actorOf(c), id);
+      const { rule, versions, nextCursor } = await rules.versions(actorOf(c), id, c.req.valid('query'));
       const items = versions.map((v) => ({ version: v.version, change: v.change, actor: v.actor, createdAt: v.created_at, definition: v.definition }));
-      return c.json({ ruleId: id, currentVersion: rule.version, items }, 200);
+      return c.json({ ruleId: id, currentVersion: rule.version, items, nextCursor }, 200);
     },
   );
 

@@ -147,4 +147,9 @@ export const ruleDiffSchema = z.object({
   changes: z.array(z.object({ path: z.string(), kind: z.enum(['added', 'removed', 'changed']), before: z.unknown().optional(), after: z.unknown().optional() })),
 });
 
-export const ruleVersionsSchema = z.object({ ruleId: z.string(), currentVersion: z.number().int(), items: z.array(ruleVersionSchema) });
+export const ruleVersionsSchema = z.object({
+  ruleId: z.string(),
+  currentVersion: z.number().int(),
+  items: z.array(ruleVersionSchema),
+  nextCursor: z.string().nullable().describe('The cursor of the next page; null on the last.'),
+});

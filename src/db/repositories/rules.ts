@@ -113,8 +113,37 @@ export async function resetBreaker(db: Db, id: string, at: Date): Promise<RuleRo
     .executeTakeFirst();
 }
 
-export async function listRuleVersions(db: Db, ruleId: string) {
-  return db.selectFrom('rule_versions').selectAll().where('rule_id', '=', ruleId).orderBy('version', 'asc').execute();
+/**
+ * A page of a rule's versions, oldest first, after version `after`: at most `limit`, and only as many as
+ * fit in `maxBytes` of definitions (their JSON text; one at least, a definition being at most 1 MiB).
+ * Sizes are read first, in Postgres, and only the page's definitions are sent: a rule saved thousands of
+ * times was sent whole to one reader, every version with its definition. `more`: versions follow the page.
+ */
+export async function listRuleVersions(db: Db, ruleId: string, page: { after?: number | undefined; limit: number; maxBytes: number }) {
+  const sizes = await db
+    .selectFrom('rule_versions')
+    .select(['version', sql<number>`octet_length(definition::text)`.as('bytes')])
+    .where('rule_id', '=', ruleId)
+    .$if(page.after !== undefined, (q) => q.where('version', '>', page.after!))
+    .orderBy('version', 'asc')
+    .limit(page.limit + 1)
+    .execute();
+  let bytes = 0;
+  let taken = 0;
+  for (const s of sizes.slice(0, page.limit)) {
+    bytes += Number(s.bytes);
+    if (taken > 0 && bytes > page.maxBytes) break;
+    taken++;
+  }
+  if (taken === 0) return { versions: [], more: false };
+  const versions = await db
+    .selectFrom('rule_versions')
+    .selectAll()
+    .where('rule_id', '=', ruleId)
+    .where('version', 'in', sizes.slice(0, taken).map((s) => s.version))
+    .orderBy('version', 'asc')
+    .execute();
+  return { versions, more: sizes.length > taken };
 }
 
 export async function findRuleVersion(db: Db, ruleId: string, version: number) {
