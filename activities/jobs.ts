@@ -42,6 +42,18 @@ export interface JobTarget {
   problem?: string | undefined;
 }
 
+/**
+ * A run that starts no target: `skipped` says why. `failed`: the job cannot run as it stands (its matched
+ * environments could not finish within a run's limit), so the run is recorded failed and, with `notify`,
+ * its failure notice sent; without it the skip is harmless (paused, an overlap, nothing matched).
+ */
+export interface JobRunNotStarted {
+  skipped: string;
+  failed?: boolean;
+  name?: string;
+  notify?: boolean;
+}
+
 export interface JobRunPlan {
   jobId: string;
   name: string;
@@ -103,7 +115,7 @@ export function createJobActivities(deps: JobActivityDeps) {
    * skipped: a scheduled run finding one started by hand (which the schedule does not know of), a run started
    * by hand finding any (two asked for at once, or the schedule's while the job was paused).
    */
-  async function resolveJobTargets(input: { jobId: string; trigger?: string; jobRunId?: string }): Promise<JobRunPlan | { skipped: string }> {
+  async function resolveJobTargets(input: { jobId: string; trigger?: string; jobRunId?: string }): Promise<JobRunPlan | JobRunNotStarted> {
     // Read first: a pause landing between the two reads then shows as a change since, and stops the run.
     const standing = await findJobStanding(db, input.jobId);
     const row = await findLiveJob(db, input.jobId);
@@ -142,8 +154,10 @@ export function createJobActivities(deps: JobActivityDeps) {
     // A save checked one target of a selector or `all` against the run's 24 h limit; the run knows how many
     // it matched. One that cannot finish in time is not begun: Temporal would end it midway, its remaining
     // targets never run and no failure notice sent, the run left "running" in our table.
+    // It is the job's failure, not a harmless skip: with `failed` the run is recorded failed and its failure
+    // notice sent (JOB_CANNOT_FINISH_PATCH); `skipped` stays for a workflow of before, which records it so.
     const tooLong = 'environments' in t ? undefined : runTimeoutProblem(job, targets.filter((x) => !x.problem).length);
-    if (tooLong) return { skipped: `job ${job.id} did not start: ${tooLong}` };
+    if (tooLong) return { skipped: `job ${job.id} did not start: ${tooLong}`, failed: true, name: job.name, notify: Boolean(job.notifyOnFailure?.slack || job.notifyOnFailure?.email) };
     return {
       jobId: job.id,
       name: job.name,
@@ -258,8 +272,10 @@ export function createJobActivities(deps: JobActivityDeps) {
     // link. The email takes the values as they are (plain text).
     const textWith = (esc: (value: string) => string) => {
       const lines = input.summary.failures.slice(0, 20).map((f) => `- ${esc(f.environment)}: ${esc(f.status)}${f.error ? ` (${esc(f.error.slice(0, 200))})` : ''}`);
+      // A run that started no target (it could not finish in time) says why instead of counting targets.
+      const outcome = input.summary.total === 0 && input.summary.reason ? `: ${esc(input.summary.reason)}` : `, ${input.summary.failed + input.summary.timedOut} of ${input.summary.total} targets failed.`;
       return [
-        `Job "${esc(input.jobName)}" (${esc(input.jobId)}) run ${esc(input.jobRunId)}: ${esc(input.status)}, ${input.summary.failed + input.summary.timedOut} of ${input.summary.total} targets failed.`,
+        `Job "${esc(input.jobName)}" (${esc(input.jobId)}) run ${esc(input.jobRunId)}: ${esc(input.status)}${outcome}`,
         ...lines,
         ...(input.runUrl ? [esc(input.runUrl)] : []),
       ].join('\n');

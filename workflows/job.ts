@@ -60,6 +60,13 @@ export const TARGET_CHECK_PATCH = 'job-target-checked-before-start';
  */
 export const AGENT_CLAIM_PATCH = 'job-agent-present-before-script';
 
+/**
+ * A run whose job cannot finish within a run's limit as it stands (a selector that grew: resolveJobTargets
+ * says `failed`) is recorded failed and its failure notice sent. Recorded `skipped`, no notice, it went
+ * on every run with no one told. Runs recorded before it keep the skip.
+ */
+export const JOB_CANNOT_FINISH_PATCH = 'job-cannot-finish-is-failed';
+
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
   const info = workflowInfo();
   const jobRunId = info.workflowId;
@@ -70,6 +77,17 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   const resolved = await db.resolveJobTargets({ jobId: input.jobId, trigger, jobRunId });
   if ('skipped' in resolved) {
     const summary: JobRunSummary = { total: 0, succeeded: 0, failed: 0, timedOut: 0, skipped: 0, failures: [], reason: resolved.skipped };
+    if (resolved.failed === true && patched(JOB_CANNOT_FINISH_PATCH)) {
+      if (resolved.notify === true) {
+        try {
+          summary.notification = await notifier.notifyJobFailure({ jobId: input.jobId, jobName: resolved.name ?? input.jobId, jobRunId, status: 'failed', summary });
+        } catch (err) {
+          summary.notification = `notification failed: ${messageOf(err)}`;
+        }
+      }
+      await db.recordJobRunFinish({ jobRunId, status: 'failed', summary });
+      return { jobRunId, status: 'failed', summary };
+    }
     await db.recordJobRunFinish({ jobRunId, status: 'skipped', summary });
     return { jobRunId, status: 'skipped', summary };
   }

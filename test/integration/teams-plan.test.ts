@@ -125,6 +125,9 @@ describe('teams: rules and jobs act only on environments of their own team', fun
     await db.db.insertInto('environments').values(envs[23]!).execute();
     assert.deepEqual(await resolveJobTargets({ jobId: `grow-${suffix}` }), {
       skipped: `job grow-${suffix} did not start: a run of 24 targets, 1 at a time, may take 88560 s, longer than a run's limit of 86400 s (24 h): raise concurrency or lower timeoutSecondsPerTarget or agentPickupTimeoutSeconds`,
+      failed: true,
+      name: 'x',
+      notify: false,
     });
   });
 
