@@ -12,7 +12,7 @@ import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobRuns, listJobs, listJobTargetResults, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
-import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, timeZoneSpelling, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { recipientRefused, refusals, type EmailRecipientPolicy } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
@@ -83,12 +83,21 @@ export const SCHEDULE_STATE_UNAVAILABLE = 'schedule state unavailable: Temporal 
  * anything else means Temporal is unavailable (503). The answer is ours and fixed; Temporal's own error goes
  * along as the cause, which the API logs with the request id (src/api/app.ts) and never sends.
  */
+/** Whether Temporal refused a schedule for its time zone (see temporalError). */
+function unknownTimeZone(err: unknown): boolean {
+  if (err instanceof TypeError) return /^unknown time zone /.test(err.message);
+  const cause = (err as { cause?: { code?: number; message?: unknown } } | undefined)?.cause;
+  return cause?.code === GRPC_INVALID_ARGUMENT && typeof cause.message === 'string' && /^(3 INVALID_ARGUMENT: )?Invalid schedule spec: unknown time zone /.test(cause.message);
+}
+
 function temporalError(err: unknown, outcome: string): unknown {
   if (err instanceof ServiceError) return err;
   if (err instanceof ScheduleOwnedElsewhereError) return new ConflictError(err.message);
-  // Temporal refusing the spec comes back from the SDK as a plain TypeError with Go's words. A zone Node's Intl
-  // knows and Go's zone database does not ("gmt", "US/Pacific-New") is the caller's to fix: 400, not 500.
-  if (err instanceof TypeError && /^unknown time zone /.test(err.message)) {
+  // A zone Node's Intl knows and Go's zone database does not ("gmt", "US/Pacific-New") is the caller's to
+  // fix: 400 naming it, not 500. Temporal says so in Go's words, which reach us as a plain TypeError through
+  // the grpc-js client and as a ServiceError whose cause is the INVALID_ARGUMENT through the native one
+  // (lazyTemporalClient, the API's).
+  if (unknownTimeZone(err)) {
     const message = "Temporal's time zone database does not know this zone: use its canonical IANA name, such as \"Europe/Paris\" or \"UTC\"";
     return new ValidationError(`invalid request body: schedule.timezone: ${message}`, [{ path: 'schedule.timezone', message }], {}, err);
   }
@@ -160,6 +169,13 @@ export function jobService(deps: JobServiceDeps) {
     const problem = runTimeoutProblem(job);
     if (problem) throw new ValidationError(`invalid request body: timeoutSecondsPerTarget: ${problem}`, [{ path: 'timeoutSecondsPerTarget', message: problem }]);
   };
+  /** A job's time zone is written as the zone database does (400 naming schedule.timezone otherwise): Temporal reads it so. */
+  const checkTimeZone = (job: Omit<JobBody, 'enabled'>) => {
+    const spelled = job.schedule.timezone === undefined ? undefined : timeZoneSpelling(job.schedule.timezone);
+    if (!spelled) return;
+    const message = `must be written as the time zone database does: "${spelled}"`;
+    throw new ValidationError(`invalid request body: schedule.timezone: ${message}`, [{ path: 'schedule.timezone', message }]);
+  };
   /** A job may not run more often than once a minute (400 naming schedule.interval otherwise). */
   const checkFrequency = (job: Omit<JobBody, 'enabled'>) => {
     const problem = scheduleFrequencyProblem(job.schedule);
@@ -220,6 +236,7 @@ export function jobService(deps: JobServiceDeps) {
       checkOperatorPolicy(body);
       checkRunTimeout(body);
       checkFrequency(body);
+      checkTimeZone(body);
       const slug = body.id ?? slugify(body.name);
       if (!slug) throw new ValidationError('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
       const team = await teamForCreate(db, actor, requested, `job ${slug}`);
@@ -254,6 +271,7 @@ export function jobService(deps: JobServiceDeps) {
       checkOperatorPolicy(body);
       checkRunTimeout(body);
       checkFrequency(body);
+      checkTimeZone(body);
       if (body.id !== undefined && body.id !== id) throw new ValidationError('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
       const to = await target();
       return nameRaced(body.name, () => inTransaction(db, async (trx) => {

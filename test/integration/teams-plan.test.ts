@@ -131,6 +131,15 @@ describe('teams: rules and jobs act only on environments of their own team', fun
     });
   });
 
+  it('a job stored with a time zone spelled in another case (a save now refuses it) still runs', async function () {
+    const def = JSON.stringify({ name: 'x', schedule: { cron: '0 6 * * *', timezone: 'europe/paris' }, targets: { environments: [payVm] }, via: 'agent', script: 'probe.sh' });
+    await db.db.insertInto('jobs').values({ id: `zone-${suffix}`, name: `zone ${suffix}`, definition: def, schedule_id: `job-zone-${suffix}`, team: `pay-${suffix}` }).execute();
+    const { resolveJobTargets } = createJobActivities({ db: db.db, logger });
+    const resolved = await resolveJobTargets({ jobId: `zone-${suffix}` });
+    assert.ok('targets' in resolved, JSON.stringify(resolved));
+    assert.deepEqual(resolved.targets.map((t) => t.environment), [payVm]);
+  });
+
   it('a job whose selector matches no environment of its team is skipped on every run, saying so, not reported succeeded', async function () {
     const def = JSON.stringify({ name: 'x', schedule: { interval: '1h' }, targets: { selector: { fleet: `typo-${suffix}` } }, via: 'agent', script: 'probe.sh' });
     await db.db.insertInto('jobs').values({ id: `nomatch-${suffix}`, name: `nomatch ${suffix}`, definition: def, schedule_id: `job-nomatch-${suffix}`, team: `pay-${suffix}` }).execute();
