@@ -363,6 +363,13 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
         exited();
         return;
       }
+      // Cancelled, the remote shell still dying (it may take REMOTE_KILL_AFTER_SECONDS): the run rejects with
+      // its cancellation, as on the agent; it resolved as timed out, recorded a failure, not a cancellation.
+      if (aborted) {
+        stopChannel();
+        finish({ error: abortError() });
+        return;
+      }
       timedOut = true;
       stopChannel();
       finish({ result: result(null, null) });

@@ -296,6 +296,23 @@ describe('executors/ssh', () => {
       }
     });
 
+    // Found in review: cancelled while the remote shell ignored TERM (it then dies within the host's kill
+    // grace, 5 s), the deadline came first and the run resolved timed out: recorded a failure, not a cancel.
+    it('a cancelled command still dying when its deadline comes rejects with its cancellation, not as timed out', async () => {
+      const started = join(work, 'started');
+      const controller = new AbortController();
+      const run = runSshCommand({ ...base(), timeoutMs: 8000, command: ['sh', '-c', `trap '' TERM; touch ${started}; sleep 600`], signal: controller.signal });
+      const t0 = Date.now();
+      while (!(await stat(started).catch(() => undefined))) {
+        assert.ok(Date.now() - t0 < 6000, 'the command started');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // 2 s before the deadline at most, which the 5 s remote kill grace and our 10 s outlast.
+      await new Promise((r) => setTimeout(r, Math.max(0, 6000 - (Date.now() - t0))));
+      controller.abort(new Error('cancelled: incident resolved'));
+      await assert.rejects(run, /cancelled: incident resolved/);
+    });
+
     it('cancels through AbortSignal', async () => {
       const controller = new AbortController();
       const run = runSshCommand({ ...base(), command: ['sleep', '30'], signal: controller.signal });
