@@ -100,6 +100,8 @@ export interface RuleVersionTable {
   rule_id: string;
   version: number;
   definition: Json<unknown>;
+  /** Bytes of the definition as JSON text, kept by Postgres (a generated column): measured without reading it. */
+  definition_bytes: Generated<number>;
   change: string;
   actor: string;
   /** The author's other names when they saved it (a token's owner, a user's sub and email); see approvals. */

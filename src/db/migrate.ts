@@ -26,6 +26,7 @@ import * as incidentSnapshotAt from './migrations/2026-12-23T00-00-incident-snap
 import * as remediationTeam from './migrations/2026-12-24T00-00-remediation-team.js';
 import * as incidentReconciledAt from './migrations/2026-12-25T00-00-incident-reconciled-at.js';
 import * as jobScheduleFingerprint from './migrations/2026-12-26T00-00-job-schedule-fingerprint.js';
+import * as ruleVersionBytes from './migrations/2026-12-27T00-00-rule-version-bytes.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -55,6 +56,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-24T00-00-remediation-team': remediationTeam,
   '2026-12-25T00-00-incident-reconciled-at': incidentReconciledAt,
   '2026-12-26T00-00-job-schedule-fingerprint': jobScheduleFingerprint,
+  '2026-12-27T00-00-rule-version-bytes': ruleVersionBytes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

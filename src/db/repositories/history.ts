@@ -214,9 +214,9 @@ export interface VersionsSize {
   /** Versions the span meets. */
   versions: number;
   /**
-   * Bytes of their definitions as they would be read (their JSON text); null, and not summed, when there
-   * are more than `maxVersions`: the count alone is over, and summing a million definitions of up to
-   * 1 MiB would be the very read this measure is there to spare.
+   * Bytes of their definitions as they would be read (their JSON text, kept as definition_bytes: no
+   * definition is unpacked to measure it); null, and not summed, when there are more than `maxVersions`:
+   * the count alone is over.
    */
   bytes: number | null;
   /** Whether the rule has any version stored at all (a rule without one is replayed on its definition). */
@@ -231,7 +231,7 @@ export async function measureRuleVersions(db: Db, ruleId: string, span: VersionS
       counted as materialized (select count(*)::int as n from rule_versions v, span_versions b where v.rule_id = ${ruleId} and ${inSpan})
     select c.n as versions,
       case when c.n <= ${maxVersions}::int then
-        (select coalesce(sum(octet_length(v.definition::text)), 0)::float8 from rule_versions v, span_versions b where v.rule_id = ${ruleId} and ${inSpan})
+        (select coalesce(sum(v.definition_bytes), 0)::float8 from rule_versions v, span_versions b where v.rule_id = ${ruleId} and ${inSpan})
       end as bytes,
       exists (select 1 from rule_versions s where s.rule_id = ${ruleId}) as stored
     from counted c`.execute(db);

@@ -116,13 +116,13 @@ export async function resetBreaker(db: Db, id: string, at: Date): Promise<RuleRo
 /**
  * A page of a rule's versions, oldest first, after version `after`: at most `limit`, and only as many as
  * fit in `maxBytes` of definitions (their JSON text; one at least, a definition being at most 1 MiB).
- * Sizes are read first, in Postgres, and only the page's definitions are sent: a rule saved thousands of
+ * Sizes are read first (definition_bytes, kept by Postgres), and only the page's definitions are read: a rule saved thousands of
  * times was sent whole to one reader, every version with its definition. `more`: versions follow the page.
  */
 export async function listRuleVersions(db: Db, ruleId: string, page: { after?: number | undefined; limit: number; maxBytes: number }) {
   const sizes = await db
     .selectFrom('rule_versions')
-    .select(['version', sql<number>`octet_length(definition::text)`.as('bytes')])
+    .select(['version', 'definition_bytes as bytes'])
     .where('rule_id', '=', ruleId)
     .$if(page.after !== undefined, (q) => q.where('version', '>', page.after!))
     .orderBy('version', 'asc')
