@@ -84,6 +84,9 @@ describe('incident workflow', function () {
     // An agent target waits for its agent on agentPresent, is checked again, then its script is queued
     // (patch job-agent-present-before-script).
     'job-agent-present',
+    // A job run that cannot finish within its limit: recorded failed, its failure notice sent (patch
+    // job-cannot-finish-is-failed).
+    'job-cannot-finish',
     'agent-check-healthy',
     'agent-check-offline',
     // Rule runs of RULE_RUN_REVISION 1 (no patch marker, a settled verification in the rule outcome's

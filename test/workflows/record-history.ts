@@ -45,6 +45,7 @@ export const SCENARIOS: Record<string, string> = {
   'dry-run': 'a dry-run rule: recorded, nothing executed, no note',
   'job': 'a scheduled job over an agent that answers and one that is offline (agentPresent, the check again, the script; pickup timeout; failure notice)',
   'agent-check': 'agent check against a live agent and against a queue nobody polls',
+  'job-cannot-finish': 'a selector job whose matched environments cannot finish within the run limit: no target started, recorded failed, failure notice (patch job-cannot-finish-is-failed)',
 };
 
 const chosen = process.argv.slice(2);
@@ -316,6 +317,27 @@ async function main(): Promise<void> {
       const workflowId = `job-record-job-manual-${Date.now()}`;
       await stack.temporal.client.workflow.execute(WORKFLOW_TYPES.job, { workflowId, taskQueue: stack.taskQueue, args: [{ jobId: 'record-job' }] });
       await save(stack, workflowId, 'job');
+    }
+
+    if (wanted('job-cannot-finish')) {
+      await stack.db.db
+        .insertInto('environments')
+        .values(['record-big-0', 'record-big-1'].map((name) => ({ name, labels: JSON.stringify({ fleet: 'record-big' }), agent_task_queue: agentTaskQueue(name), maintenance_windows: '[]', ssh: null })))
+        .execute();
+      const job = jobDefinitionSchema.parse({
+        id: 'record-big-job',
+        name: 'record big job',
+        schedule: { interval: '1d' },
+        targets: { selector: { fleet: 'record-big' } },
+        script: 'probe.sh',
+        timeoutSecondsPerTarget: 50_000,
+        concurrency: 1,
+        notifyOnFailure: { slack: { webhookUrlRef: 'env:SELFHEAL_SECRET_RECORD_SLACK' } },
+      });
+      await stack.db.db.insertInto('jobs').values({ id: 'record-big-job', name: job.name, definition: JSON.stringify(job), schedule_id: 'job-record-big-job' }).execute();
+      const workflowId = `job-record-big-job-manual-${Date.now()}`;
+      await stack.temporal.client.workflow.execute(WORKFLOW_TYPES.job, { workflowId, taskQueue: stack.taskQueue, args: [{ jobId: 'record-big-job' }] });
+      await save(stack, workflowId, 'job-cannot-finish');
     }
 
     if (wanted('agent-check')) {
