@@ -352,22 +352,16 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
         finish({ error: new SshConnectionError(`ssh ${host}:${port}: timed out after ${timeoutMs} ms before the command started`) });
         return;
       }
-      // The exit status is in but the channel is still open: its drain started less than DRAIN_AFTER_EXIT_MS
-      // ago, or the run was cancelled and waits for the kill grace. The command ended in time, so the run
-      // ends as the channel's close would have ended it (its exit code, the host's refusal of the script, or
-      // the cancellation), never as timed out: a fix that exited 4 a second before its deadline, leaving a
-      // process outside its group (setsid) holding its output, was reported timed out, and a cancelled one
-      // resolved as timed out instead of rejecting with its cancellation.
-      if (exitCode !== null || exitSignal !== null) {
+      // The exit status is in but the channel is still open (its drain started less than DRAIN_AFTER_EXIT_MS
+      // ago), or the run was cancelled and its remote shell is still dying (it may take
+      // REMOTE_KILL_AFTER_SECONDS): the run ends as the channel's close would have ended it (the
+      // cancellation, its exit code, or the host's refusal of the script), never as timed out. A fix that
+      // exited 4 a second before its deadline, leaving a process outside its group (setsid) holding its
+      // output, was reported timed out, and a cancelled one resolved as timed out (recorded a failure)
+      // instead of rejecting with its cancellation, as on the agent.
+      if (aborted || exitCode !== null || exitSignal !== null) {
         stopChannel();
         exited();
-        return;
-      }
-      // Cancelled, the remote shell still dying (it may take REMOTE_KILL_AFTER_SECONDS): the run rejects with
-      // its cancellation, as on the agent; it resolved as timed out, recorded a failure, not a cancellation.
-      if (aborted) {
-        stopChannel();
-        finish({ error: abortError() });
         return;
       }
       timedOut = true;
