@@ -171,7 +171,7 @@ export function jobService(deps: JobServiceDeps) {
   };
   /** A job's time zone is written as the zone database does (400 naming schedule.timezone otherwise): Temporal reads it so. */
   const checkTimeZone = (job: Omit<JobBody, 'enabled'>) => {
-    const spelled = job.schedule.timezone === undefined ? undefined : timeZoneSpelling(job.schedule.timezone);
+    const spelled = timeZoneSpelling(job.schedule.timezone);
     if (!spelled) return;
     const message = `must be written as the time zone database does: "${spelled}"`;
     throw new ValidationError(`invalid request body: schedule.timezone: ${message}`, [{ path: 'schedule.timezone', message }]);
