@@ -34,6 +34,7 @@ import type { Logger } from '../logger.js';
 import type { Actor } from './actor.js';
 import { decodeCursor, encodeCursor, requestHash, resolveWindow, type ResolvedWindow, type WindowInput } from './backtest-window.js';
 import { NotFoundError, ValidationError } from './errors.js';
+import { refuseUnsaveable } from './rules.js';
 import { requireTeam } from './team-access.js';
 
 export interface BacktestServiceDeps {
@@ -205,6 +206,7 @@ export function backtestService(deps: BacktestServiceDeps) {
     /** A backtest page; `raw` is the request as sent (its hash pins the cursor to the same request). */
     async run(actor: Actor, input: BacktestRequest, raw: Record<string, unknown>) {
       if (!input.rule && !input.ruleId) throw new ValidationError('give the rule to backtest, or the id of a stored rule', [{ path: 'rule', message: 'required without ruleId' }]);
+      if (input.rule) refuseUnsaveable(input.rule, 'rule');
       if (input.rule && input.replay) throw new ValidationError('replay applies to a stored rule without an edited definition', [{ path: 'replay', message: 'not with rule' }]);
       const hash = requestHash(raw);
       const cursor = input.cursor ? decodeCursor(input.cursor) : undefined;

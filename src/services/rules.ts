@@ -12,7 +12,7 @@ import { latestIncidentEvent } from '../db/repositories/incident-reads.js';
 import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion, type RuleListFilter } from '../db/repositories/rules.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
 import { canonicalJson, diffJson } from '../domain/json-diff.js';
-import { commandActionPaths, parseRuleInput, ruleEmailRecipients, ruleGitHubRepos, ruleSecretRefs, ruleWebhookUrls, type Rule, type RuleInput } from '../domain/rules/index.js';
+import { commandActionPaths, parseRuleInput, ruleCrossFieldIssues, ruleEmailRecipients, ruleGitHubRepos, ruleSecretRefs, ruleWebhookUrls, type Rule, type RuleInput } from '../domain/rules/index.js';
 import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../domain/rules/test-rule.js';
 import { recipientRefused, refusals, repoRefused, webhookRefused, type EmailRecipientPolicy, type GitHubRepoPolicy, type HostList } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
@@ -53,6 +53,15 @@ function destinationIssues(rule: RuleInput, deps: Pick<RuleServiceDeps, 'emailAl
     ...refusals(ruleWebhookUrls(rule), (r) => webhookRefused(r.url, deps.webhookAllow)),
     ...refusals(ruleGitHubRepos(rule), (r) => repoRefused(r.repo, deps.githubReposAllow)),
   ];
+}
+
+/**
+ * A rule sent whole inside another request (a test, a backtest) passed its field schemas there; what only
+ * the whole rule shows (parseRuleInput's cross-field check) refuses it as a save would, the paths under `at`.
+ */
+export function refuseUnsaveable(rule: RuleInput, at: string): void {
+  const issues = ruleCrossFieldIssues(rule);
+  if (issues.length > 0) throw new ValidationError('the rule is not valid', issues.map((i) => ({ path: `${at}.${i.path}`, message: i.message })));
 }
 
 /**
@@ -294,7 +303,10 @@ export function ruleService(deps: RuleServiceDeps) {
     },
 
     /** Tests an unsaved rule body, already checked by the request schema (nothing runs). */
-    testUnsaved: (rule: RuleInput, input: RuleTestInput) => runTest({ ...rule, id: 'unsaved', version: 0 } as Rule, input),
+    testUnsaved: async (rule: RuleInput, input: RuleTestInput) => {
+      refuseUnsaveable(rule, 'rule');
+      return runTest({ ...rule, id: 'unsaved', version: 0 } as Rule, input);
+    },
   };
 }
 

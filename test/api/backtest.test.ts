@@ -328,6 +328,9 @@ describe('API: rule backtests', function () {
       [{}, 'rule', /give the rule/],
       [{ rule: disk(), limit: 100_000 }, 'limit', /./],
       [{ rule: disk(), surprise: true }, 'surprise', /unknown field/],
+      // What only the whole rule shows, refused as a save refuses it: a rule resolving the incident itself
+      // cannot verify by that resolve.
+      [{ rule: { ...disk(), actions: [...disk().actions, { type: 'pagerduty.resolve' }], verify: { within: '10m' } } }, 'rule.verify.check', /resolves the incident itself/],
     ];
     for (const [body, path, detail] of cases) {
       const res = await call('POST', '/api/rules/backtest', body);

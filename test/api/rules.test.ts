@@ -398,6 +398,11 @@ describe('rules API', function () {
       const bad = await h.call('POST', '/api/rules/test', { rule: { ...diskRule(), name: 'X Y' }, payload: diskPayload() });
       assert.equal(bad.status, 400);
       assert.deepEqual(bad.body.errors.map((e: { path: string }) => e.path), ['rule.name']);
+      // What only the whole rule shows is refused as a save refuses it (parseRuleInput's cross-field check).
+      const ownResolve = { ...diskRule(), actions: [...diskRule().actions, { type: 'pagerduty.resolve' }], verify: { within: '10m' } };
+      const unsaveable = await h.call('POST', '/api/rules/test', { rule: ownResolve, payload: diskPayload() });
+      assert.equal(unsaveable.status, 400, JSON.stringify(unsaveable.body));
+      assert.deepEqual(unsaveable.body.errors.map((e: { path: string }) => e.path), ['rule.verify.check']);
       const neither = await h.call('POST', '/api/rules/test', { rule: diskRule() });
       assert.deepEqual(neither.body.errors.map((e: { path: string }) => e.path), ['payload']);
       const notPd = await h.call('POST', '/api/rules/test', { rule: diskRule(), payload: { hello: 1 } });

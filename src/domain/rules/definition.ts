@@ -280,7 +280,7 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: RuleI
 export function parseRuleInput(input: unknown): ParseResult<RuleInput> {
   const result = ruleInputSchema.safeParse(input);
   if (!result.success) return { ok: false, issues: ruleIssues(result.error, input) };
-  const across = crossFieldIssues(result.data);
+  const across = ruleCrossFieldIssues(result.data);
   return across.length === 0 ? { ok: true, value: result.data } : { ok: false, issues: across };
 }
 
@@ -288,8 +288,9 @@ export function parseRuleInput(input: unknown): ParseResult<RuleInput> {
  * What no single field's schema can see (kept out of the schema itself, so the stored-rule schema can
  * still extend it). A rule that resolves the incident itself cannot verify by the incident resolving:
  * that resolve is its own doing (the run treats it so too, workflows/verify.ts), so only a check can.
+ * Request schemas that take a rule whole (a test, a backtest) ask it too: they must refuse what a save does.
  */
-function crossFieldIssues(rule: RuleInput): RuleIssue[] {
+export function ruleCrossFieldIssues(rule: RuleInput): RuleIssue[] {
   const resolves = rule.actions.findIndex((a) => a.type === 'pagerduty.resolve');
   if (rule.verify && !rule.verify.check && resolves >= 0) {
     return [{ path: 'verify.check', message: `required: the rule resolves the incident itself (actions.${resolves}), so incident.resolved proves nothing; give a check that tells whether the remediation worked` }];
