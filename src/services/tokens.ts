@@ -148,13 +148,18 @@ export function tokenService(deps: { db: Kysely<Database> }) {
 
 /**
  * The actor of a live issued token (with the token's id), or undefined; its last use is recorded at most
- * once a minute. A token issued to a person is also known by that person's name (the four-eyes rule).
+ * once a minute. A token is also known by the names of the person behind it (the four-eyes rule): its owner,
+ * and the user of the dashboard session it was minted from, directly or through tokens minted from one
+ * (`user:<subject>`, and `user:<email>` verified or not, as a session's own aliases). Without the latter, an
+ * admin signed in could mint herself a token without an owner and approve her own shell command with it.
  */
 export async function authenticateToken(db: Kysely<Database>, token: string): Promise<(Actor & { tokenId: string }) | undefined> {
   const row = await findLiveTokenByHash(db, hashToken(token));
   if (!row) return undefined;
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await touchToken(db, row.id);
-  return { name: `token:${row.name}`, scopes: row.scopes, teams: await tokenMemberships(db, row.id), tokenId: row.id, ...(row.owner ? { aliases: [row.owner] } : {}) };
+  const names = [row.owner, row.session_subject !== null ? `user:${row.session_subject}` : null, row.session_email !== null ? `user:${row.session_email}` : null];
+  const aliases = [...new Set(names.filter((n): n is string => n !== null && n !== undefined))];
+  return { name: `token:${row.name}`, scopes: row.scopes, teams: await tokenMemberships(db, row.id), tokenId: row.id, ...(aliases.length > 0 ? { aliases } : {}) };
 }
 
 /** `team:role` strings (already validated by the request schema), each once. */

@@ -60,7 +60,7 @@ export async function revokeToken(db: Db, id: string): Promise<ApiToken> {
 export async function findLiveTokenByHash(db: Db, tokenHash: string) {
   return db
     .selectFrom('api_tokens')
-    .select(['id', 'name', 'scopes', 'last_used_at', 'owner'])
+    .select(['id', 'name', 'scopes', 'last_used_at', 'owner', 'session_subject', 'session_email'])
     .where('token_hash', '=', tokenHash)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', new Date())

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { insertTestSession } from '../helpers/sessions.js';
+import { ADMIN_TOKEN } from '../helpers/stack.js';
+
+// Four eyes on shell commands: the author of a rule version may not approve its gated actions. A token
+// minted from a dashboard session records that session (api_tokens.session_*: the user's subject and
+// address, `mintedFrom`), so the API knows whose token it is. An admin signed in with single sign-on who
+// writes a shell command, then mints herself a token (no `owner`) from the same session, must not be able
+// to approve her own command with it, nor the other way round.
+describe('security: a token minted from a session is its user for the four-eyes rule', function () {
+  const ORIGIN = 'https://selfheal.example.com';
+  const ISSUER = 'https://login.example.com/realms/sre';
+  let db: TestDatabase;
+  let app: ReturnType<typeof createApp>;
+
+  before(async function () {
+    db = await createTestDatabase();
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      SELFHEAL_PUBLIC_URL: ORIGIN,
+      OIDC_ISSUER_URL: ISSUER,
+      OIDC_CLIENT_ID: 'selfheal',
+      OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+      OIDC_ROLE_MAP: 'sre-admins=admin',
+    });
+    // Temporal is never reached: a recorded decision answers delivered: false.
+    app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
+  });
+  after(async () => db?.close());
+
+  const alice = () => insertTestSession(db.db, { issuer: ISSUER, actor: 'user:alice@example.com', subject: '00u1alice', email: 'alice@example.com', scopes: ['admin'], groups: ['sre-admins'] });
+  const asSession = (s: { cookie: string; csrf: string }) => ({ cookie: s.cookie, 'x-csrf-token': s.csrf, origin: ORIGIN, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' });
+  const asToken = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' });
+  const shellRule = (name: string) => ({
+    name,
+    services: ['PREVIEW1'],
+    actions: [{ id: 'shell', type: 'script.ssh', command: 'id', approval: { required: true, onTimeout: 'reject' } }],
+  });
+
+  async function waiting(ruleId: string, version: number): Promise<{ incident: string; run: string }> {
+    const incident = `PREV${randomUUID().slice(0, 6)}`;
+    const run = `${incident}:${ruleId}:shell`;
+    await db.db.insertInto('incidents').values({ id: incident, status: 'triggered', assignees: '[]', environment: '{}', workflow_id: `incident-${incident}` }).execute();
+    await db.db
+      .insertInto('action_runs')
+      .values({ id: run, idempotency_key: run, incident_id: incident, rule_id: ruleId, rule_version: version, action_index: 0, action_id: 'shell', action_type: 'script.ssh', status: 'awaiting_approval' })
+      .execute();
+    return { incident, run };
+  }
+  const approval = async (id: string) => (await db.db.selectFrom('action_runs').select('approval').where('id', '=', id).executeTakeFirstOrThrow()).approval;
+
+  it('refuses the approval of her own shell command with a token she minted from her session', async function () {
+    const session = await alice();
+    const created = await app.request('/api/rules', { method: 'POST', headers: asSession(session), body: JSON.stringify(shellRule(`shell-${randomUUID().slice(0, 8)}`)) });
+    assert.equal(created.status, 201, await created.clone().text());
+    const rule = (await created.json()) as { id: string; version: number };
+
+    // No owner: the admin chooses not to name herself; the token still records the session it came from.
+    const minted = await app.request('/api/tokens', { method: 'POST', headers: asSession(session), body: JSON.stringify({ name: 'deploy-bot', scopes: ['write'] }) });
+    assert.equal(minted.status, 201, await minted.clone().text());
+    const token = (await minted.json()) as { token: string; mintedFrom: { subject: string; email: string | null } | null };
+    assert.deepEqual({ subject: token.mintedFrom?.subject, email: token.mintedFrom?.email }, { subject: '00u1alice', email: 'alice@example.com' }, 'the API knows whose token it is');
+
+    const { incident, run } = await waiting(rule.id, rule.version);
+    const res = await app.request(`/api/incidents/${incident}/approvals/${run}`, { method: 'POST', headers: asToken(token.token), body: JSON.stringify({ decision: 'approve' }) });
+    assert.equal(res.status, 403, `the author approved her own shell command through her minted token: ${res.status} ${await res.clone().text()}`);
+    assert.equal(await approval(run), null, 'nothing recorded');
+  });
+
+  it('refuses, signed in, the approval of a shell command she saved with a token minted from her session', async function () {
+    const session = await alice();
+    const minted = await app.request('/api/tokens', { method: 'POST', headers: asSession(session), body: JSON.stringify({ name: 'ci-admin', scopes: ['admin'] }) });
+    assert.equal(minted.status, 201, await minted.clone().text());
+    const { token } = (await minted.json()) as { token: string };
+    const created = await app.request('/api/rules', { method: 'POST', headers: asToken(token), body: JSON.stringify(shellRule(`shell-${randomUUID().slice(0, 8)}`)) });
+    assert.equal(created.status, 201, await created.clone().text());
+    const rule = (await created.json()) as { id: string; version: number };
+
+    const { incident, run } = await waiting(rule.id, rule.version);
+    const res = await app.request(`/api/incidents/${incident}/approvals/${run}`, { method: 'POST', headers: asSession(await alice()), body: JSON.stringify({ decision: 'approve' }) });
+    assert.equal(res.status, 403, `the author approved, signed in, the shell command she saved with her minted token: ${res.status} ${await res.clone().text()}`);
+    assert.equal(await approval(run), null, 'nothing recorded');
+  });
+
+  it('someone else still approves', async function () {
+    const session = await alice();
+    const created = await app.request('/api/rules', { method: 'POST', headers: asSession(session), body: JSON.stringify(shellRule(`shell-${randomUUID().slice(0, 8)}`)) });
+    const rule = (await created.json()) as { id: string; version: number };
+    const bob = await insertTestSession(db.db, { issuer: ISSUER, actor: 'user:bob@example.com', subject: '00u2bob', email: 'bob@example.com', scopes: ['admin'], groups: ['sre-admins'] });
+    const minted = await app.request('/api/tokens', { method: 'POST', headers: asSession(bob), body: JSON.stringify({ name: 'bob-bot', scopes: ['write'] }) });
+    const { token } = (await minted.json()) as { token: string };
+    const { incident, run } = await waiting(rule.id, rule.version);
+    const res = await app.request(`/api/incidents/${incident}/approvals/${run}`, { method: 'POST', headers: asToken(token), body: JSON.stringify({ decision: 'approve' }) });
+    assert.equal(res.status, 202, await res.clone().text());
+    assert.equal((await approval(run) as { actor: string }).actor, 'token:bob-bot');
+  });
+});
