@@ -108,6 +108,16 @@ const SCRIPT_TYPES: ReadonlySet<string> = new Set(['script.agent', 'script.ssh']
 export const runsScripts = (rule: Pick<PolicyRule, 'actions' | 'verify'>): boolean =>
   rule.actions.some((a) => SCRIPT_TYPES.has(a.type)) || (rule.verify?.check !== undefined && SCRIPT_TYPES.has(rule.verify.check.type));
 
+/**
+ * Types that change the incident in PagerDuty. Resolving one cancels every team's rule runs on it, waiting
+ * approvals included (which is why marking one resolved by hand is a global admin's); acknowledging or
+ * reprioritising it changes how its own team is paged.
+ */
+const INCIDENT_CHANGE_TYPES: ReadonlySet<string> = new Set(['pagerduty.acknowledge', 'pagerduty.resolve', 'pagerduty.priority']);
+
+/** Whether the rule changes the incident itself in PagerDuty (see {@link INCIDENT_CHANGE_TYPES}). */
+export const changesIncident = (rule: Pick<PolicyRule, 'actions'>): boolean => rule.actions.some((a) => INCIDENT_CHANGE_TYPES.has(a.type));
+
 export interface PolicyState {
   breaker: BreakerState;
   /** Run decisions of this rule (any version) at or after {@link PolicyWindows.rateLimitSince}. */
@@ -177,10 +187,14 @@ export function decidePolicies(input: PolicyInput, state: PolicyState): PolicyDe
   if (input.incidentStatus === 'resolved' && input.eventType !== 'incident.resolved') {
     return { decision: 'skipped', policy: 'resolved', reason: 'incident already resolved' };
   }
-  // Teams (issue 24): a rule runs scripts only on its own team's environments.
+  // Teams (issue 24): a rule runs scripts, and changes incidents, only on its own team's environments. A
+  // team's editor could otherwise resolve every team's incidents (services "*"), cancelling their runs.
   const envTeam = input.environmentTeam;
-  if (envTeam !== undefined && rule.team !== undefined && envTeam.team !== rule.team && runsScripts(rule)) {
-    return { decision: 'skipped', policy: 'other', reason: `environment ${envTeam.name} belongs to team ${envTeam.team}: a rule of team ${rule.team} may not run scripts there` };
+  if (envTeam !== undefined && rule.team !== undefined && envTeam.team !== rule.team) {
+    if (runsScripts(rule)) return { decision: 'skipped', policy: 'other', reason: `environment ${envTeam.name} belongs to team ${envTeam.team}: a rule of team ${rule.team} may not run scripts there` };
+    if (changesIncident(rule)) {
+      return { decision: 'skipped', policy: 'other', reason: `environment ${envTeam.name} belongs to team ${envTeam.team}: a rule of team ${rule.team} may not acknowledge, resolve or reprioritise its incidents` };
+    }
   }
   if (activeWindow(rule, input.environmentWindows, at)) return { decision: 'skipped', policy: 'maintenance_window', reason: 'maintenance window' };
   if (rule.dryRun) return { decision: 'dry_run', policy: 'dry_run' };

@@ -9,12 +9,14 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
 
-// A rule that runs no script may act on an incident of another team's environment (PagerDuty write-back:
-// policies.ts refuses only scripts there). Its remediations were counted as that environment's: team pay's
-// acknowledge rule made shop's host "flapping" (shop's own fix on it stopped) and crossed shop's
-// environment share guard (shop's environment paused, every fix there stopped until an admin resumed).
-// Host flapping and an environment's share now count the deciding rule's team's remediations; another
-// team's rule checks no environment guard there. The fleet guards still count every team's.
+// Team pay's acknowledge rule used to act on incidents of shop's environment, and its remediations were
+// counted as that environment's: it made shop's host "flapping" (shop's own fix on it stopped) and crossed
+// shop's environment share guard (shop's environment paused, every fix there stopped until an admin
+// resumed). Host flapping and an environment's share now count the deciding rule's team's remediations;
+// another team's rule checks no environment guard there. The fleet guards still count every team's. Since
+// then a rule that changes the incident is skipped on another team's environment altogether (policies.ts),
+// so pay's acknowledgements reach shop's hosts only where no environment is registered, which belongs to
+// no team.
 describe('guards: another team\'s rule neither flaps nor pauses a team\'s environment', function () {
   let db: TestDatabase;
   const logger = createLogger({ level: 'silent' });
@@ -30,13 +32,13 @@ describe('guards: another team\'s rule neither flaps nor pauses a team\'s enviro
   });
   after(async () => db?.close());
 
-  /** The planner's decision for a new incident on `host` of shop's environment, on service `svc` (of its one rule). */
-  async function decide(host: string, svc: string) {
+  /** The planner's decision for a new incident on `host` of shop's environment (or `env`), on service `svc` (of its one rule). */
+  async function decide(host: string, svc: string, env = shopEnv) {
     const extractors = { extractors: [{ type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<environment>[a-z0-9-]+):(?<host>[a-z0-9-]+)\\]' }] };
     const incidents = createIncidentSteps({ db: db.db, logger, extractors });
     const triage = createTriageActivities({ logger, incidents, plan: createPlanActivities({ db: db.db, logger, guards }), writeBack: false, enrichBackoffMs: [10] }).triageIncidentEvent;
     const id = newIncidentId();
-    const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: `[${shopEnv}:${host}] down`, service: { id: svc, type: 'service_reference', summary: 'T' } } });
+    const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: `[${env}:${host}] down`, service: { id: svc, type: 'service_reference', summary: 'T' } } });
     const plans = (await triage({ incidentId: id, message: messageFor(body), takenBy: `run-${id}` })).plans;
     return plans[0] ?? { decision: 'no rule', skipReason: undefined };
   }
@@ -49,34 +51,40 @@ describe('guards: another team\'s rule neither flaps nor pauses a team\'s enviro
   const ack = [{ id: 'ack', type: 'pagerduty.acknowledge' }];
   const fix = [{ id: 'fix', type: 'script.agent', script: 'restart-service.sh', args: ['nginx'], idempotent: true }];
 
-  it("pay's acknowledgements of shop's host do not make it flap for shop's fix; pay's own 4th is stopped", async function () {
+  it("pay's acknowledgements of a host do not make it flap for shop's fix; pay's own 4th is stopped", async function () {
+    // An unregistered environment: its incidents belong to no team, so pay's rule acknowledges them.
+    const loose = `loose-env-${s}`;
     const paySvc = await rule(pay, 'pay-ack', ack);
-    for (let i = 0; i < 3; i++) assert.equal((await decide('web-1', paySvc)).decision, 'run');
+    for (let i = 0; i < 3; i++) assert.equal((await decide('web-1', paySvc, loose)).decision, 'run');
     const shopSvc = await rule(shop, 'shop-fix', fix);
-    const shops = await decide('web-1', shopSvc);
+    const shops = await decide('web-1', shopSvc, loose);
     assert.equal(shops.decision, 'run', shops.skipReason);
     // Pay's own count on the host: its 4th remediation within the window is flapping.
-    const fourth = await decide('web-1', paySvc);
+    const fourth = await decide('web-1', paySvc, loose);
     assert.equal(fourth.decision, 'skipped');
     assert.match(fourth.skipReason ?? '', /^flapping: web-1/);
     const teams = await db.db.selectFrom('remediations').select('team').where('target', '=', 'web-1').orderBy('id').execute();
     assert.deepEqual(teams.map((t) => t.team), [pay, pay, pay, shop]);
   });
 
-  it("pay's rule over half of shop's hosts pauses nothing there; shop's own fixes still cross the share guard", async function () {
+  it("pay's rule over half of shop's hosts is skipped there and pauses nothing; shop's own fixes still cross the share guard", async function () {
     const quiet = newServiceId();
     for (let i = 0; i < 10; i++) await decide(`k-${i}`, quiet); // shop's environment has 10 known hosts
     guards = { ...guards, maxTargetPercent: 50, flapping: { max: 0, windowSeconds: 3600 } };
     const paySvc = await rule(pay, 'pay-ack-share', ack);
-    for (let i = 0; i < 7; i++) assert.equal((await decide(`k-${i}`, paySvc)).decision, 'run', `pay on k-${i}`);
+    for (let i = 0; i < 7; i++) {
+      const pays = await decide(`k-${i}`, paySvc);
+      assert.equal(pays.decision, 'skipped', `pay on k-${i}`);
+      assert.match(pays.skipReason ?? '', /may not acknowledge, resolve or reprioritise its incidents/);
+    }
     const paused = () => db.db.selectFrom('automation_pauses').select(['scope', 'environment', 'guard']).where('resumed_at', 'is', null).execute();
     assert.deepEqual(await paused(), [], "another team's rule paused shop's environment");
 
-    // Shop's own fixes: the share is shop's, counted from its own remediations (web-1 before, then k-*).
+    // Shop's own fixes: the share is shop's, counted from its own remediations: 5 of its 10 hosts.
     const shopSvc = await rule(shop, 'shop-fix-share', fix);
     const decisions = [];
     for (let i = 0; i < 7; i++) decisions.push((await decide(`k-${i}`, shopSvc)).decision);
-    assert.deepEqual(decisions, ['run', 'run', 'run', 'run', 'skipped', 'skipped', 'skipped']);
+    assert.deepEqual(decisions, ['run', 'run', 'run', 'run', 'run', 'skipped', 'skipped']);
     assert.deepEqual(await paused(), [{ scope: 'environment', environment: shopEnv, guard: 'environment.maxTargetPercent' }]);
   });
 });

@@ -77,6 +77,22 @@ describe('teams: rules and jobs act only on environments of their own team', fun
     assert.deepEqual(own.map((p) => [p.ruleId, p.decision, p.verify?.check?.type]), [[ruleId, 'run', 'script.agent']]);
   });
 
+  it("a rule that acknowledges, resolves or reprioritises is skipped on another team's environment, runs on its own", async function () {
+    // The review's case: a team's editor saves services "*" with pagerduty.resolve and no script. Before, it
+    // ran on every team's incidents, resolving them in PagerDuty and so cancelling their rule runs (waiting
+    // approvals included), which marking an incident resolved by hand reserves to a global admin.
+    for (const action of [{ type: 'pagerduty.resolve' }, { type: 'pagerduty.acknowledge' }, { type: 'pagerduty.priority', priorityId: 'PSEV1AB' }]) {
+      const serviceId = newServiceId();
+      const ruleId = await insertRule(db.db, { name: `pay-${action.type.replace('.', '-')}-${suffix}`, services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'seen' }, { id: 'change', ...action }] } as never);
+      await db.db.updateTable('rules').set({ team: `pay-${suffix}`, updated_at: new Date() }).where('id', '=', ruleId).execute();
+      const foreign = await planFor(shopVm, serviceId);
+      assert.deepEqual(foreign.map((p) => [p.ruleId, p.decision, p.actions.length]), [[ruleId, 'skipped', 0]], action.type);
+      assert.equal(foreign[0]!.skipReason, `environment ${shopVm} belongs to team shop-${suffix}: a rule of team pay-${suffix} may not acknowledge, resolve or reprioritise its incidents`);
+      const own = await planFor(payVm, serviceId);
+      assert.deepEqual(own.map((p) => [p.ruleId, p.decision, p.actions.map((a) => a.type)]), [[ruleId, 'run', ['pagerduty.note', action.type]]], action.type);
+    }
+  });
+
   it("a rule that only notifies is not held back by the environment's team", async function () {
     const serviceId = newServiceId();
     const ruleId = await insertRule(db.db, { name: `pay-note-${suffix}`, services: [serviceId], actions: [{ id: 'note', type: 'pagerduty.note', content: 'seen' }] });
