@@ -68,15 +68,13 @@ export const scriptOptions: ActivityOptions = {
 /** How long an agent script waits for a Doctor agent to pick it up (schedule-to-start). */
 export const AGENT_SCRIPT_PICKUP_SECONDS = 300;
 
-export function optionsForAction(
-  type: string,
-  timeoutSeconds?: number,
-  retry?: { maximumAttempts?: number; initialIntervalSeconds?: number; backoffCoefficient?: number },
-  idempotent?: boolean,
-): ActivityOptions {
+/** An action's `retry`, as a rule gives it. */
+type ActionRetry = { maximumAttempts?: number; initialIntervalSeconds?: number; backoffCoefficient?: number };
+
+export function optionsForAction(type: string, timeoutSeconds?: number, retry?: ActionRetry, idempotent?: boolean): ActivityOptions {
   const isScript = type.startsWith('script.');
   const base = isScript ? scriptOptions : externalApiOptions;
-  const maximumAttempts = retry?.maximumAttempts ?? (isScript ? (idempotent ? 3 : 1) : base.retry?.maximumAttempts);
+  const maximumAttempts = isScript ? scriptAttempts(retry, idempotent).maximumAttempts : (retry?.maximumAttempts ?? base.retry?.maximumAttempts);
   return {
     ...base,
     ...(isScript && type === 'script.agent' ? { scheduleToStartTimeout: `${AGENT_SCRIPT_PICKUP_SECONDS} seconds` } : {}),
@@ -89,3 +87,31 @@ export function optionsForAction(
     },
   };
 }
+
+/** A script action's attempts and the pauses between them (milliseconds). */
+export interface ScriptAttempts {
+  maximumAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+}
+
+/**
+ * The attempts of a script action and the pauses between them, as optionsForAction's retry policy has
+ * Temporal make them: one attempt, three when idempotent, or the rule's `retry.maximumAttempts`; the first
+ * pause `retry.initialIntervalSeconds` (1 s), times `retry.backoffCoefficient` (2) each time, at most
+ * Temporal's default of 100 times the first. A rule run makes an agent script's retries itself, checking
+ * each one first (workflows/rule-run.ts, revision 5), with these.
+ */
+export function scriptAttempts(retry?: ActionRetry, idempotent?: boolean): ScriptAttempts {
+  const initialIntervalMs = (retry?.initialIntervalSeconds ?? 1) * 1000;
+  return {
+    maximumAttempts: retry?.maximumAttempts ?? (idempotent ? 3 : 1),
+    initialIntervalMs,
+    backoffCoefficient: retry?.backoffCoefficient ?? 2,
+    maximumIntervalMs: 100 * initialIntervalMs,
+  };
+}
+
+/** The pause after failed attempt `attempt` (1 for the first), as Temporal's retry policy computes it. */
+export const retryPauseMs = (a: ScriptAttempts, attempt: number): number => Math.min(a.initialIntervalMs * a.backoffCoefficient ** (attempt - 1), a.maximumIntervalMs);
