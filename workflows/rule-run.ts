@@ -15,8 +15,11 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  sleep,
   workflowInfo,
+  type ActivityOptions,
 } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
 import { actionInputOf, type ActionOutcome, type MatchPlan, type PlannedAction, type RuleRunInput, type RuleRunResult, type VerificationStatus } from '../src/contracts/index.js';
 import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
 import { isRemediationType } from '../src/domain/guards.js';
@@ -28,8 +31,8 @@ import { localDb, type Activities } from './activities.js';
 import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './messages.js';
 import { announce } from './notices.js';
 import { VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
-import { agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
-import { actionHeartbeatTimeout, AGENT_SCRIPT_PICKUP_SECONDS, externalApiOptions, optionsForAction } from './options.js';
+import { AGENT_CLAIMED_PICKUP_SECONDS, agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
+import { actionHeartbeatTimeout, AGENT_SCRIPT_PICKUP_SECONDS, externalApiOptions, optionsForAction, retryPauseMs, scriptAttempts } from './options.js';
 
 const api = proxyActivities<Activities>(externalApiOptions);
 
@@ -88,6 +91,15 @@ const shieldsBookkeeping = (input: RuleRunInput): boolean => input.revision !== 
  * registered again by another team, that team's agent ran this team's script on that team's host.
  */
 const waitsForAgent = (input: RuleRunInput): boolean => input.revision !== undefined && input.revision >= 4;
+
+/**
+ * Revision 5: every attempt of an agent script waits for its agent and is checked as the first one is, and
+ * the run makes the retries itself: the activity has one attempt, and a failure Temporal would have retried
+ * is retried after the pause the action's retry policy gives (a durable timer), checked again first.
+ * Temporal's own retry queued the next attempt on the same queue unchecked: the environment deleted and its
+ * name registered again by another team between two attempts, that team's agent ran the retry on its host.
+ */
+const checksEveryAttempt = (input: RuleRunInput): boolean => input.revision !== undefined && input.revision >= 5;
 
 /** The id of an action run: its idempotency key, the same on every retry and replay. */
 export const actionRunIdOf = (incidentId: string, ruleId: string, actionId: string, eventId: string): string => `${incidentId}:${ruleId}:${actionId}:${eventId}`;
@@ -311,8 +323,8 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
   const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
   if (action.type === 'script.agent') {
     const taskQueue = String(action.params.agentTaskQueue ?? '');
-    const onAgent = (pickup: Record<string, string>) =>
-      proxyActivities<Activities>({ ...options, ...pickup, taskQueue, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
+    const onAgent = (more: Partial<ActivityOptions>) =>
+      proxyActivities<Activities>({ ...options, ...more, taskQueue, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
         script: String(action.params.script),
         args: (action.params.args as string[] | undefined) ?? [],
         env: (action.params.environment as Record<string, string> | undefined) ?? {},
@@ -320,7 +332,8 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
         context: { incidentId, ruleId: plan.ruleId, actionRunId },
       });
     // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
-    return agentOutcome(waitsForAgent(run.input) ? await whenAgentPresent(run, taskQueue, onAgent) : await onAgent({}));
+    if (checksEveryAttempt(run.input)) return agentOutcome(await attemptsOnAgent(run, action, taskQueue, options, onAgent));
+    return agentOutcome(waitsForAgent(run.input) ? await whenAgentPresent(run, taskQueue, Date.now() + AGENT_SCRIPT_PICKUP_SECONDS * 1000, onAgent) : await onAgent({}));
   }
   const script = action.type.startsWith('script.');
   const waits = script || waitsForActions(run.input);
@@ -331,18 +344,70 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
 }
 
 /**
- * Revision 4: the agent script, queued once an agent on `taskQueue` has answered and the rule's team still
- * has an environment there (else it fails without running, saying so). No agent within the action's pickup
- * time fails as a script nobody picked up always did.
+ * Revision 5: the agent script's attempts, each one made by whenAgentPresent (an agent answered, the target
+ * checked) as an activity of one attempt. A failure Temporal would have retried under the action's policy is
+ * retried after its pause, until the attempts are spent; the last failure is the action's, as Temporal's
+ * retries gave it. A retry waits for its agent what is left of the pickup time, AGENT_CLAIMED_PICKUP_SECONDS
+ * at least (a retry Temporal queued waited as long); one refused fails the action naming the attempt before.
  */
-async function whenAgentPresent(run: RuleRun, taskQueue: string, onAgent: (pickup: Record<string, string>) => Promise<unknown>): Promise<unknown> {
-  const deadline = Date.now() + AGENT_SCRIPT_PICKUP_SECONDS * 1000;
+async function attemptsOnAgent(
+  run: RuleRun,
+  action: RenderedAction,
+  taskQueue: string,
+  options: ActivityOptions,
+  onAgent: (more: Partial<ActivityOptions>) => Promise<unknown>,
+): Promise<unknown> {
+  const attempts = scriptAttempts(action.retry, action.idempotent);
+  // One attempt per activity; every other field of the policy stays (its non-retryable error types decide
+  // the retry state the failure comes back with).
+  const retry = { ...options.retry, maximumAttempts: 1 };
+  let deadline = Date.now() + AGENT_SCRIPT_PICKUP_SECONDS * 1000;
+  let before: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const of = `attempt ${attempt} of ${attempts.maximumAttempts}`;
+    // The attempts are separate activities in Temporal's UI, each saying which it is.
+    const summary = `${action.id}: ${String(action.params.script)}, ${of}`;
+    try {
+      return await whenAgentPresent(run, taskQueue, deadline, (pickup) => onAgent({ ...pickup, retry, summary }), before === undefined ? undefined : { of, before });
+    } catch (err) {
+      if (attempt >= attempts.maximumAttempts || !retriedByPolicy(err)) throw err;
+      before = `attempt ${attempt} failed: ${messageOf(err)}`;
+      await sleep(retryPauseMs(attempts, attempt), { summary: `${action.id}: pause before attempt ${attempt + 1} of ${attempts.maximumAttempts}` });
+      deadline = Math.max(deadline, Date.now() + AGENT_CLAIMED_PICKUP_SECONDS * 1000);
+    }
+  }
+}
+
+/**
+ * Whether Temporal would have retried this failure of a one-attempt activity under the action's policy: it
+ * says so itself (its attempts ran out, not a non-retryable failure). A pickup that timed out is not retried,
+ * as Temporal never retries one.
+ */
+function retriedByPolicy(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED && !pickupTimedOut(err);
+}
+
+/**
+ * Revision 4: the agent script, queued once an agent on `taskQueue` has answered and the rule's team still
+ * has an environment there (else it fails without running, saying so). No agent by `deadline` fails as a
+ * script nobody picked up always did. A retry (revision 5) says which attempt was not run and why the one
+ * before failed.
+ */
+async function whenAgentPresent(
+  run: RuleRun,
+  taskQueue: string,
+  deadline: number,
+  onAgent: (pickup: Partial<ActivityOptions>) => Promise<unknown>,
+  retry?: { of: string; before: string },
+): Promise<unknown> {
+  const waited = Math.round((deadline - Date.now()) / 1000);
+  const refusal = (why: string) => (retry ? `${retry.of} not run: ${why.replace(/^not run: /, '')}; ${retry.before}` : why);
   for (;;) {
     if ((await agentAnswers(taskQueue, deadline)) === 'offline') {
-      throw ApplicationFailure.nonRetryable(`no Doctor agent picked the script up on ${taskQueue} within ${AGENT_SCRIPT_PICKUP_SECONDS} s (agent offline?)`, 'AgentOfflineError');
+      throw ApplicationFailure.nonRetryable(refusal(`no Doctor agent picked the script up on ${taskQueue} within ${waited} s (agent offline?)`), 'AgentOfflineError');
     }
     const check = await localDb.agentTargetCheck({ ruleId: run.input.plan.ruleId, taskQueue });
-    if (check.refused !== undefined) throw ApplicationFailure.nonRetryable(check.refused, 'AgentTargetChangedError');
+    if (check.refused !== undefined) throw ApplicationFailure.nonRetryable(refusal(check.refused), 'AgentTargetChangedError');
     try {
       return await onAgent({ scheduleToStartTimeout: `${claimedPickupSeconds(deadline)} seconds` });
     } catch (err) {

@@ -66,6 +66,8 @@ export const INCIDENT_WORKFLOW_REVISION = 2;
  * actions), and a run whose own pagerduty.resolve succeeded is not cancelled by that resolve's echo.
  * Revision 4 queues an agent script only once an agent has answered on its queue and the rule's team still
  * has an environment served there (workflows/agent-pickup.ts).
+ * Revision 5 makes an agent script's retries in the workflow, each attempt waiting for its agent and checked
+ * as the first one is; Temporal's own retries queued them on the same queue unchecked.
  * Raise it only together with a code path kept for the older revision (runs still in flight replay with it).
  */
-export const RULE_RUN_REVISION = 4;
+export const RULE_RUN_REVISION = 5;
