@@ -100,6 +100,14 @@ describe('incident workflow', function () {
     // Revision 4: an agent script is queued once an agent answered agentPresent and the rule's team still has
     // an environment on that queue (the agentTargetCheck marker).
     'resolve-cancel-running-rule-run-revision-4',
+    // Revision 5: an agent script's retries are made by the run, each one waiting for its agent and checked
+    // first (a durable timer, agentPresent, the agentTargetCheck marker, one attempt per activity): a retry
+    // that succeeds, one refused after its environment was deleted, and a cancelled script.
+    'agent-retry',
+    'agent-retry-rule-run',
+    'agent-retry-refused',
+    'agent-retry-refused-rule-run',
+    'resolve-cancel-running-rule-run-revision-5',
   ];
 
   it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {

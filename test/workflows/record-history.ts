@@ -14,6 +14,9 @@ import { writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
+import { createAgentActivities, type AgentScriptInput } from '../../activities/agent.js';
 import { buildAgentWorker } from '../../src/agent.js';
 import { WORKFLOW_TYPES, agentTaskQueue, incidentWorkflowId, ruleRunWorkflowId } from '../../src/contracts/index.js';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
@@ -34,6 +37,8 @@ export const SCENARIOS: Record<string, string> = {
   'failure-chain': 'a failed action, when: failure runs, when: success skipped, when: always runs; breaker opens (notice); the next incident is notify_only',
   'resolve-cancel': 'a resolve during an approval wait cancels the rule run: cancelled, rest skipped, notices, breaker, summary note',
   'resolve-cancel-running': 'a resolve while an agent script runs: the activity is cancelled and waited for, then recorded cancelled',
+  'agent-retry':
+    "an idempotent agent script whose first attempt fails retryably: the pause, the agent waited for and the target checked again, the retry succeeds; and one whose environment is deleted before the retry: the retry refused, the action failed (rule-run revision 5)",
   'continue-as-new': 'a stream of events over a small history limit while an approval waits: continue-as-new carrying the rule run',
   'resolved-rule': 'a rule on incident.resolved waits for approval; a note after the resolve leaves it running (patch incident-cancel-only-at-resolve); approved, it completes',
   'duplicate': 'a redelivery queued behind its own first copy, and one to a new run after the first completed (stops at triage)',
@@ -78,12 +83,15 @@ async function main(): Promise<void> {
   process.env.SELFHEAL_SECRET_RECORD_SLACK = slack.webhookUrl;
   const envName = 'record-env';
   const agentService = newServiceId();
+  const retryServices = { 'record-retry': newServiceId(), 'record-retry-refused': newServiceId() };
   const stack = await startStack({
     env: {
       // The peers listen on loopback, which rule-directed calls reach only when ACTION_EGRESS_ALLOW names it.
       ACTION_EGRESS_ALLOW: '127.0.0.1/32',
       PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com' },
-    extractors: { serviceMap: { [agentService]: { environment: envName } } },
+    extractors: {
+      serviceMap: { [agentService]: { environment: envName }, ...Object.fromEntries(Object.entries(retryServices).map(([environment, svc]) => [svc, { environment }])) },
+    },
   });
   await stack.db.db.insertInto('environments').values({ name: envName, labels: '{}', agent_task_queue: agentTaskQueue(envName), maintenance_windows: '[]', ssh: null }).execute();
   const scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-record-'));
@@ -186,6 +194,44 @@ async function main(): Promise<void> {
       await eventually(() => stack.db.db.selectFrom('action_runs').select('id').where('incident_id', '=', id).where('status', '=', 'running').executeTakeFirst(), 30_000, 'the script running');
       await new Promise((r) => setTimeout(r, 2000));
       await resolveAndSave(id, agentService, 'resolve-cancel-running', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+    }
+
+    if (wanted('agent-retry')) {
+      for (const [environment, svc] of Object.entries(retryServices)) {
+        await stack.db.db.insertInto('environments').values({ name: environment, labels: '{}', agent_task_queue: agentTaskQueue(environment), maintenance_windows: '[]', ssh: null }).execute();
+        // An agent whose first script attempt fails retryably (as one that crashed mid-run would); the
+        // refused part's environment is deleted then, before the retry is due.
+        const real = createAgentActivities({ scriptsDir, maxTimeoutSeconds: 60, maxConcurrentScripts: 4 });
+        let calls = 0;
+        const runAgentScript = async (input: AgentScriptInput) => {
+          calls += 1;
+          const result = await real.runAgentScript(input);
+          if (calls > 1) return result;
+          if (environment === 'record-retry-refused') await stack.db.db.deleteFrom('environments').where('name', '=', environment).execute();
+          throw ApplicationFailure.retryable('the agent lost the run (recorded)', 'AgentLostError');
+        };
+        const flaky = await Worker.create({
+          connection: stack.temporal.nativeConnection,
+          namespace: stack.config.temporal.namespace,
+          taskQueue: agentTaskQueue(environment),
+          activities: { runAgentScript, agentPresent: real.agentPresent },
+        });
+        const flakyRun = flaky.run();
+        try {
+          const ruleId = await insertRule(stack.db.db, {
+            name: `record-${environment}`,
+            services: [svc],
+            actions: [{ id: 'probe', type: 'script.agent', script: 'probe.sh', idempotent: true, retry: { maximumAttempts: 2, initialIntervalSeconds: 2 } }],
+          });
+          const id = newIncidentId();
+          const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+          await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
+          await resolveAndSave(id, svc, environment === 'record-retry' ? 'agent-retry' : 'agent-retry-refused', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+        } finally {
+          flaky.shutdown();
+          await flakyRun;
+        }
+      }
     }
 
     if (wanted('continue-as-new')) {
