@@ -125,7 +125,8 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
       // and like an older event it changes nothing and starts no rule, so the `incident.resolved` rules
       // run once.
       const resolvedAgain = msg.eventType === 'incident.resolved' && existing?.status === 'resolved';
-      const stale = resolvedAgain || olderThanSnapshot(occurredAt, existing);
+      const older = olderThanSnapshot(occurredAt, existing);
+      const stale = resolvedAgain || older;
       const eventStatus = (snap?.complete ? snap.status : undefined) ?? statusFromEventType(msg.eventType);
       // Whether the event carries the incident's own data (a snapshot, or a status by its type), as a note
       // or a responder request does not: only such an event moves what the stored incident is as of.
@@ -152,7 +153,9 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
         pd_created_at: pick(snap?.createdAt, existing?.pd_created_at?.toISOString()),
         resolved_at: status === 'resolved' ? (stale ? existing?.resolved_at : (snap?.resolvedAt ?? occurredAt.toISOString())) ?? null : null,
         last_event_at: existing?.last_event_at && existing.last_event_at.getTime() > occurredAt.getTime() ? existing.last_event_at : occurredAt,
-        snapshot_at: carriesIncident && !stale ? occurredAt : (existing?.snapshot_at ?? null),
+        // A resolve of a resolved incident that is newer than what is held still says the incident is resolved
+        // as of then: an older event delivered after it (a reopen from between two resolves) is stale.
+        snapshot_at: carriesIncident && !older ? occurredAt : (existing?.snapshot_at ?? null),
         updated_at: new Date(),
       };
       const incident = existing
