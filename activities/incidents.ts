@@ -169,7 +169,9 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
   async function fetchAlerts(incidentId: string): Promise<unknown[] | undefined> {
     if (!deps.pagerduty) return undefined;
     try {
-      return (await deps.pagerduty.listIncidentAlerts(incidentId)).slice(0, MAX_STORED_ALERTS);
+      // Alert details are whatever the monitoring that raised them sent: U+0000 and lone surrogates, which
+      // jsonb refuses, are shown as U+FFFD (as in an event), or storing them would fail triage on every retry.
+      return storable((await deps.pagerduty.listIncidentAlerts(incidentId)).slice(0, MAX_STORED_ALERTS));
     } catch (err) {
       // A 4xx (token without access, incident gone) will not change on a retry; the workflow goes on without.
       throw toFailure(err);
