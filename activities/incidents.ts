@@ -26,7 +26,7 @@ export interface IncidentActivityDeps {
   logger: Logger;
   extractors: ExtractorsConfig;
   /** Present when PAGERDUTY_API_TOKEN is set. */
-  pagerduty?: { listIncidentAlerts(incidentId: string): Promise<unknown[]> } | undefined;
+  pagerduty?: { listIncidentAlerts(incidentId: string, options?: { max?: number }): Promise<unknown[]> } | undefined;
 }
 
 const MAX_STORED_ALERTS = 50;
@@ -171,7 +171,7 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
     try {
       // Alert details are whatever the monitoring that raised them sent: U+0000 and lone surrogates, which
       // jsonb refuses, are shown as U+FFFD (as in an event), or storing them would fail triage on every retry.
-      return storable((await deps.pagerduty.listIncidentAlerts(incidentId)).slice(0, MAX_STORED_ALERTS));
+      return storable((await deps.pagerduty.listIncidentAlerts(incidentId, { max: MAX_STORED_ALERTS })).slice(0, MAX_STORED_ALERTS));
     } catch (err) {
       // A 4xx (token without access, incident gone) will not change on a retry; the workflow goes on without.
       throw toFailure(err);

@@ -121,7 +121,7 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
 
   const wrapped: OwnWritesClient & { [WRAPPED]: true } = {
     [WRAPPED]: true,
-    listIncidentAlerts: (incidentId) => client.listIncidentAlerts(incidentId),
+    listIncidentAlerts: (incidentId, options) => client.listIncidentAlerts(incidentId, options),
     listIncidentNotes: (incidentId, options) => client.listIncidentNotes(incidentId, options),
     getIncident: (incidentId, options) => client.getIncident(incidentId, options),
     listWebhookSubscriptions: (filter) => client.listWebhookSubscriptions(filter),

@@ -100,7 +100,8 @@ export class PagerDutyApiError extends Error {
 }
 
 export interface PagerDutyClient {
-  listIncidentAlerts(incidentId: string): Promise<PagerDutyAlert[]>;
+  /** The incident's alerts, oldest first; with `max`, reading stops at the page that holds that many. */
+  listIncidentAlerts(incidentId: string, options?: { max?: number }): Promise<PagerDutyAlert[]>;
   addNote(incidentId: string, content: string, options?: CallOptions): Promise<IncidentNote>;
   /** Every note of the incident (PagerDuty keeps at most 2000), oldest first. */
   listIncidentNotes(incidentId: string, options?: CallOptions): Promise<IncidentNote[]>;
@@ -225,7 +226,7 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
   };
 
   return {
-    async listIncidentAlerts(incidentId) {
+    async listIncidentAlerts(incidentId, options) {
       const path = `/incidents/${id(incidentId)}/alerts`;
       const alerts: PagerDutyAlert[] = [];
       for (let page = 0; page < maxPages; page++) {
@@ -233,7 +234,7 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
           request('GET', path, alertsPageSchema, { query: { limit: String(PAGE_LIMIT), offset: String(alerts.length) } }),
         );
         alerts.push(...body.alerts);
-        if (!body.more || body.alerts.length === 0) break;
+        if (!body.more || body.alerts.length === 0 || (options?.max !== undefined && alerts.length >= options.max)) break;
       }
       return alerts;
     },
