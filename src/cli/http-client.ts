@@ -241,16 +241,22 @@ export function createApiClient(global: { url: string; token: string | undefined
   const found = <T>(r: ApiResponse<T>) => (r.status === 404 ? undefined : r.body);
   /**
    * Every item of a list the API pages by cursor (500 a page), following `nextCursor`; undefined when the
-   * first page is a 404 (asked with allow404).
+   * first page is a 404 (asked with allow404). A cursor handed out twice (a server bug, a proxy caching a
+   * page, a hostile server) ends the command (exit 3): followed, it paged and accumulated for ever.
    */
   async function allPages<T>(page: (query: URLSearchParams) => Promise<ApiResponse<{ items: T[]; nextCursor: string | null }>>, filter: Record<string, string> = {}): Promise<T[] | undefined> {
     const items: T[] = [];
+    const seen = new Set<string>();
     let cursor: string | null = null;
     do {
       const r = await page(new URLSearchParams({ limit: '500', ...filter, ...(cursor ? { cursor } : {}) }));
       if (r.status === 404) return undefined;
       items.push(...r.body.items);
       cursor = r.body.nextCursor;
+      if (cursor) {
+        if (seen.has(cursor)) throw new CliError(EXIT.server, [`${global.url} answered a page cursor it had already given (`, quote(cursor), '): the list does not move on; not followed']);
+        seen.add(cursor);
+      }
     } while (cursor);
     return items;
   }
