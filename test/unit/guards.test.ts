@@ -125,6 +125,16 @@ describe('rule schema: verify and guards', function () {
     assert.ok(issues({ ...base, guards: { maxTargetPercent: 101 } }).some((i) => i.startsWith('guards.maxTargetPercent')));
     assert.deepEqual(issues({ ...base, guards: { flapping: { max: 2 } } }), ['guards.flapping.window: Invalid input: expected string, received undefined']);
   });
+
+  it("refuses a main action id the verification's own runs are keyed by (unverified-…, verify-check-<n>)", () => {
+    // The review's case: a main action `unverified-u0` beside an onUnverified action without id (u0, its run
+    // keyed unverified-u0): the page found the main action's finished run as its own and was never sent.
+    const page = { type: 'notify.webhook', url: 'https://hooks.example.com/page', body: '{}' };
+    const message = 'is kept for the verification\'s own runs (unverified-…, verify-check-<n>): name the action otherwise';
+    assert.deepEqual(issues({ ...base, actions: [{ id: 'unverified-u0', type: 'script.agent', script: 'fix.sh' }], verify: { within: '1m', onUnverified: [page] } }), [`actions.0.id: "unverified-u0" ${message}`]);
+    assert.deepEqual(issues({ ...base, actions: [...base.actions, { id: 'verify-check-1', ...page }], verify: { within: '1m', check: { type: 'script.agent', script: 'check.sh' } } }), [`actions.1.id: "verify-check-1" ${message}`]);
+    assert.deepEqual(issues({ ...base, actions: [{ id: 'verify-check', type: 'script.agent', script: 'fix.sh' }], verify: { within: '1m', onUnverified: [page] } }), []);
+  });
 });
 
 describe('config: guards', function () {

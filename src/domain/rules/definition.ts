@@ -291,11 +291,22 @@ export function parseRuleInput(input: unknown): ParseResult<RuleInput> {
  * Request schemas that take a rule whole (a test, a backtest) ask it too: they must refuse what a save does.
  */
 export function ruleCrossFieldIssues(rule: RuleInput): RuleIssue[] {
+  const issues: RuleIssue[] = [];
+  // The verification's runs are keyed beside the actions' (`<incident>:<rule>:<id>:<event>`): its check's as
+  // `verify-check-<n>`, its onUnverified actions' as `unverified-<id>`. A main action holding one of those ids
+  // took that run's key, and the page sent when a remediation is unverified found the main action's finished
+  // run as its own and was never sent.
+  rule.actions.forEach((a, index) => {
+    const id = a.id ?? `a${index}`;
+    if (id.startsWith('unverified-') || /^verify-check-\d+$/.test(id)) {
+      issues.push({ path: `actions.${index}.id`, message: `"${id}" is kept for the verification's own runs (unverified-…, verify-check-<n>): name the action otherwise` });
+    }
+  });
   const resolves = rule.actions.findIndex((a) => a.type === 'pagerduty.resolve');
   if (rule.verify && !rule.verify.check && resolves >= 0) {
-    return [{ path: 'verify.check', message: `required: the rule resolves the incident itself (actions.${resolves}), so incident.resolved proves nothing; give a check that tells whether the remediation worked` }];
+    issues.push({ path: 'verify.check', message: `required: the rule resolves the incident itself (actions.${resolves}), so incident.resolved proves nothing; give a check that tells whether the remediation worked` });
   }
-  return [];
+  return issues;
 }
 
 /** Validates a stored rule (e.g. a row read back from the database). */
