@@ -36,13 +36,16 @@ export const enrichLocalOptions: LocalActivityOptions = {
  */
 export const triageLocalOptions: LocalActivityOptions = { ...dbLocalOptions, startToCloseTimeout: '90 seconds' };
 
+/** The cap of the pauses between a SaaS call's attempts (externalApiOptions), in seconds. */
+const SAAS_PAUSE_CAP_SECONDS = 60;
+
 /** Calls to SaaS APIs (PagerDuty, Slack, Jira, GitHub, EWM): retried with backoff, bounded. */
 export const externalApiOptions: ActivityOptions = {
   startToCloseTimeout: '60 seconds', // > a lookup + a create (15 s each) + recording; see activities/side-effects.ts
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
-    maximumInterval: '1 minute',
+    maximumInterval: `${SAAS_PAUSE_CAP_SECONDS} seconds`,
     maximumAttempts: 8,
     nonRetryableErrorTypes: ['NonRetryableError', 'ValidationError', 'SecretResolutionError'],
   },
@@ -71,7 +74,16 @@ export const AGENT_SCRIPT_PICKUP_SECONDS = 300;
 /** An action's `retry`, as a rule gives it. */
 type ActionRetry = { maximumAttempts?: number; initialIntervalSeconds?: number; backoffCoefficient?: number };
 
-export function optionsForAction(type: string, timeoutSeconds?: number, retry?: ActionRetry, idempotent?: boolean): ActivityOptions {
+/** Whether a SaaS call's first pause is longer than the preset's cap (a rule may ask for up to 3,600 s). */
+export const firstPauseOverSaasCap = (type: string, retry?: ActionRetry): boolean =>
+  !type.startsWith('script.') && (retry?.initialIntervalSeconds ?? 0) > SAAS_PAUSE_CAP_SECONDS;
+
+/**
+ * An action's activity options. With `raiseCap`, a SaaS call whose first pause is over the preset's cap
+ * has the cap raised to it (Temporal refuses a policy whose cap is below its first pause); rule runs
+ * recorded before that kept the preset's cap and replay so (workflows/rule-run.ts SAAS_RETRY_CAP_PATCH).
+ */
+export function optionsForAction(type: string, timeoutSeconds?: number, retry?: ActionRetry, idempotent?: boolean, raiseCap = true): ActivityOptions {
   const isScript = type.startsWith('script.');
   const base = isScript ? scriptOptions : externalApiOptions;
   const maximumAttempts = isScript ? scriptAttempts(retry, idempotent).maximumAttempts : (retry?.maximumAttempts ?? base.retry?.maximumAttempts);
@@ -84,6 +96,7 @@ export function optionsForAction(type: string, timeoutSeconds?: number, retry?: 
       ...(maximumAttempts !== undefined ? { maximumAttempts } : {}),
       ...(retry?.initialIntervalSeconds ? { initialInterval: `${retry.initialIntervalSeconds} seconds` } : {}),
       ...(retry?.backoffCoefficient ? { backoffCoefficient: retry.backoffCoefficient } : {}),
+      ...(raiseCap && firstPauseOverSaasCap(type, retry) ? { maximumInterval: `${retry!.initialIntervalSeconds} seconds` } : {}),
     },
   };
 }

@@ -32,7 +32,7 @@ import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './mess
 import { announce } from './notices.js';
 import { VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
 import { AGENT_CLAIMED_PICKUP_SECONDS, agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
-import { actionHeartbeatTimeout, AGENT_SCRIPT_PICKUP_SECONDS, externalApiOptions, optionsForAction, retryPauseMs, scriptAttempts } from './options.js';
+import { actionHeartbeatTimeout, AGENT_SCRIPT_PICKUP_SECONDS, externalApiOptions, firstPauseOverSaasCap, optionsForAction, retryPauseMs, scriptAttempts } from './options.js';
 
 const api = proxyActivities<Activities>(externalApiOptions);
 
@@ -63,6 +63,14 @@ export const SCORE_REMEDIATION_PATCH = 'rule-run-score-remediation-only-v1';
  * that long after the notice was sent.
  */
 export const APPROVAL_DEADLINE_PATCH = 'approval-deadline-as-announced-v1';
+
+/**
+ * A call to a SaaS API whose `retry.initialIntervalSeconds` is over a minute has its retry policy's cap
+ * raised to that first pause. With the preset's one-minute cap the SDK refused the policy before anything
+ * was scheduled: the action was recorded failed without the provider ever being called, on every incident.
+ * Asked only for such an action, so every other history replays as it was recorded.
+ */
+export const SAAS_RETRY_CAP_PATCH = 'saas-retry-cap-raised-to-first-pause-v1';
 
 /** An action as rendered for its run: `refused` says why it must not run (absent when it may). */
 type RenderedAction = PlannedAction & { refused?: string | undefined };
@@ -320,7 +328,8 @@ async function approvalGate(run: RuleRun, action: PlannedAction, actionRunId: st
 async function execute(run: RuleRun, action: RenderedAction, actionRunId: string) {
   const { plan, incidentId } = run.input;
   if (action.refused !== undefined && patched(SCRIPT_ARGS_PATCH)) throw ApplicationFailure.nonRetryable(action.refused, 'ScriptNotAllowedError');
-  const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent);
+  const raiseCap = firstPauseOverSaasCap(action.type, action.retry) && patched(SAAS_RETRY_CAP_PATCH);
+  const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent, raiseCap);
   if (action.type === 'script.agent') {
     const taskQueue = String(action.params.agentTaskQueue ?? '');
     const onAgent = (more: Partial<ActivityOptions>) =>

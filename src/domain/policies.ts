@@ -319,7 +319,7 @@ function actionSeconds(a: Action): number {
 /**
  * The pauses Temporal puts between an action's attempts, as workflows/options.ts (optionsForAction) asks
  * for them: from `retry.initialIntervalSeconds` (1 s), times `retry.backoffCoefficient` (2) each time, at
- * most a minute for calls to SaaS APIs, and for scripts Temporal's default cap of 100 times the first. A
+ * most a minute (or the first pause, when longer) for calls to SaaS APIs, and for scripts Temporal's default cap of 100 times the first. A
  * rule waiting 600 s, then 1,200 s, then 2,400 s between script attempts held its host for 60 s a pause:
  * its lease ran out while the script still retried, and a second run reached the host.
  */

@@ -97,6 +97,10 @@ describe('incident workflow', function () {
     // A remediation approved while automation is paused: the rest of the remediation skipped, the run
     // inconclusive, the approval's timer at the announced deadline (three patches, rule-run.ts).
     'pause-at-approval-rule-run',
+    // A webhook whose retry asks for a first pause over a minute: recorded failed without a call before
+    // (the SDK refused the policy's one-minute cap), called with the cap raised since (patch
+    // saas-retry-cap-raised-to-first-pause-v1).
+    ...['saas-retry-cap', 'saas-retry-cap-unpatched'].flatMap((s) => [s, `${s}-rule-run`]),
     // Revision 4: an agent script is queued once an agent answered agentPresent and the rule's team still has
     // an environment on that queue (the agentTargetCheck marker).
     'resolve-cancel-running-rule-run-revision-4',

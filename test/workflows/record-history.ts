@@ -48,6 +48,7 @@ export const SCENARIOS: Record<string, string> = {
   'pause-at-approval':
     'a gated remediation approved while automation is paused: not started, the remediation after it skipped, the notification runs, the run inconclusive (patches rule-run-pause-stops-remediation-v1, rule-run-score-remediation-only-v1, approval-deadline-as-announced-v1)',
   'dry-run': 'a dry-run rule: recorded, nothing executed, no note',
+  'saas-retry-cap': 'a webhook whose retry asks for a first pause over a minute: its policy cap raised to it, the call made (patch saas-retry-cap-raised-to-first-pause-v1)',
   'job': 'a scheduled job over an agent that answers and one that is offline (agentPresent, the check again, the script; pickup timeout; failure notice)',
   'agent-check': 'agent check against a live agent and against a queue nobody polls',
   'job-cannot-finish': 'a selector job whose matched environments cannot finish within the run limit: no target started, recorded failed, failure notice (patch job-cannot-finish-is-failed)',
@@ -346,6 +347,14 @@ async function main(): Promise<void> {
       const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
       await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
       await resolveAndSave(id, svc, 'dry-run', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+    }
+
+    if (wanted('saas-retry-cap')) {
+      const { svc, ruleId } = await rule('cap', { actions: [{ id: 'ping', type: 'notify.webhook', url: `${hook.url}/hook/cap`, body: '{}', retry: { maximumAttempts: 1, initialIntervalSeconds: 120, backoffCoefficient: 2 } }] });
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+      await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
+      await resolveAndSave(id, svc, 'saas-retry-cap', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
     }
 
     if (wanted('job')) {
