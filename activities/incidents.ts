@@ -8,6 +8,7 @@ import {
   insertIncident,
   isTimestamp,
   jsonbRefusal,
+  noteEvent,
   storable,
   updateIncident,
   withoutNul,
@@ -19,6 +20,7 @@ import { incidentWorkflowId } from '../src/contracts/names.js';
 import type { Logger } from '../src/logger.js';
 import type { IncidentEventMessage } from '../src/contracts/incident.js';
 import { toFailure } from './actions.js';
+import { isReconciledResolveId } from './reconcile.js';
 import type { RecordEventResult } from './types.js';
 
 export interface IncidentActivityDeps {
@@ -30,6 +32,9 @@ export interface IncidentActivityDeps {
 }
 
 const MAX_STORED_ALERTS = 50;
+
+/** The status of an incident no event taken has told (see docs/guarantees.md, "An incident first known from a note"). */
+export const INCIDENT_STATUS_UNKNOWN = 'unknown';
 
 /** The incident steps triage runs, and the activities registered from them. */
 export function createIncidentSteps(deps: IncidentActivityDeps) {
@@ -116,6 +121,7 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
         // This run's own retry: the first attempt stored the event and updated the incident already.
         const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : undefined;
         const stale = occurredAt ? olderThanSnapshot(occurredAt, existing) : false;
+        if (taker.note) return { recorded: { duplicate: false, stale, ...current, quiet: taker.note } };
         return { recorded: { duplicate: false, stale, ...current }, incident: existing, event, retry: true };
       }
       const snap = toIncidentSnapshot(event);
@@ -135,7 +141,10 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
       // Descriptive fields: take what this event carries unless it is older than what we hold.
       const pick = <T>(fresh: T | undefined, old: T | null | undefined): T | null =>
         stale ? (old ?? fresh ?? null) : (fresh ?? old ?? null);
-      const status = stale ? (existing?.status ?? eventStatus ?? 'triggered') : (eventStatus ?? existing?.status ?? 'triggered');
+      // An incident first known from an event that carries no status (a note on an incident resolved before
+      // the subscription existed, or purged after retention) is `unknown` until one that carries it arrives:
+      // nothing said it is open, and taken as `triggered` it was held open for good.
+      const status = stale ? (existing?.status ?? eventStatus ?? INCIDENT_STATUS_UNKNOWN) : (eventStatus ?? existing?.status ?? INCIDENT_STATUS_UNKNOWN);
       const row = {
         number: pick(snap?.number, existing?.number),
         title: pick(snap?.title, existing?.title),
@@ -161,7 +170,18 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
       const incident = existing
         ? await updateIncident(trx, incidentId, row)
         : await insertIncident(trx, { id: incidentId, workflow_id: incidentWorkflowId(incidentId), environment: '{}', ...row });
-      return { recorded: { duplicate: false, stale, incidentStatus: status, serviceId: row.service_id ?? undefined }, incident, event };
+      const recorded = { duplicate: false, stale, incidentStatus: status, serviceId: row.service_id ?? undefined };
+      // A resolve the reconcile derived from PagerDuty's answer (activities/reconcile.ts) for an incident no
+      // event ever told the status of: PagerDuty resolved it, maybe months ago, and nothing here knew it open.
+      // It closes the incident (and its workflow) and starts no rule: its `incident.resolved` rules (notices,
+      // write-back notes, ...) ran when it was resolved, or were never ours to run. Recorded on the event.
+      if (!stale && msg.eventType === 'incident.resolved' && isReconciledResolveId(msg.eventId) && existing?.status === INCIDENT_STATUS_UNKNOWN) {
+        const quiet = 'a resolve the reconcile derived from PagerDuty for an incident whose status no event had told: no incident.resolved rule runs for it';
+        await noteEvent(trx, msg.eventId, quiet);
+        deps.logger.info({ incidentId, eventId: msg.eventId }, 'reconciled resolve of an incident of unknown status: resolved, no rule runs');
+        return { recorded: { ...recorded, quiet } };
+      }
+      return { recorded, incident, event };
     });
   }
 

@@ -11,11 +11,13 @@
 // (activities/own-writes.ts), and its id is fixed per incident and status change (PagerDuty's
 // `last_status_change_at`), so a second sweep, or a second worker, hands over the same event, which the
 // workflow and the events table take once, while the resolve lost after a reopen is another event. PagerDuty's own delivery
-// arriving later is a resolve of a resolved incident, which triage stores and acts on no more.
+// arriving later is a resolve of a resolved incident, which triage stores and acts on no more. An incident
+// of `unknown` status (first known from a note, activities/incidents.ts) is asked about too: open in
+// PagerDuty, it takes that status; resolved there, its resolve closes it and starts no rule.
 import type { Kysely } from 'kysely';
 import type { IncidentEventMessage } from '../src/contracts/index.js';
 import type { Database } from '../src/db/database.js';
-import { claimIncidentToReconcile } from '../src/db/repositories/incidents.js';
+import { adoptStatusIfUnknown, claimIncidentToReconcile } from '../src/db/repositories/incidents.js';
 import type { Logger } from '../src/logger.js';
 import { PagerDutyApiError, type PagerDutyClient, type PagerDutyIncident } from '../src/pagerduty/rest-client.js';
 import type { PagerDutyEvent } from '../src/pagerduty/webhook.js';
@@ -50,6 +52,11 @@ export interface ReconcileResult {
  */
 export function reconciledResolveId(incidentId: string, statusChangedAt?: string): string {
   return statusChangedAt ? `selfheal-reconciled-resolve:${incidentId}:${statusChangedAt}` : `selfheal-reconciled-resolve:${incidentId}`;
+}
+
+/** Whether `eventId` names a resolve the reconcile handed over ({@link reconciledResolveId}); PagerDuty's event ids never start so. */
+export function isReconciledResolveId(eventId: string): boolean {
+  return eventId.startsWith('selfheal-reconciled-resolve:');
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
@@ -94,7 +101,7 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
   const result: ReconcileResult = { asked: 0, resolved: [], failed: 0 };
   // One claimed at a time: a sweep that ends early (a 429) leaves the rest unmarked for the next one.
   for (let n = 0; n < (opts.batch ?? RECONCILE_BATCH); n++) {
-    let claimed: { id: string; snapshotAt: Date | null } | undefined;
+    let claimed: { id: string; snapshotAt: Date | null; status: string } | undefined;
     try {
       claimed = await claimIncidentToReconcile(deps.db, { before: quiet, at: now });
     } catch (err) {
@@ -120,7 +127,18 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
       deps.logger.warn({ incidentId, answeredFor: incident.id.slice(0, 64) }, 'reconcile: PagerDuty answered about another incident; ignored');
       continue;
     }
-    if (incident.status !== 'resolved') continue;
+    if (incident.status !== 'resolved') {
+      // An incident first known from a note is `unknown` (activities/incidents.ts): PagerDuty's answer says
+      // it is open, and a resolve derived later is then one of an incident known open, whose rules run.
+      if (claimed.status === 'unknown' && (incident.status === 'triggered' || incident.status === 'acknowledged')) {
+        try {
+          if (await adoptStatusIfUnknown(deps.db, incidentId, incident.status)) deps.logger.info({ incidentId, status: incident.status }, 'reconcile: an incident of unknown status takes the status PagerDuty gives it');
+        } catch (err) {
+          deps.logger.warn({ incidentId, err: { message: (err as Error).message } }, 'reconcile: the status PagerDuty gave could not be stored; next sweep');
+        }
+      }
+      continue;
+    }
     const event = reconciledResolveEvent(incidentId, incident, now, claimed.snapshotAt);
     const msg = incidentEventMessage(event, undefined, now);
     try {

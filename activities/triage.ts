@@ -58,13 +58,14 @@ export function createTriageActivities(deps: TriageDeps) {
 
   /**
    * `takenBy` is the workflow run taking the event (its run id): a delivery another run took already is a
-   * duplicate and stops here, as do rejected (poison) and stale events.
+   * duplicate and stops here, as do rejected (poison) and stale events, and a quiet one (a reconciled resolve
+   * of an incident of unknown status, activities/incidents.ts).
    */
   async function triageIncidentEvent(input: { incidentId: string; message: IncidentEventMessage; takenBy?: string }): Promise<TriageResult> {
     const { incidentId, message: msg } = input;
     // Each step goes on from the row the one before it wrote (returned by its write), never reading it back.
     const { recorded, incident: stored, event, retry } = await deps.incidents.recordEvent(msg, input.takenBy);
-    if (recorded.stale || recorded.duplicate || recorded.rejected) return { recorded, environment: {}, plans: [] };
+    if (recorded.stale || recorded.duplicate || recorded.rejected || recorded.quiet) return { recorded, environment: {}, plans: [] };
     let incident = stored;
     let environment: Record<string, unknown> = {};
     let enrichError: string | undefined;

@@ -62,6 +62,11 @@ export interface RecordEventResult {
   serviceId?: string | undefined;
   /** Set when the event cannot be stored as an incident event (poison): why. It was recorded as rejected. */
   rejected?: string | undefined;
+  /**
+   * Set when the event was taken (it changed the incident) but starts no rule: why. A resolve the reconcile
+   * derived for an incident whose status no event ever told (activities/incidents.ts). Recorded on the event.
+   */
+  quiet?: string | undefined;
 }
 
 export type ActionStatus = 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'dry_run' | 'rejected';

@@ -50,6 +50,8 @@ export interface IncidentEventTable {
   payload: Json<unknown>;
   taken_by: string | null;
   reject_reason: string | null;
+  /** Why an event taken starts no rule (migration 2026-12-28T00-00-incident-status-unknown). */
+  note: string | null;
 }
 
 export interface EnvironmentSsh {

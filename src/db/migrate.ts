@@ -27,6 +27,7 @@ import * as remediationTeam from './migrations/2026-12-24T00-00-remediation-team
 import * as incidentReconciledAt from './migrations/2026-12-25T00-00-incident-reconciled-at.js';
 import * as jobScheduleFingerprint from './migrations/2026-12-26T00-00-job-schedule-fingerprint.js';
 import * as ruleVersionBytes from './migrations/2026-12-27T00-00-rule-version-bytes.js';
+import * as incidentStatusUnknown from './migrations/2026-12-28T00-00-incident-status-unknown.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -57,6 +58,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-25T00-00-incident-reconciled-at': incidentReconciledAt,
   '2026-12-26T00-00-job-schedule-fingerprint': jobScheduleFingerprint,
   '2026-12-27T00-00-rule-version-bytes': ruleVersionBytes,
+  '2026-12-28T00-00-incident-status-unknown': incidentStatusUnknown,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -94,9 +94,14 @@ export async function insertEventOnce(db: Db, e: EventRecord): Promise<boolean> 
 }
 
 /** Who took a stored event for processing, and how it was stored; undefined when it is not stored. */
-export async function findEventTaker(db: Db, eventId: string): Promise<{ takenBy: string | null; disposition: string; rejectReason: string | null } | undefined> {
-  const row = await db.selectFrom('incident_events').select(['taken_by', 'disposition', 'reject_reason']).where('event_id', '=', withoutNul(eventId)).executeTakeFirst();
-  return row ? { takenBy: row.taken_by, disposition: row.disposition, rejectReason: row.reject_reason } : undefined;
+export async function findEventTaker(db: Db, eventId: string): Promise<{ takenBy: string | null; disposition: string; rejectReason: string | null; note: string | null } | undefined> {
+  const row = await db.selectFrom('incident_events').select(['taken_by', 'disposition', 'reject_reason', 'note']).where('event_id', '=', withoutNul(eventId)).executeTakeFirst();
+  return row ? { takenBy: row.taken_by, disposition: row.disposition, rejectReason: row.reject_reason, note: row.note } : undefined;
+}
+
+/** Records on a stored event why it started no rule though it was taken (migration 2026-12-28T00-00-incident-status-unknown). */
+export async function noteEvent(db: Db, eventId: string, note: string): Promise<void> {
+  await db.updateTable('incident_events').set({ note }).where('event_id', '=', eventId).execute();
 }
 
 export async function eventExists(db: Db, eventId: string): Promise<boolean> {
@@ -110,8 +115,8 @@ export async function eventExists(db: Db, eventId: string): Promise<boolean> {
  * ago, marking it asked at `at`: the next one the reconcile of lost resolves asks PagerDuty about. `skip
  * locked`, so worker replicas sweeping at once take different ones.
  */
-export async function claimIncidentToReconcile(db: Db, c: { before: Date; at: Date }): Promise<{ id: string; snapshotAt: Date | null } | undefined> {
-  const rows = await sql<{ id: string; snapshot_at: Date | null }>`
+export async function claimIncidentToReconcile(db: Db, c: { before: Date; at: Date }): Promise<{ id: string; snapshotAt: Date | null; status: string } | undefined> {
+  const rows = await sql<{ id: string; snapshot_at: Date | null; status: string }>`
     update incidents set reconciled_at = ${c.at}
     where id in (
       select id from incidents
@@ -121,9 +126,19 @@ export async function claimIncidentToReconcile(db: Db, c: { before: Date; at: Da
       order by reconciled_at nulls first, created_at
       limit 1
       for update skip locked)
-    returning id, snapshot_at`.execute(db);
+    returning id, snapshot_at, status`.execute(db);
   const row = rows.rows[0];
-  return row && { id: row.id, snapshotAt: row.snapshot_at };
+  return row && { id: row.id, snapshotAt: row.snapshot_at, status: row.status };
+}
+
+/**
+ * Takes the open status PagerDuty gave the reconcile for an incident of unknown status (no event taken told
+ * it), if it is still unknown. Only the status: `snapshot_at` stays, so the incident's own events, a trigger
+ * delivered late among them, are not taken as older than this answer and still start their rules.
+ */
+export async function adoptStatusIfUnknown(db: Db, id: string, status: string): Promise<boolean> {
+  const row = await db.updateTable('incidents').set({ status, updated_at: new Date() }).where('id', '=', id).where('status', '=', 'unknown').returning('id').executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function findIncidentForUpdate(db: Transaction<Database>, id: string): Promise<Incident | undefined> {
@@ -195,7 +210,7 @@ const total = sql<string>`count(*) over ()`.as('total');
 export async function listEvents(db: Db, incidentId: string, limit: number) {
   const rows = await db
     .selectFrom('incident_events')
-    .select(['event_id', 'webhook_id', 'event_type', 'occurred_at', 'received_at', 'disposition', 'reject_reason', total])
+    .select(['event_id', 'webhook_id', 'event_type', 'occurred_at', 'received_at', 'disposition', 'reject_reason', 'note', total])
     .where('incident_id', '=', incidentId)
     .orderBy('occurred_at', 'desc')
     .orderBy('id', 'desc')
