@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createIncidentSteps } from '../../activities/incidents.js';
 import { createPlanActivities } from '../../activities/plan.js';
 import { reconcileOpenIncidents } from '../../activities/reconcile.js';
+import { createRetentionActivities } from '../../activities/retention.js';
 import { createTriageActivities } from '../../activities/triage.js';
 import type { IncidentEventMessage } from '../../src/contracts/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -133,5 +134,18 @@ describe('triage: an incident first known from a note', function () {
     assert.equal(signalled.length, 1);
     const resolve = await run({ incidentId: id, message: signalled[0]!, takenBy: 'run-A' });
     assert.deepEqual(resolve.plans.map((p) => p.ruleId), [onResolve], 'a lost resolve of an incident known open runs its rules, as before');
+  });
+
+  it('retention purges an `unknown` incident past the retention, as a resolved one, rather than keeping it whole as open', async function () {
+    const id = newIncidentId();
+    const open = newIncidentId();
+    const serviceId = newServiceId();
+    const run = triage();
+    await run({ incidentId: id, message: note(id, new Date()), takenBy: 'run-A' });
+    await run({ incidentId: open, message: incidentEvent('v3-incident.triggered-01.json', open, serviceId, new Date()), takenBy: 'run-A' });
+    const purge = createRetentionActivities({ db: db.db, logger, now: () => new Date(Date.now() + 100 * 86_400_000) }).purgeHistoryBatch;
+    for (let more = true; more; ) more = (await purge({ retentionDays: 90, batchSize: 5000 })).more;
+    assert.equal(await statusOf(id), undefined, 'the incident of unknown status is gone with its note');
+    assert.equal(await statusOf(open), 'triggered', 'an open incident is kept');
   });
 });

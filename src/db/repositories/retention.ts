@@ -34,7 +34,7 @@ const GUARD_BOOKKEEPING_DAYS = 8;
 
 /**
  * Deletes at most `n` rows per table older than `cutoff`: finished action runs, then matches with no
- * action run left, events of resolved incidents, and resolved incidents left with no event and no match; finished job runs; attached
+ * action run left, events of resolved incidents (and of `unknown` status), and such incidents left with no event and no match; finished job runs; attached
  * backtests; and the
  * bookkeeping (guards, side effects, PagerDuty writes, target leases) past both the cutoff and the guards'
  * week, as are `run` matches (a rate limit counts them). A run still going is never deleted, nor is its
@@ -93,14 +93,17 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
         ('selfheal_rule_matches_suppressed_total', g.decision = 'skipped')) as per_rule (metric, counted)
       group by per_rule.metric, g.rule_id`,
   );
-  // An incident not resolved is kept whole, however old: its workflow is still open, waiting for the resolve.
+  // An incident open is kept whole, however old: its workflow is still open, waiting for the resolve.
   // Purged, its page answered 404 while it was open, and the resolve wrote the row again with the resolve's
-  // time as its opening (and counted its workflow twice in selfheal_workflows_started_total).
+  // time as its opening (and counted its workflow twice in selfheal_workflows_started_total). One of
+  // `unknown` status (only notes and the like ever heard of it: an incident PagerDuty resolved before, or
+  // long ago) is no more known open than resolved, and goes as a resolved one does: kept whole it stayed for
+  // good, since the resolve it would wait for was sent before we knew it, if ever.
   const events = await sql`
     delete from incident_events where id in (
       select e.id from incident_events e
       where e.received_at < ${cutoff}
-        and not exists (select 1 from incidents i where i.id = e.incident_id and i.status <> 'resolved')
+        and not exists (select 1 from incidents i where i.id = e.incident_id and i.status not in ('resolved', 'unknown'))
       order by e.received_at limit ${n})`.execute(trx);
   // Each incident stood for one incident workflow started.
   const incidents = await deleteKeepingCounts(
@@ -108,7 +111,7 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
     sql`gone as (
       delete from incidents where id in (
         select i.id from incidents i
-        where i.status = 'resolved'
+        where i.status in ('resolved', 'unknown')
           and coalesce(i.last_event_at, i.created_at) < ${cutoff}
           and not exists (select 1 from incident_events e where e.incident_id = i.id)
           and not exists (select 1 from rule_matches m where m.incident_id = i.id)
