@@ -105,6 +105,7 @@ export interface IncidentSummary {
   id: string;
   number: number | null;
   title: string | null;
+  /** `triggered`, `acknowledged`, `resolved`, or `unknown`: only events that carry no status (notes) were heard of it. */
   status: string;
   urgency: string | null;
   service: { id: string | null; name: string | null };
@@ -128,6 +129,8 @@ export interface IncidentEvent {
   disposition?: string;
   /** Why the event was rejected (a poison event), when it was. */
   rejectReason?: string;
+  /** Why the event, taken, started no rule (a reconciled resolve of an incident of unknown status), when so. */
+  note?: string;
 }
 
 /** A rule's decision on an incident; `Explanation` is src/domain/rules/evaluate.ts's. */

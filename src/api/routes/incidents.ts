@@ -12,7 +12,8 @@ import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse 
 import { anyObject, pathParams, textParam } from '../schemas/common.js';
 
 export const incidentListQuerySchema = z.object({
-  status: z.enum(['triggered', 'acknowledged', 'resolved']).optional(),
+  // `unknown`: an incident only events that carry no status (notes) told of (activities/incidents.ts).
+  status: z.enum(['triggered', 'acknowledged', 'resolved', 'unknown']).optional(),
   service: textParam(64).optional(),
   environment: textParam(256).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
@@ -152,6 +153,7 @@ export function incidentRoutes(deps: AppDeps) {
             receivedAt: e.received_at,
             disposition: e.disposition,
             ...(e.reject_reason ? { rejectReason: e.reject_reason } : {}),
+            ...(e.note ? { note: e.note } : {}),
           })),
           matches: matches.map((m) => ({
             id: m.id,

@@ -11,7 +11,7 @@ import type { Route, ViewContext } from '../router.js';
 import type { ActionRun, IncidentDetail, IncidentSummary, ListOf } from '../types.js';
 import { automationBanner } from './automation.js';
 
-const STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
+const STATUSES = ['triggered', 'acknowledged', 'resolved', 'unknown'] as const;
 const REFRESH_MS = 2000;
 
 const incidentHref = (id: string) => `#/incidents/${encodeURIComponent(id)}`;
@@ -67,6 +67,7 @@ function timelineItems(ctx: ViewContext, inc: IncidentDetail): TimelineItem[] {
         e.disposition && e.disposition !== 'accepted' ? badge(e.disposition, 'event-disposition') : null,
         h('div', { class: 'muted' }, `event ${e.eventId}, received ${when(e.receivedAt)}`),
         e.rejectReason ? h('div', { class: 'error', 'data-testid': 'event-reject-reason' }, `rejected: ${e.rejectReason}`) : null,
+        e.note ? h('div', { class: 'muted', 'data-testid': 'event-note' }, `no rule ran: ${e.note}`) : null,
       ),
     });
   }
@@ -192,6 +193,9 @@ async function incidentView(ctx: ViewContext): Promise<void> {
       'div',
       { class: 'row' },
       badge(inc.status, 'incident-status'),
+      inc.status === 'unknown'
+        ? h('span', { class: 'muted', 'data-testid': 'incident-status-unknown' }, 'no event heard of it told its status (a note on an incident resolved before, or long ago?)')
+        : null,
       inc.urgency ? badge(inc.urgency) : null,
       // Who fixed it (auto-remediated, assisted, human), with why; "so far" while the incident is open.
       inc.label ? h('span', { title: inc.label.reason, 'data-testid': 'incident-label' }, badge(inc.label.label), inc.label.final ? '' : ' so far') : null,
