@@ -9,11 +9,14 @@ import { agentQueueOf, environmentPlanning } from '../src/db/repositories/enviro
 import { findEventPayload, findIncident } from '../src/db/repositories/incidents.js';
 import { countActiveLeases, findLeaseOfMatch, leaseTakenSince, releaseLease, takeLease } from '../src/db/repositories/leases.js';
 import { advisoryXactLock, inTransaction } from '../src/db/repositories/transactions.js';
-import { beginBreakerTrial, readBreaker, readBreakerTrial } from '../src/db/repositories/rule-breakers.js';
-import { countRunDecisionsSince, findMatch, insertMatch, listRecordedMatchRules } from '../src/db/repositories/rule-matches.js';
+import { beginBreakerTrial, lockBreaker, readBreaker, readBreakerTrial, saveBreaker } from '../src/db/repositories/rule-breakers.js';
+import { countRunDecisionsSince, findMatch, insertMatch, listRecordedMatchRules, recordBreakerOutcome, recordMatchNotStarted } from '../src/db/repositories/rule-matches.js';
+import { releaseUnstartedRemediation } from '../src/db/repositories/guards.js';
 import {
   BREAKER_TRIAL_NOTE,
+  breakerAfterOutcome,
   CLOSED_BREAKER,
+  DEFAULT_BREAKER_THRESHOLD,
   decidePolicies,
   isCurrentTrial,
   leaseSeconds,
@@ -23,6 +26,7 @@ import {
   type PolicyInput,
   type PolicyState,
 } from '../src/domain/policies.js';
+import { boundContext, contextEssentials, jsonBytes, MAX_CONTEXT_BYTES, MAX_PLANS_CONTEXT_BYTES } from '../src/domain/rules/context-budget.js';
 import { incidentContext, type IncidentFacts } from '../src/domain/rules/incident-context.js';
 import { matchRules, RuleIndex } from '../src/domain/rules/rule-index.js';
 import type { Action, Rule } from '../src/domain/rules/schema.js';
@@ -36,6 +40,8 @@ import type { MatchDecision, MatchPlan, PlannedAction } from './types.js';
 
 /** A plan as matching makes it; triage adds whether PagerDuty write-back is on. */
 export type RulePlan = Omit<MatchPlan, 'writeBack'>;
+/** A plan before its context is added (withContexts). */
+type PlanDraft = Omit<RulePlan, 'context'>;
 
 export interface PlanDeps {
   db: Kysely<Database>;
@@ -49,6 +55,17 @@ export interface PlanDeps {
 
 /** Alerts carried in the template context (the workflow history holds it). */
 const MAX_CONTEXT_ALERTS = 5;
+/**
+ * UTF-8 bytes of JSON the plans of one triage may take together. They travel twice in one workflow task:
+ * in the triage local activity's result (a marker, refused past 2 MB) and in the rule runs' starts, all
+ * in one request (refused past 4 MB, "GRPC message too large": the task then failed for ever and the
+ * incident took no later event). The contexts share MAX_PLANS_CONTEXT_BYTES of it; a plan that still does
+ * not fit (a rule whose own actions are that large) is recorded failed and not started.
+ */
+export const MAX_TRIAGE_PLANS_BYTES = 1024 * 1024;
+
+/** Whether the incident workflow starts a rule run for the plan (workflows/incident-steps.ts startRuleRuns). */
+const startsRun = (p: Pick<RulePlan, 'decision' | 'actions'>): boolean => p.decision !== 'skipped' && p.actions.length > 0;
 
 interface PlanInput {
   incidentId: string;
@@ -141,7 +158,7 @@ export function createPlanActivities(deps: PlanDeps) {
     const ctx = incidentContext(incident as IncidentFacts, event, input.eventType);
     const at = now();
     const matches = matchRules(await rules(), ctx, at);
-    const plans: RulePlan[] = [];
+    const plans: PlanDraft[] = [];
     // Whether this planning wrote an alert (a guard crossed, a flapping host). A retried step may have
     // written one before it failed, so it delivers too.
     const raised = { alert: opts.retry === true };
@@ -149,17 +166,76 @@ export function createPlanActivities(deps: PlanDeps) {
       const decided = earlier.get(rule.id);
       earlier.delete(rule.id);
       if (decided === null) continue;
-      plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, decided ?? rule, explanation, ctx, at, raised)));
+      plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, decided ?? rule, explanation, at, raised)));
     }
     for (const rule of earlier.values()) {
-      if (rule) plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, null, ctx, at, raised)));
+      if (rule) plans.push(await inTransaction(db, (trx) => planMatch(trx, incident, input, rule, null, at, raised)));
     }
     // Alerts are delivered from here only when this planning raised one, right after its transaction, and
     // only this incident's. What else is owed (a channel that failed, a worker that died) is the worker's
     // sweep's (src/worker.ts, every minute): delivering the backlog from a triage put a channel outage's
     // timeouts on that event's path, 50 alerts at a time.
     if (raised.alert) await deps.deliverAlerts?.({ incidentId: input.incidentId });
+    return withContexts(input, plans, ctx);
+  }
+
+  /**
+   * Each plan with what its templates see, within the bound of what travels through Temporal: the plans
+   * that start a rule run share MAX_PLANS_CONTEXT_BYTES, or what the plans' own actions leave of
+   * MAX_TRIAGE_PLANS_BYTES when that is less (each at most MAX_CONTEXT_BYTES; the others carry only the
+   * incident's and event's essentials), cut as src/domain/rules/context-budget.ts says, so no number of
+   * matched rules multiplies what PagerDuty's alerts put in. A plan that would take the plans past
+   * MAX_TRIAGE_PLANS_BYTES all the same (rules whose own actions are that large) is recorded failed and
+   * starts nothing.
+   */
+  async function withContexts(input: PlanInput, drafts: PlanDraft[], ctx: ReturnType<typeof incidentContext>): Promise<RulePlan[]> {
+    const full = { ...ctx, alerts: ctx.alerts.slice(0, MAX_CONTEXT_ALERTS) } as unknown as Record<string, unknown>;
+    const essentials = contextEssentials(full);
+    const runs = drafts.filter(startsRun).length;
+    const own = drafts.reduce((n, d) => n + jsonBytes(d) + jsonBytes(essentials) + 64, 0);
+    const shared = Math.max(0, Math.min(MAX_PLANS_CONTEXT_BYTES, MAX_TRIAGE_PLANS_BYTES - own));
+    const share = Math.min(MAX_CONTEXT_BYTES, Math.floor(shared / Math.max(1, runs)));
+    const bounded = runs > 0 ? boundContext(full, share) : undefined;
+    if (bounded?.cut) deps.logger.warn({ incidentId: input.incidentId, eventId: input.eventId, plans: runs, bytes: bounded.bytes, budget: share, cut: bounded.cut }, 'template context cut to its budget');
+    const plans: RulePlan[] = [];
+    let total = 0;
+    for (const draft of drafts) {
+      const rule = { id: draft.ruleId, name: draft.ruleName, version: draft.ruleVersion };
+      let plan: RulePlan = { ...draft, context: { ...(startsRun(draft) && bounded ? bounded.context : essentials), rule } };
+      let bytes = jsonBytes(plan);
+      if (startsRun(plan) && total + bytes > MAX_TRIAGE_PLANS_BYTES) {
+        const reason = `not started: its plan is ${bytes} bytes, and the plans of this event may take ${MAX_TRIAGE_PLANS_BYTES} bytes together (${total} taken); what a rule run's start carries through Temporal is bounded`;
+        plan = await notStarted(input, plan, reason);
+        bytes = jsonBytes(plan);
+      }
+      total += bytes;
+      plans.push(plan);
+    }
     return plans;
+  }
+
+  /**
+   * A plan decided to run that is not started: its match is recorded `failed` with the reason, its lease
+   * released, its remediation no longer counted by the guards, and a circuit-breaker trial it was left for
+   * the next match (as a run that ran nothing). It comes back with no actions and the essentials only.
+   */
+  async function notStarted(input: PlanInput, plan: RulePlan, reason: string): Promise<RulePlan> {
+    const at = now();
+    await inTransaction(db, async (trx) => {
+      await releaseUnstartedRemediation(trx, { matchId: plan.matchId, at, runEnded: true });
+      await recordMatchNotStarted(trx, plan.matchId, reason);
+      if (plan.leaseId) await releaseLease(trx, plan.leaseId, at);
+      if (!plan.breakerTrial) return;
+      const stored = await lockBreaker(trx, plan.ruleId);
+      if (!stored || !isCurrentTrial({ state: stored.breaker.state, trialMatch: stored.trialMatch }, plan.matchId, true)) return;
+      const threshold = stored.failureThreshold ?? DEFAULT_BREAKER_THRESHOLD;
+      const { opened, ...next } = breakerAfterOutcome(stored.breaker, 'inconclusive', { threshold, trial: true, at });
+      await saveBreaker(trx, plan.ruleId, next);
+      await recordBreakerOutcome(trx, plan.matchId, { breaker: next.state, opened, failures: next.consecutiveFailures, threshold });
+    });
+    deps.logger.error({ incidentId: input.incidentId, eventId: input.eventId, ruleId: plan.ruleId, matchId: plan.matchId, reason }, 'rule run not started: its plan is too large');
+    const { leaseId: _lease, breakerTrial: _trial, verify: _verify, ...rest } = plan;
+    return { ...rest, decision: 'failed', skipReason: reason, actions: [], context: { ...contextEssentials(plan.context), rule: plan.context.rule } };
   }
 
   /**
@@ -252,10 +328,9 @@ export function createPlanActivities(deps: PlanDeps) {
     input: PlanInput,
     rule: Rule,
     explanation: unknown,
-    ctx: ReturnType<typeof incidentContext>,
     at: Date,
     raised: { alert: boolean },
-  ): Promise<RulePlan> {
+  ): Promise<PlanDraft> {
     // Serialise policy checks per rule (rate limit, breaker), then per target (cooldown, concurrency, which
     // span every rule acting on the host), always in that order, across every worker.
     await advisoryXactLock(trx, `rule:${rule.id}`);
@@ -266,8 +341,9 @@ export function createPlanActivities(deps: PlanDeps) {
     // later event re-extracting another environment for the incident does not move a planned script.
     const pins: TargetPins = { agentQueue, sshEnvironment: typeof env.environment === 'string' ? env.environment : undefined };
     const { decision } = decided;
+    // A match recorded failed (a retried triage: its run was not started) runs nothing either.
     const actions =
-      decision === 'skipped'
+      decision === 'skipped' || decision === 'failed'
         ? []
         : rule.actions.map((a, index) => plannedAction(a, index, pins)).filter((a) => decision !== 'notify_only' || NOTIFY_ONLY_TYPES.has(a.type));
     return {
@@ -283,7 +359,6 @@ export function createPlanActivities(deps: PlanDeps) {
       ...(leaseId ? { leaseId } : {}),
       ...verifyPlanOf(rule, decision, pins),
       actions,
-      context: { ...ctx, alerts: ctx.alerts.slice(0, MAX_CONTEXT_ALERTS), rule: { id: rule.id, name: rule.name, version: rule.version } },
     };
   }
 

@@ -16,7 +16,11 @@ export interface PlannedAction {
   approval?: { timeoutMinutes: number; onTimeout: 'approve' | 'reject' } | undefined;
 }
 
-export type MatchDecision = 'run' | 'dry_run' | 'skipped' | 'notify_only';
+/**
+ * `failed`: decided to run, but its rule run could not be started (its plan past what a rule run's start
+ * carries, activities/plan.ts); recorded by the planner, never by the policies.
+ */
+export type MatchDecision = 'run' | 'dry_run' | 'skipped' | 'notify_only' | 'failed';
 
 export interface MatchPlan {
   matchId: string;

@@ -72,6 +72,14 @@ export async function recordMatchVerification(db: Db, matchId: string, v: { stat
     .execute();
 }
 
+/**
+ * A match decided to run whose rule run could not be started (its plan past what Temporal carries): its
+ * decision becomes `failed`, with why in `skip_reason`. Once: a retried triage finds it failed.
+ */
+export async function recordMatchNotStarted(db: Db, matchId: string, reason: string): Promise<void> {
+  await db.updateTable('rule_matches').set({ decision: 'failed', skip_reason: reason }).where('id', '=', matchId).execute();
+}
+
 /** What a match's run outcome did to its rule's breaker, when it was counted already. */
 export async function findBreakerOutcome(db: Db, matchId: string): Promise<RuleMatch['breaker_outcome'] | undefined> {
   return (await db.selectFrom('rule_matches').select('breaker_outcome').where('id', '=', matchId).executeTakeFirst())?.breaker_outcome ?? undefined;

@@ -130,8 +130,8 @@ function repeatedSubtrees(ctx: Obj, strings: number): Map<string, string> {
   return same;
 }
 
-/** What a rule run cannot go without, whatever the budget. */
-function essentials(ctx: Obj): Obj {
+/** What a rule run cannot go without, whatever the budget (step 5): incident id, number, status, title; event id, type, time. */
+export function contextEssentials(ctx: Obj): { incident: Obj; event: Obj } {
   const pick = (from: unknown, keys: string[]): Obj => {
     const out: Obj = {};
     if (!isPlainObject(from)) return out;
@@ -147,7 +147,7 @@ function essentials(ctx: Obj): Obj {
 
 /** `bounded` with `incident.status` and `event.type` as in `ctx` (step 4 may have left them out). */
 function withEssentials(bounded: Obj, ctx: Obj): Obj {
-  const must = essentials(ctx) as { incident: Obj; event: Obj };
+  const must = contextEssentials(ctx);
   const incident = isPlainObject(bounded.incident) ? bounded.incident : {};
   const event = isPlainObject(bounded.event) ? bounded.event : {};
   return { ...bounded, incident: { ...must.incident, ...incident }, event: { ...must.event, ...event } };
@@ -169,10 +169,13 @@ function largest(lo: number, hi: number, fits: (n: number) => boolean): number |
  * a context that fits after step 1 is a copy of `ctx` with no other change.
  */
 export function boundContext(ctx: Obj, maxBytes: number): BoundedContext {
+  const least = contextEssentials(ctx);
+  const leastBytes = jsonBytes(least);
   const full: Limits = { strings: CONTEXT_STRING_MAX, entries: Number.MAX_SAFE_INTEGER, same: undefined };
   const first = copy(ctx, full, 0) as Obj;
   const firstBytes = jsonBytes(first);
   if (firstBytes <= maxBytes) return { context: first, bytes: firstBytes, cut: '' };
+  if (maxBytes <= leastBytes) return { context: least, bytes: leastBytes, cut: 'essentials' };
 
   const same = repeatedSubtrees(ctx, CONTEXT_STRING_MAX);
   const attempt = (strings: number, entries: number): { context: Obj; bytes: number } => {
@@ -188,6 +191,5 @@ export function boundContext(ctx: Obj, maxBytes: number): BoundedContext {
   const entries = largest(1, 1000, (n) => attempt(MIN_STRING_CHARS, n).bytes <= maxBytes);
   if (entries !== undefined) return { ...attempt(MIN_STRING_CHARS, entries), cut: 'entries' };
 
-  const context = essentials(ctx);
-  return { context, bytes: jsonBytes(context), cut: 'essentials' };
+  return { context: least, bytes: leastBytes, cut: 'essentials' };
 }
