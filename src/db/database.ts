@@ -69,6 +69,8 @@ export interface EnvironmentTable {
   agent_task_queue: string | null;
   ssh: NullableJson<EnvironmentSsh>;
   maintenance_windows: Json<unknown[]>;
+  /** Bytes of description, labels, ssh and maintenance windows, kept by Postgres (migration 2026-12-29T00-00-list-row-bytes). */
+  row_bytes: Generated<number>;
   /** The owning team (migration 2026-12-10T00-00-teams). */
   team: ColumnType<string, string | undefined, string>;
   created_at: Generated<Date>;
@@ -81,6 +83,8 @@ export interface RuleTable {
   version: number;
   enabled: Generated<boolean>;
   definition: Json<unknown>;
+  /** Bytes of the definition as JSON text, kept by Postgres (migration 2026-12-29T00-00-list-row-bytes). */
+  definition_bytes: Generated<number>;
   breaker_state: Generated<string>;
   consecutive_failures: Generated<number>;
   breaker_opened_at: NullableTimestamp;
@@ -224,6 +228,8 @@ export interface JobTable {
   id: string;
   name: string;
   definition: Json<unknown>;
+  /** Bytes of the definition as JSON text, kept by Postgres (migration 2026-12-29T00-00-list-row-bytes). */
+  definition_bytes: Generated<number>;
   enabled: Generated<boolean>;
   schedule_id: string;
   /** Digest of the schedule as Temporal described it after our last write (scheduleFingerprint); null before. */

@@ -28,6 +28,7 @@ import * as incidentReconciledAt from './migrations/2026-12-25T00-00-incident-re
 import * as jobScheduleFingerprint from './migrations/2026-12-26T00-00-job-schedule-fingerprint.js';
 import * as ruleVersionBytes from './migrations/2026-12-27T00-00-rule-version-bytes.js';
 import * as incidentStatusUnknown from './migrations/2026-12-28T00-00-incident-status-unknown.js';
+import * as listRowBytes from './migrations/2026-12-29T00-00-list-row-bytes.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -59,6 +60,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-26T00-00-job-schedule-fingerprint': jobScheduleFingerprint,
   '2026-12-27T00-00-rule-version-bytes': ruleVersionBytes,
   '2026-12-28T00-00-incident-status-unknown': incidentStatusUnknown,
+  '2026-12-29T00-00-list-row-bytes': listRowBytes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

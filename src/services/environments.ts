@@ -11,7 +11,7 @@ import type { Database, Environment } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { inTransaction } from '../db/repositories/transactions.js';
-import { deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironments, updateEnvironment, type EnvironmentRecord } from '../db/repositories/environments.js';
+import { deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironmentPage, updateEnvironment, type EnvironmentRecord } from '../db/repositories/environments.js';
 import { liveJobsNaming } from '../db/repositories/jobs.js';
 import { SSH_AUTHORITY_FIELDS, type environmentCreateSchema, type environmentUpdateSchema } from '../domain/environments.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
@@ -21,6 +21,7 @@ import { agentStatus, type AgentStatus } from '../temporal/pollers.js';
 import { withTimeout } from '../timeout.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, errorForLog, ForbiddenError, NotFoundError, UnavailableError, ValidationError, type FieldError } from './errors.js';
+import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export type EnvironmentBody = z.output<typeof environmentCreateSchema> | z.output<typeof environmentUpdateSchema>;
@@ -179,8 +180,15 @@ export function environmentService(deps: EnvironmentServiceDeps) {
   }
 
   return {
-    /** The environments of the teams `actor` may read. */
-    list: (actor: Actor) => listEnvironments(db, visibleTeams(actor)),
+    /**
+     * A page of the environments of the teams `actor` may read, by name, after the cursor (the nextCursor of
+     * the previous page): `limit` at most, and no more than LIST_PAGE_BYTES (one at least).
+     */
+    async list(actor: Actor, page: { limit: number; cursor?: string | undefined }) {
+      const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, 1)[0];
+      const { rows, last } = await listEnvironmentPage(db, visibleTeams(actor), { after, limit: page.limit, maxBytes: LIST_PAGE_BYTES });
+      return { rows, nextCursor: last && encodeCursor([last]) };
+    },
 
     async get(actor: Actor, name: string, log: Logger = deps.logger) {
       const environment = await mustFind(db, name);

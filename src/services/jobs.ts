@@ -10,7 +10,8 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
-import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobRuns, listJobs, listJobTargetResults, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
+import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobPage, listJobRuns, listJobTargetResults, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
+import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, timeZoneSpelling, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { recipientRefused, refusals, type EmailRecipientPolicy } from '../domain/destination-lists.js';
@@ -226,8 +227,15 @@ export function jobService(deps: JobServiceDeps) {
   };
 
   return {
-    /** The live jobs of the teams `actor` may read. */
-    list: (actor: Actor) => listJobs(db, visibleTeams(actor)),
+    /**
+     * A page of the live jobs of the teams `actor` may read, by id, after the cursor (the nextCursor of the
+     * previous page): `limit` at most, and no more than LIST_PAGE_BYTES of definitions (one at least).
+     */
+    async list(actor: Actor, page: { limit: number; cursor?: string | undefined }) {
+      const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, 1)[0];
+      const { rows, last } = await listJobPage(db, visibleTeams(actor), { after, limit: page.limit, maxBytes: LIST_PAGE_BYTES });
+      return { rows, nextCursor: last && encodeCursor([last]) };
+    },
     describe,
     get: (actor: Actor, id: string) => mustAccess(db, actor, 'viewer', id),
 

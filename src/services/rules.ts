@@ -9,7 +9,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { latestIncidentEvent } from '../db/repositories/incident-reads.js';
-import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRules, listRuleVersions, resetBreaker, writeRuleVersion, type RuleListFilter } from '../db/repositories/rules.js';
+import { findLiveRuleByName, findRule, findRuleVersion, insertRule, listRulePage, listRuleVersions, resetBreaker, writeRuleVersion, type RuleListFilter } from '../db/repositories/rules.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
 import { canonicalJson, diffJson } from '../domain/json-diff.js';
 import { commandActionPaths, parseRuleInput, ruleCrossFieldIssues, ruleEmailRecipients, ruleGitHubRepos, ruleSecretRefs, ruleWebhookUrls, type Rule, type RuleInput } from '../domain/rules/index.js';
@@ -17,6 +17,7 @@ import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestR
 import { recipientRefused, refusals, repoRefused, webhookRefused, type EmailRecipientPolicy, type GitHubRepoPolicy, type HostList } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { hasScope, type Actor } from './actor.js';
+import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { ConflictError, ForbiddenError, isUniqueViolation, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
 import { canRead, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
@@ -200,8 +201,15 @@ export function ruleService(deps: RuleServiceDeps) {
 
   return {
     validate,
-    /** The rules of the teams `actor` may read. */
-    list: (actor: Actor, filter: Omit<RuleListFilter, 'teams'>) => listRules(db, { ...filter, teams: visibleTeams(actor) }),
+    /**
+     * A page of the rules of the teams `actor` may read, by name then id, after the cursor (the nextCursor of
+     * the previous page): `limit` at most, and no more than LIST_PAGE_BYTES of definitions (one at least).
+     */
+    async list(actor: Actor, filter: Omit<RuleListFilter, 'teams'>, page: { limit: number; cursor?: string | undefined }) {
+      const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, 2);
+      const { rows, last } = await listRulePage(db, { ...filter, teams: visibleTeams(actor) }, { after: after && { name: after[0]!, id: after[1]! }, limit: page.limit, maxBytes: LIST_PAGE_BYTES });
+      return { rows, nextCursor: last && encodeCursor([last.name, last.id]) };
+    },
     get: (actor: Actor, id: string, opts: { includeDeleted?: boolean } = {}) => mustRead(db, actor, id, opts),
 
     async create(actor: Actor, body: unknown): Promise<RuleRow> {

@@ -5,7 +5,8 @@ import { environmentCreateSchema, environmentUpdateSchema } from '../../domain/e
 import { environmentService, environmentView } from '../../services/environments.js';
 import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { anyObject, list, pathParams } from '../schemas/common.js';
+import { anyObject, pageOf, pageQuery, pathParams } from '../schemas/common.js';
+import { LIST_PAGE_BYTES } from '../../services/list-pages.js';
 
 const nameParam = pathParams(['name', 'environment name']);
 const tags = ['environments'];
@@ -32,8 +33,19 @@ export function environmentRoutes(deps: AppDeps) {
   const auth = authOf(deps);
 
   app.openapi(
-    op(guard(auth, 'read'), { method: 'get', path: '/api/environments', tags, summary: 'List cloud environments', responses: { 200: json('Environments.', list(anyObject)) } }),
-    async (c) => c.json({ items: (await environments.list(actorOf(c))).map(environmentView) }, 200),
+    op(guard(auth, 'read'), {
+      method: 'get',
+      path: '/api/environments',
+      tags,
+      summary: 'List cloud environments, by name, paged by cursor',
+      description: `A page holds \`limit\` environments at most, and no more than ${LIST_PAGE_BYTES / (1024 * 1024)} MiB of them (one at least): follow \`nextCursor\` until it is null.`,
+      request: { query: z.object(pageQuery) },
+      responses: { 200: json('A page of environments.', pageOf(anyObject)) },
+    }),
+    async (c) => {
+      const { rows, nextCursor } = await environments.list(actorOf(c), c.req.valid('query'));
+      return c.json({ items: rows.map(environmentView), nextCursor }, 200);
+    },
   );
 
   app.openapi(

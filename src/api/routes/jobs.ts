@@ -7,7 +7,8 @@ import { definitionOf, jobService } from '../../services/jobs.js';
 import { workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { anyObject, list, pathParams } from '../schemas/common.js';
+import { anyObject, pageOf, pageQuery, pathParams } from '../schemas/common.js';
+import { LIST_PAGE_BYTES } from '../../services/list-pages.js';
 
 export const backfillSchema = z.strictObject({
   start: z.iso.datetime({ offset: true }),
@@ -39,8 +40,20 @@ export function jobRoutes(deps: AppDeps) {
   const uiUrl = deps.temporalUiUrl ?? deps.config.temporal.uiUrl;
   const namespace = deps.config.temporal.namespace;
 
-  app.openapi(op(read, { method: 'get', path: '/api/jobs', tags, summary: 'List scheduled jobs', responses: { 200: json('Jobs.', list(anyObject)) } }), async (c) =>
-    c.json({ items: (await jobs.list(actorOf(c))).map(view) }, 200),
+  app.openapi(
+    op(read, {
+      method: 'get',
+      path: '/api/jobs',
+      tags,
+      summary: 'List scheduled jobs, by id, paged by cursor',
+      description: `A page holds \`limit\` jobs at most, and no more than ${LIST_PAGE_BYTES / (1024 * 1024)} MiB of definitions (one job at least): follow \`nextCursor\` until it is null.`,
+      request: { query: z.object(pageQuery) },
+      responses: { 200: json('A page of jobs.', pageOf(anyObject)) },
+    }),
+    async (c) => {
+      const { rows, nextCursor } = await jobs.list(actorOf(c), c.req.valid('query'));
+      return c.json({ items: rows.map(view), nextCursor }, 200);
+    },
   );
 
   app.openapi(

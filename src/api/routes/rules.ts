@@ -6,7 +6,8 @@ import { ruleService } from '../../services/rules.js';
 import type { AppDeps } from '../env.js';
 import { badRequest } from '../problem.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { ifMatchHeader, list, pathParams, textParam } from '../schemas/common.js';
+import { ifMatchHeader, pageOf, pathParams, textParam } from '../schemas/common.js';
+import { LIST_PAGE_BYTES } from '../../services/list-pages.js';
 import {
   argWarningsSchema,
   READ_ONLY_KEYS,
@@ -60,11 +61,19 @@ export function ruleRoutes(deps: AppDeps) {
   const writeRequest = guard(auth, 'write', { body: true, invalidBody: 'the request is not valid' });
 
   app.openapi(
-    op(read, { method: 'get', path: '/api/rules', tags, summary: 'List rules', request: { query: ruleListQuerySchema }, responses: { 200: json('Rules.', list(ruleViewSchema)) } }),
+    op(read, {
+      method: 'get',
+      path: '/api/rules',
+      tags,
+      summary: 'List rules, by name, paged by cursor',
+      description: `A page holds \`limit\` rules at most, and no more than ${LIST_PAGE_BYTES / (1024 * 1024)} MiB of definitions (one rule at least): follow \`nextCursor\` until it is null. The filters apply to every page.`,
+      request: { query: ruleListQuerySchema },
+      responses: { 200: json('A page of rules.', pageOf(ruleViewSchema)) },
+    }),
     async (c) => {
       const q = c.req.valid('query');
-      const rows = await rules.list(actorOf(c), { enabled: q.enabled, service: q.service, includeDeleted: q.includeDeleted });
-      return c.json({ items: rows.map(ruleView) }, 200);
+      const { rows, nextCursor } = await rules.list(actorOf(c), { enabled: q.enabled, service: q.service, includeDeleted: q.includeDeleted }, { limit: q.limit, cursor: q.cursor });
+      return c.json({ items: rows.map(ruleView), nextCursor }, 200);
     },
   );
 

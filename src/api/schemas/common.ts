@@ -31,6 +31,16 @@ export const textParam = (max: number) =>
       if (what) ctx.addIssue({ code: 'custom', message: `contains ${what}, which cannot be stored` });
     });
 
+/** The query of a list paged by cursor and by bytes (GET /api/rules, /api/jobs, /api/environments). */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(500).default(100).describe('Items on the page at most (1 to 500; fewer when they pass the page\'s bytes).'),
+  cursor: textParam(1000).optional().describe('nextCursor of the previous page.'),
+};
+
+/** A page of `item`s and the cursor of the next one. */
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  list(item).extend({ nextCursor: z.string().nullable().describe('The cursor of the next page; null on the last. Follow it until it is null.') });
+
 /** The largest Postgres integer (int4), the type of rule versions: a larger one is a 400, not a 500 from the database. */
 export const INT4_MAX = 2_147_483_647;
 

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { RuleRow } from '../../db/database.js';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
-import { anyObject, INT4_MAX, textParam } from './common.js';
+import { anyObject, INT4_MAX, pageQuery, textParam } from './common.js';
 
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -11,6 +11,7 @@ export const ruleListQuerySchema = z.object({
   enabled: booleanQuery.optional().describe('Only enabled (true) or disabled (false) rules.'),
   service: textParam(64).optional().describe('Rules applying to this PagerDuty service id (including rules for every service).'),
   includeDeleted: booleanQuery.optional().describe('Include soft-deleted rules.'),
+  ...pageQuery,
 });
 
 export const ruleGetQuerySchema = z.object({

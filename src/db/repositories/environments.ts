@@ -1,4 +1,5 @@
 // Cloud environments: where a rule's scripts run (agent task queue, management VM) and their labels.
+import { rowsWithin } from '../../domain/pages.js';
 import type { Environment } from '../database.js';
 import type { Db } from './db.js';
 
@@ -22,15 +23,36 @@ const columns = (e: EnvironmentRecord) => ({
   team: e.team,
 });
 
-/** Environments of these teams (undefined: every team; empty: none). */
-export async function listEnvironments(db: Db, teams?: readonly string[]): Promise<Environment[]> {
-  if (teams?.length === 0) return [];
-  return db
+/**
+ * A page of the environments of these teams (undefined: every team; empty: none), by name, after the name
+ * `after` (the last of the previous page): at most `limit`, and only as many as fit in `maxBytes` (row_bytes,
+ * kept by Postgres; one at least). Sizes are read first, then only the page's rows, the teams applied again.
+ * `last`: the name of the page's last environment when more follow, else null.
+ */
+export async function listEnvironmentPage(
+  db: Db,
+  teams: readonly string[] | undefined,
+  page: { after?: string | undefined; limit: number; maxBytes: number },
+): Promise<{ rows: Environment[]; last: string | null }> {
+  if (teams?.length === 0) return { rows: [], last: null };
+  const sizes = await db
+    .selectFrom('environments')
+    .select(['name', 'row_bytes as bytes'])
+    .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
+    .$if(page.after !== undefined, (q) => q.where('name', '>', page.after!))
+    .orderBy('name')
+    .limit(page.limit + 1)
+    .execute();
+  const taken = rowsWithin(sizes, page.limit, page.maxBytes);
+  if (taken === 0) return { rows: [], last: null };
+  const rows = await db
     .selectFrom('environments')
     .selectAll()
     .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
+    .where('name', 'in', sizes.slice(0, taken).map((s) => s.name))
     .orderBy('name')
     .execute();
+  return { rows, last: sizes.length > taken ? sizes[taken - 1]!.name : null };
 }
 
 export async function findEnvironment(db: Db, name: string, opts: { forUpdate?: boolean } = {}): Promise<Environment | undefined> {

@@ -4,8 +4,9 @@ import type { Database, JobRow, JobRun, JobTargetResult } from '../database.js';
 import { advisoryXactLock } from './transactions.js';
 import type { Db } from './db.js';
 import { suffixedJobId } from '../../domain/jobs.js';
+import { rowsWithin } from '../../domain/pages.js';
 
-/** Live jobs of these teams (undefined: every team; empty: none). */
+/** Live jobs of these teams (undefined: every team; empty: none): all of them, for the worker's reconcile (the API pages: listJobPage). */
 export async function listJobs(db: Db, teams?: readonly string[]): Promise<JobRow[]> {
   if (teams?.length === 0) return [];
   return db
@@ -15,6 +16,40 @@ export async function listJobs(db: Db, teams?: readonly string[]): Promise<JobRo
     .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
     .orderBy('id')
     .execute();
+}
+
+/**
+ * A page of the live jobs of these teams (undefined: every team; empty: none), by id, after the id `after`
+ * (the last of the previous page): at most `limit`, and only as many as fit in `maxBytes` of definitions
+ * (one at least). Sizes are read first (definition_bytes, kept by Postgres), then only the page's jobs, the
+ * teams applied again. `last`: the id of the page's last job when more follow, else null.
+ */
+export async function listJobPage(
+  db: Db,
+  teams: readonly string[] | undefined,
+  page: { after?: string | undefined; limit: number; maxBytes: number },
+): Promise<{ rows: JobRow[]; last: string | null }> {
+  if (teams?.length === 0) return { rows: [], last: null };
+  const sizes = await db
+    .selectFrom('jobs')
+    .select(['id', 'definition_bytes as bytes'])
+    .where('deleted_at', 'is', null)
+    .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
+    .$if(page.after !== undefined, (q) => q.where('id', '>', page.after!))
+    .orderBy('id')
+    .limit(page.limit + 1)
+    .execute();
+  const taken = rowsWithin(sizes, page.limit, page.maxBytes);
+  if (taken === 0) return { rows: [], last: null };
+  const rows = await db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('deleted_at', 'is', null)
+    .$if(teams !== undefined, (q) => q.where('team', 'in', [...teams!]))
+    .where('id', 'in', sizes.slice(0, taken).map((s) => s.id))
+    .orderBy('id')
+    .execute();
+  return { rows, last: sizes.length > taken ? sizes[taken - 1]!.id : null };
 }
 
 /**

@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
-import type { RuleRow } from '../database.js';
+import { sql, type SelectQueryBuilder } from 'kysely';
+import { rowsWithin, type RulePosition } from '../../domain/pages.js';
+import type { Database, RuleRow } from '../database.js';
 import type { Db } from './db.js';
 
 export interface RuleListFilter {
@@ -11,16 +12,41 @@ export interface RuleListFilter {
   teams?: readonly string[] | undefined;
 }
 
-export async function listRules(db: Db, filter: RuleListFilter = {}): Promise<RuleRow[]> {
-  let q = db.selectFrom('rules').selectAll();
-  if (!filter.includeDeleted) q = q.where('deleted_at', 'is', null);
-  if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled);
-  if (filter.teams !== undefined) q = filter.teams.length === 0 ? q.where((eb) => eb.val(false)) : q.where('team', 'in', [...filter.teams]);
+/** Filters of the rule list, applied to a query of `rules`. */
+function filtered<Q extends SelectQueryBuilder<Database, 'rules', object>>(q: Q, filter: RuleListFilter): Q {
+  let r = q;
+  if (!filter.includeDeleted) r = r.where('deleted_at', 'is', null) as Q;
+  if (filter.enabled !== undefined) r = r.where('enabled', '=', filter.enabled) as Q;
+  if (filter.teams !== undefined) r = (filter.teams.length === 0 ? r.where((eb) => eb.val(false)) : r.where('team', 'in', [...filter.teams])) as Q;
   if (filter.service !== undefined) {
     const wanted = JSON.stringify([filter.service]);
-    q = q.where(sql<boolean>`(definition->'services' @> ${wanted}::jsonb or definition->'services' @> '["*"]'::jsonb)`);
+    r = r.where(sql<boolean>`(definition->'services' @> ${wanted}::jsonb or definition->'services' @> '["*"]'::jsonb)`) as Q;
   }
-  return q.orderBy('name').orderBy('id').execute();
+  return r;
+}
+
+/**
+ * A page of the rules `filter` lets through, by name then id, after the position `after` (the last of the
+ * previous page): at most `limit`, and only as many as fit in `maxBytes` of definitions (one at least; a
+ * definition is at most 1 MiB). Sizes are read first (definition_bytes, kept by Postgres), then only the
+ * page's rules, the filter applied again (a rule moved to a team the reader cannot read since is left out).
+ * `last`: the position of the page's last rule when more follow (the next page starts after it), else null.
+ * Before, every rule was read and sent whole to one reader: 140 rules of 500 KB were 70 MB.
+ */
+export async function listRulePage(
+  db: Db,
+  filter: RuleListFilter,
+  page: { after?: RulePosition | undefined; limit: number; maxBytes: number },
+): Promise<{ rows: RuleRow[]; last: RulePosition | null }> {
+  let q = filtered(db.selectFrom('rules').select(['id', 'name', 'definition_bytes as bytes']), filter);
+  if (page.after !== undefined) q = q.where(sql<boolean>`(name, id) > (${page.after.name}::text, ${page.after.id}::text)`);
+  const sizes = await q.orderBy('name').orderBy('id').limit(page.limit + 1).execute();
+  const taken = rowsWithin(sizes, page.limit, page.maxBytes);
+  if (taken === 0) return { rows: [], last: null };
+  const ids = sizes.slice(0, taken).map((s) => s.id);
+  const rows = await filtered(db.selectFrom('rules').selectAll(), filter).where('id', 'in', ids).orderBy('name').orderBy('id').execute();
+  const end = sizes[taken - 1]!;
+  return { rows, last: sizes.length > taken ? { name: end.name, id: end.id } : null };
 }
 
 export async function findRule(db: Db, id: string, opts: { includeDeleted?: boolean; forUpdate?: boolean } = {}): Promise<RuleRow | undefined> {
