@@ -240,8 +240,9 @@ export function createApiClient(global: { url: string; token: string | undefined
   }
   const found = <T>(r: ApiResponse<T>) => (r.status === 404 ? undefined : r.body);
   /**
-   * Every item of a list the API pages by cursor (500 a page), following `nextCursor`; undefined when the
-   * first page is a 404 (asked with allow404). A cursor handed out twice (a server bug, a proxy caching a
+   * Every item of a list the API pages by cursor (500 a page at most; the server may end a page sooner, at
+   * its bytes), following `nextCursor`; undefined when the first page is a 404 (asked with allow404). An
+   * answer without nextCursor (a server from before a list was paged) is the whole list. A cursor handed out twice (a server bug, a proxy caching a
    * page, a hostile server) ends the command (exit 3): followed, it paged and accumulated for ever.
    */
   async function allPages<T>(page: (query: URLSearchParams) => Promise<ApiResponse<{ items: T[]; nextCursor: string | null }>>, filter: Record<string, string> = {}): Promise<T[] | undefined> {
@@ -252,7 +253,7 @@ export function createApiClient(global: { url: string; token: string | undefined
       const r = await page(new URLSearchParams({ limit: '500', ...filter, ...(cursor ? { cursor } : {}) }));
       if (r.status === 404) return undefined;
       items.push(...r.body.items);
-      cursor = r.body.nextCursor;
+      cursor = r.body.nextCursor ?? null;
       if (cursor) {
         if (seen.has(cursor)) throw new CliError(EXIT.server, [`${global.url} answered a page cursor it had already given (`, quote(cursor), '): the list does not move on; not followed']);
         seen.add(cursor);
@@ -266,7 +267,7 @@ export function createApiClient(global: { url: string; token: string | undefined
     baseUrl: global.url,
     request,
     rules: {
-      list: async () => (await request<{ items: RuleView[] }>('GET', '/api/rules')).body.items,
+      list: async () => (await allPages<RuleView>((query) => request('GET', `/api/rules?${query}`)))!,
       get: async (id) => found(await request<RuleView>('GET', `/api/rules/${seg(id)}`, { allow404: true })),
       create: async (definition) => (await request<RuleView>('POST', '/api/rules', { body: definition })).body,
       update: async (id, version, definition) => (await request<RuleView>('PUT', `/api/rules/${seg(id)}`, { body: definition, headers: ifMatch(version) })).body,
@@ -275,7 +276,7 @@ export function createApiClient(global: { url: string; token: string | undefined
       },
     },
     environments: {
-      list: async () => (await request<{ items: EnvironmentView[] }>('GET', '/api/environments')).body.items,
+      list: async () => (await allPages<EnvironmentView>((query) => request('GET', `/api/environments?${query}`)))!,
       get: async (name) => found(await request<EnvironmentView>('GET', `/api/environments/${seg(name)}`, { allow404: true })),
       create: async (body) => (await request<EnvironmentView>('POST', '/api/environments', { body })).body,
       update: async (name, body) => (await request<EnvironmentView>('PUT', `/api/environments/${seg(name)}`, { body })).body,
@@ -285,7 +286,7 @@ export function createApiClient(global: { url: string; token: string | undefined
       check: async (name) => found(await request<EnvironmentCheckAnswer>('POST', `/api/environments/${seg(name)}/check`, { allow404: true })),
     },
     jobs: {
-      list: async () => (await request<{ items: JobView[] }>('GET', '/api/jobs')).body.items,
+      list: async () => (await allPages<JobView>((query) => request('GET', `/api/jobs?${query}`)))!,
       get: async (id) => found(await request<JobView>('GET', `/api/jobs/${seg(id)}`, { allow404: true })),
       create: async (body) => (await request<JobView>('POST', '/api/jobs', { body })).body,
       update: async (id, body) => (await request<JobView>('PUT', `/api/jobs/${seg(id)}`, { body })).body,
