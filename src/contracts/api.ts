@@ -13,6 +13,11 @@ export interface ListOf<T> {
   items: T[];
 }
 
+/** A page of a list paged by cursor (GET /api/rules, /api/jobs, /api/environments): follow nextCursor until null. */
+export interface PageOf<T> extends ListOf<T> {
+  nextCursor: string | null;
+}
+
 /** An error answer (problem+json, RFC 9457); `errors` names each wrong field. */
 export interface Problem {
   type?: string;

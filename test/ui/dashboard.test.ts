@@ -339,6 +339,23 @@ describe('dashboard (/ui) in headless Chromium', function () {
     await shot('environments');
   });
 
+  it('rules: a list longer than a page shows its first page and a More button that appends the next', async function () {
+    // Disabled, so that they match none of the incidents of the tests after this one.
+    for (let i = 0; i < 100; i++) {
+      const res = await stack.api('/api/rules', { method: 'POST', body: JSON.stringify({ name: `ui-page-${String(i).padStart(3, '0')}`, enabled: false, actions: [{ type: 'pagerduty.note', content: 'x' }] }) });
+      assert.equal(res.status, 201, await res.text());
+    }
+    const total = ((await (await stack.api('/api/rules?limit=500')).json()) as { items: unknown[] }).items.length;
+    assert.ok(total > 100);
+    await page.click('nav a[data-nav=incidents]');
+    await page.click('nav a[data-nav=rules]');
+    await page.getByTestId('rules-more').waitFor();
+    assert.equal(await page.getByTestId('rule-row').count(), 100);
+    await page.getByTestId('rules-more').click();
+    await eventually(async () => (await page.getByTestId('rule-row').count()) === total, 10_000, 'every rule after More');
+    assert.equal(await page.getByTestId('rules-more').count(), 0, 'no More on the last page');
+  });
+
   it('shows hostile PagerDuty data as text: markup in a title stays text, a javascript: link is not rendered', async function () {
     const hostileId = newIncidentId();
     const hostileTitle = '<img src=x onerror="window.__pwned=1">Evil <b>title</b>';

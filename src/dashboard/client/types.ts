@@ -22,6 +22,7 @@ export type {
   JobRuns,
   JobTargetResult,
   ListOf,
+  PageOf,
   Problem,
   SsoUser,
 } from '../../contracts/api.js';

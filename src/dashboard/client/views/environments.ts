@@ -1,25 +1,26 @@
 // Environments: each one's Doctor agent online or offline (from Temporal's pollers of its task queue),
 // the last poll, the task queue in Temporal, the management VM and the labels.
-import { badge, externalLink, h, table } from '../dom.js';
+import { badge, externalLink, h } from '../dom.js';
 import { when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
-import type { EnvironmentDetail, EnvironmentView, ListOf } from '../types.js';
+import { pagedList } from '../paged.js';
+import type { EnvironmentDetail, EnvironmentView } from '../types.js';
 import { temporalLink } from './temporal.js';
 
-/** Agent state (one Temporal call each) is fetched for this many environments of the list. */
+/** Environments a page of the list holds; the agent state of each (one Temporal call) is fetched as its page is shown. */
 const DETAILED_ENVIRONMENTS = 100;
 
 async function environmentsView(ctx: ViewContext): Promise<void> {
-  const body = await ctx.api.get<ListOf<EnvironmentView>>('/api/environments', { signal: ctx.signal });
-  const envs = await Promise.all(
-    body.items.slice(0, DETAILED_ENVIRONMENTS).map((e) =>
-      ctx.api.get<EnvironmentDetail>(`/api/environments/${encodeURIComponent(e.name)}`, { signal: ctx.signal }).then(
-        (d): EnvironmentView & Partial<EnvironmentDetail> => d,
-        (): EnvironmentView & Partial<EnvironmentDetail> => e,
+  const detailed = (items: EnvironmentView[]) =>
+    Promise.all(
+      items.map((e) =>
+        ctx.api.get<EnvironmentDetail>(`/api/environments/${encodeURIComponent(e.name)}`, { signal: ctx.signal }).then(
+          (d): EnvironmentView & Partial<EnvironmentDetail> => d,
+          (): EnvironmentView & Partial<EnvironmentDetail> => e,
+        ),
       ),
-    ),
-  );
-  const rows = envs.map((e) => {
+    );
+  const environmentRow = (e: EnvironmentView & Partial<EnvironmentDetail>) => {
     const agent = e.agent;
     const last = (agent?.pollers ?? [])
       .map((p) => p.lastAccessTime ?? '')
@@ -43,13 +44,16 @@ async function environmentsView(ctx: ViewContext): Promise<void> {
           .join(', '),
       ),
     );
+  };
+  const list = await pagedList<EnvironmentView>(ctx, {
+    path: '/api/environments',
+    limit: DETAILED_ENVIRONMENTS,
+    testid: 'environments',
+    headers: ['Name', 'Team', 'Description', 'Doctor agent', 'Last poll', 'Task queue', 'Management VM', 'Labels'],
+    rows: async (items) => (await detailed(items)).map(environmentRow),
+    empty: 'No environments yet.',
   });
-  ctx.show(
-    h('h2', {}, 'Environments'),
-    rows.length
-      ? table('environments', ['Name', 'Team', 'Description', 'Doctor agent', 'Last poll', 'Task queue', 'Management VM', 'Labels'], rows)
-      : h('p', { class: 'muted' }, 'No environments yet.'),
-  );
+  ctx.show(h('h2', {}, 'Environments'), ...list);
 }
 
 export const environmentRoutes: Route[] = [{ path: 'environments', nav: 'Environments', view: environmentsView }];

@@ -5,10 +5,11 @@ import { confirmAction } from '../confirm.js';
 import { badge, externalLink, h, table } from '../dom.js';
 import { pretty, scheduleText, seconds, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
-import type { JobDetail, JobRun, JobRuns, JobView, ListOf } from '../types.js';
+import { pagedList } from '../paged.js';
+import type { JobDetail, JobRun, JobRuns, JobView } from '../types.js';
 import { temporalLink } from './temporal.js';
 
-/** Job details (for next runs and paused state) are fetched for this many jobs of the list. */
+/** Jobs a page of the list holds; the detail of each (next runs, paused state) is fetched as its page is shown. */
 const DETAILED_JOBS = 50;
 
 /** The state badge: `unknown` when Temporal did not answer, `no schedule` when it has none for the job. */
@@ -29,17 +30,18 @@ const noNextRuns: Record<JobDetail['scheduleStatus'], string> = {
 const jobHref = (id: string) => `#/jobs/${encodeURIComponent(id)}`;
 
 async function jobsView(ctx: ViewContext): Promise<void> {
-  const body = await ctx.api.get<ListOf<JobView>>('/api/jobs', { signal: ctx.signal });
-  // The detail adds what Temporal knows (paused, next run times) to the stored definition.
-  const jobs = await Promise.all(
-    body.items.slice(0, DETAILED_JOBS).map((j) =>
-      ctx.api.get<JobDetail>(`/api/jobs/${encodeURIComponent(j.id)}`, { signal: ctx.signal }).then(
-        (d): JobView & Partial<JobDetail> => ({ ...j, paused: d.paused, nextRunTimes: d.nextRunTimes, scheduleStatus: d.scheduleStatus }),
-        (): JobView & Partial<JobDetail> => j,
+  // The detail adds what Temporal knows (paused, next run times) to the stored definition: asked for each job
+  // of a page as it is shown, a page of DETAILED_JOBS at a time.
+  const detailed = (items: JobView[]) =>
+    Promise.all(
+      items.map((j) =>
+        ctx.api.get<JobDetail>(`/api/jobs/${encodeURIComponent(j.id)}`, { signal: ctx.signal }).then(
+          (d): JobView & Partial<JobDetail> => ({ ...j, paused: d.paused, nextRunTimes: d.nextRunTimes, scheduleStatus: d.scheduleStatus }),
+          (): JobView & Partial<JobDetail> => j,
+        ),
       ),
-    ),
-  );
-  const rows = jobs.map((j) =>
+    );
+  const jobRow = (j: JobView & Partial<JobDetail>) =>
     h(
       'tr',
       { class: 'clickable', 'data-testid': 'job-row', onclick: () => (location.hash = jobHref(j.id)) },
@@ -50,12 +52,16 @@ async function jobsView(ctx: ViewContext): Promise<void> {
       h('td', {}, `${j.script} via ${j.via}`),
       h('td', { 'data-testid': 'job-next' }, j.scheduleStatus === 'unavailable' ? 'unknown' : when(j.nextRunTimes?.[0])),
       h('td', {}, externalLink(temporalLink(ctx.config, `/schedules/${encodeURIComponent(j.scheduleId)}`), 'Schedule', 'schedule-link')),
-    ),
-  );
-  ctx.show(
-    h('h2', {}, 'Jobs'),
-    rows.length ? table('jobs', ['Name', 'Team', 'Schedule', 'State', 'Script', 'Next run', 'Temporal'], rows) : h('p', { class: 'muted' }, 'No scheduled jobs yet.'),
-  );
+    );
+  const list = await pagedList<JobView>(ctx, {
+    path: '/api/jobs',
+    limit: DETAILED_JOBS,
+    testid: 'jobs',
+    headers: ['Name', 'Team', 'Schedule', 'State', 'Script', 'Next run', 'Temporal'],
+    rows: async (items) => (await detailed(items)).map(jobRow),
+    empty: 'No scheduled jobs yet.',
+  });
+  ctx.show(h('h2', {}, 'Jobs'), ...list);
 }
 
 function runRows(run: JobRun): HTMLTableRowElement[] {

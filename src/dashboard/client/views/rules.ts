@@ -2,10 +2,11 @@
 // it. A panel reads the rule as edited (unsaved) through `currentRule`, and gets the stored rule (null for a
 // new one): the dry-run tester, then the backtest over the stored history (views/backtest.ts). To add one,
 // write an EditorPanel and list it in `editorPanels`.
-import { append, badge, h, table, type Child } from '../dom.js';
+import { append, badge, h, type Child } from '../dom.js';
 import { pretty, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
-import type { ArgWarning, ListOf, RuleSaved, RuleTestResult, RuleView } from '../types.js';
+import { pagedList } from '../paged.js';
+import type { ArgWarning, RuleSaved, RuleTestResult, RuleView } from '../types.js';
 import type { RuleInputDocument } from '../../../domain/rules/schema.js';
 import { backtestPanel } from './backtest.js';
 
@@ -50,9 +51,11 @@ async function parseEditor(ctx: ViewContext, text: string, format: Format): Prom
   }
 }
 
+/** Rules a page of the list holds (More shows the next). */
+const RULES_PAGE = 100;
+
 async function rulesView(ctx: ViewContext): Promise<void> {
-  const body = await ctx.api.get<ListOf<RuleView>>('/api/rules', { signal: ctx.signal });
-  const rows = body.items.map((r) =>
+  const ruleRow = (r: RuleView) =>
     h(
       'tr',
       { class: 'clickable', 'data-testid': 'rule-row', onclick: () => (location.hash = ruleHref(r.id)) },
@@ -64,12 +67,16 @@ async function rulesView(ctx: ViewContext): Promise<void> {
       h('td', {}, badge(r.breaker.state)),
       h('td', {}, r.services.join(', ') || 'all'),
       h('td', {}, r.actions.map((a) => a.type).join(', ')),
-    ),
-  );
-  ctx.show(
-    h('div', { class: 'row' }, h('h2', {}, 'Rules'), h('a', { href: '#/rules/new', 'data-testid': 'new-rule' }, h('button', { type: 'button' }, 'New rule'))),
-    rows.length ? table('rules', ['Name', 'Team', 'Version', 'State', 'Mode', 'Breaker', 'Services', 'Actions'], rows) : h('p', { class: 'muted' }, 'No rules yet.'),
-  );
+    );
+  const list = await pagedList<RuleView>(ctx, {
+    path: '/api/rules',
+    limit: RULES_PAGE,
+    testid: 'rules',
+    headers: ['Name', 'Team', 'Version', 'State', 'Mode', 'Breaker', 'Services', 'Actions'],
+    rows: (items) => items.map(ruleRow),
+    empty: 'No rules yet.',
+  });
+  ctx.show(h('div', { class: 'row' }, h('h2', {}, 'Rules'), h('a', { href: '#/rules/new', 'data-testid': 'new-rule' }, h('button', { type: 'button' }, 'New rule'))), ...list);
 }
 
 /** Evaluates the rule as edited against a PagerDuty payload or a stored incident; nothing runs, nothing is saved. */
