@@ -200,7 +200,7 @@ describe('selfheal tokens, and the failed-authentication limit, against a real s
     while (failures() < MAX_FAILURES) {
       const run = await selfheal(['jobs', 'list'], bad);
       assert.equal(run.code, 3);
-      assert.match(run.stderr, /^GET \/api\/jobs failed: 401 /);
+      assert.match(run.stderr, /^GET \/api\/jobs\?limit=500 failed: 401 /);
     }
     const seen = requests().length;
     const blocked = await selfheal(['jobs', 'list'], bad);
