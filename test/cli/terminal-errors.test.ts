@@ -86,7 +86,7 @@ describe('selfheal CLI: a failed command prints the server text it quotes on its
     const lines = stderrLines(run.stderr);
     assert.ok(!lines.includes(FORGED), `a forged line:\n${run.stderr}`);
     assert.deepEqual(lines, [
-      `GET /api/rules failed: 422 Invalid rule\\n${FORGED}: name C:\\\\new\\r\\n${FORGED}`,
+      `GET /api/rules?limit=500 failed: 422 Invalid rule\\n${FORGED}: name C:\\\\new\\r\\n${FORGED}`,
       `  actions.0.args.0: must not start with '-'\\n${FORGED}`,
       `  name\\n${FORGED}: too long`,
     ]);
