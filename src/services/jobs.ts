@@ -13,7 +13,7 @@ import { environmentsOutside } from '../db/repositories/teams.js';
 import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobPage, listJobRuns, listJobTargetResults, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
-import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, slugify, timeZoneSpelling, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { countScheduledTimes, heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduleFrequencyProblem, slugify, timeZoneSpelling, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { recipientRefused, refusals, type EmailRecipientPolicy } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
@@ -370,8 +370,17 @@ export function jobService(deps: JobServiceDeps) {
       const start = new Date(body.start);
       const end = new Date(body.end);
       if (start >= end) throw new ValidationError('start must be before end', [{ path: 'end', message: 'must be after start' }]);
-      const times = scheduledTimesIn(definitionOf(row).schedule, start, end);
-      if (times > MAX_BACKFILL_RUNS) {
+      const counted = countScheduledTimes(definitionOf(row).schedule, start, end);
+      if (counted.stoppedAt) {
+        // The count is bounded in steps (MAX_BACKFILL_COUNT_STEPS): it runs on the API's event loop.
+        throw new ValidationError(`the window is too wide to count its scheduled runs; nothing was backfilled`, [
+          {
+            path: 'end',
+            message: `counting the scheduled runs of this window takes more than ${MAX_BACKFILL_COUNT_STEPS} steps of the cron (its day-of-month and day-of-week fields rarely meet): an end at or before ${counted.stoppedAt.toISOString()} fits (${counted.runs} scheduled run(s) from start to there); backfill in several steps`,
+          },
+        ]);
+      }
+      if (counted.runs > MAX_BACKFILL_RUNS) {
         throw new ValidationError(`the window holds more than ${MAX_BACKFILL_RUNS} scheduled runs; nothing was backfilled`, [
           { path: 'end', message: `a backfill covers at most ${MAX_BACKFILL_RUNS} scheduled runs (each starts the script on every target): move end closer to start, or backfill in several steps` },
         ]);

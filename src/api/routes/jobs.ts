@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ScheduleStatus } from '../../contracts/api.js';
 import type { JobRow } from '../../db/database.js';
-import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_RUNS, OVERLAP_POLICIES } from '../../domain/jobs.js';
+import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, OVERLAP_POLICIES } from '../../domain/jobs.js';
 import { definitionOf, jobService } from '../../services/jobs.js';
 import { workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
@@ -159,7 +159,7 @@ export function jobRoutes(deps: AppDeps) {
       path: '/api/jobs/{id}/backfill',
       tags,
       summary: 'Run the schedule for a past time range',
-      description: `Takes the runs the schedule would have started between start and end (both included), as the overlap policy says. At most ${MAX_BACKFILL_RUNS} scheduled runs per backfill (each starts the script on every target): a wider window is answered 400 on \`end\`, and nothing is backfilled.`,
+      description: `Takes the runs the schedule would have started between start and end (both included), as the overlap policy says. At most ${MAX_BACKFILL_RUNS} scheduled runs per backfill (each starts the script on every target): a wider window is answered 400 on \`end\`, and nothing is backfilled. The runs are counted in at most ${MAX_BACKFILL_COUNT_STEPS} steps of the cron (a cron whose day-of-month and day-of-week fields rarely meet walks many days per run): a window that takes more is answered 400 on \`end\`, naming the latest end that fits.`,
       request: { params: idParam, body: jsonBody(backfillSchema) },
       responses: {
         202: json('Backfill requested.', z.object({ jobId: z.string(), backfill: anyObject })),
