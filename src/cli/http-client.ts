@@ -126,7 +126,10 @@ export interface ApiClient {
     create(body: unknown): Promise<JobView>;
     update(id: string, body: unknown): Promise<JobView>;
     remove(id: string): Promise<void>;
+    /** The newest `limit` runs, following `nextCursor` (a page ends at 4 MiB); undefined for an unknown job. */
     runs(id: string, limit: number): Promise<JobRunView[] | undefined>;
+    /** One page of a run's target results, whole; undefined for an unknown job or run. */
+    runTargets(id: string, runId: string, cursor: string | null): Promise<{ items: JobRunView['targets']; nextCursor: string | null } | undefined>;
     /** The run's id when the API started it itself, and the time (to the second) the trigger was taken. */
     trigger(id: string): Promise<{ runId: string | null; triggeredAt: string | null }>;
     setState(id: string, what: 'pause' | 'resume'): Promise<JobView | undefined>;
@@ -293,7 +296,29 @@ export function createApiClient(global: { url: string; token: string | undefined
       remove: async (id) => {
         await request('DELETE', `/api/jobs/${seg(id)}`);
       },
-      runs: async (id, limit) => found(await request<{ items: JobRunView[] }>('GET', `/api/jobs/${seg(id)}/runs?limit=${limit}`, { allow404: true }))?.items,
+      runs: async (id, limit) => {
+        // A page ends at 4 MiB of runs (one at least): the pages are followed up to `limit` runs.
+        const items: JobRunView[] = [];
+        const seen = new Set<string>();
+        let cursor: string | null = null;
+        do {
+          const q: URLSearchParams = new URLSearchParams({ limit: String(limit - items.length), ...(cursor ? { cursor } : {}) });
+          const r: ApiResponse<{ items: JobRunView[]; nextCursor?: string | null }> = await request<{ items: JobRunView[]; nextCursor?: string | null }>('GET', `/api/jobs/${seg(id)}/runs?${q}`, { allow404: true });
+          if (r.status === 404) return undefined;
+          items.push(...r.body.items);
+          cursor = r.body.nextCursor ?? null;
+          if (cursor) {
+            if (seen.has(cursor)) throw new CliError(EXIT.server, [`${global.url} answered a page cursor it had already given (`, quote(cursor), '): the list does not move on; not followed']);
+            seen.add(cursor);
+          }
+        } while (cursor && items.length < limit);
+        return items.slice(0, limit);
+      },
+      runTargets: async (id, runId, cursor) => {
+        const q = new URLSearchParams({ limit: '500', ...(cursor ? { cursor } : {}) });
+        const page = found(await request<{ items: JobRunView['targets']; nextCursor: string | null }>('GET', `/api/jobs/${seg(id)}/runs/${seg(runId)}/targets?${q}`, { allow404: true }));
+        return page && { items: page.items, nextCursor: page.nextCursor ?? null };
+      },
       trigger: async (id) => {
         // A server before runId and triggeredAt answers without them: the CLI then follows the first new run.
         const body = (await request<{ runId?: string | null; triggeredAt?: string }>('POST', `/api/jobs/${seg(id)}/trigger`)).body;

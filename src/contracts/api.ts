@@ -242,6 +242,8 @@ export interface JobTargetResult {
   exitCode: number | null;
   outputExcerpt: string | null;
   error: string | null;
+  /** In the list of runs: the output (its end) or the error (its start) was shortened there; the run's targets endpoint holds them whole. */
+  cut?: boolean;
 }
 
 export interface JobRun {
@@ -254,10 +256,15 @@ export interface JobRun {
   finishedAt: Instant | null;
   durationMs: number | null;
   temporalUrl: string;
+  /** The run's first target results (50 at most, those not succeeded first); `targetsTotal` counts them all (absent from servers before it: all were listed). */
   targets: JobTargetResult[];
+  targetsTotal?: number;
+  targetsOmitted?: number;
 }
 
 export interface JobRuns extends ListOf<JobRun> {
+  /** The next page's cursor; null (or absent, from servers before it) on the last. */
+  nextCursor?: string | null;
   schedule: { skippedOverlap: number; missedCatchupWindow: number; actionsTaken: number } | { error: string } | null;
 }
 

@@ -10,7 +10,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
-import { deleteJob, findJob, findJobClash, firstFreeJobId, insertJob, lockJobId, listJobPage, listJobRuns, listJobTargetResults, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
+import { deleteJob, findJob, findJobClash, findJobRun, firstFreeJobId, insertJob, lockJobId, listJobPage, listJobRunsPage, listJobRunTargets, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
 import { countScheduledTimes, heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduleFrequencyProblem, slugify, timeZoneSpelling, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
@@ -76,6 +76,18 @@ async function runsGoing(db: Kysely<Database>, jobId: string): Promise<string[]>
 }
 
 /** What a job's `scheduleState` says when Temporal cannot be asked; why is in the log. */
+/**
+ * A page of GET /api/jobs/{id}/runs ends at 4 MiB (one run at least). Each run lists its first 50 target
+ * results (those not succeeded first), with the last 500 characters of the output and the first 500 of the
+ * error; `targetsTotal` counts them all, and GET /api/jobs/{id}/runs/{runId}/targets pages them whole. Before,
+ * every result of every run was sent, each with up to 4,000 characters of output and of error: 78 MiB for
+ * 20 runs of a 500-target job, some 780 MB for a page of 200, built in the API's memory for any reader.
+ */
+export const JOB_RUNS_PAGE_BYTES = 4 * 1024 * 1024;
+export const JOB_RUN_LIST_TARGETS = { perRun: 50, excerptChars: 500 } as const;
+/** A page of a run's target results, whole, ends at 4 MiB (one at least; each is at most about 8,000 characters). */
+export const JOB_TARGETS_PAGE_BYTES = 4 * 1024 * 1024;
+
 export const SCHEDULE_STATE_UNAVAILABLE = 'schedule state unavailable: Temporal did not answer';
 
 /**
@@ -391,15 +403,25 @@ export function jobService(deps: JobServiceDeps) {
       return row;
     },
 
-    /** The newest runs of a job with their per-target results, and the schedule's counters. */
-    async runs(actor: Actor, id: string, limit: number, log: Logger = deps.logger) {
+    /**
+     * A page of a job's runs, newest first, with the first of each run's target results (JOB_RUN_LIST_TARGETS)
+     * and the schedule's counters: bounded in bytes (JOB_RUNS_PAGE_BYTES), `nextCursor` leading on.
+     */
+    async runs(actor: Actor, id: string, page: { limit: number; cursor?: string | undefined }, log: Logger = deps.logger) {
       const row = await mustAccess(db, actor, 'viewer', id);
-      const runs = await listJobRuns(db, row.id, limit);
-      const results = await listJobTargetResults(
-        db,
-        runs.map((r) => r.id),
-      );
-      return { job: row, runs, results, schedule: await describe(row.id, log) };
+      const { runs, targets, more } = await listJobRunsPage(db, row.id, { before: page.cursor, limit: page.limit, maxBytes: JOB_RUNS_PAGE_BYTES, targets: JOB_RUN_LIST_TARGETS });
+      const byRun = new Map<string, typeof targets>();
+      for (const t of targets) byRun.set(t.job_run_id, [...(byRun.get(t.job_run_id) ?? []), t]);
+      return { job: row, runs: runs.map((r) => ({ ...r, targets: byRun.get(r.id) ?? [] })), nextCursor: more ? runs.at(-1)!.id : null, schedule: await describe(row.id, log) };
+    },
+
+    /** A page of one run's target results, whole, by environment: bounded in bytes (JOB_TARGETS_PAGE_BYTES). */
+    async runTargets(actor: Actor, id: string, runId: string, page: { limit: number; cursor?: string | undefined }) {
+      const row = await mustAccess(db, actor, 'viewer', id);
+      const run = await findJobRun(db, row.id, runId);
+      if (!run) throw new NotFoundError(`job ${id} has no run ${runId}`);
+      const { targets, more } = await listJobRunTargets(db, run.id, { after: page.cursor, limit: page.limit, maxBytes: JOB_TARGETS_PAGE_BYTES });
+      return { job: row, run, targets, nextCursor: more ? targets.at(-1)!.environment : null };
     },
   };
 }

@@ -28,6 +28,8 @@ interface Fixture {
   job: string;
   incident: string;
   actionRun: string;
+  /** A run of `job`, with one target result. */
+  jobRun: string;
   /** A token holding alpha:viewer and beta:viewer, whose alpha roles the membership routes change. */
   member: string;
   suffix: string;
@@ -191,6 +193,7 @@ const CASES: Record<string, Case> = {
     alsoRefused: ['alphaViewer'],
   },
   'GET /api/jobs/:id/runs': { kind: 'object', request: (f) => ({ method: 'GET', path: `/api/jobs/${f.job}/runs` }), own: { who: 'alphaViewer', status: 200 } },
+  'GET /api/jobs/:id/runs/:runId/targets': { kind: 'object', request: (f) => ({ method: 'GET', path: `/api/jobs/${f.job}/runs/${f.jobRun}/targets` }), own: { who: 'alphaViewer', status: 200 } },
   'GET /auth/config': { kind: 'not-team-owned', why: 'public sign-in configuration' },
   'GET /auth/login': { kind: 'not-team-owned', why: 'single sign-on flow' },
   'GET /auth/callback': { kind: 'not-team-owned', why: 'single sign-on flow' },
@@ -242,8 +245,11 @@ describe('security: teams — cross-team access on every route', function () {
       .insertInto('action_runs')
       .values({ id: actionRun, idempotency_key: actionRun, incident_id: incident, rule_id: rule, rule_version: 2, action_index: 0, action_id: 'gate', action_type: 'pagerduty.note', status: 'awaiting_approval' })
       .execute();
+    const jobRun = `jobrun-${job}-fixture`;
+    await db.db.insertInto('job_runs').values({ id: jobRun, job_id: job, trigger: 'manual', status: 'failed' }).execute();
+    await db.db.insertInto('job_target_results').values({ job_run_id: jobRun, environment: env, via: 'agent', status: 'failed', exit_code: 1, output_excerpt: 'out', error: 'err' }).execute();
     const member = (await issue(`member-${suffix}`, { teams: ['alpha:viewer', 'beta:viewer'] })).id;
-    return { rule, env, job, incident, actionRun, member, suffix };
+    return { rule, env, job, incident, actionRun, jobRun, member, suffix };
   }
 
   /** What an outsider could have changed: the stored rows of the fixture. */

@@ -3,11 +3,12 @@ import { z } from 'zod';
 import type { ScheduleStatus } from '../../contracts/api.js';
 import type { JobRow } from '../../db/database.js';
 import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, OVERLAP_POLICIES } from '../../domain/jobs.js';
-import { definitionOf, jobService } from '../../services/jobs.js';
+import { definitionOf, JOB_RUN_LIST_TARGETS, jobService } from '../../services/jobs.js';
+import type { JobTargetResult } from '../../db/database.js';
 import { workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { anyObject, pageOf, pageQuery, pathParams } from '../schemas/common.js';
+import { anyObject, pageOf, pageQuery, pathParams, textParam } from '../schemas/common.js';
 import { LIST_PAGE_BYTES } from '../../services/list-pages.js';
 
 export const backfillSchema = z.strictObject({
@@ -16,7 +17,15 @@ export const backfillSchema = z.strictObject({
   overlap: z.enum(OVERLAP_POLICIES).optional(),
 });
 
-export const runsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
+export const runsQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: textParam(200).optional().describe('nextCursor of the previous page (a run id).'),
+});
+
+export const runTargetsQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: textParam(200).optional().describe('nextCursor of the previous page (an environment).'),
+});
 
 const idParam = pathParams(['id', 'job id']);
 const tags = ['jobs'];
@@ -29,6 +38,18 @@ const view = (row: JobRow) => {
 };
 
 const ms = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime() : null);
+
+const targetView = (t: JobTargetResult) => ({
+  environment: t.environment,
+  via: t.via,
+  status: t.status,
+  exitCode: t.exit_code,
+  outputExcerpt: t.output_excerpt,
+  error: t.error,
+  startedAt: t.started_at,
+  finishedAt: t.finished_at,
+  durationMs: ms(t.started_at, t.finished_at),
+});
 
 export function jobRoutes(deps: AppDeps) {
   const app = newRouter();
@@ -180,12 +201,13 @@ export function jobRoutes(deps: AppDeps) {
       method: 'get',
       path: '/api/jobs/{id}/runs',
       tags,
-      summary: 'Runs of a job, newest first',
+      summary: 'Runs of a job, newest first, paged by cursor',
+      description: `A page holds \`limit\` runs at most, and no more than 4 MiB (one run at least): follow \`nextCursor\` until it is null. Each run lists its first ${JOB_RUN_LIST_TARGETS.perRun} target results (those not succeeded first, then by environment) with the last ${JOB_RUN_LIST_TARGETS.excerptChars} characters of the output and the first ${JOB_RUN_LIST_TARGETS.excerptChars} of the error (\`cut\` says one was shortened); \`targetsTotal\` counts them all, and \`GET /api/jobs/{id}/runs/{runId}/targets\` pages them whole. The \`summary\` leaves out \`failures\` (the targets hold them).`,
       request: { params: idParam, query: runsQuerySchema },
-      responses: { 200: json('Runs.', z.object({ jobId: z.string(), schedule: anyObject.nullable(), items: z.array(anyObject) })), ...unknown },
+      responses: { 200: json('Runs.', z.object({ jobId: z.string(), schedule: anyObject.nullable(), items: z.array(anyObject), nextCursor: z.string().nullable() })), ...unknown },
     }),
     async (c) => {
-      const { job, runs, results, schedule: described } = await jobs.runs(actorOf(c), c.req.param('id'), c.req.valid('query').limit, c.get('logger'));
+      const { job, runs, nextCursor, schedule: described } = await jobs.runs(actorOf(c), c.req.param('id'), c.req.valid('query'), c.get('logger'));
       const s = 'state' in described ? described.state : undefined;
       const schedule = 'error' in described ? described : s ? { actionsTaken: s.actionsTaken, skippedOverlap: s.skippedOverlap, missedCatchupWindow: s.missedCatchupWindow } : null;
       return c.json(
@@ -203,23 +225,30 @@ export function jobRoutes(deps: AppDeps) {
             durationMs: ms(r.started_at, r.finished_at),
             summary: r.summary,
             temporalUrl: workflowUrl(uiUrl, namespace, r.id, r.run_id ?? undefined),
-            targets: results
-              .filter((t) => t.job_run_id === r.id)
-              .map((t) => ({
-                environment: t.environment,
-                via: t.via,
-                status: t.status,
-                exitCode: t.exit_code,
-                outputExcerpt: t.output_excerpt,
-                error: t.error,
-                startedAt: t.started_at,
-                finishedAt: t.finished_at,
-                durationMs: ms(t.started_at, t.finished_at),
-              })),
+            targetsTotal: r.targets_total,
+            targetsOmitted: r.targets_total - r.targets.length,
+            targets: r.targets.map((t) => ({ ...targetView(t), cut: t.cut })),
           })),
+          nextCursor,
         },
         200,
       );
+    },
+  );
+
+  app.openapi(
+    op(read, {
+      method: 'get',
+      path: '/api/jobs/{id}/runs/{runId}/targets',
+      tags,
+      summary: "A run's target results, whole, by environment, paged by cursor",
+      description: 'Each result with its output and error as recorded (up to 4,000 characters of each). A page holds `limit` results at most, and no more than 4 MiB (one at least): follow `nextCursor` until it is null.',
+      request: { params: pathParams(['id', 'job id'], ['runId', 'run id (the `id` of a run in the list)']), query: runTargetsQuerySchema },
+      responses: { 200: json('Target results.', z.object({ jobId: z.string(), runId: z.string(), items: z.array(anyObject), nextCursor: z.string().nullable() })), 404: problemResponse('Unknown job, or no such run of it.') },
+    }),
+    async (c) => {
+      const { job, run, targets, nextCursor } = await jobs.runTargets(actorOf(c), c.req.param('id'), c.req.param('runId'), c.req.valid('query'));
+      return c.json({ jobId: job.id, runId: run.id, items: targets.map(targetView), nextCursor }, 200);
     },
   );
 

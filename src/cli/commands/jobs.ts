@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { mapBounded } from '../../domain/map-bounded.js';
 import { FINAL_RUN_STATUSES, type JobRunView, type JobView } from '../api-types.js';
 import type { CommandContext } from '../context.js';
-import { EXIT } from '../errors.js';
+import { CliError, EXIT, quote } from '../errors.js';
 import { linePerWrite, printJson, table, tableRow } from '../output.js';
 import { action, positiveInt, type Runtime } from '../program.js';
 
@@ -18,6 +18,37 @@ const stateText = (j: JobView): string =>
 const nextRunText = (j: JobView): string => (j.scheduleStatus === 'unavailable' ? '?' : (j.nextRunTimes?.[0] ?? '-'));
 
 const targetLine = (t: JobRunView['targets'][number]) => `  ${t.environment} (${t.via}): ${t.status}${t.exitCode !== null ? ` exit ${t.exitCode}` : ''}${t.error ? ` — ${t.error}` : ''}`;
+
+/** Runs `jobs trigger` lists to find the one it started: the newest few (a page of runs is up to 4 MiB). */
+const RUNS_FOLLOWED = 5;
+
+/** Every page of a run's target results, handed to `each` in turn; false when the job or run is not known. */
+async function eachTargetPage(api: CommandContext['api'], id: string, runId: string, each: (items: JobRunView['targets']) => void): Promise<boolean> {
+  const seen = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const page: Awaited<ReturnType<CommandContext['api']['jobs']['runTargets']>> = await api.jobs.runTargets(id, runId, cursor);
+    if (!page) return false;
+    each(page.items);
+    cursor = page.nextCursor;
+    if (cursor !== null) {
+      if (seen.has(cursor)) throw new CliError(EXIT.server, ['the server answered a page cursor of the run\'s targets it had already given (', quote(cursor), '): the list does not move on; not followed']);
+      seen.add(cursor);
+    }
+  } while (cursor !== null);
+  return true;
+}
+
+/** Every target of a finished run, a page at a time (the run lists its first 50, shortened); the listed ones from a server without the targets endpoint. */
+async function printTargets({ api, io }: Pick<CommandContext, 'api' | 'io'>, id: string, run: JobRunView): Promise<void> {
+  if (run.targetsTotal === undefined) {
+    for (const t of run.targets) io.out(targetLine(t));
+    return;
+  }
+  await eachTargetPage(api, id, run.id, (items) => {
+    for (const t of items) io.out(targetLine(t));
+  });
+}
 
 function notFound(io: CommandContext['io'], what: string): number {
   io.err(`${what} is not known`);
@@ -84,7 +115,9 @@ export function registerJobs(program: Command, given: Runtime): void {
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds (default 600)')
     .action(
       action<{ wait?: boolean; timeout?: string }>(rt, async ({ api, io, args: [id], opts, global }) => {
-        const before = await api.jobs.runs(id!, 20);
+        // The newest few runs only: they are pages of runs with their targets, and a fleet job's last 20 were
+        // more than the 64 MiB an answer may be (each run now lists 50 targets at most; `isOurs` tells ours).
+        const before = await api.jobs.runs(id!, RUNS_FOLLOWED);
         if (!before) return notFound(io, `job ${id}`);
         const known = new Set(before.map((r) => r.id));
         const timeoutMs = positiveInt(opts.timeout, 'timeout', 600, 86_400) * 1000;
@@ -99,8 +132,8 @@ export function registerJobs(program: Command, given: Runtime): void {
         let run: JobRunView | undefined;
         let last = '';
         for (;;) {
-          run = (await api.jobs.runs(id!, 20))?.filter((r) => !known.has(r.id)).findLast((r) => isOurs(r, triggered));
-          const progress = run ? `${run.status}, ${run.targets.length} target result(s)` : 'waiting for the run to start';
+          run = (await api.jobs.runs(id!, RUNS_FOLLOWED))?.filter((r) => !known.has(r.id)).findLast((r) => isOurs(r, triggered));
+          const progress = run ? `${run.status}, ${run.targetsTotal ?? run.targets.length} target result(s)` : 'waiting for the run to start';
           if (progress !== last) {
             io.err(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${id}: ${progress}`);
             last = progress;
@@ -117,7 +150,7 @@ export function registerJobs(program: Command, given: Runtime): void {
           printJson(io, { jobId: id, finished: true, run });
         } else {
           io.out(`${id}: ${run.status}${run.durationMs !== null ? ` in ${(run.durationMs / 1000).toFixed(1)} s` : ''}  ${run.temporalUrl}`);
-          for (const t of run.targets) io.out(targetLine(t));
+          await printTargets({ api, io }, id!, run);
         }
         return run.status === 'succeeded' || run.status === 'skipped' ? EXIT.ok : EXIT.negative;
       }),
@@ -151,10 +184,43 @@ export function registerJobs(program: Command, given: Runtime): void {
         tableRow(io, ['STARTED', 'TRIGGER', 'STATUS', 'DURATION', 'TARGETS OK', 'TEMPORAL']);
         for (const r of runs) {
           const ok = r.targets.filter((t) => t.status === 'succeeded').length;
-          tableRow(io, [r.startedAt, r.trigger, r.status, r.durationMs === null ? '' : `${(r.durationMs / 1000).toFixed(1)}s`, `${ok}/${r.targets.length}`, r.temporalUrl]);
+          const total = r.targetsTotal ?? r.targets.length;
+          const more = total - r.targets.length;
+          tableRow(io, [r.startedAt, r.trigger, r.status, r.durationMs === null ? '' : `${(r.durationMs / 1000).toFixed(1)}s`, more > 0 ? `${ok}/${r.targets.length} of ${total} listed` : `${ok}/${total}`, r.temporalUrl]);
           for (const t of r.targets) io.out(targetLine(t));
+          if (more > 0 || r.targets.some((t) => t.cut)) io.out(`  … ${more > 0 ? `${more} more target(s); ` : ''}all of them whole: selfheal jobs targets ${id} ${r.id}`);
         }
         return EXIT.ok;
+      }),
+    );
+
+  group
+    .command('targets')
+    .description("A run's target results, whole: status, exit code, output and error (exit 1 when the job or run is not known)")
+    .argument('<id>', 'job id')
+    .argument('<runId>', 'run id (the id `jobs runs --json` lists)')
+    .action(
+      action(rt, async ({ api, io, args: [id, runId], global }) => {
+        if (global.json) {
+          // One JSON array, written a page at a time.
+          let first = true;
+          const ok = await eachTargetPage(api, id!, runId!, (items) => {
+            for (const t of items) {
+              io.out(`${first ? '[' : ','}${JSON.stringify(t)}`);
+              first = false;
+            }
+          });
+          if (!ok) return notFound(io, `run ${runId} of job ${id}`);
+          io.out(first ? '[]' : ']');
+          return EXIT.ok;
+        }
+        const ok = await eachTargetPage(api, id!, runId!, (items) => {
+          for (const t of items) {
+            io.out(targetLine(t));
+            if (t.outputExcerpt) io.out(t.outputExcerpt.replace(/^/gm, '    '));
+          }
+        });
+        return ok ? EXIT.ok : notFound(io, `run ${runId} of job ${id}`);
       }),
     );
 }

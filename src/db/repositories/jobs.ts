@@ -136,12 +136,103 @@ export async function deleteJob(db: Db, id: string): Promise<JobRow | undefined>
   return db.updateTable('jobs').set({ deleted_at: at, updated_at: at }).where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
 }
 
-/** The newest runs of a job first. */
-export async function listJobRuns(db: Db, jobId: string, limit: number): Promise<JobRun[]> {
-  return db.selectFrom('job_runs').selectAll().where('job_id', '=', jobId).orderBy('started_at', 'desc').limit(limit).execute();
+/** How a run's targets are shown in the list of runs: the first of them, each with the ends of its excerpts. */
+export interface ListedTargets {
+  /** Targets listed per run: those not succeeded first, then by environment. */
+  perRun: number;
+  /** Characters of each excerpt listed: the end of the output (its last lines, the script's RESULT), the start of the error. */
+  excerptChars: number;
 }
 
-export async function listJobTargetResults(db: Db, runIds: readonly string[]): Promise<JobTargetResult[]> {
-  if (runIds.length === 0) return [];
-  return db.selectFrom('job_target_results').selectAll().where('job_run_id', 'in', runIds).orderBy('environment').execute();
+export type ListedJobRun = JobRun & { targets_total: number };
+export type ListedTarget = JobTargetResult & { cut: boolean };
+
+/**
+ * A page of a job's runs, newest first, after the run `before` (a run id, the previous page's last): at most
+ * `limit`, and only as many as fit in `maxBytes` (one at least), as JSON text: each run's summary without its
+ * `failures` (the targets hold them; a summary repeats each failure's error, 4,000 characters each) and its
+ * listed targets. Sizes are measured in Postgres first, and only the page is read: every target result of
+ * every run was read and sent, 78 MiB for 20 runs of 500 failed targets. `more`: runs follow the page.
+ */
+export async function listJobRunsPage(
+  db: Db,
+  jobId: string,
+  page: { before?: string | undefined; limit: number; maxBytes: number; targets: ListedTargets },
+): Promise<{ runs: ListedJobRun[]; targets: ListedTarget[]; more: boolean }> {
+  const { perRun, excerptChars } = page.targets;
+  const after = page.before === undefined ? sql<boolean>`true` : sql<boolean>`(r.started_at, r.id) < (select b.started_at, b.id from job_runs b where b.id = ${page.before} and b.job_id = ${jobId})`;
+  const { rows: sizes } = await sql<{ id: string; bytes: number }>`
+    select r.id, (coalesce(octet_length((r.summary - 'failures')::text), 0) + 512 + coalesce((
+      select sum(octet_length(to_json(t.environment)::text) + coalesce(octet_length(to_json(right(t.output_excerpt, ${excerptChars}))::text), 0)
+        + coalesce(octet_length(to_json(left(t.error, ${excerptChars}))::text), 0) + 256)
+      from (select environment, output_excerpt, error from job_target_results where job_run_id = r.id order by status = 'succeeded', environment limit ${perRun}) t
+    ), 0))::float8 as bytes
+    from job_runs r
+    where r.job_id = ${jobId} and ${after}
+    order by r.started_at desc, r.id desc
+    limit ${page.limit + 1}`.execute(db);
+  let bytes = 0;
+  let taken = 0;
+  for (const s of sizes.slice(0, page.limit)) {
+    bytes += Number(s.bytes);
+    if (taken > 0 && bytes > page.maxBytes) break;
+    taken++;
+  }
+  if (taken === 0) return { runs: [], targets: [], more: false };
+  const ids = sizes.slice(0, taken).map((s) => s.id);
+  const { rows: runs } = await sql<ListedJobRun>`
+    select r.id, r.job_id, r.run_id, r.trigger, r.status, r.scheduled_at, r.started_at, r.finished_at, r.summary - 'failures' as summary,
+      (select count(*)::int from job_target_results t where t.job_run_id = r.id) as targets_total
+    from job_runs r where r.id in (${sql.join(ids)})
+    order by r.started_at desc, r.id desc`.execute(db);
+  const { rows: targets } = await sql<ListedTarget>`
+    select t.id, t.job_run_id, t.environment, t.via, t.status, t.exit_code, right(t.output_excerpt, ${excerptChars}) as output_excerpt, left(t.error, ${excerptChars}) as error,
+      t.started_at, t.finished_at, (coalesce(length(t.output_excerpt), 0) > ${excerptChars} or coalesce(length(t.error), 0) > ${excerptChars}) as cut
+    from unnest(${sql.val(ids)}::text[]) as run(id)
+    cross join lateral (select * from job_target_results x where x.job_run_id = run.id order by x.status = 'succeeded', x.environment limit ${perRun}) t`.execute(db);
+  return { runs, targets, more: sizes.length > taken };
+}
+
+/** A run of a job, or undefined. */
+export async function findJobRun(db: Db, jobId: string, runId: string): Promise<JobRun | undefined> {
+  return db.selectFrom('job_runs').selectAll().where('id', '=', runId).where('job_id', '=', jobId).executeTakeFirst();
+}
+
+/**
+ * A page of a run's target results, by environment, after environment `after`: at most `limit`, and only as
+ * many as fit in `maxBytes` of output and error (as JSON text; one at least, each at most 4,000 characters of
+ * each). Sizes are measured in Postgres first. `more`: results follow the page.
+ */
+export async function listJobRunTargets(db: Db, runId: string, page: { after?: string | undefined; limit: number; maxBytes: number }): Promise<{ targets: JobTargetResult[]; more: boolean }> {
+  const sizes = await db
+    .selectFrom('job_target_results')
+    .select([
+      'environment',
+      sql<number>`(octet_length(to_json(environment)::text) + coalesce(octet_length(to_json(output_excerpt)::text), 0) + coalesce(octet_length(to_json(error)::text), 0) + 256)::float8`.as('bytes'),
+    ])
+    .where('job_run_id', '=', runId)
+    .$if(page.after !== undefined, (q) => q.where('environment', '>', page.after!))
+    .orderBy('environment')
+    .limit(page.limit + 1)
+    .execute();
+  let bytes = 0;
+  let taken = 0;
+  for (const s of sizes.slice(0, page.limit)) {
+    bytes += Number(s.bytes);
+    if (taken > 0 && bytes > page.maxBytes) break;
+    taken++;
+  }
+  if (taken === 0) return { targets: [], more: false };
+  const targets = await db
+    .selectFrom('job_target_results')
+    .selectAll()
+    .where('job_run_id', '=', runId)
+    .where(
+      'environment',
+      'in',
+      sizes.slice(0, taken).map((s) => s.environment),
+    )
+    .orderBy('environment')
+    .execute();
+  return { targets, more: sizes.length > taken };
 }
