@@ -6,7 +6,7 @@ import { badge, externalLink, h, table } from '../dom.js';
 import { pretty, scheduleText, seconds, when } from '../format.js';
 import type { Route, ViewContext } from '../router.js';
 import { pagedList } from '../paged.js';
-import type { JobDetail, JobRun, JobRuns, JobView } from '../types.js';
+import type { JobDetail, JobRun, JobRuns, JobTargetResult, JobView, ListOf } from '../types.js';
 import { temporalLink } from './temporal.js';
 
 /** Jobs a page of the list holds; the detail of each (next runs, paused state) is fetched as its page is shown. */
@@ -64,7 +64,65 @@ async function jobsView(ctx: ViewContext): Promise<void> {
   ctx.show(h('h2', {}, 'Jobs'), ...list);
 }
 
-function runRows(run: JobRun): HTMLTableRowElement[] {
+function targetsTable(targets: JobTargetResult[]): HTMLTableElement {
+  return table(
+    undefined,
+    ['Environment', 'Via', 'Status', 'Exit', 'Output / error'],
+    targets.map((t) =>
+      h(
+        'tr',
+        { 'data-testid': 'job-target' },
+        h('td', {}, t.environment),
+        h('td', {}, t.via),
+        h('td', {}, badge(t.status)),
+        h('td', {}, t.exitCode === null ? '' : String(t.exitCode)),
+        h('td', {}, t.error ? h('div', { class: 'error' }, t.error) : null, t.outputExcerpt ? h('pre', {}, t.outputExcerpt) : null),
+      ),
+    ),
+  );
+}
+
+/**
+ * A run's targets as the list gives them: its first 50 (those not succeeded first), their output's end and
+ * error's start. "All targets" reads them whole from the run's targets endpoint, a page at a time.
+ */
+function runTargets(ctx: ViewContext, jobPath: string, run: JobRun): HTMLElement {
+  const cell = h('div', {});
+  const total = run.targetsTotal ?? run.targets.length;
+  const shortened = total > run.targets.length || run.targets.some((t) => t.cut);
+  const showAll = async () => {
+    const all: JobTargetResult[] = [];
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    try {
+      do {
+        const q: string = `limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const page: ListOf<JobTargetResult> & { nextCursor: string | null } = await ctx.api.get(`${jobPath}/runs/${encodeURIComponent(run.id)}/targets?${q}`, { signal: ctx.signal });
+        all.push(...page.items);
+        cursor = page.nextCursor;
+        if (cursor !== null && seen.has(cursor)) break;
+        if (cursor !== null) seen.add(cursor);
+      } while (cursor !== null);
+    } catch (err) {
+      ctx.flash((err as Error).message, true);
+      return;
+    }
+    cell.replaceChildren(targetsTable(all));
+  };
+  cell.append(run.targets.length ? targetsTable(run.targets) : h('span', { class: 'muted' }, 'no target results yet'));
+  if (shortened)
+    cell.append(
+        h(
+          'p',
+          { class: 'muted' },
+          total > run.targets.length ? `${run.targets.length} of ${total} targets shown, output and errors shortened. ` : 'Output and errors shortened. ',
+          h('button', { type: 'button', class: 'secondary', 'data-testid': 'job-run-all-targets', onclick: () => void showAll() }, `All ${total} targets, whole`),
+        ),
+    );
+  return cell;
+}
+
+function runRows(ctx: ViewContext, jobPath: string, run: JobRun): HTMLTableRowElement[] {
   return [
     h(
       'tr',
@@ -75,31 +133,7 @@ function runRows(run: JobRun): HTMLTableRowElement[] {
       h('td', {}, seconds(run.durationMs)),
       h('td', {}, externalLink(run.temporalUrl, 'Temporal', 'run-temporal-link')),
     ),
-    h(
-      'tr',
-      {},
-      h(
-        'td',
-        { colspan: 5 },
-        run.targets.length
-          ? table(
-              undefined,
-              ['Environment', 'Via', 'Status', 'Exit', 'Output / error'],
-              run.targets.map((t) =>
-                h(
-                  'tr',
-                  { 'data-testid': 'job-target' },
-                  h('td', {}, t.environment),
-                  h('td', {}, t.via),
-                  h('td', {}, badge(t.status)),
-                  h('td', {}, t.exitCode === null ? '' : String(t.exitCode)),
-                  h('td', {}, t.error ? h('div', { class: 'error' }, t.error) : null, t.outputExcerpt ? h('pre', {}, t.outputExcerpt) : null),
-                ),
-              ),
-            )
-          : h('span', { class: 'muted' }, 'no target results yet'),
-      ),
-    ),
+    h('tr', {}, h('td', { colspan: 5 }, runTargets(ctx, jobPath, run))),
   ];
 }
 
@@ -167,8 +201,28 @@ async function jobView(ctx: ViewContext): Promise<void> {
     ),
     h('h3', {}, 'Run history'),
     skipped ? h('p', { class: 'muted' }, `${skipped} run(s) skipped because the previous one was still running`) : null,
-    runs.items.length ? table('job-runs', ['Started', 'Trigger', 'Status', 'Duration', 'Run'], runs.items.map(runRows)) : h('p', { class: 'muted' }, 'No runs yet.'),
+    runs.items.length ? table('job-runs', ['Started', 'Trigger', 'Status', 'Duration', 'Run'], runs.items.map((r) => runRows(ctx, path, r))) : h('p', { class: 'muted' }, 'No runs yet.'),
+    // A page of runs ends at 4 MiB: older runs are a click away.
+    runs.nextCursor ? olderRuns(ctx, path, runs.nextCursor) : null,
   );
+}
+
+/** A button that appends the next page of runs below the history, and offers the one after. */
+function olderRuns(ctx: ViewContext, jobPath: string, cursor: string): HTMLElement {
+  const box = h('div', {});
+  const load = async () => {
+    let page: JobRuns;
+    try {
+      page = await ctx.api.get<JobRuns>(`${jobPath}/runs?limit=50&cursor=${encodeURIComponent(cursor)}`, { signal: ctx.signal });
+    } catch (err) {
+      ctx.flash((err as Error).message, true);
+      return;
+    }
+    box.replaceChildren(page.items.length ? table(undefined, ['Started', 'Trigger', 'Status', 'Duration', 'Run'], page.items.map((r) => runRows(ctx, jobPath, r))) : h('p', { class: 'muted' }, 'No older runs.'));
+    if (page.nextCursor && page.nextCursor !== cursor) box.append(olderRuns(ctx, jobPath, page.nextCursor));
+  };
+  box.append(h('button', { type: 'button', class: 'secondary', 'data-testid': 'job-older-runs', onclick: () => void load() }, 'Older runs'));
+  return box;
 }
 
 export const jobRoutes: Route[] = [
