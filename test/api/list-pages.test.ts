@@ -57,7 +57,7 @@ describe('API lists paged by cursor and bytes: rules, jobs, environments', funct
 
   before(async function () {
     db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_RATE_LIMIT_BURST: '100000' });
     app = createApp({ config, db: db.db, temporal: stubScheduleClient().temporal, logger: createLogger({ level: 'silent' }) }, allRoutes);
     for (const name of ['pay', 'shop']) await ok(ADMIN, 'POST', '/api/teams', { name });
     pay = (await ok(ADMIN, 'POST', '/api/tokens', { name: 'pay-viewer', teams: ['pay:viewer'] })).token as string;

@@ -61,7 +61,7 @@ describe('selfheal CLI: where its requests go', function () {
       assert.equal(run.code, 0, run.stderr);
       assert.deepEqual(
         api.seen.map((s) => [s.method, s.path, s.authorization]),
-        [['GET', '/selfheal/api/rules', `Bearer ${TOKEN}`]],
+        [['GET', '/selfheal/api/rules?limit=500', `Bearer ${TOKEN}`]],
         `before, the request (and the token) went to /api/rules at the host's root (${base})`,
       );
     }
@@ -81,7 +81,7 @@ describe('selfheal CLI: where its requests go', function () {
     const otherHost = new URL(other.url).host;
     await selfheal(['rules', 'list', '--json'], { SELFHEAL_URL: `${api.url}//${otherHost}/selfheal`, SELFHEAL_TOKEN: TOKEN });
     assert.deepEqual(other.seen, [], 'the other host got nothing (before: the request and the token)');
-    assert.deepEqual(api.seen.map((s) => [s.path, s.authorization]), [[`//${otherHost}/selfheal/api/rules`, `Bearer ${TOKEN}`]]);
+    assert.deepEqual(api.seen.map((s) => [s.path, s.authorization]), [[`//${otherHost}/selfheal/api/rules?limit=500`, `Bearer ${TOKEN}`]]);
   });
 
   // fetch refused it with an error repeating the URL, password included, onto the terminal.
