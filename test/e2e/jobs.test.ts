@@ -139,7 +139,8 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
       assert.equal(run.trigger, 'schedule');
       assert.deepEqual(run.summary && { total: run.summary.total, succeeded: run.summary.succeeded, failed: run.summary.failed }, { total: 2, succeeded: 1, failed: 1 });
       assert.match(run.temporalUrl, new RegExp(`/namespaces/default/workflows/jobrun-${id}-`));
-      const [online, offline] = run.targets;
+      // The list shows the targets not succeeded first (a run's targets endpoint pages them all by name).
+      const [offline, online] = run.targets;
       assert.equal(online!.environment, 'jobs-agent-a');
       assert.equal(online!.status, 'succeeded');
       assert.equal(online!.exitCode, 0);
