@@ -18,11 +18,12 @@ import {
   type ActionRunKey,
 } from '../src/db/repositories/action-runs.js';
 import { lockGuards, NOT_STARTED_RUN_STATUSES, releaseUnstartedRemediation } from '../src/db/repositories/guards.js';
-import { releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
+import { countOtherActiveLeases, extendLease, findRunLease, releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
 import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.js';
 import { findBreakerOutcome, recordBreakerOutcome, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
-import { inTransaction } from '../src/db/repositories/transactions.js';
-import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial } from '../src/domain/policies.js';
+import { advisoryXactLock, inTransaction } from '../src/db/repositories/transactions.js';
+import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSecondsFrom } from '../src/domain/policies.js';
+import type { Rule } from '../src/domain/rules/schema.js';
 import { DEFAULT_GUARD_CONFIG, isRemediationType, type GuardConfig, type RuleGuards } from '../src/domain/guards.js';
 import { safeLink } from '../src/domain/agent-result.js';
 import type { Logger } from '../src/logger.js';
@@ -151,6 +152,36 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   };
 
   /**
+   * The run's target lease, held on as its action `index` starts (or is claimed to wait for its approval):
+   * until `at` plus what the rest of the run may still take (policies.ts `leaseSecondsFrom`: that action,
+   * its approval wait unless `approved`, the later ones, the verification, the margin), under the target's
+   * lock the planner decides concurrency under. The lease was sized when the run was planned; a delay before
+   * the action (an approval-timeout notice retried through a channel outage, a claim held up by Postgres)
+   * would otherwise let it expire under the running action, and another run onto the host. One that expired
+   * already is taken on again only when the host has room under the rule's `concurrencyPerTarget`; else the
+   * reason the action must not start is returned. No lease (no target), or released: nothing to do.
+   */
+  async function holdLease(trx: Transaction<Database>, of: { matchId: string } | { actionRunId: string }, o: { index?: number | undefined; approved: boolean; at: Date }): Promise<string | undefined> {
+    const found = await findRunLease(trx, of);
+    if (!found || found.released_at !== null) return undefined;
+    await advisoryXactLock(trx, `target:${found.target}`);
+    // Read again under the lock: what a planner deciding for this host sees.
+    const lease = (await findRunLease(trx, of))!;
+    const rule = lease.definition as (Pick<Rule, 'actions' | 'verify' | 'policies'>) | null;
+    if (lease.released_at !== null || !rule) return undefined;
+    const limit = rule.policies?.concurrencyPerTarget;
+    if (lease.expires_at.getTime() <= o.at.getTime() && limit) {
+      const others = await countOtherActiveLeases(trx, lease.target, o.at, lease.id);
+      if (others >= limit) {
+        return `not run: concurrency: this run's lease on ${lease.target} expired at ${lease.expires_at.toISOString()} before the action started, and ${others} other run(s) hold the host now (max ${limit})`;
+      }
+    }
+    const index = o.index ?? lease.actionIndex ?? 0;
+    await extendLease(trx, lease.id, new Date(o.at.getTime() + leaseSecondsFrom(rule, index, { approved: o.approved }) * 1000));
+    return undefined;
+  }
+
+  /**
    * Claim an action run before any side effect: `insert … on conflict do nothing returning`. The row's
    * `claimed_by` names the claiming run (`<workflowId>/<runId>`); a claim found taken by another run is
    * never executed by this one. Finding its own claim (a retried step, a replayed task after a crash
@@ -169,15 +200,37 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     const { plan, action } = input;
     const status = input.awaitingApproval ? 'awaiting_approval' : 'running';
     const guard = cancelIfResolved(plan, action.id);
-    const inserted = await insertClaim(db, runKey(input.actionRunId, input.incidentId, plan, action), {
-      status,
-      rendered: action.params,
-      startedAt: input.awaitingApproval ? null : now(),
-      reason: input.reason,
-      owner: input.owner,
-      workflowId: input.workflowId,
-      cancelIfResolved: guard,
+    const key = runKey(input.actionRunId, input.incidentId, plan, action);
+    const at = now();
+    const claimed = await inTransaction(db, async (trx) => {
+      // The run's lease held on from now for the rest of the run, in the claim's transaction. The rule's
+      // verification actions count only what is left of it (the verification).
+      const index = plan.actions.some((a) => a.id === action.id) ? action.index : Number.MAX_SAFE_INTEGER;
+      const leaseStop = plan.leaseId ? await holdLease(trx, { matchId: plan.matchId }, { index, approved: false, at }) : undefined;
+      // Its lease expired before this remediation started and another run holds the host: it does not start
+      // (a first claim only; a gated one is checked when it is approved, a notification goes on).
+      if (leaseStop !== undefined && !input.awaitingApproval && isRemediationType(action.type) && !(await findActionRun(trx, input.actionRunId))) {
+        await insertSkippedRun(trx, key, { reason: input.reason, owner: input.owner, at, error: leaseStop });
+        await releaseRemediation({ matchId: plan.matchId }, { trx });
+        return { refused: leaseStop as string };
+      }
+      return {
+        inserted: await insertClaim(trx, key, {
+          status,
+          rendered: action.params,
+          startedAt: input.awaitingApproval ? null : at,
+          reason: input.reason,
+          owner: input.owner,
+          workflowId: input.workflowId,
+          cancelIfResolved: guard,
+        }),
+      };
     });
+    if (claimed.refused !== undefined) {
+      deps.logger.warn({ actionRunId: input.actionRunId, incidentId: input.incidentId, reason: claimed.refused }, 'action not run: its lease expired and the host is held by another run');
+      return { owned: true, status: 'skipped', finished: outcomeOf(input.actionRunId, action, { status: 'skipped', exit_code: null, output_excerpt: null, link: null, error: claimed.refused }) };
+    }
+    const { inserted } = claimed;
     if (inserted === 'cancelled') {
       // A flapping alert: the resolve was stored before this action started, and its cancellation of the
       // run has not landed yet. The action is not run; it is recorded as the cancellation would have. Its
@@ -246,6 +299,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     const at = now();
     let paged = false;
     const started = await inTransaction(db, async (trx) => {
+      // The target's lock first, as the planner takes it before the guards' lock (never the other way round).
+      const leaseStop = await holdLease(trx, { actionRunId: input.actionRunId }, { approved: true, at });
       const planned = pausable !== undefined ? await findPlannedRemediation(trx, input.actionRunId) : undefined;
       const check = planned
         ? await guards.checkApprovedStart(trx, {
@@ -264,7 +319,10 @@ export function createActionRunActivities(deps: ActionRunDeps) {
           })
         : undefined;
       const guardStop = check?.crossed !== undefined ? `not run when approved: ${check.crossed}` : undefined;
-      const row = await startApprovedRun(trx, input.actionRunId, input.owner, at, { cancelIfResolvedOf: guarded, stopIfPausedFor: pausable, guardStop });
+      // Its lease expired while it waited and another run holds the host: a remediation does not start then
+      // (a notification goes on; concurrency is about what acts on the host).
+      const concurrencyStop = input.action && isRemediationType(input.action.type) && leaseStop !== undefined ? leaseStop.replace(/^not run:/, 'not run when approved:') : undefined;
+      const row = await startApprovedRun(trx, input.actionRunId, input.owner, at, { cancelIfResolvedOf: guarded, stopIfPausedFor: pausable, guardStop: guardStop ?? concurrencyStop });
       if (row?.status === 'running') await check?.record();
       if (row?.status === 'skipped' && guardStop !== undefined && row.error === guardStop) {
         await check?.pause();

@@ -299,8 +299,22 @@ export function breakerAfterOutcome(breaker: BreakerState, outcome: RunOutcome, 
  * stops blocking its host by then at the latest.
  */
 export function leaseSeconds(rule: Pick<Rule, 'actions'> & { verify?: Verify | undefined }): number {
+  return leaseSecondsFrom(rule, 0, { approved: false });
+}
+
+/**
+ * How long the rest of a run of `rule` can take at most from the moment its action `index` starts (or is
+ * claimed to wait for its approval): that action (its approval wait unless `approved`), every later one,
+ * the verification and the margin, as {@link leaseSeconds} counts them. A lease is held at least this long
+ * from then (activities/action-runs.ts), so a delay before the action (a slow notice, a Postgres outage)
+ * never leaves it running after its lease expired.
+ */
+export function leaseSecondsFrom(rule: Pick<Rule, 'actions'> & { verify?: Verify | undefined }, index: number, opts: { approved: boolean }): number {
   let total = 300;
-  for (const a of rule.actions as Action[]) total += actionSeconds(a);
+  (rule.actions as Action[]).forEach((a, i) => {
+    if (i > index || (i === index && !opts.approved)) total += actionSeconds(a);
+    else if (i === index) total += actionSeconds({ ...a, approval: undefined } as Action);
+  });
   // A verifying run holds its host until the verification ends: `within`, a check that started just
   // before it (the check runs on the host), then what runs when it is unverified.
   const v = rule.verify;

@@ -294,10 +294,10 @@ export async function recordRunOutcome(
 export const FINISHED_RUN_STATUSES: readonly string[] = ['succeeded', 'failed', 'skipped', 'cancelled', 'dry_run', 'rejected'];
 
 /** An action run that was skipped (its `when`, a cancellation), recorded once. */
-export async function insertSkippedRun(db: Db, k: ActionRunKey, s: { reason: string; owner: string; at: Date }): Promise<void> {
+export async function insertSkippedRun(db: Db, k: ActionRunKey, s: { reason: string; owner: string; at: Date; error?: string | undefined }): Promise<void> {
   await db
     .insertInto('action_runs')
-    .values({ ...keyColumns(k), status: 'skipped', reason: s.reason, claimed_by: s.owner, finished_at: s.at })
+    .values({ ...keyColumns(k), status: 'skipped', reason: s.reason, claimed_by: s.owner, finished_at: s.at, ...(s.error !== undefined ? { error: s.error } : {}) })
     .onConflict((oc) => oc.doNothing())
     .execute();
 }
