@@ -106,6 +106,13 @@ export interface RecordedApproval {
 /** The actor of a decision taken because nobody answered in time. */
 export const TIMEOUT_ACTOR = 'timeout';
 
+/**
+ * Whether an action of a run acts on its target, for concurrency: a remediation, or a webhook (which may
+ * start automation there, why notices never go to one: workflows/notices.ts). Notifications to people
+ * (Slack, email, PagerDuty notes and escalations, work items) do not.
+ */
+const actsOnTarget = (type: string): boolean => type === 'notify.webhook' || isRemediationType(type);
+
 export function createActionRunActivities(deps: ActionRunDeps) {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
@@ -207,11 +214,12 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       // verification actions count only what is left of it (the verification).
       const index = plan.actions.some((a) => a.id === action.id) ? action.index : Number.MAX_SAFE_INTEGER;
       const leaseStop = plan.leaseId ? await holdLease(trx, { matchId: plan.matchId }, { index, approved: false, at }) : undefined;
-      // Its lease expired before this remediation started and another run holds the host: it does not start
-      // (a first claim only; a gated one is checked when it is approved, a notification goes on).
-      if (leaseStop !== undefined && !input.awaitingApproval && isRemediationType(action.type) && !(await findActionRun(trx, input.actionRunId))) {
+      // Its lease expired before this action started and another run holds the host: what acts on the host
+      // does not start (a first claim only; a gated one is checked when it is approved; a notification to
+      // people goes on).
+      if (leaseStop !== undefined && !input.awaitingApproval && actsOnTarget(action.type) && !(await findActionRun(trx, input.actionRunId))) {
         await insertSkippedRun(trx, key, { reason: input.reason, owner: input.owner, at, error: leaseStop });
-        await releaseRemediation({ matchId: plan.matchId }, { trx });
+        if (isRemediationType(action.type)) await releaseRemediation({ matchId: plan.matchId }, { trx });
         return { refused: leaseStop as string };
       }
       return {
@@ -319,9 +327,9 @@ export function createActionRunActivities(deps: ActionRunDeps) {
           })
         : undefined;
       const guardStop = check?.crossed !== undefined ? `not run when approved: ${check.crossed}` : undefined;
-      // Its lease expired while it waited and another run holds the host: a remediation does not start then
-      // (a notification goes on; concurrency is about what acts on the host).
-      const concurrencyStop = input.action && isRemediationType(input.action.type) && leaseStop !== undefined ? leaseStop.replace(/^not run:/, 'not run when approved:') : undefined;
+      // Its lease expired while it waited and another run holds the host: what acts on the host does not
+      // start then (a notification to people goes on).
+      const concurrencyStop = input.action && actsOnTarget(input.action.type) && leaseStop !== undefined ? leaseStop.replace(/^not run:/, 'not run when approved:') : undefined;
       const row = await startApprovedRun(trx, input.actionRunId, input.owner, at, { cancelIfResolvedOf: guarded, stopIfPausedFor: pausable, guardStop: guardStop ?? concurrencyStop });
       if (row?.status === 'running') await check?.record();
       if (row?.status === 'skipped' && guardStop !== undefined && row.error === guardStop) {
