@@ -171,13 +171,7 @@ export async function listJobRunsPage(
     where r.job_id = ${jobId} and ${after}
     order by r.started_at desc, r.id desc
     limit ${page.limit + 1}`.execute(db);
-  let bytes = 0;
-  let taken = 0;
-  for (const s of sizes.slice(0, page.limit)) {
-    bytes += Number(s.bytes);
-    if (taken > 0 && bytes > page.maxBytes) break;
-    taken++;
-  }
+  const taken = rowsWithin(sizes, page.limit, page.maxBytes);
   if (taken === 0) return { runs: [], targets: [], more: false };
   const ids = sizes.slice(0, taken).map((s) => s.id);
   const { rows: runs } = await sql<ListedJobRun>`
@@ -215,13 +209,7 @@ export async function listJobRunTargets(db: Db, runId: string, page: { after?: s
     .orderBy('environment')
     .limit(page.limit + 1)
     .execute();
-  let bytes = 0;
-  let taken = 0;
-  for (const s of sizes.slice(0, page.limit)) {
-    bytes += Number(s.bytes);
-    if (taken > 0 && bytes > page.maxBytes) break;
-    taken++;
-  }
+  const taken = rowsWithin(sizes, page.limit, page.maxBytes);
   if (taken === 0) return { targets: [], more: false };
   const targets = await db
     .selectFrom('job_target_results')

@@ -154,13 +154,7 @@ export async function listRuleVersions(db: Db, ruleId: string, page: { after?: n
     .orderBy('version', 'asc')
     .limit(page.limit + 1)
     .execute();
-  let bytes = 0;
-  let taken = 0;
-  for (const s of sizes.slice(0, page.limit)) {
-    bytes += Number(s.bytes);
-    if (taken > 0 && bytes > page.maxBytes) break;
-    taken++;
-  }
+  const taken = rowsWithin(sizes, page.limit, page.maxBytes);
   if (taken === 0) return { versions: [], more: false };
   const versions = await db
     .selectFrom('rule_versions')
