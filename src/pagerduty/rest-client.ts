@@ -3,7 +3,8 @@
 // subscription. PagerDuty's writes take no idempotency key (the OpenAPI document lists only Accept,
 // Content-Type and From for createIncidentNote and updateIncident): activities/side-effects.ts and
 // activities/own-writes.ts make them exactly-once and recognisable.
-// Responses are parsed tolerantly (unknown fields kept). The API token never appears in errors.
+// Responses are parsed tolerantly (unknown fields kept). The API token never appears in errors, and a
+// redirect is never followed: the token and the request go to PAGERDUTY_API_URL only.
 import { z } from 'zod';
 import { readBodyCapped } from '../http-body.js';
 
@@ -88,7 +89,7 @@ export class PagerDutyApiError extends Error {
   override readonly name = 'PagerDutyApiError';
   constructor(
     message: string,
-    /** HTTP status; undefined when no response arrived (network error, timeout, bad response). */
+    /** HTTP status (a 3xx is a redirect, not followed); undefined when no response arrived (network error, timeout, bad response). */
     readonly status: number | undefined,
     /** True for 429, 5xx and network failures: the same call may succeed later. */
     readonly retryable: boolean,
@@ -160,12 +161,27 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
         method,
         headers,
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        // fetch follows a 3xx by default: the request, its body and From, went again wherever the answer
+        // pointed, and on the same origin the Authorization header with it. Only PAGERDUTY_API_URL gets them.
+        redirect: 'manual',
         signal: init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       const reason =
         error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${init.signal?.aborted ? 'the attempt deadline' : `${timeoutMs} ms`}` : 'network error';
       throw new PagerDutyApiError(`PagerDuty API ${method} ${path}: ${reason}`, undefined, true, { method, path }, { cause: error });
+    }
+    if (response.status >= 300 && response.status <= 399) {
+      await response.body?.cancel().catch(() => undefined);
+      // Not retryable: the same address answers the same until the configuration changes. The status is kept,
+      // so a write's outcome counts as uncertain (a 303 may follow a write that was made).
+      const location = (response.headers.get('location') ?? '(no location)').slice(0, 200);
+      throw new PagerDutyApiError(
+        `PagerDuty API ${method} ${path} answered ${response.status}, redirecting to "${location}": redirects are not followed; set PAGERDUTY_API_URL to the address that answers`,
+        response.status,
+        false,
+        { method, path },
+      );
     }
     // A body cut off mid-way (the connection dropped after the status line) is an answer we did not get.
     let answer: { text: string; truncated: boolean };

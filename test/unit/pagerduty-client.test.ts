@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PagerDutyApiError, createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
+import { startHttpPeer, type HttpPeer } from '../helpers/http-recorder.js';
 import { startPagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import type { PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 
@@ -199,6 +200,43 @@ describe('PagerDuty REST client against the OpenAPI-checked peer', () => {
       hung.closeAllConnections();
       hung.close();
     }
+  });
+});
+
+// fetch follows a 3xx by default: a redirect from PAGERDUTY_API_URL (or a proxy in between) sent the request,
+// its body and From, on to wherever it pointed, and on the same origin the Authorization header too.
+describe('PagerDuty REST client and redirects', () => {
+  let pagerduty: PagerDutyPeer;
+  let front: HttpPeer | undefined;
+  beforeEach(async () => {
+    pagerduty = await startPagerDutyPeer({ token: TOKEN });
+  });
+  afterEach(async () => {
+    await front?.close();
+    front = undefined;
+    await pagerduty.close();
+  });
+
+  it('a 307 to another address is not followed: that address receives nothing, the call fails naming the redirect', async () => {
+    front = await startHttpPeer([{ method: 'POST', path: /^\/incidents\//, handle: (req) => ({ status: 307, headers: { location: `${pagerduty.url}${req.path}` } }) }]);
+    const error = await rejection(createPagerDutyClient({ baseUrl: front.url, token: TOKEN, fromEmail: FROM }).addNote('PINC1', 'restarted nginx'));
+    assert.deepEqual(pagerduty.requests, [], 'the other address got nothing (before: the note, From included)');
+    assert.equal(front.requests.length, 1);
+    assert.equal(error.status, 307);
+    assert.equal(error.retryable, false);
+    assert.equal(error.message, `PagerDuty API POST /incidents/PINC1/notes answered 307, redirecting to "${pagerduty.url}/incidents/PINC1/notes": redirects are not followed; set PAGERDUTY_API_URL to the address that answers`);
+    assert.doesNotMatch(error.message, new RegExp(TOKEN.replace('+', '\\+')));
+  });
+
+  it('a redirect on the same origin is not followed either: the token is sent once, to the path asked', async () => {
+    front = await startHttpPeer([
+      { method: 'GET', path: '/incidents/PINC1', handle: () => ({ status: 308, headers: { location: '/moved/incidents/PINC1' } }) },
+      { method: 'GET', path: '/moved/incidents/PINC1', handle: () => ({ status: 200, json: { incident: { id: 'PINC1', status: 'triggered' } } }) },
+    ]);
+    const error = await rejection(createPagerDutyClient({ baseUrl: front.url, token: TOKEN, fromEmail: FROM }).getIncident('PINC1'));
+    assert.deepEqual(front.requests.map((r) => [r.path, r.headers['authorization']]), [['/incidents/PINC1', `Token token=${TOKEN}`]], 'before: the token went to /moved/… as well');
+    assert.equal(error.status, 308);
+    assert.match(error.message, /^PagerDuty API GET \/incidents\/PINC1 answered 308, redirecting to "\/moved\/incidents\/PINC1": redirects are not followed/);
   });
 });
 
