@@ -6,6 +6,8 @@
 // (a few times, a few seconds each), so that a long `gitops apply` slows down instead of stopping half-way.
 // A 429 of the failed-authentication limit is reported with its Retry-After and never retried: another
 // attempt inside the window is refused again and prolongs nothing useful.
+// The token goes over plain http only to a loopback address, or when the user says so (--insecure-http).
+import ipaddr from 'ipaddr.js';
 import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RevokedSessions, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
 import { readBodyCapped } from '../http-body.js';
 import { CliError, EXIT, plainText, quote, type MessagePart } from './errors.js';
@@ -191,7 +193,27 @@ export function redirectError(url: string, res: Response): CliError | undefined 
   return new CliError(EXIT.server, [`${url} answered ${res.status}, redirecting to `, quote(to), ': redirects are not followed; give the address to reach directly']);
 }
 
-export function createApiClient(global: { url: string; token: string | undefined }): ApiClient {
+/** `localhost`, 127.0.0.0/8 or ::1 (an IPv4-mapped form too): an address on this machine, as a URL's hostname gives it. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '');
+  if (h.toLowerCase() === 'localhost') return true;
+  return ipaddr.isValid(h) && ipaddr.process(h).range() === 'loopback';
+}
+
+/**
+ * Why the token may not be sent to `url`, if it may not: over plain http to a host that is not loopback,
+ * anyone on the way reads the token and acts as its owner. Refused before any connection (or DNS lookup).
+ */
+export function plainHttpRefusal(url: URL, insecureHttp: boolean): CliError | undefined {
+  if (url.protocol !== 'http:' || insecureHttp || isLoopbackHost(url.hostname)) return undefined;
+  return new CliError(
+    EXIT.usage,
+    `refusing to send the API token over plain http to ${url.host}: anyone on the way could read it. Give an https:// SELFHEAL_URL (--url); plain http is for localhost, 127.0.0.0/8 and ::1 only.\n` +
+      'On a network you trust, --insecure-http (or SELFHEAL_INSECURE_HTTP=1) sends it anyway.',
+  );
+}
+
+export function createApiClient(global: { url: string; token: string | undefined; insecureHttp?: boolean }): ApiClient {
   async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -205,13 +227,18 @@ export function createApiClient(global: { url: string; token: string | undefined
   }
 
   async function send<T>(method: string, path: string, opts: RequestOptions): Promise<ApiResponse<T>> {
+    const url = apiUrl(global.url, path);
     const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
-    if (global.token) headers.authorization = `Bearer ${global.token}`;
+    if (global.token) {
+      const refused = plainHttpRefusal(url, global.insecureHttp === true);
+      if (refused) throw refused;
+      headers.authorization = `Bearer ${global.token}`;
+    }
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     let text: string;
     try {
-      res = await fetch(apiUrl(global.url, path), {
+      res = await fetch(url, {
         method,
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),

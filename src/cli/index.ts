@@ -1,7 +1,8 @@
 /**
  * `selfheal`: the SRE command line, on commander. One module per command group under ./commands; they
  * talk to the server only through ./http-client.ts and import nothing of the server (lint-checked).
- * Global options: --url (SELFHEAL_URL, default http://localhost:8080), --token (SELFHEAL_TOKEN), --json.
+ * Global options: --url (SELFHEAL_URL, default http://localhost:8080), --token (SELFHEAL_TOKEN), --json,
+ * --insecure-http (SELFHEAL_INSECURE_HTTP=1: the token may go over plain http to a host that is not loopback).
  * Exit codes: 0 ok, 1 a negative answer (no match, differences, not found), 2 usage or validation
  * error, 3 server or network error.
  */

@@ -29,7 +29,13 @@ function globalOptions(all: Record<string, unknown>, io: Io): GlobalOptions {
   } catch {
     throw usageError(`--url "${url}" is not a URL`);
   }
-  return { url, urlFlag, token: (typeof all.token === 'string' ? all.token : undefined) ?? io.env.SELFHEAL_TOKEN, json: all.json === true };
+  return {
+    url,
+    urlFlag,
+    token: (typeof all.token === 'string' ? all.token : undefined) ?? io.env.SELFHEAL_TOKEN,
+    insecureHttp: all.insecureHttp === true || io.env.SELFHEAL_INSECURE_HTTP === '1',
+    json: all.json === true,
+  };
 }
 
 /** A commander action that builds the context, runs `fn` and records its exit code. */
@@ -58,6 +64,7 @@ export function createProgram(io: Io): Command {
     .description('Self-healing: PagerDuty-driven remediation rules and scheduled jobs, from the command line.')
     .option('--url <url>', `API base URL (env SELFHEAL_URL, default ${DEFAULT_URL})`)
     .option('--token <token>', 'bearer token (env SELFHEAL_TOKEN)')
+    .option('--insecure-http', 'send the token over plain http to a host that is not loopback (env SELFHEAL_INSECURE_HTTP=1)')
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
