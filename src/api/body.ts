@@ -134,11 +134,9 @@ export async function readBoundedJson(c: Context, emptyAs?: unknown): Promise<un
   return parsed.value;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** What in `s` Postgres text cannot store (U+0000 or a lone surrogate), if anything; path and query parameters are checked with it too. */
 export function unstorableChar(s: string): string | undefined {
-  return s.includes('\0') ? 'U+0000 (NUL)' : LONE_SURROGATE.test(s) ? 'a lone UTF-16 surrogate' : undefined;
+  return s.includes('\0') ? 'U+0000 (NUL)' : !s.isWellFormed() ? 'a lone UTF-16 surrogate' : undefined;
 }
 
 /** The first string (value or key) holding U+0000 or a lone surrogate, depth-first (depth is bounded). */

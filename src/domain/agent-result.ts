@@ -45,13 +45,13 @@ export interface AgentScriptOutcome {
   durationMs?: number;
 }
 
-// A UTF-16 surrogate without its other half. JSON.stringify writes it as `\ud800`, which Postgres jsonb
-// refuses ("invalid input syntax for type json"): the write, and the activity making it, would fail forever.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** `value` with NUL and lone surrogates shown as U+FFFD (Postgres text and jsonb cannot hold them). */
+/**
+ * `value` with NUL and lone surrogates shown as U+FFFD (Postgres text and jsonb cannot hold them). A UTF-16
+ * surrogate without its other half is written `\ud800` by JSON.stringify, which Postgres jsonb refuses
+ * ("invalid input syntax for type json"): the write, and the activity making it, would fail forever.
+ */
 function storable(value: string): string {
-  return value.replaceAll('\0', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
+  return value.replaceAll('\0', '\uFFFD').toWellFormed();
 }
 
 /** At most `max` characters, NUL and lone surrogates shown as U+FFFD, never cut inside a surrogate pair. */

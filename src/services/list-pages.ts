@@ -11,9 +11,6 @@ export const LIST_PAGE_BYTES = 8 * 1024 * 1024;
 /** The cursor after the row whose sort key is `key`. */
 export const encodeCursor = (key: readonly string[]): string => Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 
-/** A UTF-16 surrogate without its pair (U+0000 is checked apart). */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 const invalid = () => new ValidationError('invalid cursor: send the nextCursor of the previous page', [{ path: 'cursor', message: 'not a cursor this listing gave' }]);
 
 /** The sort key of `length` strings a cursor of {@link encodeCursor} holds; a 400 naming `cursor` for anything else. */
@@ -28,7 +25,7 @@ export function decodeCursor(cursor: string, length: number): string[] {
   if (!Array.isArray(key) || key.length !== length) throw invalid();
   for (const part of key as unknown[]) {
     // Postgres text holds no U+0000 and no lone surrogate: such a key is no position (and was a 500).
-    if (typeof part !== 'string' || part.length === 0 || part.length > 300 || part.includes('\0') || LONE_SURROGATE.test(part)) throw invalid();
+    if (typeof part !== 'string' || part.length === 0 || part.length > 300 || part.includes('\0') || !part.isWellFormed()) throw invalid();
   }
   return key as string[];
 }

@@ -31,14 +31,12 @@ export function withoutNul<T>(value: T): T {
   return value;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /**
  * Why Postgres would refuse to store `value` as jsonb, or undefined: a lone UTF-16 surrogate (JSON text
  * can carry one as `\ud800`; jsonb cannot). NUL is handled by {@link withoutNul}. Names the first path.
  */
 export function jsonbRefusal(value: unknown, path = '$'): string | undefined {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? `${path} holds a lone UTF-16 surrogate, which jsonb cannot store` : undefined;
+  if (typeof value === 'string') return !value.isWellFormed() ? `${path} holds a lone UTF-16 surrogate, which jsonb cannot store` : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const r = jsonbRefusal(value[i], `${path}[${i}]`);
@@ -48,7 +46,7 @@ export function jsonbRefusal(value: unknown, path = '$'): string | undefined {
   }
   if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (LONE_SURROGATE.test(k)) return `a key under ${path} holds a lone UTF-16 surrogate, which jsonb cannot store`;
+      if (!k.isWellFormed()) return `a key under ${path} holds a lone UTF-16 surrogate, which jsonb cannot store`;
       const r = jsonbRefusal(v, `${path}.${k}`);
       if (r) return r;
     }
@@ -58,7 +56,7 @@ export function jsonbRefusal(value: unknown, path = '$'): string | undefined {
 
 /** `value` with lone surrogates replaced by U+FFFD (and NUL, as withoutNul does): storable as jsonb. */
 export function storable<T>(value: T): T {
-  if (typeof value === 'string') return value.replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD').replaceAll('\0', '\uFFFD') as T;
+  if (typeof value === 'string') return value.toWellFormed().replaceAll('\0', '\uFFFD') as T;
   if (Array.isArray(value)) return value.map(storable) as T;
   if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
   return value;
