@@ -24,6 +24,8 @@ export interface EmailRounds {
   to: string[];
   subject: string;
   text: string;
+  /** At most this long for each round's attempt (SideEffectSpec.maxBudgetMs). */
+  maxBudgetMs?: number | undefined;
 }
 
 /** The last round's result, and how many rounds after the first it took. */
@@ -34,6 +36,7 @@ export async function sendEmailInRounds(spec: EmailRounds): Promise<EffectResult
       key: round === 0 ? key : `${key}:owed:${round}`,
       kind: spec.kind,
       incidentId: spec.incidentId,
+      maxBudgetMs: spec.maxBudgetMs,
       // SMTP cannot be asked whether a message whose final reply was lost was delivered: at most once.
       onUncertain: 'refuse',
       perform: async (ctx) => {

@@ -268,6 +268,14 @@ export function createGuards(deps: Pick<GuardDeps, 'guards' | 'logger'>) {
  * a channel could not take yet (the wait before its next try).
  */
 const RECLAIM_AFTER_SECONDS = 120;
+
+/**
+ * How long one channel's page may take. Pages go out from a triage and from an approved action's start, whose
+ * time is the incident's, and from the worker's sweep, one alert after another: a channel that hangs costs
+ * each this long, not the whole budget of the activity they run in (what each call took when every call had
+ * a 15-second timeout of its own).
+ */
+const PAGE_BUDGET_MS = 15_000;
 /** How long a page a channel keeps refusing for a reason that may pass (no connection, 429) is tried again. */
 const RETRY_PAGES_FOR_MS = 24 * 3_600_000;
 
@@ -314,7 +322,7 @@ export function createAlertDelivery(deps: GuardDeps & { reclaimAfterSeconds?: nu
       if (a.page) {
         const page = deps.guards.page;
         const integrations = deps.integrations;
-        const once = { incidentId: a.incident_id ?? undefined, onUncertain: 'refuse' as const };
+        const once = { incidentId: a.incident_id ?? undefined, onUncertain: 'refuse' as const, maxBudgetMs: PAGE_BUDGET_MS };
         if (page.slackWebhookRef && integrations) {
           const webhookRef = page.slackWebhookRef;
           try {
@@ -336,7 +344,7 @@ export function createAlertDelivery(deps: GuardDeps & { reclaimAfterSeconds?: nu
         }
         if (page.email.length > 0 && integrations) {
           try {
-            await sendEmailInRounds({ effects, integrations, key: `${key}:email`, messageKey: key, kind: 'notify.email', incidentId: once.incidentId, to: page.email, subject: a.text.slice(0, 200), text: a.text });
+            await sendEmailInRounds({ effects, integrations, key: `${key}:email`, messageKey: key, kind: 'notify.email', incidentId: once.incidentId, to: page.email, subject: a.text.slice(0, 200), text: a.text, maxBudgetMs: PAGE_BUDGET_MS });
           } catch (err) {
             failed('email', err);
           }
@@ -345,7 +353,7 @@ export function createAlertDelivery(deps: GuardDeps & { reclaimAfterSeconds?: nu
       }
       if (a.incident_id && deps.pagerduty) {
         try {
-          await deps.pagerduty.addNote(a.incident_id, a.text, { key });
+          await deps.pagerduty.addNote(a.incident_id, a.text, { key, maxBudgetMs: PAGE_BUDGET_MS });
         } catch (err) {
           failed('pagerduty', err);
         }

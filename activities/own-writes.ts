@@ -50,6 +50,8 @@ export interface OwnWriteOptions extends CallOptions {
    * same on each of its retries); outside an activity the write is recorded but not deduplicated.
    */
   key?: string | undefined;
+  /** At most this long for the write's attempt (activities/side-effects.ts, SideEffectSpec.maxBudgetMs). */
+  maxBudgetMs?: number | undefined;
 }
 
 /** What a keyed write returns: the object, and whether this call wrote it, found it or read the record. */
@@ -137,6 +139,7 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
         key,
         kind: 'pagerduty.note',
         incidentId,
+        maxBudgetMs: options.maxBudgetMs,
         onUncertain: 'lookup',
         async find(ctx) {
           const marker = noteMarker(key);
@@ -176,6 +179,7 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
         key,
         kind: update.escalationLevel !== undefined ? 'pagerduty.escalate' : update.priorityId !== undefined ? 'pagerduty.priority' : `pagerduty.${update.status ?? 'update'}`,
         incidentId,
+        maxBudgetMs: options.maxBudgetMs,
         // An incident shows its status and priority, not its escalation level: an escalation whose answer
         // was lost is not sent again (that would page the level twice).
         onUncertain: update.escalationLevel !== undefined ? 'refuse' : 'lookup',

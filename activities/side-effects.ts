@@ -19,7 +19,9 @@
 // aborted and the attempt fails as outcome unknown, never as cancelled, since the call may have landed.
 // An attempt's calls share one deadline shorter than the activity's start-to-close timeout, and the row
 // says until when the attempt may still be talking to the provider, so two attempts never overlap: a retry
-// that finds the row in flight does not call, and puts its next attempt after that time.
+// that finds the row in flight does not call, and puts its next attempt after that time. That deadline
+// bounds the calls (AttemptContext.signal), with no shorter timeout of their own: an action's
+// `timeoutSeconds` is the time its provider is given.
 // Hand-written: this is the project's own bookkeeping over its own table; no library fits.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -49,7 +51,7 @@ export interface EffectRecord {
 }
 
 export interface AttemptContext {
-  /** Aborts every call of this attempt at its deadline. */
+  /** Aborts every call of this attempt at its deadline, which bounds them (no fixed timeout below it). */
   signal: AbortSignal;
   /** When the first attempt of this side effect started (lookups need not look further back). */
   firstAttemptAt: Date;
@@ -65,6 +67,11 @@ export interface SideEffectSpec {
   perform: (ctx: AttemptContext) => Promise<EffectRecord>;
   /** For 'lookup-settle': how long after the uncertain attempt a miss still may be index lag. */
   settleMs?: number;
+  /**
+   * At most this long for the attempt's calls, when the activity's own budget is not theirs to spend (a
+   * page sent from a triage, whose time is the incident's).
+   */
+  maxBudgetMs?: number | undefined;
 }
 
 export interface EffectResult extends EffectRecord {
@@ -223,7 +230,7 @@ export function createSideEffects(deps: SideEffectDeps) {
   }
 
   async function run(spec: SideEffectSpec): Promise<EffectResult> {
-    const budgetMs = attemptBudgetMs(deps.budgetMs);
+    const budgetMs = Math.min(attemptBudgetMs(deps.budgetMs), spec.maxBudgetMs ?? Infinity);
     const deadline = AbortSignal.timeout(budgetMs);
     const cancelled = cancellation();
     const signal = cancelled ? AbortSignal.any([deadline, cancelled]) : deadline;

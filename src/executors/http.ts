@@ -10,7 +10,12 @@ export interface HttpRequest {
   label: string;
   headers?: Record<string, string>;
   body?: string;
+  /** A limit of this call's own; without it, DEFAULT_HTTP_TIMEOUT_MS bounds a call made without `signal`. */
   timeoutMs?: number;
+  /**
+   * The attempt's deadline (activities/side-effects.ts), which bounds the call: no fixed timeout is added
+   * below it, since the action's `timeoutSeconds` may allow a slow receiver more than 15 s.
+   */
   signal?: AbortSignal;
   fetch?: FetchLike;
   /**
@@ -35,6 +40,7 @@ export interface HttpResponse {
   text: string;
 }
 
+/** The timeout of a call made outside an attempt (without `signal`). */
 export const DEFAULT_HTTP_TIMEOUT_MS = 15_000;
 /** Trackers' answers (a page of 100 GitHub issues with bodies) fit with room to spare. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -45,13 +51,16 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /**
- * One HTTP call with a timeout. Non-2xx answers throw HttpCallError (retryable for 408/429/5xx, not
- * for other 4xx); network failures and timeouts throw a retryable HttpCallError with status null.
+ * One HTTP call, bounded by its attempt's deadline or a timeout. Non-2xx answers throw HttpCallError
+ * (retryable for 408/429/5xx, not for other 4xx); network failures and timeouts throw a retryable
+ * HttpCallError with status null.
  */
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const doFetch = req.fetch ?? fetch;
-  const timeout = AbortSignal.timeout(req.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS);
-  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+  // An attempt's call runs until the attempt's deadline: a fixed 15 s below it cut a receiver that a rule
+  // with `timeoutSeconds: 60` allowed 20 s, an unanswered call sent again at once.
+  const timeout = req.timeoutMs !== undefined || !req.signal ? AbortSignal.timeout(req.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS) : undefined;
+  const signal = req.signal && timeout ? AbortSignal.any([req.signal, timeout]) : (req.signal ?? timeout!);
   let res: Response;
   try {
     const init: RequestInit = { method: req.method, signal, redirect: 'error' };
@@ -63,7 +72,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     const cause = (err as { cause?: unknown }).cause;
     if (cause instanceof EgressDeniedError) throw new HttpCallError(`${req.label}: ${cause.message}`, null, false, { cause });
     const detail = cause as { code?: string; message?: string } | undefined;
-    const reason = timeout.aborted ? 'timed out' : (detail?.code ?? detail?.message ?? (err as Error).message);
+    const reason = timeout?.aborted ? 'timed out' : (detail?.code ?? detail?.message ?? (err as Error).message);
     throw new HttpCallError(`${req.label}: request failed (${reason})`, null, true, { cause: err });
   }
   const max = req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
@@ -75,7 +84,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   } catch (err) {
     if (req.signal?.aborted) throw req.signal.reason;
     // The status line arrived, the body did not (dropped or too slow): an answer we did not get.
-    throw new HttpCallError(`${req.label}: HTTP ${res.status}, answer cut off (${timeout.aborted ? 'timed out' : 'connection lost'})`, null, true, { cause: err });
+    throw new HttpCallError(`${req.label}: HTTP ${res.status}, answer cut off (${timeout?.aborted ? 'timed out' : 'connection lost'})`, null, true, { cause: err });
   }
   if (req.echoBody === false && res.status >= 300 && res.status < 400) {
     // A rule-directed call's redirect is not followed (its transport never does): the call did not reach a

@@ -165,4 +165,23 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
     assert.equal(await deliver(), 1, 'the sweep sends it');
     assert.equal(pagesFor(owedFor).length, 1);
   });
+
+  it('a hook that takes the page and never answers holds the delivery 15 s, not the budget of what it runs in', async function () {
+    // An action's calls run until its attempt's deadline (activities/side-effects.ts). Pages go out from a
+    // triage (a 90-second local activity), an approved action's start and the sweep, alert after alert: a
+    // page's calls would have run to that activity's deadline (45 s here, outside one), where each had
+    // 15 s when every call had a timeout of its own. A page keeps 15 s a channel.
+    this.timeout(90_000);
+    const incidentId = newIncidentId();
+    await page(incidentId);
+    slack.loseNextAnswer({ delayMs: 120_000 }, { method: 'POST' });
+    const started = Date.now();
+    await deliver();
+    const took = Date.now() - started;
+    assert.ok(took >= 12_000 && took < 25_000, `the hung hook held the delivery ${took} ms`);
+    const row = await alertRow(incidentId);
+    assert.ok(row.sent_at, 'settled: the page may have gone out, so it is not sent again');
+    assert.match(row.error ?? '', /outcome unknown/);
+    assert.equal(pagesFor(incidentId).length, 1);
+  });
 });
