@@ -18,7 +18,7 @@ export interface PagerDutyClientOptions {
   /** Email of a valid user on the account; PagerDuty requires it (`From`) on writes. */
   fromEmail: string;
   fetch?: typeof globalThis.fetch;
-  /** Per-request timeout; default 15 s. */
+  /** Per-request timeout; default 15 s for a request made without an attempt's `signal` (CallOptions). */
   timeoutMs?: number;
   /** Pagination cap for list calls; default 10 pages of 100. */
   maxPages?: number;
@@ -32,7 +32,10 @@ export interface IncidentUpdate {
   resolution?: string;
 }
 
-/** Per-call options: a signal that aborts the call (an activity attempt's deadline). */
+/**
+ * Per-call options: a signal that aborts the call (an activity attempt's deadline). It bounds the call
+ * alone: the action's `timeoutSeconds` may allow PagerDuty more than the 15 s default.
+ */
 export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
@@ -133,6 +136,9 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 15_000;
+  // Within an attempt its deadline bounds a request; the default applies only to requests made without one.
+  const limited = (signal: AbortSignal | undefined): AbortSignal =>
+    !signal ? AbortSignal.timeout(timeoutMs) : options.timeoutMs !== undefined ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : signal;
   const maxPages = options.maxPages ?? 10;
   if (!options.token) throw new Error('PagerDuty client needs an API token');
 
@@ -164,7 +170,7 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
         // fetch follows a 3xx by default: the request, its body and From, went again wherever the answer
         // pointed, and on the same origin the Authorization header with it. Only PAGERDUTY_API_URL gets them.
         redirect: 'manual',
-        signal: init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
+        signal: limited(init.signal),
       });
     } catch (error) {
       const reason =

@@ -201,6 +201,41 @@ describe('PagerDuty REST client against the OpenAPI-checked peer', () => {
       hung.close();
     }
   });
+
+  // A write inside an action's attempt is bounded by the attempt's deadline (its signal), which follows the
+  // action's `timeoutSeconds`. A fixed 15 s on top cut a PagerDuty that answered in 20 s with 30 s left: an
+  // unanswered write, looked up and sent again by the next attempt.
+  it("a write given the attempt's deadline waits for PagerDuty until then, not 15 s; past it, it is cut", async function () {
+    this.timeout(40_000);
+    const answers: number[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    const slow = createServer((req, res) => {
+      req.resume();
+      const at = Date.now();
+      timers.push(setTimeout(() => {
+        if (res.destroyed) return;
+        answers.push(Date.now() - at);
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ note: { id: 'PNOTE1', content: 'x' } }));
+      }, 20_000));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = slow.address() as AddressInfo;
+      const pd = createPagerDutyClient({ baseUrl: `http://127.0.0.1:${port}`, token: TOKEN, fromEmail: FROM });
+      const note = await pd.addNote('PINC1', 'x', { signal: AbortSignal.timeout(30_000) });
+      assert.equal(note.id, 'PNOTE1');
+      assert.equal(answers.length, 1);
+
+      const started = Date.now();
+      const error = await rejection(pd.addNote('PINC1', 'x', { signal: AbortSignal.timeout(2_000) }));
+      assert.match(error.message, /timed out after the attempt deadline/);
+      assert.ok(Date.now() - started < 5_000, 'cut at the deadline');
+    } finally {
+      timers.forEach(clearTimeout);
+      slow.closeAllConnections();
+      slow.close();
+    }
+  });
 });
 
 // fetch follows a 3xx by default: a redirect from PAGERDUTY_API_URL (or a proxy in between) sent the request,
