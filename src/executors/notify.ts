@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import nodemailer from 'nodemailer';
 import { NOT_HTTP_URL } from './egress.js';
@@ -8,7 +9,9 @@ import { resolveSecretRef } from './secrets.js';
 
 export interface HttpNotifyDeps {
   fetch?: FetchLike;
+  /** A limit of the call's own; without one, only a call made without `signal` has the 15 s default. */
   timeoutMs?: number;
+  /** The attempt's deadline, which bounds the call (src/executors/http.ts). */
   signal?: AbortSignal;
 }
 
@@ -112,10 +115,17 @@ export interface EmailMessage {
 
 export interface EmailDeps {
   env?: NodeJS.ProcessEnv;
+  /** How long the relay may stay silent (connecting, greeting, any reply); default 15 s without `signal`. */
   timeoutMs?: number;
-  /** Aborts the SMTP session (the attempt's deadline). */
+  /** Aborts the SMTP session (the attempt's deadline); with it, the relay may take until then to reply. */
   signal?: AbortSignal;
 }
+
+/**
+ * nodemailer's timers of a session the attempt's deadline bounds (its signal closes the transport): a day,
+ * the longest an action's `timeoutSeconds` allows, so they never cut a reply the action still waits for.
+ */
+const UNTIL_THE_DEADLINE_MS = 86_400_000;
 
 /**
  * Sending failed after the server had accepted DATA: the message may have been delivered (its final
@@ -169,7 +179,9 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
   if (plaintext && message.smtp.user !== undefined && !isLoopbackHost(message.smtp.host)) {
     throw new EmailSendError(`email: plaintext SMTP with credentials (SMTP_USER) is allowed only to a relay on loopback, not to ${message.smtp.host}`, false);
   }
-  const timeoutMs = deps.timeoutMs ?? 15_000;
+  // A relay slower than 15 s to answer the message, within the action's `timeoutSeconds`, was cut: after
+  // its 354 the email is never sent again, so the action failed "outcome unknown" though it had the time.
+  const timeoutMs = deps.timeoutMs ?? (deps.signal ? UNTIL_THE_DEADLINE_MS : 15_000);
   let auth: { user: string; pass: string } | undefined;
   if (message.smtp.user !== undefined) {
     if (message.smtp.passRef === undefined) throw new EmailSendError('email: smtp.user given without smtp.passRef', false);
@@ -182,6 +194,7 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
     if (entry?.tnx === 'server' && typeof line === 'string' && line.startsWith('354')) dataAccepted = true;
   };
   const quiet = (): void => undefined;
+  const connection = deps.signal ? ownConnection(message.smtp.host, message.smtp.port, deps.signal) : undefined;
   const transport = nodemailer.createTransport({
     host: message.smtp.host,
     port: message.smtp.port,
@@ -195,8 +208,9 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
     socketTimeout: timeoutMs,
     transactionLog: true,
     logger: { level: quiet, trace: quiet, debug: watch, info: quiet, warn: quiet, error: quiet, fatal: quiet },
+    ...(connection ? { getSocket: connection.open } : {}),
   });
-  const abort = (): void => transport.close();
+  const abort = (): void => connection?.destroy();
   deps.signal?.addEventListener('abort', abort, { once: true });
   try {
     if (deps.signal?.aborted) throw new EmailSendError('email: attempt deadline passed before sending', true);
@@ -251,6 +265,40 @@ export async function sendEmail(message: EmailMessage, deps: EmailDeps = {}): Pr
     deps.signal?.removeEventListener('abort', abort);
     transport.close();
   }
+}
+
+/**
+ * The TCP connection of a session the attempt's deadline bounds, opened here and handed to nodemailer, which
+ * speaks SMTP and TLS (implicit or STARTTLS) over it as over its own. nodemailer's transport.close() leaves
+ * the connection of a message in flight open (it releases a pool only), so the deadline stopped nothing: a
+ * relay slow to reply held the session until an idle timer ran out, past the attempt's start-to-close timeout
+ * when that was shorter. `destroy` ends it, whatever stage it is at.
+ */
+function ownConnection(host: string, port: number, signal: AbortSignal): { open: (options: unknown, callback: (err: Error | null, socketOptions: object) => void) => void; destroy: () => void } {
+  let socket: net.Socket | undefined;
+  let pending: ((err: Error) => void) | undefined;
+  const destroy = (): void => {
+    socket?.destroy();
+    pending?.(Object.assign(new Error('the attempt deadline passed while connecting'), { code: 'ETIMEDOUT' }));
+  };
+  return {
+    destroy,
+    open(_options, callback) {
+      const s = net.connect({ host: host.replace(/^\[|\]$/g, ''), port });
+      socket = s;
+      const settle = (err: Error | null): void => {
+        pending = undefined;
+        s.removeListener('error', settle);
+        s.removeListener('connect', connected);
+        callback(err, err ? {} : { connection: s });
+      };
+      const connected = (): void => settle(null);
+      pending = settle;
+      s.once('connect', connected);
+      s.once('error', settle);
+      if (signal.aborted) destroy();
+    },
+  };
 }
 
 /** 127.0.0.0/8, ::1 (IPv4-mapped forms too) or `localhost`: a relay on this host. */

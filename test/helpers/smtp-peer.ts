@@ -22,6 +22,8 @@ export interface SmtpPeer {
    * the sender never learns that its message arrived.
    */
   dropNextReply(): void;
+  /** The next message is stored and its final 250 sent only `ms` later (a relay scanning it first). */
+  delayNextReply(ms: number): void;
   /**
    * The next `times` replies at `stage` are `code text` instead of a success (a greylisting relay: 451 to
    * the first RCPT TO). 'data' is the reply to the message's final ".": the message is then not stored.
@@ -61,6 +63,8 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
   const waiters: Array<() => void> = [];
   const sockets = new Map<number, Socket>();
   let dropReplies = 0;
+  const replyDelays: number[] = [];
+  const timers = new Set<NodeJS.Timeout>();
   const pending: { stage: SmtpStage; code: number; text: string; recipient?: string | undefined }[] = [];
   const refusals: { stage: SmtpStage; code: number }[] = [];
   /** The refusal queued for `stage`, taken off the queue and logged, as the error smtp-server answers with. */
@@ -121,6 +125,15 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
           sockets.get(session.remotePort)?.destroy();
           return;
         }
+        const delay = replyDelays.shift();
+        if (delay !== undefined) {
+          const t = setTimeout(() => {
+            timers.delete(t);
+            callback();
+          }, delay);
+          timers.add(t);
+          return;
+        }
         callback();
       });
     },
@@ -158,10 +171,17 @@ export async function startSmtpPeer(opts: { auth?: { user: string; pass: string 
     dropNextReply() {
       dropReplies += 1;
     },
+    delayNextReply(ms) {
+      replyDelays.push(ms);
+    },
     refuseNext(stage, code, text, times = 1, only) {
       for (let n = 0; n < times; n++) pending.push({ stage, code, text, recipient: only?.recipient });
     },
     refusals,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
+        server.close(() => resolve());
+      }),
   };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { EmailSendError, HttpCallError, SecretResolutionError } from '../../src/executors/errors.js';
-import { sendEmail, sendSlack, sendWebhook, signWebhookBody } from '../../src/executors/notify.js';
+import { EmailMaybeSentError, sendEmail, sendSlack, sendWebhook, signWebhookBody } from '../../src/executors/notify.js';
 import { startHttpPeer, startSlackPeer, type HttpPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp-peer.js';
 
@@ -108,6 +108,40 @@ describe('executors/notify', () => {
         sendEmail({ smtp: { host: smtp.host, port: smtp.port, secure: false, allowPlaintext: true, user: 'mailer', passRef: 'env:MISSING' }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' }, { env: {} }),
         SecretResolutionError,
       );
+    });
+  });
+
+  describe("sendEmail within an attempt's deadline", () => {
+    // An email's attempt is bounded by its deadline (the signal). The relay's replies had 15 s each on top,
+    // so a relay taking 20 s to accept the message, within an action's `timeoutSeconds: 60`, was cut after it
+    // had the message (354): "maybe sent", never sent again, the action failed "outcome unknown". And the
+    // deadline itself closed nothing (nodemailer's transport.close() leaves a message's connection open):
+    // the session went on until that idle timer, past a deadline shorter than 15 s.
+    let smtp: SmtpPeer;
+    afterEach(async () => {
+      await smtp.close();
+    });
+    const message = (peer: SmtpPeer) => ({ smtp: { host: peer.host, port: peer.port, secure: false, allowPlaintext: true }, from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' });
+
+    it('a relay that accepts the message after 20 s, with 30 s left: sent, its reply read', async function () {
+      this.timeout(40_000);
+      smtp = await startSmtpPeer();
+      smtp.delayNextReply(20_000);
+      const started = Date.now();
+      const sent = await sendEmail(message(smtp), { signal: AbortSignal.timeout(30_000) });
+      assert.match(sent.messageId, /^<.+@.+>$/);
+      assert.ok(Date.now() - started >= 19_000, 'the reply came after 20 s');
+      assert.equal(smtp.messages.length, 1);
+    });
+
+    it('the same relay with 3 s left: the session is closed at the deadline, the message maybe sent', async function () {
+      this.timeout(20_000);
+      smtp = await startSmtpPeer();
+      smtp.delayNextReply(20_000);
+      const started = Date.now();
+      await assert.rejects(sendEmail(message(smtp), { signal: AbortSignal.timeout(3_000) }), (err: Error) => err instanceof EmailMaybeSentError);
+      const took = Date.now() - started;
+      assert.ok(took >= 2_500 && took < 6_000, `closed at the deadline (after ${took} ms)`);
     });
   });
 
