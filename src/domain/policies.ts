@@ -322,10 +322,15 @@ export function leaseSecondsFrom(rule: Pick<Rule, 'actions'> & { verify?: Verify
   return total;
 }
 
-/** One action at most: its approval wait, attempts at its timeout and the pauses between them, an agent's pickup. */
+/**
+ * One action at most: its approval wait, attempts at its timeout and the pauses between them, an agent's
+ * pickup. An attempt lasts its `timeoutSeconds` + 5 (workflows/options.ts); without one, a script is
+ * killed at 300 s and a call to a SaaS API has the preset's 60 s, all of which its calls may now use
+ * (before, 30 s were counted: a hung API's eight attempts outlived the lease by more than three minutes).
+ */
 function actionSeconds(a: Action): number {
   const script = a.type.startsWith('script.');
-  const timeout = a.timeoutSeconds ?? (script ? 300 : 30);
+  const timeout = a.timeoutSeconds ?? (script ? 300 : 55);
   const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
   return (a.approval ? a.approval.timeoutMinutes * 60 : 0) + (timeout + 5) * attempts + Math.max(60 * (attempts - 1), retryWaitSeconds(a, attempts)) + (a.type === 'script.agent' ? 300 : 0);
 }

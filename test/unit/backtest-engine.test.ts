@@ -143,8 +143,9 @@ describe('backtest engine (src/domain/backtest)', function () {
       ['A run', 'B skipped/concurrency', 'C run', 'D skipped/concurrency', 'E run', 'F skipped/concurrency', 'G run'],
     );
     assert.equal(byIncident.A!.holdFrom, 'recorded');
-    // Recorded: 30 min; a lease expires after leaseSeconds (here 1000 s: a note's 8 attempts of 30 s), so it held 1000 s.
-    assert.equal(byIncident.A!.holdSeconds, 1000);
+    // Recorded: 30 min; a lease expires after leaseSeconds (here 1200 s: a 300 s margin, a note's 8 attempts of
+    // the preset's 60 s and the 7 pauses of 60 s between them), so it held 1200 s.
+    assert.equal(byIncident.A!.holdSeconds, 1200);
     assert.equal(byIncident.C!.holdFrom, 'assumed');
     assert.equal(byIncident.C!.holdSeconds, 300);
     assert.equal(r.summary.candidate.assumptions.holdsAssumed, 3);
