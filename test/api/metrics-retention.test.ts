@@ -126,8 +126,9 @@ describe('database counters in /metrics across the retention purge', function ()
     const left = async (table: string) => (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(db.db)).rows[0]!.n;
     assert.deepEqual(
       { actionRuns: await left('action_runs'), matches: await left('rule_matches'), incidents: await left('incidents'), jobRuns: await left('job_runs'), targets: await left('job_target_results') },
-      // S1–S3 are not resolved: kept whole, however old (their workflows still wait for the resolve).
-      { actionRuns: 1, matches: 1, incidents: 4, jobRuns: 1, targets: 1 },
+      // S1–S3 are not resolved: kept whole, their matches included, however old (their workflows still wait
+      // for the resolve).
+      { actionRuns: 1, matches: 4, incidents: 4, jobRuns: 1, targets: 1 },
       'the purge deleted all but what a run still going holds and the incidents still open',
     );
 

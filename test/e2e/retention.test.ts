@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { HISTORY_WATERMARK } from '../../src/db/repositories/backtests.js';
 import { ruleRunWorkflowId } from '../../src/temporal/names.js';
 import { ensureRetentionSchedule, retentionScheduleId } from '../../src/temporal/retention.js';
-import { buildHistory, eventsOf, storeHistory, storeRecordedMatch, type SeededIncident } from '../helpers/history.js';
+import { buildHistory, eventsOf, storeHistory, storeRecordedMatch, type SeededEvent, type SeededIncident } from '../helpers/history.js';
 import { startHttpPeer } from '../helpers/http-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
@@ -19,6 +19,8 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
   const DAY = 86_400_000;
   let old: SeededIncident[];
   let recent: SeededIncident[];
+  /** The old events given a finished run. */
+  let finishedOld: SeededEvent[];
   let ruleId: string;
   /** This stack's retention schedule (its task queue names it). */
   const scheduleId = () => retentionScheduleId(stack.taskQueue);
@@ -47,16 +49,25 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     const finishedRun = (e: { incidentId: string; eventId: string; at: Date }, finished: boolean) =>
       storeRecordedMatch(stack.db.db, { incidentId: e.incidentId, eventId: e.eventId, ruleId, decision: 'run', matchedAt: e.at, actions: [{ status: finished ? 'succeeded' : 'running', finishedAt: finished ? new Date(e.at.getTime() + 1000) : null }] });
     const oldEvents = eventsOf(old);
-    for (const e of oldEvents.slice(0, 12)) await finishedRun(e, true);
+    // The first 12 old events, and two later ones of incidents still open (kept whole, their runs included).
+    const open = new Set(old.filter((i) => i.status !== 'resolved').map((i) => i.id));
+    finishedOld = [...oldEvents.slice(0, 12), ...oldEvents.slice(21).filter((e) => open.has(e.incidentId)).slice(0, 2)];
+    for (const e of finishedOld) await finishedRun(e, true);
     await finishedRun(oldEvents[20]!, false); // still running: kept, with its match and incident
     for (const e of eventsOf(recent).slice(0, 5)) await finishedRun(e, true);
   }
 
-  /** Of the old history, what the purge takes: the events of resolved incidents; the old incidents it keeps: those not resolved, and the one whose run still goes. */
+  /**
+   * Of the old history, what the purge takes: the events of resolved incidents, and the finished runs (with
+   * their matches) of theirs; the old incidents it keeps: those not resolved (whole, their matches and runs
+   * included), and the one whose run still goes.
+   */
   const purgeable = () => {
     const running = eventsOf(old)[20]!.incidentId;
+    const resolved = new Set(old.filter((i) => i.status === 'resolved').map((i) => i.id));
     return {
       purgedEvents: eventsOf(old.filter((i) => i.status === 'resolved')).length,
+      purgedRuns: finishedOld.filter((e) => resolved.has(e.incidentId)).length,
       keptOld: old.filter((i) => i.status !== 'resolved' || i.id === running),
     };
   };
@@ -157,8 +168,9 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     await ensureRetentionSchedule(stack.temporal.client, { taskQueue: stack.taskQueue, retentionDays: 90, batchSize: 7 });
     const started = Date.now();
     await stack.temporal.client.schedule.getHandle(scheduleId()).trigger();
-    const { purgedEvents, keptOld } = purgeable();
+    const { purgedEvents, purgedRuns, keptOld } = purgeable();
     assert.ok(keptOld.length > 1 && purgedEvents > 0, 'the seed has old incidents both open and resolved');
+    assert.ok(purgedRuns > 0 && purgedRuns < finishedOld.length, 'the seed has finished old runs of incidents both open and resolved');
     const after = await eventually(async () => {
       const c = await counts();
       return c.events === before.events - purgedEvents ? c : undefined;
@@ -167,9 +179,11 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
     // whose run still goes.
     await eventually(async () => (await counts()).incidents === recent.length + keptOld.length, 60_000, 'old incidents purged');
     assert.equal(after.events, eventsOf(recent).length + eventsOf(old.filter((i) => i.status !== 'resolved')).length);
-    // Of the old matches and runs only the one still running is left; every recent one is kept.
-    assert.equal(after.matches, 1 + 5);
-    assert.equal(after.actionRuns, 1 + 5);
+    // Of the old matches and runs only the one still running and those of incidents still open are left;
+    // every recent one is kept.
+    const keptRuns = finishedOld.length - purgedRuns + 1 + 5;
+    await eventually(async () => (await counts()).matches === keptRuns, 60_000, 'old matches purged');
+    assert.equal((await counts()).actionRuns, keptRuns);
     const kept = await stack.db.db.selectFrom('action_runs').select(['status', 'incident_id']).where('status', '=', 'running').executeTakeFirstOrThrow();
     assert.equal((await stack.db.db.selectFrom('incidents').select('id').where('id', '=', kept.incident_id).executeTakeFirst())?.id, kept.incident_id);
     // Every batch moves the watermark, the last one (which finds nothing more) included: read it once the
@@ -194,8 +208,8 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
       workflowId: `retention-test-${Date.now()}`,
       args: [{ retentionDays: 90, batchSize: 3, maxBatches: 100 }],
     })) as { batches: number; deleted: { events: number; matches: number; actionRuns: number; incidents: number }; more: boolean };
-    const { purgedEvents, keptOld } = purgeable();
-    assert.deepEqual(result.deleted, { events: purgedEvents, matches: 12, actionRuns: 12, incidents: old.length - keptOld.length, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0, leases: 0, backtests: 0 });
+    const { purgedEvents, purgedRuns, keptOld } = purgeable();
+    assert.deepEqual(result.deleted, { events: purgedEvents, matches: purgedRuns, actionRuns: purgedRuns, incidents: old.length - keptOld.length, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0, leases: 0, backtests: 0 });
     assert.equal(result.more, false);
     assert.ok(result.batches >= Math.ceil(purgedEvents / 3), `${result.batches} batches for ${purgedEvents} events`);
     // maxBatches bounds a run: the next scheduled run goes on.
@@ -328,7 +342,11 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
       const ruleRun = stack.temporal.client.workflow.getHandle(ruleRunWorkflowId(first.id, ruleId, first.eventId));
       await eventually(async () => (await ruleRun.describe().catch(() => undefined))?.status.name === 'COMPLETED', 60_000, 'the first rule run completed');
       assert.ok((await stack.db.db.selectFrom('action_runs').select('finished_at').where('incident_id', '=', first.id).executeTakeFirstOrThrow()).finished_at);
-      // Two days pass; the retention of one day purges what it may.
+      // The incident is resolved (an open one is kept whole, its runs included); two days pass; the retention
+      // of one day purges what it may.
+      const resolve = sampleFor('v3-incident.resolved-01.json', first.id, { occurredAt: new Date().toISOString(), data: { service: { id: svc, type: 'service_reference', summary: 's' } } });
+      assert.equal((await stack.deliver(resolve)).status, 202);
+      await eventually(async () => (await stack.db.db.selectFrom('incidents').select('status').where('id', '=', first.id).executeTakeFirst())?.status === 'resolved', 60_000, 'the first incident resolved');
       const twoDaysAgo = new Date(Date.now() - 2 * DAY);
       await stack.db.db.updateTable('rule_matches').set({ matched_at: twoDaysAgo }).where('incident_id', '=', first.id).execute();
       await stack.db.db.updateTable('action_runs').set({ created_at: twoDaysAgo }).where('incident_id', '=', first.id).execute();

@@ -34,8 +34,8 @@ const GUARD_BOOKKEEPING_DAYS = 8;
 
 /**
  * Deletes at most `n` rows per table older than `cutoff`: finished action runs, then matches with no
- * action run left, events of resolved incidents (and of `unknown` status), and such incidents left with no event and no match; finished job runs; attached
- * backtests; and the
+ * action run left, events, and incidents left with no event and no match, all of resolved incidents (and of
+ * `unknown` status: an incident open keeps them however old); finished job runs; attached backtests; and the
  * bookkeeping (guards, side effects, PagerDuty writes, target leases) past both the cutoff and the guards'
  * week, as are `run` matches (a rate limit counts them). A run still going is never deleted, nor is its
  * match.
@@ -49,6 +49,10 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
       oc.column('name').doUpdateSet({ purged_before: sql`greatest(retention_watermarks.purged_before, excluded.purged_before)`, updated_at: sql`now()` }),
     )
     .execute();
+  // What an incident still open did is kept with it (its events below, its action runs and matches here):
+  // purged, its page lost what automation already did while its approvals may still wait, and the resolve
+  // that came later found no match to score.
+  const incidentOpen = sql`i.status not in ('resolved', 'unknown')`;
   // A run deleted can change whether its match, kept while another of its runs goes on or until a later batch,
   // counts as a succeeded run of its rule: the offset takes the difference, with the test of ruleTotals (stats.ts).
   const succeeded = succeededRun;
@@ -56,9 +60,10 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
     trx,
     sql`gone as (
       delete from action_runs where id in (
-        select id from action_runs
-        where incident_id is not null and created_at < ${cutoff} and finished_at is not null
-        order by created_at limit ${n})
+        select a.id from action_runs a
+        where a.incident_id is not null and a.created_at < ${cutoff} and a.finished_at is not null
+          and not exists (select 1 from incidents i where i.id = a.incident_id and ${incidentOpen})
+        order by a.created_at limit ${n})
       returning id, match_id, action_type, status, started_at, finished_at)`,
     sql`
       select 'selfheal_actions_total', jsonb_build_object('type', action_type, 'status', status), count(*)::float8 from gone group by action_type, status
@@ -80,6 +85,7 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
         where m.matched_at < ${cutoff}
           and (m.decision <> 'run' or m.matched_at < ${keepFrom})
           and not exists (select 1 from action_runs a where a.match_id = m.id)
+          and not exists (select 1 from incidents i where i.id = m.incident_id and ${incidentOpen})
         order by m.matched_at limit ${n})
       returning rule_id, decision, verification)`,
     sql`
@@ -103,7 +109,7 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
     delete from incident_events where id in (
       select e.id from incident_events e
       where e.received_at < ${cutoff}
-        and not exists (select 1 from incidents i where i.id = e.incident_id and i.status not in ('resolved', 'unknown'))
+        and not exists (select 1 from incidents i where i.id = e.incident_id and ${incidentOpen})
       order by e.received_at limit ${n})`.execute(trx);
   // Each incident stood for one incident workflow started.
   const incidents = await deleteKeepingCounts(
