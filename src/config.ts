@@ -395,16 +395,33 @@ export class ConfigError extends Error {
 export type ProcessRole = 'api' | 'worker' | 'agent' | 'tool';
 
 /**
- * A value as an error may show it: whatever stands before the last `@` (after a `scheme://`) is a URL's user
- * and password, masked. A malformed DATABASE_URL or SMTP_URL is still a credential (`mysql://app:pw@db`,
- * a password with a space), and start-up errors go to the container's log.
+ * The variables whose value a refused configuration shows (`got "…"`): numbers, switches, durations, names,
+ * addresses, paths and lists of them, none of which holds a credential. Every other one is named with what
+ * is wrong and its value is never shown: a URL may carry a user and password (DATABASE_URL, SMTP_URL) or be
+ * the credential itself (a Slack webhook URL given where a reference is expected), DATABASE_URL may be in
+ * libpq's keyword form with `password=…`, and tokens, secrets and user names are what they are. Start-up
+ * errors go to the container's or journald's log, so a variable added later stays unshown until listed here.
  */
-export function withoutCredentials(value: string): string {
-  const at = value.lastIndexOf('@');
-  if (at < 0) return value;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? '';
-  return `${scheme}***${value.slice(at)}`;
-}
+const SHOWN_IN_ERRORS: ReadonlySet<string> = new Set<keyof Env>([
+  'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'DATABASE_POOL_SIZE', 'DATABASE_CONNECT_TIMEOUT_MS', 'DATABASE_STATEMENT_TIMEOUT_MS',
+  'SELFHEAL_DATA_DIR', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_CLI_PATH',
+  'TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH', 'TEMPORAL_WORKER_METRICS_ADDRESS',
+  'TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS', 'TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS', 'TEMPORAL_WORKER_ACTIVITY_SLOTS',
+  'PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED', 'PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT', 'PAGERDUTY_FROM_EMAIL', 'PAGERDUTY_RECONCILE_MINUTES',
+  'METRICS_REFRESH_SECONDS', 'ACTION_EGRESS_ALLOW', 'ACTION_EGRESS_DENY', 'SELFHEAL_APPROVAL_LINK_TTL_MINUTES',
+  'SELFHEAL_EXTRACTORS_FILE', 'SELFHEAL_ENVIRONMENT', 'SELFHEAL_SCRIPTS_DIR', 'SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS',
+  'SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS', 'SMTP_FROM', 'NOTIFY_EMAIL_ALLOW', 'NOTIFY_WEBHOOK_ALLOW', 'GITHUB_REPOS_ALLOW',
+  'JIRA_EMAIL', 'JIRA_ISSUE_TYPE', 'OIDC_SCOPES', 'OIDC_GROUPS_CLAIM', 'OIDC_ROLE_MAP', 'OIDC_PROVIDER_NAME',
+  'SESSION_MAX_AGE_SECONDS', 'SESSION_IDLE_TIMEOUT_SECONDS', 'SESSION_MAX_PER_USER', 'DASHBOARD_TOKEN_SIGN_IN',
+  'SECRET_REF_ENV_PREFIXES', 'SECRET_REF_DIRS', 'SELFHEAL_SSH_SCRIPTS_DIR', 'SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS',
+  'SELFHEAL_AUTH_MAX_FAILURES', 'SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS', 'SELFHEAL_RATE_LIMIT_BURST', 'SELFHEAL_RATE_LIMIT_PER_SECOND',
+  'SELFHEAL_TRUSTED_PROXIES', 'SELFHEAL_RETENTION_DAYS', 'SELFHEAL_SCHEDULE_RECONCILE_SECONDS', 'SELFHEAL_BACKTEST_MAX_EVENTS',
+  'SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS', 'SELFHEAL_GUARD_MAX_TARGETS', 'SELFHEAL_GUARD_MAX_TARGET_PERCENT', 'SELFHEAL_GUARD_WINDOW',
+  'SELFHEAL_GUARD_MAX_ACTIONS_PER_MINUTE', 'SELFHEAL_GUARD_PAGE_EMAIL', 'SELFHEAL_FLAPPING_MAX', 'SELFHEAL_FLAPPING_WINDOW',
+]);
+
+/** Whether a refused value of `variable` may be shown in its error (see SHOWN_IN_ERRORS). */
+export const shownInErrors = (variable: string): boolean => SHOWN_IN_ERRORS.has(variable);
 
 /** Parse the environment; on the first bad variable throw one line naming it and what is wrong. */
 export function loadConfig(source: Record<string, string | undefined> = process.env, opts: { role?: ProcessRole } = {}): Config {
@@ -413,7 +430,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0] ?? 'environment');
     const raw = source[variable];
-    const shown = raw === undefined || /TOKEN|SECRET|KEY|PASSWORD/i.test(variable) ? '' : ` (got "${withoutCredentials(raw)}")`;
+    const shown = raw === undefined || !shownInErrors(variable) ? '' : ` (got "${raw}")`;
     throw new ConfigError(`Invalid configuration: ${variable} ${lowerFirst(issue.message)}${shown}`, variable);
   }
   const e = parsed.data;
@@ -618,11 +635,11 @@ function ssoConfig(e: Env): SsoConfig {
     try {
       return new URL(text);
     } catch {
-      throw fail(variable, `must be an http(s) URL (got "${withoutCredentials(text)}")`);
+      throw fail(variable, 'must be an http(s) URL');
     }
   };
   const issuer = parseUrl('OIDC_ISSUER_URL', e.OIDC_ISSUER_URL);
-  if (issuer.protocol !== 'https:' && !isLoopbackHttp(issuer)) throw fail('OIDC_ISSUER_URL', `must be an https URL (http only on localhost) (got "${withoutCredentials(e.OIDC_ISSUER_URL)}")`);
+  if (issuer.protocol !== 'https:' && !isLoopbackHttp(issuer)) throw fail('OIDC_ISSUER_URL', `must be an https URL (http only on localhost; it is ${issuer.protocol})`);
   if (!e.OIDC_CLIENT_ID) throw fail('OIDC_CLIENT_ID', 'is required with OIDC_ISSUER_URL (the client id registered at the provider)');
   if (!e.OIDC_ROLE_MAP) throw fail('OIDC_ROLE_MAP', 'is required with OIDC_ISSUER_URL, e.g. sre-admins=admin,sre=write,viewers=read');
   const redirect = e.OIDC_REDIRECT_URL ?? (e.SELFHEAL_PUBLIC_URL ? `${e.SELFHEAL_PUBLIC_URL.replace(/\/+$/, '')}/auth/callback` : undefined);
@@ -630,17 +647,17 @@ function ssoConfig(e: Env): SsoConfig {
   const variable = e.OIDC_REDIRECT_URL ? 'OIDC_REDIRECT_URL' : 'SELFHEAL_PUBLIC_URL';
   const redirectUrl = parseUrl(variable, redirect);
   if (redirectUrl.protocol !== 'https:' && !isLoopbackHttp(redirectUrl)) {
-    throw fail(variable, `must be https for single sign-on: browsers drop the Secure session cookie on plain http except on localhost (got "${withoutCredentials(redirect)}")`);
+    throw fail(variable, `must be https for single sign-on: browsers drop the Secure session cookie on plain http except on localhost (it is ${redirectUrl.protocol})`);
   }
   if (redirectUrl.pathname !== '/auth/callback' || redirectUrl.search || redirectUrl.hash) {
-    throw fail(variable, `must give a redirect URL ending in /auth/callback at the root of the host, with no query (got "${withoutCredentials(redirect)}")`);
+    throw fail(variable, 'must give a redirect URL ending in /auth/callback at the root of the host, with no query');
   }
   // The dashboard and the approval links are served at the public URL, whatever the redirect says: a plain
   // http one would send the session cookie's holder there without it, and HSTS follows it (src/api/app.ts).
   if (e.SELFHEAL_PUBLIC_URL && e.OIDC_REDIRECT_URL) {
     const publicUrl = parseUrl('SELFHEAL_PUBLIC_URL', e.SELFHEAL_PUBLIC_URL);
     if (publicUrl.protocol !== 'https:' && !isLoopbackHttp(publicUrl)) {
-      throw fail('SELFHEAL_PUBLIC_URL', `must be https with single sign-on (http only on localhost) (got "${withoutCredentials(e.SELFHEAL_PUBLIC_URL)}")`);
+      throw fail('SELFHEAL_PUBLIC_URL', `must be https with single sign-on (http only on localhost; it is ${publicUrl.protocol})`);
     }
   }
   if (!e.OIDC_SCOPES.includes('openid')) throw fail('OIDC_SCOPES', 'must include openid');

@@ -87,18 +87,18 @@ describe('config', function () {
     [{ TEMPORAL_UI_URL: 'ftp://ops:S3cr3t-pw@temporal-ui' }, 'TEMPORAL_UI_URL'],
   ];
   for (const [env, variable] of withPasswords) {
-    it(`masks the credentials of a bad ${variable} in the error, and still shows the rest (${Object.values(env)[0]!.split('S3cr3t')[0]}…)`, function () {
+    it(`names a bad ${variable} without showing its value (${Object.values(env)[0]!.split('S3cr3t')[0]}…)`, function () {
       assert.throws(
         () => loadConfig(env),
-        (err: unknown) => err instanceof ConfigError && err.variable === variable && !/S3cr3t/.test(err.message) && err.message.includes('***@'),
+        (err: unknown) => err instanceof ConfigError && err.variable === variable && !/S3cr3t/.test(err.message) && !err.message.includes('got "'),
       );
     });
   }
 
-  it('keeps a bad DATABASE_URL\'s password out of the server\'s start-up line', function () {
+  it('keeps a bad DATABASE_URL out of the server\'s start-up line', function () {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { ...process.env, DATABASE_URL: 'mysql://selfheal:S3cr3t-pw@db:5432/selfheal' }, encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 2, r.stderr);
-    assert.equal(r.stderr.trim(), 'Invalid configuration: DATABASE_URL must be a postgres:// URL (got "mysql://***@db:5432/selfheal")');
+    assert.equal(r.stderr.trim(), 'Invalid configuration: DATABASE_URL must be a postgres:// URL');
   });
 
   it('stops the server at start-up with one line naming the variable', function () {
