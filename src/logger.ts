@@ -21,8 +21,12 @@ export const redactPaths = [
   '*.webhookSecrets',
   'req.headers.authorization',
   'req.headers["x-pagerduty-signature"]',
+  'req.headers["proxy-authorization"]',
+  'req.headers["x-forwarded-access-token"]',
   'headers.authorization',
   'headers["x-pagerduty-signature"]',
+  'headers["proxy-authorization"]',
+  'headers["x-forwarded-access-token"]',
   // dashboard sessions: the session cookie and the CSRF token derived from it
   'req.headers.cookie',
   'req.headers["x-csrf-token"]',
