@@ -143,11 +143,14 @@ function fillCounter(counter: Counter, offsets: Map<string, MetricOffset[]>, met
   for (const s of series.values()) counter.inc(s.labels, Math.max(0, s.value));
 }
 
-/** The live histogram rows plus the offsets of `metric` (its _bucket, _count and _sum), by the key's label. */
-function withHistogramOffsets(rows: HistogramRow[], offsets: Map<string, MetricOffset[]>, metric: string, label: string): HistogramRow[] {
+/**
+ * The live histogram rows plus the offsets of `metric` (its _bucket, _count and _sum), by the key's label;
+ * with `keys`, the offsets of those keys only.
+ */
+function withHistogramOffsets(rows: HistogramRow[], offsets: Map<string, MetricOffset[]>, metric: string, label: string, keys?: ReadonlySet<string>): HistogramRow[] {
   const byKey = new Map(rows.map((r) => [r.key, { ...r, buckets: [...r.buckets] }]));
   const row = (key: string | undefined) => {
-    if (key === undefined) return undefined;
+    if (key === undefined || (keys && !keys.has(key))) return undefined;
     let r = byKey.get(key);
     if (!r) byKey.set(key, (r = { key, count: 0, sum: 0, buckets: DURATION_BUCKETS.map(() => 0) }));
     return r;
@@ -237,9 +240,13 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     fillCounter(actions, offsets, 'selfheal_actions_total', actionRows.filter((r) => actionEnded(r.labels)), actionEnded);
     actionsInProgress.reset();
     for (const r of actionRows) if (!actionEnded(r.labels)) actionsInProgress.set(r.labels, r.value);
+    // Per live job only (the live rows are read so): the offsets of a deleted job stay in the table but its
+    // series leave with it, as a rule's do.
+    const liveJobs = new Set(t.liveJobs);
+    const isLiveJob = (labels: Labels) => liveJobs.has(labels.job ?? '');
     const jobEnded = (labels: Labels) => labels.status !== 'running';
     const jobRows = t.jobRunsByJobStatus.map((r) => ({ labels: { job: r.job_id, status: r.status }, value: Number(r.n) }));
-    fillCounter(jobRuns, offsets, 'selfheal_job_runs_total', jobRows.filter((r) => jobEnded(r.labels)), jobEnded);
+    fillCounter(jobRuns, offsets, 'selfheal_job_runs_total', jobRows.filter((r) => jobEnded(r.labels)), (labels) => jobEnded(labels) && isLiveJob(labels));
     jobRunsInProgress.reset();
     for (const r of jobRows) if (!jobEnded(r.labels)) jobRunsInProgress.set({ job: r.labels.job! }, r.value);
     fillCounter(jobTargets, offsets, 'selfheal_job_target_results_total', t.targetsByViaStatus.map((r) => ({ labels: { via: r.via, status: r.status }, value: Number(r.n) })));
@@ -254,7 +261,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     fillCounter(ruleSuppressed, offsets, 'selfheal_rule_matches_suppressed_total', perRule('suppressed'), isLive);
     breakersOpen.set(Number(t.breakersOpen.n));
     actionDuration.set(withHistogramOffsets(t.actionDurations, offsets, 'selfheal_action_duration_seconds', 'type'));
-    jobDuration.set(withHistogramOffsets(t.jobDurations, offsets, 'selfheal_job_run_duration_seconds', 'job'));
+    jobDuration.set(withHistogramOffsets(t.jobDurations, offsets, 'selfheal_job_run_duration_seconds', 'job', liveJobs));
   }
 
   /** Pollers per environment, asking Temporal a few queues at a time. */

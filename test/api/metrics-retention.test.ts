@@ -46,7 +46,12 @@ async function seed(db: Kysely<Database>): Promise<{ ruleId: string; ids: Record
       .values({ id, idempotency_key: id, incident_id: ids.W1!, match_id: String(m5.id), rule_id: ruleId, rule_version: 2, action_index: i, action_id: `a${i}`, action_type: 'script.ssh', status, started_at: at('2026-03-27T10:00:01Z'), finished_at: finished })
       .execute();
   }
-  // Finished job runs with their per-target results, and one still running (kept).
+  // Finished job runs with their per-target results, and one still running (kept), of a job not deleted (a
+  // deleted job's series leave with it).
+  await db
+    .insertInto('jobs')
+    .values({ id: 'nightly-vacuum', name: 'nightly-vacuum', definition: JSON.stringify({ name: 'nightly-vacuum' }), enabled: true, schedule_id: 'job-nightly-vacuum' } as never)
+    .execute();
   for (const [n, status, seconds] of [[1, 'succeeded', 4], [2, 'failed', 45], [3, 'succeeded', 700], [4, 'running', null]] as const) {
     const started = at(`2026-03-0${n}T03:00:00Z`);
     await db

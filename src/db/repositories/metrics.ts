@@ -31,6 +31,8 @@ export interface MetricTotals {
   jobDurations: HistogramRow[];
   /** Totals per live rule (stats.ts). */
   perRule: RuleTotalsRow[];
+  /** Ids of the jobs not deleted: the job series (runs, in progress, durations) are theirs only. */
+  liveJobs: string[];
   /** What the retention purge deleted, per series: the scrape adds it to the live counts. */
   offsets: MetricOffset[];
 }
@@ -52,12 +54,18 @@ export async function readMetricTotals(pool: Kysely<Database>, buckets: readonly
     jobRuns: await db.selectFrom('job_runs').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
     matchesByDecision: await db.selectFrom('rule_matches').select(['decision', (eb) => eb.fn.countAll<string>().as('n')]).groupBy('decision').execute(),
     actionsByTypeStatus: await db.selectFrom('action_runs').select(['action_type', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['action_type', 'status']).execute(),
-    jobRunsByJobStatus: await db.selectFrom('job_runs').select(['job_id', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['job_id', 'status']).execute(),
+    jobRunsByJobStatus: await db
+      .selectFrom('job_runs')
+      .select(['job_id', 'status', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('job_id', 'in', liveJobIds(db))
+      .groupBy(['job_id', 'status'])
+      .execute(),
     targetsByViaStatus: await db.selectFrom('job_target_results').select(['via', 'status', (eb) => eb.fn.countAll<string>().as('n')]).groupBy(['via', 'status']).execute(),
     breakersOpen: await db.selectFrom('rules').select((eb) => eb.fn.countAll<string>().as('n')).where('breaker_state', '=', 'open').where('deleted_at', 'is', null).executeTakeFirstOrThrow(),
     actionDurations: await durationHistogram(db, 'action_runs', 'action_type', buckets),
     jobDurations: await durationHistogram(db, 'job_runs', 'job_id', buckets),
     perRule: await ruleTotals(db),
+    liveJobs: (await liveJobIds(db).execute()).map((r) => r.id),
     offsets: await db.selectFrom('metric_offsets').select(['metric', 'labels', 'value']).execute(),
   }));
 }
@@ -96,6 +104,14 @@ export function durationOffsets(metric: string, label: string, keyColumn: 'actio
     select ${`${metric}_sum`}::text, jsonb_build_object(${label}::text, g.key), coalesce(sum(g.seconds), 0)::float8 from ${finished} g group by g.key`;
 }
 
+/**
+ * Job ids are never reused and a job's series are labelled by its id: like a rule's, they leave with the job,
+ * or every job ever created and deleted (by any `write` token) left its ~17 series in every scrape for good.
+ */
+function liveJobIds(db: Db) {
+  return db.selectFrom('jobs').select('id').where('deleted_at', 'is', null);
+}
+
 async function durationHistogram(db: Db, table: 'action_runs' | 'job_runs', keyColumn: 'action_type' | 'job_id', bounds: readonly number[]): Promise<HistogramRow[]> {
   const seconds = sql<number>`extract(epoch from (finished_at - started_at))`;
   // One count per bucket, computed by Postgres; the bounds are the caller's constants.
@@ -105,6 +121,7 @@ async function durationHistogram(db: Db, table: 'action_runs' | 'job_runs', keyC
     .select([sql<string>`${sql.ref(keyColumn)}`.as('key'), sql<string>`count(*)`.as('count'), sql<string>`coalesce(sum(${seconds}), 0)`.as('sum'), ...bucketColumns])
     .where('started_at', 'is not', null)
     .where('finished_at', 'is not', null)
+    .$if(table === 'job_runs', (q) => q.where(sql.ref(keyColumn), 'in', liveJobIds(db)))
     .groupBy(keyColumn)
     .execute();
   return rows.map((r) => {
