@@ -423,6 +423,41 @@ const SHOWN_IN_ERRORS: ReadonlySet<string> = new Set<keyof Env>([
 /** Whether a refused value of `variable` may be shown in its error (see SHOWN_IN_ERRORS). */
 export const shownInErrors = (variable: string): boolean => SHOWN_IN_ERRORS.has(variable);
 
+/** The least a production SELFHEAL_ADMIN_TOKEN must carry by {@link estimatedTokenBits}: `openssl rand -hex 24` gives ~180. */
+export const ADMIN_TOKEN_MIN_BITS = 40;
+/** And the fewest distinct characters: `aaaaaaaaaaaaaaaa` is 16 characters long and one guess. */
+export const ADMIN_TOKEN_MIN_DISTINCT = 8;
+/**
+ * Admin tokens the repository publishes as examples (the README's quick start), matched case-insensitively
+ * as a prefix so that the example with other digits is refused too.
+ */
+const PUBLISHED_ADMIN_TOKENS = ['dev-admin-token'];
+
+/**
+ * A rough upper bound on a token's entropy: its length times the Shannon entropy of its characters'
+ * frequencies. It cannot tell a random token from a clever one, only catch the obviously weak (repeats, few
+ * symbols); a random one of 16 characters or more passes.
+ */
+export function estimatedTokenBits(token: string): number {
+  const chars = [...token];
+  const counts = new Map<string, number>();
+  for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let perChar = 0;
+  for (const n of counts.values()) perChar -= (n / chars.length) * Math.log2(n / chars.length);
+  return perChar * chars.length;
+}
+
+/**
+ * Why `token` is too guessable to be the bootstrap admin credential in production, or undefined. It reaches
+ * every team, mints tokens, and nothing revokes it short of a restart; the reason never quotes the token.
+ */
+export function guessableAdminToken(token: string): string | undefined {
+  if (PUBLISHED_ADMIN_TOKENS.some((t) => token.toLowerCase().startsWith(t))) return 'is the example the README publishes';
+  if (new Set(token).size < ADMIN_TOKEN_MIN_DISTINCT) return `has fewer than ${ADMIN_TOKEN_MIN_DISTINCT} distinct characters`;
+  if (estimatedTokenBits(token) < ADMIN_TOKEN_MIN_BITS) return `carries less than ${ADMIN_TOKEN_MIN_BITS} bits by its characters' entropy`;
+  return undefined;
+}
+
 /** Parse the environment; on the first bad variable throw one line naming it and what is wrong. */
 export function loadConfig(source: Record<string, string | undefined> = process.env, opts: { role?: ProcessRole } = {}): Config {
   const parsed = envSchema.safeParse(source);
@@ -444,6 +479,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(
       'Invalid configuration: PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true is not allowed when NODE_ENV=production (set PAGERDUTY_WEBHOOK_SECRETS)',
       'PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED',
+    );
+  }
+  const weakAdmin = e.NODE_ENV === 'production' && e.SELFHEAL_ADMIN_TOKEN !== undefined ? guessableAdminToken(e.SELFHEAL_ADMIN_TOKEN) : undefined;
+  if (weakAdmin) {
+    throw new ConfigError(
+      `Invalid configuration: SELFHEAL_ADMIN_TOKEN ${weakAdmin}, too guessable when NODE_ENV=production (set a random one: openssl rand -hex 24)`,
+      'SELFHEAL_ADMIN_TOKEN',
     );
   }
   if (e.PAGERDUTY_API_TOKEN && !e.PAGERDUTY_FROM_EMAIL) {
