@@ -60,6 +60,12 @@ export const REMOTE_KILL_AFTER_SECONDS = 5;
  * cuts the drain short, with the same result: a command whose exit status is in did not time out.
  */
 const DRAIN_AFTER_EXIT_MS = 2000;
+/**
+ * How long a cancelled or timed-out run waits, after the EOF that makes the host stop its command, for the
+ * channel to close (the remote shell exited): the host's kill grace, and room for the trip back. Past it
+ * the run ends as it stands and the connection is closed, which the host's watcher also takes as the end.
+ */
+const STOP_WAIT_MS = (REMOTE_KILL_AFTER_SECONDS + 5) * 1000;
 
 /**
  * The command line sent to the host.
@@ -262,10 +268,13 @@ function sameFingerprint(a: string, b: string): boolean {
  * Runs one command on a remote host over SSH. The host key is checked against the pinned fingerprint
  * during key exchange, before authentication, so a mismatching host never sees our credentials or the
  * command. Errors: HostKeyMismatchError and SshAuthError are permanent; SshConnectionError
- * (refused, reset, handshake timeout) is retryable. A command that outlives the timeout is signalled,
- * the connection closed, and the result has `timedOut: true`; on the host, `timeout` stops it too
- * (underRemoteTimeout). Aborting `signal` (a cancelled activity) stops the command on the host too: the
- * promise rejects once the remote shell has exited, or after the kill grace at the latest.
+ * (refused, reset, handshake timeout, a deadline before the command was sent) is retryable. A command
+ * that outlives the timeout gets EOF on its stdin, which makes the host stop it (underRemoteTimeout; its
+ * `timeout` does too), and the result, `timedOut: true`, comes once the remote shell has exited, as the
+ * agent's does. Aborting `signal` (a cancelled activity) stops the command on the host the same way, and
+ * the promise rejects once the remote shell has exited. Either waits STOP_WAIT_MS at most after the EOF.
+ * Once the exec request is sent the command may run (OpenSSH starts it before it answers), so a
+ * cancellation or the deadline arriving before the answer waits for the channel and stops it then.
  */
 export async function runSshCommand(options: SshCommandOptions): Promise<SshCommandResult> {
   const { host, port, username, privateKey, timeoutMs, maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
@@ -286,9 +295,12 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
     let channel: ClientChannel | null = null;
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined = undefined;
-    let abortTimer: NodeJS.Timeout | undefined = undefined;
+    let stopTimer: NodeJS.Timeout | undefined = undefined;
     let drainTimer: NodeJS.Timeout | undefined = undefined;
     let aborted = false;
+    let execSent = false;
+    /** The connection was dropped to stop a command whose channel never opened: its close ends nothing. */
+    let dropped = false;
     let exitCode: number | null = null;
     let exitSignal: string | null = null;
 
@@ -296,7 +308,7 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      clearTimeout(abortTimer);
+      clearTimeout(stopTimer);
       clearTimeout(drainTimer);
       signal?.removeEventListener('abort', onAbort);
       client.end();
@@ -304,16 +316,21 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
       else rejectPromise(outcome.error);
     };
     const result = (exitCode: number | null, sig: string | null): SshCommandResult => scriptResult({ exitCode, signal: sig, timedOut }, stdout, stderr, started);
+    // No signal request: ssh2 sends one only while the channel is writable, that is before the EOF, and
+    // where sshd honours it (non-root logins) it kills the login shell's process group, which holds the
+    // remote shell and its watcher but not the command (timeout leads a group of its own): the watcher
+    // could die before it passes the TERM on, leaving the command to run to its own deadline.
+    /** EOF on the command's stdin: the remote watcher stops it (underRemoteTimeout). */
+    const endInput = (): void => {
+      try {
+        channel?.end();
+      } catch {
+        // the channel may already be closing
+      }
+    };
     const stopChannel = (): void => {
       if (channel) {
-        try {
-          // EOF on the command's stdin: the remote watcher stops it (underRemoteTimeout). The signal request
-          // helps where sshd honours it (non-root logins).
-          channel.end();
-          channel.signal('KILL');
-        } catch {
-          // the channel may already be closing
-        }
+        endInput();
         channel.close();
       }
     };
@@ -322,73 +339,108 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
     /** The command has exited (its exit status is in): its result, the host's refusal of the script, or the cancellation. */
     const exited = (): void => {
       if (aborted) return finish({ error: abortError() });
+      if (timedOut) return finish({ result: result(null, null) });
       const r = result(exitCode, exitSignal);
       const refused = scriptsDir === undefined ? undefined : scriptRefusal(options.command[0]!.slice(scriptsDir.length + 1), r);
       finish(refused ? { error: refused } : { result: r });
     };
-    // Cancelled while the command runs: EOF on its stdin makes the host stop it (underRemoteTimeout); we
-    // settle once the remote shell has exited (the channel closes), or after the kill grace at the latest.
+    /**
+     * Cancelled or timed out once the exec request was sent: EOF on the command's stdin makes the host stop
+     * it, and the run ends when the channel closes (the remote shell exited), or STOP_WAIT_MS later at the
+     * latest. Called again when the channel opens after it (the exec answer still on its way: OpenSSH
+     * starts the command before answering), so the EOF goes then and the wait starts over from it. A
+     * channel still not open by then is cut off with the connection, which the host's watcher takes as the
+     * end of input too, and the run ends once the host's kill grace has passed, unseen.
+     */
+    const stopRemote = (): void => {
+      endInput();
+      clearTimeout(stopTimer);
+      stopTimer = setTimeout(() => {
+        if (channel === null) {
+          dropped = true;
+          client.end();
+          stopTimer = setTimeout(exited, (REMOTE_KILL_AFTER_SECONDS + 1) * 1000);
+          return;
+        }
+        stopChannel();
+        exited();
+      }, STOP_WAIT_MS);
+    };
+    // Before the exec request nothing runs on the host, and the run rejects at once. After it, the run
+    // rejects only once the command stopped: settling while the exec answer was on its way recorded the
+    // action cancelled, and released its lease, while the command ran on the host. Once timed out, the
+    // command is being stopped already and the run ends timed out, as on the agent.
     const onAbort = (): void => {
+      if (timedOut) return;
       aborted = true;
-      if (channel === null) {
+      if (!execSent) {
         finish({ error: abortError() });
         return;
       }
-      try {
-        channel.end();
-        channel.signal('KILL');
-      } catch {
-        // the channel may already be closing
-      }
-      abortTimer = setTimeout(() => {
-        stopChannel();
-        finish({ error: abortError() });
-      }, (REMOTE_KILL_AFTER_SECONDS + 5) * 1000);
+      stopRemote();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
     timer = setTimeout(() => {
-      if (channel === null) {
+      // Nothing sent, nothing runs: a connection error, retryable. Once the exec request is sent the command
+      // may run even though its channel is not open yet, and retrying would run it twice: it times out.
+      if (!execSent) {
         finish({ error: new SshConnectionError(`ssh ${host}:${port}: timed out after ${timeoutMs} ms before the command started`) });
         return;
       }
       // The exit status is in but the channel is still open (its drain started less than DRAIN_AFTER_EXIT_MS
-      // ago), or the run was cancelled and its remote shell is still dying (it may take
-      // REMOTE_KILL_AFTER_SECONDS): the run ends as the channel's close would have ended it (the
-      // cancellation, its exit code, or the host's refusal of the script), never as timed out. A fix that
-      // exited 4 a second before its deadline, leaving a process outside its group (setsid) holding its
-      // output, was reported timed out, and a cancelled one resolved as timed out (recorded a failure)
-      // instead of rejecting with its cancellation, as on the agent.
-      if (aborted || exitCode !== null || exitSignal !== null) {
+      // ago): the run ends as the channel's close would have ended it (the cancellation, its exit code, or
+      // the host's refusal of the script), never as timed out. A fix that exited 4 a second before its
+      // deadline, leaving a process outside its group (setsid) holding its output, was reported timed out,
+      // and a cancelled one resolved as timed out (recorded a failure) instead of rejecting with its
+      // cancellation, as on the agent.
+      if (exitCode !== null || exitSignal !== null) {
         stopChannel();
         exited();
         return;
       }
+      // Cancelled, its remote shell still dying (it may take REMOTE_KILL_AFTER_SECONDS): the cancellation's
+      // own wait ends the run, with its cancellation, once the command stopped.
+      if (aborted) return;
+      // The result waits for the command to stop on the host (SIGTERM, SIGKILL REMOTE_KILL_AFTER_SECONDS
+      // later for a script that traps it), as the agent's does: resolving at once let the rule run go on
+      // to an on_failure action, and release the target's lease, while the timed-out fix still ran.
       timedOut = true;
-      stopChannel();
-      finish({ result: result(null, null) });
+      stopRemote();
     }, timeoutMs);
 
     client.on('error', (err: Error & { level?: string; code?: string }) => {
+      if (dropped) return;
       if (hostKeyRejected !== null) {
         finish({ error: new HostKeyMismatchError(`ssh ${host}:${port}: host key ${hostKeyRejected} does not match the pinned fingerprint ${pinned}`) });
       } else if (err.level === 'client-authentication') {
         finish({ error: new SshAuthError(`ssh ${host}:${port}: authentication failed for user ${username}`, { cause: err }) });
+      } else if (aborted || timedOut) {
+        // Lost while the command was being stopped: the host's watcher takes the drop as the end too.
+        exited();
       } else {
         finish({ error: new SshConnectionError(`ssh ${host}:${port}: ${err.code ?? err.level ?? 'connection error'}: ${err.message}`, { cause: err }) });
       }
     });
     client.on('close', () => {
+      if (dropped) return;
       if (hostKeyRejected !== null) {
         finish({ error: new HostKeyMismatchError(`ssh ${host}:${port}: host key ${hostKeyRejected} does not match the pinned fingerprint ${pinned}`) });
+      } else if (aborted || timedOut) {
+        exited();
       } else {
-        finish({ error: aborted ? abortError() : new SshConnectionError(`ssh ${host}:${port}: connection closed before the command finished`) });
+        finish({ error: new SshConnectionError(`ssh ${host}:${port}: connection closed before the command finished`) });
       }
     });
     client.on('ready', () => {
+      // Settled before the handshake ended (cancelled, or out of time): nothing may start now.
+      if (settled) return;
+      execSent = true;
       client.exec(remoteCommand, (err, stream) => {
+        // The connection was closed while the answer was on its way (settled, or dropped to stop the command).
+        if (settled || dropped) return;
         if (err) {
-          finish({ error: new SshConnectionError(`ssh ${host}:${port}: could not start command: ${err.message}`, { cause: err }) });
+          finish({ error: aborted ? abortError() : new SshConnectionError(`ssh ${host}:${port}: could not start command: ${err.message}`, { cause: err }) });
           return;
         }
         channel = stream;
@@ -404,6 +456,8 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
           }, DRAIN_AFTER_EXIT_MS);
         });
         stream.on('close', exited);
+        // Cancelled or timed out while the exec answer was on its way: the command runs, stop it now.
+        if (aborted || timedOut) stopRemote();
       });
     });
 

@@ -76,6 +76,46 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   };
 }
 
+/**
+ * A loopback TCP proxy whose server-to-client direction can be slowed down from some moment on (a far-away
+ * server): each chunk is delivered `ms` after it arrived, in order.
+ */
+export async function startDelayingProxy(targetHost: string, targetPort: number): Promise<{ port: number; delayReplies(ms: number): void; close(): Promise<void> }> {
+  let delayMs = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: targetHost, port: targetPort });
+    sockets.add(client).add(upstream);
+    let last = 0;
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => {
+      // Never before the chunk ahead of it.
+      const at = Math.max(Date.now() + delayMs, last);
+      last = at;
+      setTimeout(() => client.writable && client.write(d), at - Date.now());
+    });
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    // The server's close comes after what it sent before it.
+    upstream.on('error', drop).on('close', () => setTimeout(drop, Math.max(0, last - Date.now())));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    delayReplies(ms) {
+      delayMs = ms;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
 /** A proxy in front of the Postgres server of `databaseUrl`, and the same URL pointed through it. */
 export async function proxyDatabase(databaseUrl: string): Promise<{ proxy: TcpProxy; url: string }> {
   const target = new URL(databaseUrl);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { Client } from 'ssh2';
 import { toFailure } from '../../activities/actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from '../../activities/script-result.js';
 import type { EnvironmentSsh } from '../../src/db/database.js';
@@ -12,18 +13,27 @@ import { HostKeyMismatchError, ScriptNotAllowedError, SshAuthError, SshConfigErr
 import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout, withEnv } from '../../src/executors/ssh.js';
 import { exitsJustBeforeDeadline } from '../helpers/exit-before-deadline.js';
 import { generateKeyPair, startSshd, type SshdHandle } from '../helpers/sshd.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { startDelayingProxy, startTcpProxy } from '../helpers/tcp-proxy.js';
 
-/** Whether the process whose pid `pidFile` holds is gone (or a zombie awaiting its reaper) within `ms`. */
+/** Whether the process whose pid `pidFile` holds is gone (or a zombie awaiting its reaper) within `ms` (0: now). */
 async function goneWithin(pidFile: string, ms: number): Promise<boolean> {
   const pid = Number((await readFile(pidFile, 'utf8')).trim());
   const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
+  for (;;) {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
     if (stat === '' || / Z /.test(stat.slice(stat.lastIndexOf(')')))) return true;
+    if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return false;
+}
+
+/** Waits until `file` holds a whole pid line (the command wrote it), `ms` at most. */
+async function pidWritten(file: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!/^\d+\n$/.test(await readFile(file, 'utf8').catch(() => ''))) {
+    assert.ok(Date.now() < deadline, 'the command started on the host');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe('executors/ssh', () => {
@@ -222,6 +232,64 @@ describe('executors/ssh', () => {
       assert.equal(result.exitCode, null);
       assert.ok(Date.now() - started < 12_000);
       assert.ok(await goneWithin(pidFile, 5000), 'remote command should be killed after the timeout');
+    });
+
+    // Found in review: the deadline resolved the run timed out at once, while on the host a script with a
+    // SIGTERM cleanup trap ran up to the kill grace (5 s) longer: the rule run went on to its on_failure
+    // action and released the target's lease meanwhile. As on the agent, the result waits for the stop.
+    it('a timed-out command that traps SIGTERM is reported only once it stopped on the host', async () => {
+      const pidFile = join(work, 'pid');
+      const run = runSshCommand({ ...base(), timeoutMs: 4000, command: ['sh', '-c', `trap 'echo cleaning' TERM; echo $$ > ${pidFile}; while :; do sleep 0.2; done`] });
+      await pidWritten(pidFile, 4000);
+      const result = await run;
+      assert.equal(result.timedOut, true);
+      assert.equal(result.exitCode, null);
+      assert.ok(await goneWithin(pidFile, 0), 'reported timed out while the command still ran on the host');
+    });
+
+    // OpenSSH starts the command before it answers the exec request: for the trip back, the command runs while
+    // our channel is not open yet. A server whose answers take 4 s to come from the session's opening on (far
+    // away; the handshake at loopback speed) holds that window open: the channel's confirmation comes 4 s
+    // after the handshake, the exec request goes then, its answer 4 s later. The script cleans up for 2 s on
+    // SIGTERM.
+    describe('while the exec answer is on its way', () => {
+      const exec = Client.prototype.exec;
+      const cleanup2s = (pidFile: string) => `trap 'sleep 2; exit 0' TERM; echo $$ > ${pidFile}; while :; do sleep 0.2; done`;
+      let proxy: Awaited<ReturnType<typeof startDelayingProxy>>;
+      beforeEach(async () => {
+        proxy = await startDelayingProxy(sshd.host, sshd.port);
+        (Client.prototype as unknown as { exec: (...a: unknown[]) => unknown }).exec = function (this: Client, ...args: unknown[]) {
+          proxy.delayReplies(4000);
+          return (exec as (...a: unknown[]) => unknown).apply(this, args);
+        };
+      });
+      afterEach(async () => {
+        Client.prototype.exec = exec;
+        await proxy.close();
+      });
+
+      // Found in review: a cancel (the incident resolved) landing then rejected at once, so the action was
+      // recorded cancelled and its lease released while the command still ran on the host.
+      it('a cancelled command is stopped on the host before the call settles', async () => {
+        const pidFile = join(work, 'pid');
+        const controller = new AbortController();
+        const run = runSshCommand({ ...base(), port: proxy.port, timeoutMs: 60_000, command: ['sh', '-c', cleanup2s(pidFile)], signal: controller.signal });
+        run.catch(() => undefined);
+        await pidWritten(pidFile, 10_000);
+        controller.abort(new Error('cancelled: incident resolved'));
+        await assert.rejects(run, /cancelled: incident resolved/);
+        assert.ok(await goneWithin(pidFile, 0), 'settled as cancelled while the command still ran on the host');
+      });
+
+      // Found in review: the deadline then rejected with a retryable "timed out before the command started"
+      // (a second attempt of a command that ran), while the command ran on. The deadline, 6 s, comes after
+      // the exec request went (4 s) and before its answer (8 s).
+      it('a command whose deadline comes is reported timed out once it stopped on the host, not as never started', async () => {
+        const pidFile = join(work, 'pid');
+        const result = await runSshCommand({ ...base(), port: proxy.port, timeoutMs: 6000, command: ['sh', '-c', cleanup2s(pidFile)] });
+        assert.equal(result.timedOut, true);
+        assert.ok(await goneWithin(pidFile, 0), 'reported timed out while the command still ran on the host');
+      });
     });
 
     // A command that writes nothing gets no SIGPIPE when the channel closes, and OpenSSH ignores the
