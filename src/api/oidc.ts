@@ -7,6 +7,7 @@
 // finish a sign-in another one started, and the callback only works in the browser that started it.
 //
 // Roles come from the groups claim at every sign-in (OIDC_ROLE_MAP); a user in no mapped group is refused.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as oidc from 'openid-client';
 import type { OidcConfig, SsoRole } from '../config.js';
 import { teamRolesOf, type TeamMembership } from '../domain/teams.js';
@@ -54,6 +55,13 @@ export class SignInError extends Error {
     super(detail, options);
     this.name = 'SignInError';
   }
+
+  /**
+   * Whether a request had gone to the provider when the callback failed (set by `finish`): a code its token
+   * endpoint did not take, an ID token failing validation, a user with no mapped group. False for what is
+   * refused here before asking it (a state that does not match the sign-in cookie, the provider's `error`).
+   */
+  reachedProvider = false;
 }
 
 /** The provider's answer was larger than MAX_BODY_BYTES (and was not read further). */
@@ -72,8 +80,17 @@ export interface OidcClient {
   logoutUrl(idToken: string | undefined): Promise<URL | undefined>;
 }
 
+/**
+ * Set while `finish` runs: whether it has sent a request to the provider yet. openid-client checks the
+ * authorization response (state, `iss`, `error`) and asks the token endpoint in one call, so the fetch it
+ * is given is the one place that knows which of the two a failure came after.
+ */
+const providerCalls = new AsyncLocalStorage<{ asked: boolean }>();
+
 /** A fetch that refuses answers over MAX_BODY_BYTES (openid-client adds the timeout). */
 const boundedFetch: oidc.CustomFetch = async (url, options) => {
+  const call = providerCalls.getStore();
+  if (call) call.asked = true;
   const res = await fetch(url, options as RequestInit);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -132,32 +149,15 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
     },
 
     async finish(callback, secret) {
+      // Discovery (once a process) is not watched: it asks for the provider's metadata, not about this callback.
       const config = await configuration();
-      const { state, nonce, verifier } = checksFor(secret);
-      // The redirect URI sent to the token endpoint is the configured one (the request's own URL may be an
-      // internal one behind a proxy); only the provider's query parameters are taken from the callback.
-      const current = new URL(cfg.redirectUrl);
-      for (const [k, v] of callback.searchParams) current.searchParams.append(k, v);
-      let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+      const call = { asked: false };
       try {
-        tokens = await oidc.authorizationCodeGrant(config, current, { expectedState: state, expectedNonce: nonce, pkceCodeVerifier: verifier, idTokenExpected: true });
+        return await providerCalls.run(call, () => complete(config, callback, secret));
       } catch (err) {
-        throw signInFailure(err);
+        if (err instanceof SignInError) err.reachedProvider = call.asked;
+        throw err;
       }
-      const idClaims = tokens.claims();
-      if (!idClaims) throw new SignInError(400, 'Sign-in failed', 'The identity provider returned no ID token.', 'no_id_token');
-      let claims: Record<string, unknown> = { ...idClaims };
-      // Many providers put profile, email and groups only in userinfo (oidc-provider does by default).
-      const missing = claimAt(claims, cfg.groupsClaim) === undefined || claims.email === undefined;
-      if (missing && tokens.access_token && config.serverMetadata().userinfo_endpoint) {
-        try {
-          const info = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
-          claims = mergeUserInfo(idClaims, info);
-        } catch (err) {
-          throw signInFailure(err);
-        }
-      }
-      return identityFrom(claims, idClaims.sub, tokens.id_token, cfg);
     },
 
     async logoutUrl(idToken) {
@@ -166,6 +166,34 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
       return oidc.buildEndSessionUrl(config, { post_logout_redirect_uri: `${cfg.publicOrigin}/ui`, ...(idToken ? { id_token_hint: idToken } : {}) });
     },
   };
+
+  async function complete(config: oidc.Configuration, callback: URL, secret: string): Promise<Identity> {
+    const { state, nonce, verifier } = checksFor(secret);
+    // The redirect URI sent to the token endpoint is the configured one (the request's own URL may be an
+    // internal one behind a proxy); only the provider's query parameters are taken from the callback.
+    const current = new URL(cfg.redirectUrl);
+    for (const [k, v] of callback.searchParams) current.searchParams.append(k, v);
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(config, current, { expectedState: state, expectedNonce: nonce, pkceCodeVerifier: verifier, idTokenExpected: true });
+    } catch (err) {
+      throw signInFailure(err);
+    }
+    const idClaims = tokens.claims();
+    if (!idClaims) throw new SignInError(400, 'Sign-in failed', 'The identity provider returned no ID token.', 'no_id_token');
+    let claims: Record<string, unknown> = { ...idClaims };
+    // Many providers put profile, email and groups only in userinfo (oidc-provider does by default).
+    const missing = claimAt(claims, cfg.groupsClaim) === undefined || claims.email === undefined;
+    if (missing && tokens.access_token && config.serverMetadata().userinfo_endpoint) {
+      try {
+        const info = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
+        claims = mergeUserInfo(idClaims, info);
+      } catch (err) {
+        throw signInFailure(err);
+      }
+    }
+    return identityFrom(claims, idClaims.sub, tokens.id_token, cfg);
+  }
 }
 
 /**

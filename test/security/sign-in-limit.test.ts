@@ -1,8 +1,9 @@
 // A refused sign-in callback costs a request to the identity provider's token endpoint, and anyone can
 // start a sign-in: before the fix, two GETs (/auth/login for the cookie and state, /auth/callback with a
-// made-up code) made us ask the provider once, without end, spending the client's quota there. Refused
-// callbacks now count as failed authentications of their source; past the limit the callback is a 429
-// page and the provider is not asked.
+// made-up code) made us ask the provider once, without end, spending the client's quota there. Callbacks
+// refused after the provider was asked now count as failed authentications of their source; past the limit
+// the callback is a 429 page and the provider is not asked (those refused before it was asked do not count:
+// test/security/cross-site-callback-lockout.test.ts).
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

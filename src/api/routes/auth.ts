@@ -33,9 +33,14 @@ export function authRoutes(deps: AppDeps) {
   const client = sso.oidc ? createOidcClient(sso.oidc) : undefined;
   // GET /auth/session spends the session's request budget like an /api call (src/api/auth.ts).
   const budget = callerBudgetFor(deps.db, deps.config.callerBudget);
-  // A refused callback counts as a failed authentication of its source, as a wrong bearer token does: each
-  // one asked the provider's token endpoint, and a source that keeps failing is stopped before it does, so
-  // nobody can spend the client's quota at the provider (or mint errors in its logs) at the price of a GET.
+  // A callback refused after the provider was asked (its token endpoint: a made-up code, an ID token failing
+  // validation, a user with no mapped group) counts as a failed authentication of its source, as a wrong
+  // bearer token does, and a source that keeps failing is stopped before the provider is asked again: nobody
+  // can spend the client's quota at the provider (or mint errors in its logs) at the price of a GET. One
+  // refused here first (a state that does not match the sign-in cookie, no such cookie, the provider's
+  // `error`) asked nobody and does not count: any page can make a visitor's browser send those (a popup
+  // sent to /auth/login, then to a forged callback), and they would lock the visitor's address, and
+  // everyone behind the same NAT or proxy, out of the API and of sign-in.
   const limiter = authLimiterFor(deps.db, deps.config.authLimit);
 
   app.openapi(
@@ -95,7 +100,7 @@ export function authRoutes(deps: AppDeps) {
         return c.redirect('/ui#/incidents', 303);
       } catch (err) {
         // Not the provider being unreachable (502): that is nobody's failed attempt.
-        if (err instanceof SignInError && err.status !== 502) limiter.fail(source);
+        if (err instanceof SignInError && err.reachedProvider && err.status !== 502) limiter.fail(source);
         return refused(c, err);
       }
     },
