@@ -110,6 +110,21 @@ export async function endSession(c: Context<AppEnv>, db: Kysely<Database>): Prom
   return { id: row.id, actor: row.actor, idToken: row.id_token_sealed ? unseal(secret, row.id_token_sealed) : undefined };
 }
 
+/**
+ * Whether the request carries the cookie of a live session that still has a role under the current
+ * OIDC_ROLE_MAP. Unlike the resolver it records no use and ends nothing: GET /auth/login asks it of
+ * navigations another site made, which must not keep a session alive either.
+ */
+export async function holdsLiveSession(c: Context<AppEnv>, deps: { db: Kysely<Database>; config: Config }): Promise<boolean> {
+  const oidc = deps.config.sso.oidc;
+  const secret = getCookie(c, SESSION_COOKIE, 'host');
+  if (secret === undefined || oidc === undefined || !SECRET_FORMAT.test(secret)) return false;
+  const row = await liveSession(deps.db, hashToken(secret), oidc.issuerUrl);
+  if (!row) return false;
+  const groups = row.groups as string[];
+  return globalRolesOf(groups, oidc.roleMap).length > 0 || teamRolesOf(groups, oidc.teamRoleMap).length > 0;
+}
+
 /** The global roles `groups` give under `map` (OIDC_ROLE_MAP `group=role`), each once, highest first. */
 export function globalRolesOf(groups: readonly string[], map: ReadonlyMap<string, SsoRole>): SsoRole[] {
   return [...new Set(groups.flatMap((g) => map.get(g) ?? []))].sort((a, b) => SCOPE_RANK[b] - SCOPE_RANK[a]);

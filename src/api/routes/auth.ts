@@ -8,7 +8,7 @@ import type { AppDeps, AppEnv } from '../env.js';
 import { createOidcClient, SignInError } from '../oidc.js';
 import { notFound, ProblemError, unauthorized } from '../problem.js';
 import { json, newRouter, op, open, problemResponse } from '../router.js';
-import { clearSessionCookie, endSession, newSecret, startSession, type SessionActor } from '../session.js';
+import { clearSessionCookie, endSession, holdsLiveSession, newSecret, startSession, type SessionActor } from '../session.js';
 
 /** The sign-in cookie (name without its `__Host-` prefix): the secret state, nonce and PKCE verifier derive from. */
 const SIGN_IN_COOKIE = 'selfheal-signin';
@@ -21,7 +21,8 @@ const PAGE_HEADERS = { ...NO_STORE, 'Content-Security-Policy': "default-src 'non
 /**
  * Dashboard sign-in (src/api/session.ts, src/api/oidc.ts):
  * - `GET /auth/config`: which sign-ins the dashboard offers (public).
- * - `GET /auth/login` → the provider; `GET /auth/callback` ← the provider: sets the session cookie and goes to /ui.
+ * - `GET /auth/login` → the provider (→ /ui instead for another site's navigation while a session is live);
+ *   `GET /auth/callback` ← the provider: sets the session cookie and goes to /ui.
  * - `GET /auth/session`: who is signed in, and the CSRF token the page sends on writes (`X-CSRF-Token`).
  * - `POST /auth/logout`: revokes the session (CSRF-checked), and returns the provider's logout URL if it has one.
  */
@@ -55,18 +56,38 @@ export function authRoutes(deps: AppDeps) {
       c.json({ tokenSignIn: sso.tokenSignIn, sso: client ? { providerName: client.providerName, loginUrl: '/auth/login' } : null }, 200, { 'Cache-Control': 'no-store' }),
   );
 
-  app.openapi(op(open(), { method: 'get', path: '/auth/login', tags, summary: "Start single sign-on: redirects to the provider", responses: { 302: { description: 'To the provider.' }, 404: problemResponse('Single sign-on is not configured.') } }), async (c) => {
-    if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
-    const secret = newSecret();
-    let url: URL;
-    try {
-      url = await client.authorizationUrl(secret);
-    } catch (err) {
-      return refused(c, err);
-    }
-    setCookie(c, SIGN_IN_COOKIE, secret, { prefix: 'host', httpOnly: true, sameSite: 'Lax', maxAge: SIGN_IN_SECONDS });
-    return c.redirect(url.href, 302);
-  });
+  app.openapi(
+    op(open(), {
+      method: 'get',
+      path: '/auth/login',
+      tags,
+      summary: 'Start single sign-on: redirects to the provider',
+      responses: {
+        302: { description: 'To the provider.' },
+        303: { description: 'To /ui, no sign-in started: a navigation from another site (`Sec-Fetch-Site: cross-site` or `same-site`) while the browser holds a live session.' },
+        404: problemResponse('Single sign-on is not configured.'),
+      },
+    }),
+    async (c) => {
+      if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
+      // Another site can send the browser here (a link, a popup): with the user's session at the provider the
+      // sign-in completes without a word, and the callback replaces the live session (startSession revokes
+      // it), so every open dashboard tab is left with a dead session and CSRF token. Such a navigation goes
+      // to the dashboard instead while a session is live; a same-origin click, an address typed (`none`), a
+      // browser that sends no Sec-Fetch-Site, or any request without a live session still signs in.
+      const site = c.req.header('sec-fetch-site');
+      if ((site === 'cross-site' || site === 'same-site') && (await holdsLiveSession(c, deps))) return c.redirect('/ui', 303);
+      const secret = newSecret();
+      let url: URL;
+      try {
+        url = await client.authorizationUrl(secret);
+      } catch (err) {
+        return refused(c, err);
+      }
+      setCookie(c, SIGN_IN_COOKIE, secret, { prefix: 'host', httpOnly: true, sameSite: 'Lax', maxAge: SIGN_IN_SECONDS });
+      return c.redirect(url.href, 302);
+    },
+  );
 
   app.openapi(
     op(open(), { method: 'get', path: '/auth/callback', tags, summary: 'Where the provider returns: sets the session cookie and goes to the dashboard', responses: { 303: { description: 'Signed in: to /ui.' }, 400: { description: 'Sign-in refused: an HTML page saying why.', content: { 'text/html': { schema: z.string() } } }, 429: { description: 'Too many failed sign-ins from this address (`SELFHEAL_AUTH_MAX_FAILURES`): an HTML page, and `Retry-After`; the provider is not asked.', content: { 'text/html': { schema: z.string() } } } } }),
