@@ -1,5 +1,6 @@
 // Activity option presets: every activity call has explicit timeouts and retries, none relies on SDK defaults.
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import { ACTION_SLACK_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from '../src/domain/attempt-slack.js';
 
 /** Database writes: retried until Postgres is back (an incident is never lost while it is down). */
 export const dbOptions: ActivityOptions = {
@@ -41,7 +42,7 @@ const SAAS_PAUSE_CAP_SECONDS = 60;
 
 /** Calls to SaaS APIs (PagerDuty, Slack, Jira, GitHub, EWM): retried with backoff, bounded. */
 export const externalApiOptions: ActivityOptions = {
-  startToCloseTimeout: '60 seconds', // > a lookup + a create (15 s each) + recording; see activities/side-effects.ts
+  startToCloseTimeout: '60 seconds', // a lookup and a create within the attempt's deadline, then the recording; see activities/side-effects.ts
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
@@ -90,7 +91,8 @@ export function optionsForAction(type: string, timeoutSeconds?: number, retry?: 
   return {
     ...base,
     ...(isScript && type === 'script.agent' ? { scheduleToStartTimeout: `${AGENT_SCRIPT_PICKUP_SECONDS} seconds` } : {}),
-    startToCloseTimeout: timeoutSeconds ? `${timeoutSeconds + 5} seconds` : base.startToCloseTimeout!,
+    // A script's attempt ends once the script stopped, which may take SCRIPT_STOP_SLACK_SECONDS past its deadline.
+    startToCloseTimeout: timeoutSeconds ? `${timeoutSeconds + (isScript ? SCRIPT_STOP_SLACK_SECONDS : ACTION_SLACK_SECONDS)} seconds` : base.startToCloseTimeout!,
     retry: {
       ...base.retry,
       ...(maximumAttempts !== undefined ? { maximumAttempts } : {}),

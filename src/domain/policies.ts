@@ -18,6 +18,7 @@
  *
  * Pure: no I/O, no clock (the time is passed in).
  */
+import { ACTION_SLACK_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from './attempt-slack.js';
 import { parseDuration } from './guards.js';
 import type { Action, Rule, Verify } from './rules/schema.js';
 import { inTimeWindow, type TimeWindow } from './rules/time-window.js';
@@ -324,15 +325,16 @@ export function leaseSecondsFrom(rule: Pick<Rule, 'actions'> & { verify?: Verify
 
 /**
  * One action at most: its approval wait, attempts at its timeout and the pauses between them, an agent's
- * pickup. An attempt lasts its `timeoutSeconds` + 5 (workflows/options.ts); without one, a script is
- * killed at 300 s and a call to a SaaS API has the preset's 60 s, all of which its calls may now use
- * (before, 30 s were counted: a hung API's eight attempts outlived the lease by more than three minutes).
+ * pickup. An attempt lasts its `timeoutSeconds` and the slack above (workflows/options.ts); without one, a
+ * script is stopped at 300 s and a call to a SaaS API has the preset's 60 s, all of which its calls may
+ * use (before, 30 s were counted: a hung API's eight attempts outlived the lease by more than three minutes).
  */
 function actionSeconds(a: Action): number {
   const script = a.type.startsWith('script.');
-  const timeout = a.timeoutSeconds ?? (script ? 300 : 55);
+  const timeout = a.timeoutSeconds ?? (script ? 300 : 60 - ACTION_SLACK_SECONDS);
   const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
-  return (a.approval ? a.approval.timeoutMinutes * 60 : 0) + (timeout + 5) * attempts + Math.max(60 * (attempts - 1), retryWaitSeconds(a, attempts)) + (a.type === 'script.agent' ? 300 : 0);
+  const attempt = timeout + (script ? SCRIPT_STOP_SLACK_SECONDS : ACTION_SLACK_SECONDS);
+  return (a.approval ? a.approval.timeoutMinutes * 60 : 0) + attempt * attempts + Math.max(60 * (attempts - 1), retryWaitSeconds(a, attempts)) + (a.type === 'script.agent' ? 300 : 0);
 }
 
 /**

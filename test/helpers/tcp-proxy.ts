@@ -77,17 +77,28 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
 }
 
 /**
- * A loopback TCP proxy whose server-to-client direction can be slowed down from some moment on (a far-away
- * server): each chunk is delivered `ms` after it arrived, in order.
+ * A loopback TCP proxy whose directions can be slowed down from some moment on (a far-away server): each
+ * chunk is delivered `ms` after it arrived, in order; server to client with delayReplies, client to server
+ * with delayRequests.
  */
-export async function startDelayingProxy(targetHost: string, targetPort: number): Promise<{ port: number; delayReplies(ms: number): void; close(): Promise<void> }> {
+export async function startDelayingProxy(
+  targetHost: string,
+  targetPort: number,
+): Promise<{ port: number; delayReplies(ms: number): void; delayRequests(ms: number): void; close(): Promise<void> }> {
   let delayMs = 0;
+  let requestDelayMs = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect({ host: targetHost, port: targetPort });
     sockets.add(client).add(upstream);
     let last = 0;
-    client.on('data', (d) => upstream.write(d));
+    let lastRequest = 0;
+    client.on('data', (d) => {
+      const at = Math.max(Date.now() + requestDelayMs, lastRequest);
+      lastRequest = at;
+      if (at <= Date.now()) upstream.write(d);
+      else setTimeout(() => upstream.writable && upstream.write(d), at - Date.now());
+    });
     upstream.on('data', (d) => {
       // Never before the chunk ahead of it.
       const at = Math.max(Date.now() + delayMs, last);
@@ -107,6 +118,9 @@ export async function startDelayingProxy(targetHost: string, targetPort: number)
     port: (server.address() as net.AddressInfo).port,
     delayReplies(ms) {
       delayMs = ms;
+    },
+    delayRequests(ms) {
+      requestDelayMs = ms;
     },
     close: () =>
       new Promise<void>((r) => {

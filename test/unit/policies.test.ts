@@ -161,13 +161,13 @@ describe('policies (src/domain/policies.ts)', function () {
   });
 
   it('leaseSeconds', function () {
-    // 300 margin + script.agent (300 s timeout, 1 attempt, +5, agent pickup 300) + note (the preset's 60 s an
-    // attempt, 8 attempts, 60 s between).
-    assert.equal(leaseSeconds(rule()), 300 + 305 + 300 + 60 * 8 + 60 * 7);
+    // 300 margin + script.agent (300 s timeout, 1 attempt, +20 to stop, agent pickup 300) + note (the preset's
+    // 60 s an attempt, 8 attempts, 60 s between).
+    assert.equal(leaseSeconds(rule()), 300 + 320 + 300 + 60 * 8 + 60 * 7);
     // Long pauses between attempts are held too: 600 s, 1,200 s, 2,400 s between four attempts of a script
     // (before, 60 s a pause were counted, and the lease ended while the script still retried).
     const backoff = rule({ actions: [{ id: 'fix', type: 'script.agent', script: 'fix.sh', idempotent: true, retry: { maximumAttempts: 4, initialIntervalSeconds: 600, backoffCoefficient: 2 } }] });
-    assert.equal(leaseSeconds(backoff), 300 + 305 * 4 + (600 + 1200 + 2400) + 300);
+    assert.equal(leaseSeconds(backoff), 300 + 320 * 4 + (600 + 1200 + 2400) + 300);
     const gated = rule({ actions: [{ id: 'g', type: 'pagerduty.note', content: 'x', approval: { required: true, timeoutMinutes: 30 }, retry: { maximumAttempts: 1 } }] });
     assert.equal(leaseSeconds(gated), 300 + 1800 + 60);
     // A verifying run holds its host until the verification ends: a 30-minute `within` with an SSH check of
@@ -176,7 +176,7 @@ describe('policies (src/domain/policies.ts)', function () {
       actions: [{ id: 's', type: 'script.ssh', script: 'fix.sh', timeoutSeconds: 60 }],
       verify: { within: '30m', check: { type: 'script.ssh', script: 'check.sh', timeoutSeconds: 60 }, onUnverified: [{ type: 'pagerduty.escalate', level: 2 }] },
     });
-    assert.equal(leaseSeconds(verifying), 300 + 65 + (1800 + 65 + 60 * 8 + 60 * 7));
+    assert.equal(leaseSeconds(verifying), 300 + 80 + (1800 + 80 + 60 * 8 + 60 * 7));
   });
 
   it('targetOf: the host, else the environment, else none (the planner and the backtest share it)', function () {

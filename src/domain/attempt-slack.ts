@@ -1,0 +1,16 @@
+// How long an action's attempt may last past its timeoutSeconds: what its activity's start-to-close timeout
+// allows (workflows/options.ts) and what a lease counts (policies.ts). A module of its own: the workflow
+// bundle takes it without the rest of the policies.
+
+/**
+ * How long past its `timeoutSeconds` a script's attempt may take to end: at its deadline the script is
+ * sent SIGTERM and SIGKILL 5 s later (on the agent; over SSH, on the host, once our end of the input
+ * reaches it), and the attempt ends only when the script has stopped, 10 s after the deadline at most
+ * (src/executors/ssh.ts). Its activity's start-to-close timeout leaves it that long (workflows/options.ts):
+ * at 5 s, a script that trapped SIGTERM was timed out by Temporal while it still ran, and the rule run went
+ * on (a `when: failure` action) beside it.
+ */
+export const SCRIPT_STOP_SLACK_SECONDS = 20;
+
+/** How long past its `timeoutSeconds` any other action's attempt may take (its recording). */
+export const ACTION_SLACK_SECONDS = 5;
