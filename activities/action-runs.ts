@@ -5,6 +5,7 @@ import {
   countAttempt,
   findApproval,
   findActionRun,
+  runWaitedForApproval,
   FINISHED_RUN_STATUSES,
   findClaim,
   findPlannedRemediation,
@@ -32,6 +33,15 @@ import { createAlertDelivery, createGuards } from './guards.js';
 import type { OwnWritesClient } from './own-writes.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
 import type { MatchVerification } from './verification.js';
+
+/** An approved action run to start (startApprovedAction). */
+interface ApprovedStart {
+  actionRunId: string;
+  owner: string;
+  incidentId?: string | undefined;
+  cancelIfResolved?: boolean | undefined;
+  action?: { id: string; type: string } | undefined;
+}
 
 export interface ActionRunDeps {
   db: Kysely<Database>;
@@ -222,21 +232,36 @@ export function createActionRunActivities(deps: ActionRunDeps) {
         if (isRemediationType(action.type)) await releaseRemediation({ matchId: plan.matchId }, { trx });
         return { refused: leaseStop as string };
       }
-      return {
-        inserted: await insertClaim(trx, key, {
-          status,
-          rendered: action.params,
-          startedAt: input.awaitingApproval ? null : at,
-          reason: input.reason,
-          owner: input.owner,
-          workflowId: input.workflowId,
-          cancelIfResolved: guard,
-        }),
-      };
+      // A remediation whose run waited for a decision on an earlier action (a gated notification, up to
+      // days) starts as an approved one does, checked now: not while automation is paused where it runs,
+      // not after its rule was disabled, deleted or replaced, its environment given to another team, nor
+      // across a fleet guard or flapping counted from now. It was planned before that wait, and the checks
+      // at planning were all it had: a fix behind an approved notification ran on a paused fleet.
+      const behindApproval =
+        !input.awaitingApproval && isRemediationType(action.type) && !(await findActionRun(trx, input.actionRunId)) && (await runWaitedForApproval(trx, plan.matchId));
+      const inserted = await insertClaim(trx, key, {
+        status: behindApproval ? 'awaiting_approval' : status,
+        rendered: action.params,
+        startedAt: input.awaitingApproval || behindApproval ? null : at,
+        reason: input.reason,
+        owner: input.owner,
+        workflowId: input.workflowId,
+        cancelIfResolved: guard,
+      });
+      if (!behindApproval || inserted !== 'awaiting_approval') return { inserted };
+      // Never seen waiting: the claim and its start are one transaction.
+      const start = await startApprovedIn(trx, { actionRunId: input.actionRunId, owner: input.owner, incidentId: input.incidentId, cancelIfResolved: guard, action }, at, 'the run waited for the approval of an earlier action');
+      return { inserted: start.row?.status, stopped: start.row?.status === 'running' ? undefined : start.row, paged: start.paged };
     });
+    if (claimed.paged) await deliverAlerts({ incidentId: input.incidentId });
     if (claimed.refused !== undefined) {
       deps.logger.warn({ actionRunId: input.actionRunId, incidentId: input.incidentId, reason: claimed.refused }, 'action not run: its lease expired and the host is held by another run');
       return { owned: true, status: 'skipped', finished: outcomeOf(input.actionRunId, action, { status: 'skipped', exit_code: null, output_excerpt: null, link: null, error: claimed.refused }) };
+    }
+    if (claimed.stopped) {
+      const { status: stoppedAs, error } = claimed.stopped;
+      deps.logger.warn({ actionRunId: input.actionRunId, incidentId: input.incidentId, status: stoppedAs, reason: error }, 'remediation after an approved action not run');
+      return { owned: true, status: stoppedAs, finished: outcomeOf(input.actionRunId, action, { status: stoppedAs, exit_code: null, output_excerpt: null, link: null, error }) };
     }
     const { inserted } = claimed;
     if (inserted === 'cancelled') {
@@ -292,55 +317,9 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    *   (the planner counted it when it was planned, maybe days ago); flapping pages and crossing a guard
    *   pauses automation as the planner does. A remediation that starts counts from now.
    */
-  async function startApprovedAction(input: {
-    actionRunId: string;
-    owner: string;
-    incidentId?: string | undefined;
-    cancelIfResolved?: boolean | undefined;
-    action?: { id: string; type: string } | undefined;
-  }): Promise<{ status?: string | undefined; finished?: ActionOutcome | undefined }> {
-    const guarded = input.cancelIfResolved && input.incidentId !== undefined ? input.incidentId : undefined;
-    // A pause stops what is planned after it; the runs the guards let through before it finish (their budget).
-    // An approval, though, is decided later, up to days: given (or timed out to approve) while remediation is
-    // paused where the incident is, it starts nothing.
-    const pausable = input.action !== undefined && input.incidentId !== undefined && isRemediationType(input.action.type) ? input.incidentId : undefined;
+  async function startApprovedAction(input: ApprovedStart): Promise<{ status?: string | undefined; finished?: ActionOutcome | undefined }> {
     const at = now();
-    let paged = false;
-    const started = await inTransaction(db, async (trx) => {
-      // The target's lock first, as the planner takes it before the guards' lock (never the other way round).
-      const leaseStop = await holdLease(trx, { actionRunId: input.actionRunId }, { approved: true, at });
-      const planned = pausable !== undefined ? await findPlannedRemediation(trx, input.actionRunId) : undefined;
-      const check = planned
-        ? await guards.checkApprovedStart(trx, {
-            matchId: planned.match_id,
-            ruleId: planned.rule_id,
-            incidentId: planned.incident_id,
-            target: planned.target,
-            environment: planned.environment,
-            team: planned.team ?? undefined,
-            environmentTeam: planned.environment_team ?? undefined,
-            actions: planned.actions,
-            plannedAt: planned.at,
-            released: planned.released_at !== null,
-            ruleGuards: (planned.guards ?? undefined) as RuleGuards | undefined,
-            at,
-          })
-        : undefined;
-      const guardStop = check?.crossed !== undefined ? `not run when approved: ${check.crossed}` : undefined;
-      // Its lease expired while it waited and another run holds the host: what acts on the host does not
-      // start then (a notification to people goes on).
-      const concurrencyStop = input.action && actsOnTarget(input.action.type) && leaseStop !== undefined ? leaseStop.replace(/^not run:/, 'not run when approved:') : undefined;
-      const row = await startApprovedRun(trx, input.actionRunId, input.owner, at, { cancelIfResolvedOf: guarded, stopIfPausedFor: pausable, guardStop: guardStop ?? concurrencyStop });
-      if (row?.status === 'running') await check?.record();
-      if (row?.status === 'skipped' && guardStop !== undefined && row.error === guardStop) {
-        await check?.pause();
-        paged = true;
-      }
-      // Not started (skipped, cancelled): its remediation no longer counts when none of it started and none
-      // is left to come; under the guards' lock checkApprovedStart took, in the transaction of the write.
-      if (planned && row && NOT_STARTED_RUN_STATUSES.includes(row.status)) await releaseRemediation({ matchId: planned.match_id }, { trx });
-      return row;
-    });
+    const { row: started, paged } = await inTransaction(db, (trx) => startApprovedIn(trx, input, at));
     if (paged) await deliverAlerts({ incidentId: input.incidentId });
     if (started === undefined) {
       // Not awaiting approval any more: this call ran before (a local activity runs again when the worker
@@ -356,6 +335,54 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     if (status === 'running' || !input.action) return { status };
     deps.logger.warn({ actionRunId: input.actionRunId, incidentId: input.incidentId, status, reason: error }, 'approved action not run');
     return { status, finished: outcomeOf(input.actionRunId, input.action, { status, exit_code: null, output_excerpt: null, link: null, error }) };
+  }
+
+  /**
+   * startApprovedAction's checks and start, in `trx`: the run `awaiting_approval` becomes `running`, or is
+   * recorded skipped or cancelled saying why; `paged` when crossing a guard paused automation (its alerts
+   * are delivered after the commit). Also the start of a remediation claimed after an earlier action of its
+   * run was decided (claimAction), with `waited` naming that wait in the reasons.
+   */
+  async function startApprovedIn(trx: Transaction<Database>, input: ApprovedStart, at: Date, waited?: string): Promise<{ row: { status: string; error: string | null } | undefined; paged: boolean }> {
+    const guarded = input.cancelIfResolved && input.incidentId !== undefined ? input.incidentId : undefined;
+    // A pause stops what is planned after it; the runs the guards let through before it finish (their budget).
+    // An approval, though, is decided later, up to days: given (or timed out to approve) while remediation is
+    // paused where the incident is, it starts nothing.
+    const pausable = input.action !== undefined && input.incidentId !== undefined && isRemediationType(input.action.type) ? input.incidentId : undefined;
+    let paged = false;
+    // The target's lock first, as the planner takes it before the guards' lock (never the other way round).
+    const leaseStop = await holdLease(trx, { actionRunId: input.actionRunId }, { approved: true, at });
+    const planned = pausable !== undefined ? await findPlannedRemediation(trx, input.actionRunId) : undefined;
+    const check = planned
+      ? await guards.checkApprovedStart(trx, {
+          matchId: planned.match_id,
+          ruleId: planned.rule_id,
+          incidentId: planned.incident_id,
+          target: planned.target,
+          environment: planned.environment,
+          team: planned.team ?? undefined,
+          environmentTeam: planned.environment_team ?? undefined,
+          actions: planned.actions,
+          plannedAt: planned.at,
+          released: planned.released_at !== null,
+          ruleGuards: (planned.guards ?? undefined) as RuleGuards | undefined,
+          at,
+        })
+      : undefined;
+    const guardStop = check?.crossed !== undefined ? `not run when approved: ${check.crossed}` : undefined;
+    // Its lease expired while it waited and another run holds the host: what acts on the host does not
+    // start then (a notification to people goes on).
+    const concurrencyStop = input.action && actsOnTarget(input.action.type) && leaseStop !== undefined ? leaseStop.replace(/^not run:/, 'not run when approved:') : undefined;
+    const row = await startApprovedRun(trx, input.actionRunId, input.owner, at, { cancelIfResolvedOf: guarded, stopIfPausedFor: pausable, guardStop: guardStop ?? concurrencyStop, waited });
+    if (row?.status === 'running') await check?.record();
+    if (row?.status === 'skipped' && guardStop !== undefined && row.error === guardStop) {
+      await check?.pause();
+      paged = true;
+    }
+    // Not started (skipped, cancelled): its remediation no longer counts when none of it started and none
+    // is left to come; under the guards' lock checkApprovedStart took, in the transaction of the write.
+    if (planned && row && NOT_STARTED_RUN_STATUSES.includes(row.status)) await releaseRemediation({ matchId: planned.match_id }, { trx });
+    return { row, paged };
   }
 
   /** The outcome of a claimed action; only its owner writes it. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { SIGNALS, incidentWorkflowId } from '../../src/contracts/index.js';
+import { insertPause, resumePauses } from '../../src/db/repositories/guards.js';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { startHttpPeer, startSlackPeer, type HttpPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
@@ -278,6 +279,44 @@ describe('approval gates end to end', function () {
     assert.ok(notice.text.endsWith(honest), `the Slack notice says what may still stop it: ${notice.text}`);
     const note = await eventually(async () => pd.notes(id).find((n) => n.content.startsWith('[self-healing] Approval timed out')), 30_000, 'and on the incident');
     assert.ok(note.content.includes(honest), `the incident's note too: ${note.content}`);
+  });
+
+  it('a remediation chained after an approved notification does not run on a fleet paused while the notification waited: PagerDuty is never written', async function () {
+    const svc = newServiceId();
+    await insertRule(
+      stack.db.db,
+      {
+        name: `behind-${randomUUID().slice(0, 6)}`,
+        services: [svc],
+        actions: [
+          { id: 'ask', type: 'notify.webhook', url: `${hook.url}/hook/behind-ask`, body: '{}', approval: { required: true, timeoutMinutes: 60, onTimeout: 'reject' } },
+          { id: 'ack', type: 'pagerduty.acknowledge', when: 'success' },
+        ],
+      } as RuleInputDocument,
+      { author: 'token:alice' },
+    );
+    const id = await trigger(svc, 'behind-1');
+    const run = await waiting(id);
+    // While the notification waits, a guard crossed elsewhere pauses the fleet.
+    assert.ok(await insertPause(stack.db.db, { scope: 'fleet', environment: '', guard: 'fleet.maxTargets', reason: 'test', incidentId: 'PELSEWHERE', at: new Date() }));
+    try {
+      const res = await decide(id, run.id, 'approve', bob);
+      assert.equal(res.status, 202, await res.clone().text());
+      const runs = await eventually(async () => {
+        const r = await runsOf(id);
+        return r.length === 2 && r.every((x) => x.finished_at) ? r : undefined;
+      }, 60_000, 'both actions settled');
+      assert.deepEqual(runs.map((r) => [r.action_id, r.status]), [
+        ['ask', 'succeeded'],
+        ['ack', 'skipped'],
+      ]);
+      assert.match(runs[1]!.error ?? '', /^not run: automation was paused \(a guard crossed\) while the run waited for the approval of an earlier action/);
+      assert.equal(hits('behind-ask'), 1, 'the approved notification went out');
+      assert.equal(pd.requests.filter((r) => r.method === 'PUT' && r.path.startsWith(`/incidents/${id}`)).length, 0, 'PagerDuty was never asked to acknowledge');
+      assert.notEqual(pd.incident(id)?.status, 'acknowledged');
+    } finally {
+      await resumePauses(stack.db.db, { scope: 'fleet', environment: '', actor: 'admin', at: new Date() });
+    }
   });
 
   it('a rule replaced by another version, or deleted, while an action waits: approving gets 409, rejecting still works', async function () {

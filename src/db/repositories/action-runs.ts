@@ -192,6 +192,15 @@ export async function countAttempt(db: Db, id: string): Promise<void> {
   await db.updateTable('action_runs').set({ attempts: sql`attempts + 1` }).where('id', '=', id).execute();
 }
 
+/**
+ * Whether an action of the rule run of `matchId` was decided by a person or its deadline (`approval` set):
+ * the run waited for that decision, up to days, and what it starts next starts then, not when it was planned.
+ */
+export async function runWaitedForApproval(db: Db, matchId: string): Promise<boolean> {
+  const row = await db.selectFrom('action_runs').select('id').where('match_id', '=', matchId).where('approval', 'is not', null).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 /** The decision recorded on a gated action run (`approval`), or null. */
 export async function findApproval(db: Db, id: string): Promise<unknown> {
   const row = await db.selectFrom('action_runs').select('approval').where('id', '=', id).executeTakeFirst();
@@ -219,8 +228,10 @@ export async function startApprovedRun(
   id: string,
   owner: string,
   at: Date,
-  o: { cancelIfResolvedOf?: string | undefined; stopIfPausedFor?: string | undefined; guardStop?: string | undefined } = {},
+  o: { cancelIfResolvedOf?: string | undefined; stopIfPausedFor?: string | undefined; guardStop?: string | undefined; waited?: string | undefined } = {},
 ): Promise<{ status: string; error: string | null } | undefined> {
+  // What the run waited for, in the reasons: its own approval, or (`waited`) an earlier action's.
+  const waited = o.waited ?? 'this action waited for its approval';
   const resolved = o.cancelIfResolvedOf === undefined ? sql<boolean>`false` : resolvedNotByUs(o.cancelIfResolvedOf);
   const paused = o.stopIfPausedFor === undefined ? sql<boolean>`false` : pausedFor(o.stopIfPausedFor, id);
   const gone = sql<boolean>`${ruleNotLive} is not null`;
@@ -233,9 +244,9 @@ export async function startApprovedRun(
       status: sql<string>`case when ${resolved} then 'cancelled' when ${stopped} then 'skipped' else 'running' end`,
       started_at: sql<Date | null>`case when ${stopped} then null else ${at}::timestamptz end`,
       finished_at: sql<Date | null>`case when ${stopped} then now() end`,
-      error: sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} when ${paused} then ${PAUSED_BEFORE_START}
-        when ${gone} then 'not run: its rule was ' || ${ruleNotLive} || ' while this action waited for its approval (version ' || action_runs.rule_version || ' planned it)'
-        when ${envGone} then 'not run: environment ' || ${scriptEnvironmentGone} || ' was deleted, or moved out of the rule''s team, while this action waited for its approval'
+      error: sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} when ${paused} then ${PAUSED_BEFORE_START.replace('this action waited for its approval', waited)}
+        when ${gone} then 'not run: its rule was ' || ${ruleNotLive} || ' while ' || ${waited} || ' (version ' || action_runs.rule_version || ' planned it)'
+        when ${envGone} then 'not run: environment ' || ${scriptEnvironmentGone} || ' was deleted, or moved out of the rule''s team, while ' || ${waited}
         when ${guard} then ${o.guardStop ?? null} end`,
     })
     .where('id', '=', id)
