@@ -7,8 +7,8 @@
 // A 429 of the failed-authentication limit is reported with its Retry-After and never retried: another
 // attempt inside the window is refused again and prolongs nothing useful.
 // The token goes over plain http only to a loopback address, or when the user says so (--insecure-http).
-import ipaddr from 'ipaddr.js';
 import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RevokedSessions, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
+import { isLoopbackHost } from '../domain/loopback.js';
 import { readBodyCapped } from '../http-body.js';
 import { CliError, EXIT, plainText, quote, type MessagePart } from './errors.js';
 
@@ -191,13 +191,6 @@ export function redirectError(url: string, res: Response): CliError | undefined 
   if (res.status < 300 || res.status > 399) return undefined;
   const to = res.headers.get('location') ?? '(no location)';
   return new CliError(EXIT.server, [`${url} answered ${res.status}, redirecting to `, quote(to), ': redirects are not followed; give the address to reach directly']);
-}
-
-/** `localhost`, 127.0.0.0/8 or ::1 (an IPv4-mapped form too): an address on this machine, as a URL's hostname gives it. */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  if (h.toLowerCase() === 'localhost') return true;
-  return ipaddr.isValid(h) && ipaddr.process(h).range() === 'loopback';
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import net from 'node:net';
-import ipaddr from 'ipaddr.js';
 import nodemailer from 'nodemailer';
+import { isLoopbackHost } from '../domain/loopback.js';
 import { NOT_HTTP_URL } from './egress.js';
 import { EgressDeniedError, EmailSendError, HttpCallError } from './errors.js';
 import { httpRequest, type FetchLike } from './http.js';
@@ -299,13 +299,6 @@ function ownConnection(host: string, port: number, signal: AbortSignal): { open:
       if (signal.aborted) destroy();
     },
   };
-}
-
-/** 127.0.0.0/8, ::1 (IPv4-mapped forms too) or `localhost`: a relay on this host. */
-function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  if (h.toLowerCase() === 'localhost') return true;
-  return ipaddr.isValid(h) && ipaddr.process(h).range() === 'loopback';
 }
 
 export interface WebhookMessage {
