@@ -307,7 +307,7 @@ export interface Config {
     reconcileMinutes: number;
   };
   adminToken: string | undefined;
-  /** Bearer token GET /metrics requires; unset → /metrics is open (keep it off the public listener). */
+  /** Bearer token GET /metrics requires; unset or empty → /metrics is open (keep it off the public listener). */
   metricsToken: string | undefined;
   /** METRICS_REFRESH_SECONDS: how often, at most, /metrics re-reads its database series. */
   metricsRefreshSeconds: number;
@@ -423,15 +423,23 @@ const SHOWN_IN_ERRORS: ReadonlySet<string> = new Set<keyof Env>([
 /** Whether a refused value of `variable` may be shown in its error (see SHOWN_IN_ERRORS). */
 export const shownInErrors = (variable: string): boolean => SHOWN_IN_ERRORS.has(variable);
 
-/** The least a production SELFHEAL_ADMIN_TOKEN must carry by {@link estimatedTokenBits}: `openssl rand -hex 24` gives ~180. */
-export const ADMIN_TOKEN_MIN_BITS = 40;
-/** And the fewest distinct characters: `aaaaaaaaaaaaaaaa` is 16 characters long and one guess. */
-export const ADMIN_TOKEN_MIN_DISTINCT = 8;
 /**
- * Admin tokens the repository publishes as examples (the README's quick start), matched case-insensitively
- * as a prefix so that the example with other digits is refused too.
+ * The bearer tokens of the configuration a guessable value of which stops a production start
+ * ({@link guessableToken}): SELFHEAL_ADMIN_TOKEN reaches every team and mints tokens; METRICS_TOKEN is all
+ * that keeps GET /metrics (every team's incident, rule and job series) from whoever reaches the API. Nothing
+ * revokes either short of a restart.
  */
-const PUBLISHED_ADMIN_TOKENS = ['dev-admin-token'];
+const PRODUCTION_TOKENS = ['SELFHEAL_ADMIN_TOKEN', 'METRICS_TOKEN'] as const;
+
+/** The least a production token must carry by {@link estimatedTokenBits}: `openssl rand -hex 24` gives ~180. */
+export const TOKEN_MIN_BITS = 40;
+/** And the fewest distinct characters: `aaaaaaaaaaaaaaaa` is 16 characters long and one guess. */
+export const TOKEN_MIN_DISTINCT = 8;
+/**
+ * Tokens the repository publishes as examples (the README's quick-start admin token), matched
+ * case-insensitively as a prefix so that the example with other digits is refused too.
+ */
+const PUBLISHED_TOKENS = ['dev-admin-token'];
 
 /**
  * A rough upper bound on a token's entropy: its length times the Shannon entropy of its characters'
@@ -448,13 +456,13 @@ export function estimatedTokenBits(token: string): number {
 }
 
 /**
- * Why `token` is too guessable to be the bootstrap admin credential in production, or undefined. It reaches
- * every team, mints tokens, and nothing revokes it short of a restart; the reason never quotes the token.
+ * Why `token` is too guessable to be one of the {@link PRODUCTION_TOKENS} in production, or undefined; the
+ * reason never quotes the token.
  */
-export function guessableAdminToken(token: string): string | undefined {
-  if (PUBLISHED_ADMIN_TOKENS.some((t) => token.toLowerCase().startsWith(t))) return 'is the example the README publishes';
-  if (new Set(token).size < ADMIN_TOKEN_MIN_DISTINCT) return `has fewer than ${ADMIN_TOKEN_MIN_DISTINCT} distinct characters`;
-  if (estimatedTokenBits(token) < ADMIN_TOKEN_MIN_BITS) return `carries less than ${ADMIN_TOKEN_MIN_BITS} bits by its characters' entropy`;
+export function guessableToken(token: string): string | undefined {
+  if (PUBLISHED_TOKENS.some((t) => token.toLowerCase().startsWith(t))) return 'is the example the README publishes';
+  if (new Set(token).size < TOKEN_MIN_DISTINCT) return `has fewer than ${TOKEN_MIN_DISTINCT} distinct characters`;
+  if (estimatedTokenBits(token) < TOKEN_MIN_BITS) return `carries less than ${TOKEN_MIN_BITS} bits by its characters' entropy`;
   return undefined;
 }
 
@@ -481,12 +489,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       'PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED',
     );
   }
-  const weakAdmin = e.NODE_ENV === 'production' && e.SELFHEAL_ADMIN_TOKEN !== undefined ? guessableAdminToken(e.SELFHEAL_ADMIN_TOKEN) : undefined;
-  if (weakAdmin) {
-    throw new ConfigError(
-      `Invalid configuration: SELFHEAL_ADMIN_TOKEN ${weakAdmin}, too guessable when NODE_ENV=production (set a random one: openssl rand -hex 24)`,
-      'SELFHEAL_ADMIN_TOKEN',
-    );
+  for (const variable of PRODUCTION_TOKENS) {
+    const token = e[variable];
+    const weak = e.NODE_ENV === 'production' && token !== undefined ? guessableToken(token) : undefined;
+    if (weak) {
+      throw new ConfigError(`Invalid configuration: ${variable} ${weak}, too guessable when NODE_ENV=production (set a random one: openssl rand -hex 24)`, variable);
+    }
   }
   if (e.PAGERDUTY_API_TOKEN && !e.PAGERDUTY_FROM_EMAIL) {
     throw new ConfigError(

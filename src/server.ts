@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     else logger.warn('PAGERDUTY_WEBHOOK_SECRETS is not set: the webhook refuses every delivery (503) until it is');
   }
   if (config.nodeEnv === 'production' && config.metricsToken === undefined) {
-    logger.warn('METRICS_TOKEN is not set: GET /metrics answers anyone who reaches the API; keep it off the public listener or set METRICS_TOKEN');
+    logger.warn('METRICS_TOKEN is not set (or empty): GET /metrics answers anyone who reaches the API; keep it off the public listener or set METRICS_TOKEN');
   }
   const open = openDestinationLists(config);
   if (config.nodeEnv === 'production' && open.length > 0) {
