@@ -1,6 +1,7 @@
 // A main worker with the real activities, some of them wrapped by a test (a gate before triage, a claim
 // followed by a crash), on its own task queue; and a way to start an incident's run straight through
-// Temporal, as the webhook would, or as anyone with Temporal access could.
+// Temporal, as the webhook would, or as anyone with Temporal access could (with a rule of its own, waiting
+// for one of its actions to finish).
 import { randomUUID } from 'node:crypto';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
@@ -12,6 +13,9 @@ import { createIntegrations } from '../../src/integrations.js';
 import { createLogger } from '../../src/logger.js';
 import { createMainWorker } from '../../src/temporal/worker.js';
 import type { TestDatabase } from './db.js';
+import { insertRule, newServiceId } from './rules.js';
+import { newIncidentId, sampleFor } from './samples.js';
+import { eventually } from './stack.js';
 import type { TestTemporal } from './temporal.js';
 
 export type MainActivities = ReturnType<typeof createActivities>;
@@ -92,4 +96,27 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/**
+ * One rule of `actions` for a new service (named `<namePrefix>-<service id>`), one new incident of that
+ * service (the triggered sample) signalled to `worker` as the webhook does, lingering 1 s once resolved, and
+ * the run of its action `actionId` once it finished (90 s at most).
+ */
+export async function runRuleOnNewIncident(opts: { temporal: TestTemporal; db: TestDatabase; worker: TestWorker; namePrefix: string; actions: Record<string, unknown>[]; actionId: string }) {
+  const svc = newServiceId();
+  await insertRule(opts.db.db, { name: `${opts.namePrefix}-${svc.toLowerCase()}`, services: [svc], actions: opts.actions } as never);
+  const incidentId = newIncidentId();
+  await signalIncident(
+    opts.temporal,
+    opts.worker.taskQueue,
+    incidentId,
+    messageOf(sampleFor('v3-incident.triggered-01.json', incidentId, { data: { service: { id: svc, type: 'service_reference', summary: 's' } } })),
+    { lingerSeconds: 1 },
+  );
+  const run = await eventually(async () => {
+    const r = await opts.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', incidentId).where('action_id', '=', opts.actionId).executeTakeFirst();
+    return r?.finished_at ? r : undefined;
+  }, 90_000, `the ${opts.actionId} action finished`);
+  return { incidentId, run };
 }

@@ -2,11 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually } from '../helpers/stack.js';
 import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
-import { messageOf, signalIncident, startTestWorker, type TestWorker } from '../helpers/workers.js';
+import { runRuleOnNewIncident, startTestWorker, type TestWorker } from '../helpers/workers.js';
 
 // An action's `timeoutSeconds` is the time one attempt may take (workflows/options.ts: the activity's
 // start-to-close timeout is 5 s more; activities/side-effects.ts: its calls share a deadline inside that).
@@ -37,27 +34,9 @@ describe("an action's HTTP call follows the action's timeoutSeconds", function (
 
   /** The webhook action of a new rule, run for a new incident, once it finished. */
   async function runWebhook(path: string, action: Record<string, unknown>) {
-    const svc = newServiceId();
-    await insertRule(db.db, {
-      name: `call-timeout-${svc.toLowerCase()}`,
-      services: [svc],
-      actions: [{ id: 'hook', type: 'notify.webhook', url: `${peer.url}${path}`, body: '{}', ...action }],
-    } as never);
-    const id = newIncidentId();
-    const started = Date.now();
-    await signalIncident(
-      temporal,
-      worker.taskQueue,
-      id,
-      messageOf(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: svc, type: 'service_reference', summary: 's' } } })),
-      { lingerSeconds: 1 },
-    );
-    const run = await eventually(async () => {
-      const r = await db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).where('action_id', '=', 'hook').executeTakeFirst();
-      return r?.finished_at ? r : undefined;
-    }, 90_000, 'the webhook action finished');
+    const { run } = await runRuleOnNewIncident({ temporal, db, worker, namePrefix: 'call-timeout', actions: [{ id: 'hook', type: 'notify.webhook', url: `${peer.url}${path}`, body: '{}', ...action }], actionId: 'hook' });
     const effect = await db.db.selectFrom('side_effects').selectAll().where('key', '=', run.id).executeTakeFirstOrThrow();
-    return { run, effect, started, requests: peer.requests.filter((r) => r.path === path) };
+    return { run, effect, requests: peer.requests.filter((r) => r.path === path) };
   }
 
   it('timeoutSeconds 60, the receiver answers in 20 s: one request, answered, the action succeeds', async function () {

@@ -4,11 +4,8 @@ import { attemptBudgetMs } from '../../activities/side-effects.js';
 import { claimFirstAttempt } from '../../src/db/repositories/side-effects.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
-import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually } from '../helpers/stack.js';
 import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
-import { deferred, messageOf, signalIncident, startTestWorker, type TestWorker } from '../helpers/workers.js';
+import { deferred, runRuleOnNewIncident, startTestWorker, type TestWorker } from '../helpers/workers.js';
 
 // An action's first attempt claims its side effect (the row `attempting`, in flight until the attempt's
 // deadline) and its worker dies before the call. Temporal retries after the heartbeat timeout (10 s), well
@@ -69,29 +66,18 @@ describe('side effects: a retry that finds an earlier attempt in flight waits it
 
   it('three attempts allowed, the first dies after its claim: the action succeeds, one request after the in-flight time', async function () {
     this.timeout(120_000);
-    const svc = newServiceId();
-    await insertRule(db.db, {
-      name: `inflight-${svc.toLowerCase()}`,
-      services: [svc],
+    const { incidentId: id, run } = await runRuleOnNewIncident({
+      temporal,
+      db,
+      worker,
+      namePrefix: 'inflight',
       // start-to-close 20 s: the claim is in flight for 15 s; Temporal retries after the 10 s heartbeat timeout.
       actions: [
         { id: 'hook', type: 'notify.webhook', url: `${peer.url}/hook`, body: '{}', timeoutSeconds: 15, retry: { maximumAttempts: 3 } },
         { id: 'on-failure', type: 'notify.webhook', url: `${peer.url}/hook`, body: '{"failed":true}', when: 'failure' },
       ],
-    } as never);
-    const id = newIncidentId();
-    await signalIncident(
-      temporal,
-      worker.taskQueue,
-      id,
-      messageOf(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: svc, type: 'service_reference', summary: 's' } } })),
-      { lingerSeconds: 1 },
-    );
-
-    const run = await eventually(async () => {
-      const r = await db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).where('action_id', '=', 'hook').executeTakeFirst();
-      return r?.finished_at ? r : undefined;
-    }, 90_000, 'the webhook action finished');
+      actionId: 'hook',
+    });
     assert.equal(run.status, 'succeeded', run.error ?? '');
     assert.deepEqual(attempts, [1, 2, 3], 'the dead attempt, the one that found it in flight, the one that called');
     assert.deepEqual(received.map((r) => r.key), [run.id], 'one request at the peer');

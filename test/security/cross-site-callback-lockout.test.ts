@@ -7,14 +7,8 @@
 // bearer-token call, the admin token included, and on every sign-in. Now only a refusal after the provider
 // was asked counts (test/security/sign-in-limit.test.ts keeps those limited).
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { signInStarted, ssoAppOnNewDatabase, startDiscoveryOnlyProvider, type DiscoveryOnlyProvider } from '../helpers/oidc-provider.js';
 
 const ADMIN = 'review-lockout-admin-token-0123456789';
 
@@ -22,54 +16,22 @@ describe('security: callbacks refused before the provider is asked do not count 
   this.timeout(60_000);
   // The limiter belongs to the app's database handle (src/api/auth.ts): a database per case, a count per case.
   const dbs: TestDatabase[] = [];
-  let provider: http.Server;
-  let issuer: string;
+  let provider: DiscoveryOnlyProvider;
   let tokenRequests = 0;
 
   before(async function () {
-    provider = http.createServer((req, res) => {
-      if (req.url === '/.well-known/openid-configuration') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'] }),
-        );
-        return;
-      }
+    provider = await startDiscoveryOnlyProvider((req, res) => {
       if (req.url === '/token') tokenRequests++;
       res.writeHead(404).end();
     });
-    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
-    issuer = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
   });
   after(async () => {
-    provider?.closeAllConnections();
-    await new Promise<void>((resolve) => (provider ? provider.close(() => resolve()) : resolve()));
+    await provider?.close();
     for (const db of dbs) await db.close();
   });
 
-  async function freshApp() {
-    const db = await createTestDatabase();
-    dbs.push(db);
-    return createApp(
-      {
-        config: loadConfig({
-          NODE_ENV: 'test',
-          DATABASE_URL: db.url,
-          TEMPORAL_ADDRESS: '127.0.0.1:1',
-          SELFHEAL_ADMIN_TOKEN: ADMIN,
-          SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com',
-          OIDC_ISSUER_URL: issuer,
-          OIDC_CLIENT_ID: 'selfheal-dashboard',
-          OIDC_CLIENT_SECRET: 'client-secret-0123456789abcdef',
-          OIDC_ROLE_MAP: 'sre=write',
-          // the default limit: 10 failures a minute
-        }),
-        db: db.db,
-        temporal: {} as Client,
-        logger: createLogger({ level: 'silent' }),
-      },
-      allRoutes,
-    );
-  }
+  // the default limit: 10 failures a minute
+  const freshApp = () => ssoAppOnNewDatabase(dbs, { SELFHEAL_ADMIN_TOKEN: ADMIN, SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com', OIDC_ISSUER_URL: provider.issuer });
 
   const navigation = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
 
@@ -87,7 +49,7 @@ describe('security: callbacks refused before the provider is asked do not count 
       // The attacker's popup, pointed at /auth/login: the browser stores the sign-in cookie from the 302.
       const login = await app.request('/auth/login', { headers: navigation });
       assert.equal(login.status, 302);
-      const cookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-selfheal-signin='))!.split(';')[0]!;
+      const { cookie } = signInStarted(login);
       // ... then at a callback with a state the attacker made up (it cannot read the real one).
       const cb = await app.request('/auth/callback?code=anything&state=forged-by-another-site', { headers: { ...navigation, cookie } });
       assert.equal(cb.status, 400, `callback ${i}`);
@@ -105,8 +67,7 @@ describe('security: callbacks refused before the provider is asked do not count 
       assert.equal(orphan.status, 400, `callback without the cookie ${i}`);
       assert.match(await orphan.text(), /not started in this browser/);
       const login = await app.request('/auth/login', { headers: navigation });
-      const state = new URL(login.headers.get('location')!).searchParams.get('state')!;
-      const cookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-selfheal-signin='))!.split(';')[0]!;
+      const { state, cookie } = signInStarted(login);
       const denied = await app.request(`/auth/callback?error=access_denied&state=${encodeURIComponent(state)}`, { headers: { ...navigation, cookie } });
       assert.equal(denied.status, 403, `callback with the provider's error ${i}`);
       assert.match(await denied.text(), /access_denied/);

@@ -13,6 +13,7 @@ import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { signInStarted, startDiscoveryOnlyProvider } from '../helpers/oidc-provider.js';
 
 const ADMIN = 'sign-in-errors-admin-token-0123456789';
 const PUBLIC_URL = 'http://127.0.0.1:8080';
@@ -70,26 +71,17 @@ describe('security: sign-in failures and dashboard settings tell anonymous visit
   it('GET /auth/callback with the token endpoint unreachable: the same fixed page', async function () {
     const tokenPort = await closedPort();
     // A provider whose discovery answers, naming a token endpoint that does not.
-    const provider = http.createServer((req, res) => {
-      const issuer = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
-      if (req.url !== '/.well-known/openid-configuration') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `http://127.0.0.1:${tokenPort}/token`, jwks_uri: `${issuer}/jwks`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'] }),
-      );
-    });
-    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    const provider = await startDiscoveryOnlyProvider(undefined, { tokenEndpoint: `http://127.0.0.1:${tokenPort}/token` });
     try {
-      const app = appWith(sso(`http://127.0.0.1:${(provider.address() as AddressInfo).port}`));
+      const app = appWith(sso(provider.issuer));
       const login = await app.request('/auth/login');
       assert.equal(login.status, 302, await login.clone().text());
-      const state = new URL(login.headers.get('location')!).searchParams.get('state')!;
-      const cookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-selfheal-signin='))!.split(';')[0]!;
+      const { state, cookie } = signInStarted(login);
       const res = await app.request(`/auth/callback?code=some-code&state=${encodeURIComponent(state)}`, { headers: { cookie, 'x-request-id': 'req-token-down' } });
       assert.equal(res.status, 502);
       assertFixedPage(await res.text(), 'req-token-down', ['127.0.0.1', String(tokenPort), 'ECONNREFUSED', 'fetch failed']);
     } finally {
-      provider.closeAllConnections();
-      await new Promise<void>((resolve) => provider.close(() => resolve()));
+      await provider.close();
     }
   });
 

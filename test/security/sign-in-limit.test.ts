@@ -5,14 +5,8 @@
 // the callback is a 429 page and the provider is not asked (those refused before it was asked do not count:
 // test/security/cross-site-callback-lockout.test.ts).
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { signInStarted, ssoAppOnNewDatabase, startDiscoveryOnlyProvider, type DiscoveryOnlyProvider } from '../helpers/oidc-provider.js';
 
 const ADMIN = 'sign-in-limit-admin-token-0123456789';
 
@@ -20,20 +14,13 @@ describe('security: refused sign-in callbacks are limited per source', function 
   this.timeout(60_000);
   // The limiter belongs to the app's database handle (src/api/auth.ts): a database per case, a count per case.
   const dbs: TestDatabase[] = [];
-  let provider: http.Server;
-  let issuer: string;
+  let provider: DiscoveryOnlyProvider;
   /** What the provider's token endpoint answers, and how often it was asked. */
   let tokenAnswer: 'invalid_grant' | 'hang up' = 'invalid_grant';
   let tokenRequests = 0;
 
   before(async function () {
-    provider = http.createServer((req, res) => {
-      if (req.url === '/.well-known/openid-configuration') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'] }),
-        );
-        return;
-      }
+    provider = await startDiscoveryOnlyProvider((req, res) => {
       if (req.url === '/token' && req.method === 'POST') {
         tokenRequests++;
         if (tokenAnswer === 'hang up') return void req.socket.destroy();
@@ -42,46 +29,19 @@ describe('security: refused sign-in callbacks are limited per source', function 
       }
       res.writeHead(404).end();
     });
-    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
-    issuer = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
   });
   after(async () => {
-    provider?.closeAllConnections();
-    await new Promise<void>((resolve) => (provider ? provider.close(() => resolve()) : resolve()));
+    await provider?.close();
     for (const db of dbs) await db.close();
   });
 
-  async function freshApp() {
-    const db = await createTestDatabase();
-    dbs.push(db);
-    return createApp(
-      {
-        config: loadConfig({
-          NODE_ENV: 'test',
-          DATABASE_URL: db.url,
-          TEMPORAL_ADDRESS: '127.0.0.1:1',
-          SELFHEAL_ADMIN_TOKEN: ADMIN,
-          SELFHEAL_PUBLIC_URL: 'http://127.0.0.1:8080',
-          OIDC_ISSUER_URL: issuer,
-          OIDC_CLIENT_ID: 'selfheal-dashboard',
-          OIDC_CLIENT_SECRET: 'client-secret-0123456789abcdef',
-          OIDC_ROLE_MAP: 'sre=write',
-          SELFHEAL_AUTH_MAX_FAILURES: '3',
-        }),
-        db: db.db,
-        temporal: {} as Client,
-        logger: createLogger({ level: 'silent' }),
-      },
-      allRoutes,
-    );
-  }
+  const freshApp = () => ssoAppOnNewDatabase(dbs, { SELFHEAL_ADMIN_TOKEN: ADMIN, SELFHEAL_PUBLIC_URL: 'http://127.0.0.1:8080', OIDC_ISSUER_URL: provider.issuer, SELFHEAL_AUTH_MAX_FAILURES: '3' });
 
   /** A sign-in started as anyone can (GET /auth/login), returned with a made-up code. */
   async function madeUpCallback(app: Awaited<ReturnType<typeof freshApp>>): Promise<Response> {
     const login = await app.request('/auth/login');
     assert.equal(login.status, 302, await login.clone().text());
-    const state = new URL(login.headers.get('location')!).searchParams.get('state')!;
-    const cookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-selfheal-signin='))!.split(';')[0]!;
+    const { state, cookie } = signInStarted(login);
     return app.request(`/auth/callback?code=made-up&state=${encodeURIComponent(state)}`, { headers: { cookie } });
   }
 

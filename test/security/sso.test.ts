@@ -11,10 +11,9 @@ import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { serveLater, startOidcProvider, type OidcProvider, type OidcUser } from '../helpers/oidc-provider.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { CookieJar, formPost, jarFetch, serveLater, startOidcProvider, startSsoServer, throughProvider, type OidcProvider, type OidcUser, type SsoServer } from '../helpers/oidc-provider.js';
 import { eventually } from '../helpers/stack.js';
-import { testTemporal } from '../helpers/temporal.js';
 
 // Single sign-on at the HTTP level, against a real OpenID Connect provider (oidc-provider) on loopback:
 // the provider's own login and consent pages are driven with plain HTTP (form posts, redirects, cookies),
@@ -35,109 +34,44 @@ const USERS: Record<string, OidcUser> = {
   oscar: { email: 'alice@example.com', name: 'Alice Admin', groups: ['sre'], emailVerified: 'omitted' },
 };
 
-/** A cookie jar per host name (cookies ignore ports), enough for the provider's and our cookies. */
-class Jar {
-  private readonly byHost = new Map<string, Map<string, string>>();
-  /** Every Set-Cookie line seen, by cookie name. */
-  readonly setLines = new Map<string, string>();
-
-  store(url: string, res: Response): void {
-    const host = new URL(url).hostname;
-    const jar = this.byHost.get(host) ?? new Map<string, string>();
-    this.byHost.set(host, jar);
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const at = pair!.indexOf('=');
-      const name = pair!.slice(0, at).trim();
-      const value = pair!.slice(at + 1).trim();
-      this.setLines.set(name, line);
-      if (value === '' || /max-age=0\b/i.test(line) || /expires=Thu, 01 Jan 1970/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-  }
-
-  header(url: string): string {
-    return [...(this.byHost.get(new URL(url).hostname) ?? new Map<string, string>())].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  get(host: string, name: string): string | undefined {
-    return this.byHost.get(host)?.get(name);
-  }
-
-  set(host: string, name: string, value: string): void {
-    const jar = this.byHost.get(host) ?? new Map<string, string>();
-    this.byHost.set(host, jar);
-    jar.set(name, value);
-  }
-
-  delete(host: string, name: string): void {
-    this.byHost.get(host)?.delete(name);
-  }
-}
-
-/** One request with the jar's cookies, no redirect following. */
-async function send(jar: Jar, url: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  const cookie = jar.header(url);
-  if (cookie) headers.set('cookie', cookie);
-  const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-  jar.store(url, res);
-  return res;
-}
-
-const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
-
 describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', function () {
+  let sso: SsoServer;
   let db: TestDatabase;
   let op: OidcProvider;
   let base: string;
   let host: string;
-  let closeServer: () => Promise<void>;
   const logLines: string[] = [];
   /** Values that must never appear in a log line. */
   const secrets: string[] = [];
 
-  const env = (extra: Record<string, string> = {}) =>
-    loadConfig({
-      NODE_ENV: 'test',
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: '127.0.0.1:1',
-      SELFHEAL_ADMIN_TOKEN: ADMIN,
-      OIDC_ISSUER_URL: op.issuer,
-      OIDC_CLIENT_ID: CLIENT_ID,
-      OIDC_CLIENT_SECRET: CLIENT_SECRET,
-      SELFHEAL_PUBLIC_URL: base,
-      OIDC_SCOPES: 'openid email profile groups',
-      OIDC_ROLE_MAP: 'sre-admins=admin,sre=write,viewers=read,pay-devs=payments:editor',
-      OIDC_PROVIDER_NAME: 'Example SSO',
-      // Dozens of forged sign-ins come from this one address on purpose; the limit on refused callbacks
-      // has its own test (test/security/sign-in-limit.test.ts).
-      SELFHEAL_AUTH_MAX_FAILURES: '1000',
-      ...extra,
-    });
+  const env = (extra: Record<string, string> = {}) => sso.config(extra);
 
   before(async function () {
-    db = await createTestDatabase();
-    const server = await serveLater();
-    base = server.url;
-    host = new URL(base).hostname;
-    closeServer = server.close;
-    op = await startOidcProvider({ users: USERS, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: `${base}/auth/callback`, postLogoutRedirectUri: `${base}/ui` });
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {
         logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
         done();
       },
     });
-    // A non-admin's environment create asks Temporal whether an agent already polls the queue (503 without it).
-    const app = createApp({ config: env(), db: db.db, temporal: (await testTemporal()).client, logger: createLogger({ level: 'trace', destination }) }, allRoutes);
-    server.serve((req) => app.fetch(req));
+    sso = await startSsoServer({
+      users: USERS,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      env: {
+        SELFHEAL_ADMIN_TOKEN: ADMIN,
+        OIDC_ROLE_MAP: 'sre-admins=admin,sre=write,viewers=read,pay-devs=payments:editor',
+        OIDC_PROVIDER_NAME: 'Example SSO',
+        // Dozens of forged sign-ins come from this one address on purpose; the limit on refused callbacks
+        // has its own test (test/security/sign-in-limit.test.ts).
+        SELFHEAL_AUTH_MAX_FAILURES: '1000',
+      },
+      logger: createLogger({ level: 'trace', destination }),
+    });
+    ({ db, op, base, host } = sso);
   });
 
   after(async function () {
-    await closeServer?.();
-    await op?.close();
-    await db?.close();
+    await sso?.close();
   });
 
   /**
@@ -145,44 +79,30 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
    * endpoint (`tamper` may change that URL first) → its login page (form post) → its consent page (form
    * post) → the callback URL, which is returned without being requested.
    */
-  async function untilCallback(jar: Jar, login: string, tamper: (u: URL) => void = () => {}): Promise<URL> {
-    const start = await send(jar, `${base}/auth/login`);
+  async function untilCallback(jar: CookieJar, login: string, tamper: (u: URL) => void = () => {}): Promise<URL> {
+    const start = await jarFetch(jar, `${base}/auth/login`);
     assert.equal(start.status, 302, await start.text());
     const authorize = new URL(start.headers.get('location')!);
     assert.equal(authorize.origin, op.issuer);
     tamper(authorize);
-    let next = authorize.href;
-    for (let hop = 0; hop < 20; hop++) {
-      if (next.startsWith(`${base}/auth/callback`)) return new URL(next);
-      let res = await send(jar, next);
-      if (res.status === 200) {
-        const page = await res.text();
-        const action = new URL(/<form[^>]*action="([^"]+)"/.exec(page)?.[1] ?? '', next).href;
-        if (page.includes('name="login"')) res = await send(jar, action, form({ prompt: 'login', login, password: 'any' }));
-        else if (page.includes('value="consent"')) res = await send(jar, action, form({ prompt: 'consent' }));
-        else throw new Error(`unexpected provider page: ${page.slice(0, 300)}`);
-      }
-      assert.ok(res.status >= 300 && res.status < 400, `expected a redirect from ${next}, got ${res.status}: ${(await res.text()).slice(0, 300)}`);
-      next = new URL(res.headers.get('location')!, next).href;
-    }
-    throw new Error('too many redirects');
+    return new URL(await throughProvider(jar, authorize.href, `${base}/auth/callback`, login));
   }
 
   /** Requests the callback in the jar's browser; returns the answer. Remembers the code as a secret. */
-  async function callback(jar: Jar, url: URL): Promise<Response> {
+  async function callback(jar: CookieJar, url: URL): Promise<Response> {
     const code = url.searchParams.get('code');
     if (code) secrets.push(code);
-    return send(jar, `${base}${url.pathname}${url.search}`);
+    return jarFetch(jar, `${base}${url.pathname}${url.search}`);
   }
 
   /** A full sign-in: the jar ends up holding the session cookie. */
-  async function signIn(login: string, jar = new Jar()): Promise<{ jar: Jar; cookie: string; csrf: string; res: Response }> {
+  async function signIn(login: string, jar = new CookieJar()): Promise<{ jar: CookieJar; cookie: string; csrf: string; res: Response }> {
     const res = await callback(jar, await untilCallback(jar, login));
     assert.equal(res.status, 303, await res.clone().text());
     assert.equal(res.headers.get('location'), '/ui#/incidents');
     const cookie = jar.get(host, '__Host-selfheal-session');
     assert.ok(cookie, 'a session cookie was set');
-    const who = await send(jar, `${base}/auth/session`);
+    const who = await jarFetch(jar, `${base}/auth/session`);
     assert.equal(who.status, 200);
     const csrf = ((await who.json()) as { csrfToken: string }).csrfToken;
     secrets.push(cookie, csrf);
@@ -203,12 +123,12 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.ok(!attrs.some((a) => a.startsWith('domain=')), '__Host- cookies carry no Domain');
     assert.equal(jar.get(host, '__Host-selfheal-signin'), undefined, 'the sign-in cookie is cleared after the callback');
 
-    const who = (await (await send(jar, `${base}/auth/session`)).json()) as Record<string, unknown>;
+    const who = (await (await jarFetch(jar, `${base}/auth/session`)).json()) as Record<string, unknown>;
     assert.equal(who.actor, 'user:alice@example.com');
     assert.deepEqual(who.scopes, ['admin']);
     assert.equal(who.name, 'Alice Admin');
-    assert.equal((await send(jar, `${base}/api/incidents`)).status, 200, 'the session reads the API');
-    assert.equal((await send(jar, `${base}/api/tokens`)).status, 200, 'sre-admins → admin scope');
+    assert.equal((await jarFetch(jar, `${base}/api/incidents`)).status, 200, 'the session reads the API');
+    assert.equal((await jarFetch(jar, `${base}/api/tokens`)).status, 200, 'sre-admins → admin scope');
 
     const rows = await sessions();
     assert.equal(rows.length, before + 1);
@@ -239,13 +159,13 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     ];
     for (const [i, [what, headers]] of attempts.entries()) {
       const h = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== ''));
-      const res = await send(jar, `${base}/api/environments`, { method: 'POST', headers: h, body: body(`forged-${i}`) });
+      const res = await jarFetch(jar, `${base}/api/environments`, { method: 'POST', headers: h, body: body(`forged-${i}`) });
       assert.equal(res.status, 403, `${what}: ${await res.clone().text()}`);
       assert.equal(res.headers.get('content-type'), 'application/problem+json');
     }
     assert.deepEqual(await db.db.selectFrom('environments').select('name').where('name', 'like', 'forged-%').execute(), [], 'no forged write went through');
 
-    const ok = await send(jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(csrf), body: body('sso-env') });
+    const ok = await jarFetch(jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(csrf), body: body('sso-env') });
     assert.equal(ok.status, 201, await ok.text());
     const audit = await db.db.selectFrom('audit_log').select('actor').where('action', '=', 'environment.create').where('entity_id', '=', 'sso-env').executeTakeFirstOrThrow();
     assert.equal(audit.actor, 'user:alice@example.com', 'the audit log names the signed-in user');
@@ -254,24 +174,24 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     const cli = await fetch(`${base}/api/environments`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body('cli-env') });
     assert.equal(cli.status, 201);
     // With both, the bearer token decides: a bad one is refused even beside a live session cookie.
-    const both = await send(jar, `${base}/api/environments`, { method: 'POST', headers: { ...sameOrigin(csrf), authorization: 'Bearer not-a-real-token-0123456789' }, body: body('both-env') });
+    const both = await jarFetch(jar, `${base}/api/environments`, { method: 'POST', headers: { ...sameOrigin(csrf), authorization: 'Bearer not-a-real-token-0123456789' }, body: body('both-env') });
     assert.equal(both.status, 401);
   });
 
   it('roles follow the groups claim: a viewer reads but may not write; a user in no mapped group is refused with a page and gets no session', async function () {
     const bob = await signIn('bob');
-    assert.equal((await send(bob.jar, `${base}/api/incidents`)).status, 200);
-    const denied = await send(bob.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(bob.csrf), body: JSON.stringify({ name: 'bob-env', labels: {} }) });
+    assert.equal((await jarFetch(bob.jar, `${base}/api/incidents`)).status, 200);
+    const denied = await jarFetch(bob.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(bob.csrf), body: JSON.stringify({ name: 'bob-env', labels: {} }) });
     assert.equal(denied.status, 403);
     assert.match(((await denied.json()) as { detail: string }).detail, /write/);
 
     const dave = await signIn('dave');
-    const who = (await (await send(dave.jar, `${base}/auth/session`)).json()) as { actor: string; scopes: string[] };
+    const who = (await (await jarFetch(dave.jar, `${base}/auth/session`)).json()) as { actor: string; scopes: string[] };
     assert.equal(who.actor, 'user:dave', 'an email the provider marks unverified is not used as the identity');
     assert.deepEqual(who.scopes, ['write']);
 
     const count = (await sessions()).length;
-    const jar = new Jar();
+    const jar = new CookieJar();
     const res = await callback(jar, await untilCallback(jar, 'carol'));
     assert.equal(res.status, 403);
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
@@ -282,20 +202,20 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.match(page, /OIDC_ROLE_MAP/);
     assert.equal(jar.get(host, '__Host-selfheal-session'), undefined, 'no session cookie');
     assert.equal((await sessions()).length, count, 'no session row');
-    assert.equal((await send(jar, `${base}/api/incidents`)).status, 401);
+    assert.equal((await jarFetch(jar, `${base}/api/incidents`)).status, 401);
   });
 
   it("an impostor whose account carries another user's email, unverified or without email_verified, is named by its subject, never as that user", async function () {
     const touched: string[] = [];
     for (const login of ['mallory', 'oscar']) {
       const impostor = await signIn(login);
-      const who = (await (await send(impostor.jar, `${base}/auth/session`)).json()) as { actor: string; subject: string; email: string };
+      const who = (await (await jarFetch(impostor.jar, `${base}/auth/session`)).json()) as { actor: string; subject: string; email: string };
       assert.equal(who.actor, `user:${login}`, `${login}: the subject names the user`);
       assert.equal(who.subject, login);
       assert.equal(who.email, USERS[login]!.email, `${login}: the email is kept for display`);
 
       const name = `impostor-${login}`;
-      const res = await send(impostor.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(impostor.csrf), body: JSON.stringify({ name, labels: {} }) });
+      const res = await jarFetch(impostor.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(impostor.csrf), body: JSON.stringify({ name, labels: {} }) });
       assert.equal(res.status, 201, await res.clone().text());
       const changed = await db.db.selectFrom('audit_log').select('actor').where('action', '=', 'environment.create').where('entity_id', '=', name).executeTakeFirstOrThrow();
       assert.equal(changed.actor, `user:${login}`, `${login}: the audit log names the impostor's subject`);
@@ -320,31 +240,31 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.equal(gone.status, 401, 'alice was admin only through sre-admins');
     assert.match(((await gone.json()) as { detail: string }).detail, /none of your groups is given a role here any more/);
     // And ended: a replica still on the old map (a rolling deploy) does not honour it, nor would the map restored.
-    assert.equal((await send(alice.jar, `${base}/auth/session`)).status, 401, 'the session was ended, not only refused');
+    assert.equal((await jarFetch(alice.jar, `${base}/auth/session`)).status, 401, 'the session was ended, not only refused');
     const ended = await db.db.selectFrom('auth_sessions').select('revoked_at').where('secret_hash', '=', createHash('sha256').update(alice.cookie).digest('hex')).executeTakeFirstOrThrow();
     assert.notEqual(ended.revoked_at, null);
     const who = (await (await as(dave.cookie, '/auth/session')).json()) as { scopes: string[] };
     assert.deepEqual(who.scopes, ['read'], 'dave keeps what sre now gives');
     const write = await as(dave.cookie, '/api/environments', { method: 'POST', headers: sameOrigin(dave.csrf), body: JSON.stringify({ name: 'dave-env', labels: {} }) });
     assert.equal(write.status, 403, 'and may no longer write');
-    assert.equal((await send(dave.jar, `${base}/auth/session`)).status, 200, 'the API with the old map still honours the session');
+    assert.equal((await jarFetch(dave.jar, `${base}/auth/session`)).status, 200, 'the API with the old map still honours the session');
   });
 
   it('team roles follow the groups claim too (OIDC_ROLE_MAP group=team:role): an editor of payments changes payments only', async function () {
     const teams = await fetch(`${base}/api/teams`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'payments' }) });
     assert.equal(teams.status, 201, await teams.text());
     const erin = await signIn('erin');
-    const who = (await (await send(erin.jar, `${base}/auth/session`)).json()) as { scopes: string[]; teams: unknown };
+    const who = (await (await jarFetch(erin.jar, `${base}/auth/session`)).json()) as { scopes: string[]; teams: unknown };
     assert.deepEqual(who.scopes, [], 'no global role');
     assert.deepEqual(who.teams, [{ team: 'payments', role: 'editor' }]);
     const create = (name: string, team: string) =>
-      send(erin.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(erin.csrf), body: JSON.stringify({ name, team }) });
+      jarFetch(erin.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(erin.csrf), body: JSON.stringify({ name, team }) });
     const own = await create('erin-pay', 'payments');
     assert.equal(own.status, 201, await own.clone().text());
     const other = await create('erin-default', 'default');
     assert.equal(other.status, 403);
     assert.match(((await other.json()) as { detail: string }).detail, /team "default"; this needs the editor role/);
-    const listed = (await (await send(erin.jar, `${base}/api/environments`)).json()) as { items: { name: string; team: string }[] };
+    const listed = (await (await jarFetch(erin.jar, `${base}/api/environments`)).json()) as { items: { name: string; team: string }[] };
     assert.ok(listed.items.every((e) => e.team === 'payments') && listed.items.some((e) => e.name === 'erin-pay'), 'the list holds payments objects only');
     const audit = await db.db.selectFrom('audit_log').selectAll().where('action', '=', 'environment.create').where('entity_id', '=', 'erin-pay').executeTakeFirstOrThrow();
     assert.equal(audit.actor, 'user:erin@example.com');
@@ -353,7 +273,7 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
 
   it('refuses forged sign-ins: wrong state, another browser, forged or replayed code, swapped nonce, tampered PKCE challenge, wrong issuer', async function () {
     const count = (await sessions()).length;
-    const refused = async (what: string, res: Response, status: number, pattern: RegExp, jar: Jar) => {
+    const refused = async (what: string, res: Response, status: number, pattern: RegExp, jar: CookieJar) => {
       const page = await res.text();
       assert.equal(res.status, status, `${what}: ${page}`);
       assert.match(page, pattern, `${what}: ${page}`);
@@ -361,38 +281,38 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
       assert.equal(jar.get(host, '__Host-selfheal-signin'), undefined, `${what}: the sign-in cookie is cleared, so the attempt cannot be retried`);
     };
 
-    let jar = new Jar();
+    let jar = new CookieJar();
     let url = await untilCallback(jar, 'alice');
     url.searchParams.set('state', 'forged-state');
     await refused('forged state', await callback(jar, url), 400, /did not pass validation \(invalid response encountered: unexpected &quot;state&quot;/, jar);
 
-    jar = new Jar();
+    jar = new CookieJar();
     url = await untilCallback(jar, 'alice');
-    const victimBrowser = new Jar();
+    const victimBrowser = new CookieJar();
     await refused('callback in a browser that did not start the sign-in', await callback(victimBrowser, url), 400, /not started in this browser/, victimBrowser);
 
-    jar = new Jar();
+    jar = new CookieJar();
     url = await untilCallback(jar, 'alice');
     url.searchParams.set('code', 'forged-code-0123456789');
     await refused('forged code', await callback(jar, url), 400, /refused to complete the sign-in \(&quot;invalid_grant&quot;\)/, jar);
 
-    jar = new Jar();
+    jar = new CookieJar();
     url = await untilCallback(jar, 'alice');
     const signInCookie = jar.get(host, '__Host-selfheal-signin')!;
     assert.equal((await callback(jar, url)).status, 303, 'the genuine callback works once');
-    const replay = new Jar();
+    const replay = new CookieJar();
     replay.set(host, '__Host-selfheal-signin', signInCookie);
     await refused('replayed code (even with the sign-in cookie)', await callback(replay, url), 400, /invalid_grant/, replay);
 
-    jar = new Jar();
+    jar = new CookieJar();
     url = await untilCallback(jar, 'alice', (u) => u.searchParams.set('nonce', 'attacker-chosen-nonce'));
     await refused('ID token with another nonce', await callback(jar, url), 400, /did not pass validation \(unexpected JWT claim value encountered: unexpected ID Token &quot;nonce&quot;/, jar);
 
-    jar = new Jar();
+    jar = new CookieJar();
     url = await untilCallback(jar, 'alice', (u) => u.searchParams.set('code_challenge', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'));
     await refused('code issued to another PKCE challenge', await callback(jar, url), 400, /invalid_grant/, jar);
 
-    jar = new Jar();
+    jar = new CookieJar();
     url = await untilCallback(jar, 'alice');
     url.searchParams.set('iss', 'https://evil.example');
     await refused('authorization response from another issuer', await callback(jar, url), 400, /issuer/, jar);
@@ -406,14 +326,14 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
       return [header, Buffer.from(JSON.stringify({ ...claims, groups: ['sre-admins'] })).toString('base64url'), signature].join('.');
     };
     try {
-      jar = new Jar();
+      jar = new CookieJar();
       url = await untilCallback(jar, 'bob');
       await refused('an ID token whose claims were changed after signing', await callback(jar, url), 400, /did not pass validation \(.*signature/i, jar);
     } finally {
       op.tamperIdToken = undefined;
     }
 
-    jar = new Jar();
+    jar = new CookieJar();
     url = await untilCallback(jar, 'alice');
     url.searchParams.delete('code');
     url.searchParams.set('error', 'access_denied');
@@ -425,11 +345,11 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
 
   it('signing out revokes the session server-side (the old cookie gets 401) and returns the provider logout URL; another site cannot sign a user out', async function () {
     const { jar, cookie, csrf } = await signIn('alice');
-    const forged = await send(jar, `${base}/auth/logout`, { method: 'POST', headers: { origin: 'http://localhost:1', 'sec-fetch-site': 'same-site' } });
+    const forged = await jarFetch(jar, `${base}/auth/logout`, { method: 'POST', headers: { origin: 'http://localhost:1', 'sec-fetch-site': 'same-site' } });
     assert.equal(forged.status, 403);
-    assert.equal((await send(jar, `${base}/api/incidents`)).status, 200, 'a forged sign-out changed nothing');
+    assert.equal((await jarFetch(jar, `${base}/api/incidents`)).status, 200, 'a forged sign-out changed nothing');
 
-    const out = await send(jar, `${base}/auth/logout`, { method: 'POST', headers: sameOrigin(csrf) });
+    const out = await jarFetch(jar, `${base}/auth/logout`, { method: 'POST', headers: sameOrigin(csrf) });
     assert.equal(out.status, 200);
     const { logoutUrl } = (await out.json()) as { logoutUrl: string };
     const logout = new URL(logoutUrl);
@@ -439,12 +359,12 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.ok(logout.searchParams.get('id_token_hint'), 'the ID token is the hint (unsealed with the cookie)');
     assert.match(jar.setLines.get('__Host-selfheal-session')!, /Max-Age=0/, 'the cookie is cleared');
 
-    const old = new Jar();
+    const old = new CookieJar();
     old.set(host, '__Host-selfheal-session', cookie);
-    const after = await send(old, `${base}/api/incidents`);
+    const after = await jarFetch(old, `${base}/api/incidents`);
     assert.equal(after.status, 401);
     assert.match(((await after.json()) as { detail: string }).detail, /expired or was signed out/);
-    assert.equal((await send(old, `${base}/auth/session`)).status, 401);
+    assert.equal((await jarFetch(old, `${base}/auth/session`)).status, 401);
     const row = await db.db.selectFrom('auth_sessions').select(['id', 'revoked_at']).where('secret_hash', '=', createHash('sha256').update(cookie).digest('hex')).executeTakeFirstOrThrow();
     assert.ok(row.revoked_at, 'revoked in the database');
     const audit = await db.db.selectFrom('audit_log').select('actor').where('action', '=', 'session.revoke').where('entity_id', '=', row.id).executeTakeFirstOrThrow();
@@ -452,12 +372,12 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
 
     // The provider accepts the logout URL: its confirmation form ends the provider session.
     const opJar = jar;
-    const page = await send(opJar, logoutUrl);
+    const page = await jarFetch(opJar, logoutUrl);
     assert.equal(page.status, 200);
     const html = await page.text();
     const action = new URL(/<form[^>]*action="([^"]+)"/.exec(html)![1]!, logoutUrl).href;
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)![1]!;
-    const done = await send(opJar, action, form({ xsrf, logout: 'yes' }));
+    const done = await jarFetch(opJar, action, formPost({ xsrf, logout: 'yes' }));
     assert.equal(done.status, 303);
     assert.equal(done.headers.get('location'), `${base}/ui`);
     assert.ok(op.logouts >= 1);
@@ -468,11 +388,11 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     const first = await signIn('bob');
     const second = await signIn('bob', first.jar);
     assert.notEqual(second.cookie, first.cookie, 'a new secret at every sign-in');
-    assert.equal((await send(second.jar, `${base}/api/incidents`)).status, 200, 'the new session works');
+    assert.equal((await jarFetch(second.jar, `${base}/api/incidents`)).status, 200, 'the new session works');
 
-    const old = new Jar();
+    const old = new CookieJar();
     old.set(host, '__Host-selfheal-session', first.cookie);
-    const replayed = await send(old, `${base}/api/incidents`);
+    const replayed = await jarFetch(old, `${base}/api/incidents`);
     assert.equal(replayed.status, 401, 'the replaced session is refused');
     const row = await db.db.selectFrom('auth_sessions').select(['id', 'revoked_at']).where('secret_hash', '=', createHash('sha256').update(first.cookie).digest('hex')).executeTakeFirstOrThrow();
     assert.ok(row.revoked_at, 'revoked in the database');
@@ -484,15 +404,15 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
 
   it('a user keeps at most SESSION_MAX_PER_USER (10) live sessions: the eleventh sign-in, from another browser, revokes the oldest, audited', async function () {
     // A script holding Erin's password signs in again and again, each time in a fresh browser.
-    const all: { jar: Jar; cookie: string }[] = [];
+    const all: { jar: CookieJar; cookie: string }[] = [];
     for (let i = 0; i < 11; i++) all.push(await signIn('erin'));
     const subject = (await db.db.selectFrom('auth_sessions').select('subject').where('actor', '=', 'user:erin@example.com').executeTakeFirstOrThrow()).subject;
     const live = await db.db.selectFrom('auth_sessions').select('id').where('subject', '=', subject).where('revoked_at', 'is', null).execute();
     assert.equal(live.length, 10, 'ten live sessions');
-    const old = new Jar();
+    const old = new CookieJar();
     old.set(host, '__Host-selfheal-session', all[0]!.cookie);
-    assert.equal((await send(old, `${base}/api/incidents`)).status, 401, 'the oldest is refused');
-    for (const kept of [all[1]!, all[10]!]) assert.equal((await send(kept.jar, `${base}/api/incidents`)).status, 200, 'the ten newest work');
+    assert.equal((await jarFetch(old, `${base}/api/incidents`)).status, 401, 'the oldest is refused');
+    for (const kept of [all[1]!, all[10]!]) assert.equal((await jarFetch(kept.jar, `${base}/api/incidents`)).status, 200, 'the ten newest work');
     const oldest = await db.db.selectFrom('auth_sessions').select('id').where('secret_hash', '=', createHash('sha256').update(all[0]!.cookie).digest('hex')).executeTakeFirstOrThrow();
     const audit = await db.db.selectFrom('audit_log').select(['actor', 'after']).where('action', '=', 'session.revoke').where('entity_id', '=', oldest.id).executeTakeFirstOrThrow();
     assert.equal(audit.actor, 'user:erin@example.com');
@@ -502,21 +422,21 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
   it('a session ends at its idle timeout and its absolute lifetime (database clock), and a cookie not from this API is refused', async function () {
     const { jar, cookie } = await signIn('alice');
     const hash = createHash('sha256').update(cookie).digest('hex');
-    assert.equal((await send(jar, `${base}/api/incidents`)).status, 200);
+    assert.equal((await jarFetch(jar, `${base}/api/incidents`)).status, 200);
     await db.pool.query(`update auth_sessions set last_seen_at = now() - interval '3601 seconds' where secret_hash = $1`, [hash]);
-    assert.equal((await send(jar, `${base}/api/incidents`)).status, 401, 'idle for longer than SESSION_IDLE_TIMEOUT_SECONDS (3600)');
+    assert.equal((await jarFetch(jar, `${base}/api/incidents`)).status, 401, 'idle for longer than SESSION_IDLE_TIMEOUT_SECONDS (3600)');
 
     const second = await signIn('alice');
     const hash2 = createHash('sha256').update(second.cookie).digest('hex');
-    assert.equal((await send(second.jar, `${base}/api/incidents`)).status, 200);
+    assert.equal((await jarFetch(second.jar, `${base}/api/incidents`)).status, 200);
     await db.pool.query(`update auth_sessions set created_at = created_at - interval '43201 seconds', expires_at = expires_at - interval '43201 seconds' where secret_hash = $1`, [hash2]);
-    assert.equal((await send(second.jar, `${base}/api/incidents`)).status, 401, 'older than SESSION_MAX_AGE_SECONDS (43200), although in use');
+    assert.equal((await jarFetch(second.jar, `${base}/api/incidents`)).status, 401, 'older than SESSION_MAX_AGE_SECONDS (43200), although in use');
 
     // Use keeps a session alive: a request records it (at most once a minute).
     const third = await signIn('alice');
     const hash3 = createHash('sha256').update(third.cookie).digest('hex');
     await db.pool.query(`update auth_sessions set last_seen_at = now() - interval '3000 seconds' where secret_hash = $1`, [hash3]);
-    assert.equal((await send(third.jar, `${base}/api/incidents`)).status, 200);
+    assert.equal((await jarFetch(third.jar, `${base}/api/incidents`)).status, 200);
     const { rows: seen } = await db.pool.query<{ idle: number }>(`select extract(epoch from now() - last_seen_at)::float as idle from auth_sessions where secret_hash = $1`, [hash3]);
     assert.ok(seen[0]!.idle < 60, `last use recorded (${seen[0]!.idle} s ago)`);
 
@@ -525,11 +445,11 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     await signIn('alice');
     assert.equal((await db.pool.query('select 1 from auth_sessions where secret_hash = $1', [hash])).rowCount, 0, 'the long-expired row is gone');
 
-    const forged = new Jar();
+    const forged = new CookieJar();
     forged.set(host, '__Host-selfheal-session', 'A'.repeat(43));
-    assert.equal((await send(forged, `${base}/api/incidents`)).status, 401);
+    assert.equal((await jarFetch(forged, `${base}/api/incidents`)).status, 401);
     forged.set(host, '__Host-selfheal-session', "'; drop table auth_sessions; --");
-    assert.equal((await send(forged, `${base}/api/incidents`)).status, 401);
+    assert.equal((await jarFetch(forged, `${base}/api/incidents`)).status, 401);
   });
 
   it("the dashboard's background refreshes (X-Selfheal-Background: 1) are served but do not extend the idle timeout; the person's requests do", async function () {
@@ -550,7 +470,7 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     const lastUse = Date.now();
     const answers: number[] = [];
     for (;;) {
-      const status = (await send(idle.jar, `${base}/api/incidents?limit=1`, { headers: background })).status;
+      const status = (await jarFetch(idle.jar, `${base}/api/incidents?limit=1`, { headers: background })).status;
       answers.push(status);
       if (status !== 200 || Date.now() - lastUse > 5 * IDLE_MS) break;
       await pause(250);
@@ -559,8 +479,8 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.equal(answers.at(-1), 401, `background requests every 250 ms for ${elapsed} ms kept the session alive past its ${IDLE_MS} ms idle timeout: ${answers.join(',')}`);
     assert.ok(answers.filter((a) => a === 200).length >= 3, `the background requests were served while the session was live: ${answers.join(',')}`);
     assert.ok(elapsed >= IDLE_MS - 100, `refused only once idle for the timeout (after ${elapsed} ms)`);
-    assert.equal((await send(idle.jar, `${base}/api/incidents?limit=1`)).status, 401, 'the session has ended: a request of the person cannot revive it');
-    assert.equal((await send(idle.jar, `${base}/auth/session`, { headers: background })).status, 401);
+    assert.equal((await jarFetch(idle.jar, `${base}/api/incidents?limit=1`)).status, 401, 'the session has ended: a request of the person cannot revive it');
+    assert.equal((await jarFetch(idle.jar, `${base}/auth/session`, { headers: background })).status, 401);
 
     // The person's own requests (no header) at the same pace keep the session alive for longer than the timeout.
     const active = await signIn('alice');
@@ -568,15 +488,15 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     const until = Date.now() + 1.5 * IDLE_MS + 500;
     let served = 0;
     while (Date.now() < until) {
-      assert.equal((await send(active.jar, `${base}/api/incidents?limit=1`)).status, 200, `the person's request ${served + 1} was refused`);
+      assert.equal((await jarFetch(active.jar, `${base}/api/incidents?limit=1`)).status, 200, `the person's request ${served + 1} was refused`);
       served++;
       await pause(250);
     }
     // Their background requests are served as long as the session is live, and the header on a write changes nothing else.
-    assert.equal((await send(active.jar, `${base}/api/incidents?limit=1`, { headers: background })).status, 200);
-    const write = await send(active.jar, `${base}/api/environments`, { method: 'POST', headers: { ...sameOrigin(active.csrf), ...background }, body: JSON.stringify({ name: 'bg-header-env', labels: {} }) });
+    assert.equal((await jarFetch(active.jar, `${base}/api/incidents?limit=1`, { headers: background })).status, 200);
+    const write = await jarFetch(active.jar, `${base}/api/environments`, { method: 'POST', headers: { ...sameOrigin(active.csrf), ...background }, body: JSON.stringify({ name: 'bg-header-env', labels: {} }) });
     assert.equal(write.status, 201, await write.text());
-    const forged = await send(active.jar, `${base}/api/environments`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base, 'sec-fetch-site': 'same-origin', ...background }, body: JSON.stringify({ name: 'bg-header-env-2', labels: {} }) });
+    const forged = await jarFetch(active.jar, `${base}/api/environments`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base, 'sec-fetch-site': 'same-origin', ...background }, body: JSON.stringify({ name: 'bg-header-env-2', labels: {} }) });
     assert.equal(forged.status, 403, 'the header is no way around the CSRF token');
   });
 
@@ -588,19 +508,9 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
       const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', OIDC_ISSUER_URL: op2.issuer, OIDC_CLIENT_ID: CLIENT_ID, SELFHEAL_PUBLIC_URL: server.url, OIDC_SCOPES: 'openid email profile groups', OIDC_ROLE_MAP: '{"viewers": "read"}', SESSION_MAX_AGE_SECONDS: '3', SELFHEAL_AUTH_MAX_FAILURES: '1000' });
       const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
       server.serve((req) => app.fetch(req));
-      const jar = new Jar();
-      const start = await send(jar, `${server.url}/auth/login`);
-      let next = start.headers.get('location')!;
-      for (let hop = 0; hop < 20 && !next.startsWith(`${server.url}/auth/callback`); hop++) {
-        let res = await send(jar, next);
-        if (res.status === 200) {
-          const page = await res.text();
-          const action = new URL(/<form[^>]*action="([^"]+)"/.exec(page)![1]!, next).href;
-          res = await send(jar, action, form(page.includes('name="login"') ? { prompt: 'login', login: 'bob', password: 'any' } : { prompt: 'consent' }));
-        }
-        next = new URL(res.headers.get('location')!, next).href;
-      }
-      const done = await send(jar, next);
+      const jar = new CookieJar();
+      const start = await jarFetch(jar, `${server.url}/auth/login`);
+      const done = await jarFetch(jar, await throughProvider(jar, start.headers.get('location')!, `${server.url}/auth/callback`, 'bob'));
       assert.equal(done.status, 303, await done.text());
       const idToken = op2.issued.at(-1)!.id_token!;
       const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
@@ -616,7 +526,7 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
       const foreign = await fetch(`${server.url}/api/incidents`, { headers: { cookie: `__Host-selfheal-session=${alice.cookie}` } });
       assert.equal(foreign.status, 401, 'a session made with another issuer is refused');
       // The browser would drop the cookie after 3 s; the server refuses it regardless once the time is up.
-      await eventually(async () => (await send(jar, `${server.url}/api/incidents`)).status === 401, 30_000, 'the 3-second session to end');
+      await eventually(async () => (await jarFetch(jar, `${server.url}/api/incidents`)).status === 401, 30_000, 'the 3-second session to end');
     } finally {
       await server.close();
       await op2.close();
