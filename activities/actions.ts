@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
+import { SCRIPT_DEFAULT_TIMEOUT_SECONDS } from '../src/domain/attempt-slack.js';
 import { slackEscape } from '../src/domain/template.js';
 import { environmentSsh, teamServesAgentQueue } from '../src/db/repositories/environment-settings.js';
 import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
@@ -213,7 +214,7 @@ export function createActionActivities(deps: ActionDeps) {
     // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always
     // approved first) runs under sh -c with the rendered args as $1, $2…, so templated values stay data.
     const command = p.script ? [remoteScriptPath(String(p.script), env), ...args] : ['sh', '-c', String(p.command), 'selfheal', ...args];
-    return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? 300) * 1000, env, p.environment as Record<string, string> | undefined);
+    return runOnManagementVm(ssh, command, (input.action.timeoutSeconds ?? SCRIPT_DEFAULT_TIMEOUT_SECONDS) * 1000, env, p.environment as Record<string, string> | undefined);
   }
 
   async function managementVm(input: RunActionInput): Promise<EnvironmentSsh> {

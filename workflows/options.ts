@@ -1,6 +1,6 @@
 // Activity option presets: every activity call has explicit timeouts and retries, none relies on SDK defaults.
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
-import { ACTION_SLACK_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from '../src/domain/attempt-slack.js';
+import { ACTION_SLACK_SECONDS, SCRIPT_DEFAULT_TIMEOUT_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from '../src/domain/attempt-slack.js';
 
 /** Database writes: retried until Postgres is back (an incident is never lost while it is down). */
 export const dbOptions: ActivityOptions = {
@@ -59,9 +59,13 @@ export const externalApiOptions: ActivityOptions = {
  */
 export const actionHeartbeatTimeout = '10 seconds';
 
-/** Scripts: not retried unless the rule marks them idempotent; long ones heartbeat. */
+/**
+ * Scripts: not retried unless the rule marks them idempotent; long ones heartbeat. An attempt of a script
+ * without `timeoutSeconds` lasts what the executors give it (300 s) and the time to stop it: before, this
+ * preset's 10 minutes, while the script was stopped at 300 s and the lease counted 320.
+ */
 export const scriptOptions: ActivityOptions = {
-  startToCloseTimeout: '10 minutes',
+  startToCloseTimeout: `${SCRIPT_DEFAULT_TIMEOUT_SECONDS + SCRIPT_STOP_SLACK_SECONDS} seconds`,
   heartbeatTimeout: '30 seconds',
   retry: {
     maximumAttempts: 1,

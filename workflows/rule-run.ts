@@ -22,6 +22,7 @@ import {
 import { RetryState } from '@temporalio/common';
 import { actionInputOf, type ActionOutcome, type MatchPlan, type PlannedAction, type RuleRunInput, type RuleRunResult, type VerificationStatus } from '../src/contracts/index.js';
 import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
+import { SCRIPT_DEFAULT_TIMEOUT_SECONDS } from '../src/domain/attempt-slack.js';
 import { isRemediationType } from '../src/domain/guards.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
 import { checksArgs, optionFromData } from '../src/domain/script-args.js';
@@ -337,7 +338,7 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
         script: String(action.params.script),
         args: (action.params.args as string[] | undefined) ?? [],
         env: (action.params.environment as Record<string, string> | undefined) ?? {},
-        timeoutSeconds: action.timeoutSeconds ?? 300,
+        timeoutSeconds: action.timeoutSeconds ?? SCRIPT_DEFAULT_TIMEOUT_SECONDS,
         context: { incidentId, ruleId: plan.ruleId, actionRunId },
       });
     // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.

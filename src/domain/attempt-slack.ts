@@ -3,6 +3,13 @@
 // bundle takes it without the rest of the policies.
 
 /**
+ * The `timeoutSeconds` of a script action that gives none: the executors stop it then (SSH:
+ * activities/actions.ts; agent: workflows/rule-run.ts), its activity's start-to-close timeout is this and
+ * SCRIPT_STOP_SLACK_SECONDS (workflows/options.ts), and a lease counts the same (policies.ts).
+ */
+export const SCRIPT_DEFAULT_TIMEOUT_SECONDS = 300;
+
+/**
  * How long past its `timeoutSeconds` a script's attempt may take to end: at its deadline the script is
  * sent SIGTERM and SIGKILL 5 s later (on the agent; over SSH, on the host, once our end of the input
  * reaches it), and the attempt ends only when the script has stopped, 10 s after the deadline at most

@@ -18,7 +18,7 @@
  *
  * Pure: no I/O, no clock (the time is passed in).
  */
-import { ACTION_SLACK_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from './attempt-slack.js';
+import { ACTION_SLACK_SECONDS, SCRIPT_DEFAULT_TIMEOUT_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from './attempt-slack.js';
 import { parseDuration } from './guards.js';
 import type { Action, Rule, Verify } from './rules/schema.js';
 import { inTimeWindow, type TimeWindow } from './rules/time-window.js';
@@ -331,7 +331,7 @@ export function leaseSecondsFrom(rule: Pick<Rule, 'actions'> & { verify?: Verify
  */
 function actionSeconds(a: Action): number {
   const script = a.type.startsWith('script.');
-  const timeout = a.timeoutSeconds ?? (script ? 300 : 60 - ACTION_SLACK_SECONDS);
+  const timeout = a.timeoutSeconds ?? (script ? SCRIPT_DEFAULT_TIMEOUT_SECONDS : 60 - ACTION_SLACK_SECONDS);
   const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
   const attempt = timeout + (script ? SCRIPT_STOP_SLACK_SECONDS : ACTION_SLACK_SECONDS);
   return (a.approval ? a.approval.timeoutMinutes * 60 : 0) + attempt * attempts + Math.max(60 * (attempts - 1), retryWaitSeconds(a, attempts)) + (a.type === 'script.agent' ? 300 : 0);

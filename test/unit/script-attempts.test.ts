@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { leaseSeconds, type PolicyRule } from '../../src/domain/policies.js';
+import { parseRule } from '../../src/domain/rules/schema.js';
 import { optionsForAction, retryPauseMs, scriptAttempts } from '../../workflows/options.js';
 
 // A rule run makes an agent script's retries itself (revision 5): the attempts and pauses must be those the
@@ -25,5 +27,40 @@ describe('scriptAttempts (the attempts of a script action and the pauses between
     assert.equal(options.retry?.initialInterval, '5 seconds');
     assert.equal(options.retry?.backoffCoefficient, 3);
     assert.equal(options.retry?.maximumInterval, undefined, 'Temporal caps at 100 times the first pause');
+  });
+});
+
+// An attempt's start-to-close timeout, what the executors give it and what a lease counts are one number.
+// A script without timeoutSeconds is stopped at 300 s (activities/actions.ts, the agent's timeoutSeconds),
+// and a lease counted 320 s for its attempt, while Temporal let the attempt run the preset's 10 minutes.
+describe('optionsForAction: the start-to-close timeout of an attempt', () => {
+  const seconds = (d: unknown): number => Number(/^(\d+) seconds$/.exec(String(d))?.[1]);
+  const oneAction = (action: Record<string, unknown>): PolicyRule => {
+    const parsed = parseRule({ id: 'r1', version: 1, name: 'r1', actions: [{ id: 'a', ...action }] });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    return parsed.value as PolicyRule;
+  };
+
+  it('is timeoutSeconds + 20 s for a script, 300 + 20 s without one (not 10 minutes); + 5 s for any other action, the preset 60 s without', () => {
+    for (const type of ['script.ssh', 'script.agent']) {
+      assert.equal(optionsForAction(type, undefined).startToCloseTimeout, '320 seconds', type);
+      assert.equal(optionsForAction(type, 60).startToCloseTimeout, '80 seconds', type);
+    }
+    assert.equal(optionsForAction('pagerduty.note', undefined).startToCloseTimeout, '60 seconds');
+    assert.equal(optionsForAction('pagerduty.note', 30).startToCloseTimeout, '35 seconds');
+  });
+
+  it('is what a lease counts for the attempt, above its 300 s margin (and an agent pickup)', () => {
+    const cases: [Record<string, unknown>, number][] = [
+      [{ type: 'script.ssh', script: 'fix.sh' }, 0],
+      [{ type: 'script.ssh', script: 'fix.sh', timeoutSeconds: 900 }, 0],
+      [{ type: 'script.agent', script: 'fix.sh' }, 300],
+      [{ type: 'pagerduty.note', content: 'x', retry: { maximumAttempts: 1 } }, 0],
+      [{ type: 'pagerduty.note', content: 'x', timeoutSeconds: 30, retry: { maximumAttempts: 1 } }, 0],
+    ];
+    for (const [action, pickup] of cases) {
+      const options = optionsForAction(String(action.type), action.timeoutSeconds as number | undefined);
+      assert.equal(leaseSeconds(oneAction(action)), 300 + seconds(options.startToCloseTimeout) + pickup, JSON.stringify(action));
+    }
   });
 });
