@@ -16,14 +16,15 @@ import {
   RESOLVED_BEFORE_START,
   setApprovalDeadline,
   startApprovedRun,
+  APPROVAL_WAITED,
   type ActionRunKey,
 } from '../src/db/repositories/action-runs.js';
 import { lockGuards, NOT_STARTED_RUN_STATUSES, releaseUnstartedRemediation } from '../src/db/repositories/guards.js';
 import { countOtherActiveLeases, extendLease, findRunLease, releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
-import { lockBreaker, saveBreaker } from '../src/db/repositories/rule-breakers.js';
+import { lockBreaker, readBreakerOfRun, saveBreaker } from '../src/db/repositories/rule-breakers.js';
 import { findBreakerOutcome, recordBreakerOutcome, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { advisoryXactLock, inTransaction } from '../src/db/repositories/transactions.js';
-import { breakerAfterOutcome, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSecondsFrom } from '../src/domain/policies.js';
+import { breakerAfterOutcome, breakerStopsStart, DEFAULT_BREAKER_RESET_SECONDS, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSecondsFrom } from '../src/domain/policies.js';
 import type { Rule } from '../src/domain/rules/schema.js';
 import { DEFAULT_GUARD_CONFIG, isRemediationType, type GuardConfig, type RuleGuards } from '../src/domain/guards.js';
 import { safeLink } from '../src/domain/agent-result.js';
@@ -233,10 +234,11 @@ export function createActionRunActivities(deps: ActionRunDeps) {
         return { refused: leaseStop as string };
       }
       // A remediation whose run waited for a decision on an earlier action (a gated notification, up to
-      // days) starts as an approved one does, checked now: not while automation is paused where it runs,
-      // not after its rule was disabled, deleted or replaced, its environment given to another team, nor
-      // across a fleet guard or flapping counted from now. It was planned before that wait, and the checks
-      // at planning were all it had: a fix behind an approved notification ran on a paused fleet.
+      // days) starts as an approved one does, checked now: not while automation is paused where it runs or
+      // its rule's circuit breaker is open, not after its rule was disabled, deleted or replaced, its
+      // environment given to another team, nor across a fleet guard or flapping counted from now. It was
+      // planned before that wait, and the checks at planning were all it had: a fix behind an approved
+      // notification ran on a paused fleet.
       const behindApproval =
         !input.awaitingApproval && isRemediationType(action.type) && !(await findActionRun(trx, input.actionRunId)) && (await runWaitedForApproval(trx, plan.matchId));
       const inserted = await insertClaim(trx, key, {
@@ -312,7 +314,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    *   incident resolved while the action waited, as the cancellation on its way would have;
    * - `skipped` when the rule that planned it is disabled, deleted or at another version now (an admin
    *   stopping a rule stops its waiting approvals, `onTimeout: approve` included), and for a remediation when
-   *   automation is paused where it runs, its host started flapping while it waited, or starting it now
+   *   automation is paused where it runs, its rule's circuit breaker is open (or half-open for another run's
+   *   trial), its host started flapping while it waited, or starting it now
    *   would cross a fleet guard: flapping and the guards are checked again, at this moment, under their lock
    *   (the planner counted it when it was planned, maybe days ago); flapping pages and crossing a guard
    *   pauses automation as the planner does. A remediation that starts counts from now.
@@ -369,11 +372,23 @@ export function createActionRunActivities(deps: ActionRunDeps) {
           at,
         })
       : undefined;
+    // The rule's circuit breaker, as the planner deciding now would read it (README: "then only
+    // notifications"): a remediation planned while it was closed (or as its trial) and approved after it
+    // opened starts nothing, unless it is the half-open trial the breaker waits on or an admin reset it
+    // meanwhile. Read as committed, without a lock: the planner's lock on the rule would come here after
+    // the target's, the reverse of its order (a deadlock), and the rule's row lock is the outcomes'. None is
+    // needed: an outcome that opens the breaker and commits after this read meets this start as it meets
+    // any run already started, which finishes; a reset committed after it meets a start refused a moment
+    // before it. Before the guards' reason, so a start the breaker stops never pauses automation.
+    const breaker = pausable !== undefined ? await readBreakerOfRun(trx, input.actionRunId) : undefined;
+    const breakerStop = breaker
+      ? breakerStopsStart(breaker.breaker, { ruleId: breaker.ruleId, matchId: breaker.matchId, plannedAsTrial: breaker.plannedAsTrial, resetSeconds: breaker.resetSeconds ?? DEFAULT_BREAKER_RESET_SECONDS, waited: waited ?? APPROVAL_WAITED })
+      : undefined;
     const guardStop = check?.crossed !== undefined ? `not run when approved: ${check.crossed}` : undefined;
     // Its lease expired while it waited and another run holds the host: what acts on the host does not
     // start then (a notification to people goes on).
     const concurrencyStop = input.action && actsOnTarget(input.action.type) && leaseStop !== undefined ? leaseStop.replace(/^not run:/, 'not run when approved:') : undefined;
-    const row = await startApprovedRun(trx, input.actionRunId, input.owner, at, { cancelIfResolvedOf: guarded, stopIfPausedFor: pausable, guardStop: guardStop ?? concurrencyStop, waited });
+    const row = await startApprovedRun(trx, input.actionRunId, input.owner, at, { cancelIfResolvedOf: guarded, stopIfPausedFor: pausable, breakerStop, guardStop: guardStop ?? concurrencyStop, waited });
     if (row?.status === 'running') await check?.record();
     if (row?.status === 'skipped' && guardStop !== undefined && row.error === guardStop) {
       await check?.pause();

@@ -270,6 +270,28 @@ export function isCurrentTrial(breaker: { state: BreakerStateName; trialMatch: s
   return breaker.trialMatch === null || matchId === undefined || breaker.trialMatch === matchId;
 }
 
+/**
+ * Why a remediation of rule `run.ruleId` that waited for a decision (its own approval, or an earlier
+ * action's: `run.waited`) must not start now for the rule's circuit breaker; undefined when it may. It was
+ * planned while the breaker let it (closed, or as the half-open trial), maybe days before, and starts under
+ * the breaker as it is now, as the planner deciding now would: closed (never opened, or reset by an admin
+ * while it waited) it starts; half-open, it starts only as the trial the breaker waits on (the breaker
+ * closes or re-opens on that run's outcome alone, so a trial waiting for its approval must be able to run);
+ * open, or half-open for another match's trial, only notifications run.
+ */
+export function breakerStopsStart(
+  breaker: BreakerState & { trialMatch: string | null },
+  run: { ruleId: string; matchId: string; plannedAsTrial: boolean; resetSeconds: number; waited: string },
+): string | undefined {
+  if (breaker.state === 'closed' || isCurrentTrial(breaker, run.matchId, run.plannedAsTrial)) return undefined;
+  const reset = `POST /api/rules/${run.ruleId}/reset-breaker`;
+  if (breaker.state === 'half_open') {
+    return `not run: the rule's circuit breaker opened while ${run.waited}, and its half-open trial is another run: only notifications run until that trial ends (or ${reset})`;
+  }
+  const due = breaker.openedAt ? ` (due ${new Date(breaker.openedAt.getTime() + run.resetSeconds * 1000).toISOString()})` : '';
+  return `not run: the rule's circuit breaker opened while ${run.waited}: only notifications run until its half-open trial${due} or ${reset}`;
+}
+
 /** The breaker after a trial began at `at` (the planner records it with the match). */
 export function breakerAtTrial(breaker: BreakerState, at: Date): BreakerState {
   return { ...breaker, state: 'half_open', openedAt: at };

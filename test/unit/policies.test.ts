@@ -3,6 +3,7 @@ import { NOTE_MARKER as PIPELINE_NOTE_MARKER } from '../../activities/action-run
 import { NOTE_MARKER } from '../../src/domain/backtest/index.js';
 import {
   breakerAfterOutcome,
+  breakerStopsStart,
   CLOSED_BREAKER,
   decidePolicies,
   leaseSeconds,
@@ -185,6 +186,25 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(targetOf({ host: 7, environment: 'prod' }), 'prod');
     assert.equal(targetOf({ host: ['a'] }), undefined);
     assert.equal(targetOf({}), undefined);
+  });
+
+  it('breakerStopsStart: a remediation that waited starts under the breaker as it is now: closed, or as the half-open trial it waits on', function () {
+    const run = { ruleId: 'r1', matchId: '7', plannedAsTrial: false, resetSeconds: 3600, waited: 'this action waited for its approval' };
+    const openedAt = new Date('2026-11-10T11:30:00Z');
+    // Closed: never opened, or reset by an admin while it waited.
+    assert.equal(breakerStopsStart({ ...CLOSED_BREAKER, trialMatch: null }, run), undefined);
+    // Open: only notifications, as the planner deciding now would say.
+    assert.equal(
+      breakerStopsStart({ state: 'open', openedAt, consecutiveFailures: 3, trialMatch: null }, run),
+      "not run: the rule's circuit breaker opened while this action waited for its approval: only notifications run until its half-open trial (due 2026-11-10T12:30:00.000Z) or POST /api/rules/r1/reset-breaker",
+    );
+    // Half-open: the trial the breaker waits on runs (else it never closes); any other run does not.
+    const halfOpen = { state: 'half_open' as const, openedAt, consecutiveFailures: 3, trialMatch: '7' };
+    assert.equal(breakerStopsStart(halfOpen, { ...run, plannedAsTrial: true }), undefined);
+    assert.match(breakerStopsStart(halfOpen, run) ?? '', /^not run: the rule's circuit breaker opened while this action waited for its approval, and its half-open trial is another run/);
+    assert.match(breakerStopsStart({ ...halfOpen, trialMatch: '8' }, { ...run, plannedAsTrial: true }) ?? '', /half-open trial is another run/, 'a trial overtaken (an admin reset, the breaker opened and half-opened again)');
+    // A trial begun before trials were named by their match is told by its plan alone, as isCurrentTrial says.
+    assert.equal(breakerStopsStart({ ...halfOpen, trialMatch: null }, { ...run, plannedAsTrial: true }), undefined);
   });
 
   it('the backtest skips the same notes the pipeline writes', function () {

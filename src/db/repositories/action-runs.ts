@@ -212,6 +212,9 @@ export async function recordApprovalIfNone(db: Db, id: string, decision: unknown
   await db.updateTable('action_runs').set({ approval: JSON.stringify(decision) }).where('id', '=', id).where('approval', 'is', null).execute();
 }
 
+/** What a run stopped at its approved start waited for, in the reason, unless it waited for an earlier action's decision. */
+export const APPROVAL_WAITED = 'this action waited for its approval';
+
 /**
  * An approved run starts: `running`, only from `awaiting_approval` and only for its owner; the status it
  * now has and the reason it did not start (undefined when it was not awaiting approval: started already).
@@ -220,24 +223,26 @@ export async function recordApprovalIfNone(db: Db, id: string, decision: unknown
  *   a claim is: an approval given while the resolve's cancellation has not reached the run yet starts nothing;
  * - `skipped` when remediation is paused where it runs (`stopIfPausedFor`: its incident), when the rule that
  *   planned it is disabled, deleted or at another version now (an approval, or `onTimeout: approve`, of what
- *   an admin stopped), or with `guardStop`, the reason recorded, when the caller found (under the guards'
- *   lock) that this start would cross a guard.
+ *   an admin stopped), with `breakerStop`, the reason recorded, when the caller found the rule's circuit
+ *   breaker stops it (open, or half-open for another run's trial), or with `guardStop`, the reason recorded,
+ *   when the caller found (under the guards' lock) that this start would cross a guard.
  */
 export async function startApprovedRun(
   db: Db,
   id: string,
   owner: string,
   at: Date,
-  o: { cancelIfResolvedOf?: string | undefined; stopIfPausedFor?: string | undefined; guardStop?: string | undefined; waited?: string | undefined } = {},
+  o: { cancelIfResolvedOf?: string | undefined; stopIfPausedFor?: string | undefined; breakerStop?: string | undefined; guardStop?: string | undefined; waited?: string | undefined } = {},
 ): Promise<{ status: string; error: string | null } | undefined> {
   // What the run waited for, in the reasons: its own approval, or (`waited`) an earlier action's.
-  const waited = o.waited ?? 'this action waited for its approval';
+  const waited = o.waited ?? APPROVAL_WAITED;
   const resolved = o.cancelIfResolvedOf === undefined ? sql<boolean>`false` : resolvedNotByUs(o.cancelIfResolvedOf);
   const paused = o.stopIfPausedFor === undefined ? sql<boolean>`false` : pausedFor(o.stopIfPausedFor, id);
   const gone = sql<boolean>`${ruleNotLive} is not null`;
   const envGone = sql<boolean>`${scriptEnvironmentGone} is not null`;
+  const breaker = o.breakerStop === undefined ? sql<boolean>`false` : sql<boolean>`true`;
   const guard = o.guardStop === undefined ? sql<boolean>`false` : sql<boolean>`true`;
-  const stopped = sql<boolean>`(${resolved} or ${paused} or ${gone} or ${envGone} or ${guard})`;
+  const stopped = sql<boolean>`(${resolved} or ${paused} or ${gone} or ${envGone} or ${breaker} or ${guard})`;
   const updated = await db
     .updateTable('action_runs')
     .set({
@@ -247,7 +252,7 @@ export async function startApprovedRun(
       error: sql<string | null>`case when ${resolved} then ${RESOLVED_BEFORE_START} when ${paused} then ${PAUSED_BEFORE_START.replace('this action waited for its approval', waited)}
         when ${gone} then 'not run: its rule was ' || ${ruleNotLive} || ' while ' || ${waited} || ' (version ' || action_runs.rule_version || ' planned it)'
         when ${envGone} then 'not run: environment ' || ${scriptEnvironmentGone} || ' was deleted, or moved out of the rule''s team, while ' || ${waited}
-        when ${guard} then ${o.guardStop ?? null} end`,
+        when ${breaker} then ${o.breakerStop ?? null} when ${guard} then ${o.guardStop ?? null} end`,
     })
     .where('id', '=', id)
     .where('claimed_by', '=', owner)

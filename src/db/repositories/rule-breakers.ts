@@ -1,6 +1,6 @@
 // Each rule's circuit breaker (columns of `rules`): read by the planner, moved by run outcomes.
 import type { Transaction } from 'kysely';
-import type { BreakerState, BreakerStateName } from '../../domain/policies.js';
+import { BREAKER_TRIAL_NOTE, type BreakerState, type BreakerStateName } from '../../domain/policies.js';
 import type { Database } from '../database.js';
 import type { Db } from './db.js';
 
@@ -59,6 +59,34 @@ export async function beginBreakerTrial(db: Db, ruleId: string, at: Date, matchI
 export async function readBreakerTrial(db: Db, ruleId: string): Promise<{ state: BreakerStateName; trialMatch: string | null } | undefined> {
   const row = await db.selectFrom('rules').select(['breaker_state', 'breaker_trial_match']).where('id', '=', ruleId).executeTakeFirst();
   return row ? { state: row.breaker_state as BreakerStateName, trialMatch: trialMatchOf(row.breaker_trial_match) } : undefined;
+}
+
+/**
+ * The breaker of the rule that planned action run `actionRunId`, with the run's match, whether that match
+ * was planned as a half-open trial (its reason, as the planner recorded it) and the rule's `resetSeconds`
+ * (undefined: the default): what an approved start reads (activities/action-runs.ts). Read as committed,
+ * without a lock. Undefined when the run has no match or its rule is not stored.
+ */
+export async function readBreakerOfRun(
+  db: Db,
+  actionRunId: string,
+): Promise<{ ruleId: string; matchId: string; breaker: BreakerState & { trialMatch: string | null }; plannedAsTrial: boolean; resetSeconds: number | undefined } | undefined> {
+  const row = await db
+    .selectFrom('action_runs as a')
+    .innerJoin('rules as r', 'r.id', 'a.rule_id')
+    .leftJoin('rule_matches as m', 'm.id', 'a.match_id')
+    .select(['r.id as rule_id', 'a.match_id', 'r.breaker_state', 'r.breaker_opened_at', 'r.consecutive_failures', 'r.breaker_trial_match', 'r.definition', 'm.decision', 'm.skip_reason'])
+    .where('a.id', '=', actionRunId)
+    .executeTakeFirst();
+  if (!row || row.match_id === null) return undefined;
+  const def = row.definition as { policies?: { circuitBreaker?: { resetSeconds?: number } } } | null;
+  return {
+    ruleId: row.rule_id,
+    matchId: String(row.match_id),
+    breaker: { state: row.breaker_state as BreakerStateName, openedAt: row.breaker_opened_at, consecutiveFailures: row.consecutive_failures, trialMatch: trialMatchOf(row.breaker_trial_match) },
+    plannedAsTrial: row.decision === 'run' && Boolean(row.skip_reason?.startsWith(BREAKER_TRIAL_NOTE)),
+    resetSeconds: def?.policies?.circuitBreaker?.resetSeconds,
+  };
 }
 
 /** The trial's match id as the workflows name matches (a bigint column, read as a string or a number by the driver). */
