@@ -22,9 +22,10 @@ const CHANNEL_TYPES = new Set(['notify.slack', 'notify.email']);
 /**
  * What an approval timed out to approve does. The notice goes out before the rule run checks again whether
  * the action may start (startApprovedAction: the rule live at the planned version, automation not paused,
- * the guards and flapping, the incident not resolved), so it says what may still stop it, not that it ran.
+ * the rule's circuit breaker, the guards and flapping, the incident not resolved), so it says what may still
+ * stop it, not that it ran.
  */
-const AFTER_TIMEOUT_APPROVE = "runs now unless its rule was stopped or changed, automation is paused or a guard stops it; the incident's action runs say what happened.";
+const AFTER_TIMEOUT_APPROVE = "runs now unless its rule was stopped or changed, automation is paused, its circuit breaker is open or a guard stops it; the incident's action runs say what happened.";
 
 /**
  * The words of a notice (one line, then the link or the API call when there is one). `esc` is applied to

@@ -118,7 +118,7 @@ async function refuseUndecidable(db: Db, run: ActionRun, decision: Decision): Pr
   const state = await findDecisionState(db, run.id);
   if (!state) return;
   if (state.expired && state.deadline) {
-    const then = state.onTimeout === 'approve' ? 'it runs then, unless its rule was stopped or changed, automation is paused or a guard stops it' : 'it does not run';
+    const then = state.onTimeout === 'approve' ? 'it runs then, unless its rule was stopped or changed, automation is paused, its circuit breaker is open or a guard stops it' : 'it does not run';
     throw new ApprovalError(
       'conflict',
       `the approval of action run ${run.id} expired at ${state.deadline.toISOString()}: it can no longer be approved or rejected; its rule says onTimeout: ${state.onTimeout ?? 'reject'}, recorded when its rule run wakes, so ${then}`,

@@ -274,7 +274,7 @@ describe('approval gates end to end', function () {
     assert.equal(fix.started_at, null, 'never started');
     assert.deepEqual(fix.approval && (fix.approval as { actor: string }).actor, 'timeout');
     assert.equal(hits('disabled'), 0, 'the approved-by-timeout action did not reach its peer');
-    const honest = "the rule says approve, so it runs now unless its rule was stopped or changed, automation is paused or a guard stops it; the incident's action runs say what happened.";
+    const honest = "the rule says approve, so it runs now unless its rule was stopped or changed, automation is paused, its circuit breaker is open or a guard stops it; the incident's action runs say what happened.";
     const notice = await eventually(async () => slackSaid(/^\[self-healing\] Approval timed out: /).find((m) => m.text.includes(id)), 30_000, 'the timeout announced in Slack');
     assert.ok(notice.text.endsWith(honest), `the Slack notice says what may still stop it: ${notice.text}`);
     const note = await eventually(async () => pd.notes(id).find((n) => n.content.startsWith('[self-healing] Approval timed out')), 30_000, 'and on the incident');
