@@ -401,8 +401,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }
 
   /** The outcome of a claimed action; only its owner writes it. */
-  async function recordActionOutcome(input: ActionOutcome & { owner: string }): Promise<ActionOutcome> {
-    const { owner, ...given } = input;
+  async function recordActionOutcome(input: ActionOutcome & { owner: string; neverStarted?: boolean | undefined }): Promise<ActionOutcome> {
+    const { owner, neverStarted, ...given } = input;
     // Work-item URLs come from the tracker's answer, script links from an agent: kept only when safe.
     const outcome = { ...given, link: safeLink(given.link) };
     // A remediation rejected (by a person, or at its deadline) or cancelled before it started may settle
@@ -418,6 +418,9 @@ export function createActionRunActivities(deps: ActionRunDeps) {
           link: outcome.link ?? null,
           error: excerpt(outcome.error, 2000),
           at: new Date(),
+          // Cancelled before its side effect was scheduled (the rule run knows): its claim or approved start
+          // recorded a start that never happened, and a start keeps a remediation counting in the guards.
+          clearStart: neverStarted === true && outcome.status === 'cancelled',
         }),
       (trx) => releaseRemediation({ actionRunId: outcome.actionRunId }, { trx }),
     );

@@ -8,6 +8,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
@@ -122,6 +123,11 @@ interface RuleRun {
   awaitingApproval: string | null;
   running: string | null;
   outcomes: ActionOutcome[];
+  /**
+   * Action runs whose side effect was scheduled (its activity asked for). One cancelled before that never
+   * started, whatever its claim or approved start recorded: its start is cleared with its outcome.
+   */
+  executed: Set<string>;
   /** Verification of the remediation (issue 22): null when nothing ran or the run predates the step. */
   verification?: Verified | null;
   /** Revision 3: a `pagerduty.resolve` of this run succeeded, so a resolve no longer cancels the rest of it. */
@@ -134,7 +140,7 @@ interface RuleRun {
 
 export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResult> {
   const info = workflowInfo();
-  const run: RuleRun = { input, owner: `${info.workflowId}/${info.runId}`, nudges: new Set(), awaitingApproval: null, running: null, outcomes: [] };
+  const run: RuleRun = { input, owner: `${info.workflowId}/${info.runId}`, nudges: new Set(), awaitingApproval: null, running: null, outcomes: [], executed: new Set() };
   setHandler(approvalSignal, (nudge) => {
     if (typeof nudge?.actionRunId === 'string') run.nudges.add(nudge.actionRunId);
   });
@@ -223,8 +229,9 @@ async function cancelRest(run: RuleRun, current: { actionRunId: string; action: 
   run.running = null;
   if (current) {
     const { actionRunId, action } = current;
+    const neverStarted = !run.executed.has(actionRunId);
     run.outcomes.push(
-      await localDb.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'cancelled', error: 'cancelled: the incident resolved', owner: run.owner }),
+      await localDb.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, status: 'cancelled', error: 'cancelled: the incident resolved', owner: run.owner, ...(neverStarted ? { neverStarted } : {}) }),
     );
   }
   for (const a of rest) {
@@ -265,6 +272,11 @@ async function runAction(run: RuleRun, action: RenderedAction, actionRunId: stri
     if (started?.finished) return started.finished;
   }
 
+  // The cancel (a resolve) landed while the claim or the approved start was being recorded: nothing is
+  // scheduled in a cancelled scope (the SDK would refuse the activity the same way, without a command), so
+  // the side effect was never attempted and cancelRest records it so.
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('the incident resolved before the action started');
+  run.executed.add(actionRunId);
   run.running = actionRunId;
   // Revision 2: an action that ended on its own after a cancellation reached it is recorded as it ended
   // (the write is not cancelled with the run).

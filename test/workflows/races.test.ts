@@ -538,4 +538,63 @@ describe('incident workflow races (injected deterministically, side effects coun
     const ended = async (wf: string) => ((await temporal.client.workflow.getHandle(wf).result()) as { ended: string }).ended;
     assert.deepEqual([await ended(ruleRun), await ended(lastRun)], ['cancelled', 'cancelled']);
   });
+
+  const resolveDuringStart = (gated: boolean) =>
+    async function () {
+      // The start step committed (the row running, started at) and the cancel reached the run before its
+      // answer did: the side effect is never scheduled in a cancelled scope. Before, the row kept its start,
+      // and a fix that never ran counted in the fleet guards and host flapping for their whole window.
+      const svc = newServiceId();
+      const step = gated ? 'startApprovedAction' : 'claimAction';
+      await insertRule(db.db, {
+        name: `race-${gated ? 'approved' : 'claimed'}-fix-${svc.toLowerCase()}`,
+        services: [svc],
+        actions: [
+          { id: 'fix', type: 'pagerduty.acknowledge', ...(gated ? { approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' as const } } : {}) },
+          { id: 'after', type: 'pagerduty.resolve', when: 'always' },
+        ],
+      });
+      const entered = deferred();
+      const release = deferred();
+      const w = await worker((real) => ({
+        [step]: async (input: { actionRunId: string }) => {
+          const answer = await (real[step] as (i: unknown) => Promise<unknown>)(input);
+          if (input.actionRunId.includes(':fix:')) {
+            entered.resolve();
+            await release.promise;
+          }
+          return answer;
+        },
+      }));
+      const id = newIncidentId();
+      const first = trigger(id, svc, `fix-${gated ? 'a' : 'c'}`);
+      await signalIncident(temporal, w.taskQueue, id, messageOf(first), { lingerSeconds: 1 });
+      if (gated) {
+        const waiting = await eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, 'the fix awaiting approval');
+        await db.db.updateTable('action_runs').set({ approval: JSON.stringify({ decision: 'approve', actor: 'token:approver', at: new Date().toISOString() }) }).where('id', '=', waiting.id).execute();
+        await temporal.client.workflow.getHandle(waiting.workflow_id!).signal(SIGNALS.approval, { actionRunId: waiting.id });
+      }
+      await entered.promise;
+      const started = (await runsOf(id))[0]!;
+      assert.deepEqual([started.status, started.started_at !== null], ['running', true], 'the start step committed');
+      const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-07-01T10:01:00Z', data: { title: 'x', service: { id: svc, type: 'service_reference', summary: 's' } } });
+      await signalIncident(temporal, w.taskQueue, id, messageOf(resolve), { lingerSeconds: 1 });
+      const ruleRun = started.workflow_id!;
+      await eventually(async () => (await historyOf(ruleRun)).some((e) => typeOf(e) === 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED') || undefined, 30_000, 'the cancel to reach the rule run');
+      release.resolve();
+      const runs = await finished(id, 2);
+      assert.deepEqual(
+        runs.map((r) => [r.action_id, r.status, r.started_at]),
+        [
+          ['fix', 'cancelled', null],
+          ['after', 'skipped', null],
+        ],
+      );
+      assert.deepEqual(((await temporal.client.workflow.getHandle(ruleRun).result()) as { ended: string }).ended, 'cancelled');
+      const counted = await db.db.selectFrom('remediations').select(['released_at']).where('incident_id', '=', id).execute();
+      assert.equal(counted.length, 1, 'the fix was counted when planned');
+      assert.notEqual(counted[0]!.released_at, null, 'a fix that never ran no longer counts in the guards');
+    };
+  it('a resolve landing while a fix is claimed: it never runs, is recorded never started, and stops counting in the guards', resolveDuringStart(false));
+  it('a resolve landing while a fix is started after its approval: it never runs, is recorded never started, and stops counting in the guards', resolveDuringStart(true));
 });

@@ -292,12 +292,13 @@ export async function recordRunOutcome(
   db: Db,
   id: string,
   owner: string,
-  o: { status: string; exitCode: number | null; outputExcerpt: string | null; link: string | null; error: string | null; at: Date },
+  o: { status: string; exitCode: number | null; outputExcerpt: string | null; link: string | null; error: string | null; at: Date; clearStart?: boolean | undefined },
 ): Promise<boolean> {
   // A finished status is never overwritten (a retried write, a cancellation recorded after the outcome).
+  // `clearStart`: the run never started, whatever its claim or approved start wrote (started_at null).
   const updated = await db
     .updateTable('action_runs')
-    .set({ status: o.status, exit_code: o.exitCode, output_excerpt: o.outputExcerpt, link: o.link, error: o.error, finished_at: o.at })
+    .set({ status: o.status, exit_code: o.exitCode, output_excerpt: o.outputExcerpt, link: o.link, error: o.error, finished_at: o.at, ...(o.clearStart ? { started_at: null } : {}) })
     .where('id', '=', id)
     .where('claimed_by', '=', owner)
     .where('status', 'not in', FINISHED_RUN_STATUSES)
