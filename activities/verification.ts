@@ -1,8 +1,10 @@
 // Verified remediation (issue 22): what the planner hands the rule run from the rule's `verify`, and the
 // Postgres steps of the rule run's verification (recording the outcome on the rule match, reading whether
-// the incident resolved). The waiting itself is the workflow's (workflows/verify.ts): durable timers.
+// the incident resolved, whether its check may still run). The waiting itself is the workflow's
+// (workflows/verify.ts): durable timers.
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
+import { findCheckStop } from '../src/db/repositories/action-runs.js';
 import { findIncidentResolution } from '../src/db/repositories/incidents.js';
 import { hasOwnResolve } from '../src/db/repositories/pagerduty-writes.js';
 import { recordMatchVerification } from '../src/db/repositories/rule-matches.js';
@@ -96,5 +98,23 @@ export function createVerificationActivities(deps: { db: Kysely<Database>; logge
     return r.resolved && (await hasOwnResolve(db, input.incidentId)) ? { ...r, ownWrite: true } : r;
   }
 
-  return { recordVerification, incidentResolution };
+  /**
+   * Before each run of the verification's check (workflows/verify.ts, rule-run revision 6): `refused` says
+   * why it must not run any more, as an approved remediation would not start: automation paused where the
+   * incident is (or where its remediation was planned), the rule disabled, deleted or replaced since
+   * `ruleVersion` planned it, or the environment the remediation was planned on deleted or no longer the
+   * rule's team's. The check runs for minutes after the fix, and nothing else stopped it.
+   */
+  async function verifyCheckMayRun(input: { incidentId: string; matchId: string; ruleId: string; ruleVersion: number }): Promise<{ refused?: string }> {
+    const stop = await findCheckStop(db, input);
+    if (stop.pause) {
+      const where = stop.pause.scope === 'fleet' ? 'fleet-wide' : `in environment ${stop.pause.environment}`;
+      return { refused: `automation was paused ${where} (${stop.pause.guard})` };
+    }
+    if (stop.ruleNotLive !== null) return { refused: `its rule was ${stop.ruleNotLive} (version ${input.ruleVersion} planned it)` };
+    if (stop.environmentGone !== null) return { refused: `environment ${stop.environmentGone} was deleted, or moved out of the rule's team` };
+    return {};
+  }
+
+  return { recordVerification, incidentResolution, verifyCheckMayRun };
 }

@@ -111,6 +111,15 @@ const waitsForAgent = (input: RuleRunInput): boolean => input.revision !== undef
  */
 const checksEveryAttempt = (input: RuleRunInput): boolean => input.revision !== undefined && input.revision >= 5;
 
+/**
+ * Revision 6: before each run of the verification's check, a local activity says whether it may still run
+ * (verifyCheckMayRun): not while automation is paused where the incident is, nor after its rule was disabled,
+ * deleted or replaced, nor once its environment left the rule's team. Refused, it runs no more; a resolve can
+ * still verify the run, and without one the verification is not_applicable and the run inconclusive. The
+ * check ran every settle until `within` whatever happened meanwhile: on a paused fleet, for a disabled rule.
+ */
+const asksBeforeCheck = (input: RuleRunInput): boolean => input.revision !== undefined && input.revision >= 6;
+
 /** The id of an action run: its idempotency key, the same on every retry and replay. */
 export const actionRunIdOf = (incidentId: string, ruleId: string, actionId: string, eventId: string): string => `${incidentId}:${ruleId}:${actionId}:${eventId}`;
 
@@ -161,6 +170,7 @@ export async function ruleRunWorkflow(input: RuleRunInput): Promise<RuleRunResul
     const hooks = {
       run: (action: PlannedAction, actionRunId: string) => runAction(run, render(action, input.plan, run.outcomes), actionRunId, 'run once: the remediation is unverified'),
       check: (action: PlannedAction, actionRunId: string) => execute(run, render(action, input.plan, run.outcomes), actionRunId),
+      ...(asksBeforeCheck(input) ? { mayCheck: () => mayCheck(input) } : {}),
     };
     const verifying = () => verifyRemediation(input, scored(run, run.outcomes), ended, hooks, { deferSettled: revised, ...(run.paused ? { stopped: run.paused } : {}) });
     run.verification = run.resolvedItself ? await CancellationScope.nonCancellable(verifying) : await verifying();
@@ -438,6 +448,12 @@ async function whenAgentPresent(
   }
 }
 
+/** Revision 6: why the verification's check must not run now (verifyCheckMayRun), undefined when it may. */
+async function mayCheck(input: RuleRunInput): Promise<string | undefined> {
+  const { plan, incidentId } = input;
+  return (await localDb.verifyCheckMayRun({ incidentId, matchId: plan.matchId, ruleId: plan.ruleId, ruleVersion: plan.ruleVersion })).refused;
+}
+
 /**
  * After the last action (or a cancellation): the breaker, the notices, the summary note, the lease, and
  * the incident workflow told. Runs whatever happened, cancellation included.
@@ -449,9 +465,11 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
       const ran = scored(run, run.outcomes).filter((o) => o.status === 'succeeded' || o.status === 'failed');
       // An unverified remediation counts as a failure (issue 22). A verification settled at once comes along
       // (revision 1): verifyRemediation settles one only for a run that reaches this branch. A run whose
-      // remediation a pause stopped half way proves nothing either way, unless something failed.
+      // remediation a pause stopped half way proves nothing either way, unless something failed; nor does one
+      // whose check was stopped before anything proved it (revision 6): not a failure, not a success either.
       const failed = run.verification?.status === 'unverified' || ran.some((o) => o.status === 'failed');
-      const outcome = failed ? 'failed' : ran.length > 0 && run.paused === undefined ? 'succeeded' : 'inconclusive';
+      const proves = ran.length > 0 && run.paused === undefined && run.verification?.stopped === undefined;
+      const outcome = failed ? 'failed' : proves ? 'succeeded' : 'inconclusive';
       const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, matchId: plan.matchId, outcome, trial: plan.breakerTrial, ...unrecordedVerification(run) });
       if (breaker.opened) await announce(run.input, { kind: 'breaker_opened', failures: breaker.failures, threshold: breaker.threshold, trial: Boolean(plan.breakerTrial) });
     }

@@ -4,7 +4,10 @@
 // cancels its rule runs on resolve (policies.cancelOnResolve, the default): that cancellation is the
 // resolve arriving. Between delays the incident's status is read from Postgres too, so a rule that keeps
 // running after a resolve sees it at the next probe. Outcome on the rule match: verified, unverified (then
-// onUnverified runs once and the run counts as failed for the breaker) or not_applicable.
+// onUnverified runs once and the run counts as failed for the breaker) or not_applicable. From rule-run
+// revision 6 the check is asked for before each run (hooks.mayCheck): once refused (automation paused, the
+// rule no longer live, its environment gone) it runs no more, and only a resolve can still verify; without
+// one the verification is not_applicable, naming why the check stopped, and counts neither way.
 import { CancellationScope, isCancellation, log, sleep } from '@temporalio/workflow';
 import type { ActionOutcome, PlannedAction, RuleRunInput, VerificationStatus } from '../src/contracts/index.js';
 import { MAX_VERIFY_PASSES } from '../src/contracts/plan.js';
@@ -22,6 +25,12 @@ export interface VerifyHooks {
   run(action: PlannedAction, actionRunId: string): Promise<ActionOutcome | 'claimed_elsewhere'>;
   /** Run the check once; exit code 0 = healthy. */
   check(action: PlannedAction, actionRunId: string): Promise<{ exitCode?: number | null | undefined; error?: string | undefined }>;
+  /**
+   * Why the check must not run now (automation paused where the incident is, its rule not live at the
+   * planned version, its environment no longer the rule team's); undefined when it may. Absent: not asked
+   * (runs before revision 6).
+   */
+  mayCheck?: (() => Promise<string | undefined>) | undefined;
 }
 
 export interface Verified {
@@ -31,6 +40,8 @@ export interface Verified {
   outcomes: ActionOutcome[];
   /** Settled at once and not recorded yet: the rule outcome records it, in its transaction. */
   unrecorded?: boolean;
+  /** Why the check stopped before anything proved the remediation (not_applicable): the run proves nothing. */
+  stopped?: string;
 }
 
 export interface VerifyOptions {
@@ -81,6 +92,8 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   let lastCheck: string | undefined;
   let checks = 0;
   let resolvedByCancel = false;
+  // Why the check was refused (hooks.mayCheck): it runs no more, and only a resolve can still prove the remediation.
+  let stopped: string | undefined;
   // Resolved by Self-healing's own write-back (this rule's or another's `pagerduty.resolve`): no proof that
   // the remediation worked, so only the check can still prove it. (Results recorded before this existed
   // carry no `ownWrite`, so their runs replay as they ran.)
@@ -95,6 +108,12 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
     return `incident.resolved at ${r.at ?? 'an unknown time'} (seen ${Math.round((Date.now() - started) / 1000)} s after the actions ended)`;
   };
   const probe = async (check: PlannedAction): Promise<void> => {
+    if (stopped !== undefined) return;
+    const refused = await hooks.mayCheck?.();
+    if (refused !== undefined) {
+      stopped = refused;
+      return;
+    }
     checks += 1;
     const result = await hooks.check(check, `${incidentId}:${plan.ruleId}:verify-check-${checks}:${eventId}`).catch((err: unknown) => ({ exitCode: null, error: messageOf(err) }));
     if (result.exitCode === 0) healthy = `check ${String(check.params.script)} exited 0 (run ${checks})`;
@@ -106,7 +125,7 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
       healthy = resolvedProof(await localDb.incidentResolution({ incidentId }));
       if (healthy) break;
       // Resolved by our own write and nothing else to ask: no proof can come any more.
-      if (ownResolve && !verify.check) break;
+      if (ownResolve && (!verify.check || stopped !== undefined)) break;
       if (verify.check) await probe(verify.check);
     }
   } catch (err) {
@@ -123,6 +142,20 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
       else if (!healthy && !ownResolve && !resolvedBefore && resolvedByCancel) log.warn('rule run cancelled during verification while the incident is not resolved', { incidentId, ruleId: plan.ruleId });
     }
     if (healthy) return settled('verified', healthy);
+    if (stopped !== undefined) {
+      // The check could not finish its work: nothing is proved either way, so onUnverified does not run and
+      // the breaker does not count a failure (nor a success: workflows/rule-run.ts wrapUp).
+      const script = String(verify.check?.params.script);
+      const ran = checks > 0 ? `after run ${checks} (${lastCheck ?? 'not healthy'})` : 'before its first run';
+      const why = resolvedBefore
+        ? 'the incident was resolved before the actions finished, which proves nothing'
+        : ownResolve
+          ? "the incident was resolved by Self-healing's own pagerduty.resolve, which proves nothing"
+          : `no incident.resolved within ${verify.withinSeconds} s`;
+      const detail = `check ${script} stopped ${ran}: ${stopped}; ${why}: not verified, and not counted as a failure`;
+      await record('not_applicable', detail);
+      return { status: 'not_applicable' as const, detail, outcomes: [], stopped };
+    }
     const checked = verify.check ? `; check ${String(verify.check.params.script)} ${lastCheck ?? 'never ran'}${checks > 0 ? ` (${checks} runs)` : ''}` : '';
     const detail = resolvedBefore
       ? `the incident was resolved before the actions finished, which proves nothing about the remediation${checked}`

@@ -68,6 +68,8 @@ export const INCIDENT_WORKFLOW_REVISION = 2;
  * has an environment served there (workflows/agent-pickup.ts).
  * Revision 5 makes an agent script's retries in the workflow, each attempt waiting for its agent and checked
  * as the first one is; Temporal's own retries queued them on the same queue unchecked.
+ * Revision 6 asks before each run of the verification's check whether it may still run (automation paused,
+ * the rule no longer live, its environment gone) and runs it no more once refused.
  * Raise it only together with a code path kept for the older revision (runs still in flight replay with it).
  */
-export const RULE_RUN_REVISION = 5;
+export const RULE_RUN_REVISION = 6;

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { ActionRun, Database } from '../database.js';
 import type { Db } from './db.js';
 import { pauseCovers } from './guards.js';
@@ -19,25 +19,45 @@ export async function ruleVersionAuthor(db: Db, ruleId: string, version: number)
 }
 
 /**
- * Why the rule that planned the run (`action_runs` of the statement) does not stand as it planned it: `deleted`,
- * `disabled` or `replaced by version N`; null while the rule is live at the planned version (or the run is
- * no rule's).
+ * What the checks below read of the run they judge: the columns of an action run (`action_runs` of the
+ * statement), or given values (a verification's check, which has no row of its own).
  */
-const ruleNotLive = sql<string | null>`(case when action_runs.rule_id is null then null else (
-  select case when r.id is null or r.deleted_at is not null then 'deleted' when not r.enabled then 'disabled'
-    when r.version <> action_runs.rule_version then 'replaced by version ' || r.version end
-  from (select 1) one left join rules r on r.id = action_runs.rule_id) end)`;
+interface PlannedBy {
+  ruleId: RawBuilder<unknown>;
+  ruleVersion: RawBuilder<unknown>;
+  matchId: RawBuilder<unknown>;
+}
+
+const ACTION_RUN: PlannedBy = { ruleId: sql.ref('action_runs.rule_id'), ruleVersion: sql.ref('action_runs.rule_version'), matchId: sql.ref('action_runs.match_id') };
 
 /**
- * The environment a script run (`action_runs` of the statement) was planned on, when it is no longer its
- * rule's team's: deleted while the run waited for its approval, or moved, or its name registered again by
- * another team, whose Doctor agent may poll the same default queue. Null otherwise (and for other actions).
+ * Why the rule that planned the run does not stand as it planned it: `deleted`, `disabled` or `replaced by
+ * version N`; null while the rule is live at the planned version (or the run is no rule's).
  */
-const scriptEnvironmentGone = sql<string | null>`(case when action_runs.action_type in ('script.agent', 'script.ssh') then (
+const ruleNotLiveOf = (run: PlannedBy) => sql<string | null>`(case when ${run.ruleId} is null then null else (
+  select case when r.id is null or r.deleted_at is not null then 'deleted' when not r.enabled then 'disabled'
+    when r.version <> ${run.ruleVersion} then 'replaced by version ' || r.version end
+  from (select 1) one left join rules r on r.id = ${run.ruleId}) end)`;
+
+/** ruleNotLiveOf the action run of the statement. */
+const ruleNotLive = ruleNotLiveOf(ACTION_RUN);
+
+/**
+ * The environment the run's remediation was planned on (the guards' record of its match), when it is no
+ * longer its rule's team's: deleted, or moved, or its name registered again by another team, whose Doctor
+ * agent may poll the same default queue. Null otherwise.
+ */
+const environmentGoneOf = (run: PlannedBy) => sql<string | null>`(
   select r.environment from remediations r
-  where r.match_id = action_runs.match_id and r.environment is not null
-    and not exists (select 1 from environments e join rules ru on ru.id = action_runs.rule_id where e.name = r.environment and e.team = ru.team)
-  limit 1) end)`;
+  where r.match_id = ${run.matchId} and r.environment is not null
+    and not exists (select 1 from environments e join rules ru on ru.id = ${run.ruleId} where e.name = r.environment and e.team = ru.team)
+  limit 1)`;
+
+/**
+ * environmentGoneOf a script run (`action_runs` of the statement), gone while it waited for its approval;
+ * null for other actions.
+ */
+const scriptEnvironmentGone = sql<string | null>`(case when action_runs.action_type in ('script.agent', 'script.ssh') then ${environmentGoneOf(ACTION_RUN)} end)`;
 
 /** Whether the deadline of the waiting run (`action_runs` of the statement) has passed, by Postgres' clock. */
 const pastDeadline = sql<boolean>`(action_runs.approval_deadline is not null and action_runs.approval_deadline <= now())`;
@@ -145,8 +165,11 @@ export const RESOLVED_BEFORE_START = 'not run: the incident resolved before the 
  * the run waits, and the script still runs where it was planned.
  */
 const pausedFor = (incidentId: string, actionRunId: string) =>
-  sql<boolean>`exists (select 1 from automation_pauses p where ${pauseCovers(sql<string | null>`(select i.environment->>'environment' from incidents i where i.id = ${incidentId})`)}
-    or ${pauseCovers(sql<string | null>`(select r.environment from remediations r join action_runs a on a.match_id = r.match_id where a.id = ${actionRunId})`)})`;
+  sql<boolean>`exists (select 1 from automation_pauses p where ${pauseWhere(incidentId, sql<string | null>`(select r.environment from remediations r join action_runs a on a.match_id = r.match_id where a.id = ${actionRunId})`)})`;
+
+/** Whether the pause `p` of the statement stops remediation where pausedFor says: the incident's environment now, or `planned`. */
+const pauseWhere = (incidentId: string, planned: RawBuilder<string | null>) =>
+  sql<boolean>`(${pauseCovers(sql<string | null>`(select i.environment->>'environment' from incidents i where i.id = ${incidentId})`)} or ${pauseCovers(planned)})`;
 
 /** Why an approved remediation was recorded skipped: remediation was paused where its incident is while it waited. */
 export const PAUSED_BEFORE_START = 'not run: automation was paused (a guard crossed) while this action waited for its approval; resume it, and the next incident runs again';
@@ -260,6 +283,35 @@ export async function startApprovedRun(
     .returning(['status', 'error'])
     .executeTakeFirst();
   return updated;
+}
+
+/** Why a verification's check must not run now (findCheckStop); each null when it does not stop it. */
+export interface CheckStop {
+  /** The oldest pause in force where the remediation runs. */
+  pause: { scope: string; environment: string; guard: string } | null;
+  /** The rule is `deleted`, `disabled` or `replaced by version N` since the planned version. */
+  ruleNotLive: string | null;
+  /** The environment the remediation was planned on, no longer the rule's team's. */
+  environmentGone: string | null;
+}
+
+/**
+ * What stops the check of a verification (workflows/verify.ts) at this moment. The check is a script the
+ * rule run runs on the host after each settle, long after its match was planned, with no action run row:
+ * it is held to what an approved remediation is held to when it starts (startApprovedRun). A pause in
+ * force where its incident is or where its match's remediation was planned; the rule that planned it
+ * (`ruleId` at `ruleVersion`) disabled, deleted or replaced; that remediation's environment deleted or no
+ * longer the rule's team's.
+ */
+export async function findCheckStop(db: Db, c: { incidentId: string; matchId: string; ruleId: string; ruleVersion: number }): Promise<CheckStop> {
+  const run: PlannedBy = { ruleId: sql`${c.ruleId}::text`, ruleVersion: sql`${c.ruleVersion}::integer`, matchId: sql`${c.matchId}::bigint` };
+  const planned = sql<string | null>`(select r.environment from remediations r where r.match_id = ${run.matchId})`;
+  const { rows } = await sql<CheckStop>`select
+      (select json_build_object('scope', p.scope, 'environment', p.environment, 'guard', p.guard) from automation_pauses p
+        where ${pauseWhere(c.incidentId, planned)} order by p.paused_at limit 1) as "pause",
+      ${ruleNotLiveOf(run)} as "ruleNotLive",
+      ${environmentGoneOf(run)} as "environmentGone"`.execute(db);
+  return rows[0]!;
 }
 
 /**
