@@ -112,6 +112,10 @@ describe('incident workflow', function () {
     'agent-retry-refused',
     'agent-retry-refused-rule-run',
     'resolve-cancel-running-rule-run-revision-5',
+    // Revision 6: the verification's check asked for before each run (the verifyCheckMayRun marker), run
+    // once, then refused on a paused fleet: not_applicable, the run inconclusive.
+    'verify-check-stopped',
+    'verify-check-stopped-rule-run',
   ];
 
   it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {

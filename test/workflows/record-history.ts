@@ -11,7 +11,7 @@
 // runs in flight replay against them. The files of a new revision are renamed after recording, e.g.
 // `<scenario>-rule-run-revision-1.json` for RULE_RUN_REVISION 1, and listed in the replay test.
 import { writeFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -47,6 +47,8 @@ export const SCENARIOS: Record<string, string> = {
   'claimed-elsewhere': 'an action claimed by another run: the rule run ends without executing it',
   'pause-at-approval':
     'a gated remediation approved while automation is paused: not started, the remediation after it skipped, the notification runs, the run inconclusive (patches rule-run-pause-stops-remediation-v1, rule-run-score-remediation-only-v1, approval-deadline-as-announced-v1)',
+  'verify-check-stopped':
+    "a fix verified by an agent check that fails: asked for before each run (verifyCheckMayRun), run, then refused once automation is paused; not_applicable, the run inconclusive (rule-run revision 6)",
   'dry-run': 'a dry-run rule: recorded, nothing executed, no note',
   'saas-retry-cap': 'a webhook whose retry asks for a first pause over a minute: its policy cap raised to it, the call made (patch saas-retry-cap-raised-to-first-pause-v1)',
   'job': 'a scheduled job over an agent that answers and one that is offline (agentPresent, the check again, the script; pickup timeout; failure notice)',
@@ -85,19 +87,22 @@ async function main(): Promise<void> {
   const envName = 'record-env';
   const agentService = newServiceId();
   const retryServices = { 'record-retry': newServiceId(), 'record-retry-refused': newServiceId() };
+  // Its own service on the agent's environment, so no other scenario's rule matches its incident.
+  const verifyService = newServiceId();
   const stack = await startStack({
     env: {
       // The peers listen on loopback, which rule-directed calls reach only when ACTION_EGRESS_ALLOW names it.
       ACTION_EGRESS_ALLOW: '127.0.0.1/32',
       PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com' },
     extractors: {
-      serviceMap: { [agentService]: { environment: envName }, ...Object.fromEntries(Object.entries(retryServices).map(([environment, svc]) => [svc, { environment }])) },
+      serviceMap: { [agentService]: { environment: envName }, [verifyService]: { environment: envName }, ...Object.fromEntries(Object.entries(retryServices).map(([environment, svc]) => [svc, { environment }])) },
     },
   });
   await stack.db.db.insertInto('environments').values({ name: envName, labels: '{}', agent_task_queue: agentTaskQueue(envName), maintenance_windows: '[]', ssh: null }).execute();
   const scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-record-'));
   await chmod(scriptsDir, 0o755);
-  for (const [name, body] of [['health-check.sh', 'echo healthy'], ['probe.sh', 'echo "RESULT ok"'], ['slow.sh', 'echo started; sleep 60']] as const) {
+  const sick = ['sick-check.sh', `echo run >> "${scriptsDir}/sick-check.runs"; exit 1`] as const;
+  for (const [name, body] of [['health-check.sh', 'echo healthy'], ['probe.sh', 'echo "RESULT ok"'], ['slow.sh', 'echo started; sleep 60'], sick] as const) {
     await writeFile(path.join(scriptsDir, name), `#!/bin/sh\n${body}\n`);
     await chmod(path.join(scriptsDir, name), 0o755);
   }
@@ -339,6 +344,26 @@ async function main(): Promise<void> {
         await resumePauses(stack.db.db, { scope: 'fleet', environment: '', actor: 'record', at: new Date() });
       }
       await resolveAndSave(id, svc, 'pause-at-approval', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+    }
+
+    if (wanted('verify-check-stopped')) {
+      const ruleId = await insertRule(stack.db.db, {
+        name: 'record-verify-check-stopped',
+        services: [verifyService],
+        actions: [{ id: 'fix', type: 'script.agent', script: 'probe.sh' }],
+        verify: { within: '8s', settle: '1s', check: { type: 'script.agent', script: 'sick-check.sh' } },
+      } as RuleInputDocument);
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', verifyService, '2026-05-01T10:00:00Z');
+      // The check asked for and run once (it fails), then refused on a paused fleet until `within`.
+      await eventually(async () => ((await readFile(path.join(scriptsDir, 'sick-check.runs'), 'utf8').catch(() => '')).length > 0 ? true : undefined), 30_000, 'a first check');
+      await insertPause(stack.db.db, { scope: 'fleet', environment: '', guard: 'fleet.maxTargets', reason: 'recorded', incidentId: id, at: new Date() });
+      try {
+        await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
+      } finally {
+        await resumePauses(stack.db.db, { scope: 'fleet', environment: '', actor: 'record', at: new Date() });
+      }
+      await resolveAndSave(id, verifyService, 'verify-check-stopped', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
     }
 
     if (wanted('dry-run')) {
