@@ -111,6 +111,7 @@ const FAKE_SECRETS: Record<string, string> = {
   DATABASE_URL: 'postgres://selfheal:fake@postgres:5432/selfheal',
   PAGERDUTY_WEBHOOK_SECRETS: 'whsec-one,whsec-two',
   SELFHEAL_ADMIN_TOKEN: 'admin-token-0123456789',
+  METRICS_TOKEN: 'metrics-token-0123456789',
 };
 /** Required keys get a value, optional ones are left out (as when the Secret does not hold them). */
 const requiredOnly = (name: string, ref: { optional?: boolean }) => (ref.optional ? undefined : FAKE_SECRETS[name] ?? 'x'.repeat(24));
