@@ -2,8 +2,10 @@
 // concurrency limit, persist every per-target result, summarise, notify on failure.
 // A target that fails, times out or whose agent is offline never stops the others.
 import {
+  ActivityCancellationType,
   ActivityFailure,
   CancellationScope,
+  CancelledFailure,
   isCancellation,
   patched,
   proxyActivities,
@@ -67,6 +69,20 @@ export const AGENT_CLAIM_PATCH = 'job-agent-present-before-script';
  */
 export const JOB_CANNOT_FINISH_PATCH = 'job-cannot-finish-is-failed';
 
+/**
+ * A cancelled run (`overlap: cancel_other`, or cancelled by hand) waits for the script in flight to stop
+ * (ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, as rule runs' scripts do): the agent and the SSH
+ * executor stop the script's process group once the cancel reaches the heartbeating activity. The target is
+ * recorded as it ended (its own result if the script ended first, else `cancelled`), the targets not started
+ * are recorded skipped, and the run `cancelled`; every lane is waited for, so no run closes with a script
+ * still running (the next run of a cancel_other job would start it again on the same host). Once every
+ * target ended, the failure notice and the final write are not interrupted by a cancel. Runs recorded
+ * before it reported the cancel at once, the script still running, and recorded nothing for it. The
+ * cancellation type is the workflow's own (no command carries it), so a run recorded before it replays
+ * unless it was cancelled.
+ */
+export const JOB_WAITS_FOR_SCRIPT_PATCH = 'job-waits-for-script-v1';
+
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
   const info = workflowInfo();
   const jobRunId = info.workflowId;
@@ -92,6 +108,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
     return { jobRunId, status: 'skipped', summary };
   }
   const plan = resolved;
+  const waits = patched(JOB_WAITS_FOR_SCRIPT_PATCH);
   const outcomes: TargetOutcome[] = [];
   /** Why the run stopped before its last target (its job deleted or paused meanwhile). */
   let stopped: string | undefined;
@@ -117,34 +134,69 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         // Deleting or pausing a job ends its schedule, not the runs already going: each lane asks before
         // every target (who stops, and why a run started by hand on a paused job goes on:
         // activities/jobs.ts, jobRunStopReason). A target already running is not interrupted.
+        if (waits && CancellationScope.current().consideredCancelled) {
+          queue.unshift(t);
+          return;
+        }
         let outcome: TargetOutcome | 'stop' | 'skipped';
-        if (patched(TARGET_CHECK_PATCH)) {
-          const may = await gate(t);
-          outcome =
-            may !== 'go'
-              ? may
-              : t.via === 'agent' && t.problem === undefined && patched(AGENT_CLAIM_PATCH)
-                ? await runWhenAgentPresent(plan, t, jobRunId, () => gate(t))
-                : await runTarget(plan, t, jobRunId);
-        } else if (patched(STOP_CHECK_PATCH)) {
-          if (stopped === undefined) {
-            const why = await db.jobRunStopReason({ jobId: plan.jobId, trigger, changedAt: plan.changedAt });
-            stopped ??= why ?? undefined; // another lane may have found it stopped while this one asked
+        try {
+          if (patched(TARGET_CHECK_PATCH)) {
+            const may = await gate(t);
+            outcome =
+              may !== 'go'
+                ? may
+                : t.via === 'agent' && t.problem === undefined && patched(AGENT_CLAIM_PATCH)
+                  ? await runWhenAgentPresent(plan, t, jobRunId, () => gate(t), waits)
+                  : await runTarget(plan, t, jobRunId, waits);
+          } else if (patched(STOP_CHECK_PATCH)) {
+            if (stopped === undefined) {
+              const why = await db.jobRunStopReason({ jobId: plan.jobId, trigger, changedAt: plan.changedAt });
+              stopped ??= why ?? undefined; // another lane may have found it stopped while this one asked
+            }
+            outcome = stopped !== undefined ? 'stop' : await runTarget(plan, t, jobRunId, waits);
+          } else {
+            outcome = await runTarget(plan, t, jobRunId, waits);
           }
-          outcome = stopped !== undefined ? 'stop' : await runTarget(plan, t, jobRunId);
-        } else {
-          outcome = await runTarget(plan, t, jobRunId);
+        } catch (err) {
+          // Cancelled before its script was queued (its check, its wait for an agent): not started.
+          if (!waits || !isCancellation(err)) throw err;
+          queue.unshift(t);
+          return;
         }
         if (outcome === 'skipped') continue;
         if (outcome === 'stop') {
           queue.unshift(t);
           return;
         }
-        await db.recordTargetResult(outcome);
-        outcomes.push(outcome);
+        const ended = outcome;
+        if (waits) {
+          // A cancel never keeps a target that ran from its row.
+          await CancellationScope.nonCancellable(() => db.recordTargetResult(ended));
+        } else {
+          await db.recordTargetResult(ended);
+        }
+        outcomes.push(ended);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(plan.concurrency, plan.targets.length) }, lane));
+    const lanes = Array.from({ length: Math.min(plan.concurrency, plan.targets.length) }, lane);
+    if (waits) {
+      // Every lane is waited for, a cancelled one included: another's script may still be stopping.
+      const settled = await Promise.allSettled(lanes);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (CancellationScope.current().consideredCancelled) {
+        const at = new Date(Date.now()).toISOString();
+        const error = 'the job run was cancelled; this target was not started';
+        const left = queue.splice(0);
+        if (left.length > 0) {
+          await CancellationScope.nonCancellable(() => db.recordSkippedTargets({ jobRunId, reason: error, at, targets: left.map((t) => ({ environment: t.environment, via: t.via })) }));
+          outcomes.push(...left.map((t): TargetOutcome => ({ jobRunId, environment: t.environment, via: t.via, status: 'skipped', error, startedAt: at, finishedAt: at })));
+        }
+        throw new CancelledFailure('job run cancelled while its targets ran');
+      }
+    } else {
+      await Promise.all(lanes);
+    }
     if (stopped !== undefined && queue.length > 0) {
       const at = new Date(Date.now()).toISOString();
       const error = `${stopped}; this target was not started`;
@@ -155,7 +207,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
     }
   } catch (err) {
     if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => db.recordJobRunFinish({ jobRunId, status: 'cancelled', summary: summarise(plan, outcomes) }));
+      const summary = summarise(plan, outcomes);
+      if (waits) summary.reason = 'the run was cancelled (overlap cancel_other, or from Temporal) while its targets ran; each target that ran was waited for and recorded as it ended';
+      await CancellationScope.nonCancellable(() => db.recordJobRunFinish({ jobRunId, status: 'cancelled', summary }));
     }
     throw err;
   }
@@ -164,22 +218,32 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   if (stopped !== undefined) summary.reason = stopped;
   const status: JobRunStatus =
     stopped !== undefined ? 'cancelled' : summary.failures.length === 0 ? 'succeeded' : summary.succeeded + summary.skipped === 0 ? 'failed' : 'partial';
-  if (summary.failures.length > 0 && plan.notify) {
-    try {
-      summary.notification = await notifier.notifyJobFailure({ jobId: plan.jobId, jobName: plan.name, jobRunId, status, summary });
-    } catch (err) {
-      summary.notification = `notification failed: ${messageOf(err)}`;
+  const finish = async (): Promise<JobWorkflowResult> => {
+    if (summary.failures.length > 0 && plan.notify) {
+      try {
+        summary.notification = await notifier.notifyJobFailure({ jobId: plan.jobId, jobName: plan.name, jobRunId, status, summary });
+      } catch (err) {
+        summary.notification = `notification failed: ${messageOf(err)}`;
+      }
     }
-  }
-  await db.recordJobRunFinish({ jobRunId, status, summary });
-  return { jobRunId, status, summary };
+    await db.recordJobRunFinish({ jobRunId, status, summary });
+    return { jobRunId, status, summary };
+  };
+  // Every target ended: a cancel arriving now neither stops the notice nor leaves the row `running`.
+  return waits ? CancellationScope.nonCancellable(finish) : finish();
 }
 
 /**
  * Runs the script on an agent target once an agent has answered `agentPresent` and the target, checked again
  * by `recheck`, may still start (AGENT_CLAIM_PATCH). The target's pickup time bounds the whole wait.
  */
-async function runWhenAgentPresent(plan: JobRunPlan, t: JobTarget, jobRunId: string, recheck: () => Promise<'go' | 'stop' | 'skipped'>): Promise<TargetOutcome | 'stop' | 'skipped'> {
+async function runWhenAgentPresent(
+  plan: JobRunPlan,
+  t: JobTarget,
+  jobRunId: string,
+  recheck: () => Promise<'go' | 'stop' | 'skipped'>,
+  waits: boolean,
+): Promise<TargetOutcome | 'stop' | 'skipped'> {
   const startedAt = new Date(Date.now()).toISOString();
   const deadline = Date.now() + plan.agentPickupTimeoutSeconds * 1000;
   for (;;) {
@@ -187,7 +251,7 @@ async function runWhenAgentPresent(plan: JobRunPlan, t: JobTarget, jobRunId: str
     const gate = await recheck();
     if (gate !== 'go') return gate;
     // Within the target's pickup time, give or take a few seconds (its run limit counts that time once).
-    const outcome = await runTarget(plan, t, jobRunId, claimedPickupSeconds(deadline));
+    const outcome = await runTarget(plan, t, jobRunId, waits, claimedPickupSeconds(deadline));
     if (outcome !== NOT_PICKED_UP) return outcome;
     if (Date.now() >= deadline) return { ...offline(plan, t, jobRunId), startedAt };
   }
@@ -209,10 +273,14 @@ function offline(plan: JobRunPlan, t: JobTarget, jobRunId: string): TargetOutcom
 
 const NOT_PICKED_UP = 'not picked up';
 
-/** `pickupSeconds`: the agent's pickup wait, answered NOT_PICKED_UP when it passes (else the job's, a failed target). */
-async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string): Promise<TargetOutcome>;
-async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, pickupSeconds: number): Promise<TargetOutcome | typeof NOT_PICKED_UP>;
-async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, pickupSeconds?: number): Promise<TargetOutcome | typeof NOT_PICKED_UP> {
+/**
+ * `pickupSeconds`: the agent's pickup wait, answered NOT_PICKED_UP when it passes (else the job's, a failed
+ * target). `waits` (JOB_WAITS_FOR_SCRIPT_PATCH): cancelled, the run waits for the script to stop and
+ * answers the target `cancelled`, or its own result when it ended before the cancel reached it.
+ */
+async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, waits: boolean): Promise<TargetOutcome>;
+async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, waits: boolean, pickupSeconds: number): Promise<TargetOutcome | typeof NOT_PICKED_UP>;
+async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, waits: boolean, pickupSeconds?: number): Promise<TargetOutcome | typeof NOT_PICKED_UP> {
   const startedAt = new Date(Date.now()).toISOString();
   const base = { jobRunId, environment: t.environment, via: t.via, startedAt };
   // Kept short before it is passed on (an older agent answers all of its output).
@@ -230,6 +298,9 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, picku
     ...scriptOptions,
     startToCloseTimeout: `${timeoutSeconds + SLACK_SECONDS} seconds`,
     retry: { ...scriptOptions.retry, maximumAttempts: 1 },
+    // Both executors heartbeat while the script runs (the agent every second, SSH every 5 s), so the cancel
+    // reaches the script within 80 % of scriptOptions' heartbeat timeout, and stops its process group.
+    ...(waits ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}),
   } as const;
   try {
     const result =
@@ -259,7 +330,12 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, picku
     const status = result.timedOut ? 'timed_out' : result.exitCode === 0 ? 'succeeded' : 'failed';
     return done({ status, exitCode: result.exitCode, outputExcerpt: result.outputExcerpt, error: status === 'succeeded' ? undefined : (result.error ?? `exit code ${result.exitCode}`) });
   } catch (err) {
-    if (isCancellation(err)) throw err;
+    if (isCancellation(err)) {
+      if (!waits) throw err;
+      // The activity answered only once it stopped: the script was stopped there, or never started
+      // (still waiting for its pickup or its turn). What it printed is not kept.
+      return done({ status: 'cancelled', error: `the job run was cancelled: the script was stopped on ${t.environment} before it ended (or had not started yet)` });
+    }
     if (pickupTimedOut(err)) return pickupSeconds === undefined ? { ...offline(plan, t, jobRunId), startedAt } : NOT_PICKED_UP;
     const timeout = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure ? err.cause : undefined;
     if (timeout) return done({ status: 'timed_out', error: `activity ${timeout.timeoutType === TimeoutType.HEARTBEAT ? 'stopped heartbeating' : 'timed out'}` });
@@ -275,6 +351,7 @@ function summarise(plan: JobRunPlan, outcomes: TargetOutcome[]): JobRunSummary {
     failed: count('failed'),
     timedOut: count('timed_out'),
     skipped: count('skipped'),
+    ...(count('cancelled') > 0 ? { cancelled: count('cancelled') } : {}),
     failures: outcomes.filter((o) => o.status === 'failed' || o.status === 'timed_out').map((o) => ({ environment: o.environment, status: o.status, error: o.error })),
     dryRun: plan.args.includes('--dry-run'),
   };

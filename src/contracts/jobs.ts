@@ -1,6 +1,7 @@
 // Shapes of the scheduled-job and agent-check workflows, shared with the API, the CLI and the bench.
 
-export type TargetStatus = 'succeeded' | 'failed' | 'timed_out' | 'skipped';
+/** `cancelled`: its run was cancelled while the script ran, and the script was stopped (or had not started). */
+export type TargetStatus = 'succeeded' | 'failed' | 'timed_out' | 'skipped' | 'cancelled';
 export type JobRunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'skipped' | 'cancelled';
 
 export interface JobRunSummary {
@@ -9,6 +10,8 @@ export interface JobRunSummary {
   failed: number;
   timedOut: number;
   skipped: number;
+  /** Targets whose script was stopped when the run was cancelled; left out when none. */
+  cancelled?: number;
   failures: { environment: string; status: TargetStatus; error?: string | undefined }[];
   dryRun?: boolean;
   reason?: string;

@@ -87,6 +87,11 @@ describe('incident workflow', function () {
     // A job run that cannot finish within its limit: recorded failed, its failure notice sent (patch
     // job-cannot-finish-is-failed).
     'job-cannot-finish',
+    // A job run cancelled while its agent script runs (as overlap cancel_other does): the script waited for
+    // until it stopped, recorded cancelled, the target not started skipped (patch job-waits-for-script-v1);
+    // the unpatched file is a run from before it, closed at once with its script still running.
+    'job-cancelled',
+    'job-cancelled-unpatched',
     'agent-check-healthy',
     'agent-check-offline',
     // Rule runs of RULE_RUN_REVISION 1 (no patch marker, a settled verification in the rule outcome's

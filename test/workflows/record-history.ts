@@ -52,6 +52,8 @@ export const SCENARIOS: Record<string, string> = {
   'dry-run': 'a dry-run rule: recorded, nothing executed, no note',
   'saas-retry-cap': 'a webhook whose retry asks for a first pause over a minute: its policy cap raised to it, the call made (patch saas-retry-cap-raised-to-first-pause-v1)',
   'job': 'a scheduled job over an agent that answers and one that is offline (agentPresent, the check again, the script; pickup timeout; failure notice)',
+  'job-cancelled':
+    "a job run cancelled (as overlap cancel_other does) while its agent script runs: the activity cancelled and waited for until the script stopped, the target recorded cancelled, the one not started skipped, the run cancelled (patch job-waits-for-script-v1)",
   'agent-check': 'agent check against a live agent and against a queue nobody polls',
   'job-cannot-finish': 'a selector job whose matched environments cannot finish within the run limit: no target started, recorded failed, failure notice (patch job-cannot-finish-is-failed)',
 };
@@ -418,6 +420,29 @@ async function main(): Promise<void> {
       const workflowId = `job-record-big-job-manual-${Date.now()}`;
       await stack.temporal.client.workflow.execute(WORKFLOW_TYPES.job, { workflowId, taskQueue: stack.taskQueue, args: [{ jobId: 'record-big-job' }] });
       await save(stack, workflowId, 'job-cannot-finish');
+    }
+
+    if (wanted('job-cancelled')) {
+      const job = jobDefinitionSchema.parse({
+        id: 'record-cancel-job',
+        name: 'record cancelled job',
+        schedule: { interval: '6h' },
+        // The second is never started: recorded skipped.
+        targets: { environments: [envName, 'record-cancel-later'] },
+        script: 'slow.sh',
+        concurrency: 1,
+      });
+      await stack.db.db.insertInto('jobs').values({ id: 'record-cancel-job', name: job.name, definition: JSON.stringify(job), schedule_id: 'job-record-cancel-job' }).execute();
+      const workflowId = `job-record-cancel-job-manual-${Date.now()}`;
+      const handle = await stack.temporal.client.workflow.start(WORKFLOW_TYPES.job, { workflowId, taskQueue: stack.taskQueue, args: [{ jobId: 'record-cancel-job' }] });
+      await eventually(
+        async () => (await handle.describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'runAgentScript' && a.lastStartedTime) === true,
+        30_000,
+        'the script running',
+      );
+      await handle.cancel();
+      await closed(stack, workflowId);
+      await save(stack, workflowId, 'job-cancelled');
     }
 
     if (wanted('agent-check')) {
