@@ -370,7 +370,10 @@ export function jobService(deps: JobServiceDeps) {
       // (or whose answer is lost, the run started after all) stays: it records that a run was asked for.
       await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused }, team: row.team });
       if (to) runId = await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date()));
-      else await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id));
+      // Under the job's overlap policy, given with the trigger: given none, the SDK sends ALLOW_ALL, which
+      // Temporal neither holds to the policy nor tracks as running, so the check above saw nothing and the
+      // schedule's next firing or a second trigger ran the script again beside the first.
+      else await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id, definitionOf(row).schedule.overlap as OverlapPolicy));
       return { row, runId, triggeredAt };
     },
 

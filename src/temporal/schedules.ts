@@ -195,9 +195,14 @@ export async function resumeJobSchedule(client: Client, jobId: string, note = 'r
   await client.schedule.getHandle(jobScheduleId(jobId)).unpause(note);
 }
 
-/** Start one run now; the job's overlap policy still applies. */
-export async function triggerJobSchedule(client: Client, jobId: string, overlap?: OverlapPolicy): Promise<void> {
-  await client.schedule.getHandle(jobScheduleId(jobId)).trigger(overlap ? overlapToTemporal[overlap] : undefined);
+/**
+ * Start one run now under `overlap`, the job's policy: skip drops it while a run of the schedule goes,
+ * buffer_one starts it once that run ends, cancel_other cancels that run first, allow_all starts it beside.
+ * The policy must be given: with none the SDK sends ALLOW_ALL, and Temporal then neither holds the run to
+ * the job's policy nor counts it among the schedule's running workflows.
+ */
+export async function triggerJobSchedule(client: Client, jobId: string, overlap: OverlapPolicy): Promise<void> {
+  await client.schedule.getHandle(jobScheduleId(jobId)).trigger(overlapToTemporal[overlap]);
 }
 
 /**
