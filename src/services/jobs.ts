@@ -342,7 +342,7 @@ export function jobService(deps: JobServiceDeps) {
     },
 
     /**
-     * Starts a run now. `runId`: the run's workflow id when this call started it itself (a paused job's);
+     * Starts a run now. `runId`: the run's workflow id when this call started it itself (a paused job's, or an allow_all one's);
      * through the schedule, Temporal names it, so `triggeredAt` (to the second, as the run's scheduled time
      * is) lets a caller find it among the runs.
      */
@@ -363,7 +363,12 @@ export function jobService(deps: JobServiceDeps) {
       }
       const triggeredAt = new Date(Math.floor(Date.now() / 1000) * 1000);
       let runId: string | null = null;
-      const to = paused ? await target() : undefined;
+      // An allow_all job's run is started here by hand too: Temporal names a run of the schedule by the
+      // second, so of two triggers in one second the second was refused as already started and dropped
+      // by the schedule without a word, both answered 202. Temporal neither holds an allow_all start to a
+      // policy nor tracks it, so nothing is lost by starting it outside; its id ends in a random part.
+      const byHand = paused || definitionOf(row).schedule.overlap === 'allow_all';
+      const to = byHand ? await target() : undefined;
       // The audit entry is written, and kept, before Temporal is asked: a run never starts unrecorded.
       // Before, it was written after Temporal's answer, and a database failure in between left a run that
       // no entry named (and a 5xx a client retried into a second run). An entry whose request then fails

@@ -209,6 +209,8 @@ export async function triggerJobSchedule(client: Client, jobId: string, overlap:
  * Run a paused job once now, outside its schedule. The schedule's own trigger would start a run the
  * worker skips (a run its schedule starts while the job is paused is drift, activities/jobs.ts), so the
  * run is started here, as the schedule's action would, without TemporalScheduledById: a manual run.
+ * An enabled allow_all job's trigger starts its run here too: the schedule would name it by the second,
+ * and of two triggers in one second drop the second without a word.
  * Its id ends in a random part: named by the millisecond alone, two runs asked for in one millisecond
  * had one id, and Temporal refused the second as already started (a 503 "Temporal is unavailable").
  * Whether the second may run beside the first is the overlap policy's to say (resolveJobTargets).
