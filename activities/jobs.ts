@@ -105,8 +105,9 @@ export function createJobActivities(deps: JobActivityDeps) {
   const { db } = deps;
   const effects = createSideEffects({ db, logger: deps.logger });
 
-  async function recordJobRunStart(input: { jobRunId: string; runId: string; jobId: string; trigger: string; scheduledAt?: string | undefined }): Promise<void> {
-    await insertJobRunStart(db, { id: input.jobRunId, runId: input.runId, jobId: input.jobId, trigger: input.trigger, scheduledAt: input.scheduledAt ?? null });
+  /** Answers the run's id: `jobRunId`, or its own when another execution of that workflow id holds it (insertJobRunStart). */
+  async function recordJobRunStart(input: { jobRunId: string; runId: string; jobId: string; trigger: string; scheduledAt?: string | undefined }): Promise<string> {
+    return insertJobRunStart(db, { id: input.jobRunId, runId: input.runId, jobId: input.jobId, trigger: input.trigger, scheduledAt: input.scheduledAt ?? null });
   }
 
   /**

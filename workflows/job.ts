@@ -85,10 +85,13 @@ export const JOB_WAITS_FOR_SCRIPT_PATCH = 'job-waits-for-script-v1';
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
   const info = workflowInfo();
-  const jobRunId = info.workflowId;
   const scheduledAt = info.typedSearchAttributes.get(scheduledStartTime);
   const trigger = info.typedSearchAttributes.get(scheduledById) ? 'schedule' : 'manual';
-  await db.recordJobRunStart({ jobRunId, runId: info.runId, jobId: input.jobId, trigger, scheduledAt: scheduledAt?.toISOString() });
+  // The run's id is its workflow id, unless an earlier execution of that id holds it (a backfill over a time
+  // the schedule already ran): then this execution is recorded as a run of its own, under the id answered.
+  // Only the inputs of later activities change; an activity of before answered nothing (the workflow id).
+  const recorded = (await db.recordJobRunStart({ jobRunId: info.workflowId, runId: info.runId, jobId: input.jobId, trigger, scheduledAt: scheduledAt?.toISOString() })) as string | undefined;
+  const jobRunId = recorded ?? info.workflowId;
 
   const resolved = await db.resolveJobTargets({ jobId: input.jobId, trigger, jobRunId });
   if ('skipped' in resolved) {

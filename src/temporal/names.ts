@@ -13,6 +13,16 @@ export const searchAttributes = {
   jobId: defineSearchAttributeKey('SelfhealJobId', 'KEYWORD'),
 } as const;
 
+/**
+ * The Temporal execution a job run is: its id is the run's workflow id, or `<workflow id>@<run id>` for an
+ * execution that reused the workflow id of an earlier, closed one (insertJobRunStart). Workflow ids of
+ * job runs hold no `@`.
+ */
+export function jobRunExecution(jobRunId: string): { workflowId: string; runId?: string } {
+  const at = jobRunId.indexOf('@');
+  return at === -1 ? { workflowId: jobRunId } : { workflowId: jobRunId.slice(0, at), runId: jobRunId.slice(at + 1) };
+}
+
 /** Link to a workflow in the Temporal Web UI. */
 export function workflowUrl(uiUrl: string, namespace: string, workflowId: string, runId?: string): string {
   const base = `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;

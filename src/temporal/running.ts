@@ -3,12 +3,16 @@
 // timeout) records nothing. Shared by the job overlap check and the incident workflow's carried rule runs.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 
-/** Of `ids`, those whose latest run is RUNNING, in order; an id Temporal does not know is not. `first` stops at the first. */
-export async function runningWorkflows(client: Client, ids: readonly string[], opts: { first?: boolean } = {}): Promise<string[]> {
+/**
+ * Of `ids`, those whose latest run is RUNNING, in order; an id Temporal does not know is not. `first` stops at
+ * the first. `execution`: the workflow (and run, when one is named) an id stands for; the id itself otherwise.
+ */
+export async function runningWorkflows(client: Client, ids: readonly string[], opts: { first?: boolean; execution?: (id: string) => { workflowId: string; runId?: string } } = {}): Promise<string[]> {
   const running: string[] = [];
   for (const id of ids) {
+    const { workflowId, runId } = opts.execution?.(id) ?? { workflowId: id };
     try {
-      if ((await client.workflow.getHandle(id).describe()).status.name === 'RUNNING') {
+      if ((await client.workflow.getHandle(workflowId, runId).describe()).status.name === 'RUNNING') {
         running.push(id);
         if (opts.first) break;
       }

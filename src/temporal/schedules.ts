@@ -24,7 +24,7 @@ import { findJob, listJobs, lockJobId, setScheduleFingerprint } from '../db/repo
 import { inTransaction } from '../db/repositories/transactions.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, parseDuration, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
-import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
+import { DEPLOYMENT_MEMO_KEY, jobRunExecution, jobScheduleId, searchAttributes } from './names.js';
 import { runningWorkflows } from './running.js';
 
 export const JOB_WORKFLOW_TYPE = 'jobWorkflow';
@@ -280,7 +280,7 @@ export async function describeJobSchedule(client: Client, jobId: string): Promis
 export async function jobRunInProgress(client: () => Client, db: Kysely<Database>, q: { jobId: string; before?: string | undefined; manualOnly: boolean }): Promise<string | undefined> {
   const since = new Date(Date.now() - RUN_TIMEOUT_MS - 60_000);
   const ids = await runningJobRunsBefore(db, { ...q, since, limit: 5 });
-  return ids.length === 0 ? undefined : (await runningWorkflows(client(), ids, { first: true }))[0];
+  return ids.length === 0 ? undefined : (await runningWorkflows(client(), ids, { first: true, execution: jobRunExecution }))[0];
 }
 
 /**

@@ -5,7 +5,7 @@ import type { JobRow } from '../../db/database.js';
 import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, OVERLAP_POLICIES } from '../../domain/jobs.js';
 import { definitionOf, JOB_RUN_LIST_TARGETS, jobService } from '../../services/jobs.js';
 import type { JobTargetResult } from '../../db/database.js';
-import { workflowUrl } from '../../temporal/names.js';
+import { jobRunExecution, workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
 import { anyObject, pageOf, pageQuery, pathParams, textParam } from '../schemas/common.js';
@@ -224,7 +224,7 @@ export function jobRoutes(deps: AppDeps) {
             finishedAt: r.finished_at,
             durationMs: ms(r.started_at, r.finished_at),
             summary: r.summary,
-            temporalUrl: workflowUrl(uiUrl, namespace, r.id, r.run_id ?? undefined),
+            temporalUrl: workflowUrl(uiUrl, namespace, jobRunExecution(r.id).workflowId, r.run_id ?? undefined),
             targetsTotal: r.targets_total,
             targetsOmitted: r.targets_total - r.targets.length,
             targets: r.targets.map((t) => ({ ...targetView(t), cut: t.cut })),

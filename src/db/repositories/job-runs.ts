@@ -1,12 +1,26 @@
 // Scheduled job runs and their per-environment results, and the job definition a run reads.
 import type { Db } from './db.js';
 
-export async function insertJobRunStart(db: Db, r: { id: string; runId: string; jobId: string; trigger: string; scheduledAt: string | null }): Promise<void> {
-  await db
-    .insertInto('job_runs')
-    .values({ id: r.id, run_id: r.runId, job_id: r.jobId, trigger: r.trigger, status: 'running', scheduled_at: r.scheduledAt })
-    .onConflict((oc) => oc.column('id').doNothing())
-    .execute();
+/**
+ * Records a run's start and answers its id: `id` (its workflow id), or `<id>@<runId>` when an earlier
+ * execution of that workflow id holds `id`. Temporal starts a backfilled or triggered run of a schedule with
+ * the id of a closed one (a backfill over a time the schedule already ran): before, that execution was
+ * recorded as no run, wrote its target results over the first run's and took its failure notice's key.
+ * A retried write answers the id it wrote.
+ */
+export async function insertJobRunStart(db: Db, r: { id: string; runId: string; jobId: string; trigger: string; scheduledAt: string | null }): Promise<string> {
+  const insert = (id: string) =>
+    db
+      .insertInto('job_runs')
+      .values({ id, run_id: r.runId, job_id: r.jobId, trigger: r.trigger, status: 'running', scheduled_at: r.scheduledAt })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  await insert(r.id);
+  const held = await db.selectFrom('job_runs').select('run_id').where('id', '=', r.id).executeTakeFirst();
+  if (!held || held.run_id === null || held.run_id === r.runId) return r.id;
+  const own = `${r.id}@${r.runId}`;
+  await insert(own);
+  return own;
 }
 
 export async function finishJobRun(db: Db, id: string, f: { status: string; summary: unknown; at: Date }): Promise<void> {
