@@ -27,7 +27,7 @@ import { advisoryXactLock, inTransaction } from '../src/db/repositories/transact
 import { breakerAfterOutcome, breakerStopsStart, DEFAULT_BREAKER_RESET_SECONDS, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSecondsFrom } from '../src/domain/policies.js';
 import type { Rule } from '../src/domain/rules/schema.js';
 import { DEFAULT_GUARD_CONFIG, isRemediationType, type GuardConfig, type RuleGuards } from '../src/domain/guards.js';
-import { safeLink } from '../src/domain/agent-result.js';
+import { errorText, outputText, safeLink } from '../src/domain/agent-result.js';
 import type { Logger } from '../src/logger.js';
 import type { Integrations } from './actions.js';
 import { createAlertDelivery, createGuards } from './guards.js';
@@ -57,13 +57,13 @@ export interface ActionRunDeps {
   now?: () => Date;
 }
 
-const EXCERPT = 4000;
-
-export function excerpt(s: string | undefined | null, max = EXCERPT): string | null {
-  if (!s) return null;
-  // An error message can quote a peer's answer: NUL would make the row unwritable (Postgres text).
-  const text = s.replaceAll('\0', '\uFFFD');
-  return text.length <= max ? text : `${text.slice(0, max)}\n…[${text.length - max} more characters]`;
+/**
+ * What an action run records of a text, null when empty: of its output the end (outputText), of its error
+ * the start (`errorText`), each bounded in JSON bytes whatever it holds (NUL and other control characters
+ * shown as U+FFFD: Postgres text cannot hold NUL). The rule run gets back exactly this and keeps it.
+ */
+export function excerpt(s: string | undefined | null, keep: (text: string) => string = outputText): string | null {
+  return s ? keep(s) || null : null;
 }
 
 /** The key columns of an action run of `plan`; the id doubles as its idempotency key. */
@@ -137,9 +137,10 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     type: action.type,
     status: row.status as ActionStatus,
     exitCode: row.exit_code,
-    outputExcerpt: row.output_excerpt ?? undefined,
+    // Bounded again: a row recorded before the bound in JSON bytes may hold 4,000 control characters (24 KB).
+    outputExcerpt: excerpt(row.output_excerpt) ?? undefined,
     link: row.link ?? undefined,
-    error: row.error ?? undefined,
+    error: excerpt(row.error, errorText) ?? undefined,
   });
 
   /**
@@ -403,8 +404,12 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   /** The outcome of a claimed action; only its owner writes it. */
   async function recordActionOutcome(input: ActionOutcome & { owner: string; neverStarted?: boolean | undefined }): Promise<ActionOutcome> {
     const { owner, neverStarted, ...given } = input;
-    // Work-item URLs come from the tracker's answer, script links from an agent: kept only when safe.
-    const outcome = { ...given, link: safeLink(given.link) };
+    // Work-item URLs come from the tracker's answer, script links from an agent: kept only when safe. The
+    // texts as recorded, and only those, go back to the run (its history, the later actions' inputs, the
+    // summary note): whatever a script printed or an agent or a failure said, a few KB.
+    const outputExcerpt = excerpt(given.outputExcerpt);
+    const error = excerpt(given.error, errorText);
+    const outcome: ActionOutcome = { ...given, link: safeLink(given.link), outputExcerpt: outputExcerpt ?? undefined, error: error ?? undefined };
     // A remediation rejected (by a person, or at its deadline) or cancelled before it started may settle
     // its match's remediation, which then no longer counts in the guards (in the same transaction).
     const written = await settling(
@@ -414,9 +419,9 @@ export function createActionRunActivities(deps: ActionRunDeps) {
         recordRunOutcome(tx, outcome.actionRunId, owner, {
           status: outcome.status,
           exitCode: outcome.exitCode ?? null,
-          outputExcerpt: excerpt(outcome.outputExcerpt),
+          outputExcerpt,
           link: outcome.link ?? null,
-          error: excerpt(outcome.error, 2000),
+          error,
           at: new Date(),
           // Cancelled before its side effect was scheduled (the rule run knows): its claim or approved start
           // recorded a start that never happened, and a start keeps a remediation counting in the guards.

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { envSchema } from '../src/config.js';
+import { scriptOutputText } from '../src/domain/agent-result.js';
 import type { EnvironmentSsh } from '../src/db/database.js';
 import { SshConfigError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
@@ -49,13 +50,19 @@ export function sshRunTimeoutMs(requestedMs: number, env: NodeJS.ProcessEnv): nu
   return Math.min(requestedMs, cap.data * 1000);
 }
 
-/** Shape a finished run (local script or SSH command) into a ScriptActionResult. */
+/**
+ * Shape a finished run (local script or SSH command) into a ScriptActionResult. The output is its end, as
+ * a rule run or a job keeps it (scriptOutputText: at most 4,000 characters and 4,096 bytes once
+ * JSON-encoded, whatever the script printed): a script on the agent or over SSH reads up to 64 KiB per
+ * stream, and a control character takes 6 bytes in JSON, so the whole could take ~786 KB of the run's
+ * history in each copy (the result, the record, every later action's input).
+ */
 export function scriptResult(
   r: ScriptResult,
   timeoutMs: number,
   killed = 'process group killed',
 ): ScriptActionResult {
-  const output = [r.stdout, r.stderr ? `--- stderr ---\n${r.stderr}` : ''].filter(Boolean).join('\n');
+  const output = scriptOutputText(r.stdout, r.stderr);
   const error = r.timedOut ? `timed out after ${timeoutMs / 1000} s; ${killed}` : r.exitCode !== 0 ? `exit code ${r.exitCode ?? r.signal}` : undefined;
   return { exitCode: r.exitCode, outputExcerpt: output, timedOut: r.timedOut, durationMs: r.durationMs, ...(error ? { error } : {}) };
 }

@@ -22,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import { actionInputOf, type ActionOutcome, type MatchPlan, type PlannedAction, type RuleRunInput, type RuleRunResult, type VerificationStatus } from '../src/contracts/index.js';
-import { agentOutcome, safeLink } from '../src/domain/agent-result.js';
+import { agentOutcome, errorText, outputText, safeLink } from '../src/domain/agent-result.js';
 import { SCRIPT_DEFAULT_TIMEOUT_SECONDS } from '../src/domain/attempt-slack.js';
 import { isRemediationType } from '../src/domain/guards.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
@@ -294,17 +294,20 @@ async function runAction(run: RuleRun, action: RenderedAction, actionRunId: stri
   try {
     const result = await execute(run, action, actionRunId);
     const ok = result.exitCode === undefined || result.exitCode === null ? !result.error : result.exitCode === 0;
+    // The texts kept are bounded in JSON bytes (what the record returns, and the run keeps, is no more):
+    // outcomes travel in every later action's input and in the summary note, and a workflow task past
+    // Temporal's 2 MB limit ends the run, terminated, before its wrap-up.
     return await settle({
       status: ok ? 'succeeded' : 'failed',
       exitCode: result.exitCode,
-      outputExcerpt: result.outputExcerpt,
+      outputExcerpt: result.outputExcerpt === undefined ? undefined : outputText(result.outputExcerpt),
       link: safeLink(result.link),
-      error: ok ? undefined : (result.error ?? `exit code ${result.exitCode}`),
+      error: ok ? undefined : errorText(result.error ?? `exit code ${result.exitCode}`),
     });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-    return await settle({ status: 'failed', error: cause instanceof Error ? cause.message : String(cause) });
+    // A failure's message is whatever the activity (an agent: untrusted) said: bounded as any error kept.
+    return await settle({ status: 'failed', error: errorText(messageOf(err)) });
   } finally {
     run.running = null;
   }
@@ -403,7 +406,8 @@ async function attemptsOnAgent(
       return await whenAgentPresent(run, taskQueue, deadline, (pickup) => onAgent({ ...pickup, retry, summary }), before === undefined ? undefined : { of, before });
     } catch (err) {
       if (attempt >= attempts.maximumAttempts || !retriedByPolicy(err)) throw err;
-      before = `attempt ${attempt} failed: ${messageOf(err)}`;
+      // Kept across the pause and quoted in the next attempt's refusal: bounded as any error kept.
+      before = `attempt ${attempt} failed: ${errorText(messageOf(err))}`;
       await sleep(retryPauseMs(attempts, attempt), { summary: `${action.id}: pause before attempt ${attempt + 1} of ${attempts.maximumAttempts}` });
       deadline = Math.max(deadline, Date.now() + AGENT_CLAIMED_PICKUP_SECONDS * 1000);
     }

@@ -8,11 +8,7 @@
  *
  * Pure (no URL parser: workflows import it), hand-written because it is a few lines of checks.
  */
-import { cutAt } from './text.js';
-
 export const LINK_MAX = 2048;
-/** Longest output or error kept from an agent's answer (action runs keep less; jobs keep the tail). */
-export const AGENT_TEXT_MAX = 64 * 1024;
 
 // Scheme, then an authority, then anything but whitespace, controls, quotes, angle brackets and backslashes.
 const LINK_PATTERN = /^https?:\/\/([^/?#\s\\]+)([/?#][^\s<>"'`\\]*)?$/i;
@@ -52,13 +48,6 @@ export interface AgentScriptOutcome {
  */
 function storable(value: string): string {
   return value.replaceAll('\0', '\uFFFD').toWellFormed();
-}
-
-/** At most `max` characters, NUL and lone surrogates shown as U+FFFD, never cut inside a surrogate pair. */
-function boundedText(value: unknown, max: number): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const text = storable(value);
-  return text.length <= max ? text : `${cutAt(text, max)}\n…[${text.length - max} more characters]`;
 }
 
 /**
@@ -126,6 +115,71 @@ export function tailText(text: string, max: number, maxJsonBytes = TAIL_JSON_BYT
 }
 
 /**
+ * The start of `text`, bounded as tailText bounds its end (same characters shown, same two bounds), what
+ * was cut marked with `…` at the end. For an error message: it says first what failed, and what it quotes
+ * (a peer's answer, an earlier attempt's message) comes after. Idempotent, pure.
+ */
+export function headText(text: string, max: number, maxJsonBytes = TAIL_JSON_BYTES): string {
+  const t = readable(text);
+  let bytes = 2;
+  for (let i = 0; i < t.length && bytes <= maxJsonBytes; i++) bytes += jsonBytes(t.charCodeAt(i));
+  if (t.length <= max && bytes <= maxJsonBytes) return t;
+  const units = max - 1;
+  let room = maxJsonBytes - 5;
+  let to = 0;
+  while (to < t.length) {
+    // A pair is taken whole, from its high half: never a high half alone.
+    const high = t.charCodeAt(to);
+    const width = high >= 0xd800 && high <= 0xdbff && to + 1 < t.length ? 2 : 1;
+    const cost = jsonBytes(high);
+    if (to + width > units || cost > room) break;
+    room -= cost;
+    to += width;
+  }
+  return `${t.slice(0, to)}…`;
+}
+
+/**
+ * Most kept of an action's output (a rule run's, as of a job's target): its end (tailText), at most this
+ * many characters and TAIL_JSON_BYTES once JSON-encoded. What the run records, shows, passes to the
+ * actions after it (`{{ results.<id>.outputExcerpt }}`) and to its summary note: a script prints its result last.
+ */
+export const OUTPUT_CHARS = 4000;
+/** Most kept of an action's error: its start (headText), at most this many characters and ERROR_JSON_BYTES. */
+export const ERROR_CHARS = 2000;
+export const ERROR_JSON_BYTES = 2048;
+
+/** An action's output as kept (OUTPUT_CHARS): the end, whatever the script, agent or peer sent. */
+export const outputText = (text: string): string => tailText(text, OUTPUT_CHARS);
+/** An action's error as kept (ERROR_CHARS): the start, whatever the script, agent or failure said. */
+export const errorText = (text: string): string => headText(text, ERROR_CHARS, ERROR_JSON_BYTES);
+
+const STDERR_HEADING = '--- stderr ---';
+
+/**
+ * A finished script's stdout and stderr as one output, bounded as outputText: `stdout`, then
+ * `--- stderr ---` and `stderr`. When the whole does not fit, each stream keeps its end, stderr at most
+ * half of the room, so a script's result (printed last on stdout) is not pushed out by a noisy stderr.
+ */
+export function scriptOutputText(stdout: string, stderr: string): string {
+  const whole = (out: string, err: string) => [out, err ? `${STDERR_HEADING}\n${err}` : ''].filter(Boolean).join('\n');
+  const all = outputText(whole(stdout, stderr));
+  if (!stdout || !stderr || !all.startsWith('…')) return all;
+  // Room for each stream: the heading and its two newlines (16 characters, 18 bytes as JSON) and the quotes.
+  const err = tailText(stderr, Math.floor(OUTPUT_CHARS / 2), Math.floor(TAIL_JSON_BYTES / 2));
+  const errBytes = jsonByteLength(err);
+  const out = tailText(stdout, OUTPUT_CHARS - err.length - STDERR_HEADING.length - 2, TAIL_JSON_BYTES - errBytes - (STDERR_HEADING.length + 4));
+  return outputText(whole(out, err));
+}
+
+/** What `text` (as readable() leaves it: tailText's and headText's results) takes once JSON-encoded, quotes included. */
+function jsonByteLength(text: string): number {
+  let bytes = 2;
+  for (let i = 0; i < text.length; i++) bytes += jsonBytes(text.charCodeAt(i));
+  return bytes;
+}
+
+/**
  * An agent's answer reduced to AgentScriptOutcome. Anything else in it is dropped; a wrong type becomes
  * the neutral value (exit code null, empty output), and an answer that is not an object at all is a
  * failed run that says so.
@@ -134,8 +188,8 @@ export function agentOutcome(raw: unknown): AgentScriptOutcome {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { exitCode: null, outputExcerpt: '', error: 'the agent answered something that is not a script result' };
   const r = raw as Record<string, unknown>;
   const exitCode = typeof r.exitCode === 'number' && Number.isInteger(r.exitCode) && r.exitCode >= -2147483648 && r.exitCode <= 2147483647 ? r.exitCode : null;
-  const out: AgentScriptOutcome = { exitCode, outputExcerpt: boundedText(r.outputExcerpt, AGENT_TEXT_MAX) ?? '' };
-  const error = boundedText(r.error, AGENT_TEXT_MAX);
+  const out: AgentScriptOutcome = { exitCode, outputExcerpt: typeof r.outputExcerpt === 'string' ? outputText(r.outputExcerpt) : '' };
+  const error = typeof r.error === 'string' ? errorText(r.error) : undefined;
   if (error) out.error = error;
   else if (exitCode === null && r.timedOut !== true) out.error = 'the agent reported no exit code';
   const link = safeLink(r.link);
