@@ -124,8 +124,10 @@ describe('selfheal CLI writes server-provided text to the terminal inert', funct
     assert.match(lines[0]!, new RegExp(`^${incidentId}  #\\d+  disk full on db-1\\\\u001b\\[2K\\\\r.*\\\\nsecond line$`), 'the title on the first line, whole');
     assert.match(show.stdout, /region=eu-west-1\\u001b\[1A\\u001b\[2K\\u202e/);
     assert.match(show.stdout, /fix \(script\.agent\): failed exit 3/);
-    assert.match(show.stdout, /\| restart FAILED\\u001b\[1A\\u001b\[2K\\r\\u001b\[32mrestart OK\\u001b\[0m/, 'the failure stays readable');
-    assert.match(show.stdout, /err \\u001b\]52;c;aGk=\\u0007 \\u009b 2J \\u202e reversed\\r overwritten/);
+    // The server keeps a script's output and error without their terminal escape sequences (a C1 control
+    // shown as U+FFFD: src/domain/agent-result.ts); what is left, a CR and a bidi override, the CLI shows as escapes.
+    assert.match(show.stdout, /\| restart FAILED\\rrestart OK/, 'the failure stays readable');
+    assert.match(show.stdout, /err {2}\uFFFD 2J \\u202e reversed\\r overwritten/);
   });
 
   it('--json stays exact: it parses to the very strings the server holds, and still carries no raw C1 or bidi control', async function () {
