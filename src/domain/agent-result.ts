@@ -85,6 +85,14 @@ function jsonBytes(c: number): number {
   return 3;
 }
 
+/** Whether `t` (as readable() leaves it) is within both bounds whole; counts its bytes no further than the bound. */
+function fits(t: string, max: number, maxJsonBytes: number): boolean {
+  if (t.length > max) return false;
+  let bytes = 2;
+  for (let i = 0; i < t.length && bytes <= maxJsonBytes; i++) bytes += jsonBytes(t.charCodeAt(i));
+  return bytes <= maxJsonBytes;
+}
+
 /**
  * The end of `text` (a script prints its result last), at most `max` UTF-16 units and, once JSON-encoded,
  * at most `maxJsonBytes` UTF-8 bytes (TAIL_JSON_BYTES; quotes included), whatever the text holds: escape
@@ -95,9 +103,7 @@ function jsonBytes(c: number): number {
  */
 export function tailText(text: string, max: number, maxJsonBytes = TAIL_JSON_BYTES): string {
   const t = readable(text);
-  let bytes = 2;
-  for (let i = 0; i < t.length && bytes <= maxJsonBytes; i++) bytes += jsonBytes(t.charCodeAt(i));
-  if (t.length <= max && bytes <= maxJsonBytes) return t;
+  if (fits(t, max, maxJsonBytes)) return t;
   // Room after the marker: `…` is one unit and 3 bytes, and the quotes 2 bytes.
   const units = max - 1;
   let room = maxJsonBytes - 5;
@@ -121,9 +127,7 @@ export function tailText(text: string, max: number, maxJsonBytes = TAIL_JSON_BYT
  */
 export function headText(text: string, max: number, maxJsonBytes = TAIL_JSON_BYTES): string {
   const t = readable(text);
-  let bytes = 2;
-  for (let i = 0; i < t.length && bytes <= maxJsonBytes; i++) bytes += jsonBytes(t.charCodeAt(i));
-  if (t.length <= max && bytes <= maxJsonBytes) return t;
+  if (fits(t, max, maxJsonBytes)) return t;
   const units = max - 1;
   let room = maxJsonBytes - 5;
   let to = 0;
