@@ -133,7 +133,8 @@ interface RuleRun {
   running: string | null;
   outcomes: ActionOutcome[];
   /**
-   * Action runs whose side effect was scheduled (its activity asked for). One cancelled before that never
+   * Action runs whose side effect was scheduled (its activity asked for: an agent script once an agent
+   * answered and its target was checked, not while it waits for one). One cancelled before that never
    * started, whatever its claim or approved start recorded: its start is cleared with its outcome.
    */
   executed: Set<string>;
@@ -286,7 +287,6 @@ async function runAction(run: RuleRun, action: RenderedAction, actionRunId: stri
   // scheduled in a cancelled scope (the SDK would refuse the activity the same way, without a command), so
   // the side effect was never attempted and cancelRest records it so.
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('the incident resolved before the action started');
-  run.executed.add(actionRunId);
   run.running = actionRunId;
   // Revision 2: an action that ended on its own after a cancellation reached it is recorded as it ended
   // (the write is not cancelled with the run).
@@ -356,16 +356,23 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
   if (action.refused !== undefined && patched(SCRIPT_ARGS_PATCH)) throw ApplicationFailure.nonRetryable(action.refused, 'ScriptNotAllowedError');
   const raiseCap = firstPauseOverSaasCap(action.type, action.retry) && patched(SAAS_RETRY_CAP_PATCH);
   const options = optionsForAction(action.type, action.timeoutSeconds, action.retry, action.idempotent, raiseCap);
+  // The side effect is asked for now (nothing is scheduled in a cancelled scope): cancelled later, it may
+  // have started (cancelRest keeps its start).
+  const scheduling = () => {
+    if (!CancellationScope.current().consideredCancelled) run.executed.add(actionRunId);
+  };
   if (action.type === 'script.agent') {
     const taskQueue = String(action.params.agentTaskQueue ?? '');
-    const onAgent = (more: Partial<ActivityOptions>) =>
-      proxyActivities<Activities>({ ...options, ...more, taskQueue, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
+    const onAgent = (more: Partial<ActivityOptions>) => {
+      scheduling();
+      return proxyActivities<Activities>({ ...options, ...more, taskQueue, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }).runAgentScript({
         script: String(action.params.script),
         args: (action.params.args as string[] | undefined) ?? [],
         env: (action.params.environment as Record<string, string> | undefined) ?? {},
         timeoutSeconds: action.timeoutSeconds ?? SCRIPT_DEFAULT_TIMEOUT_SECONDS,
         context: { incidentId, ruleId: plan.ruleId, actionRunId },
       });
+    };
     // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
     if (checksEveryAttempt(run.input)) return agentOutcome(await attemptsOnAgent(run, action, taskQueue, options, onAgent));
     return agentOutcome(waitsForAgent(run.input) ? await whenAgentPresent(run, taskQueue, Date.now() + AGENT_SCRIPT_PICKUP_SECONDS * 1000, onAgent) : await onAgent({}));
@@ -373,6 +380,7 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
   const script = action.type.startsWith('script.');
   const waits = script || waitsForActions(run.input);
   const heartbeat = !script && waitsForActions(run.input) ? { heartbeatTimeout: actionHeartbeatTimeout } : {};
+  scheduling();
   return proxyActivities<Activities>({ ...options, ...heartbeat, ...(waits ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) }).executeAction(
     actionInputOf(run.input, actionRunId, action, run.outcomes),
   );
