@@ -200,9 +200,11 @@ describe('a job run stops before its next target once its job is paused or delet
     agents.push({ worker, running: worker.run() });
   };
   /** Waits until run `runId` has a task queued for an agent (its agent offline, nothing picks it up). */
+  // The wait for the agent itself (agentPresent), not any activity: one of the run's first ones (its start
+  // recorded, its targets resolved) pending here let a test pause the job before the run had read it.
   const waitingForAgent = (runId: string) =>
     eventually(
-      async () => ((await stack.temporal.client.workflow.getHandle(runId).describe()).raw.pendingActivities?.length ?? 0) > 0 || undefined,
+      async () => (await stack.temporal.client.workflow.getHandle(runId).describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'agentPresent') || undefined,
       30_000,
       `run ${runId} to wait for an agent`,
     );

@@ -70,7 +70,8 @@ describe('a rule action waiting for its offline Doctor agent', function () {
   const waitingForAgent = async (incidentId: string): Promise<void> => {
     const row = await eventually(async () => ((await actionRun(incidentId))?.workflow_id ? await actionRun(incidentId) : undefined), 30_000, `the fix of ${incidentId} to be claimed`);
     await eventually(
-      async () => ((await stack.temporal.client.workflow.getHandle(row.workflow_id!).describe()).raw.pendingActivities?.length ?? 0) > 0 || undefined,
+      // The wait for the agent itself, not whichever activity of the run happens to be pending then.
+      async () => (await stack.temporal.client.workflow.getHandle(row.workflow_id!).describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'agentPresent') || undefined,
       30_000,
       `the rule run of ${incidentId} to wait for an agent`,
     );
