@@ -1,6 +1,6 @@
 // Activity option presets: every activity call has explicit timeouts and retries, none relies on SDK defaults.
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
-import { ACTION_SLACK_SECONDS, SCRIPT_DEFAULT_TIMEOUT_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from '../src/domain/attempt-slack.js';
+import { ACTION_SLACK_SECONDS, AGENT_SCRIPT_PICKUP_SECONDS, SAAS_ATTEMPT_SECONDS, SAAS_MAX_ATTEMPTS, SAAS_PAUSE_CAP_SECONDS, SCRIPT_DEFAULT_TIMEOUT_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from '../src/domain/attempt-slack.js';
 
 /** Database writes: retried until Postgres is back (an incident is never lost while it is down). */
 export const dbOptions: ActivityOptions = {
@@ -37,17 +37,14 @@ export const enrichLocalOptions: LocalActivityOptions = {
  */
 export const triageLocalOptions: LocalActivityOptions = { ...dbLocalOptions, startToCloseTimeout: '90 seconds' };
 
-/** The cap of the pauses between a SaaS call's attempts (externalApiOptions), in seconds. */
-const SAAS_PAUSE_CAP_SECONDS = 60;
-
 /** Calls to SaaS APIs (PagerDuty, Slack, Jira, GitHub, EWM): retried with backoff, bounded. */
 export const externalApiOptions: ActivityOptions = {
-  startToCloseTimeout: '60 seconds', // a lookup and a create within the attempt's deadline, then the recording; see activities/side-effects.ts
+  startToCloseTimeout: `${SAAS_ATTEMPT_SECONDS} seconds`, // a lookup and a create within the attempt's deadline, then the recording; see activities/side-effects.ts
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: `${SAAS_PAUSE_CAP_SECONDS} seconds`,
-    maximumAttempts: 8,
+    maximumAttempts: SAAS_MAX_ATTEMPTS,
     nonRetryableErrorTypes: ['NonRetryableError', 'ValidationError', 'SecretResolutionError'],
   },
 };
@@ -74,7 +71,7 @@ export const scriptOptions: ActivityOptions = {
 };
 
 /** How long an agent script waits for a Doctor agent to pick it up (schedule-to-start). */
-export const AGENT_SCRIPT_PICKUP_SECONDS = 300;
+export { AGENT_SCRIPT_PICKUP_SECONDS };
 
 /** An action's `retry`, as a rule gives it. */
 type ActionRetry = { maximumAttempts?: number; initialIntervalSeconds?: number; backoffCoefficient?: number };

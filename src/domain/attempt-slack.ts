@@ -21,3 +21,16 @@ export const SCRIPT_STOP_SLACK_SECONDS = 20;
 
 /** How long past its `timeoutSeconds` any other action's attempt may take (its recording). */
 export const ACTION_SLACK_SECONDS = 5;
+
+/**
+ * A call to a SaaS API (PagerDuty, Slack, Jira, GitHub, EWM) that gives no `timeoutSeconds`: each attempt's
+ * start-to-close timeout (a lookup and a create within the attempt's deadline, then the recording), the cap
+ * of the pauses between attempts and how many attempts it has (workflows/options.ts: externalApiOptions),
+ * as a lease counts them (policies.ts).
+ */
+export const SAAS_ATTEMPT_SECONDS = 60;
+export const SAAS_PAUSE_CAP_SECONDS = 60;
+export const SAAS_MAX_ATTEMPTS = 8;
+
+/** How long a Doctor agent's script waits for an agent to pick it up (workflows/rule-run.ts), as a lease counts it. */
+export const AGENT_SCRIPT_PICKUP_SECONDS = 300;

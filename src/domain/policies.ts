@@ -18,7 +18,7 @@
  *
  * Pure: no I/O, no clock (the time is passed in).
  */
-import { ACTION_SLACK_SECONDS, SCRIPT_DEFAULT_TIMEOUT_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from './attempt-slack.js';
+import { ACTION_SLACK_SECONDS, AGENT_SCRIPT_PICKUP_SECONDS, SAAS_ATTEMPT_SECONDS, SAAS_MAX_ATTEMPTS, SAAS_PAUSE_CAP_SECONDS, SCRIPT_DEFAULT_TIMEOUT_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from './attempt-slack.js';
 import { parseDuration } from './guards.js';
 import type { Action, Rule, Verify } from './rules/schema.js';
 import { inTimeWindow, type TimeWindow } from './rules/time-window.js';
@@ -353,10 +353,10 @@ export function leaseSecondsFrom(rule: Pick<Rule, 'actions'> & { verify?: Verify
  */
 function actionSeconds(a: Action): number {
   const script = a.type.startsWith('script.');
-  const timeout = a.timeoutSeconds ?? (script ? SCRIPT_DEFAULT_TIMEOUT_SECONDS : 60 - ACTION_SLACK_SECONDS);
-  const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : 8);
+  const timeout = a.timeoutSeconds ?? (script ? SCRIPT_DEFAULT_TIMEOUT_SECONDS : SAAS_ATTEMPT_SECONDS - ACTION_SLACK_SECONDS);
+  const attempts = a.retry?.maximumAttempts ?? (script ? ('idempotent' in a && a.idempotent ? 3 : 1) : SAAS_MAX_ATTEMPTS);
   const attempt = timeout + (script ? SCRIPT_STOP_SLACK_SECONDS : ACTION_SLACK_SECONDS);
-  return (a.approval ? a.approval.timeoutMinutes * 60 : 0) + attempt * attempts + Math.max(60 * (attempts - 1), retryWaitSeconds(a, attempts)) + (a.type === 'script.agent' ? 300 : 0);
+  return (a.approval ? a.approval.timeoutMinutes * 60 : 0) + attempt * attempts + Math.max(SAAS_PAUSE_CAP_SECONDS * (attempts - 1), retryWaitSeconds(a, attempts)) + (a.type === 'script.agent' ? AGENT_SCRIPT_PICKUP_SECONDS : 0);
 }
 
 /**
@@ -369,7 +369,7 @@ function actionSeconds(a: Action): number {
 function retryWaitSeconds(a: Action, attempts: number): number {
   const initial = a.retry?.initialIntervalSeconds ?? 1;
   const coefficient = a.retry?.backoffCoefficient ?? 2;
-  const cap = a.type.startsWith('script.') ? 100 * initial : Math.max(60, initial);
+  const cap = a.type.startsWith('script.') ? 100 * initial : Math.max(SAAS_PAUSE_CAP_SECONDS, initial);
   let total = 0;
   for (let k = 0; k < attempts - 1; k++) total += Math.min(initial * coefficient ** k, cap);
   return total;
