@@ -234,6 +234,9 @@ export const envSchema = z.object({
   SELFHEAL_SCHEDULE_RECONCILE_SECONDS: wholeNumber(300, 10, 86_400),
   SELFHEAL_BACKTEST_MAX_EVENTS: wholeNumber(200_000, 1, 10_000_000),
   SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS: wholeNumber(30, 1, 600),
+  // Backtests one API process runs at once: each holds its window's events and up to its time budget of the
+  // event loop, and the caller budget bounds each caller, not how many callers there are.
+  SELFHEAL_BACKTEST_MAX_CONCURRENT: wholeNumber(2, 1, 64),
   // Fleet blast radius and flapping (issue 22): 0 turns a limit off.
   SELFHEAL_GUARD_MAX_TARGETS: wholeNumber(0, 0, 1_000_000),
   SELFHEAL_GUARD_MAX_TARGET_PERCENT: wholeNumber(0, 0, 100),
@@ -344,8 +347,8 @@ export interface Config {
   retention: { days: number };
   /** Seconds between the worker's reconciles of job schedules with the jobs table (one also at start). */
   scheduleReconcileSeconds: number;
-  /** Bounds of one backtest request. */
-  backtest: { maxEvents: number; timeBudgetSeconds: number };
+  /** Bounds of one backtest request, and how many one API process runs at once. */
+  backtest: { maxEvents: number; timeBudgetSeconds: number; maxConcurrent: number };
   /** Fleet blast-radius guards, flapping and where they page (issue 22). */
   guards: GuardConfig;
 }
@@ -416,7 +419,7 @@ const SHOWN_IN_ERRORS: ReadonlySet<string> = new Set<keyof Env>([
   'SECRET_REF_ENV_PREFIXES', 'SECRET_REF_DIRS', 'SELFHEAL_SSH_SCRIPTS_DIR', 'SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS',
   'SELFHEAL_AUTH_MAX_FAILURES', 'SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS', 'SELFHEAL_RATE_LIMIT_BURST', 'SELFHEAL_RATE_LIMIT_PER_SECOND',
   'SELFHEAL_TRUSTED_PROXIES', 'SELFHEAL_RETENTION_DAYS', 'SELFHEAL_SCHEDULE_RECONCILE_SECONDS', 'SELFHEAL_BACKTEST_MAX_EVENTS',
-  'SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS', 'SELFHEAL_GUARD_MAX_TARGETS', 'SELFHEAL_GUARD_MAX_TARGET_PERCENT', 'SELFHEAL_GUARD_WINDOW',
+  'SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS', 'SELFHEAL_BACKTEST_MAX_CONCURRENT', 'SELFHEAL_GUARD_MAX_TARGETS', 'SELFHEAL_GUARD_MAX_TARGET_PERCENT', 'SELFHEAL_GUARD_WINDOW',
   'SELFHEAL_GUARD_MAX_ACTIONS_PER_MINUTE', 'SELFHEAL_GUARD_PAGE_EMAIL', 'SELFHEAL_FLAPPING_MAX', 'SELFHEAL_FLAPPING_WINDOW',
 ]);
 
@@ -571,7 +574,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     callerBudget: { burst: e.SELFHEAL_RATE_LIMIT_BURST, perSecond: e.SELFHEAL_RATE_LIMIT_PER_SECOND },
     retention: { days: e.SELFHEAL_RETENTION_DAYS },
     scheduleReconcileSeconds: e.SELFHEAL_SCHEDULE_RECONCILE_SECONDS,
-    backtest: { maxEvents: e.SELFHEAL_BACKTEST_MAX_EVENTS, timeBudgetSeconds: e.SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS },
+    backtest: { maxEvents: e.SELFHEAL_BACKTEST_MAX_EVENTS, timeBudgetSeconds: e.SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS, maxConcurrent: e.SELFHEAL_BACKTEST_MAX_CONCURRENT },
     guards: {
       maxTargets: e.SELFHEAL_GUARD_MAX_TARGETS,
       maxTargetPercent: e.SELFHEAL_GUARD_MAX_TARGET_PERCENT,

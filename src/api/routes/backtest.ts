@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
 import { backtestService } from '../../services/backtests.js';
 import type { AppDeps } from '../env.js';
+import { ProblemError } from '../problem.js';
 import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
 import { anyObject, list, pathParams } from '../schemas/common.js';
 
@@ -90,6 +91,30 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   const backtests = backtestService({ db: deps.db, config: deps.config, extractors: deps.extractors, logger: deps.logger, clock: opts.clock });
   const auth = authOf(deps);
 
+  // Backtests running in this process. Each holds its window's events and takes up to its time budget of
+  // the event loop (in turns); the caller budget bounds how often one caller starts one, not how many
+  // callers do at once. Past SELFHEAL_BACKTEST_MAX_CONCURRENT the request is answered 503 at once, before
+  // anything is read: many read tokens starting 30-second backtests together no longer share out the API's
+  // loop and memory among them all.
+  let running = 0;
+  const { maxConcurrent } = deps.config.backtest;
+  const oneOfFew = async <T>(c: { header: (name: string, value: string) => void }, work: () => Promise<T>): Promise<T> => {
+    if (running >= maxConcurrent) {
+      c.header('Retry-After', '5');
+      throw new ProblemError(503, 'Service Unavailable', `${running} backtest${running === 1 ? ' is' : 's are'} already running on this server, its limit (SELFHEAL_BACKTEST_MAX_CONCURRENT); nothing was done, try again in 5 s`, {
+        limit: 'backtest-concurrency',
+        maxConcurrent,
+      });
+    }
+    running += 1;
+    try {
+      return await work();
+    } finally {
+      running -= 1;
+    }
+  };
+  const busy = problemResponse('As many backtests as `SELFHEAL_BACKTEST_MAX_CONCURRENT` allows are running on this server (`limit: backtest-concurrency`); `Retry-After` says when to try again. Nothing was done.');
+
   app.openapi(
     op(guard(auth, 'read', { body: true, emptyBodyAs: {}, invalidBody: 'the request is not valid', cost: BACKTEST_REQUEST_COST }), {
       method: 'post',
@@ -105,12 +130,13 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
           'Invalid request, a window over the event cap or the time budget (with `suggestedSince`), an as-recorded window meeting more than 1000 versions of the rule or 64 MiB of their definitions, or a window wholly before the retained history.',
         ),
         404: problemResponse('Unknown ruleId.'),
+        503: busy,
       },
     }),
     async (c) => {
       const input = c.req.valid('json');
       const raw = (await c.req.json()) as Record<string, unknown>;
-      return c.json(await backtests.run(actorOf(c), { ...input, rule: input.rule as RuleInput | undefined }, raw), 200);
+      return c.json(await oneOfFew(c, () => backtests.run(actorOf(c), { ...input, rule: input.rule as RuleInput | undefined }, raw)), 200);
     },
   );
 
@@ -121,9 +147,9 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
       tags,
       summary: "Attach a backtest of the rule's current version to that version (stored, and in the audit log)",
       request: { params: idParam, body: jsonBody(attachBacktestSchema) },
-      responses: { 201: json('The stored backtest.', ruleBacktestViewSchema), 404: problemResponse('Unknown or deleted rule.') },
+      responses: { 201: json('The stored backtest.', ruleBacktestViewSchema), 404: problemResponse('Unknown or deleted rule.'), 503: busy },
     }),
-    async (c) => c.json(backtestView(await backtests.attach(actorOf(c), c.req.param('id'), c.req.valid('json'))), 201),
+    async (c) => c.json(backtestView(await oneOfFew(c, () => backtests.attach(actorOf(c), c.req.param('id'), c.req.valid('json')))), 201),
   );
 
   app.openapi(
