@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -5,7 +6,10 @@ import type { Worker } from '@temporalio/worker';
 import { buildAgentWorker } from '../../src/agent.js';
 import type { ExtractorsConfig } from '../../src/domain/extract.js';
 import { agentTaskQueue } from '../../src/temporal/names.js';
-import type { Stack } from './stack.js';
+import { startSlackPeer, type SlackPeer } from './http-peer.js';
+import { startPagerDutyPeer, type PagerDutyPeer } from './pagerduty-peer.js';
+import { newIncidentId, sampleFor } from './samples.js';
+import { eventually, startStack, type Stack } from './stack.js';
 
 /** Host and environment from an incident title `[host] environment: …`, as the end-to-end remediation tests write them. */
 export const HOST_ENVIRONMENT_TITLE: ExtractorsConfig = {
@@ -28,6 +32,11 @@ export interface AgentHost {
   close(): Promise<void>;
 }
 
+/** Register `environment` with the agent queue its name gives (whether or not an agent serves it). */
+export async function registerEnvironment(stack: Stack, environment: string): Promise<void> {
+  await stack.db.db.insertInto('environments').values({ name: environment, labels: '{}', agent_task_queue: agentTaskQueue(environment), maintenance_windows: '[]', ssh: null }).execute();
+}
+
 export async function makeAgentHost(prefix: string): Promise<AgentHost> {
   const scriptsDir = await mkdtemp(path.join(os.tmpdir(), `selfheal-${prefix}-scripts-`));
   const markerDir = await mkdtemp(path.join(os.tmpdir(), `selfheal-${prefix}-markers-`));
@@ -45,7 +54,7 @@ export async function makeAgentHost(prefix: string): Promise<AgentHost> {
     async serve(stack, environment) {
       agent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment, scriptsDir });
       running = agent.run();
-      await stack.db.db.insertInto('environments').values({ name: environment, labels: '{}', agent_task_queue: agentTaskQueue(environment), maintenance_windows: '[]', ssh: null }).execute();
+      await registerEnvironment(stack, environment);
     },
     async close() {
       agent?.shutdown();
@@ -53,4 +62,79 @@ export async function makeAgentHost(prefix: string): Promise<AgentHost> {
       await Promise.all([scriptsDir, markerDir].map((d) => rm(d, { recursive: true, force: true })));
     },
   };
+}
+
+export interface StackWithDoctorOptions {
+  /** Names the agent host's temporary directories. */
+  prefix: string;
+  /** The environment the agent serves: the incidents' titles are `[host] environment: service down`. */
+  environment: string;
+  /** The agent's scripts by name (bodies of `#!/bin/sh` scripts), given the directory they may leave files in. */
+  scripts(markerDir: string): Record<string, string>;
+  /** The environment variable the rules' `webhookUrlRef: env:…` name for the Slack peer's webhook. */
+  slackSecret: string;
+  /** With a token, a PagerDuty peer that the stack's PagerDuty API calls reach; without, the stack has no PagerDuty API. */
+  pagerDutyToken?: string;
+  /** More of the stack's environment (guards, say); loopback egress for the peers is always allowed. */
+  env?: Record<string, string>;
+}
+
+/**
+ * A suite's stack remediating one environment's hosts, as the end-to-end remediation tests drive it: the
+ * Doctor agent's host (makeAgentHost, its scripts written first), a Slack peer whose webhook the rules name
+ * through `slackSecret`, with `pagerDutyToken` a PagerDuty peer, and the stack reading hosts and the
+ * environment from incident titles. Started in the suite's `before` and stopped in its `after` (the agent
+ * before the stack, the peers after it); read the fields inside the tests. The functions beside them
+ * deliver incidents and follow their action runs and approvals.
+ */
+export function stackWithDoctor(opts: StackWithDoctorOptions) {
+  const peers = {} as { stack: Stack; pd: PagerDutyPeer; slack: SlackPeer; doctor: AgentHost };
+  before(async function () {
+    if (opts.pagerDutyToken) peers.pd = await startPagerDutyPeer({ token: opts.pagerDutyToken });
+    peers.slack = await startSlackPeer();
+    peers.doctor = await makeAgentHost(opts.prefix);
+    for (const [name, body] of Object.entries(opts.scripts(peers.doctor.markerDir))) await peers.doctor.script(name, body);
+    process.env[opts.slackSecret] = peers.slack.webhookUrl;
+    const pagerDuty: Record<string, string> = opts.pagerDutyToken ? { PAGERDUTY_API_URL: peers.pd.url, PAGERDUTY_API_TOKEN: opts.pagerDutyToken, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' } : {};
+    peers.stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', ...pagerDuty, ...opts.env }, extractors: HOST_ENVIRONMENT_TITLE });
+    await peers.doctor.serve(peers.stack, opts.environment);
+  });
+  after(async function () {
+    await peers.doctor?.close();
+    await peers.stack?.stop();
+    await Promise.all([peers.pd?.close(), peers.slack?.close()]);
+    delete process.env[opts.slackSecret];
+  });
+
+  const title = (host: string) => `[${host}] ${opts.environment}: service down`;
+  const service = (svc: string) => ({ id: svc, type: 'service_reference', summary: 's' });
+  /**
+   * An incident of `svc` on `host` (a new id unless `id` names one) triggered through the webhook, now unless
+   * `occurredAt` says when; with a PagerDuty peer, the peer knows the incident first (the rules' PagerDuty
+   * actions find it there), unless `atPeer` is false.
+   */
+  async function trigger(svc: string, host: string, o: { id?: string; occurredAt?: string; atPeer?: boolean } = {}): Promise<string> {
+    const id = o.id ?? newIncidentId();
+    if (o.atPeer ?? Boolean(opts.pagerDutyToken)) peers.pd.seedIncident(id, { serviceId: svc, title: title(host) });
+    const res = await peers.stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: o.occurredAt ?? new Date().toISOString(), data: { title: title(host), service: service(svc) } }));
+    assert.equal(res.status, 202);
+    return id;
+  }
+  const runsOf = (id: string) => peers.stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
+  const waiting = (id: string) => eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, `an action of ${id} awaiting approval`);
+  /** Approve or reject through the API, as an admin would: it must be accepted. */
+  const decide = async (id: string, actionRunId: string, decision: 'approve' | 'reject') => {
+    const res = await peers.stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(actionRunId)}`, { method: 'POST', body: JSON.stringify({ decision }) });
+    assert.equal(res.status, 202, await res.text());
+  };
+  /** The incident's `n` action runs, once all of them finished. */
+  const ended = (id: string, n: number) =>
+    eventually(async () => {
+      const r = await runsOf(id);
+      return r.length === n && r.every((x) => x.finished_at) ? r : undefined;
+    }, 60_000, `${n} finished action runs of ${id}`);
+  /** The requests that told the PagerDuty peer the incident resolved. */
+  const resolvesAtPeer = (id: string) =>
+    peers.pd.requests.filter((r) => r.method === 'PUT' && r.path === `/incidents/${id}` && (r.body as { incident?: { status?: string } } | undefined)?.incident?.status === 'resolved');
+  return Object.assign(peers, { title, service, trigger, runsOf, waiting, decide, ended, resolvesAtPeer });
 }
