@@ -2,12 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
-import { HOST_ENVIRONMENT_TITLE, makeAgentHost, type AgentHost } from '../helpers/agent-host.js';
-import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
-import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { stackWithDoctor } from '../helpers/agent-host.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually, startStack, type Stack } from '../helpers/stack.js';
+import { eventually } from '../helpers/stack.js';
 
 // README: `circuitBreaker: { failureThreshold: 3, resetSeconds: 3600 }  # then only notifications`. The
 // planner drops remediation while the breaker is open, but an approval is decided later, up to days: a fix
@@ -17,63 +14,24 @@ import { eventually, startStack, type Stack } from '../helpers/stack.js';
 // The cases that must still run: a breaker an admin reset while the fix waited, and the half-open trial the
 // breaker waits on (else it never closes).
 describe('an approved remediation starts under its rule\'s circuit breaker as it is then', function () {
-  const PD_TOKEN = 'pd-breaker-approved-token';
-  let stack: Stack;
-  let pd: PagerDutyPeer;
-  let slack: SlackPeer;
-  let doctor: AgentHost;
-  const env = `brk-${randomUUID().slice(0, 6)}`;
-
-  before(async function () {
-    pd = await startPagerDutyPeer({ token: PD_TOKEN });
-    slack = await startSlackPeer();
-    doctor = await makeAgentHost('breaker');
+  const peers = stackWithDoctor({
+    prefix: 'breaker',
+    environment: `brk-${randomUUID().slice(0, 6)}`,
     // Every run on a host leaves a file (what the host saw); a host named fail-… fails the fix.
-    await doctor.script('fix.sh', `touch "${doctor.markerDir}/fixed-$1"; case "$1" in fail-*) echo "still broken" >&2; exit 1;; esac; echo "fixed $1"`);
-    process.env.SELFHEAL_SECRET_BREAKER_SLACK = slack.webhookUrl;
-    stack = await startStack({
-      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
-      extractors: HOST_ENVIRONMENT_TITLE,
-    });
-    await doctor.serve(stack, env);
+    scripts: (markerDir) => ({ 'fix.sh': `touch "${markerDir}/fixed-$1"; case "$1" in fail-*) echo "still broken" >&2; exit 1;; esac; echo "fixed $1"` }),
+    slackSecret: 'SELFHEAL_SECRET_BREAKER_SLACK',
+    pagerDutyToken: 'pd-breaker-approved-token',
   });
+  const { trigger, waiting, decide, ended, resolvesAtPeer } = peers;
 
-  after(async function () {
-    await doctor?.close();
-    await stack?.stop();
-    await Promise.all([pd?.close(), slack?.close()]);
-    delete process.env.SELFHEAL_SECRET_BREAKER_SLACK;
-  });
-
-  const title = (host: string) => `[${host}] ${env}: service down`;
-  const rule = (svc: string, doc: Partial<RuleInputDocument>) => insertRule(stack.db.db, { name: `breaker-${svc.toLowerCase()}`, services: [svc], actions: [], ...doc } as RuleInputDocument);
-  async function trigger(svc: string, host: string): Promise<string> {
-    const id = newIncidentId();
-    pd.seedIncident(id, { serviceId: svc, title: title(host) });
-    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: title(host), service: { id: svc, type: 'service_reference', summary: 's' } } }));
-    assert.equal(res.status, 202);
-    return id;
-  }
-  const runsOf = (id: string) => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
-  const waiting = (id: string) => eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, `an action of ${id} awaiting approval`);
-  const matchOf = (id: string) => eventually(() => stack.db.db.selectFrom('rule_matches').select(['id', 'decision', 'skip_reason', 'breaker_outcome']).where('incident_id', '=', id).executeTakeFirst(), 30_000, `the match of ${id}`);
-  const decide = async (id: string, actionRunId: string, decision: 'approve' | 'reject') => {
-    const res = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(actionRunId)}`, { method: 'POST', body: JSON.stringify({ decision }) });
-    assert.equal(res.status, 202, await res.text());
-  };
-  const ended = (id: string, n: number) =>
-    eventually(async () => {
-      const r = await runsOf(id);
-      return r.length === n && r.every((x) => x.finished_at) ? r : undefined;
-    }, 60_000, `${n} finished action runs of ${id}`);
+  const rule = (svc: string, doc: Partial<RuleInputDocument>) => insertRule(peers.stack.db.db, { name: `breaker-${svc.toLowerCase()}`, services: [svc], actions: [], ...doc } as RuleInputDocument);
+  const matchOf = (id: string) => eventually(() => peers.stack.db.db.selectFrom('rule_matches').select(['id', 'decision', 'skip_reason', 'breaker_outcome']).where('incident_id', '=', id).executeTakeFirst(), 30_000, `the match of ${id}`);
   /** The match once its run was scored for the breaker (after its last action). */
   const scored = (id: string) => eventually(async () => ((await matchOf(id)).breaker_outcome ? matchOf(id) : undefined), 60_000, `the run of ${id} to be scored`);
-  const breakerOf = (ruleId: string) => stack.db.db.selectFrom('rules').select(['breaker_state', 'consecutive_failures', 'breaker_trial_match']).where('id', '=', ruleId).executeTakeFirstOrThrow();
-  const hostSaw = async (host: string) => (await readdir(doctor.markerDir)).includes(`fixed-${host}`);
-  const resolvesAtPeer = (id: string) =>
-    pd.requests.filter((r) => r.method === 'PUT' && r.path === `/incidents/${id}` && (r.body as { incident?: { status?: string } } | undefined)?.incident?.status === 'resolved');
-  const statuses = (runs: Awaited<ReturnType<typeof runsOf>>) => runs.map((r) => [r.action_id, r.status]);
-  const why = (runs: Awaited<ReturnType<typeof runsOf>>) => JSON.stringify(runs.map((r) => [r.action_id, r.status, r.error ?? r.reason]));
+  const breakerOf = (ruleId: string) => peers.stack.db.db.selectFrom('rules').select(['breaker_state', 'consecutive_failures', 'breaker_trial_match']).where('id', '=', ruleId).executeTakeFirstOrThrow();
+  const hostSaw = async (host: string) => (await readdir(peers.doctor.markerDir)).includes(`fixed-${host}`);
+  const statuses = (runs: Awaited<ReturnType<typeof peers.runsOf>>) => runs.map((r) => [r.action_id, r.status]);
+  const why = (runs: Awaited<ReturnType<typeof peers.runsOf>>) => JSON.stringify(runs.map((r) => [r.action_id, r.status, r.error ?? r.reason]));
 
   /** A gated fix, then the incident resolved when it worked, and a message to people whatever happened. */
   const gatedFix = (breaker: { failureThreshold: number; resetSeconds: number }): Partial<RuleInputDocument> => ({
@@ -108,8 +66,8 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     await scored(waitsAcross);
     assert.equal(await hostSaw('open-1'), false, 'the fix never ran on the host');
     assert.deepEqual(resolvesAtPeer(waitsAcross).map((r) => r.body), [], 'no PUT /incidents/{id} resolving the incident reached PagerDuty');
-    assert.equal(pd.incident(waitsAcross)?.status, 'triggered');
-    assert.ok(slack.messages.some((m) => m.text === 'rule done on open-1: fix skipped'), 'the notification ran');
+    assert.equal(peers.pd.incident(waitsAcross)?.status, 'triggered');
+    assert.ok(peers.slack.messages.some((m) => m.text === 'rule done on open-1: fix skipped'), 'the notification ran');
     assert.deepEqual(statuses(runs), [['fix', 'skipped'], ['resolve', 'skipped'], ['tell', 'succeeded']], why(runs));
     assert.match(runs[0]!.error ?? '', new RegExp(`^not run: the rule's circuit breaker opened while this action waited for its approval: only notifications run until its half-open trial \\(due [^)]+\\) or POST /api/rules/${ruleId}/reset-breaker$`));
     assert.equal(runs[0]!.started_at, null, 'never started');
@@ -117,11 +75,11 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     // Nothing ran, so nothing is counted: still open after one failure.
     assert.deepEqual(await breakerOf(ruleId), { breaker_state: 'open', consecutive_failures: 1, breaker_trial_match: null });
     // It no longer counts in the fleet guards (as a fix skipped at its approved start for a pause).
-    const released = await stack.db.db.selectFrom('remediations').select('released_at').where('incident_id', '=', waitsAcross).executeTakeFirstOrThrow();
+    const released = await peers.stack.db.db.selectFrom('remediations').select('released_at').where('incident_id', '=', waitsAcross).executeTakeFirstOrThrow();
     assert.ok(released.released_at, 'its remediation released from the guards');
 
     // An SRE resets the breaker while the third fix still waits: approved, it runs.
-    assert.equal((await stack.api(`/api/rules/${ruleId}/reset-breaker`, { method: 'POST' })).status, 200);
+    assert.equal((await peers.stack.api(`/api/rules/${ruleId}/reset-breaker`, { method: 'POST' })).status, 200);
     await decide(waitsReset, resetFix.id, 'approve');
     assert.deepEqual(statuses(await ended(waitsReset, 3)), [['fix', 'succeeded'], ['resolve', 'succeeded'], ['tell', 'succeeded']]);
     assert.equal(await hostSaw('reset-1'), true, 'the fix ran on its host');
@@ -142,12 +100,12 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     const id = await trigger(svc, 'behind-1');
     const ask = await waiting(id);
     // Meanwhile three runs of the rule failed (their counts are in Postgres; written as they would leave them).
-    await stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 3, breaker_opened_at: new Date() }).where('id', '=', ruleId).execute();
+    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 3, breaker_opened_at: new Date() }).where('id', '=', ruleId).execute();
     await decide(id, ask.id, 'approve');
     const runs = await ended(id, 3);
     await scored(id);
     assert.deepEqual(statuses(runs), [['ask', 'succeeded'], ['fix', 'skipped'], ['resolve', 'skipped']], why(runs));
-    assert.ok(slack.messages.some((m) => m.text === 'fix behind-1?'), 'the approved notification went out');
+    assert.ok(peers.slack.messages.some((m) => m.text === 'fix behind-1?'), 'the approved notification went out');
     assert.match(runs[1]!.error ?? '', /^not run: the rule's circuit breaker opened while the run waited for the approval of an earlier action: only notifications run until its half-open trial/);
     assert.equal(await hostSaw('behind-1'), false, 'the fix never ran on the host');
     assert.deepEqual(resolvesAtPeer(id).map((r) => r.body), [], 'PagerDuty was never told it resolved');
@@ -161,7 +119,7 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     const earlier = await trigger(svc, 'before-1');
     const earlierFix = await waiting(earlier);
     // The breaker opened two minutes ago, past its resetSeconds: the next match is its half-open trial.
-    await stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
     const trial = await trigger(svc, 'trial-1');
     const tm = await matchOf(trial);
     assert.equal(tm.decision, 'run');

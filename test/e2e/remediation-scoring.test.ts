@@ -3,12 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { insertPause, resumePauses } from '../../src/db/repositories/guards.js';
-import { HOST_ENVIRONMENT_TITLE, makeAgentHost, type AgentHost } from '../helpers/agent-host.js';
-import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
-import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { stackWithDoctor } from '../helpers/agent-host.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually, startStack, type Stack } from '../helpers/stack.js';
+import { newIncidentId } from '../helpers/samples.js';
+import { eventually } from '../helpers/stack.js';
 
 // A rule run is scored by its remediation, not by the messages around it. Attacks, each observed where a
 // user would look (the PagerDuty peer, the Doctor agent's host, the Slack peer, the rule's breaker):
@@ -19,65 +17,26 @@ import { eventually, startStack, type Stack } from '../helpers/stack.js';
 //   and note, nor verify a host nobody touched;
 // - an approval's timeout lands when the notice said, however long the notice took to send.
 describe('remediation decides a rule run: pauses at an approval, notifications, the approval deadline', function () {
-  const PD_TOKEN = 'pd-scoring-token';
-  let stack: Stack;
-  let pd: PagerDutyPeer;
-  let slack: SlackPeer;
-  let doctor: AgentHost;
   const env = `scoring-${randomUUID().slice(0, 6)}`;
-
-  before(async function () {
-    pd = await startPagerDutyPeer({ token: PD_TOKEN });
-    slack = await startSlackPeer();
-    doctor = await makeAgentHost('scoring');
+  const peers = stackWithDoctor({
+    prefix: 'scoring',
+    environment: env,
     // Every run on a host leaves a file: what the host saw.
-    await doctor.script('fix.sh', `touch "${doctor.markerDir}/fixed-$1"; echo "fixed $1"`);
-    await doctor.script('check.sh', `touch "${doctor.markerDir}/checked-$1"; exit 0`);
-    process.env.SELFHEAL_SECRET_SCORING_SLACK = slack.webhookUrl;
-    stack = await startStack({
-      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
-      extractors: HOST_ENVIRONMENT_TITLE,
-    });
-    await doctor.serve(stack, env);
+    scripts: (markerDir) => ({ 'fix.sh': `touch "${markerDir}/fixed-$1"; echo "fixed $1"`, 'check.sh': `touch "${markerDir}/checked-$1"; exit 0` }),
+    slackSecret: 'SELFHEAL_SECRET_SCORING_SLACK',
+    pagerDutyToken: 'pd-scoring-token',
   });
+  const { trigger, runsOf, waiting, decide, ended, resolvesAtPeer } = peers;
 
-  after(async function () {
-    await doctor?.close();
-    await stack?.stop();
-    await Promise.all([pd?.close(), slack?.close()]);
-    delete process.env.SELFHEAL_SECRET_SCORING_SLACK;
-  });
-
-  const title = (host: string) => `[${host}] ${env}: service down`;
-  const rule = (svc: string, doc: Partial<RuleInputDocument>) => insertRule(stack.db.db, { name: `scoring-${svc.toLowerCase()}`, services: [svc], actions: [], ...doc } as RuleInputDocument);
-  async function trigger(svc: string, host: string): Promise<string> {
-    const id = newIncidentId();
-    pd.seedIncident(id, { serviceId: svc, title: title(host) });
-    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: title(host), service: { id: svc, type: 'service_reference', summary: 's' } } }));
-    assert.equal(res.status, 202);
-    return id;
-  }
-  const runsOf = (id: string) => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).orderBy('action_index').execute();
-  const waiting = (id: string) => eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, `an action of ${id} awaiting approval`);
-  const decide = async (id: string, actionRunId: string, decision: 'approve' | 'reject') => {
-    const res = await stack.api(`/api/incidents/${id}/approvals/${encodeURIComponent(actionRunId)}`, { method: 'POST', body: JSON.stringify({ decision }) });
-    assert.equal(res.status, 202, await res.text());
-  };
-  const ended = (id: string, n: number) =>
-    eventually(async () => {
-      const r = await runsOf(id);
-      return r.length === n && r.every((x) => x.finished_at) ? r : undefined;
-    }, 60_000, `${n} finished action runs of ${id}`);
+  const rule = (svc: string, doc: Partial<RuleInputDocument>) => insertRule(peers.stack.db.db, { name: `scoring-${svc.toLowerCase()}`, services: [svc], actions: [], ...doc } as RuleInputDocument);
   /** The match once its run was scored for the breaker (after its last action). */
   const scoredMatch = (id: string) =>
     eventually(async () => {
-      const row = await stack.db.db.selectFrom('rule_matches').select(['breaker_outcome', 'verification']).where('incident_id', '=', id).executeTakeFirstOrThrow();
+      const row = await peers.stack.db.db.selectFrom('rule_matches').select(['breaker_outcome', 'verification']).where('incident_id', '=', id).executeTakeFirstOrThrow();
       return row.breaker_outcome ? row : undefined;
     }, 60_000, `the run of ${id} to be scored`);
-  const breakerOf = (ruleId: string) => stack.db.db.selectFrom('rules').select(['breaker_state', 'consecutive_failures']).where('id', '=', ruleId).executeTakeFirstOrThrow();
-  const hostSaw = async (what: string, host: string) => (await readdir(doctor.markerDir)).includes(`${what}-${host}`);
-  const resolvesAtPeer = (id: string) =>
-    pd.requests.filter((r) => r.method === 'PUT' && r.path === `/incidents/${id}` && (r.body as { incident?: { status?: string } } | undefined)?.incident?.status === 'resolved');
+  const breakerOf = (ruleId: string) => peers.stack.db.db.selectFrom('rules').select(['breaker_state', 'consecutive_failures']).where('id', '=', ruleId).executeTakeFirstOrThrow();
+  const hostSaw = async (what: string, host: string) => (await readdir(peers.doctor.markerDir)).includes(`${what}-${host}`);
 
   it('a fix approved while its environment is paused stops the rest of the remediation: PagerDuty is never told the incident resolved', async function () {
     this.timeout(120_000);
@@ -90,11 +49,11 @@ describe('remediation decides a rule run: pauses at an approval, notifications, 
       ],
     });
     // One failure counted before: a run scored a success would reset it.
-    await stack.db.db.updateTable('rules').set({ consecutive_failures: 1 }).where('id', '=', ruleId).execute();
+    await peers.stack.db.db.updateTable('rules').set({ consecutive_failures: 1 }).where('id', '=', ruleId).execute();
     const id = await trigger(svc, 'paused-1');
     const fix = await waiting(id);
     // While the fix waits, a guard crossed by another incident pauses remediation in this environment.
-    assert.ok(await insertPause(stack.db.db, { scope: 'environment', environment: env, guard: 'environment.maxTargets', reason: 'test', incidentId: 'PELSEWHERE', at: new Date() }));
+    assert.ok(await insertPause(peers.stack.db.db, { scope: 'environment', environment: env, guard: 'environment.maxTargets', reason: 'test', incidentId: 'PELSEWHERE', at: new Date() }));
     try {
       await decide(id, fix.id, 'approve');
       const runs = await ended(id, 3);
@@ -102,9 +61,9 @@ describe('remediation decides a rule run: pauses at an approval, notifications, 
       // What the on-call sees: the incident is not resolved in PagerDuty, the host was not touched, the
       // notification still went out.
       assert.deepEqual(resolvesAtPeer(id).map((r) => r.body), [], 'no PUT /incidents/{id} resolving the incident reached PagerDuty');
-      assert.equal(pd.incident(id)?.status, 'triggered');
+      assert.equal(peers.pd.incident(id)?.status, 'triggered');
       assert.equal(await hostSaw('fixed', 'paused-1'), false, 'the fix never ran on the host');
-      assert.ok(slack.messages.some((m) => m.text === 'rule done on paused-1: fix skipped'), 'the notification ran');
+      assert.ok(peers.slack.messages.some((m) => m.text === 'rule done on paused-1: fix skipped'), 'the notification ran');
       // And the rows say why.
       assert.deepEqual(
         runs.map((r) => [r.action_id, r.status]),
@@ -119,7 +78,7 @@ describe('remediation decides a rule run: pauses at an approval, notifications, 
       // The run proved nothing (inconclusive): not counted as a success, which would reset the count.
       assert.deepEqual(await breakerOf(ruleId), { breaker_state: 'closed', consecutive_failures: 1 });
     } finally {
-      await resumePauses(stack.db.db, { scope: 'environment', environment: env, actor: 'test', at: new Date() });
+      await resumePauses(peers.stack.db.db, { scope: 'environment', environment: env, actor: 'test', at: new Date() });
     }
   });
 
@@ -141,9 +100,9 @@ describe('remediation decides a rule run: pauses at an approval, notifications, 
       },
     });
     // The breaker opened a while ago (its clock is in Postgres): the next match is its half-open trial.
-    await stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
     const id = await trigger(svc, 'trial-1');
-    const m = await eventually(() => stack.db.db.selectFrom('rule_matches').select(['decision', 'skip_reason']).where('incident_id', '=', id).executeTakeFirst(), 30_000, 'the match');
+    const m = await eventually(() => peers.stack.db.db.selectFrom('rule_matches').select(['decision', 'skip_reason']).where('incident_id', '=', id).executeTakeFirst(), 30_000, 'the match');
     assert.equal(m.decision, 'run');
     assert.match(m.skip_reason ?? '', /^circuit breaker half-open trial/);
     const fix = await waiting(id);
@@ -154,7 +113,7 @@ describe('remediation decides a rule run: pauses at an approval, notifications, 
       ['escalate', 'succeeded'],
       ['note', 'succeeded'],
     ]);
-    assert.equal(pd.incident(id)?.escalation_level, 2, 'the escalation reached PagerDuty');
+    assert.equal(peers.pd.incident(id)?.escalation_level, 2, 'the escalation reached PagerDuty');
     const scored = await scoredMatch(id);
     // Inconclusive: the trial leaves the breaker open for the next match to try again. Before, the
     // notifications made it a success and the breaker closed with the fix never run.
@@ -164,7 +123,7 @@ describe('remediation decides a rule run: pauses at an approval, notifications, 
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(await hostSaw('checked', 'trial-1'), false, 'the check never ran on the host');
     assert.equal(await hostSaw('fixed', 'trial-1'), false);
-    assert.deepEqual(slack.messages.filter((x) => x.text.includes('trial-1')), [], 'no onUnverified page');
+    assert.deepEqual(peers.slack.messages.filter((x) => x.text.includes('trial-1')), [], 'no onUnverified page');
   });
 
   it("an approval's timeout lands at the deadline the notice showed, though sending the notice took 10 s", async function () {
@@ -178,11 +137,10 @@ describe('remediation decides a rule run: pauses at an approval, notifications, 
     });
     const id = newIncidentId();
     // The approval notice's PagerDuty note is written, and its answer comes 10 s late.
-    pd.loseNextAnswer({ delayMs: 10_000 }, { method: 'POST', pathPrefix: `/incidents/${id}/notes` });
-    pd.seedIncident(id, { serviceId: svc, title: title('late-1') });
-    assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: title('late-1'), service: { id: svc, type: 'service_reference', summary: 's' } } }))).status, 202);
+    peers.pd.loseNextAnswer({ delayMs: 10_000 }, { method: 'POST', pathPrefix: `/incidents/${id}/notes` });
+    await trigger(svc, 'late-1', { id });
     const fix = await waiting(id);
-    const noticed = await eventually(async () => slack.messages.find((m) => m.text.includes('Approval needed') && m.text.includes('late-1')), 30_000, 'the approval notice');
+    const noticed = await eventually(async () => peers.slack.messages.find((m) => m.text.includes('Approval needed') && m.text.includes('late-1')), 30_000, 'the approval notice');
     assert.ok(noticed);
     const decided = await eventually(async () => {
       const r = (await runsOf(id)).find((x) => x.action_id === 'fix');
