@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
-import { agentTaskQueue } from '../../src/temporal/names.js';
-import { HOST_ENVIRONMENT_TITLE } from '../helpers/agent-host.js';
+import { HOST_ENVIRONMENT_TITLE, registerEnvironment } from '../helpers/agent-host.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -18,7 +17,7 @@ describe('a fix cancelled while it waits for its Doctor agent', function () {
   before(async function () {
     stack = await startStack({ extractors: HOST_ENVIRONMENT_TITLE });
     // The environment's agent never polls its queue: the script waits for one to answer.
-    await stack.db.db.insertInto('environments').values({ name: env, labels: '{}', agent_task_queue: agentTaskQueue(env), maintenance_windows: '[]', ssh: null }).execute();
+    await registerEnvironment(stack, env);
   });
   after(async function () {
     await stack?.stop();
