@@ -138,3 +138,75 @@ export function stackWithDoctor(opts: StackWithDoctorOptions) {
     peers.pd.requests.filter((r) => r.method === 'PUT' && r.path === `/incidents/${id}` && (r.body as { incident?: { status?: string } } | undefined)?.incident?.status === 'resolved');
   return Object.assign(peers, { title, service, trigger, runsOf, waiting, decide, ended, resolvesAtPeer });
 }
+
+/**
+ * A suite's stack with two Doctor agent hosts, `ours` (the rule's team's, the default team) and `theirs`
+ * (another team's, that takes an environment's name over), each with a `fix.sh` that leaves a file per host
+ * it ran for, as the tests of a rule's agent script waiting for its agent drive it. Environments are
+ * registered through the API and their agents started by the tests (agentOn, or run for an agent worker
+ * of their own), each stopped with the suite if not before. Started in the suite's `before` and stopped in
+ * its `after`; read the fields inside the tests.
+ */
+export function stackWithTwoTeamAgents(prefix: string) {
+  const peers = {} as { stack: Stack; ours: AgentHost; theirs: AgentHost };
+  const agents: { worker: Worker; running: Promise<void> }[] = [];
+  before(async function () {
+    peers.ours = await makeAgentHost(`${prefix}-ours`);
+    peers.theirs = await makeAgentHost(`${prefix}-theirs`);
+    for (const host of [peers.ours, peers.theirs]) await host.script('fix.sh', `touch "${host.markerDir}/fixed-$1"`);
+    peers.stack = await startStack({ env: { SELFHEAL_RATE_LIMIT_BURST: '100000' }, extractors: HOST_ENVIRONMENT_TITLE });
+  });
+  after(async function () {
+    for (const a of agents) a.worker.shutdown();
+    await Promise.all(agents.map((a) => a.running.catch(() => undefined)));
+    await peers.stack?.stop();
+    await peers.ours?.close();
+    await peers.theirs?.close();
+  });
+
+  /** Run an agent worker until the suite ends, or until the returned stop. */
+  const run = (worker: Worker) => {
+    const agent = { worker, running: worker.run() };
+    agents.push(agent);
+    return async () => {
+      agents.splice(agents.indexOf(agent), 1);
+      worker.shutdown();
+      await agent.running;
+    };
+  };
+  /** The real Doctor agent for `environment`, running `host`'s scripts. */
+  const agentOn = async (environment: string, host: AgentHost) =>
+    run(await buildAgentWorker({ config: peers.stack.config, connection: peers.stack.temporal.nativeConnection, environment, scriptsDir: host.scriptsDir }));
+  const register = async (name: string, team?: string) => {
+    const res = await peers.stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name, ...(team ? { team } : {}) }) });
+    assert.equal(res.status, 201, await res.text());
+  };
+  /** The environment deleted through the API, and its name registered again by a new team `team`. */
+  const handOver = async (environment: string, team: string) => {
+    assert.equal((await peers.stack.api(`/api/environments/${environment}`, { method: 'DELETE' })).status, 204);
+    const res = await peers.stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name: team }) });
+    assert.equal(res.status, 201, await res.clone().text());
+    await register(environment, team);
+  };
+  const trigger = async (svc: string, host: string, environment: string): Promise<string> => {
+    const id = newIncidentId();
+    const res = await peers.stack.deliver(
+      sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: `[${host}] ${environment}: down`, service: { id: svc, type: 'service_reference', summary: 's' } } }),
+    );
+    assert.equal(res.status, 202);
+    return id;
+  };
+  /** The incident's action `fix`. */
+  const actionRun = (incidentId: string) =>
+    peers.stack.db.db.selectFrom('action_runs').select(['status', 'error', 'workflow_id']).where('incident_id', '=', incidentId).where('action_id', '=', 'fix').executeTakeFirst();
+  const finished = (incidentId: string) =>
+    eventually(
+      async () => {
+        const r = await actionRun(incidentId);
+        return r && r.status !== 'running' ? r : undefined;
+      },
+      60_000,
+      `the fix of ${incidentId} to finish`,
+    );
+  return Object.assign(peers, { run, agentOn, register, handOver, trigger, actionRun, finished });
+}
