@@ -12,47 +12,23 @@ import { existsSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { createAgentActivities, type AgentScriptInput } from '../../activities/agent.js';
-import { buildAgentWorker } from '../../src/agent.js';
 import { agentTaskQueue } from '../../src/temporal/names.js';
-import { HOST_ENVIRONMENT_TITLE, makeAgentHost, type AgentHost } from '../helpers/agent-host.js';
+import { stackWithTwoTeamAgents } from '../helpers/agent-host.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
 describe('a rule action retried on its Doctor agent', function () {
   this.timeout(120_000);
-  let stack: Stack;
-  /** The rule's team's host, and another team's host that takes the environment's name over. */
-  let ours: AgentHost;
-  let theirs: AgentHost;
-  const agents: { worker: Worker; running: Promise<void> }[] = [];
+  const peers = stackWithTwoTeamAgents('rule-retry');
+  const { register, trigger, finished } = peers;
   const suffix = randomUUID().slice(0, 6);
 
-  before(async function () {
-    ours = await makeAgentHost('rule-retry-ours');
-    theirs = await makeAgentHost('rule-retry-theirs');
-    for (const host of [ours, theirs]) await host.script('fix.sh', `touch "${host.markerDir}/fixed-$1"`);
-    stack = await startStack({ env: { SELFHEAL_RATE_LIMIT_BURST: '100000' }, extractors: HOST_ENVIRONMENT_TITLE });
-  });
-  after(async function () {
-    for (const a of agents) a.worker.shutdown();
-    await Promise.all(agents.map((a) => a.running.catch(() => undefined)));
-    await stack?.stop();
-    await ours?.close();
-    await theirs?.close();
-  });
-
-  const register = async (name: string, team?: string) => {
-    const res = await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name, ...(team ? { team } : {}) }) });
-    assert.equal(res.status, 201, await res.text());
-  };
   /**
    * Our team's agent on `environment`'s queue: its script activity fails retryably on the calls `fails`
    * names (1 for the first), after running the script; `calls` counts them. `failed` resolves at the first
    * failure, once the agent is about to answer it.
    */
   const flakyAgentOn = async (environment: string, fails: (call: number) => boolean) => {
-    const real = createAgentActivities({ scriptsDir: ours.scriptsDir, maxTimeoutSeconds: 60, maxConcurrentScripts: 4 });
+    const real = createAgentActivities({ scriptsDir: peers.ours.scriptsDir, maxTimeoutSeconds: 60, maxConcurrentScripts: 4 });
     const state = { calls: 0 };
     let onFailure: () => void = () => undefined;
     const failed = new Promise<void>((resolve) => (onFailure = resolve));
@@ -65,52 +41,26 @@ describe('a rule action retried on its Doctor agent', function () {
       throw ApplicationFailure.retryable(`the agent lost the run (call ${call})`, 'AgentLostError');
     };
     const worker = await Worker.create({
-      connection: stack.temporal.nativeConnection,
-      namespace: stack.config.temporal.namespace,
+      connection: peers.stack.temporal.nativeConnection,
+      namespace: peers.stack.config.temporal.namespace,
       taskQueue: agentTaskQueue(environment),
       activities: { runAgentScript, agentPresent: real.agentPresent },
     });
-    const agent = { worker, running: worker.run() };
-    agents.push(agent);
-    const stop = async () => {
-      agents.splice(agents.indexOf(agent), 1);
-      worker.shutdown();
-      await agent.running;
-    };
-    return { state, failed, stop };
+    return { state, failed, stop: peers.run(worker) };
   };
   /** A rule of the default team: the idempotent fix script on the incident's host, on its environment's agent. */
   const ruleFor = async (retry: { maximumAttempts: number; initialIntervalSeconds: number; backoffCoefficient?: number }): Promise<string> => {
     const svc = newServiceId();
-    await insertRule(stack.db.db, {
+    await insertRule(peers.stack.db.db, {
       name: `agent-retry-${svc.toLowerCase()}`,
       services: [svc],
       actions: [{ id: 'fix', type: 'script.agent', script: 'fix.sh', args: ['{{ environment.host }}'], idempotent: true, retry }],
     });
     return svc;
   };
-  const trigger = async (svc: string, host: string, environment: string): Promise<string> => {
-    const id = newIncidentId();
-    const res = await stack.deliver(
-      sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: `[${host}] ${environment}: down`, service: { id: svc, type: 'service_reference', summary: 's' } } }),
-    );
-    assert.equal(res.status, 202);
-    return id;
-  };
-  const actionRun = (incidentId: string) =>
-    stack.db.db.selectFrom('action_runs').select(['status', 'error', 'workflow_id']).where('incident_id', '=', incidentId).where('action_id', '=', 'fix').executeTakeFirst();
-  const finished = (incidentId: string) =>
-    eventually(
-      async () => {
-        const r = await actionRun(incidentId);
-        return r && r.status !== 'running' ? r : undefined;
-      },
-      60_000,
-      `the fix of ${incidentId} to finish`,
-    );
   /** The durable timers of a rule run's history, in seconds: the pauses between its attempts. */
   const pauses = async (workflowId: string): Promise<number[]> => {
-    const history = await stack.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    const history = await peers.stack.temporal.client.workflow.getHandle(workflowId).fetchHistory();
     return (history.events ?? []).flatMap((e) => {
       const t = e.timerStartedEventAttributes?.startToFireTimeout;
       return t ? [Number(t.seconds ?? 0) + (t.nanos ?? 0) / 1e9] : [];
@@ -127,17 +77,13 @@ describe('a rule action retried on its Doctor agent', function () {
 
     await agent.failed;
     await agent.stop(); // our agent goes with its environment
-    assert.equal((await stack.api(`/api/environments/${env}`, { method: 'DELETE' })).status, 204);
-    const team = await stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name: `heirs-${suffix}` }) });
-    assert.equal(team.status, 201, await team.clone().text());
-    await register(env, `heirs-${suffix}`);
-    const worker = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: env, scriptsDir: theirs.scriptsDir });
-    agents.push({ worker, running: worker.run() }); // the other team's agent, on the queue the name gives
+    await peers.handOver(env, `heirs-${suffix}`);
+    await peers.agentOn(env, peers.theirs); // the other team's agent, on the queue the name gives
 
     const done = await finished(id);
     // Past the pickup wait a retry queued anyway would have had.
     await new Promise((r) => setTimeout(r, 2000));
-    assert.equal(existsSync(`${theirs.markerDir}/fixed-h1`), false, "another team's agent ran this team's retry");
+    assert.equal(existsSync(`${peers.theirs.markerDir}/fixed-h1`), false, "another team's agent ran this team's retry");
     assert.equal(agent.state.calls, 1);
     assert.equal(done.status, 'failed');
     assert.equal(
@@ -155,7 +101,7 @@ describe('a rule action retried on its Doctor agent', function () {
     const done = await finished(id);
     assert.equal(done.status, 'succeeded', done.error ?? '');
     assert.equal(agent.state.calls, 2);
-    assert.equal(existsSync(`${ours.markerDir}/fixed-h2`), true);
+    assert.equal(existsSync(`${peers.ours.markerDir}/fixed-h2`), true);
     // The pause before the retry is a durable timer of the rule run, as long as the rule's retry says.
     assert.deepEqual(await pauses(done.workflow_id!), [1]);
   });
@@ -178,7 +124,7 @@ describe('a rule action retried on its Doctor agent', function () {
     await register(env);
     const agent = await flakyAgentOn(env, () => false);
     const svc = newServiceId();
-    await insertRule(stack.db.db, {
+    await insertRule(peers.stack.db.db, {
       name: `agent-retry-missing-${svc.toLowerCase()}`,
       services: [svc],
       actions: [{ id: 'fix', type: 'script.agent', script: 'missing.sh', idempotent: true, retry: { maximumAttempts: 3, initialIntervalSeconds: 1 } }],

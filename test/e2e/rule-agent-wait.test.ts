@@ -9,82 +9,38 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Worker } from '@temporalio/worker';
 import { createAgentActivities } from '../../activities/agent.js';
-import { buildAgentWorker } from '../../src/agent.js';
 import { agentTaskQueue } from '../../src/temporal/names.js';
-import { HOST_ENVIRONMENT_TITLE, makeAgentHost, type AgentHost } from '../helpers/agent-host.js';
+import { stackWithTwoTeamAgents } from '../helpers/agent-host.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
-import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually, startStack, type Stack } from '../helpers/stack.js';
+import { sampleFor } from '../helpers/samples.js';
+import { eventually } from '../helpers/stack.js';
 
 describe('a rule action waiting for its offline Doctor agent', function () {
   this.timeout(120_000);
-  let stack: Stack;
-  /** The rule's team's host, and another team's host that takes the environment's name over. */
-  let ours: AgentHost;
-  let theirs: AgentHost;
-  const agents: { worker: Worker; running: Promise<void> }[] = [];
+  const peers = stackWithTwoTeamAgents('rule-wait');
+  const { register, agentOn, trigger, actionRun, finished } = peers;
   const suffix = randomUUID().slice(0, 6);
 
-  before(async function () {
-    ours = await makeAgentHost('rule-wait-ours');
-    theirs = await makeAgentHost('rule-wait-theirs');
-    for (const host of [ours, theirs]) await host.script('fix.sh', `touch "${host.markerDir}/fixed-$1"`);
-    stack = await startStack({ env: { SELFHEAL_RATE_LIMIT_BURST: '100000' }, extractors: HOST_ENVIRONMENT_TITLE });
-  });
-  after(async function () {
-    for (const a of agents) a.worker.shutdown();
-    await Promise.all(agents.map((a) => a.running.catch(() => undefined)));
-    await stack?.stop();
-    await ours?.close();
-    await theirs?.close();
-  });
-
-  const register = async (name: string, team?: string) => {
-    const res = await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name, ...(team ? { team } : {}) }) });
-    assert.equal(res.status, 201, await res.text());
-  };
-  const agentOn = async (environment: string, host: AgentHost) => {
-    const worker = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment, scriptsDir: host.scriptsDir });
-    agents.push({ worker, running: worker.run() });
-  };
   /** A rule of the default team: the fix script on the incident's host, on its environment's agent. */
   const ruleFor = async (): Promise<string> => {
     const svc = newServiceId();
-    await insertRule(stack.db.db, {
+    await insertRule(peers.stack.db.db, {
       name: `agent-wait-${svc.toLowerCase()}`,
       services: [svc],
       actions: [{ id: 'fix', type: 'script.agent', script: 'fix.sh', args: ['{{ environment.host }}'] }],
     });
     return svc;
   };
-  const trigger = async (svc: string, host: string, environment: string): Promise<string> => {
-    const id = newIncidentId();
-    const res = await stack.deliver(
-      sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: `[${host}] ${environment}: down`, service: { id: svc, type: 'service_reference', summary: 's' } } }),
-    );
-    assert.equal(res.status, 202);
-    return id;
-  };
-  const actionRun = (incidentId: string) => stack.db.db.selectFrom('action_runs').select(['status', 'error', 'workflow_id']).where('incident_id', '=', incidentId).where('action_id', '=', 'fix').executeTakeFirst();
   /** Waits until the incident's fix is claimed and its rule run has a task queued for an agent nobody serves. */
   const waitingForAgent = async (incidentId: string): Promise<void> => {
     const row = await eventually(async () => ((await actionRun(incidentId))?.workflow_id ? await actionRun(incidentId) : undefined), 30_000, `the fix of ${incidentId} to be claimed`);
     await eventually(
       // The wait for the agent itself, not whichever activity of the run happens to be pending then.
-      async () => (await stack.temporal.client.workflow.getHandle(row.workflow_id!).describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'agentPresent') || undefined,
+      async () => (await peers.stack.temporal.client.workflow.getHandle(row.workflow_id!).describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'agentPresent') || undefined,
       30_000,
       `the rule run of ${incidentId} to wait for an agent`,
     );
   };
-  const finished = (incidentId: string) =>
-    eventually(
-      async () => {
-        const r = await actionRun(incidentId);
-        return r && r.status !== 'running' ? r : undefined;
-      },
-      60_000,
-      `the fix of ${incidentId} to finish`,
-    );
 
   it("the environment deleted and its name registered by another team meanwhile: that team's agent runs nothing, the action fails saying why", async function () {
     const env = `handed-${suffix}`;
@@ -93,11 +49,8 @@ describe('a rule action waiting for its offline Doctor agent', function () {
     const id = await trigger(svc, 'h1', env);
     await waitingForAgent(id);
 
-    assert.equal((await stack.api(`/api/environments/${env}`, { method: 'DELETE' })).status, 204);
-    const team = await stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name: `heirs-${suffix}` }) });
-    assert.equal(team.status, 201, await team.clone().text());
-    await register(env, `heirs-${suffix}`);
-    await agentOn(env, theirs); // the other team's agent, on the queue the name gives
+    await peers.handOver(env, `heirs-${suffix}`);
+    await agentOn(env, peers.theirs); // the other team's agent, on the queue the name gives
 
     const done = await finished(id);
     assert.equal(done.status, 'failed');
@@ -107,22 +60,22 @@ describe('a rule action waiting for its offline Doctor agent', function () {
     );
     // Past the pickup wait a script queued anyway would have had.
     await new Promise((r) => setTimeout(r, 2000));
-    assert.equal(existsSync(`${theirs.markerDir}/fixed-h1`), false, "another team's agent ran this team's script");
+    assert.equal(existsSync(`${peers.theirs.markerDir}/fixed-h1`), false, "another team's agent ran this team's script");
   });
 
   it('an environment registered without a queue is served on the one its name gives; an unregistered one has no agent to run on', async function () {
     const legacy = `legacy-${suffix}`;
-    await stack.db.db.insertInto('environments').values({ name: legacy, labels: '{}', agent_task_queue: null, maintenance_windows: '[]', ssh: null }).execute();
-    await agentOn(legacy, ours);
+    await peers.stack.db.db.insertInto('environments').values({ name: legacy, labels: '{}', agent_task_queue: null, maintenance_windows: '[]', ssh: null }).execute();
+    await agentOn(legacy, peers.ours);
     const svc = await ruleFor();
     const ran = await finished(await trigger(svc, 'h5', legacy));
     assert.equal(ran.status, 'succeeded', ran.error ?? '');
-    assert.equal(existsSync(`${ours.markerDir}/fixed-h5`), true);
+    assert.equal(existsSync(`${peers.ours.markerDir}/fixed-h5`), true);
 
     const refused = await finished(await trigger(svc, 'h6', `nowhere-${suffix}`));
     assert.equal(refused.status, 'failed');
     assert.equal(refused.error, 'not run: the incident has no registered environment, so no Doctor agent to run the script on');
-    assert.equal(existsSync(`${ours.markerDir}/fixed-h6`), false);
+    assert.equal(existsSync(`${peers.ours.markerDir}/fixed-h6`), false);
   });
 
   it('the agent back within the pickup time: the script runs once, the action succeeds', async function () {
@@ -131,23 +84,23 @@ describe('a rule action waiting for its offline Doctor agent', function () {
     const svc = await ruleFor();
     const id = await trigger(svc, 'h2', env);
     await waitingForAgent(id);
-    await agentOn(env, ours);
+    await agentOn(env, peers.ours);
     const done = await finished(id);
     assert.equal(done.status, 'succeeded', done.error ?? '');
-    assert.equal(existsSync(`${ours.markerDir}/fixed-h2`), true);
+    assert.equal(existsSync(`${peers.ours.markerDir}/fixed-h2`), true);
   });
 
   it('an agent from before agentPresent (it answers "not registered") still runs the script', async function () {
     const env = `older-${suffix}`;
     await register(env);
-    const { runAgentScript } = createAgentActivities({ scriptsDir: ours.scriptsDir, maxTimeoutSeconds: 60, maxConcurrentScripts: 4 });
-    const worker = await Worker.create({ connection: stack.temporal.nativeConnection, namespace: stack.config.temporal.namespace, taskQueue: agentTaskQueue(env), activities: { runAgentScript } });
-    agents.push({ worker, running: worker.run() });
+    const { runAgentScript } = createAgentActivities({ scriptsDir: peers.ours.scriptsDir, maxTimeoutSeconds: 60, maxConcurrentScripts: 4 });
+    const worker = await Worker.create({ connection: peers.stack.temporal.nativeConnection, namespace: peers.stack.config.temporal.namespace, taskQueue: agentTaskQueue(env), activities: { runAgentScript } });
+    peers.run(worker);
     const svc = await ruleFor();
     const id = await trigger(svc, 'h3', env);
     const done = await finished(id);
     assert.equal(done.status, 'succeeded', done.error ?? '');
-    assert.equal(existsSync(`${ours.markerDir}/fixed-h3`), true);
+    assert.equal(existsSync(`${peers.ours.markerDir}/fixed-h3`), true);
   });
 
   it('the incident resolved while the fix waits: recorded cancelled, and the agent back later runs nothing', async function () {
@@ -156,12 +109,12 @@ describe('a rule action waiting for its offline Doctor agent', function () {
     const svc = await ruleFor();
     const id = await trigger(svc, 'h4', env);
     await waitingForAgent(id);
-    const res = await stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { occurredAt: new Date().toISOString(), data: { service: { id: svc, type: 'service_reference', summary: 's' } } }));
+    const res = await peers.stack.deliver(sampleFor('v3-incident.resolved-01.json', id, { occurredAt: new Date().toISOString(), data: { service: { id: svc, type: 'service_reference', summary: 's' } } }));
     assert.equal(res.status, 202);
     const done = await finished(id);
     assert.equal(done.status, 'cancelled', done.error ?? '');
-    await agentOn(env, ours);
+    await agentOn(env, peers.ours);
     await new Promise((r) => setTimeout(r, 3000));
-    assert.equal(existsSync(`${ours.markerDir}/fixed-h4`), false, 'the script ran for a resolved incident');
+    assert.equal(existsSync(`${peers.ours.markerDir}/fixed-h4`), false, 'the script ran for a resolved incident');
   });
 });
