@@ -32,6 +32,11 @@ export interface HttpRequest {
   maxResponseBytes?: number;
   /** The answer's body is not needed (a rule-directed webhook): it is not read at all. */
   discardBody?: boolean;
+  /**
+   * What to change when this address answers with a redirect, in the words of the operator who can
+   * (`set JIRA_BASE_URL to the address that answers`): the error of a 3xx ends with it.
+   */
+  redirectFix?: string;
 }
 
 export interface HttpResponse {
@@ -52,8 +57,8 @@ export function isRetryableStatus(status: number): boolean {
 
 /**
  * One HTTP call, bounded by its attempt's deadline or a timeout. Non-2xx answers throw HttpCallError
- * (retryable for 408/429/5xx, not for other 4xx); network failures and timeouts throw a retryable
- * HttpCallError with status null.
+ * (retryable for 408/429/5xx, not for other 4xx, nor for a 3xx, which is not followed: redirectError);
+ * network failures and timeouts throw a retryable HttpCallError with status null.
  */
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const doFetch = req.fetch ?? fetch;
@@ -63,7 +68,10 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const signal = req.signal && timeout ? AbortSignal.any([req.signal, timeout]) : (req.signal ?? timeout!);
   let res: Response;
   try {
-    const init: RequestInit = { method: req.method, signal, redirect: 'error' };
+    // A redirect is never followed, and it is an answer, not a failure to connect: with `redirect: 'error'`
+    // fetch threw a TypeError ("unexpected redirect") that read as a network failure, retried for the
+    // action's whole retry budget and naming neither the status nor where it pointed.
+    const init: RequestInit = { method: req.method, signal, redirect: 'manual' };
     if (req.headers) init.headers = req.headers;
     if (req.body !== undefined) init.body = req.body;
     res = await doFetch(req.url, init);
@@ -74,6 +82,10 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     const detail = cause as { code?: string; message?: string } | undefined;
     const reason = timeout?.aborted ? 'timed out' : (detail?.code ?? detail?.message ?? (err as Error).message);
     throw new HttpCallError(`${req.label}: request failed (${reason})`, null, true, { cause: err });
+  }
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel().catch(() => undefined);
+    throw redirectError(req, res);
   }
   const max = req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   let text = '';
@@ -86,13 +98,6 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     // The status line arrived, the body did not (dropped or too slow): an answer we did not get.
     throw new HttpCallError(`${req.label}: HTTP ${res.status}, answer cut off (${timeout?.aborted ? 'timed out' : 'connection lost'})`, null, true, { cause: err });
   }
-  if (req.echoBody === false && res.status >= 300 && res.status < 400) {
-    // A rule-directed call's redirect is not followed (its transport never does): the call did not reach a
-    // receiver that took it, and sending it again meets the same answer. It fails once, as a refused
-    // destination does (its cause says nothing was done, so the side-effect layer neither re-sends it nor
-    // records its outcome unknown).
-    throw new HttpCallError(`${req.label}: HTTP ${res.status} (${statusReason(res.status)}; the answer is not recorded)`, null, false, { cause: new EgressDeniedError(statusReason(res.status)) });
-  }
   if (res.status < 200 || res.status > 299) {
     if (req.echoBody === false) throw new HttpCallError(`${req.label}: HTTP ${res.status} (${statusReason(res.status)}; the answer is not recorded)`, res.status, isRetryableStatus(res.status));
     const snippet = text.replace(/\s+/g, ' ').slice(0, 200);
@@ -100,6 +105,38 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   }
   if (truncated) throw new HttpCallError(`${req.label}: HTTP ${res.status}, but the answer is larger than ${max} bytes (not read)`, res.status, false);
   return { status: res.status, headers: res.headers, text };
+}
+
+/**
+ * The error of a 3xx answer. A redirect is not followed (the request, its credentials and its body go to the
+ * address configured or named, nowhere else): the call did not reach a receiver that took it, and sending it
+ * again meets the same answer until the address is changed, so it fails once, not retried, as a refused
+ * destination does (its cause says nothing was done, so the side-effect layer neither re-sends it nor records
+ * its outcome unknown). A rule-directed call's answer is not recorded, its Location included: whoever wrote
+ * the rule chose the peer. Any other call (a tracker's API) names where it was sent, as origin and path only,
+ * since the query, fragment or user part of a Location can carry a token (a sign-on page's return ticket),
+ * and ends with what to change. Its one exception is a 303 to a write, which says the write's result is
+ * elsewhere and so may follow a write that was made: it keeps its status, and the side-effect layer looks for
+ * the item before it acts again, as after any answer it cannot read (PagerDuty's client counts a 3xx so, for
+ * the same reason).
+ */
+function redirectError(req: HttpRequest, res: Response): HttpCallError {
+  const reason = statusReason(res.status);
+  if (req.echoBody === false) return new HttpCallError(`${req.label}: HTTP ${res.status} (${reason}; the answer is not recorded)`, null, false, { cause: new EgressDeniedError(reason) });
+  const message = `${req.label}: HTTP ${res.status}, redirecting to ${redirectTarget(res.headers.get('location'), req.url)}: redirects are not followed; ${req.redirectFix ?? 'give the address that answers'}`;
+  if (res.status === 303 && req.method !== 'GET') return new HttpCallError(message, res.status, false);
+  return new HttpCallError(message, null, false, { cause: new EgressDeniedError(reason) });
+}
+
+/** Where a Location points, as origin and path (resolved against the request's URL), saying when more was left out. */
+function redirectTarget(location: string | null, base: string): string {
+  if (location === null) return '(no Location)';
+  const url = URL.parse(location.trim(), base);
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return '(a Location that is not an http or https URL)';
+  const shown = `${url.origin}${url.pathname}`;
+  const cut = shown.length > 200 ? `${shown.slice(0, 200)}…` : shown;
+  const hidden = url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
+  return `"${cut}"${hidden ? ' (its query and credentials not shown)' : ''}`;
 }
 
 /** A fixed phrase for a non-2xx status: what an error message may say instead of the answer's body. */

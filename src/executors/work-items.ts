@@ -124,8 +124,19 @@ function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
-function http(deps: ProviderDeps, call: WorkItemCall = {}): { fetch?: FetchLike; timeoutMs?: number; signal?: AbortSignal } {
-  const out: { fetch?: FetchLike; timeoutMs?: number; signal?: AbortSignal } = {};
+/**
+ * What a redirect's error tells the operator to change (src/executors/http.ts): the setting the provider's
+ * addresses come from (EWM's factory and query URLs are discovered from its catalog), or for GitHub also the
+ * action's repository, which GitHub answers with a 301 or 307 once it was renamed or moved.
+ */
+const REDIRECT_FIX = {
+  ewm: 'set EWM_CATALOG_URL to the address that answers',
+  jira: 'set JIRA_BASE_URL to the address that answers',
+  github: "set GITHUB_API_URL to the address that answers (or the action's repo to where the repository moved)",
+} as const;
+
+function http(kind: keyof typeof REDIRECT_FIX, deps: ProviderDeps, call: WorkItemCall = {}): { fetch?: FetchLike; timeoutMs?: number; signal?: AbortSignal; redirectFix: string } {
+  const out: { fetch?: FetchLike; timeoutMs?: number; signal?: AbortSignal; redirectFix: string } = { redirectFix: REDIRECT_FIX[kind] };
   if (deps.fetch) out.fetch = deps.fetch;
   if (deps.timeoutMs !== undefined) out.timeoutMs = deps.timeoutMs;
   if (call.signal) out.signal = call.signal;
@@ -218,7 +229,7 @@ export async function discoverEwmProjectArea(config: EwmConfig, deps: ProviderDe
     if (parsed.origin !== origin) throw new WorkItemError(`${label}: ${what} is on another server than the catalog; refused`, false);
     return parsed.toString();
   };
-  const catalogRes = await httpRequest({ method: 'GET', url: config.catalogUrl, label, headers, ...http(deps, call) });
+  const catalogRes = await httpRequest({ method: 'GET', url: config.catalogUrl, label, headers, ...http('ewm', deps, call) });
   const catalog = asRecord(parseJson(catalogRes, label), label);
   const wanted = config.projectArea;
   const providers = many(catalog['oslc:serviceProvider']).filter((p): p is Record<string, unknown> => typeof p === 'object' && p !== null);
@@ -226,7 +237,7 @@ export async function discoverEwmProjectArea(config: EwmConfig, deps: ProviderDe
   const providerUrl = match ? resourceOf(match) : undefined;
   if (!providerUrl) throw new WorkItemError(`${label}: no project area named ${JSON.stringify(wanted.slice(0, 200))} in the service provider catalog`, false);
   const serviceProviderUrl = sameOrigin(providerUrl, 'the service provider');
-  const spRes = await httpRequest({ method: 'GET', url: serviceProviderUrl, label, headers, ...http(deps, call) });
+  const spRes = await httpRequest({ method: 'GET', url: serviceProviderUrl, label, headers, ...http('ewm', deps, call) });
   const sp = asRecord(parseJson(spRes, label), label);
   const services = many(sp['oslc:service']).filter((s): s is Record<string, unknown> => typeof s === 'object' && s !== null);
   const capabilities = (key: string) => services.flatMap((s) => many(s[key])).filter((c): c is Record<string, unknown> => typeof c === 'object' && c !== null);
@@ -292,7 +303,7 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
         label,
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
-        ...http(deps, call),
+        ...http('ewm', deps, call),
       }).catch(rediscoverOn);
       const location = res.headers.get('location');
       const parsed = res.text.trim() === '' ? {} : asRecord(parseJson(res, label), label);
@@ -303,7 +314,7 @@ export function createEwmProvider(config: EwmConfig, deps: ProviderDeps = {}): W
       const url = new URL((await endpoints(call)).queryCapabilityUrl);
       url.searchParams.set('oslc.where', `dcterms:subject="${tag}"`);
       url.searchParams.set('oslc.select', 'dcterms:identifier');
-      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) }).catch(rediscoverOn);
+      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http('ewm', deps, call) }).catch(rediscoverOn);
       const parsed = asRecord(parseJson(res, label), label);
       const results = parsed['oslc:results'] ?? parsed['rdfs:member'];
       if (!Array.isArray(results)) throw new WorkItemError(`${label}: query response without oslc:results`, false);
@@ -371,7 +382,7 @@ export function createJiraProvider(config: JiraConfig, deps: ProviderDeps = {}):
         label,
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
-        ...http(deps, call),
+        ...http('jira', deps, call),
       });
       const parsed = asRecord(parseJson(res, label), label);
       const key = asString(parsed.key);
@@ -383,7 +394,7 @@ export function createJiraProvider(config: JiraConfig, deps: ProviderDeps = {}):
       url.searchParams.set('jql', `labels = "${idempotencyLabel(key)}" ORDER BY created ASC`);
       url.searchParams.set('fields', 'summary');
       url.searchParams.set('maxResults', '1');
-      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) });
+      const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http('jira', deps, call) });
       const parsed = asRecord(parseJson(res, label), label);
       if (!Array.isArray(parsed.issues)) throw new WorkItemError(`${label}: search response without issues`, false);
       const first = parsed.issues[0] as unknown;
@@ -449,7 +460,7 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
         label,
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
-        ...http(deps, call),
+        ...http('github', deps, call),
       });
       return refOf(asRecord(parseJson(res, label), label));
     },
@@ -467,7 +478,7 @@ export function createGitHubProvider(config: GitHubConfig, deps: ProviderDeps = 
         // An issue made after `createdAfter` was updated after it too (10 min of clock skew allowed): the
         // list leaves out older ones.
         if (call?.createdAfter) url.searchParams.set('since', new Date(call.createdAfter.getTime() - 600_000).toISOString());
-        const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http(deps, call) });
+        const res = await httpRequest({ method: 'GET', url: url.toString(), label, headers: await headers(), ...http('github', deps, call) });
         const list = parseJson(res, label);
         if (!Array.isArray(list)) throw new WorkItemError(`${label}: issue list is not an array`, false);
         for (const entry of list) {

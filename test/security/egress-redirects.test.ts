@@ -4,6 +4,8 @@
 // with ACTION_EGRESS_ALLOW naming loopback so the first peer is reachable at all: a redirect is how an
 // allowed receiver would lead the worker to an address the rule could not name (here a second loopback
 // peer, which stands for any target; refused ranges are refused on their own, test/security/egress.test.ts).
+// A tracker's API (operator configuration, reached with plain fetch) is not followed either, and its error
+// says where the redirect pointed, without the Location's query or credentials, and which setting to change.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
@@ -23,16 +25,27 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
 
   before(async function () {
     landing = await startHttpPeer([{ method: 'POST', path: /.*/, handle: () => ({ status: 200, text: 'ok' }) }]);
+    // Jira's address (JIRA_BASE_URL) answers every call with a 302 to a sign-on page whose Location carries
+    // credentials and a ticket in its query: what a proxy in front of a tracker answers when it wants a login.
+    const signOn = (): { status: number; headers: Record<string, string>; text: string } => ({
+      status: 302,
+      headers: { location: `http://svc:pa55word@${new URL(landing.url).host}/login?ticket=ST-SECRET-TICKET#after` },
+      text: '',
+    });
     redirector = await startHttpPeer([
+      { method: 'POST', path: /^\/jira\//, handle: signOn },
+      { method: 'GET', path: /^\/jira\//, handle: signOn },
       {
         method: 'POST',
         path: /^\/(?<kind>hook|services)\/(?<status>\d{3})(\/.*)?$/,
         handle: (req) => ({ status: Number(req.params.status), headers: { location: `${landing.url}/landed/${req.params.kind}/${req.params.status}` }, text: '' }),
       },
     ]);
-    stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
+    process.env.JIRA_API_TOKEN = 'jira-token';
+    stack = await startStack({ env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', JIRA_BASE_URL: `${redirector.url}/jira`, JIRA_EMAIL: 'ops@example.com', JIRA_API_TOKEN: 'jira-token' } });
   });
   after(async function () {
+    delete process.env.JIRA_API_TOKEN;
     await stack?.stop();
     await Promise.all([landing?.close(), redirector?.close()]);
   });
@@ -98,5 +111,25 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
       delete process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_302;
       delete process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_307;
     }
+  });
+
+  it('a Jira ticket whose API answers 302 fails once, naming the status, where it pointed (without its query or credentials) and JIRA_BASE_URL', async function () {
+    const service = newServiceId();
+    // Three attempts allowed: before, fetch's "unexpected redirect" was a retryable network failure, sent again each time.
+    await insertRule(service, [{ id: 'ticket', type: 'workitem', provider: 'jira', project: 'OPS', title: 'Disk full', when: 'always', retry: { maximumAttempts: 3, initialIntervalSeconds: 0.1, backoffCoefficient: 1 } }]);
+    const [run] = await incidentRuns(service, 1);
+    assert.deepEqual([run!.status, run!.attempts], ['failed', 1], run!.error ?? '');
+    assert.ok(
+      run!.error?.includes(`jira: HTTP 302, redirecting to "${landing.url}/login" (its query and credentials not shown): redirects are not followed; set JIRA_BASE_URL to the address that answers`),
+      run!.error ?? '',
+    );
+    assert.doesNotMatch(run!.error ?? '', /ST-SECRET-TICKET|pa55word|svc:/, 'nothing of the Location that could be a secret');
+    assert.deepEqual(
+      redirector.requests.filter((r) => r.path.startsWith('/jira/')).map((r) => `${r.method} ${r.path}`),
+      ['POST /jira/rest/api/3/issue'],
+      'one request reached Jira, never again (no retry, no lookup: a 302 is an answer that did nothing)',
+    );
+    assert.deepEqual(await effectAttempts(run!.id), { attempts: 1, state: 'failed' }, 'one attempt, failed (not uncertain)');
+    assert.deepEqual(landing.requests.map((r) => r.path), [], 'nothing reached where the redirect pointed');
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { whatHappened } from '../../activities/side-effects.js';
 import { TRUNCATED } from '../../src/domain/template.js';
 import { HttpCallError, SecretResolutionError, WorkItemError } from '../../src/executors/errors.js';
 import {
@@ -193,6 +194,33 @@ describe('executors/work-items', () => {
       const list = gh.requests.find((r) => r.method === 'GET')!;
       assert.equal(list.query.get('labels'), 'selfheal');
       assert.equal(list.query.get('state'), 'all');
+    });
+
+    it('a redirect is not followed: a 307 (a moved repository) fails once as nothing done, a 303 to the create keeps its outcome uncertain', async () => {
+      // Every path of a second peer answers as GitHub does for a renamed repository, or a 303 to a write;
+      // `to` is where the redirect would have led, with a token in its query that the error must not repeat.
+      const to = await startHttpPeer([]);
+      const moved = await startHttpPeer([
+        { method: 'GET', path: /.*/, handle: () => ({ status: 307, headers: { location: `${to.url}/repositories/42/issues?token=gho_SECRET` }, text: '' }) },
+        { method: 'POST', path: /.*/, handle: () => ({ status: 303, headers: { location: '/repos/o/r/issues/7' }, text: '' }) },
+      ]);
+      try {
+        const p = createGitHubProvider({ apiUrl: moved.url, owner: 'o', repo: 'r', tokenRef: 'env:GH_TOKEN' }, { env: { GH_TOKEN: 't' } });
+        const fix = "redirects are not followed; set GITHUB_API_URL to the address that answers (or the action's repo to where the repository moved)";
+        const looked = await p.findByIdempotencyKey('Q1ABC:rule-3:0').then(() => assert.fail('a 307 is not an answer'), (err: unknown) => err as HttpCallError);
+        assert.ok(looked instanceof HttpCallError && !looked.retryable, String(looked));
+        assert.equal(looked.message, `github: HTTP 307, redirecting to "${to.url}/repositories/42/issues" (its query and credentials not shown): ${fix}`);
+        assert.equal(whatHappened(looked), 'nothing');
+        const created = await p.create(input('Q1ABC:rule-3:0')).then(() => assert.fail('a 303 is not an answer'), (err: unknown) => err as HttpCallError);
+        assert.ok(created instanceof HttpCallError && !created.retryable, String(created));
+        assert.equal(created.message, `github: HTTP 303, redirecting to "${moved.url}/repos/o/r/issues/7": ${fix}`);
+        // A 303 to a write says its result is elsewhere: the issue may exist, so the next attempt looks first.
+        assert.equal(whatHappened(created), 'uncertain');
+        assert.deepEqual(moved.requests.map((r) => r.method), ['GET', 'POST'], 'one request each, none followed');
+        assert.deepEqual(to.requests, []);
+      } finally {
+        await Promise.all([to.close(), moved.close()]);
+      }
     });
 
     it("a title and a description past GitHub's limits are cut to fit (before: 422 on every attempt), the marker kept first", async () => {
