@@ -21,10 +21,10 @@ import {
 } from '../src/db/repositories/action-runs.js';
 import { lockGuards, NOT_STARTED_RUN_STATUSES, releaseUnstartedRemediation } from '../src/db/repositories/guards.js';
 import { countOtherActiveLeases, extendLease, findRunLease, releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
-import { lockBreaker, readBreakerOfRun, saveBreaker } from '../src/db/repositories/rule-breakers.js';
+import { beginBreakerTrialIfOpen, lockBreaker, readBreakerOfRun, saveBreaker } from '../src/db/repositories/rule-breakers.js';
 import { findBreakerOutcome, recordBreakerOutcome, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
-import { advisoryXactLock, inTransaction } from '../src/db/repositories/transactions.js';
-import { breakerAfterOutcome, breakerStopsStart, DEFAULT_BREAKER_RESET_SECONDS, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSecondsFrom } from '../src/domain/policies.js';
+import { advisoryXactLock, inTransaction, tryAdvisoryXactLock } from '../src/db/repositories/transactions.js';
+import { breakerAfterOutcome, breakerStopsStart, breakerTrialDue, DEFAULT_BREAKER_RESET_SECONDS, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSecondsFrom } from '../src/domain/policies.js';
 import type { Rule } from '../src/domain/rules/schema.js';
 import { DEFAULT_GUARD_CONFIG, isRemediationType, type GuardConfig, type RuleGuards } from '../src/domain/guards.js';
 import { errorText, outputText, safeLink } from '../src/domain/agent-result.js';
@@ -381,15 +381,33 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     // needed: an outcome that opens the breaker and commits after this read meets this start as it meets
     // any run already started, which finishes; a reset committed after it meets a start refused a moment
     // before it. Before the guards' reason, so a start the breaker stops never pauses automation.
-    const breaker = pausable !== undefined ? await readBreakerOfRun(trx, input.actionRunId) : undefined;
+    let breaker = pausable !== undefined ? await readBreakerOfRun(trx, input.actionRunId) : undefined;
+    const resetSeconds = breaker?.resetSeconds ?? DEFAULT_BREAKER_RESET_SECONDS;
+    // Open and due for its half-open trial: this start is the trial, as the next new match would be. The
+    // planner reads the breaker and begins a trial under its lock on the rule, so this start takes that lock
+    // too (else both begin one, and two fixes run where the breaker lets one), read again under it. Without
+    // waiting: the planner takes it before the target's lock, which this transaction holds already. Not
+    // taken, a match of the rule is being decided right now, and takes the trial if it runs.
+    let trialContended = false;
+    if (breaker && breakerTrialDue(breaker.breaker, resetSeconds, at)) {
+      if (await tryAdvisoryXactLock(trx, `rule:${breaker.ruleId}`)) breaker = await readBreakerOfRun(trx, input.actionRunId);
+      else trialContended = true;
+    }
     const breakerStop = breaker
-      ? breakerStopsStart(breaker.breaker, { ruleId: breaker.ruleId, matchId: breaker.matchId, plannedAsTrial: breaker.plannedAsTrial, resetSeconds: breaker.resetSeconds ?? DEFAULT_BREAKER_RESET_SECONDS, waited: waited ?? APPROVAL_WAITED })
+      ? breakerStopsStart(breaker.breaker, { ruleId: breaker.ruleId, matchId: breaker.matchId, plannedAsTrial: breaker.plannedAsTrial, resetSeconds, waited: waited ?? APPROVAL_WAITED, at, trialContended })
       : undefined;
+    const beginsTrial = breaker !== undefined && breakerStop === undefined && breakerTrialDue(breaker.breaker, resetSeconds, at);
     const guardStop = check?.crossed !== undefined ? `not run when approved: ${check.crossed}` : undefined;
     // Its lease expired while it waited and another run holds the host: what acts on the host does not
     // start then (a notification to people goes on).
     const concurrencyStop = input.action && actsOnTarget(input.action.type) && leaseStop !== undefined ? leaseStop.replace(/^not run:/, 'not run when approved:') : undefined;
     const row = await startApprovedRun(trx, input.actionRunId, input.owner, at, { cancelIfResolvedOf: guarded, stopIfPausedFor: pausable, breakerStop, guardStop: guardStop ?? concurrencyStop, waited });
+    // Started as the trial: recorded as the planner records one, in the transaction of the start, so that
+    // this run's outcome alone closes or re-opens the breaker (isCurrentTrial: the trial's match) and no
+    // other fix starts meanwhile. A start stopped for another reason begins no trial.
+    if (row?.status === 'running' && beginsTrial && (await beginBreakerTrialIfOpen(trx, breaker!.ruleId, at, breaker!.matchId))) {
+      deps.logger.info({ ruleId: breaker!.ruleId, matchId: breaker!.matchId, actionRunId: input.actionRunId }, 'circuit breaker half-open: an approved fix starts as its trial');
+    }
     if (row?.status === 'running') await check?.record();
     if (row?.status === 'skipped' && guardStop !== undefined && row.error === guardStop) {
       await check?.pause();

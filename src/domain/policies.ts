@@ -266,27 +266,49 @@ export function decidePolicies(input: PolicyInput, state: PolicyState): PolicyDe
  * by a release before trials were; a run without a match id) is told by the plan alone, as then.
  */
 export function isCurrentTrial(breaker: { state: BreakerStateName; trialMatch: string | null }, matchId: string | undefined, plannedAsTrial: boolean): boolean {
-  if (!plannedAsTrial || breaker.state !== 'half_open') return false;
-  return breaker.trialMatch === null || matchId === undefined || breaker.trialMatch === matchId;
+  if (breaker.state !== 'half_open') return false;
+  // A trial named by its match is that match's run, whoever began it: the planner, or an approved start
+  // that found the breaker due for its trial ({@link breakerStopsStart}) in a run not planned as one.
+  if (breaker.trialMatch !== null && matchId !== undefined) return breaker.trialMatch === matchId;
+  return plannedAsTrial;
+}
+
+/**
+ * Whether an open breaker is due for its half-open trial at `at`: `resetSeconds` have passed since it
+ * opened (or since its last trial began, which ended without a verdict) and no trial has begun since, as
+ * {@link decidePolicies} lets a new match through as the trial.
+ */
+export function breakerTrialDue(breaker: BreakerState, resetSeconds: number, at: Date): boolean {
+  if (breaker.state !== 'open') return false;
+  return breaker.openedAt === null || at.getTime() - breaker.openedAt.getTime() >= resetSeconds * 1000;
 }
 
 /**
  * Why a remediation of rule `run.ruleId` that waited for a decision (its own approval, or an earlier
- * action's: `run.waited`) must not start now for the rule's circuit breaker; undefined when it may. It was
- * planned while the breaker let it (closed, or as the half-open trial), maybe days before, and starts under
- * the breaker as it is now, as the planner deciding now would: closed (never opened, or reset by an admin
- * while it waited) it starts; half-open, it starts only as the trial the breaker waits on (the breaker
+ * action's: `run.waited`) must not start at `run.at` for the rule's circuit breaker; undefined when it may.
+ * It was planned while the breaker let it (closed, or as the half-open trial), maybe days before, and starts
+ * under the breaker as it is now, as the planner deciding now would: closed (never opened, or reset by an
+ * admin while it waited) it starts; half-open, it starts only as the trial the breaker waits on (the breaker
  * closes or re-opens on that run's outcome alone, so a trial waiting for its approval must be able to run);
- * open, or half-open for another match's trial, only notifications run.
+ * open and due for its trial ({@link breakerTrialDue}), it starts as that trial, which its caller records
+ * (the breaker half-open on this run's match, as the planner records a trial it lets through), unless
+ * `trialContended` (the caller could not take the planner's lock on the rule: a match of the rule is being
+ * decided at this moment, and takes the trial if it runs); open otherwise, or half-open for another match's
+ * trial, only notifications run. Before, an open breaker stopped the start even once its trial was due, so
+ * an approved fix was skipped where the next new match would have run.
  */
 export function breakerStopsStart(
   breaker: BreakerState & { trialMatch: string | null },
-  run: { ruleId: string; matchId: string; plannedAsTrial: boolean; resetSeconds: number; waited: string },
+  run: { ruleId: string; matchId: string; plannedAsTrial: boolean; resetSeconds: number; waited: string; at: Date; trialContended?: boolean | undefined },
 ): string | undefined {
   if (breaker.state === 'closed' || isCurrentTrial(breaker, run.matchId, run.plannedAsTrial)) return undefined;
   const reset = `POST /api/rules/${run.ruleId}/reset-breaker`;
   if (breaker.state === 'half_open') {
     return `not run: the rule's circuit breaker opened while ${run.waited}, and its half-open trial is another run: only notifications run until that trial ends (or ${reset})`;
+  }
+  if (breakerTrialDue(breaker, run.resetSeconds, run.at)) {
+    if (!run.trialContended) return undefined;
+    return `not run: the rule's circuit breaker opened while ${run.waited}, and its half-open trial, due now, goes to a match of the rule being decided at this moment if it runs: only notifications run (or ${reset})`;
   }
   const due = breaker.openedAt ? ` (due ${new Date(breaker.openedAt.getTime() + run.resetSeconds * 1000).toISOString()})` : '';
   return `not run: the rule's circuit breaker opened while ${run.waited}: only notifications run until its half-open trial${due} or ${reset}`;

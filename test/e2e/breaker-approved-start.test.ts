@@ -143,4 +143,27 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     await scored(trial);
     assert.deepEqual(await breakerOf(ruleId), { breaker_state: 'closed', consecutive_failures: 0, breaker_trial_match: null }, 'closed by its trial');
   });
+
+  it('a fix approved once its open breaker is due for its half-open trial, no trial begun, starts as that trial, and its success closes the breaker', async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    const ruleId = await rule(svc, gatedFix({ failureThreshold: 1, resetSeconds: 60 }));
+    const id = await trigger(svc, 'due-1');
+    const fix = await waiting(id);
+    const match = await matchOf(id);
+    assert.equal(match.decision, 'run');
+    // While it waited, other runs opened the breaker two minutes ago, past its resetSeconds, and no match
+    // came since to be its trial (written as they would leave it).
+    await stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    // Approved now: the next new match would run as the trial, and so does this fix. Before, it was skipped
+    // ("breaker open ... until its half-open trial (due …)", a time already past).
+    await decide(id, fix.id, 'approve');
+    const runs = await ended(id, 3);
+    assert.deepEqual(statuses(runs), [['fix', 'succeeded'], ['resolve', 'succeeded'], ['tell', 'succeeded']], why(runs));
+    assert.equal(await hostSaw('due-1'), true, 'the fix ran on its host');
+    assert.equal(resolvesAtPeer(id).length, 1, 'PagerDuty was told it resolved');
+    await scored(id);
+    // Its success closed the breaker: it was the trial (an ordinary success leaves an open breaker open).
+    assert.deepEqual(await breakerOf(ruleId), { breaker_state: 'closed', consecutive_failures: 0, breaker_trial_match: null }, 'closed by this run as its trial');
+  });
 });

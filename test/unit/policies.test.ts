@@ -3,9 +3,11 @@ import { NOTE_MARKER as PIPELINE_NOTE_MARKER } from '../../activities/action-run
 import { NOTE_MARKER } from '../../src/domain/backtest/index.js';
 import {
   breakerAfterOutcome,
+  breakerAtTrial,
   breakerStopsStart,
   CLOSED_BREAKER,
   decidePolicies,
+  isCurrentTrial,
   leaseSeconds,
   policyOfRecorded,
   policyWindows,
@@ -189,8 +191,9 @@ describe('policies (src/domain/policies.ts)', function () {
   });
 
   it('breakerStopsStart: a remediation that waited starts under the breaker as it is now: closed, or as the half-open trial it waits on', function () {
-    const run = { ruleId: 'r1', matchId: '7', plannedAsTrial: false, resetSeconds: 3600, waited: 'this action waited for its approval' };
     const openedAt = new Date('2026-11-10T11:30:00Z');
+    // Half an hour after the breaker opened: its trial is not due yet (resetSeconds 3600).
+    const run = { ruleId: 'r1', matchId: '7', plannedAsTrial: false, resetSeconds: 3600, waited: 'this action waited for its approval', at: new Date('2026-11-10T12:00:00Z') };
     // Closed: never opened, or reset by an admin while it waited.
     assert.equal(breakerStopsStart({ ...CLOSED_BREAKER, trialMatch: null }, run), undefined);
     // Open: only notifications, as the planner deciding now would say.
@@ -201,10 +204,44 @@ describe('policies (src/domain/policies.ts)', function () {
     // Half-open: the trial the breaker waits on runs (else it never closes); any other run does not.
     const halfOpen = { state: 'half_open' as const, openedAt, consecutiveFailures: 3, trialMatch: '7' };
     assert.equal(breakerStopsStart(halfOpen, { ...run, plannedAsTrial: true }), undefined);
-    assert.match(breakerStopsStart(halfOpen, run) ?? '', /^not run: the rule's circuit breaker opened while this action waited for its approval, and its half-open trial is another run/);
+    assert.match(breakerStopsStart(halfOpen, { ...run, matchId: '8' }) ?? '', /^not run: the rule's circuit breaker opened while this action waited for its approval, and its half-open trial is another run/);
+    // The trial named by its match is that run's, planned as one or not (begun at an approved start of it).
+    assert.equal(breakerStopsStart(halfOpen, run), undefined);
     assert.match(breakerStopsStart({ ...halfOpen, trialMatch: '8' }, { ...run, plannedAsTrial: true }) ?? '', /half-open trial is another run/, 'a trial overtaken (an admin reset, the breaker opened and half-opened again)');
     // A trial begun before trials were named by their match is told by its plan alone, as isCurrentTrial says.
     assert.equal(breakerStopsStart({ ...halfOpen, trialMatch: null }, { ...run, plannedAsTrial: true }), undefined);
+    assert.match(breakerStopsStart({ ...halfOpen, trialMatch: null }, run) ?? '', /half-open trial is another run/);
+  });
+
+  it('breakerStopsStart: an open breaker past its resetSeconds, no trial begun, lets the approved fix start as its trial, as decidePolicies lets the next match through', function () {
+    const r = rule({ policies: { circuitBreaker: { failureThreshold: 3, resetSeconds: 600 } } });
+    const openedAt = new Date('2026-11-10T11:30:00Z');
+    const open = { state: 'open' as const, openedAt, consecutiveFailures: 3 };
+    const run = { ruleId: r.id, matchId: '7', plannedAsTrial: false, resetSeconds: 600, waited: 'this action waited for its approval' };
+    for (const [at, due] of [
+      [new Date('2026-11-10T11:39:59Z'), false],
+      [new Date('2026-11-10T11:40:00Z'), true],
+      [new Date('2026-11-12T09:00:00Z'), true],
+    ] as const) {
+      // What a new match would be at that moment, and what the approved start does: the same.
+      const planned = decidePolicies(input(r, { at }), state({ breaker: open }));
+      assert.equal(planned.breakerTrial === true, due, `${at.toISOString()}: ${planned.reason}`);
+      const stop = breakerStopsStart({ ...open, trialMatch: null }, { ...run, at });
+      if (due) assert.equal(stop, undefined, `${at.toISOString()}: starts as the trial`);
+      else assert.match(stop ?? '', /only notifications run until its half-open trial \(due 2026-11-10T11:40:00.000Z\)/);
+    }
+    // A breaker with no time of opening is due at once, as decidePolicies reads it.
+    assert.equal(breakerStopsStart({ ...open, openedAt: null, trialMatch: null }, { ...run, at }), undefined);
+    // A match of the rule being decided at this moment (the planner's lock held) takes the trial if it runs.
+    assert.equal(
+      breakerStopsStart({ ...open, trialMatch: null }, { ...run, at, trialContended: true }),
+      `not run: the rule's circuit breaker opened while this action waited for its approval, and its half-open trial, due now, goes to a match of the rule being decided at this moment if it runs: only notifications run (or POST /api/rules/${r.id}/reset-breaker)`,
+    );
+    // Begun (by the planner or another approved start), the trial is that one: this fix waits for it to end.
+    assert.match(breakerStopsStart({ ...breakerAtTrial(open, at), trialMatch: '6' }, { ...run, at }) ?? '', /half-open trial is another run/);
+    // Once begun on this match, the trial's outcome is this run's, though it was not planned as one.
+    assert.equal(isCurrentTrial({ state: 'half_open', trialMatch: '7' }, '7', false), true);
+    assert.equal(isCurrentTrial({ state: 'half_open', trialMatch: '7' }, '8', true), false);
   });
 
   it('the backtest skips the same notes the pipeline writes', function () {

@@ -55,6 +55,22 @@ export async function beginBreakerTrial(db: Db, ruleId: string, at: Date, matchI
   await db.updateTable('rules').set({ breaker_state: 'half_open', breaker_opened_at: at, breaker_trial_match: matchId }).where('id', '=', ruleId).execute();
 }
 
+/**
+ * The approved start of match `matchId`'s remediation begins the half-open trial of a breaker that was open
+ * and due for it (policies.ts breakerStopsStart), as {@link beginBreakerTrial} records the planner's: only
+ * while the breaker is still open, since an admin's reset may have closed it after it was read (then the
+ * run starts as an ordinary one under a closed breaker). Whether the trial was begun.
+ */
+export async function beginBreakerTrialIfOpen(db: Db, ruleId: string, at: Date, matchId: string): Promise<boolean> {
+  const updated = await db
+    .updateTable('rules')
+    .set({ breaker_state: 'half_open', breaker_opened_at: at, breaker_trial_match: matchId })
+    .where('id', '=', ruleId)
+    .where('breaker_state', '=', 'open')
+    .executeTakeFirst();
+  return updated.numUpdatedRows > 0n;
+}
+
 /** The match whose run is the rule's current half-open trial; null when none is named (or the rule is not stored). */
 export async function readBreakerTrial(db: Db, ruleId: string): Promise<{ state: BreakerStateName; trialMatch: string | null } | undefined> {
   const row = await db.selectFrom('rules').select(['breaker_state', 'breaker_trial_match']).where('id', '=', ruleId).executeTakeFirst();

@@ -12,3 +12,13 @@ export function inTransaction<T>(db: Kysely<Database>, work: (trx: Transaction<D
 export async function advisoryXactLock(trx: Transaction<Database>, key: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx);
 }
+
+/**
+ * Take `key` until the transaction ends if no other transaction holds it, without waiting; whether it was
+ * taken. For a lock that is taken, elsewhere, before locks this transaction already holds: waiting for it
+ * here could close a cycle (a deadlock).
+ */
+export async function tryAdvisoryXactLock(trx: Transaction<Database>, key: string): Promise<boolean> {
+  const { rows } = await sql<{ taken: boolean }>`select pg_try_advisory_xact_lock(hashtext(${key})) as taken`.execute(trx);
+  return rows[0]?.taken === true;
+}
