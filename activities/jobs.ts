@@ -9,7 +9,7 @@ import type { Database } from '../src/db/database.js';
 import { environmentsForTargets } from '../src/db/repositories/environment-settings.js';
 import { findJobDefinition, findJobStanding, findLiveJob, finishJobRun, insertJobRunStart, jobRunTeam, upsertTargetResult } from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
-import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
+import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, runTargetCountProblem, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
@@ -44,7 +44,7 @@ export interface JobTarget {
 
 /**
  * A run that starts no target: `skipped` says why. `failed`: the job cannot run as it stands (its matched
- * environments could not finish within a run's limit), so the run is recorded failed and, with `notify`,
+ * environments are more than a run may hold, or could not finish within a run's limit), so the run is recorded failed and, with `notify`,
  * its failure notice sent; without it the skip is harmless (paused, an overlap, nothing matched).
  */
 export interface JobRunNotStarted {
@@ -140,6 +140,11 @@ export function createJobActivities(deps: JobActivityDeps) {
     const rows = await environmentsForTargets(db, row.team, t);
     const byName = new Map(rows.map((r) => [r.name, r]));
     const names = 'environments' in t ? [...new Set(t.environments)] : rows.map((r) => r.name);
+    // A selector or `all` that grew past what one run may hold (MAX_JOB_RUN_TARGETS) is not begun: Temporal
+    // would end the run once its history passed its limits, midway, the rest of its targets never run, its
+    // row left `running` and no notice sent. It is the job's failure, recorded and notified as below.
+    const tooMany = runTargetCountProblem(names.length);
+    if (tooMany) return { skipped: `job ${job.id} did not start: ${tooMany}`, failed: true, name: job.name, notify: Boolean(job.notifyOnFailure?.slack || job.notifyOnFailure?.email) };
 
     const targets: JobTarget[] = names.map((name) => {
       const e = byName.get(name);

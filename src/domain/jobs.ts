@@ -409,8 +409,33 @@ export const jobScheduleSchema = z
     if (n !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of "interval" or "cron"' });
   });
 
+/**
+ * The most targets one run of a job may hold. A run is one Temporal workflow execution, and every target
+ * adds to its history: 11 to 20 events (the check before it, for an agent its `agentPresent` wait and the
+ * check again, the script's activity, the recording of its result, and the workflow tasks between them: 20
+ * at concurrency 1) and 3.8 KB, up to about 18 KB when its output's end and its error are as long as they
+ * may be (each at most 4,096 bytes, and each twice: the script's result and its recording). Temporal ends a
+ * workflow whose history passes 51,200 events or 50 MB (the server's defaults, `limit.historyCount.error`
+ * and `limit.historySize.error`), and warns at 10,240 events and 10 MiB: a run over a selector matching
+ * thousands of environments was ended midway, its row left `running`, the rest of its targets never run
+ * and no failure notice sent. 500 targets stay under both warning levels in the worst shape measured
+ * (about 10,030 events and 9.2 MB) and five times under the limits, and it is the most a list of
+ * environments may name. Measured on the dev server, in docs/capacity.md ("How many targets one job run
+ * holds").
+ */
+export const MAX_JOB_RUN_TARGETS = 500;
+
+/**
+ * Why a run over `matched` targets may not be begun, or undefined when it fits MAX_JOB_RUN_TARGETS: checked
+ * where a job is saved (the selector or `all` as it matches now) and at each run (what it matches then).
+ */
+export function runTargetCountProblem(matched: number): string | undefined {
+  if (matched <= MAX_JOB_RUN_TARGETS) return undefined;
+  return `the job's targets match ${matched} environments, more than the ${MAX_JOB_RUN_TARGETS} one run may hold (a run's targets share one Temporal workflow history, which Temporal ends past its limits): split the job into several jobs, each with a label selector matching at most ${MAX_JOB_RUN_TARGETS}`;
+}
+
 export const jobTargetsSchema = z.union([
-  z.strictObject({ environments: z.array(slug(63)).min(1).max(500) }),
+  z.strictObject({ environments: z.array(slug(63)).min(1).max(MAX_JOB_RUN_TARGETS) }),
   z.strictObject({ selector: z.record(z.string().min(1).max(63), z.string().max(256)).refine((r) => Object.keys(r).length > 0, 'give at least one label') }),
   z.strictObject({ all: z.literal(true) }),
 ]);

@@ -31,6 +31,16 @@ export class ValidationError extends ServiceError {
   }
 }
 
+/**
+ * 422: the input is well formed but cannot be taken as things stand (a job's selector matching more
+ * environments than one run may hold); `errors` names each offending field.
+ */
+export class UnprocessableError extends ServiceError {
+  constructor(detail: string, errors?: FieldError[], extra: ErrorExtra = {}) {
+    super(422, 'Unprocessable Content', detail, { ...extra, ...(errors ? { errors } : {}) });
+  }
+}
+
 export class NotFoundError extends ServiceError {
   constructor(detail: string) {
     super(404, 'Not Found', detail);

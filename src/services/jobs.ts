@@ -10,10 +10,11 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { environmentsOutside } from '../db/repositories/teams.js';
+import { countEnvironmentsForTargets } from '../db/repositories/environment-settings.js';
 import { deleteJob, findJob, findJobClash, findJobRun, firstFreeJobId, insertJob, lockJobId, listJobPage, listJobRunsPage, listJobRunTargets, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
-import { countScheduledTimes, heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, runTimeoutProblem, scheduleFrequencyProblem, slugify, timeZoneSpelling, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { countScheduledTimes, heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, runTargetCountProblem, runTimeoutProblem, scheduleFrequencyProblem, slugify, timeZoneSpelling, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { recipientRefused, refusals, type EmailRecipientPolicy } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
@@ -32,7 +33,7 @@ import {
   type ScheduleTarget,
 } from '../temporal/schedules.js';
 import type { Actor } from './actor.js';
-import { ConflictError, errorForLog, isUniqueViolation, NotFoundError, ServiceError, UnavailableError, ValidationError } from './errors.js';
+import { ConflictError, errorForLog, isUniqueViolation, NotFoundError, ServiceError, UnavailableError, UnprocessableError, ValidationError } from './errors.js';
 import { canRead, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export interface JobServiceDeps {
@@ -48,9 +49,19 @@ export interface JobServiceDeps {
 
 type JobBody = Omit<JobDefinition, 'id'> & { id?: string | undefined };
 
-/** A job may target only environments of its own team (400 naming targets.environments otherwise). */
+/**
+ * A job may target only environments of its own team (400 naming targets.environments otherwise), and a
+ * selector or `all` may match no more environments now than one run may hold (422 naming targets, with the
+ * count and the bound): its runs would all fail (activities/jobs.ts refuses to begin them).
+ */
 async function targetsInTeam(db: Kysely<Database>, team: string, job: JobDefinition): Promise<void> {
-  if (!('environments' in job.targets)) return; // a selector matches only the team's own environments (activities/jobs.ts)
+  if (!('environments' in job.targets)) {
+    // A selector matches only the team's own environments (activities/jobs.ts). The list's own bound is the schema's.
+    const matched = await countEnvironmentsForTargets(db, team, job.targets);
+    const problem = runTargetCountProblem(matched);
+    if (problem) throw new UnprocessableError(`targets: ${problem}`, [{ path: 'targets', message: problem }], { matched, maxTargets: MAX_JOB_RUN_TARGETS });
+    return;
+  }
   const outside = await environmentsOutside(db, team, job.targets.environments);
   if (outside.length > 0) {
     throw new ValidationError(`a job of team ${team} may target only that team's environments`, [

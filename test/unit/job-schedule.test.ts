@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { jobDefinitionSchema, jobScriptArgs, MAX_BACKFILL_RUNS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
+import { jobDefinitionSchema, jobScriptArgs, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTargetCountProblem, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
 
 const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
 
@@ -133,6 +133,18 @@ describe('job schedules (pure)', function () {
     assert.match(runTimeoutProblem(job({ timeoutSecondsPerTarget: 3600, concurrency: 2 }), 48)!, /a run of 48 targets, 2 at a time, may take 88560 s/, 'a run counts what its selector matched');
     assert.equal(runTimeoutProblem(job({ timeoutSecondsPerTarget: 3600, concurrency: 2 }), 46), undefined);
     assert.equal(runTimeoutProblem(job({ timeoutSecondsPerTarget: 86_400 }), 0), undefined, 'nothing matched: nothing to outlast');
+  });
+
+  it('says when a run would hold more targets than one run may (MAX_JOB_RUN_TARGETS), naming the count, the bound and what to do', function () {
+    assert.equal(MAX_JOB_RUN_TARGETS, 500);
+    assert.equal(runTargetCountProblem(500), undefined);
+    assert.equal(
+      runTargetCountProblem(6900),
+      "the job's targets match 6900 environments, more than the 500 one run may hold (a run's targets share one Temporal workflow history, which Temporal ends past its limits): split the job into several jobs, each with a label selector matching at most 500",
+    );
+    // A list may name no more than a run may hold.
+    assert.deepEqual(issues({ ...base, schedule: { interval: '1h' }, targets: { environments: Array.from({ length: 500 }, (_, i) => `env-${i}`) } }), []);
+    assert.deepEqual(issues({ ...base, schedule: { interval: '1h' }, targets: { environments: Array.from({ length: 501 }, (_, i) => `env-${i}`) } }).length, 1);
   });
 
   it('derives ids and dry-run arguments', function () {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ScheduleStatus } from '../../contracts/api.js';
 import type { JobRow } from '../../db/database.js';
-import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, OVERLAP_POLICIES } from '../../domain/jobs.js';
+import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, OVERLAP_POLICIES } from '../../domain/jobs.js';
 import { definitionOf, JOB_RUN_LIST_TARGETS, jobService } from '../../services/jobs.js';
 import type { JobTargetResult } from '../../db/database.js';
 import { jobRunExecution, workflowUrl } from '../../temporal/names.js';
@@ -31,6 +31,9 @@ const idParam = pathParams(['id', 'job id']);
 const tags = ['jobs'];
 const unknown = { 404: problemResponse('Unknown job.') };
 const temporalDown = { 503: problemResponse('Temporal is unavailable; nothing was changed.') };
+const tooManyTargets = {
+  422: problemResponse(`The selector (or \`all\`) matches more environments now than one run may hold (${MAX_JOB_RUN_TARGETS}): \`matched\` and \`maxTargets\` say how many; split the job by label selector. Nothing was saved.`),
+};
 
 const view = (row: JobRow) => {
   const { id: _id, enabled: _enabled, ...def } = definitionOf(row);
@@ -84,7 +87,7 @@ export function jobRoutes(deps: AppDeps) {
       tags,
       summary: 'Create a scheduled job (a Temporal Schedule)',
       request: { body: jsonBody(jobDefinitionSchema) },
-      responses: { 201: json('Created.', anyObject), 409: problemResponse('Id or name taken.'), ...temporalDown },
+      responses: { 201: json('Created.', anyObject), 409: problemResponse('Id or name taken.'), ...tooManyTargets, ...temporalDown },
     }),
     async (c) => {
       const row = await jobs.create(actorOf(c), c.req.valid('json'));
@@ -116,7 +119,7 @@ export function jobRoutes(deps: AppDeps) {
       tags,
       summary: 'Replace a job (`enabled` left out: paused or running as it is)',
       request: { params: idParam, body: jsonBody(jobReplacementSchema) },
-      responses: { 200: json('Updated.', anyObject), ...unknown, ...temporalDown },
+      responses: { 200: json('Updated.', anyObject), ...unknown, ...tooManyTargets, ...temporalDown },
     }),
     async (c) => c.json(view(await jobs.update(actorOf(c), c.req.param('id'), c.req.valid('json'))), 200),
   );

@@ -61,3 +61,14 @@ export async function environmentsForTargets(
   const rows = await query.execute();
   return rows.map((r) => ({ name: r.name, agent_task_queue: r.agent_task_queue, ssh: (r.ssh as EnvironmentSsh | null) ?? null }));
 }
+
+/**
+ * How many environments of `team` a selector or `all` matches now, as environmentsForTargets would list
+ * them (a job's save checks it against the most one run may hold), counted without reading them.
+ */
+export async function countEnvironmentsForTargets(db: Db, team: string, t: { selector: Record<string, string> } | { all: true }): Promise<number> {
+  let query = db.selectFrom('environments').select((eb) => eb.fn.countAll<string>().as('n')).where('team', '=', team);
+  if ('selector' in t) query = query.where(sql<boolean>`labels @> ${JSON.stringify(t.selector)}::jsonb`);
+  const row = await query.executeTakeFirstOrThrow();
+  return Number(row.n);
+}
