@@ -279,10 +279,14 @@ export function createJobActivities(deps: JobActivityDeps) {
     const textWith = (esc: (value: string) => string) => {
       const lines = input.summary.failures.slice(0, 20).map((f) => `- ${esc(f.environment)}: ${esc(f.status)}${f.error ? ` (${esc(f.error.slice(0, 200))})` : ''}`);
       // A run that started no target (it could not finish in time) says why instead of counting targets.
-      const outcome = input.summary.total === 0 && input.summary.reason ? `: ${esc(input.summary.reason)}` : `, ${input.summary.failed + input.summary.timedOut} of ${input.summary.total} targets failed.`;
+      const failed = input.summary.failed + input.summary.timedOut;
+      const outcome = input.summary.total === 0 && input.summary.reason ? `: ${esc(input.summary.reason)}` : `, ${failed} of ${input.summary.total} targets failed.`;
+      // The summary lists the first failures only (JOB_SUMMARY_FAILURES); the notice names the count of the rest.
+      const more = failed - lines.length;
       return [
         `Job "${esc(input.jobName)}" (${esc(input.jobId)}) run ${esc(input.jobRunId)}: ${esc(input.status)}${outcome}`,
         ...lines,
+        ...(lines.length > 0 && more > 0 ? [`- and ${more} more failed target${more === 1 ? '' : 's'}: see the run's targets`] : []),
         ...(input.runUrl ? [esc(input.runUrl)] : []),
       ].join('\n');
     };

@@ -16,8 +16,8 @@ import {
 import { defineSearchAttributeKey, TimeoutType } from '@temporalio/common';
 import type { createAgentActivities } from '../activities/agent.js';
 import type { createJobActivities, JobRunPlan, JobTarget, TargetOutcome } from '../activities/jobs.js';
-import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type JobWorkflowInput, type JobWorkflowResult } from '../src/contracts/jobs.js';
-import { agentOutcome, tailText } from '../src/domain/agent-result.js';
+import { JOB_OUTPUT_CHARS, JOB_SUMMARY_ERROR_CHARS, JOB_SUMMARY_FAILURES, type JobRunStatus, type JobRunSummary, type JobWorkflowInput, type JobWorkflowResult } from '../src/contracts/jobs.js';
+import { agentOutcome, headText, tailText } from '../src/domain/agent-result.js';
 import { agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
 import { dbLocalOptions, dbOptions, externalApiOptions, scriptOptions } from './options.js';
 
@@ -219,10 +219,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
 
   const summary = summarise(plan, outcomes);
   if (stopped !== undefined) summary.reason = stopped;
+  const failedTargets = summary.failed + summary.timedOut;
   const status: JobRunStatus =
-    stopped !== undefined ? 'cancelled' : summary.failures.length === 0 ? 'succeeded' : summary.succeeded + summary.skipped === 0 ? 'failed' : 'partial';
+    stopped !== undefined ? 'cancelled' : failedTargets === 0 ? 'succeeded' : summary.succeeded + summary.skipped === 0 ? 'failed' : 'partial';
   const finish = async (): Promise<JobWorkflowResult> => {
-    if (summary.failures.length > 0 && plan.notify) {
+    if (failedTargets > 0 && plan.notify) {
       try {
         summary.notification = await notifier.notifyJobFailure({ jobId: plan.jobId, jobName: plan.name, jobRunId, status, summary });
       } catch (err) {
@@ -348,6 +349,7 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, waits
 
 function summarise(plan: JobRunPlan, outcomes: TargetOutcome[]): JobRunSummary {
   const count = (s: TargetOutcome['status']) => outcomes.filter((o) => o.status === s).length;
+  const failures = outcomes.filter((o) => o.status === 'failed' || o.status === 'timed_out');
   return {
     total: plan.targets.length,
     succeeded: count('succeeded'),
@@ -355,7 +357,10 @@ function summarise(plan: JobRunPlan, outcomes: TargetOutcome[]): JobRunSummary {
     timedOut: count('timed_out'),
     skipped: count('skipped'),
     ...(count('cancelled') > 0 ? { cancelled: count('cancelled') } : {}),
-    failures: outcomes.filter((o) => o.status === 'failed' || o.status === 'timed_out').map((o) => ({ environment: o.environment, status: o.status, error: o.error })),
+    // Bounded (JOB_SUMMARY_FAILURES, JOB_SUMMARY_ERROR_CHARS): the summary goes to the run's row, the notice
+    // and this history; every target's row keeps its own result whole.
+    failures: failures.slice(0, JOB_SUMMARY_FAILURES).map((o) => ({ environment: o.environment, status: o.status, error: o.error === undefined ? undefined : headText(o.error, JOB_SUMMARY_ERROR_CHARS) })),
+    ...(failures.length > JOB_SUMMARY_FAILURES ? { failuresOmitted: failures.length - JOB_SUMMARY_FAILURES } : {}),
     dryRun: plan.args.includes('--dry-run'),
   };
 }

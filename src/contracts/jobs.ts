@@ -12,7 +12,14 @@ export interface JobRunSummary {
   skipped: number;
   /** Targets whose script was stopped when the run was cancelled; left out when none. */
   cancelled?: number;
+  /**
+   * The first JOB_SUMMARY_FAILURES targets that failed or timed out, each error cut to its first
+   * JOB_SUMMARY_ERROR_CHARS characters; `failed + timedOut` counts them all, and each target's row
+   * (GET /api/jobs/{id}/runs/{runId}/targets) keeps its whole result.
+   */
   failures: { environment: string; status: TargetStatus; error?: string | undefined }[];
+  /** Failures beyond JOB_SUMMARY_FAILURES, left out of `failures`; left out when none were. */
+  failuresOmitted?: number;
   dryRun?: boolean;
   reason?: string;
   notification?: string;
@@ -61,3 +68,13 @@ export const AGENT_CHECK_SCRIPT = 'health-check.sh';
  * before it enters the history, and again before it is recorded.
  */
 export const JOB_OUTPUT_CHARS = 4000;
+
+/**
+ * The most failures a job run's summary lists, and the most of each one's error it keeps. The summary is
+ * written to the run's row, passed to the failure notice (which shows 20, 200 characters each) and kept in
+ * the run's workflow history (the notice's input, the row's write, the workflow's result): listing every
+ * failure with its error (up to 4,000 characters each, what a possibly hostile agent said) made it
+ * megabytes for a run of hundreds of failing targets, three times over.
+ */
+export const JOB_SUMMARY_FAILURES = 50;
+export const JOB_SUMMARY_ERROR_CHARS = 500;

@@ -413,14 +413,15 @@ export const jobScheduleSchema = z
  * The most targets one run of a job may hold. A run is one Temporal workflow execution, and every target
  * adds to its history: 11 to 20 events (the check before it, for an agent its `agentPresent` wait and the
  * check again, the script's activity, the recording of its result, and the workflow tasks between them: 20
- * at concurrency 1) and 3.8 KB, up to about 18 KB when its output's end and its error are as long as they
- * may be (each at most 4,096 bytes, and each twice: the script's result and its recording). Temporal ends a
+ * at concurrency 1) and 3.8 KB, about 18 KB when its output's end and its error are as long as an agent's
+ * answer keeps them (4,096 and 2,048 bytes, each twice: the script's result and its recording). Temporal ends a
  * workflow whose history passes 51,200 events or 50 MB (the server's defaults, `limit.historyCount.error`
  * and `limit.historySize.error`), and warns at 10,240 events and 10 MiB: a run over a selector matching
  * thousands of environments was ended midway, its row left `running`, the rest of its targets never run
- * and no failure notice sent. 500 targets stay under both warning levels in the worst shape measured
- * (about 10,030 events and 9.2 MB) and five times under the limits, and it is the most a list of
- * environments may name. Measured on the dev server, in docs/capacity.md ("How many targets one job run
+ * and no failure notice sent. 500 targets stay under both warning levels in the worst shapes measured
+ * (about 10,030 events, 9.2 MB) and at least 4.7 times under the limits in every shape (an error at the
+ * workflow's own 4,096-byte bound on every target: about 11 MB, past the size warning), and it is the most
+ * a list of environments may name already: a lower bound for selectors would not make the largest run smaller. Measured on the dev server, in docs/capacity.md ("How many targets one job run
  * holds").
  */
 export const MAX_JOB_RUN_TARGETS = 500;
