@@ -83,7 +83,7 @@ const NO_RUN = 'no run was started';
  * Read from the runs table only, Temporal not asked: a run terminated from outside may be listed.
  */
 async function runsGoing(db: Kysely<Database>, jobId: string): Promise<string[]> {
-  return runningJobRunsBefore(db, { jobId, manualOnly: false, since: new Date(Date.now() - JOB_RUN_TIMEOUT_SECONDS * 1000 - 60_000), limit: 50 });
+  return (await runningJobRunsBefore(db, { jobId, manualOnly: false, since: new Date(Date.now() - JOB_RUN_TIMEOUT_SECONDS * 1000 - 60_000), limit: 50 })).map((r) => r.id);
 }
 
 /** What a job's `scheduleState` says when Temporal cannot be asked; why is in the log. */

@@ -4,8 +4,9 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 
 /**
- * Of `ids`, those whose latest run is RUNNING, in order; an id Temporal does not know is not. `first` stops at
- * the first. `execution`: the workflow (and run, when one is named) an id stands for; the id itself otherwise.
+ * Of `ids`, those whose execution is RUNNING, in order: the run `execution` names, else the workflow id's
+ * latest run; an id Temporal does not know is not. `first` stops at the first. `execution`: the workflow
+ * (and run, when one is named) an id stands for; the id itself otherwise.
  */
 export async function runningWorkflows(client: Client, ids: readonly string[], opts: { first?: boolean; execution?: (id: string) => { workflowId: string; runId?: string } } = {}): Promise<string[]> {
   const running: string[] = [];

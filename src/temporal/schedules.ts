@@ -274,13 +274,23 @@ export async function describeJobSchedule(client: Client, jobId: string): Promis
 /**
  * A run of the job still going that started before run `before` (the one asking; now when absent): with
  * `manualOnly`, only a run started by hand (the schedule knows its own runs, not those). A row left `running`
- * by a run terminated from outside (Temporal's UI, the CLI) does not count: Temporal is asked about each
- * (`client` is called only then).
+ * by a run terminated from outside (Temporal's UI, the CLI) or ended by Temporal (its run timeout) does not
+ * count: Temporal is asked about each (`client` is called only then), about the execution the row recorded
+ * (its stored run id), not the latest of its workflow id. Before, it was asked about the latest: a backfill
+ * over the time of a terminated run starts a new execution of the same workflow id (recorded
+ * `<workflow id>@<run id>`, insertJobRunStart), which found the terminated run's row, was told that
+ * workflow id's latest execution, itself, was running, and skipped itself.
  */
 export async function jobRunInProgress(client: () => Client, db: Kysely<Database>, q: { jobId: string; before?: string | undefined; manualOnly: boolean }): Promise<string | undefined> {
   const since = new Date(Date.now() - RUN_TIMEOUT_MS - 60_000);
-  const ids = await runningJobRunsBefore(db, { ...q, since, limit: 5 });
-  return ids.length === 0 ? undefined : (await runningWorkflows(client(), ids, { first: true, execution: jobRunExecution }))[0];
+  const rows = await runningJobRunsBefore(db, { ...q, since, limit: 5 });
+  if (rows.length === 0) return undefined;
+  const stored = new Map(rows.map((r) => [r.id, r.runId]));
+  const execution = (id: string) => {
+    const { workflowId, runId } = jobRunExecution(id);
+    return { workflowId, runId: stored.get(id) ?? runId };
+  };
+  return (await runningWorkflows(client(), [...stored.keys()], { first: true, execution }))[0];
 }
 
 /**

@@ -80,13 +80,15 @@ export async function findJobDefinition(db: Db, id: string): Promise<unknown> {
 
 /**
  * Runs of a job still recorded `running` that started before run `before` (or before now when it has no row),
- * newest first: with `manualOnly`, only runs started by hand. Rows older than `since` are not counted (a run
- * is ended by Temporal within a day, so an older `running` row was left by a run terminated from outside).
+ * newest first, each with the Temporal run id of the execution it records (`runId`; null only in a row
+ * written without one): with `manualOnly`, only runs started by hand. Rows older than `since` are not counted
+ * (a run is ended by Temporal within a day, so an older `running` row was left by a run terminated from
+ * outside).
  */
-export async function runningJobRunsBefore(db: Db, q: { jobId: string; before?: string | undefined; manualOnly: boolean; since: Date; limit: number }): Promise<string[]> {
+export async function runningJobRunsBefore(db: Db, q: { jobId: string; before?: string | undefined; manualOnly: boolean; since: Date; limit: number }): Promise<{ id: string; runId: string | null }[]> {
   let query = db
     .selectFrom('job_runs')
-    .select('id')
+    .select(['id', 'run_id'])
     .where('job_id', '=', q.jobId)
     .where('status', '=', 'running')
     .where('started_at', '>', q.since);
@@ -101,5 +103,5 @@ export async function runningJobRunsBefore(db: Db, q: { jobId: string; before?: 
     );
   }
   const rows = await query.orderBy('started_at', 'desc').limit(q.limit).execute();
-  return rows.map((r) => r.id);
+  return rows.map((r) => ({ id: r.id, runId: r.run_id }));
 }
