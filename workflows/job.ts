@@ -83,6 +83,19 @@ export const JOB_CANNOT_FINISH_PATCH = 'job-cannot-finish-is-failed';
  */
 export const JOB_WAITS_FOR_SCRIPT_PATCH = 'job-waits-for-script-v1';
 
+/**
+ * A run cancelled before it started a target (`overlap: cancel_other` from the next run, or a cancel from
+ * Temporal reaching it while it records its start or resolves its targets) records itself `cancelled`, with
+ * a reason. Before, only a cancel inside the targets' part was recorded: one reaching recordJobRunStart or
+ * resolveJobTargets cancelled that activity and closed the run at once, and its row (written by the start
+ * record, even one cancelled in flight: the activity does not heartbeat, so it runs to its end) stayed
+ * `running` forever, in the runs list and the dashboard. The start record is now not interrupted (it is one
+ * short write, and the run's id is its answer), and the finish records of a run that starts no target are
+ * not either. Runs recorded before it keep their behaviour when they replay: the activity's cancel and no
+ * finish record for one cancelled there (test/workflows/histories/job-cancelled-early-*-unpatched.json).
+ */
+export const JOB_START_CANCEL_PATCH = 'job-cancelled-before-targets-recorded';
+
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
   const info = workflowInfo();
   const scheduledAt = info.typedSearchAttributes.get(scheduledStartTime);
@@ -90,10 +103,24 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   // The run's id is its workflow id, unless an earlier execution of that id holds it (a backfill over a time
   // the schedule already ran): then this execution is recorded as a run of its own, under the id answered.
   // Only the inputs of later activities change; an activity of before answered nothing (the workflow id).
-  const recorded = (await db.recordJobRunStart({ jobRunId: info.workflowId, runId: info.runId, jobId: input.jobId, trigger, scheduledAt: scheduledAt?.toISOString() })) as string | undefined;
+  const early = patched(JOB_START_CANCEL_PATCH);
+  const start = () => db.recordJobRunStart({ jobRunId: info.workflowId, runId: info.runId, jobId: input.jobId, trigger, scheduledAt: scheduledAt?.toISOString() });
+  const recorded = (await (early ? CancellationScope.nonCancellable(start) : start())) as string | undefined;
   const jobRunId = recorded ?? info.workflowId;
+  /** A finish record of a run that started no target: under JOB_START_CANCEL_PATCH, a cancel does not interrupt it. */
+  const finishUnstarted = (f: { status: JobRunStatus; summary: JobRunSummary }) => (early ? CancellationScope.nonCancellable(() => db.recordJobRunFinish({ jobRunId, ...f })) : db.recordJobRunFinish({ jobRunId, ...f }));
 
-  const resolved = await db.resolveJobTargets({ jobId: input.jobId, trigger, jobRunId });
+  let resolved: Awaited<ReturnType<typeof db.resolveJobTargets>>;
+  try {
+    // A cancel reaching the start record (not interrupted) is raised here, as the activity is asked for.
+    resolved = await db.resolveJobTargets({ jobId: input.jobId, trigger, jobRunId });
+  } catch (err) {
+    if (early && isCancellation(err)) {
+      const reason = 'the run was cancelled (overlap cancel_other, or from Temporal) before it resolved its targets; no target was started';
+      await finishUnstarted({ status: 'cancelled', summary: { total: 0, succeeded: 0, failed: 0, timedOut: 0, skipped: 0, failures: [], reason } });
+    }
+    throw err;
+  }
   if ('skipped' in resolved) {
     const summary: JobRunSummary = { total: 0, succeeded: 0, failed: 0, timedOut: 0, skipped: 0, failures: [], reason: resolved.skipped };
     if (resolved.failed === true && patched(JOB_CANNOT_FINISH_PATCH)) {
@@ -104,10 +131,10 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
           summary.notification = `notification failed: ${messageOf(err)}`;
         }
       }
-      await db.recordJobRunFinish({ jobRunId, status: 'failed', summary });
+      await finishUnstarted({ status: 'failed', summary });
       return { jobRunId, status: 'failed', summary };
     }
-    await db.recordJobRunFinish({ jobRunId, status: 'skipped', summary });
+    await finishUnstarted({ status: 'skipped', summary });
     return { jobRunId, status: 'skipped', summary };
   }
   const plan = resolved;

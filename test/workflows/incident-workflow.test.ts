@@ -92,6 +92,10 @@ describe('incident workflow', function () {
     // the unpatched file is a run from before it, closed at once with its script still running.
     'job-cancelled',
     'job-cancelled-unpatched',
+    // A job run cancelled while it records its start or resolves its targets (held on a table lock): recorded
+    // cancelled, no target started (patch job-cancelled-before-targets-recorded); the unpatched files are runs
+    // from before it, closed at once with the activity's cancel and their row left `running`.
+    ...['start', 'resolve'].flatMap((p) => [`job-cancelled-early-${p}`, `job-cancelled-early-${p}-unpatched`]),
     'agent-check-healthy',
     'agent-check-offline',
     // Rule runs of RULE_RUN_REVISION 1 (no patch marker, a settled verification in the rule outcome's

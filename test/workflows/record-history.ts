@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
+import pg from 'pg';
 import { createAgentActivities, type AgentScriptInput } from '../../activities/agent.js';
 import { buildAgentWorker } from '../../src/agent.js';
 import { WORKFLOW_TYPES, agentTaskQueue, incidentWorkflowId, ruleRunWorkflowId } from '../../src/contracts/index.js';
@@ -54,6 +55,8 @@ export const SCENARIOS: Record<string, string> = {
   'job': 'a scheduled job over an agent that answers and one that is offline (agentPresent, the check again, the script; pickup timeout; failure notice)',
   'job-cancelled':
     "a job run cancelled (as overlap cancel_other does) while its agent script runs: the activity cancelled and waited for until the script stopped, the target recorded cancelled, the one not started skipped, the run cancelled (patch job-waits-for-script-v1)",
+  'job-cancelled-early':
+    'a job run cancelled while it records its start (part start) and while it resolves its targets (part resolve), each held on a table lock: recorded cancelled, no target started (patch job-cancelled-before-targets-recorded)',
   'agent-check': 'agent check against a live agent and against a queue nobody polls',
   'job-cannot-finish': 'a selector job whose matched environments cannot finish within the run limit: no target started, recorded failed, failure notice (patch job-cannot-finish-is-failed)',
 };
@@ -443,6 +446,38 @@ async function main(): Promise<void> {
       await handle.cancel();
       await closed(stack, workflowId);
       await save(stack, workflowId, 'job-cancelled');
+    }
+
+    if (wanted('job-cancelled-early')) {
+      const job = jobDefinitionSchema.parse({ id: 'record-early-job', name: 'record early cancel job', schedule: { interval: '6h' }, targets: { environments: [envName] }, script: 'probe.sh' });
+      await stack.db.db.insertInto('jobs').values({ id: 'record-early-job', name: job.name, definition: JSON.stringify(job), schedule_id: 'job-record-early-job' }).execute();
+      // Each activity held on a lock of the table it needs, the run cancelled while it waits there.
+      for (const [part, table, activity] of [
+        ['start', 'job_runs', 'recordJobRunStart'],
+        ['resolve', 'environments', 'resolveJobTargets'],
+      ] as const) {
+        const locker = new pg.Client({ connectionString: stack.db.url });
+        await locker.connect();
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+        const workflowId = `job-record-early-job-manual-${part}-${Date.now()}`;
+        const handle = await stack.temporal.client.workflow.start(WORKFLOW_TYPES.job, { workflowId, taskQueue: stack.taskQueue, args: [{ jobId: 'record-early-job' }] });
+        await eventually(async () => (await handle.describe()).raw.pendingActivities?.some((a) => a.activityType?.name === activity && a.lastStartedTime) === true, 30_000, `${activity} held`);
+        await handle.cancel();
+        await eventually(
+          async () => {
+            const events = (await handle.fetchHistory()).events ?? [];
+            const at = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+            return at !== -1 && events.slice(at).some((e) => e.workflowTaskCompletedEventAttributes);
+          },
+          30_000,
+          'the cancel taken in',
+        );
+        await locker.query('ROLLBACK');
+        await locker.end();
+        await closed(stack, workflowId);
+        await save(stack, workflowId, `job-cancelled-early-${part}`);
+      }
     }
 
     if (wanted('agent-check')) {
