@@ -154,7 +154,7 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     assert.equal(match.decision, 'run');
     // While it waited, other runs opened the breaker two minutes ago, past its resetSeconds, and no match
     // came since to be its trial (written as they would leave it).
-    await stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
     // Approved now: the next new match would run as the trial, and so does this fix. Before, it was skipped
     // ("breaker open ... until its half-open trial (due …)", a time already past).
     await decide(id, fix.id, 'approve');
