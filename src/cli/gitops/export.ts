@@ -6,7 +6,7 @@ import { agentTaskQueue } from '../../contracts/names.js';
 import { DEFAULT_TEAM } from '../../domain/teams.js';
 import type { Io } from '../context.js';
 import { usageError } from '../errors.js';
-import { refuseLinkedFolder, writeOwnFile } from '../files.js';
+import { refuseLeavingWorkingFolder, refuseLinkedFolder, writeOwnFile } from '../files.js';
 import { yamlText } from '../output.js';
 import type { Kind } from './manifests.js';
 import { environmentDefinitionOf, jobDefinitionOf, ruleDefinitionOf, type CurrentState } from './plan.js';
@@ -59,8 +59,11 @@ const fileNameOf = (d: ExportDocument) => `${d.kind.toLowerCase()}-${d.key.repla
  * `<kind>-<name>.yaml` per object. Answers the paths written.
  */
 export function writeExport(docs: ExportDocument[], target: string, io: Io): string[] {
-  // Neither a file nor a folder in the target's place is followed when it is a symbolic link (files.ts).
+  // Neither a file nor a folder in the target's place is followed when it is a symbolic link, nor, for a
+  // target named inside the working folder, a link on the way that leads out of it: checked before the
+  // folder is made, since `mkdir -p` through such a link already creates folders where it leads (files.ts).
   refuseLinkedFolder(target);
+  refuseLeavingWorkingFolder(target);
   const isDir = lstatSync(target, { throwIfNoEntry: false })?.isDirectory() ?? false;
   const ext = path.extname(target).toLowerCase();
   if (!isDir && ['.yaml', '.yml', '.json'].includes(ext)) {

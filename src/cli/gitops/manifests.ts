@@ -1,11 +1,12 @@
 // Reading desired state from files: YAML (several `---` documents per file) or JSON, a file or a folder
 // of *.yaml/*.yml/*.json. Each object names its `kind` (Rule, Environment, Job), as Kubernetes manifests
 // do; a document may also be a list of objects, or `rules: [...]` (the format `selfheal rules export` wrote).
-import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseAllDocuments, type YAMLError } from 'yaml';
 import { isPlainObject } from '../../domain/json-diff.js';
 import { usageError } from '../errors.js';
+import { leadsInside, leavesWorkingFolder } from '../files.js';
 
 /** Kinds in dependency order: environments before the jobs (and rules) that may name them. */
 export const KINDS = ['Environment', 'Job', 'Rule'] as const;
@@ -39,22 +40,6 @@ export function describeManifest(m: Pick<Manifest, 'kind' | 'raw' | 'file' | 'in
 }
 
 /**
- * A symbolic link inside a manifest folder is followed only when it stays inside the folder: in CI, a
- * change that adds `x.yaml -> ~/.ssh/id_rsa` (or /proc/self/environ) would otherwise have the runner read
- * its own secrets and print them in a parse error, or send them to the API as a rule.
- */
-function insideRoot(full: string, root: string): boolean {
-  let real: string;
-  try {
-    real = realpathSync(full);
-  } catch {
-    return false;
-  }
-  const base = realpathSync(root);
-  return real === base || real.startsWith(base.endsWith(path.sep) ? base : `${base}${path.sep}`);
-}
-
-/**
  * A file or folder given with -f is read only when it is not itself a symbolic link, and, when it is named
  * inside the working folder (CI's checkout), only when its real path stays inside it: a change that turns
  * `selfheal/` (or `selfheal/rules.yaml`, or a folder on the way to it) into a link would otherwise have the
@@ -69,10 +54,8 @@ function checkTarget(target: string): void {
     throw usageError(`cannot read ${target}: ${(err as Error).message}`);
   }
   if (stat.isSymbolicLink()) throw usageError(`${target}: a symbolic link; not followed (give the file or folder itself)`);
-  const cwd = process.cwd();
-  const relative = path.relative(cwd, path.resolve(target));
-  const named = relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
-  if (named && !insideRoot(target, cwd)) throw usageError(`${target}: leads outside the working folder ${cwd} through a symbolic link; not read`);
+  // The same question `export -o` asks of the place it writes (../files.ts).
+  if (leavesWorkingFolder(target)) throw usageError(`${target}: leads outside the working folder ${process.cwd()} through a symbolic link; not read`);
 }
 
 function listFiles(target: string, recursive: boolean, out: string[], root = target): void {
@@ -90,7 +73,10 @@ function listFiles(target: string, recursive: boolean, out: string[], root = tar
     if (entry.name.startsWith('.')) continue;
     const full = path.join(target, entry.name);
     if (entry.isSymbolicLink()) {
-      if (!insideRoot(full, root)) throw usageError(`${full}: a symbolic link that leads outside ${root} (or nowhere); not followed`);
+      // Followed only when it stays inside the folder: in CI, a change that adds `x.yaml -> ~/.ssh/id_rsa`
+      // (or /proc/self/environ) would otherwise have the runner read its own secrets and print them in a
+      // parse error, or send them to the API as a rule.
+      if (!leadsInside(full, root)) throw usageError(`${full}: a symbolic link that leads outside ${root} (or nowhere); not followed`);
       // Inside the folder: a linked file is read like any other; a linked folder is not descended (no loops).
       if (!statSync(full).isDirectory() && EXTENSIONS.has(path.extname(entry.name).toLowerCase())) out.push(full);
     } else if (entry.isDirectory()) {
