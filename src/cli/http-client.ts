@@ -16,6 +16,18 @@ import { CliError, EXIT, plainText, quote, type MessagePart } from './errors.js'
 const REQUEST_TIMEOUT_MS = 30_000;
 /** An answer larger than this is refused rather than buffered. */
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/**
+ * One list the CLI follows by `nextCursor` and keeps (rules, jobs, environments, tokens, teams, members,
+ * runs) is refused once it passes either bound with a cursor still handed out: a server that never ends a
+ * list (a hostile endpoint, a broken proxy, a bug) is otherwise followed until the CLI dies out of memory,
+ * since each page is bounded but their number was not. A real list of 5,000 objects takes 10 pages of 500,
+ * and 140 rules of 500 KB (the largest a rule is) take 9 pages of 8 MiB; the old single answer was refused
+ * past 64 MiB. A list printed a page at a time and not kept (a run's targets) is bounded by pages only, 10
+ * times as many.
+ */
+export const MAX_LIST_PAGES = 100;
+export const MAX_LIST_BYTES = 256 * 1024 * 1024;
+export const MAX_STREAMED_LIST_PAGES = 1000;
 
 /** Problem statuses that mean "the request is invalid" (exit 2); every other error status exits 3. */
 const VALIDATION_STATUSES = new Set([400, 409, 413, 415, 422, 428]);
@@ -101,6 +113,8 @@ export interface RequestOptions {
 export interface ApiResponse<T> {
   status: number;
   body: T;
+  /** Bytes of the answer's body as read (what a list of pages adds up, see `pageFollower`). */
+  bytes: number;
 }
 
 export interface ApiClient {
@@ -130,8 +144,8 @@ export interface ApiClient {
     remove(id: string): Promise<void>;
     /** The newest `limit` runs, following `nextCursor` (a page ends at 4 MiB); undefined for an unknown job. */
     runs(id: string, limit: number): Promise<JobRunView[] | undefined>;
-    /** One page of a run's target results, whole; undefined for an unknown job or run. */
-    runTargets(id: string, runId: string, cursor: string | null): Promise<{ items: JobRunView['targets']; nextCursor: string | null } | undefined>;
+    /** One page of a run's target results, whole, and its size; undefined for an unknown job or run. */
+    runTargets(id: string, runId: string, cursor: string | null): Promise<{ items: JobRunView['targets']; nextCursor: string | null; bytes: number } | undefined>;
     /** The run's id when the API started it itself, and the time (to the second) the trigger was taken. */
     trigger(id: string): Promise<{ runId: string | null; triggeredAt: string | null }>;
     setState(id: string, what: 'pause' | 'resume'): Promise<JobView | undefined>;
@@ -191,6 +205,31 @@ export function redirectError(url: string, res: Response): CliError | undefined 
   if (res.status < 300 || res.status > 399) return undefined;
   const to = res.headers.get('location') ?? '(no location)';
   return new CliError(EXIT.server, [`${url} answered ${res.status}, redirecting to `, quote(to), ': redirects are not followed; give the address to reach directly']);
+}
+
+/**
+ * The checks of one list followed by `nextCursor`, asked after each page with its cursor and size: answers
+ * the cursor to follow, or null at the end. A cursor handed out twice (a server bug, a proxy caching a
+ * page, a hostile server) ends the command (exit 3): followed, it paged for ever; and so does a list that
+ * goes on past `maxPages` pages or `maxBytes` bytes (see MAX_LIST_PAGES), before the next page is asked for.
+ * `what` names the list in the messages (`http://api:8080`, `the run's targets`).
+ */
+export function pageFollower(what: string, maxPages: number = MAX_LIST_PAGES, maxBytes: number = MAX_LIST_BYTES) {
+  const seen = new Set<string>();
+  let pages = 0;
+  let bytes = 0;
+  return (cursor: string | null | undefined, pageBytes: number): string | null => {
+    pages++;
+    bytes += pageBytes;
+    if (!cursor) return null;
+    if (seen.has(cursor)) throw new CliError(EXIT.server, [`${what} answered a page cursor it had already given (`, quote(cursor), '): the list does not move on; not followed']);
+    seen.add(cursor);
+    if (pages >= maxPages || bytes >= maxBytes) {
+      const bound = pages >= maxPages ? `${maxPages} pages` : `${maxBytes / 1024 / 1024} MiB`;
+      throw new CliError(EXIT.server, `${what} answered ${pages} pages (${Math.ceil(bytes / 1024 / 1024)} MiB) of one list and still another cursor: the CLI follows at most ${bound} of a list; not followed further`);
+    }
+    return cursor;
+  };
 }
 
 /**
@@ -257,30 +296,27 @@ export function createApiClient(global: { url: string; token: string | undefined
     } catch {
       body = text;
     }
-    if (res.status === 404 && opts.allow404) return { status: 404, body: body as T };
+    const bytes = Buffer.byteLength(text);
+    if (res.status === 404 && opts.allow404) return { status: 404, body: body as T, bytes };
     if (res.status >= 400) throw new ApiError(method, path, res.status, body, res.status === 429 ? retryAfterSeconds(res.headers.get('retry-after')) : undefined);
-    return { status: res.status, body: body as T };
+    return { status: res.status, body: body as T, bytes };
   }
   const found = <T>(r: ApiResponse<T>) => (r.status === 404 ? undefined : r.body);
   /**
    * Every item of a list the API pages by cursor (500 a page at most; the server may end a page sooner, at
    * its bytes), following `nextCursor`; undefined when the first page is a 404 (asked with allow404). An
-   * answer without nextCursor (a server from before a list was paged) is the whole list. A cursor handed out twice (a server bug, a proxy caching a
-   * page, a hostile server) ends the command (exit 3): followed, it paged and accumulated for ever.
+   * answer without nextCursor (a server from before a list was paged) is the whole list. A cursor handed
+   * out twice, or a list past MAX_LIST_PAGES or MAX_LIST_BYTES, ends the command (exit 3; `pageFollower`).
    */
   async function allPages<T>(page: (query: URLSearchParams) => Promise<ApiResponse<{ items: T[]; nextCursor: string | null }>>, filter: Record<string, string> = {}): Promise<T[] | undefined> {
     const items: T[] = [];
-    const seen = new Set<string>();
+    const next = pageFollower(global.url);
     let cursor: string | null = null;
     do {
       const r = await page(new URLSearchParams({ limit: '500', ...filter, ...(cursor ? { cursor } : {}) }));
       if (r.status === 404) return undefined;
       items.push(...r.body.items);
-      cursor = r.body.nextCursor ?? null;
-      if (cursor) {
-        if (seen.has(cursor)) throw new CliError(EXIT.server, [`${global.url} answered a page cursor it had already given (`, quote(cursor), '): the list does not move on; not followed']);
-        seen.add(cursor);
-      }
+      cursor = next(r.body.nextCursor, r.bytes);
     } while (cursor);
     return items;
   }
@@ -319,25 +355,23 @@ export function createApiClient(global: { url: string; token: string | undefined
       runs: async (id, limit) => {
         // A page ends at 4 MiB of runs (one at least): the pages are followed up to `limit` runs.
         const items: JobRunView[] = [];
-        const seen = new Set<string>();
+        const next = pageFollower(global.url);
         let cursor: string | null = null;
         do {
           const q: URLSearchParams = new URLSearchParams({ limit: String(limit - items.length), ...(cursor ? { cursor } : {}) });
           const r: ApiResponse<{ items: JobRunView[]; nextCursor?: string | null }> = await request<{ items: JobRunView[]; nextCursor?: string | null }>('GET', `/api/jobs/${seg(id)}/runs?${q}`, { allow404: true });
           if (r.status === 404) return undefined;
           items.push(...r.body.items);
-          cursor = r.body.nextCursor ?? null;
-          if (cursor) {
-            if (seen.has(cursor)) throw new CliError(EXIT.server, [`${global.url} answered a page cursor it had already given (`, quote(cursor), '): the list does not move on; not followed']);
-            seen.add(cursor);
-          }
-        } while (cursor && items.length < limit);
+          // Enough runs end the list before its bounds are asked about: the pages after them are not wanted.
+          cursor = items.length < limit ? next(r.body.nextCursor, r.bytes) : null;
+        } while (cursor);
         return items.slice(0, limit);
       },
       runTargets: async (id, runId, cursor) => {
         const q = new URLSearchParams({ limit: '500', ...(cursor ? { cursor } : {}) });
-        const page = found(await request<{ items: JobRunView['targets']; nextCursor: string | null }>('GET', `/api/jobs/${seg(id)}/runs/${seg(runId)}/targets?${q}`, { allow404: true }));
-        return page && { items: page.items, nextCursor: page.nextCursor ?? null };
+        const r = await request<{ items: JobRunView['targets']; nextCursor: string | null }>('GET', `/api/jobs/${seg(id)}/runs/${seg(runId)}/targets?${q}`, { allow404: true });
+        const page = found(r);
+        return page && { items: page.items, nextCursor: page.nextCursor ?? null, bytes: r.bytes };
       },
       trigger: async (id) => {
         // A server before runId and triggeredAt answers without them: the CLI then follows the first new run.

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { mapBounded } from '../../domain/map-bounded.js';
 import { FINAL_RUN_STATUSES, type JobRunView, type JobView } from '../api-types.js';
 import type { CommandContext } from '../context.js';
-import { CliError, EXIT, quote } from '../errors.js';
+import { EXIT } from '../errors.js';
+import { MAX_STREAMED_LIST_PAGES, pageFollower } from '../http-client.js';
 import { linePerWrite, printJson, table, tableRow } from '../output.js';
 import { action, positiveInt, type Runtime } from '../program.js';
 
@@ -24,17 +25,14 @@ const RUNS_FOLLOWED = 5;
 
 /** Every page of a run's target results, handed to `each` in turn; false when the job or run is not known. */
 async function eachTargetPage(api: CommandContext['api'], id: string, runId: string, each: (items: JobRunView['targets']) => void): Promise<boolean> {
-  const seen = new Set<string>();
+  // Printed a page at a time and not kept: bounded by pages only, so that a list that never ends still ends.
+  const next = pageFollower(`${api.baseUrl} (the run's targets)`, MAX_STREAMED_LIST_PAGES, Infinity);
   let cursor: string | null = null;
   do {
     const page: Awaited<ReturnType<CommandContext['api']['jobs']['runTargets']>> = await api.jobs.runTargets(id, runId, cursor);
     if (!page) return false;
     each(page.items);
-    cursor = page.nextCursor;
-    if (cursor !== null) {
-      if (seen.has(cursor)) throw new CliError(EXIT.server, ['the server answered a page cursor of the run\'s targets it had already given (', quote(cursor), '): the list does not move on; not followed']);
-      seen.add(cursor);
-    }
+    cursor = next(page.nextCursor, page.bytes);
   } while (cursor !== null);
   return true;
 }
