@@ -13,6 +13,8 @@ export interface GlobalOptions {
   /** --url exactly as given (the pagerduty commands read it as the webhook URL). */
   urlFlag: string | undefined;
   token: string | undefined;
+  /** Where `token` came from, for messages that must name it without showing it: `--token` or `SELFHEAL_TOKEN`. */
+  tokenSource: string;
   /** --insecure-http, or SELFHEAL_INSECURE_HTTP=1: the token may go over plain http to a host that is not loopback. */
   insecureHttp: boolean;
   json: boolean;

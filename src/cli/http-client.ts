@@ -245,7 +245,31 @@ export function plainHttpRefusal(url: URL, insecureHttp: boolean): CliError | un
   );
 }
 
-export function createApiClient(global: { url: string; token: string | undefined; insecureHttp?: boolean }): ApiClient {
+/**
+ * Why `token`, read from `source` (`SELFHEAL_TOKEN`, `--token`, `PAGERDUTY_API_TOKEN`), cannot be sent, if
+ * it cannot: an HTTP header carries printable ASCII only, and fetch refuses anything else with a message
+ * that repeats the whole header, token included (`Headers.append: "Bearer <token>" is an invalid header
+ * value.`), which the CLI then printed as why it could not reach the server, into CI logs, where a token of
+ * two lines is the one secret masking handles worst. The answer names the source and the kind of the first
+ * character refused, never the token or any part of it. A token file read with `$(cat …)` loses its final
+ * line break; one of two lines, a pasted secret wrapped in two, a space or a typographic quote does not.
+ */
+export function tokenRefusal(token: string, source: string): CliError | undefined {
+  const bad = /[^\x21-\x7e]/.exec(token)?.[0];
+  if (bad === undefined) return undefined;
+  const code = bad.codePointAt(0)!;
+  const kind =
+    bad === '\n' || bad === '\r'
+      ? 'a line break'
+      : bad === ' ' || bad === '\t'
+        ? 'a space or tab'
+        : code < 0x20 || code === 0x7f
+          ? 'a control character'
+          : `a character that is not ASCII (U+${code.toString(16).toUpperCase().padStart(4, '0')})`;
+  return new CliError(EXIT.usage, `the token given by ${source} holds ${kind}, which an HTTP header cannot carry; nothing was sent. Give the token alone, on one line, as it was issued (the token is not shown here)`);
+}
+
+export function createApiClient(global: { url: string; token: string | undefined; tokenSource?: string; insecureHttp?: boolean }): ApiClient {
   async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -262,7 +286,8 @@ export function createApiClient(global: { url: string; token: string | undefined
     const url = apiUrl(global.url, path);
     const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
     if (global.token) {
-      const refused = plainHttpRefusal(url, global.insecureHttp === true);
+      // Asked here, not when the options are read: a command that sends nothing (pagerduty ping) runs whatever SELFHEAL_TOKEN holds.
+      const refused = tokenRefusal(global.token, global.tokenSource ?? 'SELFHEAL_TOKEN') ?? plainHttpRefusal(url, global.insecureHttp === true);
       if (refused) throw refused;
       headers.authorization = `Bearer ${global.token}`;
     }
@@ -288,7 +313,9 @@ export function createApiClient(global: { url: string; token: string | undefined
     } catch (err) {
       if (err instanceof CliError) throw err;
       const e = err as Error;
-      throw new CliError(EXIT.server, [`cannot reach ${global.url}: `, quote(e.cause instanceof Error ? e.cause.message : e.message)]);
+      const reason = e.cause instanceof Error ? e.cause.message : e.message;
+      // A reason that quotes a request header (fetch's for a value it refuses) never shows the token, should one reach it.
+      throw new CliError(EXIT.server, [`cannot reach ${global.url}: `, quote(global.token ? reason.replaceAll(global.token, '<the token>') : reason)]);
     }
     let body: unknown = undefined;
     try {

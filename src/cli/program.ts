@@ -33,6 +33,7 @@ function globalOptions(all: Record<string, unknown>, io: Io): GlobalOptions {
     url,
     urlFlag,
     token: (typeof all.token === 'string' ? all.token : undefined) ?? io.env.SELFHEAL_TOKEN,
+    tokenSource: typeof all.token === 'string' ? '--token' : 'SELFHEAL_TOKEN',
     insecureHttp: all.insecureHttp === true || io.env.SELFHEAL_INSECURE_HTTP === '1',
     json: all.json === true,
   };

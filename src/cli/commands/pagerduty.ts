@@ -8,7 +8,7 @@ import { signBody } from '../../pagerduty/signature.js';
 import type { Io } from '../context.js';
 import { CliError, EXIT, quote, usageError } from '../errors.js';
 import { readBodyCapped } from '../../http-body.js';
-import { describeProblem, redirectError } from '../http-client.js';
+import { describeProblem, redirectError, tokenRefusal } from '../http-client.js';
 import { linePerWrite, printJson, table } from '../output.js';
 import { action, collect, type Runtime } from '../program.js';
 
@@ -31,6 +31,9 @@ function pagerDutySettings(flags: PagerDutyFlags, io: Io, needsFrom: boolean) {
   const token = pick(flags.pagerdutyToken, 'PAGERDUTY_API_TOKEN');
   const fromEmail = pick(flags.fromEmail, 'PAGERDUTY_FROM_EMAIL');
   if (!token) throw usageError('a PagerDuty REST API token is required: set PAGERDUTY_API_TOKEN or pass --pagerduty-token');
+  // The REST client's network errors quote no header, but a token it cannot send is refused alike, naming where it came from.
+  const refused = tokenRefusal(token, flags.pagerdutyToken !== undefined ? '--pagerduty-token' : 'PAGERDUTY_API_TOKEN');
+  if (refused) throw refused;
   if (needsFrom && !fromEmail) throw usageError('PagerDuty needs the email of a user on the account for writes: set PAGERDUTY_FROM_EMAIL or pass --from-email');
   try {
     new URL(baseUrl);
