@@ -21,6 +21,7 @@ import {
   printPlan,
   printTeams,
   readableTeams,
+  refuseUnreadable,
   teamReport,
   unreadableWarning,
   WOULD,
@@ -105,11 +106,7 @@ export function registerGitOps(program: Command, given: Runtime): void {
           return EXIT.ok;
         }
         // The token cannot see what it would overwrite or leave behind in those teams: nothing is attempted.
-        if (teams.unreadable.length > 0) {
-          throw usageError(
-            `the token cannot read team(s) ${teams.unreadable.join(', ')}, which the plan covers (the teams the files name, or --team): apply cannot know what it would overwrite or prune there; nothing was applied. Use a token that can read them (selfheal teams list), or narrow --team`,
-          );
-        }
+        refuseUnreadable(teams, '--team');
         if (!global.json) printTeams(io, teams);
         const outcome = await executePlan(api, steps);
         if (global.json) printJson(io, { teams, ...outcomeJson(steps, outcome, true) });

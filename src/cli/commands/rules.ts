@@ -10,8 +10,8 @@ import { writeOwnFile } from '../files.js';
 import { linePerWrite, printData, printJson, table, yamlText } from '../output.js';
 import { action, collect, positiveInt, type Runtime } from '../program.js';
 import { readManifests, type Manifest } from '../gitops/manifests.js';
-import { planChanges, ruleDefinitionOf, validateManifests, type Desired, type Step } from '../gitops/plan.js';
-import { executePlan, outcomeJson, planJson, printOutcome, printPlan, WOULD } from '../gitops/run.js';
+import { planChanges, ruleDefinitionOf, scopeOfFiles, validateManifests, type Desired, type Step } from '../gitops/plan.js';
+import { executePlan, outcomeJson, planJson, printOutcome, printPlan, readableTeams, refuseUnreadable, teamReport, unreadableWarning, WOULD, type TeamReport } from '../gitops/run.js';
 import { ApiError, type ApiClient } from '../http-client.js';
 import type { RuleView } from '../api-types.js';
 import { registerRuleStats } from './rules-stats.js';
@@ -32,8 +32,12 @@ function readRules(file: string): Desired[] {
   return validateManifests(manifests, ruleLabel, `${file} is not valid`);
 }
 
-async function planRules(api: ApiClient, file: string, prune: boolean): Promise<Step[]> {
-  return planChanges(readRules(file), { rules: await api.rules.list(), environments: [], jobs: [] }, new Set(prune ? ['Rule'] : []));
+/** The plan of a rules file, and the teams it covers (those the file names) against those the token can read, as `selfheal apply` plans. */
+async function planRules(api: ApiClient, file: string, prune: boolean): Promise<{ steps: Step[]; teams: TeamReport }> {
+  const desired = readRules(file);
+  const scope = scopeOfFiles(desired);
+  const [rules, readable] = await Promise.all([api.rules.list(), readableTeams(api)]);
+  return { steps: planChanges(desired, { rules, environments: [], jobs: [] }, new Set(prune ? ['Rule'] : []), scope), teams: teamReport(scope.teams, readable) };
 }
 
 interface RuleBacktest {
@@ -168,7 +172,11 @@ export function registerRules(program: Command, given: Runtime): void {
         if (opts.requireBacktest !== undefined && !opts.backtest) throw usageError('--require-backtest needs the backtests: leave out --no-backtest');
         const maxPerHour = opts.requireBacktest === undefined ? undefined : positiveInt(opts.requireBacktest, 'require-backtest', 1, 1_000_000);
         const window = windowBody({ since: opts.since });
-        const steps = await planRules(api, opts.file, opts.prune === true);
+        const { steps, teams } = await planRules(api, opts.file, opts.prune === true);
+        // As `selfheal apply`: a plan made blind to a team is shown with a warning, and never applied (nor backtested).
+        if (opts.dryRun === true) {
+          if (teams.unreadable.length > 0) io.err(unreadableWarning(teams));
+        } else refuseUnreadable(teams);
         const backtests = opts.backtest ? await backtestChanges(api, steps, window) : [];
         const human = global.json ? { ...io, out: () => undefined } : io;
         for (const b of backtests) {
@@ -247,7 +255,8 @@ export function registerRules(program: Command, given: Runtime): void {
     .option('--prune', 'also show rules that apply --prune would delete')
     .action(
       action<{ file: string; prune?: boolean }>(rt, async ({ api, io, opts, global }) => {
-        const steps = await planRules(api, opts.file, opts.prune === true);
+        const { steps, teams } = await planRules(api, opts.file, opts.prune === true);
+        if (teams.unreadable.length > 0) io.err(unreadableWarning(teams));
         if (global.json) printJson(io, planJson(steps, false));
         else printPlan(io, steps, WOULD, false);
         return steps.some((s) => s.action !== 'unchanged') ? EXIT.negative : EXIT.ok;

@@ -4,7 +4,7 @@ import { DEFAULT_TEAM } from '../../domain/teams.js';
 import type { ApiClient } from '../http-client.js';
 import { ApiError } from '../http-client.js';
 import type { Io } from '../context.js';
-import { CliError } from '../errors.js';
+import { CliError, usageError } from '../errors.js';
 import { short } from '../output.js';
 import type { Kind } from './manifests.js';
 import type { CurrentState, Step } from './plan.js';
@@ -100,6 +100,19 @@ const listOf = (teams: string[]) => (teams.length > 0 ? teams.join(', ') : '(non
 export function printTeams(io: Io, report: TeamReport): void {
   io.out(`teams: the plan covers ${listOf(report.covered)}; the token can read ${listOf(report.readable)}`);
   if (report.unreadable.length > 0) io.err(unreadableWarning(report));
+}
+
+/**
+ * Refuses to apply a plan covering a team the token cannot read: it cannot know what it would overwrite or
+ * leave behind there (a rule of a file rule's name reads as a create, a rule to prune is not listed), and
+ * the server's refusal of the first object there came after the objects of the other teams were applied.
+ * `narrow` says how the scope can be made smaller, where it can (`selfheal apply --team`).
+ */
+export function refuseUnreadable(report: TeamReport, narrow = ''): void {
+  if (report.unreadable.length === 0) return;
+  throw usageError(
+    `the token cannot read team(s) ${report.unreadable.join(', ')}, which the plan covers (the teams the files name${narrow ? `, or ${narrow}` : ''}): apply cannot know what it would overwrite or prune there; nothing was applied. Use a token that can read them (selfheal teams list)${narrow ? `, or narrow ${narrow}` : ''}`,
+  );
 }
 
 export const unreadableWarning = (report: TeamReport) =>
