@@ -15,7 +15,12 @@ import type { Db } from './db.js';
 export interface HistoryQuery {
   from: Date;
   to: Date;
-  /** Load the event payloads (and alerts) only of incidents of these services; undefined = every service. */
+  /**
+   * Load the event payloads (and alerts) only of events on these services; undefined = every service. An
+   * event is on the service it names, else on the one the last event of its incident that named one
+   * named (the incidents row's as it is now when none did in the window), as the live matcher saw it; an
+   * incident on one of these services now has every event loaded, as before.
+   */
   services?: readonly string[] | undefined;
   /** Rows per round trip. */
   pageSize?: number | undefined;
@@ -31,6 +36,8 @@ interface HistoryRow extends Omit<IncidentFacts, 'id'> {
   occurred_at: Date | null;
   received_at: Date;
   event: Record<string, unknown> | null;
+  /** The service the event names (`data.service.id`, as toIncidentSnapshot reads it); null when none. */
+  event_service: string | null;
   matches: RawMatch[];
 }
 
@@ -58,10 +65,14 @@ export function historyPageQuery(db: Db, q: HistoryQuery, after: { at: string; s
   const services = [...(q.services ?? [])];
   const remediating = [...REMEDIATING_EVENT_TYPES];
   const notifyOnly = [...NOTIFY_ONLY_TYPES];
-  const wanted = sql<boolean>`(${all} or i.service_id = any(${services}::text[]))`;
+  const named = sql<string | null>`(case when jsonb_typeof(e.payload #> '{event,data,service,id}') = 'string' then nullif(e.payload #>> '{event,data,service,id}', '') end)`;
+  // The incident's service now, or the one this event names (an incident moved since: the rules of the
+  // service it was on matched it then). An event that names none, of an incident on another service now,
+  // is read by readHistory when its incident was on one of these services at the time (missingPayloads).
+  const wanted = sql<boolean>`(${all} or i.service_id = any(${services}::text[]) or ${named} = any(${services}::text[]))`;
   return sql<HistoryRow>`
     select e.id::text as seq, e.received_at::text as cursor_at, e.event_id, e.incident_id, e.event_type, e.occurred_at, e.received_at,
-      case when ${wanted} then e.payload->'event' end as event,
+      case when ${wanted} then e.payload->'event' end as event, ${named} as event_service,
       i.number, i.title, i.description, i.status, i.urgency, i.priority, i.service_id, i.service_name,
       i.escalation_policy_id, i.escalation_policy_name, i.assignees, i.html_url, i.incident_key, i.environment,
       case when ${wanted} and e.event_type = any(${remediating}::text[]) then i.alerts end as alerts,
@@ -140,11 +151,43 @@ function toEvent(r: HistoryRow): HistoryEvent {
 }
 
 /**
+ * The payloads (and alerts) of the page's events the page query left out though the event was on one of
+ * the services asked for: it names no service, its incident is on another one now, and the last event of
+ * that incident that named a service named one of them (`onWanted`, the incidents whose last named service
+ * is wanted, carried from page to page in received order). One query by id per page that has any; a page
+ * of events on other services reads nothing more, so what is read stays what the services' events are.
+ */
+async function missingPayloads(db: Db, rows: HistoryRow[], services: ReadonlySet<string>, onWanted: Set<string>): Promise<void> {
+  const missing = new Map<string, HistoryRow>();
+  for (const r of rows) {
+    if (r.event_service !== null) {
+      if (services.has(r.event_service)) onWanted.add(r.incident_id);
+      else onWanted.delete(r.incident_id);
+    } else if (r.event === null && onWanted.has(r.incident_id)) {
+      missing.set(r.seq, r);
+    }
+  }
+  if (missing.size === 0) return;
+  const remediating = [...REMEDIATING_EVENT_TYPES];
+  const { rows: found } = await sql<{ seq: string; event: Record<string, unknown> | null; alerts: unknown[] | null }>`
+    select e.id::text as seq, e.payload->'event' as event, case when e.event_type = any(${remediating}::text[]) then i.alerts end as alerts
+    from incident_events e join incidents i on i.id = e.incident_id
+    where e.id = any(${[...missing.keys()]}::bigint[])`.execute(db);
+  for (const f of found) {
+    const r = missing.get(f.seq)!;
+    r.event = f.event;
+    r.alerts = f.alerts;
+  }
+}
+
+/**
  * The events received in [from, to), oldest first, a page of rows at a time. The next page is fetched while
  * the caller works through the current one, so reading and replaying overlap (two pages held at most).
  */
 export async function* readHistory(db: Db, q: HistoryQuery): AsyncGenerator<HistoryEvent> {
   const limit = q.pageSize ?? 1000;
+  const services = q.services === undefined ? undefined : new Set(q.services);
+  const onWanted = new Set<string>();
   const fetchAfter = (after: { at: string; seq: string } | null) => historyPageQuery(db, q, after, limit).then((r) => r.rows);
   let pending: Promise<HistoryRow[]> | null = fetchAfter(null);
   while (pending) {
@@ -152,6 +195,7 @@ export async function* readHistory(db: Db, q: HistoryQuery): AsyncGenerator<Hist
     const last = rows[rows.length - 1];
     pending = rows.length === limit && last ? fetchAfter({ at: last.cursor_at, seq: last.seq }) : null;
     try {
+      if (services) await missingPayloads(db, rows, services, onWanted);
       for (const r of rows) yield toEvent(r);
     } finally {
       // A caller that stops early (a limit reached) leaves no query unobserved.

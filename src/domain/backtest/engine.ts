@@ -235,6 +235,16 @@ function laneOutcome(d: LaneDecision, ctx: ReturnType<typeof incidentContext>, r
   return out;
 }
 
+/** The service an event names (`data.service.id`, as toIncidentSnapshot reads it); undefined when none. */
+function namedService(event: Record<string, unknown>): string | undefined {
+  const data = event.data;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const service = (data as { service?: unknown }).service;
+  if (typeof service !== 'object' || service === null) return undefined;
+  const id = (service as { id?: unknown }).id;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
 function environmentWithoutSources(env: Record<string, unknown>): Record<string, unknown> {
   const { sources: _s, ...rest } = env;
   return rest;
@@ -255,6 +265,8 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
 
   const needsHolds = candidate.needsHolds || Boolean(baseline?.needsHolds);
   const incidents = new Map<string, ReplayedIncident>();
+  /** Incidents whose last event that named a service named one of the simulated rules'. */
+  const onRuleService = new Set<string>();
   const items: BacktestItem[] = [];
   let totalItems = 0;
   let pageChars = 0;
@@ -283,8 +295,24 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
     if (atMs >= toMs) break;
     const inWindow = atMs >= fromMs;
 
-    // Replay only the incidents a simulated rule can act on; every event still feeds the recorded holds.
-    const relevant = ev.event !== null && (anyService || (ev.incident.serviceId !== null && services.has(ev.incident.serviceId)));
+    // Replay only the events a simulated rule can act on; every event still feeds the recorded holds. An
+    // event is on the service it names, else on the one its incident's last such event named: the service
+    // the live matcher saw it on. The incidents row's service is the one the incident is on now, so an
+    // incident moved to another service since was on the rules' service for its earlier events (found in
+    // review: a rule of the first service reported no match where it had matched live); every event of an
+    // incident on the rules' service now is replayed as before.
+    let relevant = false;
+    if (ev.event !== null) {
+      const named = namedService(ev.event);
+      if (named !== undefined) {
+        if (services.has(named)) onRuleService.add(ev.incidentId);
+        else onRuleService.delete(ev.incidentId);
+      }
+      relevant =
+        anyService ||
+        (ev.incident.serviceId !== null && services.has(ev.incident.serviceId)) ||
+        (named !== undefined ? services.has(named) : onRuleService.has(ev.incidentId));
+    }
     if (relevant) {
       const step = replayEvent(incidents.get(ev.incidentId), ev, spec.extractors);
       const facts = step.incident.facts;
