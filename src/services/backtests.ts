@@ -98,7 +98,7 @@ export function backtestService(deps: BacktestServiceDeps) {
     }
     const candidateServices = new Set<string>();
     for (const lane of [r.candidate, r.baseline]) for (const v of lane?.versions ?? []) for (const s of v.rule.services) candidateServices.add(s);
-    const [environmentWindows, environmentTeams, otherRules] = await Promise.all([loadEnvironmentWindows(db), loadEnvironmentTeams(db), loadOtherRules(db)]);
+    const [environmentWindows, environmentTeams, otherRules] = await Promise.all([loadEnvironmentWindows(db), loadEnvironmentTeams(db), loadOtherRules(db, { from: warmupFrom, to })]);
     const history = readHistory(db, { from: warmupFrom, to, services: candidateServices.has('*') ? undefined : [...candidateServices] });
     const deadline = started + budgetSeconds * 1000;
     try {

@@ -4,7 +4,7 @@
 // read), the small tables the backtest needs whole (environments' maintenance windows, the other rules'
 // ordering) and how far back the history goes.
 import { sql } from 'kysely';
-import type { HistoryEvent, OtherRule, RecordedMatch, StoredVersion } from '../../domain/backtest/index.js';
+import { otherRuleKey, type HistoryEvent, type OtherRule, type RecordedMatch, type StoredVersion } from '../../domain/backtest/index.js';
 import type { RunOutcome } from '../../domain/policies.js';
 import { NOTIFY_ONLY_TYPES } from '../../domain/rules/action-kinds.js';
 import type { IncidentFacts } from '../../domain/rules/incident-context.js';
@@ -309,13 +309,31 @@ export async function loadEnvironmentTeams(db: Db): Promise<Map<string, string>>
   return new Map(rows.map((r) => [r.name, r.team]));
 }
 
-/** Every rule's ordering (priority, name, id) and whether it stops matching, for the rules matched before one. */
-export async function loadOtherRules(db: Db): Promise<Map<string, OtherRule>> {
-  const rows = await db.selectFrom('rules').select(['id', 'name', 'definition', 'team']).execute();
-  return new Map(
-    rows.map((r) => {
-      const d = (r.definition ?? {}) as { priority?: number; stopOnMatch?: boolean; dryRun?: boolean };
-      return [r.id, { id: r.id, name: r.name, priority: d.priority ?? 100, stopOnMatch: d.stopOnMatch === true, dryRun: d.dryRun === true, team: r.team }];
-    }),
-  );
+/**
+ * What the backtest needs of the other rules, stopOnMatch ordering (priority, name, id) and whether one stops
+ * matching, for each rule version recorded as matching an event received in [from, to), keyed by
+ * otherRuleKey: as that version was, the one the live matcher matched with (rule_versions), else, for a
+ * rule without that version stored, as the rule is now. Before, every rule's current definition was read
+ * whole, deleted rules' too, to take these three fields: a stopOnMatch added after the window made an
+ * as-recorded backtest report a rule stopped on events it had matched and run (found in review). Only the
+ * fields are read (no definition leaves Postgres), and only for the versions the window's matches name.
+ */
+export async function loadOtherRules(db: Db, window: { from: Date; to: Date }): Promise<Map<string, OtherRule>> {
+  const d = sql`coalesce(v.definition, r.definition)`;
+  const { rows } = await sql<{ id: string; version: number; name: string; priority: number | null; stop: boolean; dry: boolean; team: string }>`
+    with recorded as (
+      select distinct m.rule_id, m.rule_version, m.rule_name
+      from incident_events e
+      join rule_matches m on m.incident_id = e.incident_id and m.event_id = e.event_id
+      where e.disposition = 'accepted' and e.received_at >= ${window.from} and e.received_at < ${window.to}
+    )
+    select c.rule_id as id, c.rule_version as version, coalesce(v.definition->>'name', c.rule_name) as name,
+      case when jsonb_typeof(${d}->'priority') = 'number' then (${d}->>'priority')::float8 end as priority,
+      coalesce(${d}->'stopOnMatch' = 'true'::jsonb, false) as stop,
+      coalesce(${d}->'dryRun' = 'true'::jsonb, false) as dry,
+      r.team
+    from recorded c
+    join rules r on r.id = c.rule_id
+    left join rule_versions v on v.rule_id = c.rule_id and v.version = c.rule_version`.execute(db);
+  return new Map(rows.map((r) => [otherRuleKey(r.id, r.version), { id: r.id, name: r.name, priority: r.priority ?? 100, stopOnMatch: r.stop, dryRun: r.dry, team: r.team }]));
 }

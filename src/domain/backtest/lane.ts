@@ -18,7 +18,7 @@ import {
 import { compareRules, evaluateRule, ruleApplies, ruleTeam, type EvaluationContext, type Explanation } from '../rules/index.js';
 import type { Rule } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
-import type { HistoryEvent, LaneSpec, OtherRule, OutcomeKnown, RecordedMatch, RuleVersionSpan } from './types.js';
+import { otherRuleKey, type HistoryEvent, type LaneSpec, type OtherRule, type OutcomeKnown, type RecordedMatch, type RuleVersionSpan } from './types.js';
 
 /** Runs other rules really made, by target: when each stops holding it. Shared by every lane of one backtest. */
 export class RecordedHolds {
@@ -146,7 +146,8 @@ export class Lane {
   private stoppedBy(rule: Rule, matches: readonly RecordedMatch[]): OtherRule | undefined {
     for (const m of matches) {
       if (m.ruleId === rule.id) continue;
-      const other = this.opts.otherRules.get(m.ruleId);
+      // The version that matched then (its stopOnMatch, priority and name), not the rule as it is now.
+      const other = this.opts.otherRules.get(otherRuleKey(m.ruleId, m.ruleVersion)) ?? this.opts.otherRules.get(m.ruleId);
       if (!other || !other.stopOnMatch || other.dryRun || other.team !== ruleTeam(rule)) continue;
       if (compareRules({ priority: other.priority, name: other.name, id: other.id } as Rule, rule) < 0) return other;
     }

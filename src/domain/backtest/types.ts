@@ -80,7 +80,10 @@ export interface LaneSpec {
   versions: RuleVersionSpan[];
 }
 
-/** What the engine needs to know about the other rules (stopOnMatch ordering). */
+/**
+ * What the engine needs to know about the other rules (stopOnMatch ordering), as the version a recorded
+ * match names was: the live matcher stopped the rules after it with that version, not the rule as it is now.
+ */
 export interface OtherRule {
   id: string;
   name: string;
@@ -90,6 +93,9 @@ export interface OtherRule {
   /** Its team: its stopOnMatch stops only its own team's rules. */
   team: string;
 }
+
+/** The key of a rule version in {@link BacktestSpec.otherRules}. */
+export const otherRuleKey = (id: string, version: number): string => `${id}@${version}`;
 
 export type ItemFilter = 'all' | 'applies' | 'matched' | 'changed';
 
@@ -109,6 +115,10 @@ export interface BacktestSpec {
   environmentWindows: ReadonlyMap<string, readonly TimeWindow[]>;
   /** The team of each environment, by name; absent: no team check (as before teams). */
   environmentTeams?: ReadonlyMap<string, string> | undefined;
+  /**
+   * The other rules by otherRuleKey(id, version) of their recorded matches; a key of the id alone stands for
+   * every version of that rule.
+   */
   otherRules: ReadonlyMap<string, OtherRule>;
   /** How long a simulated run holds its target when no run of that incident on that target was recorded. */
   assumedRunSeconds: number;
