@@ -57,6 +57,8 @@ interface RawMatch {
   fixes: boolean | null;
   fixFailed: boolean | null;
   fixRan: boolean | null;
+  /** When the match's lease on its target stopped counting (released, else expired); null without one. */
+  leaseEndedAt: string | null;
 }
 
 /** The page query: shared with the benchmark, which times reading these rows as the floor. */
@@ -80,8 +82,10 @@ export function historyPageQuery(db: Db, q: HistoryQuery, after: { at: string; s
         select json_agg(json_build_object(
           'ruleId', m.rule_id, 'ruleVersion', m.rule_version, 'decision', m.decision, 'skipReason', m.skip_reason,
           'target', m.target, 'matchedAt', m.matched_at, 'actions', r.n, 'endedAt', r.ended, 'open', r.open,
-          'failed', r.failed, 'ran', r.ran, 'fixes', r.fixes, 'fixFailed', r.fix_failed, 'fixRan', r.fix_ran) order by m.id)
+          'failed', r.failed, 'ran', r.ran, 'fixes', r.fixes, 'fixFailed', r.fix_failed, 'fixRan', r.fix_ran,
+          'leaseEndedAt', least(l.released_at, l.expires_at)) order by m.id)
         from rule_matches m
+        left join target_leases l on l.match_id = m.id
         left join lateral (
           select count(*)::int as n, max(a.finished_at) as ended, bool_or(a.finished_at is null) as open,
             bool_or(a.status = 'failed') as failed, bool_or(a.status in ('succeeded', 'failed')) as ran,
@@ -115,6 +119,7 @@ function toMatch(m: RawMatch): RecordedMatch {
     skipReason: m.skipReason,
     target: m.target,
     matchedAt: new Date(m.matchedAt),
+    leaseEndedAt: m.leaseEndedAt ? new Date(m.leaseEndedAt) : null,
     run: m.actions > 0 ? { endedAt: m.endedAt ? new Date(m.endedAt) : null, open: m.open === true, outcome, actions: m.actions } : null,
   };
 }

@@ -397,11 +397,17 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
       }
     }
 
-    // Runs other rules really made hold their targets from this event on (this rule's own are simulated).
+    // Runs other rules really made hold their targets from this event on (this rule's own are simulated),
+    // as long as live concurrency counted them: until their lease was released or expired. Until the run's
+    // last action ended, and for ever while one never did, held the host past its lease (found in review: a
+    // run left `running` made every later match on its host a skip, where the live planner ran it). With no
+    // lease recorded (purged after the week cooldown needs), until the run ended, or for the assumed run
+    // time when it never did: its lease expired by the time it was purged.
     if (needsHolds) {
       for (const m of ev.matches) {
-        if (m.ruleId === spec.ruleId || m.decision !== 'run' || !m.run || m.target === null) continue;
-        external.add(m.target, m.run.open || !m.run.endedAt ? Infinity : m.run.endedAt.getTime());
+        if (m.ruleId === spec.ruleId || m.decision !== 'run' || m.target === null) continue;
+        if (m.leaseEndedAt) external.add(m.target, m.leaseEndedAt.getTime());
+        else if (m.run) external.add(m.target, !m.run.open && m.run.endedAt ? m.run.endedAt.getTime() : atMs + spec.assumedRunSeconds * 1000);
       }
     }
   }

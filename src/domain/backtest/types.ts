@@ -15,6 +15,12 @@ export interface RecordedMatch {
   skipReason: string | null;
   target: string | null;
   matchedAt: Date;
+  /**
+   * When its lease on the target stopped counting for concurrency (released when the run ended, else at its
+   * expiry, so a run left unfinished stops holding the host); null when no lease is recorded (none taken,
+   * or purged with the week's leases); absent: not known (as null).
+   */
+  leaseEndedAt?: Date | null;
   /** The run's actions as recorded; null when none was (a skipped match, or nothing recorded yet). */
   run: RecordedRun | null;
 }
