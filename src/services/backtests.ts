@@ -22,6 +22,7 @@ import {
   runBacktest,
   versionsLane,
   warmupSeconds,
+  type BacktestItem,
   type BacktestResult,
   type BacktestSummary,
   type ItemFilter,
@@ -29,13 +30,14 @@ import {
   type StoredVersion,
 } from '../domain/backtest/index.js';
 import type { ExtractorsConfig } from '../domain/extract.js';
+import { reasonFor } from '../domain/policies.js';
 import type { RuleInput } from '../domain/rules/index.js';
 import type { Logger } from '../logger.js';
 import type { Actor } from './actor.js';
 import { decodeCursor, encodeCursor, requestHash, resolveWindow, type ResolvedWindow, type WindowInput } from './backtest-window.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { refuseUnsaveable } from './rules.js';
-import { requireTeam } from './team-access.js';
+import { canRead, requireTeam } from './team-access.js';
 
 export interface BacktestServiceDeps {
   db: Kysely<Database>;
@@ -62,6 +64,22 @@ export interface BacktestRequest extends WindowInput {
  */
 export const MAX_REPLAYED_VERSIONS = 1000;
 export const MAX_REPLAYED_VERSION_BYTES = 64 * 1024 * 1024;
+
+/**
+ * An item as `actor` may read it: a skip reason naming a team the actor cannot read says "another team"
+ * (reasonFor). Any viewer may backtest any rule it writes over every service, so the items reach incidents
+ * of every team's environments.
+ */
+function readableItem(actor: Actor, item: BacktestItem): BacktestItem {
+  const readable = (team: string) => canRead(actor, team);
+  const lane = <T extends { reason?: string | null | undefined }>(o: T): T => (o.reason ? { ...o, reason: reasonFor(o.reason, readable) } : o);
+  return {
+    ...item,
+    candidate: lane(item.candidate),
+    ...(item.baseline ? { baseline: lane(item.baseline) } : {}),
+    ...(item.recorded ? { recorded: lane(item.recorded) } : {}),
+  };
+}
 
 export function backtestService(deps: BacktestServiceDeps) {
   const { db } = deps;
@@ -232,7 +250,7 @@ export function backtestService(deps: BacktestServiceDeps) {
       const result = await run({ candidate, baseline, ruleId: stored?.id, window, input, page: { offset, limit, only } });
       const next = offset + result.items.length < result.totalItems ? encodeCursor({ v: 1, offset: offset + result.items.length, from: window.from.toISOString(), to: window.to.toISOString(), hash }) : null;
       deps.logger.info({ ruleId: stored?.id, events: result.summary.events.read, window: result.summary.window }, 'backtest');
-      return { summary: summaryWith(result, window), items: result.items, totalItems: result.totalItems, nextCursor: next };
+      return { summary: summaryWith(result, window), items: result.items.map((item) => readableItem(actor, item)), totalItems: result.totalItems, nextCursor: next };
     },
 
     /** Backtests the rule's current version and attaches the summary to that version (audited). */

@@ -17,11 +17,13 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { findIncident, findIncidentForUpdate, listActionRuns, listEvents, listIncidents, listMatches } from '../db/repositories/incidents.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { Logger } from '../logger.js';
+import { reasonFor } from '../domain/policies.js';
 import { incidentEventMessage, signalIncident } from '../temporal/incident-signal.js';
 import type { Actor } from './actor.js';
 import { decideApproval } from './approvals.js';
 import { ConflictError, errorForLog, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import { labelIncidents } from './stats.js';
+import { canRead } from './team-access.js';
 
 export type IncidentFilter = Parameters<typeof listIncidents>[1];
 
@@ -63,9 +65,11 @@ export function incidentService(deps: { db: Kysely<Database>; temporal: Client; 
     /**
      * One incident with its newest events, rule matches and action runs (at most INCIDENT_DETAIL_LIMIT of
      * each, and how many older ones were left out): an incident open for weeks, its notes and status
-     * updates each an event, made an answer without bound.
+     * updates each an event, made an answer without bound. A match's skip reason naming a team `actor`
+     * cannot read says "another team" instead (reasonFor): incidents and their matches span teams, team
+     * names do not.
      */
-    async get(id: string) {
+    async get(actor: Actor, id: string) {
       const incident = await findIncident(db, id);
       if (!incident) throw new NotFoundError(`incident ${id} is not known`);
       const [events, matches, actionRuns, labels] = await Promise.all([
@@ -77,7 +81,7 @@ export function incidentService(deps: { db: Kysely<Database>; temporal: Client; 
       return {
         incident,
         events: events.items,
-        matches: matches.items,
+        matches: matches.items.map((m) => (m.skip_reason ? { ...m, skip_reason: reasonFor(m.skip_reason, (team) => canRead(actor, team)) } : m)),
         actionRuns: actionRuns.items,
         omitted: { events: events.omitted, matches: matches.omitted, actionRuns: actionRuns.omitted },
         label: labels.get(id) ?? null,

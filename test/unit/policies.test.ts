@@ -11,6 +11,7 @@ import {
   leaseSeconds,
   policyOfRecorded,
   policyWindows,
+  reasonFor,
   targetOf,
   type PolicyInput,
   type PolicyRule,
@@ -242,6 +243,19 @@ describe('policies (src/domain/policies.ts)', function () {
     // Once begun on this match, the trial's outcome is this run's, though it was not planned as one.
     assert.equal(isCurrentTrial({ state: 'half_open', trialMatch: '7' }, '7', false), true);
     assert.equal(isCurrentTrial({ state: 'half_open', trialMatch: '7' }, '8', true), false);
+  });
+
+  it("reasonFor: the team skip reasons the planner writes name only the teams the reader may read; other reasons are kept", function () {
+    const alphaEnv = { environmentTeam: { name: 'pay-vault', team: 'alpha' } };
+    const scripts = decidePolicies(input(rule({ team: 'beta' }), alphaEnv), state()).reason!;
+    const resolves = decidePolicies(input(rule({ team: 'beta', actions: [{ id: 'r', type: 'pagerduty.resolve' }] }), alphaEnv), state()).reason!;
+    const only = (team: string) => (t: string) => t === team;
+    assert.equal(reasonFor(scripts, only('beta')), "environment pay-vault is another team's environment: a rule of team beta may not run scripts there");
+    assert.equal(reasonFor(scripts, only('alpha')), "environment pay-vault belongs to team alpha: another team's rule may not run scripts there");
+    assert.equal(reasonFor(resolves, only('none')), "environment pay-vault is another team's environment: another team's rule may not acknowledge, resolve or reprioritise its incidents");
+    assert.equal(reasonFor(scripts, () => true), scripts);
+    assert.equal(reasonFor('rate limit: 3 runs in 3600 s (max 3)', only('none')), 'rate limit: 3 runs in 3600 s (max 3)');
+    assert.equal(reasonFor(null, only('none')), null);
   });
 
   it('the backtest skips the same notes the pipeline writes', function () {

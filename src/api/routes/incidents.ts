@@ -135,7 +135,7 @@ export function incidentRoutes(deps: AppDeps) {
       responses: { 200: json('The incident.', anyObject), 404: problemResponse('Unknown incident.') },
     }),
     async (c) => {
-      const { incident, events, matches, actionRuns, omitted, label } = await incidents.get(c.req.param('id'));
+      const { incident, events, matches, actionRuns, omitted, label } = await incidents.get(actorOf(c), c.req.param('id'));
       // Issue 22: each action run carries its remediation's verification (pending, verified, unverified, not_applicable).
       const verificationOf = new Map(matches.map((m) => [String(m.id), m.verification]));
       return c.json(
