@@ -4,7 +4,7 @@
 // read), the small tables the backtest needs whole (environments' maintenance windows, the other rules'
 // ordering) and how far back the history goes.
 import { sql } from 'kysely';
-import { otherRuleKey, type HistoryEvent, type OtherRule, type RecordedMatch, type StoredVersion } from '../../domain/backtest/index.js';
+import { namedService, otherRuleKey, type HistoryEvent, type OtherRule, type RecordedMatch, type StoredVersion } from '../../domain/backtest/index.js';
 import type { RunOutcome } from '../../domain/policies.js';
 import { NOTIFY_ONLY_TYPES } from '../../domain/rules/action-kinds.js';
 import type { IncidentFacts } from '../../domain/rules/incident-context.js';
@@ -36,7 +36,10 @@ interface HistoryRow extends Omit<IncidentFacts, 'id'> {
   occurred_at: Date | null;
   received_at: Date;
   event: Record<string, unknown> | null;
-  /** The service the event names (`data.service.id`, as toIncidentSnapshot reads it); null when none. */
+  /**
+   * The service the event names (`data.service.id`, as toIncidentSnapshot reads it) when its payload was
+   * left out or read for it alone; otherwise null, and namedService reads it from `event`.
+   */
   event_service: string | null;
   matches: RawMatch[];
 }
@@ -67,14 +70,17 @@ export function historyPageQuery(db: Db, q: HistoryQuery, after: { at: string; s
   const services = [...(q.services ?? [])];
   const remediating = [...REMEDIATING_EVENT_TYPES];
   const notifyOnly = [...NOTIFY_ONLY_TYPES];
-  const named = sql<string | null>`(case when jsonb_typeof(e.payload #> '{event,data,service,id}') = 'string' then nullif(e.payload #>> '{event,data,service,id}', '') end)`;
+  const current = sql<boolean>`(${all} or coalesce(i.service_id = any(${services}::text[]), false))`;
   // The incident's service now, or the one this event names (an incident moved since: the rules of the
   // service it was on matched it then). An event that names none, of an incident on another service now,
   // is read by readHistory when its incident was on one of these services at the time (missingPayloads).
-  const wanted = sql<boolean>`(${all} or i.service_id = any(${services}::text[]) or ${named} = any(${services}::text[]))`;
+  // The service an event names is read here (its payload unpacked) only for the events of incidents on
+  // other services now, once (n.service, kept from being inlined twice by `offset 0`): for the others the
+  // payload is read whole anyway and readHistory takes it from there.
+  const wanted = sql<boolean>`(${current} or n.service = any(${services}::text[]))`;
   return sql<HistoryRow>`
     select e.id::text as seq, e.received_at::text as cursor_at, e.event_id, e.incident_id, e.event_type, e.occurred_at, e.received_at,
-      case when ${wanted} then e.payload->'event' end as event, ${named} as event_service,
+      case when ${wanted} then e.payload->'event' end as event, n.service as event_service,
       i.number, i.title, i.description, i.status, i.urgency, i.priority, i.service_id, i.service_name,
       i.escalation_policy_id, i.escalation_policy_name, i.assignees, i.html_url, i.incident_key, i.environment,
       case when ${wanted} and e.event_type = any(${remediating}::text[]) then i.alerts end as alerts,
@@ -98,6 +104,11 @@ export function historyPageQuery(db: Db, q: HistoryQuery, after: { at: string; s
       ), '[]'::json) as matches
     from incident_events e
     join incidents i on i.id = e.incident_id
+    cross join lateral (
+      select case when not ${current} and jsonb_typeof(e.payload #> '{event,data,service,id}') = 'string'
+        then nullif(e.payload #>> '{event,data,service,id}', '') end as service
+      offset 0
+    ) n
     where e.disposition = 'accepted' and e.received_at >= ${q.from} and e.received_at < ${q.to}
       ${after ? sql`and (e.received_at, e.id) > (${after.at}::timestamptz, ${after.seq}::bigint)` : sql``}
     order by e.received_at, e.id
@@ -165,8 +176,9 @@ function toEvent(r: HistoryRow): HistoryEvent {
 async function missingPayloads(db: Db, rows: HistoryRow[], services: ReadonlySet<string>, onWanted: Set<string>): Promise<void> {
   const missing = new Map<string, HistoryRow>();
   for (const r of rows) {
-    if (r.event_service !== null) {
-      if (services.has(r.event_service)) onWanted.add(r.incident_id);
+    const named = r.event_service ?? (r.event !== null ? namedService(r.event) : undefined);
+    if (named) {
+      if (services.has(named)) onWanted.add(r.incident_id);
       else onWanted.delete(r.incident_id);
     } else if (r.event === null && onWanted.has(r.incident_id)) {
       missing.set(r.seq, r);

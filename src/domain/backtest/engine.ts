@@ -17,7 +17,7 @@ import { incidentContext } from '../rules/incident-context.js';
 import { policyOfRecorded, targetOf, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
 import type { Action, Rule } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
-import { replayEvent, type ReplayedIncident } from './incident-replay.js';
+import { namedService, replayEvent, type ReplayedIncident } from './incident-replay.js';
 import { Lane, RecordedHolds, type LaneDecision } from './lane.js';
 import {
   CHANGE_KINDS,
@@ -233,16 +233,6 @@ function laneOutcome(d: LaneDecision, ctx: ReturnType<typeof incidentContext>, r
   if (d.holdSeconds !== undefined) out.holdSeconds = d.holdSeconds;
   if (d.holdFrom) out.holdFrom = d.holdFrom;
   return out;
-}
-
-/** The service an event names (`data.service.id`, as toIncidentSnapshot reads it); undefined when none. */
-function namedService(event: Record<string, unknown>): string | undefined {
-  const data = event.data;
-  if (typeof data !== 'object' || data === null) return undefined;
-  const service = (data as { service?: unknown }).service;
-  if (typeof service !== 'object' || service === null) return undefined;
-  const id = (service as { id?: unknown }).id;
-  return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
 function environmentWithoutSources(env: Record<string, unknown>): Record<string, unknown> {

@@ -32,6 +32,20 @@ export interface ReplayStep {
   event: Record<string, unknown>;
 }
 
+/**
+ * The service an event names (`data.service.id`, as toIncidentSnapshot reads it: an incident's, or a
+ * workflow instance's); undefined when it names none (a note, a responder): then the event is on the
+ * service its incident held.
+ */
+export function namedService(event: Record<string, unknown>): string | undefined {
+  const data = event.data;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const service = (data as { service?: unknown }).service;
+  if (typeof service !== 'object' || service === null) return undefined;
+  const id = (service as { id?: unknown }).id;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
 function fromStored(s: StoredIncident): IncidentFacts {
   return {
     id: s.id,

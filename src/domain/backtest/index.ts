@@ -2,5 +2,5 @@
 export * from './types.js';
 export { runBacktest, BacktestLimitError } from './engine.js';
 export { definitionLane, versionsLane, warmupSeconds, MAX_WARMUP_SECONDS, type StoredVersion } from './lanes.js';
-export { replayEvent, NOTE_MARKER } from './incident-replay.js';
+export { namedService, replayEvent, NOTE_MARKER } from './incident-replay.js';
 export { parseDuration, formatDuration, MAX_WINDOW_SECONDS } from './window.js';
