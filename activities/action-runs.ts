@@ -387,14 +387,17 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     // planner reads the breaker and begins a trial under its lock on the rule, so this start takes that lock
     // too (else both begin one, and two fixes run where the breaker lets one), read again under it. Without
     // waiting: the planner takes it before the target's lock, which this transaction holds already. Not
-    // taken, a match of the rule is being decided right now, and takes the trial if it runs.
-    let trialContended = false;
+    // taken, a match of the rule is being decided right now: the whole start is rolled back and retried
+    // (the activity's retries), which frees the target's lock the planner may be waiting for; the retry
+    // reads the breaker as that match left it (half-open for it: not run; still due: this start takes the
+    // trial). Stopping the start there instead lost the approval for good whenever that match did not run
+    // (held by this run's own lease, or a decision it only read back).
     if (breaker && breakerTrialDue(breaker.breaker, resetSeconds, at)) {
-      if (await tryAdvisoryXactLock(trx, `rule:${breaker.ruleId}`)) breaker = await readBreakerOfRun(trx, input.actionRunId);
-      else trialContended = true;
+      if (!(await tryAdvisoryXactLock(trx, `rule:${breaker.ruleId}`))) throw new BreakerTrialContendedError(breaker.ruleId);
+      breaker = await readBreakerOfRun(trx, input.actionRunId);
     }
     const breakerStop = breaker
-      ? breakerStopsStart(breaker.breaker, { ruleId: breaker.ruleId, matchId: breaker.matchId, plannedAsTrial: breaker.plannedAsTrial, resetSeconds, waited: waited ?? APPROVAL_WAITED, at, trialContended })
+      ? breakerStopsStart(breaker.breaker, { ruleId: breaker.ruleId, matchId: breaker.matchId, plannedAsTrial: breaker.plannedAsTrial, resetSeconds, waited: waited ?? APPROVAL_WAITED, at })
       : undefined;
     const beginsTrial = breaker !== undefined && breakerStop === undefined && breakerTrialDue(breaker.breaker, resetSeconds, at);
     const guardStop = check?.crossed !== undefined ? `not run when approved: ${check.crossed}` : undefined;
@@ -579,4 +582,15 @@ export function summariseRun(plan: MatchPlan, outcomes: ActionOutcome[], cancell
     lines.push(`- ${bits.join(' — ')}`);
   }
   return lines.join('\n').slice(0, 25_000);
+}
+
+/**
+ * An approved start found its rule's breaker due for its half-open trial while a match of the rule was being
+ * decided (the planner holds its lock on the rule): retried, the start reads the breaker as that match left it.
+ */
+export class BreakerTrialContendedError extends Error {
+  constructor(ruleId: string) {
+    super(`rule ${ruleId}'s circuit breaker is due for its half-open trial and a match of the rule is being decided at this moment; the start is retried`);
+    this.name = 'BreakerTrialContendedError';
+  }
 }

@@ -311,25 +311,21 @@ export function breakerTrialDue(breaker: BreakerState, resetSeconds: number, at:
  * admin while it waited) it starts; half-open, it starts only as the trial the breaker waits on (the breaker
  * closes or re-opens on that run's outcome alone, so a trial waiting for its approval must be able to run);
  * open and due for its trial ({@link breakerTrialDue}), it starts as that trial, which its caller records
- * (the breaker half-open on this run's match, as the planner records a trial it lets through), unless
- * `trialContended` (the caller could not take the planner's lock on the rule: a match of the rule is being
- * decided at this moment, and takes the trial if it runs); open otherwise, or half-open for another match's
+ * (the breaker half-open on this run's match, as the planner records a trial it lets through, under the
+ * planner's lock on the rule); open otherwise, or half-open for another match's
  * trial, only notifications run. Before, an open breaker stopped the start even once its trial was due, so
  * an approved fix was skipped where the next new match would have run.
  */
 export function breakerStopsStart(
   breaker: BreakerState & { trialMatch: string | null },
-  run: { ruleId: string; matchId: string; plannedAsTrial: boolean; resetSeconds: number; waited: string; at: Date; trialContended?: boolean | undefined },
+  run: { ruleId: string; matchId: string; plannedAsTrial: boolean; resetSeconds: number; waited: string; at: Date },
 ): string | undefined {
   if (breaker.state === 'closed' || isCurrentTrial(breaker, run.matchId, run.plannedAsTrial)) return undefined;
   const reset = `POST /api/rules/${run.ruleId}/reset-breaker`;
   if (breaker.state === 'half_open') {
     return `not run: the rule's circuit breaker opened while ${run.waited}, and its half-open trial is another run: only notifications run until that trial ends (or ${reset})`;
   }
-  if (breakerTrialDue(breaker, run.resetSeconds, run.at)) {
-    if (!run.trialContended) return undefined;
-    return `not run: the rule's circuit breaker opened while ${run.waited}, and its half-open trial, due now, goes to a match of the rule being decided at this moment if it runs: only notifications run (or ${reset})`;
-  }
+  if (breakerTrialDue(breaker, run.resetSeconds, run.at)) return undefined;
   const due = breaker.openedAt ? ` (due ${new Date(breaker.openedAt.getTime() + run.resetSeconds * 1000).toISOString()})` : '';
   return `not run: the rule's circuit breaker opened while ${run.waited}: only notifications run until its half-open trial${due} or ${reset}`;
 }

@@ -1,0 +1,76 @@
+// An approved fix whose rule's breaker is open and due for its half-open trial starts as that trial, under
+// the planner's lock on the rule, taken without waiting (the planner takes it before the target's lock, which
+// the start holds already). When the planner holds it at that moment, the start is rolled back and retried
+// rather than recorded skipped: the match being decided may not run at all (held by this run's own lease, or
+// a decision only read back), and then the approval was lost for good, the breaker left open and due.
+// The activities as the rule run calls them; the planner's lock held by a connection of the test.
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { BreakerTrialContendedError, createActionRunActivities } from '../../activities/action-runs.js';
+import { createIncidentSteps } from '../../activities/incidents.js';
+import { createPlanActivities } from '../../activities/plan.js';
+import { createTriageActivities } from '../../activities/triage.js';
+import type { Action } from '../../src/domain/rules/schema.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
+
+const logger = createLogger({ level: 'silent' });
+
+describe("an approved fix and the planner's lock on its rule, the breaker due for its trial", function () {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => db?.close());
+
+  const extractors = { extractors: [{ type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] };
+  const acts = () => createActionRunActivities({ db: db.db, logger });
+  const actions: Action[] = [
+    { id: 'fix', type: 'script.agent', script: 'restart-service.sh', args: ['nginx'], idempotent: true, approval: { required: true, timeoutMinutes: 60, onTimeout: 'approve' } } as Action,
+  ];
+
+  it('the lock held: the start is retried, not skipped; once it is free, the fix starts as the trial', async function () {
+    const svc = newServiceId();
+    const ruleId = await insertRule(db.db, { name: `contended-${svc.toLowerCase()}`, services: [svc], policies: { circuitBreaker: { failureThreshold: 1, resetSeconds: 60 } }, actions } as never);
+    const incidents = createIncidentSteps({ db: db.db, logger, extractors });
+    const triage = createTriageActivities({ logger, incidents, plan: createPlanActivities({ db: db.db, logger }), writeBack: false, enrichBackoffMs: [10] }).triageIncidentEvent;
+    const id = newIncidentId();
+    const body = sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: `[web-${svc.toLowerCase()}] disk full`, urgency: 'high', service: { id: svc, type: 'service_reference', summary: 'T' } } });
+    const plan = (await triage({ incidentId: id, message: messageFor(body), takenBy: `run-${id}` })).plans[0]!;
+    assert.equal(plan.decision, 'run');
+    const actionRunId = `${id}:${plan.ruleId}:fix:${body.event.id}`;
+    const claim = await acts().claimAction({ actionRunId, incidentId: id, plan, action: plan.actions[0]!, owner: 'wf/run', workflowId: 'wf', reason: 'test', awaitingApproval: true });
+    assert.ok(claim.owned && claim.status === 'awaiting_approval');
+    await acts().settleApproval({ actionRunId, onTimeout: 'approve' });
+    const start = () => acts().startApprovedAction({ actionRunId, owner: 'wf/run', incidentId: id, cancelIfResolved: true, action: { id: 'fix', type: 'script.agent' } });
+    const run = () => db.db.selectFrom('action_runs').select(['status', 'error']).where('id', '=', actionRunId).executeTakeFirstOrThrow();
+    const breaker = () => db.db.selectFrom('rules').select(['breaker_state', 'breaker_trial_match']).where('id', '=', ruleId).executeTakeFirstOrThrow();
+
+    // While the fix waited, other runs opened the breaker two minutes ago, past its resetSeconds.
+    await db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+
+    // A match of the rule is being decided: the planner holds its lock on the rule.
+    const planner = new pg.Client({ connectionString: db.url });
+    await planner.connect();
+    try {
+      await planner.query('BEGIN');
+      await planner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`rule:${ruleId}`]);
+      await assert.rejects(start(), (err: unknown) => err instanceof BreakerTrialContendedError && /is retried$/.test(err.message));
+      // Nothing recorded: the approval is not spent, the breaker as it was.
+      assert.deepEqual(await run(), { status: 'awaiting_approval', error: null });
+      assert.deepEqual(await breaker(), { breaker_state: 'open', breaker_trial_match: null });
+      // That match did not run (nothing began a trial): the lock is let go.
+      await planner.query('ROLLBACK');
+    } finally {
+      await planner.end();
+    }
+
+    // The activity's retry: the breaker still open and due, this fix starts as its trial.
+    const retried = await start();
+    assert.equal(retried.status, 'running');
+    assert.equal((await run()).status, 'running');
+    assert.deepEqual(await breaker(), { breaker_state: 'half_open', breaker_trial_match: String(plan.matchId) });
+  });
+});
