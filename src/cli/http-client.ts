@@ -80,6 +80,16 @@ const isBudget429 = (status: number, body: unknown) => status === 429 && (body a
 const BUDGET_RETRIES = 5;
 const BUDGET_MAX_WAIT_SECONDS = 10;
 
+/**
+ * A 503 of the server's backtest limit (src/api/routes/backtest.ts: SELFHEAL_BACKTEST_MAX_CONCURRENT), which
+ * did nothing: sent again after its Retry-After, up to BUSY_RETRIES times (a backtest takes up to its 30 s
+ * budget, so about a minute of waiting). Reported at once, `rules apply` recorded the rule as "could not be
+ * backtested" whenever two other backtests ran: with --require-backtest nothing was applied, without it the
+ * rules were applied with no backtest attached.
+ */
+const isBacktestBusy = (status: number, body: unknown) => status === 503 && (body as { limit?: unknown } | undefined)?.limit === 'backtest-concurrency';
+const BUSY_RETRIES = 12;
+
 /** The server answered with an error status. */
 export class ApiError extends CliError {
   constructor(
@@ -275,8 +285,10 @@ export function createApiClient(global: { url: string; token: string | undefined
       try {
         return await send<T>(method, path, opts);
       } catch (err) {
-        const wait = err instanceof ApiError && isBudget429(err.status, err.body) ? err.retryAfter : undefined;
-        if (wait === undefined || wait > BUDGET_MAX_WAIT_SECONDS || attempt >= BUDGET_RETRIES) throw err;
+        const budget = err instanceof ApiError && isBudget429(err.status, err.body);
+        const busy = err instanceof ApiError && isBacktestBusy(err.status, err.body);
+        const wait = budget || busy ? (err as ApiError).retryAfter : undefined;
+        if (wait === undefined || wait > BUDGET_MAX_WAIT_SECONDS || attempt >= (busy ? BUSY_RETRIES : BUDGET_RETRIES)) throw err;
         await new Promise((r) => setTimeout(r, Math.max(wait, 1) * 1000));
       }
     }
@@ -325,7 +337,7 @@ export function createApiClient(global: { url: string; token: string | undefined
     }
     const bytes = Buffer.byteLength(text);
     if (res.status === 404 && opts.allow404) return { status: 404, body: body as T, bytes };
-    if (res.status >= 400) throw new ApiError(method, path, res.status, body, res.status === 429 ? retryAfterSeconds(res.headers.get('retry-after')) : undefined);
+    if (res.status >= 400) throw new ApiError(method, path, res.status, body, res.status === 429 || res.status === 503 ? retryAfterSeconds(res.headers.get('retry-after')) : undefined);
     return { status: res.status, body: body as T, bytes };
   }
   const found = <T>(r: ApiResponse<T>) => (r.status === 404 ? undefined : r.body);
