@@ -23,3 +23,10 @@ export async function runningWorkflows(client: Client, ids: readonly string[], o
   }
   return running;
 }
+
+/** gRPC UNAVAILABLE or DEADLINE_EXCEEDED: Temporal cannot be reached, so no other job's turn would do better. */
+export function temporalUnreachable(err: unknown): boolean {
+  const e = err as { code?: number; cause?: { code?: number } } | null;
+  const code = e?.code ?? e?.cause?.code;
+  return code === 14 || code === 4;
+}

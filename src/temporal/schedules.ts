@@ -24,8 +24,9 @@ import { findJob, listJobs, lockJobId, setScheduleFingerprint } from '../db/repo
 import { inTransaction } from '../db/repositories/transactions.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, parseDuration, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
+import { closeEndedJobRuns } from './ended-job-runs.js';
 import { DEPLOYMENT_MEMO_KEY, jobRunExecution, jobScheduleId, searchAttributes } from './names.js';
-import { runningWorkflows } from './running.js';
+import { runningWorkflows, temporalUnreachable } from './running.js';
 
 export const JOB_WORKFLOW_TYPE = 'jobWorkflow';
 /** Workflow ids of a job's runs: `jobrun-<jobId>-<scheduled time>` (Temporal appends the time). */
@@ -332,13 +333,6 @@ export interface ReconcileResult {
   failed: string[];
 }
 
-/** gRPC UNAVAILABLE or DEADLINE_EXCEEDED: Temporal cannot be reached, so no other job's turn would do better. */
-function temporalUnreachable(err: unknown): boolean {
-  const e = err as { code?: number; cause?: { code?: number } } | null;
-  const code = e?.code ?? e?.cause?.code;
-  return code === 14 || code === 4;
-}
-
 /**
  * One job's turn in the reconcile: an error stays that job's (logged, in `failed`), and the rest of the
  * pass goes on (found in review: one schedule Temporal refused for good stopped every later job's repair
@@ -456,7 +450,9 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
 
 /**
  * Reconcile now, then every `everySeconds` until stopped; one reconcile at a time, and a failed one is
- * logged and tried again at the next tick (jobs keep their current schedules meanwhile).
+ * logged and tried again at the next tick (jobs keep their current schedules meanwhile). Each pass then
+ * records the runs whose Temporal execution ended without recording it (closeEndedJobRuns), on its own: a
+ * schedule reconcile that failed does not keep it from its turn, nor the reverse.
  */
 export function keepSchedulesReconciled(client: Client, db: Kysely<Database>, logger: Logger, target: { taskQueue: string }, everySeconds: number): { first: Promise<void>; stop: () => Promise<void> } {
   /** The reconcile going on, if any: a tick meanwhile joins it rather than starting another. */
@@ -466,6 +462,11 @@ export function keepSchedulesReconciled(client: Client, db: Kysely<Database>, lo
       .then(
         () => undefined,
         (err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'job schedule reconcile failed; jobs keep their current schedules until the next one'),
+      )
+      .then(() => closeEndedJobRuns(client, db, logger))
+      .then(
+        () => undefined,
+        (err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'job runs left running not checked with Temporal; tried again at the next reconcile'),
       )
       .finally(() => {
         running = undefined;

@@ -1,4 +1,5 @@
 // Scheduled job runs and their per-environment results, and the job definition a run reads.
+import { sql } from 'kysely';
 import type { Db } from './db.js';
 
 /**
@@ -104,4 +105,65 @@ export async function runningJobRunsBefore(db: Db, q: { jobId: string; before?: 
   }
   const rows = await query.orderBy('started_at', 'desc').limit(q.limit).execute();
   return rows.map((r) => ({ id: r.id, runId: r.run_id }));
+}
+
+/**
+ * Runs still recorded `running` that started before `before`, oldest first, at most `limit`, each with the
+ * Temporal run id of the execution it records (`runId`; null only in a row written without one): what the
+ * worker's periodic pass asks Temporal about (src/temporal/ended-job-runs.ts), for runs whose execution ended
+ * without recording it.
+ */
+export async function runningJobRunsStartedBefore(db: Db, q: { before: Date; limit: number }): Promise<{ id: string; runId: string | null }[]> {
+  const rows = await db
+    .selectFrom('job_runs')
+    .select(['id', 'run_id'])
+    .where('status', '=', 'running')
+    .where('started_at', '<', q.before)
+    .orderBy('started_at', 'asc')
+    .orderBy('id', 'asc')
+    .limit(q.limit)
+    .execute();
+  return rows.map((r) => ({ id: r.id, runId: r.run_id }));
+}
+
+/**
+ * The target results a run recorded, as a finish record counts them: the count per status, and the first
+ * `failures` of those that failed or timed out (by environment), each error cut to its first `errorChars`
+ * characters.
+ */
+export async function recordedTargetOutcomes(
+  db: Db,
+  jobRunId: string,
+  bounds: { failures: number; errorChars: number },
+): Promise<{ counts: Record<string, number>; failures: { environment: string; status: string; error: string | null }[] }> {
+  const counts = await db
+    .selectFrom('job_target_results')
+    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('job_run_id', '=', jobRunId)
+    .groupBy('status')
+    .execute();
+  const failures = await db
+    .selectFrom('job_target_results')
+    .select(['environment', 'status', sql<string | null>`left(error, ${bounds.errorChars})`.as('error')])
+    .where('job_run_id', '=', jobRunId)
+    .where('status', 'in', ['failed', 'timed_out'])
+    .orderBy('environment')
+    .limit(bounds.failures)
+    .execute();
+  return { counts: Object.fromEntries(counts.map((c) => [c.status, Number(c.n)])), failures };
+}
+
+/**
+ * Records the end of a run whose Temporal execution ended without recording it, only while its row still
+ * says `running`: a finish the run's own workflow wrote meanwhile is never overwritten. Answers whether it
+ * was written.
+ */
+export async function finishJobRunLeftRunning(db: Db, id: string, f: { status: string; summary: unknown; at: Date }): Promise<boolean> {
+  const res = await db
+    .updateTable('job_runs')
+    .set({ status: f.status, summary: JSON.stringify(f.summary), finished_at: f.at })
+    .where('id', '=', id)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
 }
