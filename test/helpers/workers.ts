@@ -4,7 +4,7 @@
 // for one of its actions to finish).
 import { randomUUID } from 'node:crypto';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { INCIDENT_WORKFLOW_REVISION, SIGNALS, WORKFLOW_TYPES, incidentWorkflowId, type IncidentEventMessage } from '../../src/contracts/index.js';
 import { loadConfig } from '../../src/config.js';
@@ -12,11 +12,12 @@ import type { ExtractorsConfig } from '../../src/domain/extract.js';
 import { createIntegrations } from '../../src/integrations.js';
 import { createLogger } from '../../src/logger.js';
 import { createMainWorker } from '../../src/temporal/worker.js';
-import type { TestDatabase } from './db.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+import { startSlackPeer, type SlackPeer } from './http-peer.js';
 import { insertRule, newServiceId } from './rules.js';
 import { newIncidentId, sampleFor } from './samples.js';
 import { eventually } from './stack.js';
-import type { TestTemporal } from './temporal.js';
+import { testTemporal, type TestTemporal } from './temporal.js';
 
 export type MainActivities = ReturnType<typeof createActivities>;
 
@@ -60,6 +61,54 @@ export async function startTestWorker(opts: {
       await running.catch(() => undefined);
     },
   };
+}
+
+/** What a fake Doctor agent answers for one script a job run asks of it (the real agent's runAgentScript result). */
+export interface FakeAgentScriptResult {
+  exitCode: number;
+  outputExcerpt: string;
+  error?: string;
+  timedOut: boolean;
+}
+
+/**
+ * A suite's main worker (startTestWorker) on a database of its own, with a Slack peer whose webhook the jobs'
+ * `notifyOnFailure: { slack: { webhookUrlRef: 'env:<slackSecret>' } }` name, as the integration tests of job
+ * runs drive them; given `agent`, also a fake Doctor agent on `agent.taskQueue` that is always present and
+ * answers each script a run asks of it with `agent.runAgentScript` (the environments the tests insert name
+ * that queue, so one fake serves all of them). Started in the suite's `before` and stopped in its `after`
+ * (the agent first, the database last); read the fields inside the tests.
+ */
+export function workerWithSlack(opts: {
+  slackSecret: string;
+  agent?: { taskQueue: string; runAgentScript(input: { context?: { environment?: string } }): Promise<FakeAgentScriptResult> };
+}) {
+  const peers = {} as { temporal: TestTemporal; db: TestDatabase; slack: SlackPeer; worker: TestWorker };
+  let agent: { worker: Worker; running: Promise<void> } | undefined;
+  before(async function () {
+    peers.temporal = await testTemporal();
+    peers.db = await createTestDatabase();
+    peers.slack = await startSlackPeer();
+    process.env[opts.slackSecret] = peers.slack.webhookUrl;
+    peers.worker = await startTestWorker({ temporal: peers.temporal, db: peers.db });
+    if (opts.agent) {
+      const worker = await Worker.create({
+        connection: peers.temporal.nativeConnection,
+        taskQueue: opts.agent.taskQueue,
+        activities: { agentPresent: async () => ({ present: true }), runAgentScript: opts.agent.runAgentScript },
+      });
+      agent = { worker, running: worker.run() };
+    }
+  });
+  after(async function () {
+    agent?.worker.shutdown();
+    await agent?.running.catch(() => undefined);
+    await peers.worker?.stop();
+    await peers.slack?.close();
+    delete process.env[opts.slackSecret];
+    await peers.db?.close();
+  });
+  return peers;
 }
 
 /** The incident event message the webhook would send for a sample payload. */
