@@ -7,26 +7,16 @@
 // Doctor agent, a fake that counts the scripts it was asked to run, serves every environment's queue.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Worker } from '@temporalio/worker';
 import type { JobWorkflowResult } from '../../src/contracts/jobs.js';
 import { MAX_JOB_RUN_TARGETS } from '../../src/domain/jobs.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
 import { JOB_WORKFLOW_TYPE } from '../../src/temporal/schedules.js';
 import { adminApi, type AdminApi } from '../helpers/admin-api.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
-import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
-import { startTestWorker, type TestWorker } from '../helpers/workers.js';
+import { workerWithSlack } from '../helpers/workers.js';
 
 describe('a job run over more targets than one run may hold', function () {
   this.timeout(180_000);
-  let temporal: TestTemporal;
-  let db: TestDatabase;
-  let slack: SlackPeer;
-  let worker: TestWorker;
   let api: AdminApi;
-  let agent: Worker;
-  let agentRunning: Promise<void>;
   /** The scripts the agent was asked to run, by environment. */
   const ran: string[] = [];
   const SLACK_REF = 'SELFHEAL_SECRET_JOB_TARGET_BOUND_SLACK';
@@ -35,25 +25,19 @@ describe('a job run over more targets than one run may hold', function () {
   const agentQueue = `agent-big-${sfx}`;
   const made: string[] = [];
 
-  before(async function () {
-    temporal = await testTemporal();
-    db = await createTestDatabase();
-    slack = await startSlackPeer();
-    process.env[SLACK_REF] = slack.webhookUrl;
-    worker = await startTestWorker({ temporal, db });
-    api = adminApi(db, temporal.apiClient, worker.taskQueue);
-    agent = await Worker.create({
-      connection: temporal.nativeConnection,
+  const peers = workerWithSlack({
+    slackSecret: SLACK_REF,
+    agent: {
       taskQueue: agentQueue,
-      activities: {
-        agentPresent: async () => ({ present: true }),
-        runAgentScript: async (input: { context?: { environment?: string } }) => {
-          ran.push(input.context?.environment ?? '?');
-          return { exitCode: 0, outputExcerpt: 'RESULT ok', timedOut: false };
-        },
+      runAgentScript: async (input) => {
+        ran.push(input.context?.environment ?? '?');
+        return { exitCode: 0, outputExcerpt: 'RESULT ok', timedOut: false };
       },
-    });
-    agentRunning = agent.run();
+    },
+  });
+
+  before(async function () {
+    api = adminApi(peers.db, peers.temporal.apiClient, peers.worker.taskQueue);
     // One more environment than a run may hold, each served by the one agent; all but one also `half`.
     const rows = Array.from({ length: MAX_JOB_RUN_TARGETS + 1 }, (_, i) => ({
       name: `${fleet}-${String(i).padStart(4, '0')}`,
@@ -61,16 +45,10 @@ describe('a job run over more targets than one run may hold', function () {
       agent_task_queue: agentQueue,
       maintenance_windows: '[]',
     }));
-    await db.db.insertInto('environments').values(rows).execute();
+    await peers.db.db.insertInto('environments').values(rows).execute();
   });
   after(async function () {
-    for (const id of made) await temporal.client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
-    agent?.shutdown();
-    await agentRunning?.catch(() => undefined);
-    await worker?.stop();
-    await slack?.close();
-    delete process.env[SLACK_REF];
-    await db?.close();
+    for (const id of made) await peers.temporal.client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
   });
 
   const definition = (id: string, targets: Record<string, unknown>) => ({
@@ -87,9 +65,9 @@ describe('a job run over more targets than one run may hold', function () {
   it('a run matching 501 is recorded failed naming the count and the bound, its notice sent, no script started', async function () {
     const id = `target-bound-${sfx}`;
     // Stored as a save before the estate grew would have left it (the save now refuses it, below).
-    await db.db.insertInto('jobs').values({ id, name: id, definition: JSON.stringify(definition(id, { selector: { fleet } })), enabled: true, schedule_id: jobScheduleId(id) }).execute();
-    const result = (await temporal.client.workflow.execute(JOB_WORKFLOW_TYPE, {
-      taskQueue: worker.taskQueue,
+    await peers.db.db.insertInto('jobs').values({ id, name: id, definition: JSON.stringify(definition(id, { selector: { fleet } })), enabled: true, schedule_id: jobScheduleId(id) }).execute();
+    const result = (await peers.temporal.client.workflow.execute(JOB_WORKFLOW_TYPE, {
+      taskQueue: peers.worker.taskQueue,
       workflowId: `jobrun-${id}-${Date.now()}`,
       args: [{ jobId: id }],
       workflowExecutionTimeout: '2 minutes',
@@ -100,15 +78,15 @@ describe('a job run over more targets than one run may hold', function () {
     assert.equal(result.summary.total, 0);
     assert.ok(result.summary.reason?.startsWith(`job ${id} did not start: ${why}`), result.summary.reason);
     assert.match(result.summary.reason ?? '', /split the job into several jobs, each with a label selector/);
-    const row = await db.db.selectFrom('job_runs').select(['status', 'summary']).where('id', '=', result.jobRunId).executeTakeFirstOrThrow();
+    const row = await peers.db.db.selectFrom('job_runs').select(['status', 'summary']).where('id', '=', result.jobRunId).executeTakeFirstOrThrow();
     assert.equal(row.status, 'failed');
     assert.equal((row.summary as { reason?: string }).reason, result.summary.reason);
     // The notice, at the Slack peer.
-    const messages = slack.messages.filter((m) => m.text.includes(result.jobRunId));
+    const messages = peers.slack.messages.filter((m) => m.text.includes(result.jobRunId));
     assert.equal(messages.length, 1);
     assert.ok(messages[0]!.text.startsWith(`Job "${id}" (${id}) run ${result.jobRunId}: failed: job ${id} did not start: ${why}`), messages[0]!.text);
     // No target begun: none recorded, no script asked of the agent.
-    assert.equal((await db.db.selectFrom('job_target_results').select('id').where('job_run_id', '=', result.jobRunId).execute()).length, 0, 'a target was recorded');
+    assert.equal((await peers.db.db.selectFrom('job_target_results').select('id').where('job_run_id', '=', result.jobRunId).execute()).length, 0, 'a target was recorded');
     assert.deepEqual(ran, [], 'the agent was asked to run the script');
   });
 
@@ -124,7 +102,7 @@ describe('a job run over more targets than one run may hold', function () {
       assert.deepEqual([problem.matched, problem.maxTargets], [MAX_JOB_RUN_TARGETS + 1, MAX_JOB_RUN_TARGETS]);
       assert.equal(problem.errors[0]?.path, 'targets');
     }
-    assert.equal(await db.db.selectFrom('jobs').select('id').where('id', '=', id).executeTakeFirst(), undefined, 'the refused job was saved');
+    assert.equal(await peers.db.db.selectFrom('jobs').select('id').where('id', '=', id).executeTakeFirst(), undefined, 'the refused job was saved');
 
     // Exactly the bound: saved. Then replaced by a selector matching one more: refused, the job as it was.
     const created = await api('POST', '/api/jobs', definition(id, { selector: { fleet, half: 'yes' } }));
@@ -132,7 +110,7 @@ describe('a job run over more targets than one run may hold', function () {
     const replaced = await api('PUT', `/api/jobs/${id}`, definition(id, { selector: { fleet } }));
     assert.equal(replaced.status, 422, await replaced.clone().text());
     assert.match(((await replaced.json()) as { detail: string }).detail, new RegExp(`match ${MAX_JOB_RUN_TARGETS + 1} environments`));
-    const stored = await db.db.selectFrom('jobs').select('definition').where('id', '=', id).executeTakeFirstOrThrow();
+    const stored = await peers.db.db.selectFrom('jobs').select('definition').where('id', '=', id).executeTakeFirstOrThrow();
     assert.deepEqual((stored.definition as { targets: unknown }).targets, { selector: { fleet, half: 'yes' } });
   });
 });

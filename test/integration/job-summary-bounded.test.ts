@@ -6,72 +6,45 @@
 // serving every environment, answering each script failed with a long error.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Worker } from '@temporalio/worker';
 import { JOB_SUMMARY_ERROR_CHARS, JOB_SUMMARY_FAILURES, type JobRunSummary, type JobWorkflowResult } from '../../src/contracts/jobs.js';
 import { errorText } from '../../src/domain/agent-result.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
 import { JOB_WORKFLOW_TYPE } from '../../src/temporal/schedules.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
-import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
-import { startTestWorker, type TestWorker } from '../helpers/workers.js';
+import { workerWithSlack } from '../helpers/workers.js';
 
 const FAILING = 70;
 const SUCCEEDING = 5;
 
 describe("a job run's summary is bounded however many targets fail", function () {
   this.timeout(180_000);
-  let temporal: TestTemporal;
-  let db: TestDatabase;
-  let slack: SlackPeer;
-  let worker: TestWorker;
-  let agent: Worker;
-  let agentRunning: Promise<void>;
   const SLACK_REF = 'SELFHEAL_SECRET_JOB_SUMMARY_BOUNDED_SLACK';
   const sfx = randomUUID().slice(0, 6);
   const agentQueue = `agent-summary-${sfx}`;
   /** What the agent says of each failed script: longer than an agent's error is kept (errorText, 2,000 characters). */
   const longError = (environment: string) => `${environment} failed: ${'E'.repeat(3990)}`.slice(0, 4000);
 
-  before(async function () {
-    temporal = await testTemporal();
-    db = await createTestDatabase();
-    slack = await startSlackPeer();
-    process.env[SLACK_REF] = slack.webhookUrl;
-    worker = await startTestWorker({ temporal, db });
-    agent = await Worker.create({
-      connection: temporal.nativeConnection,
+  const peers = workerWithSlack({
+    slackSecret: SLACK_REF,
+    agent: {
       taskQueue: agentQueue,
-      activities: {
-        agentPresent: async () => ({ present: true }),
-        runAgentScript: async (input: { context?: { environment?: string } }) => {
-          const environment = input.context?.environment ?? '?';
-          return environment.includes('-ok-') ? { exitCode: 0, outputExcerpt: 'RESULT ok', timedOut: false } : { exitCode: 1, outputExcerpt: 'RESULT failed', error: longError(environment), timedOut: false };
-        },
+      runAgentScript: async (input) => {
+        const environment = input.context?.environment ?? '?';
+        return environment.includes('-ok-') ? { exitCode: 0, outputExcerpt: 'RESULT ok', timedOut: false } : { exitCode: 1, outputExcerpt: 'RESULT failed', error: longError(environment), timedOut: false };
       },
-    });
-    agentRunning = agent.run();
-  });
-  after(async function () {
-    agent?.shutdown();
-    await agentRunning?.catch(() => undefined);
-    await worker?.stop();
-    await slack?.close();
-    delete process.env[SLACK_REF];
-    await db?.close();
+    },
   });
 
   it('keeps the first 50 failures with the start of their errors and counts the rest; the notice says how many failed; every target row keeps its whole error', async function () {
     const id = `summary-bounded-${sfx}`;
     const fleet = `fleet-${id}`;
     const names = [...Array.from({ length: FAILING }, (_, i) => `${id}-bad-${i}`), ...Array.from({ length: SUCCEEDING }, (_, i) => `${id}-ok-${i}`)];
-    await db.db.insertInto('environments').values(names.map((name) => ({ name, labels: JSON.stringify({ fleet }), agent_task_queue: agentQueue, maintenance_windows: '[]' }))).execute();
+    await peers.db.db.insertInto('environments').values(names.map((name) => ({ name, labels: JSON.stringify({ fleet }), agent_task_queue: agentQueue, maintenance_windows: '[]' }))).execute();
     const definition = { name: id, schedule: { interval: '1d' }, targets: { selector: { fleet } }, via: 'agent', script: 'probe.sh', concurrency: 20, notifyOnFailure: { slack: { webhookUrlRef: `env:${SLACK_REF}` } } };
-    await db.db.insertInto('jobs').values({ id, name: id, definition: JSON.stringify(definition), enabled: true, schedule_id: jobScheduleId(id) }).execute();
-    const result = (await temporal.client.workflow.execute(JOB_WORKFLOW_TYPE, { taskQueue: worker.taskQueue, workflowId: `jobrun-${id}`, args: [{ jobId: id }], workflowExecutionTimeout: '2 minutes' })) as JobWorkflowResult;
+    await peers.db.db.insertInto('jobs').values({ id, name: id, definition: JSON.stringify(definition), enabled: true, schedule_id: jobScheduleId(id) }).execute();
+    const result = (await peers.temporal.client.workflow.execute(JOB_WORKFLOW_TYPE, { taskQueue: peers.worker.taskQueue, workflowId: `jobrun-${id}`, args: [{ jobId: id }], workflowExecutionTimeout: '2 minutes' })) as JobWorkflowResult;
     assert.equal(result.status, 'partial');
 
-    const row = await db.db.selectFrom('job_runs').select(['status', 'summary']).where('id', '=', result.jobRunId).executeTakeFirstOrThrow();
+    const row = await peers.db.db.selectFrom('job_runs').select(['status', 'summary']).where('id', '=', result.jobRunId).executeTakeFirstOrThrow();
     const summary = row.summary as JobRunSummary;
     assert.equal(row.status, 'partial');
     assert.deepEqual([summary.total, summary.failed, summary.succeeded], [FAILING + SUCCEEDING, FAILING, SUCCEEDING]);
@@ -86,7 +59,7 @@ describe("a job run's summary is bounded however many targets fail", function ()
     assert.ok(JSON.stringify(summary).length < 40_000, `a summary of ${JSON.stringify(summary).length} characters`);
 
     // The notice counts every failure, lists the first and says how many more.
-    const messages = slack.messages.filter((m) => m.text.includes(result.jobRunId));
+    const messages = peers.slack.messages.filter((m) => m.text.includes(result.jobRunId));
     assert.equal(messages.length, 1);
     const text = messages[0]!.text;
     assert.match(text, new RegExp(`: partial, ${FAILING} of ${FAILING + SUCCEEDING} targets failed\\.`));
@@ -94,7 +67,7 @@ describe("a job run's summary is bounded however many targets fail", function ()
     assert.match(text, new RegExp(`\\n- and ${FAILING - 20} more failed targets: see the run's targets`));
 
     // Nothing lost: every target's own row keeps its whole error (as kept of any agent's: errorText).
-    const targets = await db.db.selectFrom('job_target_results').select(['environment', 'status', 'error']).where('job_run_id', '=', result.jobRunId).execute();
+    const targets = await peers.db.db.selectFrom('job_target_results').select(['environment', 'status', 'error']).where('job_run_id', '=', result.jobRunId).execute();
     assert.equal(targets.length, FAILING + SUCCEEDING);
     for (const t of targets.filter((x) => x.status === 'failed')) assert.equal(t.error, errorText(longError(t.environment)));
   });
