@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { buildAgentWorker } from '../../src/agent.js';
 import type { ExtractorsConfig } from '../../src/domain/extract.js';
-import { agentTaskQueue } from '../../src/temporal/names.js';
+import { agentTaskQueue, jobScheduleId } from '../../src/temporal/names.js';
 import { startSlackPeer, type SlackPeer } from './http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from './pagerduty-peer.js';
 import { newIncidentId, sampleFor } from './samples.js';
@@ -137,6 +137,74 @@ export function stackWithDoctor(opts: StackWithDoctorOptions) {
   const resolvesAtPeer = (id: string) =>
     peers.pd.requests.filter((r) => r.method === 'PUT' && r.path === `/incidents/${id}` && (r.body as { incident?: { status?: string } } | undefined)?.incident?.status === 'resolved');
   return Object.assign(peers, { title, service, trigger, runsOf, waiting, decide, ended, resolvesAtPeer });
+}
+
+export interface StackWithJobAgentOptions {
+  /** Names the agent host's temporary directories. */
+  prefix: string;
+  /** The one environment the jobs target, registered through the API and served by the real Doctor agent. */
+  environment: string;
+  /** The agent's scripts by name (bodies of `#!/bin/sh` scripts), given the directory they may leave files in. */
+  scripts(markerDir: string): Record<string, string>;
+  /** More of the stack's environment; the API's rate limit is always raised out of the tests' way. */
+  env?: Record<string, string>;
+}
+
+/**
+ * A suite's stack running jobs on one environment through the real Doctor agent, as the end-to-end job tests
+ * drive it: the agent's host (makeAgentHost, its scripts written first, each of them appending what it was
+ * told to a file of the marker directory), the environment registered through the API as an operator would,
+ * and the agent serving it. Started in the suite's `before` and stopped in its `after`: the schedules of the
+ * jobs made with `createJob` deleted first, then the agent (a worker that failed fails the hook), the stack,
+ * and the host's directories. Read the fields inside the tests.
+ */
+export function stackWithJobAgent(opts: StackWithJobAgentOptions) {
+  const peers = {} as { stack: Stack; doctor: AgentHost };
+  const jobIds: string[] = [];
+  let agent: { worker: Worker; running: Promise<void> } | undefined;
+  before(async function () {
+    peers.stack = await startStack({ env: { SELFHEAL_RATE_LIMIT_BURST: '100000', ...opts.env } });
+    peers.doctor = await makeAgentHost(opts.prefix);
+    for (const [name, body] of Object.entries(opts.scripts(peers.doctor.markerDir))) await peers.doctor.script(name, body);
+    const res = await peers.stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: opts.environment }) });
+    assert.equal(res.status, 201, await res.text());
+    const worker = await buildAgentWorker({ config: peers.stack.config, connection: peers.stack.temporal.nativeConnection, environment: opts.environment, scriptsDir: peers.doctor.scriptsDir });
+    agent = { worker, running: worker.run() };
+  });
+  after(async function () {
+    for (const id of jobIds) await peers.stack?.temporal.client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
+    agent?.worker.shutdown();
+    await agent?.running;
+    await peers.stack?.stop();
+    await peers.doctor?.close();
+  });
+
+  /** A job created through the API (it must be accepted), its schedule deleted with the suite; its id. */
+  const createJob = async (definition: Record<string, unknown>): Promise<string> => {
+    const res = await peers.stack.api('/api/jobs', { method: 'POST', body: JSON.stringify(definition) });
+    assert.equal(res.status, 201, await res.clone().text());
+    const { id } = (await res.json()) as { id: string };
+    jobIds.push(id);
+    return id;
+  };
+  /** The path of a file in the marker directory, the environment's own unless `name` says which. */
+  const markFile = (name = opts.environment) => path.join(peers.doctor.markerDir, name);
+  /** The lines the scripts appended to that file, none while it does not exist. */
+  const marks = async (name?: string): Promise<string[]> =>
+    (await readFile(markFile(name), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter((l) => l !== '');
+  /** The job_runs row whose `column` is `value`, once it is no longer `running`. */
+  const runEnded = (column: 'id' | 'job_id', value: string, timeoutMs: number, what: string) =>
+    eventually(
+      async () => {
+        const r = await peers.stack.db.db.selectFrom('job_runs').selectAll().where(column, '=', value).executeTakeFirst();
+        return r && r.status !== 'running' ? r : undefined;
+      },
+      timeoutMs,
+      what,
+    );
+  return Object.assign(peers, { createJob, markFile, marks, runEnded });
 }
 
 /**
