@@ -13,76 +13,39 @@
 // under the same workflow id, from the start.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import type { Worker } from '@temporalio/worker';
-import { buildAgentWorker } from '../../src/agent.js';
 import type { JobRunSummary } from '../../src/contracts/jobs.js';
-import { jobScheduleId } from '../../src/temporal/names.js';
-import { eventually, startStack, type Stack } from '../helpers/stack.js';
+import { stackWithJobAgent } from '../helpers/agent-host.js';
+import { eventually } from '../helpers/stack.js';
 
 const ENV = 'reset-manual-run';
 
 describe('a run started by hand and reset to its start is not held by its own ended execution', function () {
   this.timeout(240_000);
-  let stack: Stack;
-  let scriptsDir: string;
-  let marksDir: string;
-  let agent: { worker: Worker; running: Promise<void> } | undefined;
-  let jobId: string | undefined;
-
-  before(async function () {
-    stack = await startStack({ env: { SELFHEAL_RATE_LIMIT_BURST: '100000' } });
-    scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'reset-manual-run-scripts-'));
-    await chmod(scriptsDir, 0o755);
-    marksDir = await mkdtemp(path.join(os.tmpdir(), 'reset-manual-run-marks-'));
+  const peers = stackWithJobAgent({
+    prefix: 'reset-manual-run',
+    environment: ENV,
     // Logs the run id it was told; the first execution (an id without `@`) hangs until it is stopped, a later
     // execution of the same workflow id ends at once.
-    await writeFile(
-      path.join(scriptsDir, 'hang-once.sh'),
-      ['#!/bin/sh', `echo "$SELFHEAL_JOB_RUN_ID" >> "${marksDir}/$SELFHEAL_ENVIRONMENT"`, 'case "$SELFHEAL_JOB_RUN_ID" in *@*) ;; *) sleep 300 & wait $! ;; esac', 'echo "RESULT ok"', ''].join('\n'),
-      { mode: 0o755 },
-    );
-    const res = await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: ENV }) });
-    assert.equal(res.status, 201, await res.text());
-    const worker = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: ENV, scriptsDir });
-    agent = { worker, running: worker.run() };
+    scripts: (marksDir) => ({
+      'hang-once.sh': [`echo "$SELFHEAL_JOB_RUN_ID" >> "${marksDir}/$SELFHEAL_ENVIRONMENT"`, 'case "$SELFHEAL_JOB_RUN_ID" in *@*) ;; *) sleep 300 & wait $! ;; esac', 'echo "RESULT ok"'].join('\n'),
+    }),
   });
-
-  after(async function () {
-    if (jobId) await stack?.temporal.client.schedule.getHandle(jobScheduleId(jobId)).delete().catch(() => undefined);
-    agent?.worker.shutdown();
-    await agent?.running;
-    await stack?.stop();
-    for (const dir of [scriptsDir, marksDir]) if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  const executions = async (): Promise<string[]> =>
-    (await readFile(path.join(marksDir, ENV), 'utf8').catch(() => ''))
-      .split('\n')
-      .filter((l) => l !== '');
 
   it('reset to its first workflow task while its script runs: the new execution runs, not skipped for the one the reset ended', async function () {
     // A paused job (overlap skip, the default): a trigger starts its run by hand.
-    const res = await stack.api('/api/jobs', {
-      method: 'POST',
-      body: JSON.stringify({ name: 'reset by hand', enabled: false, schedule: { interval: '6h' }, targets: { environments: [ENV] }, via: 'agent', script: 'hang-once.sh', concurrency: 1 }),
-    });
-    assert.equal(res.status, 201, await res.clone().text());
-    jobId = ((await res.json()) as { id: string }).id;
-    const trig = await stack.api(`/api/jobs/${jobId}/trigger`, { method: 'POST' });
+    const jobId = await peers.createJob({ name: 'reset by hand', enabled: false, schedule: { interval: '6h' }, targets: { environments: [ENV] }, via: 'agent', script: 'hang-once.sh', concurrency: 1 });
+    const trig = await peers.stack.api(`/api/jobs/${jobId}/trigger`, { method: 'POST' });
     assert.equal(trig.status, 202, await trig.clone().text());
     const workflowId = ((await trig.json()) as { runId: string }).runId;
     assert.ok(workflowId, 'the API started the run itself and named it');
 
     // Its script going, the operator resets it: the first execution is terminated, its row left `running`.
-    await eventually(async () => (await executions()).length >= 1, 60_000, 'the run to start its script');
-    const first = await stack.db.db.selectFrom('job_runs').selectAll().where('id', '=', workflowId).executeTakeFirstOrThrow();
+    await eventually(async () => (await peers.marks()).length >= 1, 60_000, 'the run to start its script');
+    const first = await peers.stack.db.db.selectFrom('job_runs').selectAll().where('id', '=', workflowId).executeTakeFirstOrThrow();
     assert.equal(first.trigger, 'manual');
-    const history = await stack.temporal.client.workflow.getHandle(workflowId, first.run_id!).fetchHistory();
+    const history = await peers.stack.temporal.client.workflow.getHandle(workflowId, first.run_id!).fetchHistory();
     const firstTask = history.events!.find((e) => e.workflowTaskStartedEventAttributes)!.eventId!;
-    const { runId: again } = await stack.temporal.client.workflowService.resetWorkflowExecution({
+    const { runId: again } = await peers.stack.temporal.client.workflowService.resetWorkflowExecution({
       namespace: 'default',
       workflowExecution: { workflowId, runId: first.run_id! },
       reason: 'stuck run, reset to its first workflow task (test)',
@@ -90,22 +53,15 @@ describe('a run started by hand and reset to its start is not held by its own en
       requestId: randomUUID(),
     });
     assert.ok(again);
-    assert.equal((await stack.temporal.client.workflow.getHandle(workflowId, first.run_id!).describe()).status.name, 'TERMINATED');
+    assert.equal((await peers.stack.temporal.client.workflow.getHandle(workflowId, first.run_id!).describe()).status.name, 'TERMINATED');
 
-    const second = await eventually(
-      async () => {
-        const r = await stack.db.db.selectFrom('job_runs').selectAll().where('id', '=', `${workflowId}@${again}`).executeTakeFirst();
-        return r && r.status !== 'running' ? r : undefined;
-      },
-      60_000,
-      'the new execution to finish',
-    );
-    const ran = await executions();
-    const stale = await stack.db.db.selectFrom('job_runs').select('status').where('id', '=', workflowId).executeTakeFirstOrThrow();
+    const second = await peers.runEnded('id', `${workflowId}@${again}`, 60_000, 'the new execution to finish');
+    const ran = await peers.marks();
+    const stale = await peers.stack.db.db.selectFrom('job_runs').select('status').where('id', '=', workflowId).executeTakeFirstOrThrow();
     const detail = `new execution ${second.id}: ${second.status} (${(second.summary as JobRunSummary | null)?.reason ?? 'no reason'}); the ended one's row: ${stale.status}; script executions: ${JSON.stringify(ran)}`;
     assert.equal(second.status, 'succeeded', `the new execution should not be held by the row of the execution the reset ended; ${detail}`);
     assert.deepEqual(ran, [workflowId, second.id], detail);
-    const list = (await (await stack.api(`/api/jobs/${jobId}/runs`)).json()) as { items: { id: string; status: string }[] };
+    const list = (await (await peers.stack.api(`/api/jobs/${jobId}/runs`)).json()) as { items: { id: string; status: string }[] };
     assert.equal(list.items.find((r) => r.id === second.id)?.status, 'succeeded', JSON.stringify(list.items));
   });
 });
