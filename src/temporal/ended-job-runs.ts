@@ -4,13 +4,13 @@
 // CLI, the dashboard), while the overlap check already asked Temporal and no longer counted it. The worker's
 // periodic job-schedule reconcile (keepSchedulesReconciled) now also asks Temporal about the oldest rows left
 // `running`, and records those whose execution is closed, or unknown, as ended, saying what Temporal says.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { JOB_SUMMARY_ERROR_CHARS, JOB_SUMMARY_FAILURES, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../contracts/jobs.js';
 import type { Database } from '../db/database.js';
 import { finishJobRunLeftRunning, recordedTargetOutcomes, runningJobRunsStartedBefore } from '../db/repositories/job-runs.js';
 import type { Logger } from '../logger.js';
-import { jobRunExecution } from './names.js';
+import { jobRunExecutionStatus } from './job-run-execution.js';
 import { temporalUnreachable } from './running.js';
 
 /** A run started this recently is not asked about: its workflow may not have reached Temporal's view of it yet, and it costs a pass at most. */
@@ -50,6 +50,12 @@ export interface EndedJobRunsResult {
   closed: string[];
   /** Runs whose execution could not be asked about (an answer other than a status or not found); tried again next pass. */
   failed: string[];
+  /**
+   * Where the next pass goes on: after the last row this one asked about when it asked about `limit` rows
+   * (more may follow), else from the oldest again. Without it, `limit` runs still going at the front of the
+   * oldest were asked about on every pass, and runs ended behind them never.
+   */
+  next?: { startedAt: Date; id: string } | undefined;
 }
 
 /**
@@ -64,29 +70,25 @@ export async function closeEndedJobRuns(
   client: Client,
   db: Kysely<Database>,
   logger: Logger,
-  opts: { graceMs?: number; limit?: number } = {},
+  opts: { graceMs?: number; limit?: number; after?: { startedAt: Date; id: string } | undefined } = {},
 ): Promise<EndedJobRunsResult> {
   const log = logger.child({ component: 'job-runs' });
-  const result: EndedJobRunsResult = { closed: [], failed: [] };
-  const rows = await runningJobRunsStartedBefore(db, { before: new Date(Date.now() - (opts.graceMs ?? ENDED_JOB_RUN_GRACE_MS)), limit: opts.limit ?? ENDED_JOB_RUNS_PER_PASS });
+  const limit = opts.limit ?? ENDED_JOB_RUNS_PER_PASS;
+  const rows = await runningJobRunsStartedBefore(db, { before: new Date(Date.now() - (opts.graceMs ?? ENDED_JOB_RUN_GRACE_MS)), limit, after: opts.after });
+  const last = rows.at(-1);
+  const result: EndedJobRunsResult = { closed: [], failed: [], next: rows.length === limit && last ? { startedAt: last.startedAt, id: last.id } : undefined };
   for (const row of rows) {
-    // The execution the row recorded (job_runs.run_id), as the overlap check asks (jobRunInProgress): never the
-    // latest execution of a workflow id a reset or a backfill reused.
-    const { workflowId, runId } = jobRunExecution(row.id);
+    // The execution the row recorded (job_runs.run_id), as the overlap check asks (jobRunInProgress), or the
+    // one a reset past its start record carries it on in (jobRunExecutionStatus).
     let status: string;
     let closedAt: Date | undefined;
     try {
-      const d = await client.workflow.getHandle(workflowId, row.runId ?? runId).describe();
-      status = d.status.name;
-      closedAt = d.closeTime;
+      ({ status, closedAt } = await jobRunExecutionStatus(client, db, row));
     } catch (err) {
       if (temporalUnreachable(err)) throw err;
-      if (err instanceof WorkflowNotFoundError) status = 'NOT_FOUND';
-      else {
-        result.failed.push(row.id);
-        log.error({ jobRunId: row.id, err: { message: (err as Error).message } }, 'job run left running: Temporal did not say whether its execution ended; asked again next pass');
-        continue;
-      }
+      result.failed.push(row.id);
+      log.error({ jobRunId: row.id, err: { message: (err as Error).message } }, 'job run left running: Temporal did not say whether its execution ended; asked again next pass');
+      continue;
     }
     const outcome = endedRunOutcome(status);
     if (!outcome) continue;

@@ -25,8 +25,9 @@ import { inTransaction } from '../db/repositories/transactions.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, parseDuration, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
 import { closeEndedJobRuns } from './ended-job-runs.js';
-import { DEPLOYMENT_MEMO_KEY, jobRunExecution, jobScheduleId, searchAttributes } from './names.js';
-import { runningWorkflows, temporalUnreachable } from './running.js';
+import { jobRunExecutionStatus } from './job-run-execution.js';
+import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
+import { temporalUnreachable } from './running.js';
 
 export const JOB_WORKFLOW_TYPE = 'jobWorkflow';
 /** Workflow ids of a job's runs: `jobrun-<jobId>-<scheduled time>` (Temporal appends the time). */
@@ -286,12 +287,9 @@ export async function jobRunInProgress(client: () => Client, db: Kysely<Database
   const since = new Date(Date.now() - RUN_TIMEOUT_MS - 60_000);
   const rows = await runningJobRunsBefore(db, { ...q, since, limit: 5 });
   if (rows.length === 0) return undefined;
-  const stored = new Map(rows.map((r) => [r.id, r.runId]));
-  const execution = (id: string) => {
-    const { workflowId, runId } = jobRunExecution(id);
-    return { workflowId, runId: stored.get(id) ?? runId };
-  };
-  return (await runningWorkflows(client(), [...stored.keys()], { first: true, execution }))[0];
+  const temporal = client();
+  for (const row of rows) if ((await jobRunExecutionStatus(temporal, db, row)).status === 'RUNNING') return row.id;
+  return undefined;
 }
 
 /**
@@ -457,15 +455,19 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
 export function keepSchedulesReconciled(client: Client, db: Kysely<Database>, logger: Logger, target: { taskQueue: string }, everySeconds: number): { first: Promise<void>; stop: () => Promise<void> } {
   /** The reconcile going on, if any: a tick meanwhile joins it rather than starting another. */
   let running: Promise<void> | undefined;
+  /** Where the next pass over runs left `running` goes on (closeEndedJobRuns' `next`). */
+  let after: { startedAt: Date; id: string } | undefined;
   const once = (): Promise<void> =>
     (running ??= reconcileSchedules(client, db, logger, target)
       .then(
         () => undefined,
         (err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'job schedule reconcile failed; jobs keep their current schedules until the next one'),
       )
-      .then(() => closeEndedJobRuns(client, db, logger))
+      .then(() => closeEndedJobRuns(client, db, logger, { after }))
       .then(
-        () => undefined,
+        (r) => {
+          after = r.next;
+        },
         (err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'job runs left running not checked with Temporal; tried again at the next reconcile'),
       )
       .finally(() => {

@@ -134,4 +134,60 @@ describe('a job run whose workflow ended in Temporal without recording its end i
     const row = await stack.db.db.selectFrom('job_runs').select('summary').where('id', '=', id).executeTakeFirstOrThrow();
     assert.deepEqual((row.summary as JobRunSummary).failures, [{ environment: 'purged-b', status: 'failed', error: 'exit 3' }]);
   });
+
+  it("a run reset past its start record goes on under its row: neither recorded ended nor left out of the job's overlap policy", async function () {
+    const run = await waitingRun('reset past its start');
+    await startedAgo(run.workflowId, 10 * 60_000);
+    // Reset to its last workflow task (it waits for an agent): the new execution replays the start record's
+    // answer and goes on writing this row, whose run id still names the execution the reset closed.
+    const handle = stack.temporal.client.workflow.getHandle(run.workflowId, run.runId);
+    const waitsForAgent = async (runId: string) =>
+      (await stack.temporal.client.workflow.getHandle(run.workflowId, runId).describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'agentPresent') ? true : undefined;
+    await eventually(() => waitsForAgent(run.runId), 30_000, 'the run to wait for its agent (its start recorded and its targets resolved)');
+    const events = (await handle.fetchHistory()).events!;
+    const lastTask = [...events].reverse().find((e) => e.workflowTaskCompletedEventAttributes)!.eventId!;
+    const { runId: again } = await stack.temporal.client.workflowService.resetWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId: run.workflowId, runId: run.runId },
+      reason: 'reset to its last workflow task (test)',
+      workflowTaskFinishEventId: lastTask,
+      requestId: randomUUID(),
+    });
+    assert.ok(again);
+    started.push({ workflowId: run.workflowId, runId: again });
+    assert.equal((await handle.describe()).status.name, 'TERMINATED');
+    await eventually(() => waitsForAgent(again), 30_000, 'the new execution to wait for the agent again');
+    assert.equal(await stack.db.db.selectFrom('job_runs').select('id').where('id', '=', `${run.workflowId}@${again}`).executeTakeFirst(), undefined, 'no row of its own: it carries on the first');
+
+    assert.deepEqual((await closeEndedJobRuns(stack.temporal.client, stack.db.db, logger, { graceMs: 0 })).closed, [], 'nothing recorded ended');
+    assert.equal((await listed(run.jobId, run.workflowId)).status, 'running');
+    // Its job (overlap skip) still counts it: another run by hand is refused.
+    const trig = await stack.api(`/api/jobs/${run.jobId}/trigger`, { method: 'POST' });
+    assert.equal(trig.status, 409, await trig.clone().text());
+    assert.match(((await trig.json()) as { detail: string }).detail, new RegExp(`has a run in progress \\(${run.workflowId}\\)`));
+
+    // Once that execution is terminated too, the row is recorded ended.
+    await stack.temporal.client.workflow.getHandle(run.workflowId, again).terminate('test');
+    assert.deepEqual((await closeEndedJobRuns(stack.temporal.client, stack.db.db, logger, { graceMs: 0 })).closed, [run.workflowId]);
+    assert.equal((await listed(run.jobId, run.workflowId)).status, 'failed');
+  });
+
+  it('runs still going at the front of the oldest do not keep an ended one behind them from its turn', async function () {
+    const first = await waitingRun('going, oldest');
+    const second = await waitingRun('going, second oldest');
+    const ended = await waitingRun('ended behind them');
+    await startedAgo(first.workflowId, 20 * 60_000);
+    await startedAgo(second.workflowId, 19 * 60_000);
+    await startedAgo(ended.workflowId, 5 * 60_000);
+    await stack.temporal.client.workflow.getHandle(ended.workflowId, ended.runId).terminate('test');
+
+    // Two rows a pass: the first asks about the two going; the next goes on after them, and finds the ended one.
+    const pass1 = await closeEndedJobRuns(stack.temporal.client, stack.db.db, logger, { graceMs: 0, limit: 2 });
+    assert.deepEqual(pass1.closed, []);
+    assert.equal(pass1.next?.id, second.workflowId);
+    const pass2 = await closeEndedJobRuns(stack.temporal.client, stack.db.db, logger, { graceMs: 0, limit: 2, after: pass1.next });
+    assert.deepEqual(pass2.closed, [ended.workflowId]);
+    assert.equal((await listed(ended.jobId, ended.workflowId)).status, 'failed');
+    for (const r of [first, second]) assert.equal((await listed(r.jobId, r.workflowId)).status, 'running');
+  });
 });

@@ -113,17 +113,13 @@ export async function runningJobRunsBefore(db: Db, q: { jobId: string; before?: 
  * worker's periodic pass asks Temporal about (src/temporal/ended-job-runs.ts), for runs whose execution ended
  * without recording it.
  */
-export async function runningJobRunsStartedBefore(db: Db, q: { before: Date; limit: number }): Promise<{ id: string; runId: string | null }[]> {
-  const rows = await db
-    .selectFrom('job_runs')
-    .select(['id', 'run_id'])
-    .where('status', '=', 'running')
-    .where('started_at', '<', q.before)
-    .orderBy('started_at', 'asc')
-    .orderBy('id', 'asc')
-    .limit(q.limit)
-    .execute();
-  return rows.map((r) => ({ id: r.id, runId: r.run_id }));
+export async function runningJobRunsStartedBefore(db: Db, q: { before: Date; limit: number; after?: { startedAt: Date; id: string } | undefined }): Promise<{ id: string; runId: string | null; startedAt: Date }[]> {
+  let query = db.selectFrom('job_runs').select(['id', 'run_id', 'started_at']).where('status', '=', 'running').where('started_at', '<', q.before);
+  // Past the last row an earlier pass asked about (in the same order), so that rows still going at the front
+  // do not keep the ones behind them from their turn.
+  if (q.after) query = query.where((eb) => eb(eb.refTuple('started_at', 'id'), '>', eb.tuple(q.after!.startedAt, q.after!.id)));
+  const rows = await query.orderBy('started_at', 'asc').orderBy('id', 'asc').limit(q.limit).execute();
+  return rows.map((r) => ({ id: r.id, runId: r.run_id, startedAt: r.started_at }));
 }
 
 /**
@@ -166,4 +162,9 @@ export async function finishJobRunLeftRunning(db: Db, id: string, f: { status: s
     .where('status', '=', 'running')
     .executeTakeFirst();
   return res.numUpdatedRows > 0n;
+}
+
+/** Whether a job run of this id is recorded. */
+export async function jobRunRowExists(db: Db, id: string): Promise<boolean> {
+  return (await db.selectFrom('job_runs').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
 }
