@@ -223,7 +223,11 @@ describe('mark-resolved: an admin closes an incident whose resolve never arrived
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /admin/);
       assert.equal((await incidentRow(id)).status, 'triggered');
-      const ok = await selfheal(['incidents', 'mark-resolved', id, '--reason', 'lost resolve', '--resolved-at', new Date(Date.now() - 1000).toISOString()], { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: admin });
+      // A second ago, but never before the incident was created: the steps above can take less than a second,
+      // and a time before its creation is the 400 "resolvedAt is out of range".
+      const created = (await stack.db.db.selectFrom('incidents').select('created_at').where('id', '=', id).executeTakeFirstOrThrow()).created_at;
+      const resolvedAt = new Date(Math.max(created.getTime() + 1, Date.now() - 1000)).toISOString();
+      const ok = await selfheal(['incidents', 'mark-resolved', id, '--reason', 'lost resolve', '--resolved-at', resolvedAt], { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: admin });
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, new RegExp(`incident ${id}: the resolve was handed to its workflow`));
       await eventually(async () => (await incidentRow(id)).status === 'resolved', 30_000, 'resolved');
