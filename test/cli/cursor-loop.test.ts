@@ -3,11 +3,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { selfheal } from '../helpers/cli.js';
 
-// The CLI bounds every answer (64 MiB) so that a hostile or broken server cannot fill its memory, but it
-// follows `nextCursor` for as long as the server hands one out (src/cli/http-client.ts, allPages): a server
-// that answers the same cursor again (a proxy caching the first page, a server bug, an attacker's endpoint)
-// keeps `selfheal teams list` / `tokens list` requesting and accumulating pages for ever.
-describe('review: the CLI stops following a cursor that does not move on', function () {
+// The CLI bounds every answer (64 MiB) so that a hostile or broken server cannot fill its memory, and it
+// follows `nextCursor` only while the cursor moves on (src/cli/http-client.ts, allPages): a server that
+// answers the same cursor again (a proxy caching the first page, a server bug, an attacker's endpoint) used
+// to keep `selfheal teams list` / `tokens list` requesting and accumulating pages for ever.
+describe('the CLI stops following a cursor that does not move on', function () {
   this.timeout(60_000);
   let server: Server;
   let url: string;

@@ -16,7 +16,7 @@ import { WORKFLOW_TYPES } from '../../src/contracts/index.js';
 import type { JobRunSummary } from '../../src/contracts/jobs.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
 import { jobRunWorkflowIdPrefix } from '../../src/temporal/schedules.js';
-import { eventually, startStack, type Stack } from '../helpers/stack.js';
+import { cancelTakenIn, eventually, startStack, type Stack } from '../helpers/stack.js';
 
 const ENV = 'cancel-before-targets';
 
@@ -65,15 +65,7 @@ describe('a job run cancelled before it started a target is recorded cancelled',
       );
       await handle.cancel();
       // The workflow took the cancel in (a workflow task completed after it) while the activity still waits.
-      await eventually(
-        async () => {
-          const events = (await handle.fetchHistory()).events ?? [];
-          const at = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
-          return at !== -1 && events.slice(at).some((e) => e.workflowTaskCompletedEventAttributes);
-        },
-        30_000,
-        'the workflow to take the cancel in',
-      );
+      await cancelTakenIn(handle);
       await locker.query('ROLLBACK');
       held = false;
       await eventually(async () => (await handle.describe()).status.name !== 'RUNNING', 30_000, 'the run to close');

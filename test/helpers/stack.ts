@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
@@ -125,4 +126,20 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Waits until a workflow has taken in its cancel request: a workflow task completed after the request was
+ * recorded, so the workflow's code has seen it while whatever it awaits may still be pending.
+ */
+export async function cancelTakenIn(handle: Pick<WorkflowHandle, 'fetchHistory'>): Promise<void> {
+  await eventually(
+    async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const at = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+      return at !== -1 && events.slice(at).some((e) => e.workflowTaskCompletedEventAttributes);
+    },
+    30_000,
+    'the workflow to take the cancel in',
+  );
 }

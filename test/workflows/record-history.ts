@@ -27,7 +27,7 @@ import { insertPause, resumePauses } from '../../src/db/repositories/guards.js';
 import { startPagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { eventually, startStack, type Stack } from '../helpers/stack.js';
+import { cancelTakenIn, eventually, startStack, type Stack } from '../helpers/stack.js';
 import { messageOf, signalIncident } from '../helpers/workers.js';
 
 /** Each scenario and the branches it covers (kept in step with the replay test's list). */
@@ -464,15 +464,7 @@ async function main(): Promise<void> {
         const handle = await stack.temporal.client.workflow.start(WORKFLOW_TYPES.job, { workflowId, taskQueue: stack.taskQueue, args: [{ jobId: 'record-early-job' }] });
         await eventually(async () => (await handle.describe()).raw.pendingActivities?.some((a) => a.activityType?.name === activity && a.lastStartedTime) === true, 30_000, `${activity} held`);
         await handle.cancel();
-        await eventually(
-          async () => {
-            const events = (await handle.fetchHistory()).events ?? [];
-            const at = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
-            return at !== -1 && events.slice(at).some((e) => e.workflowTaskCompletedEventAttributes);
-          },
-          30_000,
-          'the cancel taken in',
-        );
+        await cancelTakenIn(handle);
         await locker.query('ROLLBACK');
         await locker.end();
         await closed(stack, workflowId);
