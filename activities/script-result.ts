@@ -5,7 +5,7 @@ import type { EnvironmentSsh } from '../src/db/database.js';
 import { SshConfigError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { ScriptResult } from '../src/executors/script-runner.js';
-import { runSshCommand } from '../src/executors/ssh.js';
+import { runSshCommand, sessionCounts } from '../src/executors/ssh.js';
 
 /** What a script run reports back to a workflow: exit code, combined output, and an error when it failed. */
 export interface ScriptActionResult {
@@ -50,6 +50,13 @@ export function sshRunTimeoutMs(requestedMs: number, env: NodeJS.ProcessEnv): nu
   return Math.min(requestedMs, cap.data * 1000);
 }
 
+/** SELFHEAL_SSH_MAX_SESSIONS_PER_HOST from the worker's environment, validated as at start-up. */
+export function sshMaxSessionsPerHost(env: NodeJS.ProcessEnv): number {
+  const max = envSchema.shape.SELFHEAL_SSH_MAX_SESSIONS_PER_HOST.safeParse(env.SELFHEAL_SSH_MAX_SESSIONS_PER_HOST);
+  if (!max.success) throw new SshConfigError('SELFHEAL_SSH_MAX_SESSIONS_PER_HOST must be a whole number between 1 and 100');
+  return max.data;
+}
+
 /**
  * Shape a finished run (local script or SSH command) into a ScriptActionResult. The output is its end, as
  * a rule run or a job keeps it (scriptOutputText: at most 4,000 characters and 4,096 bytes once
@@ -76,6 +83,11 @@ export function scriptResult(
  * script.ssh actions and SSH jobs alike) runs only after the host checked it (src/executors/ssh.ts,
  * SCRIPT_CHECK): a refusal throws ScriptNotAllowedError, never retried. An admin's `sh -c` command does not
  * start there and runs as written. Either stops after sshRunTimeoutMs.
+ *
+ * At most SELFHEAL_SSH_MAX_SESSIONS_PER_HOST sessions of this worker process run at once to one host:port;
+ * a run beyond it waits in line, heartbeating (so Temporal neither takes it for dead nor misses its
+ * cancellation, which takes it out of the line), and the wait counts against sshRunTimeoutMs, so the
+ * attempt still ends within its start-to-close timeout (the run time and SCRIPT_STOP_SLACK_SECONDS).
  */
 export async function runOnManagementVm(
   ssh: EnvironmentSsh,
@@ -86,8 +98,11 @@ export async function runOnManagementVm(
 ): Promise<ScriptActionResult> {
   const scriptsDir = sshScriptsDir(env);
   const limitMs = sshRunTimeoutMs(timeoutMs, env);
+  const maxSessionsPerHost = sshMaxSessionsPerHost(env);
   const ctx = Context.current();
   const beat = setInterval(() => ctx.heartbeat(), 5000);
+  const sessions = sessionCounts(ssh.host, ssh.port);
+  if (sessions.running >= maxSessionsPerHost) ctx.log.info('ssh session waits for a turn on its management VM', { ...sessions, maxSessionsPerHost });
   try {
     const r = await runSshCommand({
       host: ssh.host,
@@ -99,6 +114,7 @@ export async function runOnManagementVm(
       env: scriptEnv,
       scriptsDir: command[0]?.startsWith(`${scriptsDir}/`) ? scriptsDir : undefined,
       timeoutMs: limitMs,
+      maxSessionsPerHost,
       signal: ctx.cancellationSignal,
     });
     return scriptResult(r, limitMs, 'connection closed');

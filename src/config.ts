@@ -96,6 +96,11 @@ const secretToken = optionalString.refine((v) => v === undefined || v.length >= 
 
 /** Where management VMs keep the allow-listed scripts (SELFHEAL_SSH_SCRIPTS_DIR). */
 export const DEFAULT_SSH_SCRIPTS_DIR = '/opt/selfheal/scripts';
+/**
+ * SSH sessions one worker process runs at once to one management VM (SELFHEAL_SSH_MAX_SESSIONS_PER_HOST):
+ * below OpenSSH's MaxStartups (10 unauthenticated connections before it starts dropping them).
+ */
+export const DEFAULT_SSH_MAX_SESSIONS_PER_HOST = 4;
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -214,6 +219,9 @@ export const envSchema = z.object({
     }),
   // Longest a script or command may run on a management VM, whatever its rule or job asks (the agent's cap's default).
   SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS: wholeNumber(600, 1, 86_400),
+  // SSH sessions one worker process runs at once to one management VM (host:port); more wait in line within
+  // their run time (src/executors/ssh.ts, sessionTurn). Below sshd's MaxStartups (10) by default.
+  SELFHEAL_SSH_MAX_SESSIONS_PER_HOST: wholeNumber(DEFAULT_SSH_MAX_SESSIONS_PER_HOST, 1, 100),
   // Failed bearer authentications one source may make per window before it is answered 429.
   SELFHEAL_AUTH_MAX_FAILURES: port(10).pipe(z.number().min(1, 'must be at least 1')),
   SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS: port(60).pipe(z.number().min(1, 'must be at least 1')),
@@ -417,6 +425,7 @@ const SHOWN_IN_ERRORS: ReadonlySet<string> = new Set<keyof Env>([
   'JIRA_EMAIL', 'JIRA_ISSUE_TYPE', 'OIDC_SCOPES', 'OIDC_GROUPS_CLAIM', 'OIDC_ROLE_MAP', 'OIDC_PROVIDER_NAME',
   'SESSION_MAX_AGE_SECONDS', 'SESSION_IDLE_TIMEOUT_SECONDS', 'SESSION_MAX_PER_USER', 'DASHBOARD_TOKEN_SIGN_IN',
   'SECRET_REF_ENV_PREFIXES', 'SECRET_REF_DIRS', 'SELFHEAL_SSH_SCRIPTS_DIR', 'SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS',
+  'SELFHEAL_SSH_MAX_SESSIONS_PER_HOST',
   'SELFHEAL_AUTH_MAX_FAILURES', 'SELFHEAL_AUTH_FAILURE_WINDOW_SECONDS', 'SELFHEAL_RATE_LIMIT_BURST', 'SELFHEAL_RATE_LIMIT_PER_SECOND',
   'SELFHEAL_TRUSTED_PROXIES', 'SELFHEAL_RETENTION_DAYS', 'SELFHEAL_SCHEDULE_RECONCILE_SECONDS', 'SELFHEAL_BACKTEST_MAX_EVENTS',
   'SELFHEAL_BACKTEST_TIME_BUDGET_SECONDS', 'SELFHEAL_BACKTEST_MAX_CONCURRENT', 'SELFHEAL_GUARD_MAX_TARGETS', 'SELFHEAL_GUARD_MAX_TARGET_PERCENT', 'SELFHEAL_GUARD_WINDOW',

@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { DEFAULT_SSH_MAX_SESSIONS_PER_HOST } from '../config.js';
 import { checkScriptEnv } from '../domain/script-env.js';
+import { createTurns, type Turns } from '../domain/turns.js';
 import { HostKeyMismatchError, ScriptNotAllowedError, SshAuthError, SshConfigError, SshConnectionError } from './errors.js';
 import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, scriptResult, type ScriptResult } from './output-buffer.js';
 
@@ -29,8 +31,13 @@ export interface SshCommandOptions {
    * could change. A refusal rejects with ScriptNotAllowedError before the script runs.
    */
   scriptsDir?: string | undefined;
-  /** Whole budget: connect, handshake, authentication and command. */
+  /** Whole budget: the wait for a session turn on the host, connect, handshake, authentication and command. */
   timeoutMs: number;
+  /**
+   * Sessions this process runs at once to `host:port` (SELFHEAL_SSH_MAX_SESSIONS_PER_HOST, default 4); more
+   * wait in line, first come first served, within `timeoutMs` (sessionTurn).
+   */
+  maxSessionsPerHost?: number;
   /** Cap for each of stdout and stderr. Default 64 KiB. */
   maxOutputBytes?: number;
   signal?: AbortSignal;
@@ -275,13 +282,91 @@ function sameFingerprint(a: string, b: string): boolean {
  * the promise rejects once the remote shell has exited. Either waits STOP_WAIT_MS at most after the EOF.
  * Once the exec request is sent the command may run (OpenSSH starts it before it answers), so a
  * cancellation or the deadline arriving before the answer waits for the channel and stops it then.
+ * Before connecting it waits for a session turn on host:port (sessionTurn, `maxSessionsPerHost`), within
+ * `timeoutMs`: the command then gets what is left of it.
  */
 export async function runSshCommand(options: SshCommandOptions): Promise<SshCommandResult> {
-  const { host, port, username, privateKey, timeoutMs, maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
+  const { host, port, timeoutMs, signal } = options;
   const pinned = normalizeFingerprint(options.hostKeyFingerprint);
   const { scriptsDir } = options;
   const argv = scriptsDir === undefined ? options.command : checkedScriptCommand(scriptsDir, options.command);
-  const remoteCommand = underRemoteTimeout(buildRemoteCommand(withEnv(argv, options.env)), timeoutMs);
+  const command = buildRemoteCommand(withEnv(argv, options.env));
+  signal?.throwIfAborted();
+  // Configuration errors above come before the wait; the wait counts against the run's own deadline.
+  const waitStarted = performance.now();
+  const release = await sessionTurn(host, port, options.maxSessionsPerHost ?? DEFAULT_SSH_MAX_SESSIONS_PER_HOST, timeoutMs, signal);
+  try {
+    const leftMs = Math.max(1, Math.floor(timeoutMs - (performance.now() - waitStarted)));
+    return await runSession(options, pinned, command, leftMs);
+  } finally {
+    release();
+  }
+}
+
+/** One line of session turns per host:port this process has sessions to or waiting for (dropped when idle). */
+const sessionLines = new Map<string, Turns>();
+
+/** The key a session is counted under: the host as the connection names it (case and a final dot aside) and the port. */
+export function sessionTarget(host: string, port: number): string {
+  return `${host.toLowerCase().replace(/\.$/, '')}:${port}`;
+}
+
+/** Sessions running and waiting per host:port in this process, now (for logs and tests). */
+export function sessionCounts(host: string, port: number): { running: number; waiting: number } {
+  return sessionLines.get(sessionTarget(host, port))?.counts ?? { running: 0, waiting: 0 };
+}
+
+/**
+ * A session turn on host:port: at most `max` sessions of this process to one management VM at once,
+ * whatever the rules, jobs and incidents ask (an alert storm over one environment, or environments sharing
+ * a VM, opened one session per activity slot, past sshd's MaxStartups, which then dropped connections at
+ * random). More wait in line in order of arrival (src/domain/turns.ts, as the Doctor agent's scripts do).
+ * The wait counts against `timeoutMs`, the run's whole budget: one still in line when it has passed is not
+ * run (SshConnectionError: nothing was sent), and `signal` aborting (the activity cancelled) takes it out of
+ * the line at once, rejecting with the signal's reason. Resolves to the release, which ends the turn once.
+ */
+async function sessionTurn(host: string, port: number, max: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<() => void> {
+  const key = sessionTarget(host, port);
+  let line = sessionLines.get(key);
+  if (!line) {
+    line = createTurns({ running: max, waiting: Number.POSITIVE_INFINITY });
+    sessionLines.set(key, line);
+  }
+  const owned = line;
+  const forgetIfIdle = (): void => {
+    const { running, waiting } = owned.counts;
+    if (running === 0 && waiting === 0 && sessionLines.get(key) === owned) sessionLines.delete(key);
+  };
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  let turn: boolean;
+  try {
+    turn = await owned.take(signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!turn) {
+    forgetIfIdle();
+    if (signal?.aborted) throw signal.reason ?? new Error('ssh command aborted');
+    throw new SshConnectionError(
+      `ssh ${host}:${port}: not run: ${max} session(s) to this host ran at once (SELFHEAL_SSH_MAX_SESSIONS_PER_HOST) for the whole of its ${Math.round(timeoutMs / 1000)} s run time`,
+    );
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    owned.release();
+    forgetIfIdle();
+  };
+}
+
+/** One SSH session: runSshCommand's run once its turn came, within `timeoutMs` (what is left of its budget). */
+async function runSession(options: SshCommandOptions, pinned: string, command: string, timeoutMs: number): Promise<SshCommandResult> {
+  const { host, port, username, privateKey, maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
+  const { scriptsDir } = options;
+  const remoteCommand = underRemoteTimeout(command, timeoutMs);
+  // Cancelled as its turn came: nothing was sent.
   signal?.throwIfAborted();
 
   const started = performance.now();
