@@ -1,7 +1,9 @@
 // A bounded gate for work that costs far more than the request that asks for it: at most `running` at once
 // per process and `waiting` in line; past that, no turn. The API's YAML conversions and statistics answers
-// (a full line answers 503 with Retry-After) and the Doctor agent's scripts (SELFHEAL_AGENT_MAX_CONCURRENT_
-// SCRIPTS; a script waits in line until its run time is spent or it is cancelled) take their turns here.
+// (a full line answers 503 with Retry-After), the Doctor agent's scripts (SELFHEAL_AGENT_MAX_CONCURRENT_
+// SCRIPTS; a script waits in line until its run time is spent or it is cancelled) and the worker's SSH
+// sessions, one line per management VM's host:port (SELFHEAL_SSH_MAX_SESSIONS_PER_HOST, src/executors/ssh.ts,
+// the same way) take their turns here.
 // Hand-written: p-limit and async-sema queue without a bound and cannot take a waiter out of the line, and a
 // full line must answer at once, a cancelled waiter leave it at once.
 

@@ -303,7 +303,10 @@ export async function runSshCommand(options: SshCommandOptions): Promise<SshComm
   }
 }
 
-/** One line of session turns per host:port this process has sessions to or waiting for (dropped when idle). */
+/**
+ * One line of session turns per host:port this process has sessions to or waiting for, dropped when idle
+ * (its bound is the one given when it was made: one process has one SELFHEAL_SSH_MAX_SESSIONS_PER_HOST).
+ */
 const sessionLines = new Map<string, Turns>();
 
 /** The key a session is counted under: the host as the connection names it (case and a final dot aside) and the port. */
