@@ -518,6 +518,25 @@ export function runTimeoutProblem(job: Pick<JobDefinition, 'targets' | 'via' | '
   return `a run of ${targets} target${targets === 1 ? '' : 's'}, ${lanes} at a time, may take ${worst} s, longer than a run's limit of ${JOB_RUN_TIMEOUT_SECONDS} s (24 h): raise concurrency or lower timeoutSecondsPerTarget${job.via === 'agent' ? ' or agentPickupTimeoutSeconds' : ''}`;
 }
 
+/**
+ * What a save refuses in a job beyond its schema, from the definition alone (no database, no Temporal), in
+ * the order the API checks them: a run that could outlast a day (timeoutSecondsPerTarget), an interval under
+ * the minimum (schedule.interval), a time zone not spelled as the zone database does (schedule.timezone).
+ * The API answers the first with 400 (src/services/jobs.ts); `selfheal apply|diff` names them all before
+ * anything is applied, as it does a schema error: before, an environment of the same folder was created,
+ * then the job refused.
+ */
+export function jobSaveProblems(job: Pick<JobDefinition, 'schedule' | 'targets' | 'via' | 'concurrency' | 'timeoutSecondsPerTarget' | 'agentPickupTimeoutSeconds'>): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const tooLong = runTimeoutProblem(job);
+  if (tooLong) problems.push({ path: 'timeoutSecondsPerTarget', message: tooLong });
+  const frequency = scheduleFrequencyProblem(job.schedule);
+  if (frequency) problems.push(frequency);
+  const spelled = timeZoneSpelling(job.schedule.timezone);
+  if (spelled) problems.push({ path: 'schedule.timezone', message: `must be written as the time zone database does: "${spelled}"` });
+  return problems;
+}
+
 export type JobDefinitionInput = z.input<typeof jobDefinitionSchema>;
 export type JobDefinition = z.output<typeof jobDefinitionSchema> & { id: string };
 export type JobTargets = z.output<typeof jobTargetsSchema>;

@@ -14,7 +14,7 @@ import { countEnvironmentsForTargets } from '../db/repositories/environment-sett
 import { deleteJob, findJob, findJobClash, findJobRun, firstFreeJobId, insertJob, lockJobId, listJobPage, listJobRunsPage, listJobRunTargets, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
-import { countScheduledTimes, heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, runTargetCountProblem, runTimeoutProblem, scheduleFrequencyProblem, slugify, timeZoneSpelling, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { countScheduledTimes, heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, jobSaveProblems, runTargetCountProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { recipientRefused, refusals, type EmailRecipientPolicy } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
@@ -188,21 +188,13 @@ export function jobService(deps: JobServiceDeps) {
     requireTeam(actor, role, row.team, `job ${id}`);
     return row;
   };
-  /** A job whose run could outlast a run's hard limit is refused (400): Temporal would end it midway. */
-  const checkRunTimeout = (job: Omit<JobBody, 'enabled'>) => {
-    const problem = runTimeoutProblem(job);
-    if (problem) throw new ValidationError(`invalid request body: timeoutSecondsPerTarget: ${problem}`, [{ path: 'timeoutSecondsPerTarget', message: problem }]);
-  };
-  /** A job's time zone is written as the zone database does (400 naming schedule.timezone otherwise): Temporal reads it so. */
-  const checkTimeZone = (job: Omit<JobBody, 'enabled'>) => {
-    const spelled = timeZoneSpelling(job.schedule.timezone);
-    if (!spelled) return;
-    const message = `must be written as the time zone database does: "${spelled}"`;
-    throw new ValidationError(`invalid request body: schedule.timezone: ${message}`, [{ path: 'schedule.timezone', message }]);
-  };
-  /** A job may not run more often than once a minute (400 naming schedule.interval otherwise). */
-  const checkFrequency = (job: Omit<JobBody, 'enabled'>) => {
-    const problem = scheduleFrequencyProblem(job.schedule);
+  /**
+   * A job whose run could outlast a run's hard limit (Temporal would end it midway), that runs more often
+   * than once a minute, or whose time zone is not written as the zone database does (Temporal reads it so)
+   * is refused (400 naming the field): jobSaveProblems, which `selfheal apply` checks too.
+   */
+  const checkSave = (job: Omit<JobBody, 'enabled'>) => {
+    const [problem] = jobSaveProblems(job);
     if (problem) throw new ValidationError(`invalid request body: ${problem.path}: ${problem.message}`, [problem]);
   };
   /** A job's Slack webhook reference must lie inside the operator's secret policy, its email recipients on NOTIFY_EMAIL_ALLOW (400 naming each otherwise). */
@@ -265,9 +257,7 @@ export function jobService(deps: JobServiceDeps) {
     async create(actor: Actor, input: JobBody): Promise<JobRow> {
       const { team: requested, ...body } = input;
       checkOperatorPolicy(body);
-      checkRunTimeout(body);
-      checkFrequency(body);
-      checkTimeZone(body);
+      checkSave(body);
       const slug = body.id ?? slugify(body.name);
       if (!slug) throw new ValidationError('give the job an id', [{ path: 'id', message: 'required when the name has no letters or digits' }]);
       const team = await teamForCreate(db, actor, requested, `job ${slug}`);
@@ -300,9 +290,7 @@ export function jobService(deps: JobServiceDeps) {
     async update(actor: Actor, id: string, input: Omit<JobBody, 'enabled'> & { enabled?: boolean | undefined }): Promise<JobRow> {
       const { team: requested, enabled, ...body } = input;
       checkOperatorPolicy(body);
-      checkRunTimeout(body);
-      checkFrequency(body);
-      checkTimeZone(body);
+      checkSave(body);
       if (body.id !== undefined && body.id !== id) throw new ValidationError('a job id cannot change', [{ path: 'id', message: `must be "${id}" (the id in the path) or left out` }]);
       const to = await target();
       return nameRaced(body.name, () => inTransaction(db, async (trx) => {

@@ -2,7 +2,7 @@
 // changed fields), unchanged, delete. Pure. Objects are compared after defaults are applied, with the same
 // schemas the API validates with, so an object the API already holds is "unchanged" and apply sends nothing.
 import { environmentCreateSchema, normalizedEnvironment } from '../../domain/environments.js';
-import { jobDefinitionSchema, slugify, type JobDefinition } from '../../domain/jobs.js';
+import { jobDefinitionSchema, jobSaveProblems, slugify, type JobDefinition } from '../../domain/jobs.js';
 import { canonicalJson, diffJson, type JsonChange } from '../../domain/json-diff.js';
 import { parseRuleInput, type RuleInput } from '../../domain/rules/index.js';
 import { DEFAULT_TEAM } from '../../domain/teams.js';
@@ -113,6 +113,12 @@ export function validateManifests(manifests: Manifest[], labelOf: (m: Manifest) 
       const id = parsed.data.id ?? slugify(parsed.data.name);
       if (!id) {
         problems.push(`${label} id: required when the name has no letters or digits`);
+        continue;
+      }
+      // What the API refuses from the definition alone: named here, before anything is applied.
+      const refused = jobSaveProblems(parsed.data);
+      if (refused.length > 0) {
+        for (const p of refused) problems.push(`${label} ${p.path}: ${p.message}`);
         continue;
       }
       desired.push({ kind: 'Job', key: id, where: describeManifest(m), definition: { ...parsed.data, id, team: parsed.data.team ?? DEFAULT_TEAM }, explicitEnabled: 'enabled' in m.raw });

@@ -1,0 +1,71 @@
+// `selfheal apply|diff` against the real API on real Temporal and Postgres: what the server would refuse in
+// a job from the files alone is refused by the CLI before anything is applied (exit 2, naming the file, the
+// object and the field), as the runbook promises of an invalid file. Before, the CLI checked the schema only:
+// an environment of the same folder was created, then the job was refused (400), a half-applied folder that
+// `diff` had shown as a plan (exit 1).
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createLogger } from '../../src/logger.js';
+import { startApiServer, type ApiServer } from '../../src/server.js';
+import { ADMIN_TOKEN, startStack, type Stack } from '../helpers/stack.js';
+import { selfheal } from '../helpers/cli.js';
+
+const envDoc = (name: string, extra = '') => `kind: Environment\nname: ${name}\nlabels: { tier: staging }\n${extra}`;
+const jobDoc = (id: string, envs: string[], extra = '', schedule = 'interval: 12h') =>
+  `kind: Job\nid: ${id}\nname: ${id} check\nschedule: { ${schedule} }\ntargets: { environments: [${envs.join(', ')}] }\nscript: health-check.sh\n${extra}`;
+
+describe('selfheal apply refuses from the files what the server would refuse, before applying anything', function () {
+  let stack: Stack;
+  let server: ApiServer;
+  let env: Record<string, string>;
+  let work: string;
+  let n = 0;
+  const folder = async (files: Record<string, string>) => {
+    const dir = path.join(work, `case-${++n}`);
+    await mkdir(dir);
+    for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+    return dir;
+  };
+  const auditActions = async () => (await stack.db.db.selectFrom('audit_log').select(['action', 'entity_id']).orderBy('id').execute()).map((a) => `${a.action} ${a.entity_id}`);
+
+  before(async function () {
+    stack = await startStack();
+    server = await startApiServer({ config: { ...stack.config, port: 0, host: '127.0.0.1' }, db: stack.db.db, temporal: stack.temporal.client, logger: createLogger({ level: 'silent' }) });
+    env = { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: ADMIN_TOKEN };
+    work = await mkdtemp(path.join(os.tmpdir(), 'selfheal-gitops-refused-'));
+  });
+
+  beforeEach(async () => {
+    for (const j of ((await (await stack.api('/api/jobs')).json()) as { items: { id: string }[] }).items) assert.equal((await stack.api(`/api/jobs/${j.id}`, { method: 'DELETE' })).status, 204);
+    await stack.db.truncate();
+  });
+
+  after(async () => {
+    await server?.close();
+    await stack?.stop();
+    await stack?.db.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('a job with an interval under a minute, a run longer than a day or a miscased time zone: exit 2 naming each, and the environment before it is not created', async () => {
+    const dir = await folder({
+      'env.yaml': envDoc('fresh-env'),
+      'jobs.yaml': [
+        jobDoc('too-often', ['fresh-env'], '', 'interval: 30s'),
+        jobDoc('too-long', ['fresh-env'], 'timeoutSecondsPerTarget: 86400\n'),
+        jobDoc('miscased-zone', ['fresh-env'], '', 'cron: "0 6 * * *", timezone: europe/paris'),
+      ].join('---\n'),
+    });
+    for (const cmd of ['diff', 'apply']) {
+      const run = await selfheal([cmd, '-f', dir], env);
+      assert.equal(run.code, 2, `${cmd}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, /jobs\.yaml, object 1 \(Job too-often\) schedule\.interval: must be at least 60s/);
+      assert.match(run.stderr, /jobs\.yaml, object 2 \(Job too-long\) timeoutSecondsPerTarget: a run of 1 target, 1 at a time, may take/);
+      assert.match(run.stderr, /jobs\.yaml, object 3 \(Job miscased-zone\) schedule\.timezone: must be written as the time zone database does: "Europe\/Paris"/);
+    }
+    assert.equal((await stack.api('/api/environments/fresh-env')).status, 404, 'the environment of the same folder was not created');
+    assert.deepEqual(await auditActions(), [], 'nothing applied');
+  });
+});
