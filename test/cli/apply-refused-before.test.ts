@@ -68,4 +68,21 @@ describe('selfheal apply refuses from the files what the server would refuse, be
     assert.equal((await stack.api('/api/environments/fresh-env')).status, 404, 'the environment of the same folder was not created');
     assert.deepEqual(await auditActions(), [], 'nothing applied');
   });
+  it('a job naming an environment of another team (in the files or on the server): exit 2 naming the job, the environment and both teams, and nothing is applied', async () => {
+    assert.equal((await stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name: 'blue' }) })).status, 201);
+    assert.equal((await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'blue-live', team: 'blue' }) })).status, 201);
+    const before = await auditActions();
+    const dir = await folder({
+      'env.yaml': envDoc('blue-new', 'team: blue\n'),
+      'jobs.yaml': [jobDoc('cross-files', ['blue-new']), jobDoc('cross-server', ['blue-live'])].join('---\n'),
+    });
+    for (const cmd of ['diff', 'apply']) {
+      const run = await selfheal([cmd, '-f', dir], env);
+      assert.equal(run.code, 2, `${cmd}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, /jobs\.yaml, object 1 \(Job cross-files\): targets environment "blue-new", which is in team blue in the files; a job of team default may target only that team's environments/);
+      assert.match(run.stderr, /jobs\.yaml, object 2 \(Job cross-server\): targets environment "blue-live", which is in team blue on the server; a job of team default may target only that team's environments/);
+    }
+    assert.equal((await stack.api('/api/environments/blue-new')).status, 404, 'the environment of the same folder was not created');
+    assert.deepEqual(await auditActions(), before, 'nothing applied');
+  });
 });

@@ -155,18 +155,29 @@ export function resolveScope(desired: Desired[], explicit: readonly string[] | u
 
 /** Environments that jobs name must exist after the apply: in the files, or on the server and not pruned. */
 export function checkReferences(desired: Desired[], current: CurrentState, prune: ReadonlySet<Kind>, scope: PlanScope = scopeOfFiles(desired)): void {
-  const desiredEnvs = new Set(desired.filter((d) => d.kind === 'Environment').map((d) => d.key));
-  const serverEnvs = new Set(current.environments.map((e) => e.name));
+  const desiredEnvs = new Map(desired.filter((d) => d.kind === 'Environment').map((d) => [d.key, teamOfDesired(d)]));
+  const serverEnvs = new Map(current.environments.map((e) => [e.name, teamOfLive(e)]));
   // Only the environments of the plan's teams are pruned.
   const prunable = new Set(current.environments.filter((e) => scope.teams.has(teamOfLive(e))).map((e) => e.name));
   const pruned = (name: string) => prune.has('Environment') && prunable.has(name) && !desiredEnvs.has(name);
   const problems: string[] = [];
   for (const d of desired) {
     if (d.kind !== 'Job' || !('environments' in d.definition.targets)) continue;
+    // A job may target only its own team's environments: the server refuses it otherwise (400), after the
+    // objects before it were applied. Said here, before anything is.
+    const team = teamOfDesired(d);
+    const otherTeam = (env: string, envTeam: string, where: string) =>
+      `${d.where}: targets environment "${env}", which is in team ${envTeam} ${where}; a job of team ${team} may target only that team's environments`;
     for (const env of d.definition.targets.environments) {
-      if (desiredEnvs.has(env)) continue;
+      const filed = desiredEnvs.get(env);
+      if (filed !== undefined) {
+        if (filed !== team) problems.push(otherTeam(env, filed, 'in the files'));
+        continue;
+      }
+      const served = serverEnvs.get(env);
       if (pruned(env)) problems.push(`${d.where}: targets environment "${env}", which --prune environment would delete`);
-      else if (!serverEnvs.has(env)) problems.push(`${d.where}: targets environment "${env}", which is neither in the files nor on the server`);
+      else if (served === undefined) problems.push(`${d.where}: targets environment "${env}", which is neither in the files nor on the server`);
+      else if (served !== team) problems.push(otherTeam(env, served, 'on the server'));
     }
   }
   const desiredJobs = new Set(desired.filter((d) => d.kind === 'Job').map((d) => d.key));
