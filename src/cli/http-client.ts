@@ -142,16 +142,18 @@ export interface ApiClient {
     list(): Promise<EnvironmentView[]>;
     get(name: string): Promise<EnvironmentView | undefined>;
     create(body: unknown): Promise<EnvironmentView>;
-    update(name: string, body: unknown): Promise<EnvironmentView>;
-    remove(name: string): Promise<void>;
+    /** `ifTeam`: only while it is in that team (409 otherwise): the team a plan read it in. */
+    update(name: string, body: unknown, ifTeam?: string): Promise<EnvironmentView>;
+    remove(name: string, ifTeam?: string): Promise<void>;
     check(name: string): Promise<EnvironmentCheckAnswer | undefined>;
   };
   jobs: {
     list(): Promise<JobView[]>;
     get(id: string): Promise<JobView | undefined>;
     create(body: unknown): Promise<JobView>;
-    update(id: string, body: unknown): Promise<JobView>;
-    remove(id: string): Promise<void>;
+    /** `ifTeam`: only while it is in that team (409 otherwise): the team a plan read it in. */
+    update(id: string, body: unknown, ifTeam?: string): Promise<JobView>;
+    remove(id: string, ifTeam?: string): Promise<void>;
     /** The newest `limit` runs, following `nextCursor` (a page ends at 4 MiB); undefined for an unknown job. */
     runs(id: string, limit: number): Promise<JobRunView[] | undefined>;
     /** One page of a run's target results, whole, and its size; undefined for an unknown job or run. */
@@ -360,6 +362,8 @@ export function createApiClient(global: { url: string; token: string | undefined
     return items;
   }
   const ifMatch = (version: number) => ({ 'if-match': `"${version}"` });
+  /** The `ifTeam` precondition (environments, jobs) as a query string, or nothing. */
+  const inTeam = (team: string | undefined) => (team === undefined ? '' : `?${new URLSearchParams({ ifTeam: team }).toString()}`);
 
   return {
     baseUrl: global.url,
@@ -377,9 +381,9 @@ export function createApiClient(global: { url: string; token: string | undefined
       list: async () => (await allPages<EnvironmentView>((query) => request('GET', `/api/environments?${query}`)))!,
       get: async (name) => found(await request<EnvironmentView>('GET', `/api/environments/${seg(name)}`, { allow404: true })),
       create: async (body) => (await request<EnvironmentView>('POST', '/api/environments', { body })).body,
-      update: async (name, body) => (await request<EnvironmentView>('PUT', `/api/environments/${seg(name)}`, { body })).body,
-      remove: async (name) => {
-        await request('DELETE', `/api/environments/${seg(name)}`);
+      update: async (name, body, ifTeam) => (await request<EnvironmentView>('PUT', `/api/environments/${seg(name)}${inTeam(ifTeam)}`, { body })).body,
+      remove: async (name, ifTeam) => {
+        await request('DELETE', `/api/environments/${seg(name)}${inTeam(ifTeam)}`);
       },
       check: async (name) => found(await request<EnvironmentCheckAnswer>('POST', `/api/environments/${seg(name)}/check`, { allow404: true })),
     },
@@ -387,9 +391,9 @@ export function createApiClient(global: { url: string; token: string | undefined
       list: async () => (await allPages<JobView>((query) => request('GET', `/api/jobs?${query}`)))!,
       get: async (id) => found(await request<JobView>('GET', `/api/jobs/${seg(id)}`, { allow404: true })),
       create: async (body) => (await request<JobView>('POST', '/api/jobs', { body })).body,
-      update: async (id, body) => (await request<JobView>('PUT', `/api/jobs/${seg(id)}`, { body })).body,
-      remove: async (id) => {
-        await request('DELETE', `/api/jobs/${seg(id)}`);
+      update: async (id, body, ifTeam) => (await request<JobView>('PUT', `/api/jobs/${seg(id)}${inTeam(ifTeam)}`, { body })).body,
+      remove: async (id, ifTeam) => {
+        await request('DELETE', `/api/jobs/${seg(id)}${inTeam(ifTeam)}`);
       },
       runs: async (id, limit) => {
         // A page ends at 4 MiB of runs (one at least): the pages are followed up to `limit` runs.

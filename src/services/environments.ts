@@ -22,7 +22,7 @@ import { withTimeout } from '../timeout.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, errorForLog, ForbiddenError, NotFoundError, UnavailableError, ValidationError, type FieldError } from './errors.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
-import { requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
+import { requireStillInTeam, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export type EnvironmentBody = z.output<typeof environmentCreateSchema> | z.output<typeof environmentUpdateSchema>;
 
@@ -215,12 +215,14 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       });
     },
 
-    async update(actor: Actor, name: string, body: z.output<typeof environmentUpdateSchema>): Promise<Environment> {
+    /** `ifTeam`: the team the caller read it in; 409 when it is in another now (requireStillInTeam). */
+    async update(actor: Actor, name: string, body: z.output<typeof environmentUpdateSchema>, ifTeam?: string): Promise<Environment> {
       if (body.name !== undefined && body.name !== name) {
         throw new ValidationError('an environment cannot be renamed', [{ path: 'name', message: `must be "${name}" (the name in the path) or left out` }]);
       }
       return inTransaction(db, async (trx) => {
         const before = await mustFind(trx, name, true);
+        requireStillInTeam(actor, before.team, ifTeam, `environment ${name}`);
         const team = await teamForChange(trx, actor, before.team, body.team, `environment ${name}`);
         checkAuthority(actor, name, body, before);
         await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
@@ -230,9 +232,11 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       });
     },
 
-    async remove(actor: Actor, name: string): Promise<void> {
+    /** `ifTeam`: as for update. */
+    async remove(actor: Actor, name: string, ifTeam?: string): Promise<void> {
       await inTransaction(db, async (trx) => {
         const current = await mustFind(trx, name, true);
+        requireStillInTeam(actor, current.team, ifTeam, `environment ${name}`);
         requireTeam(actor, 'editor', current.team, `environment ${name}`);
         // Deleting an environment with a management VM or its own agent queue, then creating it again, would
         // move where its code runs: that takes admin too.

@@ -34,7 +34,7 @@ import {
 } from '../temporal/schedules.js';
 import type { Actor } from './actor.js';
 import { ConflictError, errorForLog, isUniqueViolation, NotFoundError, ServiceError, UnavailableError, UnprocessableError, ValidationError } from './errors.js';
-import { canRead, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
+import { canRead, requireStillInTeam, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export interface JobServiceDeps {
   db: Kysely<Database>;
@@ -286,8 +286,11 @@ export function jobService(deps: JobServiceDeps) {
       }));
     },
 
-    /** Replace a job; `enabled` left out keeps it paused or running as it stands (read under its lock). */
-    async update(actor: Actor, id: string, input: Omit<JobBody, 'enabled'> & { enabled?: boolean | undefined }): Promise<JobRow> {
+    /**
+     * Replace a job; `enabled` left out keeps it paused or running as it stands (read under its lock).
+     * `ifTeam`: the team the caller read it in; 409 when it is in another now (requireStillInTeam).
+     */
+    async update(actor: Actor, id: string, input: Omit<JobBody, 'enabled'> & { enabled?: boolean | undefined }, ifTeam?: string): Promise<JobRow> {
       const { team: requested, enabled, ...body } = input;
       checkOperatorPolicy(body);
       checkSave(body);
@@ -296,6 +299,7 @@ export function jobService(deps: JobServiceDeps) {
       return nameRaced(body.name, () => inTransaction(db, async (trx) => {
         await lockJobId(trx, id);
         const before = await mustFind(trx, id, true);
+        requireStillInTeam(actor, before.team, ifTeam, `job ${id}`);
         const job: JobDefinition = { ...body, id, enabled: enabled ?? before.enabled };
         const team = await teamForChange(trx, actor, before.team, requested, `job ${id}`);
         await targetsInTeam(trx, team, job);
@@ -308,10 +312,12 @@ export function jobService(deps: JobServiceDeps) {
       }));
     },
 
-    async remove(actor: Actor, id: string): Promise<void> {
+    /** `ifTeam`: as for update. */
+    async remove(actor: Actor, id: string, ifTeam?: string): Promise<void> {
       const ours = await deploymentId(db);
       await inTransaction(db, async (trx) => {
         await lockJobId(trx, id);
+        requireStillInTeam(actor, (await mustFind(trx, id, true)).team, ifTeam, `job ${id}`);
         await mustAccess(trx, actor, 'editor', id, true);
         const before = await deleteJob(trx, id);
         if (!before) throw new NotFoundError(`job ${id} is not known`);

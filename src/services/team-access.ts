@@ -11,7 +11,7 @@ import type { Database } from '../db/database.js';
 import { findTeam } from '../db/repositories/teams.js';
 import { actorFrom, can, canMove, DEFAULT_TEAM, readableTeams, ROLE_ACTION, type Actor as TeamActor, type TeamRole } from '../domain/teams.js';
 import type { Actor } from './actor.js';
-import { ForbiddenError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.js';
 
 /** The actor in the team model. */
 export const teamActor = (actor: Actor): TeamActor => actorFrom(actor.name, actor.scopes, actor.teams ?? []);
@@ -67,4 +67,19 @@ export async function teamForChange(db: Kysely<Database>, actor: Actor, current:
 
 async function mustExist(db: Kysely<Database>, team: string): Promise<void> {
   if (!(await findTeam(db, team))) throw new ValidationError(`team ${team} does not exist`, [{ path: 'team', message: `no team named "${team}" (an admin creates it with POST /api/teams)` }]);
+}
+
+/**
+ * The `ifTeam` precondition of a change or delete: the object must still be in the team the caller read it
+ * in (`selfheal apply` sends the team its plan saw), else 409 and nothing changes. Names are unique across
+ * teams, so between a plan and its request a name can pass to another team (deleted and registered again
+ * there, or moved by an admin of both): a prune would delete that team's object, an update move it back,
+ * with a token that sees every team (an admin's). The team it is in now is named only to who may read it.
+ */
+export function requireStillInTeam(actor: Actor, current: string, expected: string | undefined, what: string): void {
+  if (expected === undefined || expected === current) return;
+  const now = canRead(actor, current) ? `is in team ${current} now` : 'is in another team now';
+  throw new ConflictError(`${what} ${now}, not in team ${expected} as the request expects; nothing was changed`, {
+    errors: [{ path: 'ifTeam', message: `the object is no longer in team "${expected}"` }],
+  });
 }

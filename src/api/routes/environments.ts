@@ -5,12 +5,13 @@ import { environmentCreateSchema, environmentUpdateSchema } from '../../domain/e
 import { environmentService, environmentView } from '../../services/environments.js';
 import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { anyObject, pageOf, pageQuery, pathParams } from '../schemas/common.js';
+import { anyObject, ifTeamQuery, pageOf, pageQuery, pathParams } from '../schemas/common.js';
 import { LIST_PAGE_BYTES } from '../../services/list-pages.js';
 
 const nameParam = pathParams(['name', 'environment name']);
 const tags = ['environments'];
 const unknown = { 404: problemResponse('Unknown environment.') };
+const movedAway = { 409: problemResponse('`ifTeam` was given and the environment is in another team now (errors name ifTeam); nothing was changed.') };
 
 export const agentCheckResponseSchema = z.object({
   environment: z.string(),
@@ -90,16 +91,23 @@ export function environmentRoutes(deps: AppDeps) {
       path: '/api/environments/{name}',
       tags,
       summary: 'Replace an environment',
-      request: { params: nameParam, body: jsonBody(environmentUpdateSchema) },
-      responses: { 200: json('Updated.', anyObject), ...unknown },
+      request: { params: nameParam, query: ifTeamQuery, body: jsonBody(environmentUpdateSchema) },
+      responses: { 200: json('Updated.', anyObject), ...unknown, ...movedAway },
     }),
-    async (c) => c.json(environmentView(await environments.update(actorOf(c), c.req.param('name'), c.req.valid('json'))), 200),
+    async (c) => c.json(environmentView(await environments.update(actorOf(c), c.req.param('name'), c.req.valid('json'), c.req.valid('query').ifTeam)), 200),
   );
 
   app.openapi(
-    op(guard(auth, 'write'), { method: 'delete', path: '/api/environments/{name}', tags, summary: 'Delete an environment', request: { params: nameParam }, responses: { 204: { description: 'Deleted.' }, ...unknown } }),
+    op(guard(auth, 'write'), {
+      method: 'delete',
+      path: '/api/environments/{name}',
+      tags,
+      summary: 'Delete an environment',
+      request: { params: nameParam, query: ifTeamQuery },
+      responses: { 204: { description: 'Deleted.' }, ...unknown, ...movedAway },
+    }),
     async (c) => {
-      await environments.remove(actorOf(c), c.req.param('name'));
+      await environments.remove(actorOf(c), c.req.param('name'), c.req.valid('query').ifTeam);
       return c.body(null, 204);
     },
   );

@@ -8,7 +8,7 @@ import type { JobTargetResult } from '../../db/database.js';
 import { jobRunExecution, workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { anyObject, pageOf, pageQuery, pathParams, textParam } from '../schemas/common.js';
+import { anyObject, ifTeamQuery, pageOf, pageQuery, pathParams, textParam } from '../schemas/common.js';
 import { LIST_PAGE_BYTES } from '../../services/list-pages.js';
 
 export const backfillSchema = z.strictObject({
@@ -30,6 +30,7 @@ export const runTargetsQuerySchema = z.object({
 const idParam = pathParams(['id', 'job id']);
 const tags = ['jobs'];
 const unknown = { 404: problemResponse('Unknown job.') };
+const movedAway = { 409: problemResponse('`ifTeam` was given and the job is in another team now (errors name ifTeam); nothing was changed.') };
 const temporalDown = { 503: problemResponse('Temporal is unavailable; nothing was changed.') };
 const tooManyTargets = {
   422: problemResponse(`The selector (or \`all\`) matches more environments now than one run may hold (${MAX_JOB_RUN_TARGETS}): \`matched\` and \`maxTargets\` say how many; split the job by label selector. Nothing was saved.`),
@@ -118,16 +119,23 @@ export function jobRoutes(deps: AppDeps) {
       path: '/api/jobs/{id}',
       tags,
       summary: 'Replace a job (`enabled` left out: paused or running as it is)',
-      request: { params: idParam, body: jsonBody(jobReplacementSchema) },
-      responses: { 200: json('Updated.', anyObject), ...unknown, ...tooManyTargets, ...temporalDown },
+      request: { params: idParam, query: ifTeamQuery, body: jsonBody(jobReplacementSchema) },
+      responses: { 200: json('Updated.', anyObject), ...unknown, 409: problemResponse('Name taken; or `ifTeam` was given and the job is in another team now (errors name ifTeam). Nothing was changed.'), ...tooManyTargets, ...temporalDown },
     }),
-    async (c) => c.json(view(await jobs.update(actorOf(c), c.req.param('id'), c.req.valid('json'))), 200),
+    async (c) => c.json(view(await jobs.update(actorOf(c), c.req.param('id'), c.req.valid('json'), c.req.valid('query').ifTeam)), 200),
   );
 
   app.openapi(
-    op(write, { method: 'delete', path: '/api/jobs/{id}', tags, summary: 'Delete a job and its schedule', request: { params: idParam }, responses: { 204: { description: 'Deleted.' }, ...unknown, ...temporalDown } }),
+    op(write, {
+      method: 'delete',
+      path: '/api/jobs/{id}',
+      tags,
+      summary: 'Delete a job and its schedule',
+      request: { params: idParam, query: ifTeamQuery },
+      responses: { 204: { description: 'Deleted.' }, ...unknown, ...movedAway, ...temporalDown },
+    }),
     async (c) => {
-      await jobs.remove(actorOf(c), c.req.param('id'));
+      await jobs.remove(actorOf(c), c.req.param('id'), c.req.valid('query').ifTeam);
       return c.body(null, 204);
     },
   );

@@ -1,5 +1,6 @@
 // Schemas every route group shares.
 import { z } from 'zod';
+import { TEAM_NAME_PATTERN, TEAM_NAME_RULE } from '../../domain/teams.js';
 import { unstorableChar } from '../body.js';
 
 export const problemSchema = z
@@ -50,3 +51,15 @@ export const pathParams = <K extends string>(...pairs: [K, string][]) =>
 
 /** The If-Match request header of optimistic concurrency. */
 export const ifMatchHeader = z.object({ 'if-match': z.string().optional().describe('The version being replaced, as an entity tag: "3".') });
+
+/**
+ * The `ifTeam` precondition of a replace or delete (environments, jobs): the change is made only while the
+ * object is in this team, else 409 and nothing changes (src/services/team-access.ts, requireStillInTeam).
+ */
+export const ifTeamQuery = z.object({
+  ifTeam: z
+    .string()
+    .regex(TEAM_NAME_PATTERN, TEAM_NAME_RULE)
+    .optional()
+    .describe('Change only while the object is in this team (the team it was read in); 409 otherwise, nothing changed. `selfheal apply` sends it.'),
+});

@@ -39,6 +39,12 @@ export interface Step {
   changes?: JsonChange[];
   /** An update that moves the object from another team into the team the files give it (--allow-move). */
   move?: { from: string; to: string };
+  /**
+   * The team the server held the environment or job in when the plan was read (updates and deletes): sent
+   * as the `ifTeam` precondition, so a name that passed to another team since is refused (409), not
+   * deleted or moved back.
+   */
+  team?: string;
 }
 
 /**
@@ -239,7 +245,7 @@ export function planChanges(desired: Desired[], current: CurrentState, prune: Re
         const existing = envs.get(d.key);
         const body = { ...d.body, team: d.normalized.team };
         if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body });
-        else steps.push(changed(kind, d, environmentDefinitionOf(existing), d.normalized, { body }, moveOf(d, existing)));
+        else steps.push(changed(kind, d, environmentDefinitionOf(existing), d.normalized, { body, team: teamOfLive(existing) }, moveOf(d, existing)));
       } else {
         const existing = jobs.get(d.key);
         // A file that does not say `enabled` leaves a job paused or running as it is (pause/resume by hand):
@@ -249,7 +255,7 @@ export function planChanges(desired: Desired[], current: CurrentState, prune: Re
         if (!existing) steps.push({ kind, action: 'create', key: d.key, where: d.where, body: definition });
         else {
           const { enabled: _asRead, ...withoutEnabled } = definition;
-          steps.push(changed(kind, d, jobDefinitionOf(existing), definition, { body: d.explicitEnabled ? definition : withoutEnabled }, moveOf(d, existing)));
+          steps.push(changed(kind, d, jobDefinitionOf(existing), definition, { body: d.explicitEnabled ? definition : withoutEnabled, team: teamOfLive(existing) }, moveOf(d, existing)));
         }
       }
     }
@@ -259,7 +265,7 @@ export function planChanges(desired: Desired[], current: CurrentState, prune: Re
   // Only objects of the plan's teams are deleted: another team's objects are not the files' business.
   const gone = (kind: Kind, key: string, o: { team?: unknown }) => prune.has(kind) && scope.teams.has(teamOfLive(o)) && !wanted.has(`${kind}/${key}`);
   for (const r of current.rules) if (gone('Rule', r.name, r)) steps.push({ kind: 'Rule', action: 'delete', key: r.name, id: r.id, version: r.version });
-  for (const j of current.jobs) if (gone('Job', j.id, j)) steps.push({ kind: 'Job', action: 'delete', key: j.id });
-  for (const e of current.environments) if (gone('Environment', e.name, e)) steps.push({ kind: 'Environment', action: 'delete', key: e.name });
+  for (const j of current.jobs) if (gone('Job', j.id, j)) steps.push({ kind: 'Job', action: 'delete', key: j.id, team: teamOfLive(j) });
+  for (const e of current.environments) if (gone('Environment', e.name, e)) steps.push({ kind: 'Environment', action: 'delete', key: e.name, team: teamOfLive(e) });
   return steps;
 }

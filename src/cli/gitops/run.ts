@@ -135,12 +135,13 @@ async function carryOut(api: ApiClient, s: Step): Promise<void> {
     else if (s.action === 'delete') await api.rules.remove(s.id!, s.version!);
   } else if (s.kind === 'Environment') {
     if (s.action === 'create') await api.environments.create(s.body);
-    else if (s.action === 'update') await api.environments.update(s.key, s.body);
-    else if (s.action === 'delete') await api.environments.remove(s.key);
+    else if (s.action === 'update') await api.environments.update(s.key, s.body, s.team);
+    else if (s.action === 'delete') await api.environments.remove(s.key, s.team);
   } else {
+    // `s.team`: the team the plan read it in; the server refuses (409) when it is in another now.
     if (s.action === 'create') await api.jobs.create(s.body);
-    else if (s.action === 'update') await api.jobs.update(s.key, s.body);
-    else if (s.action === 'delete') await api.jobs.remove(s.key);
+    else if (s.action === 'update') await api.jobs.update(s.key, s.body, s.team);
+    else if (s.action === 'delete') await api.jobs.remove(s.key, s.team);
   }
 }
 

@@ -1,0 +1,122 @@
+// `selfheal apply` against the real API on real Temporal and Postgres, with a change by someone else landing
+// between the plan (the lists apply reads) and the request that carries it out. The runbook promises that
+// another team's objects are never deleted and never moved without --allow-move, "whatever the token sees";
+// an admin token (the one a folder of management VMs needs) sees every team, so the promise must hold at the
+// server, for the object as it is when the request lands, not as the plan read it. A forwarding proxy in
+// front of the API lets the other change land just before apply's own request.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createLogger } from '../../src/logger.js';
+import { startApiServer, type ApiServer } from '../../src/server.js';
+import { ADMIN_TOKEN, startStack, type Stack } from '../helpers/stack.js';
+import { selfheal } from '../helpers/cli.js';
+
+const envDoc = (name: string, extra = '') => `kind: Environment\nname: ${name}\nlabels: { tier: staging }\n${extra}`;
+const jobBody = (id: string, env: string) => ({ id, name: `${id} check`, schedule: { interval: '12h' }, targets: { environments: [env] }, script: 'health-check.sh' });
+
+describe('selfheal apply: a team change landing between the plan and its request', function () {
+  let stack: Stack;
+  let server: ApiServer;
+  let proxy: http.Server;
+  let proxyUrl: string;
+  let work: string;
+  let n = 0;
+  /** Runs once, just before the proxy forwards the first request whose `METHOD path` is the key. */
+  const hooks = new Map<string, () => Promise<void>>();
+  const folder = async (files: Record<string, string>) => {
+    const dir = path.join(work, `case-${++n}`);
+    await mkdir(dir);
+    for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+    return dir;
+  };
+  const call = async (p: string, init: RequestInit = {}, status?: number) => {
+    const res = await stack.api(p, init);
+    if (status !== undefined) assert.equal(res.status, status, `${init.method ?? 'GET'} ${p}: ${res.status} ${await res.clone().text()}`);
+    return res;
+  };
+  const apply = (dir: string, ...args: string[]) => selfheal(['apply', '-f', dir, '--team', 'default', ...args], { SELFHEAL_URL: proxyUrl, SELFHEAL_TOKEN: ADMIN_TOKEN });
+
+  before(async function () {
+    stack = await startStack();
+    server = await startApiServer({ config: { ...stack.config, port: 0, host: '127.0.0.1' }, db: stack.db.db, temporal: stack.temporal.client, logger: createLogger({ level: 'silent' }) });
+    proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void (async () => {
+          const key = `${req.method} ${new URL(req.url!, 'http://x').pathname}`;
+          const hook = hooks.get(key);
+          hooks.delete(key);
+          if (hook) await hook();
+          const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
+          const answer = await fetch(`${server.url}${req.url}`, { method: req.method, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
+          res.writeHead(answer.status, Object.fromEntries(answer.headers));
+          res.end(Buffer.from(await answer.arrayBuffer()));
+        })().catch((err: unknown) => {
+          res.writeHead(502);
+          res.end(String(err));
+        });
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    work = await mkdtemp(path.join(os.tmpdir(), 'selfheal-gitops-race-'));
+    await call('/api/teams', { method: 'POST', body: JSON.stringify({ name: 'blue' }) }, 201);
+  });
+
+  afterEach(() => hooks.clear());
+
+  after(async () => {
+    await new Promise((resolve) => proxy?.close(resolve));
+    for (const j of ((await (await stack.api('/api/jobs')).json()) as { items: { id: string }[] }).items) await stack.api(`/api/jobs/${j.id}`, { method: 'DELETE' });
+    await server?.close();
+    await stack?.stop();
+    await stack?.db.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it("--prune does not delete another team's environment that took the name after the plan was read (409, kept)", async () => {
+    await call('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'kept-env' }) }, 201);
+    await call('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'taken-env' }) }, 201);
+    // Team default deletes its environment, and team blue registers the name for itself.
+    hooks.set('DELETE /api/environments/taken-env', async () => {
+      await call('/api/environments/taken-env', { method: 'DELETE' }, 204);
+      await call('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'taken-env', team: 'blue', description: "blue's own" }) }, 201);
+    });
+    const run = await apply(await folder({ 'env.yaml': envDoc('kept-env') }), '--prune', 'environment');
+    assert.equal(run.code, 2, `${run.stdout}${run.stderr}`);
+    assert.match(run.stderr, /✗ delete environment taken-env failed: 409 Conflict: environment taken-env is in team blue now, not in team default as the request expects; nothing was changed/);
+    const blue = (await (await call('/api/environments/taken-env', {}, 200)).json()) as { team: string; description: string };
+    assert.deepEqual([blue.team, blue.description], ['blue', "blue's own"], "team blue's environment is still there");
+  });
+
+  it("--prune does not delete a job moved to another team after the plan was read (409, kept with its schedule)", async () => {
+    await call('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'job-env' }) }, 201);
+    await call('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'blue-env', team: 'blue' }) }, 201);
+    await call('/api/jobs', { method: 'POST', body: JSON.stringify(jobBody('moving-job', 'job-env')) }, 201);
+    hooks.set('DELETE /api/jobs/moving-job', async () => {
+      await call('/api/jobs/moving-job', { method: 'PUT', body: JSON.stringify({ ...jobBody('moving-job', 'blue-env'), team: 'blue' }) }, 200);
+    });
+    const run = await apply(await folder({ 'env.yaml': `${envDoc('job-env')}---\n${envDoc('kept-env')}` }), '--prune', 'job');
+    assert.equal(run.code, 2, `${run.stdout}${run.stderr}`);
+    assert.match(run.stderr, /✗ delete job moving-job failed: 409 Conflict: job moving-job is in team blue now, not in team default as the request expects; nothing was changed/);
+    const job = (await (await call('/api/jobs/moving-job', {}, 200)).json()) as { team: string; scheduleStatus: string };
+    assert.deepEqual([job.team, job.scheduleStatus], ['blue', 'active'], "team blue's job and its schedule are still there");
+  });
+
+  it('an update does not move back an environment moved to another team after the plan was read, without --allow-move (409)', async () => {
+    await call('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'moved-env', description: 'old' }) }, 201);
+    hooks.set('PUT /api/environments/moved-env', async () => {
+      await call('/api/environments/moved-env', { method: 'PUT', body: JSON.stringify({ team: 'blue', description: 'moved to blue', labels: {} }) }, 200);
+    });
+    const run = await apply(await folder({ 'env.yaml': `${envDoc('moved-env', 'description: new\n')}---\n${envDoc('kept-env')}` }));
+    assert.equal(run.code, 2, `${run.stdout}${run.stderr}`);
+    assert.match(run.stderr, /✗ update environment moved-env failed \(.*\): 409 Conflict: environment moved-env is in team blue now, not in team default as the request expects; nothing was changed/);
+    const env = (await (await call('/api/environments/moved-env', {}, 200)).json()) as { team: string; description: string };
+    assert.deepEqual([env.team, env.description], ['blue', 'moved to blue'], 'it stays as team blue has it');
+  });
+});
