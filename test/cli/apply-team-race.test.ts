@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../src/logger.js';
 import { startApiServer, type ApiServer } from '../../src/server.js';
-import { ADMIN_TOKEN, startStack, type Stack } from '../helpers/stack.js';
+import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
 import { selfheal } from '../helpers/cli.js';
 
 const envDoc = (name: string, extra = '') => `kind: Environment\nname: ${name}\nlabels: { tier: staging }\n${extra}`;
@@ -104,7 +104,15 @@ describe('selfheal apply: a team change landing between the plan and its request
     const run = await apply(await folder({ 'env.yaml': `${envDoc('job-env')}---\n${envDoc('kept-env')}` }), '--prune', 'job');
     assert.equal(run.code, 2, `${run.stdout}${run.stderr}`);
     assert.match(run.stderr, /✗ delete job moving-job failed: 409 Conflict: job moving-job is in team blue now, not in team default as the request expects; nothing was changed/);
-    const job = (await (await call('/api/jobs/moving-job', {}, 200)).json()) as { team: string; scheduleStatus: string };
+    // The answer says `unavailable` when Temporal's describe misses its deadline (a loaded machine): ask again.
+    const job = await eventually(
+      async () => {
+        const read = (await (await call('/api/jobs/moving-job', {}, 200)).json()) as { team: string; scheduleStatus: string };
+        return read.scheduleStatus === 'unavailable' ? undefined : read;
+      },
+      30_000,
+      'the job with its schedule status',
+    );
     assert.deepEqual([job.team, job.scheduleStatus], ['blue', 'active'], "team blue's job and its schedule are still there");
   });
 
