@@ -25,6 +25,7 @@ import {
   recordWriteFailed,
   recordWriteStart,
 } from '../src/db/repositories/pagerduty-writes.js';
+import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import type { Logger } from '../src/logger.js';
 import type { CallOptions, IncidentNote, IncidentUpdate, PagerDutyClient, PagerDutyIncident } from '../src/pagerduty/rest-client.js';
 import { activityKey, createSideEffects, whatHappened, type EffectResult, type SideEffects } from './side-effects.js';
@@ -70,6 +71,22 @@ export interface OwnWritesDeps {
 
 const WRAPPED = Symbol('selfheal.ownWrites');
 
+/** How long the record of PagerDuty's answer waits for Postgres (the reserve an attempt keeps after its calls). */
+const ANSWER_WAIT_MS = 5_000;
+
+/**
+ * PagerDuty answered a write whose answer could not be recorded (Postgres out of reach for longer than
+ * {@link ANSWER_WAIT_MS}): the write took effect, so the side effect is uncertain (`maybeSent`, see
+ * whatHappened) and the next attempt looks for it before it writes.
+ */
+export class WriteAnswerNotRecordedError extends Error {
+  readonly maybeSent = true;
+  constructor(cause: unknown) {
+    super(`PagerDuty took the write, but its answer was not recorded: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'WriteAnswerNotRecordedError';
+  }
+}
+
 /** The client itself when it already records its writes, else `withOwnWrites(client)`. */
 export function ensureOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): OwnWritesClient {
   return (client as { [WRAPPED]?: true })[WRAPPED] ? (client as OwnWritesClient) : withOwnWrites(client, deps);
@@ -80,13 +97,20 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
   const { db } = deps;
   const effects = deps.sideEffects ?? createSideEffects({ db, logger: deps.logger });
 
-  /** One request to PagerDuty, recorded before it leaves and completed with what PagerDuty answers. */
+  /**
+   * One request to PagerDuty, recorded before it leaves and completed with what PagerDuty answers. Both
+   * records wait for Postgres while it is out of reach (activities/side-effects.ts does the same around the
+   * call). A failure to record the answer is never "nothing happened": PagerDuty took the write. Thrown as
+   * it was, a Postgres refusing connections (ECONNREFUSED, as while it restarts) read as a call that never
+   * left, and the next attempt wrote the note, the status or the priority a second time.
+   */
   async function recorded<T>(
     row: { incidentId: string; kind: 'note' | 'status' | 'priority' | 'escalation'; eventType: string; value?: string | null; content?: string | null },
     send: () => Promise<T>,
     answer: (r: T) => { noteId?: string | undefined; agentId?: string | undefined },
+    signal: AbortSignal | undefined,
   ): Promise<T> {
-    const id = await recordWriteStart(db, row);
+    const id = await whilePostgresUnavailable(() => recordWriteStart(db, row), { signal });
     let result: T;
     try {
       result = await send();
@@ -94,7 +118,11 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
       if (whatHappened(err) === 'nothing') await recordWriteFailed(db, id).catch(() => undefined);
       throw err;
     }
-    await recordWriteAnswered(db, id, answer(result));
+    try {
+      await whilePostgresUnavailable(() => recordWriteAnswered(db, id, answer(result)), { maxWaitMs: ANSWER_WAIT_MS });
+    } catch (err) {
+      throw new WriteAnswerNotRecordedError(err);
+    }
     return result;
   }
 
@@ -103,6 +131,7 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
       { incidentId, kind: 'note', eventType: ECHO_EVENT_TYPES.note!, content },
       () => client.addNote(incidentId, content, { signal }),
       (note) => ({ noteId: note.id, agentId: note.user?.id }),
+      signal,
     );
   }
 
@@ -118,6 +147,7 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
       { incidentId, kind, eventType, value: kind === 'escalation' ? null : value },
       () => client.updateIncident(incidentId, update, { signal }),
       (incident) => ({ agentId: kind === 'status' ? incident.last_status_change_by?.id : undefined }),
+      signal,
     );
   }
 

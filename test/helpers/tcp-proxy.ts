@@ -5,6 +5,11 @@ export interface TcpProxy {
   port: number;
   /** Close every open connection and refuse new ones until up(). */
   down(): void;
+  /**
+   * Close every open connection and stop listening until up(): a new connection is refused by the
+   * system (ECONNREFUSED), as while Postgres restarts, where down() accepts it and closes it at once.
+   */
+  refuse(): void;
   up(): void;
   /** Keep connections open but forward nothing, either way, until resume(): a server that stopped answering. */
   stall(): void;
@@ -46,14 +51,21 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     if (!stalled) forward(pair);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port,
     down() {
       isUp = false;
       destroyAll();
     },
+    refuse() {
+      isUp = false;
+      destroyAll();
+      if (server.listening) server.close();
+    },
     up() {
       isUp = true;
+      if (!server.listening) server.listen(port, '127.0.0.1');
     },
     stall() {
       stalled = true;
@@ -71,7 +83,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     close: () =>
       new Promise<void>((r) => {
         destroyAll();
-        server.close(() => r());
+        if (server.listening) server.close(() => r());
+        else r();
       }),
   };
 }
