@@ -33,6 +33,9 @@ export interface IncidentActivityDeps {
 
 const MAX_STORED_ALERTS = 50;
 
+/** Why a resolve of an incident already resolved starts no rule (recorded on the event, shown on the incident's page). */
+export const RESOLVED_AGAIN = 'the incident was resolved already: a resolve of a resolved incident changes nothing and starts no rule';
+
 /** The status of an incident no event taken has told (see docs/guarantees.md, "An incident first known from a note"). */
 export const INCIDENT_STATUS_UNKNOWN = 'unknown';
 
@@ -121,7 +124,9 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
         // This run's own retry: the first attempt stored the event and updated the incident already.
         const occurredAt = msg.occurredAt ? new Date(msg.occurredAt) : undefined;
         const stale = occurredAt ? olderThanSnapshot(occurredAt, existing) : false;
-        if (taker.note) return { recorded: { duplicate: false, stale, ...current, quiet: taker.note } };
+        // A resolve the first attempt found the incident resolved already (stale for that reason alone: it
+        // moved the incident's snapshot on, so it is not older than it now) says so on its row.
+        if (taker.note) return { recorded: { duplicate: false, stale: stale || taker.note === RESOLVED_AGAIN, ...current, quiet: taker.note } };
         return { recorded: { duplicate: false, stale, ...current }, incident: existing, event, retry: true };
       }
       const snap = toIncidentSnapshot(event);
@@ -171,6 +176,10 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
         ? await updateIncident(trx, incidentId, row)
         : await insertIncident(trx, { id: incidentId, workflow_id: incidentWorkflowId(incidentId), environment: '{}', ...row });
       const recorded = { duplicate: false, stale, incidentStatus: status, serviceId: row.service_id ?? undefined };
+      // Recorded on the event in its transaction, so a retry of this step (a worker killed before its workflow
+      // task completed) finds it stale too: the retry reads the incident resolved by now either way, and
+      // took the resolve for the one that resolved it, running the incident.resolved rules a second time.
+      if (resolvedAgain) await noteEvent(trx, msg.eventId, RESOLVED_AGAIN);
       // A resolve the reconcile derived from PagerDuty's answer (activities/reconcile.ts) for an incident no
       // event ever told the status of: PagerDuty resolved it, maybe months ago, and nothing here knew it open.
       // It closes the incident (and its workflow) and starts no rule: its `incident.resolved` rules (notices,

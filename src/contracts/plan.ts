@@ -69,6 +69,7 @@ export interface RecordEventResult {
   /**
    * Set when the event was taken (it changed the incident) but starts no rule: why. A resolve the reconcile
    * derived for an incident whose status no event ever told (activities/incidents.ts). Recorded on the event.
+   * A resolve of an incident resolved already is recorded so too, and a retried triage of it answers it stale.
    */
   quiet?: string | undefined;
 }
