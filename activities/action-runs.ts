@@ -22,9 +22,9 @@ import {
 import { lockGuards, NOT_STARTED_RUN_STATUSES, releaseUnstartedRemediation } from '../src/db/repositories/guards.js';
 import { countOtherActiveLeases, extendLease, findRunLease, releaseLease as releaseTargetLease } from '../src/db/repositories/leases.js';
 import { beginBreakerTrialIfOpen, lockBreaker, readBreakerOfRun, saveBreaker } from '../src/db/repositories/rule-breakers.js';
-import { findBreakerOutcome, recordBreakerOutcome, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
+import { findBreakerOutcome, recordBreakerOutcome, recordMatchTrialBegun, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { advisoryXactLock, inTransaction, tryAdvisoryXactLock } from '../src/db/repositories/transactions.js';
-import { breakerAfterOutcome, breakerStopsStart, breakerTrialDue, DEFAULT_BREAKER_RESET_SECONDS, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSecondsFrom } from '../src/domain/policies.js';
+import { approvedTrialReason, breakerAfterOutcome, breakerStopsStart, breakerTrialDue, DEFAULT_BREAKER_RESET_SECONDS, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSecondsFrom } from '../src/domain/policies.js';
 import type { Rule } from '../src/domain/rules/schema.js';
 import { DEFAULT_GUARD_CONFIG, isRemediationType, type GuardConfig, type RuleGuards } from '../src/domain/guards.js';
 import { errorText, outputText, safeLink } from '../src/domain/agent-result.js';
@@ -409,6 +409,8 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     // this run's outcome alone closes or re-opens the breaker (isCurrentTrial: the trial's match) and no
     // other fix starts meanwhile. A start stopped for another reason begins no trial.
     if (row?.status === 'running' && beginsTrial && (await beginBreakerTrialIfOpen(trx, breaker!.ruleId, at, breaker!.matchId))) {
+      // Its match says so, as a match planned as the trial does: before, it read as an ordinary run.
+      await recordMatchTrialBegun(trx, breaker!.matchId, approvedTrialReason(resetSeconds, waited ?? APPROVAL_WAITED));
       deps.logger.info({ ruleId: breaker!.ruleId, matchId: breaker!.matchId, actionRunId: input.actionRunId }, 'circuit breaker half-open: an approved fix starts as its trial');
     }
     if (row?.status === 'running') await check?.record();

@@ -304,6 +304,17 @@ export function breakerTrialDue(breaker: BreakerState, resetSeconds: number, at:
 }
 
 /**
+ * The reason recorded with a match whose run became the breaker's half-open trial at the approved start
+ * of its remediation (activities/action-runs.ts), not when it was planned: what the match says instead of
+ * nothing, as a match the planner lets through as the trial says {@link BREAKER_TRIAL_NOTE}. Worded so that
+ * it does not begin with that note, which tells a trial the planner decided (`plannedAsTrial`, and the
+ * backtest's reading of recorded decisions, {@link policyOfRecorded}): the planner decided a plain run.
+ */
+export function approvedTrialReason(resetSeconds: number, waited: string): string {
+  return `half-open trial of the circuit breaker, begun when this run's remediation started after ${waited}: the breaker had been open for at least ${resetSeconds} s (its resetSeconds) with no trial running; this run decides whether it closes`;
+}
+
+/**
  * Why a remediation of rule `run.ruleId` that waited for a decision (its own approval, or an earlier
  * action's: `run.waited`) must not start at `run.at` for the rule's circuit breaker; undefined when it may.
  * It was planned while the breaker let it (closed, or as the half-open trial), maybe days before, and starts

@@ -166,4 +166,28 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     // Its success closed the breaker: it was the trial (an ordinary success leaves an open breaker open).
     assert.deepEqual(await breakerOf(ruleId), { breaker_state: 'closed', consecutive_failures: 0, breaker_trial_match: null }, 'closed by this run as its trial');
   });
+
+  it("a run that became the breaker's half-open trial at its approved start says so on its match, as a trial the planner let through does", async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    const ruleId = await rule(svc, gatedFix({ failureThreshold: 1, resetSeconds: 60 }));
+    const id = await trigger(svc, 'says-1');
+    const fix = await waiting(id);
+    // Planned as a plain run: the breaker was closed.
+    assert.deepEqual([(await matchOf(id)).decision, (await matchOf(id)).skip_reason], ['run', null]);
+    // While it waited, other runs opened the breaker two minutes ago, past its resetSeconds (written as they would leave it).
+    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await decide(id, fix.id, 'approve');
+    await ended(id, 3);
+    // What the on-call reads on the incident: the match names the trial (before: no reason, an ordinary run).
+    const res = await peers.stack.api(`/api/incidents/${id}`);
+    assert.equal(res.status, 200);
+    const view = (await res.json()) as { matches: { ruleId: string; decision: string; skipReason: string | null }[] };
+    const m = view.matches.find((x) => x.ruleId === ruleId);
+    assert.equal(m?.decision, 'run');
+    assert.equal(
+      m?.skipReason,
+      "half-open trial of the circuit breaker, begun when this run's remediation started after this action waited for its approval: the breaker had been open for at least 60 s (its resetSeconds) with no trial running; this run decides whether it closes",
+    );
+  });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { NOTE_MARKER as PIPELINE_NOTE_MARKER } from '../../activities/action-runs.js';
 import { NOTE_MARKER } from '../../src/domain/backtest/index.js';
 import {
+  approvedTrialReason,
   breakerAfterOutcome,
   breakerAtTrial,
   breakerStopsStart,
@@ -119,6 +120,8 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(trial.breakerTrial, true);
     assert.equal(trial.policy, 'breaker_trial');
     assert.equal(policyOfRecorded('run', trial.reason), 'breaker_trial');
+    // A trial begun at an approved start says so on its match, but the planner had decided a plain run.
+    assert.equal(policyOfRecorded('run', approvedTrialReason(600, 'this action waited for its approval')), undefined);
     const during = decidePolicies(input(r), state({ breaker: { state: 'half_open', openedAt: new Date(at.getTime() - 10_000), consecutiveFailures: 2 } }));
     assert.equal(during.policy, 'breaker_half_open');
     // A trial may run as long as its lease (here an hour's approval wait): no second trial before that ends,

@@ -80,6 +80,15 @@ export async function recordMatchNotStarted(db: Db, matchId: string, reason: str
   await db.updateTable('rule_matches').set({ decision: 'failed', skip_reason: reason }).where('id', '=', matchId).execute();
 }
 
+/**
+ * A match planned as a plain run whose run became its rule's half-open trial when its remediation started
+ * (activities/action-runs.ts): `reason` says so where the match's reason is read (GET /api/incidents/{id}),
+ * as a match planned as the trial carries the planner's. A match that already has a reason keeps it.
+ */
+export async function recordMatchTrialBegun(db: Db, matchId: string, reason: string): Promise<void> {
+  await db.updateTable('rule_matches').set({ skip_reason: reason }).where('id', '=', matchId).where('decision', '=', 'run').where('skip_reason', 'is', null).execute();
+}
+
 /** What a match's run outcome did to its rule's breaker, when it was counted already. */
 export async function findBreakerOutcome(db: Db, matchId: string): Promise<RuleMatch['breaker_outcome'] | undefined> {
   return (await db.selectFrom('rule_matches').select('breaker_outcome').where('id', '=', matchId).executeTakeFirst())?.breaker_outcome ?? undefined;
