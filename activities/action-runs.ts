@@ -520,7 +520,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       await saveBreaker(trx, input.ruleId, next);
       if (trial && next.state === 'closed') deps.logger.info({ ruleId: input.ruleId }, 'circuit breaker closed after a successful trial');
       if (opened) deps.logger.warn({ ruleId: input.ruleId, failures: next.consecutiveFailures, trial }, 'circuit breaker opened');
-      const outcome = { breaker: next.state, opened, failures: next.consecutiveFailures, threshold };
+      const outcome = { breaker: next.state, opened, failures: next.consecutiveFailures, threshold, trial };
       if (input.matchId) await recordBreakerOutcome(trx, input.matchId, outcome);
       return outcome;
     });
@@ -566,6 +566,11 @@ export interface RuleOutcomeResult {
   opened: boolean;
   failures: number;
   threshold: number;
+  /**
+   * Whether this run was counted as the breaker's half-open trial (its failure re-opens the breaker), whoever
+   * began it: the planner, or the approved start of its fix. Absent in results recorded before it was kept.
+   */
+  trial?: boolean | undefined;
 }
 
 /** The note text; it starts with a marker so the resulting `incident.annotated` event is never acted on. */

@@ -483,7 +483,11 @@ async function wrapUp(run: RuleRun, ended: RuleRunResult['ended']): Promise<void
       const proves = ran.length > 0 && run.paused === undefined && run.verification?.stopped === undefined;
       const outcome = failed ? 'failed' : proves ? 'succeeded' : 'inconclusive';
       const breaker = await localDb.recordRuleOutcome({ ruleId: plan.ruleId, matchId: plan.matchId, outcome, trial: plan.breakerTrial, ...unrecordedVerification(run) });
-      if (breaker.opened) await announce(run.input, { kind: 'breaker_opened', failures: breaker.failures, threshold: breaker.threshold, trial: Boolean(plan.breakerTrial) });
+      // Re-opened by a failed trial, or opened by failures in a row: as the outcome was counted (a trial begun
+      // at the approved start of its fix was not planned as one; a trial overtaken counted as an ordinary run).
+      // Results recorded before `trial` was kept go by the plan, as they did.
+      const trial = breaker.trial ?? Boolean(plan.breakerTrial);
+      if (breaker.opened) await announce(run.input, { kind: 'breaker_opened', failures: breaker.failures, threshold: breaker.threshold, trial });
     }
     if (ended === 'cancelled') await announce(run.input, { kind: 'cancelled_by_resolve', notRun: run.outcomes.filter((o) => o.status === 'cancelled' || o.status === 'skipped').map((o) => o.actionId) });
     // A dry run touches nothing outside Self-healing, PagerDuty included.

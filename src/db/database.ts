@@ -132,7 +132,7 @@ export interface RuleMatchTable {
   verification_detail: string | null;
   verified_at: Date | null;
   /** What the run's outcome did to the rule's circuit breaker, once counted (a retried count returns it). */
-  breaker_outcome: NullableJson<{ breaker: string; opened: boolean; failures: number; threshold: number }>;
+  breaker_outcome: NullableJson<{ breaker: string; opened: boolean; failures: number; threshold: number; trial?: boolean | undefined }>;
 }
 
 export interface ActionRunTable {

@@ -190,4 +190,26 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
       "half-open trial of the circuit breaker, begun when this run's remediation started after this action waited for its approval: the breaker had been open for at least 60 s (its resetSeconds) with no trial running; this run decides whether it closes",
     );
   });
+
+  it('a trial begun at its approved start that fails re-opens the breaker, and its notice says re-opened: the half-open trial failed', async function () {
+    this.timeout(120_000);
+    const svc = newServiceId();
+    const ruleId = await rule(svc, gatedFix({ failureThreshold: 3, resetSeconds: 60 }));
+    const id = await trigger(svc, 'fail-trial-1');
+    const fix = await waiting(id);
+    // Three other runs failed and opened the breaker two minutes ago, past its resetSeconds (written as they would leave it).
+    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 3, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await decide(id, fix.id, 'approve');
+    const runs = await ended(id, 3);
+    assert.deepEqual(statuses(runs), [['fix', 'failed'], ['resolve', 'skipped'], ['tell', 'succeeded']], why(runs));
+    assert.equal(await hostSaw('fail-trial-1'), true, 'the fix ran on its host, as the trial');
+    await scored(id);
+    assert.deepEqual(await breakerOf(ruleId), { breaker_state: 'open', consecutive_failures: 4, breaker_trial_match: null }, 're-opened by its trial');
+    // What the rule's channel and the incident are told. Before: "Circuit breaker opened: … failed 4 runs in a
+    // row (threshold 3)", as for a first opening, since the run was not planned as the trial.
+    const said = await eventually(async () => peers.slack.messages.find((m) => m.text.startsWith('[self-healing] Circuit breaker') && m.text.includes(id)), 30_000, 'the breaker notice in Slack');
+    assert.match(said.text, new RegExp(`^\\[self-healing\\] Circuit breaker re-opened: the half-open trial run of rule "breaker-${svc.toLowerCase()}" \\(v1\\) for incident ${id} failed; only notifications run until the next trial or POST /api/rules/${ruleId}/reset-breaker\\.$`));
+    const note = await eventually(async () => peers.pd.notes(id).find((n) => n.content.startsWith('[self-healing] Circuit breaker')), 30_000, 'the breaker note in PagerDuty');
+    assert.match(note.content, /^\[self-healing\] Circuit breaker re-opened: the half-open trial run of /);
+  });
 });
