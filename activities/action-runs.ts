@@ -24,7 +24,7 @@ import { countOtherActiveLeases, extendLease, findRunLease, releaseLease as rele
 import { beginBreakerTrialIfOpen, lockBreaker, readBreakerOfRun, saveBreaker } from '../src/db/repositories/rule-breakers.js';
 import { findBreakerOutcome, recordBreakerOutcome, recordMatchTrialBegun, recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { advisoryXactLock, inTransaction, tryAdvisoryXactLock } from '../src/db/repositories/transactions.js';
-import { approvedTrialReason, breakerAfterOutcome, breakerStopsStart, breakerTrialDue, DEFAULT_BREAKER_RESET_SECONDS, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSecondsFrom } from '../src/domain/policies.js';
+import { approvedTrialReason, breakerAfterOutcome, breakerStopsStart, DEFAULT_BREAKER_RESET_SECONDS, DEFAULT_BREAKER_THRESHOLD, isCurrentTrial, leaseSeconds, leaseSecondsFrom, startBeginsTrial } from '../src/domain/policies.js';
 import type { Rule } from '../src/domain/rules/schema.js';
 import { DEFAULT_GUARD_CONFIG, isRemediationType, type GuardConfig, type RuleGuards } from '../src/domain/guards.js';
 import { errorText, outputText, safeLink } from '../src/domain/agent-result.js';
@@ -392,14 +392,22 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     // reads the breaker as that match left it (half-open for it: not run; still due: this start takes the
     // trial). Stopping the start there instead lost the approval for good whenever that match did not run
     // (held by this run's own lease, or a decision it only read back).
-    if (breaker && breakerTrialDue(breaker.breaker, resetSeconds, at)) {
+    // So too half-open on a trial begun longer ago than a run of the rule may take (breakerTrialSeconds, as
+    // the planner waits): its run ended without a verdict or was lost (its worker died, it was terminated),
+    // and this start takes its place as the next new match would, instead of being skipped for good.
+    const trialOf = (b: NonNullable<typeof breaker>) => ({
+      matchId: b.matchId,
+      plannedAsTrial: b.plannedAsTrial,
+      resetSeconds,
+      trialSeconds: Math.max(resetSeconds, leaseSeconds(b.rule)),
+      at,
+    });
+    if (breaker && startBeginsTrial(breaker.breaker, trialOf(breaker))) {
       if (!(await tryAdvisoryXactLock(trx, `rule:${breaker.ruleId}`))) throw new BreakerTrialContendedError(breaker.ruleId);
       breaker = await readBreakerOfRun(trx, input.actionRunId);
     }
-    const breakerStop = breaker
-      ? breakerStopsStart(breaker.breaker, { ruleId: breaker.ruleId, matchId: breaker.matchId, plannedAsTrial: breaker.plannedAsTrial, resetSeconds, waited: waited ?? APPROVAL_WAITED, at })
-      : undefined;
-    const beginsTrial = breaker !== undefined && breakerStop === undefined && breakerTrialDue(breaker.breaker, resetSeconds, at);
+    const breakerStop = breaker ? breakerStopsStart(breaker.breaker, { ...trialOf(breaker), ruleId: breaker.ruleId, waited: waited ?? APPROVAL_WAITED }) : undefined;
+    const beginsTrial = breaker !== undefined && breakerStop === undefined && startBeginsTrial(breaker.breaker, trialOf(breaker));
     const guardStop = check?.crossed !== undefined ? `not run when approved: ${check.crossed}` : undefined;
     // Its lease expired while it waited and another run holds the host: what acts on the host does not
     // start then (a notification to people goes on).
@@ -408,10 +416,13 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     // Started as the trial: recorded as the planner records one, in the transaction of the start, so that
     // this run's outcome alone closes or re-opens the breaker (isCurrentTrial: the trial's match) and no
     // other fix starts meanwhile. A start stopped for another reason begins no trial.
-    if (row?.status === 'running' && beginsTrial && (await beginBreakerTrialIfOpen(trx, breaker!.ruleId, at, breaker!.matchId))) {
+    if (row?.status === 'running' && beginsTrial && (await beginBreakerTrialIfOpen(trx, breaker!.ruleId, at, breaker!.matchId, breaker!.breaker))) {
+      const b = breaker!;
+      const stale = b.breaker.state === 'half_open' ? { trialMatch: b.breaker.trialMatch, trialSeconds: trialOf(b).trialSeconds } : undefined;
       // Its match says so, as a match planned as the trial does: before, it read as an ordinary run.
-      await recordMatchTrialBegun(trx, breaker!.matchId, approvedTrialReason(resetSeconds, waited ?? APPROVAL_WAITED));
-      deps.logger.info({ ruleId: breaker!.ruleId, matchId: breaker!.matchId, actionRunId: input.actionRunId }, 'circuit breaker half-open: an approved fix starts as its trial');
+      await recordMatchTrialBegun(trx, b.matchId, approvedTrialReason(resetSeconds, waited ?? APPROVAL_WAITED, stale));
+      if (stale) deps.logger.warn({ ruleId: b.ruleId, matchId: b.matchId, staleTrialMatch: stale.trialMatch, actionRunId: input.actionRunId }, 'circuit breaker half-open trial never ended; an approved fix starts as the next trial');
+      else deps.logger.info({ ruleId: b.ruleId, matchId: b.matchId, actionRunId: input.actionRunId }, 'circuit breaker half-open: an approved fix starts as its trial');
     }
     if (row?.status === 'running') await check?.record();
     if (row?.status === 'skipped' && guardStop !== undefined && row.error === guardStop) {

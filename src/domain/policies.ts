@@ -189,6 +189,15 @@ export function breakerResetSeconds(rule: PolicyRule): number {
   return rule.policies?.circuitBreaker?.resetSeconds ?? DEFAULT_BREAKER_RESET_SECONDS;
 }
 
+/**
+ * How long a half-open breaker waits on its trial: the longest the trial's run may take (its lease, approval
+ * wait included), and never less than `resetSeconds`. A trial begun longer ago can no longer be running: its
+ * run ended without a verdict or was lost (its worker died, it was terminated), and another may take its place.
+ */
+export function breakerTrialSeconds(rule: PolicyRule): number {
+  return Math.max(breakerResetSeconds(rule), leaseSeconds(rule));
+}
+
 export function breakerThreshold(rule: PolicyRule): number {
   return rule.policies?.circuitBreaker?.failureThreshold ?? DEFAULT_BREAKER_THRESHOLD;
 }
@@ -228,7 +237,7 @@ export function decidePolicies(input: PolicyInput, state: PolicyState): PolicyDe
     // Half-open, a trial is going since openedAt: another starts only once that one cannot be running any
     // more (its lease: approval wait, retries, verification), not after resetSeconds alone. A trial waiting
     // an hour for its approval was overtaken by a second one, and their outcomes crossed.
-    const wait = state.breaker.state === 'half_open' ? Math.max(resetSeconds, leaseSeconds(rule)) : resetSeconds;
+    const wait = state.breaker.state === 'half_open' ? breakerTrialSeconds(rule) : resetSeconds;
     if (since < wait) {
       const until = openedAt ? new Date(openedAt.getTime() + resetSeconds * 1000).toISOString() : 'a reset';
       return state.breaker.state === 'half_open'
@@ -304,14 +313,41 @@ export function breakerTrialDue(breaker: BreakerState, resetSeconds: number, at:
 }
 
 /**
+ * Whether a half-open breaker's trial can no longer be running at `at`: it began (`openedAt`) at least
+ * `trialSeconds` ({@link breakerTrialSeconds}) ago, so its run ended without a verdict or was lost, and the
+ * breaker, left half-open on it, would otherwise wait for it for ever. {@link decidePolicies} lets a new
+ * match through as the next trial then; an approved start ({@link breakerStopsStart}) starts as it.
+ */
+export function breakerTrialStale(breaker: BreakerState, trialSeconds: number, at: Date): boolean {
+  if (breaker.state !== 'half_open') return false;
+  return breaker.openedAt === null || at.getTime() - breaker.openedAt.getTime() >= trialSeconds * 1000;
+}
+
+/**
+ * Whether the approved start of run `run` begins a new half-open trial (its caller records it): the breaker
+ * is open and due for its trial ({@link breakerTrialDue}), or half-open on another run's trial that can no
+ * longer be running ({@link breakerTrialStale}).
+ */
+export function startBeginsTrial(
+  breaker: BreakerState & { trialMatch: string | null },
+  run: { matchId: string; plannedAsTrial: boolean; resetSeconds: number; trialSeconds: number; at: Date },
+): boolean {
+  if (breakerTrialDue(breaker, run.resetSeconds, run.at)) return true;
+  return breakerTrialStale(breaker, run.trialSeconds, run.at) && !isCurrentTrial(breaker, run.matchId, run.plannedAsTrial);
+}
+
+/**
  * The reason recorded with a match whose run became the breaker's half-open trial at the approved start
  * of its remediation (activities/action-runs.ts), not when it was planned: what the match says instead of
  * nothing, as a match the planner lets through as the trial says {@link BREAKER_TRIAL_NOTE}. Worded so that
  * it does not begin with that note, which tells a trial the planner decided (`plannedAsTrial`, and the
  * backtest's reading of recorded decisions, {@link policyOfRecorded}): the planner decided a plain run.
  */
-export function approvedTrialReason(resetSeconds: number, waited: string): string {
-  return `half-open trial of the circuit breaker, begun when this run's remediation started after ${waited}: the breaker had been open for at least ${resetSeconds} s (its resetSeconds) with no trial running; this run decides whether it closes`;
+export function approvedTrialReason(resetSeconds: number, waited: string, stale?: { trialMatch: string | null; trialSeconds: number }): string {
+  const why = stale
+    ? `the breaker's previous trial${stale.trialMatch !== null ? ` (match ${stale.trialMatch})` : ''} began more than ${stale.trialSeconds} s ago, longer than its run may take, and never ended`
+    : `the breaker had been open for at least ${resetSeconds} s (its resetSeconds) with no trial running`;
+  return `half-open trial of the circuit breaker, begun when this run's remediation started after ${waited}: ${why}; this run decides whether it closes`;
 }
 
 /**
@@ -320,19 +356,25 @@ export function approvedTrialReason(resetSeconds: number, waited: string): strin
  * It was planned while the breaker let it (closed, or as the half-open trial), maybe days before, and starts
  * under the breaker as it is now, as the planner deciding now would: closed (never opened, or reset by an
  * admin while it waited) it starts; half-open, it starts only as the trial the breaker waits on (the breaker
- * closes or re-opens on that run's outcome alone, so a trial waiting for its approval must be able to run);
+ * closes or re-opens on that run's outcome alone, so a trial waiting for its approval must be able to run),
+ * or as a new trial when the breaker's trial can no longer be running ({@link breakerTrialStale}, with
+ * `trialSeconds` = {@link breakerTrialSeconds} of the rule, as the planner waits);
  * open and due for its trial ({@link breakerTrialDue}), it starts as that trial, which its caller records
  * (the breaker half-open on this run's match, as the planner records a trial it lets through, under the
  * planner's lock on the rule); open otherwise, or half-open for another match's
- * trial, only notifications run. Before, an open breaker stopped the start even once its trial was due, so
+ * trial that may still be running, only notifications run. Before, an open breaker stopped the start even once its trial was due, so
  * an approved fix was skipped where the next new match would have run.
  */
 export function breakerStopsStart(
   breaker: BreakerState & { trialMatch: string | null },
-  run: { ruleId: string; matchId: string; plannedAsTrial: boolean; resetSeconds: number; waited: string; at: Date },
+  run: { ruleId: string; matchId: string; plannedAsTrial: boolean; resetSeconds: number; trialSeconds: number; waited: string; at: Date },
 ): string | undefined {
   if (breaker.state === 'closed' || isCurrentTrial(breaker, run.matchId, run.plannedAsTrial)) return undefined;
   const reset = `POST /api/rules/${run.ruleId}/reset-breaker`;
+  // Half-open on a trial begun longer ago than its run may take (`trialSeconds`): that run ended without a
+  // verdict or was lost, and this start takes its place, as the next new match would. Before, a lost trial
+  // stopped every approved start until a new match came or an admin reset the breaker.
+  if (breakerTrialStale(breaker, run.trialSeconds, run.at)) return undefined;
   if (breaker.state === 'half_open') {
     return `not run: the rule's circuit breaker opened while ${run.waited}, and its half-open trial is another run: only notifications run until that trial ends (or ${reset})`;
   }

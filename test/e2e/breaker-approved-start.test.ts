@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
+import { leaseSeconds } from '../../src/domain/policies.js';
 import type { RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { stackWithDoctor } from '../helpers/agent-host.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
@@ -211,5 +212,48 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     assert.match(said.text, new RegExp(`^\\[self-healing\\] Circuit breaker re-opened: the half-open trial run of rule "breaker-${svc.toLowerCase()}" \\(v1\\) for incident ${id} failed; only notifications run until the next trial or POST /api/rules/${ruleId}/reset-breaker\\.$`));
     const note = await eventually(async () => peers.pd.notes(id).find((n) => n.content.startsWith('[self-healing] Circuit breaker')), 30_000, 'the breaker note in PagerDuty');
     assert.match(note.content, /^\[self-healing\] Circuit breaker re-opened: the half-open trial run of /);
+  });
+
+  it("a half-open trial whose run was lost stops approved fixes only as long as its run could take; after that, an approved fix starts as the next trial and decides the breaker", async function () {
+    this.timeout(180_000);
+    const svc = newServiceId();
+    const ruleId = await rule(svc, gatedFix({ failureThreshold: 1, resetSeconds: 60 }));
+    // Planned while the breaker was closed: a fix waiting for its approval.
+    const waits = await trigger(svc, 'after-lost-1');
+    const waitingFix = await waiting(waits);
+    const early = await trigger(svc, 'before-lost-1');
+    const earlyFix = await waiting(early);
+    // The breaker opened two minutes ago: the next match is its half-open trial, whose fix waits in turn.
+    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    const lost = await trigger(svc, 'lost-trial-1');
+    const lostMatch = await matchOf(lost);
+    assert.match(lostMatch.skip_reason ?? '', /^circuit breaker half-open trial/);
+    const lostFix = await waiting(lost);
+    // Its run is lost: terminated in Temporal (as after an operator's terminate, or a worker gone for good), so its
+    // outcome is never counted and the breaker stays half-open on it.
+    await peers.stack.temporal.client.workflow.getHandle(lostFix.workflow_id!).terminate('lost for the test');
+    assert.deepEqual(await breakerOf(ruleId), { breaker_state: 'half_open', consecutive_failures: 1, breaker_trial_match: String(lostMatch.id) });
+    // While that trial may still be running (nothing here knows it was lost), an approved fix does not start.
+    await decide(early, earlyFix.id, 'approve');
+    const stopped = await ended(early, 3);
+    assert.deepEqual(statuses(stopped), [['fix', 'skipped'], ['resolve', 'skipped'], ['tell', 'succeeded']], why(stopped));
+    assert.match(stopped[0]!.error ?? '', /its half-open trial is another run: only notifications run until that trial ends/);
+    assert.equal(await hostSaw('before-lost-1'), false);
+    // A day later (written as time would leave it: the trial and its lease began a day ago), longer than a
+    // run of this rule may take (its approval wait, retries and margin), the waiting fix is approved.
+    const definition = (await peers.stack.db.db.selectFrom('rules').select('definition').where('id', '=', ruleId).executeTakeFirstOrThrow()).definition as Parameters<typeof leaseSeconds>[0];
+    assert.ok(leaseSeconds(definition) < 86_400, 'a run of the rule takes less than a day');
+    const dayAgo = new Date(Date.now() - 86_400_000);
+    await peers.stack.db.db.updateTable('rules').set({ breaker_opened_at: dayAgo }).where('id', '=', ruleId).execute();
+    await peers.stack.db.db.updateTable('target_leases').set({ acquired_at: dayAgo, expires_at: new Date(dayAgo.getTime() + leaseSeconds(definition) * 1000) }).where('match_id', '=', String(lostMatch.id)).execute();
+    await decide(waits, waitingFix.id, 'approve');
+    const runs = await ended(waits, 3);
+    // Before: skipped, "its half-open trial is another run: only notifications run until that trial ends", which it never would.
+    assert.deepEqual(statuses(runs), [['fix', 'succeeded'], ['resolve', 'succeeded'], ['tell', 'succeeded']], why(runs));
+    assert.equal(await hostSaw('after-lost-1'), true, 'the fix ran on its host');
+    const m = await matchOf(waits);
+    assert.match(m.skip_reason ?? '', new RegExp(`^half-open trial of the circuit breaker, begun when this run's remediation started after this action waited for its approval: the breaker's previous trial \\(match ${lostMatch.id}\\) began more than \\d+ s ago, longer than its run may take, and never ended; this run decides whether it closes$`));
+    await scored(waits);
+    assert.deepEqual(await breakerOf(ruleId), { breaker_state: 'closed', consecutive_failures: 0, breaker_trial_match: null }, 'closed by this run as the next trial');
   });
 });

@@ -6,6 +6,7 @@ import {
   breakerAfterOutcome,
   breakerAtTrial,
   breakerStopsStart,
+  breakerTrialSeconds,
   CLOSED_BREAKER,
   decidePolicies,
   isCurrentTrial,
@@ -13,6 +14,7 @@ import {
   policyOfRecorded,
   policyWindows,
   reasonFor,
+  startBeginsTrial,
   targetOf,
   type PolicyInput,
   type PolicyRule,
@@ -197,7 +199,8 @@ describe('policies (src/domain/policies.ts)', function () {
   it('breakerStopsStart: a remediation that waited starts under the breaker as it is now: closed, or as the half-open trial it waits on', function () {
     const openedAt = new Date('2026-11-10T11:30:00Z');
     // Half an hour after the breaker opened: its trial is not due yet (resetSeconds 3600).
-    const run = { ruleId: 'r1', matchId: '7', plannedAsTrial: false, resetSeconds: 3600, waited: 'this action waited for its approval', at: new Date('2026-11-10T12:00:00Z') };
+    // A run of the rule may take two hours (its lease): a trial begun less long ago may still be running.
+    const run = { ruleId: 'r1', matchId: '7', plannedAsTrial: false, resetSeconds: 3600, trialSeconds: 7200, waited: 'this action waited for its approval', at: new Date('2026-11-10T12:00:00Z') };
     // Closed: never opened, or reset by an admin while it waited.
     assert.equal(breakerStopsStart({ ...CLOSED_BREAKER, trialMatch: null }, run), undefined);
     // Open: only notifications, as the planner deciding now would say.
@@ -215,13 +218,21 @@ describe('policies (src/domain/policies.ts)', function () {
     // A trial begun before trials were named by their match is told by its plan alone, as isCurrentTrial says.
     assert.equal(breakerStopsStart({ ...halfOpen, trialMatch: null }, { ...run, plannedAsTrial: true }), undefined);
     assert.match(breakerStopsStart({ ...halfOpen, trialMatch: null }, run) ?? '', /half-open trial is another run/);
+    // Another run's trial begun longer ago than a run may take can no longer be running (lost, or ended
+    // without a verdict): this start takes its place, as a new match would (before: skipped for ever).
+    const later = { ...run, matchId: '8', at: new Date(openedAt.getTime() + 7200_000) };
+    assert.equal(breakerStopsStart(halfOpen, later), undefined);
+    assert.equal(startBeginsTrial(halfOpen, later), true);
+    assert.equal(startBeginsTrial(halfOpen, { ...later, at: new Date(later.at.getTime() - 1000) }), false, 'a second earlier it may still be running');
+    assert.match(breakerStopsStart(halfOpen, { ...later, at: new Date(later.at.getTime() - 1000) }) ?? '', /half-open trial is another run/);
+    assert.equal(startBeginsTrial(halfOpen, { ...later, matchId: '7' }), false, 'its own trial is not begun again');
   });
 
   it('breakerStopsStart: an open breaker past its resetSeconds, no trial begun, lets the approved fix start as its trial, as decidePolicies lets the next match through', function () {
     const r = rule({ policies: { circuitBreaker: { failureThreshold: 3, resetSeconds: 600 } } });
     const openedAt = new Date('2026-11-10T11:30:00Z');
     const open = { state: 'open' as const, openedAt, consecutiveFailures: 3 };
-    const run = { ruleId: r.id, matchId: '7', plannedAsTrial: false, resetSeconds: 600, waited: 'this action waited for its approval' };
+    const run = { ruleId: r.id, matchId: '7', plannedAsTrial: false, resetSeconds: 600, trialSeconds: breakerTrialSeconds(r), waited: 'this action waited for its approval' };
     for (const [at, due] of [
       [new Date('2026-11-10T11:39:59Z'), false],
       [new Date('2026-11-10T11:40:00Z'), true],

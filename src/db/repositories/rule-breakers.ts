@@ -1,6 +1,7 @@
 // Each rule's circuit breaker (columns of `rules`): read by the planner, moved by run outcomes.
 import type { Transaction } from 'kysely';
 import { BREAKER_TRIAL_NOTE, type BreakerState, type BreakerStateName } from '../../domain/policies.js';
+import type { Action, Verify } from '../../domain/rules/schema.js';
 import type { Database } from '../database.js';
 import type { Db } from './db.js';
 
@@ -57,17 +58,29 @@ export async function beginBreakerTrial(db: Db, ruleId: string, at: Date, matchI
 
 /**
  * The approved start of match `matchId`'s remediation begins the half-open trial of a breaker that was open
- * and due for it (policies.ts breakerStopsStart), as {@link beginBreakerTrial} records the planner's: only
- * while the breaker is still open, since an admin's reset may have closed it after it was read (then the
- * run starts as an ordinary one under a closed breaker). Whether the trial was begun.
+ * and due for it, or half-open on a trial that can no longer be running (policies.ts startBeginsTrial), as
+ * {@link beginBreakerTrial} records the planner's: only while the breaker is as it was read (`seen`): still
+ * open, since an admin's reset may have closed it after it was read (then the run starts as an ordinary one
+ * under a closed breaker); still half-open on the same trial begun at the same time, since that trial's
+ * outcome may have been counted meanwhile. Whether the trial was begun.
  */
-export async function beginBreakerTrialIfOpen(db: Db, ruleId: string, at: Date, matchId: string): Promise<boolean> {
-  const updated = await db
-    .updateTable('rules')
-    .set({ breaker_state: 'half_open', breaker_opened_at: at, breaker_trial_match: matchId })
-    .where('id', '=', ruleId)
-    .where('breaker_state', '=', 'open')
-    .executeTakeFirst();
+export async function beginBreakerTrialIfOpen(
+  db: Db,
+  ruleId: string,
+  at: Date,
+  matchId: string,
+  seen: { state: BreakerStateName; openedAt: Date | null; trialMatch: string | null } = { state: 'open', openedAt: null, trialMatch: null },
+): Promise<boolean> {
+  let q = db.updateTable('rules').set({ breaker_state: 'half_open', breaker_opened_at: at, breaker_trial_match: matchId }).where('id', '=', ruleId);
+  if (seen.state === 'half_open') {
+    q = q
+      .where('breaker_state', '=', 'half_open')
+      .where((eb) => (seen.trialMatch === null ? eb('breaker_trial_match', 'is', null) : eb('breaker_trial_match', '=', seen.trialMatch)))
+      .where((eb) => (seen.openedAt === null ? eb('breaker_opened_at', 'is', null) : eb('breaker_opened_at', '=', seen.openedAt)));
+  } else {
+    q = q.where('breaker_state', '=', 'open');
+  }
+  const updated = await q.executeTakeFirst();
   return updated.numUpdatedRows > 0n;
 }
 
@@ -86,7 +99,18 @@ export async function readBreakerTrial(db: Db, ruleId: string): Promise<{ state:
 export async function readBreakerOfRun(
   db: Db,
   actionRunId: string,
-): Promise<{ ruleId: string; matchId: string; breaker: BreakerState & { trialMatch: string | null }; plannedAsTrial: boolean; resetSeconds: number | undefined } | undefined> {
+): Promise<
+  | {
+      ruleId: string;
+      matchId: string;
+      breaker: BreakerState & { trialMatch: string | null };
+      plannedAsTrial: boolean;
+      resetSeconds: number | undefined;
+      /** The rule as stored now (its actions and verification: how long a run of it may take). */
+      rule: { actions: Action[]; verify?: Verify | undefined };
+    }
+  | undefined
+> {
   const row = await db
     .selectFrom('action_runs as a')
     .innerJoin('rules as r', 'r.id', 'a.rule_id')
@@ -95,13 +119,14 @@ export async function readBreakerOfRun(
     .where('a.id', '=', actionRunId)
     .executeTakeFirst();
   if (!row || row.match_id === null) return undefined;
-  const def = row.definition as { policies?: { circuitBreaker?: { resetSeconds?: number } } } | null;
+  const def = row.definition as { policies?: { circuitBreaker?: { resetSeconds?: number } }; actions?: Action[]; verify?: Verify } | null;
   return {
     ruleId: row.rule_id,
     matchId: String(row.match_id),
     breaker: { state: row.breaker_state as BreakerStateName, openedAt: row.breaker_opened_at, consecutiveFailures: row.consecutive_failures, trialMatch: trialMatchOf(row.breaker_trial_match) },
     plannedAsTrial: row.decision === 'run' && Boolean(row.skip_reason?.startsWith(BREAKER_TRIAL_NOTE)),
     resetSeconds: def?.policies?.circuitBreaker?.resetSeconds,
+    rule: { actions: def?.actions ?? [], ...(def?.verify ? { verify: def.verify } : {}) },
   };
 }
 
