@@ -165,8 +165,9 @@ function causes(err: unknown): unknown[] {
 
 /**
  * Whether a failed call provably did nothing at the provider ('nothing') or may have (`uncertain`): an
- * answer of 4xx, a connection that was never made, a request refused before it left. Everything else
- * (timeouts, dropped connections, 5xx, a 2xx we could not read) is uncertain.
+ * answer of 4xx or of a redirect other than 303 (not followed), a connection that was never made, a request
+ * refused before it left. Everything else (timeouts, dropped connections, 5xx, a 303 See Other to a write, a
+ * 2xx we could not read) is uncertain.
  */
 export function whatHappened(err: unknown): 'nothing' | 'uncertain' {
   const chain = causes(err);
@@ -176,7 +177,9 @@ export function whatHappened(err: unknown): 'nothing' | 'uncertain' {
     if (NOTHING_DONE_ERRORS.has(e.name) || (e instanceof ApplicationFailure && typeof e.type === 'string' && NOTHING_DONE_ERRORS.has(e.type))) return 'nothing';
     if (e.name === 'EmailSendError') return 'nothing';
     const status = (e as { status?: unknown }).status;
-    if (typeof status === 'number') return status >= 400 && status < 500 ? 'nothing' : 'uncertain';
+    // A redirect other than 303 See Other (301, 302, 307, 308) was not handled where it was sent, and is not
+    // followed: nothing was done. A 303 answers a request that was handled (a write made, its result elsewhere).
+    if (typeof status === 'number') return (status >= 400 && status < 500) || (status >= 300 && status < 400 && status !== 303) ? 'nothing' : 'uncertain';
     if (e.name === 'PagerDutyApiError' && status === undefined && (e as { retryable?: boolean }).retryable === false && e.cause === undefined) return 'nothing';
   }
   for (const e of chain) {

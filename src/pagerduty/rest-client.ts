@@ -92,7 +92,10 @@ export class PagerDutyApiError extends Error {
   override readonly name = 'PagerDutyApiError';
   constructor(
     message: string,
-    /** HTTP status (a 3xx is a redirect, not followed); undefined when no response arrived (network error, timeout, bad response). */
+    /**
+     * HTTP status (a 3xx is a redirect, not followed: only a 303 to a write may follow a write that was made);
+     * undefined when no response arrived (network error, timeout, bad response).
+     */
     readonly status: number | undefined,
     /** True for 429, 5xx and network failures: the same call may succeed later. */
     readonly retryable: boolean,
@@ -179,11 +182,19 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
     }
     if (response.status >= 300 && response.status <= 399) {
       await response.body?.cancel().catch(() => undefined);
-      // Not retryable: the same address answers the same until the configuration changes. The status is kept,
-      // so a write's outcome counts as uncertain (a 303 may follow a write that was made).
+      // Not retryable: the same address answers the same until the configuration changes. The status is kept:
+      // of the redirects only 303 See Other answers a write that was handled (its result is elsewhere), so a
+      // write answered 303 counts as maybe made (activities/side-effects.ts whatHappened: the next attempt looks
+      // for it); a 301, 302, 307 or 308 says the request was not handled at this address, so nothing was written.
       const location = (response.headers.get('location') ?? '(no location)').slice(0, 200);
+      const what =
+        method === 'GET'
+          ? 'redirects are not followed'
+          : response.status === 303
+            ? 'the write may have been made (303 See Other); redirects are not followed'
+            : 'redirects are not followed, so the write was not made';
       throw new PagerDutyApiError(
-        `PagerDuty API ${method} ${path} answered ${response.status}, redirecting to "${location}": redirects are not followed; set PAGERDUTY_API_URL to the address that answers`,
+        `PagerDuty API ${method} ${path} answered ${response.status}, redirecting to "${location}": ${what}; set PAGERDUTY_API_URL to the address that answers`,
         response.status,
         false,
         { method, path },

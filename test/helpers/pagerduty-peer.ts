@@ -86,6 +86,13 @@ export interface PagerDutyPeer {
   seedAlerts(incidentId: string, alerts: unknown[]): void;
   /** Answer the next `times` matching requests with `status` instead of handling them. */
   failNext(status: number, times?: number, match?: { method?: string; pathPrefix?: string }): void;
+  /**
+   * Answer the next `times` matching requests with the redirect `status` (a proxy, or an API moved), its
+   * Location the same path under `/moved`. A 301, 302, 307 or 308 does nothing (the request is not handled);
+   * a 303 See Other to a write is what a server answers after it made the write: the write takes effect and
+   * the answer points to where its result is.
+   */
+  redirectNext(status: 301 | 302 | 303 | 307 | 308, times?: number, match?: { method?: string; pathPrefix?: string }): void;
   notes(incidentId: string): PeerNote[];
   incident(incidentId: string): PeerIncident | undefined;
   /** When the incident's status last changed, as GET /incidents/{id} answers it (without making that request). */
@@ -260,6 +267,7 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
   const metas = new Map<string, IncidentMeta>();
   const subscriptions = new Map<string, Json>();
   const failures: { status: number; remaining: number; method?: string; pathPrefix?: string }[] = [];
+  const redirects: { status: number; remaining: number; method?: string; pathPrefix?: string }[] = [];
   const losses: { how: 'drop' | { delayMs: number }; method?: string; pathPrefix?: string }[] = [];
   const delayed = new Set<NodeJS.Timeout>();
   const deliveries: PeerWebhookDelivery[] = [];
@@ -535,6 +543,15 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
       return;
     }
 
+    const redirect = redirects.find((r) => r.remaining > 0 && (!r.method || r.method === method) && (!r.pathPrefix || url.pathname.startsWith(r.pathPrefix)));
+    if (redirect) redirect.remaining--;
+    const moved = `${baseUrl}/moved${url.pathname}`;
+    if (redirect && !(redirect.status === 303 && method !== 'GET')) {
+      record.status = redirect.status;
+      res.writeHead(redirect.status, { Location: moved }).end();
+      return;
+    }
+
     const errors = record.errors;
     for (const header of op.headers) {
       const raw = headers[header.name.toLowerCase()];
@@ -580,6 +597,12 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
       return;
     }
     const [status, payload] = handle(op, params, query, body, headers['from'] ?? '');
+    if (redirect && status < 300) {
+      // 303 See Other after the write took effect: its result is elsewhere.
+      record.status = 303;
+      res.writeHead(303, { Location: moved }).end();
+      return;
+    }
     const loss = losses.findIndex((l) => (!l.method || l.method === method) && (!l.pathPrefix || url.pathname.startsWith(l.pathPrefix)));
     if (loss === -1 || status >= 300) {
       reply(status, payload);
@@ -616,6 +639,9 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     },
     failNext(status, times = 1, match = {}) {
       failures.push({ status, remaining: times, ...match });
+    },
+    redirectNext(status, times = 1, match = {}) {
+      redirects.push({ status, remaining: times, ...match });
     },
     notes: (incidentId) => [...(notesByIncident.get(incidentId) ?? [])],
     incident: (incidentId) => incidents.get(incidentId),

@@ -259,7 +259,7 @@ describe('PagerDuty REST client and redirects', () => {
     assert.equal(front.requests.length, 1);
     assert.equal(error.status, 307);
     assert.equal(error.retryable, false);
-    assert.equal(error.message, `PagerDuty API POST /incidents/PINC1/notes answered 307, redirecting to "${pagerduty.url}/incidents/PINC1/notes": redirects are not followed; set PAGERDUTY_API_URL to the address that answers`);
+    assert.equal(error.message, `PagerDuty API POST /incidents/PINC1/notes answered 307, redirecting to "${pagerduty.url}/incidents/PINC1/notes": redirects are not followed, so the write was not made; set PAGERDUTY_API_URL to the address that answers`);
     assert.doesNotMatch(error.message, new RegExp(TOKEN.replace('+', '\\+')));
   });
 
