@@ -44,7 +44,11 @@ export interface ActionDeps {
  * `signal` aborts a call at its attempt's deadline.
  */
 export interface Integrations {
-  slack(input: { webhookUrl: string; text: string; signal?: AbortSignal | undefined }): Promise<void>;
+  /**
+   * `setting` names where the hook's URL is configured (`the secret env:X (the action's webhookUrlRef)`): an
+   * error that only a change there fixes (a redirect) says so. Never the URL itself, a secret.
+   */
+  slack(input: { webhookUrl: string; text: string; setting?: string | undefined; signal?: AbortSignal | undefined }): Promise<void>;
   email: EmailSender['email'];
   webhook(input: { url: string; body: string; secret?: string | undefined; idempotencyKey: string; signal?: AbortSignal | undefined }): Promise<void>;
   /** The provider of an action's work items; the activity creates and (after a lost answer) looks up. */
@@ -109,7 +113,12 @@ export function createActionActivities(deps: ActionDeps) {
             onUncertain: 'refuse',
             perform: async (ctx) => {
               // The links' `&` written as Slack asks for it (&amp;); the rule's text was rendered for Slack already.
-              await integrations().slack({ webhookUrl, text: String(p.text) + slackEscape(await approvalLinks(input)), signal: ctx.signal });
+              await integrations().slack({
+                webhookUrl,
+                text: String(p.text) + slackEscape(await approvalLinks(input)),
+                setting: `the secret ${String(p.webhookUrlRef)} (the action's webhookUrlRef)`,
+                signal: ctx.signal,
+              });
               return {};
             },
           });

@@ -334,7 +334,12 @@ export function createAlertDelivery(deps: GuardDeps & { reclaimAfterSeconds?: nu
                 // The page is our words around values (a target from an alert's details, a guard's name, an
                 // environment) and means no mention or link: Slack gets it escaped, so a target such as
                 // `<!channel>` cannot ping the channel. Email and the PagerDuty note keep the plain text.
-                await integrations.slack({ webhookUrl: await resolveSecretRef(webhookRef, env), text: slackEscape(a.text), signal: ctx.signal });
+                await integrations.slack({
+                  webhookUrl: await resolveSecretRef(webhookRef, env),
+                  text: slackEscape(a.text),
+                  setting: `the secret ${webhookRef} (SELFHEAL_GUARD_PAGE_SLACK_WEBHOOK_REF)`,
+                  signal: ctx.signal,
+                });
                 return {};
               },
             });

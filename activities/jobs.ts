@@ -310,7 +310,7 @@ export function createJobActivities(deps: JobActivityDeps) {
         send: async () => {
           const webhookUrl = await resolveUserSecretRef(ref, env);
           return once('slack', async (ctx) => {
-            await integrations.slack({ webhookUrl, text: textWith(slackEscape), signal: ctx.signal });
+            await integrations.slack({ webhookUrl, text: textWith(slackEscape), setting: `the secret ${ref} (the job's notify.slack.webhookUrlRef)`, signal: ctx.signal });
             return {};
           });
         },

@@ -53,7 +53,10 @@ export function createIntegrations(config: Config, opts: { fetch?: typeof fetch;
   return {
     // `webhookUrlRef`, when the caller passes it, is what errors name instead of the hook (notify.ts).
     async slack(input: Parameters<Integrations['slack']>[0] & { webhookUrlRef?: string | undefined }) {
-      await sendSlack({ webhookUrl: input.webhookUrl, webhookUrlRef: input.webhookUrlRef, text: input.text }, { ...ruleDirected, ...(input.signal ? { signal: input.signal } : {}) });
+      await sendSlack(
+        { webhookUrl: input.webhookUrl, webhookUrlRef: input.webhookUrlRef, setting: input.setting, text: input.text },
+        { ...ruleDirected, ...(input.signal ? { signal: input.signal } : {}) },
+      );
     },
     async email(input) {
       if (!config.smtp.url || !config.smtp.from) throw notConfigured('email', 'SMTP_URL and SMTP_FROM');

@@ -113,7 +113,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
  * again meets the same answer until the address is changed, so it fails once, not retried, as a refused
  * destination does (its cause says nothing was done, so the side-effect layer neither re-sends it nor records
  * its outcome unknown). A rule-directed call's answer is not recorded, its Location included: whoever wrote
- * the rule chose the peer. Any other call (a tracker's API) names where it was sent, as origin and path only,
+ * the rule chose the peer (and a Slack hook's address is a secret); its error ends with what to change
+ * (`redirectFix`: the action's url, the secret the hook is read from). Any other call (a tracker's API) names where it was sent, as origin and path only,
  * since the query, fragment or user part of a Location can carry a token (a sign-on page's return ticket),
  * and ends with what to change. Its one exception is a 303 to a write, which says the write's result is
  * elsewhere and so may follow a write that was made: it keeps its status, and the side-effect layer looks for
@@ -122,7 +123,10 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
  */
 function redirectError(req: HttpRequest, res: Response): HttpCallError {
   const reason = statusReason(res.status);
-  if (req.echoBody === false) return new HttpCallError(`${req.label}: HTTP ${res.status} (${reason}; the answer is not recorded)`, null, false, { cause: new EgressDeniedError(reason) });
+  if (req.echoBody === false) {
+    const fix = req.redirectFix ? `; ${req.redirectFix}` : '';
+    return new HttpCallError(`${req.label}: HTTP ${res.status} (${reason}; the answer is not recorded)${fix}`, null, false, { cause: new EgressDeniedError(reason) });
+  }
   const message = `${req.label}: HTTP ${res.status}, redirecting to ${redirectTarget(res.headers.get('location'), req.url)}: redirects are not followed; ${req.redirectFix ?? 'give the address that answers'}`;
   if (res.status === 303 && req.method !== 'GET') return new HttpCallError(message, res.status, false);
   return new HttpCallError(message, null, false, { cause: new EgressDeniedError(reason) });

@@ -20,6 +20,8 @@ export interface SlackMessage {
   webhookUrl: string;
   /** The secret reference the URL was read from: errors name it, never the URL or where it leads. */
   webhookUrlRef?: string | undefined;
+  /** Where the URL is configured (`the secret env:X (the action's webhookUrlRef)`), named by an error only a change there fixes. */
+  setting?: string | undefined;
   text: string;
   blocks?: unknown[];
 }
@@ -45,6 +47,10 @@ export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(payload),
     echoBody: false,
+    // A live incoming webhook answers 200 "ok", never a redirect: one that redirects (revoked and moved, a
+    // proxy's sign-on page) is fixed where its URL is configured, which the error names (never the URL, nor
+    // where the redirect pointed: the hook is a secret, and so may be its Location).
+    redirectFix: `set ${message.setting ?? (message.webhookUrlRef ? `the secret ${message.webhookUrlRef}` : "the secret the hook's URL is read from")} to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
     // Slack answers "ok"; a hook that answers megabytes is not Slack.
     maxResponseBytes: 64 * 1024,
     ...options,
@@ -344,7 +350,19 @@ export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {
     throw new HttpCallError('webhook: invalid URL', null, false);
   }
   // The receiver's answer is never used: only its status counts, and its body is not read.
-  const res = await httpRequest({ method: 'POST', url: message.url, label, headers, body: raw, echoBody: false, discardBody: true, ...httpOptions(deps) });
+  const res = await httpRequest({
+    method: 'POST',
+    url: message.url,
+    label,
+    headers,
+    body: raw,
+    echoBody: false,
+    discardBody: true,
+    // The receiver is the one the rule names: what it answers (its Location included) is not recorded, and
+    // the error says what to change instead.
+    redirectFix: "change the action's url to the address that answers (a webhook is posted once, to that address only)",
+    ...httpOptions(deps),
+  });
   return { status: res.status };
 }
 

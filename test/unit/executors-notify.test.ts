@@ -41,6 +41,26 @@ describe('executors/notify', () => {
       await assert.rejects(sendSlack({ webhookUrl: slack.webhookUrl, text: 'x' }), (err: Error) => err instanceof HttpCallError && err.retryable && err.status === 429);
     });
 
+    it('a redirect names the setting to change, from the most the caller says down to nothing said, never the hook or the Location', async () => {
+      const moved = await startHttpPeer([{ method: 'POST', path: /.*/, handle: () => ({ status: 301, headers: { location: 'https://hooks.example/services/T/B/newsecret?x=1' }, text: '' }) }]);
+      try {
+        const url = `${moved.url}/services/T/B/oldsecret`;
+        const tail = 'to the hook\'s current URL (an incoming webhook answers 200 "ok", not a redirect)';
+        for (const [given, fix] of [
+          [{ webhookUrlRef: 'env:SELFHEAL_SECRET_PAGE', setting: "the secret env:SELFHEAL_SECRET_PAGE (the job's notify.slack.webhookUrlRef)" }, "the secret env:SELFHEAL_SECRET_PAGE (the job's notify.slack.webhookUrlRef)"],
+          [{ webhookUrlRef: 'env:SELFHEAL_SECRET_PAGE' }, 'the secret env:SELFHEAL_SECRET_PAGE'],
+          [{}, "the secret the hook's URL is read from"],
+        ] as const) {
+          const err = await sendSlack({ webhookUrl: url, text: 'x', ...given }).then(() => assert.fail('a 301 is not an answer'), (e: unknown) => e as HttpCallError);
+          assert.match(err.message, new RegExp(`: HTTP 301 \\(redirect, not followed; the answer is not recorded\\); set ${fix.replace(/[()]/g, '\\$&')} ${tail.replace(/[()]/g, '\\$&')}$`));
+          assert.doesNotMatch(err.message, /secret\/|oldsecret|newsecret|hooks\.example|127\.0\.0\.1/);
+          assert.equal(err.retryable, false);
+        }
+      } finally {
+        await moved.close();
+      }
+    });
+
     it('a refused connection is retryable', async () => {
       const url = slack.webhookUrl;
       await slack.close();
