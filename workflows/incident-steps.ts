@@ -6,6 +6,7 @@ import {
   getExternalWorkflowHandle,
   log,
   patched,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -38,6 +39,11 @@ export interface IncidentRun {
   cancelAfterStart: Set<string>;
   eventsProcessed: number;
   ruleRuns: number;
+  /**
+   * UTF-8 bytes of JSON the events taken since the workflow task last ended put in its completion: their
+   * triage results (markers) and rule-run starts (see TASK_SLICE_PATCH). Not carried.
+   */
+  taskBytes: number;
 }
 
 /**
@@ -85,6 +91,24 @@ export const CARRY_BOUND_PATCH = 'incident-carry-what-fits';
 /** UTF-8 bytes of queued events a run carries to the next one at most (see CARRY_BOUND_PATCH). */
 export const MAX_CARRIED_PENDING_BYTES = 1024 * 1024;
 
+/**
+ * Patch: the events one workflow task takes put at most about {@link MAX_TASK_BYTES} in its completion;
+ * past it, the task ends before the next event is taken. Events that reach a run together (delivered while
+ * no worker ran, or while a triage was slow) are taken one after the other in one task, each triage a
+ * local activity: every triage result (a marker) and rule-run start went in that task's one request, each
+ * carrying the rule's template context (up to 256 KiB a run, 1 MiB the plans of one event), and a dozen
+ * events of the webhook's 256 KiB made it past Temporal's 4 MB ("GRPC Message too large"). The task
+ * failed, was tried again the same way for ever, and the incident took none of them, nor any later event.
+ * Recorded only by a run that ended a task so; older histories replay without it.
+ */
+export const TASK_SLICE_PATCH = 'incident-slice-workflow-task';
+/**
+ * Bytes the events of one workflow task may put in its completion before the task ends. One event puts
+ * in at most about 2 MiB (its plans, 1 MiB, twice: activities/plan.ts MAX_TRIAGE_PLANS_BYTES), so a task
+ * stays under 3.1 MiB of Temporal's 4 MB per request.
+ */
+export const MAX_TASK_BYTES = 1024 * 1024;
+
 /** History length after which a run continues as new, unless the input says otherwise. */
 export const MAX_HISTORY = 8000;
 /** Event ids a run carries to the next one (older redeliveries are stopped at triage instead). */
@@ -105,6 +129,8 @@ export interface Taken {
 export async function takeEvent(run: IncidentRun, msg: IncidentEventMessage): Promise<Taken> {
   run.seen.add(msg.eventId);
   const t = await localTriage.triageIncidentEvent({ incidentId: run.incidentId, message: msg, takenBy: workflowInfo().runId });
+  // The marker holds the result, not the input (the event travels in its signal, written by the server).
+  run.taskBytes += jsonBytes(t);
   run.eventsProcessed += 1;
   run.status = t.recorded.incidentStatus;
   if (t.recorded.rejected) log.warn('event rejected', { incidentId: run.incidentId, eventId: msg.eventId, reason: t.recorded.rejected });
@@ -170,9 +196,11 @@ export function startRuleRuns(run: IncidentRun, msg: IncidentEventMessage, envir
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) log.error('rule run failed', { ruleRunId: id, error: err instanceof Error ? err.message : String(err) });
       run.running.delete(id);
     };
+    const input = { incidentId: run.incidentId, eventId: msg.eventId, plan, parentWorkflowId, revision: RULE_RUN_REVISION };
+    run.taskBytes += jsonBytes(input);
     void startChild(ruleRunWorkflow, {
       workflowId: id,
-      args: [{ incidentId: run.incidentId, eventId: msg.eventId, plan, parentWorkflowId, revision: RULE_RUN_REVISION }],
+      args: [input],
       // The rule run outlives this run when it continues as new, and reports its end by signal.
       parentClosePolicy: ParentClosePolicy.ABANDON,
       // One run per incident, rule and event, ever: a second start of the same id is refused.
@@ -201,6 +229,30 @@ export function startRuleRuns(run: IncidentRun, msg: IncidentEventMessage, envir
 export async function settleBeforeContinueAsNew(run: IncidentRun): Promise<void> {
   if (run.unconfirmed === 0 || !patched(CONFIRM_BEFORE_CONTINUE_PATCH)) return;
   await condition(() => run.unconfirmed === 0);
+}
+
+/**
+ * Before taking the next queued event: end the workflow task if the events taken in it filled it
+ * (`limit`, default {@link MAX_TASK_BYTES}). It waits for the server to confirm the rule-run starts and
+ * cancels issued (answered in a later task) or, with none, sleeps a millisecond (a timer fires in a later
+ * task). See TASK_SLICE_PATCH.
+ */
+export async function endFullTask(run: IncidentRun, limit: number | undefined): Promise<void> {
+  if (run.pending.length === 0 || run.taskBytes < (limit ?? MAX_TASK_BYTES) || !patched(TASK_SLICE_PATCH)) return;
+  if (run.unconfirmed > 0) await condition(() => run.unconfirmed === 0);
+  else await sleep(1);
+  run.taskBytes = 0;
+}
+
+/** A wait on the server (a signal, a rule run's end, a timer) ended the workflow task: it starts empty. */
+export function taskEnded(run: IncidentRun): void {
+  run.taskBytes = 0;
+}
+
+/** UTF-8 bytes of `value`'s JSON, as Temporal's JSON payload converter writes it. */
+function jsonBytes(value: unknown): number {
+  const text = JSON.stringify(value);
+  return text === undefined ? 0 : new TextEncoder().encode(text).length;
 }
 
 /** Continue as new when the history is long; rule runs go on in their own workflows and are carried. */

@@ -6,7 +6,19 @@
 import { condition, continueAsNew, setHandler } from '@temporalio/workflow';
 import type { IncidentEventMessage, IncidentWorkflowInput, IncidentWorkflowResult } from '../src/contracts/index.js';
 import { incidentEventSignal, incidentStateQuery, ruleRunFinishedSignal } from './messages.js';
-import { cancelOnResolve, canCarry, carried, settleBeforeContinueAsNew, shouldContinueAsNew, startRuleRuns, takeEvent, waitForRuleRuns, type IncidentRun } from './incident-steps.js';
+import {
+  cancelOnResolve,
+  canCarry,
+  carried,
+  endFullTask,
+  settleBeforeContinueAsNew,
+  shouldContinueAsNew,
+  startRuleRuns,
+  takeEvent,
+  taskEnded,
+  waitForRuleRuns,
+  type IncidentRun,
+} from './incident-steps.js';
 
 export type { IncidentWorkflowInput, IncidentWorkflowResult };
 
@@ -22,6 +34,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     cancelAfterStart: new Set(),
     eventsProcessed: 0,
     ruleRuns: 0,
+    taskBytes: 0,
   };
 
   // Rule runs started by an earlier run: their end reaches this one only by their signal.
@@ -46,6 +59,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
 
   const linger = input.lingerSeconds ?? 300;
   for (;;) {
+    // Events queued together are taken in as many workflow tasks as their triage results and rule-run
+    // starts need: one task's completion is one request, which Temporal refuses past 4 MB.
+    await endFullTask(run, input.taskBytesLimit);
     // Checked before every event, so a steady stream of events cannot keep one run growing; held back
     // while the queued events would not fit in the next run's input (the next event is taken instead).
     if (shouldContinueAsNew(input.historyLimit) && canCarry(run)) {
@@ -55,6 +71,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
         incidentId: run.incidentId,
         lingerSeconds: input.lingerSeconds,
         historyLimit: input.historyLimit,
+        ...(input.taskBytesLimit !== undefined ? { taskBytesLimit: input.taskBytesLimit } : {}),
         ...(input.carriedCheckSeconds !== undefined ? { carriedCheckSeconds: input.carriedCheckSeconds } : {}),
         ...(input.revision !== undefined ? { revision: input.revision } : {}),
         carried: carried(run),
@@ -71,10 +88,12 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     if (run.status === 'resolved' && run.running.size === 0) {
       // Complete only with nothing running: a rule run always has its incident workflow to report to.
       const more = await condition(() => run.pending.length > 0 || run.running.size > 0, `${linger} seconds`);
+      taskEnded(run);
       if (!more) break;
       continue;
     }
     await waitForRuleRuns(run, carriedIds, input.carriedCheckSeconds);
+    taskEnded(run);
   }
   return { incidentId: run.incidentId, status: run.status, eventsProcessed: run.eventsProcessed, ruleRuns: run.ruleRuns };
 }

@@ -46,6 +46,11 @@ export interface IncidentWorkflowInput {
   lingerSeconds?: number;
   /** History length after which the run continues as new (default 8000; Temporal may suggest it earlier). */
   historyLimit?: number;
+  /**
+   * Bytes the events taken in one workflow task may put in its completion before the task ends to take the
+   * next (default MAX_TASK_BYTES, 1 MiB, in workflows/incident-steps.ts; tests set less).
+   */
+  taskBytesLimit?: number;
   /** INCIDENT_WORKFLOW_REVISION of the code that started the run. */
   revision?: number;
   /**

@@ -43,6 +43,8 @@ export const SCENARIOS: Record<string, string> = {
   'continue-as-new': 'a stream of events over a small history limit while an approval waits: continue-as-new carrying the rule run',
   'resolved-rule': 'a rule on incident.resolved waits for approval; a note after the resolve leaves it running (patch incident-cancel-only-at-resolve); approved, it completes',
   'duplicate': 'a redelivery queued behind its own first copy, and one to a new run after the first completed (stops at triage)',
+  'task-slice':
+    'events queued together over a one-byte task budget (input taskBytesLimit): the task ends after each, waiting for the rule run start it issued, or on a 1 ms timer after a note (patch incident-slice-workflow-task)',
   'poison': 'an event with a timestamp that is not one is rejected; the next event is processed',
   'out-of-order': 'resolved before triggered: the late trigger is stale and acts on nothing',
   'claimed-elsewhere': 'an action claimed by another run: the rule run ends without executing it',
@@ -294,6 +296,27 @@ async function main(): Promise<void> {
       await closed(stack, incidentWorkflowId(id));
       await save(stack, incidentWorkflowId(id), 'duplicate-first', firstRunId);
       await save(stack, incidentWorkflowId(id), 'duplicate-redelivered');
+    }
+
+    if (wanted('task-slice')) {
+      const { svc, ruleId } = await rule('slice', { eventTypes: ['incident.triggered', 'incident.priority_updated'], actions: [{ id: 'ping', type: 'notify.webhook', url: `${hook.url}/hook/slice`, body: '{}' }] });
+      const id = newIncidentId();
+      const input = { lingerSeconds: 1, taskBytesLimit: 1 };
+      // Sent one after the other without waiting: they queue while the first task triages the trigger.
+      const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z', {}, input);
+      await send(id, 'v3-incident.annotated-01.json', svc, '2026-05-01T10:01:00Z', {}, input);
+      await send(id, 'v3-incident.annotated-01.json', svc, '2026-05-01T10:02:00Z', {}, input);
+      const update = await send(id, 'v3-incident.priority_updated-01.json', svc, '2026-05-01T10:03:00Z', {}, input);
+      await send(id, 'v3-incident.annotated-01.json', svc, '2026-05-01T10:04:00Z', {}, input);
+      for (const e of [trigger, update]) await closed(stack, ruleRunWorkflowId(id, ruleId, e.event.id));
+      await send(id, 'v3-incident.resolved-01.json', svc, '2026-05-01T10:09:00Z', {}, input);
+      await closed(stack, incidentWorkflowId(id));
+      const history = await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).fetchHistory();
+      // The 1 ms timers after a note (the linger's is a second).
+      const timers = history.events?.filter((e) => e.timerStartedEventAttributes && Number(e.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0) === 0).length ?? 0;
+      const patches = history.events?.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length ?? 0;
+      if (timers === 0 || patches === 0) throw new Error(`task-slice: the events did not queue (${timers} timers, ${patches} patch markers): record it again`);
+      await save(stack, incidentWorkflowId(id), 'task-slice');
     }
 
     if (wanted('poison')) {
