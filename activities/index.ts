@@ -53,6 +53,14 @@ export function createActivities(input: ActivityDeps) {
 }
 
 /**
+ * A job run's failure notice as the job workflow sends it (notifyJobFailure); the worker's pass over runs
+ * ended in Temporal without recording it sends the same (src/temporal/ended-job-runs.ts).
+ */
+export function jobFailureNotice(input: Omit<ActivityDeps, 'extractors'>) {
+  return createJobActivities(input).notifyJobFailure;
+}
+
+/**
  * The delivery of the guards' pages and notes, as the activities use it (its PagerDuty notes recorded as our
  * own writes, so their webhook events never match a rule); the worker's sweep runs the same.
  */

@@ -278,9 +278,11 @@ export function createJobActivities(deps: JobActivityDeps) {
     // link. The email takes the values as they are (plain text).
     const textWith = (esc: (value: string) => string) => {
       const lines = input.summary.failures.slice(0, 20).map((f) => `- ${esc(f.environment)}: ${esc(f.status)}${f.error ? ` (${esc(f.error.slice(0, 200))})` : ''}`);
-      // A run that started no target (it could not finish in time) says why instead of counting targets.
+      // A run that started no target (it could not finish in time) says why instead of counting targets; one
+      // that did and has a reason (ended in Temporal before it recorded its end, stopped) says it after them.
       const failed = input.summary.failed + input.summary.timedOut;
-      const outcome = input.summary.total === 0 && input.summary.reason ? `: ${esc(input.summary.reason)}` : `, ${failed} of ${input.summary.total} targets failed.`;
+      const reason = input.summary.reason;
+      const outcome = input.summary.total === 0 && reason ? `: ${esc(reason)}` : `, ${failed} of ${input.summary.total} targets failed.${reason ? ` ${esc(reason)}` : ''}`;
       // The summary lists the first failures only (JOB_SUMMARY_FAILURES); the notice names the count of the rest.
       const more = failed - lines.length;
       return [

@@ -1,8 +1,8 @@
-import type { Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { pathToFileURL } from 'node:url';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
-import { alertDelivery, createActivities } from '../activities/index.js';
+import { alertDelivery, createActivities, jobFailureNotice } from '../activities/index.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { ExtractorsConfig } from './domain/extract.js';
@@ -55,6 +55,18 @@ export async function buildMainWorker(deps: MainWorkerDeps): Promise<Worker> {
   });
 }
 
+/**
+ * The worker's periodic job-schedule pass (keepSchedulesReconciled, at start and every
+ * SELFHEAL_SCHEDULE_RECONCILE_SECONDS): schedules kept in line with the jobs table, and runs whose execution
+ * ended in Temporal without recording it recorded ended, the failure notice of one recorded failed sent as
+ * its own run would send it (the job's channels, this worker's integrations).
+ */
+export function keepJobSchedulesReconciled(deps: { config: Config; db: Kysely<Database>; logger: Logger; client: Client }): { first: Promise<void>; stop: () => Promise<void> } {
+  const { config, db, logger } = deps;
+  const notify = jobFailureNotice({ db, logger, integrations: createIntegrations(config) });
+  return keepSchedulesReconciled(deps.client, db, logger, { taskQueue: config.temporal.taskQueue }, config.scheduleReconcileSeconds, { notify });
+}
+
 /** How often a worker looks for pages and notes still owed, in seconds. */
 const ALERT_SWEEP_SECONDS = 60;
 
@@ -101,7 +113,7 @@ async function main(): Promise<void> {
   const { db, close } = await openMigratedDatabase(config, logger);
   const client = await connectClient(target);
   await ensureSearchAttributes(client.connection as Connection, config.temporal.namespace);
-  const schedules = keepSchedulesReconciled(client, db, logger, { taskQueue: config.temporal.taskQueue }, config.scheduleReconcileSeconds);
+  const schedules = keepJobSchedulesReconciled({ config, db, logger, client });
   await schedules.first;
   await ensureRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retention.days }, logger).catch((err: unknown) =>
     logger.error({ err: { message: (err as Error).message } }, 'retention schedule not set up; history is kept until the next start'),

@@ -24,7 +24,7 @@ import { findJob, listJobs, lockJobId, setScheduleFingerprint } from '../db/repo
 import { inTransaction } from '../db/repositories/transactions.js';
 import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overlapToTemporal, parseDuration, scheduleSpecOf, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
-import { closeEndedJobRuns } from './ended-job-runs.js';
+import { closeEndedJobRuns, type JobFailureNotice } from './ended-job-runs.js';
 import { jobRunExecutionStatus } from './job-run-execution.js';
 import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
 import { temporalUnreachable } from './running.js';
@@ -450,9 +450,17 @@ export async function reconcileSchedules(client: Client, db: Kysely<Database>, l
  * Reconcile now, then every `everySeconds` until stopped; one reconcile at a time, and a failed one is
  * logged and tried again at the next tick (jobs keep their current schedules meanwhile). Each pass then
  * records the runs whose Temporal execution ended without recording it (closeEndedJobRuns), on its own: a
- * schedule reconcile that failed does not keep it from its turn, nor the reverse.
+ * schedule reconcile that failed does not keep it from its turn, nor the reverse. `notify` sends the failure
+ * notice of a run that pass records failed (the worker gives it: src/worker.ts keepJobSchedulesReconciled).
  */
-export function keepSchedulesReconciled(client: Client, db: Kysely<Database>, logger: Logger, target: { taskQueue: string }, everySeconds: number): { first: Promise<void>; stop: () => Promise<void> } {
+export function keepSchedulesReconciled(
+  client: Client,
+  db: Kysely<Database>,
+  logger: Logger,
+  target: { taskQueue: string },
+  everySeconds: number,
+  opts: { notify?: JobFailureNotice | undefined } = {},
+): { first: Promise<void>; stop: () => Promise<void> } {
   /** The reconcile going on, if any: a tick meanwhile joins it rather than starting another. */
   let running: Promise<void> | undefined;
   /** Where the next pass over runs left `running` goes on (closeEndedJobRuns' `next`). */
@@ -463,7 +471,7 @@ export function keepSchedulesReconciled(client: Client, db: Kysely<Database>, lo
         () => undefined,
         (err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'job schedule reconcile failed; jobs keep their current schedules until the next one'),
       )
-      .then(() => closeEndedJobRuns(client, db, logger, { after }))
+      .then(() => closeEndedJobRuns(client, db, logger, { after, notify: opts.notify }))
       .then(
         (r) => {
           after = r.next;

@@ -5,6 +5,9 @@
 // is closed, or unknown to Temporal, as ended with the reason; a run still going, or started within the
 // pass's grace, is left as it is.
 //
+// A run the pass records failed sends its job's failure notice, as a run failing on its own does, once
+// whatever number of passes (worker replicas) find it: before, such a run ended without a word.
+//
 // The runs here wait on an agent that never answers (no agent polls their environment; a pickup time of an
 // hour), so each stays `running` until its workflow is terminated.
 import assert from 'node:assert/strict';
@@ -13,7 +16,8 @@ import type { JobRunSummary } from '../../src/contracts/jobs.js';
 import { createLogger } from '../../src/logger.js';
 import { closeEndedJobRuns } from '../../src/temporal/ended-job-runs.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
-import { keepSchedulesReconciled } from '../../src/temporal/schedules.js';
+import { keepJobSchedulesReconciled } from '../../src/worker.js';
+import { startSlackPeer, type SlackPeer } from '../helpers/http-peer.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
 const ENV = 'ended-in-temporal';
@@ -31,9 +35,13 @@ describe('a job run whose workflow ended in Temporal without recording its end i
   const jobs: string[] = [];
   const started: { workflowId: string; runId: string }[] = [];
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  let slack: SlackPeer;
+  const SLACK_REF = 'SELFHEAL_SECRET_ENDED_IN_TEMPORAL_SLACK';
 
   before(async function () {
-    stack = await startStack({ env: { SELFHEAL_RATE_LIMIT_BURST: '100000' } });
+    slack = await startSlackPeer();
+    process.env[SLACK_REF] = slack.webhookUrl;
+    stack = await startStack({ env: { SELFHEAL_RATE_LIMIT_BURST: '100000', ACTION_EGRESS_ALLOW: '127.0.0.1/32' } });
     const res = await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: ENV }) });
     assert.equal(res.status, 201, await res.text());
   });
@@ -42,13 +50,15 @@ describe('a job run whose workflow ended in Temporal without recording its end i
     for (const s of started) await stack?.temporal.client.workflow.getHandle(s.workflowId, s.runId).terminate('test done').catch(() => undefined);
     for (const id of jobs) await stack?.temporal.client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
     await stack?.stop();
+    await slack?.close();
+    delete process.env[SLACK_REF];
   });
 
   /** A paused job whose run, started by hand, waits an hour for an agent that never comes; answers the run's row once it is recorded. */
-  const waitingRun = async (name: string) => {
+  const waitingRun = async (name: string, more: Record<string, unknown> = {}) => {
     const res = await stack.api('/api/jobs', {
       method: 'POST',
-      body: JSON.stringify({ name, enabled: false, schedule: { interval: '6h' }, targets: { environments: [ENV] }, via: 'agent', script: 'never.sh', agentPickupTimeoutSeconds: 3600 }),
+      body: JSON.stringify({ name, enabled: false, schedule: { interval: '6h' }, targets: { environments: [ENV] }, via: 'agent', script: 'never.sh', agentPickupTimeoutSeconds: 3600, ...more }),
     });
     assert.equal(res.status, 201, await res.clone().text());
     const jobId = ((await res.json()) as { id: string }).id;
@@ -71,7 +81,7 @@ describe('a job run whose workflow ended in Temporal without recording its end i
 
   /** One pass of the worker's periodic job-schedule reconcile, as the worker runs it. */
   const workerPass = async () => {
-    const keeper = keepSchedulesReconciled(stack.temporal.client, stack.db.db, logger, { taskQueue: stack.taskQueue }, 3600);
+    const keeper = keepJobSchedulesReconciled({ config: stack.config, db: stack.db.db, logger, client: stack.temporal.client });
     await keeper.first;
     await keeper.stop();
   };
@@ -189,5 +199,27 @@ describe('a job run whose workflow ended in Temporal without recording its end i
     assert.deepEqual(pass2.closed, [ended.workflowId]);
     assert.equal((await listed(ended.jobId, ended.workflowId)).status, 'failed');
     for (const r of [first, second]) assert.equal((await listed(r.jobId, r.workflowId)).status, 'running');
+  });
+
+  it("a run the pass records failed sends its job's failure notice to the job's Slack channel, once, though two worker replicas' passes find it at once", async function () {
+    const run = await waitingRun('reset expiring root passwords', { notifyOnFailure: { slack: { webhookUrlRef: `env:${SLACK_REF}` } } });
+    await startedAgo(run.workflowId, 10 * 60_000);
+    await stack.temporal.client.workflow.getHandle(run.workflowId, run.runId).terminate('test');
+    const before = slack.messages.length;
+
+    // Two workers' passes at the same moment: both find the row `running` and its execution terminated.
+    await Promise.all([workerPass(), workerPass()]);
+
+    const notices = slack.messages.slice(before).filter((m) => m.text.includes(run.workflowId));
+    assert.equal(notices.length, 1, `one notice at the Slack peer; got ${JSON.stringify(slack.messages.slice(before))}`);
+    assert.match(notices[0]!.text, new RegExp(`^Job "reset expiring root passwords" \\(${run.jobId}\\) run ${run.workflowId}: failed`));
+    assert.match(notices[0]!.text, /terminated in Temporal .* before it recorded its end/);
+    const listedRun = await listed(run.jobId, run.workflowId);
+    assert.equal(listedRun.status, 'failed');
+    assert.equal(listedRun.summary?.notification, 'notified via slack', JSON.stringify(listedRun));
+
+    // A later pass finds nothing more to say.
+    await workerPass();
+    assert.equal(slack.messages.slice(before).filter((m) => m.text.includes(run.workflowId)).length, 1);
   });
 });

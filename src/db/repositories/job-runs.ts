@@ -113,13 +113,16 @@ export async function runningJobRunsBefore(db: Db, q: { jobId: string; before?: 
  * worker's periodic pass asks Temporal about (src/temporal/ended-job-runs.ts), for runs whose execution ended
  * without recording it.
  */
-export async function runningJobRunsStartedBefore(db: Db, q: { before: Date; limit: number; after?: { startedAt: Date; id: string } | undefined }): Promise<{ id: string; runId: string | null; startedAt: Date }[]> {
-  let query = db.selectFrom('job_runs').select(['id', 'run_id', 'started_at']).where('status', '=', 'running').where('started_at', '<', q.before);
+export async function runningJobRunsStartedBefore(
+  db: Db,
+  q: { before: Date; limit: number; after?: { startedAt: Date; id: string } | undefined },
+): Promise<{ id: string; runId: string | null; jobId: string; startedAt: Date }[]> {
+  let query = db.selectFrom('job_runs').select(['id', 'run_id', 'job_id', 'started_at']).where('status', '=', 'running').where('started_at', '<', q.before);
   // Past the last row an earlier pass asked about (in the same order), so that rows still going at the front
   // do not keep the ones behind them from their turn.
   if (q.after) query = query.where((eb) => eb(eb.refTuple('started_at', 'id'), '>', eb.tuple(q.after!.startedAt, q.after!.id)));
   const rows = await query.orderBy('started_at', 'asc').orderBy('id', 'asc').limit(q.limit).execute();
-  return rows.map((r) => ({ id: r.id, runId: r.run_id, startedAt: r.started_at }));
+  return rows.map((r) => ({ id: r.id, runId: r.run_id, jobId: r.job_id, startedAt: r.started_at }));
 }
 
 /**
