@@ -5,13 +5,12 @@ import path from 'node:path';
 import { connectClient, temporalTarget } from './temporal/connection.js';
 import { findTemporalCli, startDevServer, TemporalCliMissingError, type DevServer } from './temporal/dev-server.js';
 import { ensureRetentionSchedule } from './temporal/retention.js';
-import { reconcileSchedules } from './temporal/schedules.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { connectNative, installTemporalRuntime } from './temporal/worker.js';
 import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
 import { lazyTemporalClient } from './temporal/native-client.js';
 import { startApiServer } from './server.js';
-import { buildMainWorker } from './worker.js';
+import { buildMainWorker, keepJobSchedulesReconciled } from './worker.js';
 
 const DEV_TEMPORAL_PORT = 7233;
 const DEV_UI_PORT = 8233;
@@ -72,9 +71,13 @@ async function main(): Promise<void> {
   const target = temporalTarget(config, address);
   const admin = await connectClient(target);
   await ensureSearchAttributes(admin.connection as Connection, config.temporal.namespace);
-  await reconcileSchedules(admin, database.db, logger, { taskQueue: config.temporal.taskQueue });
+  // The worker's job-schedule pass, as src/worker.ts runs it: schedules kept in line with the jobs, and runs
+  // whose execution ended in Temporal without recording it recorded ended (with their failure notice), at
+  // start and every SELFHEAL_SCHEDULE_RECONCILE_SECONDS. Before, `npm start` reconciled once at start and never
+  // ran the pass: a run terminated in the Temporal UI stayed `running` for ever.
+  const schedules = keepJobSchedulesReconciled({ config, db: database.db, logger, client: admin });
+  await schedules.first;
   await ensureRetentionSchedule(admin, { taskQueue: config.temporal.taskQueue, retentionDays: config.retention.days }, logger);
-  await admin.connection.close();
 
   const connection = await connectNative(target);
   const extractors = await loadExtractors(config.extractorsFile);
@@ -108,6 +111,8 @@ async function main(): Promise<void> {
     // The SDK also reacts to SIGINT/SIGTERM and may already be draining.
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await workerDone;
+    await schedules.stop();
+    await admin.connection.close();
     await connection.close();
     await temporal.connection.close();
     await database.close();
