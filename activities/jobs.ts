@@ -7,9 +7,20 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import { environmentsForTargets } from '../src/db/repositories/environment-settings.js';
-import { findJobDefinition, findJobStanding, findLiveJob, finishJobRun, insertJobRunStart, jobRunTeam, upsertTargetResult } from '../src/db/repositories/job-runs.js';
+import {
+  backfillRequestedOver,
+  earlierScheduledRunStartedAfter,
+  findJobDefinition,
+  findJobStanding,
+  findLiveJob,
+  finishJobRun,
+  insertJobRunStart,
+  jobRunScheduledAt,
+  jobRunTeam,
+  upsertTargetResult,
+} from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
-import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, runTargetCountProblem, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
+import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, laterScheduledTime, runTargetCountProblem, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
@@ -129,6 +140,10 @@ export function createJobActivities(deps: JobActivityDeps) {
     // (the schedule not reconciled yet) does nothing. Runs asked for by hand still run.
     const held = input.trigger === 'schedule' ? heldScheduleReason(job.schedule) : undefined;
     if (held) return { skipped: `job ${input.jobId} is ${held}` };
+    if (input.trigger === 'schedule' && (job.schedule.overlap === 'allow_all' || job.schedule.overlap === 'buffer_one') && input.jobRunId !== undefined) {
+      const superseded = await catchUpSuperseded(job, input.jobRunId);
+      if (superseded) return { skipped: superseded };
+    }
     if (job.schedule.overlap !== 'allow_all') {
       const temporal = deps.temporal ?? (() => Context.current().client);
       const going = await jobRunInProgress(temporal, db, { jobId: job.id, before: input.jobRunId, manualOnly: input.trigger === 'schedule' });
@@ -177,6 +192,37 @@ export function createJobActivities(deps: JobActivityDeps) {
       targets,
       changedAt: standing?.changedAt,
     };
+  }
+
+  /**
+   * Why a scheduled run starts nothing when it is one run too many of a catch-up after an outage (the worker
+   * down over several due times, whose workflows Temporal started and held on the task queue; or Temporal
+   * itself down, the missed times within `catchupWindow` each taken when it is back). Undefined when it goes on.
+   *
+   * - allow_all: Temporal starts a run for every time missed, all at once. A run whose schedule has a later
+   *   time already past as it starts is skipped: the run of that later time does what it would, so only the
+   *   latest time missed runs. Before, each ran the script on every target, all at once.
+   * - buffer_one: Temporal takes the first time missed and buffers the next (the rest are skipped as
+   *   overlapping), which starts once the first ended. A run for whose time an earlier-scheduled run of the
+   *   schedule started only after it (late past it, and not skipped) is skipped: that run did this time's
+   *   work. Before, the script ran twice, back to back.
+   * skip takes one time missed and cancel_other the latest (the run it cancels stops before any target) on
+   * their own. A run a backfill asked for through the API (its window holds the run's time) keeps its
+   * meaning and runs, whatever the times past.
+   */
+  async function catchUpSuperseded(job: JobDefinition, jobRunId: string): Promise<string | undefined> {
+    const scheduledAt = await jobRunScheduledAt(db, jobRunId);
+    if (!scheduledAt) return undefined;
+    let why: string | undefined;
+    if (job.schedule.overlap === 'allow_all') {
+      const later = laterScheduledTime(job.schedule, scheduledAt, new Date());
+      if (later) why = `a later scheduled time of job ${job.id} (${later.toISOString()}) had passed too when this run of ${scheduledAt.toISOString()} started (a catch-up after an outage): with overlap allow_all, only the run of the latest time missed runs; this run did not start`;
+    } else {
+      const earlier = await earlierScheduledRunStartedAfter(db, { jobId: job.id, id: jobRunId, scheduledAt });
+      if (earlier) why = `run ${earlier} of job ${job.id}, scheduled before this run's time (${scheduledAt.toISOString()}), started only after it (a catch-up after an outage) and did its work: with overlap buffer_one, one run takes the times missed; this run did not start`;
+    }
+    if (!why || (await backfillRequestedOver(db, job.id, scheduledAt))) return undefined;
+    return why;
   }
 
   /**

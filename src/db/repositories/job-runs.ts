@@ -167,6 +167,56 @@ export async function finishJobRunLeftRunning(db: Db, id: string, f: { status: s
   return res.numUpdatedRows > 0n;
 }
 
+/** The scheduled time a run recorded at its start (its schedule's nominal time), if any. */
+export async function jobRunScheduledAt(db: Db, id: string): Promise<Date | undefined> {
+  const row = await db.selectFrom('job_runs').select('scheduled_at').where('id', '=', id).executeTakeFirst();
+  return row?.scheduled_at ? new Date(row.scheduled_at) : undefined;
+}
+
+/**
+ * Whether a backfill of job `jobId` asked for through the API (its `job.backfill` audit record, written
+ * before the schedule was asked) covers scheduled time `at`: its window holds `at`, and it was asked for at
+ * or after `at`. The latest 50 such records are looked at.
+ */
+export async function backfillRequestedOver(db: Db, jobId: string, at: Date): Promise<boolean> {
+  const rows = await db
+    .selectFrom('audit_log')
+    .select('after')
+    .where('action', '=', 'job.backfill')
+    .where('entity_type', '=', 'job')
+    .where('entity_id', '=', jobId)
+    .where('at', '>=', at)
+    .orderBy('at', 'desc')
+    .limit(50)
+    .execute();
+  return rows.some((r) => {
+    const w = r.after as { start?: unknown; end?: unknown } | null;
+    if (typeof w?.start !== 'string' || typeof w.end !== 'string') return false;
+    return new Date(w.start).getTime() <= at.getTime() && at.getTime() <= new Date(w.end).getTime();
+  });
+}
+
+/**
+ * A run of the job its schedule started for a time before `scheduledAt` that recorded its start after it, and
+ * did not skip itself: a run late past the scheduled time of run `id` (an outage), which did that time's work
+ * too. The first such, by its start; undefined when there is none.
+ */
+export async function earlierScheduledRunStartedAfter(db: Db, q: { jobId: string; id: string; scheduledAt: Date }): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('job_runs')
+    .select('id')
+    .where('job_id', '=', q.jobId)
+    .where('trigger', '=', 'schedule')
+    .where('id', '<>', q.id)
+    .where('scheduled_at', '<', q.scheduledAt)
+    .where('started_at', '>', q.scheduledAt)
+    .where('status', '<>', 'skipped')
+    .orderBy('started_at', 'asc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id;
+}
+
 /** Whether a job run of this id is recorded. */
 export async function jobRunRowExists(db: Db, id: string): Promise<boolean> {
   return (await db.selectFrom('job_runs').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;

@@ -1,0 +1,124 @@
+// Catch-up after an outage. While the worker is down, a job's schedule goes on starting a workflow at each
+// due time (Temporal holds them on the task queue); with `overlap: allow_all` every one of them is started,
+// and when the worker comes back they all run at once, each starting the script on every target: N runs of
+// "reset expiring root passwords" where an SRE expects one. (Temporal itself down over the due times takes
+// the same path once it is back: the missed times within `catchupWindow` are each started, allow_all all at
+// once.) A run of the schedule's own whose scheduled time has a later one of its schedule already past when
+// it starts is now recorded `skipped`, naming that time: of the missed times, only the latest runs. A
+// backfill through the API keeps its meaning: every time of its window runs (its audit record says which
+// times it asked for).
+import assert from 'node:assert/strict';
+import type { Worker } from '@temporalio/worker';
+import type { JobRunSummary } from '../../src/contracts/jobs.js';
+import { createLogger } from '../../src/logger.js';
+import { jobScheduleId } from '../../src/temporal/names.js';
+import { buildMainWorker } from '../../src/worker.js';
+import { stackWithJobAgent } from '../helpers/agent-host.js';
+import { eventually } from '../helpers/stack.js';
+
+const ENV = 'catch-up';
+
+describe('catch-up after an outage takes one run for the times missed', function () {
+  this.timeout(420_000);
+  const peers = stackWithJobAgent({
+    prefix: 'catch-up',
+    environment: ENV,
+    // Each execution of the script appends one line: its run id as the agent was told.
+    scripts: (marksDir) => ({ 'mark.sh': `echo "$SELFHEAL_JOB_RUN_ID" >> "${marksDir}/$SELFHEAL_ENVIRONMENT"\necho "RESULT ok"` }),
+  });
+  let again: { worker: Worker; running: Promise<void> } | undefined;
+  after(async function () {
+    if (again?.worker.getState() === 'RUNNING') again.worker.shutdown();
+    await again?.running;
+  });
+
+  /** The main worker goes down (a deploy gone wrong, a node lost); the schedules go on starting runs. */
+  const workerDown = async () => {
+    const worker = again?.worker ?? peers.stack.worker;
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await eventually(async () => worker.getState() === 'STOPPED', 60_000, 'the worker to stop');
+  };
+  /** The main worker is back. */
+  const workerBack = async () => {
+    const { stack } = peers;
+    const worker = await buildMainWorker({ config: stack.config, db: stack.db.db, logger: createLogger({ level: 'silent' }), connection: stack.temporal.nativeConnection, extractors: {} });
+    again = { worker, running: worker.run() };
+  };
+
+  const runsOf = (jobId: string) => peers.stack.db.db.selectFrom('job_runs').selectAll().where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+
+  it('a backfill through the API of an allow_all job keeps its meaning: every time of its window runs the script, later times past or not', async function () {
+    const jobId = await peers.createJob({ name: 'backfilled on purpose', schedule: { interval: '1h', overlap: 'allow_all' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+    // The two hourly times before now: the earlier one has a later one past too, as a catch-up's would.
+    const hour = 3_600_000;
+    const last = new Date(Math.floor(Date.now() / hour) * hour);
+    const first = new Date(last.getTime() - hour);
+    const bf = await peers.stack.api(`/api/jobs/${jobId}/backfill`, { method: 'POST', body: JSON.stringify({ start: first.toISOString(), end: last.toISOString() }) });
+    assert.equal(bf.status, 202, await bf.clone().text());
+    const ended = await eventually(
+      async () => {
+        const rows = (await runsOf(jobId)).filter((r) => r.scheduled_at && [first.getTime(), last.getTime()].includes(new Date(r.scheduled_at).getTime()));
+        return rows.length === 2 && rows.every((r) => r.status !== 'running') ? rows : undefined;
+      },
+      120_000,
+      'the two backfilled runs to end',
+    );
+    const ran = await peers.marks();
+    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(ended.map((r) => ({ id: r.id, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    for (const r of ended) {
+      assert.equal(r.status, 'succeeded', detail);
+      assert.ok(ran.includes(r.id), `the backfilled run ${r.id} ran the script; ${detail}`);
+    }
+  });
+
+  it('an allow_all job whose worker was down over two due times runs the script once when the worker is back; the earlier run is recorded skipped, naming the later time', async function () {
+    await workerDown();
+    const jobId = await peers.createJob({ name: 'reset expiring root passwords', schedule: { interval: '1m', overlap: 'allow_all' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+    const schedule = peers.stack.temporal.client.schedule.getHandle(jobScheduleId(jobId));
+    await eventually(async () => (await schedule.describe()).info.numActionsTaken >= 2, 180_000, 'the schedule to start two runs while the worker is down');
+    // No third one while the test looks (the job stays enabled: its runs are not the paused job's).
+    await schedule.pause('test: two due times missed are enough');
+    const started = (await schedule.describe()).info.recentActions.map((a) => ({ workflowId: a.action.workflow.workflowId, scheduledAt: a.scheduledAt }));
+    assert.equal(started.length, 2, JSON.stringify(started));
+
+    await workerBack();
+    for (const s of started) await peers.stack.temporal.client.workflow.getHandle(s.workflowId).result();
+
+    const rows = await runsOf(jobId);
+    const ran = (await peers.marks()).filter((id) => rows.some((r) => r.id === id));
+    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    assert.equal(ran.length, 1, `one catch-up run for the two times missed; ${detail}`);
+    const [earlier, later] = rows;
+    assert.equal(ran[0], later!.id, `the run of the later time ran; ${detail}`);
+    assert.equal(later!.status, 'succeeded', detail);
+    assert.equal(earlier!.status, 'skipped', detail);
+    assert.match((earlier!.summary as JobRunSummary).reason ?? '', new RegExp(`later scheduled time .*${new Date(later!.scheduled_at!).toISOString()}`), detail);
+  });
+
+  it('a buffer_one job whose worker was down over two due times runs the script once when the worker is back; the run buffered behind it is recorded skipped, naming the run that did its work', async function () {
+    await workerDown();
+    const jobId = await peers.createJob({ name: 'reset expiring root passwords, buffered', schedule: { interval: '1m', overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+    const schedule = peers.stack.temporal.client.schedule.getHandle(jobScheduleId(jobId));
+    // The first time's run started (held on the task queue), the second time's buffered behind it.
+    await eventually(async () => Number(String((await schedule.describe()).raw.info?.bufferSize ?? 0)) >= 1, 180_000, 'the schedule to buffer a run while the worker is down');
+
+    await workerBack();
+    // The first run, then the buffered one once the first ended.
+    const rows = await eventually(
+      async () => {
+        const r = await runsOf(jobId);
+        return r.length >= 2 && r.slice(0, 2).every((x) => x.status !== 'running') ? r.slice(0, 2) : undefined;
+      },
+      120_000,
+      'the runs of the two times missed to end',
+    );
+    await schedule.pause('test done');
+    const ran = (await peers.marks()).filter((id) => rows.some((r) => r.id === id));
+    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, startedAt: r.started_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    const [first, buffered] = rows;
+    assert.deepEqual(ran, [first!.id], `one catch-up run for the two times missed, the first; ${detail}`);
+    assert.equal(first!.status, 'succeeded', detail);
+    assert.equal(buffered!.status, 'skipped', detail);
+    assert.match((buffered!.summary as JobRunSummary).reason ?? '', new RegExp(`run ${first!.id} of job ${jobId}, scheduled before this run's time .* started only after it`), detail);
+  });
+});
