@@ -113,6 +113,9 @@ async function start(): Promise<void> {
         }
         session.signOut();
         if (providerLogout) {
+          // The sign-in page first: the browser keeps this document as it leaves it (back/forward cache),
+          // and Back from the provider's logout page would show what the session read.
+          router.route();
           location.assign(providerLogout);
           return;
         }
@@ -123,6 +126,12 @@ async function start(): Promise<void> {
     })();
   });
   window.addEventListener('hashchange', router.route);
+  // Back or Forward to this document from the back/forward cache: whatever it showed is rendered again with
+  // the credentials held now (none after a sign-out: the sign-in page), and a session ended meanwhile
+  // answers 401, which shows the sign-in page too.
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted) router.route();
+  });
   router.route();
 }
 
