@@ -12,7 +12,7 @@ import { ADMIN_TOKEN } from '../helpers/stack.js';
 
 const RULE = 'payroll-db-failover-secret-plan';
 
-describe('dashboard sign-out and the Back button in headless Chromium (back/forward cache on)', function () {
+describe('dashboard sign-out in headless Chromium (back/forward cache on): Back, and the other tabs', function () {
   let sso: SsoServer;
   let browser: Browser;
 
@@ -80,6 +80,28 @@ describe('dashboard sign-out and the Back button in headless Chromium (back/forw
     assert.doesNotMatch(await page.locator('body').innerText(), new RegExp(`${RULE}|Alice Admin`), 'nothing the session read is left on the page');
     await page.getByTestId('sso-sign-in').waitFor();
     assert.equal(await page.locator('#nav').isHidden(), true);
+    await context.close();
+  });
+
+  it('signing out in one tab shows the sign-in page in the other tabs of the browser, not what the ended session read', async function () {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(`${sso.base}/ui#/rules`);
+    await page.locator('[data-testid=rule-row]', { hasText: RULE }).waitFor();
+    // A second tab of the same browser: the same cookie, so the same session.
+    const other = await context.newPage();
+    await other.goto(`${sso.base}/ui#/rules`);
+    await other.locator('[data-testid=rule-row]', { hasText: RULE }).waitFor();
+    assert.equal(await other.getByTestId('user').innerText(), 'Alice Admin');
+
+    await page.click('#logout');
+    await page.waitForURL((u) => u.href.startsWith(`${sso.op.issuer}/session/end`), { waitUntil: 'commit' });
+    // The rules page does not poll: nothing but the sign-out itself can tell the other tab.
+    await other.getByTestId('sso-sign-in').waitFor();
+    assert.equal(await other.locator('[data-testid=rule-row]').count(), 0);
+    assert.doesNotMatch(await other.locator('body').innerText(), new RegExp(`${RULE}|Alice Admin`), 'nothing the session read is left in the other tab');
+    assert.equal(await other.locator('#nav').isHidden(), true);
     await context.close();
   });
 });

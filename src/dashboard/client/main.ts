@@ -99,6 +99,14 @@ async function start(): Promise<void> {
     },
   );
   const router = createRouter({ routes, signIn: signInView, home: '#/incidents', shell, api: withSettings(api, config), config, signedIn: () => session.signedIn(), userLabel: () => session.label() });
+  // Every tab of this browser sends the same sign-in cookie, so a sign-out in one ends the session of all:
+  // it tells the others, which show the sign-in page at once rather than what the ended session read.
+  const signOuts = new BroadcastChannel('selfheal-sign-out');
+  signOuts.onmessage = () => {
+    if (!session.sso()) return; // a tab signed in with a token of its own keeps it
+    session.signOut();
+    router.route();
+  };
   shell.logout.addEventListener('click', () => {
     const sso = session.sso();
     void (async () => {
@@ -112,6 +120,7 @@ async function start(): Promise<void> {
           return;
         }
         session.signOut();
+        signOuts.postMessage('signed-out');
         if (providerLogout) {
           // The sign-in page first: the browser keeps this document as it leaves it (back/forward cache),
           // and Back from the provider's logout page would show what the session read.
