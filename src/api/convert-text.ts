@@ -38,11 +38,13 @@ export function yamlNestsPast(text: string, maxFlow = MAX_JSON_DEPTH, maxColumn 
   let indent = -1; // this line's indentation, once its first non-space character is seen
   let tokenStart = true; // where a scalar, a quote, an indicator or a flow collection may begin
   let blockScalarIndent = -1; // inside a block scalar (| or >): lines indented past this are its text
+  let propertyColumn = -1; // where the properties (tag, anchor) of the node to come began, in block context
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (ch === 0x0a) {
       lineStart = i + 1;
       indent = -1;
+      propertyColumn = -1;
       if (quote === 0) tokenStart = true;
       continue;
     }
@@ -89,6 +91,7 @@ export function yamlNestsPast(text: string, maxFlow = MAX_JSON_DEPTH, maxColumn 
         tokenStart = false;
       } else if (ch === 0x2c) tokenStart = true;
       else if ((ch === 0x22 || ch === 0x27) && tokenStart) quote = ch;
+      else if ((ch === 0x21 || ch === 0x26) && tokenStart) i = afterProperty(text, i) - 1;
       else if (!(ch === 0x3a && endsToken)) tokenStart = false;
       continue;
     }
@@ -96,9 +99,25 @@ export function yamlNestsPast(text: string, maxFlow = MAX_JSON_DEPTH, maxColumn 
       if (ch === 0x3a && endsToken) tokenStart = true; // `key: value`: the value starts a token
       continue;
     }
-    // Block context, where a token may begin: it begins here, at this column.
-    if (i - lineStart > maxColumn) return 'column';
+    // Block context, where a token may begin: it begins here, at this column; a node behind its properties
+    // (a tag, an anchor) at the column where they begin, which they do not move deeper.
+    if (ch === 0x21 || ch === 0x26) {
+      if (propertyColumn < 0) {
+        if (i - lineStart > maxColumn) return 'column';
+        propertyColumn = i - lineStart;
+      }
+      i = afterProperty(text, i) - 1;
+      continue;
+    }
+    const column = propertyColumn < 0 ? i - lineStart : propertyColumn;
+    propertyColumn = -1;
+    if (column > maxColumn) return 'column';
     if ((ch === 0x2d || ch === 0x3f || ch === 0x3a) && endsToken) continue; // `- `, `? `, `: `: block indicators
+    // `---`, the document marker, starts a line: the document's first node may follow on it.
+    if (ch === 0x2d && i === lineStart && text.startsWith('---', i) && /^[ \t\r\n]?$/.test(text.charAt(i + 3))) {
+      i += 2;
+      continue;
+    }
     if (ch === 0x5b || ch === 0x7b) {
       if (++flow > maxFlow) return 'flow';
       continue;
@@ -111,6 +130,22 @@ export function yamlNestsPast(text: string, maxFlow = MAX_JSON_DEPTH, maxColumn 
     tokenStart = false;
   }
   return undefined;
+}
+
+/**
+ * Where a node's property that starts at `i` ends: a tag (`!!seq`, `!local`, `!<verbatim>`) or an anchor
+ * (`&name`). The node itself may follow, so the scan goes on there as at the start of a token. A property
+ * ends at white space or at a flow indicator (neither anchors nor tag shorthands may hold one): a bracket
+ * right after it is counted, never taken for the property's text.
+ */
+function afterProperty(text: string, i: number): number {
+  if (text.startsWith('!<', i)) {
+    const end = text.indexOf('>', i);
+    return end < 0 ? text.length : end + 1;
+  }
+  let j = i + 1;
+  while (j < text.length && !/[ \t\r\n,[\]{}]/.test(text.charAt(j))) j++;
+  return j;
 }
 
 /**

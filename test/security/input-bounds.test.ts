@@ -298,6 +298,23 @@ describe('security: POST /ui/convert bounds the document it converts', function 
     assert.deepEqual(((await still.json()) as { value: unknown }).value, { a: [1, [2, [3]]] });
   });
 
+  // The scan took a node's properties (a tag `!!seq`, an anchor `&a`) and the document marker `---` for the
+  // start of a plain scalar, and read what followed them as its text: the brackets after them went to the
+  // parser uncounted, which recursed until it ran its thread's stack out (a 400 quoting V8's "Maximum call
+  // stack size exceeded"; the thread of its own kept the process up).
+  it('refuses YAML nested thousands of levels deep behind a tag, an anchor or the document marker, before parsing it', async function () {
+    const deep = '['.repeat(30_000);
+    for (const text of [`--- ${deep}`, `a: !!seq ${deep}`, `- &x ${deep}`, `--- !!seq &a ${deep}`, `a: !<tag:yaml.org,2002:seq> ${deep}`]) {
+      await refused(await convert(text, 'yaml', 'json'), /^the YAML document nests deeper than 64 levels$/);
+    }
+    // Behind properties, quoted scalars and block scalars are text as elsewhere.
+    const rule = ['--- !!map', 'name: !!str "[[[["', `note: &n '${'[['.repeat(50)}'`, 'script: !!str |', ...Array.from({ length: 100 }, () => '  [[ -f /etc/x ]] && echo "{"'), 'actions: !!seq []'].join('\n');
+    const ok = await convert(rule, 'yaml', 'object');
+    assert.equal(ok.status, 200, await ok.clone().text());
+    const { value } = (await ok.json()) as { value: { name: string; script: string; actions: unknown[] } };
+    assert.deepEqual([value.name, value.script.split('\n').length, value.actions], ['[[[[', 101, []]);
+  });
+
   it('refuses block nesting and compact sequences that start past column 256, before parsing them', async function () {
     const blocks = Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}a:`).join('\n');
     for (const text of ['- '.repeat(30_000) + 'x', '? '.repeat(30_000), blocks]) {
