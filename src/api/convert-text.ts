@@ -59,7 +59,8 @@ export function yamlNestsPast(text: string, maxFlow = MAX_JSON_DEPTH, maxColumn 
       }
       continue;
     }
-    const space = ch === 0x20 || ch === 0x09;
+    // A byte order mark (the parser skips one anywhere a document may start) is not a token either.
+    const space = ch === 0x20 || ch === 0x09 || ch === 0xfeff;
     if (indent < 0) {
       if (space) continue;
       indent = i - lineStart;
@@ -91,7 +92,7 @@ export function yamlNestsPast(text: string, maxFlow = MAX_JSON_DEPTH, maxColumn 
         tokenStart = false;
       } else if (ch === 0x2c) tokenStart = true;
       else if ((ch === 0x22 || ch === 0x27) && tokenStart) quote = ch;
-      else if ((ch === 0x21 || ch === 0x26) && tokenStart) i = afterProperty(text, i) - 1;
+      else if ((ch === 0x21 || ch === 0x26 || ch === 0x2a) && tokenStart) i = afterProperty(text, i) - 1;
       else if (!(ch === 0x3a && endsToken)) tokenStart = false;
       continue;
     }
@@ -101,7 +102,8 @@ export function yamlNestsPast(text: string, maxFlow = MAX_JSON_DEPTH, maxColumn 
     }
     // Block context, where a token may begin: it begins here, at this column; a node behind its properties
     // (a tag, an anchor) at the column where they begin, which they do not move deeper.
-    if (ch === 0x21 || ch === 0x26) {
+    // An alias (`*a`, refused later) is read the same way: the parser reads on behind one as well.
+    if (ch === 0x21 || ch === 0x26 || ch === 0x2a) {
       if (propertyColumn < 0) {
         if (i - lineStart > maxColumn) return 'column';
         propertyColumn = i - lineStart;
@@ -113,8 +115,9 @@ export function yamlNestsPast(text: string, maxFlow = MAX_JSON_DEPTH, maxColumn 
     propertyColumn = -1;
     if (column > maxColumn) return 'column';
     if ((ch === 0x2d || ch === 0x3f || ch === 0x3a) && endsToken) continue; // `- `, `? `, `: `: block indicators
-    // `---`, the document marker, starts a line: the document's first node may follow on it.
-    if (ch === 0x2d && i === lineStart && text.startsWith('---', i) && /^[ \t\r\n]?$/.test(text.charAt(i + 3))) {
+    // `---` and `...`, the document markers, start a line (after any byte order mark): the parser reads a
+    // node after either on it.
+    if ((ch === 0x2d || ch === 0x2e) && /^\uFEFF*$/.test(text.slice(lineStart, i)) && /^(?:---|\.\.\.)(?:[ \t\r\n]|$)/.test(text.slice(i, i + 4))) {
       i += 2;
       continue;
     }
@@ -133,8 +136,8 @@ export function yamlNestsPast(text: string, maxFlow = MAX_JSON_DEPTH, maxColumn 
 }
 
 /**
- * Where a node's property that starts at `i` ends: a tag (`!!seq`, `!local`, `!<verbatim>`) or an anchor
- * (`&name`). The node itself may follow, so the scan goes on there as at the start of a token. A property
+ * Where a node's property that starts at `i` ends: a tag (`!!seq`, `!local`, `!<verbatim>`), an anchor
+ * (`&name`), or an alias (`*name`). The node itself may follow, so the scan goes on there as at the start of a token. A property
  * ends at white space or at a flow indicator (neither anchors nor tag shorthands may hold one): a bracket
  * right after it is counted, never taken for the property's text.
  */

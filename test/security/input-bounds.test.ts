@@ -298,13 +298,14 @@ describe('security: POST /ui/convert bounds the document it converts', function 
     assert.deepEqual(((await still.json()) as { value: unknown }).value, { a: [1, [2, [3]]] });
   });
 
-  // The scan took a node's properties (a tag `!!seq`, an anchor `&a`) and the document marker `---` for the
-  // start of a plain scalar, and read what followed them as its text: the brackets after them went to the
-  // parser uncounted, which recursed until it ran its thread's stack out (a 400 quoting V8's "Maximum call
-  // stack size exceeded"; the thread of its own kept the process up).
-  it('refuses YAML nested thousands of levels deep behind a tag, an anchor or the document marker, before parsing it', async function () {
+  // The scan took a node's properties (a tag `!!seq`, an anchor `&a`), an alias, a byte order mark and the
+  // document markers `---` and `...` for the start of a plain scalar, and read what followed them as its
+  // text: the brackets after them went to the parser uncounted, which recursed until it ran its thread's
+  // stack out (a 400 quoting V8's "Maximum call stack size exceeded") or spent its 2 s on them; the thread
+  // of its own kept the process up.
+  it('refuses YAML nested thousands of levels deep behind a tag, an anchor, an alias, a byte order mark or a document marker, before parsing it', async function () {
     const deep = '['.repeat(30_000);
-    for (const text of [`--- ${deep}`, `a: !!seq ${deep}`, `- &x ${deep}`, `--- !!seq &a ${deep}`, `a: !<tag:yaml.org,2002:seq> ${deep}`]) {
+    for (const text of [`--- ${deep}`, `a: !!seq ${deep}`, `- &x ${deep}`, `--- !!seq &a ${deep}`, `a: !<tag:yaml.org,2002:seq> ${deep}`, `\uFEFF${deep}`, `\uFEFF--- ${deep}`, `a: *b ${deep}`, `... ${deep}`]) {
       await refused(await convert(text, 'yaml', 'json'), /^the YAML document nests deeper than 64 levels$/);
     }
     // Behind properties, quoted scalars and block scalars are text as elsewhere.
