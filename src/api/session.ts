@@ -140,6 +140,7 @@ export function sessionResolver(deps: { db: Kysely<Database>; config: Config }):
   return async (c) => {
     const secret = getCookie(c, SESSION_COOKIE, 'host');
     if (secret === undefined || oidc === undefined) return undefined;
+    checkSubresource(c);
     const expired = () => unauthorized('the dashboard session has expired or was signed out: sign in again');
     if (!SECRET_FORMAT.test(secret)) throw expired();
     const row = await liveSession(deps.db, hashToken(secret), oidc.issuerUrl);
@@ -160,6 +161,25 @@ export function sessionResolver(deps: { db: Kysely<Database>; config: Config }):
     }
     return { id: row.id, actor: row.actor, scopes, memberships, subject: row.subject, email: row.email, name: row.name, expiresAt: row.expires_at, csrfToken };
   };
+}
+
+/**
+ * A read another origin's page makes with the session cookie (an <img> or <script> of a page of the same
+ * site, which SameSite=Lax lets carry it; an <iframe>) is refused before the session is looked up: it cannot
+ * read the answer, but it would be charged to the session's request budget, so a page left open elsewhere
+ * could keep the user's own dashboard answered 429, and would count as the person's use. Nothing of ours reads
+ * that way: the dashboard fetches from its own origin, and a link from elsewhere (an approval link in Slack,
+ * an /api URL pasted) is a top-level navigation (`Sec-Fetch-Mode: navigate`, `Sec-Fetch-Dest: document`).
+ * A client that sends no fetch metadata (not a browser, or a very old one) is not concerned.
+ */
+function checkSubresource(c: Context<AppEnv>): void {
+  const site = c.req.header('sec-fetch-site');
+  if (site !== 'same-site' && site !== 'cross-site') return;
+  // Browsers send the three headers together; what is missing is not held against the request.
+  const topLevel = (c.req.header('sec-fetch-mode') ?? 'navigate') === 'navigate' && (c.req.header('sec-fetch-dest') ?? 'document') === 'document';
+  if (SAFE_METHODS.has(c.req.method) && !topLevel) {
+    throw forbidden(`a ${site} ${(c.req.header('sec-fetch-dest') ?? 'request').slice(0, 40)} may not use the dashboard session; only its own pages and links followed to it may`);
+  }
 }
 
 function checkForgery(c: Context<AppEnv>, publicOrigin: string, csrfToken: string): void {
