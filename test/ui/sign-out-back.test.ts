@@ -69,6 +69,7 @@ describe('dashboard sign-out in headless Chromium (back/forward cache on): Back,
     await page.evaluate('window.keptDocument = true');
     await page.click('#logout');
     await page.waitForURL((u) => u.href.startsWith(`${sso.op.issuer}/session/end`), { waitUntil: 'commit' });
+    await page.getByTestId('op-logout').waitFor(); // the provider's page, shown
     // The next person at the machine presses Back. A document from the back/forward cache fires no load
     // event, so the navigation is awaited until it commits.
     await page.goBack({ waitUntil: 'commit' });
