@@ -7,18 +7,14 @@
 // test/api/openapi.test.ts walks the same document anonymously (401); these are the callers with too little.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import type { createApp } from '../../src/api/app.js';
 import { SCOPE_RANK, type Scope } from '../../src/services/actor.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { ADMIN_TOKEN, issueToken } from '../helpers/stack.js';
-import { insertTestSession } from '../helpers/sessions.js';
+import { insertTestSession, SSO_ISSUER, SSO_ORIGIN, ssoApp } from '../helpers/sessions.js';
 
-const ORIGIN = 'https://selfheal.example.com';
-const ISSUER = 'https://login.example.com/realms/sre';
+const ORIGIN = SSO_ORIGIN;
+const ISSUER = SSO_ISSUER;
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
 interface Operation {
@@ -47,18 +43,9 @@ describe('security: every route enforces the scope it documents, and every sessi
 
   before(async function () {
     db = await createTestDatabase();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: '127.0.0.1:1',
-      SELFHEAL_PUBLIC_URL: ORIGIN,
-      OIDC_ISSUER_URL: ISSUER,
-      OIDC_CLIENT_ID: 'selfheal',
-      OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+    app = ssoApp(db, {
       OIDC_ROLE_MAP: 'sre-admins=admin',
     });
-    app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
     const doc = (await (await app.request('/openapi.json')).json()) as {
       paths: Record<string, Partial<Record<Operation['method'], { 'x-required-scope'?: Scope; parameters?: { in: string; name: string; required?: boolean }[] }>>>;
     };

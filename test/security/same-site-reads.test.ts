@@ -7,17 +7,13 @@
 // is a navigation.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import type { createApp } from '../../src/api/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { insertTestSession, type TestSession } from '../helpers/sessions.js';
+import { insertTestSession, type TestSession, SSO_ISSUER, SSO_ORIGIN, ssoApp } from '../helpers/sessions.js';
 import { ADMIN_TOKEN } from '../helpers/stack.js';
 
-const ORIGIN = 'https://selfheal.example.com';
-const ISSUER = 'https://login.example.com/realms/sre';
+const ORIGIN = SSO_ORIGIN;
+const ISSUER = SSO_ISSUER;
 const BURST = 10;
 
 /** What Chromium sends with an <img> on https://wiki.example.com pointed at the dashboard's API. */
@@ -31,20 +27,11 @@ describe('security: another page of the same site cannot spend the dashboard ses
 
   before(async function () {
     db = await createTestDatabase();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: '127.0.0.1:1',
-      SELFHEAL_PUBLIC_URL: ORIGIN,
-      OIDC_ISSUER_URL: ISSUER,
-      OIDC_CLIENT_ID: 'selfheal',
-      OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+    app = ssoApp(db, {
       OIDC_ROLE_MAP: 'viewers=read',
       SELFHEAL_RATE_LIMIT_BURST: String(BURST),
       SELFHEAL_RATE_LIMIT_PER_SECOND: '1',
     });
-    app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
   });
   after(async () => db?.close());
 

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import type { createApp } from '../../src/api/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { insertTestSession } from '../helpers/sessions.js';
-import { ADMIN_TOKEN } from '../helpers/stack.js';
+import { insertTestSession, SSO_ISSUER, SSO_ORIGIN, ssoApp } from '../helpers/sessions.js';
 
 // Four eyes on shell commands: the author of a rule version may not approve its gated actions. A token
 // minted from a dashboard session records that session (api_tokens.session_*: the user's subject and
@@ -15,26 +10,17 @@ import { ADMIN_TOKEN } from '../helpers/stack.js';
 // writes a shell command, then mints herself a token (no `owner`) from the same session, must not be able
 // to approve her own command with it, nor the other way round.
 describe('security: a token minted from a session is its user for the four-eyes rule', function () {
-  const ORIGIN = 'https://selfheal.example.com';
-  const ISSUER = 'https://login.example.com/realms/sre';
+  const ORIGIN = SSO_ORIGIN;
+  const ISSUER = SSO_ISSUER;
   let db: TestDatabase;
   let app: ReturnType<typeof createApp>;
 
   before(async function () {
     db = await createTestDatabase();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: '127.0.0.1:1',
-      SELFHEAL_PUBLIC_URL: ORIGIN,
-      OIDC_ISSUER_URL: ISSUER,
-      OIDC_CLIENT_ID: 'selfheal',
-      OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+    // Temporal is never reached: a recorded decision answers delivered: false.
+    app = ssoApp(db, {
       OIDC_ROLE_MAP: 'sre-admins=admin',
     });
-    // Temporal is never reached: a recorded decision answers delivered: false.
-    app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
   });
   after(async () => db?.close());
 

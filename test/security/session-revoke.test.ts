@@ -6,23 +6,19 @@
 // out, swept), and so do the tokens minted with it; before, only tokens named by a still-live session did.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
-import { createApp } from '../../src/api/app.js';
+import type { createApp } from '../../src/api/app.js';
 import { hashToken } from '../../src/api/auth.js';
-import { allRoutes } from '../../src/api/routes/index.js';
 import { newSecret } from '../../src/api/session.js';
-import { loadConfig } from '../../src/config.js';
 import { createSession } from '../../src/services/sessions.js';
 import type { Database } from '../../src/db/database.js';
 import { revokeOwnerSessions, type SessionOwner } from '../../src/db/repositories/sessions.js';
-import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { ADMIN_TOKEN, issueToken } from '../helpers/stack.js';
-import { insertTestSession } from '../helpers/sessions.js';
+import { insertTestSession, SSO_ISSUER, SSO_ORIGIN, ssoApp } from '../helpers/sessions.js';
 
-const ORIGIN = 'https://selfheal.example.com';
-const ISSUER = 'https://login.example.com/realms/sre';
+const ORIGIN = SSO_ORIGIN;
+const ISSUER = SSO_ISSUER;
 const GROUPS = { admin: 'sre-admins', write: 'sre', read: 'viewers' } as const;
 
 describe('security: an admin revokes every session of a user', function () {
@@ -37,18 +33,9 @@ describe('security: an admin revokes every session of a user', function () {
 
   before(async function () {
     db = await createTestDatabase();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: '127.0.0.1:1',
-      SELFHEAL_PUBLIC_URL: ORIGIN,
-      OIDC_ISSUER_URL: ISSUER,
-      OIDC_CLIENT_ID: 'selfheal',
-      OIDC_CLIENT_SECRET: 'oidc-client-secret-value',
+    app = ssoApp(db, {
       OIDC_ROLE_MAP: `${GROUPS.admin}=admin,${GROUPS.write}=write,${GROUPS.read}=read`,
     });
-    app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) }, allRoutes);
   });
   after(async () => db?.close());
 
