@@ -4,11 +4,8 @@
 // an environment of the same folder was created, then the job was refused (400), a half-applied folder that
 // `diff` had shown as a plan (exit 1).
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createLogger } from '../../src/logger.js';
-import { startApiServer, type ApiServer } from '../../src/server.js';
+import type { ApiServer } from '../../src/server.js';
+import { apiServerOn, scratchFolders, type ScratchFolders } from '../helpers/gitops.js';
 import { ADMIN_TOKEN, startStack, type Stack } from '../helpers/stack.js';
 import { selfheal } from '../helpers/cli.js';
 
@@ -20,21 +17,15 @@ describe('selfheal apply refuses from the files what the server would refuse, be
   let stack: Stack;
   let server: ApiServer;
   let env: Record<string, string>;
-  let work: string;
-  let n = 0;
-  const folder = async (files: Record<string, string>) => {
-    const dir = path.join(work, `case-${++n}`);
-    await mkdir(dir);
-    for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-    return dir;
-  };
+  let work: ScratchFolders;
+  const folder = (files: Record<string, string>) => work.folder(files);
   const auditActions = async () => (await stack.db.db.selectFrom('audit_log').select(['action', 'entity_id']).orderBy('id').execute()).map((a) => `${a.action} ${a.entity_id}`);
 
   before(async function () {
     stack = await startStack();
-    server = await startApiServer({ config: { ...stack.config, port: 0, host: '127.0.0.1' }, db: stack.db.db, temporal: stack.temporal.client, logger: createLogger({ level: 'silent' }) });
+    server = await apiServerOn(stack);
     env = { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: ADMIN_TOKEN };
-    work = await mkdtemp(path.join(os.tmpdir(), 'selfheal-gitops-refused-'));
+    work = await scratchFolders('selfheal-gitops-refused-');
   });
 
   beforeEach(async () => {
@@ -46,7 +37,7 @@ describe('selfheal apply refuses from the files what the server would refuse, be
     await server?.close();
     await stack?.stop();
     await stack?.db.close();
-    if (work) await rm(work, { recursive: true, force: true });
+    await work?.remove();
   });
 
   it('a job with an interval under a minute, a run longer than a day or a miscased time zone: exit 2 naming each, and the environment before it is not created', async () => {

@@ -7,11 +7,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createLogger } from '../../src/logger.js';
-import { startApiServer, type ApiServer } from '../../src/server.js';
+import type { ApiServer } from '../../src/server.js';
+import { apiServerOn, scratchFolders, type ScratchFolders } from '../helpers/gitops.js';
 import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
 import { selfheal } from '../helpers/cli.js';
 
@@ -23,16 +20,10 @@ describe('selfheal apply: a team change landing between the plan and its request
   let server: ApiServer;
   let proxy: http.Server;
   let proxyUrl: string;
-  let work: string;
-  let n = 0;
+  let work: ScratchFolders;
   /** Runs once, just before the proxy forwards the first request whose `METHOD path` is the key. */
   const hooks = new Map<string, () => Promise<void>>();
-  const folder = async (files: Record<string, string>) => {
-    const dir = path.join(work, `case-${++n}`);
-    await mkdir(dir);
-    for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-    return dir;
-  };
+  const folder = (files: Record<string, string>) => work.folder(files);
   const call = async (p: string, init: RequestInit = {}, status?: number) => {
     const res = await stack.api(p, init);
     if (status !== undefined) assert.equal(res.status, status, `${init.method ?? 'GET'} ${p}: ${res.status} ${await res.clone().text()}`);
@@ -42,7 +33,7 @@ describe('selfheal apply: a team change landing between the plan and its request
 
   before(async function () {
     stack = await startStack();
-    server = await startApiServer({ config: { ...stack.config, port: 0, host: '127.0.0.1' }, db: stack.db.db, temporal: stack.temporal.client, logger: createLogger({ level: 'silent' }) });
+    server = await apiServerOn(stack);
     proxy = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -64,7 +55,7 @@ describe('selfheal apply: a team change landing between the plan and its request
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    work = await mkdtemp(path.join(os.tmpdir(), 'selfheal-gitops-race-'));
+    work = await scratchFolders('selfheal-gitops-race-');
     await call('/api/teams', { method: 'POST', body: JSON.stringify({ name: 'blue' }) }, 201);
   });
 
@@ -76,7 +67,7 @@ describe('selfheal apply: a team change landing between the plan and its request
     await server?.close();
     await stack?.stop();
     await stack?.db.close();
-    if (work) await rm(work, { recursive: true, force: true });
+    await work?.remove();
   });
 
   it("--prune does not delete another team's environment that took the name after the plan was read (409, kept)", async () => {

@@ -3,13 +3,12 @@
 // answers, their versions and audit entries, the Temporal Schedules of jobs, and the CLI's exit codes.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { parse } from 'yaml';
-import { createLogger } from '../../src/logger.js';
-import { startApiServer, type ApiServer } from '../../src/server.js';
+import type { ApiServer } from '../../src/server.js';
+import { apiServerOn, scratchFolders, type ScratchFolders } from '../helpers/gitops.js';
 import { ADMIN_TOKEN, startStack, type Stack } from '../helpers/stack.js';
 import { BIN, ROOT, type Run, selfheal } from '../helpers/cli.js';
 
@@ -34,15 +33,9 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
   let stack: Stack;
   let server: ApiServer;
   let env: Record<string, string>;
-  let work: string;
-  let n = 0;
+  let work: ScratchFolders;
   /** A fresh folder for one scenario. */
-  const folder = async (files: Record<string, string>) => {
-    const dir = path.join(work, `case-${++n}`);
-    await mkdir(dir);
-    for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-    return dir;
-  };
+  const folder = (files: Record<string, string>) => work.folder(files);
   const db = () => stack.db.db;
   const auditActions = async () => (await db().selectFrom('audit_log').select(['action', 'entity_id']).orderBy('id').execute()).map((a) => `${a.action} ${a.entity_id}`);
   const counts = async () => ({
@@ -58,9 +51,9 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
 
   before(async function () {
     stack = await startStack();
-    server = await startApiServer({ config: { ...stack.config, port: 0, host: '127.0.0.1' }, db: stack.db.db, temporal: stack.temporal.client, logger: createLogger({ level: 'silent' }) });
+    server = await apiServerOn(stack);
     env = { SELFHEAL_URL: server.url, SELFHEAL_TOKEN: ADMIN_TOKEN };
-    work = await mkdtemp(path.join(os.tmpdir(), 'selfheal-gitops-'));
+    work = await scratchFolders('selfheal-gitops-');
   });
 
   beforeEach(async () => {
@@ -73,7 +66,7 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     await server?.close();
     await stack?.stop();
     await stack?.db.close();
-    if (work) await rm(work, { recursive: true, force: true });
+    await work?.remove();
   });
 
   it('applies the example folder in dependency order; the second apply changes nothing (no version, no audit entry, no Schedule update)', async () => {
@@ -214,7 +207,7 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.equal((await selfheal(['apply', '-f', webhook], env)).code, 0);
     assert.equal((await stack.api('/api/jobs/prod-eu-health/pause', { method: 'POST' })).status, 200);
 
-    const dir = path.join(work, 'export-dir');
+    const dir = path.join(work.dir, 'export-dir');
     const exp = await selfheal(['export', '-o', dir], env);
     assert.equal(exp.code, 0, exp.stderr);
     assert.match(exp.stderr, /wrote 1 environment\(s\), 1 job\(s\) and 3 rule\(s\)/);
@@ -232,7 +225,7 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     const environment = parse(await readFile(path.join(dir, 'environment-prod-eu.yaml'), 'utf8')) as Record<string, unknown>;
     assert.ok(!('agentTaskQueue' in environment), 'the default agent queue is left out');
 
-    const file = path.join(work, 'export.yaml');
+    const file = path.join(work.dir, 'export.yaml');
     const one = await selfheal(['export', '-o', file], env);
     assert.equal(one.code, 0, one.stderr);
     assert.equal((await readFile(file, 'utf8')).split(/^---$/m).length, 5, 'one document per object');
@@ -301,7 +294,7 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     assert.equal(twice.code, 2);
     assert.match(twice.stderr, /b\.yaml, object 1 \(Environment twice\): Environment "twice" is also defined at .*a\.yaml, object 1/);
     assert.deepEqual(await auditActions(), [], 'nothing applied');
-    assert.equal((await selfheal(['apply', '-f', path.join(work, 'no-such-folder')], env)).code, 2);
+    assert.equal((await selfheal(['apply', '-f', path.join(work.dir, 'no-such-folder')], env)).code, 2);
     // A "billion laughs" file: aliases that would expand past the YAML library's limit are a usage error
     // naming the file (exit 2), not an unexpected error (exit 3, which CI reads as the server being down).
     const laughs = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
@@ -386,13 +379,13 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
       assert.match(s.env?.SELFHEAL_TOKEN ?? '', /^\$\{\{ secrets\.SELFHEAL_\w+_TOKEN \}\}$/, 'the token comes from a repository secret');
       return s.run;
     };
-    const summary = path.join(work, 'step-summary.txt');
+    const summary = path.join(work.dir, 'step-summary.txt');
     assert.equal(workflow.env.SELFHEAL_TEAMS, 'default');
     for (const [job, name] of [['diff', 'selfheal diff'], ['apply', 'selfheal apply']] as const) {
       for (const line of step(job, name).split('\n').filter((l) => /"\$SELFHEAL_CLI" (diff|apply)/.test(l))) assert.match(line, /--team "\$SELFHEAL_TEAMS"/, `${job}: ${line}`);
     }
     const ghEnv = (dir: string) => ({ ...env, SELFHEAL_DIR: dir, SELFHEAL_TEAMS: workflow.env.SELFHEAL_TEAMS!, SELFHEAL_PRUNE: workflow.env.SELFHEAL_PRUNE!, SELFHEAL_CLI: BIN, GITHUB_STEP_SUMMARY: summary });
-    const cwd = await mkdtemp(path.join(work, 'gh-'));
+    const cwd = await mkdtemp(path.join(work.dir, 'gh-'));
     const inDir = (script: string) => `cd ${JSON.stringify(cwd)}\n${script}`;
 
     const pr = await bash(inDir(step('diff', 'selfheal diff')), ghEnv(EXAMPLE));
