@@ -32,6 +32,7 @@ import type { Logger } from '../src/logger.js';
 import type { Integrations } from './actions.js';
 import { createAlertDelivery, createGuards } from './guards.js';
 import type { OwnWritesClient } from './own-writes.js';
+import { afterAskedPause } from './side-effects.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
 import type { MatchVerification } from './verification.js';
 
@@ -554,7 +555,12 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }): Promise<{ posted: boolean }> {
     if (!deps.pagerduty || input.outcomes.length === 0) return { posted: false };
     const verification = input.verification ? `\n- verification: ${input.verification.status} — ${input.verification.detail}` : '';
-    await deps.pagerduty.addNote(input.incidentId, summariseRun(input.plan, input.outcomes, input.cancelled) + verification);
+    try {
+      await deps.pagerduty.addNote(input.incidentId, summariseRun(input.plan, input.outcomes, input.cancelled) + verification);
+    } catch (err) {
+      // A 429 (or 503) with Retry-After: retried, not before the pause PagerDuty asked for (capped).
+      throw afterAskedPause(err);
+    }
     return { posted: true };
   }
 

@@ -18,7 +18,7 @@ import { mintApprovalLinks } from '../src/services/approvals.js';
 import { ensureOwnWrites, type OwnWritesClient } from './own-writes.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import { sendEmailInRounds, type EmailSender } from './email-rounds.js';
-import { createSideEffects, type EffectResult } from './side-effects.js';
+import { afterAskedPause, createSideEffects, type EffectResult } from './side-effects.js';
 import type { RunActionInput } from './types.js';
 
 export interface ActionDeps {
@@ -295,5 +295,6 @@ export function toFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof ExecutorError && !err.retryable) return ApplicationFailure.nonRetryable(err.message, err.name);
   if (err instanceof PagerDutyApiError && !err.retryable) return ApplicationFailure.nonRetryable(err.message, 'NonRetryableError');
-  return err;
+  // A 429 (or 503) with Retry-After: retried, not before the pause PagerDuty asked for (capped).
+  return afterAskedPause(err);
 }

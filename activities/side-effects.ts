@@ -27,6 +27,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, SideEffect } from '../src/db/database.js';
+import { SAAS_PAUSE_CAP_SECONDS } from '../src/domain/attempt-slack.js';
+import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
 import {
   claimAfterFailure,
   claimFirstAttempt,
@@ -189,6 +191,30 @@ export function whatHappened(err: unknown): 'nothing' | 'uncertain' {
   return 'uncertain';
 }
 
+/**
+ * The pause PagerDuty asked for before the same call is made again: its `Retry-After` on a 429 (the account's
+ * or the token's rate limit) or on a 503, at most SAAS_PAUSE_CAP_SECONDS (a longer wait is not awaited: the
+ * next attempt comes at the cap, and a 429 again waits again). Undefined when no answer asked for one: the
+ * retry policy's own pause applies. Used as the failure's `nextRetryDelay`, which replaces that pause: before,
+ * the policy's 1 s came back long before a rate limit let up, spending attempts on an account whose limit is
+ * shared by every integration.
+ */
+export function askedRetryDelayMs(err: unknown): number | undefined {
+  for (const e of causes(err)) {
+    if (!(e instanceof PagerDutyApiError) || (e.status !== 429 && e.status !== 503)) continue;
+    const asked = e.details.retryAfterMs;
+    if (asked !== undefined && asked > 0) return Math.min(Math.ceil(asked), SAAS_PAUSE_CAP_SECONDS * 1000);
+  }
+  return undefined;
+}
+
+/** A PagerDuty error whose answer asked for a pause: a retryable failure not retried before it; others as they are. */
+export function afterAskedPause(err: unknown): unknown {
+  const nextRetryDelay = askedRetryDelayMs(err);
+  if (!(err instanceof PagerDutyApiError) || !err.retryable || nextRetryDelay === undefined) return err;
+  return ApplicationFailure.create({ message: err.message, type: err.name, nextRetryDelay });
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -339,7 +365,13 @@ export function createSideEffects(deps: SideEffectDeps) {
       }
       await record(() => markUncertain(db, spec.key, message));
       // A later attempt finds out what happened (lookup or idempotent resend), whatever this error's type.
-      throw ApplicationFailure.retryable(`${message} (outcome uncertain: the next attempt looks before it acts)`, 'SideEffectUncertain');
+      // A 503 with Retry-After: the next attempt (which looks first) comes when PagerDuty asked.
+      const nextRetryDelay = askedRetryDelayMs(err);
+      throw ApplicationFailure.create({
+        message: `${message} (outcome uncertain: the next attempt looks before it acts)`,
+        type: 'SideEffectUncertain',
+        ...(nextRetryDelay !== undefined ? { nextRetryDelay } : {}),
+      });
     }
     await recordDone(spec.key, result);
     return { ...result, via: 'performed' };

@@ -38,6 +38,8 @@ export interface RecordedRequest {
   operationId: string | undefined;
   status: number;
   errors: string[];
+  /** When the request arrived (Date.now()). */
+  at: number;
 }
 
 export interface PeerNote {
@@ -84,8 +86,11 @@ export interface PagerDutyPeer {
   requests: RecordedRequest[];
   /** Alerts returned by GET /incidents/{id}/alerts for this incident (default: none). */
   seedAlerts(incidentId: string, alerts: unknown[]): void;
-  /** Answer the next `times` matching requests with `status` instead of handling them. */
-  failNext(status: number, times?: number, match?: { method?: string; pathPrefix?: string }): void;
+  /**
+   * Answer the next `times` matching requests with `status` instead of handling them; a 429 says
+   * `Retry-After: 1`, or `retryAfter` seconds when given (then any status says it).
+   */
+  failNext(status: number, times?: number, match?: { method?: string; pathPrefix?: string; retryAfter?: number }): void;
   /**
    * Answer the next `times` matching requests with the redirect `status` (a proxy, or an API moved), its
    * Location the same path under `/moved`. A 301, 302, 307 or 308 does nothing (the request is not handled);
@@ -266,7 +271,7 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
   const incidents = new Map<string, PeerIncident>();
   const metas = new Map<string, IncidentMeta>();
   const subscriptions = new Map<string, Json>();
-  const failures: { status: number; remaining: number; method?: string; pathPrefix?: string }[] = [];
+  const failures: { status: number; remaining: number; method?: string; pathPrefix?: string; retryAfter?: number }[] = [];
   const redirects: { status: number; remaining: number; method?: string; pathPrefix?: string }[] = [];
   const losses: { how: 'drop' | { delayMs: number }; method?: string; pathPrefix?: string }[] = [];
   const delayed = new Set<NodeJS.Timeout>();
@@ -501,7 +506,7 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     const query = Object.fromEntries(url.searchParams.entries());
-    const record: RecordedRequest = { method, path: url.pathname, query, headers, body: undefined, rawBody, operationId: undefined, status: 0, errors: [] };
+    const record: RecordedRequest = { method, path: url.pathname, query, headers, body: undefined, rawBody, operationId: undefined, status: 0, errors: [], at: Date.now() };
     requests.push(record);
 
     const reply = (status: number, payload: unknown): void => {
@@ -538,7 +543,7 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     const failure = failures.find((f) => f.remaining > 0 && (!f.method || f.method === method) && (!f.pathPrefix || url.pathname.startsWith(f.pathPrefix)));
     if (failure) {
       failure.remaining--;
-      if (failure.status === 429) res.setHeader('Retry-After', '1');
+      if (failure.retryAfter !== undefined || failure.status === 429) res.setHeader('Retry-After', String(failure.retryAfter ?? 1));
       reply(failure.status, { error: { message: failure.status === 429 ? 'Rate Limit Exceeded' : 'Internal Server Error', code: failure.status === 429 ? 2020 : 2001 } });
       return;
     }
