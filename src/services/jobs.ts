@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
-import { environmentsOutside } from '../db/repositories/teams.js';
+import { registeredEnvironmentsHeld } from '../db/repositories/teams.js';
 import { countEnvironmentsForTargets } from '../db/repositories/environment-settings.js';
 import { deleteJob, findJob, findJobClash, findJobRun, firstFreeJobId, insertJob, lockJobId, listJobPage, listJobRunsPage, listJobRunTargets, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
@@ -62,7 +62,17 @@ async function targetsInTeam(db: Kysely<Database>, team: string, job: JobDefinit
     if (problem) throw new UnprocessableError(`targets: ${problem}`, [{ path: 'targets', message: problem }], { matched, maxTargets: MAX_JOB_RUN_TARGETS });
     return;
   }
-  const outside = await environmentsOutside(db, team, job.targets.environments);
+  // Held until the save commits, so a concurrent delete of a named environment either waits and then
+  // refuses (the job names it) or ends first and the name is refused here as not registered.
+  const registered = await registeredEnvironmentsHeld(db, job.targets.environments);
+  const known = new Set(registered.map((e) => e.name));
+  const missing = job.targets.environments.filter((name) => !known.has(name));
+  if (missing.length > 0) {
+    throw new ValidationError(`targets.environments: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not registered`, [
+      { path: 'targets.environments', message: `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not registered in team ${team}` },
+    ]);
+  }
+  const outside = registered.filter((e) => e.team !== team);
   if (outside.length > 0) {
     throw new ValidationError(`a job of team ${team} may target only that team's environments`, [
       { path: 'targets.environments', message: `${outside.map((e) => e.name).join(', ')} belong${outside.length === 1 ? 's' : ''} to another team` },

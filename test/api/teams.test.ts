@@ -203,9 +203,13 @@ describe('teams API: ownership, audit, approvals, moves', function () {
 
   it("another team's job naming an environment before it existed neither blocks its deletion nor shows that job's id", async () => {
     const name = `shop-later-${randomUUID().slice(0, 6)}`;
-    // The name is free when pay's editor writes the job: nothing refuses it, and at run time a job reaches only
-    // its own team's environments.
-    const job = await ok(t.payEditor!.token, 'POST', '/api/jobs', { name: `reach ${name}`, team: 'pay', schedule: { interval: '1h' }, targets: { environments: [name] }, script: 'probe.sh', enabled: false }, 201);
+    // The API refuses a target that is not registered now; this job stands for one pay's editor wrote before
+    // that (its row as the API stored it). At run time a job reaches only its own team's environments.
+    const definition = { id: `reach-${name}`, name: `reach ${name}`, team: 'pay', schedule: { interval: '1h' }, targets: { environments: [name] }, script: 'probe.sh', enabled: false };
+    const refused = await call(t.payEditor!.token, 'POST', '/api/jobs', definition);
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    const job = { id: definition.id };
+    await db.db.insertInto('jobs').values({ id: job.id, name: definition.name, definition: JSON.stringify(definition), enabled: false, schedule_id: `job-${job.id}`, team: 'pay' }).execute();
     await ok(t.bothAdmin!.token, 'POST', '/api/environments', { name, team: 'shop' }, 201);
     const gone = await call(t.bothAdmin!.token, 'DELETE', `/api/environments/${name}`);
     assert.equal(gone.status, 204, JSON.stringify(gone.body));

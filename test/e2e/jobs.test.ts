@@ -155,6 +155,9 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
   });
 
   it('runs over SSH on the management VM, with dry-run passed to the script and failures reported', async function () {
+    // The API refuses a target that is not registered, and an environment a job names cannot be deleted:
+    // this stands for a job stored before both (its row removed under it), whose run still reports the target.
+    assert.equal((await post('/api/environments', { name: 'jobs-not-registered' })).status, 201);
     const id = await createJob({
       name: 'probe via ssh',
       schedule: { interval: '1h' },
@@ -163,6 +166,7 @@ describe('scheduled jobs: API → Temporal Schedule → job workflow → Doctor 
       script: 'probe.sh',
       dryRun: true,
     });
+    await stack.db.db.deleteFrom('environments').where('name', '=', 'jobs-not-registered').execute();
     await trigger(id);
     const run = await eventually(async () => (await finished(id))[0], 40_000, 'a finished ssh run');
     assert.equal(run.status, 'partial');

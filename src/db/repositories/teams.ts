@@ -120,8 +120,12 @@ export async function replaceMemberships(db: Db, m: { tokenId: string; team: str
 export const ruleTeam = async (db: Db, ruleId: string): Promise<string | undefined> =>
   (await db.selectFrom('rules').select('team').where('id', '=', ruleId).executeTakeFirst())?.team;
 
-/** The teams of the named environments that are not `team` (a job or rule may use only its own team's environments). */
-export const environmentsOutside = (db: Db, team: string, names: readonly string[]): Promise<{ name: string; team: string }[]> =>
+/**
+ * The registered environments among `names` with their teams, each row held FOR KEY SHARE until the
+ * transaction ends: an environment delete (which locks its row FOR UPDATE, then looks for jobs naming it)
+ * waits for this transaction and then sees its job, and a name deleted first is not returned here.
+ */
+export const registeredEnvironmentsHeld = (db: Db, names: readonly string[]): Promise<{ name: string; team: string }[]> =>
   names.length === 0
     ? Promise.resolve([])
-    : db.selectFrom('environments').select(['name', 'team']).where('name', 'in', [...names]).where('team', '!=', team).orderBy('name').execute();
+    : db.selectFrom('environments').select(['name', 'team']).where('name', 'in', [...names]).orderBy('name').forKeyShare().execute();
