@@ -62,6 +62,15 @@ export interface EnvironmentSsh {
   hostKeyFingerprint: string;
 }
 
+/** An agent task queue that was ever some environment's (migration 2026-12-30T00-00-agent-queues-used). */
+export interface AgentQueueUsedTable {
+  queue: string;
+  /** The first environment (and its team) whose queue it was. */
+  environment: string;
+  team: string;
+  recorded_at: Generated<Timestamp>;
+}
+
 export interface EnvironmentTable {
   name: string;
   description: string | null;
@@ -428,6 +437,7 @@ export interface Database {
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
   environments: EnvironmentTable;
+  agent_queues_used: AgentQueueUsedTable;
   rules: RuleTable;
   rules_generation: RulesGenerationTable;
   rule_versions: RuleVersionTable;

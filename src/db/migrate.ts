@@ -29,6 +29,7 @@ import * as jobScheduleFingerprint from './migrations/2026-12-26T00-00-job-sched
 import * as ruleVersionBytes from './migrations/2026-12-27T00-00-rule-version-bytes.js';
 import * as incidentStatusUnknown from './migrations/2026-12-28T00-00-incident-status-unknown.js';
 import * as listRowBytes from './migrations/2026-12-29T00-00-list-row-bytes.js';
+import * as agentQueuesUsed from './migrations/2026-12-30T00-00-agent-queues-used.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -61,6 +62,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-27T00-00-rule-version-bytes': ruleVersionBytes,
   '2026-12-28T00-00-incident-status-unknown': incidentStatusUnknown,
   '2026-12-29T00-00-list-row-bytes': listRowBytes,
+  '2026-12-30T00-00-agent-queues-used': agentQueuesUsed,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

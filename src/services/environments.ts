@@ -11,7 +11,7 @@ import type { Database, Environment } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { inTransaction } from '../db/repositories/transactions.js';
-import { deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironmentPage, updateEnvironment, type EnvironmentRecord } from '../db/repositories/environments.js';
+import { agentQueueUsedBefore, deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironmentPage, rememberAgentQueue, updateEnvironment, type EnvironmentRecord } from '../db/repositories/environments.js';
 import { liveJobsNaming } from '../db/repositories/jobs.js';
 import { SSH_AUTHORITY_FIELDS, type environmentCreateSchema, type environmentUpdateSchema } from '../domain/environments.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
@@ -115,6 +115,20 @@ async function queueNotPolled(temporal: Client, namespace: string, queue: string
   }
 }
 
+/**
+ * A non-admin may not take an agent queue that was ever some environment's, deleted since or not: its
+ * Doctor agent may only be stopped (maintenance) longer than Temporal lists a poller (minutes), and when it
+ * comes back it serves whoever registered the queue in between (queueNotPolled cannot see it). 403 naming
+ * agentTaskQueue; an admin may register it.
+ */
+async function queueNeverUsed(db: Db, queue: string): Promise<void> {
+  if (await agentQueueUsedBefore(db, queue)) {
+    throw new ForbiddenError(`agent task queue ${queue} was an environment's before, and its Doctor agent may come back: only an admin may register an environment on it; nothing was created`, {
+      errors: [{ path: 'agentTaskQueue', message: `${queue} was an environment's agent queue before; an admin must register this environment` }],
+    });
+  }
+}
+
 export function environmentView(e: Environment) {
   return {
     name: e.name,
@@ -207,9 +221,12 @@ export function environmentService(deps: EnvironmentServiceDeps) {
         await queueNotPolled(deps.temporal, deps.namespace, body.agentTaskQueue ?? agentTaskQueue(body.name));
       }
       return inTransaction(db, async (trx) => {
-        await queueFree(trx, body.name, body.agentTaskQueue ?? agentTaskQueue(body.name));
+        const queue = body.agentTaskQueue ?? agentTaskQueue(body.name);
+        await queueFree(trx, body.name, queue);
+        if (!hasScope(actor.scopes, 'admin')) await queueNeverUsed(trx, queue);
         const inserted = await insertEnvironment(trx, recordOf(body.name, body, team));
         if (!inserted) throw new ConflictError(`environment ${body.name} already exists`);
+        await rememberAgentQueue(trx, queue, body.name, team);
         await writeAudit(trx, { actor: actor.name, action: 'environment.create', entityType: 'environment', entityId: body.name, after: environmentView(inserted), team });
         return inserted;
       });
@@ -227,6 +244,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
         checkAuthority(actor, name, body, before);
         await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
         const updated = await updateEnvironment(trx, recordOf(name, body, team));
+        await rememberAgentQueue(trx, updated.agent_task_queue ?? agentTaskQueue(name), name, team);
         await writeAudit(trx, { actor: actor.name, action: 'environment.update', entityType: 'environment', entityId: name, before: environmentView(before), after: environmentView(updated), team });
         return updated;
       });

@@ -108,6 +108,28 @@ describe('security: claiming an agent queue a Doctor agent already polls', funct
     ]);
   });
 
+  it("team B's editor cannot re-create the environment team A deleted once Temporal no longer lists A's stopped agent", async function () {
+    const alpha = `alpha-${suffix}`;
+    const name = `claim-stopped-${suffix}`;
+    const queue = agentTaskQueue(name);
+    // A's agent ran on it and was stopped for maintenance longer than Temporal lists a poller (minutes): what
+    // the check reads is then a queue with no poller listed, as here, where no agent polled it on this server.
+    const registered = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name, team: alpha });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    assert.equal((await call(tokens.alphaEditor, 'DELETE', `/api/environments/${name}`)).status, 204);
+    assert.deepEqual((await agentStatus(stack.temporal.client, stack.config.temporal.namespace, queue)).pollers, [], 'no poller listed on the queue');
+
+    // Before: 201 — and A's agent, started again, ran B's scripts.
+    const taken = await call(tokens.betaEditor, 'POST', '/api/environments', { name, team: `beta-${suffix}` });
+    assert.equal(taken.status, 403, JSON.stringify(taken.body));
+    assert.deepEqual(paths(taken.body), ['agentTaskQueue']);
+    assert.match(taken.body.detail, new RegExp(`agent task queue ${queue} was an environment's before, and its Doctor agent may come back: only an admin may register`));
+    assert.equal(await row(name), undefined, 'no row in environments');
+    assert.equal((await audit(name)).length, 2, 'no audit entry for a refused create');
+    // An admin may register it.
+    assert.equal((await call(ADMIN_TOKEN, 'POST', '/api/environments', { name, team: `beta-${suffix}` })).status, 201);
+  });
+
   it('an admin may register an environment on a queue a live agent polls (201, audited)', async function () {
     const created = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: byAdmin, labels: { tier: 'dev' } });
     assert.equal(created.status, 201, JSON.stringify(created.body));

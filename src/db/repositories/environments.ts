@@ -94,3 +94,13 @@ export async function findQueueOwner(db: Db, name: string, queue: string, defaul
     .executeTakeFirst();
   return row?.name;
 }
+
+/** Remembers that `queue` is (and so was) an environment's agent queue; the first environment to hold it stays recorded. */
+export async function rememberAgentQueue(db: Db, queue: string, environment: string, team: string): Promise<void> {
+  await db.insertInto('agent_queues_used').values({ queue, environment, team }).onConflict((oc) => oc.column('queue').doNothing()).execute();
+}
+
+/** Whether `queue` was ever some environment's agent queue (that environment deleted since, perhaps). */
+export async function agentQueueUsedBefore(db: Db, queue: string): Promise<boolean> {
+  return (await db.selectFrom('agent_queues_used').select('queue').where('queue', '=', queue).executeTakeFirst()) !== undefined;
+}
