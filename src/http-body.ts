@@ -1,7 +1,8 @@
 // Reading an HTTP answer's body with a bound: undici's `text()` reads whatever the peer sends. One reader for
 // the three HTTP clients (the CLI's, the PagerDuty REST client, the action executors'); it sits at the top
 // of src, outside every layer, because the CLI and src/pagerduty may not import src/executors. It does no
-// I/O of its own beyond consuming the stream it is given.
+// I/O of its own beyond consuming the stream it is given. redirectTarget is here for the same reason: the
+// executors and the PagerDuty client both name a redirect's target without its secrets.
 
 /**
  * Reads at most `maxBytes` of a response body, then cancels the rest (the connection is dropped, the
@@ -25,4 +26,18 @@ export async function readBodyCapped(res: Response, maxBytes: number): Promise<{
     size += value.byteLength;
   }
   return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
+}
+
+/**
+ * Where a Location points, quoted, as origin and path (resolved against the request's URL), saying when more
+ * was left out: never its user part, query or fragment, which can carry a token. PagerDuty's client uses it too.
+ */
+export function redirectTarget(location: string | null, base: string): string {
+  if (location === null) return '(no Location)';
+  const url = URL.parse(location.trim(), base);
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return '(a Location that is not an http or https URL)';
+  const shown = `${url.origin}${url.pathname}`;
+  const cut = shown.length > 200 ? `${shown.slice(0, 200)}…` : shown;
+  const hidden = url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
+  return `"${cut}"${hidden ? ' (its query and credentials not shown)' : ''}`;
 }

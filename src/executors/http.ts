@@ -1,4 +1,4 @@
-import { readBodyCapped } from '../http-body.js';
+import { readBodyCapped, redirectTarget } from '../http-body.js';
 import { EgressDeniedError, HttpCallError } from './errors.js';
 
 export type FetchLike = typeof fetch;
@@ -130,17 +130,6 @@ function redirectError(req: HttpRequest, res: Response): HttpCallError {
   const message = `${req.label}: HTTP ${res.status}, redirecting to ${redirectTarget(res.headers.get('location'), req.url)}: redirects are not followed; ${req.redirectFix ?? 'give the address that answers'}`;
   if (res.status === 303 && req.method !== 'GET') return new HttpCallError(message, res.status, false);
   return new HttpCallError(message, null, false, { cause: new EgressDeniedError(reason) });
-}
-
-/** Where a Location points, as origin and path (resolved against the request's URL), saying when more was left out. */
-function redirectTarget(location: string | null, base: string): string {
-  if (location === null) return '(no Location)';
-  const url = URL.parse(location.trim(), base);
-  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return '(a Location that is not an http or https URL)';
-  const shown = `${url.origin}${url.pathname}`;
-  const cut = shown.length > 200 ? `${shown.slice(0, 200)}…` : shown;
-  const hidden = url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
-  return `"${cut}"${hidden ? ' (its query and credentials not shown)' : ''}`;
 }
 
 /** A fixed phrase for a non-2xx status: what an error message may say instead of the answer's body. */

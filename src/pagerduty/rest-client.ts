@@ -6,7 +6,7 @@
 // Responses are parsed tolerantly (unknown fields kept). The API token never appears in errors, and a
 // redirect is never followed: the token and the request go to PAGERDUTY_API_URL only.
 import { z } from 'zod';
-import { readBodyCapped } from '../http-body.js';
+import { readBodyCapped, redirectTarget } from '../http-body.js';
 
 /** PagerDuty's pages (100 alerts or notes) are well under this; reading stops here (undici's text() has no limit). */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -186,7 +186,9 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
       // of the redirects only 303 See Other answers a write that was handled (its result is elsewhere), so a
       // write answered 303 counts as maybe made (activities/side-effects.ts whatHappened: the next attempt looks
       // for it); a 301, 302, 307 or 308 says the request was not handled at this address, so nothing was written.
-      const location = (response.headers.get('location') ?? '(no location)').slice(0, 200);
+      // Where it points, as origin and path only: a Location's user part, query or fragment can carry a token
+      // (a sign-on page's return ticket), and this message is kept in action runs, API answers and notes.
+      const location = redirectTarget(response.headers.get('location'), url.href);
       const what =
         method === 'GET'
           ? 'redirects are not followed'
@@ -194,7 +196,7 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
             ? 'the write may have been made (303 See Other); redirects are not followed'
             : 'redirects are not followed, so the write was not made';
       throw new PagerDutyApiError(
-        `PagerDuty API ${method} ${path} answered ${response.status}, redirecting to "${location}": ${what}; set PAGERDUTY_API_URL to the address that answers`,
+        `PagerDuty API ${method} ${path} answered ${response.status}, redirecting to ${location}: ${what}; set PAGERDUTY_API_URL to the address that answers`,
         response.status,
         false,
         { method, path },

@@ -95,9 +95,9 @@ export interface PagerDutyPeer {
    * Answer the next `times` matching requests with the redirect `status` (a proxy, or an API moved), its
    * Location the same path under `/moved`. A 301, 302, 307 or 308 does nothing (the request is not handled);
    * a 303 See Other to a write is what a server answers after it made the write: the write takes effect and
-   * the answer points to where its result is.
+   * the answer points to where its result is. `location` replaces that Location (a 301, 302, 307 or 308 only).
    */
-  redirectNext(status: 301 | 302 | 303 | 307 | 308, times?: number, match?: { method?: string; pathPrefix?: string }): void;
+  redirectNext(status: 301 | 302 | 303 | 307 | 308, times?: number, match?: { method?: string; pathPrefix?: string; location?: string }): void;
   notes(incidentId: string): PeerNote[];
   incident(incidentId: string): PeerIncident | undefined;
   /** When the incident's status last changed, as GET /incidents/{id} answers it (without making that request). */
@@ -272,7 +272,7 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
   const metas = new Map<string, IncidentMeta>();
   const subscriptions = new Map<string, Json>();
   const failures: { status: number; remaining: number; method?: string; pathPrefix?: string; retryAfter?: number }[] = [];
-  const redirects: { status: number; remaining: number; method?: string; pathPrefix?: string }[] = [];
+  const redirects: { status: number; remaining: number; method?: string; pathPrefix?: string; location?: string }[] = [];
   const losses: { how: 'drop' | { delayMs: number }; method?: string; pathPrefix?: string }[] = [];
   const delayed = new Set<NodeJS.Timeout>();
   const deliveries: PeerWebhookDelivery[] = [];
@@ -553,7 +553,7 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     const moved = `${baseUrl}/moved${url.pathname}`;
     if (redirect && !(redirect.status === 303 && method !== 'GET')) {
       record.status = redirect.status;
-      res.writeHead(redirect.status, { Location: moved }).end();
+      res.writeHead(redirect.status, { Location: redirect.location ?? moved }).end();
       return;
     }
 

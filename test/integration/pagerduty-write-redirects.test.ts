@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
+import { sql } from 'kysely';
 import { createActionActivities } from '../../activities/actions.js';
 import type { PlannedAction, RunActionInput } from '../../activities/types.js';
 import { createLogger } from '../../src/logger.js';
@@ -28,6 +29,7 @@ describe('PagerDuty write-back answered with a redirect', function () {
   });
   beforeEach(async function () {
     pd = await startPagerDutyPeer({ token: TOKEN });
+    logLines = [];
   });
   afterEach(async function () {
     await pd?.close();
@@ -36,10 +38,11 @@ describe('PagerDuty write-back answered with a redirect', function () {
     await db?.close();
   });
 
+  let logLines: string[] = [];
   const activities = () =>
     createActionActivities({
       db: db.db,
-      logger: createLogger({ level: 'silent' }),
+      logger: createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } }),
       pagerduty: createPagerDutyClient({ baseUrl: pd.url, token: TOKEN, fromEmail: 'selfheal@example.com' }),
       env: {},
       sideEffects: { budgetMs: 5_000, settleMs: 10_000 },
@@ -109,5 +112,26 @@ describe('PagerDuty write-back answered with a redirect', function () {
     assert.deepEqual(requests(i.incidentId), ['POST /incidents/{id}/notes 303', 'GET /incidents/{id}/notes 200']);
     assert.equal(pd.notes(i.incidentId).length, 1, 'one note');
     assert.equal(await sideEffect(i.actionRunId), 'done');
+  });
+
+  it('a redirect whose Location carries credentials in its user part and query is named by origin and path only: the secret is in no error, record or log line', async function () {
+    const SECRET = 'sso-ticket-7f3a9c';
+    pd.redirectNext(302, 100, { location: `https://admin:${SECRET}@sso.example.test/login/return?token=${SECRET}&next=%2F#${SECRET}` });
+    const i = input({ id: 'note', type: 'pagerduty.note', params: { content: 'restarted nginx' } });
+    const { error, failures } = await untilDone(i);
+    assert.ok(error, failures.join(' | '));
+    // Before: ... redirecting to "https://admin:sso-ticket-7f3a9c@sso.example.test/login/return?token=sso-ticket-7f3a9c&next=%2F#sso-ticket-7f3a9c": ...
+    assert.equal(
+      error.message,
+      `PagerDuty API POST /incidents/${i.incidentId}/notes answered 302, redirecting to "https://sso.example.test/login/return" (its query and credentials not shown): redirects are not followed, so the write was not made; set PAGERDUTY_API_URL to the address that answers`,
+    );
+    assert.deepEqual(failures.filter((f) => f.includes(SECRET)), []);
+    // Everything the database holds (side effects, write records, ...): no row carries the secret.
+    const tables = await sql<{ table_name: string }>`select table_name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'`.execute(db.db);
+    for (const { table_name } of tables.rows) {
+      const rows = await sql<{ row: string }>`select row_to_json(t)::text as row from ${sql.table(table_name)} t`.execute(db.db);
+      assert.deepEqual(rows.rows.filter((r) => r.row.includes(SECRET)).map((r) => `${table_name}: ${r.row}`), []);
+    }
+    assert.deepEqual(logLines.filter((l) => l.includes(SECRET)), []);
   });
 });
