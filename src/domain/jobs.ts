@@ -78,6 +78,45 @@ export function scheduleFrequencyProblem(schedule: { interval?: string | undefin
 }
 
 /**
+ * The longest interval a job may be saved with: 366 days, a yearly job in a leap year. Past it a schedule
+ * is no schedule: 106752d overflows Temporal's durations (int64 nanoseconds, about 292 years) and the job
+ * never fires, and a longer interval than a year is a typo or a job no one remembers when it runs (a yearly
+ * date is a cron: "@yearly", "0 6 1 3 *").
+ */
+export const MAX_JOB_INTERVAL_DAYS = 366;
+
+/**
+ * The longest catchupWindow: 7 days. Runs missed while Temporal was down are taken when it is back if they
+ * are this recent, and with `allow_all` each one starts the script on every target at once: a week covers
+ * an outage over a long weekend, while a longer window replays runs (up to 10,080 of a once-a-minute job)
+ * whose moment is long past. Temporal itself caps a window at about 292 years, silently.
+ */
+export const MAX_CATCHUP_WINDOW_DAYS = 7;
+
+/**
+ * Why a job's interval or catchupWindow is longer than its bound, with the field to name; empty when
+ * neither is (or when malformed: the schema says so). Checked where a job is saved (create, update, apply).
+ */
+export function scheduleLengthProblems(schedule: { interval?: string | undefined; catchupWindow?: string | undefined }): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const r = schedule.interval === undefined ? undefined : parseInterval(schedule.interval);
+  if (r?.ok && r.spec.everyMs > MAX_JOB_INTERVAL_DAYS * UNIT_MS.d) {
+    problems.push({
+      path: 'schedule.interval',
+      message: `must be at most ${MAX_JOB_INTERVAL_DAYS}d, got "${schedule.interval!.trim()}": a longer interval never fires or fires when no one expects it; for a yearly date use a cron ("@yearly", "0 6 1 3 *")`,
+    });
+  }
+  const window = schedule.catchupWindow === undefined ? undefined : parseDuration(schedule.catchupWindow);
+  if (window !== undefined && window > MAX_CATCHUP_WINDOW_DAYS * UNIT_MS.d) {
+    problems.push({
+      path: 'schedule.catchupWindow',
+      message: `must be at most ${MAX_CATCHUP_WINDOW_DAYS}d, got "${schedule.catchupWindow!.trim()}": runs missed longer ago than that are stale, and each would start the script on every target`,
+    });
+  }
+  return problems;
+}
+
+/**
  * Why a stored job's schedule is held, or undefined: a job saved before the minimum interval existed fires
  * more often than it allows. Its schedule is kept paused (src/temporal/schedules.ts), a run the schedule
  * starts anyway does nothing (activities/jobs.ts), and it runs only when triggered by hand, until its
@@ -413,7 +452,7 @@ export const jobScheduleSchema = z
         const r = parseInterval(v);
         if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
       })
-      .describe(`Run every N, at least ${MIN_JOB_INTERVAL_SECONDS}s: "30m", "1h", "every 1h offset 15m".`),
+      .describe(`Run every N, at least ${MIN_JOB_INTERVAL_SECONDS}s and at most ${MAX_JOB_INTERVAL_DAYS}d: "30m", "1h", "every 1h offset 15m".`),
     cron: z
       .string()
       .max(128)
@@ -430,7 +469,7 @@ export const jobScheduleSchema = z
       .refine(isValidTimeZone, 'must be an IANA time zone such as "Europe/Paris" or "UTC"')
       .describe('IANA time zone name, spelled as the time zone database does ("Europe/Paris", "UTC").'),
     overlap: z.enum(OVERLAP_POLICIES).default('skip').describe('What happens when a run is due while the previous one still runs.'),
-    catchupWindow: duration('catchupWindow', 10_000).default('10m').describe('Runs missed (Temporal down) by less than this are still taken.'),
+    catchupWindow: duration('catchupWindow', 10_000).default('10m').describe(`Runs missed (Temporal down) by less than this are still taken; at most ${MAX_CATCHUP_WINDOW_DAYS}d.`),
   })
   .superRefine((s, ctx) => {
     const n = Number(s.interval !== undefined) + Number(s.cron !== undefined);
@@ -549,7 +588,7 @@ export function runTimeoutProblem(job: Pick<JobDefinition, 'targets' | 'via' | '
 /**
  * What a save refuses in a job beyond its schema, from the definition alone (no database, no Temporal), in
  * the order the API checks them: a run that could outlast a day (timeoutSecondsPerTarget), an interval under
- * the minimum (schedule.interval), a time zone not spelled as the zone database does (schedule.timezone).
+ * the minimum (schedule.interval), an interval or catchupWindow over its bound, a time zone not spelled as the zone database does (schedule.timezone).
  * The API answers the first with 400 (src/services/jobs.ts); `selfheal apply|diff` names them all before
  * anything is applied, as it does a schema error: before, an environment of the same folder was created,
  * then the job refused.
@@ -560,6 +599,7 @@ export function jobSaveProblems(job: Pick<JobDefinition, 'schedule' | 'targets' 
   if (tooLong) problems.push({ path: 'timeoutSecondsPerTarget', message: tooLong });
   const frequency = scheduleFrequencyProblem(job.schedule);
   if (frequency) problems.push(frequency);
+  problems.push(...scheduleLengthProblems(job.schedule));
   const spelled = timeZoneSpelling(job.schedule.timezone);
   if (spelled) problems.push({ path: 'schedule.timezone', message: `must be written as the time zone database does: "${spelled}"` });
   return problems;

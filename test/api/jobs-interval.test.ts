@@ -100,4 +100,31 @@ describe('jobs API: a schedule may not fire more often than once a minute', func
     assert.equal((await call('POST', '/api/jobs/daily-cron/backfill', { start: '2026-01-01T00:00:00Z', end: '2026-01-21T00:00:00Z' })).status, 202);
     assert.deepEqual(backfills.map((b) => b.id), [jobScheduleId('minutely'), jobScheduleId('daily-cron')]);
   });
+
+  it('an interval over 366d or a catchupWindow over 7d is a 400 naming the field and the bound; nothing is stored or scheduled', async function () {
+    // Before: 201, a schedule that never fires (106752d overflows Temporal's durations) or a window Temporal caps silently.
+    const refused: [string, Record<string, unknown>, string, RegExp][] = [
+      ['long-interval', { interval: '367d' }, 'schedule.interval', /^must be at most 366d, got "367d"/],
+      ['huge-interval', { interval: '100000000d' }, 'schedule.interval', /^must be at most 366d, got "100000000d"/],
+      ['overflow-interval', { interval: '106752d' }, 'schedule.interval', /^must be at most 366d/],
+      ['offset-interval', { interval: 'every 400d offset 1h' }, 'schedule.interval', /^must be at most 366d/],
+      ['long-catchup', { interval: '1h', catchupWindow: '8d' }, 'schedule.catchupWindow', /^must be at most 7d, got "8d"/],
+      ['huge-catchup', { cron: '0 6 * * *', catchupWindow: '100000000d' }, 'schedule.catchupWindow', /^must be at most 7d, got "100000000d"/],
+    ];
+    for (const [id, schedule, path, message] of refused) {
+      const res = await call('POST', '/api/jobs', job(id, schedule));
+      assert.equal(res.status, 400, `${id}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.type, 'application/problem+json');
+      assert.deepEqual(res.body.errors?.map((e) => e.path), [path], id);
+      assert.match(res.body.errors![0]!.message, message, id);
+      assert.ok(res.body.detail?.startsWith(`invalid request body: ${path}: must be at most`), res.body.detail);
+      assert.equal(await db.db.selectFrom('jobs').select('id').where('id', '=', id).executeTakeFirst(), undefined, `${id}: no job stored`);
+      assert.deepEqual(scheduled.filter((s) => s.id === jobScheduleId(id)), [], `${id}: no schedule made`);
+    }
+    // The bounds themselves are taken, and an existing job cannot be moved past them.
+    assert.equal((await call('POST', '/api/jobs', job('yearly-interval', { interval: '366d', catchupWindow: '7d' }))).status, 201);
+    const moved = await call('PUT', '/api/jobs/yearly-interval', job('yearly-interval', { interval: '366d', catchupWindow: '7d1s' }));
+    assert.equal(moved.status, 400, JSON.stringify(moved.body));
+    assert.deepEqual(moved.body.errors?.map((e) => e.path), ['schedule.catchupWindow']);
+  });
 });

@@ -59,6 +59,20 @@ describe('selfheal apply refuses from the files what the server would refuse, be
     assert.equal((await stack.api('/api/environments/fresh-env')).status, 404, 'the environment of the same folder was not created');
     assert.deepEqual(await auditActions(), [], 'nothing applied');
   });
+  it('a job with an interval over 366d or a catchupWindow over 7d: exit 2 naming the field and the bound, and nothing is applied', async () => {
+    const dir = await folder({
+      'env.yaml': envDoc('fresh-env'),
+      'jobs.yaml': [jobDoc('never-fires', ['fresh-env'], '', 'interval: 106752d'), jobDoc('long-catchup', ['fresh-env'], '', 'interval: 1h, catchupWindow: 100000000d')].join('---\n'),
+    });
+    for (const cmd of ['diff', 'apply']) {
+      const run = await selfheal([cmd, '-f', dir], env);
+      assert.equal(run.code, 2, `${cmd}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, /jobs\.yaml, object 1 \(Job never-fires\) schedule\.interval: must be at most 366d/);
+      assert.match(run.stderr, /jobs\.yaml, object 2 \(Job long-catchup\) schedule\.catchupWindow: must be at most 7d/);
+    }
+    assert.equal((await stack.api('/api/environments/fresh-env')).status, 404, 'the environment of the same folder was not created');
+    assert.deepEqual(await auditActions(), [], 'nothing applied');
+  });
   it('a job naming an environment of another team (in the files or on the server): exit 2 naming the job, the environment and both teams, and nothing is applied', async () => {
     assert.equal((await stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name: 'blue' }) })).status, 201);
     assert.equal((await stack.api('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'blue-live', team: 'blue' }) })).status, 201);
