@@ -3,7 +3,8 @@
  * (src/api/convert.ts), never on the API's event loop. No YAML library bounds how deep it nests or how long
  * it takes: the `yaml` package recurses once per level (about 800 flow levels ran the API's stack out, and
  * the allocation that failed next took the process down) and some 60 KB documents take seconds. So the
- * text is first scanned for its nesting, in one pass, and the parse runs under the worker's time limit.
+ * text is first scanned for its nesting, in one pass, its brackets are counted, and the parse runs under
+ * the worker's time limit.
  */
 import { isScalar, parseDocument, stringify, visit } from 'yaml';
 import { DEFAULT_BODY_LIMITS, MAX_JSON_DEPTH, nestsDeeper } from './body.js';
@@ -13,6 +14,25 @@ export const MAX_CONVERTED = DEFAULT_BODY_LIMITS.maxBytes;
 
 /** Block content may start this far right at most: each block level sits further right than its parent. */
 export const MAX_YAML_COLUMN = 4 * MAX_JSON_DEPTH;
+
+/**
+ * The most flow-collection openers (`[`, `{`) a YAML document may hold, counted in its whole text (quoted
+ * scalars, comments and block scalars included): the nesting scan follows YAML as written, but broken YAML
+ * the parser recovers from (`- 'x' [a:`, `a: "x" [`) makes it read on into brackets the scan took for
+ * text, and tens of thousands of them held it until its time limit. Ten thousand parse in a fraction of
+ * that, and no rule holds as many.
+ */
+export const MAX_YAML_FLOW_OPENERS = 10_000;
+
+/** Whether `text` holds more than `max` of `[` and `{`, stopping as soon as it does. */
+export function flowOpenersPast(text: string, max = MAX_YAML_FLOW_OPENERS): boolean {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if ((ch === 0x5b || ch === 0x7b) && ++count > max) return true;
+  }
+  return false;
+}
 
 export interface ConvertRequest {
   text: string;
@@ -188,6 +208,7 @@ export function convertText(body: ConvertRequest): Converted {
     const past = yamlNestsPast(body.text);
     if (past === 'flow') return tooDeep;
     if (past === 'column') return refused(`the YAML document has content starting past column ${MAX_YAML_COLUMN}`, `indented past column ${MAX_YAML_COLUMN}`);
+    if (flowOpenersPast(body.text)) return refused(`the YAML document holds more than ${MAX_YAML_FLOW_OPENERS} "[" or "{"`, `holds more than ${MAX_YAML_FLOW_OPENERS} "[" or "{"`);
   }
   try {
     value = body.from === 'json' ? JSON.parse(body.text) : parseYaml(body.text);

@@ -336,6 +336,20 @@ describe('security: POST /ui/convert bounds the document it converts', function 
     assert.equal(((await ok.json()) as { value: { actions: unknown[] } }).value.actions.length, 0);
   });
 
+  // Broken YAML the parser recovers from read on into brackets the scan did not count (after a quoted scalar,
+  // `- 'x' [a:`, `a: "x" [`): the document reached the parser, and was refused only by its 2 s limit. The
+  // brackets are now counted in total before anything is parsed.
+  it('refuses YAML holding more than 10000 flow-collection openers before parsing it, broken YAML included, and still converts rules below it', async function () {
+    for (const text of [`- 'x' [a:${'['.repeat(60_000)}`, `a: "x" ${'['.repeat(60_000)}`, `a: "x" [${'{a, ['.repeat(12_000)}`, `- 'x' ${'[a, '.repeat(10_001)}`]) {
+      await refused(await convert(text, 'yaml', 'json'), /^the YAML document holds more than 10000 "\[" or "\{"$/);
+    }
+    const rule = ['name: "[[[["', 'script: |', ...Array.from({ length: 2_000 }, () => '  [[ -f /etc/x ]] && echo "{"'), 'actions: [{id: a, type: log}]'].join('\n');
+    const ok = await convert(rule, 'yaml', 'object');
+    assert.equal(ok.status, 200, await ok.clone().text());
+    const { value } = (await ok.json()) as { value: { script: string; actions: unknown[] } };
+    assert.deepEqual([value.script.split('\n').length, value.actions], [2_001, [{ id: 'a', type: 'log' }]]);
+  });
+
   it('a YAML document that takes the parser a second or more never holds the event loop', async function () {
     const slow = `${'!a '.repeat(21_000)}x`;
     const delay = monitorEventLoopDelay({ resolution: 10 });
