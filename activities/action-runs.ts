@@ -417,7 +417,16 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     // Started as the trial: recorded as the planner records one, in the transaction of the start, so that
     // this run's outcome alone closes or re-opens the breaker (isCurrentTrial: the trial's match) and no
     // other fix starts meanwhile. A start stopped for another reason begins no trial.
-    if (row?.status === 'running' && beginsTrial && (await beginBreakerTrialIfOpen(trx, breaker!.ruleId, at, breaker!.matchId, breaker!.breaker))) {
+    // The trial it took over as lost may be alive after all (a run of the rule as stored now may take less
+    // than when it began): its outcome is counted under the rule's row lock, not the planner's lock, and
+    // when it committed after the read above the breaker is no longer as read (re-opened, or closed). Then
+    // this start decided `running` on a breaker that is gone: the whole start is rolled back and retried,
+    // and decides on the breaker as that outcome left it. Not by taking the row lock before the read: the
+    // compare-and-set below takes it anyway, at the same point of the lock order (after the target's and
+    // the guards' locks, as recordRuleOutcome takes it after the guards'), and needs no wait before it.
+    const took = row?.status === 'running' && beginsTrial && (await beginBreakerTrialIfOpen(trx, breaker!.ruleId, at, breaker!.matchId, breaker!.breaker));
+    if (row?.status === 'running' && beginsTrial && !took && breaker!.breaker.state === 'half_open') throw new BreakerTrialContendedError(breaker!.ruleId, "the outcome of the trial it was taking over was counted meanwhile");
+    if (took) {
       const b = breaker!;
       const stale = b.breaker.state === 'half_open' ? { trialMatch: b.breaker.trialMatch, trialSeconds: trialOf(b).trialSeconds } : undefined;
       // Its match says so, as a match planned as the trial does: before, it read as an ordinary run.
@@ -610,11 +619,12 @@ export function summariseRun(plan: MatchPlan, outcomes: ActionOutcome[], cancell
 
 /**
  * An approved start found its rule's breaker due for its half-open trial while a match of the rule was being
- * decided (the planner holds its lock on the rule): retried, the start reads the breaker as that match left it.
+ * decided (the planner holds its lock on the rule), or the stale trial it was taking over had its outcome
+ * counted meanwhile: retried, the start reads the breaker as that match (or outcome) left it.
  */
 export class BreakerTrialContendedError extends Error {
-  constructor(ruleId: string) {
-    super(`rule ${ruleId}'s circuit breaker is due for its half-open trial and a match of the rule is being decided at this moment; the start is retried`);
+  constructor(ruleId: string, why = 'a match of the rule is being decided at this moment') {
+    super(`rule ${ruleId}'s circuit breaker is due for its half-open trial and ${why}; the start is retried`);
     this.name = 'BreakerTrialContendedError';
   }
 }
