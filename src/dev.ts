@@ -10,7 +10,7 @@ import { connectNative, installTemporalRuntime } from './temporal/worker.js';
 import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
 import { lazyTemporalClient } from './temporal/native-client.js';
 import { startApiServer } from './server.js';
-import { buildMainWorker, keepJobSchedulesReconciled } from './worker.js';
+import { buildMainWorker, keepJobSchedulesReconciled, keepPeriodicDutiesRunning } from './worker.js';
 
 const DEV_TEMPORAL_PORT = 7233;
 const DEV_UI_PORT = 8233;
@@ -83,6 +83,9 @@ async function main(): Promise<void> {
   const extractors = await loadExtractors(config.extractorsFile);
   const worker = await buildMainWorker({ config, db: database.db, logger, connection, extractors });
   const workerDone = worker.run();
+  // The worker's other periodic duties, through the same function src/worker.ts runs: owed alert pages
+  // retried, and incidents resolved in PagerDuty while a webhook was lost closed (before, `npm start` ran neither).
+  const duties = keepPeriodicDutiesRunning({ config, db: database.db, logger, client: admin });
 
   const temporal = await lazyTemporalClient(target);
   const api = await startApiServer({ config, db: database.db, temporal, logger, temporalUiUrl: uiUrl, extractors });
@@ -111,6 +114,7 @@ async function main(): Promise<void> {
     // The SDK also reacts to SIGINT/SIGTERM and may already be draining.
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await workerDone;
+    await duties.stop();
     await schedules.stop();
     await admin.connection.close();
     await connection.close();

@@ -104,6 +104,31 @@ export function keepSweeping(sweep: () => Promise<unknown>, everySeconds: number
   };
 }
 
+/**
+ * The worker's periodic duties besides the job-schedule pass: the alert-delivery sweep (owed pages and
+ * notes retried) and, with a PagerDuty token, the reconcile of open incidents (an incident resolved in
+ * PagerDuty while its webhook was lost gets closed). src/worker.ts and src/dev.ts (`npm start`) both run
+ * them through this function; before, `npm start` ran neither.
+ */
+export function keepPeriodicDutiesRunning(deps: { config: Config; db: Kysely<Database>; logger: Logger; client: Client }): { stop: () => Promise<void> } {
+  const { config, db, logger, client } = deps;
+  const pagerduty = pagerDutyFor(config);
+  const alerts = keepAlertsDelivered(alertDelivery({ db, logger, guards: config.guards, integrations: createIntegrations(config), pagerduty }));
+  const reconcile =
+    pagerduty && config.pagerduty.reconcileMinutes > 0
+      ? keepSweeping(
+          () => reconcileOpenIncidents({ db, pagerduty, logger, signal: (id, msg, serviceId) => signalIncident(client, config.temporal.taskQueue, id, msg, serviceId) }),
+          config.pagerduty.reconcileMinutes * 60,
+        )
+      : undefined;
+  return {
+    stop: async () => {
+      await alerts.stop();
+      await reconcile?.stop();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const config = configOrExit('worker');
   const logger = loggerFor(config, 'selfheal-worker');
@@ -121,22 +146,13 @@ async function main(): Promise<void> {
   const connection = await connectNative(target);
   const worker = await buildMainWorker({ config, db, logger, connection, extractors: await loadExtractors(config.extractorsFile) });
   const running = worker.run();
-  const pagerduty = pagerDutyFor(config);
-  const alerts = keepAlertsDelivered(alertDelivery({ db, logger, guards: config.guards, integrations: createIntegrations(config), pagerduty }));
-  const reconcile =
-    pagerduty && config.pagerduty.reconcileMinutes > 0
-      ? keepSweeping(
-          () => reconcileOpenIncidents({ db, pagerduty, logger, signal: (id, msg, serviceId) => signalIncident(client, config.temporal.taskQueue, id, msg, serviceId) }),
-          config.pagerduty.reconcileMinutes * 60,
-        )
-      : undefined;
+  const duties = keepPeriodicDutiesRunning({ config, db, logger, client });
   logger.info({ address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue }, 'worker started');
   onShutdown(logger, async () => {
     // The SDK also reacts to SIGINT/SIGTERM and may already be draining.
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
-    await alerts.stop();
-    await reconcile?.stop();
+    await duties.stop();
     await schedules.stop();
     await connection.close();
     await client.connection.close();

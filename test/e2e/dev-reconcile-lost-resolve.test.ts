@@ -1,0 +1,74 @@
+// `npm start` (src/dev.ts) runs the worker's periodic duties through the same function as src/worker.ts
+// (keepPeriodicDutiesRunning): here, the reconcile of open incidents, which closes an incident PagerDuty
+// reports resolved while its resolve webhook was lost. Before, npm start never ran it: the incident stayed
+// open here for good.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startChildRoot } from '../helpers/fault-process.js';
+import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
+import { newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { ADMIN_TOKEN, eventually } from '../helpers/stack.js';
+import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
+
+describe('npm start closes an incident resolved in PagerDuty while its webhook was lost, as the worker does', function () {
+  this.timeout(300_000);
+  const PD_TOKEN = 'pd-dev-reconcile-token';
+  let temporal: TestTemporal;
+  let db: TestDatabase;
+  let pd: PagerDutyPeer;
+
+  before(async function () {
+    temporal = await testTemporal();
+    db = await createTestDatabase();
+    pd = await startPagerDutyPeer({ token: PD_TOKEN });
+  });
+  after(async function () {
+    await pd?.close();
+  });
+
+  it('an incident resolved in PagerDuty without a webhook is resolved here by the reconcile under npm start', async function () {
+    const dev = startChildRoot('src/dev.ts', {
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_TASK_QUEUE: `dev-reconcile-${randomUUID()}`,
+      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+      PAGERDUTY_API_URL: pd.url,
+      PAGERDUTY_API_TOKEN: PD_TOKEN,
+      PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
+      PAGERDUTY_RECONCILE_MINUTES: '1',
+      PORT: '0',
+    });
+    try {
+      await dev.waitFor(/Self-healing is running[\s\S]*Database /, 120_000);
+      const port = Number(/API\s+http:\/\/localhost:(\d+)/.exec(dev.output())?.[1]);
+      assert.ok(port > 0, dev.output().slice(-1000));
+
+      const svc = newServiceId();
+      const id = newIncidentId();
+      pd.seedIncident(id, { serviceId: svc, title: '[db-1] replica lag' });
+      const body = sampleFor('v3-incident.triggered-01.json', id, { data: { title: '[db-1] replica lag', service: { id: svc, type: 'service_reference', summary: 's' } } });
+      const res = await fetch(`http://127.0.0.1:${port}/webhooks/pagerduty`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(res.status, 202, await res.text());
+      await eventually(async () => db.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst(), 30_000, 'the incident recorded');
+
+      // Resolved in PagerDuty; the webhook never comes. Quiet here for an hour: past the reconcile's quiet period.
+      pd.humanUpdate(id, { status: 'resolved' }, 'oncall@example.com');
+      await db.db.updateTable('incidents').set({ updated_at: new Date(Date.now() - 3600_000) }).where('id', '=', id).execute();
+
+      const row = await eventually(
+        async () => {
+          const r = await db.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
+          return r?.status === 'resolved' ? r : undefined;
+        },
+        150_000,
+        "npm start's reconcile to close the incident",
+      );
+      assert.equal(row.status, 'resolved');
+      assert.ok(pd.requests.some((r) => r.method === 'GET' && r.path === `/incidents/${id}`), 'PagerDuty was asked');
+    } finally {
+      await dev.stop();
+    }
+  });
+});
