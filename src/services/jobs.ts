@@ -49,6 +49,11 @@ export interface JobServiceDeps {
 
 type JobBody = Omit<JobDefinition, 'id'> & { id?: string | undefined };
 
+/** The first names of a list a problem names (a job may list 500 environments): the rest counted. */
+function someNames(names: readonly string[], shown = 10): string {
+  return names.length <= shown ? names.join(', ') : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`;
+}
+
 /**
  * A job may target only environments of its own team (400 naming targets.environments otherwise), and a
  * selector or `all` may match no more environments now than one run may hold (422 naming targets, with the
@@ -68,14 +73,14 @@ async function targetsInTeam(db: Kysely<Database>, team: string, job: JobDefinit
   const known = new Set(registered.map((e) => e.name));
   const missing = job.targets.environments.filter((name) => !known.has(name));
   if (missing.length > 0) {
-    throw new ValidationError(`targets.environments: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not registered`, [
-      { path: 'targets.environments', message: `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not registered in team ${team}` },
+    throw new ValidationError(`targets.environments: ${someNames(missing)} ${missing.length === 1 ? 'is' : 'are'} not registered`, [
+      { path: 'targets.environments', message: `${someNames(missing)} ${missing.length === 1 ? 'is' : 'are'} not registered in team ${team}` },
     ]);
   }
   const outside = registered.filter((e) => e.team !== team);
   if (outside.length > 0) {
     throw new ValidationError(`a job of team ${team} may target only that team's environments`, [
-      { path: 'targets.environments', message: `${outside.map((e) => e.name).join(', ')} belong${outside.length === 1 ? 's' : ''} to another team` },
+      { path: 'targets.environments', message: `${someNames(outside.map((e) => e.name))} belong${outside.length === 1 ? 's' : ''} to another team` },
     ]);
   }
 }

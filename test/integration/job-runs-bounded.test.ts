@@ -44,6 +44,8 @@ describe('a job’s run history is bounded in bytes, its targets paged whole', f
     const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TASK_QUEUE: `job-runs-bounded-${job}` });
     server = await startApiServer({ config: { ...config, port: 0, host: '127.0.0.1' }, db: db.db, temporal: temporal.apiClient, logger: createLogger({ level: 'silent' }) });
     const envs = Array.from({ length: TARGETS }, (_, i) => `env-${String(i).padStart(3, '0')}`);
+    // A job names only registered environments of its team.
+    await db.db.insertInto('environments').values(envs.map((name) => ({ name, labels: '{}', maintenance_windows: '[]' }))).execute();
     const res = await fetch(`${server.url}/api/jobs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
