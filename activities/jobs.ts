@@ -9,7 +9,7 @@ import type { Database } from '../src/db/database.js';
 import { environmentsForTargets } from '../src/db/repositories/environment-settings.js';
 import {
   backfillRequestedOver,
-  earlierScheduledRunStartedAfter,
+  earlierScheduledRunsStartedAfter,
   findJobDefinition,
   findJobStanding,
   findLiveJob,
@@ -17,10 +17,12 @@ import {
   insertJobRunStart,
   jobRunScheduledAt,
   jobRunTeam,
+  laterScheduledRunStarted,
+  triggerRequestedAt,
   upsertTargetResult,
 } from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
-import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, laterScheduledTime, runTargetCountProblem, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
+import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, previousScheduledTime, runTargetCountProblem, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
@@ -199,29 +201,39 @@ export function createJobActivities(deps: JobActivityDeps) {
    * down over several due times, whose workflows Temporal started and held on the task queue; or Temporal
    * itself down, the missed times within `catchupWindow` each taken when it is back). Undefined when it goes on.
    *
-   * - allow_all: Temporal starts a run for every time missed, all at once. A run whose schedule has a later
-   *   time already past as it starts is skipped: the run of that later time does what it would, so only the
-   *   latest time missed runs. Before, each ran the script on every target, all at once.
+   * - allow_all: Temporal starts a run for every time missed, all at once. A run for whose schedule a
+   *   later-scheduled run has recorded its start (and has not skipped itself, been cancelled or failed
+   *   before any target) is skipped: that run does what it would, so only the latest time missed runs. A
+   *   run that is merely late (a worker lagging behind, its task queue backlogged), whose successor has not
+   *   started yet, runs: before, under lag of an interval or more every run skipped itself and none ran.
    * - buffer_one: Temporal takes the first time missed and buffers the next (the rest are skipped as
    *   overlapping), which starts once the first ended. A run for whose time an earlier-scheduled run of the
-   *   schedule started only after it (late past it, and not skipped) is skipped: that run did this time's
-   *   work. Before, the script ran twice, back to back.
+   *   schedule, of its previous time or later, started only after it (late past it, and not skipped) is
+   *   skipped: that run did this time's work. A backfilled run of an older time (yesterday's) did not.
    * skip takes one time missed and cancel_other the latest (the run it cancels stops before any target) on
    * their own. A run a backfill asked for through the API (its window holds the run's time) keeps its
-   * meaning and runs, whatever the times past.
+   * meaning and runs, whatever the times past; so does a run an operator asked for ("Run now": its
+   * job.trigger audit record, just before the run's time, as the schedule's trigger names it).
    */
   async function catchUpSuperseded(job: JobDefinition, jobRunId: string): Promise<string | undefined> {
     const scheduledAt = await jobRunScheduledAt(db, jobRunId);
     if (!scheduledAt) return undefined;
     let why: string | undefined;
     if (job.schedule.overlap === 'allow_all') {
-      const later = laterScheduledTime(job.schedule, scheduledAt, new Date());
-      if (later) why = `a later scheduled time of job ${job.id} (${later.toISOString()}) had passed too when this run of ${scheduledAt.toISOString()} started (a catch-up after an outage): with overlap allow_all, only the run of the latest time missed runs; this run did not start`;
+      for (const later of await laterScheduledRunStarted(db, { jobId: job.id, id: jobRunId, scheduledAt })) {
+        if (await backfillRequestedOver(db, job.id, later.scheduledAt)) continue;
+        why = `a later scheduled time of job ${job.id} (${later.scheduledAt.toISOString()}) had passed too, and its run ${later.id} started, when this run of ${scheduledAt.toISOString()} started (a catch-up after an outage): with overlap allow_all, only the run of the latest time missed runs; this run did not start`;
+        break;
+      }
     } else {
-      const earlier = await earlierScheduledRunStartedAfter(db, { jobId: job.id, id: jobRunId, scheduledAt });
-      if (earlier) why = `run ${earlier} of job ${job.id}, scheduled before this run's time (${scheduledAt.toISOString()}), started only after it (a catch-up after an outage) and did its work: with overlap buffer_one, one run takes the times missed; this run did not start`;
+      const since = previousScheduledTime(job.schedule, scheduledAt);
+      for (const earlier of await earlierScheduledRunsStartedAfter(db, { jobId: job.id, id: jobRunId, scheduledAt, since })) {
+        if (await backfillRequestedOver(db, job.id, earlier.scheduledAt)) continue;
+        why = `run ${earlier.id} of job ${job.id}, scheduled before this run's time (${scheduledAt.toISOString()}), started only after it (a catch-up after an outage) and did its work: with overlap buffer_one, one run takes the times missed; this run did not start`;
+        break;
+      }
     }
-    if (!why || (await backfillRequestedOver(db, job.id, scheduledAt))) return undefined;
+    if (!why || (await backfillRequestedOver(db, job.id, scheduledAt)) || (await triggerRequestedAt(db, job.id, scheduledAt))) return undefined;
     return why;
   }
 

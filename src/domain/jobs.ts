@@ -228,6 +228,43 @@ export function laterScheduledTime(
   return t !== undefined && t > after && t <= until ? t : undefined;
 }
 
+/**
+ * The schedule's latest time strictly before `before`, as Temporal takes it (a cron restricting both day
+ * fields fires on days matching both); undefined when the walk's steps ran out. Asked by a scheduled
+ * buffer_one run (activities/jobs.ts, resolveJobTargets): only an earlier run scheduled at or after this time
+ * may have taken its time after an outage; one scheduled before it (yesterday's, backfilled) did not.
+ */
+export function previousScheduledTime(
+  schedule: { interval?: string | undefined; cron?: string | undefined; timezone?: string | undefined },
+  before: Date,
+  maxSteps = MAX_BACKFILL_COUNT_STEPS,
+): Date | undefined {
+  if (schedule.interval !== undefined) {
+    const r = parseInterval(schedule.interval);
+    if (!r.ok) return undefined;
+    const { everyMs, offsetMs } = r.spec;
+    return new Date((Math.ceil((before.getTime() - offsetMs) / everyMs) - 1) * everyMs + offsetMs);
+  }
+  if (schedule.cron === undefined) return undefined;
+  const expr = schedule.cron.trim();
+  const times = CronExpressionParser.parse(SHORTHAND_FIELDS[expr] ?? expr, { tz: schedule.timezone ?? 'UTC', currentDate: before });
+  const { dayOfMonth, dayOfWeek } = times.fields;
+  const both = !dayOfMonth.isWildcard && !dayOfWeek.isWildcard;
+  const daySet = new Set<number | string>(dayOfMonth.values);
+  const weekdays = new Set<number | string>(dayOfWeek.values.map((d) => (d === 7 ? 0 : d)));
+  for (let i = 0; i < maxSteps; i++) {
+    let t: CronDate;
+    try {
+      t = times.prev();
+    } catch {
+      return undefined;
+    }
+    if (t.toDate() >= before) continue;
+    if (!both || (daySet.has(t.getDate()) && weekdays.has(t.getDay()))) return t.toDate();
+  }
+  return undefined;
+}
+
 /** Steps of cron-parser left to a walk, taken so far, and the last time it reached (and the one before). */
 interface StepBudget {
   left: number;

@@ -121,4 +121,79 @@ describe('catch-up after an outage takes one run for the times missed', function
     assert.equal(buffered!.status, 'skipped', detail);
     assert.match((buffered!.summary as JobRunSummary).reason ?? '', new RegExp(`run ${first!.id} of job ${jobId}, scheduled before this run's time .* started only after it`), detail);
   });
+  it('an allow_all run that reaches its worker after its next due time passed, no later run started (a worker lagging), runs the script', async function () {
+    await workerDown();
+    const jobId = await peers.createJob({ name: 'late but due', schedule: { interval: '1m', overlap: 'allow_all' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+    const schedule = peers.stack.temporal.client.schedule.getHandle(jobScheduleId(jobId));
+    await eventually(async () => (await schedule.describe()).info.numActionsTaken >= 1, 180_000, 'the schedule to start a run while the worker is down');
+    // The worker lags: the next due time passes, but its run never starts (paused: as a backlog would hold it).
+    await schedule.pause('test: one run, late');
+    const [held] = (await schedule.describe()).info.recentActions;
+    const laterTime = held!.scheduledAt.getTime() + 60_000;
+    await eventually(async () => Date.now() > laterTime + 2_000, 120_000, 'the next due time to pass');
+
+    await workerBack();
+    await peers.stack.temporal.client.workflow.getHandle(held!.action.workflow.workflowId).result();
+    const rows = await runsOf(jobId);
+    const ran = (await peers.marks()).filter((id) => rows.some((r) => r.id === id));
+    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    assert.equal(rows.length, 1, detail);
+    assert.deepEqual(ran, [rows[0]!.id], `the late run ran the script; ${detail}`);
+    assert.equal(rows[0]!.status, 'succeeded', detail);
+  });
+
+  it("a buffer_one job's scheduled run runs the script when a backfill of an older time started after its due time", async function () {
+    const jobId = await peers.createJob({ name: 'buffered beside a backfill', schedule: { interval: '1m', overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+    await workerDown();
+    const schedule = peers.stack.temporal.client.schedule.getHandle(jobScheduleId(jobId));
+    const before = (await schedule.describe()).info.numActionsTaken;
+    await eventually(async () => (await schedule.describe()).info.numActionsTaken > before, 180_000, 'the schedule to start a run while the worker is down');
+    const due = (await schedule.describe()).info.recentActions.at(-1)!;
+    // An operator backfills yesterday's time of it: its run starts after today's due time.
+    const yesterday = new Date(due.scheduledAt.getTime() - 86_400_000).toISOString();
+    const bf = await peers.stack.api(`/api/jobs/${jobId}/backfill`, { method: 'POST', body: JSON.stringify({ start: yesterday, end: new Date(Date.parse(yesterday) + 30_000).toISOString(), overlap: 'allow_all' }) });
+    assert.equal(bf.status, 202, await bf.clone().text());
+    await workerBack();
+    await peers.stack.temporal.client.workflow.getHandle(due.action.workflow.workflowId).result();
+    const rows = await eventually(
+      async () => {
+        const r = await runsOf(jobId);
+        const mine = r.filter((x) => x.scheduled_at && [yesterday, due.scheduledAt.toISOString()].includes(new Date(x.scheduled_at).toISOString()));
+        return mine.length === 2 && mine.every((x) => x.status !== 'running') ? mine : undefined;
+      },
+      120_000,
+      'the backfilled run and the due one to end',
+    );
+    await schedule.pause('test done');
+    const ran = (await peers.marks()).filter((id) => rows.some((r) => r.id === id));
+    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, startedAt: r.started_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    const today = rows.find((r) => new Date(r.scheduled_at!).getTime() === due.scheduledAt.getTime())!;
+    assert.equal(today.status, 'succeeded', detail);
+    assert.ok(ran.includes(today.id), `today's run ran the script; ${detail}`);
+  });
+
+  it('a Run now of a buffer_one job while an earlier scheduled run is held runs the script once that run ended', async function () {
+    await workerDown();
+    const jobId = await peers.createJob({ name: 'run now, buffered', schedule: { interval: '1m', overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+    const schedule = peers.stack.temporal.client.schedule.getHandle(jobScheduleId(jobId));
+    await eventually(async () => (await schedule.describe()).info.numActionsTaken >= 1, 180_000, 'the schedule to start a run while the worker is down');
+    const trig = await peers.stack.api(`/api/jobs/${jobId}/trigger`, { method: 'POST' });
+    assert.equal(trig.status, 202, await trig.clone().text());
+    const { triggeredAt } = (await trig.json()) as { triggeredAt: string };
+    await workerBack();
+    const rows = await eventually(
+      async () => {
+        const r = await runsOf(jobId);
+        const asked = r.find((x) => x.scheduled_at && Math.abs(new Date(x.scheduled_at).getTime() - new Date(triggeredAt).getTime()) <= 1_000);
+        return asked && r.length >= 2 && r.slice(0, 2).every((x) => x.status !== 'running') && asked.status !== 'running' ? { all: r, asked } : undefined;
+      },
+      180_000,
+      'the held run and the one asked for to end',
+    );
+    await schedule.pause('test done');
+    const ran = (await peers.marks()).filter((id) => rows.all.some((r) => r.id === id));
+    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.all.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, startedAt: r.started_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    assert.equal(rows.asked.status, 'succeeded', detail);
+    assert.ok(ran.includes(rows.asked.id), `the run asked for ran the script; ${detail}`);
+  });
 });

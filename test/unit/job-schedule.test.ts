@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { jobDefinitionSchema, jobScriptArgs, laterScheduledTime, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTargetCountProblem, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
+import { jobDefinitionSchema, jobScriptArgs, laterScheduledTime, previousScheduledTime, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTargetCountProblem, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
 
 const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
 
@@ -183,5 +183,19 @@ describe('examples/jobs', function () {
     assert.equal(job.script, 'check-root-password-expiry.sh');
     assert.deepEqual(jobScriptArgs(job), ['--dry-run', '--days', '14']);
     assert.deepEqual(scheduleSpecOf(job.schedule), { cronExpressions: ['0 6 * * *'], timezone: 'Europe/Paris' });
+  });
+});
+
+describe('the previous scheduled time a buffered run bounds its catch-up by (previousScheduledTime)', function () {
+  const at = (iso: string) => new Date(iso);
+  it('an interval: the latest time strictly before the run, counted from the epoch with its offset', function () {
+    const every15 = { interval: 'every 1h offset 15m' };
+    assert.deepEqual(previousScheduledTime(every15, at('2026-03-02T11:15:00Z')), at('2026-03-02T10:15:00Z'));
+    assert.deepEqual(previousScheduledTime(every15, at('2026-03-02T11:20:00Z')), at('2026-03-02T11:15:00Z'));
+    assert.deepEqual(previousScheduledTime({ interval: '1d' }, at('2026-03-02T12:00:00Z')), at('2026-03-02T00:00:00Z'));
+  });
+  it('a cron in its time zone, both day fields as Temporal takes them', function () {
+    assert.deepEqual(previousScheduledTime({ cron: '0 6 * * MON-FRI', timezone: 'Europe/Paris' }, at('2026-03-09T05:00:00Z')), at('2026-03-06T05:00:00Z'), 'Monday 06:00 Paris: Friday before');
+    assert.deepEqual(previousScheduledTime({ cron: '0 9 13 * FRI' }, at('2026-11-13T09:00:00Z')), at('2026-03-13T09:00:00Z'), 'Friday the 13th only');
   });
 });

@@ -197,24 +197,65 @@ export async function backfillRequestedOver(db: Db, jobId: string, at: Date): Pr
 }
 
 /**
- * A run of the job its schedule started for a time before `scheduledAt` that recorded its start after it, and
- * did not skip itself: a run late past the scheduled time of run `id` (an outage), which did that time's work
- * too. The first such, by its start; undefined when there is none.
+ * Runs of the job its schedule started for a time before `scheduledAt` and at or after `since` (the
+ * schedule's previous time: a run of an older time, backfilled, took none of this one's) that recorded their
+ * start after it, and did not skip themselves: runs late past the scheduled time of run `id` (an outage),
+ * which did that time's work too. By their start, at most 20; the caller leaves out those a backfill asked for.
  */
-export async function earlierScheduledRunStartedAfter(db: Db, q: { jobId: string; id: string; scheduledAt: Date }): Promise<string | undefined> {
-  const row = await db
+export async function earlierScheduledRunsStartedAfter(db: Db, q: { jobId: string; id: string; scheduledAt: Date; since?: Date | undefined }): Promise<Array<{ id: string; scheduledAt: Date }>> {
+  let query = db
     .selectFrom('job_runs')
-    .select('id')
+    .select(['id', 'scheduled_at'])
     .where('job_id', '=', q.jobId)
     .where('trigger', '=', 'schedule')
     .where('id', '<>', q.id)
     .where('scheduled_at', '<', q.scheduledAt)
     .where('started_at', '>', q.scheduledAt)
-    .where('status', '<>', 'skipped')
-    .orderBy('started_at', 'asc')
+    .where('status', '<>', 'skipped');
+  if (q.since) query = query.where('scheduled_at', '>=', q.since);
+  const rows = await query.orderBy('started_at', 'asc').limit(20).execute();
+  return rows.flatMap((r) => (r.scheduled_at ? [{ id: r.id, scheduledAt: new Date(r.scheduled_at) }] : []));
+}
+
+/**
+ * A run of the job its schedule started for a time after `scheduledAt` whose start is recorded and that did
+ * not give up before its targets: not skipped, not cancelled, not failed with no target result. Its run does
+ * what run `id` would (an outage's catch-up: the runs of the times missed all start together); undefined when
+ * none has started yet (a worker lagging: this run is late, and runs). At most 20 looked at, the latest first.
+ */
+export async function laterScheduledRunStarted(db: Db, q: { jobId: string; id: string; scheduledAt: Date }): Promise<Array<{ id: string; scheduledAt: Date }>> {
+  const rows = await db
+    .selectFrom('job_runs as r')
+    .select(['r.id', 'r.scheduled_at'])
+    .where('r.job_id', '=', q.jobId)
+    .where('r.trigger', '=', 'schedule')
+    .where('r.id', '<>', q.id)
+    .where('r.scheduled_at', '>', q.scheduledAt)
+    .where('r.status', 'not in', ['skipped', 'cancelled'])
+    .where((eb) => eb.or([eb('r.status', '<>', 'failed'), eb.exists(eb.selectFrom('job_target_results as t').select('t.job_run_id').whereRef('t.job_run_id', '=', 'r.id'))]))
+    .orderBy('r.scheduled_at', 'desc')
+    .limit(20)
+    .execute();
+  return rows.flatMap((r) => (r.scheduled_at ? [{ id: r.id, scheduledAt: new Date(r.scheduled_at) }] : []));
+}
+
+/**
+ * Whether an operator asked for a run of job `jobId` by hand ("Run now", its `job.trigger` audit record,
+ * written just before Temporal is asked) within a minute before scheduled time `at` (or a few seconds after,
+ * for clocks apart): a trigger through the schedule names its run by the time it was asked for.
+ */
+export async function triggerRequestedAt(db: Db, jobId: string, at: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom('audit_log')
+    .select('id')
+    .where('action', '=', 'job.trigger')
+    .where('entity_type', '=', 'job')
+    .where('entity_id', '=', jobId)
+    .where('at', '>=', new Date(at.getTime() - 60_000))
+    .where('at', '<=', new Date(at.getTime() + 5_000))
     .limit(1)
     .executeTakeFirst();
-  return row?.id;
+  return row !== undefined;
 }
 
 /** Whether a job run of this id is recorded. */
