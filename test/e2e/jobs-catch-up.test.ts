@@ -177,6 +177,9 @@ describe('catch-up after an outage takes one run for the times missed', function
     const jobId = await peers.createJob({ name: 'run now, buffered', schedule: { interval: '1m', overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
     const schedule = peers.stack.temporal.client.schedule.getHandle(jobScheduleId(jobId));
     await eventually(async () => (await schedule.describe()).info.numActionsTaken >= 1, 180_000, 'the schedule to start a run while the worker is down');
+    // Asked for a few seconds after the held run's time: its run is named by a later second.
+    const [heldRun] = (await schedule.describe()).info.recentActions;
+    await eventually(async () => Date.now() > heldRun!.scheduledAt.getTime() + 3_000, 60_000, 'a few seconds to pass');
     const trig = await peers.stack.api(`/api/jobs/${jobId}/trigger`, { method: 'POST' });
     assert.equal(trig.status, 202, await trig.clone().text());
     const { triggeredAt } = (await trig.json()) as { triggeredAt: string };
