@@ -201,34 +201,6 @@ export function scheduledTimesIn(schedule: { interval?: string | undefined; cron
 }
 
 /**
- * The first time the schedule fires after `after` and at or before `until`, as Temporal takes it; undefined
- * when none does (or the walk's steps ran out: no later time is then claimed). Asked by a scheduled run of
- * an allow_all job as it starts: a later time already past means the run is one of several a catch-up after
- * an outage started at once (activities/jobs.ts, resolveJobTargets).
- */
-export function laterScheduledTime(
-  schedule: { interval?: string | undefined; cron?: string | undefined; timezone?: string | undefined },
-  after: Date,
-  until: Date,
-  maxSteps = MAX_BACKFILL_COUNT_STEPS,
-): Date | undefined {
-  if (until <= after) return undefined;
-  if (schedule.interval !== undefined) {
-    const r = parseInterval(schedule.interval);
-    if (!r.ok) return undefined;
-    const { everyMs, offsetMs } = r.spec;
-    const next = (Math.floor((after.getTime() - offsetMs) / everyMs) + 1) * everyMs + offsetMs;
-    return next <= until.getTime() ? new Date(next) : undefined;
-  }
-  if (schedule.cron === undefined) return undefined;
-  const expr = schedule.cron.trim();
-  const budget: StepBudget = { left: maxSteps, taken: 0, reached: null, before: null, exhausted: false };
-  const times = temporalTimes(CronExpressionParser.parse(SHORTHAND_FIELDS[expr] ?? expr, { tz: schedule.timezone ?? 'UTC', currentDate: after, endDate: until }), budget, until.getUTCFullYear() + 1);
-  const t = times()?.toDate();
-  return t !== undefined && t > after && t <= until ? t : undefined;
-}
-
-/**
  * The schedule's latest time strictly before `before`, as Temporal takes it (a cron restricting both day
  * fields fires on days matching both); undefined when the walk's steps ran out. Asked by a scheduled
  * buffer_one run (activities/jobs.ts, resolveJobTargets): only an earlier run scheduled at or after this time

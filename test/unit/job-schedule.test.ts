@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { jobDefinitionSchema, jobScriptArgs, laterScheduledTime, previousScheduledTime, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTargetCountProblem, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
+import { jobDefinitionSchema, jobScriptArgs, previousScheduledTime, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTargetCountProblem, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
 
 const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
 
@@ -156,24 +156,6 @@ describe('job schedules (pure)', function () {
       intervals: [{ every: 3_600_000, offset: 900_000 }],
       timezone: 'UTC',
     });
-  });
-});
-
-describe('the later scheduled time a catch-up run asks about (laterScheduledTime)', function () {
-  const at = (iso: string) => new Date(iso);
-  it('an interval, counted from the epoch with its offset: the next time after the run, if it is past', function () {
-    const every15 = { interval: 'every 1h offset 15m' };
-    assert.deepEqual(laterScheduledTime(every15, at('2026-03-02T10:15:00Z'), at('2026-03-02T12:00:00Z')), at('2026-03-02T11:15:00Z'));
-    assert.equal(laterScheduledTime(every15, at('2026-03-02T10:15:00Z'), at('2026-03-02T11:14:59Z')), undefined, 'not past yet');
-    assert.equal(laterScheduledTime(every15, at('2026-03-02T10:15:00Z'), at('2026-03-02T10:15:00Z')), undefined);
-  });
-  it('a cron in its time zone, both day fields as Temporal takes them', function () {
-    const paris = { cron: '0 6 * * MON-FRI', timezone: 'Europe/Paris' };
-    // Friday 06:00 in Paris (05:00Z); the next time is Monday's.
-    assert.equal(laterScheduledTime(paris, at('2026-03-06T05:00:00Z'), at('2026-03-08T23:00:00Z')), undefined, 'the weekend has none');
-    assert.deepEqual(laterScheduledTime(paris, at('2026-03-06T05:00:00Z'), at('2026-03-09T06:00:00Z')), at('2026-03-09T05:00:00Z'));
-    // Friday the 13th only: the next after 13 March 2026 is 13 November 2026.
-    assert.deepEqual(laterScheduledTime({ cron: '0 9 13 * FRI' }, at('2026-03-13T09:00:00Z'), at('2027-01-01T00:00:00Z')), at('2026-11-13T09:00:00Z'));
   });
 });
 
