@@ -14,22 +14,25 @@ import {
   findJobStanding,
   findLiveJob,
   finishJobRun,
+  insertClaimedJobRun,
   insertJobRunStart,
-  jobRunScheduledAt,
+  jobRunCatchUpState,
   jobRunTeam,
-  laterScheduledRunStarted,
+  laterScheduledRuns,
+  setJobRunCatchUpDecision,
   triggerRequestedAt,
   upsertTargetResult,
+  withJobCatchUpLock,
 } from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
-import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, previousScheduledTime, runTargetCountProblem, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
+import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, onScheduleGrid, previousScheduledTime, runTargetCountProblem, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
 import { tailText } from '../src/domain/agent-result.js';
 import { slackEscape } from '../src/domain/template.js';
 import { agentTaskQueue } from '../src/contracts/names.js';
-import { jobRunInProgress } from '../src/temporal/schedules.js';
+import { jobRunInProgress, scheduledJobRunGoing } from '../src/temporal/schedules.js';
 import { toFailure, type Integrations } from './actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import { sendEmailInRounds } from './email-rounds.js';
@@ -103,6 +106,9 @@ export const STORED_OUTPUT_CHARS = JOB_OUTPUT_CHARS;
 function tail(given: string | undefined, max = STORED_OUTPUT_CHARS): string | null {
   return given === undefined ? null : tailText(given, max); // Postgres text cannot hold NUL
 }
+
+/** How many of the latest times of its schedule a run of a catch-up asks Temporal about (startedLaterRun). */
+const LATER_TIMES_ASKED = 5;
 
 /** Failure types the notice activity is not retried on (workflows/job.ts: externalApiOptions). */
 const FINAL_TYPES = new Set(['NonRetryableError', 'ValidationError', 'SecretResolutionError']);
@@ -201,40 +207,110 @@ export function createJobActivities(deps: JobActivityDeps) {
    * down over several due times, whose workflows Temporal started and held on the task queue; or Temporal
    * itself down, the missed times within `catchupWindow` each taken when it is back). Undefined when it goes on.
    *
-   * - allow_all: Temporal starts a run for every time missed, all at once. A run for whose schedule a
-   *   later-scheduled run has recorded its start (and has not skipped itself, been cancelled or failed
-   *   before any target) is skipped: that run does what it would, so only the latest time missed runs. A
-   *   run that is merely late (a worker lagging behind, its task queue backlogged), whose successor has not
-   *   started yet, runs: before, under lag of an interval or more every run skipped itself and none ran.
+   * Each run of the job decides in turn, under the job's catch-up lock (withJobCatchUpLock), and writes its
+   * decision on its row (`catch_up_decision`) in the transaction that read the others' (ordered and atomic:
+   * two runs never decide on the same reading).
+   * - allow_all: Temporal starts a run for every time missed, all at once, in no order. A run skips when a
+   *   run of a later time of the schedule will run: one that decided 'run', or was 'claimed' (an earlier
+   *   run skipped for it). Else, when a later run has recorded its start without deciding yet, or Temporal
+   *   has started the run of a later time of the schedule (up to the latest time passed) that has not
+   *   recorded its start yet, it claims the latest such run (which then runs when it comes, whatever run of
+   *   a still later time has not decided) and skips. Else it runs. So of one catch-up only the run of the
+   *   latest time missed runs, whatever order they come in, and a run skips only for a later run sure to
+   *   run; a run merely late (a worker lagging behind) whose successor Temporal did not start (the schedule
+   *   paused, the time outside the catch-up window) or has not decided to run runs.
    * - buffer_one: Temporal takes the first time missed and buffers the next (the rest are skipped as
    *   overlapping), which starts once the first ended. A run for whose time an earlier-scheduled run of the
    *   schedule, of its previous time or later, started only after it (late past it, and not skipped) is
    *   skipped: that run did this time's work. A backfilled run of an older time (yesterday's) did not.
    * skip takes one time missed and cancel_other the latest (the run it cancels stops before any target) on
-   * their own. A run a backfill asked for through the API (its window holds the run's time) keeps its
-   * meaning and runs, whatever the times past; so does a run an operator asked for ("Run now": its
-   * job.trigger audit record, just before the run's time, as the schedule's trigger names it).
+   * their own. A run whose time is not one of its schedule's is never one of a catch-up: Temporal names a
+   * run an operator asked for ("Run now", trigger-immediately) by the time it was asked for. Its
+   * `job.trigger` audit record near the run's time says so too, for a Run now landing on one of the
+   * schedule's times to the millisecond. A run a backfill asked for through the API (its window holds the
+   * run's time) keeps its meaning and runs, whatever the times past.
    */
   async function catchUpSuperseded(job: JobDefinition, jobRunId: string): Promise<string | undefined> {
-    const scheduledAt = await jobRunScheduledAt(db, jobRunId);
+    const state = await jobRunCatchUpState(db, jobRunId);
+    const scheduledAt = state?.scheduledAt;
     if (!scheduledAt) return undefined;
-    let why: string | undefined;
-    if (job.schedule.overlap === 'allow_all') {
-      for (const later of await laterScheduledRunStarted(db, { jobId: job.id, id: jobRunId, scheduledAt })) {
-        if (await backfillRequestedOver(db, job.id, later.scheduledAt)) continue;
-        why = `a later scheduled time of job ${job.id} (${later.scheduledAt.toISOString()}) had passed too, and its run ${later.id} started, when this run of ${scheduledAt.toISOString()} started (a catch-up after an outage): with overlap allow_all, only the run of the latest time missed runs; this run did not start`;
-        break;
+    const allowAll = job.schedule.overlap === 'allow_all';
+    // Asked of Temporal before the lock (a round trip not held under it): the run of a later time it started
+    // that has not recorded its start yet. Only when a later time has passed, and this run decided nothing.
+    const successor = allowAll && state.decision === null ? await startedLaterRun(job, scheduledAt) : undefined;
+    return withJobCatchUpLock(db, job.id, async (trx) => {
+      const mine = (await jobRunCatchUpState(trx, jobRunId))?.decision ?? null;
+      // Asked only of a run about to skip: one off its schedule's times (a Run now), or a backfill's.
+      const exempt = async () =>
+        onScheduleGrid(job.schedule, scheduledAt) === false || (await backfillRequestedOver(trx, job.id, scheduledAt)) || (await triggerRequestedAt(trx, job.id, scheduledAt));
+      if (!allowAll) {
+        const since = previousScheduledTime(job.schedule, scheduledAt);
+        for (const earlier of await earlierScheduledRunsStartedAfter(trx, { jobId: job.id, id: jobRunId, scheduledAt, since })) {
+          if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt)) continue;
+          if (await exempt()) break;
+          await setJobRunCatchUpDecision(trx, jobRunId, 'skip');
+          return `run ${earlier.id} of job ${job.id}, scheduled before this run's time (${scheduledAt.toISOString()}), started only after it (a catch-up after an outage) and did its work: with overlap buffer_one, one run takes the times missed; this run did not start`;
+        }
+        await setJobRunCatchUpDecision(trx, jobRunId, 'run');
+        return undefined;
       }
-    } else {
-      const since = previousScheduledTime(job.schedule, scheduledAt);
-      for (const earlier of await earlierScheduledRunsStartedAfter(db, { jobId: job.id, id: jobRunId, scheduledAt, since })) {
-        if (await backfillRequestedOver(db, job.id, earlier.scheduledAt)) continue;
-        why = `run ${earlier.id} of job ${job.id}, scheduled before this run's time (${scheduledAt.toISOString()}), started only after it (a catch-up after an outage) and did its work: with overlap buffer_one, one run takes the times missed; this run did not start`;
-        break;
+      const run = async () => {
+        if (mine !== 'run') await setJobRunCatchUpDecision(trx, jobRunId, 'run');
+        return undefined;
+      };
+      const skipFor = async (later: { id: string; scheduledAt: Date }, how: string) => {
+        await setJobRunCatchUpDecision(trx, jobRunId, 'skip');
+        return `a later scheduled time of job ${job.id} (${later.scheduledAt.toISOString()}) had passed too, and its run ${later.id} ${how}, when this run of ${scheduledAt.toISOString()} started (a catch-up after an outage): with overlap allow_all, only the run of the latest time missed runs; this run did not start`;
+      };
+      // A run that decided to run keeps to it when its answer is asked again (a retried activity).
+      if (mine === 'run') return run();
+      /** The later runs (none a backfill asked for) that decided to run (`decided`), or that decided nothing yet. */
+      const later = async (decided: boolean) => {
+        const out: Array<{ id: string; scheduledAt: Date }> = [];
+        for (const r of await laterScheduledRuns(trx, { jobId: job.id, id: jobRunId, scheduledAt, decided })) if (!(await backfillRequestedOver(trx, job.id, r.scheduledAt))) out.push(r);
+        return out;
+      };
+      const [runs] = await later(true);
+      if (runs) return (await exempt()) ? run() : skipFor(runs, 'runs');
+      // Claimed: an earlier run skipped for this one, which runs whatever later run has not decided yet.
+      if (mine === 'claimed') return run();
+      const [undecided] = await later(false);
+      if (undecided || successor) {
+        if (await exempt()) return run();
+        // The latest of them: Temporal's when it has a later time than any recorded.
+        if (undecided && !(successor && successor.at > undecided.scheduledAt)) {
+          await setJobRunCatchUpDecision(trx, undecided.id, 'claimed');
+          return skipFor(undecided, 'had recorded its start and runs');
+        }
+        if (successor) {
+          if (await insertClaimedJobRun(trx, { id: successor.workflowId, runId: successor.runId, jobId: job.id, scheduledAt: successor.at })) {
+            return skipFor({ id: successor.workflowId, scheduledAt: successor.at }, 'was started by the schedule and runs');
+          }
+          // It recorded its start meanwhile (its decision waits for this lock): claimed as it stands.
+          const [recorded] = await later(false);
+          if (recorded) {
+            await setJobRunCatchUpDecision(trx, recorded.id, 'claimed');
+            return skipFor(recorded, 'had recorded its start and runs');
+          }
+        }
       }
+      return run();
+    });
+  }
+
+  /**
+   * The run of a later time of the job's schedule than `scheduledAt`, up to the latest time passed, that
+   * Temporal started and is still going: the latest of the last few such times (a paused schedule started
+   * none for the times since). Undefined when no later time passed, or Temporal has none of them.
+   */
+  async function startedLaterRun(job: JobDefinition, scheduledAt: Date): Promise<{ workflowId: string; runId: string; at: Date } | undefined> {
+    let at = previousScheduledTime(job.schedule, new Date(Date.now() + 1));
+    const temporal = deps.temporal ?? (() => Context.current().client);
+    for (let i = 0; i < LATER_TIMES_ASKED && at !== undefined && at > scheduledAt; i++, at = previousScheduledTime(job.schedule, at)) {
+      const going = await scheduledJobRunGoing(temporal(), job.id, at);
+      if (going) return { ...going, at };
     }
-    if (!why || (await backfillRequestedOver(db, job.id, scheduledAt)) || (await triggerRequestedAt(db, job.id, scheduledAt))) return undefined;
-    return why;
+    return undefined;
   }
 
   /**

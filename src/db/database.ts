@@ -259,6 +259,8 @@ export interface JobRunTable {
   started_at: Timestamp;
   finished_at: NullableTimestamp;
   summary: NullableJson<unknown>;
+  /** The catch-up rule's decision ('run' | 'claimed' | 'skip'), under the job's advisory lock; null when none was taken. */
+  catch_up_decision: Generated<string | null>;
 }
 
 export interface JobTargetResultTable {

@@ -30,6 +30,7 @@ import * as ruleVersionBytes from './migrations/2026-12-27T00-00-rule-version-by
 import * as incidentStatusUnknown from './migrations/2026-12-28T00-00-incident-status-unknown.js';
 import * as listRowBytes from './migrations/2026-12-29T00-00-list-row-bytes.js';
 import * as agentQueuesUsed from './migrations/2026-12-30T00-00-agent-queues-used.js';
+import * as jobRunCatchUpDecision from './migrations/2026-12-31T00-00-job-run-catch-up-decision.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -63,6 +64,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-28T00-00-incident-status-unknown': incidentStatusUnknown,
   '2026-12-29T00-00-list-row-bytes': listRowBytes,
   '2026-12-30T00-00-agent-queues-used': agentQueuesUsed,
+  '2026-12-31T00-00-job-run-catch-up-decision': jobRunCatchUpDecision,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

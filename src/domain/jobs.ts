@@ -237,6 +237,17 @@ export function previousScheduledTime(
   return undefined;
 }
 
+/**
+ * Whether `at` is one of the schedule's times (undefined when the walk's steps ran out before one was
+ * found). A run its schedule started for one of its times may be one of a catch-up; Temporal's
+ * trigger-immediately ("Run now") names its run by the time it was asked for, which is not one of them
+ * (but for the chance of landing on one to the millisecond).
+ */
+export function onScheduleGrid(schedule: { interval?: string | undefined; cron?: string | undefined; timezone?: string | undefined }, at: Date): boolean | undefined {
+  const latest = previousScheduledTime(schedule, new Date(at.getTime() + 1));
+  return latest === undefined ? undefined : latest.getTime() === at.getTime();
+}
+
 /** Steps of cron-parser left to a walk, taken so far, and the last time it reached (and the one before). */
 interface StepBudget {
   left: number;

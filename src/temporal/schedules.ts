@@ -15,6 +15,7 @@ import {
   type Client,
   type ScheduleDescription,
   type ScheduleOptions,
+  WorkflowNotFoundError,
 } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
@@ -32,6 +33,28 @@ import { temporalUnreachable } from './running.js';
 export const JOB_WORKFLOW_TYPE = 'jobWorkflow';
 /** Workflow ids of a job's runs: `jobrun-<jobId>-<scheduled time>` (Temporal appends the time). */
 export const jobRunWorkflowIdPrefix = (jobId: string): string => `jobrun-${jobId}`;
+
+/**
+ * The workflow id of the run a job's schedule starts for its time `at`: Temporal appends the nominal time,
+ * UTC to the second in RFC 3339, to the action's workflow id.
+ */
+export const scheduledJobRunWorkflowId = (jobId: string, at: Date): string => `${jobRunWorkflowIdPrefix(jobId)}-${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+
+/**
+ * The execution of the run the job's schedule started for time `at`, when Temporal has it and it is still
+ * going (it has its work before it); undefined when Temporal never started one (the schedule paused over
+ * that time, or the time outside its catch-up window) or it already closed.
+ */
+export async function scheduledJobRunGoing(client: Client, jobId: string, at: Date): Promise<{ workflowId: string; runId: string } | undefined> {
+  const workflowId = scheduledJobRunWorkflowId(jobId, at);
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    return d.status.name === 'RUNNING' ? { workflowId, runId: d.runId } : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
 const SCHEDULE_PREFIX = jobScheduleId('');
 
 export interface ScheduleTarget {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { jobDefinitionSchema, jobScriptArgs, previousScheduledTime, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTargetCountProblem, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
+import { jobDefinitionSchema, jobScriptArgs, onScheduleGrid, previousScheduledTime, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTargetCountProblem, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
 
 const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
 
@@ -179,5 +179,23 @@ describe('the previous scheduled time a buffered run bounds its catch-up by (pre
   it('a cron in its time zone, both day fields as Temporal takes them', function () {
     assert.deepEqual(previousScheduledTime({ cron: '0 6 * * MON-FRI', timezone: 'Europe/Paris' }, at('2026-03-09T05:00:00Z')), at('2026-03-06T05:00:00Z'), 'Monday 06:00 Paris: Friday before');
     assert.deepEqual(previousScheduledTime({ cron: '0 9 13 * FRI' }, at('2026-11-13T09:00:00Z')), at('2026-03-13T09:00:00Z'), 'Friday the 13th only');
+  });
+});
+
+describe("whether a run's time is one of its schedule's (onScheduleGrid): a Run now's is not", function () {
+  const at = (iso: string) => new Date(iso);
+  it("an interval's times, to the millisecond; a time a trigger took between them is not one", function () {
+    const every15 = { interval: 'every 1h offset 15m' };
+    assert.equal(onScheduleGrid(every15, at('2026-03-02T11:15:00Z')), true);
+    assert.equal(onScheduleGrid(every15, at('2026-03-02T11:15:00.001Z')), false);
+    assert.equal(onScheduleGrid(every15, at('2026-03-02T11:00:00Z')), false);
+    assert.equal(onScheduleGrid({ interval: '1m' }, at('2026-03-02T11:14:59.999Z')), false);
+  });
+  it('a cron in its time zone, both day fields as Temporal takes them', function () {
+    assert.equal(onScheduleGrid({ cron: '0 6 * * MON-FRI', timezone: 'Europe/Paris' }, at('2026-03-06T05:00:00Z')), true, 'Friday 06:00 Paris');
+    assert.equal(onScheduleGrid({ cron: '0 6 * * MON-FRI', timezone: 'Europe/Paris' }, at('2026-03-07T05:00:00Z')), false, 'a Saturday');
+    assert.equal(onScheduleGrid({ cron: '0 9 13 * FRI' }, at('2026-03-13T09:00:00Z')), true, 'Friday the 13th');
+    assert.equal(onScheduleGrid({ cron: '0 9 13 * FRI' }, at('2026-04-13T09:00:00Z')), false, 'a 13th, a Monday');
+    assert.equal(onScheduleGrid({ cron: '*/5 * * * *' }, at('2026-03-13T09:05:00.250Z')), false, 'a trigger a quarter second past a time');
   });
 });

@@ -1,5 +1,6 @@
 // Scheduled job runs and their per-environment results, and the job definition a run reads.
-import { sql } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../database.js';
 import type { Db } from './db.js';
 
 /**
@@ -167,12 +168,6 @@ export async function finishJobRunLeftRunning(db: Db, id: string, f: { status: s
   return res.numUpdatedRows > 0n;
 }
 
-/** The scheduled time a run recorded at its start (its schedule's nominal time), if any. */
-export async function jobRunScheduledAt(db: Db, id: string): Promise<Date | undefined> {
-  const row = await db.selectFrom('job_runs').select('scheduled_at').where('id', '=', id).executeTakeFirst();
-  return row?.scheduled_at ? new Date(row.scheduled_at) : undefined;
-}
-
 /**
  * Whether a backfill of job `jobId` asked for through the API (its `job.backfill` audit record, written
  * before the schedule was asked) covers scheduled time `at`: its window holds `at`, and it was asked for at
@@ -218,31 +213,76 @@ export async function earlierScheduledRunsStartedAfter(db: Db, q: { jobId: strin
 }
 
 /**
- * A run of the job its schedule started for a time after `scheduledAt` whose start is recorded and that did
- * not give up before its targets: not skipped, not cancelled, not failed with no target result. Its run does
- * what run `id` would (an outage's catch-up: the runs of the times missed all start together); undefined when
- * none has started yet (a worker lagging: this run is late, and runs). At most 20 looked at, the latest first.
+ * Runs `fn` in a transaction holding job `jobId`'s catch-up lock (a transaction-scoped advisory lock on a
+ * hash of its id): the catch-up decisions of one job's runs are taken one at a time, each reading the
+ * decisions written before it (activities/jobs.ts, catchUpSuperseded).
  */
-export async function laterScheduledRunStarted(db: Db, q: { jobId: string; id: string; scheduledAt: Date }): Promise<Array<{ id: string; scheduledAt: Date }>> {
+export async function withJobCatchUpLock<T>(db: Kysely<Database>, jobId: string, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${JSON.stringify(['job_catch_up', jobId])}, 0))`.execute(trx);
+    return fn(trx);
+  });
+}
+
+export type CatchUpDecision = 'run' | 'claimed' | 'skip';
+
+/** The scheduled time a run recorded at its start, and the catch-up rule's decision on it (null: none yet). */
+export async function jobRunCatchUpState(db: Db, id: string): Promise<{ scheduledAt: Date | undefined; decision: CatchUpDecision | null } | undefined> {
+  const row = await db.selectFrom('job_runs').select(['scheduled_at', 'catch_up_decision']).where('id', '=', id).executeTakeFirst();
+  return row && { scheduledAt: row.scheduled_at ? new Date(row.scheduled_at) : undefined, decision: row.catch_up_decision as CatchUpDecision | null };
+}
+
+/** Writes run `id`'s catch-up decision (under the job's catch-up lock). */
+export async function setJobRunCatchUpDecision(db: Db, id: string, decision: CatchUpDecision): Promise<void> {
+  await db.updateTable('job_runs').set({ catch_up_decision: decision }).where('id', '=', id).execute();
+}
+
+/**
+ * Records the start of the run of a later time of the job that Temporal has started and that has not
+ * recorded it yet (workflow `id`, execution `runId`), already `claimed`: an earlier run of its catch-up
+ * skipped for it. Its own start record then finds the row its execution holds (insertJobRunStart). Answers
+ * whether it was written (false: the run recorded its start meanwhile, and was read as such).
+ */
+export async function insertClaimedJobRun(db: Db, r: { id: string; runId: string; jobId: string; scheduledAt: Date }): Promise<boolean> {
+  const res = await db
+    .insertInto('job_runs')
+    .values({ id: r.id, run_id: r.runId, job_id: r.jobId, trigger: 'schedule', status: 'running', scheduled_at: r.scheduledAt, catch_up_decision: 'claimed' })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .executeTakeFirst();
+  return (res.numInsertedOrUpdatedRows ?? 0n) > 0n;
+}
+
+/**
+ * Runs of the job its schedule started for a time after `scheduledAt` whose start is recorded and that did
+ * not give up before their targets (not skipped, not cancelled, not failed with no target result), with
+ * their catch-up decision: `decided` those that will run or ran ('run', or 'claimed': an earlier run skipped
+ * for it), else those that decided nothing yet. At most 20, the latest first; the caller leaves out those a
+ * backfill asked for.
+ */
+export async function laterScheduledRuns(db: Db, q: { jobId: string; id: string; scheduledAt: Date; decided: boolean }): Promise<Array<{ id: string; scheduledAt: Date; decision: CatchUpDecision | null }>> {
   const rows = await db
     .selectFrom('job_runs as r')
-    .select(['r.id', 'r.scheduled_at'])
+    .select(['r.id', 'r.scheduled_at', 'r.catch_up_decision'])
     .where('r.job_id', '=', q.jobId)
     .where('r.trigger', '=', 'schedule')
     .where('r.id', '<>', q.id)
     .where('r.scheduled_at', '>', q.scheduledAt)
     .where('r.status', 'not in', ['skipped', 'cancelled'])
+    .where((eb) => (q.decided ? eb('r.catch_up_decision', 'in', ['run', 'claimed']) : eb('r.catch_up_decision', 'is', null)))
     .where((eb) => eb.or([eb('r.status', '<>', 'failed'), eb.exists(eb.selectFrom('job_target_results as t').select('t.job_run_id').whereRef('t.job_run_id', '=', 'r.id'))]))
     .orderBy('r.scheduled_at', 'desc')
     .limit(20)
     .execute();
-  return rows.flatMap((r) => (r.scheduled_at ? [{ id: r.id, scheduledAt: new Date(r.scheduled_at) }] : []));
+  return rows.flatMap((r) => (r.scheduled_at ? [{ id: r.id, scheduledAt: new Date(r.scheduled_at), decision: r.catch_up_decision as CatchUpDecision | null }] : []));
 }
 
 /**
  * Whether an operator asked for a run of job `jobId` by hand ("Run now", its `job.trigger` audit record,
  * written just before Temporal is asked) within a minute before scheduled time `at` (or a few seconds after,
- * for clocks apart): a trigger through the schedule names its run by the time it was asked for.
+ * for clocks apart): a trigger through the schedule names its run by the time it was asked for. The second
+ * signal only (activities/jobs.ts, catchUpSuperseded): a run whose time is off its schedule's is never one
+ * of a catch-up, however far its record lies; this one names a Run now landing on one of the schedule's
+ * times to the millisecond.
  */
 export async function triggerRequestedAt(db: Db, jobId: string, at: Date): Promise<boolean> {
   const row = await db

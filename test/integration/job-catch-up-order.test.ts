@@ -1,0 +1,188 @@
+// The catch-up rule's decisions, taken by the activities themselves against Postgres and a real Temporal:
+// runs of one catch-up of an allow_all job decide one at a time under the job's lock, in whatever order
+// they come, and only the run of the latest time missed runs; a run skips only for a later run sure to
+// run; a Run now is told by its time being off the schedule's, not by its audit record's clock. Each run is
+// a workflow Temporal holds under the id its schedule gives it (nothing polls its task queue), whose start
+// record and target resolution are the activities called here as the workflow calls them.
+// (The whole path, the worker down and back, is in test/e2e/jobs-catch-up.test.ts.)
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { createJobActivities } from '../../activities/jobs.js';
+import { previousScheduledTime } from '../../src/domain/jobs.js';
+import { createLogger } from '../../src/logger.js';
+import { jobScheduleId } from '../../src/temporal/names.js';
+import { jobRunWorkflowIdPrefix, scheduledJobRunWorkflowId } from '../../src/temporal/schedules.js';
+import { adminApi, type AdminApi } from '../helpers/admin-api.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { testTemporal } from '../helpers/temporal.js';
+
+const logger = createLogger({ level: 'silent' });
+// Nothing polls this queue: a run started on it stays open until terminated.
+const TASK_QUEUE = 'job-catch-up-order';
+const HOUR = 3_600_000;
+
+describe('the catch-up rule decides in order: one run for the times missed, none lost', function () {
+  let client: Client;
+  let t: TestDatabase;
+  let api: AdminApi;
+  const suffix = randomBytes(3).toString('hex');
+  const ids: string[] = [];
+  const open: string[] = [];
+
+  const createJob = async (name: string, overlap: string): Promise<string> => {
+    const res = await api('POST', '/api/jobs', { name: `${name}-${suffix}`, schedule: { interval: '1h', overlap }, targets: { environments: [`env-${suffix}`] }, script: 'probe.sh' });
+    assert.equal(res.status, 201, await res.clone().text());
+    const { id } = (await res.json()) as { id: string };
+    ids.push(id);
+    // The schedule itself starts nothing while the test looks (the job stays enabled).
+    await client.schedule.getHandle(jobScheduleId(id)).pause('test: runs are started by hand');
+    return id;
+  };
+  const activities = () => createJobActivities({ db: t.db, logger, env: {}, temporal: () => client });
+  /** The schedule's latest time passed (1 h interval). */
+  const latestTime = () => previousScheduledTime({ interval: '1h' }, new Date(Date.now() + 1))!;
+
+  /**
+   * A run of `jobId` for time `at` as its schedule starts it: its workflow held in Temporal (unless
+   * `inTemporal` is false), and its start recorded unless `record` is false. Answers its id and run id.
+   */
+  const startRun = async (jobId: string, at: Date, opts: { id?: string; inTemporal?: boolean; record?: boolean } = {}): Promise<{ id: string; runId: string }> => {
+    const id = opts.id ?? scheduledJobRunWorkflowId(jobId, at);
+    let runId = `not-in-temporal-${randomBytes(4).toString('hex')}`;
+    if (opts.inTemporal !== false) {
+      const h = await client.workflow.start('jobWorkflow', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ jobId }] });
+      runId = h.firstExecutionRunId;
+      open.push(id);
+    }
+    if (opts.record !== false) await record(jobId, { id, runId }, at);
+    return { id, runId };
+  };
+  const record = (jobId: string, run: { id: string; runId: string }, at: Date) =>
+    activities().recordJobRunStart({ jobRunId: run.id, runId: run.runId, jobId, trigger: 'schedule', scheduledAt: at.toISOString() });
+  /** What the run's workflow would do: 'runs' (a plan of targets) or why it skips. */
+  const resolve = async (jobId: string, id: string): Promise<string> => {
+    const r = await activities().resolveJobTargets({ jobId, trigger: 'schedule', jobRunId: id });
+    return 'skipped' in r ? `skipped: ${r.skipped}` : 'runs';
+  };
+
+  before(async function () {
+    client = (await testTemporal()).client;
+    t = await createTestDatabase();
+    api = adminApi(t, client, TASK_QUEUE);
+    await t.db.insertInto('environments').values({ name: `env-${suffix}`, labels: '{}', agent_task_queue: null, maintenance_windows: '[]', ssh: null }).execute();
+  });
+  after(async function () {
+    for (const id of open) await client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+    for (const id of ids) await client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
+    await t?.close();
+  });
+
+  it('an allow_all catch-up whose runs each record their start and decide before the next one starts runs only the run of the latest time missed', async function () {
+    const jobId = await createJob('catch-up in time order', 'allow_all');
+    const latest = latestTime();
+    const times = Array.from({ length: 6 }, (_, i) => new Date(latest.getTime() - (5 - i) * HOUR));
+    // Temporal started every run of the times missed (the worker was down); the worker takes them oldest
+    // first, each recording its start and deciding before the next one records its start.
+    const runs: Array<{ id: string; runId: string }> = [];
+    for (const at of times) runs.push(await startRun(jobId, at, { record: false }));
+    const outcomes: string[] = [];
+    for (const [i, run] of runs.entries()) {
+      await record(jobId, run, times[i]!);
+      outcomes.push(await resolve(jobId, run.id));
+    }
+    const ran = runs.filter((_, i) => outcomes[i] === 'runs').map((r) => r.id);
+    assert.deepEqual(ran, [runs.at(-1)!.id], `only the latest time's run runs; outcomes: ${JSON.stringify(outcomes)}`);
+    for (const o of outcomes.slice(0, -1)) assert.match(o, new RegExp(`later scheduled time .*${latest.toISOString()}`));
+  });
+
+  it('an allow_all catch-up whose runs record their start and decide all at once runs exactly one script run, the latest time missed', async function () {
+    this.timeout(60_000);
+    for (let round = 0; round < 4; round++) {
+      const jobId = await createJob(`catch-up at once ${round}`, 'allow_all');
+      const latest = latestTime();
+      const times = Array.from({ length: 10 }, (_, i) => new Date(latest.getTime() - (9 - i) * HOUR));
+      const runs: Array<{ id: string; runId: string }> = [];
+      for (const at of times) runs.push(await startRun(jobId, at, { record: false }));
+      // Every run records its start then resolves its targets, all at the same time, in a shuffled order.
+      const order = runs.map((_, i) => i).sort(() => Math.random() - 0.5);
+      const outcomes: string[] = Array.from({ length: runs.length }, () => '');
+      await Promise.all(
+        order.map(async (i) => {
+          await record(jobId, runs[i]!, times[i]!);
+          outcomes[i] = await resolve(jobId, runs[i]!.id);
+        }),
+      );
+      const ran = runs.filter((_, i) => outcomes[i] === 'runs').map((r) => r.id);
+      assert.deepEqual(ran, [runs.at(-1)!.id], `round ${round}: exactly the latest time's run runs; outcomes: ${JSON.stringify(outcomes)}`);
+      // What the rows say: one decided to run, the others skipped for a later run.
+      const rows = await t.db.selectFrom('job_runs').select(['id', 'catch_up_decision']).where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+      assert.deepEqual(rows.map((r) => r.catch_up_decision), [...Array.from({ length: 9 }, () => 'skip'), 'run'], `round ${round}`);
+    }
+  });
+
+  it('under a backlog, a run an earlier run skipped for runs though a still later run has recorded its start since', async function () {
+    const jobId = await createJob('backlog', 'allow_all');
+    const latest = latestTime();
+    const [t1, t2, t3] = [latest.getTime() - 2 * HOUR, latest.getTime() - HOUR, latest.getTime()].map((ms) => new Date(ms));
+    // A worker behind by more than an interval between a run's start record and its targets' turn: each
+    // run decides after the next run recorded its start. Temporal has none of them (started long ago).
+    const r1 = await startRun(jobId, t1!, { inTemporal: false });
+    const r2 = await startRun(jobId, t2!, { inTemporal: false });
+    assert.match(await resolve(jobId, r1.id), new RegExp(`^skipped: a later scheduled time .*${t2!.toISOString()}.*${r2.id}`));
+    const r3 = await startRun(jobId, t3!, { inTemporal: false });
+    assert.equal(await resolve(jobId, r2.id), 'runs', 'the run the first skipped for runs: the job is not left without a run while the backlog lasts');
+    assert.equal(await resolve(jobId, r3.id), 'runs', 'the latest run, with none after it, runs');
+  });
+
+  it('an allow_all run late past its next due time runs when Temporal started no run for the later times (the schedule paused meanwhile)', async function () {
+    const jobId = await createJob('late, no successor', 'allow_all');
+    const late = new Date(latestTime().getTime() - 2 * HOUR);
+    const run = await startRun(jobId, late);
+    assert.equal(await resolve(jobId, run.id), 'runs');
+    const row = await t.db.selectFrom('job_runs').select('catch_up_decision').where('id', '=', run.id).executeTakeFirstOrThrow();
+    assert.equal(row.catch_up_decision, 'run');
+  });
+
+  it('an allow_all run of an earlier time whose later run Temporal started but has not recorded its start yet skips, and that later run runs when it comes', async function () {
+    const jobId = await createJob('successor not recorded', 'allow_all');
+    const latest = latestTime();
+    const earlier = await startRun(jobId, new Date(latest.getTime() - HOUR));
+    const later = await startRun(jobId, latest, { record: false });
+    assert.match(await resolve(jobId, earlier.id), new RegExp(`later scheduled time .*${latest.toISOString()}.*${later.id} was started by the schedule and runs`));
+    // Its own start record finds the row its execution holds, and it runs.
+    assert.equal(await record(jobId, later, latest), later.id);
+    assert.equal(await resolve(jobId, later.id), 'runs');
+  });
+
+  it('a Run now of an allow_all job whose job.trigger audit record lies minutes before its time (a slow Temporal) runs though a later scheduled run runs', async function () {
+    const jobId = await createJob('run now, slow temporal', 'allow_all');
+    const latest = latestTime();
+    const scheduled = await startRun(jobId, latest);
+    assert.equal(await resolve(jobId, scheduled.id), 'runs');
+    // An operator's Run now, asked for before the latest time, reaches the worker after that time's run
+    // decided: Temporal named it by the time it took the trigger, three minutes after the audit record.
+    const asked = new Date(latest.getTime() - 20 * 60_000 + 1_234);
+    const named = new Date(asked.getTime() + 3 * 60_000);
+    await t.db.insertInto('audit_log').values({ at: asked, actor: 'admin', action: 'job.trigger', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ paused: false }), team: 'default' }).execute();
+    const now = await startRun(jobId, named, { id: `${jobRunWorkflowIdPrefix(jobId)}-${named.toISOString()}` });
+    assert.equal(await resolve(jobId, now.id), 'runs');
+  });
+
+  it('a Run now of a buffer_one job whose job.trigger audit record lies minutes before its time runs though an earlier scheduled run started after it', async function () {
+    const jobId = await createJob('run now buffered, slow temporal', 'buffer_one');
+    const latest = latestTime();
+    const asked = new Date(latest.getTime() - 40 * 60_000 + 4_321);
+    const named = new Date(asked.getTime() + 2 * 60_000);
+    await t.db.insertInto('audit_log').values({ at: asked, actor: 'admin', action: 'job.trigger', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ paused: false }), team: 'default' }).execute();
+    // The run of the schedule's previous time started only after the Run now's time (a worker lagging),
+    // and ran; then the Run now reaches the worker.
+    const earlier = await startRun(jobId, new Date(latest.getTime() - HOUR), { inTemporal: false, record: false });
+    await t.db
+      .insertInto('job_runs')
+      .values({ id: earlier.id, run_id: earlier.runId, job_id: jobId, trigger: 'schedule', status: 'succeeded', scheduled_at: new Date(latest.getTime() - HOUR), started_at: new Date(named.getTime() + 1_000) })
+      .execute();
+    const now = await startRun(jobId, named, { id: `${jobRunWorkflowIdPrefix(jobId)}-${named.toISOString()}`, inTemporal: false });
+    assert.equal(await resolve(jobId, now.id), 'runs');
+  });
+});
