@@ -31,6 +31,7 @@ import * as incidentStatusUnknown from './migrations/2026-12-28T00-00-incident-s
 import * as listRowBytes from './migrations/2026-12-29T00-00-list-row-bytes.js';
 import * as agentQueuesUsed from './migrations/2026-12-30T00-00-agent-queues-used.js';
 import * as jobRunCatchUpDecision from './migrations/2026-12-31T00-00-job-run-catch-up-decision.js';
+import * as agentQueuesFromHistory from './migrations/2027-01-01T00-00-agent-queues-from-history.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -65,6 +66,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-29T00-00-list-row-bytes': listRowBytes,
   '2026-12-30T00-00-agent-queues-used': agentQueuesUsed,
   '2026-12-31T00-00-job-run-catch-up-decision': jobRunCatchUpDecision,
+  '2027-01-01T00-00-agent-queues-from-history': agentQueuesFromHistory,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
