@@ -11,7 +11,7 @@ import type { Database, Environment } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { inTransaction } from '../db/repositories/transactions.js';
-import { agentQueueUsedBefore, deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironmentPage, rememberAgentQueue, updateEnvironment, type EnvironmentRecord } from '../db/repositories/environments.js';
+import { agentQueueUsedBefore, deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironmentPage, rememberAgentQueue, updateEnvironment, type EnvironmentLock, type EnvironmentRecord } from '../db/repositories/environments.js';
 import { liveJobsNaming } from '../db/repositories/jobs.js';
 import { SSH_AUTHORITY_FIELDS, type environmentCreateSchema, type environmentUpdateSchema } from '../domain/environments.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
@@ -129,6 +129,26 @@ async function queueNeverUsed(db: Db, queue: string): Promise<void> {
   }
 }
 
+/** How many jobs a refusal names (a team may hold many jobs naming one environment): the rest are counted. */
+const JOBS_NAMED = 10;
+
+/**
+ * 409 when live jobs of `team` name the environment among their targets: `jobs` lists the first ten ids,
+ * `jobsTotal` counts them all. Call it holding the environment's row FOR UPDATE (job saves hold it FOR KEY
+ * SHARE while they check their targets).
+ */
+async function refuseWhileJobsName(db: Db, name: string, team: string, wording: { of: string; then: string; outcome: string }): Promise<void> {
+  const naming = await liveJobsNaming(db, name, team);
+  if (naming.length === 0) return;
+  const shown = naming.slice(0, JOBS_NAMED);
+  const rest = naming.length - shown.length;
+  const them = naming.length > 1 ? 'them' : 'it';
+  throw new ConflictError(
+    `environment ${name} is a target of job${naming.length > 1 ? 's' : ''} ${shown.join(', ')}${rest > 0 ? ` and ${rest} more` : ''}${wording.of}: change or delete ${them} first${wording.then}; ${wording.outcome}`,
+    { jobs: shown, jobsTotal: naming.length },
+  );
+}
+
 export function environmentView(e: Environment) {
   return {
     name: e.name,
@@ -174,8 +194,8 @@ export function environmentService(deps: EnvironmentServiceDeps) {
     }
   }
 
-  async function mustFind(d: Db, name: string, forUpdate = false): Promise<Environment> {
-    const e = await findEnvironment(d, name, { forUpdate });
+  async function mustFind(d: Db, name: string, lock?: EnvironmentLock): Promise<Environment> {
+    const e = await findEnvironment(d, name, lock ? { lock } : {});
     if (!e) throw new NotFoundError(`environment ${name} is not known`);
     return e;
   }
@@ -238,9 +258,20 @@ export function environmentService(deps: EnvironmentServiceDeps) {
         throw new ValidationError('an environment cannot be renamed', [{ path: 'name', message: `must be "${name}" (the name in the path) or left out` }]);
       }
       return inTransaction(db, async (trx) => {
-        const before = await mustFind(trx, name, true);
-        requireStillInTeam(actor, before.team, ifTeam, `environment ${name}`);
-        const team = await teamForChange(trx, actor, before.team, body.team, `environment ${name}`);
+        // FOR NO KEY UPDATE: a change within the team does not wait for job saves holding the row FOR KEY
+        // SHARE (one waits up to 10 s on Temporal); a team move takes FOR UPDATE below, which does.
+        const held = await mustFind(trx, name, 'noKeyUpdate');
+        requireStillInTeam(actor, held.team, ifTeam, `environment ${name}`);
+        const team = await teamForChange(trx, actor, held.team, body.team, `environment ${name}`);
+        let before = held;
+        if (team !== held.team) {
+          // A job of the old team naming it would fail that target on every run from now on (a job may
+          // target only its own team's environments; its runs skip a moved one): refused as a delete is.
+          // FOR UPDATE waits for a job save that checked this environment to commit, and the job it saved
+          // is then seen here; a save after this waits for the move and finds it in the other team.
+          before = await mustFind(trx, name, 'update');
+          await refuseWhileJobsName(trx, name, before.team, { of: ` of team ${before.team}`, then: `, then move it to team ${team}`, outcome: 'nothing was changed' });
+        }
         checkAuthority(actor, name, body, before);
         await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
         const updated = await updateEnvironment(trx, recordOf(name, body, team));
@@ -253,7 +284,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
     /** `ifTeam`: as for update. */
     async remove(actor: Actor, name: string, ifTeam?: string): Promise<void> {
       await inTransaction(db, async (trx) => {
-        const current = await mustFind(trx, name, true);
+        const current = await mustFind(trx, name, 'update');
         requireStillInTeam(actor, current.team, ifTeam, `environment ${name}`);
         requireTeam(actor, 'editor', current.team, `environment ${name}`);
         // Deleting an environment with a management VM or its own agent queue, then creating it again, would
@@ -261,8 +292,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
         checkAuthority(actor, name, { labels: {}, maintenanceWindows: [], ssh: null }, current);
         // A job naming it would fail that target on every run from now on ("not registered"): refused,
         // as `selfheal apply --prune` refuses it, whoever asks and whenever the job was changed.
-        const naming = await liveJobsNaming(trx, name, current.team);
-        if (naming.length > 0) throw new ConflictError(`environment ${name} is a target of job${naming.length > 1 ? 's' : ''} ${naming.join(', ')}: change or delete ${naming.length > 1 ? 'them' : 'it'} first; nothing was deleted`);
+        await refuseWhileJobsName(trx, name, current.team, { of: '', then: '', outcome: 'nothing was deleted' });
         const before = (await deleteEnvironment(trx, name))!;
         await writeAudit(trx, { actor: actor.name, action: 'environment.delete', entityType: 'environment', entityId: name, before: environmentView(before), team: current.team });
       });

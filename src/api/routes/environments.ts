@@ -11,7 +11,6 @@ import { LIST_PAGE_BYTES } from '../../services/list-pages.js';
 const nameParam = pathParams(['name', 'environment name']);
 const tags = ['environments'];
 const unknown = { 404: problemResponse('Unknown environment.') };
-const movedAway = { 409: problemResponse('`ifTeam` was given and the environment is in another team now (errors name ifTeam); nothing was changed.') };
 
 export const agentCheckResponseSchema = z.object({
   environment: z.string(),
@@ -92,7 +91,13 @@ export function environmentRoutes(deps: AppDeps) {
       tags,
       summary: 'Replace an environment',
       request: { params: nameParam, query: ifTeamQuery, body: jsonBody(environmentUpdateSchema) },
-      responses: { 200: json('Updated.', anyObject), ...unknown, ...movedAway },
+      responses: {
+        200: json('Updated.', anyObject),
+        ...unknown,
+        409: problemResponse(
+          '`ifTeam` was given and the environment is in another team now (errors name ifTeam); or `team` moves it while live jobs of its team name it among their targets (`jobs`: the first ten ids, `jobsTotal`: how many). Nothing was changed.',
+        ),
+      },
     }),
     async (c) => c.json(environmentView(await environments.update(actorOf(c), c.req.param('name'), c.req.valid('json'), c.req.valid('query').ifTeam)), 200),
   );
@@ -104,7 +109,11 @@ export function environmentRoutes(deps: AppDeps) {
       tags,
       summary: 'Delete an environment',
       request: { params: nameParam, query: ifTeamQuery },
-      responses: { 204: { description: 'Deleted.' }, ...unknown, ...movedAway },
+      responses: {
+        204: { description: 'Deleted.' },
+        ...unknown,
+        409: problemResponse('`ifTeam` was given and the environment is in another team now (errors name ifTeam); or live jobs of its team name it among their targets (`jobs`: the first ten ids, `jobsTotal`: how many). Nothing was deleted.'),
+      },
     }),
     async (c) => {
       await environments.remove(actorOf(c), c.req.param('name'), c.req.valid('query').ifTeam);

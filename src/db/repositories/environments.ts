@@ -55,9 +55,20 @@ export async function listEnvironmentPage(
   return { rows, last: sizes.length > taken ? sizes[taken - 1]!.name : null };
 }
 
-export async function findEnvironment(db: Db, name: string, opts: { forUpdate?: boolean } = {}): Promise<Environment | undefined> {
+/**
+ * How an environment's row is held until the transaction ends. `update` (FOR UPDATE): for a delete or a
+ * team move, and it waits for every job save holding the row FOR KEY SHARE (registeredEnvironmentsHeld), so
+ * what such a save checked (the environment exists, in its job's team) stays true until it commits.
+ * `noKeyUpdate` (FOR NO KEY UPDATE): for a change of its own fields within its team (labels, description,
+ * queue, VM), which does not conflict with FOR KEY SHARE: a label edit does not wait behind a job save's
+ * Temporal call (up to 10 s). Two writers of the same environment still take turns either way.
+ */
+export type EnvironmentLock = 'update' | 'noKeyUpdate';
+
+export async function findEnvironment(db: Db, name: string, opts: { lock?: EnvironmentLock } = {}): Promise<Environment | undefined> {
   let q = db.selectFrom('environments').selectAll().where('name', '=', name);
-  if (opts.forUpdate) q = q.forUpdate();
+  if (opts.lock === 'update') q = q.forUpdate();
+  else if (opts.lock === 'noKeyUpdate') q = q.forNoKeyUpdate();
   return q.executeTakeFirst();
 }
 
@@ -71,6 +82,11 @@ export async function insertEnvironment(db: Db, e: EnvironmentRecord): Promise<E
     .executeTakeFirst();
 }
 
+/**
+ * Writes the environment's fields (never its name, the only key column: the UPDATE itself takes FOR NO KEY
+ * UPDATE, so it does not wait for job saves either). A team move must hold the row with findEnvironment's
+ * `update` lock first.
+ */
 export async function updateEnvironment(db: Db, e: EnvironmentRecord): Promise<Environment> {
   return db
     .updateTable('environments')
