@@ -118,4 +118,25 @@ describe('selfheal apply: a team change landing between the plan and its request
     const env = (await (await call('/api/environments/moved-env', {}, 200)).json()) as { team: string; description: string };
     assert.deepEqual([env.team, env.description], ['blue', 'moved to blue'], 'it stays as team blue has it');
   });
+
+  // Before: the move was made, and a job of team default named an environment of team blue.
+  it('--allow-move of an environment a job of its team names is refused: by the plan, and by the server (409) when the job came after the plan', async () => {
+    await call('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'named-env' }) }, 201);
+    await call('/api/jobs', { method: 'POST', body: JSON.stringify(jobBody('named-job', 'named-env')) }, 201);
+    const allowMove = (dir: string) => selfheal(['apply', '-f', dir, '--allow-move'], { SELFHEAL_URL: proxyUrl, SELFHEAL_TOKEN: ADMIN_TOKEN });
+    const planned = await allowMove(await folder({ 'env.yaml': envDoc('named-env', 'team: blue\n') }));
+    assert.equal(planned.code, 2, `${planned.stdout}${planned.stderr}`);
+    assert.match(planned.stderr, /environment "named-env" would move from team default to team blue, but job "named-job" of team default on the server names it \(the server refuses the move\)/);
+    assert.equal(((await (await call('/api/environments/named-env', {}, 200)).json()) as { team: string }).team, 'default', 'not moved');
+
+    // A job naming it saved between the plan and the move's request: the server refuses the move.
+    await call('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'raced-env' }) }, 201);
+    hooks.set('PUT /api/environments/raced-env', async () => {
+      await call('/api/jobs', { method: 'POST', body: JSON.stringify(jobBody('raced-job', 'raced-env')) }, 201);
+    });
+    const served = await allowMove(await folder({ 'env.yaml': envDoc('raced-env', 'team: blue\n') }));
+    assert.equal(served.code, 2, `${served.stdout}${served.stderr}`);
+    assert.match(served.stderr, /✗ update environment raced-env failed \(.*\): 409 Conflict: environment raced-env is a target of job raced-job of team default: change or delete it first, then move it to team blue; nothing was changed/);
+    assert.equal(((await (await call('/api/environments/raced-env', {}, 200)).json()) as { team: string }).team, 'default', 'not moved');
+  });
 });

@@ -225,6 +225,25 @@ describe('selfheal GitOps planner (no server)', () => {
       assert.deepEqual(step!.changes?.map((c) => c.path).sort(), ['ssh', 'team']);
     });
 
+    // The server refuses the move (409) while a job of the environment's team names it; environments are
+    // applied before jobs, so the plan says it before anything is applied, even when the files drop it.
+    it('--allow-move of an environment a job of its team names on the server is refused before anything is applied, naming the job', async () => {
+      const moveOnly = await desiredOf('move.yaml', 'kind: Environment\nname: pay-vm\n');
+      const scope = { teams: new Set(['default']), allowMove: true };
+      assert.throws(
+        () => checkReferences(moveOnly, adminView, new Set(), scope),
+        usage(/environment "pay-vm" would move from team payments to team default, but job "pay-job" of team payments on the server names it \(the server refuses the move\): apply the job without it first, then the move/),
+      );
+      const dropping = await desiredOf('move-drop.yaml', 'kind: Environment\nname: pay-vm\n---\nkind: Job\nid: pay-job\nname: pay-job\nteam: payments\nschedule: { interval: 1h }\ntargets: { all: true }\nscript: s.sh\n');
+      assert.throws(() => checkReferences(dropping, adminView, new Set(), { teams: new Set(['default', 'payments']), allowMove: true }), usage(/job "pay-job" of team payments on the server names it/));
+      // Once the server's job names it no more, the move is planned.
+      const apart: CurrentState = { ...adminView, jobs: [liveJob('pay-job', 'payments', ['other-vm']), liveJob('default-job', 'default', ['pay-vm'])] };
+      checkReferences(moveOnly, apart, new Set(), scope);
+      assert.deepEqual(planChanges(moveOnly, apart, new Set(), scope)[0]!.move, { from: 'payments', to: 'default' });
+      // Without --allow-move the move itself is what is refused (planChanges), as before.
+      checkReferences(moveOnly, adminView, new Set(), { teams: new Set(['default']), allowMove: false });
+    });
+
     it('--prune deletes only objects of the covered teams; --team widens or narrows the scope and must cover every file object', async () => {
       const desired = await desiredOf('pay.yaml', 'kind: Rule\nname: disk-cleanup\nteam: payments\nactions: [{ type: pagerduty.acknowledge }]\n');
       const current: CurrentState = { ...adminView, rules: [...adminView.rules, liveRule('default-rule', 'default', 'r-def')] };

@@ -194,6 +194,21 @@ export function checkReferences(desired: Desired[], current: CurrentState, prune
       if (pruned(env)) problems.push(`job "${job.id}" on the server targets environment "${env}", which --prune environment would delete (put the job in the files, or prune jobs too)`);
     }
   }
+  // The server refuses to move an environment to another team while live jobs of its team name it (409):
+  // environments are applied before jobs, so the move would be refused even when the files drop it from
+  // the job. Said here, before anything is applied (when the plan read the server's jobs).
+  if (scope.allowMove) {
+    for (const [env, to] of desiredEnvs) {
+      const from = serverEnvs.get(env);
+      if (from === undefined || from === to) continue;
+      const naming = current.jobs.filter((j) => teamOfLive(j) === from && (j.targets?.environments ?? []).includes(env)).map((j) => j.id);
+      if (naming.length === 0) continue;
+      const shown = naming.length > 10 ? `${naming.slice(0, 10).join('", "')}" and ${naming.length - 10} more` : `${naming.join('", "')}"`;
+      problems.push(
+        `environment "${env}" would move from team ${from} to team ${to}, but job${naming.length > 1 ? 's' : ''} "${shown} of team ${from} on the server name${naming.length > 1 ? '' : 's'} it (the server refuses the move): apply the job${naming.length > 1 ? 's' : ''} without it first, then the move`,
+      );
+    }
+  }
   if (problems.length > 0) throw usageError(`the plan would leave jobs without their environments:\n  ${problems.join('\n  ')}`);
 }
 
