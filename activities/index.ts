@@ -15,6 +15,7 @@ import { DEFAULT_GUARD_CONFIG, type GuardConfig } from '../src/domain/guards.js'
 import { createRetentionActivities } from './retention.js';
 import { createRuleRunActivities } from './rule-runs.js';
 import { createTriageActivities } from './triage.js';
+import { createBacklogActivities } from './event-backlog.js';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
@@ -39,10 +40,12 @@ export function createActivities(input: ActivityDeps) {
   const incidents = createIncidentSteps(deps);
   const deliverAlerts = alertDelivery(deps);
   const plan = createPlanActivities({ ...deps, deliverAlerts });
+  const triage = createTriageActivities({ logger: deps.logger, incidents, plan, writeBack: Boolean(deps.pagerduty), publicUrl: deps.publicUrl });
   return {
     ...incidentActivities(incidents),
     planIncidentActions: plan.planIncidentActions,
-    ...createTriageActivities({ logger: deps.logger, incidents, plan, writeBack: Boolean(deps.pagerduty), publicUrl: deps.publicUrl }),
+    ...triage,
+    ...createBacklogActivities({ db: deps.db, triageIncidentEvent: triage.triageIncidentEvent }),
     ...createActionRunActivities(deps),
     ...createActionActivities(deps),
     ...createJobActivities(deps),

@@ -1,7 +1,7 @@
 // The activity proxies the workflows share, each with its option preset (workflows/options.ts).
-import { proxyLocalActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities, createAgentActivities } from '../activities/index.js';
-import { dbLocalOptions, triageLocalOptions } from './options.js';
+import { dbLocalOptions, dbOptions, triageLocalOptions } from './options.js';
 
 export type Activities = ReturnType<typeof createActivities> & ReturnType<typeof createAgentActivities>;
 
@@ -14,3 +14,6 @@ export const localDb = proxyLocalActivities<Activities>(dbLocalOptions);
 
 /** Persist, enrich, extract and match in one local activity. */
 export const localTriage = proxyLocalActivities<Activities>(triageLocalOptions);
+
+/** Postgres steps as activities, for the few that must run only once the workflow task that asked is recorded. */
+export const db = proxyActivities<Activities>(dbOptions);

@@ -14,7 +14,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { RULE_RUN_REVISION, ruleRunWorkflowId, type IncidentEventMessage, type IncidentWorkflowInput, type MatchPlan, type RunningRule } from '../src/contracts/index.js';
 import { searchAttributes } from '../src/temporal/names.js';
-import { localDb, localTriage } from './activities.js';
+import { db, localDb, localTriage } from './activities.js';
 import { ruleRunWorkflow } from './rule-run.js';
 
 /** The state of one incident workflow run. */
@@ -44,6 +44,11 @@ export interface IncidentRun {
    * triage results (markers) and rule-run starts (see TASK_SLICE_PATCH). Not carried.
    */
   taskBytes: number;
+  /**
+   * Set while events parked in Postgres may be left to take (see PARK_BACKLOG_PATCH): the id of the last
+   * one taken ("0": none yet). Carried.
+   */
+  parkedAfter?: string | undefined;
 }
 
 /**
@@ -109,6 +114,28 @@ export const TASK_SLICE_PATCH = 'incident-slice-workflow-task';
  */
 export const MAX_TASK_BYTES = 1024 * 1024;
 
+/**
+ * Patch: a run due to continue as new whose queued events do not fit in the next run's input parks them in
+ * Postgres (activities/event-backlog.ts) and carries only how far it got in them; the next run takes the
+ * parked events, oldest first, before the events signalled to it. Before it, the run took queued events
+ * until the rest fitted (CARRY_BOUND_PATCH), each adding its triage result and rule-run starts to its
+ * history: 80 events of 240 KiB queued while no worker ran (19.8 MB of signals) took it past Temporal's
+ * 50 MB, which terminated it with 14 accepted events never stored. The same patch makes a run continue as
+ * new once its history passes {@link MAX_HISTORY_BYTES}, whatever Temporal suggests. Recorded only by a run
+ * that parked or continued as new for its history's size; older histories replay without it.
+ */
+export const PARK_BACKLOG_PATCH = 'incident-park-backlog';
+/**
+ * History bytes after which a run continues as new, unless the input says otherwise. Temporal warns at
+ * 10 MB and terminates the run at 50 MB (limit.historySize.warn and .error); it suggests continuing as new
+ * at 4 MB by default, but that is the server's setting. A run checks before each event, and an event taken
+ * adds at most about 2 MiB, so 8 MiB leaves it short of the warning, and the parking and the
+ * continue-as-new add only small markers: signals still delivered meanwhile are all that can grow it more.
+ */
+export const MAX_HISTORY_BYTES = 8 * 1024 * 1024;
+/** UTF-8 bytes of queued events one park (one local activity) takes at most. */
+const MAX_PARK_BATCH_BYTES = 4 * 1024 * 1024;
+
 /** History length after which a run continues as new, unless the input says otherwise. */
 export const MAX_HISTORY = 8000;
 /** Event ids a run carries to the next one (older redeliveries are stopped at triage instead). */
@@ -173,7 +200,7 @@ function sendCancel(run: IncidentRun, id: string): void {
 }
 
 /** Tag the run for search and start one rule-run workflow per matched rule that has something to do. */
-export function startRuleRuns(run: IncidentRun, msg: IncidentEventMessage, environment: Record<string, unknown>, plans: MatchPlan[]): void {
+export function startRuleRuns(run: IncidentRun, msg: Pick<IncidentEventMessage, 'eventId'>, environment: Record<string, unknown>, plans: MatchPlan[]): void {
   const attributes = [
     ...(typeof environment.environment === 'string' ? [{ key: searchAttributes.environment, value: environment.environment }] : []),
     ...(plans.length > 0 ? [{ key: searchAttributes.ruleIds, value: plans.map((p) => p.ruleId) }] : []),
@@ -238,7 +265,7 @@ export async function settleBeforeContinueAsNew(run: IncidentRun): Promise<void>
  * task). See TASK_SLICE_PATCH.
  */
 export async function endFullTask(run: IncidentRun, limit: number | undefined): Promise<void> {
-  if (run.pending.length === 0 || run.taskBytes < (limit ?? MAX_TASK_BYTES) || !patched(TASK_SLICE_PATCH)) return;
+  if ((run.pending.length === 0 && run.parkedAfter === undefined) || run.taskBytes < (limit ?? MAX_TASK_BYTES) || !patched(TASK_SLICE_PATCH)) return;
   if (run.unconfirmed > 0) await condition(() => run.unconfirmed === 0);
   else await sleep(1);
   run.taskBytes = 0;
@@ -255,10 +282,14 @@ function jsonBytes(value: unknown): number {
   return text === undefined ? 0 : new TextEncoder().encode(text).length;
 }
 
-/** Continue as new when the history is long; rule runs go on in their own workflows and are carried. */
-export function shouldContinueAsNew(historyLimit: number | undefined): boolean {
+/**
+ * Continue as new when the history is long (events, or bytes: see PARK_BACKLOG_PATCH); rule runs go on in
+ * their own workflows and are carried.
+ */
+export function shouldContinueAsNew(historyLimit: number | undefined, historyBytesLimit?: number): boolean {
   const info = workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength > (historyLimit ?? MAX_HISTORY);
+  if (info.continueAsNewSuggested || info.historyLength > (historyLimit ?? MAX_HISTORY)) return true;
+  return info.historySize > (historyBytesLimit ?? MAX_HISTORY_BYTES) && patched(PARK_BACKLOG_PATCH);
 }
 
 /**
@@ -285,17 +316,85 @@ export async function waitForRuleRuns(run: IncidentRun, carriedIds: ReadonlySet<
 }
 
 /** Whether the queued events fit in the next run's input (see CARRY_BOUND_PATCH); counted only when a continue-as-new is due. */
-export function canCarry(run: IncidentRun): boolean {
-  const utf8 = new TextEncoder();
+export function canCarry(run: IncidentRun, limit?: number): boolean {
+  return fits(run.pending, limit) || !patched(CARRY_BOUND_PATCH);
+}
+
+/** Whether `messages` fit in a run's input (`limit`, default {@link MAX_CARRIED_PENDING_BYTES}). */
+function fits(messages: readonly IncidentEventMessage[], limit = MAX_CARRIED_PENDING_BYTES): boolean {
   let bytes = 0;
-  for (const m of run.pending) {
-    bytes += utf8.encode(JSON.stringify(m)).length;
-    if (bytes > MAX_CARRIED_PENDING_BYTES) return !patched(CARRY_BOUND_PATCH);
+  for (const m of messages) {
+    bytes += jsonBytes(m);
+    if (bytes > limit) return false;
   }
   return true;
 }
 
-/** What the next run needs: status, recent event ids, events still queued, rule runs still going. */
+/**
+ * A continue-as-new is due and the queued events do not fit in the next run's input: whether to park them
+ * (PARK_BACKLOG_PATCH; older histories took the next event instead).
+ */
+export function parksBacklog(): boolean {
+  return patched(PARK_BACKLOG_PATCH);
+}
+
+/**
+ * Park every queued event in Postgres, in order, after those parked before (each park a local activity: the
+ * events stay out of the history, its marker holds a count), until what is queued fits in the next run's
+ * input again (events signalled while a park, or the wait before it, ran). The next run takes them first: they are older than any
+ * event it is signalled, and than what this run carries. A retried park (a task failed before the
+ * continue-as-new was recorded) parks the same events again, which keep their rows and place.
+ */
+export async function parkPending(run: IncidentRun, limit?: number): Promise<void> {
+  // Older histories continued as new with what was queued (it fitted when they checked).
+  if (fits(run.pending, limit) || !patched(PARK_BACKLOG_PATCH)) return;
+  const parkedBy = workflowInfo().runId;
+  while (!fits(run.pending, limit)) {
+    const batch: IncidentEventMessage[] = [];
+    let bytes = 0;
+    while (run.pending.length > 0 && (batch.length === 0 || bytes + jsonBytes(run.pending[0]) <= MAX_PARK_BATCH_BYTES)) {
+      const m = run.pending.shift()!;
+      bytes += jsonBytes(m);
+      batch.push(m);
+    }
+    // Taken off the queue before the park: a redelivery signalled meanwhile is queued again, and parked
+    // once (its row is kept) or taken after the parked one (and dropped as seen).
+    await localDb.parkIncidentEvents({ incidentId: run.incidentId, parkedBy, messages: batch });
+    run.parkedAfter ??= '0';
+  }
+}
+
+/**
+ * Take the next parked event (see PARK_BACKLOG_PATCH): read back and triaged in one local activity, whose
+ * marker holds the triage result, as for an event from a signal. Undefined once none is left: the parked
+ * rows are then deleted by an activity, which Temporal hands out only once this workflow task, and with it
+ * the taking of every one of them, is recorded (a task that fails before finds them again).
+ */
+export async function takeParkedEvent(run: IncidentRun): Promise<{ eventId: string; taken: Taken } | undefined> {
+  const after = run.parkedAfter ?? '0';
+  const r = await localTriage.triageParkedEvent({ incidentId: run.incidentId, after, takenBy: workflowInfo().runId });
+  if (r.none) {
+    if (after !== '0') await db.dropParkedIncidentEvents({ incidentId: run.incidentId, upTo: after });
+    run.parkedAfter = undefined;
+    return undefined;
+  }
+  run.parkedAfter = r.id;
+  run.seen.add(r.eventId);
+  run.taskBytes += jsonBytes(r.triage);
+  run.eventsProcessed += 1;
+  run.status = r.triage.recorded.incidentStatus;
+  if (r.triage.recorded.rejected) log.warn('event rejected', { incidentId: run.incidentId, eventId: r.eventId, reason: r.triage.recorded.rejected });
+  const t = r.triage;
+  return { eventId: r.eventId, taken: { act: !t.recorded.stale && !t.recorded.duplicate && !t.recorded.rejected, environment: t.environment, plans: t.plans } };
+}
+
+/** What the next run needs: status, recent event ids, events still queued (and parked), rule runs still going. */
 export function carried(run: IncidentRun): NonNullable<IncidentWorkflowInput['carried']> {
-  return { status: run.status, seenEventIds: [...run.seen].slice(-CARRIED_EVENT_IDS), pending: run.pending, running: [...run.running.values()] };
+  return {
+    status: run.status,
+    seenEventIds: [...run.seen].slice(-CARRIED_EVENT_IDS),
+    pending: run.pending,
+    running: [...run.running.values()],
+    ...(run.parkedAfter !== undefined ? { parkedAfter: run.parkedAfter } : {}),
+  };
 }

@@ -11,10 +11,13 @@ import {
   canCarry,
   carried,
   endFullTask,
+  parkPending,
+  parksBacklog,
   settleBeforeContinueAsNew,
   shouldContinueAsNew,
   startRuleRuns,
   takeEvent,
+  takeParkedEvent,
   taskEnded,
   waitForRuleRuns,
   type IncidentRun,
@@ -35,6 +38,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     eventsProcessed: 0,
     ruleRuns: 0,
     taskBytes: 0,
+    parkedAfter: input.carried?.parkedAfter,
   };
 
   // Rule runs started by an earlier run: their end reaches this one only by their signal.
@@ -62,22 +66,40 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     // Events queued together are taken in as many workflow tasks as their triage results and rule-run
     // starts need: one task's completion is one request, which Temporal refuses past 4 MB.
     await endFullTask(run, input.taskBytesLimit);
-    // Checked before every event, so a steady stream of events cannot keep one run growing; held back
-    // while the queued events would not fit in the next run's input (the next event is taken instead).
-    if (shouldContinueAsNew(input.historyLimit) && canCarry(run)) {
+    // Checked before every event, so a steady stream of events cannot keep one run growing. Queued events
+    // that would not fit in the next run's input are parked in Postgres (older histories held the
+    // continue-as-new back and took the next event instead).
+    const due = shouldContinueAsNew(input.historyLimit, input.historyBytesLimit);
+    const fits = due && canCarry(run, input.carryBytesLimit);
+    if (fits || (due && parksBacklog())) {
       // Not before the rule runs it started are started and its cancel requests delivered: it carries them.
       await settleBeforeContinueAsNew(run);
+      await parkPending(run, input.carryBytesLimit);
       await continueAsNew<typeof incidentWorkflow>({
         incidentId: run.incidentId,
         lingerSeconds: input.lingerSeconds,
         historyLimit: input.historyLimit,
+        ...(input.historyBytesLimit !== undefined ? { historyBytesLimit: input.historyBytesLimit } : {}),
+        ...(input.carryBytesLimit !== undefined ? { carryBytesLimit: input.carryBytesLimit } : {}),
         ...(input.taskBytesLimit !== undefined ? { taskBytesLimit: input.taskBytesLimit } : {}),
         ...(input.carriedCheckSeconds !== undefined ? { carriedCheckSeconds: input.carriedCheckSeconds } : {}),
         ...(input.revision !== undefined ? { revision: input.revision } : {}),
         carried: carried(run),
       });
     }
+    // Parked events first: they queued before any event signalled to this run.
+    if (run.parkedAfter !== undefined) {
+      const resolvedBefore = run.status === 'resolved';
+      const parked = await takeParkedEvent(run);
+      if (parked) {
+        cancelOnResolve(run, resolvedBefore);
+        if (parked.taken.act) startRuleRuns(run, parked, parked.taken.environment, parked.taken.plans);
+        continue;
+      }
+    }
     const next = run.pending.shift();
+    // A redelivery of a parked event, signalled before that was taken: taken already.
+    if (next && run.seen.has(next.eventId)) continue;
     if (next) {
       const resolvedBefore = run.status === 'resolved';
       const taken = await takeEvent(run, next);

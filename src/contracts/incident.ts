@@ -47,6 +47,16 @@ export interface IncidentWorkflowInput {
   /** History length after which the run continues as new (default 8000; Temporal may suggest it earlier). */
   historyLimit?: number;
   /**
+   * History bytes after which the run continues as new (default MAX_HISTORY_BYTES, 8 MiB, in
+   * workflows/incident-steps.ts; Temporal may suggest it earlier; tests set less).
+   */
+  historyBytesLimit?: number;
+  /**
+   * UTF-8 bytes of queued events a run carries to the next one at most (default MAX_CARRIED_PENDING_BYTES,
+   * 1 MiB, in workflows/incident-steps.ts; tests set less).
+   */
+  carryBytesLimit?: number;
+  /**
    * Bytes the events taken in one workflow task may put in its completion before the task ends to take the
    * next (default MAX_TASK_BYTES, 1 MiB, in workflows/incident-steps.ts; tests set less).
    */
@@ -59,7 +69,17 @@ export interface IncidentWorkflowInput {
    */
   carriedCheckSeconds?: number;
   /** Carried over by continue-as-new. */
-  carried?: { status: string; seenEventIds: string[]; pending: IncidentEventMessage[]; running: RunningRule[] };
+  carried?: {
+    status: string;
+    seenEventIds: string[];
+    pending: IncidentEventMessage[];
+    running: RunningRule[];
+    /**
+     * Events parked in Postgres are left to take (workflows/incident-steps.ts, PARK_BACKLOG_PATCH): the id of
+     * the last one taken ("0": none yet). They are older than `pending`, and taken first.
+     */
+    parkedAfter?: string;
+  };
 }
 
 export interface IncidentWorkflowResult {

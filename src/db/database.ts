@@ -54,6 +54,17 @@ export interface IncidentEventTable {
   note: string | null;
 }
 
+/** An event an incident's run parked for its next run to take (migration 2027-01-02T00-00-incident-event-backlog). */
+export interface IncidentEventBacklogTable {
+  id: Generated<string>;
+  incident_id: string;
+  event_id: string;
+  /** The message as JSON text. */
+  message: string;
+  parked_by: string;
+  parked_at: Generated<Date>;
+}
+
 export interface EnvironmentSsh {
   host: string;
   port: number;
@@ -438,6 +449,7 @@ export interface Database {
   team_memberships: TeamMembershipTable;
   incidents: IncidentTable;
   incident_events: IncidentEventTable;
+  incident_event_backlog: IncidentEventBacklogTable;
   environments: EnvironmentTable;
   agent_queues_used: AgentQueueUsedTable;
   rules: RuleTable;

@@ -32,6 +32,7 @@ import * as listRowBytes from './migrations/2026-12-29T00-00-list-row-bytes.js';
 import * as agentQueuesUsed from './migrations/2026-12-30T00-00-agent-queues-used.js';
 import * as jobRunCatchUpDecision from './migrations/2026-12-31T00-00-job-run-catch-up-decision.js';
 import * as agentQueuesFromHistory from './migrations/2027-01-01T00-00-agent-queues-from-history.js';
+import * as incidentEventBacklog from './migrations/2027-01-02T00-00-incident-event-backlog.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -67,6 +68,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-30T00-00-agent-queues-used': agentQueuesUsed,
   '2026-12-31T00-00-job-run-catch-up-decision': jobRunCatchUpDecision,
   '2027-01-01T00-00-agent-queues-from-history': agentQueuesFromHistory,
+  '2027-01-02T00-00-incident-event-backlog': incidentEventBacklog,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

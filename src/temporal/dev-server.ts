@@ -125,6 +125,8 @@ export interface DevServerOptions {
   ip?: string;
   logLevel?: string;
   startTimeoutMs?: number;
+  /** Dynamic config on top of DEV_SERVER_DYNAMIC_CONFIG (a test's lower history size limit). */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /**
@@ -188,7 +190,7 @@ async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
   }
   // Internal ports (metrics, HTTP) on free ports too, so several servers can run side by side.
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
-  for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
+  for (const [key, value] of Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...opts.dynamicConfig })) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
 

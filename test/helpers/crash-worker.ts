@@ -3,6 +3,8 @@
 // test SIGKILLs it. Run with startChildRoot('test/helpers/crash-worker.ts', env).
 // With CRASH_AFTER_TRIAGE_OF=<event id> it runs every action and dies instead once the triage of that
 // event committed, before its workflow task completed: it prints "triaged <event id>" and hangs.
+// With CRASH_AFTER_PARK=1 it dies once an incident run's first park of queued events committed, before
+// the run continued as new (workflows/incident-steps.ts parkPending): it prints "parked <n>" and hangs.
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { loadConfig } from '../../src/config.js';
@@ -13,6 +15,7 @@ import { createMainWorker, installTemporalRuntime } from '../../src/temporal/wor
 
 const config = loadConfig(process.env);
 const crashAfterTriageOf = process.env.CRASH_AFTER_TRIAGE_OF;
+const crashAfterPark = process.env.CRASH_AFTER_PARK === '1';
 const logger = createLogger({ level: 'warn' });
 installTemporalRuntime(logger);
 const { db } = await openDatabase({ url: config.database.url, dataDir: '' });
@@ -22,7 +25,16 @@ const worker = await createMainWorker({
   connection,
   namespace: config.temporal.namespace,
   taskQueue: config.temporal.taskQueue,
-  activities: crashAfterTriageOf
+  activities: crashAfterPark
+    ? {
+        ...real,
+        async parkIncidentEvents(input: Parameters<typeof real.parkIncidentEvents>[0]) {
+          await real.parkIncidentEvents(input);
+          process.stdout.write(`parked ${input.messages.length}\n`);
+          return new Promise<never>(() => undefined);
+        },
+      }
+    : crashAfterTriageOf
     ? {
         ...real,
         async triageIncidentEvent(input: Parameters<typeof real.triageIncidentEvent>[0]) {

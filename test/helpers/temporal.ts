@@ -73,6 +73,30 @@ async function start(): Promise<TestTemporal> {
 }
 
 /**
+ * A dev server of the caller's own, with `dynamicConfig` (a lower history size limit, say), for the rest of
+ * the run: a test that needs Temporal's limits where it can reach them. Not supervised (testTemporal is).
+ */
+export async function privateTestTemporal(dynamicConfig: Record<string, string | number | boolean>): Promise<TestTemporal> {
+  installTemporalRuntime(createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const executable = await temporalCliForTests();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-test-temporal-'));
+  const server = await startDevServer({ executable, dbFilename: path.join(dir, 'temporal.db'), sqlitePragmas: FAST_SQLITE, dynamicConfig });
+  const connection = await Connection.connect({ address: server.address });
+  await ensureSearchAttributes(connection, 'default');
+  const client = new Client({ connection, namespace: 'default' });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const apiClient = await lazyTemporalClient({ address: server.address, namespace: 'default' });
+  onTeardown(async () => {
+    await apiClient.connection.close();
+    await nativeConnection.close();
+    await connection.close();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { server, address: server.address, client, apiClient, nativeConnection };
+}
+
+/**
  * A test server's file need not survive a power cut, only its process being killed: a write-ahead log
  * and no fsync per commit (SQLite keeps such a file whole when the process dies, not when the host does).
  */

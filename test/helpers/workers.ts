@@ -128,7 +128,7 @@ export async function signalIncident(
   taskQueue: string,
   incidentId: string,
   msg: IncidentEventMessage,
-  input: { lingerSeconds?: number; historyLimit?: number; carriedCheckSeconds?: number } = {},
+  input: { lingerSeconds?: number; historyLimit?: number; historyBytesLimit?: number; carryBytesLimit?: number; taskBytesLimit?: number; carriedCheckSeconds?: number } = {},
 ): Promise<void> {
   await temporal.client.workflow.signalWithStart(WORKFLOW_TYPES.incident, {
     workflowId: incidentWorkflowId(incidentId),

@@ -28,7 +28,7 @@ import { startPagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { cancelTakenIn, eventually, startStack, type Stack } from '../helpers/stack.js';
-import { messageOf, signalIncident } from '../helpers/workers.js';
+import { messageOf, signalIncident, startTestWorker } from '../helpers/workers.js';
 
 /** Each scenario and the branches it covers (kept in step with the replay test's list). */
 export const SCENARIOS: Record<string, string> = {
@@ -45,6 +45,8 @@ export const SCENARIOS: Record<string, string> = {
   'duplicate': 'a redelivery queued behind its own first copy, and one to a new run after the first completed (stops at triage)',
   'task-slice':
     'events queued together over a one-byte task budget (input taskBytesLimit): the task ends after each, waiting for the rule run start it issued, or on a 1 ms timer after a note (patch incident-slice-workflow-task)',
+  'park-backlog':
+    'events queued while no worker polled, past a small carry bound and history size (inputs carryBytesLimit, historyBytesLimit): the first run parks them and continues as new (part first), the next runs take them from Postgres, one a task (input taskBytesLimit), and continue as new on the history size carrying how far they got (part middle), the last takes the rest, deletes the parked rows, takes the resolve and completes (part last) (patch incident-park-backlog)',
   'poison': 'an event with a timestamp that is not one is rejected; the next event is processed',
   'out-of-order': 'resolved before triggered: the late trigger is stale and acts on nothing',
   'claimed-elsewhere': 'an action claimed by another run: the rule run ends without executing it',
@@ -317,6 +319,49 @@ async function main(): Promise<void> {
       const patches = history.events?.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length ?? 0;
       if (timers === 0 || patches === 0) throw new Error(`task-slice: the events did not queue (${timers} timers, ${patches} patch markers): record it again`);
       await save(stack, incidentWorkflowId(id), 'task-slice');
+    }
+
+    if (wanted('park-backlog')) {
+      const { svc, ruleId } = await rule('park', { eventTypes: ['incident.triggered', 'incident.priority_updated'], actions: [{ id: 'ping', type: 'notify.webhook', url: `${hook.url}/hook/park`, body: '{}' }] });
+      const id = newIncidentId();
+      // A task queue no worker polls yet: the events queue in the run's first workflow task, as while the worker was stopped.
+      const queue = `${stack.taskQueue}-park`;
+      // A one-byte task budget ends the task after each event taken, so the history's size is read before the next.
+      const input = { lingerSeconds: 1, carryBytesLimit: 16 * 1024, historyBytesLimit: 40 * 1024, taskBytesLimit: 1 };
+      const pad = 'x'.repeat(8 * 1024);
+      const events = [];
+      for (let i = 0; i < 8; i++) {
+        const sample = i === 0 ? 'v3-incident.triggered-01.json' : 'v3-incident.priority_updated-01.json';
+        const payload = sampleFor(sample, id, { occurredAt: `2026-05-01T12:0${i}:00Z`, data: { ...service(svc), details: pad } });
+        await signalIncident(stack.temporal, queue, id, messageOf(payload), input);
+        events.push(payload);
+      }
+      const firstRunId = (await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
+      const parkWorker = await startTestWorker({ temporal: stack.temporal, db: stack.db, taskQueue: queue });
+      try {
+        for (const e of events) await closed(stack, ruleRunWorkflowId(id, ruleId, e.event.id));
+        const resolve = sampleFor('v3-incident.resolved-01.json', id, { occurredAt: '2026-05-01T12:30:00Z', data: service(svc) });
+        await signalIncident(stack.temporal, queue, id, messageOf(resolve), input);
+        await closed(stack, incidentWorkflowId(id));
+      } finally {
+        await parkWorker.stop();
+      }
+      // The chain of runs, first to last.
+      const runs = [firstRunId];
+      for (;;) {
+        const history = await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id), runs.at(-1)).fetchHistory();
+        const next = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+        if (!next) break;
+        runs.push(next);
+      }
+      const parkedRows = await stack.db.db.selectFrom('incident_event_backlog').select('id').where('incident_id', '=', id).execute();
+      const middle = (await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id), runs[1]).fetchHistory()).events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
+      const carriedAfter = middle ? (JSON.parse(Buffer.from(middle.input!.payloads![0]!.data!).toString()) as { carried?: { parkedAfter?: string } }).carried?.parkedAfter : undefined;
+      if (carriedAfter === undefined || carriedAfter === '0') throw new Error(`park-backlog: the second run did not continue as new part way through the parked events (${carriedAfter}): record it again`);
+      if (runs.length < 3 || parkedRows.length > 0) throw new Error(`park-backlog: ${runs.length} runs, ${parkedRows.length} rows left parked: record it again`);
+      await save(stack, incidentWorkflowId(id), 'park-backlog-first', runs[0]);
+      await save(stack, incidentWorkflowId(id), 'park-backlog-middle', runs[1]);
+      await save(stack, incidentWorkflowId(id), 'park-backlog-last', runs.at(-1));
     }
 
     if (wanted('poison')) {
