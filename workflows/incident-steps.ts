@@ -128,7 +128,7 @@ export const PARK_BACKLOG_PATCH = 'incident-park-backlog';
 /**
  * History bytes after which a run continues as new, unless the input says otherwise. Temporal warns at
  * 10 MB and terminates the run at 50 MB (limit.historySize.warn and .error); it suggests continuing as new
- * at 4 MB by default, but that is the server's setting. A run checks before each event, and an event taken
+ * at 4 MiB by default, but that is the server's setting. A run checks before each event, and an event taken
  * adds at most about 2 MiB, so 8 MiB leaves it short of the warning, and the parking and the
  * continue-as-new add only small markers: signals still delivered meanwhile are all that can grow it more.
  */
