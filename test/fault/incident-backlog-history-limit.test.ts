@@ -55,7 +55,7 @@ describe('fault: a backlog queued while no worker ran, past the history size lim
   });
 
   /** A rule on the incident's own service, run for its trigger and every priority update; its events, delivered (each answered 202). */
-  async function deliverBacklog(): Promise<{ id: string; eventIds: string[] }> {
+  async function deliverBacklog(): Promise<{ id: string; eventIds: string[]; payloads: unknown[] }> {
     const svc = newServiceId();
     await insertRule(db.db, {
       name: `backlog-${randomUUID().slice(0, 6)}`,
@@ -67,14 +67,16 @@ describe('fault: a backlog queued while no worker ran, past the history size lim
     const t0 = Date.now() - 3_600_000;
     const pad = 'x'.repeat(230 * 1024);
     const eventIds: string[] = [];
+    const payloads: unknown[] = [];
     for (let i = 0; i < EVENTS; i++) {
       const sample = i === 0 ? 'v3-incident.triggered-01.json' : 'v3-incident.priority_updated-01.json';
       const payload = sampleFor(sample, id, { occurredAt: new Date(t0 + i * 1000).toISOString(), data: { service: { id: svc, type: 'service_reference', summary: 's' }, details: pad } });
       const res = await deliverWithRetries(api.url, payload);
       assert.equal(res.status, 202, `event ${i} accepted`);
       eventIds.push(payload.event.id);
+      payloads.push(payload);
     }
-    return { id, eventIds };
+    return { id, eventIds, payloads };
   }
 
   /** Every accepted event stored once and its rule run once (one request at the peer naming it). */
@@ -110,10 +112,16 @@ describe('fault: a backlog queued while no worker ran, past the history size lim
   }
 
   it('parks a backlog too large to carry in Postgres and takes it in later runs: every accepted event stored once, its rule run once, the run not terminated', async function () {
-    const { id, eventIds } = await deliverBacklog();
+    const { id, eventIds, payloads } = await deliverBacklog();
+    const firstRunId = (await temporal.client.workflow.getHandle(incidentWorkflowId(id)).describe()).runId;
     const worker = startChildRoot('src/worker.ts', workerEnv);
     workers.push(worker);
     await worker.waitFor(/worker started/);
+    // PagerDuty delivering the last events again once the first run parked them and continued as new: while
+    // still parked they are not stored, so the webhook hands them to the new run (202), which must not take
+    // them a second time; stored by then, they are duplicates (200).
+    await eventually(async () => (await temporal.client.workflow.getHandle(incidentWorkflowId(id), firstRunId).describe()).status.name !== 'RUNNING', 120_000, 'the first run to continue as new');
+    for (const p of payloads.slice(-3)) assert.ok([200, 202].includes((await deliverWithRetries(api.url, p)).status), 'a redelivery is answered');
     await assertAllTaken(id, eventIds);
   });
 
