@@ -29,15 +29,17 @@ export async function readBodyCapped(res: Response, maxBytes: number): Promise<{
 }
 
 /**
- * Where a Location points, quoted, as origin and path (resolved against the request's URL), saying when more
- * was left out: never its user part, query or fragment, which can carry a token. PagerDuty's client uses it too.
+ * Where a Location points, quoted, as its origin only (scheme, host and port, resolved against the request's
+ * URL), saying when more was withheld: never its path, query, fragment or user part, any of which can carry a
+ * secret (a Slack hook's `/services/T…/B…/<secret>`, a token in a path segment, a sign-on page's return
+ * ticket). The executors' errors and PagerDuty's client use it; their messages are kept in action runs, API
+ * answers, logs and PagerDuty notes.
  */
 export function redirectTarget(location: string | null, base: string): string {
   if (location === null) return '(no Location)';
   const url = URL.parse(location.trim(), base);
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return '(a Location that is not an http or https URL)';
-  const shown = `${url.origin}${url.pathname}`;
-  const cut = shown.length > 200 ? `${shown.slice(0, 200)}…` : shown;
-  const hidden = url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
-  return `"${cut}"${hidden ? ' (its query and credentials not shown)' : ''}`;
+  const origin = url.origin.length > 200 ? `${url.origin.slice(0, 200)}…` : url.origin;
+  const withheld = url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
+  return `"${origin}"${withheld ? ' (path withheld)' : ''}`;
 }

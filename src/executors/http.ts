@@ -114,9 +114,9 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
  * destination does (its cause says nothing was done, so the side-effect layer neither re-sends it nor records
  * its outcome unknown). A rule-directed call's answer is not recorded, its Location included: whoever wrote
  * the rule chose the peer (and a Slack hook's address is a secret); its error ends with what to change
- * (`redirectFix`: the action's url, the secret the hook is read from). Any other call (a tracker's API) names where it was sent, as origin and path only,
- * since the query, fragment or user part of a Location can carry a token (a sign-on page's return ticket),
- * and ends with what to change. Its one exception is a 303 to a write, which says the write's result is
+ * (`redirectFix`: the action's url, the secret the hook is read from). Any other call (a tracker's API) names where it was sent, as its origin only,
+ * since the path, query, fragment or user part of a Location can carry a token (a sign-on page's return
+ * ticket, a secret path segment), and ends with what to change. Its one exception is a 303 to a write, which says the write's result is
  * elsewhere and so may follow a write that was made: it keeps its status, and the side-effect layer looks for
  * the item before it acts again, as after any answer it cannot read (PagerDuty's client counts a 3xx so, for
  * the same reason).

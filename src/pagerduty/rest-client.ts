@@ -186,8 +186,9 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
       // of the redirects only 303 See Other answers a write that was handled (its result is elsewhere), so a
       // write answered 303 counts as maybe made (activities/side-effects.ts whatHappened: the next attempt looks
       // for it); a 301, 302, 307 or 308 says the request was not handled at this address, so nothing was written.
-      // Where it points, as origin and path only: a Location's user part, query or fragment can carry a token
-      // (a sign-on page's return ticket), and this message is kept in action runs, API answers and notes.
+      // Where it points, as its origin only: a Location's path, user part, query or fragment can carry a token
+      // (a sign-on page's return ticket, a secret path segment), and this message is kept in action runs, API
+      // answers, logs and notes.
       const location = redirectTarget(response.headers.get('location'), url.href);
       const what =
         method === 'GET'

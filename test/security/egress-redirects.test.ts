@@ -5,7 +5,8 @@
 // allowed receiver would lead the worker to an address the rule could not name (here a second loopback
 // peer, which stands for any target; refused ranges are refused on their own, test/security/egress.test.ts).
 // A tracker's API (operator configuration, reached with plain fetch) is not followed either, and its error
-// says where the redirect pointed, without the Location's query or credentials, and which setting to change.
+// says where the redirect pointed, as the Location's origin only (its path can hold a secret as well as its
+// query or credentials), and which setting to change.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
@@ -123,14 +124,14 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
     }
   });
 
-  it('a Jira ticket whose API answers 302 fails once, naming the status, where it pointed (without its query or credentials) and JIRA_BASE_URL', async function () {
+  it('a Jira ticket whose API answers 302 fails once, naming the status, where it pointed (its origin only) and JIRA_BASE_URL', async function () {
     const service = newServiceId();
     // Three attempts allowed: before, fetch's "unexpected redirect" was a retryable network failure, sent again each time.
     await insertRule(service, [{ id: 'ticket', type: 'workitem', provider: 'jira', project: 'OPS', title: 'Disk full', when: 'always', retry: { maximumAttempts: 3, initialIntervalSeconds: 0.1, backoffCoefficient: 1 } }]);
     const [run] = await incidentRuns(service, 1);
     assert.deepEqual([run!.status, run!.attempts], ['failed', 1], run!.error ?? '');
     assert.ok(
-      run!.error?.includes(`jira: HTTP 302, redirecting to "${landing.url}/login" (its query and credentials not shown): redirects are not followed; set JIRA_BASE_URL to the address that answers`),
+      run!.error?.includes(`jira: HTTP 302, redirecting to "${landing.url}" (path withheld): redirects are not followed; set JIRA_BASE_URL to the address that answers`),
       run!.error ?? '',
     );
     assert.doesNotMatch(run!.error ?? '', /ST-SECRET-TICKET|pa55word|svc:/, 'nothing of the Location that could be a secret');
@@ -141,5 +142,23 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
     );
     assert.deepEqual(await effectAttempts(run!.id), { attempts: 1, state: 'failed' }, 'one attempt, failed (not uncertain)');
     assert.deepEqual(landing.requests.map((r) => r.path), [], 'nothing reached where the redirect pointed');
+  });
+
+  it('a tracker redirect to a URL with a secret in its path and query is named by its origin only: the action run and the API show neither', async function () {
+    // A Slack hook's address keeps its secret in the path; a token can sit in any segment. Before, the
+    // message quoted origin and path: "https://evil.example/services/T1/B2/SECRETPART" (its query dropped).
+    redirector.failNext({ status: 302, headers: { location: 'https://evil.example/services/T1/B2/SECRETPART?token=abc' }, text: '' });
+    const service = newServiceId();
+    await insertRule(service, [{ id: 'ticket', type: 'workitem', provider: 'jira', project: 'OPS', title: 'Disk full', when: 'always', retry: { maximumAttempts: 3, initialIntervalSeconds: 0.1, backoffCoefficient: 1 } }]);
+    const [run] = await incidentRuns(service, 1);
+    assert.deepEqual([run!.status, run!.attempts], ['failed', 1], run!.error ?? '');
+    assert.ok(run!.error?.includes('jira: HTTP 302, redirecting to "https://evil.example" (path withheld): redirects are not followed; set JIRA_BASE_URL to the address that answers'), run!.error ?? '');
+    const res = await stack.api(`/api/incidents/${run!.incident_id}`);
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    assert.ok(body.includes('redirecting to \\"https://evil.example\\" (path withheld)'), body.slice(0, 2000));
+    for (const where of [run!.error ?? '', body]) assert.doesNotMatch(where, /SECRETPART|T1\/B2|token=abc/, 'nothing of the path or query');
+    const effect = await stack.db.db.selectFrom('side_effects').select(['last_error']).where('key', '=', run!.id).executeTakeFirstOrThrow();
+    assert.doesNotMatch(effect.last_error ?? '', /SECRETPART|token=abc/);
   });
 });
