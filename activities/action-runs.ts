@@ -28,11 +28,12 @@ import { approvedTrialReason, breakerAfterOutcome, breakerStopsStart, DEFAULT_BR
 import type { Rule } from '../src/domain/rules/schema.js';
 import { DEFAULT_GUARD_CONFIG, isRemediationType, type GuardConfig, type RuleGuards } from '../src/domain/guards.js';
 import { errorText, outputText, safeLink } from '../src/domain/agent-result.js';
+import { saasRetryPauses } from '../src/domain/retry-pause.js';
 import type { Logger } from '../src/logger.js';
 import type { Integrations } from './actions.js';
 import { createAlertDelivery, createGuards } from './guards.js';
 import type { OwnWritesClient } from './own-writes.js';
-import { afterAskedPause } from './side-effects.js';
+import { afterAskedPause, usesRetryPauses } from './side-effects.js';
 import type { ActionOutcome, ActionStatus, MatchPlan, PlannedAction } from './types.js';
 import type { MatchVerification } from './verification.js';
 
@@ -564,10 +565,13 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }): Promise<{ posted: boolean }> {
     if (!deps.pagerduty || input.outcomes.length === 0) return { posted: false };
     const verification = input.verification ? `\n- verification: ${input.verification.status} — ${input.verification.detail}` : '';
+    // Run under the SaaS preset's retry policy (workflows/rule-run.ts: externalApiOptions).
+    usesRetryPauses(saasRetryPauses());
     try {
       await deps.pagerduty.addNote(input.incidentId, summariseRun(input.plan, input.outcomes, input.cancelled) + verification);
     } catch (err) {
-      // A 429 (or 503) with Retry-After: retried, not before the pause PagerDuty asked for (capped).
+      // A 429 (or 503) with Retry-After: retried, not before the pause PagerDuty asked for (capped) nor before
+      // the retry policy's own.
       throw afterAskedPause(err);
     }
     return { posted: true };

@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, EnvironmentSsh } from '../src/db/database.js';
 import { SCRIPT_DEFAULT_TIMEOUT_SECONDS } from '../src/domain/attempt-slack.js';
+import { saasRetryPauses } from '../src/domain/retry-pause.js';
 import { slackEscape } from '../src/domain/template.js';
 import { environmentSsh, teamServesAgentQueue } from '../src/db/repositories/environment-settings.js';
 import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
@@ -18,7 +19,7 @@ import { mintApprovalLinks } from '../src/services/approvals.js';
 import { ensureOwnWrites, type OwnWritesClient } from './own-writes.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import { sendEmailInRounds, type EmailSender } from './email-rounds.js';
-import { afterAskedPause, createSideEffects, type EffectResult } from './side-effects.js';
+import { afterAskedPause, createSideEffects, usesRetryPauses, type EffectResult } from './side-effects.js';
 import type { RunActionInput } from './types.js';
 
 export interface ActionDeps {
@@ -86,6 +87,9 @@ export function createActionActivities(deps: ActionDeps) {
     // Heartbeats carry a cancellation (a resolve) to the activity: the side effect is then not started, or
     // its call aborted (activities/side-effects.ts). An SSH script heartbeats on its own.
     const stopBeating = action.type === 'script.ssh' ? () => undefined : heartbeat();
+    // The pauses of this action's retry policy, as the rule run built them (workflows/options.ts): a
+    // provider's asked pause never shortens them (activities/side-effects.ts afterAskedPause).
+    if (!action.type.startsWith('script.')) usesRetryPauses(saasRetryPauses(action.retry));
     try {
       switch (action.type) {
         case 'script.ssh':
@@ -295,6 +299,7 @@ export function toFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof ExecutorError && !err.retryable) return ApplicationFailure.nonRetryable(err.message, err.name);
   if (err instanceof PagerDutyApiError && !err.retryable) return ApplicationFailure.nonRetryable(err.message, 'NonRetryableError');
-  // A 429 (or 503) with Retry-After: retried, not before the pause PagerDuty asked for (capped).
+  // A 429 (or 503, or GitHub's rate-limit 403) with Retry-After: retried, not before the pause the provider
+  // asked for (capped) nor before the retry policy's own.
   return afterAskedPause(err);
 }

@@ -31,12 +31,13 @@ import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
 import { tailText } from '../src/domain/agent-result.js';
 import { slackEscape } from '../src/domain/template.js';
+import { saasRetryPauses } from '../src/domain/retry-pause.js';
 import { agentTaskQueue } from '../src/contracts/names.js';
 import { jobRunInProgress, scheduledJobRunGoing } from '../src/temporal/schedules.js';
 import { toFailure, type Integrations } from './actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import { sendEmailInRounds } from './email-rounds.js';
-import { createSideEffects, type SideEffectSpec } from './side-effects.js';
+import { afterAskedPause, createSideEffects, usesRetryPauses, type SideEffectSpec } from './side-effects.js';
 
 export interface JobActivityDeps {
   db: Kysely<Database>;
@@ -432,6 +433,8 @@ export function createJobActivities(deps: JobActivityDeps) {
       return 'notifications not configured on this worker; logged';
     }
     const integrations = deps.integrations;
+    // Run under the SaaS preset's retry policy (workflows/job.ts: externalApiOptions, 3 attempts).
+    usesRetryPauses(saasRetryPauses());
     // Each channel is one side effect keyed by the run (activities/side-effects.ts): a retry of this
     // activity (the other channel failed, an answer was lost, the worker died after sending) reads what
     // was sent instead of sending it again. Neither a Slack incoming webhook nor SMTP can be asked whether
@@ -467,8 +470,9 @@ export function createJobActivities(deps: JobActivityDeps) {
     const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length > 0) {
       if (sent.length > 0) log.warn({ sent, failures: failures.length }, 'job failure notice sent on some channels only');
-      // Retried while a channel may still get through; the channels sent are not sent again.
-      throw failures.find(retryable) ?? failures[0];
+      // Retried while a channel may still get through; the channels sent are not sent again. A Slack 429's
+      // Retry-After puts the next attempt off (afterAskedPause), as for an action's message.
+      throw afterAskedPause(failures.find(retryable) ?? failures[0]);
     }
     return `notified via ${sent.join(', ')}`;
   }

@@ -27,7 +27,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database, SideEffect } from '../src/db/database.js';
-import { SAAS_PAUSE_CAP_SECONDS } from '../src/domain/attempt-slack.js';
+import { nextRetryDelayMs, retryPauseMs, type RetryPauses } from '../src/domain/retry-pause.js';
+import { HttpCallError } from '../src/executors/errors.js';
 import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
 import {
   claimAfterFailure,
@@ -192,26 +193,87 @@ export function whatHappened(err: unknown): 'nothing' | 'uncertain' {
 }
 
 /**
- * The pause PagerDuty asked for before the same call is made again: its `Retry-After` on a 429 (the account's
- * or the token's rate limit) or on a 503, at most SAAS_PAUSE_CAP_SECONDS (a longer wait is not awaited: the
- * next attempt comes at the cap, and a 429 again waits again). Undefined when no answer asked for one: the
- * retry policy's own pause applies. Used as the failure's `nextRetryDelay`, which replaces that pause: before,
- * the policy's 1 s came back long before a rate limit let up, spending attempts on an account whose limit is
- * shared by every integration.
+ * The pause the provider asked for before the same call is made again, or undefined when no answer asked
+ * for one: PagerDuty's `Retry-After` on a 429 (the account's or the token's rate limit) or on a 503; Slack's,
+ * Jira's, GitHub's, EWM's or a webhook receiver's on any retryable refusal (429, 503, GitHub's rate-limit
+ * 403s), or GitHub's `x-ratelimit-reset` (src/http-body.ts askedPauseMs). Not bounded here: see retryDelayMs.
  */
-export function askedRetryDelayMs(err: unknown): number | undefined {
+function askedPauseOf(err: unknown): number | undefined {
   for (const e of causes(err)) {
-    if (!(e instanceof PagerDutyApiError) || (e.status !== 429 && e.status !== 503)) continue;
-    const asked = e.details.retryAfterMs;
-    if (asked !== undefined && asked > 0) return Math.min(Math.ceil(asked), SAAS_PAUSE_CAP_SECONDS * 1000);
+    if (e instanceof PagerDutyApiError && (e.status === 429 || e.status === 503) && e.details.retryAfterMs !== undefined) return e.details.retryAfterMs;
+    if (e instanceof HttpCallError && e.retryable && e.retryAfterMs !== undefined) return e.retryAfterMs;
   }
   return undefined;
 }
 
-/** A PagerDuty error whose answer asked for a pause: a retryable failure not retried before it; others as they are. */
+/** The retry policy an activity said it runs under (usesRetryPauses), for a server that does not send it. */
+const declaredPauses = new WeakMap<object, RetryPauses>();
+
+/**
+ * Says which retry policy the current activity runs under, as the workflow built its options
+ * (src/domain/retry-pause.ts saasRetryPauses: a rule action's `retry`, or the SaaS preset): what policyPauseMs
+ * counts from when the Temporal server sends no policy with the task (the dev server does not). Nothing
+ * outside an activity.
+ */
+export function usesRetryPauses(pauses: RetryPauses): void {
+  try {
+    declaredPauses.set(Context.current(), pauses);
+  } catch {
+    // Not in an activity (tests calling it directly): no retry, no pause.
+  }
+}
+
+/**
+ * The pause the current activity's retry policy puts after this attempt, as Temporal computes it: from the
+ * policy the server gave the attempt (Context.current().info.retryPolicy) or, when it gave none, the one the
+ * activity said it runs under (usesRetryPauses), and the attempt's number; undefined outside an activity or
+ * when neither is known: then only what was asked counts.
+ */
+export function policyPauseMs(): number | undefined {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return undefined;
+  }
+  const policy = ctx.info.retryPolicy;
+  let pauses = declaredPauses.get(ctx);
+  if (policy) {
+    const ms = (d: unknown): number | undefined => (typeof d === 'number' && d > 0 ? d : undefined);
+    const initialIntervalMs = ms(policy.initialInterval) ?? 1_000;
+    pauses = { initialIntervalMs, backoffCoefficient: policy.backoffCoefficient ?? 2, maximumIntervalMs: ms(policy.maximumInterval) ?? 100 * initialIntervalMs };
+  }
+  return pauses && retryPauseMs(pauses, ctx.info.attempt);
+}
+
+/**
+ * The nextRetryDelay of a failure whose provider asked for a pause of `askedMs`: the longer of it (at most
+ * SAAS_PAUSE_CAP_SECONDS) and the retry policy's own pause for this attempt, a second at least
+ * (src/domain/retry-pause.ts). Temporal's nextRetryDelay replaces that pause: set to what PagerDuty asked
+ * alone, an action whose rule asks for 5 minutes between attempts came back after 2 s.
+ */
+export function retryDelayMs(askedMs: number): number {
+  return nextRetryDelayMs(askedMs, policyPauseMs());
+}
+
+/**
+ * The nextRetryDelay of a failure whose provider asked for a pause (askedPauseOf), or undefined when none
+ * did: the retry policy's own pause applies. Before, the policy's 1 s came back long before a rate limit let
+ * up, spending attempts on an account whose limit is shared by every integration.
+ */
+export function askedRetryDelayMs(err: unknown): number | undefined {
+  const asked = askedPauseOf(err);
+  return asked === undefined ? undefined : retryDelayMs(asked);
+}
+
+/**
+ * A retryable provider error whose answer asked for a pause (PagerDuty, Slack, Jira, GitHub, EWM, a webhook
+ * receiver): a retryable failure not retried before it (askedRetryDelayMs); others as they are.
+ */
 export function afterAskedPause(err: unknown): unknown {
+  if (!(err instanceof PagerDutyApiError || err instanceof HttpCallError) || !err.retryable) return err;
   const nextRetryDelay = askedRetryDelayMs(err);
-  if (!(err instanceof PagerDutyApiError) || !err.retryable || nextRetryDelay === undefined) return err;
+  if (nextRetryDelay === undefined) return err;
   return ApplicationFailure.create({ message: err.message, type: err.name, nextRetryDelay });
 }
 
@@ -250,7 +312,9 @@ export function createSideEffects(deps: SideEffectDeps) {
     return ApplicationFailure.create({
       message: `${spec.kind}: an earlier attempt may still be in flight (${Math.ceil(restMs / 1000)} s more); the next attempt comes after it`,
       type: 'SideEffectInFlight',
-      nextRetryDelay: restMs + IN_FLIGHT_MARGIN_MS,
+      // Not sooner than the retry policy's own pause either (a rule's 5 minutes between attempts stays 5), and
+      // never capped: an attempt is not made while an earlier one may still be talking to the provider.
+      nextRetryDelay: Math.max(restMs + IN_FLIGHT_MARGIN_MS, policyPauseMs() ?? 0),
     });
   }
 
@@ -365,7 +429,8 @@ export function createSideEffects(deps: SideEffectDeps) {
       }
       await record(() => markUncertain(db, spec.key, message));
       // A later attempt finds out what happened (lookup or idempotent resend), whatever this error's type.
-      // A 503 with Retry-After: the next attempt (which looks first) comes when PagerDuty asked.
+      // A 503 with Retry-After: the next attempt (which looks first) comes when the provider asked, or after the
+      // retry policy's pause when that is longer.
       const nextRetryDelay = askedRetryDelayMs(err);
       throw ApplicationFailure.create({
         message: `${message} (outcome uncertain: the next attempt looks before it acts)`,

@@ -2,7 +2,8 @@
 // the three HTTP clients (the CLI's, the PagerDuty REST client, the action executors'); it sits at the top
 // of src, outside every layer, because the CLI and src/pagerduty may not import src/executors. It does no
 // I/O of its own beyond consuming the stream it is given. redirectTarget is here for the same reason: the
-// executors and the PagerDuty client both name a redirect's target without its secrets.
+// executors and the PagerDuty client both name a redirect's target without its secrets, and askedPauseMs: both
+// read the pause a refusal asks for.
 
 /**
  * Reads at most `maxBytes` of a response body, then cancels the rest (the connection is dropped, the
@@ -42,4 +43,27 @@ export function redirectTarget(location: string | null, base: string): string {
   const origin = url.origin.length > 200 ? `${url.origin.slice(0, 200)}…` : url.origin;
   const withheld = url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
   return `"${origin}"${withheld ? ' (path withheld)' : ''}`;
+}
+
+/**
+ * How long an answer asks the caller to wait before sending the same request again, in milliseconds, or
+ * undefined when it asks nothing (or nothing readable). Its `Retry-After`, in seconds or as an HTTP date
+ * (PagerDuty, Slack and Jira Cloud answer 429 with it; GitHub's secondary rate limits too, as 403 or 429);
+ * without one, when `x-ratelimit-remaining` is 0, until `x-ratelimit-reset` (GitHub's primary rate limit:
+ * the UTC epoch second the limit resets; an HTTP or ISO date is read too). A time already past asks for 0.
+ * Not bounded here: the callers cap what they wait (activities/side-effects.ts).
+ */
+export function askedPauseMs(headers: Headers, now = Date.now()): number | undefined {
+  const after = headers.get('retry-after')?.trim();
+  if (after) {
+    if (/^\d+(\.\d+)?$/.test(after)) return Number(after) * 1000;
+    // An HTTP date names its day and month in letters; anything else (`-5`, `soon`) asks nothing readable.
+    const at = /[a-z]/i.test(after) ? Date.parse(after) : NaN;
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  }
+  if (headers.get('x-ratelimit-remaining')?.trim() !== '0') return undefined;
+  const reset = headers.get('x-ratelimit-reset')?.trim();
+  if (!reset) return undefined;
+  const at = /^\d+$/.test(reset) ? Number(reset) * 1000 : Date.parse(reset);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

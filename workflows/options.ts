@@ -1,5 +1,6 @@
 // Activity option presets: every activity call has explicit timeouts and retries, none relies on SDK defaults.
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import { retryPauseMs } from '../src/domain/retry-pause.js';
 import { ACTION_SLACK_SECONDS, AGENT_SCRIPT_PICKUP_SECONDS, SAAS_ATTEMPT_SECONDS, SAAS_MAX_ATTEMPTS, SAAS_PAUSE_CAP_SECONDS, SCRIPT_DEFAULT_TIMEOUT_SECONDS, SCRIPT_STOP_SLACK_SECONDS } from '../src/domain/attempt-slack.js';
 
 /** Database writes: retried until Postgres is back (an incident is never lost while it is down). */
@@ -129,5 +130,5 @@ export function scriptAttempts(retry?: ActionRetry, idempotent?: boolean): Scrip
   };
 }
 
-/** The pause after failed attempt `attempt` (1 for the first), as Temporal's retry policy computes it. */
-export const retryPauseMs = (a: ScriptAttempts, attempt: number): number => Math.min(a.initialIntervalMs * a.backoffCoefficient ** (attempt - 1), a.maximumIntervalMs);
+/** The pause after failed attempt `attempt` (1 for the first), as Temporal's retry policy computes it (src/domain/retry-pause.ts). */
+export { retryPauseMs };

@@ -65,10 +65,16 @@ export class SshConfigError extends ExecutorError {
 /** An HTTP peer (Slack, Jira, GitHub, EWM, webhook target) answered with an error or was unreachable. */
 export class HttpCallError extends ExecutorError {
   readonly status: number | null;
+  /**
+   * How long a retryable refusal asked to wait before the call is made again (its Retry-After, or GitHub's
+   * rate-limit reset), in milliseconds: the next attempt comes no sooner (activities/side-effects.ts).
+   */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, status: number | null, retryable: boolean, options?: { cause?: unknown }) {
+  constructor(message: string, status: number | null, retryable: boolean, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
     super(message, retryable, options);
     this.status = status;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 

@@ -1,4 +1,4 @@
-import { readBodyCapped, redirectTarget } from '../http-body.js';
+import { askedPauseMs, readBodyCapped, redirectTarget } from '../http-body.js';
 import { EgressDeniedError, HttpCallError } from './errors.js';
 
 export type FetchLike = typeof fetch;
@@ -57,8 +57,9 @@ export function isRetryableStatus(status: number): boolean {
 
 /**
  * One HTTP call, bounded by its attempt's deadline or a timeout. Non-2xx answers throw HttpCallError
- * (retryable for 408/429/5xx, not for other 4xx, nor for a 3xx, which is not followed: redirectError);
- * network failures and timeouts throw a retryable HttpCallError with status null.
+ * (retryable for 408/429/5xx and for a 403 that says when to come again, a rate limit; not for other 4xx,
+ * nor for a 3xx, which is not followed: redirectError), carrying the pause a retryable one asked for
+ * (`retryAfterMs`); network failures and timeouts throw a retryable HttpCallError with status null.
  */
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const doFetch = req.fetch ?? fetch;
@@ -99,9 +100,15 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     throw new HttpCallError(`${req.label}: HTTP ${res.status}, answer cut off (${timeout?.aborted ? 'timed out' : 'connection lost'})`, null, true, { cause: err });
   }
   if (res.status < 200 || res.status > 299) {
-    if (req.echoBody === false) throw new HttpCallError(`${req.label}: HTTP ${res.status} (${statusReason(res.status)}; the answer is not recorded)`, res.status, isRetryableStatus(res.status));
+    // A refusal that says when to come again (Retry-After, GitHub's rate-limit reset) is retried no sooner;
+    // a 403 saying so is a rate limit (GitHub answers its limits 403 or 429), retried like a 429.
+    const asked = askedPauseMs(res.headers);
+    const retryable = isRetryableStatus(res.status) || (res.status === 403 && asked !== undefined);
+    const options = retryable && asked !== undefined ? { retryAfterMs: asked } : {};
+    const reason = res.status === 403 && retryable ? 'rate limited by the receiver' : statusReason(res.status);
+    if (req.echoBody === false) throw new HttpCallError(`${req.label}: HTTP ${res.status} (${reason}; the answer is not recorded)`, res.status, retryable, options);
     const snippet = text.replace(/\s+/g, ' ').slice(0, 200);
-    throw new HttpCallError(`${req.label}: HTTP ${res.status}${snippet ? `: ${snippet}` : ''}`, res.status, isRetryableStatus(res.status));
+    throw new HttpCallError(`${req.label}: HTTP ${res.status}${snippet ? `: ${snippet}` : ''}`, res.status, retryable, options);
   }
   if (truncated) throw new HttpCallError(`${req.label}: HTTP ${res.status}, but the answer is larger than ${max} bytes (not read)`, res.status, false);
   return { status: res.status, headers: res.headers, text };

@@ -6,7 +6,7 @@
 // Responses are parsed tolerantly (unknown fields kept). The API token never appears in errors, and a
 // redirect is never followed: the token and the request go to PAGERDUTY_API_URL only.
 import { z } from 'zod';
-import { readBodyCapped, redirectTarget } from '../http-body.js';
+import { askedPauseMs, readBodyCapped, redirectTarget } from '../http-body.js';
 
 /** PagerDuty's pages (100 alerts or notes) are well under this; reading stops here (undici's text() has no limit). */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -127,14 +127,6 @@ function isRetryableStatus(status: number): boolean {
   return status === 429 || status >= 500;
 }
 
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDutyClient {
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -225,7 +217,7 @@ export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDut
       } catch {
         // not JSON: keep the status text
       }
-      const after = retryAfterMs(response.headers.get('retry-after'));
+      const after = askedPauseMs(response.headers);
       if (after !== undefined) details.retryAfterMs = after;
       const extra = details.errors?.length ? ` (${details.errors.join('; ')})` : '';
       throw new PagerDutyApiError(

@@ -3,6 +3,9 @@
 // run's retry came on Temporal's own schedule (the rule's 1 s here), long before PagerDuty asked, spending an
 // attempt on an account still limited. The attempt now fails with the asked pause as its nextRetryDelay
 // (capped at SAAS_PAUSE_CAP_SECONDS); a 503 with Retry-After likewise (its retry looks for the note first).
+// A nextRetryDelay replaces the retry policy's pause for that attempt: set to the asked pause alone, a rule
+// pausing longer between attempts than PagerDuty asked was retried after PagerDuty's shorter pause. It is now
+// the longer of the two.
 import assert from 'node:assert/strict';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
@@ -25,18 +28,18 @@ describe('a PagerDuty write answered with Retry-After', function () {
     await pd?.close();
   });
 
-  /** A triggered incident whose rule writes one note, retried after 1 s by its own policy. */
-  async function noteRule(status: 429 | 503): Promise<string> {
+  /** A triggered incident whose rule writes one note, retried after `pauseSeconds` (1 s) by its own policy. */
+  async function noteRule(status: 429 | 503, asked = ASKED_SECONDS, pauseSeconds = 1): Promise<string> {
     const svc = newServiceId();
     await insertRule(stack.db.db, {
       name: `note-${svc.toLowerCase()}`,
       services: [svc],
       eventTypes: ['incident.triggered'],
-      actions: [{ id: 'note', type: 'pagerduty.note', content: 'looking into it', retry: { maximumAttempts: 3, initialIntervalSeconds: 1 } }],
+      actions: [{ id: 'note', type: 'pagerduty.note', content: 'looking into it', retry: { maximumAttempts: 3, initialIntervalSeconds: pauseSeconds } }],
     });
     const id = newIncidentId();
     pd.seedIncident(id, { serviceId: svc, title: 'disk full' });
-    pd.failNext(status, 1, { method: 'POST', pathPrefix: `/incidents/${id}/notes`, retryAfter: ASKED_SECONDS });
+    pd.failNext(status, 1, { method: 'POST', pathPrefix: `/incidents/${id}/notes`, retryAfter: asked });
     const trigger = sampleFor('v3-incident.triggered-01.json', id, { occurredAt: new Date().toISOString(), data: { title: 'disk full', service: { id: svc, type: 'service_reference', summary: 's' } } });
     assert.equal((await stack.deliver(trigger)).status, 202);
     await eventually(async () => pd.notes(id).some((n) => n.content.includes('looking into it')), 60_000, 'the note written');
@@ -64,6 +67,14 @@ describe('a PagerDuty write answered with Retry-After', function () {
     const next = afterRefusal(id, 503);
     assert.ok(next.length > 0, 'the note was looked for and written again');
     assert.ok(next[0]!.afterMs >= ASKED_SECONDS * 1000, `the retry came ${next[0]!.afterMs} ms after the 503 that asked for ${ASKED_SECONDS} s`);
+    assert.equal(pd.notes(id).filter((n) => n.content.includes('looking into it')).length, 1);
+  });
+
+  it("429 Retry-After 1 on a rule pausing 4 s: the retry waits the rule's 4 s, not PagerDuty's 1 s", async function () {
+    const id = await noteRule(429, 1, 4);
+    const next = afterRefusal(id, 429);
+    assert.ok(next.length > 0, 'the note was tried again');
+    assert.ok(next[0]!.afterMs >= 4_000, `the retry came ${next[0]!.afterMs} ms after the 429; the rule pauses 4 s between attempts`);
     assert.equal(pd.notes(id).filter((n) => n.content.includes('looking into it')).length, 1);
   });
 });

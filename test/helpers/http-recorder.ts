@@ -14,6 +14,8 @@ export interface RecordedRequest {
   json: unknown;
   /** Named groups of the route's path pattern. */
   params: Record<string, string>;
+  /** When the request's head arrived (Date.now()): pauses between attempts are read from these. */
+  at: number;
 }
 
 export interface PeerResponse {
@@ -99,6 +101,7 @@ export async function startHttpPeer(routes: Route[]): Promise<HttpPeer> {
   };
 
   const server = createServer((req, res) => {
+    const at = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -111,7 +114,7 @@ export async function startHttpPeer(routes: Route[]): Promise<HttpPeer> {
         } catch {
           json = undefined;
         }
-        const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, rawBody, json, params: {} };
+        const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, rawBody, json, params: {}, at };
         requests.push(recorded);
         for (const route of routes) {
           if (route.method !== recorded.method) continue;

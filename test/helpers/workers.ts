@@ -34,15 +34,18 @@ export async function startTestWorker(opts: {
   taskQueue?: string;
   extractors?: ExtractorsConfig;
   wrap?: (real: MainActivities) => Partial<MainActivities>;
+  /** More configuration (JIRA_BASE_URL, GITHUB_TOKEN, …); secret references are read from it before process.env. */
+  env?: Record<string, string>;
 }): Promise<TestWorker> {
   const taskQueue = opts.taskQueue ?? `test-${randomUUID()}`;
   const config = loadConfig({
     NODE_ENV: 'test',
     // The local peers listen on loopback, which rule-directed calls reach only when the allow-list names it.
     ACTION_EGRESS_ALLOW: '127.0.0.1/32',
-    TEMPORAL_ADDRESS: opts.temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: opts.db.url });
+    TEMPORAL_ADDRESS: opts.temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: opts.db.url, ...opts.env });
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const real = createActivities({ db: opts.db.db, logger, extractors: opts.extractors ?? {}, integrations: createIntegrations(config) });
+  const integrations = createIntegrations(config, opts.env ? { env: { ...process.env, ...opts.env } } : {});
+  const real = createActivities({ db: opts.db.db, logger, extractors: opts.extractors ?? {}, integrations });
   const worker = await createMainWorker({
     connection: opts.temporal.nativeConnection,
     namespace: 'default',
