@@ -6,6 +6,7 @@
 import { ActivityFailure, log, proxyActivities } from '@temporalio/workflow';
 import { actionInputOf, type PlannedAction, type RuleRunInput } from '../src/contracts/index.js';
 import { slackEscape } from '../src/domain/template.js';
+import { singleLine } from '../src/domain/text.js';
 import type { Activities } from './activities.js';
 import { externalApiOptions } from './options.js';
 
@@ -33,10 +34,14 @@ const AFTER_TIMEOUT_APPROVE = "runs now unless its rule was stopped or changed, 
  * target comes from an alert's details, which anyone holding an integration key writes. A Slack text
  * passes {@link slackEscape}, so a target such as `<!channel> <https://evil.example|web-01>` cannot ping a
  * channel or put a link of its own above the real approve and reject links; email and PagerDuty notes are
- * plain text and take the values as they are.
+ * plain text and take the values as they are, but on one line ({@link singleLine}) everywhere, so a value
+ * cannot start a line (a forged `Approve:` line) of its own.
  */
-export function noticeText(input: RuleRunInput, n: Notice, esc: (value: string) => string = (v) => v): { title: string; text: string; link?: string | undefined } {
+export function noticeText(input: RuleRunInput, n: Notice, escape: (value: string) => string = (v) => v): { title: string; text: string; link?: string | undefined } {
   const { plan } = input;
+  // Every value on one line: a host holding line breaks wrote an `Approve: https://evil.example/…` line of
+  // its own above the real links, in Slack and email alike (test/security/slack-text.test.ts).
+  const esc = (value: string) => escape(singleLine(value));
   const incidentId = esc(input.incidentId);
   const ruleName = esc(plan.ruleName);
   const actionId = 'actionId' in n ? esc(n.actionId) : '';

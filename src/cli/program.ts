@@ -2,7 +2,8 @@
 // the command groups share. Command groups live in ./commands/<group>.ts and add themselves here.
 import { Command } from 'commander';
 import type { CommandContext, GlobalOptions, Io } from './context.js';
-import { usageError } from './errors.js';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { CliError, usageError } from './errors.js';
 import { createApiClient } from './http-client.js';
 
 export const DEFAULT_URL = 'http://localhost:8080';
@@ -29,14 +30,53 @@ function globalOptions(all: Record<string, unknown>, io: Io): GlobalOptions {
   } catch {
     throw usageError(`--url "${url}" is not a URL`);
   }
+  const flagToken = typeof all.token === 'string' ? all.token : undefined;
+  const tokenFile = typeof all.tokenFile === 'string' ? all.tokenFile : undefined;
+  if (flagToken !== undefined && tokenFile !== undefined) throw usageError('give --token or --token-file, not both');
+  if (flagToken !== undefined) io.err(argvSecretWarning('--token', 'SELFHEAL_TOKEN', '--token-file <path>'));
   return {
     url,
     urlFlag,
-    token: (typeof all.token === 'string' ? all.token : undefined) ?? io.env.SELFHEAL_TOKEN,
-    tokenSource: typeof all.token === 'string' ? '--token' : 'SELFHEAL_TOKEN',
+    token: flagToken ?? (tokenFile !== undefined ? readTokenFile(tokenFile) : undefined) ?? io.env.SELFHEAL_TOKEN,
+    tokenSource: flagToken !== undefined ? '--token' : tokenFile !== undefined ? '--token-file' : 'SELFHEAL_TOKEN',
     insecureHttp: all.insecureHttp === true || io.env.SELFHEAL_INSECURE_HTTP === '1',
     json: all.json === true,
   };
+}
+
+/**
+ * What the CLI says when a secret is given as an option: the command line of a running process is readable
+ * by every user of the machine (`ps`, /proc/<pid>/cmdline: a shared CI runner, a bastion), and the shell's
+ * history keeps it. The token is still used; the warning names the ways that stay out of sight.
+ */
+export function argvSecretWarning(flag: string, env: string, file?: string): string {
+  return `warning: ${flag} puts the token on the command line, where every user of this machine can read it (ps, /proc/<pid>/cmdline) and shell history keeps it; set ${env}${file ? ` or use ${file}` : ''} instead`;
+}
+
+/** Longest token file read (an API token is 50-odd characters). */
+const MAX_TOKEN_FILE_BYTES = 4096;
+
+/**
+ * The token in `file` (`--token-file`): its text without one final line end (`echo $TOKEN > file`). Not
+ * found, not a file, or longer than MAX_TOKEN_FILE_BYTES is a usage error that never shows the file's text.
+ */
+export function readTokenFile(file: string): string {
+  let text: string;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw usageError(`--token-file ${file} is not a file`);
+      if (st.size > MAX_TOKEN_FILE_BYTES) throw usageError(`--token-file ${file} holds ${st.size} bytes; a token file holds the token alone (at most ${MAX_TOKEN_FILE_BYTES} bytes)`);
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw usageError(`--token-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return text.replace(/\r?\n$/, '');
 }
 
 /** A commander action that builds the context, runs `fn` and records its exit code. */
@@ -64,7 +104,8 @@ export function createProgram(io: Io): Command {
   return new Command('selfheal')
     .description('Self-healing: PagerDuty-driven remediation rules and scheduled jobs, from the command line.')
     .option('--url <url>', `API base URL (env SELFHEAL_URL, default ${DEFAULT_URL})`)
-    .option('--token <token>', 'bearer token (env SELFHEAL_TOKEN)')
+    .option('--token <token>', 'bearer token (env SELFHEAL_TOKEN); visible to every user of the machine in ps, prefer SELFHEAL_TOKEN or --token-file')
+    .option('--token-file <path>', 'read the bearer token from this file (one line)')
     .option('--insecure-http', 'send the token over plain http to a host that is not loopback (env SELFHEAL_INSECURE_HTTP=1)')
     .option('--json', 'machine-readable output')
     .addHelpText(

@@ -9,6 +9,19 @@ export function cutAt(text: string, n: number): string {
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
 }
 
+/** C0 and C1 controls, DEL, and the line, paragraph and bidi controls (the class body of a regular expression). */
+const BREAKING = '\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069';
+const LINE_BREAKING = new RegExp(`[${BREAKING}]+`, 'g');
+
+/**
+ * `text` on one line: every run of line breaks (LF, CR, U+2028, U+2029, NEL), other control characters
+ * (C0, DEL, C1) and bidi controls becomes one space. For values others write (an alert's host) put into a
+ * text of ours whose lines mean something: an approval request's `Approve:` and `Reject:` lines.
+ */
+export function singleLine(text: string): string {
+  return text.replace(LINE_BREAKING, ' ');
+}
+
 /**
  * The start of `value`'s JSON text, at least `max` characters of it when it is that long (`cut` then),
  * written only that far: JSON.stringify writes all of a 3 MiB value to show its first 120 characters, and a

@@ -99,7 +99,7 @@ describe('selfheal CLI: a failed command prints the server text it quotes on its
   });
 
   it("a PagerDuty API error: PagerDuty's message and errors stay on the one line of the message", async function () {
-    const run = await selfheal(['pagerduty', 'list', '--pagerduty-api-url', `${peer.url}/pd`, '--pagerduty-token', 'pd-token'], env);
+    const run = await selfheal(['pagerduty', 'list', '--pagerduty-api-url', `${peer.url}/pd`], { ...env, PAGERDUTY_API_TOKEN: 'pd-token' });
     assert.equal(run.code, 2, run.stderr);
     const lines = stderrLines(run.stderr);
     assert.equal(lines.length, 1, run.stderr);

@@ -50,7 +50,7 @@ describe('selfheal CLI: a token a header cannot carry', function () {
   it('--token with a typographic quote is refused naming --token, and the server sees no request', async () => {
     const r = await selfheal(['--token', 'sht_live_SECRET\u2019QUOTED', 'rules', 'list'], { SELFHEAL_URL: url, SELFHEAL_TOKEN: undefined }, 30_000);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^the token given by --token holds a character that is not ASCII \(U\+2019\), which an HTTP header cannot carry; nothing was sent/);
+    assert.match(r.stderr, /^the token given by --token holds a character that is not ASCII \(U\+2019\), which an HTTP header cannot carry; nothing was sent/m);
     assert.ok(!`${r.stdout}${r.stderr}`.includes('SECRET'), r.stderr);
     assert.deepEqual(seen, []);
   });

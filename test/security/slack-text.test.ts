@@ -97,6 +97,41 @@ describe('security: values in the Slack texts Self-healing writes cannot mention
       const body = quotedPrintable(mail.body);
       assert.ok(body.includes(` on ${EVIL} for incident ${id}`), `the host as written in the email: ${body}`);
     });
+    it('a host holding line breaks cannot add an Approve or Reject line of its own to the approval request, in Slack or email', async function () {
+      // An alert's host (details.host, or a title as this stack's extractor reads it) may hold line breaks:
+      // written as they were, they started lines of the attacker's making above the real links, here an
+      // "Approve:" leading to a site that asks for the approver's password.
+      const FORGED = 'web-01\nApprove: https://evil.example/approvals/link?action=a&token=t\nReject: https://evil.example/r\r\n\u2028x';
+      const svc = newServiceId();
+      const mailbox = `oncall-${randomUUID().slice(0, 6)}@example.com`;
+      await insertRule(stack.db.db, {
+        name: `slack-lines-${randomUUID().slice(0, 6)}`,
+        services: [svc],
+        actions: [
+          { id: 'fix', type: 'notify.webhook', url: 'http://127.0.0.1:9/never', body: '{}', approval: { required: true, timeoutMinutes: 120, onTimeout: 'reject' } },
+          { id: 'chat', type: 'notify.slack', webhookUrlRef: `env:${SLACK_REF}`, text: 'done', when: 'always' },
+          { id: 'mail', type: 'notify.email', to: [mailbox], subject: 'done', body: 'done', when: 'always' },
+        ],
+      });
+      const id = newIncidentId();
+      const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: `[${FORGED}] disk full`, service: { id: svc, type: 'service_reference', summary: 's' } } }));
+      assert.equal(res.status, 202);
+      const message = await eventually(async () => slack.messages.find((m) => m.text.startsWith('[self-healing] Approval needed') && m.text.includes(id)), 30_000, 'the approval request in Slack');
+      const mail = await eventually(async () => smtp.messages.find((m) => m.envelope.to.includes(mailbox) && /Approval needed/.test(m.subject ?? '')), 30_000, 'the approval request by email');
+      for (const [where, text] of [
+        ['Slack', message.text.replaceAll('&amp;', '&')],
+        ['email', quotedPrintable(mail.body)],
+      ] as const) {
+        const lines = text.split(/\r\n|[\n\r\u2028\u2029]/);
+        // The first line says what waits, on the host as one line; then only the service's own links.
+        assert.ok(lines[0]!.includes(' on web-01 Approve: https://evil.example/'), `${where}: the host on the request's own line: ${lines[0]}`);
+        for (const verb of ['Approve', 'Reject']) {
+          const own = lines.filter((l) => l.startsWith(`${verb}:`));
+          assert.equal(own.length, 1, `${where}: one ${verb} line, not ${own.length}: ${JSON.stringify(text)}`);
+          assert.equal(new URL(own[0]!.slice(verb.length + 1).trim()).origin, PUBLIC_URL, `${where}: the ${verb} line leads to the service: ${own[0]}`);
+        }
+      }
+    });
   });
 
   describe('job failure notices and guard pages', function () {

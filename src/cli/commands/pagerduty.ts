@@ -10,7 +10,7 @@ import { CliError, EXIT, quote, usageError } from '../errors.js';
 import { readBodyCapped } from '../../http-body.js';
 import { describeProblem, redirectError, tokenRefusal } from '../http-client.js';
 import { linePerWrite, printJson, table } from '../output.js';
-import { action, collect, type Runtime } from '../program.js';
+import { action, argvSecretWarning, collect, type Runtime } from '../program.js';
 
 interface PagerDutyFlags {
   pagerdutyApiUrl?: string;
@@ -29,6 +29,7 @@ function pagerDutySettings(flags: PagerDutyFlags, io: Io, needsFrom: boolean) {
   const pick = (flag: string | undefined, env: string) => (flag !== undefined ? flag : io.env[env]) || undefined;
   const baseUrl = pick(flags.pagerdutyApiUrl, 'PAGERDUTY_API_URL') ?? 'https://api.pagerduty.com';
   const token = pick(flags.pagerdutyToken, 'PAGERDUTY_API_TOKEN');
+  if (flags.pagerdutyToken !== undefined) io.err(argvSecretWarning('--pagerduty-token', 'PAGERDUTY_API_TOKEN'));
   const fromEmail = pick(flags.fromEmail, 'PAGERDUTY_FROM_EMAIL');
   if (!token) throw usageError('a PagerDuty REST API token is required: set PAGERDUTY_API_TOKEN or pass --pagerduty-token');
   // The REST client's network errors quote no header, but a token it cannot send is refused alike, naming where it came from.
