@@ -16,6 +16,7 @@ import type { WorkItemProvider } from '../src/executors/work-items.js';
 import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
 import { mintApprovalLinks } from '../src/services/approvals.js';
+import { unquotedParametersProblem } from '../src/domain/shell-words.js';
 import { ensureOwnWrites, type OwnWritesClient } from './own-writes.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import { sendEmailInRounds, type EmailSender } from './email-rounds.js';
@@ -222,8 +223,11 @@ export function createActionActivities(deps: ActionDeps) {
     if (p.command !== undefined && !input.action.approval) {
       throw ApplicationFailure.nonRetryable('a shell command runs only as an approved rule action, never as a check or unapproved', 'ValidationError');
     }
-    const ssh = await managementVm(input);
     const args = (p.args as string[] | undefined) ?? [];
+    // A rule saved before the save refused it: incident data unquoted in a shell command is split and globbed.
+    const split = p.command !== undefined && args.length > 0 ? unquotedParametersProblem(String(p.command)) : undefined;
+    if (split) throw ApplicationFailure.nonRetryable(`not run: ${split}`, 'ValidationError');
+    const ssh = await managementVm(input);
     // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always
     // approved first) runs under sh -c with the rendered args as $1, $2…, so templated values stay data.
     const command = p.script ? [remoteScriptPath(String(p.script), env), ...args] : ['sh', '-c', String(p.command), 'selfheal', ...args];

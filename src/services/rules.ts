@@ -16,6 +16,7 @@ import { commandActionPaths, parseRuleInput, ruleCrossFieldIssues, ruleEmailReci
 import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../domain/rules/test-rule.js';
 import { recipientRefused, refusals, repoRefused, webhookRefused, type EmailRecipientPolicy, type GitHubRepoPolicy, type HostList } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
+import { unquotedParametersProblem } from '../domain/shell-words.js';
 import { hasScope, type Actor } from './actor.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { ConflictError, ForbiddenError, isUniqueViolation, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
@@ -173,11 +174,24 @@ export function ruleService(deps: RuleServiceDeps) {
     }
   }
 
+  /**
+   * A shell command given `args` (incident data) must expand them in double quotes: unquoted, the shell
+   * splits a title at its spaces and expands its globs (src/domain/shell-words.ts). 400 naming the command.
+   */
+  function commandWordIssues(rule: RuleInput): FieldError[] {
+    return rule.actions.flatMap((action, index) => {
+      const a = action as { type: string; command?: unknown; args?: unknown };
+      if (a.type !== 'script.ssh' || typeof a.command !== 'string' || !Array.isArray(a.args) || a.args.length === 0) return [];
+      const problem = unquotedParametersProblem(a.command);
+      return problem ? [{ path: `actions.${index}.command`, message: problem }] : [];
+    });
+  }
+
   /** A rule body checked by the domain schema and the secret policy (400 naming each field otherwise). */
   function validate(body: unknown): RuleInput {
     const parsed = parseRuleInput(body);
     if (!parsed.ok) throw new ValidationError('the rule is not valid', parsed.issues.map((i) => ({ path: i.path || '(body)', message: i.message })));
-    const outside = [...secretRefIssues(parsed.value, secrets), ...destinationIssues(parsed.value, deps)];
+    const outside = [...secretRefIssues(parsed.value, secrets), ...destinationIssues(parsed.value, deps), ...commandWordIssues(parsed.value)];
     if (outside.length > 0) throw new ValidationError('the rule is not valid', outside);
     return parsed.value;
   }
@@ -286,6 +300,8 @@ export function ruleService(deps: RuleServiceDeps) {
         if (outside.length > 0) throw new ConflictError(`version ${version} names secrets outside the allowed prefixes or directories`, { errors: outside });
         const refused = destinationIssues(definition, deps);
         if (refused.length > 0) throw new ConflictError(`version ${version} sends to destinations the operator's lists do not allow (NOTIFY_EMAIL_ALLOW, NOTIFY_WEBHOOK_ALLOW, GITHUB_REPOS_ALLOW)`, { errors: refused });
+        const split = commandWordIssues(definition);
+        if (split.length > 0) throw new ConflictError(`version ${version} passes incident data to a shell command unquoted`, { errors: split });
         requireAdminForCommands(actor, definition, 'rolling back to');
         requireAdminForPausingGuards(actor, definition, current.definition as RuleInput, 'rolling back to');
         if (definition.name !== current.name) await nameTaken(trx, actor, definition.name, id);

@@ -13,6 +13,7 @@ import * as initial from '../../src/db/migrations/2026-11-24T00-00-initial.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
 import { createEmptyDatabase } from '../helpers/db.js';
+import { insertRule } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -262,6 +263,62 @@ describe('security: authority of read and write tokens', function () {
       /a shell command runs only as an approved rule action/,
     );
     assert.equal(await exists(path.join(markers, 'unapproved')), false);
+  });
+
+  it('real sshd: a shell command takes an incident title as one argument only in double quotes; unquoted $1 is refused at save and not run when stored', async function () {
+    this.timeout(240_000);
+    // Before: an admin's `printf … $1` with args ['{{ incident.title }}'] and the title `web-01 --force *` ran,
+    // once approved, with the arguments web-01, --force and every file name of the VM's working folder: the
+    // shell split the value and expanded its glob (the args check sees only a value starting with "-").
+    const title = 'web-01 --force *';
+    const command = (name: string, param: string) => `printf '%s\\n' ${param} > ${markers}/${name}`;
+    const rule = (name: string, param: string) => ({
+      name,
+      services: [serviceId],
+      actions: [{ id: 'restart', type: 'script.ssh' as const, command: command(name, param), args: ['{{ incident.title }}'], approval: { required: true as const, timeoutMinutes: 30 } }],
+    });
+    for (const param of ['$1', '${1}', '$@', '"$(echo $1)"']) {
+      const refused = await call(ADMIN_TOKEN, 'POST', '/api/rules', rule(`split-${randomUUID().slice(0, 4)}`, param));
+      assert.equal(refused.status, 400, `${param}: ${JSON.stringify(refused.body)}`);
+      assert.deepEqual(paths(refused.body), ['actions.0.command']);
+      assert.match(JSON.stringify(refused.body.errors), /outside double quotes: the shell splits the value/);
+    }
+    const approveAll = async (id: string) => {
+      const waiting = await eventually(
+        () => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(),
+        60_000,
+        'the command awaiting approval',
+      );
+      const approved = await call(writer, 'POST', `/api/incidents/${id}/approvals/${encodeURIComponent(waiting.id)}`, { decision: 'approve' });
+      assert.equal(approved.status, 202, JSON.stringify(approved.body));
+      return eventually(
+        () => stack.db.db.selectFrom('action_runs').selectAll().where('id', '=', waiting.id).where('finished_at', 'is not', null).executeTakeFirst(),
+        90_000,
+        'the approved command to finish',
+      );
+    };
+    const deliver = async () => {
+      const id = newIncidentId();
+      const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title, service: { id: serviceId, type: 'service_reference', summary: 'sec' } } }));
+      assert.equal(res.status, 202);
+      return id;
+    };
+
+    // Quoted, the title is one argument.
+    const quoted = await call(ADMIN_TOKEN, 'POST', '/api/rules', rule('split-quoted', '"$1"'));
+    assert.equal(quoted.status, 201, JSON.stringify(quoted.body));
+    const ran = await approveAll(await deliver());
+    assert.equal(ran.status, 'succeeded', ran.error ?? '');
+    assert.deepEqual((await readFile(path.join(markers, 'split-quoted'), 'utf8')).split('\n').filter(Boolean), [title]);
+    await stack.api(`/api/rules/${quoted.body.id}`, { method: 'DELETE' });
+
+    // Stored before the save refused it (written around the API): approved, it fails without running.
+    const stored = await insertRule(stack.db.db, rule('split-stored', '$1'));
+    const refused = await approveAll(await deliver());
+    assert.equal(refused.status, 'failed');
+    assert.match(refused.error ?? '', /not run: the command expands "\$1" outside double quotes/);
+    assert.equal(await exists(path.join(markers, 'split-stored')), false, 'the command ran');
+    await stack.api(`/api/rules/${stored}`, { method: 'DELETE' });
   });
 
   it("a write token cannot move where code runs or with what credentials (403 naming the field); it may change labels, description and windows", async function () {
