@@ -225,7 +225,8 @@ export function createActionActivities(deps: ActionDeps) {
     }
     const args = (p.args as string[] | undefined) ?? [];
     // A rule saved before the save refused it: incident data unquoted in a shell command is split and globbed.
-    const split = p.command !== undefined && args.length > 0 ? unquotedParametersProblem(String(p.command)) : undefined;
+    const given = { args: args.length > 0, environment: Object.keys((p.environment as Record<string, string> | undefined) ?? {}).length > 0 };
+    const split = p.command !== undefined && (given.args || given.environment) ? unquotedParametersProblem(String(p.command), given) : undefined;
     if (split) throw ApplicationFailure.nonRetryable(`not run: ${split}`, 'ValidationError');
     const ssh = await managementVm(input);
     // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always

@@ -12,14 +12,19 @@
  * {@link unquotedParameters} finds the positional parameters a command expands outside double quotes: `$1`
  * to `$9`, `${N}` (with or without an operator: `${1:-x}`), `$@` and `$*`, in the command itself, in a
  * command substitution `$(…)` or `` `…` `` (quoted or not: its inside is a command of its own) and in an
- * arithmetic expansion `$((…))`. Single quotes, backslash escapes and comments are read as the shell reads
+ * arithmetic expansion `$((…))`, and the `SELFHEAL_PARAM_*` variables a rule's `environment` sets (rendered
+ * from the same data; `$SELFHEAL_PARAM_HOST` splits alike). Single quotes, backslash escapes and comments are read as the shell reads
  * them. It errs towards finding: an assignment (`x=$1`) or a `case $1 in` does not split, yet is reported
  * all the same; write `"$1"` there too.
  *
  * Pure: used by the rule save (400 naming `actions.N.command`) and by the worker before it runs a command.
  */
 
-/** The positional parameters `command` expands where the shell splits words, as written (`$1`, `${2:-x}`, `$@`), in order; at most 10. */
+/**
+ * The positional parameters (`$1`, `${2:-x}`, `$@`) and the `SELFHEAL_PARAM_*` variables (a rule's templated
+ * `environment`, as data-borne as `args`) `command` expands where the shell splits words, as written, in
+ * order; at most 10.
+ */
 export function unquotedParameters(command: string): string[] {
   const found: string[] = [];
   // Contexts: 'plain' (the command, or inside `$(`, `$((` or backticks: words split) and 'dq' (inside double quotes).
@@ -81,12 +86,17 @@ export function unquotedParameters(command: string): string[] {
         continue;
       }
       if (next === '{') {
-        const m = /^\{([1-9][0-9]*|[@*])([^}]*)\}/.exec(command.slice(i + 1));
+        const m = /^\{([1-9][0-9]*|[@*]|SELFHEAL_PARAM_[A-Za-z0-9_]*)([^}]*)\}/.exec(command.slice(i + 1));
         if (m) {
           found.push(`$${m[0]}`);
           i += m[0].length;
         }
         continue;
+      }
+      const named = /^SELFHEAL_PARAM_[A-Za-z0-9_]*/.exec(command.slice(i + 1));
+      if (named) {
+        found.push(`$${named[0]}`);
+        i += named[0].length;
       }
       continue;
     }
@@ -105,12 +115,15 @@ export function unquotedParameters(command: string): string[] {
   return found;
 }
 
-/** Why `command` may not take arguments from data (its unquoted parameters), or undefined when it may. */
-export function unquotedParametersProblem(command: string): string | undefined {
-  const found = unquotedParameters(command);
+/**
+ * Why `command` may not take data (its unquoted parameters), or undefined when it may: positional ones count
+ * when the action has `args`, `SELFHEAL_PARAM_*` ones when it has an `environment`.
+ */
+export function unquotedParametersProblem(command: string, given: { args: boolean; environment: boolean } = { args: true, environment: true }): string | undefined {
+  const found = unquotedParameters(command).filter((p) => (p.includes('SELFHEAL_PARAM_') ? given.environment : given.args));
   if (found.length === 0) return undefined;
   return (
     `the command expands ${found.map((p) => JSON.stringify(p)).join(', ')} outside double quotes: the shell splits the value (an incident's title or ` +
-    `host) at spaces and expands its * and ?, so the data can add arguments and options of its own. Write "$1" (or "$@") in double quotes`
+    `host) at spaces and expands its * and ?, so the data can add arguments and options of its own. Write "$1" (or "$@", "$SELFHEAL_PARAM_…") in double quotes`
   );
 }

@@ -175,14 +175,15 @@ export function ruleService(deps: RuleServiceDeps) {
   }
 
   /**
-   * A shell command given `args` (incident data) must expand them in double quotes: unquoted, the shell
+   * A shell command given `args` or an `environment` (incident data) must expand them in double quotes: unquoted, the shell
    * splits a title at its spaces and expands its globs (src/domain/shell-words.ts). 400 naming the command.
    */
   function commandWordIssues(rule: RuleInput): FieldError[] {
     return rule.actions.flatMap((action, index) => {
-      const a = action as { type: string; command?: unknown; args?: unknown };
-      if (a.type !== 'script.ssh' || typeof a.command !== 'string' || !Array.isArray(a.args) || a.args.length === 0) return [];
-      const problem = unquotedParametersProblem(a.command);
+      const a = action as { type: string; command?: unknown; args?: unknown; environment?: unknown };
+      if (a.type !== 'script.ssh' || typeof a.command !== 'string') return [];
+      const given = { args: Array.isArray(a.args) && a.args.length > 0, environment: typeof a.environment === 'object' && a.environment !== null && Object.keys(a.environment).length > 0 };
+      const problem = given.args || given.environment ? unquotedParametersProblem(a.command, given) : undefined;
       return problem ? [{ path: `actions.${index}.command`, message: problem }] : [];
     });
   }

@@ -283,6 +283,14 @@ describe('security: authority of read and write tokens', function () {
       assert.deepEqual(paths(refused.body), ['actions.0.command']);
       assert.match(JSON.stringify(refused.body.errors), /outside double quotes: the shell splits the value/);
     }
+    // The same data through the action's environment: $SELFHEAL_PARAM_HOST splits alike.
+    const viaEnv = await call(ADMIN_TOKEN, 'POST', '/api/rules', {
+      name: 'split-env',
+      services: [serviceId],
+      actions: [{ id: 'restart', type: 'script.ssh', command: command('split-env', '$SELFHEAL_PARAM_HOST'), environment: { SELFHEAL_PARAM_HOST: '{{ incident.title }}' }, approval: { required: true, timeoutMinutes: 30 } }],
+    });
+    assert.equal(viaEnv.status, 400, JSON.stringify(viaEnv.body));
+    assert.deepEqual(paths(viaEnv.body), ['actions.0.command']);
     const approveAll = async (id: string) => {
       const waiting = await eventually(
         () => stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).where('status', '=', 'awaiting_approval').executeTakeFirst(),

@@ -25,6 +25,8 @@ describe('unquotedParameters: positional parameters a shell command expands outs
     ['a=$1', ['$1']],
     ['echo $(echo) $3', ['$3']],
     ['id > /tmp/x', []],
+    ['restart $SELFHEAL_PARAM_HOST ${SELFHEAL_PARAM_X:-y}', ['$SELFHEAL_PARAM_HOST', '${SELFHEAL_PARAM_X:-y}']],
+    ['restart "$SELFHEAL_PARAM_HOST" $HOME $PATH', []],
   ];
   for (const [command, want] of cases) {
     it(`${command} → ${JSON.stringify(want)}`, function () {
@@ -34,6 +36,9 @@ describe('unquotedParameters: positional parameters a shell command expands outs
 
   it('names what it found and how to write it', function () {
     assert.equal(unquotedParametersProblem('restart "$1"'), undefined);
-    assert.match(unquotedParametersProblem('restart $1 $2')!, /^the command expands "\$1", "\$2" outside double quotes: .* Write "\$1" \(or "\$@"\) in double quotes$/);
+    assert.match(unquotedParametersProblem('restart $1 $2')!, /^the command expands "\$1", "\$2" outside double quotes: .* Write "\$1" \(or "\$@", "\$SELFHEAL_PARAM_…"\) in double quotes$/);
+    // Only what the action gives counts: positional parameters with args, SELFHEAL_PARAM_* with an environment.
+    assert.equal(unquotedParametersProblem('restart $1', { args: false, environment: true }), undefined);
+    assert.match(unquotedParametersProblem('restart $1 $SELFHEAL_PARAM_HOST', { args: false, environment: true })!, /^the command expands "\$SELFHEAL_PARAM_HOST" outside/);
   });
 });
