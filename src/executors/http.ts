@@ -37,6 +37,12 @@ export interface HttpRequest {
    * (`set JIRA_BASE_URL to the address that answers`): the error of a 3xx ends with it.
    */
   redirectFix?: string;
+  /**
+   * A 303 See Other to this POST or PUT means the receiver took it (RFC 9110: its result is elsewhere), and
+   * nothing of that result is needed (a notification): the call succeeds with status 303 and no body, and
+   * the Location is not followed. Without it a 303 is an error like any redirect (redirectError).
+   */
+  seeOtherIsDelivered?: boolean;
 }
 
 export interface HttpResponse {
@@ -86,6 +92,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   }
   if (res.status >= 300 && res.status < 400) {
     await res.body?.cancel().catch(() => undefined);
+    if (res.status === 303 && req.method !== 'GET' && req.seeOtherIsDelivered) return { status: 303, headers: res.headers, text: '' };
     throw redirectError(req, res);
   }
   const max = req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;

@@ -27,8 +27,9 @@ export interface SlackMessage {
 }
 
 /**
- * Posts to a Slack incoming webhook. Slack answers 200 with the text `ok`; 4xx (bad payload, revoked
- * hook) is permanent, 429/5xx retryable. An incoming webhook returns no message id and takes no
+ * Posts to a Slack incoming webhook. Slack answers 200 with the text `ok` (a 303 See Other, from a relay in
+ * front of it, says the post was taken: delivered as well); 4xx (bad payload, revoked hook) is permanent,
+ * 429/5xx retryable; any other redirect is not followed and fails once. An incoming webhook returns no message id and takes no
  * idempotency key, and the channel cannot be read through the hook: a post whose answer was lost cannot
  * be found, so the caller must not send it again (activities/side-effects.ts: at most once). Errors carry
  * the status only, never the answer's body.
@@ -51,12 +52,14 @@ export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}
     // proxy's sign-on page) is fixed where its URL is configured, which the error names (never the URL, nor
     // where the redirect pointed: the hook is a secret, and so may be its Location).
     redirectFix: `set ${message.setting ?? (message.webhookUrlRef ? `the secret ${message.webhookUrlRef}` : "the secret the hook's URL is read from")} to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
+    // A 303 See Other to the post says it was taken (its result is elsewhere): delivered, not sent again.
+    seeOtherIsDelivered: true,
     // Slack answers "ok"; a hook that answers megabytes is not Slack.
     maxResponseBytes: 64 * 1024,
     ...options,
     fetch: secretUrlFetch(options.fetch ?? fetch),
   });
-  if (res.text.trim() !== 'ok') {
+  if (res.status !== 303 && res.text.trim() !== 'ok') {
     // The hook's answer is not repeated: the URL came from a rule's secret reference, not from us.
     throw new HttpCallError(`${label}: HTTP ${res.status} but the answer is not "ok" (not recorded)`, res.status, false);
   }
@@ -361,6 +364,8 @@ export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {
     // The receiver is the one the rule names: what it answers (its Location included) is not recorded, and
     // the error says what to change instead.
     redirectFix: "change the action's url to the address that answers (a webhook is posted once, to that address only)",
+    // A 303 See Other to the post says the receiver took it (its result is elsewhere): delivered.
+    seeOtherIsDelivered: true,
     ...httpOptions(deps),
   });
   return { status: res.status };

@@ -14,7 +14,7 @@ import { newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
-const STATUSES = [301, 302, 303, 307, 308] as const;
+const STATUSES = [301, 302, 307, 308] as const;
 
 describe('security: rule-directed HTTP never follows a redirect', function () {
   this.timeout(300_000);
@@ -93,6 +93,33 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
       assert.deepEqual(await effectAttempts(run.id), { attempts: 1, state: 'failed' }, `${s}: one attempt, failed (not uncertain)`);
     }
     assert.deepEqual(landing.requests.map((r) => r.path), [], 'nothing reached where the redirects pointed');
+  });
+
+  it('notify.webhook and notify.slack: a 303 See Other to the post is delivered, once: recorded succeeded, not sent again, and the Location gets nothing', async function () {
+    process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_303 = `${redirector.url}/services/303/T000/B000/secretpart`;
+    try {
+      const service = newServiceId();
+      // Three attempts allowed: a retry (or a resend of an uncertain delivery) would show as a second request.
+      const retry = { maximumAttempts: 3, initialIntervalSeconds: 0.1, backoffCoefficient: 1 };
+      await insertRule(service, [
+        { id: 'hook303', type: 'notify.webhook', url: `${redirector.url}/hook/303`, body: '{"probe":true}', when: 'always', retry },
+        { id: 'chat303', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_REDIRECT_SLACK_303', text: 'hi', when: 'always', retry },
+      ]);
+      const runs = await incidentRuns(service, 2);
+      assert.deepEqual(
+        runs.map((r) => [r.action_id, r.status, r.attempts, r.error]),
+        [
+          ['hook303', 'succeeded', 1, null],
+          ['chat303', 'succeeded', 1, null],
+        ],
+      );
+      assert.equal(hitsAt('/hook/303'), 1, 'the receiver got the post once, never again');
+      assert.equal(hitsAt('/services/303/T000/B000/secretpart'), 1, 'the hook got the post once, never again');
+      for (const run of runs) assert.deepEqual(await effectAttempts(run.id), { attempts: 1, state: 'done' }, `${run.action_id}: one attempt, done`);
+      assert.deepEqual(landing.requests.map((r) => r.path), [], 'nothing reached where the 303s pointed');
+    } finally {
+      delete process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_303;
+    }
   });
 
   it('notify.slack: a hook answering 302 or 307 fails once without naming the hook, naming the secret reference to change, and the Location gets nothing', async function () {
