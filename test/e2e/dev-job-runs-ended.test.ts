@@ -7,12 +7,11 @@
 // The run here waits on an agent that never answers (no agent polls its environment; a pickup time of an
 // hour), so it stays `running` until its workflow is terminated.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import type { JobRunSummary } from '../../src/contracts/jobs.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { startChildRoot } from '../helpers/fault-process.js';
-import { ADMIN_TOKEN, eventually } from '../helpers/stack.js';
+import { startDev } from '../helpers/dev.js';
+import { eventually } from '../helpers/stack.js';
 import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
 
 const ENV = 'dev-ended-in-temporal';
@@ -28,23 +27,10 @@ describe('npm start records a job run whose workflow ended in Temporal as ended,
   });
 
   it('a run terminated in Temporal while npm start runs is listed failed, saying so', async function () {
-    const dev = startChildRoot('src/dev.ts', {
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_TASK_QUEUE: `dev-ended-${randomUUID()}`,
-      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
-      SELFHEAL_SCHEDULE_RECONCILE_SECONDS: '10',
-      PORT: '0',
-    });
+    const dev = await startDev({ temporal, db }, 'dev-ended', { SELFHEAL_SCHEDULE_RECONCILE_SECONDS: '10' });
+    const api = dev.api;
     let jobId: string | undefined;
     try {
-      // To the banner's last line: its lines may reach this reader in more than one chunk.
-      await dev.waitFor(/Self-healing is running[\s\S]*Database /, 120_000);
-      const port = Number(/API\s+http:\/\/localhost:(\d+)/.exec(dev.output())?.[1]);
-      assert.ok(port > 0, dev.output().slice(-1000));
-      const api = (path: string, init: RequestInit = {}) =>
-        fetch(`http://127.0.0.1:${port}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' } });
-
       const env = await api('/api/environments', { method: 'POST', body: JSON.stringify({ name: ENV }) });
       assert.equal(env.status, 201, await env.text());
       const res = await api('/api/jobs', {

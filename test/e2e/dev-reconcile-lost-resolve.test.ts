@@ -3,13 +3,12 @@
 // reports resolved while its resolve webhook was lost. Before, npm start never ran it: the incident stayed
 // open here for good.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { startChildRoot } from '../helpers/fault-process.js';
+import { startDev } from '../helpers/dev.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { newServiceId } from '../helpers/rules.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
-import { ADMIN_TOKEN, eventually } from '../helpers/stack.js';
+import { eventually } from '../helpers/stack.js';
 import { testTemporal, type TestTemporal } from '../helpers/temporal.js';
 
 describe('npm start closes an incident resolved in PagerDuty while its webhook was lost, as the worker does', function () {
@@ -29,22 +28,14 @@ describe('npm start closes an incident resolved in PagerDuty while its webhook w
   });
 
   it('an incident resolved in PagerDuty without a webhook is resolved here by the reconcile under npm start', async function () {
-    const dev = startChildRoot('src/dev.ts', {
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_TASK_QUEUE: `dev-reconcile-${randomUUID()}`,
-      SELFHEAL_ADMIN_TOKEN: ADMIN_TOKEN,
+    const dev = await startDev({ temporal, db }, 'dev-reconcile', {
       PAGERDUTY_API_URL: pd.url,
       PAGERDUTY_API_TOKEN: PD_TOKEN,
       PAGERDUTY_FROM_EMAIL: 'selfheal@example.com',
       PAGERDUTY_RECONCILE_MINUTES: '1',
-      PORT: '0',
     });
+    const port = dev.port;
     try {
-      await dev.waitFor(/Self-healing is running[\s\S]*Database /, 120_000);
-      const port = Number(/API\s+http:\/\/localhost:(\d+)/.exec(dev.output())?.[1]);
-      assert.ok(port > 0, dev.output().slice(-1000));
-
       const svc = newServiceId();
       const id = newIncidentId();
       pd.seedIncident(id, { serviceId: svc, title: '[db-1] replica lag' });

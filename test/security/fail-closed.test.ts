@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startDevWith } from '../helpers/dev.js';
 import { startChildRoot } from '../helpers/fault-process.js';
 import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { ADMIN_TOKEN, eventually, startStack, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
@@ -103,14 +104,11 @@ describe('security: fail closed', function () {
     });
 
     it('npm start (src/dev.ts) listens on 127.0.0.1 only, accepts unsigned webhooks there and says so loudly', async function () {
-      const dev = startChildRoot('src/dev.ts', { ...base(), PORT: '0' });
+      const dev = await startDevWith(base());
+      const port = dev.port;
       try {
-        // To the banner's last line: its lines may reach this reader in more than one chunk.
-        await dev.waitFor(/Self-healing is running[\s\S]*Database /, 120_000);
-        const port = Number(/API\s+http:\/\/localhost:(\d+)/.exec(dev.output())?.[1]);
-        assert.ok(port > 0, dev.output().slice(-1000));
         assert.deepEqual(listeners(port), ['127.0.0.1'], 'the API listens on loopback only');
-        assert.match(dev.output(), /WARNING\s+UNSIGNED webhooks are accepted on 127\.0\.0\.1 \(no PAGERDUTY_WEBHOOK_SECRETS; PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true\)/);
+        assert.match(dev.child.output(), /WARNING\s+UNSIGNED webhooks are accepted on 127\.0\.0\.1 \(no PAGERDUTY_WEBHOOK_SECRETS; PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true\)/);
         const res = await unsigned(`http://127.0.0.1:${port}`);
         assert.equal(res.status, 202, await res.clone().text());
         assert.equal(((await res.json()) as { status: string }).status, 'accepted');
