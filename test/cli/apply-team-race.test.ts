@@ -5,9 +5,8 @@
 // server, for the object as it is when the request lands, not as the plan read it. A forwarding proxy in
 // front of the API lets the other change land just before apply's own request.
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ApiServer } from '../../src/server.js';
+import { startForwardingProxy, type ForwardingProxy } from '../helpers/forward-proxy.js';
 import { apiServerOn, scratchFolders, type ScratchFolders } from '../helpers/gitops.js';
 import { ADMIN_TOKEN, eventually, startStack, type Stack } from '../helpers/stack.js';
 import { selfheal } from '../helpers/cli.js';
@@ -18,8 +17,7 @@ const jobBody = (id: string, env: string) => ({ id, name: `${id} check`, schedul
 describe('selfheal apply: a team change landing between the plan and its request', function () {
   let stack: Stack;
   let server: ApiServer;
-  let proxy: http.Server;
-  let proxyUrl: string;
+  let proxy: ForwardingProxy;
   let work: ScratchFolders;
   /** Runs once, just before the proxy forwards the first request whose `METHOD path` is the key. */
   const hooks = new Map<string, () => Promise<void>>();
@@ -29,32 +27,19 @@ describe('selfheal apply: a team change landing between the plan and its request
     if (status !== undefined) assert.equal(res.status, status, `${init.method ?? 'GET'} ${p}: ${res.status} ${await res.clone().text()}`);
     return res;
   };
-  const apply = (dir: string, ...args: string[]) => selfheal(['apply', '-f', dir, '--team', 'default', ...args], { SELFHEAL_URL: proxyUrl, SELFHEAL_TOKEN: ADMIN_TOKEN });
+  const apply = (dir: string, ...args: string[]) => selfheal(['apply', '-f', dir, '--team', 'default', ...args], { SELFHEAL_URL: proxy.url, SELFHEAL_TOKEN: ADMIN_TOKEN });
 
   before(async function () {
     stack = await startStack();
     server = await apiServerOn(stack);
-    proxy = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        void (async () => {
-          const key = `${req.method} ${new URL(req.url!, 'http://x').pathname}`;
-          const hook = hooks.get(key);
-          hooks.delete(key);
-          if (hook) await hook();
-          const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
-          const answer = await fetch(`${server.url}${req.url}`, { method: req.method, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
-          res.writeHead(answer.status, Object.fromEntries(answer.headers));
-          res.end(Buffer.from(await answer.arrayBuffer()));
-        })().catch((err: unknown) => {
-          res.writeHead(502);
-          res.end(String(err));
-        });
-      });
+    proxy = await startForwardingProxy(server.url, {
+      async before(req) {
+        const key = `${req.method} ${new URL(req.url, 'http://x').pathname}`;
+        const hook = hooks.get(key);
+        hooks.delete(key);
+        if (hook) await hook();
+      },
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     work = await scratchFolders('selfheal-gitops-race-');
     await call('/api/teams', { method: 'POST', body: JSON.stringify({ name: 'blue' }) }, 201);
   });
@@ -62,7 +47,7 @@ describe('selfheal apply: a team change landing between the plan and its request
   afterEach(() => hooks.clear());
 
   after(async () => {
-    await new Promise((resolve) => proxy?.close(resolve));
+    await proxy?.close();
     for (const j of ((await (await stack.api('/api/jobs')).json()) as { items: { id: string }[] }).items) await stack.api(`/api/jobs/${j.id}`, { method: 'DELETE' });
     await server?.close();
     await stack?.stop();

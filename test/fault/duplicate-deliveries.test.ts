@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mapConcurrent } from '../helpers/fault-http.js';
+import { startForwardingProxy, type ForwardingProxy } from '../helpers/forward-proxy.js';
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
@@ -16,36 +15,27 @@ import { messageOf, signalIncident } from '../helpers/workers.js';
 describe('fault: duplicate deliveries under load with slow enrichment', function () {
   const PD_TOKEN = 'pd-dup-token';
   let pd: PagerDutyPeer;
-  let slow: http.Server;
+  let slow: ForwardingProxy;
   let hook: HttpPeer;
   let stack: Stack;
 
   before(async function () {
     pd = await startPagerDutyPeer({ token: PD_TOKEN });
     // PagerDuty's API, 1.5 s slow on the alerts fetch.
-    slow = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        void (async () => {
-          if (/\/alerts/.test(req.url ?? '')) await new Promise((r) => setTimeout(r, 1500));
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
-          const answer = await fetch(`${pd.url}${req.url}`, { method: req.method, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
-          res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await answer.arrayBuffer()));
-        })();
-      });
+    slow = await startForwardingProxy(pd.url, {
+      async before(req) {
+        if (/\/alerts/.test(req.url)) await new Promise((r) => setTimeout(r, 1500));
+      },
     });
-    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     hook = await startHttpPeer([{ method: 'POST', path: /^\/hook\/(?<incident>[A-Z0-9]+)$/, handle: () => ({ status: 204 }) }]);
     stack = await startStack({
-      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
+      env: { ACTION_EGRESS_ALLOW: '127.0.0.1/32', PAGERDUTY_API_URL: slow.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com' },
     });
   });
   after(async function () {
     await stack?.stop();
     await hook?.close();
-    await new Promise((r) => slow?.close(r));
+    await slow?.close();
     await pd?.close();
   });
 

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createActionActivities } from '../../activities/actions.js';
 import type { PlannedAction, RunActionInput } from '../../activities/types.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { createLogger } from '../../src/logger.js';
 import { createPagerDutyClient } from '../../src/pagerduty/rest-client.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startForwardingProxy, type ForwardingProxy } from '../helpers/forward-proxy.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../helpers/pagerduty-peer.js';
 import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -23,8 +22,7 @@ describe('fault: Postgres refusing connections while PagerDuty answers a write',
   let proxy: TcpProxy;
   let proxied: DatabaseHandle;
   let pd: PagerDutyPeer;
-  let front: http.Server;
-  let frontUrl: string;
+  let front: ForwardingProxy;
   /** Set by a test: the writes (method and path) during which Postgres goes away, once each. */
   let cutOn: ((method: string, path: string) => boolean) | undefined;
   /** How long Postgres stays away. */
@@ -38,34 +36,22 @@ describe('fault: Postgres refusing connections while PagerDuty answers a write',
     pd = await startPagerDutyPeer({ token: PD_TOKEN });
     // PagerDuty's API as the worker reaches it: a write is handed to the peer (it takes effect there), and
     // Postgres stops listening before the answer comes back.
-    front = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        void (async () => {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
-          const answer = await fetch(`${pd.url}${req.url}`, { method: req.method, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
-          const body = Buffer.from(await answer.arrayBuffer());
-          if (cutOn?.(req.method ?? '', req.url ?? '')) {
-            cutOn = undefined;
-            proxy.refuse();
-            setTimeout(() => proxy.up(), outageMs);
-            // What the worker's pool held is gone; its next query opens a connection, and is refused.
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(body);
-        })();
-      });
+    front = await startForwardingProxy(pd.url, {
+      async answered(req) {
+        if (!cutOn?.(req.method, req.url)) return;
+        cutOn = undefined;
+        proxy.refuse();
+        setTimeout(() => proxy.up(), outageMs);
+        // What the worker's pool held is gone; its next query opens a connection, and is refused.
+        await new Promise((r) => setTimeout(r, 100));
+      },
     });
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
-    frontUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
   });
   after(async function () {
     proxy?.up();
     await proxied?.close();
     await proxy?.close();
-    await new Promise((r) => front?.close(r));
+    await front?.close();
     await pd?.close();
   });
 
@@ -73,7 +59,7 @@ describe('fault: Postgres refusing connections while PagerDuty answers a write',
     return createActionActivities({
       db: proxied.db,
       logger: createLogger({ level: 'silent' }),
-      pagerduty: createPagerDutyClient({ baseUrl: frontUrl, token: PD_TOKEN, fromEmail: 'selfheal@example.com' }),
+      pagerduty: createPagerDutyClient({ baseUrl: front.url, token: PD_TOKEN, fromEmail: 'selfheal@example.com' }),
       env: {},
       sideEffects: { budgetMs: 20_000 },
     });
