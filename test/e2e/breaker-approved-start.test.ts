@@ -29,6 +29,9 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
   const matchOf = (id: string) => eventually(() => peers.stack.db.db.selectFrom('rule_matches').select(['id', 'decision', 'skip_reason', 'breaker_outcome']).where('incident_id', '=', id).executeTakeFirst(), 30_000, `the match of ${id}`);
   /** The match once its run was scored for the breaker (after its last action). */
   const scored = (id: string) => eventually(async () => ((await matchOf(id)).breaker_outcome ? matchOf(id) : undefined), 60_000, `the run of ${id} to be scored`);
+  /** Opens rule `ruleId`'s breaker `agoMs` ago after `failures` failed runs, as those runs would leave it. */
+  const openBreaker = (ruleId: string, failures: number, agoMs = 0) =>
+    peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: failures, breaker_opened_at: new Date(Date.now() - agoMs) }).where('id', '=', ruleId).execute();
   const breakerOf = (ruleId: string) => peers.stack.db.db.selectFrom('rules').select(['breaker_state', 'consecutive_failures', 'breaker_trial_match']).where('id', '=', ruleId).executeTakeFirstOrThrow();
   const hostSaw = async (host: string) => (await readdir(peers.doctor.markerDir)).includes(`fixed-${host}`);
   const statuses = (runs: Awaited<ReturnType<typeof peers.runsOf>>) => runs.map((r) => [r.action_id, r.status]);
@@ -101,7 +104,7 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     const id = await trigger(svc, 'behind-1');
     const ask = await waiting(id);
     // Meanwhile three runs of the rule failed (their counts are in Postgres; written as they would leave them).
-    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 3, breaker_opened_at: new Date() }).where('id', '=', ruleId).execute();
+    await openBreaker(ruleId, 3);
     await decide(id, ask.id, 'approve');
     const runs = await ended(id, 3);
     await scored(id);
@@ -120,7 +123,7 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     const earlier = await trigger(svc, 'before-1');
     const earlierFix = await waiting(earlier);
     // The breaker opened two minutes ago, past its resetSeconds: the next match is its half-open trial.
-    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await openBreaker(ruleId, 1, 120_000);
     const trial = await trigger(svc, 'trial-1');
     const tm = await matchOf(trial);
     assert.equal(tm.decision, 'run');
@@ -155,7 +158,7 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     assert.equal(match.decision, 'run');
     // While it waited, other runs opened the breaker two minutes ago, past its resetSeconds, and no match
     // came since to be its trial (written as they would leave it).
-    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await openBreaker(ruleId, 1, 120_000);
     // Approved now: the next new match would run as the trial, and so does this fix. Before, it was skipped
     // ("breaker open ... until its half-open trial (due …)", a time already past).
     await decide(id, fix.id, 'approve');
@@ -177,7 +180,7 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     // Planned as a plain run: the breaker was closed.
     assert.deepEqual([(await matchOf(id)).decision, (await matchOf(id)).skip_reason], ['run', null]);
     // While it waited, other runs opened the breaker two minutes ago, past its resetSeconds (written as they would leave it).
-    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await openBreaker(ruleId, 1, 120_000);
     await decide(id, fix.id, 'approve');
     await ended(id, 3);
     // What the on-call reads on the incident: the match names the trial (before: no reason, an ordinary run).
@@ -199,7 +202,7 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     const id = await trigger(svc, 'fail-trial-1');
     const fix = await waiting(id);
     // Three other runs failed and opened the breaker two minutes ago, past its resetSeconds (written as they would leave it).
-    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 3, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await openBreaker(ruleId, 3, 120_000);
     await decide(id, fix.id, 'approve');
     const runs = await ended(id, 3);
     assert.deepEqual(statuses(runs), [['fix', 'failed'], ['resolve', 'skipped'], ['tell', 'succeeded']], why(runs));
@@ -224,7 +227,7 @@ describe('an approved remediation starts under its rule\'s circuit breaker as it
     const early = await trigger(svc, 'before-lost-1');
     const earlyFix = await waiting(early);
     // The breaker opened two minutes ago: the next match is its half-open trial, whose fix waits in turn.
-    await peers.stack.db.db.updateTable('rules').set({ breaker_state: 'open', consecutive_failures: 1, breaker_opened_at: new Date(Date.now() - 120_000) }).where('id', '=', ruleId).execute();
+    await openBreaker(ruleId, 1, 120_000);
     const lost = await trigger(svc, 'lost-trial-1');
     const lostMatch = await matchOf(lost);
     assert.match(lostMatch.skip_reason ?? '', /^circuit breaker half-open trial/);

@@ -46,6 +46,12 @@ describe('catch-up after an outage takes one run for the times missed', function
   };
 
   const runsOf = (jobId: string) => peers.stack.db.db.selectFrom('job_runs').selectAll().where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+  /** The runs among `rows` that ran the script (their ids, in order), and what an assertion shows of both. */
+  const executions = async (rows: Awaited<ReturnType<typeof runsOf>>) => {
+    const ran = (await peers.marks()).filter((id) => rows.some((r) => r.id === id));
+    const runs = rows.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, startedAt: r.started_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason }));
+    return { ran, detail: `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(runs)}` };
+  };
 
   it('a backfill through the API of an allow_all job keeps its meaning: every time of its window runs the script, later times past or not', async function () {
     const jobId = await peers.createJob({ name: 'backfilled on purpose', schedule: { interval: '1h', overlap: 'allow_all' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
@@ -63,8 +69,7 @@ describe('catch-up after an outage takes one run for the times missed', function
       120_000,
       'the two backfilled runs to end',
     );
-    const ran = await peers.marks();
-    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(ended.map((r) => ({ id: r.id, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    const { ran, detail } = await executions(ended);
     for (const r of ended) {
       assert.equal(r.status, 'succeeded', detail);
       assert.ok(ran.includes(r.id), `the backfilled run ${r.id} ran the script; ${detail}`);
@@ -85,8 +90,7 @@ describe('catch-up after an outage takes one run for the times missed', function
     for (const s of started) await peers.stack.temporal.client.workflow.getHandle(s.workflowId).result();
 
     const rows = await runsOf(jobId);
-    const ran = (await peers.marks()).filter((id) => rows.some((r) => r.id === id));
-    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    const { ran, detail } = await executions(rows);
     assert.equal(ran.length, 1, `one catch-up run for the two times missed; ${detail}`);
     const [earlier, later] = rows;
     assert.equal(ran[0], later!.id, `the run of the later time ran; ${detail}`);
@@ -113,8 +117,7 @@ describe('catch-up after an outage takes one run for the times missed', function
       'the runs of the two times missed to end',
     );
     await schedule.pause('test done');
-    const ran = (await peers.marks()).filter((id) => rows.some((r) => r.id === id));
-    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, startedAt: r.started_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    const { ran, detail } = await executions(rows);
     const [first, buffered] = rows;
     assert.deepEqual(ran, [first!.id], `one catch-up run for the two times missed, the first; ${detail}`);
     assert.equal(first!.status, 'succeeded', detail);
@@ -135,8 +138,7 @@ describe('catch-up after an outage takes one run for the times missed', function
     await workerBack();
     await peers.stack.temporal.client.workflow.getHandle(held!.action.workflow.workflowId).result();
     const rows = await runsOf(jobId);
-    const ran = (await peers.marks()).filter((id) => rows.some((r) => r.id === id));
-    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    const { ran, detail } = await executions(rows);
     assert.equal(rows.length, 1, detail);
     assert.deepEqual(ran, [rows[0]!.id], `the late run ran the script; ${detail}`);
     assert.equal(rows[0]!.status, 'succeeded', detail);
@@ -165,8 +167,7 @@ describe('catch-up after an outage takes one run for the times missed', function
       'the backfilled run and the due one to end',
     );
     await schedule.pause('test done');
-    const ran = (await peers.marks()).filter((id) => rows.some((r) => r.id === id));
-    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, startedAt: r.started_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    const { ran, detail } = await executions(rows);
     const today = rows.find((r) => new Date(r.scheduled_at!).getTime() === due.scheduledAt.getTime())!;
     assert.equal(today.status, 'succeeded', detail);
     assert.ok(ran.includes(today.id), `today's run ran the script; ${detail}`);
@@ -194,8 +195,7 @@ describe('catch-up after an outage takes one run for the times missed', function
       'the held run and the one asked for to end',
     );
     await schedule.pause('test done');
-    const ran = (await peers.marks()).filter((id) => rows.all.some((r) => r.id === id));
-    const detail = `script executions: ${JSON.stringify(ran)}; runs: ${JSON.stringify(rows.all.map((r) => ({ id: r.id, scheduledAt: r.scheduled_at, startedAt: r.started_at, status: r.status, reason: (r.summary as JobRunSummary | null)?.reason })))}`;
+    const { ran, detail } = await executions(rows.all);
     assert.equal(rows.asked.status, 'succeeded', detail);
     assert.ok(ran.includes(rows.asked.id), `the run asked for ran the script; ${detail}`);
   });
