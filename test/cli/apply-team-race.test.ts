@@ -108,7 +108,7 @@ describe('selfheal apply: a team change landing between the plan and its request
   it('--allow-move of an environment a job of its team names is refused: by the plan, and by the server (409) when the job came after the plan', async () => {
     await call('/api/environments', { method: 'POST', body: JSON.stringify({ name: 'named-env' }) }, 201);
     await call('/api/jobs', { method: 'POST', body: JSON.stringify(jobBody('named-job', 'named-env')) }, 201);
-    const allowMove = (dir: string) => selfheal(['apply', '-f', dir, '--allow-move'], { SELFHEAL_URL: proxyUrl, SELFHEAL_TOKEN: ADMIN_TOKEN });
+    const allowMove = (dir: string) => selfheal(['apply', '-f', dir, '--allow-move'], { SELFHEAL_URL: proxy.url, SELFHEAL_TOKEN: ADMIN_TOKEN });
     const planned = await allowMove(await folder({ 'env.yaml': envDoc('named-env', 'team: blue\n') }));
     assert.equal(planned.code, 2, `${planned.stdout}${planned.stderr}`);
     assert.match(planned.stderr, /environment "named-env" would move from team default to team blue, but job "named-job" of team default on the server names it \(the server refuses the move\)/);
