@@ -23,7 +23,7 @@ export interface RetentionWorkflowResult {
 export async function retentionWorkflow(input: RetentionWorkflowInput): Promise<RetentionWorkflowResult> {
   const batchSize = input.batchSize ?? 5000;
   const maxBatches = input.maxBatches ?? 200;
-  const deleted = { actionRuns: 0, matches: 0, events: 0, incidents: 0, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0, leases: 0, backtests: 0 };
+  const deleted = { actionRuns: 0, matches: 0, events: 0, parkedEvents: 0, incidents: 0, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0, leases: 0, backtests: 0 };
   // A batch from a worker of an earlier release has no count for the newer tables (`?? 0`).
   let batches = 0;
   let more = true;

@@ -209,7 +209,7 @@ describe('history retention (Temporal Schedule selfheal-history-retention)', fun
       args: [{ retentionDays: 90, batchSize: 3, maxBatches: 100 }],
     })) as { batches: number; deleted: { events: number; matches: number; actionRuns: number; incidents: number }; more: boolean };
     const { purgedEvents, purgedRuns, keptOld } = purgeable();
-    assert.deepEqual(result.deleted, { events: purgedEvents, matches: purgedRuns, actionRuns: purgedRuns, incidents: old.length - keptOld.length, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0, leases: 0, backtests: 0 });
+    assert.deepEqual(result.deleted, { events: purgedEvents, parkedEvents: 0, matches: purgedRuns, actionRuns: purgedRuns, incidents: old.length - keptOld.length, remediations: 0, alerts: 0, approvalLinks: 0, jobRuns: 0, sideEffects: 0, pagerDutyWrites: 0, leases: 0, backtests: 0 });
     assert.equal(result.more, false);
     assert.ok(result.batches >= Math.ceil(purgedEvents / 3), `${result.batches} batches for ${purgedEvents} events`);
     // maxBatches bounds a run: the next scheduled run goes on.

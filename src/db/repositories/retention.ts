@@ -13,6 +13,8 @@ export interface PurgedCounts {
   matches: number;
   events: number;
   incidents: number;
+  /** Events an incident run parked (incident_event_backlog) and no run took: a run terminated from outside. */
+  parkedEvents: number;
   /** Guard bookkeeping (issue 22): remediations the windows counted, sent pages and notes. */
   remediations: number;
   alerts: number;
@@ -34,8 +36,9 @@ const GUARD_BOOKKEEPING_DAYS = 8;
 
 /**
  * Deletes at most `n` rows per table older than `cutoff`: finished action runs, then matches with no
- * action run left, events, and incidents left with no event and no match, all of resolved incidents (and of
- * `unknown` status: an incident open keeps them however old); finished job runs; attached backtests; and the
+ * action run left, events, events parked by incident runs and not taken, and incidents left with no event
+ * and no match, all of resolved incidents (and of `unknown` status, or gone: an incident open keeps them
+ * however old); finished job runs; attached backtests; and the
  * bookkeeping (guards, side effects, PagerDuty writes, target leases) past both the cutoff and the guards'
  * week, as are `run` matches (a rate limit counts them). A run still going is never deleted, nor is its
  * match.
@@ -111,6 +114,16 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
       where e.received_at < ${cutoff}
         and not exists (select 1 from incidents i where i.id = e.incident_id and ${incidentOpen})
       order by e.received_at limit ${n})`.execute(trx);
+  // Parked events (incident_event_backlog) are deleted once a run takes them; a run terminated from outside
+  // leaves them (each up to 256 KiB of the event's text), and only a later run of the incident parking events
+  // of its own took them. They go as the incident's events do: kept while it is open (its next run still
+  // takes them), purged past the cutoff once it is not, or once the incident itself is gone.
+  const parkedEvents = await sql`
+    delete from incident_event_backlog where id in (
+      select b.id from incident_event_backlog b
+      where b.parked_at < ${cutoff}
+        and not exists (select 1 from incidents i where i.id = b.incident_id and ${incidentOpen})
+      order by b.parked_at limit ${n})`.execute(trx);
   // Each incident stood for one incident workflow started.
   const incidents = await deleteKeepingCounts(
     trx,
@@ -189,6 +202,7 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
     actionRuns,
     matches,
     events: Number(events.numAffectedRows ?? 0),
+    parkedEvents: Number(parkedEvents.numAffectedRows ?? 0),
     incidents,
   };
 }
