@@ -31,8 +31,11 @@ export async function up(db: Kysely<any>): Promise<void> {
         and jsonb_typeof(a.after -> 'agentTaskQueue') is distinct from 'string'
         and jsonb_typeof(a.after -> 'taskQueue') is distinct from 'string'
     ), ran as (
+      -- Only the oldest result of each environment can be the oldest record of its queue: grouped first, so
+      -- the sort below takes one row per environment, not every job target result.
       select coalesce((select max(id) from audit_log), 0) + r.id as seq, 'selfheal-agent-' || r.environment as queue, r.environment, coalesce(j.team, 'default') as team
-      from job_target_results r
+      from (select environment, min(id) as id from job_target_results group by environment) oldest
+      join job_target_results r on r.id = oldest.id
       left join job_runs jr on jr.id = r.job_run_id
       left join jobs j on j.id = jr.job_id
     ), every_record as (
