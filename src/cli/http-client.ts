@@ -9,7 +9,7 @@
 // The token goes over plain http only to a loopback address, or when the user says so (--insecure-http).
 import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RevokedSessions, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
 import { isLoopbackHost } from '../domain/loopback.js';
-import { readBodyCapped } from '../http-body.js';
+import { readBodyCapped, redirectTarget } from '../http-body.js';
 import { CliError, EXIT, plainText, quote, type MessagePart } from './errors.js';
 
 /** A request that takes longer than this is a network error (exit 3). */
@@ -212,10 +212,14 @@ export function apiUrl(base: string, path: string): URL {
   return u;
 }
 
-/** A 3xx is not followed (it could lead the request body elsewhere): it is an error naming where it pointed. */
+/**
+ * A 3xx is not followed (it could lead the request body elsewhere): it is an error naming where it pointed,
+ * by its origin only (redirectTarget): the message lands in CI logs, and a Location's path, query or user
+ * part may carry a secret (a webhook path, a token).
+ */
 export function redirectError(url: string, res: Response): CliError | undefined {
   if (res.status < 300 || res.status > 399) return undefined;
-  const to = res.headers.get('location') ?? '(no location)';
+  const to = redirectTarget(res.headers.get('location'), url);
   return new CliError(EXIT.server, [`${url} answered ${res.status}, redirecting to `, quote(to), ': redirects are not followed; give the address to reach directly']);
 }
 

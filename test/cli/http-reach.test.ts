@@ -100,13 +100,17 @@ describe('selfheal CLI: where its requests go', function () {
       res.writeHead(201, { 'content-type': 'application/json' });
       res.end('{}');
     });
+    // A Location whose path and query carry secrets (a Slack-style webhook path, a token): the message lands in
+    // CI logs, so it names the origin only.
     const api = await peer((_req, res) => {
-      res.writeHead(307, { location: `${elsewhere.url}/api/teams` });
+      res.writeHead(307, { location: `${elsewhere.url}/services/T1/B2/SECRET?token=abc` });
       res.end();
     });
     const run = await selfheal(['teams', 'create', 'payments'], { SELFHEAL_URL: api.url, SELFHEAL_TOKEN: TOKEN });
     assert.equal(run.code, 3, `${run.stdout}${run.stderr}`);
-    assert.match(run.stderr, /answered 307, redirecting to .*\/api\/teams.*redirects are not followed/);
+    assert.match(run.stderr, /answered 307, redirecting to .*redirects are not followed/);
+    assert.ok(run.stderr.includes(`"${new URL(elsewhere.url).origin}" (path withheld)`), run.stderr);
+    assert.ok(!run.stderr.includes('SECRET') && !run.stderr.includes('abc'), `the redirect's path or query was printed: ${run.stderr}`);
     assert.equal(run.stdout, '', 'nothing reported as created');
     assert.deepEqual(elsewhere.seen, [], 'the other address received nothing: before, the body was sent there again');
     assert.equal(api.seen.length, 1);
