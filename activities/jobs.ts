@@ -12,6 +12,7 @@ import {
   earlierScheduledRunsStartedAfter,
   findJobDefinition,
   findJobStanding,
+  earlierRunsDecidedSince,
   findLiveJob,
   finishJobRun,
   insertClaimedJobRun,
@@ -19,6 +20,7 @@ import {
   jobRunCatchUpState,
   jobRunTeam,
   laterScheduledRuns,
+  revokeEarlierClaims,
   setJobRunCatchUpDecision,
   triggerRequestedAt,
   upsertTargetResult,
@@ -216,10 +218,14 @@ export function createJobActivities(deps: JobActivityDeps) {
    *   run skipped for it). Else, when a later run has recorded its start without deciding yet, or Temporal
    *   has started the run of a later time of the schedule (up to the latest time passed) that has not
    *   recorded its start yet, it claims the latest such run (which then runs when it comes, whatever run of
-   *   a still later time has not decided) and skips. Else it runs. So of one catch-up only the run of the
-   *   latest time missed runs, whatever order they come in, and a run skips only for a later run sure to
-   *   run; a run merely late (a worker lagging behind) whose successor Temporal did not start (the schedule
-   *   paused, the time outside the catch-up window) or has not decided to run runs.
+   *   a still later time has not decided) and skips. It skips too when a run of an earlier time decided to
+   *   run at or after its time (by the database's clock): that run did this time's work (Temporal itself
+   *   down starts the runs of the times missed one after another, and one may decide before the next one
+   *   starts). Else it runs, and revokes the claims on earlier runs not decided yet (they skip when they
+   *   come). So of one catch-up exactly one run runs (the latest time's when Temporal started them
+   *   together), whatever order they come in, and a run skips only for a run sure to run or that ran; a run
+   *   merely late (a worker lagging behind) whose successor Temporal did not start (the schedule paused,
+   *   the time outside the catch-up window) or has not decided to run runs.
    * - buffer_one: Temporal takes the first time missed and buffers the next (the rest are skipped as
    *   overlapping), which starts once the first ended. A run for whose time an earlier-scheduled run of the
    *   schedule, of its previous time or later, started only after it (late past it, and not skipped) is
@@ -256,7 +262,10 @@ export function createJobActivities(deps: JobActivityDeps) {
         return undefined;
       }
       const run = async () => {
-        if (mine !== 'run') await setJobRunCatchUpDecision(trx, jobRunId, 'run');
+        if (mine === 'run') return undefined;
+        await setJobRunCatchUpDecision(trx, jobRunId, 'run');
+        // It does the work of earlier times claimed and not decided yet: each skips when it comes.
+        await revokeEarlierClaims(trx, { jobId: job.id, scheduledAt });
         return undefined;
       };
       const skipFor = async (later: { id: string; scheduledAt: Date }, how: string) => {
@@ -265,6 +274,15 @@ export function createJobActivities(deps: JobActivityDeps) {
       };
       // A run that decided to run keeps to it when its answer is asked again (a retried activity).
       if (mine === 'run') return run();
+      // A run of an earlier time that decided to run at or after this run's time did this time's work
+      // (Temporal itself down: it starts the runs of the times missed one after another, and one may decide
+      // before the next one starts).
+      for (const earlier of await earlierRunsDecidedSince(trx, { jobId: job.id, id: jobRunId, scheduledAt })) {
+        if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt)) continue;
+        if (await exempt()) return run();
+        await setJobRunCatchUpDecision(trx, jobRunId, 'skip');
+        return `run ${earlier.id} of job ${job.id}, of an earlier scheduled time (${earlier.scheduledAt.toISOString()}), decided to run at ${earlier.decidedAt.toISOString()}, after this run's time (${scheduledAt.toISOString()}), and did its work (a catch-up after an outage): with overlap allow_all, one run takes the times missed; this run did not start`;
+      }
       /** The later runs (none a backfill asked for) that decided to run (`decided`), or that decided nothing yet. */
       const later = async (decided: boolean) => {
         const out: Array<{ id: string; scheduledAt: Date }> = [];

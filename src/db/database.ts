@@ -272,6 +272,8 @@ export interface JobRunTable {
   summary: NullableJson<unknown>;
   /** The catch-up rule's decision ('run' | 'claimed' | 'skip'), under the job's advisory lock; null when none was taken. */
   catch_up_decision: Generated<string | null>;
+  /** When the catch-up rule decided 'run' (the database's clock); null otherwise. */
+  catch_up_decided_at: NullableTimestamp;
 }
 
 export interface JobTargetResultTable {

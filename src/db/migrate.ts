@@ -33,6 +33,7 @@ import * as agentQueuesUsed from './migrations/2026-12-30T00-00-agent-queues-use
 import * as jobRunCatchUpDecision from './migrations/2026-12-31T00-00-job-run-catch-up-decision.js';
 import * as agentQueuesFromHistory from './migrations/2027-01-01T00-00-agent-queues-from-history.js';
 import * as incidentEventBacklog from './migrations/2027-01-02T00-00-incident-event-backlog.js';
+import * as jobRunCatchUpDecidedAt from './migrations/2027-01-03T00-00-job-run-catch-up-decided-at.js';
 import * as incidentEventBacklogParkedAt from './migrations/2027-01-04T00-00-incident-event-backlog-parked-at.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
@@ -70,6 +71,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-31T00-00-job-run-catch-up-decision': jobRunCatchUpDecision,
   '2027-01-01T00-00-agent-queues-from-history': agentQueuesFromHistory,
   '2027-01-02T00-00-incident-event-backlog': incidentEventBacklog,
+  '2027-01-03T00-00-job-run-catch-up-decided-at': jobRunCatchUpDecidedAt,
   '2027-01-04T00-00-incident-event-backlog-parked-at': incidentEventBacklogParkedAt,
 };
 

@@ -132,7 +132,56 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     assert.match(await resolve(jobId, r1.id), new RegExp(`^skipped: a later scheduled time .*${t2!.toISOString()}.*${r2.id}`));
     const r3 = await startRun(jobId, t3!, { inTemporal: false });
     assert.equal(await resolve(jobId, r2.id), 'runs', 'the run the first skipped for runs: the job is not left without a run while the backlog lasts');
-    assert.equal(await resolve(jobId, r3.id), 'runs', 'the latest run, with none after it, runs');
+    // It decided to run after the latest time passed: it did that time's work too.
+    assert.match(await resolve(jobId, r3.id), new RegExp(`^skipped: run ${r2.id} .*decided to run at .*after this run's time \\(${t3!.toISOString()}\\)`));
+  });
+
+  it('an allow_all catch-up whose runs Temporal starts one after another (Temporal itself was down), each deciding before the next one starts, runs the script once', async function () {
+    const jobId = await createJob('catch-up started one by one', 'allow_all');
+    const latest = latestTime();
+    const times = [2, 1, 0].map((h) => new Date(latest.getTime() - h * HOUR));
+    const outcomes: string[] = [];
+    const runs: Array<{ id: string; runId: string }> = [];
+    for (const at of times) {
+      const run = await startRun(jobId, at);
+      runs.push(run);
+      outcomes.push(await resolve(jobId, run.id));
+    }
+    assert.deepEqual(outcomes.map((o) => (o === 'runs' ? 'runs' : 'skipped')), ['runs', 'skipped', 'skipped'], `exactly one run runs the script; outcomes: ${JSON.stringify(outcomes)}`);
+    for (const o of outcomes.slice(1)) assert.match(o, new RegExp(`^skipped: run ${runs[0]!.id} .*decided to run at`));
+  });
+
+  it('an allow_all run that claimed the next run skips for it, and a still later run Temporal starts after that run decided skips too: the script runs once', async function () {
+    const jobId = await createJob('claimed, then a later start', 'allow_all');
+    const latest = latestTime();
+    const [t1, t2, t3] = [2, 1, 0].map((h) => new Date(latest.getTime() - h * HOUR));
+    // Temporal started t1's and t2's runs (t3's not yet): t1's finds t2's going, claims it and skips.
+    const r1 = await startRun(jobId, t1!);
+    const r2 = await startRun(jobId, t2!, { record: false });
+    assert.match(await resolve(jobId, r1.id), new RegExp(`^skipped: a later scheduled time .*${t2!.toISOString()}.*${r2.id}`));
+    await record(jobId, r2, t2!);
+    assert.equal(await resolve(jobId, r2.id), 'runs', 'the claimed run runs');
+    // Then Temporal starts t3's run: no run after it, but t2's decided to run after its time.
+    const r3 = await startRun(jobId, t3!);
+    assert.match(await resolve(jobId, r3.id), new RegExp(`^skipped: run ${r2.id} .*decided to run at`));
+    const rows = await t.db.selectFrom('job_runs').select('catch_up_decision').where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+    assert.deepEqual(rows.map((r) => r.catch_up_decision), ['skip', 'run', 'skip']);
+  });
+
+  it('an allow_all run that decides to run revokes the claim on an earlier run that has not decided yet, which then skips when it comes', async function () {
+    const jobId = await createJob('claim revoked', 'allow_all');
+    const latest = latestTime();
+    const [t1, t2, t3] = [2, 1, 0].map((h) => new Date(latest.getTime() - h * HOUR));
+    const r1 = await startRun(jobId, t1!);
+    const r2 = await startRun(jobId, t2!, { record: false });
+    assert.match(await resolve(jobId, r1.id), /^skipped: a later scheduled time/);
+    // t3's run starts and decides before the claimed t2 run comes.
+    const r3 = await startRun(jobId, t3!);
+    assert.equal(await resolve(jobId, r3.id), 'runs');
+    const claim = await t.db.selectFrom('job_runs').select('catch_up_decision').where('id', '=', r2.id).executeTakeFirstOrThrow();
+    assert.equal(claim.catch_up_decision, 'skip', 'the claim is revoked');
+    await record(jobId, r2, t2!);
+    assert.match(await resolve(jobId, r2.id), new RegExp(`^skipped: a later scheduled time .*${t3!.toISOString()}.*${r3.id} runs`));
   });
 
   it('an allow_all run late past its next due time runs when Temporal started no run for the later times (the schedule paused meanwhile)', async function () {

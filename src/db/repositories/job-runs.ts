@@ -232,9 +232,55 @@ export async function jobRunCatchUpState(db: Db, id: string): Promise<{ schedule
   return row && { scheduledAt: row.scheduled_at ? new Date(row.scheduled_at) : undefined, decision: row.catch_up_decision as CatchUpDecision | null };
 }
 
-/** Writes run `id`'s catch-up decision (under the job's catch-up lock). */
+/** Writes run `id`'s catch-up decision (under the job's catch-up lock); a 'run' with the database's clock. */
 export async function setJobRunCatchUpDecision(db: Db, id: string, decision: CatchUpDecision): Promise<void> {
-  await db.updateTable('job_runs').set({ catch_up_decision: decision }).where('id', '=', id).execute();
+  await db
+    .updateTable('job_runs')
+    .set({ catch_up_decision: decision, catch_up_decided_at: decision === 'run' ? sql<Date>`clock_timestamp()` : null })
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Revokes the claims on runs of job `jobId` of a time before `scheduledAt` that have not decided yet (marked
+ * 'skip'): the run of `scheduledAt` decided to run and does their work (under the job's catch-up lock, by
+ * the run deciding so). Answers the ids revoked.
+ */
+export async function revokeEarlierClaims(db: Db, q: { jobId: string; scheduledAt: Date }): Promise<string[]> {
+  const rows = await db
+    .updateTable('job_runs')
+    .set({ catch_up_decision: 'skip', catch_up_decided_at: null })
+    .where('job_id', '=', q.jobId)
+    .where('trigger', '=', 'schedule')
+    .where('scheduled_at', '<', q.scheduledAt)
+    .where('catch_up_decision', '=', 'claimed')
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Runs of the job its schedule started for a time before `scheduledAt` that decided to run at or after
+ * `scheduledAt` (by the database's clock) and did not give up before its targets: such a run did the work of
+ * that time. At most 20, the latest
+ * time first; the caller leaves out those a backfill asked for.
+ */
+export async function earlierRunsDecidedSince(db: Db, q: { jobId: string; id: string; scheduledAt: Date }): Promise<Array<{ id: string; scheduledAt: Date; decidedAt: Date }>> {
+  const rows = await db
+    .selectFrom('job_runs')
+    .select(['id', 'scheduled_at', 'catch_up_decided_at'])
+    .where('job_id', '=', q.jobId)
+    .where('trigger', '=', 'schedule')
+    .where('id', '<>', q.id)
+    .where('scheduled_at', '<', q.scheduledAt)
+    .where('catch_up_decision', '=', 'run')
+    .where('catch_up_decided_at', '>=', q.scheduledAt)
+    .where('status', 'not in', ['skipped', 'cancelled'])
+    .where((eb) => eb.or([eb('status', '<>', 'failed'), eb.exists(eb.selectFrom('job_target_results as t').select('t.job_run_id').whereRef('t.job_run_id', '=', 'job_runs.id'))]))
+    .orderBy('scheduled_at', 'desc')
+    .limit(20)
+    .execute();
+  return rows.flatMap((r) => (r.scheduled_at && r.catch_up_decided_at ? [{ id: r.id, scheduledAt: new Date(r.scheduled_at), decidedAt: new Date(r.catch_up_decided_at) }] : []));
 }
 
 /**
