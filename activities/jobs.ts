@@ -19,6 +19,7 @@ import {
   insertJobRunStart,
   jobRunCatchUpState,
   jobRunTeam,
+  jobSchedulesReplacedSince,
   laterScheduledRuns,
   revokeEarlierClaims,
   setJobRunCatchUpDecision,
@@ -27,7 +28,7 @@ import {
   withJobCatchUpLock,
 } from '../src/db/repositories/job-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
-import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, onScheduleGrid, previousScheduledTime, runTargetCountProblem, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
+import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptArgs, offEverySchedulesGrid, previousScheduledTime, runTargetCountProblem, runTimeoutProblem, type JobDefinition } from '../src/domain/jobs.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
@@ -112,6 +113,8 @@ function tail(given: string | undefined, max = STORED_OUTPUT_CHARS): string | nu
 
 /** How many of the latest times of its schedule a run of a catch-up asks Temporal about (startedLaterRun). */
 const LATER_TIMES_ASKED = 5;
+/** How long before a run's time a schedule edit may have been saved yet still have started it (catchUpSuperseded). */
+const SCHEDULE_EDIT_MARGIN_MS = 3_600_000;
 
 /** Failure types the notice activity is not retried on (workflows/job.ts: externalApiOptions). */
 const FINAL_TYPES = new Set(['NonRetryableError', 'ValidationError', 'SecretResolutionError']);
@@ -231,10 +234,12 @@ export function createJobActivities(deps: JobActivityDeps) {
    *   schedule, of its previous time or later, started only after it (late past it, and not skipped) is
    *   skipped: that run did this time's work. A backfilled run of an older time (yesterday's) did not.
    * skip takes one time missed and cancel_other the latest (the run it cancels stops before any target) on
-   * their own. A run whose time is not one of its schedule's is never one of a catch-up: Temporal names a
-   * run an operator asked for ("Run now", trigger-immediately) by the time it was asked for. Its
-   * `job.trigger` audit record near the run's time says so too, for a Run now landing on one of the
-   * schedule's times to the millisecond. A run a backfill asked for through the API (its window holds the
+   * their own. A run whose time is not one of its schedule's, nor of the schedules the job had before edits
+   * since (a run queued under the old schedule over an edit is one of a catch-up), is never one of a
+   * catch-up: Temporal names a run an operator asked for through the schedule ("Run now",
+   * trigger-immediately) by the time it was asked for, to the second (the TemporalScheduledStartTime it
+   * gives the run holds no milliseconds: measured on the dev server). Its `job.trigger` audit record near
+   * the run's time says so too, for a Run now landing on one of the schedule's times to the second. A run a backfill asked for through the API (its window holds the
    * run's time) keeps its meaning and runs, whatever the times past.
    */
   async function catchUpSuperseded(job: JobDefinition, jobRunId: string): Promise<string | undefined> {
@@ -247,9 +252,13 @@ export function createJobActivities(deps: JobActivityDeps) {
     const successor = allowAll && state.decision === null ? await startedLaterRun(job, scheduledAt) : undefined;
     return withJobCatchUpLock(db, job.id, async (trx) => {
       const mine = (await jobRunCatchUpState(trx, jobRunId))?.decision ?? null;
-      // Asked only of a run about to skip: one off its schedule's times (a Run now), or a backfill's.
-      const exempt = async () =>
-        onScheduleGrid(job.schedule, scheduledAt) === false || (await backfillRequestedOver(trx, job.id, scheduledAt)) || (await triggerRequestedAt(trx, job.id, scheduledAt));
+      // Asked only of a run about to skip: one off its schedule's times (a Run now), or a backfill's. Its
+      // schedule's times: the current one's and those of the schedules it had before edits since a while
+      // before this run's time (an hour's margin for an edit reaching Temporal late), whose runs may be
+      // queued still (the worker down over an edit).
+      const offGrid = async () =>
+        offEverySchedulesGrid([job.schedule, ...(await jobSchedulesReplacedSince(trx, job.id, new Date(scheduledAt.getTime() - SCHEDULE_EDIT_MARGIN_MS)))], scheduledAt);
+      const exempt = async () => (await offGrid()) || (await backfillRequestedOver(trx, job.id, scheduledAt)) || (await triggerRequestedAt(trx, job.id, scheduledAt));
       if (!allowAll) {
         const since = previousScheduledTime(job.schedule, scheduledAt);
         for (const earlier of await earlierScheduledRunsStartedAfter(trx, { jobId: job.id, id: jobRunId, scheduledAt, since })) {

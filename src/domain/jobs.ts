@@ -241,11 +241,36 @@ export function previousScheduledTime(
  * Whether `at` is one of the schedule's times (undefined when the walk's steps ran out before one was
  * found). A run its schedule started for one of its times may be one of a catch-up; Temporal's
  * trigger-immediately ("Run now") names its run by the time it was asked for, which is not one of them
- * (but for the chance of landing on one to the millisecond).
+ * (but for the chance of landing on one to the second).
  */
 export function onScheduleGrid(schedule: { interval?: string | undefined; cron?: string | undefined; timezone?: string | undefined }, at: Date): boolean | undefined {
   const latest = previousScheduledTime(schedule, new Date(at.getTime() + 1));
   return latest === undefined ? undefined : latest.getTime() === at.getTime();
+}
+
+/**
+ * Whether `at` is off the times of every one of `schedules` (the job's current schedule and those it had
+ * before edits since, as stored: a value not a schedule is passed over). A run queued while the worker was
+ * down keeps the time of the schedule that started it: after an edit, it is off the current one's times but
+ * on the old one's, and one of a catch-up; a Run now's time (the trigger's) is off them all, but for the
+ * chance of landing on one to the second.
+ */
+export function offEverySchedulesGrid(schedules: readonly unknown[], at: Date): boolean {
+  for (const value of schedules) {
+    if (typeof value !== 'object' || value === null) continue;
+    const v = value as Record<string, unknown>;
+    const str = (x: unknown) => (typeof x === 'string' ? x : undefined);
+    const schedule = { interval: str(v.interval), cron: str(v.cron), timezone: str(v.timezone) };
+    if (schedule.interval === undefined && schedule.cron === undefined) continue;
+    let on: boolean | undefined;
+    try {
+      on = onScheduleGrid(schedule, at);
+    } catch {
+      continue; // a cron this version cannot read names no time
+    }
+    if (on !== false) return false;
+  }
+  return true;
 }
 
 /** Steps of cron-parser left to a walk, taken so far, and the last time it reached (and the one before). */

@@ -204,24 +204,40 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     assert.equal(await resolve(jobId, later.id), 'runs');
   });
 
-  it('a Run now of an allow_all job whose job.trigger audit record lies minutes before its time (a slow Temporal) runs though a later scheduled run runs', async function () {
-    const jobId = await createJob('run now, slow temporal', 'allow_all');
+  it('a run of an allow_all job triggered through its schedule from outside the API (the Temporal UI or CLI), its time off the schedule\'s and no audit record near it, runs though a later scheduled run runs', async function () {
+    // The API starts an allow_all job's Run now itself (trigger manual), which the catch-up rule never
+    // sees; a trigger of its schedule from the Temporal UI or CLI is named by its time, to the second.
+    const jobId = await createJob('triggered outside the API', 'allow_all');
     const latest = latestTime();
     const scheduled = await startRun(jobId, latest);
     assert.equal(await resolve(jobId, scheduled.id), 'runs');
-    // An operator's Run now, asked for before the latest time, reaches the worker after that time's run
-    // decided: Temporal named it by the time it took the trigger, three minutes after the audit record.
-    const asked = new Date(latest.getTime() - 20 * 60_000 + 1_234);
-    const named = new Date(asked.getTime() + 3 * 60_000);
-    await t.db.insertInto('audit_log').values({ at: asked, actor: 'admin', action: 'job.trigger', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ paused: false }), team: 'default' }).execute();
-    const now = await startRun(jobId, named, { id: `${jobRunWorkflowIdPrefix(jobId)}-${named.toISOString()}` });
-    assert.equal(await resolve(jobId, now.id), 'runs');
+    const named = new Date(latest.getTime() - 17 * 60_000 + 4_000);
+    const triggered = await startRun(jobId, named);
+    assert.equal(await resolve(jobId, triggered.id), 'runs');
+  });
+
+  it('an allow_all catch-up whose runs were started under the schedule the job had before an edit (the worker down over it) runs the script once', async function () {
+    const jobId = await createJob('catch-up over an edit', 'allow_all');
+    const latest = latestTime();
+    const times = [2, 1, 0].map((h) => new Date(latest.getTime() - h * HOUR));
+    const runs: Array<{ id: string; runId: string }> = [];
+    for (const at of times) runs.push(await startRun(jobId, at, { record: false }));
+    // While they wait for the worker, the job's schedule is edited: its times are no longer on the hour.
+    const res = await api('PUT', `/api/jobs/${jobId}`, { name: `catch-up over an edit-${suffix}`, schedule: { cron: '30 * * * *', overlap: 'allow_all' }, targets: { environments: [`env-${suffix}`] }, script: 'probe.sh' });
+    assert.equal(res.status, 200, await res.clone().text());
+    await client.schedule.getHandle(jobScheduleId(jobId)).pause('test: runs are started by hand');
+    const outcomes: string[] = [];
+    for (const [i, run] of runs.entries()) {
+      await record(jobId, run, times[i]!);
+      outcomes.push(await resolve(jobId, run.id));
+    }
+    assert.equal(outcomes.filter((o) => o === 'runs').length, 1, `exactly one run runs the script; outcomes: ${JSON.stringify(outcomes)}`);
   });
 
   it('a Run now of a buffer_one job whose job.trigger audit record lies minutes before its time runs though an earlier scheduled run started after it', async function () {
     const jobId = await createJob('run now buffered, slow temporal', 'buffer_one');
     const latest = latestTime();
-    const asked = new Date(latest.getTime() - 40 * 60_000 + 4_321);
+    const asked = new Date(latest.getTime() - 40 * 60_000 + 4_000);
     const named = new Date(asked.getTime() + 2 * 60_000);
     await t.db.insertInto('audit_log').values({ at: asked, actor: 'admin', action: 'job.trigger', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ paused: false }), team: 'default' }).execute();
     // The run of the schedule's previous time started only after the Run now's time (a worker lagging),

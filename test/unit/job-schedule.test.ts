@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { jobDefinitionSchema, jobScriptArgs, onScheduleGrid, previousScheduledTime, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTargetCountProblem, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
+import { jobDefinitionSchema, jobScriptArgs, offEverySchedulesGrid, onScheduleGrid, previousScheduledTime, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MIN_JOB_INTERVAL_SECONDS, parseDuration, parseInterval, runTargetCountProblem, runTimeoutProblem, scheduledTimesIn, scheduleFrequencyProblem, scheduleSpecOf, slugify, timeZoneSpelling, validateCron } from '../../src/domain/jobs.js';
 
 const base = { name: 'Root password expiry', script: 'check-root-password-expiry.sh', targets: { all: true } };
 
@@ -197,5 +197,13 @@ describe("whether a run's time is one of its schedule's (onScheduleGrid): a Run 
     assert.equal(onScheduleGrid({ cron: '0 9 13 * FRI' }, at('2026-03-13T09:00:00Z')), true, 'Friday the 13th');
     assert.equal(onScheduleGrid({ cron: '0 9 13 * FRI' }, at('2026-04-13T09:00:00Z')), false, 'a 13th, a Monday');
     assert.equal(onScheduleGrid({ cron: '*/5 * * * *' }, at('2026-03-13T09:05:00.250Z')), false, 'a trigger a quarter second past a time');
+  });
+  it('after an edit, a time of the schedule the job had before is on a grid (offEverySchedulesGrid); a value not a schedule names none', function () {
+    const current = { cron: '30 * * * *' };
+    const before = { interval: '1h', overlap: 'allow_all' };
+    assert.equal(offEverySchedulesGrid([current], at('2026-03-02T11:00:00Z')), true, 'off the current one alone');
+    assert.equal(offEverySchedulesGrid([current, before], at('2026-03-02T11:00:00Z')), false, "on the old one's");
+    assert.equal(offEverySchedulesGrid([current, before], at('2026-03-02T11:17:04Z')), true, "a trigger's second, off both");
+    assert.equal(offEverySchedulesGrid([current, null, 'x', { cron: 42 }, { cron: 'not a cron' }], at('2026-03-02T11:17:04Z')), true);
   });
 });

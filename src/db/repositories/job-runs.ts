@@ -192,6 +192,29 @@ export async function backfillRequestedOver(db: Db, jobId: string, at: Date): Pr
 }
 
 /**
+ * The schedules job `jobId` had before its edits (the `before` of its `job.update` audit records) written at
+ * or after `since`, the latest first, at most 50: with its current one, the schedules whose times the runs
+ * Temporal started since then are on (a run queued while the worker was down keeps the time of the schedule
+ * that started it). As stored: the caller reads the shape.
+ */
+export async function jobSchedulesReplacedSince(db: Db, jobId: string, since: Date): Promise<unknown[]> {
+  const rows = await db
+    .selectFrom('audit_log')
+    .select('before')
+    .where('action', '=', 'job.update')
+    .where('entity_type', '=', 'job')
+    .where('entity_id', '=', jobId)
+    .where('at', '>=', since)
+    .orderBy('at', 'desc')
+    .limit(50)
+    .execute();
+  return rows.flatMap((r) => {
+    const schedule = (r.before as { schedule?: unknown } | null)?.schedule;
+    return schedule === undefined || schedule === null ? [] : [schedule];
+  });
+}
+
+/**
  * Runs of the job its schedule started for a time before `scheduledAt` and at or after `since` (the
  * schedule's previous time: a run of an older time, backfilled, took none of this one's) that recorded their
  * start after it, and did not skip themselves: runs late past the scheduled time of run `id` (an outage),
@@ -328,7 +351,7 @@ export async function laterScheduledRuns(db: Db, q: { jobId: string; id: string;
  * for clocks apart): a trigger through the schedule names its run by the time it was asked for. The second
  * signal only (activities/jobs.ts, catchUpSuperseded): a run whose time is off its schedule's is never one
  * of a catch-up, however far its record lies; this one names a Run now landing on one of the schedule's
- * times to the millisecond.
+ * times to the second.
  */
 export async function triggerRequestedAt(db: Db, jobId: string, at: Date): Promise<boolean> {
   const row = await db
