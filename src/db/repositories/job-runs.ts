@@ -174,21 +174,26 @@ export async function finishJobRunLeftRunning(db: Db, id: string, f: { status: s
  * or after `at`. The latest 50 such records are looked at.
  */
 export async function backfillRequestedOver(db: Db, jobId: string, at: Date): Promise<boolean> {
-  const rows = await db
-    .selectFrom('audit_log')
-    .select('after')
-    .where('action', '=', 'job.backfill')
-    .where('entity_type', '=', 'job')
-    .where('entity_id', '=', jobId)
-    .where('at', '>=', at)
-    .orderBy('at', 'desc')
-    .limit(50)
-    .execute();
+  const rows = await latestJobAudit(db, jobId, 'job.backfill', at);
   return rows.some((r) => {
     const w = r.after as { start?: unknown; end?: unknown } | null;
     if (typeof w?.start !== 'string' || typeof w.end !== 'string') return false;
     return new Date(w.start).getTime() <= at.getTime() && at.getTime() <= new Date(w.end).getTime();
   });
+}
+
+/** The latest 50 audit records `action` of job `jobId` written at or after `since`, the latest first. */
+function latestJobAudit(db: Db, jobId: string, action: string, since: Date) {
+  return db
+    .selectFrom('audit_log')
+    .select(['before', 'after'])
+    .where('action', '=', action)
+    .where('entity_type', '=', 'job')
+    .where('entity_id', '=', jobId)
+    .where('at', '>=', since)
+    .orderBy('at', 'desc')
+    .limit(50)
+    .execute();
 }
 
 /**
@@ -198,16 +203,7 @@ export async function backfillRequestedOver(db: Db, jobId: string, at: Date): Pr
  * that started it). As stored: the caller reads the shape.
  */
 export async function jobSchedulesReplacedSince(db: Db, jobId: string, since: Date): Promise<unknown[]> {
-  const rows = await db
-    .selectFrom('audit_log')
-    .select('before')
-    .where('action', '=', 'job.update')
-    .where('entity_type', '=', 'job')
-    .where('entity_id', '=', jobId)
-    .where('at', '>=', since)
-    .orderBy('at', 'desc')
-    .limit(50)
-    .execute();
+  const rows = await latestJobAudit(db, jobId, 'job.update', since);
   return rows.flatMap((r) => {
     const schedule = (r.before as { schedule?: unknown } | null)?.schedule;
     return schedule === undefined || schedule === null ? [] : [schedule];
