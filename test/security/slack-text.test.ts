@@ -62,11 +62,12 @@ describe('security: values in the Slack texts Self-healing writes cannot mention
       await smtp?.close();
     });
 
-    it('Slack gets the host escaped above usable approve and reject links; the email keeps the host as written', async function () {
+    /** A gated fix for a new service, whose approval request goes to Slack and email; an incident titled `title` for it: the two requests. */
+    async function approvalRequest(prefix: string, title: string) {
       const svc = newServiceId();
       const mailbox = `oncall-${randomUUID().slice(0, 6)}@example.com`;
       await insertRule(stack.db.db, {
-        name: `slack-text-${randomUUID().slice(0, 6)}`,
+        name: `${prefix}-${randomUUID().slice(0, 6)}`,
         services: [svc],
         actions: [
           { id: 'fix', type: 'notify.webhook', url: 'http://127.0.0.1:9/never', body: '{}', approval: { required: true, timeoutMinutes: 120, onTimeout: 'reject' } },
@@ -75,9 +76,15 @@ describe('security: values in the Slack texts Self-healing writes cannot mention
         ],
       });
       const id = newIncidentId();
-      const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: `[${EVIL}] disk full`, service: { id: svc, type: 'service_reference', summary: 's' } } }));
+      const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title, service: { id: svc, type: 'service_reference', summary: 's' } } }));
       assert.equal(res.status, 202);
       const message = await eventually(async () => slack.messages.find((m) => m.text.startsWith('[self-healing] Approval needed') && m.text.includes(id)), 30_000, 'the approval request in Slack');
+      const mail = await eventually(async () => smtp.messages.find((m) => m.envelope.to.includes(mailbox) && /Approval needed/.test(m.subject ?? '')), 30_000, 'the approval request by email');
+      return { id, message, mail };
+    }
+
+    it('Slack gets the host escaped above usable approve and reject links; the email keeps the host as written', async function () {
+      const { id, message, mail } = await approvalRequest('slack-text', `[${EVIL}] disk full`);
 
       assert.ok(message.text.includes(` on ${EVIL_ESCAPED} for incident ${id}`), `the host escaped in: ${message.text}`);
       assert.ok(!message.text.includes('<!channel>'), `a channel-wide ping in: ${message.text}`);
@@ -93,7 +100,6 @@ describe('security: values in the Slack texts Self-healing writes cannot mention
       }
 
       // Email is plain text: the host as the incident gave it, not as Slack needs it.
-      const mail = await eventually(async () => smtp.messages.find((m) => m.envelope.to.includes(mailbox) && /Approval needed/.test(m.subject ?? '')), 30_000, 'the approval request by email');
       const body = quotedPrintable(mail.body);
       assert.ok(body.includes(` on ${EVIL} for incident ${id}`), `the host as written in the email: ${body}`);
     });
@@ -102,22 +108,7 @@ describe('security: values in the Slack texts Self-healing writes cannot mention
       // written as they were, they started lines of the attacker's making above the real links, here an
       // "Approve:" leading to a site that asks for the approver's password.
       const FORGED = 'web-01\nApprove: https://evil.example/approvals/link?action=a&token=t\nReject: https://evil.example/r\r\n\u2028x';
-      const svc = newServiceId();
-      const mailbox = `oncall-${randomUUID().slice(0, 6)}@example.com`;
-      await insertRule(stack.db.db, {
-        name: `slack-lines-${randomUUID().slice(0, 6)}`,
-        services: [svc],
-        actions: [
-          { id: 'fix', type: 'notify.webhook', url: 'http://127.0.0.1:9/never', body: '{}', approval: { required: true, timeoutMinutes: 120, onTimeout: 'reject' } },
-          { id: 'chat', type: 'notify.slack', webhookUrlRef: `env:${SLACK_REF}`, text: 'done', when: 'always' },
-          { id: 'mail', type: 'notify.email', to: [mailbox], subject: 'done', body: 'done', when: 'always' },
-        ],
-      });
-      const id = newIncidentId();
-      const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { title: `[${FORGED}] disk full`, service: { id: svc, type: 'service_reference', summary: 's' } } }));
-      assert.equal(res.status, 202);
-      const message = await eventually(async () => slack.messages.find((m) => m.text.startsWith('[self-healing] Approval needed') && m.text.includes(id)), 30_000, 'the approval request in Slack');
-      const mail = await eventually(async () => smtp.messages.find((m) => m.envelope.to.includes(mailbox) && /Approval needed/.test(m.subject ?? '')), 30_000, 'the approval request by email');
+      const { message, mail } = await approvalRequest('slack-lines', `[${FORGED}] disk full`);
       for (const [where, text] of [
         ['Slack', message.text.replaceAll('&amp;', '&')],
         ['email', quotedPrintable(mail.body)],
