@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,6 +95,7 @@ describe('selfheal CLI: the token and the command line', function () {
     assert.match(tooLong.stderr, /holds 5010 bytes; a token file holds the token alone/);
     const two = path.join(dir, 'two');
     writeFileSync(two, `${TOKEN}\nARGVSECRET-second\n`);
+    chmodSync(two, 0o600);
     const twoLines = await selfheal(['--token-file', two, 'rules', 'list'], { SELFHEAL_URL: url, SELFHEAL_TOKEN: undefined }, 30_000);
     assert.equal(twoLines.code, 2, twoLines.stderr);
     assert.match(twoLines.stderr, /^the token given by --token-file holds a line break/);
@@ -103,5 +104,78 @@ describe('selfheal CLI: the token and the command line', function () {
     assert.match(both.stderr, /give --token or --token-file, not both/);
     for (const r of [missing, tooLong, twoLines, both]) assert.ok(!`${r.stdout}${r.stderr}`.includes('ARGVSECRET'), r.stderr);
     assert.deepEqual(held, []);
+  });
+  it('a FIFO with no writer given as --token-file is refused at once (exit 2), naming the file, and nothing is sent', async () => {
+    // Before, the CLI opened the pipe first and checked it after: with no writer, open() waited for ever.
+    const fifo = path.join(dir, 'token.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const link = path.join(dir, 'fifo-link');
+    symlinkSync(fifo, link);
+    for (const given of [fifo, link]) {
+      const started = Date.now();
+      const r = await selfheal(['--token-file', given, 'rules', 'list'], { SELFHEAL_URL: url, SELFHEAL_TOKEN: undefined }, 15_000);
+      assert.notEqual(r.code, -1, `the CLI still waited on the FIFO after 15 s: ${r.stderr}`);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trim(), `--token-file ${given} is not a regular file (a named pipe); give a file that holds the token`);
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    }
+    const sub = path.join(dir, 'a-directory');
+    mkdirSync(sub);
+    const r = await selfheal(['--token-file', sub, 'rules', 'list'], { SELFHEAL_URL: url, SELFHEAL_TOKEN: undefined }, 15_000);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /is not a regular file \(a directory\)/);
+    assert.deepEqual(held, []);
+  });
+
+  it('an empty token file (nothing, a line end, only white space) is refused (exit 2) as empty, and nothing is sent', async () => {
+    // Before, it was read as an empty token and the request went out with no credentials worth the name.
+    for (const [name, text] of [['empty', ''], ['newline', '\n'], ['crlf', '\r\n'], ['blank', ' \t \n\n']] as const) {
+      const file = path.join(dir, `empty-${name}`);
+      writeFileSync(file, text);
+      chmodSync(file, 0o600);
+      const r = await selfheal(['--token-file', file, 'rules', 'list'], { SELFHEAL_URL: url, SELFHEAL_TOKEN: undefined }, 30_000);
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.equal(r.stderr.trim(), `--token-file ${file} is empty; it must hold the token`, name);
+    }
+    // A space or control character inside the token is refused too, naming where it came from, not the token.
+    const tab = path.join(dir, 'inner-tab');
+    writeFileSync(tab, 'ARGVSECRET\tpart2\n');
+    chmodSync(tab, 0o600);
+    const inner = await selfheal(['--token-file', tab, 'rules', 'list'], { SELFHEAL_URL: url, SELFHEAL_TOKEN: undefined }, 30_000);
+    assert.equal(inner.code, 2, inner.stderr);
+    assert.match(inner.stderr, /^the token given by --token-file holds a space or tab/);
+    assert.ok(!`${inner.stdout}${inner.stderr}`.includes('ARGVSECRET'), inner.stderr);
+    assert.deepEqual(held, []);
+  });
+
+  it('a token file its group or other users can read is used, with a warning naming the file, its mode and chmod 600, never the token', async () => {
+    for (const [mode, who] of [
+      [0o644, 'its group and other users'],
+      [0o640, 'its group'],
+      [0o604, 'other users'],
+    ] as const) {
+      const file = path.join(dir, `token-${mode.toString(8)}`);
+      writeFileSync(file, `${TOKEN}\n`);
+      chmodSync(file, mode);
+      const r = await runHeld(['--token-file', file, 'rules', 'list']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.authorization, `Bearer ${TOKEN}`);
+      assert.equal(
+        r.stderr.trim(),
+        `warning: --token-file ${file} is open to ${who} (mode 0${mode.toString(8)}); the token is used, but keep the file to its owner: chmod 600 ${file}`,
+      );
+      assert.ok(!r.stderr.includes('ARGVSECRET'), r.stderr);
+      held.length = 0;
+    }
+    // A link to a 0600 file (a Kubernetes secret volume links each key) is followed: the target's mode counts.
+    const target = path.join(dir, 'token-private');
+    writeFileSync(target, `${TOKEN}\n`);
+    chmodSync(target, 0o600);
+    const link = path.join(dir, 'token-link');
+    symlinkSync(target, link);
+    const r = await runHeld(['--token-file', link, 'rules', 'list']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.authorization, `Bearer ${TOKEN}`);
+    assert.equal(r.stderr, '');
   });
 });
