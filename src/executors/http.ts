@@ -38,11 +38,18 @@ export interface HttpRequest {
    */
   redirectFix?: string;
   /**
-   * A 303 See Other to this POST or PUT means the receiver took it (RFC 9110: its result is elsewhere), and
-   * nothing of that result is needed (a notification): the call succeeds with status 303 and no body, and
-   * the Location is not followed. Without it a 303 is an error like any redirect (redirectError).
+   * A 303 See Other to this POST or PUT whose Location is on the request's own origin (scheme, host and port)
+   * means the receiver took it (RFC 9110: its result is elsewhere), and nothing of that result is needed (a
+   * notification): the call succeeds with status 303 and no body, and the Location is not followed. A 303
+   * to another origin is a redirect error (redirectError), as is any 303 without this.
    */
   seeOtherIsDelivered?: boolean;
+  /**
+   * For a rule-directed call (`echoBody: false`): why a 303 See Other it got does not count as delivered, in
+   * its error, which then names where the 303 pointed as its origin only (seeOtherError). Without it, a 303
+   * is reported like any other redirect, naming nothing of its Location.
+   */
+  seeOtherNotDelivered?: string;
 }
 
 export interface HttpResponse {
@@ -92,7 +99,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   }
   if (res.status >= 300 && res.status < 400) {
     await res.body?.cancel().catch(() => undefined);
-    if (res.status === 303 && req.method !== 'GET' && req.seeOtherIsDelivered) return { status: 303, headers: res.headers, text: '' };
+    if (res.status === 303 && req.method !== 'GET' && req.seeOtherIsDelivered && sameOrigin(res.headers.get('location'), req.url)) return { status: 303, headers: res.headers, text: '' };
     throw redirectError(req, res);
   }
   const max = req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
@@ -137,6 +144,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
  */
 function redirectError(req: HttpRequest, res: Response): HttpCallError {
   const reason = statusReason(res.status);
+  if (req.echoBody === false && res.status === 303 && req.seeOtherNotDelivered !== undefined) return seeOtherError(req, res, req.seeOtherNotDelivered);
   if (req.echoBody === false) {
     const fix = req.redirectFix ? `; ${req.redirectFix}` : '';
     return new HttpCallError(`${req.label}: HTTP ${res.status} (${reason}; the answer is not recorded)${fix}`, null, false, { cause: new EgressDeniedError(reason) });
@@ -144,6 +152,30 @@ function redirectError(req: HttpRequest, res: Response): HttpCallError {
   const message = `${req.label}: HTTP ${res.status}, redirecting to ${redirectTarget(res.headers.get('location'), req.url)}: redirects are not followed; ${req.redirectFix ?? 'give the address that answers'}`;
   if (res.status === 303 && req.method !== 'GET') return new HttpCallError(message, res.status, false);
   return new HttpCallError(message, null, false, { cause: new EgressDeniedError(reason) });
+}
+
+/**
+ * The error of a rule-directed call's 303 See Other that is not taken as delivered (`why`): a Slack hook's
+ * (Slack never answers a post with 303, so something in between did: a proxy, a sign-on gateway), a webhook's
+ * to another origin. It names the status and where the 303 pointed as its origin only (redirectTarget: the
+ * Location's path, query and credentials can carry a token, and a Slack hook's new address is a secret), and
+ * what to change. Nothing of the post is taken as done (an EgressDeniedError cause, as for any redirect not
+ * followed): it fails once, not retried, since the same address meets the same answer, and it is not
+ * recorded as maybe delivered.
+ */
+function seeOtherError(req: HttpRequest, res: Response, why: string): HttpCallError {
+  const reason = statusReason(res.status);
+  const fix = req.redirectFix ? `; ${req.redirectFix}` : '';
+  const message = `${req.label}: HTTP 303 (${reason}) to ${redirectTarget(res.headers.get('location'), req.url)}: ${why}${fix}`;
+  return new HttpCallError(message, null, false, { cause: new EgressDeniedError(reason) });
+}
+
+/** Whether `location` (resolved against `url`) is on `url`'s origin: scheme, host and port. */
+function sameOrigin(location: string | null, url: string): boolean {
+  if (location === null) return false;
+  const to = URL.parse(location.trim(), url);
+  const from = URL.parse(url);
+  return to !== null && from !== null && (to.protocol === 'http:' || to.protocol === 'https:') && to.origin === from.origin;
 }
 
 /** A fixed phrase for a non-2xx status: what an error message may say instead of the answer's body. */

@@ -27,9 +27,9 @@ export interface SlackMessage {
 }
 
 /**
- * Posts to a Slack incoming webhook. Slack answers 200 with the text `ok` (a 303 See Other, from a relay in
- * front of it, says the post was taken: delivered as well); 4xx (bad payload, revoked hook) is permanent,
- * 429/5xx retryable; any other redirect is not followed and fails once. An incoming webhook returns no message id and takes no
+ * Posts to a Slack incoming webhook. Slack answers 200 with the text `ok`; 4xx (bad payload, revoked hook) is
+ * permanent, 429/5xx retryable; a redirect is not followed and fails once, a 303 See Other included (Slack
+ * never answers one: it comes from something in between that did not pass the post on). An incoming webhook returns no message id and takes no
  * idempotency key, and the channel cannot be read through the hook: a post whose answer was lost cannot
  * be found, so the caller must not send it again (activities/side-effects.ts: at most once). Errors carry
  * the status only, never the answer's body.
@@ -50,16 +50,19 @@ export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}
     echoBody: false,
     // A live incoming webhook answers 200 "ok", never a redirect: one that redirects (revoked and moved, a
     // proxy's sign-on page) is fixed where its URL is configured, which the error names (never the URL, nor
-    // where the redirect pointed: the hook is a secret, and so may be its Location).
+    // where the redirect pointed: the hook is a secret, and so may be its Location; a 303's error names the
+    // Location's origin only, below).
     redirectFix: `set ${message.setting ?? (message.webhookUrlRef ? `the secret ${message.webhookUrlRef}` : "the secret the hook's URL is read from")} to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
-    // A 303 See Other to the post says it was taken (its result is elsewhere): delivered, not sent again.
-    seeOtherIsDelivered: true,
+    // Slack answers a post to an incoming webhook 200 "ok", never 303: a 303 comes from something in between
+    // (a captive proxy, a sign-on gateway) that did not pass the post on. Not delivered, not followed, not
+    // retried (the same address meets the same answer); the error names where it pointed, as its origin only.
+    seeOtherNotDelivered: 'Slack never answers a post with 303, so something in between (a proxy, a sign-on gateway) answered it and the message was not delivered (let the worker reach Slack without it)',
     // Slack answers "ok"; a hook that answers megabytes is not Slack.
     maxResponseBytes: 64 * 1024,
     ...options,
     fetch: secretUrlFetch(options.fetch ?? fetch),
   });
-  if (res.status !== 303 && res.text.trim() !== 'ok') {
+  if (res.text.trim() !== 'ok') {
     // The hook's answer is not repeated: the URL came from a rule's secret reference, not from us.
     throw new HttpCallError(`${label}: HTTP ${res.status} but the answer is not "ok" (not recorded)`, res.status, false);
   }
@@ -339,7 +342,7 @@ export function signWebhookBody(timestamp: string, idempotencyKey: string, rawBo
   return `v2=${createHmac('sha256', secret).update(`${timestamp}\n${idempotencyKey}\n`).update(rawBody).digest('hex')}`;
 }
 
-/** POSTs JSON to a generic webhook, signed when a secret is given; returns the status. Errors carry the status only, never the answer's body. */
+/** POSTs JSON to a generic webhook, signed when a secret is given; returns the status (303: a See Other to the url's own origin). Errors carry the status only, never the answer's body. */
 export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {}): Promise<{ status: number }> {
   const raw = JSON.stringify(message.body);
   const timestamp = String(Math.floor((deps.now?.() ?? new Date()).getTime() / 1000));
@@ -361,11 +364,14 @@ export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {
     body: raw,
     echoBody: false,
     discardBody: true,
-    // The receiver is the one the rule names: what it answers (its Location included) is not recorded, and
-    // the error says what to change instead.
+    // The receiver is the one the rule names: what it answers (its Location included, but for a 303's origin,
+    // below) is not recorded, and the error says what to change instead.
     redirectFix: "change the action's url to the address that answers (a webhook is posted once, to that address only)",
-    // A 303 See Other to the post says the receiver took it (its result is elsewhere): delivered.
+    // A 303 See Other to the post, pointing to the url's own origin, says the receiver took it (its result is
+    // elsewhere): delivered, the Location not followed. One pointing to another origin (a sign-on gateway in
+    // front of the receiver) is not taken at its word: it fails once, naming that origin only.
     seeOtherIsDelivered: true,
+    seeOtherNotDelivered: "a 303 counts as delivered only when it points to the url's own origin (scheme, host and port), and this one does not, so the post is not counted as delivered",
     ...httpOptions(deps),
   });
   return { status: res.status };

@@ -36,6 +36,9 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
     redirector = await startHttpPeer([
       { method: 'POST', path: /^\/jira\//, handle: signOn },
       { method: 'GET', path: /^\/jira\//, handle: signOn },
+      // A receiver that answers 303 to where the post's result is, on its own origin.
+      { method: 'POST', path: '/same/303', handle: () => ({ status: 303, headers: { location: '/landed-here/303?receipt=1' }, text: '' }) },
+      { method: 'GET', path: /^\/landed-here\//, handle: () => ({ status: 200, text: 'result' }) },
       {
         method: 'POST',
         path: /^\/(?<kind>hook|services)\/(?<status>\d{3})(\/.*)?$/,
@@ -95,27 +98,54 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
     assert.deepEqual(landing.requests.map((r) => r.path), [], 'nothing reached where the redirects pointed');
   });
 
-  it('notify.webhook and notify.slack: a 303 See Other to the post is delivered, once: recorded succeeded, not sent again, and the Location gets nothing', async function () {
+  it("a 303 See Other: delivered once for notify.webhook when it points to the url's own origin; failed once when it points elsewhere or answers notify.slack, naming the origin only; never followed", async function () {
+    // Slack never answers a post with 303: one comes from something in between (a captive proxy, a sign-on
+    // gateway) that did not pass the message on. Before, any 303 counted as delivered, for Slack and for a
+    // webhook whose 303 pointed anywhere, and the message was lost without a word.
     process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_303 = `${redirector.url}/services/303/T000/B000/secretpart`;
     try {
       const service = newServiceId();
+      const port = new URL(redirector.url).port;
       // Three attempts allowed: a retry (or a resend of an uncertain delivery) would show as a second request.
       const retry = { maximumAttempts: 3, initialIntervalSeconds: 0.1, backoffCoefficient: 1 };
       await insertRule(service, [
+        { id: 'same303', type: 'notify.webhook', url: `${redirector.url}/same/303`, body: '{"probe":true}', when: 'always', retry },
         { id: 'hook303', type: 'notify.webhook', url: `${redirector.url}/hook/303`, body: '{"probe":true}', when: 'always', retry },
         { id: 'chat303', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_TEST_REDIRECT_SLACK_303', text: 'hi', when: 'always', retry },
       ]);
-      const runs = await incidentRuns(service, 2);
+      const runs = await incidentRuns(service, 3);
       assert.deepEqual(
         runs.map((r) => [r.action_id, r.status, r.attempts, r.error]),
         [
-          ['hook303', 'succeeded', 1, null],
-          ['chat303', 'succeeded', 1, null],
+          ['same303', 'succeeded', 1, null],
+          [
+            'hook303',
+            'failed',
+            1,
+            `webhook 127.0.0.1:${port}: HTTP 303 (redirect, not followed) to "${landing.url}" (path withheld): a 303 counts as delivered only when it points to the url's own origin (scheme, host and port), and this one does not, so the post is not counted as delivered; change the action's url to the address that answers (a webhook is posted once, to that address only)`,
+          ],
+          [
+            'chat303',
+            'failed',
+            1,
+            `slack webhook: HTTP 303 (redirect, not followed) to "${landing.url}" (path withheld): Slack never answers a post with 303, so something in between (a proxy, a sign-on gateway) answered it and the message was not delivered (let the worker reach Slack without it); set the secret env:SELFHEAL_SECRET_TEST_REDIRECT_SLACK_303 (the action's webhookUrlRef) to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
+          ],
         ],
       );
+      for (const run of runs) assert.doesNotMatch(run.error ?? '', /landed|secretpart/, `${run.action_id}: the Location's path and the hook are not recorded`);
+      assert.equal(hitsAt('/same/303'), 1, 'the receiver got the post once, never again');
       assert.equal(hitsAt('/hook/303'), 1, 'the receiver got the post once, never again');
       assert.equal(hitsAt('/services/303/T000/B000/secretpart'), 1, 'the hook got the post once, never again');
-      for (const run of runs) assert.deepEqual(await effectAttempts(run.id), { attempts: 1, state: 'done' }, `${run.action_id}: one attempt, done`);
+      assert.deepEqual(redirector.requests.filter((r) => r.path.startsWith('/landed')).map((r) => r.path), [], 'the same-origin 303 is not followed');
+      assert.deepEqual(
+        await Promise.all(runs.map((r) => effectAttempts(r.id))),
+        [
+          { attempts: 1, state: 'done' },
+          { attempts: 1, state: 'failed' },
+          { attempts: 1, state: 'failed' },
+        ],
+        'one attempt each: done, or failed (not an unknown outcome)',
+      );
       assert.deepEqual(landing.requests.map((r) => r.path), [], 'nothing reached where the 303s pointed');
     } finally {
       delete process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_303;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { whatHappened } from '../../activities/side-effects.js';
 import { EmailSendError, HttpCallError, SecretResolutionError } from '../../src/executors/errors.js';
 import { EmailMaybeSentError, sendEmail, sendSlack, sendWebhook, signWebhookBody } from '../../src/executors/notify.js';
 import { startHttpPeer, startSlackPeer, type HttpPeer, type SlackPeer } from '../helpers/http-peer.js';
@@ -58,6 +59,35 @@ describe('executors/notify', () => {
         }
       } finally {
         await moved.close();
+      }
+    });
+
+    it('a 303 See Other is not delivered (Slack never answers one): it fails once, not retried, naming its Location by origin only, and the Location gets nothing', async () => {
+      // A captive proxy or a sign-on gateway in front of Slack answers the post 303 to its login page; before,
+      // that counted as delivered and the message was lost without a word.
+      const landing = await startHttpPeer([{ method: 'GET', path: /.*/, handle: () => ({ status: 200, text: 'sign in' }) }, { method: 'POST', path: /.*/, handle: () => ({ status: 200, text: 'ok' }) }]);
+      const gateway = await startHttpPeer([
+        { method: 'POST', path: /.*/, handle: () => ({ status: 303, headers: { location: `${landing.url.replace('http://', 'http://svc:pa55@')}/login/TICKETSECRET?return=%2Fservices%2FT%2FB%2Fhooksecret` }, text: '' }) },
+      ]);
+      try {
+        const err = await sendSlack({ webhookUrl: `${gateway.url}/services/T/B/hooksecret`, webhookUrlRef: 'env:SELFHEAL_SECRET_PAGE', text: 'x' }).then(
+          () => assert.fail('a 303 is not delivered'),
+          (e: unknown) => e as HttpCallError,
+        );
+        assert.ok(err instanceof HttpCallError);
+        assert.equal(
+          err.message,
+          `slack webhook (env:SELFHEAL_SECRET_PAGE): HTTP 303 (redirect, not followed) to "${landing.url}" (path withheld): Slack never answers a post with 303, so something in between (a proxy, a sign-on gateway) answered it and the message was not delivered (let the worker reach Slack without it); set the secret env:SELFHEAL_SECRET_PAGE to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
+        );
+        assert.doesNotMatch(err.message, /hooksecret|TICKETSECRET|pa55|login|services/);
+        assert.equal(err.retryable, false);
+        assert.equal(err.status, null);
+        // Nothing was delivered: the side-effect layer records it failed, not maybe sent.
+        assert.equal(whatHappened(err), 'nothing');
+        assert.deepEqual(gateway.requests.map((r) => `${r.method} ${r.path}`), ['POST /services/T/B/hooksecret']);
+        assert.deepEqual(landing.requests, [], 'the 303 is not followed');
+      } finally {
+        await Promise.all([landing.close(), gateway.close()]);
       }
     });
 
@@ -214,6 +244,49 @@ describe('executors/notify', () => {
       const timestamp = String(req.headers['x-selfheal-timestamp']);
       assert.equal(req.headers['x-selfheal-signature'], signWebhookBody(timestamp, '', req.rawBody, secret));
       assert.notEqual(req.headers['x-selfheal-signature'], signWebhookBody(timestamp, 'injected', req.rawBody, secret));
+    });
+
+    it("a 303 See Other to the url's own origin is delivered; to another origin, or without a Location, it fails once naming that origin only; neither is followed", async () => {
+      const elsewhere = await startHttpPeer([{ method: 'GET', path: /.*/, handle: () => ({ status: 200, text: 'elsewhere' }) }, { method: 'POST', path: /.*/, handle: () => ({ status: 200, text: 'ok' }) }]);
+      // The receiver's own origin, spelled out with its port (known once it listens).
+      let own = '';
+      const receiver = await startHttpPeer([
+        { method: 'POST', path: '/hook/relative', handle: () => ({ status: 303, headers: { location: '/deliveries/1?token=SAMEORIGINSECRET' }, text: '' }) },
+        { method: 'POST', path: '/hook/absolute', handle: () => ({ status: 303, headers: { location: `${own}/deliveries/2` }, text: '' }) },
+        { method: 'POST', path: '/hook/cross', handle: () => ({ status: 303, headers: { location: `${elsewhere.url}/sso/login?ticket=CROSSSECRET` }, text: '' }) },
+        { method: 'POST', path: '/hook/none', handle: () => ({ status: 303, text: '' }) },
+        { method: 'GET', path: /.*/, handle: () => ({ status: 200, text: 'result' }) },
+      ]);
+      own = receiver.url;
+      try {
+        assert.deepEqual(await sendWebhook({ url: `${receiver.url}/hook/relative`, body: { a: 1 } }), { status: 303 });
+        assert.deepEqual(await sendWebhook({ url: `${receiver.url}/hook/absolute`, body: { a: 1 } }), { status: 303 });
+        const host = new URL(receiver.url).host;
+        for (const [path, target] of [
+          ['cross', `"${elsewhere.url}" (path withheld)`],
+          ['none', '(no Location)'],
+        ] as const) {
+          const err = await sendWebhook({ url: `${receiver.url}/hook/${path}`, body: { a: 1 } }).then(
+            () => assert.fail(`${path}: a 303 elsewhere is not delivered`),
+            (e: unknown) => e as HttpCallError,
+          );
+          assert.ok(err instanceof HttpCallError, String(err));
+          assert.equal(
+            err.message,
+            `webhook ${host}: HTTP 303 (redirect, not followed) to ${target}: a 303 counts as delivered only when it points to the url's own origin (scheme, host and port), and this one does not, so the post is not counted as delivered; change the action's url to the address that answers (a webhook is posted once, to that address only)`,
+          );
+          assert.doesNotMatch(err.message, /CROSSSECRET|sso|ticket/);
+          assert.deepEqual([err.retryable, err.status, whatHappened(err)], [false, null, 'nothing'], path);
+        }
+        // One post each, never a GET of where the 303 pointed.
+        assert.deepEqual(
+          receiver.requests.map((r) => `${r.method} ${r.path}`),
+          ['POST /hook/relative', 'POST /hook/absolute', 'POST /hook/cross', 'POST /hook/none'],
+        );
+        assert.deepEqual(elsewhere.requests, [], 'the cross-origin 303 is not followed');
+      } finally {
+        await Promise.all([elsewhere.close(), receiver.close()]);
+      }
     });
 
     it('omits the signature without a secret and maps errors', async () => {
