@@ -49,6 +49,12 @@ export interface JobActivityDeps {
   env?: NodeJS.ProcessEnv;
   /** The Temporal client asked whether an earlier run still goes (default: the worker's, in the activity's context). */
   temporal?: () => Client;
+  /**
+   * When Temporal scheduled the current attempt of the activity asking, by Temporal's clock: what a catch-up
+   * decision to run is stamped with (catchUpSuperseded). Default: the activity's info
+   * (`currentAttemptScheduledTimestampMs`, set by the Temporal server). Tests outside an activity give it.
+   */
+  attemptScheduledAt?: () => Date;
 }
 
 export type { JobRunStatus, JobRunSummary, TargetStatus };
@@ -222,7 +228,8 @@ export function createJobActivities(deps: JobActivityDeps) {
    *   has started the run of a later time of the schedule (up to the latest time passed) that has not
    *   recorded its start yet, it claims the latest such run (which then runs when it comes, whatever run of
    *   a still later time has not decided) and skips. It skips too when a run of an earlier time decided to
-   *   run at or after its time (by the database's clock): that run did this time's work (Temporal itself
+   *   run at or after its time (by Temporal's clock: the decision is stamped with when Temporal scheduled the
+   *   activity attempt that took it, never the database's clock): that run did this time's work (Temporal itself
    *   down starts the runs of the times missed one after another, and one may decide before the next one
    *   starts). Else it runs, and revokes the claims on earlier runs not decided yet (they skip when they
    *   come). So of one catch-up exactly one run runs (the latest time's when Temporal started them
@@ -247,6 +254,9 @@ export function createJobActivities(deps: JobActivityDeps) {
     const scheduledAt = state?.scheduledAt;
     if (!scheduledAt) return undefined;
     const allowAll = job.schedule.overlap === 'allow_all';
+    // The stamp of a decision to run, by Temporal's clock like the schedule times it is compared with
+    // (earlierRunsDecidedSince): when Temporal scheduled this attempt, at or before the decision.
+    const decidedAt = (deps.attemptScheduledAt ?? (() => new Date(Context.current().info.currentAttemptScheduledTimestampMs)))();
     // Asked of Temporal before the lock (a round trip not held under it): the run of a later time it started
     // that has not recorded its start yet. Only when a later time has passed, and this run decided nothing.
     const successor = allowAll && state.decision === null ? await startedLaterRun(job, scheduledAt) : undefined;
@@ -264,32 +274,36 @@ export function createJobActivities(deps: JobActivityDeps) {
         for (const earlier of await earlierScheduledRunsStartedAfter(trx, { jobId: job.id, id: jobRunId, scheduledAt, since })) {
           if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt)) continue;
           if (await exempt()) break;
-          await setJobRunCatchUpDecision(trx, jobRunId, 'skip');
+          await setJobRunCatchUpDecision(trx, jobRunId, { decision: 'skip' });
           return `run ${earlier.id} of job ${job.id}, scheduled before this run's time (${scheduledAt.toISOString()}), started only after it (a catch-up after an outage) and did its work: with overlap buffer_one, one run takes the times missed; this run did not start`;
         }
-        await setJobRunCatchUpDecision(trx, jobRunId, 'run');
+        await setJobRunCatchUpDecision(trx, jobRunId, { decision: 'run', at: decidedAt });
         return undefined;
       }
       const run = async () => {
         if (mine === 'run') return undefined;
-        await setJobRunCatchUpDecision(trx, jobRunId, 'run');
+        await setJobRunCatchUpDecision(trx, jobRunId, { decision: 'run', at: decidedAt });
         // It does the work of earlier times claimed and not decided yet: each skips when it comes.
         await revokeEarlierClaims(trx, { jobId: job.id, scheduledAt });
         return undefined;
       };
       const skipFor = async (later: { id: string; scheduledAt: Date }, how: string) => {
-        await setJobRunCatchUpDecision(trx, jobRunId, 'skip');
+        await setJobRunCatchUpDecision(trx, jobRunId, { decision: 'skip' });
         return `a later scheduled time of job ${job.id} (${later.scheduledAt.toISOString()}) had passed too, and its run ${later.id} ${how}, when this run of ${scheduledAt.toISOString()} started (a catch-up after an outage): with overlap allow_all, only the run of the latest time missed runs; this run did not start`;
       };
       // A run that decided to run keeps to it when its answer is asked again (a retried activity).
       if (mine === 'run') return run();
       // A run of an earlier time that decided to run at or after this run's time did this time's work
       // (Temporal itself down: it starts the runs of the times missed one after another, and one may decide
-      // before the next one starts).
+      // before the next one starts). Both by Temporal's clock: the database's or a worker's may be minutes
+      // apart from it. The stamp is when Temporal scheduled the attempt that decided, at or before the
+      // decision: a run counted here surely decided after this run's time came; one whose attempt was
+      // scheduled before it but that decided after is not counted, and this run runs too (a run too many,
+      // never a time without its run).
       for (const earlier of await earlierRunsDecidedSince(trx, { jobId: job.id, id: jobRunId, scheduledAt })) {
         if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt)) continue;
         if (await exempt()) return run();
-        await setJobRunCatchUpDecision(trx, jobRunId, 'skip');
+        await setJobRunCatchUpDecision(trx, jobRunId, { decision: 'skip' });
         return `run ${earlier.id} of job ${job.id}, of an earlier scheduled time (${earlier.scheduledAt.toISOString()}), decided to run at ${earlier.decidedAt.toISOString()}, after this run's time (${scheduledAt.toISOString()}), and did its work (a catch-up after an outage): with overlap allow_all, one run takes the times missed; this run did not start`;
       }
       /** The later runs (none a backfill asked for) that decided to run (`decided`), or that decided nothing yet. */
@@ -307,7 +321,7 @@ export function createJobActivities(deps: JobActivityDeps) {
         if (await exempt()) return run();
         // The latest of them: Temporal's when it has a later time than any recorded.
         if (undecided && !(successor && successor.at > undecided.scheduledAt)) {
-          await setJobRunCatchUpDecision(trx, undecided.id, 'claimed');
+          await setJobRunCatchUpDecision(trx, undecided.id, { decision: 'claimed' });
           return skipFor(undecided, 'had recorded its start and runs');
         }
         if (successor) {
@@ -317,7 +331,7 @@ export function createJobActivities(deps: JobActivityDeps) {
           // It recorded its start meanwhile (its decision waits for this lock): claimed as it stands.
           const [recorded] = await later(false);
           if (recorded) {
-            await setJobRunCatchUpDecision(trx, recorded.id, 'claimed');
+            await setJobRunCatchUpDecision(trx, recorded.id, { decision: 'claimed' });
             return skipFor(recorded, 'had recorded its start and runs');
           }
         }

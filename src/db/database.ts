@@ -272,7 +272,10 @@ export interface JobRunTable {
   summary: NullableJson<unknown>;
   /** The catch-up rule's decision ('run' | 'claimed' | 'skip'), under the job's advisory lock; null when none was taken. */
   catch_up_decision: Generated<string | null>;
-  /** When the catch-up rule decided 'run' (the database's clock); null otherwise. */
+  /**
+   * When the catch-up rule decided 'run', by Temporal's clock (when Temporal scheduled the activity attempt
+   * that decided: at or before the decision); null otherwise. A worker of before that wrote the database's clock.
+   */
   catch_up_decided_at: NullableTimestamp;
 }
 

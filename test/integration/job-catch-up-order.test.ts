@@ -30,8 +30,8 @@ describe('the catch-up rule decides in order: one run for the times missed, none
   const ids: string[] = [];
   const open: string[] = [];
 
-  const createJob = async (name: string, overlap: string): Promise<string> => {
-    const res = await api('POST', '/api/jobs', { name: `${name}-${suffix}`, schedule: { interval: '1h', overlap }, targets: { environments: [`env-${suffix}`] }, script: 'probe.sh' });
+  const createJob = async (name: string, overlap: string, schedule: { interval: string } | { cron: string } = { interval: '1h' }): Promise<string> => {
+    const res = await api('POST', '/api/jobs', { name: `${name}-${suffix}`, schedule: { ...schedule, overlap }, targets: { environments: [`env-${suffix}`] }, script: 'probe.sh' });
     assert.equal(res.status, 201, await res.clone().text());
     const { id } = (await res.json()) as { id: string };
     ids.push(id);
@@ -39,7 +39,13 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     await client.schedule.getHandle(jobScheduleId(id)).pause('test: runs are started by hand');
     return id;
   };
-  const activities = () => createJobActivities({ db: t.db, logger, env: {}, temporal: () => client });
+  /** How far Temporal's clock is ahead of the database's (this machine's): negative, behind. */
+  let temporalAheadMs = 0;
+  afterEach(() => {
+    temporalAheadMs = 0;
+  });
+  // Outside an activity: Temporal's time of the attempt asking is this machine's, moved by temporalAheadMs.
+  const activities = () => createJobActivities({ db: t.db, logger, env: {}, temporal: () => client, attemptScheduledAt: () => new Date(Date.now() + temporalAheadMs) });
   /** The schedule's latest time passed (1 h interval). */
   const latestTime = () => previousScheduledTime({ interval: '1h' }, new Date(Date.now() + 1))!;
 
@@ -149,6 +155,41 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     }
     assert.deepEqual(outcomes.map((o) => (o === 'runs' ? 'runs' : 'skipped')), ['runs', 'skipped', 'skipped'], `exactly one run runs the script; outcomes: ${JSON.stringify(outcomes)}`);
     for (const o of outcomes.slice(1)) assert.match(o, new RegExp(`^skipped: run ${runs[0]!.id} .*decided to run at`));
+  });
+
+  it("an allow_all catch-up after Temporal was down, Temporal's clock 3 minutes ahead of the database's, runs the script once: the earlier run's decision is stamped by Temporal's clock", async function () {
+    temporalAheadMs = 3 * 60_000;
+    // A time Temporal's clock has passed and the database's has not (for another minute at least): an
+    // hourly cron on its minute, and the hour before it.
+    const t2 = new Date(Math.ceil((Date.now() + 60_000) / 60_000) * 60_000);
+    const t1 = new Date(t2.getTime() - HOUR);
+    const jobId = await createJob('skew, temporal ahead', 'allow_all', { cron: `${t2.getUTCMinutes()} * * * *` });
+    // Temporal, back after an outage over both times, starts t1's run; it decides to run (no later run yet).
+    const r1 = await startRun(jobId, t1);
+    assert.equal(await resolve(jobId, r1.id), 'runs');
+    // Then it starts t2's run: t1's decided after t2's time came, by Temporal's clock, and did its work.
+    const r2 = await startRun(jobId, t2);
+    assert.match(await resolve(jobId, r2.id), new RegExp(`^skipped: run ${r1.id} .*decided to run at .*after this run's time \\(${t2.toISOString()}\\)`));
+    const rows = await t.db.selectFrom('job_runs').select(['catch_up_decision', 'catch_up_decided_at']).where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+    assert.deepEqual(rows.map((r) => r.catch_up_decision), ['run', 'skip'], 'one run runs the script');
+    assert.ok(new Date(rows[0]!.catch_up_decided_at!).getTime() >= t2.getTime(), 'the decision holds Temporal\'s time, not the database\'s');
+  });
+
+  it("an allow_all run that decided to run before the next time came by Temporal's clock, the database's 3 minutes ahead, does not make that time's run skip", async function () {
+    temporalAheadMs = -3 * 60_000;
+    // A time the database's clock has passed (a minute ago at least) and Temporal's has not yet.
+    const t2 = new Date(Math.floor((Date.now() - 60_000) / 60_000) * 60_000);
+    const t1 = new Date(t2.getTime() - HOUR);
+    const jobId = await createJob('skew, database ahead', 'allow_all', { cron: `${t2.getUTCMinutes()} * * * *` });
+    // t1's run, late (a worker lagging), decides to run just before t2's time comes by Temporal's clock:
+    // its script starts before that time, so it does not do that time's work.
+    const r1 = await startRun(jobId, t1);
+    assert.equal(await resolve(jobId, r1.id), 'runs');
+    // Then t2 comes and Temporal starts its run: it runs.
+    const r2 = await startRun(jobId, t2);
+    assert.equal(await resolve(jobId, r2.id), 'runs', "t2's time has its run");
+    const rows = await t.db.selectFrom('job_runs').select('catch_up_decision').where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+    assert.deepEqual(rows.map((r) => r.catch_up_decision), ['run', 'run']);
   });
 
   it('an allow_all run that claimed the next run skips for it, and a still later run Temporal starts after that run decided skips too: the script runs once', async function () {

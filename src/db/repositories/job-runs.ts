@@ -251,11 +251,15 @@ export async function jobRunCatchUpState(db: Db, id: string): Promise<{ schedule
   return row && { scheduledAt: row.scheduled_at ? new Date(row.scheduled_at) : undefined, decision: row.catch_up_decision as CatchUpDecision | null };
 }
 
-/** Writes run `id`'s catch-up decision (under the job's catch-up lock); a 'run' with the database's clock. */
-export async function setJobRunCatchUpDecision(db: Db, id: string, decision: CatchUpDecision): Promise<void> {
+/**
+ * Writes run `id`'s catch-up decision (under the job's catch-up lock); a 'run' with `at`, a time by Temporal's
+ * clock at or before the decision (the caller's: activities/jobs.ts), never the database's: it is compared
+ * with the schedule times Temporal gives runs (earlierRunsDecidedSince).
+ */
+export async function setJobRunCatchUpDecision(db: Db, id: string, d: { decision: 'run'; at: Date } | { decision: 'claimed' | 'skip' }): Promise<void> {
   await db
     .updateTable('job_runs')
-    .set({ catch_up_decision: decision, catch_up_decided_at: decision === 'run' ? sql<Date>`clock_timestamp()` : null })
+    .set({ catch_up_decision: d.decision, catch_up_decided_at: d.decision === 'run' ? d.at : null })
     .where('id', '=', id)
     .execute();
 }
@@ -280,9 +284,10 @@ export async function revokeEarlierClaims(db: Db, q: { jobId: string; scheduledA
 
 /**
  * Runs of the job its schedule started for a time before `scheduledAt` that decided to run at or after
- * `scheduledAt` (by the database's clock) and did not give up before its targets: such a run did the work of
- * that time. At most 20, the latest
- * time first; the caller leaves out those a backfill asked for.
+ * `scheduledAt` and did not give up before its targets: such a run did the work of that time. Both times are
+ * Temporal's: `scheduledAt` the schedule's, the decision's stamp when Temporal scheduled the attempt that
+ * took it (setJobRunCatchUpDecision). At most 20, the latest time first; the caller leaves out those a
+ * backfill asked for.
  */
 export async function earlierRunsDecidedSince(db: Db, q: { jobId: string; id: string; scheduledAt: Date }): Promise<Array<{ id: string; scheduledAt: Date; decidedAt: Date }>> {
   const rows = await db
