@@ -2,83 +2,22 @@
 // of another team are out of reach"), and how an environment's row is held against a job save: a label edit
 // does not wait for a save's Temporal call, a team move does, and then sees the job it saved.
 import assert from 'node:assert/strict';
-import type { ScheduleOptions } from '@temporalio/client';
-import { sql } from 'kysely';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { stubScheduleClient } from '../helpers/schedule-stub.js';
+import { heldSaveApi } from '../helpers/held-save.js';
 
 const ADMIN = 'environment-team-move-admin-token-0123456789';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read by the assertions
-type Doc = Record<string, any>;
-
 describe('environments API: a team move while jobs of the old team name the environment', function () {
-  let db: TestDatabase;
-  let app: ReturnType<typeof createApp>;
-  const { temporal } = stubScheduleClient();
-  const schedules = (temporal as unknown as { schedule: { create: (o: ScheduleOptions) => Promise<unknown> } }).schedule;
-  const create = schedules.create;
+  const api = heldSaveApi(ADMIN);
+  const { call, heldSave, endsOrWaits } = api;
 
   before(async function () {
-    db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    app = createApp({ config, db: db.db, temporal, logger: createLogger({ level: 'silent' }) }, allRoutes);
     for (const name of ['move-alpha', 'move-beta']) assert.equal((await call('POST', '/api/teams', { name })).status, 201);
   });
-  afterEach(() => {
-    schedules.create = create;
-  });
-  after(async () => db?.close());
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await app.request(path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    const text = await res.text();
-    return { status: res.status, type: res.headers.get('content-type'), body: (text ? JSON.parse(text) : {}) as Doc };
-  };
   const job = (name: string, environments: string[], team = 'move-alpha') => ({ name, team, schedule: { interval: '1h' }, targets: { environments }, script: 'probe.sh' });
-  const env = (name: string) => db.db.selectFrom('environments').select(['name', 'team', 'labels']).where('name', '=', name).executeTakeFirstOrThrow();
+  const env = (name: string) => api.db.db.selectFrom('environments').select(['name', 'team', 'labels']).where('name', '=', name).executeTakeFirstOrThrow();
   const auditCount = async (name: string) =>
-    (await db.db.selectFrom('audit_log').select('id').where('entity_type', '=', 'environment').where('entity_id', '=', name).execute()).length;
-
-  /**
-   * Starts a job save whose last step, the schedule's creation in Temporal, waits until `release` is called:
-   * its transaction is open, holding its targets' rows as a save does (FOR KEY SHARE).
-   */
-  async function heldSave(body: unknown) {
-    let entered!: () => void;
-    const inSave = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    schedules.create = async (o) => {
-      entered();
-      await gate;
-      return create(o);
-    };
-    const saving = call('POST', '/api/jobs', body);
-    await inSave;
-    return { saving, release };
-  }
-
-  /** Whether `request` ends by itself ('ended') or some query of this database waits on a lock first ('waiting'). */
-  async function endsOrWaits(request: Promise<unknown>): Promise<'ended' | 'waiting'> {
-    let settled = false;
-    const waiting = (async () => {
-      while (!settled) {
-        const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`.execute(db.db);
-        if (rows[0]!.n > 0) return 'waiting' as const;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return 'ended' as const;
-    })();
-    const first = await Promise.race([request.then(() => 'ended' as const), waiting]);
-    settled = true;
-    await waiting;
-    return first;
-  }
+    (await api.db.db.selectFrom('audit_log').select('id').where('entity_type', '=', 'environment').where('entity_id', '=', name).execute()).length;
 
   // Before: 200, and job "nightly probe" of alpha named an environment of beta; each of its runs skipped it.
   it('a team move of an environment a job of its team names is refused (409 naming the job), nothing changed; once the job drops it, the move succeeds', async function () {
