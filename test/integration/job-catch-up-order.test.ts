@@ -7,15 +7,12 @@
 // (The whole path, the worker down and back, is in test/e2e/jobs-catch-up.test.ts.)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import { createJobActivities } from '../../activities/jobs.js';
 import { previousScheduledTime } from '../../src/domain/jobs.js';
 import { createLogger } from '../../src/logger.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
 import { jobRunWorkflowIdPrefix, scheduledJobRunWorkflowId } from '../../src/temporal/schedules.js';
-import { adminApi, type AdminApi } from '../helpers/admin-api.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { testTemporal } from '../helpers/temporal.js';
+import { jobRunsSuite } from '../helpers/job-runs-suite.js';
 
 const logger = createLogger({ level: 'silent' });
 // Nothing polls this queue: a run started on it stays open until terminated.
@@ -23,29 +20,17 @@ const TASK_QUEUE = 'job-catch-up-order';
 const HOUR = 3_600_000;
 
 describe('the catch-up rule decides in order: one run for the times missed, none lost', function () {
-  let client: Client;
-  let t: TestDatabase;
-  let api: AdminApi;
-  const suffix = randomBytes(3).toString('hex');
-  const ids: string[] = [];
-  const open: string[] = [];
-
-  const createJob = async (name: string, overlap: string, schedule: { interval: string } | { cron: string } = { interval: '1h' }): Promise<string> => {
-    const res = await api('POST', '/api/jobs', { name: `${name}-${suffix}`, schedule: { ...schedule, overlap }, targets: { environments: [`env-${suffix}`] }, script: 'probe.sh' });
-    assert.equal(res.status, 201, await res.clone().text());
-    const { id } = (await res.json()) as { id: string };
-    ids.push(id);
-    // The schedule itself starts nothing while the test looks (the job stays enabled).
-    await client.schedule.getHandle(jobScheduleId(id)).pause('test: runs are started by hand');
-    return id;
-  };
+  const suite = jobRunsSuite(TASK_QUEUE);
+  const { open } = suite;
+  // The schedule itself starts nothing while the test looks (the job stays enabled).
+  const createJob = (name: string, overlap: string, schedule?: { interval: string } | { cron: string }) => suite.createJob(name, overlap, { schedule, paused: true });
   /** How far Temporal's clock is ahead of the database's (this machine's): negative, behind. */
   let temporalAheadMs = 0;
   afterEach(() => {
     temporalAheadMs = 0;
   });
   // Outside an activity: Temporal's time of the attempt asking is this machine's, moved by temporalAheadMs.
-  const activities = () => createJobActivities({ db: t.db, logger, env: {}, temporal: () => client, attemptScheduledAt: () => new Date(Date.now() + temporalAheadMs) });
+  const activities = () => createJobActivities({ db: suite.t.db, logger, env: {}, temporal: () => suite.client, attemptScheduledAt: () => new Date(Date.now() + temporalAheadMs) });
   /** The schedule's latest time passed (1 h interval). */
   const latestTime = () => previousScheduledTime({ interval: '1h' }, new Date(Date.now() + 1))!;
 
@@ -57,7 +42,7 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     const id = opts.id ?? scheduledJobRunWorkflowId(jobId, at);
     let runId = `not-in-temporal-${randomBytes(4).toString('hex')}`;
     if (opts.inTemporal !== false) {
-      const h = await client.workflow.start('jobWorkflow', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ jobId }] });
+      const h = await suite.client.workflow.start('jobWorkflow', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ jobId }] });
       runId = h.firstExecutionRunId;
       open.push(id);
     }
@@ -71,18 +56,6 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     const r = await activities().resolveJobTargets({ jobId, trigger: 'schedule', jobRunId: id });
     return 'skipped' in r ? `skipped: ${r.skipped}` : 'runs';
   };
-
-  before(async function () {
-    client = (await testTemporal()).client;
-    t = await createTestDatabase();
-    api = adminApi(t, client, TASK_QUEUE);
-    await t.db.insertInto('environments').values({ name: `env-${suffix}`, labels: '{}', agent_task_queue: null, maintenance_windows: '[]', ssh: null }).execute();
-  });
-  after(async function () {
-    for (const id of open) await client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
-    for (const id of ids) await client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
-    await t?.close();
-  });
 
   it('an allow_all catch-up whose runs each record their start and decide before the next one starts runs only the run of the latest time missed', async function () {
     const jobId = await createJob('catch-up in time order', 'allow_all');
@@ -122,7 +95,7 @@ describe('the catch-up rule decides in order: one run for the times missed, none
       const ran = runs.filter((_, i) => outcomes[i] === 'runs').map((r) => r.id);
       assert.deepEqual(ran, [runs.at(-1)!.id], `round ${round}: exactly the latest time's run runs; outcomes: ${JSON.stringify(outcomes)}`);
       // What the rows say: one decided to run, the others skipped for a later run.
-      const rows = await t.db.selectFrom('job_runs').select(['id', 'catch_up_decision']).where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+      const rows = await suite.t.db.selectFrom('job_runs').select(['id', 'catch_up_decision']).where('job_id', '=', jobId).orderBy('scheduled_at').execute();
       assert.deepEqual(rows.map((r) => r.catch_up_decision), [...Array.from({ length: 9 }, () => 'skip'), 'run'], `round ${round}`);
     }
   });
@@ -170,7 +143,7 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     // Then it starts t2's run: t1's decided after t2's time came, by Temporal's clock, and did its work.
     const r2 = await startRun(jobId, t2);
     assert.match(await resolve(jobId, r2.id), new RegExp(`^skipped: run ${r1.id} .*decided to run at .*after this run's time \\(${t2.toISOString()}\\)`));
-    const rows = await t.db.selectFrom('job_runs').select(['catch_up_decision', 'catch_up_decided_at']).where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+    const rows = await suite.t.db.selectFrom('job_runs').select(['catch_up_decision', 'catch_up_decided_at']).where('job_id', '=', jobId).orderBy('scheduled_at').execute();
     assert.deepEqual(rows.map((r) => r.catch_up_decision), ['run', 'skip'], 'one run runs the script');
     assert.ok(new Date(rows[0]!.catch_up_decided_at!).getTime() >= t2.getTime(), 'the decision holds Temporal\'s time, not the database\'s');
   });
@@ -188,7 +161,7 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     // Then t2 comes and Temporal starts its run: it runs.
     const r2 = await startRun(jobId, t2);
     assert.equal(await resolve(jobId, r2.id), 'runs', "t2's time has its run");
-    const rows = await t.db.selectFrom('job_runs').select('catch_up_decision').where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+    const rows = await suite.t.db.selectFrom('job_runs').select('catch_up_decision').where('job_id', '=', jobId).orderBy('scheduled_at').execute();
     assert.deepEqual(rows.map((r) => r.catch_up_decision), ['run', 'run']);
   });
 
@@ -205,7 +178,7 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     // Then Temporal starts t3's run: no run after it, but t2's decided to run after its time.
     const r3 = await startRun(jobId, t3!);
     assert.match(await resolve(jobId, r3.id), new RegExp(`^skipped: run ${r2.id} .*decided to run at`));
-    const rows = await t.db.selectFrom('job_runs').select('catch_up_decision').where('job_id', '=', jobId).orderBy('scheduled_at').execute();
+    const rows = await suite.t.db.selectFrom('job_runs').select('catch_up_decision').where('job_id', '=', jobId).orderBy('scheduled_at').execute();
     assert.deepEqual(rows.map((r) => r.catch_up_decision), ['skip', 'run', 'skip']);
   });
 
@@ -219,7 +192,7 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     // t3's run starts and decides before the claimed t2 run comes.
     const r3 = await startRun(jobId, t3!);
     assert.equal(await resolve(jobId, r3.id), 'runs');
-    const claim = await t.db.selectFrom('job_runs').select('catch_up_decision').where('id', '=', r2.id).executeTakeFirstOrThrow();
+    const claim = await suite.t.db.selectFrom('job_runs').select('catch_up_decision').where('id', '=', r2.id).executeTakeFirstOrThrow();
     assert.equal(claim.catch_up_decision, 'skip', 'the claim is revoked');
     await record(jobId, r2, t2!);
     assert.match(await resolve(jobId, r2.id), new RegExp(`^skipped: a later scheduled time .*${t3!.toISOString()}.*${r3.id} runs`));
@@ -230,7 +203,7 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     const late = new Date(latestTime().getTime() - 2 * HOUR);
     const run = await startRun(jobId, late);
     assert.equal(await resolve(jobId, run.id), 'runs');
-    const row = await t.db.selectFrom('job_runs').select('catch_up_decision').where('id', '=', run.id).executeTakeFirstOrThrow();
+    const row = await suite.t.db.selectFrom('job_runs').select('catch_up_decision').where('id', '=', run.id).executeTakeFirstOrThrow();
     assert.equal(row.catch_up_decision, 'run');
   });
 
@@ -264,9 +237,9 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     const runs: Array<{ id: string; runId: string }> = [];
     for (const at of times) runs.push(await startRun(jobId, at, { record: false }));
     // While they wait for the worker, the job's schedule is edited: its times are no longer on the hour.
-    const res = await api('PUT', `/api/jobs/${jobId}`, { name: `catch-up over an edit-${suffix}`, schedule: { cron: '30 * * * *', overlap: 'allow_all' }, targets: { environments: [`env-${suffix}`] }, script: 'probe.sh' });
+    const res = await suite.api('PUT', `/api/jobs/${jobId}`, { name: `catch-up over an edit-${suite.suffix}`, schedule: { cron: '30 * * * *', overlap: 'allow_all' }, targets: { environments: [`env-${suite.suffix}`] }, script: 'probe.sh' });
     assert.equal(res.status, 200, await res.clone().text());
-    await client.schedule.getHandle(jobScheduleId(jobId)).pause('test: runs are started by hand');
+    await suite.client.schedule.getHandle(jobScheduleId(jobId)).pause('test: runs are started by hand');
     const outcomes: string[] = [];
     for (const [i, run] of runs.entries()) {
       await record(jobId, run, times[i]!);
@@ -280,11 +253,11 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     const latest = latestTime();
     const asked = new Date(latest.getTime() - 40 * 60_000 + 4_000);
     const named = new Date(asked.getTime() + 2 * 60_000);
-    await t.db.insertInto('audit_log').values({ at: asked, actor: 'admin', action: 'job.trigger', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ paused: false }), team: 'default' }).execute();
+    await suite.t.db.insertInto('audit_log').values({ at: asked, actor: 'admin', action: 'job.trigger', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ paused: false }), team: 'default' }).execute();
     // The run of the schedule's previous time started only after the Run now's time (a worker lagging),
     // and ran; then the Run now reaches the worker.
     const earlier = await startRun(jobId, new Date(latest.getTime() - HOUR), { inTemporal: false, record: false });
-    await t.db
+    await suite.t.db
       .insertInto('job_runs')
       .values({ id: earlier.id, run_id: earlier.runId, job_id: jobId, trigger: 'schedule', status: 'succeeded', scheduled_at: new Date(latest.getTime() - HOUR), started_at: new Date(named.getTime() + 1_000) })
       .execute();

@@ -5,57 +5,30 @@
 // (The whole path, with a script at a real agent, is in test/e2e/jobs.test.ts.)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import { createJobActivities } from '../../activities/jobs.js';
 import { createLogger } from '../../src/logger.js';
-import { jobScheduleId } from '../../src/temporal/names.js';
 import { jobRunWorkflowIdPrefix } from '../../src/temporal/schedules.js';
-import { adminApi, type AdminApi } from '../helpers/admin-api.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { testTemporal } from '../helpers/temporal.js';
+import { jobRunsSuite } from '../helpers/job-runs-suite.js';
 
 const logger = createLogger({ level: 'silent' });
 // Nothing polls this queue: a run started on it stays open until terminated.
 const TASK_QUEUE = 'job-overlap-manual';
 
 describe('a run started by hand holds its job against overlapping runs', function () {
-  let client: Client;
-  let t: TestDatabase;
-  let api: AdminApi;
-  const suffix = randomBytes(3).toString('hex');
-  const ids: string[] = [];
-  const open: string[] = [];
-
-  const createJob = async (name: string, overlap: string): Promise<string> => {
-    const res = await api('POST', '/api/jobs', { name: `${name}-${suffix}`, schedule: { interval: '1h', overlap }, targets: { environments: [`env-${suffix}`] }, script: 'probe.sh' });
-    assert.equal(res.status, 201, await res.clone().text());
-    const { id } = (await res.json()) as { id: string };
-    ids.push(id);
-    return id;
-  };
+  const suite = jobRunsSuite(TASK_QUEUE);
+  const { open, suffix } = suite;
+  const createJob = (name: string, overlap: string) => suite.createJob(name, overlap);
   /** A run of `jobId` as the workflow records it first (job_runs row), open in Temporal unless `closed`. */
   const startRun = async (jobId: string, trigger: 'manual' | 'schedule', opts: { closed?: boolean } = {}): Promise<string> => {
     const id = `${jobRunWorkflowIdPrefix(jobId)}-${trigger}-${randomBytes(4).toString('hex')}`;
     if (!opts.closed) {
-      await client.workflow.start('jobWorkflow', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ jobId }] });
+      await suite.client.workflow.start('jobWorkflow', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ jobId }] });
       open.push(id);
     }
-    await t.db.insertInto('job_runs').values({ id, job_id: jobId, trigger, status: 'running', run_id: null, scheduled_at: null }).execute();
+    await suite.t.db.insertInto('job_runs').values({ id, job_id: jobId, trigger, status: 'running', run_id: null, scheduled_at: null }).execute();
     return id;
   };
-  const activities = () => createJobActivities({ db: t.db, logger, env: {}, temporal: () => client });
-
-  before(async function () {
-    client = (await testTemporal()).client;
-    t = await createTestDatabase();
-    api = adminApi(t, client, TASK_QUEUE);
-    await t.db.insertInto('environments').values({ name: `env-${suffix}`, labels: '{}', agent_task_queue: null, maintenance_windows: '[]', ssh: null }).execute();
-  });
-  after(async function () {
-    for (const id of open) await client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
-    for (const id of ids) await client.schedule.getHandle(jobScheduleId(id)).delete().catch(() => undefined);
-    await t?.close();
-  });
+  const activities = () => createJobActivities({ db: suite.t.db, logger, env: {}, temporal: () => suite.client });
 
   it('a scheduled run finding a run started by hand still going is skipped, naming it; the API refuses a trigger the same way', async function () {
     const id = await createJob('by-hand', 'skip');
@@ -66,11 +39,11 @@ describe('a run started by hand holds its job against overlapping runs', functio
     assert.match(r.skipped, new RegExp(`run ${manual} of job ${id}, started by hand, is still in progress and the job's overlap policy is skip`));
 
     // Before, the API asked only the schedule, which knows nothing of this run, and answered 202.
-    const res = await api('POST', `/api/jobs/${id}/trigger`);
+    const res = await suite.api('POST', `/api/jobs/${id}/trigger`);
     assert.equal(res.status, 409, await res.clone().text());
     assert.match(((await res.json()) as { detail: string }).detail, new RegExp(`has a run in progress \\(${manual}\\)`));
 
-    await client.workflow.getHandle(manual).terminate('terminated from outside');
+    await suite.client.workflow.getHandle(manual).terminate('terminated from outside');
     const after = await activities().resolveJobTargets({ jobId: id, trigger: 'schedule', jobRunId: scheduled });
     assert.ok(!('skipped' in after), `a row left running by a terminated run holds nothing: ${JSON.stringify(after)}`);
     assert.deepEqual(after.targets.map((x) => x.environment), [`env-${suffix}`]);
