@@ -16,7 +16,7 @@ import type { WorkItemProvider } from '../src/executors/work-items.js';
 import type { PagerDutyClient } from '../src/pagerduty/rest-client.js';
 import { PagerDutyApiError } from '../src/pagerduty/rest-client.js';
 import { mintApprovalLinks } from '../src/services/approvals.js';
-import { unquotedParametersProblem } from '../src/domain/shell-words.js';
+import { commandDataProblem } from '../src/domain/shell-words.js';
 import { ensureOwnWrites, type OwnWritesClient } from './own-writes.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from './script-result.js';
 import { sendEmailInRounds, type EmailSender } from './email-rounds.js';
@@ -224,9 +224,11 @@ export function createActionActivities(deps: ActionDeps) {
       throw ApplicationFailure.nonRetryable('a shell command runs only as an approved rule action, never as a check or unapproved', 'ValidationError');
     }
     const args = (p.args as string[] | undefined) ?? [];
-    // A rule saved before the save refused it: incident data unquoted in a shell command is split and globbed.
-    const given = { args: args.length > 0, environment: Object.keys((p.environment as Record<string, string> | undefined) ?? {}).length > 0 };
-    const split = p.command !== undefined && (given.args || given.environment) ? unquotedParametersProblem(String(p.command), given) : undefined;
+    // A rule saved before the save refused it: incident data unquoted in a shell command is split and globbed,
+    // handed to eval or sh -c it is code. Asked when the stored values are templated (the planner read them
+    // before rendering); a plan made before it said so is asked whenever there are args or an environment.
+    const templated = input.action.commandTakesData ?? (args.length > 0 || Object.keys((p.environment as Record<string, string> | undefined) ?? {}).length > 0);
+    const split = p.command !== undefined && templated ? commandDataProblem(String(p.command)) : undefined;
     if (split) throw ApplicationFailure.nonRetryable(`not run: ${split}`, 'ValidationError');
     const ssh = await managementVm(input);
     // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always

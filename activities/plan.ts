@@ -29,6 +29,7 @@ import {
 import { boundContext, contextEssentials, jsonBytes, MAX_CONTEXT_BYTES, MAX_PLANS_CONTEXT_BYTES } from '../src/domain/rules/context-budget.js';
 import { incidentContext, type IncidentFacts } from '../src/domain/rules/incident-context.js';
 import { matchRules, RuleIndex } from '../src/domain/rules/rule-index.js';
+import { carriesTemplates } from '../src/domain/shell-words.js';
 import type { Action, Rule } from '../src/domain/rules/schema.js';
 import type { Logger } from '../src/logger.js';
 import { DEFAULT_GUARD_CONFIG, type GuardConfig } from '../src/domain/guards.js';
@@ -377,6 +378,7 @@ function plannedAction(action: Action, index: number, pins: TargetPins): Planned
     retry,
     idempotent: 'idempotent' in action ? Boolean(action.idempotent) : undefined,
     approval: approvalOf(action),
+    ...(action.type === 'script.ssh' && action.command !== undefined ? { commandTakesData: carriesTemplates(action) } : {}),
   };
 }
 

@@ -14,6 +14,12 @@ export interface PlannedAction {
   retry?: { maximumAttempts?: number; initialIntervalSeconds?: number; backoffCoefficient?: number } | undefined;
   idempotent?: boolean | undefined;
   approval?: { timeoutMinutes: number; onTimeout: 'approve' | 'reject' } | undefined;
+  /**
+   * A `script.ssh` command whose stored `args` or `environment` are templated (incident data): the worker
+   * then refuses a command that splits it or reads it as code (src/domain/shell-words.ts). Set by the
+   * planner from the stored rule, before rendering; absent in plans made before it existed.
+   */
+  commandTakesData?: boolean | undefined;
 }
 
 /**

@@ -1,129 +1,860 @@
 /**
- * Where a shell command line splits its arguments into words.
+ * What a shell command does with incident data.
  *
  * A `script.ssh` action with `command` runs `sh -c '<command>' selfheal <args…>`: its rendered `args` (an
- * incident's title, an alert's host: anyone holding a PagerDuty integration key writes them) are `$1`, `$2`…
- * Written unquoted (`systemctl restart $1`), the shell splits such a value at spaces and expands its `*`,
- * `?` and `[…]` against the VM's files, so a title `web-01 --force *` gave the command the arguments
- * `web-01`, `--force` and every file name of the working folder (tried against the real sshd). The check
- * on `args` (src/domain/script-args.ts) sees only a value that starts with `-`. Inside double quotes
- * (`"$1"`, `"$@"`) a value stays one argument.
+ * incident's title, an alert's host: anyone holding a PagerDuty integration key writes them) are `$1`, `$2`…,
+ * and its `environment` reaches the shell as `SELFHEAL_PARAM_*` variables. Written unquoted
+ * (`systemctl restart $1`), the shell splits such a value at spaces and expands its `*`, `?` and `[…]`
+ * against the VM's files, so a title `web-01 --force *` gave the command the arguments `web-01`, `--force`
+ * and every file name of the working folder (tried against the real sshd). Inside double quotes (`"$1"`,
+ * `"$@"`) a value stays one argument. Handed to something that parses it again (`eval`, `sh -c "…$1"`,
+ * `ssh host "…$1"`, bash arithmetic), quotes do not help: the value is read as code there.
  *
- * {@link unquotedParameters} finds the positional parameters a command expands outside double quotes: `$1`
- * to `$9`, `${N}` (with or without an operator: `${1:-x}`), `$@` and `$*`, in the command itself, in a
- * command substitution `$(…)` or `` `…` `` (quoted or not: its inside is a command of its own) and in an
- * arithmetic expansion `$((…))`, and the `SELFHEAL_PARAM_*` variables a rule's `environment` sets (rendered
- * from the same data; `$SELFHEAL_PARAM_HOST` splits alike). Single quotes, backslash escapes and comments are read as the shell reads
- * them. It errs towards finding: an assignment (`x=$1`) or a `case $1 in` does not split, yet is reported
- * all the same; write `"$1"` there too.
+ * {@link shellDataFindings} reads the command as `sh` does and reports, in order:
+ * - `unquoted`: every expansion outside double quotes that could carry data: `$name` (any variable, since
+ *   `a=$1; rm $a` copies the data), `${…}` (operators, `${!x}`, `${x[@]}` included), `$1`…`$9`, `$@`, `$*`,
+ *   and an unquoted `$(…)` or backtick substitution (its output may be the data). `$?`, `$#`, `$$`, `$0`,
+ *   `$!` and `$-` are the shell's own numbers and flags, never data, and pass.
+ * - `arithmetic`: an expansion or a bare variable name inside `$((…))`, `((…))`, `let`, a `[[ … -eq … ]]`
+ *   comparison, an array subscript (`${a[$1]}`), a substring offset (`${x:$1}`) or an indirection (`${!x}`),
+ *   quoted or not: bash evaluates a variable's value as an arithmetic expression there, recursively, and an
+ *   array subscript inside it runs command substitutions (a value `a[$(id)]` runs `id`). Digits, operators
+ *   and the specials above are all that is safe inside arithmetic.
+ * - `reparse`: an expansion (quoted or not) given to another parser: `eval`, `.`/`source`, the command
+ *   string of `sh -c` (`bash`, `dash`, `zsh`, `ksh`, `su`, `runuser`, `flock … -c`; also behind `sudo`,
+ *   `env`, `timeout`, `xargs`, `find -exec`…), `python -c`, `perl -e` and the like, an `awk` or `sed`
+ *   program, any argument of `ssh`, `scp`, `rsync` or `watch` (they hand it to a remote or local shell), and
+ *   data piped or here-documented into a shell or interpreter that reads its program from stdin
+ *   (`echo "$1" | sh`, `ssh host <<EOF … $1 … EOF`). A literal `sh -c '…'` or `eval '…'` string is read as a
+ *   command of its own: `sh -c 'restart "$1"' _ "$1"` passes, `sh -c 'restart $1' _ "$1"` does not.
+ * - `unreadable`: what the reader cannot follow (an unterminated quote, `$(`, `${` or backtick, a
+ *   here-document without its closing line, a `)` with nothing open, nesting past {@link MAX_DEPTH}):
+ *   refused, never passed.
  *
- * Pure: used by the rule save (400 naming `actions.N.command`) and by the worker before it runs a command.
+ * Read as the shell reads: single quotes, `$'…'`, backslashes, double quotes (an expansion inside is one
+ * word), comments (`#` starting a word outside quotes, to the end of the line, in `$(…)` too),
+ * nested `$(…)` with quotes of their own, backticks (their `\$`, `` \` `` and `\\` unescaped, the inside
+ * read as a command), `case … in pattern)` (its `)` does not end a `$(`), and here-documents: `<<EOF` and
+ * `<<-EOF` bodies are read after the line that opens them, where an apostrophe or a `"` is a plain
+ * character; an unquoted delimiter's body expands `$…` but neither splits nor globs (POSIX: like double
+ * quotes), so an expansion there is not `unquoted`, though it counts as data for the command reading the
+ * body (a shell on stdin re-parses it); a quoted delimiter (`<<'EOF'`, `<<"EOF"`, `<<E\OF`) expands nothing.
+ * It errs towards refusing: `x=$1` and `case $1 in` do not split, yet are reported; `grep ssh "$1"` is
+ * read as an ssh. What it does not see is listed in docs/security.md ("What the check does not see").
+ *
+ * Hand-written on purpose: `bash-parser` (0.5.0, unmaintained, 21 small dependencies on Babel 6) and
+ * `shell-quote` (a tokenizer of argv quoting: no here-documents, no nesting, expands variables itself)
+ * cannot say what is quoted where; `mvdan-sh` (a GopherJS build, 0.10.1) and `sh-syntax` (mvdan/sh as Go
+ * WASM, well kept) parse properly but load a Go runtime and answer asynchronously, where this check runs
+ * inside a synchronous rule validation and must stay a pure module; and the decisions (which expansion may
+ * carry data, which command re-parses it) would still be ours on top of their syntax tree. What this reader
+ * cannot follow it refuses, naming what it could not read, rather than passing it: a check that fails
+ * open is worse than one that refuses.
+ *
+ * Pure: used by the rule save and rollback (400/409 naming `actions.N.command`) and by the worker before it
+ * runs a stored command ("not run: …"), each only when the action's args or environment are templated
+ * ({@link carriesTemplates}).
  */
 
+export type ShellFindingKind = 'unquoted' | 'arithmetic' | 'reparse' | 'unreadable';
+
+export interface ShellFinding {
+  kind: ShellFindingKind;
+  /** The expansion, name or command as written (cut to 60 characters), or what could not be read. */
+  text: string;
+}
+
+/** Nesting ($(…), backticks, ${…}, sh -c strings, here-documents) the reader follows before refusing. */
+export const MAX_DEPTH = 16;
+
+const MAX_FINDINGS = 10;
+/** Parameters that are the shell's own numbers and flags, never data. */
+const HARMLESS_SPECIALS = new Set(['?', '#', '$', '0', '!', '-']);
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'yash', 'posh', 'fish', 'csh', 'tcsh']);
+/** Run their `-c` string through a shell. */
+const C_RUNNERS = new Set(['su', 'runuser', 'flock']);
+/** Take a program in `-c`/`-e` (and read one from stdin without an operand). */
+const INTERPRETERS = new Set(['python', 'python2', 'python3', 'perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'expect']);
+const AWKS = new Set(['awk', 'gawk', 'mawk', 'nawk']);
+/** Hand their arguments to a (remote or local) shell. */
+const SHELL_ARGS = new Set(['ssh', 'scp', 'rsync', 'watch']);
+/** Run the command in their arguments: a shell or interpreter named after them is a command. */
+const WRAPPERS = new Set([
+  'sudo', 'doas', 'env', 'nice', 'nohup', 'timeout', 'exec', 'command', 'builtin', 'xargs', 'setsid', 'stdbuf', 'ionice', 'chroot',
+  'find', 'flock', 'time', 'busybox', 'unshare', 'nsenter', 'chpst', 'runcon', 'systemd-run', 'strace', 'parallel', 'taskset', 'chrt', 'su', 'runuser',
+]);
+const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'until', 'time', 'for', 'select']);
+const ARITH_TEST_OPS = new Set(['-eq', '-ne', '-lt', '-le', '-gt', '-ge']);
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+/** Ends a word outside quotes: the shell's blanks are space and tab only (a carriage return is part of a word). */
+const METACHAR = /[ \t\n;&|<>()]/;
+
+class Unreadable extends Error {}
+
+/** One word of a simple command: its value when it holds no expansion, and how many expansions it holds. */
+interface Word {
+  raw: string;
+  literal: string | undefined;
+  expansions: number;
+}
+
+interface HereDoc {
+  delimiter: string;
+  stripTabs: boolean;
+  quoted: boolean;
+  /** Set once its body is read: the body expands something. */
+  expands: boolean;
+  body?: string;
+}
+
+interface Cmd {
+  words: Word[];
+  heredocs: HereDoc[];
+  /** Expansions in redirection targets (not arguments, still data on its way). */
+  otherExpansions: number;
+  /** Expansions in here-strings (`<<< "$1"`): data on its stdin. */
+  stdinExpansions: number;
+}
+
+const cut = (s: string) => (s.length > 60 ? `${s.slice(0, 59)}…` : s);
+
 /**
- * The positional parameters (`$1`, `${2:-x}`, `$@`) and the `SELFHEAL_PARAM_*` variables (a rule's templated
- * `environment`, as data-borne as `args`) `command` expands where the shell splits words, as written, in
- * order; at most 10.
+ * Reads one command string. Nested strings (backticks, `sh -c '…'`, `eval '…'`, here-document bodies) are
+ * read by a reader of their own sharing the findings.
  */
-export function unquotedParameters(command: string): string[] {
-  const found: string[] = [];
-  // Contexts: 'plain' (the command, or inside `$(`, `$((` or backticks: words split) and 'dq' (inside double quotes).
-  const stack: { kind: 'plain' | 'dq' | 'sub' | 'arith' | 'tick'; depth: number }[] = [{ kind: 'plain', depth: 0 }];
-  let atWordStart = true;
-  for (let i = 0; i < command.length && found.length < 10; i++) {
-    const top = stack[stack.length - 1]!;
-    const c = command[i]!;
-    const next = command[i + 1];
-    if (c === '\\') {
-      i++;
-      atWordStart = false;
-      continue;
-    }
-    if (top.kind === 'dq') {
-      if (c === '"') stack.pop();
-      else if (c === '$' && next === '(') {
-        const arith = command[i + 2] === '(';
-        stack.push({ kind: arith ? 'arith' : 'sub', depth: 0 });
-        i += arith ? 2 : 1;
-      } else if (c === '`') stack.push({ kind: 'tick', depth: 0 });
-      continue;
-    }
-    // Words split here.
-    if (c === "'") {
-      const end = command.indexOf("'", i + 1);
-      i = end === -1 ? command.length : end;
-      atWordStart = false;
-      continue;
-    }
-    if (c === '#' && atWordStart) {
-      const end = command.indexOf('\n', i);
-      i = end === -1 ? command.length : end;
-      atWordStart = true;
-      continue;
-    }
-    atWordStart = /[\s;&|()]/.test(c);
-    if (c === '"') {
-      stack.push({ kind: 'dq', depth: 0 });
-      continue;
-    }
-    if (c === '`') {
-      if (top.kind === 'tick') stack.pop();
-      else stack.push({ kind: 'tick', depth: 0 });
-      atWordStart = true;
-      continue;
-    }
-    if (c === '$') {
-      if (next === '(') {
-        const arith = command[i + 2] === '(';
-        stack.push({ kind: arith ? 'arith' : 'sub', depth: 0 });
-        i += arith ? 2 : 1;
-        atWordStart = true;
+class Reader {
+  private pos = 0;
+  private readonly pendingHeredocs: HereDoc[] = [];
+  private readonly deferred: Cmd[][] = [];
+
+  constructor(
+    private readonly src: string,
+    private readonly findings: ShellFinding[],
+    private readonly depth: number,
+  ) {
+    if (depth > MAX_DEPTH) throw new Unreadable(`nesting deeper than ${MAX_DEPTH}`);
+  }
+
+  private add(kind: ShellFindingKind, text: string): void {
+    const f = { kind, text: cut(text) };
+    if (!this.findings.some((g) => g.kind === f.kind && g.text === f.text)) this.findings.push(f);
+  }
+
+  private peek(offset = 0): string | undefined {
+    return this.src[this.pos + offset];
+  }
+
+  /** Reads a whole command list to the end of the string. */
+  readAll(): void {
+    this.readList(false);
+    if (this.pos < this.src.length) throw new Unreadable(`a ")" with nothing open at character ${this.pos + 1}`);
+    if (this.pendingHeredocs.length > 0) throw new Unreadable(`a here-document <<${this.pendingHeredocs[0]!.delimiter} without its body`);
+    this.flushDeferred();
+  }
+
+  /**
+   * A command list up to the end or, in `$(…)`/`(…)`, its closing `)` (left unread). Collects the simple
+   * commands of each pipeline, and checks each pipeline once its here-documents are read.
+   */
+  private readList(inParens: boolean): void {
+    let pipeline: Cmd[] = [];
+    let cmd: Cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0 };
+    // `case` state: 'subject' until `in`, 'pattern' (its `)` and `|` belong to the pattern), 'body'.
+    const cases: ('subject' | 'pattern' | 'body')[] = [];
+    let inDoubleBracket = false;
+    const endCommand = () => {
+      if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0) pipeline.push(cmd);
+      cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0 };
+      inDoubleBracket = false;
+    };
+    const endPipeline = () => {
+      endCommand();
+      if (pipeline.length > 0) this.deferred.push(pipeline);
+      pipeline = [];
+      if (this.pendingHeredocs.length === 0) this.flushDeferred();
+    };
+    while (this.pos < this.src.length) {
+      const c = this.src[this.pos]!;
+      const next = this.peek(1);
+      const caseTop = cases[cases.length - 1];
+      if (c === ' ' || c === '\t') {
+        this.pos++;
         continue;
       }
-      if (next !== undefined && /[1-9@*]/.test(next)) {
-        found.push(`$${next}`);
-        i++;
+      if (c === '\\' && next === '\n') {
+        this.pos += 2;
         continue;
       }
-      if (next === '{') {
-        const m = /^\{([1-9][0-9]*|[@*]|SELFHEAL_PARAM_[A-Za-z0-9_]*)([^}]*)\}/.exec(command.slice(i + 1));
-        if (m) {
-          found.push(`$${m[0]}`);
-          i += m[0].length;
+      if (c === '\n') {
+        this.pos++;
+        endPipeline();
+        this.readHeredocBodies();
+        this.flushDeferred();
+        continue;
+      }
+      if (c === '#') {
+        const end = this.src.indexOf('\n', this.pos);
+        this.pos = end === -1 ? this.src.length : end;
+        continue;
+      }
+      if (inDoubleBracket && (c === '&' || c === '|' || c === '<' || c === '>' || c === '(' || c === ')')) {
+        // Inside [[ … ]] these are the test's own operators.
+        const op = (c === '&' || c === '|') && next === c ? c + c : c;
+        this.pos += op.length;
+        cmd.words.push({ raw: op, literal: op, expansions: 0 });
+        continue;
+      }
+      if (c === ';') {
+        if (next === ';' || next === '&') {
+          this.pos += next === ';' && this.peek(2) === '&' ? 3 : 2;
+          endPipeline();
+          if (caseTop === 'body') cases[cases.length - 1] = 'pattern';
+          continue;
         }
+        this.pos++;
+        endPipeline();
         continue;
       }
-      const named = /^SELFHEAL_PARAM_[A-Za-z0-9_]*/.exec(command.slice(i + 1));
-      if (named) {
-        found.push(`$${named[0]}`);
-        i += named[0].length;
-      }
-      continue;
-    }
-    if (top.kind === 'sub' || top.kind === 'arith') {
-      if (c === '(') top.depth++;
-      else if (c === ')') {
-        if (top.depth > 0) top.depth--;
-        else {
-          // `$((…))` ends with two parentheses.
-          if (top.kind === 'arith' && command[i + 1] === ')') i++;
-          stack.pop();
+      if (c === '&') {
+        if (next === '>') {
+          this.pos += this.peek(2) === '>' ? 3 : 2;
+          cmd.otherExpansions += this.redirectTarget();
+          continue;
         }
+        this.pos += next === '&' ? 2 : 1;
+        endPipeline();
+        continue;
+      }
+      if (c === '|') {
+        if (caseTop === 'pattern') {
+          this.pos++;
+          continue;
+        }
+        if (next === '|') {
+          this.pos += 2;
+          endPipeline();
+          continue;
+        }
+        this.pos += next === '&' ? 2 : 1;
+        endCommand();
+        continue;
+      }
+      if (c === '<' || c === '>') {
+        if (next === '(') {
+          // Process substitution: a command of its own.
+          const start = this.pos;
+          this.pos += 2;
+          this.readNestedList();
+          // A file of generated text: an operand like any other (`sh <(…)` runs it).
+          cmd.words.push({ raw: this.src.slice(start, this.pos), literal: undefined, expansions: 1 });
+          continue;
+        }
+        if (c === '<' && next === '<' && this.peek(2) === '<') {
+          this.pos += 3;
+          cmd.stdinExpansions += this.redirectTarget();
+          continue;
+        }
+        if (c === '<' && next === '<') {
+          this.pos += 2;
+          const stripTabs = this.peek() === '-';
+          if (stripTabs) this.pos++;
+          this.readHeredocDelimiter(cmd, stripTabs);
+          continue;
+        }
+        this.pos++;
+        while (this.peek() === '>' || this.peek() === '&' || this.peek() === '|' || (c === '<' && this.peek() === '>')) this.pos++;
+        cmd.otherExpansions += this.redirectTarget();
+        continue;
+      }
+      if (c === '(') {
+        if (next === '(') {
+          this.pos += 2;
+          this.readArithmetic('((');
+          continue;
+        }
+        this.pos++;
+        if (caseTop === 'pattern') continue;
+        endPipeline();
+        this.readNestedList();
+        continue;
+      }
+      if (c === ')') {
+        if (caseTop === 'pattern') {
+          this.pos++;
+          cases[cases.length - 1] = 'body';
+          endPipeline();
+          continue;
+        }
+        if (inParens) {
+          endPipeline();
+          if (this.pendingHeredocs.length > 0) throw new Unreadable(`a here-document <<${this.pendingHeredocs[0]!.delimiter} without its body before ")"`);
+          return;
+        }
+        throw new Unreadable(`a ")" with nothing open at character ${this.pos + 1}`);
+      }
+      // A word.
+      const word = this.readWord(false);
+      // The command's first word, after reserved words (`then case …`, `if [[ … ]]`).
+      const first = cmd.words.every((w) => RESERVED.has(w.literal ?? ''));
+      if (caseTop === 'subject' && word.literal === 'in') {
+        cases[cases.length - 1] = 'pattern';
+        cmd.words.push(word);
+        endPipeline();
+        continue;
+      }
+      if ((caseTop === 'pattern' || (caseTop === 'body' && first)) && word.literal === 'esac') {
+        cases.pop();
+        endPipeline();
+        continue;
+      }
+      cmd.words.push(word);
+      if (first && word.literal === 'case') cases.push('subject');
+      if (first && word.literal === '[[') inDoubleBracket = true;
+      if (inDoubleBracket && word.literal === ']]') inDoubleBracket = false;
+    }
+    endPipeline();
+    if (inParens) throw new Unreadable('a "$(" or "(" without its ")"');
+  }
+
+  /** `$(…)`, `(…)`, `<(…)`: read up to the matching `)` and past it. */
+  private readNestedList(): void {
+    const nested = new Reader(this.src, this.findings, this.depth + 1);
+    nested.pos = this.pos;
+    // Here-documents opened inside are read by the nested reader at its newlines.
+    nested.readList(true);
+    nested.flushDeferred();
+    this.pos = nested.pos + 1;
+  }
+
+  /** The word after a redirection operator: how many expansions it holds. */
+  private redirectTarget(): number {
+    while (this.peek() === ' ' || this.peek() === '\t') this.pos++;
+    const c = this.peek();
+    if (c === undefined || /[\n;&|<>()]/.test(c)) throw new Unreadable(`a redirection without its target at character ${this.pos + 1}`);
+    return this.readWord(false).expansions;
+  }
+
+  private readHeredocDelimiter(cmd: Cmd, stripTabs: boolean): void {
+    while (this.peek() === ' ' || this.peek() === '\t') this.pos++;
+    const start = this.pos;
+    let delimiter = '';
+    let quoted = false;
+    while (this.pos < this.src.length && !METACHAR.test(this.src[this.pos]!)) {
+      const c = this.src[this.pos]!;
+      if (c === "'" || c === '"') {
+        const end = this.src.indexOf(c, this.pos + 1);
+        if (end === -1) throw new Unreadable('an unterminated quote in a here-document delimiter');
+        delimiter += this.src.slice(this.pos + 1, end);
+        quoted = true;
+        this.pos = end + 1;
+      } else if (c === '\\') {
+        delimiter += this.src[this.pos + 1] ?? '';
+        quoted = true;
+        this.pos += 2;
+      } else if (c === '$' || c === '`') {
+        throw new Unreadable(`an expansion in a here-document delimiter (${this.src.slice(start, this.pos + 1)})`);
+      } else {
+        delimiter += c;
+        this.pos++;
+      }
+    }
+    if (delimiter === '') throw new Unreadable(`"<<" without a delimiter at character ${start + 1}`);
+    const doc: HereDoc = { delimiter, stripTabs, quoted, expands: false };
+    cmd.heredocs.push(doc);
+    this.pendingHeredocs.push(doc);
+  }
+
+  /** After a newline: the bodies of the here-documents opened on the line, in order. */
+  private readHeredocBodies(): void {
+    while (this.pendingHeredocs.length > 0) {
+      const doc = this.pendingHeredocs.shift()!;
+      const lines: string[] = [];
+      for (;;) {
+        if (this.pos >= this.src.length) throw new Unreadable(`a here-document <<${doc.delimiter} without its closing line ${doc.delimiter}`);
+        const end = this.src.indexOf('\n', this.pos);
+        const line = this.src.slice(this.pos, end === -1 ? this.src.length : end);
+        this.pos = end === -1 ? this.src.length : end + 1;
+        if ((doc.stripTabs ? line.replace(/^\t+/, '') : line) === doc.delimiter) break;
+        lines.push(line);
+      }
+      doc.body = lines.join('\n');
+      if (!doc.quoted) {
+        const body = new Reader(doc.body, this.findings, this.depth + 1);
+        doc.expands = body.readQuotedText('heredoc') > 0;
       }
     }
   }
-  return found;
+
+  private flushDeferred(): void {
+    for (const pipeline of this.deferred.splice(0)) this.checkPipeline(pipeline);
+  }
+
+  /**
+   * Double-quoted text (`"` ends it) or a here-document body (to the end; `"` is a plain character): its
+   * expansions are one word each. Returns how many expansions it holds.
+   */
+  private readQuotedText(mode: 'dq' | 'heredoc'): number {
+    let expansions = 0;
+    while (this.pos < this.src.length) {
+      const c = this.src[this.pos]!;
+      if (c === '\\') {
+        this.pos += 2;
+        continue;
+      }
+      if (mode === 'dq' && c === '"') return expansions;
+      if (c === '$') {
+        expansions += this.readDollar(true);
+        continue;
+      }
+      if (c === '`') {
+        this.readBacktick(true, mode === 'dq');
+        expansions++;
+        continue;
+      }
+      this.pos++;
+    }
+    if (mode === 'dq') throw new Unreadable('an unterminated double quote');
+    return expansions;
+  }
+
+  /** A word outside quotes (or, `inBrace`, the word of a `${x:-word}` up to its `}`, left unread). */
+  private readWord(inBrace: boolean, quoted = false): Word {
+    const start = this.pos;
+    let literal = '';
+    let expansions = 0;
+    while (this.pos < this.src.length) {
+      const c = this.src[this.pos]!;
+      if (inBrace ? c === '}' : METACHAR.test(c)) break;
+      if (c === '\\') {
+        if (this.peek(1) !== '\n') literal += this.peek(1) ?? '';
+        this.pos += 2;
+        continue;
+      }
+      if (c === "'" && !quoted) {
+        const end = this.src.indexOf("'", this.pos + 1);
+        if (end === -1) throw new Unreadable('an unterminated single quote');
+        literal += this.src.slice(this.pos + 1, end);
+        this.pos = end + 1;
+        continue;
+      }
+      if (c === '"') {
+        this.pos++;
+        const before = this.pos;
+        const n = this.readQuotedText('dq');
+        if (n === 0) literal += this.src.slice(before, this.pos).replace(/\\([$`"\\])/g, '$1');
+        expansions += n;
+        this.pos++;
+        continue;
+      }
+      if (c === '$') {
+        const before = this.pos;
+        const n = this.readDollar(quoted);
+        if (n === 0) literal += this.src.slice(before, this.pos);
+        expansions += n;
+        continue;
+      }
+      if (c === '`') {
+        this.readBacktick(quoted, quoted);
+        expansions++;
+        continue;
+      }
+      literal += c;
+      this.pos++;
+    }
+    if (inBrace && this.pos >= this.src.length) throw new Unreadable('a "${" without its "}"');
+    return { raw: this.src.slice(start, this.pos), literal: expansions === 0 ? literal : undefined, expansions };
+  }
+
+  /**
+   * At a `$`: reads the expansion (or a literal `$`, `$'…'`) and records what it finds. Returns 1 for an
+   * expansion that may carry data, 0 otherwise.
+   */
+  private readDollar(quoted: boolean): number {
+    const start = this.pos;
+    const next = this.peek(1);
+    if (next === '(' && this.peek(2) === '(') {
+      this.pos += 3;
+      this.readArithmetic('$((');
+      // A number: splitting it is harmless.
+      return 0;
+    }
+    if (next === '(') {
+      this.pos += 2;
+      this.readNestedList();
+      if (!quoted) this.add('unquoted', this.src.slice(start, this.pos));
+      return 1;
+    }
+    if (next === '{') {
+      this.pos += 2;
+      return this.readBrace(start, quoted);
+    }
+    if (next === "'" && !quoted) {
+      // $'…': ANSI-C quoting (bash), no expansion inside.
+      this.pos += 2;
+      while (this.pos < this.src.length && this.src[this.pos] !== "'") this.pos += this.src[this.pos] === '\\' ? 2 : 1;
+      if (this.pos >= this.src.length) throw new Unreadable("an unterminated $'");
+      this.pos++;
+      return 0;
+    }
+    if (next !== undefined && HARMLESS_SPECIALS.has(next)) {
+      this.pos += 2;
+      return 0;
+    }
+    if (next !== undefined && /[1-9@*]/.test(next)) {
+      this.pos += 2;
+      if (!quoted) this.add('unquoted', `$${next}`);
+      return 1;
+    }
+    const name = NAME.exec(this.src.slice(this.pos + 1));
+    if (name) {
+      this.pos += 1 + name[0].length;
+      if (!quoted) this.add('unquoted', `$${name[0]}`);
+      return 1;
+    }
+    // A lone `$` (before a space, `"`, `/`…) is a literal dollar.
+    this.pos++;
+    return 0;
+  }
+
+  /** After `${`: its name, subscript and operator word, to the `}`. */
+  private readBrace(start: number, quoted: boolean): number {
+    const rest = this.src.slice(this.pos);
+    const head = /^([#!]?)([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!0-])/.exec(rest);
+    if (!head) throw new Unreadable(`a "\${" this check cannot read (${cut(this.src.slice(start, start + 12))})`);
+    this.pos += head[0].length;
+    const [, prefix, name] = head;
+    if (prefix === '!' && this.peek() !== '*' && this.peek() !== '@') {
+      // ${!x}: the value of x names the variable, and bash evaluates a subscript in that name.
+      this.add('arithmetic', `\${!${name}}`);
+    }
+    if (this.peek() === '[') {
+      const end = this.src.indexOf(']', this.pos);
+      if (end === -1) throw new Unreadable('an array subscript without its "]"');
+      const subscript = this.src.slice(this.pos + 1, end);
+      if (!/^([@*]|[0-9]+)$/.test(subscript)) this.scanArithmeticText(subscript);
+      this.pos = end + 1;
+    }
+    if (this.peek() === ':' && !/[-=?+]/.test(this.peek(1) ?? '')) {
+      // ${x:offset:length}: both are arithmetic.
+      const end = this.src.indexOf('}', this.pos);
+      if (end === -1) throw new Unreadable('a "${" without its "}"');
+      this.scanArithmeticText(this.src.slice(this.pos + 1, end).replace(':', ' '));
+      this.pos = end;
+    } else if (this.peek() !== '}') {
+      this.readWord(true, quoted);
+    }
+    if (this.peek() !== '}') throw new Unreadable('a "${" without its "}"');
+    this.pos++;
+    const text = this.src.slice(start, this.pos);
+    if (prefix === '' && HARMLESS_SPECIALS.has(name!) && text === `\${${name}}`) return 0;
+    if (!quoted) this.add('unquoted', text);
+    return 1;
+  }
+
+  /**
+   * At a backtick: the inside, unescaped as the shell does (`\"` too inside double quotes), is a command of
+   * its own; `quoted`: its output is not split (double quotes, a here-document).
+   */
+  private readBacktick(quoted: boolean, inDq: boolean): void {
+    const start = this.pos;
+    let inner = '';
+    this.pos++;
+    while (this.pos < this.src.length && this.src[this.pos] !== '`') {
+      const c = this.src[this.pos]!;
+      const n = this.peek(1);
+      if (c === '\\' && n !== undefined && (n === '$' || n === '`' || n === '\\' || (inDq && n === '"'))) {
+        inner += n;
+        this.pos += 2;
+        continue;
+      }
+      inner += c;
+      this.pos++;
+    }
+    if (this.pos >= this.src.length) throw new Unreadable('an unterminated backtick');
+    this.pos++;
+    new Reader(inner, this.findings, this.depth + 1).readAll();
+    if (!quoted) this.add('unquoted', this.src.slice(start, this.pos));
+  }
+
+  /**
+   * After `$((` or `((`: to the closing `))`. Inside, bash evaluates every variable's value as an expression
+   * (recursively, with command substitutions in array subscripts), so an expansion, a substitution or a bare
+   * name is `arithmetic`; digits, operators and the harmless specials are all that is safe.
+   */
+  private readArithmetic(opener: string): void {
+    let depth = 0;
+    while (this.pos < this.src.length) {
+      const c = this.src[this.pos]!;
+      if (c === '(') depth++;
+      else if (c === ')') {
+        if (depth > 0) depth--;
+        else if (this.peek(1) === ')') {
+          this.pos += 2;
+          return;
+        } else throw new Unreadable(`"${opener}" that does not end with "))" (write "$( (" with a space for a subshell)`);
+      } else if (c === '$') {
+        const start = this.pos;
+        const found = this.findings.length;
+        const n = this.readDollar(true);
+        if (n > 0) {
+          this.findings.splice(found);
+          this.add('arithmetic', this.src.slice(start, this.pos));
+        }
+        continue;
+      } else if (c === '`') {
+        const start = this.pos;
+        this.readBacktick(true, false);
+        this.add('arithmetic', this.src.slice(start, this.pos));
+        continue;
+      } else if (c === "'" || c === '"') {
+        throw new Unreadable(`a quote inside "${opener}…))"`);
+      } else if (c === '\\') {
+        this.pos++;
+      } else if (/[0-9]/.test(c)) {
+        this.pos += /^[0-9][0-9A-Za-z_#@]*/.exec(this.src.slice(this.pos))![0].length;
+        continue;
+      } else {
+        const name = NAME.exec(this.src.slice(this.pos));
+        if (name) {
+          this.add('arithmetic', name[0]);
+          this.pos += name[0].length;
+          continue;
+        }
+      }
+      this.pos++;
+    }
+    throw new Unreadable(`"${opener}" without its "))"`);
+  }
+
+  /** Text bash evaluates as arithmetic (a subscript, `let`'s argument, a `[[ -eq ]]` operand). */
+  private scanArithmeticText(text: string): void {
+    const inner = new Reader(`${text}))`, this.findings, this.depth + 1);
+    inner.readArithmetic('arithmetic');
+    if (inner.pos < inner.src.length) throw new Unreadable(`arithmetic this check cannot read (${cut(text)})`);
+  }
+
+  /** Reads a literal string (`sh -c '…'`, `eval '…'`) as a command of its own. */
+  private readCommandText(text: string): void {
+    new Reader(text, this.findings, this.depth + 1).readAll();
+  }
+
+  private checkPipeline(pipeline: Cmd[]): void {
+    let before = false;
+    for (const cmd of pipeline) {
+      const fromStdin: boolean = before || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
+      this.checkCommand(cmd, fromStdin);
+      before ||= fromStdin || cmd.otherExpansions > 0 || cmd.words.some((w) => w.expansions > 0);
+    }
+  }
+
+  /** Where a simple command hands its words (or its stdin, `fromStdin` holding data) to another parser. */
+  private checkCommand(cmd: Cmd, fromStdin: boolean): void {
+    const { words } = cmd;
+    let i = 0;
+    while (i < words.length && (RESERVED.has(words[i]!.literal ?? '') || /^[A-Za-z_][A-Za-z0-9_]*\+?=/.test(words[i]!.raw))) i++;
+    while (i < words.length && ['command', 'builtin', 'exec'].includes(words[i]!.literal ?? '')) i++;
+    if (i >= words.length) return;
+    const name = words[i]!.literal;
+    const args = words.slice(i + 1);
+    const anyExpansion = (ws: Word[]) => ws.some((w) => w.expansions > 0);
+    const base = (w: Word | undefined) => (w?.literal ?? '').replace(/^.*\//, '');
+
+    if (name === 'eval') {
+      if (anyExpansion(args)) this.add('reparse', `eval ${args.map((w) => w.raw).join(' ')}`);
+      else this.readCommandText(args.map((w) => w.literal).join(' '));
+      return;
+    }
+    if (name === '.' || name === 'source') {
+      if (anyExpansion(args)) this.add('reparse', `${name} ${args.map((w) => w.raw).join(' ')}`);
+      return;
+    }
+    if (name === 'let') {
+      for (const w of args) {
+        if (w.expansions > 0) this.add('arithmetic', `let ${w.raw}`);
+        else this.scanArithmeticText(w.literal!);
+      }
+      return;
+    }
+    if (name === '[[') {
+      args.forEach((w, k) => {
+        if (!ARITH_TEST_OPS.has(w.literal ?? '')) return;
+        for (const side of [args[k - 1], args[k + 1]]) {
+          if (side === undefined) continue;
+          if (side.expansions > 0) this.add('arithmetic', `[[ ${side.raw} ${w.literal}`);
+          else if (side.literal !== undefined && !/^[0-9]+$/.test(side.literal)) this.scanArithmeticText(side.literal);
+        }
+      });
+      return;
+    }
+    if (name !== undefined && ['declare', 'typeset', 'local', 'export', 'readonly'].includes(name)) {
+      // An integer (-i) or a name reference (-n) evaluates the value as arithmetic or a variable name.
+      if (args.some((w) => /^-[A-Za-z]*[in]/.test(w.literal ?? '')) && anyExpansion(args)) this.add('arithmetic', `${name} ${args.map((w) => w.raw).join(' ')}`);
+      return;
+    }
+    const asCommand = (k: number) => k === i || WRAPPERS.has(base(words[i]));
+    for (let k = i; k < words.length; k++) {
+      const b = base(words[k]);
+      if (!asCommand(k) || words[k]!.expansions > 0) continue;
+      const rest = words.slice(k + 1);
+      if (SHELL_ARGS.has(b)) {
+        if (anyExpansion(rest)) this.add('reparse', `${b} ${rest.map((w) => w.raw).join(' ')}`);
+        else if (b === 'ssh' && fromStdin && sshReadsStdin(rest)) this.add('reparse', 'data on the stdin of ssh without a command');
+        return;
+      }
+      if (SHELLS.has(b) || C_RUNNERS.has(b)) {
+        const c = rest.findIndex((w) => /^-[A-Za-z]*c[A-Za-z]*$/.test(w.literal ?? '') || /^--command(=|$)/.test(w.literal ?? ''));
+        if (c !== -1) {
+          const opt = rest[c]!;
+          const script = opt.literal?.startsWith('--command=') ? opt : rest.slice(c + 1).find((w) => !/^[-+]/.test(w.literal ?? 'x'));
+          if (script === undefined) return;
+          if (script.expansions > 0) this.add('reparse', `${b} ${opt.raw} ${script.raw}`);
+          else this.readCommandText(script.literal!.replace(/^--command=/, ''));
+          return;
+        }
+        if (SHELLS.has(b)) {
+          const operand = rest.find((w) => !/^[-+]/.test(w.literal ?? 'x'));
+          // `sh "$1"`, `bash <(…)`: a script named or written by data.
+          if (operand !== undefined && operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
+          else if (operand === undefined && fromStdin) this.add('reparse', `data on the stdin of ${b}`);
+          return;
+        }
+        continue;
+      }
+      if (INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b)) {
+        const e = rest.findIndex((w) => /^(-[A-Za-z]*[ceEr]|--eval|--print|-p)$/.test(w.literal ?? ''));
+        if (e !== -1) {
+          const code = rest[e + 1];
+          if (code !== undefined && code.expansions > 0) this.add('reparse', `${b} ${rest[e]!.raw} ${code.raw}`);
+          return;
+        }
+        if (fromStdin && rest.every((w) => w.literal === '-' || /^-/.test(w.literal ?? 'x'))) this.add('reparse', `data on the stdin of ${b}`);
+        return;
+      }
+      if (AWKS.has(b)) {
+        const program = programWord(rest, new Set(['-F', '-v', '-f']), '-f');
+        if (program?.expansions) this.add('reparse', `${b} ${program.raw}`);
+        return;
+      }
+      if (b === 'sed') {
+        const scripts: Word[] = [];
+        let explicit = false;
+        for (let j = 0; j < rest.length; j++) {
+          const w = rest[j]!.literal;
+          if (w === '-e' || w === '--expression') {
+            explicit = true;
+            if (rest[j + 1]) scripts.push(rest[j + 1]!);
+            j++;
+          } else if (w === '-f' || w === '--file') {
+            explicit = true;
+            j++;
+          } else if (w?.startsWith('--expression=')) {
+            explicit = true;
+            scripts.push(rest[j]!);
+          }
+        }
+        if (!explicit) {
+          const program = programWord(rest, new Set(['-l']), undefined);
+          if (program) scripts.push(program);
+        }
+        const bad = scripts.find((w) => w.expansions > 0);
+        if (bad) this.add('reparse', `sed ${bad.raw}`);
+        return;
+      }
+    }
+  }
+}
+
+/** The first operand (the program of awk or sed), skipping options and the arguments of `withArg`; none after `noProgram`. */
+function programWord(words: Word[], withArg: Set<string>, noProgram: string | undefined): Word | undefined {
+  for (let j = 0; j < words.length; j++) {
+    const w = words[j]!;
+    const lit = w.literal;
+    if (lit === '--') return words[j + 1];
+    if (lit !== undefined && lit === noProgram) return undefined;
+    if (lit !== undefined && withArg.has(lit)) {
+      j++;
+      continue;
+    }
+    if (lit !== undefined && lit.startsWith('-') && lit.length > 1) continue;
+    return w;
+  }
+  return undefined;
+}
+
+/** `ssh [options] host` without a command: the remote shell reads its commands from stdin. */
+function sshReadsStdin(words: Word[]): boolean {
+  const withArg = new Set(['-b', '-c', '-D', '-E', '-e', '-F', '-I', '-i', '-J', '-L', '-l', '-m', '-O', '-o', '-p', '-Q', '-R', '-S', '-W', '-w', '-B']);
+  let operands = 0;
+  for (let j = 0; j < words.length; j++) {
+    const lit = words[j]!.literal ?? '';
+    if (withArg.has(lit)) j++;
+    else if (!lit.startsWith('-')) operands++;
+  }
+  return operands <= 1;
+}
+
+/** What `command` does with data that could reach it (see the file's header), in order; at most 10. */
+export function shellDataFindings(command: string): ShellFinding[] {
+  const findings: ShellFinding[] = [];
+  try {
+    new Reader(command, findings, 0).readAll();
+  } catch (err) {
+    if (!(err instanceof Unreadable)) throw err;
+    findings.push({ kind: 'unreadable', text: err.message });
+  }
+  return findings.slice(0, MAX_FINDINGS);
+}
+
+/** The expansions `command` makes outside double quotes (`$1`, `${2:-x}`, `$a`, `$(…)`), as written. */
+export function unquotedParameters(command: string): string[] {
+  return shellDataFindings(command)
+    .filter((f) => f.kind === 'unquoted')
+    .map((f) => f.text);
+}
+
+/** Whether an action's `args` or `environment` values are templated (`{{ … }}`: incident data), not fixed by the author. */
+export function carriesTemplates(action: { args?: unknown; environment?: unknown }): boolean {
+  const values = [...(Array.isArray(action.args) ? action.args : []), ...(typeof action.environment === 'object' && action.environment !== null ? Object.values(action.environment) : [])];
+  return values.some((v) => typeof v === 'string' && v.includes('{{'));
 }
 
 /**
- * Why `command` may not take data (its unquoted parameters), or undefined when it may: positional ones count
- * when the action has `args`, `SELFHEAL_PARAM_*` ones when it has an `environment`.
+ * Why `command` may not take incident data (through templated `args` or `environment`), or undefined when it
+ * may. Callers ask only when {@link carriesTemplates} says the action's values are templated.
  */
-export function unquotedParametersProblem(command: string, given: { args: boolean; environment: boolean } = { args: true, environment: true }): string | undefined {
-  const found = unquotedParameters(command).filter((p) => (p.includes('SELFHEAL_PARAM_') ? given.environment : given.args));
-  if (found.length === 0) return undefined;
-  return (
-    `the command expands ${found.map((p) => JSON.stringify(p)).join(', ')} outside double quotes: the shell splits the value (an incident's title or ` +
-    `host) at spaces and expands its * and ?, so the data can add arguments and options of its own. Write "$1" (or "$@", "$SELFHEAL_PARAM_…") in double quotes`
-  );
+export function commandDataProblem(command: string): string | undefined {
+  const findings = shellDataFindings(command);
+  if (findings.length === 0) return undefined;
+  const list = (kind: ShellFindingKind) =>
+    findings
+      .filter((f) => f.kind === kind)
+      .map((f) => JSON.stringify(f.text))
+      .join(', ');
+  const parts: string[] = [];
+  const unreadable = findings.find((f) => f.kind === 'unreadable');
+  const unquoted = list('unquoted');
+  const arithmetic = list('arithmetic');
+  const reparse = list('reparse');
+  if (unquoted) {
+    parts.push(
+      `the command expands ${unquoted} outside double quotes: the shell splits the value (an incident's title or host, or a copy of it in a variable) ` +
+        `at spaces and expands its * and ?, so the data can add arguments and options of its own. Write it in double quotes: "$1", "$a", "$@", "$SELFHEAL_PARAM_…", "$(…)"`,
+    );
+  }
+  if (arithmetic) {
+    parts.push(
+      `the command evaluates ${arithmetic} as arithmetic ($((…)), ((…)), let, [[ … -eq … ]], an array subscript, \${!x}): bash reads a variable's value there as an ` +
+        `expression, quoted or not, and a value a[$(cmd)] runs cmd. Compare data as text ([ "$1" = … ], case) or move the arithmetic into a script from the library`,
+    );
+  }
+  if (reparse) {
+    parts.push(
+      `the command hands data to another parser (${reparse}): quoted or not, the value is read as code there, so a title "x; rm -rf ~" runs. ` +
+        `Pass it as an argument instead (sh -c 'restart "$1"' _ "$1"), or use a script from the library for remote commands`,
+    );
+  }
+  if (unreadable) {
+    parts.push(`the check cannot read the command (${unreadable.text}), and refuses what it cannot read while the action's args or environment are templated`);
+  }
+  return parts.join('; ');
 }

@@ -16,7 +16,7 @@ import { commandActionPaths, parseRuleInput, ruleCrossFieldIssues, ruleEmailReci
 import { PayloadError, testRuleWithIncident, testRuleWithPayload, type RuleTestResult } from '../domain/rules/test-rule.js';
 import { recipientRefused, refusals, repoRefused, webhookRefused, type EmailRecipientPolicy, type GitHubRepoPolicy, type HostList } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
-import { unquotedParametersProblem } from '../domain/shell-words.js';
+import { carriesTemplates, commandDataProblem } from '../domain/shell-words.js';
 import { hasScope, type Actor } from './actor.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { ConflictError, ForbiddenError, isUniqueViolation, NotFoundError, PreconditionRequiredError, ValidationError, type FieldError } from './errors.js';
@@ -175,15 +175,15 @@ export function ruleService(deps: RuleServiceDeps) {
   }
 
   /**
-   * A shell command given `args` or an `environment` (incident data) must expand them in double quotes: unquoted, the shell
-   * splits a title at its spaces and expands its globs (src/domain/shell-words.ts). 400 naming the command.
+   * A shell command whose `args` or `environment` are templated (incident data) must expand them in double
+   * quotes and never hand them to another parser (eval, sh -c "…$1", ssh): src/domain/shell-words.ts. Fixed
+   * values, written by the rule's author, are not checked. 400 naming the command (409 for a rollback).
    */
   function commandWordIssues(rule: RuleInput): FieldError[] {
     return rule.actions.flatMap((action, index) => {
       const a = action as { type: string; command?: unknown; args?: unknown; environment?: unknown };
-      if (a.type !== 'script.ssh' || typeof a.command !== 'string') return [];
-      const given = { args: Array.isArray(a.args) && a.args.length > 0, environment: typeof a.environment === 'object' && a.environment !== null && Object.keys(a.environment).length > 0 };
-      const problem = given.args || given.environment ? unquotedParametersProblem(a.command, given) : undefined;
+      if (a.type !== 'script.ssh' || typeof a.command !== 'string' || !carriesTemplates(a)) return [];
+      const problem = commandDataProblem(a.command);
       return problem ? [{ path: `actions.${index}.command`, message: problem }] : [];
     });
   }
@@ -302,7 +302,7 @@ export function ruleService(deps: RuleServiceDeps) {
         const refused = destinationIssues(definition, deps);
         if (refused.length > 0) throw new ConflictError(`version ${version} sends to destinations the operator's lists do not allow (NOTIFY_EMAIL_ALLOW, NOTIFY_WEBHOOK_ALLOW, GITHUB_REPOS_ALLOW)`, { errors: refused });
         const split = commandWordIssues(definition);
-        if (split.length > 0) throw new ConflictError(`version ${version} passes incident data to a shell command unquoted`, { errors: split });
+        if (split.length > 0) throw new ConflictError(`version ${version} passes incident data to a shell command where it is split or read as code`, { errors: split });
         requireAdminForCommands(actor, definition, 'rolling back to');
         requireAdminForPausingGuards(actor, definition, current.definition as RuleInput, 'rolling back to');
         if (definition.name !== current.name) await nameTaken(trx, actor, definition.name, id);

@@ -320,6 +320,16 @@ describe('security: authority of read and write tokens', function () {
     assert.deepEqual((await readFile(path.join(markers, 'split-quoted'), 'utf8')).split('\n').filter(Boolean), [title]);
     await stack.api(`/api/rules/${quoted.body.id}`, { method: 'DELETE' });
 
+    // Fixed args are the author's, not the incident's: `$1` unquoted with args ['nginx'] is saved and, approved,
+    // runs (before: refused at save, and not run when stored, as if the args were incident data).
+    const fixedRule = rule('split-fixed', '$1');
+    const fixed = await call(ADMIN_TOKEN, 'POST', '/api/rules', { ...fixedRule, actions: [{ ...fixedRule.actions[0]!, args: ['nginx'] }] });
+    assert.equal(fixed.status, 201, JSON.stringify(fixed.body));
+    const fixedRan = await approveAll(await deliver());
+    assert.equal(fixedRan.status, 'succeeded', fixedRan.error ?? '');
+    assert.deepEqual((await readFile(path.join(markers, 'split-fixed'), 'utf8')).split('\n').filter(Boolean), ['nginx']);
+    await stack.api(`/api/rules/${fixed.body.id}`, { method: 'DELETE' });
+
     // Stored before the save refused it (written around the API): approved, it fails without running.
     const stored = await insertRule(stack.db.db, rule('split-stored', '$1'));
     const refused = await approveAll(await deliver());

@@ -1,44 +1,189 @@
 import assert from 'node:assert/strict';
-import { unquotedParameters, unquotedParametersProblem } from '../../src/domain/shell-words.js';
+import { carriesTemplates, commandDataProblem, shellDataFindings, unquotedParameters } from '../../src/domain/shell-words.js';
 
-// Where `sh -c` splits a rule command's arguments (incident data) into words: test/security/authority.test.ts
-// shows what an unquoted `$1` did with a title on the real sshd; these are the spellings the check reads.
-describe('unquotedParameters: positional parameters a shell command expands outside double quotes', function () {
-  const cases: [string, string[]][] = [
-    ['systemctl restart $1', ['$1']],
-    ['systemctl restart "$1"', []],
-    ["echo '$1'", []],
-    ['echo \\$1', []],
-    ['echo "a\\"$1"', []],
-    ['echo "$@" "$*"', []],
-    ['echo $@ $*', ['$@', '$*']],
-    ['x ${1:-a} ${12}', ['${1:-a}', '${12}']],
-    ['x "${1:-a}"', []],
-    ['echo "$(cat $1)"', ['$1']],
-    ['echo "$(cat "$1")"', []],
-    ['echo $(($1 + 1))', ['$1']],
-    ['echo `ls $2`', ['$2']],
-    ['echo "`ls $2`"', ['$2']],
-    ['id # not $1', []],
-    ['echo a#$1', ['$1']],
-    ['echo $0 $# $? $$', []],
-    ['a=$1', ['$1']],
-    ['echo $(echo) $3', ['$3']],
-    ['id > /tmp/x', []],
-    ['restart $SELFHEAL_PARAM_HOST ${SELFHEAL_PARAM_X:-y}', ['$SELFHEAL_PARAM_HOST', '${SELFHEAL_PARAM_X:-y}']],
-    ['restart "$SELFHEAL_PARAM_HOST" $HOME $PATH', []],
-  ];
-  for (const [command, want] of cases) {
-    it(`${command} → ${JSON.stringify(want)}`, function () {
-      assert.deepEqual(unquotedParameters(command), want);
-    });
-  }
+// What `sh -c` does with a rule command's templated args and environment (incident data):
+// test/security/authority.test.ts shows what an unquoted $1 did with a title on the real sshd; these are the
+// spellings the check reads. Each refused case names what it found; each accepted one finds nothing.
+describe('shell-words: what a shell command does with incident data', function () {
+  describe('unquoted expansions (split and globbed)', function () {
+    const cases: [string, string[]][] = [
+      ['systemctl restart $1', ['$1']],
+      ['systemctl restart "$1"', []],
+      ["echo '$1'", []],
+      ['echo \\$1', []],
+      ['echo "a\\"$1"', []],
+      ['echo "$@" "$*"', []],
+      ['echo $@ $*', ['$@', '$*']],
+      ['x ${1:-a} ${12}', ['${1:-a}', '${12}']],
+      ['x "${1:-a}"', []],
+      ['echo "$(cat $1)"', ['$1']],
+      ['echo "$(cat "$1")"', []],
+      ['echo `ls $2`', ['$2', '`ls $2`']],
+      ['echo "`ls $2`"', ['$2']],
+      ['id # not $1', []],
+      ['echo a#$1', ['$1']],
+      ['echo $0 $# $? $$ $! $- ${#} ${?}', []],
+      ['a=$1', ['$1']],
+      ['id > /tmp/x', []],
+      ['restart $SELFHEAL_PARAM_HOST ${SELFHEAL_PARAM_X:-y}', ['$SELFHEAL_PARAM_HOST', '${SELFHEAL_PARAM_X:-y}']],
+      // Breadth: any variable may hold a copy of the data, and ${…} in every form.
+      ['restart "$SELFHEAL_PARAM_HOST" $HOME', ['$HOME']],
+      ['a=$1; rm $a', ['$1', '$a']],
+      ['a="$1"; rm $a', ['$a']],
+      ['a="$1"; rm "$a"', []],
+      ['for h in "$@"; do restart $h; done', ['$h']],
+      ['echo ${!x} ${x[@]} ${#x}', ['${!x}', '${x[@]}', '${#x}']],
+      ['echo "${x[@]}" "${#x}"', []],
+      ['echo ${x:-"$1"}', ['${x:-"$1"}']],
+      ['echo ${x:-$1}', ['$1', '${x:-$1}']],
+      ['echo $(echo) $3', ['$(echo)', '$3']],
+      ['restart $(echo "$1" | tr A-Z a-z)', ['$(echo "$1" | tr A-Z a-z)']],
+      ['restart "$(echo "$1" | tr A-Z a-z)"', []],
+      ['echo $10', ['$1']],
+      ['echo $', []],
+      ['echo "$"', []],
+      ["echo $'a b $1'", []],
+      ['echo \\\\$1', ['$1']],
+      ['cat < $1', ['$1']],
+      ['cat <<< $1', ['$1']],
+      // Parser gaps that used to desynchronise the quote tracking:
+      // an apostrophe in a here-document body is a plain character…
+      ["cat <<EOF\nit's $1\nEOF\nrestart $1", ['$1']],
+      ["cat <<EOF\nit's \"$1\"\nEOF\nrestart \"$1\"", []],
+      ["cat <<-EOF\n\tit's $1\n\tEOF\nrestart $2", ['$2']],
+      ["cat <<'EOF'\n$1 `id` $(x\nEOF\nrestart \"$1\"", []],
+      ['cat <<"EOF"\nit\'s $1\nEOF\necho ok', []],
+      ['cat <<E\\OF\n$1\nEOF', []],
+      ["cat <<A <<B\n$1 '\nA\n$2 '\nB\nrestart $3", ['$3']],
+      ["x=\"$(cat <<EOF\nit's $1\nEOF\n)\"\nrestart \"$x\" $2", ['$2']],
+      // …a # right after a backtick or a $( is no comment…
+      ['echo `id`#$1', ['`id`', '$1']],
+      ['echo "$(id)"#$1', ['$1']],
+      ['echo $(echo a#b) $1', ['$(echo a#b)', '$1']],
+      // …and a comment inside $(…) or backticks hides its apostrophe, not the rest.
+      ["echo \"$(id # it's\n)\" $1", ['$1']],
+      ["echo \"$(id # it's\n)\" \"$1\"", []],
+      ["echo \"`id # it's`\" $1", ['$1']],
+      // Nested substitutions with quotes inside.
+      ['echo "$(printf "%s" "$(echo "$1")")"', []],
+      ['echo "$(printf "%s" "$(echo $1)")"', ['$1']],
+      ["echo \"$(echo ')' \"$1\")\" $2", ['$2']],
+      ['echo "$(case "$1" in a) echo x;; esac)" $2', ['$2']],
+      ['case "$1" in a|b) restart "$1";; *) exit 2;; esac', []],
+      ['if true; then case "$1" in (a) x;; esac; fi', []],
+      ['echo "`echo \\"$1\\"`"', []],
+      // Inside the substitution, the inner one is unquoted.
+      ['echo "`echo \\`id\\` $1`"', ['`id`', '$1']],
+    ];
+    for (const [command, want] of cases) {
+      it(`${JSON.stringify(command)} → ${JSON.stringify(want)}`, function () {
+        assert.deepEqual(unquotedParameters(command), want);
+        if (want.length === 0) assert.deepEqual(shellDataFindings(command), []);
+      });
+    }
+  });
+
+  describe('arithmetic, data handed to another parser, and what the check cannot read', function () {
+    const cases: [string, string, string[]][] = [
+      // Inside arithmetic bash evaluates a value as an expression (a[$(id)] runs id), quoted or not.
+      ['echo $(($1 + 1))', 'arithmetic', ['$1']],
+      ['echo "$(( $SELFHEAL_PARAM_N * 2 ))"', 'arithmetic', ['$SELFHEAL_PARAM_N']],
+      ['echo $((n + 1))', 'arithmetic', ['n']],
+      ['echo $((1 + 2)) $(( $# > 0 )) $((0x1F + 10#3))', 'arithmetic', []],
+      ['(( "$1" > 3 ))', 'unreadable', ['a quote inside "((…))"']],
+      ['((x = $1))', 'arithmetic', ['x', '$1']],
+      ['let "x=$1"', 'arithmetic', ['let "x=$1"']],
+      ['[[ "$1" -eq 3 ]]', 'arithmetic', ['[[ "$1" -eq']],
+      ['[[ "$1" == web-* ]] && restart "$1"', 'arithmetic', []],
+      ['[ "$1" -eq 3 ]', 'arithmetic', []],
+      ['echo "${a[$1]}"', 'arithmetic', ['$1']],
+      ['echo "${x:$1:2}"', 'arithmetic', ['$1']],
+      ['echo "${!1}"', 'arithmetic', ['${!1}']],
+      ['declare -i n="$1"', 'arithmetic', ['declare -i n="$1"']],
+      // Re-parsed as shell (or another language): quoted or not, the data is code.
+      ['eval "restart $1"', 'reparse', ['eval "restart $1"']],
+      ["eval 'restart \"$1\"'", 'reparse', []],
+      ['sh -c "restart $1"', 'reparse', ['sh -c "restart $1"']],
+      ['bash -ec "restart \\"$1\\""', 'reparse', ['bash -ec "restart \\"$1\\""']],
+      ['sudo -u app /bin/bash -c "restart \'$1\'"', 'reparse', ['bash -c "restart \'$1\'"']],
+      ["sh -c 'restart \"$1\"' _ \"$1\"", 'reparse', []],
+      ['su app -c "restart $SELFHEAL_PARAM_HOST"', 'reparse', ['su -c "restart $SELFHEAL_PARAM_HOST"']],
+      ['find /var/log -name "$1" -exec sh -c "gzip $1" \\;', 'reparse', ['sh -c "gzip $1"']],
+      ['ssh web-01 "systemctl restart $1"', 'reparse', ['ssh web-01 "systemctl restart $1"']],
+      ['timeout 5 ssh -p 22 web-01 systemctl restart "\\"$1\\""', 'reparse', ['ssh -p 22 web-01 systemctl restart "\\"$1\\""']],
+      ['echo "$1" | sh', 'reparse', ['data on the stdin of sh']],
+      ['printf "%s\\n" "$1" | bash -s', 'reparse', ['data on the stdin of bash']],
+      ['echo "$1" | sh ./fix.sh', 'reparse', []],
+      ['sh <<EOF\nrestart "$1"\nEOF', 'reparse', ['data on the stdin of sh']],
+      ["sh <<'EOF'\nrestart \"$1\"\nEOF", 'reparse', []],
+      ['cat <<EOF | ssh web-01\nrestart "$1"\nEOF', 'reparse', ['data on the stdin of ssh without a command']],
+      ['sh "$1"', 'reparse', ['sh "$1"']],
+      ['bash <(echo "$1")', 'reparse', ['bash <(echo "$1")']],
+      ['. "$SELFHEAL_PARAM_FILE"', 'reparse', ['. "$SELFHEAL_PARAM_FILE"']],
+      ['python3 -c "print(\'$1\')"', 'reparse', ['python3 -c "print(\'$1\')"']],
+      ['python3 fix.py "$1"', 'reparse', []],
+      ['perl -ne "print if /$1/" f', 'reparse', ['perl -ne "print if /$1/"']],
+      ['awk "/$1/ {print}" f', 'reparse', ['awk "/$1/ {print}"']],
+      ["awk -v h=\"$1\" '$1 == h' f", 'reparse', []],
+      ['sed -i "s/old/$1/" f', 'reparse', ['sed "s/old/$1/"']],
+      ["sed -e 's/a/b/' \"$1\"", 'reparse', []],
+      ['grep -c "$1" f', 'reparse', []],
+      ['ping -c 3 "$1"', 'reparse', []],
+      ['watch "systemctl status $1"', 'reparse', ['watch "systemctl status $1"']],
+      ['echo "$(eval "$1")"', 'reparse', ['eval "$1"']],
+      ['echo "`sh -c \\"x $1\\"`"', 'reparse', ['sh -c "x $1"']],
+      // Refused because the reader cannot follow it: never passed.
+      ['echo "$1', 'unreadable', ['an unterminated double quote']],
+      ["echo '$1", 'unreadable', ['an unterminated single quote']],
+      ['echo $(id', 'unreadable', ['a "$(" or "(" without its ")"']],
+      ['echo `id', 'unreadable', ['an unterminated backtick']],
+      ['echo ${x', 'unreadable', ['a "${" without its "}"']],
+      ['echo ) $1', 'unreadable', ['a ")" with nothing open at character 6']],
+      ['cat <<EOF\n$1', 'unreadable', ['a here-document <<EOF without its closing line EOF']],
+      ['cat <<EOF', 'unreadable', ['a here-document <<EOF without its body']],
+      ['echo $((a) | b)', 'unreadable', ['"$((" that does not end with "))" (write "$( (" with a space for a subshell)']],
+      [`echo ${'"$('.repeat(20)}${')"'.repeat(20)}`, 'unreadable', ['nesting deeper than 16']],
+    ];
+    for (const [command, kind, want] of cases) {
+      it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
+        assert.deepEqual(
+          shellDataFindings(command)
+            .filter((f) => f.kind === kind)
+            .map((f) => f.text),
+          want,
+        );
+        if (want.length > 0) assert.ok(commandDataProblem(command), 'refused');
+      });
+    }
+  });
+
+  it('refuses whatever the reader cannot follow, and terminates on hostile input', function () {
+    for (const hostile of ['$(((((', '${{{{', '"`"`"`', "<<'", '<<', '\\', '$', '`\\', 'case', 'case x in', '((', '$((', '${a[', '${!', ')'.repeat(4096), '$('.repeat(2048), '"$(' .repeat(1365), `cat <<${'A'.repeat(4000)}`, '\r$1\r', 'a\u00a0$1']) {
+      const findings = shellDataFindings(hostile);
+      assert.ok(Array.isArray(findings));
+    }
+    // A carriage return is part of a word, not a blank: the $1 beside it is still found.
+    assert.deepEqual(unquotedParameters('a\r$1\r'), ['$1']);
+  });
 
   it('names what it found and how to write it', function () {
-    assert.equal(unquotedParametersProblem('restart "$1"'), undefined);
-    assert.match(unquotedParametersProblem('restart $1 $2')!, /^the command expands "\$1", "\$2" outside double quotes: .* Write "\$1" \(or "\$@", "\$SELFHEAL_PARAM_…"\) in double quotes$/);
-    // Only what the action gives counts: positional parameters with args, SELFHEAL_PARAM_* with an environment.
-    assert.equal(unquotedParametersProblem('restart $1', { args: false, environment: true }), undefined);
-    assert.match(unquotedParametersProblem('restart $1 $SELFHEAL_PARAM_HOST', { args: false, environment: true })!, /^the command expands "\$SELFHEAL_PARAM_HOST" outside/);
+    assert.equal(commandDataProblem('restart "$1"'), undefined);
+    assert.match(
+      commandDataProblem('restart $1 $2')!,
+      /^the command expands "\$1", "\$2" outside double quotes: the shell splits the value .* Write it in double quotes: "\$1", "\$a", "\$@", "\$SELFHEAL_PARAM_…", "\$\(…\)"$/,
+    );
+    assert.match(commandDataProblem('a=$1; rm $a')!, /expands "\$1", "\$a" outside double quotes: .*a copy of it in a variable/);
+    assert.match(commandDataProblem('eval "x $1"')!, /^the command hands data to another parser \("eval \\"x \$1\\""\): quoted or not, the value is read as code there.*sh -c 'restart "\$1"' _ "\$1"/);
+    assert.match(commandDataProblem('echo $(( $1 ))')!, /^the command evaluates "\$1" as arithmetic .* a value a\[\$\(cmd\)\] runs cmd/);
+    assert.match(commandDataProblem('echo "$1')!, /^the check cannot read the command \(an unterminated double quote\), and refuses what it cannot read/);
+  });
+
+  it('checks only templated values: fixed args and environment are the author\'s', function () {
+    assert.equal(carriesTemplates({ args: ['nginx'] }), false);
+    assert.equal(carriesTemplates({ args: [], environment: { SELFHEAL_PARAM_DRY_RUN: '1' } }), false);
+    assert.equal(carriesTemplates({}), false);
+    assert.equal(carriesTemplates({ args: ['nginx', '{{ incident.title }}'] }), true);
+    assert.equal(carriesTemplates({ args: ['web-{{alert.host}}'] }), true);
+    assert.equal(carriesTemplates({ environment: { SELFHEAL_PARAM_HOST: '{{ environment.host }}' } }), true);
   });
 });
