@@ -7,9 +7,12 @@
  * - the value is inserted as data: strings as is, numbers/booleans via String(), objects as JSON,
  *   missing/null as the empty string. Rendering is a single pass, so a value that itself contains
  *   `{{ ... }}` (an incident title written by an attacker) stays literal;
- * - rendered strings are never handed to a shell by this service: script `args` become the argv of the
+ * - rendered strings are never parsed as shell by this service: script `args` become the argv of the
  *   script (one element each, no word splitting, no `$(...)` expansion) and `environment` values become
  *   environment variables. A title like `$(rm -rf /)` therefore reaches the script as that literal text.
+ *   A `script.ssh` `command` is the exception that needs care: its args are `$1`, `$2`… of its `sh -c`, which
+ *   splits and globs them where the command leaves them unquoted, and runs them where it hands them to
+ *   `eval` or `sh -c`; such a command with templated values is refused (src/domain/shell-words.ts).
  *   A value that would start an argument with `-` (an option) is refused before the script runs
  *   (src/domain/script-args.ts);
  *   `script`/`command`, URLs, recipients, ids and secret references are never templated;

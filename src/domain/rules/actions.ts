@@ -45,7 +45,11 @@ const scriptArgs = z
   .array(templated(4096, 'One argv element.'))
   .max(64)
   .default([])
-  .describe('Arguments passed as argv (one element each, never through a shell, no word splitting).');
+  .describe(
+    'Arguments, one element each. A script gets them as its argv (no shell between). A command gets them as $1, $2… of its sh -c: ' +
+      'the shell splits and globs an unquoted $1, so write "$1"; while they are templated, a command expanding any variable outside double quotes, ' +
+      'or passing one to eval, sh -c or ssh, is refused.',
+  );
 const scriptEnvironment = z
   .record(z.string().regex(ENV_NAME_PATTERN, 'must be an environment variable name').max(128), templated(4096, 'Value.'))
   // An allow list (src/domain/script-env.ts): only SELFHEAL_PARAM_* names, which no program but the script reads.
