@@ -85,10 +85,14 @@ const WRAPPERS = new Set([
 ]);
 const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'until', 'time', 'for', 'select']);
 const ARITH_TEST_OPS = new Set(['-eq', '-ne', '-lt', '-le', '-gt', '-ge']);
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+/** Sticky patterns, matched where the reader stands (see {@link matchAt}), not on a copy of the rest. */
+const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
+const NUMBER = /[0-9][0-9A-Za-z_#@]*/y;
+const BRACE_HEAD = /([#!]?)([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!0-])/y;
 /** Ends a word outside quotes: the shell's blanks are space and tab only (a carriage return is part of a word). */
 const METACHAR = /[ \t\n;&|<>()]/;
 
+/** What the reader cannot follow: the command is refused, naming it. */
 class Unreadable extends Error {}
 
 /** One word of a simple command: its value when it holds no expansion, and how many expansions it holds. */
@@ -116,6 +120,11 @@ interface Cmd {
   stdinExpansions: number;
 }
 
+function matchAt(re: RegExp, text: string, at: number): RegExpExecArray | null {
+  re.lastIndex = at;
+  return re.exec(text);
+}
+
 const cut = (s: string) => (s.length > 60 ? `${s.slice(0, 59)}…` : s);
 
 /**
@@ -140,6 +149,13 @@ class Reader {
     if (!this.findings.some((g) => g.kind === f.kind && g.text === f.text)) this.findings.push(f);
   }
 
+  /** `${…}` and `$((…))` nested in one another (each reader's other nesting counts in `depth`). */
+  private nesting = 0;
+
+  private enter(): void {
+    if (++this.nesting + this.depth > MAX_DEPTH) throw new Unreadable(`nesting deeper than ${MAX_DEPTH}`);
+  }
+
   private peek(offset = 0): string | undefined {
     return this.src[this.pos + offset];
   }
@@ -162,10 +178,13 @@ class Reader {
     // `case` state: 'subject' until `in`, 'pattern' (its `)` and `|` belong to the pattern), 'body'.
     const cases: ('subject' | 'pattern' | 'body')[] = [];
     let inDoubleBracket = false;
+    // Only reserved words so far (`then case …`, `if [[ … ]]`): the next word is the command's first.
+    let leading = true;
     const endCommand = () => {
       if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0) pipeline.push(cmd);
       cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0 };
       inDoubleBracket = false;
+      leading = true;
     };
     const endPipeline = () => {
       endCommand();
@@ -294,8 +313,8 @@ class Reader {
       }
       // A word.
       const word = this.readWord(false);
-      // The command's first word, after reserved words (`then case …`, `if [[ … ]]`).
-      const first = cmd.words.every((w) => RESERVED.has(w.literal ?? ''));
+      const first = leading;
+      if (!RESERVED.has(word.literal ?? '')) leading = false;
       if (caseTop === 'subject' && word.literal === 'in') {
         cases[cases.length - 1] = 'pattern';
         cmd.words.push(word);
@@ -505,7 +524,7 @@ class Reader {
       if (!quoted) this.add('unquoted', `$${next}`);
       return 1;
     }
-    const name = NAME.exec(this.src.slice(this.pos + 1));
+    const name = matchAt(NAME, this.src, this.pos + 1);
     if (name) {
       this.pos += 1 + name[0].length;
       if (!quoted) this.add('unquoted', `$${name[0]}`);
@@ -518,8 +537,8 @@ class Reader {
 
   /** After `${`: its name, subscript and operator word, to the `}`. */
   private readBrace(start: number, quoted: boolean): number {
-    const rest = this.src.slice(this.pos);
-    const head = /^([#!]?)([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!0-])/.exec(rest);
+    this.enter();
+    const head = matchAt(BRACE_HEAD, this.src, this.pos);
     if (!head) throw new Unreadable(`a "\${" this check cannot read (${cut(this.src.slice(start, start + 12))})`);
     this.pos += head[0].length;
     const [, prefix, name] = head;
@@ -545,6 +564,7 @@ class Reader {
     }
     if (this.peek() !== '}') throw new Unreadable('a "${" without its "}"');
     this.pos++;
+    this.nesting--;
     const text = this.src.slice(start, this.pos);
     if (prefix === '' && HARMLESS_SPECIALS.has(name!) && text === `\${${name}}`) return 0;
     if (!quoted) this.add('unquoted', text);
@@ -582,6 +602,7 @@ class Reader {
    * name is `arithmetic`; digits, operators and the harmless specials are all that is safe.
    */
   private readArithmetic(opener: string): void {
+    this.enter();
     let depth = 0;
     while (this.pos < this.src.length) {
       const c = this.src[this.pos]!;
@@ -590,6 +611,7 @@ class Reader {
         if (depth > 0) depth--;
         else if (this.peek(1) === ')') {
           this.pos += 2;
+          this.nesting--;
           return;
         } else throw new Unreadable(`"${opener}" that does not end with "))" (write "$( (" with a space for a subshell)`);
       } else if (c === '$') {
@@ -611,10 +633,10 @@ class Reader {
       } else if (c === '\\') {
         this.pos++;
       } else if (/[0-9]/.test(c)) {
-        this.pos += /^[0-9][0-9A-Za-z_#@]*/.exec(this.src.slice(this.pos))![0].length;
+        this.pos += matchAt(NUMBER, this.src, this.pos)![0].length;
         continue;
       } else {
-        const name = NAME.exec(this.src.slice(this.pos));
+        const name = matchAt(NAME, this.src, this.pos);
         if (name) {
           this.add('arithmetic', name[0]);
           this.pos += name[0].length;
@@ -799,8 +821,8 @@ export function shellDataFindings(command: string): ShellFinding[] {
   try {
     new Reader(command, findings, 0).readAll();
   } catch (err) {
-    if (!(err instanceof Unreadable)) throw err;
-    findings.push({ kind: 'unreadable', text: err.message });
+    // Anything else the reader trips on is refused too, never passed.
+    findings.push({ kind: 'unreadable', text: err instanceof Unreadable ? err.message : 'a construct this check cannot follow' });
   }
   return findings.slice(0, MAX_FINDINGS);
 }

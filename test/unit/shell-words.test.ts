@@ -162,6 +162,16 @@ describe('shell-words: what a shell command does with incident data', function (
       const findings = shellDataFindings(hostile);
       assert.ok(Array.isArray(findings));
     }
+    // Nesting of ${…} and $((…)) is bounded like $(…): refused, not a stack overflow.
+    for (const deep of ['${a:-'.repeat(800), '$(( $(( '.repeat(400)]) {
+      assert.deepEqual(shellDataFindings(deep).filter((f) => f.kind === 'unreadable'), [{ kind: 'unreadable', text: 'nesting deeper than 16' }]);
+    }
+    // Work is bounded by the nesting: a 4 KiB command of eval strings or backticks is read in well under a second.
+    for (const heavy of ['eval eval '.repeat(409), '`'.repeat(4096), '$a'.repeat(2048)]) {
+      const started = performance.now();
+      shellDataFindings(heavy);
+      assert.ok(performance.now() - started < 1000, `${heavy.slice(0, 10)}… took ${performance.now() - started} ms`);
+    }
     // A carriage return is part of a word, not a blank: the $1 beside it is still found.
     assert.deepEqual(unquotedParameters('a\r$1\r'), ['$1']);
   });
