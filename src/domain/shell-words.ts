@@ -39,8 +39,9 @@
  * character; an unquoted delimiter's body expands `$…` but neither splits nor globs (POSIX: like double
  * quotes), so an expansion there is not `unquoted`, though it counts as data for the command reading the
  * body (a shell on stdin re-parses it); a quoted delimiter (`<<'EOF'`, `<<"EOF"`, `<<E\OF`) expands nothing.
- * It errs towards refusing: `x=$1` and `case $1 in` do not split, yet are reported; `grep ssh "$1"` is
- * read as an ssh. What it does not see is listed in docs/security.md ("What the check does not see").
+ * It errs towards refusing: `x=$1` and `case $1 in` do not split, yet are reported; after a wrapper (`sudo`,
+ * `timeout`, `find`…) any word naming a shell or ssh is taken for the command (`timeout 5 grep ssh "$1"`).
+ * What it does not see is listed in docs/security.md ("What the shell-words check does not see").
  *
  * Hand-written on purpose: `bash-parser` (0.5.0, unmaintained, 21 small dependencies on Babel 6) and
  * `shell-quote` (a tokenizer of argv quoting: no here-documents, no nesting, expands variables itself)
