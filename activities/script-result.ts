@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { envSchema } from '../src/config.js';
-import { scriptOutputText } from '../src/domain/agent-result.js';
+import { recordableExitCode, scriptOutputText, signalName } from '../src/domain/agent-result.js';
 import type { EnvironmentSsh } from '../src/db/database.js';
 import { SshConfigError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
@@ -63,6 +63,13 @@ export function sshMaxSessionsPerHost(env: NodeJS.ProcessEnv): number {
  * JSON-encoded, whatever the script printed): a script on the agent or over SSH reads up to 64 KiB per
  * stream, and a control character takes 6 bytes in JSON, so the whole could take ~786 KB of the run's
  * history in each copy (the result, the record, every later action's input).
+ *
+ * What the host said of the exit is untrusted too (a compromised management VM answers what it likes). An
+ * exit status that Postgres's `integer` cannot hold (recordableExitCode; ssh2 reads it as a uint32, so
+ * 4294967295 or Windows OpenSSH's 0xC0000005 may come) is a failure with no exit code, whose error shows
+ * the value: recorded as it is, the action-run or job-target write would fail on every retry and the run
+ * never end. A signal name not of the form of one (signalName: at most 32 characters, capitals and digits)
+ * is not repeated in full: the error shows its first 32 characters, JSON-quoted.
  */
 export function scriptResult(
   r: ScriptResult,
@@ -70,8 +77,16 @@ export function scriptResult(
   killed = 'process group killed',
 ): ScriptActionResult {
   const output = scriptOutputText(r.stdout, r.stderr);
-  const error = r.timedOut ? `timed out after ${timeoutMs / 1000} s; ${killed}` : r.exitCode !== 0 ? `exit code ${r.exitCode ?? r.signal}` : undefined;
-  return { exitCode: r.exitCode, outputExcerpt: output, timedOut: r.timedOut, durationMs: r.durationMs, ...(error ? { error } : {}) };
+  const exitCode = recordableExitCode(r.exitCode);
+  const signal = r.signal === null ? null : (signalName(r.signal) ?? `(a signal name not of the form of one: ${JSON.stringify(r.signal.slice(0, 32))}${r.signal.length > 32 ? '…' : ''})`);
+  const error = r.timedOut
+    ? `timed out after ${timeoutMs / 1000} s; ${killed}`
+    : r.exitCode !== null && exitCode === null
+      ? `the host sent an exit status out of range (${String(r.exitCode)}); an exit status is at most 2147483647`
+      : exitCode !== 0
+        ? `exit code ${exitCode ?? signal}`
+        : undefined;
+  return { exitCode, outputExcerpt: output, timedOut: r.timedOut, durationMs: r.durationMs, ...(error ? { error } : {}) };
 }
 
 /**

@@ -184,6 +184,24 @@ function jsonByteLength(text: string): number {
 }
 
 /**
+ * An exit code as it may be recorded: an integer that fits Postgres's `integer` (int32), or null. The
+ * action-run and job-target exit-code columns are `integer`: a larger value makes the write fail ("integer
+ * out of range") on every retry, and the run never ends. An agent's answer and an SSH host's exit status
+ * (ssh2 reads it as a uint32: a hostile host may send 4294967295, Windows OpenSSH 0xC0000005) both pass here.
+ */
+export function recordableExitCode(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value >= -2147483648 && value <= 2147483647 ? value : null;
+}
+
+/** A signal name as a host may report it (ssh2 prefixes the name the host sent with `SIG`): short, capitals and digits only. */
+const SIGNAL_NAME = /^SIG[A-Z0-9]{1,29}$/;
+
+/** The signal name when it has the form of one (SIGNAL_NAME, at most 32 characters), else undefined. */
+export function signalName(value: string): string | undefined {
+  return SIGNAL_NAME.test(value) ? value : undefined;
+}
+
+/**
  * An agent's answer reduced to AgentScriptOutcome. Anything else in it is dropped; a wrong type becomes
  * the neutral value (exit code null, empty output), and an answer that is not an object at all is a
  * failed run that says so.
@@ -191,7 +209,7 @@ function jsonByteLength(text: string): number {
 export function agentOutcome(raw: unknown): AgentScriptOutcome {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { exitCode: null, outputExcerpt: '', error: 'the agent answered something that is not a script result' };
   const r = raw as Record<string, unknown>;
-  const exitCode = typeof r.exitCode === 'number' && Number.isInteger(r.exitCode) && r.exitCode >= -2147483648 && r.exitCode <= 2147483647 ? r.exitCode : null;
+  const exitCode = recordableExitCode(r.exitCode);
   const out: AgentScriptOutcome = { exitCode, outputExcerpt: typeof r.outputExcerpt === 'string' ? outputText(r.outputExcerpt) : '' };
   const error = typeof r.error === 'string' ? errorText(r.error) : undefined;
   if (error) out.error = error;

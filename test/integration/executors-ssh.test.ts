@@ -12,6 +12,7 @@ import type { EnvironmentSsh } from '../../src/db/database.js';
 import { HostKeyMismatchError, ScriptNotAllowedError, SshAuthError, SshConfigError, SshConnectionError } from '../../src/executors/errors.js';
 import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout, withEnv } from '../../src/executors/ssh.js';
 import { exitsJustBeforeDeadline } from '../helpers/exit-before-deadline.js';
+import { startHostileSshd, type HostileExit } from '../helpers/hostile-sshd.js';
 import { generateKeyPair, startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startDelayingProxy, startTcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -575,6 +576,60 @@ describe('executors/ssh', () => {
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('against a hostile host (a compromised management VM answering what it likes)', function () {
+    this.timeout(30_000);
+    const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    /** What runOnManagementVm (script.ssh actions and SSH jobs) reports of a script run on a host that ends it with `exit`. */
+    const runOn = async (exit: HostileExit): Promise<ScriptActionResult> => {
+      const host = await startHostileSshd(exit);
+      const scriptsDir = '/opt/selfheal/scripts';
+      const env = { SELFHEAL_SSH_SCRIPTS_DIR: scriptsDir, SELFHEAL_SECRET_SSH_TEST_KEY: host.privateKey };
+      const vm: EnvironmentSsh = { host: host.host, port: host.port, user: host.username, keyRef: 'env:SELFHEAL_SECRET_SSH_TEST_KEY', hostKeyFingerprint: host.hostKeyFingerprint };
+      try {
+        return await new MockActivityEnvironment(undefined, { logger: quiet }).run(() => runOnManagementVm(vm, [remoteScriptPath('fix.sh', env)], 10_000, env));
+      } finally {
+        await host.stop();
+      }
+    };
+
+    for (const [status, name] of [
+      [4294967295, '0xFFFFFFFF'],
+      [0xc0000005, "Windows OpenSSH's 0xC0000005"],
+      [2147483648, '2^31'],
+    ] as const) {
+      it(`an exit status Postgres's integer cannot hold (${name}) is a failure with no exit code, whose error shows the value`, async () => {
+        const r = await runOn({ status });
+        assert.equal(r.exitCode, null);
+        assert.equal(r.error, `the host sent an exit status out of range (${status}); an exit status is at most 2147483647`);
+        assert.equal(r.timedOut, false);
+        assert.match(r.outputExcerpt, /hostile host here/);
+      });
+    }
+
+    it('the largest exit status an integer holds (2147483647) is kept as the exit code', async () => {
+      const r = await runOn({ status: 2147483647 });
+      assert.equal(r.exitCode, 2147483647);
+      assert.equal(r.error, 'exit code 2147483647');
+    });
+
+    it('a signal name of 30,000 characters is not repeated: the error shows its first 32, quoted', async () => {
+      const r = await runOn({ signal: 'X'.repeat(30_000) });
+      assert.equal(r.exitCode, null);
+      assert.equal(r.error, `exit code (a signal name not of the form of one: "SIG${'X'.repeat(29)}"…)`);
+    });
+
+    it('a signal name with other characters is quoted, never taken as one', async () => {
+      const r = await runOn({ signal: 'KILL"\n<B>' });
+      assert.equal(r.exitCode, null);
+      assert.equal(r.error, `exit code (a signal name not of the form of one: ${JSON.stringify('SIGKILL"\n<B>')})`);
+    });
+
+    it('a signal name of the usual form is reported as before', async () => {
+      const r = await runOn({ signal: 'KILL' });
+      assert.equal(r.error, 'exit code SIGKILL');
     });
   });
 

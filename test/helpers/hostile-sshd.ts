@@ -1,0 +1,65 @@
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import { fingerprintOfKeyBlob } from '../../src/executors/ssh.js';
+
+const { Server, utils } = ssh2;
+/** ssh2's table of the signal names its Server may send (it refuses any other). */
+const { SIGNALS } = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as { SIGNALS: Record<string, number> };
+
+/** How the hostile host ends every command: an exit status (any uint32), or an exit signal with this name (without `SIG`). */
+export type HostileExit = { status: number } | { signal: string };
+
+export interface HostileSshd {
+  host: string;
+  port: number;
+  username: string;
+  /** OpenSSH private key text of a client key (any key is accepted). */
+  privateKey: string;
+  /** `SHA256:…` of the server's host key, to pin. */
+  hostKeyFingerprint: string;
+  /** The commands it was sent, in order. */
+  commands: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A compromised management VM: an ssh2 Server that accepts any key, runs nothing, prints one line and ends
+ * every exec with `exit` (a real sshd cannot send an exit status above 255 or a made-up signal name).
+ */
+export async function startHostileSshd(exit: HostileExit): Promise<HostileSshd> {
+  const hostKey = utils.generateKeyPairSync('ed25519');
+  const client = utils.generateKeyPairSync('ed25519');
+  const parsed = utils.parseKey(hostKey.public);
+  if (parsed instanceof Error) throw parsed;
+  const commands: string[] = [];
+  // ssh2 sends only the signal names it knows: let it send this one too, as a hostile host would.
+  if ('signal' in exit) SIGNALS[exit.signal.toUpperCase()] = 1;
+  const server = new Server({ hostKeys: [hostKey.private] }, (conn) => {
+    conn.on('error', () => undefined);
+    conn.on('authentication', (ctx) => ctx.accept());
+    conn.on('ready', () =>
+      conn.on('session', (accept) => {
+        const session = accept();
+        session.on('exec', (acceptExec, _reject, info) => {
+          commands.push(info.command);
+          const stream = acceptExec();
+          stream.write('hostile host here\n');
+          if ('status' in exit) stream.exit(exit.status);
+          else stream.exit(exit.signal, false, 'core dumped elsewhere');
+          stream.end();
+        });
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    host: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    username: 'root',
+    privateKey: client.private,
+    hostKeyFingerprint: fingerprintOfKeyBlob(parsed.getPublicSSH()),
+    commands,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
