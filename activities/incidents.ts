@@ -15,6 +15,7 @@ import {
 } from '../src/db/repositories/incidents.js';
 import { inTransaction } from '../src/db/repositories/transactions.js';
 import { extractEnvironment, type ExtractorsConfig } from '../src/domain/extract.js';
+import { capAlerts } from '../src/domain/stored-alerts.js';
 import { incidentIdOf, statusFromEventType, toIncidentSnapshot, type PagerDutyEvent } from '../src/pagerduty/parse.js';
 import { incidentWorkflowId } from '../src/contracts/names.js';
 import type { Logger } from '../src/logger.js';
@@ -194,13 +195,17 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
     });
   }
 
-  /** V3 webhooks carry no alert details: fetch them (at most the stored number) when a token is configured. */
+  /**
+   * V3 webhooks carry no alert details: fetch them (at most the stored number) when a token is configured.
+   * What is kept is bounded in bytes too (capAlerts: 1 MiB of JSON together, a marker counting
+   * those left out): every reader of the incident row reads them.
+   */
   async function fetchAlerts(incidentId: string): Promise<unknown[] | undefined> {
     if (!deps.pagerduty) return undefined;
     try {
       // Alert details are whatever the monitoring that raised them sent: U+0000 and lone surrogates, which
       // jsonb refuses, are shown as U+FFFD (as in an event), or storing them would fail triage on every retry.
-      return storable((await deps.pagerduty.listIncidentAlerts(incidentId, { max: MAX_STORED_ALERTS })).slice(0, MAX_STORED_ALERTS));
+      return capAlerts(storable((await deps.pagerduty.listIncidentAlerts(incidentId, { max: MAX_STORED_ALERTS })).slice(0, MAX_STORED_ALERTS)));
     } catch (err) {
       // A 4xx (token without access, incident gone) will not change on a retry; the workflow goes on without.
       throw toFailure(err);

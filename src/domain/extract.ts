@@ -6,6 +6,7 @@ import { isPlainObject } from './objects.js';
 import { parsePattern, WILDCARD, type PatternSegment } from './json-path.js';
 import { compileUserRegex, MAX_SUBJECT_LENGTH, type UserRegex } from './regex.js';
 import { cutAt } from './text.js';
+import { withoutOmittedMarker } from './stored-alerts.js';
 
 export const MAX_VALUE_LENGTH = 256;
 /** Texts longer than this are cut before regexes run, to bound matching cost. */
@@ -218,7 +219,7 @@ function stringLeaves(value: unknown, out: string[], depth = 0): void {
 }
 
 function prepare(input: ExtractionInput): Prepared {
-  const alerts = (input.alerts ?? []).slice(0, MAX_ALERTS).filter(isPlainObject);
+  const alerts = withoutOmittedMarker(input.alerts ?? []).slice(0, MAX_ALERTS).filter(isPlainObject);
   const roots = alerts.map((alert) => {
     const body = isPlainObject(alert['body']) ? alert['body'] : {};
     const cef = isPlainObject(body['cef_details']) ? body['cef_details'] : undefined;

@@ -137,4 +137,17 @@ describe('incidents API: filters and pagination', function () {
     const small = (await (await get('/api/incidents/PINC1')).json()) as { omitted: Record<string, number> };
     assert.deepEqual(small.omitted, { events: 0, matches: 0, actionRuns: 0 });
   });
+
+  it('the list leaves out description and alerts; the incident shows its alerts as stored, the marker of those left out as alertsOmitted', async function () {
+    const alerts = [{ id: 'A1', type: 'alert', body: { details: { host: 'h1' } } }, { type: 'selfhealing_alerts_omitted', omitted: 3, omittedBytes: 900000 }];
+    await db.db.updateTable('incidents').set({ description: 'long text', alerts: JSON.stringify(alerts) }).where('id', '=', 'PINC2').execute();
+    const listed = (await (await get('/api/incidents?service=PSVCA&status=triggered')).json()) as { items: Record<string, unknown>[] };
+    assert.equal(listed.items.find((i) => i['id'] === 'PINC2')?.['title'], 'incident 2');
+    for (const item of listed.items) assert.deepEqual([item['alerts'], item['description']], [undefined, undefined]);
+    const one = (await (await get('/api/incidents/PINC2')).json()) as { description: string; alerts: unknown[]; alertsOmitted: unknown };
+    assert.equal(one.description, 'long text');
+    assert.deepEqual(one.alerts, [alerts[0]]);
+    assert.deepEqual(one.alertsOmitted, { count: 3, bytes: 900000 });
+    assert.equal(((await (await get('/api/incidents/PINC1')).json()) as { alertsOmitted: unknown }).alertsOmitted, null);
+  });
 });

@@ -1,9 +1,10 @@
 // /api/incidents: incidents as stored (list, one with its history) and the approval gate, over
 // src/services/incidents.ts.
 import { z } from 'zod';
-import type { Incident } from '../../db/database.js';
+import type { ListedIncident } from '../../db/repositories/incidents.js';
 import { incidentService } from '../../services/incidents.js';
 import { safeLink } from '../../domain/agent-result.js';
+import { omittedAlerts, withoutOmittedMarker } from '../../domain/stored-alerts.js';
 import { workflowUrl } from '../../temporal/names.js';
 import type { AppDeps } from '../env.js';
 import { unstorableChar } from '../body.js';
@@ -79,7 +80,7 @@ export function incidentRoutes(deps: AppDeps) {
   const auth = authOf(deps);
   const uiUrl = deps.temporalUiUrl ?? deps.config.temporal.uiUrl;
 
-  const view = (i: Incident) => ({
+  const view = (i: ListedIncident) => ({
     id: i.id,
     number: i.number,
     title: i.title,
@@ -104,6 +105,7 @@ export function incidentRoutes(deps: AppDeps) {
       path: '/api/incidents',
       tags,
       summary: 'List incidents',
+      description: 'Newest first. Items leave out `description` and `alerts` (GET /api/incidents/{id} has them).',
       request: { query: incidentListQuerySchema },
       responses: { 200: json('A page of incidents.', z.object({ items: z.array(anyObject), nextCursor: z.string().nullable() })) },
     }),
@@ -130,7 +132,10 @@ export function incidentRoutes(deps: AppDeps) {
       path: '/api/incidents/{id}',
       tags,
       summary: 'One incident with events, environment, matches, action runs and its Temporal link',
-      description: 'Each of `events`, `matches` and `actionRuns` holds the newest 500 (every action run awaiting approval among them), oldest first; `omitted` counts the older ones left out.',
+      description:
+        'Each of `events`, `matches` and `actionRuns` holds the newest 500 (every action run awaiting approval among them), oldest first; `omitted` counts the older ones left out. ' +
+        '`alerts` are the PagerDuty alerts as stored when fetched: at most 50 and 1 MiB of JSON together (kept oldest first while they fit); `alertsOmitted` ({count, bytes}, else null) counts those left out. ' +
+        'Only this answer carries `description` and `alerts`; GET /api/incidents leaves them out.',
       request: { params: pathParams(['id', 'incident id']) },
       responses: { 200: json('The incident.', anyObject), 404: problemResponse('Unknown incident.') },
     }),
@@ -144,7 +149,9 @@ export function incidentRoutes(deps: AppDeps) {
           label,
           description: incident.description,
           environmentSources: (incident.environment as { sources?: unknown }).sources ?? {},
-          alerts: incident.alerts,
+          // As stored: at most 1 MiB (capAlerts); the marker of those left out is shown as alertsOmitted.
+          alerts: incident.alerts === null ? null : withoutOmittedMarker(incident.alerts),
+          alertsOmitted: omittedAlerts(incident.alerts),
           events: events.map((e) => ({
             eventId: e.event_id,
             webhookId: e.webhook_id,

@@ -169,13 +169,46 @@ export interface IncidentFilter {
  * JavaScript Date keeps milliseconds, and a cursor cut to them skipped every incident created later in the
  * same millisecond as the page's last one (a storm, or rows inserted in one transaction).
  */
-export async function listIncidents(db: Db, f: IncidentFilter): Promise<(Incident & { cursor_at: string })[]> {
+export async function listIncidents(db: Db, f: IncidentFilter): Promise<(ListedIncident & { cursor_at: string })[]> {
   return listIncidentsQuery(db, f).execute();
 }
 
+/**
+ * The columns a list of incidents reads: all but `description` and `alerts`, which only the incident's own
+ * page shows. `alerts` holds up to MAX_STORED_ALERT_BYTES per incident: a page of 200 read whole was
+ * hundreds of MB (before alerts were capped, up to 50 alerts of PagerDuty's 512 KB each).
+ */
+export const LISTED_INCIDENT_COLUMNS = [
+  'id',
+  'number',
+  'title',
+  'status',
+  'urgency',
+  'priority',
+  'service_id',
+  'service_name',
+  'escalation_policy_id',
+  'escalation_policy_name',
+  'assignees',
+  'html_url',
+  'incident_key',
+  'environment',
+  'workflow_id',
+  'pd_created_at',
+  'resolved_at',
+  'last_event_at',
+  'snapshot_at',
+  'reconciled_at',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly Exclude<keyof Incident, 'description' | 'alerts'>[];
+
+/** An incident as a list reads it (LISTED_INCIDENT_COLUMNS). */
+export type ListedIncident = Pick<Incident, (typeof LISTED_INCIDENT_COLUMNS)[number]>;
+
 /** The query of listIncidents, unrun (its plan is tested: served by an index in order, never a sort of the table). */
 export function listIncidentsQuery(db: Db, f: IncidentFilter) {
-  let q = db.selectFrom('incidents').selectAll().select(sql<string>`created_at::text`.as('cursor_at'));
+  let q = db.selectFrom('incidents').select(LISTED_INCIDENT_COLUMNS).select(sql<string>`created_at::text`.as('cursor_at'));
   if (f.status) q = q.where('status', '=', f.status);
   if (f.serviceId) q = q.where('service_id', '=', f.serviceId);
   if (f.environment) q = q.where(sql<string>`environment->>'environment'`, '=', f.environment);

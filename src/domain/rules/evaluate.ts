@@ -15,6 +15,7 @@ import { getPath, parsePath } from '../json-path.js';
 import { isPlainObject } from '../objects.js';
 import { compileUserRegex, type UserRegex } from '../regex.js';
 import { cutAt, jsonPrefix } from '../text.js';
+import { withoutOmittedMarker } from '../stored-alerts.js';
 import type { Condition, PredicateCondition, PredicateOp, Rule, Scalar } from './schema.js';
 import { describeTimeWindow, inTimeWindow, isIsoInstant, localTime, parseInstant, type TimeWindow } from './time-window.js';
 
@@ -73,7 +74,7 @@ function normaliseEvent(event: unknown): Obj {
 
 /** Assembles the evaluation context; tolerant of missing parts (they become `{}` / `[]`). */
 export function buildContext(input: BuildContextInput): EvaluationContext {
-  const alerts = (input.alerts ?? []).map(normaliseAlert);
+  const alerts = withoutOmittedMarker(input.alerts ?? []).map(normaliseAlert);
   return {
     incident: normaliseIncident(input.incident),
     environment: isPlainObject(input.environment) ? { ...input.environment } : {},

@@ -1,0 +1,72 @@
+// The alerts of an incident as stored (incidents.alerts): bounded in bytes when fetched. Pure.
+//
+// PagerDuty allows 512 KB per alert body and triage keeps 50 alerts: 25 MB on one incident row, read
+// whole by every reader of the row. What is kept is at most MAX_STORED_ALERTS_BYTES of JSON in total, and
+// so per alert too: PagerDuty's REST answer repeats an alert's custom details (body.details and
+// body.cef_details.details), so one alert PagerDuty accepted (512 KB) may be 1 MB of JSON, and is kept.
+// Alerts are kept in PagerDuty's order (oldest first): one over MAX_ALERT_BYTES is left out, and from the
+// first that would take the total past MAX_STORED_ALERTS_BYTES, it and every later one are. When any was
+// left out, a last element, the marker {"type": "selfhealing_alerts_omitted", "omitted": n, "omittedBytes": b},
+// says how many and how many bytes; rules and extractors never see it (withoutOmittedMarker).
+
+/** Most JSON bytes of the alerts kept on one incident, all together. */
+export const MAX_STORED_ALERTS_BYTES = 1024 * 1024;
+/** Most JSON bytes of one alert kept: the whole budget (an alert of PagerDuty's largest, its details twice, fits). */
+export const MAX_ALERT_BYTES = MAX_STORED_ALERTS_BYTES;
+/** The `type` of the marker ending stored alerts when some were left out. */
+export const OMITTED_ALERTS_TYPE = 'selfhealing_alerts_omitted';
+
+/** The marker: how many of the fetched alerts were left out, and their JSON bytes. */
+export interface OmittedAlerts {
+  type: typeof OMITTED_ALERTS_TYPE;
+  omitted: number;
+  omittedBytes: number;
+}
+
+/** UTF-8 bytes of the value's JSON (each half of a surrogate pair counts 2). */
+function jsonBytes(value: unknown): number {
+  const text = JSON.stringify(value) ?? 'null';
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    bytes += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
+  }
+  return bytes;
+}
+
+/** The alerts to store: at most MAX_ALERT_BYTES each and MAX_STORED_ALERTS_BYTES together, with the marker when some were left out. */
+export function capAlerts(alerts: readonly unknown[], limits: { maxBytes: number; maxAlertBytes: number } = { maxBytes: MAX_STORED_ALERTS_BYTES, maxAlertBytes: MAX_ALERT_BYTES }): unknown[] {
+  const kept: unknown[] = [];
+  let bytes = 0;
+  let omitted = 0;
+  let omittedBytes = 0;
+  let full = false;
+  for (const alert of alerts) {
+    const size = jsonBytes(alert);
+    if (!full && size <= limits.maxAlertBytes && bytes + size <= limits.maxBytes) {
+      kept.push(alert);
+      bytes += size;
+      continue;
+    }
+    if (size <= limits.maxAlertBytes) full = true;
+    omitted++;
+    omittedBytes += size;
+  }
+  if (omitted > 0) kept.push({ type: OMITTED_ALERTS_TYPE, omitted, omittedBytes } satisfies OmittedAlerts);
+  return kept;
+}
+
+function isMarker(a: unknown): a is OmittedAlerts {
+  return typeof a === 'object' && a !== null && !Array.isArray(a) && (a as { type?: unknown }).type === OMITTED_ALERTS_TYPE;
+}
+
+/** The stored alerts without the marker: what rules, extractors and readers take for the incident's alerts. */
+export function withoutOmittedMarker<T>(alerts: readonly T[]): T[] {
+  return alerts.filter((a) => !isMarker(a));
+}
+
+/** How many alerts were left out when they were stored (the marker's), or null when none were. */
+export function omittedAlerts(alerts: readonly unknown[] | null | undefined): { count: number; bytes: number } | null {
+  const marker = (alerts ?? []).find(isMarker);
+  return marker ? { count: Number(marker.omitted) || 0, bytes: Number(marker.omittedBytes) || 0 } : null;
+}
