@@ -4,7 +4,7 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import { TimeoutType } from '@temporalio/common';
 import type { createAgentActivities } from '../activities/agent.js';
-import { agentOutcome } from '../src/domain/agent-result.js';
+import { agentOutcome, errorText } from '../src/domain/agent-result.js';
 import { AGENT_CHECK_SCRIPT, type AgentCheckInput, type AgentCheckResult } from '../src/contracts/jobs.js';
 
 type AgentActivities = ReturnType<typeof createAgentActivities>;
@@ -39,7 +39,8 @@ export async function agentCheckWorkflow(input: AgentCheckInput): Promise<AgentC
     if (cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_START) {
       return { ...base, healthy: false, reached: false, exitCode: null, output: '', error: `no Doctor agent picked the check up from ${input.taskQueue} within ${input.scheduleToStartSeconds ?? 15} s` };
     }
+    // Whatever the agent (or whoever holds its queue) failed with, bounded as a rule run's or job's error.
     const message = cause instanceof ApplicationFailure ? `${cause.type ?? 'error'}: ${cause.message}` : (cause?.message ?? err.message);
-    return { ...base, healthy: false, reached: true, exitCode: null, output: '', error: message };
+    return { ...base, healthy: false, reached: true, exitCode: null, output: '', error: errorText(message) };
   }
 }
