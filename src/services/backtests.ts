@@ -13,7 +13,7 @@ import { DEFAULT_TEAM } from '../domain/teams.js';
 import { countHistory, loadEnvironmentTeams, loadEnvironmentWindows, loadOtherRules, loadRuleVersions, measureRuleVersions, readHistory } from '../db/repositories/history.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
-import { insertRuleBacktest, listRuleBacktests } from '../db/repositories/backtests.js';
+import { insertRuleBacktest, listRuleBacktestPage } from '../db/repositories/backtests.js';
 import { findRule } from '../db/repositories/rules.js';
 import {
   BacktestLimitError,
@@ -36,6 +36,7 @@ import type { Logger } from '../logger.js';
 import type { Actor } from './actor.js';
 import { decodeCursor, encodeCursor, requestHash, resolveWindow, type ResolvedWindow, type WindowInput } from './backtest-window.js';
 import { NotFoundError, ValidationError } from './errors.js';
+import { decodeCursor as decodePageCursor, encodeCursor as encodePageCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { refuseUnsaveable } from './rules.js';
 import { canRead, requireTeam } from './team-access.js';
 
@@ -285,11 +286,18 @@ export function backtestService(deps: BacktestServiceDeps) {
       });
     },
 
-    async list(actor: Actor, id: string) {
+    /**
+     * The rule's attached backtests, newest first, a page at a time: `limit` at most and no more than
+     * LIST_PAGE_BYTES of summaries (one at least); `nextCursor` (the page's last id) leads on.
+     */
+    async list(actor: Actor, id: string, page: { limit: number; cursor?: string | undefined } = { limit: 200 }) {
+      const before = page.cursor === undefined ? undefined : decodePageCursor(page.cursor, 1)[0]!;
+      if (before !== undefined && !/^[0-9]{1,18}$/.test(before)) throw new ValidationError('invalid cursor: send the nextCursor of the previous page', [{ path: 'cursor', message: 'not a cursor this listing gave' }]);
       const row = await findRule(db, id, { includeDeleted: true });
       if (!row) throw new NotFoundError(`rule ${id} is not known`);
       requireTeam(actor, 'viewer', row.team, `rule ${id}`);
-      return listRuleBacktests(db, id);
+      const { rows, last } = await listRuleBacktestPage(db, id, { before, limit: page.limit, maxBytes: LIST_PAGE_BYTES });
+      return { rows, nextCursor: last && encodePageCursor([last]) };
     },
   };
 }

@@ -255,6 +255,21 @@ describe('backtest engine (src/domain/backtest)', function () {
     assert.deepEqual(r.summary.candidate.perHour.map((h) => [h.hour.slice(11, 13), h.firings]), [['14', 7], ['16', 1]]);
     assert.deepEqual(r.summary.candidate.byEnvironment.map((g) => [g.key, g.matched]), [['prod-eu', 6], ['prod-us', 2]]);
     assert.deepEqual(r.summary.candidate.byService.map((g) => [g.key, g.name, g.fired]), [[SVC, 'svc', 8]]);
+    assert.deepEqual([r.summary.candidate.byServiceOmitted, r.summary.candidate.byEnvironmentOmitted], [0, 0]);
+  });
+
+  it('a summary keeps the 100 environments with the most matches and counts the others (one group per distinct extracted value)', async function () {
+    const events: HistoryEvent[] = [];
+    // 'prod-eu' matches three times; 249 other environments once each (hostile alerts: a new value every event).
+    for (let i = 0; i < 3; i++) events.push(ev(`E${i}`, `2026-11-10T10:0${i}:00Z`, { host: 'h', env: 'prod-eu' }));
+    for (let i = 0; i < 249; i++) events.push(ev(`X${i}`, new Date(Date.UTC(2026, 10, 10, 11) + i * 1000).toISOString(), { host: 'h', env: `env-${String(i).padStart(3, '0')}-${'x'.repeat(200)}` }));
+    const r = await runBacktest(stream(events), spec(def({})));
+    const s = r.summary.candidate;
+    assert.equal(s.matched, 252);
+    assert.equal(s.byEnvironment.length, 100);
+    assert.equal(s.byEnvironmentOmitted, 150);
+    assert.deepEqual([s.byEnvironment[0]!.key, s.byEnvironment[0]!.matched], ['prod-eu', 3]);
+    assert.ok(JSON.stringify(s).length < 100 * 400, `${JSON.stringify(s).length} characters`);
   });
 
   it('pages: offset and limit over the events listed, the total counted over all of them, filters for what is reported', async function () {

@@ -3,12 +3,14 @@
 // POST /api/rules/{id}/backtest attaches a backtest of the current version to that version (stored, and in
 // the audit log); GET /api/rules/{id}/backtests lists them. The work is src/services/backtests.ts.
 import { z } from 'zod';
+import { MAX_GROUPS } from '../../domain/backtest/types.js';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
 import { backtestService } from '../../services/backtests.js';
 import type { AppDeps } from '../env.js';
 import { ProblemError } from '../problem.js';
 import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
-import { anyObject, list, pathParams } from '../schemas/common.js';
+import { LIST_PAGE_BYTES } from '../../services/list-pages.js';
+import { anyObject, pageOf, pageQuery, pathParams } from '../schemas/common.js';
 
 // ---- request schemas (they also generate the OpenAPI document) ---------------------------------------
 
@@ -84,6 +86,10 @@ function backtestView(r: { id: string; rule_id: string; version: number; actor: 
 
 const tags = ['rules'];
 const idParam = pathParams(['id', 'rule id']);
+const backtestPageQuery = z.object({
+  ...pageQuery,
+  limit: z.coerce.number().int().min(1).max(200).default(200).describe("Backtests on the page at most (1 to 200; fewer when they pass the page's bytes)."),
+});
 
 /** `clock` (milliseconds) is what the time budget is measured on; tests pass their own. */
 export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {}) {
@@ -157,11 +163,15 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
       method: 'get',
       path: '/api/rules/{id}/backtests',
       tags,
-      summary: "Backtests attached to the rule's versions, newest first",
-      request: { params: idParam },
-      responses: { 200: json('Attached backtests.', list(ruleBacktestViewSchema)), 404: problemResponse('Unknown rule.') },
+      summary: "Backtests attached to the rule's versions, newest first, paged by cursor",
+      description: `A page holds \`limit\` backtests at most (default 200), and no more than ${LIST_PAGE_BYTES / (1024 * 1024)} MiB of summaries (one backtest at least): follow \`nextCursor\` until it is null. A summary keeps the ${MAX_GROUPS} services and environments with the most matches (\`byService\`, \`byEnvironment\`); \`byServiceOmitted\` and \`byEnvironmentOmitted\` count the others.`,
+      request: { params: idParam, query: backtestPageQuery },
+      responses: { 200: json('A page of attached backtests.', pageOf(ruleBacktestViewSchema)), 404: problemResponse('Unknown rule.') },
     }),
-    async (c) => c.json({ items: (await backtests.list(actorOf(c), c.req.param('id'))).map(backtestView) }, 200),
+    async (c) => {
+      const { rows, nextCursor } = await backtests.list(actorOf(c), c.req.param('id'), c.req.valid('query'));
+      return c.json({ items: rows.map(backtestView), nextCursor }, 200);
+    },
   );
 
   return app;

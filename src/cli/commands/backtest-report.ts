@@ -56,8 +56,10 @@ function laneLines(s: LaneSummary): string[] {
     `  matched ${s.matched} of ${s.evaluated} events evaluated: run ${d.run}, dry-run ${d.dry_run}, notifications only ${d.notify_only}, skipped ${d.skipped}${suppressed ? ` (${suppressed})` : ''}`,
     `  would fire ${s.firings} time(s) launching ${s.actions} action(s); peak ${s.peakPerHour ? `${s.peakPerHour.firings}/h at ${hour(s.peakPerHour.hour)}` : '0/h'}`,
   ];
-  if (s.byEnvironment.length > 0) lines.push(`  by environment: ${s.byEnvironment.map((g) => `${g.key} ${g.matched} (${g.fired} ran)`).join(', ')}`);
-  if (s.byService.length > 1) lines.push(`  by service: ${s.byService.map((g) => `${g.name ?? g.key} ${g.matched}`).join(', ')}`);
+  // A summary keeps the 100 groups with the most matches and counts the others (absent from older servers' answers).
+  const more = (n: number | undefined) => (n ? `, and ${n} more` : '');
+  if (s.byEnvironment.length > 0) lines.push(`  by environment: ${s.byEnvironment.map((g) => `${g.key} ${g.matched} (${g.fired} ran)`).join(', ')}${more(s.byEnvironmentOmitted)}`);
+  if (s.byService.length > 1) lines.push(`  by service: ${s.byService.map((g) => `${g.name ?? g.key} ${g.matched}`).join(', ')}${more(s.byServiceOmitted)}`);
   if (s.argsRefused > 0) {
     lines.push(`  ✗ ${s.argsRefused} match(es) with a script argument the run would refuse (an incident value starting with '-'): the action fails without running (refusedArgs of each event)`);
   }

@@ -1,5 +1,7 @@
 // Backtests attached to rule versions (what the author saw before enabling), and the retention watermark
 // the backtest reads to say how far back the history goes.
+import { sql } from 'kysely';
+import { rowsWithin } from '../../domain/pages.js';
 import type { Db } from './db.js';
 
 export async function insertRuleBacktest(db: Db, b: { ruleId: string; version: number; actor: string; from: Date; to: Date; summary: unknown }) {
@@ -10,9 +12,25 @@ export async function insertRuleBacktest(db: Db, b: { ruleId: string; version: n
     .executeTakeFirstOrThrow();
 }
 
-/** Newest first. */
-export async function listRuleBacktests(db: Db, ruleId: string) {
-  return db.selectFrom('rule_backtests').selectAll().where('rule_id', '=', ruleId).orderBy('id', 'desc').limit(200).execute();
+/**
+ * A page of the rule's backtests, newest first, after the one whose id is `before` (when given): `limit`
+ * at most and no more than `maxBytes` of summaries as JSON (one at least), measured before any is read.
+ * `last`: the id of the page's last backtest when more follow, else null.
+ */
+export async function listRuleBacktestPage(db: Db, ruleId: string, page: { before?: string | undefined; limit: number; maxBytes: number }) {
+  const sizes = await db
+    .selectFrom('rule_backtests')
+    .select(['id', sql<string>`octet_length(summary::text)`.as('bytes')])
+    .where('rule_id', '=', ruleId)
+    .$if(page.before !== undefined, (q) => q.where('id', '<', page.before!))
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
+  const taken = rowsWithin(sizes, page.limit, page.maxBytes);
+  if (taken === 0) return { rows: [], last: null };
+  const ids = sizes.slice(0, taken).map((s) => s.id);
+  const rows = await db.selectFrom('rule_backtests').selectAll().where('rule_id', '=', ruleId).where('id', 'in', ids).orderBy('id', 'desc').execute();
+  return { rows, last: sizes.length > taken ? String(sizes[taken - 1]!.id) : null };
 }
 
 /** The name of the watermark the history purge keeps (events, matches and runs are purged together). */

@@ -22,6 +22,7 @@ import { Lane, RecordedHolds, type LaneDecision } from './lane.js';
 import {
   CHANGE_KINDS,
   MAX_DIFF_INCIDENTS,
+  MAX_GROUPS,
   type BacktestItem,
   type BacktestResult,
   type BacktestSpec,
@@ -125,8 +126,10 @@ class LaneTally {
       actions: this.actions,
       peakPerHour: peak,
       perHour,
-      byService: [...this.services.values()].sort(byCount),
-      byEnvironment: [...this.environments.values()].sort(byCount),
+      byService: [...this.services.values()].sort(byCount).slice(0, MAX_GROUPS),
+      byServiceOmitted: Math.max(0, this.services.size - MAX_GROUPS),
+      byEnvironment: [...this.environments.values()].sort(byCount).slice(0, MAX_GROUPS),
+      byEnvironmentOmitted: Math.max(0, this.environments.size - MAX_GROUPS),
       assumptions: { holdsAssumed: this.holdsAssumed, outcomesUnknown: this.outcomesUnknown },
       argsRefused: this.argsRefused,
     };

@@ -232,8 +232,12 @@ export interface LaneSummary {
   peakPerHour: HourCount | null;
   /** Hours with at least one firing, in time order. */
   perHour: HourCount[];
+  /** The MAX_GROUPS services with the most matches, most first; `byServiceOmitted` counts the services left out. */
   byService: GroupCount[];
+  byServiceOmitted: number;
+  /** The MAX_GROUPS environments with the most matches, most first; `byEnvironmentOmitted` counts those left out. */
   byEnvironment: GroupCount[];
+  byEnvironmentOmitted: number;
   assumptions: {
     /** Runs whose hold on their target was assumed (no run of that incident on that target recorded). */
     holdsAssumed: number;
@@ -281,3 +285,10 @@ export interface BacktestResult {
 }
 
 export const MAX_DIFF_INCIDENTS = 100;
+
+/**
+ * Groups (services, environments) a lane summary keeps, those with the most matches: environments are
+ * whatever the extractors found in alerts, one group per distinct value, and a summary is stored with
+ * the rule version it was attached to and read back by GET /api/rules/{id}/backtests.
+ */
+export const MAX_GROUPS = 100;

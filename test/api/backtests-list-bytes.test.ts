@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { createApp } from '../../src/api/app.js';
+import { allRoutes } from '../../src/api/routes/index.js';
+import { loadConfig } from '../../src/config.js';
+import { insertRuleBacktest } from '../../src/db/repositories/backtests.js';
+import { createLogger } from '../../src/logger.js';
+import { LIST_PAGE_BYTES } from '../../src/services/list-pages.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { stubScheduleClient } from '../helpers/schedule-stub.js';
+
+// GET /api/rules/{id}/backtests read 200 whole summaries, whatever their size (a summary's groups grew
+// with every distinct extracted value): now paged by `limit`, `cursor` and LIST_PAGE_BYTES like the other lists.
+const ADMIN = 'backtests-list-admin-token-0123456789';
+
+describe('GET /api/rules/{id}/backtests: paged by bytes', function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  let app: ReturnType<typeof createApp>;
+  let ruleId = '';
+  const ids: string[] = [];
+  const get = async (path: string) => {
+    const res = await app.request(path, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const text = await res.text();
+    return { status: res.status, bytes: Buffer.byteLength(text), body: JSON.parse(text) as { items: { id: string }[]; nextCursor: string | null; errors?: { path: string }[] } };
+  };
+
+  before(async function () {
+    db = await createTestDatabase();
+    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    app = createApp({ config, db: db.db, temporal: stubScheduleClient().temporal, logger: createLogger({ level: 'silent' }) }, allRoutes);
+    const res = await app.request('/api/rules', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'big-backtests', actions: [{ type: 'pagerduty.note', content: 'hi' }] }),
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    ruleId = ((await res.json()) as { id: string }).id;
+    // Five hostile summaries of 3 MB each (a group per distinct environment): 15 MB together.
+    const groups = Array.from({ length: 3000 }, (_, i) => ({ key: `env-${i}-${'x'.repeat(960)}`, matched: 1, fired: 1, suppressed: 0 }));
+    for (let i = 0; i < 5; i++) {
+      const saved = await insertRuleBacktest(db.db, { ruleId, version: 1, actor: 'admin', from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-11-02T00:00:00Z'), summary: { candidate: { byEnvironment: groups } } });
+      ids.unshift(String(saved.id));
+    }
+  });
+  after(async () => db?.close());
+
+  it('a page holds at most 8 MiB of summaries (one at least); following nextCursor lists every backtest once, newest first', async function () {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await get(`/api/rules/${ruleId}/backtests${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body).slice(0, 300));
+      assert.ok(page.bytes <= LIST_PAGE_BYTES + 64 * 1024, `a page of ${page.bytes} bytes`);
+      assert.ok(page.body.items.length >= 1);
+      seen.push(...page.body.items.map((b) => b.id));
+      cursor = page.body.nextCursor;
+      pages++;
+      assert.ok(pages < 10, 'pages do not end');
+    } while (cursor);
+    assert.deepEqual(seen, ids);
+    assert.equal(pages, 3);
+    const one = await get(`/api/rules/${ruleId}/backtests?limit=1`);
+    assert.deepEqual([one.body.items.map((b) => b.id), typeof one.body.nextCursor], [[ids[0]], 'string']);
+  });
+
+  it('a cursor this listing did not give is a 400 naming cursor', async function () {
+    for (const cursor of ['nope', Buffer.from(JSON.stringify(['abc'])).toString('base64url')]) {
+      const res = await get(`/api/rules/${ruleId}/backtests?cursor=${cursor}`);
+      assert.equal(res.status, 400, cursor);
+      assert.equal(res.body.errors?.[0]?.path, 'cursor');
+    }
+  });
+});
