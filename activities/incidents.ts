@@ -15,7 +15,7 @@ import {
 } from '../src/db/repositories/incidents.js';
 import { inTransaction } from '../src/db/repositories/transactions.js';
 import { extractEnvironment, type ExtractorsConfig } from '../src/domain/extract.js';
-import { capAlerts } from '../src/domain/stored-alerts.js';
+import { capAlerts, withoutOmittedMarker } from '../src/domain/stored-alerts.js';
 import { incidentIdOf, statusFromEventType, toIncidentSnapshot, type PagerDutyEvent } from '../src/pagerduty/parse.js';
 import { incidentWorkflowId } from '../src/contracts/names.js';
 import type { Logger } from '../src/logger.js';
@@ -216,7 +216,7 @@ export function createIncidentSteps(deps: IncidentActivityDeps) {
     const alerts = await fetchAlerts(input.incidentId);
     if (!alerts) return { alerts: null };
     await updateIncident(db, input.incidentId, { alerts: JSON.stringify(alerts), updated_at: new Date() });
-    return { alerts: alerts.length };
+    return { alerts: withoutOmittedMarker(alerts).length };
   }
 
   /**
