@@ -37,7 +37,7 @@ export async function readBodyCapped(res: Response, maxBytes: number): Promise<{
  * answers, logs and PagerDuty notes.
  */
 export function redirectTarget(location: string | null, base: string): string {
-  if (location === null) return '(no Location)';
+  if (location === null || location.trim() === '') return '(no Location)';
   const url = URL.parse(location.trim(), base);
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return '(a Location that is not an http or https URL)';
   const origin = url.origin.length > 200 ? `${url.origin.slice(0, 200)}…` : url.origin;

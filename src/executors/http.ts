@@ -170,9 +170,12 @@ function seeOtherError(req: HttpRequest, res: Response, why: string): HttpCallEr
   return new HttpCallError(message, null, false, { cause: new EgressDeniedError(reason) });
 }
 
-/** Whether `location` (resolved against `url`) is on `url`'s origin: scheme, host and port. */
+/**
+ * Whether `location` (resolved against `url`) is on `url`'s origin: scheme, host and port. A blank one is no
+ * Location: it would resolve to the url itself, and a 303 that names nowhere is not a delivery receipt.
+ */
 function sameOrigin(location: string | null, url: string): boolean {
-  if (location === null) return false;
+  if (location === null || location.trim() === '') return false;
   const to = URL.parse(location.trim(), url);
   const from = URL.parse(url);
   return to !== null && from !== null && (to.protocol === 'http:' || to.protocol === 'https:') && to.origin === from.origin;

@@ -246,7 +246,7 @@ describe('executors/notify', () => {
       assert.notEqual(req.headers['x-selfheal-signature'], signWebhookBody(timestamp, 'injected', req.rawBody, secret));
     });
 
-    it("a 303 See Other to the url's own origin is delivered; to another origin, or without a Location, it fails once naming that origin only; neither is followed", async () => {
+    it("a 303 See Other to the url's own origin is delivered; to another origin, or without a Location (or a blank one), it fails once naming that origin only; neither is followed", async () => {
       const elsewhere = await startHttpPeer([{ method: 'GET', path: /.*/, handle: () => ({ status: 200, text: 'elsewhere' }) }, { method: 'POST', path: /.*/, handle: () => ({ status: 200, text: 'ok' }) }]);
       // The receiver's own origin, spelled out with its port (known once it listens).
       let own = '';
@@ -255,6 +255,8 @@ describe('executors/notify', () => {
         { method: 'POST', path: '/hook/absolute', handle: () => ({ status: 303, headers: { location: `${own}/deliveries/2` }, text: '' }) },
         { method: 'POST', path: '/hook/cross', handle: () => ({ status: 303, headers: { location: `${elsewhere.url}/sso/login?ticket=CROSSSECRET` }, text: '' }) },
         { method: 'POST', path: '/hook/none', handle: () => ({ status: 303, text: '' }) },
+        // A blank Location resolves to the url itself; it names nowhere and is no receipt either.
+        { method: 'POST', path: '/hook/blank', handle: () => ({ status: 303, headers: { location: ' ' }, text: '' }) },
         { method: 'GET', path: /.*/, handle: () => ({ status: 200, text: 'result' }) },
       ]);
       own = receiver.url;
@@ -265,6 +267,7 @@ describe('executors/notify', () => {
         for (const [path, target] of [
           ['cross', `"${elsewhere.url}" (path withheld)`],
           ['none', '(no Location)'],
+          ['blank', '(no Location)'],
         ] as const) {
           const err = await sendWebhook({ url: `${receiver.url}/hook/${path}`, body: { a: 1 } }).then(
             () => assert.fail(`${path}: a 303 elsewhere is not delivered`),
@@ -281,7 +284,7 @@ describe('executors/notify', () => {
         // One post each, never a GET of where the 303 pointed.
         assert.deepEqual(
           receiver.requests.map((r) => `${r.method} ${r.path}`),
-          ['POST /hook/relative', 'POST /hook/absolute', 'POST /hook/cross', 'POST /hook/none'],
+          ['POST /hook/relative', 'POST /hook/absolute', 'POST /hook/cross', 'POST /hook/none', 'POST /hook/blank'],
         );
         assert.deepEqual(elsewhere.requests, [], 'the cross-origin 303 is not followed');
       } finally {
