@@ -84,6 +84,10 @@ const WRAPPERS = new Set([
   'sudo', 'doas', 'env', 'nice', 'nohup', 'timeout', 'exec', 'command', 'builtin', 'xargs', 'setsid', 'stdbuf', 'ionice', 'chroot',
   'find', 'flock', 'time', 'busybox', 'unshare', 'nsenter', 'chpst', 'runcon', 'systemd-run', 'strace', 'parallel', 'taskset', 'chrt', 'su', 'runuser',
 ]);
+/** Paths (and the operand `-`) that name the command's own stdin. */
+const STDIN_PATHS = new Set(['-', '/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
+/** Variables whose value the shell or the loader reads as code or as where code comes from. */
+const CODE_VARIABLES = /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|BASH_FUNC_.*|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|NODE_OPTIONS|RUBYOPT)$/;
 const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'until', 'time', 'for', 'select']);
 const ARITH_TEST_OPS = new Set(['-eq', '-ne', '-lt', '-le', '-gt', '-ge']);
 /** Sticky patterns, matched where the reader stands (see {@link matchAt}), not on a copy of the rest. */
@@ -136,6 +140,8 @@ class Reader {
   private pos = 0;
   private readonly pendingHeredocs: HereDoc[] = [];
   private readonly deferred: Cmd[][] = [];
+  /** Names declared integer (`local -i n`): an assignment to them is arithmetic. */
+  private integers = new Set<string>();
 
   constructor(
     private readonly src: string,
@@ -182,6 +188,7 @@ class Reader {
     // Only reserved words so far (`then case …`, `if [[ … ]]`): the next word is the command's first.
     let leading = true;
     const endCommand = () => {
+      if (inDoubleBracket) throw new Unreadable('a "[[" without its "]]"');
       if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0) pipeline.push(cmd);
       cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0 };
       inDoubleBracket = false;
@@ -329,7 +336,8 @@ class Reader {
       }
       cmd.words.push(word);
       if (first && word.literal === 'case') cases.push('subject');
-      if (first && word.literal === '[[') inDoubleBracket = true;
+      // Only an unquoted [[ opens a test ('[[' is a command name like any other).
+      if (first && word.raw === '[[') inDoubleBracket = true;
       if (inDoubleBracket && word.literal === ']]') inDoubleBracket = false;
     }
     endPipeline();
@@ -469,7 +477,8 @@ class Reader {
       if (c === '$') {
         const before = this.pos;
         const n = this.readDollar(quoted);
-        if (n === 0) literal += this.src.slice(before, this.pos);
+        // $'…' is bash's ANSI-C quoting: its value (\x24 is a `$`) is what eval or sh -c reads.
+        if (n === 0) literal += !quoted && this.src[before + 1] === "'" ? decodeAnsiC(this.src.slice(before + 2, this.pos - 1)) : this.src.slice(before, this.pos);
         expansions += n;
         continue;
       }
@@ -507,6 +516,21 @@ class Reader {
     if (next === '{') {
       this.pos += 2;
       return this.readBrace(start, quoted);
+    }
+    if (next === '[') {
+      // $[…]: bash's old spelling of $((…)).
+      this.enter();
+      let depth = 0;
+      let end = this.pos + 2;
+      for (; end < this.src.length; end++) {
+        if (this.src[end] === '[') depth++;
+        else if (this.src[end] === ']' && depth-- === 0) break;
+      }
+      if (end >= this.src.length) throw new Unreadable('a "$[" without its "]"');
+      this.scanArithmeticText(this.src.slice(this.pos + 2, end));
+      this.pos = end + 1;
+      this.nesting--;
+      return 0;
     }
     if (next === "'" && !quoted) {
       // $'…': ANSI-C quoting (bash), no expansion inside.
@@ -561,6 +585,8 @@ class Reader {
       this.scanArithmeticText(this.src.slice(this.pos + 1, end).replace(':', ' '));
       this.pos = end;
     } else if (this.peek() !== '}') {
+      // ${x@P} expands the value as a prompt: its $(…) and `…` run.
+      if (this.peek() === '@' && this.peek(1) === 'P') this.add('reparse', `\${${prefix}${name}@P}`);
       this.readWord(true, quoted);
     }
     if (this.peek() !== '}') throw new Unreadable('a "${" without its "}"');
@@ -661,6 +687,15 @@ class Reader {
     new Reader(text, this.findings, this.depth + 1).readAll();
   }
 
+  /** An assignment word: data in a variable the shell reads as code, in a subscript, or in an integer variable. */
+  private checkAssignment(w: Word): void {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?\+?=/.exec(w.raw)!;
+    if (w.expansions === 0) return;
+    if (m[2] !== undefined && /[$`]/.test(m[2])) this.add('arithmetic', w.raw);
+    else if (CODE_VARIABLES.test(m[1]!)) this.add('reparse', w.raw);
+    else if (this.integers.has(m[1]!)) this.add('arithmetic', w.raw);
+  }
+
   private checkPipeline(pipeline: Cmd[]): void {
     let before = false;
     for (const cmd of pipeline) {
@@ -674,13 +709,43 @@ class Reader {
   private checkCommand(cmd: Cmd, fromStdin: boolean): void {
     const { words } = cmd;
     let i = 0;
-    while (i < words.length && (RESERVED.has(words[i]!.literal ?? '') || /^[A-Za-z_][A-Za-z0-9_]*\+?=/.test(words[i]!.raw))) i++;
-    while (i < words.length && ['command', 'builtin', 'exec'].includes(words[i]!.literal ?? '')) i++;
+    for (;;) {
+      const w = words[i];
+      if (w === undefined) break;
+      const lit = w.raw === w.literal ? w.literal : undefined;
+      if (lit !== undefined && ['command', 'builtin', 'exec', 'time'].includes(lit)) {
+        // `command -p`, `exec -a name`, `time -p`: their options come before the command.
+        i++;
+        while (words[i]?.literal?.startsWith('-')) {
+          if (words[i]!.literal === '--') {
+            i++;
+            break;
+          }
+          i += lit === 'exec' && words[i]!.literal === '-a' ? 2 : 1;
+        }
+        continue;
+      }
+      if (lit !== undefined && RESERVED.has(lit)) {
+        i++;
+        continue;
+      }
+      if (isAssignment(w)) {
+        this.checkAssignment(w);
+        i++;
+        continue;
+      }
+      break;
+    }
     if (i >= words.length) return;
     const name = words[i]!.literal;
     const args = words.slice(i + 1);
     const anyExpansion = (ws: Word[]) => ws.some((w) => w.expansions > 0);
     const base = (w: Word | undefined) => (w?.literal ?? '').replace(/^.*\//, '');
+    // The shell's program from stdin: a here-document without expansions is read as a command text.
+    const readsStdin = (who: string) => {
+      if (fromStdin) this.add('reparse', `data on the stdin of ${who}`);
+      for (const d of cmd.heredocs) if (!d.expands && d.body !== undefined) this.readCommandText(d.body);
+    };
 
     if (name === 'eval') {
       if (anyExpansion(args)) this.add('reparse', `eval ${args.map((w) => w.raw).join(' ')}`);
@@ -689,6 +754,14 @@ class Reader {
     }
     if (name === '.' || name === 'source') {
       if (anyExpansion(args)) this.add('reparse', `${name} ${args.map((w) => w.raw).join(' ')}`);
+      else if (STDIN_PATHS.has(args[0]?.literal ?? '')) readsStdin(name);
+      return;
+    }
+    if (name === 'trap') {
+      // trap's action is a command text, run when the signal comes.
+      const action = args.find((w) => !/^-/.test(w.literal ?? 'x'));
+      if (action !== undefined && action.expansions > 0) this.add('reparse', `trap ${action.raw}`);
+      else if (action !== undefined && !/^-/.test(action.literal!)) this.readCommandText(action.literal!);
       return;
     }
     if (name === 'let') {
@@ -698,8 +771,11 @@ class Reader {
       }
       return;
     }
-    if (name === '[[') {
+    if ((name === '[[' && words[i]!.raw === '[[') || name === 'test' || name === '[') {
       args.forEach((w, k) => {
+        // -v names a variable, and bash evaluates a subscript in that name.
+        if (w.literal === '-v' && args[k + 1] !== undefined && args[k + 1]!.expansions > 0) this.add('arithmetic', `-v ${args[k + 1]!.raw}`);
+        if (name !== '[[') return;
         if (!ARITH_TEST_OPS.has(w.literal ?? '')) return;
         for (const side of [args[k - 1], args[k + 1]]) {
           if (side === undefined) continue;
@@ -711,13 +787,42 @@ class Reader {
     }
     if (name !== undefined && ['declare', 'typeset', 'local', 'export', 'readonly'].includes(name)) {
       // An integer (-i) or a name reference (-n) evaluates the value as arithmetic or a variable name.
-      if (args.some((w) => /^-[A-Za-z]*[in]/.test(w.literal ?? '')) && anyExpansion(args)) this.add('arithmetic', `${name} ${args.map((w) => w.raw).join(' ')}`);
+      const integer = args.some((w) => /^-[A-Za-z]*[in]/.test(w.literal ?? ''));
+      if (integer && anyExpansion(args)) this.add('arithmetic', `${name} ${args.map((w) => w.raw).join(' ')}`);
+      for (const w of args) {
+        const n = /^[A-Za-z_][A-Za-z0-9_]*/.exec(w.raw)?.[0];
+        if (isAssignment(w)) this.checkAssignment(w);
+        if (integer && n !== undefined) this.integers.add(n);
+      }
       return;
     }
+    // Over-refusing: a shell named anywhere (`docker exec web sh -c …`, `ip netns exec n sh -c …`) with -c runs its string.
     const asCommand = (k: number) => k === i || WRAPPERS.has(base(words[i]));
+    // Where the next -c (or -S) word is, found once for the whole command (not per word: `x sh sh sh …`).
+    const isC = (w: Word) => /^-[A-Za-z]*c[A-Za-z]*$/.test(w.literal ?? '') || /^--command(=|$)/.test(w.literal ?? '');
+    const isS = (w: Word) => /^(-[A-Za-z]*S|--split-string)/.test(w.raw);
+    const nextC: number[] = [];
+    const nextS: number[] = [];
+    for (let k = words.length - 1, c = -1, s = -1; k >= i; k--) {
+      nextC[k] = c;
+      nextS[k] = s;
+      if (isC(words[k]!)) c = k;
+      if (isS(words[k]!)) s = k;
+    }
     for (let k = i; k < words.length; k++) {
       const b = base(words[k]);
-      if (!asCommand(k) || words[k]!.expansions > 0) continue;
+      if (words[k]!.expansions > 0) continue;
+      if (!asCommand(k) && !((SHELLS.has(b) || C_RUNNERS.has(b)) && nextC[k] !== -1)) continue;
+      if (b === 'env' && nextS[k] !== -1) {
+        // env -S / --split-string splits its argument into a command and its words.
+        const opt = words[nextS[k]!]!;
+        const text = /^(-[A-Za-z]*S|--split-string=?)$/.test(opt.raw) ? words[nextS[k]! + 1] : opt;
+        if (text !== undefined && text.expansions > 0) {
+          this.add('reparse', `env ${opt === text ? opt.raw : `${opt.raw} ${text.raw}`}`);
+          return;
+        }
+      }
+      if (!(SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b) || AWKS.has(b) || b === 'sed')) continue;
       const rest = words.slice(k + 1);
       if (SHELL_ARGS.has(b)) {
         if (anyExpansion(rest)) this.add('reparse', `${b} ${rest.map((w) => w.raw).join(' ')}`);
@@ -725,7 +830,7 @@ class Reader {
         return;
       }
       if (SHELLS.has(b) || C_RUNNERS.has(b)) {
-        const c = rest.findIndex((w) => /^-[A-Za-z]*c[A-Za-z]*$/.test(w.literal ?? '') || /^--command(=|$)/.test(w.literal ?? ''));
+        const c = nextC[k] === -1 ? -1 : nextC[k]! - k - 1;
         if (c !== -1) {
           const opt = rest[c]!;
           const script = opt.literal?.startsWith('--command=') ? opt : rest.slice(c + 1).find((w) => !/^[-+]/.test(w.literal ?? 'x'));
@@ -734,11 +839,12 @@ class Reader {
           else this.readCommandText(script.literal!.replace(/^--command=/, ''));
           return;
         }
+        if (!asCommand(k)) continue;
         if (SHELLS.has(b)) {
-          const operand = rest.find((w) => !/^[-+]/.test(w.literal ?? 'x'));
+          const operand = rest.find((w) => !/^[-+]/.test(w.literal ?? 'x') || w.literal === '-');
           // `sh "$1"`, `bash <(…)`: a script named or written by data.
           if (operand !== undefined && operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
-          else if (operand === undefined && fromStdin) this.add('reparse', `data on the stdin of ${b}`);
+          else if (operand === undefined || STDIN_PATHS.has(operand.literal ?? '')) readsStdin(b);
           return;
         }
         continue;
@@ -750,7 +856,8 @@ class Reader {
           if (code !== undefined && code.expansions > 0) this.add('reparse', `${b} ${rest[e]!.raw} ${code.raw}`);
           return;
         }
-        if (fromStdin && rest.every((w) => w.literal === '-' || /^-/.test(w.literal ?? 'x'))) this.add('reparse', `data on the stdin of ${b}`);
+        const operand = rest.find((w) => !/^-/.test(w.literal ?? 'x') || w.literal === '-');
+        if (fromStdin && (operand === undefined || STDIN_PATHS.has(operand.literal ?? ''))) this.add('reparse', `data on the stdin of ${b}`);
         return;
       }
       if (AWKS.has(b)) {
@@ -787,7 +894,23 @@ class Reader {
   }
 }
 
+/** The value of a `$'…'` string (bash): `\\xHH`, `\\uHHHH`, `\\UHHHHHHHH`, octal `\\nnn`, `\\cX` and the C escapes. */
+export function decodeAnsiC(body: string): string {
+  const simple: Record<string, string> = { a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
+  return body.replace(/\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)/gs, (all, e: string) => {
+    if (simple[e] !== undefined) return simple[e];
+    const code = e[0] === 'x' || e[0] === 'u' || e[0] === 'U' ? parseInt(e.slice(1), 16) : /^[0-7]/.test(e) ? parseInt(e, 8) : e[0] === 'c' && e.length === 2 ? e.charCodeAt(1) & 0x1f : undefined;
+    if (code === undefined) return all;
+    return code <= 0x10ffff ? String.fromCodePoint(code) : all;
+  });
+}
+
 /** The first operand (the program of awk or sed), skipping options and the arguments of `withArg`; none after `noProgram`. */
+/** `name=…`, `name+=…`, `name[sub]=…`. */
+function isAssignment(w: Word): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(w.raw);
+}
+
 function programWord(words: Word[], withArg: Set<string>, noProgram: string | undefined): Word | undefined {
   for (let j = 0; j < words.length; j++) {
     const w = words[j]!;
