@@ -15,20 +15,27 @@
  *   `a=$1; rm $a` copies the data), `${…}` (operators, `${!x}`, `${x[@]}` included), `$1`…`$9`, `$@`, `$*`,
  *   and an unquoted `$(…)` or backtick substitution (its output may be the data). `$?`, `$#`, `$$`, `$0`,
  *   `$!` and `$-` are the shell's own numbers and flags, never data, and pass.
- * - `arithmetic`: an expansion or a bare variable name inside `$((…))`, `((…))`, `let`, a `[[ … -eq … ]]`
- *   comparison, an array subscript (`${a[$1]}`), a substring offset (`${x:$1}`) or an indirection (`${!x}`),
- *   quoted or not: bash evaluates a variable's value as an arithmetic expression there, recursively, and an
- *   array subscript inside it runs command substitutions (a value `a[$(id)]` runs `id`). Digits, operators
- *   and the specials above are all that is safe inside arithmetic.
+ * - `arithmetic`: an expansion or a bare variable name inside `$((…))`, `$[…]`, `((…))`, `let`, a
+ *   `[[ … -eq … ]]` comparison, an array subscript (`${a[$1]}`, an assignment's `a["$1"]=x`), a substring offset
+ *   (`${x:$1}`), an indirection (`${!x}`), the name after `-v` of `test`/`[`/`[[`, or an assignment to a name
+ *   declared `-i` earlier in the list (`local -i n; n="$1"`), quoted or not: bash evaluates a variable's
+ *   value as an arithmetic expression there, recursively, and an array subscript inside it runs command
+ *   substitutions (a value `a[$(id)]` runs `id`). Digits, operators and the specials above are all that is
+ *   safe inside arithmetic.
  * - `reparse`: an expansion (quoted or not) given to another parser: `eval`, `.`/`source`, the command
  *   string of `sh -c` (`bash`, `dash`, `zsh`, `ksh`, `su`, `runuser`, `flock … -c`; also behind `sudo`,
- *   `env`, `timeout`, `xargs`, `find -exec`…), `python -c`, `perl -e` and the like, an `awk` or `sed`
- *   program, any argument of `ssh`, `scp`, `rsync` or `watch` (they hand it to a remote or local shell), and
- *   data piped or here-documented into a shell or interpreter that reads its program from stdin
- *   (`echo "$1" | sh`, `ssh host <<EOF … $1 … EOF`). A literal `sh -c '…'` or `eval '…'` string is read as a
- *   command of its own: `sh -c 'restart "$1"' _ "$1"` passes, `sh -c 'restart $1' _ "$1"` does not.
+ *   `env`, `timeout`, `xargs`, `find -exec`…; and a shell followed by `-c` anywhere in the words:
+ *   `docker exec web sh -c …`), `env -S`, `python -c`, `perl -e` and the like, an `awk` or `sed` program, any
+ *   argument of `ssh`, `scp`, `rsync` or `watch` (they hand it to a remote or local shell), `trap`'s action,
+ *   `${x@P}`, an assignment to a variable read as code (`PS4`, `PROMPT_COMMAND`, `BASH_ENV`, `ENV`, `PATH`,
+ *   `IFS`, `LD_*`…), and data piped or here-documented into a shell or interpreter that reads its program
+ *   from stdin (`echo "$1" | sh`, `sh /dev/stdin <<< "$1"`, `ssh host <<EOF … $1 … EOF`). A literal
+ *   `sh -c '…'`, `eval '…'` or `trap '…'` string (a `$'…'` one decoded first), and a here-document without
+ *   expansions read by a shell (`bash <<'EOF'`), is read as a command of its own:
+ *   `sh -c 'restart "$1"' _ "$1"` passes, `sh -c 'restart $1' _ "$1"` does not.
  * - `unreadable`: what the reader cannot follow (an unterminated quote, `$(`, `${` or backtick, a
- *   here-document without its closing line, a `)` with nothing open, nesting past {@link MAX_DEPTH}):
+ *   here-document without its closing line, a `)` with nothing open, an unquoted `[[` without its `]]`,
+ *   nesting past {@link MAX_DEPTH}):
  *   refused, never passed.
  *
  * Read as the shell reads: single quotes, `$'…'`, backslashes, double quotes (an expansion inside is one
@@ -40,7 +47,8 @@
  * quotes), so an expansion there is not `unquoted`, though it counts as data for the command reading the
  * body (a shell on stdin re-parses it); a quoted delimiter (`<<'EOF'`, `<<"EOF"`, `<<E\OF`) expands nothing.
  * It errs towards refusing: `x=$1` and `case $1 in` do not split, yet are reported; after a wrapper (`sudo`,
- * `timeout`, `find`…) any word naming a shell or ssh is taken for the command (`timeout 5 grep ssh "$1"`).
+ * `timeout`, `find`…) any word naming a shell or ssh is taken for the command (`timeout 5 grep ssh "$1"`),
+ * the options of `command`, `exec` and `time` are skipped, and `[[` opens a test only unquoted.
  * What it does not see is listed in docs/security.md ("What the shell-words check does not see").
  *
  * Hand-written on purpose: `bash-parser` (0.5.0, unmaintained, 21 small dependencies on Babel 6) and
