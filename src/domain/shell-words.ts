@@ -220,6 +220,11 @@ class Reader {
         this.pos += 2;
         continue;
       }
+      if (c === '\n' && inDoubleBracket) {
+        // bash reads on to the ]] (or fails to parse): a newline does not end a [[ test.
+        this.pos++;
+        continue;
+      }
       if (c === '\n') {
         this.pos++;
         endPipeline();
@@ -700,7 +705,8 @@ class Reader {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?\+?=/.exec(w.raw)!;
     if (w.expansions === 0) return;
     if (m[2] !== undefined && /[$`]/.test(m[2])) this.add('arithmetic', w.raw);
-    else if (CODE_VARIABLES.test(m[1]!)) this.add('reparse', w.raw);
+    // PATH="/opt/bin:$PATH" extends the variable with its own value: no data.
+    else if (CODE_VARIABLES.test(m[1]!) && /[$`]/.test(w.raw.slice(m[0].length).replaceAll(`$${m[1]}`, '').replaceAll(`\${${m[1]}}`, ''))) this.add('reparse', w.raw);
     else if (this.integers.has(m[1]!)) this.add('arithmetic', w.raw);
   }
 

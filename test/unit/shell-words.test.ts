@@ -162,6 +162,8 @@ describe('shell-words: what a shell command does with incident data', function (
       ["'[[' x || printf %s \"$1\" | sh", 'reparse', ['data on the stdin of sh']],
       ['[[ -f /run/x || printf %s "$1" | sh', 'unreadable', ['a "[[" without its "]]"']],
       ['[[ -f /run/x || -f /run/y ]] && restart "$1"', 'unreadable', []],
+      ['[[ -f /run/x ||\n   -f /run/y ]] && restart "$1"', 'unreadable', []],
+      ['[[ -f /run/x\nprintf %s "$1" | sh', 'unreadable', ['a "[[" without its "]]"']],
       // …and other places bash reads a value as code or arithmetic.
       ['trap "$1" EXIT', 'reparse', ['trap "$1"']],
       ["trap 'rm -f $1' EXIT", 'unquoted', ['$1']],
@@ -171,6 +173,8 @@ describe('shell-words: what a shell command does with incident data', function (
       ['LD_PRELOAD="$1" id', 'reparse', ['LD_PRELOAD="$1"']],
       ['PATH="$1" restart', 'reparse', ['PATH="$1"']],
       ['HOST="$1" restart', 'reparse', []],
+      ['PATH="/opt/bin:$PATH" restart "$1"', 'reparse', []],
+      ['export PATH="$PATH:$1"', 'reparse', ['PATH="$PATH:$1"']],
       ['echo "${1@P}"', 'reparse', ['${1@P}']],
       ['echo "${1@Q}"', 'reparse', []],
       ['echo "$[$1]"', 'arithmetic', ['$1']],
