@@ -97,6 +97,8 @@ const STDIN_PATHS = new Set(['-', '/dev/stdin', '/dev/fd/0', '/proc/self/fd/0'])
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */
 const CODE_VARIABLES = /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|BASH_FUNC_.*|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|NODE_OPTIONS|RUBYOPT)$/;
 const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'until', 'time', 'for', 'select']);
+/** What may stand right before a redirection as the descriptor it redirects: digits, or bash's `{name}`. */
+const IO_NUMBER = /^(?:[0-9]+|\{[A-Za-z_][A-Za-z0-9_]*\})$/;
 const ARITH_TEST_OPS = new Set(['-eq', '-ne', '-lt', '-le', '-gt', '-ge']);
 /** Sticky patterns, matched where the reader stands (see {@link matchAt}), not on a copy of the rest. */
 const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
@@ -334,6 +336,10 @@ class Reader {
       }
       // A word.
       const word = this.readWord(false);
+      // An io-number (`2>&1`, `3<<<`, `{fd}>`): the digits or {name} right before a redirection belong to it,
+      // not to the command's words (read as a word, `printf %s "$1" | sh 2>&1` hid its shell and
+      // `2>/dev/null eval "$1"` took "2" for the command).
+      if (!inDoubleBracket && (this.peek() === '<' || this.peek() === '>') && IO_NUMBER.test(word.raw)) continue;
       const first = leading;
       if (!RESERVED.has(word.literal ?? '')) leading = false;
       if (caseTop === 'subject' && word.literal === 'in') {
@@ -706,7 +712,8 @@ class Reader {
     if (w.expansions === 0) return;
     if (m[2] !== undefined && /[$`]/.test(m[2])) this.add('arithmetic', w.raw);
     // PATH="/opt/bin:$PATH" extends the variable with its own value: no data.
-    else if (CODE_VARIABLES.test(m[1]!) && /[$`]/.test(w.raw.slice(m[0].length).replaceAll(`$${m[1]}`, '').replaceAll(`\${${m[1]}}`, ''))) this.add('reparse', w.raw);
+    // Only the name itself: `$PS4_` or `$PATHX` is another variable, which may hold data.
+    else if (CODE_VARIABLES.test(m[1]!) && /[$`]/.test(w.raw.slice(m[0].length).replace(new RegExp(`\\$(?:${m[1]}(?![A-Za-z0-9_])|\\{${m[1]}\\})`, 'g'), ''))) this.add('reparse', w.raw);
     else if (this.integers.has(m[1]!)) this.add('arithmetic', w.raw);
   }
 
@@ -813,7 +820,8 @@ class Reader {
     // Over-refusing: a shell named anywhere (`docker exec web sh -c …`, `ip netns exec n sh -c …`) with -c runs its string.
     const asCommand = (k: number) => k === i || WRAPPERS.has(base(words[i]));
     // Where the next -c (or -S) word is, found once for the whole command (not per word: `x sh sh sh …`).
-    const isC = (w: Word) => /^-[A-Za-z]*c[A-Za-z]*$/.test(w.literal ?? '') || /^--command(=|$)/.test(w.literal ?? '');
+    // `--command=` is read on the raw word: with data joined to it (`su --command="$1"`) it has no literal.
+    const isC = (w: Word) => /^-[A-Za-z]*c[A-Za-z]*$/.test(w.literal ?? '') || /^--command(=|$)/.test(w.raw);
     const isS = (w: Word) => /^(-[A-Za-z]*S|--split-string)/.test(w.raw);
     const nextC: number[] = [];
     const nextS: number[] = [];
@@ -847,9 +855,9 @@ class Reader {
         const c = nextC[k] === -1 ? -1 : nextC[k]! - k - 1;
         if (c !== -1) {
           const opt = rest[c]!;
-          const script = opt.literal?.startsWith('--command=') ? opt : rest.slice(c + 1).find((w) => !/^[-+]/.test(w.literal ?? 'x'));
+          const script = opt.raw.startsWith('--command=') ? opt : rest.slice(c + 1).find((w) => !/^[-+]/.test(w.literal ?? 'x'));
           if (script === undefined) return;
-          if (script.expansions > 0) this.add('reparse', `${b} ${opt.raw} ${script.raw}`);
+          if (script.expansions > 0) this.add('reparse', script === opt ? `${b} ${opt.raw}` : `${b} ${opt.raw} ${script.raw}`);
           else this.readCommandText(script.literal!.replace(/^--command=/, ''));
           return;
         }
@@ -864,12 +872,28 @@ class Reader {
         continue;
       }
       if (INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b)) {
-        const e = rest.findIndex((w) => /^(-[A-Za-z]*[ceEr]|--eval|--print|-p)$/.test(w.literal ?? ''));
-        if (e !== -1) {
-          const code = rest[e + 1];
-          if (code !== undefined && code.expansions > 0) this.add('reparse', `${b} ${rest[e]!.raw} ${code.raw}`);
-          return;
+        // The interpreter's own options, up to its first operand (a script's file; what follows is that
+        // script's argv): every code option's program (`perl -e '1;' -e "$1"`), and any option with data
+        // joined to it (`perl -e"…$1"`, `node --eval="$1"`: its value may be the program).
+        let code = false;
+        for (let j = 0; j < rest.length; j++) {
+          const w = rest[j]!;
+          if (!w.raw.startsWith('-') || w.raw === '-') break;
+          if (w.expansions > 0) {
+            this.add('reparse', `${b} ${w.raw}`);
+            return;
+          }
+          if (/^(-[A-Za-z]*[ceEr]|--eval|--print|-p)$/.test(w.literal ?? '')) {
+            code = true;
+            const program = rest[j + 1];
+            if (program !== undefined && program.expansions > 0) {
+              this.add('reparse', `${b} ${w.raw} ${program.raw}`);
+              return;
+            }
+            j++;
+          }
         }
+        if (code) return;
         const operand = rest.find((w) => !/^-/.test(w.literal ?? 'x') || w.literal === '-');
         if (fromStdin && (operand === undefined || STDIN_PATHS.has(operand.literal ?? ''))) this.add('reparse', `data on the stdin of ${b}`);
         return;

@@ -160,6 +160,23 @@ describe('shell-words: what a shell command does with incident data', function (
       ['sh ./fix.sh <<< "$1"', 'reparse', []],
       // …[[ only when unquoted, and closed before the command ends…
       ["'[[' x || printf %s \"$1\" | sh", 'reparse', ['data on the stdin of sh']],
+      // An io-number belongs to its redirection, not to the words: the command after it is still seen.
+      ['printf %s "$1" | sh 2>&1', 'reparse', ['data on the stdin of sh']],
+      ['printf %s "$1" | bash 2>/dev/null', 'reparse', ['data on the stdin of bash']],
+      ['2>/dev/null eval "$1"', 'reparse', ['eval "$1"']],
+      ['{fd}>/tmp/log eval "$1"', 'reparse', ['eval "$1"']],
+      ['restart "$1" 2>&1 | tee -a /var/log/fix.log', 'reparse', []],
+      ['echo 2 >/tmp/two; restart "$1"', 'reparse', []],
+      // An interpreter's every code option, and data joined to an option, before its script's file.
+      ['perl -e"system(\\"$1\\")"', 'reparse', ['perl -e"system(\\"$1\\")"']],
+      ['python3 -c"import os; os.system(\'$1\')"', 'reparse', ['python3 -c"import os; os.system(\'$1\')"']],
+      ['node --eval="$1"', 'reparse', ['node --eval="$1"']],
+      ['perl -e "1;" -e "$1"', 'reparse', ['perl -e "$1"']],
+      ['python3 -u /opt/fix.py --host="$1"', 'reparse', []],
+      ['perl -w /opt/fix.pl -e "$1"', 'reparse', []],
+      ['su --command="$1" root', 'reparse', ['su --command="$1"']],
+      ['PS4_="$1"; PS4="$PS4_"; set -x; true', 'reparse', ['PS4="$PS4_"']],
+      ['PATH="/opt/bin:${PATH}:$PATH" restart "$1"', 'reparse', []],
       ['[[ -f /run/x || printf %s "$1" | sh', 'unreadable', ['a "[[" without its "]]"']],
       ['[[ -f /run/x || -f /run/y ]] && restart "$1"', 'unreadable', []],
       ['[[ -f /run/x ||\n   -f /run/y ]] && restart "$1"', 'unreadable', []],
