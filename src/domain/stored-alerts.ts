@@ -56,17 +56,31 @@ export function capAlerts(alerts: readonly unknown[], limits: { maxBytes: number
   return kept;
 }
 
+/**
+ * Whether `a` is the marker capAlerts wrote: exactly its three keys. An alert from PagerDuty (or from whatever
+ * answers at its base URL) that calls itself one has an `id` and other keys, and stays an alert: it can
+ * neither hide itself from rules nor set the count shown.
+ */
 function isMarker(a: unknown): a is OmittedAlerts {
-  return typeof a === 'object' && a !== null && !Array.isArray(a) && (a as { type?: unknown }).type === OMITTED_ALERTS_TYPE;
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) return false;
+  const keys = Object.keys(a);
+  const m = a as Record<string, unknown>;
+  return keys.length === 3 && m.type === OMITTED_ALERTS_TYPE && Number.isSafeInteger(m.omitted) && Number.isSafeInteger(m.omittedBytes);
+}
+
+/** The marker when `alerts` ends with one (only capAlerts writes it, and only last). */
+function markerOf(alerts: readonly unknown[]): OmittedAlerts | undefined {
+  const last = alerts[alerts.length - 1];
+  return isMarker(last) ? last : undefined;
 }
 
 /** The stored alerts without the marker: what rules, extractors and readers take for the incident's alerts. */
 export function withoutOmittedMarker<T>(alerts: readonly T[]): T[] {
-  return alerts.filter((a) => !isMarker(a));
+  return markerOf(alerts) ? alerts.slice(0, -1) : [...alerts];
 }
 
 /** How many alerts were left out when they were stored (the marker's), or null when none were. */
 export function omittedAlerts(alerts: readonly unknown[] | null | undefined): { count: number; bytes: number } | null {
-  const marker = (alerts ?? []).find(isMarker);
-  return marker ? { count: Number(marker.omitted) || 0, bytes: Number(marker.omittedBytes) || 0 } : null;
+  const marker = markerOf(alerts ?? []);
+  return marker ? { count: marker.omitted, bytes: marker.omittedBytes } : null;
 }
