@@ -96,7 +96,18 @@ const WRAPPERS = new Set([
 const STDIN_PATHS = new Set(['-', '/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */
 const CODE_VARIABLES = /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|BASH_FUNC_.*|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|NODE_OPTIONS|RUBYOPT)$/;
-const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'until', 'time', 'for', 'select']);
+const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'until', 'time', 'for', 'select', 'coproc']);
+/** Reserved words that open a compound command: after `coproc NAME` one of these (or `{`, `(`) is its body. */
+const COMPOUND = new Set(['{', '(', '((', 'if', 'while', 'until', 'for', 'select', 'case', '[[']);
+/**
+ * Variables that hold the shell's own numbers (bash; unset or a plain number in dash): read in arithmetic
+ * they evaluate no data, unless the command fills them itself or unsets one (see {@link Shared}).
+ */
+const SHELL_NUMBERS = new Set(['RANDOM', 'SECONDS', 'LINENO', 'PPID', 'BASHPID', 'UID', 'EUID']);
+/** `${#name}`: a length, always a number. */
+const LENGTH = /^\$\{#(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*])\}$/;
+/** An assignment word's start, unsubscripted (`name=`, `name+=`). */
+const ASSIGNMENT_START = /[A-Za-z_][A-Za-z0-9_]*\+?=/y;
 /** What may stand right before a redirection as the descriptor it redirects: digits, or bash's `{name}`. */
 const IO_NUMBER = /^(?:[0-9]+|\{[A-Za-z_][A-Za-z0-9_]*\})$/;
 const ARITH_TEST_OPS = new Set(['-eq', '-ne', '-lt', '-le', '-gt', '-ge']);
@@ -109,6 +120,20 @@ const METACHAR = /[ \t\n;&|<>()]/;
 
 /** What the reader cannot follow: the command is refused, naming it. */
 class Unreadable extends Error {}
+
+interface Tally {
+  text: string;
+  reads: Map<string, number>;
+}
+
+/** What every reader of one command shares. */
+interface Shared {
+  findings: ShellFinding[];
+  /** Every text read (the command, `sh -c '…'` strings decoded, here-document bodies…), each with how often it reads each of {@link SHELL_NUMBERS} in arithmetic. */
+  tallies: Tally[];
+  /** Some command is `unset`: bash's RANDOM, SECONDS, LINENO and BASHPID lose their meaning when unset. */
+  unsets: boolean;
+}
 
 /** One word of a simple command: its value when it holds no expansion, and how many expansions it holds. */
 interface Word {
@@ -148,17 +173,36 @@ const cut = (s: string) => (s.length > 60 ? `${s.slice(0, 59)}…` : s);
  */
 class Reader {
   private pos = 0;
+  private readonly findings: ShellFinding[];
+  /** The words being read neither split nor glob: an assignment word before the command, an operand of `[[ … ]]`. */
+  private splitFree = false;
   private readonly pendingHeredocs: HereDoc[] = [];
   private readonly deferred: Cmd[][] = [];
   /** Names declared integer (`local -i n`): an assignment to them is arithmetic. */
   private integers = new Set<string>();
 
+  private readonly tally: Tally;
+
+  /**
+   * `zeroIsData`: `$0` may carry data (an `sh -c '…'` string whose first operand does). `tally`: the text
+   * whose shell numbers this reader reads, when it reads part of another reader's (`$(…)`, a subscript).
+   */
   constructor(
     private readonly src: string,
-    private readonly findings: ShellFinding[],
+    private readonly shared: Shared,
     private readonly depth: number,
+    private readonly zeroIsData = false,
+    tally?: Tally,
   ) {
     if (depth > MAX_DEPTH) throw new Unreadable(`nesting deeper than ${MAX_DEPTH}`);
+    this.findings = shared.findings;
+    this.tally = tally ?? { text: src, reads: new Map() };
+    if (tally === undefined) shared.tallies.push(this.tally);
+  }
+
+  /** An expansion outside double quotes where the word splits: reported. */
+  private unquoted(quoted: boolean, text: string): void {
+    if (!quoted && !this.splitFree) this.add('unquoted', text);
   }
 
   private add(kind: ShellFindingKind, text: string): void {
@@ -197,12 +241,15 @@ class Reader {
     let inDoubleBracket = false;
     // Only reserved words so far (`then case …`, `if [[ … ]]`): the next word is the command's first.
     let leading = true;
+    // After `function` and after `coproc`: the next word may be a name, and the body a command of its own.
+    let named: 'function' | 'coproc' | undefined;
     const endCommand = () => {
       if (inDoubleBracket) throw new Unreadable('a "[[" without its "]]"');
       if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0) pipeline.push(cmd);
       cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0 };
       inDoubleBracket = false;
       leading = true;
+      named = undefined;
     };
     const endPipeline = () => {
       endCommand();
@@ -334,8 +381,21 @@ class Reader {
         }
         throw new Unreadable(`a ")" with nothing open at character ${this.pos + 1}`);
       }
-      // A word.
-      const word = this.readWord(false);
+      // A word. It neither splits nor globs as an operand of [[ … ]] (bash; in dash, `[[` is a command not
+      // found, which runs nothing), nor as an assignment before the command (POSIX: `x=$1`, `x=$1 cmd`,
+      // `pid=$(pgrep -f "$1")`). Not after a declaration builtin: `local x=$1` and `export x=$1` are arguments,
+      // and dash splits them (`local x=$1` with $1 = "y PATH=/tmp/e" sets PATH), so they stay refused; nor a
+      // subscripted one (`a[0]=$1`), nor `x=($1)`, an array's words. The value is still data: what the
+      // assignment fills is checked (code variables, subscripts, -i names), and a later unquoted `$x` is refused.
+      this.splitFree =
+        inDoubleBracket ||
+        (caseTop !== 'pattern' && caseTop !== 'subject' && matchAt(ASSIGNMENT_START, this.src, this.pos) !== null && onlyAssignments(cmd.words));
+      let word: Word;
+      try {
+        word = this.readWord(false);
+      } finally {
+        this.splitFree = false;
+      }
       // An io-number (`2>&1`, `3<<<`, `{fd}>`): the digits or {name} right before a redirection belong to it,
       // not to the command's words (read as a word, `printf %s "$1" | sh 2>&1` hid its shell and
       // `2>/dev/null eval "$1"` took "2" for the command).
@@ -354,6 +414,14 @@ class Reader {
         continue;
       }
       cmd.words.push(word);
+      if (named === 'function' || (named === 'coproc' && !COMPOUND.has(word.raw) && this.compoundFollows())) {
+        // `function f { …; }`, `coproc NAME { …; }`: the name ends its own command; the body is read as commands.
+        endPipeline();
+        continue;
+      }
+      named = undefined;
+      if (first && word.raw === 'function') named = 'function';
+      if (first && word.raw === 'coproc') named = 'coproc';
       if (first && word.literal === 'case') cases.push('subject');
       // Only an unquoted [[ opens a test ('[[' is a command name like any other).
       if (first && word.raw === '[[') inDoubleBracket = true;
@@ -363,9 +431,19 @@ class Reader {
     if (inParens) throw new Unreadable('a "$(" or "(" without its ")"');
   }
 
+  /** After `coproc NAME`: a compound command (its body) comes next. */
+  private compoundFollows(): boolean {
+    let at = this.pos;
+    while (this.src[at] === ' ' || this.src[at] === '\t') at++;
+    if (this.src[at] === '(') return true;
+    const next = /[^ \t\n;&|<>()]+/y;
+    next.lastIndex = at;
+    return COMPOUND.has(next.exec(this.src)?.[0] ?? '');
+  }
+
   /** `$(…)`, `(…)`, `<(…)`: read up to the matching `)` and past it. */
   private readNestedList(): void {
-    const nested = new Reader(this.src, this.findings, this.depth + 1);
+    const nested = new Reader(this.src, this.shared, this.depth + 1, this.zeroIsData, this.tally);
     nested.pos = this.pos;
     // Here-documents opened inside are read by the nested reader at its newlines.
     nested.readList(true);
@@ -426,7 +504,7 @@ class Reader {
       }
       doc.body = lines.join('\n');
       if (!doc.quoted) {
-        const body = new Reader(doc.body, this.findings, this.depth + 1);
+        const body = new Reader(doc.body, this.shared, this.depth + 1, this.zeroIsData);
         doc.expands = body.readQuotedText('heredoc') > 0;
       }
     }
@@ -529,7 +607,7 @@ class Reader {
     if (next === '(') {
       this.pos += 2;
       this.readNestedList();
-      if (!quoted) this.add('unquoted', this.src.slice(start, this.pos));
+      this.unquoted(quoted, this.src.slice(start, this.pos));
       return 1;
     }
     if (next === '{') {
@@ -559,19 +637,19 @@ class Reader {
       this.pos++;
       return 0;
     }
-    if (next !== undefined && HARMLESS_SPECIALS.has(next)) {
+    if (next !== undefined && HARMLESS_SPECIALS.has(next) && !(next === '0' && this.zeroIsData)) {
       this.pos += 2;
       return 0;
     }
-    if (next !== undefined && /[1-9@*]/.test(next)) {
+    if (next !== undefined && /[0-9@*]/.test(next)) {
       this.pos += 2;
-      if (!quoted) this.add('unquoted', `$${next}`);
+      this.unquoted(quoted, `$${next}`);
       return 1;
     }
     const name = matchAt(NAME, this.src, this.pos + 1);
     if (name) {
       this.pos += 1 + name[0].length;
-      if (!quoted) this.add('unquoted', `$${name[0]}`);
+      this.unquoted(quoted, `$${name[0]}`);
       return 1;
     }
     // A lone `$` (before a space, `"`, `/`…) is a literal dollar.
@@ -612,8 +690,8 @@ class Reader {
     this.pos++;
     this.nesting--;
     const text = this.src.slice(start, this.pos);
-    if (prefix === '' && HARMLESS_SPECIALS.has(name!) && text === `\${${name}}`) return 0;
-    if (!quoted) this.add('unquoted', text);
+    if (prefix === '' && HARMLESS_SPECIALS.has(name!) && !(name === '0' && this.zeroIsData) && text === `\${${name}}`) return 0;
+    this.unquoted(quoted, text);
     return 1;
   }
 
@@ -638,8 +716,8 @@ class Reader {
     }
     if (this.pos >= this.src.length) throw new Unreadable('an unterminated backtick');
     this.pos++;
-    new Reader(inner, this.findings, this.depth + 1).readAll();
-    if (!quoted) this.add('unquoted', this.src.slice(start, this.pos));
+    new Reader(inner, this.shared, this.depth + 1, this.zeroIsData).readAll();
+    this.unquoted(quoted, this.src.slice(start, this.pos));
   }
 
   /**
@@ -664,9 +742,12 @@ class Reader {
         const start = this.pos;
         const found = this.findings.length;
         const n = this.readDollar(true);
-        if (n > 0) {
+        const text = this.src.slice(start, this.pos);
+        const own = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(text)?.[1];
+        if (n > 0 && own !== undefined && SHELL_NUMBERS.has(own)) this.readShellNumber(own);
+        else if (n > 0 && !LENGTH.test(text)) {
           this.findings.splice(found);
-          this.add('arithmetic', this.src.slice(start, this.pos));
+          this.add('arithmetic', text);
         }
         continue;
       } else if (c === '`') {
@@ -684,7 +765,8 @@ class Reader {
       } else {
         const name = matchAt(NAME, this.src, this.pos);
         if (name) {
-          this.add('arithmetic', name[0]);
+          if (SHELL_NUMBERS.has(name[0])) this.readShellNumber(name[0]);
+          else this.add('arithmetic', name[0]);
           this.pos += name[0].length;
           continue;
         }
@@ -694,16 +776,24 @@ class Reader {
     throw new Unreadable(`"${opener}" without its "))"`);
   }
 
+  /** One of {@link SHELL_NUMBERS} read in arithmetic: counted, checked once the whole command is read. */
+  private readShellNumber(name: string): void {
+    this.tally.reads.set(name, (this.tally.reads.get(name) ?? 0) + 1);
+  }
+
   /** Text bash evaluates as arithmetic (a subscript, `let`'s argument, a `[[ -eq ]]` operand). */
   private scanArithmeticText(text: string): void {
-    const inner = new Reader(`${text}))`, this.findings, this.depth + 1);
+    const inner = new Reader(`${text}))`, this.shared, this.depth + 1, this.zeroIsData, this.tally);
     inner.readArithmetic('arithmetic');
     if (inner.pos < inner.src.length) throw new Unreadable(`arithmetic this check cannot read (${cut(text)})`);
   }
 
-  /** Reads a literal string (`sh -c '…'`, `eval '…'`) as a command of its own. */
-  private readCommandText(text: string): void {
-    new Reader(text, this.findings, this.depth + 1).readAll();
+  /**
+   * Reads a literal string (`sh -c '…'`, `eval '…'`) as a command of its own; `zeroIsData`: its `$0`
+   * (the same shell's for `eval` and `trap`; a new shell's first operand for `sh -c`).
+   */
+  private readCommandText(text: string, zeroIsData = this.zeroIsData): void {
+    new Reader(text, this.shared, this.depth + 1, zeroIsData).readAll();
   }
 
   /** An assignment word: data in a variable the shell reads as code, in a subscript, or in an integer variable. */
@@ -760,12 +850,13 @@ class Reader {
     if (i >= words.length) return;
     const name = words[i]!.literal;
     const args = words.slice(i + 1);
+    if (name === 'unset') this.shared.unsets = true;
     const anyExpansion = (ws: Word[]) => ws.some((w) => w.expansions > 0);
     const base = (w: Word | undefined) => (w?.literal ?? '').replace(/^.*\//, '');
     // The shell's program from stdin: a here-document without expansions is read as a command text.
     const readsStdin = (who: string) => {
       if (fromStdin) this.add('reparse', `data on the stdin of ${who}`);
-      for (const d of cmd.heredocs) if (!d.expands && d.body !== undefined) this.readCommandText(d.body);
+      for (const d of cmd.heredocs) if (!d.expands && d.body !== undefined) this.readCommandText(d.body, false);
     };
 
     if (name === 'eval') {
@@ -857,8 +948,11 @@ class Reader {
           const opt = rest[c]!;
           const script = opt.raw.startsWith('--command=') ? opt : rest.slice(c + 1).find((w) => !/^[-+]/.test(w.literal ?? 'x'));
           if (script === undefined) return;
+          // The string's $0 is the first operand after it (after a `--` too, to be safe): data when that one is.
+          const after = rest.slice(rest.indexOf(script) + 1);
+          const zero = after[0]?.literal === '--' ? [after[0], after[1]] : [after[0]];
           if (script.expansions > 0) this.add('reparse', script === opt ? `${b} ${opt.raw}` : `${b} ${opt.raw} ${script.raw}`);
-          else this.readCommandText(script.literal!.replace(/^--command=/, ''));
+          else this.readCommandText(script.literal!.replace(/^--command=/, ''), zero.some((w) => w !== undefined && w.expansions > 0));
           return;
         }
         if (!asCommand(k)) continue;
@@ -944,6 +1038,13 @@ export function decodeAnsiC(body: string): string {
 }
 
 /** The first operand (the program of awk or sed), skipping options and the arguments of `withArg`; none after `noProgram`. */
+/** Whether the next word is in assignment position: only leading reserved words (`if`, `then`…) and assignments before it. */
+function onlyAssignments(words: Word[]): boolean {
+  let k = 0;
+  while (k < words.length && words[k]!.raw === words[k]!.literal && RESERVED.has(words[k]!.literal!)) k++;
+  return words.slice(k).every(isAssignment);
+}
+
 /** `name=…`, `name+=…`, `name[sub]=…`. */
 function isAssignment(w: Word): boolean {
   return /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(w.raw);
@@ -977,11 +1078,31 @@ function sshReadsStdin(words: Word[]): boolean {
   return operands <= 1;
 }
 
+/**
+ * The shell's own numbers read in arithmetic pass only while nothing else can have put data in them: a text
+ * that names one more often than it reads it in arithmetic (`RANDOM="$1"`, `read RANDOM`, `declare -n r=RANDOM`,
+ * a mention in an `sh -c` string is one too) refuses it, and so does any `unset` (bash's RANDOM, SECONDS, LINENO
+ * and BASHPID become plain variables when unset; UID, EUID and PPID are read-only).
+ */
+function checkShellNumbers(shared: Shared): void {
+  const read = new Set(shared.tallies.flatMap((t) => [...t.reads.keys()]));
+  for (const name of read) {
+    const named = new RegExp(`(?<![A-Za-z0-9_])${name}(?![A-Za-z0-9_])`, 'g');
+    const elsewhere = shared.tallies.some((t) => (t.text.match(named)?.length ?? 0) > (t.reads.get(name) ?? 0));
+    if (shared.unsets || elsewhere) {
+      const f: ShellFinding = { kind: 'arithmetic', text: name };
+      if (!shared.findings.some((g) => g.kind === f.kind && g.text === f.text)) shared.findings.push(f);
+    }
+  }
+}
+
 /** What `command` does with data that could reach it (see the file's header), in order; at most 10. */
 export function shellDataFindings(command: string): ShellFinding[] {
   const findings: ShellFinding[] = [];
   try {
-    new Reader(command, findings, 0).readAll();
+    const shared: Shared = { findings, tallies: [], unsets: false };
+    new Reader(command, shared, 0).readAll();
+    checkShellNumbers(shared);
   } catch (err) {
     // Anything else the reader trips on is refused too, never passed.
     findings.push({ kind: 'unreadable', text: err instanceof Unreadable ? err.message : 'a construct this check cannot follow' });
