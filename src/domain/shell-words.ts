@@ -14,14 +14,21 @@
  * - `unquoted`: every expansion outside double quotes that could carry data: `$name` (any variable, since
  *   `a=$1; rm $a` copies the data), `${…}` (operators, `${!x}`, `${x[@]}` included), `$1`…`$9`, `$@`, `$*`,
  *   and an unquoted `$(…)` or backtick substitution (its output may be the data). `$?`, `$#`, `$$`, `$0`,
- *   `$!` and `$-` are the shell's own numbers and flags, never data, and pass.
+ *   `$!` and `$-` are the shell's own numbers and flags, never data, and pass; `$0` is data in an
+ *   `sh -c '…'` string whose first operand is (`bash -c 'eval "$0"' "$1"`). Not reported: an assignment word
+ *   before the command (`x=$1`, `pid=$(pgrep -f "$1")`, `x=$1 cmd`) and an operand of `[[ … ]]`, where the
+ *   shell neither splits nor globs; still reported after a declaration builtin (`local x=$1`: dash splits
+ *   it, so a value `y PATH=/tmp/e` sets PATH), in `a[0]=$1` and `x=($1)`, and a later unquoted `$x`.
  * - `arithmetic`: an expansion or a bare variable name inside `$((…))`, `$[…]`, `((…))`, `let`, a
  *   `[[ … -eq … ]]` comparison, an array subscript (`${a[$1]}`, an assignment's `a["$1"]=x`), a substring offset
  *   (`${x:$1}`), an indirection (`${!x}`), the name after `-v` of `test`/`[`/`[[`, or an assignment to a name
  *   declared `-i` earlier in the list (`local -i n; n="$1"`), quoted or not: bash evaluates a variable's
  *   value as an arithmetic expression there, recursively, and an array subscript inside it runs command
- *   substitutions (a value `a[$(id)]` runs `id`). Digits, operators and the specials above are all that is
- *   safe inside arithmetic.
+ *   substitutions (a value `a[$(id)]` runs `id`). Digits, operators, the specials above, a length
+ *   (`${#1}`) and the shell's own numbers (`RANDOM`, `SECONDS`, `LINENO`, `PPID`, `BASHPID`, `UID`, `EUID`) are
+ *   all that is safe inside arithmetic; those names only while nothing read names them elsewhere (they may be
+ *   filled: `RANDOM="$1"`, or a mention inside an `sh -c` string) and no command is `unset` (bash's RANDOM,
+ *   SECONDS, LINENO and BASHPID become plain variables when unset).
  * - `reparse`: an expansion (quoted or not) given to another parser: `eval`, `.`/`source`, the command
  *   string of `sh -c` (`bash`, `dash`, `zsh`, `ksh`, `su`, `runuser`, `flock … -c`; also behind `sudo`,
  *   `env`, `timeout`, `xargs`, `find -exec`…; and a shell followed by `-c` anywhere in the words:
@@ -32,7 +39,8 @@
  *   from stdin (`echo "$1" | sh`, `sh /dev/stdin <<< "$1"`, `ssh host <<EOF … $1 … EOF`). A literal
  *   `sh -c '…'`, `eval '…'` or `trap '…'` string (a `$'…'` one decoded first), and a here-document without
  *   expansions read by a shell (`bash <<'EOF'`), is read as a command of its own:
- *   `sh -c 'restart "$1"' _ "$1"` passes, `sh -c 'restart $1' _ "$1"` does not.
+ *   `sh -c 'restart "$1"' _ "$1"` passes, `sh -c 'restart $1' _ "$1"` does not. The bodies of `f() { …; }`,
+ *   `function f { …; }` and `coproc [NAME] …` are commands like any other.
  * - `unreadable`: what the reader cannot follow (an unterminated quote, `$(`, `${` or backtick, a
  *   here-document without its closing line, a `)` with nothing open, an unquoted `[[` without its `]]`,
  *   nesting past {@link MAX_DEPTH}):
@@ -46,7 +54,8 @@
  * character; an unquoted delimiter's body expands `$…` but neither splits nor globs (POSIX: like double
  * quotes), so an expansion there is not `unquoted`, though it counts as data for the command reading the
  * body (a shell on stdin re-parses it); a quoted delimiter (`<<'EOF'`, `<<"EOF"`, `<<E\OF`) expands nothing.
- * It errs towards refusing: `x=$1` and `case $1 in` do not split, yet are reported; after a wrapper (`sudo`,
+ * It errs towards refusing: `case $1 in` does not split, yet is reported, and so is a shell number named
+ * anywhere else or read inside an `sh -c` string or backticks (`sh -c 'sleep $((RANDOM))'`); after a wrapper (`sudo`,
  * `timeout`, `find`…) any word naming a shell or ssh is taken for the command (`timeout 5 grep ssh "$1"`),
  * the options of `command`, `exec` and `time` are skipped, and `[[` opens a test only unquoted.
  * What it does not see is listed in docs/security.md ("What the shell-words check does not see").
