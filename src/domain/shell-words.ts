@@ -22,7 +22,8 @@
  * - `arithmetic`: an expansion or a bare variable name inside `$((…))`, `$[…]`, `((…))`, `let`, a
  *   `[[ … -eq … ]]` comparison, an array subscript (`${a[$1]}`, an assignment's `a["$1"]=x`), a substring offset
  *   (`${x:$1}`), an indirection (`${!x}`), the name after `-v` of `test`/`[`/`[[`, or an assignment to a name
- *   declared `-i` earlier in the list (`local -i n; n="$1"`), quoted or not: bash evaluates a variable's
+ *   declared `-i` earlier in the list (`local -i n; n="$1"`) or to one of bash's own (`RANDOM="$1"`, `OPTIND`,
+ *   `SRANDOM`, `HISTCMD`…), quoted or not: bash evaluates a variable's
  *   value as an arithmetic expression there, recursively, and an array subscript inside it runs command
  *   substitutions (a value `a[$(id)]` runs `id`). Digits, operators, the specials above, a length
  *   (`${#1}`) and the shell's own numbers (`RANDOM`, `SECONDS`, `LINENO`, `PPID`, `BASHPID`, `UID`, `EUID`) are
@@ -112,6 +113,11 @@ const COMPOUND = new Set(['{', '(', '((', 'if', 'while', 'until', 'for', 'select
  * Variables that hold the shell's own numbers (bash; unset or a plain number in dash): read in arithmetic
  * they evaluate no data, unless the command fills them itself or unsets one (see {@link Shared}).
  */
+/**
+ * Bash's own variables declared `-i`: `RANDOM="$1"` evaluates the value as arithmetic (a value `a[$(id)]`
+ * runs `id`; tried on bash 5.2 for RANDOM, SRANDOM, OPTIND and HISTCMD).
+ */
+const BASH_INTEGERS = ['RANDOM', 'SRANDOM', 'SECONDS', 'BASHPID', 'OPTIND', 'HISTCMD', 'PPID', 'UID', 'EUID'];
 const SHELL_NUMBERS = new Set(['RANDOM', 'SECONDS', 'LINENO', 'PPID', 'BASHPID', 'UID', 'EUID']);
 /** `${#name}`: a length, always a number. */
 const LENGTH = /^\$\{#(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*])\}$/;
@@ -187,8 +193,8 @@ class Reader {
   private splitFree = false;
   private readonly pendingHeredocs: HereDoc[] = [];
   private readonly deferred: Cmd[][] = [];
-  /** Names declared integer (`local -i n`): an assignment to them is arithmetic. */
-  private integers = new Set<string>();
+  /** Names declared integer (`local -i n`), and bash's own: an assignment to them is arithmetic. */
+  private integers = new Set<string>(BASH_INTEGERS);
 
   private readonly tally: Tally;
 

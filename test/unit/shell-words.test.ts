@@ -137,7 +137,11 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo $((SECONDS/60)) $((LINENO)) $((PPID)) $((BASHPID)) $((UID)) $((EUID)) $(($RANDOM % 2))', 'arithmetic', []],
       ['((RANDOM % 2)) && restart "$1"', 'arithmetic', []],
       // …unless the command names the variable elsewhere (it may fill it) or unsets one (it loses its meaning).
-      ['RANDOM="$1"; sleep $((RANDOM % 10))', 'arithmetic', ['RANDOM']],
+      ['RANDOM="$1"; sleep $((RANDOM % 10))', 'arithmetic', ['RANDOM="$1"', 'RANDOM']],
+      // Bash's own integer variables evaluate what is assigned to them (tried: RANDOM="a[\$(id)]" runs id).
+      ['RANDOM="$1"', 'arithmetic', ['RANDOM="$1"']],
+      ['OPTIND=$1 SRANDOM="$2"; export HISTCMD="$1"', 'arithmetic', ['OPTIND=$1', 'SRANDOM="$2"', 'HISTCMD="$1"']],
+      ['RANDOM=42; LINENO="$1"; sleep $((SECONDS))', 'arithmetic', []],
       ["eval $'unset \\x52ANDOM'; sleep $((RANDOM % 10))", 'arithmetic', ['RANDOM']],
       ["e=$'\\x52ANDOM=\"$1\"; : $((\\x52ANDOM))'; eval \"$e\"", 'reparse', ['eval "$e"']],
       ["eval $'\\x52ANDOM=x; : $((\\x52ANDOM))'; eval $'\\x52ANDOM=x; : $((\\x52ANDOM))'", 'arithmetic', ['RANDOM']],
