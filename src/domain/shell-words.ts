@@ -17,8 +17,9 @@
  *   `$!` and `$-` are the shell's own numbers and flags, never data, and pass; `$0` is data in an
  *   `sh -c '…'` string whose first operand is (`bash -c 'eval "$0"' "$1"`). Not reported: an assignment word
  *   before the command (`x=$1`, `pid=$(pgrep -f "$1")`, `x=$1 cmd`) and an operand of `[[ … ]]`, where the
- *   shell neither splits nor globs; still reported after a declaration builtin (`local x=$1`: dash splits
- *   it, so a value `y PATH=/tmp/e` sets PATH), in `a[0]=$1` and `x=($1)`, and a later unquoted `$x`.
+ *   shell neither splits nor globs; still reported after a declaration builtin (`local x=$1`: older dash
+ *   splits it, and a value `y PATH=/tmp/e` sets PATH; dash 0.5.12 and bash do not), in `a[0]=$1` and
+ *   `x=($1)`, and a later unquoted `$x`.
  * - `arithmetic`: an expansion or a bare variable name inside `$((…))`, `$[…]`, `((…))`, `let`, a
  *   `[[ … -eq … ]]` comparison, an array subscript (`${a[$1]}`, an assignment's `a["$1"]=x`), a substring offset
  *   (`${x:$1}`), an indirection (`${!x}`), the name after `-v` of `test`/`[`/`[[`, or an assignment to a name
@@ -399,7 +400,8 @@ class Reader {
       // A word. It neither splits nor globs as an operand of [[ … ]] (bash; in dash, `[[` is a command not
       // found, which runs nothing), nor as an assignment before the command (POSIX: `x=$1`, `x=$1 cmd`,
       // `pid=$(pgrep -f "$1")`). Not after a declaration builtin: `local x=$1` and `export x=$1` are arguments,
-      // and dash splits them (`local x=$1` with $1 = "y PATH=/tmp/e" sets PATH), so they stay refused; nor a
+      // and older dash splits them (`local x=$1` with $1 = "y PATH=/tmp/e" sets PATH; dash 0.5.12 and bash do not,
+      // tried, but the VM's sh may be older), so they stay refused; nor a
       // subscripted one (`a[0]=$1`), nor `x=($1)`, an array's words. The value is still data: what the
       // assignment fills is checked (code variables, subscripts, -i names), and a later unquoted `$x` is refused.
       this.splitFree =

@@ -37,7 +37,7 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo x=$1', ['$1']],
       ['x=1 echo y=$1', ['$1']],
       ["'x'=$1", ['$1']],
-      // After a declaration builtin dash splits the word (local x=$1 with $1 = "y PATH=/tmp/e" sets PATH).
+      // After a declaration builtin older dash splits the word (local x=$1 with $1 = "y PATH=/tmp/e" sets PATH).
       ['local x=$1', ['$1']],
       ['export x=$1', ['$1']],
       ['declare x=$1; readonly y=$1; typeset z=$2', ['$1', '$2']],
