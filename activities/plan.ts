@@ -26,7 +26,8 @@ import {
   type PolicyInput,
   type PolicyState,
 } from '../src/domain/policies.js';
-import { boundContext, contextEssentials, jsonBytes, MAX_CONTEXT_BYTES, MAX_PLANS_CONTEXT_BYTES } from '../src/domain/rules/context-budget.js';
+import { boundContext, contextEssentials, MAX_CONTEXT_BYTES, MAX_PLANS_CONTEXT_BYTES } from '../src/domain/rules/context-budget.js';
+import { jsonBytes } from '../src/domain/text.js';
 import { incidentContext, type IncidentFacts } from '../src/domain/rules/incident-context.js';
 import { matchRules, RuleIndex } from '../src/domain/rules/rule-index.js';
 import { carriesTemplates } from '../src/domain/shell-words.js';

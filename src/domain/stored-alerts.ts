@@ -9,6 +9,8 @@
 // left out, a last element, the marker {"type": "selfhealing_alerts_omitted", "omitted": n, "omittedBytes": b},
 // says how many and how many bytes; rules and extractors never see it (withoutOmittedMarker).
 
+import { jsonBytes } from './text.js';
+
 /** Most JSON bytes of the alerts kept on one incident, all together. */
 export const MAX_STORED_ALERTS_BYTES = 1024 * 1024;
 /** Most JSON bytes of one alert kept: the whole budget (an alert of PagerDuty's largest, its details twice, fits). */
@@ -21,17 +23,6 @@ export interface OmittedAlerts {
   type: typeof OMITTED_ALERTS_TYPE;
   omitted: number;
   omittedBytes: number;
-}
-
-/** UTF-8 bytes of the value's JSON (each half of a surrogate pair counts 2). */
-function jsonBytes(value: unknown): number {
-  const text = JSON.stringify(value) ?? 'null';
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    bytes += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
-  }
-  return bytes;
 }
 
 /** The alerts to store: at most MAX_ALERT_BYTES each and MAX_STORED_ALERTS_BYTES together, with the marker when some were left out. */
@@ -83,4 +74,19 @@ export function withoutOmittedMarker<T>(alerts: readonly T[]): T[] {
 export function omittedAlerts(alerts: readonly unknown[] | null | undefined): { count: number; bytes: number } | null {
   const marker = markerOf(alerts ?? []);
   return marker ? { count: marker.omitted, bytes: marker.omittedBytes } : null;
+}
+
+/**
+ * Alerts stored before capAlerts existed (or under other limits) capped as capAlerts would have, or
+ * undefined when they are within the limits already. A marker already last is kept out of the count and
+ * merged into the new one, so the counts stay those of what PagerDuty had.
+ */
+export function recapStoredAlerts(stored: readonly unknown[], limits?: { maxBytes: number; maxAlertBytes: number }): unknown[] | undefined {
+  const before = markerOf(stored);
+  const alerts = withoutOmittedMarker(stored);
+  const capped = capAlerts(alerts, limits);
+  const added = markerOf(capped);
+  if (!added) return undefined;
+  if (!before) return capped;
+  return [...capped.slice(0, -1), { type: OMITTED_ALERTS_TYPE, omitted: before.omitted + added.omitted, omittedBytes: before.omittedBytes + added.omittedBytes } satisfies OmittedAlerts];
 }

@@ -77,3 +77,11 @@ export function jsonPrefix(value: unknown, max: number): { text: string; cut: bo
   write(value);
   return out.length > max ? { text: cutAt(out, max), cut: true } : { text: out, cut: false };
 }
+
+const utf8 = new TextEncoder();
+
+/** UTF-8 bytes of `value`'s JSON, as Temporal's JSON payload converter and Postgres jsonb input receive it (0 for undefined). */
+export function jsonBytes(value: unknown): number {
+  const text = JSON.stringify(value);
+  return text === undefined ? 0 : utf8.encode(text).length;
+}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { getPath } from '../../src/domain/json-path.js';
-import { boundContext, CONTEXT_STRING_MAX, jsonBytes, MAX_CONTEXT_BYTES, MIN_STRING_CHARS } from '../../src/domain/rules/context-budget.js';
+import { boundContext, CONTEXT_STRING_MAX, MAX_CONTEXT_BYTES, MIN_STRING_CHARS } from '../../src/domain/rules/context-budget.js';
+import { jsonBytes } from '../../src/domain/text.js';
 import { incidentContext, type IncidentFacts } from '../../src/domain/rules/incident-context.js';
 import { renderTemplate, TRUNCATED } from '../../src/domain/template.js';
 

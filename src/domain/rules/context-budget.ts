@@ -19,7 +19,7 @@
 // Pure: no I/O.
 import { isPlainObject } from '../objects.js';
 import { MAX_RENDERED_FIELD, TRUNCATED } from '../template.js';
-import { cutAt } from '../text.js';
+import { cutAt, jsonBytes } from '../text.js';
 
 type Obj = Record<string, unknown>;
 
@@ -39,14 +39,6 @@ const MAX_DEPTH = 64;
 
 /** The marker a repeated subtree's other copies read. */
 export const sameAs = (path: string): string => `…(same as ${path})`;
-
-const utf8 = new TextEncoder();
-
-/** UTF-8 bytes of `value`'s JSON, as Temporal's JSON payload converter writes it. */
-export function jsonBytes(value: unknown): number {
-  const text = JSON.stringify(value);
-  return text === undefined ? 0 : utf8.encode(text).length;
-}
 
 export interface BoundedContext {
   context: Obj;
