@@ -39,7 +39,14 @@ export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
 /** What templates are rendered against: the evaluation context plus the rule and earlier results. */
 export type TemplateContext = Partial<Record<TemplateRoot, unknown>> & Record<string, unknown>;
 
-const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
+// `{{`, anything but braces, `}}`; the path is the inside trimmed (String#trim takes what \s matches).
+// Linear: the old /\{\{\s*([^{}]*?)\s*\}\}/ let its lazy group and both \s* share a run of spaces, so
+// `{{` and 3,000 spaces without `}}` took V8 a minute (cubic) on the API's event loop, from a read token's
+// rule validation (test/unit/template-redos.test.ts).
+const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
+
+/** The field path of a PLACEHOLDER match. */
+const pathOf = (m: RegExpMatchArray): string => (m[1] ?? '').trim();
 
 /** Longest rendered field (a string, one argv element), its template's own text included, before the marker. */
 export const MAX_RENDERED_FIELD = 64 * 1024;
@@ -67,7 +74,7 @@ export interface TemplateProblem {
 export function templateFields(tpl: string): string[] {
   const fields: string[] = [];
   for (const match of tpl.matchAll(PLACEHOLDER)) {
-    const path = match[1] ?? '';
+    const path = pathOf(match);
     if (parsePath(path) !== null && !fields.includes(path)) fields.push(path);
   }
   return fields;
@@ -81,7 +88,7 @@ export function validateTemplate(tpl: string, roots: readonly string[] = TEMPLAT
   const problems: TemplateProblem[] = [];
   for (const match of tpl.matchAll(PLACEHOLDER)) {
     const placeholder = match[0];
-    const path = match[1] ?? '';
+    const path = pathOf(match);
     const segments = parsePath(path);
     if (segments === null) {
       problems.push({
@@ -286,10 +293,10 @@ function renderText(tpl: string, render: Render, escape: (value: string) => stri
     last = m.index + m[0].length;
     // A full field takes no value: nothing is looked up for it.
     if (field.full) {
-      if (!render.isPath(m[1]!)) out += m[0];
+      if (!render.isPath(pathOf(m))) out += m[0];
       continue;
     }
-    const found = render.lookup(m[1]!);
+    const found = render.lookup(pathOf(m));
     if (found === null) out += m[0];
     else {
       const { out: text, cut } = field.fit(found.text, escape);
@@ -374,11 +381,11 @@ function renderJson(tpl: string, render: Render): string {
     out += literal;
     last = m.index + m[0].length;
     // A full field takes no value: inside a string nothing, outside one null, and nothing is looked up.
-    if (field.full && render.isPath(m[1]!)) {
+    if (field.full && render.isPath(pathOf(m))) {
       if (!inString) out += 'null';
       continue;
     }
-    const found = render.lookup(m[1]!);
+    const found = render.lookup(pathOf(m));
     if (found === null) {
       out += m[0];
       continue;

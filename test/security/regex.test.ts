@@ -108,6 +108,25 @@ describe('security: user regexes cannot stall the API or the worker', function (
     }
   });
 
+  // Our own patterns meet the same input: the template placeholder pattern was super-linear on `{{` and a
+  // run of spaces with no `}}` (3,000 spaces held the API's event loop for a minute; 25,000 fit a note).
+  it('answers a read token\'s rule validation and test of a template of `{{` and 25,000 spaces while /healthz keeps answering', async function () {
+    const reader = { authorization: `Bearer ${readToken}`, 'content-type': 'application/json' };
+    const content = `{{${' '.repeat(24_990)}`;
+    const rule = { name: 'spaces', services: ['*'], actions: [{ type: 'pagerduty.note', content }] };
+    for (const [route, body] of [
+      ['/api/rules/validate', rule],
+      ['/api/rules/test', { rule, payload: sampleFor('v3-incident.triggered-01.json', newIncidentId()) }],
+    ] as const) {
+      const health = watchHealth(api.url);
+      const res = await post(route, body, reader).catch((err: Error) => assert.fail(`${route}: no answer within ${HANG} ms (${err.message})`));
+      const { answered, failures } = await health.stop();
+      assert.equal(res.status, 200, `${route}: ${await res.clone().text()}`);
+      assert.deepEqual(failures, [], `${route}: /healthz stalled`);
+      assert.ok(answered >= 1, `${route}: /healthz answered ${answered} times`);
+    }
+  });
+
   it('keeps processing incidents when a saved rule and an extractor meet their worst input in the worker', async function () {
     const service = newServiceId();
     const create = async (name: string, pattern: string) => {
