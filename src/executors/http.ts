@@ -47,7 +47,7 @@ export interface HttpRequest {
   /**
    * For a rule-directed call (`echoBody: false`): why a 303 See Other it got does not count as delivered, in
    * its error, which then names where the 303 pointed as its origin only (seeOtherError). Without it, a 303
-   * is reported like any other redirect, naming nothing of its Location.
+   * is reported like any other redirect, naming its Location's origin only.
    */
   seeOtherNotDelivered?: string;
 }
@@ -129,15 +129,23 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 }
 
 /**
+ * How a rule-directed call's redirect names a Location on the request's own origin: in words, since a Slack
+ * hook's address is a secret, its host included (a relay's name, an internal proxy).
+ */
+const OWN_ORIGIN = 'its own origin';
+
+/**
  * The error of a 3xx answer. A redirect is not followed (the request, its credentials and its body go to the
  * address configured or named, nowhere else): the call did not reach a receiver that took it, and sending it
  * again meets the same answer until the address is changed, so it fails once, not retried, as a refused
  * destination does (its cause says nothing was done, so the side-effect layer neither re-sends it nor records
- * its outcome unknown). A rule-directed call's answer is not recorded, its Location included: whoever wrote
- * the rule chose the peer (and a Slack hook's address is a secret); its error ends with what to change
- * (`redirectFix`: the action's url, the secret the hook is read from). Any other call (a tracker's API) names where it was sent, as its origin only,
- * since the path, query, fragment or user part of a Location can carry a token (a sign-on page's return
- * ticket, a secret path segment), and ends with what to change. Its one exception is a 303 to a write, which says the write's result is
+ * its outcome unknown). Every redirect's error names its status and where it pointed, as its origin only
+ * (redirectTarget: scheme, host and port), since the path, query, fragment or user part of a Location can
+ * carry a token (a sign-on page's return ticket, a Slack hook's new secret path), and ends with what to change
+ * (`redirectFix`: the action's url, the secret the hook is read from, JIRA_BASE_URL). A rule-directed call
+ * (`echoBody: false`) says so in the words of its other errors (`HTTP 302 (redirect, not followed) to …`):
+ * nothing else of its answer is recorded. Any other call (a tracker's API) says `HTTP 302, redirecting to …`.
+ * Its one exception is a 303 to a write, which says the write's result is
  * elsewhere and so may follow a write that was made: it keeps its status, and the side-effect layer looks for
  * the item before it acts again, as after any answer it cannot read (PagerDuty's client counts a 3xx so, for
  * the same reason).
@@ -146,8 +154,10 @@ function redirectError(req: HttpRequest, res: Response): HttpCallError {
   const reason = statusReason(res.status);
   if (req.echoBody === false && res.status === 303 && req.seeOtherNotDelivered !== undefined) return seeOtherError(req, res, req.seeOtherNotDelivered);
   if (req.echoBody === false) {
+    // Before, only a 303 named where it pointed: a 301, 302, 307 or 308 said "the answer is not recorded" and
+    // left the operator to find the proxy or sign-on gateway in between on their own.
     const fix = req.redirectFix ? `; ${req.redirectFix}` : '';
-    return new HttpCallError(`${req.label}: HTTP ${res.status} (${reason}; the answer is not recorded)${fix}`, null, false, { cause: new EgressDeniedError(reason) });
+    return new HttpCallError(`${req.label}: HTTP ${res.status} (${reason}) to ${redirectTarget(res.headers.get('location'), req.url, OWN_ORIGIN)}${fix}`, null, false, { cause: new EgressDeniedError(reason) });
   }
   const message = `${req.label}: HTTP ${res.status}, redirecting to ${redirectTarget(res.headers.get('location'), req.url)}: redirects are not followed; ${req.redirectFix ?? 'give the address that answers'}`;
   if (res.status === 303 && req.method !== 'GET') return new HttpCallError(message, res.status, false);
@@ -166,7 +176,7 @@ function redirectError(req: HttpRequest, res: Response): HttpCallError {
 function seeOtherError(req: HttpRequest, res: Response, why: string): HttpCallError {
   const reason = statusReason(res.status);
   const fix = req.redirectFix ? `; ${req.redirectFix}` : '';
-  const message = `${req.label}: HTTP 303 (${reason}) to ${redirectTarget(res.headers.get('location'), req.url)}: ${why}${fix}`;
+  const message = `${req.label}: HTTP 303 (${reason}) to ${redirectTarget(res.headers.get('location'), req.url, OWN_ORIGIN)}: ${why}${fix}`;
   return new HttpCallError(message, null, false, { cause: new EgressDeniedError(reason) });
 }
 

@@ -49,9 +49,9 @@ export async function sendSlack(message: SlackMessage, deps: HttpNotifyDeps = {}
     body: JSON.stringify(payload),
     echoBody: false,
     // A live incoming webhook answers 200 "ok", never a redirect: one that redirects (revoked and moved, a
-    // proxy's sign-on page) is fixed where its URL is configured, which the error names (never the URL, nor
-    // where the redirect pointed: the hook is a secret, and so may be its Location; a 303's error names the
-    // Location's origin only, below).
+    // proxy's sign-on page) is fixed where its URL is configured, which the error names (never the URL; where
+    // the redirect pointed as its origin only, the hook's own origin in words: the hook is a secret, and so
+    // may be its Location's path).
     redirectFix: `set ${message.setting ?? (message.webhookUrlRef ? `the secret ${message.webhookUrlRef}` : "the secret the hook's URL is read from")} to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
     // Slack answers a post to an incoming webhook 200 "ok", never 303: a 303 comes from something in between
     // (a captive proxy, a sign-on gateway) that did not pass the post on. Not delivered, not followed, not
@@ -364,8 +364,8 @@ export async function sendWebhook(message: WebhookMessage, deps: WebhookDeps = {
     body: raw,
     echoBody: false,
     discardBody: true,
-    // The receiver is the one the rule names: what it answers (its Location included, but for a 303's origin,
-    // below) is not recorded, and the error says what to change instead.
+    // The receiver is the one the rule names: what it answers is not recorded but for a redirect's status and
+    // its Location's origin, and the error says what to change.
     redirectFix: "change the action's url to the address that answers (a webhook is posted once, to that address only)",
     // A 303 See Other to the post, pointing to the url's own origin, says the receiver took it (its result is
     // elsewhere): delivered, the Location not followed. One pointing to another origin (a sign-on gateway in

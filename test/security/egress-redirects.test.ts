@@ -73,7 +73,7 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
     }, 120_000, `${count} finished action runs`);
   }
 
-  it(`notify.webhook: a ${STATUSES.join('/')} fails once ("redirect, not followed"), naming the action's url to change, is not retried, and the Location gets nothing`, async function () {
+  it(`notify.webhook: a ${STATUSES.join('/')} fails once ("redirect, not followed"), naming where it pointed as its origin only and the action's url to change, is not retried, and the Location gets nothing`, async function () {
     const service = newServiceId();
     const port = new URL(redirector.url).port;
     // Three attempts allowed: a retry would show as a second request at the redirector.
@@ -85,13 +85,13 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
     for (const [i, s] of STATUSES.entries()) {
       const run = runs[i]!;
       assert.deepEqual([run.action_id, run.status, run.attempts], [`r${s}`, 'failed', 1], `${s}: ${run.error}`);
-      // The status, and what to change (before, the error stopped at the status, naming nothing to fix); the
-      // Location is the receiver's answer, which is not recorded.
+      // The status, where it pointed as its origin only, and what to change (before, the error stopped at the
+      // status, then named nothing of the Location but for a 303).
       assert.equal(
         run.error,
-        `webhook 127.0.0.1:${port}: HTTP ${s} (redirect, not followed; the answer is not recorded); change the action's url to the address that answers (a webhook is posted once, to that address only)`,
+        `webhook 127.0.0.1:${port}: HTTP ${s} (redirect, not followed) to "${landing.url}" (path withheld); change the action's url to the address that answers (a webhook is posted once, to that address only)`,
       );
-      assert.doesNotMatch(run.error ?? '', /landed/, `${s}: where it pointed is not recorded`);
+      assert.doesNotMatch(run.error ?? '', /landed/, `${s}: the Location's path is not recorded`);
       assert.equal(hitsAt(`/hook/${s}`), 1, `${s}: the receiver got the post once, never again`);
       assert.deepEqual(await effectAttempts(run.id), { attempts: 1, state: 'failed' }, `${s}: one attempt, failed (not uncertain)`);
     }
@@ -152,7 +152,7 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
     }
   });
 
-  it('notify.slack: a hook answering 302 or 307 fails once without naming the hook, naming the secret reference to change, and the Location gets nothing', async function () {
+  it("notify.slack: a hook answering 302 or 307 fails once without naming the hook, naming where it pointed as its origin only and the secret reference to change, and the Location gets nothing", async function () {
     process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_302 = `${redirector.url}/services/302/T000/B000/secretpart`;
     process.env.SELFHEAL_SECRET_TEST_REDIRECT_SLACK_307 = `${redirector.url}/services/307/T000/B000/secretpart`;
     try {
@@ -165,12 +165,13 @@ describe('security: rule-directed HTTP never follows a redirect', function () {
       for (const [i, s] of [302, 307].entries()) {
         const run = runs[i]!;
         assert.deepEqual([run.status, run.attempts], ['failed', 1], `${s}: ${run.error}`);
-        // The status and the setting to change, the action's secret reference (before, the error stopped at the status).
+        // The status, where it pointed (its origin only) and the setting to change, the action's secret reference
+        // (before, the error stopped at the status, then named nothing of the Location but for a 303).
         assert.equal(
           run.error,
-          `slack webhook: HTTP ${s} (redirect, not followed; the answer is not recorded); set the secret env:SELFHEAL_SECRET_TEST_REDIRECT_SLACK_${s} (the action's webhookUrlRef) to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
+          `slack webhook: HTTP ${s} (redirect, not followed) to "${landing.url}" (path withheld); set the secret env:SELFHEAL_SECRET_TEST_REDIRECT_SLACK_${s} (the action's webhookUrlRef) to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
         );
-        assert.doesNotMatch(run.error ?? '', /secretpart|127\.0\.0\.1/, 'the hook (a secret) is not named');
+        assert.doesNotMatch(run.error ?? '', new RegExp(`secretpart|landed|${redirector.url.replace(/[.]/g, '\\.')}`), 'the hook (a secret) and the Location\'s path are not named');
         assert.equal(hitsAt(`/services/${s}/T000/B000/secretpart`), 1, `${s}: the hook got the post once`);
         assert.deepEqual(await effectAttempts(run.id), { attempts: 1, state: 'failed' }, `${s}: one attempt, failed (not an unknown outcome)`);
       }
