@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,13 +43,18 @@ describe('selfheal CLI: the token and the command line', function () {
     held.length = 0;
   });
 
-  /** Runs the CLI; while the server holds its request, reads its command line as `ps` does. */
-  async function runHeld(args: string[]): Promise<{ cmdline: string; authorization: string | undefined; code: number | null; stderr: string }> {
+  /**
+   * Runs the CLI (through `via`, a command that ends by running the node and arguments it is given, when
+   * given; with `extraEnv`); while the server holds its request, reads its command line as `ps` does.
+   */
+  async function runHeld(args: string[], opts: { via?: string[]; extraEnv?: Record<string, string> } = {}): Promise<{ cmdline: string; authorization: string | undefined; code: number | null; stderr: string }> {
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'SELFHEAL_TOKEN') env[k] = v;
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'SELFHEAL_TOKEN' && k !== 'SELFHEAL_TOKEN_FILE_READABLE_OK') env[k] = v;
     env.SELFHEAL_URL = url;
+    Object.assign(env, opts.extraEnv);
     const request = new Promise<void>((resolve) => (arrived = resolve));
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, BIN, ...args];
+    const child = opts.via ? spawn(opts.via[0]!, [...opts.via.slice(1), ...argv], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout.resume();
@@ -162,7 +167,7 @@ describe('selfheal CLI: the token and the command line', function () {
       assert.equal(r.authorization, `Bearer ${TOKEN}`);
       assert.equal(
         r.stderr.trim(),
-        `warning: --token-file ${file} is open to ${who} (mode 0${mode.toString(8)}); the token is used, but keep the file to its owner: chmod 600 ${file}`,
+        `warning: --token-file ${file} is open to ${who} (mode 0${mode.toString(8)}); the token is used, but keep the file to its owner: chmod 600 ${file} (or, if it is shared on purpose, set SELFHEAL_TOKEN_FILE_READABLE_OK=1)`,
       );
       assert.ok(!r.stderr.includes('ARGVSECRET'), r.stderr);
       held.length = 0;
@@ -177,5 +182,111 @@ describe('selfheal CLI: the token and the command line', function () {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.authorization, `Bearer ${TOKEN}`);
     assert.equal(r.stderr, '');
+  });
+
+  it('a token file its group or other users can change, or that belongs to a user neither you nor root, is used with a warning that they can put their own token in it; SELFHEAL_TOKEN_FILE_READABLE_OK=1 silences only the readable one', async () => {
+    // Before, a file others could write was reported like one they could read ("open to …"), and a 0600 file
+    // of another user was used without a word: its owner reads it and can swap in a token of their own.
+    const changed = (f: string, who: string, mode: string) =>
+      `warning: --token-file ${f} can be changed by ${who} (mode ${mode}): whoever puts a token of their own in it has your commands run as them; the token is used, but keep the file to its owner: chmod 600 ${f}`;
+    const readable = (f: string, who: string, mode: string) =>
+      `warning: --token-file ${f} is open to ${who} (mode ${mode}); the token is used, but keep the file to its owner: chmod 600 ${f} (or, if it is shared on purpose, set SELFHEAL_TOKEN_FILE_READABLE_OK=1)`;
+    const at = (mode: number) => {
+      const file = path.join(dir, `token-w-${mode.toString(8)}`);
+      writeFileSync(file, `${TOKEN}\n`);
+      chmodSync(file, mode);
+      return file;
+    };
+    const cases: [number, Record<string, string>, (f: string) => string[]][] = [
+      [0o620, {}, (f) => [changed(f, 'its group', '0620')]],
+      [0o602, {}, (f) => [changed(f, 'other users', '0602')]],
+      [0o666, {}, (f) => [changed(f, 'its group and other users', '0666'), readable(f, 'its group and other users', '0666')]],
+      // Acknowledged: a readable file says nothing more, one others can change still does.
+      [0o644, { SELFHEAL_TOKEN_FILE_READABLE_OK: '1' }, () => []],
+      [0o666, { SELFHEAL_TOKEN_FILE_READABLE_OK: '1' }, (f) => [changed(f, 'its group and other users', '0666')]],
+      // Only 1 acknowledges.
+      [0o640, { SELFHEAL_TOKEN_FILE_READABLE_OK: 'yes' }, (f) => [readable(f, 'its group', '0640')]],
+    ];
+    for (const [mode, extraEnv, expected] of cases) {
+      const file = at(mode);
+      const r = await runHeld(['--token-file', file, 'rules', 'list'], { extraEnv });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.authorization, `Bearer ${TOKEN}`);
+      assert.deepEqual(r.stderr.split('\n').filter((l) => l !== ''), expected(file), `${mode.toString(8)} ${JSON.stringify(extraEnv)}`);
+      assert.ok(!r.stderr.includes('ARGVSECRET'), r.stderr);
+      held.length = 0;
+    }
+    // A 0600 file of another user (uid 65534, nobody): only root can hand a file to another user, and root
+    // reads it all the same. The warning is said with the variable set too.
+    if (process.getuid?.() === 0) {
+      const theirs = at(0o600);
+      chownSync(theirs, 65534, 65534);
+      for (const extraEnv of [{}, { SELFHEAL_TOKEN_FILE_READABLE_OK: '1' }] as Record<string, string>[]) {
+        const r = await runHeld(['--token-file', theirs, 'rules', 'list'], { extraEnv });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.authorization, `Bearer ${TOKEN}`);
+        assert.equal(
+          r.stderr.trim(),
+          `warning: --token-file ${theirs} belongs to uid 65534, neither you (uid 0) nor root: that user can read it and put another token in it; the token is used, but give a file of your own`,
+        );
+        held.length = 0;
+      }
+    }
+  });
+
+  it('a Kubernetes Secret volume (0644 root-owned files behind ..data links, mounted read-only) gives no warning, to root or to a non-root pod user; the same files on a writable mount still warn, naming the file the links lead to', async () => {
+    // Kubernetes writes a Secret's keys 0644 (defaultMode) into a tmpfs, each key a link through ..data/ to a
+    // timestamped directory, and bind-mounts it read-only into the container: nobody there can chmod it, so
+    // the warning printed on every command and people learned to ignore it. Here, the same layout in a mount
+    // namespace of the CLI's own (as root: unshare -m; otherwise in a user namespace, as its root).
+    const asRoot = process.getuid?.() === 0;
+    const ns = mkdtempSync(path.join(tmpdir(), 'selfheal-k8s-secret-'));
+    chmodSync(ns, 0o755);
+    writeFileSync(path.join(ns, 'source'), `${TOKEN}\n`);
+    const stamp = '..2026_12_06_23_00_00.000000001';
+    // The pod: a tmpfs the kubelet writes, bound (read-only unless RW=1) at secret/, Node bound where any user reaches it.
+    const script = `
+set -e
+mount --make-rprivate /
+mkdir -p "$NS/kubelet" "$NS/secret" "$NS/node"
+mount -t tmpfs -o size=1m,mode=1777 tmpfs "$NS/kubelet"
+mkdir -m 755 "$NS/kubelet/${stamp}"
+cp "$NS/source" "$NS/kubelet/${stamp}/token"
+chmod 644 "$NS/kubelet/${stamp}/token"
+ln -s "${stamp}" "$NS/kubelet/..data"
+ln -s ..data/token "$NS/kubelet/token"
+mount --bind "$NS/kubelet" "$NS/secret"
+[ "$RW" = 1 ] || mount -o remount,ro,bind "$NS/secret"
+mount --bind "$NODE_DIR" "$NS/node"
+node="$NS/node/bin/node"; shift
+if [ -n "$AS_UID" ]; then exec setpriv --reuid="$AS_UID" --regid="$AS_UID" --clear-groups -- "$node" "$@"; fi
+exec "$node" "$@"
+`;
+    const given = path.join(ns, 'secret', 'token');
+    const target = path.join(ns, 'secret', stamp, 'token');
+    try {
+      const users = asRoot ? ['', '65534'] : [''];
+      for (const rw of ['', '1']) {
+        for (const uid of users) {
+          const r = await runHeld(['--token-file', given, 'rules', 'list'], {
+            via: [...(asRoot ? ['unshare', '-m'] : ['unshare', '-rm']), 'sh', '-c', script, 'pod'],
+            extraEnv: { NS: ns, RW: rw, AS_UID: uid, NODE_DIR: path.dirname(path.dirname(process.execPath)) },
+          });
+          const what = `${rw ? 'writable' : 'read-only'} mount, ${uid ? `uid ${uid}` : 'root'}`;
+          assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+          assert.equal(r.authorization, `Bearer ${TOKEN}`, what);
+          assert.equal(
+            r.stderr.trim(),
+            rw
+              ? `warning: --token-file ${given} (which leads to ${target}) is open to its group and other users (mode 0644); the token is used, but keep the file to its owner: chmod 600 ${given} (or, if it is shared on purpose, set SELFHEAL_TOKEN_FILE_READABLE_OK=1)`
+              : '',
+            what,
+          );
+          held.length = 0;
+        }
+      }
+    } finally {
+      rmSync(ns, { recursive: true, force: true });
+    }
   });
 });
