@@ -399,6 +399,8 @@ export interface RuleBacktestTable {
   window_from: Timestamp;
   window_to: Timestamp;
   summary: Json<unknown>;
+  /** Bytes of the summary as JSON text, kept by Postgres (migration 2027-01-06T00-00-rule-backtest-summary-bytes): measured without reading it. */
+  summary_bytes: Generated<number>;
   created_at: Generated<Date>;
 }
 

@@ -17,6 +17,7 @@ import { insertRuleBacktest, listRuleBacktestPage } from '../db/repositories/bac
 import { findRule } from '../db/repositories/rules.js';
 import {
   BacktestLimitError,
+  boundStoredSummary,
   definitionLane,
   formatDuration,
   runBacktest,
@@ -288,7 +289,9 @@ export function backtestService(deps: BacktestServiceDeps) {
 
     /**
      * The rule's attached backtests, newest first, a page at a time: `limit` at most and no more than
-     * LIST_PAGE_BYTES of summaries (one at least); `nextCursor` (the page's last id) leads on.
+     * LIST_PAGE_BYTES of summaries as stored (one at least); `nextCursor` (the page's last id) leads on.
+     * Each summary is answered within today's bounds (boundStoredSummary): one stored before them keeps
+     * every group and an entry per hour of its window in the table, not in the answer.
      */
     async list(actor: Actor, id: string, page: { limit: number; cursor?: string | undefined } = { limit: 200 }) {
       const before = page.cursor === undefined ? undefined : decodePageCursor(page.cursor, 1)[0]!;
@@ -297,7 +300,7 @@ export function backtestService(deps: BacktestServiceDeps) {
       if (!row) throw new NotFoundError(`rule ${id} is not known`);
       requireTeam(actor, 'viewer', row.team, `rule ${id}`);
       const { rows, last } = await listRuleBacktestPage(db, id, { before, limit: page.limit, maxBytes: LIST_PAGE_BYTES });
-      return { rows, nextCursor: last && encodePageCursor([last]) };
+      return { rows: rows.map((r) => ({ ...r, summary: boundStoredSummary(r.summary, { from: r.window_from, to: r.window_to }) })), nextCursor: last && encodePageCursor([last]) };
     },
   };
 }

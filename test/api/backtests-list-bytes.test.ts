@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
-import { insertRuleBacktest } from '../../src/db/repositories/backtests.js';
+import { sql } from 'kysely';
+import { insertRuleBacktest, measureRuleBacktests } from '../../src/db/repositories/backtests.js';
 import { createLogger } from '../../src/logger.js';
 import { LIST_PAGE_BYTES } from '../../src/services/list-pages.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -69,6 +70,47 @@ describe('GET /api/rules/{id}/backtests: paged by bytes', function () {
       const res = await get(`/api/rules/${ruleId}/backtests?cursor=${cursor}`);
       assert.equal(res.status, 400, cursor);
       assert.equal(res.body.errors?.[0]?.path, 'cursor');
+    }
+  });
+
+  it('a summary stored before the bounds (500 environments and services, an entry per hour of a year) is answered within them: 100 of each, 400 counted out, perHour in 12-hour buckets', async function () {
+    const from = new Date('2025-11-01T00:00:00Z');
+    const to = new Date('2026-11-02T00:00:00Z');
+    const groups = (kind: string) => Array.from({ length: 500 }, (_, i) => ({ key: `${kind}-${String(i).padStart(3, '0')}`, matched: 1000 - i, fired: 1, suppressed: 0 }));
+    const perHour = Array.from({ length: (to.getTime() - from.getTime()) / 3_600_000 }, (_, i) => ({ hour: new Date(from.getTime() + i * 3_600_000).toISOString(), firings: 1 + (i % 3), actions: 2 }));
+    const candidate = { matched: 9, peakPerHour: perHour[2], perHour, byService: groups('P'), byEnvironment: groups('env') };
+    const saved = await insertRuleBacktest(db.db, { ruleId, version: 2, actor: 'admin', from, to, summary: { window: { from: from.toISOString(), to: to.toISOString() }, candidate } });
+    const page = await get(`/api/rules/${ruleId}/backtests?limit=1`);
+    assert.equal(page.status, 200);
+    const b = page.body.items[0] as unknown as { id: string; summary: { candidate: Record<string, unknown> & { byEnvironment: { key: string }[]; byService: { key: string }[]; perHour: { hour: string; firings: number; actions: number }[] } } };
+    assert.equal(b.id, String(saved.id));
+    const c = b.summary.candidate;
+    assert.deepEqual([c.byEnvironment.length, c.byEnvironmentOmitted, c.byService.length, c.byServiceOmitted], [100, 400, 100, 400]);
+    assert.deepEqual([c.byEnvironment[0]!.key, c.byEnvironment[99]!.key], ['env-000', 'env-099']);
+    assert.equal(c.perHourBucketHours, 12);
+    assert.equal(c.perHour.length, 732);
+    assert.deepEqual(c.perHour.slice(0, 2), [{ hour: '2025-11-01T00:00:00.000Z', firings: 24, actions: 24 }, { hour: '2025-11-01T12:00:00.000Z', firings: 24, actions: 24 }]);
+    const sum = (hs: { firings: number; actions: number }[]) => hs.reduce((a, h) => [a[0]! + h.firings, a[1]! + h.actions], [0, 0]);
+    assert.deepEqual(sum(c.perHour), sum(perHour));
+    assert.deepEqual(c.peakPerHour, perHour[2]);
+    assert.ok(page.bytes < 100_000, `${page.bytes} bytes`);
+  });
+
+  it('measures a page from summary_bytes, kept by Postgres: a role that may not read summary measures it', async function () {
+    const role = `bt_measure_${process.pid}`;
+    await sql.raw(`drop role if exists ${role}`).execute(db.db);
+    await sql.raw(`create role ${role}`).execute(db.db);
+    try {
+      await sql.raw(`grant select (id, rule_id, version, actor, window_from, window_to, created_at, summary_bytes) on rule_backtests to ${role}`).execute(db.db);
+      const sizes = await db.db.transaction().execute(async (trx) => {
+        await sql.raw(`set local role ${role}`).execute(trx);
+        return measureRuleBacktests(trx, ruleId, { limit: 200 });
+      });
+      const stored = await db.db.selectFrom('rule_backtests').select(['id', sql<number>`octet_length(summary::text)`.as('bytes')]).where('rule_id', '=', ruleId).orderBy('id', 'desc').execute();
+      assert.deepEqual(sizes.map((s) => [String(s.id), Number(s.bytes)]), stored.map((s) => [String(s.id), Number(s.bytes)]));
+    } finally {
+      await sql.raw(`drop owned by ${role}`).execute(db.db);
+      await sql.raw(`drop role ${role}`).execute(db.db);
     }
   });
 });

@@ -258,6 +258,27 @@ describe('backtest engine (src/domain/backtest)', function () {
     assert.deepEqual([r.summary.candidate.byServiceOmitted, r.summary.candidate.byEnvironmentOmitted], [0, 0]);
   });
 
+  it('a window of a year counts perHour in 12-hour buckets (730, not 8,760 hours) and keeps the busiest single hour as the peak', async function () {
+    // A firing every hour of the year (one incident each, an hour apart), three in the hour of 2026-06-01T05.
+    const from = new Date('2025-12-01T00:00:00Z');
+    const to = new Date('2026-12-01T00:00:00Z');
+    const events: HistoryEvent[] = [];
+    for (let t = from.getTime(), i = 0; t < to.getTime(); t += 3_600_000, i++) events.push(ev(`Y${i}`, new Date(t + 60_000).toISOString(), { host: `h${i}` }));
+    for (let i = 0; i < 2; i++) events.push(ev(`Z${i}`, `2026-06-01T05:3${i}:00Z`, { host: `z${i}` }));
+    const r = await runBacktest(stream(events), spec(def({ actions: [{ id: 'a', type: 'pagerduty.note', content: 'x' }] }), { from, to, warmupFrom: from }));
+    const s = r.summary.candidate;
+    assert.equal(s.firings, 8760 + 2);
+    assert.equal(s.perHourBucketHours, 12);
+    assert.equal(s.perHour.length, 730);
+    assert.deepEqual(s.perHour[0], { hour: '2025-12-01T00:00:00.000Z', firings: 12, actions: 12 });
+    assert.deepEqual(s.perHour.find((h) => h.hour === '2026-06-01T00:00:00.000Z'), { hour: '2026-06-01T00:00:00.000Z', firings: 14, actions: 14 });
+    assert.equal(s.perHour.reduce((n, h) => n + h.firings, 0), s.firings);
+    assert.deepEqual(s.peakPerHour, { hour: '2026-06-01T05:00:00.000Z', firings: 3, actions: 3 });
+    // The default 30 days keep an hour each.
+    const month = await runBacktest(stream(events.slice(0, 48)), spec(def({ actions: [{ id: 'a', type: 'pagerduty.note', content: 'x' }] }), { from, to: new Date(from.getTime() + 30 * 86_400_000), warmupFrom: from }));
+    assert.deepEqual([month.summary.candidate.perHourBucketHours, month.summary.candidate.perHour.length], [1, 48]);
+  });
+
   it('a summary keeps the 100 environments with the most matches and counts the others (one group per distinct extracted value)', async function () {
     const events: HistoryEvent[] = [];
     // 'prod-eu' matches three times; 249 other environments once each (hostile alerts: a new value every event).

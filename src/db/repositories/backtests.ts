@@ -1,6 +1,5 @@
 // Backtests attached to rule versions (what the author saw before enabling), and the retention watermark
 // the backtest reads to say how far back the history goes.
-import { sql } from 'kysely';
 import { rowsWithin } from '../../domain/pages.js';
 import type { Db } from './db.js';
 
@@ -13,23 +12,38 @@ export async function insertRuleBacktest(db: Db, b: { ruleId: string; version: n
 }
 
 /**
- * A page of the rule's backtests, newest first, after the one whose id is `before` (when given): `limit`
- * at most and no more than `maxBytes` of summaries as JSON (one at least), measured before any is read.
- * `last`: the id of the page's last backtest when more follow, else null.
+ * The sizes of the rule's backtests a page would take, newest first, after the one whose id is `before`
+ * (when given): `limit` of them and one more (to tell whether more follow). The bytes are summary_bytes,
+ * kept by Postgres as each summary was stored: no summary is read to be measured.
  */
-export async function listRuleBacktestPage(db: Db, ruleId: string, page: { before?: string | undefined; limit: number; maxBytes: number }) {
-  const sizes = await db
+export async function measureRuleBacktests(db: Db, ruleId: string, page: { before?: string | undefined; limit: number }) {
+  return db
     .selectFrom('rule_backtests')
-    .select(['id', sql<string>`octet_length(summary::text)`.as('bytes')])
+    .select(['id', 'summary_bytes as bytes'])
     .where('rule_id', '=', ruleId)
     .$if(page.before !== undefined, (q) => q.where('id', '<', page.before!))
     .orderBy('id', 'desc')
     .limit(page.limit + 1)
     .execute();
+}
+
+/**
+ * A page of the rule's backtests, newest first, after the one whose id is `before` (when given): `limit`
+ * at most and no more than `maxBytes` of summaries as stored (one at least), measured before any is read.
+ * `last`: the id of the page's last backtest when more follow, else null.
+ */
+export async function listRuleBacktestPage(db: Db, ruleId: string, page: { before?: string | undefined; limit: number; maxBytes: number }) {
+  const sizes = await measureRuleBacktests(db, ruleId, page);
   const taken = rowsWithin(sizes, page.limit, page.maxBytes);
   if (taken === 0) return { rows: [], last: null };
   const ids = sizes.slice(0, taken).map((s) => s.id);
-  const rows = await db.selectFrom('rule_backtests').selectAll().where('rule_id', '=', ruleId).where('id', 'in', ids).orderBy('id', 'desc').execute();
+  const rows = await db
+    .selectFrom('rule_backtests')
+    .select(['id', 'rule_id', 'version', 'actor', 'window_from', 'window_to', 'summary', 'created_at'])
+    .where('rule_id', '=', ruleId)
+    .where('id', 'in', ids)
+    .orderBy('id', 'desc')
+    .execute();
   return { rows, last: sizes.length > taken ? String(sizes[taken - 1]!.id) : null };
 }
 

@@ -17,6 +17,7 @@ import { incidentContext } from '../rules/incident-context.js';
 import { policyOfRecorded, targetOf, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
 import type { Action, Rule } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
+import { boundPerHour } from './bounds.js';
 import { namedService, replayEvent, type ReplayedIncident } from './incident-replay.js';
 import { Lane, RecordedHolds, type LaneDecision } from './lane.js';
 import {
@@ -112,10 +113,12 @@ class LaneTally {
     bump(this.environments, environment ?? '(none)');
   }
 
-  summary(): LaneSummary {
-    const perHour = [...this.hours.entries()].sort((a, b) => a[0] - b[0]).map(([, h]) => h);
+  /** `from`, `to`: the window reported on, which sets perHour's buckets (bounds.ts). */
+  summary(from: Date, to: Date): LaneSummary {
+    const hourly = [...this.hours.entries()].sort((a, b) => a[0] - b[0]).map(([, h]) => h);
     let peak: HourCount | null = null;
-    for (const h of perHour) if (!peak || h.firings > peak.firings) peak = h;
+    for (const h of hourly) if (!peak || h.firings > peak.firings) peak = h;
+    const { perHour, perHourBucketHours } = boundPerHour(hourly, from.getTime(), to.getTime());
     const byCount = (a: GroupCount, b: GroupCount) => b.matched - a.matched || (a.key < b.key ? -1 : 1);
     return {
       evaluated: this.evaluated,
@@ -126,6 +129,7 @@ class LaneTally {
       actions: this.actions,
       peakPerHour: peak,
       perHour,
+      perHourBucketHours,
       byService: [...this.services.values()].sort(byCount).slice(0, MAX_GROUPS),
       byServiceOmitted: Math.max(0, this.services.size - MAX_GROUPS),
       byEnvironment: [...this.environments.values()].sort(byCount).slice(0, MAX_GROUPS),
@@ -408,8 +412,8 @@ export async function runBacktest(history: AsyncIterable<HistoryEvent>, spec: Ba
   const summary: BacktestResult['summary'] = {
     window: { from: spec.from.toISOString(), to: spec.to.toISOString(), warmupFrom: spec.warmupFrom.toISOString() },
     events: { read, reported, stale },
-    candidate: tallies.candidate.summary(),
-    ...(tallies.baseline ? { baseline: tallies.baseline.summary() } : {}),
+    candidate: tallies.candidate.summary(spec.from, spec.to),
+    ...(tallies.baseline ? { baseline: tallies.baseline.summary(spec.from, spec.to) } : {}),
     ...(vsCurrent ? { vsCurrent: vsCurrent.summary() } : {}),
     ...(vsRecorded ? { vsRecorded: { ...vsRecorded.summary(), agreement } } : {}),
     assumedRunSeconds: spec.assumedRunSeconds,

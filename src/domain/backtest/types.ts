@@ -229,9 +229,15 @@ export interface LaneSummary {
   firings: number;
   /** Actions those would launch on their success path (`when: success` or `always`). */
   actions: number;
+  /** The busiest single hour, whatever perHour's buckets. */
   peakPerHour: HourCount | null;
-  /** Hours with at least one firing, in time order. */
+  /**
+   * Buckets of `perHourBucketHours` hours with at least one firing, in time order, each named by its start
+   * (`hour`): at most MAX_HOUR_BUCKETS (bounds.ts), so one hour each for a window of up to 33 days.
+   */
   perHour: HourCount[];
+  /** Hours in each bucket of perHour: 1, or 2 to 24 for a window longer than 33 days (absent from summaries stored before it: 1). */
+  perHourBucketHours: number;
   /** The MAX_GROUPS services with the most matches, most first; `byServiceOmitted` counts the services left out. */
   byService: GroupCount[];
   byServiceOmitted: number;

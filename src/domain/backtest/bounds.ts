@@ -1,0 +1,102 @@
+// How big a backtest summary may grow, and the bounds applied to one: as the engine writes it, and again to
+// one read back from rule_backtests (a summary stored before a bound existed keeps whatever it had). Pure.
+//
+// - Groups (byService, byEnvironment): the MAX_GROUPS with the most matches, `…Omitted` counting the rest.
+// - perHour: firings per bucket of `perHourBucketHours` hours, at most MAX_HOUR_BUCKETS buckets. A window of
+//   up to 33 days (the default 30 included) keeps one bucket per hour; a longer one is counted in buckets of
+//   2, 3, 4, 6, 8, 12 or 24 hours (whichever is the smallest that fits: 90 days in 3 hours, 366 days in
+//   12), aligned on UTC midnight. `peakPerHour` stays the busiest single hour whatever the buckets.
+import { MAX_GROUPS, type GroupCount, type HourCount } from './types.js';
+
+/** Buckets of perHour at most: a bucket per hour for windows of up to 33 days. */
+export const MAX_HOUR_BUCKETS = 800;
+
+const HOUR = 3_600_000;
+/** Bucket widths tried in turn, in hours: each divides a day, so buckets line up on UTC midnight. */
+const WIDTHS = [1, 2, 3, 4, 6, 8, 12, 24];
+
+/** Buckets of `hours` hours (aligned on UTC) that [fromMs, toMs) meets. */
+function bucketsMet(fromMs: number, toMs: number, hours: number): number {
+  const size = hours * HOUR;
+  return Math.max(1, Math.ceil(toMs / size) - Math.floor(fromMs / size));
+}
+
+/** The bucket width (hours) perHour uses for the window: the smallest of WIDTHS, or whole days beyond, giving at most MAX_HOUR_BUCKETS buckets. */
+export function bucketHoursFor(fromMs: number, toMs: number): number {
+  for (const w of WIDTHS) if (bucketsMet(fromMs, toMs, w) <= MAX_HOUR_BUCKETS) return w;
+  let days = 2;
+  while (bucketsMet(fromMs, toMs, days * 24) > MAX_HOUR_BUCKETS) days *= 2;
+  return days * 24;
+}
+
+/** Hour counts summed into buckets of `width` hours, each named by its start, in time order; entries that are not hour counts are dropped. */
+export function bucketPerHour(hours: readonly unknown[], width: number): HourCount[] {
+  const size = width * HOUR;
+  const buckets = new Map<number, HourCount>();
+  for (const h of hours) {
+    if (!isHourCount(h)) continue;
+    const at = Math.floor(Date.parse(h.hour) / size) * size;
+    const b = buckets.get(at) ?? { hour: new Date(at).toISOString(), firings: 0, actions: 0 };
+    b.firings += h.firings;
+    b.actions += h.actions;
+    buckets.set(at, b);
+  }
+  return [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b);
+}
+
+/**
+ * perHour for the window, bucketed as {@link bucketHoursFor} says, wider still should the counts lie
+ * outside the window (only a summary written by something else could): never more than MAX_HOUR_BUCKETS.
+ */
+export function boundPerHour(hours: readonly unknown[], fromMs: number, toMs: number, width = 1): { perHour: HourCount[]; perHourBucketHours: number } {
+  let w = Math.max(width, Number.isFinite(fromMs) && Number.isFinite(toMs) && toMs > fromMs ? bucketHoursFor(fromMs, toMs) : 1);
+  let perHour = bucketPerHour(hours, w);
+  while (perHour.length > MAX_HOUR_BUCKETS) {
+    w = WIDTHS.find((x) => x > w) ?? w * 2;
+    perHour = bucketPerHour(hours, w);
+  }
+  return { perHour, perHourBucketHours: w };
+}
+
+/** The first MAX_GROUPS groups (most matches first, as stored) and how many are left out, added to those already counted out. */
+export function boundGroups(groups: readonly GroupCount[], omitted: unknown): { groups: GroupCount[]; omitted: number } {
+  const before = typeof omitted === 'number' && Number.isSafeInteger(omitted) && omitted > 0 ? omitted : 0;
+  return { groups: groups.slice(0, MAX_GROUPS), omitted: before + Math.max(0, groups.length - MAX_GROUPS) };
+}
+
+/**
+ * A summary read back from rule_backtests with the bounds of today applied to each lane (candidate,
+ * baseline): a summary stored before them (every group, an entry per hour of a year) is answered as one
+ * written today would be. `window` is the backtest's, as stored with it. Anything that is not a lane
+ * summary's field is left as it is.
+ */
+export function boundStoredSummary(summary: unknown, window: { from: Date; to: Date }): unknown {
+  if (!isObject(summary)) return summary;
+  const out: Record<string, unknown> = { ...summary };
+  for (const lane of ['candidate', 'baseline'] as const) {
+    const s = summary[lane];
+    if (!isObject(s)) continue;
+    const bounded: Record<string, unknown> = { ...s };
+    for (const [list, count] of [['byService', 'byServiceOmitted'], ['byEnvironment', 'byEnvironmentOmitted']] as const) {
+      const groups = s[list];
+      if (!Array.isArray(groups)) continue;
+      const b = boundGroups(groups as GroupCount[], s[count]);
+      bounded[list] = b.groups;
+      bounded[count] = b.omitted;
+    }
+    if (Array.isArray(s.perHour)) {
+      const stored = typeof s.perHourBucketHours === 'number' && Number.isSafeInteger(s.perHourBucketHours) && s.perHourBucketHours > 0 ? s.perHourBucketHours : 1;
+      Object.assign(bounded, boundPerHour(s.perHour, window.from.getTime(), window.to.getTime(), stored));
+    }
+    out[lane] = bounded;
+  }
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isHourCount(v: unknown): v is HourCount {
+  return isObject(v) && typeof v.hour === 'string' && Number.isFinite(Date.parse(v.hour)) && typeof v.firings === 'number' && typeof v.actions === 'number';
+}

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { boundStoredSummary, bucketHoursFor, MAX_HOUR_BUCKETS } from '../../src/domain/backtest/index.js';
+
+// The bounds of a backtest summary (src/domain/backtest/bounds.ts): perHour's buckets by window length, and
+// a summary read back from the table, whatever it was stored with, answered within them.
+const DAY = 86_400_000;
+const at = Date.parse('2026-01-01T00:00:00Z');
+
+describe('backtest summary bounds', function () {
+  it('perHour keeps an hour per bucket up to 33 days, then the smallest of 2, 3, 4, 6, 8, 12 or 24 hours that fits 800 buckets', function () {
+    const widths = [1, 30, 33, 34, 60, 90, 180, 366].map((d) => [d, bucketHoursFor(at, at + d * DAY)]);
+    assert.deepEqual(widths, [[1, 1], [30, 1], [33, 1], [34, 2], [60, 2], [90, 3], [180, 6], [366, 12]]);
+    // A window that starts mid-hour meets one bucket more, and still fits.
+    assert.equal(bucketHoursFor(at + 1_800_000, at + 1_800_000 + 33 * DAY), 1);
+    assert.equal(MAX_HOUR_BUCKETS, 800);
+  });
+
+  it('a stored summary is answered within the bounds; one within them already is answered as stored', function () {
+    const from = new Date(at);
+    const to = new Date(at + 90 * DAY);
+    const hours = Array.from({ length: 90 * 24 }, (_, i) => ({ hour: new Date(at + i * 3_600_000).toISOString(), firings: 1, actions: 0 }));
+    const old = { window: { from: from.toISOString() }, events: { read: 1 }, candidate: { matched: 3, perHour: hours, byEnvironment: Array.from({ length: 130 }, (_, i) => ({ key: `e${i}`, matched: 1, fired: 0, suppressed: 0 })) } };
+    const bounded = boundStoredSummary(old, { from, to }) as { events: unknown; candidate: Record<string, unknown> & { perHour: unknown[]; byEnvironment: unknown[] } };
+    assert.deepEqual(bounded.events, { read: 1 });
+    assert.deepEqual([bounded.candidate.matched, bounded.candidate.byEnvironment.length, bounded.candidate.byEnvironmentOmitted, bounded.candidate.perHourBucketHours, bounded.candidate.perHour.length], [3, 100, 30, 3, 720]);
+    assert.equal('byServiceOmitted' in bounded.candidate, false);
+    assert.deepEqual(boundStoredSummary(bounded, { from, to }), bounded);
+    // Hour counts outside the window (no summary this API wrote has them) still end within 800 buckets.
+    const stray = Array.from({ length: 5000 }, (_, i) => ({ hour: new Date(at - i * DAY).toISOString(), firings: 1, actions: 1 }));
+    const wide = boundStoredSummary({ candidate: { perHour: stray } }, { from, to: new Date(at + DAY) }) as { candidate: { perHour: unknown[]; perHourBucketHours: number } };
+    assert.ok(wide.candidate.perHour.length <= MAX_HOUR_BUCKETS, String(wide.candidate.perHour.length));
+    assert.ok(wide.candidate.perHourBucketHours >= 24 * 7, String(wide.candidate.perHourBucketHours));
+    // Not a summary: as it is.
+    assert.equal(boundStoredSummary('x', { from, to }), 'x');
+  });
+});
