@@ -3,12 +3,18 @@
 // changed (or matched), each linking to its incident page. A saved rule's tab also attaches a backtest of
 // its current version to that version (POST /api/rules/{id}/backtest), and lists the ones attached.
 //
+// Every list here is one the API bounds, and the view says so: the changed events and the attached backtests
+// are paged by the API's nextCursor (a More button under each), and a summary's services and environments
+// are the 100 with the most matches, the rest counted (byServiceOmitted, byEnvironmentOmitted: "and N more
+// environments"). The timeline's buckets are the summary's perHourBucketHours (one hour up to 33 days).
+//
 // The chart is uPlot (a small, kept canvas charting library, bundled by esbuild): it draws on a canvas and
 // sizes its elements through the CSSOM, which the page's CSP (style-src 'self', no inline style attributes)
 // allows; its stylesheet is bundled into app.css.
 import uPlot from 'uplot';
-import type { BacktestItem, BacktestSummary, ChangeKind, HourCount, LaneSummary } from '../../../domain/backtest/types.js';
+import type { BacktestItem, BacktestSummary, ChangeKind, GroupCount, HourCount, LaneSummary } from '../../../domain/backtest/types.js';
 import { badge, h, replace, table, type Child } from '../dom.js';
+import { pagedList } from '../paged.js';
 import type { ViewContext } from '../router.js';
 import type { RuleView } from '../types.js';
 
@@ -19,16 +25,21 @@ interface BacktestAnswer {
   nextCursor: string | null;
 }
 
+/** A summary as stored with its rule version: one stored long ago may lack the fields added since. */
+type StoredLane = Pick<LaneSummary, 'matched'> & Partial<Pick<LaneSummary, 'peakPerHour' | 'byEnvironment' | 'byEnvironmentOmitted'>>;
+
 interface AttachedBacktest {
   id: string;
   version: number;
   actor: string;
   window: { from: string; to: string };
-  summary: BacktestSummary;
+  summary: { candidate: StoredLane };
   createdAt: string;
 }
 
 const HOUR = 3_600_000;
+/** Attached backtests a page asks for (the API allows 200; a page also ends at 8 MiB of summaries). */
+const ATTACHED_PAGE = 50;
 const CHANGE_TEXT: Record<ChangeKind, string> = {
   newly_matched: 'newly matched',
   no_longer_matched: 'no longer matched',
@@ -36,16 +47,38 @@ const CHANGE_TEXT: Record<ChangeKind, string> = {
   no_longer_suppressed: 'no longer suppressed',
 };
 
-/** Every hour of the window with its firings (0 where none), as uPlot's columns: seconds, then one series per lane. */
-export function hourlySeries(from: string, to: string, lanes: readonly HourCount[][]): number[][] {
-  const start = Math.floor(Date.parse(from) / HOUR) * HOUR;
+/**
+ * Every bucket of `bucketHours` hours of the window (aligned on UTC, as the API buckets perHour) with its
+ * firings (0 where none), as uPlot's columns: seconds, then one series per lane.
+ */
+export function hourlySeries(from: string, to: string, lanes: readonly HourCount[][], bucketHours = 1): number[][] {
+  const step = bucketHours * HOUR;
+  const start = Math.floor(Date.parse(from) / step) * step;
   const end = Date.parse(to);
   const xs: number[] = [];
-  for (let t = start; t < end; t += HOUR) xs.push(t / 1000);
+  for (let t = start; t < end; t += step) xs.push(t / 1000);
   return [xs, ...lanes.map((hours) => {
     const byHour = new Map(hours.map((c) => [Date.parse(c.hour) / 1000, c.firings]));
     return xs.map((x) => byHour.get(x) ?? 0);
   })];
+}
+
+/** What a bucket of perHour is: `hour`, or `3 hours`. */
+const bucketText = (hours: number | undefined) => (!hours || hours === 1 ? 'hour' : `${hours} hours`);
+
+/**
+ * A summary's groups, most matches first (`name 12`), and the ones it left out: "and 50 more environments".
+ * Older summaries may lack either field.
+ */
+function groupText(groups: readonly GroupCount[] | undefined, omitted: number | undefined, noun: string, testid: string): HTMLElement {
+  const list = groups ?? [];
+  const shown = list.map((g) => `${g.name ?? g.key} ${g.matched}`).join(', ');
+  return h(
+    'span',
+    { 'data-testid': testid },
+    shown || (omitted ? '' : '—'),
+    omitted ? h('span', { class: 'muted', 'data-testid': `${testid}-omitted` }, `${shown ? ', ' : ''}and ${omitted} more ${noun} (a summary keeps the ${list.length} with the most matches)`) : null,
+  );
 }
 
 function laneCard(title: string, s: LaneSummary, testid: string): HTMLElement {
@@ -68,7 +101,9 @@ function laneCard(title: string, s: LaneSummary, testid: string): HTMLElement {
       h('dt', {}, 'peak'),
       h('dd', { 'data-testid': `${testid}-peak` }, s.peakPerHour ? `${s.peakPerHour.firings}/h at ${new Date(s.peakPerHour.hour).toLocaleString()}` : 'none'),
       h('dt', {}, 'by environment'),
-      h('dd', {}, s.byEnvironment.map((g) => `${g.key} ${g.matched}`).join(', ') || '—'),
+      h('dd', {}, groupText(s.byEnvironment, s.byEnvironmentOmitted, 'environments', `${testid}-environments`)),
+      h('dt', {}, 'by service'),
+      h('dd', {}, groupText(s.byService, s.byServiceOmitted, 'services', `${testid}-services`)),
       h('dt', {}, 'script arguments refused'),
       h('dd', { 'data-testid': `${testid}-args-refused` }, `${s.argsRefused ?? 0} match(es) whose script action the run would refuse (an incident value starting with '-')`),
       h('dt', {}, 'assumed'),
@@ -105,11 +140,12 @@ function itemRow(i: BacktestItem): HTMLTableRowElement {
 function chart(container: HTMLElement, answer: BacktestAnswer): void {
   const s = answer.summary;
   const lanes = [s.candidate.perHour, ...(s.baseline ? [s.baseline.perHour] : [])];
-  const data = hourlySeries(s.window.from, s.window.to, lanes) as uPlot.AlignedData;
+  const bucketHours = s.candidate.perHourBucketHours;
+  const data = hourlySeries(s.window.from, s.window.to, lanes, bucketHours) as uPlot.AlignedData;
   const series: uPlot.Series[] = [{}, { label: 'as edited', stroke: '#2160a8', fill: 'rgba(33,96,168,0.12)', width: 1.5 }];
   if (s.baseline) series.push({ label: 'current version', stroke: '#c23b3b', width: 1, dash: [4, 3] });
   const width = Math.max(320, container.clientWidth || 800);
-  new uPlot({ width, height: 220, scales: { x: { time: true } }, axes: [{}, { label: 'firings per hour' }], series }, data, container);
+  new uPlot({ width, height: 220, scales: { x: { time: true } }, axes: [{}, { label: `firings per ${bucketText(bucketHours)}` }], series }, data, container);
 }
 
 export function backtestPanel(ctx: ViewContext, currentRule: () => Promise<unknown>, stored: RuleView | null): Child {
@@ -125,19 +161,34 @@ export function backtestPanel(ctx: ViewContext, currentRule: () => Promise<unkno
   };
   const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
 
+  // The attached backtests, a page at a time as the API pages them (More follows nextCursor); each row's
+  // environments fold into a <details>, the ones its summary left out counted there.
+  const attachedRow = (b: AttachedBacktest) => {
+    const c = b.summary.candidate;
+    const environments = (c.byEnvironment ?? []).length + (c.byEnvironmentOmitted ?? 0);
+    return h(
+      'tr',
+      { 'data-testid': 'backtest-attached-row' },
+      h('td', {}, `v${b.version}`),
+      h('td', {}, b.actor),
+      h('td', {}, `${new Date(b.window.from).toLocaleDateString()} – ${new Date(b.window.to).toLocaleDateString()}`),
+      h('td', {}, String(c.matched)),
+      h('td', {}, String(c.peakPerHour?.firings ?? 0)),
+      h('td', {}, environments === 0 ? '—' : h('details', {}, h('summary', {}, `${environments} environment${environments === 1 ? '' : 's'}`), groupText(c.byEnvironment, c.byEnvironmentOmitted, 'environments', 'backtest-attached-environments'))),
+    );
+  };
   const showAttached = async () => {
     if (!stored) return;
-    const body = await ctx.api.get<{ items: AttachedBacktest[] }>(`/api/rules/${encodeURIComponent(stored.id)}/backtests`, { signal: ctx.signal });
-    attachedBox.replaceChildren(
-      body.items.length === 0
-        ? h('p', { class: 'muted' }, 'No backtest attached to a version yet.')
-        : table(
-            'backtest-attached-table',
-            ['Version', 'By', 'Window', 'Matched', 'Peak/h'],
-            body.items.map((b) =>
-              h('tr', {}, h('td', {}, `v${b.version}`), h('td', {}, b.actor), h('td', {}, `${new Date(b.window.from).toLocaleDateString()} – ${new Date(b.window.to).toLocaleDateString()}`), h('td', {}, String(b.summary.candidate.matched)), h('td', {}, String(b.summary.candidate.peakPerHour?.firings ?? 0))),
-            ),
-          ),
+    replace(
+      attachedBox,
+      await pagedList<AttachedBacktest>(ctx, {
+        path: `/api/rules/${encodeURIComponent(stored.id)}/backtests`,
+        limit: ATTACHED_PAGE,
+        testid: 'backtest-attached-table',
+        headers: ['Version', 'By', 'Window', 'Matched', 'Peak/h', 'Environments'],
+        rows: (items) => items.map(attachedRow),
+        empty: 'No backtest attached to a version yet.',
+      }),
     );
   };
 
@@ -183,7 +234,7 @@ export function backtestPanel(ctx: ViewContext, currentRule: () => Promise<unkno
       h('div', { class: 'grid' }, laneCard('As edited', s.candidate, 'backtest-candidate'), s.baseline ? laneCard(`Current version (v${stored?.version ?? ''})`, s.baseline, 'backtest-baseline') : null),
       s.vsCurrent ? diffLine('vs the current version', s.vsCurrent.counts, 'backtest-vs-current') : null,
       s.vsRecorded ? diffLine('vs the decisions recorded', s.vsRecorded.counts, 'backtest-vs-recorded') : null,
-      h('h4', {}, 'Would-be firings per hour'),
+      h('h4', { 'data-testid': 'backtest-chart-title' }, `Would-be firings per ${bucketText(s.candidate.perHourBucketHours)}`),
       plot,
       h('h4', {}, `${s.vsCurrent ? 'Changed' : 'Matched'} events (${answer.totalItems})`),
       answer.items.length ? tbody : h('p', { class: 'muted' }, 'None.'),
