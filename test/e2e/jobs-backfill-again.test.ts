@@ -38,14 +38,27 @@ describe('a backfill over a time already run is recorded as its own run', functi
     delete process.env[SLACK_REF];
   });
 
+  // Both cases' hourly jobs, made at once: their next time comes some 30 s from now (Temporal counts
+  // intervals from the epoch), the same wait for both. Before, each case made its own and waited 70 s.
+  const jobs = {} as { reuse: string; notice: string };
+  before(async function () {
+    const offset = () => Math.floor((Date.now() + 30_000) / 1000) % 3600 || 1;
+    jobs.reuse = await peers.createJob({ name: 'backfill reuse', schedule: { interval: `every 1h offset ${offset()}s` }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh', concurrency: 1 });
+    jobs.notice = await peers.createJob({
+      name: 'backfill notice',
+      schedule: { interval: `every 1h offset ${offset()}s` },
+      targets: { environments: [ENV] },
+      via: 'agent',
+      script: 'fail.sh',
+      notifyOnFailure: { slack: { webhookUrlRef: `env:${SLACK_REF}` } },
+    });
+  });
+
   const scheduleIdle = (id: string) =>
     eventually(async () => (await peers.stack.temporal.client.schedule.getHandle(jobScheduleId(id)).describe()).info.runningActions.length === 0, 30_000, 'the schedule to see its run end');
 
   it('the script ran twice (scheduled, then backfilled): two runs in the history, the first one kept', async function () {
-    // An hourly job whose next time comes some 70 s from now (Temporal counts intervals from the epoch).
-    let offset = Math.floor((Date.now() + 70_000) / 1000) % 3600;
-    if (offset === 0) offset = 1;
-    const jobId = await peers.createJob({ name: 'backfill reuse', schedule: { interval: `every 1h offset ${offset}s` }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh', concurrency: 1 });
+    const jobId = jobs.reuse;
 
     // The schedule's own run, finished.
     const first = await peers.runEnded('job_id', jobId, 150_000, 'the scheduled run to finish');
@@ -96,16 +109,7 @@ describe('a backfill over a time already run is recorded as its own run', functi
   });
 
   it('a backfilled run that fails again sends its own failure notice', async function () {
-    let offset = Math.floor((Date.now() + 70_000) / 1000) % 3600;
-    if (offset === 0) offset = 1;
-    const id = await peers.createJob({
-      name: 'backfill notice',
-      schedule: { interval: `every 1h offset ${offset}s` },
-      targets: { environments: [ENV] },
-      via: 'agent',
-      script: 'fail.sh',
-      notifyOnFailure: { slack: { webhookUrlRef: `env:${SLACK_REF}` } },
-    });
+    const id = jobs.notice;
     const first = await peers.runEnded('job_id', id, 150_000, 'the scheduled run to finish');
     assert.equal(first.status, 'failed');
     const notices = () => slack.messages.filter((m) => m.text.includes(first.id));
