@@ -230,55 +230,64 @@ describe('approval gates end to end', function () {
     assert.equal(hits('forged'), 1);
   });
 
-  it('at the deadline the rule decides, says so in Slack and on the incident, and a late approval gets 409', async function () {
-    this.timeout(180_000);
-    const { svc } = await gatedRule('late', { timeoutMinutes: 1, onTimeout: 'reject' });
-    const id = await trigger(svc);
-    const run = await waiting(id);
-    const rejected = await eventually(async () => (await runsOf(id)).find((r) => r.status === 'rejected'), 120_000, 'the deadline to pass');
-    assert.deepEqual(rejected.approval && { decision: (rejected.approval as { decision: string }).decision, actor: (rejected.approval as { actor: string }).actor }, { decision: 'reject', actor: 'timeout' });
-    await eventually(async () => slackSaid(/^\[self-healing\] Approval timed out: /).some((m) => m.text.includes(id)), 30_000, 'the timeout announced in Slack');
-    await eventually(async () => pd.notes(id).some((n) => n.content.startsWith('[self-healing] Approval timed out')), 30_000, 'and on the incident');
-    const late = await decide(id, run.id, 'approve', bob);
-    assert.equal(late.status, 409);
-    assert.match(((await late.json()) as { detail: string }).detail, /already decided \(reject by timeout\)/);
-    assert.equal(hits('late'), 0);
-  });
+  // The two cases below wait out a one-minute deadline (the shortest a rule may ask for), the same minute:
+  // the late one's incident is triggered first, and its run waits while the other case runs.
+  describe('at a deadline', function () {
+    let lateCase: { id: string; run: { id: string } };
+    before(async function () {
+      const { svc } = await gatedRule('late', { timeoutMinutes: 1, onTimeout: 'reject' });
+      const id = await trigger(svc);
+      lateCase = { id, run: await waiting(id) };
+    });
 
-  // An admin who disables (or deletes, or replaces) a harmful rule stops its waiting approvals too. Before,
-  // an approval checked only the version's author and team: approving went on being accepted, and
-  // `onTimeout: approve` ran the old version at the deadline.
-  // Its timeout notice is sent before the run checks whether the action may still start: before, it said
-  // "so it runs now" in Slack and on the incident, and then nothing ran.
-  it('disabling the rule while an action waits: approving gets 409, and its onTimeout: approve runs nothing, recorded skipped naming why; the timeout notice does not promise it runs', async function () {
-    this.timeout(180_000);
-    const svc = newServiceId();
-    const doc = gatedDoc('disabled', { timeoutMinutes: 1, onTimeout: 'approve' }, svc);
-    const ruleId = await insertRule(stack.db.db, doc, { author: 'token:alice' });
-    const id = await trigger(svc);
-    const run = await waiting(id);
-    const disabled = await stack.api(`/api/rules/${ruleId}`, { method: 'PUT', headers: { 'if-match': '"1"' }, body: JSON.stringify({ ...doc, enabled: false }) });
-    assert.equal(disabled.status, 200, await disabled.clone().text());
+    // An admin who disables (or deletes, or replaces) a harmful rule stops its waiting approvals too. Before,
+    // an approval checked only the version's author and team: approving went on being accepted, and
+    // `onTimeout: approve` ran the old version at the deadline.
+    // Its timeout notice is sent before the run checks whether the action may still start: before, it said
+    // "so it runs now" in Slack and on the incident, and then nothing ran.
+    it('disabling the rule while an action waits: approving gets 409, and its onTimeout: approve runs nothing, recorded skipped naming why; the timeout notice does not promise it runs', async function () {
+      this.timeout(180_000);
+      const svc = newServiceId();
+      const doc = gatedDoc('disabled', { timeoutMinutes: 1, onTimeout: 'approve' }, svc);
+      const ruleId = await insertRule(stack.db.db, doc, { author: 'token:alice' });
+      const id = await trigger(svc);
+      const run = await waiting(id);
+      const disabled = await stack.api(`/api/rules/${ruleId}`, { method: 'PUT', headers: { 'if-match': '"1"' }, body: JSON.stringify({ ...doc, enabled: false }) });
+      assert.equal(disabled.status, 200, await disabled.clone().text());
 
-    const res = await decide(id, run.id, 'approve', bob);
-    assert.equal(res.status, 409);
-    assert.equal(res.headers.get('content-type'), 'application/problem+json');
-    const refused = (await res.json()) as { detail: string; status: unknown };
-    assert.equal(refused.status, 409, 'the problem says 409, not the action run\'s status');
-    assert.match(refused.detail, new RegExp(`^rule ${ruleId} was disabled after version 1 planned action run .*: it can no longer be approved`));
-    assert.equal((await runsOf(id))[0]!.approval, null, 'nothing recorded');
+      const res = await decide(id, run.id, 'approve', bob);
+      assert.equal(res.status, 409);
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+      const refused = (await res.json()) as { detail: string; status: unknown };
+      assert.equal(refused.status, 409, 'the problem says 409, not the action run\'s status');
+      assert.match(refused.detail, new RegExp(`^rule ${ruleId} was disabled after version 1 planned action run .*: it can no longer be approved`));
+      assert.equal((await runsOf(id))[0]!.approval, null, 'nothing recorded');
 
-    const fix = await eventually(async () => (await runsOf(id)).find((r) => r.action_id === 'fix' && r.finished_at), 120_000, 'the deadline to pass');
-    assert.equal(fix.status, 'skipped');
-    assert.equal(fix.error, 'not run: its rule was disabled while this action waited for its approval (version 1 planned it)');
-    assert.equal(fix.started_at, null, 'never started');
-    assert.deepEqual(fix.approval && (fix.approval as { actor: string }).actor, 'timeout');
-    assert.equal(hits('disabled'), 0, 'the approved-by-timeout action did not reach its peer');
-    const honest = "the rule says approve, so it runs now unless its rule was stopped or changed, automation is paused, its circuit breaker is open or a guard stops it; the incident's action runs say what happened.";
-    const notice = await eventually(async () => slackSaid(/^\[self-healing\] Approval timed out: /).find((m) => m.text.includes(id)), 30_000, 'the timeout announced in Slack');
-    assert.ok(notice.text.endsWith(honest), `the Slack notice says what may still stop it: ${notice.text}`);
-    const note = await eventually(async () => pd.notes(id).find((n) => n.content.startsWith('[self-healing] Approval timed out')), 30_000, 'and on the incident');
-    assert.ok(note.content.includes(honest), `the incident's note too: ${note.content}`);
+      const fix = await eventually(async () => (await runsOf(id)).find((r) => r.action_id === 'fix' && r.finished_at), 120_000, 'the deadline to pass');
+      assert.equal(fix.status, 'skipped');
+      assert.equal(fix.error, 'not run: its rule was disabled while this action waited for its approval (version 1 planned it)');
+      assert.equal(fix.started_at, null, 'never started');
+      assert.deepEqual(fix.approval && (fix.approval as { actor: string }).actor, 'timeout');
+      assert.equal(hits('disabled'), 0, 'the approved-by-timeout action did not reach its peer');
+      const honest = "the rule says approve, so it runs now unless its rule was stopped or changed, automation is paused, its circuit breaker is open or a guard stops it; the incident's action runs say what happened.";
+      const notice = await eventually(async () => slackSaid(/^\[self-healing\] Approval timed out: /).find((m) => m.text.includes(id)), 30_000, 'the timeout announced in Slack');
+      assert.ok(notice.text.endsWith(honest), `the Slack notice says what may still stop it: ${notice.text}`);
+      const note = await eventually(async () => pd.notes(id).find((n) => n.content.startsWith('[self-healing] Approval timed out')), 30_000, 'and on the incident');
+      assert.ok(note.content.includes(honest), `the incident's note too: ${note.content}`);
+    });
+
+    it('at the deadline the rule decides, says so in Slack and on the incident, and a late approval gets 409', async function () {
+      this.timeout(180_000);
+      const { id, run } = lateCase;
+      const rejected = await eventually(async () => (await runsOf(id)).find((r) => r.status === 'rejected'), 120_000, 'the deadline to pass');
+      assert.deepEqual(rejected.approval && { decision: (rejected.approval as { decision: string }).decision, actor: (rejected.approval as { actor: string }).actor }, { decision: 'reject', actor: 'timeout' });
+      await eventually(async () => slackSaid(/^\[self-healing\] Approval timed out: /).some((m) => m.text.includes(id)), 30_000, 'the timeout announced in Slack');
+      await eventually(async () => pd.notes(id).some((n) => n.content.startsWith('[self-healing] Approval timed out')), 30_000, 'and on the incident');
+      const late = await decide(id, run.id, 'approve', bob);
+      assert.equal(late.status, 409);
+      assert.match(((await late.json()) as { detail: string }).detail, /already decided \(reject by timeout\)/);
+      assert.equal(hits('late'), 0);
+    });
   });
 
   it('a remediation chained after an approved notification does not run on a fleet paused while the notification waited: PagerDuty is never written', async function () {
