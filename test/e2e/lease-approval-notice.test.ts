@@ -18,10 +18,12 @@ import { messageOf, signalIncident, startTestWorker, type TestWorker } from '../
 //
 // Real Temporal, the real main worker, fixes reaching a local peer that records any overlap (each fix is
 // held there 1-8 s: the webhook client gives up sooner than 15 s, which made the outcome uncertain).
-// Slow: the first case about 7.5 minutes (a one-minute approval, then the ~5.7-minute notice, which must
-// outlast the lease of 391 s), the second about 1.5.
+// Each case waits out a one-minute approval (the shortest a rule may ask for), about 1.2 minutes. The
+// first one's notice outlasts the lease by the clock the lease is kept by: its first attempt finds the
+// lease run out (expires_at moved into the past, as the 391 s of a real lease would have after a notice
+// retried for six minutes, which the case once waited out: 7.5 minutes) and fails, and the retry sends it.
 describe('the target lease across a delayed approved fix', function () {
-  this.timeout(15 * 60_000);
+  this.timeout(5 * 60_000);
   let temporal: TestTemporal;
   let db: TestDatabase;
   let hook: HttpPeer;
@@ -31,11 +33,12 @@ describe('the target lease across a delayed approved fix', function () {
   const reached: string[] = [];
   const overlaps: string[] = [];
   const hold = new Map<string, number>();
-  // The approval-timeout notices of these incidents meet a provider that does not answer (each attempt
-  // gives up after 50 s, as a hanging PagerDuty note would) for slowNoticeMs from the first attempt.
+  // The approval-timeout notices of these incidents meet a provider that does not answer: the first
+  // attempt gives up after noticeHangMs (as a hanging PagerDuty note would), by when the run's lease ran
+  // out (expiredLease: the lease as it was then); the retry is answered.
   const slowNotices = new Set<string>();
-  let slowNoticeMs = 0;
-  let firstNoticeAttempt: number | undefined;
+  const noticeHangMs = 2_000;
+  let expiredLease: { id: string; expires_at: Date } | undefined;
 
   before(async function () {
     temporal = await testTemporal();
@@ -64,13 +67,13 @@ describe('the target lease across a delayed approved fix', function () {
       extractors: { extractors: [{ type: 'regex' as const, source: 'title' as const, pattern: '^\\[(?<host>[a-z0-9-]+)\\]' }] },
       wrap: (real) => ({
         async executeAction(input) {
-          if (input.actionRunId.includes(':notice:approval_timed_out:') && slowNotices.has(input.incidentId)) {
-            firstNoticeAttempt ??= Date.now();
-            const left = firstNoticeAttempt + slowNoticeMs - Date.now();
-            if (left > 0) {
-              await new Promise((r) => setTimeout(r, Math.min(left, 50_000)));
-              throw new Error('provider timed out (no answer)');
-            }
+          if (input.actionRunId.includes(':notice:approval_timed_out:') && slowNotices.delete(input.incidentId)) {
+            // The notice hangs past the lease: the lease the run holds expires (Postgres' clock, as the planner reads it).
+            expiredLease = await sql<{ id: string; expires_at: Date }>`update target_leases set expires_at = now() - interval '1 second' where incident_id = ${input.incidentId} and released_at is null returning id, expires_at`
+              .execute(db.db)
+              .then((r) => r.rows[0]);
+            await new Promise((r) => setTimeout(r, noticeHangMs));
+            throw new Error('provider timed out (no answer)');
           }
           return real.executeAction(input);
         },
@@ -133,13 +136,14 @@ describe('the target lease across a delayed approved fix', function () {
     hold.set('slow-a', 8_000);
     const a = newIncidentId();
     slowNotices.add(a);
-    slowNoticeMs = 340_000;
     await signalIncident(temporal, w.taskQueue, a, messageOf(trigger(a, svcA, host)), { lingerSeconds: 1 });
     const planned = await leaseOf(a);
     // Nobody decides; the minute passes; the notice crawls past the lease; then the fix starts on the host.
-    await eventually(async () => inFlight.has('slow-a') || undefined, 10 * 60_000, 'the first fix to reach the host');
+    await eventually(async () => inFlight.has('slow-a') || undefined, 3 * 60_000, 'the first fix to reach the host');
     const started = new Date();
-    assert.ok(started > planned.expires_at, `the delay outlasted the lease as planned (expiring ${planned.expires_at.toISOString()}); the fix reached the host at ${started.toISOString()}`);
+    assert.ok(expiredLease, 'the approval-timeout notice was sent (and hung past the lease)');
+    assert.equal(expiredLease.id, planned.id, 'the lease that ran out is the run\'s');
+    assert.ok(started > expiredLease.expires_at, `the delay outlasted the lease as planned (expired ${expiredLease.expires_at.toISOString()}); the fix reached the host at ${started.toISOString()}`);
     const held = await leaseOf(a);
     assert.ok(held.expires_at > started && held.released_at === null, `the lease holds while the fix runs: expires ${held.expires_at.toISOString()}`);
 
