@@ -79,8 +79,9 @@ describe('catch-up after an outage takes one run for the times missed', function
 
   // The cases below share one outage: the worker goes down, each case's job is created and its schedule
   // left to start (or buffer) the runs of its due times, all of them over the same minutes (the schedules
-  // fire once a minute, the shortest interval a job may have); then the worker comes back once, and each
-  // case looks at what its job's runs did. Before, each case took an outage of its own: five times the wait.
+  // fire once a minute, the shortest interval a job may have, offset so that the first time comes some 8 s
+  // after the jobs are made); then the worker comes back once, and each case looks at what its job's runs
+  // did. Before, each case took an outage of its own, and its first due time came up to a minute later.
   describe('the worker down over the due times of five jobs', function () {
     type Action = ScheduleDescription['info']['recentActions'][number];
     const handle = (jobId: string) => peers.stack.temporal.client.schedule.getHandle(jobScheduleId(jobId));
@@ -95,9 +96,11 @@ describe('catch-up after an outage takes one run for the times missed', function
     before(async function () {
       this.timeout(300_000);
       await workerDown();
+      const offset = (Math.floor(Date.now() / 1000) + 8) % 60 || 1;
+      const interval = `every 1m offset ${offset}s`;
       await Promise.all([
         (async () => {
-          const jobId = await peers.createJob({ name: 'reset expiring root passwords', schedule: { interval: '1m', overlap: 'allow_all' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+          const jobId = await peers.createJob({ name: 'reset expiring root passwords', schedule: { interval, overlap: 'allow_all' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
           const schedule = handle(jobId);
           await eventually(async () => (await schedule.describe()).info.numActionsTaken >= 2, 180_000, 'the schedule to start two runs while the worker is down');
           // No third one while the test looks (the job stays enabled: its runs are not the paused job's).
@@ -106,13 +109,13 @@ describe('catch-up after an outage takes one run for the times missed', function
           cases.allowAll = { jobId, started };
         })(),
         (async () => {
-          const jobId = await peers.createJob({ name: 'reset expiring root passwords, buffered', schedule: { interval: '1m', overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+          const jobId = await peers.createJob({ name: 'reset expiring root passwords, buffered', schedule: { interval, overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
           // The first time's run started (held on the task queue), the second time's buffered behind it.
           await eventually(async () => Number(String((await handle(jobId).describe()).raw.info?.bufferSize ?? 0)) >= 1, 180_000, 'the schedule to buffer a run while the worker is down');
           cases.buffered = { jobId };
         })(),
         (async () => {
-          const jobId = await peers.createJob({ name: 'late but due', schedule: { interval: '1m', overlap: 'allow_all' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+          const jobId = await peers.createJob({ name: 'late but due', schedule: { interval, overlap: 'allow_all' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
           const schedule = handle(jobId);
           await eventually(async () => (await schedule.describe()).info.numActionsTaken >= 1, 180_000, 'the schedule to start a run while the worker is down');
           // The worker lags: the next due time passes, but its run never starts (paused: as a backlog would hold it).
@@ -123,7 +126,7 @@ describe('catch-up after an outage takes one run for the times missed', function
           cases.late = { jobId, held: held! };
         })(),
         (async () => {
-          const jobId = await peers.createJob({ name: 'buffered beside a backfill', schedule: { interval: '1m', overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+          const jobId = await peers.createJob({ name: 'buffered beside a backfill', schedule: { interval, overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
           const schedule = handle(jobId);
           const before = (await schedule.describe()).info.numActionsTaken;
           await eventually(async () => (await schedule.describe()).info.numActionsTaken > before, 180_000, 'the schedule to start a run while the worker is down');
@@ -134,7 +137,7 @@ describe('catch-up after an outage takes one run for the times missed', function
           cases.besideBackfill = { jobId, due, yesterday, backfill: { status: bf.status, text: await bf.text() } };
         })(),
         (async () => {
-          const jobId = await peers.createJob({ name: 'run now, buffered', schedule: { interval: '1m', overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
+          const jobId = await peers.createJob({ name: 'run now, buffered', schedule: { interval, overlap: 'buffer_one' }, targets: { environments: [ENV] }, via: 'agent', script: 'mark.sh' });
           const schedule = handle(jobId);
           await eventually(async () => (await schedule.describe()).info.numActionsTaken >= 1, 180_000, 'the schedule to start a run while the worker is down');
           // Asked for a few seconds after the held run's time: its run is named by a later second.
