@@ -50,9 +50,11 @@ export interface JobActivityDeps {
   /** The Temporal client asked whether an earlier run still goes (default: the worker's, in the activity's context). */
   temporal?: () => Client;
   /**
-   * When Temporal scheduled the current attempt of the activity asking, by Temporal's clock: what a catch-up
-   * decision to run is stamped with (catchUpSuperseded). Default: the activity's info
-   * (`currentAttemptScheduledTimestampMs`, set by the Temporal server). Tests outside an activity give it.
+   * When Temporal scheduled the current attempt of the activity asking, by Temporal's clock: what a run's
+   * start record (recordJobRunStart: job_runs.temporal_started_at) and a catch-up decision to run are
+   * stamped with, and the time up to which a run asks Temporal for later runs started (catchUpSuperseded).
+   * Default: the activity's info (`currentAttemptScheduledTimestampMs`, set by the Temporal server). Tests
+   * outside an activity give it.
    */
   attemptScheduledAt?: () => Date;
 }
@@ -135,10 +137,16 @@ export function createJobActivities(deps: JobActivityDeps) {
   const env = deps.env ?? process.env;
   const { db } = deps;
   const effects = createSideEffects({ db, logger: deps.logger });
+  /** Temporal's time of the attempt asking (JobActivityDeps.attemptScheduledAt): the catch-up rule's only clock. */
+  const temporalNow = deps.attemptScheduledAt ?? (() => new Date(Context.current().info.currentAttemptScheduledTimestampMs));
 
-  /** Answers the run's id: `jobRunId`, or its own when another execution of that workflow id holds it (insertJobRunStart). */
+  /**
+   * Answers the run's id: `jobRunId`, or its own when another execution of that workflow id holds it
+   * (insertJobRunStart). The start is stamped by Temporal's clock too (temporal_started_at): the buffer_one
+   * catch-up rule compares it with a later run's schedule time.
+   */
   async function recordJobRunStart(input: { jobRunId: string; runId: string; jobId: string; trigger: string; scheduledAt?: string | undefined }): Promise<string> {
-    return insertJobRunStart(db, { id: input.jobRunId, runId: input.runId, jobId: input.jobId, trigger: input.trigger, scheduledAt: input.scheduledAt ?? null });
+    return insertJobRunStart(db, { id: input.jobRunId, runId: input.runId, jobId: input.jobId, trigger: input.trigger, scheduledAt: input.scheduledAt ?? null, temporalStartedAt: temporalNow() });
   }
 
   /**
@@ -239,7 +247,8 @@ export function createJobActivities(deps: JobActivityDeps) {
    * - buffer_one: Temporal takes the first time missed and buffers the next (the rest are skipped as
    *   overlapping), which starts once the first ended. A run for whose time an earlier-scheduled run of the
    *   schedule, of its previous time or later, started only after it (late past it, and not skipped) is
-   *   skipped: that run did this time's work. A backfilled run of an older time (yesterday's) did not.
+   *   skipped: that run did this time's work. Its start by Temporal's clock (recordJobRunStart's stamp), like
+   *   this run's time: the database's clock (`started_at`) ahead of Temporal's made an on-time run look late. A backfilled run of an older time (yesterday's) did not.
    * skip takes one time missed and cancel_other the latest (the run it cancels stops before any target) on
    * their own. A run whose time is not one of its schedule's, nor of the schedules the job had before edits
    * since (a run queued under the old schedule over an edit is one of a catch-up), is never one of a
@@ -256,10 +265,11 @@ export function createJobActivities(deps: JobActivityDeps) {
     const allowAll = job.schedule.overlap === 'allow_all';
     // The stamp of a decision to run, by Temporal's clock like the schedule times it is compared with
     // (earlierRunsDecidedSince): when Temporal scheduled this attempt, at or before the decision.
-    const decidedAt = (deps.attemptScheduledAt ?? (() => new Date(Context.current().info.currentAttemptScheduledTimestampMs)))();
+    const decidedAt = temporalNow();
     // Asked of Temporal before the lock (a round trip not held under it): the run of a later time it started
-    // that has not recorded its start yet. Only when a later time has passed, and this run decided nothing.
-    const successor = allowAll && state.decision === null ? await startedLaterRun(job, scheduledAt) : undefined;
+    // that has not recorded its start yet. Only when a later time has passed by Temporal's clock (at
+    // `decidedAt`), and this run decided nothing.
+    const successor = allowAll && state.decision === null ? await startedLaterRun(job, scheduledAt, decidedAt) : undefined;
     return withJobCatchUpLock(db, job.id, async (trx) => {
       const mine = (await jobRunCatchUpState(trx, jobRunId))?.decision ?? null;
       // Asked only of a run about to skip: one off its schedule's times (a Run now), or a backfill's. Its
@@ -341,12 +351,14 @@ export function createJobActivities(deps: JobActivityDeps) {
   }
 
   /**
-   * The run of a later time of the job's schedule than `scheduledAt`, up to the latest time passed, that
-   * Temporal started and is still going: the latest of the last few such times (a paused schedule started
-   * none for the times since). Undefined when no later time passed, or Temporal has none of them.
+   * The run of a later time of the job's schedule than `scheduledAt`, up to the latest time passed at `now`
+   * (Temporal's clock: a worker's clock ahead of it asked about times Temporal had not reached, and missed
+   * the later run it had started; one behind, about fewer times), that Temporal started and is still going:
+   * the latest of the last few such times (a paused schedule started none for the times since). Undefined
+   * when no later time passed, or Temporal has none of them.
    */
-  async function startedLaterRun(job: JobDefinition, scheduledAt: Date): Promise<{ workflowId: string; runId: string; at: Date } | undefined> {
-    let at = previousScheduledTime(job.schedule, new Date(Date.now() + 1));
+  async function startedLaterRun(job: JobDefinition, scheduledAt: Date, now: Date): Promise<{ workflowId: string; runId: string; at: Date } | undefined> {
+    let at = previousScheduledTime(job.schedule, new Date(now.getTime() + 1));
     const temporal = deps.temporal ?? (() => Context.current().client);
     for (let i = 0; i < LATER_TIMES_ASKED && at !== undefined && at > scheduledAt; i++, at = previousScheduledTime(job.schedule, at)) {
       const going = await scheduledJobRunGoing(temporal(), job.id, at);

@@ -277,6 +277,12 @@ export interface JobRunTable {
    * that decided: at or before the decision); null otherwise. A worker of before that wrote the database's clock.
    */
   catch_up_decided_at: NullableTimestamp;
+  /**
+   * When the run recorded its start, by Temporal's clock (when Temporal scheduled the attempt of its start
+   * record); null for rows of before, and for a claimed row until the run's own start record. What the
+   * buffer_one catch-up rule compares with a later run's schedule time, not `started_at` (the database's clock).
+   */
+  temporal_started_at: NullableTimestamp;
 }
 
 export interface JobTargetResultTable {

@@ -35,6 +35,7 @@ import * as agentQueuesFromHistory from './migrations/2027-01-01T00-00-agent-que
 import * as incidentEventBacklog from './migrations/2027-01-02T00-00-incident-event-backlog.js';
 import * as jobRunCatchUpDecidedAt from './migrations/2027-01-03T00-00-job-run-catch-up-decided-at.js';
 import * as incidentEventBacklogParkedAt from './migrations/2027-01-04T00-00-incident-event-backlog-parked-at.js';
+import * as jobRunTemporalStartedAt from './migrations/2027-01-05T00-00-job-run-temporal-started-at.js';
 import * as ruleBacktestSummaryBytes from './migrations/2027-01-06T00-00-rule-backtest-summary-bytes.js';
 import * as incidentAlertsCapped from './migrations/2027-01-07T00-00-incident-alerts-capped.js';
 
@@ -75,6 +76,7 @@ export const migrations: Record<string, Migration> = {
   '2027-01-02T00-00-incident-event-backlog': incidentEventBacklog,
   '2027-01-03T00-00-job-run-catch-up-decided-at': jobRunCatchUpDecidedAt,
   '2027-01-04T00-00-incident-event-backlog-parked-at': incidentEventBacklogParkedAt,
+  '2027-01-05T00-00-job-run-temporal-started-at': jobRunTemporalStartedAt,
   '2027-01-06T00-00-rule-backtest-summary-bytes': ruleBacktestSummaryBytes,
   '2027-01-07T00-00-incident-alerts-capped': incidentAlertsCapped,
 };

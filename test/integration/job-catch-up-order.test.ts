@@ -165,6 +165,51 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     assert.deepEqual(rows.map((r) => r.catch_up_decision), ['run', 'run']);
   });
 
+  it("a buffer_one run whose earlier run started on time by Temporal's clock runs, the database's clock 3 minutes ahead", async function () {
+    temporalAheadMs = -3 * 60_000;
+    // A time the database's clock has passed (a minute ago at least) and Temporal's has not yet.
+    const t2 = new Date(Math.floor((Date.now() - 60_000) / 60_000) * 60_000);
+    const t1 = new Date(t2.getTime() - HOUR);
+    const jobId = await createJob('buffer_one skew, database ahead', 'buffer_one', { cron: `${t2.getUTCMinutes()} * * * *` });
+    // t1's run, a long one, starts before t2's time by Temporal's clock (after it by the database's); t2's
+    // run, buffered behind it, starts once it ended: t1's run did not do t2's work.
+    const r1 = await startRun(jobId, t1, { inTemporal: false });
+    assert.equal(await resolve(jobId, r1.id), 'runs');
+    await suite.t.db.updateTable('job_runs').set({ status: 'succeeded', finished_at: new Date() }).where('id', '=', r1.id).execute();
+    const r2 = await startRun(jobId, t2, { inTemporal: false });
+    assert.equal(await resolve(jobId, r2.id), 'runs', "t2's time has its run");
+  });
+
+  it("a buffer_one run whose earlier run started after its time by Temporal's clock skips, the database's clock 3 minutes behind", async function () {
+    temporalAheadMs = 3 * 60_000;
+    // A time Temporal's clock has passed and the database's has not (for another minute at least).
+    const t2 = new Date(Math.ceil((Date.now() + 60_000) / 60_000) * 60_000);
+    const t1 = new Date(t2.getTime() - HOUR);
+    const jobId = await createJob('buffer_one skew, database behind', 'buffer_one', { cron: `${t2.getUTCMinutes()} * * * *` });
+    // The worker was down over t1 and t2: t1's run starts only after t2's time by Temporal's clock (before
+    // it by the database's), and does t2's work; t2's run, buffered behind it, then comes.
+    const r1 = await startRun(jobId, t1, { inTemporal: false });
+    assert.equal(await resolve(jobId, r1.id), 'runs');
+    await suite.t.db.updateTable('job_runs').set({ status: 'succeeded', finished_at: new Date() }).where('id', '=', r1.id).execute();
+    const r2 = await startRun(jobId, t2, { inTemporal: false });
+    assert.match(await resolve(jobId, r2.id), new RegExp(`^skipped: run ${r1.id} of job .*started only after it`));
+    const row = await suite.t.db.selectFrom('job_runs').select(['started_at', 'temporal_started_at']).where('id', '=', r1.id).executeTakeFirstOrThrow();
+    assert.ok(row.temporal_started_at!.getTime() > t2.getTime() && row.started_at.getTime() < t2.getTime(), "the start holds Temporal's time, not the database's");
+  });
+
+  it("an allow_all catch-up, the worker's clock 6 hours ahead of Temporal's, runs the run of the latest time missed by Temporal's clock: the earlier run claims it", async function () {
+    temporalAheadMs = -6 * HOUR;
+    // By Temporal's clock the latest time passed is 6 hours before the worker's: the worker's clock asked
+    // Temporal about the 5 times after it, none started, and missed the run it had started.
+    const latest = new Date(latestTime().getTime() - 6 * HOUR);
+    const jobId = await createJob('worker clock ahead', 'allow_all');
+    const r1 = await startRun(jobId, new Date(latest.getTime() - HOUR));
+    const r2 = await startRun(jobId, latest, { record: false });
+    assert.match(await resolve(jobId, r1.id), new RegExp(`later scheduled time .*${latest.toISOString()}.*${r2.id} was started by the schedule and runs`));
+    await record(jobId, r2, latest);
+    assert.equal(await resolve(jobId, r2.id), 'runs');
+  });
+
   it('an allow_all run that claimed the next run skips for it, and a still later run Temporal starts after that run decided skips too: the script runs once', async function () {
     const jobId = await createJob('claimed, then a later start', 'allow_all');
     const latest = latestTime();

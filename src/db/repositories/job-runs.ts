@@ -8,14 +8,22 @@ import type { Db } from './db.js';
  * execution of that workflow id holds `id`. Temporal starts a backfilled or triggered run of a schedule with
  * the id of a closed one (a backfill over a time the schedule already ran): before, that execution was
  * recorded as no run, wrote its target results over the first run's and took its failure notice's key.
- * A retried write answers the id it wrote.
+ * A retried write answers the id it wrote. `temporalStartedAt`: when the run recorded its start by Temporal's
+ * clock (job_runs.temporal_started_at); the first write's stays, and a row an earlier run's claim wrote for
+ * this execution (insertClaimedJobRun) takes it.
  */
-export async function insertJobRunStart(db: Db, r: { id: string; runId: string; jobId: string; trigger: string; scheduledAt: string | null }): Promise<string> {
+export async function insertJobRunStart(db: Db, r: { id: string; runId: string; jobId: string; trigger: string; scheduledAt: string | null; temporalStartedAt: Date | null }): Promise<string> {
   const insert = (id: string) =>
     db
       .insertInto('job_runs')
-      .values({ id, run_id: r.runId, job_id: r.jobId, trigger: r.trigger, status: 'running', scheduled_at: r.scheduledAt })
-      .onConflict((oc) => oc.column('id').doNothing())
+      .values({ id, run_id: r.runId, job_id: r.jobId, trigger: r.trigger, status: 'running', scheduled_at: r.scheduledAt, temporal_started_at: r.temporalStartedAt })
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet({ temporal_started_at: r.temporalStartedAt })
+          .where('job_runs.run_id', '=', r.runId)
+          .where('job_runs.temporal_started_at', 'is', null),
+      )
       .execute();
   await insert(r.id);
   const held = await db.selectFrom('job_runs').select('run_id').where('id', '=', r.id).executeTakeFirst();
@@ -214,9 +222,12 @@ export async function jobSchedulesReplacedSince(db: Db, jobId: string, since: Da
  * Runs of the job its schedule started for a time before `scheduledAt` and at or after `since` (the
  * schedule's previous time: a run of an older time, backfilled, took none of this one's) that recorded their
  * start after it, and did not skip themselves: runs late past the scheduled time of run `id` (an outage),
- * which did that time's work too. By their start, at most 20; the caller leaves out those a backfill asked for.
+ * which did that time's work too. Their start by Temporal's clock (`temporal_started_at`), like the schedule
+ * time it is compared with; `started_at` (the database's clock) only for a row written before that column.
+ * By their start, at most 20; the caller leaves out those a backfill asked for.
  */
 export async function earlierScheduledRunsStartedAfter(db: Db, q: { jobId: string; id: string; scheduledAt: Date; since?: Date | undefined }): Promise<Array<{ id: string; scheduledAt: Date }>> {
+  const started = sql<Date>`coalesce(temporal_started_at, started_at)`;
   let query = db
     .selectFrom('job_runs')
     .select(['id', 'scheduled_at'])
@@ -224,10 +235,10 @@ export async function earlierScheduledRunsStartedAfter(db: Db, q: { jobId: strin
     .where('trigger', '=', 'schedule')
     .where('id', '<>', q.id)
     .where('scheduled_at', '<', q.scheduledAt)
-    .where('started_at', '>', q.scheduledAt)
+    .where(started, '>', q.scheduledAt)
     .where('status', '<>', 'skipped');
   if (q.since) query = query.where('scheduled_at', '>=', q.since);
-  const rows = await query.orderBy('started_at', 'asc').limit(20).execute();
+  const rows = await query.orderBy(started, 'asc').limit(20).execute();
   return rows.flatMap((r) => (r.scheduled_at ? [{ id: r.id, scheduledAt: new Date(r.scheduled_at) }] : []));
 }
 
