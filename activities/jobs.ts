@@ -32,7 +32,7 @@ import { heldScheduleReason, jobDefinitionSchema, jobRunStopReasonOf, jobScriptA
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { Logger } from '../src/logger.js';
 import { JOB_OUTPUT_CHARS, type JobRunStatus, type JobRunSummary, type TargetStatus } from '../src/contracts/jobs.js';
-import { tailText } from '../src/domain/agent-result.js';
+import { errorText, recordableExitCode, tailText } from '../src/domain/agent-result.js';
 import { slackEscape } from '../src/domain/template.js';
 import { saasRetryPauses } from '../src/domain/retry-pause.js';
 import { agentTaskQueue } from '../src/contracts/names.js';
@@ -422,13 +422,17 @@ export function createJobActivities(deps: JobActivityDeps) {
     }
   }
 
+  /**
+   * Stored bounded whatever the workflow passes (a run of before kept an error's end, up to 4,000
+   * characters): the error as errorText keeps it, an exit code Postgres's `integer` holds or null.
+   */
   async function recordTargetResult(r: TargetOutcome): Promise<void> {
     const values = {
       status: r.status,
       via: r.via,
-      exit_code: r.exitCode ?? null,
+      exit_code: recordableExitCode(r.exitCode),
       output_excerpt: tail(r.outputExcerpt),
-      error: r.error?.replaceAll('\0', '\uFFFD') ?? null,
+      error: r.error === undefined ? null : errorText(r.error),
       started_at: r.startedAt,
       finished_at: r.finishedAt,
     };

@@ -17,7 +17,7 @@ import { defineSearchAttributeKey, TimeoutType } from '@temporalio/common';
 import type { createAgentActivities } from '../activities/agent.js';
 import type { createJobActivities, JobRunPlan, JobTarget, TargetOutcome } from '../activities/jobs.js';
 import { JOB_OUTPUT_CHARS, JOB_SUMMARY_ERROR_CHARS, JOB_SUMMARY_FAILURES, type JobRunStatus, type JobRunSummary, type JobWorkflowInput, type JobWorkflowResult } from '../src/contracts/jobs.js';
-import { agentOutcome, headText, tailText } from '../src/domain/agent-result.js';
+import { agentOutcome, errorText, headText, tailText } from '../src/domain/agent-result.js';
 import { agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
 import { dbLocalOptions, dbOptions, externalApiOptions, scriptOptions } from './options.js';
 
@@ -128,7 +128,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         try {
           summary.notification = await notifier.notifyJobFailure({ jobId: input.jobId, jobName: resolved.name ?? input.jobId, jobRunId, status: 'failed', summary });
         } catch (err) {
-          summary.notification = `notification failed: ${messageOf(err)}`;
+          summary.notification = errorText(`notification failed: ${messageOf(err)}`);
         }
       }
       await finishUnstarted({ status: 'failed', summary });
@@ -254,7 +254,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       try {
         summary.notification = await notifier.notifyJobFailure({ jobId: plan.jobId, jobName: plan.name, jobRunId, status, summary });
       } catch (err) {
-        summary.notification = `notification failed: ${messageOf(err)}`;
+        summary.notification = errorText(`notification failed: ${messageOf(err)}`);
       }
     }
     await db.recordJobRunFinish({ jobRunId, status, summary });
@@ -314,12 +314,16 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, waits
 async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, waits: boolean, pickupSeconds?: number): Promise<TargetOutcome | typeof NOT_PICKED_UP> {
   const startedAt = new Date(Date.now()).toISOString();
   const base = { jobRunId, environment: t.environment, via: t.via, startedAt };
-  // Kept short before it is passed on (an older agent answers all of its output).
+  // Kept short before it is passed on (an older agent answers all of its output). The error as a rule
+  // run's is kept (errorText): its start, which says what failed, at most ERROR_CHARS characters and
+  // ERROR_JSON_BYTES, escape sequences and other control characters out, whatever a failure raised by the
+  // agent (or whatever polls its queue) or the VM's host said. It was the end of it, up to 4,000
+  // characters: the message's own start (what failed) cut off.
   const done = (o: Omit<TargetOutcome, 'jobRunId' | 'environment' | 'via' | 'startedAt' | 'finishedAt'>): TargetOutcome => ({
     ...base,
     ...o,
     ...(o.outputExcerpt !== undefined ? { outputExcerpt: tailText(o.outputExcerpt, JOB_OUTPUT_CHARS) } : {}),
-    ...(o.error !== undefined ? { error: tailText(o.error, JOB_OUTPUT_CHARS) } : {}),
+    ...(o.error !== undefined ? { error: errorText(o.error) } : {}),
     finishedAt: new Date(Date.now()).toISOString(),
   });
   if (t.problem) return done({ status: 'failed', error: t.problem });
