@@ -5,7 +5,7 @@ import type { EnvironmentSsh } from '../src/db/database.js';
 import { SshConfigError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
 import type { ScriptResult } from '../src/executors/script-runner.js';
-import { runSshCommand, sessionCounts } from '../src/executors/ssh.js';
+import { runSshCommand, sessionCounts, type SshCommandResult } from '../src/executors/ssh.js';
 
 /** What a script run reports back to a workflow: exit code, combined output, and an error when it failed. */
 export interface ScriptActionResult {
@@ -68,24 +68,33 @@ export function sshMaxSessionsPerHost(env: NodeJS.ProcessEnv): number {
  * exit status that Postgres's `integer` cannot hold (recordableExitCode; ssh2 reads it as a uint32, so
  * 4294967295 or Windows OpenSSH's 0xC0000005 may come) is a failure with no exit code, whose error shows
  * the value: recorded as it is, the action-run or job-target write would fail on every retry and the run
- * never end. A signal name not of the form of one (signalName: at most 32 characters, capitals and digits)
- * is not repeated in full: the error shows its first 32 characters, JSON-quoted.
+ * never end. The SSH executor keeps such a status apart already (SshCommandResult.exitStatusOutOfRange, its
+ * exitCode null). A run with no exit code says what ended it: the signal that killed it ("killed by signal
+ * SIGKILL"), or that none came ("no exit status": over SSH, the channel closed without an exit status or
+ * signal). Before, both said "exit code SIGKILL" or "exit code null". A signal name not of the form of one
+ * (signalName: at most 32 characters, capitals and digits) is not repeated in full: the error shows its
+ * first 32 characters, JSON-quoted.
  */
 export function scriptResult(
-  r: ScriptResult,
+  r: ScriptResult | SshCommandResult,
   timeoutMs: number,
   killed = 'process group killed',
 ): ScriptActionResult {
   const output = scriptOutputText(r.stdout, r.stderr);
   const exitCode = recordableExitCode(r.exitCode);
-  const signal = r.signal === null ? null : (signalName(r.signal) ?? `(a signal name not of the form of one: ${JSON.stringify(r.signal.slice(0, 32))}${r.signal.length > 32 ? '…' : ''})`);
+  const outOfRange = ('exitStatusOutOfRange' in r ? r.exitStatusOutOfRange : undefined) ?? (r.exitCode !== null && exitCode === null ? r.exitCode : undefined);
+  const killedBy = r.signal === null ? null : signalName(r.signal) !== undefined ? `signal ${r.signal}` : `a signal whose name is not of the form of one, ${JSON.stringify(r.signal.slice(0, 32))}${r.signal.length > 32 ? '…' : ''}`;
   const error = r.timedOut
     ? `timed out after ${timeoutMs / 1000} s; ${killed}`
-    : r.exitCode !== null && exitCode === null
-      ? `the host sent an exit status out of range (${String(r.exitCode)}); an exit status is at most 2147483647`
-      : exitCode !== 0
-        ? `exit code ${exitCode ?? signal}`
-        : undefined;
+    : outOfRange !== undefined
+      ? `the host sent an exit status out of range (${String(outOfRange)}); an exit status is at most 2147483647`
+      : exitCode !== null
+        ? exitCode === 0
+          ? undefined
+          : `exit code ${exitCode}`
+        : killedBy !== null
+          ? `killed by ${killedBy}; no exit code`
+          : 'no exit status: the script ended without an exit status or a signal (over SSH, the host closed the channel without sending either)';
   return { exitCode, outputExcerpt: output, timedOut: r.timedOut, durationMs: r.durationMs, ...(error ? { error } : {}) };
 }
 

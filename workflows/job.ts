@@ -17,7 +17,7 @@ import { defineSearchAttributeKey, TimeoutType } from '@temporalio/common';
 import type { createAgentActivities } from '../activities/agent.js';
 import type { createJobActivities, JobRunPlan, JobTarget, TargetOutcome } from '../activities/jobs.js';
 import { JOB_OUTPUT_CHARS, JOB_SUMMARY_ERROR_CHARS, JOB_SUMMARY_FAILURES, type JobRunStatus, type JobRunSummary, type JobWorkflowInput, type JobWorkflowResult } from '../src/contracts/jobs.js';
-import { agentOutcome, errorText, headText, tailText } from '../src/domain/agent-result.js';
+import { agentOutcome, errorText, failureText, headText, tailText } from '../src/domain/agent-result.js';
 import { agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
 import { dbLocalOptions, dbOptions, externalApiOptions, scriptOptions } from './options.js';
 
@@ -363,7 +363,7 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, waits
             timeoutSeconds,
           });
     const status = result.timedOut ? 'timed_out' : result.exitCode === 0 ? 'succeeded' : 'failed';
-    return done({ status, exitCode: result.exitCode, outputExcerpt: result.outputExcerpt, error: status === 'succeeded' ? undefined : (result.error ?? `exit code ${result.exitCode}`) });
+    return done({ status, exitCode: result.exitCode, outputExcerpt: result.outputExcerpt, error: status === 'succeeded' ? undefined : failureText(result) });
   } catch (err) {
     if (isCancellation(err)) {
       if (!waits) throw err;

@@ -22,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import { actionInputOf, type ActionOutcome, type MatchPlan, type PlannedAction, type RuleRunInput, type RuleRunResult, type VerificationStatus } from '../src/contracts/index.js';
-import { agentOutcome, errorText, outputText, safeLink } from '../src/domain/agent-result.js';
+import { agentOutcome, errorText, failureText, outputText, safeLink } from '../src/domain/agent-result.js';
 import { SCRIPT_DEFAULT_TIMEOUT_SECONDS } from '../src/domain/attempt-slack.js';
 import { isRemediationType } from '../src/domain/guards.js';
 import { chainDecision } from '../src/domain/rules/chaining.js';
@@ -302,7 +302,7 @@ async function runAction(run: RuleRun, action: RenderedAction, actionRunId: stri
       exitCode: result.exitCode,
       outputExcerpt: result.outputExcerpt === undefined ? undefined : outputText(result.outputExcerpt),
       link: safeLink(result.link),
-      error: ok ? undefined : errorText(result.error ?? `exit code ${result.exitCode}`),
+      error: ok ? undefined : errorText(failureText(result)),
     });
   } catch (err) {
     if (isCancellation(err)) throw err;

@@ -202,6 +202,17 @@ export function signalName(value: string): string | undefined {
 }
 
 /**
+ * What a script run that did not succeed says of itself: its own error, else what its exit says. An agent's
+ * answer of a timeout with no exit code and no error (agentOutcome leaves it so) read "exit code null".
+ */
+export function failureText(r: { exitCode?: number | null | undefined; timedOut?: boolean | undefined; error?: string | undefined }): string {
+  if (r.error !== undefined) return r.error;
+  const code = r.exitCode ?? null;
+  if (r.timedOut === true) return code === null ? 'timed out (the agent gave no error and no exit code)' : `timed out (exit code ${code})`;
+  return code === null ? 'no exit code' : `exit code ${code}`;
+}
+
+/**
  * An agent's answer reduced to AgentScriptOutcome. Anything else in it is dropped; a wrong type becomes
  * the neutral value (exit code null, empty output), and an answer that is not an object at all is a
  * failed run that says so.

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { DEFAULT_SSH_MAX_SESSIONS_PER_HOST } from '../config.js';
+import { recordableExitCode } from '../domain/agent-result.js';
 import { checkScriptEnv } from '../domain/script-env.js';
 import { createTurns, type Turns } from '../domain/turns.js';
 import { HostKeyMismatchError, ScriptNotAllowedError, SshAuthError, SshConfigError, SshConnectionError } from './errors.js';
@@ -43,8 +44,13 @@ export interface SshCommandOptions {
   signal?: AbortSignal;
 }
 
-/** The same shape as a local script run, so callers treat both alike. */
-export type SshCommandResult = ScriptResult;
+/**
+ * The same shape as a local script run, so callers treat both alike. `exitCode` is what Postgres's
+ * `integer` holds (recordableExitCode): a host's exit status comes as a uint32 (a hostile host sends
+ * 4294967295, Windows OpenSSH 0xC0000005), and one beyond it is null here, the value in
+ * `exitStatusOutOfRange` (to be shown, never recorded as an exit code).
+ */
+export type SshCommandResult = ScriptResult & { exitStatusOutOfRange?: number };
 
 /** Quotes one argument for a POSIX shell: `'…'`, with embedded quotes written as `'\''`. */
 export function shellQuote(arg: string): string {
@@ -390,6 +396,8 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
     /** The connection was dropped to stop a command whose channel never opened: its close ends nothing. */
     let dropped = false;
     let exitCode: number | null = null;
+    /** The host's exit status when it does not fit an `integer` (exitCode stays null). */
+    let outOfRange: number | undefined = undefined;
     let exitSignal: string | null = null;
 
     const finish = (outcome: { result: SshCommandResult } | { error: unknown }): void => {
@@ -403,7 +411,10 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
       if ('result' in outcome) resolvePromise(outcome.result);
       else rejectPromise(outcome.error);
     };
-    const result = (exitCode: number | null, sig: string | null): SshCommandResult => scriptResult({ exitCode, signal: sig, timedOut }, stdout, stderr, started);
+    const result = (exitCode: number | null, sig: string | null): SshCommandResult => ({
+      ...scriptResult({ exitCode, signal: sig, timedOut }, stdout, stderr, started),
+      ...(outOfRange !== undefined && !timedOut ? { exitStatusOutOfRange: outOfRange } : {}),
+    });
     // No signal request: ssh2 sends one only while the channel is writable, that is before the EOF, and
     // where sshd honours it (non-root logins) it kills the login shell's process group, which holds the
     // remote shell and its watcher but not the command (timeout leads a group of its own): the watcher
@@ -482,7 +493,7 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
       // deadline, leaving a process outside its group (setsid) holding its output, was reported timed out,
       // and a cancelled one resolved as timed out (recorded a failure) instead of rejecting with its
       // cancellation, as on the agent.
-      if (exitCode !== null || exitSignal !== null) {
+      if (exitCode !== null || outOfRange !== undefined || exitSignal !== null) {
         stopChannel();
         exited();
         return;
@@ -535,7 +546,10 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
         stream.on('data', (chunk: Buffer) => stdout.push(chunk));
         stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
         stream.on('exit', (code: number | null | undefined, sig?: string | null) => {
-          if (typeof code === 'number') exitCode = code;
+          if (typeof code === 'number') {
+            exitCode = recordableExitCode(code);
+            if (exitCode === null) outOfRange = code;
+          }
           if (typeof sig === 'string') exitSignal = sig;
           drainTimer ??= setTimeout(() => {
             if (aborted) return;

@@ -7,8 +7,11 @@ const { Server, utils } = ssh2;
 /** ssh2's table of the signal names its Server may send (it refuses any other). */
 const { SIGNALS } = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as { SIGNALS: Record<string, number> };
 
-/** How the hostile host ends every command: an exit status (any uint32), or an exit signal with this name (without `SIG`). */
-export type HostileExit = { status: number } | { signal: string };
+/**
+ * How the hostile host ends every command: an exit status (any uint32), an exit signal with this name
+ * (without `SIG`), or neither (`none`: the channel closes with no exit status or signal sent).
+ */
+export type HostileExit = { status: number } | { signal: string } | { none: true };
 
 export interface HostileSshd {
   host: string;
@@ -25,7 +28,8 @@ export interface HostileSshd {
 
 /**
  * A compromised management VM: an ssh2 Server that accepts any key, runs nothing, prints one line and ends
- * every exec with `exit` (a real sshd cannot send an exit status above 255 or a made-up signal name).
+ * every exec with `exit` (a real sshd cannot send an exit status above 255 or a made-up signal name, nor
+ * close a session's channel without an exit status or signal).
  */
 export async function startHostileSshd(exit: HostileExit): Promise<HostileSshd> {
   const hostKey = utils.generateKeyPairSync('ed25519');
@@ -46,7 +50,7 @@ export async function startHostileSshd(exit: HostileExit): Promise<HostileSshd> 
           const stream = acceptExec();
           stream.write('hostile host here\n');
           if ('status' in exit) stream.exit(exit.status);
-          else stream.exit(exit.signal, false, 'core dumped elsewhere');
+          else if ('signal' in exit) stream.exit(exit.signal, false, 'core dumped elsewhere');
           stream.end();
         });
       }),

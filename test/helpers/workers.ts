@@ -68,7 +68,7 @@ export async function startTestWorker(opts: {
 
 /** What a fake Doctor agent answers for one script a job run asks of it (the real agent's runAgentScript result). */
 export interface FakeAgentScriptResult {
-  exitCode: number;
+  exitCode: number | null;
   outputExcerpt: string;
   error?: string;
   timedOut: boolean;

@@ -618,18 +618,38 @@ describe('executors/ssh', () => {
     it('a signal name of 30,000 characters is not repeated: the error shows its first 32, quoted', async () => {
       const r = await runOn({ signal: 'X'.repeat(30_000) });
       assert.equal(r.exitCode, null);
-      assert.equal(r.error, `exit code (a signal name not of the form of one: "SIG${'X'.repeat(29)}"…)`);
+      assert.equal(r.error, `killed by a signal whose name is not of the form of one, "SIG${'X'.repeat(29)}"…; no exit code`);
     });
 
     it('a signal name with other characters is quoted, never taken as one', async () => {
       const r = await runOn({ signal: 'KILL"\n<B>' });
       assert.equal(r.exitCode, null);
-      assert.equal(r.error, `exit code (a signal name not of the form of one: ${JSON.stringify('SIGKILL"\n<B>')})`);
+      assert.equal(r.error, `killed by a signal whose name is not of the form of one, ${JSON.stringify('SIGKILL"\n<B>')}; no exit code`);
     });
 
-    it('a signal name of the usual form is reported as before', async () => {
+    // Before, "exit code SIGKILL", and "exit code null" for a channel closed with neither.
+    it('a command killed by a signal says so, naming the signal', async () => {
       const r = await runOn({ signal: 'KILL' });
-      assert.equal(r.error, 'exit code SIGKILL');
+      assert.equal(r.exitCode, null);
+      assert.equal(r.error, 'killed by signal SIGKILL; no exit code');
+    });
+
+    it('a channel closed with no exit status nor signal says there was no exit status', async () => {
+      const r = await runOn({ none: true });
+      assert.equal(r.exitCode, null);
+      assert.equal(r.error, 'no exit status: the script ended without an exit status or a signal (over SSH, the host closed the channel without sending either)');
+      assert.equal(r.timedOut, false);
+      assert.match(r.outputExcerpt, /hostile host here/);
+    });
+
+    it("runSshCommand answers an exit status Postgres's integer cannot hold as no exit code, the status kept apart", async () => {
+      const host = await startHostileSshd({ status: 4294967295 });
+      try {
+        const r = await runSshCommand({ host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKeyFingerprint: host.hostKeyFingerprint, command: ['true'], timeoutMs: 10_000 });
+        assert.deepEqual([r.exitCode, r.exitStatusOutOfRange, r.timedOut], [null, 4294967295, false]);
+      } finally {
+        await host.stop();
+      }
     });
   });
 

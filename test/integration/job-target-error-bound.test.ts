@@ -27,7 +27,9 @@ describe("a job target's error is bounded as a rule run's, whatever the agent ra
     slackSecret: SLACK_REF,
     agent: {
       taskQueue: agentQueue,
-      runAgentScript: async () => {
+      runAgentScript: async (input) => {
+        // An agent answering a timeout with no exit code and no error (agentOutcome leaves it so).
+        if (input.context?.environment?.endsWith('-silent')) return { exitCode: null, outputExcerpt: '', timedOut: true };
         throw ApplicationFailure.nonRetryable(message, 'HostileError');
       },
     },
@@ -56,6 +58,17 @@ describe("a job target's error is bounded as a rule run's, whatever the agent ra
     assert.ok((run.summary as JobRunSummary).failures[0]?.error?.startsWith('probe failed on the host \uFFFDred'), 'the summary');
     const notice = peers.slack.messages.find((m) => m.text.includes(result.jobRunId));
     assert.match(notice?.text ?? '', new RegExp(`- ${env}: failed \\(probe failed on the host \uFFFDredé`), 'the notice');
+  });
+
+  it('a target whose agent answered a timeout with no exit code and no error says it timed out, not "exit code null"', async function () {
+    const id = `target-silent-${sfx}`;
+    const env = `${id}-silent`;
+    await peers.db.db.insertInto('environments').values({ name: env, labels: '{}', agent_task_queue: agentQueue, maintenance_windows: '[]' }).execute();
+    const definition = { name: id, schedule: { interval: '1d' }, targets: { environments: [env] }, via: 'agent', script: 'probe.sh' };
+    await peers.db.db.insertInto('jobs').values({ id, name: id, definition: JSON.stringify(definition), enabled: true, schedule_id: jobScheduleId(id) }).execute();
+    const result = (await peers.temporal.client.workflow.execute(JOB_WORKFLOW_TYPE, { taskQueue: peers.worker.taskQueue, workflowId: `jobrun-${id}`, args: [{ jobId: id }], workflowExecutionTimeout: '1 minute' })) as JobWorkflowResult;
+    const row = await peers.db.db.selectFrom('job_target_results').select(['status', 'exit_code', 'error']).where('job_run_id', '=', result.jobRunId).executeTakeFirstOrThrow();
+    assert.deepEqual([row.status, row.exit_code, row.error], ['timed_out', null, 'timed out (the agent gave no error and no exit code)']);
   });
 
   it('the record of a target result stores the error bounded and an exit status out of range as none, whatever the run passes it', async function () {
