@@ -92,7 +92,7 @@ const MAX_FINDINGS = 10;
 const HARMLESS_SPECIALS = new Set(['?', '#', '$', '0', '!', '-']);
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'yash', 'posh', 'fish', 'csh', 'tcsh']);
 /** Run their `-c` string through a shell. */
-const C_RUNNERS = new Set(['su', 'runuser', 'flock']);
+const C_RUNNERS = new Set(['su', 'runuser', 'flock', 'script']);
 /** Take a program in `-c`/`-e` (and read one from stdin without an operand). */
 const INTERPRETERS = new Set(['python', 'python2', 'python3', 'perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'expect']);
 const AWKS = new Set(['awk', 'gawk', 'mawk', 'nawk']);
@@ -102,11 +102,66 @@ const SHELL_ARGS = new Set(['ssh', 'scp', 'rsync', 'watch']);
 const WRAPPERS = new Set([
   'sudo', 'doas', 'env', 'nice', 'nohup', 'timeout', 'exec', 'command', 'builtin', 'xargs', 'setsid', 'stdbuf', 'ionice', 'chroot',
   'find', 'flock', 'time', 'busybox', 'unshare', 'nsenter', 'chpst', 'runcon', 'systemd-run', 'strace', 'parallel', 'taskset', 'chrt', 'su', 'runuser',
+  'prlimit', 'numactl', 'cgexec', 'setpriv', 'pkexec', 'sshpass', 'fakeroot', 'firejail', 'proxychains', 'proxychains4', 'torsocks', 'valgrind', 'ltrace',
+  'catchsegv', 'daemonize', 'chronic', 'unbuffer', 'sg', 'capsh', 'bwrap', 'sandbox',
+  // Run a command inside a container, namespace or machine: a shell or interpreter in their words is one.
+  'docker', 'podman', 'nerdctl', 'kubectl', 'oc', 'crictl', 'lxc-attach', 'lxc', 'incus', 'machinectl', 'systemd-nspawn', 'ip', 'toolbox', 'distrobox',
 ]);
+/**
+ * Wrappers whose tail is a command, with the options that take a separate argument and how many operands come
+ * before the command: the word found there is the command, and a command named by data is refused
+ * (`timeout 5 "$1"`, `sudo -u app "$c"`). `assignments`: `NAME=value` words before the command are the
+ * command's environment (`env GIT_SSH_COMMAND="$1" git …`). `none`: options after which there is no command.
+ */
+const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignments?: boolean; none?: string[] }> = {
+  sudo: { args: ['-u', '-g', '-h', '-p', '-C', '-D', '-r', '-t', '-T', '-U', '-R', '--user', '--group', '--host', '--prompt', '--close-from', '--chdir', '--role', '--type', '--command-timeout', '--other-user', '--chroot'], assignments: true, none: ['-l', '-v', '-k', '-K', '-e', '--list', '--validate', '--edit'] },
+  doas: { args: ['-u', '-C'] },
+  env: { args: ['-u', '-C', '--unset', '--chdir', '-S', '--split-string'], assignments: true },
+  nice: { args: ['-n', '--adjustment'] },
+  nohup: { args: [] },
+  timeout: { args: ['-s', '-k', '--signal', '--kill-after'], operands: 1 },
+  stdbuf: { args: ['-i', '-o', '-e', '--input', '--output', '--error'] },
+  setsid: { args: [] },
+  ionice: { args: ['-c', '-n', '--class', '--classdata'], none: ['-p', '--pid', '-P', '--pgid', '-u', '--uid'] },
+  chroot: { args: ['--userspec', '--groups'], operands: 1 },
+  flock: { args: ['-w', '-E', '--timeout', '--wait', '--conflict-exit-code'], operands: 1 },
+  taskset: { args: [], operands: 1, none: ['-p', '--pid'] },
+  chrt: { args: ['-T', '-P', '-D', '--sched-runtime', '--sched-period', '--sched-deadline'], operands: 1, none: ['-p', '--pid'] },
+  runuser: { args: ['-u', '-g', '-G', '--user', '--group', '--supp-group'] },
+  xargs: { args: ['-a', '-d', '-E', '-I', '-L', '-n', '-P', '-s', '--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--max-lines', '--process-slot-var'] },
+  time: { args: ['-f', '-o', '--format', '--output'] },
+  nsenter: { args: ['-t', '-S', '-G', '--target', '--setuid', '--setgid'] },
+  unshare: { args: ['-S', '-G', '-R', '-w', '--setuid', '--setgid', '--root', '--wd'] },
+  chpst: { args: ['-u', '-U', '-b', '-e', '-n', '-l', '-L', '-m', '-d', '-o', '-p', '-f', '-c', '-r', '-t'] },
+  strace: { args: ['-e', '-o', '-p', '-s', '-u', '-E', '-a', '-b', '-I', '-X', '-P', '-O', '-S'] },
+  ltrace: { args: ['-e', '-o', '-p', '-s', '-u', '-a', '-n', '-A', '-D', '-F', '-l', '-x', '-L', '-w'] },
+  prlimit: { args: ['-p', '--pid', '-o', '--output'] },
+  numactl: { args: ['-i', '-N', '-m', '-C', '-p', '--interleave', '--cpunodebind', '--membind', '--physcpubind', '--preferred'] },
+  cgexec: { args: ['-g'] },
+  setpriv: { args: ['--reuid', '--regid', '--groups', '--inh-caps', '--ambient-caps', '--bounding-set', '--securebits', '--pdeathsig', '--selinux-label', '--apparmor-profile', '--landlock-access', '--landlock-rule'] },
+  pkexec: { args: ['--user'] },
+  sshpass: { args: ['-p', '-f', '-d', '-e', '-P'] },
+  fakeroot: { args: ['-l', '-s', '-i', '--lib', '--faked'] },
+  torsocks: { args: ['-u', '-p', '-a', '-P'] },
+  proxychains: { args: ['-f'] },
+  proxychains4: { args: ['-f'] },
+  chronic: { args: [] },
+  unbuffer: { args: [] },
+  catchsegv: { args: [] },
+  daemonize: { args: ['-a', '-c', '-e', '-E', '-l', '-o', '-p', '-u'] },
+  busybox: { args: [] },
+  parallel: { args: ['-j', '--jobs', '-S', '--sshlogin', '-a', '--arg-file', '-d', '--delimiter', '-I', '-C', '--colsep'] },
+  valgrind: { args: [] },
+};
 /** Paths (and the operand `-`) that name the command's own stdin. */
 const STDIN_PATHS = new Set(['-', '/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */
-const CODE_VARIABLES = /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|BASH_FUNC_.*|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|NODE_OPTIONS|RUBYOPT)$/;
+const CODE_VARIABLES =
+  /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|DYLD_[A-Z_]*|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PYTHONINSPECT|PERL5LIB|PERLLIB|PERL5OPT|PERL5DB|NODE_OPTIONS|NODE_PATH|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_PROXY_COMMAND|GIT_ASKPASS|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|GIT_EXEC_PATH|GIT_TEMPLATE_DIR|GIT_CONFIG|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_PARAMETERS|GIT_CONFIG_COUNT|GIT_CONFIG_KEY_[0-9]+|GIT_CONFIG_VALUE_[0-9]+|SSH_ASKPASS|SUDO_ASKPASS|RSYNC_RSH|RSYNC_CONNECT_PROG|CVS_RSH|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|PAGER|MANPAGER|SYSTEMD_PAGER|SYSTEMD_EDITOR|EDITOR|VISUAL|BROWSER|LESSOPEN|LESSCLOSE|GCONV_PATH|SHELL)$/;
+/** Files other programs later read as code or as who may log in: data written there is code, whoever runs it. */
+const CODE_FILES = /(^|\/)(\.bashrc|\.bash_profile|\.bash_login|\.bash_logout|\.profile|\.zshrc|\.zshenv|\.zprofile|\.kshrc|\.gitconfig|authorized_keys|rc\.local|ld\.so\.preload)$|^\/etc\/(cron|profile|bash|sudoers|systemd\/|init\.d\/|ssh\/|ld\.so|environment$)|^\/var\/spool\/cron|^\/(usr\/)?lib\/systemd\/|(^|\/)\.config\/systemd\/|(^|\/)\.ssh\//;
+/** Paths that name one of the command's descriptors (`/dev/fd/3`, `/proc/self/fd/3`): what the command put there. */
+const FD_PATH = /^(?:\/dev\/fd\/[0-9]+|\/proc\/[^/]+\/fd\/[0-9]+|\/dev\/stdin)$/;
 const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'until', 'time', 'for', 'select', 'coproc']);
 /** Reserved words that open a compound command: after `coproc NAME` one of these (or `{`, `(`) is its body. */
 const COMPOUND = new Set(['{', '(', '((', 'if', 'while', 'until', 'for', 'select', 'case', '[[']);
@@ -149,6 +204,14 @@ interface Shared {
   tallies: Tally[];
   /** Some command is `unset`: bash's RANDOM, SECONDS, LINENO and BASHPID lose their meaning when unset. */
   unsets: boolean;
+  /** Somewhere the command feeds a descriptor: a pipe, an input redirection, a here-document or here-string, a process substitution, a coprocess. */
+  feeds: boolean;
+  /** Shells and interpreters that read their program from a descriptor they inherit (`{ sh; } <<< "$1"`, `sh /dev/fd/3`): refused when {@link feeds}. */
+  inherits: string[];
+  /** Paths of the files the command writes with content that is not literal text (`echo "$1" > /tmp/f`). */
+  written: string[];
+  /** Files the command runs as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused when the command writes one ({@link samePath}). */
+  runs: { path: string; text: string }[];
 }
 
 /** One word of a simple command: its value when it holds no expansion, and how many expansions it holds. */
@@ -169,6 +232,12 @@ interface HereDoc {
 
 interface Cmd {
   words: Word[];
+  /** The last redirection of descriptor 0, if any. */
+  stdin?: { kind: 'heredoc' | 'herestring' | 'file' | 'dup'; word?: Word };
+  /** Literal targets of output redirections (`> f`, `>> f`, `&> f`). */
+  writes: Word[];
+  /** The pattern of a `case` item, not a command. */
+  pattern?: boolean;
   heredocs: HereDoc[];
   /** Expansions in redirection targets (not arguments, still data on its way). */
   otherExpansions: number;
@@ -196,6 +265,10 @@ class Reader {
   private readonly deferred: Cmd[][] = [];
   /** Names declared integer (`local -i n`), and bash's own: an assignment to them is arithmetic. */
   private integers = new Set<string>(BASH_INTEGERS);
+  /** The words of an array assignment (`a=("$1" x)`): read for their expansions, not run. */
+  private arrayWords = false;
+  /** Names declared `-n` (name references): an assignment or a read into them fills the variable they name. */
+  private refs = new Set<string>();
 
   private readonly tally: Tally;
 
@@ -251,7 +324,7 @@ class Reader {
    */
   private readList(inParens: boolean): void {
     let pipeline: Cmd[] = [];
-    let cmd: Cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0 };
+    let cmd: Cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0, writes: [] };
     // `case` state: 'subject' until `in`, 'pattern' (its `)` and `|` belong to the pattern), 'body'.
     const cases: ('subject' | 'pattern' | 'body')[] = [];
     let inDoubleBracket = false;
@@ -259,11 +332,29 @@ class Reader {
     let leading = true;
     // After `function` and after `coproc`: the next word may be a name, and the body a command of its own.
     let named: 'function' | 'coproc' | undefined;
+    // The descriptor written before a redirection (`3<<<`), for the redirection that follows.
+    let ioFd: string | undefined;
+    // Where the last word ended, and the word: `a=(` opens an array's words.
+    let lastWordEnd = -1;
+    let lastWordRaw = '';
+    const shared = this.shared;
+    const redirect = (op: string, target: Word | undefined) => {
+      const fd = ioFd ?? (op.startsWith('<') ? '0' : '1');
+      ioFd = undefined;
+      if (op.startsWith('<')) shared.feeds = true;
+      if (op === '<<<' && fd === '0') cmd.stdin = { kind: 'herestring', word: target };
+      else if (op === '<<' && fd === '0') cmd.stdin = { kind: 'heredoc' };
+      else if (op.startsWith('<&') && fd === '0') cmd.stdin = { kind: 'dup', word: target };
+      else if ((op === '<' || op === '<>') && fd === '0') cmd.stdin = { kind: 'file', word: target };
+      // `>&2` duplicates a descriptor; `>& file` (bash) and every other output redirection writes a file.
+      if (target !== undefined && (op === '<>' || (op.startsWith('>') && !(op.startsWith('>&') && /^(?:[0-9]+|-)$/.test(target.literal ?? ''))) || op.startsWith('&>'))) cmd.writes.push(target);
+    };
     const endCommand = () => {
       if (inDoubleBracket) throw new Unreadable('a "[[" without its "]]"');
       if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0) pipeline.push(cmd);
-      cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0 };
+      cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0, writes: [] };
       inDoubleBracket = false;
+      ioFd = undefined;
       leading = true;
       named = undefined;
     };
@@ -322,8 +413,11 @@ class Reader {
       }
       if (c === '&') {
         if (next === '>') {
-          this.pos += this.peek(2) === '>' ? 3 : 2;
-          cmd.otherExpansions += this.redirectTarget();
+          const op = this.peek(2) === '>' ? '&>>' : '&>';
+          this.pos += op.length;
+          const target = this.redirectTarget();
+          cmd.otherExpansions += target.expansions;
+          redirect(op, target);
           continue;
         }
         this.pos += next === '&' ? 2 : 1;
@@ -341,6 +435,7 @@ class Reader {
           continue;
         }
         this.pos += next === '&' ? 2 : 1;
+        shared.feeds = true;
         endCommand();
         continue;
       }
@@ -349,6 +444,7 @@ class Reader {
           // Process substitution: a command of its own.
           const start = this.pos;
           this.pos += 2;
+          shared.feeds = true;
           this.readNestedList();
           // A file of generated text: an operand like any other (`sh <(…)` runs it).
           cmd.words.push({ raw: this.src.slice(start, this.pos), literal: undefined, expansions: 1 });
@@ -356,7 +452,9 @@ class Reader {
         }
         if (c === '<' && next === '<' && this.peek(2) === '<') {
           this.pos += 3;
-          cmd.stdinExpansions += this.redirectTarget();
+          const target = this.redirectTarget();
+          cmd.stdinExpansions += target.expansions;
+          redirect('<<<', target);
           continue;
         }
         if (c === '<' && next === '<') {
@@ -364,11 +462,16 @@ class Reader {
           const stripTabs = this.peek() === '-';
           if (stripTabs) this.pos++;
           this.readHeredocDelimiter(cmd, stripTabs);
+          redirect('<<', undefined);
           continue;
         }
+        const opStart = this.pos;
         this.pos++;
         while (this.peek() === '>' || this.peek() === '&' || this.peek() === '|' || (c === '<' && this.peek() === '>')) this.pos++;
-        cmd.otherExpansions += this.redirectTarget();
+        const op = this.src.slice(opStart, this.pos);
+        const target = this.redirectTarget();
+        cmd.otherExpansions += target.expansions;
+        redirect(op, target);
         continue;
       }
       if (c === '(') {
@@ -379,6 +482,11 @@ class Reader {
         }
         this.pos++;
         if (caseTop === 'pattern') continue;
+        if (this.pos - 1 === lastWordEnd && /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=$/.test(lastWordRaw)) {
+          // `a=(…)`, `declare -a a=(…)`: an array's words, not commands.
+          this.readNestedList(true);
+          continue;
+        }
         endPipeline();
         this.readNestedList();
         continue;
@@ -387,6 +495,7 @@ class Reader {
         if (caseTop === 'pattern') {
           this.pos++;
           cases[cases.length - 1] = 'body';
+          cmd.pattern = true;
           endPipeline();
           continue;
         }
@@ -413,10 +522,15 @@ class Reader {
       } finally {
         this.splitFree = false;
       }
+      lastWordEnd = this.pos;
+      lastWordRaw = word.raw;
       // An io-number (`2>&1`, `3<<<`, `{fd}>`): the digits or {name} right before a redirection belong to it,
       // not to the command's words (read as a word, `printf %s "$1" | sh 2>&1` hid its shell and
       // `2>/dev/null eval "$1"` took "2" for the command).
-      if (!inDoubleBracket && (this.peek() === '<' || this.peek() === '>') && IO_NUMBER.test(word.raw)) continue;
+      if (!inDoubleBracket && (this.peek() === '<' || this.peek() === '>') && IO_NUMBER.test(word.raw)) {
+        ioFd = /^[0-9]+$/.test(word.raw) ? String(Number(word.raw)) : word.raw;
+        continue;
+      }
       const first = leading;
       if (!RESERVED.has(word.literal ?? '')) leading = false;
       if (caseTop === 'subject' && word.literal === 'in') {
@@ -438,7 +552,11 @@ class Reader {
       }
       named = undefined;
       if (first && word.raw === 'function') named = 'function';
-      if (first && word.raw === 'coproc') named = 'coproc';
+      if (first && word.raw === 'coproc') {
+        named = 'coproc';
+        // Its descriptors are pipes the rest of the command may write data into.
+        shared.feeds = true;
+      }
       if (first && word.literal === 'case') cases.push('subject');
       // Only an unquoted [[ opens a test ('[[' is a command name like any other).
       if (first && word.raw === '[[') inDoubleBracket = true;
@@ -459,8 +577,9 @@ class Reader {
   }
 
   /** `$(…)`, `(…)`, `<(…)`: read up to the matching `)` and past it. */
-  private readNestedList(): void {
+  private readNestedList(arrayWords = false): void {
     const nested = new Reader(this.src, this.shared, this.depth + 1, this.zeroIsData, this.tally);
+    nested.arrayWords = arrayWords;
     nested.pos = this.pos;
     // Here-documents opened inside are read by the nested reader at its newlines.
     nested.readList(true);
@@ -469,11 +588,19 @@ class Reader {
   }
 
   /** The word after a redirection operator: how many expansions it holds. */
-  private redirectTarget(): number {
+  private redirectTarget(): Word {
     while (this.peek() === ' ' || this.peek() === '\t') this.pos++;
     const c = this.peek();
+    if ((c === '<' || c === '>') && this.peek(1) === '(') {
+      // `< <(cmd)`: a process substitution's output, a file of generated text.
+      const start = this.pos;
+      this.pos += 2;
+      this.shared.feeds = true;
+      this.readNestedList();
+      return { raw: this.src.slice(start, this.pos), literal: undefined, expansions: 1 };
+    }
     if (c === undefined || /[\n;&|<>()]/.test(c)) throw new Unreadable(`a redirection without its target at character ${this.pos + 1}`);
-    return this.readWord(false).expansions;
+    return this.readWord(false);
   }
 
   private readHeredocDelimiter(cmd: Cmd, stripTabs: boolean): void {
@@ -822,19 +949,93 @@ class Reader {
     // Only the name itself: `$PS4_` or `$PATHX` is another variable, which may hold data.
     else if (CODE_VARIABLES.test(m[1]!) && /[$`]/.test(w.raw.slice(m[0].length).replace(new RegExp(`\\$(?:${m[1]}(?![A-Za-z0-9_])|\\{${m[1]}\\})`, 'g'), ''))) this.add('reparse', w.raw);
     else if (this.integers.has(m[1]!)) this.add('arithmetic', w.raw);
+    else if (this.refs.has(m[1]!)) this.add('reparse', w.raw);
   }
 
   private checkPipeline(pipeline: Cmd[]): void {
     let before = false;
     for (const cmd of pipeline) {
       const fromStdin: boolean = before || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
-      this.checkCommand(cmd, fromStdin);
+      this.checkCommand(cmd, fromStdin, before || cmd !== pipeline[0]);
       before ||= fromStdin || cmd.otherExpansions > 0 || cmd.words.some((w) => w.expansions > 0);
     }
   }
 
   /** Where a simple command hands its words (or its stdin, `fromStdin` holding data) to another parser. */
-  private checkCommand(cmd: Cmd, fromStdin: boolean): void {
+  /** A variable filled by `read`, `mapfile`, `for`, `printf -v`…: data in a code, integer or name-reference variable. */
+  private checkFilled(target: string, text: string): void {
+    const n = target.replace(/\[.*$/s, '');
+    if (CODE_VARIABLES.test(n) || this.refs.has(n)) this.add('reparse', text);
+    else if (this.integers.has(n) || target !== n) this.add('arithmetic', text);
+  }
+
+  /** A file run as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused at the end when the command writes it. */
+  private runsFile(w: Word | undefined, text: string): void {
+    if (w?.literal === undefined || w.literal === '') return;
+    this.shared.runs.push({ path: w.literal, text });
+  }
+
+  /**
+   * A program read from a file (`awk -f x`, `sed -f x`, `at -f x`): named by data, stdin, a descriptor or a
+   * file the command writes.
+   */
+  private programFile(file: Word | undefined, who: string, stdinProgram: (who: string) => void): void {
+    if (file === undefined) return;
+    if (file.expansions > 0) this.add('reparse', `${who} ${file.raw}`);
+    else if (STDIN_PATHS.has(file.literal!)) stdinProgram(who);
+    else if (FD_PATH.test(file.literal!)) this.shared.inherits.push(`${who} ${file.raw}`);
+    else this.runsFile(file, `${who} ${file.raw}`);
+  }
+
+  /** `-f file`, `-ffile`, `--file=file` of awk and sed: their program's file. */
+  private programFiles(rest: Word[], who: string, stdinProgram: (who: string) => void): void {
+    for (let j = 0; j < rest.length; j++) {
+      const w = rest[j]!;
+      if (w.literal === '--') return;
+      if (w.literal === '-f' || w.literal === '--file') this.programFile(rest[++j], `${who} -f`, stdinProgram);
+      else if (/^(-f|--file=)./.test(w.raw)) {
+        const raw = w.raw.replace(/^(-f|--file=)/, '');
+        this.programFile({ raw, literal: w.literal?.replace(/^(-f|--file=)/, ''), expansions: w.expansions }, `${who} -f`, stdinProgram);
+      }
+    }
+  }
+
+  /** The index of the command a wrapper runs (`timeout 5 CMD`, `sudo -u app CMD`), or -1 when it runs none. */
+  private wrapperCommand(words: Word[], k: number, spec: { args: string[]; operands?: number; assignments?: boolean; none?: string[] }): number {
+    let operands = spec.operands ?? 0;
+    let options = true;
+    for (let j = k + 1; j < words.length; j++) {
+      const w = words[j]!;
+      const l = w.literal;
+      if (options && l === '--') {
+        options = false;
+        continue;
+      }
+      if (options && /^-./.test(w.raw)) {
+        if (spec.none?.includes(l ?? '')) return -1;
+        if (spec.args.includes(l ?? '')) j++;
+        continue;
+      }
+      if (spec.assignments && isAssignment(w)) {
+        this.checkAssignment(w);
+        continue;
+      }
+      if (operands > 0) {
+        operands--;
+        continue;
+      }
+      return j;
+    }
+    return -1;
+  }
+
+  private checkCommand(cmd: Cmd, fromStdin: boolean, piped = false): void {
+    if (this.arrayWords) {
+      // `a=(["$1"]=x)`: an indexed array's subscript is arithmetic.
+      for (const w of cmd.words) if (/^\[[^\]]*[$`][^\]]*\]\+?=/.test(w.raw)) this.add('arithmetic', w.raw);
+      return;
+    }
+    if (cmd.pattern) return;
     const { words } = cmd;
     let i = 0;
     for (;;) {
@@ -870,11 +1071,63 @@ class Reader {
     if (name === 'unset') this.shared.unsets = true;
     const anyExpansion = (ws: Word[]) => ws.some((w) => w.expansions > 0);
     const base = (w: Word | undefined) => (w?.literal ?? '').replace(/^.*\//, '');
-    // The shell's program from stdin: a here-document without expansions is read as a command text.
-    const readsStdin = (who: string) => {
-      if (fromStdin) this.add('reparse', `data on the stdin of ${who}`);
-      for (const d of cmd.heredocs) if (!d.expands && d.body !== undefined) this.readCommandText(d.body, false);
+    const literalText = cmd.stdin === undefined || (cmd.stdin.kind === 'heredoc' && !cmd.heredocs.some((d) => d.expands)) || (cmd.stdin.kind === 'herestring' && cmd.stdinExpansions === 0);
+    // What the command writes to files holds data unless it is literal text (`cat > f <<'EOF'`, `echo ok > f`).
+    const literalWriter = !fromStdin && !piped && !anyExpansion(words) && literalText && ['echo', 'printf', 'cat', 'tee', ':', 'true'].includes(name ?? '') && (name !== 'cat' || args.length === 0);
+    const written = this.shared.written;
+    const write = (w: Word) => {
+      // A path built from data (`"$HOME/x.sh"`): its literal last component, when it has one.
+      const path = w.literal ?? w.raw.replace(/["']/g, '').replace(/^.*\//s, '');
+      if (path !== '' && !/[$`{}]/.test(path)) written.push(w.literal !== undefined ? path : lastComponent(path));
     };
+    if (!literalWriter) {
+      cmd.writes.forEach(write);
+      // The command behind wrappers (`sudo tee f`, `timeout 5 cp a b`).
+      let at = i;
+      for (let hops = 0; hops < 8 && WRAPPER_TAILS[words[at]?.literal ?? ''] !== undefined; hops++) {
+        const t = this.wrapperCommand(words, at, WRAPPER_TAILS[words[at]!.literal!]!);
+        if (t === -1 || words[t]!.literal === undefined) break;
+        at = t;
+      }
+      const name = words[at]!.literal;
+      const args = words.slice(at + 1);
+      const operands = args.filter((w) => !(w.literal ?? '').startsWith('-')).map((w) => (w.literal === undefined ? w : { ...w, raw: w.raw.replace(/^(if|of)=/, ''), literal: w.literal.replace(/^(if|of)=/, '') }));
+      if (name === 'tee') operands.forEach(write);
+      // A copy of a file the command wrote, or of data: `cp /tmp/a /tmp/b.sh`, `curl -o f "$1"`.
+      if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (anyExpansion(args) || fromStdin || operands.some((w) => w.literal !== undefined && written.some((p) => samePath(p, w.literal!))))) {
+        operands.forEach(write);
+        args.forEach((w, k) => {
+          if (/^(-o|--output|-O|--output-document)$/.test(w.literal ?? '') && args[k + 1] !== undefined) write(args[k + 1]!);
+        });
+      }
+    }
+    const prev = words[i - 1];
+    if (prev !== undefined && prev.raw === prev.literal && (prev.literal === 'for' || prev.literal === 'select')) {
+      // `for NAME in words`, `for NAME` (the arguments): the loop fills NAME with each word.
+      const inAt = words.findIndex((w, k) => k > i && w.literal === 'in');
+      if (name !== undefined && (inAt === -1 || anyExpansion(words.slice(inAt + 1)))) this.checkFilled(name, `${prev.literal} ${name}`);
+      return;
+    }
+    if (words[i]!.expansions > 0) {
+      // `"$1" args`, `$cmd`, `"$@"`: the data (or a copy of it) names the command to run.
+      this.add('reparse', `${words[i]!.raw} (a command named by data)`);
+      return;
+    }
+    if (name !== undefined && name.includes('/')) this.runsFile(words[i], name);
+    // A program read from stdin or a descriptor. A here-document without expansions read by a shell is a
+    // command text; a descriptor the command inherits (from a group, a function, `exec`, `eval`, an `sh -c`
+    // string, `<&3`, `/dev/fd/3`) may hold what the command fed anywhere else.
+    const stdinProgram = (who: string, shell = false) => {
+      if (fromStdin) this.add('reparse', `data on the stdin of ${who}`);
+      const s = cmd.stdin;
+      if (s?.kind === 'file' && s.word !== undefined && s.word.expansions > 0) this.add('reparse', `${who} < ${s.word.raw}`);
+      else if (fromStdin) {
+        // Reported above.
+      } else if (s === undefined || s.kind === 'dup' || (s.kind === 'file' && (STDIN_PATHS.has(s.word?.literal ?? '') || FD_PATH.test(s.word?.literal ?? '')))) this.shared.inherits.push(who);
+      else if (s.kind === 'file') this.runsFile(s.word, `${who} < ${s.word?.raw ?? ''}`);
+      if (shell) for (const d of cmd.heredocs) if (!d.expands && d.body !== undefined) this.readCommandText(d.body, false);
+    };
+    const readsStdin = (who: string) => stdinProgram(who, true);
 
     if (name === 'eval') {
       if (anyExpansion(args)) this.add('reparse', `eval ${args.map((w) => w.raw).join(' ')}`);
@@ -884,6 +1137,58 @@ class Reader {
     if (name === '.' || name === 'source') {
       if (anyExpansion(args)) this.add('reparse', `${name} ${args.map((w) => w.raw).join(' ')}`);
       else if (STDIN_PATHS.has(args[0]?.literal ?? '')) readsStdin(name);
+      else if (FD_PATH.test(args[0]?.literal ?? '')) this.shared.inherits.push(`${name} ${args[0]!.raw}`);
+      else this.runsFile(args[0], `${name} ${args[0]?.raw ?? ''}`);
+      return;
+    }
+    if (name === 'read' || name === 'mapfile' || name === 'readarray' || name === 'getopts' || (name === 'printf' && args[0]?.literal === '-v') || name === 'unset') {
+      // Variables filled (or named) without an assignment word: `read RANDOM <<< "$1"`, `printf -v PS4 …`,
+      // `mapfile -C eval`; a name from data (`read "$1"`, `unset "$1"`) is a subscript bash evaluates, or any variable.
+      const withArg: Record<string, string> = { read: 'adinNptu', mapfile: 'dnOsuCc', readarray: 'dnOsuCc', getopts: '', printf: 'v', unset: '' };
+      const targets: Word[] = [];
+      let callback: Word | undefined;
+      let operands = 0;
+      for (let j = 0, options = true; j < args.length; j++) {
+        const w = args[j]!;
+        const l = w.literal;
+        if (options && l === '--') {
+          options = false;
+          continue;
+        }
+        if (options && /^-./.test(w.raw)) {
+          const letter = (l ?? w.raw).slice(-1);
+          if (withArg[name]!.includes(letter) && l !== undefined) {
+            const value = args[++j];
+            if (letter === 'a' || letter === 'v') targets.push(value ?? w);
+            if (letter === 'C') callback = value;
+          }
+          continue;
+        }
+        operands++;
+        // getopts OPTSTRING NAME [ARGS]; printf -v NAME FORMAT [ARGS]: only NAME is a variable.
+        if (name === 'getopts' ? operands === 2 : name !== 'printf') targets.push(w);
+      }
+      if (name === 'mapfile' || name === 'readarray') {
+        if (callback?.expansions) this.add('reparse', `${name} -C ${callback.raw}`);
+        // The callback is run with an index and the line read: `mapfile -C eval` runs the data.
+        else if (callback?.literal !== undefined) this.readCommandText(`${callback.literal} 0 "$1"`);
+        if (targets.length === 0) targets.push({ raw: 'MAPFILE', literal: 'MAPFILE', expansions: 0 });
+      }
+      const filled = name !== 'printf' || anyExpansion(args);
+      for (const t of targets) {
+        if (t.expansions > 0) this.add('arithmetic', `${name} ${t.raw}`);
+        else if (filled && name !== 'unset') this.checkFilled(t.literal!, `${name} ${t.raw}`);
+      }
+      return;
+    }
+    if (name !== undefined && ['compgen', 'complete', 'bind', 'fc', 'enable', 'hash', 'alias'].includes(name)) {
+      // Builtins that run or expand a string: `compgen -W "$1"` expands the word list (its $(…) runs),
+      // `complete -C`, `bind -x`, `fc -e` (an editor), `enable -f` (a shared object), `hash -p` (where a name
+      // runs from), `alias` (dash expands aliases in scripts: `alias e=eval`).
+      if (name === 'alias' && args.some((w) => w.raw.includes('='))) this.add('reparse', `alias ${args.map((w) => w.raw).join(' ')}`);
+      else if (anyExpansion(args)) this.add('reparse', `${name} ${args.map((w) => w.raw).join(' ')}`);
+      else if (args.some((w, k) => /^-[A-Za-z]*W$/.test(args[k - 1]?.literal ?? '') && /[$`]/.test(w.literal ?? ''))) this.add('reparse', `${name} -W`);
+      else if (name === 'enable') args.forEach((w, k) => args[k - 1]?.literal === '-f' && this.runsFile(w, `enable -f ${w.raw}`));
       return;
     }
     if (name === 'trap') {
@@ -917,11 +1222,15 @@ class Reader {
     if (name !== undefined && ['declare', 'typeset', 'local', 'export', 'readonly'].includes(name)) {
       // An integer (-i) or a name reference (-n) evaluates the value as arithmetic or a variable name.
       const integer = args.some((w) => /^-[A-Za-z]*[in]/.test(w.literal ?? ''));
+      const ref = args.some((w) => /^-[A-Za-z]*n/.test(w.literal ?? ''));
       if (integer && anyExpansion(args)) this.add('arithmetic', `${name} ${args.map((w) => w.raw).join(' ')}`);
       for (const w of args) {
         const n = /^[A-Za-z_][A-Za-z0-9_]*/.exec(w.raw)?.[0];
         if (isAssignment(w)) this.checkAssignment(w);
-        if (integer && n !== undefined) this.integers.add(n);
+        // `declare "$1"`, `export "$1"=x`: a variable named by data (PS4, PATH, a subscript bash evaluates).
+        else if (w.expansions > 0 && !/^["']?[A-Za-z_][A-Za-z0-9_]*\+?=/.test(w.raw)) this.add('reparse', `${name} ${w.raw}`);
+        if (ref && n !== undefined) this.refs.add(n);
+        else if (integer && n !== undefined) this.integers.add(n);
       }
       return;
     }
@@ -939,10 +1248,60 @@ class Reader {
       if (isC(words[k]!)) c = k;
       if (isS(words[k]!)) s = k;
     }
+    const isInterpreter = (b: string) => INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b);
+    const isCodeOption = (w: Word | undefined) => /^(-[A-Za-z]*[ceE]|--eval|--print)$/.test(w?.literal ?? '') || /^--eval=/.test(w?.raw ?? '');
+    const parser = (b: string) => SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || b === 'sed' || b === 'env' || b === 'eval' || b === 'source' || b === '.';
     for (let k = i; k < words.length; k++) {
       const b = base(words[k]);
       if (words[k]!.expansions > 0) continue;
-      if (!asCommand(k) && !((SHELLS.has(b) || C_RUNNERS.has(b)) && nextC[k] !== -1)) continue;
+      // An interpreter followed by its code option behind a command the check does not know (`foo python3 -c …`).
+      if (!asCommand(k) && !((SHELLS.has(b) || C_RUNNERS.has(b)) && nextC[k] !== -1) && !(isInterpreter(b) && isCodeOption(words[k + 1]))) continue;
+      const tail = WRAPPER_TAILS[b];
+      if (tail !== undefined && words[k]!.raw === words[k]!.literal) {
+        const t = this.wrapperCommand(words, k, tail);
+        const shellOption = b === 'sudo' && words.slice(k + 1, t === -1 ? words.length : t).some((w) => /^(-[A-Za-z]*[si][A-Za-z]*|--shell|--login)$/.test(w.literal ?? ''));
+        if (shellOption && anyExpansion(words.slice(k + 1))) {
+          // sudo -s/-i hands its command to a shell's -c.
+          this.add('reparse', `sudo ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
+          return;
+        }
+        if (t !== -1 && words[t]!.expansions > 0) {
+          this.add('reparse', `${b} ${words[t]!.raw} (a command named by data)`);
+          return;
+        }
+        if (t !== -1 && words[t]!.literal!.includes('/')) this.runsFile(words[t], words[t]!.literal!);
+        if (b === 'xargs' || b === 'parallel') {
+          // xargs makes what it reads on stdin its command's arguments: a shell or interpreter there runs them
+          // (`echo "$1" | xargs sh -c`). GNU parallel hands its command line to a shell.
+          const wrapsParser = words.slice(k + 1).some((w) => parser(base(w)));
+          if (b === 'parallel' && (fromStdin || anyExpansion(words.slice(k + 1)))) this.add('reparse', `parallel ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
+          else if (b === 'xargs' && wrapsParser) stdinProgram(`xargs ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
+          if (b === 'parallel') return;
+        }
+      }
+      if (b === 'find' && asCommand(k)) {
+        words.forEach((w, j) => {
+          const command = words[j + 1];
+          if (j <= k || !/^-(exec|execdir|ok|okdir)$/.test(w.literal ?? '') || command === undefined) return;
+          if (command.expansions > 0) this.add('reparse', `find ${w.literal} ${command.raw} (a command named by data)`);
+          else if (command.literal!.includes('/')) this.runsFile(command, command.literal!);
+        });
+      }
+      if ((b === 'at' || b === 'batch') && asCommand(k)) {
+        // at reads the commands it schedules from stdin, or from the file after -f.
+        const f = words.findIndex((w, j) => j > k && w.literal === '-f');
+        if (f === -1) stdinProgram(b);
+        else this.programFile(words[f + 1], `${b} -f`, stdinProgram);
+        return;
+      }
+      if (b === 'crontab' && asCommand(k)) {
+        const rest = words.slice(k + 1);
+        if (rest.some((w) => /^-[lrei]$/.test(w.literal ?? ''))) return;
+        const operand = rest.find((w, j) => (!/^-/.test(w.literal ?? 'x') || w.literal === '-') && rest[j - 1]?.literal !== '-u');
+        if (operand === undefined) stdinProgram(b);
+        else this.programFile(operand, b, stdinProgram);
+        return;
+      }
       if (b === 'env' && nextS[k] !== -1) {
         // env -S / --split-string splits its argument into a command and its words.
         const opt = words[nextS[k]!]!;
@@ -956,7 +1315,7 @@ class Reader {
       const rest = words.slice(k + 1);
       if (SHELL_ARGS.has(b)) {
         if (anyExpansion(rest)) this.add('reparse', `${b} ${rest.map((w) => w.raw).join(' ')}`);
-        else if (b === 'ssh' && fromStdin && sshReadsStdin(rest)) this.add('reparse', 'data on the stdin of ssh without a command');
+        else if (b === 'ssh' && sshReadsStdin(rest)) stdinProgram('ssh without a command');
         return;
       }
       if (SHELLS.has(b) || C_RUNNERS.has(b)) {
@@ -973,11 +1332,22 @@ class Reader {
           return;
         }
         if (!asCommand(k)) continue;
-        if (SHELLS.has(b)) {
-          const operand = rest.find((w) => !/^[-+]/.test(w.literal ?? 'x') || w.literal === '-');
+        let shellArgs: Word[] | undefined = SHELLS.has(b) ? rest : undefined;
+        if ((b === 'su' || b === 'runuser') && !rest.some((w) => /^(-u|--user)$/.test(w.literal ?? ''))) {
+          // su [options] [-] [user [arguments]]: the arguments go to the user's shell (`su app "$1"` runs a file named by data).
+          const user = rest.findIndex((w, j) => !/^-/.test(w.literal ?? 'x') && !/^(-s|--shell|-g|--group|-G|--supp-group|-w|--whitelist-environment)$/.test(rest[j - 1]?.literal ?? ''));
+          shellArgs = user === -1 ? [] : rest.slice(user + 1);
+        }
+        if (shellArgs !== undefined) {
+          const at = shellArgs.findIndex((w) => !/^[-+]/.test(w.literal ?? 'x') || w.literal === '-');
+          const operand = shellArgs[at];
+          // -s: the program comes from stdin and the operands are its arguments (`bash -s -- "$1" <<'EOF'`).
+          const fromS = shellArgs.slice(0, at === -1 ? shellArgs.length : at).some((w) => /^-[A-Za-z]*s[A-Za-z]*$/.test(w.literal ?? ''));
           // `sh "$1"`, `bash <(…)`: a script named or written by data.
-          if (operand !== undefined && operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
-          else if (operand === undefined || STDIN_PATHS.has(operand.literal ?? '')) readsStdin(b);
+          if (fromS || operand === undefined || STDIN_PATHS.has(operand.literal ?? '')) readsStdin(b);
+          else if (operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
+          else if (FD_PATH.test(operand.literal!)) this.shared.inherits.push(`${b} ${operand.raw}`);
+          else this.runsFile(operand, `${b} ${operand.raw}`);
           return;
         }
         continue;
@@ -1006,12 +1376,16 @@ class Reader {
         }
         if (code) return;
         const operand = rest.find((w) => !/^-/.test(w.literal ?? 'x') || w.literal === '-');
-        if (fromStdin && (operand === undefined || STDIN_PATHS.has(operand.literal ?? ''))) this.add('reparse', `data on the stdin of ${b}`);
+        if (operand === undefined || STDIN_PATHS.has(operand.literal ?? '')) stdinProgram(b);
+        else if (operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
+        else if (FD_PATH.test(operand.literal!)) this.shared.inherits.push(`${b} ${operand.raw}`);
+        else this.runsFile(operand, `${b} ${operand.raw}`);
         return;
       }
       if (AWKS.has(b)) {
         const program = programWord(rest, new Set(['-F', '-v', '-f']), '-f');
         if (program?.expansions) this.add('reparse', `${b} ${program.raw}`);
+        this.programFiles(rest, b, stdinProgram);
         return;
       }
       if (b === 'sed') {
@@ -1037,6 +1411,7 @@ class Reader {
         }
         const bad = scripts.find((w) => w.expansions > 0);
         if (bad) this.add('reparse', `sed ${bad.raw}`);
+        this.programFiles(rest, 'sed', stdinProgram);
         return;
       }
     }
@@ -1060,6 +1435,30 @@ function onlyAssignments(words: Word[]): boolean {
   let k = 0;
   while (k < words.length && words[k]!.raw === words[k]!.literal && RESERVED.has(words[k]!.literal!)) k++;
   return words.slice(k).every(isAssignment);
+}
+
+/** The last component of a path (`./fix.sh`, `/tmp/fix.sh` and `fix.sh` name the same file after a `cd`). */
+function lastComponent(path: string): string {
+  return path.replace(/\/+$/, '').replace(/^.*\//, '');
+}
+
+/**
+ * Whether two paths may name the same file: both absolute and equal once `.`, `..` and repeated slashes are
+ * resolved; otherwise (a relative path, a `cd` between them) the same last component.
+ */
+function samePath(a: string, b: string): boolean {
+  if (a.startsWith('/') && b.startsWith('/')) return normalise(a) === normalise(b);
+  return lastComponent(a) === lastComponent(b);
+}
+
+function normalise(path: string): string {
+  const parts: string[] = [];
+  for (const p of path.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') parts.pop();
+    else parts.push(p);
+  }
+  return `/${parts.join('/')}`;
 }
 
 /** `name=…`, `name+=…`, `name[sub]=…`. */
@@ -1117,9 +1516,17 @@ function checkShellNumbers(shared: Shared): void {
 export function shellDataFindings(command: string): ShellFinding[] {
   const findings: ShellFinding[] = [];
   try {
-    const shared: Shared = { findings, tallies: [], unsets: false };
+    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: [], runs: [] };
     new Reader(command, shared, 0).readAll();
     checkShellNumbers(shared);
+    const add = (f: ShellFinding) => {
+      f.text = f.text.length > 60 ? `${f.text.slice(0, 59)}…` : f.text;
+      if (!findings.some((g) => g.kind === f.kind && g.text === f.text)) findings.push(f);
+    };
+    // A program read from a descriptor the command inherits, while the command feeds one somewhere.
+    if (shared.feeds) for (const who of shared.inherits) add({ kind: 'reparse', text: `${who} reads a descriptor the command feeds` });
+    for (const run of shared.runs) if (shared.written.some((p) => samePath(p, run.path))) add({ kind: 'reparse', text: `${run.text} runs a file the command writes` });
+    for (const path of shared.written) if (CODE_FILES.test(path)) add({ kind: 'reparse', text: `${path} is read as code later` });
   } catch (err) {
     // Anything else the reader trips on is refused too, never passed.
     findings.push({ kind: 'unreadable', text: err instanceof Unreadable ? err.message : 'a construct this check cannot follow' });

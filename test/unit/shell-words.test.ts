@@ -308,6 +308,167 @@ describe('shell-words: what a shell command does with incident data', function (
     }
   });
 
+  // Data reaching code without the spellings above: a program read from a descriptor the command feeds, a
+  // variable filled by a builtin, a builtin that runs a string, a command named by data, a file written then run.
+  // Each refused row passed the check before this table.
+  describe('data reaching code by other roads', function () {
+    const refused: [string, string, string[]][] = [
+      // A shell or interpreter reading its program from a descriptor it inherits (a group, a subshell, eval,
+      // exec, an sh -c string, a function, <&3, /dev/fd/3) while the command feeds one anywhere.
+      ['{ echo "$1"; } | sh', 'reparse', ['sh reads a descriptor the command feeds']],
+      ['(echo "$1") | bash', 'reparse', ['bash reads a descriptor the command feeds']],
+      ['echo "$1" | (sh)', 'reparse', ['sh reads a descriptor the command feeds']],
+      ['echo "$1" | { bash; }', 'reparse', ['data on the stdin of bash']],
+      ['echo "$1" | { cat; } | { cd /tmp && bash; }', 'reparse', ['bash reads a descriptor the command feeds']],
+      ['{ sh; } <<< "$1"', 'reparse', ['sh reads a descriptor the command feeds']],
+      ['eval sh <<< "$1"', 'reparse', ['sh reads a descriptor the command feeds']],
+      ['sh -c sh <<< "$1"', 'reparse', ['sh reads a descriptor the command feeds']],
+      ['exec <<< "$1"; sh', 'reparse', ['sh reads a descriptor the command feeds']],
+      ['f() { bash; }; f <<< "$1"', 'reparse', ['bash reads a descriptor the command feeds']],
+      ['sh /dev/fd/3 3<<< "$1"', 'reparse', ['sh /dev/fd/3 reads a descriptor the command feeds']],
+      ['. /dev/fd/3 3<<< "$1"', 'reparse', ['. /dev/fd/3 reads a descriptor the command feeds']],
+      ['bash /proc/self/fd/4 4< <(echo "$1")', 'reparse', ['bash /proc/self/fd/4 reads a descriptor the command feeds']],
+      ['sh < <(echo "$1")', 'reparse', ['sh < <(echo "$1")']],
+      ['exec 3< <(echo "$1"); sh <&3', 'reparse', ['sh reads a descriptor the command feeds']],
+      ['printenv SELFHEAL_PARAM_X | sh', 'reparse', ['sh reads a descriptor the command feeds']],
+      ['exec 3< <(echo "$1"); ssh web-01 < /dev/fd/3', 'reparse', ['ssh without a command reads a descriptor the command feeds']],
+      ['echo "$1" > /tmp/in; python3 < /tmp/in', 'reparse', ['python3 < /tmp/in runs a file the command writes']],
+      // awk and sed programs from stdin, a descriptor or a file of data.
+      ['printf %s "$1" | awk -f - f', 'reparse', ['data on the stdin of awk -f']],
+      ['awk -f /dev/stdin f <<< "$1"', 'reparse', ['data on the stdin of awk -f']],
+      ['awk --file=/dev/stdin f <<< "$1"', 'reparse', ['data on the stdin of awk -f']],
+      ['sed -f /dev/stdin f <<< "$1"', 'reparse', ['data on the stdin of sed -f']],
+      ['printf %s "$1" | sed -f - f', 'reparse', ['data on the stdin of sed -f']],
+      ['awk -f /dev/fd/3 f 3<<< "$1"', 'reparse', ['awk -f /dev/fd/3 reads a descriptor the command feeds']],
+      ['sed -f <(echo "$1") f', 'reparse', ['sed -f <(echo "$1")']],
+      // Code, integer and name-reference variables filled without an assignment word; a variable named by data.
+      ['read -r PS4 <<< "$1"; set -x', 'reparse', ['read PS4']],
+      ['read RANDOM <<< "$1"', 'arithmetic', ['read RANDOM']],
+      ['read -ra PROMPT_COMMAND <<< "$1"', 'reparse', ['read PROMPT_COMMAND']],
+      ['declare -i n; read -r n <<< "$1"', 'arithmetic', ['read n']],
+      ['mapfile -t PROMPT_COMMAND <<< "$1"', 'reparse', ['mapfile PROMPT_COMMAND']],
+      ['readarray -t RANDOM <<< "$1"', 'arithmetic', ['readarray RANDOM']],
+      ['for RANDOM in "$1"; do :; done', 'arithmetic', ['for RANDOM']],
+      ['for PS4; do set -x; done', 'reparse', ['for PS4']],
+      ['select BASH_ENV in "$@"; do bash; done', 'reparse', ['select BASH_ENV']],
+      ['printf -v RANDOM %s "$1"', 'arithmetic', ['printf RANDOM']],
+      ['printf -v PS4 %s "$1"; set -x', 'reparse', ['printf PS4']],
+      ['getopts a: GIT_SSH_COMMAND "$@"', 'reparse', ['getopts GIT_SSH_COMMAND']],
+      ['read "$1" <<< x', 'arithmetic', ['read "$1"']],
+      ['unset "$1"', 'arithmetic', ['unset "$1"']],
+      ['printf -v "$1" %s x', 'arithmetic', ['printf "$1"']],
+      ['declare -n r=PS4; r="$1"; set -x', 'reparse', ['r="$1"']],
+      ['local -n r=RANDOM; read r <<< "$1"', 'reparse', ['read r']],
+      ['export "$1"=x', 'reparse', ['export "$1"=x']],
+      ['declare "$1"', 'reparse', ['declare "$1"']],
+      ['env GIT_SSH_COMMAND="$1" git fetch', 'reparse', ['GIT_SSH_COMMAND="$1"']],
+      ['env BASH_ENV="$1" bash -c true', 'reparse', ['BASH_ENV="$1"']],
+      ['sudo LD_PRELOAD="$1" id', 'reparse', ['LD_PRELOAD="$1"']],
+      ['GIT_SSH_COMMAND="$1" git fetch', 'reparse', ['GIT_SSH_COMMAND="$1"']],
+      ['export JAVA_TOOL_OPTIONS="$1" RSYNC_RSH="$2"', 'reparse', ['JAVA_TOOL_OPTIONS="$1"', 'RSYNC_RSH="$2"']],
+      // Builtins that run or expand a string.
+      ['compgen -W "$1" x', 'reparse', ['compgen -W "$1" x']],
+      ["compgen -W '$(id) $1' x", 'reparse', ['compgen -W']],
+      ['complete -C "$1" x', 'reparse', ['complete -C "$1" x']],
+      ['mapfile -C "$1" -c 1 a < /tmp/list', 'reparse', ['mapfile -C "$1"']],
+      ['mapfile -C eval -c 1 a <<< "$1"', 'reparse', ['eval 0 "$1"']],
+      ['bind -x "$1"', 'reparse', ['bind -x "$1"']],
+      ['hash -p "$1" ls; ls', 'reparse', ['hash -p "$1" ls']],
+      ['enable -f "$1" x', 'reparse', ['enable -f "$1" x']],
+      ['fc -e "$1"', 'reparse', ['fc -e "$1"']],
+      ['alias e=eval\ne "$1"', 'reparse', ['alias e=eval']],
+      // A command named by data, and interpreters behind wrappers.
+      ['"$1" --version', 'reparse', ['"$1" (a command named by data)']],
+      ['c="$1"; "$c" restart', 'reparse', ['"$c" (a command named by data)']],
+      ['exec "$1"', 'reparse', ['"$1" (a command named by data)']],
+      ['timeout 5 "$1" x', 'reparse', ['timeout "$1" (a command named by data)']],
+      ['timeout -k 5 10 "$1"', 'reparse', ['timeout "$1" (a command named by data)']],
+      ['sudo -u app "$c" x', 'reparse', ['sudo "$c" (a command named by data)']],
+      ['env X=1 "$1"', 'reparse', ['env "$1" (a command named by data)']],
+      ['nice -n 5 ionice -c 3 "$1"', 'reparse', ['ionice "$1" (a command named by data)']],
+      ['find /tmp -name x -exec "$1" {} \\;', 'reparse', ['find -exec "$1" (a command named by data)']],
+      ['fakeroot python3 -c "$1"', 'reparse', ['python3 -c "$1"']],
+      ['foo --bar python3 -c "$1"', 'reparse', ['python3 -c "$1"']],
+      ['sshpass -f /etc/pw ssh web "restart $1"', 'reparse', ['ssh web "restart $1"']],
+      ['docker exec web python3 -c "print(\'$1\')"', 'reparse', ['python3 -c "print(\'$1\')"']],
+      ['docker exec -i web sh <<< "$1"', 'reparse', ['data on the stdin of sh']],
+      ['echo "$1" | xargs sh -c', 'reparse', ['data on the stdin of xargs sh -c']],
+      ["echo \"$1\" | xargs -I{} sh -c '{}'", 'reparse', ["data on the stdin of xargs -I{} sh -c '{}'"]],
+      ['parallel restart ::: "$1"', 'reparse', ['parallel restart ::: "$1"']],
+      ['su app "$1"', 'reparse', ['su "$1"']],
+      ['echo "$1" | su app', 'reparse', ['data on the stdin of su']],
+      ['sudo -s "restart $1"', 'reparse', ['sudo -s "restart $1"']],
+      ['script -qc "restart $1" /dev/null', 'reparse', ['script -qc "restart $1"']],
+      // A file written with data (or with what a command printed) and then run.
+      ['echo "$1" > /tmp/x.sh; sh /tmp/x.sh', 'reparse', ['sh /tmp/x.sh runs a file the command writes']],
+      ['printf %s "$1" > f; . ./f', 'reparse', ['. ./f runs a file the command writes']],
+      ['echo "$1" >> /tmp/f; source /tmp//f', 'reparse', ['source /tmp//f runs a file the command writes']],
+      ['echo "$1" > /tmp/x; chmod +x /tmp/x; /tmp/x', 'reparse', ['/tmp/x runs a file the command writes']],
+      ['cd /tmp; echo "$1" | tee x.sh; bash /tmp/x.sh', 'reparse', ['bash /tmp/x.sh runs a file the command writes']],
+      ['printenv > /tmp/e; . /tmp/e', 'reparse', ['. /tmp/e runs a file the command writes']],
+      ['echo "$1" > /tmp/a; cp /tmp/a /tmp/b.sh; sh /tmp/b.sh', 'reparse', ['sh /tmp/b.sh runs a file the command writes']],
+      ['echo "$1" > "$HOME/x.sh"; sh ~/x.sh', 'reparse', ['sh ~/x.sh runs a file the command writes']],
+      ['echo "$1" > /tmp/p.awk; awk -f /tmp/p.awk f', 'reparse', ['awk -f /tmp/p.awk runs a file the command writes']],
+      ['echo "$1" > /tmp/c; crontab /tmp/c', 'reparse', ['crontab /tmp/c runs a file the command writes']],
+      ['echo "* * * * * $1" | crontab -', 'reparse', ['data on the stdin of crontab']],
+      ['at now <<< "$1"', 'reparse', ['data on the stdin of at']],
+      ['echo "$1" > /tmp/j; at -f /tmp/j now', 'reparse', ['at -f /tmp/j runs a file the command writes']],
+      ['echo "$1" | sudo tee -a /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      ['printf \'%s\\n\' "$1" >> "$HOME/.bashrc"', 'reparse', ['.bashrc is read as code later']],
+      ['echo "$1" >> /root/.ssh/authorized_keys', 'reparse', ['/root/.ssh/authorized_keys is read as code later']],
+      ['a=(["$1"]=x)', 'arithmetic', ['["$1"]=x']],
+      ['timeout 5 /tmp/x.sh; echo "$1" > /tmp/x.sh', 'reparse', ['/tmp/x.sh runs a file the command writes']],
+    ];
+    for (const [command, kind, want] of refused) {
+      it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
+        assert.deepEqual(
+          shellDataFindings(command)
+            .filter((f) => f.kind === kind)
+            .map((f) => f.text),
+          want,
+        );
+        if (want.length > 0) assert.ok(commandDataProblem(command), 'refused');
+      });
+    }
+
+    // Ordinary scripts these roads pass by: still accepted.
+    const accepted = [
+      'bash -s -- "$1" <<\'EOF\'\nrestart "$1"\nEOF',
+      'ssh web-01 <<\'EOF\'\nuptime\nEOF\nrestart "$1" | tee -a /var/log/fix.log',
+      'python3 - "$1" <<\'EOF\'\nimport sys; print(sys.argv[1])\nEOF',
+      'awk -f /opt/fix.awk "$1"',
+      'sed -f /opt/fix.sed "$1"',
+      'while read -r line; do restart "$line"; done <<< "$1"',
+      'while read -r pid; do kill "$pid"; done < <(pgrep -f "$1")',
+      'for h in "$@"; do restart "$h"; done',
+      'printf -v msg \'restart %s\' "$1"; logger "$msg"',
+      'GIT_AUTHOR_NAME="$1" git commit -m fix',
+      'local x="$1"; export Y="$1"; declare -a a=("$1"); b=("$@" x)',
+      'hash -r; restart "$1"',
+      'timeout 5 restart "$1"',
+      'timeout "$SELFHEAL_PARAM_T" restart x',
+      'sudo -u app systemctl restart "$1"',
+      'sudo -u "$1" id',
+      'nice -n 10 ionice -c 3 restart "$1"',
+      'find /var/log -name "$1" -exec gzip {} \\;',
+      'printf \'%s\\0\' "$1" | xargs -0 restart --',
+      'xargs restart < /etc/selfheal/services',
+      'cat > /tmp/fix.sh <<\'EOF\'\nrestart "$1"\nEOF\nbash /tmp/fix.sh "$1"',
+      'restart "$1" > /var/log/fix.log 2>&1; /opt/fix/report.sh',
+      '/usr/local/bin/healthcheck > /tmp/hc/healthcheck.out; restart "$1"',
+      'echo ok > /tmp/flag; /opt/fix/run "$1"',
+      'cat >> /etc/cron.d/logrotate-fix <<\'EOF\'\n0 * * * * root /usr/sbin/logrotate -f /etc/logrotate.conf\nEOF\nrestart "$1"',
+      'declare -A seen=(["web"]=1); restart "$1"',
+      'case "$h" in "$1") restart "$1";; esac',
+      'pgrep -f "$1" | xargs -r kill',
+    ];
+    for (const command of accepted) {
+      it(`${JSON.stringify(command)} → accepted`, function () {
+        assert.deepEqual(shellDataFindings(command), []);
+      });
+    }
+  });
+
   it('refuses whatever the reader cannot follow, and terminates on hostile input', function () {
     for (const hostile of ['$(((((', '${{{{', '"`"`"`', "<<'", '<<', '\\', '$', '`\\', 'case', 'case x in', '((', '$((', '${a[', '${!', ')'.repeat(4096), '$('.repeat(2048), '"$(' .repeat(1365), `cat <<${'A'.repeat(4000)}`, '\r$1\r', 'a\u00a0$1']) {
       const findings = shellDataFindings(hostile);
