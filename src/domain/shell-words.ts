@@ -212,6 +212,12 @@ interface Shared {
   written: string[];
   /** Files the command runs as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused when the command writes one ({@link samePath}). */
   runs: { path: string; text: string }[];
+  /** Functions that run their arguments as a command (`retry() { "$@"; }`), with the argument that names it. */
+  runners: Map<string, number>;
+  /** Functions that `shift` their arguments: any argument may name the command. */
+  shifts: Set<string>;
+  /** Simple commands with data in their arguments, by name: checked against {@link runners} at the end. */
+  calls: { name: string; args: Word[] }[];
 }
 
 /** One word of a simple command: its value when it holds no expansion, and how many expansions it holds. */
@@ -238,6 +244,8 @@ interface Cmd {
   writes: Word[];
   /** The pattern of a `case` item, not a command. */
   pattern?: boolean;
+  /** The function whose body the command is in, if any: its `$1`, `$@` are the function's arguments. */
+  fn?: string;
   heredocs: HereDoc[];
   /** Expansions in redirection targets (not arguments, still data on its way). */
   otherExpansions: number;
@@ -337,6 +345,13 @@ class Reader {
     // Where the last word ended, and the word: `a=(` opens an array's words.
     let lastWordEnd = -1;
     let lastWordRaw = '';
+    // Function bodies: a `{` after `NAME ()` or `function NAME` opens one (the name, or undefined for a plain group).
+    const groups: (string | undefined)[] = [];
+    let pendingFn: string | undefined;
+    const currentFn = () => {
+      for (let k = groups.length - 1; k >= 0; k--) if (groups[k] !== undefined) return groups[k];
+      return undefined;
+    };
     const shared = this.shared;
     const redirect = (op: string, target: Word | undefined) => {
       const fd = ioFd ?? (op.startsWith('<') ? '0' : '1');
@@ -488,6 +503,7 @@ class Reader {
           continue;
         }
         endPipeline();
+        if (/^[ \t]*\)/.test(this.src.slice(this.pos, this.pos + 64)) && /^[A-Za-z_][A-Za-z0-9_.:-]*$/.test(lastWordRaw)) pendingFn = lastWordRaw;
         this.readNestedList();
         continue;
       }
@@ -545,6 +561,13 @@ class Reader {
         continue;
       }
       cmd.words.push(word);
+      if (first && word.raw === '{') {
+        groups.push(pendingFn);
+        pendingFn = undefined;
+      } else if (first && word.raw === '}') groups.pop();
+      else if (named !== 'function') pendingFn = undefined;
+      cmd.fn ??= currentFn();
+      if (named === 'function') pendingFn = word.literal;
       if (named === 'function' || (named === 'coproc' && !COMPOUND.has(word.raw) && this.compoundFollows())) {
         // `function f { …; }`, `coproc NAME { …; }`: the name ends its own command; the body is read as commands.
         endPipeline();
@@ -1071,6 +1094,14 @@ class Reader {
     if (name === 'unset') this.shared.unsets = true;
     const anyExpansion = (ws: Word[]) => ws.some((w) => w.expansions > 0);
     const base = (w: Word | undefined) => (w?.literal ?? '').replace(/^.*\//, '');
+    // The command behind wrappers (`sudo tee f`, `timeout 5 retry "$1"`).
+    let at = i;
+    for (let hops = 0; hops < 8 && WRAPPER_TAILS[words[at]?.literal ?? ''] !== undefined; hops++) {
+      const t = this.wrapperCommand(words, at, WRAPPER_TAILS[words[at]!.literal!]!);
+      if (t === -1 || words[t]!.literal === undefined) break;
+      at = t;
+    }
+    if (words[at]!.literal !== undefined && anyExpansion(words.slice(at + 1))) this.shared.calls.push({ name: words[at]!.literal!, args: words.slice(at + 1) });
     const literalText = cmd.stdin === undefined || (cmd.stdin.kind === 'heredoc' && !cmd.heredocs.some((d) => d.expands)) || (cmd.stdin.kind === 'herestring' && cmd.stdinExpansions === 0);
     // What the command writes to files holds data unless it is literal text (`cat > f <<'EOF'`, `echo ok > f`).
     const literalWriter = !fromStdin && !piped && !anyExpansion(words) && literalText && ['echo', 'printf', 'cat', 'tee', ':', 'true'].includes(name ?? '') && (name !== 'cat' || args.length === 0);
@@ -1082,13 +1113,6 @@ class Reader {
     };
     if (!literalWriter) {
       cmd.writes.forEach(write);
-      // The command behind wrappers (`sudo tee f`, `timeout 5 cp a b`).
-      let at = i;
-      for (let hops = 0; hops < 8 && WRAPPER_TAILS[words[at]?.literal ?? ''] !== undefined; hops++) {
-        const t = this.wrapperCommand(words, at, WRAPPER_TAILS[words[at]!.literal!]!);
-        if (t === -1 || words[t]!.literal === undefined) break;
-        at = t;
-      }
       const name = words[at]!.literal;
       const args = words.slice(at + 1);
       const operands = args.filter((w) => !(w.literal ?? '').startsWith('-')).map((w) => (w.literal === undefined ? w : { ...w, raw: w.raw.replace(/^(if|of)=/, ''), literal: w.literal.replace(/^(if|of)=/, '') }));
@@ -1109,10 +1133,18 @@ class Reader {
       return;
     }
     if (words[i]!.expansions > 0) {
+      const positional = /^"\$\{?([@*1-9])\}?"$/.exec(words[i]!.raw)?.[1];
+      if (cmd.fn !== undefined && positional !== undefined) {
+        // `retry() { "$@"; }`: the function's arguments, checked where it is called.
+        const n = /[@*]/.test(positional) ? 1 : Number(positional);
+        this.shared.runners.set(cmd.fn, Math.max(n, this.shared.runners.get(cmd.fn) ?? 0));
+        return;
+      }
       // `"$1" args`, `$cmd`, `"$@"`: the data (or a copy of it) names the command to run.
       this.add('reparse', `${words[i]!.raw} (a command named by data)`);
       return;
     }
+    if (name === 'shift' && cmd.fn !== undefined) this.shared.shifts.add(cmd.fn);
     if (name !== undefined && name.includes('/')) this.runsFile(words[i], name);
     // A program read from stdin or a descriptor. A here-document without expansions read by a shell is a
     // command text; a descriptor the command inherits (from a group, a function, `exec`, `eval`, an `sh -c`
@@ -1516,7 +1548,7 @@ function checkShellNumbers(shared: Shared): void {
 export function shellDataFindings(command: string): ShellFinding[] {
   const findings: ShellFinding[] = [];
   try {
-    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: [], runs: [] };
+    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: [], runs: [], runners: new Map(), shifts: new Set(), calls: [] };
     new Reader(command, shared, 0).readAll();
     checkShellNumbers(shared);
     const add = (f: ShellFinding) => {
@@ -1526,6 +1558,11 @@ export function shellDataFindings(command: string): ShellFinding[] {
     // A program read from a descriptor the command inherits, while the command feeds one somewhere.
     if (shared.feeds) for (const who of shared.inherits) add({ kind: 'reparse', text: `${who} reads a descriptor the command feeds` });
     for (const run of shared.runs) if (shared.written.some((p) => samePath(p, run.path))) add({ kind: 'reparse', text: `${run.text} runs a file the command writes` });
+    for (const call of shared.calls) {
+      const n = shared.runners.get(call.name);
+      const named = n === undefined ? [] : call.args.slice(0, shared.shifts.has(call.name) ? call.args.length : n);
+      if (named.some((w) => w.expansions > 0)) add({ kind: 'reparse', text: `${call.name} ${call.args.map((w) => w.raw).join(' ')} (runs its arguments as a command)` });
+    }
     for (const path of shared.written) if (CODE_FILES.test(path)) add({ kind: 'reparse', text: `${path} is read as code later` });
   } catch (err) {
     // Anything else the reader trips on is refused too, never passed.

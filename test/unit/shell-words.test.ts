@@ -381,6 +381,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['"$1" --version', 'reparse', ['"$1" (a command named by data)']],
       ['c="$1"; "$c" restart', 'reparse', ['"$c" (a command named by data)']],
       ['exec "$1"', 'reparse', ['"$1" (a command named by data)']],
+      ['{ "$@"; }', 'reparse', ['"$@" (a command named by data)']],
+      ['f() { "$@"; }; f "$1"', 'reparse', ['f "$1" (runs its arguments as a command)']],
+      ['function g { n=$1; shift; "$@"; }; g 3 "$1" x', 'reparse', ['g 3 "$1" x (runs its arguments as a command)']],
+      ['run() { "$2" x; }; timeout 5 run a "$1"', 'reparse', ['run a "$1" (runs its arguments as a command)']],
       ['timeout 5 "$1" x', 'reparse', ['timeout "$1" (a command named by data)']],
       ['timeout -k 5 10 "$1"', 'reparse', ['timeout "$1" (a command named by data)']],
       ['sudo -u app "$c" x', 'reparse', ['sudo "$c" (a command named by data)']],
@@ -461,6 +465,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'declare -A seen=(["web"]=1); restart "$1"',
       'case "$h" in "$1") restart "$1";; esac',
       'pgrep -f "$1" | xargs -r kill',
+      'retry() { for i in 1 2 3; do "$@" && return; sleep 1; done; }; retry systemctl restart "$1"',
     ];
     for (const command of accepted) {
       it(`${JSON.stringify(command)} → accepted`, function () {
