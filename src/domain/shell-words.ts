@@ -43,6 +43,14 @@
  *   expansions read by a shell (`bash <<'EOF'`), is read as a command of its own:
  *   `sh -c 'restart "$1"' _ "$1"` passes, `sh -c 'restart $1' _ "$1"` does not. The bodies of `f() { …; }`,
  *   `function f { …; }` and `coproc [NAME] …` are commands like any other.
+ *   Also `reparse`, data reaching code by other roads: a shell, interpreter, `ssh`, `at`, `crontab`, `awk -f` or
+ *   `sed -f` reading its program from a descriptor it inherits (`{ sh; } <<< "$1"`, `eval sh`, `sh /dev/fd/3`,
+ *   `<&3`) while the command feeds any descriptor; a code variable filled by `read`, `mapfile`, `for`,
+ *   `printf -v`, `getopts`, a name reference or `env`/`sudo NAME=…`, and a variable named by data (`read "$1"`:
+ *   `arithmetic`); `compgen`, `complete`, `mapfile -C`, `bind`, `fc`, `enable`, `hash -p`, `alias`; a command
+ *   named by data (`"$1" …`, also behind the wrappers of {@link WRAPPER_TAILS}; a function running `"$@"` is
+ *   checked where it is called); a file written with anything but literal text and run in the same command
+ *   (`echo "$1" > f; sh f`), or written where other programs run it (cron, profiles, systemd, `.ssh`).
  * - `unreadable`: what the reader cannot follow (an unterminated quote, `$(`, `${` or backtick, a
  *   here-document without its closing line, a `)` with nothing open, an unquoted `[[` without its `]]`,
  *   nesting past {@link MAX_DEPTH}):
