@@ -1425,6 +1425,8 @@ class Reader {
       if (AWKS.has(b)) {
         const program = programWord(rest, new Set(['-F', '-v', '-f']), '-f');
         if (program?.expansions) this.add('reparse', `${b} ${program.raw}`);
+        // A literal program that runs commands runs what it reads: `awk '{system($0)}'`, `{print | "sh"}`.
+        else if (program?.literal !== undefined && awkRunsCommands(program.literal)) this.add('reparse', `${b} ${program.raw}`);
         this.programFiles(rest, b, stdinProgram);
         return;
       }
@@ -1449,7 +1451,8 @@ class Reader {
           const program = programWord(rest, new Set(['-l']), undefined);
           if (program) scripts.push(program);
         }
-        const bad = scripts.find((w) => w.expansions > 0);
+        // GNU sed's `e` command and `s///e` run the pattern space (the data read) as a command.
+        const bad = scripts.find((w) => w.expansions > 0 || sedRunsCommands(w.literal ?? ''));
         if (bad) this.add('reparse', `sed ${bad.raw}`);
         this.programFiles(rest, 'sed', stdinProgram);
         return;
@@ -1475,6 +1478,18 @@ function onlyAssignments(words: Word[]): boolean {
   let k = 0;
   while (k < words.length && words[k]!.raw === words[k]!.literal && RESERVED.has(words[k]!.literal!)) k++;
   return words.slice(k).every(isAssignment);
+}
+
+/** An awk program that runs commands: `system(…)`, `… | getline`, `|&`, or a `print`/`printf` statement piped to a command. */
+function awkRunsCommands(program: string): boolean {
+  if (/\bsystem\s*\(|\|\s*getline|\|&/.test(program)) return true;
+  return program.split(/[;{}\n]/).some((statement) => /^\s*printf?\b/.test(statement) && /(^|[^|])\|(?!\|)/.test(statement));
+}
+
+/** A sed script with GNU sed's `e` command (alone it runs the pattern space) or the `e` flag of `s///`. */
+function sedRunsCommands(script: string): boolean {
+  if (/(^|[;\n{}])\s*(?:[0-9$,~+]+\s*|\/(?:[^/\\]|\\.)*\/\s*)?!?\s*e\s*($|[;\n}])/.test(script)) return true;
+  return /(^|[;\n{}\s])s(.)(?:(?!\2)[^\\\n]|\\.)*\2(?:(?!\2)[^\\\n]|\\.)*\2[gpIiMm0-9]*e/.test(script);
 }
 
 /** The last component of a path (`./fix.sh`, `/tmp/fix.sh` and `fix.sh` name the same file after a `cd`). */
