@@ -200,6 +200,37 @@ const METACHAR = /[ \t\n;&|<>()]/;
 /** What the reader cannot follow: the command is refused, naming it. */
 class Unreadable extends Error {}
 
+/**
+ * The files a command writes, kept so that a run is matched in constant time. Two paths may name the same
+ * file when both are absolute and equal once `.`, `..` and repeated slashes are resolved, or otherwise (a
+ * relative path, a `cd` between them) when their last components are equal.
+ */
+class Written {
+  readonly paths: string[] = [];
+  private readonly absolute = new Set<string>();
+  private readonly relativeNames = new Set<string>();
+  private readonly names = new Set<string>();
+  private readonly onPath = new Set<string>();
+
+  add(path: string): void {
+    this.paths.push(path);
+    const name = lastComponent(path);
+    this.names.add(name);
+    if (!path.startsWith('/')) this.relativeNames.add(name);
+    else {
+      this.absolute.add(normalise(path));
+      if (/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(normalise(path))) this.onPath.add(name);
+    }
+  }
+
+  /** Whether `path` may be one of the files written (see the class); a bare name, one written to a folder of PATH. */
+  has(path: string, bare = false): boolean {
+    if (bare) return this.onPath.has(path);
+    if (path.startsWith('/')) return this.absolute.has(normalise(path)) || this.relativeNames.has(lastComponent(path));
+    return this.names.has(lastComponent(path));
+  }
+}
+
 interface Tally {
   text: string;
   reads: Map<string, number>;
@@ -217,9 +248,9 @@ interface Shared {
   /** Shells and interpreters that read their program from a descriptor they inherit (`{ sh; } <<< "$1"`, `sh /dev/fd/3`): refused when {@link feeds}. */
   inherits: string[];
   /** Paths of the files the command writes with content that is not literal text (`echo "$1" > /tmp/f`). */
-  written: string[];
-  /** Files the command runs as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused when the command writes one ({@link samePath}). */
-  runs: { path: string; text: string }[];
+  written: Written;
+  /** Files the command runs as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused when the command writes one ({@link Written}). */
+  runs: { path: string; text: string; bare?: boolean }[];
   /** Functions that run their arguments as a command (`retry() { "$@"; }`), with the argument that names it. */
   runners: Map<string, number>;
   /** Functions that `shift` their arguments: any argument may name the command. */
@@ -1003,6 +1034,11 @@ class Reader {
   /** A file run as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused at the end when the command writes it. */
   private runsFile(w: Word | undefined, text: string): void {
     if (w?.literal === undefined || w.literal === '') return;
+    if (!w.literal.includes('/')) {
+      // A bare name runs from PATH: a file written there under that name.
+      this.shared.runs.push({ path: w.literal, text, bare: true });
+      return;
+    }
     this.shared.runs.push({ path: w.literal, text });
   }
 
@@ -1117,7 +1153,7 @@ class Reader {
     const write = (w: Word) => {
       // A path built from data (`"$HOME/x.sh"`): its literal last component, when it has one.
       const path = w.literal ?? w.raw.replace(/["']/g, '').replace(/^.*\//s, '');
-      if (path !== '' && !/[$`{}]/.test(path)) written.push(w.literal !== undefined ? path : lastComponent(path));
+      if (path !== '' && !/[$`{}]/.test(path)) written.add(w.literal !== undefined ? path : lastComponent(path));
     };
     if (!literalWriter) {
       cmd.writes.forEach(write);
@@ -1126,7 +1162,7 @@ class Reader {
       const operands = args.filter((w) => !(w.literal ?? '').startsWith('-')).map((w) => (w.literal === undefined ? w : { ...w, raw: w.raw.replace(/^(if|of)=/, ''), literal: w.literal.replace(/^(if|of)=/, '') }));
       if (name === 'tee') operands.forEach(write);
       // A copy of a file the command wrote, or of data: `cp /tmp/a /tmp/b.sh`, `curl -o f "$1"`.
-      if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (anyExpansion(args) || fromStdin || operands.some((w) => w.literal !== undefined && written.some((p) => samePath(p, w.literal!))))) {
+      if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (anyExpansion(args) || fromStdin || operands.some((w) => w.literal !== undefined && written.has(w.literal)))) {
         operands.forEach(write);
         args.forEach((w, k) => {
           if (/^(-o|--output|-O|--output-document)$/.test(w.literal ?? '') && args[k + 1] !== undefined) write(args[k + 1]!);
@@ -1153,7 +1189,8 @@ class Reader {
       return;
     }
     if (name === 'shift' && cmd.fn !== undefined) this.shared.shifts.add(cmd.fn);
-    if (name !== undefined && name.includes('/')) this.runsFile(words[i], name);
+    // A file run by its path, or by its name from a folder of PATH the command wrote it to.
+    if (name !== undefined && !RESERVED.has(name)) this.runsFile(words[i], name);
     // A program read from stdin or a descriptor. A here-document without expansions read by a shell is a
     // command text; a descriptor the command inherits (from a group, a function, `exec`, `eval`, an `sh -c`
     // string, `<&3`, `/dev/fd/3`) may hold what the command fed anywhere else.
@@ -1181,7 +1218,7 @@ class Reader {
       else this.runsFile(args[0], `${name} ${args[0]?.raw ?? ''}`);
       return;
     }
-    if (name === 'read' || name === 'mapfile' || name === 'readarray' || name === 'getopts' || (name === 'printf' && args[0]?.literal === '-v') || name === 'unset') {
+    if (name === 'read' || name === 'mapfile' || name === 'readarray' || name === 'getopts' || (name === 'printf' && /^-v/.test(args[0]?.raw ?? '')) || name === 'unset') {
       // Variables filled (or named) without an assignment word: `read RANDOM <<< "$1"`, `printf -v PS4 …`,
       // `mapfile -C eval`; a name from data (`read "$1"`, `unset "$1"`) is a subscript bash evaluates, or any variable.
       const withArg: Record<string, string> = { read: 'adinNptu', mapfile: 'dnOsuCc', readarray: 'dnOsuCc', getopts: '', printf: 'v', unset: '' };
@@ -1196,11 +1233,16 @@ class Reader {
           continue;
         }
         if (options && /^-./.test(w.raw)) {
-          const letter = (l ?? w.raw).slice(-1);
-          if (withArg[name]!.includes(letter) && l !== undefined) {
-            const value = args[++j];
+          // Option letters, the first that takes an argument taking the rest of the word or the next word (`-ra x`, `-vPS4`).
+          const text = l ?? w.raw;
+          for (let c = 1; c < text.length; c++) {
+            const letter = text[c]!;
+            if (!withArg[name]!.includes(letter)) continue;
+            const joined = text.slice(c + 1);
+            const value: Word | undefined = joined !== '' ? (l !== undefined ? { raw: joined, literal: joined, expansions: 0 } : { raw: w.raw.slice(c + 1), literal: undefined, expansions: w.expansions }) : args[++j];
             if (letter === 'a' || letter === 'v') targets.push(value ?? w);
             if (letter === 'C') callback = value;
+            break;
           }
           continue;
         }
@@ -1315,7 +1357,12 @@ class Reader {
           // (`echo "$1" | xargs sh -c`). GNU parallel hands its command line to a shell.
           const wrapsParser = words.slice(k + 1).some((w) => parser(base(w)));
           if (b === 'parallel' && (fromStdin || anyExpansion(words.slice(k + 1)))) this.add('reparse', `parallel ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
-          else if (b === 'xargs' && wrapsParser) stdinProgram(`xargs ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
+          else if (b === 'xargs' && wrapsParser) {
+            // Its arguments come from stdin, or from the file after -a.
+            const file = words.findIndex((w, j) => j > k && (t === -1 || j < t) && /^(-a|--arg-file)$/.test(w.literal ?? ''));
+            if (file === -1) stdinProgram(`xargs ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
+            else this.programFile(words[file + 1], 'xargs -a', stdinProgram);
+          }
           if (b === 'parallel') return;
         }
       }
@@ -1379,7 +1426,8 @@ class Reader {
           shellArgs = user === -1 ? [] : rest.slice(user + 1);
         }
         if (shellArgs !== undefined) {
-          const at = shellArgs.findIndex((w) => !/^[-+]/.test(w.literal ?? 'x') || w.literal === '-');
+          // `-o pipefail`, `-O extglob`: options that take the next word.
+          const at = shellArgs.findIndex((w, j) => (!/^[-+]/.test(w.literal ?? 'x') || w.literal === '-') && !/^[-+][A-Za-z]*[oO]$/.test(shellArgs[j - 1]?.literal ?? '') && !/^--(rcfile|init-file)$/.test(shellArgs[j - 1]?.literal ?? ''));
           const operand = shellArgs[at];
           // -s: the program comes from stdin and the operands are its arguments (`bash -s -- "$1" <<'EOF'`).
           const fromS = shellArgs.slice(0, at === -1 ? shellArgs.length : at).some((w) => /^-[A-Za-z]*s[A-Za-z]*$/.test(w.literal ?? ''));
@@ -1497,15 +1545,6 @@ function lastComponent(path: string): string {
   return path.replace(/\/+$/, '').replace(/^.*\//, '');
 }
 
-/**
- * Whether two paths may name the same file: both absolute and equal once `.`, `..` and repeated slashes are
- * resolved; otherwise (a relative path, a `cd` between them) the same last component.
- */
-function samePath(a: string, b: string): boolean {
-  if (a.startsWith('/') && b.startsWith('/')) return normalise(a) === normalise(b);
-  return lastComponent(a) === lastComponent(b);
-}
-
 function normalise(path: string): string {
   const parts: string[] = [];
   for (const p of path.split('/')) {
@@ -1571,7 +1610,7 @@ function checkShellNumbers(shared: Shared): void {
 export function shellDataFindings(command: string): ShellFinding[] {
   const findings: ShellFinding[] = [];
   try {
-    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: [], runs: [], runners: new Map(), shifts: new Set(), calls: [] };
+    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: new Written(), runs: [], runners: new Map(), shifts: new Set(), calls: [] };
     new Reader(command, shared, 0).readAll();
     checkShellNumbers(shared);
     const add = (f: ShellFinding) => {
@@ -1580,13 +1619,13 @@ export function shellDataFindings(command: string): ShellFinding[] {
     };
     // A program read from a descriptor the command inherits, while the command feeds one somewhere.
     if (shared.feeds) for (const who of shared.inherits) add({ kind: 'reparse', text: `${who} reads a descriptor the command feeds` });
-    for (const run of shared.runs) if (shared.written.some((p) => samePath(p, run.path))) add({ kind: 'reparse', text: `${run.text} runs a file the command writes` });
+    for (const run of shared.runs) if (shared.written.has(run.path, run.bare)) add({ kind: 'reparse', text: `${run.text} runs a file the command writes` });
     for (const call of shared.calls) {
       const n = shared.runners.get(call.name);
       const named = n === undefined ? [] : call.args.slice(0, shared.shifts.has(call.name) ? call.args.length : n);
       if (named.some((w) => w.expansions > 0)) add({ kind: 'reparse', text: `${call.name} ${call.args.map((w) => w.raw).join(' ')} (runs its arguments as a command)` });
     }
-    for (const path of shared.written) if (CODE_FILES.test(path)) add({ kind: 'reparse', text: `${path} is read as code later` });
+    for (const path of shared.written.paths) if (CODE_FILES.test(path)) add({ kind: 'reparse', text: `${path} is read as code later` });
   } catch (err) {
     // Anything else the reader trips on is refused too, never passed.
     findings.push({ kind: 'unreadable', text: err instanceof Unreadable ? err.message : 'a construct this check cannot follow' });

@@ -359,6 +359,8 @@ describe('shell-words: what a shell command does with incident data', function (
       ['select BASH_ENV in "$@"; do bash; done', 'reparse', ['select BASH_ENV']],
       ['printf -v RANDOM %s "$1"', 'arithmetic', ['printf RANDOM']],
       ['printf -v PS4 %s "$1"; set -x', 'reparse', ['printf PS4']],
+      ['printf -vPS4 %s "$1"', 'reparse', ['printf PS4']],
+      ['read -raPROMPT_COMMAND <<< "$1"', 'reparse', ['read PROMPT_COMMAND']],
       ['getopts a: GIT_SSH_COMMAND "$@"', 'reparse', ['getopts GIT_SSH_COMMAND']],
       ['read "$1" <<< x', 'arithmetic', ['read "$1"']],
       ['unset "$1"', 'arithmetic', ['unset "$1"']],
@@ -427,6 +429,9 @@ describe('shell-words: what a shell command does with incident data', function (
       ['printf \'%s\\n\' "$1" >> "$HOME/.bashrc"', 'reparse', ['.bashrc is read as code later']],
       ['echo "$1" >> /root/.ssh/authorized_keys', 'reparse', ['/root/.ssh/authorized_keys is read as code later']],
       ['a=(["$1"]=x)', 'arithmetic', ['["$1"]=x']],
+      ['echo "$1" > x; mv x /usr/local/bin/fix; fix', 'reparse', ['fix runs a file the command writes']],
+      ['echo "$1" > /tmp/a; bash -o pipefail /tmp/a', 'reparse', ['bash /tmp/a runs a file the command writes']],
+      ['echo "$1" > /tmp/a; xargs -a /tmp/a sh -c', 'reparse', ['xargs -a /tmp/a runs a file the command writes']],
       ['timeout 5 /tmp/x.sh; echo "$1" > /tmp/x.sh', 'reparse', ['/tmp/x.sh runs a file the command writes']],
     ];
     for (const [command, kind, want] of refused) {
@@ -471,6 +476,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'restart "$1" > /var/log/fix.log 2>&1; /opt/fix/report.sh',
       '/usr/local/bin/healthcheck > /tmp/hc/healthcheck.out; restart "$1"',
       'echo ok > /tmp/flag; /opt/fix/run "$1"',
+      'restart "$1" > /tmp/restart.log; restart "$1" > restart',
       'cat >> /etc/cron.d/logrotate-fix <<\'EOF\'\n0 * * * * root /usr/sbin/logrotate -f /etc/logrotate.conf\nEOF\nrestart "$1"',
       'declare -A seen=(["web"]=1); restart "$1"',
       'case "$h" in "$1") restart "$1";; esac',
