@@ -161,15 +161,20 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
   parallel: { args: ['-j', '--jobs', '-S', '--sshlogin', '-a', '--arg-file', '-d', '--delimiter', '-I', '-C', '--colsep'] },
   valgrind: { args: [] },
 };
-/** Paths (and the operand `-`) that name the command's own stdin. */
-const STDIN_PATHS = new Set(['-', '/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */
 const CODE_VARIABLES =
   /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|DYLD_[A-Z_]*|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PYTHONINSPECT|PERL5LIB|PERLLIB|PERL5OPT|PERL5DB|NODE_OPTIONS|NODE_PATH|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_PROXY_COMMAND|GIT_ASKPASS|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|GIT_EXEC_PATH|GIT_TEMPLATE_DIR|GIT_CONFIG|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_PARAMETERS|GIT_CONFIG_COUNT|GIT_CONFIG_KEY_[0-9]+|GIT_CONFIG_VALUE_[0-9]+|SSH_ASKPASS|SUDO_ASKPASS|RSYNC_RSH|RSYNC_CONNECT_PROG|CVS_RSH|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|PAGER|MANPAGER|SYSTEMD_PAGER|SYSTEMD_EDITOR|EDITOR|VISUAL|BROWSER|LESSOPEN|LESSCLOSE|GCONV_PATH|SHELL)$/;
 /** Files other programs later read as code or as who may log in: data written there is code, whoever runs it. */
 const CODE_FILES = /(^|\/)(\.bashrc|\.bash_profile|\.bash_login|\.bash_logout|\.profile|\.zshrc|\.zshenv|\.zprofile|\.kshrc|\.gitconfig|authorized_keys|rc\.local|ld\.so\.preload)$|^\/etc\/(cron|profile|bash|sudoers|systemd\/|init\.d\/|ssh\/|ld\.so|environment$)|^\/var\/spool\/cron|^\/(usr\/)?lib\/systemd\/|(^|\/)\.config\/systemd\/|(^|\/)\.ssh\//;
 /** Paths that name one of the command's descriptors (`/dev/fd/3`, `/proc/self/fd/3`): what the command put there. */
-const FD_PATH = /^(?:\/dev\/fd\/[0-9]+|\/proc\/[^/]+\/fd\/[0-9]+|\/dev\/stdin)$/;
+const FD_PATH = /^\/(dev|proc)(\/|$)/;
+/** Stdin by name: `-`, or a path that resolves to `/dev/stdin`, `/dev/fd/0`, `/proc/…/fd/0`. */
+function stdinPath(path: string): boolean {
+  if (path === '-') return true;
+  if (!path.startsWith('/')) return false;
+  const p = normalise(path);
+  return p === '/dev/stdin' || p === '/dev/fd/0' || /^\/proc\/[^/]+\/(task\/[^/]+\/)?fd\/0$/.test(p);
+}
 const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'until', 'time', 'for', 'select', 'coproc']);
 /** Reserved words that open a compound command: after `coproc NAME` one of these (or `{`, `(`) is its body. */
 const COMPOUND = new Set(['{', '(', '((', 'if', 'while', 'until', 'for', 'select', 'case', '[[']);
@@ -245,6 +250,10 @@ interface Shared {
   unsets: boolean;
   /** Somewhere the command feeds a descriptor: a pipe, an input redirection, a here-document or here-string, a process substitution, a coprocess. */
   feeds: boolean;
+  /** A `cd` to a relative path, to data, to `/`, `/dev` or `/proc`: a relative script path may then name a descriptor (`cd /dev/fd; sh 3`). */
+  cdAway: boolean;
+  /** Programs read from a relative path: descriptors when {@link cdAway} and {@link feeds}. */
+  relative: string[];
   /** Shells and interpreters that read their program from a descriptor they inherit (`{ sh; } <<< "$1"`, `sh /dev/fd/3`): refused when {@link feeds}. */
   inherits: string[];
   /** Paths of the files the command writes with content that is not literal text (`echo "$1" > /tmp/f`). */
@@ -1031,6 +1040,20 @@ class Reader {
     else if (this.integers.has(n) || target !== n) this.add('arithmetic', text);
   }
 
+  /**
+   * Whether a program's path names a descriptor: anything under `/dev` or `/proc` once resolved (`/dev/fd//3`,
+   * `/proc/self/task/1/fd/3`), but `/dev/null`. A relative path is kept for the end: a descriptor when the
+   * command also changes to a folder the check cannot place.
+   */
+  private descriptor(path: string, text: string): boolean {
+    if (!path.startsWith('/')) {
+      if (path !== '') this.shared.relative.push(text);
+      return false;
+    }
+    const p = normalise(path);
+    return FD_PATH.test(p) && p !== '/dev/null';
+  }
+
   /** A file run as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused at the end when the command writes it. */
   private runsFile(w: Word | undefined, text: string): void {
     if (w?.literal === undefined || w.literal === '') return;
@@ -1049,8 +1072,8 @@ class Reader {
   private programFile(file: Word | undefined, who: string, stdinProgram: (who: string) => void): void {
     if (file === undefined) return;
     if (file.expansions > 0) this.add('reparse', `${who} ${file.raw}`);
-    else if (STDIN_PATHS.has(file.literal!)) stdinProgram(who);
-    else if (FD_PATH.test(file.literal!)) this.shared.inherits.push(`${who} ${file.raw}`);
+    else if (stdinPath(file.literal!)) stdinProgram(who);
+    else if (this.descriptor(file.literal!, `${who} ${file.raw}`)) this.shared.inherits.push(`${who} ${file.raw}`);
     else this.runsFile(file, `${who} ${file.raw}`);
   }
 
@@ -1189,6 +1212,10 @@ class Reader {
       return;
     }
     if (name === 'shift' && cmd.fn !== undefined) this.shared.shifts.add(cmd.fn);
+    if (name === 'cd' || name === 'pushd') {
+      const target = args.find((w) => !/^-[LPe@]+$/.test(w.literal ?? ''));
+      if (target !== undefined && (target.literal === undefined || !target.literal.startsWith('/') || /^\/((dev|proc)(\/|$)|$)/.test(normalise(target.literal)))) this.shared.cdAway = true;
+    }
     // A file run by its path, or by its name from a folder of PATH the command wrote it to.
     if (name !== undefined && !RESERVED.has(name)) this.runsFile(words[i], name);
     // A program read from stdin or a descriptor. A here-document without expansions read by a shell is a
@@ -1200,7 +1227,7 @@ class Reader {
       if (s?.kind === 'file' && s.word !== undefined && s.word.expansions > 0) this.add('reparse', `${who} < ${s.word.raw}`);
       else if (fromStdin) {
         // Reported above.
-      } else if (s === undefined || s.kind === 'dup' || (s.kind === 'file' && (STDIN_PATHS.has(s.word?.literal ?? '') || FD_PATH.test(s.word?.literal ?? '')))) this.shared.inherits.push(who);
+      } else if (s === undefined || s.kind === 'dup' || (s.kind === 'file' && (stdinPath(s.word?.literal ?? '') || this.descriptor(s.word?.literal ?? '', `${who} <`)))) this.shared.inherits.push(who);
       else if (s.kind === 'file') this.runsFile(s.word, `${who} < ${s.word?.raw ?? ''}`);
       if (shell) for (const d of cmd.heredocs) if (!d.expands && d.body !== undefined) this.readCommandText(d.body, false);
     };
@@ -1213,8 +1240,8 @@ class Reader {
     }
     if (name === '.' || name === 'source') {
       if (anyExpansion(args)) this.add('reparse', `${name} ${args.map((w) => w.raw).join(' ')}`);
-      else if (STDIN_PATHS.has(args[0]?.literal ?? '')) readsStdin(name);
-      else if (FD_PATH.test(args[0]?.literal ?? '')) this.shared.inherits.push(`${name} ${args[0]!.raw}`);
+      else if (stdinPath(args[0]?.literal ?? '')) readsStdin(name);
+      else if (this.descriptor(args[0]?.literal ?? '', `${name} ${args[0]?.raw}`)) this.shared.inherits.push(`${name} ${args[0]!.raw}`);
       else this.runsFile(args[0], `${name} ${args[0]?.raw ?? ''}`);
       return;
     }
@@ -1432,9 +1459,9 @@ class Reader {
           // -s: the program comes from stdin and the operands are its arguments (`bash -s -- "$1" <<'EOF'`).
           const fromS = shellArgs.slice(0, at === -1 ? shellArgs.length : at).some((w) => /^-[A-Za-z]*s[A-Za-z]*$/.test(w.literal ?? ''));
           // `sh "$1"`, `bash <(…)`: a script named or written by data.
-          if (fromS || operand === undefined || STDIN_PATHS.has(operand.literal ?? '')) readsStdin(b);
+          if (fromS || operand === undefined || stdinPath(operand.literal ?? '')) readsStdin(b);
           else if (operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
-          else if (FD_PATH.test(operand.literal!)) this.shared.inherits.push(`${b} ${operand.raw}`);
+          else if (this.descriptor(operand.literal!, `${b} ${operand.raw}`)) this.shared.inherits.push(`${b} ${operand.raw}`);
           else this.runsFile(operand, `${b} ${operand.raw}`);
           return;
         }
@@ -1464,9 +1491,9 @@ class Reader {
         }
         if (code) return;
         const operand = rest.find((w) => !/^-/.test(w.literal ?? 'x') || w.literal === '-');
-        if (operand === undefined || STDIN_PATHS.has(operand.literal ?? '')) stdinProgram(b);
+        if (operand === undefined || stdinPath(operand.literal ?? '')) stdinProgram(b);
         else if (operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
-        else if (FD_PATH.test(operand.literal!)) this.shared.inherits.push(`${b} ${operand.raw}`);
+        else if (this.descriptor(operand.literal!, `${b} ${operand.raw}`)) this.shared.inherits.push(`${b} ${operand.raw}`);
         else this.runsFile(operand, `${b} ${operand.raw}`);
         return;
       }
@@ -1610,7 +1637,7 @@ function checkShellNumbers(shared: Shared): void {
 export function shellDataFindings(command: string): ShellFinding[] {
   const findings: ShellFinding[] = [];
   try {
-    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: new Written(), runs: [], runners: new Map(), shifts: new Set(), calls: [] };
+    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: new Written(), runs: [], cdAway: false, relative: [], runners: new Map(), shifts: new Set(), calls: [] };
     new Reader(command, shared, 0).readAll();
     checkShellNumbers(shared);
     const add = (f: ShellFinding) => {
@@ -1618,6 +1645,7 @@ export function shellDataFindings(command: string): ShellFinding[] {
       if (!findings.some((g) => g.kind === f.kind && g.text === f.text)) findings.push(f);
     };
     // A program read from a descriptor the command inherits, while the command feeds one somewhere.
+    if (shared.feeds && shared.cdAway) shared.inherits.push(...shared.relative);
     if (shared.feeds) for (const who of shared.inherits) add({ kind: 'reparse', text: `${who} reads a descriptor the command feeds` });
     for (const run of shared.runs) if (shared.written.has(run.path, run.bare)) add({ kind: 'reparse', text: `${run.text} runs a file the command writes` });
     for (const call of shared.calls) {

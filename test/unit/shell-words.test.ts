@@ -329,6 +329,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['. /dev/fd/3 3<<< "$1"', 'reparse', ['. /dev/fd/3 reads a descriptor the command feeds']],
       ['bash /proc/self/fd/4 4< <(echo "$1")', 'reparse', ['bash /proc/self/fd/4 reads a descriptor the command feeds']],
       ['sh < <(echo "$1")', 'reparse', ['sh < <(echo "$1")']],
+      ['. /dev/fd//3 3<<< "$1"', 'reparse', ['. /dev/fd//3 reads a descriptor the command feeds']],
+      ['sh /proc/self/task/1/fd/3 3<<< "$1"', 'reparse', ['sh /proc/self/task/1/fd/3 reads a descriptor the command fe…']],
+      ['cd /dev/fd; sh 3 3<<< "$1"', 'reparse', ['sh 3 reads a descriptor the command feeds']],
+      ['sh /dev//stdin <<< "$1"', 'reparse', ['data on the stdin of sh']],
       ['exec 3< <(echo "$1"); sh <&3', 'reparse', ['sh reads a descriptor the command feeds']],
       ['printenv SELFHEAL_PARAM_X | sh', 'reparse', ['sh reads a descriptor the command feeds']],
       ['exec 3< <(echo "$1"); ssh web-01 < /dev/fd/3', 'reparse', ['ssh without a command reads a descriptor the command feeds']],
@@ -481,6 +485,8 @@ describe('shell-words: what a shell command does with incident data', function (
       'declare -A seen=(["web"]=1); restart "$1"',
       'case "$h" in "$1") restart "$1";; esac',
       'pgrep -f "$1" | xargs -r kill',
+      'cd /opt/fix; sh ./run.sh "$1" | tee -a /var/log/fix.log',
+      'sh /dev/null; restart "$1" < /dev/null',
       'retry() { for i in 1 2 3; do "$@" && return; sleep 1; done; }; retry systemctl restart "$1"',
     ];
     for (const command of accepted) {
