@@ -32,7 +32,7 @@ import type { Action } from '../src/domain/rules/schema.js';
 import { localDb, type Activities } from './activities.js';
 import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './messages.js';
 import { announce } from './notices.js';
-import { VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
+import { timedOutFails, VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
 import { AGENT_CLAIMED_PICKUP_SECONDS, agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
 import { actionHeartbeatTimeout, AGENT_SCRIPT_PICKUP_SECONDS, externalApiOptions, firstPauseOverSaasCap, optionsForAction, retryPauseMs, scriptAttempts } from './options.js';
 
@@ -293,7 +293,7 @@ async function runAction(run: RuleRun, action: RenderedAction, actionRunId: stri
   const settle = waitsForActions(run.input) ? (o: Parameters<typeof record>[0]) => CancellationScope.nonCancellable(() => record(o)) : record;
   try {
     const result = await execute(run, action, actionRunId);
-    const ok = result.exitCode === undefined || result.exitCode === null ? !result.error : result.exitCode === 0;
+    const ok = timedOutFails(result) ? false : result.exitCode === undefined || result.exitCode === null ? !result.error : result.exitCode === 0;
     // The texts kept are bounded in JSON bytes (what the record returns, and the run keeps, is no more):
     // outcomes travel in every later action's input and in the summary note, and a workflow task past
     // Temporal's 2 MB limit ends the run, terminated, before its wrap-up.

@@ -8,7 +8,7 @@
 // revision 6 the check is asked for before each run (hooks.mayCheck): once refused (automation paused, the
 // rule no longer live, its environment gone) it runs no more, and only a resolve can still verify; without
 // one the verification is not_applicable, naming why the check stopped, and counts neither way.
-import { CancellationScope, isCancellation, log, sleep } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, log, patched, sleep } from '@temporalio/workflow';
 import type { ActionOutcome, PlannedAction, RuleRunInput, VerificationStatus } from '../src/contracts/index.js';
 import { MAX_VERIFY_PASSES } from '../src/contracts/plan.js';
 import { localDb } from './activities.js';
@@ -20,11 +20,22 @@ import { localDb } from './activities.js';
 export const VERIFY_PATCH = 'verify-remediation-v1';
 
 
+/**
+ * A script that timed out failed, whatever exit code it ended with: one that traps SIGTERM (sent at the
+ * deadline) and exits 0 was recorded succeeded, so its onSuccess chain (a pagerduty.resolve) ran after a
+ * fix that never finished, and a verify.check that hung and then exited 0 proved a remediation. Runs
+ * recorded before keep their verdicts when replayed.
+ */
+export const TIMED_OUT_FAILS_PATCH = 'timed-out-script-fails-v1';
+
+/** Whether a script result that says it timed out counts as failed (in runs that took the patch). */
+export const timedOutFails = (r: { timedOut?: boolean | undefined }): boolean => r.timedOut === true && patched(TIMED_OUT_FAILS_PATCH);
+
 export interface VerifyHooks {
   /** Run an onUnverified action as the rule run runs its actions (claimed, recorded, templated). */
   run(action: PlannedAction, actionRunId: string): Promise<ActionOutcome | 'claimed_elsewhere'>;
   /** Run the check once; exit code 0 = healthy. */
-  check(action: PlannedAction, actionRunId: string): Promise<{ exitCode?: number | null | undefined; error?: string | undefined }>;
+  check(action: PlannedAction, actionRunId: string): Promise<{ exitCode?: number | null | undefined; error?: string | undefined; timedOut?: boolean | undefined }>;
   /**
    * Why the check must not run now (automation paused where the incident is, its rule not live at the
    * planned version, its environment no longer the rule team's); undefined when it may. Absent: not asked
@@ -115,8 +126,9 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
       return;
     }
     checks += 1;
-    const result = await hooks.check(check, `${incidentId}:${plan.ruleId}:verify-check-${checks}:${eventId}`).catch((err: unknown) => ({ exitCode: null, error: messageOf(err) }));
-    if (result.exitCode === 0) healthy = `check ${String(check.params.script)} exited 0 (run ${checks})`;
+    const result = await hooks.check(check, `${incidentId}:${plan.ruleId}:verify-check-${checks}:${eventId}`).catch((err: unknown) => ({ exitCode: null, error: messageOf(err), timedOut: false }));
+    if (result.exitCode === 0 && !timedOutFails(result)) healthy = `check ${String(check.params.script)} exited 0 (run ${checks})`;
+    else if (result.timedOut === true) lastCheck = `timed out (exit code ${result.exitCode ?? 'none'})`;
     else lastCheck = result.exitCode !== undefined && result.exitCode !== null ? `exited ${result.exitCode}` : `failed: ${(result.error ?? 'no exit code').split('\n')[0]!.slice(0, 200)}`;
   };
   try {
