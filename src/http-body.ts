@@ -34,17 +34,21 @@ export async function readBodyCapped(res: Response, maxBytes: number): Promise<{
  * URL), saying when more was withheld: never its path, query, fragment or user part, any of which can carry a
  * secret (a Slack hook's `/services/T…/B…/<secret>`, a token in a path segment, a sign-on page's return
  * ticket). The executors' errors and PagerDuty's client use it; their messages are kept in action runs, API
- * answers, logs and PagerDuty notes. With `ownOrigin` (words such as "its own origin"), a Location on the
- * origin of `base` is named by those words, not spelled out.
+ * answers, logs and PagerDuty notes. With `own` (words such as "its own origin" and "its own host"), a
+ * Location on the origin of `base` is named by the first, and one on its host with another scheme or port
+ * (an http → https upgrade, another port of the same relay) by the second and that scheme and port: the
+ * host of `base` is never spelled out.
  */
-export function redirectTarget(location: string | null, base: string, ownOrigin?: string): string {
+export function redirectTarget(location: string | null, base: string, own?: { origin: string; host: string }): string {
   if (location === null || location.trim() === '') return '(no Location)';
   const url = URL.parse(location.trim(), base);
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return '(a Location that is not an http or https URL)';
   const origin = url.origin.length > 200 ? `${url.origin.slice(0, 200)}…` : url.origin;
   const withheld = url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
-  // A caller whose own address is a secret (a Slack hook) names a Location on that origin in words instead.
-  const named = ownOrigin !== undefined && url.origin === URL.parse(base)?.origin ? ownOrigin : `"${origin}"`;
+  // A caller whose own address is a secret (a Slack hook) names a Location on that host in words instead.
+  const from = own === undefined ? null : URL.parse(base);
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const named = from && url.origin === from.origin ? own!.origin : from && url.hostname === from.hostname ? `${own!.host} (${url.protocol.slice(0, -1)}, port ${port})` : `"${origin}"`;
   return `${named}${withheld ? ' (path withheld)' : ''}`;
 }
 

@@ -129,10 +129,11 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 }
 
 /**
- * How a rule-directed call's redirect names a Location on the request's own origin: in words, since a Slack
- * hook's address is a secret, its host included (a relay's name, an internal proxy).
+ * How a rule-directed call's redirect names a Location on the request's own origin, or its own host with
+ * another scheme or port: in words, since a Slack hook's address is a secret, its host included (a relay's
+ * name, an internal proxy).
  */
-const OWN_ORIGIN = 'its own origin';
+const OWN_ORIGIN = { origin: 'its own origin', host: 'its own host' };
 
 /**
  * The error of a 3xx answer. A redirect is not followed (the request, its credentials and its body go to the

@@ -50,6 +50,8 @@ describe('executors/notify', () => {
         { method: 'POST', path: /^\/elsewhere\/(?<status>\d{3})\//, handle: (req) => ({ status: Number(req.params.status), headers: { location: 'https://u:pa55@hooks.example/services/T/B/newsecret?x=QUERYSECRET#FRAGSECRET' }, text: '' }) },
         { method: 'POST', path: /^\/own\/(?<status>\d{3})\//, handle: (req) => ({ status: Number(req.params.status), headers: { location: `${own}/services/T/B/newsecret?x=QUERYSECRET` }, text: '' }) },
         { method: 'POST', path: /^\/relative\//, handle: () => ({ status: 308, headers: { location: '/services/T/B/newsecret' }, text: '' }) },
+        // The hook's own host, upgraded to https on another port: the host is still the secret's, never spelled out.
+        { method: 'POST', path: /^\/upgrade\//, handle: () => ({ status: 301, headers: { location: 'https://127.0.0.1:8443/services/T/B/newsecret' }, text: '' }) },
         { method: 'POST', path: /^\/root\//, handle: () => ({ status: 302, headers: { location: 'https://sso.example:8443/' }, text: '' }) },
         { method: 'POST', path: /^\/nowhere\//, handle: () => ({ status: 307, text: '' }) },
       ]);
@@ -65,6 +67,7 @@ describe('executors/notify', () => {
             ...[301, 302, 307, 308].map((s) => [`elsewhere/${s}`, s, '"https://hooks.example" (path withheld)'] as const),
             ...[301, 302, 307, 308].map((s) => [`own/${s}`, s, 'its own origin (path withheld)'] as const),
             ['relative', 308, 'its own origin (path withheld)'],
+            ['upgrade', 301, 'its own host (https, port 8443) (path withheld)'],
             ['root', 302, '"https://sso.example:8443"'],
             ['nowhere', 307, '(no Location)'],
           ] as const) {
@@ -108,9 +111,10 @@ describe('executors/notify', () => {
         assert.ok(err instanceof HttpCallError);
         assert.equal(
           err.message,
-          `slack webhook (env:SELFHEAL_SECRET_PAGE): HTTP 303 (redirect, not followed) to "${landing.url}" (path withheld): Slack never answers a post with 303, so something in between (a proxy, a sign-on gateway) answered it and the message was not delivered (let the worker reach Slack without it); set the secret env:SELFHEAL_SECRET_PAGE to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
+          `slack webhook (env:SELFHEAL_SECRET_PAGE): HTTP 303 (redirect, not followed) to its own host (http, port ${new URL(landing.url).port}) (path withheld): Slack never answers a post with 303, so something in between (a proxy, a sign-on gateway) answered it and the message was not delivered (let the worker reach Slack without it); set the secret env:SELFHEAL_SECRET_PAGE to the hook's current URL (an incoming webhook answers 200 "ok", not a redirect)`,
         );
-        assert.doesNotMatch(err.message, /hooksecret|TICKETSECRET|pa55|login|services/);
+        // The gateway's host is the hook's (127.0.0.1): a secret, not named even on another port.
+        assert.doesNotMatch(err.message, /hooksecret|TICKETSECRET|pa55|login|services|127\.0\.0\.1/);
         assert.equal(err.retryable, false);
         assert.equal(err.status, null);
         // Nothing was delivered: the side-effect layer records it failed, not maybe sent.
@@ -296,7 +300,7 @@ describe('executors/notify', () => {
         assert.deepEqual(await sendWebhook({ url: `${receiver.url}/hook/absolute`, body: { a: 1 } }), { status: 303 });
         const host = new URL(receiver.url).host;
         for (const [path, target] of [
-          ['cross', `"${elsewhere.url}" (path withheld)`],
+          ['cross', `its own host (http, port ${new URL(elsewhere.url).port}) (path withheld)`],
           ['none', '(no Location)'],
           ['blank', '(no Location)'],
         ] as const) {
