@@ -61,11 +61,13 @@ export function readTokenFile(file: string, warn: (text: string) => void, ctx: T
  *   said: nothing makes that safe.
  * - It belongs to a user who is neither you nor root: that user reads it and can change it, whatever its mode.
  * - Its group or other users can read it (mode & 044): the token is theirs too.
- * The last two are not said for a file on a read-only mount: a Kubernetes Secret volume (the kubelet writes
- * 0644, root-owned, behind `..data/` links, and mounts it read-only) or a Docker secret, whose mode and owner
- * are set where the volume is declared (`defaultMode`, `fsGroup`) and cannot be changed, or changed by
- * anyone, from here, so a warning on every command would only teach people to ignore warnings. Nor is the
- * readable one with SELFHEAL_TOKEN_FILE_READABLE_OK=1, for a file shared with a group on purpose.
+ * The last is not said for a file on a read-only mount: a Kubernetes Secret volume (the kubelet writes
+ * 0644, root-owned, behind `..data/` links, and mounts it read-only) or a Docker secret, whose mode is set
+ * where the volume is declared (`defaultMode`) and cannot be changed from here, so a warning on every
+ * command would only teach people to ignore warnings. The owner's is said there too: a read-only mount
+ * says nothing of the file's own path, through which its owner may still change it (a bind mount of a
+ * user's directory), and a Secret's files are root's. Nor is the readable one said with
+ * SELFHEAL_TOKEN_FILE_READABLE_OK=1, for a file shared with a group on purpose.
  */
 export function tokenFileWarnings(
   file: string,
@@ -79,7 +81,7 @@ export function tokenFileWarnings(
   if (st.mode & 0o022) {
     out.push(`warning: --token-file ${named} can be changed by ${who(0o020, 0o002)} (mode ${mode}): whoever puts a token of their own in it has your commands run as them; the token is used, but keep the file to its owner: chmod 600 ${file}`);
   }
-  if (opts.euid !== undefined && st.uid !== opts.euid && st.uid !== 0 && !opts.readOnlyMount) {
+  if (opts.euid !== undefined && st.uid !== opts.euid && st.uid !== 0) {
     out.push(`warning: --token-file ${named} belongs to uid ${st.uid}, neither you (uid ${opts.euid}) nor root: that user can read it and put another token in it; the token is used, but give a file of your own`);
   }
   if (st.mode & 0o044 && !opts.readOnlyMount && !opts.readableOk) {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { onReadOnlyMount } from '../../src/cli/token-file.js';
+import { onReadOnlyMount, tokenFileWarnings } from '../../src/cli/token-file.js';
 
 // Which mount a token file is on, read from /proc/self/mountinfo (src/cli/token-file.ts): a file on a
-// read-only mount (a Kubernetes Secret volume) is not warned about for being readable or for its owner.
+// read-only mount (a Kubernetes Secret volume) is not warned about for being readable; its owner still is.
 // Lines as a pod shows them: the Secret's tmpfs is the kubelet's, bound read-only into the container.
 const POD = [
   '1230 1100 0:310 / / rw,relatime master:400 - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w',
@@ -32,5 +32,14 @@ describe('cli token file: is it on a read-only mount', () => {
     // Large device numbers (major above 255, minor above 255) are split as Linux does.
     assert.equal(onReadOnlyMount('/big/token', dev(259, 70000), '1 0 259:70000 / /big ro - ext4 /dev/nvme0n1p1 rw'), true);
     assert.equal(onReadOnlyMount('/x', dev(0, 1), ''), false);
+  });
+
+  it("still warns about a file of another user on a read-only mount: the mount says nothing of the file's own path, through which its owner can change it", () => {
+    // A reviewer's repro: uid 1234's 0600 file bind-mounted read-only; uid 1234 wrote another token through
+    // the original path and the CLI read it, without a word (the owner warning was dropped on any ro mount).
+    const theirs = tokenFileWarnings('/mnt/ro/token', { mode: 0o100600, uid: 1234 }, { euid: 0, readOnlyMount: true, readableOk: false });
+    assert.deepEqual(theirs, ['warning: --token-file /mnt/ro/token belongs to uid 1234, neither you (uid 0) nor root: that user can read it and put another token in it; the token is used, but give a file of your own']);
+    // A Secret's files: root's, 0644, read-only: no warning, as before.
+    assert.deepEqual(tokenFileWarnings('/var/run/secrets/selfheal/token', { mode: 0o100644, uid: 0 }, { euid: 1000, readOnlyMount: true, readableOk: false }), []);
   });
 });
