@@ -27,13 +27,26 @@ export interface HostileSshd {
 }
 
 /**
+ * An ed25519 key pair ssh2 reads back. Its generateKeyPairSync now and then (5 in 2,000, a reviewer counted)
+ * writes a public key its own parseKey refuses ("Malformed OpenSSH public key"): made again until both
+ * halves parse, so a hostile host's test never fails on the key it happened to draw.
+ */
+function usableKeyPair(): { private: string; public: string } {
+  for (let i = 0; ; i++) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.public) instanceof Error) && !(utils.parseKey(pair.private) instanceof Error)) return pair;
+    if (i >= 20) throw new Error('ssh2 made 20 ed25519 key pairs it cannot read back');
+  }
+}
+
+/**
  * A compromised management VM: an ssh2 Server that accepts any key, runs nothing, prints one line and ends
  * every exec with `exit` (a real sshd cannot send an exit status above 255 or a made-up signal name, nor
  * close a session's channel without an exit status or signal).
  */
 export async function startHostileSshd(exit: HostileExit): Promise<HostileSshd> {
-  const hostKey = utils.generateKeyPairSync('ed25519');
-  const client = utils.generateKeyPairSync('ed25519');
+  const hostKey = usableKeyPair();
+  const client = usableKeyPair();
   const parsed = utils.parseKey(hostKey.public);
   if (parsed instanceof Error) throw parsed;
   const commands: string[] = [];
