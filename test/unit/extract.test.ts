@@ -192,6 +192,27 @@ describe('extractor config schema', () => {
     assert.deepEqual(extractorsConfigSchema.parse({}), { extractors: [], serviceMap: {}, useDefaults: true });
   });
 
+  it('refuses a repeated or foreign flag and takes each of i, m, s, u once', () => {
+    const flagsOf = (flags: string) => extractorsConfigSchema.safeParse({ extractors: [{ type: 'regex', source: 'title', pattern: '(?<host>x)', flags }] });
+    assert.equal(flagsOf('imsu').success, true);
+    assert.equal(flagsOf('').success, true);
+    for (const flags of ['ii', 'imsi', 'imsux', 'g']) {
+      const result = flagsOf(flags);
+      assert.equal(result.success, false, flags);
+      assert.ok(result.error.issues.some((issue) => issue.path.join('.') === 'extractors.0.flags'), flags);
+    }
+  });
+
+  it('refuses a flags string of 60,000 distinct characters (the old back-reference check was quadratic in it)', function () {
+    // An operator's extractors file is read at start-up; this took the old pattern ~11 s. The timeout is a
+    // hang detector (the check is linear: milliseconds), not a speed figure.
+    this.timeout(5_000);
+    const flags = Array.from({ length: 60_000 }, (_, i) => String.fromCharCode(0x2030 + i)).join(''); // none ends a line for `.`
+    const result = extractorsConfigSchema.safeParse({ extractors: [{ type: 'regex', source: 'title', pattern: '(?<host>x)', flags }] });
+    assert.equal(result.success, false);
+    assert.ok(result.error.issues.some((issue) => issue.path.join('.') === 'extractors.0.flags'));
+  });
+
   it('rejects broken extractors with the offending path', () => {
     const cases: [unknown, string][] = [
       [{ extractors: [{ type: 'regex', source: 'title', pattern: '(unclosed' }] }, 'extractors.0.pattern'],
