@@ -265,8 +265,10 @@ export function createActionActivities(deps: ActionDeps) {
     if (input.taskQueue === '') return { refused: 'not run: the incident has no registered environment, so no Doctor agent to run the script on' };
     const team = (await findRule(deps.db, input.ruleId, { includeDeleted: true }))?.team;
     if (team !== undefined && (await teamServesAgentQueue(deps.db, team, input.taskQueue))) return {};
+    // Not the team's name: this is the action run's error, which GET /api/incidents/{id} shows every reader
+    // (incidents span teams, team names do not; the new holder of the queue's environment reads it too).
     return {
-      refused: `not run: no environment of team ${team ?? '(rule deleted)'} is served on agent queue ${input.taskQueue} any more (deleted, or registered again by another team, while the script waited for its agent)`,
+      refused: `not run: no environment of the rule's team${team === undefined ? ' (the rule is gone)' : ''} is served on agent queue ${input.taskQueue} any more (deleted, or registered again by another team, while the script waited for its agent)`,
     };
   }
 

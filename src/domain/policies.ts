@@ -118,6 +118,20 @@ export function reasonFor<T extends string | null | undefined>(reason: T, canRea
   return `${env}: ${rule} may not ${what}` as T;
 }
 
+/** The agent target check's refusal as it was worded before it left the rule's team out (activities/actions.ts). */
+const TEAM_AGENT_REFUSAL = /no environment of team (\(rule deleted\)|\S+) is served on agent queue /;
+
+/**
+ * An action run's error as any reader may see it: the agent target check's refusal named the rule's team
+ * ('no environment of team alpha is served on agent queue …'), and action runs reach every reader of the
+ * incident (incidents span teams, team names do not). It says "the rule's team" now; a run stored before
+ * is read in those words too. Any other error is kept.
+ */
+export function actionErrorFor<T extends string | null | undefined>(error: T): T {
+  if (typeof error !== 'string') return error;
+  return error.replace(TEAM_AGENT_REFUSAL, (_, team: string) => `no environment of the rule's team${team === '(rule deleted)' ? ' (the rule is gone)' : ''} is served on agent queue `) as T;
+}
+
 /** Types that run code on an environment (its Doctor agent or its management VM). */
 const SCRIPT_TYPES: ReadonlySet<string> = new Set(['script.agent', 'script.ssh']);
 

@@ -88,7 +88,7 @@ describe('a rule action retried on its Doctor agent', function () {
     assert.equal(done.status, 'failed');
     assert.equal(
       done.error,
-      `attempt 2 of 2 not run: no environment of team default is served on agent queue ${agentTaskQueue(env)} any more (deleted, or registered again by another team, while the script waited for its agent); attempt 1 failed: the agent lost the run (call 1)`,
+      `attempt 2 of 2 not run: no environment of the rule's team is served on agent queue ${agentTaskQueue(env)} any more (deleted, or registered again by another team, while the script waited for its agent); attempt 1 failed: the agent lost the run (call 1)`,
     );
   });
 

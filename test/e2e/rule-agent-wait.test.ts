@@ -56,11 +56,50 @@ describe('a rule action waiting for its offline Doctor agent', function () {
     assert.equal(done.status, 'failed');
     assert.equal(
       done.error,
-      `not run: no environment of team default is served on agent queue ${agentTaskQueue(env)} any more (deleted, or registered again by another team, while the script waited for its agent)`,
+      `not run: no environment of the rule's team is served on agent queue ${agentTaskQueue(env)} any more (deleted, or registered again by another team, while the script waited for its agent)`,
     );
     // Past the pickup wait a script queued anyway would have had.
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(existsSync(`${peers.theirs.markerDir}/fixed-h1`), false, "another team's agent ran this team's script");
+  });
+
+  it("the refusal names no team: beta's viewer, reading the incident of alpha's rule (incidents span teams), never reads alpha", async function () {
+    // Before, the action run's error was 'not run: no environment of team alpha is served …', and
+    // GET /api/incidents/{id} shows action runs to every reader: beta, which took the environment's name,
+    // learnt which team's rule had targeted it.
+    const alpha = `alpha${suffix}`;
+    const beta = `beta${suffix}`;
+    assert.equal((await peers.stack.api('/api/teams', { method: 'POST', body: JSON.stringify({ name: alpha }) })).status, 201);
+    const env = `taken-${suffix}`;
+    await register(env, alpha);
+    const svc = newServiceId();
+    const ruleId = await insertRule(peers.stack.db.db, {
+      name: `agent-wait-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [{ id: 'fix', type: 'script.agent', script: 'fix.sh', args: ['{{ environment.host }}'] }],
+    });
+    await peers.stack.db.db.updateTable('rules').set({ team: alpha }).where('id', '=', ruleId).execute();
+    const id = await trigger(svc, 'h7', env);
+    await waitingForAgent(id);
+
+    await peers.handOver(env, beta);
+    await agentOn(env, peers.theirs);
+    const done = await finished(id);
+    assert.equal(done.status, 'failed');
+    assert.ok(!done.error?.includes(alpha), `the stored error names the rule's team: ${done.error}`);
+
+    const created = await peers.stack.api('/api/tokens', { method: 'POST', body: JSON.stringify({ name: `beta-viewer-${suffix}`, teams: [`${beta}:viewer`] }) });
+    assert.equal(created.status, 201, await created.clone().text());
+    const betaViewer = ((await created.json()) as { token: string }).token;
+    const res = await peers.stack.api(`/api/incidents/${id}`, { headers: { authorization: `Bearer ${betaViewer}` } });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.deepEqual(
+      (JSON.parse(text) as { actionRuns: { error: string | null }[] }).actionRuns.map((r) => r.error),
+      [`not run: no environment of the rule's team is served on agent queue ${agentTaskQueue(env)} any more (deleted, or registered again by another team, while the script waited for its agent)`],
+    );
+    assert.ok(!text.includes(alpha), `beta's viewer reads team ${alpha} in the incident: ${/"error":"[^"]*"/.exec(text)?.[0]}`);
+    assert.equal(existsSync(`${peers.theirs.markerDir}/fixed-h7`), false, "another team's agent ran this team's script");
   });
 
   it('an environment registered without a queue is served on the one its name gives; an unregistered one has no agent to run on', async function () {

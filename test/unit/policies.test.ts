@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { NOTE_MARKER as PIPELINE_NOTE_MARKER } from '../../activities/action-runs.js';
 import { NOTE_MARKER } from '../../src/domain/backtest/index.js';
 import {
+  actionErrorFor,
   approvedTrialReason,
   breakerAfterOutcome,
   breakerAtTrial,
@@ -265,6 +266,19 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(reasonFor(scripts, () => true), scripts);
     assert.equal(reasonFor('rate limit: 3 runs in 3600 s (max 3)', only('none')), 'rate limit: 3 runs in 3600 s (max 3)');
     assert.equal(reasonFor(null, only('none')), null);
+  });
+
+  it("actionErrorFor: an agent refusal stored before it left the rule's team out is read without the team; other errors are kept", function () {
+    const tail = 'is served on agent queue selfheal-agent-pay any more (deleted, or registered again by another team, while the script waited for its agent)';
+    assert.equal(actionErrorFor(`not run: no environment of team alpha ${tail}`), `not run: no environment of the rule's team ${tail}`);
+    assert.equal(actionErrorFor(`not run: no environment of team (rule deleted) ${tail}`), `not run: no environment of the rule's team (the rule is gone) ${tail}`);
+    assert.equal(
+      actionErrorFor(`attempt 2 of 2 not run: no environment of team alpha ${tail}; attempt 1 failed: the agent lost the run (call 1)`),
+      `attempt 2 of 2 not run: no environment of the rule's team ${tail}; attempt 1 failed: the agent lost the run (call 1)`,
+    );
+    assert.equal(actionErrorFor(`not run: no environment of the rule's team ${tail}`), `not run: no environment of the rule's team ${tail}`);
+    assert.equal(actionErrorFor('exit code 1'), 'exit code 1');
+    assert.equal(actionErrorFor(null), null);
   });
 
   it('the backtest skips the same notes the pipeline writes', function () {
