@@ -12,6 +12,12 @@ export interface AgentDeps {
   maxTimeoutSeconds: number;
   /** Scripts run at once on this host; more wait in line on the agent (SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS). */
   maxConcurrentScripts: number;
+  /**
+   * The teams whose tasks this agent runs (SELFHEAL_AGENT_TEAMS), decided by whoever installed it on the
+   * host; a task for any other team, or naming none, is refused before its script is looked at. Undefined:
+   * every team's (the agent warns at start-up).
+   */
+  teams?: readonly string[] | undefined;
 }
 
 /** How often a script waiting for its turn heartbeats (scripts' heartbeat timeout is 30 s). */
@@ -26,6 +32,25 @@ export interface AgentScriptInput {
   context?: Record<string, string>;
   /** Answer only the end of the output, this many characters (a job's target: its history holds them all). */
   maxOutputChars?: number | undefined;
+  /**
+   * The team the task was dispatched for, from Postgres (the rule's, the job's, the environment's): never
+   * from the incident. Absent in tasks queued before agents checked it: refused by an agent with teams set.
+   */
+  team?: string | undefined;
+}
+
+/**
+ * Refuses a task whose team this agent does not serve (SELFHEAL_AGENT_TEAMS): non-retryable, naming only
+ * the task's own team, which its dispatcher already knows. Exported for the agent's tests.
+ */
+export function checkAgentTeam(teams: readonly string[] | undefined, team: string | undefined, script: string): void {
+  if (teams === undefined) return;
+  if (team === undefined) {
+    throw ApplicationFailure.nonRetryable(`${script} was not run: the task names no team, and this Doctor agent runs only the tasks of the teams its SELFHEAL_AGENT_TEAMS lists`, 'AgentTeamRefusedError');
+  }
+  if (!teams.includes(team)) {
+    throw ApplicationFailure.nonRetryable(`${script} was not run: this Doctor agent does not serve team ${team} (its SELFHEAL_AGENT_TEAMS, set on its host, does not list it)`, 'AgentTeamRefusedError');
+  }
 }
 
 export type { ScriptActionResult };
@@ -63,6 +88,7 @@ export function createAgentActivities(deps: AgentDeps) {
 
   async function runAgentScript(input: AgentScriptInput): Promise<ScriptActionResult> {
     const ctx = Context.current();
+    checkAgentTeam(deps.teams, input.team, input.script);
     const limitMs = Math.min(input.timeoutSeconds, deps.maxTimeoutSeconds) * 1000;
     const waitedMs = await turnWithin(ctx, input.script, limitMs);
     const timeoutMs = Math.max(1, limitMs - waitedMs);

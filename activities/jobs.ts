@@ -66,6 +66,8 @@ export interface JobTarget {
   via: 'agent' | 'ssh';
   /** The agent's task queue (via agent). */
   taskQueue?: string | undefined;
+  /** The job's team (via agent), which the agent checks (SELFHEAL_AGENT_TEAMS). Absent in older plans. */
+  team?: string | undefined;
   /** Set when the target cannot run at all (unknown environment, no management VM). */
   problem?: string | undefined;
 }
@@ -195,7 +197,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       if (job.via === 'ssh') {
         return e.ssh ? { environment: name, via: 'ssh' } : { environment: name, via: 'ssh', problem: `environment ${name} has no management VM (ssh) configured` };
       }
-      return { environment: name, via: 'agent', taskQueue: e.agent_task_queue ?? agentTaskQueue(name) };
+      return { environment: name, via: 'agent', taskQueue: e.agent_task_queue ?? agentTaskQueue(name), team: row.team };
     });
     // A selector nobody matches (a label mistyped, a team without environments) checks nothing: say so on
     // every run rather than report it succeeded.

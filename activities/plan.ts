@@ -29,7 +29,7 @@ import {
 import { boundContext, contextEssentials, MAX_CONTEXT_BYTES, MAX_PLANS_CONTEXT_BYTES } from '../src/domain/rules/context-budget.js';
 import { jsonBytes } from '../src/domain/text.js';
 import { incidentContext, type IncidentFacts } from '../src/domain/rules/incident-context.js';
-import { matchRules, RuleIndex } from '../src/domain/rules/rule-index.js';
+import { matchRules, RuleIndex, ruleTeam } from '../src/domain/rules/rule-index.js';
 import { carriesTemplates } from '../src/domain/shell-words.js';
 import type { Action, Rule } from '../src/domain/rules/schema.js';
 import type { Logger } from '../src/logger.js';
@@ -341,7 +341,7 @@ export function createPlanActivities(deps: PlanDeps) {
     const agentQueue = typeof env.environment === 'string' ? await agentQueueOf(trx, env.environment) : undefined;
     // Where the scripts run is decided here, with the policies, the team check and the approval notice: a
     // later event re-extracting another environment for the incident does not move a planned script.
-    const pins: TargetPins = { agentQueue, sshEnvironment: typeof env.environment === 'string' ? env.environment : undefined };
+    const pins: TargetPins = { agentQueue, sshEnvironment: typeof env.environment === 'string' ? env.environment : undefined, team: ruleTeam(rule) };
     const { decision } = decided;
     // A match recorded failed (a retried triage: its run was not started) runs nothing either.
     const actions =

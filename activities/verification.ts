@@ -18,11 +18,16 @@ import type { VerificationStatus, VerifyPlan } from '../src/contracts/plan.js';
 export interface TargetPins {
   agentQueue: string | undefined;
   sshEnvironment: string | undefined;
+  /** The rule's team: an agent runs only its SELFHEAL_AGENT_TEAMS' tasks. */
+  team: string;
 }
 
-/** An action's parameters with its script's target pinned (`agentTaskQueue`, `sshEnvironment`; '' when none). */
+/**
+ * An action's parameters with its script's target pinned (`agentTaskQueue`, `sshEnvironment`; '' when none),
+ * and for an agent the team it runs for (`agentTeam`, the rule's, which the agent checks).
+ */
 export function pinnedParams(type: string, params: Record<string, unknown>, pins: TargetPins): Record<string, unknown> {
-  if (type === 'script.agent') return { ...params, agentTaskQueue: pins.agentQueue ?? '' };
+  if (type === 'script.agent') return { ...params, agentTaskQueue: pins.agentQueue ?? '', agentTeam: pins.team };
   if (type === 'script.ssh') return { ...params, sshEnvironment: pins.sshEnvironment ?? '' };
   return params;
 }

@@ -13,6 +13,15 @@ import { configOrExit, loggerFor, onShutdown } from './runtime.js';
 
 export class AgentStartError extends Error {}
 
+/**
+ * The agent's identity as Temporal shows it to the API (`GET /api/environments/{name}` lists the pollers):
+ * the teams it serves, or `teams=*` when SELFHEAL_AGENT_TEAMS is unset, so a queue served for another team
+ * shows.
+ */
+export function agentIdentity(environment: string, teams: readonly string[] | undefined): string {
+  return `doctor-agent@${environment} teams=${teams === undefined ? '*' : teams.join(',')}`;
+}
+
 /** Build the agent's worker: activities only (no workflows), on `selfheal-agent-<environment>`. */
 export async function buildAgentWorker(opts: { config: Config; connection: NativeConnection; environment: string; scriptsDir: string; identity?: string }): Promise<Worker> {
   return Worker.create({
@@ -23,8 +32,9 @@ export async function buildAgentWorker(opts: { config: Config; connection: Nativ
       scriptsDir: opts.scriptsDir,
       maxTimeoutSeconds: opts.config.agent.timeoutSeconds,
       maxConcurrentScripts: opts.config.agent.maxConcurrentScripts,
+      teams: opts.config.agent.teams,
     }),
-    identity: opts.identity ?? `doctor-agent@${opts.environment}`,
+    identity: opts.identity ?? agentIdentity(opts.environment, opts.config.agent.teams),
     shutdownGraceTime: '15 seconds',
   });
 }
@@ -62,7 +72,14 @@ async function main(): Promise<void> {
   const connection = await connectWithRetries(config, address, logger);
   const worker = await buildAgentWorker({ config, connection, environment, scriptsDir });
   const running = worker.run();
-  logger.info({ environment, taskQueue: agentTaskQueue(environment), scriptsDir, address }, 'Doctor agent polling');
+  const teams = config.agent.teams;
+  if (teams === undefined) {
+    logger.warn(
+      { environment },
+      'SELFHEAL_AGENT_TEAMS is not set: this agent runs the scripts of every team whose environment is served on its queue; set it to the team(s) this host belongs to',
+    );
+  }
+  logger.info({ environment, taskQueue: agentTaskQueue(environment), scriptsDir, address, teams: teams ?? '*' }, 'Doctor agent polling');
   onShutdown(logger, async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;

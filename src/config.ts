@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { validateEgressCidrs } from './executors/egress.js';
 import { isIP } from 'node:net';
 import { parseDuration, type GuardConfig } from './domain/guards.js';
-import { parseMembership, TEAM_ROLES, type TeamMembership } from './domain/teams.js';
+import { parseMembership, TEAM_NAME_PATTERN, TEAM_NAME_RULE, TEAM_ROLES, type TeamMembership } from './domain/teams.js';
 import { parseEmailAllow, parseRepoAllow, parseWebhookAllow, recipientRefused, type EmailRecipientPolicy, type GitHubRepoPolicy, type HostList, type Parsed } from './domain/destination-lists.js';
 import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
 
@@ -162,6 +162,16 @@ export const envSchema = z.object({
   SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS: port(600).pipe(z.number().min(1, 'must be at least 1')),
   // Scripts a Doctor agent runs at once on its host; more wait in line on the agent, within their run time.
   SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS: port(4).pipe(z.number().min(1, 'must be at least 1').max(100, 'must be at most 100')),
+  // The teams whose tasks a Doctor agent runs, comma-separated; unset, every team's (the agent warns).
+  SELFHEAL_AGENT_TEAMS: optionalString.pipe(
+    z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined ? undefined : [...new Set(v.split(',').map((t) => t.trim()).filter((t) => t !== ''))]))
+      .refine((v) => v === undefined || v.length > 0, { message: 'must list at least one team (unset it to accept every team)' })
+      .refine((v) => v === undefined || v.length <= 100, { message: 'must list at most 100 teams' })
+      .refine((v) => v === undefined || v.every((t) => TEAM_NAME_PATTERN.test(t)), { message: `must be comma-separated team names, each ${TEAM_NAME_RULE}` }),
+  ),
   SMTP_URL: optionalString.refine((v) => v === undefined || /^smtps?:\/\/[^\s]+$/.test(v), {
     message: 'must be an smtp:// or smtps:// URL',
   }),
@@ -330,7 +340,7 @@ export interface Config {
   /** SELFHEAL_APPROVAL_LINK_TTL_MINUTES: how long an approve/reject link works at most (it also ends at the approval's deadline). */
   approvalLinkTtlMinutes: number;
   extractorsFile: string | undefined;
-  agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number; maxConcurrentScripts: number };
+  agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number; maxConcurrentScripts: number; teams: string[] | undefined };
   smtp: { url: string | undefined; from: string | undefined; user: string | undefined; passwordSet: boolean };
   /** NOTIFY_EMAIL_ALLOW: whom rule actions and job notices may email; undefined → any address. */
   emailAllow: EmailRecipientPolicy | undefined;
@@ -421,7 +431,7 @@ const SHOWN_IN_ERRORS: ReadonlySet<string> = new Set<keyof Env>([
   'PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED', 'PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT', 'PAGERDUTY_FROM_EMAIL', 'PAGERDUTY_RECONCILE_MINUTES',
   'METRICS_REFRESH_SECONDS', 'ACTION_EGRESS_ALLOW', 'ACTION_EGRESS_DENY', 'SELFHEAL_APPROVAL_LINK_TTL_MINUTES',
   'SELFHEAL_EXTRACTORS_FILE', 'SELFHEAL_ENVIRONMENT', 'SELFHEAL_SCRIPTS_DIR', 'SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS',
-  'SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS', 'SMTP_FROM', 'NOTIFY_EMAIL_ALLOW', 'NOTIFY_WEBHOOK_ALLOW', 'GITHUB_REPOS_ALLOW',
+  'SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS', 'SELFHEAL_AGENT_TEAMS', 'SMTP_FROM', 'NOTIFY_EMAIL_ALLOW', 'NOTIFY_WEBHOOK_ALLOW', 'GITHUB_REPOS_ALLOW',
   'JIRA_EMAIL', 'JIRA_ISSUE_TYPE', 'OIDC_SCOPES', 'OIDC_GROUPS_CLAIM', 'OIDC_ROLE_MAP', 'OIDC_PROVIDER_NAME',
   'SESSION_MAX_AGE_SECONDS', 'SESSION_IDLE_TIMEOUT_SECONDS', 'SESSION_MAX_PER_USER', 'DASHBOARD_TOKEN_SIGN_IN',
   'SECRET_REF_ENV_PREFIXES', 'SECRET_REF_DIRS', 'SELFHEAL_SSH_SCRIPTS_DIR', 'SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS',
@@ -569,6 +579,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       scriptsDir: e.SELFHEAL_SCRIPTS_DIR,
       timeoutSeconds: e.SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS,
       maxConcurrentScripts: e.SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS,
+      teams: e.SELFHEAL_AGENT_TEAMS,
     },
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
     emailAllow,

@@ -23,7 +23,7 @@ export async function agentCheckWorkflow(input: AgentCheckInput): Promise<AgentC
   const base = { environment: input.environment, taskQueue: input.taskQueue, script };
   try {
     // The agent's answer is untrusted: reduced to the documented shape before it is reported.
-    const r = agentOutcome(await agent.runAgentScript({ script, args: [], timeoutSeconds }));
+    const r = agentOutcome(await agent.runAgentScript({ script, args: [], timeoutSeconds, ...(input.team !== undefined ? { team: input.team } : {}) }));
     return {
       ...base,
       healthy: r.exitCode === 0 && !r.timedOut,

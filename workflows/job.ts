@@ -353,6 +353,7 @@ async function runTarget(plan: JobRunPlan, t: JobTarget, jobRunId: string, waits
             timeoutSeconds,
             context: { jobId: plan.jobId, jobRunId, environment: t.environment },
             maxOutputChars: JOB_OUTPUT_CHARS,
+            ...(t.team !== undefined ? { team: t.team } : {}),
           }),
           )
         : await proxyActivities<JobActivities>(options).runSshTarget({

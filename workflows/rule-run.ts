@@ -371,6 +371,8 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
         env: (action.params.environment as Record<string, string> | undefined) ?? {},
         timeoutSeconds: action.timeoutSeconds ?? SCRIPT_DEFAULT_TIMEOUT_SECONDS,
         context: { incidentId, ruleId: plan.ruleId, actionRunId },
+        // The rule's team, pinned by the planner (absent in plans made before it was): the agent checks it.
+        ...(typeof action.params.agentTeam === 'string' ? { team: action.params.agentTeam } : {}),
       });
     };
     // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
@@ -547,10 +549,14 @@ export function render(action: PlannedAction, plan: MatchPlan, previous: ActionO
     previous.map((o) => [o.actionId, { status: o.status, exitCode: o.exitCode ?? null, outputExcerpt: o.outputExcerpt ?? '', link: o.link ?? '', error: o.error ?? '' }]),
   );
   // The pinned targets are the planner's, not the rule's: kept as they are, never rendered.
-  const { agentTaskQueue, sshEnvironment, ...raw } = action.params;
+  const { agentTaskQueue, agentTeam, sshEnvironment, ...raw } = action.params;
   const rendered = renderAction({ ...raw, id: action.id, type: action.type } as unknown as Action, { ...plan.context, results }) as unknown as Record<string, unknown>;
   const { id: _id, type: _type, ...params } = rendered;
   const refused = checksArgs(action.type) ? optionFromData(raw.args, params.args) : undefined;
-  const pinned = { ...(agentTaskQueue !== undefined ? { agentTaskQueue } : {}), ...(sshEnvironment !== undefined ? { sshEnvironment } : {}) };
+  const pinned = {
+    ...(agentTaskQueue !== undefined ? { agentTaskQueue } : {}),
+    ...(agentTeam !== undefined ? { agentTeam } : {}),
+    ...(sshEnvironment !== undefined ? { sshEnvironment } : {}),
+  };
   return { ...action, params: { ...params, ...pinned }, ...(refused !== undefined ? { refused } : {}) };
 }

@@ -38,6 +38,8 @@ export interface JobWorkflowResult {
 export interface AgentCheckInput {
   environment: string;
   taskQueue: string;
+  /** The environment's team (its row), which the agent checks (SELFHEAL_AGENT_TEAMS). */
+  team?: string;
   /** Script name inside the agent's scripts directory; default `health-check.sh`. */
   script?: string;
   /** How long the task may wait for an agent to pick it up; default 15 s. */

@@ -315,7 +315,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       }
       if (!agent.online) return { environment: name, taskQueue, healthy: false, agent, check: null };
       const workflowId = `agent-check-${name}-${randomUUID()}`;
-      const input: AgentCheckInput = { environment: name, taskQueue, script: AGENT_CHECK_SCRIPT, scheduleToStartSeconds: SCHEDULE_TO_START_SECONDS, timeoutSeconds: SCRIPT_TIMEOUT_SECONDS };
+      const input: AgentCheckInput = { environment: name, taskQueue, team: env.team, script: AGENT_CHECK_SCRIPT, scheduleToStartSeconds: SCHEDULE_TO_START_SECONDS, timeoutSeconds: SCRIPT_TIMEOUT_SECONDS };
       await writeAudit(db, { actor: actor.name, action: 'environment.check', entityType: 'environment', entityId: name, after: { workflowId, taskQueue, script: AGENT_CHECK_SCRIPT }, team: env.team });
       let check: AgentCheckResult;
       try {

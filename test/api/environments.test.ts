@@ -122,7 +122,7 @@ describe('API /api/environments', function () {
         30_000,
         'agent online',
       );
-      assert.ok(after.agent.pollers.some((p) => p.identity === 'doctor-agent@agent-env'));
+      assert.ok(after.agent.pollers.some((p) => p.identity === 'doctor-agent@agent-env teams=*'));
     } finally {
       worker.shutdown();
       await running;

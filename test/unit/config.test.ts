@@ -57,7 +57,15 @@ describe('config', function () {
     [{ SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS: '0' }, 'SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS', /must be at least 1/],
     [{ SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS: '500' }, 'SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS', /must be at most 100/],
     [{ ACTION_EGRESS_ALLOW: 'intranet' }, 'ACTION_EGRESS_ALLOW', /must be comma-separated CIDRs or addresses/],
+    [{ SELFHEAL_AGENT_TEAMS: 'ops,Payments Team' }, 'SELFHEAL_AGENT_TEAMS', /must be comma-separated team names/],
+    [{ SELFHEAL_AGENT_TEAMS: ' , ' }, 'SELFHEAL_AGENT_TEAMS', /must list at least one team/],
   ];
+
+  it('reads SELFHEAL_AGENT_TEAMS as the list of teams (spaces and repeats dropped); unset, every team (undefined)', function () {
+    assert.deepEqual(loadConfig({ SELFHEAL_AGENT_TEAMS: 'payments, db,payments' }).agent.teams, ['payments', 'db']);
+    assert.equal(loadConfig({}).agent.teams, undefined);
+    assert.equal(loadConfig({ SELFHEAL_AGENT_TEAMS: '' }).agent.teams, undefined);
+  });
   for (const [env, variable, message] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, function () {
       assert.throws(

@@ -91,6 +91,7 @@ const COMMON_LEFT_OUT: Record<string, string> = {
   SELFHEAL_SCRIPTS_DIR: 'Doctor agent only',
   SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS: 'Doctor agent only',
   SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS: 'Doctor agent only',
+  SELFHEAL_AGENT_TEAMS: 'Doctor agent only',
 };
 const LEFT_OUT: Record<'api' | 'worker', Record<string, string>> = {
   api: {

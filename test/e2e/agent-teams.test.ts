@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { access, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { agentTaskQueue } from '../../src/temporal/names.js';
+import { startChildRoot, type ChildRoot } from '../helpers/fault-process.js';
+import { insertRule, newServiceId } from '../helpers/rules.js';
+import { newIncidentId, sampleFor } from '../helpers/samples.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
+
+// The audit's case: team payments registered an environment under the name of a host whose Doctor agent
+// did not run yet. The operator then installs the agent on that host for team ops (SELFHEAL_AGENT_TEAMS=ops):
+// payments' rule reaches the agent, which refuses it before its script is looked at (the script leaves no
+// trace on the host); once the environment is ops', ops' rule runs there. The agent is a real child process
+// (src/agent.ts) polling the environment's default queue.
+describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEAL_AGENT_TEAMS)', function () {
+  let stack: Stack;
+  let agent: ChildRoot;
+  let scriptsDir: string;
+  let markers: string;
+  const env = `teams-host-${randomUUID().slice(0, 8)}`;
+  const paymentsService = newServiceId();
+  const opsService = newServiceId();
+  const marker = (team: string) => path.join(markers, `${team}.ran`);
+  const exists = (file: string) => access(file).then(() => true, () => false);
+
+  before(async function () {
+    scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-agent-teams-scripts-'));
+    markers = await mkdtemp(path.join(os.tmpdir(), 'selfheal-agent-teams-markers-'));
+    await chmod(scriptsDir, 0o755);
+    for (const team of ['payments', 'ops']) {
+      await writeFile(path.join(scriptsDir, `${team}-fix.sh`), `#!/bin/sh\necho ran > "${marker(team)}"\necho fixed\n`);
+      await chmod(path.join(scriptsDir, `${team}-fix.sh`), 0o755);
+    }
+    stack = await startStack({ extractors: { serviceMap: { [paymentsService]: { environment: env }, [opsService]: { environment: env } } } });
+    await stack.db.db
+      .insertInto('teams')
+      .values([{ name: 'payments', created_by: 'test' }, { name: 'ops', created_by: 'test' }])
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    // Registered by payments before any agent polled its queue (src/services/environments.ts allows it).
+    await stack.db.db.insertInto('environments').values({ name: env, labels: '{}', agent_task_queue: agentTaskQueue(env), maintenance_windows: '[]', ssh: null, team: 'payments' }).execute();
+    agent = startChildRoot('src/agent.ts', { TEMPORAL_ADDRESS: stack.temporal.address, SELFHEAL_ENVIRONMENT: env, SELFHEAL_SCRIPTS_DIR: scriptsDir, SELFHEAL_AGENT_TEAMS: 'ops' });
+    await agent.waitFor(/Doctor agent polling/);
+  });
+
+  after(async function () {
+    await agent?.stop();
+    await stack?.stop();
+    if (scriptsDir) await rm(scriptsDir, { recursive: true, force: true });
+    if (markers) await rm(markers, { recursive: true, force: true });
+  });
+
+  async function fixFor(team: string, serviceId: string) {
+    const ruleId = await insertRule(stack.db.db, { name: `${team}-fix-${randomUUID().slice(0, 6)}`, services: [serviceId], actions: [{ id: 'fix', type: 'script.agent', script: `${team}-fix.sh` }] });
+    await stack.db.db.updateTable('rules').set({ team, updated_at: new Date() }).where('id', '=', ruleId).execute();
+    const id = newIncidentId();
+    const res = await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, { data: { service: { id: serviceId, type: 'service_reference' } } }));
+    assert.equal(res.status, 202);
+    return eventually(async () => {
+      const [run] = await stack.db.db.selectFrom('action_runs').selectAll().where('incident_id', '=', id).where('rule_id', '=', ruleId).execute();
+      return run?.finished_at ? run : undefined;
+    }, 60_000, `${team}'s action run settled`);
+  }
+
+  it("refuses a fix dispatched for team payments: the action fails saying so, and the script never ran on the host", async function () {
+    const run = await fixFor('payments', paymentsService);
+    assert.equal(run.status, 'failed');
+    assert.match(run.error ?? '', /payments-fix\.sh was not run: this Doctor agent does not serve team payments \(its SELFHEAL_AGENT_TEAMS, set on its host, does not list it\)/);
+    assert.doesNotMatch(run.error ?? '', /ops/, 'the refusal does not say which teams the agent serves');
+    assert.equal(await exists(marker('payments')), false, 'the payments script left no trace on the host');
+  });
+
+  it('runs the fix of team ops once the environment is ops', async function () {
+    await stack.db.db.updateTable('environments').set({ team: 'ops' }).where('name', '=', env).execute();
+    const run = await fixFor('ops', opsService);
+    assert.equal(run.status, 'succeeded', run.error ?? '');
+    assert.match(run.output_excerpt ?? '', /fixed/);
+    assert.equal(await exists(marker('ops')), true, 'the ops script ran on the host');
+  });
+
+  it('names the teams it serves in its identity, which GET /api/environments/{name} lists among its pollers', async function () {
+    const view = await eventually(async () => {
+      const r = (await (await stack.api(`/api/environments/${env}`)).json()) as { agent: { online: boolean; pollers: { identity: string }[] } };
+      return r.agent.online ? r : undefined;
+    }, 30_000, 'agent listed');
+    assert.ok(view.agent.pollers.some((p) => p.identity === `doctor-agent@${env} teams=ops`), JSON.stringify(view.agent.pollers));
+  });
+});
