@@ -29,9 +29,9 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
     scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-agent-teams-scripts-'));
     markers = await mkdtemp(path.join(os.tmpdir(), 'selfheal-agent-teams-markers-'));
     await chmod(scriptsDir, 0o755);
-    for (const team of ['payments', 'ops']) {
-      await writeFile(path.join(scriptsDir, `${team}-fix.sh`), `#!/bin/sh\necho ran > "${marker(team)}"\necho fixed\n`);
-      await chmod(path.join(scriptsDir, `${team}-fix.sh`), 0o755);
+    for (const [script, mark] of [['payments-fix.sh', 'payments'], ['ops-fix.sh', 'ops'], ['health-check.sh', 'check']] as const) {
+      await writeFile(path.join(scriptsDir, script), `#!/bin/sh\necho ran >> "${marker(mark)}"\necho fixed\n`);
+      await chmod(path.join(scriptsDir, script), 0o755);
     }
     stack = await startStack({ extractors: { serviceMap: { [paymentsService]: { environment: env }, [opsService]: { environment: env } } } });
     await stack.db.db
@@ -64,6 +64,29 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
     }, 60_000, `${team}'s action run settled`);
   }
 
+  /** A job of `team` running `script` on the environment, triggered once: its target's result. */
+  async function jobFor(team: string, script: string) {
+    const res = await stack.api('/api/jobs', {
+      method: 'POST',
+      body: JSON.stringify({ name: `${team}-job-${randomUUID().slice(0, 6)}`, team, schedule: { interval: '1h' }, targets: { environments: [env] }, via: 'agent', script }),
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const { id } = (await res.json()) as { id: string };
+    assert.equal((await stack.api(`/api/jobs/${id}/trigger`, { method: 'POST' })).status, 202);
+    const run = await eventually(async () => {
+      const r = await stack.db.db.selectFrom('job_runs').selectAll().where('job_id', '=', id).executeTakeFirst();
+      return r && r.status !== 'running' ? r : undefined;
+    }, 60_000, `${team}'s job run finished`);
+    return stack.db.db.selectFrom('job_target_results').selectAll().where('job_run_id', '=', run.id).where('environment', '=', env).executeTakeFirstOrThrow();
+  }
+
+  /** `POST /api/environments/{name}/check`: the health check, dispatched for the environment's team. */
+  async function check() {
+    const res = await stack.api(`/api/environments/${env}/check`, { method: 'POST' });
+    assert.equal(res.status, 200, await res.clone().text());
+    return (await res.json()) as { healthy: boolean; check: { error?: string; output: string } | null };
+  }
+
   it("refuses a fix dispatched for team payments: the action fails saying so, and the script never ran on the host", async function () {
     const run = await fixFor('payments', paymentsService);
     assert.equal(run.status, 'failed');
@@ -72,12 +95,31 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
     assert.equal(await exists(marker('payments')), false, 'the payments script left no trace on the host');
   });
 
+  it("refuses a job target and the health check dispatched for team payments: nothing ran on the host", async function () {
+    const target = await jobFor('payments', 'payments-fix.sh');
+    assert.equal(target.status, 'failed');
+    assert.match(target.error ?? '', /payments-fix\.sh was not run: this Doctor agent does not serve team payments/);
+    const checked = await check();
+    assert.equal(checked.healthy, false);
+    assert.match(checked.check?.error ?? '', /^AgentTeamRefusedError: health-check\.sh was not run: this Doctor agent does not serve team payments/);
+    assert.equal(await exists(marker('payments')), false, 'the payments script left no trace on the host');
+    assert.equal(await exists(marker('check')), false, 'the health check did not run');
+  });
+
   it('runs the fix of team ops once the environment is ops', async function () {
     await stack.db.db.updateTable('environments').set({ team: 'ops' }).where('name', '=', env).execute();
     const run = await fixFor('ops', opsService);
     assert.equal(run.status, 'succeeded', run.error ?? '');
     assert.match(run.output_excerpt ?? '', /fixed/);
     assert.equal(await exists(marker('ops')), true, 'the ops script ran on the host');
+  });
+
+  it("runs team ops' job target and the health check", async function () {
+    const target = await jobFor('ops', 'ops-fix.sh');
+    assert.equal(target.status, 'succeeded', target.error ?? '');
+    const checked = await check();
+    assert.equal(checked.healthy, true, JSON.stringify(checked));
+    assert.equal(await exists(marker('check')), true, 'the health check ran on the host');
   });
 
   it('names the teams it serves in its identity, which GET /api/environments/{name} lists among its pollers', async function () {
