@@ -88,7 +88,7 @@ describe('security: agent isolation', function () {
       const r = await describeQueue(queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY);
       return (r.pollers ?? []).length > 0 ? r : undefined;
     }, 30_000, 'agent A polling');
-    assert.ok(activity.pollers!.some((p) => p.identity === `doctor-agent@${envA}`));
+    assert.ok(activity.pollers!.some((p) => p.identity === `doctor-agent@${envA} teams=*`));
     const workflow = await describeQueue(queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW);
     assert.deepEqual(workflow.pollers ?? [], [], 'no workflow poller on an agent queue');
   });
