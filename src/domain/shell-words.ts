@@ -1057,6 +1057,11 @@ class Reader {
   /** A file run as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused at the end when the command writes it. */
   private runsFile(w: Word | undefined, text: string): void {
     if (w?.literal === undefined || w.literal === '') return;
+    if (patternWord(w.raw)) {
+      // `sh /tmp/y*`, `. /tmp/[y]`: whichever file the pattern matches, one the command may have written.
+      this.add('reparse', `${text} (a file named by a pattern)`);
+      return;
+    }
     if (!w.literal.includes('/')) {
       // A bare name runs from PATH: a file written there under that name.
       this.shared.runs.push({ path: w.literal, text, bare: true });
@@ -1163,7 +1168,13 @@ class Reader {
     const base = (w: Word | undefined) => (w?.literal ?? '').replace(/^.*\//, '');
     // The command behind wrappers (`sudo tee f`, `timeout 5 retry "$1"`).
     let at = i;
-    for (let hops = 0; hops < 8 && WRAPPER_TAILS[words[at]?.literal ?? ''] !== undefined; hops++) {
+    for (let hops = 0; ; hops++) {
+      // `/bin/ba[s]h -c "$1"`, `{eval,:} "$1"`, `sudo e{v,}al "$1"`: a command named by a pattern is not the name read here.
+      if (words[at]!.literal !== undefined && patternWord(words[at]!.raw)) {
+        this.add('reparse', `${words[at]!.raw} (a command named by a pattern)`);
+        return;
+      }
+      if (hops >= 8 || WRAPPER_TAILS[words[at]?.literal ?? ''] === undefined) break;
       const t = this.wrapperCommand(words, at, WRAPPER_TAILS[words[at]!.literal!]!);
       if (t === -1 || words[t]!.literal === undefined) break;
       at = t;
@@ -1549,6 +1560,29 @@ export function decodeAnsiC(body: string): string {
 
 /** The first operand (the program of awk or sed), skipping options and the arguments of `withArg`; none after `noProgram`. */
 /** Whether the next word is in assignment position: only leading reserved words (`if`, `then`…) and assignments before it. */
+/**
+ * Whether a word, as written, makes the shell pick its value by a pattern: an unquoted `*`, `?` or `[…]`
+ * (a glob: `/bin/ba[s]h`, `sh /tmp/y*`) or a brace expansion (`{eval,:}`, `e{v,}al`, `{1..3}`). A command
+ * or script named so is not the literal name the check reads.
+ */
+function patternWord(raw: string): boolean {
+  let bare = '';
+  for (let j = 0; j < raw.length; j++) {
+    const c = raw[j]!;
+    if (c === '\\') {
+      bare += '_';
+      j++;
+    } else if (c === "'" || c === '"' || (c === '$' && raw[j + 1] === "'")) {
+      const ansi = c === '$';
+      const close = ansi ? "'" : c;
+      if (ansi) j++;
+      for (j++; j < raw.length && raw[j] !== close; j++) if (raw[j] === '\\' && (c === '"' || ansi)) j++;
+      bare += '_';
+    } else bare += c;
+  }
+  return /[*?]|\[.+\]|\{[^{}]*(,|\.\.)[^{}]*\}/s.test(bare);
+}
+
 function onlyAssignments(words: Word[]): boolean {
   let k = 0;
   while (k < words.length && words[k]!.raw === words[k]!.literal && RESERVED.has(words[k]!.literal!)) k++;

@@ -437,6 +437,17 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > /tmp/a; bash -o pipefail /tmp/a', 'reparse', ['bash /tmp/a runs a file the command writes']],
       ['echo "$1" > /tmp/a; xargs -a /tmp/a sh -c', 'reparse', ['xargs -a /tmp/a runs a file the command writes']],
       ['timeout 5 /tmp/x.sh; echo "$1" > /tmp/x.sh', 'reparse', ['/tmp/x.sh runs a file the command writes']],
+      // A command or script named by a glob or a brace expansion: not the literal name read here.
+      ['/bin/ba[s]h -c "$1"', 'reparse', ['/bin/ba[s]h (a command named by a pattern)']],
+      ['/bin/da?h -c "$1"', 'reparse', ['/bin/da?h (a command named by a pattern)']],
+      ['sudo /bin/ba[s]h -c "$1"', 'reparse', ['/bin/ba[s]h (a command named by a pattern)']],
+      ['echo "$1" > /tmp/y; sh /tmp/y*', 'reparse', ['sh /tmp/y* (a file named by a pattern)']],
+      ['echo "$1" > /tmp/y; sh /tmp/[y]', 'reparse', ['sh /tmp/[y] (a file named by a pattern)']],
+      ['echo "$1" > /tmp/y; . \'/tmp/y\'*', 'reparse', [". '/tmp/y'* (a file named by a pattern)"]],
+      ['{eval,:} "$1"', 'reparse', ['{eval,:} (a command named by a pattern)']],
+      ['e{v,}al "$1"', 'reparse', ['e{v,}al (a command named by a pattern)']],
+      ['{sh,-c} "$1"', 'reparse', ['{sh,-c} (a command named by a pattern)']],
+      ['/usr/bin/{bash,} -c "$1"', 'reparse', ['/usr/bin/{bash,} (a command named by a pattern)']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
@@ -488,6 +499,9 @@ describe('shell-words: what a shell command does with incident data', function (
       'cd /opt/fix; sh ./run.sh "$1" | tee -a /var/log/fix.log',
       'sh /dev/null; restart "$1" < /dev/null',
       'retry() { for i in 1 2 3; do "$@" && return; sleep 1; done; }; retry systemctl restart "$1"',
+      'rm -f /tmp/x*; restart "$1"',
+      "find /tmp -name '*.log' -delete; restart \"$1\"",
+      '[ "$1" = x ] && [[ "$1" == x ]] && restart "$1"',
     ];
     for (const command of accepted) {
       it(`${JSON.stringify(command)} → accepted`, function () {
