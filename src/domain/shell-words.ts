@@ -1055,15 +1055,16 @@ class Reader {
   }
 
   /** A file run as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused at the end when the command writes it. */
-  private runsFile(w: Word | undefined, text: string): void {
+  private runsFile(w: Word | undefined, text: string, asCommand = false): void {
     if (w?.literal === undefined || w.literal === '') return;
     if (patternWord(w.raw)) {
       // `sh /tmp/y*`, `. /tmp/[y]`: whichever file the pattern matches, one the command may have written.
       this.add('reparse', `${text} (a file named by a pattern)`);
       return;
     }
-    if (!w.literal.includes('/')) {
-      // A bare name runs from PATH: a file written there under that name.
+    if (asCommand && !w.literal.includes('/')) {
+      // A bare command name runs from PATH: a file written there under that name. A script's name given to
+      // sh, ., source or an interpreter (`sh x.sh`) is a path relative to the current folder.
       this.shared.runs.push({ path: w.literal, text, bare: true });
       return;
     }
@@ -1228,7 +1229,7 @@ class Reader {
       if (target !== undefined && (target.literal === undefined || !target.literal.startsWith('/') || /^\/((dev|proc)(\/|$)|$)/.test(normalise(target.literal)))) this.shared.cdAway = true;
     }
     // A file run by its path, or by its name from a folder of PATH the command wrote it to.
-    if (name !== undefined && !RESERVED.has(name)) this.runsFile(words[i], name);
+    if (name !== undefined && !RESERVED.has(name)) this.runsFile(words[i], name, true);
     // A program read from stdin or a descriptor. A here-document without expansions read by a shell is a
     // command text; a descriptor the command inherits (from a group, a function, `exec`, `eval`, an `sh -c`
     // string, `<&3`, `/dev/fd/3`) may hold what the command fed anywhere else.

@@ -448,6 +448,12 @@ describe('shell-words: what a shell command does with incident data', function (
       ['e{v,}al "$1"', 'reparse', ['e{v,}al (a command named by a pattern)']],
       ['{sh,-c} "$1"', 'reparse', ['{sh,-c} (a command named by a pattern)']],
       ['/usr/bin/{bash,} -c "$1"', 'reparse', ['/usr/bin/{bash,} (a command named by a pattern)']],
+      // A script written, then run by a name without a slash: a path relative to the current folder.
+      ['echo "$1" > x.sh; bash x.sh', 'reparse', ['bash x.sh runs a file the command writes']],
+      ['echo "$1" > x.sh; sh x.sh', 'reparse', ['sh x.sh runs a file the command writes']],
+      ['echo "$1" > x.sh; . x.sh', 'reparse', ['. x.sh runs a file the command writes']],
+      ['cd /tmp; echo "$1" > /tmp/x.sh; source x.sh', 'reparse', ['source x.sh runs a file the command writes']],
+      ['echo "$1" > x.py; python3 x.py', 'reparse', ['python3 x.py runs a file the command writes']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
@@ -500,6 +506,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'sh /dev/null; restart "$1" < /dev/null',
       'retry() { for i in 1 2 3; do "$@" && return; sleep 1; done; }; retry systemctl restart "$1"',
       'rm -f /tmp/x*; restart "$1"',
+      'echo ok > x.sh; sh x.sh "$1"; echo "$1" > /tmp/log',
       "find /tmp -name '*.log' -delete; restart \"$1\"",
       '[ "$1" = x ] && [[ "$1" == x ]] && restart "$1"',
     ];
