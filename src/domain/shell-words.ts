@@ -1360,15 +1360,21 @@ class Reader {
     // Where the next -c (or -S) word is, found once for the whole command (not per word: `x sh sh sh …`).
     // `--command=` is read on the raw word: with data joined to it (`su --command="$1"`) it has no literal.
     const isC = (w: Word) => /^-[A-Za-z]*c[A-Za-z]*$/.test(w.literal ?? '') || /^--command(=|$)/.test(w.raw);
-    const isS = (w: Word) => /^(-[A-Za-z]*S|--split-string)/.test(w.raw);
     const nextC: number[] = [];
-    const nextS: number[] = [];
-    for (let k = words.length - 1, c = -1, s = -1; k >= i; k--) {
+    for (let k = words.length - 1, c = -1; k >= i; k--) {
       nextC[k] = c;
-      nextS[k] = s;
       if (isC(words[k]!)) c = k;
-      if (isS(words[k]!)) s = k;
     }
+    /** env's -S / --split-string among its own options and assignments (not the `-sS` of the command it runs), or -1. */
+    const envS = (k: number) => {
+      for (let j = k + 1; j < words.length; j++) {
+        const w = words[j]!;
+        if (/^(-[A-Za-z0-9]*S|--split-string)/.test(w.raw)) return j;
+        if (/^(-u|--unset|-C|--chdir)$/.test(w.literal ?? '')) j++;
+        else if (w.literal === '--' || !(/^-./.test(w.raw) || isAssignment(w))) return -1;
+      }
+      return -1;
+    };
     const isInterpreter = (b: string) => INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b);
     const isCodeOption = (w: Word | undefined) => /^(-[A-Za-z]*[ceE]|--eval|--print)$/.test(w?.literal ?? '') || /^--eval=/.test(w?.raw ?? '');
     const parser = (b: string) => SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || b === 'sed' || b === 'env' || b === 'eval' || b === 'source' || b === '.';
@@ -1428,10 +1434,11 @@ class Reader {
         else this.programFile(operand, b, stdinProgram);
         return;
       }
-      if (b === 'env' && nextS[k] !== -1) {
+      const s = b === 'env' ? envS(k) : -1;
+      if (s !== -1) {
         // env -S / --split-string splits its argument into a command and its words.
-        const opt = words[nextS[k]!]!;
-        const text = /^(-[A-Za-z]*S|--split-string=?)$/.test(opt.raw) ? words[nextS[k]! + 1] : opt;
+        const opt = words[s]!;
+        const text = /^(-[A-Za-z0-9]*S|--split-string=?)$/.test(opt.raw) ? words[s + 1] : opt;
         if (text !== undefined && text.expansions > 0) {
           this.add('reparse', `env ${opt === text ? opt.raw : `${opt.raw} ${text.raw}`}`);
           return;

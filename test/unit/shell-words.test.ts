@@ -231,6 +231,12 @@ describe('shell-words: what a shell command does with incident data', function (
       ["docker exec web sh -c 'restart \"$1\"' _ \"$1\"", 'reparse', []],
       ['env -S "$1"', 'reparse', ['env -S "$1"']],
       ['env -i PATH=/bin restart "$1"', 'reparse', []],
+      ['env -i -u HOME -S "restart $1"', 'reparse', ['env -S "restart $1"']],
+      ['env --split-string="$1"', 'reparse', ['env --split-string="$1"']],
+      // …but a -S of the command env runs is that command's own option (curl -sS).
+      ['env LC_ALL=C curl -sS "https://$1/health"', 'reparse', []],
+      ['env curl -fsS "$1"', 'reparse', []],
+      ['sudo -E env PATH=/usr/bin curl -sS "$1"', 'reparse', []],
       // …stdin named by a path…
       ['source /dev/stdin <<< "$1"', 'reparse', ['data on the stdin of source']],
       ['sh /dev/stdin <<< "$1"', 'reparse', ['data on the stdin of sh']],
