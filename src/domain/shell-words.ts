@@ -1360,11 +1360,21 @@ class Reader {
     // Where the next -c (or -S) word is, found once for the whole command (not per word: `x sh sh sh …`).
     // `--command=` is read on the raw word: with data joined to it (`su --command="$1"`) it has no literal.
     const isC = (w: Word) => /^-[A-Za-z]*c[A-Za-z]*$/.test(w.literal ?? '') || /^--command(=|$)/.test(w.raw);
+    const isInterpreter = (b: string) => INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b);
+    const parser = (b: string) => SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || b === 'sed' || b === 'env' || b === 'eval' || b === 'source' || b === '.';
     const nextC: number[] = [];
     for (let k = words.length - 1, c = -1; k >= i; k--) {
       nextC[k] = c;
       if (isC(words[k]!)) c = k;
     }
+    // Whether a parser follows each word, found once too (`xargs xargs xargs … sh`).
+    const parserAfter: boolean[] = [];
+    for (let k = words.length - 1, seen = false; k >= i; k--) {
+      parserAfter[k] = seen;
+      seen ||= parser(base(words[k]));
+    }
+    // The first xargs reports what it reads; an xargs it runs reads the same stdin.
+    let xargsRead = false;
     /** env's -S / --split-string among its own options and assignments (not the `-sS` of the command it runs), or -1. */
     const envS = (k: number) => {
       for (let j = k + 1; j < words.length; j++) {
@@ -1375,9 +1385,7 @@ class Reader {
       }
       return -1;
     };
-    const isInterpreter = (b: string) => INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b);
     const isCodeOption = (w: Word | undefined) => /^(-[A-Za-z]*[ceE]|--eval|--print)$/.test(w?.literal ?? '') || /^--eval=/.test(w?.raw ?? '');
-    const parser = (b: string) => SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || b === 'sed' || b === 'env' || b === 'eval' || b === 'source' || b === '.';
     for (let k = i; k < words.length; k++) {
       const b = base(words[k]);
       if (words[k]!.expansions > 0) continue;
@@ -1400,12 +1408,19 @@ class Reader {
         if (b === 'xargs' || b === 'parallel') {
           // xargs makes what it reads on stdin its command's arguments: a shell or interpreter there runs them
           // (`echo "$1" | xargs sh -c`). GNU parallel hands its command line to a shell.
-          const wrapsParser = words.slice(k + 1).some((w) => parser(base(w)));
+          const wrapsParser = parserAfter[k]!;
           if (b === 'parallel' && (fromStdin || anyExpansion(words.slice(k + 1)))) this.add('reparse', `parallel ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
           else if (b === 'xargs' && wrapsParser) {
             // Its arguments come from stdin, or from the file after -a.
-            const file = words.findIndex((w, j) => j > k && (t === -1 || j < t) && /^(-a|--arg-file)$/.test(w.literal ?? ''));
-            if (file === -1) stdinProgram(`xargs ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
+            let file = -1;
+            for (let j = k + 1; j < (t === -1 ? words.length : t); j++) if (/^(-a|--arg-file)$/.test(words[j]!.literal ?? '')) {
+              file = j;
+              break;
+            }
+            if (file === -1) {
+              if (!xargsRead) stdinProgram(`xargs ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
+              xargsRead = true;
+            }
             else this.programFile(words[file + 1], 'xargs -a', stdinProgram);
           }
           if (b === 'parallel') return;

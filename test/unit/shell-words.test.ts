@@ -542,6 +542,15 @@ describe('shell-words: what a shell command does with incident data', function (
     assert.deepEqual(unquotedParameters('a\r$1\r'), ['$1']);
   });
 
+  it('reads a long chain of wrappers in one pass (64 KiB of xargs, sudo, env words)', function () {
+    // Quadratic work here (each xargs scanning and printing every word after it) took 9 s and more at this size.
+    this.timeout(5_000);
+    const n = 65536 / 6;
+    assert.deepEqual(shellDataFindings('xargs '.repeat(n)), []);
+    assert.deepEqual(shellDataFindings(`echo "$1" | ${'xargs '.repeat(n)}sh`).map((f) => f.text), ['data on the stdin of xargs xargs xargs xargs xargs xargs xa…', 'data on the stdin of sh']);
+    assert.deepEqual(shellDataFindings(`${'sudo env '.repeat(n / 2)}restart "$1"`), []);
+  });
+
   it('names what it found and how to write it', function () {
     assert.equal(commandDataProblem('restart "$1"'), undefined);
     assert.match(
