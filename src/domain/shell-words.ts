@@ -414,7 +414,7 @@ class Reader {
     };
     const endCommand = () => {
       if (inDoubleBracket) throw new Unreadable('a "[[" without its "]]"');
-      if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0) pipeline.push(cmd);
+      if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0 || cmd.writes.length > 0) pipeline.push(cmd);
       cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0, writes: [] };
       inDoubleBracket = false;
       ioFd = undefined;
@@ -1161,7 +1161,12 @@ class Reader {
       }
       break;
     }
-    if (i >= words.length) return;
+    if (i >= words.length) {
+      // A redirection of a group, a subshell, a loop (`{ echo "$1"; } > f`, `done > f`) or of the shell itself
+      // (`exec > f`): the file gets whatever the commands in it print.
+      for (const w of cmd.writes) if (w.literal !== undefined && w.literal !== '') this.shared.written.add(w.literal);
+      return;
+    }
     const name = words[i]!.literal;
     const args = words.slice(i + 1);
     if (name === 'unset') this.shared.unsets = true;

@@ -460,6 +460,13 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > x.sh; . x.sh', 'reparse', ['. x.sh runs a file the command writes']],
       ['cd /tmp; echo "$1" > /tmp/x.sh; source x.sh', 'reparse', ['source x.sh runs a file the command writes']],
       ['echo "$1" > x.py; python3 x.py', 'reparse', ['python3 x.py runs a file the command writes']],
+      // A file written by the redirection of a group, a subshell, a loop, or of the shell itself (exec).
+      ['{ echo "$1"; } > /tmp/y; sh /tmp/y', 'reparse', ['sh /tmp/y runs a file the command writes']],
+      ['(echo "$1") > /tmp/y; sh /tmp/y', 'reparse', ['sh /tmp/y runs a file the command writes']],
+      ['for i in 1; do echo "$1"; done > /tmp/y; sh /tmp/y', 'reparse', ['sh /tmp/y runs a file the command writes']],
+      ['if true; then echo "$1"; fi >> /tmp/y; . /tmp/y', 'reparse', ['. /tmp/y runs a file the command writes']],
+      ['exec >/tmp/y; echo "$1"; sh /tmp/y', 'reparse', ['sh /tmp/y runs a file the command writes']],
+      ['exec 3>/tmp/y; echo "$1" >&3; bash /tmp/y', 'reparse', ['bash /tmp/y runs a file the command writes']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
@@ -513,6 +520,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'retry() { for i in 1 2 3; do "$@" && return; sleep 1; done; }; retry systemctl restart "$1"',
       'rm -f /tmp/x*; restart "$1"',
       'echo ok > x.sh; sh x.sh "$1"; echo "$1" > /tmp/log',
+      'exec > /var/log/fix.log 2>&1; { restart "$1"; } > /tmp/restart.log; /opt/fix/report.sh',
       "find /tmp -name '*.log' -delete; restart \"$1\"",
       '[ "$1" = x ] && [[ "$1" == x ]] && restart "$1"',
     ];
