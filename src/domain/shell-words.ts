@@ -1249,6 +1249,14 @@ class Reader {
       if (shell) for (const d of cmd.heredocs) if (!d.expands && d.body !== undefined) this.readCommandText(d.body, false);
     };
     const readsStdin = (who: string) => stdinProgram(who, true);
+    // Start-up files a shell runs before its program: `BASH_ENV=/dev/stdin bash -c :`, `ENV=/tmp/y sh -i`,
+    // `bash --rcfile /tmp/y -i` (also behind env, export and wrappers): programs read from that path.
+    words.forEach((w, k) => {
+      const value = /^(?:BASH_ENV|ENV)=(.*)$/s.exec(w.literal ?? '')?.[1] ?? (/^--(rcfile|init-file)$/.test(words[k - 1]?.literal ?? '') ? w.literal : undefined);
+      if (value === undefined || value === '') return;
+      const who = /^(BASH_ENV|ENV)=/.test(w.literal!) ? w.literal!.replace(/=.*/s, '') : words[k - 1]!.literal!;
+      this.programFile({ raw: value, literal: value, expansions: 0 }, who, stdinProgram);
+    });
 
     if (name === 'eval') {
       if (anyExpansion(args)) this.add('reparse', `eval ${args.map((w) => w.raw).join(' ')}`);

@@ -467,6 +467,16 @@ describe('shell-words: what a shell command does with incident data', function (
       ['if true; then echo "$1"; fi >> /tmp/y; . /tmp/y', 'reparse', ['. /tmp/y runs a file the command writes']],
       ['exec >/tmp/y; echo "$1"; sh /tmp/y', 'reparse', ['sh /tmp/y runs a file the command writes']],
       ['exec 3>/tmp/y; echo "$1" >&3; bash /tmp/y', 'reparse', ['bash /tmp/y runs a file the command writes']],
+      // Start-up files a shell reads before its program: BASH_ENV, ENV, --rcfile, --init-file.
+      ['BASH_ENV=/dev/stdin bash -c : <<< "$1"', 'reparse', ['data on the stdin of BASH_ENV']],
+      ['echo "$1" | BASH_ENV=/dev/stdin bash -c true', 'reparse', ['data on the stdin of BASH_ENV']],
+      ['echo "$1" | env BASH_ENV=/dev/stdin bash -c true', 'reparse', ['data on the stdin of BASH_ENV']],
+      ['BASH_ENV=/dev/fd/3 bash -c : 3<<< "$1"', 'reparse', ['BASH_ENV /dev/fd/3 reads a descriptor the command feeds']],
+      ['export BASH_ENV=/dev/stdin; echo "$1" | bash -c :', 'reparse', ['BASH_ENV reads a descriptor the command feeds']],
+      ['echo "$1" >/tmp/y; BASH_ENV=/tmp/y bash -c :', 'reparse', ['BASH_ENV /tmp/y runs a file the command writes']],
+      ['echo "$1" >/tmp/y; ENV=/tmp/y sh -i', 'reparse', ['ENV /tmp/y runs a file the command writes']],
+      ['echo "$1" >/tmp/y; bash --rcfile /tmp/y -i', 'reparse', ['--rcfile /tmp/y runs a file the command writes']],
+      ['echo "$1" >/tmp/y; bash --init-file /tmp/y -i', 'reparse', ['--init-file /tmp/y runs a file the command writes']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
@@ -521,6 +531,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'rm -f /tmp/x*; restart "$1"',
       'echo ok > x.sh; sh x.sh "$1"; echo "$1" > /tmp/log',
       'exec > /var/log/fix.log 2>&1; { restart "$1"; } > /tmp/restart.log; /opt/fix/report.sh',
+      'BASH_ENV=/etc/fix.env bash -c \'restart "$1"\' _ "$1"',
       "find /tmp -name '*.log' -delete; restart \"$1\"",
       '[ "$1" = x ] && [[ "$1" == x ]] && restart "$1"',
     ];
