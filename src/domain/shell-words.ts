@@ -258,6 +258,8 @@ interface Shared {
   inherits: string[];
   /** Paths of the files the command writes with content that is not literal text (`echo "$1" > /tmp/f`). */
   written: Written;
+  /** Names of links the command makes to a descriptor's path (`ln -s /dev/stdin /tmp/s`): descriptors too. */
+  fdLinks: Set<string>;
   /** Files the command runs as code (`sh f`, `. f`, `./f`, `awk -f f`, `sh < f`): refused when the command writes one ({@link Written}). */
   runs: { path: string; text: string; bare?: boolean }[];
   /** Functions that run their arguments as a command (`retry() { "$@"; }`), with the argument that names it. */
@@ -1046,6 +1048,7 @@ class Reader {
    * command also changes to a folder the check cannot place.
    */
   private descriptor(path: string, text: string): boolean {
+    if (path.split('/').some((c) => c !== '' && this.shared.fdLinks.has(c))) return true;
     if (!path.startsWith('/')) {
       if (path !== '') this.shared.relative.push(text);
       return false;
@@ -1201,6 +1204,12 @@ class Reader {
       const args = words.slice(at + 1);
       const operands = args.filter((w) => !(w.literal ?? '').startsWith('-')).map((w) => (w.literal === undefined ? w : { ...w, raw: w.raw.replace(/^(if|of)=/, ''), literal: w.literal.replace(/^(if|of)=/, '') }));
       if (name === 'tee') operands.forEach(write);
+      // `ln -s /dev/stdin /tmp/s`: the link's name is then a descriptor's path.
+      const target = operands.slice(0, -1).find((w) => w.literal?.startsWith('/') && FD_PATH.test(normalise(w.literal)) && normalise(w.literal) !== '/dev/null');
+      if (name === 'ln' && target !== undefined && operands.length >= 2) {
+        const link = operands[operands.length - 1]!.literal;
+        if (link !== undefined) this.shared.fdLinks.add(lastComponent(link));
+      }
       // A copy of a file the command wrote, or of data: `cp /tmp/a /tmp/b.sh`, `curl -o f "$1"`.
       if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (anyExpansion(args) || fromStdin || operands.some((w) => w.literal !== undefined && written.has(w.literal)))) {
         operands.forEach(write);
@@ -1707,7 +1716,7 @@ function checkShellNumbers(shared: Shared): void {
 export function shellDataFindings(command: string): ShellFinding[] {
   const findings: ShellFinding[] = [];
   try {
-    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: new Written(), runs: [], cdAway: false, relative: [], runners: new Map(), shifts: new Set(), calls: [] };
+    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: new Written(), fdLinks: new Set(), runs: [], cdAway: false, relative: [], runners: new Map(), shifts: new Set(), calls: [] };
     new Reader(command, shared, 0).readAll();
     checkShellNumbers(shared);
     const add = (f: ShellFinding) => {

@@ -477,6 +477,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" >/tmp/y; ENV=/tmp/y sh -i', 'reparse', ['ENV /tmp/y runs a file the command writes']],
       ['echo "$1" >/tmp/y; bash --rcfile /tmp/y -i', 'reparse', ['--rcfile /tmp/y runs a file the command writes']],
       ['echo "$1" >/tmp/y; bash --init-file /tmp/y -i', 'reparse', ['--init-file /tmp/y runs a file the command writes']],
+      // A link the command makes to a descriptor's path is that descriptor.
+      ['ln -s /dev/stdin /tmp/s; echo "$1" | . /tmp/s', 'reparse', ['. /tmp/s reads a descriptor the command feeds']],
+      ['ln -sf /dev/fd /tmp/d; sh /tmp/d/3 3<<< "$1"', 'reparse', ['sh /tmp/d/3 reads a descriptor the command feeds']],
+      ['ln -s /proc/self/fd/0 s; sh s <<< "$1"', 'reparse', ['sh s reads a descriptor the command feeds']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
@@ -532,6 +536,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'echo ok > x.sh; sh x.sh "$1"; echo "$1" > /tmp/log',
       'exec > /var/log/fix.log 2>&1; { restart "$1"; } > /tmp/restart.log; /opt/fix/report.sh',
       'BASH_ENV=/etc/fix.env bash -c \'restart "$1"\' _ "$1"',
+      'ln -s /opt/fix/run.sh /tmp/r; sh /tmp/r "$1"; ln -s /dev/null /tmp/n; . /tmp/n',
       "find /tmp -name '*.log' -delete; restart \"$1\"",
       '[ "$1" = x ] && [[ "$1" == x ]] && restart "$1"',
     ];
