@@ -1135,6 +1135,8 @@ class Reader {
       return;
     }
     if (cmd.pattern) return;
+    // bash runs command_not_found_handle with any command it cannot find and its arguments (`nosuch eval "$1"`).
+    if (cmd.fn === 'command_not_found_handle') this.add('reparse', 'command_not_found_handle (runs every command not found)');
     const { words } = cmd;
     let i = 0;
     for (;;) {

@@ -481,6 +481,9 @@ describe('shell-words: what a shell command does with incident data', function (
       ['ln -s /dev/stdin /tmp/s; echo "$1" | . /tmp/s', 'reparse', ['. /tmp/s reads a descriptor the command feeds']],
       ['ln -sf /dev/fd /tmp/d; sh /tmp/d/3 3<<< "$1"', 'reparse', ['sh /tmp/d/3 reads a descriptor the command feeds']],
       ['ln -s /proc/self/fd/0 s; sh s <<< "$1"', 'reparse', ['sh s reads a descriptor the command feeds']],
+      // bash's hook for a command not found runs whatever the command names.
+      ['command_not_found_handle() { shift; "$@"; }; nosuch eval "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
+      ['function command_not_found_handle { echo "$1"; }; restart "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
