@@ -1413,6 +1413,11 @@ class Reader {
     for (let k = i; k < words.length; k++) {
       const b = base(words[k]);
       if (words[k]!.expansions > 0) continue;
+      // A shell named anywhere by a pattern, followed by -c and data (`docker exec web /bin/ba[s]h -c "$1"`).
+      if (k > i && nextC[k] !== -1 && patternWord(words[k]!.raw) && anyExpansion(words.slice(nextC[k]!))) {
+        this.add('reparse', `${words[k]!.raw} (a command named by a pattern)`);
+        return;
+      }
       // An interpreter followed by its code option behind a command the check does not know (`foo python3 -c …`).
       if (!asCommand(k) && !((SHELLS.has(b) || C_RUNNERS.has(b)) && nextC[k] !== -1) && !(isInterpreter(b) && isCodeOption(words[k + 1]))) continue;
       const tail = WRAPPER_TAILS[b];
