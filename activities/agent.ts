@@ -40,8 +40,8 @@ export interface AgentScriptInput {
 }
 
 /**
- * Refuses a task whose team this agent does not serve (SELFHEAL_AGENT_TEAMS): non-retryable, naming only
- * the task's own team, which its dispatcher already knows. Exported for the agent's tests.
+ * Refuses a task whose team this agent does not serve (SELFHEAL_AGENT_TEAMS): non-retryable, naming no team:
+ * the refusal is kept on the action run, and an incident's action runs are read by every team. Exported for the agent's tests.
  */
 export function checkAgentTeam(teams: readonly string[] | undefined, team: string | undefined, script: string): void {
   if (teams === undefined) return;
@@ -49,7 +49,7 @@ export function checkAgentTeam(teams: readonly string[] | undefined, team: strin
     throw ApplicationFailure.nonRetryable(`${script} was not run: the task names no team, and this Doctor agent runs only the tasks of the teams its SELFHEAL_AGENT_TEAMS lists`, 'AgentTeamRefusedError');
   }
   if (!teams.includes(team)) {
-    throw ApplicationFailure.nonRetryable(`${script} was not run: this Doctor agent does not serve team ${team} (its SELFHEAL_AGENT_TEAMS, set on its host, does not list it)`, 'AgentTeamRefusedError');
+    throw ApplicationFailure.nonRetryable(`${script} was not run: this Doctor agent does not serve the team the task was sent for (its SELFHEAL_AGENT_TEAMS, set on its host, does not list it)`, 'AgentTeamRefusedError');
   }
 }
 

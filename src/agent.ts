@@ -19,8 +19,22 @@ export class AgentStartError extends Error {}
  * shows.
  */
 export function agentIdentity(environment: string, teams: readonly string[] | undefined): string {
-  return `doctor-agent@${environment} teams=${teams === undefined ? '*' : teams.join(',')}`;
+  // Temporal refuses a poll whose identity is over 1,000 characters (its frontend's id length limit), and
+  // 100 names of 63 are allowed: the list is cut, saying how many more, so the agent always polls.
+  const all = teams === undefined ? '*' : teams.join(',');
+  const head = `doctor-agent@${environment} teams=`;
+  if (head.length + all.length <= MAX_IDENTITY) return head + all;
+  const shown: string[] = [];
+  for (const t of teams!) {
+    const more = `,…(+${teams!.length - shown.length - 1})`;
+    if (head.length + [...shown, t].join(',').length + more.length > MAX_IDENTITY) break;
+    shown.push(t);
+  }
+  return `${head}${shown.join(',')},…(+${teams!.length - shown.length})`;
 }
+
+/** Longest identity the agent gives Temporal: under its 1,000-character id limit, with room for the environment. */
+const MAX_IDENTITY = 600;
 
 /** Build the agent's worker: activities only (no workflows), on `selfheal-agent-<environment>`. */
 export async function buildAgentWorker(opts: { config: Config; connection: NativeConnection; environment: string; scriptsDir: string; identity?: string }): Promise<Worker> {

@@ -90,7 +90,7 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
   it("refuses a fix dispatched for team payments: the action fails saying so, and the script never ran on the host", async function () {
     const run = await fixFor('payments', paymentsService);
     assert.equal(run.status, 'failed');
-    assert.match(run.error ?? '', /payments-fix\.sh was not run: this Doctor agent does not serve team payments \(its SELFHEAL_AGENT_TEAMS, set on its host, does not list it\)/);
+    assert.match(run.error ?? '', /payments-fix\.sh was not run: this Doctor agent does not serve the team the task was sent for \(its SELFHEAL_AGENT_TEAMS, set on its host, does not list it\)/);
     assert.doesNotMatch(run.error ?? '', /ops/, 'the refusal does not say which teams the agent serves');
     assert.equal(await exists(marker('payments')), false, 'the payments script left no trace on the host');
   });
@@ -98,10 +98,10 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
   it("refuses a job target and the health check dispatched for team payments: nothing ran on the host", async function () {
     const target = await jobFor('payments', 'payments-fix.sh');
     assert.equal(target.status, 'failed');
-    assert.match(target.error ?? '', /payments-fix\.sh was not run: this Doctor agent does not serve team payments/);
+    assert.match(target.error ?? '', /payments-fix\.sh was not run: this Doctor agent does not serve the team the task was sent for/);
     const checked = await check();
     assert.equal(checked.healthy, false);
-    assert.match(checked.check?.error ?? '', /^AgentTeamRefusedError: health-check\.sh was not run: this Doctor agent does not serve team payments/);
+    assert.match(checked.check?.error ?? '', /^AgentTeamRefusedError: health-check\.sh was not run: this Doctor agent does not serve the team the task was sent for/);
     assert.equal(await exists(marker('payments')), false, 'the payments script left no trace on the host');
     assert.equal(await exists(marker('check')), false, 'the health check did not run');
   });

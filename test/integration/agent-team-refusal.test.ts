@@ -30,7 +30,7 @@ describe('Doctor agent: the team of each task (SELFHEAL_AGENT_TEAMS)', function 
   const refused = (message: string) => (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable && err.type === 'AgentTeamRefusedError' && err.message === message;
 
   it("refuses another team's task, not retried, naming only that team; the script never starts", async function () {
-    await assert.rejects(run(['ops', 'db'], 'payments'), refused('touch.sh was not run: this Doctor agent does not serve team payments (its SELFHEAL_AGENT_TEAMS, set on its host, does not list it)'));
+    await assert.rejects(run(['ops', 'db'], 'payments'), refused('touch.sh was not run: this Doctor agent does not serve the team the task was sent for (its SELFHEAL_AGENT_TEAMS, set on its host, does not list it)'));
     assert.equal(await exists(ran()), false);
   });
 
