@@ -1262,7 +1262,11 @@ class Reader {
     const readsStdin = (who: string) => stdinProgram(who, true);
     // Start-up files a shell runs before its program: `BASH_ENV=/dev/stdin bash -c :`, `ENV=/tmp/y sh -i`,
     // `bash --rcfile /tmp/y -i` (also behind env, export and wrappers): programs read from that path.
+    // ENV is read by interactive shells only (`sh -i`; bash reads BASH_ENV otherwise), and is everyday
+    // deployment wording (`ENV=prod ./run.sh "$1" | logger`): counted when exported or beside an -i.
+    const interactive = name === 'export' || words.some((x) => /^-[A-Za-z]*i[A-Za-z]*$/.test(x.literal ?? ''));
     words.forEach((w, k) => {
+      if (/^ENV=/.test(w.literal ?? '') && !interactive) return;
       const value = /^(?:BASH_ENV|ENV)=(.*)$/s.exec(w.literal ?? '')?.[1] ?? (/^--(rcfile|init-file)$/.test(words[k - 1]?.literal ?? '') ? w.literal : undefined);
       if (value === undefined || value === '') return;
       const who = /^(BASH_ENV|ENV)=/.test(w.literal!) ? w.literal!.replace(/=.*/s, '') : words[k - 1]!.literal!;
@@ -1391,6 +1395,12 @@ class Reader {
       nextC[k] = c;
       if (isC(words[k]!)) c = k;
     }
+    // Whether any word from each on carries an expansion, found once (a long command of pattern words).
+    const expansionFrom: boolean[] = [];
+    for (let k = words.length - 1, seen = false; k >= i; k--) {
+      seen ||= words[k]!.expansions > 0;
+      expansionFrom[k] = seen;
+    }
     // Whether a parser follows each word, found once too (`xargs xargs xargs … sh`).
     const parserAfter: boolean[] = [];
     for (let k = words.length - 1, seen = false; k >= i; k--) {
@@ -1413,8 +1423,9 @@ class Reader {
     for (let k = i; k < words.length; k++) {
       const b = base(words[k]);
       if (words[k]!.expansions > 0) continue;
-      // A shell named anywhere by a pattern, followed by -c and data (`docker exec web /bin/ba[s]h -c "$1"`).
-      if (k > i && nextC[k] !== -1 && patternWord(words[k]!.raw) && anyExpansion(words.slice(nextC[k]!))) {
+      // A shell named anywhere by a pattern, followed by -c and data (`docker exec web /bin/ba[s]h -c "$1"`);
+      // an option holding a pattern names no command (`tar --exclude=*.tmp -czf "$1.tgz"`).
+      if (k > i && nextC[k] !== -1 && !words[k]!.raw.startsWith('-') && patternWord(words[k]!.raw) && expansionFrom[nextC[k]!] === true) {
         this.add('reparse', `${words[k]!.raw} (a command named by a pattern)`);
         return;
       }

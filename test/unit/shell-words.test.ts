@@ -544,6 +544,12 @@ describe('shell-words: what a shell command does with incident data', function (
       'ln -s /opt/fix/run.sh /tmp/r; sh /tmp/r "$1"; ln -s /dev/null /tmp/n; . /tmp/n',
       "find /tmp -name '*.log' -delete; restart \"$1\"",
       '[ "$1" = x ] && [[ "$1" == x ]] && restart "$1"',
+      // A pattern in an option names no command, and ENV is everyday deployment wording (a reviewer's rows).
+      'tar --exclude=*.tmp -czf "/backup/$1.tgz" /data',
+      'grep --include=*.log -rc "$1" /var/log',
+      'cd app && ENV=prod ./run.sh "$1" | logger -t app',
+      'ENV=prod /opt/app/restart.sh "$1" 2>&1 | logger; cd releases',
+      'ENV=production /opt/app/deploy.sh "$1" > /var/log/production',
     ];
     for (const command of accepted) {
       it(`${JSON.stringify(command)} → accepted`, function () {
