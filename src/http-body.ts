@@ -48,7 +48,9 @@ export function redirectTarget(location: string | null, base: string, own?: { or
   // A caller whose own address is a secret (a Slack hook) names a Location on that host in words instead.
   const from = own === undefined ? null : URL.parse(base);
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  const named = from && url.origin === from.origin ? own!.origin : from && url.hostname === from.hostname ? `${own!.host} (${url.protocol.slice(0, -1)}, port ${port})` : `"${origin}"`;
+  // `relay.internal.` is `relay.internal` (DNS's root dot): the same host, not to be spelled out.
+  const host = (u: URL) => u.hostname.replace(/\.$/, '');
+  const named = from && url.origin === from.origin ? own!.origin : from && host(url) === host(from) ? `${own!.host} (${url.protocol.slice(0, -1)}, port ${port})` : `"${origin}"`;
   return `${named}${withheld ? ' (path withheld)' : ''}`;
 }
 

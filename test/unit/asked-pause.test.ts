@@ -164,6 +164,16 @@ describe('asked pauses and redirect targets', () => {
       assert.equal(redirectTarget(null, 'https://jira.corp/'), '(no Location)');
     });
 
+    it("with words for its own host, never spells out the caller's host: not on another scheme or port, nor written with DNS's root dot", () => {
+      const own = { origin: 'its own origin', host: 'its own host' };
+      const hook = 'http://relay.internal/services/T/B/secret';
+      assert.equal(redirectTarget('/services/T/B/new', hook, own), 'its own origin (path withheld)');
+      assert.equal(redirectTarget('https://relay.internal/services/T/B/new', hook, own), 'its own host (https, port 443) (path withheld)');
+      assert.equal(redirectTarget('https://relay.internal./services/T/B/new', hook, own), 'its own host (https, port 443) (path withheld)');
+      assert.equal(redirectTarget('http://relay.internal.:8080/', 'http://relay.internal./x', own), 'its own host (http, port 8080)');
+      assert.equal(redirectTarget('https://sso.corp/login', hook, own), '"https://sso.corp" (path withheld)');
+    });
+
     it("the executors' and PagerDuty's errors keep nothing of the path or query", async () => {
       const peer = await startHttpPeer([
         { method: 'POST', path: /.*/, handle: () => ({ status: 302, headers: { location: EVIL }, text: '' }) },
