@@ -87,11 +87,16 @@ export interface OidcClient {
  */
 const providerCalls = new AsyncLocalStorage<{ asked: boolean }>();
 
-/** A fetch that refuses answers over MAX_BODY_BYTES (openid-client adds the timeout). */
+/**
+ * A fetch that refuses answers over MAX_BODY_BYTES (openid-client adds the timeout) and never follows a
+ * redirect: the provider's answer is taken as it is (a 3xx fails the call), so its discovery document or key
+ * set cannot send the API to another address (an internal one) or round a loop. openid-client asks for
+ * `redirect: 'manual'` itself; it is set here too, so that no version of it can change that.
+ */
 const boundedFetch: oidc.CustomFetch = async (url, options) => {
   const call = providerCalls.getStore();
   if (call) call.asked = true;
-  const res = await fetch(url, options as RequestInit);
+  const res = await fetch(url, { ...(options as RequestInit), redirect: 'manual' });
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
