@@ -124,7 +124,8 @@ const WRAPPERS = new Set([
 const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignments?: boolean; none?: string[] }> = {
   sudo: { args: ['-u', '-g', '-h', '-p', '-C', '-D', '-r', '-t', '-T', '-U', '-R', '--user', '--group', '--host', '--prompt', '--close-from', '--chdir', '--role', '--type', '--command-timeout', '--other-user', '--chroot'], assignments: true, none: ['-l', '-v', '-k', '-K', '-e', '--list', '--validate', '--edit'] },
   doas: { args: ['-u', '-C'] },
-  env: { args: ['-u', '-C', '--unset', '--chdir', '-S', '--split-string'], assignments: true },
+  // GNU env's -a/--argv0 (coreutils 9.5), FreeBSD's -P, -L and -U take a value too.
+  env: { args: ['-u', '-C', '-a', '-P', '-L', '-U', '--unset', '--chdir', '--argv0', '-S', '--split-string'], assignments: true },
   nice: { args: ['-n', '--adjustment'] },
   nohup: { args: [] },
   timeout: { args: ['-s', '-k', '--signal', '--kill-after'], operands: 1 },
@@ -1168,8 +1169,12 @@ class Reader {
     }
     if (i >= words.length) {
       // A redirection of a group, a subshell, a loop (`{ echo "$1"; } > f`, `done > f`) or of the shell itself
-      // (`exec > f`): the file gets whatever the commands in it print.
-      for (const w of cmd.writes) if (w.literal !== undefined && w.literal !== '') this.shared.written.add(w.literal);
+      // (`exec > f`): the file gets whatever the commands in it print. A path built from data counts by its
+      // literal last component, as for any command (`{ echo "$1"; } > "$HOME/x.sh"; cd; sh x.sh`).
+      for (const w of cmd.writes) {
+        const path = writtenName(w);
+        if (path !== undefined) this.shared.written.add(path);
+      }
       return;
     }
     const name = words[i]!.literal;
@@ -1197,8 +1202,8 @@ class Reader {
     const written = this.shared.written;
     const write = (w: Word) => {
       // A path built from data (`"$HOME/x.sh"`): its literal last component, when it has one.
-      const path = w.literal ?? w.raw.replace(/["']/g, '').replace(/^.*\//s, '');
-      if (path !== '' && !/[$`{}]/.test(path)) written.add(w.literal !== undefined ? path : lastComponent(path));
+      const path = writtenName(w);
+      if (path !== undefined) written.add(path);
     };
     if (!literalWriter) {
       cmd.writes.forEach(write);
@@ -1206,12 +1211,8 @@ class Reader {
       const args = words.slice(at + 1);
       const operands = args.filter((w) => !(w.literal ?? '').startsWith('-')).map((w) => (w.literal === undefined ? w : { ...w, raw: w.raw.replace(/^(if|of)=/, ''), literal: w.literal.replace(/^(if|of)=/, '') }));
       if (name === 'tee') operands.forEach(write);
-      // `ln -s /dev/stdin /tmp/s`: the link's name is then a descriptor's path.
-      const target = operands.slice(0, -1).find((w) => w.literal?.startsWith('/') && FD_PATH.test(normalise(w.literal)) && normalise(w.literal) !== '/dev/null');
-      if (name === 'ln' && target !== undefined && operands.length >= 2) {
-        const link = operands[operands.length - 1]!.literal;
-        if (link !== undefined) this.shared.fdLinks.add(lastComponent(link));
-      }
+      // `ln -s /dev/stdin /tmp/s`, `ln -s -t /tmp /dev/stdin`, `ln -s /dev/stdin` (./stdin), `cp -s …`: the link's name is then a descriptor's path.
+      if (name === 'ln' || name === 'cp') for (const link of descriptorLinks(args, name === 'cp')) this.shared.fdLinks.add(link);
       // A copy of a file the command wrote, or of data: `cp /tmp/a /tmp/b.sh`, `curl -o f "$1"`.
       if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (anyExpansion(args) || fromStdin || operands.some((w) => w.literal !== undefined && written.has(w.literal)))) {
         operands.forEach(write);
@@ -1409,15 +1410,26 @@ class Reader {
     }
     // The first xargs reports what it reads; an xargs it runs reads the same stdin.
     let xargsRead = false;
-    /** env's -S / --split-string among its own options and assignments (not the `-sS` of the command it runs), or -1. */
-    const envS = (k: number) => {
+    /**
+     * env's -S / --split-string among its own options and assignments (not the `-sS` of the command it runs),
+     * read as getopt reads them: the value of `-a x`, `-u NAME`, `-C DIR` is skipped (`env -a x -S "…$1"`), a
+     * cluster ends at the letter taking a value (`-iS "…"`, but `-aS` names argv0 S), and a long option may be
+     * cut short (`--split="…"`). Its option word, its string (undefined when missing; `joined` to the option word or
+     * not), and the index of the word after the string.
+     */
+    const envS = (k: number): { opt: Word; text: Word | undefined; joined: boolean; after: number } | undefined => {
+      const spec = optionSpec(WRAPPER_TAILS.env!.args);
       for (let j = k + 1; j < words.length; j++) {
         const w = words[j]!;
-        if (/^(-[A-Za-z0-9]*S|--split-string)/.test(w.raw)) return j;
-        if (/^(-u|--unset|-C|--chdir)$/.test(w.literal ?? '')) j++;
-        else if (w.literal === '--' || !(/^-./.test(w.raw) || isAssignment(w))) return -1;
+        if (w.literal === '--') return undefined;
+        if (/^-./.test(w.raw)) {
+          const o = readOption(words, j, spec);
+          const split = o.values.find((v) => v.name === '-S' || v.name === '--split-string');
+          if (split !== undefined) return { opt: w, text: split.value, joined: split.joined, after: o.end + 1 };
+          j = o.end;
+        } else if (!isAssignment(w)) return undefined;
       }
-      return -1;
+      return undefined;
     };
     const isCodeOption = (w: Word | undefined) => /^(-[A-Za-z]*[ceE]|--eval|--print)$/.test(w?.literal ?? '') || /^--eval=/.test(w?.raw ?? '');
     for (let k = i; k < words.length; k++) {
@@ -1431,6 +1443,31 @@ class Reader {
       }
       // An interpreter followed by its code option behind a command the check does not know (`foo python3 -c …`).
       if (!asCommand(k) && !((SHELLS.has(b) || C_RUNNERS.has(b)) && nextC[k] !== -1) && !(isInterpreter(b) && isCodeOption(words[k + 1]))) continue;
+      const s = b === 'env' ? envS(k) : undefined;
+      if (s?.text !== undefined) {
+        // env -S / --split-string splits its argument into a command and its words, the words after it added
+        // (so the word after the string is no command of env's: `env -S 'restart --quiet' "$1"`).
+        const { opt, text } = s;
+        const shown = `env ${s.joined ? opt.raw : `${opt.raw} ${text.raw}`}`;
+        if (text.expansions > 0) {
+          this.add('reparse', shown);
+          return;
+        }
+        // It expands ${NAME} from the environment (`env -S 'sh -c ${SELFHEAL_PARAM_X}'`), and its own `#`
+        // comments and `\c` are not the shell's: refused rather than read.
+        if (text.literal!.includes('$')) {
+          this.add('reparse', `${shown} (env expands \${…} itself)`);
+          return;
+        }
+        if (/#|\\c/.test(text.literal!)) {
+          this.add('reparse', `${shown} (env reads # and \\c itself)`);
+          return;
+        }
+        // A literal string: the command it makes with the words after it is read as one (`env -S 'sh -c' 'eval "$1"' _ "$1"`);
+        // `\_` is env's space.
+        this.readCommandText(['env', text.literal!.replace(/\\_/g, ' '), ...words.slice(s.after).map((w) => w.raw)].join(' '));
+        return;
+      }
       const tail = WRAPPER_TAILS[b];
       if (tail !== undefined && words[k]!.raw === words[k]!.literal) {
         const t = this.wrapperCommand(words, k, tail);
@@ -1488,16 +1525,6 @@ class Reader {
         if (operand === undefined) stdinProgram(b);
         else this.programFile(operand, b, stdinProgram);
         return;
-      }
-      const s = b === 'env' ? envS(k) : -1;
-      if (s !== -1) {
-        // env -S / --split-string splits its argument into a command and its words.
-        const opt = words[s]!;
-        const text = /^(-[A-Za-z0-9]*S|--split-string=?)$/.test(opt.raw) ? words[s + 1] : opt;
-        if (text !== undefined && text.expansions > 0) {
-          this.add('reparse', `env ${opt === text ? opt.raw : `${opt.raw} ${text.raw}`}`);
-          return;
-        }
       }
       if (!(SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b) || AWKS.has(b) || b === 'sed')) continue;
       const rest = words.slice(k + 1);
@@ -1682,6 +1709,120 @@ function normalise(path: string): string {
 /** `name=…`, `name+=…`, `name[sub]=…`. */
 function isAssignment(w: Word): boolean {
   return /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(w.raw);
+}
+
+/** Letters and long options taking a value, from a list like `['-u', '--user']`. */
+interface OptionSpec {
+  short: string;
+  long: readonly string[];
+}
+
+/** Keyed by the list itself: call it only with lists that live as long as the module (WRAPPER_TAILS', the constants below). */
+const optionSpecs = new Map<readonly string[], OptionSpec>();
+
+function optionSpec(args: readonly string[]): OptionSpec {
+  let spec = optionSpecs.get(args);
+  if (spec === undefined) {
+    spec = { short: args.filter((a) => /^-[^-]$/.test(a)).map((a) => a[1]).join(''), long: args.filter((a) => a.startsWith('--')) };
+    optionSpecs.set(args, spec);
+  }
+  return spec;
+}
+
+/** The part of a word from character `at` on (of its literal when it has one). */
+function wordFrom(w: Word, at: number): Word {
+  return w.literal !== undefined ? { raw: w.literal.slice(at), literal: w.literal.slice(at), expansions: 0 } : { raw: w.raw.slice(at), literal: undefined, expansions: w.expansions };
+}
+
+/**
+ * One getopt-style option word at `words[j]`, read as getopt reads it: `-abc` is three options, and the first
+ * letter of `spec.short` among them takes the rest of the word or the next word as its value (`sudo -Eu root`,
+ * `timeout -vs KILL`, `exec -ca x`); `--name=value` and `--name value` for the long options of `spec.long`,
+ * whose unique prefix names them too (`env --split=…`, `timeout --sig KILL`: getopt_long accepts it). Returns
+ * the index of the option's last word, the options named (`-a`, `--user`) and the values taken.
+ */
+function readOption(words: Word[], j: number, spec: OptionSpec): { end: number; names: string[]; values: { name: string; value: Word | undefined; joined: boolean }[] } {
+  const w = words[j]!;
+  const text = w.literal ?? w.raw;
+  const names: string[] = [];
+  const values: { name: string; value: Word | undefined; joined: boolean }[] = [];
+  if (text.startsWith('--')) {
+    const eq = text.indexOf('=');
+    const given = eq === -1 ? text : text.slice(0, eq);
+    const matches = spec.long.filter((o) => o.startsWith(given));
+    const name = spec.long.includes(given) ? given : given.length > 2 && matches.length > 0 ? matches[0]! : undefined;
+    names.push(name ?? given);
+    if (name === undefined) return { end: j, names, values };
+    if (eq !== -1) {
+      values.push({ name, value: wordFrom(w, eq + 1), joined: true });
+      return { end: j, names, values };
+    }
+    values.push({ name, value: words[j + 1], joined: false });
+    return { end: j + 1, names, values };
+  }
+  for (let c = 1; c < text.length; c++) {
+    const letter = text[c]!;
+    names.push(`-${letter}`);
+    if (!spec.short.includes(letter)) continue;
+    if (c + 1 < text.length) {
+      values.push({ name: `-${letter}`, value: wordFrom(w, c + 1), joined: true });
+      return { end: j, names, values };
+    }
+    values.push({ name: `-${letter}`, value: words[j + 1], joined: false });
+    return { end: j + 1, names, values };
+  }
+  return { end: j, names, values };
+}
+
+/** A path's last component as written, when data builds the rest (`"$HOME/x.sh"`: `x.sh`), or undefined. */
+function writtenName(w: Word): string | undefined {
+  const path = w.literal ?? w.raw.replace(/["']/g, '').replace(/^.*\//s, '');
+  if (path === '' || /[$`{}]/.test(path)) return undefined;
+  return w.literal !== undefined ? path : lastComponent(path);
+}
+
+/** Options of `ln` and `cp` that take a value. */
+const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);
+
+/**
+ * The names of the links `ln` (or `cp -s`) makes to a descriptor's path (`/dev/stdin`, `/dev/fd/3`): the last
+ * operand (`ln -s /dev/stdin /tmp/s`), and the descriptor's own last component for a link made inside a
+ * folder, which `-t DIR` (`ln -s -t /tmp /dev/stdin` makes /tmp/stdin), a single operand (`ln -s /dev/stdin`
+ * makes ./stdin) or a last operand that is a folder (`ln -s /dev/stdin /tmp`, unless `-T`) does.
+ */
+function descriptorLinks(args: Word[], cp: boolean): string[] {
+  const operands: Word[] = [];
+  let folder = false;
+  let noFolder = false;
+  let symbolic = false;
+  for (let j = 0, options = true; j < args.length; j++) {
+    const w = args[j]!;
+    if (options && w.literal === '--') {
+      options = false;
+      continue;
+    }
+    if (options && /^-./.test(w.raw)) {
+      const o = readOption(args, j, LINK_OPTIONS);
+      if (o.names.some((n) => n === '-s' || (n.length > 4 && '--symbolic-link'.startsWith(n)))) symbolic = true;
+      if (o.names.some((n) => n === '-T' || (n.length > 4 && '--no-target-directory'.startsWith(n)))) noFolder = true;
+      if (o.values.some((v) => v.name === '-t' || v.name === '--target-directory')) folder = true;
+      j = o.end;
+      continue;
+    }
+    operands.push(w);
+  }
+  if (cp && !symbolic) return [];
+  const isDescriptor = (w: Word) => w.literal !== undefined && w.literal.startsWith('/') && FD_PATH.test(normalise(w.literal)) && normalise(w.literal) !== '/dev/null';
+  const targets = folder || operands.length === 1 ? operands : operands.slice(0, -1);
+  const links = targets.filter(isDescriptor);
+  if (links.length === 0) return [];
+  const names: string[] = [];
+  if (folder || operands.length === 1 || !noFolder) names.push(...links.map((w) => lastComponent(w.literal!)));
+  if (!folder && operands.length >= 2) {
+    const link = writtenName(operands[operands.length - 1]!);
+    if (link !== undefined) names.push(lastComponent(link));
+  }
+  return names;
 }
 
 function programWord(words: Word[], withArg: Set<string>, noProgram: string | undefined): Word | undefined {

@@ -233,6 +233,21 @@ describe('shell-words: what a shell command does with incident data', function (
       ['env -i PATH=/bin restart "$1"', 'reparse', []],
       ['env -i -u HOME -S "restart $1"', 'reparse', ['env -S "restart $1"']],
       ['env --split-string="$1"', 'reparse', ['env --split-string="$1"']],
+      // env's options that take a value are skipped, so the -S string behind them is still read (GNU -a/--argv0,
+      // FreeBSD -P), a cluster ends at its first letter taking a value, and a long option may be cut short.
+      ['env -a x -S "sh -c $1"', 'reparse', ['env -S "sh -c $1"']],
+      ['env --argv0 x --split-string "restart $1"', 'reparse', ['env --split-string "restart $1"']],
+      ['env -P /usr/bin -S "$1"', 'reparse', ['env -S "$1"']],
+      ['env -aS -S "$1"', 'reparse', ['env -S "$1"']],
+      ['env --split="$1"', 'reparse', ['env --split="$1"']],
+      ['env -a x "$1"', 'reparse', ['env "$1" (a command named by data)']],
+      // A literal -S string makes a command with the words after it; env expands ${NAME} in it itself.
+      ["env -S 'sh -c' 'eval \"$1\"' _ \"$1\"", 'reparse', ['eval "$1"']],
+      ["env -S 'sh\\_-c' 'eval \"$1\"' _ \"$1\"", 'reparse', ['eval "$1"']],
+      ["env -S 'sh -c ${X}'", 'reparse', ["env -S 'sh -c ${X}' (env expands ${…} itself)"]],
+      ["env -S 'sh -c #' x", 'reparse', ["env -S 'sh -c #' (env reads # and \\c itself)"]],
+      ["env -S 'restart --quiet' \"$1\"", 'reparse', []],
+      ['env -a restart -C /opt/fix ./restart.sh "$1"', 'reparse', []],
       // …but a -S of the command env runs is that command's own option (curl -sS).
       ['env LC_ALL=C curl -sS "https://$1/health"', 'reparse', []],
       ['env curl -fsS "$1"', 'reparse', []],
@@ -482,6 +497,21 @@ describe('shell-words: what a shell command does with incident data', function (
       ['ln -s /dev/stdin /tmp/s; echo "$1" | . /tmp/s', 'reparse', ['. /tmp/s reads a descriptor the command feeds']],
       ['ln -sf /dev/fd /tmp/d; sh /tmp/d/3 3<<< "$1"', 'reparse', ['sh /tmp/d/3 reads a descriptor the command feeds']],
       ['ln -s /proc/self/fd/0 s; sh s <<< "$1"', 'reparse', ['sh s reads a descriptor the command feeds']],
+      // …made in a folder under the descriptor's own name: -t DIR, a single operand (./stdin), a last operand that is a folder.
+      ['ln -s -t /tmp /dev/stdin; echo "$1" | sh /tmp/stdin', 'reparse', ['sh /tmp/stdin reads a descriptor the command feeds']],
+      ['ln -s --target-directory=/tmp /dev/stdin; . /tmp/stdin <<< "$1"', 'reparse', ['. /tmp/stdin reads a descriptor the command feeds']],
+      ['ln -st /tmp /dev/fd/0; bash /tmp/0 <<< "$1"', 'reparse', ['bash /tmp/0 reads a descriptor the command feeds']],
+      ['ln -s /dev/stdin; echo "$1" | sh stdin', 'reparse', ['sh stdin reads a descriptor the command feeds']],
+      ['ln -s -S .bak /dev/stdin; sh ./stdin <<< "$1"', 'reparse', ['sh ./stdin reads a descriptor the command feeds']],
+      ['ln -s /dev/stdin /tmp; cd /tmp; sh stdin <<< "$1"', 'reparse', ['sh stdin reads a descriptor the command feeds']],
+      ['ln -s /dev/stdin "$HOME/s"; cd; sh s <<< "$1"', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['cp -s /dev/stdin /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      // A group's, a loop's or exec's redirection to a path built from data writes its literal last component.
+      ['{ echo "$1"; } > "$HOME/x.sh"; cd; sh x.sh', 'reparse', ['sh x.sh runs a file the command writes']],
+      ['(printf %s "$1") > "$HOME"/x.sh; . ~/x.sh', 'reparse', ['. ~/x.sh runs a file the command writes']],
+      ['for i in 1; do echo "$1"; done > "$TMPDIR/y"; sh /tmp/y', 'reparse', ['sh /tmp/y runs a file the command writes']],
+      ['exec > "$HOME/fix.sh"; echo "$1"; bash ~/fix.sh', 'reparse', ['bash ~/fix.sh runs a file the command writes']],
+      ['{ echo "$1"; } >> "$HOME/.bashrc"', 'reparse', ['.bashrc is read as code later']],
       // bash's hook for a command not found runs whatever the command names.
       ['command_not_found_handle() { shift; "$@"; }; nosuch eval "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
       ['function command_not_found_handle { echo "$1"; }; restart "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
@@ -550,6 +580,12 @@ describe('shell-words: what a shell command does with incident data', function (
       'cd app && ENV=prod ./run.sh "$1" | logger -t app',
       'ENV=prod /opt/app/restart.sh "$1" 2>&1 | logger; cd releases',
       'ENV=production /opt/app/deploy.sh "$1" > /var/log/production',
+      // Links and redirections like the refused ones above, with nothing of a descriptor or of data run.
+      'ln -sf -t /usr/local/bin /opt/fix/bin/restart; restart "$1" <<< "$1"',
+      'ln -s /opt/fix/stdin.sh; sh stdin.sh "$1" <<< "$1"',
+      'ln -s -t /tmp /dev/null; sh /tmp/null <<< "$1"',
+      'cp -a -t /tmp /opt/fix/stdin; sh /opt/fix/run.sh "$1" <<< "$1"',
+      '{ restart "$1"; } > "$HOME/restart.log"; sh /opt/fix/report.sh',
     ];
     for (const command of accepted) {
       it(`${JSON.stringify(command)} → accepted`, function () {
