@@ -67,7 +67,9 @@
  * It errs towards refusing: `case $1 in` does not split, yet is reported, and so is a shell number named
  * anywhere else or read inside an `sh -c` string or backticks (`sh -c 'sleep $((RANDOM))'`); after a wrapper (`sudo`,
  * `timeout`, `find`…) any word naming a shell or ssh is taken for the command (`timeout 5 grep ssh "$1"`),
- * the options of `command`, `exec` and `time` are skipped, and `[[` opens a test only unquoted.
+ * the options of `command`, `exec` and `time` are skipped, and `[[` opens a test only unquoted. The options of wrappers,
+ * `env`, `exec`, `ln`, `cp -s`, `xargs` and `awk` are read as getopt reads them ({@link readOption}): a cluster ends at
+ * its first letter taking a value (`sudo -Eu root CMD`), and a long option may be cut short (`timeout --sig KILL`).
  * What it does not see is listed in docs/security.md ("What the shell-words check does not see").
  *
  * Hand-written on purpose: `bash-parser` (0.5.0, unmaintained, 21 small dependencies on Babel 6) and
@@ -98,11 +100,25 @@ export const MAX_DEPTH = 16;
 const MAX_FINDINGS = 10;
 /** Parameters that are the shell's own numbers and flags, never data. */
 const HARMLESS_SPECIALS = new Set(['?', '#', '$', '0', '!', '-']);
-const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'yash', 'posh', 'fish', 'csh', 'tcsh']);
+const SHELLS = new Set(['sh', 'bash', 'rbash', 'dash', 'zsh', 'ksh', 'ksh93', 'mksh', 'lksh', 'oksh', 'pdksh', 'ash', 'hush', 'yash', 'posh', 'fish', 'csh', 'tcsh']);
 /** Run their `-c` string through a shell. */
 const C_RUNNERS = new Set(['su', 'runuser', 'flock', 'script']);
 /** Take a program in `-c`/`-e` (and read one from stdin without an operand). */
 const INTERPRETERS = new Set(['python', 'python2', 'python3', 'perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'expect']);
+const NODE_VALUES = ['--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--input-type', '--title', '--env-file', '--inspect-port', '--redirect-warnings', '--disable-warning', '--unhandled-rejections', '--icu-data-dir', '--openssl-config', '--watch-path', '--experimental-default-type', '--diagnostic-dir', '--report-dir', '--report-filename', '--stack-trace-limit'];
+/**
+ * Interpreters' options that take a separate value and name no program (`python3 -W ignore -c …`: `ignore` is no
+ * script); the code options (`-c`, `-e`, `-E`, `-r`, `-p`, `--eval`, `--print`) are read apart.
+ */
+const INTERPRETER_VALUES: Record<string, string[]> = {
+  python: ['-W', '-X', '-Q', '--check-hash-based-pycs'],
+  perl: ['-I'],
+  ruby: ['-I', '-C', '--encoding', '--external-encoding', '--internal-encoding'],
+  node: NODE_VALUES,
+  nodejs: NODE_VALUES,
+  php: ['-d', '-c', '-z', '-B', '-R', '-F'],
+  lua: ['-l'],
+};
 const AWKS = new Set(['awk', 'gawk', 'mawk', 'nawk']);
 /** Hand their arguments to a (remote or local) shell. */
 const SHELL_ARGS = new Set(['ssh', 'scp', 'rsync', 'watch']);
@@ -1113,7 +1129,8 @@ class Reader {
       }
       if (options && /^-./.test(w.raw)) {
         if (spec.none?.includes(l ?? '')) return -1;
-        if (spec.args.includes(l ?? '')) j++;
+        // `sudo -Eu root CMD`, `timeout -vs KILL 5 CMD`, `timeout --sig KILL 5 CMD`: the value is not the command.
+        j = readOption(words, j, optionSpec(spec.args)).end;
         continue;
       }
       if (spec.assignments && isAssignment(w)) {
@@ -1145,14 +1162,16 @@ class Reader {
       if (w === undefined) break;
       const lit = w.raw === w.literal ? w.literal : undefined;
       if (lit !== undefined && ['command', 'builtin', 'exec', 'time'].includes(lit)) {
-        // `command -p`, `exec -a name`, `time -p`: their options come before the command.
+        // `command -p`, `exec -a name`, `time -p`: their options come before the command; exec's -a and GNU
+        // time's -f and -o take a value, in a cluster too (`exec -ca x CMD`; dash runs /usr/bin/time: `time -f %e CMD`).
         i++;
+        const spec = lit === 'exec' ? EXEC_OPTIONS : lit === 'time' ? optionSpec(WRAPPER_TAILS.time!.args) : NO_OPTIONS;
         while (words[i]?.literal?.startsWith('-')) {
           if (words[i]!.literal === '--') {
             i++;
             break;
           }
-          i += lit === 'exec' && words[i]!.literal === '-a' ? 2 : 1;
+          i = readOption(words, i, spec).end + 1;
         }
         continue;
       }
@@ -1280,10 +1299,12 @@ class Reader {
       return;
     }
     if (name === '.' || name === 'source') {
+      // bash and dash end its options at `--` (`. -- /dev/stdin`): the file is the word after it.
+      const file = args[0]?.literal === '--' ? args[1] : args[0];
       if (anyExpansion(args)) this.add('reparse', `${name} ${args.map((w) => w.raw).join(' ')}`);
-      else if (stdinPath(args[0]?.literal ?? '')) readsStdin(name);
-      else if (this.descriptor(args[0]?.literal ?? '', `${name} ${args[0]?.raw}`)) this.shared.inherits.push(`${name} ${args[0]!.raw}`);
-      else this.runsFile(args[0], `${name} ${args[0]?.raw ?? ''}`);
+      else if (stdinPath(file?.literal ?? '')) readsStdin(name);
+      else if (this.descriptor(file?.literal ?? '', `${name} ${file?.raw}`)) this.shared.inherits.push(`${name} ${file!.raw}`);
+      else this.runsFile(file, `${name} ${file?.raw ?? ''}`);
       return;
     }
     if (name === 'read' || name === 'mapfile' || name === 'readarray' || name === 'getopts' || (name === 'printf' && /^-v/.test(args[0]?.raw ?? '')) || name === 'unset') {
@@ -1488,17 +1509,20 @@ class Reader {
           const wrapsParser = parserAfter[k]!;
           if (b === 'parallel' && (fromStdin || anyExpansion(words.slice(k + 1)))) this.add('reparse', `parallel ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
           else if (b === 'xargs' && wrapsParser) {
-            // Its arguments come from stdin, or from the file after -a.
-            let file = -1;
-            for (let j = k + 1; j < (t === -1 ? words.length : t); j++) if (/^(-a|--arg-file)$/.test(words[j]!.literal ?? '')) {
-              file = j;
-              break;
+            // Its arguments come from stdin, or from the file after -a (`-a f`, `-0a f`, `-af`, `--arg-file=f`).
+            let file: { value: Word | undefined } | undefined;
+            for (let j = k + 1; j < (t === -1 ? words.length : t) && file === undefined; j++) {
+              if (words[j]!.literal === '--') break;
+              if (!/^-./.test(words[j]!.raw)) continue;
+              const o = readOption(words, j, optionSpec(tail.args));
+              file = o.values.find((v) => v.name === '-a' || v.name === '--arg-file');
+              j = o.end;
             }
-            if (file === -1) {
+            if (file === undefined) {
               if (!xargsRead) stdinProgram(`xargs ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
               xargsRead = true;
             }
-            else this.programFile(words[file + 1], 'xargs -a', stdinProgram);
+            else this.programFile(file.value, 'xargs -a', stdinProgram);
           }
           if (b === 'parallel') return;
         }
@@ -1572,26 +1596,35 @@ class Reader {
         // The interpreter's own options, up to its first operand (a script's file; what follows is that
         // script's argv): every code option's program (`perl -e '1;' -e "$1"`), and any option with data
         // joined to it (`perl -e"…$1"`, `node --eval="$1"`: its value may be the program).
+        // An option taking a separate value (`python3 -W ignore`, `ruby -r json`, `node --import x`) is not the
+        // script: its value is skipped (one from data refused: a module or a library loaded is code too).
+        const valued = INTERPRETER_VALUES[/^python[0-9.]*$/.test(b) ? 'python' : b] ?? [];
         let code = false;
-        for (let j = 0; j < rest.length; j++) {
+        let j = 0;
+        for (; j < rest.length; j++) {
           const w = rest[j]!;
           if (!w.raw.startsWith('-') || w.raw === '-') break;
+          if (w.literal === '--') {
+            j++;
+            break;
+          }
           if (w.expansions > 0) {
             this.add('reparse', `${b} ${w.raw}`);
             return;
           }
-          if (/^(-[A-Za-z]*[ceEr]|--eval|--print|-p)$/.test(w.literal ?? '')) {
-            code = true;
-            const program = rest[j + 1];
-            if (program !== undefined && program.expansions > 0) {
-              this.add('reparse', `${b} ${w.raw} ${program.raw}`);
+          const takesCode = /^(-[A-Za-z]*[ceEr]|--eval|--print|-p)$/.test(w.literal!);
+          if (takesCode || valued.includes(w.literal!)) {
+            code ||= takesCode;
+            const value = rest[j + 1];
+            if (value !== undefined && value.expansions > 0) {
+              this.add('reparse', `${b} ${w.raw} ${value.raw}`);
               return;
             }
             j++;
           }
         }
         if (code) return;
-        const operand = rest.find((w) => !/^-/.test(w.literal ?? 'x') || w.literal === '-');
+        const operand = rest[j];
         if (operand === undefined || stdinPath(operand.literal ?? '')) stdinProgram(b);
         else if (operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
         else if (this.descriptor(operand.literal!, `${b} ${operand.raw}`)) this.shared.inherits.push(`${b} ${operand.raw}`);
@@ -1599,11 +1632,27 @@ class Reader {
         return;
       }
       if (AWKS.has(b)) {
-        const program = programWord(rest, new Set(['-F', '-v', '-f']), '-f');
-        if (program?.expansions) this.add('reparse', `${b} ${program.raw}`);
-        // A literal program that runs commands runs what it reads: `awk '{system($0)}'`, `{print | "sh"}`.
-        else if (program?.literal !== undefined && awkRunsCommands(program.literal)) this.add('reparse', `${b} ${program.raw}`);
+        // gawk's -e/--source hold the program's text and -E/--exec its file, in place of an operand.
+        const sources: Word[] = [];
+        const files: Word[] = [];
+        for (let j = 0; j < rest.length; j++) {
+          const w = rest[j]!;
+          if (w.literal === '--' || !/^-./.test(w.raw)) break;
+          const o = readOption(rest, j, AWK_OPTIONS);
+          for (const v of o.values) {
+            if (v.value !== undefined && (v.name === '-e' || v.name === '--source')) sources.push(v.value);
+            if (v.value !== undefined && (v.name === '-E' || v.name === '--exec')) files.push(v.value);
+          }
+          j = o.end;
+        }
+        const program = sources.length > 0 ? undefined : programWord(rest, new Set(['-F', '-v', '-f']), '-f');
+        for (const p of program === undefined ? sources : [program]) {
+          if (p.expansions) this.add('reparse', `${b} ${p.raw}`);
+          // A literal program that runs commands runs what it reads: `awk '{system($0)}'`, `{print | "sh"}`.
+          else if (p.literal !== undefined && awkRunsCommands(p.literal)) this.add('reparse', `${b} ${p.raw}`);
+        }
         this.programFiles(rest, b, stdinProgram);
+        for (const f of files) this.programFile(f, `${b} -E`, stdinProgram);
         return;
       }
       if (b === 'sed') {
@@ -1781,6 +1830,10 @@ function writtenName(w: Word): string | undefined {
   return w.literal !== undefined ? path : lastComponent(path);
 }
 
+const EXEC_OPTIONS = optionSpec(['-a']);
+const NO_OPTIONS = optionSpec([]);
+/** awk's options that take a value (gawk's long ones too). */
+const AWK_OPTIONS = optionSpec(['-F', '-v', '-f', '-e', '-E', '-i', '-l', '--field-separator', '--assign', '--file', '--source', '--exec', '--include', '--load']);
 /** Options of `ln` and `cp` that take a value. */
 const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);
 

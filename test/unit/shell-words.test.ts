@@ -248,6 +248,26 @@ describe('shell-words: what a shell command does with incident data', function (
       ["env -S 'sh -c #' x", 'reparse', ["env -S 'sh -c #' (env reads # and \\c itself)"]],
       ["env -S 'restart --quiet' \"$1\"", 'reparse', []],
       ['env -a restart -C /opt/fix ./restart.sh "$1"', 'reparse', []],
+      // The value of an interpreter's option is not its script (`python3 -W ignore -c …` read `ignore` as one).
+      ['python3 -W ignore -c "$1"', 'reparse', ['python3 -c "$1"']],
+      ['perl -I /opt/lib -e "$1"', 'reparse', ['perl -e "$1"']],
+      ['ruby -I /opt/lib -e "$1"', 'reparse', ['ruby -e "$1"']],
+      ['node --import /opt/otel.mjs -e "$1"', 'reparse', ['node -e "$1"']],
+      ['python3 -X "$1" /opt/fix.py', 'reparse', ['python3 -X "$1"']],
+      ['python3 -W ignore /opt/fix/check.py -c "$1"', 'reparse', []],
+      ['node --require /opt/otel.js /opt/app.js -e "$1"', 'reparse', []],
+      // A wrapper's option cluster ends at its first letter taking a value, and a long option may be cut short.
+      ['sudo -Eu root "$1"', 'reparse', ['sudo "$1" (a command named by data)']],
+      ['timeout -vs KILL 5 "$1"', 'reparse', ['timeout "$1" (a command named by data)']],
+      ['timeout --sig KILL 5 "$1"', 'reparse', ['timeout "$1" (a command named by data)']],
+      ['nice --adj 5 "$1"', 'reparse', ['nice "$1" (a command named by data)']],
+      ['exec -ca x "$1"', 'reparse', ['"$1" (a command named by data)']],
+      ['time -f %e "$1"', 'reparse', ['"$1" (a command named by data)']],
+      ['sudo -Hu app systemctl restart "$1"', 'reparse', []],
+      ['timeout -s KILL 5 systemctl restart "$1"', 'reparse', []],
+      ['exec -a restart /opt/fix/restart "$1"', 'reparse', []],
+      // `.` ends its options at `--`.
+      ['. -- /dev/stdin <<< "$1"', 'reparse', ['data on the stdin of .']],
       // …but a -S of the command env runs is that command's own option (curl -sS).
       ['env LC_ALL=C curl -sS "https://$1/health"', 'reparse', []],
       ['env curl -fsS "$1"', 'reparse', []],
@@ -512,6 +532,16 @@ describe('shell-words: what a shell command does with incident data', function (
       ['for i in 1; do echo "$1"; done > "$TMPDIR/y"; sh /tmp/y', 'reparse', ['sh /tmp/y runs a file the command writes']],
       ['exec > "$HOME/fix.sh"; echo "$1"; bash ~/fix.sh', 'reparse', ['bash ~/fix.sh runs a file the command writes']],
       ['{ echo "$1"; } >> "$HOME/.bashrc"', 'reparse', ['.bashrc is read as code later']],
+      // xargs -a and gawk -E, -e and --source, however spelled; busybox's hush is a shell.
+      ['echo "$1" > /tmp/a; xargs --arg-file=/tmp/a sh -c', 'reparse', ['xargs -a /tmp/a runs a file the command writes']],
+      ['echo "$1" > /tmp/a; xargs -0a /tmp/a sh -c', 'reparse', ['xargs -a /tmp/a runs a file the command writes']],
+      ["echo \"$1\" | gawk --source='{system($0)}'", 'reparse', ['gawk {system($0)}']],
+      ['echo "$1" > /tmp/p.awk; gawk -E /tmp/p.awk', 'reparse', ['gawk -E /tmp/p.awk runs a file the command writes']],
+      ['busybox hush -c "$1"', 'reparse', ['hush -c "$1"']],
+      ['echo "$1" | hush', 'reparse', ['data on the stdin of hush']],
+      // `.` and interpreters: the file after `--` or after an option's value.
+      ['echo "$1" > /tmp/x; . -- /tmp/x', 'reparse', ['. /tmp/x runs a file the command writes']],
+      ['echo "$1" > /tmp/x.py; python3 -X dev /tmp/x.py', 'reparse', ['python3 /tmp/x.py runs a file the command writes']],
       // bash's hook for a command not found runs whatever the command names.
       ['command_not_found_handle() { shift; "$@"; }; nosuch eval "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
       ['function command_not_found_handle { echo "$1"; }; restart "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
@@ -586,6 +616,9 @@ describe('shell-words: what a shell command does with incident data', function (
       'ln -s -t /tmp /dev/null; sh /tmp/null <<< "$1"',
       'cp -a -t /tmp /opt/fix/stdin; sh /opt/fix/run.sh "$1" <<< "$1"',
       '{ restart "$1"; } > "$HOME/restart.log"; sh /opt/fix/report.sh',
+      '. -- /opt/fix/lib.sh; restart "$1"',
+      'xargs --arg-file=/etc/fix/services sh -c \'restart "$1"\' _',
+      "gawk -e '{print $1}' \"$1\"",
     ];
     for (const command of accepted) {
       it(`${JSON.stringify(command)} → accepted`, function () {
