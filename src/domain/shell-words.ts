@@ -105,7 +105,7 @@ const SHELLS = new Set(['sh', 'bash', 'rbash', 'dash', 'zsh', 'ksh', 'ksh93', 'm
 const C_RUNNERS = new Set(['su', 'runuser', 'flock', 'script']);
 /** Take a program in `-c`/`-e` (and read one from stdin without an operand). */
 const INTERPRETERS = new Set(['python', 'python2', 'python3', 'perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'expect']);
-const NODE_VALUES = ['--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--input-type', '--title', '--env-file', '--inspect-port', '--redirect-warnings', '--disable-warning', '--unhandled-rejections', '--icu-data-dir', '--openssl-config', '--watch-path', '--experimental-default-type', '--diagnostic-dir', '--report-dir', '--report-filename', '--stack-trace-limit'];
+const NODE_VALUES = ['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--input-type', '--title', '--env-file', '--inspect-port', '--redirect-warnings', '--disable-warning', '--unhandled-rejections', '--icu-data-dir', '--openssl-config', '--watch-path', '--experimental-default-type', '--diagnostic-dir', '--report-dir', '--report-filename', '--stack-trace-limit'];
 /**
  * Interpreters' options that take a separate value and name no program (`python3 -W ignore -c …`: `ignore` is no
  * script); the code options (`-c`, `-e`, `-E`, `-r`, `-p`, `--eval`, `--print`) are read apart.
@@ -113,11 +113,27 @@ const NODE_VALUES = ['--require', '--import', '--loader', '--experimental-loader
 const INTERPRETER_VALUES: Record<string, string[]> = {
   python: ['-W', '-X', '-Q', '--check-hash-based-pycs'],
   perl: ['-I'],
-  ruby: ['-I', '-C', '--encoding', '--external-encoding', '--internal-encoding'],
+  ruby: ['-I', '-C', '-r', '-E', '--encoding', '--external-encoding', '--internal-encoding'],
   node: NODE_VALUES,
   nodejs: NODE_VALUES,
-  php: ['-d', '-c', '-z', '-B', '-R', '-F'],
+  php: ['-d', '-c', '-z', '-F'],
   lua: ['-l'],
+};
+/**
+ * Each interpreter's options whose value is a program (a cluster ending in one: `perl -ne '…'`). Not another
+ * flag spelled alike: python's -E and lua's -E ignore the environment, perl's -c checks and -p loops, node's -c
+ * checks, ruby's and node's -r load a library (`python3 -E -c "$1"`, `perl -c -e "$1"` read `-c`, `-e` as the program).
+ */
+const INTERPRETER_CODE: Record<string, RegExp> = {
+  python: /^-[A-Za-z]*c$/,
+  perl: /^-[A-Za-z0-9]*[eE]$/,
+  ruby: /^-[A-Za-z]*e$/,
+  node: /^(-[A-Za-z]*[ep]|--eval|--print)$/,
+  nodejs: /^(-[A-Za-z]*[ep]|--eval|--print)$/,
+  php: /^-[A-Za-z]*[rBRE]$/,
+  lua: /^-e$/,
+  expect: /^-[A-Za-z]*c$/,
+  tclsh: /^$/,
 };
 const AWKS = new Set(['awk', 'gawk', 'mawk', 'nawk']);
 /** Hand their arguments to a (remote or local) shell. */
@@ -1598,7 +1614,9 @@ class Reader {
         // joined to it (`perl -e"…$1"`, `node --eval="$1"`: its value may be the program).
         // An option taking a separate value (`python3 -W ignore`, `ruby -r json`, `node --import x`) is not the
         // script: its value is skipped (one from data refused: a module or a library loaded is code too).
-        const valued = INTERPRETER_VALUES[/^python[0-9.]*$/.test(b) ? 'python' : b] ?? [];
+        const key = /^python[0-9.]*$/.test(b) ? 'python' : b;
+        const valued = INTERPRETER_VALUES[key] ?? [];
+        const codeOption = INTERPRETER_CODE[key] ?? /^(-[A-Za-z]*[ceEr]|--eval|--print|-p)$/;
         let code = false;
         let j = 0;
         for (; j < rest.length; j++) {
@@ -1612,7 +1630,7 @@ class Reader {
             this.add('reparse', `${b} ${w.raw}`);
             return;
           }
-          const takesCode = /^(-[A-Za-z]*[ceEr]|--eval|--print|-p)$/.test(w.literal!);
+          const takesCode = codeOption.test(w.literal!);
           if (takesCode || valued.includes(w.literal!)) {
             code ||= takesCode;
             const value = rest[j + 1];

@@ -254,6 +254,13 @@ describe('shell-words: what a shell command does with incident data', function (
       ['ruby -I /opt/lib -e "$1"', 'reparse', ['ruby -e "$1"']],
       ['node --import /opt/otel.mjs -e "$1"', 'reparse', ['node -e "$1"']],
       ['python3 -X "$1" /opt/fix.py', 'reparse', ['python3 -X "$1"']],
+      // Each interpreter's own code options: a flag spelled like another's is no program (its next word is read on).
+      ['python3 -E -c "$1"', 'reparse', ['python3 -c "$1"']],
+      ['perl -c -e "$1"', 'reparse', ['perl -e "$1"']],
+      ['perl -p -e "$1"', 'reparse', ['perl -e "$1"']],
+      ['lua -E -e "$1"', 'reparse', ['lua -e "$1"']],
+      ['perl -ne \'print if /fail/\' "$1"', 'reparse', []],
+      ["php -r 'echo 1;' \"$1\"", 'reparse', []],
       ['python3 -W ignore /opt/fix/check.py -c "$1"', 'reparse', []],
       ['node --require /opt/otel.js /opt/app.js -e "$1"', 'reparse', []],
       // A wrapper's option cluster ends at its first letter taking a value, and a long option may be cut short.
@@ -542,6 +549,8 @@ describe('shell-words: what a shell command does with incident data', function (
       // `.` and interpreters: the file after `--` or after an option's value.
       ['echo "$1" > /tmp/x; . -- /tmp/x', 'reparse', ['. /tmp/x runs a file the command writes']],
       ['echo "$1" > /tmp/x.py; python3 -X dev /tmp/x.py', 'reparse', ['python3 /tmp/x.py runs a file the command writes']],
+      ['echo "$1" > /tmp/x.py; python3 -E /tmp/x.py', 'reparse', ['python3 /tmp/x.py runs a file the command writes']],
+      ['echo "$1" > /tmp/x.rb; ruby -r json /tmp/x.rb', 'reparse', ['ruby /tmp/x.rb runs a file the command writes']],
       // bash's hook for a command not found runs whatever the command names.
       ['command_not_found_handle() { shift; "$@"; }; nosuch eval "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
       ['function command_not_found_handle { echo "$1"; }; restart "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
@@ -619,6 +628,7 @@ describe('shell-words: what a shell command does with incident data', function (
       '. -- /opt/fix/lib.sh; restart "$1"',
       'xargs --arg-file=/etc/fix/services sh -c \'restart "$1"\' _',
       "gawk -e '{print $1}' \"$1\"",
+      'node -r /opt/otel.js /opt/app.js "$1"',
     ];
     for (const command of accepted) {
       it(`${JSON.stringify(command)} → accepted`, function () {
