@@ -118,18 +118,50 @@ export function reasonFor<T extends string | null | undefined>(reason: T, canRea
   return `${env}: ${rule} may not ${what}` as T;
 }
 
-/** The agent target check's refusal as it was worded before it left the rule's team out (activities/actions.ts). */
-const TEAM_AGENT_REFUSAL = /no environment of team (\(rule deleted\)|\S+) is served on agent queue /;
+/**
+ * The agent target check's refusal as it was worded before it left the rule's team out (activities/actions.ts,
+ * 96c67e0): 'no environment of team alpha is served on agent queue …', '(rule deleted)' for a rule row gone.
+ */
+const TEAM_AGENT_REFUSAL = /no environment of team (\(rule deleted\)|[a-z0-9-]*)/g;
+
+/**
+ * The Doctor agent's team refusal as it was worded before it left the task's team out (activities/agent.ts,
+ * checkAgentTeam, 5128275): '… was not run: this Doctor agent does not serve team alpha (its
+ * SELFHEAL_AGENT_TEAMS …'. A verification detail keeps a check's error cut at 200 characters: the name may
+ * be cut too, or end the text.
+ */
+const AGENT_TEAM_REFUSAL = /this Doctor agent does not serve team [a-z0-9-]*/g;
+
+/**
+ * Text stored from a refusal as a reader of any team may see it: the two refusals above named a team, and
+ * they were stored where every reader of the incident reads them (an action run's error, a match's
+ * verification detail: incidents span teams, team names do not). They say "the rule's team" and "the team
+ * the task was sent for" now; text stored before is read in those words too. Anything else is kept.
+ */
+function withoutRefusalTeam<T extends string | null | undefined>(text: T): T {
+  if (typeof text !== 'string') return text;
+  return text
+    .replace(TEAM_AGENT_REFUSAL, (_, team: string) => `no environment of the rule's team${team === '(rule deleted)' ? ' (the rule is gone)' : ''}`)
+    .replace(AGENT_TEAM_REFUSAL, 'this Doctor agent does not serve the team the task was sent for') as T;
+}
 
 /**
  * An action run's error as any reader may see it: the agent target check's refusal named the rule's team
- * ('no environment of team alpha is served on agent queue …'), and action runs reach every reader of the
- * incident (incidents span teams, team names do not). It says "the rule's team" now; a run stored before
- * is read in those words too. Any other error is kept.
+ * ('no environment of team alpha is served on agent queue …'), and the Doctor agent's the task's ('this
+ * Doctor agent does not serve team alpha …'), and action runs reach every reader of the incident (incidents
+ * span teams, team names do not). Read without the team (withoutRefusalTeam); any other error is kept.
  */
 export function actionErrorFor<T extends string | null | undefined>(error: T): T {
-  if (typeof error !== 'string') return error;
-  return error.replace(TEAM_AGENT_REFUSAL, (_, team: string) => `no environment of the rule's team${team === '(rule deleted)' ? ' (the rule is gone)' : ''} is served on agent queue `) as T;
+  return withoutRefusalTeam(error);
+}
+
+/**
+ * A match's verification detail as any reader may see it: it holds the last error of the verification's
+ * check (workflows/verify.ts), which may be either refusal of actionErrorFor in its old words, and an
+ * incident's matches reach every reader of the incident. Read without the team (withoutRefusalTeam).
+ */
+export function verificationDetailFor<T extends string | null | undefined>(detail: T): T {
+  return withoutRefusalTeam(detail);
 }
 
 /** Types that run code on an environment (its Doctor agent or its management VM). */

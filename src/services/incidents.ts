@@ -17,7 +17,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { findIncident, findIncidentForUpdate, listActionRuns, listEvents, listIncidents, listMatches } from '../db/repositories/incidents.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { Logger } from '../logger.js';
-import { actionErrorFor, reasonFor } from '../domain/policies.js';
+import { actionErrorFor, reasonFor, verificationDetailFor } from '../domain/policies.js';
 import { incidentEventMessage, signalIncident } from '../temporal/incident-signal.js';
 import type { Actor } from './actor.js';
 import { decideApproval } from './approvals.js';
@@ -66,8 +66,9 @@ export function incidentService(deps: { db: Kysely<Database>; temporal: Client; 
      * One incident with its newest events, rule matches and action runs (at most INCIDENT_DETAIL_LIMIT of
      * each, and how many older ones were left out): an incident open for weeks, its notes and status
      * updates each an event, made an answer without bound. A match's skip reason naming a team `actor`
-     * cannot read says "another team" instead (reasonFor), and an action run's error names no team
-     * (actionErrorFor): incidents, their matches and action runs span teams, team names do not.
+     * cannot read says "another team" instead (reasonFor), and neither an action run's error nor a match's
+     * verification detail names a team (actionErrorFor, verificationDetailFor): incidents, their matches and
+     * action runs span teams, team names do not.
      */
     async get(actor: Actor, id: string) {
       const incident = await findIncident(db, id);
@@ -81,7 +82,11 @@ export function incidentService(deps: { db: Kysely<Database>; temporal: Client; 
       return {
         incident,
         events: events.items,
-        matches: matches.items.map((m) => (m.skip_reason ? { ...m, skip_reason: reasonFor(m.skip_reason, (team) => canRead(actor, team)) } : m)),
+        matches: matches.items.map((m) => ({
+          ...m,
+          skip_reason: reasonFor(m.skip_reason, (team) => canRead(actor, team)),
+          verification_detail: verificationDetailFor(m.verification_detail),
+        })),
         actionRuns: actionRuns.items.map((r) => (r.error ? { ...r, error: actionErrorFor(r.error) } : r)),
         omitted: { events: events.omitted, matches: matches.omitted, actionRuns: actionRuns.omitted },
         label: labels.get(id) ?? null,

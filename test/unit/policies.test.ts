@@ -20,6 +20,7 @@ import {
   type PolicyInput,
   type PolicyRule,
   type PolicyState,
+  verificationDetailFor,
 } from '../../src/domain/policies.js';
 import { parseRule } from '../../src/domain/rules/schema.js';
 
@@ -279,6 +280,23 @@ describe('policies (src/domain/policies.ts)', function () {
     assert.equal(actionErrorFor(`not run: no environment of the rule's team ${tail}`), `not run: no environment of the rule's team ${tail}`);
     assert.equal(actionErrorFor('exit code 1'), 'exit code 1');
     assert.equal(actionErrorFor(null), null);
+  });
+
+  it("actionErrorFor, verificationDetailFor: the Doctor agent's team refusal stored before it left the task's team out is read without the team, cut short or whole", function () {
+    const refusal = (team: string, script = 'health-check.sh') => `${script} was not run: this Doctor agent does not serve team ${team} (its SELFHEAL_AGENT_TEAMS, set on its host, does not list it)`;
+    const now = 'health-check.sh was not run: this Doctor agent does not serve the team the task was sent for (its SELFHEAL_AGENT_TEAMS, set on its host, does not list it)';
+    assert.equal(actionErrorFor(refusal('payments')), now);
+    assert.equal(actionErrorFor(now), now);
+    assert.equal(verificationDetailFor(`no incident.resolved within 300 s; check health-check.sh failed: ${refusal('payments')} (2 runs)`), `no incident.resolved within 300 s; check health-check.sh failed: ${now} (2 runs)`);
+    // The check's error is kept to 200 characters in the detail: the name cut, or ending it.
+    const script = `${'a'.repeat(140)}.sh`;
+    const cut = `check ${script} stopped after run 1 (failed: ${refusal('payments', script).slice(0, 200)}): its rule was disabled`;
+    assert.ok(cut.includes('serve team payme)'), 'the cut lands in the name');
+    assert.equal(verificationDetailFor(cut), `check ${script} stopped after run 1 (failed: ${script} was not run: this Doctor agent does not serve the team the task was sent for): its rule was disabled`);
+    const tail = 'is served on agent queue selfheal-agent-pay any more (deleted, or registered again by another team, while the script waited for its agent)';
+    assert.equal(verificationDetailFor(`check fix.sh stopped after run 1 (failed: not run: no environment of team alpha ${tail})`), `check fix.sh stopped after run 1 (failed: not run: no environment of the rule's team ${tail})`);
+    assert.equal(verificationDetailFor('the rule declares no verify'), 'the rule declares no verify');
+    assert.equal(verificationDetailFor(null), null);
   });
 
   it('the backtest skips the same notes the pipeline writes', function () {
