@@ -4,11 +4,14 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { optionalTsToDate } from '@temporalio/common/lib/time.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import { environmentsForTargets } from '../src/db/repositories/environment-settings.js';
 import {
   backfillRequestedOver,
+  databaseClock,
+  type DatabaseAheadMs,
   earlierScheduledRunsStartedAfter,
   findJobDefinition,
   findJobStanding,
@@ -57,6 +60,14 @@ export interface JobActivityDeps {
    * outside an activity give it.
    */
   attemptScheduledAt?: () => Date;
+  /**
+   * Temporal's clock now, or a moment before: when Temporal handed the current attempt of the activity asking
+   * to this worker (its pending activity's `lastStartedTime`), else when it scheduled it. What the catch-up
+   * rule measures the database's clock against, to read the `job.trigger`, `job.backfill` and `job.update`
+   * audit records (stamped by the database) by Temporal's clock (databaseAheadOfTemporal). Default: asked of
+   * Temporal; `attemptScheduledAt` when a test gives that.
+   */
+  temporalClock?: () => Promise<Date>;
 }
 
 export type { JobRunStatus, JobRunSummary, TargetStatus };
@@ -135,12 +146,42 @@ function retryable(err: unknown): boolean {
   return !(err instanceof Error && FINAL_TYPES.has(err.name));
 }
 
+/**
+ * When Temporal handed the current attempt of the activity calling to its worker, by Temporal's clock: its
+ * pending activity's `lastStartedTime` in its workflow's description (moments before now, where the time
+ * the attempt was scheduled may lie minutes back: the worker's activity slots all taken). `scheduled` (that
+ * time) when Temporal gives none.
+ */
+async function attemptStartedAt(scheduled: () => Date): Promise<Date> {
+  const { info, client } = Context.current();
+  const execution = info.workflowExecution;
+  if (!execution) return scheduled();
+  const d = await client.workflow.getHandle(execution.workflowId, execution.runId).describe();
+  const mine = d.raw.pendingActivities?.find((a) => a.activityId === info.activityId && a.attempt === info.attempt);
+  return optionalTsToDate(mine?.lastStartedTime) ?? scheduled();
+}
+
 export function createJobActivities(deps: JobActivityDeps) {
   const env = deps.env ?? process.env;
   const { db } = deps;
   const effects = createSideEffects({ db, logger: deps.logger });
   /** Temporal's time of the attempt asking (JobActivityDeps.attemptScheduledAt): the catch-up rule's only clock. */
   const temporalNow = deps.attemptScheduledAt ?? (() => new Date(Context.current().info.currentAttemptScheduledTimestampMs));
+  const temporalClock = deps.temporalClock ?? (deps.attemptScheduledAt ? async () => temporalNow() : () => attemptStartedAt(temporalNow));
+
+  /**
+   * How far the database's clock is ahead of Temporal's now (negative: behind), in milliseconds: the
+   * database's read just after Temporal's (temporalClock), so at most the moments between the two readings
+   * over. The audit records the catch-up rule reads (a Run now's, a backfill's, a schedule edit's) are
+   * stamped by the database's clock and compared with times Temporal gave runs: read by Temporal's clock
+   * through this, as the rest of the rule is (with the two clocks minutes apart, a Run now landing on one of
+   * its schedule's times was taken for a run of a catch-up and skipped, and a backfill's run for a time just
+   * passed too).
+   */
+  async function databaseAheadOfTemporal(): Promise<DatabaseAheadMs> {
+    const temporal = await temporalClock();
+    return (await databaseClock(db)).getTime() - temporal.getTime();
+  }
 
   /**
    * Answers the run's id: `jobRunId`, or its own when another execution of that workflow id holds it
@@ -258,7 +299,8 @@ export function createJobActivities(deps: JobActivityDeps) {
    * trigger-immediately) by the time it was asked for, to the second (the TemporalScheduledStartTime it
    * gives the run holds no milliseconds: measured on the dev server). Its `job.trigger` audit record near
    * the run's time says so too, for a Run now landing on one of the schedule's times to the second. A run a backfill asked for through the API (its window holds the
-   * run's time) keeps its meaning and runs, whatever the times past.
+   * run's time) keeps its meaning and runs, whatever the times past. Those audit records are stamped by the
+   * database's clock, and read by Temporal's (databaseAheadOfTemporal), as every other time here.
    */
   async function catchUpSuperseded(job: JobDefinition, jobRunId: string): Promise<string | undefined> {
     const state = await jobRunCatchUpState(db, jobRunId);
@@ -272,6 +314,8 @@ export function createJobActivities(deps: JobActivityDeps) {
     // that has not recorded its start yet. Only when a later time has passed by Temporal's clock (at
     // `decidedAt`), and this run decided nothing.
     const successor = allowAll && state.decision === null ? await startedLaterRun(job, scheduledAt, decidedAt) : undefined;
+    // The audit records below are read by Temporal's clock too (a round trip to Temporal, before the lock).
+    const ahead = await databaseAheadOfTemporal();
     return withJobCatchUpLock(db, job.id, async (trx) => {
       const mine = (await jobRunCatchUpState(trx, jobRunId))?.decision ?? null;
       // Asked only of a run about to skip: one off its schedule's times (a Run now), or a backfill's. Its
@@ -279,12 +323,12 @@ export function createJobActivities(deps: JobActivityDeps) {
       // before this run's time (an hour's margin for an edit reaching Temporal late), whose runs may be
       // queued still (the worker down over an edit).
       const offGrid = async () =>
-        offEverySchedulesGrid([job.schedule, ...(await jobSchedulesReplacedSince(trx, job.id, new Date(scheduledAt.getTime() - SCHEDULE_EDIT_MARGIN_MS)))], scheduledAt);
-      const exempt = async () => (await offGrid()) || (await backfillRequestedOver(trx, job.id, scheduledAt)) || (await triggerRequestedAt(trx, job.id, scheduledAt));
+        offEverySchedulesGrid([job.schedule, ...(await jobSchedulesReplacedSince(trx, job.id, new Date(scheduledAt.getTime() - SCHEDULE_EDIT_MARGIN_MS), ahead))], scheduledAt);
+      const exempt = async () => (await offGrid()) || (await backfillRequestedOver(trx, job.id, scheduledAt, ahead)) || (await triggerRequestedAt(trx, job.id, scheduledAt, ahead));
       if (!allowAll) {
         const since = previousScheduledTime(job.schedule, scheduledAt);
         for (const earlier of await earlierScheduledRunsStartedAfter(trx, { jobId: job.id, id: jobRunId, scheduledAt, since })) {
-          if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt)) continue;
+          if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt, ahead)) continue;
           if (await exempt()) break;
           await setJobRunCatchUpDecision(trx, jobRunId, { decision: 'skip' });
           return `run ${earlier.id} of job ${job.id}, scheduled before this run's time (${scheduledAt.toISOString()}), started only after it (a catch-up after an outage) and did its work: with overlap buffer_one, one run takes the times missed; this run did not start`;
@@ -313,7 +357,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       // scheduled before it but that decided after is not counted, and this run runs too (a run too many,
       // never a time without its run).
       for (const earlier of await earlierRunsDecidedSince(trx, { jobId: job.id, id: jobRunId, scheduledAt })) {
-        if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt)) continue;
+        if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt, ahead)) continue;
         if (await exempt()) return run();
         await setJobRunCatchUpDecision(trx, jobRunId, { decision: 'skip' });
         return `run ${earlier.id} of job ${job.id}, of an earlier scheduled time (${earlier.scheduledAt.toISOString()}), decided to run at ${earlier.decidedAt.toISOString()}, after this run's time (${scheduledAt.toISOString()}), and did its work (a catch-up after an outage): with overlap allow_all, one run takes the times missed; this run did not start`;
@@ -321,7 +365,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       /** The later runs (none a backfill asked for) that decided to run (`decided`), or that decided nothing yet. */
       const later = async (decided: boolean) => {
         const out: Array<{ id: string; scheduledAt: Date }> = [];
-        for (const r of await laterScheduledRuns(trx, { jobId: job.id, id: jobRunId, scheduledAt, decided })) if (!(await backfillRequestedOver(trx, job.id, r.scheduledAt))) out.push(r);
+        for (const r of await laterScheduledRuns(trx, { jobId: job.id, id: jobRunId, scheduledAt, decided })) if (!(await backfillRequestedOver(trx, job.id, r.scheduledAt, ahead))) out.push(r);
         return out;
       };
       const [runs] = await later(true);

@@ -293,6 +293,43 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     assert.equal(outcomes.filter((o) => o === 'runs').length, 1, `exactly one run runs the script; outcomes: ${JSON.stringify(outcomes)}`);
   });
 
+  it("a Run now of a buffer_one job landing on one of its schedule's times runs though an earlier scheduled run started after it, the database's clock 3 minutes ahead of Temporal's: its job.trigger audit record is read by Temporal's clock", async function () {
+    temporalAheadMs = -3 * 60_000;
+    // A minute Temporal's clock has passed: the Run now lands on it to the second (the schedule's time, by
+    // its cron), so only its audit record tells it from a run of the schedule's.
+    const t2 = new Date(Math.floor((Date.now() - 4 * 60_000) / 60_000) * 60_000);
+    const t1 = new Date(t2.getTime() - HOUR);
+    const jobId = await createJob('run now on the grid, database ahead', 'buffer_one', { cron: `${t2.getUTCMinutes()} * * * *` });
+    // t1's run started only after t2 by Temporal's clock (a worker lagging) and ran.
+    const r1 = await startRun(jobId, t1, { inTemporal: false });
+    assert.equal(await resolve(jobId, r1.id), 'runs');
+    // The API wrote the Run now's record 2 s before Temporal took the trigger at t2: by the database's clock,
+    // 3 minutes ahead, that is t2 + 2 min 58 s.
+    const asked = new Date(t2.getTime() + 3 * 60_000 - 2_000);
+    await suite.t.db.insertInto('audit_log').values({ at: asked, actor: 'admin', action: 'job.trigger', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ paused: false }), team: 'default' }).execute();
+    const now = await startRun(jobId, t2, { inTemporal: false });
+    assert.equal(await resolve(jobId, now.id), 'runs', 'the Run now runs');
+  });
+
+  it("a backfill's run of a time just passed by Temporal's clock runs though an earlier scheduled run started after it, the database's clock 3 minutes behind: its job.backfill audit record is read by Temporal's clock", async function () {
+    temporalAheadMs = 3 * 60_000;
+    // A time Temporal's clock has passed and the database's has not (for another minute at least).
+    const t2 = new Date(Math.ceil((Date.now() + 60_000) / 60_000) * 60_000);
+    const t1 = new Date(t2.getTime() - HOUR);
+    const jobId = await createJob('backfill just after, database behind', 'buffer_one', { cron: `${t2.getUTCMinutes()} * * * *` });
+    // t1's run started after t2 by Temporal's clock and ran.
+    const r1 = await startRun(jobId, t1, { inTemporal: false });
+    assert.equal(await resolve(jobId, r1.id), 'runs');
+    // An operator backfills t2 (its window holds t2 only), after t2 by Temporal's clock: by the database's,
+    // behind, the record is written before t2.
+    await suite.t.db
+      .insertInto('audit_log')
+      .values({ at: new Date(), actor: 'admin', action: 'job.backfill', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ start: new Date(t2.getTime() - 30 * 60_000).toISOString(), end: t2.toISOString() }), team: 'default' })
+      .execute();
+    const backfilled = await startRun(jobId, t2, { inTemporal: false });
+    assert.equal(await resolve(jobId, backfilled.id), 'runs', "the backfill's run runs");
+  });
+
   it('a Run now of a buffer_one job whose job.trigger audit record lies minutes before its time runs though an earlier scheduled run started after it', async function () {
     const jobId = await createJob('run now buffered, slow temporal', 'buffer_one');
     const latest = latestTime();

@@ -177,12 +177,29 @@ export async function finishJobRunLeftRunning(db: Db, id: string, f: { status: s
 }
 
 /**
+ * How far the database's clock (an audit record's `at`) is ahead of Temporal's (a run's scheduled time), in
+ * milliseconds; negative when behind. The catch-up rule reads audit records by Temporal's clock through it
+ * (activities/jobs.ts, databaseAheadOfTemporal): an audit record's `at` less this is its time by Temporal's.
+ */
+export type DatabaseAheadMs = number;
+
+/** The database's clock now (clock_timestamp(): not the transaction's start). */
+export async function databaseClock(db: Db): Promise<Date> {
+  const { rows } = await sql<{ t: Date }>`select clock_timestamp() as t`.execute(db);
+  return new Date(rows[0]!.t);
+}
+
+/** Time `at` by Temporal's clock as the database's clock reads it (`aheadMs`: DatabaseAheadMs). */
+const onDatabaseClock = (at: Date, aheadMs: DatabaseAheadMs): Date => new Date(at.getTime() + aheadMs);
+
+/**
  * Whether a backfill of job `jobId` asked for through the API (its `job.backfill` audit record, written
  * before the schedule was asked) covers scheduled time `at`: its window holds `at`, and it was asked for at
- * or after `at`. The latest 50 such records are looked at.
+ * or after `at`, by Temporal's clock like `at` (the record's `at` is the database's: `aheadMs`, how far it is
+ * ahead of Temporal's, is taken off). The latest 50 such records are looked at.
  */
-export async function backfillRequestedOver(db: Db, jobId: string, at: Date): Promise<boolean> {
-  const rows = await latestJobAudit(db, jobId, 'job.backfill', at);
+export async function backfillRequestedOver(db: Db, jobId: string, at: Date, aheadMs: DatabaseAheadMs): Promise<boolean> {
+  const rows = await latestJobAudit(db, jobId, 'job.backfill', onDatabaseClock(at, aheadMs));
   return rows.some((r) => {
     const w = r.after as { start?: unknown; end?: unknown } | null;
     if (typeof w?.start !== 'string' || typeof w.end !== 'string') return false;
@@ -206,12 +223,13 @@ function latestJobAudit(db: Db, jobId: string, action: string, since: Date) {
 
 /**
  * The schedules job `jobId` had before its edits (the `before` of its `job.update` audit records) written at
- * or after `since`, the latest first, at most 50: with its current one, the schedules whose times the runs
- * Temporal started since then are on (a run queued while the worker was down keeps the time of the schedule
- * that started it). As stored: the caller reads the shape.
+ * or after `since` (by Temporal's clock: `aheadMs`, as for backfillRequestedOver), the latest first, at most
+ * 50: with its current one, the schedules whose times the runs Temporal started since then are on (a run
+ * queued while the worker was down keeps the time of the schedule that started it). As stored: the caller
+ * reads the shape.
  */
-export async function jobSchedulesReplacedSince(db: Db, jobId: string, since: Date): Promise<unknown[]> {
-  const rows = await latestJobAudit(db, jobId, 'job.update', since);
+export async function jobSchedulesReplacedSince(db: Db, jobId: string, since: Date, aheadMs: DatabaseAheadMs): Promise<unknown[]> {
+  const rows = await latestJobAudit(db, jobId, 'job.update', onDatabaseClock(since, aheadMs));
   return rows.flatMap((r) => {
     const schedule = (r.before as { schedule?: unknown } | null)?.schedule;
     return schedule === undefined || schedule === null ? [] : [schedule];
@@ -359,21 +377,23 @@ export async function laterScheduledRuns(db: Db, q: { jobId: string; id: string;
 
 /**
  * Whether an operator asked for a run of job `jobId` by hand ("Run now", its `job.trigger` audit record,
- * written just before Temporal is asked) within a minute before scheduled time `at` (or a few seconds after,
- * for clocks apart): a trigger through the schedule names its run by the time it was asked for. The second
- * signal only (activities/jobs.ts, catchUpSuperseded): a run whose time is off its schedule's is never one
- * of a catch-up, however far its record lies; this one names a Run now landing on one of the schedule's
- * times to the second.
+ * written just before Temporal is asked) within a minute before scheduled time `at` (or a few seconds after),
+ * both by Temporal's clock: a trigger through the schedule names its run by the time Temporal took it, and
+ * the record's `at` is the database's clock, `aheadMs` ahead of Temporal's (taken off: with the clocks
+ * minutes apart, a Run now was looked for minutes away from its record). The second signal only
+ * (activities/jobs.ts, catchUpSuperseded): a run whose time is off its schedule's is never one of a
+ * catch-up, however far its record lies; this one names a Run now landing on one of the schedule's times to
+ * the second.
  */
-export async function triggerRequestedAt(db: Db, jobId: string, at: Date): Promise<boolean> {
+export async function triggerRequestedAt(db: Db, jobId: string, at: Date, aheadMs: DatabaseAheadMs): Promise<boolean> {
   const row = await db
     .selectFrom('audit_log')
     .select('id')
     .where('action', '=', 'job.trigger')
     .where('entity_type', '=', 'job')
     .where('entity_id', '=', jobId)
-    .where('at', '>=', new Date(at.getTime() - 60_000))
-    .where('at', '<=', new Date(at.getTime() + 5_000))
+    .where('at', '>=', onDatabaseClock(new Date(at.getTime() - 60_000), aheadMs))
+    .where('at', '<=', onDatabaseClock(new Date(at.getTime() + 5_000), aheadMs))
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;
