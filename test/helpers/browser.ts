@@ -1,12 +1,23 @@
 // Real headless Chromium for the dashboard tests: one way to launch it, a page that records what the
-// dashboard's strict CSP refused and every request to another origin, and the token sign-in.
-import { chromium, type Browser, type Page } from 'playwright-core';
+// dashboard's strict CSP refused and every request to another origin (and the check that there were none),
+// the token sign-in, and screenshots. dashboard-suite.ts sets all of it up with the API server.
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type LaunchOptions, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** Headless Chromium with nothing of its own on the network (no QUIC, updates, sync or background fetches). */
-export function launchChromium(): Promise<Browser> {
+/** Where the dashboard tests leave their screenshots. */
+export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+/**
+ * Headless Chromium with nothing of its own on the network (no QUIC, updates, sync or background fetches);
+ * `options` adds to Playwright's launch options (say, `ignoreDefaultArgs`), never replacing these flags.
+ */
+export function launchChromium(options: Omit<LaunchOptions, 'executablePath' | 'args'> = {}): Promise<Browser> {
   return chromium.launch({
+    ...options,
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
@@ -46,4 +57,17 @@ export async function signInWithToken(page: Page, origin: string, token: string)
   await page.fill('#token', token);
   await page.click('#login button[type=submit]');
   await page.getByTestId('incidents').waitFor();
+}
+
+/** The page broke no CSP rule (by the DOM event or the console) and asked nothing of another origin. */
+export async function assertKeptToItself(watched: WatchedPage): Promise<void> {
+  assert.deepEqual(await watched.cspViolations(), []);
+  assert.deepEqual(watched.consoleViolations, []);
+  assert.deepEqual(watched.foreign, []);
+}
+
+/** A full-page screenshot of `page` as test-artifacts/<name>.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
 }

@@ -5,8 +5,7 @@
 // the rules and the signed-in user on it, without asking the server anything.
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
-import { CHROMIUM } from '../helpers/browser.js';
+import { launchChromium } from '../helpers/browser.js';
 import { startSsoServer, type SsoServer } from '../helpers/oidc-provider.js';
 import { ADMIN_TOKEN } from '../helpers/stack.js';
 
@@ -29,11 +28,7 @@ describe('dashboard sign-out in headless Chromium (back/forward cache on): Back,
       body: JSON.stringify({ name: RULE, services: ['PBACK01'], actions: [{ id: 'note', type: 'pagerduty.note', content: 'hello' }] }),
     });
     assert.equal(rule.status, 201, await rule.text());
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      ignoreDefaultArgs: ['--disable-back-forward-cache'],
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium({ ignoreDefaultArgs: ['--disable-back-forward-cache'] });
   });
 
   after(async function () {
