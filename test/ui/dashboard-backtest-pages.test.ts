@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
-import type { Client } from '@temporalio/client';
-import type { Browser, Page } from 'playwright-core';
-import { loadConfig } from '../../src/config.js';
 import { insertRuleBacktest } from '../../src/db/repositories/backtests.js';
-import { createLogger } from '../../src/logger.js';
-import { startApiServer, type ApiServer } from '../../src/server.js';
-import { launchChromium, signInWithToken, watchedPage, type WatchedPage } from '../helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { assertKeptToItself } from '../helpers/browser.js';
+import { dashboardSuite } from '../helpers/dashboard-suite.js';
 import { seededIncident, storeHistory, TITLE_EXTRACTORS } from '../helpers/history.js';
 
 const TOKEN = 'ui-backtest-pages-admin-token-0123456789';
@@ -18,51 +13,36 @@ const HOUR = 3_600_000;
 // API's buckets. Before, the tab read the first page of attached backtests and nothing more (200 of 250),
 // listed 100 environments as if they were all, and titled 3-hour buckets "per hour".
 describe('dashboard: the Backtest tab pages what the API pages and says what a summary left out', function () {
-  let db: TestDatabase;
-  let server: ApiServer;
-  let browser: Browser;
-  let page: Page;
-  let watched: WatchedPage;
   let ruleId = '';
-
-  before(async function () {
-    db = await createTestDatabase();
-    // 150 "Disk full" incidents on storage, each in an environment of its own, one every 12 hours from 80 days ago.
-    const now = Date.now();
-    const incidents = Array.from({ length: 150 }, (_, i) =>
-      seededIncident({ id: `BTP${String(i).padStart(4, '0')}`, host: `h-${i}`, environment: `env-${String(i).padStart(3, '0')}`, at: new Date(now - (80 * 24 - i * 12) * HOUR) }),
-    );
-    await storeHistory(db.db, incidents);
-    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', SELFHEAL_ADMIN_TOKEN: TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    server = await startApiServer({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }), extractors: TITLE_EXTRACTORS });
-    const created = await fetch(`${server.url}/api/rules`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'ui-pages-disk-full', services: ['PSTORAGE1'], dryRun: true, conditions: { field: 'incident.title', op: 'contains', value: 'Disk full' }, actions: [{ id: 'n', type: 'pagerduty.note', content: 'on {{ environment.name }}' }] }),
-    });
-    assert.equal(created.status, 201, await created.clone().text());
-    ruleId = ((await created.json()) as { id: string }).id;
-    // 250 attached backtests, oldest first (version n for the nth); the newest was stored before summaries
-    // kept only 100 environments: all 150 of its groups are in the table.
-    const groups = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `env-${String(i).padStart(3, '0')}`, matched: n - i, fired: 0, suppressed: 0 }));
-    for (let v = 1; v <= 250; v++) {
-      const candidate = { matched: v, peakPerHour: null, perHour: [], byService: [], byEnvironment: groups(v === 250 ? 150 : 2) };
-      await insertRuleBacktest(db.db, { ruleId, version: v, actor: 'admin', from: new Date(now - 7 * 24 * HOUR), to: new Date(now), summary: { candidate } });
-    }
-
-    browser = await launchChromium();
-    watched = await watchedPage(browser, server.url, { width: 1280, height: 1000 });
-    page = watched.page;
-    await signInWithToken(page, server.url, TOKEN);
-  });
-
-  after(async function () {
-    await browser?.close();
-    await server?.close();
-    await db?.close();
+  const suite = dashboardSuite({
+    token: TOKEN,
+    extractors: TITLE_EXTRACTORS,
+    async seed({ db, server }) {
+      // 150 "Disk full" incidents on storage, each in an environment of its own, one every 12 hours from 80 days ago.
+      const now = Date.now();
+      const incidents = Array.from({ length: 150 }, (_, i) =>
+        seededIncident({ id: `BTP${String(i).padStart(4, '0')}`, host: `h-${i}`, environment: `env-${String(i).padStart(3, '0')}`, at: new Date(now - (80 * 24 - i * 12) * HOUR) }),
+      );
+      await storeHistory(db.db, incidents);
+      const created = await fetch(`${server.url}/api/rules`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'ui-pages-disk-full', services: ['PSTORAGE1'], dryRun: true, conditions: { field: 'incident.title', op: 'contains', value: 'Disk full' }, actions: [{ id: 'n', type: 'pagerduty.note', content: 'on {{ environment.name }}' }] }),
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      ruleId = ((await created.json()) as { id: string }).id;
+      // 250 attached backtests, oldest first (version n for the nth); the newest was stored before summaries
+      // kept only 100 environments: all 150 of its groups are in the table.
+      const groups = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `env-${String(i).padStart(3, '0')}`, matched: n - i, fired: 0, suppressed: 0 }));
+      for (let v = 1; v <= 250; v++) {
+        const candidate = { matched: v, peakPerHour: null, perHour: [], byService: [], byEnvironment: groups(v === 250 ? 150 : 2) };
+        await insertRuleBacktest(db.db, { ruleId, version: v, actor: 'admin', from: new Date(now - 7 * 24 * HOUR), to: new Date(now), summary: { candidate } });
+      }
+    },
   });
 
   it('lists the 250 attached backtests a page at a time: More until the oldest (v1), each once', async function () {
+    const { page, server } = suite;
     await page.goto(`${server.url}/ui#/rules/${ruleId}`);
     // Rows of the table, whatever their own test ids.
     const rows = page.locator('[data-testid=backtest-attached-table] tr:has(td)');
@@ -84,6 +64,7 @@ describe('dashboard: the Backtest tab pages what the API pages and says what a s
   });
 
   it('says how many environments a stored summary left out: 150 environments, 100 listed and 50 more', async function () {
+    const { page } = suite;
     const first = page.locator('[data-testid=backtest-attached-table] tr:has(td)').first();
     assert.match((await first.innerText()).trim(), /^v250\s+admin\s+.+\s+250\s+0\s+150 environments$/);
     await first.locator('summary').click();
@@ -99,6 +80,7 @@ describe('dashboard: the Backtest tab pages what the API pages and says what a s
   });
 
   it('a backtest over 90 days matching 150 environments: the card says 50 more, and the timeline is in 3-hour buckets', async function () {
+    const { page, server } = suite;
     await page.goto(`${server.url}/ui#/rules/${ruleId}`);
     await page.getByTestId('rule-editor').waitFor();
     await page.getByTestId('backtest-since').selectOption('90d');
@@ -117,8 +99,6 @@ describe('dashboard: the Backtest tab pages what the API pages and says what a s
   });
 
   it('broke no CSP rule and loaded nothing from elsewhere', async function () {
-    assert.deepEqual(await watched.cspViolations(), []);
-    assert.deepEqual(watched.consoleViolations, []);
-    assert.deepEqual(watched.foreign, []);
+    await assertKeptToItself(suite.watched);
   });
 });

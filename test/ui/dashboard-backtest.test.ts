@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import type { Client } from '@temporalio/client';
-import type { Browser, Page } from 'playwright-core';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { startApiServer, type ApiServer } from '../../src/server.js';
-import { launchChromium, signInWithToken, watchedPage, type WatchedPage } from '../helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { assertKeptToItself, screenshot } from '../helpers/browser.js';
+import { dashboardSuite } from '../helpers/dashboard-suite.js';
 import { buildHistory, eventsOf, storeHistory, TITLE_EXTRACTORS, type SeededIncident } from '../helpers/history.js';
 
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const TOKEN = 'ui-backtest-admin-token-0123456789';
 const HOUR = 3_600_000;
 
@@ -18,46 +10,31 @@ const HOUR = 3_600_000;
 // API over a seeded history: the summary, the uPlot timeline drawn on its canvas, the changed incidents
 // linking to their pages, paging, and a backtest attached to the version.
 describe('dashboard: the rule editor’s Backtest tab in headless Chromium', function () {
-  let db: TestDatabase;
-  let server: ApiServer;
-  let browser: Browser;
-  let page: Page;
   let history: SeededIncident[];
   let ruleId: string;
-  let watched: WatchedPage;
 
   const triggers = (text: string) =>
     eventsOf(history).filter((e) => e.eventType === 'incident.triggered' && String(e.body.event.data.title).includes(text) && history.find((i) => i.id === e.incidentId)!.serviceId === 'PSTORAGE1');
 
-  before(async function () {
-    await mkdir(ARTIFACTS, { recursive: true });
-    db = await createTestDatabase();
-    const now = Date.now();
-    history = buildHistory({ incidents: 300, from: new Date(now - 25 * 24 * HOUR), hours: 24 * 24, storm: { at: new Date(Math.floor((now - 3 * 24 * HOUR) / HOUR) * HOUR), incidents: 50 }, prefix: 'U' });
-    await storeHistory(db.db, history);
-    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', SELFHEAL_ADMIN_TOKEN: TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    server = await startApiServer({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }), extractors: TITLE_EXTRACTORS });
-    const created = await fetch(`${server.url}/api/rules`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'ui-disk-full', services: ['PSTORAGE1'], dryRun: true, conditions: { field: 'incident.title', op: 'contains', value: 'Disk full' }, actions: [{ id: 'clean', type: 'pagerduty.note', content: 'cleaning {{ environment.host }}' }] }),
-    });
-    assert.equal(created.status, 201);
-    ruleId = ((await created.json()) as { id: string }).id;
-
-    browser = await launchChromium();
-    watched = await watchedPage(browser, server.url, { width: 1280, height: 1000 });
-    page = watched.page;
-    await signInWithToken(page, server.url, TOKEN);
-  });
-
-  after(async function () {
-    await browser?.close();
-    await server?.close();
-    await db?.close();
+  const suite = dashboardSuite({
+    token: TOKEN,
+    extractors: TITLE_EXTRACTORS,
+    async seed({ db, server }) {
+      const now = Date.now();
+      history = buildHistory({ incidents: 300, from: new Date(now - 25 * 24 * HOUR), hours: 24 * 24, storm: { at: new Date(Math.floor((now - 3 * 24 * HOUR) / HOUR) * HOUR), incidents: 50 }, prefix: 'U' });
+      await storeHistory(db.db, history);
+      const created = await fetch(`${server.url}/api/rules`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'ui-disk-full', services: ['PSTORAGE1'], dryRun: true, conditions: { field: 'incident.title', op: 'contains', value: 'Disk full' }, actions: [{ id: 'clean', type: 'pagerduty.note', content: 'cleaning {{ environment.host }}' }] }),
+      });
+      assert.equal(created.status, 201);
+      ruleId = ((await created.json()) as { id: string }).id;
+    },
   });
 
   it('backtests the rule as edited: the summary, the diff with the current version, and the timeline drawn by uPlot', async function () {
+    const { page, server } = suite;
     await page.goto(`${server.url}/ui#/rules/${ruleId}`);
     await page.getByTestId('rule-editor').waitFor();
     const edited = JSON.parse(await page.getByTestId('rule-editor').inputValue()) as Record<string, unknown>;
@@ -97,10 +74,11 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
     const legend = await page.locator('[data-testid=backtest-chart] .u-legend').innerText();
     assert.match(legend, /as edited/i);
     assert.match(legend, /current version/i);
-    await page.screenshot({ path: `${ARTIFACTS}dashboard-backtest.png`, fullPage: true });
+    await screenshot(page, 'dashboard-backtest');
   });
 
   it('lists the changed incidents, pages through them, and links each to its incident page', async function () {
+    const { page } = suite;
     const rows = page.getByTestId('backtest-item');
     assert.equal(await rows.count(), 25);
     const changes = await page.getByTestId('backtest-change').allInnerTexts();
@@ -116,6 +94,7 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
   });
 
   it('attaches a backtest to the stored version and lists it', async function () {
+    const { page, server, db } = suite;
     await page.goto(`${server.url}/ui#/rules/${ruleId}`);
     await page.getByTestId('backtest-attach').click();
     await page.locator('[data-testid=backtest-attached-table] td', { hasText: 'v1' }).waitFor();
@@ -126,6 +105,7 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
   });
 
   it('a backtest the API refuses shows the reason', async function () {
+    const { page, server } = suite;
     await page.goto(`${server.url}/ui#/rules/new`);
     await page.getByTestId('rule-editor').waitFor();
     await page.getByTestId('rule-editor').fill('{"name": "x", "actions": []}');
@@ -134,8 +114,6 @@ describe('dashboard: the rule editor’s Backtest tab in headless Chromium', fun
   });
 
   it('broke no CSP rule and loaded nothing from elsewhere', async function () {
-    assert.deepEqual(await watched.cspViolations(), []);
-    assert.deepEqual(watched.consoleViolations, []);
-    assert.deepEqual(watched.foreign, []);
+    await assertKeptToItself(suite.watched);
   });
 });

@@ -2,86 +2,68 @@
 // decision) and why an event was rejected (`events[].rejectReason`). Real headless Chromium, the real
 // API server and Postgres; the rows are written as the workflows write them.
 import assert from 'node:assert/strict';
-import type { Client } from '@temporalio/client';
-import type { Browser, Page } from 'playwright-core';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { startApiServer, type ApiServer } from '../../src/server.js';
-import { launchChromium, signInWithToken } from '../helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { dashboardSuite } from '../helpers/dashboard-suite.js';
 import { newIncidentId } from '../helpers/samples.js';
 
 const TOKEN = 'ui-reasons-admin-token-0123456789abcdef';
 
 describe('dashboard: why actions ran or were skipped, why events were rejected', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let server: ApiServer;
-  let browser: Browser;
-  let page: Page;
   const incidentId = newIncidentId();
 
-  before(async function () {
-    db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', SELFHEAL_ADMIN_TOKEN: TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    server = await startApiServer({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) });
-    await db.db
-      .insertInto('incidents')
-      .values({ id: incidentId, number: 7, title: 'Disk full on web-7', description: null, status: 'triggered', urgency: 'high', priority: null, service_id: 'PSVC1', service_name: 'web', escalation_policy_id: null, escalation_policy_name: null, assignees: JSON.stringify([]), html_url: null, incident_key: null, environment: JSON.stringify({}), alerts: null, workflow_id: `incident-${incidentId}`, pd_created_at: new Date(), resolved_at: null, last_event_at: new Date() })
-      .execute();
-    await db.db
-      .insertInto('incident_events')
-      .values([
-        { event_id: `E-ok-${incidentId}`, incident_id: incidentId, event_type: 'incident.triggered', resource_type: 'incident', occurred_at: new Date(), payload: JSON.stringify({}), disposition: 'accepted' },
-        // A poison event, as triage records it.
-        { event_id: `E-bad-${incidentId}`, incident_id: incidentId, event_type: 'incident.annotated', resource_type: 'incident', occurred_at: null, payload: JSON.stringify({}), disposition: 'rejected', reject_reason: 'occurred_at "yesterday" is not a timestamp' },
-      ])
-      .execute();
-    const run = (index: number, id: string, type: string, status: string, reason: string, link: string | null = null) => ({
-      id: `${incidentId}:r-1:${id}:E-ok`,
-      idempotency_key: `${incidentId}:r-1:${id}:E-ok`,
-      incident_id: incidentId,
-      match_id: null,
-      rule_id: 'r-1',
-      rule_version: 1,
-      job_run_id: null,
-      action_index: index,
-      action_id: id,
-      action_type: type,
-      status,
-      target: null,
-      rendered: null,
-      exit_code: status === 'failed' ? 1 : null,
-      output_excerpt: null,
-      link,
-      error: status === 'failed' ? 'exit code 1' : null,
-      approval: null,
-      started_at: status === 'skipped' ? null : new Date(),
-      finished_at: new Date(),
-      reason,
-      claimed_by: null,
-      workflow_id: null,
-    });
-    await db.db
-      .insertInto('action_runs')
-      .values([
-        run(0, 'fix', 'script.agent', 'failed', 'when: success, and no earlier action ran', 'javascript:alert(document.cookie)'),
-        run(1, 'escalate', 'pagerduty.escalate', 'succeeded', 'when: failure, and fix failed'),
-        run(2, 'resolve', 'pagerduty.resolve', 'skipped', 'skipped: when: success, and fix failed'),
-      ])
-      .execute();
-    browser = await launchChromium();
-    page = await browser.newPage();
-  });
-
-  after(async function () {
-    await browser?.close();
-    await server?.close();
-    await db?.close();
+  const suite = dashboardSuite({
+    token: TOKEN,
+    async seed({ db }) {
+      await db.db
+        .insertInto('incidents')
+        .values({ id: incidentId, number: 7, title: 'Disk full on web-7', description: null, status: 'triggered', urgency: 'high', priority: null, service_id: 'PSVC1', service_name: 'web', escalation_policy_id: null, escalation_policy_name: null, assignees: JSON.stringify([]), html_url: null, incident_key: null, environment: JSON.stringify({}), alerts: null, workflow_id: `incident-${incidentId}`, pd_created_at: new Date(), resolved_at: null, last_event_at: new Date() })
+        .execute();
+      await db.db
+        .insertInto('incident_events')
+        .values([
+          { event_id: `E-ok-${incidentId}`, incident_id: incidentId, event_type: 'incident.triggered', resource_type: 'incident', occurred_at: new Date(), payload: JSON.stringify({}), disposition: 'accepted' },
+          // A poison event, as triage records it.
+          { event_id: `E-bad-${incidentId}`, incident_id: incidentId, event_type: 'incident.annotated', resource_type: 'incident', occurred_at: null, payload: JSON.stringify({}), disposition: 'rejected', reject_reason: 'occurred_at "yesterday" is not a timestamp' },
+        ])
+        .execute();
+      const run = (index: number, id: string, type: string, status: string, reason: string, link: string | null = null) => ({
+        id: `${incidentId}:r-1:${id}:E-ok`,
+        idempotency_key: `${incidentId}:r-1:${id}:E-ok`,
+        incident_id: incidentId,
+        match_id: null,
+        rule_id: 'r-1',
+        rule_version: 1,
+        job_run_id: null,
+        action_index: index,
+        action_id: id,
+        action_type: type,
+        status,
+        target: null,
+        rendered: null,
+        exit_code: status === 'failed' ? 1 : null,
+        output_excerpt: null,
+        link,
+        error: status === 'failed' ? 'exit code 1' : null,
+        approval: null,
+        started_at: status === 'skipped' ? null : new Date(),
+        finished_at: new Date(),
+        reason,
+        claimed_by: null,
+        workflow_id: null,
+      });
+      await db.db
+        .insertInto('action_runs')
+        .values([
+          run(0, 'fix', 'script.agent', 'failed', 'when: success, and no earlier action ran', 'javascript:alert(document.cookie)'),
+          run(1, 'escalate', 'pagerduty.escalate', 'succeeded', 'when: failure, and fix failed'),
+          run(2, 'resolve', 'pagerduty.resolve', 'skipped', 'skipped: when: success, and fix failed'),
+        ])
+        .execute();
+    },
   });
 
   it('shows each action run with its reason and the rejected event with why, and links no hostile URL', async function () {
-    await signInWithToken(page, server.url, TOKEN);
+    const { page, server } = suite;
     await page.goto(`${server.url}/ui#/incidents/${encodeURIComponent(incidentId)}`);
     await page.getByTestId('timeline').waitFor();
 

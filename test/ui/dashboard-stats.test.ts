@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import type { Client } from '@temporalio/client';
-import type { Browser, Page } from 'playwright-core';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { startApiServer, type ApiServer } from '../../src/server.js';
-import { launchChromium, signInWithToken, watchedPage, type WatchedPage } from '../helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { assertKeptToItself, screenshot } from '../helpers/browser.js';
+import { dashboardSuite } from '../helpers/dashboard-suite.js';
 import { seedStatsHistory, STATS_RANGE } from '../helpers/stats-history.js';
 
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const TOKEN = 'ui-stats-admin-token-0123456789';
 
 /** Counts of canvas pixels near each colour (r, g, b), read in the page. */
@@ -31,34 +23,19 @@ const PIXELS = (selector: string) => `(() => {
 // the seeded history with known answers: the headline numbers, the per-day series and the time-to-resolve
 // histogram drawn by uPlot on their canvases, and the rule table linking to each rule's page.
 describe('dashboard: effectiveness pages in headless Chromium', function () {
-  let db: TestDatabase;
-  let server: ApiServer;
-  let browser: Browser;
-  let page: Page;
   let ruleId: string;
   let ids: Record<string, string>;
-  let watched: WatchedPage;
   const range = `since=${STATS_RANGE.since}&until=${STATS_RANGE.until}`;
-
-  before(async function () {
-    await mkdir(ARTIFACTS, { recursive: true });
-    db = await createTestDatabase();
-    ({ ruleId, ids } = await seedStatsHistory(db.db));
-    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', SELFHEAL_ADMIN_TOKEN: TOKEN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    server = await startApiServer({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }) });
-    browser = await launchChromium();
-    watched = await watchedPage(browser, server.url, { width: 1280, height: 1200 });
-    page = watched.page;
-    await signInWithToken(page, server.url, TOKEN);
-  });
-
-  after(async function () {
-    await browser?.close();
-    await server?.close();
-    await db?.close();
+  const suite = dashboardSuite({
+    token: TOKEN,
+    viewport: { width: 1280, height: 1200 },
+    async seed({ db }) {
+      ({ ruleId, ids } = await seedStatsHistory(db.db));
+    },
   });
 
   it('overall: the numbers, both charts drawn by uPlot, and a line per rule', async function () {
+    const { page, server } = suite;
     await page.goto(`${server.url}/ui#/stats?${range}`);
     await page.getByTestId('stats-headline').waitFor();
     assert.equal(await page.getByTestId('stats-title').innerText(), 'Effectiveness of automation');
@@ -83,10 +60,11 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
     const rows = page.getByTestId('stats-rule-row');
     assert.equal(await rows.count(), 1);
     assert.match(await rows.first().innerText(), /^restart-replica\s+4\s+75%\s+67%\s+50%\s+3$/);
-    await page.screenshot({ path: `${ARTIFACTS}dashboard-stats.png`, fullPage: true });
+    await screenshot(page, 'dashboard-stats');
   });
 
   it("a rule's page from the table: its own numbers and time to resolve before it went live", async function () {
+    const { page, server } = suite;
     await page.getByTestId('stats-rule-row').first().locator('a').click();
     await page.waitForURL(new RegExp(`#/stats/${ruleId}`));
     await page.locator('[data-testid=stats-title]', { hasText: 'restart-replica' }).waitFor();
@@ -103,6 +81,7 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
   });
 
   it("an incident's page says who fixed it, and why", async function () {
+    const { page, server } = suite;
     for (const [name, label] of [['W1', 'auto-remediated'], ['W2', 'assisted'], ['B1', 'human']] as const) {
       await page.goto(`${server.url}/ui#/incidents/${ids[name]}`);
       await page.locator('[data-testid=incident-title]', { hasText: new RegExp(` ${name}$`) }).waitFor();
@@ -115,8 +94,6 @@ describe('dashboard: effectiveness pages in headless Chromium', function () {
   });
 
   it('ran under the strict CSP, fetching nothing from elsewhere', async function () {
-    assert.deepEqual(await watched.cspViolations(), []);
-    assert.deepEqual(watched.consoleViolations, []);
-    assert.deepEqual(watched.foreign, []);
+    await assertKeptToItself(suite.watched);
   });
 });
