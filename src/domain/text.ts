@@ -85,3 +85,15 @@ export function jsonBytes(value: unknown): number {
   const text = JSON.stringify(value);
   return text === undefined ? 0 : utf8.encode(text).length;
 }
+
+/**
+ * `text` in at most `maxBytes` bytes of UTF-8: whole when it fits, else the longest start of it that fits
+ * with `marker` after it (never half a character), then the marker. Only the part that fits is encoded:
+ * a value of hundreds of MB costs no more than a short one.
+ */
+export function cutUtf8(text: string, maxBytes: number, marker = ''): string {
+  if (text.length * 3 <= maxBytes) return text;
+  if (utf8.encodeInto(text, new Uint8Array(maxBytes)).read === text.length) return text;
+  const room = Math.max(0, maxBytes - utf8.encode(marker).length);
+  return text.slice(0, utf8.encodeInto(text, new Uint8Array(room)).read) + marker;
+}

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { boundStoredSummary, bucketHoursFor, MAX_HOUR_BUCKETS } from '../../src/domain/backtest/index.js';
+import { boundStoredSummary, bucketHoursFor, MAX_GROUP_KEY_BYTES, MAX_HOUR_BUCKETS } from '../../src/domain/backtest/index.js';
+import { cutUtf8 } from '../../src/domain/text.js';
 
 // The bounds of a backtest summary (src/domain/backtest/bounds.ts): perHour's buckets by window length, and
 // a summary read back from the table, whatever it was stored with, answered within them.
@@ -32,5 +33,26 @@ describe('backtest summary bounds', function () {
     assert.ok(wide.candidate.perHourBucketHours >= 24 * 7, String(wide.candidate.perHourBucketHours));
     // Not a summary: as it is.
     assert.equal(boundStoredSummary('x', { from, to }), 'x');
+  });
+
+  it('a stored group key or name past 1,024 bytes is answered cut and ending with …(truncated); one within it as stored', function () {
+    const from = new Date(at);
+    const to = new Date(at + DAY);
+    const long = `env-${'é'.repeat(300_000)}`;
+    const stored = { candidate: { byEnvironment: [{ key: long, matched: 2, fired: 2, suppressed: 0 }, { key: 'prod', matched: 1, fired: 1, suppressed: 0 }], byService: [{ key: 'P1', name: long, matched: 3, fired: 3, suppressed: 0 }] } };
+    const b = boundStoredSummary(stored, { from, to }) as { candidate: { byEnvironment: { key: string }[]; byService: { key: string; name: string }[] } };
+    const [cut, prod] = b.candidate.byEnvironment;
+    assert.ok(Buffer.byteLength(cut!.key) <= MAX_GROUP_KEY_BYTES && cut!.key.startsWith('env-éé') && cut!.key.endsWith('…(truncated)'), cut!.key.slice(-20));
+    assert.equal(prod!.key, 'prod');
+    assert.deepEqual([b.candidate.byService[0]!.key, b.candidate.byService[0]!.name], ['P1', cut!.key]);
+  });
+
+  it('cutUtf8 keeps whole characters within the bytes, the marker included', function () {
+    assert.equal(cutUtf8('abcdef', 6, '~'), 'abcdef');
+    assert.equal(cutUtf8('abcdefg', 6, '~'), 'abcde~');
+    // 'é' is 2 bytes, '\u{1F525}' 4: never cut in half.
+    assert.equal(cutUtf8('éééé', 6, '~'), 'éé~');
+    assert.equal(cutUtf8('a\u{1F525}\u{1F525}', 7, '~'), 'a\u{1F525}~');
+    assert.equal(cutUtf8('a\u{1F525}\u{1F525}', 9), 'a\u{1F525}\u{1F525}');
   });
 });

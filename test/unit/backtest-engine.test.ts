@@ -3,6 +3,7 @@ import type {
   BacktestLimitError} from '../../src/domain/backtest/index.js';
 import {
   definitionLane,
+  MAX_GROUP_KEY_BYTES,
   runBacktest,
   versionsLane,
   warmupSeconds,
@@ -291,6 +292,27 @@ describe('backtest engine (src/domain/backtest)', function () {
     assert.equal(s.byEnvironmentOmitted, 150);
     assert.deepEqual([s.byEnvironment[0]!.key, s.byEnvironment[0]!.matched], ['prod-eu', 3]);
     assert.ok(JSON.stringify(s).length < 100 * 400, `${JSON.stringify(s).length} characters`);
+  });
+
+  it('a group key and name of megabytes (a hostile service id and name) are cut to 1,024 bytes of UTF-8 ending with …(truncated)', async function () {
+    // 'Ω' is 2 bytes of UTF-8: each value is 4 MB; two incidents whose values start alike are one group.
+    const huge = (tail: string) => `P${'Ω'.repeat(2_000_000)}${tail}`;
+    const events = ['a', 'b'].map((tail, i) => {
+      const e = ev(`H${i}`, `2026-11-10T10:0${i}:00Z`, { service: huge(tail), host: 'h' });
+      ((e.event as { data: { service: { summary: string } } }).data.service).summary = huge(tail);
+      e.incident.serviceName = huge(tail);
+      return e;
+    });
+    const r = await runBacktest(stream(events), spec(def({ services: ['*'] })));
+    const groups = r.summary.candidate.byService;
+    assert.equal(r.summary.candidate.matched, 2);
+    for (const text of groups.flatMap((g) => [g.key, g.name!])) {
+      assert.ok(Buffer.byteLength(text) <= MAX_GROUP_KEY_BYTES, `${Buffer.byteLength(text)} bytes`);
+      assert.ok(text.endsWith('…(truncated)'), text.slice(-20));
+      assert.ok(text.startsWith('PΩΩ'));
+    }
+    assert.deepEqual([groups.length, groups[0]!.matched, MAX_GROUP_KEY_BYTES], [1, 2, 1024]);
+    assert.ok(JSON.stringify(r.summary).length < 20_000, `${JSON.stringify(r.summary).length} characters`);
   });
 
   it('pages: offset and limit over the events listed, the total counted over all of them, filters for what is reported', async function () {

@@ -6,7 +6,22 @@
 //   up to 33 days (the default 30 included) keeps one bucket per hour; a longer one is counted in buckets of
 //   2, 3, 4, 6, 8, 12 or 24 hours (whichever is the smallest that fits: 90 days in 3 hours, 366 days in
 //   12), aligned on UTC midnight. `peakPerHour` stays the busiest single hour whatever the buckets.
+// - A group's key and name (an incident's service id and name, an extracted environment): at most
+//   MAX_GROUP_KEY_BYTES bytes of UTF-8, a longer one cut and ending with TRUNCATED. They came from the
+//   incident as they were, so one hostile value of megabytes was kept, stored and answered whole.
+import { TRUNCATED } from '../template.js';
+import { cutUtf8 } from '../text.js';
 import { MAX_GROUPS, type GroupCount, type HourCount } from './types.js';
+
+/**
+ * Bytes (UTF-8) of a group's key, and of its name, at most, TRUNCATED included: an extracted environment
+ * (at most 256 characters, extract.ts) always fits whole; a PagerDuty service id or name of more is cut,
+ * and groups whose values start alike over that length are counted as one.
+ */
+export const MAX_GROUP_KEY_BYTES = 1024;
+
+/** A group key or name within MAX_GROUP_KEY_BYTES: as it is when it fits, else cut and marked with TRUNCATED. */
+export const groupText = (text: string): string => cutUtf8(text, MAX_GROUP_KEY_BYTES, TRUNCATED);
 
 /** Buckets of perHour at most: a bucket per hour for windows of up to 33 days. */
 export const MAX_HOUR_BUCKETS = 800;
@@ -58,10 +73,20 @@ export function boundPerHour(hours: readonly unknown[], fromMs: number, toMs: nu
   return { perHour, perHourBucketHours: w };
 }
 
-/** The first MAX_GROUPS groups (most matches first, as stored) and how many are left out, added to those already counted out. */
+/**
+ * The first MAX_GROUPS groups (most matches first, as stored), each key and name within
+ * MAX_GROUP_KEY_BYTES, and how many are left out, added to those already counted out.
+ */
 export function boundGroups(groups: readonly GroupCount[], omitted: unknown): { groups: GroupCount[]; omitted: number } {
   const before = typeof omitted === 'number' && Number.isSafeInteger(omitted) && omitted > 0 ? omitted : 0;
-  return { groups: groups.slice(0, MAX_GROUPS), omitted: before + Math.max(0, groups.length - MAX_GROUPS) };
+  return { groups: groups.slice(0, MAX_GROUPS).map(boundGroup), omitted: before + Math.max(0, groups.length - MAX_GROUPS) };
+}
+
+function boundGroup(g: GroupCount): GroupCount {
+  // Read back from the table: whatever was stored.
+  const stored: unknown = g;
+  if (!isObject(stored)) return g;
+  return { ...g, ...(typeof stored.key === 'string' ? { key: groupText(stored.key) } : {}), ...(typeof stored.name === 'string' ? { name: groupText(stored.name) } : {}) };
 }
 
 /**

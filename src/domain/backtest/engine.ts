@@ -17,7 +17,7 @@ import { incidentContext } from '../rules/incident-context.js';
 import { policyOfRecorded, targetOf, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
 import type { Action, Rule } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
-import { boundPerHour } from './bounds.js';
+import { boundPerHour, groupText } from './bounds.js';
 import { namedService, replayEvent, type ReplayedIncident } from './incident-replay.js';
 import { Lane, RecordedHolds, type LaneDecision } from './lane.js';
 import {
@@ -109,8 +109,10 @@ class LaneTally {
       if (suppressed) g.suppressed += 1;
       map.set(key, g);
     };
-    bump(this.services, service.id ?? '(none)', service.name);
-    bump(this.environments, environment ?? '(none)');
+    // Keys and names cut to MAX_GROUP_KEY_BYTES before they are looked up: a map of whole ones would keep
+    // every hostile value of the window alive until the summary is made.
+    bump(this.services, service.id === null ? '(none)' : groupText(service.id), service.name === null ? null : groupText(service.name));
+    bump(this.environments, environment === null ? '(none)' : groupText(environment));
   }
 
   /** `from`, `to`: the window reported on, which sets perHour's buckets (bounds.ts). */
