@@ -20,6 +20,7 @@ import {
   boundStoredSummary,
   definitionLane,
   formatDuration,
+  recapSummary,
   runBacktest,
   versionsLane,
   warmupSeconds,
@@ -291,7 +292,9 @@ export function backtestService(deps: BacktestServiceDeps) {
      * The rule's attached backtests, newest first, a page at a time: `limit` at most and no more than
      * LIST_PAGE_BYTES of summaries as stored (one at least); `nextCursor` (the page's last id) leads on.
      * Each summary is answered within today's bounds (boundStoredSummary): one stored before them keeps
-     * every group and an entry per hour of its window in the table, not in the answer.
+     * every group and an entry per hour of its window in the table, not in the answer. One of more than
+     * MAX_LISTED_SUMMARY_BYTES as stored is not read: its recap is answered (recapSummary: the counts,
+     * and `truncated`).
      */
     async list(actor: Actor, id: string, page: { limit: number; cursor?: string | undefined } = { limit: 200 }) {
       const before = page.cursor === undefined ? undefined : decodePageCursor(page.cursor, 1)[0]!;
@@ -300,7 +303,13 @@ export function backtestService(deps: BacktestServiceDeps) {
       if (!row) throw new NotFoundError(`rule ${id} is not known`);
       requireTeam(actor, 'viewer', row.team, `rule ${id}`);
       const { rows, last } = await listRuleBacktestPage(db, id, { before, limit: page.limit, maxBytes: LIST_PAGE_BYTES });
-      return { rows: rows.map((r) => ({ ...r, summary: boundStoredSummary(r.summary, { from: r.window_from, to: r.window_to }) })), nextCursor: last && encodePageCursor([last]) };
+      return {
+        rows: rows.map(({ recap, summary_bytes, ...r }) => ({
+          ...r,
+          summary: recap ? recapSummary(recap, summary_bytes) : boundStoredSummary(r.summary, { from: r.window_from, to: r.window_to }),
+        })),
+        nextCursor: last && encodePageCursor([last]),
+      };
     },
   };
 }

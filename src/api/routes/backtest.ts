@@ -3,7 +3,7 @@
 // POST /api/rules/{id}/backtest attaches a backtest of the current version to that version (stored, and in
 // the audit log); GET /api/rules/{id}/backtests lists them. The work is src/services/backtests.ts.
 import { z } from 'zod';
-import { MAX_GROUP_KEY_BYTES, MAX_HOUR_BUCKETS } from '../../domain/backtest/bounds.js';
+import { MAX_GROUP_KEY_BYTES, MAX_HOUR_BUCKETS, MAX_LISTED_SUMMARY_BYTES } from '../../domain/backtest/bounds.js';
 import { MAX_GROUPS } from '../../domain/backtest/types.js';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
 import { backtestService } from '../../services/backtests.js';
@@ -165,7 +165,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
       path: '/api/rules/{id}/backtests',
       tags,
       summary: "Backtests attached to the rule's versions, newest first, paged by cursor",
-      description: `A page holds \`limit\` backtests at most (default 200), and no more than ${LIST_PAGE_BYTES / (1024 * 1024)} MiB of summaries (one backtest at least): follow \`nextCursor\` until it is null. A summary keeps the ${MAX_GROUPS} services and environments with the most matches (\`byService\`, \`byEnvironment\`); \`byServiceOmitted\` and \`byEnvironmentOmitted\` count the others; \`perHour\` holds at most ${MAX_HOUR_BUCKETS} buckets of \`perHourBucketHours\` hours (1 for a window of up to 33 days). Group keys and names are at most ${MAX_GROUP_KEY_BYTES} bytes of UTF-8, a longer one cut and ending with \`…(truncated)\`. A summary stored before these bounds is answered within them.`,
+      description: `A page holds \`limit\` backtests at most (default 200), and no more than ${LIST_PAGE_BYTES / (1024 * 1024)} MiB of summaries (one backtest at least): follow \`nextCursor\` until it is null. A summary keeps the ${MAX_GROUPS} services and environments with the most matches (\`byService\`, \`byEnvironment\`); \`byServiceOmitted\` and \`byEnvironmentOmitted\` count the others; \`perHour\` holds at most ${MAX_HOUR_BUCKETS} buckets of \`perHourBucketHours\` hours (1 for a window of up to 33 days). Group keys and names are at most ${MAX_GROUP_KEY_BYTES} bytes of UTF-8, a longer one cut and ending with \`…(truncated)\`. A summary stored before these bounds is answered within them; one of more than ${MAX_LISTED_SUMMARY_BYTES / (1024 * 1024)} MiB as stored is not read: its recap is answered (window, events, each lane's counts, the diffs' counts; no group, hour or incident), with \`truncated\` (\`bytes\` as stored, \`maxBytes\`).`,
       request: { params: idParam, query: backtestPageQuery },
       responses: { 200: json('A page of attached backtests.', pageOf(ruleBacktestViewSchema)), 404: problemResponse('Unknown rule.') },
     }),

@@ -125,3 +125,53 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function isHourCount(v: unknown): v is HourCount {
   return isObject(v) && typeof v.hour === 'string' && Number.isFinite(Date.parse(v.hour)) && typeof v.firings === 'number' && typeof v.actions === 'number';
 }
+
+/**
+ * Bytes of a stored summary (its summary_bytes) GET /api/rules/{id}/backtests reads whole at most: a
+ * summary within today's bounds is a few hundred KB at most. One stored before them is whatever it was
+ * (tens or hundreds of MB: a group per distinct value, every value whole), and a page takes one row at
+ * least, so one such row was read whole into the API, then answered; it is now answered as its recap.
+ */
+export const MAX_LISTED_SUMMARY_BYTES = 4 * 1024 * 1024;
+
+/** Bytes (Postgres's pg_column_size) of one value a recap keeps; a larger one is left out. */
+export const RECAP_VALUE_BYTES = 4096;
+
+const LANE_COUNTS = ['evaluated', 'matched', 'decisions', 'suppressedBy', 'firings', 'actions', 'peakPerHour', 'perHourBucketHours', 'byServiceOmitted', 'byEnvironmentOmitted', 'assumptions', 'argsRefused'];
+
+/** What the recap of a summary too big to list keeps: its window, the counts of each lane, the diffs' counts (no list: no group, hour or incident). */
+export const RECAP_PATHS: readonly (readonly string[])[] = [
+  ['window'],
+  ['requestedWindow'],
+  ['events'],
+  ['assumedRunSeconds'],
+  ['retention'],
+  ['limits'],
+  ...['candidate', 'baseline'].flatMap((lane) => LANE_COUNTS.map((count) => [lane, count])),
+  ['vsCurrent', 'counts'],
+  ['vsRecorded', 'counts'],
+  ['vsRecorded', 'agreement'],
+];
+
+/** Bytes a recap holds at most: what a page counts for a summary listed as one. */
+export const RECAP_MAX_BYTES = RECAP_PATHS.length * (RECAP_VALUE_BYTES + 64) + 256;
+
+/**
+ * The recap of a summary too big to list: `values` are those of RECAP_PATHS in order, as Postgres read
+ * them (null: absent, or over RECAP_VALUE_BYTES), nested as in the summary (`candidate` always there);
+ * `truncated` says that the rest was left out, and how big the summary is as stored (null: not known).
+ */
+export function recapSummary(values: readonly unknown[], storedBytes: number | null): Record<string, unknown> {
+  const out: Record<string, unknown> = { truncated: { bytes: storedBytes, maxBytes: MAX_LISTED_SUMMARY_BYTES }, candidate: {} };
+  RECAP_PATHS.forEach((path, i) => {
+    const value = values[i];
+    if (value === null || value === undefined) return;
+    let at = out;
+    for (const step of path.slice(0, -1)) {
+      if (!isObject(at[step])) at[step] = {};
+      at = at[step] as Record<string, unknown>;
+    }
+    at[path[path.length - 1]!] = value;
+  });
+  return out;
+}
