@@ -4,6 +4,7 @@
 // down, a worker crash) redoes nothing twice: the event is stored once, a match is recorded once.
 import { ApplicationFailure } from '@temporalio/common';
 import { REMEDIATING_EVENT_TYPES } from '../src/pagerduty/parse.js';
+import { trimTrailingSlashes } from '../src/domain/text.js';
 import type { Logger } from '../src/logger.js';
 import type { IncidentEventMessage } from '../src/contracts/incident.js';
 import type { createIncidentSteps } from './incidents.js';
@@ -34,7 +35,7 @@ export interface TriageDeps {
 
 /** The incident's page in the dashboard. */
 export function incidentPageUrl(publicUrl: string, incidentId: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}/ui#/incidents/${encodeURIComponent(incidentId)}`;
+  return `${trimTrailingSlashes(publicUrl)}/ui#/incidents/${encodeURIComponent(incidentId)}`;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -5,6 +5,7 @@ import { parseDuration, type GuardConfig } from './domain/guards.js';
 import { parseMembership, TEAM_NAME_PATTERN, TEAM_NAME_RULE, TEAM_ROLES, type TeamMembership } from './domain/teams.js';
 import { parseEmailAllow, parseRepoAllow, parseWebhookAllow, recipientRefused, type EmailRecipientPolicy, type GitHubRepoPolicy, type HostList, type Parsed } from './domain/destination-lists.js';
 import { envPrefixProblem, secretDirProblem, secretRefPolicyFromEnv, type SecretRefPolicy } from './domain/secret-refs.js';
+import { trimTrailingSlashes } from './domain/text.js';
 
 /**
  * One schema over the process environment: every variable is declared, defaulted and checked here
@@ -546,7 +547,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
-      uiUrl: e.TEMPORAL_UI_URL!.replace(/\/+$/, ''),
+      uiUrl: trimTrailingSlashes(e.TEMPORAL_UI_URL!),
       cliPath: e.TEMPORAL_CLI_PATH,
       tls: { certPath: e.TEMPORAL_TLS_CERT_PATH, keyPath: e.TEMPORAL_TLS_KEY_PATH, caPath: e.TEMPORAL_TLS_CA_PATH },
       apiKey: e.TEMPORAL_API_KEY,
@@ -561,7 +562,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       webhookSecrets: e.PAGERDUTY_WEBHOOK_SECRETS,
       webhookAllowUnsigned: e.PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED,
       webhookMaxInFlight: e.PAGERDUTY_WEBHOOK_MAX_IN_FLIGHT,
-      apiUrl: e.PAGERDUTY_API_URL!.replace(/\/+$/, ''),
+      apiUrl: trimTrailingSlashes(e.PAGERDUTY_API_URL!),
       apiToken: e.PAGERDUTY_API_TOKEN,
       fromEmail: e.PAGERDUTY_FROM_EMAIL,
       reconcileMinutes: e.PAGERDUTY_RECONCILE_MINUTES,
@@ -584,8 +585,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
     emailAllow,
     webhookAllow: e.NOTIFY_WEBHOOK_ALLOW,
-    jira: { baseUrl: e.JIRA_BASE_URL?.replace(/\/+$/, ''), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
-    github: { apiUrl: e.GITHUB_API_URL!.replace(/\/+$/, ''), tokenSet: Boolean(e.GITHUB_TOKEN), reposAllow: e.GITHUB_REPOS_ALLOW },
+    jira: { baseUrl: e.JIRA_BASE_URL === undefined ? undefined : trimTrailingSlashes(e.JIRA_BASE_URL), email: e.JIRA_EMAIL, tokenSet: Boolean(e.JIRA_API_TOKEN), issueType: e.JIRA_ISSUE_TYPE },
+    github: { apiUrl: trimTrailingSlashes(e.GITHUB_API_URL!), tokenSet: Boolean(e.GITHUB_TOKEN), reposAllow: e.GITHUB_REPOS_ALLOW },
     ewm: { catalogUrl: e.EWM_CATALOG_URL, username: e.EWM_USERNAME, passwordSet: Boolean(e.EWM_PASSWORD) },
     sso,
     secretRefs: secretRefPolicyFromEnv({ SECRET_REF_ENV_PREFIXES: e.SECRET_REF_ENV_PREFIXES.join(','), SECRET_REF_DIRS: e.SECRET_REF_DIRS.join(',') }),
@@ -715,7 +716,7 @@ function ssoConfig(e: Env): SsoConfig {
   if (issuer.protocol !== 'https:' && !isLoopbackHttp(issuer)) throw fail('OIDC_ISSUER_URL', `must be an https URL (http only on localhost; it is ${issuer.protocol})`);
   if (!e.OIDC_CLIENT_ID) throw fail('OIDC_CLIENT_ID', 'is required with OIDC_ISSUER_URL (the client id registered at the provider)');
   if (!e.OIDC_ROLE_MAP) throw fail('OIDC_ROLE_MAP', 'is required with OIDC_ISSUER_URL, e.g. sre-admins=admin,sre=write,viewers=read');
-  const redirect = e.OIDC_REDIRECT_URL ?? (e.SELFHEAL_PUBLIC_URL ? `${e.SELFHEAL_PUBLIC_URL.replace(/\/+$/, '')}/auth/callback` : undefined);
+  const redirect = e.OIDC_REDIRECT_URL ?? (e.SELFHEAL_PUBLIC_URL ? `${trimTrailingSlashes(e.SELFHEAL_PUBLIC_URL)}/auth/callback` : undefined);
   if (!redirect) throw fail('OIDC_REDIRECT_URL', 'is required with OIDC_ISSUER_URL (or set SELFHEAL_PUBLIC_URL): <public URL>/auth/callback');
   const variable = e.OIDC_REDIRECT_URL ? 'OIDC_REDIRECT_URL' : 'SELFHEAL_PUBLIC_URL';
   const redirectUrl = parseUrl(variable, redirect);

@@ -9,6 +9,7 @@
 // The token goes over plain http only to a loopback address, or when the user says so (--insecure-http).
 import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RevokedSessions, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
 import { isLoopbackHost } from '../domain/loopback.js';
+import { trimTrailingSlashes } from '../domain/text.js';
 import { readBodyCapped, redirectTarget } from '../http-body.js';
 import { CliError, EXIT, plainText, quote, type MessagePart } from './errors.js';
 
@@ -206,7 +207,7 @@ export function apiUrl(base: string, path: string): URL {
   // Only the path and query change: the origin stays the configured one. Resolving the joined path against
   // the origin read a path starting with `//` (`https://tools.corp//selfheal`, a base joined with a slash
   // too many) as another host, `selfheal`, and the token went there.
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}${pathname}`;
+  u.pathname = `${trimTrailingSlashes(u.pathname)}${pathname}`;
   u.search = query ?? '';
   u.hash = '';
   return u;

@@ -2,7 +2,7 @@
 // three share the helpers below and are read side by side; EWM project-area discovery is the largest part.
 import { createHash } from 'node:crypto';
 import { TRUNCATED } from '../domain/template.js';
-import { cutAt } from '../domain/text.js';
+import { cutAt, trimTrailingSlashes } from '../domain/text.js';
 import { HttpCallError, WorkItemError } from './errors.js';
 import { basicAuth, httpRequest, parseJson, type FetchLike } from './http.js';
 import { resolveSecretRef } from './secrets.js';
@@ -121,7 +121,7 @@ function fitted(text: string, n: number): string {
 }
 
 function trimSlash(url: string): string {
-  return url.replace(/\/+$/, '');
+  return trimTrailingSlashes(url);
 }
 
 /**

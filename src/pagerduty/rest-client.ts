@@ -6,6 +6,7 @@
 // Responses are parsed tolerantly (unknown fields kept). The API token never appears in errors, and a
 // redirect is never followed: the token and the request go to PAGERDUTY_API_URL only.
 import { z } from 'zod';
+import { trimTrailingSlashes } from '../domain/text.js';
 import { askedPauseMs, readBodyCapped, redirectTarget } from '../http-body.js';
 
 /** PagerDuty's pages (100 alerts or notes) are well under this; reading stops here (undici's text() has no limit). */
@@ -129,7 +130,7 @@ function isRetryableStatus(status: number): boolean {
 
 export function createPagerDutyClient(options: PagerDutyClientOptions): PagerDutyClient {
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const baseUrl = trimTrailingSlashes(options.baseUrl);
   const timeoutMs = options.timeoutMs ?? 15_000;
   // Within an attempt its deadline bounds a request; the default applies only to requests made without one.
   const limited = (signal: AbortSignal | undefined): AbortSignal =>

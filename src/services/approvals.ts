@@ -22,6 +22,7 @@ import type { Db } from '../db/repositories/db.js';
 import { ruleTeam } from '../db/repositories/teams.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { DEFAULT_TEAM } from '../domain/teams.js';
+import { trimTrailingSlashes } from '../domain/text.js';
 import { mayBeSamePerson, type Actor } from './actor.js';
 import { ServiceError } from './errors.js';
 import { requireTeam } from './team-access.js';
@@ -50,7 +51,7 @@ export const linkTokenHash = (token: string): string => createHash('sha256').upd
 export const APPROVAL_LINK_PATH = '/approvals/link';
 
 export function approvalLinkUrl(publicUrl: string, actionRunId: string, token: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}${APPROVAL_LINK_PATH}?action=${encodeURIComponent(actionRunId)}&token=${token}`;
+  return `${trimTrailingSlashes(publicUrl)}${APPROVAL_LINK_PATH}?action=${encodeURIComponent(actionRunId)}&token=${token}`;
 }
 
 /**

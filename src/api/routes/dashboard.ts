@@ -2,6 +2,7 @@ import { etag } from 'hono/etag';
 import { z } from 'zod';
 import { ASSET_PATH, dashboardBundle } from '../../dashboard/bundle.js';
 import { dashboardHtml } from '../../dashboard/page.js';
+import { trimTrailingSlashes } from '../../domain/text.js';
 import { CONVERT_REQUEST_COST, convertOffThread } from '../convert.js';
 import type { AppDeps } from '../env.js';
 import { badRequest, notFound, unavailable } from '../problem.js';
@@ -29,7 +30,7 @@ const convertSchema = z.strictObject({
  */
 export function dashboardRoutes(deps: AppDeps) {
   const app = newRouter();
-  const uiConfig = { temporalUiUrl: (deps.temporalUiUrl ?? deps.config.temporal.uiUrl).replace(/\/+$/, ''), namespace: deps.config.temporal.namespace };
+  const uiConfig = { temporalUiUrl: trimTrailingSlashes(deps.temporalUiUrl ?? deps.config.temporal.uiUrl), namespace: deps.config.temporal.namespace };
 
   // Start bundling now, so the first page view does not wait; a failure is a bug in the client source.
   const bundle = dashboardBundle();

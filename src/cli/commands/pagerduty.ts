@@ -3,6 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { EVENT_TYPES } from '../../domain/rules/schema.js';
+import { trimTrailingSlashes } from '../../domain/text.js';
 import { createPagerDutyClient, PagerDutyApiError } from '../../pagerduty/rest-client.js';
 import { signBody } from '../../pagerduty/signature.js';
 import type { Io } from '../context.js';
@@ -148,7 +149,7 @@ async function sendSignedEvent(url: string, payload: unknown, secrets: string[])
 
 /** The webhook URL: --url, else $SELFHEAL_URL/webhooks/pagerduty. */
 function webhookUrlOf(urlFlag: string | undefined, io: Io): string {
-  const url = urlFlag ?? `${(io.env.SELFHEAL_URL ?? 'http://localhost:8080').replace(/\/+$/, '')}/webhooks/pagerduty`;
+  const url = urlFlag ?? `${trimTrailingSlashes(io.env.SELFHEAL_URL ?? 'http://localhost:8080')}/webhooks/pagerduty`;
   try {
     const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
