@@ -85,6 +85,7 @@
  * runs a stored command ("not run: …"), each only when the action's args or environment are templated
  * ({@link carriesTemplates}).
  */
+import { trimTrailingSlashes } from './text.js';
 
 export type ShellFindingKind = 'unquoted' | 'arithmetic' | 'reparse' | 'unreadable';
 
@@ -1760,7 +1761,7 @@ function sedRunsCommands(script: string): boolean {
 
 /** The last component of a path (`./fix.sh`, `/tmp/fix.sh` and `fix.sh` name the same file after a `cd`). */
 function lastComponent(path: string): string {
-  return path.replace(/\/+$/, '').replace(/^.*\//, '');
+  return trimTrailingSlashes(path).replace(/^.*\//, '');
 }
 
 function normalise(path: string): string {
