@@ -15,8 +15,8 @@ export class AgentStartError extends Error {}
 
 /**
  * The agent's identity as Temporal shows it to the API (`GET /api/environments/{name}` lists the pollers):
- * the teams it serves, or `teams=*` when SELFHEAL_AGENT_TEAMS is unset, so a queue served for another team
- * shows.
+ * the teams it serves, or `teams=*` when it serves every team (SELFHEAL_AGENT_TEAMS=*, or unset outside
+ * production), so a queue served for another team shows.
  */
 export function agentIdentity(environment: string, teams: readonly string[] | undefined): string {
   // Temporal refuses a poll whose identity is over 1,000 characters (its frontend's id length limit), and
@@ -87,10 +87,17 @@ async function main(): Promise<void> {
   const worker = await buildAgentWorker({ config, connection, environment, scriptsDir });
   const running = worker.run();
   const teams = config.agent.teams;
-  if (teams === undefined) {
+  if (config.agent.everyTeam === 'asked') {
+    // The operator's explicit opt-out: said at every start, at error level, so it is not missed in the log.
+    logger.error(
+      { environment, teams: '*' },
+      'SELFHEAL_AGENT_TEAMS=*: this Doctor agent runs the fix scripts, checks and job targets of EVERY team whose environment is served on its queue, including a team that registers this environment\'s name first; list the team(s) this host belongs to instead',
+    );
+  } else if (teams === undefined) {
+    // Reached only outside production (loadConfig refuses a production agent without SELFHEAL_AGENT_TEAMS).
     logger.warn(
-      { environment },
-      'SELFHEAL_AGENT_TEAMS is not set: this agent runs the scripts of every team whose environment is served on its queue; set it to the team(s) this host belongs to',
+      { environment, nodeEnv: config.nodeEnv },
+      'SELFHEAL_AGENT_TEAMS is not set: this agent runs the scripts of every team whose environment is served on its queue (allowed only outside NODE_ENV=production); set it to the team(s) this host belongs to',
     );
   }
   logger.info({ environment, taskQueue: agentTaskQueue(environment), scriptsDir, address, teams: teams ?? '*' }, 'Doctor agent polling');

@@ -163,15 +163,16 @@ export const envSchema = z.object({
   SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS: port(600).pipe(z.number().min(1, 'must be at least 1')),
   // Scripts a Doctor agent runs at once on its host; more wait in line on the agent, within their run time.
   SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS: port(4).pipe(z.number().min(1, 'must be at least 1').max(100, 'must be at most 100')),
-  // The teams whose tasks a Doctor agent runs, comma-separated; unset, every team's (the agent warns).
+  // The teams whose tasks a Doctor agent runs, comma-separated, or `*` for every team's (said loudly at
+  // start-up). Unset: a production agent refuses to start (loadConfig); elsewhere, every team's (it warns).
   SELFHEAL_AGENT_TEAMS: optionalString.pipe(
     z
       .string()
       .optional()
-      .transform((v) => (v === undefined ? undefined : [...new Set(v.split(',').map((t) => t.trim()).filter((t) => t !== ''))]))
-      .refine((v) => v === undefined || v.length > 0, { message: 'must list at least one team (unset it to accept every team)' })
+      .transform((v): string[] | '*' | undefined => (v === undefined ? undefined : v.trim() === '*' ? '*' : [...new Set(v.split(',').map((t) => t.trim()).filter((t) => t !== ''))]))
+      .refine((v) => v === undefined || v.length > 0, { message: 'must list at least one team (or be * for every team)' })
       .refine((v) => v === undefined || v.length <= 100, { message: 'must list at most 100 teams' })
-      .refine((v) => v === undefined || v.every((t) => TEAM_NAME_PATTERN.test(t)), { message: `must be comma-separated team names, each ${TEAM_NAME_RULE}` }),
+      .refine((v) => v === undefined || v === '*' || v.every((t) => TEAM_NAME_PATTERN.test(t)), { message: `must be comma-separated team names, each ${TEAM_NAME_RULE}, or * alone for every team` }),
   ),
   SMTP_URL: optionalString.refine((v) => v === undefined || /^smtps?:\/\/[^\s]+$/.test(v), {
     message: 'must be an smtp:// or smtps:// URL',
@@ -341,7 +342,16 @@ export interface Config {
   /** SELFHEAL_APPROVAL_LINK_TTL_MINUTES: how long an approve/reject link works at most (it also ends at the approval's deadline). */
   approvalLinkTtlMinutes: number;
   extractorsFile: string | undefined;
-  agent: { environment: string | undefined; scriptsDir: string; timeoutSeconds: number; maxConcurrentScripts: number; teams: string[] | undefined };
+  agent: {
+    environment: string | undefined;
+    scriptsDir: string;
+    timeoutSeconds: number;
+    maxConcurrentScripts: number;
+    /** SELFHEAL_AGENT_TEAMS: the teams whose tasks the agent runs; undefined → every team's (`*`, or unset outside production). */
+    teams: string[] | undefined;
+    /** How every team came to be served: `*` said so, or SELFHEAL_AGENT_TEAMS is unset (never in production); absent with a list. */
+    everyTeam?: 'asked' | 'unset';
+  };
   smtp: { url: string | undefined; from: string | undefined; user: string | undefined; passwordSet: boolean };
   /** NOTIFY_EMAIL_ALLOW: whom rule actions and job notices may email; undefined → any address. */
   emailAllow: EmailRecipientPolicy | undefined;
@@ -506,6 +516,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       'PAGERDUTY_WEBHOOK_SECRETS',
     );
   }
+  // A production Doctor agent fails closed: left unset, it would run the scripts of whichever team
+  // registers its environment's name. `*` is the explicit opt-out (the agent then says so at start-up).
+  if (opts.role === 'agent' && e.NODE_ENV === 'production' && e.SELFHEAL_AGENT_TEAMS === undefined) {
+    throw new ConfigError(
+      'Invalid configuration: SELFHEAL_AGENT_TEAMS is required when NODE_ENV=production: the team(s) whose tasks this Doctor agent runs, comma-separated (e.g. payments,db), or * to run every team\'s',
+      'SELFHEAL_AGENT_TEAMS',
+    );
+  }
   if (e.NODE_ENV === 'production' && e.PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED) {
     throw new ConfigError(
       'Invalid configuration: PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true is not allowed when NODE_ENV=production (set PAGERDUTY_WEBHOOK_SECRETS)',
@@ -580,7 +598,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       scriptsDir: e.SELFHEAL_SCRIPTS_DIR,
       timeoutSeconds: e.SELFHEAL_AGENT_SCRIPTS_TIMEOUT_SECONDS,
       maxConcurrentScripts: e.SELFHEAL_AGENT_MAX_CONCURRENT_SCRIPTS,
-      teams: e.SELFHEAL_AGENT_TEAMS,
+      teams: e.SELFHEAL_AGENT_TEAMS === '*' ? undefined : e.SELFHEAL_AGENT_TEAMS,
+      ...(e.SELFHEAL_AGENT_TEAMS === '*' ? { everyTeam: 'asked' as const } : e.SELFHEAL_AGENT_TEAMS === undefined ? { everyTeam: 'unset' as const } : {}),
     },
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM, user: e.SMTP_USER, passwordSet: Boolean(e.SMTP_PASSWORD) },
     emailAllow,

@@ -66,6 +66,24 @@ describe('config', function () {
     assert.equal(loadConfig({}).agent.teams, undefined);
     assert.equal(loadConfig({ SELFHEAL_AGENT_TEAMS: '' }).agent.teams, undefined);
   });
+  it('refuses a production Doctor agent without SELFHEAL_AGENT_TEAMS (fail closed); * is the explicit opt-out; other processes and development are unaffected', function () {
+    // Before: the agent started, ran every team's scripts, and only warned.
+    assert.throws(() => loadConfig({ NODE_ENV: 'production' }, { role: 'agent' }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.variable, 'SELFHEAL_AGENT_TEAMS');
+      assert.match(err.message, /SELFHEAL_AGENT_TEAMS is required when NODE_ENV=production: the team\(s\) whose tasks this Doctor agent runs, comma-separated \(e\.g\. payments,db\), or \* to run every team's/);
+      return true;
+    });
+    assert.throws(() => loadConfig({ NODE_ENV: 'production', SELFHEAL_AGENT_TEAMS: ' ' }, { role: 'agent' }), /SELFHEAL_AGENT_TEAMS is required/);
+    const every = loadConfig({ NODE_ENV: 'production', SELFHEAL_AGENT_TEAMS: '*' }, { role: 'agent' }).agent;
+    assert.equal(every.teams, undefined);
+    assert.equal(every.everyTeam, 'asked');
+    const listed = loadConfig({ NODE_ENV: 'production', SELFHEAL_AGENT_TEAMS: 'payments' }, { role: 'agent' }).agent;
+    assert.deepEqual([listed.teams, listed.everyTeam], [['payments'], undefined]);
+    assert.equal(loadConfig({ NODE_ENV: 'development' }, { role: 'agent' }).agent.everyTeam, 'unset');
+    assert.equal(loadConfig({ NODE_ENV: 'test' }, { role: 'agent' }).agent.teams, undefined);
+    assert.throws(() => loadConfig({ SELFHEAL_AGENT_TEAMS: '*,ops' }), /must be comma-separated team names, each .*, or \* alone for every team/);
+  });
   for (const [env, variable, message] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, function () {
       assert.throws(
