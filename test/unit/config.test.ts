@@ -95,7 +95,7 @@ describe('config', function () {
 
   it('requires webhook secrets in production only where webhooks arrive (the API)', function () {
     assert.throws(() => loadConfig({ NODE_ENV: 'production' }, { role: 'api' }), /PAGERDUTY_WEBHOOK_SECRETS is required/);
-    assert.equal(loadConfig({ NODE_ENV: 'production' }, { role: 'agent' }).nodeEnv, 'production');
+    assert.equal(loadConfig({ NODE_ENV: 'production', SELFHEAL_AGENT_TEAMS: 'ops' }, { role: 'agent' }).nodeEnv, 'production');
     assert.equal(loadConfig({ NODE_ENV: 'production' }, { role: 'worker' }).nodeEnv, 'production');
   });
 
