@@ -41,16 +41,34 @@ export interface AgentScriptInput {
 
 /**
  * Refuses a task whose team this agent does not serve (SELFHEAL_AGENT_TEAMS): non-retryable, naming no team:
- * the refusal is kept on the action run, and an incident's action runs are read by every team. Exported for the agent's tests.
+ * the refusal is kept on the action run, and an incident's action runs are read by every team. A task naming
+ * no team was queued by a release from before tasks carried theirs (a rule run, job run or check in flight
+ * across the upgrade): it fails at once, saying so and that a run started now carries its team, never
+ * retried (the same task would be refused again). Exported for the agent's tests.
  */
 export function checkAgentTeam(teams: readonly string[] | undefined, team: string | undefined, script: string): void {
-  if (teams === undefined) return;
-  if (team === undefined) {
-    throw ApplicationFailure.nonRetryable(`${script} was not run: the task names no team, and this Doctor agent runs only the tasks of the teams its SELFHEAL_AGENT_TEAMS lists`, 'AgentTeamRefusedError');
+  const refusal = agentTeamRefusal(teams, team);
+  if (refusal === 'no team') {
+    throw ApplicationFailure.nonRetryable(
+      `${script} was not run: the task names no team (it was queued before the upgrade that made every task carry its team), and this Doctor agent runs only the tasks of the teams its SELFHEAL_AGENT_TEAMS lists; start the run again: a run started now carries its team`,
+      'AgentTeamRefusedError',
+    );
   }
-  if (!teams.includes(team)) {
+  if (refusal === 'other team') {
     throw ApplicationFailure.nonRetryable(`${script} was not run: this Doctor agent does not serve the team the task was sent for (its SELFHEAL_AGENT_TEAMS, set on its host, does not list it)`, 'AgentTeamRefusedError');
   }
+}
+
+/** Why a task of `team` is refused by an agent serving `teams` (undefined: every team), or undefined when it is not. */
+function agentTeamRefusal(teams: readonly string[] | undefined, team: string | undefined): 'no team' | 'other team' | undefined {
+  if (teams === undefined) return undefined;
+  if (team === undefined) return 'no team';
+  return teams.includes(team) ? undefined : 'other team';
+}
+
+/** What `agentPresent` is asked: the team the script that follows will be sent for (absent from runs started before it was). */
+export interface AgentPresentInput {
+  team?: string | undefined;
 }
 
 export type { ScriptActionResult };
@@ -86,8 +104,26 @@ export function createAgentActivities(deps: AgentDeps) {
     );
   }
 
+  /**
+   * A refused task is said in the agent's own log too, for the host's operator: with the task's team (the
+   * refusal kept on the run names none) and the run it came from, so a task queued before the upgrade
+   * (no team) is told apart from a team this host does not serve.
+   */
+  function refuseOnHost(ctx: Context, team: string | undefined, what: string): void {
+    const refusal = agentTeamRefusal(deps.teams, team);
+    if (refusal === undefined) return;
+    const { workflowExecution, activityType } = ctx.info;
+    ctx.log.warn(
+      refusal === 'no team'
+        ? `${what} refused: the task names no team (queued before the upgrade that made every task carry its team); it fails, not retried, and a run started again carries its team`
+        : `${what} refused: its team is not one of SELFHEAL_AGENT_TEAMS`,
+      { team: team ?? null, teams: deps.teams ?? '*', activityType, workflowId: workflowExecution?.workflowId, runId: workflowExecution?.runId },
+    );
+  }
+
   async function runAgentScript(input: AgentScriptInput): Promise<ScriptActionResult> {
     const ctx = Context.current();
+    refuseOnHost(ctx, input.team, input.script);
     checkAgentTeam(deps.teams, input.team, input.script);
     const limitMs = Math.min(input.timeoutSeconds, deps.maxTimeoutSeconds) * 1000;
     const waitedMs = await turnWithin(ctx, input.script, limitMs);
@@ -115,9 +151,21 @@ export function createAgentActivities(deps: AgentDeps) {
   /**
    * Answers at once and does nothing: a job's target waits for its agent on this activity, not on the
    * script, so the run can check the target again once an agent is there and before the script is queued
-   * (workflows/job.ts, AGENT_CLAIM_PATCH).
+   * (workflows/job.ts, AGENT_CLAIM_PATCH). Asked for a team this agent does not serve, it is not present for
+   * that team: it fails non-retryable (AgentTeamRefusedError, naming no team) and logs it on the host; the
+   * run (workflows/agent-pickup.ts) then queues the script with a short pickup wait, which this agent
+   * refuses at once, so the run fails saying why rather than waiting. Asked without a team (a run started
+   * before the presence check carried one), it answers: the script's own check decides.
    */
-  async function agentPresent(): Promise<{ present: true }> {
+  async function agentPresent(input?: AgentPresentInput): Promise<{ present: true }> {
+    const team = input?.team;
+    if (team !== undefined && agentTeamRefusal(deps.teams, team) !== undefined) {
+      refuseOnHost(Context.current(), team, 'presence check');
+      throw ApplicationFailure.nonRetryable(
+        'this Doctor agent is not present for the team the presence check was sent for: its SELFHEAL_AGENT_TEAMS, set on its host, does not list it, and it would refuse the script',
+        'AgentTeamRefusedError',
+      );
+    }
     return { present: true };
   }
   return { runAgentScript, agentPresent };

@@ -23,16 +23,20 @@ export const secondsUntil = (deadline: number): number => Math.max(1, Math.ceil(
 /**
  * Waits until an agent polling `taskQueue` answers `agentPresent`, until `deadline` (workflow time):
  * 'present', or 'offline' when none picked the question up by then. An agent older than `agentPresent`
- * answers "not registered": having polled the task, it is there all the same.
+ * answers "not registered": having polled the task, it is there all the same. `team` (the one the script
+ * will be sent for) is asked about: an agent that does not serve it fails the question (AgentTeamRefusedError,
+ * non-retryable) and refuses the script that follows at once, so the run fails saying why instead of
+ * waiting. Only the question's input changed, not what the run does with the answer: histories replay.
  */
-export async function agentAnswers(taskQueue: string, deadline: number): Promise<'present' | 'offline'> {
+export async function agentAnswers(taskQueue: string, deadline: number, team?: string): Promise<'present' | 'offline'> {
   try {
-    await proxyActivities<AgentActivities>({
+    const agent = proxyActivities<AgentActivities>({
       taskQueue,
       scheduleToStartTimeout: `${secondsUntil(deadline)} seconds`,
       startToCloseTimeout: '30 seconds',
       retry: { maximumAttempts: 1 },
-    }).agentPresent();
+    });
+    await (team !== undefined ? agent.agentPresent({ team }) : agent.agentPresent());
   } catch (err) {
     if (isCancellation(err)) throw err;
     if (pickupTimedOut(err)) return 'offline';

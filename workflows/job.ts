@@ -278,7 +278,7 @@ async function runWhenAgentPresent(
   const startedAt = new Date(Date.now()).toISOString();
   const deadline = Date.now() + plan.agentPickupTimeoutSeconds * 1000;
   for (;;) {
-    if ((await agentAnswers(t.taskQueue!, deadline)) === 'offline') return { ...offline(plan, t, jobRunId), startedAt };
+    if ((await agentAnswers(t.taskQueue!, deadline, t.team)) === 'offline') return { ...offline(plan, t, jobRunId), startedAt };
     const gate = await recheck();
     if (gate !== 'go') return gate;
     // Within the target's pickup time, give or take a few seconds (its run limit counts that time once).

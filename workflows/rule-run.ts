@@ -377,7 +377,7 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
     };
     // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
     if (checksEveryAttempt(run.input)) return agentOutcome(await attemptsOnAgent(run, action, taskQueue, options, onAgent));
-    return agentOutcome(waitsForAgent(run.input) ? await whenAgentPresent(run, taskQueue, Date.now() + AGENT_SCRIPT_PICKUP_SECONDS * 1000, onAgent) : await onAgent({}));
+    return agentOutcome(waitsForAgent(run.input) ? await whenAgentPresent(run, taskQueue, Date.now() + AGENT_SCRIPT_PICKUP_SECONDS * 1000, onAgent, undefined, agentTeamOf(action)) : await onAgent({}));
   }
   const script = action.type.startsWith('script.');
   const waits = script || waitsForActions(run.input);
@@ -413,7 +413,7 @@ async function attemptsOnAgent(
     // The attempts are separate activities in Temporal's UI, each saying which it is.
     const summary = `${action.id}: ${String(action.params.script)}, ${of}`;
     try {
-      return await whenAgentPresent(run, taskQueue, deadline, (pickup) => onAgent({ ...pickup, retry, summary }), before === undefined ? undefined : { of, before });
+      return await whenAgentPresent(run, taskQueue, deadline, (pickup) => onAgent({ ...pickup, retry, summary }), before === undefined ? undefined : { of, before }, agentTeamOf(action));
     } catch (err) {
       if (attempt >= attempts.maximumAttempts || !retriedByPolicy(err)) throw err;
       // Kept across the pause and quoted in the next attempt's refusal: bounded as any error kept.
@@ -433,6 +433,9 @@ function retriedByPolicy(err: unknown): boolean {
   return err instanceof ActivityFailure && err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED && !pickupTimedOut(err);
 }
 
+/** The rule's team an agent action was pinned for (absent in plans made before it was): the agent checks it. */
+const agentTeamOf = (action: RenderedAction): string | undefined => (typeof action.params.agentTeam === 'string' ? action.params.agentTeam : undefined);
+
 /**
  * Revision 4: the agent script, queued once an agent on `taskQueue` has answered and the rule's team still
  * has an environment there (else it fails without running, saying so). No agent by `deadline` fails as a
@@ -445,11 +448,12 @@ async function whenAgentPresent(
   deadline: number,
   onAgent: (pickup: Partial<ActivityOptions>) => Promise<unknown>,
   retry?: { of: string; before: string },
+  team?: string,
 ): Promise<unknown> {
   const waited = Math.round((deadline - Date.now()) / 1000);
   const refusal = (why: string) => (retry ? `${retry.of} not run: ${why.replace(/^not run: /, '')}; ${retry.before}` : why);
   for (;;) {
-    if ((await agentAnswers(taskQueue, deadline)) === 'offline') {
+    if ((await agentAnswers(taskQueue, deadline, team)) === 'offline') {
       throw ApplicationFailure.nonRetryable(refusal(`no Doctor agent picked the script up on ${taskQueue} within ${waited} s (agent offline?)`), 'AgentOfflineError');
     }
     const check = await localDb.agentTargetCheck({ ruleId: run.input.plan.ruleId, taskQueue });

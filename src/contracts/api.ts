@@ -286,6 +286,12 @@ export interface EnvironmentView {
 export interface AgentState {
   online: boolean;
   pollers: { identity: string; lastAccessTime: Instant | null }[];
+  /**
+   * Whether the agents polling now serve the environment's team, by the teams their identity names
+   * (SELFHEAL_AGENT_TEAMS): false when each names only others (it would refuse the team's tasks), null when
+   * none polls or one does not say. Absent from older APIs.
+   */
+  servesTeam?: boolean | null;
   error?: string;
 }
 
@@ -298,6 +304,6 @@ export interface EnvironmentCheckAnswer {
   environment: string;
   taskQueue: string;
   healthy: boolean;
-  agent: { online: boolean; pollers: { identity: string; lastAccessTime: Instant | null }[] };
+  agent: { online: boolean; pollers: { identity: string; lastAccessTime: Instant | null }[]; servesTeam?: boolean | null };
   check: { script: string; reached: boolean; exitCode: number | null; output: string; error?: string; durationMs?: number } | null;
 }

@@ -17,7 +17,8 @@ import { SSH_AUTHORITY_FIELDS, type environmentCreateSchema, type environmentUpd
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import type { Logger } from '../logger.js';
 import { agentTaskQueue } from '../temporal/names.js';
-import { agentStatus, type AgentStatus } from '../temporal/pollers.js';
+import { agentStatus, ONLINE_WITHIN_MS, type AgentStatus } from '../temporal/pollers.js';
+import { agentsServe } from '../domain/agent-identity.js';
 import { withTimeout } from '../timeout.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, errorForLog, ForbiddenError, NotFoundError, UnavailableError, ValidationError, type FieldError } from './errors.js';
@@ -149,6 +150,17 @@ async function refuseWhileJobsName(db: Db, name: string, team: string, wording: 
   );
 }
 
+/**
+ * The agent status as the environment's team sees it: `servesTeam` says whether the agents polling now
+ * (within ONLINE_WITHIN_MS) serve `team` by their identity (SELFHEAL_AGENT_TEAMS): false when every one
+ * names only other teams (each would refuse the team's scripts, checks and job targets), null when none
+ * polls or one does not say. `online` still says whether anything polls.
+ */
+export function agentForTeam<T extends AgentStatus>(agent: T, team: string, now = Date.now()): T & { servesTeam: boolean | null } {
+  const recent = agent.pollers.filter((p) => p.lastAccessTime !== null && now - Date.parse(p.lastAccessTime) < ONLINE_WITHIN_MS).map((p) => p.identity);
+  return { ...agent, servesTeam: agentsServe(recent, team) };
+}
+
 export function environmentView(e: Environment) {
   return {
     name: e.name,
@@ -227,7 +239,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
     async get(actor: Actor, name: string, log: Logger = deps.logger) {
       const environment = await mustFind(db, name);
       requireTeam(actor, 'viewer', environment.team, `environment ${name}`);
-      return { environment, agent: await agentOf(environment.agent_task_queue ?? agentTaskQueue(name), log) };
+      return { environment, agent: agentForTeam(await agentOf(environment.agent_task_queue ?? agentTaskQueue(name), log), environment.team) };
     },
 
     async create(actor: Actor, body: z.output<typeof environmentCreateSchema>): Promise<Environment> {
@@ -309,7 +321,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       const taskQueue = env.agent_task_queue ?? agentTaskQueue(name);
       let agent: AgentStatus;
       try {
-        agent = await agentStatus(deps.temporal, deps.namespace, taskQueue);
+        agent = agentForTeam(await agentStatus(deps.temporal, deps.namespace, taskQueue), env.team);
       } catch (err) {
         throw new UnavailableError('Temporal is unavailable; the check was not run', err);
       }

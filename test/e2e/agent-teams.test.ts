@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { access, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { WORKFLOW_TYPES, type AgentCheckResult } from '../../src/contracts/index.js';
 import { agentTaskQueue } from '../../src/temporal/names.js';
 import { startChildRoot, type ChildRoot } from '../helpers/fault-process.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
@@ -24,6 +25,7 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
   const opsService = newServiceId();
   const marker = (team: string) => path.join(markers, `${team}.ran`);
   const exists = (file: string) => access(file).then(() => true, () => false);
+  const agentLogged = (pattern: RegExp) => agent.waitFor(pattern, 10_000);
 
   before(async function () {
     scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-agent-teams-scripts-'));
@@ -106,6 +108,43 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
     assert.equal(await exists(marker('check')), false, 'the health check did not run');
   });
 
+  /** GET /api/environments/{name}'s agent, once the agent is listed online. */
+  async function agentView() {
+    return eventually(async () => {
+      const r = (await (await stack.api(`/api/environments/${env}`)).json()) as { agent: { online: boolean; servesTeam: boolean | null; pollers: { identity: string }[] } };
+      return r.agent.online ? r.agent : undefined;
+    }, 30_000, 'agent listed');
+  }
+
+  it("shows team payments the agent as online but not serving it (servesTeam false): it would refuse payments' tasks", async function () {
+    // Before: online, and nothing told payments that this agent refuses every task of theirs.
+    const agent = await agentView();
+    assert.equal(agent.servesTeam, false, JSON.stringify(agent));
+    // Its presence check refuses the team too (a job target asks it first), and says so in the host's log.
+    await agentLogged(/presence check refused: its team is not one of SELFHEAL_AGENT_TEAMS/);
+  });
+
+  it('fails at once, saying why, a check queued before the upgrade (its task names no team): not hung, not retried', async function () {
+    // An `environments check` started by the previous release: its input, and so its task, carry no team.
+    const started = Date.now();
+    const result = (await stack.temporal.client.workflow.execute(WORKFLOW_TYPES.agentCheck, {
+      workflowId: `agent-check-${env}-old-${randomUUID().slice(0, 6)}`,
+      taskQueue: stack.taskQueue,
+      args: [{ environment: env, taskQueue: agentTaskQueue(env), script: 'health-check.sh', scheduleToStartSeconds: 10, timeoutSeconds: 60 }],
+      workflowExecutionTimeout: '2 minutes',
+    })) as AgentCheckResult;
+    assert.ok(Date.now() - started < 30_000, `ended in ${Date.now() - started} ms`);
+    assert.equal(result.healthy, false);
+    assert.equal(result.reached, true);
+    assert.match(
+      result.error ?? '',
+      /^AgentTeamRefusedError: health-check\.sh was not run: the task names no team \(it was queued before the upgrade that made every task carry its team\), and this Doctor agent runs only the tasks of the teams its SELFHEAL_AGENT_TEAMS lists; start the run again: a run started now carries its team/,
+    );
+    assert.equal(await exists(marker('check')), false, 'the health check did not run');
+    // The host's operator reads it in the agent's log, with the run it came from.
+    await agentLogged(/health-check\.sh refused: the task names no team \(queued before the upgrade that made every task carry its team\)/);
+  });
+
   it('runs the fix of team ops once the environment is ops', async function () {
     await stack.db.db.updateTable('environments').set({ team: 'ops' }).where('name', '=', env).execute();
     const run = await fixFor('ops', opsService);
@@ -123,10 +162,8 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
   });
 
   it('names the teams it serves in its identity, which GET /api/environments/{name} lists among its pollers', async function () {
-    const view = await eventually(async () => {
-      const r = (await (await stack.api(`/api/environments/${env}`)).json()) as { agent: { online: boolean; pollers: { identity: string }[] } };
-      return r.agent.online ? r : undefined;
-    }, 30_000, 'agent listed');
-    assert.ok(view.agent.pollers.some((p) => p.identity === `doctor-agent@${env} teams=ops`), JSON.stringify(view.agent.pollers));
+    const agent = await agentView();
+    assert.ok(agent.pollers.some((p) => p.identity === `doctor-agent@${env} teams=ops`), JSON.stringify(agent.pollers));
+    assert.equal(agent.servesTeam, true, 'the environment is ops\' now');
   });
 });

@@ -35,13 +35,38 @@ describe('Doctor agent: the team of each task (SELFHEAL_AGENT_TEAMS)', function 
   });
 
   it('refuses a task naming no team when it lists its teams', async function () {
-    await assert.rejects(run(['ops'], undefined), refused('touch.sh was not run: the task names no team, and this Doctor agent runs only the tasks of the teams its SELFHEAL_AGENT_TEAMS lists'));
+    // Before: "the task names no team, and this Doctor agent runs only the tasks of the teams its
+    // SELFHEAL_AGENT_TEAMS lists": nothing said that the task came from before the upgrade, nor what to do.
+    await assert.rejects(
+      run(['ops'], undefined),
+      refused(
+        'touch.sh was not run: the task names no team (it was queued before the upgrade that made every task carry its team), and this Doctor agent runs only the tasks of the teams its SELFHEAL_AGENT_TEAMS lists; start the run again: a run started now carries its team',
+      ),
+    );
     assert.equal(await exists(ran()), false);
   });
 
   it('runs a task of a team it lists', async function () {
     assert.equal((await run(['ops', 'db'], 'db')).exitCode, 0);
     assert.equal(await exists(ran()), true);
+  });
+
+  const present = (teams: string[] | undefined, input?: { team?: string }) => {
+    const { agentPresent } = createAgentActivities({ scriptsDir: host.scriptsDir, maxTimeoutSeconds: 60, maxConcurrentScripts: 1, teams });
+    return new MockActivityEnvironment().run(agentPresent, input) as Promise<{ present: true }>;
+  };
+
+  it('is not present for a team it does not serve: its presence check refuses it, not retried, naming no team', async function () {
+    // Before: { present: true } for every team, and the run went on to queue a script this agent refuses.
+    await assert.rejects(
+      present(['ops', 'db'], { team: 'payments' }),
+      refused('this Doctor agent is not present for the team the presence check was sent for: its SELFHEAL_AGENT_TEAMS, set on its host, does not list it, and it would refuse the script'),
+    );
+    assert.deepEqual(await present(['ops', 'db'], { team: 'db' }), { present: true });
+    // Asked without a team (a run started before the question carried one): the script's own check decides.
+    assert.deepEqual(await present(['ops'], undefined), { present: true });
+    assert.deepEqual(await present(['ops'], {}), { present: true });
+    assert.deepEqual(await present(undefined, { team: 'payments' }), { present: true });
   });
 
   it('runs every task, with a team or without, when it lists none', async function () {

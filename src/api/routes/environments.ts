@@ -16,7 +16,7 @@ export const agentCheckResponseSchema = z.object({
   environment: z.string(),
   taskQueue: z.string(),
   healthy: z.boolean(),
-  agent: anyObject.describe('online, and the pollers of the queue with their last access time.'),
+  agent: anyObject.describe('online, the pollers of the queue with their last access time, and servesTeam: whether the agents polling now serve the environment\'s team by their identity (SELFHEAL_AGENT_TEAMS; false: each would refuse its tasks; null: none polls, or one does not say).'),
   check: anyObject.nullable().describe('The health-check run; null when no agent was polling (nothing was sent).'),
 });
 

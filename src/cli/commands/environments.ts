@@ -48,7 +48,7 @@ export function registerEnvironments(program: Command, given: Runtime): void {
           ['NAME', 'AGENT', 'TASK QUEUE', 'SSH', 'LABELS'],
           envs.map((e) => {
             const labels = Object.entries(e.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-            return [e.name, e.agent?.error ? 'unknown' : e.agent?.online ? 'online' : 'offline', e.agentTaskQueue, e.ssh ? `${e.ssh.user}@${e.ssh.host}:${e.ssh.port}` : '', labels.join(',')];
+            return [e.name, e.agent?.error ? 'unknown' : e.agent?.online ? (e.agent.servesTeam === false ? 'other team' : 'online') : 'offline', e.agentTaskQueue, e.ssh ? `${e.ssh.user}@${e.ssh.host}:${e.ssh.port}` : '', labels.join(',')];
           }),
         );
         return EXIT.ok;
@@ -130,6 +130,7 @@ export function registerEnvironments(program: Command, given: Runtime): void {
           io.out(`  start one with SELFHEAL_ENVIRONMENT=${a.environment} (see docs/runbooks/deploy-doctor-agent.md)`);
         } else {
           io.out(`✓ agent online on ${a.taskQueue}: ${a.agent.pollers.map((p) => `${p.identity} (last poll ${p.lastAccessTime ?? 'unknown'})`).join(', ')}`);
+          if (a.agent.servesTeam === false) io.out(`✗ but it does not serve this environment's team: the SELFHEAL_AGENT_TEAMS of its host lists other teams, and it refuses this team's tasks`);
         }
         if (a.check) {
           const c = a.check;
