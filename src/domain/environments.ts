@@ -80,3 +80,24 @@ export function normalizedEnvironment(input: EnvironmentInput) {
     team: input.team ?? DEFAULT_TEAM,
   };
 }
+
+/**
+ * The teams that could own environment name `name` by its prefix, longest first: the name itself and each
+ * part of it before a `-`, `.` or `_` (`pay-eu.prod` → `pay-eu.prod`, `pay-eu`, `pay`). Team names are
+ * [a-z0-9-], so only these can be team names.
+ */
+export function teamPrefixesOf(name: string): string[] {
+  const out: string[] = [name];
+  for (let i = name.length - 1; i > 0; i--) if ('-._'.includes(name[i]!)) out.push(name.slice(0, i));
+  return out;
+}
+
+/**
+ * Whose names `name` is among, given which of teamPrefixesOf(name) are teams (`teams`): the team of the
+ * longest such prefix (`pay-eu-prod` is team pay-eu's when both pay and pay-eu exist), else the default
+ * team's. Only an admin registers a name outside its team's own (src/services/environments.ts), so no team
+ * can take, first, the name a host of another team will be installed under.
+ */
+export function nameOwner(name: string, teams: readonly string[]): string {
+  return teamPrefixesOf(name).find((p) => teams.includes(p)) ?? DEFAULT_TEAM;
+}

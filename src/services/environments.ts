@@ -13,7 +13,9 @@ import type { Db } from '../db/repositories/db.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { agentQueueUsedBefore, deleteEnvironment, findEnvironment, findQueueOwner, insertEnvironment, listEnvironmentPage, rememberAgentQueue, updateEnvironment, type EnvironmentLock, type EnvironmentRecord } from '../db/repositories/environments.js';
 import { liveJobsNaming } from '../db/repositories/jobs.js';
-import { SSH_AUTHORITY_FIELDS, type environmentCreateSchema, type environmentUpdateSchema } from '../domain/environments.js';
+import { nameOwner, SSH_AUTHORITY_FIELDS, teamPrefixesOf, type environmentCreateSchema, type environmentUpdateSchema } from '../domain/environments.js';
+import { existingTeams } from '../db/repositories/teams.js';
+import { DEFAULT_TEAM } from '../domain/teams.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import type { Logger } from '../logger.js';
 import { agentTaskQueue } from '../temporal/names.js';
@@ -128,6 +130,26 @@ async function queueNeverUsed(db: Db, queue: string): Promise<void> {
       errors: [{ path: 'agentTaskQueue', message: `${queue} was an environment's agent queue before; an admin must register this environment` }],
     });
   }
+}
+
+/**
+ * A non-admin registers a new name only among its team's own: names beginning with the team's name and
+ * `-`, `.` or `_` (`payments-prod-eu` for team payments; the longest team prefix decides, so `pay-eu-x` is
+ * pay-eu's, not pay's), the default team the names no team's prefix claims. Else a team's editor could take first the
+ * name of a host another team's agent is about to be installed under (no agent polls it yet, the queue was
+ * never used), and that team would get 409 for its own host. 403 naming `name`; an admin registers any name
+ * in any team. Its own names are still subject to queueNotPolled and queueNeverUsed.
+ */
+async function nameOfTeam(db: Db, name: string, team: string): Promise<void> {
+  const owner = nameOwner(name, await existingTeams(db, teamPrefixesOf(name)));
+  if (owner === team) return;
+  // Which team's it is, if another's, is not said: the caller need not be able to read that team.
+  const own = team === DEFAULT_TEAM ? `names that begin with no other team's name and -, . or _` : `"${team}" itself, or names beginning with "${team}-", "${team}." or "${team}_"`;
+  throw new ForbiddenError(`environment ${name} is not one of team "${team}"'s names (${own}): only an admin may register it; nothing was created`, {
+    team,
+    requiredRole: 'admin',
+    errors: [{ path: 'name', message: `not one of team "${team}"'s names (${own}); an admin must register it` }],
+  });
 }
 
 /** How many jobs a refusal names (a team may hold many jobs naming one environment): the rest are counted. */
@@ -255,7 +277,10 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       return inTransaction(db, async (trx) => {
         const queue = body.agentTaskQueue ?? agentTaskQueue(body.name);
         await queueFree(trx, body.name, queue);
-        if (!hasScope(actor.scopes, 'admin')) await queueNeverUsed(trx, queue);
+        if (!hasScope(actor.scopes, 'admin')) {
+          await queueNeverUsed(trx, queue);
+          await nameOfTeam(trx, body.name, team);
+        }
         const inserted = await insertEnvironment(trx, recordOf(body.name, body, team));
         if (!inserted) throw new ConflictError(`environment ${body.name} already exists`);
         await rememberAgentQueue(trx, queue, body.name, team);

@@ -119,7 +119,7 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     assert.deepEqual(await auditOf(created.id, 'rule.create').then((a) => [a?.actor, a?.team]), ['token:payEditor', 'pay']);
     await ok(t.payEditor!.token, 'DELETE', `/api/rules/${created.id}`, undefined, 200);
     assert.deepEqual(await auditOf(created.id, 'rule.delete').then((a) => [a?.actor, a?.team]), ['token:payEditor', 'pay']);
-    const env = `audited-env-${randomUUID().slice(0, 6)}`;
+    const env = `pay-audited-${randomUUID().slice(0, 6)}`;
     await ok(t.payEditor!.token, 'POST', '/api/environments', { name: env, team: 'pay' }, 201);
     assert.deepEqual(await auditOf(env, 'environment.create').then((a) => [a?.actor, a?.team]), ['token:payEditor', 'pay']);
     const page = (await ok(ADMIN, 'GET', '/api/audit?team=pay&limit=500', undefined, 200)).items as Doc[];

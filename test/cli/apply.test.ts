@@ -392,9 +392,9 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
     };
     const pay = { SELFHEAL_URL: g.server.url, SELFHEAL_TOKEN: await token('gitops-pay-ci', 'gitops-pay') };
     const shop = { SELFHEAL_URL: g.server.url, SELFHEAL_TOKEN: await token('gitops-shop-ci', 'gitops-shop') };
-    const shopDir = await folder({ 'shop.yaml': `${envDoc('shop-vm', 'team: gitops-shop\n')}---\n${ruleDoc('shop-rule', 'team: gitops-shop\n')}` });
+    const shopDir = await folder({ 'shop.yaml': `${envDoc('gitops-shop-vm', 'team: gitops-shop\n')}---\n${ruleDoc('shop-rule', 'team: gitops-shop\n')}` });
     assert.equal((await selfheal(['apply', '-f', shopDir], shop)).code, 0);
-    const payDir = await folder({ 'pay.yaml': `${envDoc('pay-vm', 'team: gitops-pay\n')}---\n${ruleDoc('pay-rule', 'team: gitops-pay\n')}` });
+    const payDir = await folder({ 'pay.yaml': `${envDoc('gitops-pay-vm', 'team: gitops-pay\n')}---\n${ruleDoc('pay-rule', 'team: gitops-pay\n')}` });
     const applied = await selfheal(['apply', '-f', payDir, '--prune', 'rule,environment'], pay);
     assert.equal(applied.code, 0, applied.stderr);
     assert.doesNotMatch(applied.stdout, /shop-/, "the pay token's plan names no shop object");
@@ -403,7 +403,7 @@ describe('selfheal apply | diff | export (GitOps) against a real server', functi
       { name: 'pay-rule', team: 'gitops-pay', deleted_at: null },
       { name: 'shop-rule', team: 'gitops-shop', deleted_at: null },
     ]);
-    assert.equal((await db().selectFrom('environments').select('team').where('name', '=', 'shop-vm').executeTakeFirstOrThrow()).team, 'gitops-shop');
+    assert.equal((await db().selectFrom('environments').select('team').where('name', '=', 'gitops-shop-vm').executeTakeFirstOrThrow()).team, 'gitops-shop');
     const exported = await selfheal(['export'], pay);
     assert.equal(exported.code, 0, exported.stderr);
     assert.match(exported.stdout, /team: gitops-pay/);

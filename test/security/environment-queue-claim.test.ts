@@ -173,4 +173,52 @@ describe('security: claiming an agent queue a Doctor agent already polls', funct
       await unreachable.connection.close();
     }
   });
+
+  // Squatting a name before its host's agent is installed (docs/security.md "Authority"): no agent polls its
+  // queue yet and no environment ever had it, so the checks above pass; the team the host is meant for then
+  // gets 409 for its own host. A team's editor registers only its team's own names.
+  describe("a team's editor cannot take first a name that is not its team's", function () {
+    const alpha = () => `alpha-${suffix}`;
+    const refusedAsNotOurs = async (res: Awaited<ReturnType<typeof call>>, name: string, team: string) => {
+      assert.equal(res.status, 403, JSON.stringify(res.body));
+      assert.equal(res.type, 'application/problem+json');
+      assert.deepEqual(paths(res.body), ['name']);
+      assert.match(res.body.detail, new RegExp(`environment ${name.replace(/\./g, '\\.')} is not one of team "${team}"'s names .*: only an admin may register it; nothing was created`));
+      assert.equal(await row(name), undefined, 'no row in environments');
+      assert.equal((await audit(name)).length, 0, 'no audit entry');
+    };
+
+    before(async function () {
+      // A team whose name extends alpha's: its names are its own, not alpha's.
+      assert.equal((await call(ADMIN_TOKEN, 'POST', '/api/teams', { name: `${alpha()}-eu` })).status, 201);
+    });
+
+    it("refuses beta's editor a fresh name outside beta's, in beta: 403 naming name, nothing written (before: 201, and the owner's create was 409)", async function () {
+      const beta = `beta-${suffix}`;
+      for (const name of [`prod-eu-${suffix}`, `${alpha()}-db`, `${alpha()}.db`, `${alpha()}_db`, alpha(), `${alpha()}-eu-db`]) {
+        await refusedAsNotOurs(await call(tokens.betaEditor, 'POST', '/api/environments', { name, team: beta }), name, beta);
+      }
+      // Alpha registers its own afterwards: no 409.
+      const own = await call(tokens.alphaEditor, 'POST', '/api/environments', { name: `${alpha()}-db`, team: alpha() });
+      assert.equal(own.status, 201, JSON.stringify(own.body));
+    });
+
+    it("refuses alpha's editor the names of a team whose name extends alpha's (the longest prefix decides), and the default team's", async function () {
+      for (const name of [`${alpha()}-eu-db`, `${alpha()}-eu`, `prod-us-${suffix}`]) {
+        await refusedAsNotOurs(await call(tokens.alphaEditor, 'POST', '/api/environments', { name, team: alpha() }), name, alpha());
+      }
+    });
+
+    it("refuses a write token (the default team) a name of another team's, and still lets it register names no team claims", async function () {
+      await refusedAsNotOurs(await call(tokens.writer, 'POST', '/api/environments', { name: `beta-${suffix}-vm` }), `beta-${suffix}-vm`, 'default');
+      const fresh = await call(tokens.writer, 'POST', '/api/environments', { name: `lab-${suffix}` });
+      assert.equal(fresh.status, 201, JSON.stringify(fresh.body));
+    });
+
+    it('lets an admin register any name in any team', async function () {
+      const created = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: `prod-eu-${suffix}`, team: alpha() });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.body.team, alpha());
+    });
+  });
 });

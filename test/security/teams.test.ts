@@ -157,7 +157,7 @@ const CASES: Record<string, Case> = {
   'POST /approvals/link': { kind: 'not-team-owned', why: "decides through the same approvableRun as the approvals route: approver of the rule's team (test/api/teams.test.ts attacks it)" },
   'GET /api/environments': { kind: 'list', path: '/api/environments', contains: (f, items) => items.some((e) => e.name === f.env) },
   'GET /api/environments/:name': { kind: 'object', request: (f) => ({ method: 'GET', path: `/api/environments/${f.env}` }), own: { who: 'alphaViewer', status: 200 } },
-  'POST /api/environments': { kind: 'create', request: (f) => ({ method: 'POST', path: '/api/environments', body: { name: `new-env-${f.suffix}`, team: 'alpha' } }), own: { who: 'alphaEditor', status: 201 } },
+  'POST /api/environments': { kind: 'create', request: (f) => ({ method: 'POST', path: '/api/environments', body: { name: `alpha-new-env-${f.suffix}`, team: 'alpha' } }), own: { who: 'alphaEditor', status: 201 } },
   'PUT /api/environments/:name': {
     kind: 'object',
     request: (f) => ({ method: 'PUT', path: `/api/environments/${f.env}`, body: { labels: { changed: 'yes' } } }),

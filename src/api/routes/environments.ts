@@ -72,7 +72,7 @@ export function environmentRoutes(deps: AppDeps) {
       request: { body: jsonBody(environmentCreateSchema) },
       responses: {
         201: json('Created.', anyObject),
-        403: problemResponse('Setting where code runs needs admin, as does registering on an agent queue a Doctor agent already polls (errors name agentTaskQueue).'),
+        403: problemResponse('Setting where code runs needs admin, as does registering on an agent queue a Doctor agent already polls (errors name agentTaskQueue), or a name that is not one of the team\'s own: the team\'s name, or it followed by -, . or _ (errors name name).'),
         409: problemResponse('Name taken.'),
         503: problemResponse('Temporal could not say whether an agent polls the queue (a non-admin create fails closed).'),
       },

@@ -73,7 +73,9 @@ export function registerEnvironments(program: Command, given: Runtime): void {
       'after',
       '\nWhere code runs and with what credentials is an admin decision: the --ssh-* options and --agent-task-queue need an\n' +
         'admin token (a write token is refused with 403 naming the field). The scripts a management VM runs are in the\n' +
-        "worker's SELFHEAL_SSH_SCRIPTS_DIR (default /opt/selfheal/scripts), operator configuration that no token can change.",
+        "worker's SELFHEAL_SSH_SCRIPTS_DIR (default /opt/selfheal/scripts), operator configuration that no token can change.\n" +
+        'A team registers only its own names: <team>, or <team>- <team>. <team>_ followed by more (names no team claims are\n' +
+        "the default team's); an admin token registers any name in any team.",
     )
     .action(
       action<AddOptions>(rt, async ({ api, io, args: [name], opts, global }) => {

@@ -22,6 +22,10 @@ export const listTeams = (db: Db, page: { limit: number; after?: string | undefi
 
 export const findTeam = (db: Db, name: string): Promise<TeamRow | undefined> => db.selectFrom('teams').selectAll().where('name', '=', name).executeTakeFirst();
 
+/** Which of `names` are teams. */
+export const existingTeams = async (db: Db, names: readonly string[]): Promise<string[]> =>
+  names.length === 0 ? [] : (await db.selectFrom('teams').select('name').where('name', 'in', names).execute()).map((r) => r.name);
+
 /** Inserts a team; undefined when the name is taken. */
 export const insertTeam = (db: Db, t: { name: string; description: string | null; createdBy: string }): Promise<TeamRow | undefined> =>
   db
