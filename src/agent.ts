@@ -79,14 +79,8 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new AgentStartError(`SELFHEAL_SCRIPTS_DIR: ${(err as Error).message}`);
   }
-  const swept = await sweepRunDirs();
-  if (swept > 0) logger.info({ removed: swept }, 'removed run directories a killed agent left behind');
-  installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
-  const address = config.temporal.address ?? 'localhost:7233';
-  const connection = await connectWithRetries(config, address, logger);
-  const worker = await buildAgentWorker({ config, connection, environment, scriptsDir });
-  const running = worker.run();
   const teams = config.agent.teams;
+  // Said before connecting: in the log even while Temporal cannot be reached.
   if (config.agent.everyTeam === 'asked') {
     // The operator's explicit opt-out: said at every start, at error level, so it is not missed in the log.
     logger.error(
@@ -100,6 +94,13 @@ async function main(): Promise<void> {
       'SELFHEAL_AGENT_TEAMS is not set: this agent runs the scripts of every team whose environment is served on its queue (allowed only outside NODE_ENV=production); set it to the team(s) this host belongs to',
     );
   }
+  const swept = await sweepRunDirs();
+  if (swept > 0) logger.info({ removed: swept }, 'removed run directories a killed agent left behind');
+  installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
+  const address = config.temporal.address ?? 'localhost:7233';
+  const connection = await connectWithRetries(config, address, logger);
+  const worker = await buildAgentWorker({ config, connection, environment, scriptsDir });
+  const running = worker.run();
   logger.info({ environment, taskQueue: agentTaskQueue(environment), scriptsDir, address, teams: teams ?? '*' }, 'Doctor agent polling');
   onShutdown(logger, async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -82,6 +82,21 @@ describe('Doctor agent start-up checks', function () {
     assert.match(oneLine(r.stderr), /^Invalid configuration: SELFHEAL_ENVIRONMENT must be a lowercase environment name/);
   });
 
+  it('refuses to start in production without SELFHEAL_AGENT_TEAMS (exit 2, naming it), and says SELFHEAL_AGENT_TEAMS=* at error level before connecting', async function () {
+    // Before: it started, ran every team's scripts, and only warned once connected.
+    const r = await startAgent({ NODE_ENV: 'production', SELFHEAL_ENVIRONMENT: 'prod', SELFHEAL_SCRIPTS_DIR: scripts, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(r.code, 2);
+    assert.match(oneLine(r.stderr), /^Invalid configuration: SELFHEAL_AGENT_TEAMS is required when NODE_ENV=production: the team\(s\) whose tasks this Doctor agent runs/);
+    this.timeout(120_000);
+    const every = await startAgent({ NODE_ENV: 'production', SELFHEAL_AGENT_TEAMS: '*', SELFHEAL_ENVIRONMENT: 'prod', SELFHEAL_SCRIPTS_DIR: scripts, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(every.code, 1, 'it starts, then gives up on the unreachable Temporal');
+    const lines = every.stdout.trim().split('\n').map((l) => JSON.parse(l) as { level: number | string; msg: string });
+    const loud = lines.find((l) => l.msg.startsWith('SELFHEAL_AGENT_TEAMS=*: this Doctor agent runs the fix scripts, checks and job targets of EVERY team'));
+    assert.ok(loud, every.stdout);
+    assert.ok(loud.level === 50 || loud.level === 'error', `logged at error level: ${JSON.stringify(loud)}`);
+    assert.ok(lines.indexOf(loud) < lines.findIndex((l) => l.msg === 'cannot reach Temporal yet'), 'said before connecting');
+  });
+
   it('refuses a scripts directory that does not exist', async () => {
     const missing = path.join(dir, 'no-such-dir');
     const r = await startAgent({ SELFHEAL_ENVIRONMENT: 'prod', SELFHEAL_SCRIPTS_DIR: missing, TEMPORAL_ADDRESS: '127.0.0.1:1' });
