@@ -164,7 +164,7 @@ describe('the chart\'s pods, run as Kubernetes runs them: the pod\'s user, read-
     assert.ok(UID_CHECK, 'this test switches to the pod\'s user inside a mount namespace and needs root (CI runs as root)');
     for (const tool of ['unshare', 'setpriv']) assert.equal(spawnSync(tool, ['--version']).status, 0, `${tool} (util-linux) is missing`);
     assert.ok(process.env.DATABASE_URL, 'the chart runs against Postgres: set DATABASE_URL (CI does)');
-    objs = await renderChart('selfheal', { files: [], sets: [`agent.environments[0].name=${environment}`] });
+    objs = await renderChart('selfheal', { files: [], sets: [`agent.environments[0].name=${environment}`, 'agent.environments[0].teams[0]=default'] });
     // A Temporal dev server of its own: the worker reconciles job schedules against its (empty) database
     // at start and would delete other tests' schedules on the shared one.
     const temporal = await startDevServer({ executable: await temporalCliForTests() });

@@ -60,6 +60,7 @@ const VARIANTS: Variant[] = [
       'temporal.tls.caKey=ca.crt',
       'extractors=services: {}',
       'agent.environments[0].name=lab',
+      'agent.environments[0].teams[0]=default',
       'worker.secretMounts[0].name=ssh',
       'worker.secretMounts[0].secretName=selfheal-ssh',
       'worker.secretMounts[0].mountPath=/etc/selfheal/ssh',
@@ -384,7 +385,9 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
         [['secret.data.SLACK_WEBHOOK=https://hooks.slack.com/x'], /SLACK_WEBHOOK/],
         [['secret.create=true'], /secret\.create is true but secret\.data is empty/],
         [['api.replica=3'], /replica/],
-        [['agent.environments[0].name=Prod EU'], /name/],
+        [['agent.environments[0].name=Prod EU', 'agent.environments[0].teams[0]=default'], /name/],
+        // Its agent (NODE_ENV=production) would refuse to start, crash-looping: the chart refuses it first.
+        [['agent.environments[0].name=prod-eu'], /teams/],
       ];
       for (const [sets, message] of cases) {
         const { code, stderr } = await helm(templateArgs({ files: [], sets }));
@@ -555,7 +558,7 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
     });
 
     it('api.imageTag holds the API and its migration back while the worker and agents move on (upgrades: workers first)', async function () {
-      const { code, stdout, stderr } = await helm(templateArgs({ files: [], sets: ['image.tag=0.2.0', 'api.imageTag=0.1.0', 'agent.environments[0].name=lab'] }));
+      const { code, stdout, stderr } = await helm(templateArgs({ files: [], sets: ['image.tag=0.2.0', 'api.imageTag=0.1.0', 'agent.environments[0].name=lab', 'agent.environments[0].teams[0]=default'] }));
       assert.equal(code, 0, stderr);
       const objs = parseManifests(stdout, 'imageTag');
       const images = (comp: string) => allContainers(podOf(objs, comp)!.spec!.template!.spec).map((c) => c.image);
@@ -586,7 +589,7 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
     const selects = (selector: Record<string, string>, d: K8sObject) =>
       Object.entries(selector).every(([k, val]) => d.spec!.template!.metadata.labels[k] === val);
     // Two agents, so that one environment's agents are seen not to avoid the other's.
-    const agents = ['agent.environments[0].name=prod-eu-k8s', 'agent.environments[0].replicas=2', 'agent.environments[1].name=prod-us-k8s'];
+    const agents = ['agent.environments[0].name=prod-eu-k8s', 'agent.environments[0].replicas=2', 'agent.environments[0].teams[0]=default', 'agent.environments[1].name=prod-us-k8s', 'agent.environments[1].teams[0]=default'];
 
     for (const release of ['self-healing', 'selfheal-eu']) {
       it(`values-production.yaml released as "${release}": each Deployment's replicas avoid each other's node, and only each other`, async function () {
@@ -713,7 +716,7 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
-      const { code, stderr } = await helm(templateArgs({ files: [], sets: ['agent.environments[0].name=prod_eu', 'agent.environments[1].name=prod-eu'] }));
+      const { code, stderr } = await helm(templateArgs({ files: [], sets: ['agent.environments[0].name=prod_eu', 'agent.environments[0].teams[0]=default', 'agent.environments[1].name=prod-eu', 'agent.environments[1].teams[0]=default'] }));
       assert.notEqual(code, 0);
       assert.match(stderr, /both become the Deployment name/);
     });
