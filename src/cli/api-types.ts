@@ -2,7 +2,7 @@
 // the rule and job definitions as the records the CLI prints, diffs and sends back (src/cli/gitops).
 import type * as Api from '../contracts/api.js';
 
-export type { CreatedToken, EnvironmentCheckAnswer, IncidentDetail, IncidentSummary, Problem, RevokedSessions, TeamMemberView, TeamView, TokenView } from '../contracts/api.js';
+export type { CreatedToken, EnvironmentCheckAnswer, IncidentDetail, IncidentSummary, Problem, RevokedSessions, RevokedToken, TeamMemberView, TeamView, TokenView } from '../contracts/api.js';
 
 /** A rule as the CLI reads it: the fields it prints, the rest of the definition kept as is. */
 export type RuleView = Api.RuleView<{ name: string; enabled: boolean; dryRun: boolean; services: string[] } & Record<string, unknown>>;

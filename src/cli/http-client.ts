@@ -7,7 +7,7 @@
 // A 429 of the failed-authentication limit is reported with its Retry-After and never retried: another
 // attempt inside the window is refused again and prolongs nothing useful.
 // The token goes over plain http only to a loopback address, or when the user says so (--insecure-http).
-import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RevokedSessions, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
+import type { AutomationPauseView, AutomationStatusView, CreatedToken, EnvironmentCheckAnswer, EnvironmentView, IncidentDetail, IncidentSummary, JobRunView, JobView, Problem, RevokedSessions, RevokedToken, RuleView, TeamMemberView, TeamView, TokenView } from './api-types.js';
 import { isLoopbackHost } from '../domain/loopback.js';
 import { trimTrailingSlashes } from '../domain/text.js';
 import { readBodyCapped, redirectTarget } from '../http-body.js';
@@ -177,7 +177,7 @@ export interface ApiClient {
     /** Every token (or every live one), following the API's pages. */
     list(opts?: { live?: boolean }): Promise<TokenView[]>;
     /** Undefined when the token is not known. */
-    revoke(id: string): Promise<TokenView | undefined>;
+    revoke(id: string): Promise<RevokedToken | undefined>;
   };
   sessions: {
     /** Revokes every live dashboard session of the user with this subject or e-mail. */
@@ -440,7 +440,7 @@ export function createApiClient(global: { url: string; token: string | undefined
     tokens: {
       create: async (body) => (await request<CreatedToken>('POST', '/api/tokens', { body })).body,
       list: async (opts = {}) => (await allPages<TokenView>((query) => request('GET', `/api/tokens?${query}`), opts.live ? { state: 'live' } : {}))!,
-      revoke: async (id) => found(await request<TokenView>('DELETE', `/api/tokens/${seg(id)}`, { allow404: true })),
+      revoke: async (id) => found(await request<RevokedToken>('DELETE', `/api/tokens/${seg(id)}`, { allow404: true })),
     },
     sessions: {
       revokeUser: async (owner) => (await request<RevokedSessions>('DELETE', `/api/sessions?${new URLSearchParams(owner)}`)).body,

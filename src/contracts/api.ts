@@ -70,6 +70,13 @@ export interface TokenView {
    * was recorded.
    */
   mintedFrom: { session: string; issuer: string; subject: string; email: string | null } | null;
+  /** The id of the issued token it was minted with (revoking that one revokes this one); null: none, or not recorded. */
+  mintedWith?: string | null;
+}
+
+/** DELETE /api/tokens/{id}: the revoked token, and the live tokens minted with it (or with those) revoked with it. */
+export interface RevokedToken extends TokenView {
+  revokedWith?: { id: string; name: string }[];
 }
 
 /** DELETE /api/sessions?subject=…|email=…: the dashboard sessions an admin revoked. */

@@ -321,6 +321,11 @@ export interface ApiTokenTable {
   session_issuer: Generated<string | null>;
   session_subject: Generated<string | null>;
   session_email: Generated<string | null>;
+  /**
+   * The issued token it was minted with (its id): revoking that one revokes this one too. Null: minted with
+   * the admin token or a dashboard session, or before migration 2027-01-12.
+   */
+  minted_with: Generated<string | null>;
 }
 
 export interface AuditLogTable {

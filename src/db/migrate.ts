@@ -38,6 +38,7 @@ import * as incidentEventBacklogParkedAt from './migrations/2027-01-04T00-00-inc
 import * as jobRunTemporalStartedAt from './migrations/2027-01-05T00-00-job-run-temporal-started-at.js';
 import * as ruleBacktestSummaryBytes from './migrations/2027-01-06T00-00-rule-backtest-summary-bytes.js';
 import * as incidentAlertsCapped from './migrations/2027-01-07T00-00-incident-alerts-capped.js';
+import * as tokenMintedWith from './migrations/2027-01-12T00-00-token-minted-with.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -79,6 +80,7 @@ export const migrations: Record<string, Migration> = {
   '2027-01-05T00-00-job-run-temporal-started-at': jobRunTemporalStartedAt,
   '2027-01-06T00-00-rule-backtest-summary-bytes': ruleBacktestSummaryBytes,
   '2027-01-07T00-00-incident-alerts-capped': incidentAlertsCapped,
+  '2027-01-12T00-00-token-minted-with': tokenMintedWith,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
-import { revokeOwnedTokens } from '../db/repositories/tokens.js';
+import { revokeMintedWith, revokeOwnedTokens } from '../db/repositories/tokens.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { TeamMembership } from '../domain/teams.js';
 import {
@@ -86,6 +86,16 @@ export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, own
     }
     for (const t of tokens) {
       await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: t.id, before: { name: t.name, scopes: t.scopes }, after: { reason: 'owner cut off' } });
+    }
+    // And the tokens minted with those (api_tokens.minted_with), and with them: a token the user minted with
+    // a token of theirs records no session of theirs, and outlived the cut-off.
+    for (let parents = tokens.map((t) => t.id); parents.length > 0; ) {
+      const minted = await revokeMintedWith(trx, parents);
+      for (const t of minted) {
+        await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: t.id, before: { name: t.name, scopes: t.scopes }, after: { reason: 'minted with a revoked token', mintedWith: t.minted_with } });
+      }
+      tokens.push(...minted.map(({ id, name, scopes }) => ({ id, name, scopes })));
+      parents = minted.map((t) => t.id);
     }
     const by = 'subject' in owner ? 'subject' : 'email';
     await writeAudit(trx, {

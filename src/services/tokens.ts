@@ -8,7 +8,7 @@ import { lockLiveSessionOrigin } from '../db/repositories/sessions.js';
 import { findTeam, insertMemberships, membershipsOf, tokenMemberships } from '../db/repositories/teams.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
-import { findLiveTokenByHash, findToken, insertToken, listTokens, lockLiveTokenOrigin, revokeToken, touchToken, type TokenOrigin } from '../db/repositories/tokens.js';
+import { findLiveTokenByHash, findToken, insertToken, listTokens, lockLiveTokenOrigin, revokeMintedWith, revokeToken, touchToken, type TokenOrigin } from '../db/repositories/tokens.js';
 import type { Actor, Scope } from './actor.js';
 import { NotFoundError, ServiceError, ValidationError } from './errors.js';
 
@@ -74,17 +74,19 @@ export type MintedWith = { sessionId: string } | { tokenHash: string };
  * session or token until the new token is stored (then the revocation finds it); a 401 when that session or
  * token was revoked or expired since the request was authenticated.
  */
-async function originOf(db: Db, by: MintedWith | undefined): Promise<TokenOrigin | undefined> {
-  if (by === undefined) return undefined;
+async function originOf(db: Db, by: MintedWith | undefined): Promise<{ origin?: TokenOrigin; mintedWith?: string }> {
+  if (by === undefined) return {};
   if ('sessionId' in by) {
     const s = await lockLiveSessionOrigin(db, by.sessionId);
     if (!s) throw new ServiceError(401, 'Unauthorized', 'the dashboard session has expired or was signed out: sign in again');
-    return { sessionId: s.id, issuer: s.issuer, subject: s.subject, email: s.email };
+    return { origin: { sessionId: s.id, issuer: s.issuer, subject: s.subject, email: s.email } };
   }
   const t = await lockLiveTokenOrigin(db, by.tokenHash);
   if (!t) throw new ServiceError(401, 'Unauthorized', 'token is invalid, expired or revoked');
-  if (t.session_id === null || t.session_issuer === null || t.session_subject === null) return undefined;
-  return { sessionId: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email };
+  // The token it is minted with: revoking that one revokes this one (revoke), as a leaked token's holder
+  // could otherwise mint another and keep it past the revocation.
+  if (t.session_id === null || t.session_issuer === null || t.session_subject === null) return { mintedWith: t.id };
+  return { origin: { sessionId: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email }, mintedWith: t.id };
 }
 
 export function tokenService(deps: { db: Kysely<Database> }) {
@@ -104,11 +106,11 @@ export function tokenService(deps: { db: Kysely<Database> }) {
           if (!(await findTeam(trx, m.team))) throw new ValidationError(`team ${m.team} does not exist`, [{ path: `teams.${i}`, message: `no team named "${m.team}"` }]);
         }
         const owner = req.owner !== undefined ? ownerName(req.owner) : undefined;
-        const origin = await originOf(trx, by);
-        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt, owner, origin });
+        const { origin, mintedWith } = await originOf(trx, by);
+        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt, owner, origin, mintedWith });
         await insertMemberships(trx, created.id, memberships, actor.name);
         const teams = memberships.map((m) => `${m.team}:${m.role}`);
-        await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at, owner: created.owner, mintedFrom: origin ?? null } });
+        await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at, owner: created.owner, mintedFrom: origin ?? null, mintedWith: mintedWith ?? null } });
         return created;
       });
       return { row, token, teams: memberships };
@@ -132,15 +134,38 @@ export function tokenService(deps: { db: Kysely<Database> }) {
     /** A token's team roles. */
     teamsOf: (tokenId: string): Promise<TeamMembership[]> => tokenMemberships(db, tokenId),
 
-    /** Revokes a token; revoking a revoked one changes nothing. */
-    async revoke(actor: Actor, id: string): Promise<ApiToken> {
+    /**
+     * Revokes a token, and the live tokens minted with it, and those minted with them (each audited), in one
+     * transaction; answers the token and those revoked with it. Revoking a revoked one revokes what is still
+     * live of those minted with it. A minting with the token holds its row (FOR SHARE) until the new token
+     * is stored, so it either ends first (and its token is found here) or sees the token revoked (401).
+     */
+    async revoke(actor: Actor, id: string): Promise<{ row: ApiToken; revokedWith: { id: string; name: string }[] }> {
       return inTransaction(db, async (trx) => {
         const current = await findToken(trx, id, { forUpdate: true });
         if (!current) throw new NotFoundError(`token ${id} is not known`);
-        if (current.revoked_at) return current;
-        const revoked = await revokeToken(trx, id);
-        await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: id, before: { name: current.name, scopes: current.scopes }, after: { revokedAt: revoked.revoked_at } });
-        return revoked;
+        let row = current;
+        if (!current.revoked_at) {
+          row = await revokeToken(trx, id);
+          await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: id, before: { name: current.name, scopes: current.scopes }, after: { revokedAt: row.revoked_at } });
+        }
+        const revokedWith: { id: string; name: string }[] = [];
+        for (let parents = [id]; parents.length > 0; ) {
+          const minted = await revokeMintedWith(trx, parents);
+          for (const t of minted) {
+            await writeAudit(trx, {
+              actor: actor.name,
+              action: 'token.revoke',
+              entityType: 'token',
+              entityId: t.id,
+              before: { name: t.name, scopes: t.scopes },
+              after: { revokedAt: t.revoked_at, reason: 'minted with a revoked token', mintedWith: t.minted_with },
+            });
+            revokedWith.push({ id: t.id, name: t.name });
+          }
+          parents = minted.map((t) => t.id);
+        }
+        return { row, revokedWith };
       });
     },
   };

@@ -84,6 +84,13 @@ export const tokenViewSchema = z
         'The dashboard session it was minted from, directly or with a token minted from one: cutting that user off (DELETE /api/sessions) revokes it. ' +
           'Null: minted with the admin token, or with a token not minted from a session, or before this was recorded (migration 2026-12-18).',
       ),
+    mintedWith: z
+      .string()
+      .nullable()
+      .describe(
+        'The id of the issued token it was minted with: revoking that token (DELETE /api/tokens/{id}) revokes this one too. ' +
+          'Null: minted with the admin token or from a dashboard session, or before this was recorded (migration 2027-01-12).',
+      ),
   })
   .meta({ id: 'Token', description: 'An API token (never its secret value).' });
 
@@ -109,6 +116,7 @@ const view = (t: ApiToken, teams: readonly TeamMembership[] = []) => ({
     t.session_id !== null && t.session_issuer !== null && t.session_subject !== null
       ? { session: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email }
       : null,
+  mintedWith: t.minted_with,
 });
 
 const tags = ['tokens'];
@@ -155,13 +163,23 @@ export function tokenRoutes(deps: AppDeps) {
       method: 'delete',
       path: '/api/tokens/{id}',
       tags,
-      summary: 'Revoke a token',
+      summary: 'Revoke a token, and the tokens minted with it',
+      description:
+        'Revokes the token, and the live tokens minted with it (`mintedWith`), and those minted with them, each audited as `token.revoke`: ' +
+        'a token minted with a leaked token does not outlive its revocation. Tokens minted with the admin token or from a dashboard session are not touched.',
       request: { params: pathParams(['id', 'token id']) },
-      responses: { 200: json('The revoked token.', tokenViewSchema), 404: problemResponse('Unknown token.') },
+      responses: {
+        200: json(
+          'The revoked token, and the tokens revoked with it.',
+          tokenViewSchema.extend({ revokedWith: z.array(z.object({ id: z.string(), name: z.string() })).describe('The live tokens minted with it (or with those) revoked with it.') }),
+        ),
+        404: problemResponse('Unknown token.'),
+      },
     }),
     async (c) => {
-      const row = await tokens.revoke(actorOf(c), c.req.param('id'));
-      return c.json(view(row, await tokens.teamsOf(row.id)), 200);
+      const { row, revokedWith } = await tokens.revoke(actorOf(c), c.req.param('id'));
+      if (revokedWith.length > 0) c.get('logger').info({ tokenId: row.id, revokedWith: revokedWith.map((t) => t.id), actor: c.get('actor') }, 'api tokens minted with a revoked token revoked');
+      return c.json({ ...view(row, await tokens.teamsOf(row.id)), revokedWith }, 200);
     },
   );
 

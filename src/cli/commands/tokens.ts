@@ -115,6 +115,7 @@ export function registerTokens(program: Command, given: Runtime): void {
         }
         // Revoking twice is fine: the answer is the token, revoked since the first time.
         io.out(`token ${token.id} "${token.name}" is revoked (since ${token.revokedAt}); requests with it are refused with 401`);
+        for (const t of token.revokedWith ?? []) io.out(`token ${t.id} "${t.name}" is revoked with it (minted with it, or with a token minted with it)`);
         return EXIT.ok;
       }),
     );

@@ -13,7 +13,7 @@ export interface TokenOrigin {
 
 export async function insertToken(
   db: Db,
-  t: { id: string; name: string; tokenHash: string; scopes: string[]; createdBy: string; expiresAt: Date; owner?: string | undefined; origin?: TokenOrigin | undefined },
+  t: { id: string; name: string; tokenHash: string; scopes: string[]; createdBy: string; expiresAt: Date; owner?: string | undefined; origin?: TokenOrigin | undefined; mintedWith?: string | undefined },
 ): Promise<ApiToken> {
   return db
     .insertInto('api_tokens')
@@ -29,6 +29,7 @@ export async function insertToken(
       session_issuer: t.origin?.issuer ?? null,
       session_subject: t.origin?.subject ?? null,
       session_email: t.origin?.email ?? null,
+      minted_with: t.mintedWith ?? null,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -118,6 +119,22 @@ export async function revokeOwnedTokens(db: Db, owner: { subject: string } | { e
       ]),
     )
     .returning(['id', 'name', 'scopes'])
+    .execute();
+}
+
+/**
+ * Revokes the live tokens minted with one of the tokens `ids` (api_tokens.minted_with), and returns them with
+ * the token each was minted with: the caller revokes those minted with them in turn.
+ */
+export async function revokeMintedWith(db: Db, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return db
+    .updateTable('api_tokens')
+    .set({ revoked_at: new Date() })
+    .where('minted_with', 'in', [...ids])
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', new Date())
+    .returning(['id', 'name', 'scopes', 'minted_with', 'revoked_at'])
     .execute();
 }
 
