@@ -326,6 +326,11 @@ export interface ApiTokenTable {
    * the admin token or a dashboard session, or before migration 2027-01-12.
    */
   minted_with: Generated<string | null>;
+  /**
+   * The names of the person behind the token it was minted with (its owner, and its own minter_names), at
+   * most MAX_MINTER_NAMES: the four-eyes rule knows this token by them too (migration 2027-01-12).
+   */
+  minter_names: Generated<string[]>;
 }
 
 export interface AuditLogTable {

@@ -74,7 +74,10 @@ export type MintedWith = { sessionId: string } | { tokenHash: string };
  * session or token until the new token is stored (then the revocation finds it); a 401 when that session or
  * token was revoked or expired since the request was authenticated.
  */
-async function originOf(db: Db, by: MintedWith | undefined): Promise<{ origin?: TokenOrigin; mintedWith?: string }> {
+/** Names a token inherits from the token it is minted with, kept at most (a long chain keeps the nearest). */
+export const MAX_MINTER_NAMES = 20;
+
+async function originOf(db: Db, by: MintedWith | undefined): Promise<{ origin?: TokenOrigin; mintedWith?: string; minterNames?: string[] }> {
   if (by === undefined) return {};
   if ('sessionId' in by) {
     const s = await lockLiveSessionOrigin(db, by.sessionId);
@@ -84,9 +87,12 @@ async function originOf(db: Db, by: MintedWith | undefined): Promise<{ origin?: 
   const t = await lockLiveTokenOrigin(db, by.tokenHash);
   if (!t) throw new ServiceError(401, 'Unauthorized', 'token is invalid, expired or revoked');
   // The token it is minted with: revoking that one revokes this one (revoke), as a leaked token's holder
-  // could otherwise mint another and keep it past the revocation.
-  if (t.session_id === null || t.session_issuer === null || t.session_subject === null) return { mintedWith: t.id };
-  return { origin: { sessionId: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email }, mintedWith: t.id };
+  // could otherwise mint another and keep it past the revocation. And the person behind that token (its
+  // owner, and whom it inherited so): the four-eyes rule knows the new token by them too, as it knows a
+  // token minted from a session by the session's user.
+  const minterNames = [...new Set([...(t.owner !== null ? [t.owner] : []), ...t.minter_names])].slice(0, MAX_MINTER_NAMES);
+  if (t.session_id === null || t.session_issuer === null || t.session_subject === null) return { mintedWith: t.id, minterNames };
+  return { origin: { sessionId: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email }, mintedWith: t.id, minterNames };
 }
 
 export function tokenService(deps: { db: Kysely<Database> }) {
@@ -106,8 +112,8 @@ export function tokenService(deps: { db: Kysely<Database> }) {
           if (!(await findTeam(trx, m.team))) throw new ValidationError(`team ${m.team} does not exist`, [{ path: `teams.${i}`, message: `no team named "${m.team}"` }]);
         }
         const owner = req.owner !== undefined ? ownerName(req.owner) : undefined;
-        const { origin, mintedWith } = await originOf(trx, by);
-        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt, owner, origin, mintedWith });
+        const { origin, mintedWith, minterNames } = await originOf(trx, by);
+        const created = await insertToken(trx, { id: randomUUID(), name: req.name, tokenHash: hashToken(token), scopes, createdBy: actor.name, expiresAt, owner, origin, mintedWith, minterNames });
         await insertMemberships(trx, created.id, memberships, actor.name);
         const teams = memberships.map((m) => `${m.team}:${m.role}`);
         await writeAudit(trx, { actor: actor.name, action: 'token.create', entityType: 'token', entityId: created.id, after: { name: created.name, scopes: created.scopes, teams, expiresAt: created.expires_at, owner: created.owner, mintedFrom: origin ?? null, mintedWith: mintedWith ?? null } });
@@ -175,14 +181,15 @@ export function tokenService(deps: { db: Kysely<Database> }) {
  * The actor of a live issued token (with the token's id), or undefined; its last use is recorded at most
  * once a minute. A token is also known by the names of the person behind it (the four-eyes rule): its owner,
  * and the user of the dashboard session it was minted from, directly or through tokens minted from one
- * (`user:<subject>`, and `user:<email>` verified or not, as a session's own aliases). Without the latter, an
- * admin signed in could mint herself a token without an owner and approve her own shell command with it.
+ * (`user:<subject>`, and `user:<email>` verified or not, as a session's own aliases), and the owner of the
+ * token it was minted with (minter_names). Without the latter two, an admin signed in, or holding a token
+ * issued to her, could mint herself a token without an owner and approve her own shell command with it.
  */
 export async function authenticateToken(db: Kysely<Database>, token: string): Promise<(Actor & { tokenId: string }) | undefined> {
   const row = await findLiveTokenByHash(db, hashToken(token));
   if (!row) return undefined;
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await touchToken(db, row.id);
-  const names = [row.owner, row.session_subject !== null ? `user:${row.session_subject}` : null, row.session_email !== null ? `user:${row.session_email}` : null];
+  const names = [row.owner, row.session_subject !== null ? `user:${row.session_subject}` : null, row.session_email !== null ? `user:${row.session_email}` : null, ...row.minter_names];
   const aliases = [...new Set(names.filter((n): n is string => n !== null && n !== undefined))];
   return { name: `token:${row.name}`, scopes: row.scopes, teams: await tokenMemberships(db, row.id), tokenId: row.id, ...(aliases.length > 0 ? { aliases } : {}) };
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { createApp } from '../../src/api/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { insertTestSession, SSO_ISSUER, SSO_ORIGIN, ssoApp } from '../helpers/sessions.js';
+import { ADMIN_TOKEN } from '../helpers/stack.js';
 
 // Four eyes on shell commands: the author of a rule version may not approve its gated actions. A token
 // minted from a dashboard session records that session (api_tokens.session_*: the user's subject and
@@ -76,6 +77,26 @@ describe('security: a token minted from a session is its user for the four-eyes 
     const res = await app.request(`/api/incidents/${incident}/approvals/${run}`, { method: 'POST', headers: asSession(await alice()), body: JSON.stringify({ decision: 'approve' }) });
     assert.equal(res.status, 403, `the author approved, signed in, the shell command she saved with her minted token: ${res.status} ${await res.clone().text()}`);
     assert.equal(await approval(run), null, 'nothing recorded');
+  });
+
+  it('refuses the approval of a shell command saved with a token she minted with a token issued to her', async function () {
+    // Her own admin token, issued to her by name; with it she mints one without an owner, a "service".
+    const issued = await app.request('/api/tokens', { method: 'POST', headers: asToken(ADMIN_TOKEN), body: JSON.stringify({ name: 'alice-admin', scopes: ['admin'], owner: 'alice@example.com' }) });
+    assert.equal(issued.status, 201, await issued.clone().text());
+    const own = ((await issued.json()) as { token: string }).token;
+    const minted = await app.request('/api/tokens', { method: 'POST', headers: asToken(own), body: JSON.stringify({ name: 'ci-bot', scopes: ['admin'] }) });
+    assert.equal(minted.status, 201, await minted.clone().text());
+    const bot = ((await minted.json()) as { token: string }).token;
+    const created = await app.request('/api/rules', { method: 'POST', headers: asToken(bot), body: JSON.stringify(shellRule(`shell-${randomUUID().slice(0, 8)}`)) });
+    assert.equal(created.status, 201, await created.clone().text());
+    const rule = (await created.json()) as { id: string; version: number };
+
+    for (const approver of [asToken(own), asSession(await alice())]) {
+      const { incident, run } = await waiting(rule.id, rule.version);
+      const res = await app.request(`/api/incidents/${incident}/approvals/${run}`, { method: 'POST', headers: approver, body: JSON.stringify({ decision: 'approve' }) });
+      assert.equal(res.status, 403, `the author approved the shell command she saved with the token she minted with her own: ${res.status} ${await res.clone().text()}`);
+      assert.equal(await approval(run), null, 'nothing recorded');
+    }
   });
 
   it('someone else still approves', async function () {

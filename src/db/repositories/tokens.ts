@@ -13,7 +13,7 @@ export interface TokenOrigin {
 
 export async function insertToken(
   db: Db,
-  t: { id: string; name: string; tokenHash: string; scopes: string[]; createdBy: string; expiresAt: Date; owner?: string | undefined; origin?: TokenOrigin | undefined; mintedWith?: string | undefined },
+  t: { id: string; name: string; tokenHash: string; scopes: string[]; createdBy: string; expiresAt: Date; owner?: string | undefined; origin?: TokenOrigin | undefined; mintedWith?: string | undefined; minterNames?: readonly string[] | undefined },
 ): Promise<ApiToken> {
   return db
     .insertInto('api_tokens')
@@ -30,6 +30,7 @@ export async function insertToken(
       session_subject: t.origin?.subject ?? null,
       session_email: t.origin?.email ?? null,
       minted_with: t.mintedWith ?? null,
+      minter_names: [...(t.minterNames ?? [])],
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -61,7 +62,7 @@ export async function revokeToken(db: Db, id: string): Promise<ApiToken> {
 export async function findLiveTokenByHash(db: Db, tokenHash: string) {
   return db
     .selectFrom('api_tokens')
-    .select(['id', 'name', 'scopes', 'last_used_at', 'owner', 'session_subject', 'session_email'])
+    .select(['id', 'name', 'scopes', 'last_used_at', 'owner', 'session_subject', 'session_email', 'minter_names'])
     .where('token_hash', '=', tokenHash)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', new Date())
@@ -77,7 +78,7 @@ export async function findLiveTokenByHash(db: Db, tokenHash: string) {
 export async function lockLiveTokenOrigin(db: Db, tokenHash: string) {
   return db
     .selectFrom('api_tokens')
-    .select(['id', 'session_id', 'session_issuer', 'session_subject', 'session_email'])
+    .select(['id', 'session_id', 'session_issuer', 'session_subject', 'session_email', 'owner', 'minter_names'])
     .where('token_hash', '=', tokenHash)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', new Date())
