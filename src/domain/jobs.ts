@@ -134,6 +134,17 @@ export function heldScheduleReason(schedule: { interval?: string | undefined; cr
  */
 export const MAX_BACKFILL_RUNS = 24;
 
+/**
+ * The most runs of one job a trigger (POST /api/jobs/{id}/trigger) lets be in progress at once, its
+ * schedule's counted with those started by hand. Past it the trigger is answered 409 and starts nothing.
+ * Of an allow_all job (and a paused one) the trigger starts the run itself, and nothing else bounded
+ * them: an editor at the per-caller rate limit's burst (100) started ~100 runs side by side, each on up to
+ * MAX_JOB_RUN_TARGETS targets, as MAX_BACKFILL_RUNS bounds for a backfill. Five leaves room for a few
+ * deliberate overlapping runs; more at once, by hand, is runaway automation. The other policies hold a
+ * trigger themselves (skip refuses, buffer_one queues one, cancel_other ends the run going).
+ */
+export const MAX_TRIGGER_RUNS_IN_PROGRESS = 5;
+
 /** Temporal's cron shorthands as five fields (cron-parser reads the fields). */
 const SHORTHAND_FIELDS: Readonly<Record<string, string>> = {
   '@yearly': '0 0 1 1 *',

@@ -6,7 +6,7 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Database, JobRow } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import { writeAudit } from '../db/repositories/audit.js';
+import { recentTriggerRunIds, writeAudit } from '../db/repositories/audit.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { registeredEnvironmentsHeld } from '../db/repositories/teams.js';
@@ -14,7 +14,7 @@ import { countEnvironmentsForTargets } from '../db/repositories/environment-sett
 import { deleteJob, findJob, findJobClash, findJobRun, firstFreeJobId, insertJob, lockJobId, listJobPage, listJobRunsPage, listJobRunTargets, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
-import { countScheduledTimes, heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, jobSaveProblems, runTargetCountProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
+import { countScheduledTimes, heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MAX_TRIGGER_RUNS_IN_PROGRESS, jobSaveProblems, runTargetCountProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
 import { recipientRefused, refusals, type EmailRecipientPolicy } from '../domain/destination-lists.js';
 import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-refs.js';
 import { jobScheduleId } from '../temporal/names.js';
@@ -24,6 +24,8 @@ import {
   deleteJobSchedule,
   describeJobSchedule,
   jobRunInProgress,
+  jobRunsRunning,
+  manualJobRunWorkflowId,
   pauseJobSchedule,
   resumeJobSchedule,
   ScheduleOwnedElsewhereError,
@@ -91,6 +93,12 @@ const TEMPORAL_DEADLINE_MS = 10_000;
 
 const UNCHANGED = 'nothing was changed';
 const NO_RUN = 'no run was started';
+/**
+ * How long after a trigger's start Temporal's list of running workflows may not show the run yet (its
+ * visibility store is written after the start, Elasticsearch refreshes about each second): the runs the
+ * audit entries of this long name are asked about one by one (jobRunsRunning).
+ */
+const TRIGGER_VISIBILITY_LAG_MS = 5 * 60_000;
 
 /**
  * The runs of a job recorded as going (at most 50; a run ends within a day): each stops before its next
@@ -388,17 +396,39 @@ export function jobService(deps: JobServiceDeps) {
       // by the schedule without a word, both answered 202. Temporal neither holds an allow_all start to a
       // policy nor tracks it, so nothing is lost by starting it outside; its id ends in a random part.
       const byHand = paused || definitionOf(row).schedule.overlap === 'allow_all';
-      const to = byHand ? await target() : undefined;
-      // The audit entry is written, and kept, before Temporal is asked: a run never starts unrecorded.
-      // Before, it was written after Temporal's answer, and a database failure in between left a run that
-      // no entry named (and a 5xx a client retried into a second run). An entry whose request then fails
-      // (or whose answer is lost, the run started after all) stays: it records that a run was asked for.
+      if (byHand) {
+        const to = await target();
+        // The blast-radius guard (MAX_TRIGGER_RUNS_IN_PROGRESS): the job's runs in progress, its schedule's and
+        // those started by hand, are counted in Temporal, and the run is started, under the job's lock (held
+        // by this transaction; job edits take it too), so of two triggers at the cap's last place the second
+        // counts the first's run (its audit entry names it: recentTriggerRunIds) and is refused.
+        runId = await inTransaction(db, async (trx) => {
+          await lockJobId(trx, row.id);
+          const recent = await recentTriggerRunIds(trx, row.id, { since: new Date(Date.now() - TRIGGER_VISIBILITY_LAG_MS), limit: MAX_TRIGGER_RUNS_IN_PROGRESS * 4 });
+          const going = await temporalCall(NO_RUN, () => jobRunsRunning(temporal, db, { jobId: row.id, recent, limit: MAX_TRIGGER_RUNS_IN_PROGRESS }));
+          if (going.length >= MAX_TRIGGER_RUNS_IN_PROGRESS) {
+            // Refused before the audit entry: a trigger that starts nothing leaves none, as a skip policy's 409 does.
+            throw new ConflictError(
+              `job ${id} has at most ${MAX_TRIGGER_RUNS_IN_PROGRESS} runs in progress at once by trigger, and ${going.length} are (${going.join(', ')}): no run was started; wait for one to finish, or pause the job: its runs then start no further target`,
+              { maxRunsInProgress: MAX_TRIGGER_RUNS_IN_PROGRESS, runsInProgress: going },
+            );
+          }
+          const workflowId = manualJobRunWorkflowId(row.id, new Date());
+          // The audit entry is written, and kept, before Temporal is asked: a run never starts unrecorded.
+          // Before, it was written after Temporal's answer, and a database failure in between left a run that
+          // no entry named (and a 5xx a client retried into a second run). An entry whose request then fails
+          // (or whose answer is lost, the run started after all) stays: it records that a run was asked for,
+          // and names it. Written outside the lock's transaction, so that it is kept whatever follows.
+          await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused, runId: workflowId }, team: row.team });
+          return temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date(), workflowId));
+        });
+        return { row, runId, triggeredAt };
+      }
       await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused }, team: row.team });
-      if (to) runId = await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date()));
       // Under the job's overlap policy, given with the trigger: given none, the SDK sends ALLOW_ALL, which
       // Temporal neither holds to the policy nor tracks as running, so the check above saw nothing and the
       // schedule's next firing or a second trigger ran the script again beside the first.
-      else await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id, definitionOf(row).schedule.overlap as OverlapPolicy));
+      await onSchedule(row, NO_RUN, () => triggerJobSchedule(temporal, row.id, definitionOf(row).schedule.overlap as OverlapPolicy));
       return { row, runId, triggeredAt };
     },
 

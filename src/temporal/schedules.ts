@@ -27,7 +27,7 @@ import { heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, jobDefinitionSchema, overl
 import type { Logger } from '../logger.js';
 import { closeEndedJobRuns, type JobFailureNotice } from './ended-job-runs.js';
 import { jobRunExecutionStatus } from './job-run-execution.js';
-import { DEPLOYMENT_MEMO_KEY, jobScheduleId, searchAttributes } from './names.js';
+import { DEPLOYMENT_MEMO_KEY, jobRunExecution, jobScheduleId, searchAttributes } from './names.js';
 import { temporalUnreachable } from './running.js';
 
 export const JOB_WORKFLOW_TYPE = 'jobWorkflow';
@@ -230,6 +230,11 @@ export async function triggerJobSchedule(client: Client, jobId: string, overlap:
   await client.schedule.getHandle(jobScheduleId(jobId)).trigger(overlapToTemporal[overlap]);
 }
 
+/** The workflow id of a run started by hand at `at` (startManualJobRun): named before it starts, so the audit entry can name it. */
+export function manualJobRunWorkflowId(jobId: string, at: Date): string {
+  return `${jobRunWorkflowIdPrefix(jobId)}-manual-${at.toISOString()}-${randomBytes(4).toString('hex')}`;
+}
+
 /**
  * Run a paused job once now, outside its schedule. The schedule's own trigger would start a run the
  * worker skips (a run its schedule starts while the job is paused is drift, activities/jobs.ts), so the
@@ -240,8 +245,7 @@ export async function triggerJobSchedule(client: Client, jobId: string, overlap:
  * had one id, and Temporal refused the second as already started (a 503 "Temporal is unavailable").
  * Whether the second may run beside the first is the overlap policy's to say (resolveJobTargets).
  */
-export async function startManualJobRun(client: Client, job: JobDefinition, target: ScheduleTarget, at: Date): Promise<string> {
-  const workflowId = `${jobRunWorkflowIdPrefix(job.id)}-manual-${at.toISOString()}-${randomBytes(4).toString('hex')}`;
+export async function startManualJobRun(client: Client, job: JobDefinition, target: ScheduleTarget, at: Date, workflowId = manualJobRunWorkflowId(job.id, at)): Promise<string> {
   await client.workflow.start(JOB_WORKFLOW_TYPE, {
     taskQueue: target.taskQueue,
     workflowId,
@@ -313,6 +317,35 @@ export async function jobRunInProgress(client: () => Client, db: Kysely<Database
   const temporal = client();
   for (const row of rows) if ((await jobRunExecutionStatus(temporal, db, row)).status === 'RUNNING') return row.id;
   return undefined;
+}
+
+/**
+ * The job's runs in progress, by workflow id, as Temporal says of each (describe, read from its history,
+ * not its list), at most `limit`: the trigger's cap (MAX_TRIGGER_RUNS_IN_PROGRESS). Asked about: the
+ * runs `recent` names first (those the API started lately: Temporal's list of running workflows lags a
+ * start), then its list of the job's running workflows (SelfhealJobId: the schedule's runs and those started
+ * by hand alike), then the runs the jobs tables record as going (as jobRunInProgress reads them). A workflow
+ * not found, or ended, is not counted.
+ */
+export async function jobRunsRunning(client: Client, db: Kysely<Database>, q: { jobId: string; recent: readonly string[]; limit: number }): Promise<string[]> {
+  const running: string[] = [];
+  const asked = new Set<string>();
+  const ask = async (workflowId: string): Promise<boolean> => {
+    if (asked.has(workflowId)) return running.length < q.limit;
+    asked.add(workflowId);
+    try {
+      if ((await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING') running.push(workflowId);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    return running.length < q.limit;
+  };
+  for (const id of q.recent) if (!(await ask(id))) return running;
+  const query = `SelfhealJobId = '${q.jobId.replace(/['\\]/g, '')}' AND WorkflowType = '${JOB_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+  for await (const w of client.workflow.list({ query, pageSize: 100 })) if (!(await ask(w.workflowId))) return running;
+  const rows = await runningJobRunsBefore(db, { jobId: q.jobId, manualOnly: false, since: new Date(Date.now() - RUN_TIMEOUT_MS - 60_000), limit: 50 });
+  for (const row of rows) if (!(await ask(jobRunExecution(row.id).workflowId))) return running;
+  return running;
 }
 
 /**

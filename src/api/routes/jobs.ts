@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ScheduleStatus } from '../../contracts/api.js';
 import type { JobRow } from '../../db/database.js';
-import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, OVERLAP_POLICIES } from '../../domain/jobs.js';
+import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MAX_TRIGGER_RUNS_IN_PROGRESS, OVERLAP_POLICIES } from '../../domain/jobs.js';
 import { definitionOf, JOB_RUN_LIST_TARGETS, jobService } from '../../services/jobs.js';
 import type { JobTargetResult } from '../../db/database.js';
 import { jobRunExecution, workflowUrl } from '../../temporal/names.js';
@@ -171,10 +171,10 @@ export function jobRoutes(deps: AppDeps) {
       request: { params: idParam },
       responses: {
         202: json(
-          'Triggered. `runId` names the run when the API started it (a paused job); through the schedule, Temporal names it: it is the first run whose `scheduledAt` is at or after `triggeredAt`.',
+          'Triggered. `runId` names the run when the API started it (a paused job, an allow_all one); through the schedule, Temporal names it: it is the first run whose `scheduledAt` is at or after `triggeredAt`.',
           z.object({ jobId: z.string(), triggered: z.literal(true), runId: z.string().nullable(), triggeredAt: z.string() }),
         ),
-        409: problemResponse('A run is in progress and the overlap policy is skip: no run was started.'),
+        409: problemResponse(`A run is in progress and the overlap policy is skip; or the job has ${MAX_TRIGGER_RUNS_IN_PROGRESS} runs in progress (its schedule's counted) and the trigger would start one more by hand (an allow_all or paused job: \`maxRunsInProgress\`, \`runsInProgress\`): no run was started.`),
         ...unknown,
         ...temporalDown,
       },

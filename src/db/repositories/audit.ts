@@ -29,6 +29,26 @@ export async function writeAudit(db: Db, r: AuditRecord): Promise<void> {
     .execute();
 }
 
+/**
+ * The workflow ids of the runs the job's triggers started since `since` (each `job.trigger` entry names
+ * its run, `after.runId`, written before Temporal is asked), newest first, at most `limit`: those Temporal's
+ * list of running workflows may not show yet (its visibility lags a start).
+ */
+export async function recentTriggerRunIds(db: Db, jobId: string, q: { since: Date; limit: number }): Promise<string[]> {
+  const rows = await db
+    .selectFrom('audit_log')
+    .select(sql<string>`after->>'runId'`.as('run_id'))
+    .where('entity_type', '=', 'job')
+    .where('entity_id', '=', jobId)
+    .where('action', '=', 'job.trigger')
+    .where('at', '>', q.since)
+    .where(sql<boolean>`after->>'runId' is not null`)
+    .orderBy('id', 'desc')
+    .limit(q.limit)
+    .execute();
+  return rows.map((r) => r.run_id);
+}
+
 export interface AuditFilter {
   entityType?: string | undefined;
   entityId?: string | undefined;

@@ -1,0 +1,69 @@
+// The blast-radius guard of a trigger: a job's runs in progress (its schedule's and those started by hand)
+// are counted in Temporal, and a trigger that would start one past MAX_TRIGGER_RUNS_IN_PROGRESS is answered
+// 409 and starts nothing. Before, an allow_all job's trigger started a run each time, ~100 at once for an
+// editor at the per-caller rate limit's burst, each on up to 500 targets.
+import assert from 'node:assert/strict';
+import { MAX_TRIGGER_RUNS_IN_PROGRESS } from '../../src/domain/jobs.js';
+import { jobScheduleId } from '../../src/temporal/names.js';
+import { jobRunsSuite } from '../helpers/job-runs-suite.js';
+
+// Nothing polls this queue: a run started on it stays open (in progress) until terminated.
+const TASK_QUEUE = 'job-trigger-cap';
+
+describe('a trigger starts no run past the cap of runs in progress per job', function () {
+  this.timeout(60_000);
+  const suite = jobRunsSuite(TASK_QUEUE);
+
+  /** The job's workflows Temporal lists as running, once it lists `want` (its list lags the starts a little). */
+  const runningInTemporal = async (jobId: string, want: number): Promise<string[]> => {
+    let ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      ids = [];
+      for await (const w of suite.client.workflow.list({ query: `SelfhealJobId = '${jobId}' AND ExecutionStatus = 'Running'` })) ids.push(w.workflowId);
+      if (ids.length >= want) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return ids;
+  };
+
+  it(`of ${MAX_TRIGGER_RUNS_IN_PROGRESS + 3} triggers at once of an allow_all job with a scheduled run going, ${MAX_TRIGGER_RUNS_IN_PROGRESS - 1} start a run and the rest are answered 409 naming the cap`, async function () {
+    const id = await suite.createJob('cap', 'allow_all');
+    // A run the schedule started counts too.
+    await suite.client.schedule.getHandle(jobScheduleId(id)).trigger();
+    const [scheduled] = await runningInTemporal(id, 1);
+    assert.ok(scheduled, 'the schedule started a run');
+    suite.open.push(scheduled);
+
+    const answers = await Promise.all(Array.from({ length: MAX_TRIGGER_RUNS_IN_PROGRESS + 3 }, () => suite.api('POST', `/api/jobs/${id}/trigger`)));
+    const bodies = await Promise.all(answers.map(async (r) => ({ status: r.status, body: (await r.json()) as { runId?: string; detail?: string; maxRunsInProgress?: number; runsInProgress?: string[] } })));
+    for (const b of bodies) if (b.body.runId) suite.open.push(b.body.runId);
+    const started = bodies.filter((b) => b.status === 202);
+    const refused = bodies.filter((b) => b.status === 409);
+    assert.equal(started.length, MAX_TRIGGER_RUNS_IN_PROGRESS - 1, JSON.stringify(bodies.map((b) => b.status)));
+    assert.equal(refused.length, 4, JSON.stringify(bodies));
+    for (const r of refused) {
+      assert.match(r.body.detail!, new RegExp(`at most ${MAX_TRIGGER_RUNS_IN_PROGRESS} runs in progress`));
+      assert.equal(r.body.maxRunsInProgress, MAX_TRIGGER_RUNS_IN_PROGRESS);
+      assert.equal(r.body.runsInProgress!.length, MAX_TRIGGER_RUNS_IN_PROGRESS);
+      assert.ok(r.body.runsInProgress!.includes(scheduled), JSON.stringify(r.body));
+    }
+
+    // As Temporal sees it: the scheduled run and the ones started, nothing more (waited for, as its list lags).
+    await new Promise((r) => setTimeout(r, 1500));
+    const running = await runningInTemporal(id, MAX_TRIGGER_RUNS_IN_PROGRESS);
+    for (const w of running) if (!suite.open.includes(w)) suite.open.push(w);
+    assert.deepEqual([...running].sort(), [scheduled, ...started.map((b) => b.body.runId!)].sort());
+
+    // The refused triggers left no job.trigger entry: the audit names the runs started.
+    const audit = await suite.t.db.selectFrom('audit_log').select('after').where('entity_id', '=', id).where('action', '=', 'job.trigger').execute();
+    assert.deepEqual(audit.map((a) => (a.after as { runId: string }).runId).sort(), started.map((b) => b.body.runId!).sort());
+
+    // One run ending frees one place.
+    await suite.client.workflow.getHandle(started[0]!.body.runId!).terminate('test: a run ends');
+    const again = await suite.api('POST', `/api/jobs/${id}/trigger`);
+    assert.equal(again.status, 202, await again.clone().text());
+    suite.open.push(((await again.json()) as { runId: string }).runId);
+    const past = await suite.api('POST', `/api/jobs/${id}/trigger`);
+    assert.equal(past.status, 409, await past.clone().text());
+  });
+});
