@@ -99,6 +99,12 @@ const NO_RUN = 'no run was started';
  * audit entries of this long name are asked about one by one (jobRunsRunning).
  */
 const TRIGGER_VISIBILITY_LAG_MS = 5 * 60_000;
+/**
+ * How long after its audit entry a trigger's run counts as in progress though Temporal does not know it
+ * yet: the start, asked for right after that entry's commit, is bounded by TEMPORAL_DEADLINE_MS. A start
+ * that failed holds its place this long, then no more.
+ */
+const TRIGGER_START_PENDING_MS = 3 * TEMPORAL_DEADLINE_MS;
 
 /**
  * The runs of a job recorded as going (at most 50; a run ends within a day): each stops before its next
@@ -399,13 +405,16 @@ export function jobService(deps: JobServiceDeps) {
       if (byHand) {
         const to = await target();
         // The blast-radius guard (MAX_TRIGGER_RUNS_IN_PROGRESS): the job's runs in progress, its schedule's and
-        // those started by hand, are counted in Temporal, and the run is started, under the job's lock (held
-        // by this transaction; job edits take it too), so of two triggers at the cap's last place the second
-        // counts the first's run (its audit entry names it: recentTriggerRunIds) and is refused.
-        runId = await inTransaction(db, async (trx) => {
+        // those started by hand, are counted in Temporal under the job's lock (held by this transaction; job
+        // edits take it too), and the run's audit entry, naming it, is committed with that count. Of two
+        // triggers at the cap's last place the second waits for the first's commit and counts its run: found
+        // at Temporal, or still pending (its entry younger than TRIGGER_START_PENDING_MS, the start on its
+        // way). Everything in the transaction goes through it: a second connection taken while it holds one
+        // could wait for the pool for good (the embedded database's pool has one connection).
+        const workflowId = await inTransaction(db, async (trx) => {
           await lockJobId(trx, row.id);
-          const recent = await recentTriggerRunIds(trx, row.id, { since: new Date(Date.now() - TRIGGER_VISIBILITY_LAG_MS), limit: MAX_TRIGGER_RUNS_IN_PROGRESS * 4 });
-          const going = await temporalCall(NO_RUN, () => jobRunsRunning(temporal, db, { jobId: row.id, recent, limit: MAX_TRIGGER_RUNS_IN_PROGRESS }));
+          const recent = await recentTriggerRunIds(trx, row.id, { withinMs: TRIGGER_VISIBILITY_LAG_MS, pendingMs: TRIGGER_START_PENDING_MS, limit: MAX_TRIGGER_RUNS_IN_PROGRESS * 4 });
+          const going = await temporalCall(NO_RUN, () => jobRunsRunning(temporal, trx, { jobId: row.id, recent, limit: MAX_TRIGGER_RUNS_IN_PROGRESS }));
           if (going.length >= MAX_TRIGGER_RUNS_IN_PROGRESS) {
             // Refused before the audit entry: a trigger that starts nothing leaves none, as a skip policy's 409 does.
             throw new ConflictError(
@@ -413,15 +422,16 @@ export function jobService(deps: JobServiceDeps) {
               { maxRunsInProgress: MAX_TRIGGER_RUNS_IN_PROGRESS, runsInProgress: going },
             );
           }
-          const workflowId = manualJobRunWorkflowId(row.id, new Date());
-          // The audit entry is written, and kept, before Temporal is asked: a run never starts unrecorded.
-          // Before, it was written after Temporal's answer, and a database failure in between left a run that
-          // no entry named (and a 5xx a client retried into a second run). An entry whose request then fails
-          // (or whose answer is lost, the run started after all) stays: it records that a run was asked for,
-          // and names it. Written outside the lock's transaction, so that it is kept whatever follows.
-          await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused, runId: workflowId }, team: row.team });
-          return temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date(), workflowId));
+          const named = manualJobRunWorkflowId(row.id, new Date());
+          // The audit entry is committed before Temporal is asked: a run never starts unrecorded. Before, it
+          // was written after Temporal's answer, and a database failure in between left a run that no entry
+          // named (and a 5xx a client retried into a second run). An entry whose request then fails (or
+          // whose answer is lost, the run started after all) stays: it records that a run was asked for,
+          // and names it.
+          await writeAudit(trx, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused, runId: named }, team: row.team });
+          return named;
         });
+        runId = await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date(), workflowId));
         return { row, runId, triggeredAt };
       }
       await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused }, team: row.team });

@@ -325,22 +325,25 @@ export async function jobRunInProgress(client: () => Client, db: Kysely<Database
  * runs `recent` names first (those the API started lately: Temporal's list of running workflows lags a
  * start), then its list of the job's running workflows (SelfhealJobId: the schedule's runs and those started
  * by hand alike), then the runs the jobs tables record as going (as jobRunInProgress reads them). A workflow
- * not found, or ended, is not counted.
+ * ended is not counted, nor one not found, unless its trigger is `pending` (asked for so lately that its
+ * start may still be on its way to Temporal). `db`: the caller's transaction, when it holds one (a
+ * second connection could wait for the pool forever: the embedded database's pool has one).
  */
-export async function jobRunsRunning(client: Client, db: Kysely<Database>, q: { jobId: string; recent: readonly string[]; limit: number }): Promise<string[]> {
+export async function jobRunsRunning(client: Client, db: Kysely<Database>, q: { jobId: string; recent: readonly { runId: string; pending: boolean }[]; limit: number }): Promise<string[]> {
   const running: string[] = [];
   const asked = new Set<string>();
-  const ask = async (workflowId: string): Promise<boolean> => {
+  const ask = async (workflowId: string, pending = false): Promise<boolean> => {
     if (asked.has(workflowId)) return running.length < q.limit;
     asked.add(workflowId);
     try {
       if ((await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING') running.push(workflowId);
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (pending) running.push(workflowId);
     }
     return running.length < q.limit;
   };
-  for (const id of q.recent) if (!(await ask(id))) return running;
+  for (const r of q.recent) if (!(await ask(r.runId, r.pending))) return running;
   const query = `SelfhealJobId = '${q.jobId.replace(/['\\]/g, '')}' AND WorkflowType = '${JOB_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
   for await (const w of client.workflow.list({ query, pageSize: 100 })) if (!(await ask(w.workflowId))) return running;
   const rows = await runningJobRunsBefore(db, { jobId: q.jobId, manualOnly: false, since: new Date(Date.now() - RUN_TIMEOUT_MS - 60_000), limit: 50 });

@@ -3,8 +3,12 @@
 // 409 and starts nothing. Before, an allow_all job's trigger started a run each time, ~100 at once for an
 // editor at the per-caller rate limit's burst, each on up to 500 targets.
 import assert from 'node:assert/strict';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from '../../src/db/database.js';
 import { MAX_TRIGGER_RUNS_IN_PROGRESS } from '../../src/domain/jobs.js';
 import { jobScheduleId } from '../../src/temporal/names.js';
+import { adminApi } from '../helpers/admin-api.js';
 import { jobRunsSuite } from '../helpers/job-runs-suite.js';
 
 // Nothing polls this queue: a run started on it stays open (in progress) until terminated.
@@ -65,5 +69,22 @@ describe('a trigger starts no run past the cap of runs in progress per job', fun
     suite.open.push(((await again.json()) as { runId: string }).runId);
     const past = await suite.api('POST', `/api/jobs/${id}/trigger`);
     assert.equal(past.status, 409, await past.clone().text());
+  });
+
+  it('on a database pool of one connection (the embedded database of npm start), a trigger is answered 202, not left waiting for a second connection', async function () {
+    // The count and the audit entry go through the trigger's own transaction: a second connection taken
+    // while it holds the only one would wait for the pool until its timeout.
+    const pool = new pg.Pool({ connectionString: suite.t.url, max: 1, connectionTimeoutMillis: 5_000 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      const api = adminApi({ ...suite.t, db }, suite.client, TASK_QUEUE);
+      const id = await suite.createJob('one-pool', 'allow_all');
+      const res = await api('POST', `/api/jobs/${id}/trigger`);
+      const text = await res.clone().text();
+      assert.equal(res.status, 202, text);
+      suite.open.push(((await res.json()) as { runId: string }).runId);
+    } finally {
+      await db.destroy();
+    }
   });
 });

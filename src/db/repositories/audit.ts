@@ -30,23 +30,25 @@ export async function writeAudit(db: Db, r: AuditRecord): Promise<void> {
 }
 
 /**
- * The workflow ids of the runs the job's triggers started since `since` (each `job.trigger` entry names
- * its run, `after.runId`, written before Temporal is asked), newest first, at most `limit`: those Temporal's
- * list of running workflows may not show yet (its visibility lags a start).
+ * The workflow ids of the runs the job's triggers asked for in the last `withinMs` (each `job.trigger` entry
+ * names its run, `after.runId`, committed before Temporal is asked), newest first, at most `limit`: those
+ * Temporal's list of running workflows may not show yet (its visibility lags a start). `pending`: asked for
+ * in the last `pendingMs`, so the start may not have reached Temporal yet.
  */
-export async function recentTriggerRunIds(db: Db, jobId: string, q: { since: Date; limit: number }): Promise<string[]> {
+export async function recentTriggerRunIds(db: Db, jobId: string, q: { withinMs: number; pendingMs: number; limit: number }): Promise<{ runId: string; pending: boolean }[]> {
+  // Both windows on the database's clock, the one that wrote `at`.
   const rows = await db
     .selectFrom('audit_log')
-    .select(sql<string>`after->>'runId'`.as('run_id'))
+    .select([sql<string>`after->>'runId'`.as('run_id'), sql<boolean>`at > now() - make_interval(secs => ${q.pendingMs / 1000})`.as('pending')])
     .where('entity_type', '=', 'job')
     .where('entity_id', '=', jobId)
     .where('action', '=', 'job.trigger')
-    .where('at', '>', q.since)
+    .where(sql<boolean>`at > now() - make_interval(secs => ${q.withinMs / 1000})`)
     .where(sql<boolean>`after->>'runId' is not null`)
     .orderBy('id', 'desc')
     .limit(q.limit)
     .execute();
-  return rows.map((r) => r.run_id);
+  return rows.map((r) => ({ runId: r.run_id, pending: r.pending }));
 }
 
 export interface AuditFilter {
