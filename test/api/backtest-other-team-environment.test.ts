@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { seededIncident, storeHistory, storeRecordedMatch, TITLE_EXTRACTORS } from '../helpers/history.js';
+import { historyApi, type TokenCall } from '../helpers/history-api.js';
+import { seededIncident, storeHistory, storeRecordedMatch } from '../helpers/history.js';
 
 // "Reads of another team's objects are 404 ... lists leave them out" (docs/security.md), and GET /api/stats
 // takes care not to show a viewer the environment and team named in another team's skip reasons
@@ -23,7 +19,7 @@ const HOUR = 3_600_000;
 describe("API: a skip reason does not name a team the reader cannot read (backtests, an incident's matches)", function () {
   this.timeout(60_000);
   let db: TestDatabase;
-  let call: (token: string, method: string, path: string, body?: unknown) => Promise<{ status: number; text: string }>;
+  let call: TokenCall;
   let alpha: string;
   let beta: string;
   let betaViewer: string;
@@ -33,12 +29,7 @@ describe("API: a skip reason does not name a team the reader cannot read (backte
 
   before(async () => {
     db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_RATE_LIMIT_BURST: '100000' });
-    const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }), extractors: TITLE_EXTRACTORS }, allRoutes);
-    call = async (token, method, path, body) => {
-      const res = await app.request(path, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
-      return { status: res.status, text: await res.text() };
-    };
+    call = historyApi(db, ADMIN);
     const suffix = randomUUID().slice(0, 6);
     alpha = `alpha${suffix}`;
     beta = `beta${suffix}`;

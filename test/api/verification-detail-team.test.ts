@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { seededIncident, storeHistory, storeRecordedMatch, TITLE_EXTRACTORS } from '../helpers/history.js';
+import { historyApi, type TokenCall } from '../helpers/history-api.js';
+import { seededIncident, storeHistory, storeRecordedMatch } from '../helpers/history.js';
 
 // The Doctor agent's team refusal named the task's team ('this Doctor agent does not serve team alpha', until
 // 5128275) and the agent target check the rule's ('no environment of team alpha is served on agent queue …',
@@ -19,19 +15,14 @@ const ADMIN = 'verification-detail-admin-token-0123456789';
 describe('API: an incident answers stored agent refusals without the team they named (action runs, verification details)', function () {
   this.timeout(60_000);
   let db: TestDatabase;
-  let call: (token: string, method: string, path: string, body?: unknown) => Promise<{ status: number; text: string }>;
+  let call: TokenCall;
   let alpha: string;
   let betaViewer: string;
   after(async () => db?.close());
 
   before(async () => {
     db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', SELFHEAL_RATE_LIMIT_BURST: '100000' });
-    const app = createApp({ config, db: db.db, temporal: {} as Client, logger: createLogger({ level: 'silent' }), extractors: TITLE_EXTRACTORS }, allRoutes);
-    call = async (token, method, path, body) => {
-      const res = await app.request(path, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
-      return { status: res.status, text: await res.text() };
-    };
+    call = historyApi(db, ADMIN);
     const suffix = randomUUID().slice(0, 6);
     alpha = `alpha${suffix}`;
     const beta = `beta${suffix}`;
