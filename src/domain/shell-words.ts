@@ -1501,9 +1501,15 @@ class Reader {
           this.add('reparse', `${shown} (env reads # and \\c itself)`);
           return;
         }
-        // A literal string: the command it makes with the words after it is read as one (`env -S 'sh -c' 'eval "$1"' _ "$1"`);
-        // `\_` is env's space.
-        this.readCommandText(['env', text.literal!.replace(/\\_/g, ' '), ...words.slice(s.after).map((w) => w.raw)].join(' '));
+        // A literal string: split as env splits it (on [ \t\n\v\f\r], its quotes and escapes, `\_` its space),
+        // each word handed on quoted on its own, so a newline there ends no command (`env -S $'sh\n-c' "$1"`);
+        // the command it makes with the words after it is read as one (`env -S 'sh -c' 'eval "$1"' _ "$1"`).
+        const split = envSplit(text.literal!);
+        if (split === undefined) {
+          this.add('reparse', `${shown} (env -S text the check does not read)`);
+          return;
+        }
+        this.readCommandText(['env', ...split.map(shellQuote), ...words.slice(s.after).map((w) => w.raw)].join(' '));
         return;
       }
       const tail = WRAPPER_TAILS[b];
@@ -1895,6 +1901,48 @@ function descriptorLinks(args: Word[], cp: boolean): string[] {
     if (link !== undefined) names.push(lastComponent(link));
   }
   return names;
+}
+
+/**
+ * The words GNU env's -S makes of a literal string: split on [ \t\n\v\f\r] outside quotes; in single quotes
+ * only `\\` and `\'` are escapes; elsewhere `\"`, `\'`, `\\`, `\#`, `\$`, `\f`, `\n`, `\r`, `\t`, `\v` stand for one
+ * character and `\_` separates words (a space in double quotes). Undefined for what env refuses or the check does
+ * not follow (another escape, an unclosed quote; `$`, `#` and `\c` are refused before).
+ */
+function envSplit(text: string): string[] | undefined {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote = '';
+  const end = () => {
+    if (word !== undefined) words.push(word);
+    word = undefined;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote === '' && /[ \t\n\v\f\r]/.test(c)) end();
+    else if (c === quote) quote = '';
+    else if (quote === '' && (c === "'" || c === '"')) {
+      quote = c;
+      word ??= '';
+    } else if (c === '\\' && !(quote === "'" && text[i + 1] !== '\\' && text[i + 1] !== "'")) {
+      const n = text[++i];
+      if (n === '_' && quote === '') end();
+      else {
+        const char = n === '_' ? ' ' : n === undefined ? undefined : ENV_ESCAPES[n];
+        if (char === undefined) return undefined;
+        word = (word ?? '') + char;
+      }
+    } else word = (word ?? '') + c;
+  }
+  if (quote !== '') return undefined;
+  end();
+  return words;
+}
+const ENV_ESCAPES: Record<string, string> = { '"': '"', "'": "'", '\\': '\\', '#': '#', $: '$', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
+/** A word as shell source: bare when it holds only characters the shell reads as themselves, else single-quoted. */
+function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_\-./=,:@%+]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 function programWord(words: Word[], withArg: Set<string>, noProgram: string | undefined): Word | undefined {
