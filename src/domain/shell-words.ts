@@ -1248,7 +1248,7 @@ class Reader {
       const operands = args.filter((w) => !(w.literal ?? '').startsWith('-')).map((w) => (w.literal === undefined ? w : { ...w, raw: w.raw.replace(/^(if|of)=/, ''), literal: w.literal.replace(/^(if|of)=/, '') }));
       if (name === 'tee') operands.forEach(write);
       // `ln -s /dev/stdin /tmp/s`, `ln -s -t /tmp /dev/stdin`, `ln -s /dev/stdin` (./stdin), `cp -s …`: the link's name is then a descriptor's path.
-      if (name === 'ln' || name === 'cp') for (const link of descriptorLinks(args, name === 'cp')) this.shared.fdLinks.add(link);
+      if (name === 'ln' || name === 'cp') for (const link of descriptorLinks(args, name === 'cp', this.shared.fdLinks)) this.shared.fdLinks.add(link);
       // A copy of a file the command wrote, or of data: `cp /tmp/a /tmp/b.sh`, `curl -o f "$1"`.
       if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (anyExpansion(args) || fromStdin || operands.some((w) => w.literal !== undefined && written.has(w.literal)))) {
         operands.forEach(write);
@@ -1867,12 +1867,19 @@ const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);
  * operand (`ln -s /dev/stdin /tmp/s`), and the descriptor's own last component for a link made inside a
  * folder, which `-t DIR` (`ln -s -t /tmp /dev/stdin` makes /tmp/stdin), a single operand (`ln -s /dev/stdin`
  * makes ./stdin) or a last operand that is a folder (`ln -s /dev/stdin /tmp`, unless `-T`) does.
+ * A relative target resolves from the link's folder, which enough `..` leave for `/` (`ln -s ../dev/stdin s`
+ * in /tmp), or may pass through a link named in `made`. cp copies `/dev/stdin` (itself a link) as a link
+ * unless it dereferences: `-s`, or `-P`, `-d`, `-a`, `--no-dereference`, or `-r`/`-R` without `-L`/`-H`, the
+ * last of `-L`, `-H` and `-P`/`-d`/`-a` counting (`cp -a /dev/stdin s`; `cp /dev/stdin s` copies stdin's data).
  */
-function descriptorLinks(args: Word[], cp: boolean): string[] {
+function descriptorLinks(args: Word[], cp: boolean, made: ReadonlySet<string>): string[] {
   const operands: Word[] = [];
   let folder = false;
   let noFolder = false;
   let symbolic = false;
+  let dereference: 'always' | 'never' | 'arguments' | undefined;
+  let recursive = false;
+  const long = (n: string, option: string, shortest: number) => n.length >= shortest && option.startsWith(n);
   for (let j = 0, options = true; j < args.length; j++) {
     const w = args[j]!;
     if (options && w.literal === '--') {
@@ -1884,13 +1891,25 @@ function descriptorLinks(args: Word[], cp: boolean): string[] {
       if (o.names.some((n) => n === '-s' || (n.length > 4 && '--symbolic-link'.startsWith(n)))) symbolic = true;
       if (o.names.some((n) => n === '-T' || (n.length > 4 && '--no-target-directory'.startsWith(n)))) noFolder = true;
       if (o.values.some((v) => v.name === '-t' || v.name === '--target-directory')) folder = true;
+      for (const n of o.names) {
+        // A long option cut short where it may name one that copies a link (`--no-d`), only unambiguous (`--der`) where it dereferences.
+        if (n === '-L' || long(n, '--dereference', 5)) dereference = 'always';
+        else if (n === '-H') dereference = 'arguments';
+        else if (n === '-P' || n === '-d' || long(n, '--no-dereference', 5)) dereference = 'never';
+        else if (n === '-a' || long(n, '--archive', 3)) {
+          dereference = 'never';
+          recursive = true;
+        } else if (n === '-r' || n === '-R' || long(n, '--recursive', 4)) recursive = true;
+      }
       j = o.end;
       continue;
     }
     operands.push(w);
   }
-  if (cp && !symbolic) return [];
-  const isDescriptor = (w: Word) => w.literal !== undefined && w.literal.startsWith('/') && FD_PATH.test(normalise(w.literal)) && normalise(w.literal) !== '/dev/null';
+  if (cp && !symbolic && (dereference === 'always' || dereference === 'arguments' || (dereference === undefined && !recursive))) return [];
+  // A relative path resolved as from `/` (normalise drops the `..` above it): `../../dev/stdin`, `dev/fd/0`.
+  const isDescriptor = (w: Word) =>
+    w.literal !== undefined && ((FD_PATH.test(normalise(w.literal)) && normalise(w.literal) !== '/dev/null') || (!w.literal.startsWith('/') && w.literal.split('/').some((c) => c !== '' && made.has(c))));
   const targets = folder || operands.length === 1 ? operands : operands.slice(0, -1);
   const links = targets.filter(isDescriptor);
   if (links.length === 0) return [];

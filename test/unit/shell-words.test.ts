@@ -545,6 +545,20 @@ describe('shell-words: what a shell command does with incident data', function (
       ['ln -s /dev/stdin /tmp; cd /tmp; sh stdin <<< "$1"', 'reparse', ['sh stdin reads a descriptor the command feeds']],
       ['ln -s /dev/stdin "$HOME/s"; cd; sh s <<< "$1"', 'reparse', ['sh s reads a descriptor the command feeds']],
       ['cp -s /dev/stdin /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      // cp copies a link as a link unless it dereferences (-L, -H): -a, -P, -d, -r, --no-dereference copy /dev/stdin's link.
+      ['cp -a /dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['cp -P /dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['cp -d /dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['cp -r /dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['cp --no-dereference /dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['cp -L -P /dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['echo "$1" | cp /dev/stdin s; sh s', 'reparse', ['sh s runs a file the command writes']],
+      // A relative link target resolves from the link's folder: enough `..` reach / (`cd /tmp && ln -s ../dev/stdin s`).
+      ['cd /tmp && ln -s ../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['ln -s ../../../../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['ln -s ../proc/self/fd/0 /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      ['ln -s ../x/../dev/fd /tmp/d; sh /tmp/d/3 3<<< "$1"', 'reparse', ['sh /tmp/d/3 reads a descriptor the command feeds']],
+      ['ln -s /dev /tmp/d; ln -s d/stdin /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
       // A group's, a loop's or exec's redirection to a path built from data writes its literal last component.
       ['{ echo "$1"; } > "$HOME/x.sh"; cd; sh x.sh', 'reparse', ['sh x.sh runs a file the command writes']],
       ['(printf %s "$1") > "$HOME"/x.sh; . ~/x.sh', 'reparse', ['. ~/x.sh runs a file the command writes']],
@@ -637,6 +651,11 @@ describe('shell-words: what a shell command does with incident data', function (
       'ln -s -t /tmp /dev/null; sh /tmp/null <<< "$1"',
       'cp -a -t /tmp /opt/fix/stdin; sh /opt/fix/run.sh "$1" <<< "$1"',
       '{ restart "$1"; } > "$HOME/restart.log"; sh /opt/fix/report.sh',
+      // cp without -a/-P/-d/-r copies stdin's data; a relative link target elsewhere than /dev or /proc.
+      'cp /dev/stdin /tmp/s; echo "$1" | sh /tmp/s',
+      'cp -aL /dev/stdin /tmp/s; echo "$1" | sh /tmp/s',
+      'cp -rH /dev/stdin /tmp/s; echo "$1" | sh /tmp/s',
+      'ln -s ../opt/fix/run.sh /tmp/r; sh /tmp/r "$1" <<< "$1"',
       "env -S 'restart\t--quiet' \"$1\"",
       '. -- /opt/fix/lib.sh; restart "$1"',
       'xargs --arg-file=/etc/fix/services sh -c \'restart "$1"\' _',
