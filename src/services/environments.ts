@@ -266,10 +266,13 @@ export function environmentService(deps: EnvironmentServiceDeps) {
 
     async create(actor: Actor, body: z.output<typeof environmentCreateSchema>): Promise<Environment> {
       const team = await teamForCreate(db, actor, body.team, `environment ${body.name}`);
+      // Whose name it is comes first: a name outside the team's own is 403 before any check that could
+      // answer about another team's objects (its environment taking the name or the queue: 409, 400).
+      if (!hasScope(actor.scopes, 'admin')) await nameOfTeam(db, body.name, team);
       checkAuthority(actor, body.name, body, undefined);
       // Temporal is asked before the transaction, which then holds no connection while it answers (up to
       // 5 s; with the embedded database's one connection, every other query would wait). A taken name is
-      // still 409, checked first; the insert keeps it 409 for a create racing this one.
+      // still 409, checked next; the insert keeps it 409 for a create racing this one.
       if (!hasScope(actor.scopes, 'admin')) {
         if (await findEnvironment(db, body.name)) throw new ConflictError(`environment ${body.name} already exists`);
         await queueNotPolled(deps.temporal, deps.namespace, body.agentTaskQueue ?? agentTaskQueue(body.name));
@@ -279,7 +282,6 @@ export function environmentService(deps: EnvironmentServiceDeps) {
         await queueFree(trx, body.name, queue);
         if (!hasScope(actor.scopes, 'admin')) {
           await queueNeverUsed(trx, queue);
-          await nameOfTeam(trx, body.name, team);
         }
         const inserted = await insertEnvironment(trx, recordOf(body.name, body, team));
         if (!inserted) throw new ConflictError(`environment ${body.name} already exists`);

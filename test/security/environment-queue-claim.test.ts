@@ -26,7 +26,8 @@ describe('security: claiming an agent queue a Doctor agent already polls', funct
   const suffix = randomUUID().slice(0, 6);
   /** Environments whose agent runs for the whole suite (none is registered at the start). */
   const live = `claim-live-${suffix}`;
-  const deleted = `claim-deleted-${suffix}`;
+  /** Alpha's by name (alpha's prefix): beta's editor is refused it by name, alpha's own by its queue. */
+  const deleted = `alpha-${suffix}-deleted`;
   const byAdmin = `claim-admin-${suffix}`;
   const tokens: Record<'writer' | 'alphaEditor' | 'betaEditor', string> = { writer: '', alphaEditor: '', betaEditor: '' };
 
@@ -96,11 +97,13 @@ describe('security: claiming an agent queue a Doctor agent already polls', funct
     assert.equal((await call(tokens.alphaEditor, 'DELETE', `/api/environments/${deleted}`)).status, 204);
     assert.equal((await agentStatus(stack.temporal.client, stack.config.temporal.namespace, agentTaskQueue(deleted))).online, true, "alpha's agent still polls");
 
-    // Before: 201 — beta then owned where alpha's agent runs fix scripts.
+    // Before: 201 — beta then owned where alpha's agent runs fix scripts. The name is alpha's: refused by name.
     const taken = await call(tokens.betaEditor, 'POST', '/api/environments', { name: deleted, team: `beta-${suffix}` });
-    await refusedAndNothingWritten(taken, deleted, 2);
-    // The queue, not the team, decides: with the row gone nothing says whose agent it is, so alpha's own
-    // editor needs an admin to register it again as well.
+    assert.equal(taken.status, 403, JSON.stringify(taken.body));
+    assert.deepEqual(paths(taken.body), ['name']);
+    assert.equal(await row(deleted), undefined, 'no row in environments');
+    // The queue decides too: with the row gone nothing says whose agent it is, so alpha's own editor needs an
+    // admin to register it again as well.
     await refusedAndNothingWritten(await call(tokens.alphaEditor, 'POST', '/api/environments', { name: deleted, team: alpha }), deleted, 2);
     assert.deepEqual((await audit(deleted)).map((a) => [a.action, a.actor, a.team]), [
       ['environment.create', 'admin-token', alpha],
@@ -110,7 +113,8 @@ describe('security: claiming an agent queue a Doctor agent already polls', funct
 
   it("team B's editor cannot re-create the environment team A deleted once Temporal no longer lists A's stopped agent", async function () {
     const alpha = `alpha-${suffix}`;
-    const name = `claim-stopped-${suffix}`;
+    // Beta's by name, registered by the admin for alpha: only the queue check stands in beta's way.
+    const name = `beta-${suffix}-stopped`;
     const queue = agentTaskQueue(name);
     // A's agent ran on it and was stopped for maintenance longer than Temporal lists a poller (minutes): what
     // the check reads is then a queue with no poller listed, as here, where no agent polled it on this server.
@@ -128,6 +132,26 @@ describe('security: claiming an agent queue a Doctor agent already polls', funct
     assert.equal((await audit(name)).length, 2, 'no audit entry for a refused create');
     // An admin may register it.
     assert.equal((await call(ADMIN_TOKEN, 'POST', '/api/environments', { name, team: `beta-${suffix}` })).status, 201);
+  });
+
+  it("refuses another team's name before any check that could name that team's environment: 403 naming name, no alpha name in the body (before: 400 naming alpha's environment)", async function () {
+    const alpha = `alpha-${suffix}`;
+    const alphaEnvironment = `${alpha}-holds-foo`;
+    const foo = `foo-${suffix}`;
+    // The admin gives alpha's environment the queue the name foo-… would take by default.
+    const registered = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: alphaEnvironment, team: alpha, agentTaskQueue: agentTaskQueue(foo) });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    // foo-… is no team's prefix: the default team's, not beta's. Refused as not beta's, before the queue check.
+    const res = await call(tokens.betaEditor, 'POST', '/api/environments', { name: foo, team: `beta-${suffix}` });
+    assert.equal(res.status, 403, JSON.stringify(res.body));
+    assert.equal(res.type, 'application/problem+json');
+    assert.deepEqual(paths(res.body), ['name']);
+    assert.ok(!JSON.stringify(res.body).includes(alphaEnvironment), `alpha's environment is not named: ${JSON.stringify(res.body)}`);
+    assert.equal(await row(foo), undefined, 'no row in environments');
+    // Nor does a taken name of another team's answer 409.
+    const taken = await call(tokens.betaEditor, 'POST', '/api/environments', { name: alphaEnvironment, team: `beta-${suffix}` });
+    assert.equal(taken.status, 403, JSON.stringify(taken.body));
+    assert.deepEqual(paths(taken.body), ['name']);
   });
 
   it('an admin may register an environment on a queue a live agent polls (201, audited)', async function () {
