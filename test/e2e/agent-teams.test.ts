@@ -25,7 +25,9 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
   const opsService = newServiceId();
   const marker = (team: string) => path.join(markers, `${team}.ran`);
   const exists = (file: string) => access(file).then(() => true, () => false);
-  const agentLogged = (pattern: RegExp) => agent.waitFor(pattern, 10_000);
+  /** The agent's output from `since` (a length of agent.output() taken in the test) matches: not what an earlier test made it log. */
+  const agentLogged = (pattern: RegExp, since: number) =>
+    eventually(async () => pattern.test(agent.output().slice(since)) || undefined, 10_000, `the agent logged ${pattern} since this test began`);
 
   before(async function () {
     scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-agent-teams-scripts-'));
@@ -118,14 +120,18 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
 
   it("shows team payments the agent as online but not serving it (servesTeam false): it would refuse payments' tasks", async function () {
     // Before: online, and nothing told payments that this agent refuses every task of theirs.
-    const agent = await agentView();
-    assert.equal(agent.servesTeam, false, JSON.stringify(agent));
-    // Its presence check refuses the team too (a job target asks it first), and says so in the host's log.
-    await agentLogged(/presence check refused: its team is not one of SELFHEAL_AGENT_TEAMS/);
+    const view = await agentView();
+    assert.equal(view.servesTeam, false, JSON.stringify(view));
+    // Its presence check refuses the team too (a job target asks it first), and says so in the host's log:
+    // this test sends its own (a payments job target), and reads only what the agent logged since.
+    const since = agent.output().length;
+    assert.equal((await jobFor('payments', 'payments-fix.sh')).status, 'failed');
+    await agentLogged(/presence check refused: its team is not one of SELFHEAL_AGENT_TEAMS/, since);
   });
 
   it('fails at once, saying why, a check queued before the upgrade (its task names no team): not hung, not retried', async function () {
     // An `environments check` started by the previous release: its input, and so its task, carry no team.
+    const since = agent.output().length;
     const started = Date.now();
     const result = (await stack.temporal.client.workflow.execute(WORKFLOW_TYPES.agentCheck, {
       workflowId: `agent-check-${env}-old-${randomUUID().slice(0, 6)}`,
@@ -142,7 +148,7 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
     );
     assert.equal(await exists(marker('check')), false, 'the health check did not run');
     // The host's operator reads it in the agent's log, with the run it came from.
-    await agentLogged(/health-check\.sh refused: the task names no team \(queued before the upgrade that made every task carry its team\)/);
+    await agentLogged(/health-check\.sh refused: the task names no team \(queued before the upgrade that made every task carry its team\)/, since);
   });
 
   it('runs the fix of team ops once the environment is ops', async function () {
