@@ -388,6 +388,9 @@ describe('Helm chart (deploy/helm/self-healing)', function () {
         [['agent.environments[0].name=Prod EU', 'agent.environments[0].teams[0]=default'], /name/],
         // Its agent (NODE_ENV=production) would refuse to start, crash-looping: the chart refuses it first.
         [['agent.environments[0].name=prod-eu'], /teams/],
+        // "*" is every team's alone: "*,ops" is a SELFHEAL_AGENT_TEAMS the agent refuses (crash-loop).
+        [['agent.environments[0].name=prod-eu', 'agent.environments[0].teams[0]=*', 'agent.environments[0].teams[1]=ops'], /teams/],
+        [['agent.environments[0].name=prod-eu', 'agent.environments[0].teams[0]=ops', 'agent.environments[0].teams[1]=*'], /teams/],
       ];
       for (const [sets, message] of cases) {
         const { code, stderr } = await helm(templateArgs({ files: [], sets }));
