@@ -95,8 +95,9 @@ export function teamPrefixesOf(name: string): string[] {
 /**
  * Whose names `name` is among, given which of teamPrefixesOf(name) are teams (`teams`): the team of the
  * longest such prefix (`pay-eu-prod` is team pay-eu's when both pay and pay-eu exist), else the default
- * team's. Only an admin registers a name outside its team's own (src/services/environments.ts), so no team
- * can take, first, the name a host of another team will be installed under.
+ * team's. Only an admin registers a name outside its team's own (src/services/environments.ts), so no other
+ * team can take, first, a name under a team's prefix; a name under none is the default team's, which its
+ * writers may still take first.
  */
 export function nameOwner(name: string, teams: readonly string[]): string {
   return teamPrefixesOf(name).find((p) => teams.includes(p)) ?? DEFAULT_TEAM;

@@ -137,7 +137,8 @@ async function queueNeverUsed(db: Db, queue: string): Promise<void> {
  * `-`, `.` or `_` (`payments-prod-eu` for team payments; the longest team prefix decides, so `pay-eu-x` is
  * pay-eu's, not pay's), the default team the names no team's prefix claims. Else a team's editor could take first the
  * name of a host another team's agent is about to be installed under (no agent polls it yet, the queue was
- * never used), and that team would get 409 for its own host. 403 naming `name`; an admin registers any name
+ * never used), and that team would get 409 for its own host. Only names under a team's prefix are so kept:
+ * a default-team writer may still take first a name under none. 403 naming `name`; an admin registers any name
  * in any team. Its own names are still subject to queueNotPolled and queueNeverUsed.
  */
 async function nameOfTeam(db: Db, name: string, team: string): Promise<void> {
