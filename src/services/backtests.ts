@@ -294,7 +294,7 @@ export function backtestService(deps: BacktestServiceDeps) {
      * Each summary is answered within today's bounds (boundStoredSummary): one stored before them keeps
      * every group and an entry per hour of its window in the table, not in the answer. One of more than
      * MAX_LISTED_SUMMARY_BYTES as stored is not read: its recap is answered (recapSummary: the counts,
-     * and `truncated`).
+     * and `truncated`), counted at its size as stored (Postgres unpacks it whole): one a page at most.
      */
     async list(actor: Actor, id: string, page: { limit: number; cursor?: string | undefined } = { limit: 200 }) {
       const before = page.cursor === undefined ? undefined : decodePageCursor(page.cursor, 1)[0]!;

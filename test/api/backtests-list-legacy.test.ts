@@ -71,8 +71,49 @@ describe('GET /api/rules/{id}/backtests: a legacy oversized summary is not read 
     assert.ok(JSON.stringify(read).length < 16 * 1024, `${JSON.stringify(read).length} characters read`);
     assert.equal(read.summary, null);
     assert.ok(Array.isArray(read.recap));
-    // Counted as its recap, it leaves room in the page for the next one.
-    assert.deepEqual(rows.map((r) => r.id), [legacy.id, keyed]);
+    // Counted at its size as stored (Postgres unpacks all of it to take the recap), it fills its page: the
+    // next backtest is on the next one.
+    assert.deepEqual(rows.map((r) => r.id), [legacy.id]);
+    const next = await listRuleBacktestPage(db.db, ruleId, { before: legacy.id, limit: 200, maxBytes: LIST_PAGE_BYTES });
+    assert.deepEqual([next.rows.map((r) => r.id), next.last], [[keyed], null]);
+  });
+
+  it('a page makes Postgres unpack one summary over 4 MiB at most: several of them are listed a page each, nextCursor reaching them all', async function () {
+    const res = await app.request('/api/rules', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'legacy-backtests-several', actions: [{ type: 'pagerduty.note', content: 'hi' }] }),
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const several = ((await res.json()) as { id: string }).id;
+    // Four legacy summaries of 5 MB, a small one between the second and the third: all of them on one page
+    // before, as a recap was counted at its own bound (137 KB), so a page could unpack 61 of them.
+    const planted: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { rows } = await sql<{ id: string }>`
+        insert into rule_backtests (rule_id, version, actor, window_from, window_to, summary)
+        values (${several}, 1, 'legacy', '2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z',
+          jsonb_build_object('candidate', jsonb_build_object('matched', ${i}::int), 'note', repeat('n', ${i === 2 ? 10 : 5 * MB}::int)))
+        returning id::text`.execute(db.db);
+      planted.unshift(rows[0]!.id);
+    }
+    const seen: string[] = [];
+    const truncatedPerPage: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await app.request(`/api/rules/${several}/backtests${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      assert.equal(page.status, 200);
+      const body = (await page.json()) as { items: { id: string; summary: { truncated?: unknown } }[]; nextCursor: string | null };
+      seen.push(...body.items.map((b) => b.id));
+      truncatedPerPage.push(body.items.filter((b) => b.summary.truncated !== undefined).length);
+      cursor = body.nextCursor;
+      assert.ok(truncatedPerPage.length <= 10, 'pages do not end');
+    } while (cursor);
+    assert.ok(truncatedPerPage.every((n) => n <= 1), `recaps per page: ${truncatedPerPage.join(', ')}`);
+    // One at most as two of them pass a page's bytes.
+    assert.ok(LIST_PAGE_BYTES <= 2 * MAX_LISTED_SUMMARY_BYTES);
+    assert.deepEqual(seen, planted);
+    assert.equal(truncatedPerPage.reduce((a, b) => a + b, 0), 4);
   });
 
   it('answers the recap (window, events, counts) marked truncated, and the API heap stays within a few MB', async function () {
@@ -100,7 +141,8 @@ describe('GET /api/rules/{id}/backtests: a legacy oversized summary is not read 
     assert.equal(status, 200, text.slice(0, 300));
     assert.ok(peak - baseline < 24 * MB, `the heap grew by ${((peak - baseline) / MB).toFixed(1)} MB`);
     assert.ok(Buffer.byteLength(text) < 64 * 1024, `an answer of ${Buffer.byteLength(text)} bytes`);
-    const body = JSON.parse(text) as { items: { id: string; summary: Record<string, unknown> & { candidate: Record<string, unknown> } }[] };
+    type Page = { items: { id: string; summary: Record<string, unknown> & { candidate: Record<string, unknown> } }[]; nextCursor: string | null };
+    const body = JSON.parse(text) as Page;
     const s = body.items.find((b) => b.id === legacy.id)!.summary;
     assert.deepEqual(s.truncated, { bytes: legacy.bytes, maxBytes: MAX_LISTED_SUMMARY_BYTES });
     assert.deepEqual(s.events, { read: 5000, reported: 4900, stale: 0 });
@@ -108,8 +150,9 @@ describe('GET /api/rules/{id}/backtests: a legacy oversized summary is not read 
     assert.deepEqual([s.candidate.matched, s.candidate.firings, s.candidate.decisions, s.candidate.peakPerHour], [4321, 4000, { run: 4000, dry_run: 0, skipped: 321, notify_only: 0 }, { hour: '2026-11-01T10:00:00.000Z', firings: 40, actions: 80 }]);
     // Lists and values over the recap's bound are left out.
     assert.deepEqual(['hostile' in s, 'byEnvironment' in s.candidate, 'note' in s.candidate, 'suppressedBy' in s.candidate], [false, false, false, false]);
-    // The summary within the read bound is read, its 1 MB group key answered cut.
-    const k = body.items.find((b) => b.id === keyed)!.summary.candidate as { byService: { key: string }[] };
+    // The summary within the read bound is read (on the next page), its 1 MB group key answered cut.
+    const next = await app.request(`/api/rules/${ruleId}/backtests?cursor=${encodeURIComponent(body.nextCursor!)}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const k = ((await next.json()) as Page).items.find((b) => b.id === keyed)!.summary.candidate as { byService: { key: string }[] };
     assert.ok(Buffer.byteLength(k.byService[0]!.key) <= 1024 && k.byService[0]!.key.endsWith('…(truncated)'), k.byService[0]!.key.slice(-20));
   });
 });

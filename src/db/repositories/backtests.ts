@@ -1,7 +1,7 @@
 // Backtests attached to rule versions (what the author saw before enabling), and the retention watermark
 // the backtest reads to say how far back the history goes.
 import { sql } from 'kysely';
-import { MAX_LISTED_SUMMARY_BYTES, RECAP_MAX_BYTES, RECAP_PATHS, RECAP_VALUE_BYTES } from '../../domain/backtest/index.js';
+import { MAX_LISTED_SUMMARY_BYTES, RECAP_PATHS, RECAP_VALUE_BYTES } from '../../domain/backtest/index.js';
 import { rowsWithin } from '../../domain/pages.js';
 import type { Db } from './db.js';
 
@@ -13,19 +13,17 @@ export async function insertRuleBacktest(db: Db, b: { ruleId: string; version: n
     .executeTakeFirstOrThrow();
 }
 
-/** A summary read whole by a list: one of at most MAX_LISTED_SUMMARY_BYTES as stored (null, not known: not read). */
-const listedWhole = sql<boolean>`summary_bytes <= ${MAX_LISTED_SUMMARY_BYTES}`;
-
 /**
  * The sizes of the rule's backtests a page would take, newest first, after the one whose id is `before`
  * (when given): `limit` of them and one more (to tell whether more follow). The bytes are summary_bytes,
- * kept by Postgres as each summary was stored (no summary is read to be measured), or RECAP_MAX_BYTES for
- * a summary listed as its recap.
+ * kept by Postgres as each summary was stored (no summary is read to be measured), for a summary listed as
+ * its recap too: Postgres unpacks all of it to take the recap, so a page bounded by these bytes makes it
+ * unpack that many at most (and its first summary, whatever its size).
  */
 export async function measureRuleBacktests(db: Db, ruleId: string, page: { before?: string | undefined; limit: number }) {
   return db
     .selectFrom('rule_backtests')
-    .select(['id', sql<number>`case when ${listedWhole} then summary_bytes else ${RECAP_MAX_BYTES} end`.as('bytes')])
+    .select(['id', 'summary_bytes as bytes'])
     .where('rule_id', '=', ruleId)
     .$if(page.before !== undefined, (q) => q.where('id', '<', page.before!))
     .orderBy('id', 'desc')
@@ -50,10 +48,11 @@ export interface ListedBacktestRow {
 
 /**
  * A page of the rule's backtests, newest first, after the one whose id is `before` (when given): `limit`
- * at most and no more than `maxBytes` of summaries as measured (one at least), measured before any is read.
+ * at most and no more than `maxBytes` of summaries as stored (one at least), measured before any is read.
  * A summary over MAX_LISTED_SUMMARY_BYTES (one stored before the bounds) never leaves Postgres: its recap
  * does, the few values RECAP_PATHS name, each of RECAP_VALUE_BYTES at most. Postgres unpacks such a
- * summary once (`#> '{}'` in a subquery kept by `offset 0`), not once for each value taken from it.
+ * summary once (`#> '{}'` in a subquery kept by `offset 0`), not once for each value taken from it, and it
+ * counts at its size as stored: a page of `maxBytes` (twice MAX_LISTED_SUMMARY_BYTES at most) holds one.
  * `last`: the id of the page's last backtest when more follow, else null.
  */
 export async function listRuleBacktestPage(db: Db, ruleId: string, page: { before?: string | undefined; limit: number; maxBytes: number }) {

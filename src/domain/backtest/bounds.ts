@@ -153,9 +153,6 @@ export const RECAP_PATHS: readonly (readonly string[])[] = [
   ['vsRecorded', 'agreement'],
 ];
 
-/** Bytes a recap holds at most: what a page counts for a summary listed as one. */
-export const RECAP_MAX_BYTES = RECAP_PATHS.length * (RECAP_VALUE_BYTES + 64) + 256;
-
 /**
  * The recap of a summary too big to list: `values` are those of RECAP_PATHS in order, as Postgres read
  * them (null: absent, or over RECAP_VALUE_BYTES), nested as in the summary (`candidate` always there);
