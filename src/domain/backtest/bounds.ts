@@ -156,9 +156,9 @@ export const RECAP_PATHS: readonly (readonly string[])[] = [
 /**
  * The recap of a summary too big to list: `values` are those of RECAP_PATHS in order, as Postgres read
  * them (null: absent, or over RECAP_VALUE_BYTES), nested as in the summary (`candidate` always there);
- * `truncated` says that the rest was left out, and how big the summary is as stored (null: not known).
+ * `truncated` says that the rest was left out, and how big the summary is as stored (its summary_bytes).
  */
-export function recapSummary(values: readonly unknown[], storedBytes: number | null): Record<string, unknown> {
+export function recapSummary(values: readonly unknown[], storedBytes: number): Record<string, unknown> {
   const out: Record<string, unknown> = { truncated: { bytes: storedBytes, maxBytes: MAX_LISTED_SUMMARY_BYTES }, candidate: {} };
   RECAP_PATHS.forEach((path, i) => {
     const value = values[i];
