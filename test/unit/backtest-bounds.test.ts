@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { boundStoredSummary, bucketHoursFor, MAX_GROUP_KEY_BYTES, MAX_HOUR_BUCKETS } from '../../src/domain/backtest/index.js';
 import { cutUtf8 } from '../../src/domain/text.js';
 
@@ -35,14 +36,18 @@ describe('backtest summary bounds', function () {
     assert.equal(boundStoredSummary('x', { from, to }), 'x');
   });
 
-  it('a stored group key or name past 1,024 bytes is answered cut and ending with …(truncated); one within it as stored', function () {
+  it('a stored group key or name past 1,024 bytes is answered cut and ending with …(truncated #<8 hex of its SHA-256>), two that start alike keeping distinct keys; one within it as stored', function () {
     const from = new Date(at);
     const to = new Date(at + DAY);
     const long = `env-${'é'.repeat(300_000)}`;
-    const stored = { candidate: { byEnvironment: [{ key: long, matched: 2, fired: 2, suppressed: 0 }, { key: 'prod', matched: 1, fired: 1, suppressed: 0 }], byService: [{ key: 'P1', name: long, matched: 3, fired: 3, suppressed: 0 }] } };
+    const other = `${long}-2`;
+    const stored = { candidate: { byEnvironment: [{ key: long, matched: 2, fired: 2, suppressed: 0 }, { key: 'prod', matched: 1, fired: 1, suppressed: 0 }, { key: other, matched: 1, fired: 1, suppressed: 0 }], byService: [{ key: 'P1', name: long, matched: 3, fired: 3, suppressed: 0 }] } };
     const b = boundStoredSummary(stored, { from, to }) as { candidate: { byEnvironment: { key: string }[]; byService: { key: string; name: string }[] } };
-    const [cut, prod] = b.candidate.byEnvironment;
-    assert.ok(Buffer.byteLength(cut!.key) <= MAX_GROUP_KEY_BYTES && cut!.key.startsWith('env-éé') && cut!.key.endsWith('…(truncated)'), cut!.key.slice(-20));
+    const [cut, prod, cutOther] = b.candidate.byEnvironment;
+    const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 8);
+    assert.ok(Buffer.byteLength(cut!.key) <= MAX_GROUP_KEY_BYTES && cut!.key.startsWith('env-éé') && cut!.key.endsWith(`…(truncated #${hash(long)})`), cut!.key.slice(-30));
+    assert.ok(Buffer.byteLength(cutOther!.key) <= MAX_GROUP_KEY_BYTES && cutOther!.key.endsWith(`…(truncated #${hash(other)})`), cutOther!.key.slice(-30));
+    assert.notEqual(cut!.key, cutOther!.key);
     assert.equal(prod!.key, 'prod');
     assert.deepEqual([b.candidate.byService[0]!.key, b.candidate.byService[0]!.name], ['P1', cut!.key]);
   });

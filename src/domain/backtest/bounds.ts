@@ -7,21 +7,29 @@
 //   2, 3, 4, 6, 8, 12 or 24 hours (whichever is the smallest that fits: 90 days in 3 hours, 366 days in
 //   12), aligned on UTC midnight. `peakPerHour` stays the busiest single hour whatever the buckets.
 // - A group's key and name (an incident's service id and name, an extracted environment): at most
-//   MAX_GROUP_KEY_BYTES bytes of UTF-8, a longer one cut and ending with TRUNCATED. They came from the
-//   incident as they were, so one hostile value of megabytes was kept, stored and answered whole.
-import { TRUNCATED } from '../template.js';
+//   MAX_GROUP_KEY_BYTES bytes of UTF-8, a longer one cut and ending with `…(truncated #<hash>)`. They
+//   came from the incident as they were, so one hostile value of megabytes was kept, stored and answered
+//   whole.
+import { sha256Hex } from '../sha256.js';
 import { cutUtf8 } from '../text.js';
 import { MAX_GROUPS, type GroupCount, type HourCount } from './types.js';
 
 /**
- * Bytes (UTF-8) of a group's key, and of its name, at most, TRUNCATED included: an extracted environment
- * (at most 256 characters, extract.ts) always fits whole; a PagerDuty service id or name of more is cut,
- * and groups whose values start alike over that length are counted as one.
+ * Bytes (UTF-8) of a group's key, and of its name, at most, the mark of a cut included: an extracted
+ * environment (at most 256 characters, extract.ts) always fits whole; a PagerDuty service id or name of
+ * more is cut, and ends with the hash of the whole value, so groups whose values start alike over that
+ * length stay apart (they were counted as one, and stored groups cut alike answered with one key).
  */
 export const MAX_GROUP_KEY_BYTES = 1024;
 
-/** A group key or name within MAX_GROUP_KEY_BYTES: as it is when it fits, else cut and marked with TRUNCATED. */
-export const groupText = (text: string): string => cutUtf8(text, MAX_GROUP_KEY_BYTES, TRUNCATED);
+/**
+ * A group key or name within MAX_GROUP_KEY_BYTES: as it is when it fits, else cut and ending with
+ * `…(truncated #<the first 8 hex digits of the SHA-256 of the whole value>)`.
+ */
+export function groupText(text: string): string {
+  if (cutUtf8(text, MAX_GROUP_KEY_BYTES) === text) return text;
+  return cutUtf8(text, MAX_GROUP_KEY_BYTES, `…(truncated #${sha256Hex(text).slice(0, 8)})`);
+}
 
 /** Buckets of perHour at most: a bucket per hour for windows of up to 33 days. */
 export const MAX_HOUR_BUCKETS = 800;
