@@ -41,12 +41,12 @@ module.exports = {
       severity: 'error',
       comment:
         'src/contracts and src/domain do no I/O: no Node built-in, and of packages only the pure ones they need ' +
-        '(zod, re2js, ipaddr.js, cron-parser). Add a package here only if it does no I/O.',
+        '(zod, re2js, ipaddr.js, cron-parser, @noble/hashes). Add a package here only if it does no I/O.',
       from: { path: '^src/(contracts|domain)/' },
       to: {
         dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown', 'core'],
         dependencyTypesNot: ['type-only'],
-        pathNot: '^node_modules/(zod|re2js|ipaddr\\.js|cron-parser)/',
+        pathNot: '^node_modules/(zod|re2js|ipaddr\\.js|cron-parser|@noble/hashes)/',
       },
     },
     mayImportOnly(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { sha256Hex } from '../../src/domain/sha256.js';
 
-// The hand-written SHA-256 of src/domain (pure: no node:crypto there) against node:crypto's.
+// src/domain's SHA-256 (@noble/hashes: no node:crypto there) against node:crypto's.
 describe('sha256Hex', function () {
   it('is the SHA-256 of the text as UTF-8, as node:crypto computes it, at every length around a block and of megabytes', function () {
     const texts = ['', 'abc', 'é€😀', ...[55, 56, 63, 64, 65, 119, 120, 128].map((n) => 'x'.repeat(n)), `P${'Ω'.repeat(600_000)}`];
