@@ -61,11 +61,13 @@ export interface JobActivityDeps {
    */
   attemptScheduledAt?: () => Date;
   /**
-   * Temporal's clock now, or a moment before: when Temporal handed the current attempt of the activity asking
-   * to this worker (its pending activity's `lastStartedTime`), else when it scheduled it. What the catch-up
-   * rule measures the database's clock against, to read the `job.trigger`, `job.backfill` and `job.update`
-   * audit records (stamped by the database) by Temporal's clock (databaseAheadOfTemporal). Default: asked of
-   * Temporal; `attemptScheduledAt` when a test gives that.
+   * Temporal's clock when it handed the current attempt of the activity asking to this worker (its pending
+   * activity's `lastStartedTime`): the moment the activity began, to which the catch-up rule adds the time
+   * the activity has taken since by this host's monotonic clock (performance.now()) before it reads the
+   * database's, to read the `job.trigger`, `job.backfill` and `job.update` audit records (stamped by the
+   * database) by Temporal's clock (databaseAheadOfTemporal). Default: asked of Temporal (at most
+   * DESCRIBE_DEADLINE_MS; else the attempt's scheduled time); when a test gives `attemptScheduledAt`, that,
+   * read when the rule asks.
    */
   temporalClock?: () => Promise<Date>;
 }
@@ -146,19 +148,52 @@ function retryable(err: unknown): boolean {
   return !(err instanceof Error && FINAL_TYPES.has(err.name));
 }
 
+/** How long the catch-up rule waits for Temporal to describe the deciding run's workflow (attemptStartedAt). */
+export const DESCRIBE_DEADLINE_MS = 3_000;
+
+/**
+ * Temporal's reading of a moment (`at`) and this host's monotonic clock (performance.now()) at that moment
+ * (`mark`): the catch-up rule adds the time passed since by the latter before comparing with the database's.
+ */
+interface TemporalReading {
+  at: Date;
+  mark: number;
+}
+
 /**
  * When Temporal handed the current attempt of the activity calling to its worker, by Temporal's clock: its
- * pending activity's `lastStartedTime` in its workflow's description (moments before now, where the time
- * the attempt was scheduled may lie minutes back: the worker's activity slots all taken). `scheduled` (that
- * time) when Temporal gives none.
+ * pending activity's `lastStartedTime` in its workflow's description (moments before the activity began,
+ * where the time the attempt was scheduled may lie minutes back: the worker's activity slots all taken).
+ * `scheduled` (that time) when Temporal gives none, or gives no answer within `deadlineMs` (logged: the
+ * offset then counts the attempt's wait for a worker as the database's clock ahead).
  */
-async function attemptStartedAt(scheduled: () => Date): Promise<Date> {
-  const { info, client } = Context.current();
+export async function attemptStartedAt(
+  ctx: { info: Pick<Context['info'], 'workflowExecution' | 'activityId' | 'attempt'>; client: Pick<Client, 'workflow' | 'withDeadline'> },
+  scheduled: () => Date,
+  logger: Logger,
+  deadlineMs = DESCRIBE_DEADLINE_MS,
+): Promise<{ at: Date; source: 'describe' | 'scheduled' }> {
+  const { info, client } = ctx;
   const execution = info.workflowExecution;
-  if (!execution) return scheduled();
-  const d = await client.workflow.getHandle(execution.workflowId, execution.runId).describe();
-  const mine = d.raw.pendingActivities?.find((a) => a.activityId === info.activityId && a.attempt === info.attempt);
-  return optionalTsToDate(mine?.lastStartedTime) ?? scheduled();
+  if (!execution) return { at: scheduled(), source: 'scheduled' };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const d = await Promise.race([
+      client.withDeadline(Date.now() + deadlineMs, () => client.workflow.getHandle(execution.workflowId, execution.runId).describe()),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs);
+      }),
+    ]);
+    const mine = d.raw.pendingActivities?.find((a) => a.activityId === info.activityId && a.attempt === info.attempt);
+    const at = optionalTsToDate(mine?.lastStartedTime);
+    if (at) return { at, source: 'describe' };
+    logger.warn({ workflowId: execution.workflowId }, "catch-up rule: Temporal's description of the run has no start for this attempt; the database's clock is measured against the attempt's scheduled time");
+  } catch (err) {
+    logger.warn({ workflowId: execution.workflowId, err: err instanceof Error ? err.message : String(err) }, "catch-up rule: Temporal did not describe the run; the database's clock is measured against the attempt's scheduled time");
+  } finally {
+    clearTimeout(timer);
+  }
+  return { at: scheduled(), source: 'scheduled' };
 }
 
 export function createJobActivities(deps: JobActivityDeps) {
@@ -167,20 +202,34 @@ export function createJobActivities(deps: JobActivityDeps) {
   const effects = createSideEffects({ db, logger: deps.logger });
   /** Temporal's time of the attempt asking (JobActivityDeps.attemptScheduledAt): the catch-up rule's only clock. */
   const temporalNow = deps.attemptScheduledAt ?? (() => new Date(Context.current().info.currentAttemptScheduledTimestampMs));
-  const temporalClock = deps.temporalClock ?? (deps.attemptScheduledAt ? async () => temporalNow() : () => attemptStartedAt(temporalNow));
+  /** Temporal's reading of the moment the activity began (`entered`, performance.now() then), or of now in tests. */
+  const temporalReading = async (entered: number): Promise<TemporalReading> => {
+    if (deps.temporalClock) return { at: await deps.temporalClock(), mark: entered };
+    if (deps.attemptScheduledAt) return { at: temporalNow(), mark: performance.now() };
+    const r = await attemptStartedAt(Context.current(), temporalNow, deps.logger);
+    deps.logger.debug({ source: r.source }, "catch-up rule: Temporal's clock read");
+    return { at: r.at, mark: entered };
+  };
 
   /**
-   * How far the database's clock is ahead of Temporal's now (negative: behind), in milliseconds: the
-   * database's read just after Temporal's (temporalClock), so at most the moments between the two readings
-   * over. The audit records the catch-up rule reads (a Run now's, a backfill's, a schedule edit's) are
-   * stamped by the database's clock and compared with times Temporal gave runs: read by Temporal's clock
-   * through this, as the rest of the rule is (with the two clocks minutes apart, a Run now landing on one of
-   * its schedule's times was taken for a run of a catch-up and skipped, and a backfill's run for a time just
-   * passed too).
+   * How far the database's clock is ahead of Temporal's (negative: behind), in milliseconds. Temporal's
+   * reading is of the moment the activity began (temporalReading); the time the activity took since (its
+   * reads, its round trips to Temporal, the describe itself), by this host's monotonic clock, is added to it
+   * before it is compared with the database's clock read through `on` (the catch-up lock's transaction: a
+   * pool of one connection has no other). Left over: the moments between Temporal handing the attempt over
+   * and the activity beginning, and half the database's round trip. The audit records the catch-up rule
+   * reads (a Run now's, a backfill's, a schedule edit's) are stamped by the database's clock and compared
+   * with times Temporal gave runs: read by Temporal's clock through this, as the rest of the rule is (with
+   * the two clocks minutes apart, a Run now landing on one of its schedule's times was taken for a run of a
+   * catch-up and skipped, and a backfill's run for a time just passed too).
    */
-  async function databaseAheadOfTemporal(): Promise<DatabaseAheadMs> {
-    const temporal = await temporalClock();
-    return (await databaseClock(db)).getTime() - temporal.getTime();
+  async function databaseAheadOfTemporal(on: Kysely<Database>, entered: number): Promise<DatabaseAheadMs> {
+    const temporal = await temporalReading(entered);
+    const before = performance.now();
+    const database = await databaseClock(on);
+    // The database read its clock somewhere within the round trip: its middle.
+    const elapsed = (before + performance.now()) / 2 - temporal.mark;
+    return database.getTime() - (temporal.at.getTime() + elapsed);
   }
 
   /**
@@ -199,6 +248,9 @@ export function createJobActivities(deps: JobActivityDeps) {
    * by hand finding any (two asked for at once, or the schedule's while the job was paused).
    */
   async function resolveJobTargets(input: { jobId: string; trigger?: string; jobRunId?: string }): Promise<JobRunPlan | JobRunNotStarted> {
+    // When the activity began: Temporal's reading of it (the attempt handed to this worker) is compared with
+    // the database's clock read later, the time between measured here (catchUpSuperseded).
+    const entered = performance.now();
     // Read first: a pause landing between the two reads then shows as a change since, and stops the run.
     const standing = await findJobStanding(db, input.jobId);
     const row = await findLiveJob(db, input.jobId);
@@ -212,7 +264,7 @@ export function createJobActivities(deps: JobActivityDeps) {
     const held = input.trigger === 'schedule' ? heldScheduleReason(job.schedule) : undefined;
     if (held) return { skipped: `job ${input.jobId} is ${held}` };
     if (input.trigger === 'schedule' && (job.schedule.overlap === 'allow_all' || job.schedule.overlap === 'buffer_one') && input.jobRunId !== undefined) {
-      const superseded = await catchUpSuperseded(job, input.jobRunId);
+      const superseded = await catchUpSuperseded(job, input.jobRunId, entered);
       if (superseded) return { skipped: superseded };
     }
     if (job.schedule.overlap !== 'allow_all') {
@@ -302,7 +354,7 @@ export function createJobActivities(deps: JobActivityDeps) {
    * run's time) keeps its meaning and runs, whatever the times past. Those audit records are stamped by the
    * database's clock, and read by Temporal's (databaseAheadOfTemporal), as every other time here.
    */
-  async function catchUpSuperseded(job: JobDefinition, jobRunId: string): Promise<string | undefined> {
+  async function catchUpSuperseded(job: JobDefinition, jobRunId: string, entered: number): Promise<string | undefined> {
     const state = await jobRunCatchUpState(db, jobRunId);
     const scheduledAt = state?.scheduledAt;
     if (!scheduledAt) return undefined;
@@ -314,21 +366,23 @@ export function createJobActivities(deps: JobActivityDeps) {
     // that has not recorded its start yet. Only when a later time has passed by Temporal's clock (at
     // `decidedAt`), and this run decided nothing.
     const successor = allowAll && state.decision === null ? await startedLaterRun(job, scheduledAt, decidedAt) : undefined;
-    // The audit records below are read by Temporal's clock too (a round trip to Temporal, before the lock).
-    const ahead = await databaseAheadOfTemporal();
     return withJobCatchUpLock(db, job.id, async (trx) => {
+      // The audit records below are read by Temporal's clock too: the offset is measured (a round trip to
+      // Temporal) only when one is to be compared, once.
+      let measured: Promise<DatabaseAheadMs> | undefined;
+      const ahead = () => (measured ??= databaseAheadOfTemporal(trx, entered));
       const mine = (await jobRunCatchUpState(trx, jobRunId))?.decision ?? null;
       // Asked only of a run about to skip: one off its schedule's times (a Run now), or a backfill's. Its
       // schedule's times: the current one's and those of the schedules it had before edits since a while
       // before this run's time (an hour's margin for an edit reaching Temporal late), whose runs may be
       // queued still (the worker down over an edit).
       const offGrid = async () =>
-        offEverySchedulesGrid([job.schedule, ...(await jobSchedulesReplacedSince(trx, job.id, new Date(scheduledAt.getTime() - SCHEDULE_EDIT_MARGIN_MS), ahead))], scheduledAt);
-      const exempt = async () => (await offGrid()) || (await backfillRequestedOver(trx, job.id, scheduledAt, ahead)) || (await triggerRequestedAt(trx, job.id, scheduledAt, ahead));
+        offEverySchedulesGrid([job.schedule, ...(await jobSchedulesReplacedSince(trx, job.id, new Date(scheduledAt.getTime() - SCHEDULE_EDIT_MARGIN_MS), await ahead()))], scheduledAt);
+      const exempt = async () => (await offGrid()) || (await backfillRequestedOver(trx, job.id, scheduledAt, await ahead())) || (await triggerRequestedAt(trx, job.id, scheduledAt, await ahead()));
       if (!allowAll) {
         const since = previousScheduledTime(job.schedule, scheduledAt);
         for (const earlier of await earlierScheduledRunsStartedAfter(trx, { jobId: job.id, id: jobRunId, scheduledAt, since })) {
-          if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt, ahead)) continue;
+          if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt, await ahead())) continue;
           if (await exempt()) break;
           await setJobRunCatchUpDecision(trx, jobRunId, { decision: 'skip' });
           return `run ${earlier.id} of job ${job.id}, scheduled before this run's time (${scheduledAt.toISOString()}), started only after it (a catch-up after an outage) and did its work: with overlap buffer_one, one run takes the times missed; this run did not start`;
@@ -357,7 +411,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       // scheduled before it but that decided after is not counted, and this run runs too (a run too many,
       // never a time without its run).
       for (const earlier of await earlierRunsDecidedSince(trx, { jobId: job.id, id: jobRunId, scheduledAt })) {
-        if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt, ahead)) continue;
+        if (await backfillRequestedOver(trx, job.id, earlier.scheduledAt, await ahead())) continue;
         if (await exempt()) return run();
         await setJobRunCatchUpDecision(trx, jobRunId, { decision: 'skip' });
         return `run ${earlier.id} of job ${job.id}, of an earlier scheduled time (${earlier.scheduledAt.toISOString()}), decided to run at ${earlier.decidedAt.toISOString()}, after this run's time (${scheduledAt.toISOString()}), and did its work (a catch-up after an outage): with overlap allow_all, one run takes the times missed; this run did not start`;
@@ -365,7 +419,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       /** The later runs (none a backfill asked for) that decided to run (`decided`), or that decided nothing yet. */
       const later = async (decided: boolean) => {
         const out: Array<{ id: string; scheduledAt: Date }> = [];
-        for (const r of await laterScheduledRuns(trx, { jobId: job.id, id: jobRunId, scheduledAt, decided })) if (!(await backfillRequestedOver(trx, job.id, r.scheduledAt, ahead))) out.push(r);
+        for (const r of await laterScheduledRuns(trx, { jobId: job.id, id: jobRunId, scheduledAt, decided })) if (!(await backfillRequestedOver(trx, job.id, r.scheduledAt, await ahead()))) out.push(r);
         return out;
       };
       const [runs] = await later(true);

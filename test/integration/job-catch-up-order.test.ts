@@ -7,6 +7,8 @@
 // (The whole path, the worker down and back, is in test/e2e/jobs-catch-up.test.ts.)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createJobActivities } from '../../activities/jobs.js';
 import { previousScheduledTime } from '../../src/domain/jobs.js';
 import { createLogger } from '../../src/logger.js';
@@ -30,7 +32,8 @@ describe('the catch-up rule decides in order: one run for the times missed, none
     temporalAheadMs = 0;
   });
   // Outside an activity: Temporal's time of the attempt asking is this machine's, moved by temporalAheadMs.
-  const activities = () => createJobActivities({ db: suite.t.db, logger, env: {}, temporal: () => suite.client, attemptScheduledAt: () => new Date(Date.now() + temporalAheadMs) });
+  const activities = (more: Partial<Parameters<typeof createJobActivities>[0]> = {}) =>
+    createJobActivities({ db: suite.t.db, logger, env: {}, temporal: () => suite.client, attemptScheduledAt: () => new Date(Date.now() + temporalAheadMs), ...more });
   /** The schedule's latest time passed (1 h interval). */
   const latestTime = () => previousScheduledTime({ interval: '1h' }, new Date(Date.now() + 1))!;
 
@@ -328,6 +331,80 @@ describe('the catch-up rule decides in order: one run for the times missed, none
       .execute();
     const backfilled = await startRun(jobId, t2, { inTemporal: false });
     assert.equal(await resolve(jobId, backfilled.id), 'runs', "the backfill's run runs");
+  });
+
+  it("a backfill asked 2 s after a time runs that time's run though the deciding activity took 3 s before it read the database's clock, the clocks equal: the activity's own time is not counted as the database's clock ahead", async function () {
+    // A time both clocks have passed.
+    const t2 = new Date(Math.floor((Date.now() - 2 * 60_000) / 60_000) * 60_000);
+    const t1 = new Date(t2.getTime() - HOUR);
+    const jobId = await createJob('backfill just after, slow activity', 'buffer_one', { cron: `${t2.getUTCMinutes()} * * * *` });
+    // t1's run started after t2 and ran.
+    const r1 = await startRun(jobId, t1, { inTemporal: false });
+    assert.equal(await resolve(jobId, r1.id), 'runs');
+    // An operator backfills t2 (its window holds t2 only) 2 s after t2.
+    await suite.t.db
+      .insertInto('audit_log')
+      .values({ at: new Date(t2.getTime() + 2_000), actor: 'admin', action: 'job.backfill', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ start: new Date(t2.getTime() - 30 * 60_000).toISOString(), end: t2.toISOString() }), team: 'default' })
+      .execute();
+    const backfilled = await startRun(jobId, t2, { inTemporal: false });
+    // Temporal handed the attempt over as the activity began; the activity took 3 s (a slow describe, its
+    // reads, round trips to Temporal) before it read the database's clock.
+    const handedOver = new Date();
+    const slow = activities({ temporalClock: async () => (await new Promise((r) => setTimeout(r, 3_000)), handedOver) });
+    const r = await slow.resolveJobTargets({ jobId, trigger: 'schedule', jobRunId: backfilled.id });
+    assert.equal('skipped' in r ? `skipped: ${r.skipped}` : 'runs', 'runs', "the backfill's run runs");
+  });
+
+  /**
+   * The activities as the worker runs them (no clock given): in an activity's context whose Temporal client
+   * describes workflows through `describe` (counted in `asked`), its attempt scheduled now; `warnings`, what
+   * they log at warn.
+   */
+  const inActivity = (describe: () => Promise<unknown>) => {
+    const asked = { n: 0 };
+    const warnings: string[] = [];
+    const client = {
+      workflow: { getHandle: () => ({ describe: () => (asked.n++, describe()) }) },
+      withDeadline: (_d: unknown, fn: () => Promise<unknown>) => fn(),
+      withAbortSignal: (_s: unknown, fn: () => Promise<unknown>) => fn(),
+    } as unknown as Client;
+    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'w', runId: 'r' }, activityId: '1', attempt: 1, currentAttemptScheduledTimestampMs: Date.now() }, { client });
+    const warnLogger = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(line) } });
+    const acts = createJobActivities({ db: suite.t.db, logger: warnLogger, env: {}, temporal: () => suite.client });
+    const resolveIn = async (jobId: string, id: string) => {
+      const r = (await env.run(acts.resolveJobTargets, { jobId, trigger: 'schedule', jobRunId: id })) as Awaited<ReturnType<typeof acts.resolveJobTargets>>;
+      return 'skipped' in r ? `skipped: ${r.skipped}` : 'runs';
+    };
+    return { asked, warnings, resolveIn };
+  };
+
+  it("a buffer_one run with no audit record to read by Temporal's clock decides without asking Temporal to describe its workflow", async function () {
+    const jobId = await createJob('buffer_one, nothing to compare', 'buffer_one');
+    const { asked, resolveIn } = inActivity(async () => ({ raw: { pendingActivities: [] } }));
+    const r = await startRun(jobId, latestTime(), { inTemporal: false });
+    assert.equal(await resolveIn(jobId, r.id), 'runs');
+    assert.equal(asked.n, 0, 'no describe');
+  });
+
+  it("a backfill's run decides when Temporal does not answer the describe of its workflow within 3 s: the attempt's scheduled time stands for Temporal's clock, and a warning says so", async function () {
+    this.timeout(30_000);
+    const t2 = new Date(Math.floor((Date.now() - 2 * 60_000) / 60_000) * 60_000);
+    const t1 = new Date(t2.getTime() - HOUR);
+    const jobId = await createJob('backfill, describe hangs', 'buffer_one', { cron: `${t2.getUTCMinutes()} * * * *` });
+    const r1 = await startRun(jobId, t1, { inTemporal: false });
+    assert.equal(await resolve(jobId, r1.id), 'runs');
+    await suite.t.db
+      .insertInto('audit_log')
+      .values({ at: new Date(t2.getTime() + 2_000), actor: 'admin', action: 'job.backfill', entity_type: 'job', entity_id: jobId, before: null, after: JSON.stringify({ start: new Date(t2.getTime() - 30 * 60_000).toISOString(), end: t2.toISOString() }), team: 'default' })
+      .execute();
+    const backfilled = await startRun(jobId, t2, { inTemporal: false });
+    const { asked, warnings, resolveIn } = inActivity(() => new Promise(() => {}));
+    const began = Date.now();
+    const outcome = await Promise.race([resolveIn(jobId, backfilled.id), new Promise<string>((r) => setTimeout(() => r('no decision within 10 s'), 10_000))]);
+    assert.equal(outcome, 'runs', "the backfill's run runs");
+    assert.equal(asked.n, 1);
+    assert.ok(Date.now() - began < 6_000, `decided after ${Date.now() - began} ms`);
+    assert.ok(warnings.some((w) => w.includes('Temporal did not describe the run')), `warnings: ${JSON.stringify(warnings)}`);
   });
 
   it('a Run now of a buffer_one job whose job.trigger audit record lies minutes before its time runs though an earlier scheduled run started after it', async function () {
