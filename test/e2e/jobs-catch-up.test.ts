@@ -28,6 +28,8 @@ describe('catch-up after an outage takes one run for the times missed', function
     scripts: (marksDir) => ({ 'mark.sh': `echo "$SELFHEAL_JOB_RUN_ID" >> "${marksDir}/$SELFHEAL_ENVIRONMENT"\necho "RESULT ok"` }),
   });
   let again: { worker: Worker; running: Promise<void> } | undefined;
+  /** The catch-up rule's log lines of the worker back after the outage. */
+  const clockReads: string[] = [];
   after(async function () {
     if (again?.worker.getState() === 'RUNNING') again.worker.shutdown();
     await again?.running;
@@ -42,7 +44,9 @@ describe('catch-up after an outage takes one run for the times missed', function
   /** The main worker is back. */
   const workerBack = async () => {
     const { stack } = peers;
-    const worker = await buildMainWorker({ config: stack.config, db: stack.db.db, logger: createLogger({ level: 'silent' }), connection: stack.temporal.nativeConnection, extractors: {} });
+    // Its catch-up rule's lines kept: where it read Temporal's clock (clockReads).
+    const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void (line.includes('catch-up rule') && clockReads.push(line)) } });
+    const worker = await buildMainWorker({ config: stack.config, db: stack.db.db, logger, connection: stack.temporal.nativeConnection, extractors: {} });
     again = { worker, running: worker.run() };
   };
 
@@ -214,6 +218,14 @@ describe('catch-up after an outage takes one run for the times missed', function
       const today = rows.find((r) => new Date(r.scheduled_at!).getTime() === due.scheduledAt.getTime())!;
       assert.equal(today.status, 'succeeded', detail);
       assert.ok(ran.includes(today.id), `today's run ran the script; ${detail}`);
+    });
+
+    it("the catch-up rule of the worker back reads Temporal's clock from the description of the deciding run's workflow (its attempt's start), not from the attempt's scheduled time", async function () {
+      // The buffer_one run beside the backfill compares the backfill's audit record: by then it has decided.
+      await peers.stack.temporal.client.workflow.getHandle(cases.besideBackfill.due.action.workflow.workflowId).result();
+      const sources = clockReads.map((l) => (JSON.parse(l) as { source?: string; msg: string }).source ?? (JSON.parse(l) as { msg: string }).msg);
+      assert.ok(sources.includes('describe'), `catch-up rule lines: ${JSON.stringify(clockReads)}`);
+      assert.ok(!sources.includes('scheduled'), `catch-up rule lines: ${JSON.stringify(clockReads)}`);
     });
 
     it('a Run now of a buffer_one job while an earlier scheduled run is held runs the script once that run ended', async function () {
