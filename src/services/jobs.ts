@@ -11,7 +11,7 @@ import { inTransaction } from '../db/repositories/transactions.js';
 import { deploymentId } from '../db/repositories/deployment.js';
 import { registeredEnvironmentsHeld } from '../db/repositories/teams.js';
 import { countEnvironmentsForTargets } from '../db/repositories/environment-settings.js';
-import { deleteJob, findJob, findJobClash, findJobRun, firstFreeJobId, insertJob, lockJobId, listJobPage, listJobRunsPage, listJobRunTargets, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
+import { deleteJob, findJob, findJobClash, findJobRun, firstFreeJobId, insertJob, lockJobId, tryLockJobId, listJobPage, listJobRunsPage, listJobRunTargets, setScheduleFingerprint, updateJob } from '../db/repositories/jobs.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
 import { runningJobRunsBefore } from '../db/repositories/job-runs.js';
 import { countScheduledTimes, heldScheduleReason, JOB_RUN_TIMEOUT_SECONDS, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MAX_TRIGGER_RUNS_IN_PROGRESS, jobSaveProblems, runTargetCountProblem, slugify, type JobDefinition, type OverlapPolicy } from '../domain/jobs.js';
@@ -101,7 +101,8 @@ const NO_RUN = 'no run was started';
 const TRIGGER_VISIBILITY_LAG_MS = 5 * 60_000;
 /**
  * How long after its audit entry a trigger's run counts as in progress though Temporal does not know it
- * yet: the start, asked for right after that entry's commit, is bounded by TEMPORAL_DEADLINE_MS. A start
+ * yet: the entry is dated at its transaction's start, before the count (at most TEMPORAL_DEADLINE_MS), and the
+ * start, asked for right after the commit, is bounded by TEMPORAL_DEADLINE_MS too. A start
  * that failed holds its place this long, then no more.
  */
 const TRIGGER_START_PENDING_MS = 3 * TEMPORAL_DEADLINE_MS;
@@ -406,13 +407,23 @@ export function jobService(deps: JobServiceDeps) {
         const to = await target();
         // The blast-radius guard (MAX_TRIGGER_RUNS_IN_PROGRESS): the job's runs in progress, its schedule's and
         // those started by hand, are counted in Temporal under the job's lock (held by this transaction; job
-        // edits take it too), and the run's audit entry, naming it, is committed with that count. Of two
-        // triggers at the cap's last place the second waits for the first's commit and counts its run: found
-        // at Temporal, or still pending (its entry younger than TRIGGER_START_PENDING_MS, the start on its
-        // way). Everything in the transaction goes through it: a second connection taken while it holds one
-        // could wait for the pool for good (the embedded database's pool has one connection).
+        // edits take it too), and the run's audit entry, naming it, is committed with that count. A trigger
+        // that finds the lock held is refused at once (409, retry) rather than queued: a burst of triggers
+        // waiting on the lock would each hold a pooled connection, starving every other request, and a pause
+        // (what the cap's answer advises) would queue behind them. Of two triggers at the cap's last place,
+        // the second comes after the first's commit and counts its run: found at Temporal, or still pending
+        // (its entry younger than TRIGGER_START_PENDING_MS, the start on its way). Everything in the
+        // transaction goes through it: a second connection taken while it holds one could wait for the pool
+        // for good (the embedded database's pool has one connection).
         const workflowId = await inTransaction(db, async (trx) => {
-          await lockJobId(trx, row.id);
+          if (!(await tryLockJobId(trx, row.id))) {
+            throw new ConflictError(`job ${id} is being triggered or changed by another request right now: no run was started; retry in a moment`, { retryable: true });
+          }
+          // The job as it stands under the lock: deleted, moved or edited since it was read, nothing is started.
+          const current = await mustAccess(trx, actor, 'editor', id);
+          if (current.updated_at.getTime() !== row.updated_at.getTime()) {
+            throw new ConflictError(`job ${id} was changed while this trigger was handled: no run was started; trigger it again`, { retryable: true });
+          }
           const recent = await recentTriggerRunIds(trx, row.id, { withinMs: TRIGGER_VISIBILITY_LAG_MS, pendingMs: TRIGGER_START_PENDING_MS, limit: MAX_TRIGGER_RUNS_IN_PROGRESS * 4 });
           const going = await temporalCall(NO_RUN, () => jobRunsRunning(temporal, trx, { jobId: row.id, recent, limit: MAX_TRIGGER_RUNS_IN_PROGRESS }));
           if (going.length >= MAX_TRIGGER_RUNS_IN_PROGRESS) {

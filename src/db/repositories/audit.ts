@@ -36,14 +36,15 @@ export async function writeAudit(db: Db, r: AuditRecord): Promise<void> {
  * in the last `pendingMs`, so the start may not have reached Temporal yet.
  */
 export async function recentTriggerRunIds(db: Db, jobId: string, q: { withinMs: number; pendingMs: number; limit: number }): Promise<{ runId: string; pending: boolean }[]> {
-  // Both windows on the database's clock, the one that wrote `at`.
+  // Both windows on the database's clock, the one that wrote `at` (the writer's transaction start: its count,
+  // at most TEMPORAL_DEADLINE_MS, came between that and its commit), read now, not at this transaction's start.
   const rows = await db
     .selectFrom('audit_log')
-    .select([sql<string>`after->>'runId'`.as('run_id'), sql<boolean>`at > now() - make_interval(secs => ${q.pendingMs / 1000})`.as('pending')])
+    .select([sql<string>`after->>'runId'`.as('run_id'), sql<boolean>`at > clock_timestamp() - make_interval(secs => ${q.pendingMs / 1000})`.as('pending')])
     .where('entity_type', '=', 'job')
     .where('entity_id', '=', jobId)
     .where('action', '=', 'job.trigger')
-    .where(sql<boolean>`at > now() - make_interval(secs => ${q.withinMs / 1000})`)
+    .where(sql<boolean>`at > clock_timestamp() - make_interval(secs => ${q.withinMs / 1000})`)
     .where(sql<boolean>`after->>'runId' is not null`)
     .orderBy('id', 'desc')
     .limit(q.limit)

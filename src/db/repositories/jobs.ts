@@ -1,7 +1,7 @@
 // Scheduled jobs (their definitions; Temporal holds the schedules) and the runs the worker recorded.
 import { sql, type Transaction } from 'kysely';
 import type { Database, JobRow, JobRun, JobTargetResult } from '../database.js';
-import { advisoryXactLock } from './transactions.js';
+import { advisoryXactLock, tryAdvisoryXactLock } from './transactions.js';
 import type { Db } from './db.js';
 import { suffixedJobId } from '../../domain/jobs.js';
 import { rowsWithin } from '../../domain/pages.js';
@@ -59,6 +59,11 @@ export async function listJobPage(
  */
 export async function lockJobId(trx: Transaction<Database>, id: string): Promise<void> {
   await advisoryXactLock(trx, `job:${id}`);
+}
+
+/** Take the job's lock (lockJobId's) if no other transaction holds it, without waiting; whether it was taken. */
+export async function tryLockJobId(trx: Transaction<Database>, id: string): Promise<boolean> {
+  return tryAdvisoryXactLock(trx, `job:${id}`);
 }
 
 export async function findJob(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<JobRow | undefined> {
