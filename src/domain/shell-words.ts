@@ -200,8 +200,6 @@ const CODE_VARIABLES =
   /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|DYLD_[A-Z_]*|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PYTHONINSPECT|PERL5LIB|PERLLIB|PERL5OPT|PERL5DB|NODE_OPTIONS|NODE_PATH|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_PROXY_COMMAND|GIT_ASKPASS|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|GIT_EXEC_PATH|GIT_TEMPLATE_DIR|GIT_CONFIG|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_PARAMETERS|GIT_CONFIG_COUNT|GIT_CONFIG_KEY_[0-9]+|GIT_CONFIG_VALUE_[0-9]+|SSH_ASKPASS|SUDO_ASKPASS|RSYNC_RSH|RSYNC_CONNECT_PROG|CVS_RSH|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|PAGER|MANPAGER|SYSTEMD_PAGER|SYSTEMD_EDITOR|EDITOR|VISUAL|BROWSER|LESSOPEN|LESSCLOSE|GCONV_PATH|SHELL)$/;
 /** Files other programs later read as code or as who may log in: data written there is code, whoever runs it. */
 const CODE_FILES = /(^|\/)(\.bashrc|\.bash_profile|\.bash_login|\.bash_logout|\.profile|\.zshrc|\.zshenv|\.zprofile|\.kshrc|\.gitconfig|authorized_keys|rc\.local|ld\.so\.preload)$|^\/etc\/(cron|profile|bash|sudoers|systemd\/|init\.d\/|ssh\/|ld\.so|environment$)|^\/var\/spool\/cron|^\/(usr\/)?lib\/systemd\/|(^|\/)\.config\/systemd\/|(^|\/)\.ssh\//;
-/** A file in a folder `$TMPDIR`, `$HOME`, `$XDG_RUNTIME_DIR` and the like name: temporary folders and homes, at any depth. */
-const VARIABLE_FOLDER = /^\/(tmp|var\/tmp|dev\/shm|root|home|run\/user|var\/run\/user)\//;
 /** Paths that name one of the command's descriptors (`/dev/fd/3`, `/proc/self/fd/3`): what the command put there. */
 const FD_PATH = /^\/(dev|proc)(\/|$)/;
 /** Stdin by name: `-`, or a path that resolves to `/dev/stdin`, `/dev/fd/0`, `/proc/…/fd/0`. */
@@ -244,25 +242,20 @@ class Unreadable extends Error {}
 /**
  * The files a command writes, kept so that a run is matched in constant time. Two paths may name the same
  * file when both are absolute and equal once `.`, `..` and repeated slashes are resolved, or otherwise (a
- * relative path, a `cd` between them) when their last components are equal. A path built from data
- * (`"$TMPDIR/fix"`, known by its last component) names the file a relative path run after a `cd` names, or
- * an absolute one in a folder such a variable names (`/tmp/fix`, `/home/ops/fix`), not one in another literal
- * folder (`/opt/bin/fix`).
+ * relative path, a `cd` between them) when their last components are equal.
  */
 class Written {
   readonly paths: string[] = [];
   private readonly absolute = new Set<string>();
   private readonly relativeNames = new Set<string>();
-  private readonly builtNames = new Set<string>();
   private readonly names = new Set<string>();
   private readonly onPath = new Set<string>();
 
-  add(path: string, built = false): void {
+  add(path: string): void {
     this.paths.push(path);
     const name = lastComponent(path);
     this.names.add(name);
-    if (built) this.builtNames.add(name);
-    else if (!path.startsWith('/')) this.relativeNames.add(name);
+    if (!path.startsWith('/')) this.relativeNames.add(name);
     else {
       this.absolute.add(normalise(path));
       if (/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(normalise(path))) this.onPath.add(name);
@@ -272,10 +265,7 @@ class Written {
   /** Whether `path` may be one of the files written (see the class); a bare name, one written to a folder of PATH. */
   has(path: string, bare = false): boolean {
     if (bare) return this.onPath.has(path);
-    if (path.startsWith('/')) {
-      const name = lastComponent(path);
-      return this.absolute.has(normalise(path)) || this.relativeNames.has(name) || (this.builtNames.has(name) && VARIABLE_FOLDER.test(normalise(path)));
-    }
+    if (path.startsWith('/')) return this.absolute.has(normalise(path)) || this.relativeNames.has(lastComponent(path));
     return this.names.has(lastComponent(path));
   }
 }
@@ -1219,7 +1209,7 @@ class Reader {
       // literal last component, as for any command (`{ echo "$1"; } > "$HOME/x.sh"; cd; sh x.sh`).
       for (const w of cmd.writes) {
         const path = writtenName(w);
-        if (path !== undefined) this.shared.written.add(path, w.literal === undefined);
+        if (path !== undefined) this.shared.written.add(path);
       }
       return;
     }
@@ -1249,7 +1239,7 @@ class Reader {
     const write = (w: Word) => {
       // A path built from data (`"$HOME/x.sh"`): its literal last component, when it has one.
       const path = writtenName(w);
-      if (path !== undefined) written.add(path, w.literal === undefined);
+      if (path !== undefined) written.add(path);
     };
     if (!literalWriter) {
       cmd.writes.forEach(write);
