@@ -76,13 +76,14 @@ export function authorityChanges(name: string, body: EnvironmentBody, before: En
  * is that one's default name (`selfheal-agent-<name>`: the queue its agent polls, src/agent.ts); sharing
  * it would let that environment's agent run this one's scripts. 400 naming agentTaskQueue.
  */
-async function queueFree(db: Db, name: string, queue: string): Promise<void> {
+async function queueFree(db: Db, name: string, queue: string, actor: Actor): Promise<void> {
   const prefix = agentTaskQueue('');
   const other = await findQueueOwner(db, name, queue, queue.startsWith(prefix) ? queue.slice(prefix.length) : undefined);
   if (other) {
-    throw new ValidationError(`agent task queue ${queue} belongs to environment ${other}`, [
-      { path: 'agentTaskQueue', message: `already the queue of environment "${other}": each environment needs its own agent queue` },
-    ]);
+    // Named to an admin only: the environment holding it may be another team's, whose names a team's
+    // editor does not read (a reviewer's reading: beta's editor learnt alpha's environment this way).
+    const which = hasScope(actor.scopes, 'admin') ? `environment "${other}"` : 'another environment';
+    throw new ValidationError(`agent task queue ${queue} belongs to ${which}`, [{ path: 'agentTaskQueue', message: `already the queue of ${which}: each environment needs its own agent queue` }]);
   }
 }
 
@@ -280,7 +281,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       }
       return inTransaction(db, async (trx) => {
         const queue = body.agentTaskQueue ?? agentTaskQueue(body.name);
-        await queueFree(trx, body.name, queue);
+        await queueFree(trx, body.name, queue, actor);
         if (!hasScope(actor.scopes, 'admin')) {
           await queueNeverUsed(trx, queue);
         }
@@ -313,7 +314,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
           await refuseWhileJobsName(trx, name, before.team, { of: ` of team ${before.team}`, then: `, then move it to team ${team}`, outcome: 'nothing was changed' });
         }
         checkAuthority(actor, name, body, before);
-        await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name));
+        await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name), actor);
         const updated = await updateEnvironment(trx, recordOf(name, body, team));
         await rememberAgentQueue(trx, updated.agent_task_queue ?? agentTaskQueue(name), name, team);
         await writeAudit(trx, { actor: actor.name, action: 'environment.update', entityType: 'environment', entityId: name, before: environmentView(before), after: environmentView(updated), team });

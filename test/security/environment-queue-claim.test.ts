@@ -154,6 +154,24 @@ describe('security: claiming an agent queue a Doctor agent already polls', funct
     assert.deepEqual(paths(taken.body), ['name']);
   });
 
+  it("answers beta's editor whose name beta's default queue belongs to without naming it: 400 naming agentTaskQueue, no alpha name in the body (before: alpha's environment named)", async function () {
+    const alpha = `alpha-${suffix}`;
+    const alphaEnvironment = `${alpha}-holds-beta`;
+    const betaName = `beta-${suffix}-queue-taken`;
+    // The admin gives alpha's environment the queue beta's name would take by default.
+    const registered = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: alphaEnvironment, team: alpha, agentTaskQueue: agentTaskQueue(betaName) });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    const res = await call(tokens.betaEditor, 'POST', '/api/environments', { name: betaName, team: `beta-${suffix}` });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.deepEqual(paths(res.body), ['agentTaskQueue']);
+    assert.ok(!JSON.stringify(res.body).includes(alphaEnvironment), `alpha's environment is not named: ${JSON.stringify(res.body)}`);
+    assert.equal(await row(betaName), undefined, 'no row in environments');
+    // The admin is told which.
+    const byAdminToo = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: betaName, team: `beta-${suffix}` });
+    assert.equal(byAdminToo.status, 400, JSON.stringify(byAdminToo.body));
+    assert.ok(JSON.stringify(byAdminToo.body).includes(alphaEnvironment), JSON.stringify(byAdminToo.body));
+  });
+
   it('an admin may register an environment on a queue a live agent polls (201, audited)', async function () {
     const created = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: byAdmin, labels: { tier: 'dev' } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
