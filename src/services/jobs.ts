@@ -442,7 +442,9 @@ export function jobService(deps: JobServiceDeps) {
           await writeAudit(trx, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused, runId: named }, team: row.team });
           return named;
         });
-        runId = await temporalCall(NO_RUN, () => startManualJobRun(temporal, definitionOf(row), to, new Date(), workflowId));
+        // Temporal's answer can be lost after the start landed: the caller is told the run may be going, by name.
+        const unanswered = `run ${workflowId} may have started (Temporal did not answer; the job.trigger audit entry names it, and it counts toward the cap for ${TRIGGER_START_PENDING_MS / 1000} s): look for it before triggering again`;
+        runId = await temporalCall(unanswered, () => startManualJobRun(temporal, definitionOf(row), to, new Date(), workflowId));
         return { row, runId, triggeredAt };
       }
       await writeAudit(db, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused }, team: row.team });

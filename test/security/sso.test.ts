@@ -259,14 +259,14 @@ describe('single sign-on (OIDC) over HTTP: sessions, CSRF, forged sign-ins', fun
     assert.deepEqual(who.teams, [{ team: 'payments', role: 'editor' }]);
     const create = (name: string, team: string) =>
       jarFetch(erin.jar, `${base}/api/environments`, { method: 'POST', headers: sameOrigin(erin.csrf), body: JSON.stringify({ name, team }) });
-    const own = await create('erin-pay', 'payments');
+    const own = await create('payments-erin', 'payments');
     assert.equal(own.status, 201, await own.clone().text());
     const other = await create('erin-default', 'default');
     assert.equal(other.status, 403);
     assert.match(((await other.json()) as { detail: string }).detail, /team "default"; this needs the editor role/);
     const listed = (await (await jarFetch(erin.jar, `${base}/api/environments`)).json()) as { items: { name: string; team: string }[] };
-    assert.ok(listed.items.every((e) => e.team === 'payments') && listed.items.some((e) => e.name === 'erin-pay'), 'the list holds payments objects only');
-    const audit = await db.db.selectFrom('audit_log').selectAll().where('action', '=', 'environment.create').where('entity_id', '=', 'erin-pay').executeTakeFirstOrThrow();
+    assert.ok(listed.items.every((e) => e.team === 'payments') && listed.items.some((e) => e.name === 'payments-erin'), 'the list holds payments objects only');
+    const audit = await db.db.selectFrom('audit_log').selectAll().where('action', '=', 'environment.create').where('entity_id', '=', 'payments-erin').executeTakeFirstOrThrow();
     assert.equal(audit.actor, 'user:erin@example.com');
     assert.equal(audit.team, 'payments');
   });

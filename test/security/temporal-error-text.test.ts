@@ -108,7 +108,7 @@ describe('security: Temporal error text never reaches an API caller', function (
 
     const e = await call(app, readToken, 'GET', `/api/environments/${env}`);
     assert.equal(e.status, 200, e.text);
-    assert.deepEqual((JSON.parse(e.text) as { agent: unknown }).agent, { online: false, pollers: [], error: AGENT_STATUS_UNAVAILABLE });
+    assert.deepEqual((JSON.parse(e.text) as { agent: unknown }).agent, { online: false, pollers: [], servesTeam: null, error: AGENT_STATUS_UNAVAILABLE });
     sealed(e, lines, `req-GET-/api/environments/${env}`);
   });
 
