@@ -89,14 +89,12 @@ export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, own
     }
     // And the tokens minted with those (api_tokens.minted_with), and with them: a token the user minted with
     // a token of theirs records no session of theirs, and outlived the cut-off.
-    for (let parents = tokens.map((t) => t.id); parents.length > 0; ) {
-      const minted = await revokeMintedWith(trx, parents);
-      for (const t of minted) {
-        await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: t.id, before: { name: t.name, scopes: t.scopes }, after: { reason: 'minted with a revoked token', mintedWith: t.minted_with } });
-      }
-      tokens.push(...minted.map(({ id, name, scopes }) => ({ id, name, scopes })));
-      parents = minted.map((t) => t.id);
+    // at any depth, through expired or revoked tokens between (an expired one does not stop it).
+    const minted = await revokeMintedWith(trx, tokens.map((t) => t.id));
+    for (const t of minted) {
+      await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: t.id, before: { name: t.name, scopes: t.scopes }, after: { reason: 'minted with a revoked token', mintedWith: t.minted_with } });
     }
+    tokens.push(...minted.map(({ id, name, scopes }) => ({ id, name, scopes })));
     const by = 'subject' in owner ? 'subject' : 'email';
     await writeAudit(trx, {
       actor: actor.name,

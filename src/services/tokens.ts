@@ -141,8 +141,8 @@ export function tokenService(deps: { db: Kysely<Database> }) {
     teamsOf: (tokenId: string): Promise<TeamMembership[]> => tokenMemberships(db, tokenId),
 
     /**
-     * Revokes a token, and the live tokens minted with it, and those minted with them (each audited), in one
-     * transaction; answers the token and those revoked with it. Revoking a revoked one revokes what is still
+     * Revokes a token, and the live tokens minted with it, and those minted with them at any depth, through
+     * expired or revoked ones too (each audited), in one transaction; answers the token and those revoked with it. Revoking a revoked one revokes what is still
      * live of those minted with it. A minting with the token holds its row (FOR SHARE) until the new token
      * is stored, so it either ends first (and its token is found here) or sees the token revoked (401).
      */
@@ -156,20 +156,18 @@ export function tokenService(deps: { db: Kysely<Database> }) {
           await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: id, before: { name: current.name, scopes: current.scopes }, after: { revokedAt: row.revoked_at } });
         }
         const revokedWith: { id: string; name: string }[] = [];
-        for (let parents = [id]; parents.length > 0; ) {
-          const minted = await revokeMintedWith(trx, parents);
-          for (const t of minted) {
-            await writeAudit(trx, {
-              actor: actor.name,
-              action: 'token.revoke',
-              entityType: 'token',
-              entityId: t.id,
-              before: { name: t.name, scopes: t.scopes },
-              after: { revokedAt: t.revoked_at, reason: 'minted with a revoked token', mintedWith: t.minted_with },
-            });
-            revokedWith.push({ id: t.id, name: t.name });
-          }
-          parents = minted.map((t) => t.id);
+        // The whole tree minted from it, whatever the state of the tokens between (an expired one does not
+        // stop it); the live ones are revoked.
+        for (const t of await revokeMintedWith(trx, [id])) {
+          await writeAudit(trx, {
+            actor: actor.name,
+            action: 'token.revoke',
+            entityType: 'token',
+            entityId: t.id,
+            before: { name: t.name, scopes: t.scopes },
+            after: { revokedAt: t.revoked_at, reason: 'minted with a revoked token', mintedWith: t.minted_with },
+          });
+          revokedWith.push({ id: t.id, name: t.name });
         }
         return { row, revokedWith };
       });

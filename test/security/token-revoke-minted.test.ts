@@ -87,6 +87,37 @@ describe('security: revoking a token revokes the tokens minted with it', functio
     assert.deepEqual(cut.body.tokens.map((t: Doc) => t.id).sort(), [issued.body.id, kept.id, deeper.id].sort());
   });
 
+  it('an expired token between does not stop it: the token minted with an expired token minted with the leaked one stops working', async function () {
+    // The attacker mints a short-lived token with the leaked one, a year-long one with that, and waits for
+    // the short-lived one to expire (set in the past here, as the wait would).
+    const leaked = await mint(ADMIN, 'ci-leaked', ['admin']);
+    const short = await mint(leaked.token, 'short-lived', ['admin']);
+    const kept = await mint(short.token, 'year-long', ['admin']);
+    await db.db.updateTable('api_tokens').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', short.id).execute();
+    assert.equal(await works(kept.token), 200);
+
+    const revoked = await call(ADMIN, 'DELETE', `/api/tokens/${leaked.id}`);
+    assert.equal(revoked.status, 200, revoked.text);
+    assert.equal(await works(kept.token), 401, 'the token minted with the expired token minted with the revoked one still works');
+    assert.deepEqual(revoked.body.revokedWith.map((t: Doc) => t.id), [kept.id], 'the answer names the live token revoked with it (not the expired one)');
+    const audit = await db.db.selectFrom('audit_log').selectAll().where('action', '=', 'token.revoke').where('entity_id', '=', kept.id).execute();
+    assert.equal(audit.length, 1);
+    assert.equal((audit[0]!.after as Doc).mintedWith, short.id);
+  });
+
+  it("an expired token between does not stop cutting a user off (DELETE /api/sessions)", async function () {
+    const email = `eve-${suffix}@example.com`;
+    const issued = await call(ADMIN, 'POST', '/api/tokens', { name: `eve-laptop-${suffix}`, scopes: ['admin'], owner: email });
+    assert.equal(issued.status, 201, issued.text);
+    const eveShort = await mint(issued.body.token, 'eve-short', ['admin']);
+    const eveKept = await mint(eveShort.token, 'eve-year', ['admin']);
+    await db.db.updateTable('api_tokens').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', eveShort.id).execute();
+    const cut = await call(ADMIN, 'DELETE', `/api/sessions?email=${encodeURIComponent(email)}`);
+    assert.equal(cut.status, 200, cut.text);
+    assert.equal(await works(eveKept.token), 401, 'the token minted with the cut-off user\'s expired minted token still works');
+    assert.deepEqual(cut.body.tokens.map((t: Doc) => t.id).sort(), [issued.body.id, eveKept.id].sort());
+  });
+
   it('GET /api/tokens names the token each was minted with', async function () {
     const parent = await mint(ADMIN, 'parent', ['admin']);
     const child = await mint(parent.token, 'child', ['read']);

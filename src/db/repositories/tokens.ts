@@ -124,19 +124,25 @@ export async function revokeOwnedTokens(db: Db, owner: { subject: string } | { e
 }
 
 /**
- * Revokes the live tokens minted with one of the tokens `ids` (api_tokens.minted_with), and returns them with
- * the token each was minted with: the caller revokes those minted with them in turn.
+ * Revokes the live tokens descended from the tokens `ids` through api_tokens.minted_with (minted with one of
+ * them, or with a token minted so, at any depth), and returns them with the token each was minted with. The
+ * tree is found whatever the state of its tokens: an expired or revoked token between them does not stop it
+ * (a leaked token's holder could otherwise mint a short-lived token and with it a year-long one, and wait).
+ * UNION (not UNION ALL) ends at a token already found, so a cycle ends too.
  */
 export async function revokeMintedWith(db: Db, ids: readonly string[]) {
   if (ids.length === 0) return [];
-  return db
-    .updateTable('api_tokens')
-    .set({ revoked_at: new Date() })
-    .where('minted_with', 'in', [...ids])
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', new Date())
-    .returning(['id', 'name', 'scopes', 'minted_with', 'revoked_at'])
-    .execute();
+  const now = new Date();
+  const result = await sql<{ id: string; name: string; scopes: string[]; minted_with: string | null; revoked_at: Date | null }>`
+    WITH RECURSIVE t AS (
+      SELECT id FROM api_tokens WHERE minted_with = ANY(${[...ids]}::text[])
+      UNION
+      SELECT a.id FROM api_tokens a JOIN t ON a.minted_with = t.id
+    )
+    UPDATE api_tokens SET revoked_at = ${now}
+    WHERE id IN (SELECT id FROM t) AND revoked_at IS NULL AND expires_at > ${now}
+    RETURNING id, name, scopes, minted_with, revoked_at`.execute(db);
+  return result.rows;
 }
 
 export async function touchToken(db: Db, id: string): Promise<void> {
