@@ -10,7 +10,7 @@ import { inTransaction } from '../db/repositories/transactions.js';
 import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
 import { findLiveTokenByHash, findToken, insertToken, listTokens, lockLiveTokenOrigin, revokeMintedWith, revokeToken, touchToken, type TokenOrigin } from '../db/repositories/tokens.js';
 import type { Actor, Scope } from './actor.js';
-import { NotFoundError, ServiceError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, ServiceError, ValidationError } from './errors.js';
 
 export const TOKEN_PREFIX = 'shk_';
 
@@ -74,7 +74,7 @@ export type MintedWith = { sessionId: string } | { tokenHash: string };
  * session or token until the new token is stored (then the revocation finds it); a 401 when that session or
  * token was revoked or expired since the request was authenticated.
  */
-/** Names a token inherits from the token it is minted with, kept at most (a long chain keeps the nearest). */
+/** Names a token inherits from the token it is minted with, at most (a mint that would inherit more is refused, 409). */
 export const MAX_MINTER_NAMES = 20;
 
 async function originOf(db: Db, by: MintedWith | undefined): Promise<{ origin?: TokenOrigin; mintedWith?: string; minterNames?: string[] }> {
@@ -90,7 +90,14 @@ async function originOf(db: Db, by: MintedWith | undefined): Promise<{ origin?: 
   // could otherwise mint another and keep it past the revocation. And the person behind that token (its
   // owner, and whom it inherited so): the four-eyes rule knows the new token by them too, as it knows a
   // token minted from a session by the session's user.
-  const minterNames = [...new Set([...(t.owner !== null ? [t.owner] : []), ...t.minter_names])].slice(0, MAX_MINTER_NAMES);
+  // Refused past the bound rather than cut: each minter names the new token's owner, so dropping the farthest
+  // names let a chain of 21 mints shed its first person and approve her own shell command.
+  const minterNames = [...new Set([...(t.owner !== null ? [t.owner] : []), ...t.minter_names])];
+  if (minterNames.length > MAX_MINTER_NAMES) {
+    throw new ConflictError(
+      `a token minted with this token would be known by ${minterNames.length} people behind the tokens it was minted with, more than the ${MAX_MINTER_NAMES} kept for the four-eyes rule: mint it with a token nearer the first (or from a dashboard session)`,
+    );
+  }
   if (t.session_id === null || t.session_issuer === null || t.session_subject === null) return { mintedWith: t.id, minterNames };
   return { origin: { sessionId: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email }, mintedWith: t.id, minterNames };
 }

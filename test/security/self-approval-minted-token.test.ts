@@ -4,6 +4,7 @@ import type { createApp } from '../../src/api/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { insertTestSession, SSO_ISSUER, SSO_ORIGIN, ssoApp } from '../helpers/sessions.js';
 import { ADMIN_TOKEN } from '../helpers/stack.js';
+import { MAX_MINTER_NAMES } from '../../src/services/tokens.js';
 
 // Four eyes on shell commands: the author of a rule version may not approve its gated actions. A token
 // minted from a dashboard session records that session (api_tokens.session_*: the user's subject and
@@ -97,6 +98,34 @@ describe('security: a token minted from a session is its user for the four-eyes 
       assert.equal(res.status, 403, `the author approved the shell command she saved with the token she minted with her own: ${res.status} ${await res.clone().text()}`);
       assert.equal(await approval(run), null, 'nothing recorded');
     }
+  });
+
+  it('refuses the mint that would drop her name from a chain of tokens each given another owner', async function () {
+    // Each minter names the new token's owner, and a token keeps at most MAX_MINTER_NAMES names of those
+    // behind it: a chain one longer would have dropped hers (the farthest), so its last token could save a
+    // shell command she approves herself. That mint is refused instead.
+    const tag = randomUUID().slice(0, 8);
+    const issued = await app.request('/api/tokens', { method: 'POST', headers: asToken(ADMIN_TOKEN), body: JSON.stringify({ name: `alice-root-${tag}`, scopes: ['admin'], owner: 'alice@example.com' }) });
+    assert.equal(issued.status, 201, await issued.clone().text());
+    const own = ((await issued.json()) as { token: string }).token;
+    let current = own;
+    for (let i = 1; i <= MAX_MINTER_NAMES; i++) {
+      const res = await app.request('/api/tokens', { method: 'POST', headers: asToken(current), body: JSON.stringify({ name: `link-${i}-${tag}`, scopes: ['admin'], owner: `x${i}-${tag}@example.com` }) });
+      assert.equal(res.status, 201, `link ${i}: ${await res.clone().text()}`);
+      current = ((await res.json()) as { token: string }).token;
+    }
+    // The last link still carries her name: she cannot approve what it saves.
+    const created = await app.request('/api/rules', { method: 'POST', headers: asToken(current), body: JSON.stringify(shellRule(`shell-${tag}`)) });
+    assert.equal(created.status, 201, await created.clone().text());
+    const rule = (await created.json()) as { id: string; version: number };
+    const { incident, run } = await waiting(rule.id, rule.version);
+    const approved = await app.request(`/api/incidents/${incident}/approvals/${run}`, { method: 'POST', headers: asToken(own), body: JSON.stringify({ decision: 'approve' }) });
+    assert.equal(approved.status, 403, await approved.clone().text());
+
+    const past = await app.request('/api/tokens', { method: 'POST', headers: asToken(current), body: JSON.stringify({ name: `link-past-${tag}`, scopes: ['admin'], owner: `x-past-${tag}@example.com` }) });
+    assert.equal(past.status, 409, `the mint that drops her name from the chain was accepted: ${past.status} ${await past.clone().text()}`);
+    assert.match(past.headers.get('content-type') ?? '', /application\/problem\+json/);
+    assert.match(((await past.json()) as { detail: string }).detail, /four-eyes/);
   });
 
   it('someone else still approves', async function () {
