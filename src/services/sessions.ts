@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
-import { revokeMintedWith, revokeOwnedTokens } from '../db/repositories/tokens.js';
+import { ownedTokenIds, revokeMintedWith, revokeOwnedTokens } from '../db/repositories/tokens.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { TeamMembership } from '../domain/teams.js';
 import {
@@ -66,7 +66,8 @@ const AUDITED_SESSION_IDS = 100;
  * live token minted from a session of theirs, live or ended, directly or through tokens minted from it
  * (`api_tokens.session_*`), and every live token they issued themselves before tokens recorded that
  * (`created_by`: the names their live sessions acted under), with one `session.revoke_user` audit entry naming
- * the admin, the user, the sessions and the tokens, and a `token.revoke` entry per token, in one transaction.
+ * the admin, the user, the sessions and the tokens, and a `token.revoke` entry per token, in one transaction;
+ * and the live tokens minted with any token of theirs (expired or revoked too), at any depth.
  * The user can still sign in again at the provider: disable the account there too.
  *
  * A token being minted from one of these sessions or tokens holds it locked (src/services/tokens.ts): the
@@ -90,7 +91,9 @@ export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, own
     // And the tokens minted with those (api_tokens.minted_with), and with them: a token the user minted with
     // a token of theirs records no session of theirs, and outlived the cut-off.
     // at any depth, through expired or revoked tokens between (an expired one does not stop it).
-    const minted = await revokeMintedWith(trx, tokens.map((t) => t.id));
+    // The roots are all the tokens that are theirs, expired or revoked before too: a token minted with their
+    // token outlived the cut-off once that token had expired.
+    const minted = await revokeMintedWith(trx, await ownedTokenIds(trx, owner, creators));
     for (const t of minted) {
       await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: t.id, before: { name: t.name, scopes: t.scopes }, after: { reason: 'minted with a revoked token', mintedWith: t.minted_with } });
     }

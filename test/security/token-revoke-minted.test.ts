@@ -118,6 +118,18 @@ describe('security: revoking a token revokes the tokens minted with it', functio
     assert.deepEqual(cut.body.tokens.map((t: Doc) => t.id).sort(), [issued.body.id, eveKept.id].sort());
   });
 
+  it("cutting a user off revokes the tokens minted with their token after that token expired", async function () {
+    const email = `trent-${suffix}@example.com`;
+    const issued = await call(ADMIN, 'POST', '/api/tokens', { name: `trent-laptop-${suffix}`, scopes: ['admin'], owner: email });
+    assert.equal(issued.status, 201, issued.text);
+    const kept = await mint(issued.body.token, 'trent-year', ['admin']);
+    await db.db.updateTable('api_tokens').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', issued.body.id as string).execute();
+    const cut = await call(ADMIN, 'DELETE', `/api/sessions?email=${encodeURIComponent(email)}`);
+    assert.equal(cut.status, 200, cut.text);
+    assert.equal(await works(kept.token), 401, 'the token minted with the cut-off user\'s expired token still works');
+    assert.deepEqual(cut.body.tokens.map((t: Doc) => t.id), [kept.id]);
+  });
+
   it('GET /api/tokens names the token each was minted with', async function () {
     const parent = await mint(ADMIN, 'parent', ['admin']);
     const child = await mint(parent.token, 'child', ['read']);

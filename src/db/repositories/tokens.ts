@@ -1,6 +1,6 @@
 // API tokens, stored by the SHA-256 of their value (never the value).
-import { sql } from 'kysely';
-import type { ApiToken } from '../database.js';
+import { sql, type ExpressionBuilder } from 'kysely';
+import type { ApiToken, Database } from '../database.js';
 import type { Db } from './db.js';
 
 /** The dashboard session a token was minted from (api_tokens.session_*), directly or through tokens minted from it. */
@@ -96,31 +96,43 @@ export async function lockLiveTokenOrigin(db: Db, tokenHash: string) {
  * session's revocation. Returns those revoked.
  */
 export async function revokeOwnedTokens(db: Db, owner: { subject: string } | { email: string }, creators: readonly string[] = []) {
-  const name = 'subject' in owner ? `user:${owner.subject}` : `user:${owner.email}`;
   return db
     .updateTable('api_tokens')
     .set({ revoked_at: new Date() })
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', new Date())
-    .where((eb) =>
-      eb.or([
-        'subject' in owner ? eb('owner', '=', name) : eb(sql<string>`lower(owner)`, '=', name.toLowerCase()),
-        'subject' in owner ? eb('created_by', '=', name) : eb(sql<string>`lower(created_by)`, '=', name.toLowerCase()),
-        ...(creators.length > 0 ? [eb('created_by', 'in', [...creators])] : []),
-        ...('subject' in owner
-          ? [eb('session_subject', '=', owner.subject)]
-          : [
-              eb(sql<string>`lower(session_email)`, '=', sql<string>`lower(${owner.email})`),
-              eb(
-                'session_subject',
-                'in',
-                eb.selectFrom('auth_sessions').select('subject').where(sql<boolean>`lower(email) = lower(${owner.email})`),
-              ),
-            ]),
-      ]),
-    )
+    .where(ownedBy(owner, creators))
     .returning(['id', 'name', 'scopes'])
     .execute();
+}
+
+/**
+ * The ids of the tokens revokeOwnedTokens would match, whatever their state (expired or revoked too): the
+ * roots of the tokens minted with them, which go with them (revokeMintedWith) even when the root has expired.
+ */
+export async function ownedTokenIds(db: Db, owner: { subject: string } | { email: string }, creators: readonly string[] = []): Promise<string[]> {
+  const rows = await db.selectFrom('api_tokens').select('id').where(ownedBy(owner, creators)).execute();
+  return rows.map((r) => r.id);
+}
+
+function ownedBy(owner: { subject: string } | { email: string }, creators: readonly string[]) {
+  const name = 'subject' in owner ? `user:${owner.subject}` : `user:${owner.email}`;
+  return (eb: ExpressionBuilder<Database, 'api_tokens'>) =>
+    eb.or([
+      'subject' in owner ? eb('owner', '=', name) : eb(sql<string>`lower(owner)`, '=', name.toLowerCase()),
+      'subject' in owner ? eb('created_by', '=', name) : eb(sql<string>`lower(created_by)`, '=', name.toLowerCase()),
+      ...(creators.length > 0 ? [eb('created_by', 'in', [...creators])] : []),
+      ...('subject' in owner
+        ? [eb('session_subject', '=', owner.subject)]
+        : [
+            eb(sql<string>`lower(session_email)`, '=', sql<string>`lower(${owner.email})`),
+            eb(
+              'session_subject',
+              'in',
+              eb.selectFrom('auth_sessions').select('subject').where(sql<boolean>`lower(email) = lower(${owner.email})`),
+            ),
+          ]),
+    ]);
 }
 
 /**
