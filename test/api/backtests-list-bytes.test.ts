@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
 import { sql } from 'kysely';
 import { insertRuleBacktest, measureRuleBacktests } from '../../src/db/repositories/backtests.js';
-import { createLogger } from '../../src/logger.js';
 import { LIST_PAGE_BYTES } from '../../src/services/list-pages.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { stubScheduleClient } from '../helpers/schedule-stub.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { ruleApp, type RuleApp } from '../helpers/rule-app.js';
 
 // GET /api/rules/{id}/backtests read 200 whole summaries, whatever their size (a summary's groups grew
 // with every distinct extracted value): now paged by `limit`, `cursor` and LIST_PAGE_BYTES like the other lists.
@@ -16,7 +12,7 @@ const ADMIN = 'backtests-list-admin-token-0123456789';
 describe('GET /api/rules/{id}/backtests: paged by bytes', function () {
   this.timeout(60_000);
   let db: TestDatabase;
-  let app: ReturnType<typeof createApp>;
+  let app: RuleApp['app'];
   let ruleId = '';
   const ids: string[] = [];
   const get = async (path: string) => {
@@ -26,16 +22,7 @@ describe('GET /api/rules/{id}/backtests: paged by bytes', function () {
   };
 
   before(async function () {
-    db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    app = createApp({ config, db: db.db, temporal: stubScheduleClient().temporal, logger: createLogger({ level: 'silent' }) }, allRoutes);
-    const res = await app.request('/api/rules', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'big-backtests', actions: [{ type: 'pagerduty.note', content: 'hi' }] }),
-    });
-    assert.equal(res.status, 201, await res.clone().text());
-    ruleId = ((await res.json()) as { id: string }).id;
+    ({ db, app, ruleId } = await ruleApp(ADMIN, 'big-backtests'));
     // Five hostile summaries of 3 MB each (a group per distinct environment): 15 MB together.
     const groups = Array.from({ length: 3000 }, (_, i) => ({ key: `env-${i}-${'x'.repeat(960)}`, matched: 1, fired: 1, suppressed: 0 }));
     for (let i = 0; i < 5; i++) {

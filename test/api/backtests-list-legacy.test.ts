@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { createApp } from '../../src/api/app.js';
-import { allRoutes } from '../../src/api/routes/index.js';
-import { loadConfig } from '../../src/config.js';
 import { listRuleBacktestPage } from '../../src/db/repositories/backtests.js';
 import { MAX_LISTED_SUMMARY_BYTES } from '../../src/domain/backtest/index.js';
-import { createLogger } from '../../src/logger.js';
 import { LIST_PAGE_BYTES } from '../../src/services/list-pages.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { stubScheduleClient } from '../helpers/schedule-stub.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { ruleApp, type RuleApp } from '../helpers/rule-app.js';
 
 // A summary stored before the bounds of a backtest summary is whatever it was, and a page of
 // GET /api/rules/{id}/backtests takes one row at least: one such row of tens of MB (a group per distinct
@@ -20,22 +16,13 @@ const MB = 1024 * 1024;
 describe('GET /api/rules/{id}/backtests: a legacy oversized summary is not read whole', function () {
   this.timeout(120_000);
   let db: TestDatabase;
-  let app: ReturnType<typeof createApp>;
+  let app: RuleApp['app'];
   let ruleId = '';
   let legacy = { id: '', bytes: 0 };
   let keyed = '';
 
   before(async function () {
-    db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', SELFHEAL_ADMIN_TOKEN: ADMIN, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    app = createApp({ config, db: db.db, temporal: stubScheduleClient().temporal, logger: createLogger({ level: 'silent' }) }, allRoutes);
-    const res = await app.request('/api/rules', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'legacy-backtests', actions: [{ type: 'pagerduty.note', content: 'hi' }] }),
-    });
-    assert.equal(res.status, 201, await res.clone().text());
-    ruleId = ((await res.json()) as { id: string }).id;
+    ({ db, app, ruleId } = await ruleApp(ADMIN, 'legacy-backtests'));
     // Within the read bound, with a group key of 1 MB: read, and answered with the key cut.
     const keyedRow = await sql<{ id: string }>`
       insert into rule_backtests (rule_id, version, actor, window_from, window_to, summary)
