@@ -1083,6 +1083,8 @@ class Reader {
    */
   private descriptor(path: string, text: string): boolean {
     if (path.split('/').some((c) => c !== '' && this.shared.fdLinks.has(c))) return true;
+    // `/var/run/../dev/stdin`, `cd /var/run && sh ../dev/stdin`: `..` through a symlink the check cannot see.
+    if (climbsBack(path) || (path.startsWith('..') && FD_PATH.test(normalise(path)))) return true;
     if (!path.startsWith('/')) {
       if (path !== '') this.shared.relative.push(text);
       return false;
@@ -1279,7 +1281,7 @@ class Reader {
     if (name === 'shift' && cmd.fn !== undefined) this.shared.shifts.add(cmd.fn);
     if (name === 'cd' || name === 'pushd') {
       const target = args.find((w) => !/^-[LPe@]+$/.test(w.literal ?? ''));
-      if (target !== undefined && (target.literal === undefined || !target.literal.startsWith('/') || /^\/((dev|proc)(\/|$)|$)/.test(normalise(target.literal)))) this.shared.cdAway = true;
+      if (target !== undefined && (target.literal === undefined || !target.literal.startsWith('/') || climbsBack(target.literal) || /^\/((dev|proc)(\/|$)|$)/.test(normalise(target.literal)))) this.shared.cdAway = true;
     }
     // A file run by its path, or by its name from a folder of PATH the command wrote it to.
     if (name !== undefined && !RESERVED.has(name)) this.runsFile(words[i], name, true);
@@ -1770,6 +1772,21 @@ function lastComponent(path: string): string {
   return trimTrailingSlashes(path).replace(/^.*\//, '');
 }
 
+/**
+ * Whether a path's `..` follows a real component (`/var/run/../dev/stdin`, `x/../dev/fd/3`): the kernel resolves
+ * it from where that component's symlink leads (`/var/run` is `/run`, so that path is `/dev/stdin`), the text
+ * cannot tell where; a program or a link's target so named may be a descriptor. A leading `..` of a relative path
+ * goes up from the current folder or the link's, read as from `/` by {@link normalise}.
+ */
+function climbsBack(path: string): boolean {
+  let real = false;
+  for (const p of path.split('/')) {
+    if (p === '..' && real) return true;
+    if (p !== '' && p !== '.' && p !== '..') real = true;
+  }
+  return false;
+}
+
 function normalise(path: string): string {
   const parts: string[] = [];
   for (const p of path.split('/')) {
@@ -1909,7 +1926,7 @@ function descriptorLinks(args: Word[], cp: boolean, made: ReadonlySet<string>): 
   if (cp && !symbolic && (dereference === 'always' || dereference === 'arguments' || (dereference === undefined && !recursive))) return [];
   // A relative path resolved as from `/` (normalise drops the `..` above it): `../../dev/stdin`, `dev/fd/0`.
   const isDescriptor = (w: Word) =>
-    w.literal !== undefined && ((FD_PATH.test(normalise(w.literal)) && normalise(w.literal) !== '/dev/null') || (!w.literal.startsWith('/') && w.literal.split('/').some((c) => c !== '' && made.has(c))));
+    w.literal !== undefined && ((FD_PATH.test(normalise(w.literal)) && normalise(w.literal) !== '/dev/null') || climbsBack(w.literal) || (!w.literal.startsWith('/') && w.literal.split('/').some((c) => c !== '' && made.has(c))));
   const targets = folder || operands.length === 1 ? operands : operands.slice(0, -1);
   const links = targets.filter(isDescriptor);
   if (links.length === 0) return [];

@@ -559,6 +559,14 @@ describe('shell-words: what a shell command does with incident data', function (
       ['ln -s ../proc/self/fd/0 /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
       ['ln -s ../x/../dev/fd /tmp/d; sh /tmp/d/3 3<<< "$1"', 'reparse', ['sh /tmp/d/3 reads a descriptor the command feeds']],
       ['ln -s /dev /tmp/d; ln -s d/stdin /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      // `..` after a real component goes back through wherever that component links (`/var/run` is `/run`): read as a descriptor.
+      ['echo "$1" | sh /var/run/../dev/stdin', 'reparse', ['sh /var/run/../dev/stdin reads a descriptor the command fee…']],
+      ['sh /var/run/../dev/stdin <<< "$1"', 'reparse', ['sh /var/run/../dev/stdin reads a descriptor the command fee…']],
+      ['echo "$1" | . /var/run/../dev/stdin', 'reparse', ['. /var/run/../dev/stdin reads a descriptor the command feeds']],
+      ['awk -f /var/run/../dev/stdin <<< "$1"', 'reparse', ['awk -f /var/run/../dev/stdin reads a descriptor the command…']],
+      ['echo "$1" | python3 /var/run/../dev/stdin', 'reparse', ['python3 /var/run/../dev/stdin reads a descriptor the comman…']],
+      ['cd /var/run && echo "$1" | sh ../dev/stdin', 'reparse', ['sh ../dev/stdin reads a descriptor the command feeds']],
+      ['ln -s /var/run/../dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
       // A group's, a loop's or exec's redirection to a path built from data writes its literal last component.
       ['{ echo "$1"; } > "$HOME/x.sh"; cd; sh x.sh', 'reparse', ['sh x.sh runs a file the command writes']],
       ['(printf %s "$1") > "$HOME"/x.sh; . ~/x.sh', 'reparse', ['. ~/x.sh runs a file the command writes']],
@@ -656,6 +664,12 @@ describe('shell-words: what a shell command does with incident data', function (
       'cp -aL /dev/stdin /tmp/s; echo "$1" | sh /tmp/s',
       'cp -rH /dev/stdin /tmp/s; echo "$1" | sh /tmp/s',
       'ln -s ../opt/fix/run.sh /tmp/r; sh /tmp/r "$1" <<< "$1"',
+      // `..` only before any real component, or none: nothing goes back through a link.
+      'cd /var/run && sh ./fix.sh "$1" <<< "$1"',
+      'echo "$1" | sh /var/run/fix.sh',
+      'ln -s ../opt/fix/run.sh /var/run/r; echo "$1" | sh /var/run/r',
+      'cd /var/log && find . -name "*.gz" -mtime +7 -delete',
+      'ln -sfn /opt/app/releases/"$1" /opt/app/current',
       "env -S 'restart\t--quiet' \"$1\"",
       '. -- /opt/fix/lib.sh; restart "$1"',
       'xargs --arg-file=/etc/fix/services sh -c \'restart "$1"\' _',
