@@ -1250,7 +1250,8 @@ class Reader {
       const operands = args.filter((w) => !(w.literal ?? '').startsWith('-')).map((w) => (w.literal === undefined ? w : { ...w, raw: w.raw.replace(/^(if|of)=/, ''), literal: w.literal.replace(/^(if|of)=/, '') }));
       if (name === 'tee') operands.forEach(write);
       // `ln -s /dev/stdin /tmp/s`, `ln -s -t /tmp /dev/stdin`, `ln -s /dev/stdin` (./stdin), `cp -s …`: the link's name is then a descriptor's path.
-      if (name === 'ln' || name === 'cp') for (const link of descriptorLinks(args, name === 'cp', this.shared.fdLinks)) this.shared.fdLinks.add(link);
+      // `mv /dev/stdin /tmp/s` and `rsync -a /dev/stdin /tmp/s` move or copy the link itself.
+      if (name === 'ln' || name === 'cp' || name === 'mv' || name === 'rsync') for (const link of descriptorLinks(args, name, this.shared.fdLinks)) this.shared.fdLinks.add(link);
       // A copy of a file the command wrote, or of data: `cp /tmp/a /tmp/b.sh`, `curl -o f "$1"`.
       if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (anyExpansion(args) || fromStdin || operands.some((w) => w.literal !== undefined && written.has(w.literal)))) {
         operands.forEach(write);
@@ -1876,8 +1877,10 @@ const EXEC_OPTIONS = optionSpec(['-a']);
 const NO_OPTIONS = optionSpec([]);
 /** awk's options that take a value (gawk's long ones too). */
 const AWK_OPTIONS = optionSpec(['-F', '-v', '-f', '-e', '-E', '-i', '-l', '--field-separator', '--assign', '--file', '--source', '--exec', '--include', '--load']);
-/** Options of `ln` and `cp` that take a value. */
+/** Options of `ln`, `cp` and `mv` that take a value. */
 const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);
+/** Options of `rsync` that take a value (`-t` is its `--times`, `-T` its `--temp-dir`). */
+const RSYNC_OPTIONS = optionSpec(['-e', '-B', '-f', '-M', '-T', '--rsh', '--rsync-path', '--filter', '--exclude', '--include', '--exclude-from', '--include-from', '--files-from', '--temp-dir', '--partial-dir', '--backup-dir', '--suffix', '--compare-dest', '--copy-dest', '--link-dest', '--chmod', '--chown', '--usermap', '--groupmap', '--log-file', '--log-file-format', '--out-format', '--password-file', '--port', '--timeout', '--contimeout', '--bwlimit', '--max-size', '--min-size', '--max-delete', '--block-size', '--modify-window', '--iconv', '--info', '--debug', '--sockopts', '--remote-option', '--checksum-choice', '--compress-choice', '--compress-level', '--skip-compress', '--address', '--outbuf', '--stop-after', '--stop-at', '--write-batch', '--only-write-batch', '--read-batch', '--protocol', '--max-alloc']);
 
 /**
  * The names of the links `ln` (or `cp -s`) makes to a descriptor's path (`/dev/stdin`, `/dev/fd/3`): the last
@@ -1888,8 +1891,13 @@ const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);
  * in /tmp), or may pass through a link named in `made`. cp copies `/dev/stdin` (itself a link) as a link
  * unless it dereferences: `-s`, or `-P`, `-d`, `-a`, `--no-dereference`, or `-r`/`-R` without `-L`/`-H`, the
  * last of `-L`, `-H` and `-P`/`-d`/`-a` counting (`cp -a /dev/stdin s`; `cp /dev/stdin s` copies stdin's data).
+ * `mv` moves the link itself (across file systems it copies it as a link), and `rsync` copies it as a link with
+ * `-a`, `-l` or `--links` and skips it without: counted unless `-L`/`--copy-links`, which copy what it leads to.
  */
-function descriptorLinks(args: Word[], cp: boolean, made: ReadonlySet<string>): string[] {
+function descriptorLinks(args: Word[], tool: 'ln' | 'cp' | 'mv' | 'rsync', made: ReadonlySet<string>): string[] {
+  const cp = tool === 'cp';
+  const rsync = tool === 'rsync';
+  let copyLinks = false;
   const operands: Word[] = [];
   let folder = false;
   let noFolder = false;
@@ -1904,7 +1912,12 @@ function descriptorLinks(args: Word[], cp: boolean, made: ReadonlySet<string>): 
       continue;
     }
     if (options && /^-./.test(w.raw)) {
-      const o = readOption(args, j, LINK_OPTIONS);
+      const o = readOption(args, j, rsync ? RSYNC_OPTIONS : LINK_OPTIONS);
+      if (rsync) {
+        if (o.names.some((n) => n === '-L' || (n.length >= 8 && '--copy-links'.startsWith(n)))) copyLinks = true;
+        j = o.end;
+        continue;
+      }
       if (o.names.some((n) => n === '-s' || (n.length > 4 && '--symbolic-link'.startsWith(n)))) symbolic = true;
       if (o.names.some((n) => n === '-T' || (n.length > 4 && '--no-target-directory'.startsWith(n)))) noFolder = true;
       if (o.values.some((v) => v.name === '-t' || v.name === '--target-directory')) folder = true;
@@ -1923,6 +1936,7 @@ function descriptorLinks(args: Word[], cp: boolean, made: ReadonlySet<string>): 
     }
     operands.push(w);
   }
+  if (copyLinks) return [];
   if (cp && !symbolic && (dereference === 'always' || dereference === 'arguments' || (dereference === undefined && !recursive))) return [];
   // A relative path resolved as from `/` (normalise drops the `..` above it): `../../dev/stdin`, `dev/fd/0`.
   const isDescriptor = (w: Word) =>

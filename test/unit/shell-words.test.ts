@@ -553,6 +553,13 @@ describe('shell-words: what a shell command does with incident data', function (
       ['cp --no-dereference /dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
       ['cp -L -P /dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
       ['echo "$1" | cp /dev/stdin s; sh s', 'reparse', ['sh s runs a file the command writes']],
+      // mv moves /dev/stdin's link itself; rsync copies it as a link with -a, -l, --links (unless -L).
+      ['rsync -a /dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      ['rsync -l /dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      ['rsync --links /dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      ['rsync -e ssh -a /dev/fd /tmp/; sh /tmp/fd/3 3<<< "$1"', 'reparse', ['sh /tmp/fd/3 reads a descriptor the command feeds']],
+      ['mv /dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      ['mv -t /tmp /dev/stdin; echo "$1" | . /tmp/stdin', 'reparse', ['. /tmp/stdin reads a descriptor the command feeds']],
       // A relative link target resolves from the link's folder: enough `..` reach / (`cd /tmp && ln -s ../dev/stdin s`).
       ['cd /tmp && ln -s ../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
       ['ln -s ../../../../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
@@ -670,6 +677,11 @@ describe('shell-words: what a shell command does with incident data', function (
       'ln -s ../opt/fix/run.sh /var/run/r; echo "$1" | sh /var/run/r',
       'cd /var/log && find . -name "*.gz" -mtime +7 -delete',
       'ln -sfn /opt/app/releases/"$1" /opt/app/current',
+      // rsync and mv of ordinary files, and rsync -L copying what /dev/stdin leads to.
+      'rsync -a /srv/app/ /backup/app/; echo "$1" | sh /backup/app/run.sh',
+      'rsync -a --exclude .git /srv/app/ /backup/app/; restart "$1" <<< "$1"',
+      'mv /tmp/new.conf /etc/app.conf; echo "$1" | sh /opt/fix/run.sh',
+      'rsync -aL /dev/stdin /tmp/s; echo "$1" | sh /tmp/s',
       "env -S 'restart\t--quiet' \"$1\"",
       '. -- /opt/fix/lib.sh; restart "$1"',
       'xargs --arg-file=/etc/fix/services sh -c \'restart "$1"\' _',
