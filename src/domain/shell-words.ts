@@ -1282,7 +1282,7 @@ class Reader {
     if (name === 'shift' && cmd.fn !== undefined) this.shared.shifts.add(cmd.fn);
     if (name === 'cd' || name === 'pushd') {
       const target = args.find((w) => !/^-[LPe@]+$/.test(w.literal ?? ''));
-      if (target !== undefined && (target.literal === undefined || !target.literal.startsWith('/') || climbsBack(target.literal) || /^\/((dev|proc)(\/|$)|$)/.test(normalise(target.literal)))) this.shared.cdAway = true;
+      if (target !== undefined && (target.literal === undefined || !target.literal.startsWith('/') || climbsBack(target.literal) || target.literal.split('/').some((c) => c !== '' && this.shared.fdLinks.has(c)) || /^\/((dev|proc)(\/|$)|$)/.test(normalise(target.literal)))) this.shared.cdAway = true;
     }
     // A file run by its path, or by its name from a folder of PATH the command wrote it to.
     if (name !== undefined && !RESERVED.has(name)) this.runsFile(words[i], name, true);
@@ -1939,8 +1939,14 @@ function descriptorLinks(args: Word[], tool: 'ln' | 'cp' | 'mv' | 'rsync', made:
   if (copyLinks) return [];
   if (cp && !symbolic && (dereference === 'always' || dereference === 'arguments' || (dereference === undefined && !recursive))) return [];
   // A relative path resolved as from `/` (normalise drops the `..` above it): `../../dev/stdin`, `dev/fd/0`.
+  // A link to `/` holds `/dev` and `/proc` (`ln -s / /tmp/r; sh /tmp/r/dev/stdin`), and a path through a link
+  // made before may lead under them, absolute or not (`ln -s / /tmp/r; ln -s /tmp/r/dev/stdin /tmp/s`).
   const isDescriptor = (w: Word) =>
-    w.literal !== undefined && ((FD_PATH.test(normalise(w.literal)) && normalise(w.literal) !== '/dev/null') || climbsBack(w.literal) || (!w.literal.startsWith('/') && w.literal.split('/').some((c) => c !== '' && made.has(c))));
+    w.literal !== undefined &&
+    ((FD_PATH.test(normalise(w.literal)) && normalise(w.literal) !== '/dev/null') ||
+      climbsBack(w.literal) ||
+      (normalise(w.literal) === '/' && (w.literal.startsWith('/') || w.literal.split('/').includes('..'))) ||
+      w.literal.split('/').some((c) => c !== '' && made.has(c)));
   const targets = folder || operands.length === 1 ? operands : operands.slice(0, -1);
   const links = targets.filter(isDescriptor);
   if (links.length === 0) return [];

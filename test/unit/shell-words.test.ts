@@ -574,6 +574,12 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" | python3 /var/run/../dev/stdin', 'reparse', ['python3 /var/run/../dev/stdin reads a descriptor the comman…']],
       ['cd /var/run && echo "$1" | sh ../dev/stdin', 'reparse', ['sh ../dev/stdin reads a descriptor the command feeds']],
       ['ln -s /var/run/../dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      // A link to `/` holds /dev and /proc: a path through it, or through a link made through it, is a descriptor's.
+      ['ln -s / /tmp/r; echo "$1" | sh /tmp/r/dev/stdin', 'reparse', ['sh /tmp/r/dev/stdin reads a descriptor the command feeds']],
+      ['ln -s / /tmp/r; ln -s r/dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      ['ln -s / /tmp/r; ln -s /tmp/r/dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      ['ln -s .. /tmp/r; echo "$1" | sh /tmp/r/dev/stdin', 'reparse', ['sh /tmp/r/dev/stdin reads a descriptor the command feeds']],
+      ['ln -s / /tmp/r; cd /tmp/r/dev; echo "$1" | sh stdin', 'reparse', ['sh stdin reads a descriptor the command feeds']],
       // A group's, a loop's or exec's redirection to a path built from data writes its literal last component.
       ['{ echo "$1"; } > "$HOME/x.sh"; cd; sh x.sh', 'reparse', ['sh x.sh runs a file the command writes']],
       ['(printf %s "$1") > "$HOME"/x.sh; . ~/x.sh', 'reparse', ['. ~/x.sh runs a file the command writes']],
@@ -682,6 +688,9 @@ describe('shell-words: what a shell command does with incident data', function (
       'rsync -a --exclude .git /srv/app/ /backup/app/; restart "$1" <<< "$1"',
       'mv /tmp/new.conf /etc/app.conf; echo "$1" | sh /opt/fix/run.sh',
       'rsync -aL /dev/stdin /tmp/s; echo "$1" | sh /tmp/s',
+      // Links to folders other than `/`, and paths through them.
+      'ln -sfn /opt/app/releases/v2 /opt/app/current; echo "$1" | sh /opt/app/current/bin/fix.sh',
+      'ln -s /srv /tmp/r; cd /tmp/r; echo "$1" | sh ./fix.sh',
       "env -S 'restart\t--quiet' \"$1\"",
       '. -- /opt/fix/lib.sh; restart "$1"',
       'xargs --arg-file=/etc/fix/services sh -c \'restart "$1"\' _',
