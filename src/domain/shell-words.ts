@@ -1243,10 +1243,22 @@ class Reader {
       const path = writtenName(w);
       if (path !== undefined) written.add(path);
     };
+    // `ln -s /dev/stdin /tmp/h{,}`, `ln -s {/dev/stdin,/tmp/s}`, `> {/tmp/y,}`: the files bash's brace expansion
+    // names (`cp /etc/app.conf{,.bak}` copies to /etc/app.conf.bak); one with quotes or expansions in it is refused.
+    const braces = (ws: Word[]) =>
+      ws.flatMap((w) => {
+        if (!braceWord(w.raw)) return [w];
+        const expanded = w.raw === w.literal ? expandBraces(w.literal) : undefined;
+        if (expanded === undefined) {
+          this.add('reparse', `${w.raw} (a file named by a brace expansion)`);
+          return [w];
+        }
+        return expanded.map((x) => ({ raw: x, literal: x, expansions: 0 }));
+      });
     if (!literalWriter) {
-      cmd.writes.forEach(write);
+      braces(cmd.writes).forEach(write);
       const name = words[at]!.literal;
-      const args = words.slice(at + 1);
+      const args = ['ln', 'cp', 'mv', 'rsync', 'tee', 'install', 'dd', 'curl', 'wget'].includes(name ?? '') ? braces(words.slice(at + 1)) : words.slice(at + 1);
       const operands = args.filter((w) => !(w.literal ?? '').startsWith('-')).map((w) => (w.literal === undefined ? w : { ...w, raw: w.raw.replace(/^(if|of)=/, ''), literal: w.literal.replace(/^(if|of)=/, '') }));
       if (name === 'tee') operands.forEach(write);
       // `ln -s /dev/stdin /tmp/s`, `ln -s -t /tmp /dev/stdin`, `ln -s /dev/stdin` (./stdin), `cp -s …`: the link's name is then a descriptor's path.
@@ -1748,6 +1760,55 @@ function patternWord(raw: string): boolean {
     } else bare += c;
   }
   return /[*?]|\[.+\]|\{[^{}]*(,|\.\.)[^{}]*\}/s.test(bare);
+}
+
+/** Whether a word, as written, holds an unquoted brace expansion (`/tmp/h{,}`, `{/dev/stdin,/tmp/s}`, `f{1..3}`). */
+function braceWord(raw: string): boolean {
+  // `${x,}` and `${x/a/b}` are parameter expansions, not braces.
+  const bare = raw.replace(/\$\{[^{}]*\}/g, '_');
+  return patternWord(bare.replace(/[*?[\]]/g, '_')) && /\{/.test(bare);
+}
+
+/**
+ * The words bash's brace expansion makes of a plain word (no quotes, escapes or expansions): `/tmp/h{,}` is
+ * `/tmp/h` (an empty word is dropped), `{/dev/stdin,/tmp/s}` two words, `f{1..3}` three. Undefined past 64 words.
+ */
+function expandBraces(text: string): string[] | undefined {
+  const out: string[] = [];
+  const expand = (s: string): boolean => {
+    for (let i = s.indexOf('{'); i !== -1; i = s.indexOf('{', i + 1)) {
+      if (s[i - 1] === '$') continue;
+      let depth = 0;
+      const commas: number[] = [];
+      let j = i;
+      for (; j < s.length; j++) {
+        if (s[j] === '{') depth++;
+        else if (s[j] === '}' && --depth === 0) break;
+        else if (s[j] === ',' && depth === 1) commas.push(j);
+      }
+      if (j >= s.length) continue;
+      const body = s.slice(i + 1, j);
+      let alternatives: string[] | undefined;
+      if (commas.length > 0) alternatives = [i, ...commas].map((c, k) => s.slice(c + 1, k < commas.length ? commas[k] : j));
+      else {
+        const n = /^(-?[0-9]+)\.\.(-?[0-9]+)(?:\.\.(-?[0-9]+))?$/.exec(body);
+        const c = /^([A-Za-z])\.\.([A-Za-z])(?:\.\.(-?[0-9]+))?$/.exec(body);
+        const from = n ? Number(n[1]) : c ? c[1]!.charCodeAt(0) : NaN;
+        const to = n ? Number(n[2]) : c ? c[2]!.charCodeAt(0) : NaN;
+        if (Number.isNaN(from)) continue;
+        const step = Math.abs(Number((n ?? c)![3] ?? 1)) || 1;
+        if (Math.abs(to - from) / step > 64) return false;
+        const width = n && /^-?0[0-9]/.test(n[1]! + n[2]!) ? Math.max(n[1]!.length, n[2]!.length) : 0;
+        alternatives = [];
+        for (let v = from; from <= to ? v <= to : v >= to; v += from <= to ? step : -step) alternatives.push(n ? String(v).padStart(width, '0') : String.fromCharCode(v));
+      }
+      for (const a of alternatives) if (!expand(s.slice(0, i) + a + s.slice(j + 1)) || out.length > 64) return false;
+      return true;
+    }
+    if (s !== '') out.push(s);
+    return true;
+  };
+  return expand(text) && out.length <= 64 ? out : undefined;
 }
 
 function onlyAssignments(words: Word[]): boolean {

@@ -560,6 +560,16 @@ describe('shell-words: what a shell command does with incident data', function (
       ['rsync -e ssh -a /dev/fd /tmp/; sh /tmp/fd/3 3<<< "$1"', 'reparse', ['sh /tmp/fd/3 reads a descriptor the command feeds']],
       ['mv /dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
       ['mv -t /tmp /dev/stdin; echo "$1" | . /tmp/stdin', 'reparse', ['. /tmp/stdin reads a descriptor the command feeds']],
+      // bash's brace expansion in a link's or a write's operands names the files it expands to.
+      ['ln -s /dev/stdin /tmp/h{,}; echo "$1" | sh /tmp/h', 'reparse', ['sh /tmp/h reads a descriptor the command feeds']],
+      ['ln -s {/dev/stdin,/tmp/s}; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      ['ln -s /dev/std{in,err} /tmp/; echo "$1" | sh /tmp/stdin', 'reparse', ['sh /tmp/stdin reads a descriptor the command feeds']],
+      ['echo "$1" > {/tmp/y,}; sh /tmp/y', 'reparse', ['sh /tmp/y runs a file the command writes']],
+      ['echo "$1" > /tmp/y{1..1}; sh /tmp/y1', 'reparse', ['sh /tmp/y1 runs a file the command writes']],
+      ['echo "$1" > /tmp/a; cp /tmp/a{,.sh}; sh /tmp/a.sh', 'reparse', ['sh /tmp/a.sh runs a file the command writes']],
+      ['echo "$1" | tee /tmp/{a,b}; sh /tmp/b', 'reparse', ['sh /tmp/b runs a file the command writes']],
+      ['ln -s "$2"{,x} /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['"$2"{,x} (a file named by a brace expansion)', 'sh /tmp/s runs a file the command writes']],
+      ['ln -s "/dev/"{stdin,x} /tmp/; sh /tmp/stdin <<< "$1"', 'reparse', ['"/dev/"{stdin,x} (a file named by a brace expansion)', 'sh /tmp/stdin reads a descriptor the command feeds']],
       // A relative link target resolves from the link's folder: enough `..` reach / (`cd /tmp && ln -s ../dev/stdin s`).
       ['cd /tmp && ln -s ../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
       ['ln -s ../../../../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
@@ -688,6 +698,13 @@ describe('shell-words: what a shell command does with incident data', function (
       'rsync -a --exclude .git /srv/app/ /backup/app/; restart "$1" <<< "$1"',
       'mv /tmp/new.conf /etc/app.conf; echo "$1" | sh /opt/fix/run.sh',
       'rsync -aL /dev/stdin /tmp/s; echo "$1" | sh /tmp/s',
+      // Brace expansion that names no descriptor and no file run.
+      'cp /etc/app.conf{,.bak}; restart "$1"',
+      'mv /etc/app.conf{,.old}; echo "$1" | sh /opt/fix/run.sh',
+      'ln -s /opt/fix/run{,}.sh /tmp/r; sh /tmp/r "$1" <<< "$1"',
+      'cp /etc/{a,b}.conf /backup/; restart "$1" > "/var/log/fix-${HOST,,}.log"',
+      'rsync -a /srv/app/ /backup/app/',
+      'mv /tmp/new.conf /etc/app.conf',
       // Links to folders other than `/`, and paths through them.
       'ln -sfn /opt/app/releases/v2 /opt/app/current; echo "$1" | sh /opt/app/current/bin/fix.sh',
       'ln -s /srv /tmp/r; cd /tmp/r; echo "$1" | sh ./fix.sh',
