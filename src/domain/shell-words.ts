@@ -1771,10 +1771,11 @@ function braceWord(raw: string): boolean {
 
 /**
  * The words bash's brace expansion makes of a plain word (no quotes, escapes or expansions): `/tmp/h{,}` is
- * `/tmp/h` (an empty word is dropped), `{/dev/stdin,/tmp/s}` two words, `f{1..3}` three. Undefined past 64 words.
+ * `/tmp/h` (an empty word is dropped), `{/dev/stdin,/tmp/s}` two words, `f{1..3}` three. Undefined past 64 words made (empty ones included).
  */
 function expandBraces(text: string): string[] | undefined {
   const out: string[] = [];
+  let leaves = 0;
   const expand = (s: string): boolean => {
     for (let i = s.indexOf('{'); i !== -1; i = s.indexOf('{', i + 1)) {
       if (s[i - 1] === '$') continue;
@@ -1802,13 +1803,14 @@ function expandBraces(text: string): string[] | undefined {
         alternatives = [];
         for (let v = from; from <= to ? v <= to : v >= to; v += from <= to ? step : -step) alternatives.push(n ? String(v).padStart(width, '0') : String.fromCharCode(v));
       }
-      for (const a of alternatives) if (!expand(s.slice(0, i) + a + s.slice(j + 1)) || out.length > 64) return false;
+      for (const a of alternatives) if (!expand(s.slice(0, i) + a + s.slice(j + 1)) || leaves > 64) return false;
       return true;
     }
+    leaves++;
     if (s !== '') out.push(s);
     return true;
   };
-  return expand(text) && out.length <= 64 ? out : undefined;
+  return expand(text) && leaves <= 64 ? out : undefined;
 }
 
 function onlyAssignments(words: Word[]): boolean {

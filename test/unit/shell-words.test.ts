@@ -731,7 +731,7 @@ describe('shell-words: what a shell command does with incident data', function (
       assert.deepEqual(shellDataFindings(deep).filter((f) => f.kind === 'unreadable'), [{ kind: 'unreadable', text: 'nesting deeper than 16' }]);
     }
     // Work is bounded by the nesting: a 4 KiB command of eval strings or backticks is read in well under a second.
-    for (const heavy of ['eval eval '.repeat(409), '`'.repeat(4096), '$a'.repeat(2048)]) {
+    for (const heavy of ['eval eval '.repeat(409), '`'.repeat(4096), '$a'.repeat(2048), `ln -s /dev/stdin ${'{,}'.repeat(40)}`, `cp x ${'{a,b}'.repeat(40)}`]) {
       const started = performance.now();
       shellDataFindings(heavy);
       assert.ok(performance.now() - started < 1000, `${heavy.slice(0, 10)}… took ${performance.now() - started} ms`);
