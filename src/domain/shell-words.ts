@@ -242,7 +242,8 @@ class Unreadable extends Error {}
 /**
  * The files a command writes, kept so that a run is matched in constant time. Two paths may name the same
  * file when both are absolute and equal once `.`, `..` and repeated slashes are resolved, or otherwise (a
- * relative path, a `cd` between them) when their last components are equal.
+ * relative path, a `cd` between them, a `..` after a real component, which may go back through a symlink:
+ * `/var/run/../tmp/x` is `/tmp/x` where `/var/run` links to `/run`) when their last components are equal.
  */
 class Written {
   readonly paths: string[] = [];
@@ -255,8 +256,9 @@ class Written {
     this.paths.push(path);
     const name = lastComponent(path);
     this.names.add(name);
-    if (!path.startsWith('/')) this.relativeNames.add(name);
-    else {
+    if (!path.startsWith('/') || climbsBack(path)) this.relativeNames.add(name);
+    if (climbsBack(path)) this.onPath.add(name);
+    if (path.startsWith('/')) {
       this.absolute.add(normalise(path));
       if (/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(normalise(path))) this.onPath.add(name);
     }
@@ -265,7 +267,7 @@ class Written {
   /** Whether `path` may be one of the files written (see the class); a bare name, one written to a folder of PATH. */
   has(path: string, bare = false): boolean {
     if (bare) return this.onPath.has(path);
-    if (path.startsWith('/')) return this.absolute.has(normalise(path)) || this.relativeNames.has(lastComponent(path));
+    if (path.startsWith('/') && !climbsBack(path)) return this.absolute.has(normalise(path)) || this.relativeNames.has(lastComponent(path));
     return this.names.has(lastComponent(path));
   }
 }
@@ -1084,7 +1086,11 @@ class Reader {
   private descriptor(path: string, text: string): boolean {
     if (path.split('/').some((c) => c !== '' && this.shared.fdLinks.has(c))) return true;
     // `/var/run/../dev/stdin`, `cd /var/run && sh ../dev/stdin`: `..` through a symlink the check cannot see.
-    if (climbsBack(path) || (path.startsWith('..') && FD_PATH.test(normalise(path)))) return true;
+    if (climbsBack(path) || (path.startsWith('..') && FD_PATH.test(normalise(path)))) {
+      // It may as well be a file the command wrote (`echo "$1" > /tmp/x; sh /var/run/../tmp/x`).
+      this.shared.runs.push({ path, text });
+      return true;
+    }
     if (!path.startsWith('/')) {
       if (path !== '') this.shared.relative.push(text);
       return false;

@@ -584,6 +584,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" | python3 /var/run/../dev/stdin', 'reparse', ['python3 /var/run/../dev/stdin reads a descriptor the comman…']],
       ['cd /var/run && echo "$1" | sh ../dev/stdin', 'reparse', ['sh ../dev/stdin reads a descriptor the command feeds']],
       ['ln -s /var/run/../dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
+      // A file written or run through such a `..` is matched by its name.
+      ['echo "$1" > /var/run/../tmp/x; sh /tmp/x', 'reparse', ['sh /tmp/x runs a file the command writes']],
+      ['echo "$1" > /tmp/x; sh /var/run/../tmp/x', 'reparse', ['sh /var/run/../tmp/x runs a file the command writes']],
+      ['echo "$1" > /var/run/../usr/local/bin/fix; fix', 'reparse', ['fix runs a file the command writes']],
       // A link to `/` holds /dev and /proc: a path through it, or through a link made through it, is a descriptor's.
       ['ln -s / /tmp/r; echo "$1" | sh /tmp/r/dev/stdin', 'reparse', ['sh /tmp/r/dev/stdin reads a descriptor the command feeds']],
       ['ln -s / /tmp/r; ln -s r/dev/stdin /tmp/s; echo "$1" | sh /tmp/s', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
@@ -692,6 +696,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'echo "$1" | sh /var/run/fix.sh',
       'ln -s ../opt/fix/run.sh /var/run/r; echo "$1" | sh /var/run/r',
       'cd /var/log && find . -name "*.gz" -mtime +7 -delete',
+      'echo "$1" > /var/run/../tmp/x.log; sh /tmp/fix.sh',
       'ln -sfn /opt/app/releases/"$1" /opt/app/current',
       // rsync and mv of ordinary files, and rsync -L copying what /dev/stdin leads to.
       'rsync -a /srv/app/ /backup/app/; echo "$1" | sh /backup/app/run.sh',
