@@ -1765,7 +1765,28 @@ function patternWord(raw: string): boolean {
       bare += '_';
     } else bare += c;
   }
-  return /[*?]|\[.+\]|\{[^{}]*(,|\.\.)[^{}]*\}/s.test(bare);
+  return /[*?]|\[.+\]/s.test(bare) || braceGroup(bare);
+}
+
+/**
+ * Whether a text holds a `{` whose matching `}` (nested braces counted) encloses a `,` or `..` at any depth:
+ * bash expands `/tmp/{x,{y}}` though no brace pair without braces inside holds a comma. Linear.
+ */
+function braceGroup(text: string): boolean {
+  const open: number[] = [];
+  let separators = 0;
+  const marks: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{') {
+      open.push(i);
+      marks.push(separators);
+    } else if (c === '}' && open.length > 0) {
+      open.pop();
+      if (separators > marks.pop()!) return true;
+    } else if (open.length > 0 && (c === ',' || (c === '.' && text[i + 1] === '.'))) separators++;
+  }
+  return false;
 }
 
 /** Whether a word, as written, holds an unquoted brace expansion (`/tmp/h{,}`, `{/dev/stdin,/tmp/s}`, `f{1..3}`). */
@@ -1775,11 +1796,18 @@ function braceWord(raw: string): boolean {
   return patternWord(bare.replace(/[*?[\]]/g, '_')) && /\{/.test(bare);
 }
 
+/** The longest word, and the most `{`, brace expansion is tried on in a link's, copy's or write's operands. */
+const MAX_BRACE_WORD_CHARS = 512;
+const MAX_BRACE_GROUPS = 16;
+
 /**
  * The words bash's brace expansion makes of a plain word (no quotes, escapes or expansions): `/tmp/h{,}` is
  * `/tmp/h` (an empty word is dropped), `{/dev/stdin,/tmp/s}` two words, `f{1..3}` three. Undefined past 64 words made (empty ones included).
  */
 function expandBraces(text: string): string[] | undefined {
+  // Bounded before any work: the expansion rescans the word per brace and level, so a long word of many
+  // braces (`{{{…{1..1}{1..1}…`) would hold the event loop; such a word in these operands is refused.
+  if (text.length > MAX_BRACE_WORD_CHARS || (text.match(/\{/g)?.length ?? 0) > MAX_BRACE_GROUPS) return undefined;
   const out: string[] = [];
   let leaves = 0;
   const expand = (s: string): boolean => {
@@ -1805,7 +1833,9 @@ function expandBraces(text: string): string[] | undefined {
         if (Number.isNaN(from)) continue;
         const step = Math.abs(Number((n ?? c)![3] ?? 1)) || 1;
         if (Math.abs(to - from) / step > 64) return false;
-        const width = n && /^-?0[0-9]/.test(n[1]! + n[2]!) ? Math.max(n[1]!.length, n[2]!.length) : 0;
+        // Zero-padding is bash's own rule per end (`{1..01}` is `01`, `{0..10}` not padded): refused, not copied.
+        if (n && (/^-?0[0-9]/.test(n[1]!) || /^-?0[0-9]/.test(n[2]!))) return false;
+        const width = 0;
         alternatives = [];
         for (let v = from; from <= to ? v <= to : v >= to; v += from <= to ? step : -step) alternatives.push(n ? String(v).padStart(width, '0') : String.fromCharCode(v));
       }

@@ -570,6 +570,11 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" | tee /tmp/{a,b}; sh /tmp/b', 'reparse', ['sh /tmp/b runs a file the command writes']],
       ['ln -s "$2"{,x} /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['"$2"{,x} (a file named by a brace expansion)', 'sh /tmp/s runs a file the command writes']],
       ['ln -s "/dev/"{stdin,x} /tmp/; sh /tmp/stdin <<< "$1"', 'reparse', ['"/dev/"{stdin,x} (a file named by a brace expansion)', 'sh /tmp/stdin reads a descriptor the command feeds']],
+      // Nested braces expand too (no brace pair without braces inside holds the comma), and zero-padding is
+      // bash's own rule per end: refused rather than guessed (a reviewer's rows; both were accepted).
+      ['echo "$1" > /tmp/x; sh /tmp/{x,{y}}', 'reparse', ['sh /tmp/{x,{y}} (a file named by a pattern)']],
+      ['ln -s /dev/stdin /tmp/s{1..01}; echo "$1" | sh /tmp/s01', 'reparse', ['/tmp/s{1..01} (a file named by a brace expansion)']],
+      ['ln -s /dev/stdin /tmp/s{01..2}; echo "$1" | sh /tmp/s01', 'reparse', ['/tmp/s{01..2} (a file named by a brace expansion)']],
       // A relative link target resolves from the link's folder: enough `..` reach / (`cd /tmp && ln -s ../dev/stdin s`).
       ['cd /tmp && ln -s ../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
       ['ln -s ../../../../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
@@ -736,7 +741,7 @@ describe('shell-words: what a shell command does with incident data', function (
       assert.deepEqual(shellDataFindings(deep).filter((f) => f.kind === 'unreadable'), [{ kind: 'unreadable', text: 'nesting deeper than 16' }]);
     }
     // Work is bounded by the nesting: a 4 KiB command of eval strings or backticks is read in well under a second.
-    for (const heavy of ['eval eval '.repeat(409), '`'.repeat(4096), '$a'.repeat(2048), `ln -s /dev/stdin ${'{,}'.repeat(40)}`, `cp x ${'{a,b}'.repeat(40)}`]) {
+    for (const heavy of ['eval eval '.repeat(409), '`'.repeat(4096), '$a'.repeat(2048), `ln -s /dev/stdin ${'{,}'.repeat(40)}`, `cp x ${'{a,b}'.repeat(40)}`, `cp a ${'{'.repeat(600)}${'{1..1}'.repeat(580)}`]) {
       const started = performance.now();
       shellDataFindings(heavy);
       assert.ok(performance.now() - started < 1000, `${heavy.slice(0, 10)}… took ${performance.now() - started} ms`);
