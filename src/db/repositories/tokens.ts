@@ -145,16 +145,24 @@ function ownedBy(owner: { subject: string } | { email: string }, creators: reado
 export async function revokeMintedWith(db: Db, ids: readonly string[]) {
   if (ids.length === 0) return [];
   const now = new Date();
-  const result = await sql<{ id: string; name: string; scopes: string[]; minted_with: string | null; revoked_at: Date | null }>`
-    WITH RECURSIVE t AS (
-      SELECT id FROM api_tokens WHERE minted_with = ANY(${[...ids]}::text[])
-      UNION
-      SELECT a.id FROM api_tokens a JOIN t ON a.minted_with = t.id
-    )
-    UPDATE api_tokens SET revoked_at = ${now}
-    WHERE id IN (SELECT id FROM t) AND revoked_at IS NULL AND expires_at > ${now}
-    RETURNING id, name, scopes, minted_with, revoked_at`.execute(db);
-  return result.rows;
+  type Revoked = { id: string; name: string; scopes: string[]; minted_with: string | null; revoked_at: Date | null };
+  const revoked: Revoked[] = [];
+  // Again until a pass revokes nothing: one statement reads the tree as of its start, and a mint that held
+  // its minting token (FOR SHARE) while this waited for that row commits a token the statement cannot see;
+  // the next statement sees it (read committed). Each pass revokes at least one more token, so it ends.
+  for (;;) {
+    const result = await sql<Revoked>`
+      WITH RECURSIVE t AS (
+        SELECT id FROM api_tokens WHERE minted_with = ANY(${[...ids]}::text[])
+        UNION
+        SELECT a.id FROM api_tokens a JOIN t ON a.minted_with = t.id
+      )
+      UPDATE api_tokens SET revoked_at = ${now}
+      WHERE id IN (SELECT id FROM t) AND revoked_at IS NULL AND expires_at > ${now}
+      RETURNING id, name, scopes, minted_with, revoked_at`.execute(db);
+    if (result.rows.length === 0) return revoked;
+    revoked.push(...result.rows);
+  }
 }
 
 export async function touchToken(db: Db, id: string): Promise<void> {
