@@ -107,6 +107,9 @@ const TRIGGER_VISIBILITY_LAG_MS = 5 * 60_000;
  */
 const TRIGGER_START_PENDING_MS = 3 * TEMPORAL_DEADLINE_MS;
 
+/** How many of this process's triggers of one job may wait for the one counting (oneTriggerAtATime). */
+const MAX_TRIGGERS_WAITING = 8;
+
 /**
  * The runs of a job recorded as going (at most 50; a run ends within a day): each stops before its next
  * target once the job is deleted or paused (workflows/job.ts), and the audit of that change names them.
@@ -203,6 +206,32 @@ export function jobService(deps: JobServiceDeps) {
       return await temporal.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
     } catch (err) {
       throw temporalError(err, outcome);
+    }
+  };
+  /**
+   * This process's triggers of one job, one at a time and in order, waiting in memory (not on the lock with
+   * a pooled connection): two triggers at once (a double click, two people) both count and start, the
+   * second after the first's count. At most MAX_TRIGGERS_WAITING wait; past them, and across API
+   * processes (the job's lock is taken without waiting), a trigger is answered 409, retryable.
+   */
+  const triggersWaiting = new Map<string, { tail: Promise<void>; waiting: number }>();
+  const oneTriggerAtATime = async <T>(jobId: string, work: () => Promise<T>): Promise<T> => {
+    const queue = triggersWaiting.get(jobId) ?? { tail: Promise.resolve(), waiting: 0 };
+    if (queue.waiting >= MAX_TRIGGERS_WAITING) {
+      throw new ConflictError(`job ${jobId} has ${MAX_TRIGGERS_WAITING} triggers waiting already: no run was started; retry in a moment`, { retryable: true });
+    }
+    queue.waiting += 1;
+    triggersWaiting.set(jobId, queue);
+    const before = queue.tail;
+    let done!: () => void;
+    queue.tail = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await before;
+      return await work();
+    } finally {
+      done();
+      queue.waiting -= 1;
+      if (queue.waiting === 0) triggersWaiting.delete(jobId);
     }
   };
   /** Where job runs start, and the deployment marker each schedule carries. */
@@ -407,15 +436,16 @@ export function jobService(deps: JobServiceDeps) {
         const to = await target();
         // The blast-radius guard (MAX_TRIGGER_RUNS_IN_PROGRESS): the job's runs in progress, its schedule's and
         // those started by hand, are counted in Temporal under the job's lock (held by this transaction; job
-        // edits take it too), and the run's audit entry, naming it, is committed with that count. A trigger
-        // that finds the lock held is refused at once (409, retry) rather than queued: a burst of triggers
-        // waiting on the lock would each hold a pooled connection, starving every other request, and a pause
-        // (what the cap's answer advises) would queue behind them. Of two triggers at the cap's last place,
+        // edits take it too), and the run's audit entry, naming it, is committed with that count. This
+        // process's triggers of the job wait their turn in memory (oneTriggerAtATime); one that still finds
+        // the lock held (another API process's, or an edit's) is refused at once (409, retry) rather than
+        // queued on it: triggers waiting on the lock would each hold a pooled connection, starving every
+        // other request, and a pause (what the cap's answer advises) would queue behind them. Of two triggers at the cap's last place,
         // the second comes after the first's commit and counts its run: found at Temporal, or still pending
         // (its entry younger than TRIGGER_START_PENDING_MS, the start on its way). Everything in the
         // transaction goes through it: a second connection taken while it holds one could wait for the pool
         // for good (the embedded database's pool has one connection).
-        const workflowId = await inTransaction(db, async (trx) => {
+        const workflowId = await oneTriggerAtATime(row.id, () => inTransaction(db, async (trx) => {
           if (!(await tryLockJobId(trx, row.id))) {
             throw new ConflictError(`job ${id} is being triggered or changed by another request right now: no run was started; retry in a moment`, { retryable: true });
           }
@@ -441,7 +471,7 @@ export function jobService(deps: JobServiceDeps) {
           // and names it.
           await writeAudit(trx, { actor: actor.name, action: 'job.trigger', entityType: 'job', entityId: row.id, after: { paused, runId: named }, team: row.team });
           return named;
-        });
+        }));
         // Temporal's answer can be lost after the start landed: the caller is told the run may be going, by name.
         const unanswered = `run ${workflowId} may have started (Temporal did not answer; the job.trigger audit entry names it, and it counts toward the cap for ${TRIGGER_START_PENDING_MS / 1000} s): look for it before triggering again`;
         runId = await temporalCall(unanswered, () => startManualJobRun(temporal, definitionOf(row), to, new Date(), workflowId));
