@@ -577,7 +577,7 @@ describe('shell-words: what a shell command does with incident data', function (
       ['ln -s /dev/stdin /tmp/s{01..2}; echo "$1" | sh /tmp/s01', 'reparse', ['/tmp/s{01..2} (a file named by a brace expansion)']],
       // A relative link target resolves from the link's folder: enough `..` reach / (`cd /tmp && ln -s ../dev/stdin s`).
       ['cd /tmp && ln -s ../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
-      ['ln -s ../../../../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']],
+      ['ln -s ../../../../dev/stdin s; echo "$1" | sh s', 'reparse', ['sh s reads a descriptor the command feeds']], // stands-alone: not a path
       ['ln -s ../proc/self/fd/0 /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
       ['ln -s ../x/../dev/fd /tmp/d; sh /tmp/d/3 3<<< "$1"', 'reparse', ['sh /tmp/d/3 reads a descriptor the command feeds']],
       ['ln -s /dev /tmp/d; ln -s d/stdin /tmp/s; sh /tmp/s <<< "$1"', 'reparse', ['sh /tmp/s reads a descriptor the command feeds']],
