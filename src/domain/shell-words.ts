@@ -1835,9 +1835,8 @@ function expandBraces(text: string): string[] | undefined {
         if (Math.abs(to - from) / step > 64) return false;
         // Zero-padding is bash's own rule per end (`{1..01}` is `01`, `{0..10}` not padded): refused, not copied.
         if (n && (/^-?0[0-9]/.test(n[1]!) || /^-?0[0-9]/.test(n[2]!))) return false;
-        const width = 0;
         alternatives = [];
-        for (let v = from; from <= to ? v <= to : v >= to; v += from <= to ? step : -step) alternatives.push(n ? String(v).padStart(width, '0') : String.fromCharCode(v));
+        for (let v = from; from <= to ? v <= to : v >= to; v += from <= to ? step : -step) alternatives.push(n ? String(v) : String.fromCharCode(v));
       }
       for (const a of alternatives) if (!expand(s.slice(0, i) + a + s.slice(j + 1)) || leaves > 64) return false;
       return true;
