@@ -17,7 +17,7 @@ import { eventually, startStack, type Stack } from '../helpers/stack.js';
 // for ever ("GRPC Message too large"): the match was recorded `run`, its action never ran, its lease stayed
 // held, and the incident took no later event, its resolve included.
 describe('an incident whose alerts carry large custom details', function () {
-  this.timeout(300_000);
+  this.timeout(420_000);
   const PD_TOKEN = 'pd-large-alerts-token';
   let stack: Stack;
   let pd: PagerDutyPeer;
@@ -58,6 +58,22 @@ describe('an incident whose alerts carry large custom details', function () {
       [],
       'no workflow task of the incident failed',
     );
+  }
+
+  /** Each workflow of the incident: its status, events by type, pending activities and failed workflow tasks. */
+  async function whereRunsStand(id: string): Promise<string> {
+    const lines: string[] = [];
+    for await (const w of stack.temporal.client.workflow.list({ query: `WorkflowId STARTS_WITH "${incidentWorkflowId(id)}"` })) {
+      const handle = stack.temporal.client.workflow.getHandle(w.workflowId, w.runId);
+      const [history, described] = await Promise.all([handle.fetchHistory(), handle.describe()]);
+      const events = history.events ?? [];
+      const byType = new Map<string, number>();
+      for (const e of events) byType.set(String(e.eventType), (byType.get(String(e.eventType)) ?? 0) + 1);
+      const failures = events.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? (e.workflowTaskTimedOutEventAttributes ? 'workflow task timed out' : undefined)).filter(Boolean);
+      const pending = (described.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name} attempt ${a.attempt} ${a.lastFailure?.message ?? ''}`);
+      lines.push(`${w.workflowId} ${described.status.name}: ${events.length} events ${JSON.stringify(Object.fromEntries(byType))}; pending [${pending.join('; ')}]; task failures [${failures.slice(-3).join('; ')}]`);
+    }
+    return lines.join('\n');
   }
 
   /** A resolve delivered now is processed: the incident is stored resolved. */
@@ -179,15 +195,23 @@ describe('an incident whose alerts carry large custom details', function () {
       const leases = await stack.db.db.selectFrom('target_leases').select('released_at').where('match_id', '=', m.id).execute();
       assert.ok(leases.every((l) => l.released_at !== null), 'the failed match holds no lease');
     }
-    // The rules that ran ran all their actions; the failed ones none.
-    await eventually(
-      async () => {
-        const mine = hook.requests.filter((r) => r.rawBody.includes(id)).map((r) => (JSON.parse(r.rawBody) as { rule: string }).rule);
-        return ran.every((m) => mine.filter((r) => r === m.rule_id).length === 20) ? mine : undefined;
-      },
-      120_000,
-      'the rules that ran ran their 20 actions',
-    );
+    // The rules that ran ran all their actions; the failed ones none. Twenty actions one after another, each
+    // a workflow task, a recorded local activity and an activity over a history of 2 MB: about 10 s on an idle
+    // host. One fresh-clone CI run timed out here at 120 s with nothing to tell why: the wait is longer now
+    // and a timeout says where each run of the incident stands.
+    try {
+      await eventually(
+        async () => {
+          const mine = hook.requests.filter((r) => r.rawBody.includes(id)).map((r) => (JSON.parse(r.rawBody) as { rule: string }).rule);
+          return ran.every((m) => mine.filter((r) => r === m.rule_id).length === 20) ? mine : undefined;
+        },
+        240_000,
+        'the rules that ran ran their 20 actions',
+      );
+    } catch (err) {
+      const sent = hook.requests.filter((r) => r.rawBody.includes(id)).length;
+      throw new Error(`${(err as Error).message} (${sent} actions sent); the incident's workflows:\n${await whereRunsStand(id)}`);
+    }
     const mine = hook.requests.filter((r) => r.rawBody.includes(id)).map((r) => (JSON.parse(r.rawBody) as { rule: string }).rule);
     for (const m of failed) assert.ok(!mine.includes(m.rule_id), `${m.rule_id} ran nothing`);
     await resolveIsTaken(id, serviceId);
