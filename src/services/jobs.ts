@@ -473,7 +473,7 @@ export function jobService(deps: JobServiceDeps) {
           return named;
         }));
         // Temporal's answer can be lost after the start landed: the caller is told the run may be going, by name.
-        const unanswered = `run ${workflowId} may have started (Temporal did not answer; the job.trigger audit entry names it, and it counts toward the cap for ${TRIGGER_START_PENDING_MS / 1000} s): look for it before triggering again`;
+        const unanswered = `run ${workflowId} may have started (Temporal did not answer; the job.trigger audit entry names it, and it counts toward the cap for at most ${TRIGGER_START_PENDING_MS / 1000} s from that entry): look for it before triggering again`;
         runId = await temporalCall(unanswered, () => startManualJobRun(temporal, definitionOf(row), to, new Date(), workflowId));
         return { row, runId, triggeredAt };
       }
