@@ -119,7 +119,6 @@ async function runsGoing(db: Kysely<Database>, jobId: string): Promise<string[]>
   return (await runningJobRunsBefore(db, { jobId, manualOnly: false, since: new Date(Date.now() - JOB_RUN_TIMEOUT_SECONDS * 1000 - 60_000), limit: 50 })).map((r) => r.id);
 }
 
-/** What a job's `scheduleState` says when Temporal cannot be asked; why is in the log. */
 /**
  * A page of GET /api/jobs/{id}/runs ends at 4 MiB (one run at least). Each run lists its first 50 target
  * results (those not succeeded first), with the last 500 characters of the output and the first 500 of the
@@ -132,6 +131,7 @@ export const JOB_RUN_LIST_TARGETS = { perRun: 50, excerptChars: 500 } as const;
 /** A page of a run's target results, whole, ends at 4 MiB (one at least; each is at most about 8,000 characters). */
 export const JOB_TARGETS_PAGE_BYTES = 4 * 1024 * 1024;
 
+/** What a job's `scheduleState` says when Temporal cannot be asked; why is in the log. */
 export const SCHEDULE_STATE_UNAVAILABLE = 'schedule state unavailable: Temporal did not answer';
 
 /**
