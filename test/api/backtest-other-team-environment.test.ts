@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { historyApi, type TokenCall } from '../helpers/history-api.js';
+import { historyApi, teamToken, twoTeams, type TokenCall } from '../helpers/history-api.js';
 import { seededIncident, storeHistory, storeRecordedMatch } from '../helpers/history.js';
 
 // "Reads of another team's objects are 404 ... lists leave them out" (docs/security.md), and GET /api/stats
@@ -30,13 +29,10 @@ describe("API: a skip reason does not name a team the reader cannot read (backte
   before(async () => {
     db = await createTestDatabase();
     call = historyApi(db, ADMIN);
-    const suffix = randomUUID().slice(0, 6);
-    alpha = `alpha${suffix}`;
-    beta = `beta${suffix}`;
-    for (const name of [alpha, beta]) assert.equal((await call(ADMIN, 'POST', '/api/teams', { name })).status, 201);
+    ({ alpha, beta } = await twoTeams(call, ADMIN));
     assert.equal((await call(ADMIN, 'POST', '/api/environments', { name: 'pay-vault', team: alpha })).status, 201);
-    betaViewer = JSON.parse((await call(ADMIN, 'POST', '/api/tokens', { name: 'beta-viewer', teams: [`${beta}:viewer`] })).text).token as string;
-    alphaViewer = JSON.parse((await call(ADMIN, 'POST', '/api/tokens', { name: 'alpha-viewer', teams: [`${alpha}:viewer`] })).text).token as string;
+    betaViewer = await teamToken(call, ADMIN, 'beta-viewer', [`${beta}:viewer`]);
+    alphaViewer = await teamToken(call, ADMIN, 'alpha-viewer', [`${alpha}:viewer`]);
     base = new Date(Math.floor(Date.now() / HOUR) * HOUR - 24 * HOUR);
   });
 

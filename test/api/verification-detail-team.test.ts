@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { historyApi, type TokenCall } from '../helpers/history-api.js';
+import { historyApi, teamToken, twoTeams, type TokenCall } from '../helpers/history-api.js';
 import { seededIncident, storeHistory, storeRecordedMatch } from '../helpers/history.js';
 
 // The Doctor agent's team refusal named the task's team ('this Doctor agent does not serve team alpha', until
@@ -23,11 +22,9 @@ describe('API: an incident answers stored agent refusals without the team they n
   before(async () => {
     db = await createTestDatabase();
     call = historyApi(db, ADMIN);
-    const suffix = randomUUID().slice(0, 6);
-    alpha = `alpha${suffix}`;
-    const beta = `beta${suffix}`;
-    for (const name of [alpha, beta]) assert.equal((await call(ADMIN, 'POST', '/api/teams', { name })).status, 201);
-    betaViewer = JSON.parse((await call(ADMIN, 'POST', '/api/tokens', { name: 'beta-viewer', teams: [`${beta}:viewer`] })).text).token as string;
+    const teams = await twoTeams(call, ADMIN);
+    alpha = teams.alpha;
+    betaViewer = await teamToken(call, ADMIN, 'beta-viewer', [`${teams.beta}:viewer`]);
   });
 
   it("beta's viewer (and an admin) reads no team alpha in a stored verification detail or action run error, whole or cut short, in the answer the dashboard and the CLI show", async () => {

@@ -1,5 +1,6 @@
 // The real API app in process over a test database, with the history helpers' title extractors and
 // no Temporal behind it: for tests that seed incident history and read it back as several tokens.
+import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
@@ -18,4 +19,22 @@ export function historyApi(db: TestDatabase, admin: string): TokenCall {
     const res = await app.request(path, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, text: await res.text() };
   };
+}
+
+/** Two new teams, `alpha…` and `beta…` with one random suffix, created by the admin. */
+export async function twoTeams(call: TokenCall, admin: string): Promise<{ alpha: string; beta: string }> {
+  const suffix = randomUUID().slice(0, 6);
+  const teams = { alpha: `alpha${suffix}`, beta: `beta${suffix}` };
+  for (const name of Object.values(teams)) {
+    const res = await call(admin, 'POST', '/api/teams', { name });
+    if (res.status !== 201) throw new Error(`team ${name}: ${res.status} ${res.text}`);
+  }
+  return teams;
+}
+
+/** A token the admin mints with team roles (`team:role`), its secret. */
+export async function teamToken(call: TokenCall, admin: string, name: string, teams: string[]): Promise<string> {
+  const res = await call(admin, 'POST', '/api/tokens', { name, teams });
+  if (res.status !== 201) throw new Error(`token ${name}: ${res.status} ${res.text}`);
+  return (JSON.parse(res.text) as { token: string }).token;
 }
