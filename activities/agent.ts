@@ -153,9 +153,10 @@ export function createAgentActivities(deps: AgentDeps) {
    * script, so the run can check the target again once an agent is there and before the script is queued
    * (workflows/job.ts, AGENT_CLAIM_PATCH). Asked for a team this agent does not serve, it is not present for
    * that team: it fails non-retryable (AgentTeamRefusedError, naming no team) and logs it on the host; the
-   * run (workflows/agent-pickup.ts) then queues the script with a short pickup wait, which this agent
-   * refuses at once, so the run fails saying why rather than waiting. Asked without a team (a run started
-   * before the presence check carried one), it answers: the script's own check decides.
+   * run (workflows/agent-pickup.ts, PRESENCE_REFUSAL_ENDS_RUN_PATCH) then ends that target failed, saying
+   * why, without queueing the script (a run recorded before it queued the script, which this agent refused at
+   * once). Asked without a team (a run started before the presence check carried one), it answers: the
+   * script's own check decides.
    */
   async function agentPresent(input?: AgentPresentInput): Promise<{ present: true }> {
     const team = input?.team;

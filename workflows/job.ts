@@ -18,7 +18,7 @@ import type { createAgentActivities } from '../activities/agent.js';
 import type { createJobActivities, JobRunPlan, JobTarget, TargetOutcome } from '../activities/jobs.js';
 import { JOB_OUTPUT_CHARS, JOB_SUMMARY_ERROR_CHARS, JOB_SUMMARY_FAILURES, type JobRunStatus, type JobRunSummary, type JobWorkflowInput, type JobWorkflowResult } from '../src/contracts/jobs.js';
 import { agentOutcome, errorText, failureText, headText, tailText } from '../src/domain/agent-result.js';
-import { agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
+import { agentAnswers, claimedPickupSeconds, pickupTimedOut, presenceRefused } from './agent-pickup.js';
 import { dbLocalOptions, dbOptions, externalApiOptions, scriptOptions } from './options.js';
 
 type JobActivities = ReturnType<typeof createJobActivities>;
@@ -278,7 +278,9 @@ async function runWhenAgentPresent(
   const startedAt = new Date(Date.now()).toISOString();
   const deadline = Date.now() + plan.agentPickupTimeoutSeconds * 1000;
   for (;;) {
-    if ((await agentAnswers(t.taskQueue!, deadline, t.team)) === 'offline') return { ...offline(plan, t, jobRunId), startedAt };
+    const answer = await agentAnswers(t.taskQueue!, deadline, t.team);
+    if (answer === 'offline') return { ...offline(plan, t, jobRunId), startedAt };
+    if (answer === 'refused') return refused(plan, t, jobRunId, startedAt);
     const gate = await recheck();
     if (gate !== 'go') return gate;
     // Within the target's pickup time, give or take a few seconds (its run limit counts that time once).
@@ -300,6 +302,11 @@ function offline(plan: JobRunPlan, t: JobTarget, jobRunId: string): TargetOutcom
     startedAt: at,
     finishedAt: at,
   };
+}
+
+/** A target whose agent refused the presence check for the job's team (PRESENCE_REFUSAL_ENDS_RUN_PATCH): failed, no script queued. */
+function refused(plan: JobRunPlan, t: JobTarget, jobRunId: string, startedAt: string): TargetOutcome {
+  return { jobRunId, environment: t.environment, via: t.via, status: 'failed', error: `${plan.script} was not run: ${presenceRefused(t.taskQueue!)}`, startedAt, finishedAt: new Date(Date.now()).toISOString() };
 }
 
 const NOT_PICKED_UP = 'not picked up';

@@ -33,7 +33,7 @@ import { localDb, type Activities } from './activities.js';
 import { approvalSignal, ruleRunFinishedSignal, ruleRunStateQuery } from './messages.js';
 import { announce } from './notices.js';
 import { timedOutFails, VERIFY_PATCH, verifyRemediation, type Verified } from './verify.js';
-import { AGENT_CLAIMED_PICKUP_SECONDS, agentAnswers, claimedPickupSeconds, pickupTimedOut } from './agent-pickup.js';
+import { AGENT_CLAIMED_PICKUP_SECONDS, agentAnswers, claimedPickupSeconds, pickupTimedOut, presenceRefused } from './agent-pickup.js';
 import { actionHeartbeatTimeout, AGENT_SCRIPT_PICKUP_SECONDS, externalApiOptions, firstPauseOverSaasCap, optionsForAction, retryPauseMs, scriptAttempts } from './options.js';
 
 const api = proxyActivities<Activities>(externalApiOptions);
@@ -453,9 +453,11 @@ async function whenAgentPresent(
   const waited = Math.round((deadline - Date.now()) / 1000);
   const refusal = (why: string) => (retry ? `${retry.of} not run: ${why.replace(/^not run: /, '')}; ${retry.before}` : why);
   for (;;) {
-    if ((await agentAnswers(taskQueue, deadline, team)) === 'offline') {
+    const answer = await agentAnswers(taskQueue, deadline, team);
+    if (answer === 'offline') {
       throw ApplicationFailure.nonRetryable(refusal(`no Doctor agent picked the script up on ${taskQueue} within ${waited} s (agent offline?)`), 'AgentOfflineError');
     }
+    if (answer === 'refused') throw ApplicationFailure.nonRetryable(refusal(`not run: ${presenceRefused(taskQueue)}`), 'AgentTeamRefusedError');
     const check = await localDb.agentTargetCheck({ ruleId: run.input.plan.ruleId, taskQueue });
     if (check.refused !== undefined) throw ApplicationFailure.nonRetryable(refusal(check.refused), 'AgentTargetChangedError');
     try {

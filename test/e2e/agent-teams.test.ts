@@ -11,9 +11,10 @@ import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
 // The audit's case: team payments registered an environment under the name of a host whose Doctor agent
-// did not run yet. The operator then installs the agent on that host for team ops (SELFHEAL_AGENT_TEAMS=ops):
-// payments' rule reaches the agent, which refuses it before its script is looked at (the script leaves no
-// trace on the host); once the environment is ops', ops' rule runs there. The agent is a real child process
+// did not run yet. The operator then installs the agent on that host for team ops
+// (SELFHEAL_AGENT_TEAMS=ops): payments' rule reaches the agent, which refuses its presence check, and the
+// run ends there without queueing the script (the script leaves no trace on the host); once the environment
+// is ops', ops' rule runs there. The agent is a real child process
 // (src/agent.ts) polling the environment's default queue.
 describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEAL_AGENT_TEAMS)', function () {
   let stack: Stack;
@@ -94,7 +95,11 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
   it("refuses a fix dispatched for team payments: the action fails saying so, and the script never ran on the host", async function () {
     const run = await fixFor('payments', paymentsService);
     assert.equal(run.status, 'failed');
-    assert.match(run.error ?? '', /payments-fix\.sh was not run: this Doctor agent does not serve the team the task was sent for \(its SELFHEAL_AGENT_TEAMS, set on its host, does not list it\)/);
+    // Refused at its presence check, the run queued no script (before: it queued it, and the agent refused that).
+    assert.match(
+      run.error ?? '',
+      /not run: the Doctor agent on selfheal-agent-\S+ refused the presence check: it does not serve the team the task is for \(its SELFHEAL_AGENT_TEAMS, set on its host, does not list it\), so no script task was queued/,
+    );
     assert.doesNotMatch(run.error ?? '', /ops/, 'the refusal does not say which teams the agent serves');
     assert.equal(await exists(marker('payments')), false, 'the payments script left no trace on the host');
   });
@@ -102,7 +107,7 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
   it("refuses a job target and the health check dispatched for team payments: nothing ran on the host", async function () {
     const target = await jobFor('payments', 'payments-fix.sh');
     assert.equal(target.status, 'failed');
-    assert.match(target.error ?? '', /payments-fix\.sh was not run: this Doctor agent does not serve the team the task was sent for/);
+    assert.match(target.error ?? '', /^payments-fix\.sh was not run: the Doctor agent on selfheal-agent-\S+ refused the presence check: it does not serve the team the task is for/);
     const checked = await check();
     assert.equal(checked.healthy, false);
     assert.match(checked.check?.error ?? '', /^AgentTeamRefusedError: health-check\.sh was not run: this Doctor agent does not serve the team the task was sent for/);

@@ -133,6 +133,10 @@ describe('incident workflow', function () {
     // once, then refused on a paused fleet: not_applicable, the run inconclusive.
     'verify-check-stopped',
     'verify-check-stopped-rule-run',
+    // A presence check the agent refused for the run's team ends the rule run's action and the job's target
+    // there, failed, no script task queued (patch agent-presence-refusal-ends-run); the unpatched files are
+    // runs from before it, which queued the script and had the agent refuse that too.
+    ...['agent-refused', 'agent-refused-unpatched'].flatMap((s) => [s, `${s}-rule-run`, `${s}-job`]),
   ];
 
   it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {

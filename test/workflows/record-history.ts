@@ -62,6 +62,8 @@ export const SCENARIOS: Record<string, string> = {
   'job-cancelled-early':
     'a job run cancelled while it records its start (part start) and while it resolves its targets (part resolve), each held on a table lock: recorded cancelled, no target started (patch job-cancelled-before-targets-recorded)',
   'agent-check': 'agent check against a live agent and against a queue nobody polls',
+  'agent-refused':
+    "a rule's agent script and a job's agent target on an environment whose agent serves another team: the presence check refused, the run ends there, failed, saying why, and no script task is queued (patch agent-presence-refusal-ends-run; record the files with -unpatched in their name from a run before it, where the script was queued and refused)",
   'job-cannot-finish': 'a selector job whose matched environments cannot finish within the run limit: no target started, recorded failed, failure notice (patch job-cannot-finish-is-failed)',
 };
 
@@ -98,13 +100,16 @@ async function main(): Promise<void> {
   const retryServices = { 'record-retry': newServiceId(), 'record-retry-refused': newServiceId() };
   // Its own service on the agent's environment, so no other scenario's rule matches its incident.
   const verifyService = newServiceId();
+  // The environment of the agent-refused scenario, whose agent serves another team.
+  const refusedEnv = 'record-refused';
+  const refusedService = newServiceId();
   const stack = await startStack({
     env: {
       // The peers listen on loopback, which rule-directed calls reach only when ACTION_EGRESS_ALLOW names it.
       ACTION_EGRESS_ALLOW: '127.0.0.1/32',
       PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com' },
     extractors: {
-      serviceMap: { [agentService]: { environment: envName }, [verifyService]: { environment: envName }, ...Object.fromEntries(Object.entries(retryServices).map(([environment, svc]) => [svc, { environment }])) },
+      serviceMap: { [agentService]: { environment: envName }, [verifyService]: { environment: envName }, [refusedService]: { environment: refusedEnv }, ...Object.fromEntries(Object.entries(retryServices).map(([environment, svc]) => [svc, { environment }])) },
     },
   });
   await stack.db.db.insertInto('environments').values({ name: envName, labels: '{}', agent_task_queue: agentTaskQueue(envName), maintenance_windows: '[]', ssh: null }).execute();
@@ -537,6 +542,29 @@ async function main(): Promise<void> {
         await locker.end();
         await closed(stack, workflowId);
         await save(stack, workflowId, `job-cancelled-early-${part}`);
+      }
+    }
+
+    if (wanted('agent-refused')) {
+      // An agent serving team ops only, on an environment of the default team (whose rule and job these are).
+      await stack.db.db.insertInto('environments').values({ name: refusedEnv, labels: '{}', agent_task_queue: agentTaskQueue(refusedEnv), maintenance_windows: '[]', ssh: null }).execute();
+      const other = createAgentActivities({ scriptsDir, maxTimeoutSeconds: 60, maxConcurrentScripts: 4, teams: ['ops'] });
+      const opsAgent = await Worker.create({ connection: stack.temporal.nativeConnection, namespace: stack.config.temporal.namespace, taskQueue: agentTaskQueue(refusedEnv), activities: other });
+      const opsRun = opsAgent.run();
+      try {
+        const ruleId = await insertRule(stack.db.db, { name: 'record-refused', services: [refusedService], actions: [{ id: 'probe', type: 'script.agent', script: 'probe.sh' }] });
+        const id = newIncidentId();
+        const trigger = await send(id, 'v3-incident.triggered-01.json', refusedService, '2026-05-01T10:00:00Z');
+        await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
+        await resolveAndSave(id, refusedService, 'agent-refused', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+        const job = jobDefinitionSchema.parse({ id: 'record-refused-job', name: 'record refused job', schedule: { interval: '6h' }, targets: { environments: [refusedEnv] }, script: 'probe.sh', agentPickupTimeoutSeconds: 10 });
+        await stack.db.db.insertInto('jobs').values({ id: 'record-refused-job', name: job.name, definition: JSON.stringify(job), schedule_id: 'job-record-refused-job' }).execute();
+        const workflowId = `job-record-refused-job-manual-${Date.now()}`;
+        await stack.temporal.client.workflow.execute(WORKFLOW_TYPES.job, { workflowId, taskQueue: stack.taskQueue, args: [{ jobId: 'record-refused-job' }] });
+        await save(stack, workflowId, 'agent-refused-job');
+      } finally {
+        opsAgent.shutdown();
+        await opsRun;
       }
     }
 
