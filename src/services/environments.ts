@@ -25,7 +25,7 @@ import { withTimeout } from '../timeout.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, errorForLog, ForbiddenError, NotFoundError, UnavailableError, ValidationError, type FieldError } from './errors.js';
 import { decodeCursor, encodeCursor, LIST_PAGE_BYTES } from './list-pages.js';
-import { requireStillInTeam, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
+import { canRead, requireStillInTeam, requireTeam, teamForChange, teamForCreate, visibleTeams } from './team-access.js';
 
 export type EnvironmentBody = z.output<typeof environmentCreateSchema> | z.output<typeof environmentUpdateSchema>;
 
@@ -74,17 +74,21 @@ export function authorityChanges(name: string, body: EnvironmentBody, before: En
 /**
  * One agent queue per environment. A queue is another environment's when that one stores it, or when it
  * is that one's default name (`selfheal-agent-<name>`: the queue its agent polls, src/agent.ts); sharing
- * it would let that environment's agent run this one's scripts. 400 naming agentTaskQueue.
+ * it would let that environment's agent run this one's scripts. To an admin, and to a caller who may read
+ * the environment holding it, 400 naming agentTaskQueue and that environment. To anyone else, the
+ * environment may be another team's, which the caller does not read: it is refused with queueNeverUsed's
+ * 403, word for word (a queue held now was remembered as used when it was registered), so the answer does
+ * not tell whether an environment the caller cannot read holds the queue now or one held it before
+ * (b28fadb still answered 400 "belongs to another environment": that a guessed name's queue was taken).
  */
 async function queueFree(db: Db, name: string, queue: string, actor: Actor): Promise<void> {
   const prefix = agentTaskQueue('');
   const other = await findQueueOwner(db, name, queue, queue.startsWith(prefix) ? queue.slice(prefix.length) : undefined);
-  if (other) {
-    // Named to an admin only: the environment holding it may be another team's, whose names a team's
-    // editor does not read (a reviewer's reading: beta's editor learnt alpha's environment this way).
-    const which = hasScope(actor.scopes, 'admin') ? `environment "${other}"` : 'another environment';
-    throw new ValidationError(`agent task queue ${queue} belongs to ${which}`, [{ path: 'agentTaskQueue', message: `already the queue of ${which}: each environment needs its own agent queue` }]);
-  }
+  if (!other) return;
+  if (!hasScope(actor.scopes, 'admin') && !canRead(actor, other.team)) throw queueUsedBefore(queue);
+  throw new ValidationError(`agent task queue ${queue} belongs to environment "${other.name}"`, [
+    { path: 'agentTaskQueue', message: `already the queue of environment "${other.name}": each environment needs its own agent queue` },
+  ]);
 }
 
 /**
@@ -126,11 +130,14 @@ async function queueNotPolled(temporal: Client, namespace: string, queue: string
  * agentTaskQueue; an admin may register it.
  */
 async function queueNeverUsed(db: Db, queue: string): Promise<void> {
-  if (await agentQueueUsedBefore(db, queue)) {
-    throw new ForbiddenError(`agent task queue ${queue} was an environment's before, and its Doctor agent may come back: only an admin may register an environment on it; nothing was created`, {
-      errors: [{ path: 'agentTaskQueue', message: `${queue} was an environment's agent queue before; an admin must register this environment` }],
-    });
-  }
+  if (await agentQueueUsedBefore(db, queue)) throw queueUsedBefore(queue);
+}
+
+/** The 403 of a queue that was an environment's (queueNeverUsed), also a non-admin's answer for one held now by an environment it cannot read (queueFree). */
+function queueUsedBefore(queue: string): ForbiddenError {
+  return new ForbiddenError(`agent task queue ${queue} was an environment's before, and its Doctor agent may come back: only an admin may register an environment on it; nothing was created`, {
+    errors: [{ path: 'agentTaskQueue', message: `${queue} was an environment's agent queue before; an admin must register this environment` }],
+  });
 }
 
 /**
@@ -314,7 +321,12 @@ export function environmentService(deps: EnvironmentServiceDeps) {
           await refuseWhileJobsName(trx, name, before.team, { of: ` of team ${before.team}`, then: `, then move it to team ${team}`, outcome: 'nothing was changed' });
         }
         checkAuthority(actor, name, body, before);
-        await queueFree(trx, name, body.agentTaskQueue ?? agentTaskQueue(name), actor);
+        // The queue is checked when it changes (an admin's change only: checkAuthority), and for an admin
+        // always. A non-admin's update keeps the queue the environment has: refusing it because another
+        // environment holds that queue too (an admin's doing) would take nothing back, and would tell the
+        // editor about an environment it may not read.
+        const queue = body.agentTaskQueue ?? agentTaskQueue(name);
+        if (hasScope(actor.scopes, 'admin') || queue !== (before.agent_task_queue ?? agentTaskQueue(name))) await queueFree(trx, name, queue, actor);
         const updated = await updateEnvironment(trx, recordOf(name, body, team));
         await rememberAgentQueue(trx, updated.agent_task_queue ?? agentTaskQueue(name), name, team);
         await writeAudit(trx, { actor: actor.name, action: 'environment.update', entityType: 'environment', entityId: name, before: environmentView(before), after: environmentView(updated), team });

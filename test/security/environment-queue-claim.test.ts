@@ -154,22 +154,55 @@ describe('security: claiming an agent queue a Doctor agent already polls', funct
     assert.deepEqual(paths(taken.body), ['name']);
   });
 
-  it("answers beta's editor whose name beta's default queue belongs to without naming it: 400 naming agentTaskQueue, no alpha name in the body (before: alpha's environment named)", async function () {
+  it("answers beta's editor whose default queue an alpha environment holds as it answers a queue that was an environment's before: 403 naming agentTaskQueue, nothing of alpha's in the body (before: 400 'belongs to another environment')", async function () {
     const alpha = `alpha-${suffix}`;
     const alphaEnvironment = `${alpha}-holds-beta`;
     const betaName = `beta-${suffix}-queue-taken`;
+    const queue = agentTaskQueue(betaName);
     // The admin gives alpha's environment the queue beta's name would take by default.
-    const registered = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: alphaEnvironment, team: alpha, agentTaskQueue: agentTaskQueue(betaName) });
+    const registered = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: alphaEnvironment, team: alpha, agentTaskQueue: queue });
     assert.equal(registered.status, 201, JSON.stringify(registered.body));
     const res = await call(tokens.betaEditor, 'POST', '/api/environments', { name: betaName, team: `beta-${suffix}` });
-    assert.equal(res.status, 400, JSON.stringify(res.body));
-    assert.deepEqual(paths(res.body), ['agentTaskQueue']);
+    assert.equal(res.status, 403, JSON.stringify(res.body));
+    assert.equal(res.type, 'application/problem+json');
     assert.ok(!JSON.stringify(res.body).includes(alphaEnvironment), `alpha's environment is not named: ${JSON.stringify(res.body)}`);
     assert.equal(await row(betaName), undefined, 'no row in environments');
-    // The admin is told which.
+    // The same answer as for a queue whose environment was deleted (no environment holds it now).
+    const gone = `beta-${suffix}-queue-was`;
+    assert.equal((await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: `${alpha}-held-was`, team: alpha, agentTaskQueue: agentTaskQueue(gone) })).status, 201);
+    assert.equal((await call(ADMIN_TOKEN, 'DELETE', `/api/environments/${alpha}-held-was`)).status, 204);
+    const before = await call(tokens.betaEditor, 'POST', '/api/environments', { name: gone, team: `beta-${suffix}` });
+    const shape = (body: Doc, q: string) => JSON.stringify({ status: body.status, title: body.title, detail: body.detail, errors: body.errors }).replaceAll(q, '<queue>');
+    assert.equal(shape(res.body, queue), shape(before.body, agentTaskQueue(gone)));
+    assert.equal(before.status, 403);
+    assert.deepEqual(paths(res.body), ['agentTaskQueue']);
+
+    // Who may read alpha's environments is told which, as the admin is (400 naming it).
+    const alphaReader = await issue('alpha-reader-beta-editor', { teams: [`${alpha}:viewer`, `beta-${suffix}:editor`] });
+    const byReader = await call(alphaReader, 'POST', '/api/environments', { name: betaName, team: `beta-${suffix}` });
+    assert.equal(byReader.status, 400, JSON.stringify(byReader.body));
+    assert.match(byReader.body.detail, new RegExp(`agent task queue ${queue} belongs to environment "${alphaEnvironment}"`));
     const byAdminToo = await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: betaName, team: `beta-${suffix}` });
     assert.equal(byAdminToo.status, 400, JSON.stringify(byAdminToo.body));
+    assert.deepEqual(paths(byAdminToo.body), ['agentTaskQueue']);
     assert.ok(JSON.stringify(byAdminToo.body).includes(alphaEnvironment), JSON.stringify(byAdminToo.body));
+  });
+
+  it("lets beta's editor change its environment whose queue an alpha environment's name claims by default, without a word of it; the admin is still refused, told which (before: 400 'belongs to another environment')", async function () {
+    const alpha = `alpha-${suffix}`;
+    const betaName = `beta-${suffix}-keeps-queue`;
+    const alphaEnvironment = `${alpha}-claims-by-name`;
+    // The admin gave beta's environment the queue alpha's name would poll by default, then registered that
+    // alpha name on another queue: beta's environment now holds alpha's default queue.
+    const body = { team: `beta-${suffix}`, agentTaskQueue: agentTaskQueue(alphaEnvironment), labels: {}, maintenanceWindows: [] };
+    assert.equal((await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: betaName, ...body })).status, 201);
+    assert.equal((await call(ADMIN_TOKEN, 'POST', '/api/environments', { name: alphaEnvironment, team: alpha, agentTaskQueue: `${alphaEnvironment}-own` })).status, 201);
+    const changed = await call(tokens.betaEditor, 'PUT', `/api/environments/${betaName}`, { ...body, labels: { tier: 'dev' } });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.deepEqual((await row(betaName))?.labels, { tier: 'dev' });
+    const byAdmin = await call(ADMIN_TOKEN, 'PUT', `/api/environments/${betaName}`, { ...body, labels: { tier: 'prod' } });
+    assert.equal(byAdmin.status, 400, JSON.stringify(byAdmin.body));
+    assert.match(byAdmin.body.detail, new RegExp(`belongs to environment "${alphaEnvironment}"`));
   });
 
   it('an admin may register an environment on a queue a live agent polls (201, audited)', async function () {

@@ -100,15 +100,14 @@ export async function deleteEnvironment(db: Db, name: string): Promise<Environme
   return db.deleteFrom('environments').where('name', '=', name).returningAll().executeTakeFirst();
 }
 
-/** Another environment (not `name`) storing `queue`, or named `defaultOwner` (whose default queue it is). */
-export async function findQueueOwner(db: Db, name: string, queue: string, defaultOwner: string | undefined): Promise<string | undefined> {
-  const row = await db
+/** Another environment (not `name`) storing `queue`, or named `defaultOwner` (whose default queue it is): its name and team. */
+export async function findQueueOwner(db: Db, name: string, queue: string, defaultOwner: string | undefined): Promise<{ name: string; team: string } | undefined> {
+  return db
     .selectFrom('environments')
-    .select('name')
+    .select(['name', 'team'])
     .where('name', '!=', name)
     .where((eb) => eb.or([eb('agent_task_queue', '=', queue), ...(defaultOwner ? [eb('name', '=', defaultOwner)] : [])]))
     .executeTakeFirst();
-  return row?.name;
 }
 
 /** Remembers that `queue` is (and so was) an environment's agent queue; the first environment to hold it stays recorded. */
