@@ -31,3 +31,25 @@ export function agentsServe(identities: readonly string[], team: string): boolea
   if (answers.includes(true)) return true;
   return answers.includes(undefined) ? null : false;
 }
+
+/**
+ * `identity` as a reader who may read only the teams `readable` says sees it: the teams it names that the
+ * reader may not read are left out and counted in the list's `…(+N)` (as the agent cuts a long list),
+ * so an environment's readers do not learn which other teams its agent serves. `teams=*` and an identity
+ * that is not an agent's (`IDENTITY`) are answered as they are: they name no team.
+ */
+export function identityForReader(identity: string, readable: (team: string) => boolean): string {
+  const m = IDENTITY.exec(identity);
+  if (!m || m[1] === '*') return identity;
+  const listed = m[1]!.split(',');
+  let hidden = 0;
+  const shown: string[] = [];
+  for (const t of listed) {
+    const more = /^…\(\+(\d+)\)$/.exec(t);
+    if (more) hidden += Number(more[1]);
+    else if (readable(t)) shown.push(t);
+    else hidden += 1;
+  }
+  if (hidden === 0) return identity;
+  return `${identity.slice(0, identity.length - m[1]!.length)}${[...shown, `…(+${hidden})`].join(',')}`;
+}

@@ -20,7 +20,7 @@ import { secretRefOutsidePolicy, type SecretRefPolicy } from '../domain/secret-r
 import type { Logger } from '../logger.js';
 import { agentTaskQueue } from '../temporal/names.js';
 import { agentStatus, ONLINE_WITHIN_MS, type AgentStatus } from '../temporal/pollers.js';
-import { agentsServe } from '../domain/agent-identity.js';
+import { agentsServe, identityForReader } from '../domain/agent-identity.js';
 import { withTimeout } from '../timeout.js';
 import { hasScope, type Actor } from './actor.js';
 import { ConflictError, errorForLog, ForbiddenError, NotFoundError, UnavailableError, ValidationError, type FieldError } from './errors.js';
@@ -192,6 +192,16 @@ export function agentForTeam<T extends AgentStatus>(agent: T, team: string, now 
   return { ...agent, servesTeam: agentsServe(recent, team) };
 }
 
+/**
+ * The agent status as `actor` may see it: the teams an agent's identity names (SELFHEAL_AGENT_TEAMS) that
+ * `actor` may not read are left out, counted (identityForReader); an admin sees them all. `servesTeam` is
+ * worked out before, from the whole identities.
+ */
+export function agentForReader<T extends AgentStatus>(agent: T, actor: Actor): T {
+  if (hasScope(actor.scopes, 'admin')) return agent;
+  return { ...agent, pollers: agent.pollers.map((p) => ({ ...p, identity: identityForReader(p.identity, (team) => canRead(actor, team)) })) };
+}
+
 export function environmentView(e: Environment) {
   return {
     name: e.name,
@@ -270,7 +280,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
     async get(actor: Actor, name: string, log: Logger = deps.logger) {
       const environment = await mustFind(db, name);
       requireTeam(actor, 'viewer', environment.team, `environment ${name}`);
-      return { environment, agent: agentForTeam(await agentOf(environment.agent_task_queue ?? agentTaskQueue(name), log), environment.team) };
+      return { environment, agent: agentForReader(agentForTeam(await agentOf(environment.agent_task_queue ?? agentTaskQueue(name), log), environment.team), actor) };
     },
 
     async create(actor: Actor, body: z.output<typeof environmentCreateSchema>): Promise<Environment> {
@@ -362,7 +372,7 @@ export function environmentService(deps: EnvironmentServiceDeps) {
       const taskQueue = env.agent_task_queue ?? agentTaskQueue(name);
       let agent: AgentStatus;
       try {
-        agent = agentForTeam(await agentStatus(deps.temporal, deps.namespace, taskQueue), env.team);
+        agent = agentForReader(agentForTeam(await agentStatus(deps.temporal, deps.namespace, taskQueue), env.team), actor);
       } catch (err) {
         throw new UnavailableError('Temporal is unavailable; the check was not run', err);
       }

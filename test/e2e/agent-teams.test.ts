@@ -11,8 +11,8 @@ import { newIncidentId, sampleFor } from '../helpers/samples.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
 // The audit's case: team payments registered an environment under the name of a host whose Doctor agent
-// did not run yet. The operator then installs the agent on that host for team ops
-// (SELFHEAL_AGENT_TEAMS=ops): payments' rule reaches the agent, which refuses its presence check, and the
+// did not run yet. The operator then installs the agent on that host for teams ops and db
+// (SELFHEAL_AGENT_TEAMS=ops,db): payments' rule reaches the agent, which refuses its presence check, and the
 // run ends there without queueing the script (the script leaves no trace on the host); once the environment
 // is ops', ops' rule runs there. The agent is a real child process
 // (src/agent.ts) polling the environment's default queue.
@@ -46,7 +46,7 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
       .execute();
     // Registered by payments before any agent polled its queue (src/services/environments.ts allows it).
     await stack.db.db.insertInto('environments').values({ name: env, labels: '{}', agent_task_queue: agentTaskQueue(env), maintenance_windows: '[]', ssh: null, team: 'payments' }).execute();
-    agent = startChildRoot('src/agent.ts', { TEMPORAL_ADDRESS: stack.temporal.address, SELFHEAL_ENVIRONMENT: env, SELFHEAL_SCRIPTS_DIR: scriptsDir, SELFHEAL_AGENT_TEAMS: 'ops' });
+    agent = startChildRoot('src/agent.ts', { TEMPORAL_ADDRESS: stack.temporal.address, SELFHEAL_ENVIRONMENT: env, SELFHEAL_SCRIPTS_DIR: scriptsDir, SELFHEAL_AGENT_TEAMS: 'ops,db' });
     await agent.waitFor(/Doctor agent polling/);
   });
 
@@ -174,7 +174,17 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
 
   it('names the teams it serves in its identity, which GET /api/environments/{name} lists among its pollers', async function () {
     const agent = await agentView();
-    assert.ok(agent.pollers.some((p) => p.identity === `doctor-agent@${env} teams=ops`), JSON.stringify(agent.pollers));
+    assert.ok(agent.pollers.some((p) => p.identity === `doctor-agent@${env} teams=ops,db`), JSON.stringify(agent.pollers));
     assert.equal(agent.servesTeam, true, 'the environment is ops\' now');
+  });
+
+  it("shows a reader of team ops only the teams it reads among those the agent names, the others counted; the admin sees them all (before: db named to ops' readers)", async function () {
+    const res = await stack.api('/api/tokens', { method: 'POST', body: JSON.stringify({ name: `ops-reader-${randomUUID().slice(0, 6)}`, teams: ['ops:viewer'] }) });
+    assert.equal(res.status, 201, await res.clone().text());
+    const { token } = (await res.json()) as { token: string };
+    const seen = (await (await stack.api(`/api/environments/${env}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { agent: { servesTeam: boolean | null; pollers: { identity: string }[] } };
+    assert.deepEqual(seen.agent.pollers.map((p) => p.identity), [`doctor-agent@${env} teams=ops,…(+1)`]);
+    assert.equal(seen.agent.servesTeam, true);
+    assert.deepEqual((await agentView()).pollers.map((p) => p.identity), [`doctor-agent@${env} teams=ops,db`]);
   });
 });

@@ -3,7 +3,7 @@
 // of 63: the whole list made an agent that never received a task (a reviewer's reading).
 import assert from 'node:assert/strict';
 import { agentIdentity } from '../../src/agent.js';
-import { agentsServe, identityServes } from '../../src/domain/agent-identity.js';
+import { agentsServe, identityForReader, identityServes } from '../../src/domain/agent-identity.js';
 
 describe('Doctor agent identity', function () {
   it('lists its teams, or * when any, and cuts a long list under Temporal\'s 1,000-character limit saying how many more', function () {
@@ -36,5 +36,21 @@ describe('Doctor agent identity', function () {
     assert.equal(agentsServe(['doctor-agent@e teams=ops'], 'payments'), false);
     assert.equal(agentsServe(['doctor-agent@e teams=ops', 'doctor-agent@e teams=payments'], 'payments'), true);
     assert.equal(agentsServe(['doctor-agent@e teams=ops', 'doctor-agent@e'], 'payments'), null);
+  });
+
+  it('shows a non-admin reader only the teams it may read, counting the others (before: every team the agent serves)', function () {
+    const reads = (...teams: string[]) => (t: string) => teams.includes(t);
+    assert.equal(identityForReader('doctor-agent@db-prod teams=ops,db,payments', reads('db')), 'doctor-agent@db-prod teams=db,…(+2)');
+    assert.equal(identityForReader('doctor-agent@db-prod teams=ops,db', reads('ops', 'db')), 'doctor-agent@db-prod teams=ops,db');
+    assert.equal(identityForReader('doctor-agent@db-prod teams=ops', reads('db')), 'doctor-agent@db-prod teams=…(+1)');
+    // A list the agent cut already: the count it gave is added to.
+    assert.equal(identityForReader('doctor-agent@db-prod teams=ops,db,…(+3)', reads('db')), 'doctor-agent@db-prod teams=db,…(+4)');
+    // * and identities of another shape name no team.
+    assert.equal(identityForReader('doctor-agent@db-prod teams=*', reads()), 'doctor-agent@db-prod teams=*');
+    assert.equal(identityForReader('4242@host-1', reads()), '4242@host-1');
+    // Read back, the redacted identity still says whether it serves a team the reader reads, and nothing of the rest.
+    const redacted = identityForReader('doctor-agent@e teams=ops,db', reads('db'));
+    assert.equal(identityServes(redacted, 'db'), true);
+    assert.equal(identityServes(redacted, 'ops'), undefined);
   });
 });
