@@ -63,13 +63,14 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
 
 /**
  * The V3 `incident.resolved` event PagerDuty would have delivered, from its REST answer: the fields the
- * webhook's `data` shares with the REST incident, and `reconciled: true` in `client` so whoever reads the
- * stored event can tell it from a delivery.
+ * webhook's `data` shares with the REST incident (`resolve_reason` among them: a merge is no fix,
+ * workflows/verify.ts), and `reconciled: true` in `client` so whoever reads the stored event can tell it
+ * from a delivery.
  */
 export function reconciledResolveEvent(incidentId: string, incident: PagerDutyIncident, now: Date, snapshotAt: Date | null = null): PagerDutyEvent {
   const i = incident as Record<string, unknown>;
   const data: Record<string, unknown> = { id: incidentId, type: 'incident', status: 'resolved' };
-  for (const key of ['self', 'html_url', 'number', 'incident_number', 'title', 'created_at', 'urgency', 'incident_key', 'service', 'escalation_policy', 'teams', 'priority', 'resolved_at']) {
+  for (const key of ['self', 'html_url', 'number', 'incident_number', 'title', 'created_at', 'urgency', 'incident_key', 'service', 'escalation_policy', 'teams', 'priority', 'resolved_at', 'resolve_reason']) {
     if (i[key] !== undefined && i[key] !== null) data[key === 'incident_number' ? 'number' : key] = i[key];
   }
   // PagerDuty's REST times are whole seconds, its webhooks' carry milliseconds: a resolve in the same

@@ -5,7 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database.js';
 import { findCheckStop } from '../src/db/repositories/action-runs.js';
-import { findIncidentResolution } from '../src/db/repositories/incidents.js';
+import { findIncidentResolution, findMergedInto } from '../src/db/repositories/incidents.js';
 import { hasOwnResolve } from '../src/db/repositories/pagerduty-writes.js';
 import { recordMatchVerification } from '../src/db/repositories/rule-matches.js';
 import { parseDuration, settleSeconds } from '../src/domain/guards.js';
@@ -69,6 +69,11 @@ export interface IncidentResolution {
   at?: string | undefined;
   /** Resolved by Self-healing's own write-back: not counted as proof (absent in results recorded before it existed). */
   ownWrite?: boolean | undefined;
+  /**
+   * Resolved by a merge into another incident (PagerDuty's `resolve_reason`): its id ('' when unnamed). Not
+   * counted as proof either: the problem goes on in that incident (absent in results recorded before it existed).
+   */
+  merged?: string | undefined;
 }
 
 /** A verification outcome for a rule match, as the rule run records it. */
@@ -96,11 +101,15 @@ export function createVerificationActivities(deps: { db: Kysely<Database>; logge
 
   /**
    * Whether the incident is resolved in Postgres, and since when; `ownWrite` when Self-healing itself asked
-   * PagerDuty to resolve it (a rule's `pagerduty.resolve`), which proves nothing about the remediation.
+   * PagerDuty to resolve it (a rule's `pagerduty.resolve`), `merged` when a person merged it into another
+   * incident: neither proves anything about the remediation.
    */
   async function incidentResolution(input: { incidentId: string }): Promise<IncidentResolution> {
     const r = await findIncidentResolution(db, input.incidentId);
-    return r.resolved && (await hasOwnResolve(db, input.incidentId)) ? { ...r, ownWrite: true } : r;
+    if (!r.resolved) return r;
+    if (await hasOwnResolve(db, input.incidentId)) return { ...r, ownWrite: true };
+    const merged = await findMergedInto(db, input.incidentId);
+    return merged !== undefined ? { ...r, merged } : r;
   }
 
   /**

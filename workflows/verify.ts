@@ -109,15 +109,24 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
   // the remediation worked, so only the check can still prove it. (Results recorded before this existed
   // carry no `ownWrite`, so their runs replay as they ran.)
   let ownResolve = false;
-  const resolvedProof = (r: { resolved: boolean; at?: string | undefined; ownWrite?: boolean | undefined }): string | undefined => {
+  // Resolved by a person's merge of the incident into another (PagerDuty's resolve_reason; the id of that
+  // one, '' unnamed): no proof either, its problem goes on there, so it is taken as our own resolve is. Only
+  // results that say `merged` take this way, and none recorded before it existed does: they replay as they ran.
+  let mergedInto: string | undefined;
+  const resolvedProof = (r: { resolved: boolean; at?: string | undefined; ownWrite?: boolean | undefined; merged?: string | undefined }): string | undefined => {
     // The resolve from before the wait, still standing (one after a reopen is another, and counts).
     if (!r.resolved || (resolvedBefore && r.at === atStart.at)) return undefined;
-    if (r.ownWrite) {
+    if (r.ownWrite || r.merged !== undefined) {
       ownResolve = true;
+      mergedInto = r.ownWrite ? undefined : r.merged;
       return undefined;
     }
     return `incident.resolved at ${r.at ?? 'an unknown time'} (seen ${Math.round((Date.now() - started) / 1000)} s after the actions ended)`;
   };
+  const notProof = (): string =>
+    mergedInto !== undefined
+      ? `the incident was merged into ${mergedInto === '' ? 'another incident' : mergedInto} in PagerDuty`
+      : "the incident was resolved by Self-healing's own pagerduty.resolve";
   const probe = async (check: PlannedAction): Promise<void> => {
     if (stopped !== undefined) return;
     const refused = await hooks.mayCheck?.();
@@ -162,7 +171,7 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
       const why = resolvedBefore
         ? 'the incident was resolved before the actions finished, which proves nothing'
         : ownResolve
-          ? "the incident was resolved by Self-healing's own pagerduty.resolve, which proves nothing"
+          ? `${notProof()}, which proves nothing`
           : `no incident.resolved within ${verify.withinSeconds} s`;
       const detail = `check ${script} stopped ${ran}: ${stopped}; ${why}: not verified, and not counted as a failure`;
       await record('not_applicable', detail);
@@ -172,7 +181,7 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
     const detail = resolvedBefore
       ? `the incident was resolved before the actions finished, which proves nothing about the remediation${checked}`
       : ownResolve
-        ? `the incident was resolved by Self-healing's own pagerduty.resolve, which proves nothing about the remediation${verify.check ? checked : '; the rule has no verify.check to prove it'}`
+        ? `${notProof()}, which proves nothing about the remediation${verify.check ? checked : '; the rule has no verify.check to prove it'}`
         : `no incident.resolved within ${verify.withinSeconds} s${checked}`;
     await record('unverified', detail);
     const extra: ActionOutcome[] = [];

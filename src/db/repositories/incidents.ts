@@ -153,6 +153,29 @@ export async function findIncidentResolution(db: Db, id: string): Promise<{ reso
   return row?.status === 'resolved' ? { resolved: true, at: (row.resolved_at ?? row.updated_at).toISOString() } : { resolved: false };
 }
 
+/**
+ * The incident PagerDuty merged this one into, when the resolve that closed it (its latest accepted
+ * `incident.resolved`) says so: `data.resolve_reason.type` is `merge_resolve_reason`, the merged-into incident
+ * at `data.resolve_reason.incident` (its id, '' when the event names none). Undefined when the latest resolve
+ * is not a merge, or there is none. A merge resolves the incident, but its problem goes on in the other one.
+ */
+export async function findMergedInto(db: Db, id: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('incident_events')
+    .select([
+      sql<string | null>`payload->'event'->'data'->'resolve_reason'->>'type'`.as('reason'),
+      sql<string | null>`left(payload->'event'->'data'->'resolve_reason'->'incident'->>'id', 200)`.as('into'),
+    ])
+    .where('incident_id', '=', id)
+    .where('event_type', '=', 'incident.resolved')
+    .where('disposition', '=', 'accepted')
+    .orderBy(sql`occurred_at desc nulls last`)
+    .orderBy('received_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.reason === 'merge_resolve_reason' ? (row.into ?? '') : undefined;
+}
+
 export interface IncidentFilter {
   status?: string | undefined;
   serviceId?: string | undefined;
