@@ -302,6 +302,14 @@ export function ruleCrossFieldIssues(rule: RuleInput): RuleIssue[] {
       issues.push({ path: `actions.${index}.id`, message: `"${id}" is kept for the verification's own runs (unverified-…, verify-check-<n>): name the action otherwise` });
     }
   });
+  // onUnverified actions all run, once each, when the remediation is unverified (workflows/verify.ts reads no
+  // `when` of theirs): `when: failure` there was taken and ignored, so a fallback meant for a failed page ran
+  // every time. `success` (the default every action is given) and `always` say what happens, and stay.
+  rule.verify?.onUnverified.forEach((a, index) => {
+    if (a.when === 'failure') {
+      issues.push({ path: `verify.onUnverified.${index}.when`, message: 'onUnverified actions take no when: failure: each runs once when the remediation is unverified, whatever the others did' });
+    }
+  });
   const resolves = rule.actions.findIndex((a) => a.type === 'pagerduty.resolve');
   if (rule.verify && !rule.verify.check && resolves >= 0) {
     issues.push({ path: 'verify.check', message: `required: the rule resolves the incident itself (actions.${resolves}), so incident.resolved proves nothing; give a check that tells whether the remediation worked` });
