@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import { temporalTarget } from './temporal/connection.js';
 import { agentTaskQueue } from './temporal/names.js';
 import { connectNative, installTemporalRuntime } from './temporal/worker.js';
-import { configOrExit, loggerFor, onShutdown } from './runtime.js';
+import { configOrExit, exitOnFatalError, loggerFor, onShutdown } from './runtime.js';
 
 export class AgentStartError extends Error {}
 
@@ -71,6 +71,7 @@ export async function connectWithRetries(config: Config, address: string, logger
 async function main(): Promise<void> {
   const config = configOrExit('agent');
   const logger = loggerFor(config, 'selfheal-agent');
+  exitOnFatalError(logger);
   const environment = config.agent.environment;
   if (!environment) throw new AgentStartError('SELFHEAL_ENVIRONMENT is required: the name of the environment this agent serves');
   let scriptsDir: string;

@@ -7,7 +7,7 @@ import { findTemporalCli, startDevServer, TemporalCliMissingError, type DevServe
 import { ensureRetentionSchedule } from './temporal/retention.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { connectNative, installTemporalRuntime } from './temporal/worker.js';
-import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+import { configOrExit, exitOnFatalError, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
 import { lazyTemporalClient } from './temporal/native-client.js';
 import { startApiServer } from './server.js';
 import { buildMainWorker, keepJobSchedulesReconciled, keepPeriodicDutiesRunning } from './worker.js';
@@ -31,6 +31,7 @@ function devEnvironment(env: NodeJS.ProcessEnv): Record<string, string | undefin
 async function main(): Promise<void> {
   const config = configOrExit('api', devEnvironment(process.env));
   const logger = loggerFor(config, 'selfheal-dev');
+  exitOnFatalError(logger);
   installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
   const say = (line: string) => process.stdout.write(`${line}\n`);
 

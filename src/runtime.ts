@@ -49,6 +49,43 @@ export async function loadExtractors(file: string | undefined): Promise<Extracto
   return parsed.data;
 }
 
+/** Where an error nothing handled came from: a throw no one caught, or a rejected promise no one awaited. */
+export type FatalOrigin = 'uncaughtException' | 'unhandledRejection';
+
+/** The exit code of a process stopped by an error nothing handled (as Node's own for an uncaught exception). */
+export const FATAL_EXIT_CODE = 1;
+
+/**
+ * What a long-running process (API, worker, agent, dev) does with an error nothing handled: it logs it once
+ * through `logger` (at fatal level, the logger's redaction applied: an error carrying a `token` or
+ * `authorization` field is written without it) and exits with FATAL_EXIT_CODE, so its supervisor
+ * (Kubernetes, docker compose, systemd) starts it again. It does not go on: after such an error the
+ * process's state is not known (a lease, a transaction or a connection may be left half done). Node's own
+ * default also exits, but writes the error raw to stderr, secrets and all, outside the JSON log. A second
+ * error while exiting is not logged again. The handler never throws (Node would exit with 7, the line unwritten).
+ */
+export function fatalErrorHandler(logger: Logger, exit: (code: number) => void = (code) => process.exit(code)): (err: unknown, origin: FatalOrigin) => void {
+  let exiting = false;
+  return (err, origin) => {
+    if (exiting) return;
+    exiting = true;
+    try {
+      logger.fatal({ err, origin }, `${origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception'}: exiting so the process is restarted`);
+      logger.flush();
+    } catch {
+      process.stderr.write(`${origin}: the error could not be logged; exiting\n`);
+    }
+    exit(FATAL_EXIT_CODE);
+  };
+}
+
+/** Installs {@link fatalErrorHandler} for uncaught exceptions and unhandled rejections; each entry point calls it once its logger exists. */
+export function exitOnFatalError(logger: Logger, exit?: (code: number) => void): void {
+  const handler = fatalErrorHandler(logger, exit);
+  process.on('uncaughtException', (err) => handler(err, 'uncaughtException'));
+  process.on('unhandledRejection', (reason) => handler(reason, 'unhandledRejection'));
+}
+
 /** Run `stop` once on SIGINT/SIGTERM; a second signal exits at once. */
 export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   let stoppingSince = 0;

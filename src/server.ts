@@ -5,7 +5,7 @@ import { createApp, type AppDeps } from './api/app.js';
 import { allRoutes } from './api/routes/index.js';
 import { openDestinationLists } from './config.js';
 import { temporalTarget } from './temporal/connection.js';
-import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+import { configOrExit, exitOnFatalError, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
 import { lazyTemporalClient } from './temporal/native-client.js';
 import { installTemporalRuntime } from './temporal/worker.js';
 
@@ -76,6 +76,7 @@ function closer(server: Server, logger: AppDeps['logger']): (drainMs?: number) =
 async function main(): Promise<void> {
   const config = configOrExit('api');
   const logger = loggerFor(config, 'selfheal-api');
+  exitOnFatalError(logger);
   if (config.pagerduty.webhookSecrets.length === 0) {
     if (config.pagerduty.webhookAllowUnsigned) logger.warn('PAGERDUTY_WEBHOOK_ALLOW_UNSIGNED=true and no PAGERDUTY_WEBHOOK_SECRETS: UNSIGNED webhooks are accepted (development only)');
     else logger.warn('PAGERDUTY_WEBHOOK_SECRETS is not set: the webhook refuses every delivery (503) until it is');

@@ -16,7 +16,7 @@ import { ensureRetentionSchedule } from './temporal/retention.js';
 import { keepSchedulesReconciled } from './temporal/schedules.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { connectNative, createMainWorker, installTemporalRuntime } from './temporal/worker.js';
-import { configOrExit, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
+import { configOrExit, exitOnFatalError, loadExtractors, loggerFor, onShutdown, openMigratedDatabase } from './runtime.js';
 
 export interface MainWorkerDeps {
   config: Config;
@@ -132,6 +132,7 @@ export function keepPeriodicDutiesRunning(deps: { config: Config; db: Kysely<Dat
 async function main(): Promise<void> {
   const config = configOrExit('worker');
   const logger = loggerFor(config, 'selfheal-worker');
+  exitOnFatalError(logger);
   installTemporalRuntime(logger, { metricsAddress: config.temporal.workerMetricsAddress });
   const address = config.temporal.address ?? 'localhost:7233';
   const target = temporalTarget(config, address);

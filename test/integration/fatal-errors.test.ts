@@ -1,0 +1,125 @@
+// An error nothing handled (an uncaught exception, a promise rejected that no one awaited) in a long-running
+// process (API, worker, agent, dev): logged once through the project's logger, redaction applied, and the
+// process exits non-zero so its supervisor starts it again (src/runtime.ts, fatalErrorHandler). Node's own
+// default exited too, but wrote the error raw on stderr, a secret field of it included, outside the log.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../../src/logger.js';
+import { FATAL_EXIT_CODE, fatalErrorHandler } from '../../src/runtime.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`still running after ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+type Line = { level: number; msg: string; origin?: string; name?: string; err?: Record<string, unknown> };
+const fatalLines = (stdout: string): Line[] =>
+  stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Line)
+    .filter((l) => l.level === 60);
+
+describe('an error nothing handled: logged through the logger, then the process exits non-zero', function () {
+  this.timeout(120_000);
+
+  it('the handler logs the error once at fatal level, its secret fields redacted, and exits with 1; a second error while exiting is not logged', function () {
+    const lines: Line[] = [];
+    const logger = createLogger({ destination: { write: (l: string) => void lines.push(JSON.parse(l) as Line) } });
+    const exits: number[] = [];
+    const handle = fatalErrorHandler(logger, (code) => void exits.push(code));
+    handle(Object.assign(new Error('connection lost'), { token: 'tok-s3cret', authorization: 'Bearer s3cret' }), 'uncaughtException');
+    handle(new Error('a second one'), 'unhandledRejection');
+    assert.deepEqual(exits, [FATAL_EXIT_CODE]);
+    assert.equal(FATAL_EXIT_CODE, 1);
+    assert.equal(lines.length, 1);
+    const [line] = lines;
+    assert.deepEqual([line!.level, line!.msg, line!.origin], [60, 'uncaught exception: exiting so the process is restarted', 'uncaughtException']);
+    assert.deepEqual([line!.err!.message, line!.err!.token, line!.err!.authorization], ['connection lost', '[redacted]', '[redacted]']);
+    assert.match(String(line!.err!.stack), /connection lost/);
+    // A rejection's reason need not be an Error: it is logged as it is, redacted alike.
+    const more: Line[] = [];
+    const other = fatalErrorHandler(createLogger({ destination: { write: (l: string) => void more.push(JSON.parse(l) as Line) } }), () => undefined);
+    other({ password: 'pw-s3cret', code: 42 }, 'unhandledRejection');
+    assert.deepEqual([more[0]!.msg, more[0]!.err], ['unhandled promise rejection: exiting so the process is restarted', { password: '[redacted]', code: 42 }]);
+  });
+
+  it('a promise rejected that no one awaits, in a process with the handler installed: the fatal line on stdout, nothing raw on stderr, exit 1', async function () {
+    const script = [
+      "import { createLogger } from './src/logger.ts';",
+      "import { exitOnFatalError } from './src/runtime.ts';",
+      "exitOnFatalError(createLogger({ name: 'selfheal-test' }));",
+      "void Promise.reject(Object.assign(new Error('lost the database'), { token: 'tok-s3cret' }));",
+      'setInterval(() => undefined, 1000);',
+    ].join('\n');
+    const r = await run(['--import', 'tsx', '--input-type=module', '-e', script], {});
+    assert.equal(r.code, 1, r.stderr);
+    const lines = fatalLines(r.stdout);
+    assert.equal(lines.length, 1, r.stdout);
+    assert.deepEqual([lines[0]!.name, lines[0]!.msg, lines[0]!.err!.message, lines[0]!.err!.token], ['selfheal-test', 'unhandled promise rejection: exiting so the process is restarted', 'lost the database', '[redacted]']);
+    assert.equal(r.stderr, '');
+    assert.ok(!r.stdout.includes('tok-s3cret'));
+  });
+
+  describe('the API started on a port already taken (the listen error nothing handles)', function () {
+    let db: TestDatabase;
+    let taken: Server;
+    let port: number;
+    before(async () => {
+      db = await createTestDatabase();
+      taken = createServer();
+      await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+      port = (taken.address() as { port: number }).port;
+    });
+    after(async () => {
+      await new Promise<void>((r) => taken.close(() => r()));
+      await db.close();
+    });
+
+    it('logs the fatal line through its logger and exits with 1, for its supervisor to start it again', async function () {
+      const r = await run(['--import', 'tsx', 'src/server.ts'], { NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+      assert.equal(r.code, 1, r.stderr);
+      const lines = fatalLines(r.stdout);
+      assert.equal(lines.length, 1, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      assert.deepEqual([lines[0]!.name, lines[0]!.origin, lines[0]!.err!.code], ['selfheal-api', 'uncaughtException', 'EADDRINUSE']);
+    });
+  });
+
+  it('the worker, the agent and the dev process install the same handler once their logger exists', async function () {
+    for (const [file, name] of [['src/server.ts', 'selfheal-api'], ['src/worker.ts', 'selfheal-worker'], ['src/agent.ts', 'selfheal-agent'], ['src/dev.ts', 'selfheal-dev']] as const) {
+      const text = await readFile(new URL(`../../${file}`, import.meta.url), 'utf8');
+      assert.ok(text.includes(`const logger = loggerFor(config, '${name}');\n  exitOnFatalError(logger);`), file);
+    }
+  });
+});
