@@ -140,6 +140,6 @@ describe('GET /api/rules/{id}/backtests: a legacy oversized summary is not read 
     // The summary within the read bound is read (on the next page), its 1 MB group key answered cut.
     const next = await app.request(`/api/rules/${ruleId}/backtests?cursor=${encodeURIComponent(body.nextCursor!)}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     const k = ((await next.json()) as Page).items.find((b) => b.id === keyed)!.summary.candidate as { byService: { key: string }[] };
-    assert.ok(Buffer.byteLength(k.byService[0]!.key) <= 1024 && /…\(truncated #[0-9a-f]{8}\)$/.test(k.byService[0]!.key), k.byService[0]!.key.slice(-30));
+    assert.ok(Buffer.byteLength(k.byService[0]!.key) <= 1024 && /…\(truncated #[0-9a-f]{32}\)$/.test(k.byService[0]!.key), k.byService[0]!.key.slice(-60));
   });
 });

@@ -36,7 +36,7 @@ describe('backtest summary bounds', function () {
     assert.equal(boundStoredSummary('x', { from, to }), 'x');
   });
 
-  it('a stored group key or name past 1,024 bytes is answered cut and ending with …(truncated #<8 hex of its SHA-256>), two that start alike keeping distinct keys; one within it as stored', function () {
+  it('a stored group key or name past 1,024 bytes is answered cut and ending with …(truncated #<32 hex of its SHA-256>), two that start alike keeping distinct keys; one within it as stored', function () {
     const from = new Date(at);
     const to = new Date(at + DAY);
     const long = `env-${'é'.repeat(300_000)}`;
@@ -44,12 +44,24 @@ describe('backtest summary bounds', function () {
     const stored = { candidate: { byEnvironment: [{ key: long, matched: 2, fired: 2, suppressed: 0 }, { key: 'prod', matched: 1, fired: 1, suppressed: 0 }, { key: other, matched: 1, fired: 1, suppressed: 0 }], byService: [{ key: 'P1', name: long, matched: 3, fired: 3, suppressed: 0 }] } };
     const b = boundStoredSummary(stored, { from, to }) as { candidate: { byEnvironment: { key: string }[]; byService: { key: string; name: string }[] } };
     const [cut, prod, cutOther] = b.candidate.byEnvironment;
-    const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 8);
+    const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
     assert.ok(Buffer.byteLength(cut!.key) <= MAX_GROUP_KEY_BYTES && cut!.key.startsWith('env-éé') && cut!.key.endsWith(`…(truncated #${hash(long)})`), cut!.key.slice(-30));
     assert.ok(Buffer.byteLength(cutOther!.key) <= MAX_GROUP_KEY_BYTES && cutOther!.key.endsWith(`…(truncated #${hash(other)})`), cutOther!.key.slice(-30));
     assert.notEqual(cut!.key, cutOther!.key);
     assert.equal(prod!.key, 'prod');
     assert.deepEqual([b.candidate.byService[0]!.key, b.candidate.byService[0]!.name], ['P1', cut!.key]);
+  });
+
+  it('a stored key cut with the former 8-hex tag is answered as stored: the summaries attached before the wider tag still read', function () {
+    const from = new Date(at);
+    const to = new Date(at + DAY);
+    // As the engine cut a key before: 1,024 bytes at most, ending with 8 hex digits of the whole value's SHA-256.
+    const whole = `svc-${'x'.repeat(5000)}`;
+    const old = cutUtf8(whole, MAX_GROUP_KEY_BYTES, `…(truncated #${createHash('sha256').update(whole).digest('hex').slice(0, 8)})`);
+    const stored = { candidate: { byService: [{ key: old, name: old, matched: 4, fired: 4, suppressed: 0 }], byEnvironment: [{ key: old, matched: 4, fired: 4, suppressed: 0 }] } };
+    const b = boundStoredSummary(stored, { from, to }) as typeof stored;
+    assert.deepEqual([b.candidate.byService[0]!.key, b.candidate.byService[0]!.name, b.candidate.byEnvironment[0]!.key], [old, old, old]);
+    assert.match(old, /…\(truncated #[0-9a-f]{8}\)$/);
   });
 
   it('cutUtf8 keeps whole characters within the bytes, the marker included', function () {

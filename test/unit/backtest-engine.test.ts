@@ -295,7 +295,7 @@ describe('backtest engine (src/domain/backtest)', function () {
     assert.ok(JSON.stringify(s).length < 100 * 400, `${JSON.stringify(s).length} characters`);
   });
 
-  it('a group key and name of megabytes (a hostile service id and name) are cut to 1,024 bytes of UTF-8 ending with …(truncated #<8 hex of their SHA-256>): two that start alike stay two groups', async function () {
+  it('a group key and name of megabytes (a hostile service id and name) are cut to 1,024 bytes of UTF-8 ending with …(truncated #<32 hex of their SHA-256>): two that start alike stay two groups', async function () {
     // 'Ω' is 2 bytes of UTF-8: each value is 4 MB; two incidents whose values differ past the cut, so the
     // hash of the whole value tells them apart (they were one group).
     const huge = (tail: string) => `P${'Ω'.repeat(2_000_000)}${tail}`;
@@ -310,11 +310,11 @@ describe('backtest engine (src/domain/backtest)', function () {
     assert.equal(r.summary.candidate.matched, 2);
     for (const text of groups.flatMap((g) => [g.key, g.name!])) {
       assert.ok(Buffer.byteLength(text) <= MAX_GROUP_KEY_BYTES, `${Buffer.byteLength(text)} bytes`);
-      assert.match(text.slice(-30), /…\(truncated #[0-9a-f]{8}\)$/);
+      assert.match(text.slice(-60), /…\(truncated #[0-9a-f]{32}\)$/);
       assert.ok(text.startsWith('PΩΩ'));
     }
-    const hash = (tail: string) => createHash('sha256').update(huge(tail)).digest('hex').slice(0, 8);
-    assert.deepEqual(groups.map((g) => [g.key.slice(-22), g.name!.slice(-22), g.matched]).sort(), [
+    const hash = (tail: string) => createHash('sha256').update(huge(tail)).digest('hex').slice(0, 32);
+    assert.deepEqual(groups.map((g) => [g.key.slice(-46), g.name!.slice(-46), g.matched]).sort(), [
       [`…(truncated #${hash('a')})`, `…(truncated #${hash('a')})`, 1],
       [`…(truncated #${hash('b')})`, `…(truncated #${hash('b')})`, 1],
     ].sort());
