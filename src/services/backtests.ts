@@ -1,6 +1,7 @@
 // Backtests: what a rule (new, edited or stored) would have done over the stored incident history, with
 // the diff against the stored rule's current version and the decisions recorded at the time; and
-// backtests attached to a rule version (stored, and in the audit log).
+// backtests attached to a rule version (stored, and in the audit log; the summary stored within
+// MAX_STORED_SUMMARY_BYTES, src/domain/backtest/bounds.ts).
 //
 // Cost is bounded before and during the run: the window's events are counted first (over the cap: 400 with
 // a window that fits), an as-recorded replay reads only the rule versions its window meets, counted and
@@ -22,6 +23,7 @@ import {
   formatDuration,
   recapSummary,
   runBacktest,
+  storableSummary,
   versionsLane,
   warmupSeconds,
   type BacktestItem,
@@ -262,7 +264,8 @@ export function backtestService(deps: BacktestServiceDeps) {
       const window = await resolveWindow(db, input, deps.config.retention.days);
       const candidate = definitionLane(stored.definition as RuleInput, { id: stored.id, version: stored.version, team: stored.team }, { asLive: input.asLive === true });
       const result = await run({ candidate, ruleId: stored.id, window, input, page: { offset: 0, limit: 0, only: 'matched' } });
-      const summary = summaryWith(result, window);
+      // Stored within MAX_STORED_SUMMARY_BYTES: lists left out past it, marked `truncated`, counts exact.
+      const summary = storableSummary(summaryWith(result, window));
       return inTransaction(db, async (trx) => {
         const saved = await insertRuleBacktest(trx, { ruleId: id, version: stored.version, actor: actor.name, from: window.from, to: window.to, summary });
         const s = result.summary.candidate;

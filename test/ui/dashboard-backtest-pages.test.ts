@@ -11,7 +11,8 @@ const HOUR = 3_600_000;
 // API: the attached backtests are paged by nextCursor (a More button), a summary's environments left out
 // (byEnvironmentOmitted) are said ("and 50 more environments"), and a long window's timeline is drawn in the
 // API's buckets. Before, the tab read the first page of attached backtests and nothing more (200 of 250),
-// listed 100 environments as if they were all, and titled 3-hour buckets "per hour".
+// listed 100 environments as if they were all, and titled 3-hour buckets "per hour". A summary stored
+// without some of its lists (over MAX_STORED_SUMMARY_BYTES) is marked so in its row.
 describe('dashboard: the Backtest tab pages what the API pages and says what a summary left out', function () {
   let ruleId = '';
   const suite = dashboardSuite({
@@ -36,7 +37,9 @@ describe('dashboard: the Backtest tab pages what the API pages and says what a s
       const groups = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `env-${String(i).padStart(3, '0')}`, matched: n - i, fired: 0, suppressed: 0 }));
       for (let v = 1; v <= 250; v++) {
         const candidate = { matched: v, peakPerHour: null, perHour: [], byService: [], byEnvironment: groups(v === 250 ? 150 : 2) };
-        await insertRuleBacktest(db.db, { ruleId, version: v, actor: 'admin', from: new Date(now - 7 * 24 * HOUR), to: new Date(now), summary: { candidate } });
+        // v248: stored over the summary bound, without its incident and group lists (MAX_STORED_SUMMARY_BYTES).
+        const truncated = v === 248 ? { truncated: { bytes: 1_835_008, maxBytes: 1_048_576, dropped: ['incidents', 'groups'] } } : {};
+        await insertRuleBacktest(db.db, { ruleId, version: v, actor: 'admin', from: new Date(now - 7 * 24 * HOUR), to: new Date(now), summary: { candidate, ...truncated } });
       }
     },
   });
@@ -77,6 +80,16 @@ describe('dashboard: the Backtest tab pages what the API pages and says what a s
     const second = page.locator('[data-testid=backtest-attached-table] tr:has(td)').nth(1);
     await second.locator('summary').click();
     assert.equal(await second.getByTestId('backtest-attached-environments').innerText(), 'env-000 2, env-001 1');
+  });
+
+  it('marks a summary stored without some lists: truncated: no incidents, groups, its size and the bound in the title; the others carry no mark', async function () {
+    const { page } = suite;
+    const rows = page.locator('[data-testid=backtest-attached-table] tr:has(td)');
+    const mark = rows.nth(2).getByTestId('backtest-attached-truncated');
+    assert.equal(await mark.count(), 1);
+    assert.equal(await mark.innerText(), 'truncated: no incidents, groups');
+    assert.equal(await mark.getAttribute('title'), 'The summary was 1.8 MiB, over the bound of 1.0 MiB: its counts are whole, these lists are left out: incidents, groups.');
+    assert.equal(await page.getByTestId('backtest-attached-truncated').count(), 1);
   });
 
   it('a backtest over 90 days matching 150 environments: the card says 50 more, and the timeline is in 3-hour buckets', async function () {

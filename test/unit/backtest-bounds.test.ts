@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { boundStoredSummary, bucketHoursFor, MAX_GROUP_KEY_BYTES, MAX_HOUR_BUCKETS } from '../../src/domain/backtest/index.js';
+import { boundStoredSummary, bucketHoursFor, MAX_GROUP_KEY_BYTES, MAX_HOUR_BUCKETS, MAX_LISTED_SUMMARY_BYTES, MAX_STORED_SUMMARY_BYTES, storableSummary } from '../../src/domain/backtest/index.js';
 import { cutUtf8 } from '../../src/domain/text.js';
 
 // The bounds of a backtest summary (src/domain/backtest/bounds.ts): perHour's buckets by window length, and
@@ -62,6 +62,47 @@ describe('backtest summary bounds', function () {
     const b = boundStoredSummary(stored, { from, to }) as typeof stored;
     assert.deepEqual([b.candidate.byService[0]!.key, b.candidate.byService[0]!.name, b.candidate.byEnvironment[0]!.key], [old, old, old]);
     assert.match(old, /…\(truncated #[0-9a-f]{8}\)$/);
+  });
+
+  it('a summary stored is at most 1 MiB of JSON: lists left out in turn (incidents, groups, perHour) until it fits, marked truncated, every count exact', function () {
+    assert.equal(MAX_STORED_SUMMARY_BYTES, 1024 * 1024);
+    assert.ok(2 * MAX_STORED_SUMMARY_BYTES <= MAX_LISTED_SUMMARY_BYTES);
+    const kinds = { newly_matched: 0, no_longer_matched: 0, newly_suppressed: 0, no_longer_suppressed: 0 };
+    const ids = (n: number, size: number) => Array.from({ length: n }, (_, i) => `${i}-${'\u0001'.repeat(size)}`);
+    const group = (i: number, size: number) => ({ key: `k${i}-${'\u0001'.repeat(size)}`, name: `n${i}`, matched: 1, fired: 1, suppressed: 0 });
+    const hours = Array.from({ length: 800 }, (_, i) => ({ hour: new Date(at + i * 3_600_000).toISOString(), firings: 1, actions: 1 }));
+    const lane = (size: number) => ({ matched: 900, firings: 800, peakPerHour: hours[0], perHour: hours, perHourBucketHours: 1, byService: Array.from({ length: 100 }, (_, i) => group(i, size)), byServiceOmitted: 7, byEnvironment: Array.from({ length: 100 }, (_, i) => group(i, 10)), byEnvironmentOmitted: 0 });
+    const diff = (n: number, size: number) => ({ counts: { ...kinds, newly_matched: 400 }, incidents: { ...kinds, newly_matched: ids(n, size), no_longer_matched: [], newly_suppressed: [], no_longer_suppressed: [] }, incidentsOmitted: { ...kinds, newly_matched: 3 } });
+    const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
+
+    // Within the bound: stored as it is.
+    const small = { window: { from: 'a' }, candidate: lane(10), vsRecorded: { ...diff(100, 10), agreement: { same: 1, of: 2 } } };
+    assert.equal(storableSummary(small), small);
+
+    // Incident lists alone put it over: they go, counted; the groups and hours stay.
+    const diffsOver = { window: { from: 'a' }, candidate: lane(10), vsCurrent: diff(100, 1000), vsRecorded: { ...diff(100, 1000), agreement: { same: 1, of: 2 } } };
+    const a = storableSummary(diffsOver) as typeof diffsOver & { truncated: { bytes: number; maxBytes: number; dropped: string[] } };
+    assert.ok(bytes(diffsOver) > MAX_STORED_SUMMARY_BYTES);
+    assert.ok(bytes(a) <= MAX_STORED_SUMMARY_BYTES, `${bytes(a)} bytes`);
+    assert.deepEqual(a.truncated, { bytes: bytes(diffsOver), maxBytes: MAX_STORED_SUMMARY_BYTES, dropped: ['incidents'] });
+    assert.deepEqual([a.vsCurrent.incidents.newly_matched, a.vsCurrent.incidentsOmitted.newly_matched, a.vsCurrent.counts.newly_matched], [[], 103, 400]);
+    assert.deepEqual([a.vsRecorded.incidentsOmitted.newly_matched, a.vsRecorded.agreement], [103, { same: 1, of: 2 }]);
+    assert.equal(a.candidate.byService.length, 100);
+
+    // Groups too: they go, counted in byServiceOmitted and byEnvironmentOmitted; perHour stays.
+    const groupsOver = { window: { from: 'a' }, candidate: lane(1000), baseline: lane(1000), vsRecorded: { ...diff(10, 10), agreement: { same: 0, of: 0 } } };
+    const g = storableSummary(groupsOver) as typeof groupsOver & { truncated: { dropped: string[] } };
+    assert.ok(bytes(g) <= MAX_STORED_SUMMARY_BYTES, `${bytes(g)} bytes`);
+    assert.deepEqual(g.truncated.dropped, ['incidents', 'groups']);
+    assert.deepEqual([g.candidate.byService, g.candidate.byServiceOmitted, g.candidate.byEnvironment, g.candidate.byEnvironmentOmitted, g.baseline.byServiceOmitted], [[], 107, [], 100, 107]);
+    assert.deepEqual([g.candidate.matched, g.candidate.firings, g.candidate.perHour.length, g.candidate.peakPerHour], [900, 800, 800, hours[0]]);
+    // The stored form reads back as it is (boundStoredSummary keeps truncated and the counts).
+    assert.deepEqual(boundStoredSummary(g, { from: new Date(at), to: new Date(at + 33 * DAY) }), g);
+
+    // A summary made elsewhere, one value of which is all of it: its recap values, nothing else.
+    const odd = { window: { from: 'a' }, events: { read: 3 }, note: 'x'.repeat(2 * MAX_STORED_SUMMARY_BYTES), candidate: { matched: 2, extra: 'y'.repeat(MAX_STORED_SUMMARY_BYTES) } };
+    const o = storableSummary(odd) as Record<string, unknown> & { truncated: { dropped: string[] } };
+    assert.deepEqual(o, { window: { from: 'a' }, events: { read: 3 }, candidate: { matched: 2 }, truncated: { bytes: bytes(odd), maxBytes: MAX_STORED_SUMMARY_BYTES, dropped: ['incidents', 'groups', 'perHour', 'rest'] } });
   });
 
   it('cutUtf8 keeps whole characters within the bytes, the marker included', function () {

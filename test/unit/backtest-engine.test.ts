@@ -4,7 +4,9 @@ import type {
   BacktestLimitError} from '../../src/domain/backtest/index.js';
 import {
   definitionLane,
+  MAX_DIFF_INCIDENTS,
   MAX_GROUP_KEY_BYTES,
+  MAX_INCIDENT_ID_BYTES,
   runBacktest,
   versionsLane,
   warmupSeconds,
@@ -245,6 +247,26 @@ describe('backtest engine (src/domain/backtest)', function () {
     assert.equal(r.items[0]!.baseline!.decision, 'run');
     assert.equal(r.items[0]!.recorded!.decision, 'run');
     assert.equal(r.summary.baseline!.matched, 3);
+  });
+
+  it('diff incidents: the first 100 distinct ids of at most 256 bytes listed, every other incident counted in incidentsOmitted, the event counts exact', async function () {
+    // 150 incidents matched twice each (newly matched: nothing recorded), and 5 whose id is 300 KB long.
+    const events: HistoryEvent[] = [];
+    for (let i = 0; i < 150; i++) for (const m of ['00', '30']) events.push(ev(`I${String(i).padStart(3, '0')}`, `2026-11-10T10:${m}:${String(i % 60).padStart(2, '0')}Z`, { host: `h${i}` }));
+    const long = Array.from({ length: 5 }, (_, i) => `L${i}-${'x'.repeat(300_000)}`);
+    for (const id of long) events.push(ev(id, '2026-11-10T11:00:00Z', { host: 'h-long' }));
+    events.sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime());
+    const r = await runBacktest(stream(events), spec(def({}), { ruleId: 'rule-1', page: { offset: 0, limit: 0, only: 'matched' } }));
+    const d = r.summary.vsRecorded!;
+    assert.deepEqual(d.counts, { newly_matched: 305, no_longer_matched: 0, newly_suppressed: 0, no_longer_suppressed: 0 });
+    assert.equal(d.incidents.newly_matched.length, MAX_DIFF_INCIDENTS);
+    assert.equal(new Set(d.incidents.newly_matched).size, MAX_DIFF_INCIDENTS);
+    assert.ok(d.incidents.newly_matched.every((id) => Buffer.byteLength(id) <= MAX_INCIDENT_ID_BYTES));
+    assert.deepEqual(d.incidentsOmitted, { newly_matched: 55, no_longer_matched: 0, newly_suppressed: 0, no_longer_suppressed: 0 });
+    assert.ok(JSON.stringify(d).length < 5_000, `${JSON.stringify(d).length} characters`);
+    // Few incidents, short ids: all listed, none omitted.
+    const few = await runBacktest(stream([ev('A', '2026-11-10T10:00:00Z'), ev('A', '2026-11-10T10:05:00Z'), ev(long[0]!, '2026-11-10T10:06:00Z')]), spec(def({}), { ruleId: 'rule-1' }));
+    assert.deepEqual([few.summary.vsRecorded!.counts.newly_matched, few.summary.vsRecorded!.incidents.newly_matched, few.summary.vsRecorded!.incidentsOmitted.newly_matched], [3, ['A'], 1]);
   });
 
   it('per-hour firings and their peak; counts by service and environment', async function () {

@@ -13,7 +13,7 @@
 //   start alike and share the tag were found in 1.4 s, and the engine counted their incidents as one group.
 //   A key stored with the 8-digit tag fits the bytes and is answered as stored.
 import { sha256Hex } from '../sha256.js';
-import { cutUtf8 } from '../text.js';
+import { cutUtf8, jsonBytes } from '../text.js';
 import { MAX_GROUPS, type GroupCount, type HourCount } from './types.js';
 
 /**
@@ -189,4 +189,73 @@ export function recapSummary(values: readonly unknown[], storedBytes: number): R
     at[path[path.length - 1]!] = value;
   });
   return out;
+}
+
+/**
+ * Bytes (UTF-8) of the JSON of a summary attached to a rule version (rule_backtests) at most. Within the
+ * bounds above a summary is a few KB as a rule is usually written, but its lists may still add up past a
+ * MB (100 groups of 1,024-byte keys and names, each character of which JSON may write as six, in each
+ * lane; 800 buckets; 100 ids in each of eight diff lists): a summary over it is stored cut, as
+ * {@link storableSummary} says. Postgres's text of it (summary_bytes: a space after each `,` and `:`) is
+ * at most twice as long, within MAX_LISTED_SUMMARY_BYTES: a stored summary is always listed whole.
+ */
+export const MAX_STORED_SUMMARY_BYTES = 1024 * 1024;
+
+/** The lists a summary over MAX_STORED_SUMMARY_BYTES leaves out, in turn until it fits; `rest`: all but its recap's values. */
+export const STORED_SUMMARY_CUTS = ['incidents', 'groups', 'perHour', 'rest'] as const;
+export type StoredSummaryCut = (typeof STORED_SUMMARY_CUTS)[number];
+
+/**
+ * The summary as rule_backtests stores it: as it is when its JSON is within MAX_STORED_SUMMARY_BYTES; else
+ * with lists left out in the order of STORED_SUMMARY_CUTS until it fits, and
+ * `truncated: { bytes, maxBytes, dropped }` (its bytes whole, the bound, the lists left out). Counts stay
+ * exact: the diffs' `incidentsOmitted` and the lanes' `byServiceOmitted`, `byEnvironmentOmitted` count
+ * what was listed too; `firings` and `peakPerHour` stay with perHour gone. `rest` (only a summary made
+ * by something else than the engine could need it) keeps the values of RECAP_PATHS of at most
+ * RECAP_VALUE_BYTES each.
+ */
+export function storableSummary(summary: Record<string, unknown>): Record<string, unknown> {
+  const bytes = jsonBytes(summary);
+  if (bytes <= MAX_STORED_SUMMARY_BYTES) return summary;
+  const dropped: StoredSummaryCut[] = [];
+  let out: Record<string, unknown> = { ...summary };
+  const lanes = (f: (lane: Record<string, unknown>) => Record<string, unknown>) => {
+    for (const name of ['candidate', 'baseline']) if (isObject(out[name])) out[name] = f({ ...(out[name] as Record<string, unknown>) });
+  };
+  const count = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : 0);
+  for (const cut of STORED_SUMMARY_CUTS) {
+    dropped.push(cut);
+    if (cut === 'incidents') {
+      for (const name of ['vsCurrent', 'vsRecorded']) {
+        const diff = out[name];
+        if (!isObject(diff) || !isObject(diff.incidents)) continue;
+        const listed = diff.incidents;
+        const omitted = isObject(diff.incidentsOmitted) ? diff.incidentsOmitted : {};
+        const kinds = new Set([...Object.keys(listed), ...Object.keys(omitted)]);
+        const sum = Object.fromEntries([...kinds].map((k) => [k, count(omitted[k]) + (Array.isArray(listed[k]) ? listed[k].length : 0)]));
+        out[name] = { ...diff, incidents: Object.fromEntries(Object.keys(listed).map((k) => [k, []])), incidentsOmitted: sum };
+      }
+    } else if (cut === 'groups') {
+      lanes((lane) => {
+        for (const [list, omitted] of [['byService', 'byServiceOmitted'], ['byEnvironment', 'byEnvironmentOmitted']] as const) {
+          if (!Array.isArray(lane[list])) continue;
+          lane[omitted] = count(lane[omitted]) + lane[list].length;
+          lane[list] = [];
+        }
+        return lane;
+      });
+    } else if (cut === 'perHour') {
+      lanes((lane) => (Array.isArray(lane.perHour) ? { ...lane, perHour: [] } : lane));
+    } else {
+      const values = RECAP_PATHS.map((path) => {
+        let at: unknown = out;
+        for (const step of path) at = isObject(at) ? at[step] : undefined;
+        return at === undefined || jsonBytes(at) > RECAP_VALUE_BYTES ? null : at;
+      });
+      const { truncated: _t, ...recap } = recapSummary(values, bytes);
+      out = recap;
+    }
+    if (jsonBytes({ ...out, truncated: { bytes, maxBytes: MAX_STORED_SUMMARY_BYTES, dropped } }) <= MAX_STORED_SUMMARY_BYTES) break;
+  }
+  return { ...out, truncated: { bytes, maxBytes: MAX_STORED_SUMMARY_BYTES, dropped } };
 }

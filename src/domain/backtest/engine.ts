@@ -17,6 +17,7 @@ import { incidentContext } from '../rules/incident-context.js';
 import { policyOfRecorded, targetOf, type PolicyDecisionKind, type PolicyKind } from '../policies.js';
 import type { Action, Rule } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
+import { cutUtf8 } from '../text.js';
 import { boundPerHour, groupText } from './bounds.js';
 import { namedService, replayEvent, type ReplayedIncident } from './incident-replay.js';
 import { Lane, RecordedHolds, type LaneDecision } from './lane.js';
@@ -24,6 +25,7 @@ import {
   CHANGE_KINDS,
   MAX_DIFF_INCIDENTS,
   MAX_GROUPS,
+  MAX_INCIDENT_ID_BYTES,
   type BacktestItem,
   type BacktestResult,
   type BacktestSpec,
@@ -142,6 +144,11 @@ class LaneTally {
   }
 }
 
+/**
+ * The diff's counts, and the incidents behind each change: the first MAX_DIFF_INCIDENTS distinct ones of
+ * at most MAX_INCIDENT_ID_BYTES listed, every other distinct one counted. The distinct ids are kept while
+ * the backtest runs (as the replayed incidents are), not in the summary.
+ */
 class DiffTally {
   counts: Record<ChangeKind, number> = { newly_matched: 0, no_longer_matched: 0, newly_suppressed: 0, no_longer_suppressed: 0 };
   incidents: Record<ChangeKind, string[]> = { newly_matched: [], no_longer_matched: [], newly_suppressed: [], no_longer_suppressed: [] };
@@ -150,14 +157,14 @@ class DiffTally {
   add(change: ChangeKind | undefined, incidentId: string): void {
     if (!change) return;
     this.counts[change] += 1;
-    if (!this.seen[change].has(incidentId) && this.incidents[change].length < MAX_DIFF_INCIDENTS) {
-      this.seen[change].add(incidentId);
-      this.incidents[change].push(incidentId);
-    }
+    if (this.seen[change].has(incidentId)) return;
+    this.seen[change].add(incidentId);
+    if (this.incidents[change].length < MAX_DIFF_INCIDENTS && cutUtf8(incidentId, MAX_INCIDENT_ID_BYTES) === incidentId) this.incidents[change].push(incidentId);
   }
 
   summary(): DiffSummary {
-    return { counts: { ...this.counts }, incidents: Object.fromEntries(CHANGE_KINDS.map((k) => [k, [...this.incidents[k]]])) as Record<ChangeKind, string[]> };
+    const per = <T>(f: (k: ChangeKind) => T) => Object.fromEntries(CHANGE_KINDS.map((k) => [k, f(k)])) as Record<ChangeKind, T>;
+    return { counts: { ...this.counts }, incidents: per((k) => [...this.incidents[k]]), incidentsOmitted: per((k) => this.seen[k].size - this.incidents[k].length) };
   }
 }
 

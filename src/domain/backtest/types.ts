@@ -258,9 +258,19 @@ export interface LaneSummary {
 }
 
 export interface DiffSummary {
+  /** Events behind each change (exact). */
   counts: Record<ChangeKind, number>;
-  /** Incident ids behind each change, at most {@link MAX_DIFF_INCIDENTS} each. */
+  /**
+   * Incident ids behind each change, the first {@link MAX_DIFF_INCIDENTS} distinct ones each, an id of more
+   * than {@link MAX_INCIDENT_ID_BYTES} left out (an incident id is whatever the webhook carried).
+   */
   incidents: Record<ChangeKind, string[]>;
+  /**
+   * Distinct incidents behind each change left out of `incidents` (past MAX_DIFF_INCIDENTS, an id over
+   * MAX_INCIDENT_ID_BYTES, or a summary cut to MAX_STORED_SUMMARY_BYTES): listed plus omitted is every
+   * incident behind that change. Absent from summaries stored before it.
+   */
+  incidentsOmitted: Record<ChangeKind, number>;
 }
 
 export interface BacktestSummary {
@@ -291,6 +301,13 @@ export interface BacktestResult {
 }
 
 export const MAX_DIFF_INCIDENTS = 100;
+
+/**
+ * Bytes (UTF-8) of an incident id a diff lists at most; a longer one is counted in `incidentsOmitted`, not
+ * listed (a PagerDuty id is 7 to 14 characters; one of a hostile webhook may be of up to 256 KiB, and a
+ * cut id would name no incident).
+ */
+export const MAX_INCIDENT_ID_BYTES = 256;
 
 /**
  * Groups (services, environments) a lane summary keeps, those with the most matches: environments are

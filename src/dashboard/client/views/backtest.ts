@@ -7,6 +7,8 @@
 // are paged by the API's nextCursor (a More button under each), and a summary's services and environments
 // are the 100 with the most matches, the rest counted (byServiceOmitted, byEnvironmentOmitted: "and N more
 // environments"). The timeline's buckets are the summary's perHourBucketHours (one hour up to 33 days).
+// An attached summary stored (or listed) without some lists, as its size asked, says so in its row
+// ("truncated: no incidents, groups"), its counts whole.
 //
 // The chart is uPlot (a small, kept canvas charting library, bundled by esbuild): it draws on a canvas and
 // sizes its elements through the CSSOM, which the page's CSP (style-src 'self', no inline style attributes)
@@ -33,8 +35,16 @@ interface AttachedBacktest {
   version: number;
   actor: string;
   window: { from: string; to: string };
-  summary: { candidate: StoredLane };
+  /** `truncated`: the summary was stored (or is listed) without some of its lists; its counts are whole. */
+  summary: { candidate: StoredLane; truncated?: { bytes: number; maxBytes: number; dropped?: string[] } };
   createdAt: string;
+}
+
+/** What an attached backtest's row says when its summary lacks lists: which, and why (its size). */
+function truncatedNote(t: NonNullable<AttachedBacktest['summary']['truncated']>): HTMLElement {
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  const what = t.dropped?.length ? t.dropped.join(', ') : 'groups, hours and incidents';
+  return h('span', { class: 'badge b-truncated', 'data-testid': 'backtest-attached-truncated', title: `The summary was ${mib(t.bytes)}, over the bound of ${mib(t.maxBytes)}: its counts are whole, these lists are left out: ${what}.` }, `truncated: no ${what}`);
 }
 
 const HOUR = 3_600_000;
@@ -172,7 +182,7 @@ export function backtestPanel(ctx: ViewContext, currentRule: () => Promise<unkno
       h('td', {}, `v${b.version}`),
       h('td', {}, b.actor),
       h('td', {}, `${new Date(b.window.from).toLocaleDateString()} – ${new Date(b.window.to).toLocaleDateString()}`),
-      h('td', {}, String(c.matched)),
+      h('td', {}, String(c.matched), b.summary.truncated ? [' ', truncatedNote(b.summary.truncated)] : null),
       h('td', {}, String(c.peakPerHour?.firings ?? 0)),
       h('td', {}, environments === 0 ? '—' : h('details', {}, h('summary', {}, `${environments} environment${environments === 1 ? '' : 's'}`), groupText(c.byEnvironment, c.byEnvironmentOmitted, 'environments', 'backtest-attached-environments'))),
     );
