@@ -7,6 +7,8 @@ import { writeAudit } from '../db/repositories/audit.js';
 import { activePauses, lockGuards, recentPauses, resumePauses, type AutomationPause } from '../db/repositories/guards.js';
 import type { AutomationPauseView, AutomationStatusView } from '../contracts/stats.js';
 import { formatDuration, type GuardConfig } from '../domain/guards.js';
+import type { Actor } from './actor.js';
+import { visibleTeams } from './team-access.js';
 
 /** What the API answers (src/contracts/stats.ts is the one definition the CLI and the dashboard read too). */
 export type PauseView = AutomationPauseView;
@@ -24,8 +26,14 @@ export const pauseView = (p: AutomationPause): PauseView => ({
   resumedBy: p.resumed_by,
 });
 
-export async function automationStatus(db: Kysely<Database>, guards: GuardConfig): Promise<AutomationStatus> {
-  const [active, history] = await Promise.all([activePauses(db), recentPauses(db, 20)]);
+/**
+ * The pauses `actor` may see (every one for a global admin): fleet-wide ones, and those of environments of
+ * the teams it reads or of no team (an environment not registered). Another team's environment pause is
+ * that team's business, and only a global admin resumes it.
+ */
+export async function automationStatus(db: Kysely<Database>, guards: GuardConfig, actor: Actor): Promise<AutomationStatus> {
+  const teams = visibleTeams(actor);
+  const [active, history] = await Promise.all([activePauses(db, teams), recentPauses(db, 20, teams)]);
   return {
     paused: active.some((p) => p.scope === 'fleet'),
     pauses: active.map(pauseView),

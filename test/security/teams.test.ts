@@ -54,7 +54,8 @@ type Case =
       beforeOwn?: (f: Fixture) => Req & { status: number };
     }
   | { kind: 'create'; request: (f: Fixture) => Req; own: { who: Who; status: number } }
-  | { kind: 'list'; path: string; contains: (f: Fixture, items: Doc[]) => boolean }
+  /** `items`: where the answer lists them (default `body.items`); `prepare`: what the list must hold first (seed makes none of it). */
+  | { kind: 'list'; path: string; contains: (f: Fixture, items: Doc[]) => boolean; items?: (body: Doc) => Doc[]; prepare?: (db: TestDatabase, f: Fixture) => Promise<void> }
   | { kind: 'global-admin' }
   | { kind: 'not-team-owned'; why: string };
 
@@ -150,7 +151,17 @@ const CASES: Record<string, Case> = {
   'GET /api/audit': { kind: 'global-admin' },
   'GET /api/stats': { kind: 'not-team-owned', why: 'fleet-wide totals like /metrics; its per-rule lines are only of rules of readable teams (src/services/stats.ts)' },
   'GET /api/rules/:id/stats': { kind: 'object', request: (f) => ({ method: 'GET', path: `/api/rules/${f.rule}/stats` }), own: { who: 'alphaViewer', status: 200 } },
-  'GET /api/automation': { kind: 'not-team-owned', why: 'fleet-wide guard status: which guards hold automation paused' },
+  // Fleet-wide pauses and those of environments of no team are everyone's (the last test below); an
+  // environment pause of alpha's environment is alpha's. Before, every reader saw every team's pauses.
+  'GET /api/automation': {
+    kind: 'list',
+    path: '/api/automation',
+    items: (body) => [...(body.pauses as Doc[]), ...(body.history as Doc[])],
+    contains: (f, items) => items.some((p) => p.environment === f.env),
+    prepare: async (db, f) => {
+      await db.db.insertInto('automation_pauses').values({ scope: 'environment', environment: f.env, guard: 'environment.maxTargetPercent', reason: `paused ${f.env}`, incident_id: f.incident }).execute();
+    },
+  },
   'POST /api/automation/resume': { kind: 'global-admin' },
   'POST /api/incidents/:id/mark-resolved': { kind: 'global-admin' },
   'GET /approvals/link': { kind: 'not-team-owned', why: 'a confirmation page; it decides nothing (the team check is that of POST /approvals/link)' },
@@ -339,14 +350,16 @@ describe('security: teams — cross-team access on every route', function () {
     } else if (c.kind === 'list') {
       it(`${route}: lists leave out another team's objects; alpha's viewer sees them`, async () => {
         const f = await seed();
+        await c.prepare?.(db, f);
+        const items = c.items ?? ((body: Doc) => body.items as Doc[]);
         for (const who of OUTSIDERS) {
           const res = await call(tokens[who], { method: 'GET', path: c.path });
           assert.equal(res.status, 200);
-          assert.ok(!c.contains(f, res.body.items), `${route} as ${who} lists alpha's object`);
+          assert.ok(!c.contains(f, items(res.body)), `${route} as ${who} lists alpha's object`);
         }
         const res = await call(tokens.alphaViewer, { method: 'GET', path: c.path });
-        assert.ok(c.contains(f, res.body.items), `${route} as alphaViewer lists alpha's object`);
-        assert.ok(c.contains(f, (await call(ADMIN, { method: 'GET', path: c.path })).body.items), 'a global admin lists every team');
+        assert.ok(c.contains(f, items(res.body)), `${route} as alphaViewer lists alpha's object`);
+        assert.ok(c.contains(f, items((await call(ADMIN, { method: 'GET', path: c.path })).body)), 'a global admin lists every team');
       });
     } else if (c.kind === 'global-admin') {
       it(`${route}: global admin only — no team role reaches it (403)`, async () => {
@@ -359,6 +372,22 @@ describe('security: teams — cross-team access on every route', function () {
       });
     }
   }
+
+  it('GET /api/automation: a fleet-wide pause, and a pause of an environment of no team (not registered), are shown to every team', async () => {
+    const unregistered = `unregistered-${randomUUID().slice(0, 8)}`;
+    await db.db.insertInto('automation_pauses').values({ scope: 'environment', environment: unregistered, guard: 'environment.maxTargetPercent', reason: `paused ${unregistered}` }).execute();
+    await db.db.insertInto('automation_pauses').values({ scope: 'fleet', guard: 'fleet.maxTargets', reason: 'paused fleet-wide' }).execute();
+    try {
+      for (const who of ['alphaViewer', 'betaAdmin', 'legacyWriter'] as Who[]) {
+        const body = (await call(tokens[who], { method: 'GET', path: '/api/automation' })).body;
+        assert.equal(body.paused, true, `${who}: paused fleet-wide`);
+        assert.ok((body.pauses as Doc[]).some((p) => p.environment === unregistered), `${who} sees the pause of an environment of no team`);
+        assert.ok((body.pauses as Doc[]).some((p) => p.scope === 'fleet'), `${who} sees the fleet-wide pause`);
+      }
+    } finally {
+      await db.db.updateTable('automation_pauses').set({ resumed_at: new Date(), resumed_by: 'test' }).where('resumed_at', 'is', null).execute();
+    }
+  });
 
   it('incidents span teams: a principal of any team reads them (the approval is what is team-gated)', async () => {
     const f = await seed();

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { automationStatus, resumeAutomation } from '../../services/automation.js';
 import type { AppDeps } from '../env.js';
-import { authOf, guard, json, jsonBody, newRouter, op } from '../router.js';
+import { actorOf, authOf, guard, json, jsonBody, newRouter, op } from '../router.js';
 
 export const automationResumeSchema = z
   .strictObject({
@@ -59,9 +59,12 @@ export function automationRoutes(deps: AppDeps) {
       path: '/api/automation',
       tags: ['automation'],
       summary: 'Whether automation is paused by a guard, and the guards in force',
+      description:
+        "Fleet-wide pauses, and the pauses of environments of the caller's teams or of no team (an environment not registered); " +
+        "another team's environment pause is left out, except for a global admin, who sees every one.",
       responses: { 200: json('Pauses and guards.', automationStatusSchema) },
     }),
-    async (c) => c.json(await automationStatus(deps.db, deps.config.guards), 200),
+    async (c) => c.json(await automationStatus(deps.db, deps.config.guards, actorOf(c)), 200),
   );
 
   app.openapi(

@@ -15,9 +15,30 @@ export async function lockGuards(db: Db): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext('selfheal:automation-guards'))`.execute(db);
 }
 
-/** Pauses in force (not resumed), oldest first. */
-export async function activePauses(db: Db): Promise<AutomationPause[]> {
-  return db.selectFrom('automation_pauses').selectAll().where('resumed_at', 'is', null).orderBy('paused_at').execute();
+/**
+ * The pauses a reader of `teams` may see (undefined: every pause, a global admin's): fleet-wide ones, and
+ * those of an environment registered in one of `teams` or not registered at all (an environment of no team,
+ * whose name any reader of incidents already sees). Another team's environment pause is left out.
+ */
+const seenBy = (teams: readonly string[] | undefined) => (eb: ExpressionBuilder<Database, 'automation_pauses'>) =>
+  teams === undefined
+    ? eb.lit(true)
+    : eb.or([
+        eb('automation_pauses.scope', '<>', 'environment'),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('environments as e')
+              .select('e.name')
+              .whereRef('e.name', '=', 'automation_pauses.environment')
+              .where(sql<boolean>`not (e.team = any(${[...teams]}::text[]))`),
+          ),
+        ),
+      ]);
+
+/** Pauses in force (not resumed), oldest first; with `teams`, only those {@link seenBy} a reader of them. */
+export async function activePauses(db: Db, teams?: readonly string[]): Promise<AutomationPause[]> {
+  return db.selectFrom('automation_pauses').selectAll().where('resumed_at', 'is', null).where(seenBy(teams)).orderBy('paused_at').execute();
 }
 
 /**
@@ -39,9 +60,9 @@ export async function pauseCovering(db: Db, environment: string | undefined): Pr
     .executeTakeFirst();
 }
 
-/** Pauses in force and the most recent resumed ones, newest first. */
-export async function recentPauses(db: Db, limit: number): Promise<AutomationPause[]> {
-  return db.selectFrom('automation_pauses').selectAll().orderBy('id', 'desc').limit(limit).execute();
+/** Pauses in force and the most recent resumed ones, newest first; with `teams`, only those {@link seenBy} a reader of them. */
+export async function recentPauses(db: Db, limit: number, teams?: readonly string[]): Promise<AutomationPause[]> {
+  return db.selectFrom('automation_pauses').selectAll().where(seenBy(teams)).orderBy('id', 'desc').limit(limit).execute();
 }
 
 /** When the scope was last resumed: windows count from there at the earliest (a resume starts afresh). */
