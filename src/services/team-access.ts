@@ -39,6 +39,9 @@ export function visibleTeams(actor: Actor): string[] | undefined {
 /** True when the actor may read objects of `team` (for filtering rows already loaded). */
 export const canRead = (actor: Actor, team: string): boolean => can(teamActor(actor), 'read', team);
 
+/** True when the actor manages the memberships of `team` (its admin, or a global admin). */
+export const canManage = (actor: Actor, team: string): boolean => can(teamActor(actor), 'manage', team);
+
 /** The new object's team (`requested`, else `default`): it must exist (400 naming `team`), and the actor must be its editor (403). */
 export async function teamForCreate(db: Kysely<Database>, actor: Actor, requested: string | undefined, what: string): Promise<string> {
   const team = requested ?? DEFAULT_TEAM;

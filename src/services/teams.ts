@@ -8,8 +8,9 @@ import { findTeam, hasMemberships, insertTeam, listMembers, listTeams, lockLiveT
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { TeamRole } from '../domain/teams.js';
 import type { Actor } from './actor.js';
+import { decodeCursor, encodeCursor } from './list-pages.js';
 import { ConflictError, ForbiddenError, NotFoundError } from './errors.js';
-import { requireTeam, teamActor, visibleTeams } from './team-access.js';
+import { canManage, requireTeam, teamActor, visibleTeams } from './team-access.js';
 
 export interface TeamMember {
   tokenId: string;
@@ -58,23 +59,32 @@ export function teamService(deps: { db: Kysely<Database> }) {
       });
     },
 
-    /** A page of a team's live tokens, by name, with their roles there (team admin), and the next page's cursor. */
+    /**
+     * A page of a team's live tokens, by name, with their roles there (team admin), and the next page's
+     * cursor: the position (name, id) of the page's last token, as the rule list's (src/services/list-pages.ts);
+     * anything else is a 400 naming `cursor`. Before, the cursor was a token id looked up in every team,
+     * so a crafted one told whether that token existed (an unknown id gave an empty page) and where its
+     * name sorted among the team's.
+     */
     async members(actor: Actor, team: string, page: Page): Promise<{ items: TeamMember[]; nextCursor: string | null }> {
       await adminOf(actor, team, false);
       const byToken = new Map<string, TeamMember>();
-      for (const m of await listMembers(db, team, { limit: page.limit + 1, afterId: page.cursor })) {
+      const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, 2);
+      for (const m of await listMembers(db, team, { limit: page.limit + 1, after: after && { name: after[0]!, id: after[1]! } })) {
         const entry = byToken.get(m.token_id) ?? { tokenId: m.token_id, tokenName: m.token_name, roles: [] };
         entry.roles.push(m.role);
         byToken.set(m.token_id, entry);
       }
       const all = [...byToken.values()];
       const items = all.slice(0, page.limit);
-      return { items, nextCursor: all.length > page.limit ? items[items.length - 1]!.tokenId : null };
+      const last = items.at(-1);
+      return { items, nextCursor: all.length > page.limit && last ? encodeCursor([last.tokenName, last.tokenId]) : null };
     },
 
     /**
      * Sets a live token's roles in a team ([] removes it; 404 when it holds none there), audited under the
-     * team. An expired or revoked token is 404 like an unknown one.
+     * team. An expired or revoked token is 404 like an unknown one, and so, to a team admin, is a token
+     * holding no role in a team it administers.
      */
     async setRoles(actor: Actor, team: string, tokenId: string, roles: readonly TeamRole[]): Promise<TeamMember> {
       await adminOf(actor, team, true);
@@ -83,15 +93,15 @@ export function teamService(deps: { db: Kysely<Database> }) {
         // Locked: two team admins removing the same token from their two teams at once would otherwise each
         // see the other's membership still there, and together leave it in no team (the default team's).
         const token = await lockLiveToken(trx, tokenId);
-        if (!token) throw new NotFoundError(`token ${tokenId} is not known`);
-        const held = await tokenMemberships(trx, tokenId);
+        const held = token ? await tokenMemberships(trx, tokenId) : [];
+        // A team admin reaches the tokens of the teams it administers only: any other (another team's, or one
+        // of no team) is the 404 of an unknown id, its name never given. Before, the answer named it (200,
+        // or the 403 of a token without a team), so a team admin learned the name behind any token id. So a
+        // token without any membership, which acts on the default team by its scopes, gets its first one
+        // from a global admin only (that takes its default-team reach away).
+        if (!token || (!globalAdmin && !held.some((m) => canManage(actor, m.team)))) throw new NotFoundError(`token ${tokenId} is not known`);
         // Removing a token the team does not hold would answer with its name and audit a change that is none.
         if (roles.length === 0 && !held.some((m) => m.team === team)) throw new NotFoundError(`token ${tokenId} is not a member of team ${team}`);
-        // A token without any membership acts on the default team (legacy scopes); its first membership
-        // takes that away, which only a global admin may decide.
-        if (!globalAdmin && held.length === 0) {
-          throw new ForbiddenError(`token ${token.name} has no team membership yet (it acts on the default team by its scopes); only a global admin may give it its first one`);
-        }
         const before = await replaceMemberships(trx, { tokenId, team, roles, by: actor.name });
         // Its last membership gone, a token would act on the default team again by its scopes.
         if (!globalAdmin && !(await hasMemberships(trx, tokenId))) {

@@ -249,7 +249,7 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     assert.deepEqual(teams.map((x) => [x.name, x.roles]), [['default', ['approver', 'editor']]]);
   });
 
-  it("a team admin manages its team's memberships, but may not give a legacy token its first one nor take a token's last", async () => {
+  it("a team admin manages its team's memberships, but may not give a legacy token its first one (404: not its team's) nor take a token's last", async () => {
     const member = await ok(ADMIN, 'POST', '/api/tokens', { name: 'member', teams: ['pay:viewer'] }, 201);
     const set = await ok(t.payAdmin!.token, 'PUT', `/api/teams/pay/members/${member.id}`, { roles: ['editor', 'viewer'] }, 200);
     assert.deepEqual(set.roles, ['editor', 'viewer']);
@@ -263,8 +263,8 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     assert.equal(last.status, 403);
     assert.match(last.body.detail, /no team, acting on the default team/);
     const first = await call(t.payAdmin!.token, 'PUT', `/api/teams/pay/members/${t.legacy!.id}`, { roles: ['viewer'] });
-    assert.equal(first.status, 403);
-    assert.match(first.body.detail, /only a global admin may give it its first one/);
+    assert.equal(first.status, 404, JSON.stringify(first.body));
+    assert.equal(first.body.detail, `token ${t.legacy!.id} is not known`);
     const members = (await ok(t.payAdmin!.token, 'GET', '/api/teams/pay/members', undefined, 200)).items as Doc[];
     assert.deepEqual(members.find((m) => m.tokenId === member.id)?.roles, ['editor', 'viewer']);
     assert.ok(!members.some((m) => m.tokenId === t.legacy!.id));
@@ -295,14 +295,57 @@ describe('teams API: ownership, audit, approvals, moves', function () {
     const shopOnly = await ok(ADMIN, 'POST', '/api/tokens', { name: 'shop-only-member', teams: ['shop:editor'] }, 201);
     const res = await call(t.payAdmin!.token, 'DELETE', `/api/teams/pay/members/${shopOnly.id}`);
     assert.equal(res.status, 404, JSON.stringify(res.body));
-    assert.match(res.body.detail, /is not a member of team pay/);
+    assert.match(res.body.detail, /is not known$/);
     assert.ok(!JSON.stringify(res.body).includes('shop-only-member'), JSON.stringify(res.body));
     assert.equal(await auditOf(shopOnly.id, 'team.membership'), undefined);
     // Nor for a global admin; a legacy token (no team at all) is the same 404, not a 403 naming it.
-    assert.equal((await call(ADMIN, 'DELETE', `/api/teams/pay/members/${shopOnly.id}`)).status, 404);
+    const byAdmin = await call(ADMIN, 'DELETE', `/api/teams/pay/members/${shopOnly.id}`);
+    assert.equal(byAdmin.status, 404);
+    assert.match(byAdmin.body.detail, /is not a member of team pay/);
     const legacy = await call(t.payAdmin!.token, 'DELETE', `/api/teams/pay/members/${t.legacy!.id}`);
     assert.equal(legacy.status, 404, JSON.stringify(legacy.body));
     assert.deepEqual((await db.db.selectFrom('team_memberships').select(['team', 'role']).where('token_id', '=', shopOnly.id).execute()), [{ team: 'shop', role: 'editor' }]);
+  });
+
+  it("the members cursor is a position, not a key: another team's token id, an unknown one and garbage are the same 400, and a made-up position reaches the team's own members only", async () => {
+    // Before, the cursor was a token id looked up among every token: another team's id gave a page (whose
+    // members told where that token's name sorted) and an unknown id an empty one, an existence oracle.
+    const shopOnly = await ok(ADMIN, 'POST', '/api/tokens', { name: 'cursor-shop-only', teams: ['shop:viewer'] }, 201);
+    const answers: Doc[] = [];
+    for (const cursor of [shopOnly.id, randomUUID(), 'not-a-cursor']) {
+      const res = await call(t.payAdmin!.token, 'GET', `/api/teams/pay/members?cursor=${encodeURIComponent(cursor)}`);
+      assert.equal(res.status, 400, `${cursor}: ${JSON.stringify(res.body)}`);
+      answers.push({ ...res.body, instance: undefined, requestId: undefined });
+    }
+    assert.deepEqual(answers[0], answers[1]);
+    assert.deepEqual(answers[0], answers[2]);
+    assert.deepEqual(answers[0]!.errors, [{ path: 'cursor', message: 'not a cursor this listing gave' }]);
+    // A position made up from any name is only a place in pay's list.
+    const made = Buffer.from(JSON.stringify(['a', '0'])).toString('base64url');
+    const page = await ok(t.payAdmin!.token, 'GET', `/api/teams/pay/members?limit=500&cursor=${made}`, undefined, 200);
+    const whole = await ok(t.payAdmin!.token, 'GET', '/api/teams/pay/members?limit=500', undefined, 200);
+    assert.ok(!JSON.stringify(page).includes('cursor-shop-only'));
+    assert.deepEqual(page.items.map((m: Doc) => m.tokenId), whole.items.filter((m: Doc) => m.tokenName > 'a').map((m: Doc) => m.tokenId));
+  });
+
+  it("a team admin cannot learn a token's name from its id: another team's token, one of no team and an unknown id are the same 404, and nothing changes", async () => {
+    // Before, PUT answered 200 with another team's token named (and gave it a role in pay), and 403 naming a
+    // token of no team: any token id told a team admin the name behind it.
+    const shopOnly = await ok(ADMIN, 'POST', '/api/tokens', { name: 'shop-secret-name', teams: ['shop:viewer'] }, 201);
+    const noTeam = await ok(ADMIN, 'POST', '/api/tokens', { name: 'no-team-secret-name', scopes: ['read'] }, 201);
+    for (const id of [shopOnly.id, noTeam.id, randomUUID()]) {
+      for (const [method, body] of [['PUT', { roles: ['viewer'] }], ['DELETE', undefined]] as const) {
+        const res = await call(t.payAdmin!.token, method, `/api/teams/pay/members/${id}`, body);
+        assert.equal(res.status, 404, `${method} ${id}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.detail, `token ${id} is not known`);
+        assert.ok(!JSON.stringify(res.body).includes('secret-name'), JSON.stringify(res.body));
+      }
+    }
+    for (const id of [shopOnly.id, noTeam.id]) assert.equal(await auditOf(id, 'team.membership'), undefined);
+    assert.deepEqual(await db.db.selectFrom('team_memberships').select(['team', 'role']).where('token_id', '=', shopOnly.id).execute(), [{ team: 'shop', role: 'viewer' }]);
+    // An admin of both teams reaches it through shop, and a global admin reaches any token.
+    assert.equal((await ok(t.bothAdmin!.token, 'PUT', `/api/teams/pay/members/${shopOnly.id}`, { roles: ['viewer'] }, 200)).tokenName, 'shop-secret-name');
+    assert.equal((await ok(ADMIN, 'PUT', `/api/teams/pay/members/${noTeam.id}`, { roles: ['viewer'] }, 200)).tokenName, 'no-team-secret-name');
   });
 
   it("two team admins removing a token from their two teams at once cannot together take its last team", async () => {

@@ -46,10 +46,16 @@ const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100).describe('Items on the page (1 to 500).'),
   cursor: textParam(100).optional().describe('nextCursor of the previous page.'),
 });
+/** The members list's cursor: the position of the page's last token (its name and id), longer than a team name. */
+const memberPageQuery = pageQuery.extend({ cursor: textParam(1000).optional().describe('nextCursor of the previous page (opaque).') });
 const nextCursor = z.string().nullable().describe('The cursor of the next page; null on the last.');
 const memberParams = z.object({ team: teamNameSchema, tokenId: textParam(100) });
 const tags = ['teams'];
-const unknownTeamOrToken = { 404: problemResponse('Unknown team, or no live (unrevoked, unexpired) token of that id; removing, a token that holds no role in the team.') };
+const unknownTeamOrToken = {
+  404: problemResponse(
+    'Unknown team, or no live (unrevoked, unexpired) token of that id; to a team admin, also a token holding no role in a team it administers (the same answer); removing, a token that holds no role in the team.',
+  ),
+};
 
 const view = (t: TeamRow, roles: readonly string[]) => ({ name: t.name, description: t.description, createdBy: t.created_by, createdAt: t.created_at.toISOString(), roles: [...roles] });
 
@@ -95,7 +101,7 @@ export function teamRoutes(deps: AppDeps) {
       path: '/api/teams/{team}/members',
       tags,
       summary: "A team's live API tokens and their roles (team admin), by token name, paged by cursor",
-      request: { params: teamParams, query: pageQuery },
+      request: { params: teamParams, query: memberPageQuery },
       responses: {
         200: json('A page of members.', z.object({ team: z.string(), items: z.array(memberViewSchema), nextCursor })),
         404: problemResponse('Unknown team, or one the caller is not in.'),

@@ -82,10 +82,10 @@ export interface MemberRow {
 
 /**
  * The memberships of a team with the tokens' names, live (not revoked, not expired) tokens only: every role
- * of `limit` tokens, by token name then id, after the token `afterId` (the last of the previous page; an
- * unknown one is an empty page).
+ * of `limit` tokens, by token name then id, after the position `after` (the name and id of the last token
+ * of the previous page).
  */
-export async function listMembers(db: Db, team: string, page: { limit: number; afterId?: string | undefined }): Promise<MemberRow[]> {
+export async function listMembers(db: Db, team: string, page: { limit: number; after?: { name: string; id: string } | undefined }): Promise<MemberRow[]> {
   const now = new Date();
   let tokens = db
     .selectFrom('api_tokens as t')
@@ -93,7 +93,9 @@ export async function listMembers(db: Db, team: string, page: { limit: number; a
     .where('t.revoked_at', 'is', null)
     .where('t.expires_at', '>', now)
     .where((eb) => eb.exists(eb.selectFrom('team_memberships as m').select('m.token_id').where('m.team', '=', team).whereRef('m.token_id', '=', 't.id')));
-  if (page.afterId !== undefined) tokens = tokens.where(sql<boolean>`(t.name, t.id) > (select name, id from api_tokens where id = ${page.afterId})`);
+  // The cursor is a position (name, id), not a key: no row is looked up by it, so it tells nothing of tokens
+  // outside the team (one read by id answered differently for an id that exists and one that does not).
+  if (page.after !== undefined) tokens = tokens.where(sql<boolean>`(t.name, t.id) > (${page.after.name}, ${page.after.id})`);
   const ids = (await tokens.orderBy('t.name').orderBy('t.id').limit(page.limit).execute()).map((r) => r.id);
   if (ids.length === 0) return [];
   return db
