@@ -17,6 +17,10 @@ import { derive, globalRolesOf } from './session.js';
 const TIMEOUT_SECONDS = 10;
 const MAX_BODY_BYTES = 1_000_000;
 const MAX_GROUPS = 1000;
+/** OpenID Connect Core 1.0, 2: a `sub` is at most 255 ASCII characters; bounded in UTF-8 bytes here. */
+export const MAX_SUBJECT_BYTES = 255;
+/** How far ahead of this server's clock an ID token's `iat` may be (the provider's clock may run a little fast). */
+export const IAT_SKEW_SECONDS = 60;
 
 /** Who signed in, and with what roles. */
 export interface Identity {
@@ -186,6 +190,7 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
     }
     const idClaims = tokens.claims();
     if (!idClaims) throw new SignInError(400, 'Sign-in failed', 'The identity provider returned no ID token.', 'no_id_token');
+    checkIdClaims(idClaims);
     let claims: Record<string, unknown> = { ...idClaims };
     // Many providers put profile, email and groups only in userinfo (oidc-provider does by default).
     const missing = claimAt(claims, cfg.groupsClaim) === undefined || claims.email === undefined;
@@ -198,6 +203,28 @@ export function createOidcClient(cfg: OidcConfig): OidcClient {
       }
     }
     return identityFrom(claims, idClaims.sub, tokens.id_token, cfg);
+  }
+}
+
+/**
+ * What openid-client does not check of a valid ID token: the length of `sub` (the session stores it and the
+ * audit log, approvals and token owners name the user by it: `user:<sub>`), and an `iat` in the future (it
+ * checks `exp` and `nbf` only, and an `iat` too far in the past only for the hybrid flow). A token issued
+ * ahead of our clock by more than the skew was not issued for this sign-in, or the clocks are wrong.
+ */
+export function checkIdClaims(claims: { sub: string; iat?: unknown }, nowSeconds = Date.now() / 1000): void {
+  const bytes = Buffer.byteLength(claims.sub, 'utf8');
+  if (bytes > MAX_SUBJECT_BYTES) {
+    throw new SignInError(400, 'Sign-in failed', `The identity provider named you by a subject (sub) of ${bytes} bytes, over the ${MAX_SUBJECT_BYTES} OpenID Connect allows. Ask an administrator to check the provider.`, 'subject_too_long');
+  }
+  if (typeof claims.iat === 'number' && claims.iat > nowSeconds + IAT_SKEW_SECONDS) {
+    const ahead = Math.round(claims.iat - nowSeconds);
+    throw new SignInError(
+      400,
+      'Sign-in failed',
+      `The identity provider's ID token was issued ${ahead} seconds in the future (iat), more than the ${IAT_SKEW_SECONDS} seconds allowed: check the clocks of the provider and of this server, then start again.`,
+      'id_token_issued_in_future',
+    );
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
@@ -53,6 +53,8 @@ export interface OidcProvider {
   logouts: number;
   /** When set, rewrites each ID token the token endpoint answers with (a forgery on the way). */
   tamperIdToken: ((idToken: string) => string) | undefined;
+  /** When set, changes the claims of each ID token the token endpoint answers with, signed again with the provider's own key (what the provider itself could issue). */
+  reissueIdToken: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined;
   close(): Promise<void>;
 }
 
@@ -119,9 +121,16 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
   };
   const provider = new Provider(issuer, configuration);
   const issued: OidcProvider['issued'] = [];
-  const state: Omit<OidcProvider, 'close'> = { issuer, issued, logouts: 0, tamperIdToken: undefined };
+  const state: Omit<OidcProvider, 'close'> = { issuer, issued, logouts: 0, tamperIdToken: undefined, reissueIdToken: undefined };
   provider.on('grant.success', (ctx: { body?: unknown }) => {
     const body = ctx.body as { access_token?: string; id_token?: string } | undefined;
+    if (body?.id_token && state.reissueIdToken) {
+      const [header, payload] = body.id_token.split('.');
+      const claims = state.reissueIdToken(JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8')) as Record<string, unknown>);
+      const signed = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      // RS256: RSASSA-PKCS1-v1_5 with SHA-256, node's default padding for an RSA key.
+      body.id_token = `${signed}.${sign('sha256', Buffer.from(signed), privateKey).toString('base64url')}`;
+    }
     if (body) issued.push({ access_token: body.access_token, id_token: body.id_token });
     if (body?.id_token && state.tamperIdToken) body.id_token = state.tamperIdToken(body.id_token);
   });
