@@ -13,7 +13,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 const DAY = 86_400_000;
 
-describe('a deleted job leaves /metrics', function () {
+describe('a deleted job leaves /metrics, and its metric offsets with a deleted rule\'s', function () {
   let db: TestDatabase;
   before(async () => {
     db = await createTestDatabase();
@@ -54,5 +54,48 @@ describe('a deleted job leaves /metrics', function () {
     assert.match(text, /^selfheal_job_runs_in_progress\{job="live"\} 1$/m);
     // The fleet-wide series are not per job: every run still counts there.
     assert.match(text, /^selfheal_workflows_started_total\{kind="job"\} 8$/m);
+  });
+
+  it('the purge deletes the metric offsets of deleted rules and jobs; those of live ones and the fleet-wide ones stay', async function () {
+    // Before, a deleted rule's or job's offsets stayed in metric_offsets for good: no scrape read them (its
+    // series left with it) and ids are never reused, so every rule and job ever deleted kept its rows.
+    const rule = async (id: string, deleted: boolean) =>
+      db.db.insertInto('rules').values({ id, name: id, version: 1, definition: JSON.stringify({ name: id }), deleted_at: deleted ? new Date() : null } as never).execute();
+    await rule('rule-gone', true);
+    await rule('rule-live', false);
+    await job('job-gone', true, [{ status: 'succeeded', at: new Date(), seconds: 1 }]);
+    await job('job-live', false, [{ status: 'succeeded', at: new Date(), seconds: 1 }]);
+    const offsets: { metric: string; labels: Record<string, string> }[] = [
+      { metric: 'selfheal_rule_runs_total', labels: { rule_id: 'rule-gone' } },
+      { metric: 'selfheal_rule_runs_verified_total', labels: { rule_id: 'rule-gone' } },
+      { metric: 'selfheal_rule_runs_total', labels: { rule_id: 'rule-live' } },
+      { metric: 'selfheal_rule_runs_total', labels: { rule_id: 'rule-never-stored' } },
+      { metric: 'selfheal_job_runs_total', labels: { job: 'job-gone', status: 'succeeded' } },
+      { metric: 'selfheal_job_run_duration_seconds_bucket', labels: { job: 'job-gone', le: '5' } },
+      { metric: 'selfheal_job_runs_total', labels: { job: 'job-live', status: 'succeeded' } },
+      { metric: 'selfheal_rule_matches_total', labels: { decision: 'run' } },
+    ];
+    for (const o of offsets) {
+      await db.db
+        .insertInto('metric_offsets')
+        .values({ metric: o.metric, labels: JSON.stringify(o.labels), value: 3 } as never)
+        .onConflict((oc) => oc.columns(['metric', 'labels']).doUpdateSet({ value: 3 }))
+        .execute();
+    }
+    await inTransaction(db.db, (trx) => purgeHistoryBefore(trx, new Date(Date.now() - 90 * DAY), 1000));
+    const left = await db.db.selectFrom('metric_offsets').select(['metric', 'labels']).execute();
+    const key = (labels: unknown) => JSON.stringify(Object.entries(labels as Record<string, string>).sort());
+    const has = (o: { metric: string; labels: Record<string, string> }) => left.some((r) => r.metric === o.metric && key(r.labels) === key(o.labels));
+    assert.deepEqual(
+      offsets.filter(has).map((o) => `${o.metric} ${JSON.stringify(o.labels)}`),
+      [
+        'selfheal_rule_runs_total {"rule_id":"rule-live"}',
+        'selfheal_job_runs_total {"job":"job-live","status":"succeeded"}',
+        'selfheal_rule_matches_total {"decision":"run"}',
+      ],
+    );
+    // What the first case left for its deleted jobs went too; the live job's own offsets stay.
+    assert.ok(!left.some((r) => ['churn-1', 'churn-2', 'churn-3'].includes((r.labels as Record<string, string>).job ?? '')), JSON.stringify(left));
+    assert.ok(left.some((r) => (r.labels as Record<string, string>).job === 'live'));
   });
 });

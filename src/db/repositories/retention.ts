@@ -40,8 +40,8 @@ const GUARD_BOOKKEEPING_DAYS = 8;
  * and no match, all of resolved incidents (and of `unknown` status, or gone: an incident open keeps them
  * however old); finished job runs; attached backtests; and the
  * bookkeeping (guards, side effects, PagerDuty writes, target leases) past both the cutoff and the guards'
- * week, as are `run` matches (a rate limit counts them). A run still going is never deleted, nor is its
- * match.
+ * week, as are `run` matches (a rate limit counts them); and the metric offsets of deleted rules and jobs.
+ * A run still going is never deleted, nor is its match.
  */
 export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Date, n: number): Promise<PurgedCounts> {
   // The watermark first: from this moment, history before the cutoff is incomplete.
@@ -190,6 +190,16 @@ export async function purgeHistoryBefore(trx: Transaction<Database>, cutoff: Dat
   const pagerDutyWrites = await sql`
     delete from pagerduty_writes where id in (
       select id from pagerduty_writes where started_at < ${keepFrom} order by started_at limit ${n})`.execute(trx);
+  // The offsets of the series of a deleted rule or job (`rule_id`, `job` labels): those series leave with it
+  // (src/metrics.ts reads the offsets of live ones only) and ids are never reused, so its offsets are rows no
+  // scrape reads, which were kept for good (one batch above adds them for the rows of a deleted rule it
+  // purges). Last, so those go in the same batch; at most `n` a batch.
+  await sql`
+    delete from metric_offsets where (metric, labels) in (
+      select o.metric, o.labels from metric_offsets o
+      where (o.labels->>'rule_id' is not null and not exists (select 1 from rules r where r.id = o.labels->>'rule_id' and r.deleted_at is null))
+         or (o.labels->>'job' is not null and not exists (select 1 from jobs j where j.id = o.labels->>'job' and j.deleted_at is null))
+      limit ${n})`.execute(trx);
   return {
     jobRuns,
     sideEffects: Number(sideEffects.numAffectedRows ?? 0),
