@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
-import { ownedTokenIds, revokeMintedWith, revokeOwnedTokens } from '../db/repositories/tokens.js';
+import { ownedTokenIds, revokeOwnedTokens } from '../db/repositories/tokens.js';
 import { inTransaction } from '../db/repositories/transactions.js';
 import type { TeamMembership } from '../domain/teams.js';
 import {
@@ -19,6 +19,7 @@ import {
   type SessionRecord,
 } from '../db/repositories/sessions.js';
 import type { Actor } from './actor.js';
+import { inRevocation, revokeMintedTree } from './tokens.js';
 
 export type { SessionOwner };
 
@@ -66,8 +67,9 @@ const AUDITED_SESSION_IDS = 100;
  * live token minted from a session of theirs, live or ended, directly or through tokens minted from it
  * (`api_tokens.session_*`), and every live token they issued themselves before tokens recorded that
  * (`created_by`: the names their live sessions acted under), with one `session.revoke_user` audit entry naming
- * the admin, the user, the sessions and the tokens, and a `token.revoke` entry per token, in one transaction;
- * and the live tokens minted with any token of theirs (expired or revoked too), at any depth.
+ * the admin, the user, the sessions and the tokens, and a `token.revoke` entry per token, in one transaction
+ * (a revocation: inRevocation, one at a time); and the live tokens minted with any token of theirs (expired
+ * or revoked too), at any depth (revokeMintedTree).
  * The user can still sign in again at the provider: disable the account there too.
  *
  * A token being minted from one of these sessions or tokens holds it locked (src/services/tokens.ts): the
@@ -76,7 +78,7 @@ const AUDITED_SESSION_IDS = 100;
  * revoked and is refused.
  */
 export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, owner: SessionOwner) {
-  return inTransaction(db, async (trx) => {
+  return inRevocation(db, async (trx) => {
     const revoked = await revokeOwnerSessions(trx, owner);
     const creators = [...new Set(revoked.map((r) => r.actor))];
     const tokens: Awaited<ReturnType<typeof revokeOwnedTokens>> = [];
@@ -93,10 +95,7 @@ export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, own
     // at any depth, through expired or revoked tokens between (an expired one does not stop it).
     // The roots are all the tokens that are theirs, expired or revoked before too: a token minted with their
     // token outlived the cut-off once that token had expired.
-    const minted = await revokeMintedWith(trx, await ownedTokenIds(trx, owner, creators));
-    for (const t of minted) {
-      await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: t.id, before: { name: t.name, scopes: t.scopes }, after: { reason: 'minted with a revoked token', mintedWith: t.minted_with } });
-    }
+    const minted = await revokeMintedTree(trx, actor, await ownedTokenIds(trx, owner, creators));
     tokens.push(...minted.map(({ id, name, scopes }) => ({ id, name, scopes })));
     const by = 'subject' in owner ? 'subject' : 'email';
     await writeAudit(trx, {

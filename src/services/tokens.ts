@@ -1,12 +1,12 @@
 // API tokens: issued with an expiry (shown once, stored hashed), listed, revoked; and the bearer check.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { ApiToken, Database } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { lockLiveSessionOrigin } from '../db/repositories/sessions.js';
 import { findTeam, insertMemberships, membershipsOf, tokenMemberships } from '../db/repositories/teams.js';
-import { inTransaction } from '../db/repositories/transactions.js';
+import { advisoryXactLock, inTransaction } from '../db/repositories/transactions.js';
 import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
 import { findLiveTokenByHash, findToken, insertToken, listTokens, lockLiveTokenOrigin, revokeMintedWith, revokeToken, touchToken, type TokenOrigin } from '../db/repositories/tokens.js';
 import type { Actor, Scope } from './actor.js';
@@ -102,6 +102,50 @@ async function originOf(db: Db, by: MintedWith | undefined): Promise<{ origin?: 
   return { origin: { sessionId: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email }, mintedWith: t.id, minterNames };
 }
 
+/** The advisory lock of revocations (inRevocation). */
+const REVOCATION_LOCK = 'api_tokens:revocation';
+
+/**
+ * Runs `work` in a transaction that first takes the lock every revocation of tokens takes (DELETE
+ * /api/tokens/{id}, DELETE /api/sessions), so that revocations take turns. Two at once locked the rows of
+ * overlapping trees in orders no statement controls (the rows a cut-off owns, then the trees minted with
+ * them, pass after pass; a revocation its token, then its tree), and each could wait for a row the other
+ * held: Postgres broke the deadlock by failing one (40P01, answered 500). Taken before any row, the lock
+ * leaves no such cycle between revocations: the second waits, holding nothing, and then finds what the first
+ * revoked already revoked. Nothing else takes it; a minting holds one row (its token or session) and waits
+ * for none a revocation holds, so a revocation that waits for a minting does not wait in turn for itself.
+ * Revocations are rare admin actions: taking turns costs nothing that matters.
+ */
+export function inRevocation<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return inTransaction(db, async (trx) => {
+    await advisoryXactLock(trx, REVOCATION_LOCK);
+    return work(trx);
+  });
+}
+
+/**
+ * Revokes the live tokens minted with the tokens `roots`, and with those at any depth, whatever the state of
+ * the tokens between (revokeMintedWith), each audited as `token.revoke` by `actor` (`reason: minted with a
+ * revoked token`, and the token it was minted with); returns them. Within a revocation (inRevocation), after
+ * the roots themselves were revoked. A minting with a token of the tree holds that token (FOR SHARE) until the
+ * new token is stored: the statement that waited for that row cannot see the token stored meanwhile, so
+ * revokeMintedWith revokes again until a pass finds nothing (test/security/token-revoke-race.test.ts).
+ */
+export async function revokeMintedTree(trx: Transaction<Database>, actor: Actor, roots: readonly string[]) {
+  const revoked = await revokeMintedWith(trx, roots);
+  for (const t of revoked) {
+    await writeAudit(trx, {
+      actor: actor.name,
+      action: 'token.revoke',
+      entityType: 'token',
+      entityId: t.id,
+      before: { name: t.name, scopes: t.scopes },
+      after: { revokedAt: t.revoked_at, reason: 'minted with a revoked token', mintedWith: t.minted_with },
+    });
+  }
+  return revoked;
+}
+
 export function tokenService(deps: { db: Kysely<Database> }) {
   const { db } = deps;
   return {
@@ -149,12 +193,12 @@ export function tokenService(deps: { db: Kysely<Database> }) {
 
     /**
      * Revokes a token, and the live tokens minted with it, and those minted with them at any depth, through
-     * expired or revoked ones too (each audited), in one transaction; answers the token and those revoked with it. Revoking a revoked one revokes what is still
-     * live of those minted with it. A minting with the token holds its row (FOR SHARE) until the new token
-     * is stored, so it either ends first (and its token is found here) or sees the token revoked (401).
+     * expired or revoked ones too (each audited), in one transaction (a revocation: see inRevocation);
+     * answers the token and those revoked with it. Revoking a revoked one revokes what is still live of those minted with it. A
+     * minting with a token holds its row (FOR SHARE) until the new token is stored: see revokeMintedTree.
      */
     async revoke(actor: Actor, id: string): Promise<{ row: ApiToken; revokedWith: { id: string; name: string }[] }> {
-      return inTransaction(db, async (trx) => {
+      return inRevocation(db, async (trx) => {
         const current = await findToken(trx, id, { forUpdate: true });
         if (!current) throw new NotFoundError(`token ${id} is not known`);
         let row = current;
@@ -162,20 +206,7 @@ export function tokenService(deps: { db: Kysely<Database> }) {
           row = await revokeToken(trx, id);
           await writeAudit(trx, { actor: actor.name, action: 'token.revoke', entityType: 'token', entityId: id, before: { name: current.name, scopes: current.scopes }, after: { revokedAt: row.revoked_at } });
         }
-        const revokedWith: { id: string; name: string }[] = [];
-        // The whole tree minted from it, whatever the state of the tokens between (an expired one does not
-        // stop it); the live ones are revoked.
-        for (const t of await revokeMintedWith(trx, [id])) {
-          await writeAudit(trx, {
-            actor: actor.name,
-            action: 'token.revoke',
-            entityType: 'token',
-            entityId: t.id,
-            before: { name: t.name, scopes: t.scopes },
-            after: { revokedAt: t.revoked_at, reason: 'minted with a revoked token', mintedWith: t.minted_with },
-          });
-          revokedWith.push({ id: t.id, name: t.name });
-        }
+        const revokedWith = (await revokeMintedTree(trx, actor, [id])).map((t) => ({ id: t.id, name: t.name }));
         return { row, revokedWith };
       });
     },
