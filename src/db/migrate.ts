@@ -39,6 +39,7 @@ import * as jobRunTemporalStartedAt from './migrations/2027-01-05T00-00-job-run-
 import * as ruleBacktestSummaryBytes from './migrations/2027-01-06T00-00-rule-backtest-summary-bytes.js';
 import * as incidentAlertsCapped from './migrations/2027-01-07T00-00-incident-alerts-capped.js';
 import * as tokenMintedWith from './migrations/2027-01-12T00-00-token-minted-with.js';
+import * as tokenOwnerIndexes from './migrations/2027-01-13T00-00-token-owner-indexes.js';
 import * as listFilterIndexes from './migrations/2027-01-14T00-00-list-filter-indexes.js';
 
 /** Migrations in order; names are timestamps and never change once landed. */
@@ -82,6 +83,7 @@ export const migrations: Record<string, Migration> = {
   '2027-01-06T00-00-rule-backtest-summary-bytes': ruleBacktestSummaryBytes,
   '2027-01-07T00-00-incident-alerts-capped': incidentAlertsCapped,
   '2027-01-12T00-00-token-minted-with': tokenMintedWith,
+  '2027-01-13T00-00-token-owner-indexes': tokenOwnerIndexes,
   '2027-01-14T00-00-list-filter-indexes': listFilterIndexes,
 };
 

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
 import { createApp } from '../../src/api/app.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import { loadConfig } from '../../src/config.js';
+import type { Database } from '../../src/db/database.js';
+import { ownedTokenIds } from '../../src/db/repositories/tokens.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -16,6 +19,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 // - two revocations at once locked the rows of overlapping trees in different orders, and each waited for a
 //   row the other held: Postgres failed one with a deadlock (40P01), answered 500. Revocations now take
 //   turns (an advisory lock taken before any row, src/services/tokens.ts inRevocation).
+// - a cut-off finds the user's tokens by index (migration 2027-01-13T00-00-token-owner-indexes).
 // The races are set up, not hoped for: a minting is held at its last statement by a third connection that
 // holds the row of the team the new token joins (its membership's foreign key waits for it), and each step
 // waits until Postgres shows the statements waiting for their locks.
@@ -163,5 +167,38 @@ describe('security: revocations of minted tokens, against mintings and each othe
     assert.deepEqual(listed.sort(), [...ids].sort());
     const audit = await db.db.selectFrom('audit_log').select('entity_id').where('action', '=', 'token.revoke').where('entity_id', 'in', ids).execute();
     assert.deepEqual(audit.map((a) => a.entity_id).sort(), [...ids].sort());
+  });
+
+  it("finds a user's tokens by index, by subject and by e-mail in any case (migration 2027-01-13T00-00-token-owner-indexes)", async function () {
+    const indexes = await db.pool.query<{ name: string; def: string }>("SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'api_tokens'");
+    const defs = new Map(indexes.rows.map((i) => [i.name, i.def]));
+    assert.match(defs.get('api_tokens_owner_idx') ?? 'missing', /\(owner\)/);
+    assert.match(defs.get('api_tokens_owner_lower_idx') ?? 'missing', /lower\(owner\)/);
+    assert.match(defs.get('api_tokens_created_by_idx') ?? 'missing', /\(created_by\)/);
+    assert.match(defs.get('api_tokens_created_by_lower_idx') ?? 'missing', /lower\(created_by\)/);
+    // The plan of the repository's own statement, sequential scans priced out: every arm of its OR has an
+    // index, or the planner reads the whole table.
+    const planOf = async (owner: { subject: string } | { email: string }, creators: string[]) => {
+      let sent: CompiledQuery | undefined;
+      const logging = new Kysely<Database>({ dialect: new PostgresDialect({ pool: db.pool }), log: (e) => void (sent ??= e.query) });
+      await ownedTokenIds(logging, owner, creators);
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SET LOCAL enable_seqscan = off');
+        const { rows } = await client.query(`EXPLAIN ${sent!.sql}`, [...sent!.parameters]);
+        return rows.map((r: Record<string, string>) => Object.values(r)[0]).join('\n');
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    };
+    const bySubject = await planOf({ subject: `sub-${randomUUID()}` }, ['user:someone']);
+    const byEmail = await planOf({ email: 'Someone@Example.com' }, ['user:someone@example.com']);
+    for (const plan of [bySubject, byEmail]) assert.doesNotMatch(plan, /Seq Scan on api_tokens/, plan);
+    for (const index of ['api_tokens_owner_idx', 'api_tokens_created_by_idx', 'api_tokens_session_subject_idx']) assert.match(bySubject, new RegExp(index), bySubject);
+    for (const index of ['api_tokens_owner_lower_idx', 'api_tokens_created_by_lower_idx', 'api_tokens_session_email_idx', 'api_tokens_session_subject_idx']) {
+      assert.match(byEmail, new RegExp(index), byEmail);
+    }
   });
 });

@@ -115,6 +115,11 @@ export async function ownedTokenIds(db: Db, owner: { subject: string } | { email
   return rows.map((r) => r.id);
 }
 
+/**
+ * Each arm is looked up by index (api_tokens_owner_idx, _owner_lower_idx, _created_by_idx,
+ * _created_by_lower_idx of migration 2027-01-13, _session_subject_idx and _session_email_idx of 2026-12-18),
+ * so that the OR is a bitmap of index scans rather than a scan of every token ever issued.
+ */
 function ownedBy(owner: { subject: string } | { email: string }, creators: readonly string[]) {
   const name = 'subject' in owner ? `user:${owner.subject}` : `user:${owner.email}`;
   return (eb: ExpressionBuilder<Database, 'api_tokens'>) =>
@@ -126,11 +131,9 @@ function ownedBy(owner: { subject: string } | { email: string }, creators: reado
         ? [eb('session_subject', '=', owner.subject)]
         : [
             eb(sql<string>`lower(session_email)`, '=', sql<string>`lower(${owner.email})`),
-            eb(
-              'session_subject',
-              'in',
-              eb.selectFrom('auth_sessions').select('subject').where(sql<boolean>`lower(email) = lower(${owner.email})`),
-            ),
+            // = ANY(ARRAY(...)), not IN (...): within an OR, IN would be a filter over every row, where an array
+            // computed first is looked up in api_tokens_session_subject_idx like the other arms.
+            sql<boolean>`session_subject = ANY(ARRAY(SELECT subject FROM auth_sessions WHERE lower(email) = lower(${owner.email})))`,
           ]),
     ]);
 }
