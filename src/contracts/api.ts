@@ -76,15 +76,22 @@ export interface TokenView {
 
 /** DELETE /api/tokens/{id}: the revoked token, and the live tokens minted with it (or with those) revoked with it. */
 export interface RevokedToken extends TokenView {
+  /** The first 100 of them. */
   revokedWith?: { id: string; name: string }[];
+  /** How many were revoked with it (listed or not). */
+  revokedWithTotal?: number;
 }
 
 /** DELETE /api/sessions?subject=…|email=…: the dashboard sessions an admin revoked. */
 export interface RevokedSessions {
+  /** How many sessions were revoked. */
   revoked: number;
+  /** The first 100 of them. */
   sessions: { id: string; actor: string; subject: string }[];
-  /** The live tokens issued to the user under that name, revoked with the sessions. */
+  /** The live tokens issued to the user under that name, minted from a session of theirs, or with such a token, revoked with the sessions: the first 100. */
   tokens: { id: string; name: string }[];
+  /** How many tokens were revoked (listed or not). */
+  tokensTotal?: number;
 }
 
 // ---- teams ------------------------------------------------------------------------------------------

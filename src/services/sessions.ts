@@ -19,7 +19,7 @@ import {
   type SessionRecord,
 } from '../db/repositories/sessions.js';
 import type { Actor } from './actor.js';
-import { inRevocation, revokeMintedTree } from './tokens.js';
+import { inRevocation, LISTED_REVOKED_TOKENS, revokeMintedTree } from './tokens.js';
 
 export type { SessionOwner };
 
@@ -67,9 +67,9 @@ const AUDITED_SESSION_IDS = 100;
  * live token minted from a session of theirs, live or ended, directly or through tokens minted from it
  * (`api_tokens.session_*`), and every live token they issued themselves before tokens recorded that
  * (`created_by`: the names their live sessions acted under), with one `session.revoke_user` audit entry naming
- * the admin, the user, the sessions and the tokens, and a `token.revoke` entry per token, in one transaction
- * (a revocation: inRevocation, one at a time); and the live tokens minted with any token of theirs (expired
- * or revoked too), at any depth (revokeMintedTree).
+ * the admin, the user, the sessions and the tokens (the first 100 of each, and how many), and a `token.revoke`
+ * entry per token, in one transaction (a revocation: inRevocation, one at a time); and the live tokens minted
+ * with any token of theirs (expired or revoked too), at any depth (revokeMintedTree). Answers all of them.
  * The user can still sign in again at the provider: disable the account there too.
  *
  * A token being minted from one of these sessions or tokens holds it locked (src/services/tokens.ts): the
@@ -108,7 +108,8 @@ export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, own
         revoked: revoked.length,
         sessions: revoked.slice(0, AUDITED_SESSION_IDS).map((r) => r.id),
         actors: [...new Set(revoked.map((r) => r.actor))],
-        tokens: tokens.map((t) => t.id),
+        tokens: tokens.slice(0, LISTED_REVOKED_TOKENS).map((t) => t.id),
+        tokensTotal: tokens.length,
       },
     });
     return { sessions: revoked, tokens };

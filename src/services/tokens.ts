@@ -102,6 +102,9 @@ async function originOf(db: Db, by: MintedWith | undefined): Promise<{ origin?: 
   return { origin: { sessionId: t.session_id, issuer: t.session_issuer, subject: t.session_subject, email: t.session_email }, mintedWith: t.id, minterNames };
 }
 
+/** Ids of revoked tokens an answer or an audit entry lists at most (its total is always given): a tree minted with a leaked token has no bound. */
+export const LISTED_REVOKED_TOKENS = 100;
+
 /** The advisory lock of revocations (inRevocation). */
 const REVOCATION_LOCK = 'api_tokens:revocation';
 
@@ -194,7 +197,8 @@ export function tokenService(deps: { db: Kysely<Database> }) {
     /**
      * Revokes a token, and the live tokens minted with it, and those minted with them at any depth, through
      * expired or revoked ones too (each audited), in one transaction (a revocation: see inRevocation);
-     * answers the token and those revoked with it. Revoking a revoked one revokes what is still live of those minted with it. A
+     * answers the token and those revoked with it, all of them (the route lists the first
+     * LISTED_REVOKED_TOKENS). Revoking a revoked one revokes what is still live of those minted with it. A
      * minting with a token holds its row (FOR SHARE) until the new token is stored: see revokeMintedTree.
      */
     async revoke(actor: Actor, id: string): Promise<{ row: ApiToken; revokedWith: { id: string; name: string }[] }> {

@@ -71,7 +71,7 @@ describe('selfheal sessions revoke, and the request budget, against a real serve
 
     const json = await selfheal(['--json', 'sessions', 'revoke', '--subject', 'sub-nobody'], as(ADMIN_TOKEN));
     assert.equal(json.code, 0, json.stderr);
-    assert.deepEqual(JSON.parse(json.stdout), { revoked: 0, sessions: [], tokens: [] });
+    assert.deepEqual(JSON.parse(json.stdout), { revoked: 0, sessions: [], tokens: [], tokensTotal: 0 });
 
     const usage = await selfheal(['sessions', 'revoke'], as(ADMIN_TOKEN));
     assert.equal(usage.code, 2);

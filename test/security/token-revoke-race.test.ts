@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import { ownedTokenIds } from '../../src/db/repositories/tokens.js';
 import { createLogger } from '../../src/logger.js';
+import { hashToken, LISTED_REVOKED_TOKENS } from '../../src/services/tokens.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 // Revoking a token (DELETE /api/tokens/{id}) or cutting a user off (DELETE /api/sessions) revokes the tree of
@@ -20,6 +21,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 //   row the other held: Postgres failed one with a deadlock (40P01), answered 500. Revocations now take
 //   turns (an advisory lock taken before any row, src/services/tokens.ts inRevocation).
 // - a cut-off finds the user's tokens by index (migration 2027-01-13T00-00-token-owner-indexes).
+// - the answers list the first 100 tokens revoked, and say how many; all are revoked.
 // The races are set up, not hoped for: a minting is held at its last statement by a third connection that
 // holds the row of the team the new token joins (its membership's foreign key waits for it), and each step
 // waits until Postgres shows the statements waiting for their locks.
@@ -126,6 +128,7 @@ describe('security: revocations of minted tokens, against mintings and each othe
     assert.equal(await works(child.token), 401);
     assert.equal(await works(late.token), 401, 'the token minted while the revocation waited still works');
     assert.deepEqual(revoked.body.revokedWith.map((t: Doc) => t.id).sort(), [child.id, late.id].sort());
+    assert.equal(revoked.body.revokedWithTotal, 2);
     const audit = await db.db.selectFrom('audit_log').select('after').where('action', '=', 'token.revoke').where('entity_id', '=', late.id).execute();
     assert.deepEqual(
       audit.map((a) => [(a.after as Doc).reason, (a.after as Doc).mintedWith]),
@@ -169,6 +172,45 @@ describe('security: revocations of minted tokens, against mintings and each othe
     assert.deepEqual(audit.map((a) => a.entity_id).sort(), [...ids].sort());
   });
 
+  it(`the answers list the first ${LISTED_REVOKED_TOKENS} tokens revoked and say how many; all are revoked, the audit bounded likewise`, async function () {
+    const leaked = await mint(ADMIN, 'wide');
+    const email = `wendy-${suffix}@example.com`;
+    const own = await mint(ADMIN, 'wendy-laptop', { owner: email });
+    // 150 tokens minted with each (stored as the minting stores them; minting 300 through the API adds nothing).
+    const many = async (parent: string, prefix: string) => {
+      const rows = Array.from({ length: 150 }, (_, i) => ({
+        id: randomUUID(),
+        name: `${prefix}-${i}`,
+        token_hash: hashToken(`shk_${randomUUID()}`),
+        scopes: ['read'],
+        created_by: `token:${prefix}`,
+        expires_at: new Date(Date.now() + 86_400_000),
+        minted_with: parent,
+      }));
+      await db.db.insertInto('api_tokens').values(rows).execute();
+      return rows.map((r) => r.id);
+    };
+    const wide = await many(leaked.id, `wide-${suffix}`);
+    const wendy = await many(own.id, `wendy-${suffix}`);
+
+    const revoked = await call(ADMIN, 'DELETE', `/api/tokens/${leaked.id}`);
+    assert.equal(revoked.status, 200, revoked.text);
+    assert.equal(revoked.body.revokedWith.length, LISTED_REVOKED_TOKENS);
+    assert.equal(revoked.body.revokedWithTotal, 150);
+    const live = (ids: string[]) => db.db.selectFrom('api_tokens').select('id').where('id', 'in', ids).where('revoked_at', 'is', null).execute();
+    assert.deepEqual(await live(wide), [], 'every token minted with it is revoked, listed or not');
+
+    const cut = await call(ADMIN, 'DELETE', `/api/sessions?email=${encodeURIComponent(email)}`);
+    assert.equal(cut.status, 200, cut.text);
+    assert.equal(cut.body.tokens.length, LISTED_REVOKED_TOKENS);
+    assert.equal(cut.body.tokensTotal, 151);
+    assert.equal(cut.body.tokens[0].id, own.id, 'the token issued to her first, then those minted with it');
+    assert.deepEqual(await live(wendy), []);
+    const entry = await db.db.selectFrom('audit_log').select('after').where('action', '=', 'session.revoke_user').where('entity_id', '=', email).executeTakeFirstOrThrow();
+    assert.equal((entry.after as Doc).tokens.length, LISTED_REVOKED_TOKENS);
+    assert.equal((entry.after as Doc).tokensTotal, 151);
+  });
+
   it("finds a user's tokens by index, by subject and by e-mail in any case (migration 2027-01-13T00-00-token-owner-indexes)", async function () {
     const indexes = await db.pool.query<{ name: string; def: string }>("SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'api_tokens'");
     const defs = new Map(indexes.rows.map((i) => [i.name, i.def]));
@@ -200,5 +242,17 @@ describe('security: revocations of minted tokens, against mintings and each othe
     for (const index of ['api_tokens_owner_lower_idx', 'api_tokens_created_by_lower_idx', 'api_tokens_session_email_idx', 'api_tokens_session_subject_idx']) {
       assert.match(byEmail, new RegExp(index), byEmail);
     }
+  });
+
+  it('POST /api/tokens documents its refusals as problem+json: 400, 401, 409, 413', async function () {
+    const doc = (await (await app.request('/openapi.json')).json()) as Doc;
+    const responses = doc.paths['/api/tokens'].post.responses as Doc;
+    for (const status of ['400', '401', '403', '409', '413', '429']) {
+      assert.ok(responses[status]?.content?.['application/problem+json'], `POST /api/tokens documents ${status} as problem+json`);
+    }
+    const revoke = doc.paths['/api/tokens/{id}'].delete.responses['200'].content['application/json'].schema as Doc;
+    const props = (revoke.properties ?? doc.components.schemas[String(revoke.$ref).split('/').pop()!]?.properties) as Doc;
+    assert.equal(props.revokedWith.maxItems, LISTED_REVOKED_TOKENS);
+    assert.ok(props.revokedWithTotal, 'revokedWithTotal is documented');
   });
 });

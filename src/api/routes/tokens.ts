@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { z } from 'zod';
 import type { ApiToken } from '../../db/database.js';
 import { parseMembership, type TeamMembership } from '../../domain/teams.js';
-import { DEFAULT_TOKEN_DAYS, hashToken, MAX_TOKEN_DAYS, tokenService, type MintedWith } from '../../services/tokens.js';
+import { DEFAULT_TOKEN_DAYS, hashToken, LISTED_REVOKED_TOKENS, MAX_MINTER_NAMES, MAX_TOKEN_DAYS, tokenService, type MintedWith } from '../../services/tokens.js';
 import { bearerToken, sameSecret } from '../auth.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
@@ -133,7 +133,20 @@ export function tokenRoutes(deps: AppDeps) {
       tags,
       summary: 'Issue an API token (shown once)',
       request: { body: jsonBody(tokenCreateSchema) },
-      responses: { 201: json('The token, with its secret value shown only in this answer.', tokenViewSchema.extend({ token: z.string(), note: z.string() })) },
+      responses: {
+        201: json('The token, with its secret value shown only in this answer.', tokenViewSchema.extend({ token: z.string(), note: z.string() })),
+        400: problemResponse(
+          'Invalid request (`errors` names each field): bad scopes, teams, owner or expiry, neither scopes nor teams, a team that does not exist, ' +
+            `or an expiry under a minute or over ${MAX_TOKEN_DAYS} days away. Nothing was issued.`,
+        ),
+        401: problemResponse(
+          'Missing, invalid, expired or revoked bearer token; or the dashboard session or token the new one would be minted with was signed out, revoked or expired since the request was authenticated. Nothing was issued.',
+        ),
+        409: problemResponse(
+          `The token it is minted with is known by more than ${MAX_MINTER_NAMES} people behind the tokens it was minted with (the four-eyes rule keeps at most that many): mint it with a token nearer the first, or from a dashboard session. Nothing was issued.`,
+        ),
+        413: problemResponse('The body is larger than the limit of this route. Nothing was issued.'),
+      },
     }),
     async (c) => {
       const { row, token, teams } = await tokens.issue(actorOf(c), c.req.valid('json'), await mintedWith(c));
@@ -166,20 +179,31 @@ export function tokenRoutes(deps: AppDeps) {
       summary: 'Revoke a token, and the tokens minted with it',
       description:
         'Revokes the token, and the live tokens minted with it (`mintedWith`), and those minted with them, each audited as `token.revoke`: ' +
-        'a token minted with a leaked token does not outlive its revocation. Tokens minted with the admin token or from a dashboard session are not touched.',
+        'a token minted with a leaked token does not outlive its revocation. Tokens minted with the admin token or from a dashboard session are not touched. ' +
+        'Revocations (this and DELETE /api/sessions) take turns: one waits for the one before to commit. ' +
+        `All the tree is revoked; the answer lists the first ${LISTED_REVOKED_TOKENS} and says how many (\`revokedWithTotal\`); GET /api/tokens, or the audit log's token.revoke entries, list the rest.`,
       request: { params: pathParams(['id', 'token id']) },
       responses: {
         200: json(
           'The revoked token, and the tokens revoked with it.',
-          tokenViewSchema.extend({ revokedWith: z.array(z.object({ id: z.string(), name: z.string() })).describe('The live tokens minted with it (or with those) revoked with it.') }),
+          tokenViewSchema.extend({
+            revokedWith: z
+              .array(z.object({ id: z.string(), name: z.string() }))
+              .max(LISTED_REVOKED_TOKENS)
+              .describe(`The live tokens minted with it (or with those) revoked with it: the first ${LISTED_REVOKED_TOKENS}.`),
+            revokedWithTotal: z.number().int().min(0).describe('How many tokens were revoked with it (all of them, listed or not).'),
+          }),
         ),
         404: problemResponse('Unknown token.'),
       },
     }),
     async (c) => {
       const { row, revokedWith } = await tokens.revoke(actorOf(c), c.req.param('id'));
-      if (revokedWith.length > 0) c.get('logger').info({ tokenId: row.id, revokedWith: revokedWith.map((t) => t.id), actor: c.get('actor') }, 'api tokens minted with a revoked token revoked');
-      return c.json({ ...view(row, await tokens.teamsOf(row.id)), revokedWith }, 200);
+      const listed = revokedWith.slice(0, LISTED_REVOKED_TOKENS);
+      if (revokedWith.length > 0) {
+        c.get('logger').info({ tokenId: row.id, revokedWith: listed.map((t) => t.id), revokedWithTotal: revokedWith.length, actor: c.get('actor') }, 'api tokens minted with a revoked token revoked');
+      }
+      return c.json({ ...view(row, await tokens.teamsOf(row.id)), revokedWith: listed, revokedWithTotal: revokedWith.length }, 200);
     },
   );
 

@@ -30,7 +30,11 @@ export function registerSessions(program: Command, given: Runtime): void {
         const who = 'subject' in owner ? `subject ${owner.subject}` : `e-mail ${owner.email}`;
         io.out(`revoked ${answer.revoked} live session${answer.revoked === 1 ? '' : 's'} of ${who}${answer.revoked > 0 ? ` (${[...new Set(answer.sessions.map((s) => s.actor))].join(', ')})` : ''}; requests with them are refused with 401`);
         const tokens = answer.tokens ?? [];
-        if (tokens.length > 0) io.out(`revoked ${tokens.length} API token${tokens.length === 1 ? '' : 's'} issued to them: ${tokens.map((t) => `${t.name} (${t.id})`).join(', ')}`);
+        const total = answer.tokensTotal ?? tokens.length;
+        if (total > 0) {
+          const more = total > tokens.length ? `, and ${total - tokens.length} more (selfheal tokens list shows them)` : '';
+          io.out(`revoked ${total} API token${total === 1 ? '' : 's'} issued to them: ${tokens.map((t) => `${t.name} (${t.id})`).join(', ')}${more}`);
+        }
         return EXIT.ok;
       }),
     );

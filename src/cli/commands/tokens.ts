@@ -115,7 +115,10 @@ export function registerTokens(program: Command, given: Runtime): void {
         }
         // Revoking twice is fine: the answer is the token, revoked since the first time.
         io.out(`token ${token.id} "${token.name}" is revoked (since ${token.revokedAt}); requests with it are refused with 401`);
-        for (const t of token.revokedWith ?? []) io.out(`token ${t.id} "${t.name}" is revoked with it (minted with it, or with a token minted with it)`);
+        const listed = token.revokedWith ?? [];
+        for (const t of listed) io.out(`token ${t.id} "${t.name}" is revoked with it (minted with it, or with a token minted with it)`);
+        const more = (token.revokedWithTotal ?? listed.length) - listed.length;
+        if (more > 0) io.out(`and ${more} more token${more === 1 ? '' : 's'} minted with it are revoked with it (selfheal tokens list shows them)`);
         return EXIT.ok;
       }),
     );
