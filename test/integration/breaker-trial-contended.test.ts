@@ -56,7 +56,7 @@ describe("an approved fix and the planner's lock on its rule, the breaker due fo
     await planner.connect();
     try {
       await planner.query('BEGIN');
-      await planner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`rule:${ruleId}`]);
+      await planner.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`rule:${ruleId}`]);
       await assert.rejects(start(), (err: unknown) => err instanceof BreakerTrialContendedError && /is retried$/.test(err.message));
       // Nothing recorded: the approval is not spent, the breaker as it was.
       assert.deepEqual(await run(), { status: 'awaiting_approval', error: null });

@@ -8,9 +8,17 @@ export function inTransaction<T>(db: Kysely<Database>, work: (trx: Transaction<D
   return db.transaction().execute(work);
 }
 
-/** Hold `key` until the transaction ends (keys are hashed to Postgres' 32-bit lock space). */
+/**
+ * An advisory lock's key: `key` hashed to 64 bits. Keys hold names that come from outside (a target host
+ * from an alert, a job id its author chose): hashed to 32 bits (`hashtext`, before), a name colliding with
+ * another lock's key could be searched for offline (2^32 tries of a public hash), and its incidents then
+ * held that lock (the token revocation's, the guards', a rule's) whenever they were planned.
+ */
+export const advisoryKey = (key: string) => sql`hashtextextended(${key}, 0)`;
+
+/** Hold `key` until the transaction ends. */
 export async function advisoryXactLock(trx: Transaction<Database>, key: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx);
+  await sql`select pg_advisory_xact_lock(${advisoryKey(key)})`.execute(trx);
 }
 
 /**
@@ -19,6 +27,6 @@ export async function advisoryXactLock(trx: Transaction<Database>, key: string):
  * here could close a cycle (a deadlock).
  */
 export async function tryAdvisoryXactLock(trx: Transaction<Database>, key: string): Promise<boolean> {
-  const { rows } = await sql<{ taken: boolean }>`select pg_try_advisory_xact_lock(hashtext(${key})) as taken`.execute(trx);
+  const { rows } = await sql<{ taken: boolean }>`select pg_try_advisory_xact_lock(${advisoryKey(key)}) as taken`.execute(trx);
   return rows[0]?.taken === true;
 }
