@@ -1,4 +1,5 @@
 import { sql, type Transaction } from 'kysely';
+import { PAGERDUTY_ID_PATTERN } from '../../domain/rules/fields.js';
 import type { Database, Incident, IncidentUpdate, NewIncident } from '../database.js';
 import type { Db } from './db.js';
 
@@ -155,16 +156,21 @@ export async function findIncidentResolution(db: Db, id: string): Promise<{ reso
 
 /**
  * The incident PagerDuty merged this one into, when the resolve that closed it (its latest accepted
- * `incident.resolved`) says so: `data.resolve_reason.type` is `merge_resolve_reason`, the merged-into incident
- * at `data.resolve_reason.incident` (its id, '' when the event names none). Undefined when the latest resolve
- * is not a merge, or there is none. A merge resolves the incident, but its problem goes on in the other one.
+ * `incident.resolved`) carries a `data.resolve_reason` that is not null: whatever its `type` says, for
+ * PagerDuty's schema has one only, `merge_resolve_reason`, also its default (ResolveReason in
+ * test/fixtures/pagerduty/openapi). The merged-into incident's id (`data.resolve_reason.incident.id`) goes
+ * into the verification detail, so it is kept only when it is a PagerDuty id (PAGERDUTY_ID_PATTERN), else ''
+ * as when the event names none. Undefined when the latest resolve gives no reason, or there is none. A merge
+ * resolves the incident, but its problem goes on in the other one.
  */
 export async function findMergedInto(db: Db, id: string): Promise<string | undefined> {
   const row = await db
     .selectFrom('incident_events')
     .select([
-      sql<string | null>`payload->'event'->'data'->'resolve_reason'->>'type'`.as('reason'),
-      sql<string | null>`left(payload->'event'->'data'->'resolve_reason'->'incident'->>'id', 200)`.as('into'),
+      sql<string | null>`jsonb_typeof(payload->'event'->'data'->'resolve_reason')`.as('reason'),
+      // At most one character past the longest id: enough to refuse a longer one.
+      sql<string | null>`case when jsonb_typeof(payload->'event'->'data'->'resolve_reason'->'incident'->'id') = 'string'
+        then left(payload->'event'->'data'->'resolve_reason'->'incident'->>'id', 33) end`.as('into'),
     ])
     .where('incident_id', '=', id)
     .where('event_type', '=', 'incident.resolved')
@@ -173,7 +179,8 @@ export async function findMergedInto(db: Db, id: string): Promise<string | undef
     .orderBy('received_at', 'desc')
     .limit(1)
     .executeTakeFirst();
-  return row?.reason === 'merge_resolve_reason' ? (row.into ?? '') : undefined;
+  if (row?.reason === undefined || row.reason === null || row.reason === 'null') return undefined;
+  return row.into !== null && PAGERDUTY_ID_PATTERN.test(row.into) ? row.into : '';
 }
 
 export interface IncidentFilter {
