@@ -377,7 +377,7 @@ async function execute(run: RuleRun, action: RenderedAction, actionRunId: string
     };
     // The agent's answer is untrusted (it runs in the environment it serves): reduced to the documented shape.
     if (checksEveryAttempt(run.input)) return agentOutcome(await attemptsOnAgent(run, action, taskQueue, options, onAgent));
-    return agentOutcome(waitsForAgent(run.input) ? await whenAgentPresent(run, taskQueue, Date.now() + AGENT_SCRIPT_PICKUP_SECONDS * 1000, onAgent, undefined, agentTeamOf(action)) : await onAgent({}));
+    return agentOutcome(waitsForAgent(run.input) ? await whenAgentPresent(run, taskQueue, Date.now() + AGENT_SCRIPT_PICKUP_SECONDS * 1000, onAgent, undefined, agentTeamOf(action), String(action.params.script)) : await onAgent({}));
   }
   const script = action.type.startsWith('script.');
   const waits = script || waitsForActions(run.input);
@@ -413,7 +413,7 @@ async function attemptsOnAgent(
     // The attempts are separate activities in Temporal's UI, each saying which it is.
     const summary = `${action.id}: ${String(action.params.script)}, ${of}`;
     try {
-      return await whenAgentPresent(run, taskQueue, deadline, (pickup) => onAgent({ ...pickup, retry, summary }), before === undefined ? undefined : { of, before }, agentTeamOf(action));
+      return await whenAgentPresent(run, taskQueue, deadline, (pickup) => onAgent({ ...pickup, retry, summary }), before === undefined ? undefined : { of, before }, agentTeamOf(action), String(action.params.script));
     } catch (err) {
       if (attempt >= attempts.maximumAttempts || !retriedByPolicy(err)) throw err;
       // Kept across the pause and quoted in the next attempt's refusal: bounded as any error kept.
@@ -447,8 +447,9 @@ async function whenAgentPresent(
   taskQueue: string,
   deadline: number,
   onAgent: (pickup: Partial<ActivityOptions>) => Promise<unknown>,
-  retry?: { of: string; before: string },
-  team?: string,
+  retry: { of: string; before: string } | undefined,
+  team: string | undefined,
+  script: string,
 ): Promise<unknown> {
   const waited = Math.round((deadline - Date.now()) / 1000);
   const refusal = (why: string) => (retry ? `${retry.of} not run: ${why.replace(/^not run: /, '')}; ${retry.before}` : why);
@@ -457,7 +458,8 @@ async function whenAgentPresent(
     if (answer === 'offline') {
       throw ApplicationFailure.nonRetryable(refusal(`no Doctor agent picked the script up on ${taskQueue} within ${waited} s (agent offline?)`), 'AgentOfflineError');
     }
-    if (answer === 'refused') throw ApplicationFailure.nonRetryable(refusal(`not run: ${presenceRefused(taskQueue)}`), 'AgentTeamRefusedError');
+    // Naming the script as a job target's refusal does (a retry names its attempt instead).
+    if (answer === 'refused') throw ApplicationFailure.nonRetryable(retry ? refusal(presenceRefused(taskQueue)) : `${script} was not run: ${presenceRefused(taskQueue)}`, 'AgentTeamRefusedError');
     const check = await localDb.agentTargetCheck({ ruleId: run.input.plan.ruleId, taskQueue });
     if (check.refused !== undefined) throw ApplicationFailure.nonRetryable(refusal(check.refused), 'AgentTargetChangedError');
     try {

@@ -98,7 +98,7 @@ describe('Doctor agent: runs only the tasks of the teams its host lists (SELFHEA
     // Refused at its presence check, the run queued no script (before: it queued it, and the agent refused that).
     assert.match(
       run.error ?? '',
-      /not run: the Doctor agent on selfheal-agent-\S+ refused the presence check: it does not serve the team the task is for \(its SELFHEAL_AGENT_TEAMS, set on its host, does not list it\), so no script task was queued/,
+      /^payments-fix\.sh was not run: the Doctor agent on selfheal-agent-\S+ refused the presence check: it does not serve the team the task is for \(its SELFHEAL_AGENT_TEAMS, set on its host, does not list it\), so no script task was queued/,
     );
     assert.doesNotMatch(run.error ?? '', /ops/, 'the refusal does not say which teams the agent serves');
     assert.equal(await exists(marker('payments')), false, 'the payments script left no trace on the host');
