@@ -28,6 +28,15 @@ export const VERIFY_PATCH = 'verify-remediation-v1';
  */
 export const TIMED_OUT_FAILS_PATCH = 'timed-out-script-fails-v1';
 
+/**
+ * A check the run's cancellation (the incident's resolve) stopped while it ran is no failed check: the
+ * cancellation goes on to end the wait, as one during a delay does. Before, the check was recorded as run and
+ * failed ("failed: Activity task cancelled"), and the wait ended only at the next delay, or not at all when
+ * `within` had passed (then a merge or our own resolve did not ask the check once more). Asked for only when a
+ * check was cancelled, so every other history replays as it was recorded.
+ */
+export const CHECK_CANCEL_ENDS_WAIT_PATCH = 'verify-check-cancel-ends-wait-v1';
+
 /** Whether a script result that says it timed out counts as failed (in runs that took the patch). */
 export const timedOutFails = (r: { timedOut?: boolean | undefined }): boolean => r.timedOut === true && patched(TIMED_OUT_FAILS_PATCH);
 
@@ -135,7 +144,13 @@ export async function verifyRemediation(input: RuleRunInput, outcomes: readonly 
       return;
     }
     checks += 1;
-    const result = await hooks.check(check, `${incidentId}:${plan.ruleId}:verify-check-${checks}:${eventId}`).catch((err: unknown) => ({ exitCode: null, error: messageOf(err), timedOut: false }));
+    const result = await hooks.check(check, `${incidentId}:${plan.ruleId}:verify-check-${checks}:${eventId}`).catch((err: unknown) => {
+      if ((isCancellation(err) || isCancellation((err as { cause?: unknown }).cause)) && patched(CHECK_CANCEL_ENDS_WAIT_PATCH)) {
+        lastCheck = 'cancelled while it ran';
+        throw err;
+      }
+      return { exitCode: null, error: messageOf(err), timedOut: false };
+    });
     if (result.exitCode === 0 && !timedOutFails(result)) healthy = `check ${String(check.params.script)} exited 0 (run ${checks})`;
     else if (result.timedOut === true) lastCheck = `timed out (exit code ${result.exitCode ?? 'none'})`;
     else lastCheck = result.exitCode !== undefined && result.exitCode !== null ? `exited ${result.exitCode}` : `failed: ${(result.error ?? 'no exit code').split('\n')[0]!.slice(0, 200)}`;

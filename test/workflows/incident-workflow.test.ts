@@ -137,6 +137,11 @@ describe('incident workflow', function () {
     // there, failed, no script task queued (patch agent-presence-refusal-ends-run); the unpatched files are
     // runs from before it, which queued the script and had the agent refuse that too.
     ...['agent-refused', 'agent-refused-unpatched'].flatMap((s) => [s, `${s}-rule-run`, `${s}-job`]),
+    // Verification ended by a person's resolve (verified) and by a merge into another incident, which proves
+    // nothing (unverified, the check asked once more); the merge landing while the check runs ends the wait
+    // (patch verify-check-cancel-ends-wait-v1; the unpatched files are runs from before it, where the
+    // cancelled check was taken as a failed one).
+    ...['verify-resolved', 'verify-merged', 'verify-merged-during-check', 'verify-merged-during-check-unpatched'].flatMap((s) => [s, `${s}-rule-run`]),
   ];
 
   it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {

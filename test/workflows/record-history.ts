@@ -54,6 +54,11 @@ export const SCENARIOS: Record<string, string> = {
     'a gated remediation approved while automation is paused: not started, the remediation after it skipped, the notification runs, the run inconclusive (patches rule-run-pause-stops-remediation-v1, rule-run-score-remediation-only-v1, approval-deadline-as-announced-v1)',
   'verify-check-stopped':
     "a fix verified by an agent check that fails: asked for before each run (verifyCheckMayRun), run, then refused once automation is paused; not_applicable, the run inconclusive (rule-run revision 6)",
+  'verify-resolved': "a fix verified by a person's resolve during the wait (it cancels the rule run; Postgres says resolved): verified",
+  'verify-merged':
+    'a fix whose incident a person merged into another during the wait (resolve_reason): no proof, the cancelled wait asks the failing check once more; unverified, onUnverified runs',
+  'verify-merged-during-check':
+    'the merge lands while the check runs: the check cancelled ends the wait, not taken as a failed check, and the check is asked once more; unverified (patch verify-check-cancel-ends-wait-v1; record the file with -unpatched in its name from a run before it, where the cancelled check was taken as failed)',
   'dry-run': 'a dry-run rule: recorded, nothing executed, no note',
   'saas-retry-cap': 'a webhook whose retry asks for a first pause over a minute: its policy cap raised to it, the call made (patch saas-retry-cap-raised-to-first-pause-v1)',
   'job': 'a scheduled job over an agent that answers and one that is offline (agentPresent, the check again, the script; pickup timeout; failure notice)',
@@ -100,6 +105,8 @@ async function main(): Promise<void> {
   const retryServices = { 'record-retry': newServiceId(), 'record-retry-refused': newServiceId() };
   // Its own service on the agent's environment, so no other scenario's rule matches its incident.
   const verifyService = newServiceId();
+  // Each verify-* scenario's own service on the agent's environment.
+  const verifyServices = { 'verify-resolved': newServiceId(), 'verify-merged': newServiceId(), 'verify-merged-during-check': newServiceId() };
   // The environment of the agent-refused scenario, whose agent serves another team.
   const refusedEnv = 'record-refused';
   const refusedService = newServiceId();
@@ -109,14 +116,17 @@ async function main(): Promise<void> {
       ACTION_EGRESS_ALLOW: '127.0.0.1/32',
       PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com' },
     extractors: {
-      serviceMap: { [agentService]: { environment: envName }, [verifyService]: { environment: envName }, [refusedService]: { environment: refusedEnv }, ...Object.fromEntries(Object.entries(retryServices).map(([environment, svc]) => [svc, { environment }])) },
+      serviceMap: { [agentService]: { environment: envName }, [verifyService]: { environment: envName }, ...Object.fromEntries(Object.values(verifyServices).map((svc) => [svc, { environment: envName }])), [refusedService]: { environment: refusedEnv }, ...Object.fromEntries(Object.entries(retryServices).map(([environment, svc]) => [svc, { environment }])) },
     },
   });
   await stack.db.db.insertInto('environments').values({ name: envName, labels: '{}', agent_task_queue: agentTaskQueue(envName), maintenance_windows: '[]', ssh: null }).execute();
   const scriptsDir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-record-'));
   await chmod(scriptsDir, 0o755);
   const sick = ['sick-check.sh', `echo run >> "${scriptsDir}/sick-check.runs"; exit 1`] as const;
-  for (const [name, body] of [['health-check.sh', 'echo healthy'], ['probe.sh', 'echo "RESULT ok"'], ['slow.sh', 'echo started; sleep 60'], sick] as const) {
+  const merged = ['merged-check.sh', 'exit 1'] as const;
+  // Runs long the first time (the merge's cancellation reaches it at its next heartbeat), then fails at once.
+  const slowCheck = ['slow-check.sh', `test -s "${scriptsDir}/slow-check.runs" && exit 1; echo run >> "${scriptsDir}/slow-check.runs"; sleep 60; exit 1`] as const;
+  for (const [name, body] of [['health-check.sh', 'echo healthy'], ['probe.sh', 'echo "RESULT ok"'], ['slow.sh', 'echo started; sleep 60'], sick, merged, slowCheck] as const) {
     await writeFile(path.join(scriptsDir, name), `#!/bin/sh\n${body}\n`);
     await chmod(path.join(scriptsDir, name), 0o755);
   }
@@ -146,8 +156,8 @@ async function main(): Promise<void> {
       { id: 'after', type: 'notify.slack' as const, webhookUrlRef: 'env:SELFHEAL_SECRET_RECORD_SLACK', text: '{{ results.fix.status }}' },
     ],
   });
-  const resolveAndSave = async (id: string, svc: string, file: string, ruleRuns: { workflowId: string; part: string }[]) => {
-    await send(id, 'v3-incident.resolved-01.json', svc, '2026-05-01T10:09:00Z');
+  const resolveAndSave = async (id: string, svc: string, file: string, ruleRuns: { workflowId: string; part: string }[], extra: Record<string, unknown> = {}) => {
+    await send(id, 'v3-incident.resolved-01.json', svc, '2026-05-01T10:09:00Z', extra);
     for (const r of ruleRuns) await closed(stack, r.workflowId);
     await closed(stack, incidentWorkflowId(id));
     await save(stack, incidentWorkflowId(id), file);
@@ -442,6 +452,38 @@ async function main(): Promise<void> {
         await resumePauses(stack.db.db, { scope: 'fleet', environment: '', actor: 'record', at: new Date() });
       }
       await resolveAndSave(id, verifyService, 'verify-check-stopped', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+    }
+
+    for (const scenario of ['verify-resolved', 'verify-merged', 'verify-merged-during-check'] as const) {
+      if (!wanted(scenario)) continue;
+      const svc = verifyServices[scenario];
+      const check = { 'verify-resolved': undefined, 'verify-merged': 'merged-check.sh', 'verify-merged-during-check': 'slow-check.sh' }[scenario];
+      const ruleId = await insertRule(stack.db.db, {
+        name: `record-${scenario}`,
+        services: [svc],
+        actions: [{ id: 'fix', type: 'script.agent', script: 'probe.sh' }],
+        verify: {
+          within: '60s',
+          // A long settle: the resolve lands before the first check; a short one: while it runs.
+          settle: scenario === 'verify-merged-during-check' ? '1s' : '30s',
+          ...(check ? { check: { type: 'script.agent', script: check } } : {}),
+          ...(scenario === 'verify-merged' ? { onUnverified: [{ id: 'page', type: 'notify.slack', webhookUrlRef: 'env:SELFHEAL_SECRET_RECORD_SLACK', text: 'unverified' }] } : {}),
+        },
+      } as RuleInputDocument);
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', svc, '2026-05-01T10:00:00Z');
+      const verification = () => stack.db.db.selectFrom('rule_matches').select(['verification', 'verification_detail']).where('incident_id', '=', id).executeTakeFirst();
+      await eventually(async () => ((await verification())?.verification === 'pending' ? true : undefined), 30_000, `${scenario}: verification pending`);
+      if (scenario === 'verify-merged-during-check') {
+        await eventually(async () => ((await readFile(path.join(scriptsDir, 'slow-check.runs'), 'utf8').catch(() => '')).length > 0 ? true : undefined), 30_000, 'the check running');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const merge = scenario === 'verify-resolved' ? {} : { resolve_reason: { type: 'merge_resolve_reason', incident: { id: 'PMERGEDINTO', type: 'incident_reference' } } };
+      await resolveAndSave(id, svc, scenario, [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }], merge);
+      const v = await verification();
+      const expected = scenario === 'verify-resolved' ? 'verified' : 'unverified';
+      if (v?.verification !== expected) throw new Error(`${scenario}: verification ${v?.verification} (${v?.verification_detail}), not ${expected}: record it again`);
+      process.stdout.write(`${scenario}: ${v.verification}: ${v.verification_detail}\n`);
     }
 
     if (wanted('dry-run')) {
