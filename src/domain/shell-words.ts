@@ -50,7 +50,12 @@
  *   `arithmetic`); `compgen`, `complete`, `mapfile -C`, `bind`, `fc`, `enable`, `hash -p`, `alias`; a command
  *   named by data (`"$1" …`, also behind the wrappers of {@link WRAPPER_TAILS}; a function running `"$@"` is
  *   checked where it is called); a file written with anything but literal text and run in the same command
- *   (`echo "$1" > f; sh f`), or written where other programs run it (cron, profiles, systemd, `.ssh`).
+ *   (`echo "$1" > f; sh f`), or written where other programs run or load it ({@link CODE_FILES}: cron, profiles,
+ *   systemd, `.ssh`, logrotate, udev, apt, modprobe, PAM, python's site files), also by `sed`'s `w` and by `sed -i`
+ *   reading data in (`r /dev/stdin`); gawk's includes (`-i`, `@include`, `-l`, `@load`) and bash 5.3's
+ *   `source -p PATH f` read like `awk -f`'s file; a name `find` puts in place of `{}` inside code it runs
+ *   (`-exec sh -c 'gzip {}' \;`); an interpreter's option the lists do not know may take the next word
+ *   ({@link INTERPRETER_OPTIONS}).
  * - `unreadable`: what the reader cannot follow (an unterminated quote, `$(`, `${` or backtick, a
  *   here-document without its closing line, a `)` with nothing open, an unquoted `[[` without its `]]`,
  *   nesting past {@link MAX_DEPTH}):
@@ -106,36 +111,78 @@ const SHELLS = new Set(['sh', 'bash', 'rbash', 'dash', 'zsh', 'ksh', 'ksh93', 'm
 const C_RUNNERS = new Set(['su', 'runuser', 'flock', 'script']);
 /** Take a program in `-c`/`-e` (and read one from stdin without an operand). */
 const INTERPRETERS = new Set(['python', 'python2', 'python3', 'perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'expect']);
-const NODE_VALUES = ['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--input-type', '--title', '--env-file', '--inspect-port', '--redirect-warnings', '--disable-warning', '--unhandled-rejections', '--icu-data-dir', '--openssl-config', '--watch-path', '--experimental-default-type', '--diagnostic-dir', '--report-dir', '--report-filename', '--stack-trace-limit'];
+const NODE_VALUES = ['--require', '--import', '--loader', '--experimental-loader', '--conditions', '--input-type', '--title', '--env-file', '--inspect-port', '--redirect-warnings', '--disable-warning', '--unhandled-rejections', '--icu-data-dir', '--openssl-config', '--watch-path', '--experimental-default-type', '--experimental-policy', '--diagnostic-dir', '--report-dir', '--report-directory', '--report-filename', '--report-signal', '--stack-trace-limit', '--trace-event-categories', '--trace-event-file-pattern', '--secure-heap', '--secure-heap-min', '--heapsnapshot-signal', '--max-http-header-size', '--dns-result-order', '--tls-cipher-list', '--tls-keylog', '--use-largepages', '--run', '--test-reporter', '--test-reporter-destination', '--test-name-pattern'];
+const NODE_FLAGS = ['--inspect', '--inspect-brk', '--inspect-wait', '--enable-source-maps', '--expose-gc', '--preserve-symlinks', '--preserve-symlinks-main', '--abort-on-uncaught-exception', '--throw-deprecation', '--pending-deprecation', '--trace-warnings', '--trace-deprecation', '--trace-uncaught', '--trace-exit', '--trace-sigint', '--trace-sync-io', '--trace-tls', '--use-strict', '--jitless', '--frozen-intrinsics', '--zero-fill-buffers', '--watch', '--watch-preserve-output', '--test', '--check', '--interactive', '--version', '--help', '--v8-options', '--prof', '--prof-process', '--cpu-prof', '--heap-prof', '--insecure-http-parser', '--report-on-fatalerror', '--report-uncaught-exception', '--report-on-signal', '--report-compact', '--force-fips', '--enable-fips', '--use-openssl-ca', '--use-bundled-ca', '--node-memory-debug', '--completion-bash', '--build-snapshot', '--allow-addons', '--allow-child-process', '--allow-wasi', '--allow-worker', '--permission', '--harmony'];
 /**
- * Interpreters' options that take a separate value and name no program (`python3 -W ignore -c …`: `ignore` is no
- * script); the code options (`-c`, `-e`, `-E`, `-r`, `-p`, `--eval`, `--print`) are read apart.
+ * What each interpreter's options are, so that the word after one is known to be its value, its program, or
+ * neither: `flags` take no value; `joined` letters take the rest of their word only (perl's `-i.bak`, `-MPOSIX`);
+ * `digits` letters take the digits after them and the cluster goes on (perl's `-0777ne`, `-lne`); `values` take the
+ * rest of the word or the next one and name no program (`python3 -W ignore -c …`: `ignore` is no script); `code`
+ * take a program (a cluster ending in one: `perl -ne '…'`); `module` a module run as the program (`python3 -m x`).
+ * Each interpreter's own letters: python's -E and lua's -E ignore the environment, perl's -c checks and -p loops,
+ * node's -c checks, ruby's and node's -r load a library (`python3 -E -c "$1"`, `perl -c -e "$1"` read `-c`, `-e`
+ * as the program). An option none of these lists may take the next word: the word after it may be its value or the
+ * script, so options are read on past it (`node --some-new-flag x -e "$1"` reads `-e`), and one from data is refused.
  */
-const INTERPRETER_VALUES: Record<string, string[]> = {
-  python: ['-W', '-X', '-Q', '--check-hash-based-pycs'],
-  perl: ['-I'],
-  ruby: ['-I', '-C', '-r', '-E', '--encoding', '--external-encoding', '--internal-encoding'],
-  node: NODE_VALUES,
-  nodejs: NODE_VALUES,
-  php: ['-d', '-c', '-z', '-F'],
-  lua: ['-l'],
+interface InterpreterOptions {
+  flags: string;
+  joined?: string;
+  digits?: string;
+  values: string;
+  code: string;
+  module?: string;
+  longFlags?: readonly string[];
+  longFlagPrefixes?: readonly string[];
+  longValues?: readonly string[];
+  longCode?: readonly string[];
+}
+const NODE_OPTIONS: InterpreterOptions = { flags: 'cihv', values: 'rC', code: 'ep', longFlags: NODE_FLAGS, longFlagPrefixes: ['--no-', '--experimental-', '--harmony-'], longValues: NODE_VALUES, longCode: ['--eval', '--print'] };
+const INTERPRETER_OPTIONS: Record<string, InterpreterOptions> = {
+  python: { flags: 'bBdEhiIOPqsSuvVx3tR?', values: 'WXQ', code: 'c', module: 'm', longFlags: ['--version', '--help', '--help-env', '--help-xoptions', '--help-all'], longValues: ['--check-hash-based-pycs'] },
+  perl: { flags: 'acfhnpsStTuUvwWX', joined: 'CdDFimMVx', digits: '0l', values: 'I', code: 'eE', longFlags: ['--version', '--help'] },
+  ruby: { flags: 'acdlnpsSvwyhU', joined: '0FiKTWx', values: 'CEIr', code: 'e', longFlags: ['--version', '--verbose', '--copyright', '--help', '--yydebug', '--jit', '--yjit', '--rjit'], longFlagPrefixes: ['--disable-', '--enable-', '--jit-', '--yjit-', '--rjit-'], longValues: ['--encoding', '--external-encoding', '--internal-encoding'] },
+  node: NODE_OPTIONS,
+  nodejs: NODE_OPTIONS,
+  // php's -f names the script: read as a flag, its file is the operand after it.
+  php: { flags: 'aCehHilmnqsvwf', values: 'dcztSF', code: 'rBRE', longFlags: ['--interactive', '--no-chdir', '--no-php-ini', '--profile-info', '--hide-args', '--info', '--syntax-check', '--modules', '--syntax-highlight', '--version', '--help', '--strip', '--ini', '--file'], longValues: ['--php-ini', '--define', '--process-file', '--server', '--docroot', '--zend-extension', '--rf', '--rc', '--re', '--rz', '--ri'], longCode: ['--run', '--process-begin', '--process-code', '--process-end'] },
+  lua: { flags: 'ivEW', values: 'l', code: 'e' },
+  // expect's -f names the script, as php's.
+  expect: { flags: 'bdinNvf', values: 'D', code: 'c' },
+  tclsh: { flags: '', values: '', code: '', longValues: ['-encoding'] },
 };
+
 /**
- * Each interpreter's options whose value is a program (a cluster ending in one: `perl -ne '…'`). Not another
- * flag spelled alike: python's -E and lua's -E ignore the environment, perl's -c checks and -p loops, node's -c
- * checks, ruby's and node's -r load a library (`python3 -E -c "$1"`, `perl -c -e "$1"` read `-c`, `-e` as the program).
+ * One option word of an interpreter (see {@link InterpreterOptions}): a flag, an option taking a value or a
+ * program (`joined` when the value is in the word), or one the lists do not know.
  */
-const INTERPRETER_CODE: Record<string, RegExp> = {
-  python: /^-[A-Za-z]*c$/,
-  perl: /^-[A-Za-z0-9]*[eE]$/,
-  ruby: /^-[A-Za-z]*e$/,
-  node: /^(-[A-Za-z]*[ep]|--eval|--print)$/,
-  nodejs: /^(-[A-Za-z]*[ep]|--eval|--print)$/,
-  php: /^-[A-Za-z]*[rBRE]$/,
-  lua: /^-e$/,
-  expect: /^-[A-Za-z]*c$/,
-  tclsh: /^$/,
-};
+function interpreterOption(text: string, spec: InterpreterOptions): { kind: 'flag' | 'unknown' } | { kind: 'value' | 'code' | 'module'; joined: boolean } {
+  const long = text.startsWith('--') || spec.longValues?.includes(text) === true;
+  if (long) {
+    const eq = text.indexOf('=');
+    const name = eq === -1 ? text : text.slice(0, eq);
+    if (spec.longCode?.includes(name)) return { kind: 'code', joined: eq !== -1 };
+    if (spec.longValues?.includes(name)) return { kind: 'value', joined: eq !== -1 };
+    if (spec.longFlags?.includes(name) || spec.longFlagPrefixes?.some((p) => name.startsWith(p))) return { kind: 'flag' };
+    // `--name=value`: its value is in the word; `--name` may take the next.
+    return eq !== -1 ? { kind: 'flag' } : { kind: 'unknown' };
+  }
+  for (let c = 1; c < text.length; c++) {
+    const letter = text[c]!;
+    const joined = c + 1 < text.length;
+    if (spec.code.includes(letter)) return { kind: 'code', joined };
+    if (spec.module?.includes(letter)) return { kind: 'module', joined };
+    if (spec.values.includes(letter)) return { kind: 'value', joined };
+    if (spec.joined?.includes(letter)) return { kind: 'flag' };
+    if (spec.digits?.includes(letter)) {
+      // `-0777`, `-0x1F` (perl's -0 takes hexadecimal after an x), `-l015`.
+      if (letter === '0' && /[xX]/.test(text[c + 1] ?? '')) for (c++; /[0-9A-Fa-f]/.test(text[c + 1] ?? ''); ) c++;
+      else while (/[0-9]/.test(text[c + 1] ?? '')) c++;
+      continue;
+    }
+    if (!spec.flags.includes(letter)) return { kind: 'unknown' };
+  }
+  return { kind: 'flag' };
+}
 const AWKS = new Set(['awk', 'gawk', 'mawk', 'nawk']);
 /** Hand their arguments to a (remote or local) shell. */
 const SHELL_ARGS = new Set(['ssh', 'scp', 'rsync', 'watch']);
@@ -198,8 +245,29 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */
 const CODE_VARIABLES =
   /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|DYLD_[A-Z_]*|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PYTHONINSPECT|PERL5LIB|PERLLIB|PERL5OPT|PERL5DB|NODE_OPTIONS|NODE_PATH|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_PROXY_COMMAND|GIT_ASKPASS|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|GIT_EXEC_PATH|GIT_TEMPLATE_DIR|GIT_CONFIG|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_PARAMETERS|GIT_CONFIG_COUNT|GIT_CONFIG_KEY_[0-9]+|GIT_CONFIG_VALUE_[0-9]+|SSH_ASKPASS|SUDO_ASKPASS|RSYNC_RSH|RSYNC_CONNECT_PROG|CVS_RSH|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|PAGER|MANPAGER|SYSTEMD_PAGER|SYSTEMD_EDITOR|EDITOR|VISUAL|BROWSER|LESSOPEN|LESSCLOSE|GCONV_PATH|SHELL)$/;
-/** Files other programs later read as code or as who may log in: data written there is code, whoever runs it. */
-const CODE_FILES = /(^|\/)(\.bashrc|\.bash_profile|\.bash_login|\.bash_logout|\.profile|\.zshrc|\.zshenv|\.zprofile|\.kshrc|\.gitconfig|authorized_keys|rc\.local|ld\.so\.preload)$|^\/etc\/(cron|profile|bash|sudoers|systemd\/|init\.d\/|ssh\/|ld\.so|environment$)|^\/var\/spool\/cron|^\/(usr\/)?lib\/systemd\/|(^|\/)\.config\/systemd\/|(^|\/)\.ssh\//;
+/**
+ * Files other programs later read as code, as where code comes from, or as who may log in: data written there is
+ * code, whoever runs it. Shell start-up files and profiles, cron, sudoers, systemd units, init scripts, ssh's
+ * files, the loader's (`ld.so.preload`), logrotate's (`postrotate` scripts run as root), udev rules (`RUN+=`),
+ * apt's configuration (`DPkg::Post-Invoke`), modprobe's (`install` lines run commands), PAM's (`pam_exec`),
+ * python's `sitecustomize.py`/`usercustomize.py` and a site folder's `.pth` files (an `import` line runs). A bare
+ * `.pth` name is one written relative to a folder the check cannot place (`cd …/dist-packages; … > fix.pth`).
+ */
+const CODE_FILES = new RegExp(
+  [
+    String.raw`(^|\/)(\.bashrc|\.bash_profile|\.bash_login|\.bash_logout|\.profile|\.zshrc|\.zshenv|\.zprofile|\.kshrc|\.gitconfig|authorized_keys|rc\.local|ld\.so\.preload|sitecustomize\.py|usercustomize\.py)$`,
+    String.raw`^\/etc\/(cron|anacrontab$|profile|bash|sudoers|systemd\/|init\.d\/|ssh\/|ld\.so|environment$|logrotate\.(conf$|d\/)|udev\/rules\.d\/|apt\/apt\.conf|modprobe\.d\/|pam\.d\/|pam\.conf$)`,
+    String.raw`^\/var\/spool\/cron`,
+    String.raw`^\/(usr\/)?(local\/)?lib\/(systemd|udev\/rules\.d|modprobe\.d|pam\.d)\/`,
+    String.raw`^\/run\/(systemd|udev\/rules\.d|modprobe\.d)\/`,
+    String.raw`(^|\/)\.config\/systemd\/|(^|\/)\.ssh\/`,
+    String.raw`\/(site|dist)-packages\/[^/]+\.pth$|^[^/]+\.pth$`,
+  ].join('|'),
+);
+/** Whether data written to `path` is read as code later ({@link CODE_FILES}; an absolute path also once `//`, `.` and `..` are resolved). */
+function codeFile(path: string): boolean {
+  return CODE_FILES.test(path) || (path.startsWith('/') && CODE_FILES.test(normalise(path)));
+}
 /** Paths that name one of the command's descriptors (`/dev/fd/3`, `/proc/self/fd/3`): what the command put there. */
 const FD_PATH = /^\/(dev|proc)(\/|$)/;
 /** Stdin by name: `-`, or a path that resolves to `/dev/stdin`, `/dev/fd/0`, `/proc/…/fd/0`. */
@@ -247,6 +315,8 @@ class Unreadable extends Error {}
  */
 class Written {
   readonly paths: string[] = [];
+  /** Files named by data inside a literal folder (`"/etc/cron.d/$2"`): the folder, and the word as written. */
+  readonly folders: { folder: string; raw: string }[] = [];
   private readonly absolute = new Set<string>();
   private readonly relativeNames = new Set<string>();
   private readonly names = new Set<string>();
@@ -261,6 +331,19 @@ class Written {
     if (path.startsWith('/')) {
       this.absolute.add(normalise(path));
       if (/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(normalise(path))) this.onPath.add(name);
+    }
+  }
+
+  /**
+   * A file written, as its word: a literal path, a path built from data by its literal last component
+   * (`"$HOME/x.sh"`: `x.sh`), or a file named by data in a literal folder (`"/etc/cron.d/$2"`, `"/etc/cron.d/x-$2"`).
+   */
+  addWord(w: Word): void {
+    const path = writtenName(w);
+    if (path !== undefined) this.add(path);
+    else {
+      const folder = dataFolder(w);
+      if (folder !== undefined) this.folders.push({ folder, raw: w.raw });
     }
   }
 
@@ -1215,10 +1298,7 @@ class Reader {
       // A redirection of a group, a subshell, a loop (`{ echo "$1"; } > f`, `done > f`) or of the shell itself
       // (`exec > f`): the file gets whatever the commands in it print. A path built from data counts by its
       // literal last component, as for any command (`{ echo "$1"; } > "$HOME/x.sh"; cd; sh x.sh`).
-      for (const w of cmd.writes) {
-        const path = writtenName(w);
-        if (path !== undefined) this.shared.written.add(path);
-      }
+      for (const w of cmd.writes) this.shared.written.addWord(w);
       return;
     }
     const name = words[i]!.literal;
@@ -1244,11 +1324,8 @@ class Reader {
     // What the command writes to files holds data unless it is literal text (`cat > f <<'EOF'`, `echo ok > f`).
     const literalWriter = !fromStdin && !piped && !anyExpansion(words) && literalText && ['echo', 'printf', 'cat', 'tee', ':', 'true'].includes(name ?? '') && (name !== 'cat' || args.length === 0);
     const written = this.shared.written;
-    const write = (w: Word) => {
-      // A path built from data (`"$HOME/x.sh"`): its literal last component, when it has one.
-      const path = writtenName(w);
-      if (path !== undefined) written.add(path);
-    };
+    // A path built from data (`"$HOME/x.sh"`): its literal last component, when it has one, or its literal folder.
+    const write = (w: Word) => written.addWord(w);
     // `ln -s /dev/stdin /tmp/h{,}`, `ln -s {/dev/stdin,/tmp/s}`, `> {/tmp/y,}`: the files bash's brace expansion
     // names (`cp /etc/app.conf{,.bak}` copies to /etc/app.conf.bak); one with quotes or expansions in it is refused.
     const braces = (ws: Word[]) =>
@@ -1337,12 +1414,29 @@ class Reader {
       return;
     }
     if (name === '.' || name === 'source') {
-      // bash and dash end its options at `--` (`. -- /dev/stdin`): the file is the word after it.
-      const file = args[0]?.literal === '--' ? args[1] : args[0];
+      // bash and dash end its options at `--` (`. -- /dev/stdin`): the file is the word after it. bash 5.3's
+      // `-p PATH` looks the file up in PATH's folders instead of $PATH: each folder's file is the one read.
+      let k = 0;
+      let search: string | undefined;
+      for (; k < args.length && /^-./.test(args[k]!.literal ?? ''); k++) {
+        const l = args[k]!.literal!;
+        if (l === '--') {
+          k++;
+          break;
+        }
+        if (l === '-p') search = args[++k]?.literal ?? '';
+        else if (l.startsWith('-p')) search = l.slice(2);
+      }
+      const file = args[k];
+      const candidates = search === undefined || file?.literal === undefined ? [file] : search.split(':').map((d) => (d === '' ? file : { raw: `${d.replace(/\/+$/, '')}/${file.literal}`, literal: `${d.replace(/\/+$/, '')}/${file.literal}`, expansions: 0 }));
       if (anyExpansion(args)) this.add('reparse', `${name} ${args.map((w) => w.raw).join(' ')}`);
-      else if (stdinPath(file?.literal ?? '')) readsStdin(name);
-      else if (this.descriptor(file?.literal ?? '', `${name} ${file?.raw}`)) this.shared.inherits.push(`${name} ${file!.raw}`);
-      else this.runsFile(file, `${name} ${file?.raw ?? ''}`);
+      else {
+        for (const f of candidates) {
+          if (stdinPath(f?.literal ?? '')) readsStdin(name);
+          else if (this.descriptor(f?.literal ?? '', `${name} ${f?.raw}`)) this.shared.inherits.push(`${name} ${f!.raw}`);
+          else this.runsFile(f, `${name} ${f?.raw ?? ''}`);
+        }
+      }
       return;
     }
     if (name === 'read' || name === 'mapfile' || name === 'readarray' || name === 'getopts' || (name === 'printf' && /^-v/.test(args[0]?.raw ?? '')) || name === 'unset') {
@@ -1577,6 +1671,24 @@ class Reader {
           if (j <= k || !/^-(exec|execdir|ok|okdir)$/.test(w.literal ?? '') || command === undefined) return;
           if (command.expansions > 0) this.add('reparse', `find ${w.literal} ${command.raw} (a command named by data)`);
           else if (command.literal!.includes('/')) this.runsFile(command, command.literal!);
+          // find puts each found name in place of `{}`, inside a word too: a name (which data may have made, here
+          // or by any other program) in the text of a shell's -c, an interpreter's code, an awk or sed program or
+          // `eval` is read as code (`-exec sh -c 'gzip {}' \;`). `-exec sh -c '… "$1"' _ {} \;` passes it as an argument.
+          let end = j + 1;
+          while (end < words.length && words[end]!.literal !== ';' && !(words[end]!.literal === '+' && words[end - 1]!.literal === '{}')) end++;
+          const tail = words.slice(j + 1, end);
+          // ssh and watch hand every word to a shell; scp's and rsync's `host:…{}` is a remote shell's word.
+          const names = tail.map(base);
+          const remote = names.some((x) => x === 'ssh' || x === 'watch');
+          const code = names.some((x) => SHELLS.has(x) || C_RUNNERS.has(x) || isInterpreter(x) || AWKS.has(x) || x === 'sed' || x === 'eval');
+          const copies = names.some((x) => x === 'scp' || x === 'rsync');
+          if (!remote && !code && !copies) return;
+          const codeSlot = (m: number) => {
+            const before = tail[m - 1];
+            return before !== undefined && (isC(before) || /^(-[A-Za-z]*[ceErp]|--eval|--print|--run|--expression|--source)$/.test(before.literal ?? '') || AWKS.has(base(before)) || base(before) === 'sed' || base(before) === 'eval');
+          };
+          const at = tail.findIndex((x, m) => x.literal?.includes('{}') === true && (remote || (code && (x.literal !== '{}' || codeSlot(m))) || (copies && x.literal.includes(':'))));
+          if (at > 0) this.add('reparse', `find ${w.literal} ${tail.slice(0, at + 1).map((x) => x.raw).join(' ')} (a found name read as code)`);
         });
       }
       if ((b === 'at' || b === 'batch') && asCommand(k)) {
@@ -1643,13 +1755,25 @@ class Reader {
         // An option taking a separate value (`python3 -W ignore`, `ruby -r json`, `node --import x`) is not the
         // script: its value is skipped (one from data refused: a module or a library loaded is code too).
         const key = /^python[0-9.]*$/.test(b) ? 'python' : b;
-        const valued = INTERPRETER_VALUES[key] ?? [];
-        const codeOption = INTERPRETER_CODE[key] ?? /^(-[A-Za-z]*[ceEr]|--eval|--print|-p)$/;
+        const spec = INTERPRETER_OPTIONS[key] ?? { flags: '', values: '', code: 'ceEr', longCode: ['--eval', '--print'] };
         let code = false;
+        // The word before may be the value of an option the lists do not know.
+        let unknown: Word | undefined;
+        // Words read as such values: each may be the script as well.
+        const maybe: Word[] = [];
         let j = 0;
         for (; j < rest.length; j++) {
           const w = rest[j]!;
-          if (!w.raw.startsWith('-') || w.raw === '-') break;
+          if (!w.raw.startsWith('-') || w.raw === '-') {
+            if (unknown === undefined) break;
+            if (w.expansions > 0) {
+              this.add('reparse', `${b} ${unknown.raw} ${w.raw}`);
+              return;
+            }
+            unknown = undefined;
+            maybe.push(w);
+            continue;
+          }
           if (w.literal === '--') {
             j++;
             break;
@@ -1658,19 +1782,21 @@ class Reader {
             this.add('reparse', `${b} ${w.raw}`);
             return;
           }
-          const takesCode = codeOption.test(w.literal!);
-          if (takesCode || valued.includes(w.literal!)) {
-            code ||= takesCode;
-            const value = rest[j + 1];
-            if (value !== undefined && value.expansions > 0) {
-              this.add('reparse', `${b} ${w.raw} ${value.raw}`);
-              return;
-            }
-            j++;
+          const o = interpreterOption(w.literal!, spec);
+          unknown = o.kind === 'unknown' ? w : undefined;
+          if (!('joined' in o)) continue;
+          code ||= o.kind !== 'value';
+          if (o.joined) continue;
+          const value = rest[j + 1];
+          if (value !== undefined && value.expansions > 0) {
+            this.add('reparse', `${b} ${w.raw} ${value.raw}`);
+            return;
           }
+          j++;
         }
+        for (const w of maybe) this.runsFile(w, `${b} ${w.raw}`);
         if (code) return;
-        const operand = rest[j];
+        const operand = rest[j] ?? maybe.pop();
         if (operand === undefined || stdinPath(operand.literal ?? '')) stdinProgram(b);
         else if (operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
         else if (this.descriptor(operand.literal!, `${b} ${operand.raw}`)) this.shared.inherits.push(`${b} ${operand.raw}`);
@@ -1678,27 +1804,49 @@ class Reader {
         return;
       }
       if (AWKS.has(b)) {
-        // gawk's -e/--source hold the program's text and -E/--exec its file, in place of an operand.
+        // gawk's -e/--source hold the program's text and -E/--exec its file, in place of an operand; -i/--include
+        // (and `@include "f"` in a program) read awk source looked up in AWKPATH, `.awk` added when not found, and
+        // -l/--load (`@load "f"`) a shared library: programs read from a file, like -f's.
         const sources: Word[] = [];
         const files: Word[] = [];
-        for (let j = 0; j < rest.length; j++) {
+        const includes: { file: Word; who: string }[] = [];
+        let fromFile = false;
+        let j = 0;
+        for (; j < rest.length; j++) {
           const w = rest[j]!;
-          if (w.literal === '--' || !/^-./.test(w.raw)) break;
+          if (w.literal === '--') {
+            j++;
+            break;
+          }
+          if (!/^-./.test(w.raw)) break;
           const o = readOption(rest, j, AWK_OPTIONS);
           for (const v of o.values) {
-            if (v.value !== undefined && (v.name === '-e' || v.name === '--source')) sources.push(v.value);
-            if (v.value !== undefined && (v.name === '-E' || v.name === '--exec')) files.push(v.value);
+            if (v.value === undefined) continue;
+            if (v.name === '-e' || v.name === '--source') sources.push(v.value);
+            else if (v.name === '-E' || v.name === '--exec') files.push(v.value);
+            else if (v.name === '-f' || v.name === '--file') fromFile = true;
+            else if (v.name === '-i' || v.name === '--include') includes.push({ file: v.value, who: `${b} -i` });
+            else if (v.name === '-l' || v.name === '--load') includes.push({ file: v.value, who: `${b} -l` });
           }
           j = o.end;
         }
-        const program = sources.length > 0 ? undefined : programWord(rest, new Set(['-F', '-v', '-f']), '-f');
+        const program = sources.length > 0 || files.length > 0 || fromFile ? undefined : rest[j];
         for (const p of program === undefined ? sources : [program]) {
           if (p.expansions) this.add('reparse', `${b} ${p.raw}`);
           // A literal program that runs commands runs what it reads: `awk '{system($0)}'`, `{print | "sh"}`.
           else if (p.literal !== undefined && awkRunsCommands(p.literal)) this.add('reparse', `${b} ${p.raw}`);
+          if (p.literal !== undefined) {
+            for (const m of p.literal.matchAll(/@(include|load)[ \t]*"([^"\n]*)"/g)) includes.push({ file: { raw: m[2]!, literal: m[2]!, expansions: 0 }, who: `${b} @${m[1]}` });
+          }
         }
         this.programFiles(rest, b, stdinProgram);
         for (const f of files) this.programFile(f, `${b} -E`, stdinProgram);
+        for (const { file, who } of includes) {
+          this.programFile(file, who, stdinProgram);
+          // `-i x` reads `x.awk` when there is no `x` (`-l x`: `x.so`).
+          const suffix = who.endsWith('l') || who.endsWith('load') ? '.so' : '.awk';
+          if (file.literal !== undefined && file.literal !== '' && !file.literal.endsWith(suffix)) this.runsFile({ raw: file.literal + suffix, literal: file.literal + suffix, expansions: 0 }, `${who} ${file.literal}${suffix}`);
+        }
         return;
       }
       if (b === 'sed') {
@@ -1726,6 +1874,21 @@ class Reader {
         const bad = scripts.find((w) => w.expansions > 0 || sedRunsCommands(w.literal ?? ''));
         if (bad) this.add('reparse', `sed ${bad.raw}`);
         this.programFiles(rest, 'sed', stdinProgram);
+        // What sed writes: `w` files get what it reads, and -i's files what the script reads in (`r /dev/stdin`,
+        // `r` of a file the command wrote) besides their own lines.
+        const files = scripts.map((w) => sedFiles(w.literal ?? ''));
+        const readsData = (f: string) => stdinPath(f) || (f.startsWith('/') && FD_PATH.test(normalise(f)) && normalise(f) !== '/dev/null') || this.shared.written.has(f);
+        const inputs: Word[] = [];
+        for (let j = 0, options = true; j < rest.length; j++) {
+          const w = rest[j]!;
+          if (options && w.literal === '--') options = false;
+          else if (options && /^(-e|--expression|-f|--file|-l|--line-length)$/.test(w.literal ?? '')) j++;
+          else if (!(options && /^-./.test(w.raw)) && !scripts.includes(w)) inputs.push(w);
+        }
+        const data = fromStdin || anyExpansion(rest) || inputs.some((w) => w.literal !== undefined && readsData(w.literal)) || files.some((f) => f.reads.some(readsData));
+        if (data) for (const f of files) for (const path of f.writes) this.shared.written.add(path);
+        const inPlace = rest.some((w) => /^(-[nErsuzb]*i|--i)/.test(w.literal ?? ''));
+        if (inPlace && (fromStdin || files.some((f) => f.reads.some(readsData)))) for (const w of inputs) this.shared.written.addWord(w);
         return;
       }
     }
@@ -1866,6 +2029,37 @@ function sedRunsCommands(script: string): boolean {
   return /(^|[;\n{}\s])s(.)(?:(?!\2)[^\\\n]|\\.)*\2(?:(?!\2)[^\\\n]|\\.)*\2[gpIiMm0-9]*e/.test(script);
 }
 
+/** A sed address (`3`, `$`, `0~2`, `/re/I`, and a range of them) before a command, and the command's letter at the start of a segment. */
+const SED_ONE_ADDRESS = String.raw`(?:[0-9]+(?:~[0-9]+)?|\$|\/(?:[^/\\\n]|\\.)*\/[IM]*)`;
+// Each `\s*` is followed by a character it cannot take, so none backtracks against another (linear on a blank run).
+const SED_ADDRESS = String.raw`(?:${SED_ONE_ADDRESS}(?:\s*,\s*(?:${SED_ONE_ADDRESS}|[+~][0-9]+))?)?\s*(?:!\s*)?`;
+const SED_FILE_COMMAND = new RegExp(String.raw`^${SED_ADDRESS}([rRwW])\s*(.*)$`);
+const SED_S_WRITE = new RegExp(String.raw`^${SED_ADDRESS}s([^\\\n])(?:(?!\1)[^\\\n]|\\.)*\1(?:(?!\1)[^\\\n]|\\.)*\1[gpIiMme0-9]*w\s*(.*)$`);
+
+/**
+ * The files a literal sed script reads (`r`, `R`) and writes (`w`, `W`, the `w` flag of `s///`): each such
+ * command's file name runs to the end of its line. Commands are found at the start of the script, of a line and
+ * after `;`, `{` or `}` (one inside a regular expression is taken for one too, erring towards seeing a file).
+ */
+function sedFiles(script: string): { reads: string[]; writes: string[] } {
+  const reads: string[] = [];
+  const writes: string[] = [];
+  for (const line of script.split('\n')) {
+    for (let at = 0; at <= line.length; ) {
+      const rest = line.slice(at).trimStart();
+      const file = SED_FILE_COMMAND.exec(rest);
+      const flag = file === null ? SED_S_WRITE.exec(rest) : null;
+      if (file !== null && file[2] !== '') (/[rR]/.test(file[1]!) ? reads : writes).push(file[2]!);
+      if (flag !== null && flag[2] !== '') writes.push(flag[2]!);
+      if ((file !== null && file[2] !== '') || (flag !== null && flag[2] !== '')) break;
+      const next = line.slice(at).search(/[;{}]/);
+      if (next === -1) break;
+      at += next + 1;
+    }
+  }
+  return { reads, writes };
+}
+
 /** The last component of a path (`./fix.sh`, `/tmp/fix.sh` and `fix.sh` name the same file after a `cd`). */
 function lastComponent(path: string): string {
   return trimTrailingSlashes(path).replace(/^.*\//, '');
@@ -1962,6 +2156,23 @@ function readOption(words: Word[], j: number, spec: OptionSpec): { end: number; 
     return { end: j + 1, names, values };
   }
   return { end: j, names, values };
+}
+
+/**
+ * The literal folder of a path whose file name data makes (`"/etc/cron.d/$2"`, `'/etc/cron.d/'x-"$2"`:
+ * `/etc/cron.d/`): the text before the first expansion, quotes dropped, up to its last `/`; undefined when that
+ * text is not an absolute path.
+ */
+function dataFolder(w: Word): string | undefined {
+  if (w.expansions === 0) return undefined;
+  let text = '';
+  for (let j = 0; j < w.raw.length; j++) {
+    const c = w.raw[j]!;
+    if (c === '$' || c === '`') break;
+    if (c === '\\') text += w.raw[++j] ?? '';
+    else if (c !== '"' && c !== "'") text += c;
+  }
+  return text.startsWith('/') ? text.slice(0, text.lastIndexOf('/') + 1) : undefined;
 }
 
 /** A path's last component as written, when data builds the rest (`"$HOME/x.sh"`: `x.sh`), or undefined. */
@@ -2165,7 +2376,9 @@ export function shellDataFindings(command: string): ShellFinding[] {
       const named = n === undefined ? [] : call.args.slice(0, shared.shifts.has(call.name) ? call.args.length : n);
       if (named.some((w) => w.expansions > 0)) add({ kind: 'reparse', text: `${call.name} ${call.args.map((w) => w.raw).join(' ')} (runs its arguments as a command)` });
     }
-    for (const path of shared.written.paths) if (CODE_FILES.test(path)) add({ kind: 'reparse', text: `${path} is read as code later` });
+    for (const path of shared.written.paths) if (codeFile(path)) add({ kind: 'reparse', text: `${path} is read as code later` });
+    // Data names the file in a folder whose files are read as code (a name `x.pth` in a site folder).
+    for (const { folder, raw } of shared.written.folders) if (codeFile(`${folder}x.pth`)) add({ kind: 'reparse', text: `${raw} is read as code later` });
   } catch (err) {
     // Anything else the reader trips on is refused too, never passed.
     findings.push({ kind: 'unreadable', text: err instanceof Unreadable ? err.message : 'a construct this check cannot follow' });

@@ -731,6 +731,112 @@ describe('shell-words: what a shell command does with incident data', function (
     }
   });
 
+  // Roads the list in docs/security.md ("What the shell-words check does not see") named before this table:
+  // each refused row passed the check before it.
+  describe('files run later, gawk includes, source -p, found names, interpreters\' unknown options', function () {
+    const refused: [string, string, string[]][] = [
+      // Data written (redirection, tee, cp, mv, install, dd of=, sed -i, sed w) to files other programs run or load later.
+      ['echo "$1" | sudo tee /etc/logrotate.d/app', 'reparse', ['/etc/logrotate.d/app is read as code later']],
+      ['echo "$1" >> /etc/logrotate.conf', 'reparse', ['/etc/logrotate.conf is read as code later']],
+      ['printf \'%s\\n\' "$1" > /etc/udev/rules.d/99-fix.rules', 'reparse', ['/etc/udev/rules.d/99-fix.rules is read as code later']],
+      ['echo "$1" | install -m 644 /dev/stdin /lib/udev/rules.d/99-fix.rules', 'reparse', ['/lib/udev/rules.d/99-fix.rules is read as code later']],
+      ['echo "$1" > /usr/lib/udev/rules.d/99-fix.rules', 'reparse', ['/usr/lib/udev/rules.d/99-fix.rules is read as code later']],
+      ['echo "$1" > /tmp/a; cp /tmp/a /etc/apt/apt.conf.d/99fix', 'reparse', ['/etc/apt/apt.conf.d/99fix is read as code later']],
+      ['dd of=/etc/modprobe.d/fix.conf <<< "$1"', 'reparse', ['/etc/modprobe.d/fix.conf is read as code later']],
+      ['echo "$1" > /tmp/p; mv /tmp/p /etc/pam.d/sshd', 'reparse', ['/etc/pam.d/sshd is read as code later']],
+      ['echo "$1" > /usr/lib/python3/dist-packages/fix.pth', 'reparse', ['/usr/lib/python3/dist-packages/fix.pth is read as code later']],
+      ['echo "$1" > /usr/local/lib/python3.11/site-packages/sitecustomize.py', 'reparse', ['/usr/local/lib/python3.11/site-packages/sitecustomize.py is…']],
+      ['echo "$1" >> "$HOME/.local/lib/python3.12/site-packages/usercustomize.py"', 'reparse', ['usercustomize.py is read as code later']],
+      ['cd /usr/lib/python3/dist-packages && echo "$1" > fix.pth', 'reparse', ['fix.pth is read as code later']],
+      ['dd of=/etc/ld.so.preload <<< "$1"', 'reparse', ['/etc/ld.so.preload is read as code later']],
+      ['echo "$1" > /etc//logrotate.d/app', 'reparse', ['/etc//logrotate.d/app is read as code later']],
+      // A file named by data in a folder whose every file is read as code.
+      ['echo "$1" > "/etc/cron.d/$2"', 'reparse', ['"/etc/cron.d/$2" is read as code later']],
+      ['echo "$1" | tee "/etc/logrotate.d/fix-$2"', 'reparse', ['"/etc/logrotate.d/fix-$2" is read as code later']],
+      ['echo "$1" > "/usr/lib/python3/dist-packages/$2"', 'reparse', ['"/usr/lib/python3/dist-packages/$2" is read as code later']],
+      // sed -i writes what its script reads into the file (`r`, `R`), and sed's `w` writes what it reads anywhere.
+      ['sed -i \'$r /dev/stdin\' /etc/logrotate.d/app <<< "$1"', 'reparse', ['/etc/logrotate.d/app is read as code later']],
+      ['echo "$1" > /tmp/d; sed -i \'/^}/r /tmp/d\' /etc/logrotate.d/app', 'reparse', ['/etc/logrotate.d/app is read as code later']],
+      ['echo "$1" | sed -n \'w /etc/cron.d/fix\'', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      ['echo "$1" | sed \'s/^/x /w /etc/profile.d/fix.sh\'', 'reparse', ['/etc/profile.d/fix.sh is read as code later']],
+      // gawk's -i/--include and @include read awk source, -l/--load and @load a shared library.
+      ['echo "$1" > /tmp/x.awk; gawk -i /tmp/x.awk \'BEGIN { exit }\'', 'reparse', ['gawk -i /tmp/x.awk runs a file the command writes']],
+      ['echo "$1" > x.awk; gawk --include x \'{ print }\' f', 'reparse', ['gawk -i x.awk runs a file the command writes']],
+      ['gawk -i /dev/stdin \'BEGIN { exit }\' <<< "$1"', 'reparse', ['data on the stdin of gawk -i']],
+      ['gawk -i "$1" \'BEGIN { exit }\'', 'reparse', ['gawk -i "$1"']],
+      ['echo "$1" > /tmp/x.awk; gawk \'@include "/tmp/x.awk"\nBEGIN { exit }\'', 'reparse', ['gawk @include /tmp/x.awk runs a file the command writes']],
+      ['gawk \'@include "/dev/stdin"\' <<< "$1"', 'reparse', ['data on the stdin of gawk @include']],
+      ['echo "$1" > /tmp/x.so; gawk -l /tmp/x.so \'BEGIN { exit }\'', 'reparse', ['gawk -l /tmp/x.so runs a file the command writes']],
+      ['echo "$1" > /tmp/x.so; gawk \'@load "/tmp/x.so"\'', 'reparse', ['gawk @load /tmp/x.so runs a file the command writes']],
+      // The program after -i's value is the program: it was read as -i's value.
+      ['echo "$1" | gawk -i /usr/share/awk/join.awk \'{ system($0) }\'', 'reparse', ["gawk '{ system($0) }'"]],
+      // bash 5.3's source -p PATH: the file is looked up in PATH's folders.
+      ['echo "$1" > /tmp/f; source -p /tmp f', 'reparse', ['source /tmp/f runs a file the command writes']],
+      ['echo "$1" > /tmp/f; . -p /opt:/tmp -- f', 'reparse', ['. /tmp/f runs a file the command writes']],
+      ['source -p /dev/fd 3 3<<< "$1"', 'reparse', ['source /dev/fd/3 reads a descriptor the command feeds']],
+      ['source -p "$1" fix.sh', 'reparse', ['source -p "$1" fix.sh']],
+      // find's {} inside code is the found file's name read as code (a name may come from data: here or any other program).
+      ['touch "/tmp/q/$1"; find /tmp/q -type f -exec sh -c \'gzip {}\' \\;', 'reparse', ["find -exec sh -c 'gzip {}' (a found name read as code)"]],
+      ['find /tmp/q -type f -execdir bash -c {} +', 'reparse', ['find -execdir bash -c {} (a found name read as code)']],
+      ['find /tmp/q -exec python3 -c \'print("{}")\' \\;', 'reparse', ['find -exec python3 -c \'print("{}")\' (a found name read as c…']],
+      ['find /tmp/q -exec awk \'/{}/\' /var/log/syslog \\;', 'reparse', ["find -exec awk '/{}/' (a found name read as code)"]],
+      ['find /tmp/q -ok sed -i \'s|x|{}|\' /etc/fix.conf \\;', 'reparse', ["find -ok sed -i 's|x|{}|' (a found name read as code)"]],
+      // An interpreter's option the check does not know may take the next word: code options after it are still read.
+      ['node --some-new-flag x -e "$1"', 'reparse', ['node -e "$1"']],
+      ['python3 -Z x -c "$1"', 'reparse', ['python3 -c "$1"']],
+      ['perl -Q x -e "$1"', 'reparse', ['perl -e "$1"']],
+      ['ruby --new-flag x -e "$1"', 'reparse', ['ruby -e "$1"']],
+      ['php --new-flag x -r "$1"', 'reparse', ['php -r "$1"']],
+      ['lua -Z x -e "$1"', 'reparse', ['lua -e "$1"']],
+      ['node --some-new-flag "$1" /opt/app.js', 'reparse', ['node --some-new-flag "$1"']],
+      ['python3 -m "$1"', 'reparse', ['python3 -m "$1"']],
+      ['php --run "$1"', 'reparse', ['php --run "$1"']],
+    ];
+    for (const [command, kind, want] of refused) {
+      it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
+        assert.deepEqual(
+          shellDataFindings(command)
+            .filter((f) => f.kind === kind)
+            .map((f) => f.text),
+          want,
+        );
+        if (want.length > 0) assert.ok(commandDataProblem(command), 'refused');
+      });
+    }
+
+    // Everyday commands near these roads: still accepted.
+    const accepted = [
+      'logrotate -f /etc/logrotate.conf; restart "$1"',
+      "find /var/log -name '*.gz' -mtime +7 -delete; restart \"$1\"",
+      'find /var/log -name "$1" -exec sh -c \'gzip "$1"\' _ {} \\;',
+      "find /var/log -name '*.log' -exec sh -c 'gzip -- \"$@\"' _ {} +",
+      'find /var/log -name "$1" -exec gzip {} + -exec rsync -a {} /backup/ \\;',
+      "sed -i 's/weekly/daily/' /etc/logrotate.d/nginx; restart \"$1\"",
+      'cp /opt/fix/nginx.logrotate /etc/logrotate.d/nginx; restart "$1"',
+      'udevadm control --reload-rules; udevadm trigger; restart "$1"',
+      'echo "$1" > /var/log/fix.log; modprobe -r e1000e; modprobe e1000e',
+      "cat > /etc/modprobe.d/fix.conf <<'EOF'\noptions e1000e InterruptThrottleRate=3000\nEOF\nrestart \"$1\"",
+      'restart "$1" > "/var/log/fix/$1.log"',
+      "gawk -i inplace '{ sub(/a/, \"b\") } 1' /etc/fix.conf; restart \"$1\"",
+      "gawk '@include \"join\"\nBEGIN { print join(a, 1, 2) }' \"$1\"",
+      'source -p /opt/fix/lib common.sh; restart "$1"',
+      'node --enable-source-maps /opt/app.js "$1"',
+      'node --max-old-space-size=4096 /opt/app.js "$1"',
+      'node --max-old-space-size 4096 /opt/app.js restart; restart "$1"',
+      'python3 -u -B /opt/fix.py "$1"',
+      'python3 -m json.tool /tmp/x.json; restart "$1"',
+      "perl -lne 'print if /x/' \"$1\"",
+      "perl -0777 -pi -e 's/a/b/' /etc/fix.conf \"$1\"",
+      'ruby -W0 /opt/fix.rb "$1"',
+      'php -n -f /opt/fix.php "$1"',
+    ];
+    for (const command of accepted) {
+      it(`${JSON.stringify(command)} → accepted`, function () {
+        assert.deepEqual(shellDataFindings(command), []);
+      });
+    }
+  });
+
   it('refuses whatever the reader cannot follow, and terminates on hostile input', function () {
     for (const hostile of ['$(((((', '${{{{', '"`"`"`', "<<'", '<<', '\\', '$', '`\\', 'case', 'case x in', '((', '$((', '${a[', '${!', ')'.repeat(4096), '$('.repeat(2048), '"$(' .repeat(1365), `cat <<${'A'.repeat(4000)}`, '\r$1\r', 'a\u00a0$1']) {
       const findings = shellDataFindings(hostile);
@@ -741,7 +847,7 @@ describe('shell-words: what a shell command does with incident data', function (
       assert.deepEqual(shellDataFindings(deep).filter((f) => f.kind === 'unreadable'), [{ kind: 'unreadable', text: 'nesting deeper than 16' }]);
     }
     // Work is bounded by the nesting: a 4 KiB command of eval strings or backticks is read in well under a second.
-    for (const heavy of ['eval eval '.repeat(409), '`'.repeat(4096), '$a'.repeat(2048), `ln -s /dev/stdin ${'{,}'.repeat(40)}`, `cp x ${'{a,b}'.repeat(40)}`, `cp a ${'{'.repeat(600)}${'{1..1}'.repeat(580)}`]) {
+    for (const heavy of ['eval eval '.repeat(409), '`'.repeat(4096), '$a'.repeat(2048), `ln -s /dev/stdin ${'{,}'.repeat(40)}`, `cp x ${'{a,b}'.repeat(40)}`, `cp a ${'{'.repeat(600)}${'{1..1}'.repeat(580)}`, `find / ${'-exec sh -c x{} '.repeat(260)}`, `sed -i '${';/'.repeat(2040)}' /etc/cron.d/x`, `sed -n '${' '.repeat(4080)}w x'`, `node ${'--x '.repeat(1360)}`]) {
       const started = performance.now();
       shellDataFindings(heavy);
       assert.ok(performance.now() - started < 1000, `${heavy.slice(0, 10)}… took ${performance.now() - started} ms`);
