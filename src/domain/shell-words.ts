@@ -264,6 +264,28 @@ const CODE_FILES = new RegExp(
     String.raw`\/(site|dist)-packages\/[^/]+\.pth$|^[^/]+\.pth$`,
   ].join('|'),
 );
+/**
+ * A file of each kind {@link CODE_FILES} names, for a folder data names a file in (`"/etc/$2"` may name
+ * `/etc/cron.d/x`): the folder holds one when one of these starts with it.
+ */
+const CODE_FILE_SAMPLES = [
+  '/etc/cron.d/x', '/etc/crontab', '/etc/anacrontab', '/etc/profile.d/x.sh', '/etc/bash.bashrc', '/etc/environment', '/etc/sudoers.d/x', '/etc/systemd/system/x.service',
+  '/etc/init.d/x', '/etc/ssh/sshd_config', '/etc/ld.so.preload', '/etc/ld.so.conf.d/x.conf', '/etc/logrotate.d/x', '/etc/udev/rules.d/x.rules', '/etc/apt/apt.conf.d/x',
+  '/etc/modprobe.d/x.conf', '/etc/pam.d/x', '/etc/rc.local', '/var/spool/cron/x', '/lib/systemd/system/x.service', '/usr/lib/systemd/system/x.service',
+  '/usr/local/lib/systemd/system/x.service', '/lib/udev/rules.d/x.rules', '/usr/lib/udev/rules.d/x.rules', '/lib/modprobe.d/x.conf', '/usr/lib/modprobe.d/x.conf',
+  '/usr/lib/pam.d/x', '/run/systemd/system/x.service', '/run/udev/rules.d/x.rules', '/usr/lib/python3/dist-packages/x.pth', '/usr/local/lib/python3/dist-packages/x.pth',
+];
+
+/**
+ * Whether a file data names in `folder` (`"/etc/cron.d/$2"`, `"/etc/$2"`) may be one read as code later: the folder
+ * is one whose files are ({@link CODE_FILES}: a name `x.pth` in a site folder), holds such a folder, or is `/`, `/root/`,
+ * `/home/` or a home in it (`.bashrc`, `.ssh/`).
+ */
+function codeFolder(folder: string): boolean {
+  const f = normalise(folder) === '/' ? '/' : `${normalise(folder)}/`;
+  return codeFile(`${f}x.pth`) || CODE_FILE_SAMPLES.some((p) => p.startsWith(f)) || /^\/((root|home)\/([^/]+\/)?)?$/.test(f);
+}
+
 /** Whether data written to `path` is read as code later ({@link CODE_FILES}; an absolute path also once `//`, `.` and `..` are resolved). */
 function codeFile(path: string): boolean {
   return CODE_FILES.test(path) || (path.startsWith('/') && CODE_FILES.test(normalise(path)));
@@ -2377,8 +2399,8 @@ export function shellDataFindings(command: string): ShellFinding[] {
       if (named.some((w) => w.expansions > 0)) add({ kind: 'reparse', text: `${call.name} ${call.args.map((w) => w.raw).join(' ')} (runs its arguments as a command)` });
     }
     for (const path of shared.written.paths) if (codeFile(path)) add({ kind: 'reparse', text: `${path} is read as code later` });
-    // Data names the file in a folder whose files are read as code (a name `x.pth` in a site folder).
-    for (const { folder, raw } of shared.written.folders) if (codeFile(`${folder}x.pth`)) add({ kind: 'reparse', text: `${raw} is read as code later` });
+    // Data names the file in a folder whose files are read as code, or that holds such files (`"/etc/$2"`).
+    for (const { folder, raw } of shared.written.folders) if (codeFolder(folder)) add({ kind: 'reparse', text: `${raw} is read as code later` });
   } catch (err) {
     // Anything else the reader trips on is refused too, never passed.
     findings.push({ kind: 'unreadable', text: err instanceof Unreadable ? err.message : 'a construct this check cannot follow' });

@@ -754,6 +754,9 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > "/etc/cron.d/$2"', 'reparse', ['"/etc/cron.d/$2" is read as code later']],
       ['echo "$1" | tee "/etc/logrotate.d/fix-$2"', 'reparse', ['"/etc/logrotate.d/fix-$2" is read as code later']],
       ['echo "$1" > "/usr/lib/python3/dist-packages/$2"', 'reparse', ['"/usr/lib/python3/dist-packages/$2" is read as code later']],
+      ['echo "$1" > "/etc/$2"', 'reparse', ['"/etc/$2" is read as code later']],
+      ['echo "$1" | tee "/usr/lib/$2"', 'reparse', ['"/usr/lib/$2" is read as code later']],
+      ['echo "$1" > "/home/app/$2"', 'reparse', ['"/home/app/$2" is read as code later']],
       // sed -i writes what its script reads into the file (`r`, `R`), and sed's `w` writes what it reads anywhere.
       ['sed -i \'$r /dev/stdin\' /etc/logrotate.d/app <<< "$1"', 'reparse', ['/etc/logrotate.d/app is read as code later']],
       ['echo "$1" > /tmp/d; sed -i \'/^}/r /tmp/d\' /etc/logrotate.d/app', 'reparse', ['/etc/logrotate.d/app is read as code later']],
@@ -817,6 +820,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'echo "$1" > /var/log/fix.log; modprobe -r e1000e; modprobe e1000e',
       "cat > /etc/modprobe.d/fix.conf <<'EOF'\noptions e1000e InterruptThrottleRate=3000\nEOF\nrestart \"$1\"",
       'restart "$1" > "/var/log/fix/$1.log"',
+      'restart "$1" > "/var/lib/fix/$1.state"; echo "$1" > "/srv/app/hosts/$2"',
       "gawk -i inplace '{ sub(/a/, \"b\") } 1' /etc/fix.conf; restart \"$1\"",
       "gawk '@include \"join\"\nBEGIN { print join(a, 1, 2) }' \"$1\"",
       'source -p /opt/fix/lib common.sh; restart "$1"',
