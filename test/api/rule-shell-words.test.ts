@@ -42,6 +42,9 @@ describe('rules API: a shell command taking incident data (shell-words)', functi
       ["cat <<EOF\nit's $1\nEOF\nsystemctl restart $1", titled, /expands "\$1" outside double quotes/],
       ['echo "`id`"#$1', titled, /expands "\$1" outside double quotes/],
       ['echo "$1', titled, /cannot read the command \(an unterminated double quote\)/],
+      // Data written where another program runs it later, and a found name read as code.
+      ['echo "$SELFHEAL_PARAM_HOST" | sudo tee /etc/logrotate.d/app', hostEnv, /hands data to another parser \("\/etc\/logrotate\.d\/app is read as code later"\)/],
+      ["find /var/tmp -name \"$1*\" -exec sh -c 'gzip {}' \\;", titled, /hands data to another parser \("find -exec sh -c 'gzip \{\}' \(a found name read as code\)"\)/],
     ];
     for (const [command, extra, message] of refused) {
       const res = await h.call('POST', '/api/rules', rule(command, extra));
