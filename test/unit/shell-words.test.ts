@@ -792,6 +792,7 @@ describe('shell-words: what a shell command does with incident data', function (
       ['php --new-flag x -r "$1"', 'reparse', ['php -r "$1"']],
       ['lua -Z x -e "$1"', 'reparse', ['lua -e "$1"']],
       ['node --some-new-flag "$1" /opt/app.js', 'reparse', ['node --some-new-flag "$1"']],
+      ['node --some-new-flag /opt/app.js "$1"', 'reparse', ['node "$1"']],
       ['python3 -m "$1"', 'reparse', ['python3 -m "$1"']],
       ['php --run "$1"', 'reparse', ['php --run "$1"']],
     ];
@@ -826,6 +827,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'source -p /opt/fix/lib common.sh; restart "$1"',
       'node --enable-source-maps /opt/app.js "$1"',
       'node --max-old-space-size=4096 /opt/app.js "$1"',
+      'node --some-new-flag=1 /opt/app.js "$1"',
       'node --max-old-space-size 4096 /opt/app.js restart; restart "$1"',
       'python3 -u -B /opt/fix.py "$1"',
       'python3 -m json.tool /tmp/x.json; restart "$1"',
