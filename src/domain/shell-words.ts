@@ -116,9 +116,11 @@ const NODE_FLAGS = ['--inspect', '--inspect-brk', '--inspect-wait', '--enable-so
 /**
  * What each interpreter's options are, so that the word after one is known to be its value, its program, or
  * neither: `flags` take no value; `joined` letters take the rest of their word only (perl's `-i.bak`, `-MPOSIX`);
- * `digits` letters take the digits after them and the cluster goes on (perl's `-0777ne`, `-lne`); `values` take the
- * rest of the word or the next one and name no program (`python3 -W ignore -c …`: `ignore` is no script); `code`
- * take a program (a cluster ending in one: `perl -ne '…'`); `module` a module run as the program (`python3 -m x`).
+ * `then` letters take what their pattern matches after them and the cluster goes on (perl's `-0777ne`, `-lne`,
+ * `-de`, `-CSe`; ruby's `-W0e`, `-Kue`, `-0e`); `values` take the rest of the word or the next one and name no
+ * program (`python3 -W ignore -c …`: `ignore` is no script); `code` take a program (a cluster ending in one:
+ * `perl -ne '…'`); `module` a module run as the program (`python3 -m x`). `words`: the interpreter has no
+ * clusters, each short option is a word of its own (node's `-pe` is `--print --eval`: the next word is the program).
  * Each interpreter's own letters: python's -E and lua's -E ignore the environment, perl's -c checks and -p loops,
  * node's -c checks, ruby's and node's -r load a library (`python3 -E -c "$1"`, `perl -c -e "$1"` read `-c`, `-e`
  * as the program). An option none of these lists may take the next word: the word after it may be its value or the
@@ -127,7 +129,8 @@ const NODE_FLAGS = ['--inspect', '--inspect-brk', '--inspect-wait', '--enable-so
 interface InterpreterOptions {
   flags: string;
   joined?: string;
-  digits?: string;
+  then?: Readonly<Record<string, RegExp>>;
+  words?: boolean;
   values: string;
   code: string;
   module?: string;
@@ -136,11 +139,11 @@ interface InterpreterOptions {
   longValues?: readonly string[];
   longCode?: readonly string[];
 }
-const NODE_OPTIONS: InterpreterOptions = { flags: 'cihv', values: 'rC', code: 'ep', longFlags: NODE_FLAGS, longFlagPrefixes: ['--no-', '--experimental-', '--harmony-'], longValues: NODE_VALUES, longCode: ['--eval', '--print'] };
+const NODE_OPTIONS: InterpreterOptions = { words: true, flags: 'cihv', values: 'rC', code: 'ep', longFlags: NODE_FLAGS, longFlagPrefixes: ['--no-', '--experimental-', '--harmony-'], longValues: NODE_VALUES, longCode: ['--eval', '--print'] };
 const INTERPRETER_OPTIONS: Record<string, InterpreterOptions> = {
   python: { flags: 'bBdEhiIOPqsSuvVx3tR?', values: 'WXQ', code: 'c', module: 'm', longFlags: ['--version', '--help', '--help-env', '--help-xoptions', '--help-all'], longValues: ['--check-hash-based-pycs'] },
-  perl: { flags: 'acfhnpsStTuUvwWX', joined: 'CdDFimMVx', digits: '0l', values: 'I', code: 'eE', longFlags: ['--version', '--help'] },
-  ruby: { flags: 'acdlnpsSvwyhU', joined: '0FiKTWx', values: 'CEIr', code: 'e', longFlags: ['--version', '--verbose', '--copyright', '--help', '--yydebug', '--jit', '--yjit', '--rjit'], longFlagPrefixes: ['--disable-', '--enable-', '--jit-', '--yjit-', '--rjit-'], longValues: ['--encoding', '--external-encoding', '--internal-encoding'] },
+  perl: { flags: 'acfhnpsStTuUvwWX', joined: 'DFimMVx', then: { 0: /^(?:[xX][0-9A-Fa-f]*|[0-9]*)/, l: /^[0-9]*/, d: /^t?(?:[:=].*)?/, C: /^(?:[0-9]+|[IOESioDALa]*)/ }, values: 'I', code: 'eE', longFlags: ['--version', '--help'] },
+  ruby: { flags: 'acdlnpsSvwyhU', joined: 'Fix', then: { 0: /^[0-7]*/, W: /^(?::.*|[0-9]*)/, T: /^[0-9]*/, K: /^.?/s }, values: 'CEIr', code: 'e', longFlags: ['--version', '--verbose', '--copyright', '--help', '--yydebug', '--jit', '--yjit', '--rjit'], longFlagPrefixes: ['--disable-', '--enable-', '--jit-', '--yjit-', '--rjit-'], longValues: ['--encoding', '--external-encoding', '--internal-encoding'] },
   node: NODE_OPTIONS,
   nodejs: NODE_OPTIONS,
   // php's -f names the script: read as a flag, its file is the operand after it.
@@ -166,6 +169,15 @@ function interpreterOption(text: string, spec: InterpreterOptions): { kind: 'fla
     // `--name=value`: its value is in the word; `--name` may take the next.
     return eq !== -1 ? { kind: 'flag' } : { kind: 'unknown' };
   }
+  if (spec.words === true) {
+    // `-e`, `-pe`, `-r=x`: the option's name is the word up to an `=`.
+    const eq = text.indexOf('=');
+    const name = eq === -1 ? text : text.slice(0, eq);
+    const joined = eq !== -1;
+    if (name === '-pe' || (name.length === 2 && spec.code.includes(name[1]!))) return { kind: 'code', joined };
+    if (name.length === 2 && spec.values.includes(name[1]!)) return { kind: 'value', joined };
+    return name.length === 2 && spec.flags.includes(name[1]!) ? { kind: 'flag' } : { kind: 'unknown' };
+  }
   for (let c = 1; c < text.length; c++) {
     const letter = text[c]!;
     const joined = c + 1 < text.length;
@@ -173,10 +185,10 @@ function interpreterOption(text: string, spec: InterpreterOptions): { kind: 'fla
     if (spec.module?.includes(letter)) return { kind: 'module', joined };
     if (spec.values.includes(letter)) return { kind: 'value', joined };
     if (spec.joined?.includes(letter)) return { kind: 'flag' };
-    if (spec.digits?.includes(letter)) {
-      // `-0777`, `-0x1F` (perl's -0 takes hexadecimal after an x), `-l015`.
-      if (letter === '0' && /[xX]/.test(text[c + 1] ?? '')) for (c++; /[0-9A-Fa-f]/.test(text[c + 1] ?? ''); ) c++;
-      else while (/[0-9]/.test(text[c + 1] ?? '')) c++;
+    const then = spec.then?.[letter];
+    if (then !== undefined) {
+      // `-0777`, `-0x1F` (perl's -0 takes hexadecimal after an x), `-l015`, `-dt:Trace`, `-W2`, `-Ku`.
+      c += then.exec(text.slice(c + 1))![0].length;
       continue;
     }
     if (!spec.flags.includes(letter)) return { kind: 'unknown' };
@@ -1841,6 +1853,12 @@ class Reader {
             break;
           }
           if (!/^-./.test(w.raw)) break;
+          // An option word data makes may be any option (`-"$2"`: `-f/dev/stdin`, `--exec=…`); only -v's
+          // assignment and -F's separator may come from data.
+          if (w.expansions > 0 && !/^(-[vF]|--(assign|field-separator)=)/.test(w.raw)) {
+            this.add('reparse', `${b} ${w.raw}`);
+            return;
+          }
           const o = readOption(rest, j, AWK_OPTIONS);
           for (const v of o.values) {
             if (v.value === undefined) continue;

@@ -795,6 +795,19 @@ describe('shell-words: what a shell command does with incident data', function (
       ['node --some-new-flag /opt/app.js "$1"', 'reparse', ['node "$1"']],
       ['python3 -m "$1"', 'reparse', ['python3 -m "$1"']],
       ['php --run "$1"', 'reparse', ['php --run "$1"']],
+      // node has no option clusters: -pe is --print --eval, the next word its program. perl's -d (-dt, up to a : or =)
+      // and -C (digits or letters), ruby's -W (a level), -K (one letter), -0 (octal) go on reading the cluster.
+      ['node -pe "$1"', 'reparse', ['node -pe "$1"']],
+      ['nodejs -pe "$1"', 'reparse', ['nodejs -pe "$1"']],
+      ["perl -de '1;' -e \"$1\"", 'reparse', ['perl -e "$1"']],
+      ["perl -dte '1;' -e \"$1\"", 'reparse', ['perl -e "$1"']],
+      ["perl -CSe '1;' -e \"$1\"", 'reparse', ['perl -e "$1"']],
+      ['ruby -We 1 -e "$1"', 'reparse', ['ruby -e "$1"']],
+      ['ruby -Kue 1 -e "$1"', 'reparse', ['ruby -e "$1"']],
+      ['ruby -0e 1 -e "$1"', 'reparse', ['ruby -e "$1"']],
+      // An awk option word data makes may be any option (-f/dev/stdin, --exec=…).
+      ["awk -\"$2\" '{print}'", 'reparse', ['awk -"$2"']],
+      ["gawk --\"$2\" '{print}'", 'reparse', ['gawk --"$2"']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
@@ -835,6 +848,12 @@ describe('shell-words: what a shell command does with incident data', function (
       "perl -0777 -pi -e 's/a/b/' /etc/fix.conf \"$1\"",
       'ruby -W0 /opt/fix.rb "$1"',
       'php -n -f /opt/fix.php "$1"',
+      'node -e "console.log(1)" "$1"',
+      'node -r=dotenv/config /opt/app.js "$1"',
+      'perl -d:Trace /opt/fix.pl "$1"',
+      'perl -CSD /opt/fix.pl "$1"',
+      'ruby -W2 /opt/fix.rb "$1"',
+      "awk -v x=\"$1\" -vy=\"$2\" -F\"$3\" '{ print x, y }' /etc/fix.conf",
     ];
     for (const command of accepted) {
       it(`${JSON.stringify(command)} → accepted`, function () {
