@@ -428,6 +428,8 @@ interface Word {
   raw: string;
   literal: string | undefined;
   expansions: number;
+  /** `find -exec`'s `{}` standing alone: a found file's path (never an option), whose name data may have made. */
+  found?: boolean;
 }
 
 interface HereDoc {
@@ -469,7 +471,6 @@ const cut = (s: string) => (s.length > 60 ? `${s.slice(0, 59)}…` : s);
  */
 class Reader {
   private pos = 0;
-  private readonly findings: ShellFinding[];
   /** The words being read neither split nor glob: an assignment word before the command, an operand of `[[ … ]]`. */
   private splitFree = false;
   private readonly pendingHeredocs: HereDoc[] = [];
@@ -495,7 +496,6 @@ class Reader {
     tally?: Tally,
   ) {
     if (depth > MAX_DEPTH) throw new Unreadable(`nesting deeper than ${MAX_DEPTH}`);
-    this.findings = shared.findings;
     this.tally = tally ?? { text: src, reads: new Map() };
     if (tally === undefined) shared.tallies.push(this.tally);
   }
@@ -507,11 +507,13 @@ class Reader {
 
   private add(kind: ShellFindingKind, text: string): void {
     const f = { kind, text: cut(text) };
-    if (!this.findings.some((g) => g.kind === f.kind && g.text === f.text)) this.findings.push(f);
+    if (!this.shared.findings.some((g) => g.kind === f.kind && g.text === f.text)) this.shared.findings.push(f);
   }
 
   /** `${…}` and `$((…))` nested in one another (each reader's other nesting counts in `depth`). */
   private nesting = 0;
+  /** `find -exec find -exec …`: the commands read inside one another. */
+  private findNesting = 0;
 
   private enter(): void {
     if (++this.nesting + this.depth > MAX_DEPTH) throw new Unreadable(`nesting deeper than ${MAX_DEPTH}`);
@@ -1110,13 +1112,13 @@ class Reader {
         } else throw new Unreadable(`"${opener}" that does not end with "))" (write "$( (" with a space for a subshell)`);
       } else if (c === '$') {
         const start = this.pos;
-        const found = this.findings.length;
+        const found = this.shared.findings.length;
         const n = this.readDollar(true);
         const text = this.src.slice(start, this.pos);
         const own = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(text)?.[1];
         if (n > 0 && own !== undefined && SHELL_NUMBERS.has(own)) this.readShellNumber(own);
         else if (n > 0 && !LENGTH.test(text)) {
-          this.findings.splice(found);
+          this.shared.findings.splice(found);
           this.add('arithmetic', text);
         }
         continue;
@@ -1619,9 +1621,11 @@ class Reader {
       return undefined;
     };
     const isCodeOption = (w: Word | undefined) => /^(-[A-Za-z]*[ceE]|--eval|--print)$/.test(w?.literal ?? '') || /^--eval=/.test(w?.raw ?? '');
+    // The words of a find -exec's command, read with it (not as find's words).
+    const inTail: boolean[] = [];
     for (let k = i; k < words.length; k++) {
       const b = base(words[k]);
-      if (words[k]!.expansions > 0) continue;
+      if (words[k]!.expansions > 0 || inTail[k]) continue;
       // A shell named anywhere by a pattern, followed by -c and data (`docker exec web /bin/ba[s]h -c "$1"`);
       // an option holding a pattern names no command (`tar --exclude=*.tmp -czf "$1.tgz"`).
       if (k > i && nextC[k] !== -1 && !words[k]!.raw.startsWith('-') && patternWord(words[k]!.raw) && expansionFrom[nextC[k]!] === true) {
@@ -1699,31 +1703,43 @@ class Reader {
           if (b === 'parallel') return;
         }
       }
-      if (b === 'find' && asCommand(k)) {
-        words.forEach((w, j) => {
+      if (b === 'find' && asCommand(k) && !inTail[k]) {
+        // Each -exec/-execdir/-ok/-okdir's command runs to its `;` (or `{} +`), found in one pass. find puts each
+        // found name in place of `{}`, inside a word too: the command is read as any other with a data word there,
+        // so a name (which data may have made, here or by any other program) read as code, a program or an option
+        // is refused (`-exec sh -c 'gzip {}' \;`, `-exec sed -n {} f \;`, `-exec sh -c -x {} \;`), and one passed
+        // as an argument is not (`-exec sh -c '… "$1"' _ {} \;`, `-exec sh {} \;` runs the found file).
+        for (let j = k + 1; j < words.length; j++) {
+          const w = words[j]!;
           const command = words[j + 1];
-          if (j <= k || !/^-(exec|execdir|ok|okdir)$/.test(w.literal ?? '') || command === undefined) return;
-          if (command.expansions > 0) this.add('reparse', `find ${w.literal} ${command.raw} (a command named by data)`);
-          else if (command.literal!.includes('/')) this.runsFile(command, command.literal!);
-          // find puts each found name in place of `{}`, inside a word too: a name (which data may have made, here
-          // or by any other program) in the text of a shell's -c, an interpreter's code, an awk or sed program or
-          // `eval` is read as code (`-exec sh -c 'gzip {}' \;`). `-exec sh -c '… "$1"' _ {} \;` passes it as an argument.
+          if (!/^-(exec|execdir|ok|okdir)$/.test(w.literal ?? '') || command === undefined) continue;
           let end = j + 1;
           while (end < words.length && words[end]!.literal !== ';' && !(words[end]!.literal === '+' && words[end - 1]!.literal === '{}')) end++;
+          for (let m = j + 1; m < end; m++) inTail[m] = true;
           const tail = words.slice(j + 1, end);
-          // ssh and watch hand every word to a shell; scp's and rsync's `host:…{}` is a remote shell's word.
-          const names = tail.map(base);
-          const remote = names.some((x) => x === 'ssh' || x === 'watch');
-          const code = names.some((x) => SHELLS.has(x) || C_RUNNERS.has(x) || isInterpreter(x) || AWKS.has(x) || x === 'sed' || x === 'eval');
-          const copies = names.some((x) => x === 'scp' || x === 'rsync');
-          if (!remote && !code && !copies) return;
-          const codeSlot = (m: number) => {
-            const before = tail[m - 1];
-            return before !== undefined && (isC(before) || /^(-[A-Za-z]*[ceErp]|--eval|--print|--run|--expression|--source)$/.test(before.literal ?? '') || AWKS.has(base(before)) || base(before) === 'sed' || base(before) === 'eval');
-          };
-          const at = tail.findIndex((x, m) => x.literal?.includes('{}') === true && (remote || (code && (x.literal !== '{}' || codeSlot(m))) || (copies && x.literal.includes(':'))));
-          if (at > 0) this.add('reparse', `find ${w.literal} ${tail.slice(0, at + 1).map((x) => x.raw).join(' ')} (a found name read as code)`);
-        });
+          j = end;
+          if (command.expansions > 0) {
+            this.add('reparse', `find ${w.literal} ${command.raw} (a command named by data)`);
+            continue;
+          }
+          if (++this.findNesting > MAX_DEPTH) throw new Unreadable(`find -exec nested deeper than ${MAX_DEPTH}`);
+          const asData = tail.map((x, m) => (m > 0 && x.raw.includes('{}') ? { raw: x.raw, literal: undefined, expansions: x.expansions + 1, found: x.raw === '{}' } : x));
+          const saved = this.shared.findings;
+          const probe: ShellFinding[] = [];
+          this.shared.findings = probe;
+          try {
+            this.checkCommand({ words: asData, writes: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0, fn: cmd.fn }, fromStdin, piped);
+          } finally {
+            this.shared.findings = saved;
+            this.findNesting--;
+          }
+          // What it reports of a found name is said once; what it reports of anything else as it is.
+          for (const f of probe) if (!f.text.includes('{}')) this.add(f.kind, f.text);
+          // The word shown: the first holding `{}` in more than a name of its own, else the first `{}`.
+          const inWord = tail.findIndex((x, m) => m > 0 && x.raw.includes('{}') && x.raw !== '{}');
+          const at = inWord !== -1 ? inWord : tail.findIndex((x, m) => m > 0 && x.raw === '{}');
+          if (probe.some((f) => f.text.includes('{}'))) this.add('reparse', `find ${w.literal} ${tail.slice(0, at + 1).map((x) => x.raw).join(' ')} (a found name read as code)`);
+        }
       }
       if ((b === 'at' || b === 'batch') && asCommand(k)) {
         // at reads the commands it schedules from stdin, or from the file after -f.
@@ -1743,7 +1759,8 @@ class Reader {
       if (!(SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b) || AWKS.has(b) || b === 'sed')) continue;
       const rest = words.slice(k + 1);
       if (SHELL_ARGS.has(b)) {
-        if (anyExpansion(rest)) this.add('reparse', `${b} ${rest.map((w) => w.raw).join(' ')}`);
+        // A found file's path (`-exec scp {} host:/x \;`) starts with find's start folder or `./`: a local file.
+        if (anyExpansion(b === 'ssh' || b === 'watch' ? rest : rest.filter((w) => w.found !== true))) this.add('reparse', `${b} ${rest.map((w) => w.raw).join(' ')}`);
         else if (b === 'ssh' && sshReadsStdin(rest)) stdinProgram('ssh without a command');
         return;
       }
@@ -1775,6 +1792,7 @@ class Reader {
           const fromS = shellArgs.slice(0, at === -1 ? shellArgs.length : at).some((w) => /^-[A-Za-z]*s[A-Za-z]*$/.test(w.literal ?? ''));
           // `sh "$1"`, `bash <(…)`: a script named or written by data.
           if (fromS || operand === undefined || stdinPath(operand.literal ?? '')) readsStdin(b);
+          else if (operand.found === true) return;
           else if (operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
           else if (this.descriptor(operand.literal!, `${b} ${operand.raw}`)) this.shared.inherits.push(`${b} ${operand.raw}`);
           else this.runsFile(operand, `${b} ${operand.raw}`);
@@ -1800,7 +1818,7 @@ class Reader {
           const w = rest[j]!;
           if (!w.raw.startsWith('-') || w.raw === '-') {
             if (unknown === undefined) break;
-            if (w.expansions > 0) {
+            if (w.expansions > 0 && w.found !== true) {
               this.add('reparse', `${b} ${unknown.raw} ${w.raw}`);
               return;
             }
@@ -1828,10 +1846,11 @@ class Reader {
           }
           j++;
         }
-        for (const w of maybe) this.runsFile(w, `${b} ${w.raw}`);
+        for (const w of maybe) if (w.found !== true) this.runsFile(w, `${b} ${w.raw}`);
         if (code) return;
         const operand = rest[j] ?? maybe.pop();
         if (operand === undefined || stdinPath(operand.literal ?? '')) stdinProgram(b);
+        else if (operand.found === true) return;
         else if (operand.expansions > 0) this.add('reparse', `${b} ${operand.raw}`);
         else if (this.descriptor(operand.literal!, `${b} ${operand.raw}`)) this.shared.inherits.push(`${b} ${operand.raw}`);
         else this.runsFile(operand, `${b} ${operand.raw}`);
