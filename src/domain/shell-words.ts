@@ -277,25 +277,55 @@ const CODE_FILES = new RegExp(
   ].join('|'),
 );
 /**
- * A file of each kind {@link CODE_FILES} names, for a folder data names a file in (`"/etc/$2"` may name
- * `/etc/cron.d/x`): the folder holds one when one of these starts with it.
+ * A file of each kind {@link CODE_FILES} names, for a file data names (`"/etc/$2"` may name `/etc/cron.d/x`). A
+ * last component `x…` stands for any name in its folder (or under it), ending as {@link sampleEndings} says.
  */
 const CODE_FILE_SAMPLES = [
   '/etc/cron.d/x', '/etc/crontab', '/etc/anacrontab', '/etc/profile.d/x.sh', '/etc/bash.bashrc', '/etc/environment', '/etc/sudoers.d/x', '/etc/systemd/system/x.service',
-  '/etc/init.d/x', '/etc/ssh/sshd_config', '/etc/ld.so.preload', '/etc/ld.so.conf.d/x.conf', '/etc/logrotate.d/x', '/etc/udev/rules.d/x.rules', '/etc/apt/apt.conf.d/x',
+  '/etc/init.d/x', '/etc/ssh/x', '/etc/ld.so.preload', '/etc/ld.so.conf.d/x.conf', '/etc/logrotate.d/x', '/etc/udev/rules.d/x.rules', '/etc/apt/apt.conf.d/x',
   '/etc/modprobe.d/x.conf', '/etc/pam.d/x', '/etc/rc.local', '/var/spool/cron/x', '/lib/systemd/system/x.service', '/usr/lib/systemd/system/x.service',
   '/usr/local/lib/systemd/system/x.service', '/lib/udev/rules.d/x.rules', '/usr/lib/udev/rules.d/x.rules', '/lib/modprobe.d/x.conf', '/usr/lib/modprobe.d/x.conf',
   '/usr/lib/pam.d/x', '/run/systemd/system/x.service', '/run/udev/rules.d/x.rules', '/usr/lib/python3/dist-packages/x.pth', '/usr/local/lib/python3/dist-packages/x.pth',
 ];
 
+/** The files in a home read as code, as {@link CODE_FILE_SAMPLES} (of `.ssh/` the ones ssh and sshd read). */
+const HOME_CODE_SAMPLES = ['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zshenv', '.zprofile', '.kshrc', '.gitconfig', '.ssh/authorized_keys', '.ssh/authorized_keys2', '.ssh/rc', '.ssh/environment', '.ssh/config', '.config/systemd/x.service'];
+
 /**
- * Whether a file data names in `folder` (`"/etc/cron.d/$2"`, `"/etc/$2"`) may be one read as code later: the folder
- * is one whose files are ({@link CODE_FILES}: a name `x.pth` in a site folder), holds such a folder, or is `/`, `/root/`,
- * `/home/` or a home in it (`.bashrc`, `.ssh/`).
+ * How a sample's file `x.ext` may end: systemd reads units and drop-in `.conf` files (a name may go on into a
+ * subfolder: `x.service.d/y.conf`), udev `.rules`, modprobe and the loader `.conf`, python `.pth`; any other
+ * folder's files are all read (undefined).
  */
-function codeFolder(folder: string): boolean {
-  const f = normalise(folder) === '/' ? '/' : `${normalise(folder)}/`;
-  return codeFile(`${f}x.pth`) || CODE_FILE_SAMPLES.some((p) => p.startsWith(f)) || /^\/((root|home)\/([^/]+\/)?)?$/.test(f);
+function sampleEndings(ext: string): readonly string[] | undefined {
+  if (ext === '.service') return ['.service', '.socket', '.timer', '.target', '.path', '.mount', '.automount', '.swap', '.slice', '.conf'];
+  return ext === '.rules' || ext === '.conf' || ext === '.pth' ? [ext] : undefined;
+}
+
+/** Whether a path written as `prefix`, then data, then `suffix` may be the sample's file (see {@link CODE_FILE_SAMPLES}). */
+function mayBe(prefix: string, suffix: string, sample: string): boolean {
+  const slash = sample.lastIndexOf('/') + 1;
+  const m = /^x(\.[a-z]+)?$/.exec(sample.slice(slash));
+  if (m === null) return sample.startsWith(prefix) && sample.length >= prefix.length + suffix.length && sample.endsWith(suffix);
+  const folder = sample.slice(0, slash);
+  const endings = sampleEndings(m[1] ?? '');
+  return (folder.startsWith(prefix) || prefix.startsWith(folder)) && (endings === undefined || suffix === '' || endings.some((e) => suffix.endsWith(e) || e.endsWith(suffix)));
+}
+
+/**
+ * Whether a file data names (`"/etc/cron.d/$2"`, `"/etc/$2"`, `"/root/$1.log"`) may be one read as code later:
+ * written as `prefix` (the literal text before the data, an absolute path), the data, then `suffix` (the literal
+ * text after it), it may be a file of {@link CODE_FILE_SAMPLES} or of a home (`/root/`, `/home/…/`, `/`: the data
+ * may name the home). A name the literal text rules out is not (`"/etc/fstab.bak.$(date +%F)"`, `"/root/$1.log"`).
+ */
+function codeDataName(prefix: string, suffix: string): boolean {
+  const slash = prefix.lastIndexOf('/') + 1;
+  const p = (normalise(prefix.slice(0, slash)) === '/' ? '/' : `${normalise(prefix.slice(0, slash))}/`) + prefix.slice(slash);
+  if (CODE_FILE_SAMPLES.some((x) => mayBe(p, suffix, x))) return true;
+  let home: string | undefined;
+  if (p.startsWith('/root/')) home = p.slice(6);
+  else if (p.startsWith('/home/')) home = p.slice(6).includes('/') ? p.slice(6).slice(p.slice(6).indexOf('/') + 1) : '';
+  else if ('/root/'.startsWith(p) || '/home/'.startsWith(p)) home = '';
+  return home !== undefined && HOME_CODE_SAMPLES.some((x) => mayBe(home, suffix, x));
 }
 
 /** Whether data written to `path` is read as code later ({@link CODE_FILES}; an absolute path also once `//`, `.` and `..` are resolved). */
@@ -349,8 +379,8 @@ class Unreadable extends Error {}
  */
 class Written {
   readonly paths: string[] = [];
-  /** Files named by data inside a literal folder (`"/etc/cron.d/$2"`): the folder, and the word as written. */
-  readonly folders: { folder: string; raw: string }[] = [];
+  /** Files named by data (`"/etc/cron.d/$2"`): the literal text before and after the data, and the word as written. */
+  readonly dataNames: { prefix: string; suffix: string; raw: string }[] = [];
   private readonly absolute = new Set<string>();
   private readonly relativeNames = new Set<string>();
   private readonly names = new Set<string>();
@@ -376,8 +406,8 @@ class Written {
     const path = writtenName(w);
     if (path !== undefined) this.add(path);
     else {
-      const folder = dataFolder(w);
-      if (folder !== undefined) this.folders.push({ folder, raw: w.raw });
+      const name = dataName(w);
+      if (name !== undefined) this.dataNames.push({ ...name, raw: w.raw });
     }
   }
 
@@ -2218,20 +2248,21 @@ function readOption(words: Word[], j: number, spec: OptionSpec): { end: number; 
 }
 
 /**
- * The literal folder of a path whose file name data makes (`"/etc/cron.d/$2"`, `'/etc/cron.d/'x-"$2"`:
- * `/etc/cron.d/`): the text before the first expansion, quotes dropped, up to its last `/`; undefined when that
- * text is not an absolute path.
+ * A path data makes part of (`"/etc/cron.d/$2"`, `'/etc/cron.d/'x-"$2".conf`): the literal text before the first
+ * expansion and after the last, quotes dropped; undefined when the first is not an absolute path. The text after
+ * is taken short when unsure (after the last `)`, `}` or backquote, and past a `$name`'s name characters).
  */
-function dataFolder(w: Word): string | undefined {
+function dataName(w: Word): { prefix: string; suffix: string } | undefined {
   if (w.expansions === 0) return undefined;
-  let text = '';
-  for (let j = 0; j < w.raw.length; j++) {
-    const c = w.raw[j]!;
-    if (c === '$' || c === '`') break;
-    if (c === '\\') text += w.raw[++j] ?? '';
-    else if (c !== '"' && c !== "'") text += c;
-  }
-  return text.startsWith('/') ? text.slice(0, text.lastIndexOf('/') + 1) : undefined;
+  const unquote = (t: string) => t.replace(/\\(.)|["']/gs, '$1');
+  const first = w.raw.search(/[$`]/);
+  const prefix = unquote(first === -1 ? w.raw : w.raw.slice(0, first));
+  if (!prefix.startsWith('/')) return undefined;
+  const last = w.raw.search(/[$`](?!.*[$`])/s);
+  let tail = w.raw.slice(last + 1);
+  const close = Math.max(tail.lastIndexOf(')'), tail.lastIndexOf('}'), tail.lastIndexOf('`'));
+  tail = close !== -1 ? tail.slice(close + 1) : tail.replace(/^[A-Za-z0-9_@*#?!-]*/, '');
+  return { prefix, suffix: unquote(tail) };
 }
 
 /** A path's last component as written, when data builds the rest (`"$HOME/x.sh"`: `x.sh`), or undefined. */
@@ -2437,7 +2468,7 @@ export function shellDataFindings(command: string): ShellFinding[] {
     }
     for (const path of shared.written.paths) if (codeFile(path)) add({ kind: 'reparse', text: `${path} is read as code later` });
     // Data names the file in a folder whose files are read as code, or that holds such files (`"/etc/$2"`).
-    for (const { folder, raw } of shared.written.folders) if (codeFolder(folder)) add({ kind: 'reparse', text: `${raw} is read as code later` });
+    for (const { prefix, suffix, raw } of shared.written.dataNames) if (codeDataName(prefix, suffix)) add({ kind: 'reparse', text: `${raw} is read as code later` });
   } catch (err) {
     // Anything else the reader trips on is refused too, never passed.
     findings.push({ kind: 'unreadable', text: err instanceof Unreadable ? err.message : 'a construct this check cannot follow' });

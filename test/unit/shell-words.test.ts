@@ -755,6 +755,12 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" | tee "/etc/logrotate.d/fix-$2"', 'reparse', ['"/etc/logrotate.d/fix-$2" is read as code later']],
       ['echo "$1" > "/usr/lib/python3/dist-packages/$2"', 'reparse', ['"/usr/lib/python3/dist-packages/$2" is read as code later']],
       ['echo "$1" > "/etc/$2"', 'reparse', ['"/etc/$2" is read as code later']],
+      // The literal text before and after the data counts: it may still be a code file's name.
+      ['echo "$1" > "/etc/cron.d$2"', 'reparse', ['"/etc/cron.d$2" is read as code later']],
+      ['echo "$1" > "/etc/cr$2"', 'reparse', ['"/etc/cr$2" is read as code later']],
+      ['echo "$1" > "/etc/systemd/system/$2.conf"', 'reparse', ['"/etc/systemd/system/$2.conf" is read as code later']],
+      ['echo "$1" > "/root/${2}rc"', 'reparse', ['"/root/${2}rc" is read as code later']],
+      ['echo "$1" > "/$2.log"', 'reparse', ['"/$2.log" is read as code later']],
       ['echo "$1" | tee "/usr/lib/$2"', 'reparse', ['"/usr/lib/$2" is read as code later']],
       ['echo "$1" > "/home/app/$2"', 'reparse', ['"/home/app/$2" is read as code later']],
       // sed -i writes what its script reads into the file (`r`, `R`), and sed's `w` writes what it reads anywhere.
@@ -848,6 +854,12 @@ describe('shell-words: what a shell command does with incident data', function (
       "cat > /etc/modprobe.d/fix.conf <<'EOF'\noptions e1000e InterruptThrottleRate=3000\nEOF\nrestart \"$1\"",
       'restart "$1" > "/var/log/fix/$1.log"',
       'restart "$1" > "/var/lib/fix/$1.state"; echo "$1" > "/srv/app/hosts/$2"',
+      // A name the literal text rules out: no code file's name starts (or ends) so.
+      'cp /etc/fstab "/etc/fstab.bak.$(date +%F)"',
+      'mv /etc/resolv.conf "/etc/resolv.conf.bak-$(date +%F)"',
+      'iptables-save > "/root/iptables-$(date +%F).rules"',
+      'journalctl -u "$1" > "/root/$1.log"',
+      'echo "$1" > "/etc/systemd/system/$2.log"; echo "$1" > "/usr/lib/python3/dist-packages/$2.txt"',
       "gawk -i inplace '{ sub(/a/, \"b\") } 1' /etc/fix.conf; restart \"$1\"",
       "gawk '@include \"join\"\nBEGIN { print join(a, 1, 2) }' \"$1\"",
       'source -p /opt/fix/lib common.sh; restart "$1"',
