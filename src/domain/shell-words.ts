@@ -2125,6 +2125,37 @@ const SED_ADDRESS = String.raw`(?:${SED_ONE_ADDRESS}(?:\s*,\s*(?:${SED_ONE_ADDRE
 const SED_FILE_COMMAND = new RegExp(String.raw`^${SED_ADDRESS}([rRwW])\s*(.*)$`);
 const SED_S_WRITE = new RegExp(String.raw`^${SED_ADDRESS}s([^\\\n])(?:(?!\1)[^\\\n]|\\.)*\1(?:(?!\1)[^\\\n]|\\.)*\1[gpIiMme0-9]*w\s*(.*)$`);
 
+const SED_PLAIN_ADDRESS = new RegExp(String.raw`^${SED_ONE_ADDRESS}`);
+
+/**
+ * A segment with its addresses' custom delimiters (`\,x,`, `\|a/b|I`) read as `/x/`, so that
+ * {@link SED_ADDRESS} reads the command after them (`\,x,w /etc/cron.d/x`).
+ */
+function plainAddresses(segment: string): string {
+  let out = '';
+  let j = 0;
+  for (let n = 0; n < 2; n++) {
+    if (segment[j] === '\\' && j + 1 < segment.length && segment[j + 1] !== '\n') {
+      const c = segment[j + 1]!;
+      let k = j + 2;
+      while (k < segment.length && segment[k] !== c && segment[k] !== '\n') k += segment[k] === '\\' ? 2 : 1;
+      out += '/x/';
+      j = k + 1;
+      while (/[IM]/.test(segment[j] ?? '')) j++;
+    } else {
+      const m = SED_PLAIN_ADDRESS.exec(segment.slice(j));
+      if (m === null) break;
+      out += m[0];
+      j += m[0].length;
+    }
+    const comma = /^\s*,\s*/.exec(segment.slice(j));
+    if (comma === null) break;
+    out += comma[0];
+    j += comma[0].length;
+  }
+  return out + segment.slice(j);
+}
+
 /**
  * The files a literal sed script reads (`r`, `R`) and writes (`w`, `W`, the `w` flag of `s///`): each such
  * command's file name runs to the end of its line. Commands are found at the start of the script, of a line and
@@ -2135,7 +2166,7 @@ function sedFiles(script: string): { reads: string[]; writes: string[] } {
   const writes: string[] = [];
   for (const line of script.split('\n')) {
     for (let at = 0; at <= line.length; ) {
-      const rest = line.slice(at).trimStart();
+      const rest = plainAddresses(line.slice(at).trimStart());
       const file = SED_FILE_COMMAND.exec(rest);
       const flag = file === null ? SED_S_WRITE.exec(rest) : null;
       if (file !== null && file[2] !== '') (/[rR]/.test(file[1]!) ? reads : writes).push(file[2]!);

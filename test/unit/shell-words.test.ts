@@ -761,6 +761,9 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > "/etc/systemd/system/$2.conf"', 'reparse', ['"/etc/systemd/system/$2.conf" is read as code later']],
       ['echo "$1" > "/root/${2}rc"', 'reparse', ['"/root/${2}rc" is read as code later']],
       ['echo "$1" > "/$2.log"', 'reparse', ['"/$2.log" is read as code later']],
+      // sed's w after an address with a custom delimiter.
+      ["echo \"$1\" | sed -n '\\,x,w /etc/cron.d/x'", 'reparse', ['/etc/cron.d/x is read as code later']],
+      ["echo \"$1\" | sed -n '/a/,\\|b|Iw /etc/cron.d/x'", 'reparse', ['/etc/cron.d/x is read as code later']],
       ['echo "$1" | tee "/usr/lib/$2"', 'reparse', ['"/usr/lib/$2" is read as code later']],
       ['echo "$1" > "/home/app/$2"', 'reparse', ['"/home/app/$2" is read as code later']],
       // sed -i writes what its script reads into the file (`r`, `R`), and sed's `w` writes what it reads anywhere.
@@ -859,6 +862,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'mv /etc/resolv.conf "/etc/resolv.conf.bak-$(date +%F)"',
       'iptables-save > "/root/iptables-$(date +%F).rules"',
       'journalctl -u "$1" > "/root/$1.log"',
+      "echo \"$1\" | sed -n '\\,x,Ip; \\,y, w /tmp/fix.out'",
       'echo "$1" > "/etc/systemd/system/$2.log"; echo "$1" > "/usr/lib/python3/dist-packages/$2.txt"',
       "gawk -i inplace '{ sub(/a/, \"b\") } 1' /etc/fix.conf; restart \"$1\"",
       "gawk '@include \"join\"\nBEGIN { print join(a, 1, 2) }' \"$1\"",
