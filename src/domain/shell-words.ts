@@ -111,7 +111,13 @@ const SHELLS = new Set(['sh', 'bash', 'rbash', 'dash', 'zsh', 'ksh', 'ksh93', 'm
 const C_RUNNERS = new Set(['su', 'runuser', 'flock', 'script']);
 /** Take a program in `-c`/`-e` (and read one from stdin without an operand). */
 const INTERPRETERS = new Set(['python', 'python2', 'python3', 'perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'expect']);
-const NODE_VALUES = ['--require', '--import', '--loader', '--experimental-loader', '--conditions', '--input-type', '--title', '--env-file', '--inspect-port', '--redirect-warnings', '--disable-warning', '--unhandled-rejections', '--icu-data-dir', '--openssl-config', '--watch-path', '--experimental-default-type', '--experimental-policy', '--diagnostic-dir', '--report-dir', '--report-directory', '--report-filename', '--report-signal', '--stack-trace-limit', '--trace-event-categories', '--trace-event-file-pattern', '--secure-heap', '--secure-heap-min', '--heapsnapshot-signal', '--max-http-header-size', '--dns-result-order', '--tls-cipher-list', '--tls-keylog', '--use-largepages', '--run', '--test-reporter', '--test-reporter-destination', '--test-name-pattern'];
+/** An interpreter's name, a version after it too (`python3.12`, `php8.2`, `lua5.4`, `perl5.36`, `tclsh8.6`): its key in {@link INTERPRETER_OPTIONS}, or undefined. */
+function interpreterKey(b: string): string | undefined {
+  const m = /^(python|perl|ruby|node|php|lua|tclsh|expect)[0-9][0-9.]*$/.exec(b);
+  if (m !== null) return m[1];
+  return INTERPRETERS.has(b) ? (b.startsWith('python') ? 'python' : b) : undefined;
+}
+const NODE_VALUES = ['--require', '--import', '--loader', '--experimental-loader', '--conditions', '--input-type', '--title', '--env-file', '--inspect-port', '--redirect-warnings', '--disable-warning', '--unhandled-rejections', '--icu-data-dir', '--openssl-config', '--watch-path', '--experimental-default-type', '--experimental-policy', '--experimental-sea-config', '--experimental-config-file', '--experimental-specifier-resolution', '--diagnostic-dir', '--report-dir', '--report-directory', '--report-filename', '--report-signal', '--stack-trace-limit', '--trace-event-categories', '--trace-event-file-pattern', '--secure-heap', '--secure-heap-min', '--heapsnapshot-signal', '--max-http-header-size', '--dns-result-order', '--tls-cipher-list', '--tls-keylog', '--use-largepages', '--run', '--test-reporter', '--test-reporter-destination', '--test-name-pattern'];
 const NODE_FLAGS = ['--inspect', '--inspect-brk', '--inspect-wait', '--enable-source-maps', '--expose-gc', '--preserve-symlinks', '--preserve-symlinks-main', '--abort-on-uncaught-exception', '--throw-deprecation', '--pending-deprecation', '--trace-warnings', '--trace-deprecation', '--trace-uncaught', '--trace-exit', '--trace-sigint', '--trace-sync-io', '--trace-tls', '--use-strict', '--jitless', '--frozen-intrinsics', '--zero-fill-buffers', '--watch', '--watch-preserve-output', '--test', '--check', '--interactive', '--version', '--help', '--v8-options', '--prof', '--prof-process', '--cpu-prof', '--heap-prof', '--insecure-http-parser', '--report-on-fatalerror', '--report-uncaught-exception', '--report-on-signal', '--report-compact', '--force-fips', '--enable-fips', '--use-openssl-ca', '--use-bundled-ca', '--node-memory-debug', '--completion-bash', '--build-snapshot', '--allow-addons', '--allow-child-process', '--allow-wasi', '--allow-worker', '--permission', '--harmony'];
 /**
  * What each interpreter's options are, so that the word after one is known to be its value, its program, or
@@ -119,7 +125,8 @@ const NODE_FLAGS = ['--inspect', '--inspect-brk', '--inspect-wait', '--enable-so
  * `then` letters take what their pattern matches after them and the cluster goes on (perl's `-0777ne`, `-lne`,
  * `-de`, `-CSe`; ruby's `-W0e`, `-Kue`, `-0e`); `values` take the rest of the word or the next one and name no
  * program (`python3 -W ignore -c …`: `ignore` is no script); `code` take a program (a cluster ending in one:
- * `perl -ne '…'`); `module` a module run as the program (`python3 -m x`). `words`: the interpreter has no
+ * `perl -ne '…'`); `module` a module run as the program (`python3 -m x`); `file` the script's file, options read
+ * on after it and the operands its arguments (expect's `-f file`, `-b file`). `words`: the interpreter has no
  * clusters, each short option is a word of its own (node's `-pe` is `--print --eval`: the next word is the program).
  * Each interpreter's own letters: python's -E and lua's -E ignore the environment, perl's -c checks and -p loops,
  * node's -c checks, ruby's and node's -r load a library (`python3 -E -c "$1"`, `perl -c -e "$1"` read `-c`, `-e`
@@ -134,6 +141,7 @@ interface InterpreterOptions {
   values: string;
   code: string;
   module?: string;
+  file?: string;
   longFlags?: readonly string[];
   longFlagPrefixes?: readonly string[];
   longValues?: readonly string[];
@@ -149,8 +157,7 @@ const INTERPRETER_OPTIONS: Record<string, InterpreterOptions> = {
   // php's -f names the script: read as a flag, its file is the operand after it.
   php: { flags: 'aCehHilmnqsvwf', values: 'dcztSF', code: 'rBRE', longFlags: ['--interactive', '--no-chdir', '--no-php-ini', '--profile-info', '--hide-args', '--info', '--syntax-check', '--modules', '--syntax-highlight', '--version', '--help', '--strip', '--ini', '--file'], longValues: ['--php-ini', '--define', '--process-file', '--server', '--docroot', '--zend-extension', '--rf', '--rc', '--re', '--rz', '--ri'], longCode: ['--run', '--process-begin', '--process-code', '--process-end'] },
   lua: { flags: 'ivEW', values: 'l', code: 'e' },
-  // expect's -f names the script, as php's.
-  expect: { flags: 'bdinNvf', values: 'D', code: 'c' },
+  expect: { flags: 'dinNv', values: 'D', code: 'c', file: 'fb' },
   tclsh: { flags: '', values: '', code: '', longValues: ['-encoding'] },
 };
 
@@ -158,7 +165,7 @@ const INTERPRETER_OPTIONS: Record<string, InterpreterOptions> = {
  * One option word of an interpreter (see {@link InterpreterOptions}): a flag, an option taking a value or a
  * program (`joined` when the value is in the word), or one the lists do not know.
  */
-function interpreterOption(text: string, spec: InterpreterOptions): { kind: 'flag' | 'unknown' } | { kind: 'value' | 'code' | 'module'; joined: boolean } {
+function interpreterOption(text: string, spec: InterpreterOptions): { kind: 'flag' | 'unknown' } | { kind: 'value' | 'code' | 'module' | 'file'; joined: boolean } {
   const long = text.startsWith('--') || spec.longValues?.includes(text) === true;
   if (long) {
     const eq = text.indexOf('=');
@@ -183,6 +190,7 @@ function interpreterOption(text: string, spec: InterpreterOptions): { kind: 'fla
     const joined = c + 1 < text.length;
     if (spec.code.includes(letter)) return { kind: 'code', joined };
     if (spec.module?.includes(letter)) return { kind: 'module', joined };
+    if (spec.file?.includes(letter)) return { kind: 'file', joined };
     if (spec.values.includes(letter)) return { kind: 'value', joined };
     if (spec.joined?.includes(letter)) return { kind: 'flag' };
     const then = spec.then?.[letter];
@@ -1608,7 +1616,7 @@ class Reader {
     // Where the next -c (or -S) word is, found once for the whole command (not per word: `x sh sh sh …`).
     // `--command=` is read on the raw word: with data joined to it (`su --command="$1"`) it has no literal.
     const isC = (w: Word) => /^-[A-Za-z]*c[A-Za-z]*$/.test(w.literal ?? '') || /^--command(=|$)/.test(w.raw);
-    const isInterpreter = (b: string) => INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b);
+    const isInterpreter = (b: string) => interpreterKey(b) !== undefined;
     const parser = (b: string) => SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || b === 'sed' || b === 'env' || b === 'eval' || b === 'source' || b === '.';
     const nextC: number[] = [];
     for (let k = words.length - 1, c = -1; k >= i; k--) {
@@ -1786,7 +1794,7 @@ class Reader {
         else this.programFile(operand, b, stdinProgram);
         return;
       }
-      if (!(SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b) || AWKS.has(b) || b === 'sed')) continue;
+      if (!(SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || b === 'sed')) continue;
       const rest = words.slice(k + 1);
       if (SHELL_ARGS.has(b)) {
         // A found file's path (`-exec scp {} host:/x \;`) starts with find's start folder or `./`: a local file.
@@ -1830,13 +1838,13 @@ class Reader {
         }
         continue;
       }
-      if (INTERPRETERS.has(b) || /^python[0-9.]*$/.test(b)) {
+      if (isInterpreter(b)) {
         // The interpreter's own options, up to its first operand (a script's file; what follows is that
         // script's argv): every code option's program (`perl -e '1;' -e "$1"`), and any option with data
         // joined to it (`perl -e"…$1"`, `node --eval="$1"`: its value may be the program).
         // An option taking a separate value (`python3 -W ignore`, `ruby -r json`, `node --import x`) is not the
         // script: its value is skipped (one from data refused: a module or a library loaded is code too).
-        const key = /^python[0-9.]*$/.test(b) ? 'python' : b;
+        const key = interpreterKey(b)!;
         const spec = INTERPRETER_OPTIONS[key] ?? { flags: '', values: '', code: 'ceEr', longCode: ['--eval', '--print'] };
         let code = false;
         // The word before may be the value of an option the lists do not know.
@@ -1874,6 +1882,12 @@ class Reader {
             this.add('reparse', `${b} ${w.raw} ${value.raw}`);
             return;
           }
+          if (o.kind === 'file' && value !== undefined) {
+            // The script's file (`expect -f /dev/stdin`, a file the command wrote), read as an operand script is.
+            if (stdinPath(value.literal!)) stdinProgram(b);
+            else if (this.descriptor(value.literal!, `${b} ${value.raw}`)) this.shared.inherits.push(`${b} ${value.raw}`);
+            else this.runsFile(value, `${b} ${value.raw}`);
+          }
           j++;
         }
         for (const w of maybe) if (w.found !== true) this.runsFile(w, `${b} ${w.raw}`);
@@ -1902,6 +1916,30 @@ class Reader {
             break;
           }
           if (!/^-./.test(w.raw)) break;
+          if (/^-W/.test(w.raw)) {
+            // `-W name[=value]` is gawk's `--name[=value]` (a name may be cut short: `-W incl=f`), and mawk's
+            // `-W exec file` reads its program from the file: `include`, `load`, `file`, `source` and `exec`
+            // take a value, in the word after `=` or the next word.
+            const opt = w.raw === '-W' ? rest[++j] : wordFrom(w, 2);
+            if (opt === undefined) break;
+            if (opt.expansions > 0) {
+              this.add('reparse', `${b} -W ${opt.raw}`);
+              return;
+            }
+            const eq = opt.literal!.indexOf('=');
+            const name = eq === -1 ? opt.literal! : opt.literal!.slice(0, eq);
+            const full = name.length >= 2 ? ['include', 'load', 'file', 'source', 'exec'].find((x) => x.startsWith(name)) : undefined;
+            if (full === undefined) continue;
+            const value = eq !== -1 ? wordFrom(opt, eq + 1) : rest[++j];
+            if (value === undefined) continue;
+            if (full === 'source') sources.push(value);
+            else if (full === 'exec') files.push(value);
+            else if (full === 'file') {
+              fromFile = true;
+              files.push(value);
+            } else includes.push({ file: value, who: `${b} -W ${full}` });
+            continue;
+          }
           // An option word data makes may be any option (`-"$2"`: `-f/dev/stdin`, `--exec=…`); only -v's
           // assignment and -F's separator may come from data.
           if (w.expansions > 0 && !/^(-[vF]|--(assign|field-separator)=)/.test(w.raw)) {
@@ -1933,7 +1971,7 @@ class Reader {
         for (const { file, who } of includes) {
           this.programFile(file, who, stdinProgram);
           // `-i x` reads `x.awk` when there is no `x` (`-l x`: `x.so`).
-          const suffix = who.endsWith('l') || who.endsWith('load') ? '.so' : '.awk';
+          const suffix = who.endsWith(' -l') || who.endsWith('load') ? '.so' : '.awk';
           if (file.literal !== undefined && file.literal !== '' && !file.literal.endsWith(suffix)) this.runsFile({ raw: file.literal + suffix, literal: file.literal + suffix, expansions: 0 }, `${who} ${file.literal}${suffix}`);
         }
         return;

@@ -825,6 +825,17 @@ describe('shell-words: what a shell command does with incident data', function (
       // An awk option word data makes may be any option (-f/dev/stdin, --exec=…).
       ["awk -\"$2\" '{print}'", 'reparse', ['awk -"$2"']],
       ["gawk --\"$2\" '{print}'", 'reparse', ['gawk --"$2"']],
+      // node's --experimental-* options that take a value, expect's -f/-b (the script's file; options read on after
+      // it), gawk's -W name=value and mawk's -W exec file, an interpreter's name with its version.
+      ['node --experimental-sea-config x -e "$1"', 'reparse', ['node -e "$1"']],
+      ['expect -f /opt/x.exp -c "$1"', 'reparse', ['expect -c "$1"']],
+      ['echo "$1" > /tmp/x.exp; expect -f /tmp/x.exp', 'reparse', ['expect /tmp/x.exp runs a file the command writes']],
+      ["gawk -W include=/dev/stdin 'BEGIN{}' <<< \"$1\"", 'reparse', ['data on the stdin of gawk -W include']],
+      ['mawk -W exec /dev/stdin <<< "$1"', 'reparse', ['data on the stdin of mawk -E']],
+      ["gawk -W \"$1\" 'BEGIN{}'", 'reparse', ['gawk -W "$1"']],
+      ['php8.2 -r "$1"', 'reparse', ['php8.2 -r "$1"']],
+      ['lua5.4 -e "$1"', 'reparse', ['lua5.4 -e "$1"']],
+      ['perl5.36 -e "$1"', 'reparse', ['perl5.36 -e "$1"']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
@@ -882,6 +893,10 @@ describe('shell-words: what a shell command does with incident data', function (
       'perl -d:Trace /opt/fix.pl "$1"',
       'perl -CSD /opt/fix.pl "$1"',
       'ruby -W2 /opt/fix.rb "$1"',
+      'node --experimental-vm-modules /opt/app.mjs "$1"',
+      'expect -f /opt/fix.exp "$1"',
+      "gawk -W lint '{ print }' \"$1\"",
+      'php8.2 /opt/fix.php "$1"',
       "awk -v x=\"$1\" -vy=\"$2\" -F\"$3\" '{ print x, y }' /etc/fix.conf",
     ];
     for (const command of accepted) {
