@@ -915,8 +915,10 @@ describe('shell-words: what a shell command does with incident data', function (
     for (const deep of ['${a:-'.repeat(800), '$(( $(( '.repeat(400)]) {
       assert.deepEqual(shellDataFindings(deep).filter((f) => f.kind === 'unreadable'), [{ kind: 'unreadable', text: 'nesting deeper than 16' }]);
     }
+    // find -exec find -exec …: each command is read inside the one before, to the same bound.
+    assert.deepEqual(shellDataFindings(`find . ${'-exec find {} '.repeat(300)}`), [{ kind: 'unreadable', text: 'find -exec nested deeper than 16' }]);
     // Work is bounded by the nesting: a 4 KiB command of eval strings or backticks is read in well under a second.
-    for (const heavy of ['eval eval '.repeat(409), '`'.repeat(4096), '$a'.repeat(2048), `ln -s /dev/stdin ${'{,}'.repeat(40)}`, `cp x ${'{a,b}'.repeat(40)}`, `cp a ${'{'.repeat(600)}${'{1..1}'.repeat(580)}`, `find / ${'-exec sh -c x{} '.repeat(260)}`, `sed -i '${';/'.repeat(2040)}' /etc/cron.d/x`, `sed -n '${' '.repeat(4080)}w x'`, `node ${'--x '.repeat(1360)}`]) {
+    for (const heavy of ['eval eval '.repeat(409), '`'.repeat(4096), '$a'.repeat(2048), `ln -s /dev/stdin ${'{,}'.repeat(40)}`, `cp x ${'{a,b}'.repeat(40)}`, `cp a ${'{'.repeat(600)}${'{1..1}'.repeat(580)}`, `find / ${'-exec sh -c x{} '.repeat(260)}`, `find . ${'-exec x {} ; '.repeat(400)}`, `sed -n '${'\\x;'.repeat(1360)}' <<< "$1"`, `sed -i '${';/'.repeat(2040)}' /etc/cron.d/x`, `sed -n '${' '.repeat(4080)}w x'`, `node ${'--x '.repeat(1360)}`]) {
       const started = performance.now();
       shellDataFindings(heavy);
       assert.ok(performance.now() - started < 1000, `${heavy.slice(0, 10)}… took ${performance.now() - started} ms`);
