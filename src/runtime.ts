@@ -57,8 +57,7 @@ export const FATAL_EXIT_CODE = 1;
 
 /**
  * What a long-running process (API, worker, agent, dev) does with an error nothing handled: it logs it once
- * through `logger` (at fatal level, the logger's redaction applied: an error carrying a `token` or
- * `authorization` field is written without it) and exits with FATAL_EXIT_CODE, so its supervisor
+ * through `logger` (at fatal level, as fatalSummary says: its type, message, stack and code, no other field) and exits with FATAL_EXIT_CODE, so its supervisor
  * (Kubernetes, docker compose, systemd) starts it again. It does not go on: after such an error the
  * process's state is not known (a lease, a transaction or a connection may be left half done). Node's own
  * default also exits, but writes the error raw to stderr, secrets and all, outside the JSON log. A second
@@ -70,13 +69,26 @@ export function fatalErrorHandler(logger: Logger, exit: (code: number) => void =
     if (exiting) return;
     exiting = true;
     try {
-      logger.fatal({ err, origin }, `${origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception'}: exiting so the process is restarted`);
+      logger.fatal({ err: fatalSummary(err), origin }, `${origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception'}: exiting so the process is restarted`);
       logger.flush();
     } catch {
       process.stderr.write(`${origin}: the error could not be logged; exiting\n`);
     }
     exit(FATAL_EXIT_CODE);
   };
+}
+
+/**
+ * What the fatal line says of the error: its type, message, stack and code, and nothing else. The logger's
+ * redaction knows field names at the top of a logged object; an error nothing handled may carry anything
+ * deeper (a client's request with its Authorization header, a URL with a password as an `input` field), so
+ * no other field is written. A rejection's reason that is not an Error is named by its type only (and its
+ * `code`, when it has one): a string may be a connection string.
+ */
+export function fatalSummary(err: unknown): { type: string; message?: string; stack?: string; code?: string | number } {
+  const code = typeof err === 'object' && err !== null && 'code' in err && (typeof err.code === 'string' || typeof err.code === 'number') ? { code: err.code } : {};
+  if (err instanceof Error) return { type: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}), ...code };
+  return { type: err === null ? 'null' : typeof err === 'object' ? (err.constructor?.name ?? 'object') : typeof err, ...code };
 }
 
 /** Installs {@link fatalErrorHandler} for uncaught exceptions and unhandled rejections; each entry point calls it once its logger exists. */
