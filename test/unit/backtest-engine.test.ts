@@ -17,6 +17,7 @@ import {
 import { parseRuleInput, type RuleInput, type RuleInputDocument } from '../../src/domain/rules/schema.js';
 import { TITLE_EXTRACTORS } from '../helpers/history.js';
 import { sampleFor } from '../helpers/samples.js';
+import { groupText } from '../../src/domain/backtest/bounds.js';
 
 // The engine over hand-made histories with exact times: what each policy does over simulated time.
 
@@ -342,6 +343,25 @@ describe('backtest engine (src/domain/backtest)', function () {
     ].sort());
     assert.equal(MAX_GROUP_KEY_BYTES, 1024);
     assert.ok(JSON.stringify(r.summary).length < 20_000, `${JSON.stringify(r.summary).length} characters`);
+  });
+
+  it('an incident whose service reads as the cut form of another, or as (none), is a group of its own: it does not count in theirs', async function () {
+    const long = `P${'x'.repeat(2_000)}`;
+    const cutForm = groupText(long);
+    const events = [long, cutForm, '(none)', null].map((service, i) => {
+      const e = ev(`M${i}`, `2026-11-10T10:0${i}:00Z`, { service: service ?? 'PLAIN', host: 'h' });
+      if (service === null) {
+        e.incident.serviceId = null;
+        delete (e.event as { data: { service?: unknown } }).data.service;
+      }
+      return e;
+    });
+    const r = await runBacktest(stream(events), spec(def({ services: ['*'] })));
+    const keys = r.summary.candidate.byService.map((g) => [g.key, g.matched] as const);
+    assert.equal(keys.length, 4, JSON.stringify(keys.map(([k, n]) => [k.slice(-50), n])));
+    assert.ok(keys.every(([, n]) => n === 1));
+    assert.equal(keys.filter(([k]) => k === cutForm).length, 1, "the cut form is the long value's group only");
+    assert.equal(keys.filter(([k]) => k === '(none)').length, 1, '(none) is the group of the event with no service only');
   });
 
   it('pages: offset and limit over the events listed, the total counted over all of them, filters for what is reported', async function () {

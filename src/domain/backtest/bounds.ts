@@ -41,6 +41,23 @@ export function groupText(text: string): string {
   return cutUtf8(text, MAX_GROUP_KEY_BYTES, `…(truncated #${sha256Hex(text).slice(0, GROUP_KEY_HASH_HEX)})`);
 }
 
+/** The group of events whose incident carries no value (no service, no environment extracted). */
+export const NO_VALUE_GROUP = '(none)';
+
+/**
+ * The group key or name of a value an incident carries (engine.ts), as groupText says, except for a value
+ * that reads as a group of another: `(none)`, or one ending like a cut value (`…(truncated #<hex>)`,
+ * any length of hex). Those are cut at once, so they end with their own tag: before, an incident whose
+ * service was sent as the cut form of another, longer one (a reviewer) counted in that one's group, and a
+ * service named `(none)` in the group of events with none.
+ */
+export function groupKeyOf(value: string): string {
+  if (value !== NO_VALUE_GROUP && !(value.endsWith(')') && value.includes('…(truncated #'))) return groupText(value);
+  const mark = `…(truncated #${sha256Hex(value).slice(0, GROUP_KEY_HASH_HEX)})`;
+  const room = Math.max(0, MAX_GROUP_KEY_BYTES - new TextEncoder().encode(mark).length);
+  return cutUtf8(value, room) + mark;
+}
+
 /** Buckets of perHour at most: a bucket per hour for windows of up to 33 days. */
 export const MAX_HOUR_BUCKETS = 800;
 

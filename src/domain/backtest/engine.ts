@@ -18,7 +18,7 @@ import { policyOfRecorded, targetOf, type PolicyDecisionKind, type PolicyKind } 
 import type { Action, Rule } from '../rules/schema.js';
 import type { TimeWindow } from '../rules/time-window.js';
 import { cutUtf8 } from '../text.js';
-import { boundPerHour, groupText } from './bounds.js';
+import { boundPerHour, groupKeyOf, NO_VALUE_GROUP } from './bounds.js';
 import { namedService, replayEvent, type ReplayedIncident } from './incident-replay.js';
 import { Lane, RecordedHolds, type LaneDecision } from './lane.js';
 import {
@@ -113,8 +113,8 @@ class LaneTally {
     };
     // Keys and names cut to MAX_GROUP_KEY_BYTES before they are looked up: a map of whole ones would keep
     // every hostile value of the window alive until the summary is made.
-    bump(this.services, service.id === null ? '(none)' : groupText(service.id), service.name === null ? null : groupText(service.name));
-    bump(this.environments, environment === null ? '(none)' : groupText(environment));
+    bump(this.services, service.id === null ? NO_VALUE_GROUP : groupKeyOf(service.id), service.name === null ? null : groupKeyOf(service.name));
+    bump(this.environments, environment === null ? NO_VALUE_GROUP : groupKeyOf(environment));
   }
 
   /** `from`, `to`: the window reported on, which sets perHour's buckets (bounds.ts). */
