@@ -89,3 +89,39 @@ export async function slowScriptDir(scripts: Record<string, number>): Promise<{ 
     remove,
   };
 }
+
+/** How a node process run to its end ended: its exit code, what it wrote, how long it took. */
+export interface NodeExit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/**
+ * `node <args>` in the repository with only `env` (plus PATH and HOME), run until it exits; killed and
+ * refused past `timeoutMs`.
+ */
+export function runNodeToExit(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<NodeExit> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`node ${args.join(' ')} still running after ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}

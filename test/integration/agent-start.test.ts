@@ -2,46 +2,17 @@
 // do its job safely: no environment named, a missing scripts directory or one (or a directory above it)
 // that someone other than root or the agent's user could change, no Temporal.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runNodeToExit } from '../helpers/fault-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
 /** `node --import tsx src/agent.ts` with only the given variables (plus PATH and HOME). */
-function startAgent(env: Record<string, string>, timeoutMs = 90_000): Promise<Exit> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/agent.ts'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`agent still running after ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const startAgent = (env: Record<string, string>, timeoutMs?: number) => runNodeToExit(['--import', 'tsx', 'src/agent.ts'], env, timeoutMs);
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {

@@ -3,45 +3,15 @@
 // process exits non-zero so its supervisor starts it again (src/runtime.ts, fatalErrorHandler). Node's own
 // default exited too, but wrote the error raw on stderr, a secret field of it included, outside the log.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/logger.js';
 import { FATAL_EXIT_CODE, fatalErrorHandler } from '../../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { runNodeToExit } from '../helpers/fault-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`still running after ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = runNodeToExit;
 
 type Line = { level: number; msg: string; origin?: string; name?: string; err?: Record<string, unknown> };
 const fatalLines = (stdout: string): Line[] =>
