@@ -1907,6 +1907,7 @@ class Reader {
         const sources: Word[] = [];
         const files: Word[] = [];
         const includes: { file: Word; who: string }[] = [];
+        const clustered: Word[] = [];
         let fromFile = false;
         let j = 0;
         for (; j < rest.length; j++) {
@@ -1916,11 +1917,20 @@ class Reader {
             break;
           }
           if (!/^-./.test(w.raw)) break;
-          if (/^-W/.test(w.raw)) {
-            // `-W name[=value]` is gawk's `--name[=value]` (a name may be cut short: `-W incl=f`), and mawk's
-            // `-W exec file` reads its program from the file: `include`, `load`, `file`, `source` and `exec`
-            // take a value, in the word after `=` or the next word.
-            const opt = w.raw === '-W' ? rest[++j] : wordFrom(w, 2);
+          // In a cluster of gawk's letters, -d, -D, -L, -o and -p take an optional value, the rest of their word
+          // (`-dv` dumps to a file named v: the next word is the program), and -W the rest or the next word as
+          // a -W's (`-bW x`); the first letter taking a value ends the cluster (getopt).
+          let wAt = /^-W/.test(w.raw) ? 1 : -1;
+          if (wAt === -1 && w.literal !== undefined && /^-[^-]/.test(w.literal)) {
+            const at = w.literal.slice(1).search(/[dDLopWFvfeEilZ]/) + 1;
+            if (at > 0 && 'dDLop'.includes(w.literal[at]!)) continue;
+            if (at > 0 && w.literal[at] === 'W') wAt = at;
+          }
+          if (wAt !== -1) {
+            // `-W name[=value]` is gawk's `--name[=value]` (a name may be cut short: `-W incl=f`, `-Wi f`), and
+            // mawk's `-W exec file` reads its program from the file: `include`, `load`, `file`, `source` and
+            // `exec` take a value, in the word after `=` or the next word.
+            const opt = wAt + 1 >= (w.literal ?? w.raw).length ? rest[++j] : wordFrom(w, wAt + 1);
             if (opt === undefined) break;
             if (opt.expansions > 0) {
               this.add('reparse', `${b} -W ${opt.raw}`);
@@ -1928,7 +1938,7 @@ class Reader {
             }
             const eq = opt.literal!.indexOf('=');
             const name = eq === -1 ? opt.literal! : opt.literal!.slice(0, eq);
-            const full = name.length >= 2 ? ['include', 'load', 'file', 'source', 'exec'].find((x) => x.startsWith(name)) : undefined;
+            const full = name.length >= 1 ? ['include', 'load', 'file', 'source', 'exec'].find((x) => x.startsWith(name)) : undefined;
             if (full === undefined) continue;
             const value = eq !== -1 ? wordFrom(opt, eq + 1) : rest[++j];
             if (value === undefined) continue;
@@ -1951,7 +1961,11 @@ class Reader {
             if (v.value === undefined) continue;
             if (v.name === '-e' || v.name === '--source') sources.push(v.value);
             else if (v.name === '-E' || v.name === '--exec') files.push(v.value);
-            else if (v.name === '-f' || v.name === '--file') fromFile = true;
+            else if (v.name === '-f' || v.name === '--file') {
+              fromFile = true;
+              // `-bf x` (a cluster): programFiles reads `-f x`, `-fx` and `--file=x` only.
+              if (!/^(-f|--f)/.test(w.literal ?? w.raw)) clustered.push(v.value);
+            }
             else if (v.name === '-i' || v.name === '--include') includes.push({ file: v.value, who: `${b} -i` });
             else if (v.name === '-l' || v.name === '--load') includes.push({ file: v.value, who: `${b} -l` });
           }
@@ -1968,6 +1982,7 @@ class Reader {
         }
         this.programFiles(rest, b, stdinProgram);
         for (const f of files) this.programFile(f, `${b} -E`, stdinProgram);
+        for (const f of clustered) this.programFile(f, `${b} -f`, stdinProgram);
         for (const { file, who } of includes) {
           this.programFile(file, who, stdinProgram);
           // `-i x` reads `x.awk` when there is no `x` (`-l x`: `x.so`).
@@ -2344,7 +2359,7 @@ function writtenName(w: Word): string | undefined {
 const EXEC_OPTIONS = optionSpec(['-a']);
 const NO_OPTIONS = optionSpec([]);
 /** awk's options that take a value (gawk's long ones too). */
-const AWK_OPTIONS = optionSpec(['-F', '-v', '-f', '-e', '-E', '-i', '-l', '--field-separator', '--assign', '--file', '--source', '--exec', '--include', '--load']);
+const AWK_OPTIONS = optionSpec(['-F', '-v', '-f', '-e', '-E', '-i', '-l', '-Z', '--field-separator', '--assign', '--file', '--source', '--exec', '--include', '--load', '--locale']);
 /** Options of `ln`, `cp` and `mv` that take a value. */
 const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);
 /** Options of `rsync` that take a value (`-t` is its `--times`, `-T` its `--temp-dir`). */
