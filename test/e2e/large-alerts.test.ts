@@ -178,14 +178,17 @@ describe('an incident whose alerts carry large custom details', function () {
     seedLargeAlerts(id);
     assert.equal((await stack.deliver(sampleFor('v3-incident.triggered-01.json', id, service(serviceId)))).status, 202);
 
-    const matches = await eventually(
-      async () => {
-        const rows = await stack.db.db.selectFrom('rule_matches').select(['id', 'rule_id', 'decision', 'skip_reason']).where('incident_id', '=', id).execute();
-        return rows.length === 3 && rows.some((r) => r.decision === 'failed') ? rows : undefined;
-      },
+    // The triage records every match `run`, then, plan by plan, those that do not fit `failed`, each in a
+    // transaction of its own: read while it goes, a match still `run` may be failed a moment later (a
+    // fresh-clone CI run twice read two `run` and waited for the second's actions). Its decisions are final
+    // once the triage has returned, before the incident workflow starts a rule run.
+    await eventually(
+      async () => ((await stack.temporal.client.workflow.getHandle(incidentWorkflowId(id)).fetchHistory()).events ?? []).some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes) || undefined,
       60_000,
-      'the matches recorded',
+      'a rule run started',
     );
+    const matches = await stack.db.db.selectFrom('rule_matches').select(['id', 'rule_id', 'decision', 'skip_reason']).where('incident_id', '=', id).execute();
+    assert.equal(matches.length, 3, 'the matches recorded');
     const failed = matches.filter((m) => m.decision === 'failed');
     const ran = matches.filter((m) => m.decision === 'run');
     assert.ok(ran.length >= 1, 'the first rule still runs');
