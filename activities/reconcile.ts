@@ -17,7 +17,7 @@
 import type { Kysely } from 'kysely';
 import type { IncidentEventMessage } from '../src/contracts/index.js';
 import type { Database } from '../src/db/database.js';
-import { adoptStatusIfUnknown, claimIncidentToReconcile } from '../src/db/repositories/incidents.js';
+import { adoptStatusIfUnknown, claimIncidentToReconcile, releaseReconcileClaim } from '../src/db/repositories/incidents.js';
 import type { Logger } from '../src/logger.js';
 import { PagerDutyApiError, type PagerDutyClient, type PagerDutyIncident } from '../src/pagerduty/rest-client.js';
 import type { PagerDutyEvent } from '../src/pagerduty/webhook.js';
@@ -40,7 +40,10 @@ export interface ReconcileResult {
   asked: number;
   /** Incidents PagerDuty says are resolved, whose workflow was handed the resolve. */
   resolved: string[];
-  /** Asked, and PagerDuty or Temporal did not answer (asked again in the next sweep past the quiet period). */
+  /**
+   * Asked, and PagerDuty or Temporal did not answer. Unreachable, a 5xx or a 429 (and Temporal not taking
+   * the resolve): asked again in the next sweep; another refusal (a 404, a 401): after the quiet period.
+   */
   failed: number;
 }
 
@@ -91,18 +94,30 @@ export function reconciledResolveEvent(incidentId: string, incident: PagerDutyIn
 }
 
 /**
+ * Whether a failed question is worth asking again at the next sweep: PagerDuty unreachable, overloaded
+ * (5xx) or rate-limiting (429). A 404 or a 401 answers the same in ten minutes: asked after the quiet
+ * period, as an answered incident is.
+ */
+function askAgainSoon(status: number | undefined): boolean {
+  return status === undefined || status === 429 || status >= 500;
+}
+
+/**
  * One sweep: claims up to `batch` open incidents quiet for `quietSeconds` and not asked about for as long,
  * asks PagerDuty about each in turn, and hands each resolved one's workflow its resolve. Never throws:
- * what fails is logged and counted, and the incident is asked again in a later sweep. A 429 ends the
+ * what fails is logged and counted. A question that got no answer (PagerDuty unreachable, a 5xx, a 429;
+ * Temporal not taking the resolve) gives its claim back, so the next sweep asks again: before, it waited
+ * for the quiet period, an hour, though PagerDuty had said the incident was resolved. A 429 ends the
  * sweep (the rest of the batch waits for a later one).
  */
 export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietSeconds?: number; batch?: number; now?: Date } = {}): Promise<ReconcileResult> {
   const now = opts.now ?? new Date();
   const quiet = new Date(now.getTime() - (opts.quietSeconds ?? RECONCILE_QUIET_SECONDS) * 1000);
   const result: ReconcileResult = { asked: 0, resolved: [], failed: 0 };
+  const unanswered: { id: string; previous: Date | null }[] = [];
   // One claimed at a time: a sweep that ends early (a 429) leaves the rest unmarked for the next one.
   for (let n = 0; n < (opts.batch ?? RECONCILE_BATCH); n++) {
-    let claimed: { id: string; snapshotAt: Date | null; status: string } | undefined;
+    let claimed: Awaited<ReturnType<typeof claimIncidentToReconcile>>;
     try {
       claimed = await claimIncidentToReconcile(deps.db, { before: quiet, at: now });
     } catch (err) {
@@ -111,6 +126,11 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
     }
     if (claimed === undefined) break;
     const incidentId = claimed.id;
+    const previous = claimed.previous;
+    // Given back once the sweep ends, not at once: the same sweep would claim it again straight away.
+    const release = (): void => {
+      unanswered.push({ id: incidentId, previous });
+    };
     result.asked += 1;
     let incident: PagerDutyIncident;
     try {
@@ -119,6 +139,7 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
       result.failed += 1;
       const status = err instanceof PagerDutyApiError ? err.status : undefined;
       deps.logger.warn({ incidentId, status, err: { message: (err as Error).message } }, 'reconcile: PagerDuty did not say whether the incident is open');
+      if (askAgainSoon(status)) release();
       if (status === 429) break;
       continue;
     }
@@ -136,6 +157,7 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
           if (await adoptStatusIfUnknown(deps.db, incidentId, incident.status)) deps.logger.info({ incidentId, status: incident.status }, 'reconcile: an incident of unknown status takes the status PagerDuty gives it');
         } catch (err) {
           deps.logger.warn({ incidentId, err: { message: (err as Error).message } }, 'reconcile: the status PagerDuty gave could not be stored; next sweep');
+          release();
         }
       }
       continue;
@@ -149,6 +171,14 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
     } catch (err) {
       result.failed += 1;
       deps.logger.warn({ incidentId, err: { message: (err as Error).message.split('\n')[0] } }, 'reconcile: the resolve could not be handed to the workflow; next sweep');
+      release();
+    }
+  }
+  for (const { id, previous } of unanswered) {
+    try {
+      await releaseReconcileClaim(deps.db, id, { at: now, previous });
+    } catch (err) {
+      deps.logger.warn({ incidentId: id, err: { message: (err as Error).message } }, 'reconcile: the database did not answer; the incident is asked again after the quiet period');
     }
   }
   return result;

@@ -46,6 +46,8 @@ describe('npm start closes an incident resolved in PagerDuty while its webhook w
 
       // Resolved in PagerDuty; the webhook never comes. Quiet here for an hour: past the reconcile's quiet period.
       pd.humanUpdate(id, { status: 'resolved' }, 'oncall@example.com');
+      // What npm start logged of its sweeps, to tell a failure's cause (PagerDuty not asked, the resolve
+      // not handed over) in a CI log.
       const row = await eventually(
         async () => {
           const r = await db.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
@@ -56,7 +58,10 @@ describe('npm start closes an incident resolved in PagerDuty while its webhook w
         },
         150_000,
         "npm start's reconcile to close the incident",
-      );
+      ).catch((err: Error) => {
+        const lines = dev.child.output().split('\n').filter((l) => /reconcile/i.test(l));
+        throw new Error(`${err.message}; npm start logged of its reconcile: ${lines.slice(-20).join('\n') || '(nothing)'}`);
+      });
       assert.equal(row.status, 'resolved');
       assert.ok(pd.requests.some((r) => r.method === 'GET' && r.path === `/incidents/${id}`), 'PagerDuty was asked');
     } finally {

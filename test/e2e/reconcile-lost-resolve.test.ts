@@ -136,25 +136,55 @@ describe('reconcile: a resolve PagerDuty never delivered', function () {
     assert.ok(reads() > asked);
   });
 
-  it('PagerDuty failing for one incident does not stop the others; a 429 ends the sweep; what failed is asked again later', async function () {
+  it('PagerDuty failing for one incident does not stop the others; a 429 ends the sweep; what got no answer is asked again at the next sweep (before: an hour later), a 404 only after the quiet period', async function () {
     const svc = await gatedRule();
-    const [a, b, c] = [await gatedIncident(svc), await gatedIncident(svc), await gatedIncident(svc)];
-    for (const x of [a, b, c]) pd.humanUpdate(x.id, { status: 'resolved' }, 'oncall@example.com');
+    const [a, b, c, d] = [await gatedIncident(svc), await gatedIncident(svc), await gatedIncident(svc), await gatedIncident(svc)];
+    for (const x of [a, b, c, d]) pd.humanUpdate(x.id, { status: 'resolved' }, 'oncall@example.com');
+    const asksOf = (id: string) => pd.requests.filter((r) => r.method === 'GET' && r.path === `/incidents/${id}`).length;
     const future = Date.now() + 10 * 3600_000;
     // Never asked come first, oldest first: a takes the 429, and the sweep ends there.
     pd.failNext(429, 1, { method: 'GET', pathPrefix: '/incidents/' });
     const limited = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future) });
     assert.deepEqual([limited.asked, limited.failed, limited.resolved], [1, 1, []], 'one asked, refused, and the sweep ended');
-    // b and c were left unmarked by the sweep that ended: b takes a 500, and the sweep goes on to c.
+    // a's claim was given back and the others were left unmarked: a is asked first again, once, and takes
+    // a 500; the sweep goes on to b, c and d.
     pd.failNext(500, 1, { method: 'GET', pathPrefix: '/incidents/' });
     const partly = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 1000) });
-    assert.equal(partly.failed, 1);
-    assert.deepEqual(partly.resolved, [c.id], 'c resolved despite the 500 before it');
+    assert.deepEqual(partly.resolved.sort(), [b.id, c.id, d.id].sort(), 'b, c and d resolved despite the 500 before them');
+    assert.equal(asksOf(a.id), 2, 'a asked once per sweep');
     assert.equal((await incidentRow(a.id)).status, 'triggered');
-    // Two hours on, the failed ones are asked again and every incident resolved in PagerDuty is resolved here.
+    // The next sweep asks a again (its 500 was no answer); a 404 is an answer that will not change in ten
+    // minutes: a is not asked in the sweep after, only after the quiet period.
+    pd.failNext(404, 1, { method: 'GET', pathPrefix: '/incidents/' });
+    await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 2000) });
+    assert.equal(asksOf(a.id), 3, 'a asked at the sweep right after its 500');
+    await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 60_000) });
+    assert.equal(asksOf(a.id), 3, 'a (404) not asked again within the quiet period');
     const retried = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 2 * 3600_000) });
-    assert.ok(retried.resolved.includes(a.id) && retried.resolved.includes(b.id), `resolved ${retried.resolved.join(', ')}`);
-    for (const x of [a, b, c]) await eventually(async () => (await incidentRow(x.id)).status === 'resolved', 30_000, `${x.id} resolved`);
+    assert.ok(retried.resolved.includes(a.id), `resolved ${retried.resolved.join(', ')}`);
+    for (const x of [a, b, c, d]) await eventually(async () => (await incidentRow(x.id)).status === 'resolved', 30_000, `${x.id} resolved`);
+  });
+
+  it('a resolve Temporal did not take is handed over again at the next sweep (before: an hour later)', async function () {
+    const svc = await gatedRule();
+    const x = await gatedIncident(svc);
+    pd.humanUpdate(x.id, { status: 'resolved' }, 'oncall@example.com');
+    const future = Date.now() + 10 * 3600_000;
+    let refused = 0;
+    const refusing: ReconcileDeps = {
+      ...deps,
+      signal: async (id, msg, serviceId) => {
+        if (id !== x.id) return deps.signal(id, msg, serviceId);
+        refused += 1;
+        throw new Error('deadline exceeded');
+      },
+    };
+    const first = await reconcileOpenIncidents(refusing, { quietSeconds: 3600, now: new Date(future) });
+    assert.ok(!first.resolved.includes(x.id));
+    assert.equal(refused, 1, 'handed over once in the sweep, not again in the same sweep');
+    const second = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 60_000) });
+    assert.ok(second.resolved.includes(x.id), `resolved ${second.resolved.join(', ')}`);
+    await eventually(async () => (await incidentRow(x.id)).status === 'resolved', 30_000, `${x.id} resolved`);
   });
 
   it('an incident whose workflow was terminated is resolved by a new run of it', async function () {
