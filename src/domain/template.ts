@@ -360,15 +360,8 @@ function renderJson(tpl: string, render: Render): string {
   if (!tpl.includes('{{')) return tpl;
   const field = new Field(render.budget, tpl.length);
   let out = '';
-  let inString = false;
+  const scan = new JsonScan();
   let last = 0;
-  const scan = (literal: string) => {
-    for (let i = 0; i < literal.length; i++) {
-      const ch = literal[i];
-      if (inString && ch === '\\') i++;
-      else if (ch === '"') inString = !inString;
-    }
-  };
   /** In place of a value that does not fit: the marker as a string the first time, then null. */
   const markOnce = (): string => {
     const first = !field.full;
@@ -377,9 +370,15 @@ function renderJson(tpl: string, render: Render): string {
   };
   for (const m of tpl.matchAll(new RegExp(PLACEHOLDER.source, 'g'))) {
     const literal = tpl.slice(last, m.index);
-    scan(literal);
+    scan.feed(literal);
     out += literal;
     last = m.index + m[0].length;
+    const inString = scan.inString;
+    // A `\` of the rule's right before the value would escape the value's first character: a value
+    // starting with `"` then closed the string (`"\{{ incident.title }}"`, a title `", "approved": true, "x": "`
+    // added a field). Rules are refused so ({@link jsonTemplateProblems}); one stored before is rendered
+    // with the `\` doubled, a backslash of its own, and the value stays inside the string.
+    if (scan.takeEscape()) out += '\\';
     // A full field takes no value: inside a string nothing, outside one null, and nothing is looked up.
     if (field.full && render.isPath(pathOf(m))) {
       if (!inString) out += 'null';
@@ -405,6 +404,49 @@ function renderJson(tpl: string, render: Render): string {
     }
   }
   return out + tpl.slice(last);
+}
+
+/** Reads a JSON template's literal text, between its placeholders, for where a placeholder stands. */
+class JsonScan {
+  /** Whether the text read so far ends inside a JSON string. */
+  inString = false;
+  /** Whether it ends with a `\` inside a string whose escaped character is still to come. */
+  private escaping = false;
+
+  feed(literal: string): void {
+    for (const ch of literal) {
+      if (this.escaping) this.escaping = false;
+      else if (this.inString && ch === '\\') this.escaping = true;
+      else if (ch === '"') this.inString = !this.inString;
+    }
+  }
+
+  /** Whether a placeholder here follows an unpaired `\`; the escape is spent either way. */
+  takeEscape(): boolean {
+    const was = this.escaping;
+    this.escaping = false;
+    return was;
+  }
+}
+
+/**
+ * Problems of a webhook body meant as JSON (starting with `{` or `[`): a placeholder right after an
+ * unpaired `\` inside a string, which would escape the value's first character (a value starting with
+ * `"` would end the string). Empty for any other body.
+ */
+export function jsonTemplateProblems(tpl: string): TemplateProblem[] {
+  if (!looksLikeJson(tpl)) return [];
+  const problems: TemplateProblem[] = [];
+  const scan = new JsonScan();
+  let last = 0;
+  for (const m of tpl.matchAll(new RegExp(PLACEHOLDER.source, 'g'))) {
+    scan.feed(tpl.slice(last, m.index));
+    last = m.index + m[0].length;
+    if (scan.takeEscape()) {
+      problems.push({ placeholder: m[0], message: `${m[0]} follows a \\ inside a JSON string, which would escape the value's first character: write \\\\ for a backslash before it, or drop the \\` });
+    }
+  }
+  return problems;
 }
 
 /** Whether a webhook body template is meant as JSON (then its values are JSON-escaped). */

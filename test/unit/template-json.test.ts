@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { actionSchema, type Action } from '../../src/domain/rules/index.js';
-import { renderAction, renderJsonTemplate } from '../../src/domain/template.js';
+import { jsonTemplateProblems, renderAction, renderJsonTemplate } from '../../src/domain/template.js';
 
 // A webhook body is often JSON with placeholders. Values come from PagerDuty (an incident title can carry
 // text from whoever made the alert fire); before, they were pasted in raw, so a title could add fields to
@@ -34,6 +34,26 @@ describe('webhook bodies that are JSON: values stay values', () => {
   it('escaped quotes in the template keep the string state right; a plain-text body is unchanged', () => {
     assert.equal(JSON.parse(renderJsonTemplate('["a \\" {{ incident.number }}", {{ incident.number }}]', ctx)).join('|'), 'a " 42|42');
     assert.equal(webhook('Title: {{ incident.title }}').body, `Title: ${hostile}`);
+  });
+});
+
+describe('a backslash of the rule right before a placeholder inside a JSON string', () => {
+  const tpl = '{"title": "\\{{ incident.title }}", "ok": false}';
+
+  it('renders a stored rule so that the value stays inside its string (before: the value\'s first quote ended the string and the body sent was no JSON)', () => {
+    const parsed = JSON.parse(renderJsonTemplate(tpl, ctx)) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(parsed), ['title', 'ok']);
+    assert.equal(parsed.title, `\\${hostile}`);
+  });
+
+  it('is refused when the rule is saved, naming the placeholder; a doubled backslash and a plain-text body are not', () => {
+    const refused = actionSchema.safeParse({ type: 'notify.webhook', url: 'https://hooks.example.com/x', body: tpl });
+    assert.equal(refused.success, false);
+    assert.match(JSON.stringify(refused.error?.issues), /\{\{ incident\.title \}\} follows a \\\\ inside a JSON string/);
+    assert.deepEqual(jsonTemplateProblems('{"title": "\\\\{{ incident.title }}"}'), []);
+    assert.deepEqual(jsonTemplateProblems('Title: \\{{ incident.title }}'), []);
+    assert.deepEqual(jsonTemplateProblems('{"a": "\\"", "t": {{ incident.title }}}'), [], 'an escaped quote, then a placeholder outside any string');
+    assert.equal(jsonTemplateProblems('["\\\\\\{{ incident.title }}"]').length, 1, 'three backslashes: the third is unpaired');
   });
 });
 

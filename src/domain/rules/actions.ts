@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { metadataAddressReason } from '../metadata-address.js';
 import { refusedEnvName, SCRIPT_PARAM_PREFIX } from '../script-env.js';
-import { TEMPLATED_FIELDS } from '../template.js';
+import { jsonTemplateProblems, TEMPLATED_FIELDS } from '../template.js';
 import { ENV_NAME_PATTERN, PAGERDUTY_ID_PATTERN, SCRIPT_PATTERN, secretRefSchema, slug, templated } from './fields.js';
 
 // ---- actions -----------------------------------------------------------------------------------------
@@ -203,7 +203,11 @@ export const webhookActionSchema = z
       })
       .describe('Target URL (http or https; not templated). Cloud metadata and unspecified addresses are refused when saved; the worker refuses every non-public address unless ACTION_EGRESS_ALLOW names it.'),
     secretRef: secretRefSchema.optional().describe('Secret reference for the HMAC-SHA256 signature header.'),
-    body: templated(50000, 'Request body; defaults to a JSON summary of the incident and rule.').optional(),
+    body: templated(50000, 'Request body; defaults to a JSON summary of the incident and rule. One starting with `{` or `[` is JSON: its values are escaped for where they stand, and a placeholder may not follow an unpaired `\\` inside a string.')
+      .superRefine((value, ctx) => {
+        for (const problem of jsonTemplateProblems(value)) ctx.addIssue({ code: 'custom', message: problem.message });
+      })
+      .optional(),
   })
   .meta({ id: 'WebhookAction', description: 'POSTs to an HTTP endpoint.' });
 
