@@ -76,20 +76,25 @@ export function summaryLines(name: string, a: BacktestAnswer, opts: { incidents?
   if (s.retention?.clamped && s.retention.note) lines.push(`  note: ${s.retention.note}`);
   lines.push(...laneLines(s.candidate));
   const cap = opts.incidents ?? 10;
-  const diff = (label: string, counts: Record<ChangeKind, number>, incidents: Record<ChangeKind, string[]>) => {
-    lines.push(`  ${label}: ${(Object.keys(CHANGE_LABEL) as ChangeKind[]).map((k) => `${counts[k]} ${CHANGE_LABEL[k]}`).join(', ')}`);
+  // `incidentsOmitted` counts the incidents behind a change that `incidents` does not list (exact; absent
+  // from older servers' answers, where only the event count can hint that the list is short).
+  const diff = (label: string, d: { counts: Record<ChangeKind, number>; incidents: Record<ChangeKind, string[]>; incidentsOmitted?: Partial<Record<ChangeKind, number>> }) => {
+    lines.push(`  ${label}: ${(Object.keys(CHANGE_LABEL) as ChangeKind[]).map((k) => `${d.counts[k]} ${CHANGE_LABEL[k]}`).join(', ')}`);
     for (const k of Object.keys(CHANGE_LABEL) as ChangeKind[]) {
-      if (counts[k] === 0) continue;
-      const ids = incidents[k];
-      lines.push(`    ${CHANGE_LABEL[k]}: ${ids.slice(0, cap).join(' ')}${ids.length > cap || counts[k] > ids.length ? ' …' : ''}`);
+      if (d.counts[k] === 0) continue;
+      const ids = d.incidents[k];
+      const shown = ids.slice(0, cap);
+      const omitted = d.incidentsOmitted?.[k];
+      const more = omitted === undefined ? (ids.length > cap || d.counts[k] > ids.length ? ' …' : '') : ids.length - shown.length + omitted > 0 ? ` … and ${ids.length - shown.length + omitted} more incident(s)` : '';
+      lines.push(`    ${CHANGE_LABEL[k]}: ${shown.join(' ')}${more}`);
     }
   };
   if (s.baseline && s.vsCurrent) {
     lines.push(`  current version: matched ${s.baseline.matched}, would fire ${s.baseline.firings}, peak ${s.baseline.peakPerHour?.firings ?? 0}/h`);
-    diff('vs current version', s.vsCurrent.counts, s.vsCurrent.incidents);
+    diff('vs current version', s.vsCurrent);
   }
   if (s.vsRecorded) {
-    diff('vs what was recorded', s.vsRecorded.counts, s.vsRecorded.incidents);
+    diff('vs what was recorded', s.vsRecorded);
     lines.push(`  agrees with the recorded decisions on ${s.vsRecorded.agreement.same} of ${s.vsRecorded.agreement.of} event(s)`);
   }
   return lines;
