@@ -5,6 +5,7 @@ import {
   countAttempt,
   findApproval,
   findActionRun,
+  findRuleStopped,
   runWaitedForApproval,
   FINISHED_RUN_STATUSES,
   findClaim,
@@ -242,8 +243,20 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       // environment given to another team, nor across a fleet guard or flapping counted from now. It was
       // planned before that wait, and the checks at planning were all it had: a fix behind an approved
       // notification ran on a paused fleet.
-      const behindApproval =
-        !input.awaitingApproval && isRemediationType(action.type) && !(await findActionRun(trx, input.actionRunId)) && (await runWaitedForApproval(trx, plan.matchId));
+      const firstRemediation = !input.awaitingApproval && isRemediationType(action.type) && !(await findActionRun(trx, input.actionRunId));
+      const behindApproval = firstRemediation && (await runWaitedForApproval(trx, plan.matchId));
+      // An admin who disables or deletes a rule stops its runs in flight: a remediation of it that has not
+      // started does not start (a run that waited for nobody; one behind an approval is checked as an
+      // approved start, below). Before, a chain's next script ran after its rule was disabled. Notifications
+      // still go as their `when` says; a pause does not stop such a run (the guards counted it when it was
+      // planned), nor does an edit (the run finishes the version that planned it).
+      const stopped = firstRemediation && !behindApproval ? await findRuleStopped(trx, plan.ruleId) : undefined;
+      if (stopped !== undefined) {
+        const error = `not run: its rule was ${stopped} while the run went on (version ${plan.ruleVersion} planned it)`;
+        await insertSkippedRun(trx, key, { reason: input.reason, owner: input.owner, at, error });
+        await releaseRemediation({ matchId: plan.matchId }, { trx });
+        return { refused: error };
+      }
       const inserted = await insertClaim(trx, key, {
         status: behindApproval ? 'awaiting_approval' : status,
         rendered: action.params,
@@ -260,7 +273,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     });
     if (claimed.paged) await deliverAlerts({ incidentId: input.incidentId });
     if (claimed.refused !== undefined) {
-      deps.logger.warn({ actionRunId: input.actionRunId, incidentId: input.incidentId, reason: claimed.refused }, 'action not run: its lease expired and the host is held by another run');
+      deps.logger.warn({ actionRunId: input.actionRunId, incidentId: input.incidentId, reason: claimed.refused }, 'action not run');
       return { owned: true, status: 'skipped', finished: outcomeOf(input.actionRunId, action, { status: 'skipped', exit_code: null, output_excerpt: null, link: null, error: claimed.refused }) };
     }
     if (claimed.stopped) {

@@ -108,6 +108,43 @@ describe('a remediation after an approved notification is checked when it starts
     assert.match(finishedOf(r.fix)?.error ?? '', /^not run: its rule was disabled while the run waited for the approval of an earlier action/);
   });
 
+  it('a run that waited for nobody, its rule disabled after its planning: the fix does not start (before: it ran); an edit lets it run', async function () {
+    const svc = newServiceId();
+    const ruleId = await ruleFor(svc, false);
+    const r = await run('behind-web-5', svc, {
+      gate: false,
+      between: async () => {
+        await db.db.updateTable('rules').set({ enabled: false }).where('id', '=', ruleId).execute();
+      },
+    });
+    assert.equal(r.fix.status, 'skipped', JSON.stringify(r.fix));
+    assert.match(finishedOf(r.fix)?.error ?? '', /^not run: its rule was disabled while the run went on \(version 1 planned it\)$/);
+    assert.deepEqual([r.row.status, r.row.started_at], ['skipped', null]);
+    const remediation = await db.db.selectFrom('remediations').select('released_at').where('incident_id', '=', r.incidentId).executeTakeFirst();
+    assert.ok(remediation?.released_at, 'its remediation no longer counts in the guards');
+    // Its claim taken again (a retried step after a crash) keeps the first answer.
+    assert.equal(finishedOf(await r.again())?.status, 'skipped');
+
+    await db.db.updateTable('rules').set({ enabled: true }).where('id', '=', ruleId).execute();
+    const deleted = await run('behind-web-6', svc, {
+      gate: false,
+      between: async () => {
+        await db.db.updateTable('rules').set({ deleted_at: new Date() }).where('id', '=', ruleId).execute();
+      },
+    });
+    assert.match(finishedOf(deleted.fix)?.error ?? '', /^not run: its rule was deleted while the run went on/);
+
+    const svc2 = newServiceId();
+    const edited = await ruleFor(svc2, false);
+    const e = await run('behind-web-7', svc2, {
+      gate: false,
+      between: async () => {
+        await db.db.updateTable('rules').set({ version: 2 }).where('id', '=', edited).execute();
+      },
+    });
+    assert.equal(e.fix.status, 'running', JSON.stringify(e.fix));
+  });
+
   it('a run that waited for nobody is not held to it: a pause after its planning lets its fix finish the run (the budget the guards let through)', async function () {
     const svc = newServiceId();
     await ruleFor(svc, false);

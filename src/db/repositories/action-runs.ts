@@ -359,6 +359,16 @@ export async function recordRunOutcome(
   return updated !== undefined;
 }
 
+/**
+ * Whether the rule is stopped now: `disabled`, or `deleted` (or gone); undefined while it is enabled, at
+ * whatever version (an edit is no stop: a run goes on with the version that planned it).
+ */
+export async function findRuleStopped(db: Db, ruleId: string): Promise<'disabled' | 'deleted' | undefined> {
+  const rule = await db.selectFrom('rules').select(['enabled', 'deleted_at']).where('id', '=', ruleId).executeTakeFirst();
+  if (!rule || rule.deleted_at !== null) return 'deleted';
+  return rule.enabled ? undefined : 'disabled';
+}
+
 /** The statuses an action run ends in; none of them is ever changed again. */
 export const FINISHED_RUN_STATUSES: readonly string[] = ['succeeded', 'failed', 'skipped', 'cancelled', 'dry_run', 'rejected'];
 
