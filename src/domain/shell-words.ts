@@ -56,6 +56,16 @@
  *   `source -p PATH f` read like `awk -f`'s file; a name `find` puts in place of `{}` inside code it runs
  *   (`-exec sh -c 'gzip {}' \;`); an interpreter's option the lists do not know may take the next word
  *   ({@link INTERPRETER_OPTIONS}).
+ * - `option`: data that may start a word where a program still reads options: double quotes keep `"$1"` one
+ *   word, but a value `--to-command=id` is an option to `tar -xf x.tar "$1"`. Counted for the programs of
+ *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql: options that run a command or write a
+ *   file, read anywhere before `--` since GNU getopt permutes), `find`'s start paths (a `-delete` there is its
+ *   expression, after `--` too), `awk` before its first operand once `-f`, `-e` or `-E` gave the program, and
+ *   perl, ruby, node, php, lua and expect after a program or script file given by an option (they read options
+ *   on: `perl -e 1 "$1"`, `expect -f x.exp "$1"`). Not counted: a word after `--`, an option's value
+ *   (`curl -H "$1"`, `--file="$1"`), a word starting with text of its own (`"./$1"`, `"x-$1"`). The run's own
+ *   check on `args` (script-args.ts) refuses a `$N` value starting with `-` unless an earlier arg is `--`; this
+ *   one also sees `SELFHEAL_PARAM_*`, copies in variables and `$(…)`, and says so at the save.
  * - `unreadable`: what the reader cannot follow (an unterminated quote, `$(`, `${` or backtick, a
  *   here-document without its closing line, a `)` with nothing open, an unquoted `[[` without its `]]`,
  *   nesting past {@link MAX_DEPTH}):
@@ -92,7 +102,7 @@
  */
 import { trimTrailingSlashes } from './text.js';
 
-export type ShellFindingKind = 'unquoted' | 'arithmetic' | 'reparse' | 'unreadable';
+export type ShellFindingKind = 'unquoted' | 'arithmetic' | 'reparse' | 'option' | 'unreadable';
 
 export interface ShellFinding {
   kind: ShellFindingKind;
@@ -154,8 +164,8 @@ const INTERPRETER_OPTIONS: Record<string, InterpreterOptions> = {
   ruby: { flags: 'acdlnpsSvwyhU', joined: 'Fix', then: { 0: /^[0-7]*/, W: /^(?::.*|[0-9]*)/, T: /^[0-9]*/, K: /^.?/s }, values: 'CEIr', code: 'e', longFlags: ['--version', '--verbose', '--copyright', '--help', '--yydebug', '--jit', '--yjit', '--rjit'], longFlagPrefixes: ['--disable-', '--enable-', '--jit-', '--yjit-', '--rjit-'], longValues: ['--encoding', '--external-encoding', '--internal-encoding'] },
   node: NODE_OPTIONS,
   nodejs: NODE_OPTIONS,
-  // php's -f names the script: read as a flag, its file is the operand after it.
-  php: { flags: 'aCehHilmnqsvwf', values: 'dcztSF', code: 'rBRE', longFlags: ['--interactive', '--no-chdir', '--no-php-ini', '--profile-info', '--hide-args', '--info', '--syntax-check', '--modules', '--syntax-highlight', '--version', '--help', '--strip', '--ini', '--file'], longValues: ['--php-ini', '--define', '--process-file', '--server', '--docroot', '--zend-extension', '--rf', '--rc', '--re', '--rz', '--ri'], longCode: ['--run', '--process-begin', '--process-code', '--process-end'] },
+  // php's -f names the script's file, and php reads options on after it (`php -f x.php "$1"` with `-B…` ran it).
+  php: { flags: 'aCehHilmnqsvw', values: 'dcztSF', code: 'rBRE', file: 'f', longFlags: ['--interactive', '--no-chdir', '--no-php-ini', '--profile-info', '--hide-args', '--info', '--syntax-check', '--modules', '--syntax-highlight', '--version', '--help', '--strip', '--ini', '--file'], longValues: ['--php-ini', '--define', '--process-file', '--server', '--docroot', '--zend-extension', '--rf', '--rc', '--re', '--rz', '--ri'], longCode: ['--run', '--process-begin', '--process-code', '--process-end'] },
   lua: { flags: 'ivEW', values: 'l', code: 'e' },
   expect: { flags: 'dinNv', values: 'D', code: 'c', file: 'fb' },
   tclsh: { flags: '', values: '', code: '', longValues: ['-encoding'] },
@@ -262,6 +272,43 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
   parallel: { args: ['-j', '--jobs', '-S', '--sshlogin', '-a', '--arg-file', '-d', '--delimiter', '-I', '-C', '--colsep'] },
   valgrind: { args: [] },
 };
+/**
+ * Programs with options that run a command or write a file, where a word starting with data (`"$1"`, `"$x"`,
+ * `"$(…)"`) is read as an option when the data starts with `-`: double quotes keep it one word, not an operand.
+ * `args` are the options taking a separate value (as {@link WRAPPER_TAILS}' are: the word after one is its value,
+ * never an option); each of these reads options anywhere before `--` (GNU getopt permutes the words);
+ * `subcommands`: each subcommand's own options taking a value.
+ * Each entry says which option runs or writes what, and each was tried with a `"$1"` holding it.
+ */
+const OPTION_PROGRAMS: Record<string, { args: readonly string[]; subcommands?: Record<string, readonly string[]> }> = {
+  // GNU tar (argp, permutes): --to-command=CMD and --checkpoint-action=exec=CMD run CMD, -I/--use-compress-program
+  // and -F/--info-script a program, --rsh-command a remote shell (`tar -xf x.tar "$1"` with `--to-command=id` ran id).
+  tar: { args: ['-g', '-C', '-T', '-X', '-f', '-F', '-L', '-b', '-H', '-V', '-I', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--to-command', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--info-script', '--tape-length', '--rmt-command', '--rsh-command', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--use-compress-program', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--checkpoint-action', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] },
+  // GNU sed (permutes): -e SCRIPT adds a script, whose `e` command runs a command, and makes the first operand
+  // a file (`sed -n p "$1"` with `-e1e id` ran id); -i edits its files in place.
+  sed: { args: ['-e', '-f', '-l', '--expression', '--file', '--line-length'] },
+  // GNU sort (permutes): -o FILE writes FILE, --compress-program=PROG runs PROG (both tried).
+  sort: { args: ['-k', '-t', '-o', '-S', '-T', '--random-source', '--sort', '--batch-size', '--compress-program', '--files0-from', '--key', '--output', '--buffer-size', '--field-separator', '--temporary-directory', '--parallel'] },
+  // git (its parse-options permute): log/diff/show's --output=FILE writes FILE (tried), grep's -O/--open-files-in-pager=CMD
+  // runs CMD (tried), fetch/pull/clone's --upload-pack=CMD runs CMD, and `-c core.pager=…`/`-c core.fsmonitor=…`
+  // before the subcommand runs one. The subcommands' options taking a value are listed where everyday with data.
+  git: {
+    args: ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--config-env', '--super-prefix'],
+    subcommands: { commit: ['-m', '--message'], tag: ['-m', '--message'], merge: ['-m', '--message'], stash: ['-m', '--message'], grep: ['-e'], checkout: ['-b', '-B'], switch: ['-c', '-C', '--create', '--force-create'] },
+  },
+  // curl (permutes): -o/--output FILE, -D/--dump-header, -c/--cookie-jar, --libcurl, --trace write files (tried: -o),
+  // -K/--config FILE reads more options from a file.
+  curl: { args: ['-E', '-K', '-C', '-b', '-c', '-d', '-D', '-F', '-P', '-H', '-h', '-m', '-o', '-U', '-Q', '-r', '-e', '-X', '-Y', '-y', '-t', '-z', '-T', '-u', '-A', '-w', '-x', '--abstract-unix-socket', '--alt-svc', '--aws-sigv4', '--cacert', '--capath', '--cert', '--cert-type', '--ciphers', '--config', '--connect-timeout', '--connect-to', '--continue-at', '--cookie', '--cookie-jar', '--create-file-mode', '--crlfile', '--curves', '--data', '--data-ascii', '--data-binary', '--data-raw', '--data-urlencode', '--delegation', '--dns-interface', '--dns-ipv4-addr', '--dns-ipv6-addr', '--dns-servers', '--doh-url', '--dump-header', '--egd-file', '--engine', '--etag-compare', '--etag-save', '--expect100-timeout', '--form', '--form-string', '--ftp-account', '--ftp-alternative-to-user', '--ftp-method', '--ftp-port', '--ftp-ssl-ccc-mode', '--happy-eyeballs-timeout-ms', '--header', '--help', '--hostpubmd5', '--hostpubsha256', '--hsts', '--interface', '--json', '--keepalive-time', '--key', '--key-type', '--krb', '--libcurl', '--limit-rate', '--local-port', '--login-options', '--mail-auth', '--mail-from', '--mail-rcpt', '--max-filesize', '--max-redirs', '--max-time', '--netrc-file', '--noproxy', '--oauth2-bearer', '--output', '--output-dir', '--parallel-max', '--pass', '--pinnedpubkey', '--proto', '--proto-default', '--proto-redir', '--proxy', '--proxy-cacert', '--proxy-capath', '--proxy-cert', '--proxy-cert-type', '--proxy-ciphers', '--proxy-crlfile', '--proxy-header', '--proxy-key', '--proxy-key-type', '--proxy-pass', '--proxy-pinnedpubkey', '--proxy-service-name', '--proxy-tls13-ciphers', '--proxy-tlsauthtype', '--proxy-tlspassword', '--proxy-tlsuser', '--proxy-user', '--pubkey', '--quote', '--random-file', '--range', '--rate', '--referer', '--request', '--request-target', '--resolve', '--retry', '--retry-delay', '--retry-max-time', '--sasl-authzid', '--service-name', '--socks4', '--socks4a', '--socks5', '--socks5-gssapi-service', '--socks5-hostname', '--speed-limit', '--speed-time', '--stderr', '--telnet-option', '--tftp-blksize', '--time-cond', '--tls-max', '--tls13-ciphers', '--tlsauthtype', '--tlspassword', '--tlsuser', '--trace', '--trace-ascii', '--unix-socket', '--upload-file', '--url', '--url-query', '--user', '--user-agent', '--write-out'] },
+  // GNU wget (permutes): -O/--output-document, -o/--output-file, -a/--append-output write FILE, -e/--execute runs a
+  // .wgetrc command (`output_document=…`), --use-askpass=PROG runs PROG (tried).
+  wget: { args: ['-e', '-o', '-a', '-i', '-B', '-t', '-O', '-T', '-w', '-Q', '-P', '-U', '-l', '-A', '-R', '-D', '-I', '-X', '--execute', '--output-file', '--append-output', '--input-file', '--base', '--tries', '--output-document', '--timeout', '--wait', '--quota', '--directory-prefix', '--user-agent', '--level', '--accept', '--reject', '--domains', '--include-directories', '--exclude-directories', '--report-speed', '--config', '--rejected-log', '--retry-on-http-error', '--start-pos', '--progress', '--dns-timeout', '--connect-timeout', '--read-timeout', '--waitretry', '--bind-address', '--limit-rate', '--restrict-file-names', '--prefer-family', '--user', '--password', '--use-askpass', '--local-encoding', '--remote-encoding', '--cut-dirs', '--http-user', '--http-password', '--default-page', '--header', '--compression', '--proxy-user', '--proxy-password', '--referer', '--load-cookies', '--save-cookies', '--post-data', '--post-file', '--method', '--body-data', '--body-file', '--secure-protocol', '--certificate', '--certificate-type', '--private-key', '--private-key-type', '--ca-certificate', '--ca-directory', '--crl-file', '--pinnedpubkey', '--ciphers', '--ftp-user', '--ftp-password', '--warc-file', '--warc-header', '--warc-max-size', '--warc-dedup', '--warc-tempdir', '--backups', '--accept-regex', '--reject-regex', '--regex-type', '--exclude-domains', '--follow-tags', '--ignore-tags'] },
+  // Info-ZIP zip (reads options anywhere): -TT/--unzip-command=CMD runs CMD when it tests the archive (`zip -T`, tried),
+  // -O/--output-file writes another archive. Its -i/-x take a list of words: none is taken for a value here.
+  zip: { args: [] },
+  // psql (permutes): -c/--command '\! cmd' runs a shell command (tried), -f FILE runs a file's SQL, -o/-L FILE write.
+  psql: { args: ['-c', '-d', '-f', '-v', '-L', '-o', '-F', '-P', '-R', '-T', '-h', '-p', '-U', '--command', '--dbname', '--file', '--set', '--variable', '--log-file', '--output', '--field-separator', '--pset', '--record-separator', '--table-attr', '--host', '--port', '--username'] },
+};
+
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */
 const CODE_VARIABLES =
   /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|DYLD_[A-Z_]*|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PYTHONINSPECT|PERL5LIB|PERLLIB|PERL5OPT|PERL5DB|NODE_OPTIONS|NODE_PATH|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_PROXY_COMMAND|GIT_ASKPASS|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|GIT_EXEC_PATH|GIT_TEMPLATE_DIR|GIT_CONFIG|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_PARAMETERS|GIT_CONFIG_COUNT|GIT_CONFIG_KEY_[0-9]+|GIT_CONFIG_VALUE_[0-9]+|SSH_ASKPASS|SUDO_ASKPASS|RSYNC_RSH|RSYNC_CONNECT_PROG|CVS_RSH|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|PAGER|MANPAGER|SYSTEMD_PAGER|SYSTEMD_EDITOR|EDITOR|VISUAL|BROWSER|LESSOPEN|LESSCLOSE|GCONV_PATH|SHELL)$/;
@@ -1328,6 +1375,57 @@ class Reader {
     return -1;
   }
 
+  /**
+   * Data where the program at `words[at]` reads options ({@link OPTION_PROGRAMS}, and `find`'s start paths): a
+   * word that may start with `-` because of data, before `--` (a GNU program permutes: anywhere before it), is
+   * reported as `option`. tar's first word without a `-` is its old-style letters, each taking a value in turn.
+   */
+  private optionData(words: Word[], at: number): void {
+    const name = (words[at]!.literal ?? '').replace(/^.*\//, '');
+    if (name === 'find') {
+      // `find [-H|-L|-P|-D x|-Olevel] [--] path… expression`: GNU find reads a path starting with `-` as the
+      // start of its expression, after `--` too (`find -- "$1" -name x` with `-delete` deleted the working folder).
+      for (let j = at + 1; j < words.length; j++) {
+        const w = words[j]!;
+        if (w.literal !== undefined) {
+          if (w.literal === '-D') j++;
+          else if (w.literal === '--' || /^-([HLP]|O[0-9]*|D.+)$/.test(w.literal)) continue;
+          else if (/^[-(!),]/.test(w.literal)) return;
+          continue;
+        }
+        if (dataOption(w, NO_OPTIONS)) {
+          this.add('option', `find ${w.raw}`);
+          return;
+        }
+      }
+      return;
+    }
+    const program = OPTION_PROGRAMS[name];
+    if (program === undefined) return;
+    let spec = optionSpec(program.args);
+    let j = at + 1;
+    const first = words[j];
+    if (name === 'tar' && first?.literal !== undefined && first.literal !== '' && !first.literal.startsWith('-')) {
+      // `tar xf x.tar`, `tar czf out.tgz -C /srv app`: the letters' values come in the words after.
+      j += 1 + [...first.literal].filter((letter) => spec.short.includes(letter)).length;
+    }
+    let subcommand = program.subcommands === undefined;
+    for (; j < words.length; j++) {
+      const w = words[j]!;
+      if (w.literal === '--') return;
+      if (dataOption(w, spec)) {
+        this.add('option', `${name} ${w.raw}`);
+        return;
+      }
+      if (/^-./.test(w.literal ?? w.raw)) j = readOption(words, j, spec).end;
+      else if (!subcommand) {
+        // git's subcommand: its own options taking a value from here on.
+        subcommand = true;
+        spec = optionSpec(program.subcommands![w.literal ?? ''] ?? NO_OPTION_ARGS);
+      }
+    }
+  }
+
   private checkCommand(cmd: Cmd, fromStdin: boolean, piped = false): void {
     if (this.arrayWords) {
       // `a=(["$1"]=x)`: an indexed array's subscript is arithmetic.
@@ -1394,6 +1492,7 @@ class Reader {
       at = t;
     }
     if (words[at]!.literal !== undefined && anyExpansion(words.slice(at + 1))) this.shared.calls.push({ name: words[at]!.literal!, args: words.slice(at + 1) });
+    if (words[at]!.literal !== undefined && anyExpansion(words.slice(at + 1))) this.optionData(words, at);
     const literalText = cmd.stdin === undefined || (cmd.stdin.kind === 'heredoc' && !cmd.heredocs.some((d) => d.expands)) || (cmd.stdin.kind === 'herestring' && cmd.stdinExpansions === 0);
     // What the command writes to files holds data unless it is literal text (`cat > f <<'EOF'`, `echo ok > f`).
     const literalWriter = !fromStdin && !piped && !anyExpansion(words) && literalText && ['echo', 'printf', 'cat', 'tee', ':', 'true'].includes(name ?? '') && (name !== 'cat' || args.length === 0);
@@ -1855,6 +1954,13 @@ class Reader {
         for (; j < rest.length; j++) {
           const w = rest[j]!;
           if (!w.raw.startsWith('-') || w.raw === '-') {
+            // perl, ruby, node, php, lua and expect read options on after a program or a script's file given by an
+            // option (`perl -e 1 "$1"` with `-esystem…`, `php -f x.php "$1"` with `-B…`): data starting a word there
+            // starts an option. python ends its options at `-c`'s program.
+            if (code && key !== 'python' && key !== 'tclsh' && dataOption(w, NO_OPTIONS)) {
+              this.add('option', `${b} ${w.raw}`);
+              return;
+            }
             if (unknown === undefined) break;
             if (w.expansions > 0 && w.found !== true) {
               this.add('reparse', `${b} ${unknown.raw} ${w.raw}`);
@@ -1891,7 +1997,8 @@ class Reader {
           j++;
         }
         for (const w of maybe) if (w.found !== true) this.runsFile(w, `${b} ${w.raw}`);
-        if (code) return;
+        // lua runs its first operand as a script after its -e programs, and the word after `--` is one.
+        if (code && (key !== 'lua' || rest[j] === undefined)) return;
         const operand = rest[j] ?? maybe.pop();
         if (operand === undefined || stdinPath(operand.literal ?? '')) stdinProgram(b);
         else if (operand.found === true) return;
@@ -1916,7 +2023,15 @@ class Reader {
             j++;
             break;
           }
-          if (!/^-./.test(w.raw)) break;
+          if (!/^-./.test(w.raw)) {
+            // awk reads options up to its first operand, which is a file once -f, -e or -E gave the program:
+            // `awk -f p.awk "$1"` with `-eBEGIN{system("id")}` ran id.
+            if ((fromFile || sources.length > 0 || files.length > 0) && dataOption(w, AWK_OPTIONS)) {
+              this.add('option', `${b} ${w.raw}`);
+              return;
+            }
+            break;
+          }
           // In a cluster of gawk's letters, -d, -D, -L, -o and -p take an optional value, the rest of their word
           // (`-dv` dumps to a file named v: the next word is the program), and -W the rest or the next word as
           // a -W's (`-bW x`); the first letter taking a value ends the cluster (getopt).
@@ -2286,6 +2401,32 @@ function optionSpec(args: readonly string[]): OptionSpec {
   return spec;
 }
 
+/**
+ * The literal text a word holds before its first expansion, quotes and backslashes dropped (`"./$1"`: `./`,
+ * `-x"$1"`: `-x`, `"$1"`: empty), or undefined when it holds none. `''"$1"` starts with the data too.
+ */
+function textBeforeData(w: Word): string | undefined {
+  if (w.expansions === 0) return undefined;
+  const first = w.raw.search(/[$`]/);
+  return (first === -1 ? w.raw : w.raw.slice(0, first)).replace(/\\(.)|["']/gs, '$1');
+}
+
+/**
+ * Whether a word holding data may be read as an option, or make one, where a program reads options: it starts
+ * with the data (`"$1"`, `"$x"`, `"$(…)"`: the value's first character is the word's), or data ends an option
+ * word the program reads (`-x"$1"`: more letters of a cluster, `--"$1"`, `--to-"$1"`: an option's name), not its
+ * value (`--file="$1"`, `-f"$1"` when `-f` takes one in `spec`). A name `find` puts in place of `{}` starts with
+ * find's start folder.
+ */
+function dataOption(w: Word, spec: OptionSpec): boolean {
+  const lead = textBeforeData(w);
+  if (lead === undefined || w.found === true || w.raw.startsWith('{}')) return false;
+  if (lead === '') return true;
+  if (!lead.startsWith('-') || lead === '-') return lead === '-';
+  if (lead.startsWith('--')) return !lead.includes('=');
+  return ![...lead.slice(1)].some((letter) => spec.short.includes(letter));
+}
+
 /** The part of a word from character `at` on (of its literal when it has one). */
 function wordFrom(w: Word, at: number): Word {
   return w.literal !== undefined ? { raw: w.literal.slice(at), literal: w.literal.slice(at), expansions: 0 } : { raw: w.raw.slice(at), literal: undefined, expansions: w.expansions };
@@ -2357,7 +2498,8 @@ function writtenName(w: Word): string | undefined {
 }
 
 const EXEC_OPTIONS = optionSpec(['-a']);
-const NO_OPTIONS = optionSpec([]);
+const NO_OPTION_ARGS: readonly string[] = [];
+const NO_OPTIONS = optionSpec(NO_OPTION_ARGS);
 /** awk's options that take a value (gawk's long ones too). */
 const AWK_OPTIONS = optionSpec(['-F', '-v', '-f', '-e', '-E', '-i', '-l', '-Z', '--field-separator', '--assign', '--file', '--source', '--exec', '--include', '--load', '--locale']);
 /** Options of `ln`, `cp` and `mv` that take a value. */
@@ -2590,6 +2732,7 @@ export function commandDataProblem(command: string): string | undefined {
   const unquoted = list('unquoted');
   const arithmetic = list('arithmetic');
   const reparse = list('reparse');
+  const option = list('option');
   if (unquoted) {
     parts.push(
       `the command expands ${unquoted} outside double quotes: the shell splits the value (an incident's title or host, or a copy of it in a variable) ` +
@@ -2606,6 +2749,13 @@ export function commandDataProblem(command: string): string | undefined {
     parts.push(
       `the command hands data to another parser (${reparse}): quoted or not, the value is read as code there, so a title "x; rm -rf ~" runs. ` +
         `Pass it as an argument instead (sh -c 'restart "$1"' _ "$1"), or use a script from the library for remote commands`,
+    );
+  }
+  if (option) {
+    parts.push(
+      `the command puts data where a program reads its options (${option}): double quotes keep it one word, but a value starting with - is read as an option there, ` +
+        `and these options run commands or write files (tar --to-command=…, sed -e, git --output=…, curl -o…, perl -e). Put -- before the data (tar -xf x.tar -- "$1"), ` +
+        `or start the word with text of your own ("./$1"; find reads a - word as its expression even after --: "./$1")`,
     );
   }
   if (unreadable) {

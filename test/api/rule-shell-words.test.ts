@@ -45,6 +45,8 @@ describe('rules API: a shell command taking incident data (shell-words)', functi
       // Data written where another program runs it later, and a found name read as code.
       ['echo "$SELFHEAL_PARAM_HOST" | sudo tee /etc/logrotate.d/app', hostEnv, /hands data to another parser \("\/etc\/logrotate\.d\/app is read as code later"\)/],
       ["find /var/tmp -name \"$1*\" -exec sh -c 'gzip {}' \\;", titled, /hands data to another parser \("find -exec sh -c 'gzip \{\}' \(a found name read as code\)"\)/],
+      // A quoted value in an option position: a title `--to-command=id` is read by tar as an option.
+      ['tar -xf /backup/app.tar "$1"', titled, /puts data where a program reads its options \("tar \\"\$1\\""\): .*Put -- before the data/],
     ];
     for (const [command, extra, message] of refused) {
       const res = await h.call('POST', '/api/rules', rule(command, extra));
@@ -66,6 +68,7 @@ describe('rules API: a shell command taking incident data (shell-words)', functi
       ["sh -c 'systemctl restart \"$1\"' _ \"$1\"", titled],
       ["cat <<EOF\nit's \"$1\"\nEOF\nsystemctl restart \"$1\"", titled],
       ['systemctl restart "$SELFHEAL_PARAM_HOST" # restart $1 later', hostEnv],
+      ['tar -xf /backup/app.tar -- "$1"', titled],
     ];
     for (const [command, extra] of accepted) {
       const res = await h.call('POST', '/api/rules', rule(command, extra));

@@ -638,11 +638,11 @@ describe('shell-words: what a shell command does with incident data', function (
       'bash -s -- "$1" <<\'EOF\'\nrestart "$1"\nEOF',
       'ssh web-01 <<\'EOF\'\nuptime\nEOF\nrestart "$1" | tee -a /var/log/fix.log',
       'python3 - "$1" <<\'EOF\'\nimport sys; print(sys.argv[1])\nEOF',
-      'awk -f /opt/fix.awk "$1"',
-      'sed -f /opt/fix.sed "$1"',
+      'awk -f /opt/fix.awk -- "$1"',
+      'sed -f /opt/fix.sed -- "$1"',
       "awk '/error|fail/ {print $1}' \"$1\"",
       "awk -v h=\"$1\" '$1 == h || $2 == h {print $3}' /etc/hosts",
-      "sed -e 's/eth0/ens3/g' -e '/^#/d' \"$1\"",
+      "sed -e 's/eth0/ens3/g' -e '/^#/d' -- \"$1\"",
       "sed -i 's/^enabled=.*/enabled=1/' /etc/fix.conf; restart \"$1\"",
       'while read -r line; do restart "$line"; done <<< "$1"',
       'while read -r pid; do kill "$pid"; done < <(pgrep -f "$1")',
@@ -721,7 +721,6 @@ describe('shell-words: what a shell command does with incident data', function (
       "env -S 'restart\t--quiet' \"$1\"",
       '. -- /opt/fix/lib.sh; restart "$1"',
       'xargs --arg-file=/etc/fix/services sh -c \'restart "$1"\' _',
-      "gawk -e '{print $1}' \"$1\"",
       'node -r /opt/otel.js /opt/app.js "$1"',
     ];
     for (const command of accepted) {
@@ -902,20 +901,137 @@ describe('shell-words: what a shell command does with incident data', function (
       'node --max-old-space-size 4096 /opt/app.js restart; restart "$1"',
       'python3 -u -B /opt/fix.py "$1"',
       'python3 -m json.tool /tmp/x.json; restart "$1"',
-      "perl -lne 'print if /x/' \"$1\"",
       "perl -0777 -pi -e 's/a/b/' /etc/fix.conf \"$1\"",
       'ruby -W0 /opt/fix.rb "$1"',
-      'php -n -f /opt/fix.php "$1"',
-      'node -e "console.log(1)" "$1"',
       'node -r=dotenv/config /opt/app.js "$1"',
       'perl -d:Trace /opt/fix.pl "$1"',
       'perl -CSD /opt/fix.pl "$1"',
       'ruby -W2 /opt/fix.rb "$1"',
       'node --experimental-vm-modules /opt/app.mjs "$1"',
-      'expect -f /opt/fix.exp "$1"',
       "gawk -W lint '{ print }' \"$1\"",
       'php8.2 /opt/fix.php "$1"',
       "awk -v x=\"$1\" -vy=\"$2\" -F\"$3\" '{ print x, y }' /etc/fix.conf",
+    ];
+    for (const command of accepted) {
+      it(`${JSON.stringify(command)} → accepted`, function () {
+        assert.deepEqual(shellDataFindings(command), []);
+      });
+    }
+  });
+
+  // Double quotes keep "$1" one word, but a word that starts with data starts with whatever the data starts with:
+  // a value "-e…", "--to-command=…" is read as an option where the program still reads options (before `--`, and
+  // before the first operand, or anywhere for GNU programs that permute). Each refused row was accepted before,
+  // and each was tried on this machine (gawk 5.2.1, GNU tar 1.34, GNU sed 4.9, sort, git 2.39, curl 7.88,
+  // wget 1.21, zip 3.0, psql 15, perl 5.36, node 22, ruby 3.1, php 8.2, lua 5.4, expect 5.45, GNU find 4.9).
+  describe('data in an option position (a value starting with -)', function () {
+    const refused: [string, string, string[]][] = [
+      // `-eBEGIN{system("id")}`: gawk reads options up to its first operand, and with -f or -e there is no program operand.
+      ['awk -f /opt/fix/p.awk "$1"', 'option', ['awk "$1"']],
+      ["gawk -e '{print $1}' \"$1\"", 'option', ['gawk "$1"']],
+      ['mawk -F: -f /opt/fix/p.awk "$SELFHEAL_PARAM_LOG"', 'option', ['mawk "$SELFHEAL_PARAM_LOG"']],
+      // GNU tar permutes: `--to-command=id`, `--checkpoint-action=exec=id`, `-I id` anywhere before `--`; old style too.
+      ['tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
+      ['tar xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
+      ['tar -czf /backup/app.tgz /srv/app "$SELFHEAL_PARAM_EXTRA"', 'option', ['tar "$SELFHEAL_PARAM_EXTRA"']],
+      ['sudo -u app tar -C /srv -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
+      // Data completing an option word: `-x"$1"` with `I/tmp/x` is `-xI/tmp/x` (a compress program run).
+      ['tar -x"$1" -f /backup/app.tar', 'option', ['tar -x"$1"']],
+      ['git log --"$1"', 'option', ['git --"$1"']],
+      // GNU sed permutes: `-e1e id` adds a script that runs id (the first operand is then a file).
+      ['sed -n p "$1"', 'option', ['sed "$1"']],
+      ["sed -i 's/a/b/' \"$1\"", 'option', ['sed "$1"']],
+      // Accepted before as ordinary scripts (now with `--` among the accepted rows above).
+      ['awk -f /opt/fix.awk "$1"', 'option', ['awk "$1"']],
+      ['sed -f /opt/fix.sed "$1"', 'option', ['sed "$1"']],
+      ["sed -e 's/eth0/ens3/g' -e '/^#/d' \"$1\"", 'option', ['sed "$1"']],
+      // sort: `-o FILE` writes, `--compress-program=PROG` runs PROG.
+      ['sort -u "$1"', 'option', ['sort "$1"']],
+      // git: `--output=/etc/cron.d/x` (log, diff, show) writes, grep's `--open-files-in-pager=CMD` runs, `-ccore.pager=…` before the subcommand.
+      ['git log "$1"', 'option', ['git "$1"']],
+      ['git -C /srv/app log --oneline "$1"', 'option', ['git "$1"']],
+      ['git grep "$1"', 'option', ['git "$1"']],
+      ['git "$1" status', 'option', ['git "$1"']],
+      ['sudo -u app git pull origin "$1"', 'option', ['git "$1"']],
+      // curl: `-o FILE`, `-K FILE` (more options read from a file), `--libcurl FILE`; wget: `-O FILE`, `-e CMD`, `--use-askpass=PROG`.
+      ['curl -fsS "$1"', 'option', ['curl "$1"']],
+      ['wget -q "$1"', 'option', ['wget "$1"']],
+      // zip: `-TT CMD` runs CMD when it tests the archive (`zip -T`); psql: `-c '\! id'` runs a shell command.
+      ['zip -T /backup/x.zip /srv/app/app.conf "$1"', 'option', ['zip "$1"']],
+      ["psql -d app -c 'select 1' \"$1\"", 'option', ['psql "$1"']],
+      // GNU find reads a start path starting with - as its expression (`-delete` deleted the working folder), after `--` too.
+      ["find \"$1\" -name '*.tmp' -delete", 'option', ['find "$1"']],
+      ["find -- \"$1\" -name '*.tmp' -delete", 'option', ['find "$1"']],
+      // Interpreters that read options after their code or script option: perl, ruby, node, php (-r, -f), lua, expect (-c, -f).
+      ["perl -e 'print \"@ARGV\"' \"$1\"", 'option', ['perl "$1"']],
+      ["perl -lne 'print if /x/' \"$1\"", 'option', ['perl "$1"']],
+      ["ruby -e 'p ARGV' \"$1\"", 'option', ['ruby "$1"']],
+      ['node -e "console.log(1)" "$1"', 'option', ['node "$1"']],
+      ["php -r 'echo 1;' \"$1\"", 'option', ['php "$1"']],
+      ['php -n -f /opt/fix.php "$1"', 'option', ['php "$1"']],
+      ["lua5.4 -e 'x = 1' \"$1\"", 'option', ['lua5.4 "$1"']],
+      ['expect -f /opt/fix.exp "$1"', 'option', ['expect "$1"']],
+      // lua reads the word after `--` as a script to run, -e or not.
+      ["lua5.4 -e 'x = 1' -- \"$1\"", 'reparse', ['lua5.4 "$1"']],
+    ];
+    for (const [command, kind, want] of refused) {
+      it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
+        assert.deepEqual(
+          shellDataFindings(command)
+            .filter((f) => f.kind === kind)
+            .map((f) => f.text),
+          want,
+        );
+        if (want.length > 0) assert.ok(commandDataProblem(command), 'refused');
+      });
+    }
+
+    it('the refusal says to put -- before the data, or to start the word with text of its own', function () {
+      assert.match(commandDataProblem('tar -xf /backup/app.tar "$1"')!, /^the command puts data where a program reads its options \("tar \\"\$1\\""\): .*starting with - .*Put -- before the data \(tar -xf x\.tar -- "\$1"\)/);
+      assert.match(commandDataProblem("find \"$1\" -name '*.tmp' -delete")!, /find reads a - word as its expression even after --: "\.\/\$1"/);
+    });
+
+    // Everyday spellings: data after `--`, data that is an option's value, a word that starts with text of its own,
+    // data after the first operand of a program that stops there, and programs whose options run nothing.
+    const accepted = [
+      'systemctl restart "$1"',
+      'systemctl restart -- "$1"',
+      'echo "$1"',
+      "printf '%s\\n' \"$1\"",
+      'logger -- "$1"',
+      'logger -t fix "$1"',
+      'journalctl -u "$1" --since "$2"',
+      'awk -f /opt/fix/p.awk -- "$1"',
+      "gawk -e '{print $1}' -- \"$1\"",
+      "awk -F: '{print $1}' \"$1\"",
+      "awk -v host=\"$1\" '$1 == host' /etc/hosts",
+      'tar -xf /backup/app.tar -- "$1"',
+      'tar -czf "/backup/$1.tgz" /srv/app',
+      'tar -xf /backup/app.tar "./$1"',
+      'tar -f "$1" -x',
+      'tar -xf/backup/"$1".tar',
+      'git log -- "$1"',
+      'git -C /srv/app commit -qm "$1"',
+      'git grep -e "$1"',
+      'git checkout -b "fix-$1"',
+      'sed -n p -- "$1"',
+      "sed -i 's/a/b/' \"/etc/app/$1.conf\"",
+      'sort -u -- "$1"',
+      'curl -fsS -- "$1"',
+      'curl -fsS "http://localhost:8080/health/$1"',
+      'curl -fsS -H "$1" -d "$2" --data-urlencode "host=$3" http://localhost/fix',
+      'wget -q -O /tmp/fix.out -- "$1"',
+      'zip -q /backup/x.zip -- "$1"',
+      "psql -d app -v host=\"$1\" -c 'select 1'",
+      "find \"./$1\" -name '*.tmp' -delete",
+      'find /var/log -name "$1" -delete',
+      "perl -e 'print \"@ARGV\"' -- \"$1\"",
+      "perl -lne 'print if /x/' /var/log/syslog \"$1\"",
+      'node -e "console.log(1)" -- "$1"',
+      'php -n -f /opt/fix.php -- "$1"',
+      'expect -f /opt/fix.exp -- "$1"',
+      "python3 -c 'import sys; print(sys.argv)' \"$1\"",
+      'node /opt/app.js "$1"',
     ];
     for (const command of accepted) {
       it(`${JSON.stringify(command)} → accepted`, function () {
