@@ -1520,9 +1520,19 @@ class Reader {
       // `ln -s /dev/stdin /tmp/s`, `ln -s -t /tmp /dev/stdin`, `ln -s /dev/stdin` (./stdin), `cp -s …`: the link's name is then a descriptor's path.
       // `mv /dev/stdin /tmp/s` and `rsync -a /dev/stdin /tmp/s` move or copy the link itself.
       if (name === 'ln' || name === 'cp' || name === 'mv' || name === 'rsync') for (const link of descriptorLinks(args, name, this.shared.fdLinks)) this.shared.fdLinks.add(link);
-      // A copy of a file the command wrote, or of data: `cp /tmp/a /tmp/b.sh`, `curl -o f "$1"`.
-      if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (anyExpansion(args) || fromStdin || operands.some((w) => w.literal !== undefined && written.has(w.literal)))) {
-        operands.forEach(write);
+      // A copy of a file the command wrote, or of data: `cp /tmp/a /tmp/b.sh`, `curl -o f "$1"`. cp, mv, install,
+      // ln and rsync write their last operand only (without -t/--target-directory), with what their other operands
+      // hold: data when one holds an expansion, is a file the command wrote, or is under /proc
+      // (`cp /proc/self/environ …` copies the SELFHEAL_PARAM_* values); a copy of a literal file under a name
+      // with an expansion in it holds that file (`cp /etc/crontab "/etc/crontab.bak.$(date +%F)"`).
+      const copier = ['cp', 'mv', 'install', 'ln', 'rsync'].includes(name ?? '');
+      const toFolder = name !== 'rsync' && args.some((w) => /^(-[A-Za-z]*t|--t)/.test(w.literal ?? ''));
+      const destinationOnly = copier && !toFolder && operands.length >= 2;
+      const sources = destinationOnly ? operands.slice(0, -1) : operands;
+      const holdsData = (w: Word) => w.expansions > 0 || (w.literal !== undefined && (written.has(w.literal) || (w.literal.startsWith('/') && /^\/proc(\/|$)/.test(normalise(w.literal)))));
+      const dataIn = copier ? sources.some(holdsData) || (!destinationOnly && anyExpansion(args)) : anyExpansion(args) || operands.some((w) => w.literal !== undefined && written.has(w.literal));
+      if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (dataIn || fromStdin)) {
+        (destinationOnly ? operands.slice(-1) : operands).forEach(write);
         args.forEach((w, k) => {
           if (/^(-o|--output|-O|--output-document)$/.test(w.literal ?? '') && args[k + 1] !== undefined) write(args[k + 1]!);
         });

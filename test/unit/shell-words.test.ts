@@ -743,6 +743,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > /tmp/a; cp /tmp/a /etc/apt/apt.conf.d/99fix', 'reparse', ['/etc/apt/apt.conf.d/99fix is read as code later']],
       ['dd of=/etc/modprobe.d/fix.conf <<< "$1"', 'reparse', ['/etc/modprobe.d/fix.conf is read as code later']],
       ['echo "$1" > /tmp/p; mv /tmp/p /etc/pam.d/sshd', 'reparse', ['/etc/pam.d/sshd is read as code later']],
+      // cp's source holding data, a file the command wrote, or /proc (the SELFHEAL_PARAM_* values are in environ); its destination only is written.
+      ['cp /proc/self/environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      ['echo "$1" > /tmp/a; cp /tmp/a "/etc/ssh/sshd_config.bak.$(date +%F)"', 'reparse', ['"/etc/ssh/sshd_config.bak.$(date +%F)" is read as code later']],
+      ['echo "$1" > "/etc/ssh/sshd_config.bak.$(date +%F)"', 'reparse', ['"/etc/ssh/sshd_config.bak.$(date +%F)" is read as code later']],
       ['echo "$1" > /usr/lib/python3/dist-packages/fix.pth', 'reparse', ['/usr/lib/python3/dist-packages/fix.pth is read as code later']],
       ['echo "$1" > /usr/local/lib/python3.11/site-packages/sitecustomize.py', 'reparse', ['/usr/local/lib/python3.11/site-packages/sitecustomize.py is…']],
       ['echo "$1" >> "$HOME/.local/lib/python3.12/site-packages/usercustomize.py"', 'reparse', ['usercustomize.py is read as code later']],
@@ -887,6 +891,10 @@ describe('shell-words: what a shell command does with incident data', function (
       'restart "$1" > "/var/lib/fix/$1.state"; echo "$1" > "/srv/app/hosts/$2"',
       // A name the literal text rules out: no code file's name starts (or ends) so.
       'cp /etc/fstab "/etc/fstab.bak.$(date +%F)"',
+      // A copy of a literal file holds that file, whatever its new name holds: only a copy of data is data written.
+      'cp /etc/crontab "/etc/crontab.bak.$(date +%F)"',
+      'cp /etc/ssh/sshd_config "/etc/ssh/sshd_config.bak.$(date +%F)"; restart "$1"',
+      'cp -a /etc/cron.d/app "/root/cron.d-app.$(date +%F)"',
       'mv /etc/resolv.conf "/etc/resolv.conf.bak-$(date +%F)"',
       'iptables-save > "/root/iptables-$(date +%F).rules"',
       'journalctl -u "$1" > "/root/$1.log"',
