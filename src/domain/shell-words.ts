@@ -55,7 +55,8 @@
  *   reading data in (`r /dev/stdin`); gawk's includes (`-i`, `@include`, `-l`, `@load`) and bash 5.3's
  *   `source -p PATH f` read like `awk -f`'s file; a name `find` puts in place of `{}` inside code it runs
  *   (`-exec sh -c 'gzip {}' \;`); an interpreter's option the lists do not know may take the next word
- *   ({@link INTERPRETER_OPTIONS}).
+ *   ({@link INTERPRETER_OPTIONS}); data as the value of an option that runs it (`tar --to-command="$1"`,
+ *   `sort --compress-program`, `git -c`, `wget -e`, `psql -c`: {@link OPTION_PROGRAMS}' `code`).
  * - `option`: data that may start a word where a program still reads options: double quotes keep `"$1"` one
  *   word, but a value `--to-command=id` is an option to `tar -xf x.tar "$1"`. Counted for the programs of
  *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql: options that run a command or write a
@@ -277,23 +278,25 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
  * `"$(…)"`) is read as an option when the data starts with `-`: double quotes keep it one word, not an operand.
  * `args` are the options taking a separate value (as {@link WRAPPER_TAILS}' are: the word after one is its value,
  * never an option); each of these reads options anywhere before `--` (GNU getopt permutes the words);
- * `subcommands`: each subcommand's own options taking a value.
+ * `subcommands`: each subcommand's own options taking a value; `code`: those whose value is a command or code (data
+ * there is `reparse`: `tar --to-command="$1"`).
  * Each entry says which option runs or writes what, and each was tried with a `"$1"` holding it.
  */
-const OPTION_PROGRAMS: Record<string, { args: readonly string[]; subcommands?: Record<string, readonly string[]> }> = {
+const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly string[]; subcommands?: Record<string, readonly string[]> }> = {
   // GNU tar (argp, permutes): --to-command=CMD and --checkpoint-action=exec=CMD run CMD, -I/--use-compress-program
   // and -F/--info-script a program, --rsh-command a remote shell (`tar -xf x.tar "$1"` with `--to-command=id` ran id).
-  tar: { args: ['-g', '-C', '-T', '-X', '-f', '-F', '-L', '-b', '-H', '-V', '-I', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--to-command', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--info-script', '--tape-length', '--rmt-command', '--rsh-command', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--use-compress-program', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--checkpoint-action', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] },
+  tar: { code: ['--to-command', '--checkpoint-action', '-I', '--use-compress-program', '-F', '--info-script', '--rsh-command', '--rmt-command'], args: ['-g', '-C', '-T', '-X', '-f', '-F', '-L', '-b', '-H', '-V', '-I', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--to-command', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--info-script', '--tape-length', '--rmt-command', '--rsh-command', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--use-compress-program', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--checkpoint-action', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] },
   // GNU sed (permutes): -e SCRIPT adds a script, whose `e` command runs a command, and makes the first operand
   // a file (`sed -n p "$1"` with `-e1e id` ran id); -i edits its files in place.
   sed: { args: ['-e', '-f', '-l', '--expression', '--file', '--line-length'] },
   // GNU sort (permutes): -o FILE writes FILE, --compress-program=PROG runs PROG (both tried).
-  sort: { args: ['-k', '-t', '-o', '-S', '-T', '--random-source', '--sort', '--batch-size', '--compress-program', '--files0-from', '--key', '--output', '--buffer-size', '--field-separator', '--temporary-directory', '--parallel'] },
+  sort: { code: ['--compress-program'], args: ['-k', '-t', '-o', '-S', '-T', '--random-source', '--sort', '--batch-size', '--compress-program', '--files0-from', '--key', '--output', '--buffer-size', '--field-separator', '--temporary-directory', '--parallel'] },
   // git (its parse-options permute): log/diff/show's --output=FILE writes FILE (tried), grep's -O/--open-files-in-pager=CMD
   // runs CMD (tried), fetch/pull/clone's --upload-pack=CMD runs CMD, and `-c core.pager=…`/`-c core.fsmonitor=…`
   // before the subcommand runs one. The subcommands' options taking a value are listed where everyday with data.
   git: {
     args: ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--config-env', '--super-prefix'],
+    code: ['-c', '--config-env'],
     subcommands: { commit: ['-m', '--message'], tag: ['-m', '--message'], merge: ['-m', '--message'], stash: ['-m', '--message'], grep: ['-e'], checkout: ['-b', '-B'], switch: ['-c', '-C', '--create', '--force-create'] },
   },
   // curl (permutes): -o/--output FILE, -D/--dump-header, -c/--cookie-jar, --libcurl, --trace write files (tried: -o),
@@ -301,12 +304,12 @@ const OPTION_PROGRAMS: Record<string, { args: readonly string[]; subcommands?: R
   curl: { args: ['-E', '-K', '-C', '-b', '-c', '-d', '-D', '-F', '-P', '-H', '-h', '-m', '-o', '-U', '-Q', '-r', '-e', '-X', '-Y', '-y', '-t', '-z', '-T', '-u', '-A', '-w', '-x', '--abstract-unix-socket', '--alt-svc', '--aws-sigv4', '--cacert', '--capath', '--cert', '--cert-type', '--ciphers', '--config', '--connect-timeout', '--connect-to', '--continue-at', '--cookie', '--cookie-jar', '--create-file-mode', '--crlfile', '--curves', '--data', '--data-ascii', '--data-binary', '--data-raw', '--data-urlencode', '--delegation', '--dns-interface', '--dns-ipv4-addr', '--dns-ipv6-addr', '--dns-servers', '--doh-url', '--dump-header', '--egd-file', '--engine', '--etag-compare', '--etag-save', '--expect100-timeout', '--form', '--form-string', '--ftp-account', '--ftp-alternative-to-user', '--ftp-method', '--ftp-port', '--ftp-ssl-ccc-mode', '--happy-eyeballs-timeout-ms', '--header', '--help', '--hostpubmd5', '--hostpubsha256', '--hsts', '--interface', '--json', '--keepalive-time', '--key', '--key-type', '--krb', '--libcurl', '--limit-rate', '--local-port', '--login-options', '--mail-auth', '--mail-from', '--mail-rcpt', '--max-filesize', '--max-redirs', '--max-time', '--netrc-file', '--noproxy', '--oauth2-bearer', '--output', '--output-dir', '--parallel-max', '--pass', '--pinnedpubkey', '--proto', '--proto-default', '--proto-redir', '--proxy', '--proxy-cacert', '--proxy-capath', '--proxy-cert', '--proxy-cert-type', '--proxy-ciphers', '--proxy-crlfile', '--proxy-header', '--proxy-key', '--proxy-key-type', '--proxy-pass', '--proxy-pinnedpubkey', '--proxy-service-name', '--proxy-tls13-ciphers', '--proxy-tlsauthtype', '--proxy-tlspassword', '--proxy-tlsuser', '--proxy-user', '--pubkey', '--quote', '--random-file', '--range', '--rate', '--referer', '--request', '--request-target', '--resolve', '--retry', '--retry-delay', '--retry-max-time', '--sasl-authzid', '--service-name', '--socks4', '--socks4a', '--socks5', '--socks5-gssapi-service', '--socks5-hostname', '--speed-limit', '--speed-time', '--stderr', '--telnet-option', '--tftp-blksize', '--time-cond', '--tls-max', '--tls13-ciphers', '--tlsauthtype', '--tlspassword', '--tlsuser', '--trace', '--trace-ascii', '--unix-socket', '--upload-file', '--url', '--url-query', '--user', '--user-agent', '--write-out'] },
   // GNU wget (permutes): -O/--output-document, -o/--output-file, -a/--append-output write FILE, -e/--execute runs a
   // .wgetrc command (`output_document=…`), --use-askpass=PROG runs PROG (tried).
-  wget: { args: ['-e', '-o', '-a', '-i', '-B', '-t', '-O', '-T', '-w', '-Q', '-P', '-U', '-l', '-A', '-R', '-D', '-I', '-X', '--execute', '--output-file', '--append-output', '--input-file', '--base', '--tries', '--output-document', '--timeout', '--wait', '--quota', '--directory-prefix', '--user-agent', '--level', '--accept', '--reject', '--domains', '--include-directories', '--exclude-directories', '--report-speed', '--config', '--rejected-log', '--retry-on-http-error', '--start-pos', '--progress', '--dns-timeout', '--connect-timeout', '--read-timeout', '--waitretry', '--bind-address', '--limit-rate', '--restrict-file-names', '--prefer-family', '--user', '--password', '--use-askpass', '--local-encoding', '--remote-encoding', '--cut-dirs', '--http-user', '--http-password', '--default-page', '--header', '--compression', '--proxy-user', '--proxy-password', '--referer', '--load-cookies', '--save-cookies', '--post-data', '--post-file', '--method', '--body-data', '--body-file', '--secure-protocol', '--certificate', '--certificate-type', '--private-key', '--private-key-type', '--ca-certificate', '--ca-directory', '--crl-file', '--pinnedpubkey', '--ciphers', '--ftp-user', '--ftp-password', '--warc-file', '--warc-header', '--warc-max-size', '--warc-dedup', '--warc-tempdir', '--backups', '--accept-regex', '--reject-regex', '--regex-type', '--exclude-domains', '--follow-tags', '--ignore-tags'] },
+  wget: { code: ['-e', '--execute', '--use-askpass'], args: ['-e', '-o', '-a', '-i', '-B', '-t', '-O', '-T', '-w', '-Q', '-P', '-U', '-l', '-A', '-R', '-D', '-I', '-X', '--execute', '--output-file', '--append-output', '--input-file', '--base', '--tries', '--output-document', '--timeout', '--wait', '--quota', '--directory-prefix', '--user-agent', '--level', '--accept', '--reject', '--domains', '--include-directories', '--exclude-directories', '--report-speed', '--config', '--rejected-log', '--retry-on-http-error', '--start-pos', '--progress', '--dns-timeout', '--connect-timeout', '--read-timeout', '--waitretry', '--bind-address', '--limit-rate', '--restrict-file-names', '--prefer-family', '--user', '--password', '--use-askpass', '--local-encoding', '--remote-encoding', '--cut-dirs', '--http-user', '--http-password', '--default-page', '--header', '--compression', '--proxy-user', '--proxy-password', '--referer', '--load-cookies', '--save-cookies', '--post-data', '--post-file', '--method', '--body-data', '--body-file', '--secure-protocol', '--certificate', '--certificate-type', '--private-key', '--private-key-type', '--ca-certificate', '--ca-directory', '--crl-file', '--pinnedpubkey', '--ciphers', '--ftp-user', '--ftp-password', '--warc-file', '--warc-header', '--warc-max-size', '--warc-dedup', '--warc-tempdir', '--backups', '--accept-regex', '--reject-regex', '--regex-type', '--exclude-domains', '--follow-tags', '--ignore-tags'] },
   // Info-ZIP zip (reads options anywhere): -TT/--unzip-command=CMD runs CMD when it tests the archive (`zip -T`, tried),
   // -O/--output-file writes another archive. Its -i/-x take a list of words: none is taken for a value here.
   zip: { args: [] },
   // psql (permutes): -c/--command '\! cmd' runs a shell command (tried), -f FILE runs a file's SQL, -o/-L FILE write.
-  psql: { args: ['-c', '-d', '-f', '-v', '-L', '-o', '-F', '-P', '-R', '-T', '-h', '-p', '-U', '--command', '--dbname', '--file', '--set', '--variable', '--log-file', '--output', '--field-separator', '--pset', '--record-separator', '--table-attr', '--host', '--port', '--username'] },
+  psql: { code: ['-c', '--command'], args: ['-c', '-d', '-f', '-v', '-L', '-o', '-F', '-P', '-R', '-T', '-h', '-p', '-U', '--command', '--dbname', '--file', '--set', '--variable', '--log-file', '--output', '--field-separator', '--pset', '--record-separator', '--table-attr', '--host', '--port', '--username'] },
 };
 
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */
@@ -1417,7 +1420,16 @@ class Reader {
         this.add('option', `${name} ${w.raw}`);
         return;
       }
-      if (/^-./.test(w.literal ?? w.raw)) j = readOption(words, j, spec).end;
+      if (/^-./.test(w.literal ?? w.raw)) {
+        const o = readOption(words, j, spec);
+        // An option whose value is a command or a program's code, given data (`tar --to-command="$1"`).
+        const code = o.values.find((v) => program.code?.includes(v.name) && v.value !== undefined && v.value.expansions > 0);
+        if (code !== undefined) {
+          this.add('reparse', `${name} ${code.name} ${code.value!.raw}`);
+          return;
+        }
+        j = o.end;
+      }
       else if (!subcommand) {
         // git's subcommand: its own options taking a value from here on.
         subcommand = true;

@@ -981,6 +981,13 @@ describe('shell-words: what a shell command does with incident data', function (
       ['expect -f /opt/fix.exp "$1"', 'option', ['expect "$1"']],
       // lua reads the word after `--` as a script to run, -e or not.
       ["lua5.4 -e 'x = 1' -- \"$1\"", 'reparse', ['lua5.4 "$1"']],
+      // Data as the value of an option that runs it: a command, a program, code.
+      ['tar -xf /backup/app.tar --to-command="$1"', 'reparse', ['tar --to-command "$1"']],
+      ['tar -I"$SELFHEAL_PARAM_Z" -xf /backup/app.tar', 'reparse', ['tar -I "$SELFHEAL_PARAM_Z"']],
+      ['sort -S 1M --compress-program "$1" /var/log/big.log', 'reparse', ['sort --compress-program "$1"']],
+      ['git -c "core.pager=$1" log', 'reparse', ['git -c "core.pager=$1"']],
+      ['wget -q -e "$1" http://localhost/', 'reparse', ['wget -e "$1"']],
+      ["psql -d app -c \"select 1 from hosts where name = '$1'\"", 'reparse', ["psql -c \"select 1 from hosts where name = '$1'\""]],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
