@@ -1420,12 +1420,17 @@ class Reader {
         this.add('option', `${name} ${w.raw}`);
         return;
       }
-      if (/^-./.test(w.literal ?? w.raw)) {
-        const o = readOption(words, j, spec);
+      // An option word whose name is quoted with its data (`"--to-command=$1"`, `"-I$1"`) is read as written
+      // without the quotes before the data: the shell drops them.
+      const lead = w.literal === undefined ? textBeforeData(w) : undefined;
+      const quoted = lead !== undefined && /^-./.test(lead) && !/^-./.test(w.raw);
+      if (/^-./.test(w.literal ?? w.raw) || quoted) {
+        const view = quoted ? words.map((x, k) => (k === j ? { raw: lead + w.raw.slice(w.raw.search(/[$`]/)), literal: undefined, expansions: w.expansions } : x)) : words;
+        const o = readOption(view, j, spec);
         // An option whose value is a command or a program's code, given data (`tar --to-command="$1"`).
         const code = o.values.find((v) => program.code?.includes(v.name) && v.value !== undefined && v.value.expansions > 0);
         if (code !== undefined) {
-          this.add('reparse', `${name} ${code.name} ${code.value!.raw}`);
+          this.add('reparse', `${name} ${code.name} ${quoted && code.joined ? w.raw : code.value!.raw}`);
           return;
         }
         j = o.end;

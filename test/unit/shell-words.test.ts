@@ -988,6 +988,13 @@ describe('shell-words: what a shell command does with incident data', function (
       ['git -c "core.pager=$1" log', 'reparse', ['git -c "core.pager=$1"']],
       ['wget -q -e "$1" http://localhost/', 'reparse', ['wget -e "$1"']],
       ["psql -d app -c \"select 1 from hosts where name = '$1'\"", 'reparse', ["psql -c \"select 1 from hosts where name = '$1'\""]],
+      // The option's name inside the quotes with its data (a reviewer's rows): `"--to-command=$1"` is the same word.
+      ['tar -xf /backup/app.tar "--to-command=$1"', 'reparse', ['tar --to-command "--to-command=$1"']],
+      ['tar "-I$SELFHEAL_PARAM_Z" -xf /backup/app.tar', 'reparse', ['tar -I "-I$SELFHEAL_PARAM_Z"']],
+      ['sort "--compress-program=$1" /var/log/big.log', 'reparse', ['sort --compress-program "--compress-program=$1"']],
+      ['wget -q "--execute=$1" http://localhost/', 'reparse', ['wget --execute "--execute=$1"']],
+      ['psql -d app "--command=$1"', 'reparse', ['psql --command "--command=$1"']],
+      ['git "-ccore.pager=$1" log', 'reparse', ['git -c "-ccore.pager=$1"']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
