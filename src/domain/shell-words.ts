@@ -282,7 +282,7 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
  * there is `reparse`: `tar --to-command="$1"`).
  * Each entry says which option runs or writes what, and each was tried with a `"$1"` holding it.
  */
-const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly string[]; subcommands?: Record<string, readonly string[]> }> = {
+const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly string[]; subcommands?: Record<string, readonly string[]>; subcommandCode?: Record<string, readonly string[]> }> = {
   // GNU tar (argp, permutes): --to-command=CMD and --checkpoint-action=exec=CMD run CMD, -I/--use-compress-program
   // and -F/--info-script a program, --rsh-command a remote shell (`tar -xf x.tar "$1"` with `--to-command=id` ran id).
   tar: { code: ['--to-command', '--checkpoint-action', '-I', '--use-compress-program', '-F', '--info-script', '--rsh-command', '--rmt-command'], args: ['-g', '-C', '-T', '-X', '-f', '-F', '-L', '-b', '-H', '-V', '-I', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--to-command', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--info-script', '--tape-length', '--rmt-command', '--rsh-command', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--use-compress-program', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--checkpoint-action', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] },
@@ -297,7 +297,37 @@ const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly
   git: {
     args: ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--config-env', '--super-prefix'],
     code: ['-c', '--config-env'],
-    subcommands: { commit: ['-m', '--message'], tag: ['-m', '--message'], merge: ['-m', '--message'], stash: ['-m', '--message'], grep: ['-e'], checkout: ['-b', '-B'], switch: ['-c', '-C', '--create', '--force-create'] },
+    subcommands: {
+      commit: ['-m', '--message'],
+      tag: ['-m', '--message'],
+      merge: ['-m', '--message'],
+      stash: ['-m', '--message'],
+      grep: ['-e', '-O', '--open-files-in-pager'],
+      checkout: ['-b', '-B'],
+      switch: ['-c', '-C', '--create', '--force-create'],
+      fetch: ['--upload-pack'],
+      pull: ['--upload-pack'],
+      'ls-remote': ['--upload-pack'],
+      clone: ['-u', '--upload-pack', '-c', '--config'],
+      push: ['--receive-pack', '--exec'],
+      archive: ['--exec'],
+      difftool: ['-x', '--extcmd'],
+      rebase: ['-x', '--exec'],
+    },
+    // The subcommands' options whose value is a command (each with a `"$1"` holding `touch PWN`, git 2.39: grep,
+    // fetch, clone -c core.sshCommand=…, rebase, push) or config that runs one (clone -c); git's own -c is read
+    // before the subcommand only (`switch -c "fix-$1"` names a branch).
+    subcommandCode: {
+      grep: ['-O', '--open-files-in-pager'],
+      fetch: ['--upload-pack'],
+      pull: ['--upload-pack'],
+      'ls-remote': ['--upload-pack'],
+      clone: ['-u', '--upload-pack', '-c', '--config'],
+      push: ['--receive-pack', '--exec'],
+      archive: ['--exec'],
+      difftool: ['-x', '--extcmd'],
+      rebase: ['-x', '--exec'],
+    },
   },
   // curl (permutes): -o/--output FILE, -D/--dump-header, -c/--cookie-jar, --libcurl, --trace write files (tried: -o),
   // -K/--config FILE reads more options from a file.
@@ -1413,9 +1443,11 @@ class Reader {
       j += 1 + [...first.literal].filter((letter) => spec.short.includes(letter)).length;
     }
     let subcommand = program.subcommands === undefined;
+    let codes = program.code;
     for (; j < words.length; j++) {
       const w = words[j]!;
-      if (w.literal === '--') return;
+      // git's `--end-of-options` ends them where `--` would start paths (`git log --end-of-options "$1"`).
+      if (w.literal === '--' || (name === 'git' && subcommand && w.literal === '--end-of-options')) return;
       if (dataOption(w, spec)) {
         this.add('option', `${name} ${w.raw}`);
         return;
@@ -1428,7 +1460,7 @@ class Reader {
         const view = quoted ? words.map((x, k) => (k === j ? { raw: lead + w.raw.slice(w.raw.search(/[$`]/)), literal: undefined, expansions: w.expansions } : x)) : words;
         const o = readOption(view, j, spec);
         // An option whose value is a command or a program's code, given data (`tar --to-command="$1"`).
-        const code = o.values.find((v) => program.code?.includes(v.name) && v.value !== undefined && v.value.expansions > 0);
+        const code = o.values.find((v) => codes?.includes(v.name) && v.value !== undefined && v.value.expansions > 0);
         if (code !== undefined) {
           this.add('reparse', `${name} ${code.name} ${quoted && code.joined ? w.raw : code.value!.raw}`);
           return;
@@ -1439,6 +1471,7 @@ class Reader {
         // git's subcommand: its own options taking a value from here on.
         subcommand = true;
         spec = optionSpec(program.subcommands![w.literal ?? ''] ?? NO_OPTION_ARGS);
+        codes = program.subcommandCode?.[w.literal ?? ''];
       }
     }
   }
@@ -2781,7 +2814,7 @@ export function commandDataProblem(command: string): string | undefined {
   if (option) {
     parts.push(
       `the command puts data where a program reads its options (${option}): double quotes keep it one word, but a value starting with - is read as an option there, ` +
-        `and these options run commands or write files (tar --to-command=…, sed -e, git --output=…, curl -o…, perl -e). Put -- before the data (tar -xf x.tar -- "$1"), ` +
+        `and these options run commands or write files (tar --to-command=…, sed -e, git --output=…, curl -o…, perl -e). Put -- before the data (tar -xf x.tar -- "$1") or, for git, where -- starts paths, --end-of-options (git log --end-of-options "$1"), ` +
         `or start the word with text of your own ("./$1"; find reads a - word as its expression even after --: "./$1")`,
     );
   }

@@ -995,6 +995,12 @@ describe('shell-words: what a shell command does with incident data', function (
       ['wget -q "--execute=$1" http://localhost/', 'reparse', ['wget --execute "--execute=$1"']],
       ['psql -d app "--command=$1"', 'reparse', ['psql --command "--command=$1"']],
       ['git "-ccore.pager=$1" log', 'reparse', ['git -c "-ccore.pager=$1"']],
+      // git subcommands' options that run a command (a reviewer's rows, each tried with `touch PWN`), `=` spelled too.
+      ['git -C /srv/app grep --open-files-in-pager="$1" TODO', 'reparse', ['git --open-files-in-pager "$1"']],
+      ['git -C /srv/app fetch --upload-pack="$1" origin', 'reparse', ['git --upload-pack "$1"']],
+      ['git clone -q -c "core.sshCommand=$1" ssh://git.example.com/app /srv/app', 'reparse', ['git -c "core.sshCommand=$1"']],
+      ['git -C /srv/app rebase --exec="$1" HEAD~1', 'reparse', ['git --exec "$1"']],
+      ['git -C /srv/app push --receive-pack="$1" origin main', 'reparse', ['git --receive-pack "$1"']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
@@ -1011,6 +1017,7 @@ describe('shell-words: what a shell command does with incident data', function (
     it('the refusal says to put -- before the data, or to start the word with text of its own', function () {
       assert.match(commandDataProblem('tar -xf /backup/app.tar "$1"')!, /^the command puts data where a program reads its options \("tar \\"\$1\\""\): .*starting with - .*Put -- before the data \(tar -xf x\.tar -- "\$1"\)/);
       assert.match(commandDataProblem("find \"$1\" -name '*.tmp' -delete")!, /find reads a - word as its expression even after --: "\.\/\$1"/);
+      assert.match(commandDataProblem('git -C /srv/app reset --hard "$1"')!, /for git, where -- starts paths, --end-of-options \(git log --end-of-options "\$1"\)/);
     });
 
     // Everyday spellings: data after `--`, data that is an option's value, a word that starts with text of its own,
@@ -1036,6 +1043,9 @@ describe('shell-words: what a shell command does with incident data', function (
       'git -C /srv/app commit -qm "$1"',
       'git grep -e "$1"',
       'git checkout -b "fix-$1"',
+      'git -C /srv/app switch -c "fix-$1"',
+      'git -C /srv/app log --oneline --end-of-options "$1"',
+      'git -C /srv/app rev-parse --verify --end-of-options "$1"',
       'sed -n p -- "$1"',
       "sed -i 's/a/b/' \"/etc/app/$1.conf\"",
       'sort -u -- "$1"',
