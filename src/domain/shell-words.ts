@@ -285,7 +285,7 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
 const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly string[]; subcommands?: Record<string, readonly string[]>; subcommandCode?: Record<string, readonly string[]> }> = {
   // GNU tar (argp, permutes): --to-command=CMD and --checkpoint-action=exec=CMD run CMD, -I/--use-compress-program
   // and -F/--info-script a program, --rsh-command a remote shell (`tar -xf x.tar "$1"` with `--to-command=id` ran id).
-  tar: { code: ['--to-command', '--checkpoint-action', '-I', '--use-compress-program', '-F', '--info-script', '--rsh-command', '--rmt-command'], args: ['-g', '-C', '-T', '-X', '-f', '-F', '-L', '-b', '-H', '-V', '-I', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--to-command', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--info-script', '--tape-length', '--rmt-command', '--rsh-command', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--use-compress-program', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--checkpoint-action', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] },
+  tar: { code: ['--to-command', '--checkpoint-action', '-I', '--use-compress-program', '-F', '--info-script', '--new-volume-script', '--rsh-command', '--rmt-command'], args: ['--new-volume-script', '-g', '-C', '-T', '-X', '-f', '-F', '-L', '-b', '-H', '-V', '-I', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--to-command', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--info-script', '--tape-length', '--rmt-command', '--rsh-command', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--use-compress-program', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--checkpoint-action', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] },
   // GNU sed (permutes): -e SCRIPT adds a script, whose `e` command runs a command, and makes the first operand
   // a file (`sed -n p "$1"` with `-e1e id` ran id); -i edits its files in place.
   sed: { args: ['-e', '-f', '-l', '--expression', '--file', '--line-length'] },
@@ -336,8 +336,9 @@ const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly
   // .wgetrc command (`output_document=…`), --use-askpass=PROG runs PROG (tried).
   wget: { code: ['-e', '--execute', '--use-askpass'], args: ['-e', '-o', '-a', '-i', '-B', '-t', '-O', '-T', '-w', '-Q', '-P', '-U', '-l', '-A', '-R', '-D', '-I', '-X', '--execute', '--output-file', '--append-output', '--input-file', '--base', '--tries', '--output-document', '--timeout', '--wait', '--quota', '--directory-prefix', '--user-agent', '--level', '--accept', '--reject', '--domains', '--include-directories', '--exclude-directories', '--report-speed', '--config', '--rejected-log', '--retry-on-http-error', '--start-pos', '--progress', '--dns-timeout', '--connect-timeout', '--read-timeout', '--waitretry', '--bind-address', '--limit-rate', '--restrict-file-names', '--prefer-family', '--user', '--password', '--use-askpass', '--local-encoding', '--remote-encoding', '--cut-dirs', '--http-user', '--http-password', '--default-page', '--header', '--compression', '--proxy-user', '--proxy-password', '--referer', '--load-cookies', '--save-cookies', '--post-data', '--post-file', '--method', '--body-data', '--body-file', '--secure-protocol', '--certificate', '--certificate-type', '--private-key', '--private-key-type', '--ca-certificate', '--ca-directory', '--crl-file', '--pinnedpubkey', '--ciphers', '--ftp-user', '--ftp-password', '--warc-file', '--warc-header', '--warc-max-size', '--warc-dedup', '--warc-tempdir', '--backups', '--accept-regex', '--reject-regex', '--regex-type', '--exclude-domains', '--follow-tags', '--ignore-tags'] },
   // Info-ZIP zip (reads options anywhere): -TT/--unzip-command=CMD runs CMD when it tests the archive (`zip -T`, tried),
-  // -O/--output-file writes another archive. Its -i/-x take a list of words: none is taken for a value here.
-  zip: { args: [] },
+  // -O/--output-file writes another archive. Its -i/-x take a list of words: none other is taken for a value here.
+  // `-TT` (two letters) is read as `--unzip-command`.
+  zip: { code: ['--unzip-command'], args: ['--unzip-command'] },
   // psql (permutes): -c/--command '\! cmd' runs a shell command (tried), -f FILE runs a file's SQL, -o/-L FILE write.
   psql: { code: ['-c', '--command'], args: ['-c', '-d', '-f', '-v', '-L', '-o', '-F', '-P', '-R', '-T', '-h', '-p', '-U', '--command', '--dbname', '--file', '--set', '--variable', '--log-file', '--output', '--field-separator', '--pset', '--record-separator', '--table-attr', '--host', '--port', '--username'] },
 };
@@ -1439,8 +1440,15 @@ class Reader {
     let j = at + 1;
     const first = words[j];
     if (name === 'tar' && first?.literal !== undefined && first.literal !== '' && !first.literal.startsWith('-')) {
-      // `tar xf x.tar`, `tar czf out.tgz -C /srv app`: the letters' values come in the words after.
-      j += 1 + [...first.literal].filter((letter) => spec.short.includes(letter)).length;
+      // `tar xf x.tar`, `tar czf out.tgz -C /srv app`: the letters' values come in the words after, in turn
+      // (`tar xIf "$1" x.tar`: -I's program is "$1").
+      const valued = [...first.literal].filter((letter) => spec.short.includes(letter));
+      const code = valued.findIndex((letter, k) => program.code?.includes(`-${letter}`) && (words[j + 1 + k]?.expansions ?? 0) > 0);
+      if (code !== -1) {
+        this.add('reparse', `${name} -${valued[code]} ${words[j + 1 + code]!.raw}`);
+        return;
+      }
+      j += 1 + valued.length;
     }
     let subcommand = program.subcommands === undefined;
     let codes = program.code;
@@ -1457,12 +1465,13 @@ class Reader {
       const lead = w.literal === undefined ? textBeforeData(w) : undefined;
       const quoted = lead !== undefined && /^-./.test(lead) && !/^-./.test(w.raw);
       if (/^-./.test(w.literal ?? w.raw) || quoted) {
-        const view = quoted ? words.map((x, k) => (k === j ? { raw: lead + w.raw.slice(w.raw.search(/[$`]/)), literal: undefined, expansions: w.expansions } : x)) : words;
+        let view = quoted ? words.map((x, k) => (k === j ? { raw: lead + w.raw.slice(w.raw.search(/[$`]/)), literal: undefined, expansions: w.expansions } : x)) : words;
+        if (name === 'zip' && view[j]!.literal === '-TT') view = view.map((x, k) => (k === j ? { raw: '--unzip-command', literal: '--unzip-command', expansions: 0 } : x));
         const o = readOption(view, j, spec);
         // An option whose value is a command or a program's code, given data (`tar --to-command="$1"`).
         const code = o.values.find((v) => codes?.includes(v.name) && v.value !== undefined && v.value.expansions > 0);
         if (code !== undefined) {
-          this.add('reparse', `${name} ${code.name} ${quoted && code.joined ? w.raw : code.value!.raw}`);
+          this.add('reparse', `${name} ${view === words || quoted ? code.name : w.literal} ${quoted && code.joined ? w.raw : code.value!.raw}`);
           return;
         }
         j = o.end;

@@ -1001,6 +1001,12 @@ describe('shell-words: what a shell command does with incident data', function (
       ['git clone -q -c "core.sshCommand=$1" ssh://git.example.com/app /srv/app', 'reparse', ['git -c "core.sshCommand=$1"']],
       ['git -C /srv/app rebase --exec="$1" HEAD~1', 'reparse', ['git --exec "$1"']],
       ['git -C /srv/app push --receive-pack="$1" origin main', 'reparse', ['git --receive-pack "$1"']],
+      // tar's old-style letters take their values in the words after, -I and -F too; --new-volume-script is -F;
+      // zip's -TT/--unzip-command CMD is run by a shell when it tests the archive (a reviewer's rows, tried).
+      ['tar xIf "$1" /backup/app.tar', 'reparse', ['tar -I "$1"']],
+      ['tar -xf /backup/app.tar -M --new-volume-script="$1"', 'reparse', ['tar --new-volume-script "$1"']],
+      ['zip -T --unzip-command="$1" /backup/x.zip /srv/app/app.conf', 'reparse', ['zip --unzip-command "$1"']],
+      ['zip -T -TT "unzip -tqq $1" /backup/x.zip /srv/app/app.conf', 'reparse', ['zip -TT "unzip -tqq $1"']],
     ];
     for (const [command, kind, want] of refused) {
       it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
