@@ -1545,8 +1545,9 @@ class Reader {
         this.add('reparse', `${words[at]!.raw} (a command named by a pattern)`);
         return;
       }
-      if (hops >= 8 || WRAPPER_TAILS[words[at]?.literal ?? ''] === undefined) break;
-      const t = this.wrapperCommand(words, at, WRAPPER_TAILS[words[at]!.literal!]!);
+      // A wrapper named by its path is that wrapper (`/usr/bin/env tar …`, `/usr/bin/sudo cp …`).
+      if (hops >= 8 || !Object.hasOwn(WRAPPER_TAILS, base(words[at]))) break;
+      const t = this.wrapperCommand(words, at, WRAPPER_TAILS[base(words[at])]!);
       if (t === -1 || words[t]!.literal === undefined) break;
       at = t;
     }
@@ -1572,7 +1573,8 @@ class Reader {
       });
     if (!literalWriter) {
       braces(cmd.writes).forEach(write);
-      const name = words[at]!.literal;
+      // A program named by its path is that program (`/bin/cp "$1" /etc/cron.d/x`, `/usr/bin/tee`).
+      const name = words[at]!.literal?.replace(/^.*\//, '');
       const args = ['ln', 'cp', 'mv', 'rsync', 'tee', 'install', 'dd', 'curl', 'wget'].includes(name ?? '') ? braces(words.slice(at + 1)) : words.slice(at + 1);
       const operands = args.filter((w) => !(w.literal ?? '').startsWith('-')).map((w) => (w.literal === undefined ? w : { ...w, raw: w.raw.replace(/^(if|of)=/, ''), literal: w.literal.replace(/^(if|of)=/, '') }));
       if (name === 'tee') operands.forEach(write);

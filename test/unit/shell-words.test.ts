@@ -745,6 +745,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > /tmp/p; mv /tmp/p /etc/pam.d/sshd', 'reparse', ['/etc/pam.d/sshd is read as code later']],
       // cp's source holding data, a file the command wrote, or /proc (the SELFHEAL_PARAM_* values are in environ); its destination only is written.
       ['cp /proc/self/environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      // A program or a wrapper named by its path (a reviewer's rows): /bin/cp is cp, /usr/bin/sudo is sudo.
+      ['/bin/cp "$1" /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      ['echo "$1" | /usr/bin/tee /etc/logrotate.d/app', 'reparse', ['/etc/logrotate.d/app is read as code later']],
+      ['echo "$1" > /tmp/a; /usr/bin/sudo /bin/cp /tmp/a /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       ['echo "$1" > /tmp/a; cp /tmp/a "/etc/ssh/sshd_config.bak.$(date +%F)"', 'reparse', ['"/etc/ssh/sshd_config.bak.$(date +%F)" is read as code later']],
       ['echo "$1" > "/etc/ssh/sshd_config.bak.$(date +%F)"', 'reparse', ['"/etc/ssh/sshd_config.bak.$(date +%F)" is read as code later']],
       ['echo "$1" > /usr/lib/python3/dist-packages/fix.pth', 'reparse', ['/usr/lib/python3/dist-packages/fix.pth is read as code later']],
@@ -943,6 +947,8 @@ describe('shell-words: what a shell command does with incident data', function (
       ['tar xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
       ['tar -czf /backup/app.tgz /srv/app "$SELFHEAL_PARAM_EXTRA"', 'option', ['tar "$SELFHEAL_PARAM_EXTRA"']],
       ['sudo -u app tar -C /srv -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
+      ['/usr/bin/env tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
+      ['/usr/bin/sudo -u app /bin/tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
       // Data completing an option word: `-x"$1"` with `I/tmp/x` is `-xI/tmp/x` (a compress program run).
       ['tar -x"$1" -f /backup/app.tar', 'option', ['tar -x"$1"']],
       ['git log --"$1"', 'option', ['git --"$1"']],
