@@ -1594,6 +1594,12 @@ class Reader {
       const dataIn = copier ? sources.some(holdsData) || (!destinationOnly && anyExpansion(args)) : anyExpansion(args) || operands.some((w) => w.literal !== undefined && written.has(w.literal));
       if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (dataIn || fromStdin)) {
         (destinationOnly ? operands.slice(-1) : operands).forEach(write);
+        // The folder joined to its option: `-t/etc/cron.d`, `--target-directory=/etc/cron.d` (`--target=` cut short).
+        if (toFolder)
+          for (const w of args) {
+            const m = /^(-[A-Za-z]*t|--t[a-z-]*=)(?=.)/.exec(w.literal ?? w.raw);
+            if (m !== null) write(wordFrom(w, m[0].length));
+          }
         args.forEach((w, k) => {
           if (/^(-o|--output|-O|--output-document)$/.test(w.literal ?? '') && args[k + 1] !== undefined) write(args[k + 1]!);
         });

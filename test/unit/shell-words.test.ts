@@ -747,6 +747,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['cp /proc/self/environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       // A program or a wrapper named by its path (a reviewer's rows): /bin/cp is cp, /usr/bin/sudo is sudo.
       ['/bin/cp "$1" /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      // The folder of -t joined to its option, or of --target-directory=… (a reviewer's rows).
+      ['cp --target-directory=/etc/cron.d "$1"', 'reparse', ['/etc/cron.d is read as code later']],
+      ['echo "$1" > /tmp/a; mv -t/etc/cron.d /tmp/a', 'reparse', ['/etc/cron.d is read as code later']],
+      ['install --target=/etc/profile.d -m 644 "$1"', 'reparse', ['/etc/profile.d is read as code later']],
       ['echo "$1" | /usr/bin/tee /etc/logrotate.d/app', 'reparse', ['/etc/logrotate.d/app is read as code later']],
       ['echo "$1" > /tmp/a; /usr/bin/sudo /bin/cp /tmp/a /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       ['echo "$1" > /tmp/a; cp /tmp/a "/etc/ssh/sshd_config.bak.$(date +%F)"', 'reparse', ['"/etc/ssh/sshd_config.bak.$(date +%F)" is read as code later']],
