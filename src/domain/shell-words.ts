@@ -500,6 +500,17 @@ class Written {
     }
   }
 
+  /**
+   * Whether the folder `path` holds a file written at an absolute path, or a glob of its files may name one
+   * (`/tmp/d`, `/tmp/d/.`, `/tmp/d/*`: `cp -r /tmp/d/. /etc/cron.d/` copies it).
+   */
+  holds(path: string): boolean {
+    if (!path.startsWith('/')) return false;
+    const folder = normalise(/[*?[]/.test(lastComponent(path)) ? path.replace(/\/*[^/]*$/, '') : path);
+    const prefix = folder === '/' ? '/' : `${folder}/`;
+    return [...this.absolute].some((p) => p.startsWith(prefix));
+  }
+
   /** Whether `path` may be one of the files written (see the class); a bare name, one written to a folder of PATH. */
   has(path: string, bare = false): boolean {
     if (bare) return this.onPath.has(path);
@@ -1590,7 +1601,7 @@ class Reader {
       const toFolder = name !== 'rsync' && args.some((w) => /^(-[A-Za-z]*t|--t)/.test(w.literal ?? ''));
       const destinationOnly = copier && !toFolder && operands.length >= 2;
       const sources = destinationOnly ? operands.slice(0, -1) : operands;
-      const holdsData = (w: Word) => w.expansions > 0 || (w.literal !== undefined && (written.has(w.literal) || (w.literal.startsWith('/') && /^\/proc(\/|$)/.test(normalise(w.literal)))));
+      const holdsData = (w: Word) => w.expansions > 0 || (w.literal !== undefined && (written.has(w.literal) || written.holds(w.literal) || (w.literal.startsWith('/') && /^\/proc(\/|$)/.test(normalise(w.literal)))));
       const dataIn = copier ? sources.some(holdsData) || (!destinationOnly && anyExpansion(args)) : anyExpansion(args) || operands.some((w) => w.literal !== undefined && written.has(w.literal));
       if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (dataIn || fromStdin)) {
         (destinationOnly ? operands.slice(-1) : operands).forEach(write);
