@@ -1601,7 +1601,9 @@ class Reader {
       const toFolder = name !== 'rsync' && args.some((w) => /^(-[A-Za-z]*t|--t)/.test(w.literal ?? ''));
       const destinationOnly = copier && !toFolder && operands.length >= 2;
       const sources = destinationOnly ? operands.slice(0, -1) : operands;
-      const holdsData = (w: Word) => w.expansions > 0 || (w.literal !== undefined && (written.has(w.literal) || written.holds(w.literal) || (w.literal.startsWith('/') && /^\/proc(\/|$)/.test(normalise(w.literal)))));
+      // A relative source may be under /proc too: climbing back to it, or after a `cd` to /proc, / or data.
+      const procFile = (l: string) => (l.startsWith('/') ? /^\/proc(\/|$)/.test(normalise(l)) : this.shared.cdAway || l.split('/').includes('proc'));
+      const holdsData = (w: Word) => w.expansions > 0 || (w.literal !== undefined && (written.has(w.literal) || written.holds(w.literal) || procFile(w.literal)));
       const dataIn = copier ? sources.some(holdsData) || (!destinationOnly && anyExpansion(args)) : anyExpansion(args) || operands.some((w) => w.literal !== undefined && written.has(w.literal));
       if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (dataIn || fromStdin)) {
         (destinationOnly ? operands.slice(-1) : operands).forEach(write);

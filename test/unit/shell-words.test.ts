@@ -745,6 +745,9 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > /tmp/p; mv /tmp/p /etc/pam.d/sshd', 'reparse', ['/etc/pam.d/sshd is read as code later']],
       // cp's source holding data, a file the command wrote, or /proc (the SELFHEAL_PARAM_* values are in environ); its destination only is written.
       ['cp /proc/self/environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      // …by a relative path too (a reviewer's rows): climbing back to /proc, or after a cd to /proc or /.
+      ['cp ../../../../../../proc/self/environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      ['cd /proc/self && cp environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       // A program or a wrapper named by its path (a reviewer's rows): /bin/cp is cp, /usr/bin/sudo is sudo.
       ['/bin/cp "$1" /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       // The folder of -t joined to its option, or of --target-directory=… (a reviewer's rows).
