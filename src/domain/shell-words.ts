@@ -1597,22 +1597,21 @@ class Reader {
       // hold: data when one holds an expansion, is a file the command wrote, or is under /proc
       // (`cp /proc/self/environ …` copies the SELFHEAL_PARAM_* values); a copy of a literal file under a name
       // with an expansion in it holds that file (`cp /etc/crontab "/etc/crontab.bak.$(date +%F)"`).
-      const copier = ['cp', 'mv', 'install', 'ln', 'rsync'].includes(name ?? '');
-      const toFolder = name !== 'rsync' && args.some((w) => /^(-[A-Za-z]*t|--t)/.test(w.literal ?? ''));
-      const destinationOnly = copier && !toFolder && operands.length >= 2;
-      const sources = destinationOnly ? operands.slice(0, -1) : operands;
+      const copier = name === 'cp' || name === 'mv' || name === 'install' || name === 'ln' || name === 'rsync';
+      // Their operands without the options' values, wherever those come (`install "$1" /etc/cron.d/x -m 644`), and
+      // the folder of -t/--target-directory in any spelling (`-t/etc/cron.d`, `--target-directory=/etc/cron.d`).
+      const copy = copier ? copyOperands(args, name) : undefined;
+      const destinationOnly = copy !== undefined && copy.folder === undefined && copy.operands.length >= 2;
+      const sources = copy === undefined ? operands : destinationOnly ? copy.operands.slice(0, -1) : copy.operands;
       // A relative source may be under /proc too: climbing back to it, or after a `cd` to /proc, / or data.
       const procFile = (l: string) => (l.startsWith('/') ? /^\/proc(\/|$)/.test(normalise(l)) : this.shared.cdAway || l.split('/').includes('proc'));
       const holdsData = (w: Word) => w.expansions > 0 || (w.literal !== undefined && (written.has(w.literal) || written.holds(w.literal) || procFile(w.literal)));
-      const dataIn = copier ? sources.some(holdsData) || (!destinationOnly && anyExpansion(args)) : anyExpansion(args) || operands.some((w) => w.literal !== undefined && written.has(w.literal));
+      const dataIn = copy !== undefined ? sources.some(holdsData) || (!destinationOnly && anyExpansion(args)) : anyExpansion(args) || operands.some((w) => w.literal !== undefined && written.has(w.literal));
       if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (dataIn || fromStdin)) {
-        (destinationOnly ? operands.slice(-1) : operands).forEach(write);
-        // The folder joined to its option: `-t/etc/cron.d`, `--target-directory=/etc/cron.d` (`--target=` cut short).
-        if (toFolder)
-          for (const w of args) {
-            const m = /^(-[A-Za-z]*t|--t[a-z-]*=)(?=.)/.exec(w.literal ?? w.raw);
-            if (m !== null) write(wordFrom(w, m[0].length));
-          }
+        if (copy === undefined) operands.forEach(write);
+        else if (destinationOnly) write(copy.operands.at(-1)!);
+        else if (copy.folder !== undefined) write(copy.folder);
+        else copy.operands.forEach(write);
         args.forEach((w, k) => {
           if (/^(-o|--output|-O|--output-document)$/.test(w.literal ?? '') && args[k + 1] !== undefined) write(args[k + 1]!);
         });
@@ -2592,8 +2591,36 @@ const NO_OPTION_ARGS: readonly string[] = [];
 const NO_OPTIONS = optionSpec(NO_OPTION_ARGS);
 /** awk's options that take a value (gawk's long ones too). */
 const AWK_OPTIONS = optionSpec(['-F', '-v', '-f', '-e', '-E', '-i', '-l', '-Z', '--field-separator', '--assign', '--file', '--source', '--exec', '--include', '--load', '--locale']);
+/**
+ * The operands of cp, mv, install, ln or rsync (options and their values left out, before `--`, wherever they come:
+ * GNU getopt permutes) and the folder they copy into with -t/--target-directory (cp, mv, install, ln).
+ */
+function copyOperands(args: Word[], tool: 'cp' | 'mv' | 'install' | 'ln' | 'rsync'): { operands: Word[]; folder: Word | undefined } {
+  const spec = tool === 'rsync' ? RSYNC_OPTIONS : tool === 'install' ? INSTALL_OPTIONS : LINK_OPTIONS;
+  const operands: Word[] = [];
+  let folder: Word | undefined;
+  for (let j = 0, options = true; j < args.length; j++) {
+    const w = args[j]!;
+    if (options && w.literal === '--') {
+      options = false;
+      continue;
+    }
+    if (options && /^-./.test(w.literal ?? w.raw)) {
+      const o = readOption(args, j, spec);
+      const target = tool === 'rsync' ? undefined : o.values.find((v) => v.name === '-t' || v.name === '--target-directory');
+      if (target !== undefined) folder = target.value;
+      j = o.end;
+      continue;
+    }
+    operands.push(w);
+  }
+  return { operands, folder };
+}
+
 /** Options of `ln`, `cp` and `mv` that take a value. */
 const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);
+/** Options of `install` that take a value. */
+const INSTALL_OPTIONS = optionSpec(['-m', '-o', '-g', '-S', '-t', '--mode', '--owner', '--group', '--suffix', '--target-directory', '--strip-program']);
 /** Options of `rsync` that take a value (`-t` is its `--times`, `-T` its `--temp-dir`). */
 const RSYNC_OPTIONS = optionSpec(['-e', '-B', '-f', '-M', '-T', '--rsh', '--rsync-path', '--filter', '--exclude', '--include', '--exclude-from', '--include-from', '--files-from', '--temp-dir', '--partial-dir', '--backup-dir', '--suffix', '--compare-dest', '--copy-dest', '--link-dest', '--chmod', '--chown', '--usermap', '--groupmap', '--log-file', '--log-file-format', '--out-format', '--password-file', '--port', '--timeout', '--contimeout', '--bwlimit', '--max-size', '--min-size', '--max-delete', '--block-size', '--modify-window', '--iconv', '--info', '--debug', '--sockopts', '--remote-option', '--checksum-choice', '--compress-choice', '--compress-level', '--skip-compress', '--address', '--outbuf', '--stop-after', '--stop-at', '--write-batch', '--only-write-batch', '--read-batch', '--protocol', '--max-alloc']);
 

@@ -750,6 +750,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['cd /proc/self && cp environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       // A program or a wrapper named by its path (a reviewer's rows): /bin/cp is cp, /usr/bin/sudo is sudo.
       ['/bin/cp "$1" /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      // An option's value after the destination is not the destination (GNU getopt permutes; a reviewer's rows).
+      ['install "$1" /etc/cron.d/fix -m 644', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      ['echo "$1" > /tmp/a; cp /tmp/a /etc/cron.d/fix --suffix .bak', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      ['echo "$1" > /tmp/a; rsync -a /tmp/a /etc/cron.d/fix --backup-dir /root/old', 'reparse', ['/etc/cron.d/fix is read as code later']],
       // The folder of -t joined to its option, or of --target-directory=… (a reviewer's rows).
       ['cp --target-directory=/etc/cron.d "$1"', 'reparse', ['/etc/cron.d is read as code later']],
       ['echo "$1" > /tmp/a; mv -t/etc/cron.d /tmp/a', 'reparse', ['/etc/cron.d is read as code later']],
@@ -911,6 +915,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'cp /etc/crontab "/etc/crontab.bak.$(date +%F)"',
       'cp /etc/ssh/sshd_config "/etc/ssh/sshd_config.bak.$(date +%F)"; restart "$1"',
       'cp -a /etc/cron.d/app "/root/cron.d-app.$(date +%F)"',
+      'install -m 644 /opt/fix/app.cron "/etc/cron.d/app.bak.$(date +%F)" -o root',
       'echo "$1" > /var/log/fix/run.log; cp -a /var/log/fix/. "/backup/fix-$(date +%F)/"',
       'mv /etc/resolv.conf "/etc/resolv.conf.bak-$(date +%F)"',
       'iptables-save > "/root/iptables-$(date +%F).rules"',
