@@ -1430,12 +1430,21 @@ class Reader {
     if (name === 'find') {
       // `find [-H|-L|-P|-D x|-Olevel] [--] path… expression`: GNU find reads a path starting with `-` as the
       // start of its expression, after `--` too (`find -- "$1" -name x` with `-delete` deleted the working folder).
+      // In the expression, data that is no primary's value is a primary or an operator of its own
+      // (`find /var/log -name '*.gz' "$1" -delete` with `-o` deleted every other file: tried, GNU find 4.9).
+      let expression = false;
       for (let j = at + 1; j < words.length; j++) {
         const w = words[j]!;
         if (w.literal !== undefined) {
-          if (w.literal === '-D') j++;
+          if (expression) {
+            if (/^-(exec|execdir|ok|okdir)$/.test(w.literal)) while (j + 1 < words.length && words[j]!.literal !== ';' && words[j]!.literal !== '+') j++;
+            else if (/^-newer[a-zA-Z]{2}$/.test(w.literal) || FIND_VALUE_PRIMARIES.has(w.literal)) j += w.literal === '-fprintf' ? 2 : 1;
+          } else if (w.literal === '-D') j++;
           else if (w.literal === '--' || /^-([HLP]|O[0-9]*|D.+)$/.test(w.literal)) continue;
-          else if (/^[-(!),]/.test(w.literal)) return;
+          else if (/^[-(!),]/.test(w.literal)) {
+            expression = true;
+            j--;
+          }
           continue;
         }
         if (dataOption(w, NO_OPTIONS)) {
@@ -2617,6 +2626,8 @@ function copyOperands(args: Word[], tool: 'cp' | 'mv' | 'install' | 'ln' | 'rsyn
   return { operands, folder };
 }
 
+/** GNU find's primaries and options that take the next word as their value (`-fprintf` two). */
+const FIND_VALUE_PRIMARIES = new Set(['-name', '-iname', '-path', '-ipath', '-wholename', '-iwholename', '-lname', '-ilname', '-regex', '-iregex', '-regextype', '-newer', '-anewer', '-cnewer', '-samefile', '-type', '-xtype', '-user', '-group', '-uid', '-gid', '-perm', '-size', '-links', '-inum', '-mtime', '-atime', '-ctime', '-mmin', '-amin', '-cmin', '-used', '-fstype', '-context', '-maxdepth', '-mindepth', '-printf', '-fprint', '-fprint0', '-fls', '-fprintf', '-files0-from']);
 /** Options of `ln`, `cp` and `mv` that take a value. */
 const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);
 /** Options of `install` that take a value. */

@@ -994,6 +994,9 @@ describe('shell-words: what a shell command does with incident data', function (
       // GNU find reads a start path starting with - as its expression (`-delete` deleted the working folder), after `--` too.
       ["find \"$1\" -name '*.tmp' -delete", 'option', ['find "$1"']],
       ["find -- \"$1\" -name '*.tmp' -delete", 'option', ['find "$1"']],
+      // …and in its expression, data that is no primary's value is a primary or an operator (`-o`: a reviewer's row).
+      ["find /var/log -name '*.gz' \"$1\" -delete", 'option', ['find "$1"']],
+      ['find /srv/app -maxdepth 1 -newer /tmp/stamp "$SELFHEAL_PARAM_TEST" -print', 'option', ['find "$SELFHEAL_PARAM_TEST"']],
       // Interpreters that read options after their code or script option: perl, ruby, node, php (-r, -f), lua, expect (-c, -f).
       ["perl -e 'print \"@ARGV\"' \"$1\"", 'option', ['perl "$1"']],
       ["perl -lne 'print if /x/' \"$1\"", 'option', ['perl "$1"']],
@@ -1087,6 +1090,9 @@ describe('shell-words: what a shell command does with incident data', function (
       "psql -d app -v host=\"$1\" -c 'select 1'",
       "find \"./$1\" -name '*.tmp' -delete",
       'find /var/log -name "$1" -delete',
+      'find /var/log -name "$1" -mtime +"$2" -size -"$3"k -delete',
+      'find /var/log -type f -newer "/tmp/$1" -printf "%p $2\\n" -exec gzip -- {} +',
+      'find /srv/app -user "$1" -fprintf /tmp/owned "%p\\n" -perm "$2"',
       "perl -e 'print \"@ARGV\"' -- \"$1\"",
       "perl -lne 'print if /x/' /var/log/syslog \"$1\"",
       'node -e "console.log(1)" -- "$1"',
