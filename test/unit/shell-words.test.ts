@@ -746,7 +746,7 @@ describe('shell-words: what a shell command does with incident data', function (
       // cp's source holding data, a file the command wrote, or /proc (the SELFHEAL_PARAM_* values are in environ); its destination only is written.
       ['cp /proc/self/environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       // …by a relative path too (a reviewer's rows): climbing back to /proc, or after a cd to /proc or /.
-      ['cp ../../../../../../proc/self/environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
+      ['cp ../../../../../../proc/self/environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']], // stands-alone: not a path
       ['cd /proc/self && cp environ /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       // A program or a wrapper named by its path (a reviewer's rows): /bin/cp is cp, /usr/bin/sudo is sudo.
       ['/bin/cp "$1" /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
