@@ -19,7 +19,7 @@ import {
   type SessionRecord,
 } from '../db/repositories/sessions.js';
 import type { Actor } from './actor.js';
-import { inRevocation, LISTED_REVOKED_TOKENS, revokeMintedTree } from './tokens.js';
+import { duringNoRevocation, inRevocation, LISTED_REVOKED_TOKENS, revokeMintedTree } from './tokens.js';
 
 export type { SessionOwner };
 
@@ -29,10 +29,12 @@ export type { SessionOwner };
  * `maxPerUser` (this one included) are revoked in it, each audited (`session.revoke`, reason `limit`): signing
  * in again and again, by hand or by a script holding the provider's password, cannot grow the table or the
  * cookies that work without end. Sign-ins of one user are serialised (an advisory lock), so concurrent ones
- * cannot both keep a session past the bound.
+ * cannot both keep a session past the bound. A sign-in and a cut-off of its user (revokeUserSessions) take
+ * turns (duringNoRevocation): the session is revoked by the cut-off or stored after it answered.
  */
 export async function createSession(db: Kysely<Database>, s: SessionRecord, teams: readonly TeamMembership[] = [], maxPerUser = Number.POSITIVE_INFINITY): Promise<void> {
   await inTransaction(db, async (trx) => {
+    await duringNoRevocation(trx);
     await sweepSessions(trx);
     await lockUserSessions(trx, s.issuer, s.subject);
     await insertSession(trx, s);

@@ -6,7 +6,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { lockLiveSessionOrigin } from '../db/repositories/sessions.js';
 import { findTeam, insertMemberships, membershipsOf, tokenMemberships } from '../db/repositories/teams.js';
-import { advisoryXactLock, inTransaction } from '../db/repositories/transactions.js';
+import { advisoryXactLock, advisoryXactLockShared, inTransaction } from '../db/repositories/transactions.js';
 import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
 import { findLiveTokenByHash, findToken, insertToken, listTokens, lockLiveTokenOrigin, revokeMintedWith, revokeToken, touchToken, type TokenOrigin } from '../db/repositories/tokens.js';
 import type { Actor, Scope } from './actor.js';
@@ -115,15 +115,29 @@ const REVOCATION_LOCK = 'api_tokens:revocation';
  * them, pass after pass; a revocation its token, then its tree), and each could wait for a row the other
  * held: Postgres broke the deadlock by failing one (40P01, answered 500). Taken before any row, the lock
  * leaves no such cycle between revocations: the second waits, holding nothing, and then finds what the first
- * revoked already revoked. Nothing else takes it; a minting holds one row (its token or session) and waits
- * for none a revocation holds, so a revocation that waits for a minting does not wait in turn for itself.
- * Revocations are rare admin actions: taking turns costs nothing that matters.
+ * revoked already revoked. A sign-in takes it shared, first (duringNoRevocation); nothing else takes it. A
+ * minting holds one row (its token or session) and waits for none a revocation holds, so a revocation that
+ * waits for a minting does not wait in turn for itself. Revocations are rare admin actions: taking turns
+ * costs nothing that matters.
  */
 export function inRevocation<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
   return inTransaction(db, async (trx) => {
     await advisoryXactLock(trx, REVOCATION_LOCK);
     return work(trx);
   });
+}
+
+/**
+ * Holds off revocations (inRevocation) until the transaction ends, waiting for one under way: what a sign-in
+ * does before it stores its session. A cut-off's statement cannot see a session stored by a transaction not
+ * yet committed: before, a sign-in stored its session, the cut-off revoked every other session of the user
+ * and answered, and the sign-in then committed a session the audit log showed created before the cut-off
+ * (test/security/sign-in-cut-off-race.test.ts). Now a cut-off waits for the sign-ins in flight and revokes
+ * their sessions, and a sign-in that comes during a cut-off stores its session after it. Shared: sign-ins
+ * do not wait for each other. Taken first, holding nothing: the sign-in waits for no row meanwhile.
+ */
+export async function duringNoRevocation(trx: Transaction<Database>): Promise<void> {
+  await advisoryXactLockShared(trx, REVOCATION_LOCK);
 }
 
 /**

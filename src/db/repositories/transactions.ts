@@ -22,6 +22,14 @@ export async function advisoryXactLock(trx: Transaction<Database>, key: string):
 }
 
 /**
+ * Hold `key` shared until the transaction ends: with others holding it shared, while no transaction holds it
+ * (advisoryXactLock) alone; a holder alone waits for the shared ones, and they for it.
+ */
+export async function advisoryXactLockShared(trx: Transaction<Database>, key: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock_shared(${advisoryKey(key)})`.execute(trx);
+}
+
+/**
  * Take `key` until the transaction ends if no other transaction holds it, without waiting; whether it was
  * taken. For a lock that is taken, elsewhere, before locks this transaction already holds: waiting for it
  * here could close a cycle (a deadlock).
