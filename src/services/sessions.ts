@@ -60,7 +60,7 @@ export const liveSession = (db: Kysely<Database>, secretHash: string, issuer: st
 /** Records a session's use (callers do it when `stale`: at most once a minute). */
 export const touchLiveSession = (db: Kysely<Database>, id: string) => touchSession(db, id);
 
-/** Session ids an audit entry lists at most (the count is always exact). */
+/** Session ids, and names they acted under, an audit entry lists at most (the counts are always exact). */
 const AUDITED_SESSION_IDS = 100;
 
 /**
@@ -69,7 +69,8 @@ const AUDITED_SESSION_IDS = 100;
  * live token minted from a session of theirs, live or ended, directly or through tokens minted from it
  * (`api_tokens.session_*`), and every live token they issued themselves before tokens recorded that
  * (`created_by`: the names their live sessions acted under), with one `session.revoke_user` audit entry naming
- * the admin, the user, the sessions and the tokens (the first 100 of each, and how many), and a `token.revoke`
+ * the admin, the user, the sessions, the names they acted under and the tokens (the first 100 of each, and how
+ * many: `revoked`, `actorsTotal`, `tokensTotal`), and a `token.revoke`
  * entry per token, in one transaction (a revocation: inRevocation, one at a time); and the live tokens minted
  * with any token of theirs (expired or revoked too), at any depth (revokeMintedTree). Answers all of them.
  * The user can still sign in again at the provider: disable the account there too.
@@ -109,7 +110,10 @@ export async function revokeUserSessions(db: Kysely<Database>, actor: Actor, own
         by,
         revoked: revoked.length,
         sessions: revoked.slice(0, AUDITED_SESSION_IDS).map((r) => r.id),
-        actors: [...new Set(revoked.map((r) => r.actor))],
+        // The names the sessions acted under, bounded like the ids: by e-mail, any number of subjects at the
+        // provider may have carried the address (unverified), each its own user:<subject>.
+        actors: creators.slice(0, AUDITED_SESSION_IDS),
+        actorsTotal: creators.length,
         tokens: tokens.slice(0, LISTED_REVOKED_TOKENS).map((t) => t.id),
         tokensTotal: tokens.length,
       },

@@ -87,6 +87,27 @@ describe('security: an admin revokes every session of a user', function () {
     assert.equal(twice.revoked, 0);
   });
 
+  it('the session.revoke_user entry names the first 100 actors of the sessions revoked and says how many (actorsTotal), as it does sessions and tokens', async function () {
+    // An address any account at the provider may carry unverified: 130 subjects signed in under it, each
+    // acting as user:<subject>. Before, the entry listed every actor, without bound.
+    const email = `Shared.${randomUUID().slice(0, 6)}@Example.com`;
+    const subjects = Array.from({ length: 130 }, (_, i) => `sub-${i}-${randomUUID()}`);
+    for (const subject of subjects) await insertTestSession(db.db, { issuer: ISSUER, subject, actor: `user:${subject}`, email, scopes: ['read'], groups: [GROUPS.read] });
+    const res = await api(`/api/sessions?email=${encodeURIComponent(email)}`, { method: 'DELETE' });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { revoked: number; sessions: unknown[] };
+    assert.equal(body.revoked, 130);
+    assert.equal(body.sessions.length, 100);
+    const entry = await db.db.selectFrom('audit_log').select('after').where('action', '=', 'session.revoke_user').where('entity_id', '=', email).executeTakeFirstOrThrow();
+    const after = entry.after as { revoked: number; sessions: string[]; actors: string[]; actorsTotal: number };
+    assert.equal(after.revoked, 130);
+    assert.equal(after.sessions.length, 100);
+    assert.equal(after.actors.length, 100, `the entry lists ${after.actors.length} actors`);
+    assert.equal(after.actorsTotal, 130);
+    assert.equal(new Set(after.actors).size, 100, 'each actor once');
+    for (const a of after.actors) assert.ok(subjects.includes(a.slice('user:'.length)), a);
+  });
+
   it('the API tokens issued to the user under that name go with the sessions: by e-mail in any case, by subject exactly; other tokens keep working; audited', async function () {
     const subject = `sub-nina-${randomUUID()}`;
     const issue = async (name: string, owner?: string) => {
