@@ -49,7 +49,7 @@ export interface Identity {
  */
 export class SignInError extends Error {
   constructor(
-    readonly status: 400 | 403 | 429 | 502,
+    readonly status: 400 | 403 | 429 | 502 | 503,
     readonly title: string,
     readonly detail: string,
     /** A short machine reason for the log (never a code, token or secret). */

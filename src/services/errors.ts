@@ -76,6 +76,18 @@ export class UnavailableError extends ServiceError {
 }
 
 /**
+ * 503: a sign-in came while a revocation of sessions or tokens ran longer than it may wait
+ * (src/services/tokens.ts duringNoRevocation); nothing was stored. `retryAfterSeconds` for Retry-After.
+ */
+export class RevocationUnderWayError extends ServiceError {
+  readonly retryAfterSeconds: number;
+  constructor(waitedMs: number) {
+    super(503, 'Service Unavailable', `a revocation of sessions or tokens is under way (waited ${Math.round(waitedMs / 1000)} s): sign in again in a few seconds`);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(waitedMs / 1000));
+  }
+}
+
+/**
  * A dependency's error as the log records it: name, code and message with those of its causes (the Temporal
  * client's "Failed to describe schedule" says what failed only in its cause), bounded, no stack. For the
  * log only: this is the text no API answer may carry.

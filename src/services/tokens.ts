@@ -6,11 +6,11 @@ import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { lockLiveSessionOrigin } from '../db/repositories/sessions.js';
 import { findTeam, insertMemberships, membershipsOf, tokenMemberships } from '../db/repositories/teams.js';
-import { advisoryXactLock, advisoryXactLockShared, inTransaction } from '../db/repositories/transactions.js';
+import { advisoryXactLock, advisoryXactLockSharedWithin, inTransaction } from '../db/repositories/transactions.js';
 import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
 import { findLiveTokenByHash, findToken, insertToken, listTokens, lockLiveTokenOrigin, revokeMintedWith, revokeToken, touchToken, type TokenOrigin } from '../db/repositories/tokens.js';
 import type { Actor, Scope } from './actor.js';
-import { ConflictError, NotFoundError, ServiceError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, RevocationUnderWayError, ServiceError, ValidationError } from './errors.js';
 
 export const TOKEN_PREFIX = 'shk_';
 
@@ -135,10 +135,17 @@ export function inRevocation<T>(db: Kysely<Database>, work: (trx: Transaction<Da
  * (test/security/sign-in-cut-off-race.test.ts). Now a cut-off waits for the sign-ins in flight and revokes
  * their sessions, and a sign-in that comes during a cut-off stores its session after it. Shared: sign-ins
  * do not wait for each other. Taken first, holding nothing: the sign-in waits for no row meanwhile.
+ * It waits REVOCATION_WAIT_MS at most, then throws RevocationUnderWayError (the sign-in is answered 503 with
+ * Retry-After): a revocation of a large tree runs for long, and each sign-in waiting for it held a pool
+ * connection until the statement timeout (30 s), so a few sign-ins at that moment took the API's pool, alert
+ * intake included, with them (test/security/sign-in-cut-off-race.test.ts).
  */
 export async function duringNoRevocation(trx: Transaction<Database>): Promise<void> {
-  await advisoryXactLockShared(trx, REVOCATION_LOCK);
+  if (!(await advisoryXactLockSharedWithin(trx, REVOCATION_LOCK, REVOCATION_WAIT_MS))) throw new RevocationUnderWayError(REVOCATION_WAIT_MS);
 }
+
+/** How long a sign-in waits for a revocation under way (duringNoRevocation) before it is answered 503. */
+export const REVOCATION_WAIT_MS = 5_000;
 
 /**
  * Revokes the live tokens minted with the tokens `roots`, and with those at any depth, whatever the state of

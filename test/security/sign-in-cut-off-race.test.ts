@@ -179,6 +179,38 @@ describe('security: a sign-in racing a cut-off of its user', function () {
     }
   });
 
+  it('a sign-in during a long revocation waits a few seconds at most: 503 with Retry-After and a page, no session, not a connection held until the statement timeout', async function () {
+    // A test connection holds the revocations' lock as a long one would (a tree of thousands of tokens): each
+    // sign-in waiting for it held a pool connection until the statement timeout (30 s), so a few sign-ins at
+    // that moment took the API's pool (alert intake included) with them.
+    const holder = await db.pool.connect();
+    const jar = new CookieJar();
+    try {
+      const callback = await untilCallback(jar);
+      await holder.query('BEGIN');
+      await holder.query("SELECT pg_advisory_xact_lock(hashtextextended('api_tokens:revocation', 0))");
+      const started = Date.now();
+      const bound = 15_000;
+      const answer = await Promise.race([jarFetch(jar, callback), new Promise<undefined>((r) => setTimeout(r, bound, undefined))]);
+      assert.ok(answer, `the sign-in should be answered within ${bound / 1000} s while a revocation runs; it still waits after ${Math.round((Date.now() - started) / 1000)} s`);
+      const page = await answer.text();
+      assert.equal(answer.status, 503, page.slice(0, 500));
+      assert.ok(Number(answer.headers.get('retry-after')) > 0, `Retry-After: ${answer.headers.get('retry-after')}`);
+      assert.match(answer.headers.get('content-type') ?? '', /text\/html/);
+      assert.match(page, /data-testid="sign-in-refused"/);
+      assert.equal(await sessionOf(jar), undefined, 'no session is stored');
+    } finally {
+      await holder.query('COMMIT');
+      holder.release();
+    }
+    // The revocation over, the user signs in as before.
+    const again = new CookieJar();
+    const signedIn = await jarFetch(again, await untilCallback(again));
+    assert.equal(signedIn.status, 303, (await signedIn.text()).slice(0, 500));
+    assert.equal(await works(again), 200);
+    await cutOff();
+  });
+
   it('a token minted from a session at the moment of its cut-off: the minting is refused or its token revoked, no 500', async function () {
     for (let i = 0; i < 20; i++) {
       const [s] = await older(1);

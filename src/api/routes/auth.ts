@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
 import { z } from 'zod';
-import { errorForLog } from '../../services/errors.js';
+import { errorForLog, RevocationUnderWayError } from '../../services/errors.js';
 import { authLimiterFor, callerBudgetFor, chargeCaller, sourceAddress, sourceKey } from '../auth.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { createOidcClient, SignInError } from '../oidc.js';
@@ -90,7 +90,7 @@ export function authRoutes(deps: AppDeps) {
   );
 
   app.openapi(
-    op(open(), { method: 'get', path: '/auth/callback', tags, summary: 'Where the provider returns: sets the session cookie and goes to the dashboard', responses: { 303: { description: 'Signed in: to /ui.' }, 400: { description: 'Sign-in refused: an HTML page saying why.', content: { 'text/html': { schema: z.string() } } }, 429: { description: 'Too many failed sign-ins from this address (`SELFHEAL_AUTH_MAX_FAILURES`): an HTML page, and `Retry-After`; the provider is not asked.', content: { 'text/html': { schema: z.string() } } } } }),
+    op(open(), { method: 'get', path: '/auth/callback', tags, summary: 'Where the provider returns: sets the session cookie and goes to the dashboard', responses: { 303: { description: 'Signed in: to /ui.' }, 400: { description: 'Sign-in refused: an HTML page saying why.', content: { 'text/html': { schema: z.string() } } }, 429: { description: 'Too many failed sign-ins from this address (`SELFHEAL_AUTH_MAX_FAILURES`): an HTML page, and `Retry-After`; the provider is not asked.', content: { 'text/html': { schema: z.string() } } }, 503: { description: 'A revocation of sessions or tokens (DELETE /api/sessions, DELETE /api/tokens/{id}) ran longer than a sign-in waits for it (5 s): an HTML page, and `Retry-After`; no session was stored, sign in again.', content: { 'text/html': { schema: z.string() } } } } }),
     async (c) => {
       if (!client) throw notFound('single sign-on is not configured (OIDC_ISSUER_URL is unset)');
       const secret = getCookie(c, SIGN_IN_COOKIE, 'host');
@@ -120,6 +120,11 @@ export function authRoutes(deps: AppDeps) {
         c.get('logger').info({ sessionId: id, actor: who.actor, scopes: who.roles }, 'signed in');
         return c.redirect('/ui#/incidents', 303);
       } catch (err) {
+        if (err instanceof RevocationUnderWayError) {
+          // Nobody's failed attempt either: the provider said yes. Its code is spent, so the browser starts again.
+          c.header('Retry-After', String(err.retryAfterSeconds));
+          return refused(c, new SignInError(503, 'Sign-in paused', `An administrator is revoking sessions or tokens, which takes a moment. Sign in again in ${err.retryAfterSeconds} s.`, 'revocation_under_way', { cause: err }));
+        }
         // Not the provider being unreachable (502): that is nobody's failed attempt.
         if (err instanceof SignInError && err.reachedProvider && err.status !== 502) limiter.fail(source);
         return refused(c, err);

@@ -30,6 +30,24 @@ export async function advisoryXactLockShared(trx: Transaction<Database>, key: st
 }
 
 /**
+ * advisoryXactLockShared waiting `waitMs` at most (lock_timeout, for this statement only: the transaction's
+ * own setting is restored after); whether it was taken. Not taken, the transaction is aborted: the caller
+ * must end it (throw).
+ */
+export async function advisoryXactLockSharedWithin(trx: Transaction<Database>, key: string, waitMs: number): Promise<boolean> {
+  const { rows } = await sql<{ before: string }>`select current_setting('lock_timeout') as before, set_config('lock_timeout', ${`${Math.max(1, Math.round(waitMs))}ms`}, true)`.execute(trx);
+  try {
+    await advisoryXactLockShared(trx, key);
+  } catch (err) {
+    // 55P03 lock_not_available: lock_timeout fired.
+    if ((err as { code?: string }).code === '55P03') return false;
+    throw err;
+  }
+  await sql`select set_config('lock_timeout', ${rows[0]!.before}, true)`.execute(trx);
+  return true;
+}
+
+/**
  * Take `key` until the transaction ends if no other transaction holds it, without waiting; whether it was
  * taken. For a lock that is taken, elsewhere, before locks this transaction already holds: waiting for it
  * here could close a cycle (a deadlock).
