@@ -6,7 +6,7 @@ import { writeAudit } from '../db/repositories/audit.js';
 import type { Db } from '../db/repositories/db.js';
 import { lockLiveSessionOrigin } from '../db/repositories/sessions.js';
 import { findTeam, insertMemberships, membershipsOf, tokenMemberships } from '../db/repositories/teams.js';
-import { advisoryXactLock, advisoryXactLockSharedWithin, inTransaction } from '../db/repositories/transactions.js';
+import { advisoryXactLock, advisoryXactLockSharedWithin, inTransaction, type FixedLock } from '../db/repositories/transactions.js';
 import { gateScope, parseMembership, type TeamMembership } from '../domain/teams.js';
 import { findLiveTokenByHash, findToken, insertToken, listTokens, lockLiveTokenOrigin, revokeMintedWith, revokeToken, touchToken, type TokenOrigin } from '../db/repositories/tokens.js';
 import type { Actor, Scope } from './actor.js';
@@ -105,8 +105,12 @@ async function originOf(db: Db, by: MintedWith | undefined): Promise<{ origin?: 
 /** Ids of revoked tokens an answer or an audit entry lists at most (its total is always given): a tree minted with a leaked token has no bound. */
 export const LISTED_REVOKED_TOKENS = 100;
 
-/** The advisory lock of revocations (inRevocation). */
-const REVOCATION_LOCK = 'api_tokens:revocation';
+/**
+ * The advisory lock of revocations (inRevocation): a FixedLock, so that no name hashed to a lock key (a job
+ * id of a user who may write jobs) can hold it. Before, it was the name `api_tokens:revocation` hashed, and a
+ * job whose id was made to hash alike held off every revocation and sign-in while it was changed.
+ */
+const REVOCATION_LOCK: FixedLock = { fixed: 1 };
 
 /**
  * Runs `work` in a transaction that first takes the lock every revocation of tokens takes (DELETE

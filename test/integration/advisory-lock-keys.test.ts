@@ -7,7 +7,9 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 // advisory lock space. Hashed to 32 bits (`hashtext`, before), two names meeting on one key were found
 // among 150,000 of each in under a second (the pair below): an alert naming such a host held the rule's
 // lock whenever its incident was planned, and a job id could be searched for that held the token
-// revocation's. The keys are 64 bits now (`hashtextextended`).
+// revocation's. The keys are 64 bits now (`hashtextextended`): a chance meeting is unlikely, a chosen one is
+// not (hashtextextended can be solved), so the token revocations' lock is a FixedLock now, in the key space of
+// two 32-bit keys (test/security/sign-in-cut-off-race.test.ts).
 const TARGET = 'target:host-99791';
 const RULE = 'rule:98008'; // hashtext(TARGET) = hashtext(RULE) = 282233208
 

@@ -12,21 +12,40 @@ export function inTransaction<T>(db: Kysely<Database>, work: (trx: Transaction<D
  * An advisory lock's key: `key` hashed to 64 bits. Keys hold names that come from outside (a target host
  * from an alert, a job id its author chose): hashed to 32 bits (`hashtext`, before), a name colliding with
  * another lock's key could be searched for offline (2^32 tries of a public hash), and its incidents then
- * held that lock (the token revocation's, the guards', a rule's) whenever they were planned.
+ * held that lock (the token revocation's, the guards', a rule's) whenever they were planned. 64 bits make a
+ * chance collision unlikely, not a chosen one: hashtextextended can be solved too (FixedLock, below), so a
+ * lock that no name from outside may take is a FixedLock.
  */
 export const advisoryKey = (key: string) => sql`hashtextextended(${key}, 0)`;
 
+/**
+ * A lock of the code's own, by a fixed number: held in Postgres' key space of two 32-bit keys
+ * (FIXED_LOCK_CLASS, the number), which it keeps apart from the 64-bit keys advisoryKey makes. A 64-bit
+ * hash still cannot keep a name from outside off such a lock: hashtextextended is no cryptographic hash,
+ * its last 12-byte block can be solved for any key (a job id of 20 slug characters, `job:<id>` hashing to
+ * the key the token revocations took, was found in a minute on one core;
+ * test/security/sign-in-cut-off-race.test.ts). A hashed name can equal another hashed name's key, never one
+ * of these.
+ */
+export type FixedLock = { readonly fixed: number };
+
+/** The first of the two 32-bit keys of every FixedLock ('shfx'). */
+const FIXED_LOCK_CLASS = 0x73686678;
+
+/** The key a lock is held under: a name hashed to 64 bits, or a FixedLock in the other key space. */
+const lockKey = (key: string | FixedLock) => (typeof key === 'string' ? advisoryKey(key) : sql`${FIXED_LOCK_CLASS}::int4, ${key.fixed}::int4`);
+
 /** Hold `key` until the transaction ends. */
-export async function advisoryXactLock(trx: Transaction<Database>, key: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${advisoryKey(key)})`.execute(trx);
+export async function advisoryXactLock(trx: Transaction<Database>, key: string | FixedLock): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${lockKey(key)})`.execute(trx);
 }
 
 /**
  * Hold `key` shared until the transaction ends: with others holding it shared, while no transaction holds it
  * (advisoryXactLock) alone; a holder alone waits for the shared ones, and they for it.
  */
-export async function advisoryXactLockShared(trx: Transaction<Database>, key: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock_shared(${advisoryKey(key)})`.execute(trx);
+export async function advisoryXactLockShared(trx: Transaction<Database>, key: string | FixedLock): Promise<void> {
+  await sql`select pg_advisory_xact_lock_shared(${lockKey(key)})`.execute(trx);
 }
 
 /**
@@ -34,7 +53,7 @@ export async function advisoryXactLockShared(trx: Transaction<Database>, key: st
  * own setting is restored after); whether it was taken. Not taken, the transaction is aborted: the caller
  * must end it (throw).
  */
-export async function advisoryXactLockSharedWithin(trx: Transaction<Database>, key: string, waitMs: number): Promise<boolean> {
+export async function advisoryXactLockSharedWithin(trx: Transaction<Database>, key: string | FixedLock, waitMs: number): Promise<boolean> {
   const { rows } = await sql<{ before: string }>`select current_setting('lock_timeout') as before, set_config('lock_timeout', ${`${Math.max(1, Math.round(waitMs))}ms`}, true)`.execute(trx);
   try {
     await advisoryXactLockShared(trx, key);
