@@ -114,7 +114,7 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
   const now = opts.now ?? new Date();
   const quiet = new Date(now.getTime() - (opts.quietSeconds ?? RECONCILE_QUIET_SECONDS) * 1000);
   const result: ReconcileResult = { asked: 0, resolved: [], failed: 0 };
-  const unanswered: { id: string; previous: Date | null }[] = [];
+  const unanswered: string[] = [];
   // One claimed at a time: a sweep that ends early (a 429) leaves the rest unmarked for the next one.
   for (let n = 0; n < (opts.batch ?? RECONCILE_BATCH); n++) {
     let claimed: Awaited<ReturnType<typeof claimIncidentToReconcile>>;
@@ -126,10 +126,9 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
     }
     if (claimed === undefined) break;
     const incidentId = claimed.id;
-    const previous = claimed.previous;
-    // Given back once the sweep ends, not at once: the same sweep would claim it again straight away.
+    // Given back once the sweep ends, behind every incident waiting already (releaseReconcileClaim).
     const release = (): void => {
-      unanswered.push({ id: incidentId, previous });
+      unanswered.push(incidentId);
     };
     result.asked += 1;
     let incident: PagerDutyIncident;
@@ -174,9 +173,9 @@ export async function reconcileOpenIncidents(deps: ReconcileDeps, opts: { quietS
       release();
     }
   }
-  for (const { id, previous } of unanswered) {
+  for (const id of unanswered) {
     try {
-      await releaseReconcileClaim(deps.db, id, { at: now, previous });
+      await releaseReconcileClaim(deps.db, id, { at: now, before: quiet });
     } catch (err) {
       deps.logger.warn({ incidentId: id, err: { message: (err as Error).message } }, 'reconcile: the database did not answer; the incident is asked again after the quiet period');
     }

@@ -146,23 +146,45 @@ describe('reconcile: a resolve PagerDuty never delivered', function () {
     pd.failNext(429, 1, { method: 'GET', pathPrefix: '/incidents/' });
     const limited = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future) });
     assert.deepEqual([limited.asked, limited.failed, limited.resolved], [1, 1, []], 'one asked, refused, and the sweep ended');
-    // a's claim was given back and the others were left unmarked: a is asked first again, once, and takes
-    // a 500; the sweep goes on to b, c and d.
+    // The next sweep asks those never asked first (b takes a 500, c and d are resolved), then a again, behind them.
     pd.failNext(500, 1, { method: 'GET', pathPrefix: '/incidents/' });
     const partly = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 1000) });
-    assert.deepEqual(partly.resolved.sort(), [b.id, c.id, d.id].sort(), 'b, c and d resolved despite the 500 before them');
-    assert.equal(asksOf(a.id), 2, 'a asked once per sweep');
-    assert.equal((await incidentRow(a.id)).status, 'triggered');
-    // The next sweep asks a again (its 500 was no answer); a 404 is an answer that will not change in ten
-    // minutes: a is not asked in the sweep after, only after the quiet period.
+    assert.deepEqual(partly.resolved.sort(), [a.id, c.id, d.id].sort(), 'a (its 429 no answer), c and d resolved despite the 500 before them');
+    assert.deepEqual([asksOf(a.id), asksOf(b.id)], [2, 1], 'a asked once per sweep, b once');
+    assert.equal((await incidentRow(b.id)).status, 'triggered');
+    // The sweep after asks b again (its 500 was no answer); a 404 is an answer that will not change in ten
+    // minutes: b is not asked in the sweep after that, only after the quiet period.
     pd.failNext(404, 1, { method: 'GET', pathPrefix: '/incidents/' });
     await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 2000) });
-    assert.equal(asksOf(a.id), 3, 'a asked at the sweep right after its 500');
+    assert.equal(asksOf(b.id), 2, 'b asked at the sweep right after its 500');
     await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 60_000) });
-    assert.equal(asksOf(a.id), 3, 'a (404) not asked again within the quiet period');
+    assert.equal(asksOf(b.id), 2, 'b (404) not asked again within the quiet period');
     const retried = await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 2 * 3600_000) });
-    assert.ok(retried.resolved.includes(a.id), `resolved ${retried.resolved.join(', ')}`);
+    assert.ok(retried.resolved.includes(b.id), `resolved ${retried.resolved.join(', ')}`);
     for (const x of [a, b, c, d]) await eventually(async () => (await incidentRow(x.id)).status === 'resolved', 30_000, `${x.id} resolved`);
+  });
+
+  it('an incident PagerDuty never answers about waits behind the others: it does not take every sweep (a batch of such and no other was asked)', async function () {
+    const svc = await gatedRule();
+    const [bad, good] = [await gatedIncident(svc), await gatedIncident(svc)];
+    pd.humanUpdate(good.id, { status: 'resolved' }, 'oncall@example.com');
+    const asked: string[] = [];
+    const failing: ReconcileDeps = {
+      ...deps,
+      pagerduty: {
+        getIncident: async (id) => {
+          asked.push(id);
+          if (id === bad.id) throw new Error('an answer that is no incident');
+          return deps.pagerduty.getIncident(id);
+        },
+      },
+    };
+    const future = Date.now() + 10 * 3600_000;
+    // One a sweep: bad, never asked and older, first; then good, though bad got no answer.
+    for (let sweep = 0; sweep < 3; sweep++) await reconcileOpenIncidents(failing, { quietSeconds: 3600, batch: 1, now: new Date(future + sweep * 60_000) });
+    assert.deepEqual(asked.filter((id) => id === bad.id || id === good.id), [bad.id, good.id, bad.id], 'the one without an answer went behind the other');
+    await eventually(async () => (await incidentRow(good.id)).status === 'resolved', 30_000, `${good.id} resolved`);
+    await reconcileOpenIncidents(deps, { quietSeconds: 3600, now: new Date(future + 5 * 60_000) });
   });
 
   it('a resolve Temporal did not take is handed over again at the next sweep (before: an hour later)', async function () {

@@ -112,37 +112,33 @@ export async function eventExists(db: Db, eventId: string): Promise<boolean> {
  * Claims the open incident with no event taken since `before` (`updated_at`, our clock, where
  * `last_event_at` is PagerDuty's) and not asked about since then either, never asked first, then the longest
  * ago, marking it asked at `at`: the next one the reconcile of lost resolves asks PagerDuty about. `skip
- * locked`, so worker replicas sweeping at once take different ones. `previous` is when it was asked before
- * (null: never), for {@link releaseReconcileClaim}.
+ * locked`, so worker replicas sweeping at once take different ones.
  */
-export async function claimIncidentToReconcile(
-  db: Db,
-  c: { before: Date; at: Date },
-): Promise<{ id: string; snapshotAt: Date | null; status: string; previous: Date | null } | undefined> {
-  const rows = await sql<{ id: string; snapshot_at: Date | null; status: string; previous: Date | null }>`
-    with picked as (
-      select id, reconciled_at from incidents
+export async function claimIncidentToReconcile(db: Db, c: { before: Date; at: Date }): Promise<{ id: string; snapshotAt: Date | null; status: string } | undefined> {
+  const rows = await sql<{ id: string; snapshot_at: Date | null; status: string }>`
+    update incidents set reconciled_at = ${c.at}
+    where id in (
+      select id from incidents
       where status <> 'resolved'
         and updated_at < ${c.before}
         and (reconciled_at is null or reconciled_at < ${c.before})
       order by reconciled_at nulls first, created_at
       limit 1
       for update skip locked)
-    update incidents i set reconciled_at = ${c.at}
-    from picked
-    where i.id = picked.id
-    returning i.id, i.snapshot_at, i.status, picked.reconciled_at as previous`.execute(db);
+    returning id, snapshot_at, status`.execute(db);
   const row = rows.rows[0];
-  return row && { id: row.id, snapshotAt: row.snapshot_at, status: row.status, previous: row.previous };
+  return row && { id: row.id, snapshotAt: row.snapshot_at, status: row.status };
 }
 
 /**
- * Gives back a claim of {@link claimIncidentToReconcile} whose question got no answer (PagerDuty or
- * Temporal unreachable, a 5xx, a 429): the incident is marked asked when it was before, so the next sweep
- * asks it again instead of an hour later. Only the claim made at `at`: a later sweep's is kept.
+ * Gives back a claim of {@link claimIncidentToReconcile} made at `at` whose question got no answer
+ * (PagerDuty or Temporal unreachable, a 5xx, a 429): the incident is marked asked at `before`, the quiet
+ * period's edge of that sweep, so the next sweep may ask it again, after every incident that was waiting
+ * already (never asked, or asked longer ago). Put back where it was, one PagerDuty answers badly every
+ * time was first in every sweep: `batch` of them and no other incident was ever asked.
  */
-export async function releaseReconcileClaim(db: Db, id: string, c: { at: Date; previous: Date | null }): Promise<void> {
-  await db.updateTable('incidents').set({ reconciled_at: c.previous }).where('id', '=', id).where('reconciled_at', '=', c.at).execute();
+export async function releaseReconcileClaim(db: Db, id: string, c: { at: Date; before: Date }): Promise<void> {
+  await db.updateTable('incidents').set({ reconciled_at: c.before }).where('id', '=', id).where('reconciled_at', '=', c.at).execute();
 }
 
 /**
