@@ -375,10 +375,10 @@ function renderJson(tpl: string, render: Render): string {
     last = m.index + m[0].length;
     const inString = scan.inString;
     // A `\` of the rule's right before the value would escape the value's first character: a value
-    // starting with `"` then closed the string (`"\{{ incident.title }}"`, a title `", "approved": true, "x": "`
-    // added a field). Rules are refused so ({@link jsonTemplateProblems}); one stored before is rendered
-    // with the `\` doubled, a backslash of its own, and the value stays inside the string.
-    if (scan.takeEscape()) out += '\\';
+    // starting with `"` then ended the string (`"\{{ incident.title }}"`), and one inside `\u` gave its hex
+    // digits. Rules are refused so ({@link jsonTemplateProblems}); one stored before is rendered with the
+    // escape completed (the `\` doubled, the missing digits `0`), and the value stays inside the string.
+    out += scan.takeOpenEscape();
     // A full field takes no value: inside a string nothing, outside one null, and nothing is looked up.
     if (field.full && render.isPath(pathOf(m))) {
       if (!inString) out += 'null';
@@ -412,27 +412,38 @@ class JsonScan {
   inString = false;
   /** Whether it ends with a `\` inside a string whose escaped character is still to come. */
   private escaping = false;
+  /** Hex digits a `\u` escape it ends inside still needs (0: none open). */
+  private hexLeft = 0;
 
   feed(literal: string): void {
     for (const ch of literal) {
-      if (this.escaping) this.escaping = false;
-      else if (this.inString && ch === '\\') this.escaping = true;
+      if (this.hexLeft > 0) this.hexLeft = /[0-9a-fA-F]/.test(ch) ? this.hexLeft - 1 : 0;
+      else if (this.escaping) {
+        this.escaping = false;
+        if (ch === 'u') this.hexLeft = 4;
+      } else if (this.inString && ch === '\\') this.escaping = true;
       else if (ch === '"') this.inString = !this.inString;
     }
   }
 
-  /** Whether a placeholder here follows an unpaired `\`; the escape is spent either way. */
-  takeEscape(): boolean {
-    const was = this.escaping;
+  /**
+   * What completes an escape a placeholder here would otherwise finish: `\` after an unpaired `\` (a
+   * backslash of its own), the missing hex digits as `0` inside a `\u` escape; '' when none is open. The
+   * escape is closed either way.
+   */
+  takeOpenEscape(): string {
+    const open = this.escaping ? '\\' : '0'.repeat(this.hexLeft);
     this.escaping = false;
-    return was;
+    this.hexLeft = 0;
+    return open;
   }
 }
 
 /**
- * Problems of a webhook body meant as JSON (starting with `{` or `[`): a placeholder right after an
- * unpaired `\` inside a string, which would escape the value's first character (a value starting with
- * `"` would end the string). Empty for any other body.
+ * Problems of a webhook body meant as JSON (starting with `{` or `[`): a placeholder that would finish an
+ * escape the rule opened inside a string, right after an unpaired `\` (the value's first character
+ * escaped: a value starting with `"` would end the string) or inside `\u` and its four hex digits (the
+ * value's characters taken for them). Empty for any other body.
  */
 export function jsonTemplateProblems(tpl: string): TemplateProblem[] {
   if (!looksLikeJson(tpl)) return [];
@@ -442,8 +453,11 @@ export function jsonTemplateProblems(tpl: string): TemplateProblem[] {
   for (const m of tpl.matchAll(new RegExp(PLACEHOLDER.source, 'g'))) {
     scan.feed(tpl.slice(last, m.index));
     last = m.index + m[0].length;
-    if (scan.takeEscape()) {
+    const open = scan.takeOpenEscape();
+    if (open === '\\') {
       problems.push({ placeholder: m[0], message: `${m[0]} follows a \\ inside a JSON string, which would escape the value's first character: write \\\\ for a backslash before it, or drop the \\` });
+    } else if (open !== '') {
+      problems.push({ placeholder: m[0], message: `${m[0]} stands inside a \\u escape of a JSON string, whose four hex digits the value's characters would finish: write the escape whole before it` });
     }
   }
   return problems;

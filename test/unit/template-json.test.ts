@@ -55,6 +55,17 @@ describe('a backslash of the rule right before a placeholder inside a JSON strin
     assert.deepEqual(jsonTemplateProblems('{"a": "\\"", "t": {{ incident.title }}}'), [], 'an escaped quote, then a placeholder outside any string');
     assert.equal(jsonTemplateProblems('["\\\\\\{{ incident.title }}"]').length, 1, 'three backslashes: the third is unpaired');
   });
+
+  it('inside a \\u escape: refused when saved; a stored rule renders the escape completed, valid JSON (before: "Bad Unicode escape")', () => {
+    for (const body of ['{"t": "\\u{{ incident.title }}"}', '{"n": "\\u00{{ incident.number }}"}']) {
+      assert.equal(jsonTemplateProblems(body).length, 1, body);
+      assert.match(jsonTemplateProblems(body)[0]!.message, /stands inside a \\u escape/);
+      const parsed = JSON.parse(renderJsonTemplate(body, ctx)) as Record<string, string>;
+      assert.deepEqual(Object.keys(parsed), [Object.keys(JSON.parse(body.replace(/\{\{[^}]*\}\}/, '0000')) as object)[0]]);
+    }
+    assert.equal((JSON.parse(renderJsonTemplate('{"t": "\\u{{ incident.title }}"}', ctx)) as { t: string }).t, `\u0000${hostile}`);
+    assert.deepEqual(jsonTemplateProblems('{"t": "\\u0041{{ incident.title }}", "u": "\\\\u{{ incident.title }}"}'), [], 'a whole escape, and an escaped backslash before a u');
+  });
 });
 
 describe('Slack texts: values cannot mention or link', () => {
