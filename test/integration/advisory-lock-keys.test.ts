@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { lockGuards } from '../../src/db/repositories/guards.js';
+import { lockJobId } from '../../src/db/repositories/jobs.js';
 import { advisoryXactLock, inTransaction, tryAdvisoryXactLock } from '../../src/db/repositories/transactions.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -7,11 +10,13 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 // advisory lock space. Hashed to 32 bits (`hashtext`, before), two names meeting on one key were found
 // among 150,000 of each in under a second (the pair below): an alert naming such a host held the rule's
 // lock whenever its incident was planned, and a job id could be searched for that held the token
-// revocation's. The keys are 64 bits now (`hashtextextended`): a chance meeting is unlikely, a chosen one is
-// not (hashtextextended can be solved), so the token revocations' lock is a FixedLock now, in the key space of
-// two 32-bit keys (test/security/sign-in-cut-off-race.test.ts).
+// revocation's. Then 64 bits (`hashtextextended`): a chance meeting unlikely, a chosen one not, for
+// hashtextextended can be solved (the job id below takes the guards' key). The keys are the first 64 bits
+// of a SHA-256 now, and the locks of the code's own (guards, revocations) FixedLocks in the other key space.
 const TARGET = 'target:host-99791';
 const RULE = 'rule:98008'; // hashtext(TARGET) = hashtext(RULE) = 282233208
+/** hashtextextended('job:' || GUARDS_JOB, 0) = hashtextextended('selfheal:automation-guards', 0): solved for, in a minute. */
+const GUARDS_JOB = '5le1g7q2gaegh8rd0ceg';
 
 describe('advisory locks: names that meet in 32 bits are two locks', function () {
   let db: TestDatabase;
@@ -30,6 +35,20 @@ describe('advisory locks: names that meet in 32 bits are two locks', function ()
       const [rule, target] = await inTransaction(db.db, async (other) => [await tryAdvisoryXactLock(other, RULE), await tryAdvisoryXactLock(other, TARGET)]);
       assert.equal(rule, true, 'the rule lock is free');
       assert.equal(target, false, 'the target lock is held');
+    });
+  });
+
+  it("a job whose id was solved to take the guards' 64-bit key holds nothing of the guards: planning goes on while its lock is held (before: it waited for the job's Temporal calls)", async () => {
+    const [same] = (await db.pool.query<{ same: boolean }>("select hashtextextended($1, 0) = hashtextextended('selfheal:automation-guards', 0) as same", [`job:${GUARDS_JOB}`])).rows;
+    assert.equal(same?.same, true, 'the id takes the key the guards held before');
+    await inTransaction(db.db, async (holder) => {
+      await lockJobId(holder, GUARDS_JOB);
+      const planned = await inTransaction(db.db, async (other) => {
+        await sql`set local lock_timeout = '2s'`.execute(other);
+        await lockGuards(other);
+        return true;
+      }).catch((err: Error) => err.message);
+      assert.equal(planned, true, `the guards' lock was taken while the job's was held: ${String(planned)}`);
     });
   });
 });

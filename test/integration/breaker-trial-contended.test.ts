@@ -12,6 +12,7 @@ import { createPlanActivities } from '../../activities/plan.js';
 import { createTriageActivities } from '../../activities/triage.js';
 import type { Action } from '../../src/domain/rules/schema.js';
 import { createLogger } from '../../src/logger.js';
+import { advisoryKeyValue } from '../../src/db/repositories/transactions.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { insertRule, newServiceId } from '../helpers/rules.js';
 import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
@@ -56,7 +57,7 @@ describe("an approved fix and the planner's lock on its rule, the breaker due fo
     await planner.connect();
     try {
       await planner.query('BEGIN');
-      await planner.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`rule:${ruleId}`]);
+      await planner.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKeyValue(`rule:${ruleId}`)]);
       await assert.rejects(start(), (err: unknown) => err instanceof BreakerTrialContendedError && /is retried$/.test(err.message));
       // Nothing recorded: the approval is not spent, the breaker as it was.
       assert.deepEqual(await run(), { status: 'awaiting_approval', error: null });

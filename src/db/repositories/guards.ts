@@ -6,14 +6,19 @@ import type { AutomationAlertTable, AutomationPauseTable, Database } from '../da
 import type { Selectable } from 'kysely';
 import { NOTIFY_ONLY_TYPES } from '../../domain/rules/action-kinds.js';
 import type { Db } from './db.js';
-import { advisoryKey } from './transactions.js';
+import { fixedLockKey, type FixedLock } from './transactions.js';
 
 export type AutomationPause = Selectable<AutomationPauseTable>;
 export type AutomationAlert = Selectable<AutomationAlertTable>;
 
-/** Serialise every guard decision (all replicas, all rules) until the transaction ends. */
+const GUARDS_LOCK: FixedLock = { fixed: 2 };
+
+/**
+ * Serialise every guard decision (all replicas, all rules) until the transaction ends: a FixedLock, which no
+ * name from outside (a host, a job id) takes.
+ */
 export async function lockGuards(db: Db): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${advisoryKey('selfheal:automation-guards')})`.execute(db);
+  await sql`select pg_advisory_xact_lock(${fixedLockKey(GUARDS_LOCK)})`.execute(db);
 }
 
 /**

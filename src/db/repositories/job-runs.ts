@@ -2,6 +2,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database.js';
 import type { Db } from './db.js';
+import { advisoryKey } from './transactions.js';
 
 /**
  * Records a run's start and answers its id: `id` (its workflow id), or `<id>@<runId>` when an earlier
@@ -267,7 +268,7 @@ export async function earlierScheduledRunsStartedAfter(db: Db, q: { jobId: strin
  */
 export async function withJobCatchUpLock<T>(db: Kysely<Database>, jobId: string, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtextextended(${JSON.stringify(['job_catch_up', jobId])}, 0))`.execute(trx);
+    await sql`select pg_advisory_xact_lock(${advisoryKey(JSON.stringify(['job_catch_up', jobId]))})`.execute(trx);
     return fn(trx);
   });
 }

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { advisoryKey } from './transactions.js';
 import type { Db } from './db.js';
 
 // Dashboard sessions (src/api/session.ts). Every time comparison uses the database's clock, so API replicas
@@ -89,7 +90,7 @@ export async function revokeSession(db: Db, secretHash: string) {
 
 /** Holds, until the transaction ends, the lock that serialises the sign-ins of one user of one issuer. */
 export async function lockUserSessions(db: Db, issuer: string, subject: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${JSON.stringify(['auth_sessions', issuer, subject])}, 0))`.execute(db);
+  await sql`select pg_advisory_xact_lock(${advisoryKey(JSON.stringify(['auth_sessions', issuer, subject]))})`.execute(db);
 }
 
 /**

@@ -1,5 +1,6 @@
 // Units of work for callers that hold no SQL (activities, services): a transaction, and the
 // transaction-scoped advisory locks that serialise the planner's policy checks across workers.
+import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database.js';
 
@@ -9,23 +10,28 @@ export function inTransaction<T>(db: Kysely<Database>, work: (trx: Transaction<D
 }
 
 /**
- * An advisory lock's key: `key` hashed to 64 bits. Keys hold names that come from outside (a target host
- * from an alert, a job id its author chose): hashed to 32 bits (`hashtext`, before), a name colliding with
- * another lock's key could be searched for offline (2^32 tries of a public hash), and its incidents then
- * held that lock (the token revocation's, the guards', a rule's) whenever they were planned. 64 bits make a
- * chance collision unlikely, not a chosen one: hashtextextended can be solved too (FixedLock, below), so a
- * lock that no name from outside may take is a FixedLock.
+ * An advisory lock's key: the first 64 bits of `key`'s SHA-256, as a signed bigint. Keys hold names that
+ * come from outside (a target host from an alert, a job id its author chose), so a name that takes another
+ * lock's key must not be found by search: hashed to 32 bits (`hashtext`), a colliding pair was found among
+ * 150,000 names of each in under a second; to 64 bits with `hashtextextended` (Jenkins lookup3, no
+ * cryptographic hash), its last 12-byte block can be solved for any key, and a job id whose `job:<id>` took
+ * the guards' or the revocations' key was found in a minute on one core (its job's edits and schedule
+ * passes then held that lock across their Temporal calls: every planning, or every revocation and sign-in,
+ * waited for them). A name taking a given key now costs a second preimage of SHA-256 (2^64 tries for 64
+ * bits), and two names from outside meeting on one key a birthday search of 2^32 SHA-256 hashes, which
+ * only makes those two names of the searcher's take turns. Computed here, not in SQL: pgcrypto is not
+ * assumed.
  */
-export const advisoryKey = (key: string) => sql`hashtextextended(${key}, 0)`;
+export const advisoryKeyValue = (key: string): string => createHash('sha256').update(key, 'utf8').digest().readBigInt64BE(0).toString();
+
+/** {@link advisoryKeyValue} as a statement's bigint. */
+export const advisoryKey = (key: string) => sql`${advisoryKeyValue(key)}::bigint`;
 
 /**
  * A lock of the code's own, by a fixed number: held in Postgres' key space of two 32-bit keys
- * (FIXED_LOCK_CLASS, the number), which it keeps apart from the 64-bit keys advisoryKey makes. A 64-bit
- * hash still cannot keep a name from outside off such a lock: hashtextextended is no cryptographic hash,
- * its last 12-byte block can be solved for any key (a job id of 20 slug characters, `job:<id>` hashing to
- * the key the token revocations took, was found in a minute on one core;
- * test/security/sign-in-cut-off-race.test.ts). A hashed name can equal another hashed name's key, never one
- * of these.
+ * (FIXED_LOCK_CLASS, the number), which it keeps apart from the 64-bit keys advisoryKey makes, so no name
+ * from outside takes it, whatever search is made (test/security/sign-in-cut-off-race.test.ts). The
+ * numbers in use: 1 the token revocations (services/tokens.ts), 2 the guards (repositories/guards.ts).
  */
 export type FixedLock = { readonly fixed: number };
 
@@ -33,7 +39,10 @@ export type FixedLock = { readonly fixed: number };
 const FIXED_LOCK_CLASS = 0x73686678;
 
 /** The key a lock is held under: a name hashed to 64 bits, or a FixedLock in the other key space. */
-const lockKey = (key: string | FixedLock) => (typeof key === 'string' ? advisoryKey(key) : sql`${FIXED_LOCK_CLASS}::int4, ${key.fixed}::int4`);
+/** The two keys a FixedLock is held under, for a statement of a repository's own. */
+export const fixedLockKey = (key: FixedLock) => sql`${FIXED_LOCK_CLASS}::int4, ${key.fixed}::int4`;
+
+const lockKey = (key: string | FixedLock) => (typeof key === 'string' ? advisoryKey(key) : fixedLockKey(key));
 
 /** Hold `key` until the transaction ends. */
 export async function advisoryXactLock(trx: Transaction<Database>, key: string | FixedLock): Promise<void> {
