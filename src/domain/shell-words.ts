@@ -1485,16 +1485,21 @@ class Reader {
       const lead = w.literal === undefined ? textBeforeData(w) : undefined;
       const quoted = lead !== undefined && /^-./.test(lead) && !/^-./.test(w.raw);
       if (/^-./.test(w.literal ?? w.raw) || quoted) {
-        let view = quoted ? words.map((x, k) => (k === j ? { raw: lead + w.raw.slice(w.raw.search(/[$`]/)), literal: undefined, expansions: w.expansions } : x)) : words;
-        if (name === 'zip' && view[j]!.literal === '-TT') view = view.map((x, k) => (k === j ? { raw: '--unzip-command', literal: '--unzip-command', expansions: 0 } : x));
-        const o = readOption(view, j, spec);
+        // The word as the program reads it, with the word after it (its value, maybe): a copy of these two only,
+        // since copying the whole command for each such word took seconds on a long one.
+        const renamed: Word | undefined = quoted
+          ? { raw: lead + w.raw.slice(w.raw.search(/[$`]/)), literal: undefined, expansions: w.expansions }
+          : name === 'zip' && w.literal === '-TT'
+            ? { raw: '--unzip-command', literal: '--unzip-command', expansions: 0 }
+            : undefined;
+        const o = renamed === undefined ? readOption(words, j, spec) : readOption(words[j + 1] === undefined ? [renamed] : [renamed, words[j + 1]!], 0, spec);
         // An option whose value is a command or a program's code, given data (`tar --to-command="$1"`).
         const code = o.values.find((v) => codes?.includes(v.name) && v.value !== undefined && v.value.expansions > 0);
         if (code !== undefined) {
-          this.add('reparse', `${name} ${view === words || quoted ? code.name : w.literal} ${quoted && code.joined ? w.raw : code.value!.raw}`);
+          this.add('reparse', `${name} ${renamed === undefined || quoted ? code.name : w.literal} ${quoted && code.joined ? w.raw : code.value!.raw}`);
           return;
         }
-        j = o.end;
+        j = renamed === undefined ? o.end : j + o.end;
       }
       else if (!subcommand) {
         // git's subcommand: its own options taking a value from here on.

@@ -1129,6 +1129,17 @@ describe('shell-words: what a shell command does with incident data', function (
     assert.deepEqual(unquotedParameters('a\r$1\r'), ['$1']);
   });
 
+  it('reads a long run of option words in one pass (64 KiB of zip -TT, quoted tar options)', function () {
+    // Each `-TT` or option word quoted with its data copied every word of the command: 2.3 s for 64 KiB of `zip -TT`.
+    this.timeout(10_000);
+    for (const [unit, head, want] of [[' -TT', 'zip /backup/x.zip', ['zip "$1"']], [' "-C$1"', 'tar -xf /backup/x.tar', []], [' "--exclude=$1"', 'tar -xf /backup/x.tar', []]] as const) {
+      const command = `${head}${unit.repeat(Math.floor((65536 - head.length - 5) / unit.length))}${want.length > 0 ? ' "$1"' : ''}`;
+      const started = performance.now();
+      assert.deepEqual(shellDataFindings(command).map((f) => f.text), want);
+      assert.ok(performance.now() - started < 1000, `${unit.trim()} took ${performance.now() - started} ms`);
+    }
+  });
+
   it('reads a long chain of wrappers in one pass (64 KiB of xargs, sudo, env words)', function () {
     // Quadratic work here (each xargs scanning and printing every word after it) took 9 s and more at this size.
     this.timeout(5_000);
