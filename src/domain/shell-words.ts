@@ -1472,6 +1472,9 @@ class Reader {
     }
     let subcommand = program.subcommands === undefined;
     let codes = program.code;
+    // `git config` reads options up to its first operand only (its key; 2.46's `set`, `get`… are read first):
+    // `git config user.name "$1"` sets the name to a `--file=…` value, and `--` or `--end-of-options` there is a value.
+    let config: 'no' | 'options' | 'action' = 'no';
     for (; j < words.length; j++) {
       const w = words[j]!;
       // git's `--end-of-options` ends them where `--` would start paths (`git log --end-of-options "$1"`).
@@ -1506,7 +1509,9 @@ class Reader {
         subcommand = true;
         spec = optionSpec(program.subcommands![w.literal ?? ''] ?? NO_OPTION_ARGS);
         codes = program.subcommandCode?.[w.literal ?? ''];
-      }
+        if (w.literal === 'config') config = 'options';
+      } else if (config === 'options' && GIT_CONFIG_ACTIONS.has(w.literal ?? '')) config = 'action';
+      else if (config !== 'no') return;
     }
   }
 
@@ -2631,6 +2636,8 @@ function copyOperands(args: Word[], tool: 'cp' | 'mv' | 'install' | 'ln' | 'rsyn
   return { operands, folder };
 }
 
+/** `git config`'s subcommands (git 2.46), each reading its own options up to its key. */
+const GIT_CONFIG_ACTIONS = new Set(['list', 'get', 'set', 'unset', 'rename-section', 'remove-section', 'edit']);
 /** GNU find's primaries and options that take the next word as their value (`-fprintf` two). */
 const FIND_VALUE_PRIMARIES = new Set(['-name', '-iname', '-path', '-ipath', '-wholename', '-iwholename', '-lname', '-ilname', '-regex', '-iregex', '-regextype', '-newer', '-anewer', '-cnewer', '-samefile', '-type', '-xtype', '-user', '-group', '-uid', '-gid', '-perm', '-size', '-links', '-inum', '-mtime', '-atime', '-ctime', '-mmin', '-amin', '-cmin', '-used', '-fstype', '-context', '-maxdepth', '-mindepth', '-printf', '-fprint', '-fprint0', '-fls', '-fprintf', '-files0-from']);
 /** Options of `ln`, `cp` and `mv` that take a value. */

@@ -1028,6 +1028,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['git clone -q -c "core.sshCommand=$1" ssh://git.example.com/app /srv/app', 'reparse', ['git -c "core.sshCommand=$1"']],
       ['git -C /srv/app rebase --exec="$1" HEAD~1', 'reparse', ['git --exec "$1"']],
       ['git -C /srv/app push --receive-pack="$1" origin main', 'reparse', ['git --receive-pack "$1"']],
+      // Before git config's key data may be an option, and the key itself (`git config "$1" x` with `--file=…`).
+      ['git config "$1" x', 'option', ['git "$1"']],
+      ['git config --get "$1"', 'option', ['git "$1"']],
+      ['git config set "$1" x', 'option', ['git "$1"']],
       // tar's old-style letters take their values in the words after, -I and -F too; --new-volume-script is -F;
       // zip's -TT/--unzip-command CMD is run by a shell when it tests the archive (a reviewer's rows, tried).
       ['tar xIf "$1" /backup/app.tar', 'reparse', ['tar -I "$1"']],
@@ -1079,6 +1083,11 @@ describe('shell-words: what a shell command does with incident data', function (
       'git -C /srv/app switch -c "fix-$1"',
       'git -C /srv/app log --oneline --end-of-options "$1"',
       'git -C /srv/app rev-parse --verify --end-of-options "$1"',
+      // git config reads options up to the key only (its parse stops at the first operand, 2.46's `set` too):
+      // `git config user.email "--file=/tmp/x"` sets the address to that text (tried, git 2.39).
+      'git config --global user.name "$1"',
+      'git -C /srv/app config user.email "$1"',
+      'git config set --global user.name "$1"',
       'sed -n p -- "$1"',
       "sed -i 's/a/b/' \"/etc/app/$1.conf\"",
       'sort -u -- "$1"',
