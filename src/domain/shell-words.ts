@@ -2842,6 +2842,30 @@ export function shellDataFindings(command: string): ShellFinding[] {
   return findings.slice(0, MAX_FINDINGS);
 }
 
+/**
+ * How to end the options of each program an `option` finding names (its text starts with the program's name):
+ * `--` for most, but git's `--` starts paths (and in `git config` is a value), find reads a - word as its
+ * expression even after `--`, and lua runs the word after `--` as its script.
+ */
+function optionFixes(findings: ShellFinding[]): string {
+  const programs = [...new Set(findings.filter((f) => f.kind === 'option').map((f) => f.text.slice(0, f.text.indexOf(' '))))];
+  const dashes = programs.filter((p) => p !== 'git' && p !== 'find' && !/^lua/.test(p));
+  const own = 'start the word with text of your own ("fix-$1", "/backup/$1.tgz")';
+  const fixes = [dashes.length > 0 ? `Put -- before the data for ${dashes.join(', ')} (${dashes.includes('tar') ? 'tar -xf x.tar' : `${dashes[0]} …`} -- "$1"), or ${own}` : `${own.charAt(0).toUpperCase()}${own.slice(1)}`];
+  if (programs.includes('git')) {
+    fixes.push(
+      `for git, --end-of-options before the data (git log --end-of-options "$1"; git switch --end-of-options "$1", as git 2.39's checkout and reset refuse it; ` +
+        `git's -- starts paths, and in git config it is a value)`,
+    );
+  }
+  if (programs.includes('find')) {
+    fixes.push(`for find, a folder of your own before the data ("/var/log/$1", or "/\${1#/}" when the data is an absolute path): find reads a - word as its expression even after --, and "./$1" makes an absolute path relative`);
+  }
+  const lua = programs.find((p) => /^lua/.test(p));
+  if (lua !== undefined) fixes.push(`for lua, a script file before the data (lua -e '…' /dev/null "$1"): ${lua} runs the word after -- as its script`);
+  return fixes.join('; ');
+}
+
 /** The expansions `command` makes outside double quotes (`$1`, `${2:-x}`, `$a`, `$(…)`), as written. */
 export function unquotedParameters(command: string): string[] {
   return shellDataFindings(command)
@@ -2894,8 +2918,7 @@ export function commandDataProblem(command: string): string | undefined {
   if (option) {
     parts.push(
       `the command puts data where a program reads its options (${option}): double quotes keep it one word, but a value starting with - is read as an option there, ` +
-        `and these options run commands or write files (tar --to-command=…, sed -e, git --output=…, curl -o…, perl -e). Put -- before the data (tar -xf x.tar -- "$1") or, for git, where -- starts paths, --end-of-options (git log --end-of-options "$1"), ` +
-        `or start the word with text of your own ("./$1"; find reads a - word as its expression even after --: "./$1")`,
+        `and these options run commands or write files (tar --to-command=…, sed -e, git --output=…, curl -o…, perl -e). ${optionFixes(findings)}`,
     );
   }
   if (unreadable) {

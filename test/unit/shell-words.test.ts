@@ -1052,9 +1052,37 @@ describe('shell-words: what a shell command does with incident data', function (
     }
 
     it('the refusal says to put -- before the data, or to start the word with text of its own', function () {
-      assert.match(commandDataProblem('tar -xf /backup/app.tar "$1"')!, /^the command puts data where a program reads its options \("tar \\"\$1\\""\): .*starting with - .*Put -- before the data \(tar -xf x\.tar -- "\$1"\)/);
-      assert.match(commandDataProblem("find \"$1\" -name '*.tmp' -delete")!, /find reads a - word as its expression even after --: "\.\/\$1"/);
-      assert.match(commandDataProblem('git -C /srv/app reset --hard "$1"')!, /for git, where -- starts paths, --end-of-options \(git log --end-of-options "\$1"\)/);
+      assert.match(commandDataProblem('tar -xf /backup/app.tar "$1"')!, /^the command puts data where a program reads its options \("tar \\"\$1\\""\): .*starting with - .*Put -- before the data for tar \(tar -xf x\.tar -- "\$1"\)/);
+    });
+
+    it('the refusal gives each program the fix that works for it (git, find, lua)', function () {
+      // git: `--` starts paths, and in `git config` it is a value (`git config user.name -- "$1"` set the name to
+      // `--`, git 2.39); 2.39's checkout and reset refuse --end-of-options, switch takes it.
+      const git = commandDataProblem('git -C /srv/app checkout "$1"')!;
+      assert.match(git, /for git, --end-of-options before the data \(git log --end-of-options "\$1"; git switch --end-of-options "\$1"/);
+      assert.doesNotMatch(git, /Put -- before/);
+      // find: `"./$1"` makes an absolute path relative (`find "./$1"` with /var/log looks in ./var/log).
+      const find = commandDataProblem("find \"$1\" -name '*.tmp' -delete")!;
+      assert.match(find, /for find, a folder of your own before the data \("\/var\/log\/\$1", or "\/\$\{1#\/\}" when the data is an absolute path\)/);
+      assert.match(find, /"\.\/\$1" makes an absolute path relative/);
+      // lua runs the word after `--` as its script: a script file first, the data an argument after it.
+      const lua = commandDataProblem("lua -e 'print(arg[1])' \"$1\"")!;
+      assert.match(lua, /for lua, a script file before the data \(lua -e '…' \/dev\/null "\$1"\)/);
+      assert.doesNotMatch(lua, /Put -- before/);
+      // Several programs: each its own fix.
+      assert.match(commandDataProblem('sort "$1" > /tmp/x; git log "$2"')!, /Put -- before the data for sort \(sort … -- "\$1"\).*for git, --end-of-options/);
+      // Each fix given passes the check.
+      for (const fixed of [
+        'git -C /srv/app log --end-of-options "$1"',
+        'git -C /srv/app switch --end-of-options "$1"',
+        'git -C /srv/app reset --hard "origin/$1"',
+        "find \"/var/log/$1\" -name '*.tmp' -delete",
+        "find \"/${1#/}\" -name '*.tmp' -delete",
+        "lua -e 'print(arg[1])' /dev/null \"$1\"",
+        'sort -- "$1"',
+      ]) {
+        assert.deepEqual(shellDataFindings(fixed), [], fixed);
+      }
     });
 
     // Everyday spellings: data after `--`, data that is an option's value, a word that starts with text of its own,
