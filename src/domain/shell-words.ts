@@ -2854,8 +2854,8 @@ function optionFixes(findings: ShellFinding[]): string {
   const fixes = [dashes.length > 0 ? `Put -- before the data for ${dashes.join(', ')} (${dashes.includes('tar') ? 'tar -xf x.tar' : `${dashes[0]} …`} -- "$1"), or ${own}` : `${own.charAt(0).toUpperCase()}${own.slice(1)}`];
   if (programs.includes('git')) {
     fixes.push(
-      `for git, --end-of-options before the data (git log --end-of-options "$1"; git switch --end-of-options "$1", as git 2.39's checkout and reset refuse it; ` +
-        `git's -- starts paths, and in git config it is a value)`,
+      `for git, --end-of-options before the data (git log --end-of-options "$1"; git switch --end-of-options "$1", git switch --detach --end-of-options "$1" for a tag or a commit, ` +
+        `as git 2.39's checkout and reset refuse it; git's -- starts paths, and in git config it is a value)`,
     );
   }
   if (programs.includes('find')) {
@@ -2863,6 +2863,8 @@ function optionFixes(findings: ShellFinding[]): string {
   }
   const lua = programs.find((p) => /^lua/.test(p));
   if (lua !== undefined) fixes.push(`for lua, a script file before the data (lua -e '…' /dev/null "$1"): ${lua} runs the word after -- as its script`);
+  // `git log --since "$1"`: the lists take --since for a flag, and `--` or --end-of-options there would be its value.
+  fixes.push(`when the data is the value of the option before it, join the two (--since="$1"): an option the check does not know is taken to take no value`);
   return fixes.join('; ');
 }
 

@@ -1069,12 +1069,19 @@ describe('shell-words: what a shell command does with incident data', function (
       const lua = commandDataProblem("lua -e 'print(arg[1])' \"$1\"")!;
       assert.match(lua, /for lua, a script file before the data \(lua -e '…' \/dev\/null "\$1"\)/);
       assert.doesNotMatch(lua, /Put -- before/);
+      // A tag or a commit: switch --detach (`git switch v1` wants a branch).
+      assert.match(git, /git switch --detach --end-of-options "\$1" for a tag or a commit/);
+      // Data after an option the lists take for a flag is that option's value: `--end-of-options` there would be
+      // the value (`git log --since --end-of-options "$1"` printed nothing, git 2.39), joining them is the fix.
+      assert.match(commandDataProblem('git -C /srv/app log --since "$1" --oneline')!, /when the data is the value of the option before it, join the two \(--since="\$1"\)/);
       // Several programs: each its own fix.
       assert.match(commandDataProblem('sort "$1" > /tmp/x; git log "$2"')!, /Put -- before the data for sort \(sort … -- "\$1"\).*for git, --end-of-options/);
       // Each fix given passes the check.
       for (const fixed of [
         'git -C /srv/app log --end-of-options "$1"',
         'git -C /srv/app switch --end-of-options "$1"',
+        'git -C /srv/app switch --detach --end-of-options "$1"',
+        'git -C /srv/app log --since="$1" --oneline',
         'git -C /srv/app reset --hard "origin/$1"',
         "find \"/var/log/$1\" -name '*.tmp' -delete",
         "find \"/${1#/}\" -name '*.tmp' -delete",
