@@ -505,10 +505,20 @@ class Written {
    * (`/tmp/d`, `/tmp/d/.`, `/tmp/d/*`: `cp -r /tmp/d/. /etc/cron.d/` copies it).
    */
   holds(path: string): boolean {
-    if (!path.startsWith('/')) return false;
-    const folder = normalise(/[*?[]/.test(lastComponent(path)) ? path.replace(/\/*[^/]*$/, '') : path);
+    // A glob in any component may name any folder there: the folder is the part before it (`/tmp/*/job`: /tmp).
+    const parts = path.split('/');
+    const glob = parts.findIndex((p) => /[*?[]/.test(p));
+    const kept = glob === -1 ? path : parts.slice(0, glob).join('/');
+    // A file written at a relative path, or a relative folder, is matched by the folder's name, as `has` matches
+    // paths by their last name when either is relative (a `cd` may lie between): `echo "$1" > fix/job; cp -r /tmp/fix …`,
+    // `cd /tmp && cp -r fix …`; `.`, `..` or a glob at the start hold anything written.
+    const name = lastComponent(kept);
+    const byName = (p: string) => name === '' || name === '.' || name === '..' || p.split('/').slice(0, -1).includes(name);
+    const relative = this.paths.filter((p) => !p.startsWith('/') || climbsBack(p));
+    if (!kept.startsWith('/') && glob !== 0) return this.paths.some(byName);
+    const folder = normalise(kept === '' ? '/' : kept);
     const prefix = folder === '/' ? '/' : `${folder}/`;
-    return [...this.absolute].some((p) => p.startsWith(prefix));
+    return [...this.absolute].some((p) => p.startsWith(prefix)) || (relative.length > 0 && (folder === '/' || relative.some((p) => p.split('/').slice(0, -1).includes(lastComponent(folder)))));
   }
 
   /** Whether `path` may be one of the files written (see the class); a bare name, one written to a folder of PATH. */
@@ -1625,7 +1635,9 @@ class Reader {
       // A relative source may be under /proc too: climbing back to it, or after a `cd` to /proc, / or data.
       const procFile = (l: string) => (l.startsWith('/') ? /^\/proc(\/|$)/.test(normalise(l)) : this.shared.cdAway || l.split('/').includes('proc'));
       const holdsData = (w: Word) => w.expansions > 0 || (w.literal !== undefined && (written.has(w.literal) || written.holds(w.literal) || procFile(w.literal)));
-      const dataIn = copy !== undefined ? sources.some(holdsData) || (!destinationOnly && anyExpansion(args)) : anyExpansion(args) || operands.some((w) => w.literal !== undefined && written.has(w.literal));
+      // dd reads its if= file as cp its source: `dd if=/proc/self/environ of=/etc/cron.d/x` copies the values.
+      const ddProc = name === 'dd' && args.some((w) => w.literal !== undefined && w.literal.startsWith('if=') && procFile(w.literal.slice(3)));
+      const dataIn = copy !== undefined ? sources.some(holdsData) || (!destinationOnly && anyExpansion(args)) : anyExpansion(args) || ddProc || operands.some((w) => w.literal !== undefined && written.has(w.literal));
       if (['cp', 'mv', 'install', 'ln', 'dd', 'curl', 'wget', 'rsync'].includes(name ?? '') && (dataIn || fromStdin)) {
         if (copy === undefined) operands.forEach(write);
         else if (destinationOnly) write(copy.operands.at(-1)!);

@@ -763,6 +763,13 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > /tmp/fix/job; cp /tmp/fix/* /etc/cron.d/', 'reparse', ['/etc/cron.d/ is read as code later']],
       ['echo "$1" > /tmp/fix/job; cp -rT /tmp/fix /etc/cron.d', 'reparse', ['/etc/cron.d is read as code later']],
       ['echo "$1" > /tmp/fix/job; rsync -a /tmp/fix/ /etc/cron.d/', 'reparse', ['/etc/cron.d/ is read as code later']],
+      // …a glob before the last name, and a relative folder, matched by name as a relative path is (second review's rows).
+      ['echo "$1" > /tmp/fix/job; cp /tmp/*/job /etc/cron.d/', 'reparse', ['/etc/cron.d/ is read as code later']],
+      ['echo "$1" > /tmp/fix/job; cd /tmp && cp -r fix /etc/cron.d', 'reparse', ['/etc/cron.d is read as code later']],
+      ['echo "$1" > fix/job; cp -r /tmp/fix/. /etc/cron.d', 'reparse', ['/etc/cron.d is read as code later']],
+      ['echo "$1" > /tmp/fix/job; cd /tmp/fix && cp -r . /etc/cron.d', 'reparse', ['/etc/cron.d is read as code later']],
+      // dd's if= under /proc, as cp's source (second review's row: environ holds the SELFHEAL_PARAM_* values).
+      ['dd if=/proc/self/environ of=/etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       ['echo "$1" | /usr/bin/tee /etc/logrotate.d/app', 'reparse', ['/etc/logrotate.d/app is read as code later']],
       ['echo "$1" > /tmp/a; /usr/bin/sudo /bin/cp /tmp/a /etc/cron.d/fix', 'reparse', ['/etc/cron.d/fix is read as code later']],
       ['echo "$1" > /tmp/a; cp /tmp/a "/etc/ssh/sshd_config.bak.$(date +%F)"', 'reparse', ['"/etc/ssh/sshd_config.bak.$(date +%F)" is read as code later']],
