@@ -2926,7 +2926,11 @@ export function commandDataProblem(command: string): string | undefined {
   if (reparse) {
     parts.push(
       `the command hands data to another parser (${reparse}): quoted or not, the value is read as code there, so a title "x; rm -rf ~" runs. ` +
-        `Pass it as an argument instead (sh -c 'restart "$1"' _ "$1"), or use a script from the library for remote commands`,
+        `Pass it as an argument instead (sh -c 'restart "$1"' _ "$1"), or use a script from the library for remote commands` +
+        // psql -c reads no psql variables: `psql -v u=x -c "select :'u'"` is a syntax error (psql 15).
+        (findings.some((f) => f.kind === 'reparse' && f.text.startsWith('psql '))
+          ? `; for psql, the data as a variable and the SQL on stdin, where psql quotes it (psql -v host="$1" <<'SQL' … where name = :'host' … SQL; -c reads no variables)`
+          : ''),
     );
   }
   if (option) {

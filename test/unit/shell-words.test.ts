@@ -1081,6 +1081,11 @@ describe('shell-words: what a shell command does with incident data', function (
       // Data after an option the lists take for a flag is that option's value: `--end-of-options` there would be
       // the value (`git log --since --end-of-options "$1"` printed nothing, git 2.39), joining them is the fix.
       assert.match(commandDataProblem('git -C /srv/app log --since "$1" --oneline')!, /when the data is the value of the option before it, join the two \(--since="\$1"\)/);
+      // psql -c does not read psql's variables (`psql -v u=x -c "select :'u'"`: syntax error at or near ":", psql 15):
+      // the data goes in a variable, the SQL on stdin, where :'u' is the value quoted as a literal.
+      const psql = commandDataProblem("psql -d app -c \"select 1 from hosts where name = '$1'\"")!;
+      assert.match(psql, /for psql, the data as a variable and the SQL on stdin, where psql quotes it \(psql -v host="\$1" <<'SQL' … where name = :'host' … SQL; -c reads no variables\)/);
+      assert.deepEqual(shellDataFindings("psql -d app -v host=\"$1\" -At <<'SQL'\nselect 1 from hosts where name = :'host';\nSQL"), []);
       // Several programs: each its own fix.
       assert.match(commandDataProblem('sort "$1" > /tmp/x; git log "$2"')!, /Put -- before the data for sort \(sort … -- "\$1"\).*for git, --end-of-options/);
       // Each fix given passes the check.
