@@ -1521,7 +1521,13 @@ class Reader {
         codes = program.subcommandCode?.[w.literal ?? ''];
         if (w.literal === 'config') config = 'options';
       } else if (config === 'options' && GIT_CONFIG_ACTIONS.has(w.literal ?? '')) config = 'action';
-      else if (config !== 'no') return;
+      else if (config !== 'no') {
+        // The key: data as the value of one git runs as a command, or of a key data names, is code (`git config
+        // core.sshCommand "$1"` runs it at the next fetch).
+        const value = words[j + 1];
+        if (value !== undefined && value.expansions > 0 && (w.literal === undefined || GIT_CODE_KEYS.test(w.literal))) this.add('reparse', `git config ${w.raw} ${value.raw}`);
+        return;
+      }
     }
   }
 
@@ -2648,6 +2654,12 @@ function copyOperands(args: Word[], tool: 'cp' | 'mv' | 'install' | 'ln' | 'rsyn
   return { operands, folder };
 }
 
+/**
+ * git config keys whose value git runs as a command or a program, or that lead it to one (an include, an alias, a
+ * protocol allowed, a URL rewritten): `git config core.sshCommand "$1"` runs the data at the next fetch.
+ */
+const GIT_CODE_KEYS =
+  /^(core\.(sshcommand|pager|editor|fsmonitor|hookspath|askpass|gitproxy|alternaterefscommand)|sequence\.editor|gpg\.([^.]+\.)?program|credential\.(.+\.)?helper|alias\..+|pager\..+|diff\.external|diff\..+\.(command|textconv)|merge\..+\.driver|filter\..+\.(clean|smudge|process)|interactive\.difffilter|uploadpack\.packobjectshook|include\.path|includeif\..+\.path|remote\..+\.(uploadpack|receivepack|proxy)|protocol\.(.+\.)?allow|url\..+\.(pushinsteadof|insteadof)|(merge|diff)tool\..+\.(cmd|path)|(browser|man)\..+\.(cmd|path)|web\.browser|sendemail\..+|ssh\.variant)$/i;
 /** `git config`'s subcommands (git 2.46), each reading its own options up to its key. */
 const GIT_CONFIG_ACTIONS = new Set(['list', 'get', 'set', 'unset', 'rename-section', 'remove-section', 'edit']);
 /** GNU find's primaries and options that take the next word as their value (`-fprintf` two). */

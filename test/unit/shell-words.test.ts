@@ -1039,6 +1039,11 @@ describe('shell-words: what a shell command does with incident data', function (
       ['git config "$1" x', 'option', ['git "$1"']],
       ['git config --get "$1"', 'option', ['git "$1"']],
       ['git config set "$1" x', 'option', ['git "$1"']],
+      // …and after the key, data as the value of a key git runs as a command (or of a key data names) is code.
+      ['git -C /srv/app config core.sshCommand "ssh -i /root/.ssh/$1"', 'reparse', ['git config core.sshCommand "ssh -i /root/.ssh/$1"']],
+      ['git config --global alias.fix "!$1"', 'reparse', ['git config alias.fix "!$1"']],
+      ['git config set core.pager "$SELFHEAL_PARAM_PAGER"', 'reparse', ['git config core.pager "$SELFHEAL_PARAM_PAGER"']],
+      ['git config --global "credential.$1.helper" "$2"', 'reparse', ['git config "credential.$1.helper" "$2"']],
       // tar's old-style letters take their values in the words after, -I and -F too; --new-volume-script is -F;
       // zip's -TT/--unzip-command CMD is run by a shell when it tests the archive (a reviewer's rows, tried).
       ['tar xIf "$1" /backup/app.tar', 'reparse', ['tar -I "$1"']],
