@@ -273,6 +273,8 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
   parallel: { args: ['-j', '--jobs', '-S', '--sshlogin', '-a', '--arg-file', '-d', '--delimiter', '-I', '-C', '--colsep'] },
   valgrind: { args: [] },
 };
+/** git filter-branch's options whose value is shell code it evaluates. */
+const FILTER_BRANCH_FILTERS = ['--setup', '--env-filter', '--tree-filter', '--index-filter', '--parent-filter', '--msg-filter', '--commit-filter', '--tag-name-filter'];
 /**
  * Programs with options that run a command or write a file, where a word starting with data (`"$1"`, `"$x"`,
  * `"$(…)"`) is read as an option when the data starts with `-`: double quotes keep it one word, not an operand.
@@ -295,7 +297,7 @@ const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly
   // runs CMD (tried), fetch/pull/clone's --upload-pack=CMD runs CMD, and `-c core.pager=…`/`-c core.fsmonitor=…`
   // before the subcommand runs one. The subcommands' options taking a value are listed where everyday with data.
   git: {
-    args: ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--config-env', '--super-prefix'],
+    args: ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--config-env', '--super-prefix', '--attr-source'],
     code: ['-c', '--config-env'],
     subcommands: {
       commit: ['-m', '--message'],
@@ -313,6 +315,7 @@ const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly
       archive: ['--exec'],
       difftool: ['-x', '--extcmd'],
       rebase: ['-x', '--exec'],
+      'filter-branch': FILTER_BRANCH_FILTERS,
     },
     // The subcommands' options whose value is a command (each with a `"$1"` holding `touch PWN`, git 2.39: grep,
     // fetch, clone -c core.sshCommand=…, rebase, push) or config that runs one (clone -c); git's own -c is read
@@ -327,6 +330,8 @@ const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly
       archive: ['--exec'],
       difftool: ['-x', '--extcmd'],
       rebase: ['-x', '--exec'],
+      // filter-branch evaluates each filter as shell code (`--tree-filter="rm -f $1"`).
+      'filter-branch': FILTER_BRANCH_FILTERS,
     },
   },
   // curl (permutes): -o/--output FILE, -D/--dump-header, -c/--cookie-jar, --libcurl, --trace write files (tried: -o),
@@ -1485,6 +1490,7 @@ class Reader {
     // `git config` reads options up to its first operand only (its key; 2.46's `set`, `get`… are read first):
     // `git config user.name "$1"` sets the name to a `--file=…` value, and `--` or `--end-of-options` there is a value.
     let config: 'no' | 'options' | 'action' = 'no';
+    let runner: 'submodule' | 'bisect' | undefined;
     for (; j < words.length; j++) {
       const w = words[j]!;
       // git's `--end-of-options` ends them where `--` would start paths (`git log --end-of-options "$1"`).
@@ -1520,6 +1526,16 @@ class Reader {
         spec = optionSpec(program.subcommands![w.literal ?? ''] ?? NO_OPTION_ARGS);
         codes = program.subcommandCode?.[w.literal ?? ''];
         if (w.literal === 'config') config = 'options';
+        if (w.literal === 'submodule' || w.literal === 'bisect') runner = w.literal;
+      } else if (runner !== undefined) {
+        // `git submodule foreach CMD`, `git bisect run CMD`: a single word is run by a shell, and the first names
+        // the command anyway (a command-name word with data is code, as the check says of any program).
+        if (w.literal === (runner === 'submodule' ? 'foreach' : 'run')) {
+          const cmd = words.slice(j + 1).find((x) => !/^-./.test(x.literal ?? ''));
+          if (cmd !== undefined && cmd.expansions > 0) this.add('reparse', `git ${runner} ${w.literal} ${cmd.raw}`);
+          return;
+        }
+        if (!/^-./.test(w.literal ?? '-x')) runner = undefined;
       } else if (config === 'options' && GIT_CONFIG_ACTIONS.has(w.literal ?? '')) config = 'action';
       else if (config !== 'no') {
         // The key: data as the value of one git runs as a command, or of a key data names, is code (`git config

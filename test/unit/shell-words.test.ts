@@ -1044,6 +1044,14 @@ describe('shell-words: what a shell command does with incident data', function (
       ['git config --global alias.fix "!$1"', 'reparse', ['git config alias.fix "!$1"']],
       ['git config set core.pager "$SELFHEAL_PARAM_PAGER"', 'reparse', ['git config core.pager "$SELFHEAL_PARAM_PAGER"']],
       ['git config --global "credential.$1.helper" "$2"', 'reparse', ['git config "credential.$1.helper" "$2"']],
+      // git subcommands that run a command given as an operand or a filter (second review's rows): submodule foreach
+      // and bisect run hand a single word to a shell, filter-branch's filters are shell code; --attr-source (git 2.40)
+      // takes the next word, which is no subcommand.
+      ['git -C /srv/app submodule foreach "git checkout $1"', 'reparse', ['git submodule foreach "git checkout $1"']],
+      ['git -C /srv/app submodule --quiet foreach --recursive "echo $1"', 'reparse', ['git submodule foreach "echo $1"']],
+      ['git -C /srv/app bisect run "./check.sh $1"', 'reparse', ['git bisect run "./check.sh $1"']],
+      ['git -C /srv/app filter-branch --tree-filter="rm -f $1" HEAD', 'reparse', ['git --tree-filter "rm -f $1"']],
+      ['git --attr-source HEAD fetch --upload-pack="$1" origin', 'reparse', ['git --upload-pack "$1"']],
       // tar's old-style letters take their values in the words after, -I and -F too; --new-volume-script is -F;
       // zip's -TT/--unzip-command CMD is run by a shell when it tests the archive (a reviewer's rows, tried).
       ['tar xIf "$1" /backup/app.tar', 'reparse', ['tar -I "$1"']],
