@@ -479,16 +479,29 @@ class Written {
   private readonly relativeNames = new Set<string>();
   private readonly names = new Set<string>();
   private readonly onPath = new Set<string>();
+  /** The folders holding a file written at an absolute path, each ancestor (`/tmp/d/f`: `/tmp/d`, `/tmp`, `/`). */
+  private readonly absoluteFolders = new Set<string>();
+  /** The folder names in the paths of files written (`d/f`, `/tmp/d/f`: `d`; `tmp` too), and in relative ones only. */
+  private readonly folderNames = new Set<string>();
+  private readonly relativeFolderNames = new Set<string>();
 
   add(path: string): void {
     this.paths.push(path);
     const name = lastComponent(path);
     this.names.add(name);
-    if (!path.startsWith('/') || climbsBack(path)) this.relativeNames.add(name);
+    const relative = !path.startsWith('/') || climbsBack(path);
+    if (relative) this.relativeNames.add(name);
     if (climbsBack(path)) this.onPath.add(name);
+    for (const folder of trimTrailingSlashes(path).split('/').slice(0, -1)) {
+      this.folderNames.add(folder);
+      if (relative) this.relativeFolderNames.add(folder);
+    }
     if (path.startsWith('/')) {
-      this.absolute.add(normalise(path));
-      if (/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(normalise(path))) this.onPath.add(name);
+      const normal = normalise(path);
+      this.absolute.add(normal);
+      for (let at = normal.lastIndexOf('/'); at > 0; at = normal.lastIndexOf('/', at - 1)) this.absoluteFolders.add(normal.slice(0, at));
+      this.absoluteFolders.add('/');
+      if (/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(normal)) this.onPath.add(name);
     }
   }
 
@@ -517,13 +530,13 @@ class Written {
     // A file written at a relative path, or a relative folder, is matched by the folder's name, as `has` matches
     // paths by their last name when either is relative (a `cd` may lie between): `echo "$1" > fix/job; cp -r /tmp/fix …`,
     // `cd /tmp && cp -r fix …`; `.`, `..` or a glob at the start hold anything written.
-    const name = lastComponent(kept);
-    const byName = (p: string) => name === '' || name === '.' || name === '..' || p.split('/').slice(0, -1).includes(name);
-    const relative = this.paths.filter((p) => !p.startsWith('/') || climbsBack(p));
-    if (!kept.startsWith('/') && glob !== 0) return this.paths.some(byName);
+    if (!kept.startsWith('/') && glob !== 0) {
+      const name = lastComponent(kept);
+      return name === '' || name === '.' || name === '..' ? this.paths.length > 0 : this.folderNames.has(name);
+    }
     const folder = normalise(kept === '' ? '/' : kept);
-    const prefix = folder === '/' ? '/' : `${folder}/`;
-    return [...this.absolute].some((p) => p.startsWith(prefix)) || (relative.length > 0 && (folder === '/' || relative.some((p) => p.split('/').slice(0, -1).includes(lastComponent(folder)))));
+    if (folder === '/') return this.paths.length > 0;
+    return this.absoluteFolders.has(folder) || this.relativeFolderNames.has(lastComponent(folder));
   }
 
   /** Whether `path` may be one of the files written (see the class); a bare name, one written to a folder of PATH. */

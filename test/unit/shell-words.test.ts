@@ -1209,6 +1209,21 @@ describe('shell-words: what a shell command does with incident data', function (
     }
   });
 
+  it('matches copied folders against written files in one pass (64 KiB of writes and cp sources)', function () {
+    // Each source scanning every written path (and splitting it) took 3.8 to 6.3 s at this size.
+    this.timeout(20_000);
+    const relWrites = 'echo "$1" > d/f; '.repeat(1927);
+    const absWrites = Array.from({ length: 1489 }, (_, i) => `echo "$1" > /t/${i}; `).join('');
+    for (const [writes, sources] of [[relWrites, ' x'.repeat(16384)], [absWrites, ' x'.repeat(16384)], [absWrites, ' /q/x'.repeat(6553)], [relWrites, ' /q/x'.repeat(6553)]] as const) {
+      const started = performance.now();
+      assert.deepEqual(shellDataFindings(`${writes}cp -r${sources} /etc/cron.d`), []);
+      assert.ok(performance.now() - started < 1000, `${writes.slice(0, 16)}… cp -r${sources.slice(0, 5)}… took ${performance.now() - started} ms`);
+    }
+    // The same folders holding a written file are still found.
+    assert.deepEqual(shellDataFindings(`${relWrites}cp -r${' x'.repeat(100)} /tmp/d /etc/cron.d`).map((f) => f.text), ['/etc/cron.d is read as code later']);
+    assert.deepEqual(shellDataFindings(`${absWrites}cp -r${' x'.repeat(100)} /t /etc/cron.d`).map((f) => f.text), ['/etc/cron.d is read as code later']);
+  });
+
   it('reads a long chain of wrappers in one pass (64 KiB of xargs, sudo, env words)', function () {
     // Quadratic work here (each xargs scanning and printing every word after it) took 9 s and more at this size.
     this.timeout(5_000);
