@@ -40,7 +40,7 @@ describe('webhook bodies that are JSON: values stay values', () => {
 describe('a backslash of the rule right before a placeholder inside a JSON string', () => {
   const tpl = '{"title": "\\{{ incident.title }}", "ok": false}';
 
-  it('renders a stored rule so that the value stays inside its string (before: the value\'s first quote ended the string and the body sent was no JSON)', () => {
+  it('renders a stored rule so that the value stays inside its string (before: the first quote of the value ended the string and the body sent was no JSON)', () => {
     const parsed = JSON.parse(renderJsonTemplate(tpl, ctx)) as Record<string, unknown>;
     assert.deepEqual(Object.keys(parsed), ['title', 'ok']);
     assert.equal(parsed.title, `\\${hostile}`);
