@@ -18,11 +18,14 @@ describe('fault: the test Temporal server stops answering', function () {
   let stopSupervising = () => {};
 
   before(async function () {
+    // A dev server of its own started beside a loaded suite: its first answer may take a while (the
+    // fresh-clone CI of 225a9dc: 'Failed to connect before the deadline' at the default 10 s).
+    this.timeout(240_000);
     const executable = await temporalCliForTests();
     dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-supervised-temporal-'));
     const dbFilename = path.join(dir, 'temporal.db');
     server = await startDevServer({ executable, dbFilename, sqlitePragmas: FAST_SQLITE });
-    connection = await Connection.connect({ address: server.address });
+    connection = await Connection.connect({ address: server.address, connectTimeout: 90_000 });
     stopSupervising = superviseServer(
       connection,
       async () => {

@@ -44,7 +44,7 @@ async function start(): Promise<TestTemporal> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-test-temporal-'));
   const dbFilename = path.join(dir, 'temporal.db');
   let server = await startDevServer({ executable, dbFilename, sqlitePragmas: FAST_SQLITE });
-  const connection = await Connection.connect({ address: server.address });
+  const connection = await Connection.connect({ address: server.address, connectTimeout: 90_000 });
   await ensureSearchAttributes(connection, 'default');
   const client = new Client({ connection, namespace: 'default' });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
@@ -81,7 +81,7 @@ export async function privateTestTemporal(dynamicConfig: Record<string, string |
   const executable = await temporalCliForTests();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'selfheal-test-temporal-'));
   const server = await startDevServer({ executable, dbFilename: path.join(dir, 'temporal.db'), sqlitePragmas: FAST_SQLITE, dynamicConfig });
-  const connection = await Connection.connect({ address: server.address });
+  const connection = await Connection.connect({ address: server.address, connectTimeout: 90_000 });
   await ensureSearchAttributes(connection, 'default');
   const client = new Client({ connection, namespace: 'default' });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
