@@ -335,6 +335,8 @@ export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): Middlewar
     if (gate && !scopes.includes(gate)) scopes = [...scopes, gate];
     if (!hasScope(scopes, needed)) throw forbidden(`this operation needs the "${needed}" scope; the token has ${scopes.join(', ') || 'none'}`);
     c.set('actor', actor);
+    // Whom the request is charged to (`token:<id>`, `session:<id>`, `admin-token`): work kept per caller keys on it.
+    if (caller !== undefined) c.set('caller', caller);
     if (aliases.length > 0) c.set('actorAliases', aliases);
     c.set('scopes', scopes);
     c.set('teamRoles', memberships);

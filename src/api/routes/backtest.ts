@@ -7,7 +7,9 @@ import { MAX_GROUP_KEY_BYTES, MAX_HOUR_BUCKETS, MAX_LISTED_SUMMARY_BYTES, MAX_ST
 import { MAX_GROUPS } from '../../domain/backtest/types.js';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
 import { backtestService } from '../../services/backtests.js';
-import type { AppDeps } from '../env.js';
+import type { Context } from 'hono';
+import { hasScope } from '../auth.js';
+import type { AppDeps, AppEnv } from '../env.js';
 import { ProblemError } from '../problem.js';
 import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
 import { LIST_PAGE_BYTES } from '../../services/list-pages.js';
@@ -102,25 +104,43 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   // the event loop (in turns); the caller budget bounds how often one caller starts one, not how many
   // callers do at once. Past SELFHEAL_BACKTEST_MAX_CONCURRENT the request is answered 503 at once, before
   // anything is read: many read tokens starting 30-second backtests together no longer share out the API's
-  // loop and memory among them all.
+  // loop and memory among them all. One caller (a token, a session) without the admin scope holds at most
+  // all the slots but one (one at least): its burst of budget alone (10 backtests) took every slot, and every
+  // other caller's backtest was answered 503 for as long as it kept starting more. Admins, who can revoke
+  // any token, are held by the server's limit only.
   let running = 0;
   const { maxConcurrent } = deps.config.backtest;
-  const oneOfFew = async <T>(c: { header: (name: string, value: string) => void }, work: () => Promise<T>): Promise<T> => {
-    if (running >= maxConcurrent) {
+  const perCaller = Math.max(1, maxConcurrent - 1);
+  const byCaller = new Map<string, number>();
+  const oneOfFew = async <T>(c: Context<AppEnv>, work: () => Promise<T>): Promise<T> => {
+    const refuse = (detail: string, extra: Record<string, unknown> = {}) => {
       c.header('Retry-After', '5');
-      throw new ProblemError(503, 'Service Unavailable', `${running} backtest${running === 1 ? ' is' : 's are'} already running on this server, its limit (SELFHEAL_BACKTEST_MAX_CONCURRENT); nothing was done, try again in 5 s`, {
-        limit: 'backtest-concurrency',
-        maxConcurrent,
-      });
+      return new ProblemError(503, 'Service Unavailable', `${detail}; nothing was done, try again in 5 s`, { limit: 'backtest-concurrency', maxConcurrent, ...extra });
+    };
+    if (running >= maxConcurrent) {
+      throw refuse(`${running} backtest${running === 1 ? ' is' : 's are'} already running on this server, its limit (SELFHEAL_BACKTEST_MAX_CONCURRENT)`);
+    }
+    const caller = hasScope(c.get('scopes') ?? [], 'admin') ? undefined : c.get('caller');
+    const own = caller === undefined ? 0 : (byCaller.get(caller) ?? 0);
+    if (caller !== undefined && own >= perCaller) {
+      throw refuse(`this caller already runs ${own} backtest${own === 1 ? '' : 's'} on this server, as many as one caller may (all of SELFHEAL_BACKTEST_MAX_CONCURRENT but one, one at least)`, { perCaller });
     }
     running += 1;
+    if (caller !== undefined) byCaller.set(caller, own + 1);
     try {
       return await work();
     } finally {
       running -= 1;
+      if (caller !== undefined) {
+        const left = (byCaller.get(caller) ?? 1) - 1;
+        if (left > 0) byCaller.set(caller, left);
+        else byCaller.delete(caller);
+      }
     }
   };
-  const busy = problemResponse('As many backtests as `SELFHEAL_BACKTEST_MAX_CONCURRENT` allows are running on this server (`limit: backtest-concurrency`); `Retry-After` says when to try again. Nothing was done.');
+  const busy = problemResponse(
+    'As many backtests as `SELFHEAL_BACKTEST_MAX_CONCURRENT` allows are running on this server, or the caller (not an admin) already runs all of them but one (`perCaller`, one at least) (`limit: backtest-concurrency`); `Retry-After` says when to try again. Nothing was done.',
+  );
 
   app.openapi(
     op(guard(auth, 'read', { body: true, emptyBodyAs: {}, invalidBody: 'the request is not valid', cost: BACKTEST_REQUEST_COST }), {
