@@ -53,8 +53,20 @@ export const DEFAULT_BODY_LIMITS: BodyLimits = { maxBytes: 1 * MiB, maxString: 6
 
 type LimitsEnv = { Variables: { bodyLimits?: BodyLimits } };
 
+/**
+ * Bytes of chunked bodies (no Content-Length) one app holds at once while reading them, before any route has
+ * looked at the request's credentials. Each is bounded by its route's limit (4 MiB at most), but not how many
+ * arrive together: 40 unauthenticated uploads of a little under 4 MiB, held open, made the API hold 160 MiB
+ * and answered none of them (test/security/chunked-bodies-held.test.ts), and the server waits up to 300 s
+ * (Node's requestTimeout) for a request. Past this, a chunked body is answered 503 with Retry-After at once
+ * and the rest of it discarded. A body with a Content-Length is not held here at all (its route reads it, a
+ * guarded route only once the credentials passed), and the CLI, the dashboard and PagerDuty all send one.
+ */
+export const MAX_HELD_CHUNKED_BYTES = 64 * MiB;
+
 /** One middleware bounding every request body, per the first rule whose path matches, else the default. */
-export function limitBodies(rules: readonly BodyLimitRule[], fallback: BodyLimits = DEFAULT_BODY_LIMITS): MiddlewareHandler<LimitsEnv> {
+export function limitBodies(rules: readonly BodyLimitRule[], fallback: BodyLimits = DEFAULT_BODY_LIMITS, maxHeld = MAX_HELD_CHUNKED_BYTES): MiddlewareHandler<LimitsEnv> {
+  let held = 0;
   return async (c, next) => {
     const rule = rules.find((r) => r.path.test(c.req.path));
     const limits = rule ? { maxBytes: rule.maxBytes, maxString: rule.maxString } : fallback;
@@ -74,29 +86,45 @@ export function limitBodies(rules: readonly BodyLimitRule[], fallback: BodyLimit
     const reader = raw.body.getReader();
     const chunks: Uint8Array[] = [];
     let size = 0;
-    for (;;) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        chunk = await reader.read();
-      } catch {
-        throw badRequest('the request body could not be read (the upload was cut off)', [{ path: '(body)', message: 'unreadable' }]);
+    let mine = 0; // of `held`: this request's bytes
+    try {
+      for (;;) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch {
+          throw badRequest('the request body could not be read (the upload was cut off)', [{ path: '(body)', message: 'unreadable' }]);
+        }
+        if (chunk.done) break;
+        size += chunk.value.byteLength;
+        if (size > limits.maxBytes) {
+          discard(reader);
+          return tooLarge();
+        }
+        if (held + chunk.value.byteLength > maxHeld) {
+          discard(reader);
+          c.header('Retry-After', '1');
+          return problem(c, 503, 'Service Unavailable', `the server is holding as many streamed (chunked) request bodies as it holds at once (${maxHeld} bytes); send a Content-Length, or try again in a second`, {
+            limit: 'chunked-bodies',
+          });
+        }
+        held += chunk.value.byteLength;
+        mine += chunk.value.byteLength;
+        chunks.push(chunk.value);
       }
-      if (chunk.done) break;
-      size += chunk.value.byteLength;
-      if (size > limits.maxBytes) {
-        discard(reader);
-        return tooLarge();
+      const body = new Uint8Array(size);
+      let offset = 0;
+      for (const chunk of chunks) {
+        body.set(chunk, offset);
+        offset += chunk.byteLength;
       }
-      chunks.push(chunk.value);
+      chunks.length = 0;
+      c.req.raw = new Request(raw, { body });
+      return await next();
+    } finally {
+      // What this request held (its chunks, then its body) is its route's to keep until it is answered.
+      held -= mine;
     }
-    const body = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      body.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    c.req.raw = new Request(raw, { body });
-    return next();
   };
 }
 
