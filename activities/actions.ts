@@ -8,6 +8,7 @@ import { slackEscape } from '../src/domain/template.js';
 import { environmentSsh, teamServesAgentQueue } from '../src/db/repositories/environment-settings.js';
 import { findIncidentEnvironment } from '../src/db/repositories/incidents.js';
 import { findRule } from '../src/db/repositories/rules.js';
+import { findRuleStopped } from '../src/db/repositories/action-runs.js';
 import { whilePostgresUnavailable } from '../src/db/unavailable.js';
 import { ExecutorError } from '../src/executors/errors.js';
 import { resolveUserSecretRef } from '../src/executors/secrets.js';
@@ -260,9 +261,13 @@ export function createActionActivities(deps: ActionDeps) {
    * while the script waited and registered again by another team (whose agent polls that queue now) is not
    * where it runs: `refused` says so and the action fails without running.
    */
-  async function agentTargetCheck(input: { ruleId: string; taskQueue: string }): Promise<{ refused?: string }> {
+  async function agentTargetCheck(input: { ruleId: string; taskQueue: string; retrying?: boolean | undefined }): Promise<{ refused?: string }> {
     // The planner pins '' when the incident had no registered environment: no agent is this rule's.
     if (input.taskQueue === '') return { refused: 'not run: the incident has no registered environment, so no Doctor agent to run the script on' };
+    // A retry (revision 5) is a start of its own, after a pause up to a hundred times the first: an admin who
+    // disabled or deleted the rule meanwhile stopped it, as its claim stops a remediation not started yet.
+    const stopped = input.retrying ? await findRuleStopped(deps.db, input.ruleId) : undefined;
+    if (stopped !== undefined) return { refused: `not run: its rule was ${stopped} while the run went on` };
     const team = (await findRule(deps.db, input.ruleId, { includeDeleted: true }))?.team;
     if (team !== undefined && (await teamServesAgentQueue(deps.db, team, input.taskQueue))) return {};
     // Not the team's name: this is the action run's error, which GET /api/incidents/{id} shows every reader

@@ -460,7 +460,8 @@ async function whenAgentPresent(
     }
     // Naming the script as a job target's refusal does (a retry names its attempt instead).
     if (answer === 'refused') throw ApplicationFailure.nonRetryable(retry ? refusal(presenceRefused(taskQueue)) : `${script} was not run: ${presenceRefused(taskQueue)}`, 'AgentTeamRefusedError');
-    const check = await localDb.agentTargetCheck({ ruleId: run.input.plan.ruleId, taskQueue });
+    // A retry is checked for its rule stopped (disabled, deleted) as well: the first attempt's claim was.
+    const check = await localDb.agentTargetCheck({ ruleId: run.input.plan.ruleId, taskQueue, ...(retry ? { retrying: true } : {}) });
     if (check.refused !== undefined) throw ApplicationFailure.nonRetryable(refusal(check.refused), 'AgentTargetChangedError');
     try {
       return await onAgent({ scheduleToStartTimeout: `${claimedPickupSeconds(deadline)} seconds` });
