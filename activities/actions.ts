@@ -231,6 +231,13 @@ export function createActionActivities(deps: ActionDeps) {
     const templated = input.action.commandTakesData ?? (args.length > 0 || Object.keys((p.environment as Record<string, string> | undefined) ?? {}).length > 0);
     const split = p.command !== undefined && templated ? commandDataProblem(String(p.command)) : undefined;
     if (split) throw ApplicationFailure.nonRetryable(`not run: ${split}`, 'ValidationError');
+    // A retry (an idempotent script's, after a pause up to a hundred times the first) is a start of its own:
+    // an admin who disabled or deleted the rule meanwhile stopped it, as its claim stops a remediation not
+    // started yet. The first attempt's claim checked the rule in its transaction.
+    if (attemptNumber() > 1) {
+      const stopped = await whilePostgresUnavailable(() => findRuleStopped(deps.db, input.ruleId));
+      if (stopped !== undefined) throw ApplicationFailure.nonRetryable(`attempt ${attemptNumber()} not run: its rule was ${stopped} while the run went on`, 'RuleStoppedError');
+    }
     const ssh = await managementVm(input);
     // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always
     // approved first) runs under sh -c with the rendered args as $1, $2…, so templated values stay data.
@@ -297,6 +304,15 @@ function heartbeat(): () => void {
   }
   const beat = setInterval(() => ctx.heartbeat(), ACTION_HEARTBEAT_MS);
   return () => clearInterval(beat);
+}
+
+/** The current activity's attempt (1 for the first); 1 outside an activity (tests). */
+function attemptNumber(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
 }
 
 function ok(message: string): ScriptActionResult {
