@@ -275,77 +275,90 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
 };
 /** git filter-branch's options whose value is shell code it evaluates. */
 const FILTER_BRANCH_FILTERS = ['--setup', '--env-filter', '--tree-filter', '--index-filter', '--parent-filter', '--msg-filter', '--commit-filter', '--tag-name-filter'];
+interface OptionProgram {
+  args: readonly string[];
+  code?: readonly string[];
+  subcommands?: Record<string, readonly string[]>;
+  subcommandCode?: Record<string, readonly string[]>;
+}
+/** The options of a program (or a subcommand): `code` take a command or code as their value, `values` any other value. */
+interface OptionLists {
+  code?: readonly string[];
+  values?: readonly string[];
+}
+/**
+ * An {@link OPTION_PROGRAMS} entry from its lists, so that an option whose value is code is always one taking a
+ * value: `args` is `code` then `values` (a long option cut short that may name either is read as the code one).
+ */
+function options(lists: OptionLists & { subcommands?: Record<string, OptionLists> }): OptionProgram {
+  const args = (l: OptionLists) => [...(l.code ?? []), ...(l.values ?? [])];
+  const program: OptionProgram = { args: args(lists), ...(lists.code === undefined ? {} : { code: lists.code }) };
+  if (lists.subcommands !== undefined) {
+    const subs = Object.entries(lists.subcommands);
+    program.subcommands = Object.fromEntries(subs.map(([name, l]) => [name, args(l)]));
+    program.subcommandCode = Object.fromEntries(subs.filter(([, l]) => l.code !== undefined).map(([name, l]) => [name, l.code!]));
+  }
+  return program;
+}
 /**
  * Programs with options that run a command or write a file, where a word starting with data (`"$1"`, `"$x"`,
  * `"$(…)"`) is read as an option when the data starts with `-`: double quotes keep it one word, not an operand.
- * `args` are the options taking a separate value (as {@link WRAPPER_TAILS}' are: the word after one is its value,
- * never an option); each of these reads options anywhere before `--` (GNU getopt permutes the words);
- * `subcommands`: each subcommand's own options taking a value; `code`: those whose value is a command or code (data
- * there is `reparse`: `tar --to-command="$1"`).
+ * Each entry lists (see {@link options}) the options taking a separate value (as {@link WRAPPER_TAILS}' do: the word
+ * after one is its value, never an option): `code` those whose value is a command or code (data there is `reparse`:
+ * `tar --to-command="$1"`), `values` the others; `subcommands` each subcommand's own, the same way. Each of these
+ * programs reads options anywhere before `--` (GNU getopt permutes the words).
  * Each entry says which option runs or writes what, and each was tried with a `"$1"` holding it.
  */
-const OPTION_PROGRAMS: Record<string, { args: readonly string[]; code?: readonly string[]; subcommands?: Record<string, readonly string[]>; subcommandCode?: Record<string, readonly string[]> }> = {
+const OPTION_PROGRAMS: Record<string, OptionProgram> = {
   // GNU tar (argp, permutes): --to-command=CMD and --checkpoint-action=exec=CMD run CMD, -I/--use-compress-program
   // and -F/--info-script a program, --rsh-command a remote shell (`tar -xf x.tar "$1"` with `--to-command=id` ran id).
-  tar: { code: ['--to-command', '--checkpoint-action', '-I', '--use-compress-program', '-F', '--info-script', '--new-volume-script', '--rsh-command', '--rmt-command'], args: ['--new-volume-script', '-g', '-C', '-T', '-X', '-f', '-F', '-L', '-b', '-H', '-V', '-I', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--to-command', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--info-script', '--tape-length', '--rmt-command', '--rsh-command', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--use-compress-program', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--checkpoint-action', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] },
+  tar: options({ code: ['--to-command', '--checkpoint-action', '-I', '--use-compress-program', '-F', '--info-script', '--new-volume-script', '--rsh-command', '--rmt-command'], values: ['-g', '-C', '-T', '-X', '-f', '-L', '-b', '-H', '-V', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--tape-length', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] }),
   // GNU sed (permutes): -e SCRIPT adds a script, whose `e` command runs a command, and makes the first operand
   // a file (`sed -n p "$1"` with `-e1e id` ran id); -i edits its files in place.
-  sed: { args: ['-e', '-f', '-l', '--expression', '--file', '--line-length'] },
+  sed: options({ values: ['-e', '-f', '-l', '--expression', '--file', '--line-length'] }),
   // GNU sort (permutes): -o FILE writes FILE, --compress-program=PROG runs PROG (both tried).
-  sort: { code: ['--compress-program'], args: ['-k', '-t', '-o', '-S', '-T', '--random-source', '--sort', '--batch-size', '--compress-program', '--files0-from', '--key', '--output', '--buffer-size', '--field-separator', '--temporary-directory', '--parallel'] },
+  sort: options({ code: ['--compress-program'], values: ['-k', '-t', '-o', '-S', '-T', '--random-source', '--sort', '--batch-size', '--files0-from', '--key', '--output', '--buffer-size', '--field-separator', '--temporary-directory', '--parallel'] }),
   // git (its parse-options permute): log/diff/show's --output=FILE writes FILE (tried), grep's -O/--open-files-in-pager=CMD
   // runs CMD (tried), fetch/pull/clone's --upload-pack=CMD runs CMD, and `-c core.pager=…`/`-c core.fsmonitor=…`
   // before the subcommand runs one. The subcommands' options taking a value are listed where everyday with data.
-  git: {
-    args: ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--config-env', '--super-prefix', '--attr-source'],
+  git: options({
     code: ['-c', '--config-env'],
-    subcommands: {
-      commit: ['-m', '--message'],
-      tag: ['-m', '--message'],
-      merge: ['-m', '--message'],
-      stash: ['-m', '--message'],
-      grep: ['-e', '-O', '--open-files-in-pager'],
-      checkout: ['-b', '-B'],
-      switch: ['-c', '-C', '--create', '--force-create'],
-      fetch: ['--upload-pack'],
-      pull: ['--upload-pack'],
-      'ls-remote': ['--upload-pack'],
-      clone: ['-u', '--upload-pack', '-c', '--config'],
-      push: ['--receive-pack', '--exec'],
-      archive: ['--exec'],
-      difftool: ['-x', '--extcmd'],
-      rebase: ['-x', '--exec'],
-      'filter-branch': FILTER_BRANCH_FILTERS,
-    },
+    values: ['-C', '--git-dir', '--work-tree', '--namespace', '--super-prefix', '--attr-source'],
     // The subcommands' options whose value is a command (each with a `"$1"` holding `touch PWN`, git 2.39: grep,
     // fetch, clone -c core.sshCommand=…, rebase, push) or config that runs one (clone -c); git's own -c is read
     // before the subcommand only (`switch -c "fix-$1"` names a branch).
-    subcommandCode: {
-      grep: ['-O', '--open-files-in-pager'],
-      fetch: ['--upload-pack'],
-      pull: ['--upload-pack'],
-      'ls-remote': ['--upload-pack'],
-      clone: ['-u', '--upload-pack', '-c', '--config'],
-      push: ['--receive-pack', '--exec'],
-      archive: ['--exec'],
-      difftool: ['-x', '--extcmd'],
-      rebase: ['-x', '--exec'],
+    subcommands: {
+      commit: { values: ['-m', '--message'] },
+      tag: { values: ['-m', '--message'] },
+      merge: { values: ['-m', '--message'] },
+      stash: { values: ['-m', '--message'] },
+      grep: { code: ['-O', '--open-files-in-pager'], values: ['-e'] },
+      checkout: { values: ['-b', '-B'] },
+      switch: { values: ['-c', '-C', '--create', '--force-create'] },
+      fetch: { code: ['--upload-pack'] },
+      pull: { code: ['--upload-pack'] },
+      'ls-remote': { code: ['--upload-pack'] },
+      clone: { code: ['-u', '--upload-pack', '-c', '--config'] },
+      push: { code: ['--receive-pack', '--exec'] },
+      archive: { code: ['--exec'] },
+      difftool: { code: ['-x', '--extcmd'] },
+      rebase: { code: ['-x', '--exec'] },
       // filter-branch evaluates each filter as shell code (`--tree-filter="rm -f $1"`).
-      'filter-branch': FILTER_BRANCH_FILTERS,
+      'filter-branch': { code: FILTER_BRANCH_FILTERS },
     },
-  },
+  }),
   // curl (permutes): -o/--output FILE, -D/--dump-header, -c/--cookie-jar, --libcurl, --trace write files (tried: -o),
   // -K/--config FILE reads more options from a file.
-  curl: { args: ['-E', '-K', '-C', '-b', '-c', '-d', '-D', '-F', '-P', '-H', '-h', '-m', '-o', '-U', '-Q', '-r', '-e', '-X', '-Y', '-y', '-t', '-z', '-T', '-u', '-A', '-w', '-x', '--abstract-unix-socket', '--alt-svc', '--aws-sigv4', '--cacert', '--capath', '--cert', '--cert-type', '--ciphers', '--config', '--connect-timeout', '--connect-to', '--continue-at', '--cookie', '--cookie-jar', '--create-file-mode', '--crlfile', '--curves', '--data', '--data-ascii', '--data-binary', '--data-raw', '--data-urlencode', '--delegation', '--dns-interface', '--dns-ipv4-addr', '--dns-ipv6-addr', '--dns-servers', '--doh-url', '--dump-header', '--egd-file', '--engine', '--etag-compare', '--etag-save', '--expect100-timeout', '--form', '--form-string', '--ftp-account', '--ftp-alternative-to-user', '--ftp-method', '--ftp-port', '--ftp-ssl-ccc-mode', '--happy-eyeballs-timeout-ms', '--header', '--help', '--hostpubmd5', '--hostpubsha256', '--hsts', '--interface', '--json', '--keepalive-time', '--key', '--key-type', '--krb', '--libcurl', '--limit-rate', '--local-port', '--login-options', '--mail-auth', '--mail-from', '--mail-rcpt', '--max-filesize', '--max-redirs', '--max-time', '--netrc-file', '--noproxy', '--oauth2-bearer', '--output', '--output-dir', '--parallel-max', '--pass', '--pinnedpubkey', '--proto', '--proto-default', '--proto-redir', '--proxy', '--proxy-cacert', '--proxy-capath', '--proxy-cert', '--proxy-cert-type', '--proxy-ciphers', '--proxy-crlfile', '--proxy-header', '--proxy-key', '--proxy-key-type', '--proxy-pass', '--proxy-pinnedpubkey', '--proxy-service-name', '--proxy-tls13-ciphers', '--proxy-tlsauthtype', '--proxy-tlspassword', '--proxy-tlsuser', '--proxy-user', '--pubkey', '--quote', '--random-file', '--range', '--rate', '--referer', '--request', '--request-target', '--resolve', '--retry', '--retry-delay', '--retry-max-time', '--sasl-authzid', '--service-name', '--socks4', '--socks4a', '--socks5', '--socks5-gssapi-service', '--socks5-hostname', '--speed-limit', '--speed-time', '--stderr', '--telnet-option', '--tftp-blksize', '--time-cond', '--tls-max', '--tls13-ciphers', '--tlsauthtype', '--tlspassword', '--tlsuser', '--trace', '--trace-ascii', '--unix-socket', '--upload-file', '--url', '--url-query', '--user', '--user-agent', '--write-out'] },
+  curl: options({ values: ['-E', '-K', '-C', '-b', '-c', '-d', '-D', '-F', '-P', '-H', '-h', '-m', '-o', '-U', '-Q', '-r', '-e', '-X', '-Y', '-y', '-t', '-z', '-T', '-u', '-A', '-w', '-x', '--abstract-unix-socket', '--alt-svc', '--aws-sigv4', '--cacert', '--capath', '--cert', '--cert-type', '--ciphers', '--config', '--connect-timeout', '--connect-to', '--continue-at', '--cookie', '--cookie-jar', '--create-file-mode', '--crlfile', '--curves', '--data', '--data-ascii', '--data-binary', '--data-raw', '--data-urlencode', '--delegation', '--dns-interface', '--dns-ipv4-addr', '--dns-ipv6-addr', '--dns-servers', '--doh-url', '--dump-header', '--egd-file', '--engine', '--etag-compare', '--etag-save', '--expect100-timeout', '--form', '--form-string', '--ftp-account', '--ftp-alternative-to-user', '--ftp-method', '--ftp-port', '--ftp-ssl-ccc-mode', '--happy-eyeballs-timeout-ms', '--header', '--help', '--hostpubmd5', '--hostpubsha256', '--hsts', '--interface', '--json', '--keepalive-time', '--key', '--key-type', '--krb', '--libcurl', '--limit-rate', '--local-port', '--login-options', '--mail-auth', '--mail-from', '--mail-rcpt', '--max-filesize', '--max-redirs', '--max-time', '--netrc-file', '--noproxy', '--oauth2-bearer', '--output', '--output-dir', '--parallel-max', '--pass', '--pinnedpubkey', '--proto', '--proto-default', '--proto-redir', '--proxy', '--proxy-cacert', '--proxy-capath', '--proxy-cert', '--proxy-cert-type', '--proxy-ciphers', '--proxy-crlfile', '--proxy-header', '--proxy-key', '--proxy-key-type', '--proxy-pass', '--proxy-pinnedpubkey', '--proxy-service-name', '--proxy-tls13-ciphers', '--proxy-tlsauthtype', '--proxy-tlspassword', '--proxy-tlsuser', '--proxy-user', '--pubkey', '--quote', '--random-file', '--range', '--rate', '--referer', '--request', '--request-target', '--resolve', '--retry', '--retry-delay', '--retry-max-time', '--sasl-authzid', '--service-name', '--socks4', '--socks4a', '--socks5', '--socks5-gssapi-service', '--socks5-hostname', '--speed-limit', '--speed-time', '--stderr', '--telnet-option', '--tftp-blksize', '--time-cond', '--tls-max', '--tls13-ciphers', '--tlsauthtype', '--tlspassword', '--tlsuser', '--trace', '--trace-ascii', '--unix-socket', '--upload-file', '--url', '--url-query', '--user', '--user-agent', '--write-out'] }),
   // GNU wget (permutes): -O/--output-document, -o/--output-file, -a/--append-output write FILE, -e/--execute runs a
   // .wgetrc command (`output_document=…`), --use-askpass=PROG runs PROG (tried).
-  wget: { code: ['-e', '--execute', '--use-askpass'], args: ['-e', '-o', '-a', '-i', '-B', '-t', '-O', '-T', '-w', '-Q', '-P', '-U', '-l', '-A', '-R', '-D', '-I', '-X', '--execute', '--output-file', '--append-output', '--input-file', '--base', '--tries', '--output-document', '--timeout', '--wait', '--quota', '--directory-prefix', '--user-agent', '--level', '--accept', '--reject', '--domains', '--include-directories', '--exclude-directories', '--report-speed', '--config', '--rejected-log', '--retry-on-http-error', '--start-pos', '--progress', '--dns-timeout', '--connect-timeout', '--read-timeout', '--waitretry', '--bind-address', '--limit-rate', '--restrict-file-names', '--prefer-family', '--user', '--password', '--use-askpass', '--local-encoding', '--remote-encoding', '--cut-dirs', '--http-user', '--http-password', '--default-page', '--header', '--compression', '--proxy-user', '--proxy-password', '--referer', '--load-cookies', '--save-cookies', '--post-data', '--post-file', '--method', '--body-data', '--body-file', '--secure-protocol', '--certificate', '--certificate-type', '--private-key', '--private-key-type', '--ca-certificate', '--ca-directory', '--crl-file', '--pinnedpubkey', '--ciphers', '--ftp-user', '--ftp-password', '--warc-file', '--warc-header', '--warc-max-size', '--warc-dedup', '--warc-tempdir', '--backups', '--accept-regex', '--reject-regex', '--regex-type', '--exclude-domains', '--follow-tags', '--ignore-tags'] },
+  wget: options({ code: ['-e', '--execute', '--use-askpass'], values: ['-o', '-a', '-i', '-B', '-t', '-O', '-T', '-w', '-Q', '-P', '-U', '-l', '-A', '-R', '-D', '-I', '-X', '--output-file', '--append-output', '--input-file', '--base', '--tries', '--output-document', '--timeout', '--wait', '--quota', '--directory-prefix', '--user-agent', '--level', '--accept', '--reject', '--domains', '--include-directories', '--exclude-directories', '--report-speed', '--config', '--rejected-log', '--retry-on-http-error', '--start-pos', '--progress', '--dns-timeout', '--connect-timeout', '--read-timeout', '--waitretry', '--bind-address', '--limit-rate', '--restrict-file-names', '--prefer-family', '--user', '--password', '--local-encoding', '--remote-encoding', '--cut-dirs', '--http-user', '--http-password', '--default-page', '--header', '--compression', '--proxy-user', '--proxy-password', '--referer', '--load-cookies', '--save-cookies', '--post-data', '--post-file', '--method', '--body-data', '--body-file', '--secure-protocol', '--certificate', '--certificate-type', '--private-key', '--private-key-type', '--ca-certificate', '--ca-directory', '--crl-file', '--pinnedpubkey', '--ciphers', '--ftp-user', '--ftp-password', '--warc-file', '--warc-header', '--warc-max-size', '--warc-dedup', '--warc-tempdir', '--backups', '--accept-regex', '--reject-regex', '--regex-type', '--exclude-domains', '--follow-tags', '--ignore-tags'] }),
   // Info-ZIP zip (reads options anywhere): -TT/--unzip-command=CMD runs CMD when it tests the archive (`zip -T`, tried),
   // -O/--output-file writes another archive. Its -i/-x take a list of words: none other is taken for a value here.
   // `-TT` (two letters) is read as `--unzip-command`.
-  zip: { code: ['--unzip-command'], args: ['--unzip-command'] },
+  zip: options({ code: ['--unzip-command'] }),
   // psql (permutes): -c/--command '\! cmd' runs a shell command (tried), -f FILE runs a file's SQL, -o/-L FILE write.
-  psql: { code: ['-c', '--command'], args: ['-c', '-d', '-f', '-v', '-L', '-o', '-F', '-P', '-R', '-T', '-h', '-p', '-U', '--command', '--dbname', '--file', '--set', '--variable', '--log-file', '--output', '--field-separator', '--pset', '--record-separator', '--table-attr', '--host', '--port', '--username'] },
+  psql: options({ code: ['-c', '--command'], values: ['-d', '-f', '-v', '-L', '-o', '-F', '-P', '-R', '-T', '-h', '-p', '-U', '--dbname', '--file', '--set', '--variable', '--log-file', '--output', '--field-separator', '--pset', '--record-separator', '--table-attr', '--host', '--port', '--username'] }),
 };
 
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */

@@ -1,6 +1,30 @@
 import assert from 'node:assert/strict';
 import { carriesTemplates, commandDataProblem, shellDataFindings, unquotedParameters } from '../../src/domain/shell-words.js';
 
+/** One test per row: the command's findings of `kind` are `want`, and a command with any is refused. */
+function findingRows(rows: readonly (readonly [string, string, readonly string[]])[]): void {
+  for (const [command, kind, want] of rows) {
+    it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
+      assert.deepEqual(
+        shellDataFindings(command)
+          .filter((f) => f.kind === kind)
+          .map((f) => f.text),
+        want,
+      );
+      if (want.length > 0) assert.ok(commandDataProblem(command), 'refused');
+    });
+  }
+}
+
+/** One test per command: nothing found. */
+function acceptedRows(commands: readonly string[]): void {
+  for (const command of commands) {
+    it(`${JSON.stringify(command)} → accepted`, function () {
+      assert.deepEqual(shellDataFindings(command), []);
+    });
+  }
+}
+
 // What `sh -c` does with a rule command's templated args and environment (incident data):
 // test/security/authority.test.ts shows what an unquoted $1 did with a title on the real sshd; these are the
 // spellings the check reads. Each refused case names what it found; each accepted one finds nothing.
@@ -355,17 +379,7 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo $((a) | b)', 'unreadable', ['"$((" that does not end with "))" (write "$( (" with a space for a subshell)']],
       [`echo ${'"$('.repeat(20)}${')"'.repeat(20)}`, 'unreadable', ['nesting deeper than 16']],
     ];
-    for (const [command, kind, want] of cases) {
-      it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
-        assert.deepEqual(
-          shellDataFindings(command)
-            .filter((f) => f.kind === kind)
-            .map((f) => f.text),
-          want,
-        );
-        if (want.length > 0) assert.ok(commandDataProblem(command), 'refused');
-      });
-    }
+    findingRows(cases);
   });
 
   // Data reaching code without the spellings above: a program read from a descriptor the command feeds, a
@@ -621,17 +635,7 @@ describe('shell-words: what a shell command does with incident data', function (
       ['command_not_found_handle() { shift; "$@"; }; nosuch eval "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
       ['function command_not_found_handle { echo "$1"; }; restart "$1"', 'reparse', ['command_not_found_handle (runs every command not found)']],
     ];
-    for (const [command, kind, want] of refused) {
-      it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
-        assert.deepEqual(
-          shellDataFindings(command)
-            .filter((f) => f.kind === kind)
-            .map((f) => f.text),
-          want,
-        );
-        if (want.length > 0) assert.ok(commandDataProblem(command), 'refused');
-      });
-    }
+    findingRows(refused);
 
     // Ordinary scripts these roads pass by: still accepted.
     const accepted = [
@@ -723,11 +727,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'xargs --arg-file=/etc/fix/services sh -c \'restart "$1"\' _',
       'node -r /opt/otel.js /opt/app.js "$1"',
     ];
-    for (const command of accepted) {
-      it(`${JSON.stringify(command)} → accepted`, function () {
-        assert.deepEqual(shellDataFindings(command), []);
-      });
-    }
+    acceptedRows(accepted);
   });
 
   // Roads the list in docs/security.md ("What the shell-words check does not see") named before this table:
@@ -885,17 +885,7 @@ describe('shell-words: what a shell command does with incident data', function (
       ['lua5.4 -e "$1"', 'reparse', ['lua5.4 -e "$1"']],
       ['perl5.36 -e "$1"', 'reparse', ['perl5.36 -e "$1"']],
     ];
-    for (const [command, kind, want] of refused) {
-      it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
-        assert.deepEqual(
-          shellDataFindings(command)
-            .filter((f) => f.kind === kind)
-            .map((f) => f.text),
-          want,
-        );
-        if (want.length > 0) assert.ok(commandDataProblem(command), 'refused');
-      });
-    }
+    findingRows(refused);
 
     // Everyday commands near these roads: still accepted.
     const accepted = [
@@ -949,11 +939,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'php8.2 /opt/fix.php "$1"',
       "awk -v x=\"$1\" -vy=\"$2\" -F\"$3\" '{ print x, y }' /etc/fix.conf",
     ];
-    for (const command of accepted) {
-      it(`${JSON.stringify(command)} → accepted`, function () {
-        assert.deepEqual(shellDataFindings(command), []);
-      });
-    }
+    acceptedRows(accepted);
   });
 
   // Double quotes keep "$1" one word, but a word that starts with data starts with whatever the data starts with:
@@ -1059,17 +1045,7 @@ describe('shell-words: what a shell command does with incident data', function (
       ['zip -T --unzip-command="$1" /backup/x.zip /srv/app/app.conf', 'reparse', ['zip --unzip-command "$1"']],
       ['zip -T -TT "unzip -tqq $1" /backup/x.zip /srv/app/app.conf', 'reparse', ['zip -TT "unzip -tqq $1"']],
     ];
-    for (const [command, kind, want] of refused) {
-      it(`${JSON.stringify(command)} → ${kind} ${JSON.stringify(want)}`, function () {
-        assert.deepEqual(
-          shellDataFindings(command)
-            .filter((f) => f.kind === kind)
-            .map((f) => f.text),
-          want,
-        );
-        if (want.length > 0) assert.ok(commandDataProblem(command), 'refused');
-      });
-    }
+    findingRows(refused);
 
     it('the refusal says to put -- before the data, or to start the word with text of its own', function () {
       assert.match(commandDataProblem('tar -xf /backup/app.tar "$1"')!, /^the command puts data where a program reads its options \("tar \\"\$1\\""\): .*starting with - .*Put -- before the data for tar \(tar -xf x\.tar -- "\$1"\)/);
@@ -1170,11 +1146,7 @@ describe('shell-words: what a shell command does with incident data', function (
       "python3 -c 'import sys; print(sys.argv)' \"$1\"",
       'node /opt/app.js "$1"',
     ];
-    for (const command of accepted) {
-      it(`${JSON.stringify(command)} → accepted`, function () {
-        assert.deepEqual(shellDataFindings(command), []);
-      });
-    }
+    acceptedRows(accepted);
   });
 
   it('refuses whatever the reader cannot follow, and terminates on hostile input', function () {
