@@ -215,6 +215,10 @@ function interpreterOption(text: string, spec: InterpreterOptions): { kind: 'fla
   return { kind: 'flag' };
 }
 const AWKS = new Set(['awk', 'gawk', 'mawk', 'nawk']);
+/** sed under its names (GNU sed is `gsed` where the system's own is BSD's). */
+const SEDS = new Set(['sed', 'gsed']);
+/** tar under its names: their first word may be old-style letters (`tar xf x.tar`). */
+const TARS = new Set(['tar', 'gtar', 'bsdtar']);
 /** Hand their arguments to a (remote or local) shell. */
 const SHELL_ARGS = new Set(['ssh', 'scp', 'rsync', 'watch']);
 /** Run the command in their arguments: a shell or interpreter named after them is a command. */
@@ -300,6 +304,15 @@ function options(lists: OptionLists & { subcommands?: Record<string, OptionLists
   }
   return program;
 }
+// GNU tar (argp, permutes): --to-command=CMD and --checkpoint-action=exec=CMD run CMD, -I/--use-compress-program
+// and -F/--info-script a program, --rsh-command a remote shell (`tar -xf x.tar "$1"` with `--to-command=id` ran id).
+const GNU_TAR = options({ code: ['--to-command', '--checkpoint-action', '-I', '--use-compress-program', '-F', '--info-script', '--new-volume-script', '--rsh-command', '--rmt-command'], values: ['-g', '-C', '-T', '-X', '-f', '-L', '-b', '-H', '-V', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--tape-length', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] });
+// GNU sed (permutes): -e SCRIPT adds a script, whose `e` command runs a command, and makes the first operand
+// a file (`sed -n p "$1"` with `-e1e id` ran id); -i edits its files in place.
+const GNU_SED = options({ values: ['-e', '-f', '-l', '--expression', '--file', '--line-length'] });
+// libarchive's bsdtar (macOS, FreeBSD; `bsdtar` on Linux): --use-compress-program=PROG runs PROG, -f and -C write where
+// they say, -s renames; only the options known to take a value are listed (its -L, -H, -g, -V, -N are no GNU tar's).
+const BSD_TAR = options({ code: ['--use-compress-program'], values: ['-b', '-C', '-f', '-I', '-s', '-T', '-W', '-X', '--cd', '--directory', '--exclude', '--exclude-from', '--file', '--files-from', '--format', '--include', '--newer', '--newer-than', '--newer-mtime', '--newer-mtime-than', '--older', '--older-than', '--older-mtime', '--older-mtime-than', '--options', '--strip-components', '--uid', '--gid', '--uname', '--gname'] });
 /**
  * Programs with options that run a command or write a file, where a word starting with data (`"$1"`, `"$x"`,
  * `"$(…)"`) is read as an option when the data starts with `-`: double quotes keep it one word, not an operand.
@@ -310,12 +323,13 @@ function options(lists: OptionLists & { subcommands?: Record<string, OptionLists
  * Each entry says which option runs or writes what, and each was tried with a `"$1"` holding it.
  */
 const OPTION_PROGRAMS: Record<string, OptionProgram> = {
-  // GNU tar (argp, permutes): --to-command=CMD and --checkpoint-action=exec=CMD run CMD, -I/--use-compress-program
-  // and -F/--info-script a program, --rsh-command a remote shell (`tar -xf x.tar "$1"` with `--to-command=id` ran id).
-  tar: options({ code: ['--to-command', '--checkpoint-action', '-I', '--use-compress-program', '-F', '--info-script', '--new-volume-script', '--rsh-command', '--rmt-command'], values: ['-g', '-C', '-T', '-X', '-f', '-L', '-b', '-H', '-V', '-K', '-N', '--listed-incremental', '--hole-detection', '--level', '--sparse-version', '--add-file', '--directory', '--exclude', '--exclude-ignore', '--exclude-ignore-recursive', '--exclude-tag', '--exclude-tag-all', '--exclude-tag-under', '--files-from', '--exclude-from', '--group', '--group-map', '--mode', '--mtime', '--owner', '--owner-map', '--sort', '--xattrs-exclude', '--xattrs-include', '--file', '--tape-length', '--volno-file', '--blocking-factor', '--record-size', '--format', '--pax-option', '--label', '--starting-file', '--newer-mtime', '--newer', '--suffix', '--strip-components', '--transform', '--index-file', '--no-quote-chars', '--quote-chars', '--quoting-style', '--warning'] }),
-  // GNU sed (permutes): -e SCRIPT adds a script, whose `e` command runs a command, and makes the first operand
-  // a file (`sed -n p "$1"` with `-e1e id` ran id); -i edits its files in place.
-  sed: options({ values: ['-e', '-f', '-l', '--expression', '--file', '--line-length'] }),
+  // GNU tar, also as `gtar` (where the system's own tar is BSD's); libarchive's bsdtar reads fewer options.
+  tar: GNU_TAR,
+  gtar: GNU_TAR,
+  bsdtar: BSD_TAR,
+  // GNU sed, also as `gsed`.
+  sed: GNU_SED,
+  gsed: GNU_SED,
   // GNU sort (permutes): -o FILE writes FILE, --compress-program=PROG runs PROG (both tried).
   sort: options({ code: ['--compress-program'], values: ['-k', '-t', '-o', '-S', '-T', '--random-source', '--sort', '--batch-size', '--files0-from', '--key', '--output', '--buffer-size', '--field-separator', '--temporary-directory', '--parallel'] }),
   // git (its parse-options permute): log/diff/show's --output=FILE writes FILE (tried), grep's -O/--open-files-in-pager=CMD
@@ -1495,12 +1509,12 @@ class Reader {
       }
       return;
     }
-    const program = OPTION_PROGRAMS[name];
+    const program = Object.hasOwn(OPTION_PROGRAMS, name) ? OPTION_PROGRAMS[name] : undefined;
     if (program === undefined) return;
     let spec = optionSpec(program.args);
     let j = at + 1;
     const first = words[j];
-    if (name === 'tar' && first?.literal !== undefined && first.literal !== '' && !first.literal.startsWith('-')) {
+    if (TARS.has(name) && first?.literal !== undefined && first.literal !== '' && !first.literal.startsWith('-')) {
       // `tar xf x.tar`, `tar czf out.tgz -C /srv app`: the letters' values come in the words after, in turn
       // (`tar xIf "$1" x.tar`: -I's program is "$1").
       const valued = [...first.literal].filter((letter) => spec.short.includes(letter));
@@ -1884,7 +1898,7 @@ class Reader {
     // `--command=` is read on the raw word: with data joined to it (`su --command="$1"`) it has no literal.
     const isC = (w: Word) => /^-[A-Za-z]*c[A-Za-z]*$/.test(w.literal ?? '') || /^--command(=|$)/.test(w.raw);
     const isInterpreter = (b: string) => interpreterKey(b) !== undefined;
-    const parser = (b: string) => SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || b === 'sed' || b === 'env' || b === 'eval' || b === 'source' || b === '.';
+    const parser = (b: string) => SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || SEDS.has(b) || b === 'env' || b === 'eval' || b === 'source' || b === '.';
     const nextC: number[] = [];
     for (let k = words.length - 1, c = -1; k >= i; k--) {
       nextC[k] = c;
@@ -2061,7 +2075,7 @@ class Reader {
         else this.programFile(operand, b, stdinProgram);
         return;
       }
-      if (!(SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || b === 'sed')) continue;
+      if (!(SHELL_ARGS.has(b) || SHELLS.has(b) || C_RUNNERS.has(b) || isInterpreter(b) || AWKS.has(b) || SEDS.has(b))) continue;
       const rest = words.slice(k + 1);
       if (SHELL_ARGS.has(b)) {
         // A found file's path (`-exec scp {} host:/x \;`) starts with find's start folder or `./`: a local file.
@@ -2274,7 +2288,7 @@ class Reader {
         }
         return;
       }
-      if (b === 'sed') {
+      if (SEDS.has(b)) {
         const scripts: Word[] = [];
         let explicit = false;
         for (let j = 0; j < rest.length; j++) {
@@ -2297,8 +2311,8 @@ class Reader {
         }
         // GNU sed's `e` command and `s///e` run the pattern space (the data read) as a command.
         const bad = scripts.find((w) => w.expansions > 0 || sedRunsCommands(w.literal ?? ''));
-        if (bad) this.add('reparse', `sed ${bad.raw}`);
-        this.programFiles(rest, 'sed', stdinProgram);
+        if (bad) this.add('reparse', `${b} ${bad.raw}`);
+        this.programFiles(rest, b, stdinProgram);
         // What sed writes: `w` files get what it reads, and -i's files what the script reads in (`r /dev/stdin`,
         // `r` of a file the command wrote) besides their own lines.
         const files = scripts.map((w) => sedFiles(w.literal ?? ''));
