@@ -277,6 +277,11 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
   parallel: { args: ['-j', '--jobs', '-S', '--sshlogin', '-a', '--arg-file', '-d', '--delimiter', '-I', '-C', '--colsep'] },
   valgrind: { args: [] },
 };
+/**
+ * git's revision options that take the next word as their value (revision.c's parse_long_opt and `-n`): `git log
+ * --since "$1"` reads the data as a date (`--since --end-of-options "$1"` printed nothing, git 2.39).
+ */
+const REVISION_VALUES = ['-n', '--max-count', '--skip', '--since', '--after', '--until', '--before', '--max-age', '--min-age', '--author', '--committer', '--grep'];
 /** git filter-branch's options whose value is shell code it evaluates. */
 const FILTER_BRANCH_FILTERS = ['--setup', '--env-filter', '--tree-filter', '--index-filter', '--parent-filter', '--msg-filter', '--commit-filter', '--tag-name-filter'];
 interface OptionProgram {
@@ -336,12 +341,18 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
   // runs CMD (tried), fetch/pull/clone's --upload-pack=CMD runs CMD, and `-c core.pager=…`/`-c core.fsmonitor=…`
   // before the subcommand runs one. The subcommands' options taking a value are listed where everyday with data.
   git: options({
-    code: ['-c', '--config-env'],
+    // --exec-path=DIR runs the subcommand's program from DIR (without a value it prints the path).
+    code: ['-c', '--config-env', '--exec-path'],
     values: ['-C', '--git-dir', '--work-tree', '--namespace', '--super-prefix', '--attr-source'],
     // The subcommands' options whose value is a command (each with a `"$1"` holding `touch PWN`, git 2.39: grep,
     // fetch, clone -c core.sshCommand=…, rebase, push) or config that runs one (clone -c); git's own -c is read
     // before the subcommand only (`switch -c "fix-$1"` names a branch).
     subcommands: {
+      // The revision walk's options taking the next word as their value (log's own options, read before them, run nothing).
+      log: { values: REVISION_VALUES },
+      show: { values: REVISION_VALUES },
+      whatchanged: { values: REVISION_VALUES },
+      'rev-list': { values: REVISION_VALUES },
       commit: { values: ['-m', '--message'] },
       tag: { values: ['-m', '--message'] },
       merge: { values: ['-m', '--message'] },
@@ -352,7 +363,9 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
       fetch: { code: ['--upload-pack'] },
       pull: { code: ['--upload-pack'] },
       'ls-remote': { code: ['--upload-pack'] },
-      clone: { code: ['-u', '--upload-pack', '-c', '--config'] },
+      // --template=DIR copies DIR's hooks into the new repository, where git runs them (clone's checkout does).
+      clone: { code: ['-u', '--upload-pack', '-c', '--config', '--template'] },
+      init: { code: ['--template'] },
       push: { code: ['--receive-pack', '--exec'] },
       archive: { code: ['--exec'] },
       difftool: { code: ['-x', '--extcmd'] },
@@ -362,17 +375,18 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
     },
   }),
   // curl (permutes): -o/--output FILE, -D/--dump-header, -c/--cookie-jar, --libcurl, --trace write files (tried: -o),
-  // -K/--config FILE reads more options from a file.
-  curl: options({ values: ['-E', '-K', '-C', '-b', '-c', '-d', '-D', '-F', '-P', '-H', '-h', '-m', '-o', '-U', '-Q', '-r', '-e', '-X', '-Y', '-y', '-t', '-z', '-T', '-u', '-A', '-w', '-x', '--abstract-unix-socket', '--alt-svc', '--aws-sigv4', '--cacert', '--capath', '--cert', '--cert-type', '--ciphers', '--config', '--connect-timeout', '--connect-to', '--continue-at', '--cookie', '--cookie-jar', '--create-file-mode', '--crlfile', '--curves', '--data', '--data-ascii', '--data-binary', '--data-raw', '--data-urlencode', '--delegation', '--dns-interface', '--dns-ipv4-addr', '--dns-ipv6-addr', '--dns-servers', '--doh-url', '--dump-header', '--egd-file', '--engine', '--etag-compare', '--etag-save', '--expect100-timeout', '--form', '--form-string', '--ftp-account', '--ftp-alternative-to-user', '--ftp-method', '--ftp-port', '--ftp-ssl-ccc-mode', '--happy-eyeballs-timeout-ms', '--header', '--help', '--hostpubmd5', '--hostpubsha256', '--hsts', '--interface', '--json', '--keepalive-time', '--key', '--key-type', '--krb', '--libcurl', '--limit-rate', '--local-port', '--login-options', '--mail-auth', '--mail-from', '--mail-rcpt', '--max-filesize', '--max-redirs', '--max-time', '--netrc-file', '--noproxy', '--oauth2-bearer', '--output', '--output-dir', '--parallel-max', '--pass', '--pinnedpubkey', '--proto', '--proto-default', '--proto-redir', '--proxy', '--proxy-cacert', '--proxy-capath', '--proxy-cert', '--proxy-cert-type', '--proxy-ciphers', '--proxy-crlfile', '--proxy-header', '--proxy-key', '--proxy-key-type', '--proxy-pass', '--proxy-pinnedpubkey', '--proxy-service-name', '--proxy-tls13-ciphers', '--proxy-tlsauthtype', '--proxy-tlspassword', '--proxy-tlsuser', '--proxy-user', '--pubkey', '--quote', '--random-file', '--range', '--rate', '--referer', '--request', '--request-target', '--resolve', '--retry', '--retry-delay', '--retry-max-time', '--sasl-authzid', '--service-name', '--socks4', '--socks4a', '--socks5', '--socks5-gssapi-service', '--socks5-hostname', '--speed-limit', '--speed-time', '--stderr', '--telnet-option', '--tftp-blksize', '--time-cond', '--tls-max', '--tls13-ciphers', '--tlsauthtype', '--tlspassword', '--tlsuser', '--trace', '--trace-ascii', '--unix-socket', '--upload-file', '--url', '--url-query', '--user', '--user-agent', '--write-out'] }),
+  // -K/--config FILE reads more options from a file: a file data names is options data chose (`output`, `-o`…).
+  curl: options({ code: ['-K', '--config'], values: ['-E', '-C', '-b', '-c', '-d', '-D', '-F', '-P', '-H', '-h', '-m', '-o', '-U', '-Q', '-r', '-e', '-X', '-Y', '-y', '-t', '-z', '-T', '-u', '-A', '-w', '-x', '--abstract-unix-socket', '--alt-svc', '--aws-sigv4', '--cacert', '--capath', '--cert', '--cert-type', '--ciphers', '--connect-timeout', '--connect-to', '--continue-at', '--cookie', '--cookie-jar', '--create-file-mode', '--crlfile', '--curves', '--data', '--data-ascii', '--data-binary', '--data-raw', '--data-urlencode', '--delegation', '--dns-interface', '--dns-ipv4-addr', '--dns-ipv6-addr', '--dns-servers', '--doh-url', '--dump-header', '--egd-file', '--engine', '--etag-compare', '--etag-save', '--expect100-timeout', '--form', '--form-string', '--ftp-account', '--ftp-alternative-to-user', '--ftp-method', '--ftp-port', '--ftp-ssl-ccc-mode', '--happy-eyeballs-timeout-ms', '--header', '--help', '--hostpubmd5', '--hostpubsha256', '--hsts', '--interface', '--json', '--keepalive-time', '--key', '--key-type', '--krb', '--libcurl', '--limit-rate', '--local-port', '--login-options', '--mail-auth', '--mail-from', '--mail-rcpt', '--max-filesize', '--max-redirs', '--max-time', '--netrc-file', '--noproxy', '--oauth2-bearer', '--output', '--output-dir', '--parallel-max', '--pass', '--pinnedpubkey', '--proto', '--proto-default', '--proto-redir', '--proxy', '--proxy-cacert', '--proxy-capath', '--proxy-cert', '--proxy-cert-type', '--proxy-ciphers', '--proxy-crlfile', '--proxy-header', '--proxy-key', '--proxy-key-type', '--proxy-pass', '--proxy-pinnedpubkey', '--proxy-service-name', '--proxy-tls13-ciphers', '--proxy-tlsauthtype', '--proxy-tlspassword', '--proxy-tlsuser', '--proxy-user', '--pubkey', '--quote', '--random-file', '--range', '--rate', '--referer', '--request', '--request-target', '--resolve', '--retry', '--retry-delay', '--retry-max-time', '--sasl-authzid', '--service-name', '--socks4', '--socks4a', '--socks5', '--socks5-gssapi-service', '--socks5-hostname', '--speed-limit', '--speed-time', '--stderr', '--telnet-option', '--tftp-blksize', '--time-cond', '--tls-max', '--tls13-ciphers', '--tlsauthtype', '--tlspassword', '--tlsuser', '--trace', '--trace-ascii', '--unix-socket', '--upload-file', '--url', '--url-query', '--user', '--user-agent', '--write-out'] }),
   // GNU wget (permutes): -O/--output-document, -o/--output-file, -a/--append-output write FILE, -e/--execute runs a
-  // .wgetrc command (`output_document=…`), --use-askpass=PROG runs PROG (tried).
-  wget: options({ code: ['-e', '--execute', '--use-askpass'], values: ['-o', '-a', '-i', '-B', '-t', '-O', '-T', '-w', '-Q', '-P', '-U', '-l', '-A', '-R', '-D', '-I', '-X', '--output-file', '--append-output', '--input-file', '--base', '--tries', '--output-document', '--timeout', '--wait', '--quota', '--directory-prefix', '--user-agent', '--level', '--accept', '--reject', '--domains', '--include-directories', '--exclude-directories', '--report-speed', '--config', '--rejected-log', '--retry-on-http-error', '--start-pos', '--progress', '--dns-timeout', '--connect-timeout', '--read-timeout', '--waitretry', '--bind-address', '--limit-rate', '--restrict-file-names', '--prefer-family', '--user', '--password', '--local-encoding', '--remote-encoding', '--cut-dirs', '--http-user', '--http-password', '--default-page', '--header', '--compression', '--proxy-user', '--proxy-password', '--referer', '--load-cookies', '--save-cookies', '--post-data', '--post-file', '--method', '--body-data', '--body-file', '--secure-protocol', '--certificate', '--certificate-type', '--private-key', '--private-key-type', '--ca-certificate', '--ca-directory', '--crl-file', '--pinnedpubkey', '--ciphers', '--ftp-user', '--ftp-password', '--warc-file', '--warc-header', '--warc-max-size', '--warc-dedup', '--warc-tempdir', '--backups', '--accept-regex', '--reject-regex', '--regex-type', '--exclude-domains', '--follow-tags', '--ignore-tags'] }),
+  // .wgetrc command (`output_document=…`), --config=FILE reads such commands from FILE, --use-askpass=PROG runs PROG (tried).
+  wget: options({ code: ['-e', '--execute', '--use-askpass', '--config'], values: ['-o', '-a', '-i', '-B', '-t', '-O', '-T', '-w', '-Q', '-P', '-U', '-l', '-A', '-R', '-D', '-I', '-X', '--output-file', '--append-output', '--input-file', '--base', '--tries', '--output-document', '--timeout', '--wait', '--quota', '--directory-prefix', '--user-agent', '--level', '--accept', '--reject', '--domains', '--include-directories', '--exclude-directories', '--report-speed', '--rejected-log', '--retry-on-http-error', '--start-pos', '--progress', '--dns-timeout', '--connect-timeout', '--read-timeout', '--waitretry', '--bind-address', '--limit-rate', '--restrict-file-names', '--prefer-family', '--user', '--password', '--local-encoding', '--remote-encoding', '--cut-dirs', '--http-user', '--http-password', '--default-page', '--header', '--compression', '--proxy-user', '--proxy-password', '--referer', '--load-cookies', '--save-cookies', '--post-data', '--post-file', '--method', '--body-data', '--body-file', '--secure-protocol', '--certificate', '--certificate-type', '--private-key', '--private-key-type', '--ca-certificate', '--ca-directory', '--crl-file', '--pinnedpubkey', '--ciphers', '--ftp-user', '--ftp-password', '--warc-file', '--warc-header', '--warc-max-size', '--warc-dedup', '--warc-tempdir', '--backups', '--accept-regex', '--reject-regex', '--regex-type', '--exclude-domains', '--follow-tags', '--ignore-tags'] }),
   // Info-ZIP zip (reads options anywhere): -TT/--unzip-command=CMD runs CMD when it tests the archive (`zip -T`, tried),
   // -O/--output-file writes another archive. Its -i/-x take a list of words: none other is taken for a value here.
   // `-TT` (two letters) is read as `--unzip-command`.
   zip: options({ code: ['--unzip-command'] }),
-  // psql (permutes): -c/--command '\! cmd' runs a shell command (tried), -f FILE runs a file's SQL, -o/-L FILE write.
-  psql: options({ code: ['-c', '--command'], values: ['-d', '-f', '-v', '-L', '-o', '-F', '-P', '-R', '-T', '-h', '-p', '-U', '--dbname', '--file', '--set', '--variable', '--log-file', '--output', '--field-separator', '--pset', '--record-separator', '--table-attr', '--host', '--port', '--username'] }),
+  // psql (permutes): -c/--command '\! cmd' runs a shell command (tried), -f/--file FILE runs a file's SQL (`\!` in it
+  // too: a file data names is code data chose), -o/-L FILE write.
+  psql: options({ code: ['-c', '--command', '-f', '--file'], values: ['-d', '-v', '-L', '-o', '-F', '-P', '-R', '-T', '-h', '-p', '-U', '--dbname', '--set', '--variable', '--log-file', '--output', '--field-separator', '--pset', '--record-separator', '--table-attr', '--host', '--port', '--username'] }),
 };
 
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */
@@ -1531,6 +1545,7 @@ class Reader {
     // `git config user.name "$1"` sets the name to a `--file=…` value, and `--` or `--end-of-options` there is a value.
     let config: 'no' | 'options' | 'action' = 'no';
     let runner: 'submodule' | 'bisect' | undefined;
+    let alias: string | undefined;
     for (; j < words.length; j++) {
       const w = words[j]!;
       // git's `--end-of-options` ends them where `--` would start paths (`git log --end-of-options "$1"`).
@@ -1543,6 +1558,10 @@ class Reader {
       // without the quotes before the data: the shell drops them.
       const lead = w.literal === undefined ? textBeforeData(w) : undefined;
       const quoted = lead !== undefined && /^-./.test(lead) && !/^-./.test(w.raw);
+      if (alias !== undefined && w.expansions > 0 && (/^-./.test(w.literal ?? w.raw) || quoted)) {
+        this.add('reparse', `git ${alias} ${w.raw} (an alias, maybe)`);
+        return;
+      }
       if (/^-./.test(w.literal ?? w.raw) || quoted) {
         // The word as the program reads it, with the word after it (its value, maybe): a copy of these two only,
         // since copying the whole command for each such word took seconds on a long one.
@@ -1563,8 +1582,12 @@ class Reader {
       else if (!subcommand) {
         // git's subcommand: its own options taking a value from here on.
         subcommand = true;
-        spec = optionSpec(program.subcommands![w.literal ?? ''] ?? NO_OPTION_ARGS);
-        codes = program.subcommandCode?.[w.literal ?? ''];
+        const sub = w.literal ?? '';
+        spec = optionSpec(Object.hasOwn(program.subcommands!, sub) ? program.subcommands![sub]! : NO_OPTION_ARGS);
+        codes = Object.hasOwn(program.subcommandCode!, sub) ? program.subcommandCode![sub] : undefined;
+        // A subcommand git does not ship may be an alias (`alias.f = fetch`: `git f --upload-pack="$1"` runs it):
+        // any of its options with data is taken for one whose value is code.
+        if (!GIT_SUBCOMMANDS.has(sub) && !Object.hasOwn(program.subcommands!, sub)) alias = w.raw;
         if (w.literal === 'config') config = 'options';
         if (w.literal === 'submodule' || w.literal === 'bisect') runner = w.literal;
       } else if (runner !== undefined) {
@@ -2716,6 +2739,16 @@ function copyOperands(args: Word[], tool: 'cp' | 'mv' | 'install' | 'ln' | 'rsyn
  */
 const GIT_CODE_KEYS =
   /^(core\.(sshcommand|pager|editor|fsmonitor|hookspath|askpass|gitproxy|alternaterefscommand)|sequence\.editor|gpg\.([^.]+\.)?program|credential\.(.+\.)?helper|alias\..+|pager\..+|diff\.external|diff\..+\.(command|textconv)|merge\..+\.driver|filter\..+\.(clean|smudge|process)|interactive\.difffilter|uploadpack\.packobjectshook|include\.path|includeif\..+\.path|remote\..+\.(uploadpack|receivepack|proxy)|protocol\.(.+\.)?allow|url\..+\.(pushinsteadof|insteadof)|(merge|diff)tool\..+\.(cmd|path)|(browser|man)\..+\.(cmd|path)|web\.browser|sendemail\..+|ssh\.variant)$/i;
+/**
+ * git's own subcommands whose options taking a value run nothing (besides those {@link OPTION_PROGRAMS} lists):
+ * any other may be an alias of one that does, or a program `git-NAME` on PATH.
+ */
+const GIT_SUBCOMMANDS = new Set([
+  'add', 'am', 'apply', 'blame', 'branch', 'bisect', 'cat-file', 'check-attr', 'check-ignore', 'cherry', 'cherry-pick', 'clean', 'config', 'count-objects',
+  'describe', 'diff', 'for-each-ref', 'format-patch', 'fsck', 'gc', 'hash-object', 'log', 'ls-files', 'ls-tree', 'maintenance', 'merge-base', 'mv', 'name-rev',
+  'notes', 'prune', 'range-diff', 'reflog', 'remote', 'repack', 'reset', 'restore', 'rev-list', 'rev-parse', 'revert', 'rm', 'shortlog', 'show', 'show-ref',
+  'sparse-checkout', 'status', 'submodule', 'symbolic-ref', 'update-ref', 'var', 'verify-commit', 'verify-tag', 'version', 'whatchanged', 'worktree',
+]);
 /** `git config`'s subcommands (git 2.46), each reading its own options up to its key. */
 const GIT_CONFIG_ACTIONS = new Set(['list', 'get', 'set', 'unset', 'rename-section', 'remove-section', 'edit']);
 /** GNU find's primaries and options that take the next word as their value (`-fprintf` two). */

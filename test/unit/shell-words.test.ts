@@ -1069,7 +1069,7 @@ describe('shell-words: what a shell command does with incident data', function (
       assert.match(git, /git switch --detach --end-of-options "\$1" for a tag or a commit/);
       // Data after an option the lists take for a flag is that option's value: `--end-of-options` there would be
       // the value (`git log --since --end-of-options "$1"` printed nothing, git 2.39), joining them is the fix.
-      assert.match(commandDataProblem('git -C /srv/app log --since "$1" --oneline')!, /when the data is the value of the option before it, join the two \(--since="\$1"\)/);
+      assert.match(commandDataProblem('git -C /srv/app diff --diff-filter "$1" --stat')!, /when the data is the value of the option before it, join the two \(--since="\$1"\)/);
       // psql -c does not read psql's variables (`psql -v u=x -c "select :'u'"`: syntax error at or near ":", psql 15):
       // the data goes in a variable, the SQL on stdin, where :'u' is the value quoted as a literal.
       const psql = commandDataProblem("psql -d app -c \"select 1 from hosts where name = '$1'\"")!;
@@ -1163,6 +1163,15 @@ describe('shell-words: what a shell command does with incident data', function (
       // Options whose value names code: git's --exec-path (the subcommand's program), clone's --template (its hooks),
       // curl's and wget's config file (more options), psql's -f (SQL, \! runs a command); a subcommand git does not ship
       // may be an alias of fetch.
+      ['git --exec-path="$1" status', 'reparse', ['git --exec-path "$1"']],
+      ['git --exec-path "$1" status', 'reparse', ['git --exec-path "$1"']],
+      ['git clone --template="$1" https://git.example.com/app /srv/app', 'reparse', ['git --template "$1"']],
+      ['git -C /srv/app f --upload-pack="$1" origin', 'reparse', ['git f --upload-pack="$1" (an alias, maybe)']],
+      ['curl -fsS -K "$1" http://localhost/', 'reparse', ['curl -K "$1"']],
+      ['curl -fsS --config="$1" http://localhost/', 'reparse', ['curl --config "$1"']],
+      ['wget -q --config="$1" http://localhost/', 'reparse', ['wget --config "$1"']],
+      ['psql -d app -f "$1"', 'reparse', ['psql -f "$1"']],
+      ['psql -d app --file="$1"', 'reparse', ['psql --file "$1"']],
       // systemd-run is a wrapper: its command is read (a unit property or an environment variable from data is code).
       // Wrappers that were already read, for the record.
       // cp, mv, ln, install: `-t DIR` makes every operand a source put in DIR, the last one too.
@@ -1171,6 +1180,11 @@ describe('shell-words: what a shell command does with incident data', function (
     acceptedRows([
       'gtar -xf /backup/app.tar -- "$1"',
       'bsdtar -xf /backup/app.tar -C /srv/app "./$1"',
+      'git -C /srv/app lg -- "$1"',
+      'git -C /srv/app log --since "$1" --until "$2" --oneline',
+      'git -C /srv/app log -n "$1" --author "$SELFHEAL_PARAM_AUTHOR"',
+      'curl -fsS -K /etc/fix/curlrc -- "$1"',
+      'psql -d app -f /opt/fix/fix.sql -v host="$1"',
     ]);
   });
 
