@@ -235,8 +235,18 @@ const WRAPPERS = new Set([
  * before the command: the word found there is the command, and a command named by data is refused
  * (`timeout 5 "$1"`, `sudo -u app "$c"`). `assignments`: `NAME=value` words before the command are the
  * command's environment (`env GIT_SSH_COMMAND="$1" git …`). `none`: options after which there is no command.
+ * `code`: options whose value, given data, is code (systemd-run's `-p ExecStartPre=…`); `environment`: options whose
+ * value is `NAME=value` for the command's environment, checked as an assignment (`-E LD_PRELOAD=…`).
  */
-const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignments?: boolean; none?: string[] }> = {
+interface WrapperTail {
+  args: string[];
+  operands?: number;
+  assignments?: boolean;
+  none?: string[];
+  code?: string[];
+  environment?: string[];
+}
+const WRAPPER_TAILS: Record<string, WrapperTail> = {
   sudo: { args: ['-u', '-g', '-h', '-p', '-C', '-D', '-r', '-t', '-T', '-U', '-R', '--user', '--group', '--host', '--prompt', '--close-from', '--chdir', '--role', '--type', '--command-timeout', '--other-user', '--chroot'], assignments: true, none: ['-l', '-v', '-k', '-K', '-e', '--list', '--validate', '--edit'] },
   doas: { args: ['-u', '-C'] },
   // GNU env's -a/--argv0 (coreutils 9.5), FreeBSD's -P, -L and -U take a value too.
@@ -276,6 +286,14 @@ const WRAPPER_TAILS: Record<string, { args: string[]; operands?: number; assignm
   busybox: { args: [] },
   parallel: { args: ['-j', '--jobs', '-S', '--sshlogin', '-a', '--arg-file', '-d', '--delimiter', '-I', '-C', '--colsep'] },
   valgrind: { args: [] },
+  // systemd-run runs its command in a transient unit: a unit property may be a command (`-p ExecStartPre=…`,
+  // `--timer-property`…) or the environment (`-p Environment=…`), and `-E NAME=value` sets the command's.
+  'systemd-run': {
+    args: ['-u', '--unit', '-p', '--property', '--description', '--slice', '--service-type', '--uid', '--gid', '--nice', '--working-directory', '-E', '--setenv', '--path-property', '--socket-property', '--timer-property', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '-H', '--host', '-M', '--machine', '--expand-environment', '-C', '--capsule'],
+    none: ['-S', '--shell'],
+    code: ['-p', '--property', '--path-property', '--socket-property', '--timer-property'],
+    environment: ['-E', '--setenv'],
+  },
 };
 /**
  * git's revision options that take the next word as their value (revision.c's parse_long_opt and `-n`): `git log
@@ -1460,7 +1478,7 @@ class Reader {
   }
 
   /** The index of the command a wrapper runs (`timeout 5 CMD`, `sudo -u app CMD`), or -1 when it runs none. */
-  private wrapperCommand(words: Word[], k: number, spec: { args: string[]; operands?: number; assignments?: boolean; none?: string[] }): number {
+  private wrapperCommand(words: Word[], k: number, spec: WrapperTail): number {
     let operands = spec.operands ?? 0;
     let options = true;
     for (let j = k + 1; j < words.length; j++) {
@@ -1473,7 +1491,18 @@ class Reader {
       if (options && /^-./.test(w.raw)) {
         if (spec.none?.includes(l ?? '')) return -1;
         // `sudo -Eu root CMD`, `timeout -vs KILL 5 CMD`, `timeout --sig KILL 5 CMD`: the value is not the command.
-        j = readOption(words, j, optionSpec(spec.args)).end;
+        const o = readOption(words, j, optionSpec(spec.args));
+        for (const v of o.values) {
+          if (v.value === undefined || v.value.expansions === 0) continue;
+          const shown = `${(words[k]!.literal ?? '').replace(/^.*\//, '')} ${v.name} ${v.value.raw}`;
+          if (spec.code?.includes(v.name)) this.add('reparse', shown);
+          else if (spec.environment?.includes(v.name)) {
+            // `-E "HOST=$1"` passes; a name from data, or one read as code (`-E "LD_PRELOAD=$1"`), does not.
+            const assigned = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/.exec(textBeforeData(v.value) ?? '')?.[1];
+            if (assigned === undefined || CODE_VARIABLES.test(assigned)) this.add('reparse', shown);
+          }
+        }
+        j = o.end;
         continue;
       }
       if (spec.assignments && isAssignment(w)) {

@@ -1173,7 +1173,13 @@ describe('shell-words: what a shell command does with incident data', function (
       ['psql -d app -f "$1"', 'reparse', ['psql -f "$1"']],
       ['psql -d app --file="$1"', 'reparse', ['psql --file "$1"']],
       // systemd-run is a wrapper: its command is read (a unit property or an environment variable from data is code).
+      ['systemd-run --wait -p User=app tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
+      ['systemd-run --scope "$1"', 'reparse', ['systemd-run "$1" (a command named by data)']],
+      ['systemd-run -p "ExecStartPre=$1" /opt/fix/restart.sh', 'reparse', ['systemd-run -p "ExecStartPre=$1"']],
+      ['systemd-run -E "LD_PRELOAD=$1" /opt/fix/restart.sh', 'reparse', ['systemd-run -E "LD_PRELOAD=$1"']],
       // Wrappers that were already read, for the record.
+      ['timeout 60 nice -n 10 ionice -c3 tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
+      ['chroot /srv/jail setsid stdbuf -oL flock /tmp/fix.lock tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
       // cp, mv, ln, install: `-t DIR` makes every operand a source put in DIR, the last one too.
     ]);
 
@@ -1185,6 +1191,8 @@ describe('shell-words: what a shell command does with incident data', function (
       'git -C /srv/app log -n "$1" --author "$SELFHEAL_PARAM_AUTHOR"',
       'curl -fsS -K /etc/fix/curlrc -- "$1"',
       'psql -d app -f /opt/fix/fix.sql -v host="$1"',
+      'systemd-run --wait -p User=app -E "HOST=$1" /opt/fix/restart.sh',
+      'systemd-run --unit "fix-$1" --wait tar -xf /backup/app.tar -- "$1"',
     ]);
   });
 
