@@ -647,6 +647,8 @@ interface Word {
   expansions: number;
   /** `find -exec`'s `{}` standing alone: a found file's path (never an option), whose name data may have made. */
   found?: boolean;
+  /** An argument `xargs` makes of what it reads: the literal text before the data in it (see {@link xargsWords}). */
+  lead?: string;
 }
 
 interface HereDoc {
@@ -1693,6 +1695,8 @@ class Reader {
     const base = (w: Word | undefined) => (w?.literal ?? '').replace(/^.*\//, '');
     // The command behind wrappers (`sudo tee f`, `timeout 5 retry "$1"`).
     let at = i;
+    // The first xargs among them, and the command it runs: what it reads becomes that command's arguments.
+    let xargs: { at: number; command: number } | undefined;
     for (let hops = 0; ; hops++) {
       // `/bin/ba[s]h -c "$1"`, `{eval,:} "$1"`, `sudo e{v,}al "$1"`: a command named by a pattern is not the name read here.
       if (words[at]!.literal !== undefined && patternWord(words[at]!.raw)) {
@@ -1703,10 +1707,17 @@ class Reader {
       if (hops >= 8 || !Object.hasOwn(WRAPPER_TAILS, base(words[at]))) break;
       const t = this.wrapperCommand(words, at, WRAPPER_TAILS[base(words[at])]!);
       if (t === -1 || words[t]!.literal === undefined) break;
+      if (base(words[at]) === 'xargs') xargs ??= { at, command: t };
       at = t;
     }
     if (words[at]!.literal !== undefined && anyExpansion(words.slice(at + 1))) this.shared.calls.push({ name: words[at]!.literal!, args: words.slice(at + 1) });
     if (words[at]!.literal !== undefined && anyExpansion(words.slice(at + 1))) this.optionData(words, at);
+    if (xargs !== undefined && fromStdin && words[at]!.literal !== undefined) {
+      // `echo "$1" | xargs tar -xf x.tar`: the data is the program's last arguments (or the words holding -I's
+      // string), split at blanks, where a value starting with - is an option.
+      const made = xargsWords(words, xargs.at, xargs.command, at);
+      if (made !== undefined) this.optionData(made, at);
+    }
     const literalText = cmd.stdin === undefined || (cmd.stdin.kind === 'heredoc' && !cmd.heredocs.some((d) => d.expands)) || (cmd.stdin.kind === 'herestring' && cmd.stdinExpansions === 0);
     // What the command writes to files holds data unless it is literal text (`cat > f <<'EOF'`, `echo ok > f`).
     const literalWriter = !fromStdin && !piped && !anyExpansion(words) && literalText && ['echo', 'printf', 'cat', 'tee', ':', 'true'].includes(name ?? '') && (name !== 'cat' || args.length === 0);
@@ -2641,6 +2652,7 @@ function optionSpec(args: readonly string[]): OptionSpec {
  */
 function textBeforeData(w: Word): string | undefined {
   if (w.expansions === 0) return undefined;
+  if (w.lead !== undefined) return w.lead;
   const first = w.raw.search(/[$`]/);
   return (first === -1 ? w.raw : w.raw.slice(0, first)).replace(/\\(.)|["']/gs, '$1');
 }
@@ -2654,7 +2666,7 @@ function textBeforeData(w: Word): string | undefined {
  */
 function dataOption(w: Word, spec: OptionSpec): boolean {
   const lead = textBeforeData(w);
-  if (lead === undefined || w.found === true || w.raw.startsWith('{}')) return false;
+  if (lead === undefined || w.found === true || (w.lead === undefined && w.raw.startsWith('{}'))) return false;
   if (lead === '') return true;
   if (!lead.startsWith('-') || lead === '-') return lead === '-';
   if (lead.startsWith('--')) return !lead.includes('=');
@@ -2924,6 +2936,44 @@ function programWord(words: Word[], withArg: Set<string>, noProgram: string | un
   return undefined;
 }
 
+/** What xargs adds to its command's words: one argument or more, anything it read. */
+const XARGS_INPUT: Word = { raw: '(what xargs reads)', literal: undefined, expansions: 1, lead: '' };
+
+/**
+ * The words of the command `words[at]` once the xargs at `words[x]` (running `words[command]`, maybe a wrapper of
+ * it) has added what it reads: two arguments at the end (it splits at blanks, so the data may be any number of
+ * them), or, with -I R/-i[R]/--replace[=R], each word holding R standing for one line read. Undefined when it reads
+ * a file of its own (`-a f`, `--arg-file=f`) rather than stdin.
+ */
+function xargsWords(words: Word[], x: number, command: number, at: number): Word[] | undefined {
+  const spec = optionSpec(WRAPPER_TAILS.xargs!.args);
+  let replace: string | undefined;
+  for (let j = x + 1; j < command; j++) {
+    const w = words[j]!;
+    const text = w.literal ?? w.raw;
+    if (text === '--') break;
+    if (!/^-./.test(text)) continue;
+    if (/^--replace(=|$)/.test(text)) replace = text.slice('--replace='.length) || '{}';
+    else if (!text.startsWith('--')) {
+      // -i takes the rest of its word as an optional value (`-i%`), after letters taking none (`-0i`).
+      for (let c = 1; c < text.length && !spec.short.includes(text[c]!); c++) {
+        if (text[c] === 'i') {
+          replace = text.slice(c + 1) || '{}';
+          break;
+        }
+      }
+    }
+    const o = readOption(words, j, spec);
+    if (o.values.some((v) => v.name === '-a' || v.name === '--arg-file')) return undefined;
+    const i = o.values.find((v) => v.name === '-I');
+    if (i !== undefined) replace = i.value?.literal;
+    j = o.end;
+  }
+  if (replace === undefined || replace === '') return [...words, XARGS_INPUT, XARGS_INPUT];
+  const r = replace;
+  return words.map((w, k) => (k > at && w.literal?.includes(r) ? { raw: w.raw, literal: undefined, expansions: w.expansions + 1, lead: w.literal.slice(0, w.literal.indexOf(r)) } : w));
+}
+
 /** `ssh [options] host` without a command: the remote shell reads its commands from stdin. */
 function sshReadsStdin(words: Word[]): boolean {
   const withArg = new Set(['-b', '-c', '-D', '-E', '-e', '-F', '-I', '-i', '-J', '-L', '-l', '-m', '-O', '-o', '-p', '-Q', '-R', '-S', '-W', '-w', '-B']);
@@ -3002,6 +3052,9 @@ function optionFixes(findings: ShellFinding[]): string {
   }
   if (programs.includes('find')) {
     fixes.push(`for find, a folder of your own before the data ("/var/log/$1", or "/\${1#/}" when the data is an absolute path): find reads a - word as its expression even after --, and "./$1" makes an absolute path relative`);
+  }
+  if (findings.some((f) => f.kind === 'option' && f.text.endsWith(XARGS_INPUT.raw))) {
+    fixes.push(`for what xargs reads, -- as the last word of its command (xargs tar -xf x.tar --; -I{} with -- before the {})`);
   }
   const lua = programs.find((p) => /^lua/.test(p));
   if (lua !== undefined) fixes.push(`for lua, a script file before the data (lua -e '…' /dev/null "$1"): ${lua} runs the word after -- as its script`);

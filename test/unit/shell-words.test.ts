@@ -1153,6 +1153,12 @@ describe('shell-words: what a shell command does with incident data', function (
   describe('data in an option position: what xargs reads, other names, more wrappers and options, copies', function () {
     findingRows([
       // xargs makes what it reads its command's last arguments (split at blanks), or the words holding -I's string.
+      ['echo "$1" | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ["printf '%s\\n' \"$1\" | xargs -r sed -n p", 'option', ['sed (what xargs reads)']],
+      ['xargs -n1 git -C /srv/app log <<< "$1"', 'option', ['git (what xargs reads)']],
+      ['echo "$1" | xargs sudo -u app tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['echo "$1" | xargs -0 -i find {} -delete', 'option', ['find {}']],
+      ['echo "$1" | xargs -I% tar -xf /backup/app.tar --to-command=%', 'reparse', ['tar --to-command %']],
       // The same programs under other names.
       ['gtar -xf /backup/app.tar "$1"', 'option', ['gtar "$1"']],
       ['/usr/local/bin/gtar -xf /backup/app.tar --to-command="$1"', 'reparse', ['gtar --to-command "$1"']],
@@ -1183,7 +1189,16 @@ describe('shell-words: what a shell command does with incident data', function (
       // cp, mv, ln, install: `-t DIR` makes every operand a source put in DIR, the last one too.
     ]);
 
+    it('the refusal says where the -- goes for what xargs reads', function () {
+      assert.match(commandDataProblem('echo "$1" | xargs tar -xf /backup/app.tar')!, /for what xargs reads, -- as the last word of its command \(xargs tar -xf x\.tar --; -I\{\} with -- before the \{\}\)/);
+    });
+
     acceptedRows([
+      'echo "$1" | xargs tar -xf /backup/app.tar --',
+      'echo "$1" | xargs -I{} tar -xf /backup/app.tar -- {}',
+      'echo "$1" | xargs -n1 systemctl restart',
+      'pgrep -f "$1" | xargs kill',
+      'xargs -a /etc/fix/archives tar -xf /backup/app.tar <<< "$1"',
       'gtar -xf /backup/app.tar -- "$1"',
       'bsdtar -xf /backup/app.tar -C /srv/app "./$1"',
       'git -C /srv/app lg -- "$1"',
