@@ -56,15 +56,17 @@
  *   `source -p PATH f` read like `awk -f`'s file; a name `find` puts in place of `{}` inside code it runs
  *   (`-exec sh -c 'gzip {}' \;`); an interpreter's option the lists do not know may take the next word
  *   ({@link INTERPRETER_OPTIONS}); data as the value of an option that runs it (`tar --to-command="$1"`,
- *   `sort --compress-program`, `git -c`, `wget -e`, `psql -c`: {@link OPTION_PROGRAMS}' `code`).
+ *   `sort --compress-program`, `git -c`, `git --exec-path=`, `wget -e`, `curl -K`, `psql -c`, `psql -f`:
+ *   {@link OPTION_PROGRAMS}' `code`; any option with data of a git subcommand that may be an alias, `git f`).
  * - `option`: data that may start a word where a program still reads options: double quotes keep `"$1"` one
  *   word, but a value `--to-command=id` is an option to `tar -xf x.tar "$1"`. Counted for the programs of
- *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql: options that run a command or write a
- *   file, read anywhere before `--` since GNU getopt permutes), `find`'s start paths (a `-delete` there is its
+ *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql, cp, mv, ln, install; gtar, bsdtar, gsed:
+ *   options that run a command or write a file, read anywhere before `--` since GNU getopt permutes), also for what
+ *   `xargs` reads and hands them ({@link xargsWords}: `echo "$1" | xargs tar -xf x.tar`), `find`'s start paths (a `-delete` there is its
  *   expression, after `--` too), `awk` before its first operand once `-f`, `-e` or `-E` gave the program, and
  *   perl, ruby, node, php, lua and expect after a program or script file given by an option (they read options
  *   on: `perl -e 1 "$1"`, `expect -f x.exp "$1"`). Not counted: a word after `--`, an option's value
- *   (`curl -H "$1"`, `--file="$1"`), a word starting with text of its own (`"./$1"`, `"x-$1"`). The run's own
+ *   (`curl -H "$1"`, `tar --file="$1"`), a word starting with text of its own (`"./$1"`, `"x-$1"`). The run's own
  *   check on `args` (script-args.ts) refuses a `$N` value starting with `-` unless an earlier arg is `--`; this
  *   one also sees `SELFHEAL_PARAM_*`, copies in variables and `$(…)`, and says so at the save.
  * - `unreadable`: what the reader cannot follow (an unterminated quote, `$(`, `${` or backtick, a
@@ -336,6 +338,7 @@ const GNU_SED = options({ values: ['-e', '-f', '-l', '--expression', '--file', '
 // libarchive's bsdtar (macOS, FreeBSD; `bsdtar` on Linux): --use-compress-program=PROG runs PROG, -f and -C write where
 // they say, -s renames; only the options known to take a value are listed (its -L, -H, -g, -V, -N are no GNU tar's).
 const BSD_TAR = options({ code: ['--use-compress-program'], values: ['-b', '-C', '-f', '-I', '-s', '-T', '-W', '-X', '--cd', '--directory', '--exclude', '--exclude-from', '--file', '--files-from', '--format', '--include', '--newer', '--newer-than', '--newer-mtime', '--newer-mtime-than', '--older', '--older-than', '--older-mtime', '--older-mtime-than', '--options', '--strip-components', '--uid', '--gid', '--uname', '--gname'] });
+const COPIERS = options({ values: ['-S', '-t', '--suffix', '--target-directory', '--sparse', '--no-preserve'] });
 /**
  * Programs with options that run a command or write a file, where a word starting with data (`"$1"`, `"$x"`,
  * `"$(…)"`) is read as an option when the data starts with `-`: double quotes keep it one word, not an operand.
@@ -398,6 +401,13 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
   // GNU wget (permutes): -O/--output-document, -o/--output-file, -a/--append-output write FILE, -e/--execute runs a
   // .wgetrc command (`output_document=…`), --config=FILE reads such commands from FILE, --use-askpass=PROG runs PROG (tried).
   wget: options({ code: ['-e', '--execute', '--use-askpass', '--config'], values: ['-o', '-a', '-i', '-B', '-t', '-O', '-T', '-w', '-Q', '-P', '-U', '-l', '-A', '-R', '-D', '-I', '-X', '--output-file', '--append-output', '--input-file', '--base', '--tries', '--output-document', '--timeout', '--wait', '--quota', '--directory-prefix', '--user-agent', '--level', '--accept', '--reject', '--domains', '--include-directories', '--exclude-directories', '--report-speed', '--rejected-log', '--retry-on-http-error', '--start-pos', '--progress', '--dns-timeout', '--connect-timeout', '--read-timeout', '--waitretry', '--bind-address', '--limit-rate', '--restrict-file-names', '--prefer-family', '--user', '--password', '--local-encoding', '--remote-encoding', '--cut-dirs', '--http-user', '--http-password', '--default-page', '--header', '--compression', '--proxy-user', '--proxy-password', '--referer', '--load-cookies', '--save-cookies', '--post-data', '--post-file', '--method', '--body-data', '--body-file', '--secure-protocol', '--certificate', '--certificate-type', '--private-key', '--private-key-type', '--ca-certificate', '--ca-directory', '--crl-file', '--pinnedpubkey', '--ciphers', '--ftp-user', '--ftp-password', '--warc-file', '--warc-header', '--warc-max-size', '--warc-dedup', '--warc-tempdir', '--backups', '--accept-regex', '--reject-regex', '--regex-type', '--exclude-domains', '--follow-tags', '--ignore-tags'] }),
+  // GNU cp, mv, ln and install (permute): -t DIR/--target-directory=DIR makes every operand a source put in DIR, the
+  // last one too (`cp /opt/fix/job "$1"` with `-t/etc/cron.d` copied the job there, tried, coreutils 9.1), -S a backup's
+  // suffix; install's --strip-program=PROG runs PROG (with -s).
+  cp: COPIERS,
+  mv: COPIERS,
+  ln: COPIERS,
+  install: options({ code: ['--strip-program'], values: ['-m', '-o', '-g', '-S', '-t', '--mode', '--owner', '--group', '--suffix', '--target-directory'] }),
   // Info-ZIP zip (reads options anywhere): -TT/--unzip-command=CMD runs CMD when it tests the archive (`zip -T`, tried),
   // -O/--output-file writes another archive. Its -i/-x take a list of words: none other is taken for a value here.
   // `-TT` (two letters) is read as `--unzip-command`.

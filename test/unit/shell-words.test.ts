@@ -1157,6 +1157,7 @@ describe('shell-words: what a shell command does with incident data', function (
       ["printf '%s\\n' \"$1\" | xargs -r sed -n p", 'option', ['sed (what xargs reads)']],
       ['xargs -n1 git -C /srv/app log <<< "$1"', 'option', ['git (what xargs reads)']],
       ['echo "$1" | xargs sudo -u app tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['echo "$1" | xargs -I{} cp {} /srv/app/', 'option', ['cp {}']],
       ['echo "$1" | xargs -0 -i find {} -delete', 'option', ['find {}']],
       ['echo "$1" | xargs -I% tar -xf /backup/app.tar --to-command=%', 'reparse', ['tar --to-command %']],
       // The same programs under other names.
@@ -1187,6 +1188,11 @@ describe('shell-words: what a shell command does with incident data', function (
       ['timeout 60 nice -n 10 ionice -c3 tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
       ['chroot /srv/jail setsid stdbuf -oL flock /tmp/fix.lock tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
       // cp, mv, ln, install: `-t DIR` makes every operand a source put in DIR, the last one too.
+      ['cp "$1" /tmp/x', 'option', ['cp "$1"']],
+      ['cp /opt/fix/job "$SELFHEAL_PARAM_DEST"', 'option', ['cp "$SELFHEAL_PARAM_DEST"']],
+      ['mv "$1" /srv/app/old/', 'option', ['mv "$1"']],
+      ['sudo ln -sfn "$1" /srv/app/current', 'option', ['ln "$1"']],
+      ['install -s --strip-program="$1" /opt/fix/bin /usr/local/bin/fix', 'reparse', ['install --strip-program "$1"']],
     ]);
 
     it('the refusal says where the -- goes for what xargs reads', function () {
@@ -1196,6 +1202,7 @@ describe('shell-words: what a shell command does with incident data', function (
     acceptedRows([
       'echo "$1" | xargs tar -xf /backup/app.tar --',
       'echo "$1" | xargs -I{} tar -xf /backup/app.tar -- {}',
+      'echo "$1" | xargs -I{} cp /srv/app/{}.conf /backup/',
       'echo "$1" | xargs -n1 systemctl restart',
       'pgrep -f "$1" | xargs kill',
       'xargs -a /etc/fix/archives tar -xf /backup/app.tar <<< "$1"',
@@ -1208,6 +1215,10 @@ describe('shell-words: what a shell command does with incident data', function (
       'psql -d app -f /opt/fix/fix.sql -v host="$1"',
       'systemd-run --wait -p User=app -E "HOST=$1" /opt/fix/restart.sh',
       'systemd-run --unit "fix-$1" --wait tar -xf /backup/app.tar -- "$1"',
+      'cp -- "$1" /tmp/x',
+      'cp -a /srv/app/releases/current "/backup/$1"',
+      'mv -- "$1" /srv/app/old/',
+      'install -m 644 -t /srv/app/conf -- "$1"',
     ]);
   });
 
