@@ -3068,7 +3068,7 @@ function optionFixes(findings: ShellFinding[]): string {
   }
   const lua = programs.find((p) => /^lua/.test(p));
   if (lua !== undefined) fixes.push(`for lua, a script file before the data (lua -e '…' /dev/null "$1"): ${lua} runs the word after -- as its script`);
-  // `git log --since "$1"`: the lists take --since for a flag, and `--` or --end-of-options there would be its value.
+  // `git diff --diff-filter "$1"`: the lists take --diff-filter for a flag, and `--` or --end-of-options there would be its value.
   fixes.push(`when the data is the value of the option before it, join the two (--since="$1"): an option the check does not know is taken to take no value`);
   return fixes.join('; ');
 }
