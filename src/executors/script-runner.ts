@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { refusedEnvName, SCRIPT_PARAM_PREFIX } from '../domain/script-env.js';
 import { ScriptNotAllowedError, ScriptsDirError } from './errors.js';
 import { CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, scriptResult, type ScriptResult } from './output-buffer.js';
-import { signalProcessGroup } from './process-group.js';
+import { signalProcessGroup, signalSession } from './process-group.js';
 
 export interface ScriptProgress {
   stdoutBytes: number;
@@ -319,8 +319,12 @@ async function runScriptIn(options: RunScriptOptions, cwd: string): Promise<Scri
     const timers: NodeJS.Timeout[] = [];
     const pid = child.pid;
 
+    // The group, and the rest of the script's session (what moved to a group of its own: a command the
+    // script runs under timeout(1) itself, which the group kill left running past every deadline).
     const killGroup = (sig: NodeJS.Signals): void => {
-      if (pid !== undefined) signalProcessGroup(pid, sig);
+      if (pid === undefined) return;
+      signalProcessGroup(pid, sig);
+      signalSession(pid, sig);
     };
     const stop = (): void => {
       killGroup('SIGTERM');
