@@ -98,6 +98,11 @@ const STOP_WAIT_MS = (REMOTE_KILL_AFTER_SECONDS + 5) * 1000;
  *   its own, its pid the group's id), as the agent does: a script that started a daemon holding its output
  *   kept the channel open, so a fix that exited 0 was reported timed out at its deadline, and the daemon,
  *   root's, ran on with nobody to stop it.
+ * - Where the host has setsid(1), timeout(1) leads a session of its own too (setsid execs it in place: a
+ *   background job of `sh -c` leads no group, so `$!` stays its pid), and once the command has exited (at
+ *   its end, its deadline or its stop) the rest of that session is killed as well, with pkill(1) where the
+ *   host has it: what moved to a group of its own inside it (a command the script runs under timeout(1)
+ *   itself, which makes a group of its own) ran on past every deadline, as the login user.
  *
  * A host without `timeout` has the command itself signalled, not what it started (the group kill then finds
  * no group and does nothing). The login shell must be POSIX (sh, bash, dash, ksh, zsh).
@@ -106,10 +111,13 @@ export function underRemoteTimeout(command: string, timeoutMs: number): string {
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   return (
     'exec 3<&0 </dev/null; ' +
-    `if command -v timeout >/dev/null 2>&1; then timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command} 3<&- & else ${command} 3<&- & fi; ` +
+    'if command -v timeout >/dev/null 2>&1; then ' +
+    `if command -v setsid >/dev/null 2>&1; then setsid timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command} 3<&- & ` +
+    `else timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command} 3<&- & fi; ` +
+    `else ${command} 3<&- & fi; ` +
     'p=$!; ' +
     '{ cat <&3 >/dev/null 2>&1; kill -TERM $p 2>/dev/null; } & ' +
-    'w=$!; exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; kill -s KILL -- -$p 2>/dev/null; exit $s'
+    'w=$!; exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; kill -s KILL -- -$p 2>/dev/null; pkill -KILL -s $p 2>/dev/null; exit $s'
   );
 }
 
