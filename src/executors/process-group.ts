@@ -2,14 +2,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Signals a whole process group (the child was spawned with `detached: true`, so its pid is the
- * group id). Returns false when the group no longer exists.
+ * group id). Returns false when the group no longer exists, or when nothing left in it is ours to signal
+ * (EPERM: an agent running as another user than root, whose script left only a set-user-ID program such
+ * as `sudo …` running). Never throws for those: it is called from timers and event handlers, where a throw
+ * took the whole agent down, and the run never answered.
  */
 export function signalProcessGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH' || code === 'EPERM') return false;
     throw err;
   }
 }
