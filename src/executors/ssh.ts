@@ -99,7 +99,9 @@ const STOP_WAIT_MS = (REMOTE_KILL_AFTER_SECONDS + 5) * 1000;
  *   kept the channel open, so a fix that exited 0 was reported timed out at its deadline, and the daemon,
  *   root's, ran on with nobody to stop it.
  * - Where the host has setsid(1), timeout(1) leads a session of its own too (setsid execs it in place: a
- *   background job of `sh -c` leads no group, so `$!` stays its pid), and once the command has exited (at
+ *   background job of `sh -c` leads no group, so `$!` stays its pid; a login shell with job control on,
+ *   `set -m` in its rc file, makes each job a group leader, which setsid would fork from, so there it is
+ *   not used), and once the command has exited (at
  *   its end, its deadline or its stop) the rest of that session is killed as well, with pkill(1) where the
  *   host has it: what moved to a group of its own inside it (a command the script runs under timeout(1)
  *   itself, which makes a group of its own) ran on past every deadline, as the login user.
@@ -112,7 +114,7 @@ export function underRemoteTimeout(command: string, timeoutMs: number): string {
   return (
     'exec 3<&0 </dev/null; ' +
     'if command -v timeout >/dev/null 2>&1; then ' +
-    `if command -v setsid >/dev/null 2>&1; then setsid timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command} 3<&- & ` +
+    `if command -v setsid >/dev/null 2>&1 && case $- in *m*) false ;; *) true ;; esac; then setsid timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command} 3<&- & ` +
     `else timeout -k ${REMOTE_KILL_AFTER_SECONDS} ${seconds} ${command} 3<&- & fi; ` +
     `else ${command} 3<&- & fi; ` +
     'p=$!; ' +
