@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Converted, ConvertRequest } from './convert-text.js';
 import { createTurns } from '../domain/turns.js';
+import { createCallerShare } from './caller-share.js';
 
 /** How long one conversion may run once its worker is ready; a rule's YAML takes milliseconds. */
 export const CONVERT_TIME_LIMIT_MS = 2_000;
@@ -9,7 +10,9 @@ const START_LIMIT_MS = 15_000;
 /**
  * Conversions at once in one API process, and conversions waiting their turn: each is a thread that may
  * keep a core busy for its time limit, so however many callers send hostile documents, at most one core
- * of the API's host converts; what arrives past the queue is answered 503.
+ * of the API's host converts; what arrives past the queue is answered 503. One caller without the admin
+ * scope holds at most all of those places but one (src/api/caller-share.ts): one read token's burst (ten
+ * conversions) filled the line alone, and every other caller's editor was answered 503 while it kept sending.
  */
 export const MAX_CONVERSIONS = 1;
 export const MAX_WAITING_CONVERSIONS = 4;
@@ -21,19 +24,33 @@ export const CONVERT_REQUEST_COST = 10;
 /** Heap for one conversion: the text is at most 64 KiB and aliases are refused, so a rule needs a few MB. */
 const HEAP_MB = 64;
 
-export type ConvertOutcome = Converted | { ok: false; busy: true } | { ok: false; unavailable: string };
+export type ConvertOutcome = Converted | { ok: false; busy: true; perCaller?: number } | { ok: false; unavailable: string };
 
 const conversions = createTurns({ running: MAX_CONVERSIONS, waiting: MAX_WAITING_CONVERSIONS });
+const share = createCallerShare(MAX_CONVERSIONS + MAX_WAITING_CONVERSIONS);
+/** Places in the conversions' line (converting and waiting) one caller without the admin scope may hold. */
+export const CONVERSIONS_PER_CALLER = share.perCaller;
 
 /**
  * Convert in a worker thread of its own, created for this document and ended after it: the API's event
  * loop never parses YAML (a parse may take seconds or run its stack out), the thread's heap is bounded,
  * and a conversion still running after CONVERT_TIME_LIMIT_MS is stopped and refused as too complex. At
- * most MAX_CONVERSIONS run at once per process and MAX_WAITING_CONVERSIONS wait; beyond, `busy`.
+ * most MAX_CONVERSIONS run at once per process and MAX_WAITING_CONVERSIONS wait; beyond, `busy`. `caller`
+ * (a token or session without the admin scope) holds at most CONVERSIONS_PER_CALLER of those places; its
+ * next is `busy` with `perCaller`.
  */
-export async function convertOffThread(body: ConvertRequest, opts: { timeLimitMs?: number } = {}): Promise<ConvertOutcome> {
+export async function convertOffThread(body: ConvertRequest, opts: { timeLimitMs?: number; caller?: string | undefined } = {}): Promise<ConvertOutcome> {
+  if (!share.take(opts.caller)) return { ok: false, busy: true, perCaller: CONVERSIONS_PER_CALLER };
+  try {
+    return await convertInTurn(body, opts.timeLimitMs);
+  } finally {
+    share.release(opts.caller);
+  }
+}
+
+async function convertInTurn(body: ConvertRequest, timeLimitMs: number | undefined): Promise<ConvertOutcome> {
   if (!(await conversions.take())) return { ok: false, busy: true };
-  const limit = opts.timeLimitMs ?? CONVERT_TIME_LIMIT_MS;
+  const limit = timeLimitMs ?? CONVERT_TIME_LIMIT_MS;
   const worker = new Worker(new URL('./convert-worker.ts', import.meta.url), {
     resourceLimits: { maxOldGenerationSizeMb: HEAP_MB, maxYoungGenerationSizeMb: 16 },
     stdout: true,

@@ -363,7 +363,12 @@ describe('security: POST /ui/convert bounds the document it converts', function 
 
   it('converts one document at a time per process; past the queue, 503 with Retry-After', async function () {
     const slow = `${'!a '.repeat(21_000)}x`;
-    const answers = await Promise.all(Array.from({ length: MAX_WAITING_CONVERSIONS + 2 }, () => convert(slow, 'yaml', 'json')));
+    // One caller holds all the places but one (test/security/line-per-caller.test.ts): two callers fill the line.
+    const issued = await app.request('/api/tokens', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reader-2', scopes: ['read'] }) });
+    const other = ((await issued.json()) as { token: string }).token;
+    const byOther = () =>
+      app.request('/ui/convert', { method: 'POST', headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' }, body: JSON.stringify({ text: slow, from: 'yaml', to: 'json' }) });
+    const answers = await Promise.all([...Array.from({ length: MAX_WAITING_CONVERSIONS }, () => convert(slow, 'yaml', 'json')), byOther(), byOther()]);
     const statuses = answers.map((r) => r.status).sort();
     assert.deepEqual(statuses, [...Array<number>(MAX_WAITING_CONVERSIONS + 1).fill(400), 503]);
     const busy = answers.find((r) => r.status === 503)!;

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { ASSET_PATH, dashboardBundle } from '../../dashboard/bundle.js';
 import { dashboardHtml } from '../../dashboard/page.js';
 import { trimTrailingSlashes } from '../../domain/text.js';
-import { CONVERT_REQUEST_COST, convertOffThread } from '../convert.js';
+import { shareCallerOf } from '../caller-share.js';
+import { CONVERT_REQUEST_COST, convertOffThread, MAX_CONVERSIONS, MAX_WAITING_CONVERSIONS } from '../convert.js';
 import type { AppDeps } from '../env.js';
-import { badRequest, notFound, unavailable } from '../problem.js';
+import { badRequest, notFound, ProblemError, unavailable } from '../problem.js';
 import { authOf, guard, json, jsonBody, newRouter, op, open, problemResponse } from '../router.js';
 import { pathParams } from '../schemas/common.js';
 
@@ -86,14 +87,23 @@ export function dashboardRoutes(deps: AppDeps) {
       responses: {
         200: json('The converted text and the value.', z.object({ text: z.string().optional(), value: z.unknown() })),
         400: problemResponse('Not valid JSON or YAML (a YAML key twice in one mapping included), or past a bound (aliases, depth, column, converted size, time, heap).'),
-        503: problemResponse('Too many conversions at once in this process (Retry-After).'),
+        503: problemResponse('Too many conversions at once in this process, or the caller (not an admin) already holds all the places of the line but one (`perCaller`, `limit: convert-per-caller`) (Retry-After).'),
       },
     }),
     async (c) => {
       const body = c.req.valid('json');
       // Off the event loop, bounded in time and heap (src/api/convert.ts).
-      const r = await convertOffThread(body);
+      const r = await convertOffThread(body, { caller: shareCallerOf(c) });
       if (r.ok) return c.json(r.text === undefined ? { value: r.value } : { text: r.text, value: r.value }, 200);
+      if ('busy' in r && r.perCaller !== undefined) {
+        c.header('Retry-After', '1');
+        throw new ProblemError(
+          503,
+          'Service Unavailable',
+          `this caller already holds ${r.perCaller} of the ${MAX_CONVERSIONS + MAX_WAITING_CONVERSIONS} places of the conversions' line (converting and waiting), as many as one caller may (all but one, one at least); try again in a second`,
+          { limit: 'convert-per-caller', perCaller: r.perCaller },
+        );
+      }
       if ('busy' in r || 'unavailable' in r) {
         c.header('Retry-After', '1');
         throw unavailable('busy' in r ? 'the server is converting as many documents as it converts at once; try again in a second' : r.unavailable);

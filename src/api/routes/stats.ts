@@ -2,8 +2,9 @@
 // bounded `since`/`until` range. Thin: the numbers come from src/services/stats.ts.
 import { z } from 'zod';
 import { MAX_INCIDENTS, MAX_MATCHES, MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../../services/stats.js';
-import type { AppDeps } from '../env.js';
-import { notFound, unavailable } from '../problem.js';
+import type { AppDeps, AppEnv } from '../env.js';
+import { notFound, ProblemError, unavailable } from '../problem.js';
+import { createCallerShare, shareCallerOf } from '../caller-share.js';
 import { BUSY, createTurns } from '../../domain/turns.js';
 import type { Context } from 'hono';
 import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, newRouter, op, problemResponse } from '../router.js';
@@ -22,11 +23,17 @@ export const STATS_REQUEST_COST = BACKTEST_REQUEST_COST;
  * Statistics answers computed at once in one API process, and answers waiting their turn. One answer may
  * hold some 200 MB and seconds of work: ten at once (a read token's whole burst) took 48 s and 1.7 GB, and
  * every other caller waited seconds. Past the line, 503 with Retry-After: whoever asks, the API computes one.
+ * One caller without the admin scope holds at most all of the line's places but one (src/api/caller-share.ts):
+ * one read token's burst (ten answers) filled the line alone, and every other caller was answered 503 for
+ * as long as it kept asking.
  */
 export const MAX_STATS_AT_ONCE = 1;
 export const MAX_WAITING_STATS = 4;
 const statsTurns = createTurns({ running: MAX_STATS_AT_ONCE, waiting: MAX_WAITING_STATS });
-const COST_NOTE = `Reads up to ${MAX_MATCHES.toLocaleString('en')} matches and labels up to ${MAX_INCIDENTS.toLocaleString('en')} incidents, so one call costs ${STATS_REQUEST_COST} requests of the caller's budget, like a backtest; one API process computes one answer at a time, ${MAX_WAITING_STATS} more wait, and past that the answer is 503 with Retry-After.`;
+const statsShare = createCallerShare(MAX_STATS_AT_ONCE + MAX_WAITING_STATS);
+/** Places in the statistics line one caller without the admin scope may hold (computing and waiting). */
+export const STATS_PER_CALLER = statsShare.perCaller;
+const COST_NOTE = `Reads up to ${MAX_MATCHES.toLocaleString('en')} matches and labels up to ${MAX_INCIDENTS.toLocaleString('en')} incidents, so one call costs ${STATS_REQUEST_COST} requests of the caller's budget, like a backtest; one API process computes one answer at a time, ${MAX_WAITING_STATS} more wait, and past that the answer is 503 with Retry-After. A caller without the admin scope holds at most ${STATS_PER_CALLER} of those places; its next is the same 503, with \`perCaller\`.`;
 
 export const statsQuerySchema = z
   .object({
@@ -77,13 +84,30 @@ function rangeOf(q: z.infer<typeof statsQuerySchema>): { since: Date; until: Dat
   return { since, until };
 }
 
-/** `compute` in a turn of statsTurns; 503 with Retry-After when the line is full. */
-async function inTurn<T>(c: Context, compute: () => Promise<T>): Promise<T> {
-  const answer = await statsTurns.run(compute);
+/** `compute` in a turn of statsTurns; 503 with Retry-After when the line is full or the caller holds its share of it. */
+async function inTurn<T>(c: Context<AppEnv>, compute: () => Promise<T>): Promise<T> {
+  const caller = shareCallerOf(c);
+  if (!statsShare.take(caller)) {
+    c.header('Retry-After', '5');
+    throw new ProblemError(
+      503,
+      'Service Unavailable',
+      `this caller already holds ${STATS_PER_CALLER} of the ${MAX_STATS_AT_ONCE + MAX_WAITING_STATS} places of the statistics line (computing and waiting), as many as one caller may (all but one, one at least); try again in a few seconds`,
+      { limit: 'stats-per-caller', perCaller: STATS_PER_CALLER },
+    );
+  }
+  let answer: T | typeof BUSY;
+  try {
+    answer = await statsTurns.run(compute);
+  } finally {
+    statsShare.release(caller);
+  }
   if (answer !== BUSY) return answer;
   c.header('Retry-After', '5');
   throw unavailable(`the server is computing as many statistics as it computes at once (${MAX_STATS_AT_ONCE}, ${MAX_WAITING_STATS} waiting); try again in a few seconds`);
 }
+
+const BUSY_NOTE = 'Too many statistics answers at once in this process, or the caller (not an admin) already holds all the places of the line but one (`perCaller`, `limit: stats-per-caller`) (Retry-After).';
 
 export function statsRoutes(deps: AppDeps) {
   const app = newRouter();
@@ -97,7 +121,7 @@ export function statsRoutes(deps: AppDeps) {
       summary: 'Effectiveness of automation overall and per rule',
       description: COST_NOTE,
       request: { query: statsQuerySchema },
-      responses: { 200: json('The statistics.', overallStatsSchema), 503: problemResponse('Too many statistics answers at once in this process (Retry-After).') },
+      responses: { 200: json('The statistics.', overallStatsSchema), 503: problemResponse(BUSY_NOTE) },
     }),
     async (c) => c.json(await inTurn(c, () => overallStats(deps.db, rangeOf(c.req.valid('query')), actorOf(c))), 200),
   );
@@ -110,7 +134,7 @@ export function statsRoutes(deps: AppDeps) {
       summary: "A rule's effectiveness: runs, success and verified rates, who fixed the incidents, time to resolve with and without it",
       description: COST_NOTE,
       request: { params: z.object({ id: textParam(200) }), query: statsQuerySchema },
-      responses: { 200: json('The statistics.', ruleStatsSchema), 404: problemResponse('Unknown rule.'), 503: problemResponse('Too many statistics answers at once in this process (Retry-After).') },
+      responses: { 200: json('The statistics.', ruleStatsSchema), 404: problemResponse('Unknown rule.'), 503: problemResponse(BUSY_NOTE) },
     }),
     async (c) => {
       try {
