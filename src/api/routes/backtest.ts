@@ -8,7 +8,7 @@ import { MAX_GROUPS } from '../../domain/backtest/types.js';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
 import { backtestService } from '../../services/backtests.js';
 import type { Context } from 'hono';
-import { hasScope } from '../auth.js';
+import { createCallerShare, shareCallerOf } from '../caller-share.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { ProblemError } from '../problem.js';
 import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
@@ -110,8 +110,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   // any token, are held by the server's limit only.
   let running = 0;
   const { maxConcurrent } = deps.config.backtest;
-  const perCaller = Math.max(1, maxConcurrent - 1);
-  const byCaller = new Map<string, number>();
+  const share = createCallerShare(maxConcurrent);
   const oneOfFew = async <T>(c: Context<AppEnv>, work: () => Promise<T>): Promise<T> => {
     const refuse = (detail: string, extra: Record<string, unknown> = {}) => {
       c.header('Retry-After', '5');
@@ -120,22 +119,17 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
     if (running >= maxConcurrent) {
       throw refuse(`${running} backtest${running === 1 ? ' is' : 's are'} already running on this server, its limit (SELFHEAL_BACKTEST_MAX_CONCURRENT)`);
     }
-    const caller = hasScope(c.get('scopes') ?? [], 'admin') ? undefined : c.get('caller');
-    const own = caller === undefined ? 0 : (byCaller.get(caller) ?? 0);
-    if (caller !== undefined && own >= perCaller) {
-      throw refuse(`this caller already runs ${own} backtest${own === 1 ? '' : 's'} on this server, as many as one caller may (all of SELFHEAL_BACKTEST_MAX_CONCURRENT but one, one at least)`, { perCaller });
+    const caller = shareCallerOf(c);
+    if (!share.take(caller)) {
+      const { perCaller } = share;
+      throw refuse(`this caller already runs ${perCaller} backtest${perCaller === 1 ? '' : 's'} on this server, as many as one caller may (all of SELFHEAL_BACKTEST_MAX_CONCURRENT but one, one at least)`, { perCaller });
     }
     running += 1;
-    if (caller !== undefined) byCaller.set(caller, own + 1);
     try {
       return await work();
     } finally {
       running -= 1;
-      if (caller !== undefined) {
-        const left = (byCaller.get(caller) ?? 1) - 1;
-        if (left > 0) byCaller.set(caller, left);
-        else byCaller.delete(caller);
-      }
+      share.release(caller);
     }
   };
   const busy = problemResponse(
