@@ -1247,10 +1247,9 @@ describe('shell-words: what a shell command does with incident data', function (
     // Each `-TT` or option word quoted with its data copied every word of the command: 2.3 s for 64 KiB of `zip -TT`.
     this.timeout(10_000);
     for (const [unit, head, want] of [[' -TT', 'zip /backup/x.zip', ['zip "$1"']], [' "-C$1"', 'tar -xf /backup/x.tar', []], [' "--exclude=$1"', 'tar -xf /backup/x.tar', []]] as const) {
-      const command = `${head}${unit.repeat(Math.floor((65536 - head.length - 5) / unit.length))}${want.length > 0 ? ' "$1"' : ''}`;
-      const started = performance.now();
-      assert.deepEqual(shellDataFindings(command).map((f) => f.text), want);
-      assert.ok(performance.now() - started < 1000, `${unit.trim()} took ${performance.now() - started} ms`);
+      const command = (share: number) => `${head}${unit.repeat(Math.floor((share * (65536 - head.length - 5)) / unit.length))}${want.length > 0 ? ' "$1"' : ''}`;
+      assert.deepEqual(shellDataFindings(command(1)).map((f) => f.text), want);
+      assertLinear(unit.trim(), command);
     }
   });
 
@@ -1260,9 +1259,9 @@ describe('shell-words: what a shell command does with incident data', function (
     const relWrites = 'echo "$1" > d/f; '.repeat(1927);
     const absWrites = Array.from({ length: 1489 }, (_, i) => `echo "$1" > /t/${i}; `).join('');
     for (const [writes, sources] of [[relWrites, ' x'.repeat(16384)], [absWrites, ' x'.repeat(16384)], [absWrites, ' /q/x'.repeat(6553)], [relWrites, ' /q/x'.repeat(6553)]] as const) {
-      const started = performance.now();
-      assert.deepEqual(shellDataFindings(`${writes}cp -r${sources} /etc/cron.d`), []);
-      assert.ok(performance.now() - started < 1000, `${writes.slice(0, 16)}… cp -r${sources.slice(0, 5)}… took ${performance.now() - started} ms`);
+      const command = (share: number) => `${wholeUnits(writes, share, '; ')}cp -r${wholeUnits(sources, share, ' ')} /etc/cron.d`;
+      assert.deepEqual(shellDataFindings(command(1)), []);
+      assertLinear(`${writes.slice(0, 16)}… cp -r${sources.slice(0, 5)}…`, command);
     }
     // The same folders holding a written file are still found.
     assert.deepEqual(shellDataFindings(`${relWrites}cp -r${' x'.repeat(100)} /tmp/d /etc/cron.d`).map((f) => f.text), ['/etc/cron.d is read as code later']);
@@ -1299,3 +1298,28 @@ describe('shell-words: what a shell command does with incident data', function (
     assert.equal(carriesTemplates({ environment: { SELFHEAL_PARAM_HOST: '{{ environment.host }}' } }), true);
   });
 });
+
+/** The first `share` of `text`, cut after a `separator` so no unit is cut in two. */
+function wholeUnits(text: string, share: number, separator: string): string {
+  return text.slice(0, text.lastIndexOf(separator, Math.floor(share * text.length)) + separator.length);
+}
+
+/**
+ * The check's work grows in proportion to the command: the whole command takes under 10 times what its
+ * first quarter takes (4 times when linear, 16 when quadratic; the best of two runs each). A ratio in the
+ * same run, not a time: a busy machine slows both alike (an absolute second failed under a load of 8).
+ */
+function assertLinear(label: string, command: (share: number) => string): void {
+  const best = (text: string) => {
+    let fastest = Number.POSITIVE_INFINITY;
+    for (let run = 0; run < 2; run++) {
+      const started = performance.now();
+      shellDataFindings(text);
+      fastest = Math.min(fastest, performance.now() - started);
+    }
+    return fastest;
+  };
+  const quarter = best(command(0.25));
+  const whole = best(command(1));
+  assert.ok(whole < 10 * quarter + 20, `${label}: the whole command took ${whole.toFixed(1)} ms, its first quarter ${quarter.toFixed(1)} ms`);
+}
