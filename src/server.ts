@@ -28,11 +28,28 @@ export interface ApiServer {
   close(drainMs?: number): Promise<void>;
 }
 
-/** Serve the API on config.host:port (port 0 → a free port). */
-export async function startApiServer(deps: AppDeps): Promise<ApiServer> {
+/**
+ * How long a client has to send a whole request, headers and body (Node's `requestTimeout`, 300 s by
+ * default), and its headers alone (`headersTimeout`). Some bodies are read before anyone is authenticated
+ * (the webhook's 256 KiB before its signature is checked, the approval link's form, chunked uploads): a
+ * client that sent most of one and stalled held those bytes for five minutes; now it is answered 408 and its
+ * connection closed after a minute at most (checked every 5 s). A minute sends the largest body, 4 MiB, at
+ * 0.6 Mbit/s. What the server then takes to answer is not bounded here (a backtest runs 30 s).
+ */
+export const REQUEST_RECEIVE_SECONDS = 60;
+const HEADERS_RECEIVE_SECONDS = 20;
+
+/** Serve the API on config.host:port (port 0 → a free port). `receiveTimeoutMs`: REQUEST_RECEIVE_SECONDS, for tests. */
+export async function startApiServer(deps: AppDeps, opts: { receiveTimeoutMs?: number } = {}): Promise<ApiServer> {
   const app = createApp(deps, allRoutes);
+  const receiveMs = opts.receiveTimeoutMs ?? REQUEST_RECEIVE_SECONDS * 1000;
+  const serverOptions = {
+    requestTimeout: receiveMs,
+    headersTimeout: Math.min(receiveMs, HEADERS_RECEIVE_SECONDS * 1000),
+    connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(receiveMs / 2))),
+  };
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port: deps.config.port, hostname: deps.config.host }, (info) => {
+    const server = serve({ fetch: app.fetch, port: deps.config.port, hostname: deps.config.host, serverOptions }, (info) => {
       const host = deps.config.host === '0.0.0.0' || deps.config.host === '127.0.0.1' ? 'localhost' : deps.config.host;
       resolve({ url: `http://${host}:${info.port}`, port: info.port, close: closer(server as Server, deps.logger) });
     });
