@@ -302,6 +302,12 @@ const WRAPPER_TAILS: Record<string, WrapperTail> = {
  * --since "$1"` reads the data as a date (`--since --end-of-options "$1"` printed nothing, git 2.39).
  */
 const REVISION_VALUES = ['-n', '--max-count', '--skip', '--since', '--after', '--until', '--before', '--max-age', '--min-age', '--author', '--committer', '--grep'];
+/**
+ * git's subcommands that read {@link REVISION_VALUES}: the revision walk takes each such option whole and alone in its
+ * word, neither cut short nor in a cluster (`git log --sin X`, `-pn X`: unrecognized, after X was read as an option,
+ * and `--output=FILE` there created FILE, git 2.39).
+ */
+const REVISION_WALKERS = new Set(['log', 'show', 'whatchanged', 'rev-list']);
 /** git filter-branch's options whose value is shell code it evaluates. */
 const FILTER_BRANCH_FILTERS = ['--setup', '--env-filter', '--tree-filter', '--index-filter', '--parent-filter', '--msg-filter', '--commit-filter', '--tag-name-filter'];
 interface OptionProgram {
@@ -1587,6 +1593,7 @@ class Reader {
     let config: 'no' | 'options' | 'action' = 'no';
     let runner: 'submodule' | 'bisect' | undefined;
     let alias: string | undefined;
+    let revisionWalk = false;
     for (; j < words.length; j++) {
       const w = words[j]!;
       // git's `--end-of-options` ends them where `--` would start paths (`git log --end-of-options "$1"`).
@@ -1611,7 +1618,9 @@ class Reader {
           : name === 'zip' && w.literal === '-TT'
             ? { raw: '--unzip-command', literal: '--unzip-command', expansions: 0 }
             : undefined;
-        const o = renamed === undefined ? readOption(words, j, spec) : readOption(words[j + 1] === undefined ? [renamed] : [renamed, words[j + 1]!], 0, spec);
+        let o = renamed === undefined ? readOption(words, j, spec) : readOption(words[j + 1] === undefined ? [renamed] : [renamed, words[j + 1]!], 0, spec);
+        // `git log --sin "$1"`, `git log -pn "$1"`: no value taken, the word after is read as an option.
+        if (revisionWalk && o.values.some((v) => !v.joined && v.name !== w.literal)) o = { end: j, names: o.names, values: [] };
         // An option whose value is a command or a program's code, given data (`tar --to-command="$1"`).
         const code = o.values.find((v) => codes?.includes(v.name) && v.value !== undefined && v.value.expansions > 0);
         if (code !== undefined) {
@@ -1629,6 +1638,7 @@ class Reader {
         // A subcommand git does not ship may be an alias (`alias.f = fetch`: `git f --upload-pack="$1"` runs it):
         // any of its options with data is taken for one whose value is code.
         if (!GIT_SUBCOMMANDS.has(sub) && !Object.hasOwn(program.subcommands!, sub)) alias = w.raw;
+        revisionWalk = REVISION_WALKERS.has(sub);
         if (w.literal === 'config') config = 'options';
         if (w.literal === 'submodule' || w.literal === 'bisect') runner = w.literal;
       } else if (runner !== undefined) {

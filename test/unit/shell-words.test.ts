@@ -1179,6 +1179,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['wget -q --config="$1" http://localhost/', 'reparse', ['wget --config "$1"']],
       ['psql -d app -f "$1"', 'reparse', ['psql -f "$1"']],
       ['psql -d app --file="$1"', 'reparse', ['psql --file "$1"']],
+      // git's revision walk takes its value options whole: `--sin` and `-pn` are unrecognized, after "$1" was read as an
+      // option (`--output=/tmp/x` created /tmp/x, git 2.39).
+      ['git -C /srv/app log --sin "$1"', 'option', ['git "$1"']],
+      ['git -C /srv/app log -pn "$1"', 'option', ['git "$1"']],
       // systemd-run is a wrapper: its command is read (a unit property or an environment variable from data is code).
       ['systemd-run --wait -p User=app tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
       ['systemd-run --scope "$1"', 'reparse', ['systemd-run "$1" (a command named by data)']],
