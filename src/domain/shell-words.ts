@@ -1735,8 +1735,20 @@ class Reader {
     if (xargs !== undefined && fromStdin && words[at]!.literal !== undefined) {
       // `echo "$1" | xargs tar -xf x.tar`: the data is the program's last arguments (or the words holding -I's
       // string), split at blanks, where a value starting with - is an option.
-      const made = xargsWords(words, xargs.at, xargs.command, at);
-      if (made !== undefined) this.optionData(made, at);
+      const made = xargsWords(words, xargs.at, xargs.command);
+      if (made !== undefined) {
+        this.optionData(made, at);
+        // `echo "$1" | xargs sudo`, `xargs -I{} timeout 5 {}`: a wrapper then runs what xargs reads, and a wrapper's
+        // option may read it as code (`xargs -I{} systemd-run -p {} …`).
+        for (let t = xargs.command, hops = 0; t !== -1 && hops < 8; hops++) {
+          if (made[t]!.literal === undefined) {
+            this.add('reparse', `${made[t]!.raw} (a command named by what xargs reads)`);
+            break;
+          }
+          if (!Object.hasOwn(WRAPPER_TAILS, base(made[t]))) break;
+          t = this.wrapperCommand(made, t, WRAPPER_TAILS[base(made[t])]!);
+        }
+      }
     }
     const literalText = cmd.stdin === undefined || (cmd.stdin.kind === 'heredoc' && !cmd.heredocs.some((d) => d.expands)) || (cmd.stdin.kind === 'herestring' && cmd.stdinExpansions === 0);
     // What the command writes to files holds data unless it is literal text (`cat > f <<'EOF'`, `echo ok > f`).
@@ -2960,12 +2972,12 @@ function programWord(words: Word[], withArg: Set<string>, noProgram: string | un
 const XARGS_INPUT: Word = { raw: '(what xargs reads)', literal: undefined, expansions: 1, lead: '' };
 
 /**
- * The words of the command `words[at]` once the xargs at `words[x]` (running `words[command]`, maybe a wrapper of
- * it) has added what it reads: two arguments at the end (it splits at blanks, so the data may be any number of
- * them), or, with -I R/-i[R]/--replace[=R], each word holding R standing for one line read. Undefined when it reads
- * a file of its own (`-a f`, `--arg-file=f`) rather than stdin.
+ * The words of the command once the xargs at `words[x]` (running `words[command]`, maybe a wrapper of
+ * the command) has added what it reads: two arguments at the end (it splits at blanks, so the data may be any number of
+ * them), or, with -I R/-i[R]/--replace[=R], each word holding R standing for one line read (the command's name
+ * too). Undefined when it reads a file of its own (`-a f`, `--arg-file=f`) rather than stdin.
  */
-function xargsWords(words: Word[], x: number, command: number, at: number): Word[] | undefined {
+function xargsWords(words: Word[], x: number, command: number): Word[] | undefined {
   const spec = optionSpec(WRAPPER_TAILS.xargs!.args);
   let replace: string | undefined;
   for (let j = x + 1; j < command; j++) {
@@ -2984,14 +2996,15 @@ function xargsWords(words: Word[], x: number, command: number, at: number): Word
       }
     }
     const o = readOption(words, j, spec);
-    if (o.values.some((v) => v.name === '-a' || v.name === '--arg-file')) return undefined;
+    // `-a /dev/stdin`, `-a -` read stdin all the same.
+    if (o.values.some((v) => (v.name === '-a' || v.name === '--arg-file') && !stdinPath(v.value?.literal ?? ''))) return undefined;
     const i = o.values.find((v) => v.name === '-I');
     if (i !== undefined) replace = i.value?.literal;
     j = o.end;
   }
   if (replace === undefined || replace === '') return [...words, XARGS_INPUT, XARGS_INPUT];
   const r = replace;
-  return words.map((w, k) => (k > at && w.literal?.includes(r) ? { raw: w.raw, literal: undefined, expansions: w.expansions + 1, lead: w.literal.slice(0, w.literal.indexOf(r)) } : w));
+  return words.map((w, k) => (k >= command && w.literal?.includes(r) ? { raw: w.raw, literal: undefined, expansions: w.expansions + 1, lead: w.literal.slice(0, w.literal.indexOf(r)) } : w));
 }
 
 /** `ssh [options] host` without a command: the remote shell reads its commands from stdin. */

@@ -1160,6 +1160,11 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" | xargs -I{} cp {} /srv/app/', 'option', ['cp {}']],
       ['echo "$1" | xargs -0 -i find {} -delete', 'option', ['find {}']],
       ['echo "$1" | xargs -I% tar -xf /backup/app.tar --to-command=%', 'reparse', ['tar --to-command %']],
+      // xargs reading stdin by name, and a wrapper running what xargs reads (`sudo sh -c id` from a value `sh -c id`).
+      ['echo "$1" | xargs -a /dev/stdin tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['echo "$1" | xargs -r sudo -u app', 'reparse', ['(what xargs reads) (a command named by what xargs reads)']],
+      ['echo "$1" | xargs -I{} timeout 5 {}', 'reparse', ['{} (a command named by what xargs reads)']],
+      ['echo "$1" | xargs -I{} systemd-run -p {} /opt/fix/restart.sh', 'reparse', ['systemd-run -p {}']],
       // The same programs under other names.
       ['gtar -xf /backup/app.tar "$1"', 'option', ['gtar "$1"']],
       ['/usr/local/bin/gtar -xf /backup/app.tar --to-command="$1"', 'reparse', ['gtar --to-command "$1"']],
@@ -1208,6 +1213,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'echo "$1" | xargs -I{} tar -xf /backup/app.tar -- {}',
       'echo "$1" | xargs -I{} cp /srv/app/{}.conf /backup/',
       'echo "$1" | xargs -n1 systemctl restart',
+      'echo "$1" | xargs -r sudo systemctl restart',
       'pgrep -f "$1" | xargs kill',
       'xargs -a /etc/fix/archives tar -xf /backup/app.tar <<< "$1"',
       'gtar -xf /backup/app.tar -- "$1"',
