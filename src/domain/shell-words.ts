@@ -1499,6 +1499,11 @@ class Reader {
   private wrapperCommand(words: Word[], k: number, spec: WrapperTail): number {
     let operands = spec.operands ?? 0;
     let options = true;
+    // systemd-run: a variable it sets from data (`-E "HOST=$1"`, `-E HOST` from its own environment), which the service
+    // manager puts in the command's `${HOST}`, and a word `$HOST` split at blanks, before running it (as in ExecStart=),
+    // unless --scope or --expand-environment=no; `sh -c 'restart "$HOST"'` is left to the shell.
+    let environmentData: string | undefined;
+    let expands = spec.environment !== undefined;
     for (let j = k + 1; j < words.length; j++) {
       const w = words[j]!;
       const l = w.literal;
@@ -1510,9 +1515,12 @@ class Reader {
         if (spec.none?.includes(l ?? '')) return -1;
         // `sudo -Eu root CMD`, `timeout -vs KILL 5 CMD`, `timeout --sig KILL 5 CMD`: the value is not the command.
         const o = readOption(words, j, optionSpec(spec.args));
+        if (o.names.includes('--scope')) expands = false;
         for (const v of o.values) {
+          const shown = `${(words[k]!.literal ?? '').replace(/^.*\//, '')} ${v.name} ${v.value?.raw ?? ''}`;
+          if (v.name === '--expand-environment' && /^(no|n|false|f|off|0)$/i.test(v.value?.literal ?? '')) expands = false;
+          if (spec.environment?.includes(v.name) && v.value !== undefined && (v.value.expansions > 0 || !(v.value.literal ?? '').includes('='))) environmentData ??= shown;
           if (v.value === undefined || v.value.expansions === 0) continue;
-          const shown = `${(words[k]!.literal ?? '').replace(/^.*\//, '')} ${v.name} ${v.value.raw}`;
           if (spec.code?.includes(v.name)) this.add('reparse', shown);
           else if (spec.environment?.includes(v.name)) {
             // `-E "HOST=$1"` passes; a name from data, or one read as code (`-E "LD_PRELOAD=$1"`), does not.
@@ -1531,6 +1539,8 @@ class Reader {
         operands--;
         continue;
       }
+      const expanded = expands && environmentData !== undefined ? words.slice(j).find((x) => /\$\{|^\$[A-Za-z_][A-Za-z0-9_]*$/.test(x.literal ?? '')) : undefined;
+      if (expanded !== undefined) this.add('reparse', `${environmentData} (expanded in ${expanded.raw})`);
       return j;
     }
     return -1;

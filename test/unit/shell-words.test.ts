@@ -1193,6 +1193,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['systemd-run --scope "$1"', 'reparse', ['systemd-run "$1" (a command named by data)']],
       ['systemd-run -p "ExecStartPre=$1" /opt/fix/restart.sh', 'reparse', ['systemd-run -p "ExecStartPre=$1"']],
       ['systemd-run -E "LD_PRELOAD=$1" /opt/fix/restart.sh', 'reparse', ['systemd-run -E "LD_PRELOAD=$1"']],
+      // The service manager puts a variable's value in the command's ${NAME} and $NAME (as in ExecStart=): in an sh -c
+      // string that is code, the shell never sees the variable.
+      ["systemd-run --wait -E \"HOST=$1\" sh -c 'restart \"${HOST}\"'", 'reparse', ['systemd-run -E "HOST=$1" (expanded in \'restart "${HOST}"\')']],
+      ["HOST=\"$1\" systemd-run --wait -E HOST /opt/fix/restart.sh '$HOST'", 'reparse', ["systemd-run -E HOST (expanded in '$HOST')"]],
       // Wrappers that were already read, for the record.
       ['timeout 60 nice -n 10 ionice -c3 tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
       ['chroot /srv/jail setsid stdbuf -oL flock /tmp/fix.lock tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
@@ -1224,6 +1228,9 @@ describe('shell-words: what a shell command does with incident data', function (
       'curl -fsS -K /etc/fix/curlrc -- "$1"',
       'psql -d app -f /opt/fix/fix.sql -v host="$1"',
       'systemd-run --wait -p User=app -E "HOST=$1" /opt/fix/restart.sh',
+      "systemd-run --wait --expand-environment=no -E \"HOST=$1\" sh -c 'restart \"${HOST}\"'",
+      "systemd-run --scope -E \"HOST=$1\" sh -c 'restart \"${HOST}\"'",
+      "systemd-run --wait -E \"HOST=$1\" sh -c 'restart \"$HOST\"'",
       'systemd-run --unit "fix-$1" --wait tar -xf /backup/app.tar -- "$1"',
       'cp -- "$1" /tmp/x',
       'cp -a /srv/app/releases/current "/backup/$1"',
