@@ -354,6 +354,8 @@ const COPIERS = options({ values: ['-S', '-t', '--suffix', '--target-directory',
  * programs reads options anywhere before `--` (GNU getopt permutes the words).
  * Each entry says which option runs or writes what, and each was tried with a `"$1"` holding it.
  */
+/** {@link OPTION_PROGRAMS}' options whose value is a file of options or code the program reads. */
+const CODE_FILE_OPTIONS: Record<string, readonly string[]> = { curl: ['-K', '--config'], wget: ['--config'], psql: ['-f', '--file'] };
 const OPTION_PROGRAMS: Record<string, OptionProgram> = {
   // GNU tar, also as `gtar` (where the system's own tar is BSD's); libarchive's bsdtar reads fewer options.
   tar: GNU_TAR,
@@ -1855,6 +1857,26 @@ class Reader {
       if (shell) for (const d of cmd.heredocs) if (!d.expands && d.body !== undefined) this.readCommandText(d.body, false);
     };
     const readsStdin = (who: string) => stdinProgram(who, true);
+    // A file of options or code named by curl -K, wget --config or psql -f: stdin (`-K -`, `--config=/dev/stdin`), a
+    // descriptor, or a file the command wrote, is read like awk -f's (`echo "$1" | curl -K - …` takes an `output` line).
+    const fileOptions = Object.hasOwn(CODE_FILE_OPTIONS, base(words[at])) ? CODE_FILE_OPTIONS[base(words[at])]! : undefined;
+    if (fileOptions !== undefined) {
+      const spec = optionSpec(OPTION_PROGRAMS[base(words[at])]!.args);
+      for (let j = at + 1; j < words.length; j++) {
+        if (words[j]!.literal === '--') break;
+        if (!/^-./.test(words[j]!.literal ?? '')) continue;
+        const o = readOption(words, j, spec);
+        for (const v of o.values) {
+          if (!fileOptions.includes(v.name) || v.value?.literal === undefined) continue;
+          const who = `${base(words[at])} ${v.name}`;
+          // curl and wget count their operands among the files they write (`curl -K /etc/fix/curlrc …` is no copy).
+          if (base(words[at]) === 'psql') this.programFile(v.value, who, stdinProgram);
+          else if (stdinPath(v.value.literal)) stdinProgram(who);
+          else if (this.descriptor(v.value.literal, `${who} ${v.value.raw}`)) this.shared.inherits.push(`${who} ${v.value.raw}`);
+        }
+        j = o.end;
+      }
+    }
     // Start-up files a shell runs before its program: `BASH_ENV=/dev/stdin bash -c :`, `ENV=/tmp/y sh -i`,
     // `bash --rcfile /tmp/y -i` (also behind env, export and wrappers): programs read from that path.
     // ENV is read by interactive shells only (`sh -i`; bash reads BASH_ENV otherwise), and is everyday

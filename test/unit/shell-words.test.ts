@@ -1184,6 +1184,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['wget -q --config="$1" http://localhost/', 'reparse', ['wget --config "$1"']],
       ['psql -d app -f "$1"', 'reparse', ['psql -f "$1"']],
       ['psql -d app --file="$1"', 'reparse', ['psql --file "$1"']],
+      // The same files read from stdin, or written by the command: options or code data chose.
+      ['echo "$1" | curl -fsS -K - http://localhost/', 'reparse', ['data on the stdin of curl -K']],
+      ['wget -q --config=/dev/stdin http://localhost/ <<< "$1"', 'reparse', ['data on the stdin of wget --config']],
+      ['echo "$1" > /tmp/fix.sql; psql -d app -f /tmp/fix.sql', 'reparse', ['psql -f /tmp/fix.sql runs a file the command writes']],
       // git's revision walk takes its value options whole: `--sin` and `-pn` are unrecognized, after "$1" was read as an
       // option (`--output=/tmp/x` created /tmp/x, git 2.39).
       ['git -C /srv/app log --sin "$1"', 'option', ['git "$1"']],
