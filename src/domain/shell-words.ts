@@ -1729,14 +1729,15 @@ class Reader {
     let at = i;
     // The first xargs among them, and the command it runs: what it reads becomes that command's arguments.
     let xargs: { at: number; command: number } | undefined;
-    for (let hops = 0; ; hops++) {
+    for (;;) {
       // `/bin/ba[s]h -c "$1"`, `{eval,:} "$1"`, `sudo e{v,}al "$1"`: a command named by a pattern is not the name read here.
       if (words[at]!.literal !== undefined && patternWord(words[at]!.raw)) {
         this.add('reparse', `${words[at]!.raw} (a command named by a pattern)`);
         return;
       }
       // A wrapper named by its path is that wrapper (`/usr/bin/env tar …`, `/usr/bin/sudo cp …`).
-      if (hops >= 8 || !Object.hasOwn(WRAPPER_TAILS, base(words[at]))) break;
+      // Every wrapper in a row is read (`nice nice … nice eval "$1"`: past the eighth, eval went unread and passed).
+      if (!Object.hasOwn(WRAPPER_TAILS, base(words[at]))) break;
       const t = this.wrapperCommand(words, at, WRAPPER_TAILS[base(words[at])]!);
       if (t === -1 || words[t]!.literal === undefined) break;
       if (base(words[at]) === 'xargs') xargs ??= { at, command: t };
@@ -1752,7 +1753,7 @@ class Reader {
         this.optionData(made, at);
         // `echo "$1" | xargs sudo`, `xargs -I{} timeout 5 {}`: a wrapper then runs what xargs reads, and a wrapper's
         // option may read it as code (`xargs -I{} systemd-run -p {} …`).
-        for (let t = xargs.command, hops = 0; t !== -1 && hops < 8; hops++) {
+        for (let t = xargs.command; t !== -1; ) {
           if (made[t]!.literal === undefined) {
             this.add('reparse', `${made[t]!.raw} (a command named by what xargs reads)`);
             break;

@@ -1204,6 +1204,9 @@ describe('shell-words: what a shell command does with incident data', function (
       // Wrappers that were already read, for the record.
       ['timeout 60 nice -n 10 ionice -c3 tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
       ['chroot /srv/jail setsid stdbuf -oL flock /tmp/fix.lock tar -xf /backup/app.tar "$1"', 'option', ['tar "$1"']],
+      // Past eight wrappers in a row the command went unread and passed.
+      [`${'nice '.repeat(9)}tar -xf /backup/app.tar "$1"`, 'option', ['tar "$1"']],
+      [`echo "$1" | xargs ${'nice '.repeat(9)}`, 'reparse', ['(what xargs reads) (a command named by what xargs reads)']],
       // cp, mv, ln, install: `-t DIR` makes every operand a source put in DIR, the last one too.
       ['cp "$1" /tmp/x', 'option', ['cp "$1"']],
       ['cp /opt/fix/job "$SELFHEAL_PARAM_DEST"', 'option', ['cp "$SELFHEAL_PARAM_DEST"']],
