@@ -52,8 +52,18 @@ describe('npm start closes an incident resolved in PagerDuty while its webhook w
         async () => {
           const r = await db.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
           if (r?.status === 'resolved') return r;
-          // Dated an hour back on every look: the incident's triage may still write its row (and date it now).
-          await db.db.updateTable('incidents').set({ updated_at: new Date(Date.now() - 3600_000) }).where('id', '=', id).where('status', '!=', 'resolved').execute();
+          // Dated two hours back whenever a write brought it forward (the incident's triage may still write its
+          // row, and date it now). Not one hour: a sweep takes incidents quiet since an hour before its own
+          // start, and a row dated an hour before a look made after that start (every 100 ms) was never taken,
+          // in three sweeps, when the sweep's query reached Postgres more than 100 ms after it started (the
+          // fresh-clone CI of e3fef07, under load).
+          await db.db
+            .updateTable('incidents')
+            .set({ updated_at: new Date(Date.now() - 2 * 3600_000) })
+            .where('id', '=', id)
+            .where('status', '!=', 'resolved')
+            .where('updated_at', '>', new Date(Date.now() - 3600_000 - 60_000))
+            .execute();
           return undefined;
         },
         // Three sweeps at least (one a minute): a question that got no answer under load is asked again.
