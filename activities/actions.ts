@@ -101,13 +101,13 @@ export function createActionActivities(deps: ActionDeps) {
           return ok(`note added${note.id ? ` (${note.id})` : ''}${how(note)}`);
         }
         case 'pagerduty.acknowledge':
-          return ok(`acknowledged${how(await pd().updateIncident(input.incidentId, { status: 'acknowledged' }, { key }))}`);
+          return ok(`acknowledged${how(await pd().updateIncident(input.incidentId, { status: 'acknowledged' }, { key, mayCall: ruleStillLive(input) }))}`);
         case 'pagerduty.resolve': {
-          const r = await pd().updateIncident(input.incidentId, { status: 'resolved', ...(p.resolution ? { resolution: String(p.resolution) } : {}) }, { key });
+          const r = await pd().updateIncident(input.incidentId, { status: 'resolved', ...(p.resolution ? { resolution: String(p.resolution) } : {}) }, { key, mayCall: ruleStillLive(input) });
           return ok(`resolved${how(r)}`);
         }
         case 'pagerduty.priority':
-          return ok(`priority set to ${String(p.priorityId)}${how(await pd().updateIncident(input.incidentId, { priorityId: String(p.priorityId) }, { key }))}`);
+          return ok(`priority set to ${String(p.priorityId)}${how(await pd().updateIncident(input.incidentId, { priorityId: String(p.priorityId) }, { key, mayCall: ruleStillLive(input) }))}`);
         case 'pagerduty.escalate':
           return ok(`escalated to level ${String(p.level)}${how(await pd().updateIncident(input.incidentId, { escalationLevel: Number(p.level) }, { key }))}`);
         case 'notify.slack': {
@@ -205,6 +205,22 @@ export function createActionActivities(deps: ActionDeps) {
     if (expiresAt.getTime() <= Date.now()) return '';
     const links = await whilePostgresUnavailable(() => mintApprovalLinks(deps.db, { actionRunId: wanted.actionRunId, publicUrl, expiresAt }));
     return `\nApprove: ${links.approve}\nReject: ${links.reject}\n(each link works once, until ${expiresAt.toISOString()}, for someone signed in other than the rule's author)`;
+  }
+
+  /**
+   * For a PagerDuty state change's retry (after its retry policy's pause): a start of its own, which an admin
+   * who disabled or deleted the rule meanwhile stopped, as its claim stops a remediation not started yet.
+   * Asked right before the write (activities/side-effects.ts mayCall), so a retry that finds the first
+   * attempt's write recorded, or in place at PagerDuty, still reports it done. The first attempt's claim
+   * checked the rule in its transaction.
+   */
+  function ruleStillLive(input: RunActionInput): (() => Promise<string | undefined>) | undefined {
+    const attempt = attemptNumber();
+    if (attempt <= 1) return undefined;
+    return async () => {
+      const stopped = await findRuleStopped(deps.db, input.ruleId);
+      return stopped === undefined ? undefined : `attempt ${attempt} not run: its rule was ${stopped} while the run went on`;
+    };
   }
 
   function pd(): OwnWritesClient {

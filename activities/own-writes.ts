@@ -53,6 +53,8 @@ export interface OwnWriteOptions extends CallOptions {
   key?: string | undefined;
   /** At most this long for the write's attempt (activities/side-effects.ts, SideEffectSpec.maxBudgetMs). */
   maxBudgetMs?: number | undefined;
+  /** Asked right before the write is sent: a reason returned stops it (SideEffectSpec.mayCall). */
+  mayCall?: (() => Promise<string | undefined>) | undefined;
 }
 
 /** What a keyed write returns: the object, and whether this call wrote it, found it or read the record. */
@@ -213,6 +215,7 @@ export function withOwnWrites(client: PagerDutyClient, deps: OwnWritesDeps): Own
         // An incident shows its status and priority, not its escalation level: an escalation whose answer
         // was lost is not sent again (that would page the level twice).
         onUncertain: update.escalationLevel !== undefined ? 'refuse' : 'lookup',
+        mayCall: options.mayCall,
         async find(ctx) {
           const current = await client.getIncident(incidentId, { signal: ctx.signal });
           if (!holds(current)) return null;

@@ -71,6 +71,12 @@ export interface SideEffectSpec {
   /** For 'lookup-settle': how long after the uncertain attempt a miss still may be index lag. */
   settleMs?: number;
   /**
+   * Asked right before the call, once the row says it may be made (never when an earlier attempt's answer
+   * is recorded or found): a reason returned stops it for good, nothing sent by this attempt. A retry whose
+   * rule was disabled during its pause is one (activities/actions.ts).
+   */
+  mayCall?: (() => Promise<string | undefined>) | undefined;
+  /**
    * At most this long for the attempt's calls, when the activity's own budget is not theirs to spend (a
    * page sent from a triage, whose time is the incident's).
    */
@@ -100,6 +106,8 @@ const IN_FLIGHT_MARGIN_MS = 2_000;
 export const OUTCOME_UNKNOWN = 'OutcomeUnknown';
 /** The failure type of a side effect that reached part of its audience and is not repeated (an email some recipients refused). */
 export const PARTLY_DONE = 'SideEffectPartlyDone';
+/** The failure type of a call its spec's `mayCall` refused (nothing sent). */
+export const CALL_REFUSED = 'SideEffectCallRefused';
 
 /** The time one attempt may spend calling providers: its activity's start-to-close timeout, less a reserve. */
 export function attemptBudgetMs(fallback = DEFAULT_BUDGET_MS): number {
@@ -396,6 +404,18 @@ export function createSideEffects(deps: SideEffectDeps) {
       }
       await record(() => markFailed(db, spec.key, 'cancelled before the call: nothing sent'));
       throw new CancelledFailure(`${spec.kind}: cancelled before the call; nothing was sent`);
+    }
+
+    const refusal = spec.mayCall ? await book(spec.mayCall) : undefined;
+    if (refusal !== undefined) {
+      // After an unanswered attempt that no lookup ruled out (a resend), that attempt may have taken effect.
+      if (uncertain && spec.onUncertain !== 'lookup') {
+        const why = `${refusal}; an earlier attempt may have taken effect (${row.last_error ?? 'no answer'})`;
+        await record(() => markUnknown(db, spec.key, why));
+        throw unknown(spec, why);
+      }
+      await record(() => markFailed(db, spec.key, refusal));
+      throw ApplicationFailure.nonRetryable(refusal, CALL_REFUSED);
     }
 
     let result: EffectRecord;
