@@ -6,6 +6,7 @@
 import type { Context } from 'hono';
 import { hasScope } from './auth.js';
 import type { AppEnv } from './env.js';
+import { ProblemError } from './problem.js';
 
 export interface CallerShare {
   /** Places (running and waiting) one caller without the admin scope may hold. */
@@ -40,4 +41,34 @@ export function createCallerShare(places: number): CallerShare {
 /** Whom a share counts the request against: its caller (`token:<id>`, `session:<id>`), undefined for an admin. */
 export function shareCallerOf(c: Context<AppEnv>): string | undefined {
   return hasScope(c.get('scopes') ?? [], 'admin') ? undefined : c.get('caller');
+}
+
+/** What a line's refusal of a caller past its share says (see {@link shareRefusal}). */
+export interface ShareLine {
+  /** The body's `limit`: names the line. */
+  readonly limit: string;
+  /** Retry-After, in seconds. */
+  readonly retryAfterSeconds: number;
+  /** What the caller holds, after "this caller already ": `holds 4 of the 5 places of the statistics line (computing and waiting)`. */
+  readonly holds: string;
+  /** How many places one caller may hold, said of the line (default `all but one`). */
+  readonly share?: string;
+  /** What the caller may do now, after the semicolon: `try again in a few seconds`. */
+  readonly next: string;
+  /** More members of the body, before `perCaller`. */
+  readonly extra?: Record<string, unknown>;
+}
+
+/**
+ * The 503 that turns away a caller holding its share of a line already (`perCaller` places), with its
+ * Retry-After set on `c`: the statistics, the conversions and the backtests answer it alike (one status,
+ * title, sentence and `perCaller` member), so a client reads one shape whichever line refused it.
+ */
+export function shareRefusal(c: Context, perCaller: number, line: ShareLine): ProblemError {
+  c.header('Retry-After', String(line.retryAfterSeconds));
+  return new ProblemError(503, 'Service Unavailable', `this caller already ${line.holds}, as many as one caller may (${line.share ?? 'all but one'}, one at least); ${line.next}`, {
+    limit: line.limit,
+    ...line.extra,
+    perCaller,
+  });
 }

@@ -8,7 +8,7 @@ import { MAX_GROUPS } from '../../domain/backtest/types.js';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
 import { backtestService } from '../../services/backtests.js';
 import type { Context } from 'hono';
-import { createCallerShare, shareCallerOf } from '../caller-share.js';
+import { createCallerShare, shareCallerOf, shareRefusal } from '../caller-share.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { ProblemError } from '../problem.js';
 import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, jsonBody, newRouter, op, problemResponse } from '../router.js';
@@ -112,9 +112,9 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   const { maxConcurrent } = deps.config.backtest;
   const share = createCallerShare(maxConcurrent);
   const oneOfFew = async <T>(c: Context<AppEnv>, work: () => Promise<T>): Promise<T> => {
-    const refuse = (detail: string, extra: Record<string, unknown> = {}) => {
+    const refuse = (detail: string) => {
       c.header('Retry-After', '5');
-      return new ProblemError(503, 'Service Unavailable', `${detail}; nothing was done, try again in 5 s`, { limit: 'backtest-concurrency', maxConcurrent, ...extra });
+      return new ProblemError(503, 'Service Unavailable', `${detail}; nothing was done, try again in 5 s`, { limit: 'backtest-concurrency', maxConcurrent });
     };
     if (running >= maxConcurrent) {
       throw refuse(`${running} backtest${running === 1 ? ' is' : 's are'} already running on this server, its limit (SELFHEAL_BACKTEST_MAX_CONCURRENT)`);
@@ -122,7 +122,14 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
     const caller = shareCallerOf(c);
     if (!share.take(caller)) {
       const { perCaller } = share;
-      throw refuse(`this caller already runs ${perCaller} backtest${perCaller === 1 ? '' : 's'} on this server, as many as one caller may (all of SELFHEAL_BACKTEST_MAX_CONCURRENT but one, one at least)`, { perCaller });
+      throw shareRefusal(c, perCaller, {
+        limit: 'backtest-concurrency',
+        retryAfterSeconds: 5,
+        holds: `runs ${perCaller} backtest${perCaller === 1 ? '' : 's'} on this server`,
+        share: 'all of SELFHEAL_BACKTEST_MAX_CONCURRENT but one',
+        next: 'nothing was done, try again in 5 s',
+        extra: { maxConcurrent },
+      });
     }
     running += 1;
     try {

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { ASSET_PATH, dashboardBundle } from '../../dashboard/bundle.js';
 import { dashboardHtml } from '../../dashboard/page.js';
 import { trimTrailingSlashes } from '../../domain/text.js';
-import { shareCallerOf } from '../caller-share.js';
+import { shareCallerOf, shareRefusal } from '../caller-share.js';
 import { CONVERT_REQUEST_COST, convertOffThread, MAX_CONVERSIONS, MAX_WAITING_CONVERSIONS } from '../convert.js';
 import type { AppDeps } from '../env.js';
-import { badRequest, notFound, ProblemError, unavailable } from '../problem.js';
+import { badRequest, notFound, unavailable } from '../problem.js';
 import { authOf, guard, json, jsonBody, newRouter, op, open, problemResponse } from '../router.js';
 import { pathParams } from '../schemas/common.js';
 
@@ -96,13 +96,12 @@ export function dashboardRoutes(deps: AppDeps) {
       const r = await convertOffThread(body, { caller: shareCallerOf(c) });
       if (r.ok) return c.json(r.text === undefined ? { value: r.value } : { text: r.text, value: r.value }, 200);
       if ('busy' in r && r.perCaller !== undefined) {
-        c.header('Retry-After', '1');
-        throw new ProblemError(
-          503,
-          'Service Unavailable',
-          `this caller already holds ${r.perCaller} of the ${MAX_CONVERSIONS + MAX_WAITING_CONVERSIONS} places of the conversions' line (converting and waiting), as many as one caller may (all but one, one at least); try again in a second`,
-          { limit: 'convert-per-caller', perCaller: r.perCaller },
-        );
+        throw shareRefusal(c, r.perCaller, {
+          limit: 'convert-per-caller',
+          retryAfterSeconds: 1,
+          holds: `holds ${r.perCaller} of the ${MAX_CONVERSIONS + MAX_WAITING_CONVERSIONS} places of the conversions' line (converting and waiting)`,
+          next: 'try again in a second',
+        });
       }
       if ('busy' in r || 'unavailable' in r) {
         c.header('Retry-After', '1');

@@ -3,8 +3,8 @@
 import { z } from 'zod';
 import { MAX_INCIDENTS, MAX_MATCHES, MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../../services/stats.js';
 import type { AppDeps, AppEnv } from '../env.js';
-import { notFound, ProblemError, unavailable } from '../problem.js';
-import { createCallerShare, shareCallerOf } from '../caller-share.js';
+import { notFound, unavailable } from '../problem.js';
+import { createCallerShare, shareCallerOf, shareRefusal } from '../caller-share.js';
 import { BUSY, createTurns } from '../../domain/turns.js';
 import type { Context } from 'hono';
 import { actorOf, authOf, BACKTEST_REQUEST_COST, guard, json, newRouter, op, problemResponse } from '../router.js';
@@ -88,13 +88,12 @@ function rangeOf(q: z.infer<typeof statsQuerySchema>): { since: Date; until: Dat
 async function inTurn<T>(c: Context<AppEnv>, compute: () => Promise<T>): Promise<T> {
   const caller = shareCallerOf(c);
   if (!statsShare.take(caller)) {
-    c.header('Retry-After', '5');
-    throw new ProblemError(
-      503,
-      'Service Unavailable',
-      `this caller already holds ${STATS_PER_CALLER} of the ${MAX_STATS_AT_ONCE + MAX_WAITING_STATS} places of the statistics line (computing and waiting), as many as one caller may (all but one, one at least); try again in a few seconds`,
-      { limit: 'stats-per-caller', perCaller: STATS_PER_CALLER },
-    );
+    throw shareRefusal(c, STATS_PER_CALLER, {
+      limit: 'stats-per-caller',
+      retryAfterSeconds: 5,
+      holds: `holds ${STATS_PER_CALLER} of the ${MAX_STATS_AT_ONCE + MAX_WAITING_STATS} places of the statistics line (computing and waiting)`,
+      next: 'try again in a few seconds',
+    });
   }
   let answer: T | typeof BUSY;
   try {
