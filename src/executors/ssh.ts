@@ -123,6 +123,39 @@ export function underRemoteTimeout(command: string, timeoutMs: number): string {
   );
 }
 
+/**
+ * Longest command line sent as the exec request's own command. sshd hands it to the login shell as one
+ * argument (`$SHELL -c <line>`), and Linux refuses an argument of 128 KiB or more (MAX_ARG_STRLEN), the
+ * environment and the other arguments sharing a limit of their own: a script whose quoted arguments passed
+ * it (64 elements of 4096 characters without a placeholder are 256 KiB) never started, and the run was
+ * recorded as the script exiting 1. A longer line travels on the channel's input (commandOverInput); one
+ * within it is sent as before, and starts as soon as the host has the exec request.
+ */
+export const MAX_COMMAND_LINE_BYTES = 64 * 1024;
+
+/** Exit status of the host's shell when the command sent on its input did not arrive whole: nothing of it ran. */
+export const COMMAND_CUT_SHORT_EXIT_CODE = 125;
+
+/**
+ * `command` (underRemoteTimeout's line) sent on the channel's input: the exec request carries `line`, which
+ * reads exactly the bytes of `input` (head -c, else dd one byte at a time) and, only when all of them came,
+ * evals them in the login shell, as `$SHELL -c` would have run them (the same shell, the same `$-`); the
+ * input after them is the watcher's, as before, so EOF still stops the command. Input that ends short
+ * (the connection dropped while it was sent, or the run was stopped before it was) runs nothing: the shell
+ * says so on stderr and exits COMMAND_CUT_SHORT_EXIT_CODE. `command` must not end in a newline, which the
+ * `$(…)` holding it would drop (underRemoteTimeout's ends in `exit $s`).
+ */
+export function commandOverInput(command: string): { line: string; input: Buffer } {
+  if (command.endsWith('\n')) throw new SshConfigError('a command sent on the input must not end in a newline');
+  const input = Buffer.from(command, 'utf8');
+  const n = input.length;
+  const line =
+    `c=$(head -c ${n} 2>/dev/null || dd bs=1 count=${n} 2>/dev/null); ` +
+    `if [ "$(printf %s "$c" | wc -c)" -eq ${n} ]; then eval "$c"; ` +
+    `else echo 'selfheal: the command did not arrive whole; nothing of it ran' >&2; exit ${COMMAND_CUT_SHORT_EXIT_CODE}; fi`;
+  return { line, input };
+}
+
 /** argv with `env NAME=value …` in front when there are variables to set (names outside SELFHEAL_PARAM_* throw). */
 export function withEnv(command: readonly string[], env: Readonly<Record<string, string>> | undefined): readonly string[] {
   const entries = Object.entries(env ?? {});
@@ -385,6 +418,8 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
   const { host, port, username, privateKey, maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
   const { scriptsDir } = options;
   const remoteCommand = underRemoteTimeout(command, timeoutMs);
+  // Too long for one argument on the host: sent on the channel's input once it opens.
+  const overInput = Buffer.byteLength(remoteCommand, 'utf8') > MAX_COMMAND_LINE_BYTES ? commandOverInput(remoteCommand) : undefined;
   // Cancelled as its turn came: nothing was sent.
   signal?.throwIfAborted();
 
@@ -545,7 +580,7 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
       // Settled before the handshake ended (cancelled, or out of time): nothing may start now.
       if (settled) return;
       execSent = true;
-      client.exec(remoteCommand, (err, stream) => {
+      client.exec(overInput?.line ?? remoteCommand, (err, stream) => {
         // The connection was closed while the answer was on its way (settled, or dropped to stop the command).
         if (settled || dropped) return;
         if (err) {
@@ -568,8 +603,10 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
           }, DRAIN_AFTER_EXIT_MS);
         });
         stream.on('close', exited);
-        // Cancelled or timed out while the exec answer was on its way: the command runs, stop it now.
+        // Cancelled or timed out while the exec answer was on its way: the command runs, stop it now. One
+        // sent on the input has not started: it gets the EOF alone, and nothing of it runs.
         if (aborted || timedOut) stopRemote();
+        else if (overInput) stream.write(overInput.input);
       });
     });
 

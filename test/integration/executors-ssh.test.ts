@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { toFailure } from '../../activities/actions.js';
 import { remoteScriptPath, runOnManagementVm, type ScriptActionResult } from '../../activities/script-result.js';
 import type { EnvironmentSsh } from '../../src/db/database.js';
 import { HostKeyMismatchError, ScriptNotAllowedError, SshAuthError, SshConfigError, SshConnectionError } from '../../src/executors/errors.js';
-import { buildRemoteCommand, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout, withEnv } from '../../src/executors/ssh.js';
+import { MAX_RENDERED_FIELD, MAX_RENDERED_TOTAL } from '../../src/domain/template.js';
+import { buildRemoteCommand, COMMAND_CUT_SHORT_EXIT_CODE, commandOverInput, fingerprintOfPublicKey, runSshCommand, shellQuote, underRemoteTimeout, withEnv } from '../../src/executors/ssh.js';
 import { exitsJustBeforeDeadline } from '../helpers/exit-before-deadline.js';
 import { startHostileSshd, type HostileExit } from '../helpers/hostile-sshd.js';
 import { generateKeyPair, startSshd, type SshdHandle } from '../helpers/sshd.js';
@@ -95,6 +97,35 @@ describe('executors/ssh', () => {
         assert.ok(await goneWithin(pidFile, 5000), 'the command is gone');
       } finally {
         await rm(bin, { recursive: true, force: true });
+      }
+    });
+
+    // The login shell reads a command too long for one argument from its input (commandOverInput): input
+    // that ends short (the connection dropped while it was sent) must run nothing of it.
+    it('a command sent on the input runs only when all of it arrived, then stops when the rest of the input ends', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'selfheal-input-'));
+      try {
+        const ran = join(dir, 'ran');
+        const { line, input } = commandOverInput(underRemoteTimeout(buildRemoteCommand(['sh', '-c', `touch ${ran}; exec sleep 600`, 'x'.repeat(100_000), 'y'.repeat(100_000)]), 60_000));
+        const send = (bytes: Buffer, endAfterMs: number) =>
+          new Promise<{ status: number | null; stderr: string; ms: number }>((resolve) => {
+            const started = Date.now();
+            const child = spawn('/bin/sh', ['-c', line], { stdio: ['pipe', 'ignore', 'pipe'] });
+            let stderr = '';
+            child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+            child.stdin.write(bytes);
+            setTimeout(() => child.stdin.end(), endAfterMs);
+            child.on('close', (status) => resolve({ status, stderr, ms: Date.now() - started }));
+          });
+        const cut = await send(input.subarray(0, input.length - 1), 0);
+        assert.deepEqual([cut.status, cut.stderr], [COMMAND_CUT_SHORT_EXIT_CODE, 'selfheal: the command did not arrive whole; nothing of it ran\n']);
+        assert.equal(await stat(ran).then(() => true, () => false), false, 'a command cut short ran');
+        const whole = await send(input, 1500);
+        assert.equal(await stat(ran).then(() => true, () => false), true, `the whole command did not run: ${whole.stderr}`);
+        assert.notEqual(whole.status, 0);
+        assert.ok(whole.ms < 10_000, `stopped after ${whole.ms} ms`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
     });
 
@@ -544,6 +575,23 @@ describe('executors/ssh', () => {
         assert.equal(r.exitCode, 0, r.outputExcerpt);
         assert.equal(r.outputExcerpt, `real ${join(scriptsDir, 'lib', 'real.sh')} a\n`);
         await refusedAs(runOnVm('missing.sh', []), /script "missing\.sh" not found in the scripts directory/);
+      });
+
+      // sshd hands the command line to the login shell as one argument, and Linux refuses one of 128 KiB or
+      // more (E2BIG): a rule's arguments past it (64 elements of 4096 characters without a placeholder are
+      // 256 KiB already) failed on the VM as "exit 1", like the script. The largest a rule gives: 60
+      // elements of 4096 characters, and 4 of a rendered field's 64 Ki (their values within the render's
+      // 256 Ki), with quotes and $(…) in each.
+      it('runs a script with the largest arguments a rule can give it, each as it is', async () => {
+        const element = (n: number, i: number) => `${i}: it's $(id) "x" \\ `.repeat(Math.ceil(n / 20)).slice(0, n);
+        const args = [...Array.from({ length: 60 }, (_, i) => element(4096, i)), ...Array.from({ length: 4 }, (_, i) => element(MAX_RENDERED_FIELD, 60 + i))];
+        assert.ok(args.length <= 64 && args.slice(60).reduce((n, a) => n + a.length, 0) <= MAX_RENDERED_TOTAL);
+        await writeScript(join(scriptsDir, 'many-args.sh'), `echo "$#"; printf '%s\\0' "$@" | sha256sum`);
+        const r = await runOnVm('many-args.sh', args);
+        assert.equal(r.error, undefined, r.outputExcerpt);
+        assert.equal(r.exitCode, 0, r.outputExcerpt);
+        const sum = createHash('sha256').update(args.map((a) => `${a}\0`).join('')).digest('hex');
+        assert.equal(r.outputExcerpt, `64\n${sum}  -\n`);
       });
 
       it('stops a run at SELFHEAL_SSH_SCRIPTS_TIMEOUT_SECONDS, whatever the rule or job asked', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runSshCommand } from '../../src/executors/ssh.js';
+import { MAX_COMMAND_LINE_BYTES, runSshCommand } from '../../src/executors/ssh.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
 /** Whether the process whose pid `file` holds is gone (or a zombie awaiting its reaper) within `ms`. */
@@ -56,8 +56,13 @@ describe('executors/ssh: what a command runs in a process group of its own', fun
   });
 
   const base = () => ({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, hostKeyFingerprint: sshd.hostKeyFingerprint });
-  /** A command that runs a sleep under its own timeout(1), the sleep's pid in `inner`. */
-  const underOwnTimeout = (file: string, then = 'wait') => ['sh', '-c', `timeout 300 sh -c 'echo $$ > ${file}; exec sleep 300' >/dev/null 2>&1 &\n${then}`];
+  /** A command that runs a sleep under its own timeout(1), the sleep's pid in `inner`; `pad` bytes more as its $0. */
+  const underOwnTimeout = (file: string, then = 'wait', pad = 0) => [
+    'sh',
+    '-c',
+    `timeout 300 sh -c 'echo $$ > ${file}; exec sleep 300' >/dev/null 2>&1 &\n${then}`,
+    ...(pad > 0 ? ['x'.repeat(pad)] : []),
+  ];
 
   it('at the deadline, what the command runs under timeout(1) itself is stopped on the host', async () => {
     const inner = join(work, 'inner');
@@ -82,5 +87,29 @@ describe('executors/ssh: what a command runs in a process group of its own', fun
     assert.equal(result.timedOut, false);
     assert.equal(result.exitCode, 3);
     assert.ok(await goneWithin(inner, 5000), 'what the command left running under its own timeout(1) still runs on the host');
+  });
+
+  // A command line too long for one argument on the host (MAX_COMMAND_LINE_BYTES) travels on the channel's
+  // input and is eval'd there: the same watcher, setsid and pkill stop it and what it left in its session.
+  describe('a command sent on its input (too long for one argument)', () => {
+    const pad = MAX_COMMAND_LINE_BYTES + 1;
+
+    it('on cancellation, what the command runs under timeout(1) itself is stopped on the host', async () => {
+      const inner = join(work, 'inner');
+      const controller = new AbortController();
+      const run = runSshCommand({ ...base(), timeoutMs: 30_000, command: underOwnTimeout(inner, 'wait', pad), signal: controller.signal });
+      await pidWritten(inner, 10_000);
+      controller.abort(new Error('cancelled by test'));
+      await assert.rejects(run, /cancelled by test/);
+      assert.ok(await goneWithin(inner, 5000), 'the sleep the command ran under its own timeout(1) still runs on the host');
+    });
+
+    it('once the command exits, what it left running under timeout(1) is stopped on the host, and its exit code kept', async () => {
+      const inner = join(work, 'inner');
+      const result = await runSshCommand({ ...base(), timeoutMs: 20_000, command: underOwnTimeout(inner, `while [ ! -s ${inner} ]; do sleep 0.05; done; exit 3`, pad) });
+      assert.equal(result.timedOut, false);
+      assert.equal(result.exitCode, 3, result.stderr);
+      assert.ok(await goneWithin(inner, 5000), 'what the command left running under its own timeout(1) still runs on the host');
+    });
   });
 });
