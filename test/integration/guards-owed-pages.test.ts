@@ -8,6 +8,7 @@
 // hammered. Driven here with the real delivery against Postgres and a Slack peer; the sweep of a real
 // worker process is in test/fault/owed-page-sweep.test.ts.
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { alertDelivery } from '../../activities/index.js';
 import { createIncidentSteps } from '../../activities/incidents.js';
 import { createPlanActivities } from '../../activities/plan.js';
@@ -25,6 +26,7 @@ import { messageFor, newIncidentId, sampleFor } from '../helpers/samples.js';
 const logger = createLogger({ level: 'silent' });
 
 describe('guards: a page a channel could not take yet stays owed and is sent later, once', function () {
+  const RECLAIM_AFTER_SECONDS = 60;
   const SLACK_REF = 'SELFHEAL_SECRET_TEST_OWED_PAGE';
   let db: TestDatabase;
   let slack: SlackPeer;
@@ -37,7 +39,10 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
     const integrations = createIntegrations(loadConfig({ NODE_ENV: 'test', ACTION_EGRESS_ALLOW: '127.0.0.1/32', DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' }), { env });
     deliver = alertDelivery(
       { db: db.db, logger, integrations, env, guards: { ...DEFAULT_GUARD_CONFIG, page: { slackWebhookRef: `env:${SLACK_REF}`, email: [] } } },
-      { reclaimAfterSeconds: 1 },
+      // A claim of a minute, run out below by dating it back two: with a one-second claim, the Slack round
+      // trip and the writes between the first delivery's claim and the next one's could outlast it on a
+      // loaded machine, and the next delivery took the alert again "within its claim".
+      { reclaimAfterSeconds: RECLAIM_AFTER_SECONDS },
     );
   });
   after(async function () {
@@ -45,6 +50,13 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
     await db?.close();
   });
 
+  /** The alert's claim runs out: taken twice its length ago, by Postgres' clock (the one claims are read by). */
+  const claimRunsOut = (incidentId: string) =>
+    db.db
+      .updateTable('automation_alerts')
+      .set({ claimed_at: sql<Date>`now() - make_interval(secs => ${2 * RECLAIM_AFTER_SECONDS})` })
+      .where('incident_id', '=', incidentId)
+      .execute();
   const alertRow = (incidentId: string) =>
     db.db.selectFrom('automation_alerts').select(['sent_at', 'error', 'claimed_at']).where('incident_id', '=', incidentId).executeTakeFirstOrThrow();
   const pagesFor = (incidentId: string) => slack.messages.filter((m) => m.text.includes(incidentId));
@@ -59,7 +71,7 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
     const row = await alertRow(incidentId);
     assert.ok(row.sent_at, 'settled');
     assert.match(row.error ?? '', new RegExp(`^slack: .*${refusal.status}`));
-    await new Promise((r) => setTimeout(r, 1_200));
+    await claimRunsOut(incidentId);
     assert.equal(await deliver(), 0);
     assert.equal(attemptsFor(incidentId), 1);
     assert.equal(pagesFor(incidentId).length, 0);
@@ -80,15 +92,15 @@ describe('guards: a page a channel could not take yet stays owed and is sent lat
     assert.equal(await deliver(), 0);
     assert.equal(attemptsFor(incidentId), 1);
 
-    await new Promise((r) => setTimeout(r, 1_200));
+    await claimRunsOut(incidentId);
     assert.equal(await deliver(), 1);
     assert.equal(pagesFor(incidentId).length, 1, 'paged once');
     const sent = await alertRow(incidentId);
     assert.ok(sent.sent_at, 'marked sent');
     assert.equal(sent.error, null, 'the earlier failure is no longer its state');
 
-    // Sent is sent: later deliveries leave it alone.
-    await new Promise((r) => setTimeout(r, 1_200));
+    // Sent is sent: later deliveries leave it alone, its claim run out or not.
+    await claimRunsOut(incidentId);
     assert.equal(await deliver(), 0);
     assert.equal(pagesFor(incidentId).length, 1);
   });
