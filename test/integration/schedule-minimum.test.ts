@@ -13,6 +13,7 @@ import { jobScheduleId } from '../../src/temporal/names.js';
 import { reconcileSchedules } from '../../src/temporal/schedules.js';
 import { adminApi, type AdminApi } from '../helpers/admin-api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { eventually } from '../helpers/stack.js';
 import { testTemporal } from '../helpers/temporal.js';
 
 const logger = createLogger({ level: 'silent' });
@@ -94,11 +95,13 @@ describe('a job stored with an interval under the minimum is held', function () 
     assert.equal(triggered.status, 202, await triggered.clone().text());
     // Started by hand (its id says so), so the worker does not skip it as a run of the held schedule.
     const manual = async () => (await runIds()).filter((w) => w.startsWith(`jobrun-${id}-manual-`));
-    let ids: string[] = [];
-    for (let i = 0; i < 50 && ids.length === 0; i++) {
-      ids = await manual();
-      if (ids.length === 0) await new Promise((r) => setTimeout(r, 100));
-    }
+    // Temporal lists a started run once its visibility record is written, which lags the start: it was
+    // looked for 50 times 100 ms, and a loaded machine (Temporal, Postgres and the test on two cores) let
+    // five seconds pass before it was listed. A run listed is then counted: exactly one.
+    const ids = await eventually(async () => {
+      const listed = await manual();
+      return listed.length > 0 && listed;
+    }, 60_000, 'the run started by hand, listed in Temporal');
     assert.equal(ids.length, 1);
     assert.equal((await handle().describe()).state.paused, true, 'the schedule stays held');
   });
