@@ -17,7 +17,7 @@ import { messageOf, signalIncident, startTestWorker, type TestWorker } from '../
 // one expired and taken by another run by then stops the action instead.
 //
 // Real Temporal, the real main worker, fixes reaching a local peer that records any overlap (each fix is
-// held there 1-8 s: the webhook client gives up sooner than 15 s, which made the outcome uncertain).
+// held there a second, the first case's slow fix until the test has seen the second incident planned).
 // Each case waits out a one-minute approval (the shortest a rule may ask for), about 1.2 minutes. The
 // first one's notice outlasts the lease by the clock the lease is kept by: its first attempt finds the
 // lease run out (expires_at moved into the past, as the 391 s of a real lease would have after a notice
@@ -32,7 +32,9 @@ describe('the target lease across a delayed approved fix', function () {
   const inFlight = new Set<string>();
   const reached: string[] = [];
   const overlaps: string[] = [];
-  const hold = new Map<string, number>();
+  // A fix named here is held at the peer until the promise its hold answers (made when it arrives)
+  // settles, not for the usual second.
+  const holds = new Map<string, () => Promise<unknown>>();
   // The approval-timeout notices of these incidents meet a provider that does not answer: the first
   // attempt gives up after noticeHangMs (as a hanging PagerDuty note would), by when the run's lease ran
   // out (expiredLease: the lease as it was then); the retry is answered.
@@ -55,7 +57,7 @@ describe('the target lease across a delayed approved fix', function () {
           for (const other of inFlight) overlaps.push(`${name} while ${other}`);
           inFlight.add(name);
           // The fix takes its time on the host.
-          await new Promise((r) => setTimeout(r, hold.get(name) ?? 1_000));
+          await (holds.get(name)?.() ?? new Promise((r) => setTimeout(r, 1_000)));
           inFlight.delete(name);
           return { status: 204 };
         },
@@ -133,7 +135,13 @@ describe('the target lease across a delayed approved fix', function () {
 
   it('a fix approved at its timeout after a notice slower than its lease holds the host: a second incident there is skipped (concurrency) while it runs', async function () {
     const { svcA, svcB, host } = await rules('slow');
-    hold.set('slow-a', 8_000);
+    // The fix stays on the host until the second incident is planned (12 s at most, inside its 20-s
+    // attempt). It was held 8 s: the second incident's start, a workflow task and its planning had to fit
+    // in them after the fix arrived, and past them the run ended, released the host, and the second fix
+    // ran (decision 'run', not 'skipped').
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    holds.set('slow-a', () => Promise.race([released, new Promise((r) => setTimeout(r, 12_000).unref())]));
     const a = newIncidentId();
     slowNotices.add(a);
     await signalIncident(temporal, w.taskQueue, a, messageOf(trigger(a, svcA, host)), { lingerSeconds: 1 });
@@ -149,7 +157,13 @@ describe('the target lease across a delayed approved fix', function () {
 
     const b = newIncidentId();
     await signalIncident(temporal, w.taskQueue, b, messageOf(trigger(b, svcB, host)), { lingerSeconds: 1 });
-    const match = await matchOf(b);
+    let match;
+    try {
+      match = await matchOf(b);
+      assert.ok(inFlight.has('slow-a'), 'the second incident was planned while the first fix was on the host');
+    } finally {
+      release();
+    }
     const fixed = await eventually(async () => {
       const r = await fixOf(a);
       return r && r.status !== 'running' ? r : undefined;
