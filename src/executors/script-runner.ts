@@ -250,6 +250,14 @@ export async function runScript(options: RunScriptOptions): Promise<ScriptResult
   }
 }
 
+/**
+ * The longest string Linux passes to a program as one argument or one `NAME=value` of its environment
+ * (MAX_ARG_STRLEN, 32 pages, less the NUL). A rendered field holds 64 Ki characters (src/domain/template.ts),
+ * up to three bytes each in UTF-8: past this the spawn failed E2BIG, a bare error retried with an idempotent
+ * script's attempts. Refused before anything starts, saying which argument and how long.
+ */
+export const MAX_EXEC_STRING_BYTES = 128 * 1024 - 1;
+
 /** What runScript names its run directories under the OS temp dir. */
 const RUN_DIR_PREFIX = 'selfheal-run-';
 
@@ -290,8 +298,14 @@ async function runScriptIn(options: RunScriptOptions, cwd: string): Promise<Scri
   signal?.throwIfAborted();
   const file = await resolveAllowedScript(scriptsDir, script);
   const env = buildScriptEnv(baseEnv, options.env, options.context);
-  for (const arg of args) {
+  for (const [i, arg] of args.entries()) {
     if (typeof arg !== 'string' || arg.includes('\0')) throw new ScriptNotAllowedError('script arguments must be strings without NUL');
+    const bytes = Buffer.byteLength(arg, 'utf8');
+    if (bytes > MAX_EXEC_STRING_BYTES) throw new ScriptNotAllowedError(`argument ${i + 1} is ${bytes} bytes in UTF-8, more than Linux passes in one argument (${MAX_EXEC_STRING_BYTES}): the script was not run`);
+  }
+  for (const [name, value] of Object.entries(env)) {
+    const bytes = Buffer.byteLength(`${name}=${value ?? ''}`, 'utf8');
+    if (bytes > MAX_EXEC_STRING_BYTES) throw new ScriptNotAllowedError(`the variable ${name} is ${bytes} bytes in UTF-8, more than Linux passes in one (${MAX_EXEC_STRING_BYTES}): the script was not run`);
   }
   signal?.throwIfAborted();
 

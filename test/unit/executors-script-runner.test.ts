@@ -104,6 +104,26 @@ describe('executors/script-runner', () => {
     assert.ok(result.durationMs >= 0);
   });
 
+  it('an argument or variable longer than Linux passes in one string is refused before anything runs, saying which; one just within it runs whole', async () => {
+    const marker = join(root, 'ran');
+    await addScript('len.sh', `touch ${marker}; printf %s "$1" | wc -c; printf %s "$SELFHEAL_PARAM_NOTE" | wc -c`);
+    // 64 Ki characters of two bytes each: what one rendered field may hold (src/domain/template.ts).
+    const tooLong = 'é'.repeat(65_536);
+    await assert.rejects(
+      runScript({ scriptsDir: dir, script: 'len.sh', args: ['a', tooLong], timeoutMs: 5000 }),
+      (err: Error) => err instanceof ScriptNotAllowedError && err.message === 'argument 2 is 131072 bytes in UTF-8, more than Linux passes in one argument (131071): the script was not run',
+    );
+    await assert.rejects(
+      runScript({ scriptsDir: dir, script: 'len.sh', args: ['a'], env: { SELFHEAL_PARAM_NOTE: tooLong }, timeoutMs: 5000 }),
+      (err: Error) => err instanceof ScriptNotAllowedError && /^the variable SELFHEAL_PARAM_NOTE is \d+ bytes in UTF-8/.test(err.message) && !err.message.includes('é'),
+    );
+    await assert.rejects(stat(marker), /ENOENT/, 'nothing ran');
+    const within = 'é'.repeat(65_535);
+    const ok = await runScript({ scriptsDir: dir, script: 'len.sh', args: [within], env: { SELFHEAL_PARAM_NOTE: 'é'.repeat(65_000) }, timeoutMs: 5000 });
+    assert.equal(ok.exitCode, 0, ok.stderr);
+    assert.deepEqual(ok.stdout.trim().split(/\s+/), ['131070', '130000']);
+  });
+
   it('rejects names escaping the scripts directory', async () => {
     await writeFile(join(root, 'outside.sh'), '#!/bin/sh\necho escaped\n', { mode: 0o755 });
     await symlink(join(root, 'outside.sh'), join(dir, 'link.sh'));
