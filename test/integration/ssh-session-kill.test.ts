@@ -71,30 +71,13 @@ describe('executors/ssh: what a command runs in a process group of its own', fun
     assert.ok(await goneWithin(inner, 5000), 'the sleep the command ran under its own timeout(1) still runs on the host');
   });
 
-  it('on cancellation, what the command runs under timeout(1) itself is stopped on the host', async () => {
-    const inner = join(work, 'inner');
-    const controller = new AbortController();
-    const run = runSshCommand({ ...base(), timeoutMs: 30_000, command: underOwnTimeout(inner), signal: controller.signal });
-    await pidWritten(inner, 10_000);
-    controller.abort(new Error('cancelled by test'));
-    await assert.rejects(run, /cancelled by test/);
-    assert.ok(await goneWithin(inner, 5000), 'the sleep the command ran under its own timeout(1) still runs on the host');
-  });
-
-  it('once the command exits, what it left running under timeout(1) is stopped on the host, and its exit code kept', async () => {
-    const inner = join(work, 'inner');
-    const result = await runSshCommand({ ...base(), timeoutMs: 20_000, command: underOwnTimeout(inner, `while [ ! -s ${inner} ]; do sleep 0.05; done; exit 3`) });
-    assert.equal(result.timedOut, false);
-    assert.equal(result.exitCode, 3);
-    assert.ok(await goneWithin(inner, 5000), 'what the command left running under its own timeout(1) still runs on the host');
-  });
-
   // A command line too long for one argument on the host (MAX_COMMAND_LINE_BYTES) travels on the channel's
   // input and is eval'd there: the same watcher, setsid and pkill stop it and what it left in its session.
-  describe('a command sent on its input (too long for one argument)', () => {
-    const pad = MAX_COMMAND_LINE_BYTES + 1;
-
-    it('on cancellation, what the command runs under timeout(1) itself is stopped on the host', async () => {
+  for (const [sent, pad] of [
+    ['', 0],
+    [' (a command sent on its input, too long for one argument)', MAX_COMMAND_LINE_BYTES + 1],
+  ] as const) {
+    it(`on cancellation, what the command runs under timeout(1) itself is stopped on the host${sent}`, async () => {
       const inner = join(work, 'inner');
       const controller = new AbortController();
       const run = runSshCommand({ ...base(), timeoutMs: 30_000, command: underOwnTimeout(inner, 'wait', pad), signal: controller.signal });
@@ -104,12 +87,12 @@ describe('executors/ssh: what a command runs in a process group of its own', fun
       assert.ok(await goneWithin(inner, 5000), 'the sleep the command ran under its own timeout(1) still runs on the host');
     });
 
-    it('once the command exits, what it left running under timeout(1) is stopped on the host, and its exit code kept', async () => {
+    it(`once the command exits, what it left running under timeout(1) is stopped on the host, and its exit code kept${sent}`, async () => {
       const inner = join(work, 'inner');
       const result = await runSshCommand({ ...base(), timeoutMs: 20_000, command: underOwnTimeout(inner, `while [ ! -s ${inner} ]; do sleep 0.05; done; exit 3`, pad) });
       assert.equal(result.timedOut, false);
       assert.equal(result.exitCode, 3, result.stderr);
       assert.ok(await goneWithin(inner, 5000), 'what the command left running under its own timeout(1) still runs on the host');
     });
-  });
+  }
 });
