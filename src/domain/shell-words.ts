@@ -105,6 +105,15 @@
  */
 import { trimTrailingSlashes } from './text.js';
 
+/**
+ * A table's own entry for a name the command wrote: a command named `toString`, `constructor` or `__proto__` must
+ * find nothing, not what every object inherits (`WRAPPER_TAILS["toString"]` was a function, and
+ * `toString "$1"` was refused as a wrapper running a command named by data).
+ */
+function own<T>(table: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return table !== undefined && Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 export type ShellFindingKind = 'unquoted' | 'arithmetic' | 'reparse' | 'option' | 'unreadable';
 
 export interface ShellFinding {
@@ -206,7 +215,7 @@ function interpreterOption(text: string, spec: InterpreterOptions): { kind: 'fla
     if (spec.file?.includes(letter)) return { kind: 'file', joined };
     if (spec.values.includes(letter)) return { kind: 'value', joined };
     if (spec.joined?.includes(letter)) return { kind: 'flag' };
-    const then = spec.then?.[letter];
+    const then = own(spec.then, letter);
     if (then !== undefined) {
       // `-0777`, `-0x1F` (perl's -0 takes hexadecimal after an x), `-l015`, `-dt:Trace`, `-W2`, `-Ku`.
       c += then.exec(text.slice(c + 1))![0].length;
@@ -1582,7 +1591,7 @@ class Reader {
       }
       return;
     }
-    const program = Object.hasOwn(OPTION_PROGRAMS, name) ? OPTION_PROGRAMS[name] : undefined;
+    const program = own(OPTION_PROGRAMS, name);
     if (program === undefined) return;
     let spec = optionSpec(program.args);
     let j = at + 1;
@@ -1645,8 +1654,8 @@ class Reader {
         // git's subcommand: its own options taking a value from here on.
         subcommand = true;
         const sub = w.literal ?? '';
-        spec = optionSpec(Object.hasOwn(program.subcommands!, sub) ? program.subcommands![sub]! : NO_OPTION_ARGS);
-        codes = Object.hasOwn(program.subcommandCode!, sub) ? program.subcommandCode![sub] : undefined;
+        spec = optionSpec(own(program.subcommands, sub) ?? NO_OPTION_ARGS);
+        codes = own(program.subcommandCode, sub);
         // A subcommand git does not ship may be an alias (`alias.f = fetch`: `git f --upload-pack="$1"` runs it):
         // any of its options with data is taken for one whose value is code.
         if (!GIT_SUBCOMMANDS.has(sub) && !Object.hasOwn(program.subcommands!, sub)) alias = w.raw;
@@ -1860,9 +1869,9 @@ class Reader {
     const readsStdin = (who: string) => stdinProgram(who, true);
     // A file of options or code named by curl -K, wget --config or psql -f: stdin (`-K -`, `--config=/dev/stdin`), a
     // descriptor, or a file the command wrote, is read like awk -f's (`echo "$1" | curl -K - …` takes an `output` line).
-    const fileOptions = Object.hasOwn(CODE_FILE_OPTIONS, base(words[at])) ? CODE_FILE_OPTIONS[base(words[at])]! : undefined;
+    const fileOptions = own(CODE_FILE_OPTIONS, base(words[at]));
     if (fileOptions !== undefined) {
-      const spec = optionSpec(OPTION_PROGRAMS[base(words[at])]!.args);
+      const spec = optionSpec(own(OPTION_PROGRAMS, base(words[at]))!.args);
       for (let j = at + 1; j < words.length; j++) {
         if (words[j]!.literal === '--') break;
         if (!/^-./.test(words[j]!.literal ?? '')) continue;
@@ -1941,7 +1950,7 @@ class Reader {
           const text = l ?? w.raw;
           for (let c = 1; c < text.length; c++) {
             const letter = text[c]!;
-            if (!withArg[name]!.includes(letter)) continue;
+            if (!own(withArg, name)!.includes(letter)) continue;
             const joined = text.slice(c + 1);
             const value: Word | undefined = joined !== '' ? (l !== undefined ? { raw: joined, literal: joined, expansions: 0 } : { raw: w.raw.slice(c + 1), literal: undefined, expansions: w.expansions }) : args[++j];
             if (letter === 'a' || letter === 'v') targets.push(value ?? w);
@@ -2112,7 +2121,7 @@ class Reader {
         this.readCommandText(['env', ...split.map(shellQuote), ...words.slice(s.after).map((w) => w.raw)].join(' '));
         return;
       }
-      const tail = WRAPPER_TAILS[b];
+      const tail = own(WRAPPER_TAILS, b);
       if (tail !== undefined && words[k]!.raw === words[k]!.literal) {
         const t = this.wrapperCommand(words, k, tail);
         const shellOption = b === 'sudo' && words.slice(k + 1, t === -1 ? words.length : t).some((w) => /^(-[A-Za-z]*[si][A-Za-z]*|--shell|--login)$/.test(w.literal ?? ''));
@@ -2254,7 +2263,7 @@ class Reader {
         // An option taking a separate value (`python3 -W ignore`, `ruby -r json`, `node --import x`) is not the
         // script: its value is skipped (one from data refused: a module or a library loaded is code too).
         const key = interpreterKey(b)!;
-        const spec = INTERPRETER_OPTIONS[key] ?? { flags: '', values: '', code: 'ceEr', longCode: ['--eval', '--print'] };
+        const spec = own(INTERPRETER_OPTIONS, key) ?? { flags: '', values: '', code: 'ceEr', longCode: ['--eval', '--print'] };
         let code = false;
         // The word before may be the value of an option the lists do not know.
         let unknown: Word | undefined;
@@ -2466,7 +2475,8 @@ class Reader {
 export function decodeAnsiC(body: string): string {
   const simple: Record<string, string> = { a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
   return body.replace(/\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)/gs, (all, e: string) => {
-    if (simple[e] !== undefined) return simple[e];
+    const known = own(simple, e);
+    if (known !== undefined) return known;
     const code = e[0] === 'x' || e[0] === 'u' || e[0] === 'U' ? parseInt(e.slice(1), 16) : /^[0-7]/.test(e) ? parseInt(e, 8) : e[0] === 'c' && e.length === 2 ? e.charCodeAt(1) & 0x1f : undefined;
     if (code === undefined) return all;
     return code <= 0x10ffff ? String.fromCodePoint(code) : all;
@@ -2968,7 +2978,7 @@ function envSplit(text: string): string[] | undefined {
       const n = text[++i];
       if (n === '_' && quote === '') end();
       else {
-        const char = n === '_' ? ' ' : n === undefined ? undefined : ENV_ESCAPES[n];
+        const char = n === '_' ? ' ' : n === undefined ? undefined : own(ENV_ESCAPES, n);
         if (char === undefined) return undefined;
         word = (word ?? '') + char;
       }

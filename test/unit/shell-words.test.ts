@@ -1246,6 +1246,22 @@ describe('shell-words: what a shell command does with incident data', function (
     ]);
   });
 
+  describe('command names that are JavaScript property names, and more gaps closed', function () {
+    findingRows([
+      // A table's inherited entries are no program's: data after such a name is a command's operand like any other.
+      ['sudo toString "$1"', 'reparse', []],
+    ]);
+
+    acceptedRows([
+      // `WRAPPER_TAILS["toString"]` was a function: `toString "$1"` was read as a wrapper running a command named by data.
+      'toString "$1"',
+      'constructor "$1"',
+      '__proto__ "$1"',
+      'hasOwnProperty -x "$1"',
+      'sudo valueOf "$1"',
+    ]);
+  });
+
   it('refuses whatever the reader cannot follow, and terminates on hostile input', function () {
     for (const hostile of ['$(((((', '${{{{', '"`"`"`', "<<'", '<<', '\\', '$', '`\\', 'case', 'case x in', '((', '$((', '${a[', '${!', ')'.repeat(4096), '$('.repeat(2048), '"$(' .repeat(1365), `cat <<${'A'.repeat(4000)}`, '\r$1\r', 'a\u00a0$1']) {
       const findings = shellDataFindings(hostile);
