@@ -62,7 +62,7 @@
  *   word, but a value `--to-command=id` is an option to `tar -xf x.tar "$1"`. Counted for the programs of
  *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql, cp, mv, ln, install; gtar, bsdtar, gsed:
  *   options that run a command or write a file, read anywhere before `--` since GNU getopt permutes), also for what
- *   `xargs` reads and hands them ({@link xargsWords}: `echo "$1" | xargs tar -xf x.tar`), `find`'s start paths (a `-delete` there is its
+ *   `xargs` (or `gxargs`) reads and hands them ({@link xargsWords}: `echo "$1" | xargs tar -xf x.tar`), `find`'s start paths (a `-delete` there is its
  *   expression, after `--` too), `awk` before its first operand once `-f`, `-e` or `-E` gave the program, and
  *   perl, ruby, node, php, lua and expect after a program or script file given by an option (they read options
  *   on: `perl -e 1 "$1"`, `expect -f x.exp "$1"`). Not counted: a word after `--`, an option's value
@@ -230,11 +230,13 @@ const AWKS = new Set(['awk', 'gawk', 'mawk', 'nawk']);
 const SEDS = new Set(['sed', 'gsed']);
 /** tar under its names: their first word may be old-style letters (`tar xf x.tar`). */
 const TARS = new Set(['tar', 'gtar', 'bsdtar']);
+/** xargs under its names (GNU xargs is `gxargs` where the system's own is BSD's, as for `gsed` and `gtar`). */
+const XARGS = new Set(['xargs', 'gxargs']);
 /** Hand their arguments to a (remote or local) shell. */
 const SHELL_ARGS = new Set(['ssh', 'scp', 'rsync', 'watch']);
 /** Run the command in their arguments: a shell or interpreter named after them is a command. */
 const WRAPPERS = new Set([
-  'sudo', 'doas', 'env', 'nice', 'nohup', 'timeout', 'exec', 'command', 'builtin', 'xargs', 'setsid', 'stdbuf', 'ionice', 'chroot',
+  'sudo', 'doas', 'env', 'nice', 'nohup', 'timeout', 'exec', 'command', 'builtin', 'xargs', 'gxargs', 'setsid', 'stdbuf', 'ionice', 'chroot',
   'find', 'flock', 'time', 'busybox', 'unshare', 'nsenter', 'chpst', 'runcon', 'systemd-run', 'strace', 'parallel', 'taskset', 'chrt', 'su', 'runuser',
   'prlimit', 'numactl', 'cgexec', 'setpriv', 'pkexec', 'sshpass', 'fakeroot', 'firejail', 'proxychains', 'proxychains4', 'torsocks', 'valgrind', 'ltrace',
   'catchsegv', 'daemonize', 'chronic', 'unbuffer', 'sg', 'capsh', 'bwrap', 'sandbox',
@@ -257,6 +259,7 @@ interface WrapperTail {
   code?: string[];
   environment?: string[];
 }
+const XARGS_TAIL: WrapperTail = { args: ['-a', '-d', '-E', '-I', '-L', '-n', '-P', '-s', '--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--max-lines', '--process-slot-var'] };
 const WRAPPER_TAILS: Record<string, WrapperTail> = {
   sudo: { args: ['-u', '-g', '-h', '-p', '-C', '-D', '-r', '-t', '-T', '-U', '-R', '--user', '--group', '--host', '--prompt', '--close-from', '--chdir', '--role', '--type', '--command-timeout', '--other-user', '--chroot'], assignments: true, none: ['-l', '-v', '-k', '-K', '-e', '--list', '--validate', '--edit'] },
   doas: { args: ['-u', '-C'] },
@@ -273,7 +276,8 @@ const WRAPPER_TAILS: Record<string, WrapperTail> = {
   taskset: { args: [], operands: 1, none: ['-p', '--pid'] },
   chrt: { args: ['-T', '-P', '-D', '--sched-runtime', '--sched-period', '--sched-deadline'], operands: 1, none: ['-p', '--pid'] },
   runuser: { args: ['-u', '-g', '-G', '--user', '--group', '--supp-group'] },
-  xargs: { args: ['-a', '-d', '-E', '-I', '-L', '-n', '-P', '-s', '--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--max-lines', '--process-slot-var'] },
+  xargs: XARGS_TAIL,
+  gxargs: XARGS_TAIL,
   time: { args: ['-f', '-o', '--format', '--output'] },
   nsenter: { args: ['-t', '-S', '-G', '--target', '--setuid', '--setgid'] },
   unshare: { args: ['-S', '-G', '-R', '-w', '--setuid', '--setgid', '--root', '--wd'] },
@@ -1749,7 +1753,7 @@ class Reader {
       if (!Object.hasOwn(WRAPPER_TAILS, base(words[at]))) break;
       const t = this.wrapperCommand(words, at, WRAPPER_TAILS[base(words[at])]!);
       if (t === -1 || words[t]!.literal === undefined) break;
-      if (base(words[at]) === 'xargs') xargs ??= { at, command: t };
+      if (XARGS.has(base(words[at]))) xargs ??= { at, command: t };
       at = t;
     }
     if (words[at]!.literal !== undefined && anyExpansion(words.slice(at + 1))) this.shared.calls.push({ name: words[at]!.literal!, args: words.slice(at + 1) });
@@ -2135,12 +2139,12 @@ class Reader {
           return;
         }
         if (t !== -1 && words[t]!.literal!.includes('/')) this.runsFile(words[t], words[t]!.literal!);
-        if (b === 'xargs' || b === 'parallel') {
+        if (XARGS.has(b) || b === 'parallel') {
           // xargs makes what it reads on stdin its command's arguments: a shell or interpreter there runs them
           // (`echo "$1" | xargs sh -c`). GNU parallel hands its command line to a shell.
           const wrapsParser = parserAfter[k]!;
           if (b === 'parallel' && (fromStdin || anyExpansion(words.slice(k + 1)))) this.add('reparse', `parallel ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
-          else if (b === 'xargs' && wrapsParser) {
+          else if (XARGS.has(b) && wrapsParser) {
             // Its arguments come from stdin, or from the file after -a (`-a f`, `-0a f`, `-af`, `--arg-file=f`).
             let file: { value: Word | undefined } | undefined;
             for (let j = k + 1; j < (t === -1 ? words.length : t) && file === undefined; j++) {
@@ -2151,10 +2155,10 @@ class Reader {
               j = o.end;
             }
             if (file === undefined) {
-              if (!xargsRead) stdinProgram(`xargs ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
+              if (!xargsRead) stdinProgram(`${b} ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
               xargsRead = true;
             }
-            else this.programFile(file.value, 'xargs -a', stdinProgram);
+            else this.programFile(file.value, `${b} -a`, stdinProgram);
           }
           if (b === 'parallel') return;
         }
@@ -3021,7 +3025,7 @@ const XARGS_INPUT: Word = { raw: '(what xargs reads)', literal: undefined, expan
  * too). Undefined when it reads a file of its own (`-a f`, `--arg-file=f`) rather than stdin.
  */
 function xargsWords(words: Word[], x: number, command: number): Word[] | undefined {
-  const spec = optionSpec(WRAPPER_TAILS.xargs!.args);
+  const spec = optionSpec(XARGS_TAIL.args);
   let replace: string | undefined;
   for (let j = x + 1; j < command; j++) {
     const w = words[j]!;

@@ -1250,6 +1250,11 @@ describe('shell-words: what a shell command does with incident data', function (
     findingRows([
       // A table's inherited entries are no program's: data after such a name is a command's operand like any other.
       ['sudo toString "$1"', 'reparse', []],
+      // GNU xargs under its BSD-system name is xargs: what it reads is its command's arguments.
+      ['echo "$1" | gxargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['echo "$1" | gxargs -r sh -c \'restart "$@"\' _', 'reparse', ['data on the stdin of gxargs -r sh -c \'restart "$@"\' _']],
+      ['echo "$1" | gxargs -I{} timeout 5 {}', 'reparse', ['{} (a command named by what xargs reads)']],
+      ['gxargs -a "$1" systemctl restart', 'reparse', []],
     ]);
 
     acceptedRows([
@@ -1259,6 +1264,8 @@ describe('shell-words: what a shell command does with incident data', function (
       '__proto__ "$1"',
       'hasOwnProperty -x "$1"',
       'sudo valueOf "$1"',
+      'echo "$1" | gxargs tar -xf /backup/app.tar --',
+      'echo "$1" | gxargs -n1 systemctl restart',
     ]);
   });
 
