@@ -1758,11 +1758,14 @@ class Reader {
     }
     if (words[at]!.literal !== undefined && anyExpansion(words.slice(at + 1))) this.shared.calls.push({ name: words[at]!.literal!, args: words.slice(at + 1) });
     if (words[at]!.literal !== undefined && anyExpansion(words.slice(at + 1))) this.optionData(words, at);
-    if (xargs !== undefined && fromStdin && words[at]!.literal !== undefined) {
+    if (xargs !== undefined && words[at]!.literal !== undefined) {
       // `echo "$1" | xargs tar -xf x.tar`: the data is the program's last arguments (or the words holding -I's
-      // string), split at blanks, where a value starting with - is an option.
-      const made = xargsWords(words, xargs.at, xargs.command);
-      if (made !== undefined) {
+      // string), split at blanks, where a value starting with - is an option. With `-a FILE` xargs reads FILE
+      // instead: data when data names it or the command wrote it (`echo "$1" > /tmp/l; xargs -a /tmp/l tar …`,
+      // as `psql -f` of a written file is code), erring towards refusing for a pattern.
+      const { words: made, file } = xargsWords(words, xargs.at, xargs.command);
+      const reads = file === undefined ? fromStdin : file.expansions > 0 || (file.literal !== undefined && (patternWord(file.raw) || this.shared.written.has(file.literal)));
+      if (reads) {
         this.optionData(made, at);
         // `echo "$1" | xargs sudo`, `xargs -I{} timeout 5 {}`: a wrapper then runs what xargs reads, and a wrapper's
         // option may read it as code (`xargs -I{} systemd-run -p {} …`).
@@ -3022,11 +3025,12 @@ const XARGS_INPUT: Word = { raw: '(what xargs reads)', literal: undefined, expan
  * The words of the command once the xargs at `words[x]` (running `words[command]`, maybe a wrapper of
  * the command) has added what it reads: two arguments at the end (it splits at blanks, so the data may be any number of
  * them), or, with -I R/-i[R]/--replace[=R], each word holding R standing for one line read (the command's name
- * too). Undefined when it reads a file of its own (`-a f`, `--arg-file=f`) rather than stdin.
+ * too). `file`: the file it reads instead of stdin (`-a f`, `--arg-file=f`), if any.
  */
-function xargsWords(words: Word[], x: number, command: number): Word[] | undefined {
+function xargsWords(words: Word[], x: number, command: number): { words: Word[]; file?: Word } {
   const spec = optionSpec(XARGS_TAIL.args);
   let replace: string | undefined;
+  let file: Word | undefined;
   for (let j = x + 1; j < command; j++) {
     const w = words[j]!;
     const text = w.literal ?? w.raw;
@@ -3044,14 +3048,16 @@ function xargsWords(words: Word[], x: number, command: number): Word[] | undefin
     }
     const o = readOption(words, j, spec);
     // `-a /dev/stdin`, `-a -` read stdin all the same.
-    if (o.values.some((v) => (v.name === '-a' || v.name === '--arg-file') && !stdinPath(v.value?.literal ?? ''))) return undefined;
+    const a = o.values.find((v) => (v.name === '-a' || v.name === '--arg-file') && v.value !== undefined);
+    if (a !== undefined) file = stdinPath(a.value!.literal ?? '') ? undefined : a.value;
     const i = o.values.find((v) => v.name === '-I');
     if (i !== undefined) replace = i.value?.literal;
     j = o.end;
   }
-  if (replace === undefined || replace === '') return [...words, XARGS_INPUT, XARGS_INPUT];
+  const fileRead = file === undefined ? {} : { file };
+  if (replace === undefined || replace === '') return { words: [...words, XARGS_INPUT, XARGS_INPUT], ...fileRead };
   const r = replace;
-  return words.map((w, k) => (k >= command && w.literal?.includes(r) ? { raw: w.raw, literal: undefined, expansions: w.expansions + 1, lead: w.literal.slice(0, w.literal.indexOf(r)) } : w));
+  return { ...fileRead, words: words.map((w, k) => (k >= command && w.literal?.includes(r) ? { raw: w.raw, literal: undefined, expansions: w.expansions + 1, lead: w.literal.slice(0, w.literal.indexOf(r)) } : w)) };
 }
 
 /** `ssh [options] host` without a command: the remote shell reads its commands from stdin. */

@@ -1255,6 +1255,11 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" | gxargs -r sh -c \'restart "$@"\' _', 'reparse', ['data on the stdin of gxargs -r sh -c \'restart "$@"\' _']],
       ['echo "$1" | gxargs -I{} timeout 5 {}', 'reparse', ['{} (a command named by what xargs reads)']],
       ['gxargs -a "$1" systemctl restart', 'reparse', []],
+      // xargs -a FILE reads FILE instead of stdin: data when the command wrote it or data names it.
+      ['echo "$1" > /tmp/fix.list; xargs -a /tmp/fix.list tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['echo "$1" > /tmp/fix.list; xargs --arg-file=/tmp/fix.list -I{} cp {} /srv/app/', 'option', ['cp {}']],
+      ['xargs -a "$1" tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['echo "$1" > /tmp/fix.list; xargs -a /tmp/fix.list sudo', 'reparse', ['(what xargs reads) (a command named by what xargs reads)']],
     ]);
 
     acceptedRows([
@@ -1266,6 +1271,8 @@ describe('shell-words: what a shell command does with incident data', function (
       'sudo valueOf "$1"',
       'echo "$1" | gxargs tar -xf /backup/app.tar --',
       'echo "$1" | gxargs -n1 systemctl restart',
+      'echo "$1" > /tmp/fix.list; xargs -a /tmp/fix.list tar -xf /backup/app.tar --',
+      'echo /srv/app > /tmp/fix.list; xargs -a /tmp/fix.list tar -xf /backup/app.tar -C "/srv/$1"',
     ]);
   });
 
