@@ -62,7 +62,8 @@
  *   word, but a value `--to-command=id` is an option to `tar -xf x.tar "$1"`. Counted for the programs of
  *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql, cp, mv, ln, install; gtar, bsdtar, gsed:
  *   options that run a command or write a file, read anywhere before `--` since GNU getopt permutes), also for what
- *   `xargs` (or `gxargs`) reads and hands them ({@link xargsWords}: `echo "$1" | xargs tar -xf x.tar`), `find`'s start paths (a `-delete` there is its
+ *   `xargs` (or `gxargs`) reads and hands them ({@link xargsWords}: `echo "$1" | xargs tar -xf x.tar`, also the output of a group, subshell, loop, `if` or `case`
+ *   holding data: `{ echo "$1"; } | xargs tar …`), `find`'s start paths (a `-delete` there is its
  *   expression, after `--` too), `awk` before its first operand once `-f`, `-e` or `-E` gave the program, and
  *   perl, ruby, node, php, lua and expect after a program or script file given by an option (they read options
  *   on: `perl -e 1 "$1"`, `expect -f x.exp "$1"`). Not counted: a word after `--`, an option's value
@@ -527,6 +528,9 @@ function stdinPath(path: string): boolean {
 }
 const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'until', 'time', 'for', 'select', 'coproc']);
 /** Reserved words that open a compound command: after `coproc NAME` one of these (or `{`, `(`) is its body. */
+/** The reserved words that open and close a compound command whose output may be piped on (`case` and `esac` apart). */
+const COMPOUND_OPENERS = new Set(['{', 'if', 'while', 'until', 'for', 'select', 'case']);
+const COMPOUND_CLOSERS = new Set(['}', 'fi', 'done']);
 const COMPOUND = new Set(['{', '(', '((', 'if', 'while', 'until', 'for', 'select', 'case', '[[']);
 /**
  * Variables that hold the shell's own numbers (bash; unset or a plain number in dash): read in arithmetic
@@ -706,6 +710,8 @@ interface Cmd {
   otherExpansions: number;
   /** Expansions in here-strings (`<<< "$1"`): data on its stdin. */
   stdinExpansions: number;
+  /** Piped from a group, subshell, loop, `if` or `case` holding data (`{ echo "$1"; } | xargs tar …`): data on its stdin. */
+  compoundInput?: boolean;
 }
 
 function matchAt(re: RegExp, text: string, at: number): RegExpExecArray | null {
@@ -731,6 +737,8 @@ class Reader {
   private arrayWords = false;
   /** Names declared `-n` (name references): an assignment or a read into them fills the variable they name. */
   private refs = new Set<string>();
+  /** Commands read so far (nested subshells' too) that carry data: a compound holding one prints data, maybe. */
+  private dataCommands = 0;
 
   private readonly tally: Tally;
 
@@ -819,8 +827,13 @@ class Reader {
       // `>&2` duplicates a descriptor; `>& file` (bash) and every other output redirection writes a file.
       if (target !== undefined && (op === '<>' || (op.startsWith('>') && !(op.startsWith('>&') && /^(?:[0-9]+|-)$/.test(target.literal ?? ''))) || op.startsWith('&>'))) cmd.writes.push(target);
     };
+    // The number of data commands when each open group, loop, `if` or `case` began, and whether the compound that
+    // just closed held one: its output, piped on, is data (`{ echo "$1"; } | xargs tar -xf x.tar`, `(…) | …`).
+    const opened: number[] = [];
+    let compoundData = false;
     const endCommand = () => {
       if (inDoubleBracket) throw new Unreadable('a "[[" without its "]]"');
+      if (cmd.compoundInput === true || cmd.words.some((w) => w.expansions > 0) || cmd.stdinExpansions > 0 || cmd.otherExpansions > 0 || cmd.heredocs.some((d) => d.expands)) this.dataCommands++;
       if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0 || cmd.writes.length > 0) pipeline.push(cmd);
       cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0, writes: [] };
       inDoubleBracket = false;
@@ -830,6 +843,7 @@ class Reader {
     };
     const endPipeline = () => {
       endCommand();
+      compoundData = false;
       if (pipeline.length > 0) this.deferred.push(pipeline);
       pipeline = [];
       if (this.pendingHeredocs.length === 0) this.flushDeferred();
@@ -906,7 +920,10 @@ class Reader {
         }
         this.pos += next === '&' ? 2 : 1;
         shared.feeds = true;
+        const fed = compoundData;
         endCommand();
+        compoundData = false;
+        if (fed) cmd.compoundInput = true;
         continue;
       }
       if (c === '<' || c === '>') {
@@ -959,7 +976,9 @@ class Reader {
         }
         endPipeline();
         if (/^[ \t]*\)/.test(this.src.slice(this.pos, this.pos + 64)) && /^[A-Za-z_][A-Za-z0-9_.:-]*$/.test(lastWordRaw)) pendingFn = lastWordRaw;
-        this.readNestedList();
+        const inside = this.readNestedList();
+        this.dataCommands += inside;
+        compoundData = inside > 0;
         continue;
       }
       if (c === ')') {
@@ -1013,7 +1032,12 @@ class Reader {
       if ((caseTop === 'pattern' || (caseTop === 'body' && first)) && word.literal === 'esac') {
         cases.pop();
         endPipeline();
+        compoundData = this.dataCommands > (opened.pop() ?? Number.POSITIVE_INFINITY);
         continue;
+      }
+      if (first && word.raw === word.literal) {
+        if (COMPOUND_OPENERS.has(word.raw)) opened.push(this.dataCommands);
+        else if (COMPOUND_CLOSERS.has(word.raw)) compoundData = this.dataCommands > (opened.pop() ?? Number.POSITIVE_INFINITY);
       }
       cmd.words.push(word);
       if (first && word.raw === '{') {
@@ -1055,7 +1079,8 @@ class Reader {
   }
 
   /** `$(…)`, `(…)`, `<(…)`: read up to the matching `)` and past it. */
-  private readNestedList(arrayWords = false): void {
+  /** Reads `(…)`, `$(…)`, `<(…)` or an array's `(…)`: the number of commands inside that carry data. */
+  private readNestedList(arrayWords = false): number {
     const nested = new Reader(this.src, this.shared, this.depth + 1, this.zeroIsData, this.tally);
     nested.arrayWords = arrayWords;
     nested.pos = this.pos;
@@ -1063,6 +1088,7 @@ class Reader {
     nested.readList(true);
     nested.flushDeferred();
     this.pos = nested.pos + 1;
+    return nested.dataCommands;
   }
 
   /** The word after a redirection operator: how many expansions it holds. */
@@ -1433,7 +1459,7 @@ class Reader {
   private checkPipeline(pipeline: Cmd[]): void {
     let before = false;
     for (const cmd of pipeline) {
-      const fromStdin: boolean = before || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
+      const fromStdin: boolean = before || cmd.compoundInput === true || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
       this.checkCommand(cmd, fromStdin, before || cmd !== pipeline[0]);
       before ||= fromStdin || cmd.otherExpansions > 0 || cmd.words.some((w) => w.expansions > 0);
     }

@@ -389,8 +389,9 @@ describe('shell-words: what a shell command does with incident data', function (
     const refused: [string, string, string[]][] = [
       // A shell or interpreter reading its program from a descriptor it inherits (a group, a subshell, eval,
       // exec, an sh -c string, a function, <&3, /dev/fd/3) while the command feeds one anywhere.
-      ['{ echo "$1"; } | sh', 'reparse', ['sh reads a descriptor the command feeds']],
-      ['(echo "$1") | bash', 'reparse', ['bash reads a descriptor the command feeds']],
+      // The group's output is data on the stdin of the command it is piped to (read as such first).
+      ['{ echo "$1"; } | sh', 'reparse', ['data on the stdin of sh']],
+      ['(echo "$1") | bash', 'reparse', ['data on the stdin of bash']],
       ['echo "$1" | (sh)', 'reparse', ['sh reads a descriptor the command feeds']],
       ['echo "$1" | { bash; }', 'reparse', ['data on the stdin of bash']],
       ['echo "$1" | { cat; } | { cd /tmp && bash; }', 'reparse', ['bash reads a descriptor the command feeds']],
@@ -1260,6 +1261,14 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > /tmp/fix.list; xargs --arg-file=/tmp/fix.list -I{} cp {} /srv/app/', 'option', ['cp {}']],
       ['xargs -a "$1" tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       ['echo "$1" > /tmp/fix.list; xargs -a /tmp/fix.list sudo', 'reparse', ['(what xargs reads) (a command named by what xargs reads)']],
+      // What a group, a subshell, a loop, an `if` or a `case` prints is data when a command inside carries data.
+      ['{ echo "$1"; } | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['(echo "$1") | xargs -I{} cp {} /srv/app/', 'option', ['cp {}']],
+      ['for h in "$@"; do echo "$h"; done | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['if true; then echo "$1"; fi | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['case x in x) echo "$1";; esac | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['{ { echo "$1"; }; echo ok; } | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['while read -r l; do echo "$l"; done <<< "$1" | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
     ]);
 
     acceptedRows([
@@ -1273,6 +1282,11 @@ describe('shell-words: what a shell command does with incident data', function (
       'echo "$1" | gxargs -n1 systemctl restart',
       'echo "$1" > /tmp/fix.list; xargs -a /tmp/fix.list tar -xf /backup/app.tar --',
       'echo /srv/app > /tmp/fix.list; xargs -a /tmp/fix.list tar -xf /backup/app.tar -C "/srv/$1"',
+      '{ echo "$1"; } | xargs tar -xf /backup/app.tar --',
+      '{ echo /srv/app; } | xargs tar -xf /backup/app.tar -C "/srv/$1"',
+      '(cd /srv/app && ls) | xargs tar -cf "/backup/$1.tar"',
+      '{ echo "$1"; }; echo /srv/app | xargs tar -xf /backup/app.tar',
+      'for h in "$@"; do echo "$h"; done | xargs -n1 systemctl restart',
     ]);
   });
 
