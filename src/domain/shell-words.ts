@@ -57,10 +57,10 @@
  *   (`-exec sh -c 'gzip {}' \;`); an interpreter's option the lists do not know may take the next word
  *   ({@link INTERPRETER_OPTIONS}); data as the value of an option that runs it (`tar --to-command="$1"`,
  *   `sort --compress-program`, `git -c`, `git --exec-path=`, `wget -e`, `curl -K`, `psql -c`, `psql -f`:
- *   {@link OPTION_PROGRAMS}' `code`; any option with data of a git subcommand that may be an alias, `git f`).
+ *   {@link OPTION_PROGRAMS}' `code`; data on the stdin of psql or mysql reading their SQL there, {@link STDIN_SQL}; any option with data of a git subcommand that may be an alias, `git f`).
  * - `option`: data that may start a word where a program still reads options: double quotes keep `"$1"` one
  *   word, but a value `--to-command=id` is an option to `tar -xf x.tar "$1"`. Counted for the programs of
- *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql, cp, mv, ln, install; gtar, bsdtar, gsed:
+ *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql, mysql, cp, mv, ln, install; gtar, bsdtar, gsed:
  *   options that run a command or write a file, read anywhere before `--` since GNU getopt permutes), also for what
  *   `xargs` (or `gxargs`) reads and hands them ({@link xargsWords}: `echo "$1" | xargs tar -xf x.tar`, also the output of a group, subshell, loop, `if` or `case`
  *   holding data: `{ echo "$1"; } | xargs tar …`), `find`'s start paths (a `-delete` there is its
@@ -370,6 +370,18 @@ const COPIERS = options({ values: ['-S', '-t', '--suffix', '--target-directory',
  */
 /** {@link OPTION_PROGRAMS}' options whose value is a file of options or code the program reads. */
 const CODE_FILE_OPTIONS: Record<string, readonly string[]> = { curl: ['-K', '--config'], wget: ['--config'], psql: ['-f', '--file'] };
+/**
+ * SQL clients that read their SQL from stdin unless one of these options gives it: data there is SQL, whose `\!`
+ * (psql) or `system` (mysql, mariadb) runs a shell command (`echo "$1" | psql`, `mysql app < "$1"`).
+ */
+const STDIN_SQL: Record<string, readonly string[]> = { psql: ['-c', '--command', '-f', '--file'], mysql: ['-e', '--execute'], mariadb: ['-e', '--execute'] };
+// MySQL's and MariaDB's client (my_getopt reads options after operands too): -e/--execute and --init-command run SQL
+// (`system …` runs a shell command), --pager runs a command through a shell, --defaults-file and --defaults-extra-file
+// read options from a file (a `pager=` line), --tee writes a file; -p and --password take a value only joined to them.
+const MYSQL = options({
+  code: ['-e', '--execute', '--init-command', '--pager', '--defaults-file', '--defaults-extra-file', '--defaults-group-suffix', '--plugin-dir', '--login-path'],
+  values: ['-h', '-u', '-P', '-D', '-S', '--host', '--user', '--port', '--database', '--socket', '--tee', '--default-character-set', '--protocol', '--connect-timeout', '--max-allowed-packet', '--net-buffer-length', '--bind-address', '--delimiter', '--prompt', '--ssl-ca', '--ssl-capath', '--ssl-cert', '--ssl-key', '--ssl-cipher', '--ssl-mode', '--character-sets-dir', '--default-auth', '--server-public-key-path', '--load-data-local-dir'],
+});
 const OPTION_PROGRAMS: Record<string, OptionProgram> = {
   // GNU tar, also as `gtar` (where the system's own tar is BSD's); libarchive's bsdtar reads fewer options.
   tar: GNU_TAR,
@@ -436,6 +448,8 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
   zip: options({ code: ['--unzip-command'] }),
   // psql (permutes): -c/--command '\! cmd' runs a shell command (tried), -f/--file FILE runs a file's SQL (`\!` in it
   // too: a file data names is code data chose), -o/-L FILE write.
+  mysql: MYSQL,
+  mariadb: MYSQL,
   psql: options({ code: ['-c', '--command', '-f', '--file'], values: ['-d', '-v', '-L', '-o', '-F', '-P', '-R', '-T', '-h', '-p', '-U', '--dbname', '--set', '--variable', '--log-file', '--output', '--field-separator', '--pset', '--record-separator', '--table-attr', '--host', '--port', '--username'] }),
 };
 
@@ -1920,6 +1934,28 @@ class Reader {
         j = o.end;
       }
     }
+    // psql, mysql and mariadb without their SQL in an option read it from stdin: data piped or here-stringed there, or
+    // a file data names or the command wrote, is SQL data chose (`echo "$1" | psql -d app`; the data belongs in a
+    // psql variable: `psql -v host="$1" <<'SQL'` … `:'host'`).
+    const sqlOptions = own(STDIN_SQL, base(words[at]));
+    if (sqlOptions !== undefined) {
+      const spec = optionSpec(own(OPTION_PROGRAMS, base(words[at]))!.args);
+      let given = false;
+      for (let j = at + 1; j < words.length && !given; j++) {
+        if (words[j]!.literal === '--') break;
+        if (!/^-./.test(words[j]!.literal ?? '')) continue;
+        const o = readOption(words, j, spec);
+        given = o.values.some((v) => sqlOptions.includes(v.name));
+        j = o.end;
+      }
+      const who = base(words[at]);
+      const s = cmd.stdin;
+      if (given) {
+        // Its SQL is the option's.
+      } else if (fromStdin) this.add('reparse', `data on the stdin of ${who}`);
+      else if (s?.kind === 'file' && s.word !== undefined && s.word.expansions > 0) this.add('reparse', `${who} < ${s.word.raw}`);
+      else if (s?.kind === 'file') this.runsFile(s.word, `${who} < ${s.word?.raw ?? ''}`);
+    }
     // Start-up files a shell runs before its program: `BASH_ENV=/dev/stdin bash -c :`, `ENV=/tmp/y sh -i`,
     // `bash --rcfile /tmp/y -i` (also behind env, export and wrappers): programs read from that path.
     // ENV is read by interactive shells only (`sh -i`; bash reads BASH_ENV otherwise), and is everyday
@@ -3223,7 +3259,7 @@ export function commandDataProblem(command: string): string | undefined {
       `the command hands data to another parser (${reparse}): quoted or not, the value is read as code there, so a title "x; rm -rf ~" runs. ` +
         `Pass it as an argument instead (sh -c 'restart "$1"' _ "$1"), or use a script from the library for remote commands` +
         // psql -c reads no psql variables: `psql -v u=x -c "select :'u'"` is a syntax error (psql 15).
-        (findings.some((f) => f.kind === 'reparse' && f.text.startsWith('psql '))
+        (findings.some((f) => f.kind === 'reparse' && (f.text.startsWith('psql ') || f.text === 'data on the stdin of psql'))
           ? `; for psql, the data as a variable and the SQL on stdin, where psql quotes it (psql -v host="$1" <<'SQL' … where name = :'host' … SQL; -c reads no variables)`
           : ''),
     );

@@ -1076,6 +1076,8 @@ describe('shell-words: what a shell command does with incident data', function (
       const psql = commandDataProblem("psql -d app -c \"select 1 from hosts where name = '$1'\"")!;
       assert.match(psql, /for psql, the data as a variable and the SQL on stdin, where psql quotes it \(psql -v host="\$1" <<'SQL' … where name = :'host' … SQL; -c reads no variables\)/);
       assert.deepEqual(shellDataFindings("psql -d app -v host=\"$1\" -At <<'SQL'\nselect 1 from hosts where name = :'host';\nSQL"), []);
+      // The same fix for SQL piped on its stdin.
+      assert.match(commandDataProblem("echo \"select 1 from hosts where name = '$1'\" | psql -d app")!, /for psql, the data as a variable and the SQL on stdin, where psql quotes it/);
       // Several programs: each its own fix.
       assert.match(commandDataProblem('sort "$1" > /tmp/x; git log "$2"')!, /Put -- before the data for sort \(sort … -- "\$1"\).*for git, --end-of-options/);
       // Each fix given passes the check.
@@ -1269,6 +1271,17 @@ describe('shell-words: what a shell command does with incident data', function (
       ['case x in x) echo "$1";; esac | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       ['{ { echo "$1"; }; echo ok; } | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       ['while read -r l; do echo "$l"; done <<< "$1" | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      // psql, mysql and mariadb read their SQL from stdin without -c/-f/-e: data there is SQL (`\\! id`, `system id`).
+      ['echo "$1" | psql -d app', 'reparse', ['data on the stdin of psql']],
+      ['psql -d app <<< "$1"', 'reparse', ['data on the stdin of psql']],
+      ['psql -d app < "$1"', 'reparse', ['psql < "$1"']],
+      ['echo "$1" > /tmp/fix.sql; psql -d app < /tmp/fix.sql', 'reparse', ['psql < /tmp/fix.sql runs a file the command writes']],
+      ['echo "$1" | mysql app', 'reparse', ['data on the stdin of mysql']],
+      ['mariadb app <<< "$1"', 'reparse', ['data on the stdin of mariadb']],
+      // mysql's options: -e, --init-command (SQL), --pager (a shell command), --defaults-file (more options), read anywhere.
+      ['mysql app -e "$1"', 'reparse', ['mysql -e "$1"']],
+      ['mysql --pager="$1" app', 'reparse', ['mysql --pager "$1"']],
+      ['mysql -u app "$1"', 'option', ['mysql "$1"']],
     ]);
 
     acceptedRows([
@@ -1287,6 +1300,10 @@ describe('shell-words: what a shell command does with incident data', function (
       '(cd /srv/app && ls) | xargs tar -cf "/backup/$1.tar"',
       '{ echo "$1"; }; echo /srv/app | xargs tar -xf /backup/app.tar',
       'for h in "$@"; do echo "$h"; done | xargs -n1 systemctl restart',
+      "psql -d app -v host=\"$1\" <<'SQL'\nselect 1 where :'host' <> '';\nSQL",
+      'echo "$1" | psql -d app -c "select 1"',
+      'mysql -h "$1" -u app app < /opt/fix/fix.sql',
+      'mysql -u app -D app -- "$1"',
     ]);
   });
 
