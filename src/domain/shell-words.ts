@@ -32,7 +32,7 @@
  *   filled: `RANDOM="$1"`, or a mention inside an `sh -c` string) and no command is `unset` (bash's RANDOM,
  *   SECONDS, LINENO and BASHPID become plain variables when unset).
  * - `reparse`: an expansion (quoted or not) given to another parser: `eval`, `.`/`source`, the command
- *   string of `sh -c` (`bash`, `dash`, `zsh`, `ksh`, `su`, `runuser`, `flock … -c`; also behind `sudo`,
+ *   string of `sh -c` (`bash`, `dash`, `zsh`, `ksh`, `su`, `runuser`, `flock … -c`, `sg group [-c] …`; also behind `sudo`,
  *   `env`, `timeout`, `xargs`, `find -exec`…; and a shell followed by `-c` anywhere in the words:
  *   `docker exec web sh -c …`), `env -S`, `python -c`, `perl -e` and the like, an `awk` or `sed` program, any
  *   argument of `ssh`, `scp`, `rsync` or `watch` (they hand it to a remote or local shell), `trap`'s action,
@@ -130,8 +130,8 @@ const MAX_FINDINGS = 10;
 /** Parameters that are the shell's own numbers and flags, never data. */
 const HARMLESS_SPECIALS = new Set(['?', '#', '$', '0', '!', '-']);
 const SHELLS = new Set(['sh', 'bash', 'rbash', 'dash', 'zsh', 'ksh', 'ksh93', 'mksh', 'lksh', 'oksh', 'pdksh', 'ash', 'hush', 'yash', 'posh', 'fish', 'csh', 'tcsh']);
-/** Run their `-c` string through a shell. */
-const C_RUNNERS = new Set(['su', 'runuser', 'flock', 'script']);
+/** Run their `-c` string through a shell (sg its command word, `-c` or not). */
+const C_RUNNERS = new Set(['su', 'runuser', 'flock', 'script', 'sg']);
 /** Take a program in `-c`/`-e` (and read one from stdin without an operand). */
 const INTERPRETERS = new Set(['python', 'python2', 'python3', 'perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'expect']);
 /** An interpreter's name, a version after it too (`python3.12`, `php8.2`, `lua5.4`, `perl5.36`, `tclsh8.6`): its key in {@link INTERPRETER_OPTIONS}, or undefined. */
@@ -2287,6 +2287,17 @@ class Reader {
         // A found file's path (`-exec scp {} host:/x \;`) starts with find's start folder or `./`: a local file.
         if (anyExpansion(b === 'ssh' || b === 'watch' ? rest : rest.filter((w) => w.found !== true))) this.add('reparse', `${b} ${rest.map((w) => w.raw).join(' ')}`);
         else if (b === 'ssh' && sshReadsStdin(rest)) stdinProgram('ssh without a command');
+        return;
+      }
+      if (b === 'sg') {
+        // shadow's `sg [-] group [-c] command` hands the command to `/bin/sh -c` (`sg adm "restart $1"` runs the value
+        // as code, like `su -c`).
+        if (!asCommand(k) && nextC[k] === -1) continue;
+        const group = rest.findIndex((w) => w.literal !== '-');
+        const script = group === -1 ? undefined : rest.slice(group + 1).find((w) => w.literal !== '-c');
+        if (script === undefined) return;
+        if (script.expansions > 0) this.add('reparse', `sg ${rest[group]!.raw} ${script.raw}`);
+        else this.readCommandText(script.literal!);
         return;
       }
       if (SHELLS.has(b) || C_RUNNERS.has(b)) {

@@ -1282,6 +1282,11 @@ describe('shell-words: what a shell command does with incident data', function (
       ['mysql app -e "$1"', 'reparse', ['mysql -e "$1"']],
       ['mysql --pager="$1" app', 'reparse', ['mysql --pager "$1"']],
       ['mysql -u app "$1"', 'option', ['mysql "$1"']],
+      // sg hands its command word to /bin/sh -c, with -c or without.
+      ['sg adm "restart $1"', 'reparse', ['sg adm "restart $1"']],
+      ['sg adm -c "restart $1"', 'reparse', ['sg adm "restart $1"']],
+      ['sudo sg - adm "$1"', 'reparse', ['sg adm "$1"']],
+      ["sg adm 'eval \"$SELFHEAL_PARAM_X\"'", 'reparse', ['eval "$SELFHEAL_PARAM_X"']],
     ]);
 
     acceptedRows([
@@ -1304,6 +1309,8 @@ describe('shell-words: what a shell command does with incident data', function (
       'echo "$1" | psql -d app -c "select 1"',
       'mysql -h "$1" -u app app < /opt/fix/fix.sql',
       'mysql -u app -D app -- "$1"',
+      "sg adm 'systemctl restart nginx'",
+      'grep -w sg "$1"',
     ]);
   });
 
