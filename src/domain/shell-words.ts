@@ -441,7 +441,9 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
   cp: COPIERS,
   mv: COPIERS,
   ln: COPIERS,
-  install: options({ code: ['--strip-program'], values: ['-m', '-o', '-g', '-S', '-t', '--mode', '--owner', '--group', '--suffix', '--target-directory'] }),
+  // Its -m/--mode, -o/--owner and -g/--group from data are counted with the code ones: a mode `4755` with `-o root`
+  // makes the installed program set-user-ID root, so data there chooses who runs it.
+  install: options({ code: ['--strip-program', '-m', '--mode', '-o', '--owner', '-g', '--group'], values: ['-S', '-t', '--suffix', '--target-directory'] }),
   // Info-ZIP zip (reads options anywhere): -TT/--unzip-command=CMD runs CMD when it tests the archive (`zip -T`, tried),
   // -O/--output-file writes another archive. Its -i/-x take a list of words: none other is taken for a value here.
   // `-TT` (two letters) is read as `--unzip-command`.

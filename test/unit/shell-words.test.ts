@@ -1287,6 +1287,11 @@ describe('shell-words: what a shell command does with incident data', function (
       ['sg adm -c "restart $1"', 'reparse', ['sg adm "restart $1"']],
       ['sudo sg - adm "$1"', 'reparse', ['sg adm "$1"']],
       ["sg adm 'eval \"$SELFHEAL_PARAM_X\"'", 'reparse', ['eval "$SELFHEAL_PARAM_X"']],
+      // install's mode, owner and group from data: `-m 4755 -o root` makes a set-user-ID root program.
+      ['install -m "$1" /opt/fix/bin /usr/local/bin/fix', 'reparse', ['install -m "$1"']],
+      ['sudo install -Dm "$1" /opt/fix/bin /usr/local/bin/fix', 'reparse', ['install -m "$1"']],
+      ['install --owner="$1" /opt/fix/bin /usr/local/bin/fix', 'reparse', ['install --owner "$1"']],
+      ['install -g "$SELFHEAL_PARAM_GROUP" /opt/fix/app.conf /srv/app/', 'reparse', ['install -g "$SELFHEAL_PARAM_GROUP"']],
     ]);
 
     acceptedRows([
@@ -1311,6 +1316,7 @@ describe('shell-words: what a shell command does with incident data', function (
       'mysql -u app -D app -- "$1"',
       "sg adm 'systemctl restart nginx'",
       'grep -w sg "$1"',
+      'install -m 644 -o app -g app /opt/fix/app.conf "/srv/app/$1.conf"',
     ]);
   });
 
