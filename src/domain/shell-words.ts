@@ -410,13 +410,16 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
       'rev-list': { values: REVISION_VALUES },
       commit: { values: ['-m', '--message'] },
       tag: { values: ['-m', '--message'] },
-      merge: { values: ['-m', '--message'] },
+      // -s/--strategy NAME runs the program `git-merge-NAME` (from the exec path or PATH): data names a program.
+      merge: { code: ['-s', '--strategy'], values: ['-m', '--message'] },
+      'cherry-pick': { code: ['--strategy'] },
+      revert: { code: ['--strategy'] },
       stash: { values: ['-m', '--message'] },
       grep: { code: ['-O', '--open-files-in-pager'], values: ['-e'] },
       checkout: { values: ['-b', '-B'] },
       switch: { values: ['-c', '-C', '--create', '--force-create'] },
       fetch: { code: ['--upload-pack'] },
-      pull: { code: ['--upload-pack'] },
+      pull: { code: ['--upload-pack', '-s', '--strategy'] },
       'ls-remote': { code: ['--upload-pack'] },
       // --template=DIR copies DIR's hooks into the new repository, where git runs them (clone's checkout does).
       clone: { code: ['-u', '--upload-pack', '-c', '--config', '--template'] },
@@ -424,7 +427,7 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
       push: { code: ['--receive-pack', '--exec'] },
       archive: { code: ['--exec'] },
       difftool: { code: ['-x', '--extcmd'] },
-      rebase: { code: ['-x', '--exec'] },
+      rebase: { code: ['-x', '--exec', '-s', '--strategy'] },
       // filter-branch evaluates each filter as shell code (`--tree-filter="rm -f $1"`).
       'filter-branch': { code: FILTER_BRANCH_FILTERS },
     },
@@ -1873,6 +1876,14 @@ class Reader {
         else copy.operands.forEach(write);
         args.forEach((w, k) => {
           if (/^(-o|--output|-O|--output-document)$/.test(w.literal ?? '') && args[k + 1] !== undefined) write(args[k + 1]!);
+        });
+      }
+      if (name === 'git' && anyExpansion(args)) {
+        // `git log/diff/show/format-patch --output=FILE` writes what it prints there, with data in the command (a
+        // revision, a path, a pattern) choosing it: a file like curl's -o one (`--output="/etc/cron.d/$1"`).
+        args.forEach((w, k) => {
+          if (w.literal === '--output' && args[k + 1] !== undefined) write(args[k + 1]!);
+          else if (w.raw.startsWith('--output=')) write(w.literal === undefined ? { ...w, raw: w.raw.slice('--output='.length) } : { ...w, raw: w.raw.slice('--output='.length), literal: w.literal.slice('--output='.length) });
         });
       }
     }

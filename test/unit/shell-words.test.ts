@@ -1292,6 +1292,15 @@ describe('shell-words: what a shell command does with incident data', function (
       ['sudo install -Dm "$1" /opt/fix/bin /usr/local/bin/fix', 'reparse', ['install -m "$1"']],
       ['install --owner="$1" /opt/fix/bin /usr/local/bin/fix', 'reparse', ['install --owner "$1"']],
       ['install -g "$SELFHEAL_PARAM_GROUP" /opt/fix/app.conf /srv/app/', 'reparse', ['install -g "$SELFHEAL_PARAM_GROUP"']],
+      // git's merge strategy NAME runs `git-merge-NAME`; --output=FILE writes what log, diff or show print, data choosing it.
+      ['git -C /srv/app merge --strategy="$1" origin/main', 'reparse', ['git --strategy "$1"']],
+      ['git -C /srv/app merge -s"$1" origin/main', 'reparse', ['git -s "$1"']],
+      ['git -C /srv/app pull -s "$1" origin main', 'reparse', ['git -s "$1"']],
+      ['git -C /srv/app rebase --strategy "$1" origin/main', 'reparse', ['git --strategy "$1"']],
+      ['git -C /srv/app cherry-pick --strategy="$1" abc123', 'reparse', ['git --strategy "$1"']],
+      ['git -C /srv/app log --output="/etc/cron.d/$1" -1', 'reparse', ['"/etc/cron.d/$1" is read as code later']],
+      ['git -C /srv/app log --output=/etc/profile.d/fix.sh --end-of-options "$1"', 'reparse', ['/etc/profile.d/fix.sh is read as code later']],
+      ['git -C /srv/app diff --output=/tmp/fix.sh -- "$1"; sh /tmp/fix.sh', 'reparse', ['sh /tmp/fix.sh runs a file the command writes']],
     ]);
 
     acceptedRows([
@@ -1317,6 +1326,8 @@ describe('shell-words: what a shell command does with incident data', function (
       "sg adm 'systemctl restart nginx'",
       'grep -w sg "$1"',
       'install -m 644 -o app -g app /opt/fix/app.conf "/srv/app/$1.conf"',
+      'git -C /srv/app merge -s ours -m "fix $1" origin/main',
+      'git -C /srv/app log --output="/var/log/fix/$1.log" -1',
     ]);
   });
 
