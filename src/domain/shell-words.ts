@@ -259,6 +259,8 @@ interface WrapperTail {
   none?: string[];
   code?: string[];
   environment?: string[];
+  /** Unit properties that are text only, whose value `code` options may take from data (`-p "Description=$1"`). */
+  text?: string[];
 }
 const XARGS_TAIL: WrapperTail = { args: ['-a', '-d', '-E', '-I', '-L', '-n', '-P', '-s', '--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--max-lines', '--process-slot-var'] };
 const WRAPPER_TAILS: Record<string, WrapperTail> = {
@@ -309,6 +311,7 @@ const WRAPPER_TAILS: Record<string, WrapperTail> = {
     none: ['-S', '--shell'],
     code: ['-p', '--property', '--path-property', '--socket-property', '--timer-property'],
     environment: ['-E', '--setenv'],
+    text: ['Description'],
   },
 };
 /**
@@ -322,6 +325,8 @@ const REVISION_VALUES = ['-n', '--max-count', '--skip', '--since', '--after', '-
  * and `--output=FILE` there created FILE, git 2.39).
  */
 const REVISION_WALKERS = new Set(['log', 'show', 'whatchanged', 'rev-list']);
+/** git subcommands whose every option only changes what they print (git-rev-parse(1) lists none that writes or runs). */
+const GIT_PRINTERS = new Set(['rev-parse']);
 /** git filter-branch's options whose value is shell code it evaluates. */
 const FILTER_BRANCH_FILTERS = ['--setup', '--env-filter', '--tree-filter', '--index-filter', '--parent-filter', '--msg-filter', '--commit-filter', '--tag-name-filter'];
 interface OptionProgram {
@@ -409,6 +414,8 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
       whatchanged: { values: REVISION_VALUES },
       'rev-list': { values: REVISION_VALUES },
       commit: { values: ['-m', '--message'] },
+      // git-lfs (an external command: git runs `git-lfs` before it looks for an alias): -I/-X take path patterns.
+      lfs: { values: ['-I', '--include', '-X', '--exclude'] },
       tag: { values: ['-m', '--message'] },
       // -s/--strategy NAME runs the program `git-merge-NAME` (from the exec path or PATH): data names a program.
       merge: { code: ['-s', '--strategy'], values: ['-m', '--message'] },
@@ -1581,7 +1588,11 @@ class Reader {
           if (v.name === '--expand-environment' && /^(no|n|false|f|off|0)$/i.test(v.value?.literal ?? '')) expands = false;
           if (spec.environment?.includes(v.name) && v.value !== undefined && (v.value.expansions > 0 || !(v.value.literal ?? '').includes('='))) environmentData ??= shown;
           if (v.value === undefined || v.value.expansions === 0) continue;
-          if (spec.code?.includes(v.name)) this.add('reparse', shown);
+          // A text property's value from data is its text (`-p "Description=fix $1"`: systemd-run sets the whole
+          // string after the first `=`, specifiers and newlines too, as the description only).
+          const property = /^([A-Za-z]+)=/.exec(textBeforeData(v.value) ?? '')?.[1];
+          const text = (v.name === '-p' || v.name === '--property') && property !== undefined && spec.text?.includes(property) === true;
+          if (spec.code?.includes(v.name) && !text) this.add('reparse', shown);
           else if (spec.environment?.includes(v.name)) {
             // `-E "HOST=$1"` passes; a name from data, or one read as code (`-E "LD_PRELOAD=$1"`), does not.
             const assigned = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/.exec(textBeforeData(v.value) ?? '')?.[1];
@@ -1709,6 +1720,9 @@ class Reader {
         // any of its options with data is taken for one whose value is code.
         if (!GIT_SUBCOMMANDS.has(sub) && !Object.hasOwn(program.subcommands!, sub)) alias = w.raw;
         revisionWalk = REVISION_WALKERS.has(sub);
+        // rev-parse's options only print (`git rev-parse --verify "$1"` with `--git-dir` prints the folder): none
+        // writes a file or runs a command, so data among them is no option to fear.
+        if (GIT_PRINTERS.has(sub)) return;
         if (w.literal === 'config') config = 'options';
         if (w.literal === 'submodule' || w.literal === 'bisect') runner = w.literal;
       } else if (runner !== undefined) {

@@ -1301,6 +1301,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['git -C /srv/app log --output="/etc/cron.d/$1" -1', 'reparse', ['"/etc/cron.d/$1" is read as code later']],
       ['git -C /srv/app log --output=/etc/profile.d/fix.sh --end-of-options "$1"', 'reparse', ['/etc/profile.d/fix.sh is read as code later']],
       ['git -C /srv/app diff --output=/tmp/fix.sh -- "$1"; sh /tmp/fix.sh', 'reparse', ['sh /tmp/fix.sh runs a file the command writes']],
+      // Still refused beside them: another property, a property named by data, a remote of git lfs pull.
+      ['systemd-run -p "Description$1" /opt/fix/restart.sh', 'reparse', ['systemd-run -p "Description$1"']],
+      ['systemd-run --timer-property="Description=$1" /opt/fix/restart.sh', 'reparse', ['systemd-run --timer-property "Description=$1"']],
+      ['git -C /srv/app lfs pull "$1"', 'option', ['git "$1"']],
     ]);
 
     acceptedRows([
@@ -1328,6 +1332,12 @@ describe('shell-words: what a shell command does with incident data', function (
       'install -m 644 -o app -g app /opt/fix/app.conf "/srv/app/$1.conf"',
       'git -C /srv/app merge -s ours -m "fix $1" origin/main',
       'git -C /srv/app log --output="/var/log/fix/$1.log" -1',
+      // Refused before: a text-only unit property, rev-parse's options (they only print), git-lfs's patterns.
+      'systemd-run --wait -p "Description=fix for $1" /opt/fix/restart.sh',
+      'systemd-run --wait --property=Description="fix $1" /opt/fix/restart.sh',
+      'git -C /srv/app rev-parse --verify "$1"',
+      'git -C /srv/app lfs pull --include="$1"',
+      'git -C /srv/app lfs pull -I "$1" -X "$2"',
     ]);
   });
 
