@@ -1484,11 +1484,17 @@ class Reader {
 
   private checkPipeline(pipeline: Cmd[]): void {
     let before = false;
-    for (const cmd of pipeline) {
-      const fromStdin: boolean = before || cmd.compoundInput === true || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
+    // The command before printed found names only, for this one (see below).
+    let names = false;
+    pipeline.forEach((cmd, k) => {
+      const fromStdin: boolean = (before && !names) || cmd.compoundInput === true || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
       this.checkCommand(cmd, fromStdin, before || cmd !== pipeline[0]);
+      // `find /var/log -name "$1" -print0 | xargs -0 tar …`: data chose which names find prints, and each starts with
+      // a start path of the command's own, whole to xargs -0: no option there. What xargs' command prints (the
+      // found files' contents, maybe) is data for the commands after.
+      names = !fromStdin && cmd.otherExpansions === 0 && findPrintsNames(cmd.words) && nulSplit(pipeline[k + 1]?.words ?? []);
       before ||= fromStdin || cmd.otherExpansions > 0 || cmd.words.some((w) => w.expansions > 0);
-    }
+    });
   }
 
   /** Where a simple command hands its words (or its stdin, `fromStdin` holding data) to another parser. */
@@ -2975,6 +2981,48 @@ const GIT_SUBCOMMANDS = new Set([
 /** `git config`'s subcommands (git 2.46), each reading its own options up to its key. */
 const GIT_CONFIG_ACTIONS = new Set(['list', 'get', 'set', 'unset', 'rename-section', 'remove-section', 'edit']);
 /** GNU find's primaries and options that take the next word as their value (`-fprintf` two). */
+/**
+ * Whether a `find` prints only found names, NUL-terminated (`-print0`), each starting with a start path of the
+ * command's own that no `-` starts (`/var/log`, `"/var/log/$1"`): it runs, writes and formats nothing else.
+ */
+function findPrintsNames(words: Word[]): boolean {
+  if ((words[0]?.literal ?? '').replace(/^.*\//, '') !== 'find' || words[0]!.raw !== words[0]!.literal) return false;
+  let j = 1;
+  while (/^-([HLP]|O[0-9]*|D.*)$/.test(words[j]?.literal ?? '')) j += words[j]!.literal === '-D' ? 2 : 1;
+  let paths = 0;
+  for (; j < words.length; j++) {
+    const w = words[j]!;
+    if (w.literal !== undefined && /^[-(!),]/.test(w.literal)) break;
+    const lead = w.literal ?? textBeforeData(w) ?? '';
+    if (lead === '' || lead.startsWith('-')) return false;
+    paths++;
+  }
+  let print0 = false;
+  for (; j < words.length; j++) {
+    const l = words[j]!.literal;
+    if (l === '-print0') print0 = true;
+    else if (l !== undefined && /^-(exec|execdir|ok|okdir|print|printf|fprint|fprint0|fprintf|ls|fls|delete|files0-from)$/.test(l)) return false;
+    else if (l !== undefined && (FIND_VALUE_PRIMARIES.has(l) || /^-newer[a-zA-Z]{2}$/.test(l))) j++;
+  }
+  return paths > 0 && print0;
+}
+
+/** Whether the words are an xargs splitting what it reads at NULs only (`-0`, `--null`) and reading stdin. */
+function nulSplit(words: Word[]): boolean {
+  if (!XARGS.has((words[0]?.literal ?? '').replace(/^.*\//, '')) || words[0]!.raw !== words[0]!.literal) return false;
+  const spec = optionSpec(XARGS_TAIL.args);
+  let nul = false;
+  for (let j = 1; j < words.length; j++) {
+    const w = words[j]!;
+    if (w.literal === undefined || !/^-./.test(w.literal) || w.literal === '--') break;
+    const o = readOption(words, j, spec);
+    if (o.values.some((v) => v.name === '-a' || v.name === '--arg-file' || v.name === '-d' || v.name === '--delimiter' || v.name === '-E')) return false;
+    if (o.names.includes('-0') || o.names.includes('--null')) nul = true;
+    j = o.end;
+  }
+  return nul;
+}
+
 const FIND_VALUE_PRIMARIES = new Set(['-name', '-iname', '-path', '-ipath', '-wholename', '-iwholename', '-lname', '-ilname', '-regex', '-iregex', '-regextype', '-newer', '-anewer', '-cnewer', '-samefile', '-type', '-xtype', '-user', '-group', '-uid', '-gid', '-perm', '-size', '-links', '-inum', '-mtime', '-atime', '-ctime', '-mmin', '-amin', '-cmin', '-used', '-fstype', '-context', '-maxdepth', '-mindepth', '-printf', '-fprint', '-fprint0', '-fls', '-fprintf', '-files0-from']);
 /** Options of `ln`, `cp` and `mv` that take a value. */
 const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);

@@ -1305,6 +1305,12 @@ describe('shell-words: what a shell command does with incident data', function (
       ['systemd-run -p "Description$1" /opt/fix/restart.sh', 'reparse', ['systemd-run -p "Description$1"']],
       ['systemd-run --timer-property="Description=$1" /opt/fix/restart.sh', 'reparse', ['systemd-run --timer-property "Description=$1"']],
       ['git -C /srv/app lfs pull "$1"', 'option', ['git "$1"']],
+      // Still refused: names split at blanks, a start path of data's, a format of find's, what xargs' command prints.
+      ['find /var/log/app -name "$1" | xargs tar -czf /backup/logs.tgz', 'option', ['tar (what xargs reads)']],
+      ['find /var/log/app -name "$1" -print0 | xargs tar -czf /backup/logs.tgz', 'option', ['tar (what xargs reads)']],
+      ['find "$1" -print0 | xargs -0 tar -czf /backup/logs.tgz', 'option', ['find "$1"', 'tar (what xargs reads)']],
+      ['find /var/log/app -name "$1" -printf "%f\\0" | xargs -0 tar -czf /backup/logs.tgz', 'option', ['tar (what xargs reads)']],
+      ['find /var/log/app -name "$1" -print0 | xargs -0 cat | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
     ]);
 
     acceptedRows([
@@ -1338,6 +1344,9 @@ describe('shell-words: what a shell command does with incident data', function (
       'git -C /srv/app rev-parse --verify "$1"',
       'git -C /srv/app lfs pull --include="$1"',
       'git -C /srv/app lfs pull -I "$1" -X "$2"',
+      // find's NUL-terminated names, each starting with a start path of the command's own, whole to xargs -0.
+      'find /var/log/app -name "$1" -print0 | xargs -0 tar -czf /backup/logs.tgz',
+      'find "/var/log/$1" -name "*.gz" -mtime +7 -print0 | xargs -0r tar -czf /backup/logs.tgz',
     ]);
   });
 
