@@ -765,6 +765,8 @@ class Reader {
   private refs = new Set<string>();
   /** Commands read so far (nested subshells' too) that carry data: a compound holding one prints data, maybe. */
   private dataCommands = 0;
+  /** A subshell piped data (`echo "$1" | (xargs tar …)`): each of its pipelines may read it on stdin. */
+  private stdinData = false;
 
   private readonly tally: Tally;
 
@@ -1000,9 +1002,11 @@ class Reader {
           this.readNestedList(true);
           continue;
         }
+        // A subshell after a pipe (`echo "$1" | (xargs tar …)`) reads what the commands before it print.
+        const piped = this.stdinData || (pipeline.length > 0 && [...pipeline, cmd].some((c) => c.compoundInput === true || c.words.some((w) => w.expansions > 0) || c.stdinExpansions > 0 || c.otherExpansions > 0 || c.heredocs.some((d) => d.expands)));
         endPipeline();
         if (/^[ \t]*\)/.test(this.src.slice(this.pos, this.pos + 64)) && /^[A-Za-z_][A-Za-z0-9_.:-]*$/.test(lastWordRaw)) pendingFn = lastWordRaw;
-        const inside = this.readNestedList();
+        const inside = this.readNestedList(false, piped);
         this.dataCommands += inside;
         compoundData = inside > 0;
         continue;
@@ -1106,9 +1110,10 @@ class Reader {
 
   /** `$(…)`, `(…)`, `<(…)`: read up to the matching `)` and past it. */
   /** Reads `(…)`, `$(…)`, `<(…)` or an array's `(…)`: the number of commands inside that carry data. */
-  private readNestedList(arrayWords = false): number {
+  private readNestedList(arrayWords = false, stdinData = false): number {
     const nested = new Reader(this.src, this.shared, this.depth + 1, this.zeroIsData, this.tally);
     nested.arrayWords = arrayWords;
+    nested.stdinData = stdinData;
     nested.pos = this.pos;
     // Here-documents opened inside are read by the nested reader at its newlines.
     nested.readList(true);
@@ -1483,7 +1488,7 @@ class Reader {
   }
 
   private checkPipeline(pipeline: Cmd[]): void {
-    let before = false;
+    let before = this.stdinData;
     // The command before printed found names only, for this one (see below).
     let names = false;
     pipeline.forEach((cmd, k) => {

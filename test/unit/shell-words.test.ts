@@ -392,7 +392,7 @@ describe('shell-words: what a shell command does with incident data', function (
       // The group's output is data on the stdin of the command it is piped to (read as such first).
       ['{ echo "$1"; } | sh', 'reparse', ['data on the stdin of sh']],
       ['(echo "$1") | bash', 'reparse', ['data on the stdin of bash']],
-      ['echo "$1" | (sh)', 'reparse', ['sh reads a descriptor the command feeds']],
+      ['echo "$1" | (sh)', 'reparse', ['data on the stdin of sh']],
       ['echo "$1" | { bash; }', 'reparse', ['data on the stdin of bash']],
       ['echo "$1" | { cat; } | { cd /tmp && bash; }', 'reparse', ['bash reads a descriptor the command feeds']],
       ['{ sh; } <<< "$1"', 'reparse', ['sh reads a descriptor the command feeds']],
@@ -1271,6 +1271,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['case x in x) echo "$1";; esac | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       ['{ { echo "$1"; }; echo ok; } | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       ['while read -r l; do echo "$l"; done <<< "$1" | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      // A subshell piped data reads it: its commands' stdin is the pipe.
+      ['echo "$1" | (xargs tar -xf /backup/app.tar)', 'option', ['tar (what xargs reads)']],
+      ['echo "$1" | (cd /srv/app && xargs tar -xf /backup/app.tar)', 'option', ['tar (what xargs reads)']],
+      ['echo "$1" | ( (xargs tar -xf /backup/app.tar) )', 'option', ['tar (what xargs reads)']],
       // psql, mysql and mariadb read their SQL from stdin without -c/-f/-e: data there is SQL (`\\! id`, `system id`).
       ['echo "$1" | psql -d app', 'reparse', ['data on the stdin of psql']],
       ['psql -d app <<< "$1"', 'reparse', ['data on the stdin of psql']],
@@ -1328,6 +1332,8 @@ describe('shell-words: what a shell command does with incident data', function (
       '{ echo /srv/app; } | xargs tar -xf /backup/app.tar -C "/srv/$1"',
       '(cd /srv/app && ls) | xargs tar -cf "/backup/$1.tar"',
       '{ echo "$1"; }; echo /srv/app | xargs tar -xf /backup/app.tar',
+      'echo /srv/app | (cd /srv && xargs tar -xf /backup/app.tar -C "/srv/$1")',
+      '(echo "$1"); (xargs tar -xf /backup/app.tar < /etc/fix/archives)',
       'for h in "$@"; do echo "$h"; done | xargs -n1 systemctl restart',
       "psql -d app -v host=\"$1\" <<'SQL'\nselect 1 where :'host' <> '';\nSQL",
       'echo "$1" | psql -d app -c "select 1"',
