@@ -259,8 +259,6 @@ interface WrapperTail {
   none?: string[];
   code?: string[];
   environment?: string[];
-  /** Unit properties that are text only, whose value `code` options may take from data (`-p "Description=$1"`). */
-  text?: string[];
 }
 const XARGS_TAIL: WrapperTail = { args: ['-a', '-d', '-E', '-I', '-L', '-n', '-P', '-s', '--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--max-lines', '--process-slot-var'] };
 const WRAPPER_TAILS: Record<string, WrapperTail> = {
@@ -305,13 +303,15 @@ const WRAPPER_TAILS: Record<string, WrapperTail> = {
   parallel: { args: ['-j', '--jobs', '-S', '--sshlogin', '-a', '--arg-file', '-d', '--delimiter', '-I', '-C', '--colsep'] },
   valgrind: { args: [] },
   // systemd-run runs its command in a transient unit: a unit property may be a command (`-p ExecStartPre=…`,
-  // `--timer-property`…) or the environment (`-p Environment=…`), and `-E NAME=value` sets the command's.
+  // `--timer-property`…) or the environment (`-p Environment=…`), and `-E NAME=value` sets the command's. No
+  // property is text only: the manager writes each into the unit's file under /run/systemd/transient as
+  // `Name=value`, a newline in the value included (systemd's unit_write_setting), so a description from data
+  // (`-p "Description=$1"`, `--description "$1"`) adds lines, `ExecStartPre=` among them, read at the next reload.
   'systemd-run': {
     args: ['-u', '--unit', '-p', '--property', '--description', '--slice', '--service-type', '--uid', '--gid', '--nice', '--working-directory', '-E', '--setenv', '--path-property', '--socket-property', '--timer-property', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '-H', '--host', '-M', '--machine', '--expand-environment', '-C', '--capsule'],
     none: ['-S', '--shell'],
-    code: ['-p', '--property', '--path-property', '--socket-property', '--timer-property'],
+    code: ['-p', '--property', '--description', '--path-property', '--socket-property', '--timer-property'],
     environment: ['-E', '--setenv'],
-    text: ['Description'],
   },
 };
 /**
@@ -1489,17 +1489,11 @@ class Reader {
 
   private checkPipeline(pipeline: Cmd[]): void {
     let before = this.stdinData;
-    // The command before printed found names only, for this one (see below).
-    let names = false;
-    pipeline.forEach((cmd, k) => {
-      const fromStdin: boolean = (before && !names) || cmd.compoundInput === true || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
+    for (const cmd of pipeline) {
+      const fromStdin: boolean = before || cmd.compoundInput === true || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
       this.checkCommand(cmd, fromStdin, before || cmd !== pipeline[0]);
-      // `find /var/log -name "$1" -print0 | xargs -0 tar …`: data chose which names find prints, and each starts with
-      // a start path of the command's own, whole to xargs -0: no option there. What xargs' command prints (the
-      // found files' contents, maybe) is data for the commands after.
-      names = !fromStdin && cmd.otherExpansions === 0 && findPrintsNames(cmd.words) && nulSplit(pipeline[k + 1]?.words ?? []);
       before ||= fromStdin || cmd.otherExpansions > 0 || cmd.words.some((w) => w.expansions > 0);
-    });
+    }
   }
 
   /** Where a simple command hands its words (or its stdin, `fromStdin` holding data) to another parser. */
@@ -1599,11 +1593,7 @@ class Reader {
           if (v.name === '--expand-environment' && /^(no|n|false|f|off|0)$/i.test(v.value?.literal ?? '')) expands = false;
           if (spec.environment?.includes(v.name) && v.value !== undefined && (v.value.expansions > 0 || !(v.value.literal ?? '').includes('='))) environmentData ??= shown;
           if (v.value === undefined || v.value.expansions === 0) continue;
-          // A text property's value from data is its text (`-p "Description=fix $1"`: systemd-run sets the whole
-          // string after the first `=`, specifiers and newlines too, as the description only).
-          const property = /^([A-Za-z]+)=/.exec(textBeforeData(v.value) ?? '')?.[1];
-          const text = (v.name === '-p' || v.name === '--property') && property !== undefined && spec.text?.includes(property) === true;
-          if (spec.code?.includes(v.name) && !text) this.add('reparse', shown);
+          if (spec.code?.includes(v.name)) this.add('reparse', shown);
           else if (spec.environment?.includes(v.name)) {
             // `-E "HOST=$1"` passes; a name from data, or one read as code (`-E "LD_PRELOAD=$1"`), does not.
             const assigned = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/.exec(textBeforeData(v.value) ?? '')?.[1];
@@ -2986,48 +2976,6 @@ const GIT_SUBCOMMANDS = new Set([
 /** `git config`'s subcommands (git 2.46), each reading its own options up to its key. */
 const GIT_CONFIG_ACTIONS = new Set(['list', 'get', 'set', 'unset', 'rename-section', 'remove-section', 'edit']);
 /** GNU find's primaries and options that take the next word as their value (`-fprintf` two). */
-/**
- * Whether a `find` prints only found names, NUL-terminated (`-print0`), each starting with a start path of the
- * command's own that no `-` starts (`/var/log`, `"/var/log/$1"`): it runs, writes and formats nothing else.
- */
-function findPrintsNames(words: Word[]): boolean {
-  if ((words[0]?.literal ?? '').replace(/^.*\//, '') !== 'find' || words[0]!.raw !== words[0]!.literal) return false;
-  let j = 1;
-  while (/^-([HLP]|O[0-9]*|D.*)$/.test(words[j]?.literal ?? '')) j += words[j]!.literal === '-D' ? 2 : 1;
-  let paths = 0;
-  for (; j < words.length; j++) {
-    const w = words[j]!;
-    if (w.literal !== undefined && /^[-(!),]/.test(w.literal)) break;
-    const lead = w.literal ?? textBeforeData(w) ?? '';
-    if (lead === '' || lead.startsWith('-')) return false;
-    paths++;
-  }
-  let print0 = false;
-  for (; j < words.length; j++) {
-    const l = words[j]!.literal;
-    if (l === '-print0') print0 = true;
-    else if (l !== undefined && /^-(exec|execdir|ok|okdir|print|printf|fprint|fprint0|fprintf|ls|fls|delete|files0-from)$/.test(l)) return false;
-    else if (l !== undefined && (FIND_VALUE_PRIMARIES.has(l) || /^-newer[a-zA-Z]{2}$/.test(l))) j++;
-  }
-  return paths > 0 && print0;
-}
-
-/** Whether the words are an xargs splitting what it reads at NULs only (`-0`, `--null`) and reading stdin. */
-function nulSplit(words: Word[]): boolean {
-  if (!XARGS.has((words[0]?.literal ?? '').replace(/^.*\//, '')) || words[0]!.raw !== words[0]!.literal) return false;
-  const spec = optionSpec(XARGS_TAIL.args);
-  let nul = false;
-  for (let j = 1; j < words.length; j++) {
-    const w = words[j]!;
-    if (w.literal === undefined || !/^-./.test(w.literal) || w.literal === '--') break;
-    const o = readOption(words, j, spec);
-    if (o.values.some((v) => v.name === '-a' || v.name === '--arg-file' || v.name === '-d' || v.name === '--delimiter' || v.name === '-E')) return false;
-    if (o.names.includes('-0') || o.names.includes('--null')) nul = true;
-    j = o.end;
-  }
-  return nul;
-}
-
 const FIND_VALUE_PRIMARIES = new Set(['-name', '-iname', '-path', '-ipath', '-wholename', '-iwholename', '-lname', '-ilname', '-regex', '-iregex', '-regextype', '-newer', '-anewer', '-cnewer', '-samefile', '-type', '-xtype', '-user', '-group', '-uid', '-gid', '-perm', '-size', '-links', '-inum', '-mtime', '-atime', '-ctime', '-mmin', '-amin', '-cmin', '-used', '-fstype', '-context', '-maxdepth', '-mindepth', '-printf', '-fprint', '-fprint0', '-fls', '-fprintf', '-files0-from']);
 /** Options of `ln`, `cp` and `mv` that take a value. */
 const LINK_OPTIONS = optionSpec(['-S', '-t', '--suffix', '--target-directory']);

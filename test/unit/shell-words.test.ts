@@ -1305,16 +1305,19 @@ describe('shell-words: what a shell command does with incident data', function (
       ['git -C /srv/app log --output="/etc/cron.d/$1" -1', 'reparse', ['"/etc/cron.d/$1" is read as code later']],
       ['git -C /srv/app log --output=/etc/profile.d/fix.sh --end-of-options "$1"', 'reparse', ['/etc/profile.d/fix.sh is read as code later']],
       ['git -C /srv/app diff --output=/tmp/fix.sh -- "$1"; sh /tmp/fix.sh', 'reparse', ['sh /tmp/fix.sh runs a file the command writes']],
-      // Still refused beside them: another property, a property named by data, a remote of git lfs pull.
+      // Still refused beside them: any property from data (the manager writes it into the transient unit's file,
+      // a newline in it adding a line: `ExecStartPre=`), the description too; a remote of git lfs pull.
+      ['systemd-run --wait -p "Description=fix for $1" /opt/fix/restart.sh', 'reparse', ['systemd-run -p "Description=fix for $1"']],
+      ['systemd-run --wait --property=Description="fix $1" /opt/fix/restart.sh', 'reparse', ['systemd-run --property Description="fix $1"']],
+      ['systemd-run --description "fix $1" --on-calendar=daily /opt/fix/rotate.sh', 'reparse', ['systemd-run --description "fix $1"']],
+      // find's names to xargs -0 are data all the same: they may name any program, or a file data chose in a
+      // folder anyone can write (a pass for -print0 | xargs -0 let these through, reverted before it landed).
+      ['find "/usr/local/bin/$1" -print0 | xargs -0 -I{} {}', 'reparse', ['{} (a command named by what xargs reads)']],
+      ['find /tmp -name "$1" -print0 | xargs -0 -I{} tar -xf x.tar --to-command={}', 'reparse', ['tar --to-command {}']],
+      ['find /var/log -name "$1" -print0 | xargs -0 -n1 psql -f', 'reparse', ['psql -f (what xargs reads)']],
       ['systemd-run -p "Description$1" /opt/fix/restart.sh', 'reparse', ['systemd-run -p "Description$1"']],
       ['systemd-run --timer-property="Description=$1" /opt/fix/restart.sh', 'reparse', ['systemd-run --timer-property "Description=$1"']],
       ['git -C /srv/app lfs pull "$1"', 'option', ['git "$1"']],
-      // Still refused: names split at blanks, a start path of data's, a format of find's, what xargs' command prints.
-      ['find /var/log/app -name "$1" | xargs tar -czf /backup/logs.tgz', 'option', ['tar (what xargs reads)']],
-      ['find /var/log/app -name "$1" -print0 | xargs tar -czf /backup/logs.tgz', 'option', ['tar (what xargs reads)']],
-      ['find "$1" -print0 | xargs -0 tar -czf /backup/logs.tgz', 'option', ['find "$1"', 'tar (what xargs reads)']],
-      ['find /var/log/app -name "$1" -printf "%f\\0" | xargs -0 tar -czf /backup/logs.tgz', 'option', ['tar (what xargs reads)']],
-      ['find /var/log/app -name "$1" -print0 | xargs -0 cat | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
     ]);
 
     acceptedRows([
@@ -1344,15 +1347,11 @@ describe('shell-words: what a shell command does with incident data', function (
       'install -m 644 -o app -g app /opt/fix/app.conf "/srv/app/$1.conf"',
       'git -C /srv/app merge -s ours -m "fix $1" origin/main',
       'git -C /srv/app log --output="/var/log/fix/$1.log" -1',
-      // Refused before: a text-only unit property, rev-parse's options (they only print), git-lfs's patterns.
-      'systemd-run --wait -p "Description=fix for $1" /opt/fix/restart.sh',
-      'systemd-run --wait --property=Description="fix $1" /opt/fix/restart.sh',
+      // Refused before: rev-parse's options (they only print), git-lfs's patterns.
+      'systemd-run --wait --description "fix for the disk" /opt/fix/restart.sh',
       'git -C /srv/app rev-parse --verify "$1"',
       'git -C /srv/app lfs pull --include="$1"',
       'git -C /srv/app lfs pull -I "$1" -X "$2"',
-      // find's NUL-terminated names, each starting with a start path of the command's own, whole to xargs -0.
-      'find /var/log/app -name "$1" -print0 | xargs -0 tar -czf /backup/logs.tgz',
-      'find "/var/log/$1" -name "*.gz" -mtime +7 -print0 | xargs -0r tar -czf /backup/logs.tgz',
     ]);
   });
 
