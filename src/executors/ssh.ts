@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { DEFAULT_SSH_MAX_SESSIONS_PER_HOST } from '../config.js';
 import { recordableExitCode } from '../domain/agent-result.js';
@@ -138,22 +138,30 @@ export const COMMAND_CUT_SHORT_EXIT_CODE = 125;
 
 /**
  * `command` (underRemoteTimeout's line) sent on the channel's input: the exec request carries `line`, which
- * reads exactly the bytes of `input` (head -c, else dd one byte at a time) and, only when all of them came,
- * evals them in the login shell, as `$SHELL -c` would have run them (the same shell, the same `$-`); the
- * input after them is the watcher's, as before, so EOF still stops the command. Input that ends short
- * (the connection dropped while it was sent, or the run was stopped before it was) runs nothing: the shell
- * says so on stderr and exits COMMAND_CUT_SHORT_EXIT_CODE. `command` must not end in a newline, which the
- * `$(…)` holding it would drop (underRemoteTimeout's ends in `exit $s`).
+ * reads the bytes of `input` (head -c, else dd one byte at a time) and evals them in the login shell, as
+ * `$SHELL -c` would have run them (the same shell, the same `$-`), only when they end with the run's own
+ * end mark: what the shell read is a start of the input, and the input holds the mark once, at its end, so
+ * the mark there means all of it came. Checked with the shell's own `case`, no other program (a shell
+ * without a printf builtin could not count 600 KiB through /usr/bin/printf: one argument too long again).
+ * The input after the command is the watcher's, as before, so EOF still stops the command. Input that ends
+ * short (the connection dropped while it was sent, or the run stopped before it was) runs nothing: the
+ * shell prints `cutShort`, holding the mark, on stderr and exits COMMAND_CUT_SHORT_EXIT_CODE, which the run
+ * reports as a command that never started (a script printing those words cannot know the mark). `command`
+ * must not end in a newline, which the `$(…)` holding it would drop (underRemoteTimeout's ends in `exit $s`,
+ * after which the mark is a comment).
  */
-export function commandOverInput(command: string): { line: string; input: Buffer } {
+export function commandOverInput(command: string): { line: string; input: Buffer; cutShort: string } {
   if (command.endsWith('\n')) throw new SshConfigError('a command sent on the input must not end in a newline');
-  const input = Buffer.from(command, 'utf8');
+  let mark: string;
+  do mark = `selfheal-end-${randomBytes(12).toString('hex')}`;
+  while (command.includes(mark));
+  const input = Buffer.from(`${command} #${mark}`, 'utf8');
   const n = input.length;
+  const cutShort = `selfheal: the command did not arrive whole; nothing of it ran (${mark})`;
   const line =
     `c=$(head -c ${n} 2>/dev/null || dd bs=1 count=${n} 2>/dev/null); ` +
-    `if [ "$(printf %s "$c" | wc -c)" -eq ${n} ]; then eval "$c"; ` +
-    `else echo 'selfheal: the command did not arrive whole; nothing of it ran' >&2; exit ${COMMAND_CUT_SHORT_EXIT_CODE}; fi`;
-  return { line, input };
+    `case $c in *' #${mark}') eval "$c";; *) echo '${cutShort}' >&2; exit ${COMMAND_CUT_SHORT_EXIT_CODE};; esac`;
+  return { line, input, cutShort };
 }
 
 /** argv with `env NAME=value …` in front when there are variables to set (names outside SELFHEAL_PARAM_* throw). */
@@ -438,6 +446,9 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
     let drainTimer: NodeJS.Timeout | undefined = undefined;
     let aborted = false;
     let execSent = false;
+    /** A command sent on the input (overInput) starts only once it is written: before, nothing of it can run. */
+    let inputWritten = false;
+    const commandSent = (): boolean => execSent && (overInput === undefined || inputWritten);
     /** The connection was dropped to stop a command whose channel never opened: its close ends nothing. */
     let dropped = false;
     let exitCode: number | null = null;
@@ -485,6 +496,10 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
       if (aborted) return finish({ error: abortError() });
       if (timedOut) return finish({ result: result(null, null) });
       const r = result(exitCode, exitSignal);
+      // Sent on the input and cut short: the host's shell ran nothing of it (commandOverInput).
+      if (overInput && exitCode === COMMAND_CUT_SHORT_EXIT_CODE && r.stderr.includes(overInput.cutShort)) {
+        return finish({ error: new SshConnectionError(`ssh ${host}:${port}: the command did not arrive whole on the host (its input ended first); nothing of it ran`) });
+      }
       const refused = scriptsDir === undefined ? undefined : scriptRefusal(options.command[0]!.slice(scriptsDir.length + 1), r);
       finish(refused ? { error: refused } : { result: r });
     };
@@ -517,7 +532,7 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
     const onAbort = (): void => {
       if (timedOut) return;
       aborted = true;
-      if (!execSent) {
+      if (!commandSent()) {
         finish({ error: abortError() });
         return;
       }
@@ -528,7 +543,7 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
     timer = setTimeout(() => {
       // Nothing sent, nothing runs: a connection error, retryable. Once the exec request is sent the command
       // may run even though its channel is not open yet, and retrying would run it twice: it times out.
-      if (!execSent) {
+      if (!commandSent()) {
         finish({ error: new SshConnectionError(`ssh ${host}:${port}: timed out after ${timeoutMs} ms before the command started`) });
         return;
       }
@@ -606,7 +621,10 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
         // Cancelled or timed out while the exec answer was on its way: the command runs, stop it now. One
         // sent on the input has not started: it gets the EOF alone, and nothing of it runs.
         if (aborted || timedOut) stopRemote();
-        else if (overInput) stream.write(overInput.input);
+        else if (overInput) {
+          inputWritten = true;
+          stream.write(overInput.input);
+        }
       });
     });
 

@@ -106,11 +106,11 @@ describe('executors/ssh', () => {
       const dir = await mkdtemp(join(tmpdir(), 'selfheal-input-'));
       try {
         const ran = join(dir, 'ran');
-        const { line, input } = commandOverInput(underRemoteTimeout(buildRemoteCommand(['sh', '-c', `touch ${ran}; exec sleep 600`, 'x'.repeat(100_000), 'y'.repeat(100_000)]), 60_000));
-        const send = (bytes: Buffer, endAfterMs: number) =>
+        const { line, input, cutShort } = commandOverInput(underRemoteTimeout(buildRemoteCommand(['sh', '-c', `touch ${ran}; exec sleep 600`, 'x'.repeat(100_000), 'y'.repeat(100_000)]), 60_000));
+        const send = (bytes: Buffer, endAfterMs: number, env: NodeJS.ProcessEnv = process.env) =>
           new Promise<{ status: number | null; stderr: string; ms: number }>((resolve) => {
             const started = Date.now();
-            const child = spawn('/bin/sh', ['-c', line], { stdio: ['pipe', 'ignore', 'pipe'] });
+            const child = spawn('/bin/sh', ['-c', line], { stdio: ['pipe', 'ignore', 'pipe'], env });
             let stderr = '';
             child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
             child.stdin.write(bytes);
@@ -118,12 +118,24 @@ describe('executors/ssh', () => {
             child.on('close', (status) => resolve({ status, stderr, ms: Date.now() - started }));
           });
         const cut = await send(input.subarray(0, input.length - 1), 0);
-        assert.deepEqual([cut.status, cut.stderr], [COMMAND_CUT_SHORT_EXIT_CODE, 'selfheal: the command did not arrive whole; nothing of it ran\n']);
+        assert.deepEqual([cut.status, cut.stderr], [COMMAND_CUT_SHORT_EXIT_CODE, `${cutShort}\n`]);
+        assert.match(cutShort, /^selfheal: the command did not arrive whole; nothing of it ran \(selfheal-end-[0-9a-f]{24}\)$/);
         assert.equal(await stat(ran).then(() => true, () => false), false, 'a command cut short ran');
         const whole = await send(input, 1500);
         assert.equal(await stat(ran).then(() => true, () => false), true, `the whole command did not run: ${whole.stderr}`);
         assert.notEqual(whole.status, 0);
         assert.ok(whole.ms < 10_000, `stopped after ${whole.ms} ms`);
+        // A host with head but no wc, printf or dd outside the shell: the check is the shell's own. A count
+        // through wc refused every long command there ("did not arrive whole").
+        await rm(ran);
+        const bin = join(dir, 'bin');
+        await mkdir(bin);
+        for (const tool of ['head', 'cat', 'sleep', 'sh', 'touch', 'timeout', 'setsid', 'pkill']) {
+          const at = execFileSync('/bin/sh', ['-c', `command -v ${tool} || true`], { encoding: 'utf8' }).trim();
+          if (at) await symlink(at, join(bin, tool));
+        }
+        const bare = await send(input, 1500, { PATH: bin });
+        assert.equal(await stat(ran).then(() => true, () => false), true, `the whole command did not run on a host without wc: ${bare.stderr}`);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
