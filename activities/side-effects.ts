@@ -395,6 +395,20 @@ export function createSideEffects(deps: SideEffectDeps) {
       // 'lookup' found nothing, or 'resend': call again.
     }
 
+    // Asked before the cancellation is looked at: one landing while it waits for Postgres ends the attempt
+    // as a cancellation before the call. Another failure of it (the attempt's deadline) leaves the row as a
+    // call not made: given back when an earlier attempt's outcome is still open, else failed, nothing sent.
+    let refusal: string | undefined;
+    if (spec.mayCall) {
+      try {
+        refusal = await book(spec.mayCall);
+      } catch (err) {
+        if (!cancelled?.aborted) {
+          await record(() => (uncertain ? release(db, spec.key) : markFailed(db, spec.key, `not called: ${messageOf(err)}`)));
+          throw err;
+        }
+      }
+    }
     if (cancelled?.aborted) {
       // Cancelled before the call: nothing was sent by this attempt. After an unanswered one that a lookup
       // did not rule out (a resend) it may have happened all the same: that is not a cancellation.
@@ -406,7 +420,6 @@ export function createSideEffects(deps: SideEffectDeps) {
       throw new CancelledFailure(`${spec.kind}: cancelled before the call; nothing was sent`);
     }
 
-    const refusal = spec.mayCall ? await book(spec.mayCall) : undefined;
     if (refusal !== undefined) {
       // After an unanswered attempt that no lookup ruled out (a resend), that attempt may have taken effect.
       if (uncertain && spec.onUncertain !== 'lookup') {

@@ -283,6 +283,19 @@ export async function sweepRunDirs(olderThanMs = 86_400_000, now = Date.now()): 
   return removed;
 }
 
+/** The script's process, leading a group of its own; a spawn the host refuses as too big (E2BIG) said so. */
+function spawnScript(program: string, argv: string[], env: NodeJS.ProcessEnv, cwd: string) {
+  try {
+    return spawn(program, argv, { shell: false, detached: true, env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    // Each string within MAX_EXEC_STRING_BYTES, and all of them together past what the host takes (ARG_MAX,
+    // a quarter of the stack limit): said with the total, never the values.
+    if ((err as NodeJS.ErrnoException).code !== 'E2BIG') throw err;
+    const total = [program, ...argv, ...Object.entries(env).map(([k, v]) => `${k}=${v ?? ''}`)].reduce((n, a) => n + Buffer.byteLength(a, 'utf8') + 1, 0);
+    throw new ScriptNotAllowedError(`the script's arguments and environment are ${total} bytes, more than this host passes to a program: the script was not run`);
+  }
+}
+
 async function runScriptIn(options: RunScriptOptions, cwd: string): Promise<ScriptResult> {
   const {
     scriptsDir,
@@ -313,13 +326,7 @@ async function runScriptIn(options: RunScriptOptions, cwd: string): Promise<Scri
   signal?.throwIfAborted();
 
   const started = performance.now();
-  const child = spawn(program, argv, {
-    shell: false,
-    detached: true,
-    env,
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnScript(program, argv, env, cwd);
   const stdout = new CappedBuffer(maxOutputBytes);
   const stderr = new CappedBuffer(maxOutputBytes);
   child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

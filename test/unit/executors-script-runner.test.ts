@@ -118,6 +118,11 @@ describe('executors/script-runner', () => {
       (err: Error) => err instanceof ScriptNotAllowedError && /^the variable SELFHEAL_PARAM_NOTE is \d+ bytes in UTF-8/.test(err.message) && !err.message.includes('é'),
     );
     await assert.rejects(stat(marker), /ENOENT/, 'nothing ran');
+    // Each within, all of them past what the host takes at once (ARG_MAX: 2 MiB under the usual 8 MiB stack).
+    await assert.rejects(
+      runScript({ scriptsDir: dir, script: 'len.sh', args: Array.from({ length: 80 }, () => 'é'.repeat(65_000)), timeoutMs: 5000 }),
+      (err: Error) => err instanceof ScriptNotAllowedError && /^the script's arguments and environment are \d+ bytes, more than this host passes to a program: the script was not run$/.test(err.message),
+    );
     const within = 'é'.repeat(65_535);
     const ok = await runScript({ scriptsDir: dir, script: 'len.sh', args: [within], env: { SELFHEAL_PARAM_NOTE: 'é'.repeat(65_000) }, timeoutMs: 5000 });
     assert.equal(ok.exitCode, 0, ok.stderr);

@@ -95,6 +95,30 @@ describe('a side effect whose retry is refused right before its call', function 
     assert.equal(row.state, 'unknown');
   });
 
+  it('the question itself failing: the row is left as a call not made, nothing sent', async function () {
+    for (const [first, state] of [
+      [refused, 'failed'],
+      [unanswered, 'attempting'],
+    ] as const) {
+      const key = randomUUID();
+      let performed = 0;
+      const spec = { key, kind: 'test.effect', onUncertain: 'lookup' as const, find: async () => null, perform: async () => ((performed += 1), Promise.reject(first())) };
+      await assert.rejects(effects.run(spec));
+      performed = 0;
+      await assert.rejects(
+        effects.run({ ...spec, mayCall: () => Promise.reject(new Error('the database did not answer')) }),
+        /the database did not answer/,
+      );
+      assert.equal(performed, 0);
+      const row = await db.db.selectFrom('side_effects').select(['state', 'last_error', 'in_flight_until']).where('key', '=', key).executeTakeFirstOrThrow();
+      // A refused first call: failed, so the next attempt calls; an unanswered one: its claim given back
+      // (no longer in flight), so the next attempt looks first, as before.
+      assert.equal(row.state, state);
+      if (state === 'failed') assert.match(row.last_error ?? '', /^not called: the database did not answer/);
+      else assert.ok(row.in_flight_until === null || row.in_flight_until.getTime() <= Date.now() + 1000, 'the claim was kept in flight');
+    }
+  });
+
   it('a first call that was answered: the retry returns its record and asks nothing', async function () {
     const key = randomUUID();
     let mayCall = 0;
