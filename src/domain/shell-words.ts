@@ -738,6 +738,13 @@ interface Cmd {
   stdinExpansions: number;
   /** Piped from a group, subshell, loop, `if` or `case` holding data (`{ echo "$1"; } | xargs tar …`): data on its stdin. */
   compoundInput?: boolean;
+  /** In a group, loop, `if` or `case` piped data (`echo "$1" | { cd /srv && psql -d app; }`): data on its stdin. */
+  groupInput?: boolean;
+}
+
+/** Whether a command carries data: in its words, redirections, stdin or here-documents. */
+function carriesData(c: Cmd): boolean {
+  return c.compoundInput === true || c.groupInput === true || c.words.some((w) => w.expansions > 0) || c.stdinExpansions > 0 || c.otherExpansions > 0 || c.heredocs.some((d) => d.expands);
 }
 
 function matchAt(re: RegExp, text: string, at: number): RegExpExecArray | null {
@@ -859,9 +866,18 @@ class Reader {
     // just closed held one: its output, piped on, is data (`{ echo "$1"; } | xargs tar -xf x.tar`, `(…) | …`).
     const opened: number[] = [];
     let compoundData = false;
+    // Whether each open group, loop, `if` or `case` was piped data (`echo "$1" | { cd /srv && psql -d app; }`): every
+    // command in its body may read it on stdin, and what the compound prints may be that data (`| { cat; } | xargs …`).
+    const pipedOpen: boolean[] = [];
+    const inPipedCompound = () => pipedOpen.includes(true);
+    const closeCompound = () => {
+      const piped = pipedOpen.pop() === true;
+      return this.dataCommands > (opened.pop() ?? Number.POSITIVE_INFINITY) || piped;
+    };
     const endCommand = () => {
       if (inDoubleBracket) throw new Unreadable('a "[[" without its "]]"');
-      if (cmd.compoundInput === true || cmd.words.some((w) => w.expansions > 0) || cmd.stdinExpansions > 0 || cmd.otherExpansions > 0 || cmd.heredocs.some((d) => d.expands)) this.dataCommands++;
+      if (inPipedCompound()) cmd.groupInput = true;
+      if (carriesData(cmd)) this.dataCommands++;
       if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0 || cmd.writes.length > 0) pipeline.push(cmd);
       cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0, writes: [] };
       inDoubleBracket = false;
@@ -1003,12 +1019,13 @@ class Reader {
           continue;
         }
         // A subshell after a pipe (`echo "$1" | (xargs tar …)`) reads what the commands before it print.
-        const piped = this.stdinData || (pipeline.length > 0 && [...pipeline, cmd].some((c) => c.compoundInput === true || c.words.some((w) => w.expansions > 0) || c.stdinExpansions > 0 || c.otherExpansions > 0 || c.heredocs.some((d) => d.expands)));
+        const piped = this.stdinData || inPipedCompound() || (pipeline.length > 0 && [...pipeline, cmd].some(carriesData));
         endPipeline();
         if (/^[ \t]*\)/.test(this.src.slice(this.pos, this.pos + 64)) && /^[A-Za-z_][A-Za-z0-9_.:-]*$/.test(lastWordRaw)) pendingFn = lastWordRaw;
         const inside = this.readNestedList(false, piped);
         this.dataCommands += inside;
-        compoundData = inside > 0;
+        // What it prints is data when a command inside carries data or it reads the data piped to it (`| (cat) | …`).
+        compoundData = inside > 0 || piped;
         continue;
       }
       if (c === ')') {
@@ -1062,12 +1079,14 @@ class Reader {
       if ((caseTop === 'pattern' || (caseTop === 'body' && first)) && word.literal === 'esac') {
         cases.pop();
         endPipeline();
-        compoundData = this.dataCommands > (opened.pop() ?? Number.POSITIVE_INFINITY);
+        compoundData = closeCompound();
         continue;
       }
       if (first && word.raw === word.literal) {
-        if (COMPOUND_OPENERS.has(word.raw)) opened.push(this.dataCommands);
-        else if (COMPOUND_CLOSERS.has(word.raw)) compoundData = this.dataCommands > (opened.pop() ?? Number.POSITIVE_INFINITY);
+        if (COMPOUND_OPENERS.has(word.raw)) {
+          opened.push(this.dataCommands);
+          pipedOpen.push(this.stdinData || inPipedCompound() || (pipeline.length > 0 && [...pipeline, cmd].some(carriesData)));
+        } else if (COMPOUND_CLOSERS.has(word.raw)) compoundData = closeCompound();
       }
       cmd.words.push(word);
       if (first && word.raw === '{') {
@@ -1490,7 +1509,7 @@ class Reader {
   private checkPipeline(pipeline: Cmd[]): void {
     let before = this.stdinData;
     for (const cmd of pipeline) {
-      const fromStdin: boolean = before || cmd.compoundInput === true || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
+      const fromStdin: boolean = before || cmd.compoundInput === true || cmd.groupInput === true || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
       this.checkCommand(cmd, fromStdin, before || cmd !== pipeline[0]);
       before ||= fromStdin || cmd.otherExpansions > 0 || cmd.words.some((w) => w.expansions > 0);
     }

@@ -394,7 +394,7 @@ describe('shell-words: what a shell command does with incident data', function (
       ['(echo "$1") | bash', 'reparse', ['data on the stdin of bash']],
       ['echo "$1" | (sh)', 'reparse', ['data on the stdin of sh']],
       ['echo "$1" | { bash; }', 'reparse', ['data on the stdin of bash']],
-      ['echo "$1" | { cat; } | { cd /tmp && bash; }', 'reparse', ['bash reads a descriptor the command feeds']],
+      ['echo "$1" | { cat; } | { cd /tmp && bash; }', 'reparse', ['data on the stdin of bash']],
       ['{ sh; } <<< "$1"', 'reparse', ['sh reads a descriptor the command feeds']],
       ['eval sh <<< "$1"', 'reparse', ['sh reads a descriptor the command feeds']],
       ['sh -c sh <<< "$1"', 'reparse', ['sh reads a descriptor the command feeds']],
@@ -1275,6 +1275,15 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" | (xargs tar -xf /backup/app.tar)', 'option', ['tar (what xargs reads)']],
       ['echo "$1" | (cd /srv/app && xargs tar -xf /backup/app.tar)', 'option', ['tar (what xargs reads)']],
       ['echo "$1" | ( (xargs tar -xf /backup/app.tar) )', 'option', ['tar (what xargs reads)']],
+      // So do a group, an `if`, a loop or a `case` piped data: every command in its body may read it on stdin.
+      ['echo "$1" | { cd /srv && psql -d app; }', 'reparse', ['data on the stdin of psql']],
+      ['echo "$1" | { cd /srv && xargs -I{} {}; }', 'reparse', ['{} (a command named by what xargs reads)']],
+      ['echo "$1" | if true; then xargs -I{} {}; fi', 'reparse', ['{} (a command named by what xargs reads)']],
+      ['echo "$1" | { cd /srv; xargs tar -xf /backup/app.tar; }', 'option', ['tar (what xargs reads)']],
+      ['echo "$1" | while true; do psql -d app; done', 'reparse', ['data on the stdin of psql']],
+      // A compound that reads the data piped to it may print it on: its output is data.
+      ['echo "$1" | (cat) | xargs -I{} {}', 'reparse', ['{} (a command named by what xargs reads)']],
+      ['echo "$1" | { cat; } | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       // psql, mysql and mariadb read their SQL from stdin without -c/-f/-e: data there is SQL (`\\! id`, `system id`).
       ['echo "$1" | psql -d app', 'reparse', ['data on the stdin of psql']],
       ['psql -d app <<< "$1"', 'reparse', ['data on the stdin of psql']],
