@@ -380,6 +380,11 @@ const CODE_FILE_OPTIONS: Record<string, readonly string[]> = { curl: ['-K', '--c
  * (psql) or `system` (mysql, mariadb) runs a shell command (`echo "$1" | psql`, `mysql app < "$1"`).
  */
 const STDIN_SQL: Record<string, readonly string[]> = { psql: ['-c', '--command', '-f', '--file'], mysql: ['-e', '--execute'], mariadb: ['-e', '--execute'] };
+/**
+ * SQL clients' options that write what they print (or log) to a file: with data in the command, a file written with
+ * data, like curl's -o (`psql -v h="$1" -At -o /etc/cron.d/heal <<'SQL'` … `select :'h';` writes the value there).
+ */
+const SQL_OUTPUTS: Record<string, readonly string[]> = { psql: ['-o', '--output', '-L', '--log-file'], mysql: ['--tee'], mariadb: ['--tee'] };
 // MySQL's and MariaDB's client (my_getopt reads options after operands too): -e/--execute and --init-command run SQL
 // (`system …` runs a shell command), --pager runs a command through a shell, --defaults-file and --defaults-extra-file
 // read options from a file (a `pager=` line), --tee writes a file; -p and --password take a value only joined to them.
@@ -1911,6 +1916,17 @@ class Reader {
         args.forEach((w, k) => {
           if (/^(-o|--output|-O|--output-document)$/.test(w.literal ?? '') && args[k + 1] !== undefined) write(args[k + 1]!);
         });
+      }
+      const sqlOutputs = own(SQL_OUTPUTS, name ?? '');
+      if (sqlOutputs !== undefined && (anyExpansion(args) || fromStdin || !literalText)) {
+        const spec = optionSpec(own(OPTION_PROGRAMS, name!)!.args);
+        for (let j = 0; j < args.length; j++) {
+          if (args[j]!.literal === '--') break;
+          if (!/^-./.test(args[j]!.literal ?? '')) continue;
+          const o = readOption(args, j, spec);
+          for (const v of o.values) if (sqlOutputs.includes(v.name) && v.value !== undefined) write(v.value);
+          j = o.end;
+        }
       }
       if (name === 'git' && anyExpansion(args)) {
         // `git log/diff/show/format-patch --output=FILE` writes what it prints there, with data in the command (a

@@ -1295,6 +1295,13 @@ describe('shell-words: what a shell command does with incident data', function (
       ['mysql app -e "$1"', 'reparse', ['mysql -e "$1"']],
       ['mysql --pager="$1" app', 'reparse', ['mysql --pager "$1"']],
       ['mysql -u app "$1"', 'option', ['mysql "$1"']],
+      // psql's -o/-L and mysql's --tee write what they print to a file: with data in the command, like curl -o.
+      ["psql -v h=\"$1\" -At -o /etc/cron.d/heal <<'SQL'\nselect :'h';\nSQL", 'reparse', ['/etc/cron.d/heal is read as code later']],
+      ['psql -v h="$1" -At --output=/etc/cron.d/heal -c "select 1"', 'reparse', ['/etc/cron.d/heal is read as code later']],
+      ['psql -v h="$1" -At -L/etc/cron.d/heal -c "select 1"', 'reparse', ['/etc/cron.d/heal is read as code later']],
+      ["psql -v h=\"$1\" -At --log-file /tmp/fix.sh <<'SQL'\nselect :'h';\nSQL\nsh /tmp/fix.sh", 'reparse', ['sh /tmp/fix.sh runs a file the command writes']],
+      ['mysql --tee=/etc/cron.d/heal app <<< "$1"', 'reparse', ['data on the stdin of mysql', '/etc/cron.d/heal is read as code later']],
+      ['mariadb app --tee /etc/cron.d/heal --init-command="set @h=1" -D "$1"', 'reparse', ['/etc/cron.d/heal is read as code later']],
       // sg hands its command word to /bin/sh -c, with -c or without.
       ['sg adm "restart $1"', 'reparse', ['sg adm "restart $1"']],
       ['sg adm -c "restart $1"', 'reparse', ['sg adm "restart $1"']],
