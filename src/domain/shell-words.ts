@@ -2256,10 +2256,15 @@ class Reader {
       const tail = own(WRAPPER_TAILS, b);
       if (tail !== undefined && words[k]!.raw === words[k]!.literal) {
         const t = this.wrapperCommand(words, k, tail);
-        const shellOption = b === 'sudo' && words.slice(k + 1, t === -1 ? words.length : t).some((w) => /^(-[A-Za-z]*[si][A-Za-z]*|--shell|--login)$/.test(w.literal ?? ''));
-        if (shellOption && anyExpansion(words.slice(k + 1))) {
+        const shellOption = b === 'sudo' ? words.slice(k + 1, t === -1 ? words.length : t).find((w) => /^(-[A-Za-z]*[si][A-Za-z]*|--shell|--login)$/.test(w.literal ?? '')) : undefined;
+        if (shellOption !== undefined && anyExpansion(words.slice(k + 1))) {
           // sudo -s/-i hands its command to a shell's -c.
           this.add('reparse', `sudo ${words.slice(k + 1).map((w) => w.raw).join(' ')}`);
+          return;
+        }
+        // Without a command, sudo -s/-i runs a shell that reads its commands from stdin (`echo "$1" | sudo -s`).
+        if (shellOption !== undefined && t === -1) {
+          readsStdin(`sudo ${shellOption.raw}`);
           return;
         }
         if (t !== -1 && words[t]!.expansions > 0) {
@@ -2329,6 +2334,11 @@ class Reader {
           if (probe.some((f) => f.text.includes('{}'))) this.add('reparse', `find ${w.literal} ${tail.slice(0, at + 1).map((x) => x.raw).join(' ')} (a found name read as code)`);
         }
       }
+      if (b === 'newgrp' && asCommand(k)) {
+        // newgrp [-] [group] runs the user's login shell, which reads its commands from stdin (`echo "$1" | newgrp adm`).
+        readsStdin(b);
+        return;
+      }
       if ((b === 'at' || b === 'batch') && asCommand(k)) {
         // at reads the commands it schedules from stdin, or from the file after -f.
         const f = words.findIndex((w, j) => j > k && w.literal === '-f');
@@ -2358,7 +2368,11 @@ class Reader {
         if (!asCommand(k) && nextC[k] === -1) continue;
         const group = rest.findIndex((w) => w.literal !== '-');
         const script = group === -1 ? undefined : rest.slice(group + 1).find((w) => w.literal !== '-c');
-        if (script === undefined) return;
+        // Without a command it runs the user's login shell, which reads its commands from stdin (`echo "$1" | sg adm`).
+        if (script === undefined) {
+          if (asCommand(k)) readsStdin(b);
+          return;
+        }
         if (script.expansions > 0) this.add('reparse', `sg ${rest[group]!.raw} ${script.raw}`);
         else this.readCommandText(script.literal!);
         return;

@@ -488,6 +488,14 @@ describe('shell-words: what a shell command does with incident data', function (
       ['parallel restart ::: "$1"', 'reparse', ['parallel restart ::: "$1"']],
       ['su app "$1"', 'reparse', ['su "$1"']],
       ['echo "$1" | su app', 'reparse', ['data on the stdin of su']],
+      // sg and newgrp without a command, and sudo -s/-i without one, run a shell that reads its commands from stdin.
+      ['echo "$1" | sg adm', 'reparse', ['data on the stdin of sg']],
+      ['echo "$1" | newgrp adm', 'reparse', ['data on the stdin of newgrp']],
+      ['sg adm <<< "$1"', 'reparse', ['data on the stdin of sg']],
+      ['echo "$1" | sudo sg - adm', 'reparse', ['data on the stdin of sg']],
+      ['echo "$1" | sudo -s', 'reparse', ['data on the stdin of sudo -s']],
+      ['echo "$1" | sudo -u app -i', 'reparse', ['data on the stdin of sudo -i']],
+      ['sudo --login <<< "$1"', 'reparse', ['data on the stdin of sudo --login']],
       ['sudo -s "restart $1"', 'reparse', ['sudo -s "restart $1"']],
       ['script -qc "restart $1" /dev/null', 'reparse', ['script -qc "restart $1"']],
       // A file written with data (or with what a command printed) and then run.
