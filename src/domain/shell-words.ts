@@ -380,6 +380,8 @@ const CODE_FILE_OPTIONS: Record<string, readonly string[]> = { curl: ['-K', '--c
  * (psql) or `system` (mysql, mariadb) runs a shell command (`echo "$1" | psql`, `mysql app < "$1"`).
  */
 const STDIN_SQL: Record<string, readonly string[]> = { psql: ['-c', '--command', '-f', '--file'], mysql: ['-e', '--execute'], mariadb: ['-e', '--execute'] };
+/** A file SQL includes: psql's `\i`, `\ir`, `\include`, `\include_relative`, mysql's `source` and `\.` (quoted or not). */
+const SQL_INCLUDES = /(\\i|\\ir|\\include|\\include_relative|\\\.|\bsource)\s+(?:'([^']*)'|([^\s;'\\]+))/gi;
 /**
  * SQL clients' options that write what they print (or log) to a file: with data in the command, a file written with
  * data, like curl's -o (`psql -v h="$1" -At -o /etc/cron.d/heal <<'SQL'` … `select :'h';` writes the value there).
@@ -1516,7 +1518,10 @@ class Reader {
     for (const cmd of pipeline) {
       const fromStdin: boolean = before || cmd.compoundInput === true || cmd.groupInput === true || cmd.stdinExpansions > 0 || cmd.heredocs.some((d) => d.expands);
       this.checkCommand(cmd, fromStdin, before || cmd !== pipeline[0]);
-      before ||= fromStdin || cmd.otherExpansions > 0 || cmd.words.some((w) => w.expansions > 0);
+      // What a command prints of a file the command wrote with data is data too (`echo "$1" > /tmp/q; cat /tmp/q | psql`).
+      const written = this.shared.written;
+      const readsWritten = cmd.words.some((w) => w.literal !== undefined && written.has(w.literal)) || (cmd.stdin?.kind === 'file' && cmd.stdin.word?.literal !== undefined && written.has(cmd.stdin.word.literal));
+      before ||= fromStdin || readsWritten || cmd.otherExpansions > 0 || cmd.words.some((w) => w.expansions > 0);
     }
   }
 
@@ -1848,7 +1853,11 @@ class Reader {
       // instead: data when data names it or the command wrote it (`echo "$1" > /tmp/l; xargs -a /tmp/l tar …`,
       // as `psql -f` of a written file is code), erring towards refusing for a pattern.
       const { words: made, file } = xargsWords(words, xargs.at, xargs.command);
-      const reads = file === undefined ? fromStdin : file.expansions > 0 || (file.literal !== undefined && (patternWord(file.raw) || this.shared.written.has(file.literal)));
+      // Without -a it reads stdin: a pipe or here-string with data, or a file redirected there that data names, that the
+      // command wrote or that a process substitution prints (`xargs tar -xf x.tar < /tmp/l`, `< <(echo "$1")`).
+      const dataFile = (f: Word) => f.expansions > 0 || (f.literal !== undefined && (patternWord(f.raw) || this.shared.written.has(f.literal)));
+      const stdinFile = cmd.stdin?.kind === 'file' ? cmd.stdin.word : undefined;
+      const reads = file === undefined ? fromStdin || (stdinFile !== undefined && dataFile(stdinFile)) : dataFile(file);
       if (reads) {
         this.optionData(made, at);
         // `echo "$1" | xargs sudo`, `xargs -I{} timeout 5 {}`: a wrapper then runs what xargs reads, and a wrapper's
@@ -2004,11 +2013,21 @@ class Reader {
     if (sqlOptions !== undefined) {
       const spec = optionSpec(own(OPTION_PROGRAMS, base(words[at]))!.args);
       let given = false;
-      for (let j = at + 1; j < words.length && !given; j++) {
+      for (let j = at + 1; j < words.length; j++) {
         if (words[j]!.literal === '--') break;
         if (!/^-./.test(words[j]!.literal ?? '')) continue;
         const o = readOption(words, j, spec);
-        given = o.values.some((v) => sqlOptions.includes(v.name));
+        for (const v of o.values) {
+          if (!sqlOptions.includes(v.name)) continue;
+          given = true;
+          // SQL given in the option may include a file: psql's `\i`/`\ir`/`\include`, mysql's `source`/`\.` read it
+          // as more SQL (`psql -c '\i /dev/stdin' <<< "$1"`, `mysql -e 'source /tmp/q.sql'` after writing it).
+          if (v.value?.literal === undefined) continue;
+          for (const m of v.value.literal.matchAll(SQL_INCLUDES)) {
+            const f = m[2] ?? m[3] ?? '';
+            if (f !== '') this.programFile({ raw: f, literal: f, expansions: 0 }, `${base(words[at])} ${v.name} ${m[1]}`, stdinProgram);
+          }
+        }
         j = o.end;
       }
       const who = base(words[at]);

@@ -1270,6 +1270,10 @@ describe('shell-words: what a shell command does with incident data', function (
       ['echo "$1" > /tmp/fix.list; xargs -a /tmp/fix.list tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       ['echo "$1" > /tmp/fix.list; xargs --arg-file=/tmp/fix.list -I{} cp {} /srv/app/', 'option', ['cp {}']],
       ['xargs -a "$1" tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      // So does stdin redirected from such a file, or from a process substitution printing data.
+      ['echo "$1" > /tmp/fix.list; xargs tar -xf /backup/app.tar < /tmp/fix.list', 'option', ['tar (what xargs reads)']],
+      ['xargs tar -xf /backup/app.tar < <(echo "$1")', 'option', ['tar (what xargs reads)']],
+      ['xargs -I{} cp {} /srv/app/ < "$1"', 'option', ['cp {}']],
       ['echo "$1" > /tmp/fix.list; xargs -a /tmp/fix.list sudo', 'reparse', ['(what xargs reads) (a command named by what xargs reads)']],
       // What a group, a subshell, a loop, an `if` or a `case` prints is data when a command inside carries data.
       ['{ echo "$1"; } | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
@@ -1297,6 +1301,12 @@ describe('shell-words: what a shell command does with incident data', function (
       ['psql -d app <<< "$1"', 'reparse', ['data on the stdin of psql']],
       ['psql -d app < "$1"', 'reparse', ['psql < "$1"']],
       ['echo "$1" > /tmp/fix.sql; psql -d app < /tmp/fix.sql', 'reparse', ['psql < /tmp/fix.sql runs a file the command writes']],
+      // A written file's content piped on is data; SQL given in -c/-e may include stdin or a written file.
+      ['echo "$1" > /tmp/q.sql; cat /tmp/q.sql | psql -d app', 'reparse', ['data on the stdin of psql']],
+      ["psql -c '\\i /dev/stdin' <<< \"$1\"", 'reparse', ['data on the stdin of psql -c \\i']],
+      ["echo \"$1\" | psql -d app -c '\\include /dev/fd/0'", 'reparse', ['data on the stdin of psql -c \\include']],
+      ["mysql -e 'source /dev/stdin' <<< \"$1\"", 'reparse', ['data on the stdin of mysql -e source']],
+      ["echo \"$1\" > /tmp/q.sql; mysql app -e 'source /tmp/q.sql'", 'reparse', ['mysql -e source /tmp/q.sql runs a file the command writes']],
       ['echo "$1" | mysql app', 'reparse', ['data on the stdin of mysql']],
       ['mariadb app <<< "$1"', 'reparse', ['data on the stdin of mariadb']],
       // mysql's options: -e, --init-command (SQL), --pager (a shell command), --defaults-file (more options), read anywhere.
