@@ -382,6 +382,12 @@ const CODE_FILE_OPTIONS: Record<string, readonly string[]> = { curl: ['-K', '--c
 const STDIN_SQL: Record<string, readonly string[]> = { psql: ['-c', '--command', '-f', '--file'], mysql: ['-e', '--execute'], mariadb: ['-e', '--execute'] };
 /** A file SQL includes: psql's `\i`, `\ir`, `\include`, `\include_relative`, mysql's `source` and `\.` (quoted or not). */
 const SQL_INCLUDES = /(\\i|\\ir|\\include|\\include_relative|\\\.|\bsource)\s+(?:'([^']*)'|([^\s;'\\]+))/gi;
+/** SQL and database shells whose input can run shell commands (sqlite3's `.shell`/`.system`, mongosh's `require`). */
+const SQL_SHELLS = new Set(['sqlite3', 'sqlite', 'mongosh', 'mongo']);
+/** sqlite3's options that take a value (it reads `-x` and `--x` alike): `-cmd` runs it, `-init` runs its file. */
+const SQLITE_VALUES = ['-cmd', '-init', '-separator', '-newline', '-nullvalue', '-vfs', '-maxsize', '-mmap', '-lookaside', '-pagecache', '-heap', '-escape', '-zip-a'];
+/** mongosh's (and the legacy mongo shell's) options that take a value: `--eval` runs it, `-f`/`--file` runs its file. */
+const MONGO_VALUES = ['-eval', '-f', '-file', '-u', '-username', '-p', '-password', '-host', '-port', '-authenticationDatabase', '-authenticationMechanism', '-tlsCAFile', '-tlsCertificateKeyFile', '-tlsCertificateKeyFilePassword', '-apiVersion', '-awsAccessKeyId', '-awsSecretAccessKey', '-awsSessionToken', '-gssapiServiceName', '-sspiHostnameCanonicalization', '-sspiRealmOverride', '-keyVaultNamespace', '-kmsURL', '-cryptSharedLibPath', '-json'];
 /**
  * SQL clients' options that write what they print (or log) to a file: with data in the command, a file written with
  * data, like curl's -o (`psql -v h="$1" -At -o /etc/cron.d/heal <<'SQL'` … `select :'h';` writes the value there).
@@ -474,7 +480,7 @@ const OPTION_PROGRAMS: Record<string, OptionProgram> = {
 
 /** Variables whose value the shell or the loader reads as code or as where code comes from. */
 const CODE_VARIABLES =
-  /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|DYLD_[A-Z_]*|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PYTHONINSPECT|PERL5LIB|PERLLIB|PERL5OPT|PERL5DB|NODE_OPTIONS|NODE_PATH|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_PROXY_COMMAND|GIT_ASKPASS|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|GIT_EXEC_PATH|GIT_TEMPLATE_DIR|GIT_CONFIG|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_PARAMETERS|GIT_CONFIG_COUNT|GIT_CONFIG_KEY_[0-9]+|GIT_CONFIG_VALUE_[0-9]+|SSH_ASKPASS|SUDO_ASKPASS|RSYNC_RSH|RSYNC_CONNECT_PROG|CVS_RSH|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|PAGER|MANPAGER|SYSTEMD_PAGER|SYSTEMD_EDITOR|EDITOR|VISUAL|BROWSER|LESSOPEN|LESSCLOSE|GCONV_PATH|SHELL)$/;
+  /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|IFS|LD_[A-Z_]*|DYLD_[A-Z_]*|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PSQLRC|PSQL_PAGER|PSQL_EDITOR|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PYTHONINSPECT|PERL5LIB|PERLLIB|PERL5OPT|PERL5DB|NODE_OPTIONS|NODE_PATH|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_PROXY_COMMAND|GIT_ASKPASS|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|GIT_EXEC_PATH|GIT_TEMPLATE_DIR|GIT_CONFIG|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_PARAMETERS|GIT_CONFIG_COUNT|GIT_CONFIG_KEY_[0-9]+|GIT_CONFIG_VALUE_[0-9]+|SSH_ASKPASS|SUDO_ASKPASS|RSYNC_RSH|RSYNC_CONNECT_PROG|CVS_RSH|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|PAGER|MANPAGER|SYSTEMD_PAGER|SYSTEMD_EDITOR|EDITOR|VISUAL|BROWSER|LESSOPEN|LESSCLOSE|GCONV_PATH|SHELL)$/;
 /**
  * Files other programs later read as code, as where code comes from, or as who may log in: data written there is
  * code, whoever runs it. Shell start-up files and profiles, cron, sudoers, systemd units, init scripts, ssh's
@@ -2037,6 +2043,35 @@ class Reader {
       } else if (fromStdin) this.add('reparse', `data on the stdin of ${who}`);
       else if (s?.kind === 'file' && s.word !== undefined && s.word.expansions > 0) this.add('reparse', `${who} < ${s.word.raw}`);
       else if (s?.kind === 'file') this.runsFile(s.word, `${who} < ${s.word?.raw ?? ''}`);
+    }
+    // sqlite3 [options] DB [SQL…] runs its SQL operands, or reads SQL from stdin without one, and mongosh runs its
+    // --eval code, its .js files, or what it reads on stdin: `.shell`/`.system` (sqlite3) and `require('child_process')`
+    // (mongosh) run commands. Data in any of their words but a database name with text of its own before the data
+    // (`sqlite3 "/var/db/$1.db" 'select 1'`) is refused; sqlite3 reads options anywhere (`-cmd "$1"`).
+    const shellClient = base(words[at]);
+    if (SQL_SHELLS.has(shellClient)) {
+      const values = shellClient === 'sqlite3' || shellClient === 'sqlite' ? SQLITE_VALUES : MONGO_VALUES;
+      let operands = 0;
+      let given = false;
+      for (let j = at + 1; j < words.length; j++) {
+        const w = words[j]!;
+        const lit = w.literal ?? '';
+        const option = /^-./.test(lit) ? lit.replace(/=.*$/s, '') : undefined;
+        if (option !== undefined && values.includes(option.replace(/^--/, '-'))) {
+          const value = lit.includes('=') ? w : words[++j];
+          if (/^--?(eval|cmd|file|f)$/.test(option)) given ||= !/^--?cmd$/.test(option);
+          if (value !== undefined && value.expansions > 0) this.add('reparse', `${shellClient} ${option} ${value.raw}`);
+          else if (value !== undefined && /^--?(init|file|f)$/.test(option)) this.programFile(value, `${shellClient} ${option}`, stdinProgram);
+          continue;
+        }
+        if (w.expansions === 0 && option !== undefined) continue;
+        operands++;
+        const before = textBeforeData(w);
+        if (w.expansions > 0 && !(operands === 1 && before !== undefined && before !== '' && !before.startsWith('-'))) this.add('reparse', `${shellClient} ${w.raw}`);
+        else if (operands > 1 || (values === MONGO_VALUES && /\.js$/.test(lit))) given = true;
+        if (operands > 1 && values === MONGO_VALUES && w.literal !== undefined) this.programFile(w, shellClient, stdinProgram);
+      }
+      if (!given) stdinProgram(shellClient);
     }
     // Start-up files a shell runs before its program: `BASH_ENV=/dev/stdin bash -c :`, `ENV=/tmp/y sh -i`,
     // `bash --rcfile /tmp/y -i` (also behind env, export and wrappers): programs read from that path.

@@ -1313,6 +1313,16 @@ describe('shell-words: what a shell command does with incident data', function (
       ['mysql app -e "$1"', 'reparse', ['mysql -e "$1"']],
       ['mysql --pager="$1" app', 'reparse', ['mysql --pager "$1"']],
       ['mysql -u app "$1"', 'option', ['mysql "$1"']],
+      // sqlite3 and mongosh run SQL or JavaScript that can run commands (`.shell`, `.system`, `require('child_process')`).
+      ['echo "$1" | sqlite3 /var/db/app.db', 'reparse', ['data on the stdin of sqlite3']],
+      ['sqlite3 /var/db/app.db "$1"', 'reparse', ['sqlite3 "$1"']],
+      ['sqlite3 /var/db/app.db -cmd "$1" .quit', 'reparse', ['sqlite3 -cmd "$1"']],
+      ['sqlite3 -init /dev/stdin /var/db/app.db .quit <<< "$1"', 'reparse', ['data on the stdin of sqlite3 -init']],
+      ['mongosh app --eval "$1"', 'reparse', ['mongosh --eval "$1"']],
+      ['echo "$1" | mongosh app', 'reparse', ['data on the stdin of mongosh']],
+      ['echo "$1" > /tmp/fix.js; mongosh app /tmp/fix.js', 'reparse', ['mongosh /tmp/fix.js runs a file the command writes']],
+      // psql runs its start-up file (PSQLRC, whose `\!` runs a command) before -c.
+      ['PSQLRC="$1" psql -c "select 1"', 'reparse', ['PSQLRC="$1"']],
       // psql's -o/-L and mysql's --tee write what they print to a file: with data in the command, like curl -o.
       ["psql -v h=\"$1\" -At -o /etc/cron.d/heal <<'SQL'\nselect :'h';\nSQL", 'reparse', ['/etc/cron.d/heal is read as code later']],
       ['psql -v h="$1" -At --output=/etc/cron.d/heal -c "select 1"', 'reparse', ['/etc/cron.d/heal is read as code later']],
@@ -1379,6 +1389,8 @@ describe('shell-words: what a shell command does with incident data', function (
       "sg adm 'systemctl restart nginx'",
       'grep -w sg "$1"',
       'install -m 644 -o app -g app /opt/fix/app.conf "/srv/app/$1.conf"',
+      'sqlite3 "/var/db/$1.db" "select count(*) from jobs"',
+      'mongosh app --eval "db.jobs.countDocuments()"',
       'git -C /srv/app merge -s ours -m "fix $1" origin/main',
       'git -C /srv/app log --output="/var/log/fix/$1.log" -1',
       // Refused before: rev-parse's options (they only print), git-lfs's patterns.
