@@ -3065,7 +3065,7 @@ function copyOperands(args: Word[], tool: 'cp' | 'mv' | 'install' | 'ln' | 'rsyn
  * protocol allowed, a URL rewritten): `git config core.sshCommand "$1"` runs the data at the next fetch.
  */
 const GIT_CODE_KEYS =
-  /^(core\.(sshcommand|pager|editor|fsmonitor|hookspath|askpass|gitproxy|alternaterefscommand)|sequence\.editor|gpg\.([^.]+\.)?program|credential\.(.+\.)?helper|alias\..+|pager\..+|diff\.external|diff\..+\.(command|textconv)|merge\..+\.driver|filter\..+\.(clean|smudge|process)|interactive\.difffilter|uploadpack\.packobjectshook|include\.path|includeif\..+\.path|remote\..+\.(uploadpack|receivepack|proxy)|protocol\.(.+\.)?allow|url\..+\.(pushinsteadof|insteadof)|(merge|diff)tool\..+\.(cmd|path)|(browser|man)\..+\.(cmd|path)|web\.browser|sendemail\..+|ssh\.variant)$/i;
+  /^(core\.(sshcommand|pager|editor|fsmonitor|hookspath|askpass|gitproxy|alternaterefscommand)|sequence\.editor|gpg\.([^.]+\.)?program|credential\.(.+\.)?helper|alias\..+|pager\..+|diff\.external|diff\..+\.(command|textconv)|merge\..+\.driver|filter\..+\.(clean|smudge|process)|interactive\.difffilter|uploadpack\.packobjectshook|include\.path|includeif\..+\.path|remote\..+\.(uploadpack|receivepack|proxy)|protocol\.(.+\.)?allow|url\..+\.(pushinsteadof|insteadof)|(merge|diff)tool\..+\.(cmd|path)|(browser|man)\..+\.(cmd|path)|web\.browser|sendemail\..+|ssh\.variant|pull\.(twohead|octopus))$/i;
 /**
  * git's own subcommands whose options taking a value run nothing (besides those {@link OPTION_PROGRAMS} lists):
  * any other may be an alias of one that does, or a program `git-NAME` on PATH.

@@ -1037,6 +1037,9 @@ describe('shell-words: what a shell command does with incident data', function (
       // …and after the key, data as the value of a key git runs as a command (or of a key data names) is code.
       ['git -C /srv/app config core.sshCommand "ssh -i /root/.ssh/$1"', 'reparse', ['git config core.sshCommand "ssh -i /root/.ssh/$1"']],
       ['git config --global alias.fix "!$1"', 'reparse', ['git config alias.fix "!$1"']],
+      // pull.twohead and pull.octopus name the merge strategy `git pull` runs as the program git-merge-NAME.
+      ['git config pull.twohead "$1"', 'reparse', ['git config pull.twohead "$1"']],
+      ['git config --global pull.octopus "$1"', 'reparse', ['git config pull.octopus "$1"']],
       ['git config set core.pager "$SELFHEAL_PARAM_PAGER"', 'reparse', ['git config core.pager "$SELFHEAL_PARAM_PAGER"']],
       ['git config --global "credential.$1.helper" "$2"', 'reparse', ['git config "credential.$1.helper" "$2"']],
       // git subcommands that run a command given as an operand or a filter (second review's rows): submodule foreach
