@@ -382,6 +382,8 @@ const CODE_FILE_OPTIONS: Record<string, readonly string[]> = { curl: ['-K', '--c
 const STDIN_SQL: Record<string, readonly string[]> = { psql: ['-c', '--command', '-f', '--file'], mysql: ['-e', '--execute'], mariadb: ['-e', '--execute'] };
 /** A file SQL includes: psql's `\i`, `\ir`, `\include`, `\include_relative`, mysql's `source` and `\.` (quoted or not). */
 const SQL_INCLUDES = /(\\i|\\ir|\\include|\\include_relative|\\\.|\bsource)\s+(?:'([^']*)'|([^\s;'\\]+))/gi;
+/** Programs whose first operand is a file's mode, owner, group or capabilities (the value data must not choose). */
+const PERMISSION_SETTERS = new Set(['chmod', 'chown', 'chgrp', 'setcap']);
 /** SQL and database shells whose input can run shell commands (sqlite3's `.shell`/`.system`, mongosh's `require`). */
 const SQL_SHELLS = new Set(['sqlite3', 'sqlite', 'mongosh', 'mongo']);
 /** sqlite3's options that take a value (it reads `-x` and `--x` alike): `-cmd` runs it, `-init` runs its file. */
@@ -2048,6 +2050,26 @@ class Reader {
     // --eval code, its .js files, or what it reads on stdin: `.shell`/`.system` (sqlite3) and `require('child_process')`
     // (mongosh) run commands. Data in any of their words but a database name with text of its own before the data
     // (`sqlite3 "/var/db/$1.db" 'select 1'`) is refused; sqlite3 reads options anywhere (`-cmd "$1"`).
+    // chmod's mode, chown's owner, chgrp's group and setcap's capabilities chosen by data: `4755` on a root-owned
+    // program, `root` for a file the service runs, `cap_setuid+ep`, like install's -m/-o/-g (`chmod "$1" /usr/local/bin/fix`).
+    const permission = base(words[at]);
+    if (PERMISSION_SETTERS.has(permission)) {
+      for (let j = at + 1; j < words.length; j++) {
+        const w = words[j]!;
+        if (w.expansions === 0 && w.literal === '--') {
+          const next = words[j + 1];
+          if (next !== undefined && next.expansions > 0) this.add('reparse', `${permission} ${next.raw}`);
+          break;
+        }
+        if (w.expansions > 0) {
+          this.add('reparse', `${permission} ${w.raw}`);
+          break;
+        }
+        // Options (setcap's -n takes a value); chmod's `-x`, `-w`… are modes as much as options, and end the search.
+        if (permission === 'setcap' && w.literal === '-n') j++;
+        else if (!/^-./.test(w.literal!) || (permission === 'chmod' && /^-[rwxXst]+$/.test(w.literal!))) break;
+      }
+    }
     const shellClient = base(words[at]);
     if (SQL_SHELLS.has(shellClient)) {
       const values = shellClient === 'sqlite3' || shellClient === 'sqlite' ? SQLITE_VALUES : MONGO_VALUES;

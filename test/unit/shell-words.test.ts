@@ -1343,6 +1343,12 @@ describe('shell-words: what a shell command does with incident data', function (
       ['sudo install -Dm "$1" /opt/fix/bin /usr/local/bin/fix', 'reparse', ['install -m "$1"']],
       ['install --owner="$1" /opt/fix/bin /usr/local/bin/fix', 'reparse', ['install --owner "$1"']],
       ['install -g "$SELFHEAL_PARAM_GROUP" /opt/fix/app.conf /srv/app/', 'reparse', ['install -g "$SELFHEAL_PARAM_GROUP"']],
+      // So do chmod's mode, chown's owner, chgrp's group and setcap's capabilities.
+      ['chmod "$1" /usr/local/bin/fix', 'reparse', ['chmod "$1"']],
+      ['sudo chmod -R "$1" /srv/app', 'reparse', ['chmod "$1"']],
+      ['chown "$1" /usr/local/bin/fix', 'reparse', ['chown "$1"']],
+      ['chgrp -- "$SELFHEAL_PARAM_GROUP" /srv/app/app.conf', 'reparse', ['chgrp "$SELFHEAL_PARAM_GROUP"']],
+      ['setcap "$1" /usr/local/bin/fix', 'reparse', ['setcap "$1"']],
       // git's merge strategy NAME runs `git-merge-NAME`; --output=FILE writes what log, diff or show print, data choosing it.
       ['git -C /srv/app merge --strategy="$1" origin/main', 'reparse', ['git --strategy "$1"']],
       ['git -C /srv/app merge -s"$1" origin/main', 'reparse', ['git -s "$1"']],
@@ -1393,6 +1399,8 @@ describe('shell-words: what a shell command does with incident data', function (
       'grep -w sg "$1"',
       'install -m 644 -o app -g app /opt/fix/app.conf "/srv/app/$1.conf"',
       'sqlite3 "/var/db/$1.db" "select count(*) from jobs"',
+      'chmod 644 "/srv/app/$1.conf"',
+      'chown -R app:app -- "/srv/app/$1"',
       'mongosh app --eval "db.jobs.countDocuments()"',
       'git -C /srv/app merge -s ours -m "fix $1" origin/main',
       'git -C /srv/app log --output="/var/log/fix/$1.log" -1',
