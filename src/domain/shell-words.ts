@@ -883,17 +883,31 @@ class Reader {
     let compoundData = false;
     // Whether each open group, loop, `if` or `case` was piped data (`echo "$1" | { cd /srv && psql -d app; }`): every
     // command in its body may read it on stdin, and what the compound prints may be that data (`| { cat; } | xargs …`).
+    // (Counted as well as stacked, and whether the pipeline so far carries data kept as it grows: each is asked at
+    // every command, and a scan would make a deep nest or a long pipeline quadratic.)
     const pipedOpen: boolean[] = [];
-    const inPipedCompound = () => pipedOpen.includes(true);
+    let pipedCount = 0;
+    let pipelineData = false;
+    const inPipedCompound = () => pipedCount > 0;
+    const openCompound = (piped: boolean) => {
+      pipedOpen.push(piped);
+      if (piped) pipedCount++;
+    };
     const closeCompound = () => {
       const piped = pipedOpen.pop() === true;
+      if (piped) pipedCount--;
       return this.dataCommands > (opened.pop() ?? Number.POSITIVE_INFINITY) || piped;
     };
+    // Whether a compound or subshell opening now is piped data: in a piped compound, or after a pipe carrying data.
+    const pipedNow = () => this.stdinData || inPipedCompound() || pipelineData || (pipeline.length > 0 && carriesData(cmd));
     const endCommand = () => {
       if (inDoubleBracket) throw new Unreadable('a "[[" without its "]]"');
       if (inPipedCompound()) cmd.groupInput = true;
       if (carriesData(cmd)) this.dataCommands++;
-      if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0 || cmd.writes.length > 0) pipeline.push(cmd);
+      if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0 || cmd.writes.length > 0) {
+        pipeline.push(cmd);
+        pipelineData ||= carriesData(cmd);
+      }
       cmd = { words: [], heredocs: [], otherExpansions: 0, stdinExpansions: 0, writes: [] };
       inDoubleBracket = false;
       ioFd = undefined;
@@ -905,6 +919,7 @@ class Reader {
       compoundData = false;
       if (pipeline.length > 0) this.deferred.push(pipeline);
       pipeline = [];
+      pipelineData = false;
       if (this.pendingHeredocs.length === 0) this.flushDeferred();
     };
     while (this.pos < this.src.length) {
@@ -1034,7 +1049,7 @@ class Reader {
           continue;
         }
         // A subshell after a pipe (`echo "$1" | (xargs tar …)`) reads what the commands before it print.
-        const piped = this.stdinData || inPipedCompound() || (pipeline.length > 0 && [...pipeline, cmd].some(carriesData));
+        const piped = pipedNow();
         endPipeline();
         if (/^[ \t]*\)/.test(this.src.slice(this.pos, this.pos + 64)) && /^[A-Za-z_][A-Za-z0-9_.:-]*$/.test(lastWordRaw)) pendingFn = lastWordRaw;
         const inside = this.readNestedList(false, piped);
@@ -1100,7 +1115,7 @@ class Reader {
       if (first && word.raw === word.literal) {
         if (COMPOUND_OPENERS.has(word.raw)) {
           opened.push(this.dataCommands);
-          pipedOpen.push(this.stdinData || inPipedCompound() || (pipeline.length > 0 && [...pipeline, cmd].some(carriesData)));
+          openCompound(pipedNow());
         } else if (COMPOUND_CLOSERS.has(word.raw)) compoundData = closeCompound();
       }
       cmd.words.push(word);

@@ -1433,6 +1433,20 @@ describe('shell-words: what a shell command does with incident data', function (
     assert.deepEqual(unquotedParameters('a\r$1\r'), ['$1']);
   });
 
+  it('reads a deep nest of piped groups and a long pipeline of compounds in one pass (64 KiB)', function () {
+    // Whether a group is piped data is asked at every command: a scan of the open groups or of the pipeline each time
+    // would make these quadratic.
+    this.timeout(10_000);
+    for (const [unit, tail, close] of [['echo ok | { ', ':', '; }'], ['{ :; } | ', 'cat', ''], ['(:) | ', 'cat', '']] as const) {
+      const command = (share: number) => {
+        const n = Math.floor((share * 65536) / (unit.length + close.length));
+        return `${unit.repeat(n)}${tail}${close.repeat(n)}`;
+      };
+      assert.deepEqual(shellDataFindings(command(1)), []);
+      assertLinear(unit.trim(), command);
+    }
+  });
+
   it('reads a long run of option words in one pass (64 KiB of zip -TT, quoted tar options)', function () {
     // Each `-TT` or option word quoted with its data copied every word of the command: 2.3 s for 64 KiB of `zip -TT`.
     this.timeout(10_000);
