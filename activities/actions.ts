@@ -208,11 +208,11 @@ export function createActionActivities(deps: ActionDeps) {
   }
 
   /**
-   * For a PagerDuty state change's retry (after its retry policy's pause): a start of its own, which an admin
-   * who disabled or deleted the rule meanwhile stopped, as its claim stops a remediation not started yet.
-   * Asked right before the write (activities/side-effects.ts mayCall), so a retry that finds the first
-   * attempt's write recorded, or in place at PagerDuty, still reports it done. The first attempt's claim
-   * checked the rule in its transaction.
+   * For a retry of an SSH script or a PagerDuty state change (after its retry policy's pause): a start of its
+   * own, which an admin who disabled or deleted the rule meanwhile stopped, as its claim stops a remediation
+   * not started yet. The SSH script asks before it connects; a PagerDuty write asks right before the write
+   * (activities/side-effects.ts mayCall), so a retry that finds the first attempt's write recorded, or in
+   * place at PagerDuty, still reports it done. The first attempt's claim checked the rule in its transaction.
    */
   function ruleStillLive(input: RunActionInput): (() => Promise<string | undefined>) | undefined {
     const attempt = attemptNumber();
@@ -250,10 +250,9 @@ export function createActionActivities(deps: ActionDeps) {
     // A retry (an idempotent script's, after a pause up to a hundred times the first) is a start of its own:
     // an admin who disabled or deleted the rule meanwhile stopped it, as its claim stops a remediation not
     // started yet. The first attempt's claim checked the rule in its transaction.
-    if (attemptNumber() > 1) {
-      const stopped = await whilePostgresUnavailable(() => findRuleStopped(deps.db, input.ruleId));
-      if (stopped !== undefined) throw ApplicationFailure.nonRetryable(`attempt ${attemptNumber()} not run: its rule was ${stopped} while the run went on`, 'RuleStoppedError');
-    }
+    const stillLive = ruleStillLive(input);
+    const stopped = stillLive && (await whilePostgresUnavailable(stillLive));
+    if (stopped !== undefined) throw ApplicationFailure.nonRetryable(stopped, 'RuleStoppedError');
     const ssh = await managementVm(input);
     // A script runs as argv from the operator's scripts directory; a fixed command line (admin-only, always
     // approved first) runs under sh -c with the rendered args as $1, $2…, so templated values stay data.

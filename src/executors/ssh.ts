@@ -127,8 +127,8 @@ export function underRemoteTimeout(command: string, timeoutMs: number): string {
  * Longest command line sent as the exec request's own command. sshd hands it to the login shell as one
  * argument (`$SHELL -c <line>`), and Linux refuses an argument of 128 KiB or more (MAX_ARG_STRLEN), the
  * environment and the other arguments sharing a limit of their own: a script whose quoted arguments passed
- * it (64 elements of 4096 characters without a placeholder are 256 KiB) never started, and the run was
- * recorded as the script exiting 1. A longer line travels on the channel's input (commandOverInput); one
+ * it (64 elements of 4096 characters without a placeholder are 256 KiB) never started: sshd dropped the
+ * request, and the run failed as a connection error, retried to fail again. A longer line travels on the channel's input (commandOverInput); one
  * within it is sent as before, and starts as soon as the host has the exec request.
  */
 export const MAX_COMMAND_LINE_BYTES = 64 * 1024;
@@ -618,8 +618,8 @@ async function runSession(options: SshCommandOptions, pinned: string, command: s
           }, DRAIN_AFTER_EXIT_MS);
         });
         stream.on('close', exited);
-        // Cancelled or timed out while the exec answer was on its way: the command runs, stop it now. One
-        // sent on the input has not started: it gets the EOF alone, and nothing of it runs.
+        // Cancelled or timed out while the exec answer was on its way: the command runs, stop it now. (One
+        // to be sent on the input had not started: the run ended then, and this answer found it settled.)
         if (aborted || timedOut) stopRemote();
         else if (overInput) {
           inputWritten = true;
