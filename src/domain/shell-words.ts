@@ -1951,14 +1951,7 @@ class Reader {
       }
       const sqlOutputs = own(SQL_OUTPUTS, name ?? '');
       if (sqlOutputs !== undefined && (anyExpansion(args) || fromStdin || !literalText)) {
-        const spec = optionSpec(own(OPTION_PROGRAMS, name!)!.args);
-        for (let j = 0; j < args.length; j++) {
-          if (args[j]!.literal === '--') break;
-          if (!/^-./.test(args[j]!.literal ?? '')) continue;
-          const o = readOption(args, j, spec);
-          for (const v of o.values) if (sqlOutputs.includes(v.name) && v.value !== undefined) write(v.value);
-          j = o.end;
-        }
+        for (const v of optionValues(args, 0, optionSpec(own(OPTION_PROGRAMS, name!)!.args))) if (sqlOutputs.includes(v.name) && v.value !== undefined) write(v.value);
       }
       if (name === 'git' && anyExpansion(args)) {
         // `git log/diff/show/format-patch --output=FILE` writes what it prints there, with data in the command (a
@@ -2013,20 +2006,13 @@ class Reader {
     // descriptor, or a file the command wrote, is read like awk -f's (`echo "$1" | curl -K - …` takes an `output` line).
     const fileOptions = own(CODE_FILE_OPTIONS, base(words[at]));
     if (fileOptions !== undefined) {
-      const spec = optionSpec(own(OPTION_PROGRAMS, base(words[at]))!.args);
-      for (let j = at + 1; j < words.length; j++) {
-        if (words[j]!.literal === '--') break;
-        if (!/^-./.test(words[j]!.literal ?? '')) continue;
-        const o = readOption(words, j, spec);
-        for (const v of o.values) {
-          if (!fileOptions.includes(v.name) || v.value?.literal === undefined) continue;
-          const who = `${base(words[at])} ${v.name}`;
-          // curl and wget count their operands among the files they write (`curl -K /etc/fix/curlrc …` is no copy).
-          if (base(words[at]) === 'psql') this.programFile(v.value, who, stdinProgram);
-          else if (stdinPath(v.value.literal)) stdinProgram(who);
-          else if (this.descriptor(v.value.literal, `${who} ${v.value.raw}`)) this.shared.inherits.push(`${who} ${v.value.raw}`);
-        }
-        j = o.end;
+      for (const v of optionValues(words, at + 1, optionSpec(own(OPTION_PROGRAMS, base(words[at]))!.args))) {
+        if (!fileOptions.includes(v.name) || v.value?.literal === undefined) continue;
+        const who = `${base(words[at])} ${v.name}`;
+        // curl and wget count their operands among the files they write (`curl -K /etc/fix/curlrc …` is no copy).
+        if (base(words[at]) === 'psql') this.programFile(v.value, who, stdinProgram);
+        else if (stdinPath(v.value.literal)) stdinProgram(who);
+        else if (this.descriptor(v.value.literal, `${who} ${v.value.raw}`)) this.shared.inherits.push(`${who} ${v.value.raw}`);
       }
     }
     // psql, mysql and mariadb without their SQL in an option read it from stdin: data piped or here-stringed there, or
@@ -2034,24 +2020,17 @@ class Reader {
     // psql variable: `psql -v host="$1" <<'SQL'` … `:'host'`).
     const sqlOptions = own(STDIN_SQL, base(words[at]));
     if (sqlOptions !== undefined) {
-      const spec = optionSpec(own(OPTION_PROGRAMS, base(words[at]))!.args);
       let given = false;
-      for (let j = at + 1; j < words.length; j++) {
-        if (words[j]!.literal === '--') break;
-        if (!/^-./.test(words[j]!.literal ?? '')) continue;
-        const o = readOption(words, j, spec);
-        for (const v of o.values) {
-          if (!sqlOptions.includes(v.name)) continue;
-          given = true;
-          // SQL given in the option may include a file: psql's `\i`/`\ir`/`\include`, mysql's `source`/`\.` read it
-          // as more SQL (`psql -c '\i /dev/stdin' <<< "$1"`, `mysql -e 'source /tmp/q.sql'` after writing it).
-          if (v.value?.literal === undefined) continue;
-          for (const m of v.value.literal.matchAll(SQL_INCLUDES)) {
-            const f = m[2] ?? m[3] ?? '';
-            if (f !== '') this.programFile({ raw: f, literal: f, expansions: 0 }, `${base(words[at])} ${v.name} ${m[1]}`, stdinProgram);
-          }
+      for (const v of optionValues(words, at + 1, optionSpec(own(OPTION_PROGRAMS, base(words[at]))!.args))) {
+        if (!sqlOptions.includes(v.name)) continue;
+        given = true;
+        // SQL given in the option may include a file: psql's `\i`/`\ir`/`\include`, mysql's `source`/`\.` read it
+        // as more SQL (`psql -c '\i /dev/stdin' <<< "$1"`, `mysql -e 'source /tmp/q.sql'` after writing it).
+        if (v.value?.literal === undefined) continue;
+        for (const m of v.value.literal.matchAll(SQL_INCLUDES)) {
+          const f = m[2] ?? m[3] ?? '';
+          if (f !== '') this.programFile({ raw: f, literal: f, expansions: 0 }, `${base(words[at])} ${v.name} ${m[1]}`, stdinProgram);
         }
-        j = o.end;
       }
       const who = base(words[at]);
       const s = cmd.stdin;
@@ -3008,6 +2987,17 @@ function wordFrom(w: Word, at: number): Word {
  * whose unique prefix names them too (`env --split=…`, `timeout --sig KILL`: getopt_long accepts it). Returns
  * the index of the option's last word, the options named (`-a`, `--user`) and the values taken.
  */
+/** The values of the options `words` gives from `from` on, read with `spec`, up to `--` or the end. */
+function* optionValues(words: Word[], from: number, spec: OptionSpec): Generator<{ name: string; value: Word | undefined; joined: boolean }> {
+  for (let j = from; j < words.length; j++) {
+    if (words[j]!.literal === '--') break;
+    if (!/^-./.test(words[j]!.literal ?? '')) continue;
+    const o = readOption(words, j, spec);
+    yield* o.values;
+    j = o.end;
+  }
+}
+
 function readOption(words: Word[], j: number, spec: OptionSpec): { end: number; names: string[]; values: { name: string; value: Word | undefined; joined: boolean }[] } {
   const w = words[j]!;
   const text = w.literal ?? w.raw;
