@@ -481,9 +481,10 @@ export function createActionRunActivities(deps: ActionRunDeps) {
           link: outcome.link ?? null,
           error,
           at: new Date(),
-          // Cancelled before its side effect was scheduled (the rule run knows): its claim or approved start
-          // recorded a start that never happened, and a start keeps a remediation counting in the guards.
-          clearStart: neverStarted === true && outcome.status === 'cancelled',
+          // Cancelled (or skipped: its rule stopped while it waited for its agent) before its side effect was
+          // scheduled (the rule run knows): its claim or approved start recorded a start that never
+          // happened, and a start keeps a remediation counting in the guards.
+          clearStart: neverStarted === true && (outcome.status === 'cancelled' || outcome.status === 'skipped'),
         }),
       (trx) => releaseRemediation({ actionRunId: outcome.actionRunId }, { trx }),
     );

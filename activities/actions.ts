@@ -283,9 +283,21 @@ export function createActionActivities(deps: ActionDeps) {
    * while the script waited and registered again by another team (whose agent polls that queue now) is not
    * where it runs: `refused` says so and the action fails without running.
    */
-  async function agentTargetCheck(input: { ruleId: string; taskQueue: string; retrying?: boolean | undefined }): Promise<{ refused?: string }> {
+  async function agentTargetCheck(input: {
+    ruleId: string;
+    taskQueue: string;
+    retrying?: boolean | undefined;
+    firstAttempt?: { ruleVersion: number } | undefined;
+  }): Promise<{ refused?: string; stopped?: string }> {
     // The planner pins '' when the incident had no registered environment: no agent is this rule's.
     if (input.taskQueue === '') return { refused: 'not run: the incident has no registered environment, so no Doctor agent to run the script on' };
+    // A first attempt was claimed (its rule checked) before it waited for its agent, up to five minutes: an
+    // admin who disabled or deleted the rule meanwhile stopped it, as the claim would have. `stopped`: the
+    // script never started (the rule run records it skipped, workflows/rule-run.ts AGENT_WAIT_STOP_PATCH).
+    if (input.firstAttempt) {
+      const stoppedFirst = await findRuleStopped(deps.db, input.ruleId);
+      if (stoppedFirst !== undefined) return { stopped: `not run: its rule was ${stoppedFirst} while the run went on (version ${input.firstAttempt.ruleVersion} planned it)` };
+    }
     // A retry (revision 5) is a start of its own, after a pause up to a hundred times the first: an admin who
     // disabled or deleted the rule meanwhile stopped it, as its claim stops a remediation not started yet.
     const stopped = input.retrying ? await findRuleStopped(deps.db, input.ruleId) : undefined;

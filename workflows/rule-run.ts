@@ -74,6 +74,18 @@ export const APPROVAL_DEADLINE_PATCH = 'approval-deadline-as-announced-v1';
  */
 export const SAAS_RETRY_CAP_PATCH = 'saas-retry-cap-raised-to-first-pause-v1';
 
+/**
+ * An agent script's first attempt that waited for its agent (up to AGENT_SCRIPT_PICKUP_SECONDS) is checked
+ * for its rule disabled or deleted meanwhile, as its claim checked it before the wait and as a retry is
+ * checked: stopped, it is recorded skipped (never started, no longer counted by the guards) and the rest of
+ * the run's remediation with it, as a remediation whose claim found its rule stopped. Before, the script
+ * ran on the host once its agent answered. Asked only when the check finds the rule stopped.
+ */
+export const AGENT_WAIT_STOP_PATCH = 'agent-wait-rule-stopped-skips-v1';
+
+/** The failure whenAgentPresent ends a first attempt with when AGENT_WAIT_STOP_PATCH applies. */
+const RULE_STOPPED_WHILE_WAITING = 'RuleStoppedWhileWaitingError';
+
 /** An action as rendered for its run: `refused` says why it must not run (absent when it may). */
 type RenderedAction = PlannedAction & { refused?: string | undefined };
 
@@ -269,7 +281,7 @@ async function runAction(run: RuleRun, action: RenderedAction, actionRunId: stri
   const claim = await (shieldsBookkeeping(run.input) ? CancellationScope.nonCancellable(claiming) : claiming());
   if (!claim.owned) return 'claimed_elsewhere';
   if (claim.finished) return claim.finished;
-  const record = (o: Omit<ActionOutcome, 'actionRunId' | 'actionId' | 'type'>) => localDb.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, ...o, owner: run.owner });
+  const record = (o: Omit<ActionOutcome, 'actionRunId' | 'actionId' | 'type'> & { neverStarted?: boolean }) => localDb.recordActionOutcome({ actionRunId, actionId: action.id, type: action.type, ...o, owner: run.owner });
   if (dryRun) return record({ status: 'dry_run' });
 
   if (gated && claim.status === 'awaiting_approval') {
@@ -306,6 +318,9 @@ async function runAction(run: RuleRun, action: RenderedAction, actionRunId: stri
     });
   } catch (err) {
     if (isCancellation(err)) throw err;
+    // Never started (AGENT_WAIT_STOP_PATCH): skipped as its claim would have recorded it, its start cleared
+    // so the guards no longer count it.
+    if (err instanceof ApplicationFailure && err.type === RULE_STOPPED_WHILE_WAITING) return await settle({ status: 'skipped', error: errorText(err.message), neverStarted: true });
     // A failure's message is whatever the activity (an agent: untrusted) said: bounded as any error kept.
     return await settle({ status: 'failed', error: errorText(messageOf(err)) });
   } finally {
@@ -460,8 +475,11 @@ async function whenAgentPresent(
     }
     // Naming the script as a job target's refusal does (a retry names its attempt instead).
     if (answer === 'refused') throw ApplicationFailure.nonRetryable(retry ? refusal(presenceRefused(taskQueue)) : `${script} was not run: ${presenceRefused(taskQueue)}`, 'AgentTeamRefusedError');
-    // A retry is checked for its rule stopped (disabled, deleted) as well: the first attempt's claim was.
-    const check = await localDb.agentTargetCheck({ ruleId: run.input.plan.ruleId, taskQueue, ...(retry ? { retrying: true } : {}) });
+    // A retry is checked for its rule stopped (disabled, deleted) as well: the first attempt's claim was,
+    // before its wait for the agent, and the first attempt is checked again now (AGENT_WAIT_STOP_PATCH).
+    const { plan } = run.input;
+    const check = await localDb.agentTargetCheck({ ruleId: plan.ruleId, taskQueue, ...(retry ? { retrying: true } : { firstAttempt: { ruleVersion: plan.ruleVersion } }) });
+    if (check.stopped !== undefined && patched(AGENT_WAIT_STOP_PATCH)) throw ApplicationFailure.nonRetryable(check.stopped, RULE_STOPPED_WHILE_WAITING);
     if (check.refused !== undefined) throw ApplicationFailure.nonRetryable(refusal(check.refused), 'AgentTargetChangedError');
     try {
       return await onAgent({ scheduleToStartTimeout: `${claimedPickupSeconds(deadline)} seconds` });

@@ -117,6 +117,42 @@ describe('a rule action waiting for its offline Doctor agent', function () {
     assert.equal(existsSync(`${peers.ours.markerDir}/fixed-h6`), false);
   });
 
+  for (const how of ['disabled', 'deleted'] as const) {
+    it(`the rule ${how} through the API while the fix waits for its agent: the agent back later runs nothing, the fix is recorded skipped, never started`, async function () {
+      // Before, the first attempt's claim checked the rule before the wait, and nothing after it: the
+      // script ran on the host once the agent answered, minutes after an admin had stopped the rule.
+      const env = `stopped-${how}-${suffix}`;
+      const host = `h-${how}`;
+      await register(env);
+      const svc = newServiceId();
+      const doc = {
+        name: `agent-wait-stop-${svc.toLowerCase()}`,
+        services: [svc],
+        actions: [{ id: 'fix', type: 'script.agent', script: 'fix.sh', args: ['{{ environment.host }}'] }],
+      } as const;
+      const ruleId = await insertRule(peers.stack.db.db, doc as never);
+      const id = await trigger(svc, host, env);
+      await waitingForAgent(id);
+
+      const res =
+        how === 'disabled'
+          ? await peers.stack.api(`/api/rules/${ruleId}`, { method: 'PUT', headers: { 'if-match': '"1"' }, body: JSON.stringify({ ...doc, enabled: false }) })
+          : await peers.stack.api(`/api/rules/${ruleId}`, { method: 'DELETE' });
+      assert.ok(res.status === 200 || res.status === 204, await res.text());
+      await agentOn(env, peers.ours);
+
+      const done = await finished(id);
+      assert.equal(done.status, 'skipped', done.error ?? '');
+      assert.equal(done.error, `not run: its rule was ${how} while the run went on (version 1 planned it)`);
+      // Never started: no start recorded, so the guards no longer count it.
+      const row = await peers.stack.db.db.selectFrom('action_runs').select(['started_at']).where('incident_id', '=', id).where('action_id', '=', 'fix').executeTakeFirstOrThrow();
+      assert.equal(row.started_at, null);
+      // Past the pickup wait a script queued anyway would have had.
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(existsSync(`${peers.ours.markerDir}/fixed-${host}`), false, 'the script ran on the host after its rule was stopped');
+    });
+  }
+
   it('the agent back within the pickup time: the script runs once, the action succeeds', async function () {
     const env = `back-${suffix}`;
     await register(env);

@@ -142,6 +142,10 @@ describe('incident workflow', function () {
     // (patch verify-check-cancel-ends-wait-v1; the unpatched files are runs from before it, where the
     // cancelled check was taken as a failed one).
     ...['verify-resolved', 'verify-merged', 'verify-merged-during-check', 'verify-merged-during-check-unpatched'].flatMap((s) => [s, `${s}-rule-run`]),
+    // The rule disabled while its agent script waited for its agent: the fix recorded skipped once the agent
+    // answered, never queued (patch agent-wait-rule-stopped-skips-v1).
+    'agent-wait-stopped',
+    'agent-wait-stopped-rule-run',
   ];
 
   it('replays every recorded history with the current code (no non-determinism), covering every branch', async function () {

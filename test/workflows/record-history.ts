@@ -69,6 +69,8 @@ export const SCENARIOS: Record<string, string> = {
   'agent-check': 'agent check against a live agent and against a queue nobody polls',
   'agent-refused':
     "a rule's agent script and a job's agent target on an environment whose agent serves another team: the presence check refused, the run ends there, failed, saying why, and no script task is queued (patch agent-presence-refusal-ends-run; record the files with -unpatched in their name from a run before it, where the script was queued and refused)",
+  'agent-wait-stopped':
+    "a rule's agent script waiting for its offline agent while its rule is disabled: once an agent answers, the fix is recorded skipped, never started, and the agent runs nothing (patch agent-wait-rule-stopped-skips-v1)",
   'job-cannot-finish': 'a selector job whose matched environments cannot finish within the run limit: no target started, recorded failed, failure notice (patch job-cannot-finish-is-failed)',
 };
 
@@ -110,13 +112,16 @@ async function main(): Promise<void> {
   // The environment of the agent-refused scenario, whose agent serves another team.
   const refusedEnv = 'record-refused';
   const refusedService = newServiceId();
+  // The environment of the agent-wait-stopped scenario, with no agent until its rule is disabled.
+  const waitStoppedEnv = 'record-wait-stopped';
+  const waitStoppedService = newServiceId();
   const stack = await startStack({
     env: {
       // The peers listen on loopback, which rule-directed calls reach only when ACTION_EGRESS_ALLOW names it.
       ACTION_EGRESS_ALLOW: '127.0.0.1/32',
       PAGERDUTY_API_URL: pd.url, PAGERDUTY_API_TOKEN: PD_TOKEN, PAGERDUTY_FROM_EMAIL: 'selfheal@example.com', SELFHEAL_PUBLIC_URL: 'https://selfheal.example.com' },
     extractors: {
-      serviceMap: { [agentService]: { environment: envName }, [verifyService]: { environment: envName }, ...Object.fromEntries(Object.values(verifyServices).map((svc) => [svc, { environment: envName }])), [refusedService]: { environment: refusedEnv }, ...Object.fromEntries(Object.entries(retryServices).map(([environment, svc]) => [svc, { environment }])) },
+      serviceMap: { [agentService]: { environment: envName }, [verifyService]: { environment: envName }, ...Object.fromEntries(Object.values(verifyServices).map((svc) => [svc, { environment: envName }])), [refusedService]: { environment: refusedEnv }, [waitStoppedService]: { environment: waitStoppedEnv }, ...Object.fromEntries(Object.entries(retryServices).map(([environment, svc]) => [svc, { environment }])) },
     },
   });
   await stack.db.db.insertInto('environments').values({ name: envName, labels: '{}', agent_task_queue: agentTaskQueue(envName), maintenance_windows: '[]', ssh: null }).execute();
@@ -584,6 +589,25 @@ async function main(): Promise<void> {
         await locker.end();
         await closed(stack, workflowId);
         await save(stack, workflowId, `job-cancelled-early-${part}`);
+      }
+    }
+
+    if (wanted('agent-wait-stopped')) {
+      await stack.db.db.insertInto('environments').values({ name: waitStoppedEnv, labels: '{}', agent_task_queue: agentTaskQueue(waitStoppedEnv), maintenance_windows: '[]', ssh: null }).execute();
+      const ruleId = await insertRule(stack.db.db, { name: 'record-wait-stopped', services: [waitStoppedService], actions: [{ id: 'probe', type: 'script.agent', script: 'probe.sh' }] });
+      const id = newIncidentId();
+      const trigger = await send(id, 'v3-incident.triggered-01.json', waitStoppedService, '2026-05-01T10:00:00Z');
+      const ruleRun = stack.temporal.client.workflow.getHandle(ruleRunWorkflowId(id, ruleId, trigger.event.id));
+      await eventually(async () => (await ruleRun.describe().catch(() => undefined))?.raw.pendingActivities?.some((a) => a.activityType?.name === 'agentPresent') || undefined, 30_000, 'the fix waiting for its agent');
+      await stack.db.db.updateTable('rules').set({ enabled: false }).where('id', '=', ruleId).execute();
+      const waitAgent = await buildAgentWorker({ config: stack.config, connection: stack.temporal.nativeConnection, environment: waitStoppedEnv, scriptsDir });
+      const waitAgentRun = waitAgent.run();
+      try {
+        await closed(stack, ruleRunWorkflowId(id, ruleId, trigger.event.id));
+        await resolveAndSave(id, waitStoppedService, 'agent-wait-stopped', [{ workflowId: ruleRunWorkflowId(id, ruleId, trigger.event.id), part: 'rule-run' }]);
+      } finally {
+        waitAgent.shutdown();
+        await waitAgentRun;
       }
     }
 
