@@ -4,6 +4,7 @@ import type { Db } from '../src/db/repositories/db.js';
 import {
   countAttempt,
   findApproval,
+  findDecisionState,
   findActionRun,
   findRuleStopped,
   runWaitedForApproval,
@@ -204,10 +205,34 @@ export function createActionRunActivities(deps: ActionRunDeps) {
   }
 
   /**
+   * An action run this run recorded `running` (its claim, or its approved start) in a step that runs again
+   * because its worker died before the workflow task completed: the side effect, asked for in that task,
+   * was never asked for, so a stop found now (`error`) keeps it from starting, as it would have kept the
+   * first run of the step. Recorded skipped with its start cleared, its remediation no longer counted when
+   * none of it started (under the guards' lock, in the transaction of the write). What the row says when
+   * another run of the step finished it first; undefined when it is not finished.
+   */
+  async function skipTakenOver(actionRunId: string, owner: string, action: { id: string; type: string }, error: string): Promise<ActionOutcome | undefined> {
+    const written = await settling(
+      action.type,
+      'skipped',
+      (tx) => recordRunOutcome(tx, actionRunId, owner, { status: 'skipped', exitCode: null, outputExcerpt: null, link: null, error, at: now(), clearStart: true }),
+      (trx) => releaseRemediation({ actionRunId }, { trx }),
+    );
+    if (written) {
+      deps.logger.warn({ actionRunId, reason: error }, 'action taken over after a crash not run');
+      return outcomeOf(actionRunId, action, { status: 'skipped', exit_code: null, output_excerpt: null, link: null, error });
+    }
+    const row = await findClaim(db, actionRunId);
+    return row.claimed_by === owner && FINISHED_RUN_STATUSES.includes(row.status) ? outcomeOf(actionRunId, action, row) : undefined;
+  }
+
+  /**
    * Claim an action run before any side effect: `insert … on conflict do nothing returning`. The row's
    * `claimed_by` names the claiming run (`<workflowId>/<runId>`); a claim found taken by another run is
    * never executed by this one. Finding its own claim (a retried step, a replayed task after a crash
-   * between the claim and the side effect) the run goes on: nothing of it was recorded past the claim.
+   * between the claim and the side effect) the run goes on: nothing of it was recorded past the claim;
+   * unless it is a remediation whose rule was disabled or deleted meanwhile, which is recorded skipped.
    */
   async function claimAction(input: {
     actionRunId: string;
@@ -304,6 +329,15 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     }
     if (row.status === 'awaiting_approval') await deadline();
     await countAttempt(db, input.actionRunId);
+    // Its own claim of a remediation, taken again: the worker died after the claim committed and before its
+    // workflow task completed, so the side effect, asked for in that task, was never asked for. A rule
+    // disabled or deleted meanwhile (the workers down for as long as that lasted) stops it as it stops a
+    // first claim: recorded skipped, never started. Before, the fix ran on the host once a worker was back.
+    if (row.status === 'running' && !input.awaitingApproval && isRemediationType(action.type)) {
+      const stopped = await findRuleStopped(db, plan.ruleId);
+      const finished = stopped === undefined ? undefined : await skipTakenOver(input.actionRunId, input.owner, action, `not run: its rule was ${stopped} while the run went on (version ${plan.ruleVersion} planned it)`);
+      if (finished) return { owned: true, status: finished.status, cancelIfResolved: guard, finished };
+    }
     return { owned: true, status: row.status, cancelIfResolved: guard, ...(FINISHED_RUN_STATUSES.includes(row.status) ? { finished: outcomeOf(input.actionRunId, action, row) } : {}) };
   }
 
@@ -347,6 +381,17 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       const row = await findClaim(db, input.actionRunId);
       if (row.claimed_by === input.owner && FINISHED_RUN_STATUSES.includes(row.status) && input.action) {
         return { status: row.status, finished: outcomeOf(input.actionRunId, input.action, row) };
+      }
+      // Started by that first run, whose worker died before its workflow task completed: the side effect,
+      // asked for in that task, was never asked for. A rule disabled, deleted or replaced meanwhile stops it
+      // as it would have stopped the start: recorded skipped, never started. Before, it ran once a worker was back.
+      if (row.claimed_by === input.owner && row.status === 'running' && input.action) {
+        const state = await findDecisionState(db, input.actionRunId);
+        const planned = state?.ruleNotLive ? await findActionRun(db, input.actionRunId) : undefined;
+        const finished = planned
+          ? await skipTakenOver(input.actionRunId, input.owner, input.action, `not run: its rule was ${state!.ruleNotLive} while ${APPROVAL_WAITED} (version ${planned.rule_version ?? '?'} planned it)`)
+          : undefined;
+        if (finished) return { status: finished.status, finished };
       }
       return { status: undefined };
     }

@@ -118,6 +118,79 @@ describe('incident workflow races (injected deterministically, side effects coun
     assert.equal(hits('crash'), 1, 'the side effect happened exactly once');
   });
 
+  it('a worker SIGKILLed between the claim and the side effect of a fix, its rule disabled before a worker is back: the fix never starts, recorded skipped', async function () {
+    const svc = newServiceId();
+    const ruleId = await insertRule(db.db, { name: `race-reclaim-disabled-${svc.toLowerCase()}`, services: [svc], actions: [{ id: 'fix', type: 'pagerduty.acknowledge' }] });
+    const taskQueue = `crash-${newServiceId().toLowerCase()}`;
+    const doomed = startChildRoot('test/helpers/crash-worker.ts', { ACTION_EGRESS_ALLOW: '127.0.0.1/32', TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue });
+    await doomed.waitFor(/worker started/);
+    const id = newIncidentId();
+    await signalIncident(temporal, taskQueue, id, messageOf(trigger(id, svc)), { lingerSeconds: 1 });
+    await doomed.waitFor(/claimed /);
+    await doomed.kill();
+    assert.equal((await db.db.selectFrom('action_runs').select('status').where('incident_id', '=', id).executeTakeFirstOrThrow()).status, 'running');
+    // No worker runs: an admin disables the rule (its fix found wrong).
+    await db.db.updateTable('rules').set({ enabled: false }).where('id', '=', ruleId).execute();
+
+    // The side effect is counted where the next worker would make it (the fix's activity).
+    const fixes: string[] = [];
+    workers.push(
+      await startTestWorker({
+        temporal,
+        db,
+        extractors,
+        taskQueue,
+        wrap: (real) => ({
+          async executeAction(input) {
+            if (input.action.type === 'pagerduty.acknowledge') {
+              fixes.push(input.actionRunId);
+              return { exitCode: null, outputExcerpt: 'acknowledged' };
+            }
+            return real.executeAction(input);
+          },
+        }),
+      }),
+    );
+    const [run] = await finished(id, 1);
+    assert.deepEqual([run!.status, run!.error, run!.started_at], ['skipped', 'not run: its rule was disabled while the run went on (version 1 planned it)', null]);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(fixes, [], 'the fix was never asked for');
+  });
+
+  it('an approved fix whose start step runs again (its worker died before the task completed), its rule disabled in between: the fix never starts, recorded skipped', async function () {
+    const svc = newServiceId();
+    const ruleId = await insertRule(db.db, {
+      name: `race-restart-disabled-${svc.toLowerCase()}`,
+      services: [svc],
+      actions: [{ id: 'fix', type: 'pagerduty.acknowledge', approval: { required: true, timeoutMinutes: 30, onTimeout: 'reject' } }],
+    });
+    const fixes: string[] = [];
+    // The step's first answer is lost with its worker, and the rule is disabled before it runs again.
+    await worker((real) => ({
+      startApprovedAction: async (input) => {
+        await real.startApprovedAction(input);
+        await db.db.updateTable('rules').set({ enabled: false }).where('id', '=', ruleId).execute();
+        return real.startApprovedAction(input);
+      },
+      async executeAction(input) {
+        if (input.action.type === 'pagerduty.acknowledge') {
+          fixes.push(input.actionRunId);
+          return { exitCode: null, outputExcerpt: 'acknowledged' };
+        }
+        return real.executeAction(input);
+      },
+    }));
+    const id = newIncidentId();
+    await signalIncident(temporal, workers.at(-1)!.taskQueue, id, messageOf(trigger(id, svc)), { lingerSeconds: 1 });
+    const waiting = await eventually(async () => (await runsOf(id)).find((r) => r.status === 'awaiting_approval'), 30_000, 'the action awaiting approval');
+    await db.db.updateTable('action_runs').set({ approval: JSON.stringify({ decision: 'approve', actor: 'token:approver', at: new Date().toISOString() }) }).where('id', '=', waiting.id).execute();
+    await temporal.client.workflow.getHandle(waiting.workflow_id!).signal(SIGNALS.approval, { actionRunId: waiting.id });
+    const [run] = await finished(id, 1);
+    assert.deepEqual([run!.status, run!.error, run!.started_at], ['skipped', 'not run: its rule was disabled while this action waited for its approval (version 1 planned it)', null]);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(fixes, [], 'the fix was never asked for');
+  });
+
   it('an approved action whose start step runs twice (replayed after a crash) keeps its first answer: cancelled on a resolved incident, never run', async function () {
     const svc = newServiceId();
     await insertRule(db.db, {
