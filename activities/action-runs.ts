@@ -255,12 +255,24 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       const index = plan.actions.some((a) => a.id === action.id) ? action.index : Number.MAX_SAFE_INTEGER;
       const leaseStop = plan.leaseId ? await holdLease(trx, { matchId: plan.matchId }, { index, approved: false, at }) : undefined;
       // Its lease expired before this action started and another run holds the host: what acts on the host
-      // does not start (a first claim only; a gated one is checked when it is approved; a notification to
-      // people goes on).
-      if (leaseStop !== undefined && !input.awaitingApproval && actsOnTarget(action.type) && !(await findActionRun(trx, input.actionRunId))) {
-        await insertSkippedRun(trx, key, { reason: input.reason, owner: input.owner, at, error: leaseStop });
-        if (isRemediationType(action.type)) await releaseRemediation({ matchId: plan.matchId }, { trx });
-        return { refused: leaseStop as string };
+      // does not start (a gated one is checked when it is approved; a notification to people goes on).
+      if (leaseStop !== undefined && !input.awaitingApproval && actsOnTarget(action.type)) {
+        const found = await findActionRun(trx, input.actionRunId);
+        if (!found) {
+          await insertSkippedRun(trx, key, { reason: input.reason, owner: input.owner, at, error: leaseStop });
+          if (isRemediationType(action.type)) await releaseRemediation({ matchId: plan.matchId }, { trx });
+          return { refused: leaseStop as string };
+        }
+        // Its own claim found again: the worker died after the claim committed and before its workflow task
+        // completed, so the side effect, asked for in that task, was never asked for. The lease expired while
+        // no worker ran it and another run took the host: it does not start either, as a first claim would
+        // not. Before, it ran beside that run. The guards' lock before the write, as `settling` takes it.
+        if (found.claimed_by === input.owner && found.status === 'running') {
+          if (isRemediationType(action.type)) await lockGuards(trx);
+          await recordRunOutcome(trx, input.actionRunId, input.owner, { status: 'skipped', exitCode: null, outputExcerpt: null, link: null, error: leaseStop, at, clearStart: true });
+          if (isRemediationType(action.type)) await releaseRemediation({ matchId: plan.matchId }, { trx });
+          return { refused: leaseStop as string };
+        }
       }
       // A remediation whose run waited for a decision on an earlier action (a gated notification, up to
       // days) starts as an approved one does, checked now: not while automation is paused where it runs or
@@ -372,7 +384,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    */
   async function startApprovedAction(input: ApprovedStart): Promise<{ status?: string | undefined; finished?: ActionOutcome | undefined }> {
     const at = now();
-    const { row: started, paged } = await inTransaction(db, (trx) => startApprovedIn(trx, input, at));
+    const { row: started, paged, leaseStop } = await inTransaction(db, (trx) => startApprovedIn(trx, input, at));
     if (paged) await deliverAlerts({ incidentId: input.incidentId });
     if (started === undefined) {
       // Not awaiting approval any more: this call ran before (a local activity runs again when the worker
@@ -385,12 +397,14 @@ export function createActionRunActivities(deps: ActionRunDeps) {
       // Started by that first run, whose worker died before its workflow task completed: the side effect,
       // asked for in that task, was never asked for. A rule disabled, deleted or replaced meanwhile stops it
       // as it would have stopped the start: recorded skipped, never started. Before, it ran once a worker was back.
+      // So does a lease that expired while no worker ran it, its host taken by another run meanwhile
+      // (startApprovedIn held it on, as for a first start, when it had not).
       if (row.claimed_by === input.owner && row.status === 'running' && input.action) {
-        const state = await findDecisionState(db, input.actionRunId);
+        const concurrency = leaseStop !== undefined && actsOnTarget(input.action.type) ? leaseStop.replace(/^not run:/, 'not run when approved:') : undefined;
+        const state = concurrency === undefined ? await findDecisionState(db, input.actionRunId) : undefined;
         const planned = state?.ruleNotLive ? await findActionRun(db, input.actionRunId) : undefined;
-        const finished = planned
-          ? await skipTakenOver(input.actionRunId, input.owner, input.action, `not run: its rule was ${state!.ruleNotLive} while ${APPROVAL_WAITED} (version ${planned.rule_version ?? '?'} planned it)`)
-          : undefined;
+        const why = concurrency ?? (planned ? `not run: its rule was ${state!.ruleNotLive} while ${APPROVAL_WAITED} (version ${planned.rule_version ?? '?'} planned it)` : undefined);
+        const finished = why === undefined ? undefined : await skipTakenOver(input.actionRunId, input.owner, input.action, why);
         if (finished) return { status: finished.status, finished };
       }
       return { status: undefined };
@@ -407,7 +421,12 @@ export function createActionRunActivities(deps: ActionRunDeps) {
    * are delivered after the commit). Also the start of a remediation claimed after an earlier action of its
    * run was decided (claimAction), with `waited` naming that wait in the reasons.
    */
-  async function startApprovedIn(trx: Transaction<Database>, input: ApprovedStart, at: Date, waited?: string): Promise<{ row: { status: string; error: string | null } | undefined; paged: boolean }> {
+  async function startApprovedIn(
+    trx: Transaction<Database>,
+    input: ApprovedStart,
+    at: Date,
+    waited?: string,
+  ): Promise<{ row: { status: string; error: string | null } | undefined; paged: boolean; leaseStop?: string | undefined }> {
     const guarded = input.cancelIfResolved && input.incidentId !== undefined ? input.incidentId : undefined;
     // A pause stops what is planned after it; the runs the guards let through before it finish (their budget).
     // An approval, though, is decided later, up to days: given (or timed out to approve) while remediation is
@@ -501,7 +520,7 @@ export function createActionRunActivities(deps: ActionRunDeps) {
     // Not started (skipped, cancelled): its remediation no longer counts when none of it started and none
     // is left to come; under the guards' lock checkApprovedStart took, in the transaction of the write.
     if (planned && row && NOT_STARTED_RUN_STATUSES.includes(row.status)) await releaseRemediation({ matchId: planned.match_id }, { trx });
-    return { row, paged };
+    return { row, paged, leaseStop };
   }
 
   /** The outcome of a claimed action; only its owner writes it. */

@@ -139,4 +139,47 @@ describe('a target lease is held on when an action starts', function () {
     const again = await late.claim(false);
     assert.equal(again.owned && again.finished?.status, 'skipped');
   });
+
+  it('a fix whose claim runs again after its worker died (no side effect asked yet), its lease expired meanwhile and another run holding the host: skipped (concurrency), never started', async function () {
+    clock = new Date();
+    const h = host();
+    const first = await planned(h, await rule(false));
+    const claim = await first.claim(false);
+    assert.deepEqual([claim.owned, claim.status, 'finished' in claim ? claim.finished : undefined], [true, 'running', undefined]);
+    // No worker runs the rule run past its lease; meanwhile another incident's run takes the host.
+    later(leaseSeconds({ actions: actionsOf(false) }) + 1);
+    const other = await planned(h, await rule(false));
+    assert.equal(other.plan.decision, 'run');
+    // A worker back replays the task the claim ran in: the claim runs again.
+    const again = await first.claim(false);
+    assert.ok(again.owned);
+    assert.equal(again.status, 'skipped');
+    assert.match(again.finished?.error ?? '', new RegExp(`^not run: concurrency: this run's lease on ${h} expired at .* before the action started, and 1 other run\\(s\\) hold the host now \\(max 1\\)$`));
+    assert.deepEqual(await first.run(), { status: 'skipped', started_at: null, error: again.finished?.error });
+    const otherLease = await other.lease();
+    assert.equal(otherLease.released_at, null, 'the other run keeps the host');
+  });
+
+  it('an approved fix whose start step runs again after its worker died (no side effect asked yet), its lease expired meanwhile and another run holding the host: skipped (concurrency), never started', async function () {
+    clock = new Date();
+    const h = host();
+    const first = await planned(h, await rule(true));
+    assert.ok((await first.claim(true)).owned);
+    await acts().settleApproval({ actionRunId: first.actionRunId, onTimeout: 'approve' });
+    const started = await first.start();
+    assert.equal(started.status, 'running');
+    // No worker runs the rule run past its lease (held from the claim, its approval wait included); meanwhile
+    // another incident's run takes the host.
+    later(leaseSeconds({ actions: actionsOf(true) }) + 1);
+    const other = await planned(h, await rule(false));
+    assert.equal(other.plan.decision, 'run');
+    const otherLease = await other.lease();
+    const again = await first.start();
+    assert.equal(again.status, 'skipped');
+    const expired = (await first.lease()).expires_at;
+    const reason = `not run when approved: concurrency: this run's lease on ${h} expired at ${expired.toISOString()} before the action started, and 1 other run(s) hold the host now (max 1)`;
+    assert.equal(again.finished?.error, reason);
+    assert.deepEqual(await first.run(), { status: 'skipped', started_at: null, error: reason });
+    assert.deepEqual(await other.lease(), otherLease);
+  });
 });
