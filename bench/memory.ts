@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { INCIDENT_WORKFLOW_REVISION, SIGNALS, WORKFLOW_TYPES, incidentWorkflowId, type IncidentEventMessage } from '../src/contracts/index.js';
-import { newBatch } from './deliveries.js';
+import { newBatch, persistedCount } from './deliveries.js';
 import { closedLoop, log, percentile, pollUntil, quick, round, sleep } from './lib.js';
 import type { BenchStack } from './stack.js';
 
@@ -21,6 +21,12 @@ export interface MemoryResults {
   newEventToPersisted: { cachedMs: number; evictedMs: number; samples: number };
   /** Whether the probed old incidents had left the cache (more open workflows than it holds). */
   evicted: boolean;
+  /**
+   * The opened incidents' first events: how fast the worker persisted them (from the first signal to the
+   * last row), against the rate they were opened at. The worker falls behind when it is opened faster than
+   * its workflow task slots turn over (each new incident holds one through its triage's local activity).
+   */
+  drain?: { opened: number; openedPerSecond: number; persistedPerSecond: number; seconds: number } | undefined;
 }
 
 /** Resident set of a process in MB from /proc (Linux); NaN when it is gone. */
@@ -79,11 +85,20 @@ export async function runMemory(stack: BenchStack): Promise<MemoryResults> {
   const { maxCached } = await stack.worker.busy();
   const toOpen = Math.max(wanted - openBefore, maxCached + 50);
   log(`memory: ${openBefore} incident workflows open; opening ${toOpen} more`);
+  const t0 = performance.now();
   const opened = await closedLoop({ concurrency: 32, count: toOpen, maxMs: (quick ? 180 : 600) * 1000, op: (i) => signal(i) });
+  // Every opened incident's event persisted before anything is probed. The worker's own in-flight count is
+  // no measure of that: the rest wait in the task queue's backlog, on the server, while the worker looks
+  // idle between two of its tasks (before, a probe of the newest incident could wait behind thousands).
+  const all = await pollUntil(async () => ((await persistedCount(stack, batch.eventPrefix)).distinctEvents >= opened.ops ? true : undefined), 1_800_000, 1000);
+  if (!all) throw new Error(`the ${opened.ops} opened incidents' events were not all persisted within 30 minutes`);
+  const drainSeconds = round((performance.now() - t0) / 1000, 1);
   await settle(stack, 180_000);
   const open = (await stack.client.workflow.count(openQuery)).count;
   const status = await stack.worker.busy();
   const workerRssMb = rssMb(stack.worker.child.pid);
+  const drain = { opened: opened.ops, openedPerSecond: opened.perSecond, persistedPerSecond: round(opened.ops / drainSeconds, 1), seconds: drainSeconds };
+  log(`  ${opened.ops} events persisted in ${drainSeconds} s (${drain.persistedPerSecond}/s)`);
   log(`  ${open} open (${opened.ops} opened at ${opened.perSecond}/s); worker RSS ${workerRssMb} MB (was ${workerRssBeforeMb}); cache holds ${status.cached} of ${status.maxCached}`);
 
   // New events to old incidents (evicted if the cache is smaller than what is open) and to the newest.
@@ -116,6 +131,7 @@ export async function runMemory(stack: BenchStack): Promise<MemoryResults> {
     cache: { size: status.maxCached, held: status.cached },
     newEventToPersisted: { cachedMs: round(percentile(cachedTimes, 50)), evictedMs: round(percentile(evictedTimes, 50)), samples },
     evicted: opened.ops - samples > status.maxCached,
+    drain,
   };
   log(`  new event persisted: ${result.newEventToPersisted.cachedMs} ms when cached, ${result.newEventToPersisted.evictedMs} ms when ${result.evicted ? 'evicted' : 'old (not evicted)'}`);
   return result;

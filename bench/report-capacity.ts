@@ -63,6 +63,17 @@ export function memoryFigures(r: Pick<BenchResults, 'memory' | 'ingest'>): Figur
         baseline: { name: 'the same to a cached incident', value: m.newEventToPersisted.cachedMs, unit: 'ms' },
       }),
     );
+    // Runs from before the drain was measured have none.
+    if (m.drain) {
+      f.push(
+        withRatio({
+          name: `New incidents persisted per second while ${m.drain.opened.toLocaleString('en-US')} were opened by signalWithStart (the worker's backlog drain)`,
+          value: m.drain.persistedPerSecond,
+          unit: '/s',
+          baseline: { name: 'the rate they were opened at (32 callers)', value: m.drain.openedPerSecond, unit: '/s' },
+        }),
+      );
+    }
   }
   const overload = r.ingest?.ackLatency.at(-1);
   if (overload?.apiRssPeakMb !== undefined) {
@@ -77,7 +88,7 @@ export function memorySection(r: Pick<BenchResults, 'memory'>): string[] {
   return [
     '## Memory',
     '',
-    `${m.openIncidents.toLocaleString('en-US')} incident workflows open: worker RSS ${m.workerRssMb} MB (${m.workerRssBeforeMb} MB before the phase). The sticky cache (maxCachedWorkflows, the SDK's default from the heap limit) holds ${m.cache.held.toLocaleString('en-US')} of at most ${m.cache.size.toLocaleString('en-US')}; the rest were evicted and are replayed from their history when their next event arrives. A new event was persisted ${m.newEventToPersisted.evictedMs} ms after it was signalled to ${m.evicted ? 'an evicted' : 'an old (but not evicted)'} incident and ${m.newEventToPersisted.cachedMs} ms to a cached one (medians of ${m.newEventToPersisted.samples}).`,
+    `${m.openIncidents.toLocaleString('en-US')} incident workflows open: worker RSS ${m.workerRssMb} MB (${m.workerRssBeforeMb} MB before the phase). The sticky cache (maxCachedWorkflows, the SDK's default from the heap limit) holds ${m.cache.held.toLocaleString('en-US')} of at most ${m.cache.size.toLocaleString('en-US')}; the rest were evicted and are replayed from their history when their next event arrives.${m.drain ? ` The ${m.drain.opened.toLocaleString('en-US')} incidents opened for the phase (${m.drain.openedPerSecond}/s) had their events persisted in ${m.drain.seconds} s (${m.drain.persistedPerSecond}/s), and were all persisted before the probes.` : ''} A new event was persisted ${m.newEventToPersisted.evictedMs} ms after it was signalled to ${m.evicted ? 'an evicted' : 'an old (but not evicted)'} incident and ${m.newEventToPersisted.cachedMs} ms to a cached one (medians of ${m.newEventToPersisted.samples}).`,
     '',
   ];
 }

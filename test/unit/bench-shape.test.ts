@@ -185,5 +185,10 @@ describe('bench: an incident’s Temporal shape and its floor', function () {
     assert.equal(replay!.ratio, 2.25);
     const [, notEvicted] = memoryFigures({ memory: { ...memory, evicted: false } });
     assert.match(notEvicted!.name, /old \(NOT evicted\)/);
+    // The backlog drain, when the run measured it: persisted against opened.
+    const drained = memoryFigures({ memory: { ...memory, drain: { opened: 2360, openedPerSecond: 156, persistedPerSecond: 15.6, seconds: 151.3 } } });
+    assert.equal(drained.length, 3);
+    assert.equal(drained[2]!.name, "New incidents persisted per second while 2,360 were opened by signalWithStart (the worker's backlog drain)");
+    assert.equal(drained[2]!.ratio, 0.1);
   });
 });
