@@ -63,7 +63,8 @@
  *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql, mysql, cp, mv, ln, install; gtar, bsdtar, gsed:
  *   options that run a command or write a file, read anywhere before `--` since GNU getopt permutes), also for what
  *   `xargs` (or `gxargs`) reads and hands them ({@link xargsWords}: `echo "$1" | xargs tar -xf x.tar`, also the output of a group, subshell, loop, `if` or `case`
- *   holding data: `{ echo "$1"; } | xargs tar …`), `find`'s start paths (a `-delete` there is its
+ *   holding data: `{ echo "$1"; } | xargs tar …`, of a command printing the environment or variables, `printenv X | xargs tar …`, or of a
+ *   function whose body carries data; and a function's body when a call is piped data, {@link Reader.checkPipedCalls}), `find`'s start paths (a `-delete` there is its
  *   expression, after `--` too), `awk` before its first operand once `-f`, `-e` or `-E` gave the program, and
  *   perl, ruby, node, php, lua and expect after a program or script file given by an option (they read options
  *   on: `perl -e 1 "$1"`, `expect -f x.exp "$1"`). Not counted: a word after `--`, an option's value
@@ -714,6 +715,14 @@ interface Shared {
   shifts: Set<string>;
   /** Simple commands with data in their arguments, by name: checked against {@link runners} at the end. */
   calls: { name: string; args: Word[] }[];
+  /** Functions whose body holds a command carrying data: what a call prints may be data (`g() { printenv X; }; g | xargs tar …`). */
+  dataFns: Set<string>;
+  /** The commands of each function's body, with their reader: checked again as reading data on stdin when a call is piped data. */
+  fnBodies: Map<string, { reader: Reader; cmd: Cmd }[]>;
+  /** Commands run with data on their stdin, by name (`echo "$1" | f`): a function's body reads it ({@link Reader.checkPipedCalls}). */
+  stdinCalls: string[];
+  /** The bodies are being checked again: their commands are not recorded twice. */
+  rechecking: boolean;
 }
 
 /** One word of a simple command: its value when it holds no expansion, and how many expansions it holds. */
@@ -755,11 +764,65 @@ interface Cmd {
   compoundInput?: boolean;
   /** In a group, loop, `if` or `case` piped data (`echo "$1" | { cd /srv && psql -d app; }`): data on its stdin. */
   groupInput?: boolean;
+  /** Prints the environment or the shell's variables, where the data is, or is a function whose body carries data ({@link printsData}). */
+  printsData?: boolean;
 }
 
 /** Whether a command carries data: in its words, redirections, stdin or here-documents. */
 function carriesData(c: Cmd): boolean {
-  return c.compoundInput === true || c.groupInput === true || c.words.some((w) => w.expansions > 0) || c.stdinExpansions > 0 || c.otherExpansions > 0 || c.heredocs.some((d) => d.expands);
+  return c.compoundInput === true || c.groupInput === true || c.printsData === true || c.words.some((w) => w.expansions > 0) || c.stdinExpansions > 0 || c.otherExpansions > 0 || c.heredocs.some((d) => d.expands);
+}
+
+/** The shell's declaration builtins: without a name to declare they print variables, the data's copies among them (`export -p`, `declare -p`). */
+const VARIABLE_PRINTERS = new Set(['export', 'declare', 'typeset', 'readonly', 'local']);
+
+/** A process's environment or command line (`/proc/self/environ`, `/proc/1/cmdline`): the `SELFHEAL_PARAM_*` values, the shell's arguments. */
+function processFile(path: string): boolean {
+  const name = lastComponent(path);
+  if (name !== 'environ' && name !== 'cmdline') return false;
+  return !path.startsWith('/') || climbsBack(path) || /^\/proc\//.test(normalise(path));
+}
+
+/**
+ * Whether a command prints data without an expansion of its own: the environment, where the `SELFHEAL_PARAM_*` values
+ * are (`printenv`, `env` without a command, a `/proc/…/environ` file; behind a wrapper too), the shell's variables
+ * (`set`, `export -p`, `declare -p`: copies of the data), or a call of a function whose body carries data
+ * (`g() { echo "$SELFHEAL_PARAM_X"; }; g | xargs tar …`). Errs towards refusing: any word `printenv` counts.
+ */
+function printsData(cmd: Cmd, dataFns: ReadonlySet<string>): boolean {
+  const { words } = cmd;
+  let i = 0;
+  while (i < words.length && (isAssignment(words[i]!) || (words[i]!.raw === words[i]!.literal && RESERVED.has(words[i]!.raw)))) i++;
+  const first = words[i];
+  if (first === undefined) return false;
+  const name = first.literal ?? '';
+  if (dataFns.has(name)) return true;
+  if (name === 'set' && i + 1 === words.length) return true;
+  if (VARIABLE_PRINTERS.has(name) && words.slice(i + 1).every((w) => /^[-+]/.test(w.literal ?? ''))) return true;
+  const stdin = cmd.stdin?.kind === 'file' ? cmd.stdin.word?.literal : undefined;
+  if (stdin !== undefined && processFile(stdin)) return true;
+  const envSpec = optionSpec(WRAPPER_TAILS.env!.args);
+  for (let k = i; k < words.length; k++) {
+    const l = words[k]!.literal;
+    if (l === undefined) continue;
+    if (processFile(l)) return true;
+    const b = l.replace(/^.*\//, '');
+    if (b === 'printenv') return true;
+    if (b === 'env') {
+      // `env`, `env -i`, `env A=1`: no command to run, so it prints the environment.
+      let j = k + 1;
+      while (j < words.length) {
+        const x = words[j]!;
+        if (x.literal === '--' || isAssignment(x)) j++;
+        else if (/^-./.test(x.literal ?? '')) j = readOption(words, j, envSpec).end + 1;
+        else break;
+      }
+      if (j >= words.length) return true;
+      // The words read are options or assignments, never `env` itself: each is read once.
+      k = j - 1;
+    }
+  }
+  return false;
 }
 
 function matchAt(re: RegExp, text: string, at: number): RegExpExecArray | null {
@@ -789,6 +852,12 @@ class Reader {
   private dataCommands = 0;
   /** A subshell piped data (`echo "$1" | (xargs tar …)`): each of its pipelines may read it on stdin. */
   private stdinData = false;
+  /** The function whose body this reader reads (`f() (…)`, or a `$(…)`, subshell or string inside a body): its commands read a call's stdin. */
+  private bodyFn: string | undefined;
+  /** The function whose body the reader is in at this point of its text (a `{ …; }` body inside it, or {@link bodyFn}). */
+  private fnNow: () => string | undefined = () => this.bodyFn;
+  /** The function whose body holds the command being checked: a string it hands to a shell is in the body too. */
+  private checkingFn: string | undefined;
 
   private readonly tally: Tally;
 
@@ -860,11 +929,12 @@ class Reader {
     let lastWordRaw = '';
     // Function bodies: a `{` after `NAME ()` or `function NAME` opens one (the name, or undefined for a plain group).
     const groups: (string | undefined)[] = [];
+    // The function each open group is in, the nearest named one: asked at every word, so kept, not looked for (a walk
+    // down the groups at each word made a deep nest quadratic).
+    const nearest: (string | undefined)[] = [];
     let pendingFn: string | undefined;
-    const currentFn = () => {
-      for (let k = groups.length - 1; k >= 0; k--) if (groups[k] !== undefined) return groups[k];
-      return undefined;
-    };
+    const currentFn = () => nearest[nearest.length - 1];
+    this.fnNow = () => currentFn() ?? this.bodyFn;
     const shared = this.shared;
     const redirect = (op: string, target: Word | undefined) => {
       const fd = ioFd ?? (op.startsWith('<') ? '0' : '1');
@@ -903,6 +973,7 @@ class Reader {
     const endCommand = () => {
       if (inDoubleBracket) throw new Unreadable('a "[[" without its "]]"');
       if (inPipedCompound()) cmd.groupInput = true;
+      if (cmd.words.length > 0 && printsData(cmd, shared.dataFns)) cmd.printsData = true;
       if (carriesData(cmd)) this.dataCommands++;
       if (cmd.words.length > 0 || cmd.heredocs.length > 0 || cmd.otherExpansions > 0 || cmd.stdinExpansions > 0 || cmd.writes.length > 0) {
         pipeline.push(cmd);
@@ -1051,8 +1122,14 @@ class Reader {
         // A subshell after a pipe (`echo "$1" | (xargs tar …)`) reads what the commands before it print.
         const piped = pipedNow();
         endPipeline();
-        if (/^[ \t]*\)/.test(this.src.slice(this.pos, this.pos + 64)) && /^[A-Za-z_][A-Za-z0-9_.:-]*$/.test(lastWordRaw)) pendingFn = lastWordRaw;
-        const inside = this.readNestedList(false, piped);
+        // `f ()` names a function; the `(` after it opens its body (`f() (xargs tar -xf x.tar)`).
+        const parens = /^[ \t]*\)/.test(this.src.slice(this.pos, this.pos + 64)) && /^[A-Za-z_][A-Za-z0-9_.:-]*$/.test(lastWordRaw);
+        const bodyOf = parens ? undefined : pendingFn;
+        if (parens) pendingFn = lastWordRaw;
+        else pendingFn = undefined;
+        const inside = this.readNestedList(false, piped, bodyOf);
+        // What a call of a function whose body carries data prints may be that data.
+        if (bodyOf !== undefined && inside > 0) shared.dataFns.add(bodyOf);
         this.dataCommands += inside;
         // What it prints is data when a command inside carries data or it reads the data piped to it (`| (cat) | …`).
         compoundData = inside > 0 || piped;
@@ -1121,8 +1198,13 @@ class Reader {
       cmd.words.push(word);
       if (first && word.raw === '{') {
         groups.push(pendingFn);
+        nearest.push(pendingFn ?? currentFn());
         pendingFn = undefined;
-      } else if (first && word.raw === '}') groups.pop();
+      } else if (first && word.raw === '}') {
+        nearest.pop();
+        const fn = groups.pop();
+        if (fn !== undefined && compoundData) shared.dataFns.add(fn);
+      }
       else if (named !== 'function') pendingFn = undefined;
       cmd.fn ??= currentFn();
       if (named === 'function') pendingFn = word.literal;
@@ -1159,10 +1241,11 @@ class Reader {
 
   /** `$(…)`, `(…)`, `<(…)`: read up to the matching `)` and past it. */
   /** Reads `(…)`, `$(…)`, `<(…)` or an array's `(…)`: the number of commands inside that carry data. */
-  private readNestedList(arrayWords = false, stdinData = false): number {
+  private readNestedList(arrayWords = false, stdinData = false, bodyOf?: string): number {
     const nested = new Reader(this.src, this.shared, this.depth + 1, this.zeroIsData, this.tally);
     nested.arrayWords = arrayWords;
     nested.stdinData = stdinData;
+    nested.bodyFn = bodyOf ?? this.fnNow();
     nested.pos = this.pos;
     // Here-documents opened inside are read by the nested reader at its newlines.
     nested.readList(true);
@@ -1444,7 +1527,9 @@ class Reader {
     }
     if (this.pos >= this.src.length) throw new Unreadable('an unterminated backtick');
     this.pos++;
-    new Reader(inner, this.shared, this.depth + 1, this.zeroIsData).readAll();
+    const nested = new Reader(inner, this.shared, this.depth + 1, this.zeroIsData);
+    nested.bodyFn = this.fnNow();
+    nested.readAll();
     this.unquoted(quoted, this.src.slice(start, this.pos));
   }
 
@@ -1521,7 +1606,9 @@ class Reader {
    * (the same shell's for `eval` and `trap`; a new shell's first operand for `sh -c`).
    */
   private readCommandText(text: string, zeroIsData = this.zeroIsData): void {
-    new Reader(text, this.shared, this.depth + 1, zeroIsData).readAll();
+    const nested = new Reader(text, this.shared, this.depth + 1, zeroIsData);
+    nested.bodyFn = this.checkingFn;
+    nested.readAll();
   }
 
   /** An assignment word: data in a variable the shell reads as code, in a subscript, or in an integer variable. */
@@ -1543,8 +1630,25 @@ class Reader {
       this.checkCommand(cmd, fromStdin, before || cmd !== pipeline[0]);
       // What a command prints of a file the command wrote with data is data too (`echo "$1" > /tmp/q; cat /tmp/q | psql`).
       const written = this.shared.written;
+      if (cmd.printsData === true) before = true;
       const readsWritten = cmd.words.some((w) => w.literal !== undefined && written.has(w.literal)) || (cmd.stdin?.kind === 'file' && cmd.stdin.word?.literal !== undefined && written.has(cmd.stdin.word.literal));
       before ||= fromStdin || readsWritten || cmd.otherExpansions > 0 || cmd.words.some((w) => w.expansions > 0);
+    }
+  }
+
+  /**
+   * The bodies of the functions called with data on their stdin (`echo "$1" | f`, `f <<< "$1"`), checked again as
+   * reading it: each command of a body may read the call's stdin (`f() (xargs tar -xf x.tar)`, `f() { psql -d app; }`),
+   * as in a group piped data. A call in a body so checked is piped data too. Each function's bodies once: linear.
+   */
+  static checkPipedCalls(shared: Shared): void {
+    const done = new Set<string>();
+    shared.rechecking = true;
+    // The list grows as bodies are checked (a call inside one): an array's iterator reads its length at each step.
+    for (const name of shared.stdinCalls) {
+      if (done.has(name)) continue;
+      done.add(name);
+      for (const { reader, cmd } of shared.fnBodies.get(name) ?? []) reader.checkCommand(cmd, true, true);
     }
   }
 
@@ -1805,6 +1909,15 @@ class Reader {
       return;
     }
     if (cmd.pattern) return;
+    // A command in a function's body reads what a call's stdin holds: kept, to be checked again as reading data when a
+    // call is piped data (`f() (xargs tar -xf x.tar); echo "$1" | f`).
+    const fn = cmd.fn ?? this.bodyFn;
+    this.checkingFn = fn;
+    if (fn !== undefined && !this.shared.rechecking && this.findNesting === 0) {
+      const bodies = this.shared.fnBodies.get(fn);
+      if (bodies === undefined) this.shared.fnBodies.set(fn, [{ reader: this, cmd }]);
+      else bodies.push({ reader: this, cmd });
+    }
     // bash runs command_not_found_handle with any command it cannot find and its arguments (`nosuch eval "$1"`).
     if (cmd.fn === 'command_not_found_handle') this.add('reparse', 'command_not_found_handle (runs every command not found)');
     const { words } = cmd;
@@ -1848,6 +1961,9 @@ class Reader {
     const name = words[i]!.literal;
     const args = words.slice(i + 1);
     if (name === 'unset') this.shared.unsets = true;
+    // Data on its stdin, or a file of data there: a function of that name reads it in its body.
+    const stdinWord = cmd.stdin?.kind === 'file' ? cmd.stdin.word : undefined;
+    if (name !== undefined && (fromStdin || (stdinWord !== undefined && (stdinWord.expansions > 0 || this.shared.written.has(stdinWord.literal!) || processFile(stdinWord.literal!))))) this.shared.stdinCalls.push(name);
     const anyExpansion = (ws: Word[]) => ws.some((w) => w.expansions > 0);
     const base = (w: Word | undefined) => (w?.literal ?? '').replace(/^.*\//, '');
     // The command behind wrappers (`sudo tee f`, `timeout 5 retry "$1"`).
@@ -1878,7 +1994,7 @@ class Reader {
       const { words: made, file } = xargsWords(words, xargs.at, xargs.command);
       // Without -a it reads stdin: a pipe or here-string with data, or a file redirected there that data names, that the
       // command wrote or that a process substitution prints (`xargs tar -xf x.tar < /tmp/l`, `< <(echo "$1")`).
-      const dataFile = (f: Word) => f.expansions > 0 || (f.literal !== undefined && (patternWord(f.raw) || this.shared.written.has(f.literal)));
+      const dataFile = (f: Word) => f.expansions > 0 || (f.literal !== undefined && (patternWord(f.raw) || this.shared.written.has(f.literal) || processFile(f.literal)));
       const stdinFile = cmd.stdin?.kind === 'file' ? cmd.stdin.word : undefined;
       const reads = file === undefined ? fromStdin || (stdinFile !== undefined && dataFile(stdinFile)) : dataFile(file);
       if (reads) {
@@ -3325,8 +3441,12 @@ function checkShellNumbers(shared: Shared): void {
 export function shellDataFindings(command: string): ShellFinding[] {
   const findings: ShellFinding[] = [];
   try {
-    const shared: Shared = { findings, tallies: [], unsets: false, feeds: false, inherits: [], written: new Written(), fdLinks: new Set(), runs: [], cdAway: false, relative: [], runners: new Map(), shifts: new Set(), calls: [] };
+    const shared: Shared = {
+      findings, tallies: [], unsets: false, feeds: false, inherits: [], written: new Written(), fdLinks: new Set(), runs: [], cdAway: false, relative: [], runners: new Map(), shifts: new Set(), calls: [],
+      dataFns: new Set(), fnBodies: new Map(), stdinCalls: [], rechecking: false,
+    };
     new Reader(command, shared, 0).readAll();
+    Reader.checkPipedCalls(shared);
     checkShellNumbers(shared);
     const add = (f: ShellFinding) => {
       f.text = f.text.length > 60 ? `${f.text.slice(0, 59)}…` : f.text;

@@ -399,7 +399,8 @@ describe('shell-words: what a shell command does with incident data', function (
       ['eval sh <<< "$1"', 'reparse', ['sh reads a descriptor the command feeds']],
       ['sh -c sh <<< "$1"', 'reparse', ['sh reads a descriptor the command feeds']],
       ['exec <<< "$1"; sh', 'reparse', ['sh reads a descriptor the command feeds']],
-      ['f() { bash; }; f <<< "$1"', 'reparse', ['bash reads a descriptor the command feeds']],
+      // (A call's stdin is its body's: the body is checked as reading the data too.)
+      ['f() { bash; }; f <<< "$1"', 'reparse', ['data on the stdin of bash', 'bash reads a descriptor the command feeds']],
       ['sh /dev/fd/3 3<<< "$1"', 'reparse', ['sh /dev/fd/3 reads a descriptor the command feeds']],
       ['. /dev/fd/3 3<<< "$1"', 'reparse', ['. /dev/fd/3 reads a descriptor the command feeds']],
       ['bash /proc/self/fd/4 4< <(echo "$1")', 'reparse', ['bash /proc/self/fd/4 reads a descriptor the command feeds']],
@@ -409,7 +410,8 @@ describe('shell-words: what a shell command does with incident data', function (
       ['cd /dev/fd; sh 3 3<<< "$1"', 'reparse', ['sh 3 reads a descriptor the command feeds']],
       ['sh /dev//stdin <<< "$1"', 'reparse', ['data on the stdin of sh']],
       ['exec 3< <(echo "$1"); sh <&3', 'reparse', ['sh reads a descriptor the command feeds']],
-      ['printenv SELFHEAL_PARAM_X | sh', 'reparse', ['sh reads a descriptor the command feeds']],
+      // (printenv prints the SELFHEAL_PARAM_* values: data on the stdin of what it is piped to.)
+      ['printenv SELFHEAL_PARAM_X | sh', 'reparse', ['data on the stdin of sh']],
       ['exec 3< <(echo "$1"); ssh web-01 < /dev/fd/3', 'reparse', ['ssh without a command reads a descriptor the command feeds']],
       ['echo "$1" > /tmp/in; python3 < /tmp/in', 'reparse', ['python3 < /tmp/in runs a file the command writes']],
       // awk and sed programs from stdin, a descriptor or a file of data.
@@ -1410,6 +1412,52 @@ describe('shell-words: what a shell command does with incident data', function (
       'git -C /srv/app lfs pull --include="$1"',
       'git -C /srv/app lfs pull -I "$1" -X "$2"',
     ]);
+  });
+
+  describe('data reaching a reader through a function or a printer of the environment', function () {
+    findingRows([
+      // A function's body reads what a call's stdin holds: a call piped data has its body checked as reading it.
+      ['f() (xargs tar -xf /backup/app.tar); echo "$1" | f', 'option', ['tar (what xargs reads)']],
+      ['f() { xargs tar -xf /backup/app.tar; }; printf %s "$1" | f', 'option', ['tar (what xargs reads)']],
+      ['function f { cd /srv && psql -d app; }; echo "$1" | f', 'reparse', ['data on the stdin of psql']],
+      ['f() { x=$(xargs -I{} {}); }; echo "$1" | f', 'reparse', ['{} (a command named by what xargs reads)']],
+      ['f() (xargs -I{} cp {} /srv/app/); f < "$1"', 'option', ['cp {}']],
+      ['f() { g; }; g() { xargs tar -xf /backup/app.tar; }; f <<< "$1"', 'option', ['tar (what xargs reads)']],
+      ['f() { cat > /tmp/fix.sh; }; echo "$1" | f; sh /tmp/fix.sh', 'reparse', ['sh /tmp/fix.sh runs a file the command writes']],
+      // What prints the environment (the SELFHEAL_PARAM_* values) or the shell's variables prints data, and so does a
+      // function whose body carries data.
+      ['printenv SELFHEAL_PARAM_HOST | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['sudo -E printenv | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['env | xargs -I{} cp {} /srv/app/', 'option', ['cp {}']],
+      ['export -p | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['xargs -0 -a /proc/self/environ tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ["tr '\\0' '\\n' < /proc/self/environ | xargs tar -xf /backup/app.tar", 'option', ['tar (what xargs reads)']],
+      ['{ printenv SELFHEAL_PARAM_HOST; } | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['printenv SELFHEAL_PARAM_SQL | psql -d app', 'reparse', ['data on the stdin of psql']],
+      ['g() { echo "$SELFHEAL_PARAM_HOST"; }; g | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['g() (printenv SELFHEAL_PARAM_HOST); g | xargs -I{} {}', 'reparse', ['{} (a command named by what xargs reads)']],
+      // Refused before, for the record.
+      ['echo "${SELFHEAL_PARAM_HOST}" | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['g() { echo "$1"; }; g "$1" | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+    ]);
+
+    acceptedRows([
+      'f() (xargs tar -xf /backup/app.tar); echo /srv/app | f',
+      'f() (xargs tar -xf /backup/app.tar --); echo "$1" | f',
+      'f() { logger -t fix; }; echo "$1" | f',
+      'g() { echo /srv/app; }; g | xargs tar -xf /backup/app.tar',
+      'printenv SELFHEAL_PARAM_HOST | xargs tar -xf /backup/app.tar --',
+      'printenv SELFHEAL_PARAM_HOST | xargs -n1 systemctl restart',
+      "env | grep -c '^SELFHEAL_PARAM_'",
+    ]);
+
+    it('checks a function\'s body once, however often it is piped data (64 KiB of calls)', function () {
+      this.timeout(10_000);
+      const head = 'f() { cd /srv/app; xargs -n1 systemctl restart; }; ';
+      const command = (share: number) => `${head}${'echo "$1" | f; '.repeat(Math.floor((share * (65536 - head.length)) / 16))}`;
+      assert.deepEqual(shellDataFindings(command(1)), []);
+      assertLinear('echo "$1" | f;', command);
+    });
   });
 
   it('refuses whatever the reader cannot follow, and terminates on hostile input', function () {
