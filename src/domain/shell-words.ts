@@ -57,7 +57,9 @@
  *   (`-exec sh -c 'gzip {}' \;`); an interpreter's option the lists do not know may take the next word
  *   ({@link INTERPRETER_OPTIONS}); data as the value of an option that runs it (`tar --to-command="$1"`,
  *   `sort --compress-program`, `git -c`, `git --exec-path=`, `wget -e`, `curl -K`, `psql -c`, `psql -f`:
- *   {@link OPTION_PROGRAMS}' `code`; data on the stdin of psql or mysql reading their SQL there, {@link STDIN_SQL}; any option with data of a git subcommand that may be an alias, `git f`).
+ *   {@link OPTION_PROGRAMS}' `code`; data on the stdin of psql or mysql reading their SQL there, {@link STDIN_SQL}; in a psql command
+ *   with data, an unquoted `:name` and the meta-commands that run a shell, run a query's output or pipe it on ({@link PSQL_RUNNERS},
+ *   {@link PSQL_WRITERS}); any option with data of a git subcommand that may be an alias, `git f`).
  * - `option`: data that may start a word where a program still reads options: double quotes keep `"$1"` one
  *   word, but a value `--to-command=id` is an option to `tar -xf x.tar "$1"`. Counted for the programs of
  *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql, mysql, cp, mv, ln, install; gtar, bsdtar, gsed:
@@ -383,6 +385,12 @@ const CODE_FILE_OPTIONS: Record<string, readonly string[]> = { curl: ['-K', '--c
 const STDIN_SQL: Record<string, readonly string[]> = { psql: ['-c', '--command', '-f', '--file'], mysql: ['-e', '--execute'], mariadb: ['-e', '--execute'] };
 /** A file SQL includes: psql's `\i`, `\ir`, `\include`, `\include_relative`, mysql's `source` and `\.` (quoted or not). */
 const SQL_INCLUDES = /(\\i|\\ir|\\include|\\include_relative|\\\.|\bsource)\s+(?:'([^']*)'|([^\s;'\\]+))/gi;
+/** psql's meta-commands that run a shell command or an editor, set a shell's environment, or run what a query prints as SQL (`\gexec`). */
+const PSQL_RUNNERS = new Set(['!', 'e', 'edit', 'ef', 'ev', 'setenv', 'gexec']);
+/** psql's meta-commands that write what psql prints (or the query, or the history) to a file they name, or pipe it to a command (`\o |cmd`). */
+const PSQL_WRITERS = new Set(['o', 'out', 'g', 'gx', 'w', 'write', 's', 'lo_export']);
+/** psql's meta-commands that read a file they name. */
+const PSQL_READERS = new Set(['i', 'ir', 'include', 'include_relative', 'lo_import']);
 /** Programs whose first operand is a file's mode, owner, group or capabilities (the value data must not choose). */
 const PERMISSION_SETTERS = new Set(['chmod', 'chown', 'chgrp', 'setcap']);
 /** SQL and database shells whose input can run shell commands (sqlite3's `.shell`/`.system`, mongosh's `require`). */
@@ -1637,6 +1645,72 @@ class Reader {
   }
 
   /**
+   * SQL psql reads from `-c`, a here-document or a here-string, in a command with data (`data`: a word with an expansion,
+   * `-v h="$1"`, or `\getenv`, which reads the environment). psql copies an unquoted `:h` into the SQL as written, a
+   * backslash command in the value too (`\! id` ran); `\!`, `\setenv`, `\e` run shell commands or set their environment,
+   * `\gexec` runs what a query prints as SQL; `\o`, `\g`, `\w`, `\copy … to` and `COPY … TO` write what is printed (the data,
+   * maybe) to a file, like `-o` (a code file or one the command runs is refused), or pipe it to a command (`|cmd`,
+   * `program`), and a file a variable names is data's choice. A backquoted command in a meta-command's argument is
+   * refused, with data or without; `\!`'s and `|`'s commands are read as commands. `\i` of stdin or a written file on stdin's SQL, as for `-c`.
+   */
+  private psqlScripts(scripts: { sql: string; stdin: boolean }[], data: boolean, stdinProgram: (who: string) => void): void {
+    for (const { sql, stdin } of scripts) {
+      if (data) {
+        const bare = /(?<!:):[A-Za-z_][A-Za-z0-9_]*/.exec(sql);
+        if (bare !== null) this.add('reparse', `psql ${bare[0]} (copied into the SQL as written)`);
+        for (const m of sql.matchAll(/\bcopy\b[^;]*/gi)) {
+          if (/\bprogram\b/i.test(m[0])) {
+            this.add('reparse', 'psql copy … program (runs a command beside data)');
+            continue;
+          }
+          const to = /\bto\s+(?:'([^']*)'|([^\s;'()]+))/i.exec(m[0]);
+          const file = to?.[1] ?? to?.[2];
+          if (file === undefined || /^p?stdout$/i.test(file)) continue;
+          if (file.includes(':')) this.add('reparse', `psql copy … to ${file} (a file a variable names)`);
+          else this.shared.written.add(file);
+        }
+      }
+      for (const line of sql.split('\n')) {
+        const segments = line.split('\\');
+        for (let k = 1; k < segments.length; k++) {
+          const name = /^(?:[A-Za-z_]+|!)/.exec(segments[k]!)?.[0];
+          if (name === undefined) continue;
+          if (name === '!') {
+            // The rest of the line, backslashes and all, is the shell command.
+            const text = segments.slice(k).join('\\').slice(1);
+            if (data) this.add('reparse', 'psql \\! (a shell command beside data)');
+            this.readCommandText(text);
+            break;
+          }
+          const arg = segments[k]!.slice(name.length).trim();
+          if (arg.includes('`')) this.add('reparse', `psql \\${name} \`…\` (runs a shell command)`);
+          if (PSQL_RUNNERS.has(name) && data) this.add('reparse', `psql \\${name} (beside data)`);
+          if (PSQL_WRITERS.has(name)) {
+            const target = name === 'g' || name === 'gx' ? arg.replace(/^\([^)]*\)\s*/, '') : arg;
+            if (target.startsWith('|')) {
+              // The rest of the line is the command, as for `\!`.
+              if (data) this.add('reparse', `psql \\${name} | (pipes what psql prints to a command)`);
+              const text = segments.slice(k).join('\\');
+              this.readCommandText(text.slice(text.indexOf('|') + 1));
+              break;
+            }
+            const file = (/^(?:'([^']*)'|(\S+))/.exec(target) ?? [])[1] ?? /^\S+/.exec(target)?.[0];
+            if (file === undefined || !data) continue;
+            if (file.includes(':')) this.add('reparse', `psql \\${name} ${file} (a file a variable names)`);
+            else this.shared.written.add(file);
+          }
+          if (PSQL_READERS.has(name)) {
+            const file = (/^(?:'([^']*)'|(\S+))/.exec(arg) ?? [])[1] ?? /^\S+/.exec(arg)?.[0];
+            if (file === undefined) continue;
+            if (data && file.includes(':')) this.add('reparse', `psql \\${name} ${file} (a file a variable names)`);
+            else if (stdin) this.programFile({ raw: file, literal: file, expansions: 0 }, `psql \\${name}`, stdinProgram);
+          }
+        }
+      }
+    }
+  }
+
+  /**
    * The bodies of the functions called with data on their stdin (`echo "$1" | f`, `f <<< "$1"`), checked again as
    * reading it: each command of a body may read the call's stdin (`f() (xargs tar -xf x.tar)`, `f() { psql -d app; }`),
    * as in a group piped data. A call in a body so checked is piped data too. Each function's bodies once: linear.
@@ -2137,12 +2211,15 @@ class Reader {
     const sqlOptions = own(STDIN_SQL, base(words[at]));
     if (sqlOptions !== undefined) {
       let given = false;
+      // psql's SQL the check can see: -c's, and a here-document's or here-string's without expansions.
+      const scripts: { sql: string; stdin: boolean }[] = [];
       for (const v of optionValues(words, at + 1, optionSpec(own(OPTION_PROGRAMS, base(words[at]))!.args))) {
         if (!sqlOptions.includes(v.name)) continue;
         given = true;
         // SQL given in the option may include a file: psql's `\i`/`\ir`/`\include`, mysql's `source`/`\.` read it
         // as more SQL (`psql -c '\i /dev/stdin' <<< "$1"`, `mysql -e 'source /tmp/q.sql'` after writing it).
         if (v.value?.literal === undefined) continue;
+        if (v.name === '-c' || v.name === '--command') scripts.push({ sql: v.value.literal, stdin: false });
         for (const m of v.value.literal.matchAll(SQL_INCLUDES)) {
           const f = m[2] ?? m[3] ?? '';
           if (f !== '') this.programFile({ raw: f, literal: f, expansions: 0 }, `${base(words[at])} ${v.name} ${m[1]}`, stdinProgram);
@@ -2150,6 +2227,12 @@ class Reader {
       }
       const who = base(words[at]);
       const s = cmd.stdin;
+      if (who === 'psql') {
+        if (s?.kind === 'heredoc') for (const d of cmd.heredocs) if (!d.expands && d.body !== undefined) scripts.push({ sql: d.body, stdin: true });
+        if (s?.kind === 'herestring' && s.word?.literal !== undefined) scripts.push({ sql: s.word.literal, stdin: true });
+        // Data in the command (`-v h="$1"`, a database name), or read from the environment by `\getenv`.
+        this.psqlScripts(scripts, anyExpansion(words) || scripts.some((x) => /\\getenv\b/.test(x.sql)), stdinProgram);
+      }
       if (given) {
         // Its SQL is the option's.
       } else if (fromStdin) this.add('reparse', `data on the stdin of ${who}`);

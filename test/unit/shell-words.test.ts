@@ -1460,6 +1460,44 @@ describe('shell-words: what a shell command does with incident data', function (
     });
   });
 
+  describe("psql's meta-commands and variables in a command with data", function () {
+    findingRows([
+      // psql copies an unquoted :h into the SQL as written, backslash commands too (`\! id`); with data in the command,
+      // meta-commands that run a shell, run what a query prints, or pipe it on are refused, and a file they write is a
+      // file written with data.
+      ["psql -d app -v h=\"$1\" <<'SQL'\nselect * from hosts where name = :h;\nSQL", 'reparse', ['psql :h (copied into the SQL as written)']],
+      ["psql -d app <<'SQL'\n\\getenv h SELFHEAL_PARAM_HOST\nselect * from hosts where name = :h;\nSQL", 'reparse', ['psql :h (copied into the SQL as written)']],
+      ["psql -d app -v h=\"$1\" -At <<'SQL'\n\\o /etc/cron.d/heal\nselect :'h';\nSQL", 'reparse', ['/etc/cron.d/heal is read as code later']],
+      ["psql -d app -v h=\"$1\" -At <<'SQL'\n\\o /tmp/fix.sh\nselect :'h';\nSQL\nsh /tmp/fix.sh", 'reparse', ['sh /tmp/fix.sh runs a file the command writes']],
+      ["psql -d app -v h=\"$1\" -At <<'SQL'\nselect :'h' \\g /etc/profile.d/fix.sh\nSQL", 'reparse', ['/etc/profile.d/fix.sh is read as code later']],
+      ["psql -d app -v h=\"$1\" <<'SQL'\ncreate temp table t (h text);\ninsert into t values (:'h');\n\\copy t to '/etc/cron.d/heal'\nSQL", 'reparse', ['/etc/cron.d/heal is read as code later']],
+      ["psql -d app -v h=\"$1\" -At <<'SQL'\nselect :'h' \\g |sh\nSQL", 'reparse', ['psql \\g | (pipes what psql prints to a command)', 'sh reads a descriptor the command feeds']],
+      ["psql -d app -v h=\"$1\" <<'SQL'\n\\! /opt/fix/notify.sh\nselect :'h';\nSQL", 'reparse', ['psql \\! (a shell command beside data)']],
+      ["psql -d app -v h=\"$1\" <<'SQL'\nselect format('drop table %I', :'h') \\gexec\nSQL", 'reparse', ['psql \\gexec (beside data)']],
+      ["psql -d app -v h=\"$1\" <<'SQL'\ncopy (select :'h') to program 'sh';\nSQL", 'reparse', ['psql copy … program (runs a command beside data)']],
+      ["psql -d app -v f=\"$1\" <<'SQL'\n\\o :'f'\nselect 1;\nSQL", 'reparse', ["psql \\o :'f' (a file a variable names)"]],
+      ["psql -d app -v h=\"$1\" -c '\\o /etc/cron.d/heal' -c \"select 1\"", 'reparse', ['/etc/cron.d/heal is read as code later']],
+      // A backquoted command in a meta-command's argument runs; \!'s command is read as a command, with data or without.
+      ["psql -d app <<'SQL'\n\\set h `printenv SELFHEAL_PARAM_HOST`\nSQL", 'reparse', ['psql \\set `…` (runs a shell command)']],
+      ["psql -d app <<'SQL'\n\\! eval \"$SELFHEAL_PARAM_X\"\nSQL", 'reparse', ['eval "$SELFHEAL_PARAM_X"']],
+    ]);
+
+    acceptedRows([
+      "psql -d app -v h=\"$1\" -At <<'SQL'\n\\o /var/log/fix/report.txt\nselect count(*) from jobs where host = :'h'::text;\n\\o\nSQL",
+      "psql -d app -v h=\"$1\" <<'SQL'\nselect :'h', :\"h\" \\gx\nSQL",
+      "psql -d app <<'SQL'\n\\! systemctl restart app\nSQL",
+    ]);
+
+    it('reads psql\'s meta-commands in one pass (64 KiB of \\g and \\o)', function () {
+      this.timeout(10_000);
+      for (const unit of ['\\g ', '\\o /var/log/fix/r.txt\n', 'copy t to stdout ']) {
+        const command = (share: number) => `psql -d app -v h="$1" <<'SQL'\n${unit.repeat(Math.floor((share * 65000) / unit.length))}\nSQL`;
+        assert.deepEqual(shellDataFindings(command(1)), []);
+        assertLinear(unit.trim(), command);
+      }
+    });
+  });
+
   it('refuses whatever the reader cannot follow, and terminates on hostile input', function () {
     for (const hostile of ['$(((((', '${{{{', '"`"`"`', "<<'", '<<', '\\', '$', '`\\', 'case', 'case x in', '((', '$((', '${a[', '${!', ')'.repeat(4096), '$('.repeat(2048), '"$(' .repeat(1365), `cat <<${'A'.repeat(4000)}`, '\r$1\r', 'a\u00a0$1']) {
       const findings = shellDataFindings(hostile);
