@@ -59,7 +59,8 @@
  *   `sort --compress-program`, `git -c`, `git --exec-path=`, `wget -e`, `curl -K`, `psql -c`, `psql -f`:
  *   {@link OPTION_PROGRAMS}' `code`; data on the stdin of psql or mysql reading their SQL there, {@link STDIN_SQL}; in a psql command
  *   with data, an unquoted `:name` and the meta-commands that run a shell, run a query's output or pipe it on ({@link PSQL_RUNNERS},
- *   {@link PSQL_WRITERS}); any option with data of a git subcommand that may be an alias, `git f`).
+ *   {@link PSQL_WRITERS}); a first operand of mongosh with data that may end in `.js` (a script's file); any option with data of a git
+ *   subcommand that may be an alias, `git f`).
  * - `option`: data that may start a word where a program still reads options: double quotes keep `"$1"` one
  *   word, but a value `--to-command=id` is an option to `tar -xf x.tar "$1"`. Counted for the programs of
  *   {@link OPTION_PROGRAMS} (tar, sed, sort, git, curl, wget, zip, psql, mysql, cp, mv, ln, install; gtar, bsdtar, gsed:
@@ -2268,6 +2269,9 @@ class Reader {
       const values = shellClient === 'sqlite3' || shellClient === 'sqlite' ? SQLITE_VALUES : MONGO_VALUES;
       let operands = 0;
       let given = false;
+      // mongosh (and mongo) take a first operand ending in .js or .mongodb for a script file, not a database, unless it
+      // starts with mongodb:// or mongodb+srv://; with --nodb it is always one (`mongosh "app_$1"` runs `app_x.js`).
+      const nodb = values === MONGO_VALUES && words.some((x, k) => k > at && /^--?nodb$/.test(x.literal ?? ''));
       for (let j = at + 1; j < words.length; j++) {
         const w = words[j]!;
         const lit = w.literal ?? '';
@@ -2282,8 +2286,11 @@ class Reader {
         if (w.expansions === 0 && option !== undefined) continue;
         operands++;
         const before = textBeforeData(w);
+        const after = w.expansions > 0 ? textAfterData(w) : '';
         if (w.expansions > 0 && !(operands === 1 && before !== undefined && before !== '' && !before.startsWith('-'))) this.add('reparse', `${shellClient} ${w.raw}`);
-        else if (operands > 1 || (values === MONGO_VALUES && /\.js$/.test(lit))) given = true;
+        else if (w.expansions > 0 && values === MONGO_VALUES && (nodb || (!/^mongodb(\+srv)?:\/\//.test(before ?? '') && ['.js', '.mongodb'].some((e) => after.endsWith(e) || e.endsWith(after))))) {
+          this.add('reparse', `${shellClient} ${w.raw} (a script file when it ends in .js)`);
+        } else if (operands > 1 || (values === MONGO_VALUES && /\.(js|mongodb)$/.test(lit))) given = true;
         if (operands > 1 && values === MONGO_VALUES && w.literal !== undefined) this.programFile(w, shellClient, stdinProgram);
       }
       if (!given) stdinProgram(shellClient);
@@ -3241,11 +3248,16 @@ function dataName(w: Word): { prefix: string; suffix: string } | undefined {
   const first = w.raw.search(/[$`]/);
   const prefix = unquote(first === -1 ? w.raw : w.raw.slice(0, first));
   if (!prefix.startsWith('/')) return undefined;
+  return { prefix, suffix: textAfterData(w) };
+}
+
+/** The literal text a word holding data has after its last expansion, quotes dropped, taken short when unsure (see {@link dataName}). */
+function textAfterData(w: Word): string {
   const last = w.raw.search(/[$`](?!.*[$`])/s);
   let tail = w.raw.slice(last + 1);
   const close = Math.max(tail.lastIndexOf(')'), tail.lastIndexOf('}'), tail.lastIndexOf('`'));
   tail = close !== -1 ? tail.slice(close + 1) : tail.replace(/^[A-Za-z0-9_@*#?!-]*/, '');
-  return { prefix, suffix: unquote(tail) };
+  return tail.replace(/\\(.)|["']/gs, '$1');
 }
 
 /** A path's last component as written, when data builds the rest (`"$HOME/x.sh"`: `x.sh`), or undefined. */

@@ -1498,6 +1498,23 @@ describe('shell-words: what a shell command does with incident data', function (
     });
   });
 
+  describe("mongosh's first operand, a script's file when it ends in .js", function () {
+    findingRows([
+      // mongosh takes a first operand ending in .js or .mongodb for a script's file (with --nodb, any first operand).
+      ['mongosh "app_$1"', 'reparse', ['mongosh "app_$1" (a script file when it ends in .js)']],
+      ['mongosh --quiet "/srv/mongo/$1"', 'reparse', ['mongosh "/srv/mongo/$1" (a script file when it ends in .js)']],
+      ['mongosh --nodb "fix-${1}.txt"', 'reparse', ['mongosh "fix-${1}.txt" (a script file when it ends in .js)']],
+      // Refused before, for the record.
+      ['mongosh "$1"', 'reparse', ['mongosh "$1"']],
+      ['mongosh --eval "$1"', 'reparse', ['mongosh --eval "$1"']],
+    ]);
+
+    acceptedRows([
+      'mongosh "mongodb://db.internal:27017/$1" --quiet --eval "db.jobs.countDocuments()"',
+      'mongosh "app_${1}_db" --quiet --eval "db.jobs.countDocuments()"',
+    ]);
+  });
+
   it('refuses whatever the reader cannot follow, and terminates on hostile input', function () {
     for (const hostile of ['$(((((', '${{{{', '"`"`"`', "<<'", '<<', '\\', '$', '`\\', 'case', 'case x in', '((', '$((', '${a[', '${!', ')'.repeat(4096), '$('.repeat(2048), '"$(' .repeat(1365), `cat <<${'A'.repeat(4000)}`, '\r$1\r', 'a\u00a0$1']) {
       const findings = shellDataFindings(hostile);
