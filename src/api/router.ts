@@ -105,12 +105,14 @@ export function op<const C extends Omit<RouteConfig, 'middleware' | 'security'>>
 export function boundedJson(opts: BodyOptions = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const value = await readBoundedJson(c, opts.emptyBodyAs);
+    // The text it read (Hono keeps it): the validator parses that again, not a copy written from the value.
+    const text = await c.req.text();
     if (opts.invalidBody !== undefined) c.set('invalidBodyDetail', opts.invalidBody);
     const headers = new Headers(c.req.raw.headers);
     headers.set('content-type', 'application/json');
     c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers });
     // Hono keeps the body it read as promises (typed as the Body methods' results); the validator reads this one.
-    c.req.bodyCache = { text: Promise.resolve(JSON.stringify(value)) } as unknown as typeof c.req.bodyCache;
+    c.req.bodyCache = { text: Promise.resolve(text.trim() === '' ? JSON.stringify(value) : text) } as unknown as typeof c.req.bodyCache;
     await next();
   };
 }
