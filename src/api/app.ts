@@ -14,6 +14,9 @@ import { sessionResolver } from './session.js';
 export type { AppDeps, AppEnv, RouteFactory, WebhookOutcome } from './env.js';
 export { MAX_WEBHOOK_BYTES, withTimeout };
 
+/** The approval link's POST: its form (action ≤ 600 characters, token, csrf) or JSON, url-encoded at most a few KiB. */
+export const MAX_APPROVAL_LINK_BYTES = 16 * KiB;
+
 /**
  * Byte and JSON string limits per route (src/api/body.ts); every other route gets 1 MiB and 64 KiB strings.
  * Rule tests and validation carry a whole PagerDuty payload with up to 100 alerts, hence more.
@@ -26,6 +29,9 @@ export const BODY_LIMIT_RULES: readonly BodyLimitRule[] = [
     onTooLarge: (c) => c.set('webhook', { outcome: 'too_large' }),
   },
   { path: /^\/api\/rules\/(?:test|validate|[^/]+\/test)$/, maxBytes: 4 * MiB, maxString: 256 * KiB },
+  // The approval link's form is read before anyone is authenticated (it carries the CSRF token the session
+  // check needs): three short fields, or two as JSON. A megabyte of fields was parsed for anyone.
+  { path: /^\/approvals\/link$/, maxBytes: MAX_APPROVAL_LINK_BYTES, maxString: MAX_APPROVAL_LINK_BYTES },
 ];
 
 /** Answers that are no cache's to keep (Cache-Control: no-store unless the route set its own). */

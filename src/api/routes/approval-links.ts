@@ -149,6 +149,7 @@ ${session ? html`<input type="hidden" name="csrf" value="${session.csrfToken}">`
         404: { description: 'Not a link of this service.', content: problemContent },
         409: { description: 'The decision is refused: the action no longer waits for one, its deadline passed, or (approve) its rule changed.', content: problemContent },
         410: { description: 'The link was used or has expired.', content: problemContent },
+        413: { description: 'The body is over 16 KiB (MAX_APPROVAL_LINK_BYTES): it is read before anyone is authenticated.', content: problemContent },
       },
     }),
     async (c) => {
