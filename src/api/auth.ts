@@ -294,6 +294,9 @@ export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): Middlewar
     let actor: string | undefined;
     let aliases: string[] = [];
     let caller: string | undefined;
+    // Whom the lines' shares count the request against (src/api/caller-share.ts): the caller, except that
+    // every session of one user is that one user (each sign-in is a session of its own).
+    let principal: string | undefined;
     let scopes: Scope[] = [];
     let memberships: TeamMembership[] = [];
     if (token === undefined) {
@@ -304,6 +307,7 @@ export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): Middlewar
       actor = session.actor;
       aliases = sessionAliases(session);
       caller = `session:${session.id}`;
+      principal = `user-sessions:${session.subject}`;
       scopes = session.scopes;
       memberships = session.memberships;
     } else if (deps.adminToken && sameSecret(token, deps.adminToken)) {
@@ -337,6 +341,7 @@ export function requireScope(deps: AuthDeps, needed: Scope, cost = 1): Middlewar
     c.set('actor', actor);
     // Whom the request is charged to (`token:<id>`, `session:<id>`, `admin-token`): work kept per caller keys on it.
     if (caller !== undefined) c.set('caller', caller);
+    if (caller !== undefined) c.set('principal', principal ?? caller);
     if (aliases.length > 0) c.set('actorAliases', aliases);
     c.set('scopes', scopes);
     c.set('teamRoles', memberships);

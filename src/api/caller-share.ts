@@ -1,7 +1,7 @@
 // One caller's share of a per-process line (the statistics answers' and the YAML conversions' turns,
-// src/domain/turns.ts): a token or session without the admin scope holds at most all of the line's places
-// but one (one at least), so one reader's burst cannot fill the line and leave every other caller a 503 for
-// as long as it keeps sending. Admins, who can revoke any token, are held by the line only. The same rule
+// src/domain/turns.ts): a token, or a user's dashboard sessions together, without the admin scope hold at
+// most all of the line's places but one (one at least), so one reader's burst cannot fill the line and leave
+// every other caller a 503 for as long as it keeps sending. Admins, who can revoke any token, are held by the line only. The same rule
 // as the backtests' slots (src/api/routes/backtest.ts).
 import type { Context } from 'hono';
 import { hasScope } from './auth.js';
@@ -38,9 +38,12 @@ export function createCallerShare(places: number): CallerShare {
   };
 }
 
-/** Whom a share counts the request against: its caller (`token:<id>`, `session:<id>`), undefined for an admin. */
+/**
+ * Whom a share counts the request against: its token (`token:<id>`), or a session's user (`user-sessions:<sub>`:
+ * all the sessions of one user, who starts another with every sign-in); undefined for an admin.
+ */
 export function shareCallerOf(c: Context<AppEnv>): string | undefined {
-  return hasScope(c.get('scopes') ?? [], 'admin') ? undefined : c.get('caller');
+  return hasScope(c.get('scopes') ?? [], 'admin') ? undefined : c.get('principal');
 }
 
 /** What a line's refusal of a caller past its share says (see {@link shareRefusal}). */

@@ -36,7 +36,7 @@ export const CONVERSIONS_PER_CALLER = share.perCaller;
  * loop never parses YAML (a parse may take seconds or run its stack out), the thread's heap is bounded,
  * and a conversion still running after CONVERT_TIME_LIMIT_MS is stopped and refused as too complex. At
  * most MAX_CONVERSIONS run at once per process and MAX_WAITING_CONVERSIONS wait; beyond, `busy`. `caller`
- * (a token or session without the admin scope) holds at most CONVERSIONS_PER_CALLER of those places; its
+ * (a token, or a user's sessions together, without the admin scope) holds at most CONVERSIONS_PER_CALLER of those places; its
  * next is `busy` with `perCaller`.
  */
 export async function convertOffThread(body: ConvertRequest, opts: { timeLimitMs?: number; caller?: string | undefined } = {}): Promise<ConvertOutcome> {

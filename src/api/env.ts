@@ -56,7 +56,7 @@ export interface SessionActor {
 export type SessionResolver = (c: Context<AppEnv>) => Promise<SessionActor | undefined>;
 
 export type AppEnv = {
-  Variables: { requestId: string; logger: Logger; actor?: string; actorAliases?: string[]; caller?: string; scopes?: string[]; teamRoles?: TeamMembership[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver; invalidBodyDetail?: string; csrfFormToken?: string };
+  Variables: { requestId: string; logger: Logger; actor?: string; actorAliases?: string[]; caller?: string; principal?: string; scopes?: string[]; teamRoles?: TeamMembership[]; webhook?: WebhookOutcome; bodyLimits?: BodyLimits; resolveSession?: SessionResolver; invalidBodyDetail?: string; csrfFormToken?: string };
 };
 
 export type RouteFactory = (deps: AppDeps) => Hono<AppEnv>;

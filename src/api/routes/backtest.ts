@@ -104,7 +104,7 @@ export function backtestRoutes(deps: AppDeps, opts: { clock?: () => number } = {
   // the event loop (in turns); the caller budget bounds how often one caller starts one, not how many
   // callers do at once. Past SELFHEAL_BACKTEST_MAX_CONCURRENT the request is answered 503 at once, before
   // anything is read: many read tokens starting 30-second backtests together no longer share out the API's
-  // loop and memory among them all. One caller (a token, a session) without the admin scope holds at most
+  // loop and memory among them all. One caller (a token, or a user's sessions together) without the admin scope holds at most
   // all the slots but one (one at least): its burst of budget alone (10 backtests) took every slot, and every
   // other caller's backtest was answered 503 for as long as it kept starting more. Admins, who can revoke
   // any token, are held by the server's limit only.
