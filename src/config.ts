@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from './domain/zod.js';
 import { validateEgressCidrs } from './executors/egress.js';
 import { isIP } from 'node:net';
 import { parseDuration, type GuardConfig } from './domain/guards.js';

@@ -12,7 +12,7 @@ import { requireScope, type AuthLimitSettings, type CallerBudgetSettings } from 
 import { readBoundedJson } from './body.js';
 import type { AppEnv } from './env.js';
 
-import type { z } from 'zod';
+import type { z } from '../domain/zod.js';
 import { problemSchema } from './schemas/common.js';
 
 export { createRoute };

@@ -1,7 +1,7 @@
 // Cloud environments as SREs submit them: name, labels, the Doctor agent's task queue, the management VM
 // (SSH host, user, key *reference*, pinned host key fingerprint) and maintenance windows. Pure; the
 // environments API validates with these schemas and the CLI uses them to validate and compare files.
-import { z } from 'zod';
+import { z } from './zod.js';
 import { agentTaskQueue } from '../contracts/names.js';
 import { DEFAULT_TEAM } from './teams.js';
 import { secretRefSchema, SLUG_PATTERN, teamFieldSchema, timeWindowSchema } from './rules/schema.js';

@@ -1,7 +1,7 @@
 // Environment extraction: which host / environment / region / account / cluster an incident is about.
 // PURE: used from activities and workflows alike. Extracted values are data, never code: they are
 // kept as trimmed strings capped at MAX_VALUE_LENGTH and never interpreted here.
-import { z } from 'zod';
+import { z } from './zod.js';
 import { isPlainObject } from './objects.js';
 import { parsePattern, WILDCARD, type PatternSegment } from './json-path.js';
 import { compileUserRegex, MAX_SUBJECT_LENGTH, type UserRegex } from './regex.js';

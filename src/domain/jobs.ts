@@ -1,7 +1,7 @@
 // Scheduled jobs: the definition an SRE submits, and the pure parts of turning it into a Temporal
 // Schedule spec (interval parsing, cron validation with cron-parser; clear messages). No I/O.
 import { CronExpressionParser, type CronDate, type CronExpression } from 'cron-parser';
-import { z } from 'zod';
+import { z } from './zod.js';
 import { secretRefSchema, SLUG_PATTERN, teamFieldSchema } from './rules/schema.js';
 import { isValidTimeZone } from './rules/time-window.js';
 

@@ -5,7 +5,7 @@
 // activities/own-writes.ts make them exactly-once and recognisable.
 // Responses are parsed tolerantly (unknown fields kept). The API token never appears in errors, and a
 // redirect is never followed: the token and the request go to PAGERDUTY_API_URL only.
-import { z } from 'zod';
+import { z } from '../domain/zod.js';
 import { trimTrailingSlashes } from '../domain/text.js';
 import { askedPauseMs, readBodyCapped, redirectTarget } from '../http-body.js';
 

@@ -1,6 +1,6 @@
 // The V3 webhook envelope, parsed tolerantly: the fields we route on are required, everything else
 // (including fields PagerDuty adds later) is kept as-is. Run only after the signature check.
-import { z } from 'zod';
+import { z } from '../domain/zod.js';
 import type { PagerDutyEvent } from './parse.js';
 
 export { classifyEvent, incidentIdOf, incidentIdOfData, statusFromEventType, toIncidentSnapshot } from './parse.js';

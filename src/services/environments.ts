@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
-import type { z } from 'zod';
+import type { z } from '../domain/zod.js';
 import { AGENT_CHECK_SCRIPT, WORKFLOW_TYPES, type AgentCheckInput, type AgentCheckResult } from '../contracts/index.js';
 import type { Database, Environment } from '../db/database.js';
 import { writeAudit } from '../db/repositories/audit.js';

@@ -4,7 +4,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { Client } from '@temporalio/client';
-import { z } from 'zod';
+import { z } from '../../src/domain/zod.js';
 import { createApp } from '../../src/api/app.js';
 import { json, newRouter, op, open } from '../../src/api/router.js';
 import { allRoutes } from '../../src/api/routes/index.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { z } from 'zod';
+import { z } from '../../src/domain/zod.js';
 import { parseRule, parseRuleInput, ruleInputSchema, ruleSchema, type RuleIssue } from '../../src/domain/rules/index.js';
 
 const realistic = {

@@ -10,7 +10,7 @@
 // decides one action, once, until it expires: 403 for another action, 410 once used or expired. The page
 // refuses what the POST would (409 with its words, no form): an action no longer waiting or decided, its
 // deadline passed, or for an approve link its rule disabled, deleted or replaced since it was planned.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import type { Context } from 'hono';
 import { createHash } from 'node:crypto';
 import { html, raw } from 'hono/html';

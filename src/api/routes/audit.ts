@@ -1,5 +1,5 @@
 // GET /api/audit (admin): the audit log, newest first, paged by cursor.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import type { AuditEntry } from '../../db/database.js';
 import { auditPage } from '../../services/audit.js';
 import type { AppDeps } from '../env.js';

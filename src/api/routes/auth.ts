@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { errorForLog, RevocationUnderWayError } from '../../services/errors.js';
 import { authLimiterFor, callerBudgetFor, chargeCaller, sourceAddress, sourceKey } from '../auth.js';
 import type { AppDeps, AppEnv } from '../env.js';

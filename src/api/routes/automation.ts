@@ -1,7 +1,7 @@
 // GET /api/automation (status) and POST /api/automation/resume (admin): the fleet guards' pauses (issue 22).
 // Built with the shared route helpers (src/api/router.ts): the request schemas below are the ones the
 // handlers validate with, and the bearer guard and its responses are documented like every other route's.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { automationStatus, resumeAutomation } from '../../services/automation.js';
 import type { AppDeps } from '../env.js';
 import { actorOf, authOf, guard, json, jsonBody, newRouter, op } from '../router.js';

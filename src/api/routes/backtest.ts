@@ -2,7 +2,7 @@
 // history, with the diff against the stored rule's current version and the decisions recorded at the time.
 // POST /api/rules/{id}/backtest attaches a backtest of the current version to that version (stored, and in
 // the audit log); GET /api/rules/{id}/backtests lists them. The work is src/services/backtests.ts.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { MAX_GROUP_KEY_BYTES, MAX_HOUR_BUCKETS, MAX_LISTED_SUMMARY_BYTES, MAX_STORED_SUMMARY_BYTES } from '../../domain/backtest/bounds.js';
 import { MAX_GROUPS } from '../../domain/backtest/types.js';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';

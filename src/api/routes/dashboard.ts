@@ -1,5 +1,5 @@
 import { etag } from 'hono/etag';
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { ASSET_PATH, dashboardBundle } from '../../dashboard/bundle.js';
 import { dashboardHtml } from '../../dashboard/page.js';
 import { trimTrailingSlashes } from '../../domain/text.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import type { AppDeps } from '../env.js';
 import { json, newRouter, op, open } from '../router.js';
 import { anyObject } from '../schemas/common.js';

@@ -1,6 +1,6 @@
 // /api/environments: thin routes over src/services/environments.ts (authority checks, one agent queue per
 // environment, audit, transactions), and the agent health check through an environment's queue.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { environmentCreateSchema, environmentUpdateSchema } from '../../domain/environments.js';
 import { environmentService, environmentView } from '../../services/environments.js';
 import type { AppDeps } from '../env.js';

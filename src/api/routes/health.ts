@@ -1,5 +1,5 @@
 // GET /healthz and GET /readyz: liveness, and whether Postgres and Temporal answer.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { pingDatabase } from '../../db/repositories/health.js';
 import type { Logger } from '../../logger.js';
 import { withTimeout } from '../../timeout.js';

@@ -1,6 +1,6 @@
 // /api/incidents: incidents as stored (list, one with its history) and the approval gate, over
 // src/services/incidents.ts.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import type { ListedIncident } from '../../db/repositories/incidents.js';
 import { incidentService } from '../../services/incidents.js';
 import { safeLink } from '../../domain/agent-result.js';

@@ -1,5 +1,5 @@
 // /api/jobs: thin routes over src/services/jobs.ts, which keeps each job and its Temporal Schedule in step.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import type { ScheduleStatus } from '../../contracts/api.js';
 import type { JobRow } from '../../db/database.js';
 import { jobDefinitionSchema, jobReplacementSchema, MAX_BACKFILL_COUNT_STEPS, MAX_BACKFILL_RUNS, MAX_JOB_RUN_TARGETS, MAX_TRIGGER_RUNS_IN_PROGRESS, OVERLAP_POLICIES } from '../../domain/jobs.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { createMetrics } from '../../metrics.js';
 import { checkMetricsToken } from '../auth.js';
 import type { AppDeps } from '../env.js';

@@ -25,7 +25,7 @@ import {
   ruleViewSchema,
   unsavedRuleTestSchema,
 } from '../schemas/rules.js';
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 
 /** `"3"`, `W/"3"` or `3` → 3. */
 export function parseIfMatch(header: string | undefined): number | undefined {

@@ -1,6 +1,6 @@
 // DELETE /api/sessions (admin): cut a signed-in user off by revoking every live dashboard session of theirs,
 // named by the provider's subject or by e-mail. src/services/sessions.ts does the work and audits it.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { revokeUserSessions } from '../../services/sessions.js';
 import { LISTED_REVOKED_TOKENS } from '../../services/tokens.js';
 import type { AppDeps } from '../env.js';

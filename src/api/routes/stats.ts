@@ -1,6 +1,6 @@
 // Effectiveness statistics (issue 22): GET /api/stats and GET /api/rules/{id}/stats, read scope, over a
 // bounded `since`/`until` range. Thin: the numbers come from src/services/stats.ts.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { MAX_INCIDENTS, MAX_MATCHES, MAX_RANGE_DAYS, overallStats, ruleStats, UnknownRuleError } from '../../services/stats.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { notFound, unavailable } from '../problem.js';

@@ -1,6 +1,6 @@
 // Teams and their memberships (issue 24): GET/POST /api/teams, GET/PUT/DELETE /api/teams/{team}/members….
 // src/services/teams.ts does the work and decides who may.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import type { TeamRow } from '../../db/repositories/teams.js';
 import { TEAM_NAME_PATTERN, TEAM_NAME_RULE, TEAM_ROLES } from '../../domain/teams.js';
 import { teamService } from '../../services/teams.js';

@@ -1,6 +1,6 @@
 // /api/tokens (admin): issue (shown once), list (never the values), revoke. src/services/tokens.ts does the work.
 import type { Context } from 'hono';
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import type { ApiToken } from '../../db/database.js';
 import { parseMembership, type TeamMembership } from '../../domain/teams.js';
 import { DEFAULT_TOKEN_DAYS, hashToken, LISTED_REVOKED_TOKENS, MAX_MINTER_NAMES, MAX_TOKEN_DAYS, tokenService, type MintedWith } from '../../services/tokens.js';

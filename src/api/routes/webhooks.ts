@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import type { Database } from '../../db/database.js';
 import { historyPurgedBefore } from '../../db/repositories/backtests.js';
 import { eventExists, insertEventOnce } from '../../db/repositories/incidents.js';

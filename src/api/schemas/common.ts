@@ -1,5 +1,5 @@
 // Schemas every route group shares.
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import { TEAM_NAME_PATTERN, TEAM_NAME_RULE } from '../../domain/teams.js';
 import { unstorableChar } from '../body.js';
 

@@ -1,6 +1,6 @@
 // Request and response schemas of the rule routes: the routes validate with them and the OpenAPI document
 // is generated from them. The rule itself is the domain's schema (src/domain/rules/schema.ts).
-import { z } from 'zod';
+import { z } from '../../domain/zod.js';
 import type { RuleRow } from '../../db/database.js';
 import { ruleInputSchema, type RuleInput } from '../../domain/rules/index.js';
 import { anyObject, INT4_MAX, pageQuery, textParam } from './common.js';

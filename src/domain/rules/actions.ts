@@ -4,7 +4,7 @@
  *
  * Pure: no I/O, safe inside Temporal workflow code.
  */
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { metadataAddressReason } from '../metadata-address.js';
 import { refusedEnvName, SCRIPT_PARAM_PREFIX } from '../script-env.js';
 import { jsonTemplateProblems, TEMPLATED_FIELDS } from '../template.js';

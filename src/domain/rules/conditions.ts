@@ -4,7 +4,7 @@
  *
  * Pure: no I/O, safe inside Temporal workflow code.
  */
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { isValidPath, pathRoot } from '../json-path.js';
 import { RegexBudget } from '../regex.js';
 import { CONDITION_ROOTS } from './fields.js';

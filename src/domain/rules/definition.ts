@@ -5,7 +5,7 @@
  *
  * Pure: no I/O, safe inside Temporal workflow code.
  */
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { MAX_VERIFY_PASSES } from '../../contracts/plan.js';
 import { parseDuration } from '../guards.js';
 import { actionSchema, actionsSchema, scriptAgentActionSchema, scriptSshActionSchema } from './actions.js';

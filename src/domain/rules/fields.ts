@@ -4,7 +4,7 @@
  *
  * Pure: no I/O, safe inside Temporal workflow code.
  */
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { validateTemplate } from '../template.js';
 
 export const SLUG_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
