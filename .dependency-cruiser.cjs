@@ -41,13 +41,24 @@ module.exports = {
       severity: 'error',
       comment:
         'src/contracts and src/domain do no I/O: no Node built-in, and of packages only the pure ones they need ' +
-        '(zod, re2js, ipaddr.js, cron-parser, @noble/hashes). Add a package here only if it does no I/O.',
+        '(zod and its OpenAPI extension, re2js, ipaddr.js, cron-parser, @noble/hashes). Add a package here only if it does no I/O.',
       from: { path: '^src/(contracts|domain)/' },
       to: {
         dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown', 'core'],
         dependencyTypesNot: ['type-only'],
-        pathNot: '^node_modules/(zod|re2js|ipaddr\\.js|cron-parser|@noble/hashes)/',
+        pathNot: '^node_modules/(zod|@asteasolutions/zod-to-openapi|re2js|ipaddr\\.js|cron-parser|@noble/hashes)/',
       },
+    },
+    {
+      name: 'zod-through-one-module',
+      severity: 'error',
+      comment:
+        "Import z from src/domain/zod.ts, never from 'zod' (or 'zod/v4', ...) itself: that module applies the OpenAPI " +
+        'extension before any schema is built. zod 4 gives a schema `.openapi()` only if the extension ran before the ' +
+        'schema was built, so a schema module loaded before @hono/zod-openapi broke the OpenAPI registry ' +
+        "(\"zodSchema.openapi is not a function\") depending on which module a process happened to load first.",
+      from: { path: OURS, pathNot: '^src/domain/zod\\.ts$' },
+      to: { path: '^node_modules/zod/' },
     },
     mayImportOnly(
       'workflows-pure',

@@ -1,6 +1,6 @@
 // The one zod of this code base, with `.openapi()` on every schema. Every module imports `z` from here, never
-// from 'zod' itself: this module applies the OpenAPI extension before any schema exists, whatever module a
-// process loads first.
+// from 'zod' itself (lint's zod-through-one-module rule, .dependency-cruiser.cjs): this module applies the
+// OpenAPI extension before any schema exists, whatever module a process loads first.
 //
 // Why it matters: zod 4 copies the methods on ZodType.prototype onto each schema as the schema is built, so a
 // schema built before extendZodWithOpenApi ran never gets `.openapi()`. @hono/zod-openapi applies the

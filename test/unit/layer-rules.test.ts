@@ -30,6 +30,15 @@ describe('layer rules (npm run lint: depcruise)', function () {
     assert.equal(named(run, 'pure-layers-no-io').length, 2, run.output);
   });
 
+  it('fails on a module importing zod itself, even for a type; z from src/domain/zod.ts passes', () => {
+    const direct = cruise({ 'src/pagerduty/__wrong_way_zod.ts': "import { z } from 'zod';\nimport type { ZodType } from 'zod/v4';\nexport const x = z.string();\nexport type X = ZodType;\n" });
+    assert.notEqual(direct.status, 0);
+    assert.equal(named(direct, 'zod-through-one-module').length, 2, direct.output);
+
+    const central = cruise({ 'src/pagerduty/__one_zod.ts': "import { z } from '../domain/zod.js';\nexport const x = z.string();\n" });
+    assertClean(central);
+  });
+
   it('fails on an import cycle, and passes once the arrow is one-way', () => {
     const cycle = cruise({
       'src/domain/__cycle_a.ts': "import { b } from './__cycle_b.js';\nexport const a = (): number => b() + 1;\n",
