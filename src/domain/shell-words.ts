@@ -2238,6 +2238,9 @@ class Reader {
         // Its SQL is the option's.
       } else if (fromStdin) this.add('reparse', `data on the stdin of ${who}`);
       else if (s?.kind === 'file' && s.word !== undefined && s.word.expansions > 0) this.add('reparse', `${who} < ${s.word.raw}`);
+      // Its stdin inherited (from a group, an `if`, a function, `exec`): what the command fed there may be data
+      // (`{ psql -d app; } <<< "$1"`), as for a shell reading its program there.
+      else if (s === undefined || s.kind === 'dup' || (s.kind === 'file' && (stdinPath(s.word?.literal ?? '') || this.descriptor(s.word?.literal ?? '', `${who} <`)))) this.shared.inherits.push(who);
       else if (s?.kind === 'file') this.runsFile(s.word, `${who} < ${s.word?.raw ?? ''}`);
     }
     // sqlite3 [options] DB [SQL…] runs its SQL operands, or reads SQL from stdin without one, and mongosh runs its
@@ -2272,6 +2275,10 @@ class Reader {
       // mongosh (and mongo) take a first operand ending in .js or .mongodb for a script file, not a database, unless it
       // starts with mongodb:// or mongodb+srv://; with --nodb it is always one (`mongosh "app_$1"` runs `app_x.js`).
       const nodb = values === MONGO_VALUES && words.some((x, k) => k > at && /^--?nodb$/.test(x.literal ?? ''));
+      // A literal script file stops the stdin being read, unless it is a connection string (`mongodb://h/x.js` is
+      // a database), `.mongodb` given to the old `mongo` (a database there), or `--shell` (stdin read after it).
+      const shellAfter = values === MONGO_VALUES && words.some((x, k) => k > at && /^--?shell$/.test(x.literal ?? ''));
+      const scriptFile = (lit: string) => !shellAfter && !/^mongodb(\+srv)?:\/\//.test(lit) && (shellClient === 'mongo' ? /\.js$/ : /\.(js|mongodb)$/).test(lit);
       for (let j = at + 1; j < words.length; j++) {
         const w = words[j]!;
         const lit = w.literal ?? '';
@@ -2290,7 +2297,7 @@ class Reader {
         if (w.expansions > 0 && !(operands === 1 && before !== undefined && before !== '' && !before.startsWith('-'))) this.add('reparse', `${shellClient} ${w.raw}`);
         else if (w.expansions > 0 && values === MONGO_VALUES && (nodb || (!/^mongodb(\+srv)?:\/\//.test(before ?? '') && ['.js', '.mongodb'].some((e) => after.endsWith(e) || e.endsWith(after))))) {
           this.add('reparse', `${shellClient} ${w.raw} (a script file when it ends in .js)`);
-        } else if (operands > 1 || (values === MONGO_VALUES && /\.(js|mongodb)$/.test(lit))) given = true;
+        } else if (values === MONGO_VALUES ? (operands > 1 && !shellAfter) || scriptFile(lit) : operands > 1) given = true;
         if (operands > 1 && values === MONGO_VALUES && w.literal !== undefined) this.programFile(w, shellClient, stdinProgram);
       }
       if (!given) stdinProgram(shellClient);

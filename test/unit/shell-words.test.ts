@@ -1419,7 +1419,7 @@ describe('shell-words: what a shell command does with incident data', function (
       // A function's body reads what a call's stdin holds: a call piped data has its body checked as reading it.
       ['f() (xargs tar -xf /backup/app.tar); echo "$1" | f', 'option', ['tar (what xargs reads)']],
       ['f() { xargs tar -xf /backup/app.tar; }; printf %s "$1" | f', 'option', ['tar (what xargs reads)']],
-      ['function f { cd /srv && psql -d app; }; echo "$1" | f', 'reparse', ['data on the stdin of psql']],
+      ['function f { cd /srv && psql -d app; }; echo "$1" | f', 'reparse', ['data on the stdin of psql', 'psql reads a descriptor the command feeds']],
       ['f() { x=$(xargs -I{} {}); }; echo "$1" | f', 'reparse', ['{} (a command named by what xargs reads)']],
       ['f() (xargs -I{} cp {} /srv/app/); f < "$1"', 'option', ['cp {}']],
       ['f() { g; }; g() { xargs tar -xf /backup/app.tar; }; f <<< "$1"', 'option', ['tar (what xargs reads)']],
@@ -1507,9 +1507,36 @@ describe('shell-words: what a shell command does with incident data', function (
       // Refused before, for the record.
       ['mongosh "$1"', 'reparse', ['mongosh "$1"']],
       ['mongosh --eval "$1"', 'reparse', ['mongosh --eval "$1"']],
+      // A connection string is a database whatever it ends in, `.mongodb` is one to the old mongo, and --shell
+      // reads the stdin after the script: the data on the stdin is JavaScript all the same.
+      ['echo "$1" | mongosh mongodb://db.internal/app.mongodb', 'reparse', ['data on the stdin of mongosh']],
+      ['echo "$1" | mongosh mongodb://db.internal/app.js', 'reparse', ['data on the stdin of mongosh']],
+      ['echo "$1" | mongo app.mongodb', 'reparse', ['data on the stdin of mongo']],
+      ['mongo app.mongodb <<< "$1"', 'reparse', ['data on the stdin of mongo']],
+      ['echo "$1" | mongosh --shell app.js', 'reparse', ['data on the stdin of mongosh']],
+      ['echo "$1" | mongosh app.js --shell', 'reparse', ['data on the stdin of mongosh']],
+      ['echo "$1" | mongo app /srv/fix.js --shell', 'reparse', ['data on the stdin of mongo']],
+    ]);
+  });
+
+  describe('psql and mysql reading SQL on a stdin they inherit from a group the command feeds', function () {
+    findingRows([
+      ['{ psql -d app; } <<< "$1"', 'reparse', ['psql reads a descriptor the command feeds']],
+      ['( psql -d app ) <<< "$1"', 'reparse', ['psql reads a descriptor the command feeds']],
+      ['if true; then psql -d app; fi <<< "$1"', 'reparse', ['psql reads a descriptor the command feeds']],
+      ['exec <<< "$1"; psql -d app', 'reparse', ['psql reads a descriptor the command feeds']],
+      ['{ mysql app; } <<< "$1"', 'reparse', ['mysql reads a descriptor the command feeds']],
+    ]);
+    acceptedRows([
+      // Its own SQL given, or its own stdin without data.
+      'psql -d app -v h="$1" <<\'SQL\'\nselect :\'h\';\nSQL',
+      '{ psql -d app -c "select 1"; } <<< "$1"',
     ]);
 
     acceptedRows([
+      // A script file given, no --shell: the stdin is not read.
+      'echo "$1" | mongosh app.mongodb',
+      'echo "$1" | mongo app /srv/fix.js',
       'mongosh "mongodb://db.internal:27017/$1" --quiet --eval "db.jobs.countDocuments()"',
       'mongosh "app_${1}_db" --quiet --eval "db.jobs.countDocuments()"',
     ]);
