@@ -808,6 +808,8 @@ function printsData(cmd: Cmd, dataFns: ReadonlySet<string>): boolean {
   if (dataFns.has(name)) return true;
   if (name === 'set' && i + 1 === words.length) return true;
   if (VARIABLE_PRINTERS.has(name) && words.slice(i + 1).every((w) => /^[-+]/.test(w.literal ?? ''))) return true;
+  // `declare -p NAME`, `export -p NAME`: prints the variables named, whose values may be the data.
+  if (VARIABLE_PRINTERS.has(name) && words.slice(i + 1).some((w) => /^-[A-Za-z]*p/.test(w.literal ?? ''))) return true;
   const stdin = cmd.stdin?.kind === 'file' ? cmd.stdin.word?.literal : undefined;
   if (stdin !== undefined && processFile(stdin)) return true;
   const envSpec = optionSpec(WRAPPER_TAILS.env!.args);

@@ -1430,6 +1430,8 @@ describe('shell-words: what a shell command does with incident data', function (
       ['sudo -E printenv | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       ['env | xargs -I{} cp {} /srv/app/', 'option', ['cp {}']],
       ['export -p | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['declare -p SELFHEAL_PARAM_X | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
+      ['typeset -xp SELFHEAL_PARAM_X | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       ['xargs -0 -a /proc/self/environ tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
       ["tr '\\0' '\\n' < /proc/self/environ | xargs tar -xf /backup/app.tar", 'option', ['tar (what xargs reads)']],
       ['{ printenv SELFHEAL_PARAM_HOST; } | xargs tar -xf /backup/app.tar', 'option', ['tar (what xargs reads)']],
